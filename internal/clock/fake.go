@@ -1,0 +1,114 @@
+package clock
+
+import (
+	"sync"
+	"time"
+)
+
+// Fake is a Clock that moves only when Advance is called. Timers whose
+// deadline is reached fire, in deadline order, during Advance.
+type Fake struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers []*fakeTimer
+	// waiters are told each time a timer is created, so a test can wait for
+	// the code under test to arm its timer before advancing past it.
+	armed chan struct{}
+}
+
+// NewFake returns a fake clock reading start.
+func NewFake(start time.Time) *Fake {
+	return &Fake{now: start, armed: make(chan struct{}, 1024)}
+}
+
+// Now returns the fake time.
+func (f *Fake) Now() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.now
+}
+
+// NewTimer returns a timer firing when the fake time reaches now+d.
+func (f *Fake) NewTimer(d time.Duration) Timer {
+	f.mu.Lock()
+	t := &fakeTimer{clock: f, when: f.now.Add(d), c: make(chan time.Time, 1), active: true}
+	if d <= 0 {
+		t.active = false
+		t.c <- f.now
+	} else {
+		f.timers = append(f.timers, t)
+	}
+	f.mu.Unlock()
+	select {
+	case f.armed <- struct{}{}:
+	default:
+	}
+	return t
+}
+
+// Armed receives once per timer created (buffered), so tests can wait,
+// bounded, for code under test to start waiting before advancing time.
+func (f *Fake) Armed() <-chan struct{} { return f.armed }
+
+// Timers reports how many timers are pending.
+func (f *Fake) Timers() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.timers)
+}
+
+// Advance moves the fake time forward by d, firing every timer due.
+func (f *Fake) Advance(d time.Duration) {
+	f.mu.Lock()
+	f.now = f.now.Add(d)
+	now := f.now
+	keep := f.timers[:0]
+	var due []*fakeTimer
+	for _, t := range f.timers {
+		if !t.when.After(now) {
+			due = append(due, t)
+			continue
+		}
+		keep = append(keep, t)
+	}
+	for i := len(keep); i < len(f.timers); i++ {
+		f.timers[i] = nil
+	}
+	f.timers = keep
+	for _, t := range due {
+		t.active = false
+	}
+	f.mu.Unlock()
+	for _, t := range due {
+		select {
+		case t.c <- now:
+		default:
+		}
+	}
+}
+
+type fakeTimer struct {
+	clock  *Fake
+	when   time.Time
+	c      chan time.Time
+	active bool
+}
+
+func (t *fakeTimer) C() <-chan time.Time { return t.c }
+
+func (t *fakeTimer) Stop() bool {
+	f := t.clock
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !t.active {
+		return false
+	}
+	t.active = false
+	for i, o := range f.timers {
+		if o == t {
+			f.timers = append(f.timers[:i], f.timers[i+1:]...)
+			break
+		}
+	}
+	return true
+}
