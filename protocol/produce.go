@@ -82,3 +82,270 @@ type ProduceResponseNodeEndpoint struct {
 	Rack        *string
 	UnknownTags []wire.TaggedField
 }
+
+// Key implements Message.
+func (*ProduceRequest) Key() APIKey { return Produce }
+
+// ResponseKind implements Request. A request with Acks 0 gets no response
+// at all; the caller must not wait for one.
+func (*ProduceRequest) ResponseKind() Response { return new(ProduceResponse) }
+
+// AppendTo implements Message. It allocates nothing beyond growing dst: the
+// sender encodes every request into a reused buffer, and the batches are
+// most of the bytes.
+func (r *ProduceRequest) AppendTo(dst []byte, v int16) []byte {
+	flex := IsFlexible(Produce, v)
+	dst = wire.AppendNullableStr(dst, r.TransactionalID, flex)
+	dst = wire.AppendInt16(dst, r.Acks)
+	dst = wire.AppendInt32(dst, r.TimeoutMs)
+	dst = wire.AppendLen(dst, len(r.Topics), flex)
+	for i := range r.Topics {
+		t := &r.Topics[i]
+		dst = wire.AppendStr(dst, t.Name, flex)
+		dst = wire.AppendLen(dst, len(t.Partitions), flex)
+		for j := range t.Partitions {
+			p := &t.Partitions[j]
+			dst = wire.AppendInt32(dst, p.Index)
+			dst = wire.AppendNullableByteSlice(dst, p.Records, flex)
+			if flex {
+				dst = appendTagSection(dst, nil, nil, p.UnknownTags)
+			}
+		}
+		if flex {
+			dst = appendTagSection(dst, nil, nil, t.UnknownTags)
+		}
+	}
+	if flex {
+		dst = appendTagSection(dst, nil, nil, r.UnknownTags)
+	}
+	return dst
+}
+
+// ReadFrom implements Message. Records alias b.
+func (r *ProduceRequest) ReadFrom(b []byte, v int16) error {
+	if err := checkVersion(Produce, v); err != nil {
+		return err
+	}
+	*r = ProduceRequest{}
+	flex := IsFlexible(Produce, v)
+	rd := wire.NewReader(b)
+	r.TransactionalID = rd.NullableStr(flex)
+	r.Acks = rd.Int16()
+	r.TimeoutMs = rd.Int32()
+	// A topic is at least its name length and partition count.
+	if n := readArrayLen(&rd, flex, 2, "topics"); n > 0 {
+		r.Topics = make([]ProduceRequestTopic, n)
+		for i := range r.Topics {
+			t := &r.Topics[i]
+			t.Name = rd.Str(flex)
+			// A partition is at least its index and records length.
+			if n := readArrayLen(&rd, flex, 5, "partitions"); n > 0 {
+				t.Partitions = make([]ProduceRequestPartition, n)
+				for j := range t.Partitions {
+					p := &t.Partitions[j]
+					p.Index = rd.Int32()
+					p.Records = rd.NullableByteSlice(flex)
+					if flex {
+						p.UnknownTags = rd.TaggedFields(nil)
+					}
+				}
+			}
+			if flex {
+				t.UnknownTags = rd.TaggedFields(nil)
+			}
+		}
+	}
+	if flex {
+		r.UnknownTags = rd.TaggedFields(nil)
+	}
+	rd.Done("ProduceRequest")
+	return decodeErr(Produce, v, &rd)
+}
+
+// The tags of ProduceResponse (KIP-951): NodeEndpoints at the top level and
+// CurrentLeader in each partition share tag number 0.
+const (
+	tagNodeEndpoints = 0
+	tagCurrentLeader = 0
+)
+
+// Key implements Message.
+func (*ProduceResponse) Key() APIKey { return Produce }
+
+// AppendTo implements Message.
+func (r *ProduceResponse) AppendTo(dst []byte, v int16) []byte {
+	flex := IsFlexible(Produce, v)
+	dst = wire.AppendLen(dst, len(r.Topics), flex)
+	for i := range r.Topics {
+		t := &r.Topics[i]
+		dst = wire.AppendStr(dst, t.Name, flex)
+		dst = wire.AppendLen(dst, len(t.Partitions), flex)
+		for j := range t.Partitions {
+			dst = t.Partitions[j].appendTo(dst, v, flex)
+		}
+		if flex {
+			dst = appendTagSection(dst, nil, nil, t.UnknownTags)
+		}
+	}
+	if v >= 1 {
+		dst = wire.AppendInt32(dst, r.ThrottleTimeMs)
+	}
+	if flex {
+		var set [1]uint32
+		known := set[:0]
+		if v >= 10 && len(r.NodeEndpoints) > 0 {
+			known = append(known, tagNodeEndpoints)
+		}
+		dst = appendTagSection(dst, known, r.appendTag, r.UnknownTags)
+	}
+	return dst
+}
+
+func (r *ProduceResponse) appendTag(dst []byte, _ uint32) []byte {
+	dst = wire.AppendCompactArrayLen(dst, len(r.NodeEndpoints))
+	for i := range r.NodeEndpoints {
+		e := &r.NodeEndpoints[i]
+		dst = wire.AppendInt32(dst, e.NodeID)
+		dst = wire.AppendCompactString(dst, e.Host)
+		dst = wire.AppendInt32(dst, e.Port)
+		dst = wire.AppendCompactNullableString(dst, e.Rack)
+		dst = appendTagSection(dst, nil, nil, e.UnknownTags)
+	}
+	return dst
+}
+
+func (p *ProduceResponsePartition) appendTo(dst []byte, v int16, flex bool) []byte {
+	dst = wire.AppendInt32(dst, p.Index)
+	dst = wire.AppendInt16(dst, p.ErrorCode)
+	dst = wire.AppendInt64(dst, p.BaseOffset)
+	if v >= 2 {
+		dst = wire.AppendInt64(dst, p.LogAppendTimeMs)
+	}
+	if v >= 5 {
+		dst = wire.AppendInt64(dst, p.LogStartOffset)
+	}
+	if v >= 8 {
+		dst = wire.AppendLen(dst, len(p.RecordErrors), flex)
+		for i := range p.RecordErrors {
+			e := &p.RecordErrors[i]
+			dst = wire.AppendInt32(dst, e.BatchIndex)
+			dst = wire.AppendNullableStr(dst, e.BatchIndexErrorMessage, flex)
+			if flex {
+				dst = appendTagSection(dst, nil, nil, e.UnknownTags)
+			}
+		}
+		dst = wire.AppendNullableStr(dst, p.ErrorMessage, flex)
+	}
+	if flex {
+		var set [1]uint32
+		known := set[:0]
+		if v >= 10 && p.CurrentLeader != nil {
+			known = append(known, tagCurrentLeader)
+		}
+		dst = appendTagSection(dst, known, p.appendTag, p.UnknownTags)
+	}
+	return dst
+}
+
+func (p *ProduceResponsePartition) appendTag(dst []byte, _ uint32) []byte {
+	dst = wire.AppendInt32(dst, p.CurrentLeader.LeaderID)
+	dst = wire.AppendInt32(dst, p.CurrentLeader.LeaderEpoch)
+	return appendTagSection(dst, nil, nil, p.CurrentLeader.UnknownTags)
+}
+
+// ReadFrom implements Message. Fields absent at v read as the schema's
+// defaults: LogAppendTimeMs and LogStartOffset -1, ErrorMessage null,
+// CurrentLeader nil.
+func (r *ProduceResponse) ReadFrom(b []byte, v int16) error {
+	if err := checkVersion(Produce, v); err != nil {
+		return err
+	}
+	*r = ProduceResponse{}
+	flex := IsFlexible(Produce, v)
+	rd := wire.NewReader(b)
+	// A topic is at least its name length and partition count.
+	if n := readArrayLen(&rd, flex, 2, "topics"); n > 0 {
+		r.Topics = make([]ProduceResponseTopic, n)
+		for i := range r.Topics {
+			t := &r.Topics[i]
+			t.Name = rd.Str(flex)
+			// A partition is at least its index, error code and base offset.
+			if n := readArrayLen(&rd, flex, 14, "partitions"); n > 0 {
+				t.Partitions = make([]ProduceResponsePartition, n)
+				for j := range t.Partitions {
+					t.Partitions[j].readFrom(&rd, v, flex)
+				}
+			}
+			if flex {
+				t.UnknownTags = rd.TaggedFields(nil)
+			}
+		}
+	}
+	if v >= 1 {
+		r.ThrottleTimeMs = rd.Int32()
+	}
+	if flex {
+		r.UnknownTags = rd.TaggedFields(func(tag uint32, field *wire.Reader) bool {
+			if v < 10 || tag != tagNodeEndpoints {
+				return false
+			}
+			// An endpoint is at least its node id, host length, port and rack length.
+			if n := readArrayLen(field, true, 10, "node endpoints"); n > 0 {
+				r.NodeEndpoints = make([]ProduceResponseNodeEndpoint, n)
+				for i := range r.NodeEndpoints {
+					e := &r.NodeEndpoints[i]
+					e.NodeID = field.Int32()
+					e.Host = field.CompactString()
+					e.Port = field.Int32()
+					e.Rack = field.CompactNullableString()
+					e.UnknownTags = field.TaggedFields(nil)
+				}
+			}
+			return true
+		})
+	}
+	rd.Done("ProduceResponse")
+	return decodeErr(Produce, v, &rd)
+}
+
+func (p *ProduceResponsePartition) readFrom(rd *wire.Reader, v int16, flex bool) {
+	p.LogAppendTimeMs = -1
+	p.LogStartOffset = -1
+	p.Index = rd.Int32()
+	p.ErrorCode = rd.Int16()
+	p.BaseOffset = rd.Int64()
+	if v >= 2 {
+		p.LogAppendTimeMs = rd.Int64()
+	}
+	if v >= 5 {
+		p.LogStartOffset = rd.Int64()
+	}
+	if v >= 8 {
+		// A record error is at least its batch index and message length.
+		if n := readArrayLen(rd, flex, 5, "record errors"); n > 0 {
+			p.RecordErrors = make([]ProduceResponseRecordError, n)
+			for i := range p.RecordErrors {
+				e := &p.RecordErrors[i]
+				e.BatchIndex = rd.Int32()
+				e.BatchIndexErrorMessage = rd.NullableStr(flex)
+				if flex {
+					e.UnknownTags = rd.TaggedFields(nil)
+				}
+			}
+		}
+		p.ErrorMessage = rd.NullableStr(flex)
+	}
+	if flex {
+		p.UnknownTags = rd.TaggedFields(func(tag uint32, field *wire.Reader) bool {
+			if v < 10 || tag != tagCurrentLeader {
+				return false
+			}
+			p.CurrentLeader = &ProduceResponseLeader{
+				LeaderID:    field.Int32(),
+				LeaderEpoch: field.Int32(),
+				UnknownTags: field.TaggedFields(nil),
+			}
+			return true
+		})
+	}
+}

@@ -1,0 +1,89 @@
+package protocol
+
+import (
+	"encoding/hex"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/gokafka/producer/protocol/wire"
+)
+
+// Helpers shared by the ApiVersions, Metadata and Produce tests.
+
+// fromHexLines joins hex strings written one field per line, spaces
+// allowed, so that golden bytes can carry a comment per field.
+func fromHexLines(t testing.TB, lines ...string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(strings.ReplaceAll(strings.Join(lines, ""), " ", ""))
+	if err != nil {
+		t.Fatalf("bad golden hex: %v", err)
+	}
+	return b
+}
+
+// someTags is a kept unknown tag for a struct with no known tags; its
+// number is one no schema of ours uses, and its bytes are arbitrary.
+func someTags() []wire.TaggedField {
+	return []wire.TaggedField{{Tag: 7, Data: []byte{0xca, 0xfe}}}
+}
+
+// versionFrom maps a fuzzer's byte onto api's supported versions.
+func versionFrom(api APIKey, sel byte) int16 {
+	r := Supported(api)
+	return r.Min + int16(int(sel)%int(r.Max-r.Min+1))
+}
+
+// requireDecodeError checks that err is a *DecodeError naming api and v
+// whose offset lies within the n bytes given to the decoder, and that it
+// wraps want.
+func requireDecodeError(t *testing.T, err error, api APIKey, v int16, n int, want error) {
+	t.Helper()
+	var de *DecodeError
+	if !errors.As(err, &de) {
+		t.Fatalf("%s v%d, %d bytes: error %T %v, want *DecodeError", api, v, n, err, err)
+	}
+	if de.API != api || de.Version != v {
+		t.Fatalf("%s v%d, %d bytes: error names %s v%d", api, v, n, de.API, de.Version)
+	}
+	if de.Offset < 0 || de.Offset > n {
+		t.Fatalf("%s v%d, %d bytes: offset %d outside the input: %v", api, v, n, de.Offset, err)
+	}
+	if !errors.Is(err, want) {
+		t.Fatalf("%s v%d, %d bytes: %v does not wrap %v", api, v, n, err, want)
+	}
+}
+
+// checkEveryPrefixFails decodes every strict prefix of msg's encoding at v:
+// each must fail as truncated, never panic, never succeed.
+func checkEveryPrefixFails(t *testing.T, msg Message, fresh func() Message, v int16) {
+	t.Helper()
+	b := msg.AppendTo(nil, v)
+	for n := 0; n < len(b); n++ {
+		// A copy with no spare capacity: a decoder reslicing past the end
+		// panics here instead of quietly reading the rest of the encoding.
+		prefix := append([]byte(nil), b[:n]...)
+		err := fresh().ReadFrom(prefix, v)
+		if err == nil {
+			t.Fatalf("%s v%d: %d of %d bytes decoded without error", msg.Key(), v, n, len(b))
+		}
+		requireDecodeError(t, err, msg.Key(), v, n, wire.ErrTruncated)
+	}
+	trailing := append(append([]byte(nil), b...), 0)
+	err := fresh().ReadFrom(trailing, v)
+	requireDecodeError(t, err, msg.Key(), v, len(trailing), wire.ErrMalformed)
+}
+
+// checkVersionRange requires ReadFrom to refuse versions just outside the
+// API's supported range before reading anything.
+func checkVersionRange(t *testing.T, fresh func() Message) {
+	t.Helper()
+	m := fresh()
+	r := Supported(m.Key())
+	for _, v := range []int16{r.Min - 1, r.Max + 1} {
+		err := fresh().ReadFrom(m.AppendTo(nil, r.Max), v)
+		if !errors.Is(err, ErrUnsupportedVersion) {
+			t.Errorf("%s v%d: got %v, want ErrUnsupportedVersion", m.Key(), v, err)
+		}
+	}
+}

@@ -1,0 +1,139 @@
+package protocol
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestNegotiate(t *testing.T) {
+	cases := []struct {
+		name   string
+		api    APIKey
+		broker VersionRange
+		want   int16 // -1: no common version
+	}{
+		{"broker newer than us", Produce, VersionRange{0, 13}, 12},
+		{"broker older than us", Produce, VersionRange{0, 9}, 9},
+		{"broker inside our range", Metadata, VersionRange{4, 7}, 7},
+		{"single common version", Produce, VersionRange{0, 3}, 3},
+		{"broker too old", Produce, VersionRange{0, 2}, -1},
+		{"broker too new", ApiVersions, VersionRange{5, 9}, -1},
+		{"empty broker range", Produce, VersionRange{5, 4}, -1},
+		{"API we do not implement", APIKey(1000), VersionRange{0, 3}, -1},
+	}
+	for _, c := range cases {
+		got, err := Negotiate(c.api, c.broker)
+		if c.want >= 0 {
+			if err != nil || got != c.want {
+				t.Errorf("%s: got v%d, %v; want v%d", c.name, got, err, c.want)
+			}
+			continue
+		}
+		var ve *VersionError
+		if !errors.As(err, &ve) || ve.API != c.api || ve.Ours != Supported(c.api) || ve.Theirs != c.broker {
+			t.Errorf("%s: got v%d, %#v", c.name, got, err)
+			continue
+		}
+		if !errors.Is(err, ErrUnsupportedVersion) {
+			t.Errorf("%s: %v does not wrap ErrUnsupportedVersion", c.name, err)
+		}
+	}
+}
+
+func TestVersionErrorMessage(t *testing.T) {
+	_, err := Negotiate(Produce, VersionRange{0, 2})
+	want := "no common version of Produce: we speak v3-v12, the broker v0-v2"
+	if err == nil || err.Error() != want {
+		t.Errorf("got %q, want %q", err, want)
+	}
+	_, err = BrokerVersions{}.For(Metadata)
+	if err == nil || !strings.Contains(err.Error(), "Metadata") || !strings.Contains(err.Error(), "the broker no version") {
+		t.Errorf("unlisted API: %v", err)
+	}
+}
+
+func TestBrokerVersions(t *testing.T) {
+	resp := &ApiVersionsResponse{ApiKeys: []ApiVersionsResponseKey{
+		{ApiKey: int16(Produce), MinVersion: 0, MaxVersion: 11},
+		{ApiKey: int16(Metadata), MinVersion: 0, MaxVersion: 13},
+		{ApiKey: int16(ApiVersions), MinVersion: 0, MaxVersion: 4},
+		{ApiKey: 68, MinVersion: 0, MaxVersion: 1}, // an API we do not implement
+	}}
+	bv := NewBrokerVersions(resp)
+	want := BrokerVersions{Produce: {0, 11}, Metadata: {0, 13}, ApiVersions: {0, 4}, APIKey(68): {0, 1}}
+	if !reflect.DeepEqual(bv, want) {
+		t.Fatalf("got %v, want %v", bv, want)
+	}
+	for api, v := range map[APIKey]int16{Produce: 11, Metadata: 12, ApiVersions: 4} {
+		if got, err := bv.For(api); err != nil || got != v {
+			t.Errorf("%s: got v%d, %v; want v%d", api, got, err, v)
+		}
+	}
+	var ve *VersionError
+	if _, err := bv.For(InitProducerId); !errors.As(err, &ve) || ve.Theirs.Min <= ve.Theirs.Max {
+		t.Errorf("unlisted API: %#v", err)
+	}
+	if _, err := BrokerVersions(nil).For(Produce); err == nil {
+		t.Error("nil BrokerVersions gave a version")
+	}
+}
+
+func TestApiVersionsRetryVersion(t *testing.T) {
+	cases := []struct {
+		name string
+		keys []ApiVersionsResponseKey
+		want int16
+	}{
+		{"broker lists its range", []ApiVersionsResponseKey{{ApiKey: 18, MinVersion: 0, MaxVersion: 2}}, 2},
+		{"among other APIs", []ApiVersionsResponseKey{{ApiKey: 0, MaxVersion: 9}, {ApiKey: 18, MaxVersion: 3}}, 3},
+		{"broker range above ours", []ApiVersionsResponseKey{{ApiKey: 18, MinVersion: 0, MaxVersion: 9}}, 4},
+		{"no common version", []ApiVersionsResponseKey{{ApiKey: 18, MinVersion: 7, MaxVersion: 9}}, 0},
+		{"range missing (broker before 2.4)", nil, 0},
+	}
+	for _, c := range cases {
+		resp := &ApiVersionsResponse{ErrorCode: 35, ApiKeys: c.keys}
+		if got := ApiVersionsRetryVersion(resp); got != c.want {
+			t.Errorf("%s: got v%d, want v%d", c.name, got, c.want)
+		}
+	}
+}
+
+// TestReadApiVersionsResponseFallback plays a broker that speaks only
+// ApiVersions v0-v2 and is asked at v4: it answers in v0.
+func TestReadApiVersionsResponseFallback(t *testing.T) {
+	v0 := fromHexLines(t,
+		"0023",           // error_code 35 UNSUPPORTED_VERSION
+		"00000001",       // api_keys: 1
+		"0012 0000 0002", // ApiVersions v0-v2
+	)
+	resp, err := ReadApiVersionsResponse(v0, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.ErrorCode != 35 || ApiVersionsRetryVersion(resp) != 2 {
+		t.Fatalf("got %#v", resp)
+	}
+
+	// A response that is well-formed at the version asked for is read at it.
+	good := fullApiVersionsResponse(4)
+	good.ErrorCode = 0
+	resp, err = ReadApiVersionsResponse(good.AppendTo(nil, 4), 4)
+	if err != nil || !reflect.DeepEqual(resp, good) {
+		t.Fatalf("got %#v, %v", resp, err)
+	}
+
+	// Bytes that are neither keep the error of the version asked for.
+	bad := fromHexLines(t, "0023 0000")
+	_, err = ReadApiVersionsResponse(bad, 3)
+	requireDecodeError(t, err, ApiVersions, 3, len(bad), err)
+	// Nor is a v0 reading without UNSUPPORTED_VERSION taken for the answer.
+	_, err = ReadApiVersionsResponse(fromHexLines(t, "0000 00000000"), 3)
+	if err == nil {
+		t.Fatal("a v0 body without error code 35 was accepted at v3")
+	}
+	if _, err = ReadApiVersionsResponse(nil, 0); err == nil {
+		t.Fatal("empty v0 body accepted")
+	}
+}
