@@ -1,0 +1,171 @@
+package bufferpool
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Allocate returns a slice with len 0 and cap size, counting size against
+// the pool's total. A poolable-size request reuses a free-listed buffer when
+// there is one; any other buffer is allocated after the accounting, outside
+// the pool's lock. When memory is short the caller queues behind earlier
+// callers and waits up to maxWait (not at all if maxWait <= 0) or until ctx
+// is done; the error then wraps ErrTimeout or ctx's error, and whatever
+// memory the caller had collected goes back to the pool.
+func (p *Pool) Allocate(ctx context.Context, size int, maxWait time.Duration) ([]byte, error) {
+	if err := p.check(ctx, size); err != nil {
+		return nil, err
+	}
+	if size == 0 {
+		return make([]byte, 0), nil
+	}
+	buf, err := p.acquire(ctx, size, maxWait, true)
+	if err != nil {
+		return nil, err
+	}
+	if buf != nil {
+		return buf, nil
+	}
+	return make([]byte, 0, size), nil
+}
+
+// Reserve counts size bytes against the pool's total without handing out a
+// buffer, waiting exactly as Allocate does. The producer uses it for
+// records it holds while their topic's metadata is unknown, so that they
+// too stay under BufferMemory. Undo it with Release.
+func (p *Pool) Reserve(ctx context.Context, size int, maxWait time.Duration) error {
+	if err := p.check(ctx, size); err != nil || size == 0 {
+		return err
+	}
+	_, err := p.acquire(ctx, size, maxWait, false)
+	return err
+}
+
+// check rejects at once what waiting could never fix.
+func (p *Pool) check(ctx context.Context, size int) error {
+	if size < 0 {
+		return fmt.Errorf("bufferpool: negative size %d", size)
+	}
+	if size > p.total {
+		return fmt.Errorf("%w: %d bytes requested, total memory is %d bytes", ErrTooLarge, size, p.total)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("bufferpool: before waiting for %d bytes: %w", size, err)
+	}
+	return nil
+}
+
+// acquire does the accounting for size bytes, blocking if it must. It
+// returns a free-listed buffer when wantBuffer is set and one was taken,
+// nil when the caller is to allocate (or, for Reserve, needs nothing).
+func (p *Pool) acquire(ctx context.Context, size int, maxWait time.Duration, wantBuffer bool) ([]byte, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, ErrClosed
+	}
+	// Only an empty queue lets a newcomer through without queuing: taking
+	// memory past queued callers would let small requests starve a large
+	// one indefinitely.
+	if len(p.waiters) == 0 {
+		if buf, ok := p.takeLocked(size, wantBuffer); ok {
+			p.mu.Unlock()
+			return buf, nil
+		}
+	}
+	if maxWait <= 0 {
+		err := p.timeoutLocked(size, maxWait)
+		p.mu.Unlock()
+		return nil, err
+	}
+	return p.queueLocked(ctx, size, maxWait, wantBuffer)
+}
+
+// queueLocked waits at the back of the queue until this caller, as the
+// head, has collected size bytes, or until its deadline, ctx or Close ends
+// the wait. It is entered with p.mu held and returns with it released.
+func (p *Pool) queueLocked(ctx context.Context, size int, maxWait time.Duration, wantBuffer bool) ([]byte, error) {
+	// The deadline is armed before the waiter becomes visible, so that once
+	// Waiters() counts it, advancing a fake clock past maxWait fires it.
+	timer := p.clk.NewTimer(maxWait)
+	defer timer.Stop()
+	w := &waiter{wake: make(chan struct{}, 1)}
+	p.waiters = append(p.waiters, w)
+
+	var buf []byte
+	collected := 0
+	for {
+		if p.waiters[0] == w {
+			if collected == 0 && wantBuffer && size == p.poolable && len(p.free) > 0 {
+				buf = p.popFreeLocked()
+				collected = size
+			} else {
+				// Keep whatever is there, even if not enough yet: holding it
+				// is what gets a large request through memory that comes
+				// back piecemeal.
+				p.freeUpLocked(size - collected)
+				got := min(size-collected, p.nonPooled)
+				p.nonPooled -= got
+				collected += got
+			}
+			if collected == size {
+				p.removeWaiterLocked(w)
+				p.signalHeadIfAvailableLocked()
+				p.mu.Unlock()
+				return buf, nil
+			}
+		}
+		p.mu.Unlock()
+
+		var timedOut bool
+		var ctxErr error
+		select {
+		case <-w.wake:
+		case <-timer.C():
+			timedOut = true
+		case <-ctx.Done():
+			ctxErr = ctx.Err()
+		}
+
+		p.mu.Lock()
+		if !p.closed && !timedOut && ctxErr == nil {
+			continue // woken because memory came back
+		}
+		// Leaving the queue: give back what was collected before building
+		// the error (which reports it as available), then pass the turn on
+		// if memory is free for the next waiter.
+		p.removeWaiterLocked(w)
+		p.nonPooled += collected
+		var err error
+		switch {
+		case p.closed:
+			err = ErrClosed
+		case timedOut:
+			err = p.timeoutLocked(size, maxWait)
+		default:
+			err = fmt.Errorf("bufferpool: waiting for %d bytes: %w", size, ctxErr)
+		}
+		p.signalHeadIfAvailableLocked()
+		p.mu.Unlock()
+		return nil, err
+	}
+}
+
+// takeLocked serves a request from memory on hand, if there is enough.
+func (p *Pool) takeLocked(size int, wantBuffer bool) ([]byte, bool) {
+	if wantBuffer && size == p.poolable && len(p.free) > 0 {
+		return p.popFreeLocked(), true
+	}
+	if p.availableLocked() < size {
+		return nil, false
+	}
+	p.freeUpLocked(size)
+	p.nonPooled -= size
+	return nil, true
+}
+
+func (p *Pool) timeoutLocked(size int, maxWait time.Duration) error {
+	return fmt.Errorf("%w: %d bytes not available within %v (total memory %d bytes, %d available)",
+		ErrTimeout, size, maxWait, p.total, p.availableLocked())
+}

@@ -1,0 +1,17 @@
+// Package bufferpool owns the producer's memory bound (BufferMemory, Java's
+// buffer.memory): the step between "the record has a partition" and "the
+// accumulator has a batch to append it to". Every batch buffer is allocated
+// from a Pool and returned to it when the batch completes, and records held
+// back while their topic's metadata is unknown are reserved against the
+// same budget, so the producer never holds more than BufferMemory bytes of
+// unsent data.
+//
+// It follows the Java client's BufferPool: buffers of the batch size (the
+// "poolable" size) are recycled through a free list because nearly every
+// batch has that size; other sizes are allocated exactly and left to the
+// garbage collector. When memory runs out, callers queue in arrival order
+// and wait up to a deadline (MaxBlock); the head of the queue collects
+// memory as it is returned until it has enough, so a large request is not
+// starved by a stream of small ones, and each release wakes only that head
+// rather than every waiter.
+package bufferpool

@@ -1,0 +1,177 @@
+package bufferpool
+
+import (
+	"slices"
+	"sync"
+
+	"github.com/gokafka/producer/internal/clock"
+)
+
+// Pool hands out byte slices while keeping the bytes outstanding under a
+// fixed total. It is safe for concurrent use.
+type Pool struct {
+	clk      clock.Clock
+	total    int
+	poolable int
+
+	mu sync.Mutex
+	// free holds returned buffers of exactly the poolable size, len 0, ready
+	// to be handed out again. It is a stack so that the most recently used,
+	// cache-warm buffer is reused first.
+	free [][]byte
+	// nonPooled counts bytes that are neither handed out nor on the free
+	// list. Available memory is nonPooled + len(free)*poolable.
+	nonPooled int
+	// waiters is the FIFO queue of blocked callers; only waiters[0] takes
+	// memory, which is what makes the pool first-come-first-served.
+	waiters []*waiter
+	closed  bool
+}
+
+// waiter is one blocked Allocate or Reserve.
+type waiter struct {
+	// wake has capacity 1 so that a signal is never lost while the waiter
+	// is between checks and never blocks the goroutine returning memory.
+	wake chan struct{}
+	// signals counts the wake-ups sent to this waiter; tests read it to
+	// prove that a release wakes the head alone.
+	signals int
+}
+
+// maxFreeListHint caps the free list's initial capacity: a tiny poolable
+// size with a large total must not make New allocate a huge index.
+const maxFreeListHint = 1024
+
+// New returns a pool of totalMemory bytes that recycles buffers of
+// poolableSize bytes (the producer's batch size). The producer validates
+// both; here a negative total counts as zero and a poolableSize <= 0
+// disables the free list. A nil clk means the real clock.
+func New(totalMemory, poolableSize int, clk clock.Clock) *Pool {
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	totalMemory = max(totalMemory, 0)
+	hint := 0
+	if poolableSize > 0 {
+		hint = min(totalMemory/poolableSize, maxFreeListHint)
+	}
+	return &Pool{
+		clk:       clk,
+		total:     totalMemory,
+		poolable:  poolableSize,
+		free:      make([][]byte, 0, hint),
+		nonPooled: totalMemory,
+	}
+}
+
+// Deallocate returns buf's capacity to the pool. A poolable-size buffer
+// goes on the free list as buf[:0]; any other size is dropped for the
+// garbage collector and only its byte count returns. buf must be a slice
+// from Allocate (or a reslice with the same capacity): a slice that append
+// has grown into a new array no longer matches what was counted.
+func (p *Pool) Deallocate(buf []byte) {
+	size := cap(buf)
+	if size == 0 {
+		return
+	}
+	p.mu.Lock()
+	if size == p.poolable {
+		p.free = append(p.free, buf[:0])
+	} else {
+		p.nonPooled += size
+	}
+	p.signalHeadLocked()
+	p.mu.Unlock()
+}
+
+// Release returns size bytes taken by Reserve.
+func (p *Pool) Release(size int) {
+	if size <= 0 {
+		return
+	}
+	p.mu.Lock()
+	p.nonPooled += size
+	p.signalHeadLocked()
+	p.mu.Unlock()
+}
+
+// Available reports the bytes that could be handed out now: unallocated
+// bytes plus free-listed buffers.
+func (p *Pool) Available() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.availableLocked()
+}
+
+// Waiters reports how many callers are blocked waiting for memory. The
+// accumulator treats a positive count as "memory exhausted" and makes its
+// batches ready at once, since only sending them frees memory.
+func (p *Pool) Waiters() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.waiters)
+}
+
+// Close fails every blocked caller and every later Allocate or Reserve with
+// ErrClosed. Deallocate and Release keep working, so batches completing
+// after Close still return their memory.
+func (p *Pool) Close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	for _, w := range p.waiters {
+		w.signal()
+	}
+}
+
+func (p *Pool) availableLocked() int { return p.nonPooled + len(p.free)*p.poolable }
+
+// popFreeLocked takes the most recently returned poolable buffer.
+func (p *Pool) popFreeLocked() []byte {
+	last := len(p.free) - 1
+	buf := p.free[last]
+	p.free[last] = nil
+	p.free = p.free[:last]
+	return buf
+}
+
+// freeUpLocked drops free-listed buffers until nonPooled covers size (or
+// the list is empty), so that memory parked as poolable buffers can serve a
+// request of another size.
+func (p *Pool) freeUpLocked(size int) {
+	for len(p.free) > 0 && p.nonPooled < size {
+		p.popFreeLocked()
+		p.nonPooled += p.poolable
+	}
+}
+
+// signalHeadLocked wakes the head waiter, and only it: the others could
+// not take memory anyway, and waking them all would have each re-check and
+// go back to sleep on every release (the thundering herd).
+func (p *Pool) signalHeadLocked() {
+	if len(p.waiters) > 0 {
+		p.waiters[0].signal()
+	}
+}
+
+// signalHeadIfAvailableLocked passes the turn on when the head leaves the
+// queue while memory remains that the new head may use.
+func (p *Pool) signalHeadIfAvailableLocked() {
+	if p.availableLocked() > 0 {
+		p.signalHeadLocked()
+	}
+}
+
+func (p *Pool) removeWaiterLocked(w *waiter) {
+	if i := slices.Index(p.waiters, w); i >= 0 {
+		p.waiters = slices.Delete(p.waiters, i, i+1)
+	}
+}
+
+func (w *waiter) signal() {
+	w.signals++
+	select {
+	case w.wake <- struct{}{}:
+	default: // a wake-up is already pending; one is enough
+	}
+}

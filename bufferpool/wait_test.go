@@ -1,0 +1,251 @@
+package bufferpool
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestBlocksUntilEnoughMemoryReturns(t *testing.T) {
+	p, _ := newTestPool(100, 10)
+	mustReserve(t, p, 100)
+	ch := goAllocate(p, context.Background(), 50, forever)
+	waitWaiters(t, p, 1)
+	pending(t, ch, "Allocate(50) on a full pool")
+
+	p.Release(30)
+	waitAvailable(t, p, 0) // the head collected the 30 bytes and keeps waiting
+	equal(t, p.Waiters(), 1, "waiters after a partial release")
+	pending(t, ch, "Allocate(50) with 30 bytes collected")
+
+	p.Release(20)
+	buf := awaitOK(t, ch, "Allocate(50)")
+	equal(t, cap(buf), 50, "cap")
+	equal(t, len(buf), 0, "len")
+	equal(t, p.Waiters(), 0, "waiters")
+	p.Release(50)
+	p.Deallocate(buf)
+	equal(t, p.Available(), 100, "available at the end")
+}
+
+// Waiters are served in arrival order, and the head keeps its place while it
+// collects memory: a later, smaller request that would fit is not served
+// ahead of it.
+func TestWaitersAreServedInArrivalOrder(t *testing.T) {
+	p, _ := newTestPool(100, 10)
+	ctx := context.Background()
+	mustReserve(t, p, 100)
+	a := goAllocate(p, ctx, 30, forever)
+	waitWaiters(t, p, 1)
+	b := goAllocate(p, ctx, 50, forever)
+	waitWaiters(t, p, 2)
+	c := goReserve(p, ctx, 10, forever)
+	waitWaiters(t, p, 3)
+
+	p.Release(30)
+	bufA := awaitOK(t, a, "first waiter (30)")
+	waitWaiters(t, p, 2)
+
+	p.Release(20)
+	waitAvailable(t, p, 0) // the second waiter took the 20 towards its 50
+	pending(t, b, "second waiter (50) with 20 collected")
+	pending(t, c, "third waiter (10), which 20 bytes would have satisfied")
+
+	p.Release(30)
+	bufB := awaitOK(t, b, "second waiter (50)")
+	waitWaiters(t, p, 1)
+	pending(t, c, "third waiter with nothing free")
+
+	p.Release(10)
+	awaitOK(t, c, "third waiter (10)")
+	equal(t, p.Waiters(), 0, "waiters")
+	p.Deallocate(bufA)
+	p.Deallocate(bufB)
+	p.Release(10) // the third waiter's reservation
+	p.Release(10) // what is left of the initial reservation
+	equal(t, p.Available(), 100, "available at the end")
+}
+
+// Each release wakes the head waiter only, never the whole queue: the
+// failure mode of aiokafka issue #528, where every release woke every
+// waiter to re-check and sleep again.
+func TestReleaseWakesOnlyTheHead(t *testing.T) {
+	p, _ := newTestPool(100, 10)
+	ctx := context.Background()
+	mustReserve(t, p, 100)
+	var chans []<-chan result
+	for i := 1; i <= 3; i++ {
+		chans = append(chans, goReserve(p, ctx, 100, forever))
+		waitWaiters(t, p, i)
+	}
+	for i := 0; i < 3; i++ {
+		p.Release(10)
+		waitAvailable(t, p, 0)
+	}
+	if got := signalsOf(p); !slices.Equal(got, []int{3, 0, 0}) {
+		t.Fatalf("wake-ups per waiter after three releases: %v, want [3 0 0]", got)
+	}
+
+	// The head completes; nothing is left over, so the new head is not
+	// woken just to find nothing.
+	p.Release(70)
+	awaitOK(t, chans[0], "head waiter")
+	waitWaiters(t, p, 2)
+	if got := signalsOf(p); !slices.Equal(got, []int{0, 0}) {
+		t.Fatalf("wake-ups of the remaining waiters: %v, want [0 0]", got)
+	}
+	p.Close()
+	for i, ch := range chans[1:] {
+		if r := await(t, ch, "waiter after Close"); !errors.Is(r.err, ErrClosed) {
+			t.Errorf("waiter %d after Close: %v, want ErrClosed", i+1, r.err)
+		}
+	}
+}
+
+// A waiter whose deadline passes leaves the queue, gives back what it had
+// collected, and the next waiter gets it.
+func TestTimeoutGivesBackCollectedMemory(t *testing.T) {
+	p, clk := newTestPool(100, 10)
+	ctx := context.Background()
+	mustReserve(t, p, 80)
+	a := goAllocate(p, ctx, 50, time.Second)
+	waitWaiters(t, p, 1)
+	waitAvailable(t, p, 0) // it collected the 20 free bytes
+	b := goAllocate(p, ctx, 20, 10*time.Second)
+	waitWaiters(t, p, 2)
+
+	clk.Advance(time.Second)
+	r := await(t, a, "waiter with a 1s deadline")
+	if !errors.Is(r.err, ErrTimeout) {
+		t.Fatalf("after its deadline: %v, want ErrTimeout", r.err)
+	}
+	if msg := r.err.Error(); !strings.Contains(msg, "50 bytes") || !strings.Contains(msg, "1s") {
+		t.Errorf("timeout error %q should name the size and the wait", msg)
+	}
+	bufB := awaitOK(t, b, "next waiter, served from the returned 20 bytes")
+	equal(t, cap(bufB), 20, "cap")
+	equal(t, p.Waiters(), 0, "waiters")
+	equal(t, clk.Timers(), 0, "timers left armed")
+
+	p.Deallocate(bufB)
+	p.Release(80)
+	equal(t, p.Available(), 100, "available at the end")
+}
+
+func TestNoWaitFailsAtOnceWhenShort(t *testing.T) {
+	p, clk := newTestPool(100, 10)
+	mustReserve(t, p, 95)
+	for _, wait := range []time.Duration{0, -time.Second} {
+		if _, err := p.Allocate(context.Background(), 10, wait); !errors.Is(err, ErrTimeout) {
+			t.Errorf("maxWait %v: %v, want ErrTimeout", wait, err)
+		}
+	}
+	equal(t, p.Waiters(), 0, "waiters")
+	equal(t, clk.Timers(), 0, "timers")
+	equal(t, p.Available(), 5, "available")
+}
+
+func TestContextCancellationGivesBackCollectedMemory(t *testing.T) {
+	p, _ := newTestPool(100, 10)
+	mustReserve(t, p, 90)
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := goAllocate(p, ctx, 50, forever)
+	waitWaiters(t, p, 1)
+	waitAvailable(t, p, 0)
+
+	cancel()
+	r := await(t, ch, "cancelled waiter")
+	if !errors.Is(r.err, context.Canceled) {
+		t.Fatalf("after cancel: %v, want context.Canceled", r.err)
+	}
+	equal(t, p.Waiters(), 0, "waiters")
+	equal(t, p.Available(), 10, "collected bytes returned")
+
+	// A context already done fails before touching the pool.
+	if _, err := p.Allocate(ctx, 5, forever); !errors.Is(err, context.Canceled) {
+		t.Errorf("Allocate with a done context: %v, want context.Canceled", err)
+	}
+	equal(t, p.Available(), 10, "available")
+}
+
+func TestCloseWakesEveryWaiter(t *testing.T) {
+	p, _ := newTestPool(100, 10)
+	ctx := context.Background()
+	mustReserve(t, p, 95)
+	a := goAllocate(p, ctx, 50, forever)
+	waitWaiters(t, p, 1)
+	b := goReserve(p, ctx, 10, forever)
+	waitWaiters(t, p, 2)
+
+	p.Close()
+	for name, ch := range map[string]<-chan result{"allocate": a, "reserve": b} {
+		if r := await(t, ch, name+" waiter after Close"); !errors.Is(r.err, ErrClosed) {
+			t.Errorf("%s waiter after Close: %v, want ErrClosed", name, r.err)
+		}
+	}
+	equal(t, p.Waiters(), 0, "waiters")
+	equal(t, p.Available(), 5, "collected bytes returned")
+
+	if _, err := p.Allocate(ctx, 1, forever); !errors.Is(err, ErrClosed) {
+		t.Errorf("Allocate after Close: %v, want ErrClosed", err)
+	}
+	if err := p.Reserve(ctx, 1, forever); !errors.Is(err, ErrClosed) {
+		t.Errorf("Reserve after Close: %v, want ErrClosed", err)
+	}
+	p.Release(95) // completions after Close still return memory
+	equal(t, p.Available(), 100, "available after Close and Release")
+}
+
+// A deallocated poolable buffer goes to the head even when the head wants
+// another size: the free list gives way.
+func TestHeadCollectsFromFreeList(t *testing.T) {
+	p, _ := newTestPool(256, 128)
+	a, b := mustAllocate(t, p, 128), mustAllocate(t, p, 128)
+	ch := goAllocate(p, context.Background(), 200, forever)
+	waitWaiters(t, p, 1)
+	p.Deallocate(a)
+	waitAvailable(t, p, 0)
+	pending(t, ch, "Allocate(200) with 128 collected")
+	p.Deallocate(b)
+	buf := awaitOK(t, ch, "Allocate(200)")
+	equal(t, p.Available(), 56, "available")
+	equal(t, len(p.free), 0, "free list")
+	p.Deallocate(buf)
+	equal(t, p.Available(), 256, "available at the end")
+}
+
+// Memory is free while someone is queued only in the moment between a
+// release and the head acting on its wake-up. The test freezes that moment
+// by returning bytes without waking anyone, then checks that newcomers
+// neither take them on arrival nor from a place further back in the queue.
+func TestNewcomersDoNotOvertakeTheQueue(t *testing.T) {
+	p, _ := newTestPool(100, 10)
+	ctx := context.Background()
+	mustReserve(t, p, 100)
+	head := goAllocate(p, ctx, 100, forever)
+	waitWaiters(t, p, 1)
+
+	p.mu.Lock()
+	p.nonPooled += 50 // a release whose wake-up the head has not acted on yet
+	p.mu.Unlock()
+
+	if _, err := p.Allocate(ctx, 10, 0); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("newcomer took memory past a queued waiter (err %v)", err)
+	}
+	late := goAllocate(p, ctx, 10, forever)
+	waitWaiters(t, p, 2)
+	equal(t, p.Available(), 50, "bytes left for the head after a newcomer queued")
+	pending(t, late, "newcomer queued behind the head")
+
+	p.Release(50) // 100 free: the head is woken and completes
+	bufHead := awaitOK(t, head, "head waiter")
+	waitWaiters(t, p, 1)
+	pending(t, late, "newcomer with nothing free")
+	p.Deallocate(bufHead)
+	bufLate := awaitOK(t, late, "newcomer after the head")
+	p.Deallocate(bufLate)
+	equal(t, p.Available(), 100, "available at the end")
+}

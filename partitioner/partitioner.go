@@ -1,0 +1,55 @@
+package partitioner
+
+// NoPartition is returned when a topic has no partitions to choose from
+// (Topic.Partitions <= 0). The producer fails such a record instead of
+// appending it; returning a sentinel keeps Partition free of panics.
+const NoPartition int32 = -1
+
+// Topic is the partitioner's view of one topic when a record is partitioned.
+type Topic struct {
+	Name string
+	// Partitions is the partition count.
+	Partitions int32
+	// Available lists the partitions whose leader is known and that are not
+	// marked slow or unavailable, in ascending order (partitioners search it
+	// with a binary search). It may be empty, in which case every partition
+	// is a candidate.
+	Available []int32
+}
+
+// Partitioner picks the partition of one record. It must be safe for
+// concurrent use. key is nil for a keyless record; an empty non-nil key is a
+// key (Java hashes it like any other).
+type Partitioner interface {
+	Partition(t *Topic, key []byte) int32
+}
+
+// Observer is implemented by partitioners that need to know what was
+// appended where (the sticky ones, which switch partition once a batch's
+// worth of bytes has gone to the current one). The producer calls Appended
+// after every successful append, with the record's size in the batch.
+type Observer interface {
+	Appended(topic string, partition int32, bytes int)
+}
+
+// LoadReporter is implemented by partitioners that can use per-partition
+// load to steer their choice (KIP-794's adaptive partitioning). It is
+// optional: a producer that never calls SetLoad gets uniform sticky
+// behaviour.
+//
+// queueSizes[i] is how many batches are queued, not yet sent, for partition
+// i of topic; its length must equal the topic's partition count, or the
+// report is ignored when the next partition is chosen (the count changed
+// since). The slice is copied, so the caller may reuse it. A nil slice
+// forgets the topic's load and returns it to uniform choice. The producer
+// typically reports from its sender loop, which already walks the queues.
+type LoadReporter interface {
+	SetLoad(topic string, queueSizes []int32)
+}
+
+// Func adapts a function to the Partitioner interface, for custom
+// partitioning logic.
+type Func func(t *Topic, key []byte) int32
+
+// Partition calls f(t, key).
+func (f Func) Partition(t *Topic, key []byte) int32 { return f(t, key) }

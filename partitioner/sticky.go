@@ -1,0 +1,147 @@
+package partitioner
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// UniformSticky returns KIP-794's uniform sticky partitioner, applied to
+// every record whether keyed or not: per topic it sends records to one
+// partition until at least batchSize bytes have been appended there (as
+// reported through Observer.Appended), then switches to another partition
+// drawn at random from the available ones (all partitions when none is
+// available), never the same one twice in a row when there is a choice.
+// Sticking fills one batch at a time instead of trickling records into
+// every partition's batch, which is what makes keyless throughput high.
+//
+// The returned value also implements Observer (the producer must call it, or
+// the partitioner never switches) and LoadReporter (optional adaptive
+// choice). batchSize below 1 is treated as 1.
+func UniformSticky(batchSize int) Partitioner { return newSticky(batchSize, rand.Uint64N) }
+
+var (
+	_ Observer     = (*sticky)(nil)
+	_ LoadReporter = (*sticky)(nil)
+)
+
+type sticky struct {
+	batchSize uint32
+	topics    sync.Map // topic name -> *stickyTopic
+	// randN returns a value in [0,n); tests substitute a seeded source so
+	// that the draws are reproducible.
+	randN func(n uint64) uint64
+}
+
+// stickyTopic is one topic's state. cur packs the sticky partition and the
+// bytes appended to it into one word so that choosing, counting and
+// switching are single compare-and-swaps with nothing to allocate: the high
+// 32 bits hold partition+1 (zero means "none chosen yet"), the low 32 bits
+// the appended bytes, saturating.
+type stickyTopic struct {
+	cur  atomic.Uint64
+	load atomic.Pointer[[]int32]
+}
+
+func newSticky(batchSize int, randN func(uint64) uint64) *sticky {
+	// The producer validates BatchSize; clamping here keeps the partitioner
+	// total rather than panicking on a value it can still make sense of.
+	size := uint32(math.MaxUint32)
+	if batchSize < 1 {
+		size = 1
+	} else if uint64(batchSize) < math.MaxUint32 {
+		size = uint32(batchSize)
+	}
+	return &sticky{batchSize: size, randN: randN}
+}
+
+func pack(partition int32, produced uint32) uint64 {
+	return uint64(uint32(partition+1))<<32 | uint64(produced)
+}
+
+func unpack(v uint64) (partition int32, produced uint32) {
+	return int32(uint32(v>>32)) - 1, uint32(v)
+}
+
+func (s *sticky) topic(name string) *stickyTopic {
+	if v, ok := s.topics.Load(name); ok {
+		return v.(*stickyTopic)
+	}
+	v, _ := s.topics.LoadOrStore(name, new(stickyTopic))
+	return v.(*stickyTopic)
+}
+
+// Partition returns the topic's sticky partition, first switching when a
+// batch's worth of bytes has been appended to it or when it is no longer
+// among the candidates (its leader went away or it was marked slow: records
+// sent there would sit in its queue). The key is ignored.
+func (s *sticky) Partition(t *Topic, _ []byte) int32 {
+	if t.Partitions <= 0 {
+		return NoPartition
+	}
+	st := s.topic(t.Name)
+	c := candidatesOf(t)
+	for {
+		old := st.cur.Load()
+		p, produced := unpack(old)
+		if produced < s.batchSize && c.indexOf(p) >= 0 {
+			return p
+		}
+		next := pick(c, p, st.loadFor(t.Partitions), s.randN)
+		// Losing the race means another goroutine switched first; the next
+		// pass returns its choice, so concurrent callers agree.
+		if st.cur.CompareAndSwap(old, pack(next, 0)) {
+			return next
+		}
+	}
+}
+
+// Appended counts bytes appended to the topic's sticky partition. Appends
+// to any other partition (keyed records, or a record partitioned just before
+// a concurrent switch) are not counted: they do not fill the sticky batch.
+func (s *sticky) Appended(topic string, partition int32, bytes int) {
+	if bytes <= 0 || partition < 0 {
+		return
+	}
+	v, ok := s.topics.Load(topic)
+	if !ok {
+		return
+	}
+	st := v.(*stickyTopic)
+	add := uint64(min(bytes, math.MaxUint32))
+	for {
+		old := st.cur.Load()
+		p, produced := unpack(old)
+		if p != partition {
+			return
+		}
+		sum := min(uint64(produced)+add, math.MaxUint32)
+		if st.cur.CompareAndSwap(old, pack(p, uint32(sum))) {
+			return
+		}
+	}
+}
+
+// SetLoad records the topic's queue sizes for the next switch (see
+// LoadReporter). It copies, because the caller reuses its slice while
+// partitioning goroutines may still read the previous report.
+func (s *sticky) SetLoad(topic string, queueSizes []int32) {
+	st := s.topic(topic)
+	if queueSizes == nil {
+		st.load.Store(nil)
+		return
+	}
+	load := slices.Clone(queueSizes)
+	st.load.Store(&load)
+}
+
+// loadFor returns the last load report if it still describes n partitions.
+func (st *stickyTopic) loadFor(n int32) []int32 {
+	l := st.load.Load()
+	if l == nil || len(*l) != int(n) {
+		return nil
+	}
+	return *l
+}

@@ -1,0 +1,208 @@
+package partitioner
+
+import (
+	"slices"
+	"sync"
+	"testing"
+)
+
+func TestStickyStaysUntilBatchSizeAppended(t *testing.T) {
+	s := newTestSticky(100, 1)
+	topic := &Topic{Name: "t", Partitions: 8}
+	p := s.Partition(topic, nil)
+	if p < 0 || p >= 8 {
+		t.Fatalf("partition %d out of range", p)
+	}
+	s.Appended("t", p, 60)
+	equal(t, s.Partition(topic, nil), p, "after 60 of 100 bytes")
+	s.Appended("t", p, 39)
+	equal(t, s.Partition(topic, nil), p, "after 99 of 100 bytes")
+	s.Appended("t", p, 1)
+	next := s.Partition(topic, nil)
+	if next == p {
+		t.Fatalf("still on partition %d after 100 of 100 bytes", p)
+	}
+	equal(t, s.Partition(topic, nil), next, "a fresh sticky partition must hold")
+}
+
+func TestStickyKeyIsIgnored(t *testing.T) {
+	s := newTestSticky(100, 2)
+	topic := &Topic{Name: "t", Partitions: 8}
+	p := s.Partition(topic, nil)
+	for _, k := range []string{"a", "b", "c", ""} {
+		equal(t, s.Partition(topic, []byte(k)), p, "key %q", k)
+	}
+}
+
+func TestStickyNeverSamePartitionTwiceInARow(t *testing.T) {
+	for _, n := range []int32{2, 3, 4, 16} {
+		s := newTestSticky(10, uint64(n))
+		topic := &Topic{Name: "t", Partitions: n, Available: all(n)}
+		counts := make([]int, n)
+		prev := fill(s, topic)
+		const switches = 4000
+		for i := 0; i < switches; i++ {
+			p := fill(s, topic)
+			if p == prev {
+				t.Fatalf("n=%d: switch %d chose partition %d again", n, i, p)
+			}
+			counts[p]++
+			prev = p
+		}
+		// Uniform: every partition gets a fair share of the switches.
+		for p, c := range counts {
+			if c < switches/int(n)/2 {
+				t.Errorf("n=%d: partition %d chosen only %d of %d times", n, p, c, switches)
+			}
+		}
+	}
+}
+
+func TestStickyChoosesOnlyAvailablePartitions(t *testing.T) {
+	s := newTestSticky(10, 3)
+	topic := &Topic{Name: "t", Partitions: 8, Available: []int32{1, 3, 6}}
+	seen := map[int32]int{}
+	prev := fill(s, topic)
+	for i := 0; i < 1000; i++ {
+		p := fill(s, topic)
+		if !slices.Contains(topic.Available, p) {
+			t.Fatalf("chose unavailable partition %d", p)
+		}
+		if p == prev {
+			t.Fatalf("switch %d chose partition %d again", i, p)
+		}
+		seen[p]++
+		prev = p
+	}
+	equal(t, len(seen), 3, "available partitions ever chosen (%v)", seen)
+}
+
+func TestStickySingleCandidateRepeats(t *testing.T) {
+	s := newTestSticky(10, 4)
+	topic := &Topic{Name: "t", Partitions: 8, Available: []int32{5}}
+	for i := 0; i < 10; i++ {
+		equal(t, fill(s, topic), 5, "the only available partition, round %d", i)
+	}
+	one := &Topic{Name: "one", Partitions: 1}
+	for i := 0; i < 10; i++ {
+		equal(t, fill(s, one), 0, "the only partition, round %d", i)
+	}
+}
+
+func TestStickyFallsBackToAllPartitionsWhenNoneAvailable(t *testing.T) {
+	s := newTestSticky(10, 5)
+	topic := &Topic{Name: "t", Partitions: 3}
+	seen := map[int32]bool{}
+	for i := 0; i < 200; i++ {
+		p := fill(s, topic)
+		if p < 0 || p >= 3 {
+			t.Fatalf("partition %d out of range", p)
+		}
+		seen[p] = true
+	}
+	equal(t, len(seen), 3, "partitions ever chosen")
+}
+
+// A sticky partition that leaves Available (leader lost, marked slow) is
+// abandoned at once: records sent there would only wait in its queue.
+func TestStickyLeavesPartitionThatBecameUnavailable(t *testing.T) {
+	s := newTestSticky(1000, 6)
+	topic := &Topic{Name: "t", Partitions: 4, Available: all(4)}
+	p := s.Partition(topic, nil)
+	topic.Available = slices.DeleteFunc(all(4), func(q int32) bool { return q == p })
+	next := s.Partition(topic, nil)
+	if next == p || !slices.Contains(topic.Available, next) {
+		t.Fatalf("after %d became unavailable got %d, want one of %v", p, next, topic.Available)
+	}
+	equal(t, s.Partition(topic, nil), next, "new sticky partition must hold")
+}
+
+func TestStickyIgnoresAppendsElsewhere(t *testing.T) {
+	s := newTestSticky(100, 7)
+	topic := &Topic{Name: "t", Partitions: 4}
+	p := s.Partition(topic, nil)
+	s.Appended("t", (p+1)%4, 1000)    // a keyed record on another partition
+	s.Appended("unknown", p, 1000)    // a topic never partitioned
+	s.Appended("t", p, 0)             // nothing appended
+	s.Appended("t", p, -5)            // nonsense size
+	s.Appended("t", NoPartition, 500) // nonsense partition
+	equal(t, s.Partition(topic, nil), p, "sticky partition")
+}
+
+func TestStickyTopicsAreIndependent(t *testing.T) {
+	s := newTestSticky(100, 8)
+	a := &Topic{Name: "a", Partitions: 50}
+	b := &Topic{Name: "b", Partitions: 50}
+	pa, pb := s.Partition(a, nil), s.Partition(b, nil)
+	s.Appended("a", pa, 100)
+	if s.Partition(a, nil) == pa {
+		t.Errorf("topic a did not switch")
+	}
+	equal(t, s.Partition(b, nil), pb, "filling topic a must not move topic b")
+}
+
+func TestNoPartitions(t *testing.T) {
+	empty := &Topic{Name: "t"}
+	for name, p := range map[string]Partitioner{
+		"default": Default(100), "sticky": UniformSticky(100), "roundrobin": RoundRobin(),
+	} {
+		equal(t, p.Partition(empty, nil), NoPartition, "%s keyless", name)
+		equal(t, p.Partition(empty, []byte("k")), NoPartition, "%s keyed", name)
+	}
+}
+
+func TestStickyBatchSizeClamped(t *testing.T) {
+	equal(t, newSticky(0, nil).batchSize, 1, "batch size 0")
+	equal(t, newSticky(-7, nil).batchSize, 1, "batch size -7")
+	equal(t, newSticky(16384, nil).batchSize, 16384, "batch size 16384")
+}
+
+// Many goroutines partitioning and reporting appends on one topic: run with
+// -race. Every answer must be a valid partition, and since the switches are
+// uniform every partition must receive a fair share of the bytes.
+func TestStickyConcurrent(t *testing.T) {
+	const (
+		goroutines = 8
+		records    = 5000
+		size       = 10
+		n          = 4
+	)
+	part := UniformSticky(1000)
+	obs := part.(Observer)
+	topic := &Topic{Name: "t", Partitions: n, Available: all(n)}
+	var (
+		mu    sync.Mutex
+		bytes [n]int
+		wg    sync.WaitGroup
+	)
+	for g := 0; g < goroutines; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var local [n]int
+			for i := 0; i < records; i++ {
+				p := part.Partition(topic, nil)
+				if p < 0 || p >= n {
+					t.Errorf("partition %d out of range", p)
+					return
+				}
+				obs.Appended(topic.Name, p, size)
+				local[p] += size
+			}
+			mu.Lock()
+			for p := range local {
+				bytes[p] += local[p]
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	total := 0
+	for p, b := range bytes {
+		total += b
+		if b < goroutines*records*size/n/3 {
+			t.Errorf("partition %d got only %d of %d bytes", p, b, goroutines*records*size)
+		}
+	}
+	equal(t, total, goroutines*records*size, "bytes appended")
+}
