@@ -1,0 +1,82 @@
+package compression
+
+import (
+	"fmt"
+	"testing"
+)
+
+// benchInput is about what 1,000 records of 100-byte values with 10-byte
+// keys take in a batch: ~110 KB of record-like text.
+var benchInput = recordLikeData(110_000, 42)
+
+// TestCompressAllocs checks the steady state the producer relies on:
+// compressing into a buffer with room allocates (next to) nothing.
+func TestCompressAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops items under the race detector")
+	}
+	dst := make([]byte, 0, 2*len(benchInput))
+	for _, c := range allCodecs {
+		for _, level := range allLevels(c) {
+			compress := func() {
+				if _, err := Compress(dst[:0], c, level, benchInput); err != nil {
+					t.Fatal(err)
+				}
+			}
+			compress()
+			if n := testing.AllocsPerRun(20, compress); n > 2 {
+				t.Errorf("%v level %d: %.1f allocs per Compress", c, level, n)
+			}
+		}
+	}
+}
+
+func BenchmarkCompress(b *testing.B) {
+	for _, c := range allCodecs {
+		b.Run(c.String(), func(b *testing.B) {
+			dst := make([]byte, 0, 2*len(benchInput))
+			out, _ := Compress(dst, c, DefaultLevel, benchInput)
+			b.ReportMetric(float64(len(out))/float64(len(benchInput)), "ratio")
+			b.SetBytes(int64(len(benchInput)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Compress(dst[:0], c, DefaultLevel, benchInput); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkCompressLevels(b *testing.B) {
+	for _, c := range []Codec{Gzip, LZ4, Zstd} {
+		for _, level := range allLevels(c)[1:] {
+			b.Run(fmt.Sprintf("%v/%d", c, level), func(b *testing.B) {
+				dst := make([]byte, 0, 2*len(benchInput))
+				b.SetBytes(int64(len(benchInput)))
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := Compress(dst[:0], c, level, benchInput); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+func BenchmarkDecompress(b *testing.B) {
+	for _, c := range allCodecs {
+		b.Run(c.String(), func(b *testing.B) {
+			comp, _ := Compress(nil, c, DefaultLevel, benchInput)
+			dst := make([]byte, 0, 2*len(benchInput))
+			b.SetBytes(int64(len(benchInput)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Decompress(dst[:0], c, comp); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

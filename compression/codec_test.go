@@ -1,0 +1,183 @@
+package compression
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"testing"
+)
+
+func TestParseCodecAndString(t *testing.T) {
+	for i, c := range allCodecs {
+		// The values are the attribute bits of a RecordBatch.
+		if int(c) != i {
+			t.Fatalf("%v = %d, want %d", c, c, i)
+		}
+		got, err := ParseCodec(c.String())
+		if err != nil || got != c {
+			t.Fatalf("ParseCodec(%q) = %v, %v", c.String(), got, err)
+		}
+	}
+	if got, err := ParseCodec("ZSTD"); err != nil || got != Zstd {
+		t.Fatalf("ParseCodec(ZSTD) = %v, %v", got, err)
+	}
+	if _, err := ParseCodec("brotli"); !errors.Is(err, ErrUnknownCodec) {
+		t.Fatalf("ParseCodec(brotli) error = %v", err)
+	}
+	if s := Codec(7).String(); s != "Codec(7)" {
+		t.Fatalf("Codec(7).String() = %q", s)
+	}
+}
+
+func TestCheckLevel(t *testing.T) {
+	for _, tc := range []struct {
+		c     Codec
+		level int
+		ok    bool
+	}{
+		{None, DefaultLevel, true}, {None, 1, false},
+		{Snappy, DefaultLevel, true}, {Snappy, 3, false},
+		{Gzip, 1, true}, {Gzip, 9, true}, {Gzip, 10, false}, {Gzip, -1, false},
+		{LZ4, 9, true}, {LZ4, 10, false}, {LZ4, -1, false},
+		{Zstd, 22, true}, {Zstd, 23, false}, {Zstd, -1, true},
+		{Zstd, MinZstdLevel, true}, {Zstd, MinZstdLevel - 1, false},
+		{Codec(5), DefaultLevel, false},
+	} {
+		err := CheckLevel(tc.c, tc.level)
+		if (err == nil) != tc.ok {
+			t.Errorf("CheckLevel(%v, %d) = %v, want ok=%v", tc.c, tc.level, err, tc.ok)
+		}
+	}
+	if _, err := Compress(nil, Gzip, 42, []byte("x")); !errors.Is(err, ErrInvalidLevel) {
+		t.Fatalf("Compress at gzip level 42: %v", err)
+	}
+}
+
+// TestRoundTrip compresses and decompresses every codec at every level on
+// inputs that exercise the edges: nothing, one byte, incompressible bytes,
+// highly repetitive bytes, and record-like text spanning several blocks.
+// Both directions append after a prefix that must survive.
+func TestRoundTrip(t *testing.T) {
+	inputs := map[string][]byte{
+		"empty":      {},
+		"tiny":       []byte("k"),
+		"random":     randomData(100_000, 1),
+		"repetitive": bytes.Repeat([]byte("abcabcabd"), 20_000),
+		"zeros":      make([]byte, 70_000),
+		"records":    recordLikeData(150_000, 2),
+	}
+	prefix := []byte("prefix")
+	for _, c := range allCodecs {
+		for _, level := range allLevels(c) {
+			for name, in := range inputs {
+				t.Run(fmt.Sprintf("%v/%d/%s", c, level, name), func(t *testing.T) {
+					comp, err := Compress(bytes.Clone(prefix), c, level, in)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !bytes.HasPrefix(comp, prefix) {
+						t.Fatal("Compress overwrote dst")
+					}
+					comp = comp[len(prefix):]
+					out, err := Decompress(bytes.Clone(prefix), c, comp)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !bytes.HasPrefix(out, prefix) {
+						t.Fatal("Decompress overwrote dst")
+					}
+					if !bytes.Equal(in, out[len(prefix):]) {
+						t.Fatalf("round trip differs: %d bytes in, %d out", len(in), len(out)-len(prefix))
+					}
+					if len(in) == 0 {
+						return
+					}
+					// Exactly at the limit is fine; one byte less is not.
+					if _, err := DecompressLimit(nil, c, comp, len(in)); err != nil {
+						t.Fatalf("limit = size: %v", err)
+					}
+					if _, err := DecompressLimit(nil, c, comp, len(in)-1); !errors.Is(err, ErrTooLarge) {
+						t.Fatalf("limit = size-1: %v, want ErrTooLarge", err)
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestCompressIsStable checks that pooled encoders carry no state from one
+// call to the next: the same input gives the same bytes.
+func TestCompressIsStable(t *testing.T) {
+	in := recordLikeData(50_000, 3)
+	for _, c := range allCodecs {
+		first, err := Compress(nil, c, DefaultLevel, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Compress(nil, c, DefaultLevel, randomData(10_000, 4)); err != nil {
+			t.Fatal(err)
+		}
+		again, _ := Compress(nil, c, DefaultLevel, in)
+		if !bytes.Equal(first, again) {
+			t.Fatalf("%v: same input, different output after reuse", c)
+		}
+	}
+}
+
+// TestDecompressionBomb feeds a small input that expands to 64 MiB and
+// checks that a 1 MiB limit stops it without allocating far past the limit.
+func TestDecompressionBomb(t *testing.T) {
+	big := make([]byte, 64<<20)
+	for _, c := range []Codec{Gzip, Snappy, LZ4, Zstd} {
+		bomb, err := Compress(nil, c, DefaultLevel, big)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(bomb) > 4<<20 {
+			t.Fatalf("%v: %d-byte bomb", c, len(bomb))
+		}
+		out, err := DecompressLimit(nil, c, bomb, 1<<20)
+		if !errors.Is(err, ErrTooLarge) {
+			t.Fatalf("%v: %v, want ErrTooLarge", c, err)
+		}
+		if cap(out) > 4<<20 {
+			t.Fatalf("%v: %d bytes allocated for a 1 MiB limit", c, cap(out))
+		}
+	}
+}
+
+// TestDecompressGarbage checks that malformed input fails with ErrCorrupt
+// (or ErrTooLarge when it claims a huge size) and never panics.
+func TestDecompressGarbage(t *testing.T) {
+	valid := recordLikeData(100_000, 5)
+	for _, c := range []Codec{Gzip, Snappy, LZ4, Zstd} {
+		comp, err := Compress(nil, c, DefaultLevel, valid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bad := map[string][]byte{
+			"empty":     {},
+			"random":    randomData(1000, 6),
+			"truncated": comp[:len(comp)/2],
+			"one byte":  comp[:1],
+			"header":    comp[:10],
+		}
+		for name, in := range bad {
+			_, err := Decompress(nil, c, in)
+			if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrTooLarge) {
+				t.Errorf("%v %s: %v, want ErrCorrupt", c, name, err)
+			}
+		}
+		// A flipped byte may still decode where nothing is checksummed
+		// (snappy, lz4 blocks); it must not panic nor yield the original.
+		flipped := bytes.Clone(comp)
+		flipped[len(flipped)/2] ^= 0xff
+		flipped[len(flipped)/3] ^= 0x55
+		if out, err := Decompress(nil, c, flipped); err == nil && bytes.Equal(out, valid) {
+			t.Errorf("%v: corruption went unnoticed", c)
+		}
+	}
+	if _, err := Decompress(nil, Codec(6), []byte{1}); !errors.Is(err, ErrUnknownCodec) {
+		t.Fatalf("codec 6: %v", err)
+	}
+}

@@ -1,0 +1,49 @@
+package compression
+
+import (
+	"fmt"
+	"math/rand/v2"
+)
+
+// recordLikeData returns about n bytes shaped like the values producers send:
+// small JSON documents drawn from a fixed vocabulary with random numbers, from
+// a fixed seed. All-zero or purely random buffers would flatter or punish the
+// codecs; this compresses roughly as real event payloads do.
+func recordLikeData(n int, seed uint64) []byte {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	words := []string{"order", "created", "shipped", "user", "account", "payment",
+		"refund", "eu-west-1", "us-east-2", "checkout", "cart", "session", "mobile", "web"}
+	b := make([]byte, 0, n+128)
+	for len(b) < n {
+		b = fmt.Appendf(b, `{"id":%d,"event":"%s","region":"%s","amount":%d.%02d,"ts":%d}`,
+			rng.Uint32(), words[rng.IntN(len(words))], words[rng.IntN(len(words))],
+			rng.IntN(10000), rng.IntN(100), 1700000000000+rng.Int64N(1e9))
+	}
+	return b[:n]
+}
+
+// randomData returns n incompressible bytes from a fixed seed.
+func randomData(n int, seed uint64) []byte {
+	rng := rand.New(rand.NewPCG(seed, seed))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(rng.Uint32())
+	}
+	return b
+}
+
+// allLevels lists the levels tested for each codec: every level where the
+// range is small, samples of every encoder bucket for zstd.
+func allLevels(c Codec) []int {
+	switch c {
+	case Gzip:
+		return []int{DefaultLevel, 1, 2, 3, 4, 5, 6, 7, 8, 9}
+	case LZ4:
+		return []int{DefaultLevel, 1, 2, 3, 4, 5, 6, 7, 8, 9}
+	case Zstd:
+		return []int{DefaultLevel, MinZstdLevel, -1, 1, 2, 3, 5, 6, 9, 10, 19, 22}
+	}
+	return []int{DefaultLevel}
+}
+
+var allCodecs = []Codec{None, Gzip, Snappy, LZ4, Zstd}

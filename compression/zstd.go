@@ -1,0 +1,88 @@
+package compression
+
+import (
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// zstdEncoders holds one pool per klauspost encoder level (SpeedFastest ..
+// SpeedBestCompression); zstd level numbers are mapped onto them, so levels
+// 3, 4 and 5 share encoders.
+var zstdEncoders [zstd.SpeedBestCompression + 1]sync.Pool
+
+func compressZstd(dst []byte, level int, src []byte) []byte {
+	if level == DefaultLevel {
+		level = 3 // zstd's and Java's default
+	}
+	el := zstd.EncoderLevelFromZstd(level)
+	pool := &zstdEncoders[el]
+	enc, _ := pool.Get().(*zstd.Encoder)
+	if enc == nil {
+		// The options cannot fail with these constant arguments.
+		enc, _ = zstd.NewWriter(nil,
+			zstd.WithEncoderLevel(el),
+			// One block encoder: EncodeAll runs on the caller's goroutine,
+			// and the pool provides one encoder per concurrent caller.
+			zstd.WithEncoderConcurrency(1),
+			// Batches are small; do not keep a full window of history
+			// allocated in every pooled encoder.
+			zstd.WithLowerEncoderMem(true),
+			// An empty input still becomes a valid frame, which any
+			// zstd reader (zstd-jni in Java) can decode.
+			zstd.WithZeroFrames(true),
+		)
+	}
+	dst = enc.EncodeAll(src, dst)
+	pool.Put(enc)
+	return dst
+}
+
+// zstdDecoder is a pooled decoder together with the memory bound it was
+// last configured with: the bound is a decoder option, so it is changed only
+// when a caller passes a different limit.
+type zstdDecoder struct {
+	d   *zstd.Decoder
+	mem int
+}
+
+// zstdMinMemory is the smallest bound handed to the decoder. The decoder
+// also rejects frames whose declared window exceeds its bound, although
+// DecodeAll never allocates that window; Java's streaming zstd declares
+// windows of a few MiB even for small batches, so a small limit must not
+// reject them. Output beyond a smaller limit is caught after decoding, so
+// memory stays below max(limit, zstdMinMemory) plus one block.
+const zstdMinMemory = 8 << 20
+
+var zstdDecoders = sync.Pool{New: func() any {
+	// The options cannot fail with these constant arguments.
+	d, _ := zstd.NewReader(nil,
+		// One block decoder: DecodeAll runs on the caller's goroutine.
+		zstd.WithDecoderConcurrency(1),
+		zstd.WithDecoderLowmem(true),
+		zstd.WithDecoderMaxMemory(MaxDecompressedSize),
+	)
+	return &zstdDecoder{d: d, mem: MaxDecompressedSize}
+}}
+
+func decompressZstd(dst, src []byte, limit int) ([]byte, error) {
+	dec := zstdDecoders.Get().(*zstdDecoder)
+	defer zstdDecoders.Put(dec)
+	if mem := max(limit, zstdMinMemory); dec.mem != mem {
+		// The decoder checks the bound block by block, and before
+		// allocating when a frame declares its size, so a bomb stops early.
+		if err := dec.d.ResetWithOptions(nil, zstd.WithDecoderMaxMemory(uint64(mem))); err != nil {
+			return dst, err
+		}
+		dec.mem = mem
+	}
+	start := len(dst)
+	out, err := dec.d.DecodeAll(src, dst)
+	switch {
+	case err == zstd.ErrDecoderSizeExceeded || err == zstd.ErrWindowSizeExceeded || len(out)-start > limit:
+		return out, ErrTooLarge
+	case err != nil:
+		return out, corrupt(Zstd, err)
+	}
+	return out, nil
+}

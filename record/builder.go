@@ -1,0 +1,128 @@
+package record
+
+import "github.com/gokafka/producer/protocol/wire"
+
+// Builder writes records of one batch straight into a caller-supplied
+// buffer, which the producer takes from its buffer pool: there is no
+// intermediate record representation and no copy at Close.
+//
+// Append never allocates while the buffer has capacity. It cannot refuse a
+// record, so the caller checks SizeWith against the buffer's capacity (and
+// its batch size limit) first; appending past the capacity still works,
+// because Go's append grows the slice, but the batch then lives in memory
+// the pool did not hand out.
+//
+// The zero Builder is not usable: call Reset first. A Builder is not safe
+// for concurrent use; the accumulator serialises access to each open batch.
+type Builder struct {
+	buf        []byte
+	numRecords int32
+	firstTs    int64
+	maxTs      int64
+	closed     bool
+}
+
+// Reset starts a new batch in buf, overwriting it from the start: pass a
+// pooled buffer's full slice or buf[:0]. It reserves the 61-byte header,
+// which Close fills in, and forgets any previous batch.
+func (b *Builder) Reset(buf []byte) {
+	*b = Builder{buf: append(buf[:0], make([]byte, BatchHeaderSize)...)}
+}
+
+// Append adds a record with the given timestamp (milliseconds since the
+// epoch). Its offset delta is NumRecords(); the first record's timestamp
+// becomes the batch's base timestamp, and later records store their
+// difference to it, which may be negative. key, value and header values may
+// be nil (written as length -1; a nil value is a tombstone), which is
+// distinct from empty. The bytes are copied; the caller may reuse them.
+func (b *Builder) Append(timestampMs int64, key, value []byte, headers []Header) {
+	if b.numRecords == 0 {
+		b.firstTs, b.maxTs = timestampMs, timestampMs
+	} else if timestampMs > b.maxTs {
+		b.maxTs = timestampMs
+	}
+	b.buf = appendRecord(b.buf, b.numRecords, timestampMs-b.firstTs, key, value, headers)
+	b.numRecords++
+}
+
+// RecordSize is the number of bytes one record adds to the records section,
+// its length prefix included, before compression.
+func RecordSize(offsetDelta int32, timestampDelta int64, key, value []byte, headers []Header) int {
+	body := recordBodySize(offsetDelta, timestampDelta, key, value, headers)
+	return wire.VarintSize(int32(body)) + body
+}
+
+// SizeWith is what Size would return after appending this record.
+func (b *Builder) SizeWith(timestampMs int64, key, value []byte, headers []Header) int {
+	var delta int64
+	if b.numRecords > 0 {
+		delta = timestampMs - b.firstTs
+	}
+	return len(b.buf) + RecordSize(b.numRecords, delta, key, value, headers)
+}
+
+// Size is the length of the batch if it were closed now without
+// compression: the header and the records so far. After Close it is the
+// length of the closed batch.
+func (b *Builder) Size() int { return len(b.buf) }
+
+// NumRecords is the number of records appended since Reset.
+func (b *Builder) NumRecords() int { return int(b.numRecords) }
+
+// FirstTimestamp is the first record's timestamp, the batch's base
+// timestamp; 0 before the first Append.
+func (b *Builder) FirstTimestamp() int64 { return b.firstTs }
+
+// MaxTimestamp is the largest timestamp appended; 0 before the first Append.
+func (b *Builder) MaxTimestamp() int64 { return b.maxTs }
+
+// recordBodySize is the size of a record after its length prefix, computed
+// from the field sizes: the prefix is written first, so the body's size is
+// needed before the body is, and encoding it twice would double the cost.
+func recordBodySize(offsetDelta int32, timestampDelta int64, key, value []byte, headers []Header) int {
+	n := 1 + // attributes
+		wire.VarlongSize(timestampDelta) +
+		wire.VarintSize(offsetDelta) +
+		bytesSize(key) +
+		bytesSize(value) +
+		wire.VarintSize(int32(len(headers)))
+	for i := range headers {
+		h := &headers[i]
+		n += wire.VarintSize(int32(len(h.Key))) + len(h.Key) + bytesSize(h.Value)
+	}
+	return n
+}
+
+// bytesSize is the encoded size of a varint-length-prefixed byte slice.
+func bytesSize(b []byte) int {
+	if b == nil {
+		return 1 // varint -1
+	}
+	return wire.VarintSize(int32(len(b))) + len(b)
+}
+
+func appendRecord(dst []byte, offsetDelta int32, timestampDelta int64, key, value []byte, headers []Header) []byte {
+	dst = wire.AppendVarint(dst, int32(recordBodySize(offsetDelta, timestampDelta, key, value, headers)))
+	dst = append(dst, 0) // attributes: no record-level attribute is defined
+	dst = wire.AppendVarlong(dst, timestampDelta)
+	dst = wire.AppendVarint(dst, offsetDelta)
+	dst = appendBytes(dst, key)
+	dst = appendBytes(dst, value)
+	dst = wire.AppendVarint(dst, int32(len(headers)))
+	for i := range headers {
+		h := &headers[i]
+		dst = wire.AppendVarint(dst, int32(len(h.Key)))
+		dst = append(dst, h.Key...)
+		dst = appendBytes(dst, h.Value)
+	}
+	return dst
+}
+
+// appendBytes appends b with a varint length, -1 for nil.
+func appendBytes(dst, b []byte) []byte {
+	if b == nil {
+		return wire.AppendVarint(dst, -1)
+	}
+	dst = wire.AppendVarint(dst, int32(len(b)))
+	return append(dst, b...)
+}
