@@ -1,0 +1,221 @@
+package conn
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Broker is the producer's handle on one broker node: it holds at most one
+// live Conn, dials lazily when asked for one, and paces reconnection with
+// exponential backoff. It is safe for concurrent use.
+//
+// While backing off, Conn fails at once with a *BackoffError saying when the
+// next attempt is allowed, rather than waiting: the sender can move on to
+// other brokers' partitions and the metadata refresher to another broker,
+// as the Java client's NetworkClient does when a node is not ready.
+type Broker struct {
+	nodeID int32
+	cfg    Config
+	log    *slog.Logger
+
+	// ctx ends with Close, abandoning a dial in progress.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu          sync.Mutex
+	addr        string
+	conn        *Conn
+	dialing     *dialAttempt // the dial in progress, shared by all callers
+	failures    int          // consecutive failed or lost connections
+	lastAttempt time.Time    // when the last dial started
+	nextAttempt time.Time    // no dial before this
+	lastErr     error        // why the last connection failed or ended
+	closed      bool
+	// workers counts dial goroutines and goroutines closing dead or moved
+	// connections; Close waits for them.
+	workers sync.WaitGroup
+}
+
+// dialAttempt is one dial, awaited by every caller that wanted a connection
+// while it ran.
+type dialAttempt struct {
+	done chan struct{}
+	err  error // set before done is closed; nil when callers should look again
+}
+
+// NewBroker returns a Broker for node nodeID at addr. It does not dial.
+func NewBroker(nodeID int32, addr string, cfg Config) *Broker {
+	cfg = cfg.withDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Broker{
+		nodeID: nodeID,
+		cfg:    cfg,
+		log:    cfg.Logger.With("node", nodeID),
+		ctx:    ctx,
+		cancel: cancel,
+		addr:   addr,
+	}
+}
+
+// NodeID is the broker's node id (negative for bootstrap addresses, by the
+// producer's convention).
+func (b *Broker) NodeID() int32 { return b.nodeID }
+
+// Addr is the address the next dial will use.
+func (b *Broker) Addr() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.addr
+}
+
+// Conn returns a live connection, dialing if there is none. Concurrent
+// callers share one dial, which runs on its own goroutine bounded by
+// DialTimeout and the Broker's lifetime, not by any caller's ctx: a caller
+// whose ctx ends stops waiting (with ctx's error) without cancelling the dial
+// for the others. Within the backoff after a failure Conn fails at once with
+// a *BackoffError. Dial failures wrap ErrDisconnected; after Close, Conn
+// fails with ErrClosed.
+func (b *Broker) Conn(ctx context.Context) (*Conn, error) {
+	for {
+		b.mu.Lock()
+		if b.closed {
+			b.mu.Unlock()
+			return nil, fmt.Errorf("%w: broker %d", ErrClosed, b.nodeID)
+		}
+		if c := b.conn; c != nil {
+			select {
+			case <-c.Done():
+				b.lost(c)
+			default:
+				b.mu.Unlock()
+				return c, nil
+			}
+		}
+		a := b.dialing
+		if a == nil {
+			now := b.cfg.Clock.Now()
+			if now.Before(b.nextAttempt) {
+				err := &BackoffError{Addr: b.addr, Until: b.nextAttempt, Err: b.lastErr}
+				b.mu.Unlock()
+				return nil, err
+			}
+			a = &dialAttempt{done: make(chan struct{})}
+			b.dialing = a
+			b.lastAttempt = now
+			b.workers.Add(1)
+			go b.dial(a, b.addr)
+		}
+		b.mu.Unlock()
+
+		select {
+		case <-a.done:
+			if a.err != nil {
+				return nil, a.err
+			}
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for a connection to broker %d: %w", b.nodeID, context.Cause(ctx))
+		}
+	}
+}
+
+// lost forgets a connection that died and schedules the next attempt the
+// way the Java client does: counted as a failure, paced from when that
+// connection was dialed, so a long-lived connection is replaced at once and
+// one dropped right after connecting waits the backoff. b.mu is held.
+func (b *Broker) lost(c *Conn) {
+	b.conn = nil
+	b.failures++
+	b.lastErr = c.Err()
+	b.nextAttempt = b.lastAttempt.Add(backoff(b.cfg.ReconnectBackoff, b.cfg.ReconnectBackoffMax, b.failures))
+	b.log.Debug("kafka connection lost", "addr", c.Addr(), "reason", b.lastErr)
+	b.reap(c)
+}
+
+// reap closes c on a goroutine Close waits for. Not inline: the caller may
+// be running on c's own reader goroutine (a done callback that asks for a
+// connection or moves the broker), and Conn.Close waits for that goroutine.
+// b.mu is held and b is not closed, so the WaitGroup cannot be mid-Wait.
+func (b *Broker) reap(c *Conn) {
+	b.workers.Add(1)
+	go func() {
+		defer b.workers.Done()
+		c.Close()
+	}()
+}
+
+// dial runs one attempt and publishes its outcome.
+func (b *Broker) dial(a *dialAttempt, addr string) {
+	defer b.workers.Done()
+	c, err := Dial(b.ctx, addr, b.cfg)
+
+	var stale *Conn
+	b.mu.Lock()
+	b.dialing = nil
+	switch {
+	case b.closed || b.addr != addr:
+		// Closed or moved while dialing: the outcome concerns an address
+		// nobody wants. Callers look again and see why.
+		stale = c
+	case err != nil:
+		b.failures++
+		b.lastErr = err
+		b.nextAttempt = b.cfg.Clock.Now().Add(backoff(b.cfg.ReconnectBackoff, b.cfg.ReconnectBackoffMax, b.failures))
+		a.err = err
+		b.log.Debug("kafka connection failed", "addr", addr, "err", err, "failures", b.failures, "retry_at", b.nextAttempt)
+	default:
+		b.conn = c
+		b.failures = 0
+		b.lastErr = nil
+	}
+	b.mu.Unlock()
+	close(a.done)
+	if stale != nil {
+		stale.Close()
+	}
+}
+
+// SetAddr points the Broker at a new address, as metadata says the node has
+// moved. The current connection, if any, is closed in the background (its
+// requests fail with ErrClosed, which is retriable), and the next Conn dials
+// the new address at once: failures at the old address say nothing about
+// the new one.
+func (b *Broker) SetAddr(addr string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.addr == addr || b.closed {
+		return
+	}
+	b.addr = addr
+	if b.conn != nil {
+		b.reap(b.conn)
+		b.conn = nil
+	}
+	b.failures = 0
+	b.nextAttempt = time.Time{}
+	b.lastErr = nil
+	b.log.Debug("kafka broker moved", "addr", addr)
+}
+
+// Close closes the connection, abandons a dial in progress and waits for
+// every goroutine the Broker started. Later Conn calls fail with ErrClosed.
+// Close is idempotent. Like Conn.Close, it must not be called from a done
+// callback of the Broker's connection.
+func (b *Broker) Close() {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return
+	}
+	b.closed = true
+	old := b.conn
+	b.conn = nil
+	b.mu.Unlock()
+	b.cancel()
+	if old != nil {
+		old.Close()
+	}
+	b.workers.Wait()
+}

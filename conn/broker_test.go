@@ -1,0 +1,320 @@
+package conn
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gokafka/producer/internal/clock"
+	"github.com/gokafka/producer/protocol"
+)
+
+// dialer is a Config.Dial that counts attempts and fails until told to
+// connect.
+type dialer struct {
+	attempts atomic.Int32
+	connect  atomic.Bool
+}
+
+var errRefused = errors.New("connection refused (test)")
+
+func (d *dialer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	d.attempts.Add(1)
+	if !d.connect.Load() {
+		return nil, errRefused
+	}
+	return (&net.Dialer{}).DialContext(ctx, network, addr)
+}
+
+// wantBackoff checks that err is a *BackoffError whose Until lies within
+// ±20% of wait after from.
+func wantBackoff(t *testing.T, err error, from time.Time, wait time.Duration) time.Time {
+	t.Helper()
+	var be *BackoffError
+	if !errors.As(err, &be) {
+		t.Fatalf("error %v, want a *BackoffError", err)
+	}
+	if !errors.Is(err, ErrBackoff) || !IsRetriable(err) {
+		t.Errorf("error %v should match ErrBackoff and be retriable", err)
+	}
+	lo, hi := from.Add(wait*8/10), from.Add(wait*12/10)
+	if be.Until.Before(lo) || be.Until.After(hi) {
+		t.Errorf("next attempt at +%v, want within ±20%% of +%v", be.Until.Sub(from), wait)
+	}
+	return be.Until
+}
+
+func TestBrokerBacksOffExponentially(t *testing.T) {
+	fake := clock.NewFake(time.Unix(1000, 0))
+	fb := newFakeBroker(t)
+	d := &dialer{}
+	b := NewBroker(1, fb.addr(), Config{Clock: fake, Dial: d.dial,
+		ReconnectBackoff: 100 * time.Millisecond, ReconnectBackoffMax: 400 * time.Millisecond})
+	defer b.Close()
+	ctx := context.Background()
+
+	_, err := b.Conn(ctx)
+	if !errors.Is(err, ErrDisconnected) || !errors.Is(err, errRefused) || !IsRetriable(err) {
+		t.Fatalf("first Conn: %v, want a retriable ErrDisconnected wrapping the dial error", err)
+	}
+	// Each failure doubles the wait, up to the maximum; within the wait,
+	// Conn fails fast without dialing.
+	for i, wait := range []time.Duration{100, 200, 400, 400} {
+		wait *= time.Millisecond
+		_, err := b.Conn(ctx)
+		until := wantBackoff(t, err, fake.Now(), wait)
+		if !errors.Is(err, errRefused) {
+			t.Errorf("backoff error %v does not carry the last failure", err)
+		}
+		if got := d.attempts.Load(); got != int32(i+1) {
+			t.Fatalf("%d dial attempts during backoff, want %d", got, i+1)
+		}
+		fake.Advance(until.Sub(fake.Now()))
+		if _, err := b.Conn(ctx); !errors.Is(err, errRefused) {
+			t.Fatalf("Conn after the backoff: %v, want a new dial failing", err)
+		}
+	}
+
+	// A success resets the count.
+	d.connect.Store(true)
+	_, err = b.Conn(ctx)
+	until := wantBackoff(t, err, fake.Now(), 400*time.Millisecond)
+	fake.Advance(until.Sub(fake.Now()))
+	c, err := b.Conn(ctx)
+	if err != nil {
+		t.Fatalf("Conn once the broker is reachable: %v", err)
+	}
+	if again, _ := b.Conn(ctx); again != c {
+		t.Error("a live connection was not reused")
+	}
+
+	// Losing it right after connecting waits the base backoff, from when
+	// that connection was dialed.
+	dialedAt := fake.Now()
+	fb.conn(t).nc.Close() // the only connection that got through
+	waitClosed(t, c.Done(), "connection closed by the broker")
+	_, err = b.Conn(ctx)
+	until = wantBackoff(t, err, dialedAt, 100*time.Millisecond)
+	if !errors.Is(err, ErrDisconnected) {
+		t.Errorf("backoff after a lost connection should carry why it was lost: %v", err)
+	}
+	fake.Advance(until.Sub(fake.Now()))
+	c2, err := b.Conn(ctx)
+	if err != nil || c2 == c {
+		t.Fatalf("reconnect: %v (same conn: %v)", err, c2 == c)
+	}
+}
+
+func TestBrokerConcurrentCallersShareOneDial(t *testing.T) {
+	fb := newFakeBroker(t)
+	d := &dialer{}
+	d.connect.Store(true)
+	b := NewBroker(1, fb.addr(), Config{Dial: d.dial})
+	defer b.Close()
+
+	const callers = 8
+	conns := make([]*Conn, callers)
+	var wg sync.WaitGroup
+	for i := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := b.Conn(context.Background())
+			if err != nil {
+				t.Errorf("Conn: %v", err)
+			}
+			conns[i] = c
+		}()
+	}
+	wg.Wait()
+	for _, c := range conns {
+		if c != conns[0] {
+			t.Fatal("callers got different connections")
+		}
+	}
+	if n := d.attempts.Load(); n != 1 {
+		t.Errorf("%d dials for %d concurrent callers, want 1", n, callers)
+	}
+}
+
+func TestBrokerCallerContextDoesNotCancelSharedDial(t *testing.T) {
+	fb := newFakeBroker(t)
+	release, started := make(chan struct{}), make(chan struct{})
+	var attempts atomic.Int32
+	b := NewBroker(1, fb.addr(), Config{Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if attempts.Add(1) == 1 {
+			close(started)
+		}
+		<-release
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}})
+	defer b.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := b.Conn(ctx)
+		errc <- err
+	}()
+	waitClosed(t, started, "dial start")
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("abandoned Conn: %v, want context.Canceled", err)
+	}
+	close(release)
+	if _, err := b.Conn(context.Background()); err != nil {
+		t.Fatalf("Conn: %v", err)
+	}
+	if n := attempts.Load(); n != 1 {
+		t.Errorf("%d dials, want the first to be shared", n)
+	}
+}
+
+func TestBrokerSetAddr(t *testing.T) {
+	fbA, fbB := newFakeBroker(t), newFakeBroker(t)
+	b := NewBroker(1, fbA.addr(), Config{})
+	defer b.Close()
+	ctx := context.Background()
+
+	old, err := b.Conn(ctx)
+	if err != nil {
+		t.Fatalf("Conn: %v", err)
+	}
+	pending := newOutcome()
+	old.Send(ctx, metadataRequest(), pending.done)
+	fbA.conn(t).next(t)
+
+	b.SetAddr(fbA.addr()) // same address: nothing happens
+	select {
+	case <-old.Done():
+		t.Fatal("SetAddr to the same address closed the connection")
+	default:
+	}
+
+	b.SetAddr(fbB.addr())
+	if b.Addr() != fbB.addr() {
+		t.Errorf("Addr = %s, want %s", b.Addr(), fbB.addr())
+	}
+	waitClosed(t, old.Done(), "old connection after SetAddr")
+	if res := pending.wait(t, "request on the moved broker"); !errors.Is(res.err, ErrClosed) || !IsRetriable(res.err) {
+		t.Errorf("pending request: %v, want a retriable ErrClosed", res.err)
+	}
+	c, err := b.Conn(ctx)
+	if err != nil {
+		t.Fatalf("Conn after SetAddr: %v", err)
+	}
+	if c.Addr() != fbB.addr() {
+		t.Errorf("new connection to %s, want %s", c.Addr(), fbB.addr())
+	}
+}
+
+func TestBrokerSetAddrSkipsBackoff(t *testing.T) {
+	fake := clock.NewFake(time.Unix(1000, 0))
+	fb := newFakeBroker(t)
+	b := NewBroker(1, "127.0.0.1:1", Config{Clock: fake, Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if addr != fb.addr() {
+			return nil, errRefused
+		}
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}})
+	defer b.Close()
+	if _, err := b.Conn(context.Background()); !errors.Is(err, errRefused) {
+		t.Fatalf("Conn to the old address: %v", err)
+	}
+	b.SetAddr(fb.addr())
+	if _, err := b.Conn(context.Background()); err != nil {
+		t.Fatalf("Conn to the new address right away: %v", err)
+	}
+}
+
+func TestBrokerClose(t *testing.T) {
+	fb := newFakeBroker(t)
+	b := NewBroker(1, fb.addr(), Config{})
+	c, err := b.Conn(context.Background())
+	if err != nil {
+		t.Fatalf("Conn: %v", err)
+	}
+	b.Close()
+	b.Close()
+	waitClosed(t, c.Done(), "connection after Broker.Close")
+	assertStopped(t, c)
+	if _, err := b.Conn(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Errorf("Conn after Close: %v, want ErrClosed", err)
+	}
+}
+
+func TestBrokerCloseAbandonsDial(t *testing.T) {
+	started := make(chan struct{})
+	b := NewBroker(1, "127.0.0.1:1", Config{Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		close(started)
+		<-ctx.Done() // a dial that hangs until abandoned
+		return nil, ctx.Err()
+	}})
+	errc := make(chan error, 1)
+	go func() {
+		_, err := b.Conn(context.Background())
+		errc <- err
+	}()
+	waitClosed(t, started, "dial start")
+	closed := make(chan struct{})
+	go func() {
+		b.Close()
+		close(closed)
+	}()
+	waitClosed(t, closed, "Broker.Close during a dial")
+	select {
+	case err := <-errc:
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("Conn waiting on an abandoned dial: %v, want ErrClosed", err)
+		}
+	case <-time.After(waitTime):
+		t.Fatal("Conn still waiting after Close")
+	}
+}
+
+func TestBackoffBounds(t *testing.T) {
+	for failures, want := range map[int]time.Duration{1: 50, 2: 100, 3: 200, 4: 400, 5: 800, 6: 1000, 60: 1000} {
+		want *= time.Millisecond
+		for range 100 {
+			got := backoff(50*time.Millisecond, time.Second, failures)
+			if got < want*8/10 || got > want*12/10 {
+				t.Fatalf("backoff after %d failures = %v, want %v ±20%%", failures, got, want)
+			}
+		}
+	}
+}
+
+func TestBrokerUsableFromDoneCallback(t *testing.T) {
+	// A failure's done callback runs on the dying connection's reader
+	// goroutine; asking the Broker for a connection or moving it from there
+	// must not wait for that goroutine.
+	fake := clock.NewFake(time.Unix(1000, 0))
+	fb, fb2 := newFakeBroker(t), newFakeBroker(t)
+	b := NewBroker(1, fb.addr(), Config{Clock: fake})
+	defer b.Close()
+	c, err := b.Conn(context.Background())
+	if err != nil {
+		t.Fatalf("Conn: %v", err)
+	}
+	bc := fb.conn(t)
+	finished := make(chan error, 1)
+	c.Send(context.Background(), metadataRequest(), func(_ protocol.Response, err error) {
+		_, connErr := b.Conn(context.Background()) // sees the dead conn: backs off
+		b.SetAddr(fb2.addr())
+		finished <- connErr
+	})
+	bc.next(t)
+	bc.nc.Close()
+	select {
+	case err := <-finished:
+		if !errors.Is(err, ErrBackoff) {
+			t.Errorf("Conn from the callback: %v, want a backoff error", err)
+		}
+	case <-time.After(waitTime):
+		t.Fatal("done callback using the Broker deadlocked")
+	}
+}

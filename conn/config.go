@@ -1,0 +1,101 @@
+package conn
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/gokafka/producer/internal/clock"
+)
+
+// Config configures connections. The zero value of each field means its
+// default.
+type Config struct {
+	// ClientID is sent in every request header (Java: client.id). It may be
+	// empty.
+	ClientID string
+	// SoftwareName and SoftwareVersion identify this client to brokers in
+	// ApiVersions v3+ (KIP-511). Brokers reject values outside
+	// [a-zA-Z0-9.-]. Defaults "gokafka-producer" and "0.1.0".
+	SoftwareName, SoftwareVersion string
+	// DialTimeout bounds establishing the TCP connection (Java:
+	// socket.connection.setup.timeout.ms). Default 10s.
+	DialTimeout time.Duration
+	// RequestTimeout is how long a request may go without a response (Java:
+	// request.timeout.ms). When it passes, the connection is closed and every
+	// request on it fails, as in the Java client: a broker that stopped
+	// answering one request is not trusted with the others. Default 30s.
+	RequestTimeout time.Duration
+	// MaxInFlight is how many requests may await a response on one
+	// connection (Java: max.in.flight.requests.per.connection); Send blocks
+	// beyond it. Default 5.
+	MaxInFlight int
+	// ReconnectBackoff and ReconnectBackoffMax pace a Broker's reconnection
+	// attempts: the wait doubles with each consecutive failure, from
+	// ReconnectBackoff up to ReconnectBackoffMax, with ±20% jitter so that
+	// many clients do not reconnect in step (Java: reconnect.backoff.ms,
+	// reconnect.backoff.max.ms). Defaults 50ms and 1s.
+	ReconnectBackoff, ReconnectBackoffMax time.Duration
+	// Dial opens the connection; nil means a net.Dialer. A TLS dialer plugs
+	// in here.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Authenticate, when set, runs on every new connection after the
+	// ApiVersions handshake and before the connection is handed out; SASL
+	// plugs in here. An error closes the connection and fails the dial.
+	Authenticate func(ctx context.Context, c *Conn) error
+	// Logger receives connects and disconnects at Debug. Default: discard.
+	Logger *slog.Logger
+	// Clock times requests and backoff. Default: the wall clock.
+	Clock clock.Clock
+}
+
+// Defaults for the Config fields.
+const (
+	DefaultSoftwareName        = "gokafka-producer"
+	DefaultSoftwareVersion     = "0.1.0"
+	DefaultDialTimeout         = 10 * time.Second
+	DefaultRequestTimeout      = 30 * time.Second
+	DefaultMaxInFlight         = 5
+	DefaultReconnectBackoff    = 50 * time.Millisecond
+	DefaultReconnectBackoffMax = time.Second
+)
+
+// withDefaults fills every zero field. It is idempotent, so Broker can apply
+// it once and Dial again.
+func (cfg Config) withDefaults() Config {
+	if cfg.SoftwareName == "" {
+		cfg.SoftwareName = DefaultSoftwareName
+	}
+	if cfg.SoftwareVersion == "" {
+		cfg.SoftwareVersion = DefaultSoftwareVersion
+	}
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = DefaultDialTimeout
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = DefaultMaxInFlight
+	}
+	if cfg.ReconnectBackoff <= 0 {
+		cfg.ReconnectBackoff = DefaultReconnectBackoff
+	}
+	if cfg.ReconnectBackoffMax <= 0 {
+		cfg.ReconnectBackoffMax = DefaultReconnectBackoffMax
+	}
+	if cfg.ReconnectBackoffMax < cfg.ReconnectBackoff {
+		cfg.ReconnectBackoffMax = cfg.ReconnectBackoff
+	}
+	if cfg.Dial == nil {
+		cfg.Dial = (&net.Dialer{}).DialContext
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	return cfg
+}

@@ -1,0 +1,153 @@
+package conn
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/gokafka/producer/protocol"
+)
+
+// Conn is one connection to one broker, after a successful handshake. It is
+// safe for concurrent use. Once broken or closed it stays dead: Broker makes
+// a new one.
+type Conn struct {
+	addr     string
+	cfg      Config
+	nc       net.Conn
+	log      *slog.Logger
+	clientID *string
+
+	// versions is what the broker speaks. The handshake sets it before the
+	// Conn is returned by Dial, and nothing writes it afterwards.
+	versions protocol.BrokerVersions
+
+	// slots holds one token per request awaiting a response; its capacity
+	// is MaxInFlight, so a full channel is what makes Send block.
+	slots chan struct{}
+	// writeLock is a mutex made of a channel so that a Send waiting for it
+	// can give up when its context ends.
+	writeLock chan struct{}
+	// nextCorr is the next correlation id; guarded by writeLock, so ids
+	// reach the wire in increasing order.
+	nextCorr int32
+
+	mu           sync.Mutex
+	pending      []*pending // awaiting a response, oldest first (wire order)
+	writeStarted time.Time  // when the write in progress began; zero if none
+	err          error      // why the connection died; nil while alive
+
+	dead chan struct{} // closed when err is set
+	// kick wakes the timeout watcher when the oldest deadline may have
+	// changed; one buffered token is enough to make it look again.
+	kick        chan struct{}
+	readerDone  chan struct{} // closed when the reader goroutine exits
+	watcherDone chan struct{} // closed when the timeout watcher exits
+}
+
+// pending is a request written, or being written, that awaits a response.
+type pending struct {
+	corr     int32
+	req      protocol.Request
+	version  int16
+	done     func(protocol.Response, error)
+	deadline time.Time
+}
+
+// newConn wraps an established net.Conn and starts its goroutines.
+func newConn(nc net.Conn, addr string, cfg Config) *Conn {
+	clientID := cfg.ClientID
+	c := &Conn{
+		addr:        addr,
+		cfg:         cfg,
+		nc:          nc,
+		log:         cfg.Logger.With("addr", addr),
+		clientID:    &clientID,
+		slots:       make(chan struct{}, cfg.MaxInFlight),
+		writeLock:   make(chan struct{}, 1),
+		dead:        make(chan struct{}),
+		kick:        make(chan struct{}, 1),
+		readerDone:  make(chan struct{}),
+		watcherDone: make(chan struct{}),
+	}
+	go c.readLoop()
+	go c.watchTimeouts()
+	return c
+}
+
+// Addr is the address this connection was dialed at.
+func (c *Conn) Addr() string { return c.addr }
+
+// Version returns the highest version of api that both this client and the
+// broker speak, or a *protocol.VersionError naming the API and both ranges.
+func (c *Conn) Version(api protocol.APIKey) (int16, error) {
+	return c.versions.For(api)
+}
+
+// InFlight is the number of requests awaiting a response.
+func (c *Conn) InFlight() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.pending)
+}
+
+// Done is closed when the connection dies, by Close or by breaking.
+func (c *Conn) Done() <-chan struct{} { return c.dead }
+
+// Err returns why the connection died, or nil while it is alive.
+func (c *Conn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Close closes the connection and fails every request awaiting a response
+// with an error wrapping ErrClosed. It is idempotent, always returns nil, and
+// returns only once the connection's goroutines have exited. Because it
+// waits for the reader goroutine, a done callback (which runs on that
+// goroutine) must not call Close synchronously; it can hand the close to
+// another goroutine.
+func (c *Conn) Close() error {
+	c.fail(fmt.Errorf("%w: %s", ErrClosed, c.addr))
+	<-c.watcherDone
+	<-c.readerDone
+	return nil
+}
+
+// fail kills the connection with err, once: later calls do nothing. Every
+// pending request completes with err, on the calling goroutine.
+func (c *Conn) fail(err error) {
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return
+	}
+	c.err = err
+	failed := c.pending
+	c.pending = nil
+	close(c.dead)
+	c.mu.Unlock()
+
+	c.nc.Close() // unblocks the reader and any write in progress
+	c.log.Debug("kafka connection closed", "reason", err, "failed_requests", len(failed))
+	for _, p := range failed {
+		<-c.slots
+		p.done(nil, fmt.Errorf("%s v%d (correlation id %d): %w", p.req.Key(), p.version, p.corr, err))
+	}
+}
+
+// wake tells the timeout watcher to look at the deadlines again.
+func (c *Conn) wake() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// ctxErr says that a request was not sent because its context ended.
+func (c *Conn) ctxErr(ctx context.Context, req protocol.Request) error {
+	return fmt.Errorf("%s to %s not sent: %w", req.Key(), c.addr, context.Cause(ctx))
+}

@@ -1,0 +1,173 @@
+package conn
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/kerr"
+)
+
+func TestDialNegotiatesVersions(t *testing.T) {
+	fb := newFakeBroker(t)
+	// The fake broker runs on its own goroutines; a channel carries what it
+	// saw to the test.
+	seenCh := make(chan request, 4)
+	fb.apiVersions = func(bc *brokerConn, r request) {
+		seenCh <- r
+		answerApiVersions([]protocol.ApiVersionsResponseKey{
+			{ApiKey: int16(protocol.ApiVersions), MinVersion: 0, MaxVersion: 4},
+			{ApiKey: int16(protocol.Produce), MinVersion: 0, MaxVersion: 9},   // we speak 3-12
+			{ApiKey: int16(protocol.Metadata), MinVersion: 0, MaxVersion: 99}, // a future broker
+			{ApiKey: int16(protocol.InitProducerId), MinVersion: 9, MaxVersion: 12},
+		})(bc, r)
+	}
+	c := dial(t, fb, Config{ClientID: "tester", SoftwareName: "sw", SoftwareVersion: "1.2"})
+	close(seenCh)
+	var seen []request
+	for r := range seenCh {
+		seen = append(seen, r)
+	}
+
+	if len(seen) != 1 || seen[0].version != protocol.Supported(protocol.ApiVersions).Max {
+		t.Fatalf("ApiVersions requests %+v, want one at our highest version", seen)
+	}
+	if seen[0].clientID == nil || *seen[0].clientID != "tester" {
+		t.Errorf("client id %v, want tester", seen[0].clientID)
+	}
+	var req protocol.ApiVersionsRequest
+	if err := req.ReadFrom(seen[0].body, seen[0].version); err != nil {
+		t.Fatalf("decoding our ApiVersions request: %v", err)
+	}
+	if req.ClientSoftwareName != "sw" || req.ClientSoftwareVersion != "1.2" {
+		t.Errorf("software %q %q, want sw 1.2", req.ClientSoftwareName, req.ClientSoftwareVersion)
+	}
+
+	for api, want := range map[protocol.APIKey]int16{protocol.Produce: 9, protocol.Metadata: protocol.Supported(protocol.Metadata).Max} {
+		if v, err := c.Version(api); err != nil || v != want {
+			t.Errorf("Version(%s) = %d, %v; want %d", api, v, err, want)
+		}
+	}
+	for _, api := range []protocol.APIKey{protocol.InitProducerId, protocol.FindCoordinator} {
+		_, err := c.Version(api)
+		var ve *protocol.VersionError
+		if !errors.As(err, &ve) || ve.API != api {
+			t.Errorf("Version(%s) error %v, want a *protocol.VersionError naming it", api, err)
+		}
+	}
+}
+
+func TestDialFallsBackWhenApiVersionsIsUnsupported(t *testing.T) {
+	tests := []struct {
+		name      string
+		listed    []protocol.ApiVersionsResponseKey // in the UNSUPPORTED_VERSION answer
+		wantRetry int16
+	}{
+		{"retries at the version the broker names", []protocol.ApiVersionsResponseKey{{ApiKey: int16(protocol.ApiVersions), MinVersion: 0, MaxVersion: 2}}, 2},
+		{"retries at v0 when the broker names none", nil, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fb := newFakeBroker(t)
+			sent := make(chan int16, 4)
+			fb.apiVersions = func(bc *brokerConn, r request) {
+				sent <- r.version
+				if r.version > tc.wantRetry {
+					// An old broker answers in v0 whatever was asked.
+					resp := &protocol.ApiVersionsResponse{ErrorCode: kerr.UnsupportedVersion.Code, ApiKeys: tc.listed}
+					bc.replyRaw(r.corr, r.api, r.version, resp.AppendTo(nil, 0))
+					return
+				}
+				answerApiVersions(allVersions())(bc, r)
+			}
+			c := dial(t, fb, Config{})
+			close(sent)
+			var versions []int16
+			for v := range sent {
+				versions = append(versions, v)
+			}
+			if len(versions) != 2 || versions[1] != tc.wantRetry {
+				t.Fatalf("ApiVersions sent at %v, want a retry at v%d", versions, tc.wantRetry)
+			}
+			if _, err := c.Version(protocol.Produce); err != nil {
+				t.Errorf("Version(Produce) after fallback: %v", err)
+			}
+		})
+	}
+}
+
+func TestDialFailsOnApiVersionsError(t *testing.T) {
+	fb := newFakeBroker(t)
+	fb.apiVersions = func(bc *brokerConn, r request) {
+		bc.reply(r, &protocol.ApiVersionsResponse{ErrorCode: kerr.InvalidRequest.Code, FinalizedFeaturesEpoch: -1})
+	}
+	_, err := Dial(context.Background(), fb.addr(), Config{})
+	if !errors.Is(err, kerr.InvalidRequest) {
+		t.Fatalf("Dial error %v, want INVALID_REQUEST", err)
+	}
+	waitNoConnGoroutines(t, "after a failed Dial")
+}
+
+func TestDialFailureIsRetriable(t *testing.T) {
+	fb := newFakeBroker(t)
+	addr := fb.addr()
+	fb.close() // nothing listens there now
+	_, err := Dial(context.Background(), addr, Config{})
+	if !errors.Is(err, ErrDisconnected) || !IsRetriable(err) {
+		t.Fatalf("Dial to a closed port: %v, want a retriable ErrDisconnected", err)
+	}
+}
+
+func TestAuthenticateRunsAfterApiVersions(t *testing.T) {
+	fb := newFakeBroker(t)
+	var authenticated bool
+	cfg := Config{Authenticate: func(ctx context.Context, c *Conn) error {
+		// The seam can already use negotiated versions and send requests.
+		if _, err := c.Version(protocol.SaslHandshake); err != nil {
+			return err
+		}
+		resp, err := c.Request(ctx, &protocol.SaslHandshakeRequest{Mechanism: "PLAIN"})
+		if err != nil {
+			return err
+		}
+		authenticated = resp.(*protocol.SaslHandshakeResponse).ErrorCode == 0
+		return nil
+	}}
+	done := make(chan *Conn, 1)
+	go func() {
+		c, err := Dial(context.Background(), fb.addr(), cfg)
+		if err != nil {
+			t.Errorf("Dial: %v", err)
+		}
+		done <- c
+	}()
+	bc := fb.conn(t)
+	r := bc.next(t)
+	if r.api != protocol.SaslHandshake {
+		t.Fatalf("first request after ApiVersions is %s, want SaslHandshake", r.api)
+	}
+	bc.reply(r, &protocol.SaslHandshakeResponse{Mechanisms: []string{"PLAIN"}})
+	c := <-done
+	if c == nil {
+		return
+	}
+	defer c.Close()
+	if !authenticated {
+		t.Error("Authenticate did not see the handshake answer")
+	}
+}
+
+func TestAuthenticateFailureFailsDial(t *testing.T) {
+	fb := newFakeBroker(t)
+	boom := errors.New("bad password")
+	_, err := Dial(context.Background(), fb.addr(), Config{Authenticate: func(context.Context, *Conn) error { return boom }})
+	if !errors.Is(err, boom) || IsRetriable(err) {
+		t.Fatalf("Dial error %v, want the authentication error, not retriable", err)
+	}
+	if !strings.Contains(err.Error(), fb.addr()) {
+		t.Errorf("error %q does not name the address", err)
+	}
+	waitNoConnGoroutines(t, "after a failed Dial")
+}

@@ -1,0 +1,21 @@
+// Package conn owns the network step of a request's path: after the sender
+// (or the metadata refresher) has built a request, and before its decoded
+// response comes back to it. It keeps one TCP connection per broker and does
+// everything the Kafka protocol asks of a connection: the ApiVersions
+// handshake (KIP-35/KIP-511) that fixes which version of each API to speak,
+// the optional authentication step, size-prefixed framing, correlation ids,
+// pipelining up to max.in.flight.requests.per.connection, request timeouts,
+// and reconnecting with exponential backoff.
+//
+// It is its own package because two clients share it: the metadata refresher
+// and the per-broker sender both talk to brokers, and neither should know how
+// bytes reach one.
+//
+// Concurrency: a request is encoded and written on the caller's goroutine,
+// under a write lock, so that requests reach the socket in the order their
+// correlation ids were assigned. One reader goroutine per connection reads
+// responses, which Kafka sends in request order, matches each to the oldest
+// request awaiting one, decodes it and calls the request's callback. One
+// timer goroutine per connection watches the oldest request's deadline.
+// Close stops both and waits for them.
+package conn

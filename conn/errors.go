@@ -1,0 +1,56 @@
+package conn
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Errors a request can fail with besides the broker's own (which come back
+// inside the decoded response) and *protocol.DecodeError. Each is wrapped
+// with the address and the request it concerns; compare with errors.Is.
+var (
+	// ErrClosed: the connection or Broker was closed by Close (or SetAddr)
+	// before the request completed.
+	ErrClosed = errors.New("connection closed")
+	// ErrRequestTimeout: a request went RequestTimeout without a response,
+	// and the connection was closed with every request on it.
+	ErrRequestTimeout = errors.New("request timed out")
+	// ErrDisconnected: the connection could not be made, or broke: an I/O
+	// error, the broker hanging up, or a protocol violation (a response
+	// with the wrong correlation id, an impossible size) after which the
+	// byte stream cannot be trusted.
+	ErrDisconnected = errors.New("disconnected")
+	// ErrBackoff: Broker.Conn refused to dial because the last attempt failed
+	// too recently; the error is a *BackoffError saying until when.
+	ErrBackoff = errors.New("reconnect backoff")
+)
+
+// IsRetriable reports whether err says nothing about the request itself,
+// only about the connection that carried it, so that sending it again on a
+// new connection may succeed: ErrClosed, ErrRequestTimeout, ErrDisconnected
+// and ErrBackoff. Anything else is not: a context's end is the caller's
+// decision, a *protocol.VersionError or *protocol.DecodeError would recur,
+// and an authentication error needs the user. Kafka error codes are
+// classified separately by kerr.IsRetriable; a sender asks both.
+func IsRetriable(err error) bool {
+	return errors.Is(err, ErrDisconnected) || errors.Is(err, ErrRequestTimeout) ||
+		errors.Is(err, ErrClosed) || errors.Is(err, ErrBackoff)
+}
+
+// BackoffError is Broker.Conn's answer while it waits out the reconnect
+// backoff. It matches ErrBackoff and, through Err, the failure that started
+// the backoff.
+type BackoffError struct {
+	Addr  string
+	Until time.Time // the earliest time the next attempt is allowed
+	Err   error     // why the last connection failed or ended
+}
+
+func (e *BackoffError) Error() string {
+	return fmt.Sprintf("%v: not reconnecting to %s before %s (last failure: %v)",
+		ErrBackoff, e.Addr, e.Until.Format(time.RFC3339Nano), e.Err)
+}
+
+// Unwrap returns ErrBackoff and the last failure.
+func (e *BackoffError) Unwrap() []error { return []error{ErrBackoff, e.Err} }

@@ -1,0 +1,202 @@
+package conn
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/gokafka/producer/protocol"
+)
+
+// Send sends req at the highest version both sides speak; see SendVersion.
+func (c *Conn) Send(ctx context.Context, req protocol.Request, done func(protocol.Response, error)) {
+	v, err := c.Version(req.Key())
+	if err != nil {
+		done(nil, err)
+		return
+	}
+	c.SendVersion(ctx, req, v, done)
+}
+
+// SendVersion sends req at version, pipelined behind earlier requests, and
+// returns once it is written (or has failed). done is called exactly once:
+// with the decoded response, or with an error — the context ended before the
+// request was written, the request timed out, the connection closed or
+// broke, or the response did not decode (*protocol.DecodeError, naming API,
+// version and byte offset). A ProduceRequest with Acks 0 gets no response
+// from Kafka, so its done(nil, nil) comes as soon as its bytes are written.
+//
+// SendVersion blocks while MaxInFlight requests await responses, until ctx
+// ends. Once the request is being written, ctx no longer matters: a request
+// cannot be taken back from the wire, and RequestTimeout bounds the wait.
+//
+// done runs on the reader goroutine for responses, and on the goroutine
+// that broke or closed the connection for failures (possibly this one). It
+// must not block, since the connection reads nothing while it runs, and must
+// not call Close synchronously, since Close waits for the reader goroutine.
+func (c *Conn) SendVersion(ctx context.Context, req protocol.Request, version int16, done func(protocol.Response, error)) {
+	api := req.Key()
+	if r := protocol.Supported(api); version < r.Min || version > r.Max {
+		done(nil, fmt.Errorf("%w: %s v%d: this client speaks v%d-v%d", protocol.ErrUnsupportedVersion, api, version, r.Min, r.Max))
+		return
+	}
+	select {
+	case c.slots <- struct{}{}:
+	case <-ctx.Done():
+		done(nil, c.ctxErr(ctx, req))
+		return
+	case <-c.dead:
+		done(nil, c.Err())
+		return
+	}
+	select {
+	case c.writeLock <- struct{}{}:
+	case <-ctx.Done():
+		<-c.slots
+		done(nil, c.ctxErr(ctx, req))
+		return
+	case <-c.dead:
+		<-c.slots
+		done(nil, c.Err())
+		return
+	}
+	// Both waits are over; the context may have ended during the second.
+	if ctx.Err() != nil {
+		<-c.writeLock
+		<-c.slots
+		done(nil, c.ctxErr(ctx, req))
+		return
+	}
+	c.write(req, version, done)
+}
+
+// expectsResponse reports whether Kafka answers req: it does not answer a
+// ProduceRequest with acks=0.
+func expectsResponse(req protocol.Request) bool {
+	pr, ok := req.(*protocol.ProduceRequest)
+	return !ok || pr.Acks != 0
+}
+
+// write encodes and writes one request. The caller holds a slot and the
+// write lock; write releases the lock, and the slot unless a response is
+// awaited (then whoever completes the request releases it).
+func (c *Conn) write(req protocol.Request, version int16, done func(protocol.Response, error)) {
+	api := req.Key()
+	corr := c.nextCorr
+	if c.nextCorr == math.MaxInt32 {
+		c.nextCorr = 0 // stay non-negative; a wrap after 2^31 requests is harmless
+	} else {
+		c.nextCorr++
+	}
+
+	buf := getBuffer()
+	b := append((*buf)[:0], 0, 0, 0, 0) // the size, patched below
+	b = protocol.AppendRequestHeader(b, api, version, corr, c.clientID)
+	b = req.AppendTo(b, version)
+	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
+
+	awaits := expectsResponse(req)
+	now := c.cfg.Clock.Now()
+	c.mu.Lock()
+	if c.err != nil {
+		err := c.err
+		c.mu.Unlock()
+		putBuffer(buf, b)
+		<-c.writeLock
+		<-c.slots
+		done(nil, err)
+		return
+	}
+	// The request is queued before it is written: its response cannot
+	// arrive before the write, but the reader must find it when it does.
+	// Only a request (or write) on an idle connection sets the earliest
+	// deadline; behind others, the watcher's current timer is still right.
+	wasIdle := len(c.pending) == 0
+	if awaits {
+		c.pending = append(c.pending, &pending{
+			corr: corr, req: req, version: version, done: done,
+			deadline: now.Add(c.cfg.RequestTimeout),
+		})
+	}
+	// A write the broker never reads (its socket buffer full) would block
+	// forever; the watcher times it out like a request.
+	c.writeStarted = now
+	c.mu.Unlock()
+	if wasIdle {
+		c.wake()
+	}
+
+	_, werr := c.nc.Write(b)
+
+	c.mu.Lock()
+	c.writeStarted = time.Time{}
+	c.mu.Unlock()
+	putBuffer(buf, b)
+	<-c.writeLock
+
+	if werr != nil {
+		// A partial write leaves the stream unusable; fail fails the queued
+		// request along with the others.
+		c.fail(fmt.Errorf("%w: writing to %s: %w", ErrDisconnected, c.addr, werr))
+	}
+	if !awaits {
+		<-c.slots
+		if werr != nil {
+			done(nil, fmt.Errorf("%s v%d (correlation id %d): %w", api, version, corr, c.Err()))
+			return
+		}
+		done(nil, nil)
+	}
+}
+
+// Request sends req and waits for its response, or until ctx ends (the
+// response, if it comes later, is dropped).
+func (c *Conn) Request(ctx context.Context, req protocol.Request) (protocol.Response, error) {
+	v, err := c.Version(req.Key())
+	if err != nil {
+		return nil, err
+	}
+	return c.RequestVersion(ctx, req, v)
+}
+
+// RequestVersion is Request at an explicit version.
+func (c *Conn) RequestVersion(ctx context.Context, req protocol.Request, version int16) (protocol.Response, error) {
+	type result struct {
+		resp protocol.Response
+		err  error
+	}
+	ch := make(chan result, 1) // buffered: a late answer must not block the reader
+	c.SendVersion(ctx, req, version, func(resp protocol.Response, err error) { ch <- result{resp, err} })
+	select {
+	case r := <-ch:
+		return r.resp, r.err
+	case <-ctx.Done():
+		select {
+		case r := <-ch: // an answer that raced the context still counts
+			return r.resp, r.err
+		default:
+		}
+		return nil, fmt.Errorf("%s to %s: %w", req.Key(), c.addr, context.Cause(ctx))
+	}
+}
+
+// maxPooledBuffer keeps rare huge requests from pinning their memory in the
+// pool; the default max.request.size is 1 MiB.
+const maxPooledBuffer = 1 << 20
+
+var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+func getBuffer() *[]byte { return buffers.Get().(*[]byte) }
+
+// putBuffer returns the (possibly grown) buffer b to the pool. The bytes
+// have been written by then: net.Conn.Write does not keep them.
+func putBuffer(buf *[]byte, b []byte) {
+	if cap(b) > maxPooledBuffer {
+		return
+	}
+	*buf = b[:0]
+	buffers.Put(buf)
+}

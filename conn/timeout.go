@@ -1,0 +1,77 @@
+package conn
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/gokafka/producer/internal/clock"
+)
+
+// watchTimeouts is the connection's timer goroutine. Requests time out in
+// the order they were sent, because they share one timeout and responses
+// come in order, so only the oldest pending request's deadline needs a
+// timer; a write in progress is watched too, in case the broker stopped
+// reading. Timers come from the configured clock, so tests drive timeouts
+// with a fake one.
+func (c *Conn) watchTimeouts() {
+	defer close(c.watcherDone)
+	for {
+		var timer clock.Timer
+		var fire <-chan time.Time
+		if deadline, ok := c.nextDeadline(); ok {
+			timer = c.cfg.Clock.NewTimer(deadline.Sub(c.cfg.Clock.Now()))
+			fire = timer.C()
+		}
+		select {
+		case <-fire:
+			if err := c.expired(); err != nil {
+				c.fail(err)
+			}
+		case <-c.kick:
+		case <-c.dead:
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		select {
+		case <-c.dead:
+			return
+		default:
+		}
+	}
+}
+
+// nextDeadline is the earliest time something can time out.
+func (c *Conn) nextDeadline() (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var d time.Time
+	if len(c.pending) > 0 {
+		d = c.pending[0].deadline
+	}
+	if !c.writeStarted.IsZero() {
+		if w := c.writeStarted.Add(c.cfg.RequestTimeout); d.IsZero() || w.Before(d) {
+			d = w
+		}
+	}
+	return d, !d.IsZero()
+}
+
+// expired returns the timeout error if the oldest request or the write in
+// progress is past its deadline. The timer may be stale (the request it was
+// set for has been answered), so the deadline is checked against the clock.
+func (c *Conn) expired() error {
+	now := c.cfg.Clock.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.pending) > 0 {
+		if p := c.pending[0]; !now.Before(p.deadline) {
+			return fmt.Errorf("%w: %s v%d (correlation id %d) to %s had no response within %v; connection closed",
+				ErrRequestTimeout, p.req.Key(), p.version, p.corr, c.addr, c.cfg.RequestTimeout)
+		}
+	}
+	if !c.writeStarted.IsZero() && !now.Before(c.writeStarted.Add(c.cfg.RequestTimeout)) {
+		return fmt.Errorf("%w: writing to %s took longer than %v; connection closed", ErrRequestTimeout, c.addr, c.cfg.RequestTimeout)
+	}
+	return nil
+}

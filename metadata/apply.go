@@ -1,0 +1,210 @@
+package metadata
+
+import (
+	"errors"
+	"time"
+
+	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/kerr"
+	"github.com/gokafka/producer/protocol/wire"
+)
+
+// maxPartitionIndex bounds the partition slice a response can make Apply
+// allocate: partitions are indexed by id, and a corrupt id must not turn into
+// a gigabyte of placeholders. Real topics stay far below it.
+const maxPartitionIndex = 1 << 20
+
+// Apply merges a Metadata response into the cache and reports what changed.
+// requested is the list of topics the request asked for, nil when it asked
+// for all topics. The rules follow the Java client's Metadata.update:
+//
+//   - Brokers: the response's broker list replaces the known one, because a
+//     broker lists every live broker whatever topics were asked for. A broker
+//     missing from it is gone (reported in BrokersRemoved); partitions it
+//     still leads in topics this response did not cover stay in the cache
+//     but stop counting as available until a refresh names a live leader. A
+//     response with no brokers at all carries no information about them and
+//     leaves the list unchanged.
+//   - Topics named in the response replace their cached state; topics not
+//     named are kept, unless requested is nil, in which case the response
+//     lists every topic and an absent one was deleted (RemovedTopics).
+//   - A partition's leader epoch never goes backwards: when the response
+//     carries an older epoch than the cache (a lagging broker answered), the
+//     cached partition is kept whole. An epoch of -1 (Metadata before v7, or
+//     an error) carries no order and is taken as is; a changed topic id means
+//     the topic was re-created and its epochs restarted, so the response wins.
+//   - UNKNOWN_TOPIC_OR_PARTITION and INVALID_TOPIC_EXCEPTION record the
+//     error and drop the topic's partitions: there is nothing to send to.
+//   - Any other retriable topic error (LEADER_NOT_AVAILABLE while a new topic
+//     elects its leaders) records the error and keeps the partitions already
+//     known, so an election does not stall partitions that still work.
+//   - A non-retriable topic error (TOPIC_AUTHORIZATION_FAILED) records the
+//     error and drops the partitions.
+//
+// Apply keeps slices of resp; the caller must not modify resp afterwards.
+func (c *Cache) Apply(resp *protocol.MetadataResponse, requested []string, now time.Time) Changes {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.snap.Load()
+	var ch Changes
+
+	next := &Snapshot{updated: now}
+	brokerSetChanged := applyBrokers(old, next, resp.Brokers, &ch)
+
+	next.topics = make(map[string]*Topic, max(len(old.topics), len(resp.Topics)))
+	for i := range resp.Topics {
+		rt := &resp.Topics[i]
+		if rt.Name == nil {
+			continue // asked for by id; this producer asks by name
+		}
+		t := mergeTopic(old.topics[*rt.Name], rt, &ch)
+		t.View = buildView(t, next.brokers)
+		next.topics[t.Name] = t
+	}
+	for name, t := range old.topics {
+		if _, named := next.topics[name]; named {
+			continue
+		}
+		if requested == nil {
+			ch.RemovedTopics = append(ch.RemovedTopics, name)
+			continue
+		}
+		if brokerSetChanged {
+			t = withView(t, next.brokers)
+		}
+		next.topics[name] = t
+	}
+	next.ledBy = buildLedBy(next.topics)
+
+	c.snap.Store(next)
+	ch.sort()
+	return ch
+}
+
+// applyBrokers fills next's broker index from the response and records the
+// differences; it reports whether the set of ids changed, which is what
+// invalidates the partitioner views of topics the response did not cover.
+func applyBrokers(old, next *Snapshot, rbs []protocol.MetadataResponseBroker, ch *Changes) bool {
+	if len(rbs) == 0 {
+		next.brokers, next.brokerList = old.brokers, old.brokerList
+		return false
+	}
+	next.brokers = make(map[int32]Broker, len(rbs))
+	for _, rb := range rbs {
+		next.brokers[rb.NodeID] = Broker{ID: rb.NodeID, Host: rb.Host, Port: rb.Port, Rack: rb.Rack}
+	}
+	next.brokerList = make([]Broker, 0, len(next.brokers))
+	changed := false
+	for id, b := range next.brokers {
+		next.brokerList = append(next.brokerList, b)
+		prev, ok := old.brokers[id]
+		switch {
+		case !ok:
+			ch.BrokersAdded = append(ch.BrokersAdded, id)
+			changed = true
+		case prev.Host != b.Host || prev.Port != b.Port:
+			ch.BrokersMoved = append(ch.BrokersMoved, id)
+		}
+	}
+	sortBrokers(next.brokerList)
+	for id := range old.brokers {
+		if _, ok := next.brokers[id]; !ok {
+			ch.BrokersRemoved = append(ch.BrokersRemoved, id)
+			changed = true
+		}
+	}
+	return changed
+}
+
+// mergeTopic builds a topic's new state from its response entry and its
+// cached state (nil if none), recording what changed. The View is left for
+// the caller, which knows the new broker set.
+func mergeTopic(prev *Topic, rt *protocol.MetadataResponseTopic, ch *Changes) *Topic {
+	err := kerr.ForCode(rt.ErrorCode)
+	t := &Topic{Name: *rt.Name, ID: rt.TopicID, Err: err}
+	switch {
+	case err == nil:
+		t.Partitions = mergePartitions(prev, t.ID, rt.Partitions)
+	case errors.Is(err, kerr.UnknownTopicOrPartition) || errors.Is(err, kerr.InvalidTopicException):
+		ch.UnknownTopics = append(ch.UnknownTopics, t.Name)
+	case kerr.IsRetriable(err) && prev != nil:
+		t.Partitions = prev.Partitions
+		if t.ID == (wire.UUID{}) {
+			t.ID = prev.ID // error responses may omit it
+		}
+	}
+	recordTopicChanges(prev, t, ch)
+	return t
+}
+
+// mergePartitions turns the response's partitions into a slice indexed by
+// partition id, keeping a cached partition whose leader epoch is newer than
+// the response's. Ids missing from the response (it should list them all)
+// become leaderless placeholders so that indexing stays valid.
+func mergePartitions(prev *Topic, id wire.UUID, rps []protocol.MetadataResponsePartition) []Partition {
+	n := 0
+	for i := range rps {
+		if idx := int(rps[i].PartitionIndex); idx >= 0 && idx < maxPartitionIndex && idx+1 > n {
+			n = idx + 1
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	parts := make([]Partition, n)
+	for i := range parts {
+		parts[i] = Partition{ID: int32(i), Leader: -1, LeaderEpoch: -1}
+	}
+	var known []Partition
+	if prev != nil && !recreated(prev.ID, id) {
+		known = prev.Partitions
+	}
+	for i := range rps {
+		rp := &rps[i]
+		idx := int(rp.PartitionIndex)
+		if idx < 0 || idx >= n {
+			continue
+		}
+		p := Partition{
+			ID:          rp.PartitionIndex,
+			Leader:      rp.LeaderID,
+			LeaderEpoch: rp.LeaderEpoch,
+			Replicas:    rp.ReplicaNodes,
+			ISR:         rp.IsrNodes,
+			Offline:     rp.OfflineReplicas,
+			Err:         kerr.ForCode(rp.ErrorCode),
+		}
+		if idx < len(known) && p.LeaderEpoch >= 0 && known[idx].LeaderEpoch > p.LeaderEpoch {
+			p = known[idx] // a lagging broker answered; keep what we know
+		}
+		parts[idx] = p
+	}
+	return parts
+}
+
+// recreated reports whether two topic ids name different incarnations of a
+// topic. The zero id (Metadata before v10, or an error) proves nothing.
+func recreated(old, new wire.UUID) bool {
+	var zero wire.UUID
+	return old != zero && new != zero && old != new
+}
+
+// recordTopicChanges compares a topic's partitions before and after.
+func recordTopicChanges(prev, t *Topic, ch *Changes) {
+	var before []Partition
+	if prev != nil {
+		before = prev.Partitions
+	}
+	after := t.Partitions
+	switch {
+	case len(before) == 0 && len(after) > 0:
+		ch.NewTopics = append(ch.NewTopics, t.Name)
+	case len(before) > 0 && len(after) > len(before):
+		ch.GrownTopics = append(ch.GrownTopics, t.Name)
+	}
+	for i := 0; i < min(len(before), len(after)); i++ {
+		if before[i].Leader != after[i].Leader {
+			ch.LeadersMoved = append(ch.LeadersMoved, TopicPartition{Topic: t.Name, Partition: int32(i)})
+		}
+	}
+}

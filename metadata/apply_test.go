@@ -1,0 +1,325 @@
+package metadata
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/gokafka/producer/protocol/kerr"
+	"github.com/gokafka/producer/protocol/wire"
+)
+
+// leader is what Snapshot.Leader answers for one partition.
+type leader struct {
+	node, epoch int32
+	ok          bool
+}
+
+func TestApply(t *testing.T) {
+	const (
+		none          = 0
+		unknownTopic  = 3
+		leaderNA      = 5
+		invalidTopic  = 17
+		authorization = 29
+	)
+	idA := wire.UUID{1}
+	idA2 := wire.UUID{2}
+	withID := func(tp2 protocolTopic, id wire.UUID) protocolTopic { tp2.TopicID = id; return tp2 }
+
+	tests := []struct {
+		name  string
+		setup []update
+		apply update
+		// Expectations after apply.
+		changes     Changes
+		leaders     map[TopicPartition]leader
+		partitions  map[string]int   // partition count per topic
+		errs        map[string]error // topic errors
+		absent      []string         // topics Topic() must not know
+		updatedISR  map[TopicPartition][]int32
+		partErrs    map[TopicPartition]error
+		brokerCount int
+	}{
+		{
+			name:        "first update learns topics and brokers",
+			apply:       update{resp(brokers(1, 2), topic("a", none, part(0, 1, 0), part(1, 2, 0))), []string{"a"}},
+			changes:     Changes{NewTopics: []string{"a"}, BrokersAdded: []int32{1, 2}},
+			leaders:     map[TopicPartition]leader{tp("a", 0): {1, 0, true}, tp("a", 1): {2, 0, true}},
+			partitions:  map[string]int{"a": 2},
+			brokerCount: 2,
+		},
+		{
+			name: "requested topics are replaced, others kept",
+			setup: []update{{resp(brokers(1, 2),
+				topic("a", none, part(0, 1, 0)), topic("b", none, part(0, 2, 0))), nil}},
+			apply:      update{resp(brokers(1, 2), topic("a", none, part(0, 2, 1))), []string{"a"}},
+			changes:    Changes{LeadersMoved: []TopicPartition{tp("a", 0)}},
+			leaders:    map[TopicPartition]leader{tp("a", 0): {2, 1, true}, tp("b", 0): {2, 0, true}},
+			partitions: map[string]int{"a": 1, "b": 1},
+		},
+		{
+			name: "requested topic missing from the response is kept",
+			setup: []update{{resp(brokers(1),
+				topic("a", none, part(0, 1, 0)), topic("b", none, part(0, 1, 0))), nil}},
+			apply:      update{resp(brokers(1), topic("a", none, part(0, 1, 0))), []string{"a", "b"}},
+			partitions: map[string]int{"a": 1, "b": 1},
+		},
+		{
+			name: "all-topics response drops topics it no longer lists",
+			setup: []update{{resp(brokers(1),
+				topic("a", none, part(0, 1, 0)), topic("b", none, part(0, 1, 0))), nil}},
+			apply:      update{resp(brokers(1), topic("a", none, part(0, 1, 0))), nil},
+			changes:    Changes{RemovedTopics: []string{"b"}},
+			partitions: map[string]int{"a": 1},
+			absent:     []string{"b"},
+		},
+		{
+			name:    "older leader epoch from a lagging broker keeps the cached partition",
+			setup:   []update{{resp(brokers(1, 2), topic("a", none, part(0, 1, 5))), nil}},
+			apply:   update{resp(brokers(1, 2), topic("a", none, part(0, 2, 4))), []string{"a"}},
+			leaders: map[TopicPartition]leader{tp("a", 0): {1, 5, true}},
+		},
+		{
+			name:    "newer leader epoch moves the leader",
+			setup:   []update{{resp(brokers(1, 2), topic("a", none, part(0, 1, 5))), nil}},
+			apply:   update{resp(brokers(1, 2), topic("a", none, part(0, 2, 6))), []string{"a"}},
+			changes: Changes{LeadersMoved: []TopicPartition{tp("a", 0)}},
+			leaders: map[TopicPartition]leader{tp("a", 0): {2, 6, true}},
+		},
+		{
+			name:  "equal epoch is taken, so replica changes land",
+			setup: []update{{resp(brokers(1, 2), topic("a", none, part(0, 1, 5))), nil}},
+			apply: update{resp(brokers(1, 2), topic("a", none, func() protocolPartition {
+				p := part(0, 1, 5)
+				p.IsrNodes = []int32{1, 2}
+				return p
+			}())), []string{"a"}},
+			leaders:    map[TopicPartition]leader{tp("a", 0): {1, 5, true}},
+			updatedISR: map[TopicPartition][]int32{tp("a", 0): {1, 2}},
+		},
+		{
+			name:    "unknown epoch (-1) carries no order and is taken",
+			setup:   []update{{resp(brokers(1, 2), topic("a", none, part(0, 1, 5))), nil}},
+			apply:   update{resp(brokers(1, 2), topic("a", none, part(0, 2, -1))), []string{"a"}},
+			changes: Changes{LeadersMoved: []TopicPartition{tp("a", 0)}},
+			leaders: map[TopicPartition]leader{tp("a", 0): {2, -1, true}},
+		},
+		{
+			name:    "a re-created topic (new id) restarts epochs",
+			setup:   []update{{resp(brokers(1, 2), withID(topic("a", none, part(0, 1, 9)), idA)), nil}},
+			apply:   update{resp(brokers(1, 2), withID(topic("a", none, part(0, 2, 0)), idA2)), []string{"a"}},
+			changes: Changes{LeadersMoved: []TopicPartition{tp("a", 0)}},
+			leaders: map[TopicPartition]leader{tp("a", 0): {2, 0, true}},
+		},
+		{
+			name:       "LEADER_NOT_AVAILABLE keeps the partitions already known",
+			setup:      []update{{resp(brokers(1), topic("a", none, part(0, 1, 3), part(1, 1, 3))), nil}},
+			apply:      update{resp(brokers(1), topic("a", leaderNA)), []string{"a"}},
+			leaders:    map[TopicPartition]leader{tp("a", 0): {1, 3, true}, tp("a", 1): {1, 3, true}},
+			partitions: map[string]int{"a": 2},
+			errs:       map[string]error{"a": kerr.LeaderNotAvailable},
+		},
+		{
+			name:       "LEADER_NOT_AVAILABLE for a new topic records the error only",
+			apply:      update{resp(brokers(1), topic("a", leaderNA)), []string{"a"}},
+			changes:    Changes{BrokersAdded: []int32{1}},
+			partitions: map[string]int{"a": 0},
+			errs:       map[string]error{"a": kerr.LeaderNotAvailable},
+			leaders:    map[TopicPartition]leader{tp("a", 0): {-1, -1, false}},
+		},
+		{
+			name:       "UNKNOWN_TOPIC_OR_PARTITION records the error and drops partitions",
+			setup:      []update{{resp(brokers(1), topic("a", none, part(0, 1, 0))), nil}},
+			apply:      update{resp(brokers(1), topic("a", unknownTopic)), []string{"a"}},
+			changes:    Changes{UnknownTopics: []string{"a"}},
+			partitions: map[string]int{"a": 0},
+			errs:       map[string]error{"a": kerr.UnknownTopicOrPartition},
+		},
+		{
+			name:       "INVALID_TOPIC_EXCEPTION is reported as unknown",
+			apply:      update{resp(brokers(1), topic("bad name", invalidTopic)), []string{"bad name"}},
+			changes:    Changes{UnknownTopics: []string{"bad name"}, BrokersAdded: []int32{1}},
+			partitions: map[string]int{"bad name": 0},
+			errs:       map[string]error{"bad name": kerr.InvalidTopicException},
+		},
+		{
+			name:       "a non-retriable topic error drops partitions",
+			setup:      []update{{resp(brokers(1), topic("a", none, part(0, 1, 0))), nil}},
+			apply:      update{resp(brokers(1), topic("a", authorization)), []string{"a"}},
+			partitions: map[string]int{"a": 0},
+			errs:       map[string]error{"a": kerr.TopicAuthorizationFailed},
+		},
+		{
+			name:       "partition count growth is picked up",
+			setup:      []update{{resp(brokers(1), topic("a", none, part(0, 1, 0), part(1, 1, 0))), nil}},
+			apply:      update{resp(brokers(1), topic("a", none, part(0, 1, 0), part(1, 1, 0), part(2, 1, 0), part(3, 1, 0))), []string{"a"}},
+			changes:    Changes{GrownTopics: []string{"a"}},
+			leaders:    map[TopicPartition]leader{tp("a", 3): {1, 0, true}},
+			partitions: map[string]int{"a": 4},
+		},
+		{
+			name: "a vanished broker makes the partitions it led unavailable",
+			setup: []update{{resp(brokers(1, 2),
+				topic("a", none, part(0, 1, 0)), topic("b", none, part(0, 2, 0))), nil}},
+			apply:       update{resp(brokers(1), topic("a", none, part(0, 1, 0))), []string{"a"}},
+			changes:     Changes{BrokersRemoved: []int32{2}},
+			leaders:     map[TopicPartition]leader{tp("b", 0): {2, 0, false}},
+			brokerCount: 1,
+		},
+		{
+			name:  "a broker at a new address is reported as moved",
+			setup: []update{{resp(brokers(1)), nil}},
+			apply: update{resp(func() []protocolBroker {
+				b := brokers(1)
+				b[0].Host = "elsewhere"
+				return b
+			}()), []string{}},
+			changes:     Changes{BrokersMoved: []int32{1}},
+			brokerCount: 1,
+		},
+		{
+			name:        "a response without brokers leaves them alone",
+			setup:       []update{{resp(brokers(1, 2)), nil}},
+			apply:       update{resp(nil, topic("a", none, part(0, 2, 0))), []string{"a"}},
+			changes:     Changes{NewTopics: []string{"a"}},
+			leaders:     map[TopicPartition]leader{tp("a", 0): {2, 0, true}},
+			brokerCount: 2,
+		},
+		{
+			name: "partition errors are recorded",
+			apply: update{resp(brokers(1), topic("a", none, part(0, 1, 0), func() protocolPartition {
+				p := part(1, -1, 2)
+				p.ErrorCode = leaderNA
+				return p
+			}())), []string{"a"}},
+			changes:  Changes{NewTopics: []string{"a"}, BrokersAdded: []int32{1}},
+			leaders:  map[TopicPartition]leader{tp("a", 1): {-1, 2, false}},
+			partErrs: map[TopicPartition]error{tp("a", 1): kerr.LeaderNotAvailable, tp("a", 0): nil},
+		},
+		{
+			name:       "a partition missing from the response becomes a leaderless placeholder",
+			apply:      update{resp(brokers(1), topic("a", none, part(0, 1, 0), part(2, 1, 0))), []string{"a"}},
+			changes:    Changes{NewTopics: []string{"a"}, BrokersAdded: []int32{1}},
+			partitions: map[string]int{"a": 3},
+			leaders:    map[TopicPartition]leader{tp("a", 1): {-1, -1, false}, tp("a", 2): {1, 0, true}},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := NewCache()
+			for _, u := range tc.setup {
+				c.Apply(u.resp, u.requested, t0)
+			}
+			got := c.Apply(tc.apply.resp, tc.apply.requested, t0.Add(1))
+			equal(t, tc.changes, got, "changes")
+			s := c.Snapshot()
+			equal(t, t0.Add(1), s.Updated(), "Updated")
+			for tp, want := range tc.leaders {
+				n, e, ok := s.Leader(tp.Topic, tp.Partition)
+				equal(t, want, leader{n, e, ok}, "Leader(%v)", tp)
+			}
+			for name, n := range tc.partitions {
+				top := s.Topic(name)
+				if top == nil {
+					t.Fatalf("topic %q unknown", name)
+				}
+				equal(t, n, len(top.Partitions), "partitions of %q", name)
+				if top.View == nil {
+					t.Fatalf("topic %q has no view", name)
+				}
+				equal(t, int32(n), top.View.Partitions, "view partition count of %q", name)
+				for i, p := range top.Partitions {
+					equal(t, int32(i), p.ID, "Partitions[%d].ID of %q", i, name)
+				}
+			}
+			for name, want := range tc.errs {
+				top := s.Topic(name)
+				if top == nil {
+					t.Fatalf("topic %q unknown", name)
+				}
+				if !errors.Is(top.Err, want) {
+					t.Errorf("error of %q = %v, want %v", name, top.Err, want)
+				}
+			}
+			for _, name := range tc.absent {
+				if s.Topic(name) != nil {
+					t.Errorf("topic %q should be gone", name)
+				}
+			}
+			for tp, isr := range tc.updatedISR {
+				equal(t, isr, s.Topic(tp.Topic).Partitions[tp.Partition].ISR, "ISR of %v", tp)
+			}
+			for tp, want := range tc.partErrs {
+				equal(t, want, s.Topic(tp.Topic).Partitions[tp.Partition].Err, "error of %v", tp)
+			}
+			if tc.brokerCount > 0 {
+				equal(t, tc.brokerCount, len(s.Brokers()), "broker count")
+			}
+		})
+	}
+}
+
+func TestViewAvailableExcludesLeaderlessAndUnknownBrokers(t *testing.T) {
+	c := NewCache()
+	c.Apply(resp(brokers(1, 2), topic("a", none0,
+		part(0, 1, 0),
+		part(1, -1, 0), // election under way
+		part(2, 7, 0),  // leader not in the broker list
+		part(3, 2, 0),
+	)), nil, t0)
+	v := c.Snapshot().Topic("a").View
+	equal(t, "a", v.Name, "view name")
+	equal(t, int32(4), v.Partitions, "view partition count")
+	equal(t, []int32{0, 3}, v.Available, "available partitions")
+}
+
+func TestLedBy(t *testing.T) {
+	c := NewCache()
+	c.Apply(resp(brokers(1, 2),
+		topic("b", none0, part(0, 2, 0), part(1, 1, 0)),
+		topic("a", none0, part(0, 1, 0), part(1, 2, 0), part(2, 1, 0), part(3, -1, 0)),
+	), nil, t0)
+	s := c.Snapshot()
+	equal(t, []TopicPartition{tp("a", 0), tp("a", 2), tp("b", 1)}, s.LedBy(1), "LedBy(1)")
+	equal(t, []TopicPartition{tp("a", 1), tp("b", 0)}, s.LedBy(2), "LedBy(2)")
+	equal(t, 0, len(s.LedBy(3)), "LedBy(3) of an unknown broker")
+	equal(t, 0, len(s.LedBy(-1)), "LedBy(-1): leaderless partitions are led by nobody")
+
+	// A leader move shows in the next snapshot, never in the old one.
+	c.Apply(resp(brokers(1, 2), topic("b", none0, part(0, 1, 1), part(1, 1, 0))), []string{"b"}, t0)
+	equal(t, []TopicPartition{tp("a", 1), tp("b", 0)}, s.LedBy(2), "old snapshot's LedBy(2)")
+	s2 := c.Snapshot()
+	equal(t, []TopicPartition{tp("a", 0), tp("a", 2), tp("b", 0), tp("b", 1)}, s2.LedBy(1), "new LedBy(1)")
+	equal(t, []TopicPartition{tp("a", 1)}, s2.LedBy(2), "new LedBy(2)")
+}
+
+func TestEmptySnapshot(t *testing.T) {
+	s := NewCache().Snapshot()
+	if s == nil {
+		t.Fatal("Snapshot() is nil before the first update")
+	}
+	if s.Topic("a") != nil || len(s.Brokers()) != 0 || len(s.LedBy(1)) != 0 {
+		t.Error("empty snapshot knows something")
+	}
+	if _, ok := s.Broker(1); ok {
+		t.Error("empty snapshot knows broker 1")
+	}
+	if _, _, ok := s.Leader("a", 0); ok {
+		t.Error("empty snapshot knows a leader")
+	}
+	if !s.Updated().IsZero() {
+		t.Error("empty snapshot has an update time")
+	}
+}
+
+func TestBrokerAddr(t *testing.T) {
+	equal(t, "b1.example:9092", Broker{ID: 1, Host: "b1.example", Port: 9092}.Addr(), "Addr")
+	equal(t, "[::1]:9093", Broker{Host: "::1", Port: 9093}.Addr(), "IPv6 Addr")
+}
+
+func TestSnapshotTopics(t *testing.T) {
+	c := NewCache()
+	equal(t, []string{}, c.Snapshot().Topics(), "topics of the empty snapshot")
+	c.Apply(resp(brokers(1), topic("b", none0, part(0, 1, 0)), topic("a", 3)), nil, t0)
+	equal(t, []string{"a", "b"}, c.Snapshot().Topics(), "topics, sorted, errors included")
+}

@@ -1,0 +1,18 @@
+// Package metadata owns the producer's picture of the cluster: which brokers
+// exist, which partitions each topic has, and which broker leads each
+// partition. It is the step between "the partitioner picked partition 3" and
+// "the sender knows which connection carries partition 3's batch".
+//
+// The package is a pure cache. It does no I/O and starts no goroutine: the
+// producer's refresher fetches a MetadataResponse through package conn and
+// hands it to Cache.Apply, and the sender hands KIP-951 leader hints from
+// Produce responses to Cache.ApplyLeaderHint. Keeping the network out makes
+// every merge rule testable with a literal response.
+//
+// Readers never lock. Every update builds a new immutable Snapshot and
+// publishes it through an atomic pointer, so the per-record lookups
+// (Snapshot.Topic, Snapshot.Leader) are plain map reads that neither block
+// nor allocate, however often metadata changes underneath them. Updates are
+// rare (a refresh every few minutes, or after an error), so copying on write
+// is the right trade.
+package metadata

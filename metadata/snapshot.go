@@ -1,0 +1,64 @@
+package metadata
+
+import "time"
+
+// Snapshot is the cluster as of one update. It is immutable once published:
+// any number of goroutines may read it without locks, and the slices and
+// Topics it returns are shared with them, so callers must not modify them.
+type Snapshot struct {
+	brokers    map[int32]Broker
+	brokerList []Broker // ascending by ID
+	topics     map[string]*Topic
+	ledBy      map[int32][]TopicPartition
+	updated    time.Time
+}
+
+// emptySnapshot is what a Cache holds before its first update. Reads from nil
+// maps are well defined, so it needs no allocation.
+var emptySnapshot = &Snapshot{}
+
+// Topic returns the named topic, or nil when no update has mentioned it.
+func (s *Snapshot) Topic(name string) *Topic {
+	return s.topics[name]
+}
+
+// Broker returns the broker with the given node id.
+func (s *Snapshot) Broker(id int32) (Broker, bool) {
+	b, ok := s.brokers[id]
+	return b, ok
+}
+
+// Brokers lists the known brokers in ascending id order.
+func (s *Snapshot) Brokers() []Broker {
+	return s.brokerList
+}
+
+// Leader returns the leader and leader epoch of a partition. ok is true only
+// when the leader is a broker this snapshot can address: a leader id without
+// an address is as useless to the sender as no leader at all.
+func (s *Snapshot) Leader(topic string, partition int32) (node int32, epoch int32, ok bool) {
+	t := s.topics[topic]
+	if t == nil || partition < 0 || int(partition) >= len(t.Partitions) {
+		return -1, -1, false
+	}
+	p := &t.Partitions[partition]
+	if p.Leader < 0 {
+		return -1, p.LeaderEpoch, false
+	}
+	_, ok = s.brokers[p.Leader]
+	return p.Leader, p.LeaderEpoch, ok
+}
+
+// LedBy lists the partitions whose leader is node, ordered by topic name and
+// then partition. It is computed once per snapshot because the per-broker
+// sender asks for it on every drain.
+func (s *Snapshot) LedBy(node int32) []TopicPartition {
+	return s.ledBy[node]
+}
+
+// Updated is when the last metadata response was applied. Leader hints do
+// not move it: it schedules the next full refresh (metadata.max.age.ms), and
+// a hint refreshes one partition, not the cluster.
+func (s *Snapshot) Updated() time.Time {
+	return s.updated
+}

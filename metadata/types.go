@@ -1,0 +1,59 @@
+package metadata
+
+import (
+	"net"
+	"strconv"
+
+	"github.com/gokafka/producer/partitioner"
+	"github.com/gokafka/producer/protocol/wire"
+)
+
+// Broker is one broker's address as the cluster advertises it.
+type Broker struct {
+	ID   int32
+	Host string
+	Port int32
+	Rack *string
+}
+
+// Addr is host:port, with IPv6 hosts bracketed, ready for a dialer.
+func (b Broker) Addr() string {
+	return net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port)))
+}
+
+// Partition is one partition's leadership and replica set.
+type Partition struct {
+	ID     int32
+	Leader int32 // -1 when there is no leader (an election is under way)
+	// LeaderEpoch grows each time leadership moves (KIP-320); -1 when the
+	// broker did not send one (Metadata before v7). Updates never move it
+	// backwards, which is how a stale answer from a lagging broker is told
+	// apart from a real leader change.
+	LeaderEpoch int32
+	Replicas    []int32
+	ISR         []int32
+	Offline     []int32
+	Err         error // the partition's kerr error from the last update, or nil
+}
+
+// Topic is one topic's state. Snapshots share Topics: treat them, and every
+// slice in them, as read-only.
+type Topic struct {
+	Name string
+	ID   wire.UUID
+	// Err is the topic-level error of the last response that named the topic
+	// (kerr.UnknownTopicOrPartition, kerr.LeaderNotAvailable, ...), or nil.
+	Err error
+	// Partitions is indexed by partition id: Partitions[i].ID == i.
+	Partitions []Partition
+	// View is what the partitioner needs, built once per snapshot so that
+	// partitioning a record allocates nothing. Available lists, ascending,
+	// the partitions whose leader is a broker this snapshot knows.
+	View *partitioner.Topic
+}
+
+// TopicPartition names one partition.
+type TopicPartition struct {
+	Topic     string
+	Partition int32
+}
