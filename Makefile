@@ -1,0 +1,46 @@
+# make test      vet, race tests and short fuzz runs of every module, against
+#                the embedded broker (the README's test command)
+# make test-kafka  the integration and kprod suites against a real broker;
+#                needs KAFKA_BROKERS (see integration/kafka/broker.sh)
+# make soak      the soak test against the embedded broker
+# make bench     the benchmarks of the byte layer and the producer
+
+GO       ?= go
+FUZZTIME ?= 3s
+MODULES  := . ./integration ./cmd/kprod ./bench
+# Packages whose tests need no broker at all.
+ROOT_PKGS := ./...
+
+.PHONY: test vet unit integration kprod fuzz test-kafka soak bench
+
+test: vet unit integration kprod fuzz
+
+vet:
+	@for m in $(MODULES); do \
+		if [ -f $$m/go.mod ]; then echo "== go vet $$m"; (cd $$m && $(GO) vet ./...) || exit 1; fi; \
+	done
+
+unit:
+	$(GO) test -race -count=1 $(ROOT_PKGS)
+
+integration:
+	@if [ -f integration/go.mod ]; then cd integration && KAFKA_BROKERS= $(GO) test -race -count=1 -timeout 20m ./...; fi
+
+kprod:
+	@if [ -f cmd/kprod/go.mod ]; then cd cmd/kprod && KAFKA_BROKERS= $(GO) test -race -count=1 -timeout 20m ./...; fi
+	@if [ -f bench/go.mod ]; then cd bench && $(GO) test -count=1 -run . -bench . -benchtime 1x ./...; fi
+
+fuzz:
+	@FUZZTIME=$(FUZZTIME) scripts/fuzz-all.sh
+
+test-kafka:
+	@test -n "$$KAFKA_BROKERS" || { echo "KAFKA_BROKERS is not set: start a broker with integration/kafka/broker.sh start"; exit 2; }
+	cd integration && $(GO) test -race -count=1 -timeout 30m ./...
+	@if [ -f cmd/kprod/go.mod ]; then cd cmd/kprod && $(GO) test -race -count=1 -timeout 20m ./...; fi
+
+soak:
+	cd integration && KAFKA_BROKERS= $(GO) test -count=1 -timeout 20m -run 'Soak' -soak ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./record/ ./compression/ ./protocol/ ./partitioner/ ./bufferpool/ ./metadata/
+	@if [ -f bench/go.mod ]; then cd bench && $(GO) test -run '^$$' -bench . -benchmem ./...; fi

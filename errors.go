@@ -1,0 +1,60 @@
+package producer
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/gokafka/producer/accumulator"
+	"github.com/gokafka/producer/bufferpool"
+)
+
+// Client-side failures. Broker-side ones are the *kerr.Error values of
+// package protocol/kerr (errors.Is(err, kerr.NotLeaderOrFollower)). Every
+// error given to a callback wraps one of these or a *kerr.Error, together
+// with the topic and partition it concerns.
+var (
+	// ErrClosed: the producer was closed before the record could be sent.
+	ErrClosed = errors.New("producer closed")
+	// ErrRecordTooLarge: the record cannot fit in one request or in the
+	// buffer memory; it fails at once (a *RecordTooLargeError says by how much).
+	ErrRecordTooLarge = errors.New("record too large")
+	// ErrBufferFull: no buffer memory became free within MaxBlock.
+	ErrBufferFull = bufferpool.ErrTimeout
+	// ErrDeliveryTimeout: the record had no outcome within DeliveryTimeout.
+	ErrDeliveryTimeout = accumulator.ErrDeliveryTimeout
+	// ErrUnknownTopic: the topic's metadata did not arrive within MaxBlock.
+	ErrUnknownTopic = errors.New("unknown topic")
+	// ErrInvalidRecord: the record cannot be produced as given (an invalid
+	// topic name, a negative or out-of-range explicit partition).
+	ErrInvalidRecord = errors.New("invalid record")
+)
+
+// RecordTooLargeError is the detail of ErrRecordTooLarge.
+type RecordTooLargeError struct {
+	Size  int    // the record's encoded size in its own batch
+	Limit int    // the limit it exceeds
+	Of    string // "MaxRequestSize" or "BufferMemory"
+}
+
+func (e *RecordTooLargeError) Error() string {
+	return fmt.Sprintf("record too large: %d bytes encoded, %s is %d", e.Size, e.Of, e.Limit)
+}
+
+func (e *RecordTooLargeError) Unwrap() error { return ErrRecordTooLarge }
+
+// PartitionError wraps a failure with the topic and partition it concerns.
+// Partition is -1 when the record failed before it had one.
+type PartitionError struct {
+	Topic     string
+	Partition int32
+	Err       error
+}
+
+func (e *PartitionError) Error() string {
+	if e.Partition < 0 {
+		return fmt.Sprintf("topic %q: %v", e.Topic, e.Err)
+	}
+	return fmt.Sprintf("topic %q partition %d: %v", e.Topic, e.Partition, e.Err)
+}
+
+func (e *PartitionError) Unwrap() error { return e.Err }

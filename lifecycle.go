@@ -1,0 +1,93 @@
+package producer
+
+import (
+	"context"
+	"fmt"
+)
+
+// Flush sends every record buffered before the call without waiting for
+// Linger, and returns when each has its outcome (or ctx ends). Records
+// produced while Flush runs may or may not be waited for.
+func (p *Producer) Flush(ctx context.Context) error {
+	if p.closed.Load() {
+		return ErrClosed
+	}
+	return p.flush(ctx)
+}
+
+func (p *Producer) flush(ctx context.Context) error {
+	// Records still waiting for metadata come first: once appended, their
+	// batches are among those the accumulator's mark covers.
+	if err := p.pending.await(ctx, p.pending.mark()); err != nil {
+		return fmt.Errorf("flush: records waiting for metadata: %w", err)
+	}
+	mark := p.acc.BeginFlush()
+	defer p.acc.EndFlush()
+	p.brokers.wakeAll()
+	if err := p.acc.AwaitBatches(ctx, mark); err != nil {
+		return fmt.Errorf("flush: %d batches without an outcome: %w", p.acc.Incomplete(), err)
+	}
+	return nil
+}
+
+// Close stops accepting records, sends what is buffered, and returns when
+// every record has its outcome. If ctx ends first, what is left fails with
+// ErrClosed (records in flight with the error their broken connection gives
+// them), so Close never hangs and never drops a record silently. Every call
+// after Close returns ErrClosed.
+func (p *Producer) Close(ctx context.Context) error {
+	if !p.closed.CompareAndSwap(false, true) {
+		return ErrClosed
+	}
+	p.acc.BeginClose()
+	flushErr := p.flush(ctx)
+
+	// Whatever is left now fails; with a completed flush that is only what
+	// raced with Close.
+	p.acc.Abort(ErrClosed)
+	p.pending.failAll(ErrClosed)
+	p.cancel()
+	p.brokers.closeAll()
+	p.brokers.wg.Wait()
+	p.bg.Wait()
+	p.pool.Close()
+	if flushErr != nil {
+		return fmt.Errorf("close: %w", flushErr)
+	}
+	return nil
+}
+
+// Stats counts the producer's work so far.
+type Stats struct {
+	// Batches and BatchRecords count completed batches (acknowledged or
+	// failed) and the records in them.
+	Batches      int64
+	BatchRecords int64
+	// UncompressedBytes and CompressedBytes are those batches' sizes before
+	// and after compression; their ratio is the compression ratio.
+	UncompressedBytes int64
+	CompressedBytes   int64
+	// Requests is how many ProduceRequests were sent.
+	Requests int64
+	// Retries counts batches sent again after a retriable error; Splits,
+	// batches split after MESSAGE_TOO_LARGE.
+	Retries int64
+	Splits  int64
+	// BufferedBatches is the number of batches not yet completed.
+	BufferedBatches int
+}
+
+// Stats returns the counters so far.
+func (p *Producer) Stats() Stats {
+	a := p.acc.Stats()
+	return Stats{
+		Batches:           a.Batches,
+		BatchRecords:      a.Records,
+		UncompressedBytes: a.UncompressedBytes,
+		CompressedBytes:   a.EncodedBytes,
+		Requests:          p.counters.Requests.Load(),
+		Retries:           p.counters.Retries.Load(),
+		Splits:            p.counters.Splits.Load(),
+		BufferedBatches:   p.acc.Incomplete(),
+	}
+}

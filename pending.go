@@ -1,0 +1,295 @@
+package producer
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gokafka/producer/metadata"
+	"github.com/gokafka/producer/protocol/kerr"
+	"github.com/gokafka/producer/record"
+)
+
+// pending holds records whose topic's metadata is not known yet, so that
+// Produce never blocks on metadata (the blocking send on a missing topic is
+// a long-standing kafka-python complaint). The records are copied, counted
+// against BufferMemory, and partitioned in order once metadata arrives;
+// after MaxBlock they fail with ErrUnknownTopic.
+type pending struct {
+	p     *Producer    // for the buffer pool and the callbacks
+	count atomic.Int64 // records held; lets Produce skip the lock when 0
+
+	mu       sync.Mutex
+	topics   map[string]*waitingTopic
+	seq      uint64        // order of holding, for Flush
+	changed  chan struct{} // closed and replaced when a record leaves, while flushers wait
+	flushers int
+}
+
+type waitingTopic struct {
+	records  []heldRecord // oldest first; a record leaves only once appended or failed
+	draining bool         // a goroutine is appending them
+	lastErr  error        // the topic's error in the last metadata, if any
+}
+
+type heldRecord struct {
+	rec   Record
+	tsMs  int64
+	cb    Callback
+	size  int
+	since time.Time
+	seq   uint64
+}
+
+func (w *pending) init(p *Producer) {
+	w.p = p
+	w.topics = make(map[string]*waitingTopic)
+	w.changed = make(chan struct{})
+}
+
+// holds reports whether records of topic are waiting: later records of the
+// topic must wait behind them to keep their order.
+func (w *pending) holds(topic string) bool {
+	if w.count.Load() == 0 {
+		return false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.topics[topic] != nil
+}
+
+func (w *pending) waiting() int64 { return w.count.Load() }
+
+func (w *pending) names() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]string, 0, len(w.topics))
+	for t := range w.topics {
+		out = append(out, t)
+	}
+	return out
+}
+
+// hold keeps a copy of r until its topic's metadata arrives.
+func (p *Producer) hold(ctx context.Context, r *Record, tsMs int64, cb Callback) {
+	size := record.BatchHeaderSize + record.RecordSize(0, 0, r.Key, r.Value, r.Headers)
+	if err := p.pool.Reserve(ctx, size, p.cfg.MaxBlock); err != nil {
+		cb(failed(r), &PartitionError{Topic: r.Topic, Partition: -1, Err: err})
+		return
+	}
+	h := heldRecord{rec: copyRecord(r), tsMs: tsMs, cb: cb, size: size, since: p.cfg.clock.Now()}
+	w := &p.pending
+	w.mu.Lock()
+	w.seq++
+	h.seq = w.seq
+	wt := w.topics[r.Topic]
+	if wt == nil {
+		wt = &waitingTopic{}
+		w.topics[r.Topic] = wt
+	}
+	wt.records = append(wt.records, h)
+	w.count.Add(1)
+	w.mu.Unlock()
+	p.requestRefresh("metadata unknown for " + r.Topic)
+}
+
+// release starts appending the records of every topic the snapshot now
+// knows, and fails at once those of topics that cannot be produced to.
+func (w *pending) release(p *Producer, snap *metadata.Snapshot) {
+	var doomed []heldRecord
+	var doomedErr []error
+	w.mu.Lock()
+	for name, wt := range w.topics {
+		t := snap.Topic(name)
+		switch {
+		case wt.draining || t == nil:
+		case len(t.Partitions) > 0:
+			wt.draining = true
+			go p.drainHeld(name)
+		case t.Err != nil && !kerr.IsRetriable(t.Err):
+			// An invalid name or a denied authorization will not heal.
+			for _, h := range wt.records {
+				doomed = append(doomed, h)
+				doomedErr = append(doomedErr, t.Err)
+			}
+			delete(w.topics, name)
+		default:
+			wt.lastErr = t.Err
+		}
+	}
+	w.mu.Unlock()
+	for i, h := range doomed {
+		p.failHeld(h, doomedErr[i])
+	}
+}
+
+// drainHeld appends topic's held records one by one, in order. Each stays
+// in the list until appended, so Flush and later Produce calls see it.
+func (p *Producer) drainHeld(topic string) {
+	w := &p.pending
+	for {
+		w.mu.Lock()
+		wt := w.topics[topic]
+		if wt == nil || len(wt.records) == 0 {
+			delete(w.topics, topic)
+			w.signalLocked()
+			w.mu.Unlock()
+			return
+		}
+		h := wt.records[0]
+		w.mu.Unlock()
+
+		p.pool.Release(h.size)
+		snap := p.cache.Snapshot()
+		if t := snap.Topic(topic); t != nil && len(t.Partitions) > 0 {
+			p.appendTo(p.ctx, snap, t, &h.rec, h.tsMs, h.cb)
+		} else {
+			// The topic vanished again between snapshots (deleted).
+			h.cb(failed(&h.rec), &PartitionError{Topic: topic, Partition: -1, Err: fmt.Errorf("%w %q: it disappeared from metadata", ErrUnknownTopic, topic)})
+		}
+
+		w.mu.Lock()
+		if wt := w.topics[topic]; wt != nil && len(wt.records) > 0 && wt.records[0].seq == h.seq {
+			wt.records[0] = heldRecord{}
+			wt.records = wt.records[1:]
+		}
+		w.count.Add(-1)
+		w.signalLocked()
+		w.mu.Unlock()
+	}
+}
+
+// expire fails records that have waited MaxBlock for their topic, and
+// reports how long until the next would.
+func (w *pending) expire(now time.Time, maxBlock time.Duration) (next time.Duration) {
+	next = time.Duration(1<<63 - 1)
+	type doomed struct {
+		h       heldRecord
+		lastErr error
+	}
+	var out []doomed
+	w.mu.Lock()
+	for name, wt := range w.topics {
+		if wt.draining {
+			continue
+		}
+		for len(wt.records) > 0 {
+			h := wt.records[0]
+			if left := maxBlock - now.Sub(h.since); left > 0 {
+				next = min(next, left)
+				break
+			}
+			out = append(out, doomed{h, wt.lastErr})
+			wt.records = wt.records[1:]
+		}
+		if len(wt.records) == 0 {
+			delete(w.topics, name)
+		}
+	}
+	w.mu.Unlock()
+	for _, d := range out {
+		err := fmt.Errorf("%w %q: no metadata within MaxBlock (%v)", ErrUnknownTopic, d.h.rec.Topic, maxBlock)
+		if d.lastErr != nil {
+			err = fmt.Errorf("%w: %w", err, d.lastErr)
+		}
+		w.p.failHeld(d.h, err)
+	}
+	return next
+}
+
+// failHeld gives a held record its error and its memory back.
+func (p *Producer) failHeld(h heldRecord, err error) {
+	p.pool.Release(h.size)
+	h.cb(failed(&h.rec), &PartitionError{Topic: h.rec.Topic, Partition: -1, Err: err})
+	w := &p.pending
+	w.mu.Lock()
+	w.count.Add(-1)
+	w.signalLocked()
+	w.mu.Unlock()
+}
+
+// failAll fails every held record; Close uses it when its context ends.
+func (w *pending) failAll(err error) {
+	w.mu.Lock()
+	var out []heldRecord
+	for name, wt := range w.topics {
+		if wt.draining {
+			continue // its goroutine appends to an aborted accumulator, which fails them
+		}
+		out = append(out, wt.records...)
+		delete(w.topics, name)
+	}
+	w.mu.Unlock()
+	for _, h := range out {
+		w.p.failHeld(h, err)
+	}
+}
+
+// mark and await let Flush wait for the records held before it began.
+func (w *pending) mark() uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.seq
+}
+
+func (w *pending) await(ctx context.Context, mark uint64) error {
+	w.mu.Lock()
+	w.flushers++
+	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		w.flushers--
+		w.mu.Unlock()
+	}()
+	for {
+		w.mu.Lock()
+		waiting := false
+		for _, wt := range w.topics {
+			if len(wt.records) > 0 && wt.records[0].seq <= mark {
+				waiting = true
+				break
+			}
+		}
+		changed := w.changed
+		w.mu.Unlock()
+		if !waiting {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (w *pending) signalLocked() {
+	if w.flushers > 0 {
+		close(w.changed)
+		w.changed = make(chan struct{})
+	}
+}
+
+// copyRecord keeps a held record independent of the caller's buffers.
+func copyRecord(r *Record) Record {
+	c := *r
+	c.Key = cloneBytes(r.Key)
+	c.Value = cloneBytes(r.Value)
+	if r.Headers != nil {
+		c.Headers = make([]Header, len(r.Headers))
+		for i, h := range r.Headers {
+			c.Headers[i] = Header{Key: h.Key, Value: cloneBytes(h.Value)}
+		}
+	}
+	return c
+}
+
+// cloneBytes copies b, keeping nil and empty distinct.
+func cloneBytes(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte{}, b...)
+}

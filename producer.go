@@ -1,0 +1,269 @@
+// Package producer is a Kafka producer written from the wire protocol up.
+//
+// A record handed to Produce goes through four steps, each its own package:
+// the partitioner picks its partition from the metadata cache; the
+// accumulator encodes it into that partition's batch, in memory from the
+// buffer pool; the sender of the partition's leader drains ready batches into
+// ProduceRequests; the broker's answer completes the batch, and each record's
+// callback runs with its offset or its error. DESIGN.md follows one record
+// through all of it.
+//
+//	p, err := producer.New(producer.Config{Brokers: []string{"127.0.0.1:9092"}})
+//	...
+//	md, err := p.Send(ctx, &producer.Record{Topic: "events", Value: []byte("hello")})
+//	...
+//	p.Produce(ctx, rec, func(md producer.RecordMetadata, err error) { ... })
+//	...
+//	err = p.Close(ctx)
+package producer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gokafka/producer/accumulator"
+	"github.com/gokafka/producer/bufferpool"
+	"github.com/gokafka/producer/metadata"
+	"github.com/gokafka/producer/partitioner"
+	"github.com/gokafka/producer/record"
+	"github.com/gokafka/producer/sender"
+)
+
+// Producer publishes records to Kafka. It is safe for concurrent use by any
+// number of goroutines.
+type Producer struct {
+	cfg      Config
+	pool     *bufferpool.Pool
+	acc      *accumulator.Accumulator
+	cache    *metadata.Cache
+	observer partitioner.Observer // cfg.Partitioner, when it wants to know
+
+	brokers  brokers
+	pending  pending
+	counters sender.Counters
+
+	refreshCh chan struct{} // asks the metadata loop for a refresh now
+	closed    atomic.Bool
+	ctx       context.Context // background work's; cancelled by Close
+	cancel    context.CancelFunc
+	bg        sync.WaitGroup // the metadata and expiry loops
+}
+
+// Callback receives a record's outcome: where it landed, or why it did not.
+type Callback = func(RecordMetadata, error)
+
+// New validates cfg and returns a producer. It does no I/O: brokers are
+// contacted in the background, and records wait (within MaxBlock) for the
+// metadata they need.
+func New(cfg Config) (*Producer, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	p := &Producer{
+		cfg:       cfg,
+		pool:      bufferpool.New(int(cfg.BufferMemory), cfg.BatchSize, cfg.clock),
+		cache:     metadata.NewCache(),
+		refreshCh: make(chan struct{}, 1),
+	}
+	p.observer, _ = cfg.Partitioner.(partitioner.Observer)
+	p.acc = accumulator.New(accumulator.Config{
+		BatchSize:       cfg.BatchSize,
+		Linger:          cfg.Linger,
+		DeliveryTimeout: cfg.DeliveryTimeout,
+		MaxBlock:        cfg.MaxBlock,
+		Codec:           cfg.Compression,
+		Level:           cfg.CompressionLevel,
+		StrictOrder:     cfg.MaxInFlight == 1,
+		Pool:            p.pool,
+		Clock:           cfg.clock,
+		Complete:        complete,
+	})
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	p.brokers.init(p)
+	p.pending.init(p)
+	p.bg.Add(2)
+	go p.metadataLoop()
+	go p.expiryLoop()
+	return p, nil
+}
+
+// Produce hands a record to the producer and returns once it is buffered;
+// cb then runs exactly once with the record's outcome, on a producer
+// goroutine (keep it short). ctx bounds only the wait for buffer memory,
+// which is at most MaxBlock. A record rejected before it is buffered (the
+// producer is closed, the record is invalid or too large, memory did not
+// free up in time) gets its error through cb before Produce returns.
+//
+// Produce copies the record's key, value and headers: the caller may reuse
+// them as soon as it returns.
+func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
+	if cb == nil {
+		cb = func(RecordMetadata, error) {}
+	}
+	if p.closed.Load() {
+		cb(failed(r), &PartitionError{Topic: r.Topic, Partition: -1, Err: ErrClosed})
+		return
+	}
+	if err := p.check(r); err != nil {
+		cb(failed(r), err)
+		return
+	}
+	ts := r.Timestamp
+	if ts.IsZero() {
+		ts = p.cfg.clock.Now()
+	}
+	p.produce(ctx, r, ts.UnixMilli(), cb)
+}
+
+// produce routes a checked record: to its batch when its topic's metadata
+// is known and no earlier record of the topic still waits for it, else to
+// the records waiting for metadata.
+func (p *Producer) produce(ctx context.Context, r *Record, tsMs int64, cb Callback) {
+	snap := p.cache.Snapshot()
+	t := snap.Topic(r.Topic)
+	if t == nil || len(t.Partitions) == 0 || p.pending.holds(r.Topic) {
+		p.hold(ctx, r, tsMs, cb)
+		return
+	}
+	p.appendTo(ctx, snap, t, r, tsMs, cb)
+}
+
+// appendTo partitions a record of a known topic and appends it.
+func (p *Producer) appendTo(ctx context.Context, snap *metadata.Snapshot, t *metadata.Topic, r *Record, tsMs int64, cb Callback) {
+	partition := r.Partition
+	if r.ExplicitPartition {
+		if int(partition) >= len(t.Partitions) {
+			cb(failed(r), &PartitionError{Topic: r.Topic, Partition: partition,
+				Err: fmt.Errorf("%w: partition %d does not exist, the topic has %d", ErrInvalidRecord, partition, len(t.Partitions))})
+			return
+		}
+	} else {
+		partition = p.cfg.Partitioner.Partition(t.View, r.Key)
+		if partition < 0 || int(partition) >= len(t.Partitions) {
+			cb(failed(r), &PartitionError{Topic: r.Topic, Partition: partition,
+				Err: fmt.Errorf("%w: the partitioner chose %d of %d partitions", ErrInvalidRecord, partition, len(t.Partitions))})
+			return
+		}
+	}
+	tp := accumulator.TopicPartition{Topic: r.Topic, Partition: partition}
+	res, err := p.acc.Append(ctx, tp, tsMs, r.Key, r.Value, r.Headers, cb)
+	if err != nil {
+		if errors.Is(err, accumulator.ErrClosed) {
+			err = ErrClosed
+		}
+		cb(failed(r), &PartitionError{Topic: r.Topic, Partition: partition, Err: err})
+		return
+	}
+	if p.observer != nil {
+		p.observer.Appended(r.Topic, partition, res.Bytes)
+	}
+	if res.Wake {
+		p.brokers.wakeLeader(snap, tp)
+	}
+}
+
+// Send produces a record and waits for its acknowledgement. If ctx ends
+// first, Send returns ctx's error; the record may still be delivered.
+func (p *Producer) Send(ctx context.Context, r *Record) (RecordMetadata, error) {
+	type outcome struct {
+		md  RecordMetadata
+		err error
+	}
+	done := make(chan outcome, 1)
+	p.Produce(ctx, r, func(md RecordMetadata, err error) { done <- outcome{md, err} })
+	select {
+	case o := <-done:
+		return o.md, o.err
+	case <-ctx.Done():
+		return failed(r), ctx.Err()
+	}
+}
+
+// check rejects what can never be produced, before any memory is spent.
+func (p *Producer) check(r *Record) error {
+	if err := validTopic(r.Topic); err != nil {
+		return &PartitionError{Topic: r.Topic, Partition: -1, Err: err}
+	}
+	if r.ExplicitPartition && r.Partition < 0 {
+		return &PartitionError{Topic: r.Topic, Partition: r.Partition,
+			Err: fmt.Errorf("%w: negative partition %d", ErrInvalidRecord, r.Partition)}
+	}
+	size := record.BatchHeaderSize + record.RecordSize(0, 0, r.Key, r.Value, r.Headers)
+	if size > p.cfg.MaxRequestSize {
+		return &PartitionError{Topic: r.Topic, Partition: -1,
+			Err: &RecordTooLargeError{Size: size, Limit: p.cfg.MaxRequestSize, Of: "MaxRequestSize"}}
+	}
+	if int64(size) > p.cfg.BufferMemory {
+		return &PartitionError{Topic: r.Topic, Partition: -1,
+			Err: &RecordTooLargeError{Size: size, Limit: int(p.cfg.BufferMemory), Of: "BufferMemory"}}
+	}
+	return nil
+}
+
+// complete is the accumulator's way back to the caller: it turns a batch
+// result into the record's callback. The callback travels through the
+// accumulator as an opaque value, so no closure is allocated per record.
+func complete(cb any, r accumulator.Result) {
+	f, _ := cb.(Callback)
+	if f == nil {
+		return
+	}
+	md := RecordMetadata{
+		Topic:               r.Topic,
+		Partition:           r.Partition,
+		Offset:              r.Offset,
+		Timestamp:           time.UnixMilli(r.Timestamp),
+		SerializedKeySize:   int(r.KeySize),
+		SerializedValueSize: int(r.ValueSize),
+	}
+	var err error
+	if r.Err != nil {
+		err = r.Err
+		if errors.Is(err, accumulator.ErrClosed) {
+			err = fmt.Errorf("%w: %w", ErrClosed, err)
+		}
+		err = &PartitionError{Topic: r.Topic, Partition: r.Partition, Err: err}
+	}
+	f(md, err)
+}
+
+// failed is the metadata given with a record that never got an offset.
+func failed(r *Record) RecordMetadata {
+	md := RecordMetadata{Topic: r.Topic, Partition: -1, Offset: -1, Timestamp: r.Timestamp,
+		SerializedKeySize: -1, SerializedValueSize: -1}
+	if r.ExplicitPartition {
+		md.Partition = r.Partition
+	}
+	if r.Key != nil {
+		md.SerializedKeySize = len(r.Key)
+	}
+	if r.Value != nil {
+		md.SerializedValueSize = len(r.Value)
+	}
+	return md
+}
+
+// validTopic applies the broker's rules for topic names, so a bad name fails
+// at once instead of after MaxBlock of metadata lookups.
+func validTopic(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("%w: empty topic name", ErrInvalidRecord)
+	case name == "." || name == "..":
+		return fmt.Errorf("%w: topic name %q is not allowed", ErrInvalidRecord, name)
+	case len(name) > 249:
+		return fmt.Errorf("%w: topic name is %d characters, the limit is 249", ErrInvalidRecord, len(name))
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return fmt.Errorf("%w: topic name %q has %q; allowed are ASCII letters, digits, '.', '_' and '-'", ErrInvalidRecord, name, c)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,50 @@
+package producer
+
+import (
+	"time"
+
+	"github.com/gokafka/producer/record"
+)
+
+// Record is one message to produce. Produce copies what it needs before it
+// returns, so the caller may reuse Key, Value and Headers afterwards.
+type Record struct {
+	// Topic is required.
+	Topic string
+	// Key decides the partition (murmur2, as the Java client) unless
+	// ExplicitPartition is set. A nil Key is "no key" and is sent as null;
+	// an empty, non-nil Key is sent as an empty key and is hashed.
+	Key []byte
+	// Value is the payload; nil is sent as null (a tombstone on compacted
+	// topics), distinct from an empty value.
+	Value []byte
+	// Headers travel with the record, in order.
+	Headers []Header
+	// Timestamp is the record's CreateTime; the zero Time means now.
+	Timestamp time.Time
+	// Partition is the partition to produce to when ExplicitPartition is
+	// true; otherwise the Config's Partitioner chooses.
+	Partition int32
+	// ExplicitPartition makes Partition binding. It exists because 0 is a
+	// valid partition, so Partition's zero value cannot mean "choose".
+	ExplicitPartition bool
+}
+
+// Header is a record header: a key and a value that may be nil.
+type Header = record.Header
+
+// RecordMetadata is where an acknowledged record landed.
+type RecordMetadata struct {
+	Topic     string
+	Partition int32
+	// Offset is the record's offset in its partition; -1 with AcksNone,
+	// where the broker does not say.
+	Offset int64
+	// Timestamp is the record's timestamp: the one it was sent with, or the
+	// broker's append time when the topic uses LogAppendTime.
+	Timestamp time.Time
+	// SerializedKeySize and SerializedValueSize are the key's and value's
+	// lengths in bytes, -1 when nil (as in the Java client).
+	SerializedKeySize   int
+	SerializedValueSize int
+}

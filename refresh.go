@@ -1,0 +1,194 @@
+package producer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/sender"
+)
+
+// Version is this library's version, sent to brokers in ApiVersions (KIP-511).
+const Version = "0.1.0"
+
+// requestRefresh asks the metadata loop for a refresh soon; it never blocks,
+// and many requests before the loop runs make one refresh.
+func (p *Producer) requestRefresh(reason string) {
+	select {
+	case p.refreshCh <- struct{}{}:
+		p.cfg.Logger.Debug("metadata refresh requested", "reason", reason)
+	default:
+	}
+}
+
+// metadataLoop keeps the metadata cache fresh: at once at start, every
+// MetadataMaxAge, and when asked (an unknown topic, a moved leader, a dead
+// connection), but never more often than every RetryBackoff, so a storm of
+// errors makes one request, not thousands. While topics wait for metadata,
+// or partitions have no leader, it polls with backoff.
+func (p *Producer) metadataLoop() {
+	defer p.bg.Done()
+	clk := p.cfg.clock
+	failures := 0
+	wait := time.Duration(0)
+	for {
+		timer := clk.NewTimer(wait)
+		select {
+		case <-timer.C():
+		case <-p.refreshCh:
+			timer.Stop()
+		case <-p.ctx.Done():
+			timer.Stop()
+			return
+		}
+		started := clk.Now()
+		err := p.refresh(p.ctx)
+		switch {
+		case p.ctx.Err() != nil:
+			return
+		case err != nil:
+			failures++
+			wait = sender.Backoff(failures, p.cfg.RetryBackoff, p.cfg.RetryBackoffMax)
+			p.cfg.Logger.Warn("metadata refresh failed", "err", err, "retry_in", wait)
+		case p.pending.waiting() > 0 || p.leaderless():
+			failures++
+			wait = sender.Backoff(failures, p.cfg.RetryBackoff, p.cfg.RetryBackoffMax)
+		default:
+			failures = 0
+			wait = p.cfg.MetadataMaxAge
+		}
+		// A requested refresh may come early, but not earlier than the
+		// backoff after this one.
+		if floor := p.cfg.RetryBackoff - clk.Now().Sub(started); floor > 0 {
+			t := clk.NewTimer(floor)
+			select {
+			case <-t.C():
+			case <-p.ctx.Done():
+				t.Stop()
+				return
+			}
+			wait -= floor
+			if wait < 0 {
+				wait = 0
+			}
+		}
+	}
+}
+
+// refresh fetches metadata for every topic the producer uses and applies it.
+func (p *Producer) refresh(ctx context.Context) error {
+	topics := p.interestingTopics()
+	req := &protocol.MetadataRequest{
+		Topics:                 make([]protocol.MetadataRequestTopic, len(topics)),
+		AllowAutoTopicCreation: p.cfg.AllowAutoTopicCreation,
+	}
+	for i := range topics {
+		req.Topics[i].Name = &topics[i]
+	}
+	resp, err := p.askAnyBroker(ctx, req)
+	if err != nil {
+		return err
+	}
+	p.cache.Apply(resp, topics, p.cfg.clock.Now())
+	snap := p.cache.Snapshot()
+	p.brokers.sync(snap)
+	p.pending.release(p, snap)
+	p.brokers.wakeAll()
+	return nil
+}
+
+// askAnyBroker sends a metadata request to the first broker that takes it:
+// known nodes in random order, then the seeds in random order.
+func (p *Producer) askAnyBroker(ctx context.Context, req *protocol.MetadataRequest) (*protocol.MetadataResponse, error) {
+	cands := p.brokers.candidates()
+	rand.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
+	var errs []error
+	for _, b := range cands {
+		c, err := b.Conn(ctx)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		resp, err := c.Request(ctx, req)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("metadata from %s: %w", b.Addr(), err))
+			continue
+		}
+		mr, ok := resp.(*protocol.MetadataResponse)
+		if !ok {
+			errs = append(errs, fmt.Errorf("metadata from %s: unexpected %T", b.Addr(), resp))
+			continue
+		}
+		return mr, nil
+	}
+	return nil, fmt.Errorf("%w: %w", errNoBrokers, errors.Join(errs...))
+}
+
+// interestingTopics is every topic the producer has records for: the ones
+// in the cache and the ones waiting for their first metadata.
+func (p *Producer) interestingTopics() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, t := range p.cache.Snapshot().Topics() {
+		if !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	for _, t := range p.pending.names() {
+		if !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// leaderless reports whether a known partition has no usable leader, which
+// is worth polling for: its records cannot move until one is elected.
+func (p *Producer) leaderless() bool {
+	snap := p.cache.Snapshot()
+	for _, name := range snap.Topics() {
+		t := snap.Topic(name)
+		if t == nil {
+			continue
+		}
+		if len(t.View.Available) < len(t.Partitions) {
+			return true
+		}
+	}
+	return false
+}
+
+// expiryLoop fails batches whose DeliveryTimeout passed while they waited in
+// the accumulator (their leader unknown or unreachable), and records whose
+// topic did not appear within MaxBlock.
+func (p *Producer) expiryLoop() {
+	defer p.bg.Done()
+	clk := p.cfg.clock
+	for {
+		now := clk.Now()
+		next := p.acc.Expire(now)
+		if n := p.pending.expire(now, p.cfg.MaxBlock); n < next {
+			next = n
+		}
+		// A batch or a waiting topic that appears after this pass expires no
+		// sooner than a full timeout from now, so that bounds the sleep.
+		if next > p.cfg.DeliveryTimeout {
+			next = p.cfg.DeliveryTimeout
+		}
+		if next > p.cfg.MaxBlock {
+			next = p.cfg.MaxBlock
+		}
+		t := clk.NewTimer(next)
+		select {
+		case <-t.C():
+		case <-p.ctx.Done():
+			t.Stop()
+			return
+		}
+	}
+}

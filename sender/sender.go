@@ -1,0 +1,170 @@
+// Package sender turns ready batches into ProduceRequests: one goroutine per
+// broker connection (not per partition) drains the batches of the partitions
+// that broker leads, packs them into one request up to MaxRequestSize, sends
+// it pipelined (up to MaxInFlight awaiting answers), and completes, retries
+// or splits each batch from the broker's answer. All batch state changes
+// happen on the sender's goroutine: connection callbacks only hand results
+// over a channel.
+package sender
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/gokafka/producer/accumulator"
+	"github.com/gokafka/producer/internal/clock"
+	"github.com/gokafka/producer/protocol"
+)
+
+// Conn is the part of a broker connection the sender uses; conn.Conn
+// implements it, tests fake it.
+type Conn interface {
+	SendVersion(ctx context.Context, req protocol.Request, version int16, done func(protocol.Response, error))
+	Version(api protocol.APIKey) (int16, error)
+}
+
+// Hooks are how the sender asks the rest of the producer for help, without
+// importing it.
+type Hooks struct {
+	// Partitions returns the partitions this broker leads now.
+	Partitions func() []accumulator.TopicPartition
+	// Connect returns a live connection to this broker.
+	Connect func(ctx context.Context) (Conn, error)
+	// RefreshMetadata asks for a metadata refresh: a leader moved, a topic
+	// vanished, or the broker could not be reached.
+	RefreshMetadata func(reason string)
+	// LeaderHint applies a KIP-951 current-leader hint from a response.
+	LeaderHint func(topic string, partition, leader, epoch int32, endpoint *protocol.ProduceResponseNodeEndpoint)
+	// Requeued is told when a batch goes back to its queue (retry or
+	// split), so that the partition's current leader's sender is woken.
+	Requeued func(tp accumulator.TopicPartition, at time.Time)
+}
+
+// Config is the sender's share of the producer's settings.
+type Config struct {
+	Node            int32
+	Acks            int16
+	Timeout         time.Duration // the ProduceRequest's TimeoutMs
+	MaxRequestSize  int
+	MaxInFlight     int
+	RetryBackoff    time.Duration
+	RetryBackoffMax time.Duration
+	DeliveryTimeout time.Duration
+	// TransactionalID is sent with every request; nil until transactions land.
+	TransactionalID *string
+	Accumulator     *accumulator.Accumulator
+	Hooks           Hooks
+	Clock           clock.Clock
+	Logger          *slog.Logger
+	// Counters, if set, is incremented as requests and retries happen.
+	Counters *Counters
+}
+
+// Sender drains and sends for one broker.
+type Sender struct {
+	cfg      Config
+	acc      *accumulator.Accumulator
+	wake     chan struct{}
+	results  chan result
+	inFlight int
+	start    int             // fairness: where the next drain begins
+	ctx      context.Context // Run's: once it ends, failures are final
+}
+
+// result is a request's answer, handed from the connection's goroutine.
+type result struct {
+	batches []*accumulator.Batch
+	resp    protocol.Response
+	err     error
+}
+
+// New returns a sender; Run starts it.
+func New(cfg Config) *Sender {
+	return &Sender{
+		cfg:     cfg,
+		acc:     cfg.Accumulator,
+		wake:    make(chan struct{}, 1),
+		results: make(chan result, cfg.MaxInFlight+1),
+	}
+}
+
+// Wake makes the sender look at the accumulator again; it never blocks.
+func (s *Sender) Wake() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run drains and sends until ctx ends, then waits for the answers (or the
+// connection failures) of the requests still in flight, so that every batch
+// it drained gets an outcome before Run returns.
+func (s *Sender) Run(ctx context.Context) {
+	s.ctx = ctx
+	clk := s.cfg.Clock
+	var timer clock.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	connBackoff := time.Duration(0)
+	for {
+		wait := time.Duration(1<<63 - 1)
+		if s.inFlight < s.cfg.MaxInFlight && ctx.Err() == nil {
+			c, err := s.cfg.Hooks.Connect(ctx)
+			switch {
+			case err != nil:
+				// Nothing is drained while the broker is unreachable: the
+				// batches wait in the accumulator, where they can still move
+				// to a new leader or expire.
+				if connBackoff == 0 {
+					connBackoff = s.cfg.RetryBackoff
+				} else if connBackoff *= 2; connBackoff > s.cfg.RetryBackoffMax {
+					connBackoff = s.cfg.RetryBackoffMax
+				}
+				wait = connBackoff
+				s.cfg.Logger.Debug("broker unreachable", "node", s.cfg.Node, "err", err)
+				s.cfg.Hooks.RefreshMetadata("broker unreachable")
+			default:
+				connBackoff = 0
+				batches, next, nextStart := s.acc.Drain(s.cfg.Hooks.Partitions(), s.start, s.cfg.MaxRequestSize, clk.Now())
+				s.start = nextStart
+				if len(batches) > 0 {
+					s.send(ctx, c, batches)
+					continue
+				}
+				wait = next
+			}
+		}
+		if s.inFlight == 0 && ctx.Err() != nil {
+			return
+		}
+		if timer != nil {
+			timer.Stop()
+			timer = nil
+		}
+		var fire <-chan time.Time
+		if wait < time.Duration(1<<63-1) {
+			timer = clk.NewTimer(wait)
+			fire = timer.C()
+		}
+		done := ctx.Done()
+		if ctx.Err() != nil {
+			done = nil // only in-flight answers matter now
+		}
+		select {
+		case <-s.wake:
+		case <-fire:
+		case r := <-s.results:
+			s.inFlight--
+			s.handle(r)
+		case <-done:
+		}
+	}
+}
+
+// aborting reports whether Run's context has ended: the producer is closing
+// without waiting, and a retry would outlive it.
+func (s *Sender) aborting() bool { return s.ctx != nil && s.ctx.Err() != nil }

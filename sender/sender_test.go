@@ -1,0 +1,361 @@
+package sender
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gokafka/producer/accumulator"
+	"github.com/gokafka/producer/bufferpool"
+	"github.com/gokafka/producer/internal/clock"
+	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/kerr"
+	"github.com/gokafka/producer/record"
+)
+
+// fakeConn records requests; the test answers them by hand.
+type fakeConn struct {
+	requests chan *call
+}
+
+type call struct {
+	req     *protocol.ProduceRequest
+	version int16
+	done    func(protocol.Response, error)
+}
+
+func (f *fakeConn) SendVersion(_ context.Context, req protocol.Request, v int16, done func(protocol.Response, error)) {
+	f.requests <- &call{req: req.(*protocol.ProduceRequest), version: v, done: done}
+}
+
+func (f *fakeConn) Version(protocol.APIKey) (int16, error) { return 11, nil }
+
+// rig is one sender over an accumulator, both on a fake clock.
+type rig struct {
+	t       *testing.T
+	clk     *clock.Fake
+	acc     *accumulator.Accumulator
+	conn    *fakeConn
+	s       *Sender
+	cancel  context.CancelFunc
+	stopped chan struct{}
+
+	mu        sync.Mutex
+	outcomes  map[int][]accumulator.Result
+	refreshes []string
+	hints     []string
+}
+
+var parts = []accumulator.TopicPartition{{Topic: "t", Partition: 0}, {Topic: "t", Partition: 1}}
+
+func newRig(t *testing.T, mod func(*Config)) *rig {
+	r := &rig{t: t, clk: clock.NewFake(time.Unix(1_700_000_000, 0)), conn: &fakeConn{requests: make(chan *call, 16)},
+		outcomes: map[int][]accumulator.Result{}, stopped: make(chan struct{})}
+	pool := bufferpool.New(1<<20, 16<<10, r.clk)
+	r.acc = accumulator.New(accumulator.Config{
+		BatchSize: 16 << 10, Linger: 0, DeliveryTimeout: time.Minute, MaxBlock: time.Second,
+		Pool: pool, Clock: r.clk,
+		Complete: func(cb any, res accumulator.Result) {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			r.outcomes[cb.(int)] = append(r.outcomes[cb.(int)], res)
+		},
+	})
+	cfg := Config{
+		Node: 1, Acks: -1, Timeout: 30 * time.Second, MaxRequestSize: 1 << 20, MaxInFlight: 5,
+		RetryBackoff: 100 * time.Millisecond, RetryBackoffMax: time.Second, DeliveryTimeout: time.Minute,
+		Accumulator: r.acc, Clock: r.clk, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Counters: &Counters{},
+	}
+	cfg.Hooks = Hooks{
+		Partitions: func() []accumulator.TopicPartition { return parts },
+		Connect:    func(context.Context) (Conn, error) { return r.conn, nil },
+		RefreshMetadata: func(reason string) {
+			r.mu.Lock()
+			r.refreshes = append(r.refreshes, reason)
+			r.mu.Unlock()
+		},
+		LeaderHint: func(topic string, p, leader, epoch int32, ep *protocol.ProduceResponseNodeEndpoint) {
+			r.mu.Lock()
+			r.hints = append(r.hints, fmt.Sprintf("%s-%d->%d@%d host=%v", topic, p, leader, epoch, ep != nil && ep.Host == "b2"))
+			r.mu.Unlock()
+		},
+		Requeued: func(accumulator.TopicPartition, time.Time) { r.s.Wake() },
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	r.s = New(cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	go func() {
+		defer close(r.stopped)
+		r.s.Run(ctx)
+	}()
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (r *rig) stop() {
+	r.cancel()
+	select {
+	case <-r.stopped:
+	case <-time.After(10 * time.Second):
+		r.t.Fatal("sender did not stop within 10s")
+	}
+}
+
+func (r *rig) produce(tp accumulator.TopicPartition, id int) {
+	r.t.Helper()
+	_, err := r.acc.Append(context.Background(), tp, 1000, nil, []byte(fmt.Sprint("v", id)), nil, id)
+	require.NoError(r.t, err)
+	r.s.Wake()
+}
+
+// next waits for the sender's next request.
+func (r *rig) next() *call {
+	r.t.Helper()
+	select {
+	case c := <-r.conn.requests:
+		return c
+	case <-time.After(10 * time.Second):
+		r.t.Fatal("no ProduceRequest within 10s")
+		return nil
+	}
+}
+
+// afterBackoff waits until the sender has armed its backoff timer, moves the
+// fake clock past the longest backoff the jitter allows, and returns the
+// request that follows.
+func (r *rig) afterBackoff(longest time.Duration) *call {
+	r.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for r.clk.Timers() == 0 {
+		if time.Now().After(deadline) {
+			r.t.Fatal("the sender armed no backoff timer within 10s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	select {
+	case c := <-r.conn.requests:
+		r.t.Fatalf("a request (%v) was sent before the backoff ended", c.req.Topics)
+	default:
+	}
+	r.clk.Advance(longest)
+	return r.next()
+}
+
+func (r *rig) outcome(id int) accumulator.Result {
+	r.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r.mu.Lock()
+		rs := r.outcomes[id]
+		r.mu.Unlock()
+		if len(rs) > 1 {
+			r.t.Fatalf("record %d got %d outcomes", id, len(rs))
+		}
+		if len(rs) == 1 {
+			return rs[0]
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("record %d got no outcome within 10s", id)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// answer builds a response giving each partition of req the code and offset.
+func answer(req *protocol.ProduceRequest, code int16, offset int64) *protocol.ProduceResponse {
+	resp := &protocol.ProduceResponse{}
+	for _, t := range req.Topics {
+		rt := protocol.ProduceResponseTopic{Name: t.Name}
+		for _, p := range t.Partitions {
+			rt.Partitions = append(rt.Partitions, protocol.ProduceResponsePartition{
+				Index: p.Index, ErrorCode: code, BaseOffset: offset, LogAppendTimeMs: -1, LogStartOffset: -1})
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp
+}
+
+func TestSuccessCompletesWithOffsets(t *testing.T) {
+	r := newRig(t, nil)
+	r.produce(parts[0], 1)
+	r.produce(parts[0], 2)
+	c := r.next()
+	require.Equal(t, int16(-1), c.req.Acks)
+	require.Equal(t, int32(30000), c.req.TimeoutMs)
+	require.Len(t, c.req.Topics, 1)
+	batch, _, err := record.DecodeBatch(c.req.Topics[0].Partitions[0].Records)
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(batch.Records), 1)
+	c.done(answer(c.req, 0, 40), nil)
+	if len(batch.Records) == 1 { // record 2 arrived after the first drain
+		c2 := r.next()
+		c2.done(answer(c2.req, 0, 41), nil)
+	}
+	require.Equal(t, int64(40), r.outcome(1).Offset)
+	require.Equal(t, int64(41), r.outcome(2).Offset)
+}
+
+func TestRetriableErrorRetriesAfterBackoffWithSameBytes(t *testing.T) {
+	r := newRig(t, nil)
+	r.produce(parts[1], 1)
+	c := r.next()
+	sent := append([]byte(nil), c.req.Topics[0].Partitions[0].Records...)
+	c.done(answer(c.req, kerr.NotLeaderOrFollower.Code, -1), nil)
+
+	retry := r.afterBackoff(120 * time.Millisecond)
+	require.Equal(t, sent, retry.req.Topics[0].Partitions[0].Records, "a retry resends the identical batch")
+	retry.done(answer(retry.req, 0, 7), nil)
+	require.Equal(t, int64(7), r.outcome(1).Offset)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	require.Contains(t, r.refreshes, "NOT_LEADER_OR_FOLLOWER", "NOT_LEADER_OR_FOLLOWER asks for fresh metadata")
+	require.Equal(t, int64(1), r.s.cfg.Counters.Retries.Load())
+}
+
+func TestFatalErrorFailsWithBrokerMessage(t *testing.T) {
+	r := newRig(t, nil)
+	r.produce(parts[0], 1)
+	c := r.next()
+	resp := answer(c.req, kerr.TopicAuthorizationFailed.Code, -1)
+	msg := "denied for user alice"
+	resp.Topics[0].Partitions[0].ErrorMessage = &msg
+	c.done(resp, nil)
+	out := r.outcome(1)
+	require.ErrorIs(t, out.Err, kerr.TopicAuthorizationFailed)
+	require.Contains(t, out.Err.Error(), msg)
+	require.Equal(t, int64(-1), out.Offset)
+}
+
+func TestMessageTooLargeSplitsBatch(t *testing.T) {
+	r := newRig(t, func(c *Config) { c.MaxInFlight = 1 })
+	// Hold the sender on a first request so that four records share a batch.
+	r.produce(parts[1], 0)
+	first := r.next()
+	for i := 1; i <= 4; i++ {
+		r.produce(parts[0], i)
+	}
+	first.done(answer(first.req, 0, 0), nil)
+
+	big := r.next()
+	b, _, err := record.DecodeBatch(big.req.Topics[0].Partitions[0].Records)
+	require.NoError(t, err)
+	require.Len(t, b.Records, 4)
+	big.done(answer(big.req, kerr.MessageTooLarge.Code, -1), nil)
+
+	half := r.next()
+	b, _, err = record.DecodeBatch(half.req.Topics[0].Partitions[0].Records)
+	require.NoError(t, err)
+	require.Len(t, b.Records, 2)
+	half.done(answer(half.req, 0, 100), nil)
+	rest := r.next()
+	rest.done(answer(rest.req, 0, 102), nil)
+	for i := 1; i <= 4; i++ {
+		require.Equal(t, int64(99+i), r.outcome(i).Offset)
+	}
+	require.Equal(t, int64(1), r.s.cfg.Counters.Splits.Load())
+}
+
+func TestSingleRecordTooLargeFails(t *testing.T) {
+	r := newRig(t, nil)
+	r.produce(parts[0], 1)
+	c := r.next()
+	c.done(answer(c.req, kerr.MessageTooLarge.Code, -1), nil)
+	require.ErrorIs(t, r.outcome(1).Err, kerr.MessageTooLarge)
+}
+
+func TestBrokenConnectionRetries(t *testing.T) {
+	r := newRig(t, nil)
+	r.produce(parts[0], 1)
+	c := r.next()
+	c.done(nil, io.ErrUnexpectedEOF)
+	retry := r.afterBackoff(120 * time.Millisecond)
+	retry.done(answer(retry.req, 0, 3), nil)
+	require.Equal(t, int64(3), r.outcome(1).Offset)
+}
+
+func TestDeliveryTimeoutStopsRetries(t *testing.T) {
+	r := newRig(t, func(c *Config) { c.DeliveryTimeout = time.Second })
+	r.produce(parts[0], 1)
+	c := r.next()
+	r.clk.Advance(time.Second)
+	c.done(answer(c.req, kerr.NotEnoughReplicas.Code, -1), nil)
+	out := r.outcome(1)
+	require.ErrorIs(t, out.Err, accumulator.ErrDeliveryTimeout)
+	require.ErrorIs(t, out.Err, kerr.NotEnoughReplicas, "the last broker error is kept")
+}
+
+func TestAcksZeroCompletesOnWrite(t *testing.T) {
+	r := newRig(t, func(c *Config) { c.Acks = 0 })
+	r.produce(parts[0], 1)
+	c := r.next()
+	require.Equal(t, int16(0), c.req.Acks)
+	c.done(nil, nil)
+	out := r.outcome(1)
+	require.NoError(t, out.Err)
+	require.Equal(t, int64(-1), out.Offset)
+}
+
+func TestMaxInFlightBoundsPipelining(t *testing.T) {
+	r := newRig(t, func(c *Config) { c.MaxInFlight = 1 })
+	r.produce(parts[0], 1)
+	first := r.next()
+	r.produce(parts[1], 2)
+	select {
+	case c := <-r.conn.requests:
+		t.Fatalf("a second request (%v) was sent while the first awaited its answer", c.req.Topics)
+	default:
+	}
+	first.done(answer(first.req, 0, 0), nil)
+	second := r.next()
+	require.Equal(t, int32(1), second.req.Topics[0].Partitions[0].Index)
+	second.done(answer(second.req, 0, 0), nil)
+	r.outcome(2)
+}
+
+func TestLeaderHintRetriesAtOnce(t *testing.T) {
+	r := newRig(t, nil)
+	r.produce(parts[0], 1)
+	c := r.next()
+	resp := answer(c.req, kerr.NotLeaderOrFollower.Code, -1)
+	resp.Topics[0].Partitions[0].CurrentLeader = &protocol.ProduceResponseLeader{LeaderID: 2, LeaderEpoch: 9}
+	resp.NodeEndpoints = []protocol.ProduceResponseNodeEndpoint{{NodeID: 2, Host: "b2", Port: 9092}}
+	c.done(resp, nil)
+	retry := r.next() // no clock advance: a hinted retry has no backoff
+	retry.done(answer(retry.req, 0, 5), nil)
+	require.Equal(t, int64(5), r.outcome(1).Offset)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	require.Equal(t, []string{"t-0->2@9 host=true"}, r.hints)
+	require.NotContains(t, r.refreshes, "NOT_LEADER_OR_FOLLOWER", "the hint makes a refresh unnecessary")
+}
+
+func TestAbortFailsInFlightBatches(t *testing.T) {
+	r := newRig(t, nil)
+	r.produce(parts[0], 1)
+	c := r.next()
+	r.cancel()
+	c.done(nil, errors.New("connection closed"))
+	out := r.outcome(1)
+	require.ErrorIs(t, out.Err, accumulator.ErrClosed)
+}
+
+func TestBackoffGrowsAndIsCapped(t *testing.T) {
+	for attempts, want := range map[int]time.Duration{1: 100, 2: 200, 3: 400, 4: 800, 5: 1000, 20: 1000} {
+		for i := 0; i < 50; i++ {
+			got := Backoff(attempts, 100*time.Millisecond, time.Second)
+			lo, hi := want*time.Millisecond*8/10, want*time.Millisecond*12/10
+			require.True(t, got >= lo && got <= hi, "attempt %d: %v not within ±20%% of %vms", attempts, got, want)
+		}
+	}
+}
