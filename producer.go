@@ -40,7 +40,8 @@ type Producer struct {
 	pool     *bufferpool.Pool
 	acc      *accumulator.Accumulator
 	cache    *metadata.Cache
-	observer partitioner.Observer // cfg.Partitioner, when it wants to know
+	observer partitioner.Observer     // cfg.Partitioner, when it wants to know what went where
+	loads    partitioner.LoadReporter // cfg.Partitioner, when it steers by queue load
 
 	brokers  brokers
 	pending  pending
@@ -71,6 +72,7 @@ func New(cfg Config) (*Producer, error) {
 		refreshCh: make(chan struct{}, 1),
 	}
 	p.observer, _ = cfg.Partitioner.(partitioner.Observer)
+	p.loads, _ = cfg.Partitioner.(partitioner.LoadReporter)
 	p.acc = accumulator.New(accumulator.Config{
 		BatchSize:       cfg.BatchSize,
 		Linger:          cfg.Linger,

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/gokafka/producer/accumulator"
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/sender"
 )
@@ -183,6 +184,10 @@ func (p *Producer) expiryLoop() {
 		if next > p.cfg.MaxBlock {
 			next = p.cfg.MaxBlock
 		}
+		if p.loads != nil {
+			p.reportLoad()
+			next = min(next, loadReportInterval)
+		}
 		t := clk.NewTimer(next)
 		select {
 		case <-t.C():
@@ -190,5 +195,30 @@ func (p *Producer) expiryLoop() {
 			t.Stop()
 			return
 		}
+	}
+}
+
+// loadReportInterval is how often queue lengths are reported to a
+// partitioner that steers by load. Queues change batch by batch, so once a
+// second follows them closely enough at negligible cost.
+const loadReportInterval = time.Second
+
+// reportLoad tells the partitioner how many batches wait per partition, so
+// the sticky partitioner can favour partitions whose leaders keep up
+// (KIP-794's adaptive partitioning).
+func (p *Producer) reportLoad() {
+	snap := p.cache.Snapshot()
+	var sizes []int32 // SetLoad copies, so one slice serves every topic
+	for _, name := range snap.Topics() {
+		t := snap.Topic(name)
+		if t == nil || len(t.Partitions) == 0 {
+			continue
+		}
+		sizes = append(sizes[:0], make([]int32, len(t.Partitions))...)
+		for i := range sizes {
+			queued, inFlight := p.acc.Queued(accumulator.TopicPartition{Topic: name, Partition: int32(i)})
+			sizes[i] = int32(queued + inFlight)
+		}
+		p.loads.SetLoad(name, sizes)
 	}
 }
