@@ -214,7 +214,11 @@ func (p *Producer) reportLoad() {
 		if t == nil || len(t.Partitions) == 0 {
 			continue
 		}
-		sizes = append(sizes[:0], make([]int32, len(t.Partitions))...)
+		if n := len(t.Partitions); cap(sizes) < n {
+			sizes = make([]int32, n)
+		} else {
+			sizes = sizes[:n]
+		}
 		for i := range sizes {
 			queued, inFlight := p.acc.Queued(accumulator.TopicPartition{Topic: name, Partition: int32(i)})
 			sizes[i] = int32(queued + inFlight)
