@@ -1,0 +1,199 @@
+package embedded_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/gokafka/producer/integration/embedded"
+)
+
+func TestFailNextProduceRetriable(t *testing.T) {
+	c := start(t, embedded.Options{Topics: map[string]int32{"t": 1}})
+	cl := newClient(t, c)
+	ctx := ctxT(t)
+
+	f := c.FailNextProduce(2, kerr.NotLeaderForPartition.Code)
+	require.NoError(t, produce(ctx, cl, "t", "v"), "kgo retries NOT_LEADER_OR_FOLLOWER")
+	require.NoError(t, f.Wait(ctx))
+	assert.Equal(t, 2, f.Hits())
+	assert.Equal(t, int64(1), highWatermark(t, c, "t", 0), "failed requests append nothing")
+}
+
+func TestFailNextProduceReachesClient(t *testing.T) {
+	c := start(t, embedded.Options{Topics: map[string]int32{"t": 1}})
+	cl := newClient(t, c)
+	ctx := ctxT(t)
+
+	f := c.FailNextProduce(1, kerr.InvalidRecord.Code)
+	err := produce(ctx, cl, "t", "rejected")
+	require.ErrorIs(t, err, kerr.InvalidRecord, "the injected code must reach the client")
+	assert.Equal(t, 1, f.Hits())
+	require.NoError(t, produce(ctx, cl, "t", "accepted"), "the fault fires only n times")
+	assert.Equal(t, int64(1), highWatermark(t, c, "t", 0))
+}
+
+func TestFailNextProduceAfterAppend(t *testing.T) {
+	// REQUEST_TIMED_OUT is answered after the append, so a producer that
+	// is not idempotent writes the record twice.
+	c := start(t, embedded.Options{Topics: map[string]int32{"t": 1}})
+	cl := newClient(t, c, kgo.DisableIdempotentWrite())
+	ctx := ctxT(t)
+
+	f := c.FailNextProduce(1, kerr.RequestTimedOut.Code)
+	require.NoError(t, produce(ctx, cl, "t", "v"))
+	require.NoError(t, f.Wait(ctx))
+	assert.Equal(t, int64(2), highWatermark(t, c, "t", 0))
+}
+
+func TestFailNextProduceUnknownCode(t *testing.T) {
+	c := start(t, embedded.Options{Topics: map[string]int32{"t": 1}})
+	cl := newClient(t, c, kgo.RecordRetries(0))
+	c.FailNextProduce(1, 12345)
+	err := produce(ctxT(t), cl, "t", "v")
+	assert.ErrorIs(t, err, kerr.UnknownServerError)
+}
+
+func TestDelayNextProduce(t *testing.T) {
+	const delay = time.Second
+	c := start(t, embedded.Options{Topics: map[string]int32{"t": 1}})
+	cl := newClient(t, c)
+	ctx := ctxT(t)
+	require.NoError(t, produce(ctx, cl, "t", "warm up")) // connections and producer ID
+
+	f := c.DelayNextProduce(1, delay)
+	began := time.Now()
+	require.NoError(t, produce(ctx, cl, "t", "slow"))
+	assert.GreaterOrEqual(t, time.Since(began), delay)
+	require.NoError(t, f.Wait(ctx))
+	assert.Equal(t, 1, f.Hits())
+
+	began = time.Now()
+	require.NoError(t, produce(ctx, cl, "t", "fast"))
+	assert.Less(t, time.Since(began), delay, "only the next n requests are delayed")
+	assert.Equal(t, int64(3), highWatermark(t, c, "t", 0))
+}
+
+func TestCloseEndsDelays(t *testing.T) {
+	c, err := embedded.Start(embedded.Options{Topics: map[string]int32{"t": 1}})
+	require.NoError(t, err)
+	defer c.Close()
+	// An idempotent kgo producer keeps retrying a request whose outcome
+	// it does not know, so that it would not return; this one gives up.
+	cl := newClient(t, c, kgo.DisableIdempotentWrite(), kgo.RecordRetries(0), kgo.RequestRetries(0))
+	ctx := ctxT(t)
+
+	f := c.DelayNextProduce(1, time.Hour)
+	res := make(chan error, 1)
+	go func() { res <- produce(ctx, cl, "t", "held") }()
+	require.NoError(t, f.Wait(ctx), "the request never reached the broker")
+
+	closed := make(chan struct{})
+	go func() { c.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-ctx.Done():
+		t.Fatal("Close did not return while a produce request was delayed")
+	}
+	select {
+	case <-res: // whether kfake answered it before closing is up to kfake
+	case <-ctx.Done():
+		t.Fatal("the held produce request did not end after Close")
+	}
+}
+
+func TestCloseConnOnNextProduce(t *testing.T) {
+	c := start(t, embedded.Options{Topics: map[string]int32{"t": 1}})
+	var lost disconnects
+	cl := newClient(t, c, kgo.WithHooks(&lost))
+	ctx := ctxT(t)
+	require.NoError(t, produce(ctx, cl, "t", "warm up"))
+
+	f := c.CloseConnOnNextProduce(2)
+	require.NoError(t, produce(ctx, cl, "t", "v"), "kgo reconnects and retries")
+	require.NoError(t, f.Wait(ctx))
+	assert.Equal(t, 2, f.Hits())
+	assert.GreaterOrEqual(t, lost.n.Load(), int64(2), "each injected fault closes a connection")
+	assert.Equal(t, int64(2), highWatermark(t, c, "t", 0), "a request whose connection was closed appends nothing")
+}
+
+func TestDropNextProduceResponse(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		opts       []kgo.Opt
+		wantStored int64
+	}{
+		// The retry carries the same producer ID and sequence, and the
+		// broker answers it as a duplicate without appending again.
+		{"idempotent", nil, 1},
+		// The broker appended the first attempt, so the retry is a
+		// second copy.
+		{"not idempotent", []kgo.Opt{kgo.DisableIdempotentWrite()}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := start(t, embedded.Options{Topics: map[string]int32{"t": 1}})
+			var lost disconnects
+			cl := newClient(t, c, append(tc.opts, kgo.WithHooks(&lost))...)
+			ctx := ctxT(t)
+
+			f := c.DropNextProduceResponse(1)
+			require.NoError(t, produce(ctx, cl, "t", "v"))
+			require.NoError(t, f.Wait(ctx))
+			assert.Equal(t, 1, f.Hits())
+			assert.GreaterOrEqual(t, lost.n.Load(), int64(1))
+			assert.Equal(t, tc.wantStored, highWatermark(t, c, "t", 0))
+		})
+	}
+}
+
+func TestFaultsStack(t *testing.T) {
+	// Two armed drops fire one after the other.
+	c := start(t, embedded.Options{Topics: map[string]int32{"t": 1}})
+	cl := newClient(t, c)
+	ctx := ctxT(t)
+	first, second := c.DropNextProduceResponse(1), c.DropNextProduceResponse(1)
+	require.NoError(t, produce(ctx, cl, "t", "v"))
+	require.NoError(t, first.Wait(ctx))
+	require.NoError(t, second.Wait(ctx))
+	assert.Equal(t, int64(1), highWatermark(t, c, "t", 0))
+}
+
+func TestFaultRemove(t *testing.T) {
+	c := start(t, embedded.Options{Topics: map[string]int32{"t": 1}})
+	cl := newClient(t, c)
+	ctx := ctxT(t)
+	require.NoError(t, produce(ctx, cl, "t", "warm up"))
+
+	faults := map[string]*embedded.Fault{
+		"fail":  c.FailNextProduce(1, kerr.InvalidRecord.Code),
+		"delay": c.DelayNextProduce(1, time.Hour),
+		"close": c.CloseConnOnNextProduce(1),
+		"drop":  c.DropNextProduceResponse(1),
+	}
+	for _, f := range faults {
+		f.Remove()
+		f.Remove()
+	}
+	require.NoError(t, produce(ctx, cl, "t", "v"), "removed faults must not fire")
+	for name, f := range faults {
+		assert.Zero(t, f.Hits(), name)
+		err := f.Wait(ctx)
+		require.Error(t, err, name)
+		assert.Contains(t, err.Error(), "removed after firing on 0 of 1", name)
+	}
+}
+
+func TestFaultWaitTimesOut(t *testing.T) {
+	c := start(t, embedded.Options{})
+	f := c.FailNextProduce(3, kerr.NotLeaderForPartition.Code)
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	err := f.Wait(ctx)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Contains(t, err.Error(), "fired on 0 of 3")
+}

@@ -1,0 +1,124 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/gokafka/producer/integration/readback"
+)
+
+// written is what the readback tests produce with kgo: nil and empty keys,
+// values and header values, on two partitions.
+func written(base time.Time) []*kgo.Record {
+	big := bytes.Repeat([]byte("compressible "), 400)
+	ts := func(i int) time.Time { return base.Add(time.Duration(i) * time.Millisecond) }
+	return []*kgo.Record{
+		{Partition: 0, Key: nil, Value: []byte("null key"), Timestamp: ts(0)},
+		{Partition: 0, Key: []byte{}, Value: []byte("empty key"), Timestamp: ts(1)},
+		{Partition: 0, Key: []byte("null value"), Value: nil, Timestamp: ts(2)},
+		{Partition: 0, Key: []byte("empty value"), Value: []byte{}, Timestamp: ts(3)},
+		{Partition: 1, Key: []byte("headers"), Value: []byte("v"), Timestamp: ts(4), Headers: []kgo.RecordHeader{
+			{Key: "text", Value: []byte("x")},
+			{Key: "null", Value: nil},
+			{Key: "empty", Value: []byte{}},
+		}},
+		{Partition: 1, Key: []byte("big"), Value: big, Timestamp: ts(5)},
+	}
+}
+
+func produceAll(t *testing.T, seeds []string, topic string, recs []*kgo.Record) {
+	t.Helper()
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(seeds...),
+		kgo.DefaultProduceTopic(topic),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerBatchCompression(kgo.GzipCompression()),
+	)
+	require.NoError(t, err)
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	defer cancel()
+	require.NoError(t, cl.ProduceSync(ctx, recs...).FirstErr())
+}
+
+func TestReadAll(t *testing.T) {
+	seeds := brokers(t)
+	topic := newTopic(t, seeds, 2)
+	// A minute back: brokers may refuse timestamps too far ahead.
+	base := time.Now().Add(-time.Minute).Truncate(time.Millisecond)
+	want := written(base)
+	produceAll(t, seeds, topic, want)
+
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	defer cancel()
+	got, err := readback.ReadAll(ctx, seeds, topic, len(want))
+	require.NoError(t, err)
+	require.Len(t, got, len(want))
+
+	offsets := map[int32]int64{}
+	for i, w := range want {
+		g := got[i]
+		assert.Equal(t, w.Partition, g.Partition, "record %d: partition", i)
+		assert.Equal(t, offsets[w.Partition], g.Offset, "record %d: offset", i)
+		offsets[w.Partition]++
+		sameBytes(t, w.Key, g.Key, i, "key")
+		sameBytes(t, w.Value, g.Value, i, "value")
+		assert.Equal(t, w.Timestamp.UnixMilli(), g.Timestamp.UnixMilli(), "record %d: timestamp", i)
+		require.Len(t, g.Headers, len(w.Headers), "record %d: headers", i)
+		for j, h := range w.Headers {
+			assert.Equal(t, h.Key, g.Headers[j].Key, "record %d: header %d key", i, j)
+			sameBytes(t, h.Value, g.Headers[j].Value, i, "header "+h.Key)
+		}
+		assert.GreaterOrEqual(t, g.ProducerID, int64(0), "record %d: kgo produces idempotently by default", i)
+		if w.Partition == 1 {
+			assert.Equal(t, uint8(1), g.Compression, "record %d: gzip batch", i)
+		}
+	}
+
+	t.Run("reads past expect to the end", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+		defer cancel()
+		got, err := readback.ReadAll(ctx, seeds, topic, 1)
+		require.NoError(t, err)
+		assert.Len(t, got, len(want), "records beyond expect (duplicates, say) must be returned")
+	})
+
+	t.Run("says how many it read", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+		defer cancel()
+		got, err := readback.ReadAll(ctx, seeds, topic, len(want)+4)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Contains(t, err.Error(), "read 6 of 10 expected records")
+		assert.Len(t, got, len(want), "what was read is returned with the error")
+	})
+}
+
+func TestReadAllEmptyTopic(t *testing.T) {
+	seeds := brokers(t)
+	topic := newTopic(t, seeds, 3)
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	defer cancel()
+	got, err := readback.ReadAll(ctx, seeds, topic, 0)
+	require.NoError(t, err)
+	assert.Empty(t, got)
+}
+
+// sameBytes compares byte slices telling nil from empty, which
+// assert.Equal does not.
+func sameBytes(t *testing.T, want, got []byte, record int, what string) {
+	t.Helper()
+	switch {
+	case want == nil:
+		assert.Nil(t, got, "record %d: %s must be null", record, what)
+	case got == nil:
+		assert.Fail(t, "null instead of a value", "record %d: %s is null, want %q", record, what, want)
+	default:
+		assert.True(t, bytes.Equal(want, got), "record %d: %s is %q, want %q", record, what, got, want)
+	}
+}
