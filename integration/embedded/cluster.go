@@ -13,8 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"strconv"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 
@@ -96,14 +95,12 @@ func Start(opts Options) (*Cluster, error) {
 	}
 	// kfake numbers its first brokers 0..n-1 in listening order.
 	for i, addr := range fake.ListenAddrs() {
-		_, port, err := net.SplitHostPort(addr)
-		if err == nil {
-			c.ports[int32(i)], err = strconv.Atoi(port)
-		}
+		ap, err := netip.ParseAddrPort(addr)
 		if err != nil {
 			c.Close()
-			return nil, fmt.Errorf("embedded: broker address %q: %w", addr, err)
+			return nil, fmt.Errorf("embedded: broker address: %w", err)
 		}
+		c.ports[int32(i)] = int(ap.Port())
 	}
 	for name, n := range opts.Topics {
 		if err := c.CreateTopic(name, n); err != nil {
@@ -115,8 +112,7 @@ func Start(opts Options) (*Cluster, error) {
 }
 
 // Addrs returns "127.0.0.1:port" of every running broker, for a client's
-// seed brokers.
-// It returns nil once the cluster is closed.
+// seed brokers, or nil once the cluster is closed.
 func (c *Cluster) Addrs() []string {
 	if c.closed.Load() {
 		return nil

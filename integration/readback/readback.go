@@ -51,7 +51,8 @@ type Header struct {
 // returned too. Transaction markers are skipped; records of aborted
 // transactions are returned (read_uncommitted).
 //
-// ReadAll fails once ctx ends first, saying how many of expect it read.
+// ReadAll fails once ctx ends first, saying how many of expect it read, and
+// returns what it read, sorted, with the error.
 func ReadAll(ctx context.Context, brokers []string, topic string, expect int) ([]Record, error) {
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(brokers...),
@@ -74,7 +75,7 @@ func ReadAll(ctx context.Context, brokers []string, topic string, expect int) ([
 		if len(records) >= expect {
 			if ends == nil {
 				if ends, err = endOffsets(ctx, cl, topic); err != nil {
-					return records, fmt.Errorf("readback: topic %q: read %d of %d expected records, then: %w",
+					return sorted(records), fmt.Errorf("readback: topic %q: read %d of %d expected records, then: %w",
 						topic, len(records), expect, err)
 				}
 			}
@@ -89,7 +90,7 @@ func ReadAll(ctx context.Context, brokers []string, topic string, expect int) ([
 			if ends != nil {
 				msg += "; not yet at the end of " + behind(next, ends)
 			}
-			return records, fmt.Errorf("%s: %w", msg, err)
+			return sorted(records), fmt.Errorf("%s: %w", msg, err)
 		}
 		var fetchErr error
 		fetches.EachError(func(t string, p int32, err error) {
@@ -98,7 +99,7 @@ func ReadAll(ctx context.Context, brokers []string, topic string, expect int) ([
 			}
 		})
 		if fetchErr != nil {
-			return records, fmt.Errorf("readback: topic %q: %w", topic, fetchErr)
+			return sorted(records), fmt.Errorf("readback: topic %q: %w", topic, fetchErr)
 		}
 		fetches.EachRecord(func(r *kgo.Record) {
 			next[r.Partition] = max(next[r.Partition], r.Offset+1)
@@ -108,10 +109,15 @@ func ReadAll(ctx context.Context, brokers []string, topic string, expect int) ([
 		})
 	}
 
+	return sorted(records), nil
+}
+
+// sorted sorts records by partition, then offset.
+func sorted(records []Record) []Record {
 	slices.SortFunc(records, func(a, b Record) int {
 		return cmp.Or(cmp.Compare(a.Partition, b.Partition), cmp.Compare(a.Offset, b.Offset))
 	})
-	return records, nil
+	return records
 }
 
 func convert(r *kgo.Record) Record {
