@@ -32,7 +32,7 @@ func written(base time.Time) []*kgo.Record {
 	}
 }
 
-func produceAll(t *testing.T, seeds []string, topic string, recs []*kgo.Record) {
+func produceWithKgo(t *testing.T, seeds []string, topic string, recs []*kgo.Record) {
 	t.Helper()
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(seeds...),
@@ -53,7 +53,7 @@ func TestReadAll(t *testing.T) {
 	// A minute back: brokers may refuse timestamps too far ahead.
 	base := time.Now().Add(-time.Minute).Truncate(time.Millisecond)
 	want := written(base)
-	produceAll(t, seeds, topic, want)
+	produceWithKgo(t, seeds, topic, want)
 
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
