@@ -184,8 +184,10 @@ func (c *Conn) RequestVersion(ctx context.Context, req protocol.Request, version
 }
 
 // maxPooledBuffer keeps rare huge requests from pinning their memory in the
-// pool; the default max.request.size is 1 MiB.
-const maxPooledBuffer = 1 << 20
+// pool. It sits well above the default max.request.size (1 MiB): a full
+// ProduceRequest is that plus its framing, and one just past the cap would
+// cost a fresh megabyte per request.
+const maxPooledBuffer = 4 << 20
 
 var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
