@@ -1,0 +1,211 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"hash/crc32"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gokafka/producer/compression"
+	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/record"
+
+	producer "github.com/gokafka/producer"
+)
+
+var fixedDump = []string{"dump", "--key", "k", "--value", "v", "--header", "trace=abc",
+	"--timestamp", "2024-01-02T03:04:05Z", "--topic", "t"}
+
+func TestDumpIsDeterministicAndComplete(t *testing.T) {
+	a := runKprod(t, "", fixedDump...)
+	b := runKprod(t, "", fixedDump...)
+	if a.code != exitOK {
+		t.Fatalf("exit %d\nstderr:\n%s", a.code, a.stderr)
+	}
+	if a.stdout != b.stdout {
+		t.Fatalf("two dumps of the same input differ:\n%s\n---\n%s", a.stdout, b.stdout)
+	}
+	for _, want := range []string{
+		"RequestHeader.RequestApiKey", "(Produce)", "RequestHeader.ClientId", `"kprod"`,
+		"TopicData[0].Name", `"t"`, "PartitionData[0].Records.length",
+		"batch[0].crc", "verifies", "batch[0].attributes", "compression=none",
+		"2024-01-02T03:04:05.000Z",
+		"records[0].length", "records[0].timestampDelta", "records[0].offsetDelta",
+		"records[0].keyLength", "records[0].key", `"k"`, "records[0].value", `"v"`,
+		"records[0].headersCount", "headers[0].headerKey", `"trace"`, "headers[0].headerValue", `"abc"`,
+	} {
+		if !strings.Contains(a.stdout, want) {
+			t.Errorf("dump lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("dump:\n%s", a.stdout)
+	}
+}
+
+func TestDumpStdinEachCodec(t *testing.T) {
+	for _, codec := range []string{"none", "gzip", "snappy", "lz4", "zstd"} {
+		t.Run(codec, func(t *testing.T) {
+			r := runKprod(t, "a:1\nb:2\nno key\n", "dump", "--key-separator", ":", "--compression", codec,
+				"--timestamp", "1700000000000")
+			if r.code != exitOK {
+				t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
+			}
+			for _, want := range []string{"verifies", "compression=" + codec, "records[2].value", `"no key"`, "= null"} {
+				if !strings.Contains(r.stdout, want) {
+					t.Errorf("dump lacks %q:\n%s", want, r.stdout)
+				}
+			}
+			if codec != "none" && !strings.Contains(r.stdout, "decompressed records") {
+				t.Errorf("compressed records not walked:\n%s", r.stdout)
+			}
+		})
+	}
+}
+
+func TestDumpEachVersion(t *testing.T) {
+	v := protocol.Supported(protocol.Produce)
+	for version := v.Min; version <= v.Max; version++ {
+		r := runKprod(t, "", "dump", "--value", "x", "--version", fmt.Sprint(version), "--timestamp", "0")
+		if r.code != exitOK {
+			t.Fatalf("v%d: exit %d\nstderr:\n%s", version, r.code, r.stderr)
+		}
+		header := "RequestHeader v1"
+		if version >= 9 {
+			header = "RequestHeader v2"
+		}
+		if !strings.Contains(r.stdout, header) {
+			t.Errorf("v%d: dump lacks %q", version, header)
+		}
+	}
+}
+
+// --raw writes the bytes the listing explains; decoding them with the
+// protocol and record packages gives back the records.
+func TestDumpRawDecodes(t *testing.T) {
+	r := runKprod(t, "k1=v1\nk2=v2\n", "dump", "--raw", "--key-separator", "=", "--compression", "zstd", "--partition", "4")
+	if r.code != exitOK {
+		t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
+	}
+	frame := []byte(r.stdout)
+	api, version, _, clientID, body, err := protocol.ReadRequestHeader(frame[4:])
+	if err != nil || api != protocol.Produce || version != protocol.Supported(protocol.Produce).Max || *clientID != "kprod" {
+		t.Fatalf("header: %v %v %v %v", api, version, clientID, err)
+	}
+	var req protocol.ProduceRequest
+	if err := req.ReadFrom(body, version); err != nil {
+		t.Fatal(err)
+	}
+	p := req.Topics[0].Partitions[0]
+	if req.Topics[0].Name != "kprod-perf" || p.Index != 4 {
+		t.Fatalf("topic %q partition %d", req.Topics[0].Name, p.Index)
+	}
+	recs := decodeRecords(t, p.Records)
+	if len(recs) != 2 || string(recs[0].Key) != "k1" || string(recs[1].Value) != "v2" {
+		t.Fatalf("records %+v", recs)
+	}
+}
+
+// buildFrame makes a request as dump does, in-process.
+func buildFrame(t *testing.T, version int16, codec compression.Codec, recs []producer.Record) []byte {
+	t.Helper()
+	batch, err := encodeBatch(recs, codec, 0, time.UnixMilli(1700000000000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr := &protocol.ProduceRequest{Acks: -1, TimeoutMs: 1000, Topics: []protocol.ProduceRequestTopic{{
+		Name: "topic", Partitions: []protocol.ProduceRequestPartition{{Index: 1, Records: batch}},
+	}}}
+	id := "id"
+	frame := protocol.AppendRequestHeader([]byte{0, 0, 0, 0}, protocol.Produce, version, 7, &id)
+	frame = pr.AppendTo(frame, version)
+	n := len(frame) - 4
+	frame[0], frame[1], frame[2], frame[3] = byte(n>>24), byte(n>>16), byte(n>>8), byte(n)
+	return frame
+}
+
+var sampleRecords = []producer.Record{
+	{Key: []byte("key"), Value: []byte("value"), Headers: []producer.Header{{Key: "h", Value: []byte("1")}, {Key: "null"}}},
+	{Value: bytes.Repeat([]byte("long value "), 40)},
+	{Key: []byte{}, Value: nil},
+}
+
+// Every byte of the request belongs to exactly one annotated field, in
+// order: the annotations of the request's own space concatenate back to the
+// frame.
+func TestWalkCoversEveryByte(t *testing.T) {
+	v := protocol.Supported(protocol.Produce)
+	for version := v.Min; version <= v.Max; version++ {
+		for _, codec := range []compression.Codec{compression.None, compression.Gzip, compression.Snappy, compression.LZ4, compression.Zstd} {
+			frame := buildFrame(t, version, codec, sampleRecords)
+			as, err := walkRequest(frame)
+			if err != nil {
+				t.Fatalf("v%d %v: %v", version, codec, err)
+			}
+			var joined []byte
+			next := 0
+			for _, a := range as {
+				if a.space != "" {
+					continue
+				}
+				if a.off != next {
+					t.Fatalf("v%d %v: %s at offset %d, want %d", version, codec, a.path, a.off, next)
+				}
+				joined = append(joined, a.raw...)
+				next += len(a.raw)
+			}
+			if !bytes.Equal(joined, frame) {
+				t.Fatalf("v%d %v: annotations do not add up to the frame", version, codec)
+			}
+		}
+	}
+}
+
+func TestWalkReportsCRCMismatch(t *testing.T) {
+	frame := buildFrame(t, 11, compression.None, sampleRecords)
+	frame[bytes.Index(frame, []byte("long value"))] ^= 0x20 // a value byte, covered by the CRC
+	as, err := walkRequest(frame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range as {
+		if strings.HasSuffix(a.path, ".crc") {
+			if !strings.Contains(a.value, "MISMATCH") {
+				t.Errorf("crc: %s", a.value)
+			}
+			return
+		}
+	}
+	t.Fatal("no crc field")
+}
+
+func TestWalkRejectsTruncation(t *testing.T) {
+	frame := buildFrame(t, 9, compression.None, sampleRecords)
+	if _, err := walkRequest(frame[:len(frame)-3]); err == nil {
+		t.Fatal("a truncated request walked without error")
+	}
+}
+
+// The CRC the walker checks is the one the record package writes.
+func TestWalkCRCMatchesRecordPackage(t *testing.T) {
+	batch, err := encodeBatch(sampleRecords, compression.None, 0, time.UnixMilli(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := crc32.Checksum(batch[21:], castagnoli)
+	got := uint32(batch[17])<<24 | uint32(batch[18])<<16 | uint32(batch[19])<<8 | uint32(batch[20])
+	if got != want {
+		t.Fatalf("crc %08x, want %08x", got, want)
+	}
+}
+
+func decodeRecords(t *testing.T, b []byte) []record.Record {
+	t.Helper()
+	batch, _, err := record.DecodeBatch(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return batch.Records
+}

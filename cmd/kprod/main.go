@@ -1,0 +1,130 @@
+// Command kprod is the command-line producer of github.com/gokafka/producer.
+//
+//	kprod perf    [flags]   generate records and report throughput and latency
+//	kprod produce [flags]   read records from stdin, one per line
+//	kprod dump    [flags]   print the bytes of the ProduceRequest that given records would make
+//	kprod                   same as `kprod perf` with its defaults
+//
+// Without --brokers, perf and produce start an embedded broker (in a child
+// process, so that the CPU time and allocations they report are the
+// producer's alone) and create the topic on it.
+//
+// Exit status: 0 when every record was acknowledged, 1 when any failed or the
+// run was interrupted, 2 for a usage error.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit statuses; part of the command's contract.
+const (
+	exitOK      = 0
+	exitFailed  = 1
+	exitUsage   = 2
+	programName = "kprod"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// env is what a command reads and writes, so the whole program can run
+// against in-memory streams.
+type env struct {
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+// run executes the command line args and returns the exit status.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
+	root := newRootCommand(e)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.Execute()
+	if err == nil {
+		return exitOK
+	}
+	var ue *usageError
+	var fe *failedError
+	switch {
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "%s: %v\n", programName, ue)
+		return exitUsage
+	case errors.As(err, &fe):
+		// The summary has already said what failed.
+		return exitFailed
+	default:
+		fmt.Fprintf(stderr, "%s: %v\n", programName, err)
+		return exitFailed
+	}
+}
+
+// usageError is a bad command line: exit status 2, a one-line message that
+// names the flag.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// failedError means records failed or the run was interrupted: exit status
+// 1, with nothing more to print because the summary said it.
+type failedError struct{}
+
+func (*failedError) Error() string { return "some records were not acknowledged" }
+
+// noArgs rejects positional arguments as a usage error: every input of kprod
+// is a flag or stdin.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usagef("unexpected argument %q (see %s --help)", args[0], cmd.CommandPath())
+	}
+	return nil
+}
+
+// flagError turns pflag's parse errors, which already name the flag, into
+// usage errors.
+func flagError(_ *cobra.Command, err error) error { return &usageError{msg: err.Error()} }
+
+func newRootCommand(e *env) *cobra.Command {
+	perfOpts := newPerfOptions()
+	root := &cobra.Command{
+		Use:   programName,
+		Short: "Produce records to Kafka and show what happened",
+		Long: `kprod produces records with github.com/gokafka/producer and reports throughput,
+latency, batching, compression and CPU cost.
+
+Without a sub-command it runs "kprod perf" with its defaults: one million
+100-byte records to an embedded broker started for the occasion.`,
+		Args:          noArgs,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runPerf(cmd, e, perfOpts)
+		},
+	}
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetFlagErrorFunc(flagError)
+	perfOpts.register(root)
+
+	root.AddCommand(newPerfCommand(e), newProduceCommand(e), newDumpCommand(e), newBrokerCommand(e))
+	for _, c := range root.Commands() {
+		c.Args = noArgs
+		c.SilenceErrors = true
+		c.SilenceUsage = true
+		c.SetFlagErrorFunc(flagError)
+	}
+	return root
+}

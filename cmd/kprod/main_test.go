@@ -1,0 +1,235 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The tests run the kprod binary, built once here, as a user would: against
+// one embedded broker shared by the tests (started with `kprod broker`),
+// against a fresh embedded broker for the default command, and against the
+// real cluster in KAFKA_BROKERS when it is set.
+
+var kprodBin string
+
+// runTimeout bounds every kprod run of the tests: a hang fails the test
+// rather than the whole suite's deadline.
+const runTimeout = 2 * time.Minute
+
+func TestMain(m *testing.M) {
+	os.Exit(testMain(m))
+}
+
+func testMain(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "kprod-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	kprodBin = filepath.Join(dir, "kprod")
+	args := []string{"build", "-o", kprodBin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, ".")...)
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building kprod: %v\n%s", err, out)
+		return 1
+	}
+	defer stopSharedBroker()
+	return m.Run()
+}
+
+// result is one finished kprod run.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// runKprod runs kprod with args and stdin, and waits at most runTimeout.
+func runKprod(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, kprodBin, args...)
+	// On timeout, SIGQUIT makes the Go runtime print every goroutine's
+	// stack, which says where it hung.
+	cmd.Cancel = func() error {
+		if err := cmd.Process.Signal(syscall.SIGQUIT); err != nil {
+			return cmd.Process.Kill()
+		}
+		return nil
+	}
+	cmd.WaitDelay = 10 * time.Second
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	r := result{stdout: stdout.String(), stderr: stderr.String()}
+	var ee *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		t.Fatalf("kprod %s: no exit within %v\nstderr:\n%s", strings.Join(args, " "), runTimeout, r.stderr)
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("kprod %s: %v", strings.Join(args, " "), err)
+	}
+	return r
+}
+
+// The shared broker: `kprod broker`, started by the first test that needs
+// it and stopped after the last.
+var shared struct {
+	once  sync.Once
+	addrs string
+	err   error
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+}
+
+// sharedBroker returns the shared embedded broker's address.
+func sharedBroker(t *testing.T) string {
+	t.Helper()
+	shared.once.Do(func() {
+		cmd := exec.Command(kprodBin, "broker", "--child")
+		cmd.Stderr = os.Stderr
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			shared.err = err
+			return
+		}
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			shared.err = err
+			return
+		}
+		if err := cmd.Start(); err != nil {
+			shared.err = err
+			return
+		}
+		shared.cmd, shared.stdin = cmd, stdin
+		addrs := make(chan string, 1)
+		go func() {
+			sc := bufio.NewScanner(stdout)
+			for sc.Scan() {
+				if a, ok := strings.CutPrefix(sc.Text(), brokerAddrPrefix); ok {
+					addrs <- a
+					_, _ = io.Copy(io.Discard, stdout)
+					return
+				}
+			}
+			close(addrs)
+		}()
+		timer := time.NewTimer(brokerStartTimeout)
+		defer timer.Stop()
+		select {
+		case a, ok := <-addrs:
+			if !ok {
+				shared.err = errors.New("kprod broker exited without an address")
+			}
+			shared.addrs = a
+		case <-timer.C:
+			shared.err = fmt.Errorf("kprod broker: no address within %v", brokerStartTimeout)
+		}
+	})
+	if shared.err != nil {
+		t.Fatal(shared.err)
+	}
+	return shared.addrs
+}
+
+func stopSharedBroker() {
+	if shared.cmd == nil {
+		return
+	}
+	_ = shared.stdin.Close() // the child stops when its stdin closes
+	done := make(chan struct{})
+	go func() {
+		_ = shared.cmd.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(brokerStopTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		_ = shared.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// requiredFields are the summary's JSON fields that issue 5 fixes.
+var requiredFields = []string{
+	"records_sent", "records_acked", "records_failed", "errors",
+	"seconds", "records_per_sec", "mb_per_sec", "latency_ms",
+	"batches", "records_per_batch", "compression_ratio",
+	"cpu_seconds", "cpu_us_per_record", "allocs_per_record",
+}
+
+// parseSummary checks that stdout is exactly one JSON object carrying every
+// required field, and decodes it.
+func parseSummary(t *testing.T, r result) summary {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(r.stdout))
+	var fields map[string]json.RawMessage
+	if err := dec.Decode(&fields); err != nil {
+		t.Fatalf("stdout is not a JSON object: %v\nstdout:\n%s\nstderr:\n%s", err, r.stdout, r.stderr)
+	}
+	if rest, _ := io.ReadAll(dec.Buffered()); strings.TrimSpace(string(rest)) != "" || dec.More() {
+		t.Fatalf("stdout has more than one JSON object:\n%s", r.stdout)
+	}
+	for _, f := range requiredFields {
+		if _, ok := fields[f]; !ok {
+			t.Errorf("summary lacks %q:\n%s", f, r.stdout)
+		}
+	}
+	var lat map[string]json.RawMessage
+	if err := json.Unmarshal(fields["latency_ms"], &lat); err != nil {
+		t.Fatalf("latency_ms is not an object: %v", err)
+	}
+	for _, f := range []string{"p50", "p99", "p999", "max"} {
+		if _, ok := lat[f]; !ok {
+			t.Errorf("latency_ms lacks %q", f)
+		}
+	}
+	var errs map[string]int64
+	if err := json.Unmarshal(fields["errors"], &errs); err != nil || errs == nil {
+		t.Errorf("errors is not an object: %s", fields["errors"])
+	}
+	var s summary
+	if err := json.Unmarshal([]byte(r.stdout), &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.RecordsAcked+s.RecordsFailed != s.RecordsSent {
+		t.Errorf("acked %d + failed %d != sent %d", s.RecordsAcked, s.RecordsFailed, s.RecordsSent)
+	}
+	var failed int64
+	for _, n := range s.Errors {
+		failed += n
+	}
+	if failed != s.RecordsFailed {
+		t.Errorf("errors add up to %d, records_failed is %d", failed, s.RecordsFailed)
+	}
+	return s
+}
+
+// uniqueTopic names a topic no earlier run used, on the shared broker or a
+// real cluster.
+func uniqueTopic(base string) string {
+	return fmt.Sprintf("kprod-test-%s-%d", base, time.Now().UnixNano())
+}

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+const testRecords = 20000
+
+func TestPerfEachCodec(t *testing.T) {
+	brokers := sharedBroker(t)
+	for _, codec := range []string{"none", "gzip", "snappy", "lz4", "zstd"} {
+		t.Run(codec, func(t *testing.T) {
+			r := runKprod(t, "", "perf", "--brokers", brokers, "--topic", uniqueTopic("perf-"+codec),
+				"--num-records", "20000", "--compression", codec, "--key-size", "8", "--json")
+			if r.code != exitOK {
+				t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
+			}
+			s := parseSummary(t, r)
+			if s.RecordsSent != testRecords || s.RecordsAcked != testRecords || s.RecordsFailed != 0 {
+				t.Errorf("sent %d acked %d failed %d, want %d acked", s.RecordsSent, s.RecordsAcked, s.RecordsFailed, testRecords)
+			}
+			if s.Compression != codec {
+				t.Errorf("compression %q, want %q", s.Compression, codec)
+			}
+			if s.Batches < 1 || s.RecordsPerBatch <= 0 {
+				t.Errorf("batches %d, records/batch %v", s.Batches, s.RecordsPerBatch)
+			}
+			if s.Bytes != testRecords*(100+8) {
+				t.Errorf("bytes %d, want %d", s.Bytes, testRecords*(100+8))
+			}
+			// Values are random letters: entropy coders compress them,
+			// whatever their speed. lz4 and snappy, which only find
+			// repeats, may not.
+			if (codec == "gzip" || codec == "zstd") && s.CompressionRatio <= 1 {
+				t.Errorf("compression ratio %v with %s", s.CompressionRatio, codec)
+			}
+			if s.LatencyMs.Max < s.LatencyMs.P50 || s.LatencyMs.P50 <= 0 {
+				t.Errorf("latency %+v", s.LatencyMs)
+			}
+		})
+	}
+}
+
+// kprod alone is kprod perf with its defaults, on an embedded broker of its
+// own; only the record count is lowered.
+func TestDefaultCommandUsesEmbeddedBroker(t *testing.T) {
+	r := runKprod(t, "", "--num-records", "20000", "--json")
+	if r.code != exitOK {
+		t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "embedded broker at ") {
+		t.Errorf("stderr does not give the embedded broker's address:\n%s", r.stderr)
+	}
+	s := parseSummary(t, r)
+	if !s.Embedded || s.Mode != "perf" || s.Topic != "kprod-perf" || s.RecordsAcked != testRecords {
+		t.Errorf("summary %+v", s)
+	}
+}
+
+func TestPerfHumanSummary(t *testing.T) {
+	r := runKprod(t, "", "perf", "--brokers", sharedBroker(t), "--topic", uniqueTopic("human"), "--num-records", "1000")
+	if r.code != exitOK {
+		t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
+	}
+	for _, want := range []string{"1,000 sent, 1,000 acked, 0 failed", "records/s", "MB/s", "p99.9", "records/batch", "µs/record"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("summary lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}
+
+func TestPerfSyncConcurrentThrottled(t *testing.T) {
+	r := runKprod(t, "", "perf", "--brokers", sharedBroker(t), "--topic", uniqueTopic("sync"),
+		"--num-records", "500", "--sync", "--concurrency", "4", "--linger", "0", "--throughput", "100000", "--json")
+	if r.code != exitOK {
+		t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
+	}
+	if s := parseSummary(t, r); s.RecordsAcked != 500 {
+		t.Errorf("acked %d, want 500", s.RecordsAcked)
+	}
+}
+
+// Records larger than --max-request-size fail at once, client-side: exit
+// status 1, and the summary counts them by error name.
+func TestFailedRecordsExitOne(t *testing.T) {
+	r := runKprod(t, "", "perf", "--brokers", sharedBroker(t), "--topic", uniqueTopic("toolarge"),
+		"--num-records", "3", "--record-size", "2000000", "--json")
+	if r.code != exitFailed {
+		t.Fatalf("exit %d, want %d\nstderr:\n%s", r.code, exitFailed, r.stderr)
+	}
+	s := parseSummary(t, r)
+	if s.RecordsSent != 3 || s.RecordsFailed != 3 || s.Errors["RECORD_TOO_LARGE"] != 3 {
+		t.Errorf("summary %+v", s)
+	}
+	if !strings.Contains(r.stderr, "RECORD_TOO_LARGE") {
+		t.Errorf("stderr does not explain the failure:\n%s", r.stderr)
+	}
+}
+
+func TestProgressAlways(t *testing.T) {
+	r := runKprod(t, "", "perf", "--brokers", sharedBroker(t), "--topic", uniqueTopic("progress"),
+		"--num-records", "1000", "--progress", "always", "--json")
+	if r.code != exitOK {
+		t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "acked") {
+		t.Errorf("no progress display on stderr:\n%s", r.stderr)
+	}
+	parseSummary(t, r) // stdout holds the summary alone
+}

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gokafka/producer/integration/readback"
+)
+
+// consumeTimeout bounds reading back what a test produced.
+const consumeTimeout = time.Minute
+
+// consumed is a record as read back by franz-go, a client we did not write.
+type consumed struct {
+	key, value string
+	nilKey     bool
+	headers    map[string]string
+}
+
+// consume reads the records of topic from the start, expecting n, with the
+// integration suite's reader (franz-go's kgo).
+func consume(t *testing.T, brokers, topic string, n int) []consumed {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), consumeTimeout)
+	defer cancel()
+	recs, err := readback.ReadAll(ctx, strings.Split(brokers, ","), topic, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != n {
+		t.Fatalf("read %d records of %s, want %d", len(recs), topic, n)
+	}
+	var out []consumed
+	for _, r := range recs {
+		c := consumed{key: string(r.Key), value: string(r.Value), nilKey: r.Key == nil, headers: map[string]string{}}
+		for _, h := range r.Headers {
+			c.headers[h.Key] = string(h.Value)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// produceAndReadBack produces lines with keys to a new one-partition topic
+// and checks, record by record and in order, what a consumer reads.
+func produceAndReadBack(t *testing.T, brokers string) {
+	topic := uniqueTopic("produce")
+	input := "k1:v1\nk2:v2\nno separator here\n:empty key\nk3:value:with:colons\n\nlast line without newline"
+	want := []consumed{
+		{key: "k1", value: "v1"},
+		{key: "k2", value: "v2"},
+		{value: "no separator here", nilKey: true},
+		{key: "", value: "empty key"},
+		{key: "k3", value: "value:with:colons"},
+		{value: "", nilKey: true},
+		{value: "last line without newline", nilKey: true},
+	}
+	r := runKprod(t, input, "produce", "--brokers", brokers, "--topic", topic, "--partitions", "1",
+		"--key-separator", ":", "--header", "source=kprod-test", "--json")
+	if r.code != exitOK {
+		t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
+	}
+	s := parseSummary(t, r)
+	if s.Mode != "produce" || s.RecordsSent != int64(len(want)) || s.RecordsAcked != int64(len(want)) {
+		t.Errorf("summary %+v, want %d acked", s, len(want))
+	}
+	got := consume(t, brokers, topic, len(want))
+	for i, w := range want {
+		g := got[i]
+		if g.key != w.key || g.nilKey != w.nilKey || g.value != w.value {
+			t.Errorf("record %d: key %q (nil %t) value %q, want key %q (nil %t) value %q",
+				i, g.key, g.nilKey, g.value, w.key, w.nilKey, w.value)
+		}
+		if g.headers["source"] != "kprod-test" {
+			t.Errorf("record %d: headers %v", i, g.headers)
+		}
+	}
+}
+
+func TestProduceStdinWithKeys(t *testing.T) {
+	produceAndReadBack(t, sharedBroker(t))
+}
+
+func TestProduceEmptyStdin(t *testing.T) {
+	r := runKprod(t, "", "produce", "--brokers", sharedBroker(t), "--topic", uniqueTopic("empty"), "--json")
+	if r.code != exitOK {
+		t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
+	}
+	if s := parseSummary(t, r); s.RecordsSent != 0 {
+		t.Errorf("sent %d records from empty stdin", s.RecordsSent)
+	}
+}

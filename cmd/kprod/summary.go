@@ -1,0 +1,202 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	producer "github.com/gokafka/producer"
+)
+
+// summary is the report at the end of perf and produce. Its JSON field
+// names are part of kprod's contract (issue 5); fields may be added, never
+// renamed.
+type summary struct {
+	Mode        string   `json:"mode"`
+	Topic       string   `json:"topic"`
+	Brokers     []string `json:"brokers"`
+	Embedded    bool     `json:"embedded"`
+	Compression string   `json:"compression"`
+	Interrupted bool     `json:"interrupted"`
+
+	RecordsSent   int64 `json:"records_sent"`
+	RecordsAcked  int64 `json:"records_acked"`
+	RecordsFailed int64 `json:"records_failed"`
+	// Errors counts failed records by error name: the protocol's name for
+	// broker errors (NOT_LEADER_OR_FOLLOWER), a short upper-case name for
+	// client-side ones (DELIVERY_TIMEOUT). Always an object, {} when empty.
+	Errors map[string]int64 `json:"errors"`
+
+	Bytes         int64   `json:"bytes"` // key and value bytes of acknowledged records
+	Seconds       float64 `json:"seconds"`
+	RecordsPerSec float64 `json:"records_per_sec"`
+	// MBPerSec is in MiB (2^20 bytes) of keys and values per second, as
+	// Kafka's kafka-producer-perf-test counts its "MB/sec".
+	MBPerSec  float64   `json:"mb_per_sec"`
+	LatencyMs latencyMs `json:"latency_ms"`
+
+	Batches         int64   `json:"batches"`
+	RecordsPerBatch float64 `json:"records_per_batch"`
+	// CompressionRatio is uncompressed batch bytes over bytes sent: 2.5
+	// means batches went out 2.5 times smaller; 1 without compression.
+	CompressionRatio float64 `json:"compression_ratio"`
+	Requests         int64   `json:"requests"`
+	Retries          int64   `json:"retries"`
+
+	CPUSeconds      float64 `json:"cpu_seconds"`
+	CPUUsPerRecord  float64 `json:"cpu_us_per_record"`
+	AllocsPerRecord float64 `json:"allocs_per_record"`
+}
+
+// latencyMs is the latency from the Produce call to the record's callback,
+// of acknowledged records, in milliseconds.
+type latencyMs struct {
+	P50  float64 `json:"p50"`
+	P99  float64 `json:"p99"`
+	P999 float64 `json:"p999"`
+	Max  float64 `json:"max"`
+	Mean float64 `json:"mean"`
+}
+
+// summaryInput is everything a summary is computed from.
+type summaryInput struct {
+	mode, topic, compression string
+	brokers                  []string
+	embedded, interrupted    bool
+	meter                    *meter
+	stats                    producer.Stats
+	elapsed, cpu             time.Duration
+	mallocs                  uint64 // heap allocations during the produce phase
+}
+
+// unresolvedError names records whose callback had not run when the
+// producer was closed; the library promises it always runs, so a non-zero
+// count is a bug worth seeing.
+const unresolvedError = "UNRESOLVED"
+
+func newSummary(in summaryInput) *summary {
+	c := in.meter.counts()
+	errs, _ := in.meter.errors()
+	failed := c.failed
+	if missing := c.sent - c.acked - c.failed; missing > 0 {
+		errs[unresolvedError] += missing
+		failed += missing
+	}
+	secs := in.elapsed.Seconds()
+	h := in.meter.latency()
+	ms := func(us int64) float64 { return round(float64(us)/1000, 3) }
+	st := in.stats
+	s := &summary{
+		Mode:          in.mode,
+		Topic:         in.topic,
+		Brokers:       in.brokers,
+		Embedded:      in.embedded,
+		Compression:   in.compression,
+		Interrupted:   in.interrupted,
+		RecordsSent:   c.sent,
+		RecordsAcked:  c.acked,
+		RecordsFailed: failed,
+		Errors:        errs,
+		Bytes:         c.bytes,
+		Seconds:       round(secs, 3),
+		RecordsPerSec: round(ratio(float64(c.acked), secs), 1),
+		MBPerSec:      round(ratio(float64(c.bytes)/(1<<20), secs), 3),
+		LatencyMs: latencyMs{
+			P50:  ms(h.ValueAtQuantile(50)),
+			P99:  ms(h.ValueAtQuantile(99)),
+			P999: ms(h.ValueAtQuantile(99.9)),
+			Max:  ms(h.Max()),
+			Mean: round(h.Mean()/1000, 3),
+		},
+		Batches:          st.Batches,
+		RecordsPerBatch:  round(ratio(float64(st.BatchRecords), float64(st.Batches)), 1),
+		CompressionRatio: round(ratio(float64(st.UncompressedBytes), float64(st.CompressedBytes)), 3),
+		Requests:         st.Requests,
+		Retries:          st.Retries,
+		CPUSeconds:       round(in.cpu.Seconds(), 3),
+		CPUUsPerRecord:   round(ratio(float64(in.cpu.Microseconds()), float64(c.sent)), 3),
+		AllocsPerRecord:  round(ratio(float64(in.mallocs), float64(c.sent)), 2),
+	}
+	return s
+}
+
+// ratio is a/b, or 0 when b is 0, so that an empty run reports zeros rather
+// than NaN (which JSON cannot carry).
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+func round(x float64, places int) float64 {
+	p := math.Pow(10, float64(places))
+	return math.Round(x*p) / p
+}
+
+// write prints the summary: one JSON object, or a few aligned lines.
+func (s *summary) write(w io.Writer, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		return enc.Encode(s)
+	}
+	var b strings.Builder
+	status := ""
+	if s.Interrupted {
+		status = "  (interrupted)"
+	}
+	fmt.Fprintf(&b, "records   %s sent, %s acked, %s failed%s\n",
+		group(s.RecordsSent), group(s.RecordsAcked), group(s.RecordsFailed), status)
+	if len(s.Errors) > 0 {
+		var parts []string
+		for _, name := range sortedKeys(s.Errors) {
+			parts = append(parts, fmt.Sprintf("%s %s", name, group(s.Errors[name])))
+		}
+		fmt.Fprintf(&b, "errors    %s\n", strings.Join(parts, ", "))
+	}
+	fmt.Fprintf(&b, "time      %.3f s, %s records/s, %.2f MB/s\n",
+		s.Seconds, group(int64(s.RecordsPerSec)), s.MBPerSec)
+	fmt.Fprintf(&b, "latency   p50 %.3f ms, p99 %.3f ms, p99.9 %.3f ms, max %.3f ms (Produce to ack)\n",
+		s.LatencyMs.P50, s.LatencyMs.P99, s.LatencyMs.P999, s.LatencyMs.Max)
+	fmt.Fprintf(&b, "batches   %s (%.1f records/batch) in %s requests, %s retries; compression %s, ratio %.2f\n",
+		group(s.Batches), s.RecordsPerBatch, group(s.Requests), group(s.Retries), s.Compression, s.CompressionRatio)
+	fmt.Fprintf(&b, "cpu       %.3f s, %.3f µs/record, %.2f allocs/record\n",
+		s.CPUSeconds, s.CPUUsPerRecord, s.AllocsPerRecord)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// group writes n with thousands separators: 1,000,000.
+func group(n int64) string {
+	s := fmt.Sprint(n)
+	neg := strings.HasPrefix(s, "-")
+	if neg {
+		s = s[1:]
+	}
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func joinComma(s []string) string { return strings.Join(s, ",") }
