@@ -1,0 +1,56 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/gokafka/producer/integration/embedded"
+)
+
+// BenchmarkRace produces the same workload through each contender against
+// the embedded broker and reports records/s (b.N scales the record count).
+// The embedded broker shares the CPU with the client, so absolute numbers
+// understate both; the ratio is what it measures.
+//
+//	go test -run '^$' -bench Race -benchtime 200000x ./bench/
+func BenchmarkRace(b *testing.B) {
+	contenders := map[string]func([]string, Workload) (Contender, error){
+		"gokafka":  func(bs []string, w Workload) (Contender, error) { return NewOurs(bs, w) },
+		"franz-go": func(bs []string, w Workload) (Contender, error) { return NewFranzGo(bs, w) },
+	}
+	for _, name := range []string{"gokafka", "franz-go"} {
+		for _, goroutines := range []int{1, 8} {
+			b.Run(fmt.Sprintf("%s/goroutines=%d", name, goroutines), func(b *testing.B) {
+				cluster, err := embedded.Start(embedded.Options{Topics: map[string]int32{"race": 6}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer cluster.Close()
+				w := Workload{Topic: "race", Records: b.N, ValueSize: 100, Goroutines: goroutines, Acks: "1"}
+				c, err := contenders[name](cluster.Addrs(), w)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer c.Close()
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+				defer cancel()
+				if err := Warm(ctx, c); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				res, err := Run(ctx, c, w)
+				b.StopTimer()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if res.Failed > 0 {
+					b.Fatalf("%s: %d of %d records failed", name, res.Failed, res.Records)
+				}
+				b.ReportMetric(res.RecordsPerSec(), "records/s")
+			})
+		}
+	}
+}
