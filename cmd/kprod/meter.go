@@ -29,8 +29,9 @@ const (
 // by the progress display; its histogram has a mutex because callbacks run on
 // the producer's goroutines, not on the one that produced the record. The
 // mutex is rarely contended (one producing goroutine per shard, callbacks
-// from a few sender goroutines) and costs about as much as the histogram
-// update itself; see BenchmarkMeterRecord.
+// from a few sender goroutines). BenchmarkMeterRecord measures it: on a
+// 2-core machine the update costs 5 ns, 18 ns with the mutex, and the whole
+// of tracking a record about 100 ns, most of it the two clock readings.
 type meter struct {
 	base   time.Time // latencies are measured on its monotonic clock
 	shards []*shard
