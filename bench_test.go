@@ -1,0 +1,165 @@
+package producer
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gokafka/producer/internal/fakebroker"
+)
+
+// The benchmarks run the whole producer against the in-process fake in
+// count-only mode: one op is one record, produced and then acknowledged
+// (b.N records, then Flush), so ns/op and allocs/op are per record,
+// amortized over batches and requests. The fake runs in the same process,
+// so its few allocations per request are included in allocs/op.
+
+const benchPartitions = 6
+
+// benchProducer starts a count-only cluster with one six-partition topic
+// and a producer (acks=1, default linger and batch size) whose metadata for
+// it is already loaded, so that no record waits for metadata.
+func benchProducer(b *testing.B) (*fakebroker.Cluster, *Producer) {
+	b.Helper()
+	c := cluster(b, fakebroker.Options{Nodes: 3, Topics: map[string]int32{"bench": benchPartitions}})
+	p := newProducer(b, c, func(cfg *Config) { cfg.Acks = AcksLeader })
+	if _, err := p.Send(context.Background(), &Record{Topic: "bench", Value: []byte("warm-up")}); err != nil {
+		b.Fatalf("warm-up: %v", err)
+	}
+	return c, p
+}
+
+// failures counts failed records: the benchmarks fail if any record fails.
+type failures struct {
+	n     atomic.Int64
+	first atomic.Pointer[error]
+	mem   runtime.MemStats
+}
+
+func (f *failures) cb(_ RecordMetadata, err error) {
+	if err != nil {
+		f.n.Add(1)
+		// A copy, so that err itself is not moved to the heap on every
+		// call: the benchmark counts allocations.
+		first := err
+		f.first.CompareAndSwap(nil, &first)
+	}
+}
+
+// start resets the timer and notes the allocation count, for the
+// fractional allocs/record that allocs/op (an integer) rounds away.
+func (f *failures) start(b *testing.B) {
+	b.ReportAllocs()
+	runtime.ReadMemStats(&f.mem)
+	b.ResetTimer()
+}
+
+// finish flushes, stops the timer, reports allocs/record and checks that
+// every record arrived.
+func (f *failures) finish(b *testing.B, c *fakebroker.Cluster, p *Producer, want int64) {
+	b.Helper()
+	if err := p.Flush(context.Background()); err != nil {
+		b.Fatalf("Flush: %v", err)
+	}
+	b.StopTimer()
+	before := f.mem.Mallocs
+	runtime.ReadMemStats(&f.mem)
+	b.ReportMetric(float64(f.mem.Mallocs-before)/float64(b.N), "allocs/record")
+	if n := f.n.Load(); n > 0 {
+		b.Fatalf("%d records failed, the first with: %v", n, *f.first.Load())
+	}
+	if got := c.ProduceCount(); got != want {
+		b.Fatalf("the fake counted %d records, want %d", got, want)
+	}
+}
+
+func BenchmarkProduce(b *testing.B) {
+	value := make([]byte, 100)
+	b.Run("keyless", func(b *testing.B) {
+		c, p := benchProducer(b)
+		var f failures
+		cb := f.cb
+		rec := Record{Topic: "bench", Value: value}
+		ctx := context.Background()
+		f.start(b)
+		for i := 0; i < b.N; i++ {
+			r := rec // Produce may keep the *Record only until it returns
+			p.Produce(ctx, &r, cb)
+		}
+		f.finish(b, c, p, int64(b.N)+1)
+	})
+	b.Run("keyed", func(b *testing.B) {
+		c, p := benchProducer(b)
+		keys := make([][]byte, 1024)
+		for i := range keys {
+			keys[i] = []byte(fmt.Sprintf("key-%06d", i))
+		}
+		var f failures
+		cb := f.cb
+		ctx := context.Background()
+		f.start(b)
+		for i := 0; i < b.N; i++ {
+			r := Record{Topic: "bench", Key: keys[i%len(keys)], Value: value}
+			p.Produce(ctx, &r, cb)
+		}
+		f.finish(b, c, p, int64(b.N)+1)
+	})
+	b.Run("parallel", func(b *testing.B) {
+		c, p := benchProducer(b)
+		var f failures
+		cb := f.cb
+		ctx := context.Background()
+		f.start(b)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				r := Record{Topic: "bench", Value: value}
+				p.Produce(ctx, &r, cb)
+			}
+		})
+		f.finish(b, c, p, int64(b.N)+1)
+	})
+}
+
+// BenchmarkSendConcurrent1000 is the synchronous API under heavy fan-in:
+// 1,000 goroutines each sending one record at a time and waiting for its
+// acknowledgement. Throughput comes from batching across goroutines, so
+// records/s is the figure that matters.
+func BenchmarkSendConcurrent1000(b *testing.B) {
+	const goroutines = 1000
+	c, p := benchProducer(b)
+	value := make([]byte, 100)
+	var next atomic.Int64
+	var failed atomic.Int64
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for g := 0; g < goroutines; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			for next.Add(1) <= int64(b.N) {
+				if _, err := p.Send(context.Background(), &Record{Topic: "bench", Value: value}); err != nil {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	began := time.Now()
+	close(start)
+	wg.Wait()
+	elapsed := time.Since(began)
+	b.StopTimer()
+	if n := failed.Load(); n > 0 {
+		b.Fatalf("%d sends failed", n)
+	}
+	if got := c.ProduceCount(); got != int64(b.N)+1 {
+		b.Fatalf("the fake counted %d records, want %d", got, b.N+1)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "records/s")
+}

@@ -1,0 +1,157 @@
+package producer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gokafka/producer/internal/fakebroker"
+	"github.com/gokafka/producer/protocol"
+)
+
+// waitFor bounds every wait in these tests: generous for a loaded 2-core
+// machine under -race, short enough that a hang fails with a message
+// rather than the test binary's timeout.
+const waitFor = 20 * time.Second
+
+// cluster starts a fake cluster that keeps records, closed at cleanup.
+func cluster(t testing.TB, opts fakebroker.Options) *fakebroker.Cluster {
+	t.Helper()
+	c, err := fakebroker.Start(opts)
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	return c
+}
+
+// newProducer returns a producer for c with test-friendly backoffs, closed
+// at cleanup (after the cluster's cleanup is registered, so it runs first).
+func newProducer(t testing.TB, c *fakebroker.Cluster, mod func(*Config)) *Producer {
+	t.Helper()
+	cfg := Config{
+		Brokers:             c.Addrs(),
+		RetryBackoff:        10 * time.Millisecond,
+		RetryBackoffMax:     100 * time.Millisecond,
+		ReconnectBackoff:    10 * time.Millisecond,
+		ReconnectBackoffMax: 100 * time.Millisecond,
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	p, err := New(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+		defer cancel()
+		if err := p.Close(ctx); err != nil && !errors.Is(err, ErrClosed) {
+			t.Errorf("Close at cleanup: %v", err)
+		}
+	})
+	return p
+}
+
+// outcome is one callback invocation.
+type outcome struct {
+	md  RecordMetadata
+	err error
+}
+
+// outcomes collects the callbacks of records numbered 0..n-1, counting
+// every invocation so that a second one is caught.
+type outcomes struct {
+	mu    sync.Mutex
+	got   [][]outcome
+	first atomic.Int64  // records with at least one outcome
+	all   chan struct{} // closed when every record has one
+}
+
+func newOutcomes(n int) *outcomes {
+	o := &outcomes{got: make([][]outcome, n), all: make(chan struct{})}
+	if n == 0 {
+		close(o.all)
+	}
+	return o
+}
+
+// cb is record i's callback.
+func (o *outcomes) cb(i int) Callback {
+	return func(md RecordMetadata, err error) {
+		o.mu.Lock()
+		o.got[i] = append(o.got[i], outcome{md, err})
+		first := len(o.got[i]) == 1
+		o.mu.Unlock()
+		if first && o.first.Add(1) == int64(len(o.got)) {
+			close(o.all)
+		}
+	}
+}
+
+// wait blocks until every record has an outcome, failing after waitFor.
+func (o *outcomes) wait(t testing.TB, what string) {
+	t.Helper()
+	select {
+	case <-o.all:
+	case <-time.After(waitFor):
+		t.Fatalf("%s: %d of %d records have an outcome after %v", what, o.first.Load(), len(o.got), waitFor)
+	}
+}
+
+// done reports whether every record has an outcome, without waiting.
+func (o *outcomes) done() bool {
+	select {
+	case <-o.all:
+		return true
+	default:
+		return false
+	}
+}
+
+// one returns record i's only outcome, failing if it has none or several.
+func (o *outcomes) one(t testing.TB, i int) outcome {
+	t.Helper()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	require.Len(t, o.got[i], 1, "record %d must have exactly one outcome", i)
+	return o.got[i][0]
+}
+
+// ctx is a context bounded by waitFor.
+func ctx(t testing.TB) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), waitFor)
+	t.Cleanup(cancel)
+	return c
+}
+
+// eventually polls cond until it holds, failing with what after waitFor.
+// It is for state only visible on the fake's side, such as records that
+// acks=0 sends without an answer.
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, waitFor)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// failFirst is a produce hook answering the first n requests with act and
+// the rest normally.
+func failFirst(n int64, act fakebroker.Action) fakebroker.ProduceHook {
+	var seen atomic.Int64
+	return func(int32, *protocol.ProduceRequest) fakebroker.Action {
+		if seen.Add(1) <= n {
+			return act
+		}
+		return fakebroker.Action{}
+	}
+}
+
+// value is record i's payload, distinct per producer goroutine g.
+func value(g, i int) []byte { return []byte(fmt.Sprintf("g%03d-%06d", g, i)) }

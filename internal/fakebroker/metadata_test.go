@@ -1,0 +1,118 @@
+package fakebroker
+
+import (
+	"net"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gokafka/producer/conn"
+	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/kerr"
+)
+
+func TestMetadataDescribesNodesAndLeaders(t *testing.T) {
+	c := start(t, Options{Nodes: 3, Topics: map[string]int32{"a": 4}})
+	cn := dial(t, c, 1, conn.Config{})
+	for _, v := range []int16{1, 9, 12} {
+		resp := metadata(t, cn, v, false, "a", "missing")
+		require.Len(t, resp.Brokers, 3, "v%d", v)
+		for i, b := range resp.Brokers {
+			require.Equal(t, int32(i), b.NodeID)
+			require.Equal(t, c.Addrs()[i], net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port))))
+		}
+		require.Len(t, resp.Topics, 2)
+		a := resp.Topics[0]
+		require.Zero(t, a.ErrorCode)
+		require.Len(t, a.Partitions, 4)
+		for i, p := range a.Partitions {
+			require.Equal(t, int32(i%3), p.LeaderID, "round-robin leaders")
+		}
+		require.Equal(t, kerr.UnknownTopicOrPartition.Code, resp.Topics[1].ErrorCode, "v%d", v)
+		require.Empty(t, resp.Topics[1].Partitions)
+	}
+}
+
+func TestMetadataAllTopicsAndLeaderEpochs(t *testing.T) {
+	c := start(t, Options{Nodes: 2, Topics: map[string]int32{"b": 1, "a": 2}})
+	require.NoError(t, c.SetLeader("a", 0, 1))
+	cn := dial(t, c, 0, conn.Config{})
+	resp := metadata(t, cn, 12, false)
+	require.Len(t, resp.Topics, 2)
+	require.Equal(t, "a", *resp.Topics[0].Name, "all topics, by name")
+	require.Equal(t, "b", *resp.Topics[1].Name)
+	p := resp.Topics[0].Partitions[0]
+	require.Equal(t, int32(1), p.LeaderID)
+	require.Equal(t, int32(1), p.LeaderEpoch, "SetLeader bumps the epoch")
+	require.NotZero(t, resp.Topics[0].TopicID)
+}
+
+func TestMetadataAutoCreateNeedsBothSides(t *testing.T) {
+	c := start(t, Options{AutoCreateTopics: true, DefaultPartitions: 3})
+	cn := dial(t, c, 0, conn.Config{})
+	resp := metadata(t, cn, 12, false, "new")
+	require.Equal(t, kerr.UnknownTopicOrPartition.Code, resp.Topics[0].ErrorCode, "the request did not allow creation")
+	resp = metadata(t, cn, 12, true, "new", "bad/name")
+	require.Zero(t, resp.Topics[0].ErrorCode)
+	require.Len(t, resp.Topics[0].Partitions, 3)
+	require.Equal(t, kerr.InvalidTopicException.Code, resp.Topics[1].ErrorCode)
+	require.Equal(t, int32(3), c.Partitions("new"))
+
+	off := start(t, Options{})
+	cn = dial(t, off, 0, conn.Config{})
+	resp = metadata(t, cn, 12, true, "new")
+	require.Equal(t, kerr.UnknownTopicOrPartition.Code, resp.Topics[0].ErrorCode, "the broker did not allow creation")
+}
+
+func TestMetadataHookHidesTopic(t *testing.T) {
+	c := start(t, Options{Topics: map[string]int32{"shy": 1, "open": 1}})
+	c.OnMetadata(func(_ int32, _ *protocol.MetadataRequest) Action { return Action{Hide: []string{"shy"}} })
+	cn := dial(t, c, 0, conn.Config{})
+	resp := metadata(t, cn, 12, false, "shy")
+	require.Equal(t, kerr.UnknownTopicOrPartition.Code, resp.Topics[0].ErrorCode)
+	resp = metadata(t, cn, 12, false)
+	require.Len(t, resp.Topics, 1)
+	require.Equal(t, "open", *resp.Topics[0].Name)
+
+	c.OnMetadata(nil)
+	resp = metadata(t, cn, 12, false, "shy")
+	require.Zero(t, resp.Topics[0].ErrorCode)
+}
+
+func TestCreateTopics(t *testing.T) {
+	c := start(t, Options{DefaultPartitions: 2})
+	cn := dial(t, c, 0, conn.Config{})
+	req := &protocol.CreateTopicsRequest{TimeoutMs: 1000, Topics: []protocol.CreateTopicsRequestTopic{
+		{Name: "x", NumPartitions: 5, ReplicationFactor: 1},
+		{Name: "y", NumPartitions: -1, ReplicationFactor: -1},
+	}}
+	resp, err := request(t, cn, req, 7)
+	require.NoError(t, err)
+	ct := resp.(*protocol.CreateTopicsResponse)
+	require.Zero(t, ct.Topics[0].ErrorCode)
+	require.Equal(t, int32(5), ct.Topics[0].NumPartitions)
+	require.Equal(t, int32(2), ct.Topics[1].NumPartitions, "-1 takes the broker's default")
+	require.Equal(t, int32(5), c.Partitions("x"))
+
+	resp, err = request(t, cn, req, 7)
+	require.NoError(t, err)
+	require.Equal(t, kerr.TopicAlreadyExists.Code, resp.(*protocol.CreateTopicsResponse).Topics[0].ErrorCode)
+	require.Error(t, c.CreateTopic("x", 1))
+}
+
+func TestFrozenMetadataLagsBehindLeadership(t *testing.T) {
+	c := start(t, Options{Nodes: 2, Topics: map[string]int32{"t": 1}})
+	c.FreezeMetadata()
+	require.NoError(t, c.SetLeader("t", 0, 1))
+	cn := dial(t, c, 0, conn.Config{})
+	resp := metadata(t, cn, 12, false, "t")
+	require.Equal(t, int32(0), resp.Topics[0].Partitions[0].LeaderID, "metadata still names the old leader")
+	_, p := produce(t, cn, 12, "t", 0, batch(t, "a"))
+	require.Equal(t, kerr.NotLeaderOrFollower.Code, p.ErrorCode, "while the old leader refuses")
+	require.Equal(t, int32(1), p.CurrentLeader.LeaderID)
+
+	c.ThawMetadata()
+	resp = metadata(t, cn, 12, false, "t")
+	require.Equal(t, int32(1), resp.Topics[0].Partitions[0].LeaderID)
+}

@@ -1,0 +1,173 @@
+package fakebroker
+
+import (
+	"fmt"
+
+	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/kerr"
+	"github.com/gokafka/producer/record"
+)
+
+// handleProduce appends a Produce request's batches and builds its answer,
+// or returns nil for acks=0, which Kafka never answers. The response and
+// its slices are the session's, reused by the next request.
+func (s *session) handleProduce(version int16, body []byte) (protocol.Response, error) {
+	req := &s.produce
+	if err := req.ReadFrom(body, version); err != nil {
+		return nil, err
+	}
+	s.c.produceReqs.Add(1)
+	var act Action
+	if h := s.c.produceFn.Load(); h != nil {
+		act = (*h)(s.n.id, req)
+	}
+	if err := s.await(act); err != nil {
+		return nil, err
+	}
+
+	resp := &s.resp
+	resp.Topics = resp.Topics[:0]
+	resp.NodeEndpoints = resp.NodeEndpoints[:0]
+	for ti := range req.Topics {
+		t := &req.Topics[ti]
+		rt := nextTopic(resp)
+		rt.Name = t.Name
+		for pi := range t.Partitions {
+			p := &t.Partitions[pi]
+			rp := nextPartition(rt)
+			if f := act.failure(t.Name, p.Index); f != nil {
+				fail(rp, p.Index, f)
+				continue
+			}
+			s.appendPartition(rp, t.Name, p.Index, p.Records, version)
+		}
+	}
+	if req.Acks == 0 {
+		return nil, nil
+	}
+	return resp, nil
+}
+
+// nextTopic appends a topic entry to resp, reusing a previous request's
+// entry and its partitions' backing array when there is one.
+func nextTopic(resp *protocol.ProduceResponse) *protocol.ProduceResponseTopic {
+	if len(resp.Topics) < cap(resp.Topics) {
+		resp.Topics = resp.Topics[:len(resp.Topics)+1]
+	} else {
+		resp.Topics = append(resp.Topics, protocol.ProduceResponseTopic{})
+	}
+	rt := &resp.Topics[len(resp.Topics)-1]
+	rt.Partitions = rt.Partitions[:0]
+	return rt
+}
+
+// nextPartition appends a zeroed partition entry to rt.
+func nextPartition(rt *protocol.ProduceResponseTopic) *protocol.ProduceResponsePartition {
+	rt.Partitions = append(rt.Partitions, protocol.ProduceResponsePartition{})
+	return &rt.Partitions[len(rt.Partitions)-1]
+}
+
+// fail fills an injected failure.
+func fail(rp *protocol.ProduceResponsePartition, index int32, f *Failure) {
+	*rp = protocol.ProduceResponsePartition{Index: index, ErrorCode: f.Err.Code, BaseOffset: -1,
+		LogAppendTimeMs: -1, LogStartOffset: -1, RecordErrors: f.RecordErrors}
+	if f.Message != "" {
+		msg := f.Message
+		rp.ErrorMessage = &msg
+	}
+}
+
+// appendPartition validates one partition's batches and appends them. The
+// checks come in Kafka's order: the partition must exist and be led by this
+// node before the records are looked at.
+func (s *session) appendPartition(rp *protocol.ProduceResponsePartition, topic string, index int32, data []byte, version int16) {
+	c := s.c
+	*rp = protocol.ProduceResponsePartition{Index: index, BaseOffset: -1, LogAppendTimeMs: -1, LogStartOffset: -1}
+	// Decoding, the expensive part, happens outside the cluster's lock.
+	count, tooLarge, decodeErr := s.decode(data)
+
+	c.mu.Lock()
+	t := c.topics[topic]
+	if t == nil || index < 0 || int(index) >= len(t.partitions) {
+		c.mu.Unlock()
+		rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+		return
+	}
+	p := t.partitions[index]
+	if p.leader != s.n.id {
+		leader, epoch := p.leader, p.epoch
+		c.mu.Unlock()
+		rp.ErrorCode = kerr.NotLeaderOrFollower.Code
+		if version >= 10 {
+			// KIP-951: name the leader, and say where it is.
+			rp.CurrentLeader = &protocol.ProduceResponseLeader{LeaderID: leader, LeaderEpoch: epoch}
+			s.addEndpoint(leader)
+		}
+		return
+	}
+	maxMsg := c.maxMsg
+	switch {
+	case decodeErr != nil:
+		c.mu.Unlock()
+		rp.ErrorCode = kerr.CorruptMessage.Code
+		msg := decodeErr.Error()
+		rp.ErrorMessage = &msg
+		return
+	case maxMsg > 0 && tooLarge > maxMsg:
+		c.mu.Unlock()
+		rp.ErrorCode = kerr.MessageTooLarge.Code
+		msg := fmt.Sprintf("batch of %d bytes exceeds message.max.bytes %d", tooLarge, maxMsg)
+		rp.ErrorMessage = &msg
+		return
+	}
+	rp.BaseOffset = p.next
+	rp.LogStartOffset = 0
+	if c.opts.KeepRecords {
+		for _, b := range s.batches {
+			for i, r := range b.Records {
+				p.log = append(p.log, Record{Record: r, Offset: p.next + int64(i), Timestamp: b.FirstTimestamp + r.TimestampDelta})
+			}
+			p.next += int64(len(b.Records))
+		}
+	} else {
+		p.next += int64(count)
+	}
+	c.mu.Unlock()
+	c.records.Add(int64(count))
+}
+
+// decode checks every batch of a partition's records with
+// record.DecodeBatch, keeping them in s.batches, and returns the record
+// count and the largest batch's size, for message.max.bytes.
+func (s *session) decode(data []byte) (count, largest int, err error) {
+	clear(s.batches) // drop the last request's records, which alias its frame
+	s.batches = s.batches[:0]
+	if len(data) == 0 {
+		return 0, 0, fmt.Errorf("no record batch")
+	}
+	for len(data) > 0 {
+		b, rest, err := record.DecodeBatch(data)
+		if err != nil {
+			return 0, 0, err
+		}
+		largest = max(largest, len(data)-len(rest))
+		count += len(b.Records)
+		s.batches = append(s.batches, b)
+		data = rest
+	}
+	return count, largest, nil
+}
+
+// addEndpoint lists a node in the response's NodeEndpoints, once.
+func (s *session) addEndpoint(id int32) {
+	for _, e := range s.resp.NodeEndpoints {
+		if e.NodeID == id {
+			return
+		}
+	}
+	n, err := s.c.node(id)
+	if err != nil {
+		return
+	}
+	s.resp.NodeEndpoints = append(s.resp.NodeEndpoints, protocol.ProduceResponseNodeEndpoint{NodeID: id, Host: n.host, Port: n.port})
+}

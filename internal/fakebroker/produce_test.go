@@ -1,0 +1,194 @@
+package fakebroker
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gokafka/producer/conn"
+	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/kerr"
+)
+
+func TestProduceAssignsOffsetsAndKeepsRecords(t *testing.T) {
+	c := start(t, Options{Topics: map[string]int32{"t": 2}, KeepRecords: true})
+	cn := dial(t, c, 0, conn.Config{})
+	_, p := produce(t, cn, 12, "t", 0, batch(t, "a", "b", "c"))
+	require.Zero(t, p.ErrorCode)
+	require.Equal(t, int64(0), p.BaseOffset)
+	_, p = produce(t, cn, 3, "t", 0, batch(t, "d"))
+	require.Equal(t, int64(3), p.BaseOffset, "offsets continue per partition, whatever the version")
+
+	recs := c.Records("t", 0)
+	require.Len(t, recs, 4)
+	for i, want := range []string{"a", "b", "c", "d"} {
+		require.Equal(t, int64(i), recs[i].Offset)
+		require.Equal(t, want, string(recs[i].Value))
+		require.Equal(t, "k"+want, string(recs[i].Key))
+	}
+	require.Equal(t, int64(1001), recs[1].Timestamp, "absolute timestamp: base + delta")
+	require.Equal(t, int64(4), c.ProduceCount())
+	require.Equal(t, int64(4), c.HighWatermark("t", 0))
+	require.Zero(t, c.HighWatermark("t", 1))
+}
+
+func TestProduceCountOnlyMode(t *testing.T) {
+	c := start(t, Options{Topics: map[string]int32{"t": 1}})
+	cn := dial(t, c, 0, conn.Config{})
+	two := append(batch(t, "a", "b"), batch(t, "c")...)
+	_, p := produce(t, cn, 12, "t", 0, two)
+	require.Zero(t, p.ErrorCode)
+	require.Equal(t, int64(3), c.HighWatermark("t", 0), "two batches in one partition's records")
+	require.Nil(t, c.Records("t", 0))
+}
+
+func TestProduceRejectsCorruptBatch(t *testing.T) {
+	c := start(t, Options{Topics: map[string]int32{"t": 1}})
+	cn := dial(t, c, 0, conn.Config{})
+	b := batch(t, "a")
+	b[len(b)-1] ^= 0xff
+	_, p := produce(t, cn, 12, "t", 0, b)
+	require.Equal(t, kerr.CorruptMessage.Code, p.ErrorCode)
+	require.Contains(t, *p.ErrorMessage, "crc")
+	require.Zero(t, c.ProduceCount())
+}
+
+func TestProduceUnknownPartitionAndMessageTooLarge(t *testing.T) {
+	c := start(t, Options{Topics: map[string]int32{"t": 1}, MaxMessageBytes: 100})
+	cn := dial(t, c, 0, conn.Config{})
+	_, p := produce(t, cn, 12, "t", 1, batch(t, "a"))
+	require.Equal(t, kerr.UnknownTopicOrPartition.Code, p.ErrorCode)
+	_, p = produce(t, cn, 12, "nope", 0, batch(t, "a"))
+	require.Equal(t, kerr.UnknownTopicOrPartition.Code, p.ErrorCode)
+	_, p = produce(t, cn, 12, "t", 0, batch(t, "aaaaaaaaaa", "bbbbbbbbbbb", "cccccccccc"))
+	require.Equal(t, kerr.MessageTooLarge.Code, p.ErrorCode)
+	_, p = produce(t, cn, 12, "t", 0, batch(t, "a"))
+	require.Zero(t, p.ErrorCode, "a small batch fits")
+}
+
+// A broker that lost leadership names the new leader and its address at
+// v10+ (KIP-951), and says only NOT_LEADER_OR_FOLLOWER before.
+func TestProduceToFormerLeader(t *testing.T) {
+	c := start(t, Options{Nodes: 2, Topics: map[string]int32{"t": 1}})
+	leader, epoch, err := c.Leader("t", 0)
+	require.NoError(t, err)
+	require.Equal(t, int32(0), leader)
+	require.NoError(t, c.SetLeader("t", 0, 1))
+	_, epoch2, _ := c.Leader("t", 0)
+	require.Equal(t, epoch+1, epoch2)
+
+	cn := dial(t, c, 0, conn.Config{})
+	resp, p := produce(t, cn, 12, "t", 0, batch(t, "a"))
+	require.Equal(t, kerr.NotLeaderOrFollower.Code, p.ErrorCode)
+	require.Equal(t, &protocol.ProduceResponseLeader{LeaderID: 1, LeaderEpoch: epoch2}, p.CurrentLeader)
+	require.Len(t, resp.NodeEndpoints, 1)
+	require.Equal(t, int32(1), resp.NodeEndpoints[0].NodeID)
+
+	_, p = produce(t, cn, 9, "t", 0, batch(t, "a"))
+	require.Equal(t, kerr.NotLeaderOrFollower.Code, p.ErrorCode)
+	require.Nil(t, p.CurrentLeader, "no hint before v10")
+
+	cn1 := dial(t, c, 1, conn.Config{})
+	_, p = produce(t, cn1, 12, "t", 0, batch(t, "a"))
+	require.Zero(t, p.ErrorCode)
+}
+
+func TestProduceHookInjectsErrors(t *testing.T) {
+	c := start(t, Options{Topics: map[string]int32{"t": 2}})
+	msg := "bad record"
+	c.OnProduce(func(node int32, req *protocol.ProduceRequest) Action {
+		return Action{
+			All: &Failure{Err: kerr.NotEnoughReplicas},
+			Partitions: map[TopicPartition]*Failure{{"t", 1}: {Err: kerr.InvalidRecord, Message: "nope",
+				RecordErrors: []protocol.ProduceResponseRecordError{{BatchIndex: 0, BatchIndexErrorMessage: &msg}}}},
+		}
+	})
+	cn := dial(t, c, 0, conn.Config{})
+	resp, err := request(t, cn, produceReq(1, "t", map[int32][]byte{0: batch(t, "a"), 1: batch(t, "b")}), 12)
+	require.NoError(t, err)
+	for _, p := range resp.(*protocol.ProduceResponse).Topics[0].Partitions {
+		switch p.Index {
+		case 0:
+			require.Equal(t, kerr.NotEnoughReplicas.Code, p.ErrorCode)
+			require.Nil(t, p.ErrorMessage)
+		case 1:
+			require.Equal(t, kerr.InvalidRecord.Code, p.ErrorCode)
+			require.Equal(t, "nope", *p.ErrorMessage)
+			require.Equal(t, "bad record", *p.RecordErrors[0].BatchIndexErrorMessage)
+		}
+	}
+	require.Zero(t, c.ProduceCount(), "failed partitions append nothing")
+	require.Equal(t, int64(1), c.ProduceRequests())
+
+	c.OnProduce(nil)
+	_, p := produce(t, cn, 12, "t", 0, batch(t, "a"))
+	require.Zero(t, p.ErrorCode)
+}
+
+func TestProduceHookDelaysDropsAndHangs(t *testing.T) {
+	c := start(t, Options{Topics: map[string]int32{"t": 1}})
+	do := func(a Action) { c.OnProduce(func(int32, *protocol.ProduceRequest) Action { return a }) }
+
+	do(Action{Delay: 50 * time.Millisecond})
+	cn := dial(t, c, 0, conn.Config{})
+	began := time.Now()
+	_, p := produce(t, cn, 12, "t", 0, batch(t, "a"))
+	require.Zero(t, p.ErrorCode)
+	require.GreaterOrEqual(t, time.Since(began), 50*time.Millisecond)
+
+	do(Action{Drop: true})
+	_, err := request(t, cn, produceReq(1, "t", map[int32][]byte{0: batch(t, "a")}), 12)
+	require.ErrorIs(t, err, conn.ErrDisconnected)
+
+	do(Action{Hang: true})
+	cn = dial(t, c, 0, conn.Config{RequestTimeout: 200 * time.Millisecond})
+	_, err = request(t, cn, produceReq(1, "t", map[int32][]byte{0: batch(t, "a")}), 12)
+	require.ErrorIs(t, err, conn.ErrRequestTimeout)
+	require.Equal(t, int64(1), c.ProduceCount(), "dropped and hung requests append nothing")
+}
+
+// With acks=0 Kafka sends no answer at all; the records still land.
+func TestProduceAcksZeroHasNoAnswer(t *testing.T) {
+	c := start(t, Options{Topics: map[string]int32{"t": 1}})
+	cn := dial(t, c, 0, conn.Config{})
+	type answer struct {
+		resp protocol.Response
+		err  error
+	}
+	done := make(chan answer, 1)
+	cn.SendVersion(context.Background(), produceReq(0, "t", map[int32][]byte{0: batch(t, "a", "b")}), 12,
+		func(resp protocol.Response, err error) { done <- answer{resp, err} })
+	a := <-done
+	require.NoError(t, a.err)
+	require.Nil(t, a.resp, "acks=0: done once written")
+	// The connection is answered in order, so a later request's answer
+	// means the Produce was handled, and that no stray answer came first.
+	metadata(t, cn, 12, false, "t")
+	require.Equal(t, int64(2), c.ProduceCount())
+}
+
+func TestCloseEndsConnectionsAndDelays(t *testing.T) {
+	c, err := Start(Options{Topics: map[string]int32{"t": 1}})
+	require.NoError(t, err)
+	c.OnProduce(func(int32, *protocol.ProduceRequest) Action { return Action{Delay: time.Hour} })
+	cn := dial(t, c, 0, conn.Config{})
+	done := make(chan error, 1)
+	cn.SendVersion(context.Background(), produceReq(1, "t", map[int32][]byte{0: batch(t, "a")}), 12,
+		func(_ protocol.Response, err error) { done <- err })
+	closed := make(chan struct{})
+	go func() { c.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(wait):
+		t.Fatal("Close did not return while a reply was delayed")
+	}
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, conn.ErrDisconnected)
+	case <-time.After(wait):
+		t.Fatal("the client did not see the connection close")
+	}
+	c.Close() // idempotent
+}

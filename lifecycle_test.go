@@ -1,0 +1,210 @@
+package producer
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gokafka/producer/internal/fakebroker"
+	"github.com/gokafka/producer/partitioner"
+	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/kerr"
+)
+
+// Flush sends lingering batches at once and waits for every record
+// buffered before it, including records still waiting for their topic.
+func TestFlushWaitsForEverythingBuffered(t *testing.T) {
+	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"known": 3}, KeepRecords: true})
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.Linger = time.Hour // only Flush can send these batches in time
+		cfg.DeliveryTimeout = 2 * time.Hour
+	})
+	const n = 300
+	o := newOutcomes(2 * n)
+	for i := 0; i < n; i++ {
+		p.Produce(ctx(t), &Record{Topic: "known", Value: value(0, i)}, o.cb(i))
+		p.Produce(ctx(t), &Record{Topic: "later", Value: value(1, i)}, o.cb(n+i))
+	}
+	flushed := make(chan error, 1)
+	go func() { flushed <- p.Flush(ctx(t)) }()
+	select {
+	case err := <-flushed:
+		t.Fatalf("Flush returned (%v) while records wait for a topic that does not exist yet", err)
+	default:
+	}
+	require.NoError(t, c.CreateTopic("later", 1))
+	select {
+	case err := <-flushed:
+		require.NoError(t, err)
+	case <-time.After(waitFor):
+		t.Fatal("Flush did not return")
+	}
+	require.True(t, o.done(), "Flush returned before every record had its outcome")
+	for i := 0; i < 2*n; i++ {
+		require.NoError(t, o.one(t, i).err, "record %d", i)
+	}
+	require.Equal(t, int64(2*n), c.ProduceCount())
+}
+
+// Close with requests in flight to a broker that never answers, and a
+// context that ends: Close returns soon after the context, and every
+// record, in flight or queued, fails with ErrClosed.
+func TestCloseWithStuckBrokerHonoursContext(t *testing.T) {
+	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 2}})
+	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action { return fakebroker.Action{Hang: true} })
+	p := newProducer(t, c, func(cfg *Config) { cfg.MaxInFlight = 1 })
+	const n = 1000
+	o := newOutcomes(n)
+	for i := 0; i < n; i++ {
+		p.Produce(ctx(t), &Record{Topic: "t", Value: append(value(0, i), make([]byte, 200)...)}, o.cb(i))
+	}
+	eventually(t, "a Produce request in flight", func() bool { return c.ProduceRequests() > 0 })
+
+	closeCtx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	began := time.Now()
+	err := p.Close(closeCtx)
+	took := time.Since(began)
+	require.ErrorIs(t, err, context.DeadlineExceeded, "Close reports that it gave up")
+	require.Less(t, took, 300*time.Millisecond+5*time.Second, "Close must return soon after its context ends")
+	require.True(t, o.done(), "Close returned before every record had an outcome")
+	for i := 0; i < n; i++ {
+		out := o.one(t, i)
+		require.ErrorIs(t, out.err, ErrClosed, "record %d", i)
+	}
+}
+
+// Close sends what is buffered when its context allows.
+func TestCloseDeliversBufferedRecords(t *testing.T) {
+	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 2}, KeepRecords: true})
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.Linger = time.Hour
+		cfg.DeliveryTimeout = 2 * time.Hour
+	})
+	o := newOutcomes(100)
+	for i := 0; i < 100; i++ {
+		p.Produce(ctx(t), &Record{Topic: "t", Value: value(0, i)}, o.cb(i))
+	}
+	require.NoError(t, p.Close(ctx(t)))
+	require.True(t, o.done())
+	for i := 0; i < 100; i++ {
+		require.NoError(t, o.one(t, i).err)
+	}
+	require.Equal(t, int64(100), c.ProduceCount())
+}
+
+func TestCallsAfterCloseFailWithErrClosed(t *testing.T) {
+	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	p := newProducer(t, c, nil)
+	require.NoError(t, p.Close(ctx(t)))
+
+	_, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("v")})
+	require.ErrorIs(t, err, ErrClosed)
+	called := false
+	p.Produce(ctx(t), &Record{Topic: "t"}, func(_ RecordMetadata, err error) {
+		called = true
+		require.ErrorIs(t, err, ErrClosed)
+	})
+	require.True(t, called, "Produce after Close fails at once")
+	require.ErrorIs(t, p.Flush(ctx(t)), ErrClosed)
+	require.ErrorIs(t, p.Close(ctx(t)), ErrClosed, "a second Close")
+	require.True(t, errors.Is(p.Close(context.Background()), ErrClosed))
+}
+
+// A batch whose retriable error arrives while Close is failing what is
+// left (after the accumulator was aborted, before the senders stop) is put
+// back in its queue, where nothing will ever send or fail it. Close must
+// still give it an outcome. The window is held open by the callback of a
+// record waiting for a missing topic, which Close fails in that window.
+func TestCloseCompletesABatchRetriedWhileClosing(t *testing.T) {
+	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { close(release) }) })
+	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action {
+		close(entered)
+		<-release
+		return fakebroker.FailAll(kerr.NotEnoughReplicas, "")
+	})
+	p := newProducer(t, c, func(cfg *Config) {
+		// A long backoff keeps the retried batch in its queue until the
+		// senders have stopped.
+		cfg.RetryBackoff, cfg.RetryBackoffMax = 5*time.Second, 5*time.Second
+	})
+	o := newOutcomes(1)
+	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("retried")}, o.cb(0))
+	select {
+	case <-entered:
+	case <-time.After(waitFor):
+		t.Fatal("the Produce request never reached the broker")
+	}
+	ghost := make(chan error, 1)
+	p.Produce(ctx(t), &Record{Topic: "ghost", Value: []byte("w")}, func(_ RecordMetadata, err error) {
+		once.Do(func() { close(release) })
+		deadline := time.Now().Add(waitFor)
+		for p.Stats().Retries == 0 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		ghost <- err
+	})
+
+	closeCtx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	require.Error(t, p.Close(closeCtx))
+	require.ErrorIs(t, <-ghost, ErrClosed)
+	require.Equal(t, int64(1), p.Stats().Retries, "the batch was re-enqueued during Close")
+	require.True(t, o.done(), "Close returned, but the batch re-enqueued during Close has no outcome")
+	require.ErrorIs(t, o.one(t, 0).err, ErrClosed)
+}
+
+// Records whose topic's metadata has just arrived are appended, one at a
+// time, by a goroutine of their own. If Close's context ends while that
+// goroutine is busy with one record (here a partitioner that blocks, as an
+// append can block on buffer memory), Close must still fail the records
+// queued behind it: today it skips the whole topic and returns, and those
+// records get their outcome later, or never.
+func TestCloseFailsRecordsOfATopicBeingReleased(t *testing.T) {
+	c := cluster(t, fakebroker.Options{})
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	var enterOnce, releaseOnce sync.Once
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.Partitioner = partitioner.Func(func(_ *partitioner.Topic, key []byte) int32 {
+			if string(key) == "block" {
+				enterOnce.Do(func() { close(entered) })
+				<-release
+			}
+			return 0
+		})
+	})
+	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
+	const n = 10
+	o := newOutcomes(n)
+	p.Produce(ctx(t), &Record{Topic: "late", Key: []byte("block")}, o.cb(0))
+	for i := 1; i < n; i++ {
+		p.Produce(ctx(t), &Record{Topic: "late", Key: []byte("k"), Value: value(0, i)}, o.cb(i))
+	}
+	require.NoError(t, c.CreateTopic("late", 1))
+	select {
+	case <-entered:
+	case <-time.After(waitFor):
+		t.Fatal("the held records were never released")
+	}
+
+	closeCtx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	require.Error(t, p.Close(closeCtx))
+	// Record 0 is inside the user's partitioner; the others are not.
+	for i := 1; i < n; i++ {
+		o.mu.Lock()
+		got := o.got[i]
+		o.mu.Unlock()
+		require.Len(t, got, 1, "record %d, queued behind the one being appended, has no outcome after Close", i)
+		require.ErrorIs(t, got[0].err, ErrClosed)
+	}
+}

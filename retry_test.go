@@ -1,0 +1,177 @@
+package producer
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gokafka/producer/internal/fakebroker"
+	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/kerr"
+)
+
+// produceN produces n numbered records to t-0 and waits for all outcomes.
+func produceN(t *testing.T, p *Producer, n int) *outcomes {
+	t.Helper()
+	o := newOutcomes(n)
+	for i := 0; i < n; i++ {
+		p.Produce(ctx(t), &Record{Topic: "t", Value: value(0, i), Partition: 0, ExplicitPartition: true}, o.cb(i))
+	}
+	o.wait(t, "produce")
+	return o
+}
+
+// requireDelivered checks that records 0..n-1 were each acknowledged once
+// and that the fake holds each exactly once, in order.
+func requireDelivered(t *testing.T, c *fakebroker.Cluster, o *outcomes, n int) {
+	t.Helper()
+	log := c.Records("t", 0)
+	require.Len(t, log, n, "each record stored once")
+	for i := 0; i < n; i++ {
+		out := o.one(t, i)
+		require.NoError(t, out.err, "record %d", i)
+		require.Equal(t, value(0, i), log[out.md.Offset].Value, "record %d", i)
+		require.Equal(t, value(0, i), log[i].Value, "order")
+	}
+}
+
+func TestRetriableErrorsAreRetried(t *testing.T) {
+	for _, code := range []*kerr.Error{kerr.NotLeaderOrFollower, kerr.RequestTimedOut, kerr.NotEnoughReplicas} {
+		t.Run(code.Name, func(t *testing.T) {
+			c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, KeepRecords: true})
+			c.OnProduce(failFirst(3, fakebroker.FailAll(code, "try again")))
+			// One request in flight keeps the retried batch ahead of later
+			// ones, so the order can be checked too.
+			p := newProducer(t, c, func(cfg *Config) { cfg.MaxInFlight = 1 })
+			o := produceN(t, p, 50)
+			requireDelivered(t, c, o, 50)
+			require.GreaterOrEqual(t, p.Stats().Retries, int64(3))
+		})
+	}
+}
+
+func TestNonRetriableErrorFailsWithBrokerMessage(t *testing.T) {
+	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, KeepRecords: true})
+	c.OnProduce(failFirst(1, fakebroker.FailAll(kerr.InvalidRecord, "the broker says no")))
+	p := newProducer(t, c, nil)
+	_, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("v")})
+	require.ErrorIs(t, err, kerr.InvalidRecord)
+	require.Contains(t, err.Error(), "the broker says no")
+	var pe *PartitionError
+	require.ErrorAs(t, err, &pe)
+	require.Equal(t, int32(0), pe.Partition)
+	require.Empty(t, c.Records("t", 0))
+	require.Zero(t, p.Stats().Retries, "a non-retriable error is not retried")
+
+	_, err = p.Send(ctx(t), &Record{Topic: "t", Value: []byte("v")})
+	require.NoError(t, err)
+}
+
+// MESSAGE_TOO_LARGE on a batch of many records splits it until the halves
+// fit (KIP-126); every record is delivered, in order.
+func TestMessageTooLargeSplitsTheBatch(t *testing.T) {
+	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, KeepRecords: true, MaxMessageBytes: 2000})
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.BatchSize = 16 << 10
+		cfg.Linger = time.Hour // one big batch, sent by Flush
+		cfg.DeliveryTimeout = 2 * time.Hour
+		cfg.MaxInFlight = 1
+	})
+	const n = 40
+	o := newOutcomes(n)
+	for i := 0; i < n; i++ {
+		p.Produce(ctx(t), &Record{Topic: "t", Value: append(value(0, i), make([]byte, 300)...), Partition: 0, ExplicitPartition: true}, o.cb(i))
+	}
+	require.NoError(t, p.Flush(ctx(t)))
+	o.wait(t, "split batches")
+	log := c.Records("t", 0)
+	require.Len(t, log, n)
+	for i := 0; i < n; i++ {
+		out := o.one(t, i)
+		require.NoError(t, out.err)
+		require.Equal(t, int64(i), out.md.Offset)
+		require.Equal(t, value(0, i), log[i].Value[:len(value(0, i))])
+	}
+	require.Positive(t, p.Stats().Splits)
+}
+
+// A leader that moved is named by the old leader's answer (KIP-951); the
+// batch goes to the new leader. Metadata is frozen before the move, so the
+// hint is the only way to learn of it: without the hint the record would
+// bounce off the old leader until the test's context ends.
+func TestLeaderMoveFollowsTheHint(t *testing.T) {
+	c := cluster(t, fakebroker.Options{Nodes: 2, Topics: map[string]int32{"t": 1}, KeepRecords: true})
+	p := newProducer(t, c, nil)
+	_, err := p.Send(ctx(t), &Record{Topic: "t", Value: value(0, 0)})
+	require.NoError(t, err)
+	leader, _, err := c.Leader("t", 0)
+	require.NoError(t, err)
+	c.FreezeMetadata()
+	require.NoError(t, c.SetLeader("t", 0, 1-leader))
+
+	md, err := p.Send(ctx(t), &Record{Topic: "t", Value: value(0, 1)})
+	require.NoError(t, err)
+	require.Equal(t, int64(1), md.Offset)
+	require.Equal(t, value(0, 1), c.Records("t", 0)[1].Value)
+	require.Positive(t, p.Stats().Retries, "the first attempt went to the old leader")
+}
+
+// Before Produce v10 there is no hint: NOT_LEADER_OR_FOLLOWER makes the
+// producer refresh metadata, which names the new leader.
+func TestLeaderMoveWithoutHintRefreshesMetadata(t *testing.T) {
+	c := cluster(t, fakebroker.Options{Nodes: 2, Topics: map[string]int32{"t": 1}, KeepRecords: true,
+		Versions: map[protocol.APIKey]protocol.VersionRange{protocol.Produce: {Min: 3, Max: 9}}})
+	p := newProducer(t, c, func(cfg *Config) { cfg.MetadataMaxAge = time.Hour })
+	_, err := p.Send(ctx(t), &Record{Topic: "t", Value: value(0, 0)})
+	require.NoError(t, err)
+	leader, _, err := c.Leader("t", 0)
+	require.NoError(t, err)
+	require.NoError(t, c.SetLeader("t", 0, 1-leader))
+	md, err := p.Send(ctx(t), &Record{Topic: "t", Value: value(0, 1)})
+	require.NoError(t, err)
+	require.Equal(t, int64(1), md.Offset)
+	require.Equal(t, value(0, 1), c.Records("t", 0)[1].Value)
+}
+
+func TestDroppedConnectionIsRetried(t *testing.T) {
+	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, KeepRecords: true})
+	c.OnProduce(failFirst(1, fakebroker.Action{Drop: true}))
+	p := newProducer(t, c, func(cfg *Config) { cfg.MaxInFlight = 1 })
+	o := produceN(t, p, 20)
+	requireDelivered(t, c, o, 20)
+	require.GreaterOrEqual(t, c.Connections(), int64(2), "a new connection replaced the dropped one")
+}
+
+// A reply slower than RequestTimeout: the producer gives up on the
+// connection and retries on a new one. The slow request is still appended
+// when its delay ends (no idempotence), so the fake may hold a duplicate;
+// the callback still runs once.
+func TestSlowReplyIsRetriedOnANewConnection(t *testing.T) {
+	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, KeepRecords: true})
+	c.OnProduce(failFirst(1, fakebroker.Action{Delay: 2 * time.Second}))
+	p := newProducer(t, c, func(cfg *Config) { cfg.RequestTimeout = 300 * time.Millisecond })
+	before := c.Connections()
+	md, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("slow")})
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, md.Offset, int64(0))
+	require.Greater(t, c.Connections(), before, "the retry needed a new connection")
+	require.Positive(t, p.Stats().Retries)
+}
+
+// A broker that never answers: the record fails with ErrDeliveryTimeout
+// once DeliveryTimeout has passed, after retries on fresh connections.
+func TestDeliveryTimeoutWhenBrokerNeverAnswers(t *testing.T) {
+	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action { return fakebroker.Action{Hang: true} })
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.RequestTimeout = 200 * time.Millisecond
+		cfg.DeliveryTimeout = 500 * time.Millisecond
+	})
+	began := time.Now()
+	_, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("lost")})
+	require.ErrorIs(t, err, ErrDeliveryTimeout)
+	require.False(t, errors.Is(err, ErrClosed))
+	require.Less(t, time.Since(began), waitFor/2, "bounded by DeliveryTimeout, not by the test's wait")
+}
