@@ -60,7 +60,7 @@ type commonOptions struct {
 const defaultEmbeddedPartitions = 6
 
 func (o *commonOptions) register(fs *pflag.FlagSet) {
-	fs.StringVar(&o.brokers, "brokers", "", "seed brokers `host:port[,host:port...]`; without it, start an embedded broker")
+	fs.StringVar(&o.brokers, "brokers", "", "comma-separated `list` of seed brokers, host:port; without it, start an embedded broker")
 	fs.StringVar(&o.topic, "topic", "kprod-perf", "topic to produce to; created if missing")
 	fs.Int32Var(&o.partitions, "partitions", 0, "partitions of the topic if kprod creates it (default 6 on the embedded broker, the broker's num.partitions otherwise)")
 	fs.Int16Var(&o.replicationFactor, "replication-factor", 1, "replication factor of the topic if kprod creates it (-1: the broker's default)")
