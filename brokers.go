@@ -187,16 +187,17 @@ func (bs *brokers) closeAll() {
 
 // leaderHint applies a KIP-951 hint from a Produce response at once, so the
 // retry goes to the new leader without waiting for a metadata round trip.
-func (p *Producer) leaderHint(topic string, partition, leader, epoch int32, ep *protocol.ProduceResponseNodeEndpoint) {
+func (p *Producer) leaderHint(topic string, partition, leader, epoch int32, ep *protocol.ProduceResponseNodeEndpoint) bool {
 	var endpoint *metadata.Broker
 	if ep != nil {
 		endpoint = &metadata.Broker{ID: ep.NodeID, Host: ep.Host, Port: ep.Port, Rack: ep.Rack}
 	}
 	if !p.cache.ApplyLeaderHint(topic, partition, leader, epoch, endpoint) {
 		p.requestRefresh("stale leader hint for " + topic)
-		return
+		return false
 	}
 	snap := p.cache.Snapshot()
 	p.brokers.sync(snap)
 	p.brokers.wakeLeader(snap, accumulator.TopicPartition{Topic: topic, Partition: partition})
+	return true
 }

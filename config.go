@@ -287,7 +287,7 @@ func (cfg *Config) validate() error {
 			return bad("Brokers", "%q is not host:port", b)
 		}
 	}
-	if cfg.Acks > AcksNone {
+	if cfg.Acks < AcksAll || cfg.Acks > AcksNone {
 		return bad("Acks", "unknown value %d", cfg.Acks)
 	}
 	if cfg.BatchSize < 0 {
@@ -329,11 +329,11 @@ func (cfg *Config) validate() error {
 	if cfg.DeliveryTimeout < cfg.Linger+cfg.RequestTimeout {
 		return bad("DeliveryTimeout", "%v is less than Linger + RequestTimeout (%v)", cfg.DeliveryTimeout, cfg.Linger+cfg.RequestTimeout)
 	}
-	if err := compression.CheckLevel(cfg.Compression, cfg.CompressionLevel); err != nil {
-		return bad("CompressionLevel", "%v", err)
-	}
 	if _, err := compression.ParseCodec(cfg.Compression.String()); err != nil {
 		return bad("Compression", "%v", err)
+	}
+	if err := compression.CheckLevel(cfg.Compression, cfg.CompressionLevel); err != nil {
+		return bad("CompressionLevel", "%v", err)
 	}
 	return nil
 }

@@ -46,9 +46,15 @@ func (p *Producer) Close(ctx context.Context) error {
 	// raced with Close.
 	p.acc.Abort(ErrClosed)
 	p.pending.failAll(ErrClosed)
+	// Cancelling stops the background loops and unblocks appends of held
+	// records waiting for memory; closing the connections fails the requests
+	// in flight, and their batches fail rather than retry (see
+	// accumulator.Reenqueue after Abort). Then every goroutine that could
+	// still complete a record is waited for.
 	p.cancel()
 	p.brokers.closeAll()
 	p.brokers.wg.Wait()
+	p.awaitDrains(ctx)
 	p.bg.Wait()
 	p.pool.Close()
 	if flushErr != nil {
@@ -89,5 +95,22 @@ func (p *Producer) Stats() Stats {
 		Retries:           p.counters.Retries.Load(),
 		Splits:            p.counters.Splits.Load(),
 		BufferedBatches:   p.acc.Incomplete(),
+	}
+}
+
+// awaitDrains waits, while ctx lasts, for the goroutines appending records
+// that waited for metadata. Each has at most one record left, which fails at
+// once against the aborted accumulator, unless it is inside a user's
+// partitioner: then, once ctx has ended, Close returns without it and that
+// record gets its outcome when the partitioner returns.
+func (p *Producer) awaitDrains(ctx context.Context) {
+	done := make(chan struct{})
+	go func() {
+		p.pending.drains.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
 	}
 }

@@ -22,6 +22,8 @@ type pending struct {
 	count atomic.Int64 // records held; lets Produce skip the lock when 0
 
 	mu       sync.Mutex
+	closed   bool // set by failAll: nothing more is held or released
+	drains   sync.WaitGroup
 	topics   map[string]*waitingTopic
 	seq      uint64        // order of holding, for Flush
 	changed  chan struct{} // closed and replaced when a record leaves, while flushers wait
@@ -76,12 +78,19 @@ func (w *pending) names() []string {
 func (p *Producer) hold(ctx context.Context, r *Record, tsMs int64, cb Callback) {
 	size := record.BatchHeaderSize + record.RecordSize(0, 0, r.Key, r.Value, r.Headers)
 	if err := p.pool.Reserve(ctx, size, p.cfg.MaxBlock); err != nil {
-		cb(failed(r), &PartitionError{Topic: r.Topic, Partition: -1, Err: err})
+		cb(failed(r), &PartitionError{Topic: r.Topic, Partition: -1, Err: p.closing(err)})
 		return
 	}
 	h := heldRecord{rec: copyRecord(r), tsMs: tsMs, cb: cb, size: size, since: p.cfg.clock.Now()}
 	w := &p.pending
 	w.mu.Lock()
+	if w.closed {
+		// Close has failed the held records already; this one raced it.
+		w.mu.Unlock()
+		p.pool.Release(size)
+		cb(failed(r), &PartitionError{Topic: r.Topic, Partition: -1, Err: ErrClosed})
+		return
+	}
 	w.seq++
 	h.seq = w.seq
 	wt := w.topics[r.Topic]
@@ -104,10 +113,14 @@ func (w *pending) release(p *Producer, snap *metadata.Snapshot) {
 	for name, wt := range w.topics {
 		t := snap.Topic(name)
 		switch {
-		case wt.draining || t == nil:
+		case wt.draining || t == nil || w.closed:
 		case len(t.Partitions) > 0:
 			wt.draining = true
-			go p.drainHeld(name)
+			w.drains.Add(1)
+			go func() {
+				defer w.drains.Done()
+				p.drainHeld(name)
+			}()
 		case t.Err != nil && !kerr.IsRetriable(t.Err):
 			// An invalid name or a denied authorization will not heal.
 			for _, h := range wt.records {
@@ -132,10 +145,17 @@ func (p *Producer) drainHeld(topic string) {
 	for {
 		w.mu.Lock()
 		wt := w.topics[topic]
-		if wt == nil || len(wt.records) == 0 {
+		if wt == nil || len(wt.records) == 0 || w.closed {
+			var left []heldRecord
+			if wt != nil {
+				left = wt.records
+			}
 			delete(w.topics, topic)
 			w.signalLocked()
 			w.mu.Unlock()
+			for _, h := range left {
+				p.failHeld(h, ErrClosed)
+			}
 			return
 		}
 		h := wt.records[0]
@@ -210,16 +230,24 @@ func (p *Producer) failHeld(h heldRecord, err error) {
 	w.mu.Unlock()
 }
 
-// failAll fails every held record; Close uses it when its context ends.
+// failAll fails every held record and every later one; Close uses it. Of a
+// topic whose records are being appended, the one being appended is left to
+// its goroutine, which then sees closed and stops.
 func (w *pending) failAll(err error) {
 	w.mu.Lock()
+	w.closed = true
 	var out []heldRecord
 	for name, wt := range w.topics {
-		if wt.draining {
-			continue // its goroutine appends to an aborted accumulator, which fails them
+		if !wt.draining {
+			out = append(out, wt.records...)
+			delete(w.topics, name)
+			continue
 		}
-		out = append(out, wt.records...)
-		delete(w.topics, name)
+		if len(wt.records) > 1 {
+			out = append(out, wt.records[1:]...)
+			clear(wt.records[1:])
+			wt.records = wt.records[:1]
+		}
 	}
 	w.mu.Unlock()
 	for _, h := range out {

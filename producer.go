@@ -107,6 +107,11 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 	if cb == nil {
 		cb = func(RecordMetadata, error) {}
 	}
+	if r == nil {
+		cb(RecordMetadata{Partition: -1, Offset: -1, SerializedKeySize: -1, SerializedValueSize: -1},
+			&PartitionError{Partition: -1, Err: fmt.Errorf("%w: nil *Record", ErrInvalidRecord)})
+		return
+	}
 	if p.closed.Load() {
 		cb(failed(r), &PartitionError{Topic: r.Topic, Partition: -1, Err: ErrClosed})
 		return
@@ -155,10 +160,7 @@ func (p *Producer) appendTo(ctx context.Context, snap *metadata.Snapshot, t *met
 	tp := accumulator.TopicPartition{Topic: r.Topic, Partition: partition}
 	res, err := p.acc.Append(ctx, tp, tsMs, r.Key, r.Value, r.Headers, cb)
 	if err != nil {
-		if errors.Is(err, accumulator.ErrClosed) {
-			err = ErrClosed
-		}
-		cb(failed(r), &PartitionError{Topic: r.Topic, Partition: partition, Err: err})
+		cb(failed(r), &PartitionError{Topic: r.Topic, Partition: partition, Err: p.closing(err)})
 		return
 	}
 	if p.observer != nil {
@@ -167,6 +169,19 @@ func (p *Producer) appendTo(ctx context.Context, snap *metadata.Snapshot, t *met
 	if res.Wake {
 		p.brokers.wakeLeader(snap, tp)
 	}
+}
+
+// closing reports an error met while the producer shuts down (an aborted
+// accumulator, a closed pool, a cancelled background context) as ErrClosed,
+// keeping the original for errors.Is.
+func (p *Producer) closing(err error) error {
+	if errors.Is(err, ErrClosed) {
+		return err
+	}
+	if p.closed.Load() || errors.Is(err, accumulator.ErrClosed) {
+		return fmt.Errorf("%w: %w", ErrClosed, err)
+	}
+	return err
 }
 
 // Send produces a record and waits for its acknowledgement. If ctx ends
@@ -182,7 +197,11 @@ func (p *Producer) Send(ctx context.Context, r *Record) (RecordMetadata, error) 
 	case o := <-done:
 		return o.md, o.err
 	case <-ctx.Done():
-		return failed(r), ctx.Err()
+		md := RecordMetadata{Partition: -1, Offset: -1}
+		if r != nil {
+			md = failed(r)
+		}
+		return md, ctx.Err()
 	}
 }
 

@@ -309,3 +309,12 @@ func TestBufferFullAfterMaxBlock(t *testing.T) {
 	defer cancel()
 	require.Error(t, p.Close(closeCtx), "the broker never answers")
 }
+
+func TestNilRecordFailsWithoutPanic(t *testing.T) {
+	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	p := newProducer(t, c, nil)
+	_, err := p.Send(ctx(t), nil)
+	require.ErrorIs(t, err, ErrInvalidRecord)
+	_, err = p.Send(ctx(t), &Record{Topic: "t", Value: []byte("still works")})
+	require.NoError(t, err)
+}

@@ -200,7 +200,7 @@ func TestReenqueueWaitsForBackoffAndKeepsBytes(t *testing.T) {
 	bs, _ := h.drain([]TopicPartition{tp0}, 1<<20)
 	first := append([]byte(nil), bs[0].Encoded()...)
 	bs[0].MarkSent()
-	h.acc.Reenqueue(bs[0], h.clk.Now().Add(100*time.Millisecond))
+	h.acc.Reenqueue(bs[0], h.clk.Now().Add(100*time.Millisecond), errRetry)
 
 	again, next := h.drain([]TopicPartition{tp0}, 1<<20)
 	require.Empty(t, again)
@@ -219,7 +219,7 @@ func TestStrictOrderMutesPartitionWhileInFlight(t *testing.T) {
 	require.Len(t, bs, 1)
 	none, _ := h.drain([]TopicPartition{tp0}, 1<<20)
 	require.Empty(t, none, "the second batch must wait for the first")
-	h.acc.Reenqueue(bs[0], h.clk.Now())
+	h.acc.Reenqueue(bs[0], h.clk.Now(), errRetry)
 	retry, _ := h.drain([]TopicPartition{tp0}, 1<<20)
 	require.Len(t, retry, 1)
 	require.Same(t, bs[0], retry[0], "the retried batch goes before the later one")
@@ -260,7 +260,7 @@ func TestSplitKeepsCallbacksAndOrder(t *testing.T) {
 		h.add(tp0, i, []byte(fmt.Sprintf("value-%d", i)))
 	}
 	bs, _ := h.drain([]TopicPartition{tp0}, 1<<20)
-	split, err := h.acc.Split(bs[0])
+	split, err := h.acc.Split(bs[0], errRetry)
 	require.NoError(t, err)
 	require.True(t, split)
 	require.Equal(t, total, h.pool.Available(), "the parent's pooled buffer is returned at once")
@@ -284,7 +284,7 @@ func TestSplitKeepsCallbacksAndOrder(t *testing.T) {
 
 	h.add(tp0, 9, []byte("alone"))
 	lone, _ := h.drain([]TopicPartition{tp0}, 1<<20)
-	split, err = h.acc.Split(lone[0])
+	split, err = h.acc.Split(lone[0], errRetry)
 	require.NoError(t, err)
 	require.False(t, split, "one record cannot be split")
 }
@@ -419,4 +419,20 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+var errRetry = errors.New("retriable broker error")
+
+func TestReenqueueAfterAbortFailsTheBatch(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Linger = 0 })
+	h.add(tp0, 1, []byte("v"))
+	bs, _ := h.drain([]TopicPartition{tp0}, 1<<20)
+	h.acc.Abort(errors.New("closing"))
+	h.acc.Reenqueue(bs[0], h.clk.Now(), errRetry)
+	r := h.outcome(1)
+	require.ErrorIs(t, r.Err, ErrClosed)
+	require.ErrorIs(t, r.Err, errRetry, "the reason for the retry is kept")
+	_, inFlight := h.acc.Queued(tp0)
+	require.Zero(t, inFlight)
+	require.Zero(t, h.acc.Incomplete())
 }

@@ -11,19 +11,26 @@ import (
 // pool. Completing a batch twice is a no-op, so a late response racing an
 // abort cannot give a record two outcomes.
 func (a *Accumulator) Complete(b *Batch, baseOffset, logAppendTimeMs int64, err error) {
+	if !b.done.CompareAndSwap(false, true) {
+		return
+	}
 	if q := a.lookup(b.TP); q != nil {
 		q.mu.Lock()
 		q.inFlight--
 		q.mu.Unlock()
 	}
-	a.finish(b, baseOffset, logAppendTimeMs, err)
+	a.settle(b, baseOffset, logAppendTimeMs, err)
 }
 
 // finish completes a batch that is in no queue and counted nowhere.
 func (a *Accumulator) finish(b *Batch, baseOffset, logAppendTimeMs int64, err error) {
-	if !b.done.CompareAndSwap(false, true) {
-		return
+	if b.done.CompareAndSwap(false, true) {
+		a.settle(b, baseOffset, logAppendTimeMs, err)
 	}
+}
+
+// settle runs the callbacks of a batch whose done flag its caller set.
+func (a *Accumulator) settle(b *Batch, baseOffset, logAppendTimeMs int64, err error) {
 	for i, e := range b.entries {
 		r := Result{Topic: b.TP.Topic, Partition: b.TP.Partition, Offset: -1, Timestamp: e.timestamp,
 			KeySize: e.keySize, ValueSize: e.valueSize, Err: err}
@@ -56,13 +63,30 @@ func (a *Accumulator) release(b *Batch) {
 }
 
 // Reenqueue puts a drained batch back at the front of its queue, to be sent
-// again no earlier than retryAt.
-func (a *Accumulator) Reenqueue(b *Batch, retryAt time.Time) {
-	q := a.queue(b.TP)
+// again no earlier than retryAt; cause is why it must be sent again. After
+// Abort nothing will drain the queue again, so the batch fails instead, with
+// ErrClosed and cause.
+func (a *Accumulator) Reenqueue(b *Batch, retryAt time.Time, cause error) {
+	b.retryAt = retryAt
+	a.requeue(b.TP, cause, b)
+}
+
+// requeue puts drained batches (one, or the halves of a split) back at the
+// front of tp's queue in place of one batch in flight, unless the
+// accumulator was aborted: Abort empties queues under their locks after
+// setting aborted, so checking it under the lock leaves no batch behind.
+func (a *Accumulator) requeue(tp TopicPartition, cause error, bs ...*Batch) {
+	q := a.queue(tp)
 	q.mu.Lock()
 	q.inFlight--
-	b.retryAt = retryAt
-	q.pushFront(b)
+	if a.aborted.Load() {
+		q.mu.Unlock()
+		for _, b := range bs {
+			a.finish(b, -1, -1, fmt.Errorf("%w: not retried: %w", ErrClosed, cause))
+		}
+		return
+	}
+	q.pushFront(bs...)
 	q.mu.Unlock()
 }
 

@@ -6,7 +6,7 @@ import (
 	"github.com/gokafka/producer/record"
 )
 
-// Split handles a broker's MESSAGE_TOO_LARGE for a batch of more than one
+// Split handles a broker's MESSAGE_TOO_LARGE (cause) for a batch of more than one
 // record (KIP-126): the records are re-encoded into two batches of about
 // half the records each, which take the batch's place at the front of its
 // queue and keep its callbacks, creation time and Flush position. It reports
@@ -17,7 +17,7 @@ import (
 // for split batches: the sender must not block on memory, and the halves
 // together are no larger than the pooled buffer they replace, which goes
 // back to the pool now.
-func (a *Accumulator) Split(b *Batch) (bool, error) {
+func (a *Accumulator) Split(b *Batch, cause error) (bool, error) {
 	if len(b.entries) < 2 {
 		return false, nil
 	}
@@ -34,17 +34,12 @@ func (a *Accumulator) Split(b *Batch) (bool, error) {
 		a.rebuild(b, decoded, mid, len(b.entries)),
 	}
 
-	q := a.queue(b.TP)
-	q.mu.Lock()
-	q.inFlight--
-	q.pushFront(halves[0], halves[1])
-	q.mu.Unlock()
-
 	// The parent's records now belong to the halves: retire it without
-	// callbacks.
+	// callbacks before the halves can complete.
 	b.done.Store(true)
 	a.release(b)
 	a.forget(b)
+	a.requeue(halves[0].TP, cause, halves[0], halves[1])
 	return true, nil
 }
 

@@ -64,13 +64,16 @@ func (s *Sender) settle(b *accumulator.Batch, p *protocol.ProduceResponsePartiti
 				break
 			}
 		}
-		s.cfg.Hooks.LeaderHint(b.TP.Topic, b.TP.Partition, l.LeaderID, l.LeaderEpoch, ep)
-		hinted = true
+		// Only news skips the backoff: a broker still taking over a
+		// partition names the leader already known, and retrying at once
+		// would spin until DeliveryTimeout.
+		hinted = s.cfg.Hooks.LeaderHint(b.TP.Topic, b.TP.Partition, l.LeaderID, l.LeaderEpoch, ep)
 	}
 
 	switch {
 	case errors.Is(code, kerr.MessageTooLarge) || errors.Is(code, kerr.RecordListTooLarge):
-		split, splitErr := s.acc.Split(b)
+		tp := b.TP // the halves may be drained by another sender once split
+		split, splitErr := s.acc.Split(b, err)
 		if splitErr != nil {
 			s.acc.Complete(b, -1, -1, errors.Join(err, splitErr))
 			return
@@ -82,7 +85,7 @@ func (s *Sender) settle(b *accumulator.Batch, p *protocol.ProduceResponsePartiti
 		if s.cfg.Counters != nil {
 			s.cfg.Counters.Splits.Add(1)
 		}
-		s.cfg.Hooks.Requeued(b.TP, now)
+		s.cfg.Hooks.Requeued(tp, now)
 	case kerr.IsRetriable(code):
 		if kerr.NeedsMetadataRefresh(code) && !hinted {
 			s.cfg.Hooks.RefreshMetadata(code.(*kerr.Error).Name)
@@ -94,8 +97,9 @@ func (s *Sender) settle(b *accumulator.Batch, p *protocol.ProduceResponsePartiti
 }
 
 // retryOrFail sends b again after a backoff, unless its delivery timeout has
-// passed or the producer is shutting down. With a fresh leader hint there is
-// no backoff: the cause is known and already fixed (KIP-951).
+// passed or the producer is shutting down. After a leader hint that moved the
+// partition there is no backoff: the cause is known and already fixed
+// (KIP-951).
 func (s *Sender) retryOrFail(b *accumulator.Batch, err error, now time.Time, immediate bool) {
 	if s.aborting() {
 		s.acc.Complete(b, -1, -1, fmt.Errorf("%w: %w", accumulator.ErrClosed, err))
@@ -110,12 +114,15 @@ func (s *Sender) retryOrFail(b *accumulator.Batch, err error, now time.Time, imm
 	if !immediate {
 		at = now.Add(Backoff(b.Attempts(), s.cfg.RetryBackoff, s.cfg.RetryBackoffMax))
 	}
-	s.acc.Reenqueue(b, at)
+	// Once re-enqueued the batch belongs to whichever sender leads its
+	// partition now: read what the log and the hook need before.
+	tp, attempts := b.TP, b.Attempts()
+	s.acc.Reenqueue(b, at, err)
 	if s.cfg.Counters != nil {
 		s.cfg.Counters.Retries.Add(1)
 	}
-	s.cfg.Logger.Debug("retrying batch", "topic", b.TP.Topic, "partition", b.TP.Partition, "attempt", b.Attempts(), "err", err)
-	s.cfg.Hooks.Requeued(b.TP, at)
+	s.cfg.Logger.Debug("retrying batch", "topic", tp.Topic, "partition", tp.Partition, "attempt", attempts, "err", err)
+	s.cfg.Hooks.Requeued(tp, at)
 }
 
 // brokerError keeps the Kafka error matchable with errors.Is while adding

@@ -34,8 +34,9 @@ type Hooks struct {
 	// RefreshMetadata asks for a metadata refresh: a leader moved, a topic
 	// vanished, or the broker could not be reached.
 	RefreshMetadata func(reason string)
-	// LeaderHint applies a KIP-951 current-leader hint from a response.
-	LeaderHint func(topic string, partition, leader, epoch int32, endpoint *protocol.ProduceResponseNodeEndpoint)
+	// LeaderHint applies a KIP-951 current-leader hint from a response and
+	// reports whether it told something new (a newer leader epoch).
+	LeaderHint func(topic string, partition, leader, epoch int32, endpoint *protocol.ProduceResponseNodeEndpoint) bool
 	// Requeued is told when a batch goes back to its queue (retry or
 	// split), so that the partition's current leader's sender is woken.
 	Requeued func(tp accumulator.TopicPartition, at time.Time)

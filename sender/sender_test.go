@@ -82,10 +82,11 @@ func newRig(t *testing.T, mod func(*Config)) *rig {
 			r.refreshes = append(r.refreshes, reason)
 			r.mu.Unlock()
 		},
-		LeaderHint: func(topic string, p, leader, epoch int32, ep *protocol.ProduceResponseNodeEndpoint) {
+		LeaderHint: func(topic string, p, leader, epoch int32, ep *protocol.ProduceResponseNodeEndpoint) bool {
 			r.mu.Lock()
+			defer r.mu.Unlock()
 			r.hints = append(r.hints, fmt.Sprintf("%s-%d->%d@%d host=%v", topic, p, leader, epoch, ep != nil && ep.Host == "b2"))
-			r.mu.Unlock()
+			return epoch > 0 // the tests' known epoch is 0: a positive one is news
 		},
 		Requeued: func(accumulator.TopicPartition, time.Time) { r.s.Wake() },
 	}
@@ -358,4 +359,19 @@ func TestBackoffGrowsAndIsCapped(t *testing.T) {
 			require.True(t, got >= lo && got <= hi, "attempt %d: %v not within ±20%% of %vms", attempts, got, want)
 		}
 	}
+}
+
+func TestStaleLeaderHintKeepsTheBackoff(t *testing.T) {
+	r := newRig(t, nil)
+	r.produce(parts[0], 1)
+	c := r.next()
+	resp := answer(c.req, kerr.NotLeaderOrFollower.Code, -1)
+	resp.Topics[0].Partitions[0].CurrentLeader = &protocol.ProduceResponseLeader{LeaderID: 1, LeaderEpoch: 0}
+	c.done(resp, nil)
+	retry := r.afterBackoff(120 * time.Millisecond) // fails if the retry came before the backoff
+	retry.done(answer(retry.req, 0, 5), nil)
+	require.Equal(t, int64(5), r.outcome(1).Offset)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	require.Contains(t, r.refreshes, "NOT_LEADER_OR_FOLLOWER", "a hint without news leaves metadata to a refresh")
 }
