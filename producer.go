@@ -45,6 +45,7 @@ type Producer struct {
 
 	brokers  brokers
 	pending  pending
+	wanted   wanted
 	counters sender.Counters
 
 	refreshCh chan struct{} // asks the metadata loop for a refresh now

@@ -3,6 +3,7 @@ package producer
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -317,4 +318,36 @@ func TestNilRecordFailsWithoutPanic(t *testing.T) {
 	require.ErrorIs(t, err, ErrInvalidRecord)
 	_, err = p.Send(ctx(t), &Record{Topic: "t", Value: []byte("still works")})
 	require.NoError(t, err)
+}
+
+func TestPartitionsForWaitsForMetadata(t *testing.T) {
+	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"known": 4}})
+	p := newProducer(t, c, nil)
+	n, err := p.PartitionsFor(ctx(t), "known")
+	require.NoError(t, err)
+	require.Equal(t, 4, n)
+
+	done := make(chan error, 1)
+	go func() {
+		n, err := p.PartitionsFor(ctx(t), "later")
+		if err == nil && n != 3 {
+			err = fmt.Errorf("got %d partitions, want 3", n)
+		}
+		done <- err
+	}()
+	require.NoError(t, c.CreateTopic("later", 3))
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(waitFor):
+		t.Fatal("PartitionsFor did not see a topic created after the call")
+	}
+
+	short, cancel := context.WithTimeout(ctx(t), 300*time.Millisecond)
+	defer cancel()
+	_, err = p.PartitionsFor(short, "never")
+	require.ErrorIs(t, err, ErrUnknownTopic)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	_, err = p.PartitionsFor(ctx(t), "bad name")
+	require.ErrorIs(t, err, ErrInvalidRecord)
 }

@@ -54,7 +54,7 @@ func (p *Producer) metadataLoop() {
 			failures++
 			wait = sender.Backoff(failures, p.cfg.RetryBackoff, p.cfg.RetryBackoffMax)
 			p.cfg.Logger.Warn("metadata refresh failed", "err", err, "retry_in", wait)
-		case p.pending.waiting() > 0 || p.leaderless():
+		case p.pending.waiting() > 0 || p.leaderless() || p.wantsUnknown():
 			failures++
 			wait = sender.Backoff(failures, p.cfg.RetryBackoff, p.cfg.RetryBackoffMax)
 		default:
@@ -98,6 +98,7 @@ func (p *Producer) refresh(ctx context.Context) error {
 	p.brokers.sync(snap)
 	p.pending.release(p, snap)
 	p.brokers.wakeAll()
+	p.wanted.signal()
 	return nil
 }
 
@@ -139,10 +140,12 @@ func (p *Producer) interestingTopics() []string {
 			out = append(out, t)
 		}
 	}
-	for _, t := range p.pending.names() {
-		if !seen[t] {
-			seen[t] = true
-			out = append(out, t)
+	for _, names := range [][]string{p.pending.names(), p.wanted.names()} {
+		for _, t := range names {
+			if !seen[t] {
+				seen[t] = true
+				out = append(out, t)
+			}
 		}
 	}
 	return out
@@ -225,4 +228,16 @@ func (p *Producer) reportLoad() {
 		}
 		p.loads.SetLoad(name, sizes)
 	}
+}
+
+// wantsUnknown reports whether PartitionsFor waits for a topic the cache
+// does not know yet: worth polling for, like held records.
+func (p *Producer) wantsUnknown() bool {
+	snap := p.cache.Snapshot()
+	for _, name := range p.wanted.names() {
+		if t := snap.Topic(name); t == nil || len(t.Partitions) == 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -1,0 +1,90 @@
+package producer
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/gokafka/producer/protocol/kerr"
+)
+
+// PartitionsFor returns how many partitions topic has, fetching its
+// metadata and waiting for it if the producer does not know it yet (Java:
+// partitionsFor). Produce never waits for metadata; calling PartitionsFor
+// first lets a caller that wants to know the topic exists, or to start with
+// metadata warm, do so explicitly.
+func (p *Producer) PartitionsFor(ctx context.Context, topic string) (int, error) {
+	if p.closed.Load() {
+		return 0, ErrClosed
+	}
+	if err := validTopic(topic); err != nil {
+		return 0, err
+	}
+	p.wanted.add(topic)
+	for {
+		updated := p.wanted.updated()
+		if t := p.cache.Snapshot().Topic(topic); t != nil {
+			if len(t.Partitions) > 0 {
+				return len(t.Partitions), nil
+			}
+			if t.Err != nil && !kerr.IsRetriable(t.Err) {
+				return 0, &PartitionError{Topic: topic, Partition: -1, Err: t.Err}
+			}
+		}
+		p.requestRefresh("partitions wanted for " + topic)
+		select {
+		case <-updated:
+		case <-ctx.Done():
+			return 0, &PartitionError{Topic: topic, Partition: -1, Err: fmt.Errorf("%w %q: %w", ErrUnknownTopic, topic, ctx.Err())}
+		case <-p.ctx.Done():
+			return 0, ErrClosed
+		}
+	}
+}
+
+// wanted is the topics asked for by PartitionsFor, kept in every metadata
+// request, and a signal of each metadata update for those waiting.
+type wanted struct {
+	mu      sync.Mutex
+	topics  map[string]struct{}
+	changed chan struct{}
+}
+
+func (w *wanted) add(topic string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.topics == nil {
+		w.topics = make(map[string]struct{})
+	}
+	w.topics[topic] = struct{}{}
+}
+
+func (w *wanted) names() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]string, 0, len(w.topics))
+	for t := range w.topics {
+		out = append(out, t)
+	}
+	return out
+}
+
+// updated returns a channel closed by the next metadata update.
+func (w *wanted) updated() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.changed == nil {
+		w.changed = make(chan struct{})
+	}
+	return w.changed
+}
+
+// signal closes the channel of those waiting for an update.
+func (w *wanted) signal() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.changed != nil {
+		close(w.changed)
+		w.changed = nil
+	}
+}
