@@ -1,0 +1,232 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"math"
+	"testing"
+)
+
+// varint32Edges are where zigzag and 7-bit grouping change length.
+var varint32Edges = []int32{0, 1, -1, 63, -64, 64, -65, 8191, -8192, 8192, 1<<20 - 1, 1 << 20, math.MaxInt32, math.MinInt32}
+
+func TestVarintMatchesProtobufZigzag(t *testing.T) {
+	// Kafka's VARINT/VARLONG is protobuf's zigzag varint; encoding/binary
+	// implements the same, so it is an independent reference.
+	for _, v := range varint32Edges {
+		want := binary.AppendVarint(nil, int64(v))
+		if got := AppendVarint(nil, v); !bytes.Equal(got, want) {
+			t.Errorf("AppendVarint(%d) = %x, want %x", v, got, want)
+		}
+		if n := VarintSize(v); n != len(want) {
+			t.Errorf("VarintSize(%d) = %d, want %d", v, n, len(want))
+		}
+		rd := NewReader(want)
+		if got := rd.Varint(); got != v || rd.Err() != nil {
+			t.Errorf("Varint() of %x = %d, %v; want %d", want, got, rd.Err(), v)
+		}
+	}
+	for _, v := range []int64{0, -1, 1, math.MaxInt64, math.MinInt64, 1 << 35, -(1 << 35)} {
+		want := binary.AppendVarint(nil, v)
+		if got := AppendVarlong(nil, v); !bytes.Equal(got, want) {
+			t.Errorf("AppendVarlong(%d) = %x, want %x", v, got, want)
+		}
+		if n := VarlongSize(v); n != len(want) {
+			t.Errorf("VarlongSize(%d) = %d, want %d", v, n, len(want))
+		}
+		rd := NewReader(want)
+		if got := rd.Varlong(); got != v || rd.Err() != nil {
+			t.Errorf("Varlong() of %x = %d, %v; want %d", want, got, rd.Err(), v)
+		}
+	}
+}
+
+func TestUvarintSizes(t *testing.T) {
+	for _, v := range []uint32{0, 127, 128, 16383, 16384, 1<<21 - 1, 1 << 21, 1<<28 - 1, 1 << 28, math.MaxUint32} {
+		b := AppendUvarint(nil, v)
+		if !bytes.Equal(b, binary.AppendUvarint(nil, uint64(v))) {
+			t.Errorf("AppendUvarint(%d) = %x", v, b)
+		}
+		if UvarintSize(v) != len(b) {
+			t.Errorf("UvarintSize(%d) = %d, encoded %d bytes", v, UvarintSize(v), len(b))
+		}
+	}
+}
+
+func TestFixedWidthBigEndian(t *testing.T) {
+	var b []byte
+	b = AppendInt8(b, -2)
+	b = AppendInt16(b, -3)
+	b = AppendInt32(b, 0x01020304)
+	b = AppendInt64(b, -5)
+	b = AppendUint32(b, 0xfffffffe)
+	b = AppendBool(b, true)
+	b = AppendUUID(b, UUID{15: 9})
+	want := []byte{0xfe, 0xff, 0xfd, 1, 2, 3, 4, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfb, 0xff, 0xff, 0xff, 0xfe, 1}
+	want = append(want, make([]byte, 15)...)
+	want = append(want, 9)
+	if !bytes.Equal(b, want) {
+		t.Fatalf("got %x\nwant %x", b, want)
+	}
+	rd := NewReader(b)
+	if rd.Int8() != -2 || rd.Int16() != -3 || rd.Int32() != 0x01020304 || rd.Int64() != -5 ||
+		rd.Uint32() != 0xfffffffe || !rd.Bool() || rd.UUID() != (UUID{15: 9}) {
+		t.Fatal("read back differs")
+	}
+	rd.Done("fixed widths")
+	if rd.Err() != nil {
+		t.Fatal(rd.Err())
+	}
+}
+
+func TestStringsAndBytesKeepNullAndEmptyApart(t *testing.T) {
+	empty, text := "", "kafka"
+	for _, flex := range []bool{false, true} {
+		var b []byte
+		b = AppendStr(b, text, flex)
+		b = AppendNullableStr(b, nil, flex)
+		b = AppendNullableStr(b, &empty, flex)
+		b = AppendByteSlice(b, []byte{}, flex)
+		b = AppendNullableByteSlice(b, nil, flex)
+		b = AppendNullableByteSlice(b, []byte{}, flex)
+		b = AppendLen(b, 3, flex)
+		b = append(b, 1, 2, 3) // three one-byte elements
+
+		rd := NewReader(b)
+		if s := rd.Str(flex); s != text {
+			t.Errorf("flex=%v: string %q", flex, s)
+		}
+		if s := rd.NullableStr(flex); s != nil {
+			t.Errorf("flex=%v: null string read as %q", flex, *s)
+		}
+		if s := rd.NullableStr(flex); s == nil || *s != "" {
+			t.Errorf("flex=%v: empty string read as %v", flex, s)
+		}
+		if bs := rd.ByteSlice(flex); bs == nil || len(bs) != 0 {
+			t.Errorf("flex=%v: empty bytes read as %v", flex, bs)
+		}
+		if bs := rd.NullableByteSlice(flex); bs != nil {
+			t.Errorf("flex=%v: null bytes read as %v", flex, bs)
+		}
+		if bs := rd.NullableByteSlice(flex); bs == nil {
+			t.Errorf("flex=%v: empty nullable bytes read as null", flex)
+		}
+		if n := rd.Len(flex); n != 3 {
+			t.Errorf("flex=%v: array length %d", flex, n)
+		}
+		rd.Span(3)
+		if rd.Err() != nil || rd.Remaining() != 0 {
+			t.Errorf("flex=%v: err %v, %d bytes left", flex, rd.Err(), rd.Remaining())
+		}
+	}
+	if !bytes.Equal(AppendNullArray(nil, true), []byte{0}) || !bytes.Equal(AppendNullArray(nil, false), []byte{0xff, 0xff, 0xff, 0xff}) {
+		t.Error("null array encodings")
+	}
+}
+
+func TestReaderRemembersFirstErrorWithOffset(t *testing.T) {
+	rd := NewReader([]byte{0, 1, 2})
+	rd.Int16()
+	rd.Int32() // only one byte left
+	rd.Int8()  // would succeed alone, but the reader has failed
+	var we *Error
+	if !errors.As(rd.Err(), &we) {
+		t.Fatalf("error %v is not a *wire.Error", rd.Err())
+	}
+	if we.Offset != 2 || !errors.Is(rd.Err(), ErrTruncated) {
+		t.Fatalf("got %v at offset %d, want truncation at byte 2", rd.Err(), we.Offset)
+	}
+}
+
+func TestLengthsAreNeverTrusted(t *testing.T) {
+	cases := map[string]struct {
+		b    []byte
+		read func(*Reader)
+		want error
+	}{
+		"string longer than input":  {AppendInt16(nil, 100), func(r *Reader) { r.String() }, ErrTruncated},
+		"negative string length":    {AppendInt16(nil, -2), func(r *Reader) { r.String() }, ErrMalformed},
+		"bytes longer than input":   {AppendInt32(nil, math.MaxInt32), func(r *Reader) { r.Bytes() }, ErrTruncated},
+		"array count beyond input":  {AppendInt32(nil, 1<<30), func(r *Reader) { r.ArrayLen() }, ErrTruncated},
+		"compact count beyond":      {AppendUvarint(nil, 1<<30), func(r *Reader) { r.CompactArrayLen() }, ErrTruncated},
+		"varint of six bytes":       {[]byte{0x80, 0x80, 0x80, 0x80, 0x80, 0x01}, func(r *Reader) { r.Varint() }, ErrMalformed},
+		"varint overflowing 32 bit": {[]byte{0xff, 0xff, 0xff, 0xff, 0x7f}, func(r *Reader) { r.Varint() }, ErrMalformed},
+		"varlong of eleven bytes":   {bytes.Repeat([]byte{0x80}, 11), func(r *Reader) { r.Varlong() }, ErrMalformed},
+		"unterminated uvarint":      {[]byte{0x80, 0x80}, func(r *Reader) { r.Uvarint() }, ErrTruncated},
+		"trailing bytes":            {[]byte{1, 2}, func(r *Reader) { r.Int8(); r.Done("x") }, ErrMalformed},
+	}
+	for name, c := range cases {
+		rd := NewReader(c.b)
+		c.read(&rd)
+		if !errors.Is(rd.Err(), c.want) {
+			t.Errorf("%s: err %v, want %v", name, rd.Err(), c.want)
+		}
+	}
+}
+
+func TestTaggedFields(t *testing.T) {
+	var b []byte
+	b = AppendUvarint(b, 3)
+	b = AppendTaggedField(b, 0, AppendInt32(nil, 7))
+	b = AppendTaggedField(b, 2, []byte("kept"))
+	b = AppendTaggedField(b, 5, nil)
+
+	rd := NewReader(b)
+	var seven int32
+	unknown := rd.TaggedFields(func(tag uint32, f *Reader) bool {
+		if tag == 0 {
+			seven = f.Int32()
+			return true
+		}
+		return false
+	})
+	if rd.Err() != nil || seven != 7 || len(unknown) != 2 || string(unknown[0].Data) != "kept" || unknown[1].Tag != 5 {
+		t.Fatalf("err %v, known %d, unknown %+v", rd.Err(), seven, unknown)
+	}
+	if again := AppendUnknownTags(nil, []TaggedField{{Tag: 0, Data: AppendInt32(nil, 7)}, unknown[0], unknown[1]}); !bytes.Equal(again, b) {
+		t.Fatalf("re-encoding tags: %x, want %x", again, b)
+	}
+
+	descending := AppendTaggedField(AppendTaggedField(AppendUvarint(nil, 2), 3, nil), 1, nil)
+	rd = NewReader(descending)
+	rd.SkipTaggedFields()
+	if !errors.Is(rd.Err(), ErrMalformed) {
+		t.Errorf("tags out of order: err %v", rd.Err())
+	}
+
+	partial := AppendTaggedField(AppendUvarint(nil, 1), 0, AppendInt64(nil, 1))
+	rd = NewReader(partial)
+	rd.TaggedFields(func(uint32, *Reader) bool { return true }) // reads none of the 8 bytes
+	if !errors.Is(rd.Err(), ErrMalformed) {
+		t.Errorf("a known tag left unread: err %v", rd.Err())
+	}
+}
+
+// FuzzReader reads arbitrary input as every primitive in turn: it must never
+// panic, never report an offset outside the input, and never read past it.
+func FuzzReader(f *testing.F) {
+	f.Add([]byte{})
+	f.Add(AppendCompactString(AppendVarint(AppendInt32(nil, 3), -9), "abc"))
+	f.Add(AppendTaggedField(AppendUvarint(nil, 1), 1, []byte("x")))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		rd := NewReader(b)
+		rd.Varint()
+		rd.NullableString()
+		rd.CompactNullableBytes()
+		rd.Varlong()
+		n := rd.CompactArrayLen()
+		for i := 0; i < n && rd.Err() == nil; i++ {
+			rd.Int32()
+		}
+		rd.SkipTaggedFields()
+		rd.Bytes()
+		if rd.Offset() > len(b) {
+			t.Fatalf("offset %d beyond %d bytes", rd.Offset(), len(b))
+		}
+		var we *Error
+		if errors.As(rd.Err(), &we) && (we.Offset < 0 || we.Offset > len(b)) {
+			t.Fatalf("error offset %d outside the %d-byte input", we.Offset, len(b))
+		}
+	})
+}
