@@ -31,9 +31,24 @@ type pending struct {
 }
 
 type waitingTopic struct {
-	records  []heldRecord // oldest first; a record leaves only once appended or failed
+	records  []heldRecord // oldest first, not yet taken by a drain round
 	draining bool         // a goroutine is appending them
-	lastErr  error        // the topic's error in the last metadata, if any
+	// round is the records a drain round took, their memory already given
+	// back; round[roundPos] is being appended, those after it wait.
+	round    []heldRecord
+	roundPos int
+	lastErr  error // the topic's error in the last metadata, if any
+}
+
+// next is the oldest record of wt without an outcome, if any.
+func (wt *waitingTopic) next() (heldRecord, bool) {
+	if wt.roundPos < len(wt.round) {
+		return wt.round[wt.roundPos], true
+	}
+	if len(wt.records) > 0 {
+		return wt.records[0], true
+	}
+	return heldRecord{}, false
 }
 
 type heldRecord struct {
@@ -138,8 +153,11 @@ func (w *pending) release(p *Producer, snap *metadata.Snapshot) {
 	}
 }
 
-// drainHeld appends topic's held records one by one, in order. Each stays
-// in the list until appended, so Flush and later Produce calls see it.
+// drainHeld appends topic's held records in order, in rounds: a round takes
+// every record held so far and gives back all their reserved memory at
+// once, before appending any. Giving it back one record at a time would
+// deadlock when held records fill BufferMemory: the first append would wait
+// for a batch buffer that only appending the others could free.
 func (p *Producer) drainHeld(topic string) {
 	w := &p.pending
 	for {
@@ -158,26 +176,40 @@ func (p *Producer) drainHeld(topic string) {
 			}
 			return
 		}
-		h := wt.records[0]
-		w.mu.Unlock()
-
-		p.pool.Release(h.size)
-		snap := p.cache.Snapshot()
-		if t := snap.Topic(topic); t != nil && len(t.Partitions) > 0 {
-			p.appendTo(p.ctx, snap, t, &h.rec, h.tsMs, h.cb)
-		} else {
-			// The topic vanished again between snapshots (deleted).
-			h.cb(failed(&h.rec), &PartitionError{Topic: topic, Partition: -1, Err: fmt.Errorf("%w %q: it disappeared from metadata", ErrUnknownTopic, topic)})
+		wt.round, wt.roundPos = wt.records, 0
+		wt.records = nil
+		reserved := 0
+		for _, h := range wt.round {
+			reserved += h.size
 		}
-
-		w.mu.Lock()
-		if wt := w.topics[topic]; wt != nil && len(wt.records) > 0 && wt.records[0].seq == h.seq {
-			wt.records[0] = heldRecord{}
-			wt.records = wt.records[1:]
-		}
-		w.count.Add(-1)
-		w.signalLocked()
 		w.mu.Unlock()
+		p.pool.Release(reserved)
+
+		for {
+			w.mu.Lock()
+			if wt.roundPos >= len(wt.round) {
+				wt.round, wt.roundPos = nil, 0
+				w.mu.Unlock()
+				break
+			}
+			h := wt.round[wt.roundPos]
+			w.mu.Unlock()
+
+			snap := p.cache.Snapshot()
+			if t := snap.Topic(topic); t != nil && len(t.Partitions) > 0 {
+				p.appendTo(p.ctx, snap, t, &h.rec, h.tsMs, h.cb)
+			} else {
+				// The topic vanished again between snapshots (deleted).
+				h.cb(failed(&h.rec), &PartitionError{Topic: topic, Partition: -1, Err: fmt.Errorf("%w %q: it disappeared from metadata", ErrUnknownTopic, topic)})
+			}
+
+			w.mu.Lock()
+			wt.round[wt.roundPos] = heldRecord{}
+			wt.roundPos++
+			w.count.Add(-1)
+			w.signalLocked()
+			w.mu.Unlock()
+		}
 	}
 }
 
@@ -222,6 +254,11 @@ func (w *pending) expire(now time.Time, maxBlock time.Duration) (next time.Durat
 // failHeld gives a held record its error and its memory back.
 func (p *Producer) failHeld(h heldRecord, err error) {
 	p.pool.Release(h.size)
+	p.failReleased(h, err)
+}
+
+// failReleased gives its error to a held record whose memory is back.
+func (p *Producer) failReleased(h heldRecord, err error) {
 	h.cb(failed(&h.rec), &PartitionError{Topic: h.rec.Topic, Partition: -1, Err: err})
 	w := &p.pending
 	w.mu.Lock()
@@ -231,27 +268,30 @@ func (p *Producer) failHeld(h heldRecord, err error) {
 }
 
 // failAll fails every held record and every later one; Close uses it. Of a
-// topic whose records are being appended, the one being appended is left to
-// its goroutine, which then sees closed and stops.
+// drain round under way, the record being appended is left to its
+// goroutine, which then sees closed and stops; the round's later records
+// fail here (their memory was given back when the round began).
 func (w *pending) failAll(err error) {
 	w.mu.Lock()
 	w.closed = true
-	var out []heldRecord
+	var held, released []heldRecord
 	for name, wt := range w.topics {
-		if !wt.draining {
-			out = append(out, wt.records...)
-			delete(w.topics, name)
-			continue
+		held = append(held, wt.records...)
+		wt.records = nil
+		if wt.roundPos+1 < len(wt.round) {
+			released = append(released, wt.round[wt.roundPos+1:]...)
+			wt.round = wt.round[:wt.roundPos+1]
 		}
-		if len(wt.records) > 1 {
-			out = append(out, wt.records[1:]...)
-			clear(wt.records[1:])
-			wt.records = wt.records[:1]
+		if !wt.draining {
+			delete(w.topics, name)
 		}
 	}
 	w.mu.Unlock()
-	for _, h := range out {
+	for _, h := range held {
 		w.p.failHeld(h, err)
+	}
+	for _, h := range released {
+		w.p.failReleased(h, err)
 	}
 }
 
@@ -275,7 +315,7 @@ func (w *pending) await(ctx context.Context, mark uint64) error {
 		w.mu.Lock()
 		waiting := false
 		for _, wt := range w.topics {
-			if len(wt.records) > 0 && wt.records[0].seq <= mark {
+			if h, ok := wt.next(); ok && h.seq <= mark {
 				waiting = true
 				break
 			}
