@@ -59,7 +59,7 @@ func (r *SaslHandshakeRequest) ReadFrom(b []byte, v int16) error {
 	}
 	*r = SaslHandshakeRequest{}
 	rd := wire.NewReader(b)
-	r.Mechanism = rd.String()
+	r.Mechanism = rd.Int16String()
 	rd.Done("SaslHandshakeRequest")
 	return decodeErr(SaslHandshake, v, &rd)
 }
@@ -89,7 +89,7 @@ func (r *SaslHandshakeResponse) ReadFrom(b []byte, v int16) error {
 	if n := readArrayLen(&rd, false, 2, "mechanisms"); n > 0 {
 		r.Mechanisms = make([]string, n)
 		for i := range r.Mechanisms {
-			r.Mechanisms[i] = rd.String()
+			r.Mechanisms[i] = rd.Int16String()
 		}
 	}
 	rd.Done("SaslHandshakeResponse")

@@ -233,8 +233,9 @@ func (r *Reader) compactLen(nullable bool, what string) int {
 	return r.checkLen(start, int(int64(r.Uvarint())-1), nullable, what)
 }
 
-// String reads a STRING.
-func (r *Reader) String() string { return string(r.take(r.int16Len(false, "string"), "string")) }
+// Int16String reads a STRING (INT16 length). It is not called String so
+// that a Reader is not a fmt.Stringer: printing one must not consume it.
+func (r *Reader) Int16String() string { return string(r.take(r.int16Len(false, "string"), "string")) }
 
 // NullableString reads a NULLABLE_STRING.
 func (r *Reader) NullableString() *string {
@@ -362,7 +363,7 @@ func (r *Reader) Str(flexible bool) string {
 	if flexible {
 		return r.CompactString()
 	}
-	return r.String()
+	return r.Int16String()
 }
 
 // NullableStr reads a NULLABLE_STRING or COMPACT_NULLABLE_STRING.

@@ -145,8 +145,8 @@ func TestLengthsAreNeverTrusted(t *testing.T) {
 		read func(*Reader)
 		want error
 	}{
-		"string longer than input":  {AppendInt16(nil, 100), func(r *Reader) { _ = r.String() }, ErrTruncated},
-		"negative string length":    {AppendInt16(nil, -2), func(r *Reader) { _ = r.String() }, ErrMalformed},
+		"string longer than input":  {AppendInt16(nil, 100), func(r *Reader) { _ = r.Int16String() }, ErrTruncated},
+		"negative string length":    {AppendInt16(nil, -2), func(r *Reader) { _ = r.Int16String() }, ErrMalformed},
 		"bytes longer than input":   {AppendInt32(nil, math.MaxInt32), func(r *Reader) { r.Bytes() }, ErrTruncated},
 		"array count beyond input":  {AppendInt32(nil, 1<<30), func(r *Reader) { r.ArrayLen() }, ErrTruncated},
 		"compact count beyond":      {AppendUvarint(nil, 1<<30), func(r *Reader) { r.CompactArrayLen() }, ErrTruncated},
