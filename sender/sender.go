@@ -112,8 +112,14 @@ func (s *Sender) Run(ctx context.Context) {
 	}()
 	connBackoff := time.Duration(0)
 	for {
+		// One reading of ctx per pass: a cancellation between two readings
+		// could leave the select below with nothing to wake it.
+		stopping := ctx.Err() != nil
+		if stopping && s.inFlight == 0 {
+			return
+		}
 		wait := time.Duration(1<<63 - 1)
-		if s.inFlight < s.cfg.MaxInFlight && ctx.Err() == nil {
+		if s.inFlight < s.cfg.MaxInFlight && !stopping {
 			c, err := s.cfg.Hooks.Connect(ctx)
 			switch {
 			case err != nil:
@@ -139,9 +145,6 @@ func (s *Sender) Run(ctx context.Context) {
 				wait = next
 			}
 		}
-		if s.inFlight == 0 && ctx.Err() != nil {
-			return
-		}
 		if timer != nil {
 			timer.Stop()
 			timer = nil
@@ -152,7 +155,7 @@ func (s *Sender) Run(ctx context.Context) {
 			fire = timer.C()
 		}
 		done := ctx.Done()
-		if ctx.Err() != nil {
+		if stopping {
 			done = nil // only in-flight answers matter now
 		}
 		select {
