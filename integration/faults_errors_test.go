@@ -1,0 +1,139 @@
+package integration
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	fkerr "github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gokafka/producer"
+	"github.com/gokafka/producer/integration/embedded"
+	"github.com/gokafka/producer/protocol/kerr"
+)
+
+// Retriable errors from the broker are retried until the request succeeds.
+// Only REQUEST_TIMED_OUT is answered after the broker wrote the records (as
+// a real broker does when replication outlasts the request's timeout), so
+// only it may, and without idempotence must, leave duplicates.
+func TestFaultsRetriableErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		code    int16
+		written bool // the broker wrote the records it answered with the error
+	}{
+		{"NOT_LEADER_OR_FOLLOWER", kerr.NotLeaderOrFollower.Code, false},
+		{"REQUEST_TIMED_OUT", kerr.RequestTimedOut.Code, true},
+		{"NOT_ENOUGH_REPLICAS", kerr.NotEnoughReplicas.Code, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const topic, partitions, failures = "retriable", 3, 3
+			c := startCluster(t, embedded.Options{Topics: map[string]int32{topic: partitions}})
+			seeds := c.Addrs()
+			p := newProducer(t, seeds, fastRetries)
+
+			f := c.FailNextProduce(failures, tc.code)
+			recs := recordsFor(topic, 300, keyOwnedBy(1, 30))
+			outs := produceAll(t, p, recs)
+			waitFault(t, f, tc.name)
+			requireAllAcked(t, outs)
+			assert.GreaterOrEqual(t, p.Stats().Retries, int64(failures), "every failed request is retried")
+
+			d := checkDelivery(t, seeds, topic, recs, outs)
+			if tc.written {
+				// Each failed request was written, then sent again.
+				assert.Positive(t, d.duplicates, "%s after the write, retried without idempotence, must duplicate", tc.name)
+			} else {
+				d.requireNoDuplicates(t, tc.name+" is answered before anything is written")
+			}
+		})
+	}
+}
+
+// A non-retriable error fails exactly the records of the batches it answers,
+// at once and without retries; the records around them are delivered, and
+// the producer keeps working.
+func TestFaultsNonRetriable(t *testing.T) {
+	const topic, partitions = "denied", 3
+	for _, tc := range []struct {
+		name string
+		// fault fails the first produce request, or part of it.
+		fault func(c *embedded.Cluster) (hits func() int)
+		// denied says whether records of a partition fail.
+		denied func(partition int32) bool
+	}{
+		{
+			name: "whole request",
+			fault: func(c *embedded.Cluster) func() int {
+				return c.FailNextProduce(1, kerr.TopicAuthorizationFailed.Code).Hits
+			},
+			denied: func(int32) bool { return true },
+		},
+		{
+			name: "one partition of the request",
+			fault: func(c *embedded.Cluster) func() int {
+				return c.Kfake().Fault(kfake.Fault{
+					Keys:       []kmsg.Key{kmsg.Produce},
+					Topic:      topic,
+					Partitions: []int32{1},
+					Err:        fkerr.TopicAuthorizationFailed,
+					Count:      1,
+				}).Hits
+			},
+			denied: func(p int32) bool { return p == 1 },
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := startCluster(t, embedded.Options{Topics: map[string]int32{topic: partitions}})
+			seeds := c.Addrs()
+			// Batches wait for Flush, so each wave is one request.
+			p := newProducer(t, seeds, func(cfg *producer.Config) {
+				fastRetries(cfg)
+				cfg.Linger = time.Minute
+				cfg.DeliveryTimeout = 2 * time.Minute
+			})
+			recs := recordsFor(topic, 60, nil)
+			for i, r := range recs {
+				r.Partition, r.ExplicitPartition = int32(i%partitions), true
+			}
+			hits := tc.fault(c)
+
+			// Wave one meets the fault, wave two does not.
+			o := newOutcomes(len(recs))
+			ctx := testCtx(t)
+			flushWave := func(from, to int) {
+				for i := from; i < to; i++ {
+					p.Produce(ctx, recs[i], o.callback(i))
+				}
+				require.NoError(t, p.Flush(ctx))
+			}
+			flushWave(0, 30)
+			require.Equal(t, 1, hits(), "the fault answers the first request")
+			flushWave(30, 60)
+			outs := o.wait(t)
+
+			for i, out := range outs {
+				want := recs[i].Partition
+				if i >= 30 || !tc.denied(want) {
+					assert.NoError(t, out.err, "record %d (partition %d) is not in a denied batch", i, want)
+					continue
+				}
+				if assert.Error(t, out.err, "record %d (partition %d) is in a denied batch", i, want) {
+					assert.ErrorIs(t, out.err, kerr.TopicAuthorizationFailed, "record %d", i)
+					var pe *producer.PartitionError
+					if assert.ErrorAs(t, out.err, &pe, "record %d", i) {
+						assert.Equal(t, topic, pe.Topic, "record %d: error's topic", i)
+						assert.Equal(t, want, pe.Partition, "record %d: error's partition", i)
+					}
+				}
+			}
+			assert.Zero(t, p.Stats().Retries, "a non-retriable error is not retried")
+
+			d := checkDelivery(t, seeds, topic, recs, outs)
+			d.requireNoDuplicates(t, "nothing was retried")
+		})
+	}
+}
