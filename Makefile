@@ -38,8 +38,9 @@ test-kafka:
 	cd integration && $(GO) test -race -count=1 -timeout 30m ./...
 	@if [ -f cmd/kprod/go.mod ]; then cd cmd/kprod && $(GO) test -race -count=1 -timeout 20m ./...; fi
 
+# SOAK_FLAGS: e.g. -soak.duration 60s -soak.records 40000000 -soak.seed N
 soak:
-	cd integration && KAFKA_BROKERS= $(GO) test -count=1 -timeout 20m -run 'Soak' -soak ./...
+	cd integration && KAFKA_BROKERS= $(GO) test -v -count=1 -timeout 20m -run '^TestSoak$$' . -args -soak $(SOAK_FLAGS)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./record/ ./compression/ ./protocol/ ./partitioner/ ./bufferpool/ ./metadata/

@@ -51,9 +51,10 @@ type Config struct {
 	BatchSize int
 
 	// BufferMemory caps the bytes of batches and of records waiting for
-	// their topic's metadata. When it is used up, Produce waits up to
-	// MaxBlock for memory. Java: buffer.memory; kafka-python:
-	// buffer_memory. Default 32 MiB.
+	// their topic's metadata (those may use all of it but one BatchSize, so
+	// that they can always be batched once metadata comes). When it is used
+	// up, Produce waits up to MaxBlock for memory. Java: buffer.memory;
+	// kafka-python: buffer_memory. Default 32 MiB.
 	BufferMemory int64
 
 	// MaxBlock bounds how long Produce and Send wait for buffer memory, and

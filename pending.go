@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/metadata"
 	"github.com/gokafka/producer/protocol/kerr"
 	"github.com/gokafka/producer/record"
@@ -21,8 +22,16 @@ type pending struct {
 	p     *Producer    // for the buffer pool and the callbacks
 	count atomic.Int64 // records held; lets Produce skip the lock when 0
 
-	mu       sync.Mutex
-	closed   bool // set by failAll: nothing more is held or released
+	mu     sync.Mutex
+	closed bool // set by failAll: nothing more is held or released
+	// held is the memory held records reserve, and holdCap its bound:
+	// BufferMemory less one batch. Were held records free to fill the pool,
+	// the goroutine appending them once metadata came would wait for a
+	// batch buffer that only they could free: they would starve themselves
+	// until MaxBlock. Below the bound, a batch always fits beside them.
+	held     int
+	holdCap  int
+	budgetCh chan struct{} // closed and replaced when held memory is given back
 	drains   sync.WaitGroup
 	topics   map[string]*waitingTopic
 	seq      uint64        // order of holding, for Flush
@@ -62,6 +71,8 @@ type heldRecord struct {
 
 func (w *pending) init(p *Producer) {
 	w.p = p
+	w.holdCap = int(p.cfg.BufferMemory) - p.cfg.BatchSize
+	w.budgetCh = make(chan struct{})
 	w.topics = make(map[string]*waitingTopic)
 	w.changed = make(chan struct{})
 }
@@ -92,7 +103,7 @@ func (w *pending) names() []string {
 // hold keeps a copy of r until its topic's metadata arrives.
 func (p *Producer) hold(ctx context.Context, r *Record, tsMs int64, cb Callback) {
 	size := record.BatchHeaderSize + record.RecordSize(0, 0, r.Key, r.Value, r.Headers)
-	if err := p.pool.Reserve(ctx, size, p.cfg.MaxBlock); err != nil {
+	if err := p.reserveHeld(ctx, size); err != nil {
 		cb(failed(r), &PartitionError{Topic: r.Topic, Partition: -1, Err: p.closing(err)})
 		return
 	}
@@ -102,7 +113,7 @@ func (p *Producer) hold(ctx context.Context, r *Record, tsMs int64, cb Callback)
 	if w.closed {
 		// Close has failed the held records already; this one raced it.
 		w.mu.Unlock()
-		p.pool.Release(size)
+		p.unreserveHeld(size)
 		cb(failed(r), &PartitionError{Topic: r.Topic, Partition: -1, Err: ErrClosed})
 		return
 	}
@@ -183,7 +194,7 @@ func (p *Producer) drainHeld(topic string) {
 			reserved += h.size
 		}
 		w.mu.Unlock()
-		p.pool.Release(reserved)
+		p.unreserveHeld(reserved)
 
 		for {
 			w.mu.Lock()
@@ -253,7 +264,7 @@ func (w *pending) expire(now time.Time, maxBlock time.Duration) (next time.Durat
 
 // failHeld gives a held record its error and its memory back.
 func (p *Producer) failHeld(h heldRecord, err error) {
-	p.pool.Release(h.size)
+	p.unreserveHeld(h.size)
 	p.failReleased(h, err)
 }
 
@@ -360,4 +371,65 @@ func cloneBytes(b []byte) []byte {
 		return nil
 	}
 	return append([]byte{}, b...)
+}
+
+// reserveHeld takes size bytes of buffer memory for a held record: first
+// from the held records' budget, then from the pool, within MaxBlock in all.
+func (p *Producer) reserveHeld(ctx context.Context, size int) error {
+	w := &p.pending
+	clk := p.cfg.clock
+	deadline := clk.Now().Add(p.cfg.MaxBlock)
+	var timer clock.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		w.mu.Lock()
+		if w.held+size <= w.holdCap || w.held == 0 {
+			// Alone, a record larger than the budget still gets its chance:
+			// the pool bounds it.
+			w.held += size
+			w.mu.Unlock()
+			break
+		}
+		wake := w.budgetCh
+		w.mu.Unlock()
+		if timer == nil {
+			timer = clk.NewTimer(deadline.Sub(clk.Now()))
+		}
+		select {
+		case <-wake:
+		case <-timer.C():
+			return fmt.Errorf("%w: %d bytes for a record waiting for metadata not available within %v "+
+				"(records waiting for metadata may use BufferMemory less one batch, %d bytes)",
+				ErrBufferFull, size, p.cfg.MaxBlock, w.holdCap)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := p.pool.Reserve(ctx, size, deadline.Sub(clk.Now())); err != nil {
+		w.mu.Lock()
+		w.held -= size
+		w.signalBudgetLocked()
+		w.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// unreserveHeld gives held records' memory back to the pool and the budget.
+func (p *Producer) unreserveHeld(size int) {
+	p.pool.Release(size)
+	w := &p.pending
+	w.mu.Lock()
+	w.held -= size
+	w.signalBudgetLocked()
+	w.mu.Unlock()
+}
+
+func (w *pending) signalBudgetLocked() {
+	close(w.budgetCh)
+	w.budgetCh = make(chan struct{})
 }

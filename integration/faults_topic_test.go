@@ -122,9 +122,10 @@ func TestFaultsUnknownTopicAppearsWithBufferMemoryFull(t *testing.T) {
 		cfg.MaxBlock = time.Second // how long each stalled record waits
 	})
 
-	// As many records as the memory holds without blocking Produce.
+	// As many records as may wait for metadata without blocking Produce:
+	// BufferMemory less one batch, so that a batch fits beside them.
 	n := 0
-	for (n+1)*(recordSize+100) < memory {
+	for (n+1)*(recordSize+100) < memory-batch {
 		n++
 	}
 	recs := recordsFor(topic, n, nil)
