@@ -189,3 +189,26 @@ func validTopicName(name string) bool {
 	}
 	return true
 }
+
+// AddPartitions grows topic to n partitions, as Kafka's CreatePartitions
+// does; the new ones are led round-robin. Producers learn of them from their
+// next metadata refresh.
+func (c *Cluster) AddPartitions(name string, n int32) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, ok := c.topics[name]
+	if !ok {
+		return fmt.Errorf("fakebroker: topic %q does not exist", name)
+	}
+	if int(n) <= len(t.partitions) {
+		return fmt.Errorf("fakebroker: topic %q has %d partitions, cannot grow to %d", name, len(t.partitions), n)
+	}
+	for p := int32(len(t.partitions)); p < n; p++ {
+		leader := p % int32(c.opts.Nodes)
+		if c.opts.Leader != nil {
+			leader = c.opts.Leader(name, p)
+		}
+		t.partitions = append(t.partitions, &partition{leader: leader})
+	}
+	return nil
+}

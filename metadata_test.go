@@ -1,0 +1,79 @@
+package producer
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gokafka/producer/internal/fakebroker"
+	"github.com/gokafka/producer/partitioner"
+)
+
+// Partitions added to a topic are found by the periodic refresh
+// (MetadataMaxAge) with nothing else asking for metadata, and records reach
+// them.
+func TestPeriodicRefreshFindsNewPartitions(t *testing.T) {
+	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"grows": 2}, KeepRecords: true})
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.MetadataMaxAge = 100 * time.Millisecond
+		cfg.Partitioner = partitioner.RoundRobin()
+	})
+	n, err := p.PartitionsFor(ctx(t), "grows")
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+
+	require.NoError(t, c.AddPartitions("grows", 4))
+	deadline := time.Now().Add(waitFor)
+	for {
+		if n, _ := p.PartitionsFor(ctx(t), "grows"); n == 4 {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the periodic refresh did not find the new partitions within %v", waitFor)
+		time.Sleep(10 * time.Millisecond)
+	}
+	for i := 0; i < 8; i++ {
+		_, err := p.Send(ctx(t), &Record{Topic: "grows", Value: []byte("v")})
+		require.NoError(t, err)
+	}
+	for part := int32(2); part < 4; part++ {
+		require.NotEmpty(t, c.Records("grows", part), "round-robin never reached new partition %d", part)
+	}
+}
+
+// loadRecorder is a partitioner that wants per-partition load reports.
+type loadRecorder struct {
+	partitioner.Partitioner
+	mu      sync.Mutex
+	reports map[string][]int32
+}
+
+func (l *loadRecorder) SetLoad(topic string, sizes []int32) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.reports[topic] = append([]int32(nil), sizes...)
+}
+
+// A partitioner implementing partitioner.LoadReporter is told how many
+// batches wait per partition, one number per partition (KIP-794's adaptive
+// partitioning needs them).
+func TestQueueLoadIsReportedToThePartitioner(t *testing.T) {
+	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"loaded": 3}})
+	rec := &loadRecorder{Partitioner: partitioner.RoundRobin(), reports: map[string][]int32{}}
+	p := newProducer(t, c, func(cfg *Config) { cfg.Partitioner = rec })
+	_, err := p.Send(ctx(t), &Record{Topic: "loaded", Value: []byte("v")})
+	require.NoError(t, err)
+	deadline := time.Now().Add(waitFor)
+	for {
+		rec.mu.Lock()
+		got, ok := rec.reports["loaded"]
+		rec.mu.Unlock()
+		if ok {
+			require.Len(t, got, 3, "one queue size per partition")
+			return
+		}
+		require.True(t, time.Now().Before(deadline), "no load report within %v", waitFor)
+		time.Sleep(10 * time.Millisecond)
+	}
+}
