@@ -2,7 +2,6 @@ package producer
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -338,5 +337,3 @@ func (cfg *Config) validate() error {
 	}
 	return nil
 }
-
-var errNoBrokers = errors.New("no broker answered")

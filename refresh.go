@@ -15,6 +15,9 @@ import (
 // Version is this library's version, sent to brokers in ApiVersions (KIP-511).
 const Version = "0.1.0"
 
+// errNoBrokers heads the error of a metadata request no broker answered.
+var errNoBrokers = errors.New("no broker answered")
+
 // requestRefresh asks the metadata loop for a refresh soon; it never blocks,
 // and many requests before the loop runs make one refresh.
 func (p *Producer) requestRefresh(reason string) {
