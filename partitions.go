@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/gokafka/producer/internal/notify"
 	"github.com/gokafka/producer/protocol/kerr"
 )
 
@@ -47,7 +48,7 @@ func (p *Producer) PartitionsFor(ctx context.Context, topic string) (int, error)
 type wanted struct {
 	mu      sync.Mutex
 	topics  map[string]struct{}
-	changed chan struct{}
+	updates notify.Notifier
 }
 
 func (w *wanted) add(topic string) {
@@ -70,21 +71,7 @@ func (w *wanted) names() []string {
 }
 
 // updated returns a channel closed by the next metadata update.
-func (w *wanted) updated() <-chan struct{} {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.changed == nil {
-		w.changed = make(chan struct{})
-	}
-	return w.changed
-}
+func (w *wanted) updated() <-chan struct{} { return w.updates.C() }
 
-// signal closes the channel of those waiting for an update.
-func (w *wanted) signal() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.changed != nil {
-		close(w.changed)
-		w.changed = nil
-	}
-}
+// signal wakes those waiting for a metadata update.
+func (w *wanted) signal() { w.updates.Notify() }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gokafka/producer/internal/clock"
+	"github.com/gokafka/producer/internal/notify"
 	"github.com/gokafka/producer/metadata"
 	"github.com/gokafka/producer/protocol/kerr"
 	"github.com/gokafka/producer/record"
@@ -29,14 +30,13 @@ type pending struct {
 	// the goroutine appending them once metadata came would wait for a
 	// batch buffer that only they could free: they would starve themselves
 	// until MaxBlock. Below the bound, a batch always fits beside them.
-	held     int
-	holdCap  int
-	budgetCh chan struct{} // closed and replaced when held memory is given back
-	drains   sync.WaitGroup
-	topics   map[string]*waitingTopic
-	seq      uint64        // order of holding, for Flush
-	changed  chan struct{} // closed and replaced when a record leaves, while flushers wait
-	flushers int
+	held    int
+	holdCap int
+	budget  notify.Notifier // held memory was given back
+	drains  sync.WaitGroup
+	topics  map[string]*waitingTopic
+	seq     uint64          // order of holding, for Flush
+	left    notify.Notifier // a record got its outcome or was appended
 }
 
 type waitingTopic struct {
@@ -72,9 +72,7 @@ type heldRecord struct {
 func (w *pending) init(p *Producer) {
 	w.p = p
 	w.holdCap = int(p.cfg.BufferMemory) - p.cfg.BatchSize
-	w.budgetCh = make(chan struct{})
 	w.topics = make(map[string]*waitingTopic)
-	w.changed = make(chan struct{})
 }
 
 // holds reports whether records of topic are waiting: later records of the
@@ -180,7 +178,7 @@ func (p *Producer) drainHeld(topic string) {
 				left = wt.records
 			}
 			delete(w.topics, topic)
-			w.signalLocked()
+			w.left.Notify()
 			w.mu.Unlock()
 			for _, h := range left {
 				p.failHeld(h, ErrClosed)
@@ -218,7 +216,7 @@ func (p *Producer) drainHeld(topic string) {
 			wt.round[wt.roundPos] = heldRecord{}
 			wt.roundPos++
 			w.count.Add(-1)
-			w.signalLocked()
+			w.left.Notify()
 			w.mu.Unlock()
 		}
 	}
@@ -274,7 +272,7 @@ func (p *Producer) failReleased(h heldRecord, err error) {
 	w := &p.pending
 	w.mu.Lock()
 	w.count.Add(-1)
-	w.signalLocked()
+	w.left.Notify()
 	w.mu.Unlock()
 }
 
@@ -314,16 +312,9 @@ func (w *pending) mark() uint64 {
 }
 
 func (w *pending) await(ctx context.Context, mark uint64) error {
-	w.mu.Lock()
-	w.flushers++
-	w.mu.Unlock()
-	defer func() {
-		w.mu.Lock()
-		w.flushers--
-		w.mu.Unlock()
-	}()
 	for {
 		w.mu.Lock()
+		changed := w.left.C()
 		waiting := false
 		for _, wt := range w.topics {
 			if h, ok := wt.next(); ok && h.seq <= mark {
@@ -331,7 +322,6 @@ func (w *pending) await(ctx context.Context, mark uint64) error {
 				break
 			}
 		}
-		changed := w.changed
 		w.mu.Unlock()
 		if !waiting {
 			return nil
@@ -341,13 +331,6 @@ func (w *pending) await(ctx context.Context, mark uint64) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-	}
-}
-
-func (w *pending) signalLocked() {
-	if w.flushers > 0 {
-		close(w.changed)
-		w.changed = make(chan struct{})
 	}
 }
 
@@ -394,7 +377,7 @@ func (p *Producer) reserveHeld(ctx context.Context, size int) error {
 			w.mu.Unlock()
 			break
 		}
-		wake := w.budgetCh
+		wake := w.budget.C()
 		w.mu.Unlock()
 		if timer == nil {
 			timer = clk.NewTimer(deadline.Sub(clk.Now()))
@@ -412,8 +395,8 @@ func (p *Producer) reserveHeld(ctx context.Context, size int) error {
 	if err := p.pool.Reserve(ctx, size, deadline.Sub(clk.Now())); err != nil {
 		w.mu.Lock()
 		w.held -= size
-		w.signalBudgetLocked()
 		w.mu.Unlock()
+		w.budget.Notify()
 		return err
 	}
 	return nil
@@ -425,11 +408,6 @@ func (p *Producer) unreserveHeld(size int) {
 	w := &p.pending
 	w.mu.Lock()
 	w.held -= size
-	w.signalBudgetLocked()
 	w.mu.Unlock()
-}
-
-func (w *pending) signalBudgetLocked() {
-	close(w.budgetCh)
-	w.budgetCh = make(chan struct{})
+	w.budget.Notify()
 }

@@ -296,8 +296,11 @@ func TestBufferFullAfterMaxBlock(t *testing.T) {
 		cfg.BufferMemory = 64 << 10
 		cfg.MaxBlock = 200 * time.Millisecond
 	})
+	// Metadata first: on a loaded machine it may take longer than this
+	// MaxBlock, and records would fail as ErrUnknownTopic instead.
+	_, err := p.PartitionsFor(ctx(t), "t")
+	require.NoError(t, err)
 	errs := make(chan error, 200)
-	var err error
 	for i := 0; i < 100 && err == nil; i++ {
 		p.Produce(ctx(t), &Record{Topic: "t", Value: make([]byte, 4000)}, func(_ RecordMetadata, e error) { errs <- e })
 		select {

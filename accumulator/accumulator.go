@@ -21,6 +21,7 @@ import (
 	"github.com/gokafka/producer/bufferpool"
 	"github.com/gokafka/producer/compression"
 	"github.com/gokafka/producer/internal/clock"
+	"github.com/gokafka/producer/internal/notify"
 )
 
 // ErrDeliveryTimeout is wrapped by the error of a batch that had no outcome
@@ -82,8 +83,7 @@ type Accumulator struct {
 	// incomplete holds every batch created and not yet completed, for Flush.
 	incMu      sync.Mutex
 	incomplete map[*Batch]struct{}
-	incChanged chan struct{} // closed and replaced when a batch completes while flushers wait
-	flushers   int
+	completed  notify.Notifier // a batch left incomplete
 	batchSeq   atomic.Uint64
 
 	stats counters
@@ -95,7 +95,7 @@ type topicQueues struct {
 
 // New returns an empty accumulator.
 func New(cfg Config) *Accumulator {
-	a := &Accumulator{cfg: cfg, incomplete: make(map[*Batch]struct{}), incChanged: make(chan struct{})}
+	a := &Accumulator{cfg: cfg, incomplete: make(map[*Batch]struct{})}
 	empty := map[string]*topicQueues{}
 	a.topics.Store(&empty)
 	return a

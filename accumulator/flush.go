@@ -18,16 +18,9 @@ func (a *Accumulator) Flushing() bool { return a.flushing.Load() > 0 }
 // AwaitBatches waits until every batch created up to mark is complete
 // (split halves count as their parent), or ctx ends.
 func (a *Accumulator) AwaitBatches(ctx context.Context, mark uint64) error {
-	a.incMu.Lock()
-	a.flushers++
-	a.incMu.Unlock()
-	defer func() {
-		a.incMu.Lock()
-		a.flushers--
-		a.incMu.Unlock()
-	}()
 	for {
 		a.incMu.Lock()
+		changed := a.completed.C()
 		pending := false
 		for b := range a.incomplete {
 			if b.seq <= mark {
@@ -35,7 +28,6 @@ func (a *Accumulator) AwaitBatches(ctx context.Context, mark uint64) error {
 				break
 			}
 		}
-		changed := a.incChanged
 		a.incMu.Unlock()
 		if !pending {
 			return nil
@@ -59,9 +51,6 @@ func (a *Accumulator) Incomplete() int {
 func (a *Accumulator) forget(b *Batch) {
 	a.incMu.Lock()
 	delete(a.incomplete, b)
-	if a.flushers > 0 {
-		close(a.incChanged)
-		a.incChanged = make(chan struct{})
-	}
 	a.incMu.Unlock()
+	a.completed.Notify()
 }
