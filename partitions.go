@@ -3,6 +3,8 @@ package producer
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/gokafka/producer/internal/notify"
@@ -63,11 +65,7 @@ func (w *wanted) add(topic string) {
 func (w *wanted) names() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	out := make([]string, 0, len(w.topics))
-	for t := range w.topics {
-		out = append(out, t)
-	}
-	return out
+	return slices.Collect(maps.Keys(w.topics))
 }
 
 // updated returns a channel closed by the next metadata update.

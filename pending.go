@@ -3,6 +3,8 @@ package producer
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -91,11 +93,7 @@ func (w *pending) waiting() int64 { return w.count.Load() }
 func (w *pending) names() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	out := make([]string, 0, len(w.topics))
-	for t := range w.topics {
-		out = append(out, t)
-	}
-	return out
+	return slices.Collect(maps.Keys(w.topics))
 }
 
 // hold keeps a copy of r until its topic's metadata arrives.

@@ -150,25 +150,28 @@ func startEmbeddedBroker(ctx context.Context, stderr io.Writer) (*brokerProcess,
 	return b, nil
 }
 
-// stop ends the child: closing its stdin asks it to stop; if it has not
-// within brokerStopTimeout, it is killed.
+// stop ends the child, once.
 func (b *brokerProcess) stop() {
-	b.once.Do(func() {
-		_ = b.stdin.Close()
-		done := make(chan struct{})
-		go func() {
-			_ = b.cmd.Wait()
-			close(done)
-		}()
-		t := time.NewTimer(brokerStopTimeout)
-		defer t.Stop()
-		select {
-		case <-done:
-		case <-t.C:
-			_ = b.cmd.Process.Kill()
-			<-done
-		}
-	})
+	b.once.Do(func() { stopChild(b.cmd, b.stdin) })
+}
+
+// stopChild ends a `kprod broker` child: closing its stdin asks it to stop;
+// if it has not within brokerStopTimeout, it is killed.
+func stopChild(cmd *exec.Cmd, stdin io.Closer) {
+	_ = stdin.Close()
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(brokerStopTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		_ = cmd.Process.Kill()
+		<-done
+	}
 }
 
 // lockedBuffer collects the end of a child's output, written by exec's

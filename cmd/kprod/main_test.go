@@ -157,20 +157,7 @@ func stopSharedBroker() {
 	if shared.cmd == nil {
 		return
 	}
-	_ = shared.stdin.Close() // the child stops when its stdin closes
-	done := make(chan struct{})
-	go func() {
-		_ = shared.cmd.Wait()
-		close(done)
-	}()
-	t := time.NewTimer(brokerStopTimeout)
-	defer t.Stop()
-	select {
-	case <-done:
-	case <-t.C:
-		_ = shared.cmd.Process.Kill()
-		<-done
-	}
+	stopChild(shared.cmd, shared.stdin)
 }
 
 // requiredFields are the summary's JSON fields that issue 5 fixes.
