@@ -436,3 +436,22 @@ func TestReenqueueAfterAbortFailsTheBatch(t *testing.T) {
 	require.Zero(t, inFlight)
 	require.Zero(t, h.acc.Incomplete())
 }
+
+func TestReadyWithoutDraining(t *testing.T) {
+	h := newHarness(t, nil)
+	parts := []TopicPartition{tp0, {"t", 1}}
+	ready, next := h.acc.Ready(parts, h.clk.Now())
+	require.False(t, ready)
+	require.Equal(t, noDeadline, next, "nothing queued: nothing to wait for")
+
+	h.add(tp0, 1, []byte("v"))
+	ready, next = h.acc.Ready(parts, h.clk.Now())
+	require.False(t, ready)
+	require.Equal(t, 10*time.Millisecond, next, "the linger of the only batch")
+
+	h.clk.Advance(10 * time.Millisecond)
+	ready, _ = h.acc.Ready(parts, h.clk.Now())
+	require.True(t, ready)
+	queued, _ := h.acc.Queued(tp0)
+	require.Equal(t, 1, queued, "Ready takes nothing")
+}

@@ -70,6 +70,28 @@ func (a *Accumulator) Drain(parts []TopicPartition, start, maxBytes int, now tim
 	return closed, next, nextStart
 }
 
+// Ready reports whether any of parts has a batch ready to send, and if not,
+// how long until one may be (noDeadline if none waits). A sender asks before
+// it connects, so that brokers with nothing to send get no connection.
+func (a *Accumulator) Ready(parts []TopicPartition, now time.Time) (bool, time.Duration) {
+	urgent := a.flushing.Load() > 0 || a.closing.Load() || a.cfg.Pool.Waiters() > 0
+	next := noDeadline
+	for _, tp := range parts {
+		q := a.lookup(tp)
+		if q == nil {
+			continue
+		}
+		q.mu.Lock()
+		b, wait := a.head(q, urgent, now)
+		q.mu.Unlock()
+		if b != nil {
+			return true, 0
+		}
+		next = min(next, wait)
+	}
+	return false, next
+}
+
 // head returns q's first batch if it is ready to send, or how long until it
 // may be. q.mu must be held.
 func (a *Accumulator) head(q *queue, urgent bool, now time.Time) (*Batch, time.Duration) {

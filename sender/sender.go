@@ -119,7 +119,14 @@ func (s *Sender) Run(ctx context.Context) {
 			return
 		}
 		wait := time.Duration(1<<63 - 1)
+		ready := false
 		if s.inFlight < s.cfg.MaxInFlight && !stopping {
+			// Like the Java client, connect only when there is something to
+			// send: a broker that leads nothing of ours gets no connection,
+			// and a dead one no metadata refreshes on our account.
+			ready, wait = s.acc.Ready(s.cfg.Hooks.Partitions(), clk.Now())
+		}
+		if ready {
 			c, err := s.cfg.Hooks.Connect(ctx)
 			switch {
 			case err != nil:
