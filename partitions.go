@@ -24,6 +24,7 @@ func (p *Producer) PartitionsFor(ctx context.Context, topic string) (int, error)
 		return 0, err
 	}
 	p.wanted.add(topic)
+	defer p.wanted.done(topic)
 	for {
 		updated := p.wanted.updated()
 		if t := p.cache.Snapshot().Topic(topic); t != nil {
@@ -45,11 +46,13 @@ func (p *Producer) PartitionsFor(ctx context.Context, topic string) (int, error)
 	}
 }
 
-// wanted is the topics asked for by PartitionsFor, kept in every metadata
-// request, and a signal of each metadata update for those waiting.
+// wanted is the topics PartitionsFor calls wait for, with how many wait
+// for each, kept in every metadata request while someone waits (a topic
+// that arrives stays in the requests through the cache), and a signal of
+// each metadata update for those waiting.
 type wanted struct {
 	mu      sync.Mutex
-	topics  map[string]struct{}
+	topics  map[string]int
 	updates notify.Notifier
 }
 
@@ -57,9 +60,19 @@ func (w *wanted) add(topic string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.topics == nil {
-		w.topics = make(map[string]struct{})
+		w.topics = make(map[string]int)
 	}
-	w.topics[topic] = struct{}{}
+	w.topics[topic]++
+}
+
+// done forgets topic once nobody waits for it, so a topic that never came
+// is not asked for ever after.
+func (w *wanted) done(topic string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.topics[topic]--; w.topics[topic] <= 0 {
+		delete(w.topics, topic)
+	}
 }
 
 func (w *wanted) names() []string {

@@ -351,6 +351,7 @@ func TestPartitionsForWaitsForMetadata(t *testing.T) {
 	_, err = p.PartitionsFor(short, "never")
 	require.ErrorIs(t, err, ErrUnknownTopic)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.NotContains(t, p.interestingTopics(), "never", "a topic nobody waits for any more is not asked for again")
 	_, err = p.PartitionsFor(ctx(t), "bad name")
 	require.ErrorIs(t, err, ErrInvalidRecord)
 }

@@ -57,7 +57,7 @@ func (p *Producer) metadataLoop() {
 			failures++
 			wait = sender.Backoff(failures, p.cfg.RetryBackoff, p.cfg.RetryBackoffMax)
 			p.cfg.Logger.Warn("metadata refresh failed", "err", err, "retry_in", wait)
-		case p.pending.waiting() > 0 || p.leaderless() || p.wantsUnknown():
+		case p.pending.waiting() > 0 || p.leaderless():
 			failures++
 			wait = sender.Backoff(failures, p.cfg.RetryBackoff, p.cfg.RetryBackoffMax)
 		default:
@@ -132,15 +132,19 @@ func (p *Producer) askAnyBroker(ctx context.Context, req *protocol.MetadataReque
 	return nil, fmt.Errorf("%w: %w", errNoBrokers, errors.Join(errs...))
 }
 
-// interestingTopics is every topic the producer has records for: the ones
-// in the cache and the ones waiting for their first metadata.
+// interestingTopics is every topic the producer has use for: those cached
+// with partitions, and those records or PartitionsFor callers wait for. A
+// cached topic without partitions (unknown, deleted) is asked for only while
+// someone waits: asked for ever after, it could be auto-created long after
+// everyone gave up on it.
 func (p *Producer) interestingTopics() []string {
 	seen := map[string]bool{}
 	var out []string
-	for _, t := range p.cache.Snapshot().Topics() {
-		if !seen[t] {
-			seen[t] = true
-			out = append(out, t)
+	snap := p.cache.Snapshot()
+	for _, name := range snap.Topics() {
+		if t := snap.Topic(name); t != nil && len(t.Partitions) > 0 {
+			seen[name] = true
+			out = append(out, name)
 		}
 	}
 	for _, names := range [][]string{p.pending.names(), p.wanted.names()} {
@@ -231,16 +235,4 @@ func (p *Producer) reportLoad() {
 		}
 		p.loads.SetLoad(name, sizes)
 	}
-}
-
-// wantsUnknown reports whether PartitionsFor waits for a topic the cache
-// does not know yet: worth polling for, like held records.
-func (p *Producer) wantsUnknown() bool {
-	snap := p.cache.Snapshot()
-	for _, name := range p.wanted.names() {
-		if t := snap.Topic(name); t == nil || len(t.Partitions) == 0 {
-			return true
-		}
-	}
-	return false
 }
