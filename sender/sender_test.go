@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -374,4 +375,33 @@ func TestStaleLeaderHintKeepsTheBackoff(t *testing.T) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	require.Contains(t, r.refreshes, "NOT_LEADER_OR_FOLLOWER", "a hint without news leaves metadata to a refresh")
+}
+
+// A sender connects only once a batch is ready: a broker with nothing to
+// send gets no connection (and a dead one no metadata refreshes).
+func TestConnectsOnlyWhenABatchIsReady(t *testing.T) {
+	var passes, connects atomic.Int32
+	r := newRig(t, func(c *Config) {
+		parts := c.Hooks.Partitions
+		c.Hooks.Partitions = func() []accumulator.TopicPartition { passes.Add(1); return parts() }
+		connect := c.Hooks.Connect
+		c.Hooks.Connect = func(ctx context.Context) (Conn, error) { connects.Add(1); return connect(ctx) }
+	})
+	// Two woken passes: the second begins only after the first has ended,
+	// so a connection made by the first would be counted by then.
+	for want := int32(1); want <= 2; want++ {
+		r.s.Wake()
+		deadline := time.Now().Add(10 * time.Second)
+		for passes.Load() < want {
+			require.True(t, time.Now().Before(deadline), "the sender made no pass within 10s of a wake")
+			time.Sleep(time.Millisecond)
+		}
+	}
+	require.Zero(t, connects.Load(), "connected with nothing to send")
+
+	r.produce(parts[0], 1)
+	c := r.next()
+	c.done(answer(c.req, 0, 0), nil)
+	r.outcome(1)
+	require.Positive(t, connects.Load())
 }
