@@ -6,7 +6,7 @@
 # make bench     the benchmarks of the byte layer and the producer
 
 GO       ?= go
-FUZZTIME ?= 3s
+FUZZTIME ?= 100000x
 MODULES  := . ./integration ./cmd/kprod ./bench
 # Packages whose tests need no broker at all.
 ROOT_PKGS := ./...
