@@ -1,9 +1,8 @@
 package sender
 
 import (
-	"time"
-
 	"context"
+	"time"
 
 	"github.com/gokafka/producer/accumulator"
 	"github.com/gokafka/producer/protocol"
