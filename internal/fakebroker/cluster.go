@@ -1,16 +1,19 @@
 // Package fakebroker is an in-process Kafka cluster for the producer's unit
 // tests and benchmarks. Each node listens on its own 127.0.0.1 port and
 // speaks the real protocol, built only on protocol/ and record/: ApiVersions
-// (with the KIP-511 fallback), Metadata, Produce and CreateTopics. It keeps
-// per-partition offsets and, when asked, the decoded records, so a test can
-// check exactly what reached the "broker".
+// (with the KIP-511 fallback), Metadata, Produce, CreateTopics and
+// InitProducerId. It keeps per-partition offsets and, when asked, the
+// decoded records, so a test can check exactly what reached the "broker".
 //
 // It is a fake, not a broker: one replica per partition, no log, no
 // authentication, no transactions. What it does do, it does the way Kafka
 // does: leadership with epochs, NOT_LEADER_OR_FOLLOWER with the KIP-951
 // current-leader hint, CRC checks, message.max.bytes, acks=0 without a reply,
-// answers in request order on each connection. Hooks let a test make any
-// request fail, wait, hang or break its connection.
+// answers in request order on each connection, and idempotence: producer
+// ids, and per partition each producer's epoch and last 5 batches, which
+// turn retries into duplicates answered with their first offset and refuse
+// stale epochs and sequence gaps (producerstate.go). Hooks let a test make
+// any request fail, wait, hang or break its connection.
 //
 // Per request it costs a few small allocations and one decode per batch, so
 // benchmarks of the producer measure the producer.
@@ -78,6 +81,14 @@ type Cluster struct {
 	produceReqs atomic.Int64
 	accepted    atomic.Int64 // connections accepted
 
+	// Idempotence.
+	initProducerIdFn   atomic.Pointer[InitProducerIdHook]
+	initProducerIdReqs atomic.Int64
+	nextProducerID     atomic.Int64 // the id the next InitProducerId gives
+	duplicates         atomic.Int64 // batches recognised as retries, not appended
+	outOfOrder         atomic.Int64 // partitions refused OUT_OF_ORDER_SEQUENCE_NUMBER
+	invalidEpoch       atomic.Int64 // partitions refused INVALID_PRODUCER_EPOCH
+
 	closing   chan struct{} // closed by Close: delays end, loops stop
 	closeOnce sync.Once
 	wg        sync.WaitGroup // accept loops and connection goroutines
@@ -96,7 +107,8 @@ type node struct {
 
 // advertised is what the cluster speaks unless Options.Versions says
 // otherwise: every version of these APIs that protocol/ implements.
-var advertised = []protocol.APIKey{protocol.Produce, protocol.Metadata, protocol.ApiVersions, protocol.CreateTopics}
+var advertised = []protocol.APIKey{protocol.Produce, protocol.Metadata, protocol.ApiVersions, protocol.CreateTopics,
+	protocol.InitProducerId}
 
 // Start starts a cluster and its listeners.
 func Start(opts Options) (*Cluster, error) {

@@ -59,6 +59,15 @@ func batch(t *testing.T, values ...string) []byte {
 	return enc
 }
 
+// stamped is batch(values...) stamped as an idempotent producer's batch
+// would be when first drained.
+func stamped(t *testing.T, producerID int64, epoch int16, baseSequence int32, values ...string) []byte {
+	t.Helper()
+	b := batch(t, values...)
+	record.StampProducer(b, producerID, epoch, baseSequence, false)
+	return b
+}
+
 // produceReq is a Produce request with one batch per partition of topic.
 func produceReq(acks int16, topic string, parts map[int32][]byte) *protocol.ProduceRequest {
 	req := &protocol.ProduceRequest{Acks: acks, TimeoutMs: 5000, Topics: []protocol.ProduceRequestTopic{{Name: topic}}}
@@ -77,6 +86,14 @@ func produce(t *testing.T, cn *conn.Conn, version int16, topic string, partition
 	require.Len(t, pr.Topics, 1)
 	require.Len(t, pr.Topics[0].Partitions, 1)
 	return pr, &pr.Topics[0].Partitions[0]
+}
+
+// initProducerID sends an InitProducerId request and returns the answer.
+func initProducerID(t *testing.T, cn *conn.Conn, version int16, req *protocol.InitProducerIdRequest) *protocol.InitProducerIdResponse {
+	t.Helper()
+	resp, err := request(t, cn, req, version)
+	require.NoError(t, err)
+	return resp.(*protocol.InitProducerIdResponse)
 }
 
 // metadata asks for topics (nil: all) at version.

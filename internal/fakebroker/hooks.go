@@ -1,6 +1,7 @@
 package fakebroker
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/gokafka/producer/protocol"
@@ -15,9 +16,13 @@ type ProduceHook func(node int32, req *protocol.ProduceRequest) Action
 // MetadataHook decides how one Metadata request is answered.
 type MetadataHook func(node int32, req *protocol.MetadataRequest) Action
 
+// InitProducerIdHook decides how one InitProducerId request is answered.
+type InitProducerIdHook func(node int32, req *protocol.InitProducerIdRequest) Action
+
 // Action is what a hook asks the fake to do with a request. The zero value
 // answers normally. Delay applies first; then Drop or Hang, if set, replace
-// the answer, and the request is not processed at all.
+// the answer, and the request is not processed at all. LoseAnswer, by
+// contrast, processes the request and only then breaks the connection.
 type Action struct {
 	// Delay holds the request this long (real time) before processing and
 	// answering it. Later requests on the connection wait behind it, as
@@ -28,6 +33,11 @@ type Action struct {
 	// Hang never answers: the connection stays open and its later requests
 	// are read and ignored, as if the broker were stuck.
 	Hang bool
+	// LoseAnswer processes the request (Produce appends, InitProducerId
+	// uses up an id) and then closes the connection instead of answering:
+	// the broker acted and the client cannot know it. A retry of such a
+	// Produce is what idempotence must turn into a duplicate.
+	LoseAnswer bool
 
 	// All fails every partition of a Produce request with the same error.
 	All *Failure
@@ -38,6 +48,10 @@ type Action struct {
 	// Hide answers these topics of a Metadata request as unknown
 	// (UNKNOWN_TOPIC_OR_PARTITION), and leaves them out of "all topics".
 	Hide []string
+
+	// Err answers an InitProducerId request with this error code and no
+	// producer id (-1, epoch -1); no id is used up.
+	Err *kerr.Error
 }
 
 // Failure is one partition's error answer to a Produce request.
@@ -77,6 +91,29 @@ func (c *Cluster) OnMetadata(h MetadataHook) {
 		return
 	}
 	c.metaFn.Store(&h)
+}
+
+// OnInitProducerId installs the hook every node consults for InitProducerId
+// requests; nil removes it.
+func (c *Cluster) OnInitProducerId(h InitProducerIdHook) {
+	if h == nil {
+		c.initProducerIdFn.Store(nil)
+		return
+	}
+	c.initProducerIdFn.Store(&h)
+}
+
+// FailInitProducerId is a hook answering the first n InitProducerId
+// requests it sees with err, and the rest normally. COORDINATOR_LOAD_IN_PROGRESS
+// is what a Kafka broker answers while it waits for a block of producer ids.
+func FailInitProducerId(n int64, err *kerr.Error) InitProducerIdHook {
+	var seen atomic.Int64
+	return func(int32, *protocol.InitProducerIdRequest) Action {
+		if seen.Add(1) <= n {
+			return Action{Err: err}
+		}
+		return Action{}
+	}
 }
 
 // failure returns the injected failure for a partition, if any.

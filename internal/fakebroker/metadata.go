@@ -23,7 +23,11 @@ func (s *session) handleMetadata(version int16, body []byte) (protocol.Response,
 	if err := s.await(act); err != nil {
 		return nil, err
 	}
-	return s.c.metadata(&req, &act), nil
+	resp := s.c.metadata(&req, &act)
+	if act.LoseAnswer {
+		return nil, errDrop
+	}
+	return resp, nil
 }
 
 // metadata builds the answer: every node, and the requested topics (all

@@ -116,3 +116,15 @@ func TestFrozenMetadataLagsBehindLeadership(t *testing.T) {
 	resp = metadata(t, cn, 12, false, "t")
 	require.Equal(t, int32(1), resp.Topics[0].Partitions[0].LeaderID)
 }
+
+// A Metadata answer lost after the request was processed still created
+// the topic it asked for.
+func TestMetadataLostAnswer(t *testing.T) {
+	c := start(t, Options{AutoCreateTopics: true})
+	c.OnMetadata(func(int32, *protocol.MetadataRequest) Action { return Action{LoseAnswer: true} })
+	name := "fresh"
+	_, err := request(t, dial(t, c, 0, conn.Config{}), &protocol.MetadataRequest{
+		Topics: []protocol.MetadataRequestTopic{{Name: &name}}, AllowAutoTopicCreation: true}, 12)
+	require.ErrorIs(t, err, conn.ErrDisconnected)
+	require.Equal(t, int32(1), c.Partitions("fresh"))
+}

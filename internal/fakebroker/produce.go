@@ -42,7 +42,10 @@ func (s *session) handleProduce(version int16, body []byte) (protocol.Response, 
 			s.appendPartition(rp, t.Name, p.Index, p.Records, version)
 		}
 	}
-	if req.Acks == 0 {
+	switch {
+	case act.LoseAnswer:
+		return nil, errDrop
+	case req.Acks == 0:
 		return nil, nil
 	}
 	return resp, nil
@@ -79,7 +82,8 @@ func fail(rp *protocol.ProduceResponsePartition, index int32, f *Failure) {
 
 // appendPartition validates one partition's batches and appends them. The
 // checks come in Kafka's order: the partition must exist and be led by this
-// node before the records are looked at.
+// node before the records are looked at, and the records must be valid
+// before the producer state is.
 func (s *session) appendPartition(rp *protocol.ProduceResponsePartition, topic string, index int32, data []byte, version int16) {
 	c := s.c
 	*rp = protocol.ProduceResponsePartition{Index: index, BaseOffset: -1, LogAppendTimeMs: -1, LogStartOffset: -1}
@@ -87,53 +91,88 @@ func (s *session) appendPartition(rp *protocol.ProduceResponsePartition, topic s
 	count, tooLarge, decodeErr := s.decode(data)
 
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	t := c.topics[topic]
 	if t == nil || index < 0 || int(index) >= len(t.partitions) {
-		c.mu.Unlock()
 		rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 		return
 	}
 	p := t.partitions[index]
 	if p.leader != s.n.id {
-		leader, epoch := p.leader, p.epoch
-		c.mu.Unlock()
 		rp.ErrorCode = kerr.NotLeaderOrFollower.Code
 		if version >= 10 {
 			// KIP-951: name the leader, and say where it is.
-			rp.CurrentLeader = &protocol.ProduceResponseLeader{LeaderID: leader, LeaderEpoch: epoch}
-			s.addEndpoint(leader)
+			rp.CurrentLeader = &protocol.ProduceResponseLeader{LeaderID: p.leader, LeaderEpoch: p.epoch}
+			s.addEndpoint(p.leader)
 		}
 		return
 	}
-	maxMsg := c.maxMsg
 	switch {
 	case decodeErr != nil:
-		c.mu.Unlock()
 		rp.ErrorCode = kerr.CorruptMessage.Code
 		msg := decodeErr.Error()
 		rp.ErrorMessage = &msg
 		return
-	case maxMsg > 0 && tooLarge > maxMsg:
-		c.mu.Unlock()
+	case c.maxMsg > 0 && tooLarge > c.maxMsg:
 		rp.ErrorCode = kerr.MessageTooLarge.Code
-		msg := fmt.Sprintf("batch of %d bytes exceeds message.max.bytes %d", tooLarge, maxMsg)
+		msg := fmt.Sprintf("batch of %d bytes exceeds message.max.bytes %d", tooLarge, c.maxMsg)
 		rp.ErrorMessage = &msg
+		return
+	}
+	if s.refusedByProducerState(rp, p) {
 		return
 	}
 	rp.BaseOffset = p.next
 	rp.LogStartOffset = 0
 	if c.opts.KeepRecords {
-		for _, b := range s.batches {
-			for i, r := range b.Records {
-				p.log = append(p.log, Record{Record: r, Offset: p.next + int64(i), Timestamp: b.FirstTimestamp + r.TimestampDelta})
-			}
-			p.next += int64(len(b.Records))
-		}
+		s.keep(p)
 	} else {
 		p.next += int64(count)
 	}
-	c.mu.Unlock()
+	s.commitProducers(p)
 	c.records.Add(int64(count))
+}
+
+// refusedByProducerState applies the idempotence rules (producerstate.go)
+// and fills the answer of data they keep out of the log: a duplicate's
+// success with the original offset, or an error. Kafka answers both with
+// the log start offset and no error message, and a duplicate with the
+// original batch's max timestamp as its LogAppendTimeMs. c.mu is held.
+func (s *session) refusedByProducerState(rp *protocol.ProduceResponsePartition, p *partition) bool {
+	dup, isDup, fail := s.checkProducers(p)
+	switch {
+	case isDup:
+		s.c.duplicates.Add(1)
+		rp.BaseOffset, rp.LogAppendTimeMs = dup.baseOffset, dup.maxTimestamp
+	case fail == kerr.OutOfOrderSequenceNumber:
+		s.c.outOfOrder.Add(1)
+		rp.ErrorCode = fail.Code
+	case fail == kerr.InvalidProducerEpoch:
+		s.c.invalidEpoch.Add(1)
+		rp.ErrorCode = fail.Code
+	case fail != nil:
+		rp.ErrorCode = fail.Code
+	default:
+		return false
+	}
+	rp.LogStartOffset = 0
+	return true
+}
+
+// keep appends the decoded records to p's log, with the offsets, absolute
+// timestamps and producer fields they get. c.mu is held.
+func (s *session) keep(p *partition) {
+	for _, b := range s.batches {
+		for i, r := range b.Records {
+			seq := record.NoSequence
+			if b.BaseSequence >= 0 {
+				seq = addSeq(b.BaseSequence, r.OffsetDelta)
+			}
+			p.log = append(p.log, Record{Record: r, Offset: p.next + int64(i), Timestamp: b.FirstTimestamp + r.TimestampDelta,
+				ProducerID: b.ProducerID, ProducerEpoch: b.ProducerEpoch, Sequence: seq})
+		}
+		p.next += int64(len(b.Records))
+	}
 }
 
 // decode checks every batch of a partition's records with

@@ -31,7 +31,8 @@ type session struct {
 	out     []byte // the response being written
 	produce protocol.ProduceRequest
 	resp    protocol.ProduceResponse
-	batches []record.Batch // one partition's decoded batches
+	batches []record.Batch    // one partition's decoded batches
+	pending []pendingProducer // their producers' tentative states
 }
 
 func (c *Cluster) accept(n *node) {
@@ -130,6 +131,8 @@ func (s *session) handle(frame []byte) error {
 		resp, err = s.handleMetadata(version, body)
 	case protocol.CreateTopics:
 		resp, err = s.handleCreateTopics(version, body)
+	case protocol.InitProducerId:
+		resp, err = s.handleInitProducerId(version, body)
 	}
 	switch {
 	case errors.Is(err, errHang):

@@ -16,20 +16,31 @@ type topic struct {
 	partitions []*partition
 }
 
-// partition is one partition's leadership and log; guarded by Cluster.mu.
+// partition is one partition's leadership, log and producer state; guarded
+// by Cluster.mu.
 type partition struct {
-	leader int32
-	epoch  int32
-	next   int64    // the offset the next record gets
-	log    []Record // KeepRecords only
+	leader    int32
+	epoch     int32
+	next      int64                    // the offset the next record gets
+	log       []Record                 // KeepRecords only
+	producers map[int64]*producerState // by producer id; nil until an idempotent batch
 }
 
 // Record is a record as the fake stored it: the decoded record plus the
-// absolute offset the fake assigned and its absolute timestamp (ms).
+// absolute offset the fake assigned, its absolute timestamp (ms), and the
+// idempotence fields of its batch, so that a test can check exactly-once
+// delivery record by record.
 type Record struct {
 	record.Record
 	Offset    int64
 	Timestamp int64
+	// ProducerID and ProducerEpoch are the batch's (record.NoProducerID
+	// and record.NoProducerEpoch when not idempotent); Sequence is the
+	// record's own: the batch's base sequence plus its offset delta,
+	// wrapped past math.MaxInt32, or record.NoSequence.
+	ProducerID    int64
+	ProducerEpoch int16
+	Sequence      int32
 }
 
 // CreateTopic creates a topic with n partitions, leaders assigned as
@@ -121,7 +132,8 @@ func (c *Cluster) Leader(topic string, partition int32) (node, epoch int32, err 
 }
 
 // Records returns a copy of the records stored for a partition, in offset
-// order; nil unless Options.KeepRecords is set.
+// order; nil unless Options.KeepRecords is set. A batch recognised as a
+// retry of an appended one is not stored again.
 func (c *Cluster) Records(topic string, partition int32) []Record {
 	c.mu.Lock()
 	defer c.mu.Unlock()
