@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/gokafka/producer/internal/backoff"
 )
 
 // Broker is the producer's handle on one broker node: it holds at most one
@@ -17,9 +19,10 @@ import (
 // other brokers' partitions and the metadata refresher to another broker,
 // as the Java client's NetworkClient does when a node is not ready.
 type Broker struct {
-	nodeID int32
-	cfg    Config
-	log    *slog.Logger
+	nodeID    int32
+	cfg       Config
+	log       *slog.Logger
+	reconnect backoff.Exponential
 
 	// ctx ends with Close, abandoning a dial in progress.
 	ctx    context.Context
@@ -51,12 +54,13 @@ func NewBroker(nodeID int32, addr string, cfg Config) *Broker {
 	cfg = cfg.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Broker{
-		nodeID: nodeID,
-		cfg:    cfg,
-		log:    cfg.Logger.With("node", nodeID),
-		ctx:    ctx,
-		cancel: cancel,
-		addr:   addr,
+		nodeID:    nodeID,
+		cfg:       cfg,
+		log:       cfg.Logger.With("node", nodeID),
+		reconnect: backoff.Exponential{Base: cfg.ReconnectBackoff, Max: cfg.ReconnectBackoffMax},
+		ctx:       ctx,
+		cancel:    cancel,
+		addr:      addr,
 	}
 }
 
@@ -129,7 +133,7 @@ func (b *Broker) lost(c *Conn) {
 	b.conn = nil
 	b.failures++
 	b.lastErr = c.Err()
-	b.nextAttempt = b.lastAttempt.Add(backoff(b.cfg.ReconnectBackoff, b.cfg.ReconnectBackoffMax, b.failures))
+	b.nextAttempt = b.lastAttempt.Add(b.reconnect.Delay(b.failures))
 	b.log.Debug("kafka connection lost", "addr", c.Addr(), "reason", b.lastErr)
 	b.reap(c)
 }
@@ -162,7 +166,7 @@ func (b *Broker) dial(a *dialAttempt, addr string) {
 	case err != nil:
 		b.failures++
 		b.lastErr = err
-		b.nextAttempt = b.cfg.Clock.Now().Add(backoff(b.cfg.ReconnectBackoff, b.cfg.ReconnectBackoffMax, b.failures))
+		b.nextAttempt = b.cfg.Clock.Now().Add(b.reconnect.Delay(b.failures))
 		a.err = err
 		b.log.Debug("kafka connection failed", "addr", addr, "err", err, "failures", b.failures, "retry_at", b.nextAttempt)
 	default:

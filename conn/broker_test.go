@@ -276,18 +276,6 @@ func TestBrokerCloseAbandonsDial(t *testing.T) {
 	}
 }
 
-func TestBackoffBounds(t *testing.T) {
-	for failures, want := range map[int]time.Duration{1: 50, 2: 100, 3: 200, 4: 400, 5: 800, 6: 1000, 60: 1000} {
-		want *= time.Millisecond
-		for range 100 {
-			got := backoff(50*time.Millisecond, time.Second, failures)
-			if got < want*8/10 || got > want*12/10 {
-				t.Fatalf("backoff after %d failures = %v, want %v ±20%%", failures, got, want)
-			}
-		}
-	}
-}
-
 func TestBrokerUsableFromDoneCallback(t *testing.T) {
 	// A failure's done callback runs on the dying connection's reader
 	// goroutine; asking the Broker for a connection or moving it from there

@@ -149,5 +149,11 @@ func (c *Conn) wake() {
 
 // ctxErr says that a request was not sent because its context ended.
 func (c *Conn) ctxErr(ctx context.Context, req protocol.Request) error {
-	return fmt.Errorf("%s to %s not sent: %w", req.Key(), c.addr, context.Cause(ctx))
+	return fmt.Errorf("%s to %s: %w: %w", req.Key(), c.addr, ErrNotSent, context.Cause(ctx))
+}
+
+// notSent says that a request was not sent because the connection had
+// died.
+func (c *Conn) notSent() error {
+	return fmt.Errorf("%w: %w", ErrNotSent, c.Err())
 }

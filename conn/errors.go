@@ -24,6 +24,12 @@ var (
 	// ErrBackoff: Broker.Conn refused to dial because the last attempt failed
 	// too recently; the error is a *BackoffError saying until when.
 	ErrBackoff = errors.New("reconnect backoff")
+	// ErrNotSent: the request never reached the wire (its context ended
+	// first, the connection was already dead, or the version is not
+	// spoken), so the broker cannot have acted on it. Any other failure of
+	// a written request leaves its effect unknown: the broker may have
+	// acted and its answer been lost.
+	ErrNotSent = errors.New("request not sent")
 )
 
 // IsRetriable reports whether err says nothing about the request itself,

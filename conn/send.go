@@ -40,7 +40,7 @@ func (c *Conn) Send(ctx context.Context, req protocol.Request, done func(protoco
 func (c *Conn) SendVersion(ctx context.Context, req protocol.Request, version int16, done func(protocol.Response, error)) {
 	api := req.Key()
 	if r := protocol.Supported(api); version < r.Min || version > r.Max {
-		done(nil, fmt.Errorf("%w: %s v%d: this client speaks v%d-v%d", protocol.ErrUnsupportedVersion, api, version, r.Min, r.Max))
+		done(nil, fmt.Errorf("%w: %w: %s v%d: this client speaks v%d-v%d", ErrNotSent, protocol.ErrUnsupportedVersion, api, version, r.Min, r.Max))
 		return
 	}
 	select {
@@ -49,7 +49,7 @@ func (c *Conn) SendVersion(ctx context.Context, req protocol.Request, version in
 		done(nil, c.ctxErr(ctx, req))
 		return
 	case <-c.dead:
-		done(nil, c.Err())
+		done(nil, c.notSent())
 		return
 	}
 	select {
@@ -60,7 +60,7 @@ func (c *Conn) SendVersion(ctx context.Context, req protocol.Request, version in
 		return
 	case <-c.dead:
 		<-c.slots
-		done(nil, c.Err())
+		done(nil, c.notSent())
 		return
 	}
 	// Both waits are over; the context may have ended during the second.
@@ -102,7 +102,7 @@ func (c *Conn) write(req protocol.Request, version int16, done func(protocol.Res
 	now := c.cfg.Clock.Now()
 	c.mu.Lock()
 	if c.err != nil {
-		err := c.err
+		err := fmt.Errorf("%w: %w", ErrNotSent, c.err)
 		c.mu.Unlock()
 		putBuffer(buf, b)
 		<-c.writeLock

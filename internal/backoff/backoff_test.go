@@ -1,0 +1,29 @@
+package backoff
+
+import (
+	"testing"
+	"time"
+)
+
+func TestDelayDoublesWithJitterUpToMax(t *testing.T) {
+	e := Exponential{Base: 100 * time.Millisecond, Max: time.Second}
+	for failures, want := range map[int]time.Duration{0: 100, 1: 100, 2: 200, 3: 400, 4: 800, 5: 1000, 40: 1000} {
+		lo, hi := want*time.Millisecond*8/10, want*time.Millisecond*12/10
+		for range 100 {
+			if got := e.Delay(failures); got < lo || got > hi {
+				t.Fatalf("after %d failures: %v is not within ±20%% of %vms", failures, got, want)
+			}
+		}
+	}
+}
+
+func TestDelaySpreads(t *testing.T) {
+	e := Exponential{Base: time.Second, Max: time.Second}
+	seen := map[time.Duration]bool{}
+	for range 50 {
+		seen[e.Delay(1)] = true
+	}
+	if len(seen) < 10 {
+		t.Fatalf("50 delays took only %d values: no jitter", len(seen))
+	}
+}
