@@ -26,7 +26,7 @@ const benchPartitions = 6
 func benchProducer(b *testing.B) (*fakebroker.Cluster, *Producer) {
 	b.Helper()
 	c := cluster(b, fakebroker.Options{Nodes: 3, Topics: map[string]int32{"bench": benchPartitions}})
-	p := newProducer(b, c, func(cfg *Config) { cfg.Acks = AcksLeader })
+	p := newProducer(b, c, func(cfg *Config) { cfg.Acks, cfg.DisableIdempotence = AcksLeader, true })
 	if _, err := p.Send(context.Background(), &Record{Topic: "bench", Value: []byte("warm-up")}); err != nil {
 		b.Fatalf("warm-up: %v", err)
 	}

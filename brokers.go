@@ -5,9 +5,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
-	"time"
 
-	"github.com/gokafka/producer/accumulator"
 	"github.com/gokafka/producer/conn"
 	"github.com/gokafka/producer/metadata"
 	"github.com/gokafka/producer/protocol"
@@ -15,8 +13,9 @@ import (
 )
 
 // brokers holds one connection handle and one sender per broker node, made
-// as metadata names the nodes. Seed brokers have negative ids (-1, -2, ...)
-// and no sender: they only answer the first metadata requests.
+// as metadata names the nodes and closed when it stops naming them. Seed
+// brokers have negative ids (-1, -2, ...) and no sender: they answer the
+// first metadata requests, and any once the known nodes do not.
 type brokers struct {
 	p     *Producer
 	mu    sync.RWMutex
@@ -30,9 +29,10 @@ type node struct {
 	id     int32
 	broker *conn.Broker
 	sender *sender.Sender
-	// led is the partitions this node leads in the latest snapshot, in the
-	// accumulator's terms; the sender reads it on every drain.
-	led atomic.Pointer[[]accumulator.TopicPartition]
+	stop   context.CancelFunc // ends the sender, once the node left the cluster
+	// led is the partitions this node leads in the latest snapshot; the
+	// sender reads it on every drain.
+	led atomic.Pointer[[]metadata.TopicPartition]
 }
 
 func (bs *brokers) init(p *Producer) {
@@ -62,13 +62,15 @@ func (p *Producer) connConfig() conn.Config {
 
 // sync makes the node set match a snapshot: new nodes get a connection
 // handle and a sender, moved nodes a new address, and every node the list
-// of partitions it leads. Nodes that left the cluster keep their idle
-// sender: a later snapshot may bring them back, and an empty partition list
-// costs nothing.
-func (bs *brokers) sync(snap *metadata.Snapshot) {
+// of partitions it leads. With prune, nodes the snapshot no longer names
+// (they left the cluster) are closed: their sender stops once the requests
+// it had in flight are answered, by the closed connection if not before,
+// and their batches go to the partitions' new leaders. A node that comes
+// back later is met as a new one.
+func (bs *brokers) sync(snap *metadata.Snapshot, prune bool) {
 	p := bs.p
+	var gone []*node
 	bs.mu.Lock()
-	defer bs.mu.Unlock()
 	for _, b := range snap.Brokers() {
 		n := bs.nodes[b.ID]
 		switch {
@@ -77,10 +79,12 @@ func (bs *brokers) sync(snap *metadata.Snapshot) {
 			n.sender = sender.New(p.senderConfig(n))
 			bs.nodes[b.ID] = n
 			if p.ctx.Err() == nil {
+				ctx, stop := context.WithCancel(p.ctx)
+				n.stop = stop
 				bs.wg.Add(1)
 				go func() {
 					defer bs.wg.Done()
-					n.sender.Run(p.ctx)
+					n.sender.Run(ctx)
 				}()
 			}
 		case n.broker.Addr() != b.Addr():
@@ -88,12 +92,21 @@ func (bs *brokers) sync(snap *metadata.Snapshot) {
 		}
 	}
 	for id, n := range bs.nodes {
-		led := snap.LedBy(id)
-		tps := make([]accumulator.TopicPartition, len(led))
-		for i, tp := range led {
-			tps[i] = accumulator.TopicPartition(tp)
+		if _, known := snap.Broker(id); prune && !known {
+			delete(bs.nodes, id)
+			gone = append(gone, n)
+			continue
 		}
-		n.led.Store(&tps)
+		led := snap.LedBy(id)
+		n.led.Store(&led)
+	}
+	bs.mu.Unlock()
+	for _, n := range gone {
+		p.cfg.Logger.Info("broker left the cluster's metadata; closing its connection", "node", n.id, "addr", n.broker.Addr())
+		if n.stop != nil {
+			n.stop()
+		}
+		n.broker.Close()
 	}
 }
 
@@ -107,13 +120,12 @@ func (p *Producer) senderConfig(n *node) sender.Config {
 		MaxInFlight:     p.cfg.MaxInFlight,
 		RetryBackoff:    p.cfg.RetryBackoff,
 		RetryBackoffMax: p.cfg.RetryBackoffMax,
-		DeliveryTimeout: p.cfg.DeliveryTimeout,
 		Accumulator:     p.acc,
 		Clock:           p.cfg.clock,
 		Logger:          p.cfg.Logger.With(slog.Int("node", int(n.id))),
 		Counters:        &p.counters,
 		Hooks: sender.Hooks{
-			Partitions: func() []accumulator.TopicPartition {
+			Partitions: func() []metadata.TopicPartition {
 				if led := n.led.Load(); led != nil {
 					return *led
 				}
@@ -128,16 +140,13 @@ func (p *Producer) senderConfig(n *node) sender.Config {
 			},
 			RefreshMetadata: p.requestRefresh,
 			LeaderHint:      p.leaderHint,
-			Requeued: func(tp accumulator.TopicPartition, _ time.Time) {
-				p.brokers.wakeLeader(p.cache.Snapshot(), tp)
-			},
 		},
 	}
 }
 
 // wakeLeader nudges the sender of tp's leader; with no known leader it asks
 // for metadata instead, and the refresh wakes every sender.
-func (bs *brokers) wakeLeader(snap *metadata.Snapshot, tp accumulator.TopicPartition) {
+func (bs *brokers) wakeLeader(snap *metadata.Snapshot, tp metadata.TopicPartition) {
 	leader, _, ok := snap.Leader(tp.Topic, tp.Partition)
 	if ok && leader >= 0 {
 		bs.mu.RLock()
@@ -160,8 +169,8 @@ func (bs *brokers) wakeAll() {
 	}
 }
 
-// any returns connection handles to ask for metadata: known nodes first,
-// then the seeds.
+// candidates returns connection handles to ask for metadata: known nodes
+// first, then the seeds.
 func (bs *brokers) candidates() []*conn.Broker {
 	bs.mu.RLock()
 	defer bs.mu.RUnlock()
@@ -197,7 +206,7 @@ func (p *Producer) leaderHint(topic string, partition, leader, epoch int32, ep *
 		return false
 	}
 	snap := p.cache.Snapshot()
-	p.brokers.sync(snap)
-	p.brokers.wakeLeader(snap, accumulator.TopicPartition{Topic: topic, Partition: partition})
+	p.brokers.sync(snap, false) // a hint names one broker, not the cluster
+	p.brokers.wakeLeader(snap, metadata.TopicPartition{Topic: topic, Partition: partition})
 	return true
 }

@@ -29,8 +29,21 @@ type Config struct {
 	// Acks is how many replicas must have the records before the broker
 	// answers. Java: acks; kafka-python: acks. Default AcksAll, which with
 	// the broker's min.insync.replicas is the only setting that does not
-	// lose acknowledged records when a leader dies.
+	// lose acknowledged records when a leader dies. Idempotence needs it:
+	// AcksLeader or AcksNone also need DisableIdempotence.
 	Acks Acks
+
+	// DisableIdempotence turns idempotence off. Idempotence is on by
+	// default, as in the Java client since Kafka 3.0 (KIP-679): the
+	// producer gets an id from the cluster (InitProducerId) and numbers
+	// each partition's batches, so that a batch sent again after a lost
+	// answer is written once, and retries cannot reorder a partition's
+	// records. It costs nothing on the wire but an id and three fields per
+	// batch. Without it, retries may duplicate and reorder records, unless
+	// MaxInFlight is 1. Java: enable.idempotence (default true);
+	// kafka-python: enable_idempotence (default false). Default false:
+	// idempotent.
+	DisableIdempotence bool
 
 	// Linger is how long a batch waits for more records before it is sent,
 	// trading latency for fewer, larger requests. A negative value means no
@@ -57,9 +70,11 @@ type Config struct {
 	BufferMemory int64
 
 	// MaxBlock bounds how long Produce and Send wait for buffer memory, and
-	// how long records for a topic whose metadata is unknown are held before
-	// they fail with ErrUnknownTopic. Java: max.block.ms; kafka-python:
-	// max_block_ms. Default 60s.
+	// how long a record waits for its topic's metadata before it fails with
+	// ErrUnknownTopic (a record for an explicit partition the metadata does
+	// not have yet waits as long, then fails with ErrInvalidRecord); a
+	// shorter DeliveryTimeout ends that wait first. Java: max.block.ms;
+	// kafka-python: max_block_ms. Default 60s.
 	MaxBlock time.Duration
 
 	// MaxRequestSize caps one ProduceRequest, and so the largest record.
@@ -74,9 +89,15 @@ type Config struct {
 	RequestTimeout time.Duration
 
 	// DeliveryTimeout bounds the time from Produce returning to the
-	// record's outcome, retries included; must be at least Linger +
-	// RequestTimeout. Java: delivery.timeout.ms; kafka-python:
-	// delivery_timeout_ms. Default 120s.
+	// record's callback, retries included: the clock starts when Produce
+	// returns, also for a record that then waits for its topic's metadata,
+	// and stops when the outcome is known. A record still waiting for
+	// metadata, still in a batch, or in a request without an answer when it
+	// runs out fails with ErrDeliveryTimeout; in the last case also with
+	// ErrMaybeWritten, since the broker may have written it. Only a
+	// callback still running (yours) can make another record's callback
+	// later than that. Must be at least Linger + RequestTimeout. Java:
+	// delivery.timeout.ms; kafka-python: delivery_timeout_ms. Default 120s.
 	DeliveryTimeout time.Duration
 
 	// RetryBackoff is the first wait before a retry; each further retry of
@@ -87,9 +108,12 @@ type Config struct {
 	RetryBackoffMax time.Duration
 
 	// MaxInFlight is how many ProduceRequests may await an answer on one
-	// broker connection. With 1, records of a partition keep their order
-	// across retries. Java: max.in.flight.requests.per.connection;
-	// kafka-python: max_in_flight_requests_per_connection. Default 5.
+	// broker connection. With idempotence, at most 5 batches of one
+	// partition are in flight whatever it says: brokers recognise a
+	// duplicate among a producer's last five batches only. Without
+	// idempotence, 1 keeps a partition's records in order across retries.
+	// Java: max.in.flight.requests.per.connection; kafka-python:
+	// max_in_flight_requests_per_connection. Default 5.
 	MaxInFlight int
 
 	// Compression is the codec of every batch. Java: compression.type;
@@ -289,6 +313,11 @@ func (cfg *Config) validate() error {
 	}
 	if cfg.Acks < AcksAll || cfg.Acks > AcksNone {
 		return bad("Acks", "unknown value %d", cfg.Acks)
+	}
+	// As in the Java client, an explicit setting that idempotence cannot
+	// honour is an error, not a silent downgrade.
+	if !cfg.DisableIdempotence && cfg.Acks != AcksAll {
+		return bad("Acks", "idempotence (on by default) needs AcksAll; set DisableIdempotence to use acks=%v", cfg.Acks)
 	}
 	if cfg.BatchSize < 0 {
 		return bad("BatchSize", "%d is negative", cfg.BatchSize)

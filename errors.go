@@ -22,6 +22,13 @@ var (
 	ErrBufferFull = bufferpool.ErrTimeout
 	// ErrDeliveryTimeout: the record had no outcome within DeliveryTimeout.
 	ErrDeliveryTimeout = accumulator.ErrDeliveryTimeout
+	// ErrMaybeWritten: the record failed after a request carrying it went
+	// unanswered (it timed out, or its connection broke), so the broker may
+	// have written it; producing it again may duplicate it. A failed record
+	// whose error does not wrap ErrMaybeWritten was certainly not written.
+	// It comes with the error that ended the record (ErrDeliveryTimeout,
+	// ErrClosed, a broker error).
+	ErrMaybeWritten = accumulator.ErrMaybeWritten
 	// ErrUnknownTopic: the topic's metadata did not arrive within MaxBlock.
 	ErrUnknownTopic = errors.New("unknown topic")
 	// ErrInvalidRecord: the record cannot be produced as given (an invalid

@@ -6,8 +6,10 @@ import (
 )
 
 // Flush sends every record buffered before the call without waiting for
-// Linger, and returns when each has its outcome (or ctx ends). Records
-// produced while Flush runs may or may not be waited for.
+// Linger, and returns when each has had its callback (or ctx ends). Records
+// produced while Flush runs may or may not be waited for. Called from a
+// callback, it returns once each has its outcome: the callbacks run after
+// the current one returns.
 func (p *Producer) Flush(ctx context.Context) error {
 	if p.closed.Load() {
 		return ErrClosed
@@ -18,7 +20,7 @@ func (p *Producer) Flush(ctx context.Context) error {
 func (p *Producer) flush(ctx context.Context) error {
 	// Records still waiting for metadata come first: once appended, their
 	// batches are among those the accumulator's mark covers.
-	if err := p.pending.await(ctx, p.pending.mark()); err != nil {
+	if err := p.held.await(ctx, p.held.mark(), p.acc.InCallback()); err != nil {
 		return fmt.Errorf("flush: records waiting for metadata: %w", err)
 	}
 	mark := p.acc.BeginFlush()
@@ -31,10 +33,13 @@ func (p *Producer) flush(ctx context.Context) error {
 }
 
 // Close stops accepting records, sends what is buffered, and returns when
-// every record has its outcome. If ctx ends first, what is left fails with
-// ErrClosed (records in flight with the error their broken connection gives
-// them), so Close never hangs and never drops a record silently. Every call
-// after Close returns ErrClosed.
+// every record has had its callback. If ctx ends first, what is left fails
+// with ErrClosed (records in flight also with ErrMaybeWritten), so Close
+// never drops a record silently; Close then returns at once, and callbacks
+// still to run (behind a slow one) run after it returns. Called from a
+// callback, Close returns once every record has its outcome; the callbacks
+// behind the current one run after it returns. Every call after Close
+// returns ErrClosed.
 func (p *Producer) Close(ctx context.Context) error {
 	if !p.closed.CompareAndSwap(false, true) {
 		return ErrClosed
@@ -45,7 +50,7 @@ func (p *Producer) Close(ctx context.Context) error {
 	// Whatever is left now fails; with a completed flush that is only what
 	// raced with Close.
 	p.acc.Abort(ErrClosed)
-	p.pending.failAll(ErrClosed)
+	p.held.failAll(ErrClosed)
 	// Cancelling stops the background loops and unblocks appends of held
 	// records waiting for memory; closing the connections fails the requests
 	// in flight, and their batches fail rather than retry (see
@@ -56,9 +61,13 @@ func (p *Producer) Close(ctx context.Context) error {
 	p.brokers.wg.Wait()
 	p.awaitDrains(ctx)
 	p.bg.Wait()
+	deliverErr := p.acc.Close(ctx)
 	p.pool.Close()
 	if flushErr != nil {
 		return fmt.Errorf("close: %w", flushErr)
+	}
+	if deliverErr != nil {
+		return fmt.Errorf("close: callbacks still running: %w", deliverErr)
 	}
 	return nil
 }
@@ -106,7 +115,7 @@ func (p *Producer) Stats() Stats {
 func (p *Producer) awaitDrains(ctx context.Context) {
 	done := make(chan struct{})
 	go func() {
-		p.pending.drains.Wait()
+		p.held.drains.Wait()
 		close(done)
 	}()
 	select {

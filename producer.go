@@ -44,15 +44,16 @@ type Producer struct {
 	loads    partitioner.LoadReporter // cfg.Partitioner, when it steers by queue load
 
 	brokers  brokers
-	pending  pending
+	held     held
 	wanted   wanted
 	counters sender.Counters
 
 	refreshCh chan struct{} // asks the metadata loop for a refresh now
+	idCh      chan struct{} // asks for a producer id (producerid.go)
 	closed    atomic.Bool
 	ctx       context.Context // background work's; cancelled by Close
 	cancel    context.CancelFunc
-	bg        sync.WaitGroup // the metadata and expiry loops
+	bg        sync.WaitGroup // the metadata, expiry and producer id loops
 }
 
 // Callback receives a record's outcome: where it landed, or why it did not.
@@ -71,9 +72,14 @@ func New(cfg Config) (*Producer, error) {
 		pool:      bufferpool.New(int(cfg.BufferMemory), cfg.BatchSize, cfg.clock),
 		cache:     metadata.NewCache(),
 		refreshCh: make(chan struct{}, 1),
+		idCh:      make(chan struct{}, 1),
 	}
 	p.observer, _ = cfg.Partitioner.(partitioner.Observer)
 	p.loads, _ = cfg.Partitioner.(partitioner.LoadReporter)
+	inFlight := cfg.MaxInFlight
+	if !cfg.DisableIdempotence {
+		inFlight = min(inFlight, maxIdempotentInFlight)
+	}
 	p.acc = accumulator.New(accumulator.Config{
 		BatchSize:       cfg.BatchSize,
 		Linger:          cfg.Linger,
@@ -81,26 +87,47 @@ func New(cfg Config) (*Producer, error) {
 		MaxBlock:        cfg.MaxBlock,
 		Codec:           cfg.Compression,
 		Level:           cfg.CompressionLevel,
-		StrictOrder:     cfg.MaxInFlight == 1,
+		Idempotent:      !cfg.DisableIdempotence,
+		MaxInFlight:     inFlight,
 		Pool:            p.pool,
 		Clock:           cfg.clock,
-		Complete:        complete,
+		Deliver:         deliver,
+		NeedProducerID:  p.needProducerID,
+		Wake: func(tp metadata.TopicPartition) {
+			p.brokers.wakeLeader(p.cache.Snapshot(), tp)
+		},
 	})
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.brokers.init(p)
-	p.pending.init(p)
-	p.bg.Add(2)
+	p.held.init(p)
+	p.bg.Add(3)
 	go p.metadataLoop()
 	go p.expiryLoop()
+	go p.producerIDLoop()
 	return p, nil
 }
 
+// maxIdempotentInFlight is how many batches of a partition an idempotent
+// producer keeps in flight at most: brokers remember a producer's last five
+// batches per partition, and recognise a retry as a duplicate only among
+// them.
+const maxIdempotentInFlight = 5
+
 // Produce hands a record to the producer and returns once it is buffered;
-// cb then runs exactly once with the record's outcome, on a producer
-// goroutine (keep it short). ctx bounds only the wait for buffer memory,
-// which is at most MaxBlock. A record rejected before it is buffered (the
-// producer is closed, the record is invalid or too large, memory did not
-// free up in time) gets its error through cb before Produce returns.
+// cb then runs exactly once with the record's outcome. ctx bounds only the
+// wait for buffer memory, which is at most MaxBlock. A record rejected
+// before it is buffered (the producer is closed, the record is invalid or
+// too large, memory did not free up in time) gets its error through cb
+// before Produce returns, on the caller's goroutine.
+//
+// Every other callback runs on the producer's delivery goroutine, one at a
+// time, in the order the outcomes came (per partition, offset order). A
+// slow callback delays the callbacks behind it and, since a batch's memory
+// goes back to the pool only once its callbacks have run, eventually
+// Produce, which waits for memory; it never delays a request. Close, Flush
+// and Send called from a callback return by their ctx at the latest; Close
+// and Flush then wait only until outcomes are known, since their callbacks
+// run after this one returns.
 //
 // Produce copies the record's key, value and headers: the caller may reuse
 // them as soon as it returns.
@@ -134,35 +161,36 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 func (p *Producer) produce(ctx context.Context, r *Record, tsMs int64, cb Callback) {
 	snap := p.cache.Snapshot()
 	t := snap.Topic(r.Topic)
-	if t == nil || len(t.Partitions) == 0 || p.pending.holds(r.Topic) {
+	if t == nil || len(t.Partitions) == 0 || (r.ExplicitPartition && int(r.Partition) >= len(t.Partitions)) || p.held.holds(r.Topic) {
 		p.hold(ctx, r, tsMs, cb)
 		return
 	}
-	p.appendTo(ctx, snap, t, r, tsMs, cb)
+	if err := p.appendTo(ctx, snap, t, r, time.Time{}, tsMs, cb); err != nil {
+		cb(failed(r), err)
+	}
 }
 
-// appendTo partitions a record of a known topic and appends it.
-func (p *Producer) appendTo(ctx context.Context, snap *metadata.Snapshot, t *metadata.Topic, r *Record, tsMs int64, cb Callback) {
+// appendTo partitions a record of a known topic and appends it; since is
+// when it was produced if it waited for metadata, else zero. The error, if
+// any, is the record's, and cb has not run.
+func (p *Producer) appendTo(ctx context.Context, snap *metadata.Snapshot, t *metadata.Topic, r *Record, since time.Time, tsMs int64, cb Callback) error {
 	partition := r.Partition
 	if r.ExplicitPartition {
 		if int(partition) >= len(t.Partitions) {
-			cb(failed(r), &PartitionError{Topic: r.Topic, Partition: partition,
-				Err: fmt.Errorf("%w: partition %d does not exist, the topic has %d", ErrInvalidRecord, partition, len(t.Partitions))})
-			return
+			return &PartitionError{Topic: r.Topic, Partition: partition,
+				Err: fmt.Errorf("%w: partition %d does not exist, the topic has %d", ErrInvalidRecord, partition, len(t.Partitions))}
 		}
 	} else {
 		partition = p.cfg.Partitioner.Partition(t.View, r.Key)
 		if partition < 0 || int(partition) >= len(t.Partitions) {
-			cb(failed(r), &PartitionError{Topic: r.Topic, Partition: partition,
-				Err: fmt.Errorf("%w: the partitioner chose %d of %d partitions", ErrInvalidRecord, partition, len(t.Partitions))})
-			return
+			return &PartitionError{Topic: r.Topic, Partition: partition,
+				Err: fmt.Errorf("%w: the partitioner chose %d of %d partitions", ErrInvalidRecord, partition, len(t.Partitions))}
 		}
 	}
-	tp := accumulator.TopicPartition{Topic: r.Topic, Partition: partition}
-	res, err := p.acc.Append(ctx, tp, tsMs, r.Key, r.Value, r.Headers, cb)
+	tp := metadata.TopicPartition{Topic: r.Topic, Partition: partition}
+	res, err := p.acc.Append(ctx, tp, since, tsMs, r.Key, r.Value, r.Headers, cb)
 	if err != nil {
-		cb(failed(r), &PartitionError{Topic: r.Topic, Partition: partition, Err: p.closing(err)})
-		return
+		return &PartitionError{Topic: r.Topic, Partition: partition, Err: p.closing(err)}
 	}
 	if p.observer != nil {
 		p.observer.Appended(r.Topic, partition, res.Bytes)
@@ -170,6 +198,7 @@ func (p *Producer) appendTo(ctx context.Context, snap *metadata.Snapshot, t *met
 	if res.Wake {
 		p.brokers.wakeLeader(snap, tp)
 	}
+	return nil
 }
 
 // closing reports an error met while the producer shuts down (an aborted
@@ -227,10 +256,15 @@ func (p *Producer) check(r *Record) error {
 	return nil
 }
 
-// complete is the accumulator's way back to the caller: it turns a batch
-// result into the record's callback. The callback travels through the
-// accumulator as an opaque value, so no closure is allocated per record.
-func complete(cb any, r accumulator.Result) {
+// deliver is the accumulator's way back to the caller: it turns a record's
+// result into its callback, on the delivery goroutine. The callback travels
+// through the accumulator as an opaque value, so no closure is allocated
+// per record; a held record's failure travels as a *heldFailure.
+func deliver(cb any, r accumulator.Result) {
+	if f, ok := cb.(*heldFailure); ok {
+		f.deliver()
+		return
+	}
 	f, _ := cb.(Callback)
 	if f == nil {
 		return

@@ -18,7 +18,7 @@ import (
 
 func TestSendReturnsOffsets(t *testing.T) {
 	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, KeepRecords: true})
-	p := newProducer(t, c, func(cfg *Config) { cfg.Acks = AcksLeader })
+	p := newProducer(t, c, func(cfg *Config) { cfg.Acks, cfg.DisableIdempotence = AcksLeader, true })
 	for i := 0; i < 3; i++ {
 		md, err := p.Send(ctx(t), &Record{Topic: "t", Key: []byte("k"), Value: []byte("value")})
 		require.NoError(t, err)
@@ -101,14 +101,15 @@ func TestKeyedRecordsLandOnTheirKeyPartition(t *testing.T) {
 
 func TestExplicitPartition(t *testing.T) {
 	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 4}, KeepRecords: true})
-	p := newProducer(t, c, nil)
+	p := newProducer(t, c, func(cfg *Config) { cfg.MaxBlock = 500 * time.Millisecond })
 
 	md, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("x"), Partition: 3, ExplicitPartition: true})
 	require.NoError(t, err)
 	require.Equal(t, int32(3), md.Partition)
 	require.Equal(t, []byte("x"), c.Records("t", 3)[0].Value)
 
-	// Out of range once the topic is known: the callback says so.
+	// Out of range: the record waits MaxBlock for the partition, which does
+	// not come; the callback says so.
 	_, err = p.Send(ctx(t), &Record{Topic: "t", Value: []byte("y"), Partition: 4, ExplicitPartition: true})
 	require.ErrorIs(t, err, ErrInvalidRecord)
 	var pe *PartitionError
@@ -126,6 +127,25 @@ func TestExplicitPartition(t *testing.T) {
 	md, err = p.Send(ctx(t), &Record{Topic: "t", Value: []byte("z"), Partition: 0, ExplicitPartition: true})
 	require.NoError(t, err, "the producer keeps working")
 	require.Equal(t, int32(0), md.Partition)
+}
+
+// A partition added after the producer cached the topic is waited for, as
+// the Java client's send waits for it, instead of failing until the next
+// periodic refresh.
+func TestExplicitPartitionAddedLaterIsWaitedFor(t *testing.T) {
+	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 2}, KeepRecords: true})
+	p := newProducer(t, c, nil)
+	_, err := p.PartitionsFor(ctx(t), "t")
+	require.NoError(t, err)
+	o := newOutcomes(2)
+	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("new"), Partition: 3, ExplicitPartition: true}, o.cb(0))
+	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("after"), Partition: 0, ExplicitPartition: true}, o.cb(1))
+	require.False(t, o.done(), "the record waits for its partition")
+	require.NoError(t, c.AddPartitions("t", 4))
+	o.wait(t, "records once the partition exists")
+	require.NoError(t, o.one(t, 0).err)
+	require.Equal(t, []byte("new"), c.Records("t", 3)[0].Value)
+	require.NoError(t, o.one(t, 1).err, "later records of the topic waited behind it, in order")
 }
 
 func TestInvalidTopicNamesFailAtOnce(t *testing.T) {
@@ -242,7 +262,7 @@ func TestTimestamps(t *testing.T) {
 // records arrive.
 func TestAcksNoneDeliversWithoutOffsets(t *testing.T) {
 	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 2}, KeepRecords: true})
-	p := newProducer(t, c, func(cfg *Config) { cfg.Acks = AcksNone })
+	p := newProducer(t, c, func(cfg *Config) { cfg.Acks, cfg.DisableIdempotence = AcksNone, true })
 	o := newOutcomes(100)
 	for i := 0; i < 100; i++ {
 		p.Produce(ctx(t), &Record{Topic: "t", Value: value(0, i)}, o.cb(i))

@@ -7,9 +7,9 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/gokafka/producer/accumulator"
+	"github.com/gokafka/producer/internal/backoff"
+	"github.com/gokafka/producer/metadata"
 	"github.com/gokafka/producer/protocol"
-	"github.com/gokafka/producer/sender"
 )
 
 // Version is this library's version, sent to brokers in ApiVersions (KIP-511).
@@ -36,6 +36,7 @@ func (p *Producer) requestRefresh(reason string) {
 func (p *Producer) metadataLoop() {
 	defer p.bg.Done()
 	clk := p.cfg.clock
+	retry := backoff.Exponential{Base: p.cfg.RetryBackoff, Max: p.cfg.RetryBackoffMax}
 	failures := 0
 	wait := time.Duration(0)
 	for {
@@ -55,11 +56,11 @@ func (p *Producer) metadataLoop() {
 			return
 		case err != nil:
 			failures++
-			wait = sender.Backoff(failures, p.cfg.RetryBackoff, p.cfg.RetryBackoffMax)
+			wait = retry.Delay(failures)
 			p.cfg.Logger.Warn("metadata refresh failed", "err", err, "retry_in", wait)
-		case p.pending.waiting() > 0 || p.leaderless():
+		case p.held.waiting() > 0 || p.leaderless():
 			failures++
-			wait = sender.Backoff(failures, p.cfg.RetryBackoff, p.cfg.RetryBackoffMax)
+			wait = retry.Delay(failures)
 		default:
 			failures = 0
 			wait = p.cfg.MetadataMaxAge
@@ -96,18 +97,24 @@ func (p *Producer) refresh(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p.cache.Apply(resp, topics, p.cfg.clock.Now())
+	mr, ok := resp.(*protocol.MetadataResponse)
+	if !ok {
+		return fmt.Errorf("metadata: unexpected answer %T", resp)
+	}
+	p.cache.Apply(mr, topics, p.cfg.clock.Now())
 	snap := p.cache.Snapshot()
-	p.brokers.sync(snap)
-	p.pending.release(p, snap)
+	p.brokers.sync(snap, true)
+	p.held.release(p, snap)
 	p.brokers.wakeAll()
 	p.wanted.signal()
 	return nil
 }
 
-// askAnyBroker sends a metadata request to the first broker that takes it:
-// known nodes in random order, then the seeds in random order.
-func (p *Producer) askAnyBroker(ctx context.Context, req *protocol.MetadataRequest) (*protocol.MetadataResponse, error) {
+// askAnyBroker sends a request to the first broker that takes it: known
+// nodes in random order, then the seeds in random order. A broker that
+// cannot be reached, or whose connection fails the request, is passed
+// over; an answer, whatever its error codes, is the caller's to read.
+func (p *Producer) askAnyBroker(ctx context.Context, req protocol.Request) (protocol.Response, error) {
 	cands := p.brokers.candidates()
 	rand.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
 	var errs []error
@@ -119,17 +126,12 @@ func (p *Producer) askAnyBroker(ctx context.Context, req *protocol.MetadataReque
 		}
 		resp, err := c.Request(ctx, req)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("metadata from %s: %w", b.Addr(), err))
+			errs = append(errs, fmt.Errorf("%s from %s: %w", req.Key(), b.Addr(), err))
 			continue
 		}
-		mr, ok := resp.(*protocol.MetadataResponse)
-		if !ok {
-			errs = append(errs, fmt.Errorf("metadata from %s: unexpected %T", b.Addr(), resp))
-			continue
-		}
-		return mr, nil
+		return resp, nil
 	}
-	return nil, fmt.Errorf("%w: %w", errNoBrokers, errors.Join(errs...))
+	return nil, fmt.Errorf("%s: %w: %w", req.Key(), errNoBrokers, errors.Join(errs...))
 }
 
 // interestingTopics is every topic the producer has use for: those cached
@@ -147,7 +149,7 @@ func (p *Producer) interestingTopics() []string {
 			out = append(out, name)
 		}
 	}
-	for _, names := range [][]string{p.pending.names(), p.wanted.names()} {
+	for _, names := range [][]string{p.held.names(), p.wanted.names()} {
 		for _, t := range names {
 			if !seen[t] {
 				seen[t] = true
@@ -174,26 +176,20 @@ func (p *Producer) leaderless() bool {
 	return false
 }
 
-// expiryLoop fails batches whose DeliveryTimeout passed while they waited in
-// the accumulator (their leader unknown or unreachable), and records whose
-// topic did not appear within MaxBlock.
+// expiryLoop fails batches whose DeliveryTimeout passed, wherever they are
+// (waiting for a leader, for a retry, or for an answer), and records whose
+// metadata did not come within MaxBlock.
 func (p *Producer) expiryLoop() {
 	defer p.bg.Done()
 	clk := p.cfg.clock
 	for {
 		now := clk.Now()
-		next := p.acc.Expire(now)
-		if n := p.pending.expire(now, p.cfg.MaxBlock); n < next {
-			next = n
-		}
-		// A batch or a waiting topic that appears after this pass expires no
-		// sooner than a full timeout from now, so that bounds the sleep.
-		if next > p.cfg.DeliveryTimeout {
-			next = p.cfg.DeliveryTimeout
-		}
-		if next > p.cfg.MaxBlock {
-			next = p.cfg.MaxBlock
-		}
+		next := min(p.acc.Expire(now), p.held.expire(now))
+		// Every batch and every held record is counted in next from its
+		// first moment, so it is exact; what appears after this pass
+		// expires no sooner than a full timeout from now, which bounds the
+		// sleep.
+		next = min(next, p.heldLimit(), p.cfg.DeliveryTimeout)
 		if p.loads != nil {
 			p.reportLoad()
 			next = min(next, loadReportInterval)
@@ -230,7 +226,7 @@ func (p *Producer) reportLoad() {
 			sizes = sizes[:n]
 		}
 		for i := range sizes {
-			queued, inFlight := p.acc.Queued(accumulator.TopicPartition{Topic: name, Partition: int32(i)})
+			queued, inFlight := p.acc.Queued(metadata.TopicPartition{Topic: name, Partition: int32(i)})
 			sizes[i] = int32(queued + inFlight)
 		}
 		p.loads.SetLoad(name, sizes)

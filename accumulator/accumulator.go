@@ -1,15 +1,24 @@
-// Package accumulator collects records into per-partition batches until they
-// are ready to send: the step between choosing a partition and the sender.
+// Package accumulator collects records into per-partition batches and keeps
+// each partition's batches in order until the broker has settled them: the
+// step between choosing a partition and the sender.
 //
 // A record is encoded into its partition's open batch when it is appended,
 // straight into a buffer from the buffer pool, so the caller's slices are not
 // retained. A batch becomes ready when it is full, when Linger has passed
 // since its first record, while a Flush or Close is under way, or while
 // goroutines wait for buffer memory (sending is the only way to free it).
-// Each broker's sender drains the ready batches of the partitions it leads,
-// fairly, and reports back through Complete, Reenqueue or Split. Callbacks
-// flow back as opaque values handed to Config.Complete, so this package never
-// imports the public API above it.
+//
+// Each broker's sender drains the ready batches of the partitions it leads
+// and reports every answer back: Complete (written, or failed for good),
+// Retry or Split. A batch stays in its partition's list, in its place, from
+// its first record until its outcome is known, so a retried batch can
+// neither overtake nor fall behind its neighbours. For an idempotent
+// producer the partition also holds the producer id, epoch and sequence
+// numbers its batches carry; partition.go says how they move.
+//
+// Callbacks flow back as opaque values handed to Config.Deliver, on a
+// goroutine of their own (deliver.go), so this package never imports the
+// public API above it and user code never runs on a sender's goroutine.
 package accumulator
 
 import (
@@ -22,27 +31,31 @@ import (
 	"github.com/gokafka/producer/compression"
 	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/internal/notify"
+	"github.com/gokafka/producer/metadata"
 )
 
 // ErrDeliveryTimeout is wrapped by the error of a batch that had no outcome
 // within the delivery timeout.
 var ErrDeliveryTimeout = errors.New("delivery timeout")
 
-// ErrClosed is returned by Append after Close, and wrapped by the error of
-// batches aborted at close.
+// ErrClosed is returned by Append after Abort, and wrapped by the error of
+// batches that fail because of it.
 var ErrClosed = errors.New("accumulator closed")
 
-// TopicPartition names one partition.
-type TopicPartition struct {
-	Topic     string
-	Partition int32
-}
+// ErrMaybeWritten is wrapped by the error of a batch that was sent in a
+// request that got no answer (it timed out, or its connection broke) and
+// that was never settled since: the broker may have written its records.
+// A batch whose error does not wrap it was certainly not written.
+var ErrMaybeWritten = errors.New("the records may have been written: a request carrying them went unanswered")
 
-// Result is the outcome of one record, handed to Config.Complete.
+// TopicPartition names one partition.
+type TopicPartition = metadata.TopicPartition
+
+// Result is the outcome of one record, handed to Config.Deliver.
 type Result struct {
 	Topic     string
 	Partition int32
-	Offset    int64 // -1 when unknown (errors, acks=0)
+	Offset    int64 // -1 when unknown (errors, acks=0, some duplicates)
 	Timestamp int64 // ms: the record's, or the broker's LogAppendTime
 	KeySize   int32 // -1 for a nil key
 	ValueSize int32 // -1 for a nil value
@@ -57,106 +70,137 @@ type Config struct {
 	MaxBlock        time.Duration // longest wait for buffer memory
 	Codec           compression.Codec
 	Level           int
-	// StrictOrder keeps at most one batch per partition in flight, so that
-	// a retried batch cannot be overtaken (MaxInFlight == 1).
-	StrictOrder bool
+	// Idempotent gives every batch a producer id, epoch and sequence number
+	// when it is first drained, so that the broker writes each batch once
+	// and in order, whatever is retried.
+	Idempotent bool
+	// MaxInFlight is how many batches of one partition may await an
+	// answer at once; 1 keeps strict order without idempotence. At most 5
+	// with Idempotent (the brokers remember the last five batches of each
+	// producer to recognise duplicates).
+	MaxInFlight int
 	Pool        *bufferpool.Pool
 	Clock       clock.Clock
-	// Complete runs a record's callback; cb is the value given to Append.
-	Complete func(cb any, r Result)
+	// Deliver runs a record's callback; cb is the value given to Append. It
+	// runs on the accumulator's delivery goroutine, one record at a time.
+	Deliver func(cb any, r Result)
+	// NeedProducerID is called, without blocking, when a batch is ready but
+	// the producer has no id yet; the answer comes through SetProducerID.
+	NeedProducerID func()
+	// Wake is called when a partition may be drained again after something
+	// other than its leader's sender changed it: a retry was scheduled, or
+	// requests to another broker were settled. It must not block.
+	Wake func(tp TopicPartition)
 }
 
 // Accumulator holds the batches of every partition.
 type Accumulator struct {
 	cfg Config
 
-	// topics maps a topic to its partitions' queues. It is copied on write
-	// (a new topic or more partitions), so the per-record lookup takes no
-	// lock and allocates nothing.
-	topics   atomic.Pointer[map[string]*topicQueues]
+	// topics maps a topic to its partitions. It is copied on write (a new
+	// topic or more partitions), so the per-record lookup takes no lock and
+	// allocates nothing.
+	topics   atomic.Pointer[map[string]*topicPartitions]
 	topicsMu sync.Mutex
 
 	flushing atomic.Int32 // Flush calls under way: everything is ready
 	closing  atomic.Bool  // Close under way: everything is ready
-	aborted  atomic.Bool  // Abort called: appends fail
+	aborted  atomic.Bool  // Abort called: appends fail, retries fail
+	fatal    atomic.Pointer[error]
 
-	// incomplete holds every batch created and not yet completed, for Flush.
+	ids identity
+
+	// incomplete holds every batch created and not yet delivered, for Flush.
 	incMu      sync.Mutex
 	incomplete map[*Batch]struct{}
-	completed  notify.Notifier // a batch left incomplete
-	batchSeq   atomic.Uint64
+	changed    notify.Notifier // a batch was settled or delivered
+	serial     atomic.Uint64   // creation order of batches
 
-	stats counters
+	deliveries deliveries
+	stats      counters
 }
 
-type topicQueues struct {
-	partitions atomic.Pointer[[]*queue]
+type topicPartitions struct {
+	partitions atomic.Pointer[[]*partition]
 }
 
-// New returns an empty accumulator.
+// New returns an empty accumulator and starts its delivery goroutine, which
+// Close stops.
 func New(cfg Config) *Accumulator {
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = 1
+	}
+	if cfg.Wake == nil {
+		cfg.Wake = func(TopicPartition) {}
+	}
 	a := &Accumulator{cfg: cfg, incomplete: make(map[*Batch]struct{})}
-	empty := map[string]*topicQueues{}
+	a.ids.init()
+	empty := map[string]*topicPartitions{}
 	a.topics.Store(&empty)
+	a.deliveries.start(a)
 	return a
 }
 
-// queue returns tp's queue, creating it on first use.
-func (a *Accumulator) queue(tp TopicPartition) *queue {
-	if q := a.lookup(tp); q != nil {
-		return q
+// partition returns tp's state, creating it on first use.
+func (a *Accumulator) partition(tp TopicPartition) *partition {
+	if p := a.lookup(tp); p != nil {
+		return p
 	}
 	a.topicsMu.Lock()
 	defer a.topicsMu.Unlock()
 	m := *a.topics.Load()
-	tq := m[tp.Topic]
-	if tq == nil {
-		next := make(map[string]*topicQueues, len(m)+1)
+	tps := m[tp.Topic]
+	if tps == nil {
+		next := make(map[string]*topicPartitions, len(m)+1)
 		for k, v := range m {
 			next[k] = v
 		}
-		tq = &topicQueues{}
-		empty := []*queue{}
-		tq.partitions.Store(&empty)
-		next[tp.Topic] = tq
+		tps = &topicPartitions{}
+		empty := []*partition{}
+		tps.partitions.Store(&empty)
+		next[tp.Topic] = tps
 		a.topics.Store(&next)
 	}
-	parts := *tq.partitions.Load()
+	parts := *tps.partitions.Load()
 	if int(tp.Partition) < len(parts) && parts[tp.Partition] != nil {
 		return parts[tp.Partition]
 	}
-	n := len(parts)
-	if int(tp.Partition) >= n {
-		n = int(tp.Partition) + 1
-	}
-	grown := make([]*queue, n)
+	grown := make([]*partition, max(len(parts), int(tp.Partition)+1))
 	copy(grown, parts)
-	q := &queue{tp: tp}
-	grown[tp.Partition] = q
-	tq.partitions.Store(&grown)
-	return q
+	p := newPartition(tp)
+	grown[tp.Partition] = p
+	tps.partitions.Store(&grown)
+	return p
 }
 
-// lookup returns tp's queue or nil, without locking.
-func (a *Accumulator) lookup(tp TopicPartition) *queue {
-	tq := (*a.topics.Load())[tp.Topic]
-	if tq == nil || tp.Partition < 0 {
+// lookup returns tp's state or nil, without locking.
+func (a *Accumulator) lookup(tp TopicPartition) *partition {
+	tps := (*a.topics.Load())[tp.Topic]
+	if tps == nil || tp.Partition < 0 {
 		return nil
 	}
-	parts := *tq.partitions.Load()
+	parts := *tps.partitions.Load()
 	if int(tp.Partition) >= len(parts) {
 		return nil
 	}
 	return parts[tp.Partition]
 }
 
-// eachQueue calls f for every queue.
-func (a *Accumulator) eachQueue(f func(*queue)) {
-	for _, tq := range *a.topics.Load() {
-		for _, q := range *tq.partitions.Load() {
-			if q != nil {
-				f(q)
+// eachPartition calls f for every partition.
+func (a *Accumulator) eachPartition(f func(*partition)) {
+	for _, tps := range *a.topics.Load() {
+		for _, p := range *tps.partitions.Load() {
+			if p != nil {
+				f(p)
 			}
 		}
 	}
+}
+
+// fatalErr is the error that stopped the producer for good, or nil.
+func (a *Accumulator) fatalErr() error {
+	if e := a.fatal.Load(); e != nil {
+		return *e
+	}
+	return nil
 }

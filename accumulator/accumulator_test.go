@@ -24,7 +24,13 @@ type harness struct {
 
 	mu      sync.Mutex
 	results map[int][]Result // record id -> every outcome it got
+	order   []int            // record ids in the order their callbacks ran
+	woken   []TopicPartition // Config.Wake calls
+	asked   int              // Config.NeedProducerID calls
 }
+
+// node is the broker the harness's sender drains for.
+const node = 1
 
 func newHarness(t *testing.T, mod func(*Config)) *harness {
 	h := &harness{t: t, clk: clock.NewFake(time.Unix(1_700_000_000, 0)), results: map[int][]Result{}}
@@ -33,12 +39,28 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 		Linger:          10 * time.Millisecond,
 		DeliveryTimeout: time.Minute,
 		MaxBlock:        time.Second,
+		MaxInFlight:     5,
 		Clock:           h.clk,
-		Complete: func(cb any, r Result) {
+		Deliver: func(cb any, r Result) {
+			if done, ok := cb.(chan struct{}); ok { // sync's marker
+				close(done)
+				return
+			}
 			h.mu.Lock()
 			defer h.mu.Unlock()
 			id := cb.(int)
 			h.results[id] = append(h.results[id], r)
+			h.order = append(h.order, id)
+		},
+		Wake: func(tp TopicPartition) {
+			h.mu.Lock()
+			h.woken = append(h.woken, tp)
+			h.mu.Unlock()
+		},
+		NeedProducerID: func() {
+			h.mu.Lock()
+			h.asked++
+			h.mu.Unlock()
 		},
 	}
 	if mod != nil {
@@ -47,31 +69,69 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 	h.pool = bufferpool.New(64*cfg.BatchSize, cfg.BatchSize, h.clk)
 	cfg.Pool = h.pool
 	h.acc = New(cfg)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, h.acc.Close(ctx), "the delivery goroutine did not stop")
+	})
 	return h
 }
 
-var tp0 = TopicPartition{Topic: "t", Partition: 0}
+var tp0 = part(0)
+
+// part is partition i of topic "t".
+func part(i int32) TopicPartition { return TopicPartition{Topic: "t", Partition: i} }
 
 // add appends a record with id as its callback value.
 func (h *harness) add(tp TopicPartition, id int, value []byte) AppendResult {
 	h.t.Helper()
-	res, err := h.acc.Append(context.Background(), tp, h.clk.Now().UnixMilli(), []byte(fmt.Sprint(id)), value, nil, id)
+	res, err := h.acc.Append(context.Background(), tp, time.Time{}, h.clk.Now().UnixMilli(), []byte(fmt.Sprint(id)), value, nil, id)
 	require.NoError(h.t, err)
 	return res
 }
 
 func (h *harness) drain(parts []TopicPartition, maxBytes int) ([]*Batch, time.Duration) {
-	bs, next, _ := h.acc.Drain(parts, 0, maxBytes, h.clk.Now())
+	bs, next, _ := h.acc.Drain(node, parts, 0, maxBytes, h.clk.Now())
 	return bs, next
 }
 
+// retry sends b back, due again after d.
+func (h *harness) retry(b *Batch, d time.Duration) {
+	h.acc.Retry(b, Retry{At: h.clk.Now().Add(d), Cause: errRetry})
+}
+
+// sync waits until every outcome queued so far has been delivered: the
+// delivery goroutine runs them in order, so a marker queued now comes last.
+func (h *harness) sync() {
+	h.t.Helper()
+	done := make(chan struct{})
+	h.acc.Deliver(done, Result{})
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		h.t.Fatal("the delivery goroutine delivered nothing for 10s")
+	}
+}
+
+// outcome returns record id's only outcome, after the deliveries queued so
+// far.
 func (h *harness) outcome(id int) Result {
 	h.t.Helper()
+	h.sync()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	rs := h.results[id]
 	require.Len(h.t, rs, 1, "record %d must have exactly one outcome", id)
 	return rs[0]
+}
+
+// pending reports whether record id has no outcome yet.
+func (h *harness) pending(id int) bool {
+	h.t.Helper()
+	h.sync()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.results[id]) == 0
 }
 
 func TestLingerMakesBatchReady(t *testing.T) {
@@ -132,14 +192,14 @@ func TestRecordLargerThanBatchSizeGetsItsOwnBatch(t *testing.T) {
 
 func TestDrainIsFairAndPacksUpToMaxBytes(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.Linger = 0 })
-	parts := []TopicPartition{{"t", 0}, {"t", 1}, {"t", 2}}
+	parts := []TopicPartition{part(0), part(1), part(2)}
 	value := make([]byte, 300)
 	for i, tp := range parts {
 		h.add(tp, i, value)
 	}
 	one := record.BatchHeaderSize + record.RecordSize(0, 0, []byte("0"), value, nil)
 
-	bs, next, start := h.acc.Drain(parts, 0, 2*one+10, h.clk.Now())
+	bs, next, start := h.acc.Drain(node, parts, 0, 2*one+10, h.clk.Now())
 	require.Len(t, bs, 2, "two batches fit the request")
 	require.Equal(t, int32(0), bs[0].TP.Partition)
 	require.Equal(t, int32(1), bs[1].TP.Partition)
@@ -149,7 +209,7 @@ func TestDrainIsFairAndPacksUpToMaxBytes(t *testing.T) {
 	for i := range parts {
 		h.add(parts[i], 10+i, value)
 	}
-	bs, _, _ = h.acc.Drain(parts, start, 2*one+10, h.clk.Now())
+	bs, _, _ = h.acc.Drain(node, parts, start, 2*one+10, h.clk.Now())
 	require.Equal(t, int32(2), bs[0].TP.Partition, "the partition left out last time goes first")
 	require.Len(t, bs, 1, "partition 2's batch, now of two records, leaves no room for another")
 }
@@ -182,6 +242,8 @@ func TestCompleteGivesOffsetsAndReturnsMemory(t *testing.T) {
 	h.acc.Complete(bs[0], 200, -1, nil)
 	h.outcome(0) // still exactly one outcome after a second Complete
 	require.Zero(t, h.acc.Incomplete())
+	_, inFlight := h.acc.Queued(tp0)
+	require.Zero(t, inFlight, "a second Complete changed the in-flight count")
 }
 
 func TestLogAppendTimeReplacesTimestamp(t *testing.T) {
@@ -194,13 +256,13 @@ func TestLogAppendTimeReplacesTimestamp(t *testing.T) {
 	require.Equal(t, int32(-1), r.ValueSize, "nil value has size -1")
 }
 
-func TestReenqueueWaitsForBackoffAndKeepsBytes(t *testing.T) {
+func TestRetryWaitsForBackoffAndKeepsBytes(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.Linger = 0 })
 	h.add(tp0, 1, []byte("v"))
 	bs, _ := h.drain([]TopicPartition{tp0}, 1<<20)
 	first := append([]byte(nil), bs[0].Encoded()...)
-	bs[0].MarkSent()
-	h.acc.Reenqueue(bs[0], h.clk.Now().Add(100*time.Millisecond), errRetry)
+	h.retry(bs[0], 100*time.Millisecond)
+	require.Equal(t, []TopicPartition{tp0}, h.woken, "a retry wakes the partition's leader's sender")
 
 	again, next := h.drain([]TopicPartition{tp0}, 1<<20)
 	require.Empty(t, again)
@@ -211,15 +273,15 @@ func TestReenqueueWaitsForBackoffAndKeepsBytes(t *testing.T) {
 	require.Equal(t, first, again[0].Encoded(), "a retry resends the same bytes")
 }
 
-func TestStrictOrderMutesPartitionWhileInFlight(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.Linger = 0; c.StrictOrder = true })
+func TestMaxInFlightOneMutesPartitionWhileInFlight(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Linger = 0; c.MaxInFlight = 1 })
 	h.add(tp0, 1, make([]byte, 600))
 	h.add(tp0, 2, make([]byte, 600)) // does not fit: second batch
 	bs, _ := h.drain([]TopicPartition{tp0}, 1<<20)
 	require.Len(t, bs, 1)
 	none, _ := h.drain([]TopicPartition{tp0}, 1<<20)
 	require.Empty(t, none, "the second batch must wait for the first")
-	h.acc.Reenqueue(bs[0], h.clk.Now(), errRetry)
+	h.retry(bs[0], 0)
 	retry, _ := h.drain([]TopicPartition{tp0}, 1<<20)
 	require.Len(t, retry, 1)
 	require.Same(t, bs[0], retry[0], "the retried batch goes before the later one")
@@ -229,9 +291,10 @@ func TestStrictOrderMutesPartitionWhileInFlight(t *testing.T) {
 	require.Equal(t, 1, second[0].Records())
 }
 
-func TestExpireFailsQueuedButNotInFlight(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.Linger = time.Hour; c.DeliveryTimeout = time.Second })
-	tp1 := TopicPartition{"t", 1}
+func TestExpireFailsQueuedAndInFlight(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Linger = time.Hour; c.DeliveryTimeout = time.Second; c.Idempotent = false })
+	total := h.pool.Available()
+	tp1 := part(1)
 	h.add(tp0, 1, []byte("queued"))
 	h.add(tp1, 2, []byte("in flight"))
 	h.acc.BeginFlush()
@@ -240,17 +303,25 @@ func TestExpireFailsQueuedButNotInFlight(t *testing.T) {
 	require.Len(t, bs, 1)
 
 	require.Equal(t, time.Second, h.acc.Expire(h.clk.Now()))
-	h.clk.Advance(time.Second)
-	h.acc.Expire(h.clk.Now())
+	h.clk.Advance(time.Second - time.Millisecond)
+	require.Equal(t, time.Millisecond, h.acc.Expire(h.clk.Now()))
+	require.True(t, h.pending(1), "no expiry a millisecond early")
+	h.clk.Advance(time.Millisecond)
+	require.Equal(t, noDeadline, h.acc.Expire(h.clk.Now()))
 
 	r := h.outcome(1)
 	require.ErrorIs(t, r.Err, ErrDeliveryTimeout)
+	require.NotErrorIs(t, r.Err, ErrMaybeWritten, "a batch never sent was certainly not written")
 	require.Contains(t, r.Err.Error(), "t-0")
-	h.mu.Lock()
-	require.Empty(t, h.results[2], "a batch in flight is never expired")
-	h.mu.Unlock()
-	h.acc.Complete(bs[0], 5, -1, nil)
-	require.NoError(t, h.outcome(2).Err)
+	r = h.outcome(2)
+	require.ErrorIs(t, r.Err, ErrDeliveryTimeout, "a batch in flight expires too (Java's getExpiredInflightBatches)")
+	require.ErrorIs(t, r.Err, ErrMaybeWritten, "its request may still write it")
+	require.Less(t, h.pool.Available(), total, "its memory stays while its request may still read it")
+
+	h.acc.Complete(bs[0], 5, -1, nil) // the late answer
+	require.Equal(t, int64(-1), h.outcome(2).Offset, "still one outcome")
+	require.Equal(t, total, h.pool.Available(), "the answer gives the memory back")
+	require.Zero(t, h.acc.Incomplete())
 }
 
 func TestSplitKeepsCallbacksAndOrder(t *testing.T) {
@@ -260,9 +331,7 @@ func TestSplitKeepsCallbacksAndOrder(t *testing.T) {
 		h.add(tp0, i, []byte(fmt.Sprintf("value-%d", i)))
 	}
 	bs, _ := h.drain([]TopicPartition{tp0}, 1<<20)
-	split, err := h.acc.Split(bs[0], errRetry)
-	require.NoError(t, err)
-	require.True(t, split)
+	require.True(t, h.acc.Split(bs[0], errRetry))
 	require.Equal(t, total, h.pool.Available(), "the parent's pooled buffer is returned at once")
 
 	first, _ := h.drain([]TopicPartition{tp0}, 1<<20)
@@ -284,9 +353,8 @@ func TestSplitKeepsCallbacksAndOrder(t *testing.T) {
 
 	h.add(tp0, 9, []byte("alone"))
 	lone, _ := h.drain([]TopicPartition{tp0}, 1<<20)
-	split, err = h.acc.Split(lone[0], errRetry)
-	require.NoError(t, err)
-	require.False(t, split, "one record cannot be split")
+	require.False(t, h.acc.Split(lone[0], errRetry), "one record cannot be split")
+	require.ErrorIs(t, h.outcome(9).Err, errRetry, "and fails with the broker's error")
 }
 
 func TestFlushWaitsForBatchesBeforeMark(t *testing.T) {
@@ -329,8 +397,9 @@ func TestAbortFailsQueuedAndLaterAppends(t *testing.T) {
 	r := h.outcome(1)
 	require.ErrorIs(t, r.Err, ErrClosed)
 	require.ErrorIs(t, r.Err, boom)
-	_, err := h.acc.Append(context.Background(), tp0, 0, nil, nil, nil, 2)
+	_, err := h.acc.Append(context.Background(), tp0, time.Time{}, 0, nil, nil, nil, 2)
 	require.ErrorIs(t, err, ErrClosed)
+	h.sync()
 	require.Equal(t, total, h.pool.Available())
 }
 
@@ -339,13 +408,13 @@ func TestMemoryPressureMakesBatchesReady(t *testing.T) {
 	// Fill the pool: 64 partitions take one 1024-byte buffer each.
 	var parts []TopicPartition
 	for i := int32(0); i < 64; i++ {
-		tp := TopicPartition{"t", i}
+		tp := part(i)
 		parts = append(parts, tp)
 		h.add(tp, int(i), []byte("v"))
 	}
 	blocked := make(chan error, 1)
 	go func() {
-		_, err := h.acc.Append(context.Background(), TopicPartition{"t", 64}, 0, nil, []byte("v"), nil, 64)
+		_, err := h.acc.Append(context.Background(), part(64), time.Time{}, 0, nil, []byte("v"), nil, 64)
 		blocked <- err
 	}()
 	waitFor(t, "an appender to wait for memory", func() bool { return h.pool.Waiters() == 1 })
@@ -364,7 +433,7 @@ func TestMemoryPressureMakesBatchesReady(t *testing.T) {
 func TestConcurrentAppendsEachGetOneOutcome(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.Linger = 0 })
 	const writers, perWriter = 8, 500
-	parts := []TopicPartition{{"t", 0}, {"t", 1}, {"t", 2}}
+	parts := []TopicPartition{part(0), part(1), part(2)}
 	var wg sync.WaitGroup
 	for w := 0; w < writers; w++ {
 		wg.Add(1)
@@ -372,7 +441,7 @@ func TestConcurrentAppendsEachGetOneOutcome(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < perWriter; i++ {
 				id := w*perWriter + i
-				_, err := h.acc.Append(context.Background(), parts[id%3], 0, nil, []byte("0123456789"), nil, id)
+				_, err := h.acc.Append(context.Background(), parts[id%3], time.Time{}, 0, nil, []byte("0123456789"), nil, id)
 				if err != nil {
 					t.Errorf("append %d: %v", id, err)
 				}
@@ -385,10 +454,11 @@ func TestConcurrentAppendsEachGetOneOutcome(t *testing.T) {
 		defer close(drained)
 		offset := int64(0)
 		for {
-			bs, _, _ := h.acc.Drain(parts, 0, 1<<20, h.clk.Now())
+			bs, _, _ := h.acc.Drain(node, parts, 0, 1<<20, h.clk.Now())
 			for _, b := range bs {
+				n := b.Records() // the batch is not ours once completed
 				h.acc.Complete(b, offset, -1, nil)
-				offset += int64(b.Records())
+				offset += int64(n)
 			}
 			if len(bs) == 0 {
 				select {
@@ -423,34 +493,35 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 var errRetry = errors.New("retriable broker error")
 
-func TestReenqueueAfterAbortFailsTheBatch(t *testing.T) {
+func TestRetryAfterAbortFailsTheBatch(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.Linger = 0 })
 	h.add(tp0, 1, []byte("v"))
 	bs, _ := h.drain([]TopicPartition{tp0}, 1<<20)
 	h.acc.Abort(errors.New("closing"))
-	h.acc.Reenqueue(bs[0], h.clk.Now(), errRetry)
+	h.retry(bs[0], 0)
 	r := h.outcome(1)
 	require.ErrorIs(t, r.Err, ErrClosed)
 	require.ErrorIs(t, r.Err, errRetry, "the reason for the retry is kept")
 	_, inFlight := h.acc.Queued(tp0)
 	require.Zero(t, inFlight)
+	h.sync()
 	require.Zero(t, h.acc.Incomplete())
 }
 
 func TestReadyWithoutDraining(t *testing.T) {
 	h := newHarness(t, nil)
-	parts := []TopicPartition{tp0, {"t", 1}}
-	ready, next := h.acc.Ready(parts, h.clk.Now())
+	parts := []TopicPartition{tp0, part(1)}
+	ready, next := h.acc.Ready(node, parts, h.clk.Now())
 	require.False(t, ready)
 	require.Equal(t, noDeadline, next, "nothing queued: nothing to wait for")
 
 	h.add(tp0, 1, []byte("v"))
-	ready, next = h.acc.Ready(parts, h.clk.Now())
+	ready, next = h.acc.Ready(node, parts, h.clk.Now())
 	require.False(t, ready)
 	require.Equal(t, 10*time.Millisecond, next, "the linger of the only batch")
 
 	h.clk.Advance(10 * time.Millisecond)
-	ready, _ = h.acc.Ready(parts, h.clk.Now())
+	ready, _ = h.acc.Ready(node, parts, h.clk.Now())
 	require.True(t, ready)
 	queued, _ := h.acc.Queued(tp0)
 	require.Equal(t, 1, queued, "Ready takes nothing")

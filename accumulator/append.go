@@ -2,6 +2,7 @@ package accumulator
 
 import (
 	"context"
+	"time"
 
 	"github.com/gokafka/producer/record"
 )
@@ -19,76 +20,91 @@ type AppendResult struct {
 
 // Append encodes one record into tp's open batch, starting a new batch
 // (and waiting up to MaxBlock, or until ctx ends, for its memory) when the
-// record does not fit. On success cb will be handed to Config.Complete
-// exactly once; on error it will not.
-func (a *Accumulator) Append(ctx context.Context, tp TopicPartition, timestampMs int64, key, value []byte, headers []record.Header, cb any) (AppendResult, error) {
-	if a.aborted.Load() {
-		return AppendResult{}, ErrClosed
+// record does not fit. since is when the record was handed to the
+// producer, for a record that waited before it could be appended (for its
+// topic's metadata): its DeliveryTimeout runs from then. The zero Time means
+// now. On success cb will be handed to Config.Deliver exactly once; on error
+// it will not.
+func (a *Accumulator) Append(ctx context.Context, tp TopicPartition, since time.Time, timestampMs int64, key, value []byte, headers []record.Header, cb any) (AppendResult, error) {
+	if err := a.refusal(); err != nil {
+		return AppendResult{}, err
 	}
-	q := a.queue(tp)
+	p := a.partition(tp)
 	e := entry{cb: cb, timestamp: timestampMs, keySize: sizeOf(key), valueSize: sizeOf(value)}
 
-	q.mu.Lock()
-	res, ok := a.tryAppend(q, e, key, value, headers)
-	q.mu.Unlock()
+	p.mu.Lock()
+	res, ok := a.tryAppend(p, e, since, key, value, headers)
+	p.mu.Unlock()
 	if ok {
 		return res, nil
 	}
 
 	// Allocate outside the partition lock: Allocate may block for MaxBlock,
-	// and other goroutines must still be able to fill and drain this queue.
-	size := record.BatchHeaderSize + record.RecordSize(0, 0, key, value, headers)
-	if size < a.cfg.BatchSize {
-		size = a.cfg.BatchSize
-	}
+	// and other goroutines must still be able to fill and drain this
+	// partition.
+	size := max(a.cfg.BatchSize, record.BatchHeaderSize+record.RecordSize(0, 0, key, value, headers))
 	buf, err := a.cfg.Pool.Allocate(ctx, size, a.cfg.MaxBlock)
 	if err != nil {
 		return AppendResult{}, err
 	}
 
-	q.mu.Lock()
-	// Abort empties every queue after setting aborted: checking it under the
-	// queue's lock guarantees no batch is added behind Abort's back.
-	if a.aborted.Load() {
-		q.mu.Unlock()
+	p.mu.Lock()
+	// Abort and Fatal empty every partition after setting their flag:
+	// checking it under the partition's lock guarantees no batch is added
+	// behind their back.
+	if err := a.refusal(); err != nil {
+		p.mu.Unlock()
 		a.cfg.Pool.Deallocate(buf)
-		return AppendResult{}, ErrClosed
+		return AppendResult{}, err
 	}
 	// Another goroutine may have started a batch while we waited.
-	if res, ok := a.tryAppend(q, e, key, value, headers); ok {
-		q.mu.Unlock()
+	if res, ok := a.tryAppend(p, e, since, key, value, headers); ok {
+		p.mu.Unlock()
 		a.cfg.Pool.Deallocate(buf)
 		return res, nil
 	}
-	b := a.newBatch(tp, buf, true, a.batchSeq.Add(1))
-	before := b.builder.Size()
-	b.builder.Append(timestampMs, key, value, headers)
-	b.entries = append(b.entries, e)
+	b := a.newBatch(tp, buf, true, a.serial.Add(1))
 	b.created = a.cfg.Clock.Now()
-	if b.builder.Size() >= a.cfg.BatchSize {
-		b.sealed = true
-	}
-	q.batches = append(q.batches, b)
-	added := b.builder.Size() - before
-	q.mu.Unlock()
-	return AppendResult{Wake: true, Bytes: added}, nil
+	b.deadline = b.created.Add(a.cfg.DeliveryTimeout)
+	p.batches = append(p.batches, b)
+	res, _ = a.tryAppend(p, e, since, key, value, headers)
+	p.mu.Unlock()
+	res.Wake = true
+	return res, nil
 }
 
-// tryAppend appends to q's open batch if the record fits its buffer. A
-// record that does not fit seals the batch, which is then full and ready.
-// q.mu must be held.
-func (a *Accumulator) tryAppend(q *queue, e entry, key, value []byte, headers []record.Header) (AppendResult, bool) {
-	b := q.open()
+// refusal is why Append takes nothing, if it does not.
+func (a *Accumulator) refusal() error {
+	if err := a.fatalErr(); err != nil {
+		return err
+	}
+	if a.aborted.Load() {
+		return ErrClosed
+	}
+	return nil
+}
+
+// tryAppend appends to p's open batch if the record fits its buffer. A
+// record that does not fit seals the batch, which is then full and ready;
+// only an empty batch takes any record, since its buffer was sized for it.
+// p.mu must be held.
+func (a *Accumulator) tryAppend(p *partition, e entry, since time.Time, key, value []byte, headers []record.Header) (AppendResult, bool) {
+	b := p.open()
 	if b == nil {
 		return AppendResult{}, false
 	}
 	before := b.builder.Size()
-	if b.builder.SizeWith(e.timestamp, key, value, headers) > cap(b.buf) {
+	if len(b.entries) > 0 && b.builder.SizeWith(e.timestamp, key, value, headers) > cap(b.buf) {
 		b.sealed = true
 		return AppendResult{Wake: true}, false
 	}
 	b.builder.Append(e.timestamp, key, value, headers)
 	b.entries = append(b.entries, e)
+	if !since.IsZero() {
+		if d := since.Add(a.cfg.DeliveryTimeout); d.Before(b.deadline) {
+			b.deadline = d
+		}
+	}
 	res := AppendResult{Bytes: b.builder.Size() - before}
 	if b.builder.Size() >= a.cfg.BatchSize {
 		b.sealed = true
@@ -98,12 +114,10 @@ func (a *Accumulator) tryAppend(q *queue, e entry, key, value []byte, headers []
 }
 
 // newBatch starts a batch in buf and registers it as incomplete.
-func (a *Accumulator) newBatch(tp TopicPartition, buf []byte, pooled bool, seq uint64) *Batch {
-	b := &Batch{TP: tp, buf: buf, pooled: pooled, seq: seq, entries: newEntries()}
+func (a *Accumulator) newBatch(tp TopicPartition, buf []byte, pooled bool, serial uint64) *Batch {
+	b := &Batch{TP: tp, buf: buf, pooled: pooled, serial: serial, entries: newEntries(), producer: noProducer, baseSeq: -1}
 	b.builder.Reset(buf)
-	a.incMu.Lock()
-	a.incomplete[b] = struct{}{}
-	a.incMu.Unlock()
+	a.register(b)
 	return b
 }
 

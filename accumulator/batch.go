@@ -9,9 +9,9 @@ import (
 )
 
 // Batch is one partition's records, encoded as a RecordBatch v2 as they
-// arrive. Its fields are guarded by its queue's mutex while it sits in the
-// queue, and owned by the sender that drained it until it is completed or
-// re-enqueued.
+// arrive. Its fields are guarded by its partition's mutex, except the
+// builder and the encoded bytes while the batch is in flight: then the
+// sender that drained it owns them.
 type Batch struct {
 	TP TopicPartition
 
@@ -20,16 +20,51 @@ type Batch struct {
 	pooled  bool   // buf came from the buffer pool and goes back to it
 	entries []entry
 
-	created time.Time // first append: the start of Linger and DeliveryTimeout
-	seq     uint64    // creation order, for Flush; split halves inherit it
-	sealed  bool      // no more appends: full, or drained
+	created  time.Time // first append: the start of Linger
+	deadline time.Time // when DeliveryTimeout ends for its oldest record
+	serial   uint64    // creation order, for Flush; split halves inherit it
+	sealed   bool      // no more appends: full, or drained
 
 	encoded      []byte // the closed batch, set when first drained; retries resend it
 	uncompressed int    // batch size before compression, for statistics
+	stamped      stamp  // the producer fields encoded carries
 
-	attempts int       // sends so far
-	retryAt  time.Time // not drainable before this (retry backoff)
-	done     atomic.Bool
+	// Where the batch is on its way. A batch is queued (never drained,
+	// attempts == 0), in flight, waiting for a retry (attempts > 0), or
+	// settled: its records have their outcome while its sequence numbers
+	// are still in play (partition.go).
+	attempts  int       // sends so far
+	inFlight  bool      // in a request awaiting its answer
+	sentRound uint32    // the partition's round when it was last sent
+	retryAt   time.Time // not drainable before this (retry backoff)
+	lastErr   error     // why the last attempt failed, for a later timeout's error
+	// completed: its records have their outcome, yet it stays in its
+	// partition, for its sequence numbers or its request still in flight.
+	completed bool
+	delivered bool // its callbacks have run (completed batches only)
+	// maybeWritten: an attempt went unanswered, so the broker may have
+	// written the records whatever later attempts are told.
+	maybeWritten bool
+
+	// The idempotence fields, set when the batch is first drained (or its
+	// partition's sequences restart): what the broker deduplicates by.
+	producer ProducerID
+	baseSeq  int32
+	// restarted: the sequence was reassigned under a new epoch (KIP-360).
+	restarted bool
+
+	// The outcome, set when the batch is completed and read by the
+	// delivery goroutine; given tells Flush the outcome exists.
+	baseOffset      int64
+	logAppendTimeMs int64
+	err             error
+	given           atomic.Bool
+}
+
+// stamp is what record.StampProducer writes into a closed batch.
+type stamp struct {
+	producer ProducerID
+	baseSeq  int32
 }
 
 // entry is what a record needs back when its batch completes.
@@ -58,7 +93,7 @@ func (b *Batch) Records() int { return len(b.entries) }
 // Encoded is the closed RecordBatch, ready for a ProduceRequest.
 func (b *Batch) Encoded() []byte { return b.encoded }
 
-// Attempts is how many times the batch has been sent.
+// Attempts is how many times the batch has been sent, this time included.
 func (b *Batch) Attempts() int { return b.attempts }
 
 // Created is when the batch's first record was appended.
@@ -72,6 +107,5 @@ func (b *Batch) Size() int {
 	return b.builder.Size()
 }
 
-// MarkSent counts one more send of the batch. The sender calls it as it
-// puts the batch in a request.
-func (b *Batch) MarkSent() { b.attempts++ }
+// lastSeq is the sequence number of the batch's last record.
+func (b *Batch) lastSeq() int32 { return addSeq(b.baseSeq, len(b.entries)-1) }

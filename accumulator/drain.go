@@ -7,54 +7,53 @@ import (
 	"github.com/gokafka/producer/record"
 )
 
-// noDeadline is what Drain reports as the next check when nothing waits.
+// noDeadline is what Drain and Ready report as the next check when only an
+// answer, a producer id or a wake can make a batch ready.
 const noDeadline = time.Duration(1<<63 - 1)
 
-// Drain removes ready batches from the given partitions (those one broker
-// leads), at most one per partition, until adding another would pass
-// maxBytes; at least one batch is returned when any is ready, even one larger
-// than maxBytes. It starts at partition index start and reports where the
-// next drain should start, so that no partition is starved when requests fill
-// up before the list ends. next is how long until some batch among parts
-// becomes ready (a linger or a retry backoff ending); noDeadline if none.
+// Drain takes the batches that the sender for broker node may send now from
+// the given partitions (those node leads), at most one per partition, until
+// adding another would pass maxBytes; at least one batch is returned when
+// any is ready, even one larger than maxBytes. It starts at partition index
+// start and reports where the next drain should start, so that no partition
+// is starved when requests fill up before the list ends. next is how long
+// until some batch among parts becomes ready (a linger or a retry backoff
+// ending); noDeadline if none.
 //
-// Drained batches are closed (compressed, CRC'd) here, outside every lock,
-// and marked sent; the caller owns them until it calls Complete, Reenqueue or
-// Split.
-func (a *Accumulator) Drain(parts []TopicPartition, start, maxBytes int, now time.Time) (batches []*Batch, next time.Duration, nextStart int) {
+// A batch drained for the first time gets its sequence numbers here, under
+// its partition's lock. Drained batches are closed (compressed, stamped,
+// CRC'd) outside every lock; they are in flight until the sender reports
+// their answer with Complete, Retry or Split.
+func (a *Accumulator) Drain(node int32, parts []TopicPartition, start, maxBytes int, now time.Time) (batches []*Batch, next time.Duration, nextStart int) {
 	next = noDeadline
 	if len(parts) == 0 {
 		return nil, next, 0
 	}
 	start %= len(parts)
-	urgent := a.flushing.Load() > 0 || a.closing.Load() || a.cfg.Pool.Waiters() > 0
+	urgent := a.urgent()
 	total := 0
 	nextStart = start
 	for i := 0; i < len(parts); i++ {
 		idx := (start + i) % len(parts)
-		q := a.lookup(parts[idx])
-		if q == nil {
+		p := a.lookup(parts[idx])
+		if p == nil {
 			continue
 		}
-		q.mu.Lock()
-		b, wait := a.head(q, urgent, now)
+		p.mu.Lock()
+		b, wait := a.next(p, node, urgent, now)
 		if b == nil {
-			q.mu.Unlock()
-			if wait < next {
-				next = wait
-			}
+			p.mu.Unlock()
+			next = min(next, wait)
 			continue
 		}
 		if len(batches) > 0 && total+b.Size() > maxBytes {
-			q.mu.Unlock()
+			p.mu.Unlock()
 			nextStart = idx
 			next = 0 // more is ready right now
 			break
 		}
-		q.popFront()
-		b.sealed = true
-		q.inFlight++
-		q.mu.Unlock()
+		a.take(p, b, node)
+		p.mu.Unlock()
 		total += b.Size()
 		batches = append(batches, b)
 		nextStart = (idx + 1) % len(parts)
@@ -62,7 +61,7 @@ func (a *Accumulator) Drain(parts []TopicPartition, start, maxBytes int, now tim
 	closed := batches[:0]
 	for _, b := range batches {
 		if err := a.close(b); err != nil {
-			a.Complete(b, -1, -1, fmt.Errorf("closing batch for %s/%d: %w", b.TP.Topic, b.TP.Partition, err))
+			a.Complete(b, -1, -1, fmt.Errorf("closing batch for %s-%d: %w", b.TP.Topic, b.TP.Partition, err))
 			continue
 		}
 		closed = append(closed, b)
@@ -70,20 +69,21 @@ func (a *Accumulator) Drain(parts []TopicPartition, start, maxBytes int, now tim
 	return closed, next, nextStart
 }
 
-// Ready reports whether any of parts has a batch ready to send, and if not,
-// how long until one may be (noDeadline if none waits). A sender asks before
-// it connects, so that brokers with nothing to send get no connection.
-func (a *Accumulator) Ready(parts []TopicPartition, now time.Time) (bool, time.Duration) {
-	urgent := a.flushing.Load() > 0 || a.closing.Load() || a.cfg.Pool.Waiters() > 0
+// Ready reports whether the sender for broker node has a batch to send
+// among parts, and if not, how long until it may (noDeadline if only an
+// answer or a wake can change that). A sender asks before it connects, so
+// that brokers with nothing to send get no connection.
+func (a *Accumulator) Ready(node int32, parts []TopicPartition, now time.Time) (bool, time.Duration) {
+	urgent := a.urgent()
 	next := noDeadline
 	for _, tp := range parts {
-		q := a.lookup(tp)
-		if q == nil {
+		p := a.lookup(tp)
+		if p == nil {
 			continue
 		}
-		q.mu.Lock()
-		b, wait := a.head(q, urgent, now)
-		q.mu.Unlock()
+		p.mu.Lock()
+		b, wait := a.next(p, node, urgent, now)
+		p.mu.Unlock()
 		if b != nil {
 			return true, 0
 		}
@@ -92,43 +92,156 @@ func (a *Accumulator) Ready(parts []TopicPartition, now time.Time) (bool, time.D
 	return false, next
 }
 
-// head returns q's first batch if it is ready to send, or how long until it
-// may be. q.mu must be held.
-func (a *Accumulator) head(q *queue, urgent bool, now time.Time) (*Batch, time.Duration) {
-	if len(q.batches) == 0 {
-		return nil, noDeadline
-	}
-	if a.cfg.StrictOrder && q.inFlight > 0 {
-		// Completion or re-enqueue of the in-flight batch wakes the sender.
-		return nil, noDeadline
-	}
-	b := q.batches[0]
-	if b.attempts > 0 && now.Before(b.retryAt) {
-		return nil, b.retryAt.Sub(now)
-	}
-	if b.sealed || urgent || len(q.batches) > 1 || b.attempts > 0 {
-		return b, 0
-	}
-	if lingered := now.Sub(b.created); lingered < a.cfg.Linger {
-		return nil, a.cfg.Linger - lingered
-	}
-	return b, 0
+// urgent reports whether batches should go without waiting for Linger:
+// a Flush or Close waits for them, or goroutines wait for buffer memory,
+// which only sending frees.
+func (a *Accumulator) urgent() bool {
+	return a.flushing.Load() > 0 || a.closing.Load() || a.cfg.Pool.Waiters() > 0
 }
 
-// close finishes a batch the first time it is drained. A retried batch keeps
-// its bytes: with idempotence its sequence numbers must not change.
+// next returns the batch of p that the sender for node may send now, or
+// how long until one may be ready. p.mu must be held.
+func (a *Accumulator) next(p *partition, node int32, urgent bool, now time.Time) (*Batch, time.Duration) {
+	if a.fatalErr() != nil {
+		return nil, noDeadline
+	}
+	if p.inFlight > 0 && p.node != node {
+		p.blocked = true // settling the other broker's requests wakes us
+		return nil, noDeadline
+	}
+	if p.inFlight >= a.cfg.MaxInFlight || p.stale > 0 {
+		return nil, noDeadline // the answers come to this sender
+	}
+	if p.restart {
+		if p.inFlight > 0 || !a.restartSequences(p) {
+			return nil, noDeadline
+		}
+	}
+	unresolved := false
+	for _, b := range p.batches {
+		switch {
+		case b.completed:
+			// A sequence whose fate is unknown: retries behind it may
+			// still resolve it, new batches may not pass it.
+			unresolved = true
+			continue
+		case b.inFlight:
+			continue
+		case b.attempts > 0:
+			if now.Before(b.retryAt) {
+				return nil, b.retryAt.Sub(now)
+			}
+			return b, 0
+		}
+		if wait := a.lingers(p, b, urgent, now); wait > 0 {
+			return nil, wait
+		}
+		if a.cfg.Idempotent {
+			if unresolved && (p.inFlight > 0 || !a.restartSequences(p)) {
+				return nil, noDeadline
+			}
+			if !a.adopt(p) {
+				return nil, noDeadline
+			}
+		}
+		return b, 0
+	}
+	return nil, noDeadline
+}
+
+// lingers returns how long the never-sent batch b should still wait for
+// more records; 0 when it is ready.
+func (a *Accumulator) lingers(p *partition, b *Batch, urgent bool, now time.Time) time.Duration {
+	if b.sealed || urgent || b != p.batches[len(p.batches)-1] {
+		return 0
+	}
+	return max(0, a.cfg.Linger-now.Sub(b.created))
+}
+
+// adopt makes a partition that carries no sequence numbers any more take
+// the producer's current identity before its next batch is numbered: a
+// partition still numbering batches under an older epoch (or id) goes on
+// with it, which the broker accepts. It reports false while the producer
+// has no id. p.mu must be held.
+func (a *Accumulator) adopt(p *partition) bool {
+	id, ok := a.currentID()
+	if !ok {
+		return false
+	}
+	if id != p.producer && !p.hasSequences() {
+		p.producer, p.nextSeq, p.lastAcked = id, 0, -1
+	}
+	return true
+}
+
+// take marks b as sent to node; a batch sent for the first time is sealed
+// and gets the partition's next sequence numbers. p.mu must be held.
+func (a *Accumulator) take(p *partition, b *Batch, node int32) {
+	if b.attempts == 0 {
+		b.sealed = true
+		if a.cfg.Idempotent {
+			b.producer, b.baseSeq = p.producer, p.nextSeq
+			p.nextSeq = addSeq(p.nextSeq, len(b.entries))
+		}
+	}
+	b.attempts++
+	b.inFlight = true
+	b.sentRound = p.round
+	p.inFlight++
+	p.node = node
+}
+
+// restartSequences numbers the partition's sent batches again from 0 under
+// a newer epoch (KIP-360) and lets go of its settled ones, whose callbacks
+// have run: the new epoch fences off a late write of their old attempts. It
+// reports false while the producer waits for a new id. Nothing may be in
+// flight. p.mu must be held.
+func (a *Accumulator) restartSequences(p *partition) bool {
+	id, ok := a.nextEpoch(p.producer)
+	if !ok {
+		return false
+	}
+	kept := p.batches[:0]
+	seq := int32(0)
+	for _, b := range p.batches {
+		if b.completed {
+			continue
+		}
+		if b.attempts > 0 {
+			b.producer, b.baseSeq, b.restarted = id, seq, true
+			seq = addSeq(seq, len(b.entries))
+		}
+		kept = append(kept, b)
+	}
+	clear(p.batches[len(kept):])
+	p.batches = kept
+	p.producer, p.nextSeq, p.lastAcked, p.restart = id, seq, -1, false
+	return true
+}
+
+// close finishes a batch the first time it is drained, and stamps it again
+// when its sequence numbers have changed since (a restart). A retried batch
+// otherwise keeps its bytes: the broker recognises a duplicate by them.
 func (a *Accumulator) close(b *Batch) error {
-	if b.encoded != nil {
+	want := stamp{producer: noProducer, baseSeq: -1}
+	if a.cfg.Idempotent {
+		want = stamp{producer: b.producer, baseSeq: b.baseSeq}
+	}
+	if b.encoded == nil {
+		b.uncompressed = b.builder.Size()
+		enc, err := b.builder.Close(record.CloseOptions{
+			Codec: a.cfg.Codec, Level: a.cfg.Level,
+			ProducerID: want.producer.ID, ProducerEpoch: want.producer.Epoch, BaseSequence: want.baseSeq,
+		})
+		if err != nil {
+			return err
+		}
+		b.encoded, b.stamped = enc, want
 		return nil
 	}
-	b.uncompressed = b.builder.Size()
-	enc, err := b.builder.Close(record.CloseOptions{
-		Codec: a.cfg.Codec, Level: a.cfg.Level,
-		ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1,
-	})
-	if err != nil {
-		return err
+	if b.stamped != want {
+		record.StampProducer(b.encoded, want.producer.ID, want.producer.Epoch, want.baseSeq, false)
+		b.stamped = want
 	}
-	b.encoded = enc
 	return nil
 }

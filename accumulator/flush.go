@@ -6,7 +6,7 @@ import "context"
 // AwaitBatches(ctx, mark) waits for the batches that exist now.
 func (a *Accumulator) BeginFlush() (mark uint64) {
 	a.flushing.Add(1)
-	return a.batchSeq.Load()
+	return a.serial.Load()
 }
 
 // EndFlush undoes one BeginFlush.
@@ -15,15 +15,18 @@ func (a *Accumulator) EndFlush() { a.flushing.Add(-1) }
 // Flushing reports whether a flush is under way.
 func (a *Accumulator) Flushing() bool { return a.flushing.Load() > 0 }
 
-// AwaitBatches waits until every batch created up to mark is complete
-// (split halves count as their parent), or ctx ends.
+// AwaitBatches waits until every batch created up to mark has been
+// delivered (split halves count as their parent), or ctx ends. Called from
+// inside a callback, it waits only until their outcomes are known: their
+// delivery comes after the callback returns.
 func (a *Accumulator) AwaitBatches(ctx context.Context, mark uint64) error {
+	inCallback := a.InCallback()
 	for {
 		a.incMu.Lock()
-		changed := a.completed.C()
+		changed := a.changed.C()
 		pending := false
 		for b := range a.incomplete {
-			if b.seq <= mark {
+			if b.serial <= mark && !(inCallback && b.given.Load()) {
 				pending = true
 				break
 			}
@@ -40,17 +43,40 @@ func (a *Accumulator) AwaitBatches(ctx context.Context, mark uint64) error {
 	}
 }
 
-// Incomplete is the number of batches not yet completed.
+// Incomplete is the number of batches not yet delivered.
 func (a *Accumulator) Incomplete() int {
 	a.incMu.Lock()
 	defer a.incMu.Unlock()
 	return len(a.incomplete)
 }
 
-// forget removes a completed batch from the incomplete set and wakes flushers.
+// register adds new batches to the incomplete set.
+func (a *Accumulator) register(bs ...*Batch) {
+	a.incMu.Lock()
+	for _, b := range bs {
+		a.incomplete[b] = struct{}{}
+	}
+	a.incMu.Unlock()
+}
+
+// forget removes a delivered batch from the incomplete set and wakes
+// flushers.
 func (a *Accumulator) forget(b *Batch) {
 	a.incMu.Lock()
 	delete(a.incomplete, b)
 	a.incMu.Unlock()
-	a.completed.Notify()
+	a.changed.Notify()
+}
+
+// release returns a batch's memory, once: its buffer to the pool, its
+// entries to theirs.
+func (a *Accumulator) release(b *Batch) {
+	if b.pooled && b.buf != nil {
+		a.cfg.Pool.Deallocate(b.buf)
+	}
+	b.buf, b.encoded = nil, nil
+	if b.entries != nil {
+		freeEntries(b.entries)
+		b.entries = nil
+	}
 }

@@ -1,49 +1,88 @@
 package accumulator
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/gokafka/producer/record"
 )
 
-// Split handles a broker's MESSAGE_TOO_LARGE (cause) for a batch of more than one
-// record (KIP-126): the records are re-encoded into two batches of about
-// half the records each, which take the batch's place at the front of its
-// queue and keep its callbacks, creation time and Flush position. It reports
-// false, changing nothing, when the batch holds a single record and so
-// cannot be split.
+// Split handles a broker's MESSAGE_TOO_LARGE (cause) for a drained batch
+// (KIP-126): its records are re-encoded into two batches of about half the
+// records each, which take its place in its partition, keep its callbacks,
+// delivery deadline and Flush position, and, with idempotence, its sequence
+// numbers: the first half starts at the batch's base sequence, the second
+// where the first ends, so the batches behind keep theirs (the Java client
+// numbers split batches the same way). Split reports whether it split; a
+// batch of one record, or one that cannot be split, fails with cause.
 //
 // The halves are allocated outside the buffer pool, as the Java client does
 // for split batches: the sender must not block on memory, and the halves
 // together are no larger than the pooled buffer they replace, which goes
 // back to the pool now.
-func (a *Accumulator) Split(b *Batch, cause error) (bool, error) {
-	if len(b.entries) < 2 {
-		return false, nil
+func (a *Accumulator) Split(b *Batch, cause error) bool {
+	var halves []*Batch
+	var splitErr error
+	if len(b.entries) >= 2 {
+		halves, splitErr = a.halve(b)
 	}
-	decoded, _, err := record.DecodeBatch(b.encoded)
-	if err != nil {
-		return false, fmt.Errorf("splitting %s-%d: decoding our own batch: %w", b.TP.Topic, b.TP.Partition, err)
+	p := a.partition(b.TP)
+	p.mu.Lock()
+	if !b.inFlight {
+		p.mu.Unlock()
+		return false
 	}
-	if len(decoded.Records) != len(b.entries) {
-		return false, fmt.Errorf("splitting %s-%d: batch holds %d records, expected %d", b.TP.Topic, b.TP.Partition, len(decoded.Records), len(b.entries))
+	p.answered(b)
+	switch {
+	case b.completed:
+		a.resolve(p, b, false)
+		halves = nil
+	case halves == nil || a.refusal() != nil:
+		err := errors.Join(cause, splitErr, a.refusal())
+		a.complete(p, b, -1, -1, err)
+		halves = nil
+	default:
+		a.register(halves...)
+		p.replace(b, halves...)
+		p.sendBack(halves[0], a.cfg.Clock.Now())
+		halves[1].retryAt = halves[0].retryAt
 	}
-	mid := len(b.entries) / 2
-	halves := [2]*Batch{
-		a.rebuild(b, decoded, 0, mid),
-		a.rebuild(b, decoded, mid, len(b.entries)),
+	wake := p.wakeOthers() || halves != nil
+	p.mu.Unlock()
+	if halves != nil {
+		// The parent's records now belong to the halves: it leaves without
+		// callbacks.
+		a.release(b)
+		a.forget(b)
 	}
-
-	// The parent's records now belong to the halves: retire it without
-	// callbacks before the halves can complete.
-	b.done.Store(true)
-	a.release(b)
-	a.forget(b)
-	a.requeue(halves[0].TP, cause, halves[0], halves[1])
-	return true, nil
+	if wake {
+		a.cfg.Wake(b.TP)
+	}
+	return halves != nil
 }
 
-// rebuild encodes records [from, to) of the decoded parent into a new batch.
+// halve re-encodes b's records into two batches. b is in flight, so its
+// bytes and entries are the caller's to read.
+func (a *Accumulator) halve(b *Batch) ([]*Batch, error) {
+	decoded, _, err := record.DecodeBatch(b.encoded)
+	if err != nil {
+		return nil, fmt.Errorf("splitting %s-%d: decoding our own batch: %w", b.TP.Topic, b.TP.Partition, err)
+	}
+	if len(decoded.Records) != len(b.entries) {
+		return nil, fmt.Errorf("splitting %s-%d: batch holds %d records, expected %d", b.TP.Topic, b.TP.Partition, len(decoded.Records), len(b.entries))
+	}
+	mid := len(b.entries) / 2
+	first := a.rebuild(b, decoded, 0, mid)
+	second := a.rebuild(b, decoded, mid, len(b.entries))
+	if b.baseSeq >= 0 {
+		first.baseSeq = b.baseSeq
+		second.baseSeq = addSeq(b.baseSeq, mid)
+	}
+	return []*Batch{first, second}, nil
+}
+
+// rebuild encodes records [from, to) of the decoded parent into a new
+// batch that stands where the parent stood: sent before, due for a retry.
 func (a *Accumulator) rebuild(parent *Batch, decoded record.Batch, from, to int) *Batch {
 	size := record.BatchHeaderSize
 	for i := from; i < to; i++ {
@@ -53,10 +92,12 @@ func (a *Accumulator) rebuild(parent *Batch, decoded record.Batch, from, to int)
 	// Deltas are re-based on the half's first record, which can change the
 	// varint sizes a little either way: leave headroom rather than grow.
 	size += 16 * (to - from)
-	b := a.newBatch(parent.TP, make([]byte, 0, size), false, parent.seq)
-	b.created = parent.created
-	b.attempts = parent.attempts
-	b.sealed = true
+	buf := make([]byte, 0, size)
+	b := &Batch{TP: parent.TP, buf: buf, serial: parent.serial, entries: newEntries(),
+		created: parent.created, deadline: parent.deadline, sealed: true,
+		attempts: parent.attempts, maybeWritten: parent.maybeWritten, lastErr: parent.lastErr,
+		producer: parent.producer, baseSeq: -1}
+	b.builder.Reset(buf)
 	b.entries = append(b.entries, parent.entries[from:to]...)
 	for i := from; i < to; i++ {
 		r := decoded.Records[i]

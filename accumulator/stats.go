@@ -2,9 +2,9 @@ package accumulator
 
 import "sync/atomic"
 
-// Stats counts completed batches, for tools such as kprod.
+// Stats counts delivered batches, for tools such as kprod.
 type Stats struct {
-	Batches           int64 // batches completed, acknowledged or failed
+	Batches           int64 // batches delivered, acknowledged or failed
 	Records           int64 // records in those batches
 	UncompressedBytes int64 // their size before compression
 	EncodedBytes      int64 // their size as sent
@@ -12,6 +12,13 @@ type Stats struct {
 
 type counters struct {
 	batches, records, uncompressed, encoded atomic.Int64
+}
+
+func (c *counters) count(b *Batch) {
+	c.batches.Add(1)
+	c.records.Add(int64(len(b.entries)))
+	c.uncompressed.Add(int64(b.uncompressed))
+	c.encoded.Add(int64(len(b.encoded)))
 }
 
 // Stats returns the counters so far.

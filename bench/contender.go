@@ -15,6 +15,7 @@ type Workload struct {
 	ValueSize  int // bytes per value; keys are absent
 	Goroutines int // producing goroutines
 	Acks       string
+	Idempotent bool // both clients write idempotently (needs Acks "all")
 }
 
 // Contender produces records through one client. Produce must call done

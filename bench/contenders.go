@@ -14,13 +14,14 @@ type Ours struct {
 	topic string
 }
 
-// NewOurs starts our producer with its defaults and the workload's acks.
+// NewOurs starts our producer with its defaults and the workload's acks and
+// idempotence.
 func NewOurs(brokers []string, w Workload) (*Ours, error) {
 	acks, err := producer.ParseAcks(w.Acks)
 	if err != nil {
 		return nil, err
 	}
-	p, err := producer.New(producer.Config{Brokers: brokers, Acks: acks})
+	p, err := producer.New(producer.Config{Brokers: brokers, Acks: acks, DisableIdempotence: !w.Idempotent})
 	if err != nil {
 		return nil, err
 	}
@@ -38,8 +39,8 @@ func (o *Ours) Flush(ctx context.Context) error { return o.p.Flush(ctx) }
 func (o *Ours) Close() { _ = o.p.Close(context.Background()) }
 
 // FranzGo is franz-go's kgo client, configured like ours: same acks, linger,
-// batch size and buffer, no compression (kgo's default is snappy) and
-// idempotence off (ours does not have it yet).
+// batch size, buffer and idempotence, and no compression (kgo's default is
+// snappy).
 type FranzGo struct {
 	cl *kgo.Client
 }
@@ -53,16 +54,19 @@ func NewFranzGo(brokers []string, w Workload) (*FranzGo, error) {
 	case "0":
 		acks = kgo.NoAck()
 	}
-	cl, err := kgo.NewClient(
+	opts := []kgo.Opt{
 		kgo.SeedBrokers(brokers...),
 		kgo.DefaultProduceTopic(w.Topic),
 		kgo.RequiredAcks(acks),
-		kgo.DisableIdempotentWrite(),
 		kgo.ProducerBatchCompression(kgo.NoCompression()),
 		kgo.ProducerLinger(producer.DefaultLinger),
 		kgo.ProducerBatchMaxBytes(producer.DefaultBatchSize),
 		kgo.MaxBufferedBytes(producer.DefaultBufferMemory),
-	)
+	}
+	if !w.Idempotent {
+		opts = append(opts, kgo.DisableIdempotentWrite())
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, err
 	}

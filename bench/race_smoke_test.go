@@ -16,7 +16,7 @@ func TestContendersDeliver(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cluster.Close()
-	w := Workload{Topic: "race", Records: 5000, ValueSize: 100, Goroutines: 4, Acks: "all"}
+	w := Workload{Topic: "race", Records: 5000, ValueSize: 100, Goroutines: 4, Acks: "all", Idempotent: true}
 	for _, mk := range []func() (Contender, error){
 		func() (Contender, error) { return NewOurs(cluster.Addrs(), w) },
 		func() (Contender, error) { return NewFranzGo(cluster.Addrs(), w) },

@@ -63,6 +63,7 @@ func TestE2ECodecsAndAcks(t *testing.T) {
 				p := newProducer(t, seeds, func(c *producer.Config) {
 					c.Compression = codec
 					c.Acks = acks
+					c.DisableIdempotence = acks != producer.AcksAll
 					c.MaxInFlight = 1
 				})
 				recs := e2eMixedRecords(topic, e2eCodecRecords, time.Now())

@@ -53,18 +53,17 @@ func idleSender() *sender.Sender {
 	acc := accumulator.New(accumulator.Config{
 		BatchSize: 16 << 10, DeliveryTimeout: time.Minute, MaxBlock: time.Second,
 		Pool: bufferpool.New(1<<20, 16<<10, clk), Clock: clk,
-		Complete: func(any, accumulator.Result) {},
+		Deliver: func(any, accumulator.Result) {},
 	})
 	return sender.New(sender.Config{
 		Node: 0, Acks: -1, Timeout: time.Second, MaxRequestSize: 1 << 20, MaxInFlight: 1,
-		RetryBackoff: 10 * time.Millisecond, RetryBackoffMax: 100 * time.Millisecond, DeliveryTimeout: time.Minute,
+		RetryBackoff: 10 * time.Millisecond, RetryBackoffMax: 100 * time.Millisecond,
 		Accumulator: acc, Clock: clk, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Hooks: sender.Hooks{
 			Partitions:      func() []accumulator.TopicPartition { return nil },
 			Connect:         func(context.Context) (sender.Conn, error) { return silentConn{}, nil },
 			RefreshMetadata: func(string) {},
 			LeaderHint:      func(string, int32, int32, int32, *protocol.ProduceResponseNodeEndpoint) bool { return false },
-			Requeued:        func(accumulator.TopicPartition, time.Time) {},
 		},
 	})
 }

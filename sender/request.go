@@ -2,6 +2,7 @@ package sender
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/gokafka/producer/accumulator"
@@ -21,14 +22,11 @@ func (s *Sender) send(ctx context.Context, c Conn, batches []*accumulator.Batch)
 	if err != nil {
 		// The broker speaks no Produce version we do: no retry can help.
 		for _, b := range batches {
-			s.acc.Complete(b, -1, -1, err)
+			s.acc.Complete(b, -1, -1, fmt.Errorf("broker %d: %w", s.cfg.Node, err))
 		}
 		return
 	}
 	req := buildRequest(batches, s.cfg.Acks, s.cfg.Timeout, s.cfg.TransactionalID)
-	for _, b := range batches {
-		b.MarkSent()
-	}
 	s.inFlight++
 	if s.cfg.Counters != nil {
 		s.cfg.Counters.Requests.Add(1)

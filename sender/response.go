@@ -7,22 +7,24 @@ import (
 	"time"
 
 	"github.com/gokafka/producer/accumulator"
+	"github.com/gokafka/producer/conn"
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
 )
 
-// handle settles every batch of one request from its answer.
+// handle books the answer to one request, batch by batch.
 func (s *Sender) handle(r result) {
 	now := s.cfg.Clock.Now()
 	if r.err != nil {
 		// The request as a whole failed: the connection broke, the request
-		// timed out, or the answer did not decode. The batches may or may not
-		// have been written; without idempotence a retry may duplicate them,
-		// which is the Java client's behaviour too.
+		// timed out, or the answer did not decode. Unless it never left,
+		// the broker may have written the batches; the retry resends the
+		// same bytes, which an idempotent producer's broker recognises.
 		s.cfg.Logger.Debug("produce request failed", "node", s.cfg.Node, "batches", len(r.batches), "err", r.err)
 		s.cfg.Hooks.RefreshMetadata("produce request failed")
+		retry := accumulator.Retry{Cause: fmt.Errorf("broker %d: %w", s.cfg.Node, r.err), Unanswered: !errors.Is(r.err, conn.ErrNotSent)}
 		for _, b := range r.batches {
-			s.retryOrFail(b, fmt.Errorf("broker %d: %w", s.cfg.Node, r.err), now, false)
+			s.retry(b, retry, now, false)
 		}
 		return
 	}
@@ -38,91 +40,88 @@ func (s *Sender) handle(r result) {
 	for _, b := range r.batches {
 		p := answers[b.TP]
 		if p == nil {
-			s.retryOrFail(b, fmt.Errorf("broker %d answered without partition %s-%d", s.cfg.Node, b.TP.Topic, b.TP.Partition), now, false)
+			s.retry(b, accumulator.Retry{Cause: fmt.Errorf("broker %d answered without partition %s-%d", s.cfg.Node, b.TP.Topic, b.TP.Partition)}, now, false)
 			continue
 		}
 		s.settle(b, p, resp.NodeEndpoints, now)
 	}
 }
 
-// settle completes, retries, splits or fails one batch from its partition's
-// answer.
+// settle books one partition's answer: the batch is written, split, sent
+// again or failed.
 func (s *Sender) settle(b *accumulator.Batch, p *protocol.ProduceResponsePartition, endpoints []protocol.ProduceResponseNodeEndpoint, now time.Time) {
 	code := kerr.ForCode(p.ErrorCode)
-	if code == nil {
+	if code == nil || errors.Is(code, kerr.DuplicateSequenceNumber) {
+		// A duplicate is an earlier attempt of this batch, already written.
 		s.acc.Complete(b, p.BaseOffset, p.LogAppendTimeMs, nil)
 		return
 	}
 	err := brokerError(s.cfg.Node, code, p)
-
-	hinted := false
-	if l := p.CurrentLeader; l != nil && l.LeaderID >= 0 {
-		var ep *protocol.ProduceResponseNodeEndpoint
-		for i := range endpoints {
-			if endpoints[i].NodeID == l.LeaderID {
-				ep = &endpoints[i]
-				break
-			}
-		}
-		// Only news skips the backoff: a broker still taking over a
-		// partition names the leader already known, and retrying at once
-		// would spin until DeliveryTimeout.
-		hinted = s.cfg.Hooks.LeaderHint(b.TP.Topic, b.TP.Partition, l.LeaderID, l.LeaderEpoch, ep)
-	}
-
+	hinted := s.leaderHint(b.TP, p.CurrentLeader, endpoints)
 	switch {
 	case errors.Is(code, kerr.MessageTooLarge) || errors.Is(code, kerr.RecordListTooLarge):
-		tp := b.TP // the halves may be drained by another sender once split
-		split, splitErr := s.acc.Split(b, err)
-		if splitErr != nil {
-			s.acc.Complete(b, -1, -1, errors.Join(err, splitErr))
-			return
-		}
-		if !split {
-			s.acc.Complete(b, -1, -1, err) // one record, too large for the broker
-			return
-		}
-		if s.cfg.Counters != nil {
+		if s.acc.Split(b, err) && s.cfg.Counters != nil {
 			s.cfg.Counters.Splits.Add(1)
 		}
-		s.cfg.Hooks.Requeued(tp, now)
+	case errors.Is(code, kerr.InvalidProducerEpoch) || errors.Is(code, kerr.ProducerFenced):
+		// Another producer took over this producer's id, or its epoch: the
+		// brokers will take nothing more from this one (the Java client's
+		// fatal error).
+		fatal := fmt.Errorf("the producer was fenced and can send nothing more: %w", err)
+		s.acc.Fatal(fatal)
+		s.acc.Complete(b, -1, -1, fatal)
+	case errors.Is(code, kerr.OutOfOrderSequenceNumber):
+		s.retry(b, accumulator.Retry{Cause: err, SequenceRejected: true}, now, false)
+	case errors.Is(code, kerr.UnknownProducerID):
+		// Without a log start offset the broker answered before it knew
+		// its state (the partition was moving): a plain retry (KIP-360).
+		s.retry(b, accumulator.Retry{Cause: err, SequenceRejected: p.LogStartOffset >= 0}, now, false)
 	case kerr.IsRetriable(code):
 		if kerr.NeedsMetadataRefresh(code) && !hinted {
 			s.cfg.Hooks.RefreshMetadata(code.(*kerr.Error).Name)
 		}
-		s.retryOrFail(b, err, now, hinted)
+		s.retry(b, accumulator.Retry{Cause: err}, now, hinted)
 	default:
 		s.acc.Complete(b, -1, -1, err)
 	}
 }
 
-// retryOrFail sends b again after a backoff, unless its delivery timeout has
-// passed or the producer is shutting down. After a leader hint that moved the
-// partition there is no backoff: the cause is known and already fixed
-// (KIP-951).
-func (s *Sender) retryOrFail(b *accumulator.Batch, err error, now time.Time, immediate bool) {
-	if s.aborting() {
-		s.acc.Complete(b, -1, -1, fmt.Errorf("%w: %w", accumulator.ErrClosed, err))
-		return
+// leaderHint applies a KIP-951 current-leader hint, and reports whether it
+// told something new.
+func (s *Sender) leaderHint(tp accumulator.TopicPartition, l *protocol.ProduceResponseLeader, endpoints []protocol.ProduceResponseNodeEndpoint) bool {
+	if l == nil || l.LeaderID < 0 {
+		return false
 	}
-	if waited := now.Sub(b.Created()); waited >= s.cfg.DeliveryTimeout {
-		s.acc.Complete(b, -1, -1, fmt.Errorf("%w after %d attempts over %v: %w",
-			accumulator.ErrDeliveryTimeout, b.Attempts(), waited.Round(time.Millisecond), err))
-		return
+	var ep *protocol.ProduceResponseNodeEndpoint
+	for i := range endpoints {
+		if endpoints[i].NodeID == l.LeaderID {
+			ep = &endpoints[i]
+			break
+		}
 	}
-	at := now
+	// Only news skips the backoff: a broker still taking over a partition
+	// names the leader already known, and retrying at once would spin
+	// until DeliveryTimeout.
+	return s.cfg.Hooks.LeaderHint(tp.Topic, tp.Partition, l.LeaderID, l.LeaderEpoch, ep)
+}
+
+// retry sends b back to its partition, to go again after a backoff; after a
+// leader hint that moved the partition there is none, since the cause is
+// known and already fixed (KIP-951). The accumulator fails the batch instead
+// when its delivery timeout has passed or the producer is closing.
+func (s *Sender) retry(b *accumulator.Batch, r accumulator.Retry, now time.Time, immediate bool) {
+	r.At = now
 	if !immediate {
-		at = now.Add(Backoff(b.Attempts(), s.cfg.RetryBackoff, s.cfg.RetryBackoffMax))
+		r.At = now.Add(s.retryBackoff.Delay(b.Attempts()))
 	}
-	// Once re-enqueued the batch belongs to whichever sender leads its
-	// partition now: read what the log and the hook need before.
+	// Once back, the batch belongs to whichever sender leads its partition
+	// now: read what the log needs before.
 	tp, attempts := b.TP, b.Attempts()
-	s.acc.Reenqueue(b, at, err)
+	s.acc.Retry(b, r)
 	if s.cfg.Counters != nil {
 		s.cfg.Counters.Retries.Add(1)
 	}
-	s.cfg.Logger.Debug("retrying batch", "topic", tp.Topic, "partition", tp.Partition, "attempt", attempts, "err", err)
-	s.cfg.Hooks.Requeued(tp, at)
+	s.cfg.Logger.Debug("retrying batch", "topic", tp.Topic, "partition", tp.Partition, "attempt", attempts, "err", r.Cause)
 }
 
 // brokerError keeps the Kafka error matchable with errors.Is while adding

@@ -1,10 +1,11 @@
 // Package sender turns ready batches into ProduceRequests: one goroutine per
 // broker connection (not per partition) drains the batches of the partitions
 // that broker leads, packs them into one request up to MaxRequestSize, sends
-// it pipelined (up to MaxInFlight awaiting answers), and completes, retries
-// or splits each batch from the broker's answer. All batch state changes
-// happen on the sender's goroutine: connection callbacks only hand results
-// over a channel.
+// it pipelined (up to MaxInFlight awaiting answers), and reports each
+// broker's answer, batch by batch, to the accumulator: written, retry,
+// split, or failed. The answers are read on the sender's goroutine:
+// connection callbacks only hand them over a channel. No user code runs
+// here; callbacks run on the accumulator's delivery goroutine.
 package sender
 
 import (
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gokafka/producer/accumulator"
+	"github.com/gokafka/producer/internal/backoff"
 	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/protocol"
 )
@@ -37,9 +39,6 @@ type Hooks struct {
 	// LeaderHint applies a KIP-951 current-leader hint from a response and
 	// reports whether it told something new (a newer leader epoch).
 	LeaderHint func(topic string, partition, leader, epoch int32, endpoint *protocol.ProduceResponseNodeEndpoint) bool
-	// Requeued is told when a batch goes back to its queue (retry or
-	// split), so that the partition's current leader's sender is woken.
-	Requeued func(tp accumulator.TopicPartition, at time.Time)
 }
 
 // Config is the sender's share of the producer's settings.
@@ -51,7 +50,6 @@ type Config struct {
 	MaxInFlight     int
 	RetryBackoff    time.Duration
 	RetryBackoffMax time.Duration
-	DeliveryTimeout time.Duration
 	// TransactionalID is sent with every request; nil until transactions land.
 	TransactionalID *string
 	Accumulator     *accumulator.Accumulator
@@ -64,13 +62,13 @@ type Config struct {
 
 // Sender drains and sends for one broker.
 type Sender struct {
-	cfg      Config
-	acc      *accumulator.Accumulator
-	wake     chan struct{}
-	results  chan result
-	inFlight int
-	start    int             // fairness: where the next drain begins
-	ctx      context.Context // Run's: once it ends, failures are final
+	cfg          Config
+	acc          *accumulator.Accumulator
+	retryBackoff backoff.Exponential
+	wake         chan struct{}
+	results      chan result
+	inFlight     int
+	start        int // fairness: where the next drain begins
 }
 
 // result is a request's answer, handed from the connection's goroutine.
@@ -83,10 +81,11 @@ type result struct {
 // New returns a sender; Run starts it.
 func New(cfg Config) *Sender {
 	return &Sender{
-		cfg:     cfg,
-		acc:     cfg.Accumulator,
-		wake:    make(chan struct{}, 1),
-		results: make(chan result, cfg.MaxInFlight+1),
+		cfg:          cfg,
+		acc:          cfg.Accumulator,
+		retryBackoff: backoff.Exponential{Base: cfg.RetryBackoff, Max: cfg.RetryBackoffMax},
+		wake:         make(chan struct{}, 1),
+		results:      make(chan result, cfg.MaxInFlight+1),
 	}
 }
 
@@ -102,7 +101,6 @@ func (s *Sender) Wake() {
 // connection failures) of the requests still in flight, so that every batch
 // it drained gets an outcome before Run returns.
 func (s *Sender) Run(ctx context.Context) {
-	s.ctx = ctx
 	clk := s.cfg.Clock
 	var timer clock.Timer
 	defer func() {
@@ -110,7 +108,7 @@ func (s *Sender) Run(ctx context.Context) {
 			timer.Stop()
 		}
 	}()
-	connBackoff := time.Duration(0)
+	unreachable := 0 // failed connection attempts in a row
 	for {
 		// One reading of ctx per pass: a cancellation between two readings
 		// could leave the select below with nothing to wake it.
@@ -124,7 +122,7 @@ func (s *Sender) Run(ctx context.Context) {
 			// Like the Java client, connect only when there is something to
 			// send: a broker that leads nothing of ours gets no connection,
 			// and a dead one no metadata refreshes on our account.
-			ready, wait = s.acc.Ready(s.cfg.Hooks.Partitions(), clk.Now())
+			ready, wait = s.acc.Ready(s.cfg.Node, s.cfg.Hooks.Partitions(), clk.Now())
 		}
 		if ready {
 			c, err := s.cfg.Hooks.Connect(ctx)
@@ -133,17 +131,13 @@ func (s *Sender) Run(ctx context.Context) {
 				// Nothing is drained while the broker is unreachable: the
 				// batches wait in the accumulator, where they can still move
 				// to a new leader or expire.
-				if connBackoff == 0 {
-					connBackoff = s.cfg.RetryBackoff
-				} else if connBackoff *= 2; connBackoff > s.cfg.RetryBackoffMax {
-					connBackoff = s.cfg.RetryBackoffMax
-				}
-				wait = connBackoff
+				unreachable++
+				wait = s.retryBackoff.Delay(unreachable)
 				s.cfg.Logger.Debug("broker unreachable", "node", s.cfg.Node, "err", err)
 				s.cfg.Hooks.RefreshMetadata("broker unreachable")
 			default:
-				connBackoff = 0
-				batches, next, nextStart := s.acc.Drain(s.cfg.Hooks.Partitions(), s.start, s.cfg.MaxRequestSize, clk.Now())
+				unreachable = 0
+				batches, next, nextStart := s.acc.Drain(s.cfg.Node, s.cfg.Hooks.Partitions(), s.start, s.cfg.MaxRequestSize, clk.Now())
 				s.start = nextStart
 				if len(batches) > 0 {
 					s.send(ctx, c, batches)
@@ -175,7 +169,3 @@ func (s *Sender) Run(ctx context.Context) {
 		}
 	}
 }
-
-// aborting reports whether Run's context has ended: the producer is closing
-// without waiting, and a retry would outlive it.
-func (s *Sender) aborting() bool { return s.ctx != nil && s.ctx.Err() != nil }

@@ -56,22 +56,37 @@ type rig struct {
 
 var parts = []accumulator.TopicPartition{{Topic: "t", Partition: 0}, {Topic: "t", Partition: 1}}
 
+// rigConfig is the accumulator's configuration in every rig; mod changes it.
+type rigConfig struct {
+	acc    func(*accumulator.Config)
+	sender func(*Config)
+}
+
 func newRig(t *testing.T, mod func(*Config)) *rig {
+	return newRigWith(t, rigConfig{sender: mod})
+}
+
+func newRigWith(t *testing.T, rc rigConfig) *rig {
 	r := &rig{t: t, clk: clock.NewFake(time.Unix(1_700_000_000, 0)), conn: &fakeConn{requests: make(chan *call, 16)},
 		outcomes: map[int][]accumulator.Result{}, stopped: make(chan struct{})}
 	pool := bufferpool.New(1<<20, 16<<10, r.clk)
-	r.acc = accumulator.New(accumulator.Config{
-		BatchSize: 16 << 10, Linger: 0, DeliveryTimeout: time.Minute, MaxBlock: time.Second,
+	accCfg := accumulator.Config{
+		BatchSize: 16 << 10, Linger: 0, DeliveryTimeout: time.Minute, MaxBlock: time.Second, MaxInFlight: 5,
 		Pool: pool, Clock: r.clk,
-		Complete: func(cb any, res accumulator.Result) {
+		Deliver: func(cb any, res accumulator.Result) {
 			r.mu.Lock()
 			defer r.mu.Unlock()
 			r.outcomes[cb.(int)] = append(r.outcomes[cb.(int)], res)
 		},
-	})
+		Wake: func(accumulator.TopicPartition) { r.s.Wake() },
+	}
+	if rc.acc != nil {
+		rc.acc(&accCfg)
+	}
+	r.acc = accumulator.New(accCfg)
 	cfg := Config{
 		Node: 1, Acks: -1, Timeout: 30 * time.Second, MaxRequestSize: 1 << 20, MaxInFlight: 5,
-		RetryBackoff: 100 * time.Millisecond, RetryBackoffMax: time.Second, DeliveryTimeout: time.Minute,
+		RetryBackoff: 100 * time.Millisecond, RetryBackoffMax: time.Second,
 		Accumulator: r.acc, Clock: r.clk, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Counters: &Counters{},
 	}
@@ -89,10 +104,9 @@ func newRig(t *testing.T, mod func(*Config)) *rig {
 			r.hints = append(r.hints, fmt.Sprintf("%s-%d->%d@%d host=%v", topic, p, leader, epoch, ep != nil && ep.Host == "b2"))
 			return epoch > 0 // the tests' known epoch is 0: a positive one is news
 		},
-		Requeued: func(accumulator.TopicPartition, time.Time) { r.s.Wake() },
 	}
-	if mod != nil {
-		mod(&cfg)
+	if rc.sender != nil {
+		rc.sender(&cfg)
 	}
 	r.s = New(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -116,7 +130,7 @@ func (r *rig) stop() {
 
 func (r *rig) produce(tp accumulator.TopicPartition, id int) {
 	r.t.Helper()
-	_, err := r.acc.Append(context.Background(), tp, 1000, nil, []byte(fmt.Sprint("v", id)), nil, id)
+	_, err := r.acc.Append(context.Background(), tp, time.Time{}, 1000, nil, []byte(fmt.Sprint("v", id)), nil, id)
 	require.NoError(r.t, err)
 	r.s.Wake()
 }
@@ -287,7 +301,7 @@ func TestBrokenConnectionRetries(t *testing.T) {
 }
 
 func TestDeliveryTimeoutStopsRetries(t *testing.T) {
-	r := newRig(t, func(c *Config) { c.DeliveryTimeout = time.Second })
+	r := newRigWith(t, rigConfig{acc: func(c *accumulator.Config) { c.DeliveryTimeout = time.Second }})
 	r.produce(parts[0], 1)
 	c := r.next()
 	r.clk.Advance(time.Second)
@@ -346,20 +360,12 @@ func TestAbortFailsInFlightBatches(t *testing.T) {
 	r := newRig(t, nil)
 	r.produce(parts[0], 1)
 	c := r.next()
+	r.acc.Abort(errors.New("closing")) // what Close does before it stops the senders
 	r.cancel()
 	c.done(nil, errors.New("connection closed"))
 	out := r.outcome(1)
 	require.ErrorIs(t, out.Err, accumulator.ErrClosed)
-}
-
-func TestBackoffGrowsAndIsCapped(t *testing.T) {
-	for attempts, want := range map[int]time.Duration{1: 100, 2: 200, 3: 400, 4: 800, 5: 1000, 20: 1000} {
-		for i := 0; i < 50; i++ {
-			got := Backoff(attempts, 100*time.Millisecond, time.Second)
-			lo, hi := want*time.Millisecond*8/10, want*time.Millisecond*12/10
-			require.True(t, got >= lo && got <= hi, "attempt %d: %v not within ±20%% of %vms", attempts, got, want)
-		}
-	}
+	require.ErrorIs(t, out.Err, accumulator.ErrMaybeWritten, "the request was written and went unanswered")
 }
 
 func TestStaleLeaderHintKeepsTheBackoff(t *testing.T) {

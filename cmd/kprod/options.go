@@ -78,7 +78,7 @@ func (o *commonOptions) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.json, "json", false, "print the summary as one JSON object on stdout, and nothing else there")
 	fs.StringVar(&o.progress, "progress", "auto", "live progress on stderr: auto (when stderr is a terminal), always or never")
 
-	fs.BoolVar(&o.idempotent, "idempotent", false, "idempotent producer (not supported yet: only false is accepted)")
+	fs.BoolVar(&o.idempotent, "idempotent", true, "idempotent producer: no duplicates or reordering from retries (enable.idempotence); on unless --acks is 1 or 0")
 	fs.StringVar(&o.transactionalID, "transactional-id", "", "produce in transactions with this id (not supported yet)")
 	fs.IntVar(&o.txnSize, "txn-size", 0, "records per transaction (not supported yet)")
 	fs.BoolVar(&o.tls, "tls", false, "connect over TLS, trusting the system's CAs (implied by the other --tls flags)")
@@ -106,8 +106,13 @@ func (o *commonOptions) brokerList() []string {
 // costs nothing and names its flag.
 func (o *commonOptions) validate(cmd *cobra.Command) error {
 	changed := cmd.Flags().Changed
-	if changed("idempotent") && o.idempotent {
-		return usagef("--idempotent: not supported yet: the producer library has no idempotence")
+	// As the Java client does when enable.idempotence is not set, acks other
+	// than all turn idempotence off; asking for both is an error.
+	if acks, err := producer.ParseAcks(o.acks); err == nil && acks != producer.AcksAll {
+		if changed("idempotent") && o.idempotent {
+			return usagef("--idempotent: needs --acks all, not %s", o.acks)
+		}
+		o.idempotent = false
 	}
 	for _, name := range []string{"transactional-id", "txn-size", "sasl-mechanism", "sasl-user", "sasl-password"} {
 		if changed(name) {
@@ -178,18 +183,19 @@ func (o *commonOptions) producerConfig(brokers []string) producer.Config {
 		linger = -1 // the library reads 0 as "default" and a negative value as "none"
 	}
 	cfg := producer.Config{
-		Brokers:          brokers,
-		ClientID:         o.clientID,
-		Acks:             acks,
-		Linger:           linger,
-		BatchSize:        o.batchSize,
-		BufferMemory:     o.bufferMemory,
-		MaxRequestSize:   o.maxRequestSize,
-		RequestTimeout:   o.requestTimeout,
-		DeliveryTimeout:  o.deliveryTimeout,
-		MaxInFlight:      o.maxInFlight,
-		Compression:      codec,
-		CompressionLevel: o.compressionLevel,
+		Brokers:            brokers,
+		ClientID:           o.clientID,
+		Acks:               acks,
+		DisableIdempotence: !o.idempotent,
+		Linger:             linger,
+		BatchSize:          o.batchSize,
+		BufferMemory:       o.bufferMemory,
+		MaxRequestSize:     o.maxRequestSize,
+		RequestTimeout:     o.requestTimeout,
+		DeliveryTimeout:    o.deliveryTimeout,
+		MaxInFlight:        o.maxInFlight,
+		Compression:        codec,
+		CompressionLevel:   o.compressionLevel,
 	}
 	if o.tlsConf != nil {
 		cfg.Dialer = tlsDialer(o.tlsConf)
@@ -200,18 +206,19 @@ func (o *commonOptions) producerConfig(brokers []string) producer.Config {
 // configFlags maps the Config fields kprod sets to the flags that set them,
 // so that a *producer.ConfigError becomes a usage error naming the flag.
 var configFlags = map[string]string{
-	"Brokers":          "brokers",
-	"ClientID":         "client-id",
-	"Acks":             "acks",
-	"Linger":           "linger",
-	"BatchSize":        "batch-size",
-	"BufferMemory":     "buffer-memory",
-	"MaxRequestSize":   "max-request-size",
-	"RequestTimeout":   "request-timeout",
-	"DeliveryTimeout":  "delivery-timeout",
-	"MaxInFlight":      "max-in-flight",
-	"Compression":      "compression",
-	"CompressionLevel": "compression-level",
+	"Brokers":            "brokers",
+	"ClientID":           "client-id",
+	"Acks":               "acks",
+	"DisableIdempotence": "idempotent",
+	"Linger":             "linger",
+	"BatchSize":          "batch-size",
+	"BufferMemory":       "buffer-memory",
+	"MaxRequestSize":     "max-request-size",
+	"RequestTimeout":     "request-timeout",
+	"DeliveryTimeout":    "delivery-timeout",
+	"MaxInFlight":        "max-in-flight",
+	"Compression":        "compression",
+	"CompressionLevel":   "compression-level",
 }
 
 // newProducer builds the producer, turning a configuration the library

@@ -23,7 +23,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"perf", "--concurrency", "0"}, "--concurrency"},
 		{[]string{"perf", "--partitions", "0"}, "--partitions"},
 		{[]string{"perf", "--progress", "sometimes"}, "--progress"},
-		{[]string{"perf", "--idempotent"}, "--idempotent: not supported yet"},
+		{[]string{"perf", "--idempotent", "--acks", "1"}, "--idempotent: needs --acks all"},
 		{[]string{"perf", "--transactional-id", "tx", "--txn-size", "10"}, "--transactional-id: not supported yet"},
 		{[]string{"produce", "--txn-size", "10"}, "--txn-size: not supported yet"},
 		{[]string{"produce", "--tls-ca", "/nonexistent/ca.pem"}, "--tls-ca"},
@@ -51,8 +51,7 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
-// --idempotent=false is what the producer does, so it is accepted; the run
-// itself is checked elsewhere, here only that the flag parses.
+// --idempotent=false turns idempotence off; here only that the flag parses.
 func TestIdempotentFalseAccepted(t *testing.T) {
 	r := runKprod(t, "", "perf", "--idempotent=false", "--acks", "7")
 	if r.code != exitUsage || !strings.Contains(r.stderr, "--acks") {

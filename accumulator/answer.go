@@ -1,0 +1,175 @@
+package accumulator
+
+import (
+	"fmt"
+	"time"
+)
+
+// Complete books the broker's final answer to a drained batch: written at
+// baseOffset (record i at baseOffset+i; -1 when the broker does not say, as
+// with acks=0), with the broker's LogAppendTime when logAppendTimeMs >= 0;
+// or, when err is not nil, refused for good. A batch whose records already
+// have their outcome (it expired in flight) only learns whether it was
+// written. A second answer to one attempt is ignored, so a late response
+// racing a failure cannot give a record two outcomes.
+func (a *Accumulator) Complete(b *Batch, baseOffset, logAppendTimeMs int64, err error) {
+	p := a.partition(b.TP)
+	p.mu.Lock()
+	if !b.inFlight {
+		p.mu.Unlock()
+		return
+	}
+	p.answered(b)
+	if b.completed {
+		a.resolve(p, b, err == nil)
+	} else {
+		a.complete(p, b, baseOffset, logAppendTimeMs, err)
+	}
+	wake := p.wakeOthers()
+	p.mu.Unlock()
+	if wake {
+		a.cfg.Wake(b.TP)
+	}
+}
+
+// Retry says why a drained batch must be sent again.
+type Retry struct {
+	At    time.Time // not before; the retry backoff
+	Cause error     // what went wrong, kept for the error if the batch never succeeds
+	// Unanswered: the request may have reached the broker and its answer
+	// been lost (it timed out, or its connection broke): the records may
+	// have been written.
+	Unanswered bool
+	// SequenceRejected: the broker refused the batch's sequence number
+	// (OUT_OF_ORDER_SEQUENCE_NUMBER, or UNKNOWN_PRODUCER_ID with a known
+	// log start offset). Behind an earlier batch still on its way that is
+	// expected, and the retry will follow it; as the partition's next batch
+	// it means the broker lost track of the producer, and the partition's
+	// sequences restart under a new epoch (KIP-360).
+	SequenceRejected bool
+}
+
+// Retry puts a drained batch back in its place, to be sent again after
+// r.At: unless its delivery timeout has passed, the producer is closing, or
+// it stopped for good, in which case the batch fails with r.Cause.
+func (a *Accumulator) Retry(b *Batch, r Retry) {
+	p := a.partition(b.TP)
+	now := a.cfg.Clock.Now()
+	p.mu.Lock()
+	if !b.inFlight {
+		p.mu.Unlock()
+		return
+	}
+	p.answered(b)
+	if r.Unanswered {
+		b.maybeWritten = true
+	}
+	b.lastErr = r.Cause
+	switch {
+	case b.completed:
+		a.resolve(p, b, false)
+	case a.fatalErr() != nil:
+		a.complete(p, b, -1, -1, fmt.Errorf("%w; not retried: %w", a.fatalErr(), r.Cause))
+	case a.aborted.Load():
+		a.complete(p, b, -1, -1, fmt.Errorf("%w; not retried: %w", ErrClosed, r.Cause))
+	case !now.Before(b.deadline):
+		a.complete(p, b, -1, -1, a.timedOut(b, now))
+	default:
+		if r.SequenceRejected && a.cfg.Idempotent && p.firstUncompleted(b) {
+			p.restart = true
+		}
+		p.sendBack(b, r.At)
+	}
+	p.blocked = false
+	p.mu.Unlock()
+	// Whichever sender leads the partition now sends the retry.
+	a.cfg.Wake(b.TP)
+}
+
+// Fatal stops the producer for good (its producer id was fenced, say):
+// every batch not in flight fails with err now, those in flight with err
+// unless their answer says they were written, and every later Append
+// returns err.
+func (a *Accumulator) Fatal(err error) {
+	if a.fatal.CompareAndSwap(nil, &err) {
+		a.failAll(err)
+	}
+}
+
+// complete gives b's records their outcome and takes b out of its
+// partition, unless its sequence numbers are still in play. p.mu must be
+// held.
+func (a *Accumulator) complete(p *partition, b *Batch, baseOffset, logAppendTimeMs int64, err error) {
+	switch {
+	case err == nil:
+		p.wasWritten(b)
+	case b.maybeWritten:
+		err = fmt.Errorf("%w (%w)", err, ErrMaybeWritten)
+		// Whether it was written is for later answers to tell, and a batch
+		// in flight keeps its memory until its answer comes.
+		if a.cfg.Idempotent || b.inFlight {
+			b.completed = true
+		} else {
+			p.remove(b)
+		}
+	default:
+		p.remove(b)
+		if a.cfg.Idempotent && b.attempts > 0 {
+			p.restart = true // the broker never got this sequence: a gap
+		}
+	}
+	b.baseOffset, b.logAppendTimeMs, b.err = baseOffset, logAppendTimeMs, err
+	a.deliveries.push(delivery{batch: b})
+}
+
+// resolve books the answer to the last attempt of a batch whose records
+// already have their outcome: written or not, its sequence is settled by it
+// or stays for a restart to settle; its memory, held while it was in
+// flight, goes back once its callbacks have run. p.mu must be held.
+func (a *Accumulator) resolve(p *partition, b *Batch, written bool) {
+	switch {
+	case written:
+		p.wasWritten(b)
+	case !a.cfg.Idempotent:
+		p.remove(b)
+	}
+	if b.delivered {
+		a.release(b)
+	}
+}
+
+// timedOut is the error of a batch whose DeliveryTimeout passed.
+func (a *Accumulator) timedOut(b *Batch, now time.Time) error {
+	err := fmt.Errorf("%w: %d records for %s-%d had no outcome within %v (DeliveryTimeout); sent %d times",
+		ErrDeliveryTimeout, len(b.entries), b.TP.Topic, b.TP.Partition, now.Sub(b.created).Round(time.Millisecond), b.attempts)
+	if b.lastErr != nil {
+		err = fmt.Errorf("%w; last error: %w", err, b.lastErr)
+	}
+	return err
+}
+
+// failAll fails every batch that is not in flight with err: Fatal and
+// Abort, whose flags, set before, keep new batches out.
+func (a *Accumulator) failAll(err error) {
+	var woken []TopicPartition
+	a.eachPartition(func(p *partition) {
+		p.mu.Lock()
+		var failing []*Batch
+		for _, b := range p.batches {
+			if !b.inFlight && !b.completed {
+				failing = append(failing, b)
+			}
+		}
+		for _, b := range failing {
+			b.sealed = true
+			a.complete(p, b, -1, -1, err)
+		}
+		p.mu.Unlock()
+		if len(failing) > 0 {
+			woken = append(woken, p.tp)
+		}
+	})
+	for _, tp := range woken {
+		a.cfg.Wake(tp)
+	}
+}

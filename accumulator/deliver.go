@@ -1,0 +1,178 @@
+package accumulator
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// deliveries runs the callbacks of completed batches on a goroutine of its
+// own, one record at a time, in the order the batches were completed (so,
+// per partition, in offset order). User code thus never runs on a sender's
+// goroutine: a callback that blocks, or calls Close, holds up the callbacks
+// behind it and, since a batch's memory goes back to the pool only after its
+// callbacks have run, eventually Produce, which waits for memory; but never a
+// request, an answer, or a timeout. franz-go finishes its promises on a
+// goroutine of its own for the same reason.
+type deliveries struct {
+	a     *Accumulator
+	mu    sync.Mutex
+	queue []delivery
+	spare []delivery // the previous queue's backing array, reused
+	stop  bool
+	more  chan struct{} // a delivery was queued, or stop set
+	done  chan struct{} // closed when the goroutine exits
+	id    atomic.Uint64 // the delivery goroutine's id, for InCallback
+}
+
+// delivery is a completed batch, or the outcome of one record that never
+// reached a batch.
+type delivery struct {
+	batch *Batch
+	cb    any
+	r     Result
+}
+
+func (d *deliveries) start(a *Accumulator) {
+	d.a = a
+	d.more = make(chan struct{}, 1)
+	d.done = make(chan struct{})
+	ready := make(chan struct{})
+	go d.run(ready)
+	<-ready
+}
+
+// push queues one delivery.
+func (d *deliveries) push(x delivery) {
+	if x.batch != nil {
+		x.batch.given.Store(true)
+	}
+	d.mu.Lock()
+	d.queue = append(d.queue, x)
+	d.mu.Unlock()
+	select {
+	case d.more <- struct{}{}:
+	default:
+	}
+	if x.batch != nil {
+		d.a.changed.Notify() // for a Flush waiting from inside a callback
+	}
+}
+
+func (d *deliveries) run(ready chan<- struct{}) {
+	defer close(d.done)
+	d.id.Store(goroutineID())
+	close(ready)
+	for {
+		d.mu.Lock()
+		todo := d.queue
+		d.queue, d.spare = d.spare[:0], nil
+		stop := d.stop
+		d.mu.Unlock()
+		if len(todo) == 0 {
+			if stop {
+				return
+			}
+			<-d.more
+			continue
+		}
+		for i := range todo {
+			if b := todo[i].batch; b != nil {
+				d.a.deliver(b)
+			} else {
+				d.a.cfg.Deliver(todo[i].cb, todo[i].r)
+			}
+			todo[i] = delivery{}
+		}
+		d.mu.Lock()
+		if d.spare == nil {
+			d.spare = todo[:0]
+		}
+		d.mu.Unlock()
+	}
+}
+
+// Deliver hands the outcome of a record that never reached a batch (it
+// waited for metadata, say) to Config.Deliver, on the delivery goroutine,
+// behind the outcomes already queued.
+func (a *Accumulator) Deliver(cb any, r Result) { a.deliveries.push(delivery{cb: cb, r: r}) }
+
+// InCallback reports whether the caller runs inside a callback, on the
+// delivery goroutine: there, waiting for an outcome that is delivered
+// after the callback returns would wait for ever.
+func (a *Accumulator) InCallback() bool { return goroutineID() == a.deliveries.id.Load() }
+
+// Close stops the delivery goroutine once every outcome queued has been
+// delivered, or returns ctx's error when ctx ends first (deliveries go on
+// then, and the goroutine exits when they are done). Append, Deliver and
+// the sender's reports must all be over.
+func (a *Accumulator) Close(ctx context.Context) error {
+	d := &a.deliveries
+	d.mu.Lock()
+	d.stop = true
+	d.mu.Unlock()
+	select {
+	case d.more <- struct{}{}:
+	default:
+	}
+	if a.InCallback() {
+		return nil // the goroutine stops after this callback and the rest
+	}
+	select {
+	case <-d.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// deliver runs the callbacks of a completed batch, then gives back its
+// memory, unless it is still in flight (it expired there): then the answer
+// to its request gives it back.
+func (a *Accumulator) deliver(b *Batch) {
+	for i, e := range b.entries {
+		r := Result{Topic: b.TP.Topic, Partition: b.TP.Partition, Offset: -1, Timestamp: e.timestamp,
+			KeySize: e.keySize, ValueSize: e.valueSize, Err: b.err}
+		if b.err == nil {
+			if b.baseOffset >= 0 {
+				r.Offset = b.baseOffset + int64(i)
+			}
+			if b.logAppendTimeMs >= 0 {
+				r.Timestamp = b.logAppendTimeMs
+			}
+		}
+		a.cfg.Deliver(e.cb, r)
+	}
+	a.stats.count(b)
+	free := true
+	if b.completed {
+		p := a.partition(b.TP)
+		p.mu.Lock()
+		b.delivered = true
+		free = !b.inFlight
+		p.mu.Unlock()
+	}
+	if free {
+		a.release(b)
+	}
+	a.forget(b)
+}
+
+// goroutineID is the calling goroutine's id, read from the first line of its
+// stack trace ("goroutine 42 [running]:"). Go keeps goroutine ids out of
+// reach on purpose; the one use here is to recognise the delivery goroutine,
+// as the Java client recognises its I/O thread when close is called from a
+// callback.
+func goroutineID() uint64 {
+	var buf [32]byte
+	n := runtime.Stack(buf[:], false)
+	var id uint64
+	for _, c := range buf[len("goroutine "):n] {
+		if c < '0' || c > '9' {
+			break
+		}
+		id = id*10 + uint64(c-'0')
+	}
+	return id
+}

@@ -1,0 +1,103 @@
+package accumulator
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// blockingHarness is a harness whose callback for record id 0 runs inside
+// on the delivery goroutine and blocks until release is closed.
+func blockingHarness(t *testing.T, inside func(h *harness)) (h *harness, entered, release chan struct{}) {
+	entered, release = make(chan struct{}), make(chan struct{})
+	h = newHarness(t, func(c *Config) {
+		c.Linger = 0
+		deliver := c.Deliver
+		c.Deliver = func(cb any, r Result) {
+			if id, ok := cb.(int); ok && id == 0 {
+				if inside != nil {
+					inside(h)
+				}
+				close(entered)
+				<-release
+			}
+			deliver(cb, r)
+		}
+	})
+	return h, entered, release
+}
+
+func waitClosed(t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: not within 10s", what)
+	}
+}
+
+func TestABlockedCallbackHoldsUpOnlyCallbacksAndMemory(t *testing.T) {
+	var inCallback bool
+	h, entered, release := blockingHarness(t, func(h *harness) { inCallback = h.acc.InCallback() })
+	total := h.pool.Available()
+	h.add(tp0, 0, big)
+	h.add(part(1), 1, big)
+	bs, _ := h.drain([]TopicPartition{tp0, part(1)}, 1<<20)
+	require.Len(t, bs, 2)
+
+	h.acc.Complete(bs[0], 0, -1, nil)
+	waitClosed(t, entered, "the first callback to start")
+	require.True(t, inCallback, "callbacks run on the delivery goroutine")
+	require.False(t, h.acc.InCallback())
+
+	// The sender goes on while the callback blocks: it completes, drains
+	// and retries without waiting for it.
+	h.acc.Complete(bs[1], 0, -1, nil)
+	h.add(tp0, 2, big)
+	h.drainOne("a new batch: draining does not wait for callbacks")
+	require.Equal(t, total-3*1024, h.pool.Available(), "batches keep their memory until their callbacks have run")
+
+	close(release)
+	require.NoError(t, h.outcome(1).Err)
+	require.Equal(t, []int{0, 1}, h.order, "callbacks run in the order the batches completed")
+	require.Equal(t, total-1024, h.pool.Available(), "then it goes back")
+}
+
+func TestCloseAndAwaitFromInsideACallbackDoNotWaitForThemselves(t *testing.T) {
+	returned := make(chan error, 2)
+	h, entered, release := blockingHarness(t, func(h *harness) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		returned <- h.acc.AwaitBatches(ctx, h.acc.BeginFlush())
+		h.acc.EndFlush()
+		returned <- h.acc.Close(ctx)
+	})
+	h.add(tp0, 0, big)
+	h.add(part(1), 1, big)
+	bs, _ := h.drain([]TopicPartition{tp0, part(1)}, 1<<20)
+	h.acc.Complete(bs[0], 0, -1, nil)
+	h.acc.Complete(bs[1], 0, -1, nil)
+	waitClosed(t, entered, "the callback to return from AwaitBatches and Close")
+	for range 2 {
+		select {
+		case err := <-returned:
+			require.NoError(t, err)
+		case <-time.After(10 * time.Second):
+			t.Fatal("AwaitBatches or Close called from a callback waits for the callbacks behind it")
+		}
+	}
+	close(release)
+	require.NoError(t, h.outcome(1).Err, "the callbacks behind run once the callback returns")
+}
+
+func TestDeliverQueuesBehindBatches(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Linger = 0 })
+	h.add(tp0, 0, big)
+	b := h.drainOne("b0")
+	h.acc.Complete(b, 0, -1, nil)
+	h.acc.Deliver(1, Result{Offset: -1, Err: errRetry})
+	require.ErrorIs(t, h.outcome(1).Err, errRetry)
+	require.Equal(t, []int{0, 1}, h.order)
+}

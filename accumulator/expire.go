@@ -1,0 +1,79 @@
+package accumulator
+
+import (
+	"fmt"
+	"time"
+)
+
+// Expire fails the batches whose DeliveryTimeout has passed, wherever they
+// are: queued, waiting for a retry, or in flight (the Java client's
+// getExpiredInflightBatches). A batch expired in flight may still be
+// written by its request, so its records fail with ErrMaybeWritten and,
+// with idempotence, its sequence stays until an answer or a restart
+// settles it. Expire reports how long until the next batch would expire.
+//
+// Every batch is in its partition's list from its first record to its
+// outcome, so the next deadline Expire reports is exact: a caller that
+// sleeps until then is never late.
+func (a *Accumulator) Expire(now time.Time) (next time.Duration) {
+	next = noDeadline
+	var woken []TopicPartition
+	a.eachPartition(func(p *partition) {
+		p.mu.Lock()
+		var expired []*Batch
+		for _, b := range p.batches {
+			if b.completed {
+				continue
+			}
+			if left := b.deadline.Sub(now); left > 0 {
+				next = min(next, left)
+				continue
+			}
+			expired = append(expired, b)
+		}
+		for _, b := range expired {
+			b.sealed = true
+			if b.inFlight {
+				b.maybeWritten = true
+			}
+			a.complete(p, b, -1, -1, a.timedOut(b, now))
+		}
+		p.mu.Unlock()
+		if len(expired) > 0 {
+			woken = append(woken, p.tp) // what waited behind them may go
+		}
+	})
+	for _, tp := range woken {
+		a.cfg.Wake(tp)
+	}
+	return next
+}
+
+// BeginClose makes every batch ready at once, for a closing flush.
+func (a *Accumulator) BeginClose() { a.closing.Store(true) }
+
+// Abort fails every batch not in flight with err (wrapping ErrClosed), and
+// every later Append. Batches in flight are left to their senders: their
+// answers complete them, and a retry fails instead (see Retry).
+func (a *Accumulator) Abort(err error) {
+	a.closing.Store(true)
+	a.aborted.Store(true)
+	a.failAll(fmt.Errorf("%w: %w", ErrClosed, err))
+}
+
+// Queued reports how many batches of tp wait to be sent and how many are in
+// flight; for tests and load reporting.
+func (a *Accumulator) Queued(tp TopicPartition) (queued, inFlight int) {
+	p := a.lookup(tp)
+	if p == nil {
+		return 0, 0
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, b := range p.batches {
+		if !b.completed && !b.inFlight {
+			queued++
+		}
+	}
+	return queued, p.inFlight
+}

@@ -1,0 +1,154 @@
+package accumulator
+
+import (
+	"sync"
+	"time"
+)
+
+// partition is one partition's batches and, for an idempotent producer, its
+// sequence numbers: the state that the sender's requests and the brokers'
+// answers move along, all of it under mu.
+//
+// batches holds every batch of the partition that still matters, in the
+// order their records must be written: first those drained at least once
+// (in sequence order), then those never drained, the last of which may
+// still take appends. A batch drained for the first time gets the next
+// sequence number; a retried one is sent again from where it is. It leaves
+// the list when its outcome is known: written (acknowledged), failed for
+// good, or, without idempotence, expired.
+//
+// After a failure sends a batch back for a retry, nothing more of the
+// partition is sent until every request sent before that failure has been
+// answered: their answers may send more batches back, and the retries must
+// go out in order, lowest sequence first (the Java client's
+// shouldStopDrainBatchesForPartition has the same aim; franz-go rewinds a
+// drain index). Requests of one partition go to one broker at a time: a
+// sender for another broker waits until those in flight are answered.
+//
+// With idempotence, a batch whose records failed while the broker may
+// have written them (a request went unanswered) stays completed: its callbacks
+// have run, but its sequence numbers are unresolved. An acknowledgement of a
+// later batch proves it was written (the broker accepts sequences only in
+// order); otherwise, once nothing is in flight, the partition restarts its
+// sequences at 0 under a newer epoch (KIP-360), which fences off a late
+// write of the old attempt. The same restart follows a batch that failed for
+// good and left a gap, and a broker that no longer knows the producer.
+type partition struct {
+	tp TopicPartition
+	mu sync.Mutex
+
+	batches []*Batch
+
+	inFlight int   // batches in requests awaiting an answer
+	node     int32 // the broker those requests went to
+	// round counts failures that sent a batch back for a retry; stale is
+	// how many batches in flight were sent before the latest of them.
+	round uint32
+	stale int
+	// blocked: a sender for another broker found the partition busy and
+	// must be woken once its requests are answered.
+	blocked bool
+
+	producer  ProducerID // whose sequences the batches carry; noProducer until the first drain
+	nextSeq   int32      // the sequence of the next batch drained for the first time
+	lastAcked int32      // the last sequence acknowledged under producer; -1 if none
+	restart   bool       // sequences must restart under a new epoch once nothing is in flight
+}
+
+func newPartition(tp TopicPartition) *partition {
+	return &partition{tp: tp, producer: noProducer, lastAcked: -1}
+}
+
+// open returns the batch accepting appends, or nil.
+func (p *partition) open() *Batch {
+	if n := len(p.batches); n > 0 && !p.batches[n-1].sealed {
+		return p.batches[n-1]
+	}
+	return nil
+}
+
+// remove takes b out of the list.
+func (p *partition) remove(b *Batch) {
+	for i, o := range p.batches {
+		if o == b {
+			copy(p.batches[i:], p.batches[i+1:])
+			p.batches[len(p.batches)-1] = nil
+			p.batches = p.batches[:len(p.batches)-1]
+			return
+		}
+	}
+}
+
+// replace puts halves in b's place in the list.
+func (p *partition) replace(b *Batch, halves ...*Batch) {
+	for i, o := range p.batches {
+		if o == b {
+			rest := append(halves, p.batches[i+1:]...)
+			p.batches = append(p.batches[:i], rest...)
+			return
+		}
+	}
+}
+
+// answered books the end of b's attempt: it is no longer in flight.
+func (p *partition) answered(b *Batch) {
+	if !b.inFlight {
+		return
+	}
+	b.inFlight = false
+	p.inFlight--
+	if b.sentRound != p.round {
+		p.stale--
+	}
+}
+
+// sendBack schedules b for a retry no earlier than at, and starts a new
+// round: retries wait for every request sent before this failure.
+func (p *partition) sendBack(b *Batch, at time.Time) {
+	b.retryAt = at
+	p.round++
+	p.stale = p.inFlight
+}
+
+// wasWritten books the acknowledgement of b: written, and with it every
+// completed batch before it, whose sequences the broker had to accept first.
+func (p *partition) wasWritten(b *Batch) {
+	if b.attempts > 0 && b.producer == p.producer {
+		p.lastAcked = b.lastSeq()
+	}
+	for len(p.batches) > 0 && p.batches[0] != b && p.batches[0].completed && !p.batches[0].inFlight {
+		p.batches[0] = nil
+		p.batches = p.batches[1:]
+	}
+	p.remove(b)
+}
+
+// firstUncompleted reports whether every batch before b is completed: b is the
+// next batch the broker must accept, unless those were written.
+func (p *partition) firstUncompleted(b *Batch) bool {
+	for _, o := range p.batches {
+		if o == b {
+			return true
+		}
+		if !o.completed {
+			return false
+		}
+	}
+	return false
+}
+
+// hasSequences reports whether some batch still carries a sequence number
+// of the partition's current producer.
+func (p *partition) hasSequences() bool {
+	return len(p.batches) > 0 && p.batches[0].attempts > 0
+}
+
+// wakeOthers reports, once, that a sender for another broker found the
+// partition busy and may go on now that nothing is in flight.
+func (p *partition) wakeOthers() bool {
+	if p.blocked && p.inFlight == 0 {
+		p.blocked = false
+		return true
+	}
+	return false
+}

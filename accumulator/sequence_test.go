@@ -1,0 +1,343 @@
+package accumulator
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gokafka/producer/record"
+)
+
+// The transitions of an idempotent partition, one test each, on the fake
+// clock: what the sender may drain after each answer, and what sequence
+// numbers and epoch the bytes carry.
+
+// idempotent is a harness whose batches hold one 600-byte record each, with
+// producer id 7 already assigned unless noID.
+func idempotent(t *testing.T, noID bool, mod func(*Config)) *harness {
+	h := newHarness(t, func(c *Config) {
+		c.Idempotent = true
+		c.Linger = 0
+		if mod != nil {
+			mod(c)
+		}
+	})
+	if !noID {
+		h.acc.SetProducerID(ProducerID{ID: 7, Epoch: 0})
+	}
+	return h
+}
+
+var big = make([]byte, 600) // one record per 1024-byte batch
+
+// stamp is what a drained batch's bytes say about its producer.
+type stampOf struct {
+	id    int64
+	epoch int16
+	seq   int32
+}
+
+func stamped(t *testing.T, b *Batch) stampOf {
+	t.Helper()
+	d, _, err := record.DecodeBatch(b.Encoded())
+	require.NoError(t, err)
+	return stampOf{d.ProducerID, d.ProducerEpoch, d.BaseSequence}
+}
+
+// drainOne drains tp0 and returns its batch, failing unless there is
+// exactly one.
+func (h *harness) drainOne(what string) *Batch {
+	h.t.Helper()
+	bs, _ := h.drain([]TopicPartition{tp0}, 1<<20)
+	require.Len(h.t, bs, 1, what)
+	return bs[0]
+}
+
+func (h *harness) drainNone(what string) {
+	h.t.Helper()
+	bs, _ := h.drain([]TopicPartition{tp0}, 1<<20)
+	require.Empty(h.t, bs, what)
+}
+
+func TestProducerIDIsAskedForOnceAndSequencesStartAtZero(t *testing.T) {
+	h := idempotent(t, true, nil)
+	h.add(tp0, 0, big)
+	h.add(tp0, 1, big)
+	h.drainNone("no batch leaves before the producer has an id")
+	ready, _ := h.acc.Ready(node, []TopicPartition{tp0}, h.clk.Now())
+	require.False(t, ready)
+	require.Equal(t, 1, h.asked, "the id is asked for once, however often the sender looks")
+
+	h.acc.SetProducerID(ProducerID{ID: 7, Epoch: 3})
+	require.Equal(t, stampOf{7, 3, 0}, stamped(t, h.drainOne("first batch")))
+	require.Equal(t, stampOf{7, 3, 1}, stamped(t, h.drainOne("second batch, pipelined")))
+}
+
+func TestSequencesFollowRecordCounts(t *testing.T) {
+	h := idempotent(t, false, nil)
+	for i := range 5 {
+		h.add(tp0, i, []byte("small")) // five records, one batch
+	}
+	first := h.drainOne("the batch of five")
+	h.add(tp0, 5, []byte("next"))
+	second := h.drainOne("the next batch")
+	require.Equal(t, int32(0), stamped(t, first).seq)
+	require.Equal(t, int32(5), stamped(t, second).seq, "a batch's sequence is its first record's")
+}
+
+func TestSequencesWrapAfterMaxInt32(t *testing.T) {
+	require.Equal(t, int32(1), addSeq(2147483646, 3))
+	require.Equal(t, int32(0), addSeq(2147483647, 1))
+	require.Equal(t, int32(10), addSeq(5, 5))
+}
+
+func TestAtMostMaxInFlightBatchesOfAPartition(t *testing.T) {
+	h := idempotent(t, false, nil)
+	for i := range 7 {
+		h.add(tp0, i, big)
+	}
+	var sent []*Batch
+	for i := range 5 {
+		sent = append(sent, h.drainOne("batch in flight"))
+		require.Equal(t, int32(i), stamped(t, sent[i]).seq)
+	}
+	h.drainNone("a sixth batch of the partition must wait")
+	h.acc.Complete(sent[0], 0, -1, nil)
+	require.Equal(t, int32(5), stamped(t, h.drainOne("an answer frees a place")).seq)
+}
+
+// The bug behind reordered retries: batches failing together used to go
+// back to the front of the queue in reverse order.
+func TestRetriesGoBackInSequenceOrder(t *testing.T) {
+	h := idempotent(t, false, nil)
+	for i := range 4 {
+		h.add(tp0, i, big)
+	}
+	b0, b1, b2 := h.drainOne("b0"), h.drainOne("b1"), h.drainOne("b2")
+	bytes1 := append([]byte(nil), b1.Encoded()...)
+
+	h.retry(b2, 100*time.Millisecond) // answers in any order
+	h.drainNone("a retry waits for every request sent before its failure")
+	h.retry(b1, 100*time.Millisecond)
+	h.retry(b0, 100*time.Millisecond)
+	h.drainNone("retries wait for their backoff, and b3 may not pass them")
+
+	h.clk.Advance(100 * time.Millisecond)
+	for i, want := range []*Batch{b0, b1, b2} {
+		got := h.drainOne("the retries, in order")
+		require.Same(t, want, got, "retry %d", i)
+		require.Equal(t, int32(i), stamped(t, got).seq)
+	}
+	require.Equal(t, bytes1, b1.Encoded(), "a retry resends the same bytes: the broker deduplicates by them")
+	require.Equal(t, int32(3), stamped(t, h.drainOne("then the batch never sent")).seq)
+}
+
+func TestAnotherBrokerWaitsUntilRequestsInFlightAreAnswered(t *testing.T) {
+	h := idempotent(t, false, nil)
+	h.add(tp0, 0, big)
+	h.add(tp0, 1, big)
+	b0 := h.drainOne("to the old leader")
+	parts := []TopicPartition{tp0}
+	ready, _ := h.acc.Ready(node+1, parts, h.clk.Now())
+	require.False(t, ready, "the new leader's sender may not drain while the old one has requests in flight")
+	bs, _, _ := h.acc.Drain(node+1, parts, 0, 1<<20, h.clk.Now())
+	require.Empty(t, bs)
+
+	h.acc.Complete(b0, 0, -1, nil)
+	require.Contains(t, h.woken, tp0, "the waiting sender is woken once nothing is in flight")
+	bs, _, _ = h.acc.Drain(node+1, parts, 0, 1<<20, h.clk.Now())
+	require.Len(t, bs, 1)
+	require.Equal(t, int32(1), stamped(t, bs[0]).seq)
+}
+
+func TestOutOfOrderBehindAnEarlierRetryIsAPlainRetry(t *testing.T) {
+	h := idempotent(t, false, nil)
+	h.add(tp0, 0, big)
+	h.add(tp0, 1, big)
+	b0, b1 := h.drainOne("b0"), h.drainOne("b1")
+	h.retry(b0, 0)                                                                   // NOT_LEADER, say
+	h.acc.Retry(b1, Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true}) // b0 was not written before it
+	require.Equal(t, stampOf{7, 0, 0}, stamped(t, h.drainOne("b0 again")))
+	require.Equal(t, stampOf{7, 0, 1}, stamped(t, h.drainOne("b1 again, same epoch and sequence")))
+}
+
+func TestOutOfOrderAtTheNextSequenceRestartsUnderANewEpoch(t *testing.T) {
+	h := idempotent(t, false, nil)
+	for i := range 3 {
+		h.add(tp0, i, big)
+	}
+	b0, b1 := h.drainOne("b0"), h.drainOne("b1")
+	h.acc.Complete(b0, 10, -1, nil)
+	// The broker lost the producer's state (an unclean leader election,
+	// say): the next sequence is refused.
+	h.acc.Retry(b1, Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true})
+	require.Equal(t, stampOf{7, 1, 0}, stamped(t, h.drainOne("b1 under epoch 1 from sequence 0")))
+	require.Equal(t, stampOf{7, 1, 1}, stamped(t, h.drainOne("then b2")))
+	require.NoError(t, h.outcome(0).Err)
+	require.True(t, h.pending(1), "b1 was retried, not failed")
+}
+
+func TestAFailedBatchLeavesAGapAndTheSequencesRestart(t *testing.T) {
+	h := idempotent(t, false, nil)
+	for i := range 3 {
+		h.add(tp0, i, big)
+	}
+	b0, b1 := h.drainOne("b0"), h.drainOne("b1")
+	corrupt := errors.New("CORRUPT_MESSAGE")
+	h.acc.Complete(b0, -1, -1, corrupt)
+	require.ErrorIs(t, h.outcome(0).Err, corrupt)
+	require.NotErrorIs(t, h.outcome(0).Err, ErrMaybeWritten, "a broker's refusal means not written")
+	h.drainNone("nothing goes while b1, sent behind the gap, is in flight")
+	h.acc.Retry(b1, Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true})
+	require.Equal(t, stampOf{7, 1, 0}, stamped(t, h.drainOne("b1 restarted under epoch 1")))
+	require.Equal(t, stampOf{7, 1, 1}, stamped(t, h.drainOne("b2")))
+}
+
+func TestEpochBumpsAreSharedAndAnExhaustedEpochAsksForANewID(t *testing.T) {
+	h := idempotent(t, false, nil)
+	h.acc.SetProducerID(ProducerID{ID: 7, Epoch: 32766})
+	tp1 := part(1)
+	h.add(tp0, 0, big)
+	h.add(tp1, 1, big)
+	bs, _ := h.drain([]TopicPartition{tp0, tp1}, 1<<20)
+	require.Len(t, bs, 2)
+	for _, b := range bs {
+		h.acc.Complete(b, -1, -1, errRetry) // refused: a gap in both partitions
+	}
+	h.add(tp0, 2, big)
+	h.add(tp1, 3, big)
+	b2 := h.drainOne("tp0's next batch")
+	require.Equal(t, stampOf{7, 32767, 0}, stamped(t, b2), "tp0 restarts under the next epoch")
+	bs, _ = h.drain([]TopicPartition{tp1}, 1<<20)
+	require.Len(t, bs, 1)
+	require.Equal(t, stampOf{7, 32767, 0}, stamped(t, bs[0]), "tp1 adopts the epoch tp0 moved to, without bumping it again")
+
+	h.acc.Complete(b2, -1, -1, errRetry) // another gap in tp0
+	h.add(tp0, 4, big)
+	h.drainNone("epoch 32767 is the last: the partition waits for a new id")
+	require.Equal(t, 1, h.asked)
+	h.acc.SetProducerID(ProducerID{ID: 8, Epoch: 0})
+	require.Equal(t, stampOf{8, 0, 0}, stamped(t, h.drainOne("under the new id")))
+}
+
+func TestFatalFailsAllButWhatTheBrokerWrote(t *testing.T) {
+	h := idempotent(t, false, nil)
+	h.add(tp0, 0, big)
+	h.add(tp0, 1, big)
+	h.add(tp0, 2, big)
+	b0, b1 := h.drainOne("b0"), h.drainOne("b1")
+	fenced := errors.New("INVALID_PRODUCER_EPOCH")
+	h.acc.Fatal(fenced)
+	require.ErrorIs(t, h.outcome(2).Err, fenced, "the queued batch fails at once")
+	h.acc.Complete(b0, 5, -1, nil)
+	require.NoError(t, h.outcome(0).Err, "a batch written before is still acknowledged")
+	h.retry(b1, 0)
+	require.ErrorIs(t, h.outcome(1).Err, fenced, "a retry fails instead")
+	_, err := h.acc.Append(t.Context(), tp0, time.Time{}, 0, nil, big, nil, 3)
+	require.ErrorIs(t, err, fenced)
+	h.drainNone("nothing is drained after a fatal error")
+}
+
+// A batch expired in flight has its outcome, but its sequence stays: the
+// partition may not move past it by guessing.
+func TestExpiredInFlightBatchIsResolvedByALaterAcknowledgement(t *testing.T) {
+	h := idempotent(t, false, func(c *Config) { c.DeliveryTimeout = time.Second })
+	h.add(tp0, 0, big)
+	h.clk.Advance(500 * time.Millisecond)
+	h.add(tp0, 1, big)
+	b0, b1 := h.drainOne("b0"), h.drainOne("b1")
+	h.clk.Advance(500 * time.Millisecond)
+	h.acc.Expire(h.clk.Now())
+	r := h.outcome(0)
+	require.ErrorIs(t, r.Err, ErrDeliveryTimeout)
+	require.ErrorIs(t, r.Err, ErrMaybeWritten, "its request may still write it")
+
+	// The connection broke under both requests.
+	h.acc.Retry(b0, Retry{At: h.clk.Now(), Cause: errRetry, Unanswered: true})
+	h.acc.Retry(b1, Retry{At: h.clk.Now(), Cause: errRetry, Unanswered: true})
+	h.add(tp0, 2, big)
+	again := h.drainOne("b1 is retried with its old sequence: its fate decides b0's")
+	require.Same(t, b1, again)
+	require.Equal(t, stampOf{7, 0, 1}, stamped(t, again))
+	h.drainNone("b2 may not pass the unresolved b0 while b1 is in flight")
+	h.acc.Complete(b1, 11, -1, nil) // b1 written, so b0 was too
+	require.Equal(t, int64(11), h.outcome(1).Offset)
+	require.Equal(t, stampOf{7, 0, 2}, stamped(t, h.drainOne("b2 follows under the same epoch")))
+	require.Equal(t, int64(-1), h.outcome(0).Offset, "b0 still has its one outcome")
+}
+
+func TestExpiredInFlightBatchLeftUnresolvedRestartsTheSequences(t *testing.T) {
+	h := idempotent(t, false, func(c *Config) { c.DeliveryTimeout = time.Second })
+	total := h.pool.Available()
+	h.add(tp0, 0, big)
+	b0 := h.drainOne("b0")
+	h.clk.Advance(time.Second)
+	require.Equal(t, noDeadline, h.acc.Expire(h.clk.Now()))
+	require.ErrorIs(t, h.outcome(0).Err, ErrMaybeWritten)
+	h.add(tp0, 1, big)
+	h.drainNone("b1 waits while b0's request may still be written")
+	h.acc.Retry(b0, Retry{At: h.clk.Now(), Cause: errRetry, Unanswered: true})
+	require.Equal(t, stampOf{7, 1, 0}, stamped(t, h.drainOne("b1 under a new epoch, which fences off b0's late write")))
+	h.acc.Complete(b0, 0, -1, nil) // ignored: b0 is not in flight
+	h.sync()
+	require.Equal(t, total-1024, h.pool.Available(), "b0's memory is back; b1's is in flight")
+}
+
+func TestExpiryOfARetryThatCannotHaveBeenWritten(t *testing.T) {
+	h := idempotent(t, false, func(c *Config) { c.DeliveryTimeout = time.Second })
+	h.add(tp0, 0, big)
+	b0 := h.drainOne("b0")
+	h.retry(b0, 5*time.Second) // NOT_ENOUGH_REPLICAS: the broker refused it
+	require.Equal(t, time.Second, h.acc.Expire(h.clk.Now()), "a batch waiting for a retry still has its deadline")
+	h.clk.Advance(time.Second)
+	h.acc.Expire(h.clk.Now())
+	r := h.outcome(0)
+	require.ErrorIs(t, r.Err, ErrDeliveryTimeout)
+	require.ErrorIs(t, r.Err, errRetry, "the timeout names the last cause")
+	require.NotErrorIs(t, r.Err, ErrMaybeWritten)
+	h.add(tp0, 1, big)
+	require.Equal(t, stampOf{7, 1, 0}, stamped(t, h.drainOne("the gap it leaves restarts the sequences")))
+}
+
+func TestUnansweredAttemptMakesAnyLaterFailureMaybeWritten(t *testing.T) {
+	h := idempotent(t, false, nil)
+	h.add(tp0, 0, big)
+	b0 := h.drainOne("b0")
+	h.acc.Retry(b0, Retry{At: h.clk.Now(), Cause: errRetry, Unanswered: true})
+	denied := errors.New("TOPIC_AUTHORIZATION_FAILED")
+	h.acc.Complete(h.drainOne("b0 again"), -1, -1, denied)
+	r := h.outcome(0)
+	require.ErrorIs(t, r.Err, denied)
+	require.ErrorIs(t, r.Err, ErrMaybeWritten, "the first attempt may have been written")
+}
+
+func TestSplitHalvesKeepTheSequences(t *testing.T) {
+	h := idempotent(t, false, nil)
+	for i := range 4 {
+		h.add(tp0, i, []byte("four records in one batch"))
+	}
+	parent := h.drainOne("the batch of four")
+	h.add(tp0, 4, []byte("the next batch"))
+	next := h.drainOne("the next batch")
+	require.Equal(t, int32(4), stamped(t, next).seq)
+
+	require.True(t, h.acc.Split(parent, errRetry))
+	h.acc.Retry(next, Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true}) // the broker lacked the parent
+	for i, want := range []stampOf{{7, 0, 0}, {7, 0, 2}, {7, 0, 4}} {
+		b := h.drainOne("halves, then the next batch")
+		require.Equal(t, want, stamped(t, b), "batch %d", i)
+		h.acc.Complete(b, int64(100+want.seq), -1, nil)
+	}
+	for i := range 5 {
+		require.Equal(t, int64(100+i), h.outcome(i).Offset)
+	}
+}
+
+func TestNonIdempotentBatchesCarryNoProducer(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Linger = 0 })
+	h.add(tp0, 0, big)
+	require.Equal(t, stampOf{-1, -1, -1}, stamped(t, h.drainOne("b0")))
+	require.Zero(t, h.asked)
+}

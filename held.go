@@ -1,0 +1,435 @@
+package producer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gokafka/producer/accumulator"
+	"github.com/gokafka/producer/internal/notify"
+	"github.com/gokafka/producer/metadata"
+	"github.com/gokafka/producer/protocol/kerr"
+	"github.com/gokafka/producer/record"
+)
+
+// held is the records waiting for metadata: their topic's, or a partition
+// of it that the producer does not know yet. Produce never blocks on
+// metadata (the blocking send on a missing topic is a long-standing
+// kafka-python complaint): such records are copied, counted against
+// BufferMemory, and partitioned in order once metadata arrives. After
+// MaxBlock (or a shorter DeliveryTimeout) they fail with ErrUnknownTopic.
+type held struct {
+	p     *Producer    // for the buffer pool and the callbacks
+	count atomic.Int64 // records held, or failed and not yet delivered; lets Produce skip the lock when 0
+
+	mu     sync.Mutex
+	closed bool // set by failAll: nothing more is held or released
+	// reserved is the memory held records reserve, and reserveCap its
+	// bound: BufferMemory less one batch. Were held records free to fill the
+	// pool, the goroutine appending them once metadata came would wait for a
+	// batch buffer that only they could free: they would starve themselves
+	// until MaxBlock. Below the bound, a batch always fits beside them.
+	reserved   int
+	reserveCap int
+	budget     notify.Notifier // reserved memory was given back
+	drains     sync.WaitGroup
+	topics     map[string]*waitingTopic
+	seq        uint64          // order of holding, for Flush
+	failing    int             // failed records whose callbacks have not run yet
+	left       notify.Notifier // a record was appended, or its failure delivered
+}
+
+type waitingTopic struct {
+	records  []heldRecord // oldest first, not yet taken by a drain round
+	draining bool         // a goroutine is appending them
+	// round is the records a drain round took, their memory already given
+	// back; round[roundPos] is being appended, those after it wait.
+	round    []heldRecord
+	roundPos int
+	lastErr  error // the topic's error in the last metadata, if any
+}
+
+// next is the oldest record of wt without an outcome, if any.
+func (wt *waitingTopic) next() (heldRecord, bool) {
+	if wt.roundPos < len(wt.round) {
+		return wt.round[wt.roundPos], true
+	}
+	if len(wt.records) > 0 {
+		return wt.records[0], true
+	}
+	return heldRecord{}, false
+}
+
+type heldRecord struct {
+	rec   Record
+	tsMs  int64
+	cb    Callback
+	size  int
+	since time.Time // when Produce took it: its MaxBlock and DeliveryTimeout start here
+	seq   uint64
+}
+
+// heldFailure is a held record's failure on its way to the delivery
+// goroutine; the record stops counting as held once its callback has run,
+// so that Flush waits for that too.
+type heldFailure struct {
+	w   *held
+	h   heldRecord
+	err error
+}
+
+func (w *held) init(p *Producer) {
+	w.p = p
+	w.reserveCap = int(p.cfg.BufferMemory) - p.cfg.BatchSize
+	w.topics = make(map[string]*waitingTopic)
+}
+
+// holds reports whether records of topic are waiting: later records of the
+// topic must wait behind them to keep their order.
+func (w *held) holds(topic string) bool {
+	if w.count.Load() == 0 {
+		return false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.topics[topic] != nil
+}
+
+func (w *held) waiting() int64 { return w.count.Load() }
+
+func (w *held) names() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Collect(maps.Keys(w.topics))
+}
+
+// limit is how long a record may wait for metadata: MaxBlock, or the
+// DeliveryTimeout if that is shorter, since its clock runs too.
+func (p *Producer) heldLimit() time.Duration { return min(p.cfg.MaxBlock, p.cfg.DeliveryTimeout) }
+
+// hold keeps a copy of r until the metadata it needs arrives.
+func (p *Producer) hold(ctx context.Context, r *Record, tsMs int64, cb Callback) {
+	size := record.BatchHeaderSize + record.RecordSize(0, 0, r.Key, r.Value, r.Headers)
+	if err := p.reserveHeld(ctx, size); err != nil {
+		cb(failed(r), &PartitionError{Topic: r.Topic, Partition: -1, Err: p.closing(err)})
+		return
+	}
+	h := heldRecord{rec: copyRecord(r), tsMs: tsMs, cb: cb, size: size, since: p.cfg.clock.Now()}
+	w := &p.held
+	w.mu.Lock()
+	if w.closed {
+		// Close has failed the held records already; this one raced it.
+		w.mu.Unlock()
+		p.unreserveHeld(size)
+		cb(failed(r), &PartitionError{Topic: r.Topic, Partition: -1, Err: ErrClosed})
+		return
+	}
+	w.seq++
+	h.seq = w.seq
+	wt := w.topics[r.Topic]
+	if wt == nil {
+		wt = &waitingTopic{}
+		w.topics[r.Topic] = wt
+	}
+	wt.records = append(wt.records, h)
+	w.count.Add(1)
+	w.mu.Unlock()
+	p.requestRefresh("metadata unknown for " + r.Topic)
+}
+
+// release starts appending the records of every topic the snapshot now
+// knows, and fails at once those of topics that cannot be produced to.
+func (w *held) release(p *Producer, snap *metadata.Snapshot) {
+	var doomed []heldRecord
+	var doomedErr []error
+	w.mu.Lock()
+	for name, wt := range w.topics {
+		t := snap.Topic(name)
+		switch {
+		case wt.draining || t == nil || w.closed:
+		case len(t.Partitions) > 0:
+			wt.draining = true
+			w.drains.Add(1)
+			go func() {
+				defer w.drains.Done()
+				p.drainHeld(name)
+			}()
+		case t.Err != nil && !kerr.IsRetriable(t.Err):
+			// An invalid name or a denied authorization will not heal.
+			for _, h := range wt.records {
+				doomed = append(doomed, h)
+				doomedErr = append(doomedErr, t.Err)
+			}
+			delete(w.topics, name)
+		default:
+			wt.lastErr = t.Err
+		}
+	}
+	w.mu.Unlock()
+	for i, h := range doomed {
+		p.failHeld(h, doomedErr[i])
+	}
+}
+
+// drainHeld appends topic's held records in order, in rounds: a round takes
+// every record held so far and gives back all their reserved memory at
+// once, before appending any. Giving it back one record at a time would
+// deadlock when held records fill BufferMemory: the first append would wait
+// for a batch buffer that only appending the others could free.
+func (p *Producer) drainHeld(topic string) {
+	w := &p.held
+	for {
+		w.mu.Lock()
+		wt := w.topics[topic]
+		if wt == nil || len(wt.records) == 0 || w.closed {
+			var left []heldRecord
+			if wt != nil {
+				left = wt.records
+			}
+			delete(w.topics, topic)
+			w.left.Notify()
+			w.mu.Unlock()
+			for _, h := range left {
+				p.failHeld(h, ErrClosed)
+			}
+			return
+		}
+		wt.round, wt.roundPos = wt.records, 0
+		wt.records = nil
+		reserved := 0
+		for _, h := range wt.round {
+			reserved += h.size
+		}
+		w.mu.Unlock()
+		p.unreserveHeld(reserved)
+
+		for {
+			w.mu.Lock()
+			if wt.roundPos >= len(wt.round) {
+				wt.round, wt.roundPos = nil, 0
+				w.mu.Unlock()
+				break
+			}
+			h := wt.round[wt.roundPos]
+			w.mu.Unlock()
+
+			appended := p.appendHeld(&h)
+
+			w.mu.Lock()
+			wt.round[wt.roundPos] = heldRecord{}
+			wt.roundPos++
+			if appended {
+				w.count.Add(-1)
+				w.left.Notify()
+			}
+			w.mu.Unlock()
+		}
+	}
+}
+
+// appendHeld appends a record whose topic's metadata came, first waiting
+// for the partition it names if the metadata lacks it; a failure goes to
+// the delivery goroutine. It reports whether the record was appended.
+func (p *Producer) appendHeld(h *heldRecord) bool {
+	snap := p.cache.Snapshot()
+	t := snap.Topic(h.rec.Topic)
+	if h.rec.ExplicitPartition && (t == nil || int(h.rec.Partition) >= len(t.Partitions)) {
+		snap, t = p.awaitPartition(h)
+	}
+	var err error
+	if t == nil || len(t.Partitions) == 0 {
+		err = fmt.Errorf("%w %q: it disappeared from metadata", ErrUnknownTopic, h.rec.Topic)
+	} else {
+		err = p.appendTo(p.ctx, snap, t, &h.rec, h.since, h.tsMs, h.cb)
+	}
+	if err != nil {
+		p.held.deliverFailure(*h, err)
+		return false
+	}
+	return true
+}
+
+// awaitPartition waits, while the record may wait, for metadata that has
+// the partition it names: a partition just added to a topic reaches this
+// producer with a metadata refresh, as the Java client's send waits for a
+// partition it does not know yet.
+func (p *Producer) awaitPartition(h *heldRecord) (*metadata.Snapshot, *metadata.Topic) {
+	clk := p.cfg.clock
+	timer := clk.NewTimer(h.since.Add(p.heldLimit()).Sub(clk.Now()))
+	defer timer.Stop()
+	for {
+		updated := p.wanted.updated()
+		snap := p.cache.Snapshot()
+		t := snap.Topic(h.rec.Topic)
+		if t != nil && int(h.rec.Partition) < len(t.Partitions) {
+			return snap, t
+		}
+		p.requestRefresh(fmt.Sprintf("partition %d wanted for %s", h.rec.Partition, h.rec.Topic))
+		select {
+		case <-updated:
+		case <-timer.C():
+			return snap, t
+		case <-p.ctx.Done():
+			return snap, t
+		}
+	}
+}
+
+// expire fails records that have waited their limit for their topic, and
+// reports how long until the next would.
+func (w *held) expire(now time.Time) (next time.Duration) {
+	next = time.Duration(1<<63 - 1)
+	limit := w.p.heldLimit()
+	type doomed struct {
+		h       heldRecord
+		lastErr error
+	}
+	var out []doomed
+	w.mu.Lock()
+	for name, wt := range w.topics {
+		if wt.draining {
+			continue
+		}
+		for len(wt.records) > 0 {
+			h := wt.records[0]
+			if left := limit - now.Sub(h.since); left > 0 {
+				next = min(next, left)
+				break
+			}
+			out = append(out, doomed{h, wt.lastErr})
+			wt.records = wt.records[1:]
+		}
+		if len(wt.records) == 0 {
+			delete(w.topics, name)
+		}
+	}
+	w.mu.Unlock()
+	for _, d := range out {
+		err := fmt.Errorf("%w %q: no metadata within MaxBlock (%v)", ErrUnknownTopic, d.h.rec.Topic, w.p.cfg.MaxBlock)
+		if limit < w.p.cfg.MaxBlock {
+			err = fmt.Errorf("%w: %w %q: no metadata within DeliveryTimeout (%v)", ErrDeliveryTimeout, ErrUnknownTopic, d.h.rec.Topic, limit)
+		}
+		if d.lastErr != nil {
+			err = fmt.Errorf("%w: %w", err, d.lastErr)
+		}
+		w.p.failHeld(d.h, err)
+	}
+	return next
+}
+
+// failHeld gives a held record its error and its memory back.
+func (p *Producer) failHeld(h heldRecord, err error) {
+	p.unreserveHeld(h.size)
+	p.held.deliverFailure(h, err)
+}
+
+// deliverFailure hands a failed record, whose memory is back, to the
+// delivery goroutine.
+func (w *held) deliverFailure(h heldRecord, err error) {
+	w.mu.Lock()
+	w.failing++
+	w.mu.Unlock()
+	w.p.acc.Deliver(&heldFailure{w: w, h: h, err: err}, accumulator.Result{})
+}
+
+// deliver runs a failed record's callback on the delivery goroutine.
+func (f *heldFailure) deliver() {
+	err := f.err
+	if pe := (*PartitionError)(nil); !errors.As(err, &pe) {
+		err = &PartitionError{Topic: f.h.rec.Topic, Partition: -1, Err: err}
+	}
+	f.h.cb(failed(&f.h.rec), err)
+	w := f.w
+	w.mu.Lock()
+	w.failing--
+	w.count.Add(-1)
+	w.left.Notify()
+	w.mu.Unlock()
+}
+
+// failAll fails every held record and every later one; Close uses it. Of a
+// drain round under way, the record being appended is left to its
+// goroutine, which then sees closed and stops; the round's later records
+// fail here (their memory was given back when the round began).
+func (w *held) failAll(err error) {
+	w.mu.Lock()
+	w.closed = true
+	var holding, released []heldRecord
+	for name, wt := range w.topics {
+		holding = append(holding, wt.records...)
+		wt.records = nil
+		if wt.roundPos+1 < len(wt.round) {
+			released = append(released, wt.round[wt.roundPos+1:]...)
+			wt.round = wt.round[:wt.roundPos+1]
+		}
+		if !wt.draining {
+			delete(w.topics, name)
+		}
+	}
+	w.mu.Unlock()
+	for _, h := range holding {
+		w.p.failHeld(h, err)
+	}
+	for _, h := range released {
+		w.deliverFailure(h, err)
+	}
+}
+
+// mark and await let Flush wait for the records held before it began,
+// until each is appended or its failure delivered. From inside a callback
+// failures are not waited for: they are delivered after it returns.
+func (w *held) mark() uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.seq
+}
+
+func (w *held) await(ctx context.Context, mark uint64, inCallback bool) error {
+	for {
+		w.mu.Lock()
+		changed := w.left.C()
+		waiting := w.failing > 0 && !inCallback
+		for _, wt := range w.topics {
+			if h, ok := wt.next(); ok && h.seq <= mark {
+				waiting = true
+				break
+			}
+		}
+		w.mu.Unlock()
+		if !waiting {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// copyRecord keeps a held record independent of the caller's buffers.
+func copyRecord(r *Record) Record {
+	c := *r
+	c.Key = cloneBytes(r.Key)
+	c.Value = cloneBytes(r.Value)
+	if r.Headers != nil {
+		c.Headers = make([]Header, len(r.Headers))
+		for i, h := range r.Headers {
+			c.Headers[i] = Header{Key: h.Key, Value: cloneBytes(h.Value)}
+		}
+	}
+	return c
+}
+
+// cloneBytes copies b, keeping nil and empty distinct.
+func cloneBytes(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte{}, b...)
+}

@@ -1,0 +1,64 @@
+package producer
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/gokafka/producer/internal/clock"
+)
+
+// reserveHeld takes size bytes of buffer memory for a held record: first
+// from the held records' budget, then from the pool, within MaxBlock in all.
+func (p *Producer) reserveHeld(ctx context.Context, size int) error {
+	w := &p.held
+	clk := p.cfg.clock
+	deadline := clk.Now().Add(p.cfg.MaxBlock)
+	var timer clock.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		w.mu.Lock()
+		if w.reserved+size <= w.reserveCap || w.reserved == 0 {
+			// Alone, a record larger than the budget still gets its chance:
+			// the pool bounds it.
+			w.reserved += size
+			w.mu.Unlock()
+			break
+		}
+		wake := w.budget.C()
+		w.mu.Unlock()
+		if timer == nil {
+			timer = clk.NewTimer(deadline.Sub(clk.Now()))
+		}
+		select {
+		case <-wake:
+		case <-timer.C():
+			return fmt.Errorf("%w: %d bytes for a record waiting for metadata not available within %v "+
+				"(records waiting for metadata may use BufferMemory less one batch, %d bytes)",
+				ErrBufferFull, size, p.cfg.MaxBlock, w.reserveCap)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := p.pool.Reserve(ctx, size, deadline.Sub(clk.Now())); err != nil {
+		w.mu.Lock()
+		w.reserved -= size
+		w.mu.Unlock()
+		w.budget.Notify()
+		return err
+	}
+	return nil
+}
+
+// unreserveHeld gives held records' memory back to the pool and the budget.
+func (p *Producer) unreserveHeld(size int) {
+	p.pool.Release(size)
+	w := &p.held
+	w.mu.Lock()
+	w.reserved -= size
+	w.mu.Unlock()
+	w.budget.Notify()
+}

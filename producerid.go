@@ -1,0 +1,100 @@
+package producer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/gokafka/producer/accumulator"
+	"github.com/gokafka/producer/internal/backoff"
+	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/kerr"
+)
+
+// needProducerID asks the producer id loop for an id; it never blocks. The
+// accumulator calls it when a batch is ready and the producer has none.
+func (p *Producer) needProducerID() {
+	select {
+	case p.idCh <- struct{}{}:
+	default:
+	}
+}
+
+// producerIDLoop gets the idempotent producer its id and epoch from the
+// cluster (InitProducerId, from any broker), lazily: when the first batch
+// is about to be drained, and again when the epoch has run out. Batches
+// wait in the accumulator meanwhile, where their DeliveryTimeout runs. A
+// broker error that will not heal (the cluster denies idempotent writes to
+// this client, or speaks no InitProducerId) stops the producer for good,
+// as in the Java client.
+func (p *Producer) producerIDLoop() {
+	defer p.bg.Done()
+	clk := p.cfg.clock
+	retry := backoff.Exponential{Base: p.cfg.RetryBackoff, Max: p.cfg.RetryBackoffMax}
+	for {
+		select {
+		case <-p.idCh:
+		case <-p.ctx.Done():
+			return
+		}
+		for failures := 1; ; failures++ {
+			id, err := p.initProducerID(p.ctx)
+			if err == nil {
+				p.cfg.Logger.Debug("producer id assigned", "id", id.ID, "epoch", id.Epoch)
+				p.acc.SetProducerID(id)
+				p.brokers.wakeAll()
+				break
+			}
+			if p.ctx.Err() != nil {
+				return
+			}
+			if !retriable(err) {
+				p.acc.Fatal(fmt.Errorf("idempotent producer: %w (DisableIdempotence turns idempotence off)", err))
+				return
+			}
+			wait := retry.Delay(failures)
+			p.cfg.Logger.Warn("InitProducerId failed", "err", err, "retry_in", wait)
+			t := clk.NewTimer(wait)
+			select {
+			case <-t.C():
+			case <-p.ctx.Done():
+				t.Stop()
+				return
+			}
+		}
+	}
+}
+
+// initProducerID asks any broker for a new producer id. A non-transactional
+// producer always gets a fresh id at epoch 0; it bumps epochs itself
+// (KIP-360), so it sends no id of its own.
+func (p *Producer) initProducerID(ctx context.Context) (accumulator.ProducerID, error) {
+	req := &protocol.InitProducerIdRequest{TransactionTimeoutMs: math.MaxInt32, ProducerID: -1, ProducerEpoch: -1}
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.RequestTimeout)
+	defer cancel()
+	resp, err := p.askAnyBroker(ctx, req)
+	if err != nil {
+		return accumulator.ProducerID{}, err
+	}
+	r, ok := resp.(*protocol.InitProducerIdResponse)
+	if !ok {
+		return accumulator.ProducerID{}, fmt.Errorf("InitProducerId: unexpected answer %T", resp)
+	}
+	if code := kerr.ForCode(r.ErrorCode); code != nil {
+		return accumulator.ProducerID{}, fmt.Errorf("InitProducerId: %w", code)
+	}
+	return accumulator.ProducerID{ID: r.ProducerID, Epoch: r.ProducerEpoch}, nil
+}
+
+// retriable reports whether an InitProducerId failure may heal: no broker
+// answered, or one answered with a retriable code (a coordinator loading,
+// say). A version error or an authorization failure will not.
+func retriable(err error) bool {
+	var code *kerr.Error
+	if errors.As(err, &code) {
+		return code.Retriable
+	}
+	var verr *protocol.VersionError
+	return !errors.As(err, &verr) && !errors.Is(err, protocol.ErrUnsupportedVersion)
+}

@@ -1,0 +1,127 @@
+package sender
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gokafka/producer/accumulator"
+	"github.com/gokafka/producer/conn"
+	"github.com/gokafka/producer/protocol/kerr"
+	"github.com/gokafka/producer/record"
+)
+
+// newIdempotentRig is a rig whose accumulator numbers batches for producer
+// id 7, epoch 0.
+func newIdempotentRig(t *testing.T) *rig {
+	r := newRigWith(t, rigConfig{acc: func(c *accumulator.Config) { c.Idempotent = true }})
+	r.acc.SetProducerID(accumulator.ProducerID{ID: 7, Epoch: 0})
+	return r
+}
+
+// producerOf is the producer id, epoch and base sequence of the request's
+// only batch.
+func producerOf(t *testing.T, c *call) [3]int64 {
+	t.Helper()
+	b, _, err := record.DecodeBatch(c.req.Topics[0].Partitions[0].Records)
+	require.NoError(t, err)
+	return [3]int64{b.ProducerID, int64(b.ProducerEpoch), int64(b.BaseSequence)}
+}
+
+func TestDuplicateSequenceNumberIsSuccess(t *testing.T) {
+	r := newIdempotentRig(t)
+	r.produce(parts[0], 1)
+	c := r.next()
+	require.Equal(t, [3]int64{7, 0, 0}, producerOf(t, c))
+	c.done(answer(c.req, kerr.DuplicateSequenceNumber.Code, 40), nil)
+	out := r.outcome(1)
+	require.NoError(t, out.Err, "the broker already has the batch: an earlier attempt was written")
+	require.Equal(t, int64(40), out.Offset)
+}
+
+func TestFencedProducerIsFatal(t *testing.T) {
+	for _, code := range []*kerr.Error{kerr.InvalidProducerEpoch, kerr.ProducerFenced} {
+		t.Run(code.Name, func(t *testing.T) {
+			r := newIdempotentRig(t)
+			r.produce(parts[0], 1)
+			c := r.next()
+			c.done(answer(c.req, code.Code, -1), nil)
+			out := r.outcome(1)
+			require.ErrorIs(t, out.Err, code)
+			require.Contains(t, out.Err.Error(), "fenced")
+			_, err := r.acc.Append(context.Background(), parts[1], time.Time{}, 0, nil, []byte("v"), nil, 2)
+			require.ErrorIs(t, err, code, "nothing more is taken")
+		})
+	}
+}
+
+func TestOutOfOrderSequenceRestartsThePartitionUnderANewEpoch(t *testing.T) {
+	r := newIdempotentRig(t)
+	r.produce(parts[0], 1)
+	c := r.next()
+	c.done(answer(c.req, kerr.OutOfOrderSequenceNumber.Code, -1), nil)
+	retry := r.afterBackoff(120 * time.Millisecond)
+	require.Equal(t, [3]int64{7, 1, 0}, producerOf(t, retry), "the broker lost track of the producer: epoch 1 from sequence 0")
+	retry.done(answer(retry.req, 0, 9), nil)
+	require.Equal(t, int64(9), r.outcome(1).Offset)
+}
+
+func TestUnknownProducerIDWithoutLogStartOffsetIsAPlainRetry(t *testing.T) {
+	r := newIdempotentRig(t)
+	r.produce(parts[0], 1)
+	c := r.next()
+	resp := answer(c.req, kerr.UnknownProducerID.Code, -1) // LogStartOffset -1: the broker did not know yet
+	c.done(resp, nil)
+	retry := r.afterBackoff(120 * time.Millisecond)
+	require.Equal(t, [3]int64{7, 0, 0}, producerOf(t, retry))
+	retry.done(answer(retry.req, 0, 3), nil)
+	require.NoError(t, r.outcome(1).Err)
+}
+
+func TestUnknownProducerIDWithLogStartOffsetRestarts(t *testing.T) {
+	r := newIdempotentRig(t)
+	r.produce(parts[0], 1)
+	c := r.next()
+	resp := answer(c.req, kerr.UnknownProducerID.Code, -1)
+	resp.Topics[0].Partitions[0].LogStartOffset = 100
+	c.done(resp, nil)
+	retry := r.afterBackoff(120 * time.Millisecond)
+	require.Equal(t, [3]int64{7, 1, 0}, producerOf(t, retry))
+	retry.done(answer(retry.req, 0, 3), nil)
+	require.NoError(t, r.outcome(1).Err)
+}
+
+// A request that failed after it was written may have been acted on; one
+// the connection never sent cannot have been.
+func TestOnlyAWrittenRequestMakesItsBatchesMaybeWritten(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		err   error
+		maybe bool
+	}{
+		{"timed out", fmt.Errorf("Produce v11: %w", conn.ErrRequestTimeout), true},
+		{"connection broke", fmt.Errorf("Produce v11: %w", conn.ErrDisconnected), true},
+		{"never sent", fmt.Errorf("Produce v11: %w: %w", conn.ErrNotSent, conn.ErrDisconnected), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newIdempotentRig(t)
+			r.produce(parts[0], 1)
+			c := r.next()
+			c.done(nil, tc.err)
+			retry := r.afterBackoff(120 * time.Millisecond)
+			require.Equal(t, [3]int64{7, 0, 0}, producerOf(t, retry), "the retry keeps its sequence")
+			retry.done(answer(retry.req, kerr.TopicAuthorizationFailed.Code, -1), nil)
+			out := r.outcome(1)
+			require.ErrorIs(t, out.Err, kerr.TopicAuthorizationFailed)
+			if tc.maybe {
+				require.ErrorIs(t, out.Err, accumulator.ErrMaybeWritten)
+			} else {
+				require.False(t, errors.Is(out.Err, accumulator.ErrMaybeWritten), "a request never sent was not written: %v", out.Err)
+			}
+		})
+	}
+}
