@@ -26,7 +26,9 @@ func TestE2EBadInput(t *testing.T) {
 	const partitions = 3
 	seeds := brokers(t)
 	topic := newTopic(t, seeds, partitions)
-	p := newProducer(t, seeds, nil)
+	// A record for a partition the topic lacks waits MaxBlock for it (it
+	// may be being added), then fails: keep that wait short.
+	p := newProducer(t, seeds, func(c *producer.Config) { c.MaxBlock = time.Second })
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
 
@@ -79,9 +81,7 @@ func TestE2EBadInput(t *testing.T) {
 	})
 
 	t.Run("partitions beyond the topic's count", func(t *testing.T) {
-		// Sent once the topic's metadata is known, so the check is against
-		// the real partition count; the outcome may come after Produce
-		// returns if the metadata was not there yet.
+		// Each waits MaxBlock for the partition to appear, then fails.
 		for _, part := range beyond {
 			what := fmt.Sprintf("partition %d of %d", part, partitions)
 			_, err := p.Send(ctx, &producer.Record{Topic: topic, Partition: part, ExplicitPartition: true, Value: []byte("v")})
