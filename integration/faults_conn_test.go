@@ -6,8 +6,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gokafka/producer"
 	"github.com/gokafka/producer/integration/embedded"
@@ -37,7 +35,7 @@ func TestFaultsResponseAfterRequestTimeout(t *testing.T) {
 
 	// handled counts the produce requests the broker handled, delayed or
 	// not; it is installed first, so it sees them all.
-	handled := c.Kfake().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Observe: true, Count: -1})
+	handled := observeProduce(c)
 	defer handled.Remove()
 	// Far beyond RequestTimeout, so the producer must give up on them.
 	f := c.DelayNextProduce(delayed, 3*time.Second)

@@ -87,6 +87,13 @@ func observeMetadata(c *embedded.Cluster, topic string) *kfake.FaultHandle {
 	})
 }
 
+// observeProduce counts the produce requests the cluster handles from now
+// on, without changing their answers; a request held by DelayNextProduce
+// counts once its delay ends.
+func observeProduce(c *embedded.Cluster) *kfake.FaultHandle {
+	return c.Kfake().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Observe: true, Count: -1})
+}
+
 // idValue is the value of record id: the id (8 bytes, big endian), then
 // padding up to size bytes that is a function of the id, so a value read
 // back tells which record it is and that it arrived intact.

@@ -124,6 +124,13 @@ func TestMultiBrokerLeaderHint(t *testing.T) {
 // function reports how many requests got the stale answer.
 func staleMetadata(t *testing.T, c *embedded.Cluster, topic string) (stop func() int) {
 	t.Helper()
+	return fixedMetadata(t, c, topic, nil)
+}
+
+// fixedMetadata is staleMetadata with the answer changed by edit first
+// (when not nil).
+func fixedMetadata(t *testing.T, c *embedded.Cluster, topic string, edit func(*kmsg.MetadataResponse)) (stop func() int) {
+	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...))
 	require.NoError(t, err)
 	defer cl.Close()
@@ -133,6 +140,9 @@ func staleMetadata(t *testing.T, c *embedded.Cluster, topic string) (stop func()
 	req.Topics = append(req.Topics, rt)
 	now, err := req.RequestWith(testCtx(t), cl)
 	require.NoError(t, err)
+	if edit != nil {
+		edit(now)
+	}
 
 	var active atomic.Bool
 	var answered atomic.Int64
