@@ -31,7 +31,7 @@ const (
 // acknowledged, while the other records are still in flight or buffered:
 // the call returns by its ctx at the latest, and every record still gets
 // exactly one outcome.
-func TestIdempotenceCallbackCallsProducer(t *testing.T) {
+func TestCallbackCallsProducer(t *testing.T) {
 	const topic, partitions, sendTopic = "call-back", 3, "call-back-send"
 	for _, tc := range []struct {
 		name string
@@ -102,7 +102,7 @@ func TestIdempotenceCallbackCallsProducer(t *testing.T) {
 // broker are still sent and written, one request after another. What the
 // broker wrote is the signal, not our callbacks, which may be delivered in
 // order after the blocked one.
-func TestIdempotenceBlockedCallbackHoldsUpNothingElse(t *testing.T) {
+func TestCallbackBlockedHoldsUpNothingElse(t *testing.T) {
 	const topic, rounds = "slow-callback", 8
 	const writeWait = 10 * time.Second
 	c := startCluster(t, embedded.Options{Topics: map[string]int32{topic: 2}})
