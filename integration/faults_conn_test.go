@@ -62,7 +62,7 @@ func TestFaultsResponseAfterRequestTimeout(t *testing.T) {
 // and those pipelined behind it on the connection, and there must be no
 // duplicate, and no key out of order.
 func TestFaultsConnectionClosedBeforeWrite(t *testing.T) {
-	const topic, closes = "cut", 3
+	const topic, closes = "cut", 5
 	c := startCluster(t, embedded.Options{Topics: map[string]int32{topic: 3}})
 	seeds := c.Addrs()
 	p := newProducer(t, seeds, func(cfg *producer.Config) {
