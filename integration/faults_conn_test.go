@@ -6,8 +6,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gokafka/producer"
 	"github.com/gokafka/producer/integration/embedded"
@@ -16,8 +14,10 @@ import (
 
 // A broker that answers later than RequestTimeout: the producer gives up on
 // the request, closes the connection, reconnects and sends the batches
-// again. The slow broker still writes each attempt once its delay ends, so
-// without idempotence there must be duplicates; there must be no loss.
+// again. The slow broker still writes each attempt once its delay ends:
+// without idempotence that duplicates them; with it, the late attempt
+// carries sequence numbers the broker has already written and is not
+// written again. No loss, no duplicate, every key in order.
 func TestFaultsResponseAfterRequestTimeout(t *testing.T) {
 	const topic, delayed = "slow", 2
 	c := startCluster(t, embedded.Options{Topics: map[string]int32{topic: 3}})
@@ -35,7 +35,7 @@ func TestFaultsResponseAfterRequestTimeout(t *testing.T) {
 
 	// handled counts the produce requests the broker handled, delayed or
 	// not; it is installed first, so it sees them all.
-	handled := c.Kfake().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Observe: true, Count: -1})
+	handled := observeProduce(c)
 	defer handled.Remove()
 	// Far beyond RequestTimeout, so the producer must give up on them.
 	f := c.DelayNextProduce(delayed, 3*time.Second)
@@ -53,18 +53,22 @@ func TestFaultsResponseAfterRequestTimeout(t *testing.T) {
 		"the broker handled %d of the %d produce requests sent", handled.Hits(), st.Requests)
 
 	d := checkDelivery(t, seeds, topic, recs, outs)
-	assert.Positive(t, d.duplicates, "requests written after the producer gave up on them, retried without idempotence, must duplicate")
-	requireKeyOrder(t, recs, outs)
+	d.requireNoDuplicates(t, "a request written after the producer gave up on it carries sequence numbers already written")
+	d.requireKeyOrder(t)
 }
 
 // A connection closed after the broker read a request and before it handled
-// it: nothing was written, the producer reconnects and retries, and there
-// must be no duplicate.
+// it: nothing was written, the producer reconnects and retries the request
+// and those pipelined behind it on the connection, and there must be no
+// duplicate, and no key out of order.
 func TestFaultsConnectionClosedBeforeWrite(t *testing.T) {
-	const topic, closes = "cut", 3
+	const topic, closes = "cut", 5
 	c := startCluster(t, embedded.Options{Topics: map[string]int32{topic: 3}})
 	seeds := c.Addrs()
-	p := newProducer(t, seeds, fastRetries)
+	p := newProducer(t, seeds, func(cfg *producer.Config) {
+		fastRetries(cfg)
+		smallBatches(cfg)
+	})
 
 	f := c.CloseConnOnNextProduce(closes)
 	recs := recordsFor(topic, 300, keyOwnedBy(1, 30))
@@ -75,16 +79,21 @@ func TestFaultsConnectionClosedBeforeWrite(t *testing.T) {
 
 	d := checkDelivery(t, seeds, topic, recs, outs)
 	d.requireNoDuplicates(t, "the broker wrote nothing of the cut requests")
+	d.requireKeyOrder(t)
 }
 
 // A connection closed halfway through the response of a request the broker
-// wrote: the producer cannot know the write happened, retries, and without
-// idempotence writes the records twice.
+// wrote: the producer cannot know the write happened and retries. Without
+// idempotence that writes the records twice; with it the broker recognizes
+// the sequence numbers and answers the retry as a duplicate.
 func TestFaultsResponseLost(t *testing.T) {
 	const topic, drops = "lost-answer", 2
 	c := startCluster(t, embedded.Options{Topics: map[string]int32{topic: 3}})
 	seeds := c.Addrs()
-	p := newProducer(t, seeds, fastRetries)
+	p := newProducer(t, seeds, func(cfg *producer.Config) {
+		fastRetries(cfg)
+		smallBatches(cfg)
+	})
 
 	f := c.DropNextProduceResponse(drops)
 	recs := recordsFor(topic, 300, keyOwnedBy(1, 30))
@@ -93,19 +102,24 @@ func TestFaultsResponseLost(t *testing.T) {
 	requireAllAcked(t, outs)
 
 	d := checkDelivery(t, seeds, topic, recs, outs)
-	assert.Positive(t, d.duplicates, "a written request whose answer was lost, retried without idempotence, must duplicate")
+	d.requireNoDuplicates(t, "the retry of a written request carries sequence numbers already written")
+	d.requireKeyOrder(t)
 }
 
 // Brokers go down and come back while several goroutines produce: the
 // partitions of a stopped broker move to the others, the producer follows
 // them, and when the broker returns leadership is shuffled again. A broker
-// stopped with requests in flight may have written them without answering,
-// so duplicates are possible; losses are not.
+// stopped with requests in flight may have written them without answering:
+// without idempotence their retries duplicate them; with it there is no
+// loss, no duplicate, and every key stays in order.
 func TestFaultsBrokerDownAndBack(t *testing.T) {
 	const topic, partitions = "outage", 6
 	c := startCluster(t, embedded.Options{Brokers: 3, Topics: map[string]int32{topic: partitions}})
 	seeds := c.Addrs()
-	p := newProducer(t, seeds, fastRetries)
+	p := newProducer(t, seeds, func(cfg *producer.Config) {
+		fastRetries(cfg)
+		smallBatches(cfg)
+	})
 
 	const workers = 4
 	recs := recordsFor(topic, 4000, keyOwnedBy(workers, 8))
@@ -126,5 +140,7 @@ func TestFaultsBrokerDownAndBack(t *testing.T) {
 		require.Equal(t, partitioner.KeyPartition(recs[i].Key, partitions), o.md.Partition, "record %d: partition of key %q", i, recs[i].Key)
 	}
 	d := checkDelivery(t, seeds, topic, recs, outs)
-	t.Logf("duplicates from requests in flight to a stopped broker: %d; %d retries", d.duplicates, p.Stats().Retries)
+	t.Logf("%d retries", p.Stats().Retries)
+	d.requireNoDuplicates(t, "the retry of a request a stopped broker wrote carries sequence numbers already written")
+	d.requireKeyOrder(t)
 }

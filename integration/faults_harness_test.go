@@ -10,8 +10,11 @@ package integration
 //   - every acknowledged record is read back, with its key, value, headers
 //     and timestamp, at the partition and offset its callback reported;
 //   - nothing is read back that was not produced;
-//   - duplicates (a record read back more than once) are counted, and the
-//     test says whether its faults can cause them.
+//   - a failed record that was read back anyway failed with an error that
+//     says it may have been written (see maybeWritten);
+//   - duplicates (a record read back more than once) and records read back
+//     out of their key's order are counted, and the test says whether its
+//     faults can cause them (with idempotence, none can).
 
 import (
 	"bytes"
@@ -53,6 +56,13 @@ func fastRetries(cfg *producer.Config) {
 	cfg.ReconnectBackoffMax = 100 * time.Millisecond
 }
 
+// smallBatches makes batches of about seven records (of recordsFor's), so
+// that a partition has several batches in flight at once, one per request
+// and up to MaxInFlight requests per connection. A fault that fails some of
+// them together then reorders the partition's records, unless the producer
+// keeps its batches in sequence order.
+func smallBatches(cfg *producer.Config) { cfg.BatchSize = 1 << 10 }
+
 // testCtx is a context bounded by testTimeout, cancelled when the test ends.
 func testCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
@@ -75,6 +85,13 @@ func observeMetadata(c *embedded.Cluster, topic string) *kfake.FaultHandle {
 		Observe: true,
 		Count:   -1,
 	})
+}
+
+// observeProduce counts the produce requests the cluster handles from now
+// on, without changing their answers; a request held by DelayNextProduce
+// counts once its delay ends.
+func observeProduce(c *embedded.Cluster) *kfake.FaultHandle {
+	return c.Kfake().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Observe: true, Count: -1})
 }
 
 // idValue is the value of record id: the id (8 bytes, big endian), then
@@ -132,11 +149,15 @@ type delivery struct {
 	failedButWritten int
 	// offsets lists, per record, the offsets it was read back at.
 	offsets [][]int64
+	// outOfOrder describes the records read back after a later record of
+	// their key (see keyOrder); a record's copies beyond the first are
+	// duplicates and not counted here.
+	outOfOrder []string
 }
 
 func (d *delivery) String() string {
-	return fmt.Sprintf("%d acknowledged, %d failed %v, %d duplicates, %d failed but written",
-		d.acked, d.failed, d.failedErrs, d.duplicates, d.failedButWritten)
+	return fmt.Sprintf("%d acknowledged, %d failed %v, %d duplicates, %d failed but written, %d out of key order",
+		d.acked, d.failed, d.failedErrs, d.duplicates, d.failedButWritten, len(d.outOfOrder))
 }
 
 // checkDelivery reads topic back and checks it against what was produced
@@ -162,6 +183,7 @@ func checkDelivery(t *testing.T, seeds []string, topic string, recs []*producer.
 
 	confirmed := make([]bool, len(recs)) // read back where the callback said
 	foreign := 0
+	order := newKeyOrder()
 	for _, g := range got {
 		id, ok := valueID(g.Value)
 		if !ok || id >= uint64(len(recs)) {
@@ -174,6 +196,12 @@ func checkDelivery(t *testing.T, seeds []string, topic string, recs []*producer.
 		want, o := recs[i], outs[i]
 		d.copies[i]++
 		d.offsets[i] = append(d.offsets[i], g.Offset)
+		if d.copies[i] == 1 && want.Key != nil {
+			if prev, ok := order.next(g.Partition, want.Key, id, g.Offset); !ok {
+				d.outOfOrder = append(d.outOfOrder, fmt.Sprintf("key %q: record %d at %d@%d, after record %d at %d@%d",
+					want.Key, i, g.Partition, g.Offset, prev.id, g.Partition, prev.offset))
+			}
+		}
 		sameBytes(t, want.Key, g.Key, i, "key")
 		sameBytes(t, want.Value, g.Value, i, "value")
 		if assert.Len(t, g.Headers, len(want.Headers), "record %d: headers", i) {
@@ -192,12 +220,15 @@ func checkDelivery(t *testing.T, seeds []string, topic string, recs []*producer.
 		}
 	}
 
-	var lost, misplaced []string
+	var lost, misplaced, unsaid []string
 	for i, o := range outs {
 		switch {
 		case o.err != nil:
 			if d.copies[i] > 0 {
 				d.failedButWritten++
+				if !maybeWritten(o.err) {
+					unsaid = append(unsaid, fmt.Sprintf("record %d (read back at offsets %v): %v", i, d.offsets[i], o.err))
+				}
 			}
 		case d.copies[i] == 0:
 			lost = append(lost, fmt.Sprintf("record %d (acknowledged at %s/%d@%d)", i, topic, o.md.Partition, o.md.Offset))
@@ -210,6 +241,7 @@ func checkDelivery(t *testing.T, seeds []string, topic string, recs []*producer.
 	}
 	assert.Empty(t, firstFew(lost), "%d acknowledged records were not read back", len(lost))
 	assert.Empty(t, firstFew(misplaced), "%d acknowledged records are not at the offset their callback reported", len(misplaced))
+	assert.Empty(t, firstFew(unsaid), "%d failed records were written, yet their error does not say they may have been", len(unsaid))
 	t.Logf("%s: %d records: %v", topic, len(recs), d)
 	return d
 }
@@ -251,6 +283,13 @@ func errorKind(err error) string {
 	}
 	return "other: " + err.Error()
 }
+
+// maybeWritten reports whether a record's failure says that the record may
+// have been written all the same (producer.ErrMaybeWritten, issue 8): its
+// request was sent and never answered. idempotence_api_test.go, the one file
+// that uses the API issue 8 adds, sets it, so that the rest of the suite
+// builds without that API; until then no failure says so.
+var maybeWritten = func(error) bool { return false }
 
 // phased produces recs from workers goroutines in phases, with at most
 // window records per worker awaiting their outcome. Worker w produces the
@@ -374,32 +413,6 @@ func keyOwnedBy(workers, keysPerWorker int) func(i int) []byte {
 	return func(i int) []byte {
 		return []byte("key-" + strconv.Itoa(i%(workers*keysPerWorker)))
 	}
-}
-
-// requireKeyOrder checks that the records of each key were written in the
-// order they were produced (index order), as MaxInFlight 1 promises.
-func requireKeyOrder(t *testing.T, recs []*producer.Record, outs []outcome) {
-	t.Helper()
-	type last struct {
-		i         int
-		partition int32
-		offset    int64
-	}
-	prev := map[string]last{}
-	var bad []string
-	for i, r := range recs {
-		o := outs[i]
-		if o.err != nil {
-			continue
-		}
-		k := string(r.Key)
-		if l, ok := prev[k]; ok && (l.partition != o.md.Partition || l.offset >= o.md.Offset) {
-			bad = append(bad, fmt.Sprintf("key %q: record %d at %d@%d, then record %d at %d@%d",
-				k, l.i, l.partition, l.offset, i, o.md.Partition, o.md.Offset))
-		}
-		prev[k] = last{i, o.md.Partition, o.md.Offset}
-	}
-	require.Empty(t, firstFew(bad), "%d records of a key were written out of order", len(bad))
 }
 
 // sameRecordBytes reports whether two values are equal, nil apart from empty.

@@ -20,7 +20,9 @@ import (
 // NOT_LEADER_OR_FOLLOWER before anything is written, so the producer must
 // follow the leaders (KIP-951 hints, metadata refreshes) without losing or
 // duplicating a record, every keyed record must land on its murmur2
-// partition, and with MaxInFlight 1 the records of a key keep their order.
+// partition, and the records of a key keep their order: with MaxInFlight 1
+// because one request at a time cannot be overtaken, with 5 because an
+// idempotent producer keeps each partition's batches in sequence order.
 func TestMultiBrokerLeaderMoves(t *testing.T) {
 	const topic, partitions, brokers, workers = "moving", 6, 3, 4
 	for _, tc := range []struct {
@@ -36,6 +38,7 @@ func TestMultiBrokerLeaderMoves(t *testing.T) {
 			seeds := c.Addrs()
 			p := newProducer(t, seeds, func(cfg *producer.Config) {
 				fastRetries(cfg)
+				smallBatches(cfg)
 				cfg.MaxInFlight = tc.maxInFlight
 			})
 
@@ -72,9 +75,7 @@ func TestMultiBrokerLeaderMoves(t *testing.T) {
 			}
 			d := checkDelivery(t, seeds, topic, recs, outs)
 			d.requireNoDuplicates(t, "a former leader refuses a request before writing it")
-			if tc.maxInFlight == 1 {
-				requireKeyOrder(t, recs, outs)
-			}
+			d.requireKeyOrder(t)
 		})
 	}
 }
@@ -123,6 +124,13 @@ func TestMultiBrokerLeaderHint(t *testing.T) {
 // function reports how many requests got the stale answer.
 func staleMetadata(t *testing.T, c *embedded.Cluster, topic string) (stop func() int) {
 	t.Helper()
+	return fixedMetadata(t, c, topic, nil)
+}
+
+// fixedMetadata is staleMetadata with the answer changed by edit first
+// (when not nil).
+func fixedMetadata(t *testing.T, c *embedded.Cluster, topic string, edit func(*kmsg.MetadataResponse)) (stop func() int) {
+	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...))
 	require.NoError(t, err)
 	defer cl.Close()
@@ -132,6 +140,9 @@ func staleMetadata(t *testing.T, c *embedded.Cluster, topic string) (stop func()
 	req.Topics = append(req.Topics, rt)
 	now, err := req.RequestWith(testCtx(t), cl)
 	require.NoError(t, err)
+	if edit != nil {
+		edit(now)
+	}
 
 	var active atomic.Bool
 	var answered atomic.Int64

@@ -69,12 +69,23 @@ func (f *Fault) Remove() {
 // real broker, those are returned after the records were appended, so a
 // retry without idempotence writes them twice. Unknown codes are answered
 // as UNKNOWN_SERVER_ERROR (-1).
+//
+// OUT_OF_ORDER_SEQUENCE_NUMBER (45) and UNKNOWN_PRODUCER_ID (59) are answered
+// as a real broker answers them when its state for the producer does not
+// match the batch: per partition, with the partition's log start offset
+// (which the Java client compares with its last acknowledged offset to tell
+// whether the broker lost the producer's state to retention, KIP-360), and
+// NOT_LEADER_OR_FOLLOWER for a partition this broker does not lead. The
+// broker's own producer state is left as it was.
 func (c *Cluster) FailNextProduce(n int, code int16) *Fault {
 	e, ok := kerr.ErrorForCode(code).(*kerr.Error)
 	if !ok {
 		e = kerr.UnknownServerError
 	}
 	n = max(n, 1)
+	if e == kerr.OutOfOrderSequenceNumber || e == kerr.UnknownProducerID {
+		return c.failProducerState(n, e)
+	}
 	h := c.fake.Fault(kfake.Fault{
 		Keys:  []kmsg.Key{kmsg.Produce},
 		Err:   e,
