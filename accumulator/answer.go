@@ -47,6 +47,17 @@ type Retry struct {
 	// it means the broker lost track of the producer, and the partition's
 	// sequences restart under a new epoch (KIP-360).
 	SequenceRejected bool
+	// EpochRejected: the broker refused the batch's epoch as older than one
+	// it has seen (INVALID_PRODUCER_EPOCH). If this producer has moved to a
+	// newer epoch since it numbered the batch, the broker has seen that
+	// one: some brokers track a producer's epoch across its partitions, not
+	// per partition as Kafka does. The batch was not written by this
+	// attempt and goes again under the new epoch, unless an earlier attempt
+	// may have written it: then it fails, with ErrMaybeWritten, since
+	// resending it under another epoch could duplicate it. If the batch
+	// carries the current epoch, another producer took over this one's id:
+	// that is fatal.
+	EpochRejected bool
 }
 
 // Retry puts a drained batch back in its place, to be sent again after
@@ -55,6 +66,9 @@ type Retry struct {
 func (a *Accumulator) Retry(b *Batch, r Retry) {
 	p := a.partition(b.TP)
 	now := a.cfg.Clock.Now()
+	if r.EpochRejected && !a.outdated(b.producer) {
+		a.Fatal(fmt.Errorf("the producer was fenced: another producer took over its id, and it can send nothing more: %w", r.Cause))
+	}
 	p.mu.Lock()
 	if !b.inFlight {
 		p.mu.Unlock()
@@ -68,6 +82,8 @@ func (a *Accumulator) Retry(b *Batch, r Retry) {
 	switch {
 	case b.completed:
 		a.resolve(p, b, false)
+	case r.EpochRejected && b.maybeWritten && a.fatalErr() == nil:
+		a.complete(p, b, -1, -1, fmt.Errorf("not sent again under a newer epoch, lest it be written twice: %w", r.Cause))
 	case a.fatalErr() != nil:
 		a.complete(p, b, -1, -1, fmt.Errorf("%w; not retried: %w", a.fatalErr(), r.Cause))
 	case a.aborted.Load():
@@ -75,6 +91,9 @@ func (a *Accumulator) Retry(b *Batch, r Retry) {
 	case !now.Before(b.deadline):
 		a.complete(p, b, -1, -1, a.timedOut(b, now))
 	default:
+		// An epoch refused as old needs no restart of its own: the
+		// partition catches up with the producer's epoch before it sends
+		// again (next, in drain.go).
 		if r.SequenceRejected && a.cfg.Idempotent && p.firstUncompleted(b) {
 			p.restart = true
 		}

@@ -112,8 +112,19 @@ func (a *Accumulator) next(p *partition, node int32, urgent bool, now time.Time)
 	if p.inFlight >= a.cfg.MaxInFlight || p.stale > 0 {
 		return nil, noDeadline // the answers come to this sender
 	}
-	if p.restart {
-		if p.inFlight > 0 || !a.restartSequences(p) {
+	if p.restart || a.cfg.Idempotent && p.inFlight == 0 && p.hasSequences() && a.outdated(p.producer) {
+		// The partition's sequences restart, or it was left behind when
+		// another partition moved the producer to a newer epoch: it goes
+		// along before sending anything more, so that no broker sees the
+		// older epoch after the newer one (some track a producer's epoch
+		// across its partitions). Either waits for every request in
+		// flight, and for the retries that may have been written: under a
+		// new epoch they could be written twice, so they go first, under
+		// the epoch they have, until an answer settles them.
+		if p.inFlight > 0 {
+			return nil, noDeadline
+		}
+		if !p.unsure() && !a.restartSequences(p) {
 			return nil, noDeadline
 		}
 	}
@@ -137,6 +148,9 @@ func (a *Accumulator) next(p *partition, node int32, urgent bool, now time.Time)
 			return nil, wait
 		}
 		if a.cfg.Idempotent {
+			if p.restart {
+				return nil, noDeadline // after the retries in flight
+			}
 			if unresolved && (p.inFlight > 0 || !a.restartSequences(p)) {
 				return nil, noDeadline
 			}
@@ -158,18 +172,21 @@ func (a *Accumulator) lingers(p *partition, b *Batch, urgent bool, now time.Time
 	return max(0, a.cfg.Linger-now.Sub(b.created))
 }
 
-// adopt makes a partition that carries no sequence numbers any more take
-// the producer's current identity before its next batch is numbered: a
-// partition still numbering batches under an older epoch (or id) goes on
-// with it, which the broker accepts. It reports false while the producer
-// has no id. p.mu must be held.
+// adopt makes a partition take the producer's current identity before its
+// next batch is numbered. A partition left behind by a newer epoch waits
+// for its batches in flight. It reports false while the producer has no
+// id, or the partition must wait. p.mu must be held.
 func (a *Accumulator) adopt(p *partition) bool {
 	id, ok := a.currentID()
 	if !ok {
 		return false
 	}
-	if id != p.producer && !p.hasSequences() {
+	switch {
+	case id == p.producer:
+	case !p.hasSequences():
 		p.producer, p.nextSeq, p.lastAcked = id, 0, -1
+	default:
+		return false // left behind, with batches in flight: next goes along once they are answered
 	}
 	return true
 }

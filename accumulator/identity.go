@@ -87,6 +87,14 @@ func (a *Accumulator) nextEpoch(from ProducerID) (ProducerID, bool) {
 	return a.currentID()
 }
 
+// outdated reports whether the producer has moved past id: to a newer
+// epoch, or a new id (or is waiting for one).
+func (a *Accumulator) outdated(id ProducerID) bool {
+	a.ids.mu.Lock()
+	defer a.ids.mu.Unlock()
+	return !a.ids.have || a.ids.current.ID != id.ID || a.ids.current.Epoch > id.Epoch
+}
+
 // addSeq advances a sequence number by n records. Sequences are int32 and
 // wrap from math.MaxInt32 to 0, as the broker's do.
 func addSeq(seq int32, n int) int32 {

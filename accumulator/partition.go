@@ -152,3 +152,17 @@ func (p *partition) wakeOthers() bool {
 	}
 	return false
 }
+
+// unsure reports whether a batch waiting for a retry may have been written
+// by an earlier attempt.
+func (p *partition) unsure() bool {
+	for _, b := range p.batches {
+		if b.attempts == 0 {
+			return false
+		}
+		if b.maybeWritten && !b.completed && !b.inFlight {
+			return true
+		}
+	}
+	return false
+}

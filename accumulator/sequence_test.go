@@ -341,3 +341,66 @@ func TestNonIdempotentBatchesCarryNoProducer(t *testing.T) {
 	require.Equal(t, stampOf{-1, -1, -1}, stamped(t, h.drainOne("b0")))
 	require.Zero(t, h.asked)
 }
+
+// bumpedByTp0 leaves tp0 restarted under epoch 1 and tp1 with batch b1
+// in flight under epoch 0, as after a fault on tp0 only.
+func bumpedByTp0(t *testing.T, h *harness) (b1 *Batch) {
+	tp1 := part(1)
+	h.add(tp0, 0, big)
+	h.add(tp1, 1, big)
+	bs, _ := h.drain([]TopicPartition{tp0, tp1}, 1<<20)
+	require.Len(t, bs, 2)
+	h.acc.Retry(bs[0], Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true})
+	require.Equal(t, stampOf{7, 1, 0}, stamped(t, h.drainOne("tp0 under epoch 1")))
+	return bs[1]
+}
+
+func TestAnEpochRefusedAsOlderThanOursGoesAgainUnderOurs(t *testing.T) {
+	h := idempotent(t, false, nil)
+	b1 := bumpedByTp0(t, h)
+	// A broker that tracks epochs across partitions refuses tp1's batch.
+	h.acc.Retry(b1, Retry{At: h.clk.Now(), Cause: errRetry, EpochRejected: true})
+	bs, _ := h.drain([]TopicPartition{part(1)}, 1<<20)
+	require.Len(t, bs, 1)
+	require.Equal(t, stampOf{7, 1, 0}, stamped(t, bs[0]), "refused, so certainly unwritten: renumbered under the producer's epoch")
+	h.acc.Complete(bs[0], 0, -1, nil)
+	require.NoError(t, h.outcome(1).Err)
+}
+
+func TestAnEpochRefusedAfterAnUnansweredAttemptFails(t *testing.T) {
+	h := idempotent(t, false, nil)
+	b1 := bumpedByTp0(t, h)
+	h.acc.Retry(b1, Retry{At: h.clk.Now(), Cause: errRetry, Unanswered: true})
+	bs, _ := h.drain([]TopicPartition{part(1)}, 1<<20)
+	require.Len(t, bs, 1)
+	require.Equal(t, stampOf{7, 0, 0}, stamped(t, bs[0]), "an attempt that may have been written keeps its epoch")
+	h.acc.Retry(bs[0], Retry{At: h.clk.Now(), Cause: errRetry, EpochRejected: true})
+	r := h.outcome(1)
+	require.ErrorIs(t, r.Err, errRetry)
+	require.ErrorIs(t, r.Err, ErrMaybeWritten, "resent under another epoch it could be written twice, so it fails instead")
+	h.add(part(1), 2, big)
+	bs, _ = h.drain([]TopicPartition{part(1)}, 1<<20)
+	require.Len(t, bs, 1)
+	require.Equal(t, stampOf{7, 1, 0}, stamped(t, bs[0]), "the partition goes on under the producer's epoch")
+}
+
+func TestAnEpochRefusedAsCurrentIsFatal(t *testing.T) {
+	h := idempotent(t, false, nil)
+	h.add(tp0, 0, big)
+	h.add(tp0, 1, big)
+	b0 := h.drainOne("b0")
+	h.acc.Retry(b0, Retry{At: h.clk.Now(), Cause: errRetry, EpochRejected: true})
+	r := h.outcome(0)
+	require.ErrorIs(t, r.Err, errRetry)
+	require.Contains(t, r.Err.Error(), "fenced")
+	require.ErrorIs(t, h.outcome(1).Err, errRetry, "everything queued fails")
+}
+
+func TestAPartitionLeftBehindCatchesUpWhenIdle(t *testing.T) {
+	h := idempotent(t, false, nil)
+	b1 := bumpedByTp0(t, h)
+	h.retry(b1, 0) // NOT_LEADER, say: refused, so not written
+	bs, _ := h.drain([]TopicPartition{part(1)}, 1<<20)
+	require.Len(t, bs, 1)
+	require.Equal(t, stampOf{7, 1, 0}, stamped(t, bs[0]), "renumbered under the epoch tp0 moved to, before anything more is sent")
+}

@@ -63,13 +63,16 @@ func (s *Sender) settle(b *accumulator.Batch, p *protocol.ProduceResponsePartiti
 		if s.acc.Split(b, err) && s.cfg.Counters != nil {
 			s.cfg.Counters.Splits.Add(1)
 		}
-	case errors.Is(code, kerr.InvalidProducerEpoch) || errors.Is(code, kerr.ProducerFenced):
-		// Another producer took over this producer's id, or its epoch: the
-		// brokers will take nothing more from this one (the Java client's
-		// fatal error).
-		fatal := fmt.Errorf("the producer was fenced and can send nothing more: %w", err)
+	case errors.Is(code, kerr.ProducerFenced):
+		// Another producer took over this producer's id: the brokers will
+		// take nothing more from this one (the Java client's fatal error).
+		fatal := fmt.Errorf("the producer was fenced: another producer took over its id, and it can send nothing more: %w", err)
 		s.acc.Fatal(fatal)
 		s.acc.Complete(b, -1, -1, fatal)
+	case errors.Is(code, kerr.InvalidProducerEpoch):
+		// Fatal too, unless this producer itself moved to a newer epoch
+		// since the batch was numbered: the accumulator tells.
+		s.retry(b, accumulator.Retry{Cause: err, EpochRejected: true}, now, true)
 	case errors.Is(code, kerr.OutOfOrderSequenceNumber):
 		s.retry(b, accumulator.Retry{Cause: err, SequenceRejected: true}, now, false)
 	case errors.Is(code, kerr.UnknownProducerID):
