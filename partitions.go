@@ -38,6 +38,9 @@ func (p *Producer) PartitionsFor(ctx context.Context, topic string) (int, error)
 		p.requestRefresh("partitions wanted for " + topic)
 		select {
 		case <-updated:
+			if err := p.auth.err.Load(); err != nil {
+				return 0, &PartitionError{Topic: topic, Partition: -1, Err: err}
+			}
 		case <-ctx.Done():
 			return 0, &PartitionError{Topic: topic, Partition: -1, Err: fmt.Errorf("%w %q: %w", ErrUnknownTopic, topic, ctx.Err())}
 		case <-p.ctx.Done():

@@ -132,7 +132,9 @@ func (s *Sender) Run(ctx context.Context) {
 			case err != nil:
 				// Nothing is drained while the broker is unreachable: the
 				// batches wait in the accumulator, where they can still move
-				// to a new leader or expire.
+				// to a new leader or expire. Unless it refused to
+				// authenticate us: then they fail now.
+				s.failUnauthenticated(err)
 				if connBackoff == 0 {
 					connBackoff = s.cfg.RetryBackoff
 				} else if connBackoff *= 2; connBackoff > s.cfg.RetryBackoffMax {
