@@ -61,7 +61,7 @@ func ReadAll(ctx context.Context, brokers []string, topic string, expect int, op
 		kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.KeepControlRecords(), // to know where a partition ends when it ends with a marker
-		kgo.FetchMaxWait(200*time.Millisecond),
+		kgo.FetchMaxWait(200 * time.Millisecond),
 	}, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("readback: %w", err)
