@@ -1,7 +1,6 @@
 package secured
 
 import (
-	"bytes"
 	"crypto/tls"
 	"strconv"
 	"strings"
@@ -11,7 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 	franzplain "github.com/twmb/franz-go/pkg/sasl/plain"
 
 	producer "github.com/gokafka/producer"
@@ -58,20 +56,7 @@ func startEmbeddedSecured(t *testing.T, reauth time.Duration) *embeddedSecured {
 		kgo.DialTLSConfig(clientTLS.Clone()),
 		kgo.SASL(franzplain.Auth{User: embeddedUser, Pass: embeddedPassword}.AsMechanism()),
 	}}
-	// kfake closes the connection on a wrong password, where Kafka answers
-	// SASL_AUTHENTICATION_FAILED; answer PLAIN as Kafka does.
-	c.Kfake().ControlKey(int16(kmsg.SASLAuthenticate), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		c.Kfake().KeepControl()
-		r := req.(*kmsg.SASLAuthenticateRequest)
-		parts := bytes.Split(r.SASLAuthBytes, []byte{0})
-		if len(parts) != 3 || string(parts[2]) == embeddedPassword {
-			return nil, nil, false
-		}
-		resp := r.ResponseKind().(*kmsg.SASLAuthenticateResponse)
-		resp.ErrorCode = kerr.SASLAuthenticationFailed.Code
-		resp.ErrorMessage = kmsg.StringPtr("Authentication failed: Invalid username or password")
-		return resp, nil, true
-	})
+	c.AnswerWrongPlainPasswords(embeddedPassword)
 	return s
 }
 
