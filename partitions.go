@@ -27,6 +27,7 @@ func (p *Producer) PartitionsFor(ctx context.Context, topic string) (int, error)
 	defer p.wanted.done(topic)
 	for {
 		updated := p.wanted.updated()
+		refused := p.auth.last.Load()
 		if t := p.cache.Snapshot().Topic(topic); t != nil {
 			if len(t.Partitions) > 0 {
 				return len(t.Partitions), nil
@@ -38,7 +39,7 @@ func (p *Producer) PartitionsFor(ctx context.Context, topic string) (int, error)
 		p.requestRefresh("partitions wanted for " + topic)
 		select {
 		case <-updated:
-			if err := p.auth.err.Load(); err != nil {
+			if err := p.auth.refusedSince(refused); err != nil {
 				return 0, &PartitionError{Topic: topic, Partition: -1, Err: err}
 			}
 		case <-ctx.Done():

@@ -37,9 +37,21 @@ func (cfg *Config) validateSecurity() error {
 }
 
 // authState remembers whether the last metadata refresh was refused, so
-// that PartitionsFor callers woken by it can fail with the reason.
+// that PartitionsFor callers woken by it can fail with the reason. Each
+// refusal is a new *refusal: a caller compares the one it saw before
+// waiting with the one after, so an old refusal does not fail it.
 type authState struct {
-	err atomic.Pointer[conn.AuthError]
+	last atomic.Pointer[refusal]
+}
+
+type refusal struct{ err *conn.AuthError }
+
+// refusedSince returns the error of a refusal newer than before, if any.
+func (a *authState) refusedSince(before *refusal) error {
+	if r := a.last.Load(); r != nil && r != before {
+		return r.err
+	}
+	return nil
 }
 
 // noteRefresh looks at a metadata refresh's outcome. When it failed because
@@ -50,9 +62,9 @@ func (p *Producer) noteRefresh(err error) {
 	var ae *conn.AuthError
 	switch {
 	case err == nil:
-		p.auth.err.Store(nil)
+		p.auth.last.Store(nil)
 	case errors.As(err, &ae):
-		p.auth.err.Store(ae)
+		p.auth.last.Store(&refusal{ae})
 		p.pending.failWaiting(ae)
 		p.wanted.signal()
 	}
