@@ -134,26 +134,10 @@ func leadersElected(ctx context.Context, cl *kgo.Client, topic string, partition
 
 // produceAndReadBack sends n keyed records through cfg, then reads them
 // back with readOpts and requires exactly those records, in order within
-// each partition.
+// each partition, with no batch retried.
 func produceAndReadBack(t *testing.T, cfg producer.Config, topic string, n int, readOpts ...kgo.Opt) {
 	t.Helper()
-	p, err := producer.New(cfg)
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
-	defer cancel()
-	var failed atomic.Int64
-	var firstErr atomic.Value
-	for i := range n {
-		p.Produce(ctx, &producer.Record{Topic: topic, Key: fmt.Appendf(nil, "k%d", i%7), Value: fmt.Appendf(nil, "v%06d", i)},
-			func(_ producer.RecordMetadata, err error) {
-				if err != nil && failed.Add(1) == 1 {
-					firstErr.Store(err)
-				}
-			})
-	}
-	require.NoError(t, p.Close(ctx))
-	require.Zero(t, failed.Load(), "records failed, the first with: %v", firstErr.Load())
-	checkReadBack(t, cfg.Brokers, topic, n, readOpts...)
+	run(t, cfg, topic, func(sent int, _ time.Time) bool { return sent < n }, 0, readOpts...)
 }
 
 // checkReadBack reads topic and requires values v000000..v(n-1), each once,
@@ -226,31 +210,52 @@ func pool(caPEM []byte) *x509.CertPool {
 	return p
 }
 
-// produceFor produces keyed records at about 2,000 a second for d, then
-// requires every one acknowledged without a retry and read back exactly,
-// in order within each partition. It returns the producer's log. Run
-// longer than the broker's re-authentication interval, it shows that
-// re-authenticating a busy connection loses, fails and reorders nothing.
+// produceFor produces keyed records at about 2,000 a second for d, with
+// the same checks as produceAndReadBack, and returns the producer's log.
+// Run longer than the broker's re-authentication interval, it shows that
+// re-authenticating a busy connection loses, fails, retries and reorders
+// nothing.
 func produceFor(t *testing.T, cfg producer.Config, topic string, d time.Duration, readOpts ...kgo.Opt) string {
+	t.Helper()
+	end := time.Now().Add(d)
+	return run(t, cfg, topic, func(int, time.Time) bool { return time.Now().Before(end) }, 50*time.Millisecond, readOpts...)
+}
+
+// run produces keyed records numbered from 0 in rounds of 100, a round
+// every pace (0: no wait), while more says so; then it requires every
+// record acknowledged, none retried, and all read back exactly, in order
+// within each partition. It returns the producer's debug log.
+//
+// One record per partition goes first, each awaited: a new topic's leaders
+// may still be settling (NOT_LEADER_OR_FOLLOWER, retried, which without
+// idempotence may reorder), and that is not what this checks.
+func run(t *testing.T, cfg producer.Config, topic string, more func(sent int, start time.Time) bool, pace time.Duration, readOpts ...kgo.Opt) string {
 	t.Helper()
 	var log logCapture
 	cfg.Logger = log.logger()
 	p, err := producer.New(cfg)
 	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(t.Context(), d+testTimeout)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*testTimeout)
 	defer cancel()
+	partitions, err := p.PartitionsFor(ctx, topic)
+	require.NoError(t, err)
+	n := 0
+	for ; n < partitions; n++ {
+		_, err := p.Send(ctx, &producer.Record{Topic: topic, Partition: int32(n), Value: fmt.Appendf(nil, "v%06d", n)})
+		require.NoError(t, err, "the first record of partition %d", n)
+	}
+	retriesBefore := p.Stats().Retries
+
 	var failed atomic.Int64
 	var firstErr atomic.Value
-	// Record 0 goes alone first: a new topic's leaders may still be
-	// settling (NOT_LEADER_OR_FOLLOWER, retried), which is not what the
-	// retry count below is about.
-	_, err = p.Send(ctx, &producer.Record{Topic: topic, Key: []byte("k0"), Value: []byte("v000000")})
-	require.NoError(t, err, "the first record")
-	retriesBefore := p.Stats().Retries
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	n := 1
-	for end := time.Now().Add(d); time.Now().Before(end); <-tick.C {
+	var tick <-chan time.Time
+	if pace > 0 {
+		ticker := time.NewTicker(pace)
+		defer ticker.Stop()
+		tick = ticker.C
+	}
+	start := time.Now()
+	for more(n, start) {
 		for range 100 {
 			p.Produce(ctx, &producer.Record{Topic: topic, Key: fmt.Appendf(nil, "k%d", n%7), Value: fmt.Appendf(nil, "v%06d", n)},
 				func(_ producer.RecordMetadata, err error) {
@@ -260,14 +265,19 @@ func produceFor(t *testing.T, cfg producer.Config, topic string, d time.Duration
 				})
 			n++
 		}
+		if tick != nil {
+			<-tick
+		}
 	}
 	require.NoError(t, p.Flush(ctx))
 	stats := p.Stats()
 	require.NoError(t, p.Close(ctx))
 	require.Zero(t, failed.Load(), "of %d records, some failed, the first with: %v", n, firstErr.Load())
-	require.Equal(t, retriesBefore, stats.Retries, "batches were retried; the log says:\n%s", grepLines(log.String(), "retry", "failed", "closed", "lost", "authenticat"))
+	require.Equal(t, retriesBefore, stats.Retries, "batches were retried; the log says:\n%s",
+		grepLines(log.String(), "retry", "failed", "closed", "lost", "authenticat"))
 	checkReadBack(t, cfg.Brokers, topic, n, readOpts...)
-	t.Logf("%d records over %v, %d re-authentications", n, d, strings.Count(log.String(), "re-authenticated"))
+	t.Logf("%d records over %v, %d re-authentications", n, time.Since(start).Round(time.Millisecond),
+		strings.Count(log.String(), "kafka connection re-authenticated"))
 	return log.String()
 }
 
