@@ -1,7 +1,8 @@
 # make test      vet, race tests and short fuzz runs of every module, against
 #                the embedded broker (the README's test command)
 # make test-kafka  the integration and kprod suites against a real broker;
-#                needs KAFKA_BROKERS (see integration/kafka/broker.sh)
+#                needs KAFKA_BROKERS (see integration/kafka/broker.sh); with
+#                KAFKA_SECURITY, the TLS and SASL suites against a secured one
 # make soak      the soak test against the embedded broker
 # make bench     the benchmarks of the byte layer and the producer
 
@@ -11,7 +12,7 @@ MODULES  := . ./integration ./cmd/kprod ./bench
 # Packages whose tests need no broker at all.
 ROOT_PKGS := ./...
 
-.PHONY: test vet unit integration kprod fuzz test-kafka soak bench
+.PHONY: test vet unit integration kprod fuzz test-kafka test-kafka-secured soak bench
 
 test: vet unit integration kprod fuzz
 
@@ -33,10 +34,24 @@ kprod:
 fuzz:
 	@FUZZTIME=$(FUZZTIME) scripts/fuzz-all.sh
 
+# With KAFKA_SECURITY set (broker.sh start --security MODE prints it with
+# the rest of what the secured suite needs), KAFKA_BROKERS is a secured
+# broker and test-kafka runs the secured suite instead.
+ifneq ($(KAFKA_SECURITY),)
+test-kafka: test-kafka-secured
+else
 test-kafka:
 	@test -n "$$KAFKA_BROKERS" || { echo "KAFKA_BROKERS is not set: start a broker with integration/kafka/broker.sh start"; exit 2; }
 	cd integration && $(GO) test -race -count=1 -timeout 30m ./...
 	@if [ -f cmd/kprod/go.mod ]; then cd cmd/kprod && $(GO) test -race -count=1 -timeout 20m ./...; fi
+endif
+
+# The TLS and SASL suites against a secured broker, verbose so that every
+# error they provoke is in the output that CI searches for the password.
+test-kafka-secured:
+	@test -n "$$KAFKA_BROKERS" -a -n "$$KAFKA_SECURITY" || { echo "KAFKA_BROKERS and KAFKA_SECURITY are not set: start a broker with integration/kafka/broker.sh start --security MODE"; exit 2; }
+	cd integration && $(GO) test -race -count=1 -timeout 20m -v ./secured/
+	cd cmd/kprod && $(GO) test -race -count=1 -timeout 20m -v -run 'Secured' .
 
 # SOAK_FLAGS: e.g. -soak.duration 60s -soak.records 40000000 -soak.seed N
 soak:

@@ -55,6 +55,8 @@ func (p *Producer) connConfig() conn.Config {
 		ReconnectBackoff:    p.cfg.ReconnectBackoff,
 		ReconnectBackoffMax: p.cfg.ReconnectBackoffMax,
 		Dial:                p.cfg.Dialer.DialContext,
+		TLS:                 p.cfg.TLS,
+		SASL:                p.cfg.SASL,
 		Logger:              p.cfg.Logger,
 		Clock:               p.cfg.clock,
 	}

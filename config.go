@@ -2,6 +2,7 @@ package producer
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"github.com/gokafka/producer/compression"
 	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/partitioner"
+	"github.com/gokafka/producer/sasl"
 )
 
 // Config configures a Producer. The zero value of every field means its
@@ -159,6 +161,25 @@ type Config struct {
 	// kafka-python: connections_max_idle_ms, security_protocol.
 	// Default: a net.Dialer with a 10s timeout.
 	Dialer Dialer
+
+	// TLS, when set, secures every broker connection with this
+	// configuration: server verification against RootCAs (the system's if
+	// nil), a client certificate in Certificates for mutual TLS, SNI from
+	// ServerName or else the broker's host. A certificate that does not
+	// verify fails records at once with an *AuthError. Do not combine with
+	// a *tls.Dialer. Java: security.protocol=SSL or SASL_SSL with ssl.*;
+	// kafka-python: security_protocol, ssl_context. Default: no TLS.
+	TLS *tls.Config
+
+	// SASL, when set, authenticates every broker connection with this
+	// mechanism (sasl/plain, sasl/scram, sasl/oauthbearer, or your own
+	// sasl.Mechanism), re-authenticating before the broker's session
+	// expires (KIP-368). Refused credentials fail records at once with an
+	// *AuthError. Java: security.protocol=SASL_PLAINTEXT or SASL_SSL,
+	// sasl.mechanism, sasl.jaas.config; kafka-python: sasl_mechanism,
+	// sasl_plain_username, sasl_plain_password, sasl_oauth_token_provider.
+	// Default: none.
+	SASL sasl.Mechanism
 
 	// clock is the time source; tests in this package replace it.
 	clock clock.Clock
@@ -364,5 +385,5 @@ func (cfg *Config) validate() error {
 	if err := compression.CheckLevel(cfg.Compression, cfg.CompressionLevel); err != nil {
 		return bad("CompressionLevel", "%v", err)
 	}
-	return nil
+	return cfg.validateSecurity()
 }

@@ -27,6 +27,7 @@ func (p *Producer) PartitionsFor(ctx context.Context, topic string) (int, error)
 	defer p.wanted.done(topic)
 	for {
 		updated := p.wanted.updated()
+		refused := p.auth.last.Load()
 		if t := p.cache.Snapshot().Topic(topic); t != nil {
 			if len(t.Partitions) > 0 {
 				return len(t.Partitions), nil
@@ -38,6 +39,9 @@ func (p *Producer) PartitionsFor(ctx context.Context, topic string) (int, error)
 		p.requestRefresh("partitions wanted for " + topic)
 		select {
 		case <-updated:
+			if err := p.auth.refusedSince(refused); err != nil {
+				return 0, &PartitionError{Topic: topic, Partition: -1, Err: err}
+			}
 		case <-ctx.Done():
 			return 0, &PartitionError{Topic: topic, Partition: -1, Err: fmt.Errorf("%w %q: %w", ErrUnknownTopic, topic, ctx.Err())}
 		case <-p.ctx.Done():

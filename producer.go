@@ -47,6 +47,7 @@ type Producer struct {
 	held     held
 	wanted   wanted
 	counters sender.Counters
+	auth     authState // the last metadata refresh's refusal, if any
 
 	refreshCh chan struct{} // asks the metadata loop for a refresh now
 	idCh      chan struct{} // asks for a producer id (producerid.go)

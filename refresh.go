@@ -51,6 +51,7 @@ func (p *Producer) metadataLoop() {
 		}
 		started := clk.Now()
 		err := p.refresh(p.ctx)
+		p.noteRefresh(err)
 		switch {
 		case p.ctx.Err() != nil:
 			return

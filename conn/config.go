@@ -2,11 +2,13 @@ package conn
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"net"
 	"time"
 
 	"github.com/gokafka/producer/internal/clock"
+	"github.com/gokafka/producer/sasl"
 )
 
 // Config configures connections. The zero value of each field means its
@@ -37,13 +39,20 @@ type Config struct {
 	// many clients do not reconnect in step (Java: reconnect.backoff.ms,
 	// reconnect.backoff.max.ms). Defaults 50ms and 1s.
 	ReconnectBackoff, ReconnectBackoffMax time.Duration
-	// Dial opens the connection; nil means a net.Dialer. A TLS dialer plugs
-	// in here.
+	// Dial opens the connection; nil means a net.Dialer. A *tls.Dialer
+	// works too, but TLS below is better: its errors are classified.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
-	// Authenticate, when set, runs on every new connection after the
-	// ApiVersions handshake and before the connection is handed out; SASL
-	// plugs in here. An error closes the connection and fails the dial.
-	Authenticate func(ctx context.Context, c *Conn) error
+	// TLS, when set, wraps every connection in TLS with this configuration
+	// (Java: security.protocol=SSL or SASL_SSL). An empty ServerName means
+	// the host dialled, for SNI and for verifying the broker's certificate.
+	// A certificate that does not verify, or a broker that refuses ours,
+	// fails the dial with an *AuthError.
+	TLS *tls.Config
+	// SASL, when set, authenticates every new connection after the
+	// ApiVersions handshake (Java: sasl.mechanism), and again before the
+	// session the broker grants expires (KIP-368). Rejected credentials
+	// fail the dial with an *AuthError.
+	SASL sasl.Mechanism
 	// Logger receives connects and disconnects at Debug. Default: discard.
 	Logger *slog.Logger
 	// Clock times requests and backoff. Default: the wall clock.

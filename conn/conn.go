@@ -46,6 +46,9 @@ type Conn struct {
 	kick        chan struct{}
 	readerDone  chan struct{} // closed when the reader goroutine exits
 	watcherDone chan struct{} // closed when the timeout watcher exits
+	// reauthDone is closed when the re-authentication goroutine exits; nil
+	// while there is none. Dial sets it before the Conn is shared.
+	reauthDone chan struct{}
 }
 
 // pending is a request written, or being written, that awaits a response.
@@ -55,6 +58,7 @@ type pending struct {
 	version  int16
 	done     func(protocol.Response, error)
 	deadline time.Time
+	auth     bool // part of the authentication exchange: holds no slot
 }
 
 // newConn wraps an established net.Conn and starts its goroutines.
@@ -114,6 +118,9 @@ func (c *Conn) Close() error {
 	c.fail(fmt.Errorf("%w: %s", ErrClosed, c.addr))
 	<-c.watcherDone
 	<-c.readerDone
+	if c.reauthDone != nil {
+		<-c.reauthDone
+	}
 	return nil
 }
 
@@ -134,7 +141,9 @@ func (c *Conn) fail(err error) {
 	c.nc.Close() // unblocks the reader and any write in progress
 	c.log.Debug("kafka connection closed", "reason", err, "failed_requests", len(failed))
 	for _, p := range failed {
-		<-c.slots
+		if !p.auth {
+			<-c.slots
+		}
 		p.done(nil, fmt.Errorf("%s v%d (correlation id %d): %w", p.req.Key(), p.version, p.corr, err))
 	}
 }

@@ -8,9 +8,12 @@ import (
 	"github.com/gokafka/producer/protocol/kerr"
 )
 
-// Dial connects to addr within DialTimeout, negotiates API versions and runs
-// cfg.Authenticate. The handshake requests are bounded by ctx and by
-// RequestTimeout each. Connection failures wrap ErrDisconnected.
+// Dial connects to addr within DialTimeout (over TLS if cfg.TLS is set),
+// negotiates API versions and, if cfg.SASL is set, authenticates. The
+// handshake requests are bounded by ctx and by RequestTimeout each.
+// Connection failures wrap ErrDisconnected; a certificate that does not
+// verify, a broker that refuses ours, and refused credentials are an
+// *AuthError, which is not retriable.
 //
 // Negotiation sends ApiVersions at the highest version this client speaks.
 // A broker that does not speak it answers UNSUPPORTED_VERSION in a v0
@@ -21,19 +24,35 @@ func Dial(ctx context.Context, addr string, cfg Config) (*Conn, error) {
 	cfg = cfg.withDefaults()
 	dialCtx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
 	nc, err := cfg.Dial(dialCtx, "tcp", addr)
+	if err == nil && cfg.TLS != nil {
+		nc, err = handshakeTLS(dialCtx, nc, addr, cfg.TLS)
+	}
 	cancel()
 	if err != nil {
+		if tlsRefused(err) {
+			return nil, &AuthError{Addr: addr, Mechanism: mechanismTLS, Err: err}
+		}
 		return nil, fmt.Errorf("%w: dialing %s: %w", ErrDisconnected, addr, err)
 	}
 	c := newConn(nc, addr, cfg)
 	if err := c.negotiate(ctx); err != nil {
 		c.Close()
+		if tlsRefused(err) {
+			// With TLS 1.3 the broker judges our certificate after the
+			// client's handshake ends: its refusal comes at the first read.
+			return nil, &AuthError{Addr: addr, Mechanism: mechanismTLS, Err: err}
+		}
 		return nil, err
 	}
-	if cfg.Authenticate != nil {
-		if err := cfg.Authenticate(ctx, c); err != nil {
+	if cfg.SASL != nil {
+		lifetime, err := c.authenticate(ctx)
+		if err != nil {
 			c.Close()
-			return nil, fmt.Errorf("authenticating to %s: %w", addr, err)
+			return nil, err
+		}
+		if lifetime > 0 {
+			c.reauthDone = make(chan struct{})
+			go c.reauthenticate(lifetime)
 		}
 	}
 	c.log.Debug("kafka connection established", "apis", len(c.versions))

@@ -3,7 +3,6 @@ package conn
 import (
 	"context"
 	"errors"
-	"strings"
 	"testing"
 
 	"github.com/gokafka/producer/protocol"
@@ -118,56 +117,4 @@ func TestDialFailureIsRetriable(t *testing.T) {
 	if !errors.Is(err, ErrDisconnected) || !IsRetriable(err) {
 		t.Fatalf("Dial to a closed port: %v, want a retriable ErrDisconnected", err)
 	}
-}
-
-func TestAuthenticateRunsAfterApiVersions(t *testing.T) {
-	fb := newFakeBroker(t)
-	var authenticated bool
-	cfg := Config{Authenticate: func(ctx context.Context, c *Conn) error {
-		// The seam can already use negotiated versions and send requests.
-		if _, err := c.Version(protocol.SaslHandshake); err != nil {
-			return err
-		}
-		resp, err := c.Request(ctx, &protocol.SaslHandshakeRequest{Mechanism: "PLAIN"})
-		if err != nil {
-			return err
-		}
-		authenticated = resp.(*protocol.SaslHandshakeResponse).ErrorCode == 0
-		return nil
-	}}
-	done := make(chan *Conn, 1)
-	go func() {
-		c, err := Dial(context.Background(), fb.addr(), cfg)
-		if err != nil {
-			t.Errorf("Dial: %v", err)
-		}
-		done <- c
-	}()
-	bc := fb.conn(t)
-	r := bc.next(t)
-	if r.api != protocol.SaslHandshake {
-		t.Fatalf("first request after ApiVersions is %s, want SaslHandshake", r.api)
-	}
-	bc.reply(r, &protocol.SaslHandshakeResponse{Mechanisms: []string{"PLAIN"}})
-	c := <-done
-	if c == nil {
-		return
-	}
-	defer c.Close()
-	if !authenticated {
-		t.Error("Authenticate did not see the handshake answer")
-	}
-}
-
-func TestAuthenticateFailureFailsDial(t *testing.T) {
-	fb := newFakeBroker(t)
-	boom := errors.New("bad password")
-	_, err := Dial(context.Background(), fb.addr(), Config{Authenticate: func(context.Context, *Conn) error { return boom }})
-	if !errors.Is(err, boom) || IsRetriable(err) {
-		t.Fatalf("Dial error %v, want the authentication error, not retriable", err)
-	}
-	if !strings.Contains(err.Error(), fb.addr()) {
-		t.Errorf("error %q does not name the address", err)
-	}
-	waitNoConnGoroutines(t, "after a failed Dial")
 }

@@ -3,7 +3,8 @@
 // response comes back to it. It keeps one TCP connection per broker and does
 // everything the Kafka protocol asks of a connection: the ApiVersions
 // handshake (KIP-35/KIP-511) that fixes which version of each API to speak,
-// the optional authentication step, size-prefixed framing, correlation ids,
+// TLS, SASL authentication (KIP-152) and re-authentication before the
+// session expires (KIP-368), size-prefixed framing, correlation ids,
 // pipelining up to max.in.flight.requests.per.connection, request timeouts,
 // and reconnecting with exponential backoff.
 //
@@ -16,6 +17,7 @@
 // correlation ids were assigned. One reader goroutine per connection reads
 // responses, which Kafka sends in request order, matches each to the oldest
 // request awaiting one, decodes it and calls the request's callback. One
-// timer goroutine per connection watches the oldest request's deadline.
-// Close stops both and waits for them.
+// timer goroutine per connection watches the oldest request's deadline; a
+// SASL connection whose session expires has one more, which re-authenticates
+// in time. Close stops them all and waits for them.
 package conn

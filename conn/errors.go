@@ -30,6 +30,11 @@ var (
 	// a written request leaves its effect unknown: the broker may have
 	// acted and its answer been lost.
 	ErrNotSent = errors.New("request not sent")
+	// ErrAuthentication: the connection could not be secured or
+	// authenticated; the error is an *AuthError naming the broker, the
+	// mechanism and the reason. Not retriable: the same configuration
+	// fails the same way.
+	ErrAuthentication = errors.New("authentication failed")
 )
 
 // IsRetriable reports whether err says nothing about the request itself,
@@ -37,9 +42,12 @@ var (
 // new connection may succeed: ErrClosed, ErrRequestTimeout, ErrDisconnected
 // and ErrBackoff. Anything else is not: a context's end is the caller's
 // decision, a *protocol.VersionError or *protocol.DecodeError would recur,
-// and an authentication error needs the user. Kafka error codes are
+// and an *AuthError needs the user. Kafka error codes are
 // classified separately by kerr.IsRetriable; a sender asks both.
 func IsRetriable(err error) bool {
+	if errors.Is(err, ErrAuthentication) {
+		return false // even inside a *BackoffError: the next attempt fails alike
+	}
 	return errors.Is(err, ErrDisconnected) || errors.Is(err, ErrRequestTimeout) ||
 		errors.Is(err, ErrClosed) || errors.Is(err, ErrBackoff)
 }
@@ -60,3 +68,29 @@ func (e *BackoffError) Error() string {
 
 // Unwrap returns ErrBackoff and the last failure.
 func (e *BackoffError) Unwrap() []error { return []error{ErrBackoff, e.Err} }
+
+// AuthError is why a connection could not be secured or authenticated:
+// the broker's certificate did not verify (unknown CA, expired, another
+// host's) or the broker refused ours, or the broker refused the SASL
+// credentials, or failed to prove it knows them. It matches
+// ErrAuthentication and, through Err, the cause: for refused credentials
+// kerr.SaslAuthenticationFailed, for a certificate the x509 or tls error.
+// Its message never holds a secret.
+type AuthError struct {
+	Addr      string // the broker, host:port
+	Mechanism string // "TLS", or the SASL mechanism's name
+	Err       error
+}
+
+func (e *AuthError) Error() string {
+	if e.Mechanism == mechanismTLS {
+		return fmt.Sprintf("TLS handshake with broker %s failed: %v", e.Addr, e.Err)
+	}
+	return fmt.Sprintf("SASL %s authentication to broker %s failed: %v", e.Mechanism, e.Addr, e.Err)
+}
+
+// Unwrap returns ErrAuthentication and the cause.
+func (e *AuthError) Unwrap() []error { return []error{ErrAuthentication, e.Err} }
+
+// mechanismTLS is AuthError.Mechanism for a TLS failure.
+const mechanismTLS = "TLS"

@@ -1,6 +1,7 @@
 package conn
 
 import (
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -53,9 +54,18 @@ const waitTime = 5 * time.Second
 
 func newFakeBroker(t testing.TB) *fakeBroker {
 	t.Helper()
+	return newFakeBrokerTLS(t, nil)
+}
+
+// newFakeBrokerTLS is a fake broker that speaks TLS with cfg (none if nil).
+func newFakeBrokerTLS(t testing.TB, cfg *tls.Config) *fakeBroker {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)
+	}
+	if cfg != nil {
+		ln = tls.NewListener(ln, cfg)
 	}
 	fb := &fakeBroker{t: t, ln: ln, accepted: make(chan *brokerConn, 16)}
 	fb.apiVersions = answerApiVersions(allVersions())

@@ -83,7 +83,9 @@ func (c *Conn) deliver(frame []byte) bool {
 	c.pending = c.pending[:len(c.pending)-1]
 	c.mu.Unlock()
 	c.wake() // the oldest deadline moved
-	<-c.slots
+	if !p.auth {
+		<-c.slots
+	}
 
 	// A body that does not decode fails its request only: the frame was
 	// read whole, so the stream is still in step.

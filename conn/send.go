@@ -70,7 +70,7 @@ func (c *Conn) SendVersion(ctx context.Context, req protocol.Request, version in
 		done(nil, c.ctxErr(ctx, req))
 		return
 	}
-	c.write(req, version, done)
+	c.write(req, version, done, false)
 }
 
 // expectsResponse reports whether Kafka answers req: it does not answer a
@@ -82,8 +82,10 @@ func expectsResponse(req protocol.Request) bool {
 
 // write encodes and writes one request. The caller holds a slot and the
 // write lock; write releases the lock, and the slot unless a response is
-// awaited (then whoever completes the request releases it).
-func (c *Conn) write(req protocol.Request, version int16, done func(protocol.Response, error)) {
+// awaited (then whoever completes the request releases it). A request of
+// the authentication exchange (auth) holds no slot and keeps the lock: the
+// exchange releases it when it ends (auth.go).
+func (c *Conn) write(req protocol.Request, version int16, done func(protocol.Response, error), auth bool) {
 	api := req.Key()
 	corr := c.nextCorr
 	if c.nextCorr == math.MaxInt32 {
@@ -105,8 +107,10 @@ func (c *Conn) write(req protocol.Request, version int16, done func(protocol.Res
 		err := fmt.Errorf("%w: %w", ErrNotSent, c.err)
 		c.mu.Unlock()
 		putBuffer(buf, b)
-		<-c.writeLock
-		<-c.slots
+		if !auth {
+			<-c.writeLock
+			<-c.slots
+		}
 		done(nil, err)
 		return
 	}
@@ -118,7 +122,7 @@ func (c *Conn) write(req protocol.Request, version int16, done func(protocol.Res
 	if awaits {
 		c.pending = append(c.pending, &pending{
 			corr: corr, req: req, version: version, done: done,
-			deadline: now.Add(c.cfg.RequestTimeout),
+			deadline: now.Add(c.cfg.RequestTimeout), auth: auth,
 		})
 	}
 	// A write the broker never reads (its socket buffer full) would block
@@ -135,7 +139,9 @@ func (c *Conn) write(req protocol.Request, version int16, done func(protocol.Res
 	c.writeStarted = time.Time{}
 	c.mu.Unlock()
 	putBuffer(buf, b)
-	<-c.writeLock
+	if !auth {
+		<-c.writeLock
+	}
 
 	if werr != nil {
 		// A partial write leaves the stream unusable; fail fails the queued

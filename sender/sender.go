@@ -130,7 +130,9 @@ func (s *Sender) Run(ctx context.Context) {
 			case err != nil:
 				// Nothing is drained while the broker is unreachable: the
 				// batches wait in the accumulator, where they can still move
-				// to a new leader or expire.
+				// to a new leader or expire. Unless it refused to
+				// authenticate us: then they fail now.
+				s.failUnauthenticated(err)
 				unreachable++
 				wait = s.retryBackoff.Delay(unreachable)
 				s.cfg.Logger.Debug("broker unreachable", "node", s.cfg.Node, "err", err)

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"os"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	producer "github.com/gokafka/producer"
 	"github.com/gokafka/producer/compression"
+	"github.com/gokafka/producer/sasl"
 )
 
 // commonOptions are the flags perf and produce share: where to produce and
@@ -44,15 +46,16 @@ type commonOptions struct {
 	tlsServerName string
 	tlsConf       *tls.Config // built by validate
 
+	// SASL (sasl.go).
+	sasl     saslOptions
+	saslMech sasl.Mechanism // built by validate
+
 	// Features the library does not have yet. The flags exist so that the
 	// interface is stable, and fail with a usage error rather than being
 	// silently ignored.
 	idempotent      bool
 	transactionalID string
 	txnSize         int
-	saslMechanism   string
-	saslUser        string
-	saslPassword    string
 }
 
 // defaultEmbeddedPartitions is the partition count of the topic kprod
@@ -86,9 +89,7 @@ func (o *commonOptions) register(fs *pflag.FlagSet) {
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM `file` of the client certificate, for brokers that require one")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM `file` of the client certificate's key")
 	fs.StringVar(&o.tlsServerName, "tls-server-name", "", "name to verify the brokers' certificates against (default: the host dialled)")
-	fs.StringVar(&o.saslMechanism, "sasl-mechanism", "", "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (not supported yet)")
-	fs.StringVar(&o.saslUser, "sasl-user", "", "SASL user name (not supported yet)")
-	fs.StringVar(&o.saslPassword, "sasl-password", "", "SASL password (not supported yet)")
+	o.sasl.register(fs)
 }
 
 // brokerList splits --brokers; empty means "start an embedded broker".
@@ -114,7 +115,7 @@ func (o *commonOptions) validate(cmd *cobra.Command) error {
 		}
 		o.idempotent = false
 	}
-	for _, name := range []string{"transactional-id", "txn-size", "sasl-mechanism", "sasl-user", "sasl-password"} {
+	for _, name := range []string{"transactional-id", "txn-size"} {
 		if changed(name) {
 			return usagef("--%s: not supported yet by the producer library", name)
 		}
@@ -168,6 +169,9 @@ func (o *commonOptions) validate(cmd *cobra.Command) error {
 		return err
 	}
 	o.tlsConf = tlsConf
+	if o.saslMech, err = o.sasl.build(changed, os.Getenv, len(o.brokerList()) == 0); err != nil {
+		return err
+	}
 	// The rest (sizes, timeouts and how they combine) is the library's to
 	// judge; producerConfig's caller maps its verdict back to a flag.
 	return nil
@@ -197,9 +201,8 @@ func (o *commonOptions) producerConfig(brokers []string) producer.Config {
 		Compression:        codec,
 		CompressionLevel:   o.compressionLevel,
 	}
-	if o.tlsConf != nil {
-		cfg.Dialer = tlsDialer(o.tlsConf)
-	}
+	cfg.TLS = o.tlsConf
+	cfg.SASL = o.saslMech
 	return cfg
 }
 

@@ -13,6 +13,9 @@ func realBrokers(t *testing.T) string {
 	if b == "" {
 		t.Skip("KAFKA_BROKERS is not set")
 	}
+	if os.Getenv("KAFKA_SECURITY") != "" {
+		t.Skip("KAFKA_BROKERS is a secured broker (realbroker_secured_test.go)")
+	}
 	return b
 }
 

@@ -3,17 +3,12 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"net"
 	"os"
-	"time"
 )
 
-// TLS plugs into the producer through Config.Dialer, which the library
-// documents for exactly this: every broker connection, and kprod's own for
-// topic creation, is dialled through a *tls.Dialer.
-
-// tlsDialTimeout matches the library's default dial timeout.
-const tlsDialTimeout = 10 * time.Second
+// TLS plugs into the producer through Config.TLS, and into kprod's own
+// connection for topic creation through conn.Config.TLS, so that a
+// certificate that does not verify fails the run at once, saying why.
 
 // tlsEnabled reports whether any TLS flag asks for TLS.
 func (o *commonOptions) tlsEnabled() bool {
@@ -51,9 +46,4 @@ func (o *commonOptions) tlsConfig() (*tls.Config, error) {
 		cfg.Certificates = []tls.Certificate{pair}
 	}
 	return cfg, nil
-}
-
-// tlsDialer dials brokers over TLS with cfg.
-func tlsDialer(cfg *tls.Config) *tls.Dialer {
-	return &tls.Dialer{NetDialer: &net.Dialer{Timeout: tlsDialTimeout}, Config: cfg}
 }

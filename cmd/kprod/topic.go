@@ -84,7 +84,7 @@ func orDefault(n int64) string {
 
 // connConfig is the connection configuration matching the producer's.
 func connConfig(cfg producer.Config) conn.Config {
-	cc := conn.Config{ClientID: cfg.ClientID, RequestTimeout: cfg.RequestTimeout}
+	cc := conn.Config{ClientID: cfg.ClientID, RequestTimeout: cfg.RequestTimeout, TLS: cfg.TLS, SASL: cfg.SASL}
 	if cfg.Dialer != nil {
 		cc.Dial = cfg.Dialer.DialContext
 	}
@@ -98,6 +98,9 @@ func dialAny(ctx context.Context, addrs []string, cfg conn.Config) (*conn.Conn, 
 		c, err := conn.Dial(ctx, a, cfg)
 		if err == nil {
 			return c, nil
+		}
+		if errors.Is(err, conn.ErrAuthentication) {
+			return nil, err // one line that says why, not one per broker
 		}
 		errs = append(errs, err)
 	}

@@ -28,7 +28,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"produce", "--txn-size", "10"}, "--txn-size: not supported yet"},
 		{[]string{"produce", "--tls-ca", "/nonexistent/ca.pem"}, "--tls-ca"},
 		{[]string{"produce", "--tls-cert", "c.pem"}, "--tls-key: required"},
-		{[]string{"produce", "--sasl-mechanism", "PLAIN"}, "--sasl-mechanism: not supported yet"},
+		{[]string{"produce", "--sasl-mechanism", "PLAIN"}, "--sasl-mechanism: the embedded broker has no SASL"},
 		{[]string{"produce", "--header", "=v"}, "--header"},
 		{[]string{"produce", "--partition", "-2"}, "--partition"},
 		{[]string{"dump", "--version", "99", "--value", "v"}, "--version"},

@@ -45,6 +45,10 @@ type Options struct {
 	// little: requests it could not serve (an injected connection close
 	// among them, at info) and consumer group changes.
 	Logger *slog.Logger
+
+	// Kfake are more options for kfake itself: SASL users (kfake.EnableSASL,
+	// kfake.Superuser), TLS (kfake.TLS), broker configs (kfake.BrokerConfigs).
+	Kfake []kfake.Opt
 }
 
 // Cluster is a running in-process cluster. Its methods are safe for
@@ -83,6 +87,7 @@ func Start(opts Options) (*Cluster, error) {
 	if opts.Logger != nil {
 		kopts = append(kopts, kfake.WithLogger(slogLogger{opts.Logger}))
 	}
+	kopts = append(kopts, opts.Kfake...)
 	fake, err := kfake.NewCluster(kopts...)
 	if err != nil {
 		return nil, fmt.Errorf("embedded: starting cluster: %w", err)

@@ -5,6 +5,10 @@
 #   broker.sh start    fetch Kafka from Maven Central (once), format storage,
 #                      start the broker, wait until it serves, then print
 #                      exactly one line on stdout: KAFKA_BROKERS=127.0.0.1:PORT
+#   broker.sh start --security ssl|sasl_plaintext|sasl_ssl
+#                      the same with TLS and/or SASL on the client listener,
+#                      printing KAFKA_CA=... and more after KAFKA_BROKERS;
+#                      users, passwords and certificates: see security.sh
 #   broker.sh stop     stop the broker (TERM, then KILL) and remove its state
 #   broker.sh status   print KAFKA_BROKERS=... and exit 0 if it runs, else exit 1
 #   broker.sh logs     print the broker log
@@ -47,6 +51,9 @@ die() {
 	log "error: $*"
 	exit 1
 }
+
+# shellcheck source=security.sh
+. "$(dirname "${BASH_SOURCE[0]}")/security.sh"
 
 # alive PID: the process exists and, where /proc tells us, is a Kafka broker
 # (so a recycled PID is not mistaken for ours).
@@ -206,6 +213,7 @@ rootLogger.appenderRef.out.ref = OUT
 logger.state.name = state.change.logger
 logger.state.level = WARN
 EOF
+	security_config "$port" "$cport"
 }
 
 java_opts() {
@@ -227,7 +235,7 @@ launch() {
 
 	"$JAVA" "${opts[@]}" -cp "$CACHE_DIR/lib/*" kafka.tools.StorageTool format \
 		--config "$STATE_DIR/server.properties" --cluster-id "$(cluster_id)" \
-		--ignore-formatted >"$STATE_DIR/format.log" 2>&1 </dev/null || {
+		--ignore-formatted "${SECURITY_FORMAT_ARGS[@]}" >"$STATE_DIR/format.log" 2>&1 </dev/null || {
 		cat "$STATE_DIR/format.log"
 		log "formatting storage failed"
 		return 1
@@ -279,8 +287,10 @@ stop_pid() {
 cmd_start() {
 	local pid attempt rc started port cport
 	if pid=$(running_pid) && [[ -f "$ADDR_FILE" ]] && port_open "$(cut -d: -f2 "$ADDR_FILE")"; then
+		security_running_matches || die "the broker running in $STATE_DIR has other security settings; stop it first"
 		log "broker already running (pid $pid)"
 		printf 'KAFKA_BROKERS=%s\n' "$(<"$ADDR_FILE")" >&3
+		security_print >&3
 		return 0
 	fi
 	if pid=$(running_pid); then
@@ -300,6 +310,7 @@ cmd_start() {
 		0)
 			log "broker $(<"$PID_FILE") serves on $(<"$ADDR_FILE") after $((SECONDS - started))s (log: $LOG_FILE)"
 			printf 'KAFKA_BROKERS=%s\n' "$(<"$ADDR_FILE")" >&3
+			security_print >&3
 			return 0
 			;;
 		2) log "port taken before the broker bound it (attempt $attempt); retrying with new ports" ;;
@@ -326,6 +337,7 @@ cmd_status() {
 	if pid=$(running_pid) && [[ -f "$ADDR_FILE" ]]; then
 		log "broker running (pid $pid)"
 		printf 'KAFKA_BROKERS=%s\n' "$(<"$ADDR_FILE")" >&3
+		security_print >&3
 		return 0
 	fi
 	log "no broker running"
@@ -338,7 +350,11 @@ cmd_logs() {
 }
 
 case "${1:-}" in
-start) cmd_start ;;
+start)
+	shift
+	security_parse_args "$@"
+	cmd_start
+	;;
 stop) cmd_stop ;;
 status) cmd_status ;;
 logs) cmd_logs ;;

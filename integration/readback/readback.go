@@ -53,14 +53,16 @@ type Header struct {
 //
 // ReadAll fails once ctx ends first, saying how many of expect it read, and
 // returns what it read, sorted, with the error.
-func ReadAll(ctx context.Context, brokers []string, topic string, expect int) ([]Record, error) {
-	cl, err := kgo.NewClient(
+//
+// opts are more client options, such as TLS and SASL for a secured broker.
+func ReadAll(ctx context.Context, brokers []string, topic string, expect int, opts ...kgo.Opt) ([]Record, error) {
+	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(brokers...),
 		kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.KeepControlRecords(), // to know where a partition ends when it ends with a marker
-		kgo.FetchMaxWait(200*time.Millisecond),
-	)
+		kgo.FetchMaxWait(200 * time.Millisecond),
+	}, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("readback: %w", err)
 	}

@@ -112,3 +112,15 @@ func (t *fakeTimer) Stop() bool {
 	}
 	return true
 }
+
+// Deadlines returns when each pending timer fires, so a test can tell the
+// timer it waits for from others armed meanwhile.
+func (f *Fake) Deadlines() []time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]time.Time, len(f.timers))
+	for i, t := range f.timers {
+		out[i] = t.when
+	}
+	return out
+}

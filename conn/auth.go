@@ -1,0 +1,159 @@
+package conn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/kerr"
+	"github.com/gokafka/producer/sasl"
+)
+
+// maxSASLRounds bounds one exchange, so that a mechanism and a broker that
+// keep answering each other cannot loop forever. The mechanisms Kafka
+// offers need two rounds at most.
+const maxSASLRounds = 16
+
+// authenticate runs one SASL exchange on c: SaslHandshake v1 naming the
+// mechanism, then the mechanism's messages in SaslAuthenticate requests
+// (KIP-152) until it is satisfied. It returns the session lifetime the
+// broker granted (KIP-368), zero if none.
+//
+// It holds the write lock from the handshake to the last message, because
+// the broker accepts nothing else in between. Requests written before it
+// keep their place and are answered first, since a broker answers in
+// order; requests that come during it wait for the lock. That is what lets
+// a re-authentication run on a busy connection without failing or
+// reordering anything.
+//
+// An error means the exchange stopped half-way, so the connection is no
+// longer usable: the caller closes it. A refusal is an *AuthError; a broken
+// connection is the retriable error it was.
+func (c *Conn) authenticate(ctx context.Context) (time.Duration, error) {
+	select {
+	case c.writeLock <- struct{}{}:
+	case <-ctx.Done():
+		return 0, fmt.Errorf("SASL authentication to %s: %w", c.addr, context.Cause(ctx))
+	case <-c.dead:
+		return 0, c.Err()
+	}
+	defer func() { <-c.writeLock }()
+
+	mech := c.cfg.SASL
+	refused := func(err error) error { return &AuthError{Addr: c.addr, Mechanism: mech.Name(), Err: err} }
+	if v, err := c.versions.For(protocol.SaslHandshake); err != nil || v < 1 {
+		// v0 would make the tokens bare frames, which we do not speak.
+		return 0, refused(fmt.Errorf("the broker does not speak SaslHandshake v1 (Kafka 1.0+): %w", errOr(err, protocol.ErrUnsupportedVersion)))
+	}
+	resp, err := c.authRoundTrip(ctx, &protocol.SaslHandshakeRequest{Mechanism: mech.Name()}, 1)
+	if err != nil {
+		return 0, err
+	}
+	if hs := resp.(*protocol.SaslHandshakeResponse); hs.ErrorCode != 0 {
+		return 0, refused(fmt.Errorf("%w (the broker enables %s)", kerr.ForCode(hs.ErrorCode), strings.Join(hs.Mechanisms, ", ")))
+	}
+	version, err := c.versions.For(protocol.SaslAuthenticate)
+	if err != nil {
+		return 0, refused(err)
+	}
+	session, err := mech.Start(ctx, c.addr)
+	if err != nil {
+		return 0, refused(err)
+	}
+	var challenge []byte
+	var lifetime time.Duration
+	for range maxSASLRounds {
+		msg, done, err := session.Step(ctx, challenge)
+		if err != nil {
+			return 0, refused(err)
+		}
+		if done {
+			return lifetime, nil
+		}
+		resp, err := c.authRoundTrip(ctx, &protocol.SaslAuthenticateRequest{AuthBytes: msg}, version)
+		if err != nil {
+			return 0, err
+		}
+		ar := resp.(*protocol.SaslAuthenticateResponse)
+		if ar.ErrorCode != 0 {
+			err := kerr.ForCode(ar.ErrorCode)
+			if ar.ErrorMessage != nil && *ar.ErrorMessage != "" {
+				err = fmt.Errorf("%w (%s)", err, *ar.ErrorMessage)
+			}
+			return 0, refused(err)
+		}
+		challenge = ar.AuthBytes
+		lifetime = time.Duration(ar.SessionLifetimeMs) * time.Millisecond
+	}
+	return 0, refused(fmt.Errorf("%w: no outcome after %d rounds", sasl.ErrProtocol, maxSASLRounds))
+}
+
+func errOr(err, def error) error {
+	if err != nil {
+		return err
+	}
+	return def
+}
+
+// authRoundTrip writes one request of the exchange, under the write lock
+// authenticate holds and outside MaxInFlight, and waits for its answer.
+func (c *Conn) authRoundTrip(ctx context.Context, req protocol.Request, version int16) (protocol.Response, error) {
+	type result struct {
+		resp protocol.Response
+		err  error
+	}
+	ch := make(chan result, 1) // buffered: a late answer must not block the reader
+	c.write(req, version, func(resp protocol.Response, err error) { ch <- result{resp, err} }, true)
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			return nil, fmt.Errorf("SASL authentication to %s: %w", c.addr, r.err)
+		}
+		return r.resp, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("SASL authentication to %s: %s: %w", c.addr, req.Key(), context.Cause(ctx))
+	}
+}
+
+// reauthenticate keeps the connection's SASL session alive (KIP-368): the
+// broker closes a connection whose session expired at its next request, so
+// the client authenticates again before that, at a random point between 85%
+// and 95% of the lifetime as the Java client does, so that connections made
+// together do not re-authenticate together. A refusal kills the connection
+// with the *AuthError; so does a broken exchange, with its retriable error.
+func (c *Conn) reauthenticate(lifetime time.Duration) {
+	defer close(c.reauthDone)
+	// The exchange's context ends with the connection.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-c.dead:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	for lifetime > 0 {
+		timer := c.cfg.Clock.NewTimer(time.Duration(float64(lifetime) * (0.85 + 0.1*rand.Float64())))
+		select {
+		case <-timer.C():
+		case <-c.dead:
+			timer.Stop()
+			return
+		}
+		next, err := c.authenticate(ctx)
+		if err != nil {
+			if !errors.Is(err, ErrClosed) {
+				c.log.Warn("kafka re-authentication failed", "mechanism", c.cfg.SASL.Name(), "err", err)
+			}
+			c.fail(err)
+			return
+		}
+		c.log.Debug("kafka connection re-authenticated", "mechanism", c.cfg.SASL.Name(), "session_lifetime", next)
+		lifetime = next
+	}
+}

@@ -1,0 +1,287 @@
+package conn
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gokafka/producer/internal/clock"
+	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/kerr"
+	"github.com/gokafka/producer/sasl"
+	"github.com/gokafka/producer/sasl/plain"
+	"github.com/gokafka/producer/sasl/scram"
+)
+
+const testPassword = "pw-never-printed"
+
+// dialAsync dials fb with cfg on another goroutine, so that the test can
+// play the broker's side of the handshake.
+func dialAsync(t *testing.T, fb *fakeBroker, cfg Config) <-chan result2 {
+	ch := make(chan result2, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitTime)
+		defer cancel()
+		c, err := Dial(ctx, fb.addr(), cfg)
+		if c != nil {
+			t.Cleanup(func() { c.Close() })
+		}
+		ch <- result2{c, err}
+	}()
+	return ch
+}
+
+// awaitReauthTimer waits, bounded, until the connection has armed its
+// re-authentication timer for a session of lifetime that began at start:
+// a timer due between 85% and 95% of it. (Request timeouts, the other
+// timers, are 30s: outside that window for the lifetimes used here.)
+func awaitReauthTimer(t *testing.T, fake *clock.Fake, start time.Time, lifetime time.Duration) {
+	t.Helper()
+	from, to := start.Add(lifetime*85/100), start.Add(lifetime*95/100)
+	timeout := time.After(waitTime)
+	for {
+		for _, d := range fake.Deadlines() {
+			if !d.Before(from) && !d.After(to) {
+				return
+			}
+		}
+		select {
+		case <-fake.Armed():
+		case <-timeout:
+			t.Fatal("no re-authentication timer armed within the wait time")
+		}
+	}
+}
+
+type result2 struct {
+	c   *Conn
+	err error
+}
+
+// expect reads the next request and checks its API.
+func expect(t *testing.T, bc *brokerConn, api protocol.APIKey) request {
+	t.Helper()
+	r := bc.next(t)
+	if r.api != api {
+		t.Fatalf("broker got %s, want %s", r.api, api)
+	}
+	return r
+}
+
+// authBytes decodes a SaslAuthenticate request's token.
+func authBytes(t *testing.T, r request) []byte {
+	t.Helper()
+	var req protocol.SaslAuthenticateRequest
+	if err := req.ReadFrom(r.body, r.version); err != nil {
+		t.Fatal(err)
+	}
+	return req.AuthBytes
+}
+
+// acceptPlain plays a broker that accepts PLAIN credentials u/p and grants
+// a session of lifetime.
+func acceptPlain(t *testing.T, bc *brokerConn, lifetime time.Duration) {
+	t.Helper()
+	hs := expect(t, bc, protocol.SaslHandshake)
+	var hreq protocol.SaslHandshakeRequest
+	if err := hreq.ReadFrom(hs.body, hs.version); err != nil || hreq.Mechanism != "PLAIN" || hs.version != 1 {
+		t.Fatalf("handshake v%d for %q (%v), want v1 PLAIN", hs.version, hreq.Mechanism, err)
+	}
+	bc.reply(hs, &protocol.SaslHandshakeResponse{Mechanisms: []string{"PLAIN"}})
+	ar := expect(t, bc, protocol.SaslAuthenticate)
+	if got := string(authBytes(t, ar)); got != "\x00u\x00"+testPassword {
+		t.Fatalf("PLAIN token %q", got)
+	}
+	bc.reply(ar, &protocol.SaslAuthenticateResponse{AuthBytes: []byte{}, SessionLifetimeMs: lifetime.Milliseconds()})
+}
+
+func TestSASLAfterApiVersions(t *testing.T) {
+	fb := newFakeBroker(t)
+	done := dialAsync(t, fb, Config{SASL: plain.New("u", testPassword)})
+	acceptPlain(t, fb.conn(t), 0)
+	if r := <-done; r.err != nil {
+		t.Fatalf("Dial: %v", r.err)
+	}
+}
+
+// assertRefused checks that a Dial error is a non-retriable *AuthError
+// naming the mechanism and the broker, and quoting no secret.
+func assertRefused(t *testing.T, err error, mech, addr string, cause error) {
+	t.Helper()
+	var ae *AuthError
+	if !errors.As(err, &ae) || !errors.Is(err, ErrAuthentication) || IsRetriable(err) {
+		t.Fatalf("error %v: want a non-retriable *AuthError", err)
+	}
+	if cause != nil && !errors.Is(err, cause) {
+		t.Errorf("error %v does not match %v", err, cause)
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, mech) || !strings.Contains(msg, addr) {
+		t.Errorf("error %q does not name mechanism %s and broker %s", msg, mech, addr)
+	}
+	if strings.Contains(msg, testPassword) {
+		t.Errorf("error %q quotes the password", msg)
+	}
+	// Still not retriable once the Broker wraps it in its backoff.
+	if IsRetriable(&BackoffError{Addr: addr, Err: err}) {
+		t.Error("a backoff after an authentication failure is retriable")
+	}
+}
+
+func TestSASLRefusedCredentials(t *testing.T) {
+	fb := newFakeBroker(t)
+	done := dialAsync(t, fb, Config{SASL: scram.SHA512("u", testPassword)})
+	bc := fb.conn(t)
+	hs := expect(t, bc, protocol.SaslHandshake)
+	bc.reply(hs, &protocol.SaslHandshakeResponse{})
+	ar := expect(t, bc, protocol.SaslAuthenticate)
+	msg := "Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512"
+	bc.reply(ar, &protocol.SaslAuthenticateResponse{ErrorCode: kerr.SASLAuthenticationFailed.Code, ErrorMessage: &msg, AuthBytes: []byte{}})
+	r := <-done
+	assertRefused(t, r.err, "SCRAM-SHA-512", fb.addr(), kerr.SaslAuthenticationFailed)
+	if !strings.Contains(r.err.Error(), "invalid credentials") {
+		t.Errorf("error %q lacks the broker's message", r.err)
+	}
+	waitNoConnGoroutines(t, "after a refused authentication")
+}
+
+func TestSASLUnsupportedMechanism(t *testing.T) {
+	fb := newFakeBroker(t)
+	done := dialAsync(t, fb, Config{SASL: plain.New("u", testPassword)})
+	bc := fb.conn(t)
+	hs := expect(t, bc, protocol.SaslHandshake)
+	bc.reply(hs, &protocol.SaslHandshakeResponse{ErrorCode: kerr.UnsupportedSASLMechanism.Code, Mechanisms: []string{"SCRAM-SHA-256", "GSSAPI"}})
+	r := <-done
+	assertRefused(t, r.err, "PLAIN", fb.addr(), kerr.UnsupportedSASLMechanism)
+	if !strings.Contains(r.err.Error(), "SCRAM-SHA-256, GSSAPI") {
+		t.Errorf("error %q does not list the broker's mechanisms", r.err)
+	}
+}
+
+// A broker that answers SCRAM with a server signature that does not verify
+// does not know the credentials: the client refuses the connection.
+func TestSCRAMWrongServerSignature(t *testing.T) {
+	fb := newFakeBroker(t)
+	done := dialAsync(t, fb, Config{SASL: scram.SHA256("u", testPassword)})
+	bc := fb.conn(t)
+	hs := expect(t, bc, protocol.SaslHandshake)
+	bc.reply(hs, &protocol.SaslHandshakeResponse{})
+	first := expect(t, bc, protocol.SaslAuthenticate)
+	_, nonce, ok := strings.Cut(string(authBytes(t, first)), ",r=")
+	if !ok {
+		t.Fatalf("client-first %q", authBytes(t, first))
+	}
+	salt := base64.StdEncoding.EncodeToString([]byte("salt-of-16-bytes"))
+	bc.reply(first, &protocol.SaslAuthenticateResponse{AuthBytes: []byte("r=" + nonce + "srv,s=" + salt + ",i=4096")})
+	final := expect(t, bc, protocol.SaslAuthenticate)
+	if !strings.Contains(string(authBytes(t, final)), ",p=") {
+		t.Fatalf("client-final %q has no proof", authBytes(t, final))
+	}
+	forged := base64.StdEncoding.EncodeToString(make([]byte, 32))
+	bc.reply(final, &protocol.SaslAuthenticateResponse{AuthBytes: []byte("v=" + forged)})
+	r := <-done
+	assertRefused(t, r.err, "SCRAM-SHA-256", fb.addr(), sasl.ErrServerVerification)
+}
+
+// A re-authentication (KIP-368) waits for the requests already written to
+// be answered, in order, and holds back the ones sent meanwhile until it
+// is over, so that nothing fails and nothing is reordered.
+func TestReauthenticationKeepsRequestsInOrder(t *testing.T) {
+	fake := clock.NewFake(time.Unix(1000, 0))
+	fb := newFakeBroker(t)
+	lifetime := 10 * time.Second
+	done := dialAsync(t, fb, Config{SASL: plain.New("u", testPassword), Clock: fake, MaxInFlight: 2})
+	bc := fb.conn(t)
+	acceptPlain(t, bc, lifetime)
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	c := r.c
+	awaitReauthTimer(t, fake, fake.Now(), lifetime)
+
+	// Two requests in flight, unanswered: MaxInFlight is full.
+	before := []*outcome{newOutcome(), newOutcome()}
+	for _, o := range before {
+		c.Send(context.Background(), &protocol.MetadataRequest{}, o.done)
+	}
+	inFlight := []request{expect(t, bc, protocol.Metadata), expect(t, bc, protocol.Metadata)}
+
+	// The session nears its end: the re-authentication starts on its own
+	// goroutine, beyond MaxInFlight, behind the two requests.
+	fake.Advance(lifetime * 96 / 100)
+	hs := expect(t, bc, protocol.SaslHandshake)
+
+	// A request sent now must wait for the exchange to end.
+	after := newOutcome()
+	go c.Send(context.Background(), &protocol.MetadataRequest{}, after.done)
+
+	// The broker answers in order: the two requests, then the exchange.
+	for _, r := range inFlight {
+		bc.reply(r, metadataResponse())
+	}
+	for i, o := range before {
+		if res := o.wait(t, "request written before the re-authentication"); res.err != nil {
+			t.Fatalf("request %d failed: %v", i, res.err)
+		}
+	}
+	bc.reply(hs, &protocol.SaslHandshakeResponse{Mechanisms: []string{"PLAIN"}})
+	ar := expect(t, bc, protocol.SaslAuthenticate)
+	if got := string(authBytes(t, ar)); got != "\x00u\x00"+testPassword {
+		t.Fatalf("re-authentication token %q", got)
+	}
+	select {
+	case res := <-after.ch:
+		t.Fatalf("the request sent during re-authentication completed early: %v", res.err)
+	default:
+	}
+	bc.reply(ar, &protocol.SaslAuthenticateResponse{AuthBytes: []byte{}, SessionLifetimeMs: lifetime.Milliseconds()})
+
+	// Only now does the held-back request reach the broker.
+	m := expect(t, bc, protocol.Metadata)
+	bc.reply(m, metadataResponse())
+	if res := after.wait(t, "request sent during re-authentication"); res.err != nil {
+		t.Fatalf("it failed: %v", res.err)
+	}
+	if c.Err() != nil {
+		t.Fatalf("connection died: %v", c.Err())
+	}
+
+	// The next session is renewed too.
+	awaitReauthTimer(t, fake, fake.Now(), lifetime)
+	fake.Advance(lifetime * 96 / 100)
+	acceptPlain(t, bc, 0)
+	select {
+	case <-c.reauthDone:
+	case <-time.After(waitTime):
+		t.Fatal("re-authentication goes on after a session without lifetime")
+	}
+}
+
+// A refused re-authentication kills the connection with the *AuthError.
+func TestReauthenticationRefused(t *testing.T) {
+	fake := clock.NewFake(time.Unix(1000, 0))
+	fb := newFakeBroker(t)
+	done := dialAsync(t, fb, Config{SASL: plain.New("u", testPassword), Clock: fake})
+	bc := fb.conn(t)
+	acceptPlain(t, bc, time.Minute)
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	awaitReauthTimer(t, fake, fake.Now(), time.Minute)
+	fake.Advance(time.Minute)
+	hs := expect(t, bc, protocol.SaslHandshake)
+	bc.reply(hs, &protocol.SaslHandshakeResponse{})
+	ar := expect(t, bc, protocol.SaslAuthenticate)
+	bc.reply(ar, &protocol.SaslAuthenticateResponse{ErrorCode: kerr.SASLAuthenticationFailed.Code, AuthBytes: []byte{}})
+	select {
+	case <-r.c.Done():
+	case <-time.After(waitTime):
+		t.Fatal("the connection outlived a refused re-authentication")
+	}
+	assertRefused(t, r.c.Err(), "PLAIN", fb.addr(), kerr.SaslAuthenticationFailed)
+}

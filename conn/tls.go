@@ -1,0 +1,57 @@
+package conn
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"net"
+)
+
+// handshakeTLS runs the client's TLS handshake on nc. An empty ServerName
+// becomes the host dialled, which is what SNI sends and what the broker's
+// certificate is verified against (an IP address is verified against the
+// certificate's IP addresses).
+func handshakeTLS(ctx context.Context, nc net.Conn, addr string, cfg *tls.Config) (net.Conn, error) {
+	if cfg.ServerName == "" {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			host = addr
+		}
+		cfg = cfg.Clone()
+		cfg.ServerName = host
+	}
+	tc := tls.Client(nc, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return tc, nil
+}
+
+// tlsRefused reports whether err is a TLS verdict rather than a network
+// failure: the broker's certificate did not verify, or one side refused the
+// other with an alert (the broker rejecting our certificate, no common
+// version), or the broker does not speak TLS. Retrying would meet the same
+// verdict, so these fail at once instead of being retried until the
+// delivery timeout.
+func tlsRefused(err error) bool {
+	var (
+		verify    *tls.CertificateVerificationError
+		unknownCA x509.UnknownAuthorityError
+		hostname  x509.HostnameError
+		invalid   x509.CertificateInvalidError
+		alert     tls.AlertError
+		header    tls.RecordHeaderError
+		op        *net.OpError
+	)
+	switch {
+	case errors.As(err, &verify), errors.As(err, &unknownCA), errors.As(err, &hostname),
+		errors.As(err, &invalid), errors.As(err, &alert), errors.As(err, &header):
+		return true
+	case errors.As(err, &op):
+		// crypto/tls reports an alert from the peer as this op.
+		return op.Op == "remote error"
+	}
+	return false
+}

@@ -1,0 +1,146 @@
+// Package oauthbearer implements SASL/OAUTHBEARER (RFC 7628) as Kafka uses
+// it (KIP-255): the client sends a bearer token, typically a JWT from an
+// identity provider, with optional SASL extensions (KIP-342). The token
+// comes from a callback on every authentication, so a re-authentication
+// (KIP-368) sends a fresh one.
+package oauthbearer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/gokafka/producer/sasl"
+)
+
+// Token is what a TokenProvider returns.
+type Token struct {
+	// Value is the bearer token. It must be a b64token (RFC 6750): letters,
+	// digits and -._~+/, then optional '='s; a JWT is one.
+	Value string
+	// Extensions are SASL extensions sent beside the token (KIP-342), such
+	// as a cloud's logicalCluster or identityPoolId. Names are letters only
+	// and "auth" is reserved; values are printable ASCII, space, tab, CR
+	// or LF.
+	Extensions map[string]string
+	// AuthzID, if set, asks to act as this identity (RFC 7628's authzid).
+	AuthzID string
+}
+
+// String shows the extensions' names, never the token or their values.
+func (t Token) String() string {
+	return fmt.Sprintf("Token(%d bytes, extensions %v)", len(t.Value), slices.Sorted(maps.Keys(t.Extensions)))
+}
+
+// Format prints String for every verb, so that no verb reaches the token by
+// reflection.
+func (t Token) Format(f fmt.State, _ rune) { fmt.Fprint(f, t.String()) }
+
+// TokenProvider returns the token to send, called once per authentication
+// (every new connection and every re-authentication), with the
+// authentication's context. It should cache the token until shortly before
+// it expires, since brokers may be many.
+type TokenProvider func(ctx context.Context) (Token, error)
+
+// Mechanism authenticates with tokens from a provider.
+type Mechanism struct {
+	provider TokenProvider
+}
+
+// New returns OAUTHBEARER with tokens from provider. Java:
+// sasl.mechanism=OAUTHBEARER with sasl.login.callback.handler.class;
+// kafka-python: sasl_oauth_token_provider.
+func New(provider TokenProvider) *Mechanism { return &Mechanism{provider: provider} }
+
+// Name implements sasl.Mechanism.
+func (*Mechanism) Name() string { return "OAUTHBEARER" }
+
+// String names the mechanism; the token is the provider's.
+func (Mechanism) String() string { return "OAUTHBEARER" }
+
+// Start implements sasl.Mechanism: it asks the provider for a token.
+func (m *Mechanism) Start(ctx context.Context, _ string) (sasl.Session, error) {
+	if m.provider == nil {
+		return nil, errors.New("OAUTHBEARER: no token provider")
+	}
+	tok, err := m.provider(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("OAUTHBEARER: token provider: %w", err)
+	}
+	msg, err := initialResponse(tok)
+	if err != nil {
+		return nil, err
+	}
+	return &session{first: msg}, nil
+}
+
+// The formats Kafka's broker accepts (OAuthBearerClientInitialResponse).
+var (
+	tokenFormat     = regexp.MustCompile(`^[A-Za-z0-9\-._~+/]+=*$`)
+	extensionName   = regexp.MustCompile(`^[A-Za-z]+$`)
+	extensionValue  = regexp.MustCompile(`^[\x21-\x7E \t\r\n]+$`)
+	errInvalidToken = errors.New("OAUTHBEARER: invalid token")
+)
+
+// kvsep separates the key=value pairs of RFC 7628's client response.
+const kvsep = "\x01"
+
+// initialResponse is RFC 7628 section 3.1's client response:
+//
+//	gs2-header kvsep "auth=Bearer " token kvsep *(key=value kvsep) kvsep
+//
+// with extensions in name order, so that the same token makes the same bytes.
+func initialResponse(t Token) ([]byte, error) {
+	if !tokenFormat.MatchString(t.Value) {
+		// Never quote the token: it is the secret.
+		return nil, fmt.Errorf("%w: %d bytes that are not a b64token (RFC 6750)", errInvalidToken, len(t.Value))
+	}
+	if strings.ContainsAny(t.AuthzID, ",=") {
+		return nil, fmt.Errorf("%w: authzid %q contains ',' or '='", errInvalidToken, t.AuthzID)
+	}
+	var b strings.Builder
+	b.WriteString("n,")
+	if t.AuthzID != "" {
+		b.WriteString("a=" + t.AuthzID)
+	}
+	b.WriteString("," + kvsep + "auth=Bearer " + t.Value + kvsep)
+	for _, name := range slices.Sorted(maps.Keys(t.Extensions)) {
+		if name == "auth" || !extensionName.MatchString(name) {
+			return nil, fmt.Errorf("%w: extension name %q: want letters only, not \"auth\"", errInvalidToken, name)
+		}
+		if !extensionValue.MatchString(t.Extensions[name]) {
+			return nil, fmt.Errorf("%w: extension %q: value has characters RFC 7628 does not allow", errInvalidToken, name)
+		}
+		b.WriteString(name + "=" + t.Extensions[name] + kvsep)
+	}
+	b.WriteString(kvsep)
+	return []byte(b.String()), nil
+}
+
+// session sends the initial response, then reads the broker's verdict.
+// Success is an empty answer. A failure is a JSON status (RFC 7628 section
+// 3.2.2), which the client acknowledges with a lone kvsep so that the broker
+// can end the exchange with its error code.
+type session struct {
+	first  []byte
+	step   int
+	status string // the broker's error status, once it sent one
+}
+
+func (s *session) Step(_ context.Context, challenge []byte) ([]byte, bool, error) {
+	s.step++
+	switch {
+	case s.step == 1:
+		return s.first, false, nil
+	case s.step == 2 && len(challenge) == 0:
+		return nil, true, nil
+	case s.step == 2:
+		s.status = string(challenge)
+		return []byte(kvsep), false, nil
+	}
+	return nil, false, fmt.Errorf("OAUTHBEARER: the broker rejected the token: %s", s.status)
+}

@@ -1,0 +1,89 @@
+package producer
+
+import (
+	"crypto/tls"
+	"errors"
+	"sync/atomic"
+
+	"github.com/gokafka/producer/conn"
+)
+
+// Security: TLS and SASL are the connection layer's (package conn); what
+// the producer adds is failing records fast when a broker will not let it
+// in, since retrying a refusal until DeliveryTimeout would hide the cause
+// for minutes.
+
+// ErrAuthentication: a broker connection could not be secured or
+// authenticated: its certificate did not verify (unknown CA, expired,
+// another host's), it refused ours, or it refused the SASL credentials.
+// The error is an *AuthError naming the broker, the mechanism and the
+// reason; for refused credentials it also matches
+// kerr.SaslAuthenticationFailed. Records fail with it at once, not after
+// DeliveryTimeout.
+var ErrAuthentication = conn.ErrAuthentication
+
+// AuthError is the detail of ErrAuthentication.
+type AuthError = conn.AuthError
+
+// validateSecurity checks the TLS and SASL settings.
+func (cfg *Config) validateSecurity() error {
+	if _, ok := cfg.Dialer.(*tls.Dialer); ok && cfg.TLS != nil {
+		return &ConfigError{Field: "TLS", Reason: "set with a *tls.Dialer as Dialer: TLS would be run twice; use one"}
+	}
+	if cfg.SASL != nil && cfg.SASL.Name() == "" {
+		return &ConfigError{Field: "SASL", Reason: "the mechanism has no name"}
+	}
+	return nil
+}
+
+// authState remembers whether the last metadata refresh was refused, so
+// that PartitionsFor callers woken by it can fail with the reason. Each
+// refusal is a new *refusal: a caller compares the one it saw before
+// waiting with the one after, so an old refusal does not fail it.
+type authState struct {
+	last atomic.Pointer[refusal]
+}
+
+type refusal struct{ err *conn.AuthError }
+
+// refusedSince returns the error of a refusal newer than before, if any.
+func (a *authState) refusedSince(before *refusal) error {
+	if r := a.last.Load(); r != nil && r != before {
+		return r.err
+	}
+	return nil
+}
+
+// noteRefresh looks at a metadata refresh's outcome. When it failed because
+// brokers refused to authenticate the producer, the records waiting for
+// metadata and the PartitionsFor calls fail with that error now: the same
+// credentials would be refused again.
+func (p *Producer) noteRefresh(err error) {
+	var ae *conn.AuthError
+	switch {
+	case err == nil:
+		p.auth.last.Store(nil)
+	case errors.As(err, &ae):
+		p.auth.last.Store(&refusal{ae})
+		p.pending.failWaiting(ae)
+		p.wanted.signal()
+	}
+}
+
+// failWaiting fails the records waiting for their topic's metadata with
+// err, leaving those of topics already being appended to their drain.
+func (w *pending) failWaiting(err error) {
+	var doomed []heldRecord
+	w.mu.Lock()
+	for name, wt := range w.topics {
+		if wt.draining {
+			continue
+		}
+		doomed = append(doomed, wt.records...)
+		delete(w.topics, name)
+	}
+	w.mu.Unlock()
+	for _, h := range doomed {
+		w.p.failHeld(h, err)
+	}
+}

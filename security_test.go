@@ -1,0 +1,109 @@
+package producer
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gokafka/producer/internal/fakebroker"
+	"github.com/gokafka/producer/sasl/plain"
+)
+
+// refusingDialer dials normally until refuse is set, then fails every dial
+// the way crypto/tls does when the broker's certificate has an unknown CA.
+type refusingDialer struct {
+	refuse atomic.Bool
+	dials  atomic.Int64
+}
+
+func (d *refusingDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	d.dials.Add(1)
+	if d.refuse.Load() {
+		return nil, &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}
+	}
+	return (&net.Dialer{}).DialContext(ctx, network, addr)
+}
+
+// assertAuthFailure checks that a record's error says the broker refused us,
+// not that time ran out.
+func assertAuthFailure(t *testing.T, err error) {
+	t.Helper()
+	require.Error(t, err)
+	require.ErrorIs(t, err, ErrAuthentication)
+	var ae *AuthError
+	require.ErrorAs(t, err, &ae)
+	require.Equal(t, "TLS", ae.Mechanism)
+	require.NotErrorIs(t, err, ErrDeliveryTimeout)
+	require.NotErrorIs(t, err, ErrUnknownTopic)
+	require.Contains(t, err.Error(), "unknown authority")
+}
+
+// Records waiting for metadata fail as soon as no broker lets the producer
+// in, not after MaxBlock; PartitionsFor too.
+func TestRefusedConnectionFailsWaitingRecords(t *testing.T) {
+	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	d := &refusingDialer{}
+	d.refuse.Store(true)
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.Dialer = d
+		cfg.MaxBlock = time.Hour
+		cfg.DeliveryTimeout = time.Hour
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	_, err := p.Send(ctx, &Record{Topic: "t", Value: []byte("v")})
+	assertAuthFailure(t, err)
+
+	_, err = p.PartitionsFor(ctx, "t")
+	assertAuthFailure(t, err)
+}
+
+// Batches for a leader that refuses the connection fail at once.
+func TestRefusedLeaderFailsBatches(t *testing.T) {
+	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 2}})
+	d := &refusingDialer{}
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.Dialer = d
+		cfg.DeliveryTimeout = time.Hour
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	_, err := p.PartitionsFor(ctx, "t") // metadata through the seed connection
+	require.NoError(t, err)
+
+	// The leader's connection is dialled only now, and refused.
+	d.refuse.Store(true)
+	for i := range 20 {
+		_, err := p.Send(ctx, &Record{Topic: "t", Partition: int32(i % 2), Value: []byte("v")})
+		assertAuthFailure(t, err)
+	}
+	// The reconnect backoff paces the attempts: twenty records, far fewer
+	// dials than one per record would be.
+	require.Less(t, d.dials.Load(), int64(20), "dials")
+}
+
+func TestSecurityConfig(t *testing.T) {
+	_, err := New(Config{Brokers: []string{"b:9092"}, TLS: &tls.Config{}, Dialer: &tls.Dialer{}})
+	var ce *ConfigError
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, "TLS", ce.Field)
+}
+
+// Neither %v nor %+v nor %#v of a Config shows the password.
+func TestConfigPrintsNoSecret(t *testing.T) {
+	cfg := Config{Brokers: []string{"b:9092"}, SASL: plain.New("alice", "pw-s3cret")}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		out := fmt.Sprintf(verb, cfg) + fmt.Sprintf(verb, &cfg)
+		if strings.Contains(out, "s3cret") {
+			t.Errorf("%s of a Config shows the password: %s", verb, out)
+		}
+	}
+}
