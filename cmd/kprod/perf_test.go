@@ -11,7 +11,7 @@ func TestPerfEachCodec(t *testing.T) {
 	brokers := sharedBroker(t)
 	for _, codec := range []string{"none", "gzip", "snappy", "lz4", "zstd"} {
 		t.Run(codec, func(t *testing.T) {
-			r := runKprod(t, "", "perf", "--brokers", brokers, "--topic", uniqueTopic("perf-"+codec),
+			r := runKprod(t, "", "perf", "--brokers", brokers, "--create-topic", "--topic", uniqueTopic("perf-"+codec),
 				"--num-records", "20000", "--compression", codec, "--key-size", "8", "--json")
 			if r.code != exitOK {
 				t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
@@ -59,7 +59,7 @@ func TestDefaultCommandUsesEmbeddedBroker(t *testing.T) {
 }
 
 func TestPerfHumanSummary(t *testing.T) {
-	r := runKprod(t, "", "perf", "--brokers", sharedBroker(t), "--topic", uniqueTopic("human"), "--num-records", "1000")
+	r := runKprod(t, "", "perf", "--brokers", sharedBroker(t), "--create-topic", "--topic", uniqueTopic("human"), "--num-records", "1000")
 	if r.code != exitOK {
 		t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
 	}
@@ -71,7 +71,7 @@ func TestPerfHumanSummary(t *testing.T) {
 }
 
 func TestPerfSyncConcurrentThrottled(t *testing.T) {
-	r := runKprod(t, "", "perf", "--brokers", sharedBroker(t), "--topic", uniqueTopic("sync"),
+	r := runKprod(t, "", "perf", "--brokers", sharedBroker(t), "--create-topic", "--topic", uniqueTopic("sync"),
 		"--num-records", "500", "--sync", "--concurrency", "4", "--linger", "0", "--throughput", "100000", "--json")
 	if r.code != exitOK {
 		t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
@@ -84,7 +84,7 @@ func TestPerfSyncConcurrentThrottled(t *testing.T) {
 // Records larger than --max-request-size fail at once, client-side: exit
 // status 1, and the summary counts them by error name.
 func TestFailedRecordsExitOne(t *testing.T) {
-	r := runKprod(t, "", "perf", "--brokers", sharedBroker(t), "--topic", uniqueTopic("toolarge"),
+	r := runKprod(t, "", "perf", "--brokers", sharedBroker(t), "--create-topic", "--topic", uniqueTopic("toolarge"),
 		"--num-records", "3", "--record-size", "2000000", "--json")
 	if r.code != exitFailed {
 		t.Fatalf("exit %d, want %d\nstderr:\n%s", r.code, exitFailed, r.stderr)
@@ -99,7 +99,7 @@ func TestFailedRecordsExitOne(t *testing.T) {
 }
 
 func TestProgressAlways(t *testing.T) {
-	r := runKprod(t, "", "perf", "--brokers", sharedBroker(t), "--topic", uniqueTopic("progress"),
+	r := runKprod(t, "", "perf", "--brokers", sharedBroker(t), "--create-topic", "--topic", uniqueTopic("progress"),
 		"--num-records", "1000", "--progress", "always", "--json")
 	if r.code != exitOK {
 		t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
