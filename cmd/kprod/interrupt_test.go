@@ -7,8 +7,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -143,5 +147,49 @@ func TestInterruptedTimeExcludesFlush(t *testing.T) {
 	}
 	if s.RecordsFailed != 0 {
 		t.Errorf("%d records failed: %v", s.RecordsFailed, s.Errors)
+	}
+}
+
+// childrenOf lists the processes pid started, from Linux's /proc; the test
+// is skipped where that is not available.
+func childrenOf(t *testing.T, pid int) []int {
+	t.Helper()
+	files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	if len(files) == 0 {
+		t.Skip("no /proc/PID/task/*/children here")
+	}
+	var kids []int
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, field := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(field); err == nil {
+				kids = append(kids, n)
+			}
+		}
+	}
+	return kids
+}
+
+// If the embedded broker dies anyway, the run says so, rather than leave
+// the failed records to blame the producer.
+func TestEmbeddedBrokerDeathIsReported(t *testing.T) {
+	t.Parallel() // it waits on timers; the others run meanwhile
+	r := startUntilProducing(t, "perf", "--num-records", "1000000000", "--throughput", "1000", "--json")
+	kids := childrenOf(t, r.cmd.Process.Pid)
+	if len(kids) != 1 {
+		t.Fatalf("kprod has %d child processes, want its broker alone", len(kids))
+	}
+	if err := syscall.Kill(kids[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	r.finish(t)
+	if !strings.Contains(r.stderr.String(), "the embedded broker exited during the run (signal: killed)") {
+		t.Errorf("stderr does not say the broker died:\n%s", r.stderr.String())
 	}
 }

@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gokafka/producer/conn"
 )
 
 // The library logs connection failures, retries and metadata trouble
@@ -21,20 +24,19 @@ import (
 type lastCause struct {
 	mu   sync.Mutex
 	text string
-	at   time.Time
 }
 
 func (l *lastCause) set(text string, at time.Time) {
 	l.mu.Lock()
-	l.text, l.at = text, at
+	l.text = fmt.Sprintf("at %s, %s", at.Format("15:04:05.000"), text)
 	l.mu.Unlock()
 }
 
-// get returns the last error logged and when, or "" if none was.
-func (l *lastCause) get() (string, time.Time) {
+// get returns the last error logged, and when, or "" if none was.
+func (l *lastCause) get() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.text, l.at
+	return l.text
 }
 
 // causeHandler is the slog.Handler kprod gives the library.
@@ -63,7 +65,11 @@ func (h *causeHandler) Handle(ctx context.Context, r slog.Record) error {
 	where := attrStrings(h.attrs)
 	r.Attrs(func(a slog.Attr) bool {
 		if err, ok := a.Value.Any().(error); ok && err != nil {
-			errText = err.Error()
+			// A connection closed on purpose (by Close, or when a broker
+			// moves) is no cause.
+			if !errors.Is(err, conn.ErrClosed) {
+				errText = err.Error()
+			}
 		} else {
 			where = append(where, a.String())
 		}

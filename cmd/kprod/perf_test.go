@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -108,4 +111,57 @@ func TestProgressAlways(t *testing.T) {
 		t.Errorf("no progress display on stderr:\n%s", r.stderr)
 	}
 	parseSummary(t, r) // stdout holds the summary alone
+}
+
+// --payload-file: every value is one of the file's payloads, chosen at
+// random, as kafka-producer-perf-test chooses them.
+func TestPerfPayloadFile(t *testing.T) {
+	brokers, topic := sharedBroker(t), uniqueTopic("payloads")
+	file := filepath.Join(t.TempDir(), "payloads.txt")
+	payloads := map[string]bool{"alpha": true, "beta, with a comma": true, `{"json": true}`: true}
+	if err := os.WriteFile(file, []byte("alpha\nbeta, with a comma\n{\"json\": true}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const n = 300
+	r := runKprod(t, "", "perf", "-b", brokers, "--create-topic", "-t", topic, "--partitions", "1",
+		"--payload-file", file, "--num-records", fmt.Sprint(n), "--json")
+	if r.code != exitOK {
+		t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
+	}
+	seen := map[string]int{}
+	var bytes int64
+	for _, rec := range readBack(t, brokers, topic, n) {
+		if !payloads[string(rec.Value)] {
+			t.Fatalf("value %q is not a payload of the file", rec.Value)
+		}
+		seen[string(rec.Value)]++
+		bytes += int64(len(rec.Value))
+	}
+	if len(seen) != len(payloads) {
+		t.Errorf("values %v: not every payload was used in %d records", seen, n)
+	}
+	if s := parseSummary(t, r); s.Bytes != bytes {
+		t.Errorf("summary counts %d bytes, the records hold %d", s.Bytes, bytes)
+	}
+}
+
+// A run of a few records leaves out the rates and per-record costs, which
+// would mostly measure the run's fixed costs (a 2-record run reported
+// "1642.500 µs/record"); a large one shows them.
+func TestPerRecordFiguresOnlyWhenMeaningful(t *testing.T) {
+	brokers := sharedBroker(t)
+	for _, tc := range []struct {
+		records string
+		shown   bool
+	}{{"2", false}, {"5000", true}} {
+		r := runKprod(t, "", "perf", "-b", brokers, "--create-topic", "-t", uniqueTopic("figures"), "--num-records", tc.records)
+		if r.code != exitOK {
+			t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
+		}
+		for _, figure := range []string{"records/s", "MB/s", "µs/record", "allocs/record"} {
+			if strings.Contains(r.stdout, figure) != tc.shown {
+				t.Errorf("%s records: %q shown %t, want %t:\n%s", tc.records, figure, !tc.shown, tc.shown, r.stdout)
+			}
+		}
+	}
 }

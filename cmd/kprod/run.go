@@ -100,6 +100,7 @@ func execute(cmd *cobra.Command, e *env, o *commonOptions, w workload) error {
 	}
 
 	m := newMeter(w.shards)
+	m.errCause = last.get
 	con.line("producing %s to topic %s", w.about, o.topic)
 	prog := startProgress(con, progressModeFor(o.progress, e.stderr), w.total, m)
 	ph := runPhase(stop, con, p, m, cfg, w)
@@ -121,7 +122,7 @@ func execute(cmd *cobra.Command, e *env, o *commonOptions, w workload) error {
 			con.line("the embedded broker exited during the run (%v): the records it had not acknowledged failed", err)
 		}
 	}
-	return report(e, con, o, w, cfg, ph, stats, m, last)
+	return report(e, con, o, w, cfg, ph, stats, m)
 }
 
 // phase is what the produce phase measured.
@@ -184,7 +185,7 @@ func runPhase(stop context.Context, con *console, p *producer.Producer, m *meter
 
 // report prints the summary and the examples of each failure, and returns
 // the run's verdict.
-func report(e *env, con *console, o *commonOptions, w workload, cfg producer.Config, ph phase, stats producer.Stats, m *meter, last *lastCause) error {
+func report(e *env, con *console, o *commonOptions, w workload, cfg producer.Config, ph phase, stats producer.Stats, m *meter) error {
 	s := newSummary(summaryInput{
 		mode:        w.mode,
 		topic:       o.topic,
@@ -199,7 +200,7 @@ func report(e *env, con *console, o *commonOptions, w workload, cfg producer.Con
 	if err := s.write(e.stdout, o.json); err != nil {
 		return err
 	}
-	reportErrorExamples(con, m, last)
+	reportErrorExamples(con, m)
 	if ph.produceErr != nil {
 		con.line("%v", ph.produceErr)
 		return &failedError{}
@@ -213,15 +214,13 @@ func report(e *env, con *console, o *commonOptions, w workload, cfg producer.Con
 // reportErrorExamples prints one example of each kind of failure, so that
 // the counts in the summary come with the text that explains them. A
 // timeout says how long a record waited, not why: the last error the
-// library logged goes with it.
-func reportErrorExamples(con *console, m *meter, last *lastCause) {
+// library had logged when the first one happened goes with it.
+func reportErrorExamples(con *console, m *meter) {
 	count, first := m.errors()
 	for _, name := range sortedKeys(count) {
 		cause := ""
-		if timeoutErrors[name] {
-			if text, at := last.get(); text != "" {
-				cause = fmt.Sprintf("; the last error the producer logged, at %s: %s", at.Format("15:04:05.000"), text)
-			}
+		if text := m.cause(name); timeoutErrors[name] && text != "" {
+			cause = "; the last error the producer logged was " + text
 		}
 		con.line("%s record(s) failed with %s, e.g.: %v%s", group(count[name]), name, first[name], cause)
 	}
