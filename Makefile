@@ -4,6 +4,8 @@
 #                needs KAFKA_BROKERS (see integration/kafka/broker.sh)
 # make soak      the soak test against the embedded broker
 # make bench     the benchmarks of the byte layer and the producer
+# make install-check  go install kprod from a release rehearsed in a module
+#                proxy on disk (scripts/install-check.sh)
 
 GO       ?= go
 FUZZTIME ?= 100000x
@@ -11,7 +13,7 @@ MODULES  := . ./integration ./cmd/kprod ./bench
 # Packages whose tests need no broker at all.
 ROOT_PKGS := ./...
 
-.PHONY: test vet unit integration kprod fuzz test-kafka soak bench
+.PHONY: test vet unit integration kprod fuzz test-kafka soak bench install-check
 
 test: vet unit integration kprod fuzz
 
@@ -45,3 +47,6 @@ soak:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./record/ ./compression/ ./protocol/ ./partitioner/ ./bufferpool/ ./metadata/
 	@if [ -f bench/go.mod ]; then cd bench && $(GO) test -run '^$$' -bench . -benchmem ./...; fi
+
+install-check:
+	scripts/install-check.sh

@@ -21,8 +21,3 @@ require (
 	go.yaml.in/yaml/v3 v3.0.6 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 )
-
-replace (
-	github.com/gokafka/producer => ../..
-	github.com/gokafka/producer/integration => ../../integration
-)
