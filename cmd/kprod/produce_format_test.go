@@ -48,7 +48,15 @@ func mustProduce(t *testing.T, stdin string, args ...string) {
 // (KIP-810), kcat's -H on every record, and Java settings by -X, read back
 // by another client.
 func TestProduceHeadersNullsAndSettings(t *testing.T) {
-	brokers, topic := sharedBroker(t), uniqueTopic("headers")
+	produceHeadersNullsAndSettings(t, sharedBroker(t))
+}
+
+func TestRealBrokerProduceHeadersNullsAndSettings(t *testing.T) {
+	produceHeadersNullsAndSettings(t, realBrokers(t))
+}
+
+func produceHeadersNullsAndSettings(t *testing.T, brokers string) {
+	topic := uniqueTopic("headers")
 	input := "trace:abc,empty:\tk1:v1\n" +
 		"\tk2:NULL\n" +
 		"h:NULL,bare\tNULL:v3\n"

@@ -9,8 +9,14 @@ import (
 
 // On a cluster kprod did not start, a missing topic is an error, not a
 // topic created from a typo; --create-topic creates it.
-func TestMissingTopicNeedsCreateTopic(t *testing.T) {
-	brokers, topic := sharedBroker(t), uniqueTopic("missing")
+func TestMissingTopicNeedsCreateTopic(t *testing.T) { missingTopicNeedsCreateTopic(t, sharedBroker(t)) }
+
+func TestRealBrokerMissingTopicNeedsCreateTopic(t *testing.T) {
+	missingTopicNeedsCreateTopic(t, realBrokers(t))
+}
+
+func missingTopicNeedsCreateTopic(t *testing.T, brokers string) {
+	topic := uniqueTopic("missing")
 	for range 2 { // the first attempt must not have created it
 		r := runKprod(t, "", "perf", "-b", brokers, "-t", topic, "--num-records", "10")
 		if r.code != exitFailed || !strings.Contains(r.stderr, "topic "+topic+" does not exist; --create-topic creates it") {
@@ -30,10 +36,16 @@ func TestMissingTopicNeedsCreateTopic(t *testing.T) {
 	}
 }
 
-// An explicit --partitions that an existing topic does not have is an error,
-// not silently ignored; the same count is fine.
-func TestPartitionsMustMatchExistingTopic(t *testing.T) {
-	brokers, topic := sharedBroker(t), uniqueTopic("partitions")
+// An explicit --partitions or --replication-factor that an existing topic
+// does not have is an error, not silently ignored; the same count is fine.
+func TestPartitionsMustMatchExistingTopic(t *testing.T) { partitionsMustMatch(t, sharedBroker(t)) }
+
+func TestRealBrokerPartitionsMustMatchExistingTopic(t *testing.T) {
+	partitionsMustMatch(t, realBrokers(t))
+}
+
+func partitionsMustMatch(t *testing.T, brokers string) {
+	topic := uniqueTopic("partitions")
 	if r := runKprod(t, "", "perf", "-b", brokers, "-t", topic, "--create-topic", "--partitions", "2", "--num-records", "10"); r.code != exitOK {
 		t.Fatalf("creating: exit %d, stderr:\n%s", r.code, r.stderr)
 	}
@@ -41,8 +53,13 @@ func TestPartitionsMustMatchExistingTopic(t *testing.T) {
 	if r.code != exitUsage || !strings.Contains(r.stderr, "--partitions: topic "+topic+" exists with 2 partitions, not 3") {
 		t.Errorf("exit %d, stderr:\n%s\nwant a --partitions usage error", r.code, r.stderr)
 	}
-	if r := runKprod(t, "", "perf", "-b", brokers, "-t", topic, "--partitions", "2", "--num-records", "10"); r.code != exitOK {
-		t.Errorf("matching --partitions: exit %d, stderr:\n%s", r.code, r.stderr)
+	r = runKprod(t, "", "perf", "-b", brokers, "-t", topic, "--replication-factor", "2", "--num-records", "10")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "--replication-factor: topic "+topic+" exists with 1 replicas per partition, not 2") {
+		t.Errorf("exit %d, stderr:\n%s\nwant a --replication-factor usage error", r.code, r.stderr)
+	}
+	r = runKprod(t, "", "perf", "-b", brokers, "-t", topic, "--partitions", "2", "--replication-factor", "1", "--num-records", "10")
+	if r.code != exitOK {
+		t.Errorf("matching --partitions and --replication-factor: exit %d, stderr:\n%s", r.code, r.stderr)
 	}
 }
 
