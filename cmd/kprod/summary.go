@@ -191,8 +191,8 @@ func (s *summary) write(w io.Writer, asJSON bool) error {
 		fmt.Fprintf(&b, "latency   p50 %.3f ms, p99 %.3f ms, p99.9 %.3f ms, max %.3f ms (Produce to ack)\n",
 			s.LatencyMs.P50, s.LatencyMs.P99, s.LatencyMs.P999, s.LatencyMs.Max)
 	}
-	fmt.Fprintf(&b, "batches   %s (%.1f records/batch) in %s requests, %s retries; compression %s, ratio %.2f\n",
-		group(s.Batches), s.RecordsPerBatch, group(s.Requests), group(s.Retries), s.Compression, s.CompressionRatio)
+	fmt.Fprintf(&b, "batches   %s (%.1f records/batch) in %s, %s; compression %s, ratio %.2f\n",
+		group(s.Batches), s.RecordsPerBatch, plural(s.Requests, "request"), plural(s.Retries, "retry"), s.Compression, s.CompressionRatio)
 	if s.perRecord != "" {
 		fmt.Fprintf(&b, "cpu       %.3f s (%s)\n", s.CPUSeconds, s.perRecord)
 	} else {
@@ -201,6 +201,18 @@ func (s *summary) write(w io.Writer, asJSON bool) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// plural is n things, with separators: "1 request", "2,000 requests",
+// "3 retries".
+func plural(n int64, thing string) string {
+	switch {
+	case n == 1:
+		return "1 " + thing
+	case strings.HasSuffix(thing, "y"):
+		return group(n) + " " + strings.TrimSuffix(thing, "y") + "ies"
+	}
+	return group(n) + " " + thing + "s"
 }
 
 // group writes n with thousands separators: 1,000,000.
