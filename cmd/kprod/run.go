@@ -82,21 +82,11 @@ func execute(cmd *cobra.Command, e *env, o *commonOptions, w workload) error {
 	closed := false
 	defer func() {
 		if !closed {
-			cctx, cancel := context.WithTimeout(context.Background(), closeGrace)
-			_ = p.Close(cctx)
-			cancel()
+			closeProducer(p, closeGrace)
 		}
 	}()
-	if err := ensureTopic(stop, cfg, o.topicSpec(cmd), con); err != nil {
+	if err := awaitTopic(stop, p, cfg, o.topicSpec(cmd), con); err != nil {
 		return err
-	}
-	// Start the clock with the topic's metadata known, as a long-running
-	// service would have it: the run measures producing, not bootstrap.
-	mctx, cancelMeta := context.WithTimeout(stop, cfg.MaxBlock)
-	_, err = p.PartitionsFor(mctx, o.topic)
-	cancelMeta()
-	if err != nil {
-		return fmt.Errorf("metadata for topic %s: %w", o.topic, err)
 	}
 
 	m := newMeter(w.shards)
@@ -112,9 +102,7 @@ func execute(cmd *cobra.Command, e *env, o *commonOptions, w workload) error {
 	if ph.interrupted {
 		grace = 0
 	}
-	cctx, cancel := context.WithTimeout(context.Background(), grace)
-	_ = p.Close(cctx)
-	cancel()
+	closeProducer(p, grace)
 	closed = true
 	prog.stop()
 	if broker != nil {
@@ -123,6 +111,28 @@ func execute(cmd *cobra.Command, e *env, o *commonOptions, w workload) error {
 		}
 	}
 	return report(e, con, o, w, cfg, ph, stats, m)
+}
+
+// awaitTopic makes sure the topic exists as asked and that the producer
+// knows its partitions: the run's clock then starts as a long-running
+// service's would, and measures producing, not bootstrap.
+func awaitTopic(ctx context.Context, p *producer.Producer, cfg producer.Config, t topicSpec, con *console) error {
+	if err := ensureTopic(ctx, cfg, t, con); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.MaxBlock)
+	defer cancel()
+	if _, err := p.PartitionsFor(ctx, t.name); err != nil {
+		return fmt.Errorf("metadata for topic %s: %w", t.name, err)
+	}
+	return nil
+}
+
+// closeProducer closes p within grace; what is left then fails.
+func closeProducer(p *producer.Producer, grace time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	_ = p.Close(ctx)
 }
 
 // phase is what the produce phase measured.
