@@ -37,15 +37,34 @@ type textOptions struct {
 const escapesHelp = `escapes: \n \t \r \0 \xHH \\`
 
 func (o *textOptions) register(fs *pflag.FlagSet) {
-	fs.StringVarP(&o.keySeparator, "key-separator", "K", "", "split each record at the first `SEP` into key and value (none: no key; "+escapesHelp+")")
+	fs.VarP(escapedVar(&o.keySeparator, ""), "key-separator", "K", "split each record at the first separator into key and value (none: no key; "+escapesHelp+")")
 	fs.StringArrayVarP(&o.headers, "header", "H", nil, "header `key=value` on every record (repeatable; no =: a null value)")
-	fs.StringVarP(&o.delimiter, "delimiter", "D", `\n`, "what separates records on stdin ("+escapesHelp+")")
+	fs.VarP(escapedVar(&o.delimiter, `\n`), "delimiter", "D", "what separates records on stdin ("+escapesHelp+")")
 	fs.BoolVar(&o.parseHeaders, "parse-headers", false, "each record starts with its own headers: k1:v1,k2:v2, then --headers-delimiter, then key and value")
-	fs.StringVar(&o.headersDelimiter, "headers-delimiter", `\t`, "with --parse-headers: what ends the headers")
-	fs.StringVar(&o.headersSeparator, "headers-separator", ",", "with --parse-headers: what separates two headers")
-	fs.StringVar(&o.headersKeySeparator, "headers-key-separator", ":", "with --parse-headers: what separates a header's key from its value (none: a null value)")
+	fs.Var(escapedVar(&o.headersDelimiter, `\t`), "headers-delimiter", "with --parse-headers: what ends the headers")
+	fs.Var(escapedVar(&o.headersSeparator, ","), "headers-separator", "with --parse-headers: what separates two headers")
+	fs.Var(escapedVar(&o.headersKeySeparator, ":"), "headers-key-separator", "with --parse-headers: what separates a header's key from its value (none: a null value)")
 	fs.StringVar(&o.nullMarker, "null-marker", "", "a key, value or header value equal to this `string` is null; a null value is a tombstone")
 }
+
+// escaped is a string flag written with escapes (\t, \n), shown in --help
+// as written: pflag would quote a plain string's default as "\\t".
+type escaped struct{ s *string }
+
+// escapedVar sets *s to def and returns the flag.Value that sets it.
+func escapedVar(s *string, def string) escaped {
+	*s = def
+	return escaped{s}
+}
+
+func (e escaped) String() string {
+	if e.s == nil {
+		return ""
+	}
+	return *e.s
+}
+func (e escaped) Set(v string) error { *e.s = v; return nil }
+func (e escaped) Type() string       { return "sep" }
 
 // lineFormat is the parsed form of textOptions.
 type lineFormat struct {

@@ -36,7 +36,7 @@ func (o *perfOptions) register(cmd *cobra.Command) {
 	fs.Int64Var(&o.numRecords, "num-records", 1_000_000, "records to produce")
 	fs.IntVar(&o.recordSize, "record-size", 100, "value size in bytes")
 	fs.StringVar(&o.payloadFile, "payload-file", "", "take each value at random from the payloads of this `file` instead of --record-size random letters")
-	fs.StringVar(&o.payloadDelimiter, "payload-delimiter", `\n`, "what separates the payloads of --payload-file (escapes: \\n \\t \\r \\0 \\xHH \\\\)")
+	fs.Var(escapedVar(&o.payloadDelimiter, `\n`), "payload-delimiter", "what separates the payloads of --payload-file ("+escapesHelp+")")
 	fs.IntVar(&o.keySize, "key-size", 0, "key size in bytes; 0: no key, otherwise keys drawn from a fixed pool of random keys")
 	fs.Float64Var(&o.throughput, "throughput", 0, "records/s cap over all goroutines; 0 or -1: unlimited")
 	fs.IntVar(&o.concurrency, "concurrency", 1, "goroutines producing")
