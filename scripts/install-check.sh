@@ -40,7 +40,6 @@ export GOWORK=off
 export GOMODCACHE=$work/modcache # so that an earlier check's VERSION is not reused
 export GOPROXY="file://$proxy,file://$cache/cache/download,$upstream"
 export GONOSUMDB=$module # our versions exist only in $proxy; the rest is checked as usual
-export GOFLAGS="${GOFLAGS:-}"
 
 publish() { # publish DIR MODULE
 	go run "$root/scripts/modzip.go" -dir "$1" -module "$2" -version "$version" -proxy "$proxy"
