@@ -5,6 +5,8 @@
 #                KAFKA_SECURITY, the TLS and SASL suites against a secured one
 # make soak      the soak test against the embedded broker
 # make bench     the benchmarks of the byte layer and the producer
+# make install-check  go install kprod from a release rehearsed in a module
+#                proxy on disk (scripts/install-check.sh)
 
 GO       ?= go
 FUZZTIME ?= 100000x
@@ -12,7 +14,7 @@ MODULES  := . ./integration ./cmd/kprod ./bench
 # Packages whose tests need no broker at all.
 ROOT_PKGS := ./...
 
-.PHONY: test vet unit integration kprod fuzz test-kafka test-kafka-secured soak bench
+.PHONY: test vet unit integration kprod fuzz test-kafka test-kafka-secured soak bench install-check
 
 test: vet unit integration kprod fuzz
 
@@ -60,3 +62,6 @@ soak:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./record/ ./compression/ ./protocol/ ./partitioner/ ./bufferpool/ ./metadata/
 	@if [ -f bench/go.mod ]; then cd bench && $(GO) test -run '^$$' -bench . -benchmem ./...; fi
+
+install-check:
+	scripts/install-check.sh

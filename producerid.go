@@ -7,6 +7,7 @@ import (
 	"math"
 
 	"github.com/gokafka/producer/accumulator"
+	"github.com/gokafka/producer/conn"
 	"github.com/gokafka/producer/internal/backoff"
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
@@ -52,6 +53,12 @@ func (p *Producer) producerIDLoop() {
 			if !retriable(err) {
 				p.acc.Fatal(fmt.Errorf("idempotent producer: %w (DisableIdempotence turns idempotence off)", err))
 				return
+			}
+			var refused *conn.AuthError
+			if errors.As(err, &refused) {
+				// No batch leaves without an id: what waits fails now, with
+				// the reason, as it would on a leader's refusal.
+				p.acc.FailUnsent(nil, fmt.Errorf("idempotent producer: InitProducerId: %w", refused))
 			}
 			wait := retry.Delay(failures)
 			p.cfg.Logger.Warn("InitProducerId failed", "err", err, "retry_in", wait)

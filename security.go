@@ -65,14 +65,14 @@ func (p *Producer) noteRefresh(err error) {
 		p.auth.last.Store(nil)
 	case errors.As(err, &ae):
 		p.auth.last.Store(&refusal{ae})
-		p.pending.failWaiting(ae)
+		p.held.failWaiting(ae)
 		p.wanted.signal()
 	}
 }
 
 // failWaiting fails the records waiting for their topic's metadata with
 // err, leaving those of topics already being appended to their drain.
-func (w *pending) failWaiting(err error) {
+func (w *held) failWaiting(err error) {
 	var doomed []heldRecord
 	w.mu.Lock()
 	for name, wt := range w.topics {

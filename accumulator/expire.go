@@ -61,6 +61,36 @@ func (a *Accumulator) Abort(err error) {
 	a.failAll(fmt.Errorf("%w: %w", ErrClosed, err))
 }
 
+// FailUnsent fails the batches of parts (every partition if nil) that were
+// never sent, with err: what waits for a broker that refuses the producer.
+// A batch sent before keeps its place: it may be written already, and its
+// sequence matters to the batches behind it.
+func (a *Accumulator) FailUnsent(parts []TopicPartition, err error) {
+	fail := func(p *partition) {
+		p.mu.Lock()
+		var unsent []*Batch
+		for _, b := range p.batches {
+			if b.attempts == 0 {
+				unsent = append(unsent, b)
+			}
+		}
+		for _, b := range unsent {
+			b.sealed = true
+			a.complete(p, b, -1, -1, err)
+		}
+		p.mu.Unlock()
+	}
+	if parts == nil {
+		a.eachPartition(fail)
+		return
+	}
+	for _, tp := range parts {
+		if p := a.lookup(tp); p != nil {
+			fail(p)
+		}
+	}
+}
+
 // Queued reports how many batches of tp wait to be sent and how many are in
 // flight; for tests and load reporting.
 func (a *Accumulator) Queued(tp TopicPartition) (queued, inFlight int) {

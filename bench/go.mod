@@ -14,8 +14,3 @@ require (
 	github.com/twmb/franz-go/pkg/kfake v0.0.0-20260918054303-01f206a7e32c // indirect
 	github.com/twmb/franz-go/pkg/kmsg v1.15.0 // indirect
 )
-
-replace (
-	github.com/gokafka/producer => ../
-	github.com/gokafka/producer/integration => ../integration
-)

@@ -21,6 +21,11 @@ var (
 	// with the wrong correlation id, an impossible size) after which the
 	// byte stream cannot be trusted.
 	ErrDisconnected = errors.New("disconnected")
+	// ErrNotKafka: the peer answered with something no Kafka broker sends
+	// (an HTTP response, a TLS record): the address is wrong, or the
+	// listener wants TLS. It always comes wrapped together with
+	// ErrDisconnected.
+	ErrNotKafka = errors.New("not a Kafka broker")
 	// ErrBackoff: Broker.Conn refused to dial because the last attempt failed
 	// too recently; the error is a *BackoffError saying until when.
 	ErrBackoff = errors.New("reconnect backoff")

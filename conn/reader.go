@@ -2,6 +2,7 @@ package conn
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -30,7 +31,7 @@ func (c *Conn) readLoop() {
 		}
 		n := int32(binary.BigEndian.Uint32(size[:]))
 		if n < 4 || n > MaxResponseSize {
-			c.fail(fmt.Errorf("%w: %s sent a response size of %d bytes (allowed 4 to %d)", ErrDisconnected, c.addr, n, MaxResponseSize))
+			c.fail(badSize(c.addr, size, br))
 			return
 		}
 		frame := make([]byte, n) // decoded responses alias it, so it is not reused
@@ -113,4 +114,33 @@ func decode(p *pending, body []byte) (protocol.Response, error) {
 		return nil, err
 	}
 	return resp, nil
+}
+
+// badSize explains a size prefix no Kafka broker would send. Such a prefix
+// is most often the start of another protocol's answer: "HTTP" from a web
+// server, a TLS record from a TLS listener that a plaintext client reached.
+// Saying so beats reporting "a response size of 1213486160 bytes". Only the
+// bytes already read are shown; nothing more is waited for.
+func badSize(addr string, size [4]byte, br *bufio.Reader) error {
+	if (size[0] == 0x15 || size[0] == 0x16) && size[1] == 0x03 {
+		return fmt.Errorf("%w: %w: %s answered with a TLS record: it is a TLS listener, dial it with TLS",
+			ErrDisconnected, ErrNotKafka, addr)
+	}
+	head := size[:]
+	if more, _ := br.Peek(min(br.Buffered(), 28)); len(more) > 0 {
+		head = append(head, more...)
+	}
+	if text := printablePrefix(head); len(text) >= len(size) {
+		return fmt.Errorf("%w: %w: %s answered with text beginning %q", ErrDisconnected, ErrNotKafka, addr, text)
+	}
+	n := int32(binary.BigEndian.Uint32(size[:]))
+	return fmt.Errorf("%w: %s sent a response size of %d bytes (allowed 4 to %d)", ErrDisconnected, addr, n, MaxResponseSize)
+}
+
+// printablePrefix is the longest prefix of b made of printable ASCII.
+func printablePrefix(b []byte) []byte {
+	if i := bytes.IndexFunc(b, func(r rune) bool { return r < ' ' || r > '~' }); i >= 0 {
+		return b[:i]
+	}
+	return b
 }

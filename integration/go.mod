@@ -3,7 +3,7 @@ module github.com/gokafka/producer/integration
 go 1.26.0
 
 require (
-	github.com/gokafka/producer v0.0.0-00010101000000-000000000000
+	github.com/gokafka/producer v0.0.0
 	github.com/stretchr/testify v1.12.1
 	github.com/twmb/franz-go v1.22.2
 	github.com/twmb/franz-go/pkg/kfake v0.0.0-20260918054303-01f206a7e32c
@@ -15,5 +15,3 @@ require (
 	github.com/pierrec/lz4/v4 v4.1.33 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 )
-
-replace github.com/gokafka/producer => ../

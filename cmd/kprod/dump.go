@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 	"time"
@@ -15,11 +16,10 @@ import (
 
 // dumpOptions are the flags of kprod dump.
 type dumpOptions struct {
+	textOptions
 	topic            string
 	partition        int32
 	key, value       string
-	headers          []string
-	keySeparator     string
 	compression      string
 	compressionLevel int
 	acks             string
@@ -44,8 +44,9 @@ RecordBatch and record in it, its offset, its path in the schema, its bytes in
 hex and its decoded value. CRCs are checked, attributes decoded bit by bit,
 compressed records decompressed and walked too. No broker is involved.
 
-Records come from --key/--value (one record), or else from stdin, one per
-line, split at --key-separator as in "kprod produce".`,
+Records come from --key/--value (one record), or else from stdin, read as
+"kprod produce" reads them (--delimiter, --key-separator, --parse-headers,
+--null-marker).`,
 		Example: `  kprod dump --key user1 --value hello --header trace=abc --timestamp 2024-01-02T03:04:05Z
   printf 'a:1\nb:2\n' | kprod dump --key-separator : --compression zstd --version 8`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runDump(cmd, e, o) },
@@ -55,8 +56,7 @@ line, split at --key-separator as in "kprod produce".`,
 	fs.Int32Var(&o.partition, "partition", 0, "partition index in the request")
 	fs.StringVar(&o.key, "key", "", "the record's key (with --key or --value, the only record)")
 	fs.StringVar(&o.value, "value", "", "the record's value")
-	fs.StringArrayVar(&o.headers, "header", nil, "header `key=value` on every record (repeatable)")
-	fs.StringVar(&o.keySeparator, "key-separator", "", "for stdin records: split each line at the first `SEP` into key and value")
+	o.textOptions.register(fs)
 	fs.StringVar(&o.compression, "compression", compression.None.String(), "codec: none, gzip, snappy, lz4 or zstd")
 	fs.IntVar(&o.compressionLevel, "compression-level", compression.DefaultLevel, "codec level (0: the codec's default)")
 	fs.StringVar(&o.acks, "acks", producer.AcksAll.String(), "acks field: all, 1 or 0")
@@ -113,11 +113,11 @@ func (o *dumpOptions) request(cmd *cobra.Command, e *env) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	headers, err := parseHeaders(o.headers)
+	format, err := o.textOptions.format()
 	if err != nil {
 		return nil, err
 	}
-	recs, err := o.records(cmd, e, headers)
+	recs, err := o.records(cmd, e, format)
 	if err != nil {
 		return nil, err
 	}
@@ -155,10 +155,10 @@ func wireAcks(a producer.Acks) int16 {
 
 // records are the records to dump: the one of --key/--value, else the lines
 // of stdin, else (stdin being a terminal) an example.
-func (o *dumpOptions) records(cmd *cobra.Command, e *env, headers []producer.Header) ([]producer.Record, error) {
+func (o *dumpOptions) records(cmd *cobra.Command, e *env, f *lineFormat) ([]producer.Record, error) {
 	changed := cmd.Flags().Changed
 	if changed("key") || changed("value") {
-		r := producer.Record{Value: []byte(o.value), Headers: headers}
+		r := producer.Record{Value: []byte(o.value), Headers: f.headers}
 		if changed("key") {
 			r.Key = []byte(o.key)
 		}
@@ -166,26 +166,41 @@ func (o *dumpOptions) records(cmd *cobra.Command, e *env, headers []producer.Hea
 	}
 	if isTerminal(e.stdin) {
 		fmt.Fprintf(e.stderr, "%s: no --key/--value and stdin is a terminal: dumping an example record\n", programName)
-		return []producer.Record{{Key: []byte("key"), Value: []byte("hello, kafka"), Headers: headers}}, nil
+		return []producer.Record{{Key: []byte("key"), Value: []byte("hello, kafka"), Headers: f.headers}}, nil
 	}
 	var recs []producer.Record
-	sep := []byte(o.keySeparator)
-	err := readLines(e.stdin, func(line []byte) bool {
-		k, v := splitLine(line, sep)
-		r := producer.Record{Value: append([]byte{}, v...), Headers: headers}
-		if k != nil {
-			r.Key = append([]byte{}, k...)
+	var parseErr error
+	err := readRecords(e.stdin, f.delimiter, func(text []byte) bool {
+		var r producer.Record
+		if parseErr = f.parse(text, &r); parseErr != nil {
+			parseErr = fmt.Errorf("record %d of stdin: %w", len(recs)+1, parseErr)
+			return false
 		}
-		recs = append(recs, r)
+		recs = append(recs, cloneRecord(r))
 		return true
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reading stdin: %w", err)
 	}
+	if parseErr != nil {
+		return nil, parseErr
+	}
 	if len(recs) == 0 {
 		return nil, usagef("--value: no records: give --key/--value or lines on stdin")
 	}
 	return recs, nil
+}
+
+// cloneRecord copies what r's slices share with the text it was read from;
+// nil stays nil.
+func cloneRecord(r producer.Record) producer.Record {
+	r.Key, r.Value = bytes.Clone(r.Key), bytes.Clone(r.Value)
+	hs := make([]producer.Header, len(r.Headers))
+	for i, h := range r.Headers {
+		hs[i] = producer.Header{Key: h.Key, Value: bytes.Clone(h.Value)}
+	}
+	r.Headers = hs
+	return r
 }
 
 // parseTimestamp reads --timestamp: RFC 3339, or Unix milliseconds.

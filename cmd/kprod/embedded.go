@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -25,6 +26,11 @@ import (
 // producer's alone, not the broker's too, and the two do not share a garbage
 // collector. The child prints its addresses on one line and lives until its
 // stdin closes, which happens when the parent exits, however it exits.
+//
+// Ctrl-C in a terminal signals the whole foreground process group. The
+// child must outlive the parent's final flush, so it runs in a process group
+// of its own (detach) and, should a SIGINT reach it anyway, ignores it: the
+// parent alone decides when its broker goes.
 
 const (
 	brokerAddrPrefix   = "KPROD_BROKERS="
@@ -59,12 +65,13 @@ prints "` + brokerAddrPrefix + `host:port" on stdout and serves until Ctrl-C:
 // serveBroker runs the embedded cluster until a signal or, as a child, until
 // stdin closes.
 func serveBroker(ctx context.Context, e *env, count int, child bool) error {
+	stopOn := []os.Signal{os.Interrupt, syscall.SIGTERM}
 	if child {
-		// Ctrl-C reaches the whole process group; the parent decides when
-		// its broker goes, by closing our stdin after its final flush.
+		// Not os.Interrupt: subscribing to it would undo the Ignore.
 		signal.Ignore(os.Interrupt)
+		stopOn = stopOn[1:]
 	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(ctx, stopOn...)
 	defer stop()
 	cluster, err := embedded.Start(embedded.Options{Brokers: count})
 	if err != nil {
@@ -84,10 +91,13 @@ func serveBroker(ctx context.Context, e *env, count int, child bool) error {
 
 // brokerProcess is a running child broker.
 type brokerProcess struct {
-	addrs []string
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	once  sync.Once
+	addrs    []string
+	cmd      *exec.Cmd
+	stdin    io.WriteCloser
+	exited   chan struct{} // closed once the child has exited and been waited for
+	exitErr  error         // cmd.Wait's result, set before exited closes
+	stopping atomic.Bool   // set by stop: an exit after it is expected
+	once     sync.Once
 }
 
 // startEmbeddedBroker starts `kprod broker --child` and waits for its
@@ -98,6 +108,7 @@ func startEmbeddedBroker(ctx context.Context, stderr io.Writer) (*brokerProcess,
 		return nil, fmt.Errorf("finding kprod's own executable: %w", err)
 	}
 	cmd := exec.Command(self, "broker", "--child")
+	detach(cmd)
 	var logs lockedBuffer
 	cmd.Stderr = &logs
 	stdin, err := cmd.StdinPipe()
@@ -111,7 +122,7 @@ func startEmbeddedBroker(ctx context.Context, stderr io.Writer) (*brokerProcess,
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	b := &brokerProcess{cmd: cmd, stdin: stdin}
+	b := &brokerProcess{cmd: cmd, stdin: stdin, exited: make(chan struct{})}
 
 	type result struct {
 		addrs []string
@@ -120,14 +131,21 @@ func startEmbeddedBroker(ctx context.Context, stderr io.Writer) (*brokerProcess,
 	ready := make(chan result, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
+		served := false
 		for sc.Scan() {
 			if a, ok := strings.CutPrefix(sc.Text(), brokerAddrPrefix); ok {
 				ready <- result{addrs: strings.Split(a, ",")}
-				_, _ = io.Copy(io.Discard, stdout)
-				return
+				served = true
+				break
 			}
 		}
-		ready <- result{err: errors.New("the broker process exited before it served")}
+		_, _ = io.Copy(io.Discard, stdout)
+		if !served {
+			ready <- result{err: errors.New("the broker process exited before it served")}
+		}
+		// Wait closes stdout, so it comes after the last read of it.
+		b.exitErr = cmd.Wait()
+		close(b.exited)
 	}()
 	timer := time.NewTimer(brokerStartTimeout)
 	defer timer.Stop()
@@ -150,28 +168,38 @@ func startEmbeddedBroker(ctx context.Context, stderr io.Writer) (*brokerProcess,
 	return b, nil
 }
 
-// stop ends the child, once.
-func (b *brokerProcess) stop() {
-	b.once.Do(func() { stopChild(b.cmd, b.stdin) })
+// exitedEarly reports how the child ended if it did before stop was
+// called, and nil while it runs.
+func (b *brokerProcess) exitedEarly() error {
+	select {
+	case <-b.exited:
+		if b.stopping.Load() {
+			return nil
+		}
+		if b.exitErr != nil {
+			return b.exitErr
+		}
+		return errors.New("exit status 0")
+	default:
+		return nil
+	}
 }
 
-// stopChild ends a `kprod broker` child: closing its stdin asks it to stop;
-// if it has not within brokerStopTimeout, it is killed.
-func stopChild(cmd *exec.Cmd, stdin io.Closer) {
-	_ = stdin.Close()
-	done := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(done)
-	}()
-	t := time.NewTimer(brokerStopTimeout)
-	defer t.Stop()
-	select {
-	case <-done:
-	case <-t.C:
-		_ = cmd.Process.Kill()
-		<-done
-	}
+// stop ends the child, once: closing its stdin asks it to stop; if it has
+// not within brokerStopTimeout, it is killed.
+func (b *brokerProcess) stop() {
+	b.once.Do(func() {
+		b.stopping.Store(b.exitedEarly() == nil)
+		_ = b.stdin.Close()
+		t := time.NewTimer(brokerStopTimeout)
+		defer t.Stop()
+		select {
+		case <-b.exited:
+		case <-t.C:
+			_ = b.cmd.Process.Kill()
+			<-b.exited
+		}
+	})
 }
 
 // lockedBuffer collects the end of a child's output, written by exec's

@@ -30,14 +30,17 @@ var clientErrors = []struct {
 // case name for a client-side one (DELIVERY_TIMEOUT), NETWORK for a
 // connection failure and OTHER for anything else.
 func errorName(err error) string {
-	var ke *kerr.Error
-	if errors.As(err, &ke) && ke != nil {
-		return ke.Name
-	}
+	// A client-side outcome first: a delivery timeout (or a close) keeps
+	// the broker error of the last attempt, which is its cause, not its
+	// name.
 	for _, c := range clientErrors {
 		if errors.Is(err, c.err) {
 			return c.name
 		}
+	}
+	var ke *kerr.Error
+	if errors.As(err, &ke) && ke != nil {
+		return ke.Name
 	}
 	var ne net.Error
 	if errors.As(err, &ne) {

@@ -1,51 +1,140 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	producer "github.com/gokafka/producer"
 )
 
-func TestReadLines(t *testing.T) {
+func TestReadRecords(t *testing.T) {
 	long := strings.Repeat("x", 200<<10) // longer than the reader's buffer
 	for _, tc := range []struct {
-		in   string
-		want []string
+		in, delim string
+		want      []string
 	}{
-		{"", nil},
-		{"a", []string{"a"}},
-		{"a\n", []string{"a"}},
-		{"a\n\nb\n", []string{"a", "", "b"}},
-		{"a\r\n", []string{"a\r"}},
-		{long + "\nshort", []string{long, "short"}},
+		{"", "\n", nil},
+		{"a", "\n", []string{"a"}},
+		{"a\n", "\n", []string{"a"}},
+		{"a\n\nb\n", "\n", []string{"a", "", "b"}},
+		{"a\r\n", "\n", []string{"a\r"}},
+		{long + "\nshort", "\n", []string{long, "short"}},
+		{"a\x00b\x00", "\x00", []string{"a", "b"}},
+		{"one--two-three--", "--", []string{"one", "two-three"}},
+		{"a-b", "--", []string{"a-b"}},
+		{long + "-" + long + "--z", "--", []string{long + "-" + long, "z"}},
+		{"line one\nline two\n", "\n\n", []string{"line one\nline two\n"}},
 	} {
 		var got []string
-		if err := readLines(strings.NewReader(tc.in), func(l []byte) bool {
-			got = append(got, string(l))
+		if err := readRecords(strings.NewReader(tc.in), []byte(tc.delim), func(r []byte) bool {
+			got = append(got, string(r))
 			return true
 		}); err != nil {
 			t.Fatal(err)
 		}
 		if strings.Join(got, "|") != strings.Join(tc.want, "|") || len(got) != len(tc.want) {
-			t.Errorf("readLines(%.20q) = %d lines, want %d", tc.in, len(got), len(tc.want))
+			t.Errorf("readRecords(%.20q, %q) = %d records %.40q, want %d", tc.in, tc.delim, len(got), got, len(tc.want))
 		}
 	}
 }
 
-func TestSplitLine(t *testing.T) {
+func TestUnescape(t *testing.T) {
+	for in, want := range map[string]string{`\n`: "\n", `a\tb`: "a\tb", `\0`: "\x00", `\x1f\\`: "\x1f\\", `::`: "::", ``: ``} {
+		got, err := unescape(in)
+		if err != nil || string(got) != want {
+			t.Errorf("unescape(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{`\`, `\q`, `\x4`, `\xzz`} {
+		if _, err := unescape(bad); err == nil {
+			t.Errorf("unescape(%q) accepted", bad)
+		}
+	}
+}
+
+// format builds a lineFormat from flags as a user would write them.
+func format(t *testing.T, o textOptions) *lineFormat {
+	t.Helper()
+	if o.delimiter == "" {
+		o.delimiter = `\n`
+	}
+	if o.headersDelimiter == "" {
+		o.headersDelimiter, o.headersSeparator, o.headersKeySeparator = `\t`, ",", ":"
+	}
+	f, err := o.format()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// show is a key or value as the tests compare it: null and empty differ.
+func show(b []byte) string {
+	if b == nil {
+		return "<null>"
+	}
+	return "'" + string(b) + "'"
+}
+
+func showHeaders(hs []producer.Header) string {
+	var parts []string
+	for _, h := range hs {
+		parts = append(parts, h.Key+"="+show(h.Value))
+	}
+	return strings.Join(parts, " ")
+}
+
+func TestParseRecord(t *testing.T) {
 	for _, tc := range []struct {
-		line, sep, key, value string
-		nilKey                bool
+		name               string
+		opts               textOptions
+		fixedKey           []byte
+		text               string
+		key, value, header string
 	}{
-		{"k:v", ":", "k", "v", false},
-		{"k:v:w", ":", "k", "v:w", false},
-		{":v", ":", "", "v", false},
-		{"v", ":", "", "v", true},
-		{"k:v", "", "", "k:v", true},
-		{"k::v", "::", "k", "v", false},
+		{"no key", textOptions{}, nil, "k:v", "<null>", "'k:v'", ""},
+		{"key before the first separator", textOptions{keySeparator: ":"}, nil, "k:v:w", "'k'", "'v:w'", ""},
+		{"empty key", textOptions{keySeparator: ":"}, nil, ":v", "''", "'v'", ""},
+		{"no separator, no key", textOptions{keySeparator: ":"}, nil, "v", "<null>", "'v'", ""},
+		{"escaped separator", textOptions{keySeparator: `\t`}, nil, "k\tv", "'k'", "'v'", ""},
+		{"fixed key", textOptions{}, []byte("fixed"), "k:v", "'fixed'", "'k:v'", ""},
+		{"fixed headers", textOptions{headers: []string{"a=1", "b"}}, nil, "v", "<null>", "'v'", "a='1' b=<null>"},
+		{"tombstone", textOptions{keySeparator: ":", nullMarker: "NULL"}, nil, "k:NULL", "'k'", "<null>", ""},
+		{"null key", textOptions{keySeparator: ":", nullMarker: "NULL"}, nil, "NULL:v", "<null>", "'v'", ""},
+		{"per-record headers", textOptions{keySeparator: ":", parseHeaders: true}, nil, "h1:x,h2:y:z\tk:v", "'k'", "'v'", "h1='x' h2='y:z'"},
+		{"per-record after fixed headers", textOptions{headers: []string{"a=1"}, parseHeaders: true}, nil, "h:x\tv", "<null>", "'v'", "a='1' h='x'"},
+		{"no per-record headers", textOptions{parseHeaders: true}, nil, "\tv", "<null>", "'v'", ""},
+		{"header without value", textOptions{parseHeaders: true}, nil, "h\tv", "<null>", "'v'", "h=<null>"},
+		{"null header value", textOptions{parseHeaders: true, nullMarker: "-"}, nil, "h:-,i:\t-", "<null>", "<null>", "h=<null> i=''"},
+		{"own header delimiters", textOptions{parseHeaders: true, headersDelimiter: "|", headersSeparator: ";", headersKeySeparator: "="}, nil, "a=1;b=2|v", "<null>", "'v'", "a='1' b='2'"},
 	} {
-		k, v := splitLine([]byte(tc.line), []byte(tc.sep))
-		if string(k) != tc.key || (k == nil) != tc.nilKey || string(v) != tc.value {
-			t.Errorf("splitLine(%q, %q) = %q (nil %t), %q", tc.line, tc.sep, k, k == nil, v)
+		t.Run(tc.name, func(t *testing.T) {
+			f := format(t, tc.opts)
+			f.fixedKey = tc.fixedKey
+			var r producer.Record
+			if err := f.parse([]byte(tc.text), &r); err != nil {
+				t.Fatal(err)
+			}
+			if show(r.Key) != tc.key || show(r.Value) != tc.value || showHeaders(r.Headers) != tc.header {
+				t.Errorf("parse(%q) = key %s value %s headers %q; want key %s value %s headers %q",
+					tc.text, show(r.Key), show(r.Value), showHeaders(r.Headers), tc.key, tc.value, tc.header)
+			}
+		})
+	}
+}
+
+func TestParseRecordErrors(t *testing.T) {
+	f := format(t, textOptions{parseHeaders: true, nullMarker: "N"})
+	for text, want := range map[string]string{
+		"no tab here": "no headers delimiter",
+		":x\tv":       "empty key",
+		"N:x\tv":      "null marker",
+	} {
+		var r producer.Record
+		if err := f.parse([]byte(text), &r); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("parse(%q) error %v, want %q", text, err, want)
 		}
 	}
 }
@@ -55,11 +144,37 @@ func TestParseHeaders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(hs) != 4 || string(hs[0].Value) != "1" || hs[1].Value == nil || len(hs[1].Value) != 0 ||
-		hs[2].Value != nil || string(hs[3].Value) != "x=y" {
-		t.Errorf("headers %+v", hs)
+	if got := showHeaders(hs); got != "a='1' b='' c=<null> d='x=y'" {
+		t.Errorf("headers %s", got)
 	}
 	if _, err := parseHeaders([]string{"=v"}); err == nil {
 		t.Error("a header without a key was accepted")
+	}
+}
+
+// Payloads are split as kafka-producer-perf-test splits them: empty ones at
+// the end are dropped, empty ones between kept.
+func TestReadPayloads(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "payloads")
+	if err := os.WriteFile(path, []byte("one\n\ntwo\nthree\n\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := readPayloads(path, []byte("\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range ps {
+		got = append(got, string(p))
+	}
+	if strings.Join(got, "|") != "one||two|three" {
+		t.Errorf("payloads %q", got)
+	}
+	if err := os.WriteFile(path, []byte("\n\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readPayloads(path, []byte("\n")); err == nil {
+		t.Error("a file without payloads was accepted")
 	}
 }

@@ -7,52 +7,189 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/gokafka/producer/integration/embedded"
+	"github.com/gokafka/producer/integration/readback"
 )
 
-// Ctrl-C stops producing, flushes, prints the summary and exits 1.
-func TestInterruptFlushesAndReports(t *testing.T) {
+// running is a kprod run the test interrupts.
+type running struct {
+	cmd    *exec.Cmd
+	stdout bytes.Buffer
+	stderr strings.Builder
+	rest   io.Reader // stderr not read yet
+	cancel context.CancelFunc
+}
+
+// startUntilProducing starts kprod in a process group of its own, as a
+// shell starts a job, and returns once it says "producing": its signal
+// handler is installed and the topic exists.
+func startUntilProducing(t *testing.T, args ...string) *running {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, kprodBin, "perf", "--brokers", sharedBroker(t), "--topic", uniqueTopic("interrupt"),
-		"--num-records", "1000000000", "--throughput", "2000", "--json")
-	var stdout bytes.Buffer
-	cmd.Stdout = &stdout
-	stderrPipe, err := cmd.StderrPipe()
+	r := &running{cmd: exec.CommandContext(ctx, kprodBin, args...), cancel: cancel}
+	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	r.cmd.Stdout = &r.stdout
+	pipe, err := r.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
+	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// "producing" is printed once the signal handler is installed and the
-	// topic exists: from then on SIGINT means "stop and report".
-	var stderr strings.Builder
-	sc := bufio.NewScanner(stderrPipe)
-	for sc.Scan() {
-		stderr.WriteString(sc.Text() + "\n")
-		if strings.Contains(sc.Text(), "producing") {
+	t.Cleanup(func() {
+		cancel()
+		_ = r.cmd.Wait()
+	})
+	br := bufio.NewReader(pipe)
+	for {
+		line, err := br.ReadString('\n')
+		r.stderr.WriteString(line)
+		if strings.Contains(line, "producing") {
 			break
 		}
+		if err != nil {
+			t.Fatalf("kprod ended before producing: %v\nstderr:\n%s", err, r.stderr.String())
+		}
 	}
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	_, _ = io.Copy(&stderr, stderrPipe)
-	err = cmd.Wait()
+	r.rest = br
+	return r
+}
+
+// finish waits for the interrupted run, which must exit 1 with a summary
+// that says it was interrupted.
+func (r *running) finish(t *testing.T) summary {
+	t.Helper()
+	_, _ = io.Copy(&r.stderr, r.rest)
+	err := r.cmd.Wait()
+	r.cancel()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != exitFailed {
-		t.Fatalf("exit: %v, want status %d\nstderr:\n%s", err, exitFailed, stderr.String())
+		t.Fatalf("exit: %v, want status %d\nstderr:\n%s", err, exitFailed, r.stderr.String())
 	}
-	s := parseSummary(t, result{stdout: stdout.String(), stderr: stderr.String()})
-	if !s.Interrupted {
-		t.Errorf("summary does not say interrupted: %+v", s)
+	s := parseSummary(t, result{stdout: r.stdout.String(), stderr: r.stderr.String()})
+	if !s.Interrupted || !strings.Contains(r.stderr.String(), "interrupted") {
+		t.Errorf("neither summary nor stderr says interrupted: %+v\nstderr:\n%s", s, r.stderr.String())
 	}
-	if !strings.Contains(stderr.String(), "interrupted") {
-		t.Errorf("stderr does not mention the interruption:\n%s", stderr.String())
+	return s
+}
+
+// Ctrl-C in a terminal signals the whole foreground process group: kprod
+// and the embedded broker it started. The broker must outlive kprod's
+// final flush, so that every record handed over is acknowledged. The
+// buffer is kept small so that the flush is quick even with -race.
+func TestInterruptOfProcessGroupLosesNothing(t *testing.T) {
+	r := startUntilProducing(t, "perf", "--num-records", "1000000000", "--buffer-memory", "4194304", "--json")
+	// Interrupt once records flow, read back by a consumer, so that the
+	// buffer is full of records when the signal comes.
+	_, addrs, ok := strings.Cut(r.stderr.String(), "embedded broker at ")
+	if !ok {
+		t.Fatalf("no embedded broker address on stderr:\n%s", r.stderr.String())
+	}
+	addrs, _, _ = strings.Cut(addrs, "\n")
+	ctx, cancel := context.WithTimeout(context.Background(), consumeTimeout)
+	defer cancel()
+	if _, err := readback.ReadAll(ctx, strings.Split(addrs, ","), "kprod-perf", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(-r.cmd.Process.Pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	s := r.finish(t)
+	if s.RecordsSent == 0 || s.RecordsFailed != 0 || s.RecordsAcked != s.RecordsSent {
+		t.Errorf("sent %d, acked %d, failed %d (%v): Ctrl-C cost records\nstderr:\n%s",
+			s.RecordsSent, s.RecordsAcked, s.RecordsFailed, s.Errors, r.stderr.String())
+	}
+	if strings.Contains(r.stderr.String(), "embedded broker exited") {
+		t.Errorf("the embedded broker died of the Ctrl-C:\n%s", r.stderr.String())
+	}
+}
+
+// The summary's time runs to the interrupt; the flush after it is reported
+// apart. A produce request held for 2 s at the broker when Ctrl-C comes
+// makes that flush long enough to tell the two apart.
+func TestInterruptedTimeExcludesFlush(t *testing.T) {
+	cluster, err := embedded.Start(embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	r := startUntilProducing(t, "perf", "--brokers", strings.Join(cluster.Addrs(), ","), "--create-topic",
+		"--topic", uniqueTopic("flushtime"), "--num-records", "1000000000", "--throughput", "500", "--linger", "0", "--json")
+	began := time.Now()
+	const hold = 2 * time.Second
+	fault := cluster.DelayNextProduce(1, hold)
+	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+	defer cancel()
+	if err := fault.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	producedFor := time.Since(began)
+	if err := r.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	s := r.finish(t)
+	if s.FlushSeconds < (hold / 2).Seconds() {
+		t.Errorf("flush took %.3f s, want about %v: the held request was not waited for", s.FlushSeconds, hold)
+	}
+	if limit := (producedFor + time.Second).Seconds(); s.Seconds > limit {
+		t.Errorf("time %.3f s, want at most %.3f s: it includes the %.3f s flush", s.Seconds, limit, s.FlushSeconds)
+	}
+	if s.RecordsFailed != 0 {
+		t.Errorf("%d records failed: %v", s.RecordsFailed, s.Errors)
+	}
+}
+
+// childrenOf lists the processes pid started, from Linux's /proc; the test
+// is skipped where that is not available.
+func childrenOf(t *testing.T, pid int) []int {
+	t.Helper()
+	files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	if len(files) == 0 {
+		t.Skip("no /proc/PID/task/*/children here")
+	}
+	var kids []int
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, field := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(field); err == nil {
+				kids = append(kids, n)
+			}
+		}
+	}
+	return kids
+}
+
+// If the embedded broker dies anyway, the run says so, rather than leave
+// the failed records to blame the producer.
+func TestEmbeddedBrokerDeathIsReported(t *testing.T) {
+	t.Parallel() // it waits on timers; the others run meanwhile
+	r := startUntilProducing(t, "perf", "--num-records", "1000000000", "--throughput", "1000", "--json")
+	kids := childrenOf(t, r.cmd.Process.Pid)
+	if len(kids) != 1 {
+		t.Fatalf("kprod has %d child processes, want its broker alone", len(kids))
+	}
+	if err := syscall.Kill(kids[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	r.finish(t)
+	if !strings.Contains(r.stderr.String(), "the embedded broker exited during the run (signal: killed)") {
+		t.Errorf("stderr does not say the broker died:\n%s", r.stderr.String())
 	}
 }

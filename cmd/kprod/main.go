@@ -1,13 +1,14 @@
 // Command kprod is the command-line producer of github.com/gokafka/producer.
 //
-//	kprod perf    [flags]   generate records and report throughput and latency
-//	kprod produce [flags]   read records from stdin, one per line
-//	kprod dump    [flags]   print the bytes of the ProduceRequest that given records would make
-//	kprod                   same as `kprod perf` with its defaults
+//	kprod perf    [flags]           generate records and report throughput and latency
+//	kprod produce [flags] [FILE...] produce the lines of stdin, or each file as one record
+//	kprod dump    [flags]           print the bytes of the ProduceRequest that given records would make
+//	kprod broker  [flags]           run the embedded broker, for other runs to use
+//	kprod                           same as `kprod perf` with its defaults
 //
-// Without --brokers, perf and produce start an embedded broker (in a child
-// process, so that the CPU time and allocations they report are the
-// producer's alone) and create the topic on it.
+// Without --brokers, perf starts an embedded broker (in a child process, so
+// that the CPU time and allocations it reports are the producer's alone) and
+// creates the topic on it; produce does so only with --embedded.
 //
 // Exit status: 0 when every record was acknowledged, 1 when any failed or the
 // run was interrupted, 2 for a usage error.
@@ -109,6 +110,7 @@ latency, batching, compression and CPU cost.
 Without a sub-command it runs "kprod perf" with its defaults: one million
 100-byte records to an embedded broker started for the occasion.`,
 		Args:          noArgs,
+		Version:       version(),
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -116,12 +118,15 @@ Without a sub-command it runs "kprod perf" with its defaults: one million
 		},
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetVersionTemplate("{{.Name}} {{.Version}}\n")
 	root.SetFlagErrorFunc(flagError)
 	perfOpts.register(root)
 
 	root.AddCommand(newPerfCommand(e), newProduceCommand(e), newDumpCommand(e), newBrokerCommand(e))
 	for _, c := range root.Commands() {
-		c.Args = noArgs
+		if c.Args == nil {
+			c.Args = noArgs
+		}
 		c.SilenceErrors = true
 		c.SilenceUsage = true
 		c.SetFlagErrorFunc(flagError)

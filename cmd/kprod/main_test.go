@@ -153,11 +153,16 @@ func sharedBroker(t *testing.T) string {
 	return shared.addrs
 }
 
+// stopSharedBroker closes the shared broker's stdin, which stops it, and
+// kills it if it has not stopped within brokerStopTimeout.
 func stopSharedBroker() {
 	if shared.cmd == nil {
 		return
 	}
-	stopChild(shared.cmd, shared.stdin)
+	_ = shared.stdin.Close()
+	t := time.AfterFunc(brokerStopTimeout, func() { _ = shared.cmd.Process.Kill() })
+	defer t.Stop()
+	_ = shared.cmd.Wait()
 }
 
 // requiredFields are the summary's JSON fields that issue 5 fixes.

@@ -40,6 +40,10 @@ type meter struct {
 	errMu    sync.Mutex
 	errCount map[string]int64
 	errFirst map[string]error // one example per name, for the report
+	// errCause, when set, says what the library last logged; it is taken
+	// with the first failure of each name, as that failure's likely cause.
+	errCause  func() string
+	errCauses map[string]string
 }
 
 type shard struct {
@@ -57,9 +61,10 @@ type shard struct {
 func newMeter(shards int) *meter {
 	shards = max(1, min(shards, maxShards))
 	m := &meter{
-		base:     time.Now(),
-		errCount: make(map[string]int64),
-		errFirst: make(map[string]error),
+		base:      time.Now(),
+		errCount:  make(map[string]int64),
+		errFirst:  make(map[string]error),
+		errCauses: make(map[string]string),
 	}
 	for range shards {
 		m.shards = append(m.shards, &shard{hist: newHistogram()})
@@ -134,6 +139,9 @@ func (m *meter) recordError(err error) {
 	m.errCount[name]++
 	if _, ok := m.errFirst[name]; !ok {
 		m.errFirst[name] = err
+		if m.errCause != nil {
+			m.errCauses[name] = m.errCause()
+		}
 	}
 	m.errMu.Unlock()
 }
@@ -153,6 +161,14 @@ func (m *meter) counts() counts {
 		c.bytes += s.bytes.Load()
 	}
 	return c
+}
+
+// cause is what the library had last logged when the first failure named
+// name happened, or "".
+func (m *meter) cause(name string) string {
+	m.errMu.Lock()
+	defer m.errMu.Unlock()
+	return m.errCauses[name]
 }
 
 // errors returns the failure counts by name and one example of each.

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"strings"
@@ -21,69 +22,95 @@ import (
 // from its constants so that --help cannot disagree with the code.
 type commonOptions struct {
 	brokers           string
+	embedded          bool
 	topic             string
+	createTopic       bool
 	partitions        int32
 	replicationFactor int16
-	acks              string
-	linger            time.Duration
-	batchSize         int
-	bufferMemory      int64
-	maxRequestSize    int
-	requestTimeout    time.Duration
-	deliveryTimeout   time.Duration
-	compression       string
-	compressionLevel  int
-	maxInFlight       int
-	clientID          string
-	json              bool
-	progress          string
 
-	// TLS, through the library's Config.Dialer (tls.go).
+	acks             string
+	linger           time.Duration
+	batchSize        int
+	bufferMemory     int64
+	maxBlock         time.Duration
+	maxRequestSize   int
+	requestTimeout   time.Duration
+	deliveryTimeout  time.Duration
+	compression      string
+	compressionLevel int
+	maxInFlight      int
+	clientID         string
+	idempotent       bool
+
+	props              []string // -X name=value
+	producerConfigFile string   // --producer-config
+
+	json     bool
+	progress string
+	debug    bool
+
+	// TLS (tls.go) and SASL (sasl.go), through the library's Config.TLS
+	// and Config.SASL.
 	tls           bool
 	tlsCA         string
 	tlsCert       string
 	tlsKey        string
 	tlsServerName string
 	tlsConf       *tls.Config // built by validate
+	sasl          saslOptions
+	saslMech      sasl.Mechanism // built by validate
 
-	// SASL (sasl.go).
-	sasl     saslOptions
-	saslMech sasl.Mechanism // built by validate
-
-	// Features the library does not have yet. The flags exist so that the
-	// interface is stable, and fail with a usage error rather than being
-	// silently ignored.
-	idempotent      bool
-	transactionalID string
-	txnSize         int
+	// Set by validate.
+	needBrokers bool            // produce: no --brokers is an error without --embedded
+	cfg         producer.Config // without Dialer, Logger and, if embedded, Brokers
+	sources     configSources
+	useEmbedded bool
 }
 
 // defaultEmbeddedPartitions is the partition count of the topic kprod
 // creates on its embedded broker unless --partitions says otherwise.
 const defaultEmbeddedPartitions = 6
 
+// register adds the flags, in groups; a new group (security, idempotence)
+// is one more call here.
 func (o *commonOptions) register(fs *pflag.FlagSet) {
-	fs.StringVar(&o.brokers, "brokers", "", "comma-separated `list` of seed brokers, host:port; without it, start an embedded broker")
-	fs.StringVar(&o.topic, "topic", "kprod-perf", "topic to produce to; created if missing")
-	fs.Int32Var(&o.partitions, "partitions", 0, "partitions of the topic if kprod creates it (default 6 on the embedded broker, the broker's num.partitions otherwise)")
-	fs.Int16Var(&o.replicationFactor, "replication-factor", 1, "replication factor of the topic if kprod creates it (-1: the broker's default)")
+	o.registerTarget(fs)
+	o.registerProducer(fs)
+	o.registerSecurity(fs)
+	o.registerOutput(fs)
+}
+
+// registerTarget: where the records go.
+func (o *commonOptions) registerTarget(fs *pflag.FlagSet) {
+	fs.StringVarP(&o.brokers, "brokers", "b", "", "comma-separated `list` of seed brokers, host:port")
+	fs.BoolVar(&o.embedded, "embedded", false, "produce to a throw-away embedded broker started for the run (the default of perf without --brokers)")
+	fs.StringVarP(&o.topic, "topic", "t", "kprod-perf", "topic to produce to")
+	fs.BoolVar(&o.createTopic, "create-topic", false, "create the topic if it does not exist (always done on the embedded broker)")
+	fs.Int32Var(&o.partitions, "partitions", 0, "partitions of the topic kprod creates (default 6 on the embedded broker, else the broker's num.partitions); an existing topic must have as many")
+	fs.Int16Var(&o.replicationFactor, "replication-factor", 1, "replication factor of the topic kprod creates (-1: the broker's default); an existing topic must have as many replicas, if given")
+}
+
+// registerProducer: the producer's configuration.
+func (o *commonOptions) registerProducer(fs *pflag.FlagSet) {
 	fs.StringVar(&o.acks, "acks", producer.AcksAll.String(), "acknowledgements to wait for: all, 1 or 0")
 	fs.DurationVar(&o.linger, "linger", producer.DefaultLinger, "how long a batch waits for more records (0: send at once)")
 	fs.IntVar(&o.batchSize, "batch-size", producer.DefaultBatchSize, "target batch size per partition, in bytes")
 	fs.Int64Var(&o.bufferMemory, "buffer-memory", producer.DefaultBufferMemory, "bytes of records the producer may buffer")
+	fs.DurationVar(&o.maxBlock, "max-block", producer.DefaultMaxBlock, "how long Produce may wait for buffer memory, and records for their topic's metadata")
 	fs.IntVar(&o.maxRequestSize, "max-request-size", producer.DefaultMaxRequestSize, "largest ProduceRequest, and so the largest record, in bytes")
 	fs.DurationVar(&o.requestTimeout, "request-timeout", producer.DefaultRequestTimeout, "how long to wait for a broker's answer")
 	fs.DurationVar(&o.deliveryTimeout, "delivery-timeout", producer.DefaultDeliveryTimeout, "how long a record may take to be acknowledged, retries included")
-	fs.StringVar(&o.compression, "compression", compression.None.String(), "codec: none, gzip, snappy, lz4 or zstd")
+	fs.StringVarP(&o.compression, "compression", "z", compression.None.String(), "codec: none, gzip, snappy, lz4 or zstd")
 	fs.IntVar(&o.compressionLevel, "compression-level", compression.DefaultLevel, "codec level (0: the codec's default)")
 	fs.IntVar(&o.maxInFlight, "max-in-flight", producer.DefaultMaxInFlight, "ProduceRequests awaiting an answer per broker connection")
 	fs.StringVar(&o.clientID, "client-id", programName, "client id sent to the brokers")
-	fs.BoolVar(&o.json, "json", false, "print the summary as one JSON object on stdout, and nothing else there")
-	fs.StringVar(&o.progress, "progress", "auto", "live progress on stderr: auto (when stderr is a terminal), always or never")
+	fs.BoolVar(&o.idempotent, "idempotent", true, "idempotent producer: retries neither duplicate nor reorder records (enable.idempotence); off by default with --acks 1 or 0, as in the Java client")
+	fs.StringArrayVarP(&o.props, "property", "X", nil, "producer setting by its Java name, `name=value` (repeatable; kprod's own flags win over it)")
+	fs.StringVar(&o.producerConfigFile, "producer-config", "", "Java properties `file` of producer settings (-X and kprod's own flags win over it)")
+}
 
-	fs.BoolVar(&o.idempotent, "idempotent", true, "idempotent producer: no duplicates or reordering from retries (enable.idempotence); on unless --acks is 1 or 0")
-	fs.StringVar(&o.transactionalID, "transactional-id", "", "produce in transactions with this id (not supported yet)")
-	fs.IntVar(&o.txnSize, "txn-size", 0, "records per transaction (not supported yet)")
+// registerSecurity: TLS and SASL.
+func (o *commonOptions) registerSecurity(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.tls, "tls", false, "connect over TLS, trusting the system's CAs (implied by the other --tls flags)")
 	fs.StringVar(&o.tlsCA, "tls-ca", "", "PEM `file` of the CA certificates to trust instead of the system's")
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM `file` of the client certificate, for brokers that require one")
@@ -92,43 +119,40 @@ func (o *commonOptions) register(fs *pflag.FlagSet) {
 	o.sasl.register(fs)
 }
 
-// brokerList splits --brokers; empty means "start an embedded broker".
-func (o *commonOptions) brokerList() []string {
+// registerOutput: what kprod shows.
+func (o *commonOptions) registerOutput(fs *pflag.FlagSet) {
+	fs.BoolVar(&o.json, "json", false, "print the summary as one JSON object on stdout, and nothing else there")
+	fs.StringVar(&o.progress, "progress", "auto", "progress on stderr: auto (a bar on a terminal, else a line every 5 s), bar, lines or never")
+	fs.BoolVarP(&o.debug, "debug", "v", false, "print the producer library's log on stderr")
+}
+
+// parseBrokers reads a comma-separated list of host:port.
+func parseBrokers(list string) ([]string, error) {
 	var out []string
-	for b := range strings.SplitSeq(o.brokers, ",") {
-		if b = strings.TrimSpace(b); b != "" {
-			out = append(out, b)
+	for b := range strings.SplitSeq(list, ",") {
+		b = strings.TrimSpace(b)
+		if b == "" {
+			continue
 		}
+		if _, port, err := net.SplitHostPort(b); err != nil || port == "" {
+			return nil, fmt.Errorf("%q is not host:port", b)
+		}
+		out = append(out, b)
 	}
-	return out
+	if len(out) == 0 {
+		return nil, errors.New("empty list")
+	}
+	return out, nil
 }
 
 // validate checks the flags before anything starts, so that a usage error
-// costs nothing and names its flag.
+// costs nothing and names its flag, and resolves the producer's Config.
 func (o *commonOptions) validate(cmd *cobra.Command) error {
-	changed := cmd.Flags().Changed
-	// As the Java client does when enable.idempotence is not set, acks other
-	// than all turn idempotence off; asking for both is an error.
-	if acks, err := producer.ParseAcks(o.acks); err == nil && acks != producer.AcksAll {
-		if changed("idempotent") && o.idempotent {
-			return usagef("--idempotent: needs --acks all, not %s", o.acks)
-		}
-		o.idempotent = false
-	}
-	for _, name := range []string{"transactional-id", "txn-size"} {
-		if changed(name) {
-			return usagef("--%s: not supported yet by the producer library", name)
-		}
-	}
+	fs := cmd.Flags()
+	changed := fs.Changed
 	if changed("brokers") {
-		bs := o.brokerList()
-		if len(bs) == 0 {
-			return usagef("--brokers: empty list")
-		}
-		for _, b := range bs {
-			if _, port, err := net.SplitHostPort(b); err != nil || port == "" {
-				return usagef("--brokers: %q is not host:port", b)
-			}
+		if _, err := parseBrokers(o.brokers); err != nil {
+			return usagef("--brokers: %v", err)
 		}
 	}
 	if o.topic == "" {
@@ -140,8 +164,12 @@ func (o *commonOptions) validate(cmd *cobra.Command) error {
 	if o.replicationFactor < 1 && o.replicationFactor != -1 {
 		return usagef("--replication-factor: %d is neither positive nor -1", o.replicationFactor)
 	}
-	if _, err := producer.ParseAcks(o.acks); err != nil {
+	acks, err := producer.ParseAcks(o.acks)
+	if err != nil {
 		return usagef("--acks: %v", err)
+	}
+	if changed("idempotent") && o.idempotent && acks != producer.AcksAll {
+		return usagef("--idempotent: needs --acks all, not %s", o.acks)
 	}
 	if o.linger < 0 {
 		return usagef("--linger: %v is negative", o.linger)
@@ -149,8 +177,19 @@ func (o *commonOptions) validate(cmd *cobra.Command) error {
 	if o.batchSize < 1 {
 		return usagef("--batch-size: %d is less than 1", o.batchSize)
 	}
+	if o.bufferMemory < 1 {
+		return usagef("--buffer-memory: %d is less than 1", o.bufferMemory)
+	}
 	if o.maxInFlight < 1 {
 		return usagef("--max-in-flight: %d is less than 1", o.maxInFlight)
+	}
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{{"max-block", o.maxBlock}, {"request-timeout", o.requestTimeout}, {"delivery-timeout", o.deliveryTimeout}} {
+		if d.v <= 0 {
+			return usagef("--%s: %v is not positive", d.flag, d.v)
+		}
 	}
 	codec, err := compression.ParseCodec(o.compression)
 	if err != nil {
@@ -160,26 +199,55 @@ func (o *commonOptions) validate(cmd *cobra.Command) error {
 		return usagef("--compression-level: %v", err)
 	}
 	switch o.progress {
-	case "auto", "always", "never":
+	case "auto", "bar", "always", "lines", "never":
 	default:
-		return usagef("--progress: %q: want auto, always or never", o.progress)
+		return usagef("--progress: %q: want auto, bar, lines or never", o.progress)
 	}
 	tlsConf, err := o.tlsConfig()
 	if err != nil {
 		return err
 	}
 	o.tlsConf = tlsConf
-	if o.saslMech, err = o.sasl.build(changed, os.Getenv, len(o.brokerList()) == 0); err != nil {
+	if o.cfg, o.sources, err = o.resolveConfig(fs); err != nil {
 		return err
 	}
-	// The rest (sizes, timeouts and how they combine) is the library's to
-	// judge; producerConfig's caller maps its verdict back to a flag.
+	if err := o.chooseBrokers(); err != nil {
+		return err
+	}
+	if o.saslMech, err = o.sasl.build(changed, os.Getenv, o.useEmbedded); err != nil {
+		return err
+	}
+	// The library's verdict too, before a broker is started for nothing.
+	check := o.cfg
+	if o.useEmbedded {
+		check.Brokers = []string{"embedded:0"} // its address is not known yet
+	}
+	var ce *producer.ConfigError
+	if err := check.Validate(); errors.As(err, &ce) {
+		return o.sources.explain(ce)
+	}
 	return nil
 }
 
-// producerConfig is the library configuration the flags describe. validate
-// must have accepted them.
-func (o *commonOptions) producerConfig(brokers []string) producer.Config {
+// chooseBrokers decides between the brokers given (--brokers or -X
+// bootstrap.servers) and an embedded one. Producing to a throw-away broker
+// must be asked for: its records are gone when kprod exits, so doing it by
+// mistake would report success for data nobody will ever read.
+func (o *commonOptions) chooseBrokers() error {
+	given := len(o.cfg.Brokers) > 0
+	switch {
+	case o.embedded && given:
+		return usagef("--embedded: not with %s", o.sources.name("Brokers"))
+	case !given && o.needBrokers && !o.embedded:
+		return usagef("--brokers (-b) is required; --embedded produces to a throw-away broker instead, whose records are gone when kprod exits")
+	}
+	o.useEmbedded = !given
+	return nil
+}
+
+// flagConfig is the library configuration kprod's own flags describe.
+// validate must have accepted them.
+func (o *commonOptions) flagConfig() producer.Config {
 	acks, _ := producer.ParseAcks(o.acks)
 	codec, _ := compression.ParseCodec(o.compression)
 	linger := o.linger
@@ -187,13 +255,13 @@ func (o *commonOptions) producerConfig(brokers []string) producer.Config {
 		linger = -1 // the library reads 0 as "default" and a negative value as "none"
 	}
 	cfg := producer.Config{
-		Brokers:            brokers,
 		ClientID:           o.clientID,
 		Acks:               acks,
 		DisableIdempotence: !o.idempotent,
 		Linger:             linger,
 		BatchSize:          o.batchSize,
 		BufferMemory:       o.bufferMemory,
+		MaxBlock:           o.maxBlock,
 		MaxRequestSize:     o.maxRequestSize,
 		RequestTimeout:     o.requestTimeout,
 		DeliveryTimeout:    o.deliveryTimeout,
@@ -201,39 +269,8 @@ func (o *commonOptions) producerConfig(brokers []string) producer.Config {
 		Compression:        codec,
 		CompressionLevel:   o.compressionLevel,
 	}
-	cfg.TLS = o.tlsConf
-	cfg.SASL = o.saslMech
-	return cfg
-}
-
-// configFlags maps the Config fields kprod sets to the flags that set them,
-// so that a *producer.ConfigError becomes a usage error naming the flag.
-var configFlags = map[string]string{
-	"Brokers":            "brokers",
-	"ClientID":           "client-id",
-	"Acks":               "acks",
-	"DisableIdempotence": "idempotent",
-	"Linger":             "linger",
-	"BatchSize":          "batch-size",
-	"BufferMemory":       "buffer-memory",
-	"MaxRequestSize":     "max-request-size",
-	"RequestTimeout":     "request-timeout",
-	"DeliveryTimeout":    "delivery-timeout",
-	"MaxInFlight":        "max-in-flight",
-	"Compression":        "compression",
-	"CompressionLevel":   "compression-level",
-}
-
-// newProducer builds the producer, turning a configuration the library
-// rejects into a usage error that names the flag.
-func newProducer(cfg producer.Config) (*producer.Producer, error) {
-	p, err := producer.New(cfg)
-	var ce *producer.ConfigError
-	if errors.As(err, &ce) {
-		if flag, ok := configFlags[ce.Field]; ok {
-			return nil, usagef("--%s: %s", flag, ce.Reason)
-		}
-		return nil, usagef("%v", err)
+	if o.brokers != "" {
+		cfg.Brokers, _ = parseBrokers(o.brokers)
 	}
-	return p, err
+	return cfg
 }

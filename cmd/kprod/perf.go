@@ -16,12 +16,16 @@ import (
 // perfOptions are the flags of kprod perf (and of kprod alone).
 type perfOptions struct {
 	commonOptions
-	numRecords  int64
-	recordSize  int
-	keySize     int
-	throughput  float64
-	concurrency int
-	sync        bool
+	numRecords       int64
+	recordSize       int
+	payloadFile      string
+	payloadDelimiter string
+	keySize          int
+	throughput       float64
+	concurrency      int
+	sync             bool
+
+	payloads [][]byte // read from --payload-file by validate
 }
 
 func newPerfOptions() *perfOptions { return &perfOptions{} }
@@ -31,6 +35,8 @@ func (o *perfOptions) register(cmd *cobra.Command) {
 	o.commonOptions.register(fs)
 	fs.Int64Var(&o.numRecords, "num-records", 1_000_000, "records to produce")
 	fs.IntVar(&o.recordSize, "record-size", 100, "value size in bytes")
+	fs.StringVar(&o.payloadFile, "payload-file", "", "take each value at random from the payloads of this `file` instead of --record-size random letters")
+	fs.Var(escapedVar(&o.payloadDelimiter, `\n`), "payload-delimiter", "what separates the payloads of --payload-file ("+escapesHelp+")")
 	fs.IntVar(&o.keySize, "key-size", 0, "key size in bytes; 0: no key, otherwise keys drawn from a fixed pool of random keys")
 	fs.Float64Var(&o.throughput, "throughput", 0, "records/s cap over all goroutines; 0 or -1: unlimited")
 	fs.IntVar(&o.concurrency, "concurrency", 1, "goroutines producing")
@@ -43,6 +49,18 @@ func (o *perfOptions) validate(cmd *cobra.Command) error {
 	}
 	if o.recordSize < 0 {
 		return usagef("--record-size: %d is negative", o.recordSize)
+	}
+	if o.payloadFile != "" {
+		if cmd.Flags().Changed("record-size") {
+			return usagef("--payload-file: not with --record-size: the values come from the file")
+		}
+		delim, err := unescape(o.payloadDelimiter)
+		if err != nil || len(delim) == 0 {
+			return usagef("--payload-delimiter: %q: want a non-empty string (%v)", o.payloadDelimiter, err)
+		}
+		if o.payloads, err = readPayloads(o.payloadFile, delim); err != nil {
+			return usagef("--payload-file: %v", err)
+		}
 	}
 	if o.keySize < 0 {
 		return usagef("--key-size: %d is negative", o.keySize)
@@ -79,8 +97,11 @@ func runPerf(cmd *cobra.Command, e *env, o *perfOptions) error {
 	if err := o.validate(cmd); err != nil {
 		return err
 	}
-	g := newGenerator(o.recordSize, o.keySize)
+	g := newGenerator(o.recordSize, o.keySize, o.payloads)
 	about := fmt.Sprintf("%s records of %d bytes", group(o.numRecords), o.recordSize)
+	if o.payloads != nil {
+		about = fmt.Sprintf("%s records taken from the %s payloads of %s", group(o.numRecords), group(int64(len(o.payloads))), o.payloadFile)
+	}
 	if o.keySize > 0 {
 		about += fmt.Sprintf(" with %d-byte keys", o.keySize)
 	}
@@ -89,8 +110,8 @@ func runPerf(cmd *cobra.Command, e *env, o *perfOptions) error {
 		shards: o.concurrency,
 		total:  o.numRecords,
 		about:  about,
-		produce: func(ctx context.Context, p *producer.Producer, m *meter) error {
-			runGenerators(ctx, p, m, o, g)
+		produce: func(stop, produceCtx context.Context, p *producer.Producer, m *meter) error {
+			runGenerators(stop, produceCtx, p, m, o, g)
 			return nil
 		},
 	})
@@ -98,11 +119,11 @@ func runPerf(cmd *cobra.Command, e *env, o *perfOptions) error {
 
 // runGenerators produces o.numRecords records from o.concurrency goroutines
 // and returns when all were handed to the producer (and, with --sync,
-// acknowledged) or ctx is done.
-func runGenerators(ctx context.Context, p *producer.Producer, m *meter, o *perfOptions, g *generator) {
-	// Checking an atomic per record is cheaper than ctx.Err().
+// acknowledged) or stop is done.
+func runGenerators(stop, produceCtx context.Context, p *producer.Producer, m *meter, o *perfOptions, g *generator) {
+	// Checking an atomic per record is cheaper than stop.Err().
 	var stopping atomic.Bool
-	stopWatch := context.AfterFunc(ctx, func() { stopping.Store(true) })
+	stopWatch := context.AfterFunc(stop, func() { stopping.Store(true) })
 	defer stopWatch()
 
 	var wg sync.WaitGroup
@@ -121,7 +142,7 @@ func runGenerators(ctx context.Context, p *producer.Producer, m *meter, o *perfO
 			w.interval = time.Duration(float64(time.Second) * float64(o.concurrency) / o.throughput)
 		}
 		first += n
-		wg.Go(func() { w.run(ctx) })
+		wg.Go(func() { w.run(stop, produceCtx) })
 	}
 	wg.Wait()
 }
@@ -139,7 +160,9 @@ type worker struct {
 	stopping *atomic.Bool
 }
 
-func (w *worker) run(ctx context.Context) {
+// run produces the worker's records until they are all handed over or
+// stop is done; produceCtx bounds the waits inside Produce and Send.
+func (w *worker) run(stop, produceCtx context.Context) {
 	rng := rand.New(rand.NewPCG(uint64(w.first), 0x6b70726f64)) // deterministic per worker
 	rec := producer.Record{Topic: w.topic}
 	start := time.Now()
@@ -147,21 +170,21 @@ func (w *worker) run(ctx context.Context) {
 		if w.stopping.Load() {
 			return
 		}
-		if w.interval > 0 && !w.pace(ctx, start.Add(time.Duration(i)*w.interval)) {
+		if w.interval > 0 && !w.pace(stop, start.Add(time.Duration(i)*w.interval)) {
 			return
 		}
 		seq := w.first + i
 		rec.Key = w.g.key(rng)
-		rec.Value = w.g.value(seq)
+		rec.Value = w.g.value(seq, rng)
 		size := len(rec.Key) + len(rec.Value)
 		if w.sync {
 			t0 := w.m.now()
 			w.s.sent.Add(1)
-			_, err := w.p.Send(ctx, &rec)
+			_, err := w.p.Send(produceCtx, &rec)
 			w.m.finish(w.s, t0, int64(size), err)
 			continue
 		}
-		w.p.Produce(ctx, &rec, w.m.track(w.s, size))
+		w.p.Produce(produceCtx, &rec, w.m.track(w.s, size))
 	}
 }
 
@@ -183,10 +206,11 @@ func (w *worker) pace(ctx context.Context, due time.Time) bool {
 
 // generator hands out record values and keys made once, up front.
 type generator struct {
-	pool    []byte // valuePoolSize+size random letters
-	size    int
-	keys    [][]byte
-	modulus int64
+	pool     []byte // valuePoolSize+size random letters
+	size     int
+	keys     [][]byte
+	modulus  int64
+	payloads [][]byte // --payload-file: values to choose from instead of the pool
 }
 
 const (
@@ -198,7 +222,10 @@ const (
 	valueStride = 7919
 )
 
-func newGenerator(size, keySize int) *generator {
+func newGenerator(size, keySize int, payloads [][]byte) *generator {
+	if payloads != nil {
+		size = 0 // the pool is not used
+	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	letters := func(n int) []byte {
 		b := make([]byte, n)
@@ -207,7 +234,7 @@ func newGenerator(size, keySize int) *generator {
 		}
 		return b
 	}
-	g := &generator{pool: letters(valuePoolSize + size), size: size, modulus: valuePoolSize}
+	g := &generator{pool: letters(valuePoolSize + size), size: size, modulus: valuePoolSize, payloads: payloads}
 	if keySize > 0 {
 		for range keyPoolSize {
 			g.keys = append(g.keys, letters(keySize))
@@ -217,8 +244,12 @@ func newGenerator(size, keySize int) *generator {
 }
 
 // value is record seq's value: a window of the pool, not a copy (Produce
-// copies what it keeps).
-func (g *generator) value(seq int64) []byte {
+// copies what it keeps), or a payload chosen at random, as
+// kafka-producer-perf-test chooses them.
+func (g *generator) value(seq int64, rng *rand.Rand) []byte {
+	if g.payloads != nil {
+		return g.payloads[rng.IntN(len(g.payloads))]
+	}
 	off := (seq * valueStride) % g.modulus
 	return g.pool[off : off+int64(g.size) : off+int64(g.size)]
 }

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -11,7 +14,7 @@ func TestPerfEachCodec(t *testing.T) {
 	brokers := sharedBroker(t)
 	for _, codec := range []string{"none", "gzip", "snappy", "lz4", "zstd"} {
 		t.Run(codec, func(t *testing.T) {
-			r := runKprod(t, "", "perf", "--brokers", brokers, "--topic", uniqueTopic("perf-"+codec),
+			r := runKprod(t, "", "perf", "--brokers", brokers, "--create-topic", "--topic", uniqueTopic("perf-"+codec),
 				"--num-records", "20000", "--compression", codec, "--key-size", "8", "--json")
 			if r.code != exitOK {
 				t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
@@ -59,7 +62,7 @@ func TestDefaultCommandUsesEmbeddedBroker(t *testing.T) {
 }
 
 func TestPerfHumanSummary(t *testing.T) {
-	r := runKprod(t, "", "perf", "--brokers", sharedBroker(t), "--topic", uniqueTopic("human"), "--num-records", "1000")
+	r := runKprod(t, "", "perf", "--brokers", sharedBroker(t), "--create-topic", "--topic", uniqueTopic("human"), "--num-records", "1000")
 	if r.code != exitOK {
 		t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
 	}
@@ -71,7 +74,7 @@ func TestPerfHumanSummary(t *testing.T) {
 }
 
 func TestPerfSyncConcurrentThrottled(t *testing.T) {
-	r := runKprod(t, "", "perf", "--brokers", sharedBroker(t), "--topic", uniqueTopic("sync"),
+	r := runKprod(t, "", "perf", "--brokers", sharedBroker(t), "--create-topic", "--topic", uniqueTopic("sync"),
 		"--num-records", "500", "--sync", "--concurrency", "4", "--linger", "0", "--throughput", "100000", "--json")
 	if r.code != exitOK {
 		t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
@@ -84,7 +87,7 @@ func TestPerfSyncConcurrentThrottled(t *testing.T) {
 // Records larger than --max-request-size fail at once, client-side: exit
 // status 1, and the summary counts them by error name.
 func TestFailedRecordsExitOne(t *testing.T) {
-	r := runKprod(t, "", "perf", "--brokers", sharedBroker(t), "--topic", uniqueTopic("toolarge"),
+	r := runKprod(t, "", "perf", "--brokers", sharedBroker(t), "--create-topic", "--topic", uniqueTopic("toolarge"),
 		"--num-records", "3", "--record-size", "2000000", "--json")
 	if r.code != exitFailed {
 		t.Fatalf("exit %d, want %d\nstderr:\n%s", r.code, exitFailed, r.stderr)
@@ -99,7 +102,7 @@ func TestFailedRecordsExitOne(t *testing.T) {
 }
 
 func TestProgressAlways(t *testing.T) {
-	r := runKprod(t, "", "perf", "--brokers", sharedBroker(t), "--topic", uniqueTopic("progress"),
+	r := runKprod(t, "", "perf", "--brokers", sharedBroker(t), "--create-topic", "--topic", uniqueTopic("progress"),
 		"--num-records", "1000", "--progress", "always", "--json")
 	if r.code != exitOK {
 		t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
@@ -108,4 +111,57 @@ func TestProgressAlways(t *testing.T) {
 		t.Errorf("no progress display on stderr:\n%s", r.stderr)
 	}
 	parseSummary(t, r) // stdout holds the summary alone
+}
+
+// --payload-file: every value is one of the file's payloads, chosen at
+// random, as kafka-producer-perf-test chooses them.
+func TestPerfPayloadFile(t *testing.T) {
+	brokers, topic := sharedBroker(t), uniqueTopic("payloads")
+	file := filepath.Join(t.TempDir(), "payloads.txt")
+	payloads := map[string]bool{"alpha": true, "beta, with a comma": true, `{"json": true}`: true}
+	if err := os.WriteFile(file, []byte("alpha\nbeta, with a comma\n{\"json\": true}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const n = 300
+	r := runKprod(t, "", "perf", "-b", brokers, "--create-topic", "-t", topic, "--partitions", "1",
+		"--payload-file", file, "--num-records", fmt.Sprint(n), "--json")
+	if r.code != exitOK {
+		t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
+	}
+	seen := map[string]int{}
+	var bytes int64
+	for _, rec := range readBack(t, brokers, topic, n) {
+		if !payloads[string(rec.Value)] {
+			t.Fatalf("value %q is not a payload of the file", rec.Value)
+		}
+		seen[string(rec.Value)]++
+		bytes += int64(len(rec.Value))
+	}
+	if len(seen) != len(payloads) {
+		t.Errorf("values %v: not every payload was used in %d records", seen, n)
+	}
+	if s := parseSummary(t, r); s.Bytes != bytes {
+		t.Errorf("summary counts %d bytes, the records hold %d", s.Bytes, bytes)
+	}
+}
+
+// A run of a few records leaves out the rates and per-record costs, which
+// would mostly measure the run's fixed costs (a 2-record run reported
+// "1642.500 µs/record"); a large one shows them.
+func TestPerRecordFiguresOnlyWhenMeaningful(t *testing.T) {
+	brokers := sharedBroker(t)
+	for _, tc := range []struct {
+		records string
+		shown   bool
+	}{{"2", false}, {"5000", true}} {
+		r := runKprod(t, "", "perf", "-b", brokers, "--create-topic", "-t", uniqueTopic("figures"), "--num-records", tc.records)
+		if r.code != exitOK {
+			t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
+		}
+		for _, figure := range []string{"records/s", "MB/s", "µs/record", "allocs/record"} {
+			if strings.Contains(r.stdout, figure) != tc.shown {
+				t.Errorf("%s records: %q shown %t, want %t:\n%s", tc.records, figure, !tc.shown, tc.shown, r.stdout)
+			}
+		}
+	}
 }

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"sync/atomic"
+	"io"
+	"os"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -13,89 +16,149 @@ import (
 // produceOptions are the flags of kprod produce.
 type produceOptions struct {
 	commonOptions
-	keySeparator string
-	headers      []string
-	partition    int32
+	textOptions
+	key       string
+	partition int32
 }
 
 func newProduceCommand(e *env) *cobra.Command {
 	o := &produceOptions{}
+	o.needBrokers = true
 	cmd := &cobra.Command{
-		Use:   "produce",
-		Short: "Read records from stdin, one per line",
-		Long: `produce sends each line of stdin (without its newline) as one record's value.
+		Use:   "produce [FILE...]",
+		Short: "Produce the lines of stdin, or each file as one record",
+		Long: `produce sends each line of stdin (without its newline) as one record's value,
+as kcat -P and kafka-console-producer do. --delimiter separates records
+otherwise; --key-separator splits a key off each record; --parse-headers reads
+headers at the start of each; --null-marker stands for null.
 
-With --key-separator SEP, the part of a line before the first SEP is the
-record's key and the rest its value; a line without SEP has no key.`,
-		Example: `  printf 'user1:hello\nuser2:world\n' | kprod produce --topic greetings --key-separator :`,
-		RunE:    func(cmd *cobra.Command, _ []string) error { return runProduce(cmd, e, o) },
+With FILE arguments, each file is one record, whole ("-" is stdin).
+
+--brokers is required: --embedded produces to a throw-away broker instead.`,
+		Example: `  printf 'user1:hello\nuser2:world\n' | kprod produce -b localhost:9092 -t greetings -K :
+  printf 'trace:abc\tuser1:hello\n' | kprod produce -b localhost:9092 -t greetings -K : --parse-headers
+  kprod produce -b localhost:9092 -t images -k logo logo.png`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return runProduce(cmd, e, o, args) },
 	}
 	fs := cmd.Flags()
 	o.commonOptions.register(fs)
-	fs.StringVar(&o.keySeparator, "key-separator", "", "split each line at the first `SEP` into key and value (none: no key)")
-	fs.StringArrayVar(&o.headers, "header", nil, "header `key=value` added to every record (repeatable)")
-	fs.Int32Var(&o.partition, "partition", -1, "partition to produce to; -1: the partitioner chooses")
+	o.textOptions.register(fs)
+	fs.StringVarP(&o.key, "key", "k", "", "the key of every record (without it and --key-separator: no key)")
+	fs.Int32VarP(&o.partition, "partition", "p", -1, "partition to produce to; -1: the partitioner chooses")
 	return cmd
 }
 
-func runProduce(cmd *cobra.Command, e *env, o *produceOptions) error {
-	headers, err := parseHeaders(o.headers)
+func runProduce(cmd *cobra.Command, e *env, o *produceOptions, files []string) error {
+	changed := cmd.Flags().Changed
+	if o.partition < -1 {
+		return usagef("--partition: %d is neither a partition nor -1", o.partition)
+	}
+	if changed("key") && changed("key-separator") {
+		return usagef("--key: not with --key-separator: the key is either fixed or in each record")
+	}
+	if len(files) > 0 {
+		for _, f := range []string{"key-separator", "delimiter", "parse-headers", "null-marker"} {
+			if changed(f) {
+				return usagef("--%s: not with FILE arguments, which are one record each, whole", f)
+			}
+		}
+	}
+	format, err := o.textOptions.format()
 	if err != nil {
 		return err
 	}
-	if o.partition < -1 {
-		return usagef("--partition: %d is neither a partition nor -1", o.partition)
+	if changed("key") {
+		format.fixedKey = []byte(o.key)
 	}
 	if err := o.validate(cmd); err != nil {
 		return err
 	}
-	if o.progress == "auto" && isTerminal(e.stdin) {
+	interactive := len(files) == 0 && isTerminal(e.stdin)
+	if o.progress == "auto" && interactive {
 		o.progress = "never" // someone is typing; a progress line would get in the way
 	}
-	sep := []byte(o.keySeparator)
-	return execute(cmd, e, &o.commonOptions, workload{
-		mode:   "produce",
-		shards: 1,
-		total:  -1,
-		about:  "the lines of stdin",
-		produce: func(ctx context.Context, p *producer.Producer, m *meter) error {
-			return produceLines(ctx, e, p, m, producer.Record{
-				Topic:             o.topic,
-				Headers:           headers,
-				Partition:         max(o.partition, 0),
-				ExplicitPartition: o.partition >= 0,
-			}, sep)
-		},
-	})
+	base := producer.Record{
+		Topic:             o.topic,
+		Partition:         max(o.partition, 0),
+		ExplicitPartition: o.partition >= 0,
+	}
+	w := workload{mode: "produce", shards: 1, total: -1, about: "the lines of stdin", interactive: interactive}
+	w.produce = func(stop, produceCtx context.Context, p *producer.Producer, m *meter) error {
+		return produceStream(stop, produceCtx, e.stdin, p, m, base, format)
+	}
+	if len(files) > 0 {
+		w.total = int64(len(files))
+		w.about = fmt.Sprintf("%s file(s), one record each", group(w.total))
+		w.produce = func(stop, produceCtx context.Context, p *producer.Producer, m *meter) error {
+			return produceFiles(stop, produceCtx, e.stdin, files, p, m, base, format)
+		}
+	}
+	return execute(cmd, e, &o.commonOptions, w)
 }
 
-// produceLines produces a record per line of stdin until stdin ends or ctx
-// is done. Reading happens on its own goroutine, so that Ctrl-C is not held
-// up by a read that waits for input.
-func produceLines(ctx context.Context, e *env, p *producer.Producer, m *meter, rec producer.Record, sep []byte) error {
-	var stopping atomic.Bool
+// produceStream produces a record per delimited piece of in until in ends,
+// a record is malformed, or stop is done. Reading happens on its own
+// goroutine, so that Ctrl-C is not held up by a read that waits for input.
+func produceStream(stop, produceCtx context.Context, in io.Reader, p *producer.Producer, m *meter, rec producer.Record, f *lineFormat) error {
+	// mu makes stopping and producing exclusive: once stopped is set, no
+	// record is handed over, so none races with the final flush and Close.
+	var mu sync.Mutex
+	stopped := false
 	done := make(chan error, 1)
 	s := m.shard(0)
 	go func() {
-		done <- readLines(e.stdin, func(line []byte) bool {
-			if stopping.Load() {
+		n := 0
+		var parseErr error
+		err := readRecords(in, f.delimiter, func(text []byte) bool {
+			n++
+			mu.Lock()
+			defer mu.Unlock()
+			if stopped {
 				return false
 			}
-			rec.Key, rec.Value = splitLine(line, sep)
-			// Produce copies key and value before it returns, so the line
-			// buffer can be reused.
-			p.Produce(ctx, &rec, m.track(s, len(rec.Key)+len(rec.Value)))
+			if parseErr = f.parse(text, &rec); parseErr != nil {
+				parseErr = fmt.Errorf("record %d of stdin: %w; it and the rest were not produced", n, parseErr)
+				return false
+			}
+			p.Produce(produceCtx, &rec, m.track(s, len(rec.Key)+len(rec.Value)))
 			return true
 		})
+		if err != nil {
+			err = fmt.Errorf("reading stdin: %w", err)
+		}
+		done <- cmp.Or(parseErr, err)
 	}()
 	select {
 	case err := <-done:
-		if err != nil {
-			return fmt.Errorf("reading stdin: %w", err)
-		}
-		return nil
-	case <-ctx.Done():
-		stopping.Store(true)
+		return err
+	case <-stop.Done():
+		mu.Lock()
+		stopped = true
+		mu.Unlock()
 		return nil
 	}
+}
+
+// produceFiles produces each file as one record, whole; "-" is stdin.
+func produceFiles(stop, produceCtx context.Context, stdin io.Reader, files []string, p *producer.Producer, m *meter, rec producer.Record, f *lineFormat) error {
+	s := m.shard(0)
+	for _, name := range files {
+		if stop.Err() != nil {
+			return nil
+		}
+		var data []byte
+		var err error
+		if name == "-" {
+			data, err = io.ReadAll(stdin)
+		} else {
+			data, err = os.ReadFile(name)
+		}
+		if err != nil {
+			return fmt.Errorf("%w; it and the files after it were not produced", err)
+		}
+		rec.Key, rec.Value, rec.Headers = f.fixedKey, data, f.headers
+		p.Produce(produceCtx, &rec, m.track(s, len(rec.Key)+len(rec.Value)))
+	}
+	return nil
 }

@@ -57,7 +57,7 @@ func produceAndReadBack(t *testing.T, brokers string) {
 		{value: "", nilKey: true},
 		{value: "last line without newline", nilKey: true},
 	}
-	r := runKprod(t, input, "produce", "--brokers", brokers, "--topic", topic, "--partitions", "1",
+	r := runKprod(t, input, "produce", "--brokers", brokers, "--create-topic", "--topic", topic, "--partitions", "1",
 		"--key-separator", ":", "--header", "source=kprod-test", "--json")
 	if r.code != exitOK {
 		t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
@@ -84,7 +84,7 @@ func TestProduceStdinWithKeys(t *testing.T) {
 }
 
 func TestProduceEmptyStdin(t *testing.T) {
-	r := runKprod(t, "", "produce", "--brokers", sharedBroker(t), "--topic", uniqueTopic("empty"), "--json")
+	r := runKprod(t, "", "produce", "--brokers", sharedBroker(t), "--create-topic", "--topic", uniqueTopic("empty"), "--json")
 	if r.code != exitOK {
 		t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
 	}

@@ -67,7 +67,7 @@ func TestSecuredRealBrokerPerf(t *testing.T) {
 	}
 	for name, args := range runs {
 		t.Run(name, func(t *testing.T) {
-			all := append([]string{"perf", "--brokers", b.brokers, "--topic", uniqueTopic("secured"), "--partitions", "3",
+			all := append([]string{"perf", "--brokers", b.brokers, "--create-topic", "--topic", uniqueTopic("secured"), "--partitions", "3",
 				"--num-records", "20000", "--json"}, b.tlsArgs...)
 			r := runKprod(t, "", append(all, args...)...)
 			if r.code != exitOK {
@@ -90,7 +90,7 @@ func TestSecuredRealBrokerWrongPassword(t *testing.T) {
 	}
 	for _, mech := range []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"} {
 		t.Run(mech, func(t *testing.T) {
-			args := append([]string{"perf", "--brokers", b.brokers, "--num-records", "10", "--sasl-mechanism", mech,
+			args := append([]string{"perf", "--brokers", b.brokers, "--create-topic", "--num-records", "10", "--sasl-mechanism", mech,
 				"--sasl-user", b.user, "--sasl-password-file", writeSecret(t, "not-"+b.password)}, b.tlsArgs...)
 			r := runKprod(t, "", args...)
 			lines := strings.Split(strings.TrimSpace(r.stderr), "\n")

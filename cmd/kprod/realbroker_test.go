@@ -23,7 +23,7 @@ func TestRealBrokerPerf(t *testing.T) {
 	brokers := realBrokers(t)
 	for _, codec := range []string{"none", "gzip", "snappy", "lz4", "zstd"} {
 		t.Run(codec, func(t *testing.T) {
-			r := runKprod(t, "", "perf", "--brokers", brokers, "--topic", uniqueTopic("real-"+codec),
+			r := runKprod(t, "", "perf", "--brokers", brokers, "--create-topic", "--topic", uniqueTopic("real-"+codec),
 				"--partitions", "3", "--num-records", "20000", "--compression", codec, "--json")
 			if r.code != exitOK {
 				t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"runtime"
@@ -22,158 +23,217 @@ const (
 )
 
 // workload is what perf and produce differ in: which records they hand to
-// the producer. produce returns when it has no more records or ctx is done;
-// an error it returns is reported after the summary and makes the run fail.
+// the producer.
 type workload struct {
-	mode    string // "perf" or "produce", for the summary
-	shards  int    // producing goroutines, for the meter
-	total   int64  // records expected, or -1 when unknown (stdin)
-	about   string // one line for stderr: what is about to be produced
-	produce func(ctx context.Context, p *producer.Producer, m *meter) error
+	mode   string // "perf" or "produce", for the summary
+	shards int    // producing goroutines, for the meter
+	total  int64  // records expected, or -1 when unknown (stdin)
+	about  string // one line for stderr: what is about to be produced
+	// interactive: a person types the records, so rates and per-record
+	// costs measure the typist and are left out of the summary.
+	interactive bool
+	// produce hands records to p until it has no more or stop is done
+	// (Ctrl-C). It gives Produce and Send produceCtx, not stop: a record
+	// waiting for buffer memory at Ctrl-C is then buffered and flushed
+	// like the others rather than failed. An error it returns is reported
+	// after the summary and makes the run fail.
+	produce func(stop, produceCtx context.Context, p *producer.Producer, m *meter) error
 }
 
-// execute runs a workload from start to summary: the embedded broker if no
-// --brokers was given, the topic, the producer, progress, the produce phase
-// and its flush, and the report. It returns nil when every record was
-// acknowledged, a *failedError when some were not or the run was
-// interrupted, a *usageError for flags the library rejects.
+// execute runs a workload from start to summary: the embedded broker if
+// asked for, the topic, the producer, progress, the produce phase and its
+// flush, and the report. It returns nil when every record was acknowledged,
+// a *failedError when some were not or the run was interrupted, a
+// *usageError for settings the library rejects.
 func execute(cmd *cobra.Command, e *env, o *commonOptions, w workload) error {
-	ctx, stopSignals := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	stop, stopSignals := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stopSignals()
 	go func() {
 		// After the first signal, a second one kills the process as usual.
-		<-ctx.Done()
+		<-stop.Done()
 		stopSignals()
 	}()
+	con := newConsole(e.stderr)
+	last := &lastCause{}
 
-	brokers := o.brokerList()
-	embedded := len(brokers) == 0
-	partitions := o.partitions
-	if embedded {
-		b, err := startEmbeddedBroker(ctx, e.stderr)
+	cfg := o.cfg
+	var broker *brokerProcess
+	if o.useEmbedded {
+		b, err := startEmbeddedBroker(stop, e.stderr)
 		if err != nil {
 			return fmt.Errorf("starting the embedded broker: %w", err)
 		}
 		defer b.stop()
-		brokers = b.addrs
-		fmt.Fprintf(e.stderr, "%s: embedded broker at %s\n", programName, joinComma(brokers))
-		if partitions == 0 {
-			partitions = defaultEmbeddedPartitions
-		}
+		broker, cfg.Brokers = b, b.addrs
+		con.line("embedded broker at %s", joinComma(cfg.Brokers))
 	}
-	if partitions == 0 {
-		partitions = -1 // the broker's num.partitions
+	var debug io.Writer
+	if o.debug {
+		debug = con
 	}
-
-	cfg := o.producerConfig(brokers)
-	p, err := newProducer(cfg)
+	cfg.Logger = newLibraryLogger(last, debug)
+	cfg.TLS, cfg.SASL = o.tlsConf, o.saslMech
+	p, err := newProducer(cfg, o.sources)
 	if err != nil {
 		return err
 	}
 	closed := false
 	defer func() {
 		if !closed {
-			cctx, cancel := context.WithTimeout(context.Background(), closeGrace)
-			_ = p.Close(cctx)
-			cancel()
+			closeProducer(p, closeGrace)
 		}
 	}()
-
-	t := topicSpec{name: o.topic, partitions: partitions, replicationFactor: o.replicationFactor}
-	if err := ensureTopic(ctx, cfg, t, e.stderr); err != nil {
+	if err := awaitTopic(stop, p, cfg, o.topicSpec(cmd), con); err != nil {
 		return err
-	}
-	// Start the clock with the topic's metadata known, as a long-running
-	// service would have it: the run measures producing, not bootstrap.
-	wait := cfg.MaxBlock
-	if wait <= 0 {
-		wait = producer.DefaultMaxBlock
-	}
-	mctx, cancelMeta := context.WithTimeout(ctx, wait)
-	_, err = p.PartitionsFor(mctx, o.topic)
-	cancelMeta()
-	if err != nil {
-		return fmt.Errorf("metadata for topic %s: %w", o.topic, err)
 	}
 
 	m := newMeter(w.shards)
-	fmt.Fprintf(e.stderr, "%s: producing %s to topic %s\n", programName, w.about, o.topic)
-	prog := startProgress(e.stderr, o.progress, w.total, m)
-
-	var ms0, ms1 runtime.MemStats
-	runtime.ReadMemStats(&ms0)
-	cpu0, t0 := cpuTime(), time.Now()
-
-	produceErr := w.produce(ctx, p, m)
-	interrupted := ctx.Err() != nil
-	if !interrupted {
-		// Every record has its outcome within MaxBlock (waiting for
-		// metadata) plus DeliveryTimeout; a flush that outlasts both is a
-		// bug, reported rather than waited for forever.
-		limit := producer.DefaultMaxBlock + cfg.DeliveryTimeout + flushGrace
-		fctx, cancel := context.WithTimeout(ctx, limit)
-		if err := p.Flush(fctx); err != nil && ctx.Err() == nil {
-			prog.note(fmt.Sprintf("%s: flush: %v", programName, err))
-		}
-		cancel()
-		interrupted = ctx.Err() != nil
-	}
-	if interrupted {
-		prog.note(fmt.Sprintf("%s: interrupted: flushing buffered records (at most %v)", programName, flushGrace))
-		fctx, cancel := context.WithTimeout(context.Background(), flushGrace)
-		_ = p.Flush(fctx)
-		cancel()
-	}
-
-	elapsed, cpu := time.Since(t0), cpuTime()-cpu0
-	runtime.ReadMemStats(&ms1)
+	m.errCause = last.get
+	con.line("producing %s to topic %s", w.about, o.topic)
+	prog := startProgress(con, progressModeFor(o.progress, e.stderr), w.total, m)
+	ph := runPhase(stop, con, p, m, cfg, w)
 	stats := p.Stats()
-
 	// Close fails whatever the flush left, so every record has its outcome
 	// before the counts are read. After Ctrl-C the flush has had its few
 	// seconds: Close then fails the rest at once rather than wait again.
 	grace := closeGrace
-	if interrupted {
+	if ph.interrupted {
 		grace = 0
 	}
-	cctx, cancel := context.WithTimeout(context.Background(), grace)
-	_ = p.Close(cctx)
-	cancel()
+	closeProducer(p, grace)
 	closed = true
 	prog.stop()
+	if broker != nil {
+		if err := broker.exitedEarly(); err != nil {
+			con.line("the embedded broker exited during the run (%v): the records it had not acknowledged failed", err)
+		}
+	}
+	return report(e, con, o, w, cfg, ph, stats, m)
+}
 
+// awaitTopic makes sure the topic exists as asked and that the producer
+// knows its partitions: the run's clock then starts as a long-running
+// service's would, and measures producing, not bootstrap.
+func awaitTopic(ctx context.Context, p *producer.Producer, cfg producer.Config, t topicSpec, con *console) error {
+	if err := ensureTopic(ctx, cfg, t, con); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.MaxBlock)
+	defer cancel()
+	if _, err := p.PartitionsFor(ctx, t.name); err != nil {
+		return fmt.Errorf("metadata for topic %s: %w", t.name, err)
+	}
+	return nil
+}
+
+// closeProducer closes p within grace; what is left then fails.
+func closeProducer(p *producer.Producer, grace time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	_ = p.Close(ctx)
+}
+
+// phase is what the produce phase measured.
+type phase struct {
+	interrupted bool
+	// elapsed runs from the first record to the end of the final flush, or
+	// to the interrupt: the flush after Ctrl-C is not part of the
+	// measurement, and flushed is how long it took.
+	elapsed, flushed time.Duration
+	// rated are the counts the rates are computed from, at the end of
+	// elapsed.
+	rated      counts
+	cpu        time.Duration
+	mallocs    uint64 // heap allocations
+	produceErr error
+}
+
+// runPhase produces, flushes, and measures.
+func runPhase(stop context.Context, con *console, p *producer.Producer, m *meter, cfg producer.Config, w workload) phase {
+	produceCtx, cancelProduce := context.WithCancel(context.Background())
+	defer cancelProduce()
+	// At Ctrl-C: note the moment and the counts, and let a Produce waiting
+	// for buffer memory wait until the flush's grace is over, no longer.
+	interrupt := make(chan sample, 1)
+	stopWatch := context.AfterFunc(stop, func() {
+		interrupt <- sample{at: time.Now(), c: m.counts()}
+		time.AfterFunc(flushGrace, cancelProduce)
+	})
+	defer stopWatch()
+
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	cpu0, t0 := cpuTime(), time.Now()
+	ph := phase{produceErr: w.produce(stop, produceCtx, p, m)}
+	if stop.Err() == nil {
+		// Every record has its outcome within MaxBlock (waiting for
+		// metadata) plus DeliveryTimeout; a flush that outlasts both is a
+		// bug, reported rather than waited for forever.
+		fctx, cancel := context.WithTimeout(stop, cfg.MaxBlock+cfg.DeliveryTimeout+flushGrace)
+		if err := p.Flush(fctx); err != nil && stop.Err() == nil {
+			con.line("flush: %v", err)
+		}
+		cancel()
+	}
+	ph.elapsed, ph.rated = time.Since(t0), m.counts()
+	if stop.Err() != nil {
+		at := <-interrupt
+		ph.interrupted = true
+		con.line("interrupted: flushing buffered records (at most %v)", flushGrace)
+		fctx, cancel := context.WithTimeout(context.Background(), flushGrace)
+		_ = p.Flush(fctx)
+		cancel()
+		ph.elapsed, ph.rated, ph.flushed = at.at.Sub(t0), at.c, time.Since(at.at)
+	}
+	ph.cpu = cpuTime() - cpu0
+	runtime.ReadMemStats(&ms1)
+	ph.mallocs = ms1.Mallocs - ms0.Mallocs
+	return ph
+}
+
+// report prints the summary and the examples of each failure, and returns
+// the run's verdict.
+func report(e *env, con *console, o *commonOptions, w workload, cfg producer.Config, ph phase, stats producer.Stats, m *meter) error {
 	s := newSummary(summaryInput{
 		mode:        w.mode,
 		topic:       o.topic,
-		brokers:     brokers,
-		embedded:    embedded,
+		brokers:     cfg.Brokers,
+		embedded:    o.useEmbedded,
 		compression: cfg.Compression.String(),
-		interrupted: interrupted,
+		interactive: w.interactive,
 		meter:       m,
 		stats:       stats,
-		elapsed:     elapsed,
-		cpu:         cpu,
-		mallocs:     ms1.Mallocs - ms0.Mallocs,
+		phase:       ph,
 	})
 	if err := s.write(e.stdout, o.json); err != nil {
 		return err
 	}
-	reportErrorExamples(e.stderr, m)
-	if produceErr != nil {
-		fmt.Fprintf(e.stderr, "%s: %v\n", programName, produceErr)
+	reportErrorExamples(con, m)
+	if ph.produceErr != nil {
+		con.line("%v", ph.produceErr)
 		return &failedError{}
 	}
-	if interrupted || s.RecordsFailed > 0 || s.RecordsAcked != s.RecordsSent {
+	if ph.interrupted || s.RecordsFailed > 0 || s.RecordsAcked != s.RecordsSent {
 		return &failedError{}
 	}
 	return nil
 }
 
 // reportErrorExamples prints one example of each kind of failure, so that
-// the counts in the summary come with the text that explains them.
-func reportErrorExamples(w interface{ Write([]byte) (int, error) }, m *meter) {
+// the counts in the summary come with the text that explains them. A
+// timeout says how long a record waited, not why: the last error the
+// library had logged when the first one happened goes with it.
+func reportErrorExamples(con *console, m *meter) {
 	count, first := m.errors()
 	for _, name := range sortedKeys(count) {
-		fmt.Fprintf(w, "%s: %d record(s) failed with %s, e.g.: %v\n", programName, count[name], name, first[name])
+		cause := ""
+		if text := m.cause(name); timeoutErrors[name] && text != "" {
+			cause = "; the last error the producer logged was " + text
+		}
+		con.line("%s record(s) failed with %s, e.g.: %v%s", group(count[name]), name, first[name], cause)
 	}
 }
+
+// timeoutErrors are the failures whose error says that time ran out, not
+// what stood in the way.
+var timeoutErrors = map[string]bool{"DELIVERY_TIMEOUT": true, "UNKNOWN_TOPIC": true, "BUFFER_FULL": true}

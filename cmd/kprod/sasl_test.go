@@ -61,7 +61,7 @@ func writeSecret(t *testing.T, s string) string {
 // environment; none of kprod's output shows it.
 func TestPerfOverSASL(t *testing.T) {
 	brokers, ca := saslBroker(t)
-	common := []string{"perf", "--brokers", brokers, "--tls-ca", ca, "--num-records", "2000", "--json", "--sasl-user", "kprod"}
+	common := []string{"perf", "--brokers", brokers, "--create-topic", "--tls-ca", ca, "--num-records", "2000", "--json", "--sasl-user", "kprod"}
 	runs := map[string][]string{
 		"SCRAM-SHA-512, password file": {"--sasl-mechanism", "SCRAM-SHA-512", "--sasl-password-file", writeSecret(t, kfakePassword)},
 		"PLAIN, environment":           {"--sasl-mechanism", "PLAIN"},

@@ -7,7 +7,6 @@ import (
 	"math"
 	"sort"
 	"strings"
-	"time"
 
 	producer "github.com/gokafka/producer"
 )
@@ -31,8 +30,12 @@ type summary struct {
 	// client-side ones (DELIVERY_TIMEOUT). Always an object, {} when empty.
 	Errors map[string]int64 `json:"errors"`
 
-	Bytes         int64   `json:"bytes"` // key and value bytes of acknowledged records
+	Bytes int64 `json:"bytes"` // key and value bytes of acknowledged records
+	// Seconds runs from the first record to the end of the final flush,
+	// or to Ctrl-C: the flush after it, FlushSeconds, is not part of the
+	// measurement, and the rates count what was acknowledged by then.
 	Seconds       float64 `json:"seconds"`
+	FlushSeconds  float64 `json:"flush_seconds"`
 	RecordsPerSec float64 `json:"records_per_sec"`
 	// MBPerSec is in MiB (2^20 bytes) of keys and values per second, as
 	// Kafka's kafka-producer-perf-test counts its "MB/sec".
@@ -50,7 +53,16 @@ type summary struct {
 	CPUSeconds      float64 `json:"cpu_seconds"`
 	CPUUsPerRecord  float64 `json:"cpu_us_per_record"`
 	AllocsPerRecord float64 `json:"allocs_per_record"`
+
+	// perRecord says whether the rates and per-record costs mean
+	// something; the human summary leaves them out when they do not.
+	perRecord string // "" when they do, else why not
 }
+
+// minPerRecord is the fewest records for which rates and per-record costs
+// are shown: below it, the fixed costs of a run (connections, metadata, the
+// first batch's linger) are most of what they would measure.
+const minPerRecord = 1000
 
 // latencyMs is the latency from the Produce call to the record's callback,
 // of acknowledged records, in milliseconds.
@@ -66,11 +78,10 @@ type latencyMs struct {
 type summaryInput struct {
 	mode, topic, compression string
 	brokers                  []string
-	embedded, interrupted    bool
+	embedded, interactive    bool
 	meter                    *meter
 	stats                    producer.Stats
-	elapsed, cpu             time.Duration
-	mallocs                  uint64 // heap allocations during the produce phase
+	phase                    phase
 }
 
 // unresolvedError names records whose callback had not run when the
@@ -86,7 +97,8 @@ func newSummary(in summaryInput) *summary {
 		errs[unresolvedError] += missing
 		failed += missing
 	}
-	secs := in.elapsed.Seconds()
+	ph := in.phase
+	secs := ph.elapsed.Seconds()
 	h := in.meter.latency()
 	ms := func(us int64) float64 { return round(float64(us)/1000, 3) }
 	st := in.stats
@@ -96,15 +108,16 @@ func newSummary(in summaryInput) *summary {
 		Brokers:       in.brokers,
 		Embedded:      in.embedded,
 		Compression:   in.compression,
-		Interrupted:   in.interrupted,
+		Interrupted:   ph.interrupted,
 		RecordsSent:   c.sent,
 		RecordsAcked:  c.acked,
 		RecordsFailed: failed,
 		Errors:        errs,
 		Bytes:         c.bytes,
 		Seconds:       round(secs, 3),
-		RecordsPerSec: round(ratio(float64(c.acked), secs), 1),
-		MBPerSec:      round(ratio(float64(c.bytes)/(1<<20), secs), 3),
+		FlushSeconds:  round(ph.flushed.Seconds(), 3),
+		RecordsPerSec: round(ratio(float64(ph.rated.acked), secs), 1),
+		MBPerSec:      round(ratio(float64(ph.rated.bytes)/(1<<20), secs), 3),
 		LatencyMs: latencyMs{
 			P50:  ms(h.ValueAtQuantile(50)),
 			P99:  ms(h.ValueAtQuantile(99)),
@@ -117,9 +130,15 @@ func newSummary(in summaryInput) *summary {
 		CompressionRatio: round(ratio(float64(st.UncompressedBytes), float64(st.CompressedBytes)), 3),
 		Requests:         st.Requests,
 		Retries:          st.Retries,
-		CPUSeconds:       round(in.cpu.Seconds(), 3),
-		CPUUsPerRecord:   round(ratio(float64(in.cpu.Microseconds()), float64(c.sent)), 3),
-		AllocsPerRecord:  round(ratio(float64(in.mallocs), float64(c.sent)), 2),
+		CPUSeconds:       round(ph.cpu.Seconds(), 3),
+		CPUUsPerRecord:   round(ratio(float64(ph.cpu.Microseconds()), float64(c.sent)), 3),
+		AllocsPerRecord:  round(ratio(float64(ph.mallocs), float64(c.sent)), 2),
+	}
+	switch {
+	case in.interactive:
+		s.perRecord = "typed records: rates and per-record costs would measure the typing"
+	case c.sent < minPerRecord:
+		s.perRecord = fmt.Sprintf("rates and per-record costs need at least %s records", group(minPerRecord))
 	}
 	return s
 }
@@ -158,16 +177,42 @@ func (s *summary) write(w io.Writer, asJSON bool) error {
 		}
 		fmt.Fprintf(&b, "errors    %s\n", strings.Join(parts, ", "))
 	}
-	fmt.Fprintf(&b, "time      %.3f s, %s records/s, %.2f MB/s\n",
-		s.Seconds, group(int64(s.RecordsPerSec)), s.MBPerSec)
-	fmt.Fprintf(&b, "latency   p50 %.3f ms, p99 %.3f ms, p99.9 %.3f ms, max %.3f ms (Produce to ack)\n",
-		s.LatencyMs.P50, s.LatencyMs.P99, s.LatencyMs.P999, s.LatencyMs.Max)
-	fmt.Fprintf(&b, "batches   %s (%.1f records/batch) in %s requests, %s retries; compression %s, ratio %.2f\n",
-		group(s.Batches), s.RecordsPerBatch, group(s.Requests), group(s.Retries), s.Compression, s.CompressionRatio)
-	fmt.Fprintf(&b, "cpu       %.3f s, %.3f µs/record, %.2f allocs/record\n",
-		s.CPUSeconds, s.CPUUsPerRecord, s.AllocsPerRecord)
+	until := ""
+	if s.Interrupted {
+		until = fmt.Sprintf(" until interrupted (then %.3f s to flush)", s.FlushSeconds)
+	}
+	if s.perRecord != "" {
+		fmt.Fprintf(&b, "time      %.3f s%s\n", s.Seconds, until)
+	} else {
+		fmt.Fprintf(&b, "time      %.3f s%s, %s records/s, %.2f MB/s\n",
+			s.Seconds, until, formatRate(s.RecordsPerSec), s.MBPerSec)
+	}
+	if s.RecordsAcked > 0 {
+		fmt.Fprintf(&b, "latency   p50 %.3f ms, p99 %.3f ms, p99.9 %.3f ms, max %.3f ms (Produce to ack)\n",
+			s.LatencyMs.P50, s.LatencyMs.P99, s.LatencyMs.P999, s.LatencyMs.Max)
+	}
+	fmt.Fprintf(&b, "batches   %s (%.1f records/batch) in %s, %s; compression %s, ratio %.2f\n",
+		group(s.Batches), s.RecordsPerBatch, plural(s.Requests, "request"), plural(s.Retries, "retry"), s.Compression, s.CompressionRatio)
+	if s.perRecord != "" {
+		fmt.Fprintf(&b, "cpu       %.3f s (%s)\n", s.CPUSeconds, s.perRecord)
+	} else {
+		fmt.Fprintf(&b, "cpu       %.3f s, %.3f µs/record, %.2f allocs/record\n",
+			s.CPUSeconds, s.CPUUsPerRecord, s.AllocsPerRecord)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// plural is n things, with separators: "1 request", "2,000 requests",
+// "3 retries".
+func plural(n int64, thing string) string {
+	switch {
+	case n == 1:
+		return "1 " + thing
+	case strings.HasSuffix(thing, "y"):
+		return group(n) + " " + strings.TrimSuffix(thing, "y") + "ies"
+	}
+	return group(n) + " " + thing + "s"
 }
 
 // group writes n with thousands separators: 1,000,000.

@@ -48,7 +48,7 @@ func TestPerfOverTLS(t *testing.T) {
 	defer cluster.Close()
 	brokers := strings.Join(cluster.ListenAddrs(), ",")
 
-	r := runKprod(t, "", "perf", "--brokers", brokers, "--topic", "tls", "--num-records", "1000", "--json",
+	r := runKprod(t, "", "perf", "--brokers", brokers, "--create-topic", "--topic", "tls", "--num-records", "1000", "--json",
 		"--tls-ca", filepath.Join(dir, "ca.pem"),
 		"--tls-cert", filepath.Join(dir, "client.pem"), "--tls-key", filepath.Join(dir, "client-key.pem"))
 	if r.code != exitOK {
@@ -60,7 +60,7 @@ func TestPerfOverTLS(t *testing.T) {
 
 	// Without the CA, the broker's certificate does not verify: the run
 	// fails at its first connection, and says why.
-	r = runKprod(t, "", "perf", "--brokers", brokers, "--topic", "tls", "--num-records", "10", "--tls")
+	r = runKprod(t, "", "perf", "--brokers", brokers, "--create-topic", "--topic", "tls", "--num-records", "10", "--tls")
 	if r.code != exitFailed || !strings.Contains(r.stderr, "certificate") {
 		t.Errorf("exit %d, stderr:\n%s\nwant a certificate error", r.code, r.stderr)
 	}

@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"strconv"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	producer "github.com/gokafka/producer"
 	"github.com/gokafka/producer/conn"
@@ -15,11 +16,13 @@ import (
 	"github.com/gokafka/producer/protocol/kerr"
 )
 
-// Topic creation, on any broker: ask for the topic's metadata; if the topic
-// does not exist, send CreateTopics to the controller the metadata names
-// (KRaft brokers forward it from any broker anyway), then wait until every
-// partition has a leader, so that the run does not start by measuring the
-// cluster's leader election.
+// The topic, on any broker: ask for its metadata; if it does not exist and
+// kprod may create it (on the embedded broker, or with --create-topic), send
+// CreateTopics to the controller the metadata names (KRaft brokers forward
+// it from any broker anyway), then wait until every partition has a leader,
+// so that the run does not start by measuring the cluster's leader
+// election. A missing topic is otherwise an error, as the library's
+// AllowAutoTopicCreation default has it: a typo must not create a topic.
 
 const (
 	// topicTimeout bounds the whole of ensureTopic.
@@ -32,15 +35,41 @@ const (
 	topicPollMax = 500 * time.Millisecond
 )
 
-// topicSpec is the topic a run produces to, and how to create it.
+// topicSpec is the topic a run produces to, and what kprod may do about it.
 type topicSpec struct {
 	name              string
 	partitions        int32 // -1: the broker's default
 	replicationFactor int16 // -1: the broker's default
+	create            bool  // create it if it does not exist
+	// autoCreate asks the broker to create it on the metadata request, as
+	// -X allow.auto.create.topics=true makes the producer do.
+	autoCreate bool
+	// An existing topic must match what the user asked for explicitly.
+	checkPartitions, checkReplication bool
 }
 
-// ensureTopic creates t if it does not exist and waits until it is ready.
-func ensureTopic(ctx context.Context, cfg producer.Config, t topicSpec, stderr io.Writer) error {
+// topicSpec is the topic the flags describe.
+func (o *commonOptions) topicSpec(cmd *cobra.Command) topicSpec {
+	t := topicSpec{
+		name:              o.topic,
+		partitions:        o.partitions,
+		replicationFactor: o.replicationFactor,
+		create:            o.useEmbedded || o.createTopic,
+		autoCreate:        o.cfg.AllowAutoTopicCreation,
+		checkPartitions:   cmd.Flags().Changed("partitions"),
+		checkReplication:  cmd.Flags().Changed("replication-factor"),
+	}
+	if t.partitions == 0 {
+		t.partitions = -1 // the broker's num.partitions
+		if o.useEmbedded {
+			t.partitions = defaultEmbeddedPartitions
+		}
+	}
+	return t
+}
+
+// ensureTopic makes sure t exists, as asked, and is ready.
+func ensureTopic(ctx context.Context, cfg producer.Config, t topicSpec, con *console) error {
 	ctx, cancel := context.WithTimeout(ctx, topicTimeout)
 	defer cancel()
 	ccfg := connConfig(cfg)
@@ -50,19 +79,25 @@ func ensureTopic(ctx context.Context, cfg producer.Config, t topicSpec, stderr i
 	}
 	defer c.Close()
 
-	md, err := topicMetadata(ctx, c, t.name)
+	md, err := topicMetadata(ctx, c, t.name, t.autoCreate)
 	if err != nil {
 		return err
 	}
 	switch code := md.Topics[0].ErrorCode; code {
 	case 0:
-		if n := int32(len(md.Topics[0].Partitions)); t.partitions > 0 && n != t.partitions {
-			fmt.Fprintf(stderr, "%s: topic %s exists with %d partitions; --partitions %d applies only to a topic kprod creates\n",
-				programName, t.name, n, t.partitions)
+		if err := t.matches(&md.Topics[0]); err != nil {
+			return err
 		}
-		return nil
+		return awaitLeaders(ctx, c, t.name)
+	case kerr.LeaderNotAvailable.Code:
+		if t.autoCreate {
+			return awaitLeaders(ctx, c, t.name) // being created
+		}
+		return fmt.Errorf("topic %s: %w", t.name, kerr.ForCode(code))
 	case kerr.UnknownTopicOrPartition.Code:
-		// Create it below.
+		if !t.create {
+			return fmt.Errorf("topic %s does not exist; --create-topic creates it (with --partitions and --replication-factor)", t.name)
+		}
 	default:
 		return fmt.Errorf("topic %s: %w", t.name, kerr.ForCode(code))
 	}
@@ -70,9 +105,24 @@ func ensureTopic(ctx context.Context, cfg producer.Config, t topicSpec, stderr i
 	if err := createTopic(ctx, c, md, ccfg, t); err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "%s: created topic %s (%s partitions, replication factor %s)\n",
-		programName, t.name, orDefault(int64(t.partitions)), orDefault(int64(t.replicationFactor)))
+	con.line("created topic %s (%s partitions, replication factor %s)",
+		t.name, orDefault(int64(t.partitions)), orDefault(int64(t.replicationFactor)))
 	return awaitLeaders(ctx, c, t.name)
+}
+
+// matches checks an existing topic against the partitions and replication
+// factor the user asked for: producing to a topic unlike the one asked for
+// would measure, or fill, something else.
+func (t topicSpec) matches(md *protocol.MetadataResponseTopic) error {
+	if n := int32(len(md.Partitions)); t.checkPartitions && t.partitions > 0 && n != t.partitions {
+		return usagef("--partitions: topic %s exists with %d partitions, not %d", t.name, n, t.partitions)
+	}
+	if t.checkReplication && t.replicationFactor > 0 && len(md.Partitions) > 0 {
+		if n := len(md.Partitions[0].ReplicaNodes); n != int(t.replicationFactor) {
+			return usagef("--replication-factor: topic %s exists with %d replicas per partition, not %d", t.name, n, t.replicationFactor)
+		}
+	}
+	return nil
 }
 
 func orDefault(n int64) string {
@@ -107,11 +157,12 @@ func dialAny(ctx context.Context, addrs []string, cfg conn.Config) (*conn.Conn, 
 	return nil, fmt.Errorf("no broker answered: %w", errors.Join(errs...))
 }
 
-// topicMetadata asks for one topic, without creating it.
-func topicMetadata(ctx context.Context, c *conn.Conn, topic string) (*protocol.MetadataResponse, error) {
+// topicMetadata asks for one topic, and for its creation if autoCreate.
+func topicMetadata(ctx context.Context, c *conn.Conn, topic string, autoCreate bool) (*protocol.MetadataResponse, error) {
 	name := topic
 	resp, err := c.Request(ctx, &protocol.MetadataRequest{
-		Topics: []protocol.MetadataRequestTopic{{Name: &name}},
+		Topics:                 []protocol.MetadataRequestTopic{{Name: &name}},
+		AllowAutoTopicCreation: autoCreate,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("metadata for topic %s: %w", topic, err)
@@ -179,7 +230,7 @@ func brokerMessage(err error, msg *string) string {
 func awaitLeaders(ctx context.Context, c *conn.Conn, topic string) error {
 	wait := topicPollMin
 	for {
-		md, err := topicMetadata(ctx, c, topic)
+		md, err := topicMetadata(ctx, c, topic, false)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"io"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/gokafka/producer/integration/embedded"
+)
+
+// notEnoughReplicas is Kafka's NOT_ENOUGH_REPLICAS, a retriable error.
+const notEnoughReplicas = 19
+
+// A record that times out says why: the error that kept its batch from
+// being acknowledged. Here every produce fails with NOT_ENOUGH_REPLICAS and
+// the retry backoff (2 s, less 20% jitter at most) outlasts the delivery
+// timeout, so the batch expires while it waits to be retried, with an error
+// that says only how long it waited.
+func TestDeliveryTimeoutNamesItsCause(t *testing.T) {
+	t.Parallel() // it waits on timers; the others run meanwhile
+	cluster, err := embedded.Start(embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	brokers, topic := strings.Join(cluster.Addrs(), ","), uniqueTopic("timeout")
+	if err := cluster.CreateTopic(topic, 1); err != nil {
+		t.Fatal(err)
+	}
+	cluster.FailNextProduce(1000, notEnoughReplicas)
+	r := runKprod(t, "", "perf", "-b", brokers, "-t", topic, "--num-records", "5", "--linger", "0",
+		"--request-timeout", "500ms", "--delivery-timeout", "1s",
+		"-X", "retry.backoff.ms=2000", "-X", "retry.backoff.max.ms=2000", "--json")
+	if r.code != exitFailed {
+		t.Fatalf("exit %d, want %d\nstderr:\n%s", r.code, exitFailed, r.stderr)
+	}
+	s := parseSummary(t, r)
+	if s.Errors["DELIVERY_TIMEOUT"] != 5 {
+		t.Fatalf("errors %v, want 5 DELIVERY_TIMEOUT\nstderr:\n%s", s.Errors, r.stderr)
+	}
+	for _, line := range strings.Split(r.stderr, "\n") {
+		if strings.Contains(line, "failed with DELIVERY_TIMEOUT") {
+			if !strings.Contains(line, "the last error the producer logged") || !strings.Contains(line, "NOT_ENOUGH_REPLICAS") {
+				t.Errorf("the timeout does not name its cause:\n%s", line)
+			}
+			return
+		}
+	}
+	t.Errorf("no DELIVERY_TIMEOUT line on stderr:\n%s", r.stderr)
+}
+
+// -v prints the library's log on stderr; without it, there is none.
+func TestDebugPrintsTheLibraryLog(t *testing.T) {
+	brokers := sharedBroker(t)
+	for _, debug := range []bool{false, true} {
+		args := []string{"perf", "-b", brokers, "--create-topic", "-t", uniqueTopic("debug"), "--num-records", "10", "--json"}
+		if debug {
+			args = append(args, "-v")
+		}
+		r := runKprod(t, "", args...)
+		if r.code != exitOK {
+			t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
+		}
+		if got := strings.Contains(r.stderr, `level=DEBUG msg="kafka connection established"`); got != debug {
+			t.Errorf("with -v %t: library log on stderr %t\nstderr:\n%s", debug, got, r.stderr)
+		}
+		parseSummary(t, r) // the log stays off stdout
+	}
+}
+
+// An address that answers with something other than Kafka is called that,
+// not "a response size of 1213486160 bytes". The web server here answers
+// 400 to whatever it reads, as servers do to a request line they cannot
+// parse.
+func TestSomethingNotKafka(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				if _, err := c.Read(make([]byte, 512)); err == nil {
+					_, _ = io.WriteString(c, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+				}
+			}()
+		}
+	}()
+	r := runKprod(t, "", "perf", "-b", ln.Addr().String(), "-t", "t", "--num-records", "1")
+	if r.code != exitFailed || !strings.Contains(r.stderr, "not a Kafka broker") || !strings.Contains(r.stderr, `"HTTP/1.1 400`) {
+		t.Errorf("exit %d, stderr:\n%s\nwant it to say the peer is not a Kafka broker", r.code, r.stderr)
+	}
+}

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// property is one name=value pair of a Java .properties file, with its
+// line number for error messages.
+type property struct {
+	name, value string
+	line        int
+}
+
+// readProperties reads a Java .properties file, as the Java producer's
+// --producer.config does (java.util.Properties.load): "name=value",
+// "name: value" or "name value"; blank lines and lines starting with # or !
+// are skipped; a line ending in an odd number of backslashes continues on
+// the next, whose leading blanks are dropped; \t \n \r \f \uXXXX and \X
+// (any other character, itself) are escapes.
+func readProperties(r io.Reader) ([]property, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(nil, 1<<20)
+	var props []property
+	n := 0
+	// text is the current physical line, without a Windows line end.
+	text := func() string { return strings.TrimSuffix(sc.Text(), "\r") }
+	for sc.Scan() {
+		n++
+		line := strings.TrimLeft(text(), " \t\f")
+		if line == "" || line[0] == '#' || line[0] == '!' {
+			continue
+		}
+		first := n
+		for continues(line) && sc.Scan() {
+			n++
+			line = line[:len(line)-1] + strings.TrimLeft(text(), " \t\f")
+		}
+		if continues(line) {
+			line = line[:len(line)-1] // a continuation at the end of the file
+		}
+		rawName, rawValue := splitProperty(line)
+		name, err := unescapeProperty(rawName)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", first, err)
+		}
+		value, err := unescapeProperty(rawValue)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", first, err)
+		}
+		props = append(props, property{name: name, value: value, line: first})
+	}
+	return props, sc.Err()
+}
+
+// continues reports whether a line ends in an odd number of backslashes.
+func continues(line string) bool {
+	k := len(line) - len(strings.TrimRight(line, `\`))
+	return k%2 == 1
+}
+
+// splitProperty splits a logical line at the first unescaped '=', ':' or
+// blank, skipping the blanks around the separator.
+func splitProperty(line string) (name, value string) {
+	i := 0
+	for i < len(line) {
+		c := line[i]
+		if c == '\\' {
+			i += 2
+			continue
+		}
+		if c == '=' || c == ':' || c == ' ' || c == '\t' || c == '\f' {
+			break
+		}
+		i++
+	}
+	i = min(i, len(line))
+	name, rest := line[:i], strings.TrimLeft(line[i:], " \t\f")
+	if rest != "" && (rest[0] == '=' || rest[0] == ':') {
+		rest = strings.TrimLeft(rest[1:], " \t\f")
+	}
+	return name, rest
+}
+
+// unescapeProperty resolves the escapes of a properties file.
+func unescapeProperty(s string) (string, error) {
+	if !strings.Contains(s, `\`) {
+		return s, nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' || i+1 == len(s) {
+			b.WriteByte(s[i])
+			continue
+		}
+		i++
+		switch c := s[i]; c {
+		case 't':
+			b.WriteByte('\t')
+		case 'n':
+			b.WriteByte('\n')
+		case 'r':
+			b.WriteByte('\r')
+		case 'f':
+			b.WriteByte('\f')
+		case 'u':
+			if i+5 > len(s) {
+				return "", fmt.Errorf("malformed \\u escape in %q", s)
+			}
+			r, err := strconv.ParseUint(s[i+1:i+5], 16, 16)
+			if err != nil {
+				return "", fmt.Errorf("malformed \\u escape in %q", s)
+			}
+			b.WriteRune(rune(r))
+			i += 4
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String(), nil
+}

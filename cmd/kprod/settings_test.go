@@ -1,0 +1,104 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	producer "github.com/gokafka/producer"
+	"github.com/gokafka/producer/compression"
+)
+
+func TestReadProperties(t *testing.T) {
+	in := "# a comment\n! another\n\n  linger.ms = 10\nacks:all\r\nclient.id kprod\\u0021\n" +
+		"bootstrap.servers=a:1,\\\n    b:2\nkey\\=with\\:seps=v\\tw\nempty=\n"
+	props, err := readProperties(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range props {
+		got = append(got, fmt.Sprintf("%s|%s|%d", p.name, p.value, p.line))
+	}
+	want := []string{"linger.ms|10|4", "acks|all|5", "client.id|kprod!|6", "bootstrap.servers|a:1,b:2|7",
+		"key=with:seps|v\tw|9", "empty||10"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("properties:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if _, err := readProperties(strings.NewReader("a=\\u12\n")); err == nil {
+		t.Error("a malformed \\u escape was accepted")
+	}
+}
+
+// resolve parses args as perf's flags and resolves the Config.
+func resolve(t *testing.T, args ...string) (producer.Config, configSources, error) {
+	t.Helper()
+	o := &commonOptions{}
+	cmd := &cobra.Command{}
+	o.register(cmd.Flags())
+	if err := cmd.Flags().Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return o.resolveConfig(cmd.Flags())
+}
+
+// Java names land in the Config fields they name, in Java's units, with
+// file < -X < kprod's own flags.
+func TestResolveConfig(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "producer.properties")
+	if err := os.WriteFile(file, []byte("linger.ms=50\nbatch.size=1000\nacks=1\ncompression.zstd.level=7\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, src, err := resolve(t, "--producer-config", file, "-X", "batch.size=2000", "-X", "batch.size=3000",
+		"--acks", "0", "-X", "acks=all", "-X", "retry.backoff.ms=250", "-X", "compression.type=zstd",
+		"-X", "allow.auto.create.topics=TRUE", "-X", "bootstrap.servers=h1:1, h2:2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Linger != 50*time.Millisecond || cfg.BatchSize != 3000 || cfg.Acks != producer.AcksNone ||
+		cfg.RetryBackoff != 250*time.Millisecond || cfg.Compression != compression.Zstd || cfg.CompressionLevel != 7 ||
+		!cfg.AllowAutoTopicCreation || strings.Join(cfg.Brokers, ",") != "h1:1,h2:2" {
+		t.Errorf("config %+v", cfg)
+	}
+	for field, want := range map[string]string{
+		"Linger": "linger.ms (" + file + ":1)", "BatchSize": "-X batch.size", "Acks": "--acks",
+		"CompressionLevel": "compression.zstd.level (" + file + ":4)", "Brokers": "-X bootstrap.servers",
+	} {
+		if src[field] != want {
+			t.Errorf("source of %s = %q, want %q", field, src[field], want)
+		}
+	}
+	if _, ok := src["MaxBlock"]; ok {
+		t.Errorf("MaxBlock has a source, %q, but was not set", src["MaxBlock"])
+	}
+
+	// linger.ms=0 is Java's "no linger", which Config spells negative.
+	if cfg, _, err := resolve(t, "-X", "linger.ms=0"); err != nil || cfg.Linger >= 0 {
+		t.Errorf("linger.ms=0: Linger %v, %v", cfg.Linger, err)
+	}
+	// A level for another codec than the one used is not applied.
+	if cfg, _, err := resolve(t, "-X", "compression.zstd.level=7", "-z", "gzip"); err != nil || cfg.CompressionLevel != 0 {
+		t.Errorf("zstd level with gzip: level %d, %v", cfg.CompressionLevel, err)
+	}
+}
+
+// Every setting is listed once, and its flag exists.
+func TestSettingsNameConfigFields(t *testing.T) {
+	seen := map[string]bool{}
+	for _, s := range settings {
+		if seen[s.name] {
+			t.Errorf("%s listed twice", s.name)
+		}
+		seen[s.name] = true
+		cmd := &cobra.Command{}
+		(&commonOptions{}).register(cmd.Flags())
+		if s.flag != "" && cmd.Flags().Lookup(s.flag) == nil {
+			t.Errorf("%s: no flag --%s", s.name, s.flag)
+		}
+	}
+}

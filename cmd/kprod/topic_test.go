@@ -1,0 +1,86 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/gokafka/producer/integration/embedded"
+)
+
+// On a cluster kprod did not start, a missing topic is an error, not a
+// topic created from a typo; --create-topic creates it.
+func TestMissingTopicNeedsCreateTopic(t *testing.T) { missingTopicNeedsCreateTopic(t, sharedBroker(t)) }
+
+func TestRealBrokerMissingTopicNeedsCreateTopic(t *testing.T) {
+	missingTopicNeedsCreateTopic(t, realBrokers(t))
+}
+
+func missingTopicNeedsCreateTopic(t *testing.T, brokers string) {
+	topic := uniqueTopic("missing")
+	for range 2 { // the first attempt must not have created it
+		r := runKprod(t, "", "perf", "-b", brokers, "-t", topic, "--num-records", "10")
+		if r.code != exitFailed || !strings.Contains(r.stderr, "topic "+topic+" does not exist; --create-topic creates it") {
+			t.Fatalf("exit %d, stderr:\n%s\nwant a missing-topic error", r.code, r.stderr)
+		}
+	}
+	r := runKprod(t, "", "perf", "-b", brokers, "-t", topic, "--create-topic", "--partitions", "2", "--num-records", "10", "--json")
+	if r.code != exitOK || !strings.Contains(r.stderr, "created topic "+topic+" (2 partitions") {
+		t.Fatalf("exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	// Now it exists, --create-topic is harmless and not needed.
+	for _, args := range [][]string{{"--create-topic"}, {}} {
+		r = runKprod(t, "", append([]string{"perf", "-b", brokers, "-t", topic, "--num-records", "10"}, args...)...)
+		if r.code != exitOK || strings.Contains(r.stderr, "created topic") {
+			t.Errorf("%v: exit %d, stderr:\n%s", args, r.code, r.stderr)
+		}
+	}
+}
+
+// An explicit --partitions or --replication-factor that an existing topic
+// does not have is an error, not silently ignored; the same count is fine.
+func TestPartitionsMustMatchExistingTopic(t *testing.T) { partitionsMustMatch(t, sharedBroker(t)) }
+
+func TestRealBrokerPartitionsMustMatchExistingTopic(t *testing.T) {
+	partitionsMustMatch(t, realBrokers(t))
+}
+
+func partitionsMustMatch(t *testing.T, brokers string) {
+	topic := uniqueTopic("partitions")
+	if r := runKprod(t, "", "perf", "-b", brokers, "-t", topic, "--create-topic", "--partitions", "2", "--num-records", "10"); r.code != exitOK {
+		t.Fatalf("creating: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	r := runKprod(t, "", "perf", "-b", brokers, "-t", topic, "--create-topic", "--partitions", "3", "--num-records", "10")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "--partitions: topic "+topic+" exists with 2 partitions, not 3") {
+		t.Errorf("exit %d, stderr:\n%s\nwant a --partitions usage error", r.code, r.stderr)
+	}
+	r = runKprod(t, "", "perf", "-b", brokers, "-t", topic, "--replication-factor", "2", "--num-records", "10")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "--replication-factor: topic "+topic+" exists with 1 replicas per partition, not 2") {
+		t.Errorf("exit %d, stderr:\n%s\nwant a --replication-factor usage error", r.code, r.stderr)
+	}
+	r = runKprod(t, "", "perf", "-b", brokers, "-t", topic, "--partitions", "2", "--replication-factor", "1", "--num-records", "10")
+	if r.code != exitOK {
+		t.Errorf("matching --partitions and --replication-factor: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+}
+
+// -X allow.auto.create.topics=true asks the broker to create the topic, as
+// the Java producer's setting does, where the broker allows it.
+func TestAllowAutoCreateTopics(t *testing.T) {
+	cluster, err := embedded.Start(embedded.Options{AutoCreateTopics: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	brokers := strings.Join(cluster.Addrs(), ",")
+	r := runKprod(t, "", "perf", "-b", brokers, "-t", "auto", "--num-records", "10")
+	if r.code != exitFailed || !strings.Contains(r.stderr, "does not exist") {
+		t.Fatalf("without the setting: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	r = runKprod(t, "", "perf", "-b", brokers, "-t", "auto", "--num-records", "10", "-X", "allow.auto.create.topics=true", "--json")
+	if r.code != exitOK {
+		t.Fatalf("with it: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	if s := parseSummary(t, r); s.RecordsAcked != 10 {
+		t.Errorf("acked %d, want 10", s.RecordsAcked)
+	}
+}
