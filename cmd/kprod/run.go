@@ -200,6 +200,8 @@ func report(e *env, con *console, o *commonOptions, w workload, cfg producer.Con
 		brokers:     cfg.Brokers,
 		embedded:    o.useEmbedded,
 		compression: cfg.Compression.String(),
+		acks:        cfg.Acks.String(),
+		idempotent:  !cfg.DisableIdempotence,
 		interactive: w.interactive,
 		meter:       m,
 		stats:       stats,

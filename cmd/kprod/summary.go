@@ -20,6 +20,8 @@ type summary struct {
 	Brokers     []string `json:"brokers"`
 	Embedded    bool     `json:"embedded"`
 	Compression string   `json:"compression"`
+	Acks        string   `json:"acks"`
+	Idempotent  bool     `json:"idempotent"` // retries neither duplicate nor reorder records
 	Interrupted bool     `json:"interrupted"`
 
 	RecordsSent   int64 `json:"records_sent"`
@@ -77,8 +79,10 @@ type latencyMs struct {
 // summaryInput is everything a summary is computed from.
 type summaryInput struct {
 	mode, topic, compression string
+	acks                     string
 	brokers                  []string
 	embedded, interactive    bool
+	idempotent               bool
 	meter                    *meter
 	stats                    producer.Stats
 	phase                    phase
@@ -108,6 +112,8 @@ func newSummary(in summaryInput) *summary {
 		Brokers:       in.brokers,
 		Embedded:      in.embedded,
 		Compression:   in.compression,
+		Acks:          in.acks,
+		Idempotent:    in.idempotent,
 		Interrupted:   ph.interrupted,
 		RecordsSent:   c.sent,
 		RecordsAcked:  c.acked,
@@ -193,6 +199,11 @@ func (s *summary) write(w io.Writer, asJSON bool) error {
 	}
 	fmt.Fprintf(&b, "batches   %s (%.1f records/batch) in %s, %s; compression %s, ratio %.2f\n",
 		group(s.Batches), s.RecordsPerBatch, plural(s.Requests, "request"), plural(s.Retries, "retry"), s.Compression, s.CompressionRatio)
+	idempotence := "idempotent: retries neither duplicate nor reorder"
+	if !s.Idempotent {
+		idempotence = "not idempotent: a retry may duplicate or reorder records"
+	}
+	fmt.Fprintf(&b, "producer  acks=%s, %s\n", s.Acks, idempotence)
 	if s.perRecord != "" {
 		fmt.Fprintf(&b, "cpu       %.3f s (%s)\n", s.CPUSeconds, s.perRecord)
 	} else {
