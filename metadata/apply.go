@@ -2,6 +2,7 @@ package metadata
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/gokafka/producer/protocol"
@@ -9,10 +10,9 @@ import (
 	"github.com/gokafka/producer/protocol/wire"
 )
 
-// maxPartitionIndex bounds the partition slice a response can make Apply
-// allocate: partitions are indexed by id, and a corrupt id must not turn into
-// a gigabyte of placeholders. Real topics stay far below it.
-const maxPartitionIndex = 1 << 20
+// ErrMalformed is wrapped by the error of a topic whose metadata cannot be
+// right: its partitions are not numbered 0 to n-1.
+var ErrMalformed = errors.New("malformed metadata")
 
 // Apply merges a Metadata response into the cache and reports what changed.
 // requested is the list of topics the request asked for, nil when it asked
@@ -40,6 +40,10 @@ const maxPartitionIndex = 1 << 20
 //     known, so an election does not stall partitions that still work.
 //   - A non-retriable topic error (TOPIC_AUTHORIZATION_FAILED) records the
 //     error and drops the partitions.
+//   - A topic whose partitions are not numbered 0 to n-1 (a partition
+//     listed twice, or an index past the count: a corrupt or absurd answer)
+//     records an error wrapping ErrMalformed and keeps the partitions
+//     already known, rather than trusting the answer with placeholders.
 //
 // Apply keeps slices of resp; the caller must not modify resp afterwards.
 func (c *Cache) Apply(resp *protocol.MetadataResponse, requested []string, now time.Time) Changes {
@@ -122,9 +126,17 @@ func applyBrokers(old, next *Snapshot, rbs []protocol.MetadataResponseBroker, ch
 func mergeTopic(prev *Topic, rt *protocol.MetadataResponseTopic, ch *Changes) *Topic {
 	err := kerr.ForCode(rt.ErrorCode)
 	t := &Topic{Name: *rt.Name, ID: rt.TopicID, Err: err}
+	if err == nil {
+		err = checkNumbering(t.Name, rt.Partitions)
+		t.Err = err
+	}
 	switch {
 	case err == nil:
 		t.Partitions = mergePartitions(prev, t.ID, rt.Partitions)
+	case errors.Is(err, ErrMalformed):
+		if prev != nil {
+			t.Partitions, t.ID = prev.Partitions, prev.ID
+		}
 	case errors.Is(err, kerr.UnknownTopicOrPartition) || errors.Is(err, kerr.InvalidTopicException):
 		ch.UnknownTopics = append(ch.UnknownTopics, t.Name)
 	case kerr.IsRetriable(err) && prev != nil:
@@ -137,24 +149,29 @@ func mergeTopic(prev *Topic, rt *protocol.MetadataResponseTopic, ch *Changes) *T
 	return t
 }
 
-// mergePartitions turns the response's partitions into a slice indexed by
-// partition id, keeping a cached partition whose leader epoch is newer than
-// the response's. Ids missing from the response (it should list them all)
-// become leaderless placeholders so that indexing stays valid.
-func mergePartitions(prev *Topic, id wire.UUID, rps []protocol.MetadataResponsePartition) []Partition {
-	n := 0
+// checkNumbering reports a topic's partitions that are not numbered 0 to
+// n-1, each once: a broker lists every partition of a topic it names.
+func checkNumbering(topic string, rps []protocol.MetadataResponsePartition) error {
+	seen := make([]bool, len(rps))
 	for i := range rps {
-		if idx := int(rps[i].PartitionIndex); idx >= 0 && idx < maxPartitionIndex && idx+1 > n {
-			n = idx + 1
+		idx := rps[i].PartitionIndex
+		if idx < 0 || int(idx) >= len(rps) || seen[idx] {
+			return fmt.Errorf("%w: topic %q: partition %d listed among %d partitions", ErrMalformed, topic, idx, len(rps))
 		}
+		seen[idx] = true
 	}
+	return nil
+}
+
+// mergePartitions turns the response's partitions, numbered 0 to n-1, into
+// a slice indexed by partition id, keeping a cached partition whose leader
+// epoch is newer than the response's.
+func mergePartitions(prev *Topic, id wire.UUID, rps []protocol.MetadataResponsePartition) []Partition {
+	n := len(rps)
 	if n == 0 {
 		return nil
 	}
 	parts := make([]Partition, n)
-	for i := range parts {
-		parts[i] = Partition{ID: int32(i), Leader: -1, LeaderEpoch: -1}
-	}
 	var known []Partition
 	if prev != nil && !recreated(prev.ID, id) {
 		known = prev.Partitions
@@ -162,9 +179,6 @@ func mergePartitions(prev *Topic, id wire.UUID, rps []protocol.MetadataResponseP
 	for i := range rps {
 		rp := &rps[i]
 		idx := int(rp.PartitionIndex)
-		if idx < 0 || idx >= n {
-			continue
-		}
 		p := Partition{
 			ID:          rp.PartitionIndex,
 			Leader:      rp.LeaderID,

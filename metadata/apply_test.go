@@ -197,11 +197,25 @@ func TestApply(t *testing.T) {
 			partErrs: map[TopicPartition]error{tp("a", 1): kerr.LeaderNotAvailable, tp("a", 0): nil},
 		},
 		{
-			name:       "a partition missing from the response becomes a leaderless placeholder",
-			apply:      update{resp(brokers(1), topic("a", none, part(0, 1, 0), part(2, 1, 0))), []string{"a"}},
-			changes:    Changes{NewTopics: []string{"a"}, BrokersAdded: []int32{1}},
-			partitions: map[string]int{"a": 3},
-			leaders:    map[TopicPartition]leader{tp("a", 1): {-1, -1, false}, tp("a", 2): {1, 0, true}},
+			name:    "partitions not numbered 0 to n-1 are an error for the topic",
+			apply:   update{resp(brokers(1), topic("a", none, part(0, 1, 0), part(2, 1, 0))), []string{"a"}},
+			changes: Changes{BrokersAdded: []int32{1}},
+			errs:    map[string]error{"a": ErrMalformed},
+			leaders: map[TopicPartition]leader{tp("a", 0): {-1, -1, false}},
+		},
+		{
+			name:       "an absurd partition index keeps what was known, and allocates nothing for it",
+			setup:      []update{{resp(brokers(1), topic("a", none, part(0, 1, 0), part(1, 1, 0))), nil}},
+			apply:      update{resp(brokers(1), topic("a", none, part(0, 1, 0), part(1_000_000, 1, 0))), []string{"a"}},
+			errs:       map[string]error{"a": ErrMalformed},
+			partitions: map[string]int{"a": 2},
+			leaders:    map[TopicPartition]leader{tp("a", 1): {1, 0, true}},
+		},
+		{
+			name:    "a partition listed twice is an error for the topic",
+			apply:   update{resp(brokers(1), topic("a", none, part(0, 1, 0), part(0, 1, 0))), []string{"a"}},
+			changes: Changes{BrokersAdded: []int32{1}},
+			errs:    map[string]error{"a": ErrMalformed},
 		},
 	}
 	for _, tc := range tests {
