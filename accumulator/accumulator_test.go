@@ -526,3 +526,22 @@ func TestReadyWithoutDraining(t *testing.T) {
 	queued, _ := h.acc.Queued(tp0)
 	require.Equal(t, 1, queued, "Ready takes nothing")
 }
+
+// A record that waited before it was appended (for its topic's metadata)
+// brings its own start: its batch expires DeliveryTimeout after it, not
+// after the batch began.
+func TestAppendSinceMovesTheDeadlineEarlier(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Linger = time.Hour; c.DeliveryTimeout = time.Second })
+	h.add(tp0, 0, []byte("fresh"))
+	since := h.clk.Now().Add(-400 * time.Millisecond)
+	_, err := h.acc.Append(context.Background(), tp0, since, 0, nil, []byte("held"), nil, 1)
+	require.NoError(t, err)
+	require.Equal(t, 600*time.Millisecond, h.acc.Expire(h.clk.Now()))
+	h.clk.Advance(599 * time.Millisecond)
+	h.acc.Expire(h.clk.Now())
+	require.True(t, h.pending(1), "not a millisecond early")
+	h.clk.Advance(time.Millisecond)
+	h.acc.Expire(h.clk.Now())
+	require.ErrorIs(t, h.outcome(1).Err, ErrDeliveryTimeout)
+	require.ErrorIs(t, h.outcome(0).Err, ErrDeliveryTimeout, "the batch fails as one")
+}

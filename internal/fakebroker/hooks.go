@@ -48,6 +48,9 @@ type Action struct {
 	// Hide answers these topics of a Metadata request as unknown
 	// (UNKNOWN_TOPIC_OR_PARTITION), and leaves them out of "all topics".
 	Hide []string
+	// HideBrokers leaves these nodes out of a Metadata answer's brokers, as
+	// when they have left the cluster.
+	HideBrokers []int32
 
 	// Err answers an InitProducerId request with this error code and no
 	// producer id (-1, epoch -1); no id is used up.

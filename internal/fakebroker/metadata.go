@@ -2,6 +2,7 @@ package fakebroker
 
 import (
 	"math"
+	"slices"
 
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
@@ -36,7 +37,9 @@ func (s *session) handleMetadata(version int16, body []byte) (protocol.Response,
 func (c *Cluster) metadata(req *protocol.MetadataRequest, act *Action) *protocol.MetadataResponse {
 	resp := &protocol.MetadataResponse{ClusterID: &clusterID, ControllerID: 0, ClusterAuthorizedOperations: math.MinInt32}
 	for _, n := range c.nodes {
-		resp.Brokers = append(resp.Brokers, protocol.MetadataResponseBroker{NodeID: n.id, Host: n.host, Port: n.port})
+		if !slices.Contains(act.HideBrokers, n.id) {
+			resp.Brokers = append(resp.Brokers, protocol.MetadataResponseBroker{NodeID: n.id, Host: n.host, Port: n.port})
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -1,0 +1,274 @@
+package producer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gokafka/producer/internal/clock"
+	"github.com/gokafka/producer/internal/fakebroker"
+	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/kerr"
+)
+
+// requireExactlyOnceInOrder checks that partition p of topic holds values
+// want, each once, in that order.
+func requireExactlyOnceInOrder(t *testing.T, c *fakebroker.Cluster, topic string, p int32, want [][]byte) {
+	t.Helper()
+	got := c.Records(topic, p)
+	require.Len(t, got, len(want), "records stored in %s-%d", topic, p)
+	for i, r := range got {
+		require.Equal(t, string(want[i]), string(r.Value), "%s-%d offset %d", topic, p, i)
+	}
+}
+
+// The fault idempotence exists for: the broker writes a batch and its
+// answer is lost. The retry is recognised as a duplicate, and the records
+// are stored once, in order, though several batches were in flight.
+func TestLostAnswersDoNotDuplicateOrReorder(t *testing.T) {
+	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, KeepRecords: true})
+	var requests atomic.Int64
+	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action {
+		// Lose the answers to the 2nd and 3rd requests, after the append.
+		n := requests.Add(1)
+		return fakebroker.Action{LoseAnswer: n == 2 || n == 3}
+	})
+	p := newProducer(t, c, func(cfg *Config) { cfg.BatchSize = 1024; cfg.Linger = -1 })
+	const n = 200
+	o := newOutcomes(n)
+	var want [][]byte
+	for i := range n {
+		v := append(value(0, i), make([]byte, 100)...) // several batches in flight
+		want = append(want, v)
+		p.Produce(ctx(t), &Record{Topic: "t", Value: v, Partition: 0, ExplicitPartition: true}, o.cb(i))
+	}
+	o.wait(t, "records")
+	for i := range n {
+		out := o.one(t, i)
+		require.NoError(t, out.err, "record %d", i)
+		require.Equal(t, int64(i), out.md.Offset, "record %d: its offset is its place", i)
+	}
+	requireExactlyOnceInOrder(t, c, "t", 0, want)
+	require.Positive(t, c.DuplicateBatches(), "the retries of written batches reached the broker as duplicates")
+	require.Equal(t, int64(1), c.InitProducerIdRequests(), "one producer id, asked for lazily")
+}
+
+// Injected OUT_OF_ORDER_SEQUENCE_NUMBER for the partition's next batch: the
+// partition restarts its sequences under a new epoch, and nothing is lost
+// or written twice.
+func TestOutOfOrderSequenceRestartsUnderANewEpoch(t *testing.T) {
+	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, KeepRecords: true})
+	c.OnProduce(failFirst(1, fakebroker.FailAll(kerr.OutOfOrderSequenceNumber, "")))
+	p := newProducer(t, c, nil)
+	md, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("v")})
+	require.NoError(t, err)
+	require.Equal(t, int64(0), md.Offset)
+	recs := c.Records("t", 0)
+	require.Len(t, recs, 1)
+	require.Equal(t, int16(1), recs[0].ProducerEpoch, "written under the bumped epoch")
+	require.Equal(t, int32(0), recs[0].Sequence, "from sequence 0")
+}
+
+func TestFencedProducerFailsEverythingAfter(t *testing.T) {
+	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	c.OnProduce(failFirst(1, fakebroker.FailAll(kerr.ProducerFenced, "")))
+	p := newProducer(t, c, nil)
+	_, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("v")})
+	require.ErrorIs(t, err, kerr.ProducerFenced)
+	require.Contains(t, err.Error(), "fenced")
+	_, err = p.Send(ctx(t), &Record{Topic: "t", Value: []byte("w")})
+	require.ErrorIs(t, err, kerr.ProducerFenced, "the producer takes nothing more")
+}
+
+// A broker that cannot give an id (it denies idempotent writes) stops the
+// producer with a clear error, as the Java client does.
+func TestProducerIDDeniedIsFatal(t *testing.T) {
+	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	c.OnInitProducerId(fakebroker.FailInitProducerId(1000, kerr.ClusterAuthorizationFailed))
+	p := newProducer(t, c, nil)
+	_, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("v")})
+	require.ErrorIs(t, err, kerr.ClusterAuthorizationFailed)
+	require.Contains(t, err.Error(), "DisableIdempotence")
+}
+
+func TestProducerIDRetriedWhileTheCoordinatorLoads(t *testing.T) {
+	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	c.OnInitProducerId(fakebroker.FailInitProducerId(2, kerr.CoordinatorLoadInProgress))
+	p := newProducer(t, c, nil)
+	_, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("v")})
+	require.NoError(t, err)
+	require.Equal(t, int64(3), c.InitProducerIdRequests())
+}
+
+func TestIdempotenceNeedsAcksAll(t *testing.T) {
+	for _, acks := range []Acks{AcksLeader, AcksNone} {
+		_, err := New(Config{Brokers: []string{"h:1"}, Acks: acks})
+		var ce *ConfigError
+		require.ErrorAs(t, err, &ce)
+		require.Equal(t, "Acks", ce.Field)
+		require.Contains(t, ce.Reason, "DisableIdempotence")
+		_, err = New(Config{Brokers: []string{"h:1"}, Acks: acks, DisableIdempotence: true})
+		require.NoError(t, err)
+	}
+}
+
+func TestDisabledIdempotenceSendsNoProducerID(t *testing.T) {
+	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, KeepRecords: true})
+	p := newProducer(t, c, func(cfg *Config) { cfg.DisableIdempotence = true })
+	_, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("v")})
+	require.NoError(t, err)
+	require.Equal(t, int64(-1), c.Records("t", 0)[0].ProducerID)
+	require.Zero(t, c.InitProducerIdRequests())
+}
+
+// DeliveryTimeout bounds a record whose request never gets an answer: on
+// the fake clock, the record fails the moment its DeliveryTimeout ends,
+// though its request is still in flight, and it says it may have been
+// written. Before, a batch in flight was never expired.
+func TestDeliveryTimeoutEndsARequestWithoutAnswer(t *testing.T) {
+	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action { return fakebroker.Action{Hang: true} })
+	clk := clock.NewFake(time.Unix(1_700_000_000, 0))
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.clock = clk
+		cfg.DeliveryTimeout, cfg.RequestTimeout, cfg.Linger = 10*time.Second, 9*time.Second, -1
+	})
+	o := newOutcomes(1)
+	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("v")}, o.cb(0))
+	eventually(t, "a Produce request in flight", func() bool { return c.ProduceRequests() > 0 })
+	clk.Advance(10 * time.Second)
+	o.wait(t, "the record at its DeliveryTimeout")
+	err := o.one(t, 0).err
+	require.ErrorIs(t, err, ErrDeliveryTimeout)
+	require.ErrorIs(t, err, ErrMaybeWritten)
+}
+
+// A record that waits for its topic's metadata is bounded by its
+// DeliveryTimeout too, when that is shorter than MaxBlock: the clock starts
+// when Produce returns.
+func TestDeliveryTimeoutCountsTheWaitForMetadata(t *testing.T) {
+	c := cluster(t, fakebroker.Options{})
+	clk := clock.NewFake(time.Unix(1_700_000_000, 0))
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.clock = clk
+		cfg.MaxBlock, cfg.DeliveryTimeout, cfg.RequestTimeout = time.Hour, 10*time.Second, time.Second
+	})
+	o := newOutcomes(1)
+	p.Produce(ctx(t), &Record{Topic: "nowhere", Value: []byte("v")}, o.cb(0))
+	clk.Advance(10 * time.Second)
+	o.wait(t, "the held record at its DeliveryTimeout")
+	err := o.one(t, 0).err
+	require.ErrorIs(t, err, ErrDeliveryTimeout)
+	require.ErrorIs(t, err, ErrUnknownTopic)
+	require.False(t, errors.Is(err, ErrMaybeWritten), "never sent: certainly not written")
+}
+
+// A callback may call Close: Close returns (the callback does not wait for
+// itself), and every record gets exactly one outcome.
+func TestCloseFromACallback(t *testing.T) {
+	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 3}})
+	p := newProducer(t, c, nil)
+	const n = 100
+	o := newOutcomes(n)
+	closed := make(chan error, 1)
+	for i := range n {
+		cb := o.cb(i)
+		if i == 0 {
+			cb = func(md RecordMetadata, err error) {
+				o.cb(0)(md, err)
+				ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+				defer cancel()
+				closed <- p.Close(ctx)
+			}
+		}
+		p.Produce(ctx(t), &Record{Topic: "t", Value: value(0, i)}, cb)
+	}
+	select {
+	case err := <-closed:
+		require.NoError(t, err)
+	case <-time.After(waitFor):
+		t.Fatal("Close called from a callback did not return")
+	}
+	o.wait(t, "every record after Close from a callback")
+	for i := range n {
+		o.one(t, i)
+	}
+}
+
+// Flush and Send from a callback return by their ctx at the latest.
+func TestFlushAndSendFromACallbackReturn(t *testing.T) {
+	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	p := newProducer(t, c, nil)
+	done := make(chan error, 2)
+	_, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("warm")})
+	require.NoError(t, err)
+	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("v")}, func(RecordMetadata, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		done <- p.Flush(ctx)
+		_, err := p.Send(ctx, &Record{Topic: "t", Value: []byte("inner")})
+		done <- err
+	})
+	for _, what := range []string{"Flush", "Send"} {
+		select {
+		case err := <-done:
+			if what == "Flush" {
+				require.NoError(t, err, "Flush from a callback waits only for outcomes")
+			} else {
+				require.ErrorIs(t, err, context.DeadlineExceeded, "Send from a callback waits for a callback behind its own")
+			}
+		case <-time.After(waitFor):
+			t.Fatalf("%s called from a callback did not return", what)
+		}
+	}
+}
+
+// A broker the metadata stops naming is closed and no longer asked for
+// metadata (only seeds are kept for good).
+func TestBrokerLeavingTheClusterIsForgotten(t *testing.T) {
+	c := cluster(t, fakebroker.Options{Nodes: 3, Topics: map[string]int32{"t": 2}})
+	var hide atomic.Bool
+	asked := make([]atomic.Int64, 3)
+	c.OnMetadata(func(node int32, _ *protocol.MetadataRequest) fakebroker.Action {
+		asked[node].Add(1)
+		if hide.Load() {
+			return fakebroker.Action{HideBrokers: []int32{2}}
+		}
+		return fakebroker.Action{}
+	})
+	// Only broker 0 is a seed.
+	p := newProducer(t, c, func(cfg *Config) { cfg.Brokers = c.Addrs()[:1] })
+	_, err := p.PartitionsFor(ctx(t), "t")
+	require.NoError(t, err)
+	eventually(t, "broker 2 known", func() bool { return p.knows(2) })
+
+	hide.Store(true)
+	for i := range 3 { // new topics make refreshes
+		_, _ = p.PartitionsFor(ctxWithin(t, 100*time.Millisecond), fmt.Sprint("absent-", i))
+	}
+	eventually(t, "broker 2 forgotten", func() bool { return !p.knows(2) })
+	before := asked[2].Load()
+	for i := range 5 {
+		_, _ = p.PartitionsFor(ctxWithin(t, 100*time.Millisecond), fmt.Sprint("still-absent-", i))
+	}
+	require.Equal(t, before, asked[2].Load(), "a broker that left the cluster is asked nothing more")
+}
+
+// knows reports whether the producer holds a connection handle for node.
+func (p *Producer) knows(node int32) bool {
+	p.brokers.mu.RLock()
+	defer p.brokers.mu.RUnlock()
+	return p.brokers.nodes[node] != nil
+}
+
+// ctxWithin is a context ending after d, cancelled at cleanup.
+func ctxWithin(t *testing.T, d time.Duration) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return c
+}
