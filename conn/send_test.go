@@ -126,8 +126,8 @@ func TestSendWithEndedContextWritesNothing(t *testing.T) {
 	cancel()
 	o := newOutcome()
 	c.Send(ctx, metadataRequest(), o.done)
-	if res := o.wait(t, "Send with an ended context"); !errors.Is(res.err, context.Canceled) || IsRetriable(res.err) {
-		t.Fatalf("error %v, want context.Canceled, not retriable", res.err)
+	if res := o.wait(t, "Send with an ended context"); !errors.Is(res.err, context.Canceled) || IsRetriable(res.err) || !errors.Is(res.err, ErrNotSent) {
+		t.Fatalf("error %v, want context.Canceled and ErrNotSent, not retriable", res.err)
 	}
 	// The next request is the first the broker sees.
 	next := newOutcome()
@@ -177,12 +177,15 @@ func TestBrokerHangsUpMidRequest(t *testing.T) {
 	if !errors.Is(res.err, ErrDisconnected) || !IsRetriable(res.err) {
 		t.Fatalf("error %v, want a retriable ErrDisconnected", res.err)
 	}
+	if errors.Is(res.err, ErrNotSent) {
+		t.Errorf("error %v: the request was written, its effect is unknown, not ErrNotSent", res.err)
+	}
 	waitClosed(t, c.Done(), "Done after the broker hung up")
-	// Later requests fail at once with the same cause.
+	// Later requests fail at once with the same cause, and never left.
 	later := newOutcome()
 	c.Send(context.Background(), metadataRequest(), later.done)
-	if res := later.wait(t, "request on a dead connection"); !errors.Is(res.err, ErrDisconnected) {
-		t.Errorf("error %v, want ErrDisconnected", res.err)
+	if res := later.wait(t, "request on a dead connection"); !errors.Is(res.err, ErrDisconnected) || !errors.Is(res.err, ErrNotSent) {
+		t.Errorf("error %v, want ErrDisconnected and ErrNotSent", res.err)
 	}
 }
 
@@ -387,8 +390,8 @@ func TestCloseWithoutResponsesFailsAll(t *testing.T) {
 	}
 	c.Close()
 	for _, o := range outs {
-		if res := o.wait(t, "pending at Close"); !errors.Is(res.err, ErrClosed) {
-			t.Errorf("error %v, want ErrClosed", res.err)
+		if res := o.wait(t, "pending at Close"); !errors.Is(res.err, ErrClosed) || errors.Is(res.err, ErrNotSent) {
+			t.Errorf("error %v, want ErrClosed of a written request, not ErrNotSent", res.err)
 		}
 	}
 	waitClosed(t, c.Done(), "Done after Close")
@@ -399,8 +402,8 @@ func TestSendVersionOutsideOurRange(t *testing.T) {
 	c := dial(t, fb, Config{})
 	o := newOutcome()
 	c.SendVersion(context.Background(), metadataRequest(), 99, o.done)
-	if res := o.wait(t, "unsupported version"); !errors.Is(res.err, protocol.ErrUnsupportedVersion) {
-		t.Fatalf("error %v, want ErrUnsupportedVersion", res.err)
+	if res := o.wait(t, "unsupported version"); !errors.Is(res.err, protocol.ErrUnsupportedVersion) || !errors.Is(res.err, ErrNotSent) {
+		t.Fatalf("error %v, want ErrUnsupportedVersion and ErrNotSent", res.err)
 	}
 }
 
