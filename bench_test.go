@@ -21,12 +21,18 @@ import (
 const benchPartitions = 6
 
 // benchProducer starts a count-only cluster with one six-partition topic
-// and a producer (acks=1, default linger and batch size) whose metadata for
-// it is already loaded, so that no record waits for metadata.
-func benchProducer(b *testing.B) (*fakebroker.Cluster, *Producer) {
+// and a producer (acks=1 without idempotence, default linger and batch
+// size, unless mod says otherwise) whose metadata for it is already loaded,
+// so that no record waits for metadata.
+func benchProducer(b *testing.B, mod ...func(*Config)) (*fakebroker.Cluster, *Producer) {
 	b.Helper()
 	c := cluster(b, fakebroker.Options{Nodes: 3, Topics: map[string]int32{"bench": benchPartitions}})
-	p := newProducer(b, c, func(cfg *Config) { cfg.Acks, cfg.DisableIdempotence = AcksLeader, true })
+	p := newProducer(b, c, func(cfg *Config) {
+		cfg.Acks, cfg.DisableIdempotence = AcksLeader, true
+		for _, m := range mod {
+			m(cfg)
+		}
+	})
 	if _, err := p.Send(context.Background(), &Record{Topic: "bench", Value: []byte("warm-up")}); err != nil {
 		b.Fatalf("warm-up: %v", err)
 	}
@@ -122,6 +128,30 @@ func BenchmarkProduce(b *testing.B) {
 		})
 		f.finish(b, c, p, int64(b.N)+1)
 	})
+}
+
+// BenchmarkIdempotence is the cost of idempotence per record: the same
+// keyless acks=all workload with it off and on (the default). The fake
+// checks sequence numbers as a broker does, so its own work grows too.
+//
+//	go test -run '^$' -bench Idempotence -benchtime 2000000x -count 6 .
+func BenchmarkIdempotence(b *testing.B) {
+	value := make([]byte, 100)
+	for _, idempotent := range []bool{false, true} {
+		b.Run(fmt.Sprintf("idempotent=%v", idempotent), func(b *testing.B) {
+			c, p := benchProducer(b, func(cfg *Config) { cfg.Acks, cfg.DisableIdempotence = AcksAll, !idempotent })
+			var f failures
+			cb := f.cb
+			rec := Record{Topic: "bench", Value: value}
+			ctx := context.Background()
+			f.start(b)
+			for i := 0; i < b.N; i++ {
+				r := rec
+				p.Produce(ctx, &r, cb)
+			}
+			f.finish(b, c, p, int64(b.N)+1)
+		})
+	}
 }
 
 // BenchmarkSendConcurrent1000 is the synchronous API under heavy fan-in:
