@@ -132,13 +132,7 @@ func ctx(t testing.TB) context.Context {
 // acks=0 sends without an answer.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, waitFor)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	require.Eventually(t, cond, waitFor, 5*time.Millisecond, "%s: not within %v", what, waitFor)
 }
 
 // failFirst is a produce hook answering the first n requests with act and

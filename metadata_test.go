@@ -25,14 +25,10 @@ func TestPeriodicRefreshFindsNewPartitions(t *testing.T) {
 	require.Equal(t, 2, n)
 
 	require.NoError(t, c.AddPartitions("grows", 4))
-	deadline := time.Now().Add(waitFor)
-	for {
-		if n, _ := p.PartitionsFor(ctx(t), "grows"); n == 4 {
-			break
-		}
-		require.True(t, time.Now().Before(deadline), "the periodic refresh did not find the new partitions within %v", waitFor)
-		time.Sleep(10 * time.Millisecond)
-	}
+	eventually(t, "the periodic refresh to find the new partitions", func() bool {
+		n, _ := p.PartitionsFor(ctx(t), "grows")
+		return n == 4
+	})
 	for i := 0; i < 8; i++ {
 		_, err := p.Send(ctx(t), &Record{Topic: "grows", Value: []byte("v")})
 		require.NoError(t, err)
@@ -64,16 +60,13 @@ func TestQueueLoadIsReportedToThePartitioner(t *testing.T) {
 	p := newProducer(t, c, func(cfg *Config) { cfg.Partitioner = rec })
 	_, err := p.Send(ctx(t), &Record{Topic: "loaded", Value: []byte("v")})
 	require.NoError(t, err)
-	deadline := time.Now().Add(waitFor)
-	for {
+	report := func() ([]int32, bool) {
 		rec.mu.Lock()
+		defer rec.mu.Unlock()
 		got, ok := rec.reports["loaded"]
-		rec.mu.Unlock()
-		if ok {
-			require.Len(t, got, 3, "one queue size per partition")
-			return
-		}
-		require.True(t, time.Now().Before(deadline), "no load report within %v", waitFor)
-		time.Sleep(10 * time.Millisecond)
+		return got, ok
 	}
+	eventually(t, "a load report", func() bool { _, ok := report(); return ok })
+	got, _ := report()
+	require.Len(t, got, 3, "one queue size per partition")
 }

@@ -482,13 +482,7 @@ func TestConcurrentAppendsEachGetOneOutcome(t *testing.T) {
 // waitFor polls cond until it holds, failing after 10s with what was awaited.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after 10s waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	require.Eventually(t, cond, 10*time.Second, time.Millisecond, "timed out after 10s waiting for %s", what)
 }
 
 var errRetry = errors.New("retriable broker error")

@@ -152,13 +152,8 @@ func (r *rig) next() *call {
 // request that follows.
 func (r *rig) afterBackoff(longest time.Duration) *call {
 	r.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for r.clk.Timers() == 0 {
-		if time.Now().After(deadline) {
-			r.t.Fatal("the sender armed no backoff timer within 10s")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	require.Eventually(r.t, func() bool { return r.clk.Timers() > 0 }, 10*time.Second, time.Millisecond,
+		"the sender armed no backoff timer within 10s")
 	select {
 	case c := <-r.conn.requests:
 		r.t.Fatalf("a request (%v) was sent before the backoff ended", c.req.Topics)
@@ -170,22 +165,16 @@ func (r *rig) afterBackoff(longest time.Duration) *call {
 
 func (r *rig) outcome(id int) accumulator.Result {
 	r.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	results := func() []accumulator.Result {
 		r.mu.Lock()
-		rs := r.outcomes[id]
-		r.mu.Unlock()
-		if len(rs) > 1 {
-			r.t.Fatalf("record %d got %d outcomes", id, len(rs))
-		}
-		if len(rs) == 1 {
-			return rs[0]
-		}
-		if time.Now().After(deadline) {
-			r.t.Fatalf("record %d got no outcome within 10s", id)
-		}
-		time.Sleep(time.Millisecond)
+		defer r.mu.Unlock()
+		return r.outcomes[id]
 	}
+	require.Eventually(r.t, func() bool { return len(results()) > 0 }, 10*time.Second, time.Millisecond,
+		"record %d got no outcome within 10s", id)
+	rs := results()
+	require.Len(r.t, rs, 1, "record %d must have exactly one outcome", id)
+	return rs[0]
 }
 
 // answer builds a response giving each partition of req the code and offset.
@@ -397,11 +386,8 @@ func TestConnectsOnlyWhenABatchIsReady(t *testing.T) {
 	// so a connection made by the first would be counted by then.
 	for want := int32(1); want <= 2; want++ {
 		r.s.Wake()
-		deadline := time.Now().Add(10 * time.Second)
-		for passes.Load() < want {
-			require.True(t, time.Now().Before(deadline), "the sender made no pass within 10s of a wake")
-			time.Sleep(time.Millisecond)
-		}
+		require.Eventually(t, func() bool { return passes.Load() >= want }, 10*time.Second, time.Millisecond,
+			"the sender made no pass within 10s of a wake")
 	}
 	require.Zero(t, connects.Load(), "connected with nothing to send")
 
