@@ -31,7 +31,6 @@ func (p *Producer) needProducerID() {
 // as in the Java client.
 func (p *Producer) producerIDLoop() {
 	defer p.bg.Done()
-	clk := p.cfg.clock
 	retry := backoff.Exponential{Base: p.cfg.RetryBackoff, Max: p.cfg.RetryBackoffMax}
 	for {
 		select {
@@ -62,11 +61,7 @@ func (p *Producer) producerIDLoop() {
 			}
 			wait := retry.Delay(failures)
 			p.cfg.Logger.Warn("InitProducerId failed", "err", err, "retry_in", wait)
-			t := clk.NewTimer(wait)
-			select {
-			case <-t.C():
-			case <-p.ctx.Done():
-				t.Stop()
+			if !p.pause(wait) {
 				return
 			}
 		}

@@ -69,11 +69,7 @@ func (p *Producer) metadataLoop() {
 		// A requested refresh may come early, but not earlier than the
 		// backoff after this one.
 		if floor := p.cfg.RetryBackoff - clk.Now().Sub(started); floor > 0 {
-			t := clk.NewTimer(floor)
-			select {
-			case <-t.C():
-			case <-p.ctx.Done():
-				t.Stop()
+			if !p.pause(floor) {
 				return
 			}
 			wait -= floor
@@ -195,13 +191,22 @@ func (p *Producer) expiryLoop() {
 			p.reportLoad()
 			next = min(next, loadReportInterval)
 		}
-		t := clk.NewTimer(next)
-		select {
-		case <-t.C():
-		case <-p.ctx.Done():
-			t.Stop()
+		if !p.pause(next) {
 			return
 		}
+	}
+}
+
+// pause waits d on the producer's clock, for a background loop; it reports
+// false, at once, when the producer closes.
+func (p *Producer) pause(d time.Duration) bool {
+	t := p.cfg.clock.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C():
+		return true
+	case <-p.ctx.Done():
+		return false
 	}
 }
 

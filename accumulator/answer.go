@@ -13,13 +13,10 @@ import (
 // written. A second answer to one attempt is ignored, so a late response
 // racing a failure cannot give a record two outcomes.
 func (a *Accumulator) Complete(b *Batch, baseOffset, logAppendTimeMs int64, err error) {
-	p := a.partition(b.TP)
-	p.mu.Lock()
-	if !b.inFlight {
-		p.mu.Unlock()
+	p := a.lockAnswer(b)
+	if p == nil {
 		return
 	}
-	p.answered(b)
 	if b.completed {
 		a.resolve(p, b, err == nil)
 	} else {
@@ -64,17 +61,14 @@ type Retry struct {
 // r.At: unless its delivery timeout has passed, the producer is closing, or
 // it stopped for good, in which case the batch fails with r.Cause.
 func (a *Accumulator) Retry(b *Batch, r Retry) {
-	p := a.partition(b.TP)
 	now := a.cfg.Clock.Now()
 	if r.EpochRejected && !a.outdated(b.producer) {
 		a.Fatal(fmt.Errorf("the producer was fenced: another producer took over its id, and it can send nothing more: %w", r.Cause))
 	}
-	p.mu.Lock()
-	if !b.inFlight {
-		p.mu.Unlock()
+	p := a.lockAnswer(b)
+	if p == nil {
 		return
 	}
-	p.answered(b)
 	if r.Unanswered {
 		b.maybeWritten = true
 	}
@@ -103,6 +97,21 @@ func (a *Accumulator) Retry(b *Batch, r Retry) {
 	p.mu.Unlock()
 	// Whichever sender leads the partition now sends the retry.
 	a.cfg.Wake(b.TP)
+}
+
+// lockAnswer locks b's partition to book the answer to b's attempt in
+// flight, and books that it is no longer in flight. It returns nil, locking
+// nothing, when b is not in flight: a second answer to one attempt is
+// ignored.
+func (a *Accumulator) lockAnswer(b *Batch) *partition {
+	p := a.partition(b.TP)
+	p.mu.Lock()
+	if !b.inFlight {
+		p.mu.Unlock()
+		return nil
+	}
+	p.answered(b)
+	return p
 }
 
 // Fatal stops the producer for good (its producer id was fenced, say):

@@ -26,13 +26,10 @@ func (a *Accumulator) Split(b *Batch, cause error) bool {
 	if len(b.entries) >= 2 {
 		halves, splitErr = a.halve(b)
 	}
-	p := a.partition(b.TP)
-	p.mu.Lock()
-	if !b.inFlight {
-		p.mu.Unlock()
+	p := a.lockAnswer(b)
+	if p == nil {
 		return false
 	}
-	p.answered(b)
 	switch {
 	case b.completed:
 		a.resolve(p, b, false)
