@@ -1,7 +1,9 @@
 # make test      vet, race tests and short fuzz runs of every module, against
 #                the embedded broker (the README's test command)
 # make test-kafka  the integration and kprod suites against a real broker;
-#                needs KAFKA_BROKERS (see integration/kafka/broker.sh)
+#                needs KAFKA_BROKERS (see integration/kafka/broker.sh); with
+#                three brokers (broker.sh start --nodes 3) the cluster
+#                failure tests run too
 # make soak      the soak test against the embedded broker
 # make bench     the benchmarks of the byte layer and the producer
 
@@ -34,7 +36,7 @@ fuzz:
 	@FUZZTIME=$(FUZZTIME) scripts/fuzz-all.sh
 
 test-kafka:
-	@test -n "$$KAFKA_BROKERS" || { echo "KAFKA_BROKERS is not set: start a broker with integration/kafka/broker.sh start"; exit 2; }
+	@test -n "$$KAFKA_BROKERS" || { echo "KAFKA_BROKERS is not set: start a broker with integration/kafka/broker.sh start (--nodes 3 for a cluster)"; exit 2; }
 	cd integration && $(GO) test -race -count=1 -timeout 30m ./...
 	@if [ -f cmd/kprod/go.mod ]; then cd cmd/kprod && $(GO) test -race -count=1 -timeout 20m ./...; fi
 
