@@ -63,7 +63,8 @@
 #     (broker.session.timeout.ms, 9 s), even after a clean shutdown.
 #   memory (RSS): after start, 315 MB per broker and 130 MB for the
 #     controller (1.1 GB); at most 655 MB per broker and 170 MB for the
-#     controller (2.1 GB) during the cluster failure tests
+#     controller (1.5-2.1 GB together) during `make test-kafka`, whose
+#     race-enabled test process peaks at 825 MB
 #   CPU when idle: 4% of one core for the four JVMs together
 #
 # Environment:
