@@ -148,7 +148,7 @@ func checkComposeDefaults(t *testing.T, service string, env map[string]string) {
 // and a topic created with the broker's default replication factor gets
 // three replicas in sync.
 func TestClusterDurabilityDefaults(t *testing.T) {
-	seeds := clusterSeeds()
+	seeds := envBrokers()
 	if len(seeds) != clusterBrokers {
 		t.Skipf("KAFKA_BROKERS lists %d broker(s), not %d", len(seeds), clusterBrokers)
 	}

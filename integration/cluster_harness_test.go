@@ -59,7 +59,7 @@ type brokerNode struct {
 // and the test fails, so that CI cannot skip these tests by mistake.
 func clusterFor(t *testing.T) *kafkaCluster {
 	t.Helper()
-	seeds := clusterSeeds()
+	seeds := envBrokers()
 	if len(seeds) != clusterBrokers {
 		t.Skipf("cluster failure test: KAFKA_BROKERS lists %d broker(s), want the %d of `kafka/broker.sh start --nodes 3`",
 			len(seeds), clusterBrokers)
@@ -92,17 +92,6 @@ func clusterFor(t *testing.T) *kafkaCluster {
 	t.Cleanup(func() { c.restore(t) })
 	c.awaitBrokers(t, clusterBrokers)
 	return c
-}
-
-// clusterSeeds returns the brokers KAFKA_BROKERS lists.
-func clusterSeeds() []string {
-	var seeds []string
-	for a := range strings.SplitSeq(os.Getenv("KAFKA_BROKERS"), ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			seeds = append(seeds, a)
-		}
-	}
-	return seeds
 }
 
 // matchSeeds checks that the seeds are exactly broker.sh's brokers.
