@@ -2,7 +2,9 @@
 #                the embedded broker (the README's test command)
 # make test-kafka  the integration and kprod suites against a real broker;
 #                needs KAFKA_BROKERS (see integration/kafka/broker.sh); with
-#                KAFKA_SECURITY, the TLS and SASL suites against a secured one
+#                three brokers (broker.sh start --nodes 3) the cluster
+#                failure tests run too; with KAFKA_SECURITY, the TLS and SASL
+#                suites against a secured broker instead
 # make soak      the soak test against the embedded broker
 # make bench     the benchmarks of the byte layer and the producer
 # make install-check  go install kprod from a release rehearsed in a module
@@ -43,7 +45,7 @@ ifneq ($(KAFKA_SECURITY),)
 test-kafka: test-kafka-secured
 else
 test-kafka:
-	@test -n "$$KAFKA_BROKERS" || { echo "KAFKA_BROKERS is not set: start a broker with integration/kafka/broker.sh start"; exit 2; }
+	@test -n "$$KAFKA_BROKERS" || { echo "KAFKA_BROKERS is not set: start a broker with integration/kafka/broker.sh start (--nodes 3 for a cluster)"; exit 2; }
 	cd integration && $(GO) test -race -count=1 -timeout 30m ./...
 	@if [ -f cmd/kprod/go.mod ]; then cd cmd/kprod && $(GO) test -race -count=1 -timeout 20m ./...; fi
 endif

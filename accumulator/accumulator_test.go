@@ -539,3 +539,19 @@ func TestAppendSinceMovesTheDeadlineEarlier(t *testing.T) {
 	require.ErrorIs(t, h.outcome(1).Err, ErrDeliveryTimeout)
 	require.ErrorIs(t, h.outcome(0).Err, ErrDeliveryTimeout, "the batch fails as one")
 }
+
+// A batch that times out without ever being sent says what kept its
+// partition from sending: the partition's last error.
+func TestATimeoutOfANeverSentBatchNamesThePartitionsLastError(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Linger = 0; c.DeliveryTimeout = time.Second; c.MaxInFlight = 1 })
+	h.add(tp0, 0, make([]byte, 600))
+	h.add(tp0, 1, make([]byte, 600)) // a batch of its own, behind
+	b0, _ := h.drain([]TopicPartition{tp0}, 1<<20)
+	h.retry(b0[0], time.Hour) // NOT_ENOUGH_REPLICAS, say; the backoff outlasts the timeout
+	h.clk.Advance(time.Second)
+	h.acc.Expire(h.clk.Now())
+	r := h.outcome(1)
+	require.ErrorIs(t, r.Err, ErrDeliveryTimeout)
+	require.ErrorIs(t, r.Err, errRetry, "the never-sent batch names the partition's last error")
+	require.Contains(t, r.Err.Error(), "sent 0 times")
+}

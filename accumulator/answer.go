@@ -17,6 +17,9 @@ func (a *Accumulator) Complete(b *Batch, baseOffset, logAppendTimeMs int64, err 
 	if p == nil {
 		return
 	}
+	if err != nil {
+		p.lastErr = err
+	}
 	if b.completed {
 		a.resolve(p, b, err == nil)
 	} else {
@@ -72,7 +75,7 @@ func (a *Accumulator) Retry(b *Batch, r Retry) {
 	if r.Unanswered {
 		b.maybeWritten = true
 	}
-	b.lastErr = r.Cause
+	b.lastErr, p.lastErr = r.Cause, r.Cause
 	switch {
 	case b.completed:
 		a.resolve(p, b, false)
@@ -83,7 +86,7 @@ func (a *Accumulator) Retry(b *Batch, r Retry) {
 	case a.aborted.Load():
 		a.complete(p, b, -1, -1, fmt.Errorf("%w; not retried: %w", ErrClosed, r.Cause))
 	case !now.Before(b.deadline):
-		a.complete(p, b, -1, -1, a.timedOut(b, now))
+		a.complete(p, b, -1, -1, a.timedOut(p, b, now))
 	default:
 		// An epoch refused as old needs no restart of its own: the
 		// partition catches up with the producer's epoch before it sends
@@ -166,12 +169,17 @@ func (a *Accumulator) resolve(p *partition, b *Batch, written bool) {
 	}
 }
 
-// timedOut is the error of a batch whose DeliveryTimeout passed.
-func (a *Accumulator) timedOut(b *Batch, now time.Time) error {
+// timedOut is the error of a batch whose DeliveryTimeout passed. It names
+// the cause: the batch's last error, or, for a batch never sent, its
+// partition's. p.mu must be held.
+func (a *Accumulator) timedOut(p *partition, b *Batch, now time.Time) error {
 	err := fmt.Errorf("%w: %d records for %s-%d had no outcome within %v (DeliveryTimeout); sent %d times",
 		ErrDeliveryTimeout, len(b.entries), b.TP.Topic, b.TP.Partition, now.Sub(b.created).Round(time.Millisecond), b.attempts)
-	if b.lastErr != nil {
+	switch {
+	case b.lastErr != nil:
 		err = fmt.Errorf("%w; last error: %w", err, b.lastErr)
+	case p.lastErr != nil:
+		err = fmt.Errorf("%w; the partition's last error: %w", err, p.lastErr)
 	}
 	return err
 }

@@ -48,6 +48,10 @@ type partition struct {
 	// blocked: a sender for another broker found the partition busy and
 	// must be woken once its requests are answered.
 	blocked bool
+	// lastErr is why the partition's latest attempt failed: the cause a
+	// batch that times out without an error of its own (it was never sent)
+	// is given.
+	lastErr error
 
 	producer  ProducerID // whose sequences the batches carry; noProducer until the first drain
 	nextSeq   int32      // the sequence of the next batch drained for the first time

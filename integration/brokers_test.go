@@ -29,12 +29,7 @@ const testTimeout = 60 * time.Second
 func brokers(t *testing.T) []string {
 	t.Helper()
 	if env := os.Getenv("KAFKA_BROKERS"); env != "" {
-		var addrs []string
-		for a := range strings.SplitSeq(env, ",") {
-			if a = strings.TrimSpace(a); a != "" {
-				addrs = append(addrs, a)
-			}
-		}
+		addrs := envBrokers()
 		require.NotEmpty(t, addrs, "KAFKA_BROKERS=%q names no broker", env)
 		return addrs
 	}
@@ -42,6 +37,17 @@ func brokers(t *testing.T) []string {
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
 	return c.Addrs()
+}
+
+// envBrokers returns the brokers KAFKA_BROKERS lists, none if it is unset.
+func envBrokers() []string {
+	var addrs []string
+	for a := range strings.SplitSeq(os.Getenv("KAFKA_BROKERS"), ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			addrs = append(addrs, a)
+		}
+	}
+	return addrs
 }
 
 var topicSeq atomic.Int64

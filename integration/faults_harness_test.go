@@ -121,17 +121,23 @@ func valueID(v []byte) (uint64, bool) {
 func recordsFor(topic string, n int, key func(i int) []byte) []*producer.Record {
 	recs := make([]*producer.Record, n)
 	for i := range recs {
-		r := &producer.Record{
-			Topic:   topic,
-			Value:   idValue(uint64(i), 100),
-			Headers: []producer.Header{{Key: "id", Value: []byte(strconv.Itoa(i))}},
-		}
-		if key != nil {
-			r.Key = key(i)
-		}
-		recs[i] = r
+		recs[i] = recordFor(topic, i, key)
 	}
 	return recs
+}
+
+// recordFor returns record i of recordsFor(topic, n, key), for a test that
+// makes its records as it goes.
+func recordFor(topic string, i int, key func(i int) []byte) *producer.Record {
+	r := &producer.Record{
+		Topic:   topic,
+		Value:   idValue(uint64(i), 100),
+		Headers: []producer.Header{{Key: "id", Value: []byte(strconv.Itoa(i))}},
+	}
+	if key != nil {
+		r.Key = key(i)
+	}
+	return r
 }
 
 // delivery is what read-back found for the records of one topic.

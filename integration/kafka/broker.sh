@@ -1,27 +1,85 @@
 #!/usr/bin/env bash
-# broker.sh runs one real Apache Kafka broker (KRaft, combined broker and
-# controller) on 127.0.0.1 for the integration suite.
+# broker.sh runs a real Apache Kafka (KRaft) on 127.0.0.1 for the integration
+# suite: by default one node, combined broker and controller; with --nodes N a
+# cluster of N brokers beside one controller of its own.
 #
-#   broker.sh start    fetch Kafka from Maven Central (once), format storage,
-#                      start the broker, wait until it serves, then print
-#                      exactly one line on stdout: KAFKA_BROKERS=127.0.0.1:PORT
+#   broker.sh start [--nodes N]  fetch Kafka from Maven Central (once), format
+#                      storage, start the nodes, wait until every broker
+#                      serves, then print exactly one line on stdout:
+#                      KAFKA_BROKERS=127.0.0.1:P1[,127.0.0.1:P2,...]
+#                      N is 1 (the default) or 3 to 9. A cluster that already
+#                      runs complete in KAFKA_STATE_DIR is reused; anything
+#                      else there is stopped and replaced.
 #   broker.sh start --security ssl|sasl_plaintext|sasl_ssl
-#                      the same with TLS and/or SASL on the client listener,
+#                      one node with TLS and/or SASL on the client listener,
 #                      printing KAFKA_CA=... and more after KAFKA_BROKERS;
 #                      users, passwords and certificates: see security.sh
-#   broker.sh stop     stop the broker (TERM, then KILL) and remove its state
-#   broker.sh status   print KAFKA_BROKERS=... and exit 0 if it runs, else exit 1
-#   broker.sh logs     print the broker log
+#   broker.sh stop     stop everything (TERM, then KILL) and remove the state
+#   broker.sh status   print KAFKA_BROKERS=... and exit 0 if every node runs,
+#                      else name what is down and exit 1
+#   broker.sh nodes    one line per broker: ID PORT PID STATE, where STATE is
+#                      running or stopped (PID is - when stopped)
+#   broker.sh kill ID        SIGKILL broker ID: no clean shutdown
+#   broker.sh stop-node ID   clean shutdown of broker ID: SIGTERM, then wait
+#                            for it to exit (it hands its leaderships over)
+#   broker.sh start-node ID  start broker ID again, on its port and with its
+#                            data; return once it serves
+#   broker.sh logs [ID]      print the log of broker ID (or "controller"),
+#                            or every node's log, each after a header line
 #
-# Only java (17+) and mvn are needed. Everything except the KAFKA_BROKERS line
-# goes to stderr, so `eval "$(broker.sh start)"` or `$(broker.sh start)` works.
+# Broker IDs are Kafka's node ids (1..N), so a test can kill the leader that
+# metadata names. Only java (17+) and mvn are needed. Everything except the
+# KAFKA_BROKERS line and the output of nodes and logs goes to stderr, so
+# `export "$(broker.sh start)"` works.
+#
+# The cluster is N brokers and one separate controller (node id 0), not N
+# combined broker+controller nodes. The failure tests take brokers down, two
+# at once for min.insync.replicas; with combined nodes that would also take
+# two of three voters of the metadata quorum down, and without an active
+# controller nothing moves: no leader is elected, no ISR shrinks, so the
+# producer would see timeouts, never NOT_ENOUGH_REPLICAS, and a killed leader
+# would never be replaced. A separate controller keeps metadata alive through
+# any broker failure, so each test exercises the broker failure it names and
+# nothing else. Clients never talk to a KRaft controller, so its own failures
+# are none of the producer's business (and production clusters separate the
+# roles too).
+#
+# A cluster's defaults are those of a durable deployment, so that acks=all
+# means what it means in production: default.replication.factor=3,
+# min.insync.replicas=2, every internal topic replicated 3 times (min ISR 2),
+# unclean.leader.election.enable=false. The controller has them too: in KRaft
+# it creates topics and elects leaders. The single node keeps replication
+# factor 1.
+#
+# Sizing, for three brokers, the controller and a race-enabled test run on 2
+# cores and 24 GiB: heaps stay small (Kafka's own default is 1 GiB each), and
+# the JVMs are kept from competing for the two cores (SerialGC: a few-ms
+# pause on these small heaps beats G1's concurrent threads on a shared CPU;
+# TieredStopAtLevel=1: the C1 compiler alone starts faster and costs less
+# CPU, and these brokers never run long enough to repay C2). Measured on a
+# 2-core machine shared with other builds (Kafka 4.3.1, JDK 17;
+# `/usr/bin/time broker.sh ...`, `ps -o rss` of each node):
+#   start --nodes 3, clean state, jars cached: 5.0-5.8 s (one node: 3 s);
+#     with G1 and C2 instead, 7-13 s and twice the CPU
+#   kill 0.03 s, stop-node 0.4 s, stop 0.8 s
+#   start-node, after kill or stop-node: 9.6 s. The controller refuses a
+#     broker's new incarnation until the old one's session has expired
+#     (broker.session.timeout.ms, 9 s), even after a clean shutdown.
+#   memory (RSS): after start, 315 MB per broker and 130 MB for the
+#     controller (1.1 GB); at most 655 MB per broker and 170 MB for the
+#     controller (1.5-2.1 GB together) during `make test-kafka`, whose
+#     race-enabled test process peaks at 825 MB
+#   CPU when idle: 4% of one core for the four JVMs together
 #
 # Environment:
 #   KAFKA_VERSION      Kafka release from Maven Central (default below)
 #   KAFKA_CACHE_DIR    where the jars live (default ~/.cache/gokafka/kafka-VERSION)
-#   KAFKA_STATE_DIR    config, data, log and pid (default ${TMPDIR:-/tmp}/gokafka-broker)
-#   KAFKA_HEAP         JVM heap flags (default -Xms256m -Xmx512m)
-#   KAFKA_START_TIMEOUT seconds to wait for the broker to serve (default 120)
+#   KAFKA_STATE_DIR    config, data, logs and pids (default ${TMPDIR:-/tmp}/gokafka-broker)
+#   KAFKA_HEAP         heap flags of a broker (default -Xms256m -Xmx512m)
+#   KAFKA_CONTROLLER_HEAP  heap flags of the cluster's controller (default -Xms64m -Xmx256m)
+#   KAFKA_JVM_FLAGS    other JVM flags of every node (default below)
+#   KAFKA_START_TIMEOUT seconds to wait for a node to serve (default 120)
+#   KAFKA_STOP_TIMEOUT  seconds stop-node waits for a clean exit (default 120)
 set -euo pipefail
 
 # 4.3.1 is the newest 4.x whose artifacts are all on Maven Central: 4.4.0's
@@ -31,16 +89,16 @@ SCALA_VERSION=2.13
 CACHE_DIR=${KAFKA_CACHE_DIR:-${HOME:?}/.cache/gokafka/kafka-$KAFKA_VERSION}
 STATE_DIR=${KAFKA_STATE_DIR:-${TMPDIR:-/tmp}/gokafka-broker}
 HEAP=${KAFKA_HEAP:--Xms256m -Xmx512m}
+CONTROLLER_HEAP=${KAFKA_CONTROLLER_HEAP:--Xms64m -Xmx256m}
+JVM_FLAGS=${KAFKA_JVM_FLAGS:--XX:+UseSerialGC -XX:TieredStopAtLevel=1}
 START_TIMEOUT=${KAFKA_START_TIMEOUT:-120}
-STOP_TIMEOUT=30
+NODE_STOP_TIMEOUT=${KAFKA_STOP_TIMEOUT:-120}
+STOP_TIMEOUT=30 # for stop, which removes the state anyway
+CONTROLLER=0    # the cluster controller's node id
 JAVA=${JAVA:-java}
 if [[ -n "${JAVA_HOME:-}" && -x "$JAVA_HOME/bin/java" && "$JAVA" == java ]]; then
 	JAVA=$JAVA_HOME/bin/java
 fi
-
-PID_FILE=$STATE_DIR/broker.pid
-LOG_FILE=$STATE_DIR/broker.log
-ADDR_FILE=$STATE_DIR/broker.addr
 
 # Keep the real stdout on fd 3 for the one result line; everything else,
 # including the output of every tool we run, goes to stderr.
@@ -52,314 +110,224 @@ die() {
 	exit 1
 }
 
+# since T: the seconds from EPOCHREALTIME T to now, to a tenth.
+since() { awk -v t="$1" -v now="$EPOCHREALTIME" 'BEGIN { printf "%.1fs", now - t }'; }
+
+# The functions of a node (nodes.sh) and the download of Kafka (fetch.sh).
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=nodes.sh
+source "$here/nodes.sh"
+# shellcheck source=fetch.sh
+source "$here/fetch.sh"
 # shellcheck source=security.sh
-. "$(dirname "${BASH_SOURCE[0]}")/security.sh"
+source "$here/security.sh"
 
-# alive PID: the process exists and, where /proc tells us, is a Kafka broker
-# (so a recycled PID is not mistaken for ours).
-alive() {
-	local pid=$1
-	[[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
-	if [[ -r /proc/$pid/cmdline ]]; then
-		tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q 'kafka\.Kafka' || return 1
-	fi
-}
-
-running_pid() {
-	local pid
-	[[ -f "$PID_FILE" ]] || return 1
-	pid=$(<"$PID_FILE")
-	alive "$pid" || return 1
-	printf '%s' "$pid"
-}
-
-# port_open PORT: something accepts TCP connections on 127.0.0.1:PORT.
-port_open() {
-	timeout 2 bash -c "exec 9<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
-}
-
-# free_port: a port with no listener, below the Linux ephemeral range so an
-# outgoing connection does not take it meanwhile. If it is taken before the
-# broker binds, start retries with new ports.
-free_port() {
-	local port tries=0
-	while ((tries++ < 200)); do
-		port=$((20000 + RANDOM % 12000))
-		if ! port_open "$port"; then
-			printf '%s' "$port"
-			return 0
-		fi
-	done
-	die "no free port found in 200 tries"
-}
-
-log_tail() {
-	if [[ -f "$LOG_FILE" ]]; then
-		log "last lines of $LOG_FILE:"
-		tail -n "${1:-60}" "$LOG_FILE"
-	fi
-}
-
-# mvnq runs Maven quietly and without the colour codes it prints even in
-# batch mode.
-mvnq() {
-	mvn -q -B -Dstyle.color=never "$@" </dev/null 2>&1 | sed 's/\x1b\[[0-9;]*m//g'
-}
-
-# fetch_failed removes fetch's partial download (work, in fetch's scope) and exits.
-fetch_failed() {
-	rm -rf "$work"
-	die "$@"
-}
-
-# fetch downloads kafka_2.13 and its runtime dependencies into CACHE_DIR/lib
-# once; a stamp file marks a complete download so an interrupted one is redone.
-fetch() {
-	local stamp=$CACHE_DIR/.complete work log4j
-	[[ -f "$stamp" ]] && return 0
-	command -v mvn >/dev/null || die "mvn not found on PATH"
-	log "fetching org.apache.kafka:kafka_$SCALA_VERSION:$KAFKA_VERSION into $CACHE_DIR"
-	mkdir -p "$(dirname "$CACHE_DIR")"
-	work=$(mktemp -d "$CACHE_DIR.tmp.XXXXXX")
-	cat >"$work/pom.xml" <<EOF
-<?xml version="1.0" encoding="UTF-8"?>
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>gokafka</groupId>
-  <artifactId>kafka-broker-fetch</artifactId>
-  <version>1</version>
-  <packaging>pom</packaging>
-  <dependencies>
-    <dependency>
-      <groupId>org.apache.kafka</groupId>
-      <artifactId>kafka_$SCALA_VERSION</artifactId>
-      <version>$KAFKA_VERSION</version>
-    </dependency>
-  </dependencies>
-  <build>
-    <plugins>
-      <plugin>
-        <groupId>org.apache.maven.plugins</groupId>
-        <artifactId>maven-dependency-plugin</artifactId>
-        <version>3.8.1</version>
-      </plugin>
-    </plugins>
-  </build>
-</project>
-EOF
-	if ! mvnq -f "$work/pom.xml" dependency:copy-dependencies \
-		-DincludeScope=runtime -DoutputDirectory="$work/lib"; then
-		fetch_failed "mvn could not fetch Kafka $KAFKA_VERSION"
-	fi
-	# The kafka_2.13 artifact brings slf4j-api and log4j-core but not the
-	# binding between them (the release tarball adds it), so without it the
-	# broker logs nothing. Fetch the binding that matches log4j-core.
-	log4j=$(cd "$work/lib" && ls log4j-core-*.jar 2>/dev/null | sed -n 's/^log4j-core-\(.*\)\.jar$/\1/p')
-	if [[ -z "$log4j" ]] || ! ls "$work"/lib/kafka_"$SCALA_VERSION"-*.jar >/dev/null 2>&1; then
-		fetch_failed "mvn finished but the download lacks kafka_$SCALA_VERSION or log4j-core"
-	fi
-	if ! mvnq -f "$work/pom.xml" dependency:copy \
-		-Dartifact="org.apache.logging.log4j:log4j-slf4j-impl:$log4j" -DoutputDirectory="$work/lib"; then
-		fetch_failed "mvn could not fetch log4j-slf4j-impl $log4j"
-	fi
-	touch "$work/.complete"
-	# Another start may have finished the same download meanwhile; keep theirs.
-	if [[ -f "$stamp" ]]; then
-		rm -rf "$work"
-	else
-		rm -rf "$CACHE_DIR"
-		mv "$work" "$CACHE_DIR"
-	fi
-	log "fetched $(ls "$CACHE_DIR/lib" | wc -l) jars ($(du -sh "$CACHE_DIR/lib" | cut -f1))"
-}
-
-# cluster_id: 16 random bytes, URL-safe base64 without padding (Kafka's Uuid).
-cluster_id() {
-	head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'
-}
-
-write_config() {
-	local port=$1 cport=$2
-	cat >"$STATE_DIR/server.properties" <<EOF
-process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-inter.broker.listener.name=PLAINTEXT
-controller.listener.names=CONTROLLER
-log.dirs=$STATE_DIR/data
-num.partitions=1
-default.replication.factor=1
-auto.create.topics.enable=true
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-transaction.state.log.num.partitions=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-group.initial.rebalance.delay.ms=0
-EOF
-	cat >"$STATE_DIR/log4j2.properties" <<'EOF'
-status = warn
-appender.out.type = Console
-appender.out.name = OUT
-appender.out.layout.type = PatternLayout
-appender.out.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = INFO
-rootLogger.appenderRef.out.ref = OUT
-logger.state.name = state.change.logger
-logger.state.level = WARN
-EOF
-	security_config "$port" "$cport"
-}
-
-java_opts() {
-	# shellcheck disable=SC2086 # HEAP is a list of flags
-	printf '%s\n' $HEAP -XX:+UseG1GC -Djava.awt.headless=true \
-		"-Dlog4j2.configurationFile=$STATE_DIR/log4j2.properties" \
-		"-Dkafka.logs.dir=$STATE_DIR"
-}
-
-# launch formats fresh storage and starts the broker on the given ports. It
-# returns 0 once the broker serves, 2 if a port was taken (worth a retry),
-# 1 on any other failure.
-launch() {
-	local port=$1 cport=$2 pid deadline opts
-	rm -rf "$STATE_DIR"
-	mkdir -p "$STATE_DIR/data"
-	write_config "$port" "$cport"
-	mapfile -t opts < <(java_opts)
-
-	"$JAVA" "${opts[@]}" -cp "$CACHE_DIR/lib/*" kafka.tools.StorageTool format \
-		--config "$STATE_DIR/server.properties" --cluster-id "$(cluster_id)" \
-		--ignore-formatted "${SECURITY_FORMAT_ARGS[@]}" >"$STATE_DIR/format.log" 2>&1 </dev/null || {
-		cat "$STATE_DIR/format.log"
-		log "formatting storage failed"
-		return 1
-	}
-
-	# 3>&-: the broker must not hold our stdout, or $(broker.sh start)
-	# would wait for it to exit.
-	nohup "$JAVA" "${opts[@]}" -cp "$CACHE_DIR/lib/*" kafka.Kafka \
-		"$STATE_DIR/server.properties" >"$LOG_FILE" 2>&1 </dev/null 3>&- &
-	pid=$!
-	echo "$pid" >"$PID_FILE"
-
-	deadline=$((SECONDS + START_TIMEOUT))
-	while ((SECONDS < deadline)); do
-		# kill -0 rather than alive: until nohup execs java, the child's
-		# command line is still this script's.
-		if ! kill -0 "$pid" 2>/dev/null; then
-			rm -f "$PID_FILE"
-			grep -q 'Address already in use' "$LOG_FILE" && return 2
-			log_tail
-			log "broker exited during startup"
-			return 1
-		fi
-		if grep -q 'Kafka Server started' "$LOG_FILE" && port_open "$port"; then
-			echo "127.0.0.1:$port" >"$ADDR_FILE"
-			return 0
-		fi
-		sleep 0.5
-	done
-	log_tail
-	log "broker did not serve on 127.0.0.1:$port within ${START_TIMEOUT}s"
-	stop_pid "$pid"
-	return 1
-}
-
-stop_pid() {
-	local pid=$1 deadline
-	kill -TERM "$pid" 2>/dev/null || return 0
-	deadline=$((SECONDS + STOP_TIMEOUT))
-	while alive "$pid" && ((SECONDS < deadline)); do
-		sleep 0.2
-	done
-	if alive "$pid"; then
-		log "broker $pid ignored TERM for ${STOP_TIMEOUT}s; killing it"
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-}
+# --- commands --------------------------------------------------------------------
 
 cmd_start() {
-	local pid attempt rc started port cport
-	if pid=$(running_pid) && [[ -f "$ADDR_FILE" ]] && port_open "$(cut -d: -f2 "$ADDR_FILE")"; then
-		security_running_matches || die "the broker running in $STATE_DIR has other security settings; stop it first"
-		log "broker already running (pid $pid)"
-		printf 'KAFKA_BROKERS=%s\n' "$(<"$ADDR_FILE")" >&3
-		security_print >&3
-		return 0
+	local n=1 attempt rc started ports id secargs=()
+	while (($#)); do
+		case $1 in
+		--security)
+			secargs+=("$1" "${2:-}")
+			shift 2 || die "--security needs a mode: ssl, sasl_plaintext or sasl_ssl"
+			;;
+		--security=*)
+			secargs+=("$1")
+			shift
+			;;
+		--nodes)
+			n=${2:-}
+			shift 2 || die "--nodes needs a number"
+			;;
+		--nodes=*)
+			n=${1#--nodes=}
+			shift
+			;;
+		*) die "start: unknown option '$1' (usage: start [--nodes N] [--security MODE])" ;;
+		esac
+	done
+	if ! [[ "$n" =~ ^[1-9]$ ]] || ((n == 2)); then
+		die "--nodes $n: want 1, or 3 to 9 (a cluster needs 3 brokers for replication factor 3)"
 	fi
-	if pid=$(running_pid); then
-		log "a broker (pid $pid) runs but does not serve; restarting it"
-		stop_pid "$pid"
+	security_parse_args "${secargs[@]}"
+	[[ -z $SECURITY ]] || ((n == 1)) || die "--security: a single node only, not --nodes $n"
+
+	if (($(brokers) > 0)); then
+		if (($(brokers) == n)) && all_serving; then
+			security_running_matches || die "the broker running in $STATE_DIR has other security settings; stop it first"
+			log "already running: $(brokers) broker(s) in $STATE_DIR"
+			brokers_line >&3
+			security_print >&3
+			return 0
+		fi
+		if any_running; then
+			(($(brokers) == n)) ||
+				die "$(brokers) broker(s) run in $STATE_DIR; stop them first (broker.sh stop) or use another KAFKA_STATE_DIR"
+			log "some nodes in $STATE_DIR are down; replacing them all with a fresh start"
+			stop_all
+		fi
 	fi
 	command -v "$JAVA" >/dev/null || die "java not found (set JAVA or JAVA_HOME)"
 	fetch
-	started=$SECONDS
+	started=$EPOCHREALTIME
 	for attempt in 1 2 3; do
-		port=$(free_port)
-		cport=$(free_port)
-		while [[ "$cport" == "$port" ]]; do cport=$(free_port); done
+		ports=()
+		for id in $(seq 0 "$n"); do # one more port than brokers: the controller's
+			ports+=("$(free_port "${ports[@]}")")
+		done
 		rc=0
-		launch "$port" "$cport" || rc=$?
+		launch "$n" "${ports[@]}" || rc=$?
 		case $rc in
 		0)
-			log "broker $(<"$PID_FILE") serves on $(<"$ADDR_FILE") after $((SECONDS - started))s (log: $LOG_FILE)"
-			printf 'KAFKA_BROKERS=%s\n' "$(<"$ADDR_FILE")" >&3
+			log "$n broker(s) serve after $(since "$started") (state and logs: $STATE_DIR)"
+			brokers_line >&3
 			security_print >&3
 			return 0
 			;;
-		2) log "port taken before the broker bound it (attempt $attempt); retrying with new ports" ;;
-		*) exit 1 ;;
+		2)
+			log "a port was taken before a node bound it (attempt $attempt); retrying with new ports"
+			stop_all
+			;;
+		*)
+			stop_all
+			exit 1
+			;;
 		esac
 	done
-	log_tail
-	die "broker could not bind a port in 3 attempts"
+	die "could not bind free ports in 3 attempts"
+}
+
+all_serving() {
+	local id
+	for id in $(node_ids); do
+		serving "$id" || return 1
+	done
+}
+
+any_running() {
+	local id
+	for id in $(node_ids); do
+		node_pid "$id" >/dev/null && return 0
+	done
+	return 1
 }
 
 cmd_stop() {
-	local pid
-	if pid=$(running_pid); then
-		log "stopping broker $pid"
-		stop_pid "$pid"
+	if any_running; then
+		log "stopping $(brokers) broker(s) in $STATE_DIR"
+		stop_all
 	else
-		log "no broker running"
+		log "nothing running in $STATE_DIR"
 	fi
 	rm -rf "$STATE_DIR"
 }
 
 cmd_status() {
+	local id down=()
+	(($(brokers) > 0)) || {
+		log "no broker state in $STATE_DIR"
+		return 1
+	}
+	for id in $(node_ids); do
+		serving "$id" || down+=("$(node_name "$id")")
+	done
+	if ((${#down[@]})); then
+		log "not serving: ${down[*]}"
+		return 1
+	fi
+	log "$(brokers) broker(s) running"
+	brokers_line >&3
+	security_print >&3
+}
+
+cmd_nodes() {
+	local id pid
+	(($(brokers) > 0)) || die "no broker state in $STATE_DIR (broker.sh start first)"
+	for id in $(seq 1 "$(brokers)"); do
+		if pid=$(node_pid "$id"); then
+			echo "$id $(node_port "$id") $pid running" >&3
+		else
+			echo "$id $(node_port "$id") - stopped" >&3
+		fi
+	done
+}
+
+cmd_kill() {
 	local pid
-	if pid=$(running_pid) && [[ -f "$ADDR_FILE" ]]; then
-		log "broker running (pid $pid)"
-		printf 'KAFKA_BROKERS=%s\n' "$(<"$ADDR_FILE")" >&3
-		security_print >&3
+	broker_id "${1:-}"
+	pid=$(node_pid "$1") || die "broker $1 is not running"
+	kill -KILL "$pid"
+	wait_gone "$pid"
+	log "killed broker $1 (pid $pid)"
+}
+
+cmd_stop_node() {
+	local pid started=$EPOCHREALTIME
+	broker_id "${1:-}"
+	pid=$(node_pid "$1") || die "broker $1 is not running"
+	stop_pid "$pid" "$NODE_STOP_TIMEOUT" || die "broker $1 did not stop cleanly within ${NODE_STOP_TIMEOUT}s and was killed"
+	log "stopped broker $1 (pid $pid) in $(since "$started")"
+}
+
+cmd_start_node() {
+	local rc=0 started=$EPOCHREALTIME
+	broker_id "${1:-}"
+	if clustered && ! serving "$CONTROLLER"; then
+		die "the controller is not running; start the cluster again (broker.sh stop; broker.sh start --nodes $(brokers))"
+	fi
+	if serving "$1"; then
+		log "broker $1 already serves on 127.0.0.1:$(node_port "$1")"
 		return 0
 	fi
-	log "no broker running"
-	return 1
+	node_pid "$1" >/dev/null && die "broker $1 runs but does not serve; stop-node or kill it first"
+	spawn "$1"
+	await "$1" || rc=$?
+	case $rc in
+	0) log "broker $1 serves on 127.0.0.1:$(node_port "$1") after $(since "$started")" ;;
+	2) die "port $(node_port "$1") of broker $1 is taken by another process" ;;
+	*) exit 1 ;;
+	esac
 }
 
 cmd_logs() {
-	[[ -f "$LOG_FILE" ]] || die "no log at $LOG_FILE"
-	cat "$LOG_FILE" >&3
+	local id f
+	(($(brokers) > 0)) || die "no broker state in $STATE_DIR"
+	if [[ -n "${1:-}" ]]; then
+		if [[ $1 == controller ]] && clustered; then
+			id=$CONTROLLER
+		else
+			broker_id "$1"
+			id=$1
+		fi
+		f=$(node_dir "$id")/node.log
+		[[ -f "$f" ]] || die "no log at $f"
+		cat "$f" >&3
+		return 0
+	fi
+	for id in $(node_ids); do
+		f=$(node_dir "$id")/node.log
+		[[ -f "$f" ]] || continue
+		if clustered; then
+			printf '==> %s (%s) <==\n' "$(node_name "$id")" "$f" >&3
+		fi
+		cat "$f" >&3
+	done
 }
 
-case "${1:-}" in
-start)
-	shift
-	security_parse_args "$@"
-	cmd_start
-	;;
+cmd=${1:-}
+(($#)) && shift
+case "$cmd" in
+start) cmd_start "$@" ;;
 stop) cmd_stop ;;
 status) cmd_status ;;
-logs) cmd_logs ;;
+nodes) cmd_nodes ;;
+kill) cmd_kill "$@" ;;
+stop-node) cmd_stop_node "$@" ;;
+start-node) cmd_start_node "$@" ;;
+logs) cmd_logs "$@" ;;
 *)
-	echo "usage: $0 start|stop|status|logs"
+	echo "usage: $0 start [--nodes N] [--security MODE] | stop | status | nodes | kill ID | stop-node ID | start-node ID | logs [ID]"
 	exit 2
 	;;
 esac

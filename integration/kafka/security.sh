@@ -1,7 +1,8 @@
 # security.sh is sourced by broker.sh: the secured listeners of
 # `broker.sh start --security MODE`. It only defines functions and reads
-# the environment; broker.sh calls them at four points (argument parsing,
-# config, storage format, the printed result).
+# the environment; broker.sh and nodes.sh call them at four points
+# (argument parsing, config, storage format, the printed result). Security
+# is for the single node (node 1) only.
 #
 #   MODE            client listener     authentication
 #   ssl             SSL                 TLS with a client certificate (mTLS)
@@ -40,7 +41,7 @@ SECURITY=
 SECURITY_FORMAT_ARGS=()
 SECURITY_ENV=$STATE_DIR/security.env
 
-# security_parse_args [--security MODE]: the options of start.
+# security_parse_args [--security MODE]: start's security options.
 security_parse_args() {
 	while (($#)); do
 		case $1 in
@@ -105,14 +106,14 @@ security_config() {
 	rm -f "$SECURITY_ENV"
 	SECURITY_FORMAT_ARGS=()
 	[[ -n $SECURITY ]] || return 0
-	iport=$(free_port)
+	iport=$(free_port "$port" "$cport")
 	proto=${SECURITY^^}
 	listener=$proto://127.0.0.1:$port
 	lname=${SECURITY}
 	echo "KAFKA_SECURITY=$SECURITY" >"$SECURITY_ENV"
 	if [[ $SECURITY == *ssl ]]; then
 		security_make_certs "$tls"
-		eport=$(free_port)
+		eport=$(free_port "$port" "$cport" "$iport")
 	fi
 	{
 		echo
@@ -163,7 +164,7 @@ security_config() {
 			echo "connections.max.reauth.ms=$REAUTH_MS"
 			echo "KAFKA_REAUTH_MS=$REAUTH_MS" >>"$SECURITY_ENV"
 		fi
-	} >>"$STATE_DIR/server.properties"
+	} >>"$(node_dir 1)/server.properties"
 }
 
 # security_print: the lines after KAFKA_BROKERS= (see the header).

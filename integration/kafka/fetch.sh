@@ -1,0 +1,77 @@
+# shellcheck shell=bash
+# fetch.sh, sourced by broker.sh, downloads Apache Kafka's broker from Maven
+# Central, once. It uses broker.sh's settings (KAFKA_VERSION, SCALA_VERSION,
+# CACHE_DIR) and its log and die.
+
+# mvnq runs Maven quietly and without the colour codes it prints even in
+# batch mode.
+mvnq() {
+	mvn -q -B -Dstyle.color=never "$@" </dev/null 2>&1 | sed 's/\x1b\[[0-9;]*m//g'
+}
+
+# fetch_failed removes fetch's partial download (work, in fetch's scope) and exits.
+fetch_failed() {
+	rm -rf "$work"
+	die "$@"
+}
+
+# fetch downloads kafka_2.13 and its runtime dependencies into CACHE_DIR/lib
+# once; a stamp file marks a complete download so an interrupted one is redone.
+fetch() {
+	local stamp=$CACHE_DIR/.complete work log4j
+	[[ -f "$stamp" ]] && return 0
+	command -v mvn >/dev/null || die "mvn not found on PATH"
+	log "fetching org.apache.kafka:kafka_$SCALA_VERSION:$KAFKA_VERSION into $CACHE_DIR"
+	mkdir -p "$(dirname "$CACHE_DIR")"
+	work=$(mktemp -d "$CACHE_DIR.tmp.XXXXXX")
+	cat >"$work/pom.xml" <<EOF
+<?xml version="1.0" encoding="UTF-8"?>
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>gokafka</groupId>
+  <artifactId>kafka-broker-fetch</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency>
+      <groupId>org.apache.kafka</groupId>
+      <artifactId>kafka_$SCALA_VERSION</artifactId>
+      <version>$KAFKA_VERSION</version>
+    </dependency>
+  </dependencies>
+  <build>
+    <plugins>
+      <plugin>
+        <groupId>org.apache.maven.plugins</groupId>
+        <artifactId>maven-dependency-plugin</artifactId>
+        <version>3.8.1</version>
+      </plugin>
+    </plugins>
+  </build>
+</project>
+EOF
+	if ! mvnq -f "$work/pom.xml" dependency:copy-dependencies \
+		-DincludeScope=runtime -DoutputDirectory="$work/lib"; then
+		fetch_failed "mvn could not fetch Kafka $KAFKA_VERSION"
+	fi
+	# The kafka_2.13 artifact brings slf4j-api and log4j-core but not the
+	# binding between them (the release tarball adds it), so without it the
+	# broker logs nothing. Fetch the binding that matches log4j-core.
+	log4j=$(cd "$work/lib" && ls log4j-core-*.jar 2>/dev/null | sed -n 's/^log4j-core-\(.*\)\.jar$/\1/p')
+	if [[ -z "$log4j" ]] || ! ls "$work"/lib/kafka_"$SCALA_VERSION"-*.jar >/dev/null 2>&1; then
+		fetch_failed "mvn finished but the download lacks kafka_$SCALA_VERSION or log4j-core"
+	fi
+	if ! mvnq -f "$work/pom.xml" dependency:copy \
+		-Dartifact="org.apache.logging.log4j:log4j-slf4j-impl:$log4j" -DoutputDirectory="$work/lib"; then
+		fetch_failed "mvn could not fetch log4j-slf4j-impl $log4j"
+	fi
+	touch "$work/.complete"
+	# Another start may have finished the same download meanwhile; keep theirs.
+	if [[ -f "$stamp" ]]; then
+		rm -rf "$work"
+	else
+		rm -rf "$CACHE_DIR"
+		mv "$work" "$CACHE_DIR"
+	fi
+	log "fetched $(ls "$CACHE_DIR/lib" | wc -l) jars ($(du -sh "$CACHE_DIR/lib" | cut -f1))"
+}

@@ -1,0 +1,336 @@
+# shellcheck shell=bash
+# nodes.sh, sourced by broker.sh, is what a node is: its directory in
+# STATE_DIR, its configuration, its JVM process; and how a fresh single node
+# or cluster is laid out and launched. It uses broker.sh's settings and its
+# log and die.
+
+# The state: SHAPE_FILE holds the number of brokers; each node has a
+# directory with its server.properties, data/, node.log, node.pid and
+# node.port (the port it serves clients on; the controller's quorum port).
+SHAPE_FILE=$STATE_DIR/nodes
+
+# alive PID: the process exists and, where /proc tells us, is a Kafka node
+# (so a recycled PID is not mistaken for ours).
+alive() {
+	local pid=$1
+	[[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
+	if [[ -r /proc/$pid/cmdline ]]; then
+		tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q 'kafka\.Kafka' || return 1
+	fi
+}
+
+# port_open PORT: something accepts TCP connections on 127.0.0.1:PORT.
+port_open() {
+	timeout 2 bash -c "exec 9<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
+}
+
+# free_port TAKEN...: a port with no listener and not among TAKEN, below the
+# Linux ephemeral range so an outgoing connection does not take it
+# meanwhile. If it is taken before a node binds it, start retries with new
+# ports.
+free_port() {
+	local port tries=0
+	while ((tries++ < 200)); do
+		port=$((20000 + RANDOM % 12000))
+		if [[ " $* " != *" $port "* ]] && ! port_open "$port"; then
+			printf '%s' "$port"
+			return 0
+		fi
+	done
+	die "no free port found in 200 tries"
+}
+
+# cluster_id: 16 random bytes, URL-safe base64 without padding (Kafka's Uuid).
+cluster_id() {
+	head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'
+}
+
+# --- the state of the nodes ---------------------------------------------------
+
+# brokers: how many brokers the state describes (0 if none).
+brokers() {
+	if [[ -f "$SHAPE_FILE" ]]; then cat "$SHAPE_FILE"; else echo 0; fi
+}
+
+# clustered: the state is a cluster, whose controller is a node of its own
+# (a single node is broker and controller at once).
+clustered() { (($(brokers) > 1)); }
+
+node_dir() { printf '%s/node-%s' "$STATE_DIR" "$1"; }
+
+# node_name ID: how messages name node ID.
+node_name() {
+	if clustered && [[ $1 == "$CONTROLLER" ]]; then echo controller; else echo "broker $1"; fi
+}
+
+# node_ids: every node of the state, the controller (if any) first, since it
+# has to run before the brokers can register.
+node_ids() {
+	if clustered; then echo "$CONTROLLER"; fi
+	seq 1 "$(brokers)"
+}
+
+# broker_id ID: ID names a broker of the state, or the command dies.
+broker_id() {
+	local id=${1:-} n
+	n=$(brokers)
+	((n > 0)) || die "no broker state in $STATE_DIR (broker.sh start first)"
+	if ! [[ "$id" =~ ^[1-9][0-9]*$ ]] || ((id > n)); then
+		die "no broker '$id': the brokers are 1 to $n"
+	fi
+}
+
+node_pid() {
+	local f pid
+	f=$(node_dir "$1")/node.pid
+	[[ -f "$f" ]] || return 1
+	pid=$(<"$f")
+	alive "$pid" || return 1
+	printf '%s' "$pid"
+}
+
+node_port() { cat "$(node_dir "$1")/node.port"; }
+
+# serving ID: node ID runs and accepts connections.
+serving() { node_pid "$1" >/dev/null && port_open "$(node_port "$1")"; }
+
+brokers_line() {
+	local id addrs=()
+	for id in $(seq 1 "$(brokers)"); do
+		addrs+=("127.0.0.1:$(node_port "$id")")
+	done
+	(
+		IFS=,
+		printf 'KAFKA_BROKERS=%s\n' "${addrs[*]}"
+	)
+}
+
+log_tail() {
+	local f
+	f=$(node_dir "$1")/node.log
+	if [[ -f "$f" ]]; then
+		log "last lines of $f:"
+		tail -n "${2:-60}" "$f"
+	fi
+}
+
+# --- configuration ---------------------------------------------------------------
+
+# write_config ID ROLES PORT VOTERS RF MINISR: node ID's server.properties.
+# PORT is its client port, or its quorum port for a controller.
+write_config() {
+	local id=$1 roles=$2 port=$3 voters=$4 rf=$5 minisr=$6 dir listeners
+	dir=$(node_dir "$id")
+	mkdir -p "$dir/data"
+	echo "$port" >"$dir/node.port"
+	case $roles in
+	controller) listeners="listeners=CONTROLLER://127.0.0.1:$port" ;;
+	broker) listeners="listeners=PLAINTEXT://127.0.0.1:$port" ;;
+	*) listeners="listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://${voters#*@}" ;;
+	esac
+	{
+		echo "process.roles=$roles"
+		echo "node.id=$id"
+		echo "controller.quorum.voters=$voters"
+		echo "$listeners"
+		if [[ $roles != controller ]]; then
+			echo "advertised.listeners=PLAINTEXT://127.0.0.1:$port"
+			echo "inter.broker.listener.name=PLAINTEXT"
+		fi
+		cat <<-PROPS
+			listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+			controller.listener.names=CONTROLLER
+			log.dirs=$dir/data
+			num.partitions=1
+			auto.create.topics.enable=true
+			default.replication.factor=$rf
+			min.insync.replicas=$minisr
+			unclean.leader.election.enable=false
+			offsets.topic.replication.factor=$rf
+			offsets.topic.num.partitions=1
+			transaction.state.log.replication.factor=$rf
+			transaction.state.log.min.isr=$minisr
+			transaction.state.log.num.partitions=1
+			share.coordinator.state.topic.replication.factor=$rf
+			share.coordinator.state.topic.min.isr=$minisr
+			group.initial.rebalance.delay.ms=0
+		PROPS
+	} >"$dir/server.properties"
+}
+
+write_log4j() {
+	cat >"$STATE_DIR/log4j2.properties" <<'EOF2'
+status = warn
+# Kafka logs its own shutdown; log4j's hook would stop the logging first.
+shutdownHook = disable
+appender.out.type = Console
+appender.out.name = OUT
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.out.ref = OUT
+logger.state.name = state.change.logger
+logger.state.level = WARN
+EOF2
+}
+
+# java_opts ID: the JVM flags of node ID, one per line.
+java_opts() {
+	# shellcheck disable=SC2153 # HEAP is broker.sh's
+	local heap=$HEAP
+	[[ $1 == "$CONTROLLER" ]] && heap=$CONTROLLER_HEAP
+	# shellcheck disable=SC2086 # lists of flags
+	printf '%s\n' $heap $JVM_FLAGS -Djava.awt.headless=true \
+		"-Dlog4j2.configurationFile=$STATE_DIR/log4j2.properties" \
+		"-Dkafka.logs.dir=$(node_dir "$1")"
+}
+
+# format ID CLUSTER: format node ID's storage.
+format() {
+	local dir opts
+	dir=$(node_dir "$1")
+	mapfile -t opts < <(java_opts "$1")
+	"$JAVA" "${opts[@]}" -cp "$CACHE_DIR/lib/*" kafka.tools.StorageTool format \
+		--config "$dir/server.properties" --cluster-id "$2" \
+		--ignore-formatted "${SECURITY_FORMAT_ARGS[@]}" >"$dir/format.log" 2>&1 </dev/null || {
+		cat "$dir/format.log"
+		log "formatting the storage of node $1 failed"
+		return 1
+	}
+}
+
+# --- processes -------------------------------------------------------------------
+
+# spawn ID: start node ID's JVM in the background, appending to its log.
+spawn() {
+	local dir opts
+	dir=$(node_dir "$1")
+	mapfile -t opts < <(java_opts "$1")
+	# Where this run's lines begin, so await reads only those.
+	stat -c %s "$dir/node.log" 2>/dev/null >"$dir/node.logstart" || echo 0 >"$dir/node.logstart"
+	# 3>&-: the node must not hold our stdout, or $(broker.sh start) would
+	# wait for it to exit.
+	nohup "$JAVA" "${opts[@]}" -cp "$CACHE_DIR/lib/*" kafka.Kafka \
+		"$dir/server.properties" >>"$dir/node.log" 2>&1 </dev/null 3>&- &
+	echo $! >"$dir/node.pid"
+}
+
+# await ID: wait until the node spawned last serves. It returns 0 once it
+# does, 2 if its port was taken (worth a retry with other ports), 1 on any
+# other failure (after printing the log's tail and killing the node).
+await() {
+	local id=$1 dir pid port skip deadline
+	dir=$(node_dir "$id")
+	pid=$(<"$dir/node.pid")
+	port=$(node_port "$id")
+	skip=$(($(<"$dir/node.logstart") + 1))
+	deadline=$((SECONDS + START_TIMEOUT))
+	while ((SECONDS < deadline)); do
+		# kill -0 rather than alive: until nohup execs java, the child's
+		# command line is still this script's.
+		if ! kill -0 "$pid" 2>/dev/null; then
+			rm -f "$dir/node.pid"
+			tail -c "+$skip" "$dir/node.log" | grep -q 'Address already in use' && return 2
+			log_tail "$id"
+			log "$(node_name "$id") exited during startup"
+			return 1
+		fi
+		if tail -c "+$skip" "$dir/node.log" | grep -q 'Kafka Server started' && port_open "$port"; then
+			return 0
+		fi
+		sleep 0.5
+	done
+	log_tail "$id"
+	log "$(node_name "$id") did not serve on 127.0.0.1:$port within ${START_TIMEOUT}s"
+	kill -KILL "$pid" 2>/dev/null || true
+	return 1
+}
+
+# stop_pid PID TIMEOUT: TERM, wait up to TIMEOUT seconds, then KILL. It
+# returns 1 if KILL was needed.
+stop_pid() {
+	local pid=$1 deadline=$((SECONDS + $2))
+	kill -TERM "$pid" 2>/dev/null || return 0
+	while alive "$pid" && ((SECONDS < deadline)); do
+		sleep 0.2
+	done
+	alive "$pid" || return 0
+	log "node process $pid ignored TERM for ${2}s; killing it"
+	kill -KILL "$pid" 2>/dev/null || true
+	wait_gone "$pid"
+	return 1
+}
+
+# wait_gone PID: wait until PID has exited (a SIGKILL is not instant).
+wait_gone() {
+	local deadline=$((SECONDS + 10))
+	while alive "$1" && ((SECONDS < deadline)); do
+		sleep 0.1
+	done
+	! alive "$1" || die "process $1 did not exit"
+}
+
+# stop_all: stop every node, the brokers together and then the controller
+# (a broker's shutdown wants the controller).
+stop_all() {
+	local id pid pids=()
+	for id in $(seq 1 "$(brokers)"); do
+		if pid=$(node_pid "$id"); then
+			kill -TERM "$pid" 2>/dev/null || true
+			pids+=("$pid")
+		fi
+	done
+	for pid in "${pids[@]}"; do
+		stop_pid "$pid" "$STOP_TIMEOUT" || true
+	done
+	if clustered && pid=$(node_pid "$CONTROLLER"); then
+		stop_pid "$pid" "$STOP_TIMEOUT" || true
+	fi
+}
+
+# launch N PORTS...: fresh state for N brokers on the given ports (and, for
+# a cluster, the controller on the last one); format it and start every
+# node. It returns like await.
+launch() {
+	local n=$1 id pid rc voters cid pids=() roles=broker,controller rf=1 minisr=1
+	shift
+	rm -rf "$STATE_DIR"
+	mkdir -p "$STATE_DIR"
+	echo "$n" >"$SHAPE_FILE"
+	write_log4j
+	if ((n == 1)); then
+		voters="1@127.0.0.1:$2"
+	else
+		voters="$CONTROLLER@127.0.0.1:${*: -1}"
+		roles=broker rf=3 minisr=2
+		write_config "$CONTROLLER" controller "${*: -1}" "$voters" "$rf" "$minisr"
+	fi
+	for id in $(seq 1 "$n"); do
+		write_config "$id" "$roles" "${!id}" "$voters" "$rf" "$minisr"
+	done
+	if ((n == 1)); then
+		security_config "$1" "$2"
+	fi
+	cid=$(cluster_id)
+	for id in $(node_ids); do # in parallel: each is a JVM starting
+		format "$id" "$cid" &
+		pids+=($!)
+	done
+	for pid in "${pids[@]}"; do
+		wait "$pid" || return 1
+	done
+	if clustered; then
+		spawn "$CONTROLLER"
+		rc=0
+		await "$CONTROLLER" || rc=$?
+		((rc == 0)) || return "$rc"
+	fi
+	for id in $(seq 1 "$n"); do
+		spawn "$id"
+	done
+	for id in $(seq 1 "$n"); do
+		rc=0
+		await "$id" || rc=$?
+		((rc == 0)) || return "$rc"
+	done
+}
