@@ -26,7 +26,7 @@ const benchPartitions = 6
 // so that no record waits for metadata.
 func benchProducer(b *testing.B, mod ...func(*Config)) (*fakebroker.Cluster, *Producer) {
 	b.Helper()
-	c := cluster(b, fakebroker.Options{Nodes: 3, Topics: map[string]int32{"bench": benchPartitions}})
+	c := startCluster(b, fakebroker.Options{Nodes: 3, Topics: map[string]int32{"bench": benchPartitions}})
 	p := newProducer(b, c, func(cfg *Config) {
 		cfg.Acks, cfg.DisableIdempotence = AcksLeader, true
 		for _, m := range mod {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,7 +49,8 @@ type waitingTopic struct {
 	// back; round[roundPos] is being appended, those after it wait.
 	round    []heldRecord
 	roundPos int
-	lastErr  error // the topic's error in the last metadata, if any
+	lastErr  error  // the topic's error in the last metadata, if any
+	unwant   func() // ends the cluster layer's asking for its metadata
 }
 
 // next is the oldest record of wt without an outcome, if any.
@@ -102,10 +101,13 @@ func (w *held) holds(topic string) bool {
 
 func (w *held) waiting() int64 { return w.count.Load() }
 
-func (w *held) names() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return slices.Collect(maps.Keys(w.topics))
+// drop forgets a topic's held records; w.mu must be held. While a topic
+// has any, the cluster layer keeps asking for its metadata.
+func (w *held) drop(topic string) {
+	if wt := w.topics[topic]; wt != nil {
+		wt.unwant()
+		delete(w.topics, topic)
+	}
 }
 
 // limit is how long a record may wait for metadata: MaxBlock, or the
@@ -133,13 +135,13 @@ func (p *Producer) hold(ctx context.Context, r *Record, tsMs int64, cb Callback)
 	h.seq = w.seq
 	wt := w.topics[r.Topic]
 	if wt == nil {
-		wt = &waitingTopic{}
+		wt = &waitingTopic{unwant: p.cluster.Want(r.Topic)}
 		w.topics[r.Topic] = wt
 	}
 	wt.records = append(wt.records, h)
 	w.count.Add(1)
 	w.mu.Unlock()
-	p.requestRefresh("metadata unknown for " + r.Topic)
+	p.cluster.RequestRefresh("metadata unknown for " + r.Topic)
 }
 
 // release starts appending the records of every topic the snapshot now
@@ -165,7 +167,7 @@ func (w *held) release(p *Producer, snap *metadata.Snapshot) {
 				doomed = append(doomed, h)
 				doomedErr = append(doomedErr, t.Err)
 			}
-			delete(w.topics, name)
+			w.drop(name)
 		default:
 			wt.lastErr = t.Err
 		}
@@ -191,7 +193,7 @@ func (p *Producer) drainHeld(topic string) {
 			if wt != nil {
 				left = wt.records
 			}
-			delete(w.topics, topic)
+			w.drop(topic)
 			w.left.Notify()
 			w.mu.Unlock()
 			for _, h := range left {
@@ -236,7 +238,7 @@ func (p *Producer) drainHeld(topic string) {
 // for the partition it names if the metadata lacks it; a failure goes to
 // the delivery goroutine. It reports whether the record was appended.
 func (p *Producer) appendHeld(h *heldRecord) bool {
-	snap := p.cache.Snapshot()
+	snap := p.cluster.Snapshot()
 	t := snap.Topic(h.rec.Topic)
 	if h.rec.ExplicitPartition && (t == nil || int(h.rec.Partition) >= len(t.Partitions)) {
 		snap, t = p.awaitPartition(h)
@@ -263,13 +265,13 @@ func (p *Producer) awaitPartition(h *heldRecord) (*metadata.Snapshot, *metadata.
 	timer := clk.NewTimer(h.since.Add(p.heldLimit()).Sub(clk.Now()))
 	defer timer.Stop()
 	for {
-		updated := p.wanted.updated()
-		snap := p.cache.Snapshot()
+		updated := p.cluster.Changed()
+		snap := p.cluster.Snapshot()
 		t := snap.Topic(h.rec.Topic)
 		if t != nil && int(h.rec.Partition) < len(t.Partitions) {
 			return snap, t
 		}
-		p.requestRefresh(fmt.Sprintf("partition %d wanted for %s", h.rec.Partition, h.rec.Topic))
+		p.cluster.RequestRefresh(fmt.Sprintf("partition %d wanted for %s", h.rec.Partition, h.rec.Topic))
 		select {
 		case <-updated:
 		case <-timer.C():
@@ -305,7 +307,7 @@ func (w *held) expire(now time.Time) (next time.Duration) {
 			wt.records = wt.records[1:]
 		}
 		if len(wt.records) == 0 {
-			delete(w.topics, name)
+			w.drop(name)
 		}
 	}
 	w.mu.Unlock()
@@ -368,7 +370,7 @@ func (w *held) failAll(err error) {
 			wt.round = wt.round[:wt.roundPos+1]
 		}
 		if !wt.draining {
-			delete(w.topics, name)
+			w.drop(name)
 		}
 	}
 	w.mu.Unlock()

@@ -14,7 +14,7 @@ import (
 // block) and are delivered in order once it appears; records produced after
 // it appeared queue behind them.
 func TestRecordsWaitForATopicThatAppearsLater(t *testing.T) {
-	c := cluster(t, fakebroker.Options{KeepRecords: true})
+	c := startCluster(t, fakebroker.Options{KeepRecords: true})
 	p := newProducer(t, c, nil)
 	const n = 200
 	o := newOutcomes(2 * n)
@@ -40,7 +40,7 @@ func TestRecordsWaitForATopicThatAppearsLater(t *testing.T) {
 // Records for a topic that never appears fail with ErrUnknownTopic after
 // MaxBlock, naming the topic; other topics are unaffected.
 func TestTopicThatNeverAppearsFailsAfterMaxBlock(t *testing.T) {
-	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"real": 1}})
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"real": 1}})
 	p := newProducer(t, c, func(cfg *Config) { cfg.MaxBlock = 300 * time.Millisecond })
 	o := newOutcomes(3)
 	began := time.Now()
@@ -62,7 +62,7 @@ func TestTopicThatNeverAppearsFailsAfterMaxBlock(t *testing.T) {
 // A topic hidden by metadata fails the same way, and the producer recovers
 // when metadata shows it again.
 func TestHiddenTopicFailsThenRecovers(t *testing.T) {
-	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
 	c.OnMetadata(func(int32, *protocol.MetadataRequest) fakebroker.Action {
 		return fakebroker.Action{Hide: []string{"t"}}
 	})
@@ -77,7 +77,7 @@ func TestHiddenTopicFailsThenRecovers(t *testing.T) {
 // An explicit partition is checked when the held record's topic arrives:
 // out of range fails that record only.
 func TestHeldRecordWithOutOfRangePartition(t *testing.T) {
-	c := cluster(t, fakebroker.Options{KeepRecords: true})
+	c := startCluster(t, fakebroker.Options{KeepRecords: true})
 	p := newProducer(t, c, func(cfg *Config) { cfg.MaxBlock = 500 * time.Millisecond })
 	o := newOutcomes(3)
 	p.Produce(ctx(t), &Record{Topic: "late", Value: value(0, 0)}, o.cb(0))

@@ -21,7 +21,7 @@ import (
 const waitFor = 20 * time.Second
 
 // cluster starts a fake cluster that keeps records, closed at cleanup.
-func cluster(t testing.TB, opts fakebroker.Options) *fakebroker.Cluster {
+func startCluster(t testing.TB, opts fakebroker.Options) *fakebroker.Cluster {
 	t.Helper()
 	c, err := fakebroker.Start(opts)
 	require.NoError(t, err)

@@ -31,7 +31,7 @@ func requireExactlyOnceInOrder(t *testing.T, c *fakebroker.Cluster, topic string
 // answer is lost. The retry is recognised as a duplicate, and the records
 // are stored once, in order, though several batches were in flight.
 func TestLostAnswersDoNotDuplicateOrReorder(t *testing.T) {
-	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, KeepRecords: true})
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, KeepRecords: true})
 	var requests atomic.Int64
 	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action {
 		// Lose the answers to the 2nd and 3rd requests, after the append.
@@ -62,7 +62,7 @@ func TestLostAnswersDoNotDuplicateOrReorder(t *testing.T) {
 // partition restarts its sequences under a new epoch, and nothing is lost
 // or written twice.
 func TestOutOfOrderSequenceRestartsUnderANewEpoch(t *testing.T) {
-	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, KeepRecords: true})
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, KeepRecords: true})
 	c.OnProduce(failFirst(1, fakebroker.FailAll(kerr.OutOfOrderSequenceNumber, "")))
 	p := newProducer(t, c, nil)
 	md, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("v")})
@@ -75,7 +75,7 @@ func TestOutOfOrderSequenceRestartsUnderANewEpoch(t *testing.T) {
 }
 
 func TestFencedProducerFailsEverythingAfter(t *testing.T) {
-	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
 	c.OnProduce(failFirst(1, fakebroker.FailAll(kerr.ProducerFenced, "")))
 	p := newProducer(t, c, nil)
 	_, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("v")})
@@ -88,7 +88,7 @@ func TestFencedProducerFailsEverythingAfter(t *testing.T) {
 // A broker that cannot give an id (it denies idempotent writes) stops the
 // producer with a clear error, as the Java client does.
 func TestProducerIDDeniedIsFatal(t *testing.T) {
-	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
 	c.OnInitProducerId(fakebroker.FailInitProducerId(1000, kerr.ClusterAuthorizationFailed))
 	p := newProducer(t, c, nil)
 	_, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("v")})
@@ -97,7 +97,7 @@ func TestProducerIDDeniedIsFatal(t *testing.T) {
 }
 
 func TestProducerIDRetriedWhileTheCoordinatorLoads(t *testing.T) {
-	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
 	c.OnInitProducerId(fakebroker.FailInitProducerId(2, kerr.CoordinatorLoadInProgress))
 	p := newProducer(t, c, nil)
 	_, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("v")})
@@ -118,7 +118,7 @@ func TestIdempotenceNeedsAcksAll(t *testing.T) {
 }
 
 func TestDisabledIdempotenceSendsNoProducerID(t *testing.T) {
-	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, KeepRecords: true})
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, KeepRecords: true})
 	p := newProducer(t, c, func(cfg *Config) { cfg.DisableIdempotence = true })
 	_, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("v")})
 	require.NoError(t, err)
@@ -131,12 +131,19 @@ func TestDisabledIdempotenceSendsNoProducerID(t *testing.T) {
 // though its request is still in flight, and it says it may have been
 // written. Before, a batch in flight was never expired.
 func TestDeliveryTimeoutEndsARequestWithoutAnswer(t *testing.T) {
-	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
 	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action { return fakebroker.Action{Hang: true} })
 	clk := clock.NewFake(time.Unix(1_700_000_000, 0))
 	p := newProducer(t, c, func(cfg *Config) {
 		cfg.clock = clk
 		cfg.DeliveryTimeout, cfg.RequestTimeout, cfg.Linger = 10*time.Second, 9*time.Second, -1
+	})
+	// Metadata first: on the fake clock the metadata loop's pacing waits
+	// for the test to move time.
+	eventually(t, "the topic's metadata", func() bool {
+		clk.Advance(cfgRetryBackoff)
+		n, _ := p.PartitionsFor(ctxWithin(t, 50*time.Millisecond), "t")
+		return n > 0
 	})
 	o := newOutcomes(1)
 	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("v")}, o.cb(0))
@@ -152,7 +159,7 @@ func TestDeliveryTimeoutEndsARequestWithoutAnswer(t *testing.T) {
 // DeliveryTimeout too, when that is shorter than MaxBlock: the clock starts
 // when Produce returns.
 func TestDeliveryTimeoutCountsTheWaitForMetadata(t *testing.T) {
-	c := cluster(t, fakebroker.Options{})
+	c := startCluster(t, fakebroker.Options{})
 	clk := clock.NewFake(time.Unix(1_700_000_000, 0))
 	p := newProducer(t, c, func(cfg *Config) {
 		cfg.clock = clk
@@ -171,7 +178,7 @@ func TestDeliveryTimeoutCountsTheWaitForMetadata(t *testing.T) {
 // A callback may call Close: Close returns (the callback does not wait for
 // itself), and every record gets exactly one outcome.
 func TestCloseFromACallback(t *testing.T) {
-	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 3}})
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 3}})
 	p := newProducer(t, c, nil)
 	const n = 100
 	o := newOutcomes(n)
@@ -202,7 +209,7 @@ func TestCloseFromACallback(t *testing.T) {
 
 // Flush and Send from a callback return by their ctx at the latest.
 func TestFlushAndSendFromACallbackReturn(t *testing.T) {
-	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
 	p := newProducer(t, c, nil)
 	done := make(chan error, 2)
 	_, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("warm")})
@@ -231,7 +238,7 @@ func TestFlushAndSendFromACallbackReturn(t *testing.T) {
 // A broker the metadata stops naming is closed and no longer asked for
 // metadata (only seeds are kept for good).
 func TestBrokerLeavingTheClusterIsForgotten(t *testing.T) {
-	c := cluster(t, fakebroker.Options{Nodes: 3, Topics: map[string]int32{"t": 2}})
+	c := startCluster(t, fakebroker.Options{Nodes: 3, Topics: map[string]int32{"t": 2}})
 	var hide atomic.Bool
 	asked := make([]atomic.Int64, 3)
 	c.OnMetadata(func(node int32, _ *protocol.MetadataRequest) fakebroker.Action {
@@ -260,11 +267,10 @@ func TestBrokerLeavingTheClusterIsForgotten(t *testing.T) {
 }
 
 // knows reports whether the producer holds a connection handle for node.
-func (p *Producer) knows(node int32) bool {
-	p.brokers.mu.RLock()
-	defer p.brokers.mu.RUnlock()
-	return p.brokers.nodes[node] != nil
-}
+func (p *Producer) knows(node int32) bool { return p.cluster.Node(node) != nil }
+
+// cfgRetryBackoff is newProducer's RetryBackoff.
+const cfgRetryBackoff = 10 * time.Millisecond
 
 // ctxWithin is a context ending after d, cancelled at cleanup.
 func ctxWithin(t *testing.T, d time.Duration) context.Context {

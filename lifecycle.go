@@ -25,7 +25,7 @@ func (p *Producer) flush(ctx context.Context) error {
 	}
 	mark := p.acc.BeginFlush()
 	defer p.acc.EndFlush()
-	p.brokers.wakeAll()
+	p.wakeAll()
 	if err := p.acc.AwaitBatches(ctx, mark); err != nil {
 		return fmt.Errorf("flush: %d batches without an outcome: %w", p.acc.Incomplete(), err)
 	}
@@ -57,8 +57,8 @@ func (p *Producer) Close(ctx context.Context) error {
 	// accumulator.Reenqueue after Abort). Then every goroutine that could
 	// still complete a record is waited for.
 	p.cancel()
-	p.brokers.closeAll()
-	p.brokers.wg.Wait()
+	p.cluster.Close()
+	p.senders.wg.Wait()
 	p.awaitDrains(ctx)
 	p.bg.Wait()
 	deliverErr := p.acc.Close(ctx)

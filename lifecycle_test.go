@@ -18,7 +18,7 @@ import (
 // Flush sends lingering batches at once and waits for every record
 // buffered before it, including records still waiting for their topic.
 func TestFlushWaitsForEverythingBuffered(t *testing.T) {
-	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"known": 3}, KeepRecords: true})
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"known": 3}, KeepRecords: true})
 	p := newProducer(t, c, func(cfg *Config) {
 		cfg.Linger = time.Hour // only Flush can send these batches in time
 		cfg.DeliveryTimeout = 2 * time.Hour
@@ -55,7 +55,7 @@ func TestFlushWaitsForEverythingBuffered(t *testing.T) {
 // record, in flight or queued, fails with ErrClosed (the callbacks may run
 // just after Close returns: a context that ended does not wait for them).
 func TestCloseWithStuckBrokerHonoursContext(t *testing.T) {
-	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 2}})
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 2}})
 	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action { return fakebroker.Action{Hang: true} })
 	p := newProducer(t, c, func(cfg *Config) { cfg.MaxInFlight = 1 })
 	const n = 1000
@@ -81,7 +81,7 @@ func TestCloseWithStuckBrokerHonoursContext(t *testing.T) {
 
 // Close sends what is buffered when its context allows.
 func TestCloseDeliversBufferedRecords(t *testing.T) {
-	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 2}, KeepRecords: true})
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 2}, KeepRecords: true})
 	p := newProducer(t, c, func(cfg *Config) {
 		cfg.Linger = time.Hour
 		cfg.DeliveryTimeout = 2 * time.Hour
@@ -99,7 +99,7 @@ func TestCloseDeliversBufferedRecords(t *testing.T) {
 }
 
 func TestCallsAfterCloseFailWithErrClosed(t *testing.T) {
-	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
 	p := newProducer(t, c, nil)
 	require.NoError(t, p.Close(ctx(t)))
 
@@ -122,7 +122,7 @@ func TestCallsAfterCloseFailWithErrClosed(t *testing.T) {
 // still give it an outcome. The window is held open by the callback of a
 // record waiting for a missing topic, which Close fails in that window.
 func TestCloseCompletesABatchRetriedWhileClosing(t *testing.T) {
-	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
 	entered := make(chan struct{})
 	release := make(chan struct{})
 	var once sync.Once
@@ -172,7 +172,7 @@ func TestCloseCompletesABatchRetriedWhileClosing(t *testing.T) {
 // queued behind it: today it skips the whole topic and returns, and those
 // records get their outcome later, or never.
 func TestCloseFailsRecordsOfATopicBeingReleased(t *testing.T) {
-	c := cluster(t, fakebroker.Options{})
+	c := startCluster(t, fakebroker.Options{})
 	entered := make(chan struct{})
 	release := make(chan struct{})
 	var enterOnce, releaseOnce sync.Once

@@ -15,7 +15,7 @@ import (
 // (MetadataMaxAge) with nothing else asking for metadata, and records reach
 // them.
 func TestPeriodicRefreshFindsNewPartitions(t *testing.T) {
-	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"grows": 2}, KeepRecords: true})
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"grows": 2}, KeepRecords: true})
 	p := newProducer(t, c, func(cfg *Config) {
 		cfg.MetadataMaxAge = 100 * time.Millisecond
 		cfg.Partitioner = partitioner.RoundRobin()
@@ -55,7 +55,7 @@ func (l *loadRecorder) SetLoad(topic string, sizes []int32) {
 // batches wait per partition, one number per partition (KIP-794's adaptive
 // partitioning needs them).
 func TestQueueLoadIsReportedToThePartitioner(t *testing.T) {
-	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"loaded": 3}})
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"loaded": 3}})
 	rec := &loadRecorder{Partitioner: partitioner.RoundRobin(), reports: map[string][]int32{}}
 	p := newProducer(t, c, func(cfg *Config) { cfg.Partitioner = rec })
 	_, err := p.Send(ctx(t), &Record{Topic: "loaded", Value: []byte("v")})

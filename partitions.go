@@ -3,11 +3,6 @@ package producer
 import (
 	"context"
 	"fmt"
-	"maps"
-	"slices"
-	"sync"
-
-	"github.com/gokafka/producer/internal/notify"
 	"github.com/gokafka/producer/protocol/kerr"
 )
 
@@ -23,12 +18,11 @@ func (p *Producer) PartitionsFor(ctx context.Context, topic string) (int, error)
 	if err := validTopic(topic); err != nil {
 		return 0, err
 	}
-	p.wanted.add(topic)
-	defer p.wanted.done(topic)
+	defer p.cluster.Want(topic)()
 	for {
-		updated := p.wanted.updated()
+		updated := p.cluster.Changed()
 		refused := p.auth.last.Load()
-		if t := p.cache.Snapshot().Topic(topic); t != nil {
+		if t := p.cluster.Snapshot().Topic(topic); t != nil {
 			if len(t.Partitions) > 0 {
 				return len(t.Partitions), nil
 			}
@@ -36,7 +30,7 @@ func (p *Producer) PartitionsFor(ctx context.Context, topic string) (int, error)
 				return 0, &PartitionError{Topic: topic, Partition: -1, Err: t.Err}
 			}
 		}
-		p.requestRefresh("partitions wanted for " + topic)
+		p.cluster.RequestRefresh("partitions wanted for " + topic)
 		select {
 		case <-updated:
 			if err := p.auth.refusedSince(refused); err != nil {
@@ -49,44 +43,3 @@ func (p *Producer) PartitionsFor(ctx context.Context, topic string) (int, error)
 		}
 	}
 }
-
-// wanted is the topics PartitionsFor calls wait for, with how many wait
-// for each, kept in every metadata request while someone waits (a topic
-// that arrives stays in the requests through the cache), and a signal of
-// each metadata update for those waiting.
-type wanted struct {
-	mu      sync.Mutex
-	topics  map[string]int
-	updates notify.Notifier
-}
-
-func (w *wanted) add(topic string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.topics == nil {
-		w.topics = make(map[string]int)
-	}
-	w.topics[topic]++
-}
-
-// done forgets topic once nobody waits for it, so a topic that never came
-// is not asked for ever after.
-func (w *wanted) done(topic string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.topics[topic]--; w.topics[topic] <= 0 {
-		delete(w.topics, topic)
-	}
-}
-
-func (w *wanted) names() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return slices.Collect(maps.Keys(w.topics))
-}
-
-// updated returns a channel closed by the next metadata update.
-func (w *wanted) updated() <-chan struct{} { return w.updates.C() }
-
-// signal wakes those waiting for a metadata update.
-func (w *wanted) signal() { w.updates.Notify() }

@@ -27,6 +27,7 @@ import (
 
 	"github.com/gokafka/producer/accumulator"
 	"github.com/gokafka/producer/bufferpool"
+	"github.com/gokafka/producer/internal/cluster"
 	"github.com/gokafka/producer/metadata"
 	"github.com/gokafka/producer/partitioner"
 	"github.com/gokafka/producer/record"
@@ -39,22 +40,20 @@ type Producer struct {
 	cfg      Config
 	pool     *bufferpool.Pool
 	acc      *accumulator.Accumulator
-	cache    *metadata.Cache
+	cluster  *cluster.Cluster         // brokers, metadata, coordinators
 	observer partitioner.Observer     // cfg.Partitioner, when it wants to know what went where
 	loads    partitioner.LoadReporter // cfg.Partitioner, when it steers by queue load
 
-	brokers  brokers
+	senders  senders
 	held     held
-	wanted   wanted
 	counters sender.Counters
 	auth     authState // the last metadata refresh's refusal, if any
 
-	refreshCh chan struct{} // asks the metadata loop for a refresh now
-	idCh      chan struct{} // asks for a producer id (producerid.go)
-	closed    atomic.Bool
-	ctx       context.Context // background work's; cancelled by Close
-	cancel    context.CancelFunc
-	bg        sync.WaitGroup // the metadata, expiry and producer id loops
+	idCh   chan struct{} // asks for a producer id (producerid.go)
+	closed atomic.Bool
+	ctx    context.Context // background work's; cancelled by Close
+	cancel context.CancelFunc
+	bg     sync.WaitGroup // the metadata, expiry and producer id loops
 }
 
 // Callback receives a record's outcome: where it landed, or why it did not.
@@ -69,11 +68,9 @@ func New(cfg Config) (*Producer, error) {
 		return nil, err
 	}
 	p := &Producer{
-		cfg:       cfg,
-		pool:      bufferpool.New(int(cfg.BufferMemory), cfg.BatchSize, cfg.clock),
-		cache:     metadata.NewCache(),
-		refreshCh: make(chan struct{}, 1),
-		idCh:      make(chan struct{}, 1),
+		cfg:  cfg,
+		pool: bufferpool.New(int(cfg.BufferMemory), cfg.BatchSize, cfg.clock),
+		idCh: make(chan struct{}, 1),
 	}
 	p.observer, _ = cfg.Partitioner.(partitioner.Observer)
 	p.loads, _ = cfg.Partitioner.(partitioner.LoadReporter)
@@ -95,14 +92,30 @@ func New(cfg Config) (*Producer, error) {
 		Deliver:         deliver,
 		NeedProducerID:  p.needProducerID,
 		Wake: func(tp metadata.TopicPartition) {
-			p.brokers.wakeLeader(p.cache.Snapshot(), tp)
+			p.wakeLeader(p.cluster.Snapshot(), tp)
 		},
 	})
+	p.cluster = cluster.New(cluster.Config{
+		Seeds:                  cfg.Brokers,
+		Conn:                   p.connConfig(),
+		RetryBackoff:           cfg.RetryBackoff,
+		RetryBackoffMax:        cfg.RetryBackoffMax,
+		MetadataMaxAge:         cfg.MetadataMaxAge,
+		AllowAutoTopicCreation: cfg.AllowAutoTopicCreation,
+		Clock:                  cfg.clock,
+		Logger:                 cfg.Logger,
+		NodeJoined:             p.nodeJoined,
+		NodeLeft:               p.nodeLeft,
+		Updated:                p.metadataUpdated,
+		Refreshed:              p.noteRefresh,
+	})
 	p.ctx, p.cancel = context.WithCancel(context.Background())
-	p.brokers.init(p)
 	p.held.init(p)
 	p.bg.Add(3)
-	go p.metadataLoop()
+	go func() {
+		defer p.bg.Done()
+		p.cluster.Run(p.ctx)
+	}()
 	go p.expiryLoop()
 	go p.producerIDLoop()
 	return p, nil
@@ -160,7 +173,7 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 // is known and no earlier record of the topic still waits for it, else to
 // the records waiting for metadata.
 func (p *Producer) produce(ctx context.Context, r *Record, tsMs int64, cb Callback) {
-	snap := p.cache.Snapshot()
+	snap := p.cluster.Snapshot()
 	t := snap.Topic(r.Topic)
 	if t == nil || len(t.Partitions) == 0 || (r.ExplicitPartition && int(r.Partition) >= len(t.Partitions)) || p.held.holds(r.Topic) {
 		p.hold(ctx, r, tsMs, cb)
@@ -197,7 +210,7 @@ func (p *Producer) appendTo(ctx context.Context, snap *metadata.Snapshot, t *met
 		p.observer.Appended(r.Topic, partition, res.Bytes)
 	}
 	if res.Wake {
-		p.brokers.wakeLeader(snap, tp)
+		p.wakeLeader(snap, tp)
 	}
 	return nil
 }

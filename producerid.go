@@ -43,7 +43,7 @@ func (p *Producer) producerIDLoop() {
 			if err == nil {
 				p.cfg.Logger.Debug("producer id assigned", "id", id.ID, "epoch", id.Epoch)
 				p.acc.SetProducerID(id)
-				p.brokers.wakeAll()
+				p.wakeAll()
 				break
 			}
 			if p.ctx.Err() != nil {
@@ -75,7 +75,7 @@ func (p *Producer) initProducerID(ctx context.Context) (accumulator.ProducerID, 
 	req := &protocol.InitProducerIdRequest{TransactionTimeoutMs: math.MaxInt32, ProducerID: -1, ProducerEpoch: -1}
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.RequestTimeout)
 	defer cancel()
-	resp, err := p.askAnyBroker(ctx, req)
+	resp, err := p.cluster.AskAny(ctx, req)
 	if err != nil {
 		return accumulator.ProducerID{}, err
 	}

@@ -40,7 +40,7 @@ func requireDelivered(t *testing.T, c *fakebroker.Cluster, o *outcomes, n int) {
 func TestRetriableErrorsAreRetried(t *testing.T) {
 	for _, code := range []*kerr.Error{kerr.NotLeaderOrFollower, kerr.RequestTimedOut, kerr.NotEnoughReplicas} {
 		t.Run(code.Name, func(t *testing.T) {
-			c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, KeepRecords: true})
+			c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, KeepRecords: true})
 			c.OnProduce(failFirst(3, fakebroker.FailAll(code, "try again")))
 			// One request in flight keeps the retried batch ahead of later
 			// ones, so the order can be checked too.
@@ -53,7 +53,7 @@ func TestRetriableErrorsAreRetried(t *testing.T) {
 }
 
 func TestNonRetriableErrorFailsWithBrokerMessage(t *testing.T) {
-	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, KeepRecords: true})
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, KeepRecords: true})
 	c.OnProduce(failFirst(1, fakebroker.FailAll(kerr.InvalidRecord, "the broker says no")))
 	p := newProducer(t, c, nil)
 	_, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("v")})
@@ -72,7 +72,7 @@ func TestNonRetriableErrorFailsWithBrokerMessage(t *testing.T) {
 // MESSAGE_TOO_LARGE on a batch of many records splits it until the halves
 // fit (KIP-126); every record is delivered, in order.
 func TestMessageTooLargeSplitsTheBatch(t *testing.T) {
-	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, KeepRecords: true, MaxMessageBytes: 2000})
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, KeepRecords: true, MaxMessageBytes: 2000})
 	p := newProducer(t, c, func(cfg *Config) {
 		cfg.BatchSize = 16 << 10
 		cfg.Linger = time.Hour // one big batch, sent by Flush
@@ -102,7 +102,7 @@ func TestMessageTooLargeSplitsTheBatch(t *testing.T) {
 // hint is the only way to learn of it: without the hint the record would
 // bounce off the old leader until the test's context ends.
 func TestLeaderMoveFollowsTheHint(t *testing.T) {
-	c := cluster(t, fakebroker.Options{Nodes: 2, Topics: map[string]int32{"t": 1}, KeepRecords: true})
+	c := startCluster(t, fakebroker.Options{Nodes: 2, Topics: map[string]int32{"t": 1}, KeepRecords: true})
 	p := newProducer(t, c, nil)
 	_, err := p.Send(ctx(t), &Record{Topic: "t", Value: value(0, 0)})
 	require.NoError(t, err)
@@ -121,7 +121,7 @@ func TestLeaderMoveFollowsTheHint(t *testing.T) {
 // Before Produce v10 there is no hint: NOT_LEADER_OR_FOLLOWER makes the
 // producer refresh metadata, which names the new leader.
 func TestLeaderMoveWithoutHintRefreshesMetadata(t *testing.T) {
-	c := cluster(t, fakebroker.Options{Nodes: 2, Topics: map[string]int32{"t": 1}, KeepRecords: true,
+	c := startCluster(t, fakebroker.Options{Nodes: 2, Topics: map[string]int32{"t": 1}, KeepRecords: true,
 		Versions: map[protocol.APIKey]protocol.VersionRange{protocol.Produce: {Min: 3, Max: 9}}})
 	p := newProducer(t, c, func(cfg *Config) { cfg.MetadataMaxAge = time.Hour })
 	_, err := p.Send(ctx(t), &Record{Topic: "t", Value: value(0, 0)})
@@ -136,7 +136,7 @@ func TestLeaderMoveWithoutHintRefreshesMetadata(t *testing.T) {
 }
 
 func TestDroppedConnectionIsRetried(t *testing.T) {
-	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, KeepRecords: true})
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, KeepRecords: true})
 	c.OnProduce(failFirst(1, fakebroker.Action{Drop: true}))
 	p := newProducer(t, c, func(cfg *Config) { cfg.MaxInFlight = 1 })
 	o := produceN(t, p, 20)
@@ -149,7 +149,7 @@ func TestDroppedConnectionIsRetried(t *testing.T) {
 // when its delay ends (no idempotence), so the fake may hold a duplicate;
 // the callback still runs once.
 func TestSlowReplyIsRetriedOnANewConnection(t *testing.T) {
-	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, KeepRecords: true})
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, KeepRecords: true})
 	c.OnProduce(failFirst(1, fakebroker.Action{Delay: 2 * time.Second}))
 	p := newProducer(t, c, func(cfg *Config) { cfg.RequestTimeout = 300 * time.Millisecond })
 	before := c.Connections()
@@ -163,7 +163,7 @@ func TestSlowReplyIsRetriedOnANewConnection(t *testing.T) {
 // A broker that never answers: the record fails with ErrDeliveryTimeout
 // once DeliveryTimeout has passed, after retries on fresh connections.
 func TestDeliveryTimeoutWhenBrokerNeverAnswers(t *testing.T) {
-	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
 	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action { return fakebroker.Action{Hang: true} })
 	p := newProducer(t, c, func(cfg *Config) {
 		cfg.RequestTimeout = 200 * time.Millisecond

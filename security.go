@@ -65,8 +65,7 @@ func (p *Producer) noteRefresh(err error) {
 		p.auth.last.Store(nil)
 	case errors.As(err, &ae):
 		p.auth.last.Store(&refusal{ae})
-		p.held.failWaiting(ae)
-		p.wanted.signal()
+		p.held.failWaiting(ae) // PartitionsFor callers learn of it from the cluster layer
 	}
 }
 
@@ -80,7 +79,7 @@ func (w *held) failWaiting(err error) {
 			continue
 		}
 		doomed = append(doomed, wt.records...)
-		delete(w.topics, name)
+		w.drop(name)
 	}
 	w.mu.Unlock()
 	for _, h := range doomed {

@@ -49,7 +49,7 @@ func assertAuthFailure(t *testing.T, err error) {
 // Records waiting for metadata fail as soon as no broker lets the producer
 // in, not after MaxBlock; PartitionsFor too.
 func TestRefusedConnectionFailsWaitingRecords(t *testing.T) {
-	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
 	d := &refusingDialer{}
 	d.refuse.Store(true)
 	p := newProducer(t, c, func(cfg *Config) {
@@ -68,7 +68,7 @@ func TestRefusedConnectionFailsWaitingRecords(t *testing.T) {
 
 // Batches for a leader that refuses the connection fail at once.
 func TestRefusedLeaderFailsBatches(t *testing.T) {
-	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 2}})
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 2}})
 	d := &refusingDialer{}
 	p := newProducer(t, c, func(cfg *Config) {
 		cfg.Dialer = d

@@ -1,0 +1,59 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/gokafka/producer/conn"
+	"github.com/gokafka/producer/metadata"
+	"github.com/gokafka/producer/protocol"
+)
+
+// ErrNoBroker heads the error of a request no broker answered.
+var ErrNoBroker = errors.New("no broker answered")
+
+// AskAny sends a request to the first broker that takes it: known nodes in
+// random order, then the seeds in random order. A broker that cannot be
+// reached, or whose connection fails the request, is passed over; an
+// answer, whatever its error codes, is the caller's to read.
+func (c *Cluster) AskAny(ctx context.Context, req protocol.Request) (protocol.Response, error) {
+	cands := c.brokers()
+	rand.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
+	var errs []error
+	for _, b := range cands {
+		resp, err := ask(ctx, b, req)
+		if err == nil {
+			return resp, nil
+		}
+		errs = append(errs, err)
+	}
+	return nil, fmt.Errorf("%s: %w: %w", req.Key(), ErrNoBroker, errors.Join(errs...))
+}
+
+// ask sends req to one broker and waits for its answer.
+func ask(ctx context.Context, b *conn.Broker, req protocol.Request) (protocol.Response, error) {
+	cn, err := b.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := cn.Request(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("%s from %s: %w", req.Key(), b.Addr(), err)
+	}
+	return resp, nil
+}
+
+// ApplyLeaderHint applies a KIP-951 current-leader hint from a Produce
+// answer at once, so that a retry goes to the new leader without waiting
+// for a metadata round trip. It reports whether the hint told something
+// new; a stale one asks for a refresh instead.
+func (c *Cluster) ApplyLeaderHint(topic string, partition, leader, epoch int32, endpoint *metadata.Broker) bool {
+	if !c.cache.ApplyLeaderHint(topic, partition, leader, epoch, endpoint) {
+		c.RequestRefresh("stale leader hint for " + topic)
+		return false
+	}
+	c.updated(false) // a hint names one broker, not the cluster
+	return true
+}

@@ -1,0 +1,191 @@
+// Package cluster is the producer's view of the brokers: a connection
+// handle per broker node (and per seed address), the metadata cache kept
+// fresh by a loop of its own, the topics someone waits for, requests to
+// "any broker", and the coordinators of transactions and groups.
+//
+// It knows nothing of records or batches. The producer is told when a
+// broker joins the cluster's metadata or leaves it (to start or stop its
+// sender), and after every metadata update (to release the records that
+// waited for it); nothing here points back at the producer. package
+// metadata stays a pure cache: this package is what fills it.
+package cluster
+
+import (
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gokafka/producer/conn"
+	"github.com/gokafka/producer/internal/clock"
+	"github.com/gokafka/producer/internal/notify"
+	"github.com/gokafka/producer/metadata"
+)
+
+// Config is what the cluster layer needs from the producer's settings, and
+// the producer's callbacks. Callbacks must not block for long, and must not
+// call the Cluster's methods that take its locks (Want, Close) from within.
+type Config struct {
+	Seeds []string    // host:port
+	Conn  conn.Config // for every broker connection
+	// RetryBackoff and RetryBackoffMax pace metadata refreshes after a
+	// failure, and the polling while topics are awaited.
+	RetryBackoff    time.Duration
+	RetryBackoffMax time.Duration
+	MetadataMaxAge  time.Duration // a refresh at least this often
+	// AllowAutoTopicCreation is sent with every Metadata request.
+	AllowAutoTopicCreation bool
+	Clock                  clock.Clock
+	Logger                 *slog.Logger
+
+	// NodeJoined is called when metadata first names a broker, NodeLeft
+	// when it stops naming one (after which its connection is closed). The
+	// calls for one node come in that order.
+	NodeJoined func(*Node)
+	NodeLeft   func(*Node)
+	// Updated is called after every metadata update, a full refresh or a
+	// leader hint, with the new snapshot.
+	Updated func(*metadata.Snapshot)
+	// Refreshed is called with the outcome of every metadata refresh: nil,
+	// or why no broker answered.
+	Refreshed func(error)
+}
+
+// Cluster is the producer's view of the brokers. It is safe for concurrent
+// use.
+type Cluster struct {
+	cfg   Config
+	cache *metadata.Cache
+
+	mu    sync.RWMutex
+	nodes map[int32]*Node
+	seeds []*conn.Broker
+	// syncMu orders the node callbacks: a node's NodeLeft never overtakes
+	// its NodeJoined, whichever goroutines apply the updates.
+	syncMu sync.Mutex
+
+	refreshCh chan struct{} // asks the metadata loop for a refresh now
+	updates   notify.Notifier
+
+	wantMu sync.Mutex
+	wanted map[string]int // topics awaited, with how many wait for each
+
+	coordinators coordinators
+	closed       atomic.Bool
+}
+
+// Node is one broker of the cluster: its connection handle and the
+// partitions it leads in the latest metadata.
+type Node struct {
+	ID     int32
+	Broker *conn.Broker
+	led    atomic.Pointer[[]metadata.TopicPartition]
+}
+
+// Led is the partitions the node leads in the latest metadata.
+func (n *Node) Led() []metadata.TopicPartition {
+	if led := n.led.Load(); led != nil {
+		return *led
+	}
+	return nil
+}
+
+// New returns a Cluster that knows only its seeds; Run fills it in.
+func New(cfg Config) *Cluster {
+	c := &Cluster{
+		cfg:       cfg,
+		cache:     metadata.NewCache(),
+		nodes:     make(map[int32]*Node),
+		refreshCh: make(chan struct{}, 1),
+		wanted:    make(map[string]int),
+	}
+	// Seeds have negative ids (-1, -2, ...): they are no node of the
+	// metadata, only addresses to start from.
+	for i, addr := range cfg.Seeds {
+		c.seeds = append(c.seeds, conn.NewBroker(int32(-1-i), addr, cfg.Conn))
+	}
+	c.coordinators.init()
+	return c
+}
+
+// Snapshot is the latest metadata.
+func (c *Cluster) Snapshot() *metadata.Snapshot { return c.cache.Snapshot() }
+
+// Node returns the broker with the given id, if metadata names it.
+func (c *Cluster) Node(id int32) *Node {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.nodes[id]
+}
+
+// sync makes the node set match a snapshot: new nodes get a connection
+// handle, moved nodes a new address, and every node the list of partitions
+// it leads. With prune, nodes the snapshot no longer names (they left the
+// cluster) are dropped and closed: no request goes to them any more. A node
+// that comes back later is met as a new one.
+func (c *Cluster) sync(snap *metadata.Snapshot, prune bool) {
+	c.syncMu.Lock()
+	defer c.syncMu.Unlock()
+	var joined, left []*Node
+	c.mu.Lock()
+	for _, b := range snap.Brokers() {
+		n := c.nodes[b.ID]
+		switch {
+		case n == nil:
+			n = &Node{ID: b.ID, Broker: conn.NewBroker(b.ID, b.Addr(), c.cfg.Conn)}
+			c.nodes[b.ID] = n
+			joined = append(joined, n)
+		case n.Broker.Addr() != b.Addr():
+			n.Broker.SetAddr(b.Addr())
+		}
+	}
+	for id, n := range c.nodes {
+		if _, known := snap.Broker(id); prune && !known {
+			delete(c.nodes, id)
+			left = append(left, n)
+			continue
+		}
+		led := snap.LedBy(id)
+		n.led.Store(&led)
+	}
+	c.mu.Unlock()
+	for _, n := range joined {
+		if c.cfg.NodeJoined != nil {
+			c.cfg.NodeJoined(n)
+		}
+	}
+	for _, n := range left {
+		c.cfg.Logger.Info("broker left the cluster's metadata; closing its connection", "node", n.ID, "addr", n.Broker.Addr())
+		if c.cfg.NodeLeft != nil {
+			c.cfg.NodeLeft(n)
+		}
+		n.Broker.Close()
+	}
+}
+
+// Close closes every connection, which fails the requests in flight on
+// them. Run must have returned, or be about to (its context ended).
+func (c *Cluster) Close() {
+	c.closed.Store(true)
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, n := range c.nodes {
+		n.Broker.Close()
+	}
+	for _, s := range c.seeds {
+		s.Close()
+	}
+	c.coordinators.close()
+}
+
+// brokers returns connection handles to ask anything: known nodes first,
+// then the seeds.
+func (c *Cluster) brokers() []*conn.Broker {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]*conn.Broker, 0, len(c.nodes)+len(c.seeds))
+	for _, n := range c.nodes {
+		out = append(out, n.Broker)
+	}
+	return append(out, c.seeds...)
+}

@@ -1,0 +1,165 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+
+	"github.com/gokafka/producer/conn"
+	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/kerr"
+)
+
+// CoordinatorKind says which coordinator a key has: a consumer group's, or
+// a transactional id's.
+type CoordinatorKind int8
+
+const (
+	GroupCoordinator       = CoordinatorKind(protocol.CoordinatorKeyGroup)
+	TransactionCoordinator = CoordinatorKind(protocol.CoordinatorKeyTransaction)
+)
+
+func (k CoordinatorKind) String() string {
+	if k == TransactionCoordinator {
+		return "transaction coordinator"
+	}
+	return "group coordinator"
+}
+
+// coordinators caches which broker coordinates a key, found with
+// FindCoordinator and forgotten when the broker says it no longer does.
+type coordinators struct {
+	mu    sync.Mutex
+	known map[coordinatorKey]*conn.Broker
+	// extra are connection handles of coordinators the metadata does not
+	// name (yet): FindCoordinator gives their address.
+	extra map[int32]*conn.Broker
+}
+
+type coordinatorKey struct {
+	kind CoordinatorKind
+	key  string
+}
+
+func (cs *coordinators) init() {
+	cs.known = make(map[coordinatorKey]*conn.Broker)
+	cs.extra = make(map[int32]*conn.Broker)
+}
+
+func (cs *coordinators) close() {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	for _, b := range cs.extra {
+		b.Close()
+	}
+}
+
+// Coordinator returns the broker coordinating key, asking any broker with
+// FindCoordinator unless it is known already. A retriable failure (no
+// broker answered, COORDINATOR_NOT_AVAILABLE while the coordinator moves)
+// wraps a retriable error; the caller backs off and asks again.
+func (c *Cluster) Coordinator(ctx context.Context, kind CoordinatorKind, key string) (*conn.Broker, error) {
+	ck := coordinatorKey{kind, key}
+	c.coordinators.mu.Lock()
+	b := c.coordinators.known[ck]
+	c.coordinators.mu.Unlock()
+	if b != nil {
+		return b, nil
+	}
+	id, addr, err := c.findCoordinator(ctx, kind, key)
+	if err != nil {
+		return nil, err
+	}
+	b = c.brokerFor(id, addr)
+	c.coordinators.mu.Lock()
+	c.coordinators.known[ck] = b
+	c.coordinators.mu.Unlock()
+	return b, nil
+}
+
+// ForgetCoordinator drops what is known of key's coordinator: it answered
+// NOT_COORDINATOR or COORDINATOR_NOT_AVAILABLE, or could not be reached.
+// The next Coordinator call finds it again.
+func (c *Cluster) ForgetCoordinator(kind CoordinatorKind, key string) {
+	c.coordinators.mu.Lock()
+	delete(c.coordinators.known, coordinatorKey{kind, key})
+	c.coordinators.mu.Unlock()
+}
+
+// AskCoordinator sends req to key's coordinator and returns its answer,
+// whose error codes are the caller's to read (and, for NOT_COORDINATOR, to
+// call ForgetCoordinator). A coordinator that cannot be reached is
+// forgotten, and the error returned.
+func (c *Cluster) AskCoordinator(ctx context.Context, kind CoordinatorKind, key string, req protocol.Request) (protocol.Response, error) {
+	b, err := c.Coordinator(ctx, kind, key)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := ask(ctx, b, req)
+	if err != nil {
+		c.ForgetCoordinator(kind, key)
+		return nil, fmt.Errorf("%v for %q: %w", kind, key, err)
+	}
+	return resp, nil
+}
+
+// findCoordinator asks any broker which node coordinates key.
+func (c *Cluster) findCoordinator(ctx context.Context, kind CoordinatorKind, key string) (int32, string, error) {
+	req := &protocol.FindCoordinatorRequest{CoordinatorKey: key, KeyType: int8(kind), CoordinatorKeys: []string{key}}
+	resp, err := c.AskAny(ctx, req)
+	if err != nil {
+		return 0, "", err
+	}
+	r, ok := resp.(*protocol.FindCoordinatorResponse)
+	if !ok {
+		return 0, "", fmt.Errorf("FindCoordinator: unexpected answer %T", resp)
+	}
+	code, msg, id, host, port := r.ErrorCode, r.ErrorMessage, r.NodeID, r.Host, r.Port
+	if len(r.Coordinators) > 0 { // v4+: one entry per key
+		e := r.Coordinators[0]
+		code, msg, id, host, port = e.ErrorCode, e.ErrorMessage, e.NodeID, e.Host, e.Port
+	}
+	if e := kerr.ForCode(code); e != nil {
+		err := fmt.Errorf("FindCoordinator: %v for %q: %w", kind, key, e)
+		if msg != nil && *msg != "" {
+			err = fmt.Errorf("%w (%s)", err, *msg)
+		}
+		return 0, "", err
+	}
+	if host == "" || id < 0 {
+		return 0, "", fmt.Errorf("FindCoordinator: %v for %q: %w", kind, key, kerr.CoordinatorNotAvailable)
+	}
+	return id, net.JoinHostPort(host, strconv.Itoa(int(port))), nil
+}
+
+// brokerFor is the connection handle of node id at addr: the node's own if
+// the metadata names it, else one kept for coordinators alone.
+func (c *Cluster) brokerFor(id int32, addr string) *conn.Broker {
+	if n := c.Node(id); n != nil {
+		return n.Broker // the metadata's address is the one to trust
+	}
+	c.coordinators.mu.Lock()
+	defer c.coordinators.mu.Unlock()
+	b := c.coordinators.extra[id]
+	if b == nil {
+		b = conn.NewBroker(id, addr, c.cfg.Conn)
+		c.coordinators.extra[id] = b
+	} else if b.Addr() != addr {
+		b.SetAddr(addr)
+	}
+	return b
+}
+
+// Retriable reports whether a coordinator request's failure may heal by
+// asking again after a backoff: no broker answered, the coordinator moved
+// or is loading, or another transaction of the id is still ending.
+func Retriable(err error) bool {
+	var code *kerr.Error
+	if errors.As(err, &code) {
+		return code.Retriable || errors.Is(code, kerr.ConcurrentTransactions)
+	}
+	return errors.Is(err, ErrNoBroker) || conn.IsRetriable(err)
+}

@@ -1,0 +1,165 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/gokafka/producer/internal/backoff"
+	"github.com/gokafka/producer/internal/clock"
+	"github.com/gokafka/producer/protocol"
+)
+
+// RequestRefresh asks the metadata loop for a refresh soon; it never
+// blocks, and many requests before the loop runs make one refresh.
+func (c *Cluster) RequestRefresh(reason string) {
+	select {
+	case c.refreshCh <- struct{}{}:
+		c.cfg.Logger.Debug("metadata refresh requested", "reason", reason)
+	default:
+	}
+}
+
+// Run keeps the metadata fresh until ctx ends: at once, every
+// MetadataMaxAge, and when asked (an unknown topic, a moved leader, a dead
+// connection), but never more often than every RetryBackoff, so a storm of
+// errors makes one request, not thousands. While topics are awaited, or
+// partitions have no leader, it polls with backoff.
+func (c *Cluster) Run(ctx context.Context) {
+	clk := c.cfg.Clock
+	retry := backoff.Exponential{Base: c.cfg.RetryBackoff, Max: c.cfg.RetryBackoffMax}
+	failures := 0
+	wait := time.Duration(0)
+	for {
+		timer := clk.NewTimer(wait)
+		select {
+		case <-timer.C():
+		case <-c.refreshCh:
+			timer.Stop()
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		}
+		started := clk.Now()
+		err := c.refresh(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if c.cfg.Refreshed != nil {
+			c.cfg.Refreshed(err)
+		}
+		if err != nil {
+			c.updates.Notify() // waiters learn of the failure too
+		}
+		switch {
+		case err != nil:
+			failures++
+			wait = retry.Delay(failures)
+			c.cfg.Logger.Warn("metadata refresh failed", "err", err, "retry_in", wait)
+		case c.awaiting():
+			failures++
+			wait = retry.Delay(failures)
+		default:
+			failures = 0
+			wait = c.cfg.MetadataMaxAge
+		}
+		// A requested refresh may come early, but not earlier than the
+		// backoff after this one.
+		if floor := c.cfg.RetryBackoff - clk.Now().Sub(started); floor > 0 {
+			if !pause(ctx, clk.NewTimer(floor)) {
+				return
+			}
+			wait = max(0, wait-floor)
+		}
+	}
+}
+
+// pause waits for t, reporting false, at once, if ctx ends first.
+func pause(ctx context.Context, t clock.Timer) bool {
+	defer t.Stop()
+	select {
+	case <-t.C():
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// refresh fetches metadata for every topic the producer has use for and
+// applies it.
+func (c *Cluster) refresh(ctx context.Context) error {
+	topics := c.topics()
+	req := &protocol.MetadataRequest{
+		Topics:                 make([]protocol.MetadataRequestTopic, len(topics)),
+		AllowAutoTopicCreation: c.cfg.AllowAutoTopicCreation,
+	}
+	for i := range topics {
+		req.Topics[i].Name = &topics[i]
+	}
+	resp, err := c.AskAny(ctx, req)
+	if err != nil {
+		return err
+	}
+	mr, ok := resp.(*protocol.MetadataResponse)
+	if !ok {
+		return fmt.Errorf("metadata: unexpected answer %T", resp)
+	}
+	c.cache.Apply(mr, topics, c.cfg.Clock.Now())
+	c.updated(true)
+	return nil
+}
+
+// updated spreads a new snapshot: to the node set, to the producer, and to
+// those waiting for a change.
+func (c *Cluster) updated(prune bool) {
+	snap := c.cache.Snapshot()
+	c.sync(snap, prune)
+	if c.cfg.Updated != nil {
+		c.cfg.Updated(snap)
+	}
+	c.updates.Notify()
+}
+
+// Changed returns a channel closed by the next metadata update, or the end
+// of the next refresh that failed.
+func (c *Cluster) Changed() <-chan struct{} { return c.updates.C() }
+
+// topics is every topic the producer has use for: those cached with
+// partitions, and those awaited. A cached topic without partitions
+// (unknown, deleted) is asked for only while awaited: asked for ever after,
+// it could be auto-created long after everyone gave up on it.
+func (c *Cluster) topics() []string {
+	seen := map[string]bool{}
+	var out []string
+	snap := c.cache.Snapshot()
+	for _, name := range snap.Topics() {
+		if t := snap.Topic(name); t != nil && len(t.Partitions) > 0 {
+			seen[name] = true
+			out = append(out, name)
+		}
+	}
+	for _, name := range c.wantedTopics() {
+		if !seen[name] {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// awaiting reports whether something is worth polling for: a topic
+// awaited and not known yet, or a known partition without a usable leader,
+// whose records cannot move until one is elected.
+func (c *Cluster) awaiting() bool {
+	snap := c.cache.Snapshot()
+	for _, name := range c.wantedTopics() {
+		if t := snap.Topic(name); t == nil || len(t.Partitions) == 0 {
+			return true
+		}
+	}
+	for _, name := range snap.Topics() {
+		if t := snap.Topic(name); t != nil && len(t.View.Available) < len(t.Partitions) {
+			return true
+		}
+	}
+	return false
+}

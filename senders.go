@@ -1,0 +1,150 @@
+package producer
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+
+	"github.com/gokafka/producer/conn"
+	"github.com/gokafka/producer/internal/cluster"
+	"github.com/gokafka/producer/metadata"
+	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/sender"
+)
+
+// senders is one sender per broker node, started when the cluster layer
+// meets the node and stopped when the node leaves the cluster's metadata.
+type senders struct {
+	mu     sync.RWMutex
+	byNode map[int32]*nodeSender
+	wg     sync.WaitGroup // their goroutines
+}
+
+type nodeSender struct {
+	s    *sender.Sender
+	stop context.CancelFunc
+}
+
+// nodeJoined starts the sender of a broker the metadata names for the
+// first time.
+func (p *Producer) nodeJoined(n *cluster.Node) {
+	ns := &nodeSender{s: sender.New(p.senderConfig(n))}
+	p.senders.mu.Lock()
+	defer p.senders.mu.Unlock()
+	if p.senders.byNode == nil {
+		p.senders.byNode = make(map[int32]*nodeSender)
+	}
+	p.senders.byNode[n.ID] = ns
+	if p.ctx.Err() != nil {
+		return // closing: nothing will be sent any more
+	}
+	ctx, stop := context.WithCancel(p.ctx)
+	ns.stop = stop
+	p.senders.wg.Add(1)
+	go func() {
+		defer p.senders.wg.Done()
+		ns.s.Run(ctx)
+	}()
+}
+
+// nodeLeft stops the sender of a broker that left the cluster: it ends once
+// the requests it has in flight are answered, which the closing of its
+// connection makes happen, and their batches go to the new leaders.
+func (p *Producer) nodeLeft(n *cluster.Node) {
+	p.senders.mu.Lock()
+	ns := p.senders.byNode[n.ID]
+	delete(p.senders.byNode, n.ID)
+	p.senders.mu.Unlock()
+	if ns != nil && ns.stop != nil {
+		ns.stop()
+	}
+}
+
+// connConfig is the connection layer's share of the producer's settings.
+func (p *Producer) connConfig() conn.Config {
+	return conn.Config{
+		ClientID:            p.cfg.ClientID,
+		SoftwareName:        "gokafka-producer",
+		SoftwareVersion:     Version,
+		DialTimeout:         defaultDialTimeout,
+		RequestTimeout:      p.cfg.RequestTimeout,
+		MaxInFlight:         p.cfg.MaxInFlight,
+		ReconnectBackoff:    p.cfg.ReconnectBackoff,
+		ReconnectBackoffMax: p.cfg.ReconnectBackoffMax,
+		Dial:                p.cfg.Dialer.DialContext,
+		TLS:                 p.cfg.TLS,
+		SASL:                p.cfg.SASL,
+		Logger:              p.cfg.Logger,
+		Clock:               p.cfg.clock,
+	}
+}
+
+// senderConfig wires a node's sender to the rest of the producer.
+func (p *Producer) senderConfig(n *cluster.Node) sender.Config {
+	return sender.Config{
+		Node:            n.ID,
+		Acks:            p.cfg.Acks.wire(),
+		Timeout:         p.cfg.RequestTimeout,
+		MaxRequestSize:  p.cfg.MaxRequestSize,
+		MaxInFlight:     p.cfg.MaxInFlight,
+		RetryBackoff:    p.cfg.RetryBackoff,
+		RetryBackoffMax: p.cfg.RetryBackoffMax,
+		Accumulator:     p.acc,
+		Clock:           p.cfg.clock,
+		Logger:          p.cfg.Logger.With(slog.Int("node", int(n.ID))),
+		Counters:        &p.counters,
+		Hooks: sender.Hooks{
+			Partitions: n.Led,
+			Connect: func(ctx context.Context) (sender.Conn, error) {
+				c, err := n.Broker.Conn(ctx)
+				if err != nil {
+					return nil, err
+				}
+				return c, nil
+			},
+			RefreshMetadata: p.cluster.RequestRefresh,
+			LeaderHint:      p.leaderHint,
+		},
+	}
+}
+
+// leaderHint applies a KIP-951 hint from a Produce answer; the cluster
+// layer's update then wakes the senders.
+func (p *Producer) leaderHint(topic string, partition, leader, epoch int32, ep *protocol.ProduceResponseNodeEndpoint) bool {
+	var endpoint *metadata.Broker
+	if ep != nil {
+		endpoint = &metadata.Broker{ID: ep.NodeID, Host: ep.Host, Port: ep.Port, Rack: ep.Rack}
+	}
+	return p.cluster.ApplyLeaderHint(topic, partition, leader, epoch, endpoint)
+}
+
+// wakeLeader nudges the sender of tp's leader; with no known leader it asks
+// for metadata instead, and the refresh wakes every sender.
+func (p *Producer) wakeLeader(snap *metadata.Snapshot, tp metadata.TopicPartition) {
+	if leader, _, ok := snap.Leader(tp.Topic, tp.Partition); ok && leader >= 0 {
+		p.senders.mu.RLock()
+		ns := p.senders.byNode[leader]
+		p.senders.mu.RUnlock()
+		if ns != nil {
+			ns.s.Wake()
+			return
+		}
+	}
+	p.cluster.RequestRefresh("no leader for " + tp.Topic)
+}
+
+// wakeAll nudges every sender: after a metadata change, a flush or a close.
+func (p *Producer) wakeAll() {
+	p.senders.mu.RLock()
+	defer p.senders.mu.RUnlock()
+	for _, ns := range p.senders.byNode {
+		ns.s.Wake()
+	}
+}
+
+// metadataUpdated is the cluster layer's news of new metadata: records that
+// waited for it may go, and senders may have new partitions to send.
+func (p *Producer) metadataUpdated(snap *metadata.Snapshot) {
+	p.held.release(p, snap)
+	p.wakeAll()
+}
