@@ -146,6 +146,20 @@ type Config struct {
 	// topic name should fail, not create a topic.
 	AllowAutoTopicCreation bool
 
+	// TransactionalID makes the producer transactional: records are
+	// produced inside transactions (InitTransactions once, then
+	// BeginTransaction, and CommitTransaction or AbortTransaction), which
+	// consumers reading committed records see whole or not at all. A second
+	// producer with the same id fences this one. Needs idempotence. Java:
+	// transactional.id; kafka-python: transactional_id. Default "": no
+	// transactions.
+	TransactionalID string
+
+	// TransactionTimeout is how long the transaction coordinator lets a
+	// transaction stay open before it aborts it. Java: transaction.timeout.ms;
+	// kafka-python: transaction_timeout_ms. Default 60s.
+	TransactionTimeout time.Duration
+
 	// ReconnectBackoff and ReconnectBackoffMax pace reconnection attempts to
 	// a broker, exponentially with jitter. Java: reconnect.backoff.ms /
 	// reconnect.backoff.max.ms; kafka-python: reconnect_backoff_ms /
@@ -255,9 +269,11 @@ const (
 	DefaultRetryBackoffMax = time.Second
 	DefaultMaxInFlight     = 5
 	DefaultMetadataMaxAge  = 5 * time.Minute
-	DefaultReconnect       = 50 * time.Millisecond
-	DefaultReconnectMax    = time.Second
-	defaultDialTimeout     = 10 * time.Second
+	// DefaultTransactionTimeout is the Java client's.
+	DefaultTransactionTimeout = 60 * time.Second
+	DefaultReconnect          = 50 * time.Millisecond
+	DefaultReconnectMax       = time.Second
+	defaultDialTimeout        = 10 * time.Second
 )
 
 // ConfigError names the Config field that New rejected.
@@ -302,6 +318,7 @@ func (cfg Config) withDefaults() Config {
 	setDur(&cfg.RetryBackoff, DefaultRetryBackoff)
 	setDur(&cfg.RetryBackoffMax, DefaultRetryBackoffMax)
 	setDur(&cfg.MetadataMaxAge, DefaultMetadataMaxAge)
+	setDur(&cfg.TransactionTimeout, DefaultTransactionTimeout)
 	setDur(&cfg.ReconnectBackoff, DefaultReconnect)
 	setDur(&cfg.ReconnectBackoffMax, DefaultReconnectMax)
 	if cfg.Partitioner == nil {
@@ -340,6 +357,9 @@ func (cfg *Config) validate() error {
 	if !cfg.DisableIdempotence && cfg.Acks != AcksAll {
 		return bad("Acks", "idempotence (on by default) needs AcksAll; set DisableIdempotence to use acks=%v", cfg.Acks)
 	}
+	if cfg.TransactionalID != "" && cfg.DisableIdempotence {
+		return bad("TransactionalID", "transactions need idempotence; DisableIdempotence is set")
+	}
 	if cfg.BatchSize < 0 {
 		return bad("BatchSize", "%d is negative", cfg.BatchSize)
 	}
@@ -363,6 +383,7 @@ func (cfg *Config) validate() error {
 		{"DeliveryTimeout", cfg.DeliveryTimeout}, {"RetryBackoff", cfg.RetryBackoff},
 		{"RetryBackoffMax", cfg.RetryBackoffMax}, {"MetadataMaxAge", cfg.MetadataMaxAge},
 		{"ReconnectBackoff", cfg.ReconnectBackoff}, {"ReconnectBackoffMax", cfg.ReconnectBackoffMax},
+		{"TransactionTimeout", cfg.TransactionTimeout},
 	} {
 		if d.v < 0 {
 			return bad(d.name, "%v is negative", d.v)

@@ -28,6 +28,7 @@ import (
 	"github.com/gokafka/producer/accumulator"
 	"github.com/gokafka/producer/bufferpool"
 	"github.com/gokafka/producer/internal/cluster"
+	"github.com/gokafka/producer/internal/txn"
 	"github.com/gokafka/producer/metadata"
 	"github.com/gokafka/producer/partitioner"
 	"github.com/gokafka/producer/record"
@@ -46,6 +47,7 @@ type Producer struct {
 
 	senders  senders
 	held     held
+	txn      *txn.Manager // nil unless TransactionalID is set
 	counters sender.Counters
 	auth     authState // the last metadata refresh's refusal, if any
 
@@ -86,10 +88,11 @@ func New(cfg Config) (*Producer, error) {
 		Codec:           cfg.Compression,
 		Level:           cfg.CompressionLevel,
 		Idempotent:      !cfg.DisableIdempotence,
+		Transactional:   cfg.TransactionalID != "",
 		MaxInFlight:     inFlight,
 		Pool:            p.pool,
 		Clock:           cfg.clock,
-		Deliver:         deliver,
+		Deliver:         p.deliver,
 		NeedProducerID:  p.needProducerID,
 		Wake: func(tp metadata.TopicPartition) {
 			p.wakeLeader(p.cluster.Snapshot(), tp)
@@ -110,6 +113,9 @@ func New(cfg Config) (*Producer, error) {
 		Refreshed:              p.noteRefresh,
 	})
 	p.ctx, p.cancel = context.WithCancel(context.Background())
+	if cfg.TransactionalID != "" {
+		p.txn = p.newTransactionManager()
+	}
 	p.held.init(p)
 	p.bg.Add(3)
 	go func() {
@@ -157,6 +163,12 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 	if p.closed.Load() {
 		cb(failed(r), &PartitionError{Topic: r.Topic, Partition: -1, Err: ErrClosed})
 		return
+	}
+	if p.txn != nil {
+		if err := p.txn.CheckProduce(); err != nil {
+			cb(failed(r), &PartitionError{Topic: r.Topic, Partition: -1, Err: err})
+			return
+		}
 	}
 	if err := p.check(r); err != nil {
 		cb(failed(r), err)
@@ -273,11 +285,16 @@ func (p *Producer) check(r *Record) error {
 // deliver is the accumulator's way back to the caller: it turns a record's
 // result into its callback, on the delivery goroutine. The callback travels
 // through the accumulator as an opaque value, so no closure is allocated
-// per record; a held record's failure travels as a *heldFailure.
-func deliver(cb any, r accumulator.Result) {
+// per record; a held record's failure travels as a *heldFailure. A failed
+// record of a transaction makes the transaction abortable.
+func (p *Producer) deliver(cb any, r accumulator.Result) {
 	if f, ok := cb.(*heldFailure); ok {
+		p.noteTxnFailure(f.err)
 		f.deliver()
 		return
+	}
+	if r.Err != nil {
+		p.noteTxnFailure(r.Err)
 	}
 	f, _ := cb.(Callback)
 	if f == nil {

@@ -14,8 +14,16 @@ import (
 )
 
 // needProducerID asks the producer id loop for an id; it never blocks. The
-// accumulator calls it when a batch is ready and the producer has none.
+// accumulator calls it when a batch is ready and the producer has none, or
+// when a partition's sequences must restart under a new epoch that it may
+// not take itself.
 func (p *Producer) needProducerID() {
+	if p.txn != nil {
+		// A transactional producer's epoch moves only through its
+		// coordinator, once the transaction is aborted.
+		p.txn.EpochNeeded()
+		return
+	}
 	select {
 	case p.idCh <- struct{}{}:
 	default:

@@ -81,8 +81,15 @@ func (p *Producer) connConfig() conn.Config {
 
 // senderConfig wires a node's sender to the rest of the producer.
 func (p *Producer) senderConfig(n *cluster.Node) sender.Config {
+	var txnID *string
+	var v2 func() bool
+	if p.txn != nil {
+		txnID, v2 = &p.cfg.TransactionalID, p.txn.V2
+	}
 	return sender.Config{
 		Node:            n.ID,
+		TransactionalID: txnID,
+		TransactionsV2:  v2,
 		Acks:            p.cfg.Acks.wire(),
 		Timeout:         p.cfg.RequestTimeout,
 		MaxRequestSize:  p.cfg.MaxRequestSize,

@@ -74,6 +74,17 @@ type Config struct {
 	// when it is first drained, so that the broker writes each batch once
 	// and in order, whatever is retried.
 	Idempotent bool
+	// Transactional marks every batch as part of a transaction, and leaves
+	// epochs to the transaction coordinator: a partition whose sequences
+	// must restart waits for SetProducerID, after calling NeedProducerID,
+	// instead of bumping the epoch itself.
+	Transactional bool
+	// Admit, if set, is asked under a partition's lock before the first
+	// batch of the partition leaves for the first time since the last
+	// SetProducerID or EndTransaction: false holds the partition's batches
+	// until Wake is called for it (a transaction must add the partition
+	// first). It must not block or call the accumulator.
+	Admit func(tp TopicPartition) bool
 	// MaxInFlight is how many batches of one partition may await an
 	// answer at once; 1 keeps strict order without idempotence. At most 5
 	// with Idempotent (the brokers remember the last five batches of each

@@ -65,7 +65,12 @@ type Retry struct {
 // it stopped for good, in which case the batch fails with r.Cause.
 func (a *Accumulator) Retry(b *Batch, r Retry) {
 	now := a.cfg.Clock.Now()
-	if r.EpochRejected && !a.outdated(b.producer) {
+	// An epoch refused though it is the producer's current one: another
+	// producer took over the id (or, for a transactional producer, the
+	// coordinator bumped the epoch when it timed the transaction out, which
+	// only aborting the transaction settles).
+	fencedEpoch := r.EpochRejected && !a.outdated(b.producer)
+	if fencedEpoch && !a.cfg.Transactional {
 		a.Fatal(fmt.Errorf("the producer was fenced: another producer took over its id, and it can send nothing more: %w", r.Cause))
 	}
 	p := a.lockAnswer(b)
@@ -79,6 +84,8 @@ func (a *Accumulator) Retry(b *Batch, r Retry) {
 	switch {
 	case b.completed:
 		a.resolve(p, b, false)
+	case fencedEpoch && a.cfg.Transactional:
+		a.complete(p, b, -1, -1, r.Cause)
 	case r.EpochRejected && b.maybeWritten && a.fatalErr() == nil:
 		a.complete(p, b, -1, -1, fmt.Errorf("not sent again under a newer epoch, lest it be written twice: %w", r.Cause))
 	case a.fatalErr() != nil:

@@ -158,6 +158,12 @@ func (a *Accumulator) next(p *partition, node int32, urgent bool, now time.Time)
 				return nil, noDeadline
 			}
 		}
+		if !p.admitted && a.cfg.Admit != nil {
+			if !a.cfg.Admit(p.tp) {
+				return nil, noDeadline // Wake comes when it is
+			}
+			p.admitted = true
+		}
 		return b, 0
 	}
 	return nil, noDeadline
@@ -249,6 +255,7 @@ func (a *Accumulator) close(b *Batch) error {
 		enc, err := b.builder.Close(record.CloseOptions{
 			Codec: a.cfg.Codec, Level: a.cfg.Level,
 			ProducerID: want.producer.ID, ProducerEpoch: want.producer.Epoch, BaseSequence: want.baseSeq,
+			Transactional: a.cfg.Transactional,
 		})
 		if err != nil {
 			return err
@@ -257,7 +264,7 @@ func (a *Accumulator) close(b *Batch) error {
 		return nil
 	}
 	if b.stamped != want {
-		record.StampProducer(b.encoded, want.producer.ID, want.producer.Epoch, want.baseSeq, false)
+		record.StampProducer(b.encoded, want.producer.ID, want.producer.Epoch, want.baseSeq, a.cfg.Transactional)
 		b.stamped = want
 	}
 	return nil

@@ -76,6 +76,17 @@ func (a *Accumulator) nextEpoch(from ProducerID) (ProducerID, bool) {
 		a.ids.mu.Unlock()
 		return id, true
 	}
+	if a.cfg.Transactional {
+		// The coordinator moves a transactional producer's epoch (the
+		// transaction must be aborted first): ask, and wait.
+		ask := !a.ids.requested
+		a.ids.requested = true
+		a.ids.mu.Unlock()
+		if ask && a.cfg.NeedProducerID != nil {
+			a.cfg.NeedProducerID()
+		}
+		return noProducer, false
+	}
 	if a.ids.have && a.ids.current.Epoch < math.MaxInt16 {
 		a.ids.current.Epoch++
 		id := a.ids.current
@@ -100,3 +111,17 @@ func (a *Accumulator) outdated(id ProducerID) bool {
 func addSeq(seq int32, n int) int32 {
 	return int32((int64(seq) + int64(n)) % (math.MaxInt32 + 1))
 }
+
+// EndTransaction makes every partition ask Config.Admit again before its
+// next batch: a new transaction must add its partitions anew.
+func (a *Accumulator) EndTransaction() {
+	a.eachPartition(func(p *partition) {
+		p.mu.Lock()
+		p.admitted = false
+		p.mu.Unlock()
+	})
+}
+
+// SetAdmit sets Config.Admit, for a transaction manager made after the
+// accumulator. Call it before the first record.
+func (a *Accumulator) SetAdmit(admit func(TopicPartition) bool) { a.cfg.Admit = admit }

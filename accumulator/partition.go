@@ -52,6 +52,9 @@ type partition struct {
 	// batch that times out without an error of its own (it was never sent)
 	// is given.
 	lastErr error
+	// admitted: Config.Admit let the partition send since the last
+	// EndTransaction.
+	admitted bool
 
 	producer  ProducerID // whose sequences the batches carry; noProducer until the first drain
 	nextSeq   int32      // the sequence of the next batch drained for the first time

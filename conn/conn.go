@@ -24,6 +24,9 @@ type Conn struct {
 	// versions is what the broker speaks. The handshake sets it before the
 	// Conn is returned by Dial, and nothing writes it afterwards.
 	versions protocol.BrokerVersions
+	// features is the cluster's finalized feature levels (KIP-584), as the
+	// broker told them in ApiVersions; set with versions.
+	features map[string]int16
 
 	// slots holds one token per request awaiting a response; its capacity
 	// is MaxInFlight, so a full channel is what makes Send block.
@@ -89,6 +92,14 @@ func (c *Conn) Addr() string { return c.addr }
 // broker speak, or a *protocol.VersionError naming the API and both ranges.
 func (c *Conn) Version(api protocol.APIKey) (int16, error) {
 	return c.versions.For(api)
+}
+
+// FinalizedFeature returns the level the cluster finalized for a feature
+// (KIP-584), as this broker said in ApiVersions; false if it named none
+// (older brokers, or the feature is off).
+func (c *Conn) FinalizedFeature(name string) (int16, bool) {
+	level, ok := c.features[name]
+	return level, ok
 }
 
 // InFlight is the number of requests awaiting a response.

@@ -74,6 +74,10 @@ func (c *Conn) negotiate(ctx context.Context) error {
 		av := resp.(*protocol.ApiVersionsResponse)
 		if av.ErrorCode == 0 {
 			c.versions = protocol.NewBrokerVersions(av)
+			c.features = make(map[string]int16, len(av.FinalizedFeatures))
+			for _, f := range av.FinalizedFeatures {
+				c.features[f.Name] = f.MaxVersionLevel
+			}
 			return nil
 		}
 		if av.ErrorCode == kerr.UnsupportedVersion.Code && !retried && v > 0 {

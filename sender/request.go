@@ -14,9 +14,9 @@ import (
 // as the bytes are written.
 func (s *Sender) send(ctx context.Context, c Conn, batches []*accumulator.Batch) {
 	version, err := c.Version(protocol.Produce)
-	if err == nil && s.cfg.TransactionalID != nil && version > 11 {
+	if err == nil && s.cfg.TransactionalID != nil && version > 11 && !s.cfg.TransactionsV2() {
 		// v12 asks a transactions-v2 broker to add partitions implicitly
-		// (KIP-890), which this producer does not speak yet.
+		// (KIP-890); with transactions v1 AddPartitionsToTxn did that.
 		version = 11
 	}
 	if err != nil {

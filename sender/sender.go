@@ -50,8 +50,14 @@ type Config struct {
 	MaxInFlight     int
 	RetryBackoff    time.Duration
 	RetryBackoffMax time.Duration
-	// TransactionalID is sent with every request; nil until transactions land.
+	// TransactionalID is sent with every request of a transactional
+	// producer; nil otherwise.
 	TransactionalID *string
+	// TransactionsV2 reports whether the transaction coordinator speaks
+	// transactions v2 (KIP-890): only then may a transactional producer
+	// send Produce v12+, whose requests add their partitions to the
+	// transaction themselves.
+	TransactionsV2 func() bool
 	Accumulator     *accumulator.Accumulator
 	Hooks           Hooks
 	Clock           clock.Clock

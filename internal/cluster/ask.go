@@ -34,11 +34,23 @@ func (c *Cluster) AskAny(ctx context.Context, req protocol.Request) (protocol.Re
 
 // ask sends req to one broker and waits for its answer.
 func ask(ctx context.Context, b *conn.Broker, req protocol.Request) (protocol.Response, error) {
+	return askVersion(ctx, b, req, -1)
+}
+
+// askVersion is ask at no higher a version than maxVersion (-1: no limit).
+func askVersion(ctx context.Context, b *conn.Broker, req protocol.Request, maxVersion int16) (protocol.Response, error) {
 	cn, err := b.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := cn.Request(ctx, req)
+	v, err := cn.Version(req.Key())
+	if err == nil && maxVersion >= 0 {
+		v = min(v, maxVersion)
+	}
+	var resp protocol.Response
+	if err == nil {
+		resp, err = cn.RequestVersion(ctx, req, v)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s from %s: %w", req.Key(), b.Addr(), err)
 	}

@@ -89,16 +89,17 @@ func (c *Cluster) ForgetCoordinator(kind CoordinatorKind, key string) {
 	c.coordinators.mu.Unlock()
 }
 
-// AskCoordinator sends req to key's coordinator and returns its answer,
-// whose error codes are the caller's to read (and, for NOT_COORDINATOR, to
-// call ForgetCoordinator). A coordinator that cannot be reached is
-// forgotten, and the error returned.
-func (c *Cluster) AskCoordinator(ctx context.Context, kind CoordinatorKind, key string, req protocol.Request) (protocol.Response, error) {
+// AskCoordinator sends req to key's coordinator, at the highest version
+// both sides speak but no higher than maxVersion (-1: no limit), and
+// returns its answer, whose error codes are the caller's to read (and, for
+// NOT_COORDINATOR, to call ForgetCoordinator). A coordinator that cannot be
+// reached is forgotten, and the error returned.
+func (c *Cluster) AskCoordinator(ctx context.Context, kind CoordinatorKind, key string, req protocol.Request, maxVersion int16) (protocol.Response, error) {
 	b, err := c.Coordinator(ctx, kind, key)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := ask(ctx, b, req)
+	resp, err := askVersion(ctx, b, req, maxVersion)
 	if err != nil {
 		c.ForgetCoordinator(kind, key)
 		return nil, fmt.Errorf("%v for %q: %w", kind, key, err)

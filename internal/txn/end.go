@@ -1,0 +1,149 @@
+package txn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/gokafka/producer/accumulator"
+	"github.com/gokafka/producer/internal/cluster"
+	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/kerr"
+)
+
+// Commit commits the transaction: it waits until every record produced in
+// it has its outcome, then asks the coordinator to commit (EndTxn). A
+// transaction with a failed record cannot commit: Commit then returns an
+// error wrapping ErrAbortable. If ctx ends first, Commit may be called
+// again (or Abort).
+func (m *Manager) Commit(ctx context.Context) error {
+	m.calls.Lock()
+	defer m.calls.Unlock()
+	m.mu.Lock()
+	switch m.state {
+	case InTransaction, Committing:
+		m.state = Committing
+	case AbortableError, FatalError:
+		defer m.mu.Unlock()
+		return m.lastErr
+	default:
+		defer m.mu.Unlock()
+		return fmt.Errorf("%w: CommitTransaction in state %v: BeginTransaction first", ErrState, m.state)
+	}
+	m.mu.Unlock()
+	if err := m.cfg.Flush(ctx); err != nil {
+		return fmt.Errorf("CommitTransaction: records without an outcome: %w", err)
+	}
+	m.mu.Lock()
+	if m.state != Committing { // a record failed
+		defer m.mu.Unlock()
+		return m.lastErr
+	}
+	started := m.started
+	m.mu.Unlock()
+	if started {
+		if err := m.endTxn(ctx, true); err != nil {
+			return m.coordinatorFailed("CommitTransaction", err)
+		}
+	}
+	m.finish()
+	return nil
+}
+
+// Abort aborts the transaction: what has not been sent fails with
+// ErrAborted, what has waits for its outcome, and the coordinator writes
+// abort markers (EndTxn). When the producer's epoch must move on (a
+// sequence lost, a batch perhaps in the log without an answer, or a
+// transaction the coordinator timed out), the coordinator gives a new one
+// (InitProducerId with the current id and epoch, KIP-360, KIP-588). If ctx
+// ends first, Abort may be called again.
+func (m *Manager) Abort(ctx context.Context) error {
+	m.calls.Lock()
+	defer m.calls.Unlock()
+	m.mu.Lock()
+	switch m.state {
+	case InTransaction, Committing, AbortableError, Aborting:
+		m.state = Aborting
+	case FatalError:
+		defer m.mu.Unlock()
+		return m.lastErr
+	default:
+		defer m.mu.Unlock()
+		return fmt.Errorf("%w: AbortTransaction in state %v: no transaction to abort", ErrState, m.state)
+	}
+	m.mu.Unlock()
+	m.cfg.FailUnsent(ErrAborted)
+	if err := m.cfg.Flush(ctx); err != nil {
+		return fmt.Errorf("AbortTransaction: records without an outcome: %w", err)
+	}
+	m.mu.Lock()
+	started, bump, v2 := m.started, m.bump, m.v2
+	m.mu.Unlock()
+	if started {
+		err := m.endTxn(ctx, false)
+		switch {
+		case err == nil:
+		case errors.Is(err, kerr.InvalidProducerEpoch) && !v2:
+			// The coordinator timed the transaction out and bumped the
+			// epoch: it aborted it already; claim the new epoch (KIP-588).
+			bump = true
+		default:
+			return m.coordinatorFailed("AbortTransaction", err)
+		}
+	}
+	if bump && !v2 { // with v2, EndTxn gave the new epoch already
+		current, _ := m.cfg.ProducerID()
+		id, err := m.initProducerID(ctx, current)
+		if err != nil {
+			return m.coordinatorFailed("AbortTransaction", err)
+		}
+		m.cfg.SetProducerID(id)
+	}
+	m.finish()
+	return nil
+}
+
+// coordinatorFailed books a failed EndTxn or InitProducerId: fencing ends
+// the producer; anything else (the context ended) leaves the call to be
+// made again.
+func (m *Manager) coordinatorFailed(call string, err error) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if fencedByCoordinator(err) {
+		return fmt.Errorf("%s: %w", call, m.fatal(err))
+	}
+	return fmt.Errorf("%s: %w", call, err)
+}
+
+// endTxn asks the coordinator to commit or abort. With transactions v2 the
+// answer carries the epoch the next transaction uses.
+func (m *Manager) endTxn(ctx context.Context, commit bool) error {
+	id, _ := m.cfg.ProducerID()
+	req := &protocol.EndTxnRequest{TransactionalID: m.cfg.TransactionalID, ProducerID: id.ID, ProducerEpoch: id.Epoch, Committed: commit}
+	maxVersion := int16(4) // v5 is transactions v2's
+	if m.V2() {
+		maxVersion = 5
+	}
+	resp, err := m.call(ctx, cluster.TransactionCoordinator, m.cfg.TransactionalID, req, maxVersion, func(r protocol.Response) error {
+		return code(protocol.EndTxn, r.(*protocol.EndTxnResponse).ErrorCode)
+	})
+	if err != nil {
+		return err
+	}
+	if r := resp.(*protocol.EndTxnResponse); m.V2() && r.ProducerID >= 0 {
+		m.cfg.SetProducerID(accumulator.ProducerID{ID: r.ProducerID, Epoch: r.ProducerEpoch})
+	}
+	return nil
+}
+
+// finish ends the transaction on the producer's side: ready for the next.
+func (m *Manager) finish() {
+	m.mu.Lock()
+	m.state, m.lastErr = Ready, nil
+	clear(m.added)
+	clear(m.pending)
+	m.started, m.bump = false, false
+	m.gen++
+	m.mu.Unlock()
+	m.cfg.EndTransaction()
+}

@@ -1,0 +1,97 @@
+package txn
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/gokafka/producer/accumulator"
+	"github.com/gokafka/producer/internal/cluster"
+	"github.com/gokafka/producer/protocol"
+)
+
+// transactionVersionFeature is the feature whose level 2 turns
+// transactions v2 on in a cluster (KIP-890, KIP-1022).
+const transactionVersionFeature = "transaction.version"
+
+// Init gets the producer its id and epoch from the transaction coordinator
+// (InitProducerId with the transactional id), which also aborts a
+// transaction a previous producer with the id left open and fences that
+// producer. It learns whether the cluster speaks transactions v2.
+func (m *Manager) Init(ctx context.Context) error {
+	m.calls.Lock()
+	defer m.calls.Unlock()
+	m.mu.Lock()
+	if m.state != Uninitialized {
+		defer m.mu.Unlock()
+		return fmt.Errorf("%w: InitTransactions in state %v: it runs once", ErrState, m.state)
+	}
+	m.mu.Unlock()
+	id, err := m.initProducerID(ctx, accumulator.ProducerID{ID: -1, Epoch: -1})
+	if err != nil {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if fencedByCoordinator(err) {
+			return m.fatal(err)
+		}
+		return fmt.Errorf("InitTransactions: %w", err)
+	}
+	v2 := m.speaksV2(ctx)
+	m.mu.Lock()
+	m.v2, m.state = v2, Ready
+	m.mu.Unlock()
+	m.cfg.SetProducerID(id)
+	m.cfg.Logger.Info("transactions initialized", "transactional_id", m.cfg.TransactionalID,
+		"producer_id", id.ID, "epoch", id.Epoch, "transactions_v2", v2)
+	return nil
+}
+
+// initProducerID asks the coordinator for the producer's id and epoch;
+// from is the current ones for a bump (KIP-360), or -1s for a fresh start.
+func (m *Manager) initProducerID(ctx context.Context, from accumulator.ProducerID) (accumulator.ProducerID, error) {
+	req := &protocol.InitProducerIdRequest{
+		TransactionalID:      &m.cfg.TransactionalID,
+		TransactionTimeoutMs: int32(m.cfg.Timeout.Milliseconds()),
+		ProducerID:           from.ID,
+		ProducerEpoch:        from.Epoch,
+	}
+	resp, err := m.call(ctx, cluster.TransactionCoordinator, m.cfg.TransactionalID, req, -1, func(r protocol.Response) error {
+		return code(protocol.InitProducerId, r.(*protocol.InitProducerIdResponse).ErrorCode)
+	})
+	if err != nil {
+		return accumulator.ProducerID{}, err
+	}
+	r := resp.(*protocol.InitProducerIdResponse)
+	return accumulator.ProducerID{ID: r.ProducerID, Epoch: r.ProducerEpoch}, nil
+}
+
+// speaksV2 reports whether the coordinator's cluster finalized
+// transaction.version 2 and speaks the requests that need (EndTxn v5,
+// Produce v12). Without an answer it assumes v1, which every broker takes.
+func (m *Manager) speaksV2(ctx context.Context) bool {
+	b, err := m.cfg.Coordinators.CoordinatorBroker(ctx, cluster.TransactionCoordinator, m.cfg.TransactionalID)
+	if err != nil {
+		return false
+	}
+	level, ok := b.FinalizedFeature(transactionVersionFeature)
+	endTxn, err1 := b.Version(protocol.EndTxn)
+	produce, err2 := b.Version(protocol.Produce)
+	return ok && level >= 2 && err1 == nil && endTxn >= 5 && err2 == nil && produce >= 12
+}
+
+// Begin starts a transaction: records may be produced until Commit or
+// Abort.
+func (m *Manager) Begin() error {
+	m.calls.Lock()
+	defer m.calls.Unlock()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch m.state {
+	case Ready:
+		m.state = InTransaction
+		m.started = false
+		return nil
+	case FatalError, AbortableError:
+		return m.lastErr
+	}
+	return fmt.Errorf("%w: BeginTransaction in state %v", ErrState, m.state)
+}

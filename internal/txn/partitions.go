@@ -1,0 +1,150 @@
+package txn
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/gokafka/producer/accumulator"
+	"github.com/gokafka/producer/internal/cluster"
+	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/kerr"
+)
+
+// maxAddPartitionsVersion is the newest AddPartitionsToTxn a client sends:
+// v4 and later are for brokers verifying transactions (KIP-890).
+const maxAddPartitionsVersion = 3
+
+// Admit is the accumulator's question before a partition's first batch of
+// the transaction leaves: with transactions v1 the partition must be added
+// to the transaction first, so the first ask of a partition starts adding
+// it (on a goroutine of the manager's) and answers false; the accumulator
+// is told through Wake once it is added. With v2 the Produce request adds
+// it. It runs under the partition's lock: it only books and starts.
+func (m *Manager) Admit(tp accumulator.TopicPartition) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.state != InTransaction && m.state != Committing {
+		return false // an abort fails what waits
+	}
+	m.started = true
+	if m.v2 || m.added[tp] {
+		return true
+	}
+	m.pending[tp] = true
+	if !m.adding {
+		m.adding = true
+		go m.addPartitions()
+	}
+	return false
+}
+
+// addPartitions adds the partitions waiting to the transaction, in as few
+// AddPartitionsToTxn requests as their arrival allows, and wakes them.
+func (m *Manager) addPartitions() {
+	for {
+		m.mu.Lock()
+		if len(m.pending) == 0 || m.state == FatalError {
+			m.adding = false
+			m.mu.Unlock()
+			return
+		}
+		parts := make([]accumulator.TopicPartition, 0, len(m.pending))
+		for tp := range m.pending {
+			parts = append(parts, tp)
+		}
+		clear(m.pending)
+		id, _ := m.cfg.ProducerID()
+		gen := m.gen
+		m.mu.Unlock()
+
+		err := m.addToTransaction(id, parts)
+
+		m.mu.Lock()
+		switch {
+		case gen != m.gen:
+			// The transaction ended meanwhile (aborted): nothing to book.
+			m.mu.Unlock()
+			continue
+		case err == nil:
+			for _, tp := range parts {
+				m.added[tp] = true
+			}
+		case fencedByCoordinator(err):
+			m.fatal(err)
+		default:
+			m.abortable(err)
+		}
+		m.mu.Unlock()
+		if err != nil {
+			// What waits to be added can never be sent in this transaction.
+			m.cfg.FailUnsent(fmt.Errorf("adding partitions to the transaction: %w", m.stateErr()))
+			continue
+		}
+		for _, tp := range parts {
+			m.cfg.Wake(tp)
+		}
+	}
+}
+
+// stateErr is the error of an abortable or fatal state.
+func (m *Manager) stateErr() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.lastErr
+}
+
+// addToTransaction sends AddPartitionsToTxn for parts, retrying what may
+// heal.
+func (m *Manager) addToTransaction(id accumulator.ProducerID, parts []accumulator.TopicPartition) error {
+	slices.SortFunc(parts, func(a, b accumulator.TopicPartition) int {
+		if a.Topic != b.Topic {
+			if a.Topic < b.Topic {
+				return -1
+			}
+			return 1
+		}
+		return int(a.Partition - b.Partition)
+	})
+	req := &protocol.AddPartitionsToTxnRequest{
+		V3AndBelowTransactionalID: m.cfg.TransactionalID,
+		V3AndBelowProducerID:      id.ID,
+		V3AndBelowProducerEpoch:   id.Epoch,
+	}
+	for _, tp := range parts {
+		if n := len(req.V3AndBelowTopics); n == 0 || req.V3AndBelowTopics[n-1].Name != tp.Topic {
+			req.V3AndBelowTopics = append(req.V3AndBelowTopics, protocol.AddPartitionsToTxnRequestTopic{Name: tp.Topic})
+		}
+		t := &req.V3AndBelowTopics[len(req.V3AndBelowTopics)-1]
+		t.Partitions = append(t.Partitions, tp.Partition)
+	}
+	_, err := m.call(m.cfg.Context, cluster.TransactionCoordinator, m.cfg.TransactionalID, req, maxAddPartitionsVersion,
+		func(r protocol.Response) error { return addPartitionsError(r.(*protocol.AddPartitionsToTxnResponse)) })
+	return err
+}
+
+// addPartitionsError is the error of an AddPartitionsToTxn answer: the
+// first partition error that is not OPERATION_NOT_ATTEMPTED (which says
+// only that another partition's failure stopped the request).
+func addPartitionsError(r *protocol.AddPartitionsToTxnResponse) error {
+	if err := code(protocol.AddPartitionsToTxn, r.ErrorCode); err != nil {
+		return err
+	}
+	var notAttempted error
+	for _, t := range r.ResultsByTopicV3AndBelow {
+		for _, p := range t.ResultsByPartition {
+			err := kerr.ForCode(p.PartitionErrorCode)
+			switch {
+			case err == nil:
+			case errors.Is(err, kerr.OperationNotAttempted):
+				notAttempted = err
+			default:
+				return fmt.Errorf("AddPartitionsToTxn: %s-%d: %w", t.Name, p.PartitionIndex, err)
+			}
+		}
+	}
+	if notAttempted != nil {
+		return fmt.Errorf("AddPartitionsToTxn: %w", notAttempted)
+	}
+	return nil
+}

@@ -1,0 +1,66 @@
+package txn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/gokafka/producer/internal/cluster"
+	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/kerr"
+)
+
+// call sends req to the coordinator of key until it gets an answer that
+// check accepts, or a failure that will not heal, or ctx ends. Retriable
+// failures (no broker answered, NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS,
+// CONCURRENT_TRANSACTIONS) are retried with backoff; a coordinator that
+// moved is looked up again.
+func (m *Manager) call(ctx context.Context, kind cluster.CoordinatorKind, key string, req protocol.Request, maxVersion int16, check func(protocol.Response) error) (protocol.Response, error) {
+	for failures := 1; ; failures++ {
+		resp, err := m.cfg.Coordinators.AskCoordinator(ctx, kind, key, req, maxVersion)
+		if err == nil {
+			err = check(resp)
+		}
+		if err == nil {
+			return resp, nil
+		}
+		if errors.Is(err, kerr.NotCoordinator) || errors.Is(err, kerr.CoordinatorNotAvailable) {
+			m.cfg.Coordinators.ForgetCoordinator(kind, key)
+		}
+		if ctx.Err() != nil || !cluster.Retriable(err) {
+			return nil, err
+		}
+		wait := m.retry.Delay(failures)
+		m.cfg.Logger.Debug("coordinator request failed; retrying", "api", req.Key(), "err", err, "retry_in", wait)
+		t := m.cfg.Clock.NewTimer(wait)
+		select {
+		case <-t.C():
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("%s: %w (last failure: %w)", req.Key(), ctx.Err(), err)
+		}
+	}
+}
+
+// code is check for an answer with a single error code.
+func code(api protocol.APIKey, c int16) error {
+	if e := kerr.ForCode(c); e != nil {
+		return fmt.Errorf("%s: %w", api, e)
+	}
+	return nil
+}
+
+// fencedByCoordinator reports a coordinator's answer that ends the
+// producer: another producer took over the transactional id (its epoch is
+// older than the coordinator's), or the id is denied.
+func fencedByCoordinator(err error) bool {
+	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) ||
+		errors.Is(err, kerr.TransactionalIDAuthorizationFailed) || errors.Is(err, kerr.InvalidTxnState)
+}
+
+// fenced reports a record's failure that ends the producer. A Produce
+// answer's INVALID_PRODUCER_EPOCH is not one: the coordinator bumped the
+// epoch when it timed the transaction out, and aborting recovers (KIP-588).
+func fenced(err error) bool {
+	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.TransactionalIDAuthorizationFailed)
+}

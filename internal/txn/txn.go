@@ -1,0 +1,222 @@
+// Package txn is the transaction manager of a transactional producer: the
+// state machine of the Java client's TransactionManager, written from its
+// behaviour (KIP-98, KIP-360, KIP-588, KIP-890).
+//
+//	uninitialized --Init--> ready --Begin--> in transaction --Commit--> ready
+//	                          ^                 |   \--Abort--------------^
+//	                          |                 v                         |
+//	                          +----Abort--- abortable error               |
+//	any state ---------------------------> fatal error (fenced, denied)
+//
+// It reaches the transaction coordinator (and, for offsets, the group
+// coordinator) through the cluster layer, and drives the producer's
+// accumulator through functions the producer gives it: the producer id and
+// epoch, which partitions may send, failing what has not been sent, waiting
+// for every record's outcome. Two protocols: transactions v1, where a
+// partition joins a transaction with AddPartitionsToTxn before its first
+// batch is sent, and transactions v2 (KIP-890 part 2: Produce v12+, EndTxn
+// v5, transaction.version 2), where a Produce request adds its partitions
+// and every transaction ends with a new epoch.
+package txn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/gokafka/producer/accumulator"
+	"github.com/gokafka/producer/internal/backoff"
+	"github.com/gokafka/producer/internal/clock"
+	"github.com/gokafka/producer/internal/cluster"
+	"github.com/gokafka/producer/protocol"
+)
+
+// The errors a transactional producer's calls fail with; each also wraps
+// the broker's error, when one is the cause.
+var (
+	// ErrAbortable: the transaction can no longer commit (a record failed,
+	// the broker lost the producer's sequence, the coordinator timed the
+	// transaction out); AbortTransaction is the way on.
+	ErrAbortable = errors.New("the transaction must be aborted")
+	// ErrFatal: the producer can do nothing more (it was fenced by another
+	// producer with its transactional id, or denied); close it.
+	ErrFatal = errors.New("the transactional producer cannot continue")
+	// ErrState: a call the transaction's state does not allow (producing
+	// outside a transaction, committing with none begun, initializing
+	// twice).
+	ErrState = errors.New("not allowed in this transaction state")
+	// ErrAborted: a record that had not been sent when its transaction was
+	// aborted.
+	ErrAborted = errors.New("transaction aborted")
+)
+
+// State is where the transaction manager stands.
+type State int8
+
+const (
+	Uninitialized State = iota
+	Ready
+	InTransaction
+	Committing
+	Aborting
+	AbortableError
+	FatalError
+)
+
+func (s State) String() string {
+	return [...]string{"uninitialized", "ready", "in transaction", "committing", "aborting", "abortable error", "fatal error"}[s]
+}
+
+// Broker is what the manager asks of the coordinator's connection: the
+// versions it speaks and the cluster's finalized features.
+type Broker interface {
+	Version(api protocol.APIKey) (int16, error)
+	FinalizedFeature(name string) (int16, bool)
+}
+
+// Coordinators reaches coordinators; the cluster layer is one.
+type Coordinators interface {
+	CoordinatorBroker(ctx context.Context, kind cluster.CoordinatorKind, key string) (Broker, error)
+	AskCoordinator(ctx context.Context, kind cluster.CoordinatorKind, key string, req protocol.Request, maxVersion int16) (protocol.Response, error)
+	ForgetCoordinator(kind cluster.CoordinatorKind, key string)
+}
+
+// Config is the manager's settings and its ways into the producer.
+type Config struct {
+	TransactionalID string
+	Timeout         time.Duration // transaction.timeout.ms
+	RetryBackoff    time.Duration
+	RetryBackoffMax time.Duration
+	Coordinators    Coordinators
+	Clock           clock.Clock
+	Logger          *slog.Logger
+	// Context ends when the producer closes: the manager's own requests
+	// (adding partitions) stop then.
+	Context context.Context
+
+	// SetProducerID gives the producer its id and epoch; ProducerID reads
+	// them.
+	SetProducerID func(accumulator.ProducerID)
+	ProducerID    func() (accumulator.ProducerID, bool)
+	// EndTransaction makes every partition ask Admit again.
+	EndTransaction func()
+	// FailUnsent fails every batch not sent yet with err.
+	FailUnsent func(err error)
+	// Flush waits until every record produced so far has its outcome.
+	Flush func(ctx context.Context) error
+	// Wake tells a partition's sender that the partition may send.
+	Wake func(accumulator.TopicPartition)
+}
+
+// Manager is one transactional producer's transaction manager. Its API
+// calls (Init, Begin, Commit, Abort, SendOffsets) run one at a time.
+type Manager struct {
+	cfg   Config
+	retry backoff.Exponential
+	calls sync.Mutex // one API call at a time
+
+	mu      sync.Mutex
+	state   State
+	lastErr error // why the state is abortable or fatal
+	v2      bool  // transactions v2 (KIP-890 part 2)
+	// In the current transaction: the partitions added (v1), those waiting
+	// to be, whether an adder goroutine runs, and whether anything at all
+	// (a record, offsets) is in it.
+	added   map[accumulator.TopicPartition]bool
+	pending map[accumulator.TopicPartition]bool
+	adding  bool
+	started bool
+	gen     uint64 // transactions ended so far: a late addition of an ended one is ignored
+	// bump: the producer's epoch must move on before the next transaction
+	// (a sequence was lost, or a batch may be in the log unanswered).
+	bump bool
+}
+
+// New returns a manager in state Uninitialized.
+func New(cfg Config) *Manager {
+	return &Manager{
+		cfg:     cfg,
+		retry:   backoff.Exponential{Base: cfg.RetryBackoff, Max: cfg.RetryBackoffMax},
+		added:   make(map[accumulator.TopicPartition]bool),
+		pending: make(map[accumulator.TopicPartition]bool),
+	}
+}
+
+// State returns the manager's state and, in an error state, why.
+func (m *Manager) State() (State, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.state, m.lastErr
+}
+
+// V2 reports whether transactions v2 is spoken: the sender may then use
+// Produce v12+, whose requests add their partitions themselves.
+func (m *Manager) V2() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.v2
+}
+
+// CheckProduce says whether a record may be produced now: only inside a
+// transaction.
+func (m *Manager) CheckProduce() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch m.state {
+	case InTransaction:
+		return nil
+	case AbortableError, FatalError:
+		return m.lastErr
+	}
+	return fmt.Errorf("%w: producing in state %v; BeginTransaction first", ErrState, m.state)
+}
+
+// abortable moves an open transaction to the abortable state, with why.
+// m.mu must be held.
+func (m *Manager) abortable(cause error) {
+	if m.state == FatalError || m.state == Aborting || m.state == AbortableError {
+		return
+	}
+	m.state = AbortableError
+	m.lastErr = fmt.Errorf("%w: %w", ErrAbortable, cause)
+	m.cfg.Logger.Warn("transaction must be aborted", "transactional_id", m.cfg.TransactionalID, "err", cause)
+}
+
+// fatal moves the manager to the fatal state for good. m.mu must be held.
+func (m *Manager) fatal(cause error) error {
+	if m.state != FatalError {
+		m.state = FatalError
+		m.lastErr = fmt.Errorf("%w: %w", ErrFatal, cause)
+		m.cfg.Logger.Error("transactional producer stopped", "transactional_id", m.cfg.TransactionalID, "err", cause)
+	}
+	return m.lastErr
+}
+
+// RecordFailed books the failure of a record of the current transaction:
+// a transaction missing a record must not commit. Fencing is fatal.
+func (m *Manager) RecordFailed(err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch {
+	case errors.Is(err, ErrAborted):
+		// The abort under way failed it.
+	case fenced(err):
+		m.fatal(err)
+	default:
+		m.abortable(err)
+		m.bump = true // an unanswered or refused batch: its sequence is in doubt
+	}
+}
+
+// EpochNeeded is the accumulator's news that a partition's sequences must
+// restart, which only a new epoch from the coordinator allows: the
+// transaction must be aborted first.
+func (m *Manager) EpochNeeded() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.bump = true
+	m.abortable(errors.New("the broker lost track of the producer's sequence numbers"))
+}

@@ -1,0 +1,480 @@
+package txn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gokafka/producer/accumulator"
+	"github.com/gokafka/producer/conn"
+	"github.com/gokafka/producer/internal/clock"
+	"github.com/gokafka/producer/internal/cluster"
+	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/kerr"
+)
+
+// fakeCoordinators answers coordinator requests from a script: for each
+// API, a queue of error codes to answer with before answering well. It
+// records every request, with the version limit it came with.
+type fakeCoordinators struct {
+	mu        sync.Mutex
+	errs      map[protocol.APIKey][]*kerr.Error
+	requests  []sent
+	forgotten int
+	v2        bool
+	epoch     int16 // the epoch InitProducerId and EndTxn v5 give
+	lost      error // a connection failure for the next request
+}
+
+type sent struct {
+	req        protocol.Request
+	maxVersion int16
+}
+
+type fakeBroker struct{ v2 bool }
+
+func (b fakeBroker) Version(api protocol.APIKey) (int16, error) {
+	if b.v2 {
+		return map[protocol.APIKey]int16{protocol.EndTxn: 5, protocol.Produce: 12}[api], nil
+	}
+	return map[protocol.APIKey]int16{protocol.EndTxn: 4, protocol.Produce: 11}[api], nil
+}
+
+func (b fakeBroker) FinalizedFeature(name string) (int16, bool) {
+	if b.v2 && name == transactionVersionFeature {
+		return 2, true
+	}
+	return 0, false
+}
+
+func (f *fakeCoordinators) CoordinatorBroker(context.Context, cluster.CoordinatorKind, string) (Broker, error) {
+	return fakeBroker{f.v2}, nil
+}
+
+func (f *fakeCoordinators) ForgetCoordinator(cluster.CoordinatorKind, string) {
+	f.mu.Lock()
+	f.forgotten++
+	f.mu.Unlock()
+}
+
+// fail makes the next n requests of api fail with err, in order.
+func (f *fakeCoordinators) fail(api protocol.APIKey, errs ...*kerr.Error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.errs[api] = append(f.errs[api], errs...)
+}
+
+func (f *fakeCoordinators) AskCoordinator(_ context.Context, _ cluster.CoordinatorKind, _ string, req protocol.Request, maxVersion int16) (protocol.Response, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.requests = append(f.requests, sent{req, maxVersion})
+	if err := f.lost; err != nil {
+		f.lost = nil
+		return nil, err
+	}
+	var code int16
+	if q := f.errs[req.Key()]; len(q) > 0 {
+		code, f.errs[req.Key()] = q[0].Code, q[1:]
+	}
+	switch r := req.(type) {
+	case *protocol.InitProducerIdRequest:
+		if code == 0 {
+			f.epoch++
+		}
+		return &protocol.InitProducerIdResponse{ErrorCode: code, ProducerID: 42, ProducerEpoch: f.epoch}, nil
+	case *protocol.AddPartitionsToTxnRequest:
+		resp := &protocol.AddPartitionsToTxnResponse{}
+		for _, t := range r.V3AndBelowTopics {
+			rt := protocol.AddPartitionsToTxnResponseTopic{Name: t.Name}
+			for _, p := range t.Partitions {
+				rt.ResultsByPartition = append(rt.ResultsByPartition, protocol.AddPartitionsToTxnResponsePartition{PartitionIndex: p, PartitionErrorCode: code})
+			}
+			resp.ResultsByTopicV3AndBelow = append(resp.ResultsByTopicV3AndBelow, rt)
+		}
+		return resp, nil
+	case *protocol.EndTxnRequest:
+		resp := &protocol.EndTxnResponse{ErrorCode: code, ProducerID: -1, ProducerEpoch: -1}
+		if f.v2 && code == 0 {
+			f.epoch++
+			resp.ProducerID, resp.ProducerEpoch = 42, f.epoch
+		}
+		return resp, nil
+	case *protocol.AddOffsetsToTxnRequest:
+		return &protocol.AddOffsetsToTxnResponse{ErrorCode: code}, nil
+	case *protocol.TxnOffsetCommitRequest:
+		resp := &protocol.TxnOffsetCommitResponse{}
+		for _, t := range r.Topics {
+			rt := protocol.TxnOffsetCommitResponseTopic{Name: t.Name}
+			for _, p := range t.Partitions {
+				rt.Partitions = append(rt.Partitions, protocol.TxnOffsetCommitResponsePartition{PartitionIndex: p.PartitionIndex, ErrorCode: code})
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		return resp, nil
+	}
+	return nil, errors.New("unexpected request")
+}
+
+// apis is the APIs of the requests sent, in order.
+func (f *fakeCoordinators) apis() []protocol.APIKey {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]protocol.APIKey, len(f.requests))
+	for i, s := range f.requests {
+		out[i] = s.req.Key()
+	}
+	return out
+}
+
+func (f *fakeCoordinators) last() sent {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.requests[len(f.requests)-1]
+}
+
+// rig is a manager over the fake coordinators, with the producer's side
+// recorded.
+type rig struct {
+	t      *testing.T
+	clk    *clock.Fake
+	coords *fakeCoordinators
+	m      *Manager
+
+	mu        sync.Mutex
+	id        accumulator.ProducerID
+	ended     int
+	unsentErr []error
+	woken     []accumulator.TopicPartition
+	flushErr  error
+	flushed   int
+}
+
+func newRig(t *testing.T, v2 bool) *rig {
+	r := &rig{t: t, clk: clock.NewFake(time.Unix(1_700_000_000, 0)),
+		coords: &fakeCoordinators{errs: map[protocol.APIKey][]*kerr.Error{}, v2: v2, epoch: -1}}
+	r.m = New(Config{
+		TransactionalID: "tx", Timeout: time.Minute,
+		RetryBackoff: 100 * time.Millisecond, RetryBackoffMax: time.Second,
+		Coordinators: r.coords, Clock: r.clk, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Context:       context.Background(),
+		SetProducerID: func(id accumulator.ProducerID) { r.mu.Lock(); r.id = id; r.mu.Unlock() },
+		ProducerID: func() (accumulator.ProducerID, bool) {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			return r.id, r.id.ID >= 0
+		},
+		EndTransaction: func() { r.mu.Lock(); r.ended++; r.mu.Unlock() },
+		FailUnsent:     func(err error) { r.mu.Lock(); r.unsentErr = append(r.unsentErr, err); r.mu.Unlock() },
+		Flush: func(context.Context) error {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			r.flushed++
+			return r.flushErr
+		},
+		Wake: func(tp accumulator.TopicPartition) { r.mu.Lock(); r.woken = append(r.woken, tp); r.mu.Unlock() },
+	})
+	return r
+}
+
+func (r *rig) producerID() accumulator.ProducerID {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.id
+}
+
+func (r *rig) state() State {
+	s, _ := r.m.State()
+	return s
+}
+
+var tp0 = accumulator.TopicPartition{Topic: "t", Partition: 0}
+
+// initialized is a rig after Init and Begin.
+func initialized(t *testing.T, v2 bool) *rig {
+	r := newRig(t, v2)
+	require.NoError(t, r.m.Init(context.Background()))
+	require.NoError(t, r.m.Begin())
+	return r
+}
+
+// retrying runs f while moving the fake clock past each backoff it arms,
+// and returns f's error.
+func (r *rig) retrying(f func() error) error {
+	r.t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	var err error
+	require.Eventually(r.t, func() bool {
+		select {
+		case err = <-done:
+			return true
+		default:
+			r.clk.Advance(time.Second) // past the longest backoff
+			return false
+		}
+	}, 10*time.Second, time.Millisecond, "the call did not return within 10s of backoffs")
+	return err
+}
+
+func TestInitGetsTheIDOnceAndTellsTheProtocol(t *testing.T) {
+	for _, v2 := range []bool{false, true} {
+		r := newRig(t, v2)
+		require.Equal(t, Uninitialized, r.state())
+		require.NoError(t, r.m.Init(context.Background()))
+		require.Equal(t, Ready, r.state())
+		require.Equal(t, accumulator.ProducerID{ID: 42, Epoch: 0}, r.producerID())
+		require.Equal(t, v2, r.m.V2())
+		init := r.coords.last().req.(*protocol.InitProducerIdRequest)
+		require.Equal(t, "tx", *init.TransactionalID)
+		require.Equal(t, int32(60000), init.TransactionTimeoutMs)
+		require.ErrorIs(t, r.m.Init(context.Background()), ErrState, "a second Init")
+	}
+}
+
+func TestInitRetriesWhatHealsAndStopsOnFencing(t *testing.T) {
+	r := newRig(t, false)
+	r.coords.fail(protocol.InitProducerId, kerr.CoordinatorLoadInProgress, kerr.NotCoordinator, kerr.ConcurrentTransactions)
+	require.NoError(t, r.retrying(func() error { return r.m.Init(context.Background()) }))
+	require.Len(t, r.coords.apis(), 4)
+	require.Equal(t, 1, r.coords.forgotten, "NOT_COORDINATOR: the coordinator is found again")
+
+	r = newRig(t, false)
+	r.coords.fail(protocol.InitProducerId, kerr.TransactionalIDAuthorizationFailed)
+	err := r.m.Init(context.Background())
+	require.ErrorIs(t, err, ErrFatal)
+	require.ErrorIs(t, err, kerr.TransactionalIDAuthorizationFailed)
+	require.Equal(t, FatalError, r.state())
+}
+
+func TestProduceOnlyInsideATransaction(t *testing.T) {
+	r := newRig(t, false)
+	require.ErrorIs(t, r.m.CheckProduce(), ErrState, "before Init")
+	require.ErrorIs(t, r.m.Begin(), ErrState, "Begin before Init")
+	require.NoError(t, r.m.Init(context.Background()))
+	require.ErrorIs(t, r.m.CheckProduce(), ErrState, "before Begin")
+	require.ErrorIs(t, r.m.Commit(context.Background()), ErrState, "commit with none begun")
+	require.ErrorIs(t, r.m.Abort(context.Background()), ErrState, "abort with none begun")
+	require.NoError(t, r.m.Begin())
+	require.NoError(t, r.m.CheckProduce())
+	require.ErrorIs(t, r.m.Begin(), ErrState, "a second Begin")
+}
+
+func TestV1PartitionsAreAddedBeforeTheyMaySend(t *testing.T) {
+	r := initialized(t, false)
+	tp1 := accumulator.TopicPartition{Topic: "t", Partition: 1}
+	require.False(t, r.m.Admit(tp0), "not added yet")
+	require.False(t, r.m.Admit(tp1))
+	require.Eventually(t, func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return len(r.woken) == 2
+	}, 10*time.Second, time.Millisecond, "the partitions are woken once added")
+	require.True(t, r.m.Admit(tp0))
+	require.True(t, r.m.Admit(tp1))
+	var add *protocol.AddPartitionsToTxnRequest
+	for _, s := range r.coords.requests {
+		if a, ok := s.req.(*protocol.AddPartitionsToTxnRequest); ok {
+			add = a
+			require.Equal(t, int16(maxAddPartitionsVersion), s.maxVersion, "clients send AddPartitionsToTxn v3 at most")
+		}
+	}
+	require.NotNil(t, add)
+	require.Equal(t, int64(42), add.V3AndBelowProducerID)
+}
+
+func TestV1AddingRetriesConcurrentTransactions(t *testing.T) {
+	r := initialized(t, false)
+	r.coords.fail(protocol.AddPartitionsToTxn, kerr.ConcurrentTransactions, kerr.ConcurrentTransactions)
+	require.False(t, r.m.Admit(tp0))
+	require.Eventually(t, func() bool {
+		r.clk.Advance(time.Second) // past the longest backoff
+		return r.m.Admit(tp0)
+	}, 10*time.Second, time.Millisecond, "the partition was not added through the retries")
+	require.Equal(t, InTransaction, r.state())
+}
+
+func TestV1AddingRefusedMakesTheTransactionAbortable(t *testing.T) {
+	r := initialized(t, false)
+	r.coords.fail(protocol.AddPartitionsToTxn, kerr.TopicAuthorizationFailed)
+	require.False(t, r.m.Admit(tp0))
+	require.Eventually(t, func() bool { return r.state() == AbortableError }, 10*time.Second, time.Millisecond)
+	r.mu.Lock()
+	require.Len(t, r.unsentErr, 1, "what waited to be added fails")
+	require.ErrorIs(t, r.unsentErr[0], kerr.TopicAuthorizationFailed)
+	r.mu.Unlock()
+	require.ErrorIs(t, r.m.CheckProduce(), ErrAbortable)
+	require.ErrorIs(t, r.m.Commit(context.Background()), ErrAbortable)
+	require.NoError(t, r.m.Abort(context.Background()))
+	require.Equal(t, Ready, r.state())
+}
+
+func TestV2PartitionsNeedNoAdding(t *testing.T) {
+	r := initialized(t, true)
+	require.True(t, r.m.Admit(tp0))
+	require.NotContains(t, r.coords.apis(), protocol.AddPartitionsToTxn)
+}
+
+func TestCommitFlushesThenEnds(t *testing.T) {
+	for _, v2 := range []bool{false, true} {
+		r := initialized(t, v2)
+		r.m.Admit(tp0)
+		require.Eventually(t, func() bool { return r.m.Admit(tp0) }, 10*time.Second, time.Millisecond)
+		require.NoError(t, r.m.Commit(context.Background()))
+		require.Equal(t, Ready, r.state())
+		require.Equal(t, 1, r.flushed)
+		require.Equal(t, 1, r.ended, "the partitions must be added anew next time")
+		end := r.coords.last()
+		require.False(t, end.req.(*protocol.EndTxnRequest).Committed == false)
+		if v2 {
+			require.Equal(t, int16(5), end.maxVersion)
+			require.Equal(t, accumulator.ProducerID{ID: 42, Epoch: 1}, r.producerID(), "v2: every transaction ends with a new epoch")
+		} else {
+			require.Equal(t, int16(4), end.maxVersion)
+			require.Equal(t, accumulator.ProducerID{ID: 42, Epoch: 0}, r.producerID())
+		}
+		require.NoError(t, r.m.Begin(), "the next transaction")
+	}
+}
+
+func TestAnEmptyTransactionSendsNoEndTxn(t *testing.T) {
+	r := initialized(t, true)
+	require.NoError(t, r.m.Commit(context.Background()))
+	require.NotContains(t, r.coords.apis(), protocol.EndTxn)
+}
+
+func TestACommitWhoseFlushEndsEarlyMayBeTriedAgain(t *testing.T) {
+	r := initialized(t, false)
+	r.m.Admit(tp0)
+	r.flushErr = context.DeadlineExceeded
+	require.ErrorIs(t, r.m.Commit(context.Background()), context.DeadlineExceeded)
+	require.Equal(t, Committing, r.state())
+	r.flushErr = nil
+	require.NoError(t, r.m.Commit(context.Background()))
+}
+
+func TestAFailedRecordMeansAbort(t *testing.T) {
+	r := initialized(t, false)
+	r.m.Admit(tp0)
+	r.m.RecordFailed(kerr.NotEnoughReplicas)
+	err := r.m.Commit(context.Background())
+	require.ErrorIs(t, err, ErrAbortable)
+	require.ErrorIs(t, err, kerr.NotEnoughReplicas)
+	require.NotContains(t, r.coords.apis(), protocol.EndTxn, "nothing commits")
+
+	epoch := r.producerID().Epoch
+	require.NoError(t, r.m.Abort(context.Background()))
+	r.mu.Lock()
+	require.ErrorIs(t, r.unsentErr[len(r.unsentErr)-1], ErrAborted, "the records not sent fail")
+	r.mu.Unlock()
+	apis := r.coords.apis()
+	require.Equal(t, []protocol.APIKey{protocol.EndTxn, protocol.InitProducerId}, apis[len(apis)-2:],
+		"v1: the abort, then a new epoch, since a failed batch's sequence is in doubt (KIP-360)")
+	require.False(t, r.coords.last().req.(*protocol.InitProducerIdRequest).ProducerID == -1, "the bump names the current id")
+	require.Equal(t, epoch+1, r.producerID().Epoch)
+	require.Equal(t, Ready, r.state())
+}
+
+func TestAbortedRecordsDoNotMakeTheNextAbortable(t *testing.T) {
+	r := initialized(t, false)
+	r.m.RecordFailed(ErrAborted)
+	require.Equal(t, InTransaction, r.state())
+}
+
+func TestASequenceLostNeedsAnAbortAndANewEpoch(t *testing.T) {
+	r := initialized(t, true)
+	require.True(t, r.m.Admit(tp0))
+	r.m.EpochNeeded()
+	require.Equal(t, AbortableError, r.state())
+	require.NoError(t, r.m.Abort(context.Background()))
+	require.Equal(t, int16(1), r.producerID().Epoch, "v2: the abort's EndTxn gives the new epoch")
+	require.NotContains(t, r.coords.apis()[1:], protocol.InitProducerId)
+}
+
+func TestFencingIsFatal(t *testing.T) {
+	r := initialized(t, false)
+	r.m.Admit(tp0)
+	require.Eventually(t, func() bool { return r.m.Admit(tp0) }, 10*time.Second, time.Millisecond)
+	r.coords.fail(protocol.EndTxn, kerr.ProducerFenced)
+	err := r.m.Commit(context.Background())
+	require.ErrorIs(t, err, ErrFatal)
+	require.ErrorIs(t, err, kerr.ProducerFenced)
+	require.Equal(t, FatalError, r.state())
+	for _, call := range []func() error{r.m.Begin, r.m.CheckProduce,
+		func() error { return r.m.Abort(context.Background()) },
+		func() error { return r.m.Commit(context.Background()) }} {
+		require.ErrorIs(t, call(), kerr.ProducerFenced, "every later call")
+	}
+	r.m.RecordFailed(kerr.ProducerFenced)
+	require.Equal(t, FatalError, r.state())
+}
+
+func TestARecordFencedIsFatal(t *testing.T) {
+	r := initialized(t, false)
+	r.m.RecordFailed(kerr.ProducerFenced)
+	require.ErrorIs(t, r.m.CheckProduce(), ErrFatal)
+}
+
+// The coordinator timed the transaction out and bumped the epoch: the
+// producer's records fail with INVALID_PRODUCER_EPOCH, and so does the
+// abort's EndTxn; InitProducerId with the old epoch claims the new one
+// (KIP-588), and the producer goes on.
+func TestATimedOutTransactionIsAbortedAndRecovered(t *testing.T) {
+	r := initialized(t, false)
+	r.m.Admit(tp0)
+	r.m.RecordFailed(kerr.InvalidProducerEpoch)
+	require.Equal(t, AbortableError, r.state(), "an epoch refused on a record: abortable, not fatal")
+	r.coords.fail(protocol.EndTxn, kerr.InvalidProducerEpoch)
+	require.NoError(t, r.m.Abort(context.Background()))
+	require.Equal(t, protocol.InitProducerId, r.coords.last().req.Key())
+	require.Equal(t, Ready, r.state())
+	require.NoError(t, r.m.Begin())
+}
+
+func TestSendOffsets(t *testing.T) {
+	group := Group{ID: "g", Generation: 7, MemberID: "m"}
+	offsets := []Offset{{Topic: "in", Partition: 0, Offset: 10, LeaderEpoch: -1}, {Topic: "in", Partition: 1, Offset: 20, LeaderEpoch: 3}}
+	for _, v2 := range []bool{false, true} {
+		r := initialized(t, v2)
+		require.NoError(t, r.m.SendOffsets(context.Background(), offsets, group))
+		apis := r.coords.apis()
+		if v2 {
+			require.Equal(t, protocol.TxnOffsetCommit, apis[len(apis)-1])
+			require.NotContains(t, apis, protocol.AddOffsetsToTxn, "v2: TxnOffsetCommit adds the group itself")
+			require.Equal(t, int16(5), r.coords.last().maxVersion)
+		} else {
+			require.Equal(t, []protocol.APIKey{protocol.AddOffsetsToTxn, protocol.TxnOffsetCommit}, apis[len(apis)-2:])
+			require.Equal(t, int16(4), r.coords.last().maxVersion)
+		}
+		commit := r.coords.last().req.(*protocol.TxnOffsetCommitRequest)
+		require.Equal(t, int32(7), commit.GenerationID)
+		require.Equal(t, "m", commit.MemberID)
+		require.Len(t, commit.Topics, 1)
+		require.Len(t, commit.Topics[0].Partitions, 2)
+		require.NoError(t, r.m.Commit(context.Background()))
+		require.Contains(t, r.coords.apis(), protocol.EndTxn, "offsets alone make the transaction worth ending")
+	}
+}
+
+func TestSendOffsetsOfAConsumerRebalancedAwayIsAbortable(t *testing.T) {
+	r := initialized(t, true)
+	r.coords.fail(protocol.TxnOffsetCommit, kerr.IllegalGeneration)
+	err := r.m.SendOffsets(context.Background(), []Offset{{Topic: "in", Offset: 1, LeaderEpoch: -1}}, Group{ID: "g"})
+	require.ErrorIs(t, err, ErrAbortable)
+	require.ErrorIs(t, err, kerr.IllegalGeneration)
+	require.ErrorIs(t, r.m.SendOffsets(context.Background(), nil, Group{ID: "g"}), ErrAbortable)
+}
+
+func TestAConnectionLostOnTheWayIsRetried(t *testing.T) {
+	r := initialized(t, true)
+	r.coords.lost = fmt.Errorf("TxnOffsetCommit: %w", conn.ErrDisconnected)
+	require.NoError(t, r.retrying(func() error {
+		return r.m.SendOffsets(context.Background(), []Offset{{Topic: "in", Offset: 1, LeaderEpoch: -1}}, Group{ID: "g"})
+	}))
+}

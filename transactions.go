@@ -1,0 +1,169 @@
+package producer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/gokafka/producer/accumulator"
+	"github.com/gokafka/producer/internal/cluster"
+	"github.com/gokafka/producer/internal/txn"
+)
+
+// Transactions: Config.TransactionalID makes a producer transactional.
+//
+//	p.InitTransactions(ctx)       // once
+//	p.BeginTransaction()
+//	p.Produce(...)                // any number, any partitions
+//	p.SendOffsetsToTransaction(ctx, offsets, group) // consume-transform-produce
+//	p.CommitTransaction(ctx)      // or AbortTransaction
+//
+// A consumer reading committed records (isolation.level=read_committed)
+// sees a transaction's records, and its group's offsets move, all at once
+// or never.
+
+// The errors of transactions, for errors.Is; each wraps the broker's error
+// when one is the cause.
+var (
+	// ErrTransactionAbortable: the transaction can no longer commit (one of
+	// its records failed, the coordinator timed it out, the broker lost the
+	// producer's sequence); AbortTransaction, then go on.
+	ErrTransactionAbortable = txn.ErrAbortable
+	// ErrTransactionFatal: the producer can do nothing more: another
+	// producer with its transactional id fenced it
+	// (errors.Is(err, kerr.ProducerFenced)), or the id is denied to it.
+	// Close it.
+	ErrTransactionFatal = txn.ErrFatal
+	// ErrTransactionState: a call the transaction's state does not allow:
+	// producing outside a transaction, committing with none begun,
+	// initializing twice, or any transaction call on a producer without a
+	// TransactionalID.
+	ErrTransactionState = txn.ErrState
+	// ErrTransactionAborted: the record had not been sent when its
+	// transaction was aborted.
+	ErrTransactionAborted = txn.ErrAborted
+)
+
+// Offset is a consumer's position to commit in a transaction: the offset
+// of the next record to consume from a partition, as a consumer commits it.
+type Offset = txn.Offset
+
+// GroupMetadata is the consumer group the offsets belong to and the
+// consumer's membership of it (Java: ConsumerGroupMetadata, KIP-447), from
+// whatever consumer library reads the input.
+type GroupMetadata = txn.Group
+
+// InitTransactions registers the transactional id with its coordinator
+// and gets the producer's id and epoch: it fences any earlier producer with
+// the same id and aborts the transaction that one left open. Call it once,
+// before the first transaction.
+func (p *Producer) InitTransactions(ctx context.Context) error {
+	if err := p.transactional(); err != nil {
+		return err
+	}
+	return p.txn.Init(ctx)
+}
+
+// BeginTransaction starts a transaction: the records produced until
+// CommitTransaction or AbortTransaction belong to it.
+func (p *Producer) BeginTransaction() error {
+	if err := p.transactional(); err != nil {
+		return err
+	}
+	return p.txn.Begin()
+}
+
+// CommitTransaction waits until every record of the transaction has its
+// outcome (callbacks included), then commits it. If a record failed it
+// does not commit, and returns an error wrapping ErrTransactionAbortable.
+// If ctx ends first it may be called again.
+func (p *Producer) CommitTransaction(ctx context.Context) error {
+	if err := p.transactional(); err != nil {
+		return err
+	}
+	return p.txn.Commit(ctx)
+}
+
+// AbortTransaction aborts the transaction: records not sent yet fail with
+// ErrTransactionAborted, and those sent are never seen by consumers that
+// read committed records. It returns once every record has its outcome. If
+// ctx ends first it may be called again.
+func (p *Producer) AbortTransaction(ctx context.Context) error {
+	if err := p.transactional(); err != nil {
+		return err
+	}
+	return p.txn.Abort(ctx)
+}
+
+// SendOffsetsToTransaction adds a consumer group's offsets to the
+// transaction, so that they are committed with its records or not at all:
+// the consume-transform-produce loop of exactly-once pipelines. The group's
+// metadata comes from the consumer, whichever library it is.
+func (p *Producer) SendOffsetsToTransaction(ctx context.Context, offsets []Offset, group GroupMetadata) error {
+	if err := p.transactional(); err != nil {
+		return err
+	}
+	return p.txn.SendOffsets(ctx, offsets, group)
+}
+
+// transactional refuses transaction calls on a producer without a
+// TransactionalID, or a closed one.
+func (p *Producer) transactional() error {
+	switch {
+	case p.txn == nil:
+		return fmt.Errorf("%w: the producer has no TransactionalID", ErrTransactionState)
+	case p.closed.Load():
+		return ErrClosed
+	}
+	return nil
+}
+
+// noteTxnFailure tells the transaction manager that a record of the
+// transaction failed: the transaction cannot commit.
+func (p *Producer) noteTxnFailure(err error) {
+	if p.txn != nil && !errors.Is(err, ErrTransactionState) {
+		p.txn.RecordFailed(err)
+	}
+}
+
+// newTransactionManager wires the transaction manager to the cluster layer
+// and the accumulator.
+func (p *Producer) newTransactionManager() *txn.Manager {
+	m := txn.New(txn.Config{
+		TransactionalID: p.cfg.TransactionalID,
+		Timeout:         p.cfg.TransactionTimeout,
+		RetryBackoff:    p.cfg.RetryBackoff,
+		RetryBackoffMax: p.cfg.RetryBackoffMax,
+		Coordinators:    coordinators{p.cluster},
+		Clock:           p.cfg.clock,
+		Logger:          p.cfg.Logger,
+		Context:         p.ctx,
+		SetProducerID:   p.acc.SetProducerID,
+		ProducerID:      p.acc.ProducerID,
+		EndTransaction:  p.acc.EndTransaction,
+		FailUnsent:      func(err error) { p.acc.FailUnsent(nil, err) },
+		Flush:           p.flush,
+		Wake: func(tp accumulator.TopicPartition) {
+			p.wakeLeader(p.cluster.Snapshot(), tp)
+		},
+	})
+	p.acc.SetAdmit(m.Admit)
+	return m
+}
+
+// coordinators is the cluster layer as the transaction manager sees it.
+type coordinators struct{ *cluster.Cluster }
+
+// CoordinatorBroker is the coordinator's live connection, whose versions
+// and finalized features tell which transaction protocol it speaks.
+func (c coordinators) CoordinatorBroker(ctx context.Context, kind cluster.CoordinatorKind, key string) (txn.Broker, error) {
+	b, err := c.Coordinator(ctx, kind, key)
+	if err != nil {
+		return nil, err
+	}
+	cn, err := b.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return cn, nil
+}
