@@ -58,10 +58,10 @@ type Config struct {
 	// send Produce v12+, whose requests add their partitions to the
 	// transaction themselves.
 	TransactionsV2 func() bool
-	Accumulator     *accumulator.Accumulator
-	Hooks           Hooks
-	Clock           clock.Clock
-	Logger          *slog.Logger
+	Accumulator    *accumulator.Accumulator
+	Hooks          Hooks
+	Clock          clock.Clock
+	Logger         *slog.Logger
 	// Counters, if set, is incremented as requests and retries happen.
 	Counters *Counters
 }
