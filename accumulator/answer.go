@@ -19,6 +19,8 @@ func (a *Accumulator) Complete(b *Batch, baseOffset, logAppendTimeMs int64, err 
 	}
 	if err != nil {
 		p.lastErr = err
+	} else {
+		logAppendTimeMs = p.appendTime(b, logAppendTimeMs)
 	}
 	if b.completed {
 		a.resolve(p, b, err == nil)

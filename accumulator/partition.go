@@ -55,6 +55,9 @@ type partition struct {
 	// admitted: Config.Admit let the partition send since the last
 	// EndTransaction.
 	admitted bool
+	// timestamps is what first attempts' acknowledgements said of the
+	// topic's timestamps: logAppend or createTime, unknown until one came.
+	timestamps timestampType
 
 	producer  ProducerID // whose sequences the batches carry; noProducer until the first drain
 	nextSeq   int32      // the sequence of the next batch drained for the first time
@@ -172,4 +175,29 @@ func (p *partition) unsure() bool {
 		}
 	}
 	return false
+}
+
+type timestampType uint8
+
+const (
+	unknownTimestamps timestampType = iota
+	createTime
+	logAppendTime
+)
+
+// appendTime is the broker's LogAppendTime for an acknowledged batch, or
+// -1 when its records keep their own timestamps. A broker answering a
+// duplicate (a retry of a batch it already has) puts the batch's maximum
+// timestamp there, for any topic: so only the answer to a first attempt,
+// which cannot be a duplicate, says whether the topic stamps append times.
+func (p *partition) appendTime(b *Batch, logAppendTimeMs int64) int64 {
+	switch {
+	case b.attempts == 1 && logAppendTimeMs >= 0:
+		p.timestamps = logAppendTime
+	case b.attempts == 1:
+		p.timestamps = createTime
+	case p.timestamps == createTime:
+		return -1
+	}
+	return logAppendTimeMs
 }

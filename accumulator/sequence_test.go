@@ -404,3 +404,21 @@ func TestAPartitionLeftBehindCatchesUpWhenIdle(t *testing.T) {
 	require.Len(t, bs, 1)
 	require.Equal(t, stampOf{7, 1, 0}, stamped(t, bs[0]), "renumbered under the epoch tp0 moved to, before anything more is sent")
 }
+
+// A broker answers a duplicate with the batch's maximum timestamp where a
+// LogAppendTime would be: on a CreateTime topic the records keep their own.
+func TestADuplicateKeepsTheRecordsTimestamps(t *testing.T) {
+	h := idempotent(t, false, nil)
+	h.add(tp0, 0, big)
+	h.acc.Complete(h.drainOne("b0"), 0, -1, nil) // a first attempt: CreateTime
+	h.add(tp0, 1, big)
+	b1 := h.drainOne("b1")
+	h.acc.Retry(b1, Retry{At: h.clk.Now(), Cause: errRetry, Unanswered: true})
+	h.acc.Complete(h.drainOne("b1 again"), 1, 999, nil) // the duplicate's answer
+	require.NotEqual(t, int64(999), h.outcome(1).Timestamp)
+
+	h.add(part(1), 2, big)
+	bs, _ := h.drain([]TopicPartition{part(1)}, 1<<20)
+	h.acc.Complete(bs[0], 0, 777, nil) // a LogAppendTime topic
+	require.Equal(t, int64(777), h.outcome(2).Timestamp)
+}
