@@ -84,6 +84,8 @@ type Cluster struct {
 	// Idempotence.
 	initProducerIdFn   atomic.Pointer[InitProducerIdHook]
 	initProducerIdReqs atomic.Int64
+	coordinatorFn      atomic.Pointer[FindCoordinatorHook]
+	findCoordinatorReq atomic.Int64
 	nextProducerID     atomic.Int64 // the id the next InitProducerId gives
 	duplicates         atomic.Int64 // batches recognised as retries, not appended
 	outOfOrder         atomic.Int64 // partitions refused OUT_OF_ORDER_SEQUENCE_NUMBER
@@ -108,7 +110,7 @@ type node struct {
 // advertised is what the cluster speaks unless Options.Versions says
 // otherwise: every version of these APIs that protocol/ implements.
 var advertised = []protocol.APIKey{protocol.Produce, protocol.Metadata, protocol.ApiVersions, protocol.CreateTopics,
-	protocol.InitProducerId}
+	protocol.InitProducerId, protocol.FindCoordinator}
 
 // Start starts a cluster and its listeners.
 func Start(opts Options) (*Cluster, error) {

@@ -133,6 +133,8 @@ func (s *session) handle(frame []byte) error {
 		resp, err = s.handleCreateTopics(version, body)
 	case protocol.InitProducerId:
 		resp, err = s.handleInitProducerId(version, body)
+	case protocol.FindCoordinator:
+		resp, err = s.handleFindCoordinator(version, body)
 	}
 	switch {
 	case errors.Is(err, errHang):

@@ -1,0 +1,235 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gokafka/producer/conn"
+	"github.com/gokafka/producer/internal/clock"
+	"github.com/gokafka/producer/internal/fakebroker"
+	"github.com/gokafka/producer/metadata"
+	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/kerr"
+)
+
+const waitFor = 10 * time.Second
+
+// rig is a Cluster over a fake cluster, with its callbacks recorded.
+type rig struct {
+	t    *testing.T
+	fake *fakebroker.Cluster
+	c    *Cluster
+
+	mu      sync.Mutex
+	events  []string // "joined 1", "left 2"
+	updates int
+	errs    []error
+}
+
+func newRig(t *testing.T, opts fakebroker.Options, seeds int) *rig {
+	fake, err := fakebroker.Start(opts)
+	require.NoError(t, err)
+	t.Cleanup(fake.Close)
+	r := &rig{t: t, fake: fake}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	r.c = New(Config{
+		Seeds:           fake.Addrs()[:seeds],
+		Conn:            conn.Config{Logger: logger, RequestTimeout: waitFor},
+		RetryBackoff:    10 * time.Millisecond,
+		RetryBackoffMax: 50 * time.Millisecond,
+		MetadataMaxAge:  time.Hour,
+		Clock:           clock.Real{},
+		Logger:          logger,
+		NodeJoined:      func(n *Node) { r.event("joined", n.ID) },
+		NodeLeft:        func(n *Node) { r.event("left", n.ID) },
+		Updated:         func(*metadata.Snapshot) { r.mu.Lock(); r.updates++; r.mu.Unlock() },
+		Refreshed: func(err error) {
+			if err != nil {
+				r.mu.Lock()
+				r.errs = append(r.errs, err)
+				r.mu.Unlock()
+			}
+		},
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.c.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		r.c.Close()
+	})
+	return r
+}
+
+func (r *rig) event(what string, id int32) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, what+" "+string(rune('0'+id)))
+}
+
+func (r *rig) eventsNow() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.events...)
+}
+
+// awaitTopic wants topic until the metadata knows it, within waitFor.
+func (r *rig) awaitTopic(topic string) *metadata.Topic {
+	r.t.Helper()
+	defer r.c.Want(topic)()
+	var t *metadata.Topic
+	require.Eventually(r.t, func() bool {
+		changed := r.c.Changed()
+		if t = r.c.Snapshot().Topic(topic); t != nil && len(t.Partitions) > 0 {
+			return true
+		}
+		r.c.RequestRefresh("test")
+		select {
+		case <-changed:
+		case <-time.After(100 * time.Millisecond):
+		}
+		return false
+	}, waitFor, time.Millisecond, "topic %q never in the metadata", topic)
+	return t
+}
+
+func TestNodesJoinFromTheSeedsAndLeaveWhenTheMetadataDropsThem(t *testing.T) {
+	r := newRig(t, fakebroker.Options{Nodes: 3, Topics: map[string]int32{"t": 3}}, 1)
+	r.awaitTopic("t")
+	require.ElementsMatch(t, []string{"joined 0", "joined 1", "joined 2"}, r.eventsNow(), "the seed led to every node")
+	for id := int32(0); id < 3; id++ {
+		require.NotNil(t, r.c.Node(id))
+	}
+	require.NotEmpty(t, r.c.Node(0).Led(), "a node knows the partitions it leads")
+
+	r.fake.OnMetadata(func(int32, *protocol.MetadataRequest) fakebroker.Action {
+		return fakebroker.Action{HideBrokers: []int32{2}}
+	})
+	require.Eventually(t, func() bool {
+		r.c.RequestRefresh("test")
+		return r.c.Node(2) == nil
+	}, waitFor, 10*time.Millisecond, "node 2 was never dropped")
+	require.Equal(t, "left 2", r.eventsNow()[3])
+}
+
+func TestAWantedTopicIsAskedForUntilReleased(t *testing.T) {
+	r := newRig(t, fakebroker.Options{}, 1)
+	asked := make(chan string, 100)
+	r.fake.OnMetadata(func(_ int32, req *protocol.MetadataRequest) fakebroker.Action {
+		for _, tp := range req.Topics {
+			if tp.Name != nil {
+				select {
+				case asked <- *tp.Name:
+				default:
+				}
+			}
+		}
+		return fakebroker.Action{}
+	})
+	release := r.c.Want("later")
+	select {
+	case name := <-asked:
+		require.Equal(t, "later", name, "an unknown wanted topic is polled for")
+	case <-time.After(waitFor):
+		t.Fatal("a wanted topic was never asked for")
+	}
+	require.NoError(t, r.fake.CreateTopic("later", 2))
+	require.Eventually(t, func() bool {
+		tp := r.c.Snapshot().Topic("later")
+		return tp != nil && len(tp.Partitions) == 2
+	}, waitFor, time.Millisecond)
+	release()
+	release() // a second call does nothing
+	require.Empty(t, r.c.wantedTopics())
+}
+
+func TestAskAnyPassesOverBrokersItCannotReach(t *testing.T) {
+	r := newRig(t, fakebroker.Options{Nodes: 2, Topics: map[string]int32{"t": 1}}, 2)
+	r.awaitTopic("t")
+	require.NoError(t, r.fake.DropConnections(0))
+	r.fake.OnMetadata(func(node int32, _ *protocol.MetadataRequest) fakebroker.Action {
+		return fakebroker.Action{Drop: node == 0} // node 0 hangs up
+	})
+	for range 5 {
+		resp, err := r.c.AskAny(context.Background(), &protocol.MetadataRequest{})
+		require.NoError(t, err)
+		require.IsType(t, &protocol.MetadataResponse{}, resp)
+	}
+}
+
+func TestACoordinatorIsFoundOnceAndFoundAgainWhenForgotten(t *testing.T) {
+	r := newRig(t, fakebroker.Options{Nodes: 2}, 1)
+	coordinator := int32(1)
+	var mu sync.Mutex
+	var asked []string
+	r.fake.OnFindCoordinator(func(_ int32, keyType int8, key string) (int32, fakebroker.Action) {
+		mu.Lock()
+		defer mu.Unlock()
+		asked = append(asked, fmt.Sprint(keyType, " ", key))
+		return coordinator, fakebroker.Action{}
+	})
+	ctx := context.Background()
+	b, err := r.c.Coordinator(ctx, TransactionCoordinator, "tx")
+	require.NoError(t, err)
+	require.Equal(t, r.fake.Addrs()[1], b.Addr())
+	again, err := r.c.Coordinator(ctx, TransactionCoordinator, "tx")
+	require.NoError(t, err)
+	require.Same(t, b, again)
+	require.Equal(t, int64(1), r.fake.FindCoordinatorRequests(), "cached")
+	mu.Lock()
+	require.Equal(t, []string{fmt.Sprint(int8(TransactionCoordinator), " tx")}, asked)
+	mu.Unlock()
+
+	mu.Lock()
+	coordinator = 0 // it moved; the old one would say NOT_COORDINATOR
+	mu.Unlock()
+	r.c.ForgetCoordinator(TransactionCoordinator, "tx")
+	moved, err := r.c.Coordinator(ctx, TransactionCoordinator, "tx")
+	require.NoError(t, err)
+	require.Equal(t, r.fake.Addrs()[0], moved.Addr())
+}
+
+func TestACoordinatorNotAvailableIsRetriable(t *testing.T) {
+	r := newRig(t, fakebroker.Options{}, 1)
+	r.fake.OnFindCoordinator(func(int32, int8, string) (int32, fakebroker.Action) {
+		return 0, fakebroker.Action{Err: kerr.CoordinatorNotAvailable}
+	})
+	_, err := r.c.Coordinator(context.Background(), GroupCoordinator, "g")
+	require.ErrorIs(t, err, kerr.CoordinatorNotAvailable)
+	require.True(t, Retriable(err))
+	r.fake.OnFindCoordinator(func(int32, int8, string) (int32, fakebroker.Action) {
+		return 0, fakebroker.Action{Err: kerr.GroupAuthorizationFailed}
+	})
+	_, err = r.c.Coordinator(context.Background(), GroupCoordinator, "g")
+	require.ErrorIs(t, err, kerr.GroupAuthorizationFailed)
+	require.False(t, Retriable(err))
+}
+
+func TestANodeTheMetadataDoesNotNameMayStillCoordinate(t *testing.T) {
+	r := newRig(t, fakebroker.Options{Nodes: 2, Topics: map[string]int32{"t": 1}}, 1)
+	r.awaitTopic("t")
+	r.fake.OnMetadata(func(int32, *protocol.MetadataRequest) fakebroker.Action {
+		return fakebroker.Action{HideBrokers: []int32{1}}
+	})
+	require.Eventually(t, func() bool {
+		r.c.RequestRefresh("test")
+		return r.c.Node(1) == nil
+	}, waitFor, 10*time.Millisecond)
+	r.fake.OnFindCoordinator(func(int32, int8, string) (int32, fakebroker.Action) { return 1, fakebroker.Action{} })
+	b, err := r.c.Coordinator(context.Background(), GroupCoordinator, "g")
+	require.NoError(t, err)
+	require.Equal(t, r.fake.Addrs()[1], b.Addr(), "FindCoordinator's address serves")
+	_, err = b.Conn(context.Background())
+	require.NoError(t, err)
+}
