@@ -159,8 +159,19 @@ func (r *rig) afterBackoff(longest time.Duration) *call {
 		r.t.Fatalf("a request (%v) was sent before the backoff ended", c.req.Topics)
 	default:
 	}
-	r.clk.Advance(longest)
-	return r.next()
+	// The sender may re-arm its timer (a wake between two passes) after
+	// the clock moved, so the clock moves until the request comes.
+	var c *call
+	require.Eventually(r.t, func() bool {
+		r.clk.Advance(longest)
+		select {
+		case c = <-r.conn.requests:
+			return true
+		case <-time.After(time.Millisecond):
+			return false
+		}
+	}, 10*time.Second, time.Millisecond, "no ProduceRequest within 10s of the backoff")
+	return c
 }
 
 func (r *rig) outcome(id int) accumulator.Result {
