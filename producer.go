@@ -171,6 +171,7 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 		}
 	}
 	if err := p.check(r); err != nil {
+		p.noteTxnRejection(err)
 		cb(failed(r), err)
 		return
 	}
@@ -192,6 +193,7 @@ func (p *Producer) produce(ctx context.Context, r *Record, tsMs int64, cb Callba
 		return
 	}
 	if err := p.appendTo(ctx, snap, t, r, time.Time{}, tsMs, cb); err != nil {
+		p.noteTxnRejection(err)
 		cb(failed(r), err)
 	}
 }

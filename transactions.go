@@ -126,6 +126,14 @@ func (p *Producer) noteTxnFailure(err error) {
 	}
 }
 
+// noteTxnRejection tells the transaction manager that a record was refused
+// before it joined a batch: the transaction cannot commit without it.
+func (p *Producer) noteTxnRejection(err error) {
+	if p.txn != nil {
+		p.txn.RecordRejected(err)
+	}
+}
+
 // newTransactionManager wires the transaction manager to the cluster layer
 // and the accumulator.
 func (p *Producer) newTransactionManager() *txn.Manager {

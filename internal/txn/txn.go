@@ -211,6 +211,18 @@ func (m *Manager) RecordFailed(err error) {
 	}
 }
 
+// RecordRejected books a record the producer refused before it joined a
+// batch (too large, no memory in time, an invalid partition): nothing was
+// sent, so no sequence is in doubt, but the transaction misses a record
+// and must not commit.
+func (m *Manager) RecordRejected(err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.state == InTransaction {
+		m.abortable(err)
+	}
+}
+
 // EpochNeeded is the accumulator's news that a partition's sequences must
 // restart, which only a new epoch from the coordinator allows: the
 // transaction must be aborted first.

@@ -381,6 +381,24 @@ func TestAFailedRecordMeansAbort(t *testing.T) {
 	require.Equal(t, Ready, r.state())
 }
 
+func TestARecordRefusedBeforeBatchingMeansAbortWithoutANewEpoch(t *testing.T) {
+	r := initialized(t, false)
+	tooLarge := errors.New("record too large")
+	r.m.RecordRejected(tooLarge)
+	err := r.m.Commit(context.Background())
+	require.ErrorIs(t, err, ErrAbortable)
+	require.ErrorIs(t, err, tooLarge)
+
+	epoch := r.producerID().Epoch
+	require.NoError(t, r.m.Abort(context.Background()))
+	require.NotContains(t, r.coords.apis()[1:], protocol.InitProducerId, "nothing was sent: no sequence is in doubt")
+	require.Equal(t, epoch, r.producerID().Epoch)
+	require.Equal(t, Ready, r.state())
+
+	r.m.RecordRejected(tooLarge)
+	require.Equal(t, Ready, r.state(), "outside a transaction a refusal is only the record's")
+}
+
 func TestAbortedRecordsDoNotMakeTheNextAbortable(t *testing.T) {
 	r := initialized(t, false)
 	r.m.RecordFailed(ErrAborted)
