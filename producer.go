@@ -175,11 +175,13 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 		cb(failed(r), err)
 		return
 	}
-	ts := r.Timestamp
-	if ts.IsZero() {
-		ts = p.cfg.clock.Now()
+	var tsMs int64
+	if r.Timestamp.IsZero() {
+		tsMs = p.cfg.clock.UnixMilli()
+	} else {
+		tsMs = r.Timestamp.UnixMilli()
 	}
-	p.produce(ctx, r, ts.UnixMilli(), cb)
+	p.produce(ctx, r, tsMs, cb)
 }
 
 // produce routes a checked record: to its batch when its topic's metadata
@@ -221,7 +223,7 @@ func (p *Producer) appendTo(ctx context.Context, snap *metadata.Snapshot, t *met
 		return &PartitionError{Topic: r.Topic, Partition: partition, Err: p.closing(err)}
 	}
 	if p.observer != nil {
-		p.observer.Appended(r.Topic, partition, res.Bytes)
+		p.observer.Appended(t.View, partition, res.Bytes)
 	}
 	if res.Wake {
 		p.wakeLeader(snap, tp)

@@ -17,7 +17,7 @@ func TestPartitionDoesNotAllocate(t *testing.T) {
 	equal(t, testing.AllocsPerRun(1000, func() { d.Partition(topic, key) }), 0, "allocs, keyed")
 	equal(t, testing.AllocsPerRun(1000, func() {
 		p := d.Partition(topic, nil)
-		obs.Appended(topic.Name, p, 1000) // switches every 17 records
+		obs.Appended(topic, p, 1000) // switches every 17 records
 	}), 0, "allocs, keyless sticky")
 	equal(t, testing.AllocsPerRun(1000, func() { rr.Partition(topic, nil) }), 0, "allocs, round robin")
 }
@@ -40,7 +40,7 @@ func BenchmarkStickyKeyless(b *testing.B) {
 	topic := benchTopic()
 	b.ReportAllocs()
 	for b.Loop() {
-		obs.Appended(topic.Name, p.Partition(topic, nil), 100)
+		obs.Appended(topic, p.Partition(topic, nil), 100)
 	}
 }
 
@@ -51,7 +51,7 @@ func BenchmarkStickyKeylessParallel(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			obs.Appended(topic.Name, p.Partition(topic, nil), 100)
+			obs.Appended(topic, p.Partition(topic, nil), 100)
 		}
 	})
 }

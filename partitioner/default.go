@@ -29,8 +29,8 @@ func (d *defaultPartitioner) Partition(t *Topic, key []byte) int32 {
 
 // Appended forwards to the sticky half. Keyed records appended to the
 // sticky partition count too: they fill the same batch.
-func (d *defaultPartitioner) Appended(topic string, partition int32, bytes int) {
-	d.sticky.Appended(topic, partition, bytes)
+func (d *defaultPartitioner) Appended(t *Topic, partition int32, bytes int) {
+	d.sticky.Appended(t, partition, bytes)
 }
 
 func (d *defaultPartitioner) SetLoad(topic string, queueSizes []int32) {

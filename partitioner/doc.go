@@ -10,7 +10,9 @@
 // for custom logic.
 //
 // Partitioners never block, and in steady state (once a topic has been seen)
-// never allocate on the per-record path: state is kept per topic in a sync.Map whose values are updated with atomics, so
-// producers writing to different topics never contend and producers writing
-// to the same topic only race on one compare-and-swap.
+// never allocate on the per-record path: state is kept per topic, found by
+// name once per metadata snapshot and then carried on the topic's view
+// (Topic), and updated with atomics, so producers writing to different
+// topics never contend and producers writing to the same topic only race on
+// one compare-and-swap.
 package partitioner

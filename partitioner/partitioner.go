@@ -1,5 +1,7 @@
 package partitioner
 
+import "sync/atomic"
+
 // NoPartition is returned when a topic has no partitions to choose from
 // (Topic.Partitions <= 0). The producer fails such a record instead of
 // appending it; returning a sentinel keeps Partition free of panics.
@@ -15,6 +17,31 @@ type Topic struct {
 	// with a binary search). It may be empty, in which case every partition
 	// is a candidate.
 	Available []int32
+
+	// state is the per-topic state of the last partitioner that used this
+	// view, found by name once per view (once per metadata snapshot)
+	// instead of once per record. The view is the topic's handle for as
+	// long as the producer's metadata stays the same.
+	state atomic.Pointer[viewState]
+}
+
+// viewState ties a partitioner's per-topic state to the partitioner that
+// owns it: a view is read by one producer's partitioner, but nothing stops
+// two partitioners from sharing a view, and each must find its own state.
+type viewState struct {
+	owner any
+	state any
+}
+
+// stateOf returns owner's per-topic state for t: the one cached on the view
+// if owner cached it, else lookup's, which is then cached.
+func stateOf[S any](t *Topic, owner any, lookup func(topic string) *S) *S {
+	if c := t.state.Load(); c != nil && c.owner == owner {
+		return c.state.(*S)
+	}
+	s := lookup(t.Name)
+	t.state.Store(&viewState{owner: owner, state: s})
+	return s
 }
 
 // Partitioner picks the partition of one record. It must be safe for
@@ -27,9 +54,10 @@ type Partitioner interface {
 // Observer is implemented by partitioners that need to know what was
 // appended where (the sticky ones, which switch partition once a batch's
 // worth of bytes has gone to the current one). The producer calls Appended
-// after every successful append, with the record's size in the batch.
+// after every successful append, with the topic's view the record was
+// partitioned with and the record's size in the batch.
 type Observer interface {
-	Appended(topic string, partition int32, bytes int)
+	Appended(t *Topic, partition int32, bytes int)
 }
 
 // LoadReporter is implemented by partitioners that can use per-partition

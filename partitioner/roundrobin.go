@@ -20,15 +20,20 @@ func (r *roundRobin) Partition(t *Topic, _ []byte) int32 {
 	if t.Partitions <= 0 {
 		return NoPartition
 	}
-	v, ok := r.counters.Load(t.Name)
-	if !ok {
-		v, _ = r.counters.LoadOrStore(t.Name, new(atomic.Uint32))
-	}
 	// An unsigned counter wraps without turning negative, which is what
 	// Java's toPositive achieves on its int counter.
-	n := v.(*atomic.Uint32).Add(1) - 1
+	n := stateOf(t, r, r.counter).Add(1) - 1
 	if k := len(t.Available); k > 0 {
 		return t.Available[n%uint32(k)]
 	}
 	return int32(n % uint32(t.Partitions))
+}
+
+// counter returns the topic's counter, created at its first record.
+func (r *roundRobin) counter(topic string) *atomic.Uint32 {
+	v, ok := r.counters.Load(topic)
+	if !ok {
+		v, _ = r.counters.LoadOrStore(topic, new(atomic.Uint32))
+	}
+	return v.(*atomic.Uint32)
 }

@@ -81,7 +81,7 @@ func (s *sticky) Partition(t *Topic, _ []byte) int32 {
 	if t.Partitions <= 0 {
 		return NoPartition
 	}
-	st := s.topic(t.Name)
+	st := stateOf(t, s, s.topic)
 	c := candidatesOf(t)
 	for {
 		old := st.cur.Load()
@@ -101,15 +101,11 @@ func (s *sticky) Partition(t *Topic, _ []byte) int32 {
 // Appended counts bytes appended to the topic's sticky partition. Appends
 // to any other partition (keyed records, or a record partitioned just before
 // a concurrent switch) are not counted: they do not fill the sticky batch.
-func (s *sticky) Appended(topic string, partition int32, bytes int) {
+func (s *sticky) Appended(t *Topic, partition int32, bytes int) {
 	if bytes <= 0 || partition < 0 {
 		return
 	}
-	v, ok := s.topics.Load(topic)
-	if !ok {
-		return
-	}
-	st := v.(*stickyTopic)
+	st := stateOf(t, s, s.topic)
 	add := uint64(min(bytes, math.MaxUint32))
 	for {
 		old := st.cur.Load()

@@ -13,11 +13,11 @@ func TestStickyStaysUntilBatchSizeAppended(t *testing.T) {
 	if p < 0 || p >= 8 {
 		t.Fatalf("partition %d out of range", p)
 	}
-	s.Appended("t", p, 60)
+	s.Appended(topic, p, 60)
 	equal(t, s.Partition(topic, nil), p, "after 60 of 100 bytes")
-	s.Appended("t", p, 39)
+	s.Appended(topic, p, 39)
 	equal(t, s.Partition(topic, nil), p, "after 99 of 100 bytes")
-	s.Appended("t", p, 1)
+	s.Appended(topic, p, 1)
 	next := s.Partition(topic, nil)
 	if next == p {
 		t.Fatalf("still on partition %d after 100 of 100 bytes", p)
@@ -121,11 +121,11 @@ func TestStickyIgnoresAppendsElsewhere(t *testing.T) {
 	s := newTestSticky(100, 7)
 	topic := &Topic{Name: "t", Partitions: 4}
 	p := s.Partition(topic, nil)
-	s.Appended("t", (p+1)%4, 1000)    // a keyed record on another partition
-	s.Appended("unknown", p, 1000)    // a topic never partitioned
-	s.Appended("t", p, 0)             // nothing appended
-	s.Appended("t", p, -5)            // nonsense size
-	s.Appended("t", NoPartition, 500) // nonsense partition
+	s.Appended(topic, (p+1)%4, 1000)                      // a keyed record on another partition
+	s.Appended(&Topic{Name: "u", Partitions: 4}, p, 1000) // a topic never partitioned
+	s.Appended(topic, p, 0)                               // nothing appended
+	s.Appended(topic, p, -5)                              // nonsense size
+	s.Appended(topic, NoPartition, 500)                   // nonsense partition
 	equal(t, s.Partition(topic, nil), p, "sticky partition")
 }
 
@@ -134,7 +134,7 @@ func TestStickyTopicsAreIndependent(t *testing.T) {
 	a := &Topic{Name: "a", Partitions: 50}
 	b := &Topic{Name: "b", Partitions: 50}
 	pa, pb := s.Partition(a, nil), s.Partition(b, nil)
-	s.Appended("a", pa, 100)
+	s.Appended(a, pa, 100)
 	if s.Partition(a, nil) == pa {
 		t.Errorf("topic a did not switch")
 	}
@@ -186,7 +186,7 @@ func TestStickyConcurrent(t *testing.T) {
 					t.Errorf("partition %d out of range", p)
 					return
 				}
-				obs.Appended(topic.Name, p, size)
+				obs.Appended(topic, p, size)
 				local[p] += size
 			}
 			mu.Lock()
@@ -205,4 +205,33 @@ func TestStickyConcurrent(t *testing.T) {
 		}
 	}
 	equal(t, total, goroutines*records*size, "bytes appended")
+}
+
+// A new metadata snapshot brings a new view of the topic: the sticky
+// partition and the bytes counted on it carry over, since the state is the
+// topic's, not the view's.
+func TestStickyStateOutlivesTheView(t *testing.T) {
+	s := newTestSticky(100, 9)
+	old := &Topic{Name: "t", Partitions: 8}
+	p := s.Partition(old, nil)
+	s.Appended(old, p, 60)
+	fresh := &Topic{Name: "t", Partitions: 8}
+	equal(t, s.Partition(fresh, nil), p, "the new view's sticky partition")
+	s.Appended(fresh, p, 40)
+	if s.Partition(old, nil) == p {
+		t.Fatalf("still on %d after 60 bytes through one view and 40 through the next", p)
+	}
+}
+
+// Two partitioners reading the same view each keep their own state.
+func TestStickyPartitionersSharingAViewStayApart(t *testing.T) {
+	a, b := newTestSticky(100, 10), newTestSticky(100, 11)
+	topic := &Topic{Name: "t", Partitions: 50}
+	pa := a.Partition(topic, nil)
+	pb := b.Partition(topic, nil)
+	a.Appended(topic, pa, 100)
+	equal(t, b.Partition(topic, nil), pb, "b's sticky partition, after a filled its batch")
+	if a.Partition(topic, nil) == pa {
+		t.Fatalf("a did not switch after filling its batch")
+	}
 }

@@ -8,6 +8,10 @@ import "time"
 // Clock is the source of time and timers.
 type Clock interface {
 	Now() time.Time
+	// UnixMilli is Now().UnixMilli(), read without the monotonic clock
+	// where the platform allows: a record's timestamp needs only the wall
+	// clock, and Produce reads it once per record.
+	UnixMilli() int64
 	// NewTimer returns a timer that fires once after d.
 	NewTimer(d time.Duration) Timer
 }
@@ -24,6 +28,9 @@ type Real struct{}
 
 // Now returns time.Now().
 func (Real) Now() time.Time { return time.Now() }
+
+// UnixMilli reads the wall clock alone (see wallMillis).
+func (Real) UnixMilli() int64 { return wallMillis() }
 
 // NewTimer wraps time.NewTimer.
 func (Real) NewTimer(d time.Duration) Timer { return realTimer{time.NewTimer(d)} }

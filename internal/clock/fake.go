@@ -28,6 +28,9 @@ func (f *Fake) Now() time.Time {
 	return f.now
 }
 
+// UnixMilli returns the fake time in milliseconds since the epoch.
+func (f *Fake) UnixMilli() int64 { return f.Now().UnixMilli() }
+
 // NewTimer returns a timer firing when the fake time reaches now+d.
 func (f *Fake) NewTimer(d time.Duration) Timer {
 	f.mu.Lock()
