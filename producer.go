@@ -190,6 +190,17 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 func (p *Producer) produce(ctx context.Context, r *Record, tsMs int64, cb Callback) {
 	snap := p.cluster.Snapshot()
 	t := snap.Topic(r.Topic)
+	if t == nil {
+		// A topic the cluster named is valid; one it did not may be a
+		// name no broker accepts, which fails now rather than after
+		// MaxBlock of waiting for metadata.
+		if err := validTopic(r.Topic); err != nil {
+			err = &PartitionError{Topic: r.Topic, Partition: -1, Err: err}
+			p.noteTxnRejection(err)
+			cb(failed(r), err)
+			return
+		}
+	}
 	if t == nil || len(t.Partitions) == 0 || (r.ExplicitPartition && int(r.Partition) >= len(t.Partitions)) || p.held.holds(r.Topic) {
 		p.hold(ctx, r, tsMs, cb)
 		return
@@ -267,9 +278,6 @@ func (p *Producer) Send(ctx context.Context, r *Record) (RecordMetadata, error) 
 
 // check rejects what can never be produced, before any memory is spent.
 func (p *Producer) check(r *Record) error {
-	if err := validTopic(r.Topic); err != nil {
-		return &PartitionError{Topic: r.Topic, Partition: -1, Err: err}
-	}
 	if r.ExplicitPartition && r.Partition < 0 {
 		return &PartitionError{Topic: r.Topic, Partition: r.Partition,
 			Err: fmt.Errorf("%w: negative partition %d", ErrInvalidRecord, r.Partition)}

@@ -94,11 +94,10 @@ func (a *Accumulator) tryAppend(p *partition, e entry, since time.Time, key, val
 		return AppendResult{}, false
 	}
 	before := b.builder.Size()
-	if len(b.entries) > 0 && b.builder.SizeWith(e.timestamp, key, value, headers) > cap(b.buf) {
+	if !b.builder.AppendWithin(cap(b.buf), e.timestamp, key, value, headers) {
 		b.sealed = true
 		return AppendResult{Wake: true}, false
 	}
-	b.builder.Append(e.timestamp, key, value, headers)
 	b.entries = append(b.entries, e)
 	if !since.IsZero() {
 		if d := since.Add(a.cfg.DeliveryTimeout); d.Before(b.deadline) {

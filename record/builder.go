@@ -7,10 +7,10 @@ import "github.com/gokafka/producer/protocol/wire"
 // intermediate record representation and no copy at Close.
 //
 // Append never allocates while the buffer has capacity. It cannot refuse a
-// record, so the caller checks SizeWith against the buffer's capacity (and
-// its batch size limit) first; appending past the capacity still works,
-// because Go's append grows the slice, but the batch then lives in memory
-// the pool did not hand out.
+// record; AppendWithin refuses one that would take the batch past a limit,
+// the buffer's capacity for the producer. Appending past the capacity still
+// works, because Go's append grows the slice, but the batch then lives in
+// memory the pool did not hand out.
 //
 // The zero Builder is not usable: call Reset first. A Builder is not safe
 // for concurrent use; the accumulator serialises access to each open batch.
@@ -36,13 +36,31 @@ func (b *Builder) Reset(buf []byte) {
 // be nil (written as length -1; a nil value is a tombstone), which is
 // distinct from empty. The bytes are copied; the caller may reuse them.
 func (b *Builder) Append(timestampMs int64, key, value []byte, headers []Header) {
+	b.AppendWithin(-1, timestampMs, key, value, headers)
+}
+
+// AppendWithin appends the record as Append does unless the batch would
+// then be longer than limit bytes, and says whether it did. The first
+// record of a batch is always appended, whatever its size; a negative limit
+// is no limit. It sizes the record once, where SizeWith then Append would
+// size it twice.
+func (b *Builder) AppendWithin(limit int, timestampMs int64, key, value []byte, headers []Header) bool {
+	var delta int64
+	if b.numRecords > 0 {
+		delta = timestampMs - b.firstTs
+	}
+	body := recordBodySize(b.numRecords, delta, key, value, headers)
+	if limit >= 0 && b.numRecords > 0 && len(b.buf)+wire.VarintSize(int32(body))+body > limit {
+		return false
+	}
 	if b.numRecords == 0 {
 		b.firstTs, b.maxTs = timestampMs, timestampMs
 	} else if timestampMs > b.maxTs {
 		b.maxTs = timestampMs
 	}
-	b.buf = appendRecord(b.buf, b.numRecords, timestampMs-b.firstTs, key, value, headers)
+	b.buf = appendRecordBody(b.buf, body, b.numRecords, delta, key, value, headers)
 	b.numRecords++
+	return true
 }
 
 // RecordSize is the number of bytes one record adds to the records section,
@@ -101,8 +119,10 @@ func bytesSize(b []byte) int {
 	return wire.VarintSize(int32(len(b))) + len(b)
 }
 
-func appendRecord(dst []byte, offsetDelta int32, timestampDelta int64, key, value []byte, headers []Header) []byte {
-	dst = wire.AppendVarint(dst, int32(recordBodySize(offsetDelta, timestampDelta, key, value, headers)))
+// appendRecordBody appends a record whose body size, recordBodySize's, is
+// known.
+func appendRecordBody(dst []byte, body int, offsetDelta int32, timestampDelta int64, key, value []byte, headers []Header) []byte {
+	dst = wire.AppendVarint(dst, int32(body))
 	dst = append(dst, 0) // attributes: no record-level attribute is defined
 	dst = wire.AppendVarlong(dst, timestampDelta)
 	dst = wire.AppendVarint(dst, offsetDelta)
