@@ -62,15 +62,16 @@ type Retry struct {
 
 // Retry puts a drained batch back in its place, to be sent again after
 // r.At: unless its delivery timeout has passed, the producer is closing, or
-// it stopped for good, in which case the batch fails with r.Cause.
-func (a *Accumulator) Retry(b *Batch, r Retry) {
+// it stopped for good, in which case the batch fails with r.Cause. It
+// reports whether the batch will be sent again.
+func (a *Accumulator) Retry(b *Batch, r Retry) (again bool) {
 	now := a.cfg.Clock.Now()
 	if r.EpochRejected && !a.outdated(b.producer) {
 		a.Fatal(fmt.Errorf("the producer was fenced: another producer took over its id, and it can send nothing more: %w", r.Cause))
 	}
 	p := a.lockAnswer(b)
 	if p == nil {
-		return
+		return false
 	}
 	if r.Unanswered {
 		b.maybeWritten = true
@@ -95,11 +96,13 @@ func (a *Accumulator) Retry(b *Batch, r Retry) {
 			p.restart = true
 		}
 		p.sendBack(b, r.At)
+		again = true
 	}
 	p.blocked = false
 	p.mu.Unlock()
 	// Whichever sender leads the partition now sends the retry.
 	a.cfg.Wake(b.TP)
+	return again
 }
 
 // lockAnswer locks b's partition to book the answer to b's attempt in
