@@ -2,7 +2,6 @@ package producer
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -112,8 +111,8 @@ func TestCallsAfterCloseFailWithErrClosed(t *testing.T) {
 	})
 	require.True(t, called, "Produce after Close fails at once")
 	require.ErrorIs(t, p.Flush(ctx(t)), ErrClosed)
-	require.ErrorIs(t, p.Close(ctx(t)), ErrClosed, "a second Close")
-	require.True(t, errors.Is(p.Close(context.Background()), ErrClosed))
+	require.NoError(t, p.Close(ctx(t)), "a second Close returns what the first returned")
+	require.NoError(t, p.Close(context.Background()))
 }
 
 // A batch whose retriable error arrives while Close is failing what is
@@ -210,4 +209,39 @@ func TestCloseFailsRecordsOfATopicBeingReleased(t *testing.T) {
 		require.Len(t, got, 1, "record %d, queued behind the one being appended, has no outcome after Close", i)
 		require.ErrorIs(t, got[0].err, ErrClosed)
 	}
+}
+
+// Close is idempotent: concurrent and later Closes return what the first
+// returned, after it is done.
+func TestCloseTwiceReturnsTheFirstOutcome(t *testing.T) {
+	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	p := newProducer(t, c, nil)
+	_, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("v")})
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = p.Close(ctx(t))
+		}()
+	}
+	wg.Wait()
+	require.Equal(t, []error{nil, nil, nil, nil}, errs)
+	require.ErrorIs(t, p.Flush(ctx(t)), ErrClosed, "Flush after Close")
+}
+
+// A second Close after a first that gave up returns the first one's error.
+func TestCloseAfterAFailedCloseReturnsItsError(t *testing.T) {
+	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action { return fakebroker.Action{Hang: true} })
+	p := newProducer(t, c, nil)
+	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("hangs")}, nil)
+	eventually(t, "the request in flight", func() bool { return c.ProduceRequests() > 0 })
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	first := p.Close(short)
+	require.ErrorIs(t, first, context.DeadlineExceeded)
+	require.Equal(t, first, p.Close(ctx(t)))
 }

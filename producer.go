@@ -52,6 +52,8 @@ type Producer struct {
 	refreshCh chan struct{} // asks the metadata loop for a refresh now
 	idCh      chan struct{} // asks for a producer id (producerid.go)
 	closed    atomic.Bool
+	closeDone chan struct{} // closed when the first Close returns, with closeErr
+	closeErr  error
 	ctx       context.Context // background work's; cancelled by Close
 	cancel    context.CancelFunc
 	bg        sync.WaitGroup // the metadata, expiry and producer id loops
@@ -74,6 +76,7 @@ func New(cfg Config) (*Producer, error) {
 		cache:     metadata.NewCache(),
 		refreshCh: make(chan struct{}, 1),
 		idCh:      make(chan struct{}, 1),
+		closeDone: make(chan struct{}),
 	}
 	p.observer, _ = cfg.Partitioner.(partitioner.Observer)
 	p.loads, _ = cfg.Partitioner.(partitioner.LoadReporter)
@@ -191,7 +194,7 @@ func (p *Producer) appendTo(ctx context.Context, snap *metadata.Snapshot, t *met
 	tp := metadata.TopicPartition{Topic: r.Topic, Partition: partition}
 	res, err := p.acc.Append(ctx, tp, since, tsMs, r.Key, r.Value, r.Headers, cb)
 	if err != nil {
-		return &PartitionError{Topic: r.Topic, Partition: partition, Err: p.closing(err)}
+		return &PartitionError{Topic: r.Topic, Partition: partition, Err: p.memoryErr(err)}
 	}
 	if p.observer != nil {
 		p.observer.Appended(r.Topic, partition, res.Bytes)
@@ -228,11 +231,12 @@ func (p *Producer) Send(ctx context.Context, r *Record) (RecordMetadata, error) 
 	case o := <-done:
 		return o.md, o.err
 	case <-ctx.Done():
-		md := RecordMetadata{Partition: -1, Offset: -1}
+		md, topic := RecordMetadata{Partition: -1, Offset: -1}, ""
 		if r != nil {
-			md = failed(r)
+			md, topic = failed(r), r.Topic
 		}
-		return md, ctx.Err()
+		return md, &PartitionError{Topic: topic, Partition: -1,
+			Err: fmt.Errorf("waiting for the acknowledgement: %w (the record may still be written)", context.Cause(ctx))}
 	}
 }
 
