@@ -59,6 +59,7 @@ func (p *Producer) connConfig() conn.Config {
 		SASL:                p.cfg.SASL,
 		Logger:              p.cfg.Logger,
 		Clock:               p.cfg.clock,
+		Events:              p.connEvents(),
 	}
 }
 
@@ -126,6 +127,7 @@ func (p *Producer) senderConfig(n *node) sender.Config {
 		Clock:           p.cfg.clock,
 		Logger:          p.cfg.Logger.With(slog.Int("node", int(n.id))),
 		Counters:        &p.counters,
+		Events:          p.senderEvents(),
 		Hooks: sender.Hooks{
 			Partitions: func() []metadata.TopicPartition {
 				if led := n.led.Load(); led != nil {

@@ -186,6 +186,14 @@ type Config struct {
 	// Default: none.
 	SASL sasl.Mechanism
 
+	// Hooks watch the producer, for metrics, tracing and logs: each is a
+	// value implementing one or more of the Hook* interfaces (see Hook),
+	// such as the Prometheus and OpenTelemetry plugins'. Every hook of an
+	// event is called in this order; a value that implements none of them
+	// is an error. Java: interceptor.classes, metric.reporters;
+	// kafka-python: none. Default none, which costs nothing.
+	Hooks []Hook
+
 	// clock is the time source; tests in this package replace it.
 	clock clock.Clock
 }

@@ -48,6 +48,7 @@ type Producer struct {
 	wanted   wanted
 	counters sender.Counters
 	auth     authState // the last metadata refresh's refusal, if any
+	hooks    hooks     // Config.Hooks by event (hooks_run.go)
 
 	refreshCh chan struct{} // asks the metadata loop for a refresh now
 	idCh      chan struct{} // asks for a producer id (producerid.go)
@@ -78,6 +79,9 @@ func New(cfg Config) (*Producer, error) {
 		idCh:      make(chan struct{}, 1),
 		closeDone: make(chan struct{}),
 	}
+	if err := sortHooks(cfg.Hooks, &p.hooks); err != nil {
+		return nil, err
+	}
 	p.observer, _ = cfg.Partitioner.(partitioner.Observer)
 	p.loads, _ = cfg.Partitioner.(partitioner.LoadReporter)
 	inFlight := cfg.MaxInFlight
@@ -100,10 +104,16 @@ func New(cfg Config) (*Producer, error) {
 		Wake: func(tp metadata.TopicPartition) {
 			p.brokers.wakeLeader(p.cache.Snapshot(), tp)
 		},
+		Settled:   p.settledHook(),
+		Restarted: p.restartedHook(),
 	})
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.brokers.init(p)
 	p.held.init(p)
+	// Before the loops start: no other event can come before this one.
+	for _, h := range p.hooks.newProducer {
+		h.OnNewProducer(p)
+	}
 	p.bg.Add(3)
 	go p.metadataLoop()
 	go p.expiryLoop()
@@ -156,13 +166,17 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 	if ts.IsZero() {
 		ts = p.cfg.clock.Now()
 	}
-	p.produce(ctx, r, ts.UnixMilli(), cb)
+	var rcv receiver = cb
+	if p.hooks.records {
+		rcv = p.track(r, cb)
+	}
+	p.produce(ctx, r, ts.UnixMilli(), rcv)
 }
 
 // produce routes a checked record: to its batch when its topic's metadata
 // is known and no earlier record of the topic still waits for it, else to
 // the records waiting for metadata.
-func (p *Producer) produce(ctx context.Context, r *Record, tsMs int64, cb Callback) {
+func (p *Producer) produce(ctx context.Context, r *Record, tsMs int64, cb receiver) {
 	snap := p.cache.Snapshot()
 	t := snap.Topic(r.Topic)
 	if t == nil || len(t.Partitions) == 0 || (r.ExplicitPartition && int(r.Partition) >= len(t.Partitions)) || p.held.holds(r.Topic) {
@@ -170,14 +184,14 @@ func (p *Producer) produce(ctx context.Context, r *Record, tsMs int64, cb Callba
 		return
 	}
 	if err := p.appendTo(ctx, snap, t, r, time.Time{}, tsMs, cb); err != nil {
-		cb(failed(r), err)
+		reject(cb, failed(r), err)
 	}
 }
 
 // appendTo partitions a record of a known topic and appends it; since is
 // when it was produced if it waited for metadata, else zero. The error, if
 // any, is the record's, and cb has not run.
-func (p *Producer) appendTo(ctx context.Context, snap *metadata.Snapshot, t *metadata.Topic, r *Record, since time.Time, tsMs int64, cb Callback) error {
+func (p *Producer) appendTo(ctx context.Context, snap *metadata.Snapshot, t *metadata.Topic, r *Record, since time.Time, tsMs int64, cb receiver) error {
 	partition := r.Partition
 	if r.ExplicitPartition {
 		if int(partition) >= len(t.Partitions) {
@@ -263,15 +277,18 @@ func (p *Producer) check(r *Record) error {
 
 // deliver is the accumulator's way back to the caller: it turns a record's
 // result into its callback, on the delivery goroutine. The callback travels
-// through the accumulator as an opaque value, so no closure is allocated
-// per record; a held record's failure travels as a *heldFailure.
+// through the accumulator as an opaque value (a receiver), so no closure is
+// allocated per record; a held record's failure travels as a *heldFailure,
+// and an event for the hooks as a hookEvent.
 func deliver(cb any, r accumulator.Result) {
-	if f, ok := cb.(*heldFailure); ok {
+	switch f := cb.(type) {
+	case *heldFailure:
 		f.deliver()
 		return
-	}
-	f, _ := cb.(Callback)
-	if f == nil {
+	case hookEvent:
+		f()
+		return
+	case nil:
 		return
 	}
 	md := RecordMetadata{
@@ -290,7 +307,12 @@ func deliver(cb any, r accumulator.Result) {
 		}
 		err = &PartitionError{Topic: r.Topic, Partition: r.Partition, Err: err}
 	}
-	f(md, err)
+	switch f := cb.(type) {
+	case *tracked:
+		f.complete(md, err, r.Sent)
+	case Callback:
+		f(md, err)
+	}
 }
 
 // failed is the metadata given with a record that never got an offset.
