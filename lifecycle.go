@@ -124,6 +124,13 @@ type Stats struct {
 	Splits  int64
 	// BufferedBatches is the number of batches not yet completed.
 	BufferedBatches int
+	// BufferTotalBytes is BufferMemory; BufferAvailableBytes what of it is
+	// free now (the Java client's buffer-total-bytes and
+	// buffer-available-bytes); BufferWaiters how many Produce calls wait
+	// for memory (its waiting-threads).
+	BufferTotalBytes     int64
+	BufferAvailableBytes int64
+	BufferWaiters        int
 }
 
 // Stats returns the counters so far.
@@ -138,6 +145,10 @@ func (p *Producer) Stats() Stats {
 		Retries:           p.counters.Retries.Load(),
 		Splits:            p.counters.Splits.Load(),
 		BufferedBatches:   p.acc.Incomplete(),
+
+		BufferTotalBytes:     p.cfg.BufferMemory,
+		BufferAvailableBytes: int64(p.pool.Available()),
+		BufferWaiters:        p.pool.Waiters(),
 	}
 }
 

@@ -245,3 +245,26 @@ func TestCloseAfterAFailedCloseReturnsItsError(t *testing.T) {
 	require.ErrorIs(t, first, context.DeadlineExceeded)
 	require.Equal(t, first, p.Close(ctx(t)))
 }
+
+// Stats tells the buffer memory in use: all of it is free again once the
+// records have their outcomes.
+func TestStatsBufferMemory(t *testing.T) {
+	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	release := make(chan struct{})
+	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action {
+		<-release
+		return fakebroker.Action{}
+	})
+	p := newProducer(t, c, func(cfg *Config) { cfg.BufferMemory = 1 << 20 })
+	o := newOutcomes(1)
+	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("v")}, o.cb(0))
+	eventually(t, "the request at the broker", func() bool { return c.ProduceRequests() > 0 })
+	s := p.Stats()
+	require.Equal(t, int64(1<<20), s.BufferTotalBytes)
+	require.Equal(t, int64(1<<20-DefaultBatchSize), s.BufferAvailableBytes, "one batch's buffer in use")
+	require.Zero(t, s.BufferWaiters)
+	close(release)
+	o.wait(t, "the record")
+	require.NoError(t, p.Flush(ctx(t)))
+	require.Equal(t, int64(1<<20), p.Stats().BufferAvailableBytes)
+}
