@@ -31,7 +31,7 @@ func (tr tracer) OnRecordAcknowledged(ctx context.Context, _ RecordAcknowledged)
 // nothing holds it any more.
 type traced struct {
 	context.Context
-	pad [64]byte // large enough to be an allocation of its own
+	_ [64]byte // large enough to be an allocation of its own
 }
 
 // A Record's Context goes to the hooks and is kept no longer than until
