@@ -268,3 +268,26 @@ func TestStatsBufferMemory(t *testing.T) {
 	require.NoError(t, p.Flush(ctx(t)))
 	require.Equal(t, int64(1<<20), p.Stats().BufferAvailableBytes)
 }
+
+// A Close from a callback while another Close waits for that callback
+// returns at once: waiting for the first Close would wait for itself.
+func TestCloseFromACallbackDuringClose(t *testing.T) {
+	c := cluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	release := make(chan struct{})
+	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action {
+		<-release
+		return fakebroker.Action{}
+	})
+	p := newProducer(t, c, nil)
+	inner := make(chan error, 1)
+	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("v")}, func(_ RecordMetadata, err error) {
+		inner <- p.Close(ctx(t))
+	})
+	eventually(t, "the request at the broker", func() bool { return c.ProduceRequests() > 0 })
+	outer := make(chan error, 1)
+	go func() { outer <- p.Close(ctx(t)) }()
+	eventually(t, "the first Close under way", p.closed.Load)
+	close(release)
+	require.NoError(t, <-inner, "the Close from the callback")
+	require.NoError(t, <-outer, "the first Close")
+}
