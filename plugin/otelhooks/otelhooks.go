@@ -43,7 +43,7 @@ const scope = "github.com/gokafka/producer/plugin/otelhooks"
 // Options configures New; the zero value uses the global providers.
 type Options struct {
 	TracerProvider trace.TracerProvider // default otel.GetTracerProvider()
-	MeterProvider  metric.MeterProvider  // default otel.GetMeterProvider()
+	MeterProvider  metric.MeterProvider // default otel.GetMeterProvider()
 	// NoSpans leaves out the spans and the per-record metrics, so that the
 	// producer does not track records (a small allocation per record).
 	NoSpans bool
