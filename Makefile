@@ -1,4 +1,5 @@
-# make test      vet, race tests and short fuzz runs of every module, against
+# make test      vet and race tests of every module (the root module also
+#                alone, GOWORK=off), short fuzz runs, all against
 #                the embedded broker (the README's test command)
 # make test-kafka  the integration and kprod suites against a real broker;
 #                needs KAFKA_BROKERS (see integration/kafka/broker.sh); with
@@ -6,19 +7,27 @@
 #                failure tests run too; with KAFKA_SECURITY, the TLS and SASL
 #                suites against a secured broker instead
 # make soak      the soak test against the embedded broker
+# make lint      staticcheck (pinned below) on every module
 # make bench     the benchmarks of the byte layer and the producer
 # make install-check  go install kprod from a release rehearsed in a module
 #                proxy on disk (scripts/install-check.sh)
 
 GO       ?= go
 FUZZTIME ?= 100000x
-MODULES  := . ./integration ./cmd/kprod ./bench
+MODULES  := . ./integration ./cmd/kprod ./bench ./plugin/promhooks ./plugin/otelhooks
+# The metrics plugins, whose tests produce to the embedded broker.
+PLUGINS  := ./plugin/promhooks ./plugin/otelhooks
 # Packages whose tests need no broker at all.
 ROOT_PKGS := ./...
+# The linter, pinned: staticcheck 2026.2.2. STATICCHECK is how to run it;
+# by default go run builds it from the Go module proxy (CI installs it once
+# and passes the binary).
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
-.PHONY: test vet unit integration kprod fuzz test-kafka test-kafka-secured soak bench install-check
+.PHONY: test vet unit standalone integration kprod plugins fuzz lint staticcheck-version test-kafka test-kafka-secured soak bench install-check
 
-test: vet unit integration kprod fuzz
+test: vet unit standalone integration kprod plugins fuzz
 
 vet:
 	@for m in $(MODULES); do \
@@ -28,6 +37,12 @@ vet:
 unit:
 	$(GO) test -race -count=1 $(ROOT_PKGS)
 
+# The root module as a user's build sees it: its own go.mod and go.sum
+# alone, without the workspace that maps the nested modules.
+standalone:
+	GOWORK=off $(GO) build ./...
+	GOWORK=off $(GO) test -count=1 ./...
+
 integration:
 	@if [ -f integration/go.mod ]; then cd integration && KAFKA_BROKERS= $(GO) test -race -count=1 -timeout 20m ./...; fi
 
@@ -35,8 +50,21 @@ kprod:
 	@if [ -f cmd/kprod/go.mod ]; then cd cmd/kprod && KAFKA_BROKERS= $(GO) test -race -count=1 -timeout 20m ./...; fi
 	@if [ -f bench/go.mod ]; then cd bench && $(GO) test -count=1 -run . -bench . -benchtime 1x ./...; fi
 
+plugins:
+	@for m in $(PLUGINS); do \
+		echo "== go test $$m"; (cd $$m && KAFKA_BROKERS= $(GO) test -race -count=1 -timeout 10m ./...) || exit 1; \
+	done
+
 fuzz:
 	@FUZZTIME=$(FUZZTIME) scripts/fuzz-all.sh
+
+lint:
+	@for m in $(MODULES); do \
+		echo "== staticcheck $$m"; (cd $$m && $(STATICCHECK) ./...) || exit 1; \
+	done
+
+staticcheck-version:
+	@echo $(STATICCHECK_VERSION)
 
 # With KAFKA_SECURITY set (broker.sh start --security MODE prints it with
 # the rest of what the secured suite needs), KAFKA_BROKERS is a secured

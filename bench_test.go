@@ -196,3 +196,60 @@ func BenchmarkSendConcurrent1000(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "records/s")
 }
+
+// BenchmarkHooks is the cost of hooks per record on the keyless workload:
+// none registered (which must cost what the producer cost before hooks
+// existed), a hook of every event but the records' (per batch, request and
+// connection: amortized), and a hook of every event (two calls and one
+// small allocation per record).
+//
+//	go test -run '^$' -bench Hooks -benchtime 2000000x -count 6 .
+func BenchmarkHooks(b *testing.B) {
+	value := make([]byte, 100)
+	for _, tc := range []struct {
+		name  string
+		hooks []Hook
+	}{
+		{"none", nil},
+		{"batch-request-connection", []Hook{&countingEvents{}}},
+		{"all", []Hook{&countingEvents{}, &countingRecords{}}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			c, p := benchProducer(b, func(cfg *Config) { cfg.Hooks = tc.hooks })
+			var f failures
+			cb := f.cb
+			rec := Record{Topic: "bench", Value: value}
+			ctx := context.Background()
+			f.start(b)
+			for i := 0; i < b.N; i++ {
+				r := rec
+				p.Produce(ctx, &r, cb)
+			}
+			f.finish(b, c, p, int64(b.N)+1)
+		})
+	}
+}
+
+// countingEvents hears every event but the records', as a metrics hook
+// does, and only counts.
+type countingEvents struct{ n atomic.Int64 }
+
+func (h *countingEvents) OnBatchWritten(BatchWritten)         { h.n.Add(1) }
+func (h *countingEvents) OnRequestWritten(RequestWritten)     { h.n.Add(1) }
+func (h *countingEvents) OnRequestAnswered(RequestAnswered)   { h.n.Add(1) }
+func (h *countingEvents) OnConnectionOpened(ConnectionOpened) { h.n.Add(1) }
+func (h *countingEvents) OnConnectionClosed(ConnectionClosed) { h.n.Add(1) }
+func (h *countingEvents) OnBatchRetried(BatchRetried)         { h.n.Add(1) }
+func (h *countingEvents) OnThrottled(Throttled)               { h.n.Add(1) }
+func (h *countingEvents) OnProducerID(ProducerID)             { h.n.Add(1) }
+func (h *countingEvents) OnSequenceRestart(SequenceRestart)   { h.n.Add(1) }
+func (h *countingEvents) OnNewProducer(*Producer)             { h.n.Add(1) }
+
+// countingRecords hears both record events and only counts.
+type countingRecords struct{ n atomic.Int64 }
+
+func (h *countingRecords) OnRecordBuffered(ctx context.Context, _ Record) context.Context {
+	h.n.Add(1)
+	return ctx
+}
+func (h *countingRecords) OnRecordAcknowledged(context.Context, RecordAcknowledged) { h.n.Add(1) }

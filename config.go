@@ -29,10 +29,12 @@ type Config struct {
 	ClientID string
 
 	// Acks is how many replicas must have the records before the broker
-	// answers. Java: acks; kafka-python: acks. Default AcksAll, which with
-	// the broker's min.insync.replicas is the only setting that does not
-	// lose acknowledged records when a leader dies. Idempotence needs it:
-	// AcksLeader or AcksNone also need DisableIdempotence.
+	// answers: AcksAll, AcksLeader or AcksNone (a number does not compile:
+	// see Acks). Java: acks; kafka-python: acks. Default (the zero value)
+	// AcksAll, which with the broker's min.insync.replicas is the only
+	// setting that does not lose acknowledged records when a leader dies.
+	// Idempotence needs it: AcksLeader or AcksNone also need
+	// DisableIdempotence.
 	Acks Acks
 
 	// DisableIdempotence turns idempotence off. Idempotence is on by
@@ -48,10 +50,13 @@ type Config struct {
 	DisableIdempotence bool
 
 	// Linger is how long a batch waits for more records before it is sent,
-	// trading latency for fewer, larger requests. A negative value means no
-	// wait. Java: linger.ms; kafka-python: linger_ms. Default 5ms, the Java
-	// client's default since Kafka 4.0 (KIP-1030): at low rates it costs a
-	// few ms, at high rates batches fill before it passes anyway.
+	// trading latency for fewer, larger requests. The zero value is the
+	// default, 5ms, not "no wait": NoLinger (any negative value) sends a
+	// batch as soon as a sender can take it, which is what linger.ms=0
+	// means to the Java client. Java: linger.ms; kafka-python: linger_ms.
+	// Default 5ms, the Java client's default since Kafka 4.0 (KIP-1030): at
+	// low rates it costs a few ms, at high rates batches fill before it
+	// passes anyway.
 	Linger time.Duration
 
 	// BatchSize is the target size of one partition's batch in bytes
@@ -195,6 +200,14 @@ type Config struct {
 	// Default: none.
 	SASL sasl.Mechanism
 
+	// Hooks watch the producer, for metrics, tracing and logs: each is a
+	// value implementing one or more of the Hook* interfaces (see Hook),
+	// such as the Prometheus and OpenTelemetry plugins'. Every hook of an
+	// event is called in this order; a value that implements none of them
+	// is an error. Java: interceptor.classes, metric.reporters;
+	// kafka-python: none. Default none, which costs nothing.
+	Hooks []Hook
+
 	// clock is the time source; tests in this package replace it.
 	clock clock.Clock
 }
@@ -205,55 +218,10 @@ type Dialer interface {
 	DialContext(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
-// Acks is the durability a ProduceRequest asks for.
-type Acks int8
-
-const (
-	// AcksAll waits for every in-sync replica (acks=all, -1). The default.
-	AcksAll Acks = iota
-	// AcksLeader waits for the leader only (acks=1).
-	AcksLeader
-	// AcksNone does not wait at all (acks=0): a record is done once written
-	// to the socket, and its offset is unknown (-1).
-	AcksNone
-)
-
-// String is the setting as Kafka's tools spell it.
-func (a Acks) String() string {
-	switch a {
-	case AcksAll:
-		return "all"
-	case AcksLeader:
-		return "1"
-	case AcksNone:
-		return "0"
-	}
-	return fmt.Sprintf("Acks(%d)", int8(a))
-}
-
-// wire is the ProduceRequest's acks field.
-func (a Acks) wire() int16 {
-	switch a {
-	case AcksLeader:
-		return 1
-	case AcksNone:
-		return 0
-	}
-	return -1
-}
-
-// ParseAcks reads "all", "-1", "1" or "0".
-func ParseAcks(s string) (Acks, error) {
-	switch s {
-	case "all", "-1":
-		return AcksAll, nil
-	case "1":
-		return AcksLeader, nil
-	case "0":
-		return AcksNone, nil
-	}
-	return 0, fmt.Errorf("acks %q: want all, -1, 1 or 0", s)
-}
+// NoLinger is the Linger that sends a batch without waiting for more
+// records: the Java client's linger.ms=0. Linger's zero value means the
+// default, DefaultLinger.
+const NoLinger time.Duration = -1
 
 // The defaults, named so the documentation and the code cannot disagree.
 const (
@@ -348,9 +316,6 @@ func (cfg *Config) validate() error {
 		if _, port, err := net.SplitHostPort(b); err != nil || port == "" {
 			return bad("Brokers", "%q is not host:port", b)
 		}
-	}
-	if cfg.Acks < AcksAll || cfg.Acks > AcksNone {
-		return bad("Acks", "unknown value %d", cfg.Acks)
 	}
 	// As in the Java client, an explicit setting that idempotence cannot
 	// honour is an error, not a silent downgrade.

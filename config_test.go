@@ -3,6 +3,7 @@ package producer
 import (
 	"context"
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 
@@ -27,7 +28,7 @@ func TestNewNamesTheBadField(t *testing.T) {
 		{"no brokers", Config{}, "Brokers"},
 		{"broker without port", ok(func(c *Config) { c.Brokers = []string{"localhost"} }), "Brokers"},
 		{"broker with empty port", ok(func(c *Config) { c.Brokers = []string{"127.0.0.1:9092", "host:"} }), "Brokers"},
-		{"unknown acks", ok(func(c *Config) { c.Acks = Acks(7) }), "Acks"},
+		{"acks=1 with idempotence", ok(func(c *Config) { c.Acks = AcksLeader }), "Acks"},
 		{"negative batch size", ok(func(c *Config) { c.BatchSize = -1 }), "BatchSize"},
 		{"negative buffer memory", ok(func(c *Config) { c.BufferMemory = -1 }), "BufferMemory"},
 		{"negative max request size", ok(func(c *Config) { c.MaxRequestSize = -1 }), "MaxRequestSize"},
@@ -62,16 +63,33 @@ func TestNewNamesTheBadField(t *testing.T) {
 	}
 }
 
-// Acks(-1) is not one of the three constants; it must be rejected like any
-// other unknown value rather than silently meaning acks=all.
-func TestNewRejectsNegativeAcks(t *testing.T) {
-	p, err := New(Config{Brokers: []string{"127.0.0.1:9092"}, Acks: Acks(-1)})
-	if p != nil {
-		defer p.Close(context.Background())
+// Acks must not be spelled with a number: 0 means "no acks" to a Java or
+// sarama user and -1 means "all", so an integer Acks invites the opposite of
+// what was meant. A struct with only unexported fields cannot be written as
+// a constant, so Config{Acks: 0} and Config{Acks: -1} do not compile.
+func TestAcksIsOpaque(t *testing.T) {
+	typ := reflect.TypeOf(Acks{})
+	require.Equal(t, reflect.Struct, typ.Kind(), "an untyped constant converts to any numeric or string kind")
+	for i := range typ.NumField() {
+		require.False(t, typ.Field(i).IsExported(), "field %s would let a caller build an Acks of its own", typ.Field(i).Name)
 	}
-	var ce *ConfigError
-	require.True(t, errors.As(err, &ce), "Acks(-1) was accepted: New returned %v", err)
-	require.Equal(t, "Acks", ce.Field)
+	require.Equal(t, AcksAll, Acks{}, "the zero value is the default, AcksAll")
+	for _, tc := range []struct {
+		acks  Acks
+		text  string
+		alias string
+		wire  int16
+	}{{AcksAll, "all", "-1", -1}, {AcksLeader, "1", "1", 1}, {AcksNone, "0", "0", 0}} {
+		require.Equal(t, tc.text, tc.acks.String())
+		require.Equal(t, tc.wire, tc.acks.wire())
+		for _, s := range []string{tc.text, tc.alias} {
+			got, err := ParseAcks(s)
+			require.NoError(t, err)
+			require.Equal(t, tc.acks, got, "ParseAcks(%q)", s)
+		}
+	}
+	_, err := ParseAcks("2")
+	require.ErrorContains(t, err, `acks "2"`)
 }
 
 // An unknown codec is a bad Compression, not a bad CompressionLevel: the
@@ -83,13 +101,21 @@ func TestNewBlamesCompressionForUnknownCodec(t *testing.T) {
 	require.Equal(t, "Compression", ce.Field, "error: %v", err)
 }
 
-func TestNewAcceptsDefaultsAndNegativeLinger(t *testing.T) {
+func TestNewAcceptsDefaultsAndNoLinger(t *testing.T) {
 	for _, cfg := range []Config{
 		{Brokers: []string{"127.0.0.1:9092"}},
-		{Brokers: []string{"[::1]:9092"}, Linger: -1, Compression: compression.Zstd, CompressionLevel: 19},
+		{Brokers: []string{"[::1]:9092"}, Linger: NoLinger, Compression: compression.Zstd, CompressionLevel: 19},
 	} {
 		p, err := New(cfg)
 		require.NoError(t, err)
 		require.NoError(t, p.Close(context.Background()))
 	}
+}
+
+// Linger's zero value is the default, not "no wait"; NoLinger is.
+func TestLingerZeroIsTheDefault(t *testing.T) {
+	require.Equal(t, DefaultLinger, Config{}.withDefaults().Linger)
+	require.Equal(t, time.Duration(0), Config{Linger: NoLinger}.withDefaults().Linger)
+	require.Equal(t, time.Duration(0), Config{Linger: -time.Second}.withDefaults().Linger, "any negative value is no linger")
+	require.Equal(t, time.Second, Config{Linger: time.Second}.withDefaults().Linger)
 }

@@ -1,6 +1,7 @@
 package producer
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -59,9 +60,28 @@ type PartitionError struct {
 
 func (e *PartitionError) Error() string {
 	if e.Partition < 0 {
-		return fmt.Sprintf("topic %q: %v", e.Topic, e.Err)
+		return fmt.Sprintf("producer: topic %q: %v", e.Topic, e.Err)
 	}
-	return fmt.Sprintf("topic %q partition %d: %v", e.Topic, e.Partition, e.Err)
+	return fmt.Sprintf("producer: topic %q partition %d: %v", e.Topic, e.Partition, e.Err)
 }
 
 func (e *PartitionError) Unwrap() error { return e.Err }
+
+// memoryErr says in the user's words why a record got no buffer memory
+// (the errors of Append and of reserveHeld), keeping ErrBufferFull and the
+// context's error for errors.Is: "waiting for buffer memory: context
+// canceled", not the buffer pool's own account. Other errors go through
+// closing.
+func (p *Producer) memoryErr(err error) error {
+	var we *bufferpool.WaitError
+	switch {
+	case errors.As(err, &we) && errors.Is(we.Err, bufferpool.ErrTimeout):
+		return fmt.Errorf("waiting for buffer memory: %w: %d bytes did not free up within MaxBlock (%v); BufferMemory is %d bytes, %d free",
+			ErrBufferFull, we.Size, p.cfg.MaxBlock, we.Total, we.Available)
+	case we != nil:
+		return fmt.Errorf("waiting for buffer memory: %w", we.Err)
+	case errors.Is(err, ErrBufferFull), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("waiting for buffer memory: %w", err)
+	}
+	return p.closing(err)
+}

@@ -67,7 +67,7 @@ func (wt *waitingTopic) next() (heldRecord, bool) {
 type heldRecord struct {
 	rec   Record
 	tsMs  int64
-	cb    Callback
+	cb    receiver
 	size  int
 	since time.Time // when Produce took it: its MaxBlock and DeliveryTimeout start here
 	seq   uint64
@@ -115,10 +115,10 @@ func (w *held) drop(topic string) {
 func (p *Producer) heldLimit() time.Duration { return min(p.cfg.MaxBlock, p.cfg.DeliveryTimeout) }
 
 // hold keeps a copy of r until the metadata it needs arrives.
-func (p *Producer) hold(ctx context.Context, r *Record, tsMs int64, cb Callback) {
+func (p *Producer) hold(ctx context.Context, r *Record, tsMs int64, cb receiver) {
 	size := record.BatchHeaderSize + record.RecordSize(0, 0, r.Key, r.Value, r.Headers)
 	if err := p.reserveHeld(ctx, size); err != nil {
-		cb(failed(r), &PartitionError{Topic: r.Topic, Partition: -1, Err: p.closing(err)})
+		reject(cb, failed(r), &PartitionError{Topic: r.Topic, Partition: -1, Err: p.memoryErr(err)})
 		return
 	}
 	h := heldRecord{rec: copyRecord(r), tsMs: tsMs, cb: cb, size: size, since: p.cfg.clock.Now()}
@@ -128,7 +128,7 @@ func (p *Producer) hold(ctx context.Context, r *Record, tsMs int64, cb Callback)
 		// Close has failed the held records already; this one raced it.
 		w.mu.Unlock()
 		p.unreserveHeld(size)
-		cb(failed(r), &PartitionError{Topic: r.Topic, Partition: -1, Err: ErrClosed})
+		reject(cb, failed(r), &PartitionError{Topic: r.Topic, Partition: -1, Err: ErrClosed})
 		return
 	}
 	w.seq++
@@ -345,7 +345,7 @@ func (f *heldFailure) deliver() {
 	if pe := (*PartitionError)(nil); !errors.As(err, &pe) {
 		err = &PartitionError{Topic: f.h.rec.Topic, Partition: -1, Err: err}
 	}
-	f.h.cb(failed(&f.h.rec), err)
+	reject(f.h.cb, failed(&f.h.rec), err)
 	w := f.w
 	w.mu.Lock()
 	w.failing--
@@ -417,6 +417,7 @@ func (w *held) await(ctx context.Context, mark uint64, inCallback bool) error {
 // copyRecord keeps a held record independent of the caller's buffers.
 func copyRecord(r *Record) Record {
 	c := *r
+	c.Context = nil // the hooks have had it: a *tracked keeps it if needed
 	c.Key = cloneBytes(r.Key)
 	c.Value = cloneBytes(r.Value)
 	if r.Headers != nil {

@@ -38,7 +38,7 @@ func TestLostAnswersDoNotDuplicateOrReorder(t *testing.T) {
 		n := requests.Add(1)
 		return fakebroker.Action{LoseAnswer: n == 2 || n == 3}
 	})
-	p := newProducer(t, c, func(cfg *Config) { cfg.BatchSize = 1024; cfg.Linger = -1 })
+	p := newProducer(t, c, func(cfg *Config) { cfg.BatchSize = 1024; cfg.Linger = NoLinger })
 	const n = 200
 	o := newOutcomes(n)
 	var want [][]byte
@@ -136,7 +136,7 @@ func TestDeliveryTimeoutEndsARequestWithoutAnswer(t *testing.T) {
 	clk := clock.NewFake(time.Unix(1_700_000_000, 0))
 	p := newProducer(t, c, func(cfg *Config) {
 		cfg.clock = clk
-		cfg.DeliveryTimeout, cfg.RequestTimeout, cfg.Linger = 10*time.Second, 9*time.Second, -1
+		cfg.DeliveryTimeout, cfg.RequestTimeout, cfg.Linger = 10*time.Second, 9*time.Second, NoLinger
 	})
 	// Metadata first: on the fake clock the metadata loop's pacing waits
 	// for the test to move time.

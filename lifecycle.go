@@ -14,7 +14,10 @@ func (p *Producer) Flush(ctx context.Context) error {
 	if p.closed.Load() {
 		return ErrClosed
 	}
-	return p.flush(ctx)
+	if err := p.flush(ctx); err != nil {
+		return fmt.Errorf("producer: %w", err)
+	}
+	return nil
 }
 
 func (p *Producer) flush(ctx context.Context) error {
@@ -38,12 +41,43 @@ func (p *Producer) flush(ctx context.Context) error {
 // never drops a record silently; Close then returns at once, and callbacks
 // still to run (behind a slow one) run after it returns. Called from a
 // callback, Close returns once every record has its outcome; the callbacks
-// behind the current one run after it returns. Every call after Close
-// returns ErrClosed.
+// behind the current one run after it returns.
+//
+// Close is idempotent: a later Close waits for the first one (within its
+// own ctx) and returns what the first returned, so that a deferred Close
+// beside an explicit one is harmless and both see the same outcome. From a
+// callback, while the first Close still waits for callbacks, a later Close
+// returns nil at once: waiting would wait for itself. Every other method
+// called after Close fails with ErrClosed.
 func (p *Producer) Close(ctx context.Context) error {
 	if !p.closed.CompareAndSwap(false, true) {
-		return ErrClosed
+		return p.closedAgain(ctx)
 	}
+	p.closeErr = p.close(ctx)
+	close(p.closeDone)
+	return p.closeErr
+}
+
+// closedAgain is a Close after the first.
+func (p *Producer) closedAgain(ctx context.Context) error {
+	select {
+	case <-p.closeDone:
+		return p.closeErr
+	default:
+	}
+	if p.acc.InCallback() {
+		return nil
+	}
+	select {
+	case <-p.closeDone:
+		return p.closeErr
+	case <-ctx.Done():
+		return fmt.Errorf("producer: close: waiting for the Close under way: %w", context.Cause(ctx))
+	}
+}
+
+// close is the first Close.
+func (p *Producer) close(ctx context.Context) error {
 	p.acc.BeginClose()
 	flushErr := p.flush(ctx)
 
@@ -64,10 +98,10 @@ func (p *Producer) Close(ctx context.Context) error {
 	deliverErr := p.acc.Close(ctx)
 	p.pool.Close()
 	if flushErr != nil {
-		return fmt.Errorf("close: %w", flushErr)
+		return fmt.Errorf("producer: close: %w", flushErr)
 	}
 	if deliverErr != nil {
-		return fmt.Errorf("close: callbacks still running: %w", deliverErr)
+		return fmt.Errorf("producer: close: callbacks still running: %w", deliverErr)
 	}
 	return nil
 }
@@ -90,6 +124,13 @@ type Stats struct {
 	Splits  int64
 	// BufferedBatches is the number of batches not yet completed.
 	BufferedBatches int
+	// BufferTotalBytes is BufferMemory; BufferAvailableBytes what of it is
+	// free now (the Java client's buffer-total-bytes and
+	// buffer-available-bytes); BufferWaiters how many Produce calls wait
+	// for memory (its waiting-threads).
+	BufferTotalBytes     int64
+	BufferAvailableBytes int64
+	BufferWaiters        int
 }
 
 // Stats returns the counters so far.
@@ -104,6 +145,10 @@ func (p *Producer) Stats() Stats {
 		Retries:           p.counters.Retries.Load(),
 		Splits:            p.counters.Splits.Load(),
 		BufferedBatches:   p.acc.Incomplete(),
+
+		BufferTotalBytes:     p.cfg.BufferMemory,
+		BufferAvailableBytes: int64(p.pool.Available()),
+		BufferWaiters:        p.pool.Waiters(),
 	}
 }
 

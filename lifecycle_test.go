@@ -2,7 +2,6 @@ package producer
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -112,8 +111,8 @@ func TestCallsAfterCloseFailWithErrClosed(t *testing.T) {
 	})
 	require.True(t, called, "Produce after Close fails at once")
 	require.ErrorIs(t, p.Flush(ctx(t)), ErrClosed)
-	require.ErrorIs(t, p.Close(ctx(t)), ErrClosed, "a second Close")
-	require.True(t, errors.Is(p.Close(context.Background()), ErrClosed))
+	require.NoError(t, p.Close(ctx(t)), "a second Close returns what the first returned")
+	require.NoError(t, p.Close(context.Background()))
 }
 
 // A batch whose retriable error arrives while Close is failing what is
@@ -210,4 +209,85 @@ func TestCloseFailsRecordsOfATopicBeingReleased(t *testing.T) {
 		require.Len(t, got, 1, "record %d, queued behind the one being appended, has no outcome after Close", i)
 		require.ErrorIs(t, got[0].err, ErrClosed)
 	}
+}
+
+// Close is idempotent: concurrent and later Closes return what the first
+// returned, after it is done.
+func TestCloseTwiceReturnsTheFirstOutcome(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	p := newProducer(t, c, nil)
+	_, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("v")})
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = p.Close(ctx(t))
+		}()
+	}
+	wg.Wait()
+	require.Equal(t, []error{nil, nil, nil, nil}, errs)
+	require.ErrorIs(t, p.Flush(ctx(t)), ErrClosed, "Flush after Close")
+}
+
+// A second Close after a first that gave up returns the first one's error.
+func TestCloseAfterAFailedCloseReturnsItsError(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action { return fakebroker.Action{Hang: true} })
+	p := newProducer(t, c, nil)
+	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("hangs")}, nil)
+	eventually(t, "the request in flight", func() bool { return c.ProduceRequests() > 0 })
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	first := p.Close(short)
+	require.ErrorIs(t, first, context.DeadlineExceeded)
+	require.Equal(t, first, p.Close(ctx(t)))
+}
+
+// Stats tells the buffer memory in use: all of it is free again once the
+// records have their outcomes.
+func TestStatsBufferMemory(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	release := make(chan struct{})
+	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action {
+		<-release
+		return fakebroker.Action{}
+	})
+	p := newProducer(t, c, func(cfg *Config) { cfg.BufferMemory = 1 << 20 })
+	o := newOutcomes(1)
+	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("v")}, o.cb(0))
+	eventually(t, "the request at the broker", func() bool { return c.ProduceRequests() > 0 })
+	s := p.Stats()
+	require.Equal(t, int64(1<<20), s.BufferTotalBytes)
+	require.Equal(t, int64(1<<20-DefaultBatchSize), s.BufferAvailableBytes, "one batch's buffer in use")
+	require.Zero(t, s.BufferWaiters)
+	close(release)
+	o.wait(t, "the record")
+	require.NoError(t, p.Flush(ctx(t)))
+	require.Equal(t, int64(1<<20), p.Stats().BufferAvailableBytes)
+}
+
+// A Close from a callback while another Close waits for that callback
+// returns at once: waiting for the first Close would wait for itself.
+func TestCloseFromACallbackDuringClose(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	release := make(chan struct{})
+	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action {
+		<-release
+		return fakebroker.Action{}
+	})
+	p := newProducer(t, c, nil)
+	inner := make(chan error, 1)
+	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("v")}, func(_ RecordMetadata, err error) {
+		inner <- p.Close(ctx(t))
+	})
+	eventually(t, "the request at the broker", func() bool { return c.ProduceRequests() > 0 })
+	outer := make(chan error, 1)
+	go func() { outer <- p.Close(ctx(t)) }()
+	eventually(t, "the first Close under way", p.closed.Load)
+	close(release)
+	require.NoError(t, <-inner, "the Close from the callback")
+	require.NoError(t, <-outer, "the first Close")
 }

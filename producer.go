@@ -50,12 +50,15 @@ type Producer struct {
 	txn      *txn.Manager // nil unless TransactionalID is set
 	counters sender.Counters
 	auth     authState // the last metadata refresh's refusal, if any
+	hooks    hooks     // Config.Hooks by event (hooks_run.go)
 
-	idCh   chan struct{} // asks for a producer id (producerid.go)
-	closed atomic.Bool
-	ctx    context.Context // background work's; cancelled by Close
-	cancel context.CancelFunc
-	bg     sync.WaitGroup // the metadata, expiry and producer id loops
+	idCh      chan struct{} // asks for a producer id (producerid.go)
+	closed    atomic.Bool
+	closeDone chan struct{} // closed when the first Close returns, with closeErr
+	closeErr  error
+	ctx       context.Context // background work's; cancelled by Close
+	cancel    context.CancelFunc
+	bg        sync.WaitGroup // the metadata, expiry and producer id loops
 }
 
 // Callback receives a record's outcome: where it landed, or why it did not.
@@ -70,9 +73,13 @@ func New(cfg Config) (*Producer, error) {
 		return nil, err
 	}
 	p := &Producer{
-		cfg:  cfg,
-		pool: bufferpool.New(int(cfg.BufferMemory), cfg.BatchSize, cfg.clock),
-		idCh: make(chan struct{}, 1),
+		cfg:       cfg,
+		pool:      bufferpool.New(int(cfg.BufferMemory), cfg.BatchSize, cfg.clock),
+		idCh:      make(chan struct{}, 1),
+		closeDone: make(chan struct{}),
+	}
+	if err := sortHooks(cfg.Hooks, &p.hooks); err != nil {
+		return nil, err
 	}
 	p.observer, _ = cfg.Partitioner.(partitioner.Observer)
 	p.loads, _ = cfg.Partitioner.(partitioner.LoadReporter)
@@ -97,6 +104,8 @@ func New(cfg Config) (*Producer, error) {
 		Wake: func(tp metadata.TopicPartition) {
 			p.wakeLeader(p.cluster.Snapshot(), tp)
 		},
+		Settled:   p.settledHook(),
+		Restarted: p.restartedHook(),
 	})
 	p.cluster = cluster.New(cluster.Config{
 		Seeds:                  cfg.Brokers,
@@ -117,6 +126,10 @@ func New(cfg Config) (*Producer, error) {
 		p.txn = p.newTransactionManager()
 	}
 	p.held.init(p)
+	// Before the loops start: no other event can come before this one.
+	for _, h := range p.hooks.newProducer {
+		h.OnNewProducer(p)
+	}
 	p.bg.Add(3)
 	go func() {
 		defer p.bg.Done()
@@ -170,7 +183,12 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 			return
 		}
 	}
-	if err := p.check(r); err != nil {
+	// The topic is looked up once per record, here; a topic the cluster
+	// named is valid, one it did not is checked before it waits for
+	// metadata that may never come.
+	snap := p.cluster.Snapshot()
+	t := snap.Topic(r.Topic)
+	if err := p.check(r, t == nil); err != nil {
 		p.noteTxnRejection(err)
 		cb(failed(r), err)
 		return
@@ -181,40 +199,32 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 	} else {
 		tsMs = r.Timestamp.UnixMilli()
 	}
-	p.produce(ctx, r, tsMs, cb)
+	var rcv receiver = cb
+	if p.hooks.records {
+		rcv = p.track(r, cb)
+	}
+	p.produce(ctx, snap, t, r, tsMs, rcv)
 }
 
-// produce routes a checked record: to its batch when its topic's metadata
-// is known and no earlier record of the topic still waits for it, else to
-// the records waiting for metadata.
-func (p *Producer) produce(ctx context.Context, r *Record, tsMs int64, cb Callback) {
-	snap := p.cluster.Snapshot()
-	t := snap.Topic(r.Topic)
-	if t == nil {
-		// A topic the cluster named is valid; one it did not may be a
-		// name no broker accepts, which fails now rather than after
-		// MaxBlock of waiting for metadata.
-		if err := validTopic(r.Topic); err != nil {
-			err = &PartitionError{Topic: r.Topic, Partition: -1, Err: err}
-			p.noteTxnRejection(err)
-			cb(failed(r), err)
-			return
-		}
-	}
+// produce routes a checked record of topic t (nil if snap does not know
+// it): to its batch when its topic's metadata is known and no earlier
+// record of the topic still waits for it, else to the records waiting for
+// metadata.
+func (p *Producer) produce(ctx context.Context, snap *metadata.Snapshot, t *metadata.Topic, r *Record, tsMs int64, cb receiver) {
 	if t == nil || len(t.Partitions) == 0 || (r.ExplicitPartition && int(r.Partition) >= len(t.Partitions)) || p.held.holds(r.Topic) {
 		p.hold(ctx, r, tsMs, cb)
 		return
 	}
 	if err := p.appendTo(ctx, snap, t, r, time.Time{}, tsMs, cb); err != nil {
 		p.noteTxnRejection(err)
-		cb(failed(r), err)
+		reject(cb, failed(r), err)
 	}
 }
 
 // appendTo partitions a record of a known topic and appends it; since is
 // when it was produced if it waited for metadata, else zero. The error, if
 // any, is the record's, and cb has not run.
-func (p *Producer) appendTo(ctx context.Context, snap *metadata.Snapshot, t *metadata.Topic, r *Record, since time.Time, tsMs int64, cb Callback) error {
+func (p *Producer) appendTo(ctx context.Context, snap *metadata.Snapshot, t *metadata.Topic, r *Record, since time.Time, tsMs int64, cb receiver) error {
 	partition := r.Partition
 	if r.ExplicitPartition {
 		if int(partition) >= len(t.Partitions) {
@@ -231,7 +241,7 @@ func (p *Producer) appendTo(ctx context.Context, snap *metadata.Snapshot, t *met
 	tp := metadata.TopicPartition{Topic: r.Topic, Partition: partition}
 	res, err := p.acc.Append(ctx, tp, since, tsMs, r.Key, r.Value, r.Headers, cb)
 	if err != nil {
-		return &PartitionError{Topic: r.Topic, Partition: partition, Err: p.closing(err)}
+		return &PartitionError{Topic: r.Topic, Partition: partition, Err: p.memoryErr(err)}
 	}
 	if p.observer != nil {
 		p.observer.Appended(t.View, partition, res.Bytes)
@@ -268,16 +278,23 @@ func (p *Producer) Send(ctx context.Context, r *Record) (RecordMetadata, error) 
 	case o := <-done:
 		return o.md, o.err
 	case <-ctx.Done():
-		md := RecordMetadata{Partition: -1, Offset: -1}
+		md, topic := RecordMetadata{Partition: -1, Offset: -1}, ""
 		if r != nil {
-			md = failed(r)
+			md, topic = failed(r), r.Topic
 		}
-		return md, ctx.Err()
+		return md, &PartitionError{Topic: topic, Partition: -1,
+			Err: fmt.Errorf("waiting for the acknowledgement: %w (the record may still be written)", context.Cause(ctx))}
 	}
 }
 
-// check rejects what can never be produced, before any memory is spent.
-func (p *Producer) check(r *Record) error {
+// check rejects what can never be produced, before any memory is spent;
+// the topic's name only if the metadata does not know it (unknownTopic).
+func (p *Producer) check(r *Record, unknownTopic bool) error {
+	if unknownTopic {
+		if err := validTopic(r.Topic); err != nil {
+			return &PartitionError{Topic: r.Topic, Partition: -1, Err: err}
+		}
+	}
 	if r.ExplicitPartition && r.Partition < 0 {
 		return &PartitionError{Topic: r.Topic, Partition: r.Partition,
 			Err: fmt.Errorf("%w: negative partition %d", ErrInvalidRecord, r.Partition)}
@@ -296,20 +313,20 @@ func (p *Producer) check(r *Record) error {
 
 // deliver is the accumulator's way back to the caller: it turns a record's
 // result into its callback, on the delivery goroutine. The callback travels
-// through the accumulator as an opaque value, so no closure is allocated
-// per record; a held record's failure travels as a *heldFailure. A failed
-// record of a transaction makes the transaction abortable.
+// through the accumulator as an opaque value (a receiver), so no closure is
+// allocated per record; a held record's failure travels as a *heldFailure,
+// and an event for the hooks as a hookEvent. A failed record of a
+// transaction makes the transaction abortable.
 func (p *Producer) deliver(cb any, r accumulator.Result) {
-	if f, ok := cb.(*heldFailure); ok {
+	switch f := cb.(type) {
+	case *heldFailure:
 		p.noteTxnFailure(f.err)
 		f.deliver()
 		return
-	}
-	if r.Err != nil {
-		p.noteTxnFailure(r.Err)
-	}
-	f, _ := cb.(Callback)
-	if f == nil {
+	case hookEvent:
+		f()
+		return
+	case nil:
 		return
 	}
 	md := RecordMetadata{
@@ -322,13 +339,19 @@ func (p *Producer) deliver(cb any, r accumulator.Result) {
 	}
 	var err error
 	if r.Err != nil {
+		p.noteTxnFailure(r.Err)
 		err = r.Err
 		if errors.Is(err, accumulator.ErrClosed) {
 			err = fmt.Errorf("%w: %w", ErrClosed, err)
 		}
 		err = &PartitionError{Topic: r.Topic, Partition: r.Partition, Err: err}
 	}
-	f(md, err)
+	switch f := cb.(type) {
+	case *tracked:
+		f.complete(md, err, r.Sent)
+	case Callback:
+		f(md, err)
+	}
 }
 
 // failed is the metadata given with a record that never got an offset.

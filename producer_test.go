@@ -329,6 +329,8 @@ func TestBufferFullAfterMaxBlock(t *testing.T) {
 		}
 	}
 	require.ErrorIs(t, err, ErrBufferFull, "100 records of 4 kB cannot fit 64 kB")
+	require.Regexp(t, `^producer: topic "t" partition 0: waiting for buffer memory: buffer full: \d+ bytes did not free up within MaxBlock \(200ms\); BufferMemory is 65536 bytes, \d+ free$`, err.Error(),
+		"the error speaks of the producer's settings, not of the buffer pool")
 	closeCtx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	require.Error(t, p.Close(closeCtx), "the broker never answers")
@@ -391,4 +393,19 @@ func TestPartitionsForWaitsForMetadata(t *testing.T) {
 	require.False(t, again, "a topic nobody waits for any more is asked for again")
 	_, err = p.PartitionsFor(ctx(t), "bad name")
 	require.ErrorIs(t, err, ErrInvalidRecord)
+}
+
+// Send's ctx ending before the acknowledgement is said in the user's
+// words, and still matches the context's error.
+func TestSendContextEndsInTheUsersWords(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action { return fakebroker.Action{Delay: time.Second} })
+	p := newProducer(t, c, nil)
+	_, err := p.PartitionsFor(ctx(t), "t")
+	require.NoError(t, err)
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err = p.Send(short, &Record{Topic: "t", Value: []byte("v")})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.Equal(t, `producer: topic "t": waiting for the acknowledgement: context deadline exceeded (the record may still be written)`, err.Error())
 }

@@ -50,6 +50,7 @@ func (p *Producer) producerIDLoop() {
 			id, err := p.initProducerID(p.ctx)
 			if err == nil {
 				p.cfg.Logger.Debug("producer id assigned", "id", id.ID, "epoch", id.Epoch)
+				p.announceID(id, false)
 				p.acc.SetProducerID(id)
 				p.wakeAll()
 				break

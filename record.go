@@ -1,6 +1,7 @@
 package producer
 
 import (
+	"context"
 	"time"
 
 	"github.com/gokafka/producer/record"
@@ -28,6 +29,13 @@ type Record struct {
 	// ExplicitPartition makes Partition binding. It exists because 0 is a
 	// valid partition, so Partition's zero value cannot mean "choose".
 	ExplicitPartition bool
+	// Context is for tracing (franz-go's Record.Context): it is handed to
+	// the hooks (HookRecordBuffered, whose result goes on to
+	// HookRecordAcknowledged), and the producer keeps it no longer than
+	// until the record's outcome; without record hooks, not at all. It
+	// neither cancels nor bounds anything: Produce's ctx bounds the wait
+	// for memory, DeliveryTimeout the rest.
+	Context context.Context
 }
 
 // Header is a record header: a key and a value that may be nil.

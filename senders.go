@@ -76,6 +76,7 @@ func (p *Producer) connConfig() conn.Config {
 		SASL:                p.cfg.SASL,
 		Logger:              p.cfg.Logger,
 		Clock:               p.cfg.clock,
+		Events:              p.connEvents(),
 	}
 }
 
@@ -100,6 +101,7 @@ func (p *Producer) senderConfig(n *cluster.Node) sender.Config {
 		Clock:           p.cfg.clock,
 		Logger:          p.cfg.Logger.With(slog.Int("node", int(n.ID))),
 		Counters:        &p.counters,
+		Events:          p.senderEvents(),
 		Hooks: sender.Hooks{
 			Partitions: n.Led,
 			Connect: func(ctx context.Context) (sender.Conn, error) {

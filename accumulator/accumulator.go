@@ -60,6 +60,9 @@ type Result struct {
 	KeySize   int32 // -1 for a nil key
 	ValueSize int32 // -1 for a nil value
 	Err       error
+	// Sent is when the record's batch was first sent; zero if it never
+	// was. The producer's hooks tell a record's time in the queue by it.
+	Sent time.Time
 }
 
 // Config holds what the accumulator needs from the producer's settings.
@@ -102,6 +105,16 @@ type Config struct {
 	// other than its leader's sender changed it: a retry was scheduled, or
 	// requests to another broker were settled. It must not block.
 	Wake func(tp TopicPartition)
+
+	// What the producer's hooks are told, each optional (observe.go).
+	//
+	// Settled runs on the delivery goroutine when a batch's outcome is
+	// known, before its records' Deliver calls.
+	Settled func(b *Batch)
+	// Restarted is called when a partition's sequences restart under id
+	// (KIP-360), with the number of sent batches numbered again. It runs on
+	// a sender's goroutine under the partition's lock: it must not block.
+	Restarted func(tp TopicPartition, id ProducerID, renumbered int)
 }
 
 // Accumulator holds the batches of every partition.

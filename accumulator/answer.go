@@ -64,8 +64,9 @@ type Retry struct {
 
 // Retry puts a drained batch back in its place, to be sent again after
 // r.At: unless its delivery timeout has passed, the producer is closing, or
-// it stopped for good, in which case the batch fails with r.Cause.
-func (a *Accumulator) Retry(b *Batch, r Retry) {
+// it stopped for good, in which case the batch fails with r.Cause. It
+// reports whether the batch will be sent again.
+func (a *Accumulator) Retry(b *Batch, r Retry) (again bool) {
 	now := a.cfg.Clock.Now()
 	// An epoch refused though it is the producer's current one: another
 	// producer took over the id (or, for a transactional producer, the
@@ -77,7 +78,7 @@ func (a *Accumulator) Retry(b *Batch, r Retry) {
 	}
 	p := a.lockAnswer(b)
 	if p == nil {
-		return
+		return false
 	}
 	if r.Unanswered {
 		b.maybeWritten = true
@@ -104,11 +105,13 @@ func (a *Accumulator) Retry(b *Batch, r Retry) {
 			p.restart = true
 		}
 		p.sendBack(b, r.At)
+		again = true
 	}
 	p.blocked = false
 	p.mu.Unlock()
 	// Whichever sender leads the partition now sends the retry.
 	a.cfg.Wake(b.TP)
+	return again
 }
 
 // lockAnswer locks b's partition to book the answer to b's attempt in

@@ -21,6 +21,7 @@ type Batch struct {
 	entries []entry
 
 	created  time.Time // first append: the start of Linger
+	sentAt   time.Time // first drained: the end of its time in the queue
 	deadline time.Time // when DeliveryTimeout ends for its oldest record
 	serial   uint64    // creation order, for Flush; split halves inherit it
 	sealed   bool      // no more appends: full, or drained

@@ -131,9 +131,12 @@ func (a *Accumulator) Close(ctx context.Context) error {
 // memory, unless it is still in flight (it expired there): then the answer
 // to its request gives it back.
 func (a *Accumulator) deliver(b *Batch) {
+	if a.cfg.Settled != nil {
+		a.cfg.Settled(b)
+	}
 	for i, e := range b.entries {
 		r := Result{Topic: b.TP.Topic, Partition: b.TP.Partition, Offset: -1, Timestamp: e.timestamp,
-			KeySize: e.keySize, ValueSize: e.valueSize, Err: b.err}
+			KeySize: e.keySize, ValueSize: e.valueSize, Err: b.err, Sent: b.sentAt}
 		if b.err == nil {
 			if b.baseOffset >= 0 {
 				r.Offset = b.baseOffset + int64(i)

@@ -53,6 +53,9 @@ func (a *Accumulator) Drain(node int32, parts []TopicPartition, start, maxBytes 
 			break
 		}
 		a.take(p, b, node)
+		if b.attempts == 1 {
+			b.sentAt = now
+		}
 		p.mu.Unlock()
 		total += b.Size()
 		batches = append(batches, b)
@@ -226,6 +229,7 @@ func (a *Accumulator) restartSequences(p *partition) bool {
 	}
 	kept := p.batches[:0]
 	seq := int32(0)
+	renumbered := 0
 	for _, b := range p.batches {
 		if b.completed {
 			continue
@@ -233,12 +237,16 @@ func (a *Accumulator) restartSequences(p *partition) bool {
 		if b.attempts > 0 {
 			b.producer, b.baseSeq, b.restarted = id, seq, true
 			seq = addSeq(seq, len(b.entries))
+			renumbered++
 		}
 		kept = append(kept, b)
 	}
 	clear(p.batches[len(kept):])
 	p.batches = kept
 	p.producer, p.nextSeq, p.lastAcked, p.restart = id, seq, -1, false
+	if a.cfg.Restarted != nil {
+		a.cfg.Restarted(p.tp, id, renumbered)
+	}
 	return true
 }
 

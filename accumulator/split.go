@@ -91,7 +91,7 @@ func (a *Accumulator) rebuild(parent *Batch, decoded record.Batch, from, to int)
 	size += 16 * (to - from)
 	buf := make([]byte, 0, size)
 	b := &Batch{TP: parent.TP, buf: buf, serial: parent.serial, entries: newEntries(),
-		created: parent.created, deadline: parent.deadline, sealed: true,
+		created: parent.created, sentAt: parent.sentAt, deadline: parent.deadline, sealed: true,
 		attempts: parent.attempts, maybeWritten: parent.maybeWritten, lastErr: parent.lastErr,
 		producer: parent.producer, baseSeq: -1}
 	b.builder.Reset(buf)

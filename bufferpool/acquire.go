@@ -51,7 +51,7 @@ func (p *Pool) check(ctx context.Context, size int) error {
 		return fmt.Errorf("%w: %d bytes requested, total memory is %d bytes", ErrTooLarge, size, p.total)
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("bufferpool: before waiting for %d bytes: %w", size, err)
+		return &WaitError{Size: size, Total: p.total, Available: p.Available(), Err: err}
 	}
 	return nil
 }
@@ -144,7 +144,7 @@ func (p *Pool) queueLocked(ctx context.Context, size int, maxWait time.Duration,
 		case timedOut:
 			err = p.timeoutLocked(size, maxWait)
 		default:
-			err = fmt.Errorf("bufferpool: waiting for %d bytes: %w", size, ctxErr)
+			err = &WaitError{Size: size, MaxWait: maxWait, Total: p.total, Available: p.availableLocked(), Err: ctxErr}
 		}
 		p.signalHeadIfAvailableLocked()
 		p.mu.Unlock()
@@ -166,6 +166,5 @@ func (p *Pool) takeLocked(size int, wantBuffer bool) ([]byte, bool) {
 }
 
 func (p *Pool) timeoutLocked(size int, maxWait time.Duration) error {
-	return fmt.Errorf("%w: %d bytes not available within %v (total memory %d bytes, %d available)",
-		ErrTimeout, size, maxWait, p.total, p.availableLocked())
+	return &WaitError{Size: size, MaxWait: maxWait, Total: p.total, Available: p.availableLocked(), Err: ErrTimeout}
 }

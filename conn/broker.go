@@ -52,6 +52,7 @@ type dialAttempt struct {
 // NewBroker returns a Broker for node nodeID at addr. It does not dial.
 func NewBroker(nodeID int32, addr string, cfg Config) *Broker {
 	cfg = cfg.withDefaults()
+	cfg.NodeID = nodeID
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Broker{
 		nodeID:    nodeID,

@@ -57,6 +57,12 @@ type Config struct {
 	Logger *slog.Logger
 	// Clock times requests and backoff. Default: the wall clock.
 	Clock clock.Clock
+
+	// NodeID is the broker's id, for Events; NewBroker sets it.
+	NodeID int32
+	// Events tell the producer's hooks of connections opening and closing
+	// (events.go).
+	Events Events
 }
 
 // Defaults for the Config fields.

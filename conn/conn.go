@@ -52,6 +52,10 @@ type Conn struct {
 	// reauthDone is closed when the re-authentication goroutine exits; nil
 	// while there is none. Dial sets it before the Conn is shared.
 	reauthDone chan struct{}
+
+	// opened: Dial returned the Conn and told Events.Dialed, so its end
+	// goes to Events.Closed. Guarded by mu.
+	opened bool
 }
 
 // pending is a request written, or being written, that awaits a response.
@@ -147,7 +151,11 @@ func (c *Conn) fail(err error) {
 	failed := c.pending
 	c.pending = nil
 	close(c.dead)
+	opened := c.opened
 	c.mu.Unlock()
+	if opened && c.cfg.Events.Closed != nil {
+		c.cfg.Events.Closed(c.cfg.NodeID, c.addr, err)
+	}
 
 	c.nc.Close() // unblocks the reader and any write in progress
 	c.log.Debug("kafka connection closed", "reason", err, "failed_requests", len(failed))

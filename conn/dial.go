@@ -22,6 +22,14 @@ import (
 // 0.10 speaks.
 func Dial(ctx context.Context, addr string, cfg Config) (*Conn, error) {
 	cfg = cfg.withDefaults()
+	if cfg.Events.Dialed == nil && cfg.Events.Closed == nil {
+		return dialConfigured(ctx, addr, cfg)
+	}
+	return dialObserved(ctx, addr, cfg)
+}
+
+// dialConfigured is Dial with cfg's defaults filled.
+func dialConfigured(ctx context.Context, addr string, cfg Config) (*Conn, error) {
 	dialCtx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
 	nc, err := cfg.Dial(dialCtx, "tcp", addr)
 	if err == nil && cfg.TLS != nil {

@@ -19,7 +19,6 @@ import (
 
 // kmsgRequest is one request of ours and the kmsg type to decode it into.
 type kmsgRequest struct {
-	name  string
 	ours  protocol.Request
 	kmsg  kmsg.Request
 	check func(t *testing.T, v int16, decoded kmsg.Request)

@@ -17,13 +17,6 @@ func equal[T comparable](t *testing.T, got, want T, what string, args ...any) {
 	}
 }
 
-func mustEqual[T comparable](t *testing.T, got, want T, what string, args ...any) {
-	t.Helper()
-	if got != want {
-		t.Fatalf("%s: got %v, want %v", fmt.Sprintf(what, args...), got, want)
-	}
-}
-
 func equalSlices[T comparable](t *testing.T, got, want []T, what string, args ...any) {
 	t.Helper()
 	if !slices.Equal(got, want) {

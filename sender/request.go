@@ -31,6 +31,10 @@ func (s *Sender) send(ctx context.Context, c Conn, batches []*accumulator.Batch)
 	if s.cfg.Counters != nil {
 		s.cfg.Counters.Requests.Add(1)
 	}
+	if s.cfg.Events.Written != nil || s.cfg.Events.Answered != nil {
+		s.sendTimed(ctx, c, req, version, batches)
+		return
+	}
 	results := s.results
 	c.SendVersion(ctx, req, version, func(resp protocol.Response, err error) {
 		results <- result{batches: batches, resp: resp, err: err}

@@ -14,6 +14,7 @@ import (
 
 // handle books the answer to one request, batch by batch.
 func (s *Sender) handle(r result) {
+	s.answered(r)
 	now := s.cfg.Clock.Now()
 	if r.err != nil {
 		// The request as a whole failed: the connection broke, the request
@@ -118,11 +119,16 @@ func (s *Sender) retry(b *accumulator.Batch, r accumulator.Retry, now time.Time,
 		r.At = now.Add(s.retryBackoff.Delay(b.Attempts()))
 	}
 	// Once back, the batch belongs to whichever sender leads its partition
-	// now: read what the log needs before.
-	tp, attempts := b.TP, b.Attempts()
-	s.acc.Retry(b, r)
+	// now: read what the log and the hooks need before.
+	tp, attempts, records := b.TP, b.Attempts(), b.Records()
+	again := s.acc.Retry(b, r)
 	if s.cfg.Counters != nil {
 		s.cfg.Counters.Retries.Add(1)
+	}
+	// A batch that failed instead (its DeliveryTimeout passed, the
+	// producer is closing) was not retried: its records' outcomes say so.
+	if again && s.cfg.Events.Retried != nil {
+		s.cfg.Events.Retried(tp, records, attempts, r.At.Sub(now), r)
 	}
 	s.cfg.Logger.Debug("retrying batch", "topic", tp.Topic, "partition", tp.Partition, "attempt", attempts, "err", r.Cause)
 }

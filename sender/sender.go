@@ -64,6 +64,9 @@ type Config struct {
 	Logger         *slog.Logger
 	// Counters, if set, is incremented as requests and retries happen.
 	Counters *Counters
+
+	// Events tell the producer's hooks what happens (events.go).
+	Events Events
 }
 
 // Sender drains and sends for one broker.
@@ -82,6 +85,9 @@ type result struct {
 	batches []*accumulator.Batch
 	resp    protocol.Response
 	err     error
+	// times and answered time the request, when Events watch requests.
+	times    *requestTimes
+	answered time.Time
 }
 
 // New returns a sender; Run starts it.

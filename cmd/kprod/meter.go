@@ -134,7 +134,7 @@ func (m *meter) finish(s *shard, start time.Duration, size int64, err error) {
 // recordError counts a failure under its name; errors are rare enough for
 // one mutex.
 func (m *meter) recordError(err error) {
-	name := errorName(err)
+	name := producer.ErrorName(err)
 	m.errMu.Lock()
 	m.errCount[name]++
 	if _, ok := m.errFirst[name]; !ok {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"sync"
 	"testing"
 
@@ -42,26 +41,6 @@ func TestMeterConcurrentCallbacks(t *testing.T) {
 	errs, first := m.errors()
 	if errs["NOT_LEADER_OR_FOLLOWER"] != c.failed || first["NOT_LEADER_OR_FOLLOWER"] == nil {
 		t.Errorf("errors %v", errs)
-	}
-}
-
-func TestErrorNames(t *testing.T) {
-	wrap := func(err error) error { return &producer.PartitionError{Topic: "t", Partition: 0, Err: err} }
-	for _, tc := range []struct {
-		err  error
-		want string
-	}{
-		{wrap(kerr.NotLeaderOrFollower), "NOT_LEADER_OR_FOLLOWER"},
-		{wrap(kerr.ForCode(30000)), "UNKNOWN_ERROR_CODE_30000"},
-		{wrap(&producer.RecordTooLargeError{Size: 2, Limit: 1, Of: "MaxRequestSize"}), "RECORD_TOO_LARGE"},
-		{wrap(producer.ErrDeliveryTimeout), "DELIVERY_TIMEOUT"},
-		{wrap(producer.ErrBufferFull), "BUFFER_FULL"},
-		{wrap(producer.ErrClosed), "CLOSED"},
-		{errors.New("something else"), "OTHER"},
-	} {
-		if got := errorName(tc.err); got != tc.want {
-			t.Errorf("errorName(%v) = %q, want %q", tc.err, got, tc.want)
-		}
 	}
 }
 

@@ -252,7 +252,7 @@ func (o *commonOptions) flagConfig() producer.Config {
 	codec, _ := compression.ParseCodec(o.compression)
 	linger := o.linger
 	if linger == 0 {
-		linger = -1 // the library reads 0 as "default" and a negative value as "none"
+		linger = producer.NoLinger // the library reads 0 as "the default"
 	}
 	cfg := producer.Config{
 		ClientID:           o.clientID,

@@ -78,6 +78,9 @@ func (o *commonOptions) resolveConfig(fs *pflag.FlagSet) (producer.Config, confi
 // levelCodec tells the codec of a compression.<codec>.level setting.
 func levelCodec(name string) (compression.Codec, bool) {
 	codec, ok := strings.CutPrefix(name, "compression.")
+	if !ok {
+		return 0, false
+	}
 	if codec, ok = strings.CutSuffix(codec, ".level"); !ok {
 		return 0, false
 	}

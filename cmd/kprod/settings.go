@@ -57,7 +57,7 @@ var settings = []setting{
 			return err
 		}
 		if d == 0 {
-			d = -1 // Java's 0 is "no linger"; Config's 0 is "the default"
+			d = producer.NoLinger // Java's 0 is "no linger"; Config's 0 is "the default"
 		}
 		t.cfg.Linger = d
 		return nil

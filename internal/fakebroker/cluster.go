@@ -1,12 +1,12 @@
 // Package fakebroker is an in-process Kafka cluster for the producer's unit
 // tests and benchmarks. Each node listens on its own 127.0.0.1 port and
 // speaks the real protocol, built only on protocol/ and record/: ApiVersions
-// (with the KIP-511 fallback), Metadata, Produce, CreateTopics and
-// InitProducerId. It keeps per-partition offsets and, when asked, the
+// (with the KIP-511 fallback), Metadata, Produce, CreateTopics,
+// InitProducerId and, when asked, SCRAM authentication. It keeps per-partition offsets and, when asked, the
 // decoded records, so a test can check exactly what reached the "broker".
 //
-// It is a fake, not a broker: one replica per partition, no log, no
-// authentication, no transactions. What it does do, it does the way Kafka
+// It is a fake, not a broker: one replica per partition, no log, no TLS,
+// no transactions. What it does do, it does the way Kafka
 // does: leadership with epochs, NOT_LEADER_OR_FOLLOWER with the KIP-951
 // current-leader hint, CRC checks, message.max.bytes, acks=0 without a reply,
 // answers in request order on each connection, and idempotence: producer
@@ -60,6 +60,10 @@ type Options struct {
 	// advertised ranges close the connection, except ApiVersions, which
 	// gets the KIP-511 fallback answer.
 	Versions map[protocol.APIKey]protocol.VersionRange
+	// SCRAM, when set, makes every connection authenticate with
+	// SCRAM-SHA-256 or SCRAM-SHA-512 as one of these users (name to
+	// password) before any request but ApiVersions (scram.go).
+	SCRAM map[string]string
 }
 
 // Cluster is a running fake cluster. Its methods are safe for concurrent
@@ -129,6 +133,10 @@ func Start(opts Options) (*Cluster, error) {
 	}
 	for _, api := range advertised {
 		c.versions[api] = protocol.Supported(api)
+	}
+	if opts.SCRAM != nil {
+		c.versions[protocol.SaslHandshake] = protocol.VersionRange{Min: 1, Max: 1}
+		c.versions[protocol.SaslAuthenticate] = protocol.Supported(protocol.SaslAuthenticate)
 	}
 	for api, r := range opts.Versions {
 		if r.Min > r.Max {

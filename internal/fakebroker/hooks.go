@@ -44,6 +44,9 @@ type Action struct {
 	// Partitions fails the listed partitions of a Produce request, taking
 	// precedence over All. Failed partitions' records are not appended.
 	Partitions map[TopicPartition]*Failure
+	// Throttle is the ThrottleTimeMs of a Produce answer: what a broker
+	// holding a client to its quota says (the answer is not delayed).
+	Throttle time.Duration
 
 	// Hide answers these topics of a Metadata request as unknown
 	// (UNKNOWN_TOPIC_OR_PARTITION), and leaves them out of "all topics".

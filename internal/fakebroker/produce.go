@@ -26,6 +26,7 @@ func (s *session) handleProduce(version int16, body []byte) (protocol.Response, 
 	}
 
 	resp := &s.resp
+	resp.ThrottleTimeMs = int32(act.Throttle.Milliseconds())
 	resp.Topics = resp.Topics[:0]
 	resp.NodeEndpoints = resp.NodeEndpoints[:0]
 	for ti := range req.Topics {

@@ -33,6 +33,11 @@ type session struct {
 	resp    protocol.ProduceResponse
 	batches []record.Batch    // one partition's decoded batches
 	pending []pendingProducer // their producers' tentative states
+
+	// With Options.SCRAM: the exchange in progress, and its outcome.
+	scram         *scramExchange
+	authenticated bool
+	refused       bool // answered with a refusal: close after writing it
 }
 
 func (c *Cluster) accept(n *node) {
@@ -123,8 +128,16 @@ func (s *session) handle(frame []byte) error {
 		// Kafka closes a connection that sends what it does not speak.
 		return fmt.Errorf("fakebroker: %s v%d not supported", api, version)
 	}
+	sasl := api == protocol.SaslHandshake || api == protocol.SaslAuthenticate
+	if s.c.opts.SCRAM != nil && !s.authenticated && !sasl {
+		return fmt.Errorf("fakebroker: %s before authentication", api) // Kafka closes the connection too
+	}
 	var resp protocol.Response
 	switch api {
+	case protocol.SaslHandshake:
+		resp, err = s.handleSaslHandshake(version, body)
+	case protocol.SaslAuthenticate:
+		resp, err = s.handleSaslAuthenticate(version, body)
 	case protocol.Produce:
 		resp, err = s.handleProduce(version, body)
 	case protocol.Metadata:
@@ -145,7 +158,13 @@ func (s *session) handle(frame []byte) error {
 	case resp == nil: // acks=0
 		return nil
 	}
-	return s.write(api, version, corr, resp)
+	if err := s.write(api, version, corr, resp); err != nil {
+		return err
+	}
+	if s.refused {
+		return errAuthFailed
+	}
+	return nil
 }
 
 // await applies an Action's delay, drop and hang.

@@ -1,0 +1,72 @@
+package producer
+
+import "fmt"
+
+// Acks is the durability a ProduceRequest asks for. Its only values are
+// AcksAll (the zero value, hence the default), AcksLeader and AcksNone.
+//
+// The type is opaque on purpose: Kafka's own spelling is a number, and the
+// numbers mean opposite things to different people (0 is "no acks" to the
+// Java client and sarama, -1 is "all"), so Config{Acks: 0} does not compile
+// and no number can be mistaken for a setting. ParseAcks reads the
+// settings' usual spellings.
+type Acks struct{ level acksLevel }
+
+type acksLevel int8
+
+const (
+	all acksLevel = iota // the zero value: Acks{} is AcksAll
+	leader
+	none
+)
+
+// The three settings of Acks. They are variables only because Go has no
+// constant structs: treat them as constants.
+var (
+	// AcksAll waits for every in-sync replica (acks=all, -1). The default,
+	// and the only setting idempotence allows.
+	AcksAll = Acks{all}
+	// AcksLeader waits for the leader only (acks=1): a record the leader
+	// acknowledged is lost if it dies before a follower copies it.
+	AcksLeader = Acks{leader}
+	// AcksNone does not wait at all (acks=0): a record is done once written
+	// to the socket, and its offset is unknown (-1).
+	AcksNone = Acks{none}
+)
+
+// String is the setting as Kafka's tools spell it: "all", "1" or "0".
+func (a Acks) String() string {
+	switch a.level {
+	case all:
+		return "all"
+	case leader:
+		return "1"
+	case none:
+		return "0"
+	}
+	return fmt.Sprintf("Acks(%d)", int8(a.level))
+}
+
+// wire is the ProduceRequest's acks field.
+func (a Acks) wire() int16 {
+	switch a.level {
+	case leader:
+		return 1
+	case none:
+		return 0
+	}
+	return -1
+}
+
+// ParseAcks reads "all", "-1", "1" or "0", the Java client's spellings.
+func ParseAcks(s string) (Acks, error) {
+	switch s {
+	case "all", "-1":
+		return AcksAll, nil
+	case "1":
+		return AcksLeader, nil
+	case "0":
+		return AcksNone, nil
+	}
+	return AcksAll, fmt.Errorf("acks %q: want all, -1, 1 or 0", s)
+}

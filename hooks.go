@@ -1,0 +1,244 @@
+package producer
+
+import (
+	"context"
+	"time"
+)
+
+// A Hook watches the producer, for metrics, tracing or logs: it is any value
+// implementing one or more of the Hook* interfaces below, one interface per
+// event. Config.Hooks lists them; every hook of an event is called in that
+// order. The Prometheus and OpenTelemetry plugins (modules plugin/promhooks
+// and plugin/otelhooks) are built on them.
+//
+// No hook runs on a goroutine that talks to brokers. HookNewProducer runs in
+// New and HookRecordBuffered in Produce, on the caller's goroutine; every
+// other hook runs on the producer's delivery goroutine, the one that runs
+// callbacks, in the order the events were queued: an event seen by a sender
+// or a connection is queued there and never waited for. So a slow hook
+// delays the callbacks and hooks behind it and, like a slow callback,
+// eventually Produce (a batch's memory goes back once its callbacks have
+// run), but never a request. A hook may call the producer's methods, with
+// the same rules as a callback.
+//
+// Hooks cost nothing when none are registered: BenchmarkHooks measures
+// Produce with none, with hooks of every event but the records', and with
+// all of them.
+type Hook any
+
+// HookNewProducer is told of the producer the hook was configured with,
+// from New, before any other event: a metrics hook keeps it to read its
+// Stats.
+type HookNewProducer interface {
+	OnNewProducer(*Producer)
+}
+
+// HookRecordBuffered is told of each record Produce accepts, on the
+// caller's goroutine, before the record is appended: it is not called for
+// a record Produce fails at once (a nil or invalid record, one too large, a
+// closed producer), which no other hook hears of either.
+//
+// ctx is the record's Context (context.Background() if nil) for the first
+// hook, and what the previous hook returned for the next; what the last one
+// returns is handed to the record's HookRecordAcknowledged hooks. A tracing
+// hook starts a span here and ends it there. r is a copy of the caller's
+// record, whose Key, Value and Headers are still the caller's: read them
+// during the call, do not keep them. (A *Record would cost every Produce an
+// allocation, hooks or not: a pointer handed to an interface method
+// escapes to the heap.)
+type HookRecordBuffered interface {
+	OnRecordBuffered(ctx context.Context, r Record) context.Context
+}
+
+// HookRecordAcknowledged is told of each accepted record's outcome, exactly
+// once, just before its callback and where its callback runs: on the
+// delivery goroutine, or on the caller's for a record that fails inside
+// Produce (no memory freed up within MaxBlock, its ctx ended). ctx is what
+// the HookRecordBuffered hooks returned (the record's Context without
+// them). The producer keeps ctx only until then.
+//
+// A producer with this hook allocates a little per record (its callback,
+// ctx and time, about 64 bytes) that it does not without.
+type HookRecordAcknowledged interface {
+	OnRecordAcknowledged(ctx context.Context, a RecordAcknowledged)
+}
+
+// RecordAcknowledged is one record's outcome.
+type RecordAcknowledged struct {
+	// Metadata and Err are what the record's callback gets.
+	Metadata RecordMetadata
+	Err      error
+	// QueueTime runs from Produce to the first send of the record's batch:
+	// the wait for metadata, memory, Linger and a sender. For a record
+	// never sent it is Latency.
+	QueueTime time.Duration
+	// Latency runs from Produce to the outcome.
+	Latency time.Duration
+}
+
+// HookBatchWritten is told of each batch the broker wrote (with AcksNone:
+// each batch written to the socket), on the delivery goroutine before its
+// records' callbacks. A batch that fails is not: its records' outcomes
+// say why.
+type HookBatchWritten interface {
+	OnBatchWritten(BatchWritten)
+}
+
+// BatchWritten is a batch the broker wrote.
+type BatchWritten struct {
+	Topic      string
+	Partition  int32
+	BaseOffset int64 // the offset of its first record; -1 with AcksNone
+	Records    int
+	// Bytes is the RecordBatch's size before compression, CompressedBytes
+	// its size on the wire (equal without compression).
+	Bytes           int
+	CompressedBytes int
+	// Attempt is the send that was written: 1 for the first.
+	Attempt int
+	// QueueTime runs from the batch's first record to its first send (the
+	// Java client's record-queue-time).
+	QueueTime time.Duration
+}
+
+// HookRequestWritten is told of each ProduceRequest written to a broker.
+type HookRequestWritten interface {
+	OnRequestWritten(RequestWritten)
+}
+
+// RequestWritten is a ProduceRequest on its way.
+type RequestWritten struct {
+	Broker  int32
+	Batches int
+	Records int
+	// Bytes is the size of the record batches it carries.
+	Bytes int
+	// WriteTime is how long the sender took to hand it over: waiting for
+	// one of MaxInFlight slots on the connection, then writing.
+	WriteTime time.Duration
+}
+
+// HookRequestAnswered is told of each ProduceRequest's answer, or of its
+// failure as a whole (Err: the connection broke, the request timed out or
+// was never sent). A partition's own error in an answer shows in the
+// batch's retry or its records' outcomes.
+type HookRequestAnswered interface {
+	OnRequestAnswered(RequestAnswered)
+}
+
+// RequestAnswered is a ProduceRequest's answer.
+type RequestAnswered struct {
+	Broker  int32
+	Batches int
+	Records int
+	// Latency runs from the request's write to its answer (0 with
+	// AcksNone, answered by the write, and for a request never sent).
+	Latency time.Duration
+	Err     error
+}
+
+// HookConnectionOpened is told of each attempt to connect to a broker: to
+// the seed brokers (negative ids: -1 for the first of Config.Brokers, -2
+// for the second...) and to the brokers metadata names.
+type HookConnectionOpened interface {
+	OnConnectionOpened(ConnectionOpened)
+}
+
+// ConnectionOpened is a connection attempt's end.
+type ConnectionOpened struct {
+	Broker int32
+	Addr   string
+	// DialTime covers TCP, TLS, the ApiVersions exchange and SASL.
+	DialTime time.Duration
+	// Err is why the attempt failed; nil when the connection is ready.
+	Err error
+}
+
+// HookConnectionClosed is told of each connection that closed or broke,
+// once, after its ConnectionOpened.
+type HookConnectionClosed interface {
+	OnConnectionClosed(ConnectionClosed)
+}
+
+// ConnectionClosed is a connection's end; Err says why (the producer
+// closed it, the broker hung up, a request timed out...).
+type ConnectionClosed struct {
+	Broker int32
+	Addr   string
+	Err    error
+}
+
+// HookBatchRetried is told of each batch that goes back to its partition to
+// be sent again after a failed attempt.
+type HookBatchRetried interface {
+	OnBatchRetried(BatchRetried)
+}
+
+// BatchRetried is a batch sent back for another attempt.
+type BatchRetried struct {
+	Topic     string
+	Partition int32
+	Records   int
+	Attempt   int           // the attempt that failed: 1 for the first
+	Backoff   time.Duration // until the next attempt may go
+	Err       error         // why the attempt failed
+	// MaybeWritten: the attempt went unanswered, so the broker may have
+	// written the batch; with idempotence the next attempt cannot
+	// duplicate it.
+	MaybeWritten bool
+	// SequenceRejected: the broker refused the batch's sequence number
+	// (OUT_OF_ORDER_SEQUENCE_NUMBER, UNKNOWN_PRODUCER_ID); if no earlier
+	// batch explains it, the partition's sequences restart (see
+	// HookSequenceRestart). EpochRejected: it refused the batch's epoch
+	// as older than one it has seen.
+	SequenceRejected bool
+	EpochRejected    bool
+}
+
+// HookThrottled is told of each answer in which a broker says it throttled
+// the producer to hold it to a quota.
+type HookThrottled interface {
+	OnThrottled(Throttled)
+}
+
+// Throttled is a broker's throttle.
+type Throttled struct {
+	Broker int32
+	// Time is the answer's throttle time: how long the broker delayed it,
+	// or, since KIP-219, how long it asks the client to hold back.
+	Time time.Duration
+}
+
+// HookProducerID is told when an idempotent producer's identity changes:
+// it got a producer id from InitProducerId, or bumped its epoch itself
+// because a partition's sequences had to restart (KIP-360).
+type HookProducerID interface {
+	OnProducerID(ProducerID)
+}
+
+// ProducerID is an idempotent producer's identity on the brokers.
+type ProducerID struct {
+	ID    int64
+	Epoch int16
+	// Bumped: the producer moved to this epoch itself (KIP-360), rather
+	// than receiving it with the id.
+	Bumped bool
+}
+
+// HookSequenceRestart is told when a partition's sequence numbers restart
+// at 0 under a newer epoch, because the brokers lost track of them (a
+// refused sequence, a batch that failed and left a gap): the batches
+// already sent and not yet settled go again, numbered anew.
+type HookSequenceRestart interface {
+	OnSequenceRestart(SequenceRestart)
+}
+
+// SequenceRestart is a partition's sequences restarting.
+type SequenceRestart struct {
+	Topic      string
+	Partition  int32
+	ProducerID int64
+	Epoch      int16
+	// Renumbered is how many sent batches were numbered again.
+	Renumbered int
+}

@@ -1,0 +1,70 @@
+package producer
+
+import (
+	"context"
+	"time"
+)
+
+// receiver is what the accumulator hands back for a record once its
+// outcome is known: its Callback, or, when record hooks are registered, a
+// *tracked wrapping it. It travels as an opaque value, so that no closure
+// is allocated per record.
+type receiver = any
+
+// tracked is a record that HookRecordAcknowledged hooks wait for: its
+// callback, the context the HookRecordBuffered hooks returned, and when
+// Produce took it.
+type tracked struct {
+	p     *Producer
+	cb    Callback
+	ctx   context.Context
+	start time.Time
+}
+
+// track runs the HookRecordBuffered hooks for a record Produce accepted and
+// returns what will receive its outcome.
+func (p *Producer) track(r *Record, cb Callback) receiver {
+	start := p.cfg.clock.Now()
+	ctx := r.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	for _, h := range p.hooks.buffered {
+		if next := h.OnRecordBuffered(ctx, *r); next != nil {
+			ctx = next
+		}
+	}
+	if len(p.hooks.acknowledged) == 0 {
+		return cb
+	}
+	return &tracked{p: p, cb: cb, ctx: ctx, start: start}
+}
+
+// complete runs the HookRecordAcknowledged hooks, then the callback. sent
+// is when the record's batch was first sent, zero if never.
+func (t *tracked) complete(md RecordMetadata, err error, sent time.Time) {
+	now := t.p.cfg.clock.Now()
+	a := RecordAcknowledged{Metadata: md, Err: err, Latency: now.Sub(t.start), QueueTime: now.Sub(t.start)}
+	if !sent.IsZero() {
+		// A batch is sent after its records are appended, so after Produce
+		// took each of them.
+		a.QueueTime = sent.Sub(t.start)
+	}
+	ctx := t.ctx
+	t.ctx = nil // kept no longer than the outcome: the batch may outlive it
+	for _, h := range t.p.hooks.acknowledged {
+		h.OnRecordAcknowledged(ctx, a)
+	}
+	t.cb(md, err)
+}
+
+// reject gives a record that never reached a batch its outcome, on the
+// calling goroutine.
+func reject(rcv receiver, md RecordMetadata, err error) {
+	switch c := rcv.(type) {
+	case *tracked:
+		c.complete(md, err, time.Time{})
+	case Callback:
+		c(md, err)
+	}
+}

@@ -1,0 +1,352 @@
+package producer
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gokafka/producer/internal/fakebroker"
+	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/kerr"
+)
+
+// recorder is a hook of every event. It notes each event, and which of
+// them ran off the goroutine the documentation promises.
+type recorder struct {
+	mu         sync.Mutex
+	p          *Producer
+	newCalls   int
+	buffered   []string // topics
+	acked      []RecordAcknowledged
+	ackCtx     []context.Context
+	batches    []BatchWritten
+	written    []RequestWritten
+	answered   []RequestAnswered
+	opened     []ConnectionOpened
+	closed     []ConnectionClosed
+	retried    []BatchRetried
+	throttled  []Throttled
+	ids        []ProducerID
+	restarts   []SequenceRestart
+	misplaced  []string // events that ran on a goroutine they should not
+	bufferedBy func(ctx context.Context, r Record) context.Context
+}
+
+// delivered notes an event that must run on the delivery goroutine.
+func (r *recorder) delivered(what string) {
+	if !r.p.acc.InCallback() {
+		r.misplaced = append(r.misplaced, what)
+	}
+}
+
+func (r *recorder) OnNewProducer(p *Producer) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.p = p
+	r.newCalls++
+}
+
+func (r *recorder) OnRecordBuffered(ctx context.Context, rec Record) context.Context {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.p.acc.InCallback() {
+		r.misplaced = append(r.misplaced, "buffered")
+	}
+	r.buffered = append(r.buffered, rec.Topic)
+	if r.bufferedBy != nil {
+		return r.bufferedBy(ctx, rec)
+	}
+	return ctx
+}
+
+func (r *recorder) OnRecordAcknowledged(ctx context.Context, a RecordAcknowledged) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.delivered("acknowledged")
+	r.acked = append(r.acked, a)
+	r.ackCtx = append(r.ackCtx, ctx)
+}
+
+func (r *recorder) OnBatchWritten(e BatchWritten) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.delivered("batch written")
+	r.batches = append(r.batches, e)
+}
+
+func (r *recorder) OnRequestWritten(e RequestWritten) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.delivered("request written")
+	r.written = append(r.written, e)
+}
+
+func (r *recorder) OnRequestAnswered(e RequestAnswered) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.delivered("request answered")
+	r.answered = append(r.answered, e)
+}
+
+func (r *recorder) OnConnectionOpened(e ConnectionOpened) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.delivered("connection opened")
+	r.opened = append(r.opened, e)
+}
+
+func (r *recorder) OnConnectionClosed(e ConnectionClosed) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.delivered("connection closed")
+	r.closed = append(r.closed, e)
+}
+
+func (r *recorder) OnBatchRetried(e BatchRetried) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.delivered("batch retried")
+	r.retried = append(r.retried, e)
+}
+
+func (r *recorder) OnThrottled(e Throttled) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.delivered("throttled")
+	r.throttled = append(r.throttled, e)
+}
+
+func (r *recorder) OnProducerID(e ProducerID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.delivered("producer id")
+	r.ids = append(r.ids, e)
+}
+
+func (r *recorder) OnSequenceRestart(e SequenceRestart) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.delivered("sequence restart")
+	r.restarts = append(r.restarts, e)
+}
+
+// locked runs f under the recorder's lock, to read what it noted.
+func (r *recorder) locked(f func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f()
+}
+
+type ctxKey struct{}
+
+// Every event of a produce with a retry and a throttle reaches the hooks,
+// with the figures of what happened, on the goroutine its documentation
+// names; the context the buffered hook returns reaches the acknowledged
+// hook.
+func TestHooksSeeEveryEvent(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Nodes: 2, Topics: map[string]int32{"t": 2}})
+	var requests sync.Map
+	c.OnProduce(func(node int32, _ *protocol.ProduceRequest) fakebroker.Action {
+		n, _ := requests.LoadOrStore(node, new(int))
+		*n.(*int)++
+		switch *n.(*int) {
+		case 1: // each broker refuses its first request, retriably
+			return fakebroker.FailAll(kerr.NotEnoughReplicas, "")
+		case 2: // and throttles its second
+			return fakebroker.Action{Throttle: 7 * time.Millisecond}
+		}
+		return fakebroker.Action{}
+	})
+	rec := &recorder{bufferedBy: func(ctx context.Context, r Record) context.Context {
+		return context.WithValue(ctx, ctxKey{}, string(r.Value))
+	}}
+	p := newProducer(t, c, func(cfg *Config) { cfg.Hooks = []Hook{rec} })
+	const n = 10
+	for i := range n {
+		_, err := p.Send(ctx(t), &Record{Topic: "t", Partition: int32(i % 2), ExplicitPartition: true, Value: []byte(fmt.Sprint(i))})
+		require.NoError(t, err, "record %d", i)
+	}
+	require.NoError(t, p.Close(ctx(t)))
+
+	rec.locked(func() {
+		require.Empty(t, rec.misplaced, "events off their goroutine")
+		require.Equal(t, 1, rec.newCalls)
+		require.Same(t, p, rec.p)
+		require.Len(t, rec.buffered, n)
+		require.Len(t, rec.acked, n)
+		for i, a := range rec.acked {
+			require.NoError(t, a.Err)
+			require.Equal(t, string(fmt.Sprint(i)), rec.ackCtx[i].Value(ctxKey{}), "the buffered hook's context reaches the acknowledgement")
+			require.Equal(t, int32(i%2), a.Metadata.Partition)
+			require.GreaterOrEqual(t, a.Metadata.Offset, int64(0))
+			require.LessOrEqual(t, a.QueueTime, a.Latency)
+		}
+
+		records, written, answered := 0, 0, 0
+		for _, b := range rec.batches {
+			records += b.Records
+			require.Positive(t, b.Bytes)
+			require.Equal(t, b.Bytes, b.CompressedBytes, "no compression")
+			require.GreaterOrEqual(t, b.BaseOffset, int64(0))
+			require.GreaterOrEqual(t, b.QueueTime, time.Duration(0))
+		}
+		require.Equal(t, n, records, "every record in a written batch")
+		require.Equal(t, 2, rec.batches[0].Attempt, "the first batch was written on its second attempt")
+		for _, w := range rec.written {
+			written += w.Records
+			require.Contains(t, []int32{0, 1}, w.Broker)
+			require.Positive(t, w.Bytes)
+		}
+		for _, a := range rec.answered {
+			answered += a.Records
+			require.NoError(t, a.Err)
+		}
+		require.Equal(t, n+2, written, "ten records, two of them sent twice")
+		require.Equal(t, written, answered)
+
+		require.Len(t, rec.retried, 2, "one refused request per broker")
+		for _, r := range rec.retried {
+			require.ErrorIs(t, r.Err, kerr.NotEnoughReplicas)
+			require.Equal(t, 1, r.Attempt)
+			require.Equal(t, 1, r.Records)
+			require.False(t, r.MaybeWritten, "the broker answered")
+		}
+		require.Len(t, rec.throttled, 2)
+		require.Equal(t, 7*time.Millisecond, rec.throttled[0].Time)
+
+		require.Equal(t, []ProducerID{{ID: rec.ids[0].ID, Epoch: 0}}, rec.ids, "one producer id, no bump")
+		require.Empty(t, rec.restarts)
+
+		ok := 0
+		for _, o := range rec.opened {
+			require.NoError(t, o.Err)
+			require.NotEmpty(t, o.Addr)
+			ok++
+		}
+		require.GreaterOrEqual(t, ok, 3, "a seed broker and both brokers")
+		require.Len(t, rec.closed, ok, "every connection opened was closed once, by Close")
+	})
+}
+
+// A partition's sequences restarting under a bumped epoch reaches the
+// hooks: the epoch as a ProducerID event, the restart with the partition.
+func TestHooksSeeASequenceRestart(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	c.OnProduce(failFirst(1, fakebroker.FailAll(kerr.OutOfOrderSequenceNumber, "")))
+	rec := &recorder{}
+	p := newProducer(t, c, func(cfg *Config) { cfg.Hooks = []Hook{rec} })
+	_, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("v")})
+	require.NoError(t, err)
+	require.NoError(t, p.Close(ctx(t)))
+	rec.locked(func() {
+		require.Empty(t, rec.misplaced)
+		require.Len(t, rec.ids, 2)
+		require.Equal(t, ProducerID{ID: rec.ids[0].ID, Epoch: 1, Bumped: true}, rec.ids[1])
+		require.Equal(t, []SequenceRestart{{Topic: "t", Partition: 0, ProducerID: rec.ids[0].ID, Epoch: 1, Renumbered: 1}}, rec.restarts)
+		require.Len(t, rec.retried, 1)
+		require.True(t, rec.retried[0].SequenceRejected)
+	})
+}
+
+// A record that fails inside Produce (its ctx ended while it waited for
+// memory) is acknowledged there, on the caller's goroutine, with the error
+// in the user's words; a record Produce refuses at once reaches no hook.
+func TestHooksOfARecordFailingInProduce(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action { return fakebroker.Action{Hang: true} })
+	rec := &recorder{}
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.Hooks = []Hook{rec}
+		cfg.BatchSize, cfg.BufferMemory = 1024, 1024
+	})
+	// The first record takes all the memory, and its batch never comes
+	// back; the second waits for memory until its ctx ends.
+	p.Produce(ctx(t), &Record{Topic: "t", Value: make([]byte, 100)}, nil)
+	eventually(t, "the first batch in flight", func() bool { return c.ProduceRequests() > 0 })
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	var cbErr error
+	p.Produce(cancelled, &Record{Topic: "t", Value: make([]byte, 100)}, func(_ RecordMetadata, err error) { cbErr = err })
+	require.ErrorIs(t, cbErr, context.Canceled)
+	require.Contains(t, cbErr.Error(), "producer: ")
+	require.Contains(t, cbErr.Error(), "waiting for buffer memory: context canceled")
+
+	p.Produce(ctx(t), &Record{Topic: "bad topic"}, nil)
+	closing, stop := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer stop()
+	_ = p.Close(closing) // the first batch hangs: Close gives up on it
+	rec.locked(func() {
+		require.Len(t, rec.buffered, 2, "the invalid topic was refused at once")
+		require.GreaterOrEqual(t, len(rec.acked), 1)
+		require.ErrorIs(t, rec.acked[0].Err, context.Canceled)
+		require.Equal(t, rec.acked[0].Latency, rec.acked[0].QueueTime, "never sent")
+		require.Equal(t, "acknowledged", rec.misplaced[0], "acknowledged on the caller's goroutine, which is not the delivery goroutine")
+	})
+}
+
+// A hook of a per-record event that blocks holds up the callbacks and
+// hooks behind it, never a request: while the hook of partition 0's first
+// record blocks, partition 1 (on another broker) sends batch after batch,
+// more than it could without answers (MaxInFlight per partition is 5), so
+// its answers are read too.
+func TestBlockingRecordHookDoesNotStallRequests(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Nodes: 2, Topics: map[string]int32{"t": 2}})
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { close(release) }) })
+	hook := ackFunc(func(_ context.Context, a RecordAcknowledged) {
+		if a.Metadata.Partition == 0 {
+			close(entered)
+			<-release
+		}
+	})
+	p := newProducer(t, c, func(cfg *Config) { cfg.Hooks = []Hook{hook}; cfg.Linger = NoLinger })
+	p.Produce(ctx(t), &Record{Topic: "t", Partition: 0, ExplicitPartition: true, Value: []byte("blocks")}, nil)
+	select {
+	case <-entered:
+	case <-time.After(waitFor):
+		t.Fatal("the hook of partition 0's record never ran")
+	}
+	const batches = 12
+	for i := range batches {
+		p.Produce(ctx(t), &Record{Topic: "t", Partition: 1, ExplicitPartition: true, Value: []byte(fmt.Sprint(i))}, nil)
+		eventually(t, fmt.Sprintf("batch %d of partition 1 at the broker", i), func() bool { return c.ProduceCount() >= int64(i+2) })
+	}
+	once.Do(func() { close(release) })
+	require.NoError(t, p.Flush(ctx(t)))
+}
+
+// ackFunc is a HookRecordAcknowledged made of a function.
+type ackFunc func(context.Context, RecordAcknowledged)
+
+func (f ackFunc) OnRecordAcknowledged(ctx context.Context, a RecordAcknowledged) { f(ctx, a) }
+
+// A value that implements no hook is a configuration error, not a hook
+// silently never called.
+func TestHooksRejectsAValueThatIsNoHook(t *testing.T) {
+	_, err := New(Config{Brokers: []string{"127.0.0.1:9092"}, Hooks: []Hook{ackFunc(nil), "not a hook"}})
+	var ce *ConfigError
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, "Hooks", ce.Field)
+	require.Contains(t, ce.Reason, "Hooks[1] (string)")
+}
+
+// Without hooks the layers below are given nothing to call: no event is
+// built, no record tracked.
+func TestNoHooksNoEvents(t *testing.T) {
+	p, err := New(Config{Brokers: []string{"127.0.0.1:9092"}})
+	require.NoError(t, err)
+	defer p.Close(context.Background())
+	require.False(t, p.hooks.records)
+	se := p.senderEvents()
+	require.True(t, se.Written == nil && se.Answered == nil && se.Throttled == nil && se.Retried == nil)
+	ce := p.connEvents()
+	require.True(t, ce.Dialed == nil && ce.Closed == nil)
+	require.Nil(t, p.settledHook())
+	require.Nil(t, p.restartedHook())
+}

@@ -1,0 +1,230 @@
+// Package otelhooks reports a producer to OpenTelemetry: a span per record,
+// from Produce to its acknowledgement, started in the record's Context (so
+// a child of the caller's span), and metrics.
+//
+//	tel, err := otelhooks.New(otelhooks.Options{})  // the global providers
+//	p, err := producer.New(producer.Config{Brokers: brokers, Hooks: tel.Hooks()})
+//	...
+//	p.Produce(ctx, &producer.Record{Topic: "events", Value: v, Context: ctx}, cb)
+//
+// The span is named "send <topic>", of kind Producer, with OpenTelemetry's
+// messaging attributes (messaging.system "kafka",
+// messaging.destination.name, messaging.destination.partition.id,
+// messaging.kafka.offset, messaging.message.body.size, error.type); a
+// failed record's span has status Error and the error as an event.
+//
+// The metrics follow OpenTelemetry's messaging conventions where they say
+// something (messaging.client.sent.messages, messaging.client.operation
+// .duration, per record), and the Java client's names otherwise, under
+// "kafka.producer.": record.queue.time, batch.size, record.retries,
+// request.latency, throttle.time, connection.creations,
+// connection.closes, buffer.total, buffer.available (read from the
+// producer's Stats when collected).
+package otelhooks
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/gokafka/producer"
+)
+
+// scope names this instrumentation to the providers.
+const scope = "github.com/gokafka/producer/plugin/otelhooks"
+
+// Options configures New; the zero value uses the global providers.
+type Options struct {
+	TracerProvider trace.TracerProvider // default otel.GetTracerProvider()
+	MeterProvider  metric.MeterProvider // default otel.GetMeterProvider()
+	// NoSpans leaves out the spans and the per-record metrics, so that the
+	// producer does not track records (a small allocation per record).
+	NoSpans bool
+}
+
+// Telemetry reports one producer: put its Hooks in that producer's
+// Config.Hooks.
+type Telemetry struct {
+	tracer   trace.Tracer
+	noSpans  bool
+	producer atomic.Pointer[producer.Producer]
+	topics   sync.Map // topic name -> metric.MeasurementOption, built once
+
+	sent, retries, connOpened, connClosed metric.Int64Counter
+	duration, queueTime, latency          metric.Float64Histogram
+	throttle, batchSize                   metric.Float64Histogram
+}
+
+// New makes the instruments.
+func New(opts Options) (*Telemetry, error) {
+	tp, mp := opts.TracerProvider, opts.MeterProvider
+	if tp == nil {
+		tp = otel.GetTracerProvider()
+	}
+	if mp == nil {
+		mp = otel.GetMeterProvider()
+	}
+	t := &Telemetry{tracer: tp.Tracer(scope), noSpans: opts.NoSpans}
+	if err := t.instruments(mp.Meter(scope)); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// instruments makes every instrument, stopping at the first error.
+func (t *Telemetry) instruments(m metric.Meter) error {
+	var err error
+	counter := func(name, unit, desc string) metric.Int64Counter {
+		c, e := m.Int64Counter(name, metric.WithUnit(unit), metric.WithDescription(desc))
+		err = firstErr(err, e)
+		return c
+	}
+	histogram := func(name, unit, desc string) metric.Float64Histogram {
+		h, e := m.Float64Histogram(name, metric.WithUnit(unit), metric.WithDescription(desc))
+		err = firstErr(err, e)
+		return h
+	}
+	t.sent = counter("messaging.client.sent.messages", "{message}", "Records produced, by outcome (error.type when failed).")
+	t.duration = histogram("messaging.client.operation.duration", "s", "Time from Produce to a record's acknowledgement.")
+	t.queueTime = histogram("kafka.producer.record.queue.time", "s", "Time from a batch's first record to its first send.")
+	t.batchSize = histogram("kafka.producer.batch.size", "By", "Size of a written batch on the wire.")
+	t.retries = counter("kafka.producer.record.retries", "{message}", "Records sent again after a failed attempt.")
+	t.latency = histogram("kafka.producer.request.latency", "s", "Time from a ProduceRequest's write to its answer.")
+	t.throttle = histogram("kafka.producer.throttle.time", "s", "Throttle times brokers reported.")
+	t.connOpened = counter("kafka.producer.connection.creations", "{connection}", "Connections opened.")
+	t.connClosed = counter("kafka.producer.connection.closes", "{connection}", "Connections closed or broken.")
+	total, e := m.Int64ObservableGauge("kafka.producer.buffer.total", metric.WithUnit("By"), metric.WithDescription("Buffer memory in all."))
+	err = firstErr(err, e)
+	free, e := m.Int64ObservableGauge("kafka.producer.buffer.available", metric.WithUnit("By"), metric.WithDescription("Buffer memory free."))
+	err = firstErr(err, e)
+	if err != nil {
+		return err
+	}
+	_, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		if p := t.producer.Load(); p != nil {
+			s := p.Stats()
+			o.ObserveInt64(total, s.BufferTotalBytes)
+			o.ObserveInt64(free, s.BufferAvailableBytes)
+		}
+		return nil
+	}, total, free)
+	return err
+}
+
+func firstErr(err, e error) error {
+	if err != nil {
+		return err
+	}
+	return e
+}
+
+// Hooks returns the hooks to put in producer.Config.Hooks.
+func (t *Telemetry) Hooks() []producer.Hook {
+	if t.noSpans {
+		return []producer.Hook{t}
+	}
+	return []producer.Hook{t, records{t}}
+}
+
+// records is the per-record half: the spans and per-record metrics.
+type records struct{ t *Telemetry }
+
+// OnRecordBuffered starts the record's span in its Context.
+func (r records) OnRecordBuffered(ctx context.Context, rec producer.Record) context.Context {
+	ctx, _ = r.t.tracer.Start(ctx, "send "+rec.Topic,
+		trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(
+			attribute.String("messaging.system", "kafka"),
+			attribute.String("messaging.operation.name", "send"),
+			attribute.String("messaging.operation.type", "send"),
+			attribute.String("messaging.destination.name", rec.Topic),
+			attribute.Int("messaging.message.body.size", len(rec.Value)),
+		))
+	return ctx
+}
+
+// OnRecordAcknowledged ends the record's span with its outcome, and counts
+// it.
+func (r records) OnRecordAcknowledged(ctx context.Context, a producer.RecordAcknowledged) {
+	md := a.Metadata
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		if md.Partition >= 0 {
+			span.SetAttributes(attribute.String("messaging.destination.partition.id", strconv.Itoa(int(md.Partition))))
+		}
+		if md.Offset >= 0 {
+			span.SetAttributes(attribute.Int64("messaging.kafka.offset", md.Offset))
+		}
+		if a.Err != nil {
+			span.SetAttributes(attribute.String("error.type", producer.ErrorName(a.Err)))
+			span.RecordError(a.Err)
+			span.SetStatus(codes.Error, a.Err.Error())
+		}
+		span.End()
+	}
+	topic := r.t.topic(md.Topic)
+	if a.Err != nil {
+		failed := metric.WithAttributes(attribute.String("messaging.system", "kafka"),
+			attribute.String("messaging.destination.name", md.Topic), attribute.String("error.type", producer.ErrorName(a.Err)))
+		r.t.sent.Add(ctx, 1, failed)
+		r.t.duration.Record(ctx, a.Latency.Seconds(), failed)
+		return
+	}
+	r.t.sent.Add(ctx, 1, topic)
+	r.t.duration.Record(ctx, a.Latency.Seconds(), topic)
+}
+
+// topic is the attributes of a topic's measurements, built once per topic.
+func (t *Telemetry) topic(name string) metric.MeasurementOption {
+	if o, ok := t.topics.Load(name); ok {
+		return o.(metric.MeasurementOption)
+	}
+	o := metric.WithAttributeSet(attribute.NewSet(attribute.String("messaging.system", "kafka"),
+		attribute.String("messaging.destination.name", name)))
+	t.topics.Store(name, o)
+	return o
+}
+
+// node is a broker's measurements' attributes.
+func node(id int32) metric.MeasurementOption {
+	return metric.WithAttributes(attribute.String("messaging.system", "kafka"), attribute.Int("kafka.node.id", int(id)))
+}
+
+// OnNewProducer keeps the producer, whose Stats the buffer gauges read.
+func (t *Telemetry) OnNewProducer(p *producer.Producer) { t.producer.Store(p) }
+
+func (t *Telemetry) OnBatchWritten(e producer.BatchWritten) {
+	ctx, topic := context.Background(), t.topic(e.Topic)
+	t.queueTime.Record(ctx, e.QueueTime.Seconds(), topic)
+	t.batchSize.Record(ctx, float64(e.CompressedBytes), topic)
+}
+
+func (t *Telemetry) OnBatchRetried(e producer.BatchRetried) {
+	t.retries.Add(context.Background(), int64(e.Records), t.topic(e.Topic))
+}
+
+func (t *Telemetry) OnRequestAnswered(e producer.RequestAnswered) {
+	if e.Err == nil {
+		t.latency.Record(context.Background(), e.Latency.Seconds(), node(e.Broker))
+	}
+}
+
+func (t *Telemetry) OnThrottled(e producer.Throttled) {
+	t.throttle.Record(context.Background(), e.Time.Seconds(), node(e.Broker))
+}
+
+func (t *Telemetry) OnConnectionOpened(e producer.ConnectionOpened) {
+	if e.Err == nil {
+		t.connOpened.Add(context.Background(), 1, node(e.Broker))
+	}
+}
+
+func (t *Telemetry) OnConnectionClosed(e producer.ConnectionClosed) {
+	t.connClosed.Add(context.Background(), 1, node(e.Broker))
+}

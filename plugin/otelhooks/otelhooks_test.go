@@ -1,0 +1,171 @@
+package otelhooks_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/gokafka/producer"
+	"github.com/gokafka/producer/integration/embedded"
+	"github.com/gokafka/producer/plugin/otelhooks"
+)
+
+// wait bounds every wait: generous for a loaded machine under -race.
+const wait = 30 * time.Second
+
+// telemetry is otelhooks on an in-memory span recorder and metric reader.
+type telemetry struct {
+	spans  *tracetest.SpanRecorder
+	tracer trace.Tracer
+	reader *sdkmetric.ManualReader
+	tel    *otelhooks.Telemetry
+}
+
+func newTelemetry(t *testing.T, opts otelhooks.Options) *telemetry {
+	t.Helper()
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	reader := sdkmetric.NewManualReader()
+	opts.TracerProvider, opts.MeterProvider = tp, sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	tel, err := otelhooks.New(opts)
+	require.NoError(t, err)
+	return &telemetry{spans: spans, tracer: tp.Tracer("test"), reader: reader, tel: tel}
+}
+
+// metric returns the collected metric name, failing if there is none.
+func (tt *telemetry) metric(t *testing.T, name string) metricdata.Aggregation {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, tt.reader.Collect(context.Background(), &rm))
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name == name {
+				return m.Data
+			}
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return nil
+}
+
+// attr is span s's attribute key, as a string.
+func attr(s sdktrace.ReadOnlySpan, key string) string {
+	for _, kv := range s.Attributes() {
+		if string(kv.Key) == key {
+			return kv.Value.String()
+		}
+	}
+	return ""
+}
+
+// Each record gets a span from Produce to its acknowledgement, a child of
+// the span in its Context, with where it landed; the metrics count what a
+// real produce did.
+func TestSpansAndMetricsAfterAProduce(t *testing.T) {
+	c, err := embedded.Start(embedded.Options{Topics: map[string]int32{"events": 3}})
+	require.NoError(t, err)
+	defer c.Close()
+	tt := newTelemetry(t, otelhooks.Options{})
+	p, err := producer.New(producer.Config{Brokers: c.Addrs(), Hooks: tt.tel.Hooks()})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+
+	const n = 20
+	parent, root := tt.tracer.Start(ctx, "handle payment")
+	for i := range n {
+		_, err := p.Send(ctx, &producer.Record{Topic: "events", Key: []byte{byte(i)}, Value: []byte("paid"), Context: parent})
+		require.NoError(t, err)
+	}
+	root.End()
+	total := tt.metric(t, "kafka.producer.buffer.total").(metricdata.Gauge[int64])
+	require.Equal(t, int64(producer.DefaultBufferMemory), total.DataPoints[0].Value)
+	require.NoError(t, p.Close(ctx))
+
+	var sends []sdktrace.ReadOnlySpan
+	for _, s := range tt.spans.Ended() {
+		if s.Name() == "send events" {
+			sends = append(sends, s)
+		}
+	}
+	require.Len(t, sends, n, "a span per record")
+	offsets := map[string]int{}
+	for _, s := range sends {
+		require.Equal(t, trace.SpanKindProducer, s.SpanKind())
+		require.Equal(t, root.SpanContext().SpanID(), s.Parent().SpanID(), "a child of the record's Context")
+		require.Equal(t, root.SpanContext().TraceID(), s.SpanContext().TraceID())
+		require.Equal(t, "kafka", attr(s, "messaging.system"))
+		require.Equal(t, "4", attr(s, "messaging.message.body.size"))
+		require.NotEmpty(t, attr(s, "messaging.destination.partition.id"))
+		offsets[attr(s, "messaging.destination.partition.id")+"/"+attr(s, "messaging.kafka.offset")]++
+		require.Equal(t, codes.Unset, s.Status().Code)
+		require.False(t, s.EndTime().Before(s.StartTime()))
+	}
+	require.Len(t, offsets, n, "each record's own partition and offset")
+
+	sent := tt.metric(t, "messaging.client.sent.messages").(metricdata.Sum[int64])
+	require.Len(t, sent.DataPoints, 1)
+	require.Equal(t, int64(n), sent.DataPoints[0].Value)
+	dest, _ := sent.DataPoints[0].Attributes.Value(attribute.Key("messaging.destination.name"))
+	require.Equal(t, "events", dest.AsString())
+	duration := tt.metric(t, "messaging.client.operation.duration").(metricdata.Histogram[float64])
+	require.Equal(t, uint64(n), duration.DataPoints[0].Count)
+	latency := tt.metric(t, "kafka.producer.request.latency").(metricdata.Histogram[float64])
+	require.Equal(t, uint64(n), latency.DataPoints[0].Count, "one request per Send")
+	batches := tt.metric(t, "kafka.producer.batch.size").(metricdata.Histogram[float64])
+	require.Equal(t, uint64(n), batches.DataPoints[0].Count)
+	opened := tt.metric(t, "kafka.producer.connection.creations").(metricdata.Sum[int64])
+	closed := tt.metric(t, "kafka.producer.connection.closes").(metricdata.Sum[int64])
+	require.Equal(t, sum(opened), sum(closed), "Close closed every connection")
+	require.Positive(t, sum(opened))
+}
+
+func sum(s metricdata.Sum[int64]) (n int64) {
+	for _, d := range s.DataPoints {
+		n += d.Value
+	}
+	return n
+}
+
+// A failed record's span says why, and is counted with its error.type.
+func TestAFailedRecordsSpan(t *testing.T) {
+	c, err := embedded.Start(embedded.Options{})
+	require.NoError(t, err)
+	defer c.Close()
+	tt := newTelemetry(t, otelhooks.Options{})
+	p, err := producer.New(producer.Config{Brokers: c.Addrs(), Hooks: tt.tel.Hooks(), MaxBlock: 200 * time.Millisecond})
+	require.NoError(t, err)
+	defer p.Close(context.Background())
+	_, err = p.Send(context.Background(), &producer.Record{Topic: "no-such-topic"})
+	require.ErrorIs(t, err, producer.ErrUnknownTopic)
+
+	spans := tt.spans.Ended()
+	require.Len(t, spans, 1)
+	require.Equal(t, codes.Error, spans[0].Status().Code)
+	require.Equal(t, "UNKNOWN_TOPIC", attr(spans[0], "error.type"))
+	require.Len(t, spans[0].Events(), 1, "the error, recorded")
+	sent := tt.metric(t, "messaging.client.sent.messages").(metricdata.Sum[int64])
+	errType, _ := sent.DataPoints[0].Attributes.Value(attribute.Key("error.type"))
+	require.Equal(t, "UNKNOWN_TOPIC", errType.AsString())
+}
+
+// NoSpans leaves the records alone: no span, no per-record metric, and
+// the producer tracks no record.
+func TestNoSpans(t *testing.T) {
+	tt := newTelemetry(t, otelhooks.Options{NoSpans: true})
+	require.Len(t, tt.tel.Hooks(), 1)
+	for _, h := range tt.tel.Hooks() {
+		_, buffered := h.(producer.HookRecordBuffered)
+		_, acked := h.(producer.HookRecordAcknowledged)
+		require.False(t, buffered || acked)
+	}
+}

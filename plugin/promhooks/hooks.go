@@ -1,0 +1,87 @@
+package promhooks
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/gokafka/producer"
+)
+
+// Hooks returns the hooks to put in producer.Config.Hooks. Metrics itself
+// hears every event but the records'; the record hook, which costs a small
+// allocation per record, is there unless Options.NoRecordMetrics.
+func (m *Metrics) Hooks() []producer.Hook {
+	if m.noRecords {
+		return []producer.Hook{m}
+	}
+	return []producer.Hook{m, recordHook{m}}
+}
+
+// recordHook counts records' failures.
+type recordHook struct{ m *Metrics }
+
+func (h recordHook) OnRecordAcknowledged(_ context.Context, a producer.RecordAcknowledged) {
+	if a.Err != nil {
+		h.m.recordError.WithLabelValues(a.Metadata.Topic).Inc()
+	}
+}
+
+// OnNewProducer keeps the producer, whose Stats the gauges read.
+func (m *Metrics) OnNewProducer(p *producer.Producer) { m.producer.Store(p) }
+
+func (m *Metrics) OnBatchWritten(e producer.BatchWritten) {
+	m.recordSend.WithLabelValues(e.Topic).Add(float64(e.Records))
+	m.queueTime.Observe(e.QueueTime.Seconds())
+	m.batchSize.Observe(float64(e.CompressedBytes))
+	if e.Bytes > 0 {
+		m.compression.Observe(float64(e.CompressedBytes) / float64(e.Bytes))
+	}
+}
+
+func (m *Metrics) OnBatchRetried(e producer.BatchRetried) {
+	m.recordRetry.WithLabelValues(e.Topic).Add(float64(e.Records))
+}
+
+func (m *Metrics) OnRequestWritten(e producer.RequestWritten) {
+	m.requests.WithLabelValues(node(e.Broker)).Inc()
+	m.recordsPerRequest.Observe(float64(e.Records))
+	m.requestSize.Observe(float64(e.Bytes))
+}
+
+func (m *Metrics) OnRequestAnswered(e producer.RequestAnswered) {
+	id := node(e.Broker)
+	if e.Err != nil {
+		m.requestErrors.WithLabelValues(id).Inc()
+		return
+	}
+	m.responses.WithLabelValues(id).Inc()
+	m.latency.WithLabelValues(id).Observe(e.Latency.Seconds())
+}
+
+func (m *Metrics) OnThrottled(e producer.Throttled) {
+	m.throttle.WithLabelValues(node(e.Broker)).Observe(e.Time.Seconds())
+}
+
+func (m *Metrics) OnConnectionOpened(e producer.ConnectionOpened) {
+	if e.Err != nil {
+		m.connFailed.WithLabelValues(node(e.Broker)).Inc()
+		return
+	}
+	m.connCreated.WithLabelValues(node(e.Broker)).Inc()
+	m.connOpen.Inc()
+}
+
+func (m *Metrics) OnConnectionClosed(e producer.ConnectionClosed) {
+	m.connClosed.WithLabelValues(node(e.Broker)).Inc()
+	m.connOpen.Dec()
+}
+
+func (m *Metrics) OnProducerID(e producer.ProducerID) { m.epoch.Set(float64(e.Epoch)) }
+
+func (m *Metrics) OnSequenceRestart(e producer.SequenceRestart) {
+	m.restarts.WithLabelValues(e.Topic).Inc()
+}
+
+// node is a broker id as a label value; seed brokers, before metadata
+// names them, have negative ids.
+func node(id int32) string { return strconv.Itoa(int(id)) }

@@ -1,0 +1,193 @@
+// Package promhooks exports a producer's metrics to Prometheus: a hook
+// (producer.Hook) that counts what the producer does, and gauges that read
+// its Stats at scrape time.
+//
+//	metrics, err := promhooks.New(prometheus.DefaultRegisterer, promhooks.Options{})
+//	p, err := producer.New(producer.Config{Brokers: brokers, Hooks: metrics.Hooks()})
+//
+// Metric names are the Java client's where it has one, in Prometheus's
+// form: the namespace (default "kafka_producer"), then the Java name with
+// '-' as '_'. Java's -total metrics are counters (its -rate is Prometheus's
+// rate() of them); its -avg/-max pairs are histograms, in seconds for
+// times (Java's are in ms), whose _sum/_count give the average. Per-topic
+// metrics have a "topic" label, per-broker ones a "node_id" label, as the
+// Java client's producer-topic-metrics and producer-node-metrics:
+//
+//	record_send_total{topic}            records the brokers wrote (record-send-total)
+//	record_error_total{topic}           records that failed (record-error-total)
+//	record_retry_total{topic}           records sent again (record-retry-total)
+//	record_queue_time_seconds           a batch's first record to its first send (record-queue-time-avg/max)
+//	batch_size_bytes                    a written batch on the wire (batch-size-avg/max)
+//	compression_rate                    compressed / uncompressed size of a batch (compression-rate-avg)
+//	records_per_request                 records in a ProduceRequest (records-per-request-avg)
+//	request_size_bytes                  record bytes in a ProduceRequest (request-size-avg/max)
+//	request_total{node_id}              ProduceRequests written (request-total)
+//	response_total{node_id}             answers received (response-total)
+//	request_error_total{node_id}        requests that failed as a whole (no Java name)
+//	request_latency_seconds{node_id}    write to answer (request-latency-avg/max)
+//	produce_throttle_time_seconds{node_id}  throttle times (produce-throttle-time-avg/max)
+//	connection_creation_total{node_id}  connections opened (connection-creation-total)
+//	connection_close_total{node_id}     connections closed (connection-close-total)
+//	connection_failure_total{node_id}   failed connection attempts (no Java name)
+//	connection_count                    connections open (connection-count)
+//	sequence_restart_total{topic}       idempotent sequences restarted, KIP-360 (no Java name)
+//	producer_epoch                      the idempotent producer's epoch (no Java name)
+//	buffer_total_bytes                  BufferMemory (buffer-total-bytes)
+//	buffer_available_bytes              free buffer memory (buffer-available-bytes)
+//	waiting_threads                     Produce calls waiting for memory (waiting-threads)
+//	batches_buffered                    batches without an outcome yet (no Java name)
+//
+// The record counters that need each record's outcome (record_error_total)
+// make the producer track records, which costs a small allocation per
+// record; Options.NoRecordMetrics leaves them out.
+package promhooks
+
+import (
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gokafka/producer"
+)
+
+// Options configures New. The zero value is the Java client's names under
+// the namespace "kafka_producer".
+type Options struct {
+	// Namespace prefixes every metric. Default "kafka_producer".
+	Namespace string
+	// ConstLabels are added to every metric: a client_id, say, to tell
+	// several producers in one process apart.
+	ConstLabels prometheus.Labels
+	// NoRecordMetrics leaves out the metrics that need every record's
+	// outcome (record_error_total), so that the producer does not track
+	// records: what it costs per record is then nothing.
+	NoRecordMetrics bool
+}
+
+// Metrics counts what one producer does: put its Hooks in that producer's
+// Config.Hooks.
+type Metrics struct {
+	noRecords bool
+
+	producer atomic.Pointer[producer.Producer]
+
+	recordSend, recordError, recordRetry *prometheus.CounterVec
+	queueTime, batchSize, compression    prometheus.Histogram
+	recordsPerRequest, requestSize       prometheus.Histogram
+	requests, responses, requestErrors   *prometheus.CounterVec
+	latency, throttle                    *prometheus.HistogramVec
+	connCreated, connClosed, connFailed  *prometheus.CounterVec
+	connOpen                             prometheus.Gauge
+	restarts                             *prometheus.CounterVec
+	epoch                                prometheus.Gauge
+}
+
+// Buckets for times (seconds), from 0.5ms to 16s, and sizes (bytes), from
+// 256 B to 2 MiB.
+var (
+	timeBuckets = prometheus.ExponentialBuckets(0.0005, 2, 16)
+	sizeBuckets = prometheus.ExponentialBuckets(256, 2, 14)
+)
+
+// New makes the metrics and registers them with reg. It fails if reg
+// already has metrics of these names (another Metrics without distinct
+// ConstLabels, say).
+func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
+	ns := opts.Namespace
+	if ns == "" {
+		ns = "kafka_producer"
+	}
+	f := factory{ns: ns, labels: opts.ConstLabels}
+	m := &Metrics{
+		recordSend:        f.counter("record_send_total", "Records the brokers wrote (acknowledged).", "topic"),
+		recordRetry:       f.counter("record_retry_total", "Records sent again after a failed attempt.", "topic"),
+		queueTime:         f.histogram("record_queue_time_seconds", "Time from a batch's first record to its first send.", timeBuckets),
+		batchSize:         f.histogram("batch_size_bytes", "Size of a written batch on the wire, after compression.", sizeBuckets),
+		compression:       f.histogram("compression_rate", "Compressed size over uncompressed size of a written batch.", prometheus.LinearBuckets(0.1, 0.1, 10)),
+		recordsPerRequest: f.histogram("records_per_request", "Records in a ProduceRequest.", prometheus.ExponentialBuckets(1, 2, 16)),
+		requestSize:       f.histogram("request_size_bytes", "Record batch bytes in a ProduceRequest.", sizeBuckets),
+		requests:          f.counter("request_total", "ProduceRequests written.", "node_id"),
+		responses:         f.counter("response_total", "Answers to ProduceRequests.", "node_id"),
+		requestErrors:     f.counter("request_error_total", "ProduceRequests that failed as a whole: a broken connection, a timeout.", "node_id"),
+		latency:           f.histogramVec("request_latency_seconds", "Time from a ProduceRequest's write to its answer.", timeBuckets, "node_id"),
+		throttle:          f.histogramVec("produce_throttle_time_seconds", "Throttle times brokers reported.", timeBuckets, "node_id"),
+		connCreated:       f.counter("connection_creation_total", "Connections opened.", "node_id"),
+		connClosed:        f.counter("connection_close_total", "Connections closed or broken.", "node_id"),
+		connFailed:        f.counter("connection_failure_total", "Connection attempts that failed.", "node_id"),
+		connOpen:          f.gauge("connection_count", "Connections open."),
+		restarts:          f.counter("sequence_restart_total", "Idempotent sequence restarts under a new epoch (KIP-360).", "topic"),
+		epoch:             f.gauge("producer_epoch", "The idempotent producer's epoch; -1 before it has an id."),
+	}
+	m.epoch.Set(-1)
+	m.noRecords = opts.NoRecordMetrics
+	if !opts.NoRecordMetrics {
+		m.recordError = f.counter("record_error_total", "Records that failed.", "topic")
+	}
+	stats := func(read func(producer.Stats) float64) func() float64 {
+		return func() float64 {
+			if p := m.producer.Load(); p != nil {
+				return read(p.Stats())
+			}
+			return 0
+		}
+	}
+	f.gaugeFunc("buffer_total_bytes", "Buffer memory in all (BufferMemory).", stats(func(s producer.Stats) float64 { return float64(s.BufferTotalBytes) }))
+	f.gaugeFunc("buffer_available_bytes", "Buffer memory free.", stats(func(s producer.Stats) float64 { return float64(s.BufferAvailableBytes) }))
+	f.gaugeFunc("waiting_threads", "Produce calls waiting for buffer memory.", stats(func(s producer.Stats) float64 { return float64(s.BufferWaiters) }))
+	f.gaugeFunc("batches_buffered", "Batches without an outcome yet.", stats(func(s producer.Stats) float64 { return float64(s.BufferedBatches) }))
+	if err := f.register(reg); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// factory makes collectors with one namespace and set of labels, and
+// remembers them for register.
+type factory struct {
+	ns     string
+	labels prometheus.Labels
+	all    []prometheus.Collector
+}
+
+func (f *factory) add(c prometheus.Collector) { f.all = append(f.all, c) }
+
+func (f *factory) counter(name, help string, label string) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: f.ns, Name: name, Help: help, ConstLabels: f.labels}, []string{label})
+	f.add(c)
+	return c
+}
+
+func (f *factory) gauge(name, help string) prometheus.Gauge {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: f.ns, Name: name, Help: help, ConstLabels: f.labels})
+	f.add(g)
+	return g
+}
+
+func (f *factory) gaugeFunc(name, help string, read func() float64) {
+	f.add(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: f.ns, Name: name, Help: help, ConstLabels: f.labels}, read))
+}
+
+func (f *factory) histogram(name, help string, buckets []float64) prometheus.Histogram {
+	h := prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: f.ns, Name: name, Help: help, ConstLabels: f.labels, Buckets: buckets})
+	f.add(h)
+	return h
+}
+
+func (f *factory) histogramVec(name, help string, buckets []float64, label string) *prometheus.HistogramVec {
+	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: f.ns, Name: name, Help: help, ConstLabels: f.labels, Buckets: buckets}, []string{label})
+	f.add(h)
+	return h
+}
+
+// register registers every collector, or none.
+func (f *factory) register(reg prometheus.Registerer) error {
+	for i, c := range f.all {
+		if err := reg.Register(c); err != nil {
+			for _, done := range f.all[:i] {
+				reg.Unregister(done)
+			}
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,182 @@
+package promhooks_test
+
+import (
+	"context"
+	"io"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gokafka/producer"
+	"github.com/gokafka/producer/integration/embedded"
+	"github.com/gokafka/producer/plugin/promhooks"
+)
+
+// wait bounds every wait: generous for a loaded machine under -race.
+const wait = 30 * time.Second
+
+func startCluster(t *testing.T) *embedded.Cluster {
+	t.Helper()
+	c, err := embedded.Start(embedded.Options{Topics: map[string]int32{"events": 3}})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	return c
+}
+
+// value sums the samples of the metric family name whose labels include
+// want; found is false when there is no such sample.
+func value(t *testing.T, reg *prometheus.Registry, name string, want map[string]string) (v float64, found bool) {
+	t.Helper()
+	families, err := reg.Gather()
+	require.NoError(t, err)
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+	samples:
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			for k, w := range want {
+				if labels[k] != w {
+					continue samples
+				}
+			}
+			found = true
+			v += sampleValue(m)
+		}
+	}
+	return v, found
+}
+
+// sampleValue is a counter's or gauge's value, or a histogram's count.
+func sampleValue(m *dto.Metric) float64 {
+	switch {
+	case m.Counter != nil:
+		return m.Counter.GetValue()
+	case m.Gauge != nil:
+		return m.Gauge.GetValue()
+	case m.Histogram != nil:
+		return float64(m.Histogram.GetSampleCount())
+	}
+	return 0
+}
+
+// The metrics after a real produce (one refused request, retried) are
+// what happened: every record sent once written, the retry, requests,
+// answers and their latencies, connections opened and closed, the buffer
+// gauges read from the producer; and a scrape shows them.
+func TestMetricsAfterAProduce(t *testing.T) {
+	c := startCluster(t)
+	c.FailNextProduce(1, 19) // NOT_ENOUGH_REPLICAS: retriable
+	reg := prometheus.NewRegistry()
+	m, err := promhooks.New(reg, promhooks.Options{ConstLabels: prometheus.Labels{"client_id": "test"}})
+	require.NoError(t, err)
+	p, err := producer.New(producer.Config{Brokers: c.Addrs(), Hooks: m.Hooks(), RetryBackoff: 10 * time.Millisecond})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+
+	const n = 200
+	for i := range n {
+		p.Produce(ctx, &producer.Record{Topic: "events", Key: []byte{byte(i)}, Value: []byte("value")}, func(_ producer.RecordMetadata, err error) {
+			assert.NoError(t, err) // not require: a callback runs on the producer's goroutine
+		})
+	}
+	require.NoError(t, p.Flush(ctx))
+	total, _ := value(t, reg, "kafka_producer_buffer_total_bytes", nil)
+	require.Equal(t, float64(producer.DefaultBufferMemory), total)
+	free, _ := value(t, reg, "kafka_producer_buffer_available_bytes", nil)
+	require.Equal(t, total, free, "every batch's memory is back after Flush")
+	open, _ := value(t, reg, "kafka_producer_connection_count", nil)
+	require.Positive(t, open)
+	require.NoError(t, p.Close(ctx))
+
+	sent, _ := value(t, reg, "kafka_producer_record_send_total", map[string]string{"topic": "events", "client_id": "test"})
+	require.Equal(t, float64(n), sent, "each record counted once, when written")
+	retried, _ := value(t, reg, "kafka_producer_record_retry_total", map[string]string{"topic": "events"})
+	require.Positive(t, retried, "the refused request's records were retried")
+	_, failed := value(t, reg, "kafka_producer_record_error_total", nil)
+	require.False(t, failed, "no record failed")
+
+	requests, _ := value(t, reg, "kafka_producer_request_total", nil)
+	responses, _ := value(t, reg, "kafka_producer_response_total", nil)
+	latencies, _ := value(t, reg, "kafka_producer_request_latency_seconds", nil)
+	require.Positive(t, requests)
+	require.Equal(t, requests, responses, "every request answered")
+	require.Equal(t, responses, latencies, "one latency per answer")
+	perRequest, _ := value(t, reg, "kafka_producer_records_per_request", nil)
+	require.Equal(t, requests, perRequest)
+	batches, _ := value(t, reg, "kafka_producer_batch_size_bytes", nil)
+	queued, _ := value(t, reg, "kafka_producer_record_queue_time_seconds", nil)
+	require.Positive(t, batches)
+	require.Equal(t, batches, queued, "one queue time per written batch")
+
+	created, _ := value(t, reg, "kafka_producer_connection_creation_total", nil)
+	closed, _ := value(t, reg, "kafka_producer_connection_close_total", nil)
+	require.Positive(t, created)
+	require.Equal(t, created, closed, "Close closed every connection")
+	open, _ = value(t, reg, "kafka_producer_connection_count", nil)
+	require.Zero(t, open)
+	epoch, _ := value(t, reg, "kafka_producer_producer_epoch", nil)
+	require.Zero(t, epoch, "idempotent, first epoch")
+
+	body := scrape(t, reg)
+	require.Contains(t, body, `kafka_producer_record_send_total{client_id="test",topic="events"} 200`)
+	require.Contains(t, body, "# TYPE kafka_producer_request_latency_seconds histogram")
+}
+
+// A record that fails is counted by topic; with NoRecordMetrics there is no
+// such counter, and the producer does not track records.
+func TestRecordErrors(t *testing.T) {
+	c := startCluster(t)
+	for _, noRecords := range []bool{false, true} {
+		reg := prometheus.NewRegistry()
+		m, err := promhooks.New(reg, promhooks.Options{NoRecordMetrics: noRecords})
+		require.NoError(t, err)
+		require.Len(t, m.Hooks(), map[bool]int{false: 2, true: 1}[noRecords])
+		p, err := producer.New(producer.Config{Brokers: c.Addrs(), Hooks: m.Hooks(), MaxBlock: 200 * time.Millisecond})
+		require.NoError(t, err)
+		_, err = p.Send(context.Background(), &producer.Record{Topic: "no-such-topic", Value: []byte("v")})
+		require.ErrorIs(t, err, producer.ErrUnknownTopic)
+		require.NoError(t, p.Close(context.Background()))
+		errs, found := value(t, reg, "kafka_producer_record_error_total", map[string]string{"topic": "no-such-topic"})
+		require.Equal(t, !noRecords, found)
+		if found {
+			require.Equal(t, 1.0, errs)
+		}
+	}
+}
+
+// Two Metrics on one registry need distinct labels.
+func TestNewRefusesADuplicate(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	first := promhooks.Options{ConstLabels: prometheus.Labels{"client_id": "first"}}
+	_, err := promhooks.New(reg, first)
+	require.NoError(t, err)
+	_, err = promhooks.New(reg, first)
+	require.Error(t, err)
+	_, err = promhooks.New(reg, promhooks.Options{ConstLabels: prometheus.Labels{"client_id": "second"}})
+	require.NoError(t, err, "other values of the labels do not clash")
+}
+
+// scrape is what Prometheus reads from the registry over HTTP.
+func scrape(t *testing.T, reg *prometheus.Registry) string {
+	t.Helper()
+	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return string(b)
+}
