@@ -99,8 +99,6 @@ func (w *held) holds(topic string) bool {
 	return w.topics[topic] != nil
 }
 
-func (w *held) waiting() int64 { return w.count.Load() }
-
 // drop forgets a topic's held records; w.mu must be held. While a topic
 // has any, the cluster layer keeps asking for its metadata.
 func (w *held) drop(topic string) {
