@@ -43,7 +43,7 @@ var apis = map[APIKey]apiInfo{
 	SaslHandshake:      {"SaslHandshake", VersionRange{0, 1}, -1},
 	ApiVersions:        {"ApiVersions", VersionRange{0, 4}, 3},
 	CreateTopics:       {"CreateTopics", VersionRange{2, 7}, 5},
-	InitProducerId:     {"InitProducerId", VersionRange{0, 5}, 2},
+	InitProducerId:     {"InitProducerId", VersionRange{0, 6}, 2},
 	AddPartitionsToTxn: {"AddPartitionsToTxn", VersionRange{0, 5}, 3},
 	AddOffsetsToTxn:    {"AddOffsetsToTxn", VersionRange{0, 4}, 3},
 	EndTxn:             {"EndTxn", VersionRange{0, 5}, 3},
