@@ -38,7 +38,7 @@ type apiInfo struct {
 // adding a line here and a message type.
 var apis = map[APIKey]apiInfo{
 	Produce:            {"Produce", VersionRange{3, 12}, 9},
-	Metadata:           {"Metadata", VersionRange{1, 12}, 9},
+	Metadata:           {"Metadata", VersionRange{1, 13}, 9},
 	FindCoordinator:    {"FindCoordinator", VersionRange{0, 6}, 3},
 	SaslHandshake:      {"SaslHandshake", VersionRange{0, 1}, -1},
 	ApiVersions:        {"ApiVersions", VersionRange{0, 4}, 3},

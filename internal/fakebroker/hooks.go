@@ -53,7 +53,8 @@ type Action struct {
 	HideBrokers []int32
 
 	// Err answers an InitProducerId request with this error code and no
-	// producer id (-1, epoch -1); no id is used up.
+	// producer id (-1, epoch -1); no id is used up. On a Metadata request
+	// (v13+) it is the answer's top-level error code (KIP-1102).
 	Err *kerr.Error
 }
 

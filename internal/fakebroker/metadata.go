@@ -25,6 +25,11 @@ func (s *session) handleMetadata(version int16, body []byte) (protocol.Response,
 		return nil, err
 	}
 	resp := s.c.metadata(&req, &act)
+	if act.Err != nil && version >= 13 {
+		// An error for the whole answer (KIP-1102); the content stays, so
+		// that a client applying it anyway would be caught.
+		resp.ErrorCode = act.Err.Code
+	}
 	if act.LoseAnswer {
 		return nil, errDrop
 	}
