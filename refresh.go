@@ -10,6 +10,7 @@ import (
 	"github.com/gokafka/producer/internal/backoff"
 	"github.com/gokafka/producer/metadata"
 	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/kerr"
 )
 
 // Version is this library's version, sent to brokers in ApiVersions (KIP-511).
@@ -97,6 +98,11 @@ func (p *Producer) refresh(ctx context.Context) error {
 	mr, ok := resp.(*protocol.MetadataResponse)
 	if !ok {
 		return fmt.Errorf("metadata: unexpected answer %T", resp)
+	}
+	if err := kerr.ForCode(mr.ErrorCode); err != nil {
+		// An error for the whole answer (Metadata v13+, KIP-1102): its
+		// brokers and topics describe nothing, so the cache keeps what it has.
+		return fmt.Errorf("metadata: %w", err)
 	}
 	p.cache.Apply(mr, topics, p.cfg.clock.Now())
 	snap := p.cache.Snapshot()
