@@ -37,7 +37,7 @@ type apiInfo struct {
 // apis is a fixed table, not a registry filled at init: adding an API means
 // adding a line here and a message type.
 var apis = map[APIKey]apiInfo{
-	Produce:            {"Produce", VersionRange{3, 12}, 9},
+	Produce:            {"Produce", VersionRange{3, 13}, 9},
 	Metadata:           {"Metadata", VersionRange{1, 13}, 9},
 	FindCoordinator:    {"FindCoordinator", VersionRange{0, 6}, 3},
 	SaslHandshake:      {"SaslHandshake", VersionRange{0, 1}, -1},

@@ -14,7 +14,7 @@ func TestNegotiate(t *testing.T) {
 		broker VersionRange
 		want   int16 // -1: no common version
 	}{
-		{"broker newer than us", Produce, VersionRange{0, 13}, 12},
+		{"broker newer than us", Produce, VersionRange{0, 14}, 13},
 		{"broker older than us", Produce, VersionRange{0, 9}, 9},
 		{"broker inside our range", Metadata, VersionRange{4, 7}, 7},
 		{"single common version", Produce, VersionRange{0, 3}, 3},
@@ -44,7 +44,7 @@ func TestNegotiate(t *testing.T) {
 
 func TestVersionErrorMessage(t *testing.T) {
 	_, err := Negotiate(Produce, VersionRange{0, 2})
-	want := "no common version of Produce: we speak v3-v12, the broker v0-v2"
+	want := "no common version of Produce: we speak v3-v13, the broker v0-v2"
 	if err == nil || err.Error() != want {
 		t.Errorf("got %q, want %q", err, want)
 	}

@@ -27,13 +27,15 @@ func (s *Sender) send(ctx context.Context, c Conn, batches []*accumulator.Batch)
 		return
 	}
 	req := buildRequest(batches, s.cfg.Acks, s.cfg.Timeout, s.cfg.TransactionalID)
+	version, names := s.byTopicID(req, version)
+	s.noteVersion(version)
 	s.inFlight++
 	if s.cfg.Counters != nil {
 		s.cfg.Counters.Requests.Add(1)
 	}
 	results := s.results
 	c.SendVersion(ctx, req, version, func(resp protocol.Response, err error) {
-		results <- result{batches: batches, resp: resp, err: err}
+		results <- result{batches: batches, resp: resp, err: err, names: names}
 	})
 }
 
