@@ -11,6 +11,8 @@ import (
 // ProduceHook decides how one Produce request is answered. It runs on the
 // connection's goroutine before the request is processed; req and its
 // record bytes are valid only during the call unless KeepRecords is set.
+// Topics carry their names at every version: from v13, which names them by
+// id, the fake fills the names in (empty for an id it does not know).
 type ProduceHook func(node int32, req *protocol.ProduceRequest) Action
 
 // MetadataHook decides how one Metadata request is answered.

@@ -84,10 +84,8 @@ func (c *Cluster) metadata(req *protocol.MetadataRequest, act *Action) *protocol
 
 // byIDLocked answers a topic asked for by id (v10+).
 func (c *Cluster) byIDLocked(id [16]byte) protocol.MetadataResponseTopic {
-	for _, t := range c.topics {
-		if t.id == id {
-			return c.describeLocked(t)
-		}
+	if t := c.byID[id]; t != nil {
+		return c.describeLocked(t)
 	}
 	return protocol.MetadataResponseTopic{ErrorCode: kerr.UnknownTopicID.Code, TopicID: id, TopicAuthorizedOperations: math.MinInt32}
 }
