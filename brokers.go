@@ -9,6 +9,7 @@ import (
 	"github.com/gokafka/producer/conn"
 	"github.com/gokafka/producer/metadata"
 	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/wire"
 	"github.com/gokafka/producer/sender"
 )
 
@@ -142,6 +143,13 @@ func (p *Producer) senderConfig(n *node) sender.Config {
 			},
 			RefreshMetadata: p.requestRefresh,
 			LeaderHint:      p.leaderHint,
+
+			TopicID: func(topic string) wire.UUID {
+				if t := p.cache.Snapshot().Topic(topic); t != nil {
+					return t.ID
+				}
+				return wire.UUID{}
+			},
 		},
 	}
 }
