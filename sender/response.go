@@ -119,12 +119,13 @@ func (s *Sender) retry(b *accumulator.Batch, r accumulator.Retry, now time.Time,
 		r.At = now.Add(s.retryBackoff.Delay(b.Attempts()))
 	}
 	// Once back, the batch belongs to whichever sender leads its partition
-	// now: read what the log needs before.
+	// now, which may send it and see it acknowledged before this goroutine
+	// runs again: read what the log needs, and count the retry, before.
 	tp, attempts := b.TP, b.Attempts()
-	s.acc.Retry(b, r)
 	if s.cfg.Counters != nil {
 		s.cfg.Counters.Retries.Add(1)
 	}
+	s.acc.Retry(b, r)
 	s.cfg.Logger.Debug("retrying batch", "topic", tp.Topic, "partition", tp.Partition, "attempt", attempts, "err", r.Cause)
 }
 
