@@ -1,6 +1,7 @@
 package sender
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -201,4 +202,29 @@ func TestSharedIDFallsBackToNames(t *testing.T) {
 	c.done(answer(c.req, 0, 1), nil)
 	require.NoError(t, r.outcome(1).Err)
 	require.NoError(t, r.outcome(2).Err)
+}
+
+// BenchmarkByTopicID is what naming topics by id adds to a request: one
+// lookup per topic and the map that reads the answer back, whatever the
+// number of batches. The hook reads a map, as the producer's reads the
+// metadata snapshot's.
+func BenchmarkByTopicID(b *testing.B) {
+	for _, topics := range []int{1, 10} {
+		b.Run(fmt.Sprintf("topics=%d", topics), func(b *testing.B) {
+			ids := map[string]wire.UUID{}
+			req := &protocol.ProduceRequest{}
+			for i := range topics {
+				name := fmt.Sprintf("topic-%d", i)
+				ids[name] = wire.UUID{0: 1, 15: byte(i)}
+				req.Topics = append(req.Topics, protocol.ProduceRequestTopic{Name: name})
+			}
+			s := &Sender{cfg: Config{Hooks: Hooks{TopicID: func(topic string) wire.UUID { return ids[topic] }}}}
+			b.ReportAllocs()
+			for b.Loop() {
+				if v, _ := s.byTopicID(req, 13); v != 13 {
+					b.Fatalf("v%d", v)
+				}
+			}
+		})
+	}
 }
