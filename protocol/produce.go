@@ -140,7 +140,7 @@ func (r *ProduceRequest) ReadFrom(b []byte, v int16) error {
 	r.TransactionalID = rd.NullableStr(flex)
 	r.Acks = rd.Int16()
 	r.TimeoutMs = rd.Int32()
-	// A topic is at least its name length and partition count.
+	// A topic is at least its name length (its id from v13) and partition count.
 	if n := readArrayLen(&rd, flex, 2, "topics"); n > 0 {
 		r.Topics = make([]ProduceRequestTopic, n)
 		for i := range r.Topics {
@@ -295,7 +295,7 @@ func (r *ProduceResponse) ReadFrom(b []byte, v int16) error {
 	*r = ProduceResponse{}
 	flex := IsFlexible(Produce, v)
 	rd := wire.NewReader(b)
-	// A topic is at least its name length and partition count.
+	// A topic is at least its name length (its id from v13) and partition count.
 	if n := readArrayLen(&rd, flex, 2, "topics"); n > 0 {
 		r.Topics = make([]ProduceResponseTopic, n)
 		for i := range r.Topics {
