@@ -138,20 +138,6 @@ func fullProduceResponse(v int16) *ProduceResponse {
 	return r
 }
 
-// nameOrID leaves each topic as the version names it: by name up to v12,
-// by an id derived from the name from v13 (KIP-516), the other field zero.
-func nameOrID[T any](v int16, topics []T, fields func(*T) (*string, *wire.UUID)) {
-	if v < ProduceTopicIDVersion {
-		return
-	}
-	for i := range topics {
-		name, id := fields(&topics[i])
-		copy(id[:], "id:"+*name)
-		id[15] = byte(i + 1) // never the zero id, even for an empty name
-		*name = ""
-	}
-}
-
 func TestProduceRoundTrip(t *testing.T) {
 	for v := Supported(Produce).Min; v <= Supported(Produce).Max; v++ {
 		roundTrip(t, fullProduceRequest(t, v), newProduceRequest, v)
