@@ -2,6 +2,7 @@ package producer
 
 import (
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -9,6 +10,8 @@ import (
 
 	"github.com/gokafka/producer/internal/fakebroker"
 	"github.com/gokafka/producer/partitioner"
+	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/kerr"
 )
 
 // Partitions added to a topic are found by the periodic refresh
@@ -69,4 +72,22 @@ func TestQueueLoadIsReportedToThePartitioner(t *testing.T) {
 	eventually(t, "a load report", func() bool { _, ok := report(); return ok })
 	got, _ := report()
 	require.Len(t, got, 3, "one queue size per partition")
+}
+
+// A Metadata answer with an error for the whole response (v13+, KIP-1102)
+// is not applied, whatever it carries: the producer asks again.
+func TestMetadataTopLevelErrorIsNotApplied(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 3}})
+	var answered atomic.Int64
+	c.OnMetadata(func(int32, *protocol.MetadataRequest) fakebroker.Action {
+		if answered.Add(1) <= 2 {
+			return fakebroker.Action{Err: kerr.UnknownServerError}
+		}
+		return fakebroker.Action{}
+	})
+	p := newProducer(t, c, nil)
+	n, err := p.PartitionsFor(ctx(t), "t")
+	require.NoError(t, err)
+	require.Equal(t, 3, n)
+	require.GreaterOrEqual(t, answered.Load(), int64(3), "an answer with a top-level error was taken for metadata")
 }

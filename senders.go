@@ -9,6 +9,7 @@ import (
 	"github.com/gokafka/producer/internal/cluster"
 	"github.com/gokafka/producer/metadata"
 	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/wire"
 	"github.com/gokafka/producer/sender"
 )
 
@@ -113,6 +114,7 @@ func (p *Producer) senderConfig(n *cluster.Node) sender.Config {
 			},
 			RefreshMetadata: p.cluster.RequestRefresh,
 			LeaderHint:      p.leaderHint,
+			TopicID:         p.topicID,
 		},
 	}
 }
@@ -156,4 +158,13 @@ func (p *Producer) wakeAll() {
 func (p *Producer) metadataUpdated(snap *metadata.Snapshot) {
 	p.held.release(p, snap)
 	p.wakeAll()
+}
+
+// topicID is the id the latest metadata gives topic, for Produce v13+; the
+// zero id when it gives none, and the sender then names the topic.
+func (p *Producer) topicID(topic string) wire.UUID {
+	if t := p.cluster.Snapshot().Topic(topic); t != nil {
+		return t.ID
+	}
+	return wire.UUID{}
 }

@@ -59,7 +59,7 @@ func TestE2EBugSameLeaderHintRetriesWithoutBackoff(t *testing.T) {
 		resp := preq.ResponseKind().(*kmsg.ProduceResponse)
 		for _, rt := range preq.Topics {
 			st := kmsg.NewProduceResponseTopic()
-			st.Topic = rt.Topic
+			st.Topic, st.TopicID = rt.Topic, rt.TopicID // by name up to v12, by id from v13
 			for _, rp := range rt.Partitions {
 				sp := kmsg.NewProduceResponseTopicPartition()
 				sp.Partition = rp.Partition

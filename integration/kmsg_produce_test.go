@@ -229,10 +229,12 @@ func TestKmsgProduceRequest(t *testing.T) {
 	}
 	type topic struct {
 		name  string
+		id    [16]byte // what names the topic from v13 (KIP-516)
 		parts []part
 	}
 	var alpha, beta topic
 	alpha.name, beta.name = "alpha", "beta.with-every_char"
+	alpha.id, beta.id = [16]byte{0: 0xa1, 15: 1}, [16]byte{0: 0xbe, 8: 0x80, 15: 2}
 	for i, b := range batches {
 		switch {
 		case i < 8:
@@ -249,7 +251,8 @@ func TestKmsgProduceRequest(t *testing.T) {
 	encodedBatches := map[string][]byte{}
 	req := protocol.ProduceRequest{TimeoutMs: 29_999}
 	for _, tp := range topics {
-		rt := protocol.ProduceRequestTopic{Name: tp.name}
+		// Both the name and the id: the version decides which is sent.
+		rt := protocol.ProduceRequestTopic{Name: tp.name, TopicID: tp.id}
 		for _, p := range tp.parts {
 			var raw []byte
 			for _, b := range p.batches {
@@ -290,7 +293,13 @@ func TestKmsgProduceRequest(t *testing.T) {
 				require.Len(t, got.Topics, len(topics))
 				for i, tp := range topics {
 					gt := got.Topics[i]
-					assert.Equal(t, tp.name, gt.Topic, "topic %d name", i)
+					if v >= 13 {
+						assert.Empty(t, gt.Topic, "topic %d: no name from v13", i)
+						assert.Equal(t, tp.id, gt.TopicID, "topic %d id (v13+)", i)
+					} else {
+						assert.Equal(t, tp.name, gt.Topic, "topic %d name", i)
+						assert.Zero(t, gt.TopicID, "topic %d: no id before v13", i)
+					}
 					require.Len(t, gt.Partitions, len(tp.parts), "topic %s partitions", tp.name)
 					for j, p := range tp.parts {
 						gp := gt.Partitions[j]
@@ -315,7 +324,7 @@ func TestKmsgProduceRequest(t *testing.T) {
 // TestKmsgProduceRequestNullRecords checks a partition with null records
 // bytes, which the schema allows, at a flexible and a non-flexible version.
 func TestKmsgProduceRequestNullRecords(t *testing.T) {
-	for _, v := range []int16{3, 8, 9, 12} {
+	for _, v := range []int16{3, 8, 9, 12, 13} {
 		req := protocol.ProduceRequest{Acks: -1, TimeoutMs: 1, Topics: []protocol.ProduceRequestTopic{
 			{Name: "t", Partitions: []protocol.ProduceRequestPartition{{Index: 3, Records: nil}, {Index: 4, Records: []byte{}}}},
 		}}

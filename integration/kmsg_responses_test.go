@@ -1,7 +1,7 @@
 package integration
 
 // Responses encoded by kmsg, as a broker would send them, decoded by our
-// protocol package at every version we implement and compared field by
+// protocol package at every version both implement and compared field by
 // field. Fields a version does not carry must read as the schema's defaults.
 
 import (
@@ -27,8 +27,7 @@ func kmsgInt32s(t *testing.T, want, got []int32, what string) {
 }
 
 func TestKmsgProduceResponse(t *testing.T) {
-	ours := protocol.Supported(protocol.Produce)
-	for v := ours.Min; v <= ours.Max; v++ {
+	for _, v := range kmsgVersions(t, protocol.Produce, new(kmsg.ProduceResponse).MaxVersion()) {
 		t.Run(fmt.Sprintf("v%d", v), func(t *testing.T) {
 			resp := kmsg.NewPtrProduceResponse()
 			resp.Version = v
@@ -59,22 +58,37 @@ func TestKmsgProduceResponse(t *testing.T) {
 				resp.Brokers = []kmsg.ProduceResponseBroker{b, noRack}
 			}
 
+			// kmsg writes the name up to v12 and the id from v13 (KIP-516).
 			t1 := kmsg.NewProduceResponseTopic()
-			t1.Topic = "orders"
+			t1.Topic, t1.TopicID = "orders", [16]byte{0: 0x0d, 15: 1}
 			t1.Partitions = []kmsg.ProduceResponseTopicPartition{ok, failed}
 			t2 := kmsg.NewProduceResponseTopic()
-			t2.Topic = "payments"
+			t2.Topic, t2.TopicID = "payments", [16]byte{0: 0xfa, 15: 2}
 			t2.Partitions = []kmsg.ProduceResponseTopicPartition{moved}
-			resp.Topics = []kmsg.ProduceResponseTopic{t1, t2}
+			if v >= 13 {
+				unknown := kmsg.NewProduceResponseTopicPartition()
+				unknown.Partition, unknown.ErrorCode, unknown.BaseOffset = 0, 100, -1 // UNKNOWN_TOPIC_ID
+				t3 := kmsg.NewProduceResponseTopic()
+				t3.TopicID = [16]byte{15: 0xee}
+				t3.Partitions = []kmsg.ProduceResponseTopicPartition{unknown}
+				resp.Topics = append(resp.Topics, t3)
+			}
+			resp.Topics = append([]kmsg.ProduceResponseTopic{t1, t2}, resp.Topics...)
 
 			var got protocol.ProduceResponse
 			require.NoError(t, got.ReadFrom(resp.AppendTo(nil), v))
 			assert.Equal(t, int32(250), got.ThrottleTimeMs, "throttle")
 			assert.Empty(t, got.UnknownTags, "top-level tags we should know")
-			require.Len(t, got.Topics, 2)
+			require.Len(t, got.Topics, len(resp.Topics))
 			for i, kt := range resp.Topics {
 				gt := got.Topics[i]
-				assert.Equal(t, kt.Topic, gt.Name, "topic %d", i)
+				if v >= 13 {
+					assert.Equal(t, kt.TopicID, [16]byte(gt.TopicID), "topic %d id", i)
+					assert.Empty(t, gt.Name, "topic %d: no name from v13", i)
+				} else {
+					assert.Equal(t, kt.Topic, gt.Name, "topic %d", i)
+					assert.Zero(t, gt.TopicID, "topic %d: no id before v13", i)
+				}
 				require.Len(t, gt.Partitions, len(kt.Partitions))
 				for j, kp := range kt.Partitions {
 					gp := gt.Partitions[j]
@@ -122,8 +136,7 @@ func TestKmsgProduceResponse(t *testing.T) {
 }
 
 func TestKmsgMetadataResponse(t *testing.T) {
-	ours := protocol.Supported(protocol.Metadata)
-	for v := ours.Min; v <= ours.Max; v++ {
+	for _, v := range kmsgVersions(t, protocol.Metadata, new(kmsg.MetadataResponse).MaxVersion()) {
 		t.Run(fmt.Sprintf("v%d", v), func(t *testing.T) {
 			resp := kmsg.NewPtrMetadataResponse()
 			resp.Version = v
@@ -164,9 +177,13 @@ func TestKmsgMetadataResponse(t *testing.T) {
 				byID.TopicID = [16]byte{15: 9}
 				resp.Topics = append(resp.Topics, byID)
 			}
+			if v >= 13 {
+				resp.ErrorCode = -1 // UNKNOWN_SERVER_ERROR, for the whole answer (KIP-1102)
+			}
 
 			var got protocol.MetadataResponse
 			require.NoError(t, got.ReadFrom(resp.AppendTo(nil), v))
+			assert.Equal(t, resp.ErrorCode, got.ErrorCode, "top-level error code (v13+)")
 			if v >= 3 {
 				assert.Equal(t, int32(12), got.ThrottleTimeMs, "throttle")
 			} else {
@@ -235,7 +252,7 @@ func TestKmsgMetadataResponse(t *testing.T) {
 
 func TestKmsgApiVersionsResponse(t *testing.T) {
 	ours := protocol.Supported(protocol.ApiVersions)
-	for v := ours.Min; v <= ours.Max; v++ {
+	for _, v := range kmsgVersions(t, protocol.ApiVersions, new(kmsg.ApiVersionsResponse).MaxVersion()) {
 		t.Run(fmt.Sprintf("v%d", v), func(t *testing.T) {
 			resp := kmsg.NewPtrApiVersionsResponse()
 			resp.Version = v

@@ -1,11 +1,9 @@
 package protocol
 
-// The AddOffsetsToTxn schemas are not among shared/kafka-protocol/messages;
-// they were read from Apache Kafka's repository
-// (clients/src/main/resources/common/message/AddOffsetsToTxnRequest.json and
-// AddOffsetsToTxnResponse.json). Versions 0-4 carry the same fields; v2 and v4
-// only allow new error codes (PRODUCER_FENCED, TRANSACTION_ABORTABLE), v3 is
-// the first flexible version.
+// AddOffsetsToTxn, from AddOffsetsToTxnRequest.json and
+// AddOffsetsToTxnResponse.json: versions 0-4 carry the same fields; v2 and
+// v4 only allow new error codes (PRODUCER_FENCED, TRANSACTION_ABORTABLE), v3
+// is the first flexible version.
 
 import "github.com/gokafka/producer/protocol/wire"
 

@@ -37,13 +37,13 @@ type apiInfo struct {
 // apis is a fixed table, not a registry filled at init: adding an API means
 // adding a line here and a message type.
 var apis = map[APIKey]apiInfo{
-	Produce:            {"Produce", VersionRange{3, 12}, 9},
-	Metadata:           {"Metadata", VersionRange{1, 12}, 9},
+	Produce:            {"Produce", VersionRange{3, 13}, 9},
+	Metadata:           {"Metadata", VersionRange{1, 13}, 9},
 	FindCoordinator:    {"FindCoordinator", VersionRange{0, 6}, 3},
 	SaslHandshake:      {"SaslHandshake", VersionRange{0, 1}, -1},
 	ApiVersions:        {"ApiVersions", VersionRange{0, 4}, 3},
 	CreateTopics:       {"CreateTopics", VersionRange{2, 7}, 5},
-	InitProducerId:     {"InitProducerId", VersionRange{0, 5}, 2},
+	InitProducerId:     {"InitProducerId", VersionRange{0, 6}, 2},
 	AddPartitionsToTxn: {"AddPartitionsToTxn", VersionRange{0, 5}, 3},
 	AddOffsetsToTxn:    {"AddOffsetsToTxn", VersionRange{0, 4}, 3},
 	EndTxn:             {"EndTxn", VersionRange{0, 5}, 3},

@@ -9,7 +9,7 @@ import (
 	"github.com/gokafka/producer/protocol/wire"
 )
 
-// Helpers shared by the ApiVersions, Metadata and Produce tests.
+// Helpers shared by the tests of every message.
 
 // fromHexLines joins hex strings written one field per line, spaces
 // allowed, so that golden bytes can carry a comment per field.

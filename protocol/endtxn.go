@@ -2,11 +2,10 @@ package protocol
 
 import "github.com/gokafka/producer/protocol/wire"
 
-// EndTxnRequest commits or aborts the producer's open transaction. The
-// shared schema marks v5 unstable: it belongs to transactions v2 (KIP-890
-// part 2), where the coordinator bumps the epoch at every commit and returns
-// the new one, so a producer sends v5 only to a broker that finalized
-// transaction.version 2.
+// EndTxnRequest commits or aborts the producer's open transaction. v5
+// belongs to transactions v2 (KIP-890 part 2), where the coordinator bumps
+// the epoch at every commit and returns the new one, so a producer sends v5
+// only to a broker that finalized transaction.version 2.
 type EndTxnRequest struct {
 	TransactionalID string
 	ProducerID      int64

@@ -20,19 +20,35 @@ func fullInitProducerIdRequest(v int16) *InitProducerIdRequest {
 	if v >= 3 {
 		r.ProducerID, r.ProducerEpoch = 4242, 7
 	}
-	return r
-}
-
-func fullInitProducerIdResponse(v int16) *InitProducerIdResponse {
-	r := &InitProducerIdResponse{ThrottleTimeMs: 10, ErrorCode: 47, ProducerID: 4243, ProducerEpoch: 8}
-	if v >= 2 {
-		r.UnknownTags = someTags()
+	if v >= 6 {
+		r.Enable2Pc, r.KeepPreparedTxn = true, true
 	}
 	return r
 }
 
+func fullInitProducerIdResponse(v int16) *InitProducerIdResponse {
+	r := &InitProducerIdResponse{ThrottleTimeMs: 10, ErrorCode: 47, ProducerID: 4243, ProducerEpoch: 8,
+		OngoingTxnProducerID: -1, OngoingTxnProducerEpoch: -1}
+	if v >= 2 {
+		r.UnknownTags = someTags()
+	}
+	if v >= 6 {
+		r.OngoingTxnProducerID, r.OngoingTxnProducerEpoch = 4000, 3
+	}
+	return r
+}
+
+// initProducerIdVersions is every version this package implements.
+func initProducerIdVersions() []int16 {
+	var vs []int16
+	for v := Supported(InitProducerId).Min; v <= Supported(InitProducerId).Max; v++ {
+		vs = append(vs, v)
+	}
+	return vs
+}
+
 func TestInitProducerIdRoundTrip(t *testing.T) {
-	for v := int16(0); v <= 5; v++ {
+	for _, v := range initProducerIdVersions() {
 		roundTrip(t, fullInitProducerIdRequest(v), newInitProducerIdRequest, v)
 		roundTrip(t, fullInitProducerIdResponse(v), newInitProducerIdResponse, v)
 		// An idempotent producer has no transactional id: null, not "".
@@ -42,7 +58,7 @@ func TestInitProducerIdRoundTrip(t *testing.T) {
 }
 
 func TestInitProducerIdTruncated(t *testing.T) {
-	for v := int16(0); v <= 5; v++ {
+	for _, v := range initProducerIdVersions() {
 		checkEveryPrefixFails(t, fullInitProducerIdRequest(v), newInitProducerIdRequest, v)
 		checkEveryPrefixFails(t, fullInitProducerIdResponse(v), newInitProducerIdResponse, v)
 	}
@@ -68,12 +84,58 @@ func TestInitProducerIdGolden(t *testing.T) {
 			"0002",             // producer_epoch 2
 			"00",               // no tagged fields
 		)},
+		// v6 (KIP-939) as this producer sends it: the two 2PC flags at
+		// their defaults, false.
+		{6, &InitProducerIdRequest{TransactionTimeoutMs: 60000, ProducerID: -1, ProducerEpoch: -1}, fromHexLines(t,
+			"00",               // compact transactional_id null
+			"0000ea60",         // transaction_timeout_ms 60000
+			"ffffffffffffffff", // producer_id -1
+			"ffff",             // producer_epoch -1
+			"00",               // enable_2pc false
+			"00",               // keep_prepared_txn false
+			"00",               // no tagged fields
+		)},
 	}
 	for _, c := range cases {
 		got := c.msg.AppendTo(nil, c.v)
 		if !bytes.Equal(got, c.want) {
 			t.Errorf("v%d:\n%s\nwant\n%s", c.v, hex.Dump(got), hex.Dump(c.want))
 		}
+	}
+}
+
+// TestInitProducerIdResponseV6Golden is written by hand from
+// InitProducerIdResponse.json: v6 appends the ongoing transaction's
+// producer id and epoch (KIP-939), and before v6 they read as -1.
+func TestInitProducerIdResponseV6Golden(t *testing.T) {
+	golden := fromHexLines(t,
+		"00000000",         // throttle_time_ms 0
+		"0000",             // error_code 0
+		"0000000000001000", // producer_id 4096
+		"0003",             // producer_epoch 3
+		"ffffffffffffffff", // ongoing_txn_producer_id -1: none
+		"ffff",             // ongoing_txn_producer_epoch -1
+		"00",               // no tagged fields
+	)
+	want := &InitProducerIdResponse{ProducerID: 4096, ProducerEpoch: 3, OngoingTxnProducerID: -1, OngoingTxnProducerEpoch: -1}
+	if got := want.AppendTo(nil, 6); !bytes.Equal(got, golden) {
+		t.Fatalf("got\n%swant\n%s", hex.Dump(got), hex.Dump(golden))
+	}
+	var back InitProducerIdResponse
+	if err := back.ReadFrom(golden, 6); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(&back, want) {
+		t.Fatalf("got %#v, want %#v", back, want)
+	}
+	// The same answer at v5 ends after the epoch; the v6 fields keep
+	// their defaults.
+	var v5 InitProducerIdResponse
+	if err := v5.ReadFrom(fromHexLines(t, "00000000 0000 0000000000001000 0003 00"), 5); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(&v5, want) {
+		t.Fatalf("v5: got %#v, want %#v", v5, want)
 	}
 }
 
@@ -92,7 +154,7 @@ func TestInitProducerIdDefaults(t *testing.T) {
 }
 
 func FuzzInitProducerIdRequest(f *testing.F) {
-	for v := int16(0); v <= 5; v++ {
+	for _, v := range initProducerIdVersions() {
 		f.Add(byte(v), fullInitProducerIdRequest(v).AppendTo(nil, v))
 	}
 	f.Fuzz(func(t *testing.T, sel byte, data []byte) {
@@ -101,7 +163,7 @@ func FuzzInitProducerIdRequest(f *testing.F) {
 }
 
 func FuzzInitProducerIdResponse(f *testing.F) {
-	for v := int16(0); v <= 5; v++ {
+	for _, v := range initProducerIdVersions() {
 		f.Add(byte(v), fullInitProducerIdResponse(v).AppendTo(nil, v))
 	}
 	f.Fuzz(func(t *testing.T, sel byte, data []byte) {

@@ -8,6 +8,8 @@ import (
 
 // MetadataRequest asks for brokers and for the partitions and leaders of
 // topics. A nil Topics asks for all topics (v1+); an empty one for none.
+// Versions 1-13 are implemented. v0, where an empty list meant all topics,
+// is left out: every broker that speaks Produce v3 speaks Metadata v1.
 type MetadataRequest struct {
 	Topics                             []MetadataRequestTopic // nil = all topics
 	AllowAutoTopicCreation             bool                   // v4+; before v4 the broker decides
@@ -32,7 +34,11 @@ type MetadataResponse struct {
 	ControllerID                int32   // v1+, -1 default
 	Topics                      []MetadataResponseTopic
 	ClusterAuthorizedOperations int32 // v8-v10, math.MinInt32 default
-	UnknownTags                 []wire.TaggedField
+	// ErrorCode (v13+) is an error for the whole response, such as
+	// REBOOTSTRAP_REQUIRED (KIP-1102): when it is set, the brokers and
+	// topics describe nothing and must not be applied.
+	ErrorCode   int16
+	UnknownTags []wire.TaggedField
 }
 
 // MetadataResponseBroker is one broker's address.
@@ -187,6 +193,9 @@ func (r *MetadataResponse) AppendTo(dst []byte, v int16) []byte {
 	if v >= 8 && v <= 10 {
 		dst = wire.AppendInt32(dst, r.ClusterAuthorizedOperations)
 	}
+	if v >= 13 {
+		dst = wire.AppendInt16(dst, r.ErrorCode)
+	}
 	if flex {
 		dst = appendTagSection(dst, nil, nil, r.UnknownTags)
 	}
@@ -277,6 +286,9 @@ func (r *MetadataResponse) ReadFrom(b []byte, v int16) error {
 	}
 	if v >= 8 && v <= 10 {
 		r.ClusterAuthorizedOperations = rd.Int32()
+	}
+	if v >= 13 {
+		r.ErrorCode = rd.Int16()
 	}
 	if flex {
 		r.UnknownTags = rd.TaggedFields(nil)

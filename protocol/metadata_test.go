@@ -107,11 +107,14 @@ func fullMetadataResponse(v int16) *MetadataResponse {
 		// A topic asked for by an id the broker does not know.
 		r.Topics = append(r.Topics, MetadataResponseTopic{ErrorCode: 100, TopicID: wire.UUID{0xff}, TopicAuthorizedOperations: math.MinInt32})
 	}
+	if v >= 13 {
+		r.ErrorCode = -1 // UNKNOWN_SERVER_ERROR
+	}
 	return r
 }
 
 func TestMetadataRoundTrip(t *testing.T) {
-	for v := int16(1); v <= 12; v++ {
+	for v := Supported(Metadata).Min; v <= Supported(Metadata).Max; v++ {
 		roundTrip(t, fullMetadataRequest(v), newMetadataRequest, v)
 		roundTrip(t, fullMetadataResponse(v), newMetadataResponse, v)
 	}
@@ -120,7 +123,7 @@ func TestMetadataRoundTrip(t *testing.T) {
 // TestMetadataRequestNullVersusEmpty: from v1 a null topic array asks for
 // every topic and an empty one for none, so the two must survive decoding.
 func TestMetadataRequestNullVersusEmpty(t *testing.T) {
-	for v := int16(1); v <= 12; v++ {
+	for v := Supported(Metadata).Min; v <= Supported(Metadata).Max; v++ {
 		all := roundTrip(t, &MetadataRequest{AllowAutoTopicCreation: true}, newMetadataRequest, v)
 		none := roundTrip(t, &MetadataRequest{Topics: []MetadataRequestTopic{}, AllowAutoTopicCreation: true}, newMetadataRequest, v)
 		if bytes.Equal(all, none) {
@@ -225,8 +228,43 @@ func TestMetadataResponseV12Golden(t *testing.T) {
 	}
 }
 
+// TestMetadataResponseV13Golden: v13 ends with an error code for the whole
+// response (KIP-1102), after the topics; before v13 it reads as 0.
+func TestMetadataResponseV13Golden(t *testing.T) {
+	golden := fromHexLines(t,
+		"00000000", // throttle_time_ms 0
+		"01",       // brokers: empty COMPACT_ARRAY
+		"00",       // cluster_id: null
+		"ffffffff", // controller_id -1
+		"01",       // topics: empty COMPACT_ARRAY
+		"ffff",     // error_code -1 UNKNOWN_SERVER_ERROR, for the whole response
+		"00",       // tagged fields: none
+	)
+	msg := &MetadataResponse{ControllerID: -1, ClusterAuthorizedOperations: math.MinInt32, ErrorCode: -1}
+	if got := msg.AppendTo(nil, 13); !bytes.Equal(got, golden) {
+		t.Fatalf("got\n%swant\n%s", hex.Dump(got), hex.Dump(golden))
+	}
+	var back MetadataResponse
+	if err := back.ReadFrom(golden, 13); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(&back, msg) {
+		t.Fatalf("got %#v\nwant %#v", back, msg)
+	}
+	// The same answer at v12 has no error code: the last byte before the
+	// tags is gone, and what remains reads as no error.
+	v12 := append(append([]byte(nil), golden[:len(golden)-3]...), 0)
+	var old MetadataResponse
+	if err := old.ReadFrom(v12, 12); err != nil {
+		t.Fatal(err)
+	}
+	if old.ErrorCode != 0 {
+		t.Fatalf("v12: error code %d", old.ErrorCode)
+	}
+}
+
 func TestMetadataMalformed(t *testing.T) {
-	for v := int16(1); v <= 12; v++ {
+	for v := Supported(Metadata).Min; v <= Supported(Metadata).Max; v++ {
 		checkEveryPrefixFails(t, fullMetadataRequest(v), newMetadataRequest, v)
 		checkEveryPrefixFails(t, fullMetadataResponse(v), newMetadataResponse, v)
 	}
@@ -251,7 +289,7 @@ func TestMetadataMalformed(t *testing.T) {
 }
 
 func FuzzMetadataRequest(f *testing.F) {
-	for v := int16(1); v <= 12; v++ {
+	for v := Supported(Metadata).Min; v <= Supported(Metadata).Max; v++ {
 		f.Add(byte(v-1), fullMetadataRequest(v).AppendTo(nil, v))
 	}
 	f.Add(byte(0), (&MetadataRequest{}).AppendTo(nil, 1))
@@ -261,7 +299,7 @@ func FuzzMetadataRequest(f *testing.F) {
 }
 
 func FuzzMetadataResponse(f *testing.F) {
-	for v := int16(1); v <= 12; v++ {
+	for v := Supported(Metadata).Min; v <= Supported(Metadata).Max; v++ {
 		f.Add(byte(v-1), fullMetadataResponse(v).AppendTo(nil, v))
 	}
 	f.Fuzz(func(t *testing.T, sel byte, data []byte) {

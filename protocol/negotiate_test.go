@@ -14,7 +14,7 @@ func TestNegotiate(t *testing.T) {
 		broker VersionRange
 		want   int16 // -1: no common version
 	}{
-		{"broker newer than us", Produce, VersionRange{0, 13}, 12},
+		{"broker newer than us", Produce, VersionRange{0, 14}, 13},
 		{"broker older than us", Produce, VersionRange{0, 9}, 9},
 		{"broker inside our range", Metadata, VersionRange{4, 7}, 7},
 		{"single common version", Produce, VersionRange{0, 3}, 3},
@@ -44,7 +44,7 @@ func TestNegotiate(t *testing.T) {
 
 func TestVersionErrorMessage(t *testing.T) {
 	_, err := Negotiate(Produce, VersionRange{0, 2})
-	want := "no common version of Produce: we speak v3-v12, the broker v0-v2"
+	want := "no common version of Produce: we speak v3-v13, the broker v0-v2"
 	if err == nil || err.Error() != want {
 		t.Errorf("got %q, want %q", err, want)
 	}
@@ -57,16 +57,16 @@ func TestVersionErrorMessage(t *testing.T) {
 func TestBrokerVersions(t *testing.T) {
 	resp := &ApiVersionsResponse{ApiKeys: []ApiVersionsResponseKey{
 		{ApiKey: int16(Produce), MinVersion: 0, MaxVersion: 11},
-		{ApiKey: int16(Metadata), MinVersion: 0, MaxVersion: 13},
+		{ApiKey: int16(Metadata), MinVersion: 0, MaxVersion: 14},
 		{ApiKey: int16(ApiVersions), MinVersion: 0, MaxVersion: 4},
 		{ApiKey: 68, MinVersion: 0, MaxVersion: 1}, // an API we do not implement
 	}}
 	bv := NewBrokerVersions(resp)
-	want := BrokerVersions{Produce: {0, 11}, Metadata: {0, 13}, ApiVersions: {0, 4}, APIKey(68): {0, 1}}
+	want := BrokerVersions{Produce: {0, 11}, Metadata: {0, 14}, ApiVersions: {0, 4}, APIKey(68): {0, 1}}
 	if !reflect.DeepEqual(bv, want) {
 		t.Fatalf("got %v, want %v", bv, want)
 	}
-	for api, v := range map[APIKey]int16{Produce: 11, Metadata: 12, ApiVersions: 4} {
+	for api, v := range map[APIKey]int16{Produce: 11, Metadata: 13, ApiVersions: 4} {
 		if got, err := bv.For(api); err != nil || got != v {
 			t.Errorf("%s: got v%d, %v; want v%d", api, got, err, v)
 		}

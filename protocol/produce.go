@@ -3,10 +3,13 @@ package protocol
 import "github.com/gokafka/producer/protocol/wire"
 
 // ProduceRequest carries record batches for partitions led by one broker.
-// Versions 3-12 are implemented: v3 is the first to carry RecordBatch v2 and
+// Versions 3-13 are implemented: v3 is the first to carry RecordBatch v2 and
 // the oldest a Kafka 4 broker accepts. v12 has v11's bytes; it tells a
 // transaction-v2 broker (KIP-890) to add partitions implicitly, so a
 // transactional producer must not pick it unless it speaks transactions v2.
+// v13 names each topic by its id instead of its name (KIP-516), in the
+// request and in the response; a broker that does not know an id answers
+// UNKNOWN_TOPIC_ID.
 type ProduceRequest struct {
 	TransactionalID *string // v3+
 	Acks            int16
@@ -15,9 +18,12 @@ type ProduceRequest struct {
 	UnknownTags     []wire.TaggedField
 }
 
-// ProduceRequestTopic groups one topic's partitions.
+// ProduceRequestTopic groups one topic's partitions. A topic goes by name up
+// to v12 and by id from v13: only the field of the version sent is written,
+// and the other reads as its zero value.
 type ProduceRequestTopic struct {
-	Name        string
+	Name        string    // v3-v12
+	TopicID     wire.UUID // v13+, the id Metadata v10+ gives the topic
 	Partitions  []ProduceRequestPartition
 	UnknownTags []wire.TaggedField
 }
@@ -37,9 +43,11 @@ type ProduceResponse struct {
 	UnknownTags    []wire.TaggedField
 }
 
-// ProduceResponseTopic groups one topic's partition results.
+// ProduceResponseTopic groups one topic's partition results, keyed like the
+// request's topics: by name up to v12, by id from v13.
 type ProduceResponseTopic struct {
-	Name        string
+	Name        string    // v3-v12
+	TopicID     wire.UUID // v13+
 	Partitions  []ProduceResponsePartition
 	UnknownTags []wire.TaggedField
 }
@@ -101,7 +109,7 @@ func (r *ProduceRequest) AppendTo(dst []byte, v int16) []byte {
 	dst = wire.AppendLen(dst, len(r.Topics), flex)
 	for i := range r.Topics {
 		t := &r.Topics[i]
-		dst = wire.AppendStr(dst, t.Name, flex)
+		dst = appendTopicNameOrID(dst, t.Name, t.TopicID, v, flex)
 		dst = wire.AppendLen(dst, len(t.Partitions), flex)
 		for j := range t.Partitions {
 			p := &t.Partitions[j]
@@ -132,12 +140,12 @@ func (r *ProduceRequest) ReadFrom(b []byte, v int16) error {
 	r.TransactionalID = rd.NullableStr(flex)
 	r.Acks = rd.Int16()
 	r.TimeoutMs = rd.Int32()
-	// A topic is at least its name length and partition count.
+	// A topic is at least its name length (its id from v13) and partition count.
 	if n := readArrayLen(&rd, flex, 2, "topics"); n > 0 {
 		r.Topics = make([]ProduceRequestTopic, n)
 		for i := range r.Topics {
 			t := &r.Topics[i]
-			t.Name = rd.Str(flex)
+			t.Name, t.TopicID = readTopicNameOrID(&rd, v, flex)
 			// A partition is at least its index and records length.
 			if n := readArrayLen(&rd, flex, 5, "partitions"); n > 0 {
 				t.Partitions = make([]ProduceRequestPartition, n)
@@ -162,6 +170,30 @@ func (r *ProduceRequest) ReadFrom(b []byte, v int16) error {
 	return decodeErr(Produce, v, &rd)
 }
 
+// ProduceTopicIDVersion is the first Produce version that names topics by
+// id (KIP-516). A client sends it only when it knows the id of every topic
+// in the request, and otherwise the version before, which has the same
+// fields with names.
+const ProduceTopicIDVersion int16 = 13
+
+// appendTopicNameOrID writes how a Produce request or response at v names a
+// topic: its name up to v12, its id from v13 (KIP-516).
+func appendTopicNameOrID(dst []byte, name string, id wire.UUID, v int16, flex bool) []byte {
+	if v >= ProduceTopicIDVersion {
+		return wire.AppendUUID(dst, id)
+	}
+	return wire.AppendStr(dst, name, flex)
+}
+
+// readTopicNameOrID reads what appendTopicNameOrID writes; the field the
+// version lacks is left zero.
+func readTopicNameOrID(rd *wire.Reader, v int16, flex bool) (name string, id wire.UUID) {
+	if v >= ProduceTopicIDVersion {
+		return "", rd.UUID()
+	}
+	return rd.Str(flex), id
+}
+
 // The tags of ProduceResponse (KIP-951): NodeEndpoints at the top level and
 // CurrentLeader in each partition share tag number 0.
 const (
@@ -178,7 +210,7 @@ func (r *ProduceResponse) AppendTo(dst []byte, v int16) []byte {
 	dst = wire.AppendLen(dst, len(r.Topics), flex)
 	for i := range r.Topics {
 		t := &r.Topics[i]
-		dst = wire.AppendStr(dst, t.Name, flex)
+		dst = appendTopicNameOrID(dst, t.Name, t.TopicID, v, flex)
 		dst = wire.AppendLen(dst, len(t.Partitions), flex)
 		for j := range t.Partitions {
 			dst = t.Partitions[j].appendTo(dst, v, flex)
@@ -263,12 +295,12 @@ func (r *ProduceResponse) ReadFrom(b []byte, v int16) error {
 	*r = ProduceResponse{}
 	flex := IsFlexible(Produce, v)
 	rd := wire.NewReader(b)
-	// A topic is at least its name length and partition count.
+	// A topic is at least its name length (its id from v13) and partition count.
 	if n := readArrayLen(&rd, flex, 2, "topics"); n > 0 {
 		r.Topics = make([]ProduceResponseTopic, n)
 		for i := range r.Topics {
 			t := &r.Topics[i]
-			t.Name = rd.Str(flex)
+			t.Name, t.TopicID = readTopicNameOrID(&rd, v, flex)
 			// A partition is at least its index, error code and base offset.
 			if n := readArrayLen(&rd, flex, 14, "partitions"); n > 0 {
 				t.Partitions = make([]ProduceResponsePartition, n)

@@ -78,6 +78,7 @@ func fullProduceRequest(t testing.TB, v int16) *ProduceRequest {
 			{Name: "audit", Partitions: []ProduceRequestPartition{{Index: 7, Records: knownBatchBytes(t)}}},
 		},
 	}
+	nameOrID(v, r.Topics, func(t *ProduceRequestTopic) (*string, *wire.UUID) { return &t.Name, &t.TopicID })
 	if IsFlexible(Produce, v) {
 		r.UnknownTags = someTags()
 		for i := range r.Topics {
@@ -99,6 +100,7 @@ func fullProduceResponse(v int16) *ProduceResponse {
 			{Index: 1, ErrorCode: 6, BaseOffset: -1, LogAppendTimeMs: -1, LogStartOffset: -1},
 		}}},
 	}
+	nameOrID(v, r.Topics, func(t *ProduceResponseTopic) (*string, *wire.UUID) { return &t.Name, &t.TopicID })
 	ps := r.Topics[0].Partitions
 	if v >= 1 {
 		r.ThrottleTimeMs = 100
@@ -137,14 +139,14 @@ func fullProduceResponse(v int16) *ProduceResponse {
 }
 
 func TestProduceRoundTrip(t *testing.T) {
-	for v := int16(3); v <= 12; v++ {
+	for v := Supported(Produce).Min; v <= Supported(Produce).Max; v++ {
 		roundTrip(t, fullProduceRequest(t, v), newProduceRequest, v)
 		roundTrip(t, fullProduceResponse(v), newProduceResponse, v)
 	}
 }
 
-// TestProduceV12IsV11: the schema stops at v11; v12 only changes what a
-// broker does with a transactional request, not the bytes.
+// TestProduceV12IsV11: v12 only changes what a broker does with a
+// transactional request (KIP-890), not the bytes.
 func TestProduceV12IsV11(t *testing.T) {
 	if a, b := fullProduceRequest(t, 12).AppendTo(nil, 12), fullProduceRequest(t, 11).AppendTo(nil, 11); !bytes.Equal(a, b) {
 		t.Errorf("request v12 differs from v11")
@@ -331,7 +333,7 @@ func TestProduceUnknownTagsSorted(t *testing.T) {
 }
 
 func TestProduceMalformed(t *testing.T) {
-	for v := int16(3); v <= 12; v++ {
+	for v := Supported(Produce).Min; v <= Supported(Produce).Max; v++ {
 		checkEveryPrefixFails(t, fullProduceRequest(t, v), newProduceRequest, v)
 		checkEveryPrefixFails(t, fullProduceResponse(v), newProduceResponse, v)
 	}
@@ -356,7 +358,7 @@ func TestProduceMalformed(t *testing.T) {
 }
 
 func FuzzProduceRequest(f *testing.F) {
-	for v := int16(3); v <= 12; v++ {
+	for v := Supported(Produce).Min; v <= Supported(Produce).Max; v++ {
 		f.Add(byte(v-3), fullProduceRequest(f, v).AppendTo(nil, v))
 	}
 	f.Fuzz(func(t *testing.T, sel byte, data []byte) {
@@ -365,7 +367,7 @@ func FuzzProduceRequest(f *testing.F) {
 }
 
 func FuzzProduceResponse(f *testing.F) {
-	for v := int16(3); v <= 12; v++ {
+	for v := Supported(Produce).Min; v <= Supported(Produce).Max; v++ {
 		f.Add(byte(v-3), fullProduceResponse(v).AppendTo(nil, v))
 	}
 	f.Fuzz(func(t *testing.T, sel byte, data []byte) {
@@ -382,7 +384,7 @@ func BenchmarkProduceRequestAppend(b *testing.B) {
 	for i := range 10 {
 		req.Topics[0].Partitions = append(req.Topics[0].Partitions, ProduceRequestPartition{Index: int32(i), Records: batch})
 	}
-	for _, v := range []int16{3, 11} {
+	for _, v := range []int16{3, 11, ProduceTopicIDVersion} {
 		b.Run("v"+strconv.Itoa(int(v)), func(b *testing.B) {
 			buf := req.AppendTo(nil, v)
 			b.SetBytes(int64(len(buf)))

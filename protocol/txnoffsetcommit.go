@@ -1,9 +1,7 @@
 package protocol
 
-// The TxnOffsetCommit schemas are not among shared/kafka-protocol/messages;
-// they were read from Apache Kafka's repository
-// (clients/src/main/resources/common/message/TxnOffsetCommitRequest.json and
-// TxnOffsetCommitResponse.json). v2 adds the leader epoch, v3 the group
+// TxnOffsetCommit, from TxnOffsetCommitRequest.json and
+// TxnOffsetCommitResponse.json: v2 adds the leader epoch, v3 the group
 // membership (KIP-447) and flexible encoding; v4 and v5 add no field: v4
 // allows TRANSACTION_ABORTABLE, and v5 tells a transactions-v2 coordinator
 // (KIP-890) to add the offsets partition itself, replacing AddOffsetsToTxn,

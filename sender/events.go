@@ -46,15 +46,17 @@ type requestTimes struct {
 // request and tells Written, unless the request never left. A request that
 // does not leave fails inside SendVersion, before it returns (conn's
 // ErrNotSent is never reported later), so notSent is known by then.
-func (s *Sender) sendTimed(ctx context.Context, c Conn, req *protocol.ProduceRequest, version int16, batches []*accumulator.Batch) {
+func (s *Sender) sendTimed(ctx context.Context, c Conn, req *protocol.ProduceRequest, version int16, sent result) {
 	clk, results := s.cfg.Clock, s.results
-	times := &requestTimes{}
+	times, batches := &requestTimes{}, sent.batches
+	sent.times = times
 	start := clk.Now()
 	c.SendVersion(ctx, req, version, func(resp protocol.Response, err error) {
 		if errors.Is(err, conn.ErrNotSent) {
 			times.notSent.Store(true)
 		}
-		results <- result{batches: batches, resp: resp, err: err, times: times, answered: clk.Now()}
+		sent.resp, sent.err, sent.answered = resp, err, clk.Now()
+		results <- sent
 	})
 	times.written = clk.Now()
 	if s.cfg.Events.Written != nil && !times.notSent.Load() {

@@ -14,7 +14,7 @@ import (
 // as the bytes are written.
 func (s *Sender) send(ctx context.Context, c Conn, batches []*accumulator.Batch) {
 	version, err := c.Version(protocol.Produce)
-	if err == nil && s.cfg.TransactionalID != nil && version > 11 && !s.cfg.TransactionsV2() {
+	if err == nil && s.cfg.TransactionalID != nil && version > 11 && (s.cfg.TransactionsV2 == nil || !s.cfg.TransactionsV2()) {
 		// v12 asks a transactions-v2 broker to add partitions implicitly
 		// (KIP-890); with transactions v1 AddPartitionsToTxn did that.
 		version = 11
@@ -27,17 +27,21 @@ func (s *Sender) send(ctx context.Context, c Conn, batches []*accumulator.Batch)
 		return
 	}
 	req := buildRequest(batches, s.cfg.Acks, s.cfg.Timeout, s.cfg.TransactionalID)
+	version, names := s.byTopicID(req, version)
+	s.noteVersion(version)
 	s.inFlight++
 	if s.cfg.Counters != nil {
 		s.cfg.Counters.Requests.Add(1)
 	}
+	sent := result{batches: batches, names: names}
 	if s.cfg.Events.Written != nil || s.cfg.Events.Answered != nil {
-		s.sendTimed(ctx, c, req, version, batches)
+		s.sendTimed(ctx, c, req, version, sent)
 		return
 	}
 	results := s.results
 	c.SendVersion(ctx, req, version, func(resp protocol.Response, err error) {
-		results <- result{batches: batches, resp: resp, err: err}
+		sent.resp, sent.err = resp, err
+		results <- sent
 	})
 }
 

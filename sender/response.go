@@ -10,6 +10,7 @@ import (
 	"github.com/gokafka/producer/conn"
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
+	"github.com/gokafka/producer/protocol/wire"
 )
 
 // handle books the answer to one request, batch by batch.
@@ -37,7 +38,7 @@ func (s *Sender) handle(r result) {
 		}
 		return
 	}
-	answers := indexResponse(resp)
+	answers := indexResponse(resp, r.names)
 	for _, b := range r.batches {
 		p := answers[b.TP]
 		if p == nil {
@@ -119,12 +120,14 @@ func (s *Sender) retry(b *accumulator.Batch, r accumulator.Retry, now time.Time,
 		r.At = now.Add(s.retryBackoff.Delay(b.Attempts()))
 	}
 	// Once back, the batch belongs to whichever sender leads its partition
-	// now: read what the log and the hooks need before.
+	// now, which may send it and see it acknowledged before this goroutine
+	// runs again: read what the log and the hooks need, and count the
+	// retry, before.
 	tp, attempts, records := b.TP, b.Attempts(), b.Records()
-	again := s.acc.Retry(b, r)
 	if s.cfg.Counters != nil {
 		s.cfg.Counters.Retries.Add(1)
 	}
+	again := s.acc.Retry(b, r)
 	// A batch that failed instead (its DeliveryTimeout passed, the
 	// producer is closing) was not retried: its records' outcomes say so.
 	if again && s.cfg.Events.Retried != nil {
@@ -153,8 +156,11 @@ func brokerError(node int32, code error, p *protocol.ProduceResponsePartition) e
 	return fmt.Errorf("broker %d: %w (%s)", node, code, strings.Join(detail, "; "))
 }
 
-// indexResponse maps each partition of a response to its answer.
-func indexResponse(resp *protocol.ProduceResponse) map[accumulator.TopicPartition]*protocol.ProduceResponsePartition {
+// indexResponse maps each partition of a response to its answer. An answer
+// to a request by topic id (names not nil) is keyed by id: names gives the
+// topic each id was sent for, and a topic under an id the request did not
+// carry is left out, as if the broker had not answered for it.
+func indexResponse(resp *protocol.ProduceResponse, names map[wire.UUID]string) map[accumulator.TopicPartition]*protocol.ProduceResponsePartition {
 	n := 0
 	for _, t := range resp.Topics {
 		n += len(t.Partitions)
@@ -162,8 +168,15 @@ func indexResponse(resp *protocol.ProduceResponse) map[accumulator.TopicPartitio
 	m := make(map[accumulator.TopicPartition]*protocol.ProduceResponsePartition, n)
 	for ti := range resp.Topics {
 		t := &resp.Topics[ti]
+		name := t.Name
+		if names != nil {
+			var ok bool
+			if name, ok = names[t.TopicID]; !ok {
+				continue
+			}
+		}
 		for pi := range t.Partitions {
-			m[accumulator.TopicPartition{Topic: t.Name, Partition: t.Partitions[pi].Index}] = &t.Partitions[pi]
+			m[accumulator.TopicPartition{Topic: name, Partition: t.Partitions[pi].Index}] = &t.Partitions[pi]
 		}
 	}
 	return m

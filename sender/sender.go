@@ -17,6 +17,7 @@ import (
 	"github.com/gokafka/producer/internal/backoff"
 	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/wire"
 )
 
 // Conn is the part of a broker connection the sender uses; conn.Conn
@@ -39,6 +40,12 @@ type Hooks struct {
 	// LeaderHint applies a KIP-951 current-leader hint from a response and
 	// reports whether it told something new (a newer leader epoch).
 	LeaderHint func(topic string, partition, leader, epoch int32, endpoint *protocol.ProduceResponseNodeEndpoint) bool
+
+	// TopicID returns a topic's id in the current metadata, or the zero id
+	// when it has none, for Produce v13+ (KIP-516). It is asked once per
+	// topic of a request, and only of a broker that speaks v13; nil means
+	// no id is known, and requests name their topics (v12).
+	TopicID func(topic string) wire.UUID
 }
 
 // Config is the sender's share of the producer's settings.
@@ -78,6 +85,8 @@ type Sender struct {
 	results      chan result
 	inFlight     int
 	start        int // fairness: where the next drain begins
+
+	version int16 // the Produce version of the last request, for the log
 }
 
 // result is a request's answer, handed from the connection's goroutine.
@@ -88,6 +97,9 @@ type result struct {
 	// times and answered time the request, when Events watch requests.
 	times    *requestTimes
 	answered time.Time
+	// names maps topic ids back to names when the request named its
+	// topics by id (Produce v13+); nil when it named them.
+	names map[wire.UUID]string
 }
 
 // New returns a sender; Run starts it.

@@ -24,6 +24,7 @@ import (
 // fakeConn records requests; the test answers them by hand.
 type fakeConn struct {
 	requests chan *call
+	produce  int16 // the Produce version it negotiated; 0 means v11
 }
 
 type call struct {
@@ -36,7 +37,12 @@ func (f *fakeConn) SendVersion(_ context.Context, req protocol.Request, v int16,
 	f.requests <- &call{req: req.(*protocol.ProduceRequest), version: v, done: done}
 }
 
-func (f *fakeConn) Version(protocol.APIKey) (int16, error) { return 11, nil }
+func (f *fakeConn) Version(protocol.APIKey) (int16, error) {
+	if f.produce == 0 {
+		return 11, nil
+	}
+	return f.produce, nil
+}
 
 // rig is one sender over an accumulator, both on a fake clock.
 type rig struct {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"strconv"
 	"time"
@@ -11,6 +12,7 @@ import (
 	producer "github.com/gokafka/producer"
 	"github.com/gokafka/producer/compression"
 	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/wire"
 	"github.com/gokafka/producer/record"
 )
 
@@ -18,6 +20,7 @@ import (
 type dumpOptions struct {
 	textOptions
 	topic            string
+	topicID          string
 	partition        int32
 	key, value       string
 	compression      string
@@ -52,7 +55,8 @@ Records come from --key/--value (one record), or else from stdin, read as
 		RunE: func(cmd *cobra.Command, _ []string) error { return runDump(cmd, e, o) },
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&o.topic, "topic", "kprod-perf", "topic name in the request")
+	fs.StringVar(&o.topic, "topic", "kprod-perf", "topic name in the request (Produce v3-v12)")
+	fs.StringVar(&o.topicID, "topic-id", "", "topic id in the request (Produce v13+), as Kafka prints it: 22 characters of URL-safe base64 (default: the zero id)")
 	fs.Int32Var(&o.partition, "partition", 0, "partition index in the request")
 	fs.StringVar(&o.key, "key", "", "the record's key (with --key or --value, the only record)")
 	fs.StringVar(&o.value, "value", "", "the record's value")
@@ -121,6 +125,10 @@ func (o *dumpOptions) request(cmd *cobra.Command, e *env) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	topicID, err := parseTopicID(o.topicID)
+	if err != nil {
+		return nil, usagef("--topic-id: %v", err)
+	}
 	batch, err := encodeBatch(recs, codec, o.compressionLevel, ts)
 	if err != nil {
 		return nil, err
@@ -130,6 +138,7 @@ func (o *dumpOptions) request(cmd *cobra.Command, e *env) ([]byte, error) {
 		TimeoutMs: int32(o.timeout / time.Millisecond),
 		Topics: []protocol.ProduceRequestTopic{{
 			Name:       o.topic,
+			TopicID:    topicID,
 			Partitions: []protocol.ProduceRequestPartition{{Index: o.partition, Records: batch}},
 		}},
 	}
@@ -141,6 +150,24 @@ func (o *dumpOptions) request(cmd *cobra.Command, e *env) ([]byte, error) {
 	frame[0], frame[1], frame[2], frame[3] = byte(size>>24), byte(size>>16), byte(size>>8), byte(size)
 	return frame, nil
 }
+
+// parseTopicID reads a topic id as Kafka prints it (Uuid.toString: the 16
+// bytes in URL-safe base64, unpadded); "" is the zero id.
+func parseTopicID(s string) (wire.UUID, error) {
+	var id wire.UUID
+	if s == "" {
+		return id, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) != len(id) {
+		return id, fmt.Errorf("%q is not a topic id: want 22 characters of URL-safe base64 (16 bytes)", s)
+	}
+	copy(id[:], b)
+	return id, nil
+}
+
+// formatTopicID is parseTopicID's inverse.
+func formatTopicID(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
 // wireAcks is the ProduceRequest's acks field for a setting.
 func wireAcks(a producer.Acks) int16 {

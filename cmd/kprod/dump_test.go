@@ -15,8 +15,11 @@ import (
 	producer "github.com/gokafka/producer"
 )
 
+// fixedTopicID is a topic id as kafka-topics.sh --describe prints it.
+const fixedTopicID = "AAECAwQFBgcICQoLDA0ODw"
+
 var fixedDump = []string{"dump", "--key", "k", "--value", "v", "--header", "trace=abc",
-	"--timestamp", "2024-01-02T03:04:05Z", "--topic", "t"}
+	"--timestamp", "2024-01-02T03:04:05Z", "--topic", "t", "--topic-id", fixedTopicID}
 
 func TestDumpIsDeterministicAndComplete(t *testing.T) {
 	a := runKprod(t, "", fixedDump...)
@@ -29,7 +32,7 @@ func TestDumpIsDeterministicAndComplete(t *testing.T) {
 	}
 	for _, want := range []string{
 		"RequestHeader.RequestApiKey", "(Produce)", "RequestHeader.ClientId", `"kprod"`,
-		"TopicData[0].Name", `"t"`, "PartitionData[0].Records.length",
+		"TopicData[0].TopicId", "00 01 02 03", "= " + fixedTopicID, "PartitionData[0].Records.length",
 		"batch[0].crc", "verifies", "batch[0].attributes", "compression=none",
 		"2024-01-02T03:04:05.000Z",
 		"records[0].length", "records[0].timestampDelta", "records[0].offsetDelta",
@@ -76,8 +79,14 @@ func TestDumpEachVersion(t *testing.T) {
 		if version >= 9 {
 			header = "RequestHeader v2"
 		}
-		if !strings.Contains(r.stdout, header) {
-			t.Errorf("v%d: dump lacks %q", version, header)
+		topic := "TopicData[0].Name"
+		if version >= 13 {
+			topic = "TopicData[0].TopicId" // KIP-516
+		}
+		for _, want := range []string{header, topic} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("v%d: dump lacks %q", version, want)
+			}
 		}
 	}
 }
@@ -85,7 +94,8 @@ func TestDumpEachVersion(t *testing.T) {
 // --raw writes the bytes the listing explains; decoding them with the
 // protocol and record packages gives back the records.
 func TestDumpRawDecodes(t *testing.T) {
-	r := runKprod(t, "k1=v1\nk2=v2\n", "dump", "--raw", "--key-separator", "=", "--compression", "zstd", "--partition", "4")
+	r := runKprod(t, "k1=v1\nk2=v2\n", "dump", "--raw", "--key-separator", "=", "--compression", "zstd", "--partition", "4",
+		"--topic-id", fixedTopicID)
 	if r.code != exitOK {
 		t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
 	}
@@ -99,12 +109,23 @@ func TestDumpRawDecodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := req.Topics[0].Partitions[0]
-	if req.Topics[0].Name != "kprod-perf" || p.Index != 4 {
-		t.Fatalf("topic %q partition %d", req.Topics[0].Name, p.Index)
+	wantID := [16]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}
+	if req.Topics[0].TopicID != wantID || p.Index != 4 {
+		t.Fatalf("topic id %x partition %d", req.Topics[0].TopicID, p.Index)
 	}
 	recs := decodeRecords(t, p.Records)
 	if len(recs) != 2 || string(recs[0].Key) != "k1" || string(recs[1].Value) != "v2" {
 		t.Fatalf("records %+v", recs)
+	}
+}
+
+// --topic-id takes an id as Kafka prints it, and nothing else.
+func TestDumpRejectsBadTopicID(t *testing.T) {
+	for _, bad := range []string{"not-an-id", "AAECAwQFBgcICQoLDA0O", "00010203-0405-0607-0809-0a0b0c0d0e0f"} {
+		r := runKprod(t, "", "dump", "--value", "x", "--topic-id", bad)
+		if r.code != exitUsage || !strings.Contains(r.stderr, "--topic-id") {
+			t.Errorf("--topic-id %s: exit %d, stderr %q; want a usage error naming the flag", bad, r.code, r.stderr)
+		}
 	}
 }
 

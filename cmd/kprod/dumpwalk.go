@@ -109,7 +109,12 @@ func walkProduceRequest(c *cursor, v int16) {
 	topics := arrayLen(c, "TopicData", flex)
 	for i := 0; i < topics && c.err == nil; i++ {
 		tp := fmt.Sprintf("TopicData[%d].", i)
-		str(c, tp+"Name", flex)
+		if v >= 13 {
+			// KIP-516: the topic's id from Metadata v10+ replaces its name.
+			c.take(16, tp+"TopicId", func(b []byte) string { return topicIDExplain(b) })
+		} else {
+			str(c, tp+"Name", flex)
+		}
 		parts := arrayLen(c, tp+"PartitionData", flex)
 		for j := 0; j < parts && c.err == nil; j++ {
 			pp := fmt.Sprintf("%sPartitionData[%d].", tp, j)
@@ -169,6 +174,13 @@ func bytesLen(c *cursor, path string, flex bool) int {
 		return int(c.uvarint(path+".length", compactExplain)) - 1
 	}
 	return int(c.int32(path+".length", nullExplain32))
+}
+
+func topicIDExplain(b []byte) string {
+	if string(b) == string(make([]byte, 16)) {
+		return "= " + formatTopicID(b) + " (the zero id: no topic; a broker answers UNKNOWN_TOPIC_ID)"
+	}
+	return "= " + formatTopicID(b) + " (UUID, as Kafka prints it)"
 }
 
 func compactExplain(v uint64) string {

@@ -8,6 +8,7 @@ import (
 	"github.com/gokafka/producer/internal/backoff"
 	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/kerr"
 )
 
 // RequestRefresh asks the metadata loop for a refresh soon; it never
@@ -103,6 +104,11 @@ func (c *Cluster) refresh(ctx context.Context) error {
 	mr, ok := resp.(*protocol.MetadataResponse)
 	if !ok {
 		return fmt.Errorf("metadata: unexpected answer %T", resp)
+	}
+	if err := kerr.ForCode(mr.ErrorCode); err != nil {
+		// An error for the whole answer (Metadata v13+, KIP-1102): its
+		// brokers and topics describe nothing, so the cache keeps what it has.
+		return fmt.Errorf("metadata: %w", err)
 	}
 	c.cache.Apply(mr, topics, c.cfg.Clock.Now())
 	c.updated(true)

@@ -18,8 +18,8 @@ func TestApiVersionsListsEveryAPIItSpeaks(t *testing.T) {
 	c := start(t, Options{})
 	cn := dial(t, c, 0, conn.Config{})
 	for api, want := range map[protocol.APIKey]int16{
-		protocol.Produce: 12, protocol.Metadata: 12, protocol.CreateTopics: 7, protocol.ApiVersions: 4,
-		protocol.InitProducerId: 5, protocol.FindCoordinator: 6,
+		protocol.Produce: 13, protocol.Metadata: 13, protocol.CreateTopics: 7, protocol.ApiVersions: 4,
+		protocol.InitProducerId: 6, protocol.FindCoordinator: 6,
 	} {
 		v, err := cn.Version(api)
 		require.NoError(t, err, "%s", api)

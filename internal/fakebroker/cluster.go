@@ -28,6 +28,7 @@ import (
 	"sync/atomic"
 
 	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/wire"
 )
 
 // Options describe the cluster to start. The zero value is one node and no
@@ -75,6 +76,7 @@ type Cluster struct {
 
 	mu        sync.Mutex
 	topics    map[string]*topic
+	byID      map[wire.UUID]*topic   // the same topics, by id (Produce v13+)
 	created   int                    // topics created so far, for leader round-robin and ids
 	maxMsg    int                    // message.max.bytes; 0 = none
 	frozen    map[string][]partition // leaders as Metadata describes them; nil = current
@@ -128,6 +130,7 @@ func Start(opts Options) (*Cluster, error) {
 		opts:     opts,
 		versions: make(map[protocol.APIKey]protocol.VersionRange),
 		topics:   make(map[string]*topic),
+		byID:     make(map[wire.UUID]*topic),
 		maxMsg:   opts.MaxMessageBytes,
 		closing:  make(chan struct{}),
 	}

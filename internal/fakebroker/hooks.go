@@ -11,6 +11,8 @@ import (
 // ProduceHook decides how one Produce request is answered. It runs on the
 // connection's goroutine before the request is processed; req and its
 // record bytes are valid only during the call unless KeepRecords is set.
+// Topics carry their names at every version: from v13, which names them by
+// id, the fake fills the names in (empty for an id it does not know).
 type ProduceHook func(node int32, req *protocol.ProduceRequest) Action
 
 // MetadataHook decides how one Metadata request is answered.
@@ -56,7 +58,8 @@ type Action struct {
 	HideBrokers []int32
 
 	// Err answers an InitProducerId request with this error code and no
-	// producer id (-1, epoch -1); no id is used up.
+	// producer id (-1, epoch -1); no id is used up. On a Metadata request
+	// (v13+) it is the answer's top-level error code (KIP-1102).
 	Err *kerr.Error
 }
 

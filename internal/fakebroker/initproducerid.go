@@ -30,7 +30,8 @@ func (s *session) handleInitProducerId(version int16, body []byte) (protocol.Res
 	if err := s.await(act); err != nil {
 		return nil, err
 	}
-	resp := &protocol.InitProducerIdResponse{ProducerID: record.NoProducerID, ProducerEpoch: record.NoProducerEpoch}
+	resp := &protocol.InitProducerIdResponse{ProducerID: record.NoProducerID, ProducerEpoch: record.NoProducerEpoch,
+		OngoingTxnProducerID: record.NoProducerID, OngoingTxnProducerEpoch: record.NoProducerEpoch}
 	switch {
 	case act.Err != nil:
 		resp.ErrorCode = act.Err.Code

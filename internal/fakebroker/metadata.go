@@ -25,6 +25,11 @@ func (s *session) handleMetadata(version int16, body []byte) (protocol.Response,
 		return nil, err
 	}
 	resp := s.c.metadata(&req, &act)
+	if act.Err != nil && version >= 13 {
+		// An error for the whole answer (KIP-1102); the content stays, so
+		// that a client applying it anyway would be caught.
+		resp.ErrorCode = act.Err.Code
+	}
 	if act.LoseAnswer {
 		return nil, errDrop
 	}
@@ -79,10 +84,8 @@ func (c *Cluster) metadata(req *protocol.MetadataRequest, act *Action) *protocol
 
 // byIDLocked answers a topic asked for by id (v10+).
 func (c *Cluster) byIDLocked(id [16]byte) protocol.MetadataResponseTopic {
-	for _, t := range c.topics {
-		if t.id == id {
-			return c.describeLocked(t)
-		}
+	if t := c.byID[id]; t != nil {
+		return c.describeLocked(t)
 	}
 	return protocol.MetadataResponseTopic{ErrorCode: kerr.UnknownTopicID.Code, TopicID: id, TopicAuthorizedOperations: math.MinInt32}
 }

@@ -128,3 +128,13 @@ func TestMetadataLostAnswer(t *testing.T) {
 	require.ErrorIs(t, err, conn.ErrDisconnected)
 	require.Equal(t, int32(1), c.Partitions("fresh"))
 }
+
+// A Metadata hook's Err is the answer's top-level error code from v13
+// (KIP-1102); before v13 there is no such field, and the answer is plain.
+func TestMetadataTopLevelError(t *testing.T) {
+	c := start(t, Options{Topics: map[string]int32{"t": 1}})
+	c.OnMetadata(func(int32, *protocol.MetadataRequest) Action { return Action{Err: kerr.UnknownServerError} })
+	cn := dial(t, c, 0, conn.Config{})
+	require.Equal(t, kerr.UnknownServerError.Code, metadata(t, cn, 13, false, "t").ErrorCode)
+	require.Zero(t, metadata(t, cn, 12, false, "t").ErrorCode)
+}

@@ -16,6 +16,9 @@ func (s *session) handleProduce(version int16, body []byte) (protocol.Response, 
 	if err := req.ReadFrom(body, version); err != nil {
 		return nil, err
 	}
+	if version >= protocol.ProduceTopicIDVersion {
+		s.c.nameTopics(req)
+	}
 	s.c.produceReqs.Add(1)
 	var act Action
 	if h := s.c.produceFn.Load(); h != nil {
@@ -32,12 +35,16 @@ func (s *session) handleProduce(version int16, body []byte) (protocol.Response, 
 	for ti := range req.Topics {
 		t := &req.Topics[ti]
 		rt := nextTopic(resp)
-		rt.Name = t.Name
+		rt.Name, rt.TopicID = t.Name, t.TopicID
 		for pi := range t.Partitions {
 			p := &t.Partitions[pi]
 			rp := nextPartition(rt)
 			if f := act.failure(t.Name, p.Index); f != nil {
 				fail(rp, p.Index, f)
+				continue
+			}
+			if t.Name == "" && version >= protocol.ProduceTopicIDVersion {
+				fail(rp, p.Index, &Failure{Err: kerr.UnknownTopicID})
 				continue
 			}
 			s.appendPartition(rp, t.Name, p.Index, p.Records, version)
@@ -50,6 +57,19 @@ func (s *session) handleProduce(version int16, body []byte) (protocol.Response, 
 		return nil, nil
 	}
 	return resp, nil
+}
+
+// nameTopics fills in the name of each topic a request names by id (v13+),
+// so that hooks and the rest of the fake see names at every version. An id
+// the cluster does not know leaves the name empty.
+func (c *Cluster) nameTopics(req *protocol.ProduceRequest) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range req.Topics {
+		if t := c.byID[req.Topics[i].TopicID]; t != nil {
+			req.Topics[i].Name = t.name
+		}
+	}
 }
 
 // nextTopic appends a topic entry to resp, reusing a previous request's

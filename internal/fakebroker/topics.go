@@ -75,6 +75,7 @@ func (c *Cluster) createLocked(name string, n int32) (*topic, error) {
 		t.partitions[p] = &partition{leader: leader}
 	}
 	c.topics[name] = t
+	c.byID[t.id] = t
 	return t, nil
 }
 

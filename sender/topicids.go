@@ -1,0 +1,59 @@
+package sender
+
+import (
+	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/wire"
+)
+
+// Produce v13 names topics by id instead of by name (KIP-516), in the
+// request and in its answer. The ids come from the metadata (Metadata
+// v10+), through Hooks.TopicID, when a request is built: the same moment a
+// v12 request's names are read, so a topic re-created under a new id is sent
+// its new id once the metadata says so, and a retry after UNKNOWN_TOPIC_ID
+// (which asks for a refresh) picks it up. A batch does not carry its topic's
+// id: it would go stale with the topic, and every record's append would pay
+// for a lookup that one request needs once per topic.
+
+// byTopicID decides how a request at version names its topics. From v13 it
+// sets every topic's id and returns the topic names by id, to read the
+// answer with. A topic whose id is not known (the metadata came from a
+// broker older than Metadata v10, or does not describe it yet) sends the
+// whole request at v12, which carries the same fields with names: waiting
+// for an id would delay records a name can deliver now. The caller has
+// already applied every other limit on the version; v12 is below them all.
+func (s *Sender) byTopicID(req *protocol.ProduceRequest, version int16) (int16, map[wire.UUID]string) {
+	if version < protocol.ProduceTopicIDVersion {
+		return version, nil
+	}
+	byName := protocol.ProduceTopicIDVersion - 1
+	if s.cfg.Hooks.TopicID == nil {
+		return byName, nil
+	}
+	names := make(map[wire.UUID]string, len(req.Topics))
+	for i := range req.Topics {
+		t := &req.Topics[i]
+		id := s.cfg.Hooks.TopicID(t.Name)
+		if _, dup := names[id]; dup || id == (wire.UUID{}) {
+			// Two topics under one id cannot be told apart in the answer.
+			for j := range i {
+				req.Topics[j].TopicID = wire.UUID{}
+			}
+			return byName, nil
+		}
+		t.TopicID = id
+		names[id] = t.Name
+	}
+	return version, names
+}
+
+// noteVersion logs the Produce version whenever it changes: after the
+// connection's negotiation, and when requests move between naming topics
+// by id (v13+) and by name.
+func (s *Sender) noteVersion(version int16) {
+	if version == s.version {
+		return
+	}
+	s.version = version
+	s.cfg.Logger.Debug("produce request version", "node", s.cfg.Node, "version", version,
+		"by_topic_id", version >= protocol.ProduceTopicIDVersion)
+}
