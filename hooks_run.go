@@ -123,7 +123,7 @@ func (p *Producer) senderEvents() sender.Events {
 		ev.Retried = func(tp accumulator.TopicPartition, records, attempts int, backoff time.Duration, r accumulator.Retry) {
 			fire(p, h.retried, HookBatchRetried.OnBatchRetried, BatchRetried{
 				Topic: tp.Topic, Partition: tp.Partition, Records: records, Attempt: attempts,
-				Backoff: backoff, Err: r.Cause, MaybeWritten: r.Unanswered,
+				Backoff: backoff, Err: r.Cause, MaybeWritten: r.MaybeWritten,
 				SequenceRejected: r.SequenceRejected, EpochRejected: r.EpochRejected,
 			})
 		}

@@ -38,10 +38,13 @@ func (a *Accumulator) Complete(b *Batch, baseOffset, logAppendTimeMs int64, err 
 type Retry struct {
 	At    time.Time // not before; the retry backoff
 	Cause error     // what went wrong, kept for the error if the batch never succeeds
-	// Unanswered: the request may have reached the broker and its answer
-	// been lost (it timed out, or its connection broke): the records may
-	// have been written.
-	Unanswered bool
+	// MaybeWritten: this attempt may have written the batch. Its request
+	// may have reached the broker and its answer been lost (it timed out,
+	// or its connection broke), or the broker answered that it appended
+	// the batch but could not replicate it in time (REQUEST_TIMED_OUT,
+	// NOT_ENOUGH_REPLICAS_AFTER_APPEND). A failure after that wraps
+	// ErrMaybeWritten.
+	MaybeWritten bool
 	// SequenceRejected: the broker refused the batch's sequence number
 	// (OUT_OF_ORDER_SEQUENCE_NUMBER, or UNKNOWN_PRODUCER_ID with a known
 	// log start offset). Behind an earlier batch still on its way that is
@@ -80,7 +83,7 @@ func (a *Accumulator) Retry(b *Batch, r Retry) (again bool) {
 	if p == nil {
 		return false
 	}
-	if r.Unanswered {
+	if r.MaybeWritten {
 		b.maybeWritten = true
 	}
 	b.lastErr, p.lastErr = r.Cause, r.Cause

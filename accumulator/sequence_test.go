@@ -255,8 +255,8 @@ func TestExpiredInFlightBatchIsResolvedByALaterAcknowledgement(t *testing.T) {
 	require.ErrorIs(t, r.Err, ErrMaybeWritten, "its request may still write it")
 
 	// The connection broke under both requests.
-	h.acc.Retry(b0, Retry{At: h.clk.Now(), Cause: errRetry, Unanswered: true})
-	h.acc.Retry(b1, Retry{At: h.clk.Now(), Cause: errRetry, Unanswered: true})
+	h.acc.Retry(b0, Retry{At: h.clk.Now(), Cause: errRetry, MaybeWritten: true})
+	h.acc.Retry(b1, Retry{At: h.clk.Now(), Cause: errRetry, MaybeWritten: true})
 	h.add(tp0, 2, big)
 	again := h.drainOne("b1 is retried with its old sequence: its fate decides b0's")
 	require.Same(t, b1, again)
@@ -278,7 +278,7 @@ func TestExpiredInFlightBatchLeftUnresolvedRestartsTheSequences(t *testing.T) {
 	require.ErrorIs(t, h.outcome(0).Err, ErrMaybeWritten)
 	h.add(tp0, 1, big)
 	h.drainNone("b1 waits while b0's request may still be written")
-	h.acc.Retry(b0, Retry{At: h.clk.Now(), Cause: errRetry, Unanswered: true})
+	h.acc.Retry(b0, Retry{At: h.clk.Now(), Cause: errRetry, MaybeWritten: true})
 	require.Equal(t, stampOf{7, 1, 0}, stamped(t, h.drainOne("b1 under a new epoch, which fences off b0's late write")))
 	h.acc.Complete(b0, 0, -1, nil) // ignored: b0 is not in flight
 	h.sync()
@@ -305,7 +305,7 @@ func TestUnansweredAttemptMakesAnyLaterFailureMaybeWritten(t *testing.T) {
 	h := idempotent(t, false, nil)
 	h.add(tp0, 0, big)
 	b0 := h.drainOne("b0")
-	h.acc.Retry(b0, Retry{At: h.clk.Now(), Cause: errRetry, Unanswered: true})
+	h.acc.Retry(b0, Retry{At: h.clk.Now(), Cause: errRetry, MaybeWritten: true})
 	denied := errors.New("TOPIC_AUTHORIZATION_FAILED")
 	h.acc.Complete(h.drainOne("b0 again"), -1, -1, denied)
 	r := h.outcome(0)
@@ -370,7 +370,7 @@ func TestAnEpochRefusedAsOlderThanOursGoesAgainUnderOurs(t *testing.T) {
 func TestAnEpochRefusedAfterAnUnansweredAttemptFails(t *testing.T) {
 	h := idempotent(t, false, nil)
 	b1 := bumpedByTp0(t, h)
-	h.acc.Retry(b1, Retry{At: h.clk.Now(), Cause: errRetry, Unanswered: true})
+	h.acc.Retry(b1, Retry{At: h.clk.Now(), Cause: errRetry, MaybeWritten: true})
 	bs, _ := h.drain([]TopicPartition{part(1)}, 1<<20)
 	require.Len(t, bs, 1)
 	require.Equal(t, stampOf{7, 0, 0}, stamped(t, bs[0]), "an attempt that may have been written keeps its epoch")
@@ -413,7 +413,7 @@ func TestADuplicateKeepsTheRecordsTimestamps(t *testing.T) {
 	h.acc.Complete(h.drainOne("b0"), 0, -1, nil) // a first attempt: CreateTime
 	h.add(tp0, 1, big)
 	b1 := h.drainOne("b1")
-	h.acc.Retry(b1, Retry{At: h.clk.Now(), Cause: errRetry, Unanswered: true})
+	h.acc.Retry(b1, Retry{At: h.clk.Now(), Cause: errRetry, MaybeWritten: true})
 	h.acc.Complete(h.drainOne("b1 again"), 1, 999, nil) // the duplicate's answer
 	require.NotEqual(t, int64(999), h.outcome(1).Timestamp)
 

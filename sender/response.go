@@ -24,7 +24,7 @@ func (s *Sender) handle(r result) {
 		// same bytes, which an idempotent producer's broker recognises.
 		s.cfg.Logger.Debug("produce request failed", "node", s.cfg.Node, "batches", len(r.batches), "err", r.err)
 		s.cfg.Hooks.RefreshMetadata("produce request failed")
-		retry := accumulator.Retry{Cause: fmt.Errorf("broker %d: %w", s.cfg.Node, r.err), Unanswered: !errors.Is(r.err, conn.ErrNotSent)}
+		retry := accumulator.Retry{Cause: fmt.Errorf("broker %d: %w", s.cfg.Node, r.err), MaybeWritten: !errors.Is(r.err, conn.ErrNotSent)}
 		for _, b := range r.batches {
 			s.retry(b, retry, now, false)
 		}
@@ -85,7 +85,7 @@ func (s *Sender) settle(b *accumulator.Batch, p *protocol.ProduceResponsePartiti
 		if kerr.NeedsMetadataRefresh(code) && !hinted {
 			s.cfg.Hooks.RefreshMetadata(code.(*kerr.Error).Name)
 		}
-		s.retry(b, accumulator.Retry{Cause: err}, now, hinted)
+		s.retry(b, accumulator.Retry{Cause: err, MaybeWritten: appendedAnyway(code)}, now, hinted)
 	default:
 		s.acc.Complete(b, -1, -1, err)
 	}
@@ -180,4 +180,12 @@ func indexResponse(resp *protocol.ProduceResponse, names map[wire.UUID]string) m
 		}
 	}
 	return m
+}
+
+// appendedAnyway reports whether a Produce error means the leader appended
+// the batch and then could not replicate it in time: the records are in its
+// log, and may survive it. With idempotence a retry is recognised as a
+// duplicate; without, it writes them again.
+func appendedAnyway(code error) bool {
+	return errors.Is(code, kerr.RequestTimedOut) || errors.Is(code, kerr.NotEnoughReplicasAfterAppend)
 }

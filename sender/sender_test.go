@@ -414,3 +414,31 @@ func TestConnectsOnlyWhenABatchIsReady(t *testing.T) {
 	r.outcome(1)
 	require.Positive(t, connects.Load())
 }
+
+// A leader that appended a batch but could not replicate it in time says
+// so (REQUEST_TIMED_OUT, NOT_ENOUGH_REPLICAS_AFTER_APPEND): if the batch
+// fails later, it may have been written. NOT_ENOUGH_REPLICAS refuses before
+// appending: a later failure was certainly not written.
+func TestAnAnswerOfAppendedButNotReplicatedMakesTheBatchMaybeWritten(t *testing.T) {
+	for _, tc := range []struct {
+		code         *kerr.Error
+		maybeWritten bool
+	}{
+		{kerr.RequestTimedOut, true},
+		{kerr.NotEnoughReplicasAfterAppend, true},
+		{kerr.NotEnoughReplicas, false},
+	} {
+		t.Run(tc.code.Name, func(t *testing.T) {
+			r := newRig(t, nil)
+			r.produce(parts[0], 1)
+			c := r.next()
+			c.done(answer(c.req, tc.code.Code, -1), nil)
+			require.Eventually(t, func() bool { return r.clk.Timers() > 0 }, 10*time.Second, time.Millisecond,
+				"the sender armed no backoff timer: the answer was not booked as a retry")
+			r.acc.Abort(errors.New("closing"))
+			out := r.outcome(1)
+			require.ErrorIs(t, out.Err, accumulator.ErrClosed)
+			require.Equal(t, tc.maybeWritten, errors.Is(out.Err, accumulator.ErrMaybeWritten), "%v", out.Err)
+		})
+	}
+}
