@@ -555,3 +555,32 @@ func TestATimeoutOfANeverSentBatchNamesThePartitionsLastError(t *testing.T) {
 	require.ErrorIs(t, r.Err, errRetry, "the never-sent batch names the partition's last error")
 	require.Contains(t, r.Err.Error(), "sent 0 times")
 }
+
+// A request that goes anyway takes the node's lingering batches along (the
+// Java client's drain), whichever side of the ready batch they are on; a
+// batch waiting out a retry backoff stays.
+func TestARequestTakesTheLingeringBatchesAlong(t *testing.T) {
+	h := newHarness(t, nil)
+	parts := []TopicPartition{part(0), part(1), part(2), part(3)}
+	h.add(part(0), 0, []byte("lingering before"))
+	h.add(part(1), 1, make([]byte, 1100)) // full: ready now
+	h.add(part(2), 2, []byte("lingering after"))
+	h.add(part(3), 3, []byte("to retry"))
+	h.clk.Advance(10 * time.Millisecond)
+	bs, _ := h.drain([]TopicPartition{part(3)}, 1<<20)
+	require.Len(t, bs, 1)
+	h.retry(bs[0], time.Second)
+
+	h.add(part(3), 4, []byte("behind the retry"))
+	bs, _ = h.drain(parts, 1<<20)
+	var got []int32
+	for _, b := range bs {
+		got = append(got, b.TP.Partition)
+	}
+	require.ElementsMatch(t, []int32{0, 1, 2}, got, "the full batch and both lingering ones; not the one in backoff")
+
+	h.add(part(0), 5, []byte("alone"))
+	bs, next := h.drain(parts, 1<<20)
+	require.Empty(t, bs, "with nothing ready, a lingering batch waits")
+	require.Equal(t, 10*time.Millisecond, next)
+}

@@ -14,7 +14,8 @@ const noDeadline = time.Duration(1<<63 - 1)
 // Drain takes the batches that the sender for broker node may send now from
 // the given partitions (those node leads), at most one per partition, until
 // adding another would pass maxBytes; at least one batch is returned when
-// any is ready, even one larger than maxBytes. It starts at partition index
+// any is ready, even one larger than maxBytes. When one is ready, the
+// batches still lingering go along. It starts at partition index
 // start and reports where the next drain should start, so that no partition
 // is starved when requests fill up before the list ends. next is how long
 // until some batch among parts becomes ready (a linger or a retry backoff
@@ -30,8 +31,14 @@ func (a *Accumulator) Drain(node int32, parts []TopicPartition, start, maxBytes 
 		return nil, next, 0
 	}
 	start %= len(parts)
-	urgent := a.urgent()
-	total := 0
+	// Once a batch is ready for this node a request goes anyway, and, as
+	// the Java client does, it takes the node's other partitions' batches
+	// too, lingering or not: fewer, fuller requests. Partitions passed over
+	// for their linger before that get a second look.
+	sending := a.urgent()
+	var early [16]int
+	lingering := early[:0]
+	total, full := 0, false
 	nextStart = start
 	for i := 0; i < len(parts); i++ {
 		idx := (start + i) % len(parts)
@@ -39,27 +46,36 @@ func (a *Accumulator) Drain(node int32, parts []TopicPartition, start, maxBytes 
 		if p == nil {
 			continue
 		}
-		p.mu.Lock()
-		b, wait := a.next(p, node, urgent, now)
-		if b == nil {
-			p.mu.Unlock()
-			next = min(next, wait)
-			continue
-		}
-		if len(batches) > 0 && total+b.Size() > maxBytes {
-			p.mu.Unlock()
+		var b *Batch
+		var wait time.Duration
+		b, wait, full = a.drainOne(p, node, sending, now, len(batches) > 0, maxBytes-total)
+		if full {
 			nextStart = idx
 			next = 0 // more is ready right now
 			break
 		}
-		a.take(p, b, node)
-		if b.attempts == 1 {
-			b.sentAt = now
+		if b == nil {
+			if !sending && wait > 0 && wait != noDeadline {
+				lingering = append(lingering, idx)
+			}
+			next = min(next, wait)
+			continue
 		}
-		p.mu.Unlock()
+		sending = true
 		total += b.Size()
 		batches = append(batches, b)
 		nextStart = (idx + 1) % len(parts)
+	}
+	for _, idx := range lingering {
+		if full || len(batches) == 0 {
+			break
+		}
+		p := a.lookup(parts[idx])
+		var b *Batch
+		if b, _, full = a.drainOne(p, node, true, now, true, maxBytes-total); b != nil {
+			total += b.Size()
+			batches = append(batches, b)
+		}
 	}
 	closed := batches[:0]
 	for _, b := range batches {
@@ -70,6 +86,26 @@ func (a *Accumulator) Drain(node int32, parts []TopicPartition, start, maxBytes 
 		closed = append(closed, b)
 	}
 	return closed, next, nextStart
+}
+
+// drainOne takes p's batch that node may send now, if it fits in room
+// (any batch does when the request is still empty); otherwise it returns
+// how long until p may send, or full if p's batch does not fit.
+func (a *Accumulator) drainOne(p *partition, node int32, urgent bool, now time.Time, started bool, room int) (b *Batch, wait time.Duration, full bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	b, wait = a.next(p, node, urgent, now)
+	if b == nil {
+		return nil, wait, false
+	}
+	if started && b.Size() > room {
+		return nil, 0, true
+	}
+	a.take(p, b, node)
+	if b.attempts == 1 {
+		b.sentAt = now
+	}
+	return b, 0, false
 }
 
 // Ready reports whether the sender for broker node has a batch to send
