@@ -21,9 +21,13 @@ type deliveries struct {
 	queue []delivery
 	spare []delivery // the previous queue's backing array, reused
 	stop  bool
-	more  chan struct{} // a delivery was queued, or stop set
-	done  chan struct{} // closed when the goroutine exits
-	id    atomic.Uint64 // the delivery goroutine's id, for InCallback
+	// stopped: the goroutine exited, told to stop. A delivery queued after
+	// that (a Close that gave up waiting left a goroutine behind, which
+	// still fails a record) starts another, so that it is not lost.
+	stopped bool
+	more    chan struct{} // a delivery was queued, or stop set
+	done    chan struct{} // closed when the first goroutine exits
+	id      atomic.Uint64 // the delivery goroutine's id, for InCallback
 }
 
 // delivery is a completed batch, or the outcome of one record that never
@@ -50,7 +54,12 @@ func (d *deliveries) push(x delivery) {
 	}
 	d.mu.Lock()
 	d.queue = append(d.queue, x)
+	restart := d.stopped
+	d.stopped = false
 	d.mu.Unlock()
+	if restart {
+		go d.run(nil)
+	}
 	select {
 	case d.more <- struct{}{}:
 	default:
@@ -60,20 +69,27 @@ func (d *deliveries) push(x delivery) {
 	}
 }
 
+// run delivers until told to stop and nothing is left. ready is closed once
+// the goroutine is known (for InCallback); nil for a restart.
 func (d *deliveries) run(ready chan<- struct{}) {
-	defer close(d.done)
+	if ready != nil {
+		defer close(d.done)
+	}
 	d.id.Store(goroutineID())
-	close(ready)
+	if ready != nil {
+		close(ready)
+	}
 	for {
 		d.mu.Lock()
 		todo := d.queue
 		d.queue, d.spare = d.spare[:0], nil
-		stop := d.stop
+		if len(todo) == 0 && d.stop {
+			d.stopped = true
+			d.mu.Unlock()
+			return
+		}
 		d.mu.Unlock()
 		if len(todo) == 0 {
-			if stop {
-				return
-			}
 			<-d.more
 			continue
 		}

@@ -109,3 +109,14 @@ func TestDeliverQueuesBehindBatches(t *testing.T) {
 	require.ErrorIs(t, h.outcome(1).Err, errRetry)
 	require.Equal(t, []int{0, 1}, h.order)
 }
+
+// A Close that gave up waiting can leave behind a goroutine that still
+// fails a record (one appending records that waited for metadata): its
+// outcome, queued after the delivery goroutine stopped, still runs.
+func TestAnOutcomeQueuedAfterCloseIsStillDelivered(t *testing.T) {
+	h := newHarness(t, nil)
+	require.NoError(t, h.acc.Close(context.Background()))
+	h.acc.Deliver(7, Result{Offset: -1, Err: errRetry})
+	require.ErrorIs(t, h.outcome(7).Err, errRetry)
+	require.NoError(t, h.acc.Close(context.Background()), "a second Close")
+}
