@@ -58,6 +58,18 @@ func fencedByCoordinator(err error) bool {
 		errors.Is(err, kerr.TransactionalIDAuthorizationFailed) || errors.Is(err, kerr.InvalidTxnState)
 }
 
+// asFenced is a coordinator's fencing answer as users match it: a
+// coordinator's INVALID_PRODUCER_EPOCH (Kafka's group coordinator answers a
+// fenced producer's TxnOffsetCommit so under transactions v2, older
+// transaction coordinators every request) means what PRODUCER_FENCED means,
+// as the Java client reports it; the broker's own error stays in the chain.
+func asFenced(err error) error {
+	if errors.Is(err, kerr.InvalidProducerEpoch) && !errors.Is(err, kerr.ProducerFenced) {
+		return fmt.Errorf("%w: %w", kerr.ProducerFenced, err)
+	}
+	return err
+}
+
 // fenced reports a record's failure that ends the producer. A Produce
 // answer's INVALID_PRODUCER_EPOCH is not one: the coordinator bumped the
 // epoch when it timed the transaction out, and aborting recovers (KIP-588).

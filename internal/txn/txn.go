@@ -189,7 +189,7 @@ func (m *Manager) abortable(cause error) {
 func (m *Manager) fatal(cause error) error {
 	if m.state != FatalError {
 		m.state = FatalError
-		m.lastErr = fmt.Errorf("%w: %w", ErrFatal, cause)
+		m.lastErr = fmt.Errorf("%w: %w", ErrFatal, asFenced(cause))
 		m.cfg.Logger.Error("transactional producer stopped", "transactional_id", m.cfg.TransactionalID, "err", cause)
 	}
 	return m.lastErr

@@ -478,3 +478,16 @@ func TestAConnectionLostOnTheWayIsRetried(t *testing.T) {
 		return r.m.SendOffsets(context.Background(), []Offset{{Topic: "in", Offset: 1, LeaderEpoch: -1}}, Group{ID: "g"})
 	}))
 }
+
+// A fenced producer's TxnOffsetCommit is answered INVALID_PRODUCER_EPOCH by
+// Kafka's group coordinator (transactions v2): the producer was fenced, and
+// says so as it does for PRODUCER_FENCED, the broker's code kept beside it.
+func TestAnEpochRefusedByACoordinatorIsFencing(t *testing.T) {
+	r := initialized(t, true)
+	r.coords.fail(protocol.TxnOffsetCommit, kerr.InvalidProducerEpoch)
+	err := r.m.SendOffsets(context.Background(), []Offset{{Topic: "in", Offset: 1, LeaderEpoch: -1}}, Group{ID: "g"})
+	require.ErrorIs(t, err, ErrFatal)
+	require.ErrorIs(t, err, kerr.ProducerFenced)
+	require.ErrorIs(t, err, kerr.InvalidProducerEpoch)
+	require.ErrorIs(t, r.m.Begin(), kerr.ProducerFenced, "every later call")
+}
