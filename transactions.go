@@ -130,24 +130,27 @@ func (p *Producer) noteTxnFailure(err error) {
 // and the accumulator.
 func (p *Producer) newTransactionManager() *txn.Manager {
 	m := txn.New(txn.Config{
-		TransactionalID: p.cfg.TransactionalID,
-		Timeout:         p.cfg.TransactionTimeout,
-		RetryBackoff:    p.cfg.RetryBackoff,
-		RetryBackoffMax: p.cfg.RetryBackoffMax,
-		Coordinators:    coordinators{p.cluster},
-		Clock:           p.cfg.clock,
-		Logger:          p.cfg.Logger,
-		Context:         p.ctx,
-		SetProducerID:   p.acc.SetProducerID,
-		ProducerID:      p.acc.ProducerID,
-		EndTransaction:  p.acc.EndTransaction,
-		FailUnsent:      func(err error) { p.acc.FailUnsent(nil, err) },
-		Flush:           p.flush,
+		TransactionalID:  p.cfg.TransactionalID,
+		Timeout:          p.cfg.TransactionTimeout,
+		RetryBackoff:     p.cfg.RetryBackoff,
+		RetryBackoffMax:  p.cfg.RetryBackoffMax,
+		Coordinators:     coordinators{p.cluster},
+		Clock:            p.cfg.clock,
+		Logger:           p.cfg.Logger,
+		Context:          p.ctx,
+		SetProducerID:    p.acc.SetProducerID,
+		ProducerID:       p.acc.ProducerID,
+		EndTransaction:   p.acc.EndTransaction,
+		FailUnsent:       func(err error) { p.acc.FailUnsent(nil, err) },
+		AbortBatches:     p.acc.AbortTransaction,
+		SequencesInDoubt: p.acc.SequencesInDoubt,
+		Flush:            p.flush,
 		Wake: func(tp accumulator.TopicPartition) {
 			p.wakeLeader(p.cluster.Snapshot(), tp)
 		},
 	})
 	p.acc.SetAdmit(m.Admit)
+	p.acc.SetEpochNeeded(m.EpochNeeded)
 	return m
 }
 

@@ -89,6 +89,7 @@ func (m *Manager) Begin() error {
 	case Ready:
 		m.state = InTransaction
 		m.started = false
+		m.failed, m.signalFail = context.WithCancel(context.Background())
 		return nil
 	case FatalError, AbortableError:
 		return m.lastErr

@@ -105,6 +105,12 @@ type Config struct {
 	EndTransaction func()
 	// FailUnsent fails every batch not sent yet with err.
 	FailUnsent func(err error)
+	// AbortBatches fails every batch not in flight with err, and those in
+	// flight whose answer asks for a retry, until EndTransaction.
+	AbortBatches func(err error)
+	// SequencesInDoubt reports whether a partition's sequences must
+	// restart under a new epoch.
+	SequencesInDoubt func() bool
 	// Flush waits until every record produced so far has its outcome.
 	Flush func(ctx context.Context) error
 	// Wake tells a partition's sender that the partition may send.
@@ -133,6 +139,12 @@ type Manager struct {
 	// bump: the producer's epoch must move on before the next transaction
 	// (a sequence was lost, or a batch may be in the log unanswered).
 	bump bool
+
+	// failed ends when the transaction under way can no longer commit
+	// (abortable or fatal): a commit stops waiting for records then, some
+	// of which may wait for the abort to be sent or failed.
+	failed     context.Context
+	signalFail context.CancelFunc
 }
 
 // New returns a manager in state Uninitialized.
@@ -182,6 +194,7 @@ func (m *Manager) abortable(cause error) {
 	}
 	m.state = AbortableError
 	m.lastErr = fmt.Errorf("%w: %w", ErrAbortable, cause)
+	m.signalFailure()
 	m.cfg.Logger.Warn("transaction must be aborted", "transactional_id", m.cfg.TransactionalID, "err", cause)
 }
 
@@ -190,6 +203,7 @@ func (m *Manager) fatal(cause error) error {
 	if m.state != FatalError {
 		m.state = FatalError
 		m.lastErr = fmt.Errorf("%w: %w", ErrFatal, asFenced(cause))
+		m.signalFailure()
 		m.cfg.Logger.Error("transactional producer stopped", "transactional_id", m.cfg.TransactionalID, "err", cause)
 	}
 	return m.lastErr
@@ -214,9 +228,13 @@ func (m *Manager) RecordFailed(err error) {
 // EpochNeeded is the accumulator's news that a partition's sequences must
 // restart, which only a new epoch from the coordinator allows: the
 // transaction must be aborted first.
-func (m *Manager) EpochNeeded() {
+func (m *Manager) EpochNeeded(tp accumulator.TopicPartition, cause error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.bump = true
-	m.abortable(errors.New("the broker lost track of the producer's sequence numbers"))
+	err := fmt.Errorf("%s-%d must restart its sequence numbers under a new epoch", tp.Topic, tp.Partition)
+	if cause != nil {
+		err = fmt.Errorf("%w, after: %w", err, cause)
+	}
+	m.abortable(err)
 }
