@@ -211,6 +211,26 @@ func (l *txnLog) protocols() []bool {
 	return append([]bool(nil), l.v2...)
 }
 
+// len is how many lines were logged so far.
+func (l *txnLog) len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.lines)
+}
+
+// since returns the lines logged after the first mark that contain s.
+func (l *txnLog) since(mark int, s string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, line := range l.lines[mark:] {
+		if strings.Contains(line, s) {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
 // String is the log, for a failing test's message.
 func (l *txnLog) String() string {
 	l.mu.Lock()
