@@ -21,6 +21,8 @@ var clientErrors = []struct {
 	{producer.ErrUnknownTopic, "UNKNOWN_TOPIC"},
 	{producer.ErrInvalidRecord, "INVALID_RECORD"},
 	{producer.ErrClosed, "CLOSED"},
+	{producer.ErrTransactionAborted, "TRANSACTION_ABORTED"},
+	{producer.ErrTransactionState, "TRANSACTION_STATE"},
 	{context.Canceled, "CANCELED"},
 	{context.DeadlineExceeded, "DEADLINE_EXCEEDED"},
 }
