@@ -22,7 +22,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -69,7 +68,7 @@ func embeddedBroker() bool { return os.Getenv("KAFKA_BROKERS") == "" }
 
 // setTransactionVersion finalizes transaction.version at level on the
 // cluster of seeds and waits until every broker advertises it; the level
-// found is set again when the test ends.
+// found is set again, and awaited likewise, when the test ends.
 func setTransactionVersion(t *testing.T, seeds []string, level int16) {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
@@ -80,10 +79,17 @@ func setTransactionVersion(t *testing.T, seeds []string, level int16) {
 	require.NoError(t, err, "reading %s", transactionVersion)
 	if before != level {
 		t.Cleanup(func() {
+			// The next test reads the level it finds: it must be the
+			// restored one on every broker.
+			ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+			defer cancel()
 			cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
 			if err == nil {
 				defer cl.Close()
-				err = updateTransactionVersion(context.Background(), cl, level, before)
+				err = updateTransactionVersion(ctx, cl, level, before)
+			}
+			if err == nil {
+				err = awaitTransactionVersion(ctx, cl, before)
 			}
 			if err != nil {
 				t.Errorf("setting %s back to %d: %v", transactionVersion, before, err)
@@ -91,21 +97,40 @@ func setTransactionVersion(t *testing.T, seeds []string, level int16) {
 		})
 	}
 	require.NoError(t, updateTransactionVersion(ctx, cl, before, level))
+	require.NoError(t, awaitTransactionVersion(ctx, cl, level))
+}
 
-	// Each broker learns the new level from the metadata log: ask each
-	// until all say it, so that whichever the producer meets agrees.
-	require.EventuallyWithT(t, func(c *assert.CollectT) {
+// awaitTransactionVersion waits until every broker advertises
+// transaction.version at level in ApiVersions: each learns it from the
+// metadata log, so that whichever the producer meets agrees.
+func awaitTransactionVersion(ctx context.Context, cl *kgo.Client, level int16) error {
+	poll := time.NewTicker(20 * time.Millisecond)
+	defer poll.Stop()
+	for {
+		why := ""
 		md, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, cl)
-		if !assert.NoError(c, err, "metadata") {
-			return
-		}
-		for _, b := range md.Brokers {
-			got, err := finalizedLevel(ctx, cl, cl.Broker(int(b.NodeID)))
-			if assert.NoError(c, err, "broker %d", b.NodeID) {
-				assert.Equal(c, level, got, "%s on broker %d", transactionVersion, b.NodeID)
+		if err != nil {
+			why = fmt.Sprintf("metadata: %v", err)
+		} else {
+			for _, b := range md.Brokers {
+				got, err := finalizedLevel(ctx, cl, cl.Broker(int(b.NodeID)))
+				if err == nil && got != level {
+					err = fmt.Errorf("at %d", got)
+				}
+				if err != nil && why == "" {
+					why = fmt.Sprintf("broker %d: %v", b.NodeID, err)
+				}
 			}
 		}
-	}, testTimeout, 20*time.Millisecond, "every broker finalizes %s %d", transactionVersion, level)
+		if why == "" {
+			return nil
+		}
+		select {
+		case <-poll.C:
+		case <-ctx.Done():
+			return fmt.Errorf("%s %d not advertised by every broker: %s: %w", transactionVersion, level, why, ctx.Err())
+		}
+	}
 }
 
 // updateTransactionVersion asks the cluster to move transaction.version
