@@ -22,7 +22,7 @@ func (m *Manager) Commit(ctx context.Context) error {
 	m.mu.Lock()
 	switch m.state {
 	case InTransaction, Committing:
-		m.state = Committing
+		m.setState(Committing)
 	case AbortableError, FatalError:
 		defer m.mu.Unlock()
 		return m.lastErr
@@ -65,7 +65,7 @@ func (m *Manager) Abort(ctx context.Context) error {
 	m.mu.Lock()
 	switch m.state {
 	case InTransaction, Committing, AbortableError, Aborting:
-		m.state = Aborting
+		m.setState(Aborting)
 	case FatalError:
 		defer m.mu.Unlock()
 		return m.lastErr
@@ -164,7 +164,8 @@ func (m *Manager) signalFailure() {
 func (m *Manager) finish() {
 	m.mu.Lock()
 	m.signalFailure() // releases the transaction's context
-	m.state, m.lastErr = Ready, nil
+	m.setState(Ready)
+	m.lastErr = nil
 	clear(m.added)
 	clear(m.pending)
 	m.started, m.bump = false, false

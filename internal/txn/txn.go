@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gokafka/producer/accumulator"
@@ -145,6 +146,16 @@ type Manager struct {
 	// of which may wait for the abort to be sent or failed.
 	failed     context.Context
 	signalFail context.CancelFunc
+
+	// producing mirrors state == InTransaction, so that CheckProduce, on
+	// every record, takes no lock.
+	producing atomic.Bool
+}
+
+// setState moves the manager to s. m.mu must be held.
+func (m *Manager) setState(s State) {
+	m.state = s
+	m.producing.Store(s == InTransaction)
 }
 
 // New returns a manager in state Uninitialized.
@@ -175,6 +186,9 @@ func (m *Manager) V2() bool {
 // CheckProduce says whether a record may be produced now: only inside a
 // transaction.
 func (m *Manager) CheckProduce() error {
+	if m.producing.Load() {
+		return nil
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	switch m.state {
@@ -192,7 +206,7 @@ func (m *Manager) abortable(cause error) {
 	if m.state == FatalError || m.state == Aborting || m.state == AbortableError {
 		return
 	}
-	m.state = AbortableError
+	m.setState(AbortableError)
 	m.lastErr = fmt.Errorf("%w: %w", ErrAbortable, cause)
 	m.signalFailure()
 	m.cfg.Logger.Warn("transaction must be aborted", "transactional_id", m.cfg.TransactionalID, "err", cause)
@@ -201,7 +215,7 @@ func (m *Manager) abortable(cause error) {
 // fatal moves the manager to the fatal state for good. m.mu must be held.
 func (m *Manager) fatal(cause error) error {
 	if m.state != FatalError {
-		m.state = FatalError
+		m.setState(FatalError)
 		m.lastErr = fmt.Errorf("%w: %w", ErrFatal, asFenced(cause))
 		m.signalFailure()
 		m.cfg.Logger.Error("transactional producer stopped", "transactional_id", m.cfg.TransactionalID, "err", cause)
