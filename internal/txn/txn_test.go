@@ -573,3 +573,20 @@ func TestAnAbortLeavingSequencesInDoubtBumpsTheEpoch(t *testing.T) {
 	require.Equal(t, protocol.EndTxn, r.coords.last().req.Key())
 	require.Equal(t, epoch+1, r.producerID().Epoch)
 }
+
+// A transaction that follows a commit at once meets CONCURRENT_TRANSACTIONS
+// while the coordinator writes the previous one's markers (transactions
+// v1): it asks again within 20 ms, not after RetryBackoff (100 ms here).
+func TestConcurrentTransactionsAreRetriedSoon(t *testing.T) {
+	r := initialized(t, false)
+	r.coords.fail(protocol.AddPartitionsToTxn, kerr.ConcurrentTransactions)
+	require.False(t, r.m.Admit(tp0))
+	select {
+	case <-r.clk.Armed():
+	case <-time.After(10 * time.Second):
+		t.Fatal("no retry was scheduled after CONCURRENT_TRANSACTIONS")
+	}
+	r.clk.Advance(concurrentTransactionsBackoff)
+	require.Eventually(t, func() bool { return r.m.Admit(tp0) }, 10*time.Second, time.Millisecond,
+		"the partition was not added 20 ms after CONCURRENT_TRANSACTIONS")
+}
