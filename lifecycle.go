@@ -39,11 +39,13 @@ func (p *Producer) flush(ctx context.Context) error {
 // still to run (behind a slow one) run after it returns. Called from a
 // callback, Close returns once every record has its outcome; the callbacks
 // behind the current one run after it returns. Every call after Close
-// returns ErrClosed.
+// returns ErrClosed. A transaction under way is aborted first (see
+// AbortTransaction).
 func (p *Producer) Close(ctx context.Context) error {
 	if !p.closed.CompareAndSwap(false, true) {
 		return ErrClosed
 	}
+	abortErr := p.abortOnClose(ctx)
 	p.acc.BeginClose()
 	flushErr := p.flush(ctx)
 
@@ -69,7 +71,7 @@ func (p *Producer) Close(ctx context.Context) error {
 	if deliverErr != nil {
 		return fmt.Errorf("close: callbacks still running: %w", deliverErr)
 	}
-	return nil
+	return abortErr
 }
 
 // Stats counts the producer's work so far.

@@ -118,6 +118,19 @@ func (p *Producer) transactional() error {
 	return nil
 }
 
+// abortOnClose aborts the transaction under way as the producer closes:
+// left open, it would hold up consumers reading committed records until the
+// coordinator timed it out.
+func (p *Producer) abortOnClose(ctx context.Context) error {
+	if p.txn == nil {
+		return nil
+	}
+	if err := p.txn.Close(ctx); err != nil {
+		return fmt.Errorf("close: aborting the transaction under way: %w", err)
+	}
+	return nil
+}
+
 // noteTxnFailure tells the transaction manager that a record of the
 // transaction failed: the transaction cannot commit.
 func (p *Producer) noteTxnFailure(err error) {

@@ -6,8 +6,10 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/gokafka/producer"
+	"github.com/gokafka/producer/integration/readback"
 )
 
 // callWithin runs a transaction call and requires that it returns within a
@@ -110,5 +112,40 @@ func TestTxnMisuse(t *testing.T) {
 		} {
 			callWithin(t, what+" after Close", producer.ErrClosed, call)
 		}
+	})
+}
+
+// Close with a transaction open aborts it, as the Java client does: its
+// records not sent fail with ErrTransactionAborted, those sent are never
+// seen by a consumer reading committed records, and that consumer is not
+// held up by a transaction left open until the coordinator times it out
+// (TransactionTimeout, a minute here).
+func TestTxnCloseAbortsTheOpenTransaction(t *testing.T) {
+	forEachTxnProtocol(t, func(t *testing.T, seeds []string, proto txnProtocol) {
+		topic := newTopic(t, seeds, 1)
+		p, log := newTxnProducer(t, seeds, txnID(t, "close"), proto, func(cfg *producer.Config) {
+			cfg.TransactionTimeout = time.Minute
+		})
+		require.NoError(t, p.BeginTransaction())
+		committed := recordsFor(topic, 10, nil)
+		requireAllAcked(t, produceAll(t, p, committed))
+		require.NoError(t, p.CommitTransaction(testCtx(t)))
+
+		require.NoError(t, p.BeginTransaction())
+		requireAllAcked(t, produceAll(t, p, recordsFor(topic, 10, nil))) // written, in the open transaction
+		o := newOutcomes(1)
+		p.Produce(testCtx(t), recordFor(topic, 99, nil), o.callback(0)) // buffered (Linger)
+		require.NoError(t, p.Close(testCtx(t)), "log:\n%s", log)
+		if out := o.wait(t)[0]; out.err != nil {
+			require.ErrorIs(t, out.err, producer.ErrTransactionAborted, "a record not sent when Close aborted its transaction")
+		}
+
+		// Well within the transaction timeout, a read_committed consumer
+		// reads to the end: the transaction was aborted, not left open.
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+		defer cancel()
+		got, err := readback.ReadAll(ctx, seeds, topic, len(committed), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+		require.NoError(t, err, "read_committed is held up by the transaction Close left open")
+		requireSameRecords(t, committed, got, "read_committed")
 	})
 }

@@ -590,3 +590,20 @@ func TestConcurrentTransactionsAreRetriedSoon(t *testing.T) {
 	require.Eventually(t, func() bool { return r.m.Admit(tp0) }, 10*time.Second, time.Millisecond,
 		"the partition was not added 20 ms after CONCURRENT_TRANSACTIONS")
 }
+
+// Close aborts a transaction under way, and does nothing otherwise.
+func TestCloseAbortsATransactionUnderWay(t *testing.T) {
+	r := initialized(t, true)
+	require.True(t, r.m.Admit(tp0))
+	require.NoError(t, r.m.Close(context.Background()))
+	end := r.coords.last().req.(*protocol.EndTxnRequest)
+	require.False(t, end.Committed, "aborted")
+	require.Equal(t, Ready, r.state())
+	r.mu.Lock()
+	require.Len(t, r.aborted, 1, "what was not sent fails")
+	r.mu.Unlock()
+
+	sent := len(r.coords.apis())
+	require.NoError(t, r.m.Close(context.Background()), "no transaction under way")
+	require.Len(t, r.coords.apis(), sent, "nothing sent")
+}
