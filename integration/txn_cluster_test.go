@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -43,7 +42,7 @@ var txnKills = []txnKill{
 		// SIGSTOP: the broker takes the EndTxn on its socket and never
 		// handles it; SIGKILL then, as broker.sh kill sends it.
 		pid := c.pid(t, coordinator)
-		require.NoError(t, syscall.Kill(pid, syscall.SIGSTOP))
+		require.NoError(t, freeze(pid))
 		done := make(chan error, 1)
 		go func() { done <- commitWithin(p, clusterWait) }()
 		c.kill(t, coordinator)
