@@ -20,6 +20,8 @@ var namedErrors = []struct {
 	{ErrUnknownTopic, "UNKNOWN_TOPIC"},
 	{ErrInvalidRecord, "INVALID_RECORD"},
 	{ErrClosed, "CLOSED"},
+	{ErrTransactionAborted, "TRANSACTION_ABORTED"},
+	{ErrTransactionState, "TRANSACTION_STATE"},
 	{context.Canceled, "CANCELED"},
 	{context.DeadlineExceeded, "DEADLINE_EXCEEDED"},
 }
@@ -27,7 +29,7 @@ var namedErrors = []struct {
 // ErrorName is a short, stable name for a record's failure, for a metric's
 // label or a summary: the protocol's name for a broker error
 // (NOT_LEADER_OR_FOLLOWER), an upper-case name for a client-side one
-// (DELIVERY_TIMEOUT, BUFFER_FULL, CLOSED...), NETWORK for a connection
+// (DELIVERY_TIMEOUT, BUFFER_FULL, CLOSED, TRANSACTION_ABORTED...), NETWORK for a connection
 // failure and OTHER for anything else. A client-side failure wins over the
 // broker error it keeps as its cause: a delivery timeout after
 // NOT_ENOUGH_REPLICAS is DELIVERY_TIMEOUT.

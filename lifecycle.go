@@ -41,7 +41,8 @@ func (p *Producer) flush(ctx context.Context) error {
 // never drops a record silently; Close then returns at once, and callbacks
 // still to run (behind a slow one) run after it returns. Called from a
 // callback, Close returns once every record has its outcome; the callbacks
-// behind the current one run after it returns.
+// behind the current one run after it returns. A transaction under way is
+// aborted first (see AbortTransaction).
 //
 // Close is idempotent: a later Close waits for the first one (within its
 // own ctx) and returns what the first returned, so that a deferred Close
@@ -78,6 +79,7 @@ func (p *Producer) closedAgain(ctx context.Context) error {
 
 // close is the first Close.
 func (p *Producer) close(ctx context.Context) error {
+	abortErr := p.abortOnClose(ctx)
 	p.acc.BeginClose()
 	flushErr := p.flush(ctx)
 
@@ -102,6 +104,9 @@ func (p *Producer) close(ctx context.Context) error {
 	}
 	if deliverErr != nil {
 		return fmt.Errorf("producer: close: callbacks still running: %w", deliverErr)
+	}
+	if abortErr != nil {
+		return fmt.Errorf("producer: %w", abortErr)
 	}
 	return nil
 }

@@ -19,9 +19,10 @@ import (
 // not take itself.
 func (p *Producer) needProducerID() {
 	if p.txn != nil {
-		// A transactional producer's epoch moves only through its
-		// coordinator, once the transaction is aborted.
-		p.txn.EpochNeeded()
+		// A transactional producer's id and epoch come from its
+		// coordinator alone (InitTransactions, and the end of an aborted
+		// transaction); the accumulator tells the transaction manager
+		// when a partition needs a new epoch (Config.EpochNeeded).
 		return
 	}
 	select {

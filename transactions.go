@@ -118,6 +118,19 @@ func (p *Producer) transactional() error {
 	return nil
 }
 
+// abortOnClose aborts the transaction under way as the producer closes:
+// left open, it would hold up consumers reading committed records until the
+// coordinator timed it out.
+func (p *Producer) abortOnClose(ctx context.Context) error {
+	if p.txn == nil {
+		return nil
+	}
+	if err := p.txn.Close(ctx); err != nil {
+		return fmt.Errorf("close: aborting the transaction under way: %w", err)
+	}
+	return nil
+}
+
 // noteTxnFailure tells the transaction manager that a record of the
 // transaction failed: the transaction cannot commit.
 func (p *Producer) noteTxnFailure(err error) {
@@ -138,24 +151,27 @@ func (p *Producer) noteTxnRejection(err error) {
 // and the accumulator.
 func (p *Producer) newTransactionManager() *txn.Manager {
 	m := txn.New(txn.Config{
-		TransactionalID: p.cfg.TransactionalID,
-		Timeout:         p.cfg.TransactionTimeout,
-		RetryBackoff:    p.cfg.RetryBackoff,
-		RetryBackoffMax: p.cfg.RetryBackoffMax,
-		Coordinators:    coordinators{p.cluster},
-		Clock:           p.cfg.clock,
-		Logger:          p.cfg.Logger,
-		Context:         p.ctx,
-		SetProducerID:   p.acc.SetProducerID,
-		ProducerID:      p.acc.ProducerID,
-		EndTransaction:  p.acc.EndTransaction,
-		FailUnsent:      func(err error) { p.acc.FailUnsent(nil, err) },
-		Flush:           p.flush,
+		TransactionalID:  p.cfg.TransactionalID,
+		Timeout:          p.cfg.TransactionTimeout,
+		RetryBackoff:     p.cfg.RetryBackoff,
+		RetryBackoffMax:  p.cfg.RetryBackoffMax,
+		Coordinators:     coordinators{p.cluster},
+		Clock:            p.cfg.clock,
+		Logger:           p.cfg.Logger,
+		Context:          p.ctx,
+		SetProducerID:    p.acc.SetProducerID,
+		ProducerID:       p.acc.ProducerID,
+		EndTransaction:   p.acc.EndTransaction,
+		FailUnsent:       func(err error) { p.acc.FailUnsent(nil, err) },
+		AbortBatches:     p.acc.AbortTransaction,
+		SequencesInDoubt: p.acc.SequencesInDoubt,
+		Flush:            p.flush,
 		Wake: func(tp accumulator.TopicPartition) {
 			p.wakeLeader(p.cluster.Snapshot(), tp)
 		},
 	})
 	p.acc.SetAdmit(m.Admit)
+	p.acc.SetEpochNeeded(m.EpochNeeded)
 	return m
 }
 

@@ -88,6 +88,13 @@ type Config struct {
 	// until Wake is called for it (a transaction must add the partition
 	// first). It must not block or call the accumulator.
 	Admit func(tp TopicPartition) bool
+	// EpochNeeded, if set, is told instead of NeedProducerID that a
+	// transactional producer's partition must restart its sequences, and
+	// why (its last failure, or nil): only the coordinator gives the new
+	// epoch, once the transaction is aborted. It is called under the
+	// partition's lock, once until SetProducerID: it must not block or
+	// call the accumulator.
+	EpochNeeded func(tp TopicPartition, cause error)
 	// MaxInFlight is how many batches of one partition may await an
 	// answer at once; 1 keeps strict order without idempotence. At most 5
 	// with Idempotent (the brokers remember the last five batches of each
@@ -131,6 +138,10 @@ type Accumulator struct {
 	closing  atomic.Bool  // Close under way: everything is ready
 	aborted  atomic.Bool  // Abort called: appends fail, retries fail
 	fatal    atomic.Pointer[error]
+
+	// txnAbort is why the transaction under way is being aborted, from
+	// AbortTransaction to EndTransaction: nothing more of it may be sent.
+	txnAbort atomic.Pointer[error]
 
 	ids identity
 

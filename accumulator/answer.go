@@ -98,6 +98,8 @@ func (a *Accumulator) Retry(b *Batch, r Retry) (again bool) {
 		a.complete(p, b, -1, -1, fmt.Errorf("%w; not retried: %w", a.fatalErr(), r.Cause))
 	case a.aborted.Load():
 		a.complete(p, b, -1, -1, fmt.Errorf("%w; not retried: %w", ErrClosed, r.Cause))
+	case a.txnAbort.Load() != nil:
+		a.complete(p, b, -1, -1, fmt.Errorf("%w; not retried: %w", *a.txnAbort.Load(), r.Cause))
 	case !now.Before(b.deadline):
 		a.complete(p, b, -1, -1, a.timedOut(p, b, now))
 	default:
@@ -105,7 +107,7 @@ func (a *Accumulator) Retry(b *Batch, r Retry) (again bool) {
 		// partition catches up with the producer's epoch before it sends
 		// again (next, in drain.go).
 		if r.SequenceRejected && a.cfg.Idempotent && p.firstUncompleted(b) {
-			p.restart = true
+			p.mustRestart(r.Cause)
 		}
 		p.sendBack(b, r.At)
 		again = true
@@ -161,7 +163,7 @@ func (a *Accumulator) complete(p *partition, b *Batch, baseOffset, logAppendTime
 	default:
 		p.remove(b)
 		if a.cfg.Idempotent && b.attempts > 0 {
-			p.restart = true // the broker never got this sequence: a gap
+			p.mustRestart(err) // the broker never got this sequence: a gap
 		}
 	}
 	b.baseOffset, b.logAppendTimeMs, b.err = baseOffset, logAppendTimeMs, err

@@ -81,6 +81,9 @@ func (a *Accumulator) refusal() error {
 	if a.aborted.Load() {
 		return ErrClosed
 	}
+	if err := a.txnAbort.Load(); err != nil {
+		return *err
+	}
 	return nil
 }
 

@@ -28,6 +28,9 @@ type deliveries struct {
 	more    chan struct{} // a delivery was queued, or stop set
 	done    chan struct{} // closed when the first goroutine exits
 	id      atomic.Uint64 // the delivery goroutine's id, for InCallback
+	// running is set while the goroutine runs callbacks: InCallback reads
+	// a goroutine's id, which costs a stack trace, only then.
+	running atomic.Bool
 }
 
 // delivery is a completed batch, or the outcome of one record that never
@@ -93,6 +96,7 @@ func (d *deliveries) run(ready chan<- struct{}) {
 			<-d.more
 			continue
 		}
+		d.running.Store(true)
 		for i := range todo {
 			if b := todo[i].batch; b != nil {
 				d.a.deliver(b)
@@ -101,6 +105,7 @@ func (d *deliveries) run(ready chan<- struct{}) {
 			}
 			todo[i] = delivery{}
 		}
+		d.running.Store(false)
 		d.mu.Lock()
 		if d.spare == nil {
 			d.spare = todo[:0]
@@ -116,8 +121,12 @@ func (a *Accumulator) Deliver(cb any, r Result) { a.deliveries.push(delivery{cb:
 
 // InCallback reports whether the caller runs inside a callback, on the
 // delivery goroutine: there, waiting for an outcome that is delivered
-// after the callback returns would wait for ever.
-func (a *Accumulator) InCallback() bool { return goroutineID() == a.deliveries.id.Load() }
+// after the callback returns would wait for ever. While no callback runs,
+// the caller cannot be in one, and the answer costs no stack trace (a
+// transactional producer flushes at every commit).
+func (a *Accumulator) InCallback() bool {
+	return a.deliveries.running.Load() && goroutineID() == a.deliveries.id.Load()
+}
 
 // Close stops the delivery goroutine once every outcome queued has been
 // delivered, or returns ctx's error when ctx ends first (deliveries go on

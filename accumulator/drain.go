@@ -259,7 +259,7 @@ func (a *Accumulator) take(p *partition, b *Batch, node int32) {
 // reports false while the producer waits for a new id. Nothing may be in
 // flight. p.mu must be held.
 func (a *Accumulator) restartSequences(p *partition) bool {
-	id, ok := a.nextEpoch(p.producer)
+	id, ok := a.nextEpoch(p)
 	if !ok {
 		return false
 	}
@@ -279,7 +279,7 @@ func (a *Accumulator) restartSequences(p *partition) bool {
 	}
 	clear(p.batches[len(kept):])
 	p.batches = kept
-	p.producer, p.nextSeq, p.lastAcked, p.restart = id, seq, -1, false
+	p.producer, p.nextSeq, p.lastAcked, p.restart, p.restartCause = id, seq, -1, false, nil
 	if a.cfg.Restarted != nil {
 		a.cfg.Restarted(p.tp, id, renumbered)
 	}

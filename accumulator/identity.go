@@ -1,6 +1,7 @@
 package accumulator
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"sync"
@@ -69,7 +70,8 @@ func (a *Accumulator) currentID() (ProducerID, bool) {
 // KIP-360 lets an idempotent producer do (the broker accepts a higher epoch
 // whose first sequence is 0). When the epoch is exhausted the producer
 // needs a new id, and nextEpoch reports false until it has one.
-func (a *Accumulator) nextEpoch(from ProducerID) (ProducerID, bool) {
+func (a *Accumulator) nextEpoch(p *partition) (ProducerID, bool) {
+	from := p.producer
 	a.ids.mu.Lock()
 	if a.ids.have && (a.ids.current.ID != from.ID || a.ids.current.Epoch > from.Epoch) {
 		id := a.ids.current
@@ -82,7 +84,10 @@ func (a *Accumulator) nextEpoch(from ProducerID) (ProducerID, bool) {
 		ask := !a.ids.requested
 		a.ids.requested = true
 		a.ids.mu.Unlock()
-		if ask && a.cfg.NeedProducerID != nil {
+		switch {
+		case ask && a.cfg.EpochNeeded != nil:
+			a.cfg.EpochNeeded(p.tp, cmp.Or(p.restartCause, p.lastErr))
+		case ask && a.cfg.NeedProducerID != nil:
 			a.cfg.NeedProducerID()
 		}
 		return noProducer, false
@@ -113,8 +118,10 @@ func addSeq(seq int32, n int) int32 {
 }
 
 // EndTransaction makes every partition ask Config.Admit again before its
-// next batch: a new transaction must add its partitions anew.
+// next batch: a new transaction must add its partitions anew. It ends an
+// AbortTransaction.
 func (a *Accumulator) EndTransaction() {
+	a.txnAbort.Store(nil)
 	a.eachPartition(func(p *partition) {
 		p.mu.Lock()
 		p.admitted = false

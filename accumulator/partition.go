@@ -63,6 +63,19 @@ type partition struct {
 	nextSeq   int32      // the sequence of the next batch drained for the first time
 	lastAcked int32      // the last sequence acknowledged under producer; -1 if none
 	restart   bool       // sequences must restart under a new epoch once nothing is in flight
+
+	// restartCause is the failure that first made the sequences restart,
+	// for a transactional producer's reason to abort (Config.EpochNeeded).
+	restartCause error
+}
+
+// mustRestart books that the partition's sequences must restart because
+// of cause.
+func (p *partition) mustRestart(cause error) {
+	if !p.restart {
+		p.restartCause = cause
+	}
+	p.restart = true
 }
 
 func newPartition(tp TopicPartition) *partition {

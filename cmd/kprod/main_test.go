@@ -165,12 +165,14 @@ func stopSharedBroker() {
 	_ = shared.cmd.Wait()
 }
 
-// requiredFields are the summary's JSON fields that issue 5 fixes.
+// requiredFields are the summary's JSON fields that issue 5 fixes, and
+// those of transactions (issue 10).
 var requiredFields = []string{
 	"records_sent", "records_acked", "records_failed", "errors",
 	"seconds", "records_per_sec", "mb_per_sec", "latency_ms",
 	"batches", "records_per_batch", "compression_ratio",
 	"cpu_seconds", "cpu_us_per_record", "allocs_per_record",
+	"transactional_id", "transactions_committed", "transactions_aborted", "records_aborted",
 }
 
 // parseSummary checks that stdout is exactly one JSON object carrying every

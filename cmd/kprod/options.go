@@ -60,6 +60,9 @@ type commonOptions struct {
 	sasl          saslOptions
 	saslMech      sasl.Mechanism // built by validate
 
+	// Transactions (transactions.go).
+	txn txnOptions
+
 	// Set by validate.
 	needBrokers bool            // produce: no --brokers is an error without --embedded
 	cfg         producer.Config // without Dialer, Logger and, if embedded, Brokers
@@ -77,6 +80,7 @@ func (o *commonOptions) register(fs *pflag.FlagSet) {
 	o.registerTarget(fs)
 	o.registerProducer(fs)
 	o.registerSecurity(fs)
+	o.txn.register(fs)
 	o.registerOutput(fs)
 }
 
@@ -214,6 +218,9 @@ func (o *commonOptions) validate(cmd *cobra.Command) error {
 	if err := o.chooseBrokers(); err != nil {
 		return err
 	}
+	if err := o.validateTxn(changed); err != nil {
+		return err
+	}
 	if o.saslMech, err = o.sasl.build(changed, os.Getenv, o.useEmbedded); err != nil {
 		return err
 	}
@@ -272,5 +279,6 @@ func (o *commonOptions) flagConfig() producer.Config {
 	if o.brokers != "" {
 		cfg.Brokers, _ = parseBrokers(o.brokers)
 	}
+	cfg.TransactionalID = o.txn.id
 	return cfg
 }

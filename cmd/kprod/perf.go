@@ -110,7 +110,7 @@ func runPerf(cmd *cobra.Command, e *env, o *perfOptions) error {
 		shards: o.concurrency,
 		total:  o.numRecords,
 		about:  about,
-		produce: func(stop, produceCtx context.Context, p *producer.Producer, m *meter) error {
+		produce: func(stop, produceCtx context.Context, p recordSink, m *meter) error {
 			runGenerators(stop, produceCtx, p, m, o, g)
 			return nil
 		},
@@ -120,7 +120,7 @@ func runPerf(cmd *cobra.Command, e *env, o *perfOptions) error {
 // runGenerators produces o.numRecords records from o.concurrency goroutines
 // and returns when all were handed to the producer (and, with --sync,
 // acknowledged) or stop is done.
-func runGenerators(stop, produceCtx context.Context, p *producer.Producer, m *meter, o *perfOptions, g *generator) {
+func runGenerators(stop, produceCtx context.Context, p recordSink, m *meter, o *perfOptions, g *generator) {
 	// Checking an atomic per record is cheaper than stop.Err().
 	var stopping atomic.Bool
 	stopWatch := context.AfterFunc(stop, func() { stopping.Store(true) })
@@ -149,7 +149,7 @@ func runGenerators(stop, produceCtx context.Context, p *producer.Producer, m *me
 
 // worker is one producing goroutine: records first..first+n-1.
 type worker struct {
-	p        *producer.Producer
+	p        recordSink
 	m        *meter
 	g        *generator
 	s        *shard

@@ -84,13 +84,13 @@ func runProduce(cmd *cobra.Command, e *env, o *produceOptions, files []string) e
 		ExplicitPartition: o.partition >= 0,
 	}
 	w := workload{mode: "produce", shards: 1, total: -1, about: "the lines of stdin", interactive: interactive}
-	w.produce = func(stop, produceCtx context.Context, p *producer.Producer, m *meter) error {
+	w.produce = func(stop, produceCtx context.Context, p recordSink, m *meter) error {
 		return produceStream(stop, produceCtx, e.stdin, p, m, base, format)
 	}
 	if len(files) > 0 {
 		w.total = int64(len(files))
 		w.about = fmt.Sprintf("%s file(s), one record each", group(w.total))
-		w.produce = func(stop, produceCtx context.Context, p *producer.Producer, m *meter) error {
+		w.produce = func(stop, produceCtx context.Context, p recordSink, m *meter) error {
 			return produceFiles(stop, produceCtx, e.stdin, files, p, m, base, format)
 		}
 	}
@@ -100,7 +100,7 @@ func runProduce(cmd *cobra.Command, e *env, o *produceOptions, files []string) e
 // produceStream produces a record per delimited piece of in until in ends,
 // a record is malformed, or stop is done. Reading happens on its own
 // goroutine, so that Ctrl-C is not held up by a read that waits for input.
-func produceStream(stop, produceCtx context.Context, in io.Reader, p *producer.Producer, m *meter, rec producer.Record, f *lineFormat) error {
+func produceStream(stop, produceCtx context.Context, in io.Reader, p recordSink, m *meter, rec producer.Record, f *lineFormat) error {
 	// mu makes stopping and producing exclusive: once stopped is set, no
 	// record is handed over, so none races with the final flush and Close.
 	var mu sync.Mutex
@@ -141,7 +141,7 @@ func produceStream(stop, produceCtx context.Context, in io.Reader, p *producer.P
 }
 
 // produceFiles produces each file as one record, whole; "-" is stdin.
-func produceFiles(stop, produceCtx context.Context, stdin io.Reader, files []string, p *producer.Producer, m *meter, rec producer.Record, f *lineFormat) error {
+func produceFiles(stop, produceCtx context.Context, stdin io.Reader, files []string, p recordSink, m *meter, rec producer.Record, f *lineFormat) error {
 	s := m.shard(0)
 	for _, name := range files {
 		if stop.Err() != nil {

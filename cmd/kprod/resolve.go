@@ -68,8 +68,9 @@ func (o *commonOptions) resolveConfig(fs *pflag.FlagSet) (producer.Config, confi
 		src["CompressionLevel"] = levelSrc[cfg.Compression]
 	}
 	// As in the Java client, acks other than all turn idempotence off
-	// unless it was asked for, which is then an error the library names.
-	if _, asked := src["DisableIdempotence"]; !asked && cfg.Acks != producer.AcksAll {
+	// unless it was asked for, which is then an error the library names,
+	// or transactions, which need both (validateTxn says so).
+	if _, asked := src["DisableIdempotence"]; !asked && cfg.Acks != producer.AcksAll && cfg.TransactionalID == "" {
 		cfg.DisableIdempotence = true
 	}
 	return cfg, src, nil

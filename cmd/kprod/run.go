@@ -36,8 +36,9 @@ type workload struct {
 	// (Ctrl-C). It gives Produce and Send produceCtx, not stop: a record
 	// waiting for buffer memory at Ctrl-C is then buffered and flushed
 	// like the others rather than failed. An error it returns is reported
-	// after the summary and makes the run fail.
-	produce func(stop, produceCtx context.Context, p *producer.Producer, m *meter) error
+	// after the summary and makes the run fail. p is the producer, or the
+	// transactions around it.
+	produce func(stop, produceCtx context.Context, p recordSink, m *meter) error
 }
 
 // execute runs a workload from start to summary: the embedded broker if
@@ -86,12 +87,19 @@ func execute(cmd *cobra.Command, e *env, o *commonOptions, w workload) error {
 	if err := awaitTopic(stop, p, cfg, o.topicSpec(cmd), con); err != nil {
 		return err
 	}
+	var tx *transactions
+	if cfg.TransactionalID != "" {
+		if tx, err = startTransactions(stop, p, o.txn, cfg); err != nil {
+			return err
+		}
+		w.about += fmt.Sprintf(" in transactions of %s records (transactional id %s)", group(tx.size), cfg.TransactionalID)
+	}
 
 	m := newMeter(w.shards)
 	m.errCause = last.get
 	con.line("producing %s to topic %s", w.about, o.topic)
 	prog := startProgress(con, progressModeFor(o.progress, e.stderr), w.total, m)
-	ph := runPhase(stop, con, p, m, cfg, w)
+	ph := runPhase(stop, con, p, tx, m, cfg, w)
 	stats := p.Stats()
 	// Close fails whatever the flush left, so every record has its outcome
 	// before the counts are read. After Ctrl-C the flush has had its few
@@ -108,7 +116,7 @@ func execute(cmd *cobra.Command, e *env, o *commonOptions, w workload) error {
 			con.line("the embedded broker exited during the run (%v): the records it had not acknowledged failed", err)
 		}
 	}
-	return report(e, con, o, w, cfg, ph, stats, m)
+	return report(e, con, o, w, cfg, ph, stats, m, tx)
 }
 
 // awaitTopic makes sure the topic exists as asked and that the producer
@@ -148,8 +156,14 @@ type phase struct {
 	produceErr error
 }
 
-// runPhase produces, flushes, and measures.
-func runPhase(stop context.Context, con *console, p *producer.Producer, m *meter, cfg producer.Config, w workload) phase {
+// runPhase produces, flushes, and measures. With transactions (tx not
+// nil), the records go through them, and the last one is ended before the
+// flush.
+func runPhase(stop context.Context, con *console, p *producer.Producer, tx *transactions, m *meter, cfg producer.Config, w workload) phase {
+	var sink recordSink = p
+	if tx != nil {
+		sink = tx
+	}
 	produceCtx, cancelProduce := context.WithCancel(context.Background())
 	defer cancelProduce()
 	// At Ctrl-C: note the moment and the counts, and let a Produce waiting
@@ -164,12 +178,13 @@ func runPhase(stop context.Context, con *console, p *producer.Producer, m *meter
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
 	cpu0, t0 := cpuTime(), time.Now()
-	ph := phase{produceErr: w.produce(stop, produceCtx, p, m)}
+	ph := phase{produceErr: w.produce(stop, produceCtx, sink, m)}
 	if stop.Err() == nil {
 		// Every record has its outcome within MaxBlock (waiting for
 		// metadata) plus DeliveryTimeout; a flush that outlasts both is a
 		// bug, reported rather than waited for forever.
 		fctx, cancel := context.WithTimeout(stop, cfg.MaxBlock+cfg.DeliveryTimeout+flushGrace)
+		ph.endTransactions(fctx, tx)
 		if err := p.Flush(fctx); err != nil && stop.Err() == nil {
 			con.line("flush: %v", err)
 		}
@@ -181,6 +196,7 @@ func runPhase(stop context.Context, con *console, p *producer.Producer, m *meter
 		ph.interrupted = true
 		con.line("interrupted: flushing buffered records (at most %v)", flushGrace)
 		fctx, cancel := context.WithTimeout(context.Background(), flushGrace)
+		ph.endTransactions(fctx, tx)
 		_ = p.Flush(fctx)
 		cancel()
 		ph.elapsed, ph.rated, ph.flushed = at.at.Sub(t0), at.c, time.Since(at.at)
@@ -191,10 +207,26 @@ func runPhase(stop context.Context, con *console, p *producer.Producer, m *meter
 	return ph
 }
 
+// endTransactions ends the last transaction, if any, and keeps the first
+// failure of any transaction as the run's error.
+func (ph *phase) endTransactions(ctx context.Context, tx *transactions) {
+	if tx == nil {
+		return
+	}
+	if err := tx.finish(ctx); err != nil && ph.produceErr == nil {
+		ph.produceErr = err
+	}
+}
+
 // report prints the summary and the examples of each failure, and returns
 // the run's verdict.
-func report(e *env, con *console, o *commonOptions, w workload, cfg producer.Config, ph phase, stats producer.Stats, m *meter) error {
+func report(e *env, con *console, o *commonOptions, w workload, cfg producer.Config, ph phase, stats producer.Stats, m *meter, tx *transactions) error {
+	var txns *txnCounts
+	if tx != nil {
+		txns = tx.summary()
+	}
 	s := newSummary(summaryInput{
+		txns:        txns,
 		mode:        w.mode,
 		topic:       o.topic,
 		brokers:     cfg.Brokers,

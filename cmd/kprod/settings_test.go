@@ -77,6 +77,16 @@ func TestResolveConfig(t *testing.T) {
 		t.Errorf("MaxBlock has a source, %q, but was not set", src["MaxBlock"])
 	}
 
+	// The transaction settings.
+	if cfg, src, err := resolve(t, "-X", "transactional.id=tx-1", "-X", "transaction.timeout.ms=30000"); err != nil ||
+		cfg.TransactionalID != "tx-1" || cfg.TransactionTimeout != 30*time.Second || src["TransactionalID"] != "-X transactional.id" {
+		t.Errorf("transaction settings: %q %v %v (%v)", cfg.TransactionalID, cfg.TransactionTimeout, src, err)
+	}
+	if cfg, src, err := resolve(t, "-X", "transactional.id=tx-1", "--transactional-id", "tx-2"); err != nil ||
+		cfg.TransactionalID != "tx-2" || src["TransactionalID"] != "--transactional-id" {
+		t.Errorf("--transactional-id wins over -X: %q %v (%v)", cfg.TransactionalID, src, err)
+	}
+
 	// linger.ms=0 is Java's "no linger", which Config spells negative.
 	if cfg, _, err := resolve(t, "-X", "linger.ms=0"); err != nil || cfg.Linger >= 0 {
 		t.Errorf("linger.ms=0: Linger %v, %v", cfg.Linger, err)

@@ -24,6 +24,15 @@ type summary struct {
 	Idempotent  bool     `json:"idempotent"` // retries neither duplicate nor reorder records
 	Interrupted bool     `json:"interrupted"`
 
+	// The transactions of --transactional-id: "" and zeros without.
+	// RecordsAborted counts the records of aborted transactions, which
+	// were written (and acknowledged) but which a consumer reading
+	// committed records never sees.
+	TransactionalID       string `json:"transactional_id"`
+	TransactionsCommitted int64  `json:"transactions_committed"`
+	TransactionsAborted   int64  `json:"transactions_aborted"`
+	RecordsAborted        int64  `json:"records_aborted"`
+
 	RecordsSent   int64 `json:"records_sent"`
 	RecordsAcked  int64 `json:"records_acked"`
 	RecordsFailed int64 `json:"records_failed"`
@@ -59,6 +68,7 @@ type summary struct {
 	// perRecord says whether the rates and per-record costs mean
 	// something; the human summary leaves them out when they do not.
 	perRecord string // "" when they do, else why not
+	txnSize   int64  // records per transaction, for the human summary
 }
 
 // minPerRecord is the fewest records for which rates and per-record costs
@@ -86,6 +96,7 @@ type summaryInput struct {
 	meter                    *meter
 	stats                    producer.Stats
 	phase                    phase
+	txns                     *txnCounts // nil without transactions
 }
 
 // unresolvedError names records whose callback had not run when the
@@ -139,6 +150,10 @@ func newSummary(in summaryInput) *summary {
 		CPUSeconds:       round(ph.cpu.Seconds(), 3),
 		CPUUsPerRecord:   round(ratio(float64(ph.cpu.Microseconds()), float64(c.sent)), 3),
 		AllocsPerRecord:  round(ratio(float64(ph.mallocs), float64(c.sent)), 2),
+	}
+	if t := in.txns; t != nil {
+		s.TransactionalID, s.txnSize = t.id, t.size
+		s.TransactionsCommitted, s.TransactionsAborted, s.RecordsAborted = t.committed, t.aborted, t.recordsAborted
 	}
 	switch {
 	case in.interactive:
@@ -204,6 +219,10 @@ func (s *summary) write(w io.Writer, asJSON bool) error {
 		idempotence = "not idempotent: a retry may duplicate or reorder records"
 	}
 	fmt.Fprintf(&b, "producer  acks=%s, %s\n", s.Acks, idempotence)
+	if s.TransactionalID != "" {
+		fmt.Fprintf(&b, "txns      %s committed, %s aborted (%s records), of %s records; transactional id %s\n",
+			group(s.TransactionsCommitted), group(s.TransactionsAborted), group(s.RecordsAborted), group(s.txnSize), s.TransactionalID)
+	}
 	if s.perRecord != "" {
 		fmt.Fprintf(&b, "cpu       %.3f s (%s)\n", s.CPUSeconds, s.perRecord)
 	} else {

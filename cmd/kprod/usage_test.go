@@ -31,6 +31,14 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"perf", "--idempotent", "--acks", "1"}, "--idempotent: needs --acks all"},
 		{[]string{"perf", "-X", "enable.idempotence=true", "-X", "acks=1"}, "-X acks"},
 		{[]string{"produce", "--header", "=v"}, "--header"},
+		// Transactions.
+		{[]string{"perf", "--txn-size", "10"}, "--txn-size: needs --transactional-id"},
+		{[]string{"perf", "--txn-abort-every", "2"}, "--txn-abort-every: needs --transactional-id"},
+		{[]string{"perf", "--transactional-id", "x", "--txn-size", "0"}, "--txn-size: 0 is less than 1"},
+		{[]string{"perf", "--transactional-id", "x", "--txn-abort-every", "-1"}, "--txn-abort-every: -1 is negative"},
+		{[]string{"perf", "--transactional-id", "x", "--acks", "1"}, "--transactional-id: transactions need --acks all, not 1"},
+		{[]string{"perf", "-X", "transactional.id=x", "--idempotent=false"}, "-X transactional.id: transactions need idempotence, which --idempotent turns off"},
+		{[]string{"perf", "-X", "transactional.id=x", "-X", "transaction.timeout.ms=-5"}, "-X transaction.timeout.ms"},
 		{[]string{"produce", "--partition", "-2"}, "--partition"},
 		// No false successes: stdin to a throw-away broker must be asked for.
 		{[]string{"produce", "--topic", "t"}, "--brokers (-b) is required"},
@@ -90,6 +98,14 @@ func TestHelp(t *testing.T) {
 		r := runKprod(t, "", cmd, "--help")
 		if strings.Contains(r.stdout, "not supported") {
 			t.Errorf("kprod %s --help shows placeholder flags:\n%s", cmd, r.stdout)
+		}
+	}
+	for _, cmd := range []string{"perf", "produce"} {
+		r := runKprod(t, "", cmd, "--help")
+		for _, want := range []string{"--transactional-id", "--txn-size", "--txn-abort-every"} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("%s help lacks %q:\n%s", cmd, want, r.stdout)
+			}
 		}
 	}
 	r = runKprod(t, "", "produce", "--help")

@@ -22,7 +22,7 @@ func (m *Manager) Commit(ctx context.Context) error {
 	m.mu.Lock()
 	switch m.state {
 	case InTransaction, Committing:
-		m.state = Committing
+		m.setState(Committing)
 	case AbortableError, FatalError:
 		defer m.mu.Unlock()
 		return m.lastErr
@@ -30,10 +30,9 @@ func (m *Manager) Commit(ctx context.Context) error {
 		defer m.mu.Unlock()
 		return fmt.Errorf("%w: CommitTransaction in state %v: BeginTransaction first", ErrState, m.state)
 	}
+	failed := m.failed
 	m.mu.Unlock()
-	if err := m.cfg.Flush(ctx); err != nil {
-		return fmt.Errorf("CommitTransaction: records without an outcome: %w", err)
-	}
+	flushErr := m.flushUnlessFailed(ctx, failed)
 	m.mu.Lock()
 	if m.state != Committing { // a record failed
 		defer m.mu.Unlock()
@@ -41,6 +40,9 @@ func (m *Manager) Commit(ctx context.Context) error {
 	}
 	started := m.started
 	m.mu.Unlock()
+	if flushErr != nil {
+		return fmt.Errorf("CommitTransaction: records without an outcome: %w", flushErr)
+	}
 	if started {
 		if err := m.endTxn(ctx, true); err != nil {
 			return m.coordinatorFailed("CommitTransaction", err)
@@ -63,7 +65,7 @@ func (m *Manager) Abort(ctx context.Context) error {
 	m.mu.Lock()
 	switch m.state {
 	case InTransaction, Committing, AbortableError, Aborting:
-		m.state = Aborting
+		m.setState(Aborting)
 	case FatalError:
 		defer m.mu.Unlock()
 		return m.lastErr
@@ -72,13 +74,17 @@ func (m *Manager) Abort(ctx context.Context) error {
 		return fmt.Errorf("%w: AbortTransaction in state %v: no transaction to abort", ErrState, m.state)
 	}
 	m.mu.Unlock()
-	m.cfg.FailUnsent(ErrAborted)
+	m.cfg.AbortBatches(ErrAborted)
 	if err := m.cfg.Flush(ctx); err != nil {
 		return fmt.Errorf("AbortTransaction: records without an outcome: %w", err)
 	}
 	m.mu.Lock()
 	started, bump, v2 := m.started, m.bump, m.v2
 	m.mu.Unlock()
+	// A batch sent and then failed by the abort leaves its partition's
+	// sequences to restart, which the next transaction can do only under
+	// a new epoch.
+	bump = bump || m.cfg.SequencesInDoubt()
 	if started {
 		err := m.endTxn(ctx, false)
 		switch {
@@ -136,10 +142,30 @@ func (m *Manager) endTxn(ctx context.Context, commit bool) error {
 	return nil
 }
 
+// flushUnlessFailed waits until every record produced so far has its
+// outcome, unless ctx ends or the transaction fails first.
+func (m *Manager) flushUnlessFailed(ctx, failed context.Context) error {
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(failed, cancel)
+	defer stop()
+	return m.cfg.Flush(fctx)
+}
+
+// signalFailure tells a commit waiting for records that the transaction
+// can no longer commit. m.mu must be held.
+func (m *Manager) signalFailure() {
+	if m.signalFail != nil {
+		m.signalFail()
+	}
+}
+
 // finish ends the transaction on the producer's side: ready for the next.
 func (m *Manager) finish() {
 	m.mu.Lock()
-	m.state, m.lastErr = Ready, nil
+	m.signalFailure() // releases the transaction's context
+	m.setState(Ready)
+	m.lastErr = nil
 	clear(m.added)
 	clear(m.pending)
 	m.started, m.bump = false, false

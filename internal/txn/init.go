@@ -37,7 +37,8 @@ func (m *Manager) Init(ctx context.Context) error {
 	}
 	v2 := m.speaksV2(ctx)
 	m.mu.Lock()
-	m.v2, m.state = v2, Ready
+	m.v2 = v2
+	m.setState(Ready)
 	m.mu.Unlock()
 	m.cfg.SetProducerID(id)
 	m.cfg.Logger.Info("transactions initialized", "transactional_id", m.cfg.TransactionalID,
@@ -87,8 +88,9 @@ func (m *Manager) Begin() error {
 	defer m.mu.Unlock()
 	switch m.state {
 	case Ready:
-		m.state = InTransaction
+		m.setState(InTransaction)
 		m.started = false
+		m.failed, m.signalFail = context.WithCancel(context.Background())
 		return nil
 	case FatalError, AbortableError:
 		return m.lastErr

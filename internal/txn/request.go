@@ -4,11 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/gokafka/producer/internal/cluster"
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
 )
+
+// concurrentTransactionsBackoff is the longest wait before asking again
+// after CONCURRENT_TRANSACTIONS: the coordinator is still writing the
+// previous transaction's markers, which takes milliseconds, and the next
+// transaction's first request meets it every time it follows a commit at
+// once (transactions v1). The Java client waits 20 ms there too, rather than
+// retry.backoff.ms.
+const concurrentTransactionsBackoff = 20 * time.Millisecond
 
 // call sends req to the coordinator of key until it gets an answer that
 // check accepts, or a failure that will not heal, or ctx ends. Retriable
@@ -31,6 +40,9 @@ func (m *Manager) call(ctx context.Context, kind cluster.CoordinatorKind, key st
 			return nil, err
 		}
 		wait := m.retry.Delay(failures)
+		if errors.Is(err, kerr.ConcurrentTransactions) {
+			wait = min(wait, concurrentTransactionsBackoff)
+		}
 		m.cfg.Logger.Debug("coordinator request failed; retrying", "api", req.Key(), "err", err, "retry_in", wait)
 		t := m.cfg.Clock.NewTimer(wait)
 		select {
@@ -56,6 +68,18 @@ func code(api protocol.APIKey, c int16) error {
 func fencedByCoordinator(err error) bool {
 	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) ||
 		errors.Is(err, kerr.TransactionalIDAuthorizationFailed) || errors.Is(err, kerr.InvalidTxnState)
+}
+
+// asFenced is a coordinator's fencing answer as users match it: a
+// coordinator's INVALID_PRODUCER_EPOCH (Kafka's group coordinator answers a
+// fenced producer's TxnOffsetCommit so under transactions v2, older
+// transaction coordinators every request) means what PRODUCER_FENCED means,
+// as the Java client reports it; the broker's own error stays in the chain.
+func asFenced(err error) error {
+	if errors.Is(err, kerr.InvalidProducerEpoch) && !errors.Is(err, kerr.ProducerFenced) {
+		return fmt.Errorf("%w: %w", kerr.ProducerFenced, err)
+	}
+	return err
 }
 
 // fenced reports a record's failure that ends the producer. A Produce

@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gokafka/producer/accumulator"
@@ -105,6 +106,12 @@ type Config struct {
 	EndTransaction func()
 	// FailUnsent fails every batch not sent yet with err.
 	FailUnsent func(err error)
+	// AbortBatches fails every batch not in flight with err, and those in
+	// flight whose answer asks for a retry, until EndTransaction.
+	AbortBatches func(err error)
+	// SequencesInDoubt reports whether a partition's sequences must
+	// restart under a new epoch.
+	SequencesInDoubt func() bool
 	// Flush waits until every record produced so far has its outcome.
 	Flush func(ctx context.Context) error
 	// Wake tells a partition's sender that the partition may send.
@@ -133,6 +140,22 @@ type Manager struct {
 	// bump: the producer's epoch must move on before the next transaction
 	// (a sequence was lost, or a batch may be in the log unanswered).
 	bump bool
+
+	// failed ends when the transaction under way can no longer commit
+	// (abortable or fatal): a commit stops waiting for records then, some
+	// of which may wait for the abort to be sent or failed.
+	failed     context.Context
+	signalFail context.CancelFunc
+
+	// producing mirrors state == InTransaction, so that CheckProduce, on
+	// every record, takes no lock.
+	producing atomic.Bool
+}
+
+// setState moves the manager to s. m.mu must be held.
+func (m *Manager) setState(s State) {
+	m.state = s
+	m.producing.Store(s == InTransaction)
 }
 
 // New returns a manager in state Uninitialized.
@@ -163,6 +186,9 @@ func (m *Manager) V2() bool {
 // CheckProduce says whether a record may be produced now: only inside a
 // transaction.
 func (m *Manager) CheckProduce() error {
+	if m.producing.Load() {
+		return nil
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	switch m.state {
@@ -180,16 +206,18 @@ func (m *Manager) abortable(cause error) {
 	if m.state == FatalError || m.state == Aborting || m.state == AbortableError {
 		return
 	}
-	m.state = AbortableError
+	m.setState(AbortableError)
 	m.lastErr = fmt.Errorf("%w: %w", ErrAbortable, cause)
+	m.signalFailure()
 	m.cfg.Logger.Warn("transaction must be aborted", "transactional_id", m.cfg.TransactionalID, "err", cause)
 }
 
 // fatal moves the manager to the fatal state for good. m.mu must be held.
 func (m *Manager) fatal(cause error) error {
 	if m.state != FatalError {
-		m.state = FatalError
-		m.lastErr = fmt.Errorf("%w: %w", ErrFatal, cause)
+		m.setState(FatalError)
+		m.lastErr = fmt.Errorf("%w: %w", ErrFatal, asFenced(cause))
+		m.signalFailure()
 		m.cfg.Logger.Error("transactional producer stopped", "transactional_id", m.cfg.TransactionalID, "err", cause)
 	}
 	return m.lastErr
@@ -226,9 +254,13 @@ func (m *Manager) RecordRejected(err error) {
 // EpochNeeded is the accumulator's news that a partition's sequences must
 // restart, which only a new epoch from the coordinator allows: the
 // transaction must be aborted first.
-func (m *Manager) EpochNeeded() {
+func (m *Manager) EpochNeeded(tp accumulator.TopicPartition, cause error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.bump = true
-	m.abortable(errors.New("the broker lost track of the producer's sequence numbers"))
+	err := fmt.Errorf("%s-%d must restart its sequence numbers under a new epoch", tp.Topic, tp.Partition)
+	if cause != nil {
+		err = fmt.Errorf("%w, after: %w", err, cause)
+	}
+	m.abortable(err)
 }

@@ -151,8 +151,11 @@ type rig struct {
 	id        accumulator.ProducerID
 	ended     int
 	unsentErr []error
+	aborted   []error // AbortBatches calls
+	inDoubt   bool    // what SequencesInDoubt says
 	woken     []accumulator.TopicPartition
 	flushErr  error
+	flushWait bool // Flush waits for its ctx, as for records that never settle
 	flushed   int
 }
 
@@ -172,10 +175,23 @@ func newRig(t *testing.T, v2 bool) *rig {
 		},
 		EndTransaction: func() { r.mu.Lock(); r.ended++; r.mu.Unlock() },
 		FailUnsent:     func(err error) { r.mu.Lock(); r.unsentErr = append(r.unsentErr, err); r.mu.Unlock() },
-		Flush: func(context.Context) error {
+		AbortBatches:   func(err error) { r.mu.Lock(); r.aborted = append(r.aborted, err); r.mu.Unlock() },
+		SequencesInDoubt: func() bool {
 			r.mu.Lock()
 			defer r.mu.Unlock()
+			return r.inDoubt
+		},
+		Flush: func(ctx context.Context) error {
+			r.mu.Lock()
 			r.flushed++
+			wait := r.flushWait
+			r.mu.Unlock()
+			if wait {
+				<-ctx.Done()
+				return ctx.Err()
+			}
+			r.mu.Lock()
+			defer r.mu.Unlock()
 			return r.flushErr
 		},
 		Wake: func(tp accumulator.TopicPartition) { r.mu.Lock(); r.woken = append(r.woken, tp); r.mu.Unlock() },
@@ -371,7 +387,8 @@ func TestAFailedRecordMeansAbort(t *testing.T) {
 	epoch := r.producerID().Epoch
 	require.NoError(t, r.m.Abort(context.Background()))
 	r.mu.Lock()
-	require.ErrorIs(t, r.unsentErr[len(r.unsentErr)-1], ErrAborted, "the records not sent fail")
+	require.Len(t, r.aborted, 1)
+	require.ErrorIs(t, r.aborted[0], ErrAborted, "the records not sent, or waiting to be sent again, fail")
 	r.mu.Unlock()
 	apis := r.coords.apis()
 	require.Equal(t, []protocol.APIKey{protocol.EndTxn, protocol.InitProducerId}, apis[len(apis)-2:],
@@ -408,8 +425,11 @@ func TestAbortedRecordsDoNotMakeTheNextAbortable(t *testing.T) {
 func TestASequenceLostNeedsAnAbortAndANewEpoch(t *testing.T) {
 	r := initialized(t, true)
 	require.True(t, r.m.Admit(tp0))
-	r.m.EpochNeeded()
+	r.m.EpochNeeded(tp0, kerr.OutOfOrderSequenceNumber)
 	require.Equal(t, AbortableError, r.state())
+	_, err := r.m.State()
+	require.ErrorIs(t, err, ErrAbortable)
+	require.ErrorIs(t, err, kerr.OutOfOrderSequenceNumber, "the error says why")
 	require.NoError(t, r.m.Abort(context.Background()))
 	require.Equal(t, int16(1), r.producerID().Epoch, "v2: the abort's EndTxn gives the new epoch")
 	require.NotContains(t, r.coords.apis()[1:], protocol.InitProducerId)
@@ -495,4 +515,113 @@ func TestAConnectionLostOnTheWayIsRetried(t *testing.T) {
 	require.NoError(t, r.retrying(func() error {
 		return r.m.SendOffsets(context.Background(), []Offset{{Topic: "in", Offset: 1, LeaderEpoch: -1}}, Group{ID: "g"})
 	}))
+}
+
+// A fenced producer's TxnOffsetCommit is answered INVALID_PRODUCER_EPOCH by
+// Kafka's group coordinator (transactions v2): the producer was fenced, and
+// says so as it does for PRODUCER_FENCED, the broker's code kept beside it.
+func TestAnEpochRefusedByACoordinatorIsFencing(t *testing.T) {
+	r := initialized(t, true)
+	r.coords.fail(protocol.TxnOffsetCommit, kerr.InvalidProducerEpoch)
+	err := r.m.SendOffsets(context.Background(), []Offset{{Topic: "in", Offset: 1, LeaderEpoch: -1}}, Group{ID: "g"})
+	require.ErrorIs(t, err, ErrFatal)
+	require.ErrorIs(t, err, kerr.ProducerFenced)
+	require.ErrorIs(t, err, kerr.InvalidProducerEpoch)
+	require.ErrorIs(t, r.m.Begin(), kerr.ProducerFenced, "every later call")
+}
+
+// A record fails while the commit waits for the others, some of which can
+// never be sent in this transaction (their partition waits for the epoch
+// only an abort gives): the commit returns at once, abortable, instead of
+// waiting for them until their delivery timeout.
+func TestACommitStopsWaitingWhenARecordFails(t *testing.T) {
+	r := initialized(t, true)
+	r.m.Admit(tp0)
+	r.mu.Lock()
+	r.flushWait = true
+	r.mu.Unlock()
+	done := make(chan error, 1)
+	go func() { done <- r.m.Commit(context.Background()) }()
+	require.Eventually(t, func() bool { return r.state() == Committing }, 10*time.Second, time.Millisecond)
+	r.m.EpochNeeded(tp0, kerr.InvalidRecord)
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, ErrAbortable)
+		require.ErrorIs(t, err, kerr.InvalidRecord, "the error names the failure")
+	case <-time.After(10 * time.Second):
+		t.Fatal("CommitTransaction still waits for records after the transaction failed")
+	}
+	require.NotContains(t, r.coords.apis(), protocol.EndTxn, "nothing commits")
+
+	// The abort fails what waits, and ends with a new epoch.
+	r.mu.Lock()
+	r.flushWait = false
+	r.mu.Unlock()
+	require.NoError(t, r.m.Abort(context.Background()))
+	r.mu.Lock()
+	require.Len(t, r.aborted, 1, "AbortBatches")
+	r.mu.Unlock()
+	require.Equal(t, Ready, r.state())
+}
+
+// v1: batches sent and then failed by an abort leave their partitions'
+// sequences in doubt; the abort ends with a new epoch (InitProducerId with
+// the current one), or the next transaction could not send on them.
+func TestAnAbortLeavingSequencesInDoubtBumpsTheEpoch(t *testing.T) {
+	r := initialized(t, false)
+	r.m.Admit(tp0)
+	require.Eventually(t, func() bool { return r.m.Admit(tp0) }, 10*time.Second, time.Millisecond)
+	r.mu.Lock()
+	r.inDoubt = true
+	r.mu.Unlock()
+	epoch := r.producerID().Epoch
+	require.NoError(t, r.m.Abort(context.Background()))
+	apis := r.coords.apis()
+	require.Equal(t, []protocol.APIKey{protocol.EndTxn, protocol.InitProducerId}, apis[len(apis)-2:])
+	require.Equal(t, epoch+1, r.producerID().Epoch)
+
+	// Without doubt, an abort keeps the epoch (v1).
+	r.mu.Lock()
+	r.inDoubt = false
+	r.mu.Unlock()
+	require.NoError(t, r.m.Begin())
+	r.m.Admit(tp0)
+	require.Eventually(t, func() bool { return r.m.Admit(tp0) }, 10*time.Second, time.Millisecond)
+	require.NoError(t, r.m.Abort(context.Background()))
+	require.Equal(t, protocol.EndTxn, r.coords.last().req.Key())
+	require.Equal(t, epoch+1, r.producerID().Epoch)
+}
+
+// A transaction that follows a commit at once meets CONCURRENT_TRANSACTIONS
+// while the coordinator writes the previous one's markers (transactions
+// v1): it asks again within 20 ms, not after RetryBackoff (100 ms here).
+func TestConcurrentTransactionsAreRetriedSoon(t *testing.T) {
+	r := initialized(t, false)
+	r.coords.fail(protocol.AddPartitionsToTxn, kerr.ConcurrentTransactions)
+	require.False(t, r.m.Admit(tp0))
+	select {
+	case <-r.clk.Armed():
+	case <-time.After(10 * time.Second):
+		t.Fatal("no retry was scheduled after CONCURRENT_TRANSACTIONS")
+	}
+	r.clk.Advance(concurrentTransactionsBackoff)
+	require.Eventually(t, func() bool { return r.m.Admit(tp0) }, 10*time.Second, time.Millisecond,
+		"the partition was not added 20 ms after CONCURRENT_TRANSACTIONS")
+}
+
+// Close aborts a transaction under way, and does nothing otherwise.
+func TestCloseAbortsATransactionUnderWay(t *testing.T) {
+	r := initialized(t, true)
+	require.True(t, r.m.Admit(tp0))
+	require.NoError(t, r.m.Close(context.Background()))
+	end := r.coords.last().req.(*protocol.EndTxnRequest)
+	require.False(t, end.Committed, "aborted")
+	require.Equal(t, Ready, r.state())
+	r.mu.Lock()
+	require.Len(t, r.aborted, 1, "what was not sent fails")
+	r.mu.Unlock()
+
+	sent := len(r.coords.apis())
+	require.NoError(t, r.m.Close(context.Background()), "no transaction under way")
+	require.Len(t, r.coords.apis(), sent, "nothing sent")
 }

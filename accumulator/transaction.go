@@ -1,0 +1,37 @@
+package accumulator
+
+import "slices"
+
+// AbortTransaction begins the abort of a transactional producer's
+// transaction: every batch not in flight fails with err now, whether it was
+// never sent or waits to be sent again (for a retry, or for the new epoch
+// that a partition whose sequences must restart can only get once the
+// transaction has ended); a batch in flight fails with err when its answer
+// asks for a retry; and Append refuses records with err. It lasts until
+// EndTransaction. Without it, an abort that waits for every record's
+// outcome would wait for batches that wait for the abort.
+func (a *Accumulator) AbortTransaction(err error) {
+	a.txnAbort.Store(&err)
+	a.failAll(err)
+}
+
+// SequencesInDoubt reports whether a partition's sequence numbers must
+// restart under a newer epoch before it sends again: a batch sent failed
+// and left a gap, or may have been written with no answer to say so. A
+// transactional producer then ends its transaction with a new epoch from
+// the coordinator (KIP-360).
+func (a *Accumulator) SequencesInDoubt() bool {
+	doubt := false
+	a.eachPartition(func(p *partition) {
+		p.mu.Lock()
+		if p.restart || slices.ContainsFunc(p.batches, func(b *Batch) bool { return b.completed }) {
+			doubt = true
+		}
+		p.mu.Unlock()
+	})
+	return doubt
+}
+
+// SetEpochNeeded sets Config.EpochNeeded, for a transaction manager made
+// after the accumulator. Call it before the first record.
+func (a *Accumulator) SetEpochNeeded(f func(tp TopicPartition, cause error)) { a.cfg.EpochNeeded = f }

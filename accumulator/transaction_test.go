@@ -1,0 +1,89 @@
+package accumulator
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// An aborted transaction's batches that wait (never sent, or refused and
+// waiting for the epoch only the end of the transaction brings) fail at
+// once; one in flight fails when its answer asks for a retry; no record is
+// taken until the transaction ends. Without this an abort, which waits for
+// every record's outcome, waited for records that waited for it.
+func TestAbortTransactionFailsWhatWaits(t *testing.T) {
+	h := idempotent(t, false, func(c *Config) { c.Transactional = true })
+	for i := range 4 {
+		h.add(tp0, i, big)
+	}
+	b0, b1 := h.drainOne("b0"), h.drainOne("b1")
+	h.acc.Complete(b0, 10, -1, nil)
+	// b1's sequence is refused: the partition waits for a new epoch, which
+	// a transactional producer gets only once the transaction has ended.
+	h.acc.Retry(b1, Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true})
+	h.drainNone("the partition waits for a new epoch")
+	require.True(t, h.pending(1))
+	require.True(t, h.pending(2))
+
+	aborted := errors.New("transaction aborted")
+	h.acc.AbortTransaction(aborted)
+	require.NoError(t, h.outcome(0).Err)
+	for _, id := range []int{1, 2, 3} {
+		require.ErrorIs(t, h.outcome(id).Err, aborted, "record %d", id)
+	}
+	require.True(t, h.acc.SequencesInDoubt(), "b1 was sent, then failed: a gap")
+	_, err := h.acc.Append(context.Background(), tp0, time.Time{}, 0, nil, big, nil, 9)
+	require.ErrorIs(t, err, aborted, "no record joins a transaction being aborted")
+
+	h.acc.EndTransaction()
+	h.acc.SetProducerID(ProducerID{ID: 7, Epoch: 1}) // the abort's new epoch
+	h.add(tp0, 4, big)
+	require.Equal(t, stampOf{7, 1, 0}, stamped(t, h.drainOne("the next transaction, under the new epoch")))
+	require.False(t, h.acc.SequencesInDoubt())
+}
+
+func TestARetryDuringATransactionAbortFails(t *testing.T) {
+	h := idempotent(t, false, func(c *Config) { c.Transactional = true })
+	h.add(tp0, 0, big)
+	b0 := h.drainOne("b0")
+	aborted := errors.New("transaction aborted")
+	h.acc.AbortTransaction(aborted)
+	require.True(t, h.pending(0), "in flight: its answer settles it")
+	h.retry(b0, 0)
+	r := h.outcome(0)
+	require.ErrorIs(t, r.Err, aborted)
+	require.ErrorIs(t, r.Err, errRetry, "the reason for the retry is kept")
+	h.drainNone("nothing is sent again")
+	h.sync()
+	require.Zero(t, h.acc.Incomplete())
+}
+
+// A transactional partition whose sequences must restart tells why, once:
+// the failure that left the gap is the transaction's reason to abort.
+func TestATransactionalRestartSaysWhy(t *testing.T) {
+	type need struct {
+		tp    TopicPartition
+		cause error
+	}
+	var needs []need
+	h := idempotent(t, false, func(c *Config) {
+		c.Transactional = true
+		c.EpochNeeded = func(tp TopicPartition, cause error) { needs = append(needs, need{tp, cause}) }
+	})
+	for i := range 3 {
+		h.add(tp0, i, big)
+	}
+	b0, b1 := h.drainOne("b0"), h.drainOne("b1")
+	refused := errors.New("INVALID_RECORD")
+	h.acc.Complete(b0, -1, -1, refused)
+	// b1, sent behind the gap, is refused too: a consequence, not the
+	// cause.
+	h.acc.Retry(b1, Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true})
+	h.drainNone("the partition waits for a new epoch")
+	h.drainNone("still")
+	require.Equal(t, []need{{tp0, refused}}, needs, "told once, with the cause")
+	require.Zero(t, h.asked, "NeedProducerID is not for a transactional producer's epoch")
+}

@@ -1,0 +1,232 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	producer "github.com/gokafka/producer"
+)
+
+// Transactions: with --transactional-id (or -X transactional.id), the
+// records go in transactions of --txn-size records, each committed, or,
+// every --txn-abort-every-th, aborted after its records were written, so
+// that a consumer reading committed records has aborted ones to skip.
+
+// txnOptions are the flags of transactions.
+type txnOptions struct {
+	id         string
+	size       int64
+	abortEvery int64
+}
+
+// defaultTxnSize is --txn-size's default.
+const defaultTxnSize = 1000
+
+func (o *txnOptions) register(fs *pflag.FlagSet) {
+	fs.StringVar(&o.id, "transactional-id", "", "produce in transactions under this transactional `id` (transactional.id): consumers reading committed records see each transaction whole or not at all")
+	fs.Int64Var(&o.size, "txn-size", defaultTxnSize, "records per transaction: every N records are committed at once (with --transactional-id)")
+	fs.Int64Var(&o.abortEvery, "txn-abort-every", 0, "abort every K-th transaction instead of committing it, once its records are written, to test consumers (with --transactional-id); 0: never")
+}
+
+// validate checks the transaction flags against the resolved Config.
+func (o *commonOptions) validateTxn(changed func(string) bool) error {
+	t := o.txn
+	if o.cfg.TransactionalID == "" {
+		for _, f := range []string{"txn-size", "txn-abort-every"} {
+			if changed(f) {
+				return usagef("--%s: needs --transactional-id", f)
+			}
+		}
+		return nil
+	}
+	if t.size < 1 {
+		return usagef("--txn-size: %d is less than 1", t.size)
+	}
+	if t.abortEvery < 0 {
+		return usagef("--txn-abort-every: %d is negative (0: never)", t.abortEvery)
+	}
+	if o.cfg.Acks != producer.AcksAll {
+		return usagef("%s: transactions need %s all, not %s", o.sources.name("TransactionalID"), o.sources.name("Acks"), o.cfg.Acks)
+	}
+	if o.cfg.DisableIdempotence {
+		return usagef("%s: transactions need idempotence, which %s turns off", o.sources.name("TransactionalID"), o.sources.name("DisableIdempotence"))
+	}
+	return nil
+}
+
+// recordSink is where a workload hands its records: the producer itself,
+// or the transactions around it.
+type recordSink interface {
+	Produce(ctx context.Context, r *producer.Record, cb producer.Callback)
+	Send(ctx context.Context, r *producer.Record) (producer.RecordMetadata, error)
+}
+
+// transactions puts the records handed to it in transactions of size
+// records. The goroutine that hands over a transaction's last record ends
+// it, holding the others back meanwhile, so that every transaction has
+// exactly size records (the last one, what is left).
+type transactions struct {
+	p          *producer.Producer
+	size       int64
+	abortEvery int64
+	// endWithin bounds the end of one transaction, its records' outcomes
+	// included.
+	endWithin time.Duration
+
+	mu     sync.Mutex
+	open   bool  // BeginTransaction was called and the transaction not ended
+	inTxn  int64 // records handed to the open transaction
+	ended  int64 // transactions ended, committed or aborted
+	err    error // the first failure to begin or end a transaction
+	counts txnCounts
+}
+
+// txnCounts is what the summary says of the transactions.
+type txnCounts struct {
+	id             string
+	size           int64
+	committed      int64
+	aborted        int64
+	recordsAborted int64 // records of aborted transactions
+}
+
+// startTransactions initializes the producer's transactions, before the
+// clock starts.
+func startTransactions(ctx context.Context, p *producer.Producer, o txnOptions, cfg producer.Config) (*transactions, error) {
+	ctx, cancel := context.WithTimeout(ctx, cfg.MaxBlock)
+	defer cancel()
+	if err := p.InitTransactions(ctx); err != nil {
+		return nil, fmt.Errorf("initializing transactions (transactional id %s): %w", cfg.TransactionalID, err)
+	}
+	return &transactions{
+		p: p, size: o.size, abortEvery: o.abortEvery,
+		endWithin: cfg.MaxBlock + cfg.DeliveryTimeout + flushGrace,
+		counts:    txnCounts{id: cfg.TransactionalID, size: o.size},
+	}, nil
+}
+
+// Produce hands r to the open transaction, beginning one if none is, and
+// ends the transaction when r fills it. After a failure to begin or end a
+// transaction the producer refuses records itself, so they fail at once.
+func (tx *transactions) Produce(ctx context.Context, r *producer.Record, cb producer.Callback) {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	tx.begin()
+	tx.p.Produce(ctx, r, cb)
+	tx.added()
+}
+
+// Send is Produce, then waiting for the record's outcome, outside the
+// transactions' lock so that other goroutines go on meanwhile.
+func (tx *transactions) Send(ctx context.Context, r *producer.Record) (producer.RecordMetadata, error) {
+	type outcome struct {
+		md  producer.RecordMetadata
+		err error
+	}
+	done := make(chan outcome, 1)
+	tx.Produce(ctx, r, func(md producer.RecordMetadata, err error) { done <- outcome{md, err} })
+	select {
+	case o := <-done:
+		return o.md, o.err
+	case <-ctx.Done():
+		return producer.RecordMetadata{}, ctx.Err()
+	}
+}
+
+// begin begins a transaction unless one is open. tx.mu must be held.
+func (tx *transactions) begin() {
+	if tx.open || tx.err != nil {
+		return
+	}
+	if err := tx.p.BeginTransaction(); err != nil {
+		tx.err = fmt.Errorf("beginning transaction %d: %w", tx.ended+1, err)
+		return
+	}
+	tx.open = true
+}
+
+// added books a record handed over, and ends a full transaction. tx.mu
+// must be held.
+func (tx *transactions) added() {
+	if !tx.open {
+		return
+	}
+	tx.inTxn++
+	if tx.inTxn >= tx.size {
+		ctx, cancel := context.WithTimeout(context.Background(), tx.endWithin)
+		defer cancel()
+		tx.end(ctx)
+	}
+}
+
+// end commits the open transaction, or aborts it once its records are
+// written if it is an --txn-abort-every-th; a commit that fails is
+// aborted. tx.mu must be held.
+func (tx *transactions) end(ctx context.Context) {
+	n := tx.ended + 1
+	records := tx.inTxn
+	tx.open, tx.inTxn, tx.ended = false, 0, n
+	if tx.abortEvery > 0 && n%tx.abortEvery == 0 {
+		err := tx.p.Flush(ctx) // the records are in the log, and aborted
+		if err == nil {
+			err = tx.p.AbortTransaction(ctx)
+		}
+		tx.booked(n, records, false, err)
+		return
+	}
+	err := tx.p.CommitTransaction(ctx)
+	if err == nil {
+		tx.booked(n, records, true, nil)
+		return
+	}
+	tx.fail(fmt.Errorf("committing transaction %d: %w", n, err))
+	if errors.Is(err, producer.ErrTransactionFatal) {
+		return
+	}
+	tx.booked(n, records, false, tx.p.AbortTransaction(ctx))
+}
+
+// booked counts transaction n of records ended: committed, or aborted
+// (err is then the abort's failure, if any).
+func (tx *transactions) booked(n, records int64, committed bool, err error) {
+	switch {
+	case committed:
+		tx.counts.committed++
+	case err == nil:
+		tx.counts.aborted++
+		tx.counts.recordsAborted += records
+	default:
+		tx.fail(fmt.Errorf("aborting transaction %d: %w", n, err))
+	}
+}
+
+// fail keeps the first failure.
+func (tx *transactions) fail(err error) {
+	if tx.err == nil {
+		tx.err = err
+	}
+}
+
+// finish ends the last transaction, which has fewer than --txn-size
+// records, and returns the first failure of any transaction.
+func (tx *transactions) finish(ctx context.Context) error {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	if tx.open {
+		tx.end(ctx)
+	}
+	return tx.err
+}
+
+// summary is what the summary says of the transactions.
+func (tx *transactions) summary() *txnCounts {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	c := tx.counts
+	return &c
+}

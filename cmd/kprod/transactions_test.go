@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/gokafka/producer/integration/readback"
+)
+
+// readCommitted reads topic as a consumer of committed records does,
+// requiring exactly n records.
+func readCommitted(t *testing.T, brokers, topic string, n int) []readback.Record {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), consumeTimeout)
+	defer cancel()
+	recs, err := readback.ReadAll(ctx, strings.Split(brokers, ","), topic, n, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != n {
+		t.Fatalf("read %d committed records of %s, want %d", len(recs), topic, n)
+	}
+	return recs
+}
+
+// perf with --transactional-id commits every --txn-size records and aborts
+// every --txn-abort-every-th transaction once its records are written: the
+// summary counts both, a consumer of committed records sees the committed
+// ones only, and one of all records sees every record.
+func transactionalPerf(t *testing.T, brokers string) {
+	topic := uniqueTopic("txn-perf")
+	// 10,500 records: ten transactions of 1,000 and a last one of 500;
+	// the 3rd, 6th and 9th are aborted.
+	args := []string{"perf", "-b", brokers, "--create-topic", "-t", topic, "--partitions", "3", "--num-records", "10500",
+		"--transactional-id", uniqueTopic("txn-id"), "--txn-size", "1000", "--txn-abort-every", "3"}
+	r := runKprod(t, "", append(args, "--json")...)
+	if r.code != exitOK {
+		t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
+	}
+	s := parseSummary(t, r)
+	if s.TransactionsCommitted != 8 || s.TransactionsAborted != 3 || s.RecordsAborted != 3000 ||
+		s.RecordsAcked != 10500 || s.RecordsFailed != 0 || !strings.HasPrefix(s.TransactionalID, "kprod-test-txn-id-") {
+		t.Errorf("summary: %d committed, %d aborted (%d records), %d acked, %d failed, id %q; want 8, 3 (3,000), 10,500, 0",
+			s.TransactionsCommitted, s.TransactionsAborted, s.RecordsAborted, s.RecordsAcked, s.RecordsFailed, s.TransactionalID)
+	}
+	readCommitted(t, brokers, topic, 7500)
+	consume(t, brokers, topic, 10500) // read_uncommitted: the aborted records were written
+
+	// The human summary says the same.
+	args[5] = uniqueTopic("txn-perf-human")
+	r = runKprod(t, "", args...)
+	if want := "txns      8 committed, 3 aborted (3,000 records), of 1,000 records; transactional id kprod-test-txn-id-"; r.code != exitOK || !strings.Contains(r.stdout, want) {
+		t.Errorf("exit %d, summary:\n%s\nwant a line starting %q", r.code, r.stdout, want)
+	}
+}
+
+func TestTransactionalPerf(t *testing.T) { transactionalPerf(t, sharedBroker(t)) }
+
+func TestRealBrokerTransactionalPerf(t *testing.T) { transactionalPerf(t, realBrokers(t)) }
+
+// produce with transactions of 3 lines, every 2nd aborted: of 10 lines,
+// lines 1-3 and 7-9 are committed, and read back in order; 4-6 and 10 are
+// written and aborted. The last transaction, short, ends with the input.
+func TestTransactionalProduce(t *testing.T) {
+	brokers := sharedBroker(t)
+	topic := uniqueTopic("txn-produce")
+	var in strings.Builder
+	for i := 1; i <= 10; i++ {
+		in.WriteString("line-" + string(rune('0'+i/10)) + string(rune('0'+i%10)) + "\n")
+	}
+	r := runKprod(t, in.String(), "produce", "-b", brokers, "--create-topic", "-t", topic, "--partitions", "1",
+		"--transactional-id", uniqueTopic("txn-id"), "--txn-size", "3", "--txn-abort-every", "2", "--json")
+	if r.code != exitOK {
+		t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
+	}
+	s := parseSummary(t, r)
+	if s.TransactionsCommitted != 2 || s.TransactionsAborted != 2 || s.RecordsAborted != 4 || s.RecordsAcked != 10 {
+		t.Errorf("summary: %d committed, %d aborted (%d records), %d acked; want 2, 2 (4), 10",
+			s.TransactionsCommitted, s.TransactionsAborted, s.RecordsAborted, s.RecordsAcked)
+	}
+	var got []string
+	for _, rec := range readCommitted(t, brokers, topic, 6) {
+		got = append(got, string(rec.Value))
+	}
+	if want := "line-01 line-02 line-03 line-07 line-08 line-09"; strings.Join(got, " ") != want {
+		t.Errorf("committed records %q, want %q", strings.Join(got, " "), want)
+	}
+}
+
+// Without --transactional-id the summary has no transactions.
+func TestSummaryWithoutTransactions(t *testing.T) {
+	r := runKprod(t, "", "perf", "-b", sharedBroker(t), "--create-topic", "-t", uniqueTopic("no-txn"), "--num-records", "2000", "--json")
+	if r.code != exitOK {
+		t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
+	}
+	if s := parseSummary(t, r); s.TransactionalID != "" || s.TransactionsCommitted != 0 || s.TransactionsAborted != 0 {
+		t.Errorf("summary %+v", s)
+	}
+	if r := runKprod(t, "", "perf", "-b", sharedBroker(t), "--create-topic", "-t", uniqueTopic("no-txn"), "--num-records", "2000"); strings.Contains(r.stdout, "txns") {
+		t.Errorf("a txns line without transactions:\n%s", r.stdout)
+	}
+}

@@ -1,0 +1,145 @@
+package integration
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gokafka/producer"
+	"github.com/gokafka/producer/protocol/kerr"
+)
+
+// requireFatal requires that err is fatal to the transactional producer.
+func requireFatal(t *testing.T, err error, what string) {
+	t.Helper()
+	require.Error(t, err, "%s: the producer was fenced", what)
+	assert.ErrorIs(t, err, producer.ErrTransactionFatal, "%s", what)
+}
+
+// requireFenced requires that err is the fencing error: fatal, and the
+// broker's PRODUCER_FENCED.
+func requireFenced(t *testing.T, err error, what string) {
+	t.Helper()
+	require.Error(t, err, "%s: the producer was fenced", what)
+	assert.ErrorIs(t, err, producer.ErrTransactionFatal, "%s", what)
+	assert.ErrorIs(t, err, kerr.ProducerFenced, "%s", what)
+}
+
+// A second producer with the same transactional id fences the first: its
+// InitTransactions aborts the transaction the first left open, and the
+// first producer's next call fails with the fencing error
+// (ErrTransactionFatal and PRODUCER_FENCED), as does every call after it.
+// The second producer goes on. One case per call the first makes next.
+func TestTxnFencing(t *testing.T) {
+	const partitions = 3
+	nexts := []struct {
+		name string
+		// call is the fenced producer's next call after the second
+		// producer's InitTransactions; it returns the call's error.
+		call func(t *testing.T, p *producer.Producer, topic string) error
+		// kfakeV2 is what the embedded broker does instead under
+		// transactions v2, where it departs from Kafka: it takes a fenced
+		// producer's EndTxn (epoch one below the current, no transaction
+		// open) for a retry of the abort that fenced it, so it accepts an
+		// abort, handing out the new producer's epoch, and refuses a
+		// commit with INVALID_TXN_STATE, fatal but not PRODUCER_FENCED.
+		// Kafka 4.3.1 answers both with PRODUCER_FENCED, which the run
+		// against it checks.
+		kfakeV2 string
+	}{
+		{"CommitTransaction", func(t *testing.T, p *producer.Producer, _ string) error {
+			return p.CommitTransaction(testCtx(t))
+		}, "fatal"},
+		{"AbortTransaction", func(t *testing.T, p *producer.Producer, _ string) error {
+			return p.AbortTransaction(testCtx(t))
+		}, "skip"},
+		{"SendOffsetsToTransaction", func(t *testing.T, p *producer.Producer, topic string) error {
+			return p.SendOffsetsToTransaction(testCtx(t),
+				[]producer.Offset{{Topic: topic, Partition: 0, Offset: 1, LeaderEpoch: -1}},
+				producer.GroupMetadata{ID: txnID(t, "group"), Generation: -1})
+		}, ""},
+	}
+	forEachTxnProtocol(t, func(t *testing.T, seeds []string, proto txnProtocol) {
+		for _, next := range nexts {
+			t.Run(next.name, func(t *testing.T) {
+				topic := newTopic(t, seeds, partitions)
+				id := txnID(t, "fenced")
+				first, _ := newTxnProducer(t, seeds, id, proto, nil)
+
+				// The first producer's transaction is open, its records
+				// written.
+				require.NoError(t, first.BeginTransaction())
+				openRecs := recordsFor(topic, 30, nil)
+				requireAllAcked(t, produceAll(t, first, openRecs))
+
+				check := requireFenced
+				if embeddedBroker() && proto.v2 {
+					switch next.kfakeV2 {
+					case "skip":
+						t.Skip("the embedded broker accepts a fenced producer's abort under transactions v2 (see kfakeV2)")
+					case "fatal":
+						check = requireFatal
+					}
+				}
+				second, _ := newTxnProducer(t, seeds, id, proto, nil)
+
+				check(t, next.call(t, first, topic), next.name+" of the fenced producer")
+				// Every later call fails the same way, at once.
+				check(t, first.BeginTransaction(), "BeginTransaction after the fencing")
+				check(t, first.CommitTransaction(testCtx(t)), "CommitTransaction after the fencing")
+				check(t, first.AbortTransaction(testCtx(t)), "AbortTransaction after the fencing")
+				_, err := first.Send(testCtx(t), recordFor(topic, 1000, nil))
+				check(t, err, "Send after the fencing")
+
+				// The second producer goes on; what the first left open
+				// was aborted.
+				require.NoError(t, second.BeginTransaction())
+				recs := recordsFor(topic, 30, nil)
+				for i, r := range recs {
+					r.Value = idValue(uint64(2000+i), 100)
+				}
+				requireAllAcked(t, produceAll(t, second, recs))
+				require.NoError(t, second.CommitTransaction(testCtx(t)))
+				got := readCommitted(t, seeds, topic, len(recs))
+				for _, r := range got {
+					id, _ := valueID(r.Value)
+					require.GreaterOrEqual(t, id, uint64(2000), "read_committed sees a record of the fenced producer's transaction")
+				}
+			})
+		}
+	})
+}
+
+// A fenced producer that produces before its next transaction call: its
+// records fail (the broker refuses its epoch), the transaction cannot
+// commit, and aborting it, its next transaction call, fails with the
+// fencing error.
+func TestTxnFencingWhileProducing(t *testing.T) {
+	forEachTxnProtocol(t, func(t *testing.T, seeds []string, proto txnProtocol) {
+		topic := newTopic(t, seeds, 1)
+		id := txnID(t, "fenced")
+		first, log := newTxnProducer(t, seeds, id, proto, nil)
+		require.NoError(t, first.BeginTransaction())
+		requireAllAcked(t, produceAll(t, first, recordsFor(topic, 10, nil)))
+
+		newTxnProducer(t, seeds, id, proto, nil)
+
+		outs := produceAll(t, first, recordsFor(topic, 10, nil))
+		for i, o := range outs {
+			require.Error(t, o.err, "record %d produced after the fencing", i)
+		}
+		t.Logf("a record produced after the fencing: %v", outs[0].err)
+		err := first.CommitTransaction(testCtx(t))
+		require.Error(t, err, "CommitTransaction with failed records")
+		t.Logf("CommitTransaction: %v", err)
+		if !errors.Is(err, producer.ErrTransactionFatal) {
+			require.ErrorIs(t, err, producer.ErrTransactionAbortable, "CommitTransaction; log:\n%s", log)
+			err = first.AbortTransaction(testCtx(t))
+			t.Logf("AbortTransaction: %v", err)
+		}
+		requireFenced(t, err, "the fenced producer's transaction call")
+		requireFenced(t, first.BeginTransaction(), "BeginTransaction after the fencing")
+	})
+}

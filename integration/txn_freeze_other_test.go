@@ -1,0 +1,8 @@
+//go:build !unix
+
+package integration
+
+import "errors"
+
+// freeze needs SIGSTOP, which only Unix has; broker.sh runs on Unix alone.
+func freeze(int) error { return errors.New("freezing a process needs SIGSTOP (Unix)") }
