@@ -245,7 +245,6 @@ func ctpWork() error {
 		kgo.SessionTimeout(10*time.Second),
 		kgo.RebalanceTimeout(10*time.Second),
 		kgo.DisableAutoCommit(),
-		kgo.RequireStableFetchOffsets(),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchMaxWait(200*time.Millisecond),
