@@ -48,6 +48,27 @@ func BenchmarkCompress(b *testing.B) {
 	}
 }
 
+// BenchmarkCompressRandomValues compresses a 64 KiB batch (the default batch
+// size) of records with random values: what each codec costs when it cannot
+// win anything.
+func BenchmarkCompressRandomValues(b *testing.B) {
+	input := randomValueRecords(64<<10, 7)
+	for _, c := range allCodecs {
+		b.Run(c.String(), func(b *testing.B) {
+			dst := make([]byte, 0, 2*len(input))
+			out, _ := Compress(dst, c, DefaultLevel, input)
+			b.ReportMetric(float64(len(out))/float64(len(input)), "ratio")
+			b.SetBytes(int64(len(input)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Compress(dst[:0], c, DefaultLevel, input); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 func BenchmarkCompressLevels(b *testing.B) {
 	for _, c := range []Codec{Gzip, LZ4, Zstd} {
 		for _, level := range allLevels(c)[1:] {

@@ -47,3 +47,22 @@ func allLevels(c Codec) []int {
 }
 
 var allCodecs = []Codec{None, Gzip, Snappy, LZ4, Zstd}
+
+// randomValueRecords returns about n bytes shaped like a batch of records
+// whose 100-byte values are random, the producer benchmarks' workload: a few
+// bytes of varint framing per record around incompressible values. A codec
+// should give up on it quickly rather than search for matches.
+func randomValueRecords(n int, seed uint64) []byte {
+	rng := rand.New(rand.NewPCG(seed, seed^0x5bd1e995))
+	b := make([]byte, 0, n+128)
+	for i := 0; len(b) < n; i++ {
+		// length, attributes, timestamp and offset deltas, no key, the
+		// value's length; the value; no headers.
+		b = append(b, 0xd4, 0x01, 0, byte(i%64)*2, byte(i%128)*2, 1, 0xc8, 0x01)
+		for range 100 {
+			b = append(b, byte(rng.Uint32()))
+		}
+		b = append(b, 0)
+	}
+	return b[:n]
+}
