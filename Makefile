@@ -9,6 +9,9 @@
 # make soak      the soak test against the embedded broker
 # make lint      staticcheck (pinned below) on every module
 # make bench     the benchmarks of the byte layer and the producer
+# make benchstat  the same benchmarks, BENCHCOUNT times, compared by
+#                benchstat with bench/baseline.txt (make bench-baseline
+#                rewrites it)
 # make install-check  go install kprod from a release rehearsed in a module
 #                proxy on disk (scripts/install-check.sh)
 
@@ -25,9 +28,9 @@ ROOT_PKGS := ./...
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
-.PHONY: test vet unit standalone integration kprod plugins fuzz lint staticcheck-version test-kafka test-kafka-secured soak bench install-check
+.PHONY: test vet unit standalone benchcheck benchstat bench-baseline integration kprod plugins fuzz lint staticcheck-version test-kafka test-kafka-secured soak bench install-check
 
-test: vet unit standalone integration kprod plugins fuzz
+test: vet unit standalone benchcheck integration kprod plugins fuzz
 
 vet:
 	@for m in $(MODULES); do \
@@ -39,9 +42,18 @@ unit:
 
 # The root module as a user's build sees it: its own go.mod and go.sum
 # alone, without the workspace that maps the nested modules.
+# Without -race too: the allocation tests (TestAppendDoesNotAllocate,
+# TestCompressAllocs) skip under the race detector, which drops sync.Pool
+# items, so this is where they run.
 standalone:
 	GOWORK=off $(GO) build ./...
 	GOWORK=off $(GO) test -count=1 ./...
+
+# Every benchmark of the root module once: they check what they measure
+# (every record delivered, the fake broker's count, no allocation where
+# none is promised), and those checks must not rot between releases.
+benchcheck:
+	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x ./...
 
 integration:
 	@if [ -f integration/go.mod ]; then cd integration && KAFKA_BROKERS= $(GO) test -race -count=1 -timeout 20m ./...; fi
@@ -92,6 +104,22 @@ soak:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./record/ ./compression/ ./protocol/ ./partitioner/ ./bufferpool/ ./metadata/
 	@if [ -f bench/go.mod ]; then cd bench && $(GO) test -run '^$$' -bench . -benchmem ./...; fi
+
+# The library's benchmarks for benchstat: the byte layer and the whole
+# producer against its in-process fake broker. Compare runs
+# made on the same machine only; BENCHCOUNT of 6 or more gives benchstat
+# enough samples for its confidence intervals.
+BENCHCOUNT ?= 6
+BENCHPKGS  := . ./record/ ./compression/ ./partitioner/ ./bufferpool/ ./metadata/
+BENCHSTAT  ?= $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+BENCHOUT   ?= bench/current.txt
+
+benchstat:
+	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) $(BENCHPKGS) > $(BENCHOUT)
+	$(BENCHSTAT) bench/baseline.txt $(BENCHOUT)
+
+bench-baseline:
+	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) $(BENCHPKGS) > bench/baseline.txt
 
 install-check:
 	scripts/install-check.sh
