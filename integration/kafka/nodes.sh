@@ -174,15 +174,23 @@ logger.state.level = WARN
 EOF2
 }
 
-# java_opts ID: the JVM flags of node ID, one per line.
+# java_opts ID: the JVM flags of node ID, one per line. Each node gets a
+# temporary directory of its own, inside its state: the snappy, zstd and
+# lz4 codecs unpack their native libraries there when a batch first needs
+# them, out of reach of whatever else cleans the shared /tmp. (Once, on a
+# busy machine, a broker answered every snappy and zstd batch, and no other,
+# with UNKNOWN_SERVER_ERROR: the two codecs with no pure-Java fallback.)
 java_opts() {
 	# shellcheck disable=SC2153 # HEAP is broker.sh's
-	local heap=$HEAP
+	local heap=$HEAP dir
 	[[ $1 == "$CONTROLLER" ]] && heap=$CONTROLLER_HEAP
+	dir=$(node_dir "$1")
+	mkdir -p "$dir/tmp"
 	# shellcheck disable=SC2086 # lists of flags
 	printf '%s\n' $heap $JVM_FLAGS -Djava.awt.headless=true \
+		"-Djava.io.tmpdir=$dir/tmp" \
 		"-Dlog4j2.configurationFile=$STATE_DIR/log4j2.properties" \
-		"-Dkafka.logs.dir=$(node_dir "$1")"
+		"-Dkafka.logs.dir=$dir"
 }
 
 # format ID CLUSTER: format node ID's storage.
