@@ -56,7 +56,7 @@ func writeIntro(md *strings.Builder, all []*Results) {
 	md.WriteString("- **no key, no compression**: the anchors.\n")
 	md.WriteString("- **16-byte keys**: a random 16-byte key per record (from a ring of 16,384); each client's default partitioner for keys.\n")
 	md.WriteString("- **lz4**, **zstd**: the codec at its default level.\n")
-	md.WriteString("- **1,000 synchronous senders**: 1,000 goroutines, each producing one record and waiting for its ack before the next.\n")
+	md.WriteString("- **1,000 synchronous senders**: 1,000 goroutines, each producing one record and waiting for its ack before the next (the client's asynchronous produce, then a wait on that record's callback: what franz-go's `ProduceSync` does).\n")
 	md.WriteString("- **latency**: one goroutine paced at 10,000 records/s with linger 0; p50 and p99 from produce to ack. Its CPU per record includes the idle pacing.\n\n")
 	md.WriteString("Values come from a ring of 16,384 random values (1.6 MB, more than any batch), so no batch repeats a value for a codec to find. ")
 	md.WriteString("The Java producer is Apache Kafka's `ProducerPerformance` (kafka-producer-perf-test) with `--payload-file`: 16,384 lines of 100 random bytes in 1..127 (the most random text its UTF-8 reading keeps), so its values compress slightly under zstd where the Go clients' do not; it has neither keys nor concurrent senders, so it runs the other workloads only, and reports latency in whole milliseconds.\n\n")
