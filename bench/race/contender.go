@@ -21,6 +21,9 @@ type Contender struct {
 	// and Tags its build tags; empty for the Java producer.
 	Package string
 	Tags    string
+	// Needs says what building it takes beyond Go, for the report of a
+	// contender that could not be built.
+	Needs string
 	// Java marks the Java producer's ProducerPerformance.
 	Java bool
 }
@@ -31,7 +34,7 @@ var Contenders = []Contender{
 	{Name: "franz-go", Package: "./clients/franzgo"},
 	{Name: "sarama", Package: "./clients/sarama"},
 	{Name: "kafka-go", Package: "./clients/kafkago"},
-	{Name: "confluent-kafka-go", Package: "./clients/confluent", Tags: "confluent"},
+	{Name: "confluent-kafka-go", Package: "./clients/confluent", Tags: "confluent", Needs: "cgo and a C compiler"},
 	{Name: "java", Java: true},
 }
 
@@ -64,7 +67,11 @@ func (c Contender) build(ctx context.Context, moduleDir, dir string) (string, er
 	cmd := exec.CommandContext(ctx, "go", append(args, c.Package)...)
 	cmd.Dir = moduleDir
 	if msg, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building %s: %w\n%s", c.Name, err, bytes.TrimSpace(msg))
+		needs := ""
+		if c.Needs != "" {
+			needs = " (it needs " + c.Needs + ")"
+		}
+		return "", fmt.Errorf("building %s%s: %w\n%s", c.Name, needs, err, bytes.TrimSpace(msg))
 	}
 	return out, nil
 }

@@ -3,7 +3,7 @@
 // (with -java) the Java producer, each as a process of its own, on a fresh
 // embedded broker per run or (with -kafka or -brokers) on a real Kafka. It
 // writes the runs to bench/results/BROKER.json, then bench/RESULTS.md and
-// bench/race.svg from every results file there.
+// bench/race-BROKER.svg from every results file there (-out elsewhere).
 //
 //	go run ./bench/cmd/race                      # embedded broker, Go clients
 //	go run ./bench/cmd/race -java -kafka         # real Kafka from broker.sh, Java too
@@ -44,6 +44,7 @@ func run() error {
 		brokers        = flag.String("brokers", "", "race on this running broker instead (host:port,...)")
 		brokerName     = flag.String("broker", "", "the broker's name in the report (default embedded, or kafka)")
 		render         = flag.Bool("render", false, "only rewrite RESULTS.md and the chart from the results files")
+		out            = flag.String("out", "", "write results/, RESULTS.md and the charts here (default: the bench module's directory)")
 	)
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -53,9 +54,13 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	resultsDir := filepath.Join(moduleDir, "results")
+	outDir := moduleDir
+	if *out != "" {
+		outDir = *out
+	}
+	resultsDir := filepath.Join(outDir, "results")
 	if *render {
-		return race.Render(resultsDir, moduleDir)
+		return race.Render(resultsDir, outDir)
 	}
 
 	opts := race.Options{Rounds: *rounds, Records: *records, LatencyRecords: *latencyRecords, ModuleDir: moduleDir, Log: os.Stdout}
@@ -118,7 +123,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	return race.Render(resultsDir, moduleDir)
+	return race.Render(resultsDir, outDir)
 }
 
 // startKafka starts a single-node Kafka with broker.sh and returns its
