@@ -12,6 +12,9 @@
 # make benchstat  the same benchmarks, BENCHCOUNT times, compared by
 #                benchstat with bench/baseline.txt (make bench-baseline
 #                rewrites it)
+# make bench-race  the producer race (bench/cmd/race): every client in its
+#                own process on the embedded broker, writing bench/RESULTS.md;
+#                RACE_FLAGS: e.g. -java -kafka -records 200000 (see its -h)
 # make install-check  go install kprod from a release rehearsed in a module
 #                proxy on disk (scripts/install-check.sh)
 
@@ -28,7 +31,7 @@ ROOT_PKGS := ./...
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
-.PHONY: test vet unit standalone benchcheck benchstat bench-baseline integration kprod plugins fuzz lint staticcheck-version test-kafka test-kafka-secured soak bench install-check
+.PHONY: test vet unit standalone benchcheck benchstat bench-baseline integration kprod plugins fuzz lint staticcheck-version test-kafka test-kafka-secured soak bench bench-race install-check
 
 test: vet unit standalone benchcheck integration kprod plugins fuzz
 
@@ -120,6 +123,8 @@ benchstat:
 
 bench-baseline:
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) $(BENCHPKGS) > bench/baseline.txt
+bench-race:
+	$(GO) run ./bench/cmd/race $(RACE_FLAGS)
 
 install-check:
 	scripts/install-check.sh

@@ -1,9 +1,11 @@
 // Package bench races producers against each other on the same broker with
-// the same workload: ours and franz-go's kgo today, the other clients of the
-// planned comparison (librdkafka, sarama, kafka-go, the Java producer) as
-// they are added. Each contender is a Producer function: the harness owns
-// the broker, the records and the clock, so the numbers compare like with
-// like.
+// the same workload. This package is the in-process benchmark of ours and
+// franz-go's kgo (go test -bench): each contender is a Producer function and
+// the harness owns the broker, the records and the clock, so the numbers
+// compare like with like. The full race, every client in a process of its
+// own so that its CPU time and memory are its own, is cmd/race (see
+// RESULTS.md): the harness in race/, the client side in driver/, one
+// contender per directory in clients/.
 //
 // It is its own module so that the comparison clients never become
 // dependencies of the library.

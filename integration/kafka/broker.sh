@@ -26,6 +26,9 @@
 #                            data; return once it serves
 #   broker.sh logs [ID]      print the log of broker ID (or "controller"),
 #                            or every node's log, each after a header line
+#   broker.sh tools-classpath  fetch kafka-tools (once) and print the
+#                            classpath of Kafka's tools on stdout, for
+#                            org.apache.kafka.tools.ProducerPerformance
 #
 # Broker IDs are Kafka's node ids (1..N), so a test can kill the leader that
 # metadata names. Only java (17+) and mvn are needed. Everything except the
@@ -315,6 +318,11 @@ cmd_logs() {
 	done
 }
 
+cmd_tools_classpath() {
+	fetch_tools
+	echo "$TOOLS_DIR/lib/*" >&3
+}
+
 cmd=${1:-}
 (($#)) && shift
 case "$cmd" in
@@ -326,6 +334,7 @@ kill) cmd_kill "$@" ;;
 stop-node) cmd_stop_node "$@" ;;
 start-node) cmd_start_node "$@" ;;
 logs) cmd_logs "$@" ;;
+tools-classpath) cmd_tools_classpath ;;
 *)
 	echo "usage: $0 start [--nodes N] [--security MODE] | stop | status | nodes | kill ID | stop-node ID | start-node ID | logs [ID]"
 	exit 2

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # fetch.sh, sourced by broker.sh, downloads Apache Kafka's broker from Maven
-# Central, once. It uses broker.sh's settings (KAFKA_VERSION, SCALA_VERSION,
-# CACHE_DIR) and its log and die.
+# Central, once, and on request its tools (kafka-tools, whose
+# ProducerPerformance the bench/ race runs). It uses broker.sh's settings
+# (KAFKA_VERSION, SCALA_VERSION, CACHE_DIR) and its log and die.
 
 # mvnq runs Maven quietly and without the colour codes it prints even in
 # batch mode.
@@ -13,6 +14,62 @@ mvnq() {
 fetch_failed() {
 	rm -rf "$work"
 	die "$@"
+}
+
+# TOOLS_DIR holds kafka-tools: beside CACHE_DIR, not in it, so that neither
+# classpath changes the other and fetch's replacing CACHE_DIR keeps it.
+TOOLS_DIR=$CACHE_DIR-tools
+
+# fetch_tools downloads kafka-tools and its runtime dependencies into
+# TOOLS_DIR/lib once; a stamp file marks a complete download.
+fetch_tools() {
+	local dir=$TOOLS_DIR work
+	[[ -f "$dir/.complete" ]] && return 0
+	command -v mvn >/dev/null || die "mvn not found on PATH"
+	log "fetching org.apache.kafka:kafka-tools:$KAFKA_VERSION into $dir"
+	mkdir -p "$(dirname "$dir")"
+	work=$(mktemp -d "$dir.tmp.XXXXXX")
+	cat >"$work/pom.xml" <<EOF
+<?xml version="1.0" encoding="UTF-8"?>
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>gokafka</groupId>
+  <artifactId>kafka-tools-fetch</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency>
+      <groupId>org.apache.kafka</groupId>
+      <artifactId>kafka-tools</artifactId>
+      <version>$KAFKA_VERSION</version>
+    </dependency>
+  </dependencies>
+  <build>
+    <plugins>
+      <plugin>
+        <groupId>org.apache.maven.plugins</groupId>
+        <artifactId>maven-dependency-plugin</artifactId>
+        <version>3.8.1</version>
+      </plugin>
+    </plugins>
+  </build>
+</project>
+EOF
+	if ! mvnq -f "$work/pom.xml" dependency:copy-dependencies \
+		-DincludeScope=runtime -DoutputDirectory="$work/lib"; then
+		fetch_failed "mvn could not fetch kafka-tools $KAFKA_VERSION"
+	fi
+	ls "$work/lib/kafka-tools-$KAFKA_VERSION.jar" >/dev/null 2>&1 ||
+		fetch_failed "mvn finished but the download lacks kafka-tools"
+	touch "$work/.complete"
+	# Another run may have finished the same download meanwhile; keep theirs.
+	if [[ -f "$dir/.complete" ]]; then
+		rm -rf "$work"
+	else
+		rm -rf "$dir"
+		mv "$work" "$dir"
+	fi
+	log "fetched $(ls "$dir/lib" | wc -l) jars of kafka-tools ($(du -sh "$dir/lib" | cut -f1))"
 }
 
 # fetch downloads kafka_2.13 and its runtime dependencies into CACHE_DIR/lib

@@ -1,0 +1,168 @@
+// Command race runs the producer race: the same workloads through this
+// repository's producer, franz-go, sarama, kafka-go, confluent-kafka-go and
+// (with -java) the Java producer, each as a process of its own, on a fresh
+// embedded broker per run or (with -kafka or -brokers) on a real Kafka. It
+// writes the runs to bench/results/BROKER.json, then bench/RESULTS.md and
+// bench/race-BROKER.svg from every results file there (-out elsewhere).
+//
+//	go run ./bench/cmd/race                      # embedded broker, Go clients
+//	go run ./bench/cmd/race -java -kafka         # real Kafka from broker.sh, Java too
+//	go run ./bench/cmd/race -render              # rewrite RESULTS.md only
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+
+	"github.com/gokafka/producer/bench/race"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintf(os.Stderr, "race: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var (
+		clients        = flag.String("clients", "gokafka,franz-go,sarama,kafka-go,confluent-kafka-go", "clients to race, comma-separated (java with -java)")
+		workloads      = flag.String("workloads", "nokey,key16,lz4,zstd,senders,latency", "workloads, comma-separated")
+		rounds         = flag.Int("rounds", 3, "interleaved rounds")
+		records        = flag.Int("records", 1_000_000, "records per throughput run")
+		latencyRecords = flag.Int("latency-records", 50_000, "records per fixed-rate latency run")
+		withJava       = flag.Bool("java", false, "race the Java producer too (fetches kafka-tools with broker.sh once)")
+		kafka          = flag.Bool("kafka", false, "race on a real Kafka that broker.sh starts (and stops) in -kafka-state")
+		kafkaState     = flag.String("kafka-state", filepath.Join(os.TempDir(), "gokafka-race-broker"), "KAFKA_STATE_DIR for -kafka")
+		brokers        = flag.String("brokers", "", "race on this running broker instead (host:port,...)")
+		brokerName     = flag.String("broker", "", "the broker's name in the report (default embedded, or kafka)")
+		render         = flag.Bool("render", false, "only rewrite RESULTS.md and the chart from the results files")
+		out            = flag.String("out", "", "write results/, RESULTS.md and the charts here (default: the bench module's directory)")
+	)
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+
+	moduleDir, err := race.ModuleDir(ctx)
+	if err != nil {
+		return err
+	}
+	outDir := moduleDir
+	if *out != "" {
+		outDir = *out
+	}
+	resultsDir := filepath.Join(outDir, "results")
+	if *render {
+		return race.Render(resultsDir, outDir)
+	}
+
+	opts := race.Options{Rounds: *rounds, Records: *records, LatencyRecords: *latencyRecords, ModuleDir: moduleDir, Log: os.Stdout}
+	names := splitList(*clients)
+	if *withJava && !contains(names, "java") {
+		names = append(names, "java")
+	}
+	for _, n := range names {
+		c, err := race.ContenderByName(n)
+		if err != nil {
+			return err
+		}
+		opts.Clients = append(opts.Clients, c)
+	}
+	for _, n := range splitList(*workloads) {
+		w, err := race.WorkloadByName(n)
+		if err != nil {
+			return err
+		}
+		opts.Workloads = append(opts.Workloads, w)
+	}
+	brokerScript := filepath.Join(moduleDir, "..", "integration", "kafka", "broker.sh")
+	if contains(names, "java") {
+		out, err := exec.CommandContext(ctx, brokerScript, "tools-classpath").Output()
+		if err != nil {
+			return fmt.Errorf("%s tools-classpath: %w", brokerScript, err)
+		}
+		opts.Java, opts.JavaClasspath = "java", strings.TrimSpace(string(out))
+	}
+
+	opts.BrokerName = "embedded"
+	switch {
+	case *brokers != "":
+		opts.Brokers, opts.BrokerName = splitList(*brokers), "kafka"
+	case *kafka:
+		addrs, stopKafka, err := startKafka(ctx, brokerScript, *kafkaState)
+		if err != nil {
+			return err
+		}
+		defer stopKafka()
+		opts.Brokers, opts.BrokerName = addrs, "kafka"
+	}
+	if *brokerName != "" {
+		opts.BrokerName = *brokerName
+	}
+
+	work, err := os.MkdirTemp("", "race-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	opts.WorkDir = work
+
+	res, err := race.Race(ctx, opts)
+	if res != nil {
+		if werr := race.WriteResults(resultsDir, res); werr != nil {
+			return errors.Join(err, werr)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	return race.Render(resultsDir, outDir)
+}
+
+// startKafka starts a single-node Kafka with broker.sh and returns its
+// addresses and how to stop it.
+func startKafka(ctx context.Context, script, state string) ([]string, func(), error) {
+	env := append(os.Environ(), "KAFKA_STATE_DIR="+state)
+	cmd := exec.CommandContext(ctx, script, "start")
+	cmd.Env, cmd.Stderr = env, os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s start: %w", script, err)
+	}
+	line, ok := strings.CutPrefix(strings.TrimSpace(string(out)), "KAFKA_BROKERS=")
+	if !ok {
+		return nil, nil, fmt.Errorf("%s start printed %q", script, out)
+	}
+	stopKafka := func() {
+		cmd := exec.Command(script, "stop")
+		cmd.Env, cmd.Stderr = env, os.Stderr
+		_ = cmd.Run()
+	}
+	return splitList(line), stopKafka, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,259 @@
+package driver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Client is one Kafka client under test.
+type Client interface {
+	// Produce sends one record asynchronously and calls done exactly once,
+	// when the record is acknowledged or has failed. done may run on any
+	// goroutine.
+	Produce(key, value []byte, done func(error))
+	// Flush returns once every record produced so far has completed.
+	Flush(ctx context.Context) error
+	Close() error
+}
+
+// Opener starts a client for the settings and returns it with the client's
+// own configuration, as "name=value" lines for the report.
+type Opener func(Settings) (Client, []string, error)
+
+// runTimeout bounds a whole run: a client that stalls fails the run rather
+// than the race.
+const runTimeout = 10 * time.Minute
+
+// Main is a contender's main: it reads -settings, runs the workload through
+// the client that open starts and prints the Result on stdout. It exits 1
+// on any failure, with the reason on stderr. module is the client's Go
+// module, whose version the Result reports.
+func Main(name, module string, open Opener) {
+	if err := run(os.Args[1:], os.Stdout, name, moduleVersion(module), open); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout io.Writer, name, version string, open Opener) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	text := fs.String("settings", "", "the run's settings, as JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	s, err := DecodeSettings(*text)
+	if err != nil {
+		return err
+	}
+	client, config, err := open(s)
+	if err != nil {
+		return fmt.Errorf("starting the client: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+	defer cancel()
+	res, err := Drive(ctx, client, s)
+	if cerr := client.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("closing the client: %w", cerr)
+	}
+	if err != nil {
+		return err
+	}
+	res.Client, res.Version, res.Config = name, version, config
+	line, err := json.Marshal(res)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "%s%s\n", ResultPrefix, line)
+	return err
+}
+
+// Drive warms the client up with one record, then runs the workload the
+// settings describe and reports it. Failed records are counted, not
+// fatal: the harness rejects a run with failures.
+func Drive(ctx context.Context, c Client, s Settings) (Result, error) {
+	values := newRing(RingSize, s.ValueSize, valueSeed)
+	keys := newRing(RingSize, s.KeySize, keySeed)
+	if err := warm(ctx, c, keys.cursor(RingSize-1), values.cursor(RingSize-1)); err != nil {
+		return Result{}, err
+	}
+	var out outcome
+	start := time.Now()
+	var latencies []time.Duration
+	switch {
+	case s.Senders > 0:
+		sendSynchronously(c, s, keys, values, &out)
+	case s.Rate > 0:
+		latencies = producePaced(c, s, keys.cursor(0), values.cursor(0), &out)
+	default:
+		produceAll(c, s.Records, keys.cursor(0), values.cursor(0), &out)
+	}
+	if err := c.Flush(ctx); err != nil {
+		return Result{}, fmt.Errorf("flush: %w", err)
+	}
+	if err := out.wait(ctx, s.Records); err != nil {
+		return Result{}, err
+	}
+	res := Result{
+		Produced: s.Records + 1,
+		Failed:   out.failed.Load(),
+		Elapsed:  time.Since(start),
+	}
+	if e := out.first.Load(); e != nil {
+		res.FirstError = (*e).Error()
+	}
+	if len(latencies) > 0 {
+		slices.Sort(latencies)
+		res.P50 = percentile(latencies, 0.50)
+		res.P99 = percentile(latencies, 0.99)
+	}
+	return res, nil
+}
+
+// warm produces one record and waits for it, so that connections and
+// metadata exist before the clock starts.
+func warm(ctx context.Context, c Client, keys, values *ring) error {
+	errc := make(chan error, 1)
+	c.Produce(keys.take(), values.take(), func(err error) { errc <- err })
+	select {
+	case err := <-errc:
+		if err != nil {
+			return fmt.Errorf("warm-up record: %w", err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("warm-up record: %w", ctx.Err())
+	}
+}
+
+// outcome counts completions from whatever goroutines the client calls
+// done on.
+type outcome struct {
+	completed atomic.Int64
+	failed    atomic.Int64
+	first     atomic.Pointer[error]
+	all       chan struct{} // closed by the completion that reaches want
+	want      int64
+	once      sync.Once
+}
+
+func (o *outcome) init(want int) {
+	o.all = make(chan struct{})
+	o.want = int64(want)
+}
+
+func (o *outcome) done(err error) {
+	if err != nil {
+		o.failed.Add(1)
+		o.first.CompareAndSwap(nil, &err)
+	}
+	if o.completed.Add(1) == o.want {
+		o.once.Do(func() { close(o.all) })
+	}
+}
+
+func (o *outcome) wait(ctx context.Context, records int) error {
+	select {
+	case <-o.all:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%d of %d records completed: %w", o.completed.Load(), records, ctx.Err())
+	}
+}
+
+// produceAll is the throughput workload: one goroutine produces every
+// record as fast as the client takes them, one shared callback counts acks.
+func produceAll(c Client, records int, keys, values *ring, out *outcome) {
+	out.init(records)
+	done := out.done
+	for range records {
+		c.Produce(keys.take(), values.take(), done)
+	}
+}
+
+// sendSynchronously is the many-senders workload: each of s.Senders
+// goroutines produces a record and waits for its ack before the next.
+func sendSynchronously(c Client, s Settings, keys, values *ring, out *outcome) {
+	out.init(s.Records)
+	per := s.Records / s.Senders
+	var wg sync.WaitGroup
+	for g := range s.Senders {
+		n := per
+		if g == s.Senders-1 {
+			n = s.Records - per*(s.Senders-1)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			k, v := keys.cursor(g*per), values.cursor(g*per)
+			acked := make(chan error, 1)
+			done := func(err error) { acked <- err }
+			for range n {
+				c.Produce(k.take(), v.take(), done)
+				out.done(<-acked)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// producePaced is the latency workload: records leave at s.Rate per
+// second on an absolute schedule (a late record does not delay the next
+// ones), each timed from Produce to its ack.
+func producePaced(c Client, s Settings, keys, values *ring, out *outcome) []time.Duration {
+	out.init(s.Records)
+	latencies := make([]time.Duration, s.Records)
+	interval := time.Second / time.Duration(s.Rate)
+	start := time.Now()
+	for i := range s.Records {
+		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+			time.Sleep(d)
+		}
+		sent := time.Now()
+		c.Produce(keys.take(), values.take(), func(err error) {
+			latencies[i] = time.Since(sent)
+			out.done(err)
+		})
+	}
+	return latencies
+}
+
+// percentile is the q quantile of sorted durations (nearest rank).
+func percentile(sorted []time.Duration, q float64) time.Duration {
+	i := int(q*float64(len(sorted))+0.5) - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
+}
+
+// moduleVersion is the version of module built into this binary: the
+// workspace's own modules report "(devel)".
+func moduleVersion(module string) string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	if info.Main.Path == module {
+		return info.Main.Version
+	}
+	for _, d := range info.Deps {
+		if d.Path == module {
+			if d.Replace != nil && d.Replace.Version == "" {
+				return "(devel)"
+			}
+			return d.Version
+		}
+	}
+	return "unknown"
+}
+
+// ErrUnsupported is returned by an Opener for settings its client cannot
+// honour (say, a codec it lacks).
+var ErrUnsupported = errors.New("not supported by this client")

@@ -1,0 +1,146 @@
+package driver
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeClient completes every record at once, failing those whose value
+// fail picks, and remembers what it was sent.
+type fakeClient struct {
+	mu     sync.Mutex
+	keys   [][]byte
+	values [][]byte
+	fail   func(value []byte) bool
+}
+
+func (f *fakeClient) Produce(key, value []byte, done func(error)) {
+	f.mu.Lock()
+	f.keys = append(f.keys, key)
+	f.values = append(f.values, value)
+	f.mu.Unlock()
+	if f.fail != nil && f.fail(value) {
+		done(errors.New("refused"))
+		return
+	}
+	done(nil)
+}
+
+func (f *fakeClient) Flush(context.Context) error { return nil }
+func (f *fakeClient) Close() error                { return nil }
+
+func settings() Settings {
+	return Settings{Brokers: []string{"b:9092"}, Topic: "t", Records: 100, ValueSize: 100, KeySize: 16,
+		Compression: "none", Acks: "all", Linger: 5 * time.Millisecond, BatchSize: 1 << 16, BufferMemory: 1 << 25, Idempotent: true}
+}
+
+func TestDriveCountsEveryRecordAndTheWarmUp(t *testing.T) {
+	ctx := context.Background()
+	for _, mode := range []string{"async", "senders", "rate"} {
+		s := settings()
+		switch mode {
+		case "senders":
+			s.Senders = 7
+		case "rate":
+			s.Rate = 1_000_000 // 100 records in 0.1 ms: paced, but fast
+		}
+		f := &fakeClient{}
+		res, err := Drive(ctx, f, s)
+		if err != nil {
+			t.Fatalf("%s: %v", mode, err)
+		}
+		if res.Produced != s.Records+1 || len(f.values) != s.Records+1 || res.Failed != 0 {
+			t.Errorf("%s: produced %d, sent %d, failed %d; want %d sent, none failed", mode, res.Produced, len(f.values), res.Failed, s.Records+1)
+		}
+		if (mode == "rate") != (res.P99 > 0) {
+			t.Errorf("%s: p99 %v; want one on the paced workload only", mode, res.P99)
+		}
+		for i, k := range f.keys {
+			if len(k) != 16 || len(f.values[i]) != 100 {
+				t.Fatalf("%s: record %d has a %d-byte key and a %d-byte value", mode, i, len(k), len(f.values[i]))
+			}
+		}
+	}
+}
+
+func TestDriveCountsFailures(t *testing.T) {
+	s := settings()
+	first := true
+	f := &fakeClient{fail: func([]byte) bool {
+		if first { // the warm-up must succeed
+			first = false
+			return false
+		}
+		return true
+	}}
+	res, err := Drive(context.Background(), f, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Failed != int64(s.Records) || res.FirstError != "refused" {
+		t.Errorf("failed %d (%q), want %d (refused)", res.Failed, res.FirstError, s.Records)
+	}
+}
+
+// TestValuesDoNotRepeatWithinARing keeps the compressed workloads honest: a
+// codec must not find the same value twice in a batch.
+func TestValuesDoNotRepeatWithinARing(t *testing.T) {
+	r := newRing(RingSize, 100, valueSeed)
+	seen := make(map[string]bool, RingSize)
+	for range RingSize {
+		v := string(r.take())
+		if seen[v] {
+			t.Fatal("a value repeats within the ring")
+		}
+		seen[v] = true
+	}
+	again := newRing(RingSize, 100, valueSeed)
+	if !bytes.Equal(again.take(), newRing(RingSize, 100, valueSeed).take()) {
+		t.Error("the same seed made different values: clients would not send the same bytes")
+	}
+	if newRing(RingSize, 0, keySeed).take() != nil {
+		t.Error("a ring of 0-byte keys gave a key; want nil (no key)")
+	}
+}
+
+func TestPayloadLinesHaveNoNewlineInside(t *testing.T) {
+	lines := strings.Split(strings.TrimSuffix(string(PayloadLines(50, 100)), "\n"), "\n")
+	if len(lines) != 50 {
+		t.Fatalf("%d lines, want 50", len(lines))
+	}
+	for i, l := range lines {
+		if len(l) != 100 {
+			t.Fatalf("line %d is %d bytes, want 100", i, len(l))
+		}
+	}
+}
+
+func TestSettingsValidate(t *testing.T) {
+	for name, mutate := range map[string]func(*Settings){
+		"no brokers":        func(s *Settings) { s.Brokers = nil },
+		"no records":        func(s *Settings) { s.Records = 0 },
+		"senders and rate":  func(s *Settings) { s.Senders, s.Rate = 2, 10 },
+		"unknown codec":     func(s *Settings) { s.Compression = "brotli" },
+		"unknown acks":      func(s *Settings) { s.Acks = "2" },
+		"senders > records": func(s *Settings) { s.Senders = s.Records + 1 },
+	} {
+		s := settings()
+		mutate(&s)
+		text, err := s.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := DecodeSettings(text); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	text, _ := settings().Encode()
+	if got, err := DecodeSettings(text); err != nil || got.Linger != 5*time.Millisecond || got.Topic != "t" {
+		t.Errorf("round trip: %+v, %v", got, err)
+	}
+}

@@ -1,0 +1,133 @@
+package race
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gokafka/producer/bench/driver"
+)
+
+// Contender is one client of the race, as the harness starts it.
+type Contender struct {
+	Name string
+	// Package is the Go contender's main package in the bench module,
+	// and Tags its build tags; empty for the Java producer.
+	Package string
+	Tags    string
+	// Needs says what building it takes beyond Go, for the report of a
+	// contender that could not be built.
+	Needs string
+	// Java marks the Java producer's ProducerPerformance.
+	Java bool
+}
+
+// Contenders is every client the race knows, in the report's order.
+var Contenders = []Contender{
+	{Name: "gokafka", Package: "./clients/gokafka"},
+	{Name: "franz-go", Package: "./clients/franzgo"},
+	{Name: "sarama", Package: "./clients/sarama"},
+	{Name: "kafka-go", Package: "./clients/kafkago"},
+	{Name: "confluent-kafka-go", Package: "./clients/confluent", Tags: "confluent", Needs: "cgo and a C compiler"},
+	{Name: "java", Java: true},
+}
+
+// Baseline is the contender every ratio is against.
+const Baseline = "franz-go"
+
+// ContenderByName finds a contender.
+func ContenderByName(name string) (Contender, error) {
+	for _, c := range Contenders {
+		if c.Name == name {
+			return c, nil
+		}
+	}
+	return Contender{}, fmt.Errorf("unknown client %q", name)
+}
+
+// supports says whether c can run w at all: ProducerPerformance has
+// neither keys nor concurrent synchronous senders.
+func (c Contender) supports(w Workload) bool {
+	return !c.Java || (w.KeySize == 0 && w.Senders == 0)
+}
+
+// build compiles a Go contender into dir and returns the binary's path.
+func (c Contender) build(ctx context.Context, moduleDir, dir string) (string, error) {
+	out := filepath.Join(dir, c.Name)
+	args := []string{"build", "-o", out}
+	if c.Tags != "" {
+		args = append(args, "-tags", c.Tags)
+	}
+	cmd := exec.CommandContext(ctx, "go", append(args, c.Package)...)
+	cmd.Dir = moduleDir
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		needs := ""
+		if c.Needs != "" {
+			needs = " (it needs " + c.Needs + ")"
+		}
+		return "", fmt.Errorf("building %s%s: %w\n%s", c.Name, needs, err, bytes.TrimSpace(msg))
+	}
+	return out, nil
+}
+
+// measured is one client process's outcome.
+type measured struct {
+	result driver.Result
+	cpu    time.Duration
+	maxRSS int64
+	// requests is the client's own count of requests, -1 if unknown.
+	requests int64
+}
+
+// runProcess runs cmd to its end and collects its rusage, its stdout and,
+// on failure, the end of its stderr.
+func runProcess(cmd *exec.Cmd) (stdout []byte, cpu time.Duration, rss int64, err error) {
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	runErr := cmd.Run()
+	if cmd.ProcessState != nil {
+		cpu, rss, err = usageOf(cmd.ProcessState)
+	}
+	if runErr != nil {
+		tail := errOut.Bytes()
+		if len(tail) > 2000 {
+			tail = tail[len(tail)-2000:]
+		}
+		return nil, 0, 0, fmt.Errorf("%w: %s", runErr, bytes.TrimSpace(tail))
+	}
+	return out.Bytes(), cpu, rss, err
+}
+
+// runGo runs a Go contender's binary for one run.
+func runGo(ctx context.Context, binary string, s driver.Settings) (measured, error) {
+	text, err := s.Encode()
+	if err != nil {
+		return measured{}, err
+	}
+	out, cpu, rss, err := runProcess(exec.CommandContext(ctx, binary, "-settings", text))
+	if err != nil {
+		return measured{}, err
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if j, ok := strings.CutPrefix(line, driver.ResultPrefix); ok {
+			var r driver.Result
+			if err := json.Unmarshal([]byte(j), &r); err != nil {
+				return measured{}, fmt.Errorf("reading the result: %w", err)
+			}
+			return measured{result: r, cpu: cpu, maxRSS: rss, requests: -1}, nil
+		}
+	}
+	return measured{}, fmt.Errorf("no %s line in the output", driver.ResultPrefix)
+}
+
+// writePayloads writes the Java producer's payload file into dir.
+func writePayloads(dir string) (string, error) {
+	path := filepath.Join(dir, "payloads.txt")
+	return path, os.WriteFile(path, driver.PayloadLines(driver.RingSize, valueSize), 0o644)
+}

@@ -1,0 +1,308 @@
+package race
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Options is one race.
+type Options struct {
+	Clients   []Contender
+	Workloads []Workload
+	Rounds    int
+	// Records is the measured records of each throughput run, and
+	// LatencyRecords of each run at a fixed rate.
+	Records        int
+	LatencyRecords int
+
+	// Brokers is a running broker to race on; empty starts a fresh
+	// embedded broker process (cmd/racebroker) for every run.
+	Brokers []string
+	// BrokerName labels the broker in the report.
+	BrokerName string
+
+	// ModuleDir is the bench module's directory, where the Go contenders
+	// are built.
+	ModuleDir string
+	// WorkDir holds the binaries and the Java payload file.
+	WorkDir string
+	// Java and JavaClasspath run the Java producer; the classpath comes
+	// from `integration/kafka/broker.sh tools-classpath`.
+	Java          string
+	JavaClasspath string
+
+	// RunTimeout bounds one client process.
+	RunTimeout time.Duration
+	// Log receives progress, one line per run.
+	Log io.Writer
+}
+
+// Run is one client process's run, as the report reads it.
+type Run struct {
+	Round    int    `json:"round"`
+	Workload string `json:"workload"`
+	Client   string `json:"client"`
+	Topic    string `json:"topic"`
+
+	Records  int           `json:"records"` // measured records
+	CPU      time.Duration `json:"cpu"`     // the process's user+sys
+	MaxRSS   int64         `json:"max_rss"` // bytes
+	Elapsed  time.Duration `json:"elapsed"`
+	P50      time.Duration `json:"p50,omitempty"`
+	P99      time.Duration `json:"p99,omitempty"`
+	Requests int64         `json:"requests"` // Produce requests, -1 if unknown
+	// Produced is what the client says it sent, Counted what the topic's
+	// high watermarks add up to.
+	Produced int   `json:"produced"`
+	Counted  int64 `json:"counted"`
+
+	Version string   `json:"version"`
+	Config  []string `json:"config"`
+	// Err is why the run does not count; empty for a good run.
+	Err string `json:"error,omitempty"`
+}
+
+// Results is one race on one broker.
+type Results struct {
+	Broker    string        `json:"broker"`
+	Commit    string        `json:"commit,omitempty"` // this repository's, for gokafka
+	Started   time.Time     `json:"started"`
+	Finished  time.Time     `json:"finished"`
+	Rounds    int           `json:"rounds"`
+	Records   int           `json:"records"`
+	Latency   int           `json:"latency_records"`
+	Machine   Machine       `json:"machine"`
+	Skipped   []string      `json:"skipped,omitempty"` // clients that could not run, and why
+	Runs      []Run         `json:"runs"`
+	Clients   []string      `json:"clients"`
+	Workloads []string      `json:"workloads"`
+	Duration  time.Duration `json:"duration"`
+}
+
+// Race runs every workload through every client, Rounds times,
+// interleaved: round 1 runs each client once on each workload, then round
+// 2, and so on. A run that fails is kept with its error and left out of the
+// medians; Race fails only when it cannot race at all.
+func Race(ctx context.Context, o Options) (*Results, error) {
+	if o.Rounds < 1 || o.Records < 1 || o.LatencyRecords < 1 {
+		return nil, fmt.Errorf("rounds, records and latency records must be at least 1")
+	}
+	if o.RunTimeout == 0 {
+		o.RunTimeout = 10 * time.Minute
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	res := &Results{Broker: o.BrokerName, Started: time.Now().UTC(), Rounds: o.Rounds, Records: o.Records, Latency: o.LatencyRecords}
+	res.Machine = describeMachine(o.Java)
+	res.Commit = commitOf(ctx, o.ModuleDir)
+	for _, w := range o.Workloads {
+		res.Workloads = append(res.Workloads, w.Name)
+	}
+
+	var brokerBinary string
+	if len(o.Brokers) == 0 {
+		bin, err := Contender{Name: "racebroker", Package: "./cmd/racebroker"}.build(ctx, o.ModuleDir, o.WorkDir)
+		if err != nil {
+			return nil, err
+		}
+		brokerBinary = bin
+	}
+	binaries := map[string]string{}
+	var clients []Contender
+	for _, c := range o.Clients {
+		switch {
+		case c.Java && (o.Java == "" || o.JavaClasspath == ""):
+			res.Skipped = append(res.Skipped, c.Name+": no Java classpath (run with -java)")
+			continue
+		case !c.Java:
+			bin, err := c.build(ctx, o.ModuleDir, o.WorkDir)
+			if err != nil {
+				res.Skipped = append(res.Skipped, c.Name+": "+firstLine(err.Error()))
+				fmt.Fprintf(o.Log, "skipping %v\n", err)
+				continue
+			}
+			binaries[c.Name] = bin
+		}
+		clients = append(clients, c)
+		res.Clients = append(res.Clients, c.Name)
+	}
+	payloads, err := writePayloads(o.WorkDir)
+	if err != nil {
+		return nil, err
+	}
+
+	for round := 1; round <= o.Rounds; round++ {
+		for _, w := range o.Workloads {
+			for _, c := range clients {
+				if !c.supports(w) {
+					continue
+				}
+				run := oneRun(ctx, o, round, w, c, binaries[c.Name], brokerBinary, payloads)
+				res.Runs = append(res.Runs, run)
+				logRun(o.Log, run)
+				if err := ctx.Err(); err != nil {
+					return res, err
+				}
+			}
+		}
+	}
+	res.Finished = time.Now().UTC()
+	res.Duration = res.Finished.Sub(res.Started).Round(time.Second)
+	return res, nil
+}
+
+// oneRun starts the broker if the race owns it, makes the run's topic,
+// runs the client, and checks the topic's count.
+func oneRun(ctx context.Context, o Options, round int, w Workload, c Contender, binary, brokerBinary, payloads string) (run Run) {
+	run = Run{Round: round, Workload: w.Name, Client: c.Name, Requests: -1,
+		Topic: fmt.Sprintf("race-%s-%s-%d-%d", w.Name, c.Name, round, time.Now().UnixNano())}
+	run.Records = o.Records
+	if w.Rate > 0 {
+		run.Records = o.LatencyRecords
+	}
+	fail := func(err error) Run {
+		if run.Err == "" {
+			run.Err = err.Error()
+		}
+		return run
+	}
+
+	brokers := o.Brokers
+	var broker *embeddedBroker
+	if brokerBinary != "" {
+		b, err := startEmbedded(ctx, brokerBinary)
+		if err != nil {
+			return fail(err)
+		}
+		broker = b
+		brokers = b.addrs
+		defer func() {
+			if n, err := broker.stop(); err == nil {
+				run.Requests = n
+			} else if run.Err == "" {
+				run.Err = err.Error()
+			}
+		}()
+	}
+	adm, err := newAdmin(brokers)
+	if err != nil {
+		return fail(err)
+	}
+	defer adm.close()
+	if err := adm.createTopic(ctx, run.Topic, partitions); err != nil {
+		return fail(err)
+	}
+	if broker == nil {
+		defer func() {
+			if err := adm.deleteTopic(context.WithoutCancel(ctx), run.Topic); err != nil && run.Err == "" {
+				run.Err = err.Error()
+			}
+		}()
+	}
+
+	s := w.settings(brokers, run.Topic, run.Records)
+	runCtx, cancel := context.WithTimeout(ctx, o.RunTimeout)
+	defer cancel()
+	var m measured
+	if c.Java {
+		m, err = runJava(runCtx, o.Java, o.JavaClasspath, payloads, s)
+	} else {
+		m, err = runGo(runCtx, binary, s)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	run.CPU, run.MaxRSS, run.Elapsed = m.cpu, m.maxRSS, m.result.Elapsed
+	run.P50, run.P99 = m.result.P50, m.result.P99
+	run.Produced, run.Version, run.Config = m.result.Produced, m.result.Version, m.result.Config
+	if broker == nil {
+		run.Requests = m.requests
+	}
+	if m.result.Failed > 0 {
+		return fail(fmt.Errorf("%d records failed, the first with: %s", m.result.Failed, m.result.FirstError))
+	}
+	counted, err := adm.checkCount(ctx, run.Topic, int64(run.Produced))
+	run.Counted = counted
+	if err != nil {
+		return fail(err)
+	}
+	if want := run.Records + warmups(c); run.Produced != want {
+		return fail(fmt.Errorf("the client reports %d records sent, want %d", run.Produced, want))
+	}
+	return run
+}
+
+// warmups is how many records a contender sends before its clock starts:
+// the Go driver one, ProducerPerformance none.
+func warmups(c Contender) int {
+	if c.Java {
+		return 0
+	}
+	return 1
+}
+
+func logRun(w io.Writer, r Run) {
+	if r.Err != "" {
+		fmt.Fprintf(w, "round %d %-8s %-19s FAILED: %s\n", r.Round, r.Workload, r.Client, firstLine(r.Err))
+		return
+	}
+	fmt.Fprintf(w, "round %d %-8s %-19s %6.2f µs/record CPU %9.0f records/s %5d MiB RSS p50 %v p99 %v requests %d\n",
+		r.Round, r.Workload, r.Client, r.cpuPerRecord(), r.recordsPerSec(), r.MaxRSS>>20, r.P50, r.P99, r.Requests)
+}
+
+func (r Run) cpuPerRecord() float64 {
+	return float64(r.CPU.Microseconds()) / float64(r.Records)
+}
+
+func (r Run) recordsPerSec() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.Records) / r.Elapsed.Seconds()
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
+// Machine is what the report says about where it ran.
+type Machine struct {
+	OS     string `json:"os"`
+	CPU    string `json:"cpu"`
+	Cores  int    `json:"cores"`
+	Memory string `json:"memory"`
+	Go     string `json:"go"`
+	Java   string `json:"java,omitempty"`
+}
+
+// ModuleDir finds the bench module's directory with `go list`, so that the
+// race runs from anywhere in the repository.
+func ModuleDir(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}", "github.com/gokafka/producer/bench").Output()
+	if err != nil {
+		return "", fmt.Errorf("finding the bench module (run from inside the repository): %w", err)
+	}
+	dir := strings.TrimSpace(string(out))
+	if _, err := os.Stat(filepath.Join(dir, "go.mod")); err != nil {
+		return "", fmt.Errorf("bench module at %q: %w", dir, err)
+	}
+	return dir, nil
+}
+
+// commitOf is the repository's commit, marked when the work tree has
+// changes; empty outside git.
+func commitOf(ctx context.Context, dir string) string {
+	out, err := exec.CommandContext(ctx, "git", "-C", dir, "describe", "--always", "--dirty").Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}

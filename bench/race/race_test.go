@@ -1,0 +1,156 @@
+package race
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/gokafka/producer/integration/embedded"
+)
+
+// TestRaceEndToEnd races our producer and franz-go with tiny record counts
+// through the whole harness: building the contenders, a broker process per
+// run, the watermark check, the results file and the report.
+func TestRaceEndToEnd(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	moduleDir, err := ModuleDir(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var clients []Contender
+	for _, name := range []string{"gokafka", Baseline} {
+		c, err := ContenderByName(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, c)
+	}
+	var workloads []Workload
+	for _, name := range []string{"nokey", "zstd", "senders", "latency"} {
+		w, err := WorkloadByName(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		workloads = append(workloads, w)
+	}
+	var log strings.Builder
+	res, err := Race(ctx, Options{
+		Clients: clients, Workloads: workloads, Rounds: 2,
+		Records: 2000, LatencyRecords: 200,
+		BrokerName: "embedded", ModuleDir: moduleDir, WorkDir: t.TempDir(), Log: &log,
+	})
+	if err != nil {
+		t.Fatalf("race: %v\n%s", err, log.String())
+	}
+	if want := 2 * len(workloads) * len(clients); len(res.Runs) != want {
+		t.Fatalf("%d runs, want %d:\n%s", len(res.Runs), want, log.String())
+	}
+	for _, r := range res.Runs {
+		if r.Err != "" {
+			t.Fatalf("round %d %s %s: %s", r.Round, r.Workload, r.Client, r.Err)
+		}
+		want := r.Records + 1 // the warm-up record
+		if r.Produced != want || r.Counted != int64(want) {
+			t.Errorf("%s %s: produced %d, counted %d, want %d", r.Workload, r.Client, r.Produced, r.Counted, want)
+		}
+		if r.CPU <= 0 || r.MaxRSS <= 0 || r.Elapsed <= 0 || r.Requests <= 0 {
+			t.Errorf("%s %s: unmeasured: CPU %v, RSS %d, elapsed %v, requests %d", r.Workload, r.Client, r.CPU, r.MaxRSS, r.Elapsed, r.Requests)
+		}
+		if (r.Workload == "latency") != (r.P99 > 0) {
+			t.Errorf("%s %s: p99 %v, want one on the latency workload only", r.Workload, r.Client, r.P99)
+		}
+	}
+
+	out := t.TempDir()
+	resultsDir := filepath.Join(out, "results")
+	if err := WriteResults(resultsDir, res); err != nil {
+		t.Fatal(err)
+	}
+	if err := Render(resultsDir, out); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(out, "RESULTS.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| gokafka | ", "| franz-go | ", "1.00x", "### 1,000 synchronous senders", "race-embedded.svg"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("RESULTS.md lacks %q:\n%s", want, md)
+		}
+	}
+	svg, err := os.ReadFile(filepath.Join(out, "race-embedded.svg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(svg), "<svg") || !strings.Contains(string(svg), ">gokafka<") {
+		t.Errorf("the chart is not an SVG naming the clients:\n%.300s", svg)
+	}
+}
+
+// TestCheckCountRejectsMismatch shows the watermark check can fail: a
+// topic holding three records passes only for three.
+func TestCheckCountRejectsMismatch(t *testing.T) {
+	cluster, err := embedded.Start(embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	adm, err := newAdmin(cluster.Addrs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.close()
+	const topic = "counted"
+	if err := adm.createTopic(ctx, topic, partitions); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cluster.Addrs()...), kgo.DefaultProduceTopic(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for i := range 3 {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte{byte(i)}}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := adm.checkCount(ctx, topic, 3); err != nil || got != 3 {
+		t.Fatalf("checkCount(3) = %d, %v; want 3, nil", got, err)
+	}
+	for _, want := range []int64{2, 4} {
+		if _, err := adm.checkCount(ctx, topic, want); err == nil {
+			t.Errorf("checkCount(%d) passed on a topic of 3 records", want)
+		}
+	}
+	if _, err := adm.checkCount(ctx, "missing", 0); err == nil {
+		t.Error("checkCount passed on a topic that does not exist")
+	}
+}
+
+// TestParseJava reads ProducerPerformance's summary line.
+func TestParseJava(t *testing.T) {
+	out := "500 records sent, 100.0 records/sec (0.01 MB/sec), 3.0 ms avg latency, 9.0 ms max latency.\n" +
+		"1000000 records sent, 250000.0 records/sec (23.84 MB/sec), 12.34 ms avg latency, 300.00 ms max latency, 10 ms 50th, 20 ms 95th, 30 ms 99th, 40 ms 99.9th.\n" +
+		"producer-metrics:request-total:{client-id=perf-producer-client}                  : 1234.000\n"
+	r, err := parseJava(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Produced != 1000000 || r.Elapsed != 4*time.Second || r.P50 != 10*time.Millisecond || r.P99 != 30*time.Millisecond {
+		t.Errorf("parsed %+v", r)
+	}
+	if n := javaRequestCount(out); n != 1234 {
+		t.Errorf("request count %d, want 1234", n)
+	}
+	if _, err := parseJava("Exception in thread main"); err == nil {
+		t.Error("parsed output without a summary line")
+	}
+}

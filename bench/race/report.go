@@ -1,0 +1,244 @@
+package race
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Render writes outDir/RESULTS.md and one chart per broker,
+// outDir/race-BROKER.svg, from every results file in resultsDir.
+func Render(resultsDir, outDir string) error {
+	all, err := ReadResults(resultsDir)
+	if err != nil {
+		return err
+	}
+	if len(all) == 0 {
+		return fmt.Errorf("no results in %s: run the race first", resultsDir)
+	}
+	var md strings.Builder
+	writeIntro(&md, all)
+	for _, r := range all {
+		chart := "race-" + r.Broker + ".svg"
+		if err := os.WriteFile(filepath.Join(outDir, chart), []byte(Chart(r)), 0o644); err != nil {
+			return err
+		}
+		writeBroker(&md, r, chart)
+	}
+	writeSettings(&md, all)
+	return os.WriteFile(filepath.Join(outDir, "RESULTS.md"), []byte(md.String()), 0o644)
+}
+
+func writeIntro(md *strings.Builder, all []*Results) {
+	m := all[0].Machine
+	fmt.Fprintf(md, "# The producer race\n\n")
+	fmt.Fprintf(md, "The same workloads through each client, each client a process of its own, written by `go run ./bench/cmd/race` (`make bench-race`). ")
+	fmt.Fprintf(md, "CPU is the client process's user+sys time from its rusage, start-up included (a few ms for a Go client; JVM start-up and JIT for Java), divided by the measured records; peak RSS is its maxrss. ")
+	fmt.Fprintf(md, "Each run gets a fresh topic of %d partitions, and counts only if the topic's high watermarks (ListOffsets, read with franz-go's kadm) add up to exactly the records the client sent, its warm-up record included. ", partitions)
+	fmt.Fprintf(md, "Rounds are interleaved (every client once per workload per round, then the next round); a cell is the median of its rounds, and a ratio is the median of the per-round ratios against %s in the same round.\n\n", Baseline)
+	fmt.Fprintf(md, "**The machine has %d cores and was shared with other work while the race ran**, so absolute numbers are noisy; the interleaved ratios are what the race measures. ", m.Cores)
+	fmt.Fprintf(md, "On the embedded broker, the broker process runs on the same two cores as the client.\n\n")
+	fmt.Fprintf(md, "| | |\n|---|---|\n")
+	fmt.Fprintf(md, "| machine | %s, %s, %d cores, %s |\n", m.OS, m.CPU, m.Cores, m.Memory)
+	fmt.Fprintf(md, "| Go | %s |\n", m.Go)
+	for _, r := range all {
+		if r.Machine.Java != "" {
+			fmt.Fprintf(md, "| Java | %s |\n", r.Machine.Java)
+			break
+		}
+	}
+	for _, name := range clientNames(all) {
+		fmt.Fprintf(md, "| %s | %s |\n", name, clientVersion(all, name))
+	}
+	md.WriteString("\nWorkloads (the anchors, with one thing changed per row): 100-byte random (incompressible) values, no key, no compression, acks=all, linger 5 ms, 64 KiB batches, 32 MiB of buffer, idempotence on where the client has it, one goroutine producing asynchronously.\n\n")
+	md.WriteString("- **no key, no compression**: the anchors.\n")
+	md.WriteString("- **16-byte keys**: a random 16-byte key per record (from a ring of 16,384); each client's default partitioner for keys.\n")
+	md.WriteString("- **lz4**, **zstd**: the codec at its default level.\n")
+	md.WriteString("- **1,000 synchronous senders**: 1,000 goroutines, each producing one record and waiting for its ack before the next (the client's asynchronous produce, then a wait on that record's callback: what franz-go's `ProduceSync` does).\n")
+	md.WriteString("- **latency**: one goroutine paced at 10,000 records/s with linger 0; p50 and p99 from produce to ack. Its CPU per record includes the idle pacing.\n\n")
+	md.WriteString("Values come from a ring of 16,384 random values (1.6 MB, more than any batch), so no batch repeats a value for a codec to find. ")
+	md.WriteString("The Java producer is Apache Kafka's `ProducerPerformance` (kafka-producer-perf-test) with `--payload-file`: 16,384 lines of 100 random bytes in 1..127 (the most random text its UTF-8 reading keeps), so its values compress slightly under zstd where the Go clients' do not; it has neither keys nor concurrent senders, so it runs the other workloads only, and reports latency in whole milliseconds.\n\n")
+	md.WriteString("Rerun:\n\n```\nmake bench-race                                   # embedded broker, Go clients\ngo run ./bench/cmd/race -java                     # and the Java producer\ngo run ./bench/cmd/race -java -kafka              # on a real Kafka that integration/kafka/broker.sh starts\ngo run ./bench/cmd/race -records 200000 -rounds 5 -clients gokafka,franz-go -workloads nokey,zstd\n```\n\n")
+	md.WriteString("confluent-kafka-go needs cgo and a C compiler (it builds with `-tags confluent`); without one, the race skips it and says so. The runs behind every table are in `bench/results/`.\n\n")
+}
+
+func writeBroker(md *strings.Builder, r *Results, chart string) {
+	title := map[string]string{
+		"embedded": "On the embedded broker (franz-go's kfake in a process of its own, fresh for every run)",
+		"kafka":    "On a real Apache Kafka 4.3.1 (one KRaft node from integration/kafka/broker.sh)",
+	}[r.Broker]
+	if title == "" {
+		title = "On " + r.Broker
+	}
+	fmt.Fprintf(md, "## %s\n\n", title)
+	fmt.Fprintf(md, "Run %s, %s; %d rounds; %d records per throughput run, %d per latency run.\n\n",
+		r.Started.Format("2006-01-02 15:04 UTC"), r.Duration, r.Rounds, r.Records, r.Latency)
+	for _, s := range r.Skipped {
+		fmt.Fprintf(md, "- Not raced: %s\n", s)
+	}
+	if len(r.Skipped) > 0 {
+		md.WriteString("\n")
+	}
+	fmt.Fprintf(md, "![CPU per record and throughput per client](%s)\n\n", chart)
+
+	// The headline: CPU ratios against the baseline, workload by client.
+	fmt.Fprintf(md, "CPU per record against %s (median of per-round ratios; below 1 is less CPU):\n\n", Baseline)
+	md.WriteString("| workload |")
+	for _, c := range r.Clients {
+		fmt.Fprintf(md, " %s |", c)
+	}
+	md.WriteString("\n|---|" + strings.Repeat("---:|", len(r.Clients)) + "\n")
+	for _, name := range r.Workloads {
+		w, _ := WorkloadByName(name)
+		fmt.Fprintf(md, "| %s |", w.Title)
+		for _, c := range r.Clients {
+			cl := cellOf(r, name, c)
+			switch {
+			case cl.runs == 0 && cl.failed == 0:
+				md.WriteString(" — |")
+			case cl.runs == 0 || cl.ratio == 0:
+				md.WriteString(" n/a |")
+			default:
+				fmt.Fprintf(md, " %.2fx |", cl.ratio)
+			}
+		}
+		md.WriteString("\n")
+	}
+	md.WriteString("\n")
+
+	for _, name := range r.Workloads {
+		w, _ := WorkloadByName(name)
+		fmt.Fprintf(md, "### %s\n\n", w.Title)
+		latency := w.Rate > 0
+		md.WriteString("| client | CPU µs/record | vs " + Baseline + " | records/s | peak RSS MiB | Produce requests/Mrecord |")
+		if latency {
+			md.WriteString(" p50 ms | p99 ms |")
+		}
+		md.WriteString(" good runs |\n|---|---:|---:|---:|---:|---:|")
+		if latency {
+			md.WriteString("---:|---:|")
+		}
+		md.WriteString("---:|\n")
+		for _, c := range r.Clients {
+			cl := cellOf(r, name, c)
+			if cl.runs == 0 && cl.failed == 0 {
+				continue
+			}
+			if cl.runs == 0 {
+				fmt.Fprintf(md, "| %s | failed |  |  |  |  |", c)
+				if latency {
+					md.WriteString("  |  |")
+				}
+				fmt.Fprintf(md, " 0 of %d |\n", cl.failed)
+				continue
+			}
+			ratio, reqs := "", "unknown"
+			if cl.ratio > 0 {
+				ratio = fmt.Sprintf("%.2fx", cl.ratio)
+			}
+			if cl.requestsPerM >= 0 {
+				reqs = fmt.Sprintf("%.0f", cl.requestsPerM)
+			}
+			fmt.Fprintf(md, "| %s | %.2f | %s | %.0f | %.0f | %s |", c, cl.cpuPerRecord, ratio, cl.recordsPerS, cl.maxRSS/(1<<20), reqs)
+			if latency {
+				fmt.Fprintf(md, " %s | %s |", ms(cl.p50), ms(cl.p99))
+			}
+			fmt.Fprintf(md, " %d of %d |\n", cl.runs, cl.runs+cl.failed)
+		}
+		md.WriteString("\n")
+	}
+	if r.Broker == "embedded" {
+		md.WriteString("Produce requests are counted by the embedded broker. ")
+	} else {
+		md.WriteString("Produce requests on the real broker are known only for the Java producer (its request-total metric, all request kinds). ")
+	}
+	md.WriteString("Records/s is measured by the client from its first measured record to the last ack; for the Java producer it is ProducerPerformance's own figure, which includes connecting.\n\n")
+
+	var failures []string
+	for _, run := range r.Runs {
+		if run.Err != "" {
+			failures = append(failures, fmt.Sprintf("- round %d, %s, %s: %s", run.Round, run.Workload, run.Client, firstLine(run.Err)))
+		}
+	}
+	if len(failures) > 0 {
+		md.WriteString("Runs that failed and are left out of the medians:\n\n" + strings.Join(failures, "\n") + "\n\n")
+	}
+}
+
+// writeSettings lists each client's own configuration as its anchors run
+// reported it.
+func writeSettings(md *strings.Builder, all []*Results) {
+	md.WriteString("## Client settings\n\n")
+	md.WriteString("As each client reported them for the anchors' workload; the other workloads change only the codec, the linger (0 for latency) or the number of senders.\n\n")
+	for _, name := range clientNames(all) {
+		var config []string
+		for _, r := range all {
+			for _, run := range r.Runs {
+				if run.Client == name && run.Workload == "nokey" && len(run.Config) > 0 {
+					config = run.Config
+					break
+				}
+			}
+			if config != nil {
+				break
+			}
+		}
+		if config == nil {
+			continue
+		}
+		fmt.Fprintf(md, "- **%s**: `%s`\n", name, strings.Join(config, "`, `"))
+	}
+	md.WriteString("\n")
+}
+
+// clientNames is every client in any results, in the race's order.
+func clientNames(all []*Results) []string {
+	seen := map[string]bool{}
+	for _, r := range all {
+		for _, c := range r.Clients {
+			seen[c] = true
+		}
+	}
+	var names []string
+	for _, c := range Contenders {
+		if seen[c.Name] {
+			names = append(names, c.Name)
+		}
+	}
+	return names
+}
+
+// clientVersion is the version a client's runs reported.
+func clientVersion(all []*Results, name string) string {
+	for _, r := range all {
+		for _, run := range r.Runs {
+			if run.Client != name || run.Err != "" {
+				continue
+			}
+			switch {
+			case name == "java":
+				return "org.apache.kafka:kafka-tools 4.3.1 (kafka-clients 4.3.1), ProducerPerformance"
+			case run.Version == "(devel)" || run.Version == "":
+				if r.Commit != "" {
+					return "this repository at " + r.Commit
+				}
+				return "this repository"
+			default:
+				v := run.Version
+				for _, c := range run.Config {
+					if l, ok := strings.CutPrefix(c, "librdkafka="); ok {
+						v += ", bundled librdkafka " + l
+					}
+				}
+				return v
+			}
+		}
+	}
+	return "unknown"
+}
+
+func ms(d time.Duration) string {
+	return fmt.Sprintf("%.2f", float64(d)/float64(time.Millisecond))
+}
