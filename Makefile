@@ -123,6 +123,7 @@ benchstat:
 
 bench-baseline:
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) $(BENCHPKGS) > bench/baseline.txt
+
 bench-race:
 	$(GO) run ./bench/cmd/race $(RACE_FLAGS)
 
