@@ -149,15 +149,20 @@ func (m *meter) trackAt(s *shard, size int, start int64) func(producer.RecordMet
 
 // finish records the outcome of one record of shard s produced at start.
 func (m *meter) finish(s *shard, start int64, size int64, err error) {
-	t := s.tally
 	if err != nil {
-		t.failed.Add(1)
+		s.tally.failed.Add(1)
 		m.recordError(err)
 		return
 	}
+	m.acked(s.tally, m.now()-start, size)
+}
+
+// acked counts an acknowledged record of size bytes that took us
+// microseconds, in t or, if another goroutine holds t, in the spare.
+func (m *meter) acked(t *tally, us, size int64) {
 	// Values above the range are clamped rather than dropped: a record that
 	// took longer than ten minutes is still the maximum.
-	us := min(max(m.now()-start, latencyMinMicros), latencyMaxMicros)
+	us = min(max(us, latencyMinMicros), latencyMaxMicros)
 	if t.writing.CompareAndSwap(false, true) {
 		_ = t.hist.RecordValue(us)
 		t.acked++
@@ -193,22 +198,25 @@ type counts struct {
 	sent, acked, failed, bytes int64
 }
 
+// counts reads the outcomes before the records sent: a record is counted
+// sent before it is handed to the producer, so no snapshot has more
+// outcomes than records sent.
 func (m *meter) counts() counts {
 	var c counts
-	for _, s := range m.shards {
-		c.sent += s.sent.Load()
-	}
 	for _, t := range m.tallies {
+		c.failed += t.failed.Load()
 		t.take()
 		c.acked += t.acked
 		c.bytes += t.bytes
 		t.writing.Store(false)
-		c.failed += t.failed.Load()
 	}
 	m.spareMu.Lock()
 	c.acked += m.spareAcked
 	c.bytes += m.spareBytes
 	m.spareMu.Unlock()
+	for _, s := range m.shards {
+		c.sent += s.sent.Load()
+	}
 	return c
 }
 

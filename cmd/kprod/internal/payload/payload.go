@@ -81,7 +81,7 @@ type Generator struct {
 // have: sizes are not negative, Lines is not empty with Lines.
 func New(c Config) *Generator {
 	g := &Generator{kind: c.Kind, size: c.Size, lines: c.Lines}
-	rng := rand.New(rand.NewPCG(1, 2)) // the same records every run
+	rng := rand.NewPCG(1, 2) // the same records every run
 	fill := letters
 	if c.Kind == Random {
 		fill = randomBytes
@@ -112,14 +112,16 @@ func (g *Generator) Kind() Kind { return g.kind }
 // call: the producer copies what it keeps before Produce returns.
 type Source struct {
 	g   *Generator
-	rng *rand.Rand
-	key []byte // a fresh key's buffer
+	pcg *rand.PCG  // fills fresh keys: a concrete type, called directly
+	rng *rand.Rand // draws from the pools, on pcg
+	key []byte     // a fresh key's buffer
 }
 
 // Source returns a source whose random draws are seeded with seed: sources
 // with different seeds draw differently, the same seed the same way.
 func (g *Generator) Source(seed uint64) *Source {
-	s := &Source{g: g, rng: rand.New(rand.NewPCG(seed, 0x6b70726f64))}
+	pcg := rand.NewPCG(seed, 0x6b70726f64)
+	s := &Source{g: g, pcg: pcg, rng: rand.New(pcg)}
 	if g.keySize > 0 {
 		s.key = make([]byte, g.keySize)
 	}
@@ -145,9 +147,9 @@ func (s *Source) Key() []byte {
 		return g.keys[s.rng.IntN(len(g.keys))]
 	case s.key != nil:
 		if g.kind == Random {
-			randomBytes(s.rng, s.key)
+			randomBytes(s.pcg, s.key)
 		} else {
-			letters(s.rng, s.key)
+			letters(s.pcg, s.key)
 		}
 		return s.key
 	}
@@ -157,18 +159,19 @@ func (s *Source) Key() []byte {
 // letters fills b with random upper-case letters, four from each 64-bit
 // draw: each takes 16 bits and maps them onto 26 letters by multiplying
 // and shifting, which is uniform to within 26/65536.
-func letters(rng *rand.Rand, b []byte) {
-	for len(b) > 0 {
-		x := rng.Uint64()
-		for i := 0; i < 4 && len(b) > 0; i++ {
-			b[0] = 'A' + byte((x&0xffff)*26>>16)
-			b, x = b[1:], x>>16
+func letters(rng *rand.PCG, b []byte) {
+	var x uint64
+	for i := range b {
+		if i%4 == 0 {
+			x = rng.Uint64()
 		}
+		b[i] = 'A' + byte((x&0xffff)*26>>16)
+		x >>= 16
 	}
 }
 
 // randomBytes fills b with random bytes, eight from each 64-bit draw.
-func randomBytes(rng *rand.Rand, b []byte) {
+func randomBytes(rng *rand.PCG, b []byte) {
 	var buf [8]byte
 	for len(b) > 0 {
 		binary.LittleEndian.PutUint64(buf[:], rng.Uint64())
