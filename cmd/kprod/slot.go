@@ -14,19 +14,18 @@ import (
 //
 // A shard's slots form a ring that only its goroutine takes from. A slot is
 // busy from take to its callback: take counts it taken, with a plain write
-// that reaches the callback through the library's hand-over of the
-// record; the callback reads the slot, then counts it freed, with an
-// atomic store that orders its reads before the next take's writes. So a
-// record costs one atomic store here, not two. Records complete about in the order they were produced,
-// so the slot after the last one taken is almost always free; when a few
-// in a row are not (a slow partition holds them), the ring grows by a
-// chunk, and keeps its size: once it holds as many slots as records are in
-// flight, taking one allocates nothing.
+// that reaches the callback through the library's hand-over of the record;
+// the callback reads the slot, then counts it freed, with an atomic store
+// that orders its reads before the next take's writes: one atomic store per
+// record. Records complete about in the order they were produced, so the
+// slot after the last one taken is almost always free; when a few in a row
+// are not (a slow partition holds them), the ring grows, and keeps its
+// size: once it holds as many slots as records are in flight, taking one
+// allocates nothing.
 //
-// sync.Pool did the same job before: each callback put its tracker back on
-// the delivery goroutine's processor, and each Produce took one from the
-// producing goroutine's, so nearly every Get stole across processors; it
-// cost more than the rest of the meter together (BenchmarkMeterPerRecord).
+// A sync.Pool of trackers did this job before, but its Put ran on the
+// delivery goroutine's processor and its Get on the producing goroutine's,
+// so most Gets had to take from another processor's share of the pool.
 
 const (
 	// slotChunk is how many slots the ring grows by at least; it grows by
@@ -44,7 +43,7 @@ type slot struct {
 	size     int64
 	m        *meter
 	s        *shard
-	callback func(producer.RecordMetadata, error) // s.done, bound once
+	callback func(producer.RecordMetadata, error) // sl.done, bound once
 }
 
 // slots is a shard's ring of slots.
