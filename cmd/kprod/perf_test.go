@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 const testRecords = 20000
@@ -219,6 +220,21 @@ func TestPerRecordFiguresOnlyWhenMeaningful(t *testing.T) {
 			if strings.Contains(r.stdout, figure) != tc.shown {
 				t.Errorf("%s records: %q shown %t, want %t:\n%s", tc.records, figure, !tc.shown, tc.shown, r.stdout)
 			}
+		}
+	}
+}
+
+// A paced goroutine looks at the clock once per millisecond's worth of
+// records, and at every record when each takes a millisecond or more.
+func TestPaceEvery(t *testing.T) {
+	for interval, want := range map[time.Duration]int64{
+		4 * time.Microsecond: 250, // 250,000 records/s
+		time.Millisecond:     1,
+		time.Second:          1,
+		3 * time.Microsecond: 333,
+	} {
+		if got := paceEvery(interval); got != want {
+			t.Errorf("paceEvery(%v) = %d, want %d", interval, got, want)
 		}
 	}
 }
