@@ -26,9 +26,9 @@ const (
 // handed to the producer, acknowledged and failed, their bytes, why they
 // failed, and the latency from Produce to the callback.
 //
-// It must not weigh on what it measures, so the path of a record touches
-// no lock, allocates nothing and reads the clock once more than the bare
-// library does (see now):
+// It must not weigh on what it measures, so the path of a record takes no
+// mutex, never waits, allocates nothing and reads the clock once more than
+// the bare library does (see now):
 //
 //   - Each producing goroutine owns a shard: its count of records sent, and
 //     the slots that carry each record's start to its callback (slot.go).
