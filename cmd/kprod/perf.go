@@ -151,15 +151,17 @@ func runPerf(cmd *cobra.Command, e *env, o *perfOptions) error {
 	switch o.gen.Kind {
 	case payload.Lines:
 		about = fmt.Sprintf("%s records taken from the %s payloads of %s", group(o.numRecords), group(int64(len(o.gen.Lines))), o.payloadFile)
+	case payload.Random:
+		about = fmt.Sprintf("%s records of %d random bytes", group(o.numRecords), o.recordSize)
 	default:
-		about = fmt.Sprintf("%s records of %d %s bytes", group(o.numRecords), o.recordSize, o.gen.Kind)
+		about = fmt.Sprintf("%s records of %d bytes", group(o.numRecords), o.recordSize)
 	}
 	if o.keySize > 0 {
-		pool := "fresh"
 		if o.keyPool > 0 {
-			pool = "a pool of " + group(int64(o.keyPool))
+			about += fmt.Sprintf(" with %d-byte keys from a pool of %s", o.keySize, group(int64(o.keyPool)))
+		} else {
+			about += fmt.Sprintf(" with fresh %d-byte keys", o.keySize)
 		}
-		about += fmt.Sprintf(" with %d-byte keys (%s)", o.keySize, pool)
 	}
 	return execute(cmd, e, &o.commonOptions, workload{
 		mode:   "perf",
