@@ -12,100 +12,83 @@ import (
 // slot, which carries its start to its callback, and whose callback is
 // bound once, when the slot is made.
 //
-// A shard's slots form a ring that only its goroutine takes from. A slot is
-// busy from take to its callback: take counts it taken, with a plain write
-// that reaches the callback through the library's hand-over of the record;
-// the callback reads the slot, then counts it freed, with an atomic store
-// that orders its reads before the next take's writes: one atomic store per
-// record. Records complete about in the order they were produced, so the
-// slot after the last one taken is almost always free; when a few in a row
-// are not (a slow partition holds them), the ring grows, and keeps its
-// size: once it holds as many slots as records are in flight, taking one
-// allocates nothing.
+// A shard keeps its free slots in two stacks. Its goroutine takes from the
+// first, which it alone touches; callbacks push the slots they are done
+// with onto the second with one compare-and-swap, and when the first runs
+// dry, the goroutine takes the whole second at once with one swap. Pushing
+// and taking everything have no ABA problem (only the swap removes), so
+// no lock is needed, and a pushed slot's fields reach the goroutine
+// through the atomics. A slot is made only when both stacks are empty: a
+// shard ends up with as many slots as it had records in flight at the
+// peak, and once it has them, metering a record allocates nothing.
 //
 // A sync.Pool of trackers did this job before, but its Put ran on the
 // delivery goroutine's processor and its Get on the producing goroutine's,
 // so most Gets had to take from another processor's share of the pool.
 
-const (
-	// slotChunk is how many slots the ring grows by at least; it grows by
-	// its own size when larger, so growing costs O(1) per slot.
-	slotChunk = 256
-	// slotProbe is how many busy slots take skips before it grows the ring.
-	slotProbe = 4
-)
+// slotChunk is how many slots are made at once.
+const slotChunk = 256
 
 // slot carries one in-flight record's start and size to its callback.
 type slot struct {
-	taken    uint32        // written by take only
-	freed    atomic.Uint32 // its callback's copy of taken
-	start    int64         // microseconds, a reading of meter.now
+	start    int64 // microseconds, a reading of meter.now
 	size     int64
-	m        *meter
-	s        *shard
+	next     *slot // the next free slot, while this one is free
+	r        *slots
 	callback func(producer.RecordMetadata, error) // sl.done, bound once
 }
 
-// slots is a shard's ring of slots.
+// slots are a shard's slots, in use or free.
 type slots struct {
-	m    *meter
-	s    *shard
-	ring []*slot
-	next int // the ring's index of the next slot to try
+	m     *meter
+	s     *shard
+	local *slot // free, the shard's goroutine's alone
+	made  int   // slots made so far
+
+	_     [64]byte             // keep freed off the goroutine's cache lines
+	freed atomic.Pointer[slot] // free, pushed by callbacks
+	_     [64]byte
 }
 
 func (r *slots) init(m *meter, s *shard) { r.m, r.s = m, s }
 
-// take marks a free slot busy with a record's start and size, and returns
-// its callback.
+// take fills a free slot with a record's start and size and returns its
+// callback. Only the shard's goroutine may call it.
 func (r *slots) take(start, size int64) func(producer.RecordMetadata, error) {
-	sl := r.free()
+	sl := r.local
+	if sl == nil {
+		if sl = r.freed.Swap(nil); sl == nil {
+			sl = r.make()
+		}
+	}
+	r.local, sl.next = sl.next, nil
 	sl.start, sl.size = start, size
-	sl.taken++
 	return sl.callback
 }
 
-// free returns a slot that is not busy: the next in the ring, or one of the
-// few after it, or a new one.
-func (r *slots) free() *slot {
-	for range min(slotProbe, len(r.ring)) {
-		sl := r.ring[r.next]
-		if r.next++; r.next == len(r.ring) {
-			r.next = 0
-		}
-		if sl.freed.Load() == sl.taken {
-			return sl
-		}
-	}
-	return r.grow()
-}
-
-// grow adds a chunk of slots to the ring after the last one tried, so that
-// they are the next ones tried, and returns the first of them.
-func (r *slots) grow() *slot {
-	n := max(slotChunk, len(r.ring))
-	chunk := make([]slot, n)
-	added := make([]*slot, n)
+// make makes slotChunk slots and returns them as a stack.
+func (r *slots) make() *slot {
+	chunk := make([]slot, slotChunk)
+	r.made += slotChunk
+	var top *slot
 	for i := range chunk {
 		sl := &chunk[i]
-		sl.m, sl.s = r.m, r.s
+		sl.r, sl.next = r, top
 		sl.callback = sl.done
-		added[i] = sl
+		top = sl
 	}
-	ring := make([]*slot, 0, len(r.ring)+n)
-	ring = append(ring, r.ring[:r.next]...)
-	ring = append(ring, added...)
-	r.ring = append(ring, r.ring[r.next:]...)
-	r.next++ // past the slot returned
-	if r.next == len(r.ring) {
-		r.next = 0
-	}
-	return added[0]
+	return top
 }
 
-// done is a record's callback: it records the outcome and frees the slot.
+// done is a record's callback: it frees the slot, then records the outcome.
 func (sl *slot) done(_ producer.RecordMetadata, err error) {
-	start, size := sl.start, sl.size
-	sl.freed.Store(sl.taken)
-	sl.m.finish(sl.s, start, size, err)
+	r, start, size := sl.r, sl.start, sl.size
+	for {
+		top := r.freed.Load()
+		sl.next = top
+		if r.freed.CompareAndSwap(top, sl) {
+			break
+		}
+	}
+	r.m.finish(r.s, start, size, err)
 }
