@@ -40,8 +40,11 @@ func run() error {
 	throughput := flag.Float64("throughput", 0, "records/s cap, paced as kprod perf paces; 0: unlimited")
 	bufferMemory := flag.Int64("buffer-memory", 0, "Config.BufferMemory in bytes; 0: the default")
 	flag.Parse()
-	if *brokers == "" {
+	switch {
+	case *brokers == "":
 		return errors.New("--brokers is required")
+	case *records < 1 || *size < 0 || *keySize < 0 || *keyPool < 0 || *throughput < 0 || *bufferMemory < 0:
+		return errors.New("--num-records must be positive, and sizes, counts and rates not negative")
 	}
 	c := payload.Config{Size: *size, KeySize: *keySize, KeyPool: *keyPool}
 	switch *kind {
