@@ -135,7 +135,8 @@ them (--payload letters), or random bytes, which no codec compresses
 once, so that consecutive records differ and compression ratios are not
 inflated by identical records; or payloads of a file (--payload FILE).
 Generating them costs nothing per record, and metering a record costs one
-clock reading, no lock and no allocation: the figures are the producer's.`,
+clock reading, no mutex and, once warm, no allocation: the figures are the
+producer's.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runPerf(cmd, e, o) },
 	}
 	o.register(cmd)
