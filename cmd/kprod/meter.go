@@ -1,6 +1,7 @@
 package main
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,26 +17,42 @@ const (
 	latencyMinMicros = 1
 	latencyMaxMicros = int64(10 * time.Minute / time.Microsecond)
 	latencySigFigs   = 3
-	// maxShards bounds the memory of the histograms (about 150 KiB each)
-	// when --concurrency is large; goroutines beyond it share shards.
-	maxShards = 16
+	// maxTallies bounds the memory of the histograms (about 150 KiB each)
+	// when --concurrency is large; goroutines beyond it share tallies.
+	maxTallies = 16
 )
 
 // meter counts what happened to the records of one run: how many were
 // handed to the producer, acknowledged and failed, their bytes, why they
 // failed, and the latency from Produce to the callback.
 //
-// Each producing goroutine owns a shard. A shard's counters are atomics read
-// by the progress display; its histogram has a mutex because callbacks run on
-// the producer's goroutines, not on the one that produced the record. The
-// mutex is rarely contended (one producing goroutine per shard, callbacks
-// from a few sender goroutines). BenchmarkMeterRecord measures it: on a
-// 2-core machine the update costs 5 ns, 18 ns with the mutex, and the whole
-// of tracking a record about 100 ns, most of it the two clock readings.
+// It must not weigh on what it measures, so the path of a record takes no
+// mutex, never waits, allocates nothing and reads the clock once more than
+// the bare library does (see now):
+//
+//   - Each producing goroutine owns a shard: its count of records sent, and
+//     the slots that carry each record's start to its callback (slot.go).
+//     Only that goroutine writes them.
+//   - Callbacks record into a tally: acknowledged and failed counts, bytes,
+//     and a latency histogram. The library runs the callbacks of buffered
+//     records on its one delivery goroutine, one at a time (see Produce's
+//     documentation), so a tally's histogram has one writer. The meter
+//     relies on that for speed, not for safety: the writer takes the
+//     histogram with one uncontended compare-and-swap, and a callback that
+//     finds it taken (a second goroutine calling back, as --sync workers
+//     do) records into a spare histogram under a mutex instead of waiting.
+//   - The summary merges the histograms at the end.
+//
+// BenchmarkMeterPerRecord measures the whole of it against a bare callback.
 type meter struct {
-	base   time.Time // latencies are measured on its monotonic clock
-	shards []*shard
-	pool   sync.Pool // of *tracker
+	shards  []*shard
+	tallies []*tally
+
+	// spare counts the acknowledgements whose tally was taken.
+	spareMu    sync.Mutex
+	spare      *hdrhistogram.Histogram
+	spareAcked int64
+	spareBytes int64
 
 	errMu    sync.Mutex
 	errCount map[string]int64
@@ -46,33 +63,53 @@ type meter struct {
 	errCauses map[string]string
 }
 
+// shard is one producing goroutine's part of the meter.
 type shard struct {
-	sent   atomic.Int64
-	acked  atomic.Int64
-	failed atomic.Int64
-	bytes  atomic.Int64 // key and value bytes of acknowledged records
-
-	mu   sync.Mutex
-	hist *hdrhistogram.Histogram
+	sent  atomic.Int64 // read by the progress display
+	tally *tally       // where its records' callbacks count them
+	slots slots        // carry its records' starts to their callbacks
 
 	_ [64]byte // keep neighbouring shards off this one's cache lines
 }
 
+// tally is what the callbacks of some shards' records count.
+type tally struct {
+	// writing is held by whoever updates or reads acked, bytes and hist.
+	writing atomic.Bool
+	acked   int64
+	bytes   int64 // key and value bytes of acknowledged records
+	hist    *hdrhistogram.Histogram
+
+	failed atomic.Int64 // failures are rare: no need to take writing
+
+	_ [64]byte
+}
+
+// take holds t.writing for a reader, who may wait: a writer holds it for
+// one update.
+func (t *tally) take() {
+	for !t.writing.CompareAndSwap(false, true) {
+		runtime.Gosched()
+	}
+}
+
+// newMeter returns a meter for shards producing goroutines; each must use
+// its own shard.
 func newMeter(shards int) *meter {
-	shards = max(1, min(shards, maxShards))
+	shards = max(1, shards)
 	m := &meter{
-		base:      time.Now(),
+		spare:     newHistogram(),
 		errCount:  make(map[string]int64),
 		errFirst:  make(map[string]error),
 		errCauses: make(map[string]string),
 	}
-	for range shards {
-		m.shards = append(m.shards, &shard{hist: newHistogram()})
+	for range min(shards, maxTallies) {
+		m.tallies = append(m.tallies, &tally{hist: newHistogram()})
 	}
-	m.pool.New = func() any {
-		t := &tracker{m: m}
-		t.callback = t.done // bound once, reused with the tracker
-		return t
+	for i := range shards {
+		s := &shard{tally: m.tallies[i%len(m.tallies)]}
+		s.slots.init(m, s)
+		m.shards = append(m.shards, s)
 	}
 	return m
 }
@@ -81,54 +118,63 @@ func newHistogram() *hdrhistogram.Histogram {
 	return hdrhistogram.New(latencyMinMicros, latencyMaxMicros, latencySigFigs)
 }
 
-// shard returns the shard of producing goroutine i.
-func (m *meter) shard(i int) *shard { return m.shards[i%len(m.shards)] }
+// shard returns the shard of producing goroutine i, which only that
+// goroutine may use.
+func (m *meter) shard(i int) *shard { return m.shards[i] }
 
-// now is the time since the meter started, on the monotonic clock.
-func (m *meter) now() time.Duration { return time.Since(m.base) }
+// now is the clock latencies are measured on, in microseconds: the wall
+// clock, which is the cheapest to read (one vDSO call on linux/amd64,
+// where the monotonic clock costs more than twice as much) and is the
+// clock of a record's timestamp, so that one reading serves both. A step
+// of the wall clock during a run (NTP corrects by slewing, not stepping)
+// would skew the latencies of the records in flight across it; a negative
+// one counts as the minimum.
+func (m *meter) now() int64 { return wallMicros() }
 
-// tracker carries one in-flight record's start time to its callback. Trackers
-// are pooled together with their bound callback, so tracking a record does
-// not allocate and allocs_per_record is the library's, not kprod's.
-type tracker struct {
-	m        *meter
-	s        *shard
-	start    time.Duration
-	size     int64
-	callback func(producer.RecordMetadata, error)
-}
+// timestamp is the record timestamp of at, a reading of now: the library
+// then reads no clock for the record.
+func timestamp(at int64) time.Time { return time.UnixMicro(at) }
 
-// track counts a record as sent on shard s and returns the callback to hand
-// to Produce with it.
+// track counts a record of size bytes as sent on shard s now and returns
+// the callback to hand to Produce with it. Only s's goroutine may call it.
 func (m *meter) track(s *shard, size int) func(producer.RecordMetadata, error) {
-	t := m.pool.Get().(*tracker)
-	t.s, t.size = s, int64(size)
+	return m.trackAt(s, size, m.now())
+}
+
+// trackAt is track for a record produced at start, a reading of now.
+func (m *meter) trackAt(s *shard, size int, start int64) func(producer.RecordMetadata, error) {
 	s.sent.Add(1)
-	t.start = m.now()
-	return t.callback
+	return s.slots.take(start, int64(size))
 }
 
-func (t *tracker) done(_ producer.RecordMetadata, err error) {
-	t.m.finish(t.s, t.start, t.size, err)
-	t.s = nil
-	t.m.pool.Put(t)
-}
-
-// finish records the outcome of one record produced at start.
-func (m *meter) finish(s *shard, start time.Duration, size int64, err error) {
+// finish records the outcome of one record of shard s produced at start.
+func (m *meter) finish(s *shard, start int64, size int64, err error) {
 	if err != nil {
-		s.failed.Add(1)
+		s.tally.failed.Add(1)
 		m.recordError(err)
 		return
 	}
-	us := int64((m.now() - start) / time.Microsecond)
-	s.mu.Lock()
+	m.acked(s.tally, m.now()-start, size)
+}
+
+// acked counts an acknowledged record of size bytes that took us
+// microseconds, in t or, if another goroutine holds t, in the spare.
+func (m *meter) acked(t *tally, us, size int64) {
 	// Values above the range are clamped rather than dropped: a record that
 	// took longer than ten minutes is still the maximum.
-	_ = s.hist.RecordValue(min(max(us, latencyMinMicros), latencyMaxMicros))
-	s.mu.Unlock()
-	s.bytes.Add(size)
-	s.acked.Add(1)
+	us = min(max(us, latencyMinMicros), latencyMaxMicros)
+	if t.writing.CompareAndSwap(false, true) {
+		_ = t.hist.RecordValue(us)
+		t.acked++
+		t.bytes += size
+		t.writing.Store(false)
+		return
+	}
+	m.spareMu.Lock()
+	_ = m.spare.RecordValue(us)
+	m.spareAcked++
+	m.spareBytes += size
+	m.spareMu.Unlock()
 }
 
 // recordError counts a failure under its name; errors are rare enough for
@@ -152,13 +198,24 @@ type counts struct {
 	sent, acked, failed, bytes int64
 }
 
+// counts reads the outcomes before the records sent: a record is counted
+// sent before it is handed to the producer, so no snapshot has more
+// outcomes than records sent.
 func (m *meter) counts() counts {
 	var c counts
+	for _, t := range m.tallies {
+		c.failed += t.failed.Load()
+		t.take()
+		c.acked += t.acked
+		c.bytes += t.bytes
+		t.writing.Store(false)
+	}
+	m.spareMu.Lock()
+	c.acked += m.spareAcked
+	c.bytes += m.spareBytes
+	m.spareMu.Unlock()
 	for _, s := range m.shards {
 		c.sent += s.sent.Load()
-		c.acked += s.acked.Load()
-		c.failed += s.failed.Load()
-		c.bytes += s.bytes.Load()
 	}
 	return c
 }
@@ -186,13 +243,17 @@ func (m *meter) errors() (map[string]int64, map[string]error) {
 	return count, first
 }
 
-// latency merges the shards' histograms.
+// latency merges the tallies' histograms. A callback may still run (the
+// final flush gave up), so each is taken as its writer takes it.
 func (m *meter) latency() *hdrhistogram.Histogram {
 	all := newHistogram()
-	for _, s := range m.shards {
-		s.mu.Lock()
-		all.Merge(s.hist)
-		s.mu.Unlock()
+	for _, t := range m.tallies {
+		t.take()
+		all.Merge(t.hist)
+		t.writing.Store(false)
 	}
+	m.spareMu.Lock()
+	all.Merge(m.spare)
+	m.spareMu.Unlock()
 	return all
 }

@@ -10,8 +10,9 @@ import (
 	"github.com/gokafka/producer/protocol/kerr"
 )
 
-// Callbacks from several goroutines, as the producer's senders make them,
-// are all counted, and the histogram holds every acknowledged record.
+// Callbacks from several goroutines at once, as --sync workers make them,
+// are all counted, and the histograms hold every acknowledged record:
+// callbacks that find their tally taken count in the spare.
 func TestMeterConcurrentCallbacks(t *testing.T) {
 	m := newMeter(4)
 	const perShard, shards = 1000, 4
@@ -32,7 +33,7 @@ func TestMeterConcurrentCallbacks(t *testing.T) {
 	producers.Wait()
 	callbacks.Wait()
 	c := m.counts()
-	if c.sent != shards*perShard || c.failed != shards*perShard/10 || c.bytes != 10*c.acked {
+	if c.sent != shards*perShard || c.failed != shards*perShard/10 || c.acked != c.sent-c.failed || c.bytes != 10*c.acked {
 		t.Errorf("counts %+v", c)
 	}
 	if n := m.latency().TotalCount(); n != c.acked {
@@ -41,6 +42,159 @@ func TestMeterConcurrentCallbacks(t *testing.T) {
 	errs, first := m.errors()
 	if errs["NOT_LEADER_OR_FOLLOWER"] != c.failed || first["NOT_LEADER_OR_FOLLOWER"] == nil {
 		t.Errorf("errors %v", errs)
+	}
+}
+
+// The progress display and the summary read the meter while callbacks run:
+// each read is consistent (acked never exceeds sent) and the last is exact.
+func TestMeterReadWhileCallbacksRun(t *testing.T) {
+	m := newMeter(1)
+	s := m.shard(0)
+	const records = 20000
+	queue := make(chan func(producer.RecordMetadata, error), 256)
+	var deliverer sync.WaitGroup
+	deliverer.Go(func() { // one goroutine, as the library delivers
+		for cb := range queue {
+			cb(producer.RecordMetadata{}, nil)
+		}
+	})
+	reading := make(chan struct{})
+	var reader sync.WaitGroup
+	reader.Go(func() {
+		for {
+			c := m.counts()
+			if c.acked > c.sent {
+				t.Errorf("acked %d > sent %d", c.acked, c.sent)
+			}
+			_ = m.latency()
+			select {
+			case <-reading:
+				return
+			default:
+			}
+		}
+	})
+	for range records {
+		queue <- m.track(s, 1)
+	}
+	close(queue)
+	deliverer.Wait()
+	close(reading)
+	reader.Wait()
+	if c := m.counts(); c.sent != records || c.acked != records || c.bytes != records {
+		t.Errorf("counts %+v, want %d of each", c, records)
+	}
+	if n := m.latency().TotalCount(); n != records {
+		t.Errorf("histogram holds %d values, want %d", n, records)
+	}
+}
+
+// Percentiles over several tallies and the spare are those of all the
+// latencies together.
+func TestMeterMergesPercentiles(t *testing.T) {
+	m := newMeter(3)
+	// 1..1000 µs spread over the tallies, 1001..1100 into the spare (its
+	// tally held, as a second goroutine would find it).
+	for us := int64(1); us <= 1000; us++ {
+		m.acked(m.shard(int(us)%3).tally, us, 1)
+	}
+	held := m.shard(0).tally
+	held.take()
+	for us := int64(1001); us <= 1100; us++ {
+		m.acked(held, us, 2)
+	}
+	held.writing.Store(false)
+
+	h := m.latency()
+	if h.TotalCount() != 1100 {
+		t.Fatalf("%d values, want 1100", h.TotalCount())
+	}
+	// Three significant digits: values below 2048 are exact.
+	for q, want := range map[float64]int64{50: 550, 90: 990, 99: 1089, 100: 1100} {
+		if got := h.ValueAtQuantile(q); got != want {
+			t.Errorf("p%v = %d µs, want %d", q, got, want)
+		}
+	}
+	if h.Min() != 1 {
+		t.Errorf("min %d, want 1", h.Min())
+	}
+	if c := m.counts(); c.acked != 1100 || c.bytes != 1000+200 {
+		t.Errorf("counts %+v", c)
+	}
+	// Out of range: clamped, not lost.
+	m.acked(m.shard(1).tally, -5, 0)
+	m.acked(m.shard(1).tally, latencyMaxMicros*2, 0)
+	if h := m.latency(); h.TotalCount() != 1102 || h.Min() != latencyMinMicros || h.Max() < latencyMaxMicros {
+		t.Errorf("clamped: %d values, min %d, max %d", h.TotalCount(), h.Min(), h.Max())
+	}
+}
+
+// A record's latency is the time from track to its callback, on the clock
+// that also gives its timestamp.
+func TestMeterLatencyIsProduceToCallback(t *testing.T) {
+	m := newMeter(1)
+	at := m.now()
+	cb := m.trackAt(m.shard(0), 1, at-250_000) // produced 250 ms ago
+	cb(producer.RecordMetadata{}, nil)
+	h := m.latency()
+	if got := h.Max(); got < 250_000 || got > 250_000+60_000_000 {
+		t.Errorf("latency %d µs, want 250 ms and the test's own time", got)
+	}
+	if ts := timestamp(at); ts.UnixMicro() != at {
+		t.Errorf("timestamp(%d) = %v", at, ts)
+	}
+}
+
+// Slots are reused once their callbacks have run: metering a record
+// allocates nothing once the ring holds as many slots as records are in
+// flight, and the ring does not grow past that.
+func TestSlotsAreReused(t *testing.T) {
+	m := newMeter(1)
+	s := m.shard(0)
+	const inFlight = 1000
+	cbs := make([]func(producer.RecordMetadata, error), 0, inFlight)
+	round := func() {
+		for range inFlight {
+			cbs = append(cbs, m.track(s, 1))
+		}
+		// Out of order, as partitions complete.
+		for i := len(cbs) - 1; i >= 0; i-- {
+			cbs[i](producer.RecordMetadata{}, nil)
+		}
+		cbs = cbs[:0]
+	}
+	round()
+	size := len(s.slots.ring)
+	if allocs := testing.AllocsPerRun(10, round); allocs != 0 {
+		t.Errorf("%v allocations per %d records once warm", allocs, inFlight)
+	}
+	if len(s.slots.ring) != size || size > 2*inFlight {
+		t.Errorf("the ring grew from %d to %d slots for %d records in flight", size, len(s.slots.ring), inFlight)
+	}
+	if c := m.counts(); c.acked != 12*inFlight { // AllocsPerRun runs once more than asked
+		t.Errorf("acked %d, want %d", c.acked, 12*inFlight)
+	}
+}
+
+// A slot still in flight is skipped when take comes round to it, never
+// handed out twice: every callback counts its own record's start.
+func TestSlotsNeverShared(t *testing.T) {
+	m := newMeter(1)
+	s := m.shard(0)
+	first := m.trackAt(s, 1, m.now()-1_000_000) // 1 s ago, still in flight
+	var later []func(producer.RecordMetadata, error)
+	for range 3 * slotChunk {
+		later = append(later, m.trackAt(s, 1, m.now()))
+	}
+	for _, cb := range later {
+		cb(producer.RecordMetadata{}, nil)
+	}
+	if h := m.latency(); h.Max() >= 1_000_000 {
+		t.Fatalf("a later record took the first one's slot: max %d µs", h.Max())
+	}
+	first(producer.RecordMetadata{}, nil)
+	if h := m.latency(); h.Max() < 1_000_000 || h.TotalCount() != 3*slotChunk+1 {
+		t.Errorf("max %d µs over %d records: the first record's start was lost", h.Max(), h.TotalCount())
 	}
 }
 
@@ -67,49 +221,4 @@ func TestGroup(t *testing.T) {
 			t.Errorf("group(%d) = %q, want %q", n, got, want)
 		}
 	}
-}
-
-// BenchmarkMeterRecord is the cost of recording one acknowledged record: the
-// histogram alone, with the shard's mutex, the whole of finish (two clock
-// readings included), from one goroutine and from two sharing a shard, and
-// the pooled tracker round trip, which must not allocate.
-func BenchmarkMeterRecord(b *testing.B) {
-	b.Run("histogram-only", func(b *testing.B) {
-		h := newHistogram()
-		for i := range b.N {
-			_ = h.RecordValue(int64(i%5000 + 1))
-		}
-	})
-	b.Run("histogram-with-mutex", func(b *testing.B) {
-		s := &shard{hist: newHistogram()}
-		for i := range b.N {
-			s.mu.Lock()
-			_ = s.hist.RecordValue(int64(i%5000 + 1))
-			s.mu.Unlock()
-		}
-	})
-	b.Run("finish", func(b *testing.B) {
-		m := newMeter(1)
-		s := m.shard(0)
-		for range b.N {
-			m.finish(s, m.now(), 100, nil)
-		}
-	})
-	b.Run("finish-parallel-one-shard", func(b *testing.B) {
-		m := newMeter(1)
-		s := m.shard(0)
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				m.finish(s, m.now(), 100, nil)
-			}
-		})
-	})
-	b.Run("track-and-callback", func(b *testing.B) {
-		m := newMeter(1)
-		s := m.shard(0)
-		b.ReportAllocs()
-		for range b.N {
-			m.track(s, 100)(producer.RecordMetadata{}, nil)
-		}
-	})
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	producer "github.com/gokafka/producer"
+	"github.com/gokafka/producer/cmd/kprod/internal/payload"
 )
 
 // perfOptions are the flags of kprod perf (and of kprod alone).
@@ -18,15 +18,23 @@ type perfOptions struct {
 	commonOptions
 	numRecords       int64
 	recordSize       int
+	payload          string
 	payloadFile      string
 	payloadDelimiter string
 	keySize          int
+	keyPool          int
 	throughput       float64
 	concurrency      int
 	sync             bool
 
-	payloads [][]byte // read from --payload-file by validate
+	gen payload.Config // what validate made of the payload and key flags
 }
+
+// The values of --payload that are not file names.
+const (
+	payloadLetters = "letters"
+	payloadRandom  = "random"
+)
 
 func newPerfOptions() *perfOptions { return &perfOptions{} }
 
@@ -35,9 +43,11 @@ func (o *perfOptions) register(cmd *cobra.Command) {
 	o.commonOptions.register(fs)
 	fs.Int64Var(&o.numRecords, "num-records", 1_000_000, "records to produce")
 	fs.IntVar(&o.recordSize, "record-size", 100, "value size in bytes")
-	fs.StringVar(&o.payloadFile, "payload-file", "", "take each value at random from the payloads of this `file` instead of --record-size random letters")
-	fs.Var(escapedVar(&o.payloadDelimiter, `\n`), "payload-delimiter", "what separates the payloads of --payload-file ("+escapesHelp+")")
-	fs.IntVar(&o.keySize, "key-size", 0, "key size in bytes; 0: no key, otherwise keys drawn from a fixed pool of random keys")
+	fs.StringVar(&o.payload, "payload", payloadLetters, "values: letters (random upper-case letters, as kafka-producer-perf-test), random (incompressible bytes), or a `file` whose payloads are taken at random")
+	fs.StringVar(&o.payloadFile, "payload-file", "", "same as --payload `file`")
+	fs.Var(escapedVar(&o.payloadDelimiter, `\n`), "payload-delimiter", "what separates the payloads of a --payload file ("+escapesHelp+")")
+	fs.IntVar(&o.keySize, "key-size", 0, "key size in bytes; 0: no key")
+	fs.IntVar(&o.keyPool, "key-pool", 1024, "keys are drawn from a pool of this many random keys made up front; 0: a fresh random key for every record")
 	fs.Float64Var(&o.throughput, "throughput", 0, "records/s cap over all goroutines; 0 or -1: unlimited")
 	fs.IntVar(&o.concurrency, "concurrency", 1, "goroutines producing")
 	fs.BoolVar(&o.sync, "sync", false, "each goroutine waits for each record's ack before the next (Send instead of Produce)")
@@ -50,21 +60,16 @@ func (o *perfOptions) validate(cmd *cobra.Command) error {
 	if o.recordSize < 0 {
 		return usagef("--record-size: %d is negative", o.recordSize)
 	}
-	if o.payloadFile != "" {
-		if cmd.Flags().Changed("record-size") {
-			return usagef("--payload-file: not with --record-size: the values come from the file")
-		}
-		delim, err := unescape(o.payloadDelimiter)
-		if err != nil || len(delim) == 0 {
-			return usagef("--payload-delimiter: %q: want a non-empty string (%v)", o.payloadDelimiter, err)
-		}
-		if o.payloads, err = readPayloads(o.payloadFile, delim); err != nil {
-			return usagef("--payload-file: %v", err)
-		}
+	if err := o.validatePayload(cmd); err != nil {
+		return err
 	}
 	if o.keySize < 0 {
 		return usagef("--key-size: %d is negative", o.keySize)
 	}
+	if o.keyPool < 0 {
+		return usagef("--key-pool: %d is negative", o.keyPool)
+	}
+	o.gen.KeySize, o.gen.KeyPool = o.keySize, o.keyPool
 	if o.throughput < 0 && o.throughput != -1 {
 		return usagef("--throughput: %v is negative (use 0 or -1 for unlimited)", o.throughput)
 	}
@@ -72,6 +77,47 @@ func (o *perfOptions) validate(cmd *cobra.Command) error {
 		return usagef("--concurrency: %d is less than 1", o.concurrency)
 	}
 	return o.commonOptions.validate(cmd)
+}
+
+// validatePayload makes o.gen's values from --payload, or --payload-file,
+// its older spelling for a file.
+func (o *perfOptions) validatePayload(cmd *cobra.Command) error {
+	file := o.payloadFile
+	if file != "" && cmd.Flags().Changed("payload") {
+		return usagef("--payload-file: not with --payload, which it is another name for")
+	}
+	switch o.payload {
+	case payloadLetters:
+		o.gen.Kind = payload.Letters
+	case payloadRandom:
+		o.gen.Kind = payload.Random
+	case "":
+		return usagef("--payload: want letters, random or a file name")
+	default:
+		file = o.payload
+	}
+	o.gen.Size = o.recordSize
+	if file == "" {
+		return nil
+	}
+	flag := "--payload"
+	if o.payloadFile != "" {
+		flag = "--payload-file"
+	}
+	if cmd.Flags().Changed("record-size") {
+		return usagef("%s: not with --record-size: the values come from the file", flag)
+	}
+	delim, err := unescape(o.payloadDelimiter)
+	if err != nil || len(delim) == 0 {
+		return usagef("--payload-delimiter: %q: want a non-empty string (%v)", o.payloadDelimiter, err)
+	}
+	lines, err := readPayloads(file, delim)
+	if err != nil {
+		return usagef("%s: %v", flag, err)
+	}
+	o.payloadFile = file
+	o.gen = payload.Config{Kind: payload.Lines, Lines: lines}
+	return nil
 }
 
 func newPerfCommand(e *env) *cobra.Command {
@@ -83,10 +129,14 @@ func newPerfCommand(e *env) *cobra.Command {
 producer takes them (or at --throughput records/s) and reports throughput,
 latency from Produce to acknowledgement, batching, compression and CPU cost.
 
-Values are random upper-case letters, as kafka-producer-perf-test makes them,
-but taken at different offsets of a 1 MiB pool generated once, so that
-consecutive records differ and compression ratios are not inflated by
-identical records. Generating them costs nothing per record.`,
+Values are random upper-case letters, as kafka-producer-perf-test makes
+them (--payload letters), or random bytes, which no codec compresses
+(--payload random), taken at different offsets of a 1 MiB pool generated
+once, so that consecutive records differ and compression ratios are not
+inflated by identical records; or payloads of a file (--payload FILE).
+Generating them costs nothing per record, and metering a record costs one
+clock reading, no mutex and, once warm, no allocation: the figures are the
+producer's.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runPerf(cmd, e, o) },
 	}
 	o.register(cmd)
@@ -97,13 +147,22 @@ func runPerf(cmd *cobra.Command, e *env, o *perfOptions) error {
 	if err := o.validate(cmd); err != nil {
 		return err
 	}
-	g := newGenerator(o.recordSize, o.keySize, o.payloads)
-	about := fmt.Sprintf("%s records of %d bytes", group(o.numRecords), o.recordSize)
-	if o.payloads != nil {
-		about = fmt.Sprintf("%s records taken from the %s payloads of %s", group(o.numRecords), group(int64(len(o.payloads))), o.payloadFile)
+	g := payload.New(o.gen)
+	var about string
+	switch o.gen.Kind {
+	case payload.Lines:
+		about = fmt.Sprintf("%s records taken from the %s payloads of %s", group(o.numRecords), group(int64(len(o.gen.Lines))), o.payloadFile)
+	case payload.Random:
+		about = fmt.Sprintf("%s records of %d random bytes", group(o.numRecords), o.recordSize)
+	default:
+		about = fmt.Sprintf("%s records of %d bytes", group(o.numRecords), o.recordSize)
 	}
 	if o.keySize > 0 {
-		about += fmt.Sprintf(" with %d-byte keys", o.keySize)
+		if o.keyPool > 0 {
+			about += fmt.Sprintf(" with %d-byte keys from a pool of %s", o.keySize, group(int64(o.keyPool)))
+		} else {
+			about += fmt.Sprintf(" with fresh %d-byte keys", o.keySize)
+		}
 	}
 	return execute(cmd, e, &o.commonOptions, workload{
 		mode:   "perf",
@@ -120,7 +179,7 @@ func runPerf(cmd *cobra.Command, e *env, o *perfOptions) error {
 // runGenerators produces o.numRecords records from o.concurrency goroutines
 // and returns when all were handed to the producer (and, with --sync,
 // acknowledged) or stop is done.
-func runGenerators(stop, produceCtx context.Context, p recordSink, m *meter, o *perfOptions, g *generator) {
+func runGenerators(stop, produceCtx context.Context, p recordSink, m *meter, o *perfOptions, g *payload.Generator) {
 	// Checking an atomic per record is cheaper than stop.Err().
 	var stopping atomic.Bool
 	stopWatch := context.AfterFunc(stop, func() { stopping.Store(true) })
@@ -135,11 +194,12 @@ func runGenerators(stop, produceCtx context.Context, p recordSink, m *meter, o *
 			n++
 		}
 		w := &worker{
-			p: p, m: m, g: g, s: m.shard(i), topic: o.topic, sync: o.sync,
+			p: p, m: m, src: g.Source(uint64(first)), s: m.shard(i), topic: o.topic, sync: o.sync,
 			first: first, n: n, stopping: &stopping,
 		}
 		if o.throughput > 0 {
 			w.interval = time.Duration(float64(time.Second) * float64(o.concurrency) / o.throughput)
+			w.paceEach = paceEvery(w.interval)
 		}
 		first += n
 		wg.Go(func() { w.run(stop, produceCtx) })
@@ -151,41 +211,57 @@ func runGenerators(stop, produceCtx context.Context, p recordSink, m *meter, o *
 type worker struct {
 	p        recordSink
 	m        *meter
-	g        *generator
+	src      *payload.Source // deterministic per worker
 	s        *shard
 	topic    string
 	sync     bool
 	first, n int64
 	interval time.Duration // between records of this goroutine; 0: no pacing
+	paceEach int64         // records between two looks at the clock for pacing
 	stopping *atomic.Bool
 }
 
 // run produces the worker's records until they are all handed over or
 // stop is done; produceCtx bounds the waits inside Produce and Send.
+//
+// A record's timestamp is the clock reading its latency starts from, so
+// the producer, which reads the clock for a record without one, reads
+// none: metering adds one clock reading per record, the callback's.
 func (w *worker) run(stop, produceCtx context.Context) {
-	rng := rand.New(rand.NewPCG(uint64(w.first), 0x6b70726f64)) // deterministic per worker
 	rec := producer.Record{Topic: w.topic}
 	start := time.Now()
 	for i := range w.n {
 		if w.stopping.Load() {
 			return
 		}
-		if w.interval > 0 && !w.pace(stop, start.Add(time.Duration(i)*w.interval)) {
+		if w.interval > 0 && i%w.paceEach == 0 && !w.pace(stop, start.Add(time.Duration(i)*w.interval)) {
 			return
 		}
-		seq := w.first + i
-		rec.Key = w.g.key(rng)
-		rec.Value = w.g.value(seq, rng)
+		rec.Key = w.src.Key()
+		rec.Value = w.src.Value(w.first + i)
 		size := len(rec.Key) + len(rec.Value)
+		at := w.m.now()
+		rec.Timestamp = timestamp(at)
 		if w.sync {
-			t0 := w.m.now()
 			w.s.sent.Add(1)
 			_, err := w.p.Send(produceCtx, &rec)
-			w.m.finish(w.s, t0, int64(size), err)
+			w.m.finish(w.s, at, int64(size), err)
 			continue
 		}
-		w.p.Produce(produceCtx, &rec, w.m.track(w.s, size))
+		w.p.Produce(produceCtx, &rec, w.m.trackAt(w.s, size, at))
 	}
+}
+
+// pacePeriod is how often a paced worker looks at the clock: it produces
+// a millisecond's worth of records, then waits until the next is due. A
+// look and a timer per record would cost more than producing it at high
+// rates (kafka-producer-perf-test's throttler, likewise, sleeps only once
+// it is 2 ms ahead).
+const pacePeriod = time.Millisecond
+
+// paceEvery is how many records of one interval each make a pacePeriod.
+func paceEvery(interval time.Duration) int64 {
+	return max(1, int64(pacePeriod/interval))
 }
 
 // pace waits until due; false if ctx ended first.
@@ -202,62 +278,4 @@ func (w *worker) pace(ctx context.Context, due time.Time) bool {
 	case <-ctx.Done():
 		return false
 	}
-}
-
-// generator hands out record values and keys made once, up front.
-type generator struct {
-	pool     []byte // valuePoolSize+size random letters
-	size     int
-	keys     [][]byte
-	modulus  int64
-	payloads [][]byte // --payload-file: values to choose from instead of the pool
-}
-
-const (
-	valuePoolSize = 1 << 20
-	keyPoolSize   = 1024
-	// valueStride spaces the values of consecutive records in the pool. It
-	// is odd, so coprime with the pool's power-of-two size: 2^20 records in
-	// a row start at 2^20 different offsets.
-	valueStride = 7919
-)
-
-func newGenerator(size, keySize int, payloads [][]byte) *generator {
-	if payloads != nil {
-		size = 0 // the pool is not used
-	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	letters := func(n int) []byte {
-		b := make([]byte, n)
-		for i := range b {
-			b[i] = byte('A' + rng.IntN(26))
-		}
-		return b
-	}
-	g := &generator{pool: letters(valuePoolSize + size), size: size, modulus: valuePoolSize, payloads: payloads}
-	if keySize > 0 {
-		for range keyPoolSize {
-			g.keys = append(g.keys, letters(keySize))
-		}
-	}
-	return g
-}
-
-// value is record seq's value: a window of the pool, not a copy (Produce
-// copies what it keeps), or a payload chosen at random, as
-// kafka-producer-perf-test chooses them.
-func (g *generator) value(seq int64, rng *rand.Rand) []byte {
-	if g.payloads != nil {
-		return g.payloads[rng.IntN(len(g.payloads))]
-	}
-	off := (seq * valueStride) % g.modulus
-	return g.pool[off : off+int64(g.size) : off+int64(g.size)]
-}
-
-// key is a key from the pool, or nil without --key-size.
-func (g *generator) key(rng *rand.Rand) []byte {
-	if len(g.keys) == 0 {
-		return nil
-	}
-	return g.keys[rng.IntN(len(g.keys))]
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 const testRecords = 20000
@@ -113,35 +114,92 @@ func TestProgressAlways(t *testing.T) {
 	parseSummary(t, r) // stdout holds the summary alone
 }
 
-// --payload-file: every value is one of the file's payloads, chosen at
-// random, as kafka-producer-perf-test chooses them.
+// --payload FILE, or --payload-file FILE: every value is one of the file's
+// payloads, chosen at random, as kafka-producer-perf-test chooses them.
 func TestPerfPayloadFile(t *testing.T) {
-	brokers, topic := sharedBroker(t), uniqueTopic("payloads")
+	brokers := sharedBroker(t)
 	file := filepath.Join(t.TempDir(), "payloads.txt")
 	payloads := map[string]bool{"alpha": true, "beta, with a comma": true, `{"json": true}`: true}
 	if err := os.WriteFile(file, []byte("alpha\nbeta, with a comma\n{\"json\": true}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	const n = 300
-	r := runKprod(t, "", "perf", "-b", brokers, "--create-topic", "-t", topic, "--partitions", "1",
-		"--payload-file", file, "--num-records", fmt.Sprint(n), "--json")
-	if r.code != exitOK {
-		t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
+	for _, flag := range []string{"--payload", "--payload-file"} {
+		t.Run(flag, func(t *testing.T) {
+			const n = 300
+			topic := uniqueTopic("payloads")
+			r := runKprod(t, "", "perf", "-b", brokers, "--create-topic", "-t", topic, "--partitions", "1",
+				flag, file, "--num-records", fmt.Sprint(n), "--json")
+			if r.code != exitOK {
+				t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
+			}
+			seen := map[string]int{}
+			var bytes int64
+			for _, rec := range readBack(t, brokers, topic, n) {
+				if !payloads[string(rec.Value)] {
+					t.Fatalf("value %q is not a payload of the file", rec.Value)
+				}
+				seen[string(rec.Value)]++
+				bytes += int64(len(rec.Value))
+			}
+			if len(seen) != len(payloads) {
+				t.Errorf("values %v: not every payload was used in %d records", seen, n)
+			}
+			if s := parseSummary(t, r); s.Bytes != bytes {
+				t.Errorf("summary counts %d bytes, the records hold %d", s.Bytes, bytes)
+			}
+		})
 	}
-	seen := map[string]int{}
-	var bytes int64
-	for _, rec := range readBack(t, brokers, topic, n) {
-		if !payloads[string(rec.Value)] {
-			t.Fatalf("value %q is not a payload of the file", rec.Value)
-		}
-		seen[string(rec.Value)]++
-		bytes += int64(len(rec.Value))
-	}
-	if len(seen) != len(payloads) {
-		t.Errorf("values %v: not every payload was used in %d records", seen, n)
-	}
-	if s := parseSummary(t, r); s.Bytes != bytes {
-		t.Errorf("summary counts %d bytes, the records hold %d", s.Bytes, bytes)
+}
+
+// --payload random values are random bytes, which zstd cannot compress;
+// --payload letters (the default) are upper-case letters, which it can.
+// Keys are fresh for each record with --key-pool 0, and drawn from the
+// pool otherwise.
+func TestPerfPayloadAndKeys(t *testing.T) {
+	brokers := sharedBroker(t)
+	const n = 2000
+	for _, tc := range []struct {
+		payload string
+		keyPool int
+	}{{"random", 0}, {"letters", 10}} {
+		t.Run(tc.payload, func(t *testing.T) {
+			topic := uniqueTopic("payload-" + tc.payload)
+			r := runKprod(t, "", "perf", "-b", brokers, "--create-topic", "-t", topic, "--partitions", "1",
+				"--payload", tc.payload, "--key-size", "16", "--key-pool", fmt.Sprint(tc.keyPool),
+				"--compression", "zstd", "--num-records", fmt.Sprint(n), "--json")
+			if r.code != exitOK {
+				t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
+			}
+			keys, allLetters := map[string]bool{}, true
+			for _, rec := range readBack(t, brokers, topic, n) {
+				if len(rec.Key) != 16 || len(rec.Value) != 100 {
+					t.Fatalf("key of %d bytes, value of %d", len(rec.Key), len(rec.Value))
+				}
+				keys[string(rec.Key)] = true
+				for _, c := range append(rec.Key, rec.Value...) {
+					allLetters = allLetters && 'A' <= c && c <= 'Z'
+				}
+			}
+			s := parseSummary(t, r)
+			switch tc.payload {
+			case "random":
+				// Only the records' framing (lengths, offset and time
+				// deltas: about 8 bytes of 124) compresses.
+				if allLetters || s.CompressionRatio > 1.1 {
+					t.Errorf("random payload: letters only %t, compression ratio %v", allLetters, s.CompressionRatio)
+				}
+				if len(keys) != n {
+					t.Errorf("fresh keys: %d distinct in %d records", len(keys), n)
+				}
+			case "letters":
+				if !allLetters || s.CompressionRatio < 1.3 {
+					t.Errorf("letters payload: letters only %t, compression ratio %v", allLetters, s.CompressionRatio)
+				}
+				if len(keys) != tc.keyPool {
+					t.Errorf("a pool of %d keys: %d distinct in %d records", tc.keyPool, len(keys), n)
+				}
+			}
+		})
 	}
 }
 
@@ -162,6 +220,21 @@ func TestPerRecordFiguresOnlyWhenMeaningful(t *testing.T) {
 			if strings.Contains(r.stdout, figure) != tc.shown {
 				t.Errorf("%s records: %q shown %t, want %t:\n%s", tc.records, figure, !tc.shown, tc.shown, r.stdout)
 			}
+		}
+	}
+}
+
+// A paced goroutine looks at the clock once per millisecond's worth of
+// records, and at every record when each takes a millisecond or more.
+func TestPaceEvery(t *testing.T) {
+	for interval, want := range map[time.Duration]int64{
+		4 * time.Microsecond: 250, // 250,000 records/s
+		time.Millisecond:     1,
+		time.Second:          1,
+		3 * time.Microsecond: 333,
+	} {
+		if got := paceEvery(interval); got != want {
+			t.Errorf("paceEvery(%v) = %d, want %d", interval, got, want)
 		}
 	}
 }

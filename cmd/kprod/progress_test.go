@@ -15,9 +15,8 @@ func meterWith(acked, failed, bytes int64) *meter {
 	m := newMeter(1)
 	s := m.shard(0)
 	s.sent.Store(acked + failed)
-	s.acked.Store(acked)
-	s.failed.Store(failed)
-	s.bytes.Store(bytes)
+	s.tally.acked, s.tally.bytes = acked, bytes
+	s.tally.failed.Store(failed)
 	return m
 }
 
