@@ -9,6 +9,7 @@ import (
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
 	producer "github.com/gokafka/producer"
+	"github.com/gokafka/producer/internal/clock"
 )
 
 // Latencies are recorded in microseconds from 1µs to 10 minutes with three
@@ -129,7 +130,7 @@ func (m *meter) shard(i int) *shard { return m.shards[i] }
 // of the wall clock during a run (NTP corrects by slewing, not stepping)
 // would skew the latencies of the records in flight across it; a negative
 // one counts as the minimum.
-func (m *meter) now() int64 { return wallMicros() }
+func (m *meter) now() int64 { return clock.WallMicros() }
 
 // timestamp is the record timestamp of at, a reading of now: the library
 // then reads no clock for the record.

@@ -29,8 +29,8 @@ type Real struct{}
 // Now returns time.Now().
 func (Real) Now() time.Time { return time.Now() }
 
-// UnixMilli reads the wall clock alone (see wallMillis).
-func (Real) UnixMilli() int64 { return wallMillis() }
+// UnixMilli reads the wall clock alone (see WallMicros).
+func (Real) UnixMilli() int64 { return WallMicros() / 1000 }
 
 // NewTimer wraps time.NewTimer.
 func (Real) NewTimer(d time.Duration) Timer { return realTimer{time.NewTimer(d)} }

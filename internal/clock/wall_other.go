@@ -4,6 +4,7 @@ package clock
 
 import "time"
 
-// wallMillis reads the wall clock. Elsewhere than linux/amd64,
-// syscall.Gettimeofday may be a real system call, dearer than time.Now.
-func wallMillis() int64 { return time.Now().UnixMilli() }
+// WallMicros reads the wall clock, in microseconds since the Unix epoch.
+// Elsewhere than linux/amd64, syscall.Gettimeofday may be a real system
+// call, dearer than time.Now.
+func WallMicros() int64 { return time.Now().UnixMicro() }
