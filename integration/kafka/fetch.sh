@@ -16,6 +16,54 @@ fetch_failed() {
 	die "$@"
 }
 
+# copy_dependencies WORK NAME ARTIFACT: download org.apache.kafka:ARTIFACT
+# at KAFKA_VERSION and its runtime dependencies into WORK/lib, through a
+# throw-away pom (WORK/pom.xml, project NAME) that later mvn calls reuse.
+copy_dependencies() {
+	local work=$1 name=$2 artifact=$3
+	cat >"$work/pom.xml" <<EOF
+<?xml version="1.0" encoding="UTF-8"?>
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>gokafka</groupId>
+  <artifactId>$name</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency>
+      <groupId>org.apache.kafka</groupId>
+      <artifactId>$artifact</artifactId>
+      <version>$KAFKA_VERSION</version>
+    </dependency>
+  </dependencies>
+  <build>
+    <plugins>
+      <plugin>
+        <groupId>org.apache.maven.plugins</groupId>
+        <artifactId>maven-dependency-plugin</artifactId>
+        <version>3.8.1</version>
+      </plugin>
+    </plugins>
+  </build>
+</project>
+EOF
+	mvnq -f "$work/pom.xml" dependency:copy-dependencies \
+		-DincludeScope=runtime -DoutputDirectory="$work/lib"
+}
+
+# publish WORK DIR: mark the download in WORK complete and move it to DIR.
+# Another run may have finished the same download meanwhile; keep theirs.
+publish() {
+	local work=$1 dir=$2
+	touch "$work/.complete"
+	if [[ -f "$dir/.complete" ]]; then
+		rm -rf "$work"
+	else
+		rm -rf "$dir"
+		mv "$work" "$dir"
+	fi
+}
+
 # TOOLS_DIR holds kafka-tools: beside CACHE_DIR, not in it, so that neither
 # classpath changes the other and fetch's replacing CACHE_DIR keeps it.
 TOOLS_DIR=$CACHE_DIR-tools
@@ -29,46 +77,11 @@ fetch_tools() {
 	log "fetching org.apache.kafka:kafka-tools:$KAFKA_VERSION into $dir"
 	mkdir -p "$(dirname "$dir")"
 	work=$(mktemp -d "$dir.tmp.XXXXXX")
-	cat >"$work/pom.xml" <<EOF
-<?xml version="1.0" encoding="UTF-8"?>
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>gokafka</groupId>
-  <artifactId>kafka-tools-fetch</artifactId>
-  <version>1</version>
-  <packaging>pom</packaging>
-  <dependencies>
-    <dependency>
-      <groupId>org.apache.kafka</groupId>
-      <artifactId>kafka-tools</artifactId>
-      <version>$KAFKA_VERSION</version>
-    </dependency>
-  </dependencies>
-  <build>
-    <plugins>
-      <plugin>
-        <groupId>org.apache.maven.plugins</groupId>
-        <artifactId>maven-dependency-plugin</artifactId>
-        <version>3.8.1</version>
-      </plugin>
-    </plugins>
-  </build>
-</project>
-EOF
-	if ! mvnq -f "$work/pom.xml" dependency:copy-dependencies \
-		-DincludeScope=runtime -DoutputDirectory="$work/lib"; then
+	copy_dependencies "$work" kafka-tools-fetch "kafka-tools" ||
 		fetch_failed "mvn could not fetch kafka-tools $KAFKA_VERSION"
-	fi
 	ls "$work/lib/kafka-tools-$KAFKA_VERSION.jar" >/dev/null 2>&1 ||
 		fetch_failed "mvn finished but the download lacks kafka-tools"
-	touch "$work/.complete"
-	# Another run may have finished the same download meanwhile; keep theirs.
-	if [[ -f "$dir/.complete" ]]; then
-		rm -rf "$work"
-	else
-		rm -rf "$dir"
-		mv "$work" "$dir"
-	fi
+	publish "$work" "$dir"
 	log "fetched $(ls "$dir/lib" | wc -l) jars of kafka-tools ($(du -sh "$dir/lib" | cut -f1))"
 }
 
@@ -81,36 +94,8 @@ fetch() {
 	log "fetching org.apache.kafka:kafka_$SCALA_VERSION:$KAFKA_VERSION into $CACHE_DIR"
 	mkdir -p "$(dirname "$CACHE_DIR")"
 	work=$(mktemp -d "$CACHE_DIR.tmp.XXXXXX")
-	cat >"$work/pom.xml" <<EOF
-<?xml version="1.0" encoding="UTF-8"?>
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>gokafka</groupId>
-  <artifactId>kafka-broker-fetch</artifactId>
-  <version>1</version>
-  <packaging>pom</packaging>
-  <dependencies>
-    <dependency>
-      <groupId>org.apache.kafka</groupId>
-      <artifactId>kafka_$SCALA_VERSION</artifactId>
-      <version>$KAFKA_VERSION</version>
-    </dependency>
-  </dependencies>
-  <build>
-    <plugins>
-      <plugin>
-        <groupId>org.apache.maven.plugins</groupId>
-        <artifactId>maven-dependency-plugin</artifactId>
-        <version>3.8.1</version>
-      </plugin>
-    </plugins>
-  </build>
-</project>
-EOF
-	if ! mvnq -f "$work/pom.xml" dependency:copy-dependencies \
-		-DincludeScope=runtime -DoutputDirectory="$work/lib"; then
+	copy_dependencies "$work" kafka-broker-fetch "kafka_$SCALA_VERSION" ||
 		fetch_failed "mvn could not fetch Kafka $KAFKA_VERSION"
-	fi
 	# The kafka_2.13 artifact brings slf4j-api and log4j-core but not the
 	# binding between them (the release tarball adds it), so without it the
 	# broker logs nothing. Fetch the binding that matches log4j-core.
@@ -122,13 +107,6 @@ EOF
 		-Dartifact="org.apache.logging.log4j:log4j-slf4j-impl:$log4j" -DoutputDirectory="$work/lib"; then
 		fetch_failed "mvn could not fetch log4j-slf4j-impl $log4j"
 	fi
-	touch "$work/.complete"
-	# Another start may have finished the same download meanwhile; keep theirs.
-	if [[ -f "$stamp" ]]; then
-		rm -rf "$work"
-	else
-		rm -rf "$CACHE_DIR"
-		mv "$work" "$CACHE_DIR"
-	fi
+	publish "$work" "$CACHE_DIR"
 	log "fetched $(ls "$CACHE_DIR/lib" | wc -l) jars ($(du -sh "$CACHE_DIR/lib" | cut -f1))"
 }
