@@ -76,7 +76,7 @@ func (f *failures) finish(b *testing.B, c *fakebroker.Cluster, p *Producer, want
 	runtime.ReadMemStats(&f.mem)
 	b.ReportMetric(float64(f.mem.Mallocs-before)/float64(b.N), "allocs/record")
 	// Requests per million records: fewer, fuller requests cost fewer
-	// system calls on both sides (franz-go sends about 120 on this workload).
+	// system calls on both sides (the race in bench/ counts other clients').
 	b.ReportMetric(float64(c.ProduceRequests())*1e6/float64(b.N), "requests/Mrecord")
 	if n := f.n.Load(); n > 0 {
 		b.Fatalf("%d records failed, the first with: %v", n, *f.first.Load())
@@ -86,21 +86,26 @@ func (f *failures) finish(b *testing.B, c *fakebroker.Cluster, p *Producer, want
 	}
 }
 
+// benchKeyless produces b.N records of 100-byte values without a key, one
+// after the other, through a producer that mod configures, and checks that
+// every one arrived.
+func benchKeyless(b *testing.B, mod ...func(*Config)) {
+	c, p := benchProducer(b, mod...)
+	var f failures
+	cb := f.cb
+	rec := Record{Topic: "bench", Value: make([]byte, 100)}
+	ctx := context.Background()
+	f.start(b)
+	for i := 0; i < b.N; i++ {
+		r := rec // Produce may keep the *Record only until it returns
+		p.Produce(ctx, &r, cb)
+	}
+	f.finish(b, c, p, int64(b.N)+1)
+}
+
 func BenchmarkProduce(b *testing.B) {
 	value := make([]byte, 100)
-	b.Run("keyless", func(b *testing.B) {
-		c, p := benchProducer(b)
-		var f failures
-		cb := f.cb
-		rec := Record{Topic: "bench", Value: value}
-		ctx := context.Background()
-		f.start(b)
-		for i := 0; i < b.N; i++ {
-			r := rec // Produce may keep the *Record only until it returns
-			p.Produce(ctx, &r, cb)
-		}
-		f.finish(b, c, p, int64(b.N)+1)
-	})
+	b.Run("keyless", func(b *testing.B) { benchKeyless(b) })
 	b.Run("keyed", func(b *testing.B) {
 		c, p := benchProducer(b)
 		keys := make([][]byte, 1024)
@@ -139,20 +144,9 @@ func BenchmarkProduce(b *testing.B) {
 //
 //	go test -run '^$' -bench Idempotence -benchtime 2000000x -count 6 .
 func BenchmarkIdempotence(b *testing.B) {
-	value := make([]byte, 100)
 	for _, idempotent := range []bool{false, true} {
 		b.Run(fmt.Sprintf("idempotent=%v", idempotent), func(b *testing.B) {
-			c, p := benchProducer(b, func(cfg *Config) { cfg.Acks, cfg.DisableIdempotence = AcksAll, !idempotent })
-			var f failures
-			cb := f.cb
-			rec := Record{Topic: "bench", Value: value}
-			ctx := context.Background()
-			f.start(b)
-			for i := 0; i < b.N; i++ {
-				r := rec
-				p.Produce(ctx, &r, cb)
-			}
-			f.finish(b, c, p, int64(b.N)+1)
+			benchKeyless(b, func(cfg *Config) { cfg.Acks, cfg.DisableIdempotence = AcksAll, !idempotent })
 		})
 	}
 }
@@ -205,7 +199,6 @@ func BenchmarkSendConcurrent1000(b *testing.B) {
 //
 //	go test -run '^$' -bench Hooks -benchtime 2000000x -count 6 .
 func BenchmarkHooks(b *testing.B) {
-	value := make([]byte, 100)
 	for _, tc := range []struct {
 		name  string
 		hooks []Hook
@@ -215,17 +208,7 @@ func BenchmarkHooks(b *testing.B) {
 		{"all", []Hook{&countingEvents{}, &countingRecords{}}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			c, p := benchProducer(b, func(cfg *Config) { cfg.Hooks = tc.hooks })
-			var f failures
-			cb := f.cb
-			rec := Record{Topic: "bench", Value: value}
-			ctx := context.Background()
-			f.start(b)
-			for i := 0; i < b.N; i++ {
-				r := rec
-				p.Produce(ctx, &r, cb)
-			}
-			f.finish(b, c, p, int64(b.N)+1)
+			benchKeyless(b, func(cfg *Config) { cfg.Hooks = tc.hooks })
 		})
 	}
 }

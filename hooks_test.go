@@ -71,68 +71,24 @@ func (r *recorder) OnRecordAcknowledged(ctx context.Context, a RecordAcknowledge
 	r.ackCtx = append(r.ackCtx, ctx)
 }
 
-func (r *recorder) OnBatchWritten(e BatchWritten) {
+// note records event e, of the kind named what, in dst: each hook below is
+// one of these, checked to run on the delivery goroutine.
+func note[E any](r *recorder, what string, dst *[]E, e E) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.delivered("batch written")
-	r.batches = append(r.batches, e)
+	r.delivered(what)
+	*dst = append(*dst, e)
 }
 
-func (r *recorder) OnRequestWritten(e RequestWritten) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.delivered("request written")
-	r.written = append(r.written, e)
-}
-
-func (r *recorder) OnRequestAnswered(e RequestAnswered) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.delivered("request answered")
-	r.answered = append(r.answered, e)
-}
-
-func (r *recorder) OnConnectionOpened(e ConnectionOpened) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.delivered("connection opened")
-	r.opened = append(r.opened, e)
-}
-
-func (r *recorder) OnConnectionClosed(e ConnectionClosed) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.delivered("connection closed")
-	r.closed = append(r.closed, e)
-}
-
-func (r *recorder) OnBatchRetried(e BatchRetried) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.delivered("batch retried")
-	r.retried = append(r.retried, e)
-}
-
-func (r *recorder) OnThrottled(e Throttled) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.delivered("throttled")
-	r.throttled = append(r.throttled, e)
-}
-
-func (r *recorder) OnProducerID(e ProducerID) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.delivered("producer id")
-	r.ids = append(r.ids, e)
-}
-
-func (r *recorder) OnSequenceRestart(e SequenceRestart) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.delivered("sequence restart")
-	r.restarts = append(r.restarts, e)
-}
+func (r *recorder) OnBatchWritten(e BatchWritten)         { note(r, "batch written", &r.batches, e) }
+func (r *recorder) OnRequestWritten(e RequestWritten)     { note(r, "request written", &r.written, e) }
+func (r *recorder) OnRequestAnswered(e RequestAnswered)   { note(r, "request answered", &r.answered, e) }
+func (r *recorder) OnConnectionOpened(e ConnectionOpened) { note(r, "connection opened", &r.opened, e) }
+func (r *recorder) OnConnectionClosed(e ConnectionClosed) { note(r, "connection closed", &r.closed, e) }
+func (r *recorder) OnBatchRetried(e BatchRetried)         { note(r, "batch retried", &r.retried, e) }
+func (r *recorder) OnThrottled(e Throttled)               { note(r, "throttled", &r.throttled, e) }
+func (r *recorder) OnProducerID(e ProducerID)             { note(r, "producer id", &r.ids, e) }
+func (r *recorder) OnSequenceRestart(e SequenceRestart)   { note(r, "sequence restart", &r.restarts, e) }
 
 // locked runs f under the recorder's lock, to read what it noted.
 func (r *recorder) locked(f func()) {
