@@ -265,28 +265,6 @@ func (p *Producer) closing(err error) error {
 	return err
 }
 
-// Send produces a record and waits for its acknowledgement. If ctx ends
-// first, Send returns ctx's error; the record may still be delivered.
-func (p *Producer) Send(ctx context.Context, r *Record) (RecordMetadata, error) {
-	type outcome struct {
-		md  RecordMetadata
-		err error
-	}
-	done := make(chan outcome, 1)
-	p.Produce(ctx, r, func(md RecordMetadata, err error) { done <- outcome{md, err} })
-	select {
-	case o := <-done:
-		return o.md, o.err
-	case <-ctx.Done():
-		md, topic := RecordMetadata{Partition: -1, Offset: -1}, ""
-		if r != nil {
-			md, topic = failed(r), r.Topic
-		}
-		return md, &PartitionError{Topic: topic, Partition: -1,
-			Err: fmt.Errorf("waiting for the acknowledgement: %w (the record may still be written)", context.Cause(ctx))}
-	}
-}
-
 // check rejects what can never be produced, before any memory is spent;
 // the topic's name only if the metadata does not know it (unknownTopic).
 func (p *Producer) check(r *Record, unknownTopic bool) error {

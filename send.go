@@ -1,0 +1,52 @@
+package producer
+
+import (
+	"context"
+	"fmt"
+	"sync"
+)
+
+// Send produces a record and waits for its acknowledgement. If ctx ends
+// first, Send returns ctx's error; the record may still be delivered.
+func (p *Producer) Send(ctx context.Context, r *Record) (RecordMetadata, error) {
+	w := waiters.Get().(*waiter)
+	p.Produce(ctx, r, w.callback)
+	select {
+	case o := <-w.done:
+		// The callback has run and will not run again: w is free.
+		waiters.Put(w)
+		return o.md, o.err
+	case <-ctx.Done():
+		// The callback may still run, later, and send on w.done, so w is
+		// not reused; it is garbage once the callback has run.
+		md, topic := RecordMetadata{Partition: -1, Offset: -1}, ""
+		if r != nil {
+			md, topic = failed(r), r.Topic
+		}
+		return md, &PartitionError{Topic: topic, Partition: -1,
+			Err: fmt.Errorf("waiting for the acknowledgement: %w (the record may still be written)", context.Cause(ctx))}
+	}
+}
+
+// A waiter carries one record's outcome from its callback to the Send
+// waiting for it. Waiters are pooled with their callback bound, so a Send
+// that gets its answer allocates nothing: with thousands of goroutines each
+// sending one record at a time, the channel and closure of every call were
+// most of Send's own cost.
+type waiter struct {
+	done     chan sendOutcome // buffered: the callback never waits for Send
+	callback func(RecordMetadata, error)
+}
+
+type sendOutcome struct {
+	md  RecordMetadata
+	err error
+}
+
+var waiters = sync.Pool{New: func() any {
+	w := &waiter{done: make(chan sendOutcome, 1)}
+	w.callback = w.deliver
+	return w
+}}
+
+func (w *waiter) deliver(md RecordMetadata, err error) { w.done <- sendOutcome{md, err} }
