@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime/debug"
 	"slices"
@@ -227,9 +228,12 @@ func producePaced(c Client, s Settings, keys, values *ring, out *outcome) []time
 	return latencies
 }
 
-// percentile is the q quantile of sorted durations (nearest rank).
+// percentile is the q quantile of sorted durations by nearest rank: the
+// smallest value with at least q of the values at or below it, so that p99
+// of 60 latencies is the 60th (rounding 59.4 to the 59th would let a whole
+// percent of the records lie above it).
 func percentile(sorted []time.Duration, q float64) time.Duration {
-	i := int(q*float64(len(sorted))+0.5) - 1
+	i := int(math.Ceil(q*float64(len(sorted)))) - 1
 	return sorted[max(0, min(i, len(sorted)-1))]
 }
 
