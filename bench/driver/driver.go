@@ -87,21 +87,21 @@ func Drive(ctx context.Context, c Client, s Settings) (Result, error) {
 	if err := warm(ctx, c, keys.cursor(RingSize-1), values.cursor(RingSize-1)); err != nil {
 		return Result{}, err
 	}
-	var out outcome
+	out := newOutcome(s.Records)
 	start := time.Now()
 	var latencies []time.Duration
 	switch {
 	case s.Senders > 0:
-		sendSynchronously(c, s, keys, values, &out)
+		sendSynchronously(c, s, keys, values, out)
 	case s.Rate > 0:
-		latencies = producePaced(c, s, keys.cursor(0), values.cursor(0), &out)
+		latencies = producePaced(c, s, keys.cursor(0), values.cursor(0), out)
 	default:
-		produceAll(c, s.Records, keys.cursor(0), values.cursor(0), &out)
+		produceAll(c, s.Records, keys.cursor(0), values.cursor(0), out)
 	}
 	if err := c.Flush(ctx); err != nil {
 		return Result{}, fmt.Errorf("flush: %w", err)
 	}
-	if err := out.wait(ctx, s.Records); err != nil {
+	if err := out.wait(ctx); err != nil {
 		return Result{}, err
 	}
 	res := Result{
@@ -142,14 +142,14 @@ type outcome struct {
 	completed atomic.Int64
 	failed    atomic.Int64
 	first     atomic.Pointer[error]
-	all       chan struct{} // closed by the completion that reaches want
 	want      int64
-	once      sync.Once
+	// all is closed by the completion that reaches want: the counter's Add
+	// returns want to exactly one caller, so it closes once.
+	all chan struct{}
 }
 
-func (o *outcome) init(want int) {
-	o.all = make(chan struct{})
-	o.want = int64(want)
+func newOutcome(want int) *outcome {
+	return &outcome{want: int64(want), all: make(chan struct{})}
 }
 
 func (o *outcome) done(err error) {
@@ -158,23 +158,22 @@ func (o *outcome) done(err error) {
 		o.first.CompareAndSwap(nil, &err)
 	}
 	if o.completed.Add(1) == o.want {
-		o.once.Do(func() { close(o.all) })
+		close(o.all)
 	}
 }
 
-func (o *outcome) wait(ctx context.Context, records int) error {
+func (o *outcome) wait(ctx context.Context) error {
 	select {
 	case <-o.all:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("%d of %d records completed: %w", o.completed.Load(), records, ctx.Err())
+		return fmt.Errorf("%d of %d records completed: %w", o.completed.Load(), o.want, ctx.Err())
 	}
 }
 
 // produceAll is the throughput workload: one goroutine produces every
 // record as fast as the client takes them, one shared callback counts acks.
 func produceAll(c Client, records int, keys, values *ring, out *outcome) {
-	out.init(records)
 	done := out.done
 	for range records {
 		c.Produce(keys.take(), values.take(), done)
@@ -184,7 +183,6 @@ func produceAll(c Client, records int, keys, values *ring, out *outcome) {
 // sendSynchronously is the many-senders workload: each of s.Senders
 // goroutines produces a record and waits for its ack before the next.
 func sendSynchronously(c Client, s Settings, keys, values *ring, out *outcome) {
-	out.init(s.Records)
 	per := s.Records / s.Senders
 	var wg sync.WaitGroup
 	for g := range s.Senders {
@@ -211,7 +209,6 @@ func sendSynchronously(c Client, s Settings, keys, values *ring, out *outcome) {
 // second on an absolute schedule (a late record does not delay the next
 // ones), each timed from Produce to its ack.
 func producePaced(c Client, s Settings, keys, values *ring, out *outcome) []time.Duration {
-	out.init(s.Records)
 	latencies := make([]time.Duration, s.Records)
 	interval := time.Second / time.Duration(s.Rate)
 	start := time.Now()
