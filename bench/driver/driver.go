@@ -63,8 +63,8 @@ func run(args []string, stdout io.Writer, name, version string, open Opener) err
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
 	defer cancel()
 	res, err := Drive(ctx, client, s)
-	if cerr := client.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("closing the client: %w", cerr)
+	if cerr := client.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("closing the client: %w", cerr))
 	}
 	if err != nil {
 		return err
