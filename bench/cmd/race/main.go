@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/gokafka/producer/bench/race"
@@ -65,7 +66,7 @@ func run() error {
 
 	opts := race.Options{Rounds: *rounds, Records: *records, LatencyRecords: *latencyRecords, ModuleDir: moduleDir, Log: os.Stdout}
 	names := splitList(*clients)
-	if *withJava && !contains(names, "java") {
+	if *withJava && !slices.Contains(names, "java") {
 		names = append(names, "java")
 	}
 	for _, n := range names {
@@ -83,7 +84,7 @@ func run() error {
 		opts.Workloads = append(opts.Workloads, w)
 	}
 	brokerScript := filepath.Join(moduleDir, "..", "integration", "kafka", "broker.sh")
-	if contains(names, "java") {
+	if slices.Contains(names, "java") {
 		out, err := exec.CommandContext(ctx, brokerScript, "tools-classpath").Output()
 		if err != nil {
 			return fmt.Errorf("%s tools-classpath: %w", brokerScript, err)
@@ -156,13 +157,4 @@ func splitList(s string) []string {
 		}
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
