@@ -31,9 +31,6 @@ func open(s driver.Settings) (driver.Client, []string, error) {
 	if !s.Idempotent {
 		opts = append(opts, kgo.DisableIdempotentWrite())
 	}
-	if s.Acks != "all" && s.Idempotent {
-		return nil, nil, fmt.Errorf("idempotence needs acks=all")
-	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, nil, err
