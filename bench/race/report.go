@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -221,10 +222,7 @@ func clientVersion(all []*Results, name string) string {
 			case name == "java":
 				return "org.apache.kafka:kafka-tools 4.3.1 (kafka-clients 4.3.1), ProducerPerformance"
 			case run.Version == "(devel)" || run.Version == "":
-				if r.Commit != "" {
-					return "this repository at " + r.Commit
-				}
-				return "this repository"
+				return "this repository" + commits(all)
 			default:
 				v := run.Version
 				for _, c := range run.Config {
@@ -237,6 +235,31 @@ func clientVersion(all []*Results, name string) string {
 		}
 	}
 	return "unknown"
+}
+
+// commits says which commit of this repository each race ran, " at C" when
+// every race ran the same one, so that a race from a changed work tree
+// ("-dirty") is not shown as the clean commit.
+func commits(all []*Results) string {
+	var distinct []string
+	for _, r := range all {
+		if r.Commit != "" && !slices.Contains(distinct, r.Commit) {
+			distinct = append(distinct, r.Commit)
+		}
+	}
+	switch len(distinct) {
+	case 0:
+		return ""
+	case 1:
+		return " at " + distinct[0]
+	}
+	var each []string
+	for _, r := range all {
+		if r.Commit != "" {
+			each = append(each, fmt.Sprintf("%s (%s)", r.Commit, r.Broker))
+		}
+	}
+	return " at " + strings.Join(each, ", ")
 }
 
 func ms(d time.Duration) string {
