@@ -33,13 +33,13 @@ func Chart(r *Results) string {
 	}
 	type group struct {
 		title string
-		rated bool // throughput is meaningful (not the fixed-rate workload)
+		rate  int // the workload's fixed rate; 0: throughput is what it measures
 		bars  []bar
 	}
 	var groups []group
 	for _, name := range r.Workloads {
 		w, _ := WorkloadByName(name)
-		g := group{title: w.Title, rated: w.Rate == 0}
+		g := group{title: w.Title, rate: w.Rate}
 		for i, c := range r.Clients {
 			cl := cellOf(r, name, c)
 			if cl.runs == 0 {
@@ -77,13 +77,13 @@ func Chart(r *Results) string {
 		}
 		for _, b := range g.bars {
 			drawBar(&sb, left, y, b.cpu, scaleCPU, color(b.client), fmt.Sprintf("%.2f", b.cpu))
-			if g.rated {
+			if g.rate == 0 {
 				drawBar(&sb, right, y, b.rate, scaleRate, color(b.client), fmt.Sprintf("%.0f", b.rate))
 			}
 			y += barHeight + barGap
 		}
-		if !g.rated {
-			fmt.Fprintf(&sb, `<text x="%d" y="%d" fill="#777">fixed rate: 10,000 records/s</text>`+"\n", right, y-barHeight)
+		if g.rate > 0 {
+			fmt.Fprintf(&sb, `<text x="%d" y="%d" fill="#777">fixed rate: %d records/s</text>`+"\n", right, y-barHeight, g.rate)
 		}
 		y += groupGap
 	}
