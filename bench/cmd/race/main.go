@@ -128,23 +128,29 @@ func run() error {
 }
 
 // startKafka starts a single-node Kafka with broker.sh and returns its
-// addresses and how to stop it.
+// addresses and how to stop it. A start that fails or is interrupted may
+// have launched a node already, so it is stopped then too (broker.sh stop
+// does nothing when nothing runs).
 func startKafka(ctx context.Context, script, state string) ([]string, func(), error) {
 	env := append(os.Environ(), "KAFKA_STATE_DIR="+state)
+	stopKafka := func() {
+		cmd := exec.Command(script, "stop")
+		cmd.Env, cmd.Stderr = env, os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "race: %s stop (KAFKA_STATE_DIR=%s): %v\n", script, state, err)
+		}
+	}
 	cmd := exec.CommandContext(ctx, script, "start")
 	cmd.Env, cmd.Stderr = env, os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
+		stopKafka()
 		return nil, nil, fmt.Errorf("%s start: %w", script, err)
 	}
 	line, ok := strings.CutPrefix(strings.TrimSpace(string(out)), "KAFKA_BROKERS=")
 	if !ok {
+		stopKafka()
 		return nil, nil, fmt.Errorf("%s start printed %q", script, out)
-	}
-	stopKafka := func() {
-		cmd := exec.Command(script, "stop")
-		cmd.Env, cmd.Stderr = env, os.Stderr
-		_ = cmd.Run()
 	}
 	return splitList(line), stopKafka, nil
 }
