@@ -88,7 +88,9 @@ type Results struct {
 // Race runs every workload through every client, Rounds times,
 // interleaved: round 1 runs each client once on each workload, then round
 // 2, and so on. A run that fails is kept with its error and left out of the
-// medians; Race fails only when it cannot race at all.
+// medians; Race fails only when it cannot race at all or is interrupted,
+// and then returns no Results: a race cut short must not replace a whole
+// one's results file (its runs so far are in the log).
 func Race(ctx context.Context, o Options) (*Results, error) {
 	if o.Rounds < 1 || o.Records < 1 || o.LatencyRecords < 1 {
 		return nil, fmt.Errorf("rounds, records and latency records must be at least 1")
@@ -148,7 +150,7 @@ func Race(ctx context.Context, o Options) (*Results, error) {
 				res.Runs = append(res.Runs, run)
 				logRun(o.Log, run)
 				if err := ctx.Err(); err != nil {
-					return res, err
+					return nil, err
 				}
 			}
 		}

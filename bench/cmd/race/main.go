@@ -12,7 +12,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -116,12 +115,10 @@ func run() error {
 	opts.WorkDir = work
 
 	res, err := race.Race(ctx, opts)
-	if res != nil {
-		if werr := race.WriteResults(resultsDir, res); werr != nil {
-			return errors.Join(err, werr)
-		}
-	}
 	if err != nil {
+		return err
+	}
+	if err := race.WriteResults(resultsDir, res); err != nil {
 		return err
 	}
 	return race.Render(resultsDir, outDir)
