@@ -42,7 +42,7 @@ func run() error {
 		kafka          = flag.Bool("kafka", false, "race on a real Kafka that broker.sh starts (and stops) in -kafka-state")
 		kafkaState     = flag.String("kafka-state", filepath.Join(os.TempDir(), "gokafka-race-broker"), "KAFKA_STATE_DIR for -kafka")
 		brokers        = flag.String("brokers", "", "race on this running broker instead (host:port,...)")
-		brokerName     = flag.String("broker", "", "the broker's name in the report (default embedded, or kafka)")
+		brokerName     = flag.String("broker", "", "the broker's name in the report and its results file (default embedded, kafka with -kafka, brokers with -brokers)")
 		render         = flag.Bool("render", false, "only rewrite RESULTS.md and the chart from the results files")
 		out            = flag.String("out", "", "write results/, RESULTS.md and the charts here (default: the bench module's directory)")
 	)
@@ -94,7 +94,9 @@ func run() error {
 	opts.BrokerName = "embedded"
 	switch {
 	case *brokers != "":
-		opts.Brokers, opts.BrokerName = splitList(*brokers), "kafka"
+		// Not "kafka": the report would call it the Kafka broker.sh
+		// starts, of broker.sh's version.
+		opts.Brokers, opts.BrokerName = splitList(*brokers), "brokers"
 	case *kafka:
 		addrs, stopKafka, err := startKafka(ctx, brokerScript, *kafkaState)
 		if err != nil {
