@@ -84,7 +84,7 @@ func run(args []string, stdout io.Writer, name, version string, open Opener) err
 func Drive(ctx context.Context, c Client, s Settings) (Result, error) {
 	values := newRing(RingSize, s.ValueSize, valueSeed)
 	keys := newRing(RingSize, s.KeySize, keySeed)
-	if err := warm(ctx, c, keys.cursor(RingSize-1), values.cursor(RingSize-1)); err != nil {
+	if err := Warm(ctx, c, keys.cursor(RingSize-1).take(), values.cursor(RingSize-1).take()); err != nil {
 		return Result{}, err
 	}
 	out := newOutcome(s.Records)
@@ -120,11 +120,12 @@ func Drive(ctx context.Context, c Client, s Settings) (Result, error) {
 	return res, nil
 }
 
-// warm produces one record and waits for it, so that connections and
-// metadata exist before the clock starts.
-func warm(ctx context.Context, c Client, keys, values *ring) error {
+// Warm produces one record and waits for it, so that connections and
+// metadata exist before the clock starts: a race measures steady state,
+// not bootstrap.
+func Warm(ctx context.Context, c Client, key, value []byte) error {
 	errc := make(chan error, 1)
-	c.Produce(keys.take(), values.take(), func(err error) { errc <- err })
+	c.Produce(key, value, func(err error) { errc <- err })
 	select {
 	case err := <-errc:
 		if err != nil {
