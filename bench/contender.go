@@ -6,6 +6,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gokafka/producer"
+	"github.com/gokafka/producer/bench/driver"
 )
 
 // Workload is what every contender is asked to do.
@@ -18,13 +21,22 @@ type Workload struct {
 	Idempotent bool // both clients write idempotently (needs Acks "all")
 }
 
-// Contender produces records through one client. Produce must call done
-// exactly once per record, when it is acknowledged or has failed.
-type Contender interface {
-	Name() string
-	Produce(ctx context.Context, value []byte, done func(error))
-	Flush(ctx context.Context) error
-	Close()
+// settings opens a contender for w: our producer's defaults (linger,
+// batch size, buffer, no compression) for both clients, the workload's
+// acks and idempotence.
+func (w Workload) settings(brokers []string) driver.Settings {
+	return driver.Settings{
+		Brokers:      brokers,
+		Topic:        w.Topic,
+		Records:      w.Records,
+		ValueSize:    w.ValueSize,
+		Compression:  "none",
+		Acks:         w.Acks,
+		Linger:       producer.DefaultLinger,
+		BatchSize:    producer.DefaultBatchSize,
+		BufferMemory: producer.DefaultBufferMemory,
+		Idempotent:   w.Idempotent,
+	}
 }
 
 // Result is one run's outcome.
@@ -38,27 +50,9 @@ type Result struct {
 // RecordsPerSec is the run's throughput.
 func (r Result) RecordsPerSec() float64 { return float64(r.Records) / r.Elapsed.Seconds() }
 
-func (r Result) String() string {
-	return fmt.Sprintf("%-10s %9d records %6d failed %8.0f records/s", r.Name, r.Records, r.Failed, r.RecordsPerSec())
-}
-
-// Warm produces one record and waits for it, so that connections and
-// metadata exist before the clock starts: a race measures steady state, not
-// bootstrap.
-func Warm(ctx context.Context, c Contender) error {
-	errc := make(chan error, 1)
-	c.Produce(ctx, []byte("warm-up"), func(err error) { errc <- err })
-	if err := c.Flush(ctx); err != nil {
-		return fmt.Errorf("%s: warm-up flush: %w", c.Name(), err)
-	}
-	if err := <-errc; err != nil {
-		return fmt.Errorf("%s: warm-up record: %w", c.Name(), err)
-	}
-	return nil
-}
-
-// Run drives c through w and reports what happened. Call Warm first.
-func Run(ctx context.Context, c Contender, w Workload) (Result, error) {
+// Run drives c, the contender called name, through w from w.Goroutines
+// goroutines at once, and reports what happened. Call driver.Warm first.
+func Run(ctx context.Context, name string, c driver.Client, w Workload) (Result, error) {
 	value := make([]byte, w.ValueSize)
 	for i := range value {
 		value[i] = byte('a' + i%26)
@@ -84,14 +78,14 @@ func Run(ctx context.Context, c Contender, w Workload) (Result, error) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < n; i++ {
-				c.Produce(ctx, value, done)
+				c.Produce(nil, value, done)
 			}
 		}()
 	}
 	wg.Wait()
 	if err := c.Flush(ctx); err != nil {
-		return Result{}, fmt.Errorf("%s: flush: %w", c.Name(), err)
+		return Result{}, fmt.Errorf("%s: flush: %w", name, err)
 	}
 	acked.Wait()
-	return Result{Name: c.Name(), Records: w.Records, Failed: failed.Load(), Elapsed: time.Since(start)}, nil
+	return Result{Name: name, Records: w.Records, Failed: failed.Load(), Elapsed: time.Since(start)}, nil
 }

@@ -2,83 +2,115 @@ package bench
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/gokafka/producer"
+	"github.com/gokafka/producer/bench/driver"
+	"github.com/gokafka/producer/compression"
 )
 
-// Ours is this repository's producer.
-type Ours struct {
+// The two clients the in-process benchmark runs. The race's contenders for
+// them (clients/gokafka, clients/franzgo) are these same adaptors in a
+// process of their own, so that both measure the clients configured alike.
+
+// OpenOurs starts this repository's producer for s and returns it with its
+// configuration, as driver.Opener.
+func OpenOurs(s driver.Settings) (driver.Client, []string, error) {
+	acks, err := producer.ParseAcks(s.Acks)
+	if err != nil {
+		return nil, nil, err
+	}
+	codec, err := compression.ParseCodec(s.Compression)
+	if err != nil {
+		return nil, nil, err
+	}
+	linger := s.Linger
+	if linger == 0 {
+		linger = producer.NoLinger
+	}
+	p, err := producer.New(producer.Config{
+		Brokers:            s.Brokers,
+		Acks:               acks,
+		Linger:             linger,
+		BatchSize:          s.BatchSize,
+		BufferMemory:       int64(s.BufferMemory),
+		Compression:        codec,
+		DisableIdempotence: !s.Idempotent,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	config := []string{
+		"Acks=" + s.Acks,
+		fmt.Sprintf("Linger=%v", s.Linger),
+		fmt.Sprintf("BatchSize=%d", s.BatchSize),
+		fmt.Sprintf("BufferMemory=%d", s.BufferMemory),
+		"Compression=" + s.Compression,
+		fmt.Sprintf("DisableIdempotence=%v", !s.Idempotent),
+		"Partitioner=default (sticky; murmur2 for keys)",
+	}
+	return &ours{p: p, topic: s.Topic}, config, nil
+}
+
+type ours struct {
 	p     *producer.Producer
 	topic string
 }
 
-// NewOurs starts our producer with its defaults and the workload's acks and
-// idempotence.
-func NewOurs(brokers []string, w Workload) (*Ours, error) {
-	acks, err := producer.ParseAcks(w.Acks)
-	if err != nil {
-		return nil, err
-	}
-	p, err := producer.New(producer.Config{Brokers: brokers, Acks: acks, DisableIdempotence: !w.Idempotent})
-	if err != nil {
-		return nil, err
-	}
-	return &Ours{p: p, topic: w.Topic}, nil
+func (o *ours) Produce(key, value []byte, done func(error)) {
+	o.p.Produce(context.Background(), &producer.Record{Topic: o.topic, Key: key, Value: value},
+		func(_ producer.RecordMetadata, err error) { done(err) })
 }
 
-func (o *Ours) Name() string { return "gokafka" }
+func (o *ours) Flush(ctx context.Context) error { return o.p.Flush(ctx) }
 
-func (o *Ours) Produce(ctx context.Context, value []byte, done func(error)) {
-	o.p.Produce(ctx, &producer.Record{Topic: o.topic, Value: value}, func(_ producer.RecordMetadata, err error) { done(err) })
-}
+func (o *ours) Close() error { return o.p.Close(context.Background()) }
 
-func (o *Ours) Flush(ctx context.Context) error { return o.p.Flush(ctx) }
-
-func (o *Ours) Close() { _ = o.p.Close(context.Background()) }
-
-// FranzGo is franz-go's kgo client, configured like ours: same acks, linger,
-// batch size, buffer and idempotence, and no compression (kgo's default is
-// snappy).
-type FranzGo struct {
-	cl *kgo.Client
-}
-
-// NewFranzGo starts a kgo client for the workload.
-func NewFranzGo(brokers []string, w Workload) (*FranzGo, error) {
-	acks := kgo.AllISRAcks()
-	switch w.Acks {
-	case "1":
-		acks = kgo.LeaderAck()
-	case "0":
-		acks = kgo.NoAck()
-	}
+// OpenFranzGo starts franz-go's kgo client for s and returns it with its
+// configuration, as driver.Opener. Compression is set even when none:
+// kgo's default is snappy.
+func OpenFranzGo(s driver.Settings) (driver.Client, []string, error) {
+	acks := map[string]kgo.Acks{"all": kgo.AllISRAcks(), "1": kgo.LeaderAck(), "0": kgo.NoAck()}[s.Acks]
+	codec := map[string]kgo.CompressionCodec{"none": kgo.NoCompression(), "lz4": kgo.Lz4Compression(), "zstd": kgo.ZstdCompression()}[s.Compression]
 	opts := []kgo.Opt{
-		kgo.SeedBrokers(brokers...),
-		kgo.DefaultProduceTopic(w.Topic),
+		kgo.SeedBrokers(s.Brokers...),
+		kgo.DefaultProduceTopic(s.Topic),
 		kgo.RequiredAcks(acks),
-		kgo.ProducerBatchCompression(kgo.NoCompression()),
-		kgo.ProducerLinger(producer.DefaultLinger),
-		kgo.ProducerBatchMaxBytes(producer.DefaultBatchSize),
-		kgo.MaxBufferedBytes(producer.DefaultBufferMemory),
+		kgo.ProducerBatchCompression(codec),
+		kgo.ProducerLinger(s.Linger),
+		kgo.ProducerBatchMaxBytes(int32(s.BatchSize)),
+		kgo.MaxBufferedBytes(s.BufferMemory),
+		// The default partitioner for records without a key is sticky,
+		// and murmur2 for keys, as Java's and ours.
 	}
-	if !w.Idempotent {
+	if !s.Idempotent {
 		opts = append(opts, kgo.DisableIdempotentWrite())
 	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return &FranzGo{cl: cl}, nil
+	config := []string{
+		"RequiredAcks=" + s.Acks,
+		fmt.Sprintf("ProducerLinger=%v", s.Linger),
+		fmt.Sprintf("ProducerBatchMaxBytes=%d", s.BatchSize),
+		fmt.Sprintf("MaxBufferedBytes=%d", s.BufferMemory),
+		"ProducerBatchCompression=" + s.Compression,
+		fmt.Sprintf("idempotent=%v", s.Idempotent),
+		"partitioner=default (sticky; murmur2 for keys)",
+	}
+	return &franzGo{cl: cl}, config, nil
 }
 
-func (f *FranzGo) Name() string { return "franz-go" }
+type franzGo struct{ cl *kgo.Client }
 
-func (f *FranzGo) Produce(ctx context.Context, value []byte, done func(error)) {
-	f.cl.Produce(ctx, &kgo.Record{Value: value}, func(_ *kgo.Record, err error) { done(err) })
+func (f *franzGo) Produce(key, value []byte, done func(error)) {
+	f.cl.Produce(context.Background(), &kgo.Record{Key: key, Value: value},
+		func(_ *kgo.Record, err error) { done(err) })
 }
 
-func (f *FranzGo) Flush(ctx context.Context) error { return f.cl.Flush(ctx) }
+func (f *franzGo) Flush(ctx context.Context) error { return f.cl.Flush(ctx) }
 
-func (f *FranzGo) Close() { f.cl.Close() }
+func (f *franzGo) Close() error { f.cl.Close(); return nil }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gokafka/producer/bench/driver"
 	"github.com/gokafka/producer/integration/embedded"
 )
 
@@ -17,21 +18,20 @@ func TestContendersDeliver(t *testing.T) {
 	}
 	defer cluster.Close()
 	w := Workload{Topic: "race", Records: 5000, ValueSize: 100, Goroutines: 4, Acks: "all", Idempotent: true}
-	for _, mk := range []func() (Contender, error){
-		func() (Contender, error) { return NewOurs(cluster.Addrs(), w) },
-		func() (Contender, error) { return NewFranzGo(cluster.Addrs(), w) },
-	} {
-		c, err := mk()
+	for name, open := range contenders {
+		c, _, err := open(w.settings(cluster.Addrs()))
 		if err != nil {
 			t.Fatal(err)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		if err := Warm(ctx, c); err != nil {
-			t.Fatal(err)
+		if err := driver.Warm(ctx, c, nil, []byte("warm-up")); err != nil {
+			t.Fatalf("%s: %v", name, err)
 		}
-		res, err := Run(ctx, c, w)
+		res, err := Run(ctx, name, c, w)
 		cancel()
-		c.Close()
+		if cerr := c.Close(); cerr != nil {
+			t.Fatalf("%s: close: %v", name, cerr)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}

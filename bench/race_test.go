@@ -6,13 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gokafka/producer/bench/driver"
 	"github.com/gokafka/producer/integration/embedded"
 )
 
-var contenders = map[string]func([]string, Workload) (Contender, error){
-	"gokafka":  func(bs []string, w Workload) (Contender, error) { return NewOurs(bs, w) },
-	"franz-go": func(bs []string, w Workload) (Contender, error) { return NewFranzGo(bs, w) },
-}
+var contenders = map[string]driver.Opener{"gokafka": OpenOurs, "franz-go": OpenFranzGo}
 
 // BenchmarkRace produces the same workload through each contender against
 // the embedded broker and reports records/s (b.N scales the record count).
@@ -51,19 +49,19 @@ func race(b *testing.B, name string, w Workload) {
 		b.Fatal(err)
 	}
 	defer cluster.Close()
-	c, err := contenders[name](cluster.Addrs(), w)
+	c, _, err := contenders[name](w.settings(cluster.Addrs()))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if err := Warm(ctx, c); err != nil {
-		b.Fatal(err)
+	if err := driver.Warm(ctx, c, nil, []byte("warm-up")); err != nil {
+		b.Fatalf("%s: %v", name, err)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	res, err := Run(ctx, c, w)
+	res, err := Run(ctx, name, c, w)
 	b.StopTimer()
 	if err != nil {
 		b.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime/debug"
 	"slices"
@@ -62,8 +63,8 @@ func run(args []string, stdout io.Writer, name, version string, open Opener) err
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
 	defer cancel()
 	res, err := Drive(ctx, client, s)
-	if cerr := client.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("closing the client: %w", cerr)
+	if cerr := client.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("closing the client: %w", cerr))
 	}
 	if err != nil {
 		return err
@@ -83,24 +84,24 @@ func run(args []string, stdout io.Writer, name, version string, open Opener) err
 func Drive(ctx context.Context, c Client, s Settings) (Result, error) {
 	values := newRing(RingSize, s.ValueSize, valueSeed)
 	keys := newRing(RingSize, s.KeySize, keySeed)
-	if err := warm(ctx, c, keys.cursor(RingSize-1), values.cursor(RingSize-1)); err != nil {
+	if err := Warm(ctx, c, keys.cursor(RingSize-1).take(), values.cursor(RingSize-1).take()); err != nil {
 		return Result{}, err
 	}
-	var out outcome
+	out := newOutcome(s.Records)
 	start := time.Now()
 	var latencies []time.Duration
 	switch {
 	case s.Senders > 0:
-		sendSynchronously(c, s, keys, values, &out)
+		sendSynchronously(c, s, keys, values, out)
 	case s.Rate > 0:
-		latencies = producePaced(c, s, keys.cursor(0), values.cursor(0), &out)
+		latencies = producePaced(c, s, keys.cursor(0), values.cursor(0), out)
 	default:
-		produceAll(c, s.Records, keys.cursor(0), values.cursor(0), &out)
+		produceAll(c, s.Records, keys.cursor(0), values.cursor(0), out)
 	}
 	if err := c.Flush(ctx); err != nil {
 		return Result{}, fmt.Errorf("flush: %w", err)
 	}
-	if err := out.wait(ctx, s.Records); err != nil {
+	if err := out.wait(ctx); err != nil {
 		return Result{}, err
 	}
 	res := Result{
@@ -119,11 +120,12 @@ func Drive(ctx context.Context, c Client, s Settings) (Result, error) {
 	return res, nil
 }
 
-// warm produces one record and waits for it, so that connections and
-// metadata exist before the clock starts.
-func warm(ctx context.Context, c Client, keys, values *ring) error {
+// Warm produces one record and waits for it, so that connections and
+// metadata exist before the clock starts: a race measures steady state,
+// not bootstrap.
+func Warm(ctx context.Context, c Client, key, value []byte) error {
 	errc := make(chan error, 1)
-	c.Produce(keys.take(), values.take(), func(err error) { errc <- err })
+	c.Produce(key, value, func(err error) { errc <- err })
 	select {
 	case err := <-errc:
 		if err != nil {
@@ -141,14 +143,14 @@ type outcome struct {
 	completed atomic.Int64
 	failed    atomic.Int64
 	first     atomic.Pointer[error]
-	all       chan struct{} // closed by the completion that reaches want
 	want      int64
-	once      sync.Once
+	// all is closed by the completion that reaches want: the counter's Add
+	// returns want to exactly one caller, so it closes once.
+	all chan struct{}
 }
 
-func (o *outcome) init(want int) {
-	o.all = make(chan struct{})
-	o.want = int64(want)
+func newOutcome(want int) *outcome {
+	return &outcome{want: int64(want), all: make(chan struct{})}
 }
 
 func (o *outcome) done(err error) {
@@ -157,23 +159,22 @@ func (o *outcome) done(err error) {
 		o.first.CompareAndSwap(nil, &err)
 	}
 	if o.completed.Add(1) == o.want {
-		o.once.Do(func() { close(o.all) })
+		close(o.all)
 	}
 }
 
-func (o *outcome) wait(ctx context.Context, records int) error {
+func (o *outcome) wait(ctx context.Context) error {
 	select {
 	case <-o.all:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("%d of %d records completed: %w", o.completed.Load(), records, ctx.Err())
+		return fmt.Errorf("%d of %d records completed: %w", o.completed.Load(), o.want, ctx.Err())
 	}
 }
 
 // produceAll is the throughput workload: one goroutine produces every
 // record as fast as the client takes them, one shared callback counts acks.
 func produceAll(c Client, records int, keys, values *ring, out *outcome) {
-	out.init(records)
 	done := out.done
 	for range records {
 		c.Produce(keys.take(), values.take(), done)
@@ -183,7 +184,6 @@ func produceAll(c Client, records int, keys, values *ring, out *outcome) {
 // sendSynchronously is the many-senders workload: each of s.Senders
 // goroutines produces a record and waits for its ack before the next.
 func sendSynchronously(c Client, s Settings, keys, values *ring, out *outcome) {
-	out.init(s.Records)
 	per := s.Records / s.Senders
 	var wg sync.WaitGroup
 	for g := range s.Senders {
@@ -210,7 +210,6 @@ func sendSynchronously(c Client, s Settings, keys, values *ring, out *outcome) {
 // second on an absolute schedule (a late record does not delay the next
 // ones), each timed from Produce to its ack.
 func producePaced(c Client, s Settings, keys, values *ring, out *outcome) []time.Duration {
-	out.init(s.Records)
 	latencies := make([]time.Duration, s.Records)
 	interval := time.Second / time.Duration(s.Rate)
 	start := time.Now()
@@ -227,9 +226,12 @@ func producePaced(c Client, s Settings, keys, values *ring, out *outcome) []time
 	return latencies
 }
 
-// percentile is the q quantile of sorted durations (nearest rank).
+// percentile is the q quantile of sorted durations by nearest rank: the
+// smallest value with at least q of the values at or below it, so that p99
+// of 60 latencies is the 60th (rounding 59.4 to the 59th would let a whole
+// percent of the records lie above it).
 func percentile(sorted []time.Duration, q float64) time.Duration {
-	i := int(q*float64(len(sorted))+0.5) - 1
+	i := int(math.Ceil(q*float64(len(sorted)))) - 1
 	return sorted[max(0, min(i, len(sorted)-1))]
 }
 

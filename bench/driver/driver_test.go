@@ -144,3 +144,23 @@ func TestSettingsValidate(t *testing.T) {
 		t.Errorf("round trip: %+v, %v", got, err)
 	}
 }
+
+// TestPercentileIsNearestRank pins the rank: p99 of 60 values is the 60th
+// (the smallest with 99% at or below it), p50 of 60 the 30th.
+func TestPercentileIsNearestRank(t *testing.T) {
+	sorted := make([]time.Duration, 60)
+	for i := range sorted {
+		sorted[i] = time.Duration(i + 1)
+	}
+	for _, c := range []struct {
+		q    float64
+		want time.Duration
+	}{{0.50, 30}, {0.99, 60}, {0, 1}, {1, 60}} {
+		if got := percentile(sorted, c.q); got != c.want {
+			t.Errorf("percentile(1..60, %v) = %d, want %d", c.q, got, c.want)
+		}
+	}
+	if got := percentile([]time.Duration{7}, 0.99); got != 7 {
+		t.Errorf("percentile of one value = %d, want 7", got)
+	}
+}

@@ -55,7 +55,11 @@ func startEmbedded(ctx context.Context, binary string) (*embeddedBroker, error) 
 	defer timer.Stop()
 	select {
 	case line, ok := <-b.lines:
-		if a, found := strings.CutPrefix(line, brokersPrefix); ok && found {
+		if !ok {
+			err = errors.New("the embedded broker exited before it served")
+			break
+		}
+		if a, found := strings.CutPrefix(line, brokersPrefix); found {
 			b.addrs = strings.Split(a, ",")
 			return b, nil
 		}
@@ -65,40 +69,40 @@ func startEmbedded(ctx context.Context, binary string) (*embeddedBroker, error) 
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
+	// Kill it and read the rest of its stdout before Wait: the reader
+	// goroutine must not block on a full channel for ever, and Wait closes
+	// the pipe, so it comes after the last read of it.
 	_ = cmd.Process.Kill()
+	for range b.lines {
+	}
 	_ = cmd.Wait()
 	return nil, fmt.Errorf("%w (stderr: %s)", err, strings.TrimSpace(b.stderr.String()))
 }
 
 // stop closes the broker's stdin, which ends it, and returns how many
-// Produce requests it served.
+// Produce requests it served. A broker that has not exited within
+// brokerWait is killed.
 func (b *embeddedBroker) stop() (int64, error) {
 	_ = b.stdin.Close()
+	killer := time.AfterFunc(brokerWait, func() { _ = b.cmd.Process.Kill() })
 	var requests int64 = -1
 	var err error
-	timer := time.NewTimer(brokerWait)
-	defer timer.Stop()
-	for done := false; !done; {
-		select {
-		case line, ok := <-b.lines:
-			if !ok {
-				done = true
-				break
-			}
-			if n, found := strings.CutPrefix(line, requestsPrefix); found {
-				requests, err = strconv.ParseInt(n, 10, 64)
-			}
-		case <-timer.C:
-			_ = b.cmd.Process.Kill()
-			err = errors.New("the embedded broker did not stop; killed")
-			done = true
+	for line := range b.lines {
+		if n, found := strings.CutPrefix(line, requestsPrefix); found {
+			requests, err = strconv.ParseInt(n, 10, 64)
 		}
 	}
-	if werr := b.cmd.Wait(); err == nil && werr != nil {
-		err = fmt.Errorf("the embedded broker: %w (stderr: %s)", werr, strings.TrimSpace(b.stderr.String()))
+	// Wait closes stdout, so it comes after the last read of it.
+	werr := b.cmd.Wait()
+	switch {
+	case !killer.Stop():
+		return -1, fmt.Errorf("the embedded broker did not stop within %v; killed", brokerWait)
+	case werr != nil:
+		return -1, fmt.Errorf("the embedded broker: %w (stderr: %s)", werr, strings.TrimSpace(b.stderr.String()))
+	case err != nil:
+		return -1, fmt.Errorf("the embedded broker's Produce request count: %w", err)
+	case requests < 0:
+		return -1, errors.New("the embedded broker did not report its Produce requests")
 	}
-	if err == nil && requests < 0 {
-		err = errors.New("the embedded broker did not report its Produce requests")
-	}
-	return requests, err
+	return requests, nil
 }

@@ -28,24 +28,24 @@ var palette = []string{"#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#
 // Chart draws r's medians.
 func Chart(r *Results) string {
 	type bar struct {
-		client    string
+		client    int // index in r.Clients, which picks its colour
 		cpu, rate float64
 	}
 	type group struct {
 		title string
-		rated bool // throughput is meaningful (not the fixed-rate workload)
+		rate  int // the workload's fixed rate; 0: throughput is what it measures
 		bars  []bar
 	}
 	var groups []group
 	for _, name := range r.Workloads {
 		w, _ := WorkloadByName(name)
-		g := group{title: w.Title, rated: w.Rate == 0}
-		for _, c := range r.Clients {
+		g := group{title: w.Title, rate: w.Rate}
+		for i, c := range r.Clients {
 			cl := cellOf(r, name, c)
 			if cl.runs == 0 {
 				continue
 			}
-			g.bars = append(g.bars, bar{client: c, cpu: cl.cpuPerRecord, rate: cl.recordsPerS})
+			g.bars = append(g.bars, bar{client: i, cpu: cl.cpuPerRecord, rate: cl.recordsPerS})
 		}
 		if len(g.bars) > 0 {
 			groups = append(groups, g)
@@ -76,15 +76,14 @@ func Chart(r *Results) string {
 			scaleCPU, scaleRate = max(scaleCPU, b.cpu), max(scaleRate, b.rate)
 		}
 		for _, b := range g.bars {
-			ci := clientIndex(r.Clients, b.client)
-			drawBar(&sb, left, y, b.cpu, scaleCPU, color(ci), fmt.Sprintf("%.2f", b.cpu))
-			if g.rated {
-				drawBar(&sb, right, y, b.rate, scaleRate, color(ci), fmt.Sprintf("%.0f", b.rate))
+			drawBar(&sb, left, y, b.cpu, scaleCPU, color(b.client), fmt.Sprintf("%.2f", b.cpu))
+			if g.rate == 0 {
+				drawBar(&sb, right, y, b.rate, scaleRate, color(b.client), fmt.Sprintf("%.0f", b.rate))
 			}
 			y += barHeight + barGap
 		}
-		if !g.rated {
-			fmt.Fprintf(&sb, `<text x="%d" y="%d" fill="#777">fixed rate: 10,000 records/s</text>`+"\n", right, y-barHeight)
+		if g.rate > 0 {
+			fmt.Fprintf(&sb, `<text x="%d" y="%d" fill="#777">fixed rate: %d records/s</text>`+"\n", right, y-barHeight, g.rate)
 		}
 		y += groupGap
 	}
@@ -103,15 +102,6 @@ func drawBar(sb *strings.Builder, x, y int, v, scale float64, fill, label string
 	}
 	fmt.Fprintf(sb, `<rect x="%d" y="%d" width="%d" height="%d" fill="%s"/>`, x, y, w, barHeight, fill)
 	fmt.Fprintf(sb, `<text x="%d" y="%d">%s</text>`+"\n", x+w+4, y+barHeight-2, label)
-}
-
-func clientIndex(clients []string, c string) int {
-	for i, n := range clients {
-		if n == c {
-			return i
-		}
-	}
-	return 0
 }
 
 func color(i int) string { return palette[i%len(palette)] }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -39,7 +40,7 @@ func writeIntro(md *strings.Builder, all []*Results) {
 	fmt.Fprintf(md, "Each run gets a fresh topic of %d partitions, and counts only if the topic's high watermarks (ListOffsets, read with franz-go's kadm) add up to exactly the records the client sent, its warm-up record included. ", partitions)
 	fmt.Fprintf(md, "Rounds are interleaved (every client once per workload per round, then the next round); a cell is the median of its rounds, and a ratio is the median of the per-round ratios against %s in the same round.\n\n", Baseline)
 	fmt.Fprintf(md, "**The machine has %d cores and was shared with other work while the race ran**, so absolute numbers are noisy; the interleaved ratios are what the race measures. ", m.Cores)
-	fmt.Fprintf(md, "On the embedded broker, the broker process runs on the same two cores as the client.\n\n")
+	fmt.Fprintf(md, "On the embedded broker, the broker process runs on the same %d cores as the client.\n\n", m.Cores)
 	fmt.Fprintf(md, "| | |\n|---|---|\n")
 	fmt.Fprintf(md, "| machine | %s, %s, %d cores, %s |\n", m.OS, m.CPU, m.Cores, m.Memory)
 	fmt.Fprintf(md, "| Go | %s |\n", m.Go)
@@ -221,10 +222,7 @@ func clientVersion(all []*Results, name string) string {
 			case name == "java":
 				return "org.apache.kafka:kafka-tools 4.3.1 (kafka-clients 4.3.1), ProducerPerformance"
 			case run.Version == "(devel)" || run.Version == "":
-				if r.Commit != "" {
-					return "this repository at " + r.Commit
-				}
-				return "this repository"
+				return "this repository" + commits(all)
 			default:
 				v := run.Version
 				for _, c := range run.Config {
@@ -237,6 +235,31 @@ func clientVersion(all []*Results, name string) string {
 		}
 	}
 	return "unknown"
+}
+
+// commits says which commit of this repository each race ran, " at C" when
+// every race ran the same one, so that a race from a changed work tree
+// ("-dirty") is not shown as the clean commit.
+func commits(all []*Results) string {
+	var distinct []string
+	for _, r := range all {
+		if r.Commit != "" && !slices.Contains(distinct, r.Commit) {
+			distinct = append(distinct, r.Commit)
+		}
+	}
+	switch len(distinct) {
+	case 0:
+		return ""
+	case 1:
+		return " at " + distinct[0]
+	}
+	var each []string
+	for _, r := range all {
+		if r.Commit != "" {
+			each = append(each, fmt.Sprintf("%s (%s)", r.Commit, r.Broker))
+		}
+	}
+	return " at " + strings.Join(each, ", ")
 }
 
 func ms(d time.Duration) string {

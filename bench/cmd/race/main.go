@@ -12,13 +12,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/gokafka/producer/bench/race"
@@ -42,7 +42,7 @@ func run() error {
 		kafka          = flag.Bool("kafka", false, "race on a real Kafka that broker.sh starts (and stops) in -kafka-state")
 		kafkaState     = flag.String("kafka-state", filepath.Join(os.TempDir(), "gokafka-race-broker"), "KAFKA_STATE_DIR for -kafka")
 		brokers        = flag.String("brokers", "", "race on this running broker instead (host:port,...)")
-		brokerName     = flag.String("broker", "", "the broker's name in the report (default embedded, or kafka)")
+		brokerName     = flag.String("broker", "", "the broker's name in the report and its results file (default embedded, kafka with -kafka, brokers with -brokers)")
 		render         = flag.Bool("render", false, "only rewrite RESULTS.md and the chart from the results files")
 		out            = flag.String("out", "", "write results/, RESULTS.md and the charts here (default: the bench module's directory)")
 	)
@@ -65,7 +65,7 @@ func run() error {
 
 	opts := race.Options{Rounds: *rounds, Records: *records, LatencyRecords: *latencyRecords, ModuleDir: moduleDir, Log: os.Stdout}
 	names := splitList(*clients)
-	if *withJava && !contains(names, "java") {
+	if *withJava && !slices.Contains(names, "java") {
 		names = append(names, "java")
 	}
 	for _, n := range names {
@@ -83,7 +83,7 @@ func run() error {
 		opts.Workloads = append(opts.Workloads, w)
 	}
 	brokerScript := filepath.Join(moduleDir, "..", "integration", "kafka", "broker.sh")
-	if contains(names, "java") {
+	if slices.Contains(names, "java") {
 		out, err := exec.CommandContext(ctx, brokerScript, "tools-classpath").Output()
 		if err != nil {
 			return fmt.Errorf("%s tools-classpath: %w", brokerScript, err)
@@ -94,7 +94,9 @@ func run() error {
 	opts.BrokerName = "embedded"
 	switch {
 	case *brokers != "":
-		opts.Brokers, opts.BrokerName = splitList(*brokers), "kafka"
+		// Not "kafka": the report would call it the Kafka broker.sh
+		// starts, of broker.sh's version.
+		opts.Brokers, opts.BrokerName = splitList(*brokers), "brokers"
 	case *kafka:
 		addrs, stopKafka, err := startKafka(ctx, brokerScript, *kafkaState)
 		if err != nil {
@@ -115,35 +117,39 @@ func run() error {
 	opts.WorkDir = work
 
 	res, err := race.Race(ctx, opts)
-	if res != nil {
-		if werr := race.WriteResults(resultsDir, res); werr != nil {
-			return errors.Join(err, werr)
-		}
-	}
 	if err != nil {
+		return err
+	}
+	if err := race.WriteResults(resultsDir, res); err != nil {
 		return err
 	}
 	return race.Render(resultsDir, outDir)
 }
 
 // startKafka starts a single-node Kafka with broker.sh and returns its
-// addresses and how to stop it.
+// addresses and how to stop it. A start that fails or is interrupted may
+// have launched a node already, so it is stopped then too (broker.sh stop
+// does nothing when nothing runs).
 func startKafka(ctx context.Context, script, state string) ([]string, func(), error) {
 	env := append(os.Environ(), "KAFKA_STATE_DIR="+state)
+	stopKafka := func() {
+		cmd := exec.Command(script, "stop")
+		cmd.Env, cmd.Stderr = env, os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "race: %s stop (KAFKA_STATE_DIR=%s): %v\n", script, state, err)
+		}
+	}
 	cmd := exec.CommandContext(ctx, script, "start")
 	cmd.Env, cmd.Stderr = env, os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
+		stopKafka()
 		return nil, nil, fmt.Errorf("%s start: %w", script, err)
 	}
 	line, ok := strings.CutPrefix(strings.TrimSpace(string(out)), "KAFKA_BROKERS=")
 	if !ok {
+		stopKafka()
 		return nil, nil, fmt.Errorf("%s start printed %q", script, out)
-	}
-	stopKafka := func() {
-		cmd := exec.Command(script, "stop")
-		cmd.Env, cmd.Stderr = env, os.Stderr
-		_ = cmd.Run()
 	}
 	return splitList(line), stopKafka, nil
 }
@@ -156,13 +162,4 @@ func splitList(s string) []string {
 		}
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
