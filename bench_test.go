@@ -155,8 +155,13 @@ func BenchmarkIdempotence(b *testing.B) {
 // 1,000 goroutines each sending one record at a time and waiting for its
 // acknowledgement. Throughput comes from batching across goroutines, so
 // records/s is the figure that matters.
-func BenchmarkSendConcurrent1000(b *testing.B) {
-	const goroutines = 1000
+func BenchmarkSendConcurrent1000(b *testing.B) { benchSendConcurrent(b, 1000) }
+
+// BenchmarkSendConcurrent5000 is the same with 5,000 goroutines: a record
+// should cost no more than with 1,000.
+func BenchmarkSendConcurrent5000(b *testing.B) { benchSendConcurrent(b, 5000) }
+
+func benchSendConcurrent(b *testing.B, goroutines int) {
 	c, p := benchProducer(b)
 	value := make([]byte, 100)
 	var next atomic.Int64
