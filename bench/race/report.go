@@ -28,6 +28,7 @@ func Render(resultsDir, outDir string) error {
 		}
 		writeBroker(&md, r, chart)
 	}
+	writeTargets(&md, all)
 	writeSettings(&md, all)
 	return os.WriteFile(filepath.Join(outDir, "RESULTS.md"), []byte(md.String()), 0o644)
 }

@@ -17,3 +17,23 @@ func TestCommitsNamesEachRaceWhenTheyDiffer(t *testing.T) {
 		t.Errorf("outside git: %q, want none", got)
 	}
 }
+
+// TestTargetVerdicts holds the targets' boundaries: a value at the limit
+// meets it, one past it does not.
+func TestTargetVerdicts(t *testing.T) {
+	for _, tc := range []struct{ got, want string }{
+		{cpuVerdict("nokey", 0.5), "0.50x (≤ 0.5x: met)"},
+		{cpuVerdict("nokey", 0.51), "0.51x (≤ 0.5x: not met)"},
+		{cpuVerdict("zstd", 0.7), "0.70x (≤ 0.7x: met)"},
+		{cpuVerdict("latency", 0.8), "0.80x"},
+		{rssVerdict(64 << 20), "64 (≤ 64: met)"},
+		{rssVerdict(65 << 20), "65 (≤ 64: not met)"},
+		{requestsVerdict(300, 300), "300 vs 300 (met)"},
+		{requestsVerdict(301, 300), "301 vs 300 (not met)"},
+		{requestsVerdict(-1, 300), "unknown"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %q, want %q", tc.got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,86 @@
+package race
+
+import (
+	"fmt"
+	"strings"
+)
+
+// The performance issue's targets for this producer, against the baseline
+// in the same race.
+const (
+	// ours is this repository's contender.
+	ours = "gokafka"
+	// rssHeadroom is what peak RSS may add to the buffer memory.
+	rssHeadroom = 32 << 20
+)
+
+// cpuTargets are the largest CPU-per-record ratios against the baseline
+// that each workload's target allows.
+var cpuTargets = map[string]float64{
+	"nokey":   0.5,
+	"key16":   0.5,
+	"lz4":     0.5,
+	"zstd":    0.7,
+	"senders": 0.5,
+}
+
+// writeTargets holds each race's results for this producer against the
+// targets: CPU against the baseline's, peak RSS against the buffer memory
+// plus rssHeadroom, Produce requests no more than the baseline's, and,
+// at a fixed rate, p99 latency no worse than the baseline's.
+func writeTargets(md *strings.Builder, all []*Results) {
+	md.WriteString("## Against the targets\n\n")
+	fmt.Fprintf(md, "The performance issue's targets for %s, each against %s in the same race. ", ours, Baseline)
+	fmt.Fprintf(md, "Peak RSS may be the buffer memory (%d MiB) plus %d MiB. ", bufferMemory>>20, rssHeadroom>>20)
+	md.WriteString("Requests are compared at the race's settings, the same batch size for every client, not at each client's defaults. ")
+	md.WriteString("Allocations per record, `kprod perf`'s cost and 5,000 synchronous senders are measured elsewhere: `BenchmarkProduce` and `BenchmarkSendConcurrent5000` in the root package, and cmd/kprod/README.md.\n\n")
+	md.WriteString("| broker | workload | CPU vs " + Baseline + " | peak RSS MiB | requests/Mrecord vs " + Baseline + " | p99 vs " + Baseline + " |\n")
+	md.WriteString("|---|---|---|---|---|---|\n")
+	for _, r := range all {
+		for _, name := range r.Workloads {
+			w, _ := WorkloadByName(name)
+			us, them := cellOf(r, name, ours), cellOf(r, name, Baseline)
+			if us.runs == 0 || them.runs == 0 {
+				continue
+			}
+			fmt.Fprintf(md, "| %s | %s | %s | %s | %s | %s |\n", r.Broker, w.Title,
+				cpuVerdict(name, us.ratio), rssVerdict(us.maxRSS),
+				requestsVerdict(us.requestsPerM, them.requestsPerM), latencyVerdict(w, us, them))
+		}
+	}
+	md.WriteString("\n")
+}
+
+func cpuVerdict(workload string, ratio float64) string {
+	target, ok := cpuTargets[workload]
+	if !ok || ratio == 0 {
+		return fmt.Sprintf("%.2fx", ratio)
+	}
+	return fmt.Sprintf("%.2fx (≤ %.1fx: %s)", ratio, target, met(ratio <= target))
+}
+
+func rssVerdict(rss float64) string {
+	limit := float64(bufferMemory + rssHeadroom)
+	return fmt.Sprintf("%.0f (≤ %d: %s)", rss/(1<<20), int(limit)>>20, met(rss <= limit))
+}
+
+func requestsVerdict(us, them float64) string {
+	if us < 0 || them < 0 {
+		return "unknown"
+	}
+	return fmt.Sprintf("%.0f vs %.0f (%s)", us, them, met(us <= them))
+}
+
+func latencyVerdict(w Workload, us, them cell) string {
+	if w.Rate == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s vs %s ms (%s)", ms(us.p99), ms(them.p99), met(us.p99 <= them.p99))
+}
+
+func met(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "not met"
+}
