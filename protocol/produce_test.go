@@ -299,16 +299,24 @@ func TestProduceResponseV10Golden(t *testing.T) {
 		NodeEndpoints: []ProduceResponseNodeEndpoint{{NodeID: 2, Host: "broker-2", Port: 9092}},
 		UnknownTags:   []wire.TaggedField{{Tag: 5, Data: []byte{0xab, 0xcd}}},
 	}
-	got := msg.AppendTo(AppendResponseHeader(nil, Produce, 10, 42), 10)
+	checkProduceResponseGolden(t, msg, golden, 10, 42)
+}
+
+// checkProduceResponseGolden checks that msg, framed with correlation id
+// corr, encodes at version v to golden, whose header and body read back to
+// msg.
+func checkProduceResponseGolden(t *testing.T, msg *ProduceResponse, golden []byte, v int16, corr int32) {
+	t.Helper()
+	got := msg.AppendTo(AppendResponseHeader(nil, Produce, v, corr), v)
 	if !bytes.Equal(got, golden) {
 		t.Fatalf("got\n%swant\n%s", hex.Dump(got), hex.Dump(golden))
 	}
-	corr, body, err := ReadResponseHeader(golden, Produce, 10)
-	if err != nil || corr != 42 {
-		t.Fatalf("header: corr %d, %v", corr, err)
+	gotCorr, body, err := ReadResponseHeader(golden, Produce, v)
+	if err != nil || gotCorr != corr {
+		t.Fatalf("header: corr %d, %v", gotCorr, err)
 	}
 	var back ProduceResponse
-	if err := back.ReadFrom(body, 10); err != nil {
+	if err := back.ReadFrom(body, v); err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(&back, msg) {

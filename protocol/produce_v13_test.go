@@ -3,7 +3,6 @@ package protocol
 import (
 	"bytes"
 	"encoding/hex"
-	"reflect"
 	"testing"
 
 	"github.com/gokafka/producer/protocol/wire"
@@ -94,21 +93,7 @@ func TestProduceResponseV13Golden(t *testing.T) {
 		{TopicID: wire.UUID{15: 0x63}, Partitions: []ProduceResponsePartition{
 			{Index: 1, ErrorCode: 100, BaseOffset: -1, LogAppendTimeMs: -1, LogStartOffset: -1}}},
 	}}
-	got := msg.AppendTo(AppendResponseHeader(nil, Produce, 13, 7), 13)
-	if !bytes.Equal(got, golden) {
-		t.Fatalf("got\n%swant\n%s", hex.Dump(got), hex.Dump(golden))
-	}
-	corr, body, err := ReadResponseHeader(golden, Produce, 13)
-	if err != nil || corr != 7 {
-		t.Fatalf("header: corr %d, %v", corr, err)
-	}
-	var back ProduceResponse
-	if err := back.ReadFrom(body, 13); err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(&back, msg) {
-		t.Fatalf("got %#v\nwant %#v", back, msg)
-	}
+	checkProduceResponseGolden(t, msg, golden, 13, 7)
 }
 
 // TestProduceTopicNameOrID: a topic holding both its name and its id is
