@@ -49,7 +49,13 @@ func Main(name, module string, open Opener) {
 func run(args []string, stdout io.Writer, name, version string, open Opener) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	text := fs.String("settings", "", "the run's settings, as JSON")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	memProfile := fs.String("memprofile", "", "write a heap profile to this file when the run ends (in use and allocated since start)")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	stop, err := startProfiles(*cpuProfile, *memProfile)
+	if err != nil {
 		return err
 	}
 	s, err := DecodeSettings(*text)
@@ -63,6 +69,9 @@ func run(args []string, stdout io.Writer, name, version string, open Opener) err
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
 	defer cancel()
 	res, err := Drive(ctx, client, s)
+	// The heap profile is taken before Close, while the client still holds
+	// what it keeps between records.
+	err = errors.Join(err, stop())
 	if cerr := client.Close(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("closing the client: %w", cerr))
 	}
@@ -156,7 +165,11 @@ func newOutcome(want int) *outcome {
 func (o *outcome) done(err error) {
 	if err != nil {
 		o.failed.Add(1)
-		o.first.CompareAndSwap(nil, &err)
+		// A copy of err declared here, not err itself, is what escapes:
+		// taking err's address would move every call's err to the heap,
+		// an allocation per record charged to every client alike.
+		first := err
+		o.first.CompareAndSwap(nil, &first)
 	}
 	if o.completed.Add(1) == o.want {
 		close(o.all)

@@ -164,3 +164,18 @@ func TestPercentileIsNearestRank(t *testing.T) {
 		t.Errorf("percentile of one value = %d, want 7", got)
 	}
 }
+
+// TestOutcomeCountsWithoutAllocating checks that counting a success
+// allocates nothing: the harness runs it once per record for every client,
+// so an allocation there would weigh on every client's CPU and memory.
+func TestOutcomeCountsWithoutAllocating(t *testing.T) {
+	out := newOutcome(1 << 30)
+	if n := testing.AllocsPerRun(1000, func() { out.done(nil) }); n != 0 {
+		t.Fatalf("outcome.done(nil) allocates %v times per call, want 0", n)
+	}
+	out.done(errors.New("first"))
+	out.done(errors.New("second"))
+	if got := (*out.first.Load()).Error(); got != "first" {
+		t.Fatalf("first error kept = %q, want %q", got, "first")
+	}
+}
