@@ -42,7 +42,9 @@ func Chart(r *Results) string {
 		g := group{title: w.Title, rate: w.Rate}
 		for i, c := range r.Clients {
 			cl := cellOf(r, name, c)
-			if cl.runs == 0 {
+			// The floor is no client: its throughput, bounded by nothing
+			// but the harness, would set every rate bar's scale.
+			if cl.runs == 0 || c == Floor {
 				continue
 			}
 			g.bars = append(g.bars, bar{client: i, cpu: cl.cpuPerRecord, rate: cl.recordsPerS})
@@ -65,6 +67,9 @@ func Chart(r *Results) string {
 	// Legend.
 	x := 10
 	for i, c := range r.Clients {
+		if c == Floor {
+			continue
+		}
 		fmt.Fprintf(&sb, `<rect x="%d" y="46" width="10" height="10" fill="%s"/><text x="%d" y="55">%s</text>`+"\n", x, color(i), x+14, html.EscapeString(c))
 		x += 14 + 7*len(c) + 16
 	}

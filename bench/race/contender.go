@@ -26,6 +26,9 @@ type Contender struct {
 	Needs string
 	// Java marks the Java producer's ProducerPerformance.
 	Java bool
+	// Floor marks the floor (driver.Floor): it sends nothing, so its
+	// topic is not counted, and the chart leaves it out.
+	Floor bool
 }
 
 // Contenders is every client the race knows, in the report's order.
@@ -36,7 +39,12 @@ var Contenders = []Contender{
 	{Name: "kafka-go", Package: "./clients/kafkago"},
 	{Name: "confluent-kafka-go", Package: "./clients/confluent", Tags: "confluent", Needs: "cgo and a C compiler"},
 	{Name: "java", Java: true},
+	{Name: Floor, Package: "./clients/floor", Floor: true},
 }
+
+// Floor is the floor's name: what the harness and the hand-off of
+// completions to a goroutine cost a client that sends nothing.
+const Floor = "floor"
 
 // Baseline is the contender every ratio is against.
 const Baseline = "franz-go"

@@ -24,7 +24,7 @@ func TestRaceEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	var clients []Contender
-	for _, name := range []string{"gokafka", Baseline} {
+	for _, name := range []string{"gokafka", Baseline, Floor} {
 		c, err := ContenderByName(name)
 		if err != nil {
 			t.Fatal(err)
@@ -56,6 +56,13 @@ func TestRaceEndToEnd(t *testing.T) {
 			t.Fatalf("round %d %s %s: %s", r.Round, r.Workload, r.Client, r.Err)
 		}
 		want := r.Records + 1 // the warm-up record
+		if r.Client == Floor {
+			// It completes every record and sends none.
+			if r.Produced != want || r.Counted != 0 || r.Requests != 0 {
+				t.Errorf("%s floor: produced %d, counted %d, requests %d, want %d, 0, 0", r.Workload, r.Produced, r.Counted, r.Requests, want)
+			}
+			continue
+		}
 		if r.Produced != want || r.Counted != int64(want) {
 			t.Errorf("%s %s: produced %d, counted %d, want %d", r.Workload, r.Client, r.Produced, r.Counted, want)
 		}
@@ -79,7 +86,7 @@ func TestRaceEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| gokafka | ", "| franz-go | ", "1.00x", "### 1,000 synchronous senders", "race-embedded.svg"} {
+	for _, want := range []string{"| gokafka | ", "| franz-go | ", "| floor | ", "1.00x", "### 1,000 synchronous senders", "race-embedded.svg", "| floor vs franz-go |"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("RESULTS.md lacks %q:\n%s", want, md)
 		}
@@ -90,6 +97,9 @@ func TestRaceEndToEnd(t *testing.T) {
 	}
 	if !strings.HasPrefix(string(svg), "<svg") || !strings.Contains(string(svg), ">gokafka<") {
 		t.Errorf("the chart is not an SVG naming the clients:\n%.300s", svg)
+	}
+	if strings.Contains(string(svg), ">floor<") {
+		t.Errorf("the chart draws the floor, which is no client")
 	}
 }
 

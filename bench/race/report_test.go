@@ -31,6 +31,10 @@ func TestTargetVerdicts(t *testing.T) {
 		{requestsVerdict(300, 300), "300 vs 300 (met)"},
 		{requestsVerdict(301, 300), "301 vs 300 (not met)"},
 		{requestsVerdict(-1, 300), "unknown"},
+		{floorVerdict("senders", cell{runs: 3, ratio: 0.5}), "0.50x"},
+		{floorVerdict("senders", cell{runs: 3, ratio: 0.63}), "0.63x (the target is below it)"},
+		{floorVerdict("latency", cell{runs: 3, ratio: 0.9}), "0.90x"},
+		{floorVerdict("nokey", cell{}), "not run"},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("got %q, want %q", tc.got, tc.want)

@@ -33,7 +33,7 @@ func main() {
 
 func run() error {
 	var (
-		clients        = flag.String("clients", "gokafka,franz-go,sarama,kafka-go,confluent-kafka-go", "clients to race, comma-separated (java with -java)")
+		clients        = flag.String("clients", "gokafka,franz-go,sarama,kafka-go,confluent-kafka-go,floor", "clients to race, comma-separated (java with -java; floor is the harness alone)")
 		workloads      = flag.String("workloads", "nokey,key16,lz4,zstd,senders,latency", "workloads, comma-separated")
 		rounds         = flag.Int("rounds", 3, "interleaved rounds")
 		records        = flag.Int("records", 1_000_000, "records per throughput run")

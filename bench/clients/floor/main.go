@@ -1,0 +1,9 @@
+// Command floor is the race's floor: driver.Floor, which sends nothing and
+// completes each record through a goroutine of its own, in a process of its
+// own. Its CPU per record is what the harness and the hand-off of
+// completions cost whatever the client.
+package main
+
+import "github.com/gokafka/producer/bench/driver"
+
+func main() { driver.Main("floor", "github.com/gokafka/producer/bench", driver.OpenFloor) }
