@@ -179,3 +179,35 @@ func TestOutcomeCountsWithoutAllocating(t *testing.T) {
 		t.Fatalf("first error kept = %q, want %q", got, "first")
 	}
 }
+
+// TestFloorCompletesEveryRecordAndSealsBatches runs a workload through the
+// floor: every record completes without error, and the records fill and
+// close batches of the workload's size, with its codec.
+func TestFloorCompletesEveryRecordAndSealsBatches(t *testing.T) {
+	for _, codec := range []string{"none", "lz4", "zstd"} {
+		s := Settings{Brokers: []string{"unused:9092"}, Topic: "t", Records: 5000, ValueSize: 100,
+			Compression: codec, Acks: "all", BatchSize: 16 << 10}
+		c, _, err := OpenFloor(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		res, err := Drive(ctx, c, s)
+		cancel()
+		if err != nil {
+			t.Fatalf("%s: %v", codec, err)
+		}
+		if res.Produced != s.Records+1 || res.Failed != 0 {
+			t.Errorf("%s: produced %d, failed %d, want %d, 0", codec, res.Produced, res.Failed, s.Records+1)
+		}
+		// 5,001 records of about 110 bytes fill 16 KiB batches 33 times;
+		// Flush closes the last one.
+		f := c.(*Floor)
+		if want := (s.Records + 1) * 110 / s.BatchSize; f.sealed < want {
+			t.Errorf("%s: %d batches closed, want at least %d", codec, f.sealed, want)
+		}
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -2,19 +2,34 @@ package driver
 
 import (
 	"context"
+	"fmt"
 	"sync"
+
+	"github.com/gokafka/producer/compression"
+	"github.com/gokafka/producer/internal/clock"
+	"github.com/gokafka/producer/record"
 )
 
-// Floor is the race's floor: a client that sends nothing and completes
-// every record as an asynchronous client must, whatever else it does. Its
-// Produce wraps done in a closure (every adaptor converts the driver's
-// done to its client's callback type) and queues it; one goroutine of its
-// own takes the queue and calls each done, as a client's delivery or
-// promise goroutine does after a response. Its CPU per record is what the
-// harness and that hand-off cost on their own, so a target below the
-// floor's ratio is out of any client's reach in this race.
+// Floor is the race's floor: a client that sends nothing and does only
+// what any asynchronous client must, whatever else it does. Its Produce
+// stamps the record with the wall clock and writes it into a RecordBatch
+// v2 (this repository's record package); a batch that reaches the batch
+// size is closed, compressed with the workload's codec (over the same Go
+// codecs the Go clients use), and the next one started. It wraps done in a
+// closure (every adaptor converts the driver's done to its client's
+// callback type) and queues it; one goroutine of its own takes the queue
+// and calls each done, as a client's delivery or promise goroutine does
+// after a response. Its CPU per record is what the harness, the record
+// format, the codec and that hand-off cost on their own: a target below
+// the floor's ratio is out of this repository's reach in this race.
 type Floor struct {
+	codec     compression.Codec
+	batchSize int
+
 	mu      sync.Mutex
+	builder record.Builder
+	buf     []byte // the batch buffer, reused
+	sealed  int    // batches closed, for tests
 	queue   []func()
 	spare   []func()
 	more    chan struct{}
@@ -23,24 +38,58 @@ type Floor struct {
 	stopped chan struct{}
 }
 
-// OpenFloor starts a Floor, as an Opener: it ignores the settings but
-// their workload, which the driver runs.
-func OpenFloor(Settings) (Client, []string, error) {
-	f := &Floor{more: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
+// OpenFloor starts a Floor for the settings' codec and batch size, as an
+// Opener.
+func OpenFloor(s Settings) (Client, []string, error) {
+	codec, err := compression.ParseCodec(s.Compression)
+	if err != nil {
+		return nil, nil, err
+	}
+	f := &Floor{
+		codec: codec, batchSize: s.BatchSize, buf: make([]byte, 0, s.BatchSize),
+		more: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{}),
+	}
+	f.builder.Reset(f.buf)
 	go f.complete()
-	return f, []string{"sends nothing; one goroutine completes every record"}, nil
+	config := []string{
+		"sends nothing; one goroutine completes every record",
+		"Compression=" + s.Compression,
+		fmt.Sprintf("BatchSize=%d", s.BatchSize),
+	}
+	return f, config, nil
 }
 
-// Produce queues the record's completion for the floor's goroutine.
-func (f *Floor) Produce(_, _ []byte, done func(error)) {
+// Produce writes the record into the batch and queues its completion for
+// the floor's goroutine.
+func (f *Floor) Produce(key, value []byte, done func(error)) {
 	f.pending.Add(1)
+	ts := clock.WallMicros() / 1000
 	f.mu.Lock()
-	f.queue = append(f.queue, func() { done(nil) })
+	var err error
+	if !f.builder.AppendWithin(f.batchSize, ts, key, value, nil) {
+		if err = f.seal(); err == nil {
+			f.builder.Append(ts, key, value, nil)
+		}
+	}
+	f.queue = append(f.queue, func() { done(err) })
 	f.mu.Unlock()
 	select {
 	case f.more <- struct{}{}:
 	default:
 	}
+}
+
+// seal closes and compresses the batch, as a client does before sending
+// it, and starts the next. f.mu must be held.
+func (f *Floor) seal() error {
+	if f.builder.NumRecords() == 0 {
+		return nil
+	}
+	_, err := f.builder.Close(record.CloseOptions{Codec: f.codec, Level: compression.DefaultLevel,
+		ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1})
+	f.builder.Reset(f.buf)
+	f.sealed++
+	return err
 }
 
 // complete runs queued completions until Close.
@@ -69,10 +118,13 @@ func (f *Floor) complete() {
 	}
 }
 
-// Flush waits for every queued completion.
+// Flush seals the last batch and waits for every queued completion.
 func (f *Floor) Flush(context.Context) error {
+	f.mu.Lock()
+	err := f.seal()
+	f.mu.Unlock()
 	f.pending.Wait()
-	return nil
+	return err
 }
 
 // Close stops the floor's goroutine.
