@@ -584,3 +584,34 @@ func TestARequestTakesTheLingeringBatchesAlong(t *testing.T) {
 	require.Empty(t, bs, "with nothing ready, a lingering batch waits")
 	require.Equal(t, 10*time.Millisecond, next)
 }
+
+// TestABatchStartsWithRoomForItsPredecessorsRecords holds the entries'
+// sizing: a partition's next batch starts with room for as many records as
+// its previous one took, so a steady workload never grows the slice. With
+// 4-byte values a 64 KiB batch takes thousands of records, more than a
+// fresh pooled slice holds.
+func TestABatchStartsWithRoomForItsPredecessorsRecords(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.BatchSize = 64 << 10 })
+	p := h.acc.partition(tp0)
+	// roomAfterFirst is the first batch's record count and the second's
+	// room once the second exists.
+	roomAfterFirst := func() (records, room int, ok bool) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if len(p.batches) < 2 {
+			return 0, 0, false
+		}
+		return len(p.batches[0].entries), cap(p.batches[1].entries), true
+	}
+	for i := 0; ; i++ {
+		require.Less(t, i, 100_000, "no second batch after %d records", i)
+		h.add(tp0, i, []byte("abcd"))
+		records, room, ok := roomAfterFirst()
+		if !ok {
+			continue
+		}
+		require.Greater(t, records, 256, "the first batch should hold more records than a fresh slice has room for")
+		require.GreaterOrEqual(t, room, records, "the second batch's entries start with less room than the first batch's records")
+		return
+	}
+}

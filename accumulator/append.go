@@ -63,7 +63,7 @@ func (a *Accumulator) Append(ctx context.Context, tp TopicPartition, since time.
 		a.cfg.Pool.Deallocate(buf)
 		return res, nil
 	}
-	b := a.newBatch(tp, buf, true, a.serial.Add(1))
+	b := a.newBatch(tp, buf, true, a.serial.Add(1), p.lastRecords())
 	b.created = a.cfg.Clock.Now()
 	b.deadline = b.created.Add(a.cfg.DeliveryTimeout)
 	p.batches = append(p.batches, b)
@@ -115,9 +115,10 @@ func (a *Accumulator) tryAppend(p *partition, e entry, since time.Time, key, val
 	return res, true
 }
 
-// newBatch starts a batch in buf and registers it as incomplete.
-func (a *Accumulator) newBatch(tp TopicPartition, buf []byte, pooled bool, serial uint64) *Batch {
-	b := &Batch{TP: tp, buf: buf, pooled: pooled, serial: serial, entries: newEntries(), producer: noProducer, baseSeq: -1}
+// newBatch starts a batch in buf, with room for about records entries, and
+// registers it as incomplete.
+func (a *Accumulator) newBatch(tp TopicPartition, buf []byte, pooled bool, serial uint64, records int) *Batch {
+	b := &Batch{TP: tp, buf: buf, pooled: pooled, serial: serial, entries: newEntries(records), producer: noProducer, baseSeq: -1}
 	b.builder.Reset(buf)
 	a.register(b)
 	return b

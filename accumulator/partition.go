@@ -67,6 +67,10 @@ type partition struct {
 	// restartCause is the failure that first made the sequences restart,
 	// for a transactional producer's reason to abort (Config.EpochNeeded).
 	restartCause error
+
+	// recordsHint is the record count of the partition's latest batch seen
+	// with its records, which sizes the next batch's entries.
+	recordsHint int
 }
 
 // mustRestart books that the partition's sequences must restart because
@@ -88,6 +92,17 @@ func (p *partition) open() *Batch {
 		return p.batches[n-1]
 	}
 	return nil
+}
+
+// lastRecords is how many records the partition's latest batch holds, the
+// room a new batch's entries start with; p.mu must be held. A batch whose
+// records have had their outcome no longer holds its entries, so the count
+// of the last batch that did stands in.
+func (p *partition) lastRecords() int {
+	if n := len(p.batches); n > 0 && len(p.batches[n-1].entries) > 0 {
+		p.recordsHint = len(p.batches[n-1].entries)
+	}
+	return p.recordsHint
 }
 
 // remove takes b out of the list.

@@ -90,7 +90,7 @@ func (a *Accumulator) rebuild(parent *Batch, decoded record.Batch, from, to int)
 	// varint sizes a little either way: leave headroom rather than grow.
 	size += 16 * (to - from)
 	buf := make([]byte, 0, size)
-	b := &Batch{TP: parent.TP, buf: buf, serial: parent.serial, entries: newEntries(),
+	b := &Batch{TP: parent.TP, buf: buf, serial: parent.serial, entries: newEntries(to - from),
 		created: parent.created, sentAt: parent.sentAt, deadline: parent.deadline, sealed: true,
 		attempts: parent.attempts, maybeWritten: parent.maybeWritten, lastErr: parent.lastErr,
 		producer: parent.producer, baseSeq: -1}
