@@ -186,7 +186,7 @@ func TestOutcomeCountsWithoutAllocating(t *testing.T) {
 func TestFloorCompletesEveryRecordAndSealsBatches(t *testing.T) {
 	for _, codec := range []string{"none", "lz4", "zstd"} {
 		s := Settings{Brokers: []string{"unused:9092"}, Topic: "t", Records: 5000, ValueSize: 100,
-			Compression: codec, Acks: "all", BatchSize: 16 << 10}
+			Compression: codec, Acks: "all", BatchSize: 16 << 10, Linger: 5 * time.Millisecond}
 		c, _, err := OpenFloor(s)
 		if err != nil {
 			t.Fatal(err)
@@ -205,6 +205,35 @@ func TestFloorCompletesEveryRecordAndSealsBatches(t *testing.T) {
 		f := c.(*Floor)
 		if want := (s.Records + 1) * 110 / s.BatchSize; f.sealed < want {
 			t.Errorf("%s: %d batches closed, want at least %d", codec, f.sealed, want)
+		}
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestFloorLingersForSynchronousSenders runs fewer senders than a batch
+// holds: only the linger closes batches then, and every record still
+// completes. With no linger each record is its own batch.
+func TestFloorLingersForSynchronousSenders(t *testing.T) {
+	for _, linger := range []time.Duration{time.Millisecond, 0} {
+		s := Settings{Brokers: []string{"unused:9092"}, Topic: "t", Records: 500, ValueSize: 100,
+			Compression: "none", Acks: "all", BatchSize: 64 << 10, Linger: linger, Senders: 20}
+		c, _, err := OpenFloor(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		res, err := Drive(ctx, c, s)
+		cancel()
+		if err != nil {
+			t.Fatalf("linger %v: %v", linger, err)
+		}
+		if res.Produced != s.Records+1 || res.Failed != 0 {
+			t.Errorf("linger %v: produced %d, failed %d, want %d, 0", linger, res.Produced, res.Failed, s.Records+1)
+		}
+		if f := c.(*Floor); linger == 0 && f.sealed != s.Records+1 {
+			t.Errorf("no linger: %d batches closed, want one per record (%d)", f.sealed, s.Records+1)
 		}
 		if err := c.Close(); err != nil {
 			t.Fatal(err)

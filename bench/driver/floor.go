@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/gokafka/producer/compression"
 	"github.com/gokafka/producer/internal/clock"
@@ -13,40 +14,45 @@ import (
 // Floor is the race's floor: a client that sends nothing and does only
 // what any asynchronous client must, whatever else it does. Its Produce
 // stamps the record with the wall clock and writes it into a RecordBatch
-// v2 (this repository's record package); a batch that reaches the batch
-// size is closed, compressed with the workload's codec (over the same Go
-// codecs the Go clients use), and the next one started. It wraps done in a
-// closure (every adaptor converts the driver's done to its client's
-// callback type) and queues it; one goroutine of its own takes the queue
-// and calls each done, as a client's delivery or promise goroutine does
-// after a response. Its CPU per record is what the harness, the record
-// format, the codec and that hand-off cost on their own: a target below
-// the floor's ratio is out of this repository's reach in this race.
+// v2 (this repository's record package), and wraps done in a closure
+// (every adaptor converts the driver's done to its client's callback
+// type). A batch is closed when it reaches the batch size or its linger
+// ends, as a client's would be, and compressed with the workload's codec
+// (over the same Go codecs the Go clients use); then its records'
+// completions go to one goroutine of the floor's own, which calls them, as
+// a client's delivery or promise goroutine does once a response has come.
+// Its CPU per record is what the harness, the record format, the codec and
+// that hand-off cost on their own: a CPU target below the floor's ratio
+// asks a producer to spend less than the floor does, though the floor
+// neither partitions, buffers, sends nor reads a response.
 type Floor struct {
 	codec     compression.Codec
 	batchSize int
+	linger    time.Duration
 
 	mu      sync.Mutex
 	builder record.Builder
-	buf     []byte // the batch buffer, reused
-	sealed  int    // batches closed, for tests
-	queue   []func()
-	spare   []func()
+	buf     []byte        // the batch buffer, reused
+	open    []func(error) // the completions of the open batch's records
+	serial  int           // counts batches, so that a linger timer knows its own
+	sealed  int           // batches closed, for tests
+	queue   []completion  // completions handed to the goroutine
+	spare   []completion
 	more    chan struct{}
 	pending sync.WaitGroup
 	stop    chan struct{}
 	stopped chan struct{}
 }
 
-// OpenFloor starts a Floor for the settings' codec and batch size, as an
-// Opener.
+// OpenFloor starts a Floor for the settings' codec, batch size and linger,
+// as an Opener.
 func OpenFloor(s Settings) (Client, []string, error) {
 	codec, err := compression.ParseCodec(s.Compression)
 	if err != nil {
 		return nil, nil, err
 	}
 	f := &Floor{
-		codec: codec, batchSize: s.BatchSize, buf: make([]byte, 0, s.BatchSize),
+		codec: codec, batchSize: s.BatchSize, linger: s.Linger, buf: make([]byte, 0, s.BatchSize),
 		more: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{}),
 	}
 	f.builder.Reset(f.buf)
@@ -55,41 +61,67 @@ func OpenFloor(s Settings) (Client, []string, error) {
 		"sends nothing; one goroutine completes every record",
 		"Compression=" + s.Compression,
 		fmt.Sprintf("BatchSize=%d", s.BatchSize),
+		fmt.Sprintf("Linger=%v", s.Linger),
 	}
 	return f, config, nil
 }
 
-// Produce writes the record into the batch and queues its completion for
-// the floor's goroutine.
+// Produce writes the record into the open batch. The batch is closed when
+// the record does not fit, or at once with no linger; the first record of
+// a batch arms its linger.
 func (f *Floor) Produce(key, value []byte, done func(error)) {
 	f.pending.Add(1)
 	ts := clock.WallMicros() / 1000
 	f.mu.Lock()
-	var err error
+	defer f.mu.Unlock()
 	if !f.builder.AppendWithin(f.batchSize, ts, key, value, nil) {
-		if err = f.seal(); err == nil {
-			f.builder.Append(ts, key, value, nil)
-		}
+		f.seal()
+		f.builder.Append(ts, key, value, nil)
 	}
-	f.queue = append(f.queue, func() { done(err) })
-	f.mu.Unlock()
+	// The closure is the adaptors' conversion of done, as in theirs.
+	f.open = append(f.open, func(err error) { done(err) })
+	switch {
+	case f.linger <= 0:
+		f.seal()
+	case len(f.open) == 1:
+		serial := f.serial
+		time.AfterFunc(f.linger, func() {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if f.serial == serial {
+				f.seal()
+			}
+		})
+	}
+}
+
+// seal closes and compresses the open batch, as a client does before
+// sending it, hands its completions to the floor's goroutine and starts the
+// next batch. f.mu must be held.
+func (f *Floor) seal() {
+	if len(f.open) == 0 {
+		return
+	}
+	_, err := f.builder.Close(record.CloseOptions{Codec: f.codec, Level: compression.DefaultLevel,
+		ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1})
+	for _, cb := range f.open {
+		f.queue = append(f.queue, completion{cb: cb, err: err})
+	}
+	f.builder.Reset(f.buf)
+	f.serial++
+	f.sealed++
+	clear(f.open)
+	f.open = f.open[:0]
 	select {
 	case f.more <- struct{}{}:
 	default:
 	}
 }
 
-// seal closes and compresses the batch, as a client does before sending
-// it, and starts the next. f.mu must be held.
-func (f *Floor) seal() error {
-	if f.builder.NumRecords() == 0 {
-		return nil
-	}
-	_, err := f.builder.Close(record.CloseOptions{Codec: f.codec, Level: compression.DefaultLevel,
-		ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1})
-	f.builder.Reset(f.buf)
-	f.sealed++
-	return err
+// completion is one record's callback and outcome.
+type completion struct {
+	cb  func(error)
+	err error
 }
 
 // complete runs queued completions until Close.
@@ -106,8 +138,8 @@ func (f *Floor) complete() {
 		f.queue, f.spare = f.spare[:0], nil
 		f.mu.Unlock()
 		for i, c := range todo {
-			c()
-			todo[i] = nil
+			c.cb(c.err)
+			todo[i] = completion{}
 			f.pending.Done()
 		}
 		f.mu.Lock()
@@ -121,10 +153,10 @@ func (f *Floor) complete() {
 // Flush seals the last batch and waits for every queued completion.
 func (f *Floor) Flush(context.Context) error {
 	f.mu.Lock()
-	err := f.seal()
+	f.seal()
 	f.mu.Unlock()
 	f.pending.Wait()
-	return err
+	return nil
 }
 
 // Close stops the floor's goroutine.

@@ -34,7 +34,7 @@ func writeTargets(md *strings.Builder, all []*Results) {
 	fmt.Fprintf(md, "Peak RSS may be the buffer memory (%d MiB) plus %d MiB. ", bufferMemory>>20, rssHeadroom>>20)
 	md.WriteString("Requests are compared at the race's settings, the same batch size for every client, not at each client's defaults. ")
 	md.WriteString("Allocations per record, `kprod perf`'s cost and 5,000 synchronous senders are measured elsewhere: `BenchmarkProduce` and `BenchmarkSendConcurrent5000` in the root package, and cmd/kprod/README.md.\n\n")
-	fmt.Fprintf(md, "The %s column is the floor (the harness, the record format, the codec and the hand-off of completions, with nothing sent) against %s: a CPU target below it is out of this producer's reach.\n\n", Floor, Baseline)
+	fmt.Fprintf(md, "The %s column is the floor (the harness, the record format, the codec and the hand-off of completions, with nothing sent) against %s: a CPU target below it asks the producer to spend less than the floor, which neither partitions, buffers, sends nor reads a response.\n\n", Floor, Baseline)
 	md.WriteString("| broker | workload | CPU vs " + Baseline + " | " + Floor + " vs " + Baseline + " | peak RSS MiB | requests/Mrecord vs " + Baseline + " | p99 vs " + Baseline + " |\n")
 	md.WriteString("|---|---|---|---|---|---|---|\n")
 	for _, r := range all {
