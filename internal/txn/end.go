@@ -44,6 +44,9 @@ func (m *Manager) Commit(ctx context.Context) error {
 		return fmt.Errorf("CommitTransaction: records without an outcome: %w", flushErr)
 	}
 	if started {
+		if err := m.adderStopped(ctx); err != nil {
+			return fmt.Errorf("CommitTransaction: %w", err)
+		}
 		if err := m.endTxn(ctx, true); err != nil {
 			return m.coordinatorFailed("CommitTransaction", err)
 		}
@@ -86,6 +89,9 @@ func (m *Manager) Abort(ctx context.Context) error {
 	// a new epoch.
 	bump = bump || m.cfg.SequencesInDoubt()
 	if started {
+		if err := m.adderStopped(ctx); err != nil {
+			return fmt.Errorf("AbortTransaction: %w", err)
+		}
 		err := m.endTxn(ctx, false)
 		switch {
 		case err == nil:

@@ -1,6 +1,7 @@
 package txn
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -32,20 +33,26 @@ func (m *Manager) Admit(tp accumulator.TopicPartition) bool {
 		return true
 	}
 	m.pending[tp] = true
-	if !m.adding {
-		m.adding = true
-		go m.addPartitions()
+	if m.adderDone == nil {
+		m.adderDone = make(chan struct{})
+		go m.addPartitions(m.adderDone)
 	}
 	return false
 }
 
 // addPartitions adds the partitions waiting to the transaction, in as few
-// AddPartitionsToTxn requests as their arrival allows, and wakes them.
-func (m *Manager) addPartitions() {
+// AddPartitionsToTxn requests as their arrival allows, and wakes them. It
+// stops, closing done, when none waits or the transaction no longer takes
+// partitions: one added once an abort has begun could reach the
+// coordinator after the abort's EndTxn, and there begin a transaction that
+// nobody ends.
+func (m *Manager) addPartitions(done chan struct{}) {
 	for {
 		m.mu.Lock()
-		if len(m.pending) == 0 || m.state == FatalError {
-			m.adding = false
+		if len(m.pending) == 0 || (m.state != InTransaction && m.state != Committing) {
+			clear(m.pending) // what waits fails with the transaction
+			m.adderDone = nil
+			close(done)
 			m.mu.Unlock()
 			return
 		}
@@ -84,6 +91,24 @@ func (m *Manager) addPartitions() {
 		for _, tp := range parts {
 			m.cfg.Wake(tp)
 		}
+	}
+}
+
+// adderStopped waits until no AddPartitionsToTxn is under way, so that the
+// EndTxn that follows reaches the coordinator after it: an addition coming
+// after the end would begin another transaction.
+func (m *Manager) adderStopped(ctx context.Context) error {
+	m.mu.Lock()
+	done := m.adderDone
+	m.mu.Unlock()
+	if done == nil {
+		return nil
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("partitions still being added to the transaction: %w", ctx.Err())
 	}
 }
 

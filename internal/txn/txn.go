@@ -130,13 +130,14 @@ type Manager struct {
 	lastErr error // why the state is abortable or fatal
 	v2      bool  // transactions v2 (KIP-890 part 2)
 	// In the current transaction: the partitions added (v1), those waiting
-	// to be, whether an adder goroutine runs, and whether anything at all
-	// (a record, offsets) is in it.
+	// to be, and whether anything at all (a record, offsets) is in it.
 	added   map[accumulator.TopicPartition]bool
 	pending map[accumulator.TopicPartition]bool
-	adding  bool
 	started bool
-	gen     uint64 // transactions ended so far: a late addition of an ended one is ignored
+	// adderDone is closed when the goroutine adding partitions stops; nil
+	// while none runs.
+	adderDone chan struct{}
+	gen       uint64 // transactions ended so far: a late addition of an ended one is ignored
 	// bump: the producer's epoch must move on before the next transaction
 	// (a sequence was lost, or a batch may be in the log unanswered).
 	bump bool

@@ -31,6 +31,27 @@ type fakeCoordinators struct {
 	v2        bool
 	epoch     int16 // the epoch InitProducerId and EndTxn v5 give
 	lost      error // a connection failure for the next request
+	// held: a request of this API, once recorded, waits for the gate to
+	// close before it is answered, as one under way at the coordinator.
+	held map[protocol.APIKey]*gate
+}
+
+// gate holds requests: arrived is told of each, open lets them through.
+type gate struct {
+	arrived chan struct{}
+	open    chan struct{}
+}
+
+// hold makes the requests of api wait at a gate until it opens.
+func (f *fakeCoordinators) hold(api protocol.APIKey) *gate {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	g := &gate{arrived: make(chan struct{}, 16), open: make(chan struct{})}
+	if f.held == nil {
+		f.held = map[protocol.APIKey]*gate{}
+	}
+	f.held[api] = g
+	return g
 }
 
 type sent struct {
@@ -73,8 +94,14 @@ func (f *fakeCoordinators) fail(api protocol.APIKey, errs ...*kerr.Error) {
 
 func (f *fakeCoordinators) AskCoordinator(_ context.Context, _ cluster.CoordinatorKind, _ string, req protocol.Request, maxVersion int16) (protocol.Response, error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.requests = append(f.requests, sent{req, maxVersion})
+	if g := f.held[req.Key()]; g != nil {
+		f.mu.Unlock()
+		g.arrived <- struct{}{}
+		<-g.open
+		f.mu.Lock()
+	}
+	defer f.mu.Unlock()
 	if err := f.lost; err != nil {
 		f.lost = nil
 		return nil, err
@@ -624,4 +651,31 @@ func TestCloseAbortsATransactionUnderWay(t *testing.T) {
 	sent := len(r.coords.apis())
 	require.NoError(t, r.m.Close(context.Background()), "no transaction under way")
 	require.Len(t, r.coords.apis(), sent, "nothing sent")
+}
+
+// TestAnAbortWaitsForThePartitionsBeingAdded holds the order a v1
+// coordinator needs: an AddPartitionsToTxn under way when the abort comes
+// is answered before the abort's EndTxn is sent. Sent after the end, it
+// would begin another transaction, which nobody would end.
+func TestAnAbortWaitsForThePartitionsBeingAdded(t *testing.T) {
+	r := initialized(t, false)
+	g := r.coords.hold(protocol.AddPartitionsToTxn)
+	require.False(t, r.m.Admit(tp0), "a partition is added before it may send")
+	select {
+	case <-g.arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no AddPartitionsToTxn within 10s of the first Admit")
+	}
+
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := r.m.Abort(ended)
+	require.ErrorIs(t, err, context.Canceled, "an abort whose ctx ends while partitions are being added")
+	require.NotContains(t, r.coords.apis(), protocol.EndTxn, "EndTxn sent while AddPartitionsToTxn was under way")
+
+	close(g.open)
+	require.NoError(t, r.m.Abort(context.Background()))
+	apis := r.coords.apis()
+	require.Equal(t, []protocol.APIKey{protocol.AddPartitionsToTxn, protocol.EndTxn}, apis[len(apis)-2:])
+	require.Equal(t, Ready, r.state())
 }
