@@ -239,7 +239,7 @@ func (p *Producer) appendTo(ctx context.Context, snap *metadata.Snapshot, t *met
 		}
 	}
 	tp := metadata.TopicPartition{Topic: r.Topic, Partition: partition}
-	res, err := p.acc.Append(ctx, tp, since, tsMs, r.Key, r.Value, r.Headers, cb)
+	res, err := p.acc.Append(ctx, tp, t.Slot, since, tsMs, r.Key, r.Value, r.Headers, cb)
 	if err != nil {
 		return &PartitionError{Topic: r.Topic, Partition: partition, Err: p.memoryErr(err)}
 	}

@@ -31,6 +31,7 @@ import (
 	"github.com/gokafka/producer/compression"
 	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/internal/notify"
+	"github.com/gokafka/producer/internal/slot"
 	"github.com/gokafka/producer/metadata"
 )
 
@@ -177,25 +178,50 @@ func New(cfg Config) *Accumulator {
 }
 
 // partition returns tp's state, creating it on first use.
-func (a *Accumulator) partition(tp TopicPartition) *partition {
-	if p := a.lookup(tp); p != nil {
-		return p
+func (a *Accumulator) partition(tp TopicPartition) *partition { return a.partitionVia(nil, tp) }
+
+// partitionVia is partition with the slot of tp's topic's metadata
+// (metadata.Topic.Slot), where the accumulator keeps its handle on the
+// topic so that an append finds it without a lookup by name. A nil slot
+// finds it by name. Topics are never dropped from the accumulator, so a
+// handle never goes stale.
+func (a *Accumulator) partitionVia(topic *slot.Slot, tp TopicPartition) *partition {
+	tps := slot.Of(topic, a, tp.Topic, a.topic)
+	if parts := *tps.partitions.Load(); tp.Partition >= 0 && int(tp.Partition) < len(parts) && parts[tp.Partition] != nil {
+		return parts[tp.Partition]
+	}
+	return a.addPartition(tps, tp)
+}
+
+// topic returns the named topic's partitions, adding the topic on first
+// use.
+func (a *Accumulator) topic(name string) *topicPartitions {
+	if tps := (*a.topics.Load())[name]; tps != nil {
+		return tps
 	}
 	a.topicsMu.Lock()
 	defer a.topicsMu.Unlock()
 	m := *a.topics.Load()
-	tps := m[tp.Topic]
-	if tps == nil {
-		next := make(map[string]*topicPartitions, len(m)+1)
-		for k, v := range m {
-			next[k] = v
-		}
-		tps = &topicPartitions{}
-		empty := []*partition{}
-		tps.partitions.Store(&empty)
-		next[tp.Topic] = tps
-		a.topics.Store(&next)
+	if tps := m[name]; tps != nil {
+		return tps
 	}
+	next := make(map[string]*topicPartitions, len(m)+1)
+	for k, v := range m {
+		next[k] = v
+	}
+	tps := &topicPartitions{}
+	empty := []*partition{}
+	tps.partitions.Store(&empty)
+	next[name] = tps
+	a.topics.Store(&next)
+	return tps
+}
+
+// addPartition adds tp's partition to its topic's, tps, unless another
+// goroutine just did, and returns it.
+func (a *Accumulator) addPartition(tps *topicPartitions, tp TopicPartition) *partition {
+	a.topicsMu.Lock()
+	defer a.topicsMu.Unlock()
 	parts := *tps.partitions.Load()
 	if int(tp.Partition) < len(parts) && parts[tp.Partition] != nil {
 		return parts[tp.Partition]

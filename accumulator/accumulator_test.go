@@ -12,6 +12,7 @@ import (
 
 	"github.com/gokafka/producer/bufferpool"
 	"github.com/gokafka/producer/internal/clock"
+	"github.com/gokafka/producer/internal/slot"
 	"github.com/gokafka/producer/record"
 )
 
@@ -85,7 +86,7 @@ func part(i int32) TopicPartition { return TopicPartition{Topic: "t", Partition:
 // add appends a record with id as its callback value.
 func (h *harness) add(tp TopicPartition, id int, value []byte) AppendResult {
 	h.t.Helper()
-	res, err := h.acc.Append(context.Background(), tp, time.Time{}, h.clk.Now().UnixMilli(), []byte(fmt.Sprint(id)), value, nil, id)
+	res, err := h.acc.Append(context.Background(), tp, nil, time.Time{}, h.clk.Now().UnixMilli(), []byte(fmt.Sprint(id)), value, nil, id)
 	require.NoError(h.t, err)
 	return res
 }
@@ -397,7 +398,7 @@ func TestAbortFailsQueuedAndLaterAppends(t *testing.T) {
 	r := h.outcome(1)
 	require.ErrorIs(t, r.Err, ErrClosed)
 	require.ErrorIs(t, r.Err, boom)
-	_, err := h.acc.Append(context.Background(), tp0, time.Time{}, 0, nil, nil, nil, 2)
+	_, err := h.acc.Append(context.Background(), tp0, nil, time.Time{}, 0, nil, nil, nil, 2)
 	require.ErrorIs(t, err, ErrClosed)
 	h.sync()
 	require.Equal(t, total, h.pool.Available())
@@ -414,7 +415,7 @@ func TestMemoryPressureMakesBatchesReady(t *testing.T) {
 	}
 	blocked := make(chan error, 1)
 	go func() {
-		_, err := h.acc.Append(context.Background(), part(64), time.Time{}, 0, nil, []byte("v"), nil, 64)
+		_, err := h.acc.Append(context.Background(), part(64), nil, time.Time{}, 0, nil, []byte("v"), nil, 64)
 		blocked <- err
 	}()
 	waitFor(t, "an appender to wait for memory", func() bool { return h.pool.Waiters() == 1 })
@@ -441,7 +442,7 @@ func TestConcurrentAppendsEachGetOneOutcome(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < perWriter; i++ {
 				id := w*perWriter + i
-				_, err := h.acc.Append(context.Background(), parts[id%3], time.Time{}, 0, nil, []byte("0123456789"), nil, id)
+				_, err := h.acc.Append(context.Background(), parts[id%3], nil, time.Time{}, 0, nil, []byte("0123456789"), nil, id)
 				if err != nil {
 					t.Errorf("append %d: %v", id, err)
 				}
@@ -528,7 +529,7 @@ func TestAppendSinceMovesTheDeadlineEarlier(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.Linger = time.Hour; c.DeliveryTimeout = time.Second })
 	h.add(tp0, 0, []byte("fresh"))
 	since := h.clk.Now().Add(-400 * time.Millisecond)
-	_, err := h.acc.Append(context.Background(), tp0, since, 0, nil, []byte("held"), nil, 1)
+	_, err := h.acc.Append(context.Background(), tp0, nil, since, 0, nil, []byte("held"), nil, 1)
 	require.NoError(t, err)
 	require.Equal(t, 600*time.Millisecond, h.acc.Expire(h.clk.Now()))
 	h.clk.Advance(599 * time.Millisecond)
@@ -614,4 +615,28 @@ func TestABatchStartsWithRoomForItsPredecessorsRecords(t *testing.T) {
 		require.GreaterOrEqual(t, room, records, "the second batch's entries start with less room than the first batch's records")
 		return
 	}
+}
+
+// TestAppendThroughASlotReachesTheSamePartition holds the handle kept in a
+// topic's metadata slot: records appended through the slot and by name
+// share the partition's batch, and the slot then holds the accumulator's
+// own state for the topic, so later appends look nothing up.
+func TestAppendThroughASlotReachesTheSamePartition(t *testing.T) {
+	h := newHarness(t, nil)
+	var topic slot.Slot
+	for id, via := range []*slot.Slot{nil, &topic, &topic, nil} {
+		_, err := h.acc.Append(context.Background(), tp0, via, time.Time{}, 0, nil, []byte("v"), nil, id)
+		require.NoError(t, err)
+	}
+	p := h.acc.lookup(tp0)
+	p.mu.Lock()
+	batches, records := len(p.batches), p.batches[0].Records()
+	p.mu.Unlock()
+	require.Equal(t, 1, batches, "appends through the slot and by name went to different queues")
+	require.Equal(t, 4, records)
+	held := slot.Of(&topic, h.acc, "t", func(string) *topicPartitions {
+		t.Fatal("the slot does not hold the accumulator's state after an append through it")
+		return nil
+	})
+	require.Same(t, h.acc.topic("t"), held)
 }

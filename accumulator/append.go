@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/gokafka/producer/internal/slot"
 	"github.com/gokafka/producer/record"
 )
 
@@ -20,16 +21,18 @@ type AppendResult struct {
 
 // Append encodes one record into tp's open batch, starting a new batch
 // (and waiting up to MaxBlock, or until ctx ends, for its memory) when the
-// record does not fit. since is when the record was handed to the
-// producer, for a record that waited before it could be appended (for its
-// topic's metadata): its DeliveryTimeout runs from then. The zero Time means
-// now. On success cb will be handed to Config.Deliver exactly once; on error
-// it will not.
-func (a *Accumulator) Append(ctx context.Context, tp TopicPartition, since time.Time, timestampMs int64, key, value []byte, headers []record.Header, cb any) (AppendResult, error) {
+// record does not fit. topic is the slot of tp's topic's metadata
+// (metadata.Topic.Slot), through which the partition is found without a
+// lookup by name; nil finds it by name. since is when the record was
+// handed to the producer, for a record that waited before it could be
+// appended (for its topic's metadata): its DeliveryTimeout runs from then.
+// The zero Time means now. On success cb will be handed to Config.Deliver
+// exactly once; on error it will not.
+func (a *Accumulator) Append(ctx context.Context, tp TopicPartition, topic *slot.Slot, since time.Time, timestampMs int64, key, value []byte, headers []record.Header, cb any) (AppendResult, error) {
 	if err := a.refusal(); err != nil {
 		return AppendResult{}, err
 	}
-	p := a.partition(tp)
+	p := a.partitionVia(topic, tp)
 	e := entry{cb: cb, timestamp: timestampMs, keySize: sizeOf(key), valueSize: sizeOf(value)}
 
 	p.mu.Lock()

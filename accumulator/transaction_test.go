@@ -35,7 +35,7 @@ func TestAbortTransactionFailsWhatWaits(t *testing.T) {
 		require.ErrorIs(t, h.outcome(id).Err, aborted, "record %d", id)
 	}
 	require.True(t, h.acc.SequencesInDoubt(), "b1 was sent, then failed: a gap")
-	_, err := h.acc.Append(context.Background(), tp0, time.Time{}, 0, nil, big, nil, 9)
+	_, err := h.acc.Append(context.Background(), tp0, nil, time.Time{}, 0, nil, big, nil, 9)
 	require.ErrorIs(t, err, aborted, "no record joins a transaction being aborted")
 
 	h.acc.EndTransaction()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gokafka/producer/internal/slot"
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
 	"github.com/gokafka/producer/protocol/wire"
@@ -125,7 +126,10 @@ func applyBrokers(old, next *Snapshot, rbs []protocol.MetadataResponseBroker, ch
 // the caller, which knows the new broker set.
 func mergeTopic(prev *Topic, rt *protocol.MetadataResponseTopic, ch *Changes) *Topic {
 	err := kerr.ForCode(rt.ErrorCode)
-	t := &Topic{Name: *rt.Name, ID: rt.TopicID, Err: err}
+	t := &Topic{Name: *rt.Name, ID: rt.TopicID, Err: err, Slot: new(slot.Slot)}
+	if prev != nil && prev.Slot != nil {
+		t.Slot = prev.Slot
+	}
 	if err == nil {
 		err = checkNumbering(t.Name, rt.Partitions)
 		t.Err = err

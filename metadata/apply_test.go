@@ -337,3 +337,26 @@ func TestSnapshotTopics(t *testing.T) {
 	c.Apply(resp(brokers(1), topic("b", none0, part(0, 1, 0)), topic("a", 3)), nil, t0)
 	equal(t, []string{"a", "b"}, c.Snapshot().Topics(), "topics, sorted, errors included")
 }
+
+// TestSlotPassesFromSnapshotToSnapshot holds what the accumulator relies
+// on: a topic's Slot is the same across every snapshot that knows the
+// topic, refreshes and leader changes included.
+func TestSlotPassesFromSnapshotToSnapshot(t *testing.T) {
+	c := NewCache()
+	c.Apply(resp(brokers(1, 2), topic("a", none0, part(0, 1, 0), part(1, 2, 0))), nil, t0)
+	first := c.Snapshot().Topic("a").Slot
+	if first == nil {
+		t.Fatal("a topic learnt from a response has no slot")
+	}
+	c.Apply(resp(brokers(1, 2), topic("a", none0, part(0, 2, 1), part(1, 2, 0))), nil, t0)
+	if got := c.Snapshot().Topic("a").Slot; got != first {
+		t.Errorf("after a leader change the slot is %p, want %p", got, first)
+	}
+	c.Apply(resp(brokers(1, 2, 3), topic("b", none0, part(0, 3, 0))), []string{"b"}, t0)
+	if got := c.Snapshot().Topic("a").Slot; got != first {
+		t.Errorf("after a refresh of another topic the slot is %p, want %p", got, first)
+	}
+	if b := c.Snapshot().Topic("b").Slot; b == nil || b == first {
+		t.Errorf("topic b's slot is %p, want one of its own", b)
+	}
+}

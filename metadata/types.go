@@ -4,6 +4,7 @@ import (
 	"net"
 	"strconv"
 
+	"github.com/gokafka/producer/internal/slot"
 	"github.com/gokafka/producer/partitioner"
 	"github.com/gokafka/producer/protocol/wire"
 )
@@ -50,6 +51,12 @@ type Topic struct {
 	// partitioning a record allocates nothing. Available lists, ascending,
 	// the partitions whose leader is a broker this snapshot knows.
 	View *partitioner.Topic
+	// Slot is where the accumulator keeps its handle on the topic's
+	// partition queues, so that a record reaches its queue through the
+	// metadata Produce has already looked up rather than by name again.
+	// It passes from snapshot to snapshot for as long as the metadata
+	// knows the topic; a Topic built elsewhere may leave it nil.
+	Slot *slot.Slot
 }
 
 // TopicPartition names one partition.

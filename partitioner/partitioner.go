@@ -1,6 +1,6 @@
 package partitioner
 
-import "sync/atomic"
+import "github.com/gokafka/producer/internal/slot"
 
 // NoPartition is returned when a topic has no partitions to choose from
 // (Topic.Partitions <= 0). The producer fails such a record instead of
@@ -22,26 +22,13 @@ type Topic struct {
 	// view, found by name once per view (once per metadata snapshot)
 	// instead of once per record. The view is the topic's handle for as
 	// long as the producer's metadata stays the same.
-	state atomic.Pointer[viewState]
-}
-
-// viewState ties a partitioner's per-topic state to the partitioner that
-// owns it: a view is read by one producer's partitioner, but nothing stops
-// two partitioners from sharing a view, and each must find its own state.
-type viewState struct {
-	owner any
-	state any
+	state slot.Slot
 }
 
 // stateOf returns owner's per-topic state for t: the one cached on the view
 // if owner cached it, else lookup's, which is then cached.
 func stateOf[S any](t *Topic, owner any, lookup func(topic string) *S) *S {
-	if c := t.state.Load(); c != nil && c.owner == owner {
-		return c.state.(*S)
-	}
-	s := lookup(t.Name)
-	t.state.Store(&viewState{owner: owner, state: s})
-	return s
+	return slot.Of(&t.state, owner, t.Name, lookup)
 }
 
 // Partitioner picks the partition of one record. It must be safe for

@@ -1,0 +1,40 @@
+// Package slot lets a component keep its own state for a topic on a value
+// that stands for the topic, so that it finds that state once per value
+// rather than by name for every record: the partitioner on its view of the
+// topic (one per metadata snapshot), the accumulator on the topic's
+// metadata (one for as long as the metadata knows the topic).
+//
+// A slot is tied to the component that filled it, its owner: nothing stops
+// two producers from sharing a partitioner, or a view from being read by
+// two partitioners, and each must find its own state. A slot holds one
+// owner's state at a time; another owner replaces it, and the first finds
+// its state by name again. That only costs a lookup, since the state
+// itself lives with its owner, keyed by name.
+package slot
+
+import "sync/atomic"
+
+// Slot holds one owner's state. The zero Slot is empty and ready to use.
+type Slot struct {
+	held atomic.Pointer[owned]
+}
+
+type owned struct {
+	owner any
+	state any
+}
+
+// Of returns owner's state for the topic named name: the one s holds if
+// owner put it there, else lookup(name), which s then holds. A nil s holds
+// nothing, so lookup runs every time.
+func Of[S any](s *Slot, owner any, name string, lookup func(name string) *S) *S {
+	if s == nil {
+		return lookup(name)
+	}
+	if h := s.held.Load(); h != nil && h.owner == owner {
+		return h.state.(*S)
+	}
+	state := lookup(name)
+	s.held.Store(&owned{owner: owner, state: state})
+	return state
+}

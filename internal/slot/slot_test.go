@@ -1,0 +1,38 @@
+package slot
+
+import "testing"
+
+type state struct{ name string }
+
+// TestOfLooksUpOncePerOwner holds the slot's contract: the first call of an
+// owner looks the state up, later calls of the same owner do not, and
+// another owner gets its own state, never the first one's.
+func TestOfLooksUpOncePerOwner(t *testing.T) {
+	var s Slot
+	a, b := new(int), new(int) // two owners
+	lookups := 0
+	lookupFor := func(owner string) func(string) *state {
+		return func(name string) *state { lookups++; return &state{name: owner + "/" + name} }
+	}
+	first := Of(&s, a, "t", lookupFor("a"))
+	if again := Of(&s, a, "t", lookupFor("a")); again != first || lookups != 1 {
+		t.Fatalf("second call of the same owner: %p after %p, %d lookups; want the cached state and 1 lookup", again, first, lookups)
+	}
+	if other := Of(&s, b, "t", lookupFor("b")); other.name != "b/t" || lookups != 2 {
+		t.Fatalf("another owner got %q after %d lookups, want its own b/t after 2", other.name, lookups)
+	}
+	if back := Of(&s, a, "t", lookupFor("a")); back.name != "a/t" || lookups != 3 {
+		t.Fatalf("the first owner, displaced, got %q after %d lookups, want a/t after 3", back.name, lookups)
+	}
+}
+
+// TestOfWithoutSlotLooksUpEveryTime covers values that carry no slot.
+func TestOfWithoutSlotLooksUpEveryTime(t *testing.T) {
+	lookups := 0
+	lookup := func(name string) *state { lookups++; return &state{name: name} }
+	Of(nil, "owner", "t", lookup)
+	Of(nil, "owner", "t", lookup)
+	if lookups != 2 {
+		t.Fatalf("%d lookups without a slot, want 2", lookups)
+	}
+}
