@@ -37,9 +37,10 @@ type Floor struct {
 	serial  int           // counts batches, so that a linger timer knows its own
 	sealed  int           // batches closed, for tests
 	queue   []completion  // completions handed to the goroutine
+	queued  int           // batches in queue
 	spare   []completion
 	more    chan struct{}
-	pending sync.WaitGroup
+	pending sync.WaitGroup // batches closed and not yet completed
 	stop    chan struct{}
 	stopped chan struct{}
 }
@@ -70,7 +71,6 @@ func OpenFloor(s Settings) (Client, []string, error) {
 // the record does not fit, or at once with no linger; the first record of
 // a batch arms its linger.
 func (f *Floor) Produce(key, value []byte, done func(error)) {
-	f.pending.Add(1)
 	ts := clock.WallMicros() / 1000
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -110,6 +110,8 @@ func (f *Floor) seal() {
 	f.builder.Reset(f.buf)
 	f.serial++
 	f.sealed++
+	f.queued++
+	f.pending.Add(1)
 	clear(f.open)
 	f.open = f.open[:0]
 	select {
@@ -134,14 +136,14 @@ func (f *Floor) complete() {
 			return
 		}
 		f.mu.Lock()
-		todo := f.queue
-		f.queue, f.spare = f.spare[:0], nil
+		todo, batches := f.queue, f.queued
+		f.queue, f.spare, f.queued = f.spare[:0], nil, 0
 		f.mu.Unlock()
 		for i, c := range todo {
 			c.cb(c.err)
 			todo[i] = completion{}
-			f.pending.Done()
 		}
+		f.pending.Add(-batches)
 		f.mu.Lock()
 		if f.spare == nil {
 			f.spare = todo[:0]
