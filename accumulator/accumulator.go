@@ -134,6 +134,7 @@ type Accumulator struct {
 	// allocates nothing.
 	topics   atomic.Pointer[map[string]*topicPartitions]
 	topicsMu sync.Mutex
+	owner    slot.Owner // of its handles in the topics' metadata slots
 
 	flushing atomic.Int32 // Flush calls under way: everything is ready
 	closing  atomic.Bool  // Close under way: everything is ready
@@ -186,7 +187,7 @@ func (a *Accumulator) partition(tp TopicPartition) *partition { return a.partiti
 // finds it by name. Topics are never dropped from the accumulator, so a
 // handle never goes stale.
 func (a *Accumulator) partitionVia(topic *slot.Slot, tp TopicPartition) *partition {
-	tps := slot.Of(topic, a, tp.Topic, a.topic)
+	tps := slot.Of(topic, &a.owner, tp.Topic, a.topic)
 	if parts := *tps.partitions.Load(); tp.Partition >= 0 && int(tp.Partition) < len(parts) && parts[tp.Partition] != nil {
 		return parts[tp.Partition]
 	}

@@ -634,7 +634,7 @@ func TestAppendThroughASlotReachesTheSamePartition(t *testing.T) {
 	p.mu.Unlock()
 	require.Equal(t, 1, batches, "appends through the slot and by name went to different queues")
 	require.Equal(t, 4, records)
-	held := slot.Of(&topic, h.acc, "t", func(string) *topicPartitions {
+	held := slot.Of(&topic, &h.acc.owner, "t", func(string) *topicPartitions {
 		t.Fatal("the slot does not hold the accumulator's state after an append through it")
 		return nil
 	})

@@ -32,7 +32,10 @@ func (c candidates) indexOf(p int32) int {
 	if p < 0 || p >= c.n {
 		return -1
 	}
-	if len(c.avail) == 0 {
+	if len(c.avail) == 0 || len(c.avail) == int(c.n) {
+		// Every partition is a candidate (Available, ascending and
+		// without repeats, is then 0 to n-1): the usual case, asked for
+		// every record, needs no search.
 		return int(p)
 	}
 	i, ok := slices.BinarySearch(c.avail, p)

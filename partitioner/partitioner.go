@@ -27,7 +27,7 @@ type Topic struct {
 
 // stateOf returns owner's per-topic state for t: the one cached on the view
 // if owner cached it, else lookup's, which is then cached.
-func stateOf[S any](t *Topic, owner any, lookup func(topic string) *S) *S {
+func stateOf[S any](t *Topic, owner *slot.Owner, lookup func(topic string) *S) *S {
 	return slot.Of(&t.state, owner, t.Name, lookup)
 }
 

@@ -3,6 +3,8 @@ package partitioner
 import (
 	"sync"
 	"sync/atomic"
+
+	"github.com/gokafka/producer/internal/slot"
 )
 
 // RoundRobin returns a partitioner that ignores keys and cycles, per topic,
@@ -13,7 +15,8 @@ import (
 func RoundRobin() Partitioner { return &roundRobin{} }
 
 type roundRobin struct {
-	counters sync.Map // topic name -> *atomic.Uint32
+	counters sync.Map   // topic name -> *atomic.Uint32
+	owner    slot.Owner // of its counters' slots on topic views
 }
 
 func (r *roundRobin) Partition(t *Topic, _ []byte) int32 {
@@ -22,7 +25,7 @@ func (r *roundRobin) Partition(t *Topic, _ []byte) int32 {
 	}
 	// An unsigned counter wraps without turning negative, which is what
 	// Java's toPositive achieves on its int counter.
-	n := stateOf(t, r, r.counter).Add(1) - 1
+	n := stateOf(t, &r.owner, r.counter).Add(1) - 1
 	if k := len(t.Available); k > 0 {
 		return t.Available[n%uint32(k)]
 	}

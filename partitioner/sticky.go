@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"github.com/gokafka/producer/internal/slot"
 )
 
 // UniformSticky returns KIP-794's uniform sticky partitioner, applied to
@@ -33,6 +35,7 @@ type sticky struct {
 	// randN returns a value in [0,n); tests substitute a seeded source so
 	// that the draws are reproducible.
 	randN func(n uint64) uint64
+	owner slot.Owner // of its states' slots on topic views
 }
 
 // stickyTopic is one topic's state. cur packs the sticky partition and the
@@ -81,7 +84,7 @@ func (s *sticky) Partition(t *Topic, _ []byte) int32 {
 	if t.Partitions <= 0 {
 		return NoPartition
 	}
-	st := stateOf(t, s, s.topic)
+	st := stateOf(t, &s.owner, s.topic)
 	c := candidatesOf(t)
 	for {
 		old := st.cur.Load()
@@ -105,7 +108,7 @@ func (s *sticky) Appended(t *Topic, partition int32, bytes int) {
 	if bytes <= 0 || partition < 0 {
 		return
 	}
-	st := stateOf(t, s, s.topic)
+	st := stateOf(t, &s.owner, s.topic)
 	add := uint64(min(bytes, math.MaxUint32))
 	for {
 		old := st.cur.Load()

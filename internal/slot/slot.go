@@ -19,15 +19,20 @@ type Slot struct {
 	held atomic.Pointer[owned]
 }
 
+// Owner stands for a slot's owner: a component holds one and passes its
+// address. It is not empty, so that two owners never share an address,
+// and a slot tells owners apart by comparing pointers.
+type Owner struct{ _ byte }
+
 type owned struct {
-	owner any
+	owner *Owner
 	state any
 }
 
 // Of returns owner's state for the topic named name: the one s holds if
 // owner put it there, else lookup(name), which s then holds. A nil s holds
 // nothing, so lookup runs every time.
-func Of[S any](s *Slot, owner any, name string, lookup func(name string) *S) *S {
+func Of[S any](s *Slot, owner *Owner, name string, lookup func(name string) *S) *S {
 	if s == nil {
 		return lookup(name)
 	}

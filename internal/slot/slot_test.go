@@ -9,7 +9,7 @@ type state struct{ name string }
 // another owner gets its own state, never the first one's.
 func TestOfLooksUpOncePerOwner(t *testing.T) {
 	var s Slot
-	a, b := new(int), new(int) // two owners
+	a, b := new(Owner), new(Owner)
 	lookups := 0
 	lookupFor := func(owner string) func(string) *state {
 		return func(name string) *state { lookups++; return &state{name: owner + "/" + name} }
@@ -30,8 +30,9 @@ func TestOfLooksUpOncePerOwner(t *testing.T) {
 func TestOfWithoutSlotLooksUpEveryTime(t *testing.T) {
 	lookups := 0
 	lookup := func(name string) *state { lookups++; return &state{name: name} }
-	Of(nil, "owner", "t", lookup)
-	Of(nil, "owner", "t", lookup)
+	owner := new(Owner)
+	Of(nil, owner, "t", lookup)
+	Of(nil, owner, "t", lookup)
 	if lookups != 2 {
 		t.Fatalf("%d lookups without a slot, want 2", lookups)
 	}
