@@ -15,12 +15,26 @@ import (
 // with a fake one.
 func (c *Conn) watchTimeouts() {
 	defer close(c.watcherDone)
+	// One timer, rearmed for each deadline: a request's deadline would
+	// otherwise cost a timer each.
+	var timer clock.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	for {
-		var timer clock.Timer
 		var fire <-chan time.Time
 		if deadline, ok := c.nextDeadline(); ok {
-			timer = c.cfg.Clock.NewTimer(deadline.Sub(c.cfg.Clock.Now()))
+			d := deadline.Sub(c.cfg.Clock.Now())
+			if timer == nil {
+				timer = c.cfg.Clock.NewTimer(d)
+			} else {
+				timer.Reset(d)
+			}
 			fire = timer.C()
+		} else if timer != nil {
+			timer.Stop()
 		}
 		select {
 		case <-fire:
@@ -29,9 +43,6 @@ func (c *Conn) watchTimeouts() {
 			}
 		case <-c.kick:
 		case <-c.dead:
-		}
-		if timer != nil {
-			timer.Stop()
 		}
 		select {
 		case <-c.dead:

@@ -172,13 +172,19 @@ func (s *Sender) Run(ctx context.Context) {
 				wait = next
 			}
 		}
-		if timer != nil {
-			timer.Stop()
-			timer = nil
-		}
+		// One timer serves every pass, rearmed: a pass per request or
+		// answer would otherwise allocate one.
 		var fire <-chan time.Time
-		if wait < time.Duration(1<<63-1) {
+		switch {
+		case wait == time.Duration(1<<63-1):
+			if timer != nil {
+				timer.Stop()
+			}
+		case timer == nil:
 			timer = clk.NewTimer(wait)
+			fire = timer.C()
+		default:
+			timer.Reset(wait)
 			fire = timer.C()
 		}
 		done := ctx.Done()

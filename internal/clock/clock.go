@@ -21,6 +21,13 @@ type Timer interface {
 	C() <-chan time.Time
 	// Stop prevents the timer from firing; it reports whether it was active.
 	Stop() bool
+	// Reset rearms the timer to fire once after d, whether it was active,
+	// stopped or fired; it reports whether it was active. A loop that
+	// waits again and again rearms one timer rather than allocating one
+	// per wait. Since Go 1.23 no tick from before Reset is received after
+	// it; with older timer semantics (an old go line in the main module)
+	// one may be, which the loops here treat as a spurious wake-up.
+	Reset(d time.Duration) bool
 }
 
 // Real is the wall clock.
@@ -37,5 +44,6 @@ func (Real) NewTimer(d time.Duration) Timer { return realTimer{time.NewTimer(d)}
 
 type realTimer struct{ t *time.Timer }
 
-func (t realTimer) C() <-chan time.Time { return t.t.C }
-func (t realTimer) Stop() bool          { return t.t.Stop() }
+func (t realTimer) C() <-chan time.Time        { return t.t.C }
+func (t realTimer) Stop() bool                 { return t.t.Stop() }
+func (t realTimer) Reset(d time.Duration) bool { return t.t.Reset(d) }

@@ -103,10 +103,16 @@ func (t *fakeTimer) Stop() bool {
 	f := t.clock
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	return t.stopLocked()
+}
+
+// stopLocked takes t off the clock's list; f.mu must be held.
+func (t *fakeTimer) stopLocked() bool {
 	if !t.active {
 		return false
 	}
 	t.active = false
+	f := t.clock
 	for i, o := range f.timers {
 		if o == t {
 			f.timers = append(f.timers[:i], f.timers[i+1:]...)
@@ -114,6 +120,31 @@ func (t *fakeTimer) Stop() bool {
 		}
 	}
 	return true
+}
+
+// Reset rearms t as NewTimer arms a new timer, and tells Armed so. Like a
+// real timer since Go 1.23, it drops a tick fired and not yet received.
+func (t *fakeTimer) Reset(d time.Duration) bool {
+	f := t.clock
+	f.mu.Lock()
+	wasActive := t.stopLocked()
+	select {
+	case <-t.c:
+	default:
+	}
+	t.when = f.now.Add(d)
+	if d <= 0 {
+		t.c <- f.now
+	} else {
+		t.active = true
+		f.timers = append(f.timers, t)
+	}
+	f.mu.Unlock()
+	select {
+	case f.armed <- struct{}{}:
+	default:
+	}
+	return wasActive
 }
 
 // Deadlines returns when each pending timer fires, so a test can tell the
