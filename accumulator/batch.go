@@ -84,8 +84,9 @@ var entryPool = sync.Pool{New: func() any { s := make([]entry, 0, 256); return &
 // count of the partition's previous batch, so that a batch of a steady
 // workload never grows its slice. Growing by append would copy the entries
 // two or three times per batch and leave the old arrays to the garbage
-// collector (a third of the producer's garbage per record, measured on
-// 100-byte records), and end with up to twice the room the batch needs.
+// collector (the largest share of the producer's garbage, in a heap
+// profile with 100-byte records), and end with up to twice the room the
+// batch needs.
 // A pooled slice too small for want is dropped.
 func newEntries(want int) []entry {
 	s := *entryPool.Get().(*[]entry)

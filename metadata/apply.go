@@ -126,9 +126,11 @@ func applyBrokers(old, next *Snapshot, rbs []protocol.MetadataResponseBroker, ch
 // the caller, which knows the new broker set.
 func mergeTopic(prev *Topic, rt *protocol.MetadataResponseTopic, ch *Changes) *Topic {
 	err := kerr.ForCode(rt.ErrorCode)
-	t := &Topic{Name: *rt.Name, ID: rt.TopicID, Err: err, Slot: new(slot.Slot)}
+	t := &Topic{Name: *rt.Name, ID: rt.TopicID, Err: err}
 	if prev != nil && prev.Slot != nil {
 		t.Slot = prev.Slot
+	} else {
+		t.Slot = new(slot.Slot)
 	}
 	if err == nil {
 		err = checkNumbering(t.Name, rt.Partitions)
