@@ -1,6 +1,10 @@
 package race
 
-import "testing"
+import (
+	"strings"
+	"testing"
+	"time"
+)
 
 // TestCommitsNamesEachRaceWhenTheyDiffer keeps a race from a changed work
 // tree from being reported as the clean commit.
@@ -35,9 +39,34 @@ func TestTargetVerdicts(t *testing.T) {
 		{floorVerdict("senders", cell{runs: 3, ratio: 0.63}), "0.63x (the target is below it)"},
 		{floorVerdict("latency", cell{runs: 3, ratio: 0.9}), "0.90x"},
 		{floorVerdict("nokey", cell{}), "not run"},
+		{scalingVerdict(cell{runs: 3, cpuPerRecord: 2}, cell{runs: 3, cpuPerRecord: 2}, true), "1.00x (≤ 1.0x: met)"},
+		{scalingVerdict(cell{runs: 3, cpuPerRecord: 2}, cell{runs: 3, cpuPerRecord: 2.2}, true), "1.10x (≤ 1.0x: not met)"},
+		{scalingVerdict(cell{runs: 3, cpuPerRecord: 2}, cell{runs: 3, cpuPerRecord: 2.4}, false), "1.20x"},
+		{scalingVerdict(cell{runs: 3, cpuPerRecord: 2}, cell{}, true), "not run"},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("got %q, want %q", tc.got, tc.want)
 		}
+	}
+}
+
+// TestTargetsHoldFiveThousandSendersToOneThousand renders the scaling
+// line from runs of both senders workloads.
+func TestTargetsHoldFiveThousandSendersToOneThousand(t *testing.T) {
+	r := &Results{Broker: "embedded", Workloads: []string{"senders", "senders5k"}}
+	for _, run := range []struct {
+		workload, client string
+		cpu              time.Duration
+	}{
+		{"senders", ours, 2 * time.Second}, {"senders5k", ours, 2200 * time.Millisecond},
+		{"senders", Baseline, 3 * time.Second}, {"senders5k", Baseline, 3 * time.Second},
+		{"senders", Floor, time.Second}, {"senders5k", Floor, 1200 * time.Millisecond},
+	} {
+		r.Runs = append(r.Runs, Run{Round: 1, Workload: run.workload, Client: run.client, Records: 1_000_000, CPU: run.cpu, Requests: -1})
+	}
+	var md strings.Builder
+	writeTargets(&md, []*Results{r})
+	if want := "| embedded | 1.10x (≤ 1.0x: not met) | 1.00x | 1.20x |"; !strings.Contains(md.String(), want) {
+		t.Errorf("the targets lack %q:\n%s", want, md.String())
 	}
 }

@@ -2,6 +2,7 @@ package race
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -17,12 +18,17 @@ const (
 // cpuTargets are the largest CPU-per-record ratios against the baseline
 // that each workload's target allows.
 var cpuTargets = map[string]float64{
-	"nokey":   0.5,
-	"key16":   0.5,
-	"lz4":     0.5,
-	"zstd":    0.7,
-	"senders": 0.5,
+	"nokey":     0.5,
+	"key16":     0.5,
+	"lz4":       0.5,
+	"zstd":      0.7,
+	"senders":   0.5,
+	"senders5k": 0.5,
 }
+
+// sendersScaling names the workloads whose CPU per record the issue holds
+// to "5,000 senders cost no more per record than 1,000".
+var sendersScaling = [2]string{"senders", "senders5k"}
 
 // writeTargets holds each race's results for this producer against the
 // targets: CPU against the baseline's, peak RSS against the buffer memory
@@ -33,7 +39,7 @@ func writeTargets(md *strings.Builder, all []*Results) {
 	fmt.Fprintf(md, "The performance issue's targets for %s, each against %s in the same race. ", ours, Baseline)
 	fmt.Fprintf(md, "Peak RSS may be the buffer memory (%d MiB) plus %d MiB. ", bufferMemory>>20, rssHeadroom>>20)
 	md.WriteString("Requests are compared at the race's settings, the same batch size for every client, not at each client's defaults. ")
-	md.WriteString("Allocations per record, `kprod perf`'s cost and 5,000 synchronous senders are measured elsewhere: `BenchmarkProduce` and `BenchmarkSendConcurrent5000` in the root package, and cmd/kprod/README.md.\n\n")
+	md.WriteString("Allocations per record and `kprod perf`'s cost are measured elsewhere: `BenchmarkProduce` in the root package, and cmd/kprod/README.md.\n\n")
 	fmt.Fprintf(md, "The %s column is the floor (the harness, the record format, the codec and the hand-off of completions, with nothing sent) against %s: a CPU target below it asks the producer to spend less than the floor, which neither partitions, buffers, sends nor reads a response.\n\n", Floor, Baseline)
 	md.WriteString("| broker | workload | CPU vs " + Baseline + " | " + Floor + " vs " + Baseline + " | peak RSS MiB | requests/Mrecord vs " + Baseline + " | p99 vs " + Baseline + " |\n")
 	md.WriteString("|---|---|---|---|---|---|---|\n")
@@ -50,6 +56,45 @@ func writeTargets(md *strings.Builder, all []*Results) {
 		}
 	}
 	md.WriteString("\n")
+	writeScaling(md, all)
+}
+
+// writeScaling holds this producer to costing no more CPU per record with
+// 5,000 synchronous senders than with 1,000, beside the baseline's and the
+// floor's ratios of the same two workloads.
+func writeScaling(md *strings.Builder, all []*Results) {
+	few, many := sendersScaling[0], sendersScaling[1]
+	wrote := false
+	for _, r := range all {
+		if !slices.Contains(r.Workloads, few) || !slices.Contains(r.Workloads, many) {
+			continue
+		}
+		if !wrote {
+			md.WriteString("CPU per record with 5,000 synchronous senders over that with 1,000 (medians), in the same race; the target is at most 1.0x for " + ours + ":\n\n")
+			md.WriteString("| broker | " + ours + " | " + Baseline + " | " + Floor + " |\n|---|---|---|---|\n")
+			wrote = true
+		}
+		fmt.Fprintf(md, "| %s | %s | %s | %s |\n", r.Broker,
+			scalingVerdict(cellOf(r, few, ours), cellOf(r, many, ours), true),
+			scalingVerdict(cellOf(r, few, Baseline), cellOf(r, many, Baseline), false),
+			scalingVerdict(cellOf(r, few, Floor), cellOf(r, many, Floor), false))
+	}
+	if wrote {
+		md.WriteString("\n")
+	}
+}
+
+// scalingVerdict is many's CPU per record over few's, judged against the
+// target when target is set.
+func scalingVerdict(few, many cell, target bool) string {
+	if few.runs == 0 || many.runs == 0 || few.cpuPerRecord == 0 {
+		return "not run"
+	}
+	ratio := many.cpuPerRecord / few.cpuPerRecord
+	if !target {
+		return fmt.Sprintf("%.2fx", ratio)
+	}
+	return fmt.Sprintf("%.2fx (≤ 1.0x: %s)", ratio, met(ratio <= 1))
 }
 
 func cpuVerdict(workload string, ratio float64) string {

@@ -44,6 +44,7 @@ var Workloads = []Workload{
 	{Name: "lz4", Title: "lz4", Compression: "lz4"},
 	{Name: "zstd", Title: "zstd", Compression: "zstd"},
 	{Name: "senders", Title: "1,000 synchronous senders", Senders: 1000},
+	{Name: "senders5k", Title: "5,000 synchronous senders", Senders: 5000},
 	{Name: "latency", Title: "latency at 10,000 records/s, linger 0", Rate: 10000, NoLinger: true},
 }
 

@@ -34,7 +34,7 @@ func main() {
 func run() error {
 	var (
 		clients        = flag.String("clients", "gokafka,franz-go,sarama,kafka-go,confluent-kafka-go,floor", "clients to race, comma-separated (java with -java; floor is the harness alone)")
-		workloads      = flag.String("workloads", "nokey,key16,lz4,zstd,senders,latency", "workloads, comma-separated")
+		workloads      = flag.String("workloads", "nokey,key16,lz4,zstd,senders,senders5k,latency", "workloads, comma-separated")
 		rounds         = flag.Int("rounds", 3, "interleaved rounds")
 		records        = flag.Int("records", 1_000_000, "records per throughput run")
 		latencyRecords = flag.Int("latency-records", 50_000, "records per fixed-rate latency run")
