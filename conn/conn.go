@@ -15,9 +15,14 @@ import (
 // safe for concurrent use. Once broken or closed it stays dead: Broker makes
 // a new one.
 type Conn struct {
-	addr     string
-	cfg      Config
-	nc       net.Conn
+	addr string
+	cfg  Config
+	nc   net.Conn
+	// writev: nc writes several buffers in one system call (plain TCP), so
+	// a Produce request's batches are written from where they are. On TLS,
+	// net.Buffers would write each as a record of its own: the request is
+	// copied into one buffer there.
+	writev   bool
 	log      *slog.Logger
 	clientID *string
 
@@ -75,6 +80,7 @@ func newConn(nc net.Conn, addr string, cfg Config) *Conn {
 		addr:        addr,
 		cfg:         cfg,
 		nc:          nc,
+		writev:      isTCP(nc),
 		log:         cfg.Logger.With("addr", addr),
 		clientID:    &clientID,
 		slots:       make(chan struct{}, cfg.MaxInFlight),
@@ -87,6 +93,12 @@ func newConn(nc net.Conn, addr string, cfg Config) *Conn {
 	go c.readLoop()
 	go c.watchTimeouts()
 	return c
+}
+
+// isTCP reports whether nc is a plain TCP connection.
+func isTCP(nc net.Conn) bool {
+	_, ok := nc.(*net.TCPConn)
+	return ok
 }
 
 // Addr is the address this connection was dialed at.

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"net"
 	"sync"
 	"time"
 
@@ -97,8 +98,17 @@ func (c *Conn) write(req protocol.Request, version int16, done func(protocol.Res
 	buf := getBuffer()
 	b := append((*buf)[:0], 0, 0, 0, 0) // the size, patched below
 	b = protocol.AppendRequestHeader(b, api, version, corr, c.clientID)
-	b = req.AppendTo(b, version)
-	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
+	var splices []protocol.Splice
+	if sr, ok := req.(splicedRequest); ok && c.writev {
+		b, splices = sr.AppendSplicedTo(b, version, nil)
+	} else {
+		b = req.AppendTo(b, version)
+	}
+	size := len(b) - 4
+	for _, s := range splices {
+		size += len(s.Bytes)
+	}
+	binary.BigEndian.PutUint32(b, uint32(size))
 
 	awaits := expectsResponse(req)
 	now := c.cfg.Clock.Now()
@@ -133,7 +143,7 @@ func (c *Conn) write(req protocol.Request, version int16, done func(protocol.Res
 		c.wake()
 	}
 
-	_, werr := c.nc.Write(b)
+	werr := c.writeFrame(b, splices)
 
 	c.mu.Lock()
 	c.writeStarted = time.Time{}
@@ -156,6 +166,37 @@ func (c *Conn) write(req protocol.Request, version int16, done func(protocol.Res
 		}
 		done(nil, nil)
 	}
+}
+
+// splicedRequest is a request that can leave its largest byte fields out
+// of its encoding (protocol.ProduceRequest and its record batches).
+type splicedRequest interface {
+	AppendSplicedTo(dst []byte, v int16, splices []protocol.Splice) ([]byte, []protocol.Splice)
+}
+
+// writeFrame writes a request: b alone, or b cut at each splice with the
+// splice's bytes in between, in one writev. The batches of a Produce
+// request thus go to the socket from where they are, not copied into the
+// request first.
+func (c *Conn) writeFrame(b []byte, splices []protocol.Splice) error {
+	if len(splices) == 0 {
+		_, err := c.nc.Write(b)
+		return err
+	}
+	iov := make(net.Buffers, 0, 2*len(splices)+1)
+	at := 0
+	for _, s := range splices {
+		if s.At > at {
+			iov = append(iov, b[at:s.At])
+		}
+		iov = append(iov, s.Bytes)
+		at = s.At
+	}
+	if at < len(b) {
+		iov = append(iov, b[at:])
+	}
+	_, err := iov.WriteTo(c.nc)
+	return err
 }
 
 // Request sends req and waits for its response, or until ctx ends (the

@@ -1,6 +1,7 @@
 package conn
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -443,5 +444,33 @@ func TestRequestReturnsWhenContextEnds(t *testing.T) {
 		}
 	case <-time.After(waitTime):
 		t.Fatal("Request did not return when its context ended")
+	}
+}
+
+// TestAProduceRequestIsWrittenWithItsBatchesInPlace sends a Produce request
+// over TCP, where its batches are written from where they are (writev): the
+// broker must read exactly the request AppendTo encodes.
+func TestAProduceRequestIsWrittenWithItsBatchesInPlace(t *testing.T) {
+	fb := newFakeBroker(t)
+	c := dial(t, fb, Config{})
+	if !c.writev {
+		t.Fatal("a plain TCP connection does not write a Produce request's batches in place")
+	}
+	bc := fb.conn(t)
+	produce := &protocol.ProduceRequest{Acks: -1, TimeoutMs: 1000, Topics: []protocol.ProduceRequestTopic{
+		{Name: "events", Partitions: []protocol.ProduceRequestPartition{
+			{Index: 0, Records: bytes.Repeat([]byte("a"), 1000)},
+			{Index: 1},
+			{Index: 2, Records: []byte("second batch")},
+		}},
+		{Name: "audit", Partitions: []protocol.ProduceRequestPartition{{Index: 0, Records: []byte("third")}}},
+	}}
+	c.Send(context.Background(), produce, func(protocol.Response, error) {})
+	r := bc.next(t)
+	if r.api != protocol.Produce {
+		t.Fatalf("broker got %s, want Produce", r.api)
+	}
+	if want := produce.AppendTo(nil, r.version); !bytes.Equal(r.body, want) {
+		t.Fatalf("the broker read %d bytes of Produce v%d, not the %d AppendTo encodes", len(r.body), r.version, len(want))
 	}
 }

@@ -102,6 +102,27 @@ func (*ProduceRequest) ResponseKind() Response { return new(ProduceResponse) }
 // sender encodes every request into a reused buffer, and the batches are
 // most of the bytes.
 func (r *ProduceRequest) AppendTo(dst []byte, v int16) []byte {
+	return r.appendTo(dst, v, nil)
+}
+
+// A Splice is bytes an encoding leaves out, to be written where they
+// belong: after the first At bytes of the encoding.
+type Splice struct {
+	At    int
+	Bytes []byte
+}
+
+// AppendSplicedTo is AppendTo without the record batches: it appends each
+// partition's records length, and lists the records themselves in splices
+// at the offset of dst they would start at. Writing dst and the splices in
+// turn (writev) sends the request without copying every batch into it.
+func (r *ProduceRequest) AppendSplicedTo(dst []byte, v int16, splices []Splice) ([]byte, []Splice) {
+	dst = r.appendTo(dst, v, &splices)
+	return dst, splices
+}
+
+// appendTo is AppendTo, and AppendSplicedTo when splices is not nil.
+func (r *ProduceRequest) appendTo(dst []byte, v int16, splices *[]Splice) []byte {
 	flex := IsFlexible(Produce, v)
 	dst = wire.AppendNullableStr(dst, r.TransactionalID, flex)
 	dst = wire.AppendInt16(dst, r.Acks)
@@ -114,7 +135,14 @@ func (r *ProduceRequest) AppendTo(dst []byte, v int16) []byte {
 		for j := range t.Partitions {
 			p := &t.Partitions[j]
 			dst = wire.AppendInt32(dst, p.Index)
-			dst = wire.AppendNullableByteSlice(dst, p.Records, flex)
+			if splices != nil {
+				dst = wire.AppendNullableByteSliceLen(dst, p.Records, flex)
+				if len(p.Records) > 0 {
+					*splices = append(*splices, Splice{At: len(dst), Bytes: p.Records})
+				}
+			} else {
+				dst = wire.AppendNullableByteSlice(dst, p.Records, flex)
+			}
 			if flex {
 				dst = appendTagSection(dst, nil, nil, p.UnknownTags)
 			}

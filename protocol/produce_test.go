@@ -425,3 +425,31 @@ func BenchmarkProduceResponseRead(b *testing.B) {
 		}
 	}
 }
+
+// TestProduceSplicedJoinsToAppendTo holds AppendSplicedTo to AppendTo's
+// bytes at every version: the encoding with each splice put back where it
+// says is the whole request, nil and empty records included, and only
+// records are left out.
+func TestProduceSplicedJoinsToAppendTo(t *testing.T) {
+	for v := Supported(Produce).Min; v <= Supported(Produce).Max; v++ {
+		r := fullProduceRequest(t, v)
+		want := r.AppendTo([]byte("head"), v)
+		enc, splices := r.AppendSplicedTo([]byte("head"), v, nil)
+		if len(splices) != 2 {
+			t.Fatalf("v%d: %d splices, want the 2 partitions with records", v, len(splices))
+		}
+		var got []byte
+		at := 0
+		for _, s := range splices {
+			got = append(append(got, enc[at:s.At]...), s.Bytes...)
+			at = s.At
+		}
+		got = append(got, enc[at:]...)
+		if !bytes.Equal(got, want) {
+			t.Errorf("v%d: the spliced request joined differs from AppendTo's", v)
+		}
+		if len(enc)+len(splices[0].Bytes)+len(splices[1].Bytes) != len(want) {
+			t.Errorf("v%d: the encoding left out more than the records", v)
+		}
+	}
+}

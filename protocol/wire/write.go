@@ -230,10 +230,23 @@ func AppendByteSlice(dst []byte, b []byte, flexible bool) []byte {
 
 // AppendNullableByteSlice appends NULLABLE_BYTES/RECORDS or their compact form.
 func AppendNullableByteSlice(dst []byte, b []byte, flexible bool) []byte {
-	if flexible {
-		return AppendCompactNullableBytes(dst, b)
+	return append(AppendNullableByteSliceLen(dst, b, flexible), b...)
+}
+
+// AppendNullableByteSliceLen appends the length AppendNullableByteSlice
+// writes before b's bytes, and not the bytes: for an encoding that leaves
+// b where it is, to be written from there (writev).
+func AppendNullableByteSliceLen(dst []byte, b []byte, flexible bool) []byte {
+	switch {
+	case b == nil && flexible:
+		return append(dst, 0)
+	case b == nil:
+		return AppendInt32(dst, -1)
+	case flexible:
+		return AppendUvarint(dst, uint32(len(b))+1)
+	default:
+		return AppendInt32(dst, int32(len(b)))
 	}
-	return AppendNullableBytes(dst, b)
 }
 
 // AppendLen appends an ARRAY or COMPACT_ARRAY length.
