@@ -294,19 +294,25 @@ func (p *Producer) check(r *Record, unknownTopic bool) error {
 // through the accumulator as an opaque value (a receiver), so no closure is
 // allocated per record; a held record's failure travels as a *heldFailure,
 // and an event for the hooks as a hookEvent. A failed record of a
-// transaction makes the transaction abortable.
+// transaction makes the transaction abortable. A plain Callback, by far the
+// most common, is the first case tried.
 func (p *Producer) deliver(cb any, r accumulator.Result) {
 	switch f := cb.(type) {
+	case Callback:
+		f(p.outcome(r))
+	case *tracked:
+		md, err := p.outcome(r)
+		f.complete(md, err, r.Sent)
 	case *heldFailure:
 		p.noteTxnFailure(f.err)
 		f.deliver()
-		return
 	case hookEvent:
 		f()
-		return
-	case nil:
-		return
 	}
+}
+
+// outcome is a record's result as its callback is given it.
+func (p *Producer) outcome(r accumulator.Result) (RecordMetadata, error) {
 	md := RecordMetadata{
 		Topic:               r.Topic,
 		Partition:           r.Partition,
@@ -315,21 +321,15 @@ func (p *Producer) deliver(cb any, r accumulator.Result) {
 		SerializedKeySize:   int(r.KeySize),
 		SerializedValueSize: int(r.ValueSize),
 	}
-	var err error
-	if r.Err != nil {
-		p.noteTxnFailure(r.Err)
-		err = r.Err
-		if errors.Is(err, accumulator.ErrClosed) {
-			err = fmt.Errorf("%w: %w", ErrClosed, err)
-		}
-		err = &PartitionError{Topic: r.Topic, Partition: r.Partition, Err: err}
+	if r.Err == nil {
+		return md, nil
 	}
-	switch f := cb.(type) {
-	case *tracked:
-		f.complete(md, err, r.Sent)
-	case Callback:
-		f(md, err)
+	p.noteTxnFailure(r.Err)
+	err := r.Err
+	if errors.Is(err, accumulator.ErrClosed) {
+		err = fmt.Errorf("%w: %w", ErrClosed, err)
 	}
+	return md, &PartitionError{Topic: r.Topic, Partition: r.Partition, Err: err}
 }
 
 // failed is the metadata given with a record that never got an offset.
