@@ -1,6 +1,7 @@
 package race
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -310,11 +311,19 @@ func ModuleDir(ctx context.Context) (string, error) {
 }
 
 // commitOf is the repository's commit, marked when the work tree has
-// changes; empty outside git.
+// changes; empty outside git. The race's own output (the results files,
+// RESULTS.md and the charts) does not count as a change: a race on one
+// broker right after one on another finds the first's output written.
 func commitOf(ctx context.Context, dir string) string {
-	out, err := exec.CommandContext(ctx, "git", "-C", dir, "describe", "--always", "--dirty").Output()
+	out, err := exec.CommandContext(ctx, "git", "-C", dir, "rev-parse", "--short", "HEAD").Output()
 	if err != nil {
 		return ""
 	}
-	return strings.TrimSpace(string(out))
+	commit := strings.TrimSpace(string(out))
+	changed, err := exec.CommandContext(ctx, "git", "-C", dir, "status", "--porcelain", "--untracked-files=no", "--",
+		":(top)", ":(top,exclude)bench/results", ":(top,exclude)bench/RESULTS.md", ":(top,exclude)bench/race-*.svg").Output()
+	if err != nil || len(bytes.TrimSpace(changed)) > 0 {
+		commit += "-dirty"
+	}
+	return commit
 }

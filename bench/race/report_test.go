@@ -1,6 +1,10 @@
 package race
 
 import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -68,5 +72,49 @@ func TestTargetsHoldFiveThousandSendersToOneThousand(t *testing.T) {
 	writeTargets(&md, []*Results{r})
 	if want := "| embedded | 1.10x (≤ 1.0x: not met) | 1.00x | 1.20x |"; !strings.Contains(md.String(), want) {
 		t.Errorf("the targets lack %q:\n%s", want, md.String())
+	}
+}
+
+// TestCommitIgnoresTheRaceOutput: a tree whose only changes are the race's
+// own output is the clean commit; any other change marks it dirty.
+func TestCommitIgnoresTheRaceOutput(t *testing.T) {
+	dir := t.TempDir()
+	git := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.email=race@example.com", "-c", "user.name=race"}, args...)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	write := func(name, text string) {
+		t.Helper()
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	git("init", "-q")
+	for _, name := range []string{"bench/results/embedded.json", "bench/RESULTS.md", "bench/race-embedded.svg", "producer.go"} {
+		write(name, "one")
+	}
+	git("add", ".")
+	git("commit", "-q", "-m", "one")
+	ctx := context.Background()
+	clean := commitOf(ctx, filepath.Join(dir, "bench"))
+	if clean == "" || strings.HasSuffix(clean, "-dirty") {
+		t.Fatalf("a fresh commit reads %q", clean)
+	}
+	for _, name := range []string{"bench/results/embedded.json", "bench/RESULTS.md", "bench/race-embedded.svg"} {
+		write(name, "two")
+	}
+	if got := commitOf(ctx, filepath.Join(dir, "bench")); got != clean {
+		t.Errorf("with the race's output rewritten: %q, want %q", got, clean)
+	}
+	write("producer.go", "two")
+	if got := commitOf(ctx, filepath.Join(dir, "bench")); got != clean+"-dirty" {
+		t.Errorf("with the library changed: %q, want %q", got, clean+"-dirty")
 	}
 }
