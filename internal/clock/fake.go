@@ -33,20 +33,20 @@ func (f *Fake) UnixMilli() int64 { return f.Now().UnixMilli() }
 
 // NewTimer returns a timer firing when the fake time reaches now+d.
 func (f *Fake) NewTimer(d time.Duration) Timer {
+	t := &fakeTimer{clock: f, c: make(chan time.Time, 1)}
 	f.mu.Lock()
-	t := &fakeTimer{clock: f, when: f.now.Add(d), c: make(chan time.Time, 1), active: true}
-	if d <= 0 {
-		t.active = false
-		t.c <- f.now
-	} else {
-		f.timers = append(f.timers, t)
-	}
+	t.armLocked(d)
 	f.mu.Unlock()
+	f.tellArmed()
+	return t
+}
+
+// tellArmed tells Armed that a timer was armed.
+func (f *Fake) tellArmed() {
 	select {
 	case f.armed <- struct{}{}:
 	default:
 	}
-	return t
 }
 
 // Armed receives once per timer created (buffered), so tests can wait,
@@ -132,19 +132,23 @@ func (t *fakeTimer) Reset(d time.Duration) bool {
 	case <-t.c:
 	default:
 	}
+	t.armLocked(d)
+	f.mu.Unlock()
+	f.tellArmed()
+	return wasActive
+}
+
+// armLocked sets t to fire once the fake time reaches now+d, at once if d
+// is not positive; f.mu must be held and t stopped.
+func (t *fakeTimer) armLocked(d time.Duration) {
+	f := t.clock
 	t.when = f.now.Add(d)
 	if d <= 0 {
 		t.c <- f.now
-	} else {
-		t.active = true
-		f.timers = append(f.timers, t)
+		return
 	}
-	f.mu.Unlock()
-	select {
-	case f.armed <- struct{}{}:
-	default:
-	}
-	return wasActive
+	t.active = true
+	f.timers = append(f.timers, t)
 }
 
 // Deadlines returns when each pending timer fires, so a test can tell the
