@@ -41,8 +41,15 @@ free_port() {
 }
 
 # cluster_id: 16 random bytes, URL-safe base64 without padding (Kafka's Uuid).
+# Like Kafka's Uuid.randomUuid, it never starts with '-': kafka-storage would
+# read such an id as an option and fail, one start in 64.
 cluster_id() {
-	head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'
+	local id
+	while :; do
+		id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+		[[ $id != -* ]] && break
+	done
+	printf '%s\n' "$id"
 }
 
 # --- the state of the nodes ---------------------------------------------------
