@@ -18,15 +18,17 @@ import (
 )
 
 // refusingDialer dials normally until refuse is set, then fails every dial
-// the way crypto/tls does when the broker's certificate has an unknown CA.
+// the way crypto/tls does when the broker's certificate has an unknown CA;
+// with only set, it refuses that address alone, from the start.
 type refusingDialer struct {
 	refuse atomic.Bool
-	dials  atomic.Int64
+	only   string
+	dials  atomic.Int64 // dials refused
 }
 
 func (d *refusingDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	d.dials.Add(1)
-	if d.refuse.Load() {
+	if d.refuse.Load() || (d.only != "" && addr == d.only) {
+		d.dials.Add(1)
 		return nil, &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}
 	}
 	return (&net.Dialer{}).DialContext(ctx, network, addr)
@@ -66,21 +68,23 @@ func TestRefusedConnectionFailsWaitingRecords(t *testing.T) {
 	assertAuthFailure(t, err)
 }
 
-// Batches for a leader that refuses the connection fail at once.
+// Batches for a leader that refuses the connection fail at once. The
+// leader is a broker of its own, refused from the start: had it let a
+// metadata request in first, its connection would serve the records.
 func TestRefusedLeaderFailsBatches(t *testing.T) {
-	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 2}})
-	d := &refusingDialer{}
+	c := startCluster(t, fakebroker.Options{Nodes: 2, Topics: map[string]int32{"t": 2},
+		Leader: func(string, int32) int32 { return 1 }})
+	d := &refusingDialer{only: c.Addrs()[1]}
 	p := newProducer(t, c, func(cfg *Config) {
+		cfg.Brokers = c.Addrs()[:1]
 		cfg.Dialer = d
 		cfg.DeliveryTimeout = time.Hour
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
-	_, err := p.PartitionsFor(ctx, "t") // metadata through the seed connection
+	_, err := p.PartitionsFor(ctx, "t") // metadata through the other broker
 	require.NoError(t, err)
 
-	// The leader's connection is dialled only now, and refused.
-	d.refuse.Store(true)
 	for i := range 20 {
 		_, err := p.Send(ctx, &Record{Topic: "t", Partition: int32(i % 2), Value: []byte("v")})
 		assertAuthFailure(t, err)
