@@ -34,8 +34,7 @@ type Floor struct {
 	builder record.Builder
 	buf     []byte        // the batch buffer, reused
 	open    []func(error) // the completions of the open batch's records
-	serial  int           // counts batches, so that a linger timer knows its own
-	sealed  int           // batches closed, for tests
+	sealed  int           // batches closed: a linger timer knows its own batch by it
 	queue   []completion  // completions handed to the goroutine
 	queued  int           // batches in queue
 	spare   []completion
@@ -84,11 +83,11 @@ func (f *Floor) Produce(key, value []byte, done func(error)) {
 	case f.linger <= 0:
 		f.seal()
 	case len(f.open) == 1:
-		serial := f.serial
+		batch := f.sealed
 		time.AfterFunc(f.linger, func() {
 			f.mu.Lock()
 			defer f.mu.Unlock()
-			if f.serial == serial {
+			if f.sealed == batch {
 				f.seal()
 			}
 		})
@@ -108,7 +107,6 @@ func (f *Floor) seal() {
 		f.queue = append(f.queue, completion{cb: cb, err: err})
 	}
 	f.builder.Reset(f.buf)
-	f.serial++
 	f.sealed++
 	f.queued++
 	f.pending.Add(1)
