@@ -27,6 +27,9 @@ func (p *Pool) Allocate(ctx context.Context, size int, maxWait time.Duration) ([
 	if buf != nil {
 		return buf, nil
 	}
+	if size == p.poolable {
+		return p.newPoolable(), nil
+	}
 	return make([]byte, 0, size), nil
 }
 

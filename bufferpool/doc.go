@@ -9,7 +9,9 @@
 // It follows the Java client's BufferPool: buffers of the batch size (the
 // "poolable" size) are recycled through a free list because nearly every
 // batch has that size; other sizes are allocated exactly and left to the
-// garbage collector. When memory runs out, callers queue in arrival order
+// garbage collector. On Linux the poolable buffers live in one mapping
+// outside the Go heap (region.go), so that the collector's headroom does
+// not double them. When memory runs out, callers queue in arrival order
 // and wait up to a deadline (MaxBlock); the head of the queue collects
 // memory as it is returned until it has enough, so a large request is not
 // starved by a stream of small ones, and each release wakes only that head

@@ -19,6 +19,9 @@ type Pool struct {
 	// to be handed out again. It is a stack so that the most recently used,
 	// cache-warm buffer is reused first.
 	free [][]byte
+	// region, when not nil, is where poolable buffers come from (see
+	// region.go); nil keeps them on the heap.
+	region *region
 	// nonPooled counts bytes that are neither handed out nor on the free
 	// list. Available memory is nonPooled + len(free)*poolable.
 	nonPooled int
@@ -55,13 +58,17 @@ func New(totalMemory, poolableSize int, clk clock.Clock) *Pool {
 	if poolableSize > 0 {
 		hint = min(totalMemory/poolableSize, maxFreeListHint)
 	}
-	return &Pool{
+	p := &Pool{
 		clk:       clk,
 		total:     totalMemory,
 		poolable:  poolableSize,
 		free:      make([][]byte, 0, hint),
 		nonPooled: totalMemory,
 	}
+	if poolableSize > 0 {
+		p.region = newRegion(totalMemory/poolableSize, poolableSize)
+	}
+	return p
 }
 
 // Deallocate returns buf's capacity to the pool. A poolable-size buffer
@@ -79,6 +86,9 @@ func (p *Pool) Deallocate(buf []byte) {
 		p.free = append(p.free, buf[:0])
 	} else {
 		p.nonPooled += size
+	}
+	if p.closed {
+		p.unmapIfIdleLocked()
 	}
 	p.signalHeadLocked()
 	p.mu.Unlock()
@@ -114,7 +124,8 @@ func (p *Pool) Waiters() int {
 
 // Close fails every blocked caller and every later Allocate or Reserve with
 // ErrClosed. Deallocate and Release keep working, so batches completing
-// after Close still return their memory.
+// after Close still return their memory; the last buffer to come back
+// unmaps the region.
 func (p *Pool) Close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -122,6 +133,31 @@ func (p *Pool) Close() {
 	for _, w := range p.waiters {
 		w.signal()
 	}
+	p.unmapIfIdleLocked()
+}
+
+// unmapIfIdleLocked unmaps the region once the pool is closed and every
+// buffer carved from it is back: nothing can read or write them any more.
+// The free list goes with it, and its bytes count as unpooled.
+func (p *Pool) unmapIfIdleLocked() {
+	if p.region == nil || !p.region.idle(len(p.free)) {
+		return
+	}
+	p.nonPooled += len(p.free) * p.poolable
+	p.free = nil
+	p.region.unmap()
+	p.region = nil
+}
+
+// newPoolable carves a poolable buffer out of the region, or allocates
+// one on the heap when there is no region.
+func (p *Pool) newPoolable() []byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.region == nil {
+		return make([]byte, 0, p.poolable)
+	}
+	return p.region.carve()
 }
 
 func (p *Pool) availableLocked() int { return p.nonPooled + len(p.free)*p.poolable }
@@ -140,7 +176,10 @@ func (p *Pool) popFreeLocked() []byte {
 // request of another size.
 func (p *Pool) freeUpLocked(size int) {
 	for len(p.free) > 0 && p.nonPooled < size {
-		p.popFreeLocked()
+		buf := p.popFreeLocked()
+		if p.region != nil {
+			p.region.drop(buf)
+		}
 		p.nonPooled += p.poolable
 	}
 }

@@ -1,0 +1,100 @@
+//go:build linux && !race
+
+package bufferpool
+
+import (
+	"os"
+	"testing"
+)
+
+// The region is in use only in this build; under the race detector the
+// buffers stay on the heap (region_heap.go) and these tests do not apply.
+
+// first is the address of buf's first byte, which len 0 does not hide.
+func first(buf []byte) *byte { return &buf[:1][0] }
+
+func TestPoolableBuffersComeFromTheRegion(t *testing.T) {
+	p, _ := newTestPool(4*8192, 8192)
+	if p.region == nil {
+		t.Fatal("no region mapped for a pool of 4 poolable buffers")
+	}
+	a, b := mustAllocate(t, p, 8192), mustAllocate(t, p, 8192)
+	equal(t, first(a), &p.region.mem[0], "the first buffer is the region's first slot")
+	equal(t, first(b), &p.region.mem[8192], "the second buffer is the next slot")
+	equal(t, cap(a), 8192, "a slot's capacity")
+	// A slot is writable to its end, and writing it leaves its neighbour.
+	b = append(b, make([]byte, 8192)...)
+	a = append(a, make([]byte, 8192)...)
+	for i := range a {
+		a[i] = 0xaa
+	}
+	equal(t, b[0], 0, "the neighbour's first byte")
+
+	other := mustAllocate(t, p, 100)
+	if _, carved := p.region.index[first(other)]; carved {
+		t.Error("a buffer of another size came from the region")
+	}
+	p.Deallocate(a)
+	p.Deallocate(b)
+	p.Deallocate(other)
+	equal(t, p.Available(), 4*8192, "available at the end")
+}
+
+// A free-listed buffer given up for another size goes back to the region
+// as a spare slot, and the next poolable buffer reuses it: the region never
+// needs more slots than total/poolable.
+func TestGivenUpSlotsAreReused(t *testing.T) {
+	page := os.Getpagesize()
+	size := 2 * page
+	p, _ := newTestPool(2*size, size)
+	a, b := mustAllocate(t, p, size), mustAllocate(t, p, size)
+	a = append(a, 1)
+	p.Deallocate(a)
+	p.Deallocate(b)
+
+	big := mustAllocate(t, p, 2*size) // drops both free-listed buffers
+	equal(t, len(p.region.spare), 2, "spare slots after the free list gave way")
+	p.Deallocate(big)
+
+	c, d := mustAllocate(t, p, size), mustAllocate(t, p, size)
+	equal(t, p.region.next, 2, "slots carved: the spares were reused")
+	if first(c) != &p.region.mem[0] && first(d) != &p.region.mem[0] {
+		t.Error("the first slot was not reused")
+	}
+	// A given-up slot's pages went back to the system, so it reads as zeros.
+	reused := c
+	if first(d) == &p.region.mem[0] {
+		reused = d
+	}
+	equal(t, reused[:1][0], 0, "the released slot's first byte")
+	p.Deallocate(c)
+	p.Deallocate(d)
+}
+
+// Closing the pool keeps the region while a buffer is out, since a batch
+// completing after Close still owns its bytes; the last buffer back unmaps
+// it.
+func TestTheRegionOutlivesCloseUntilTheLastBufferReturns(t *testing.T) {
+	p, _ := newTestPool(4*4096, 4096)
+	a, b := mustAllocate(t, p, 4096), mustAllocate(t, p, 4096)
+	p.Deallocate(a)
+	p.Close()
+	if p.region == nil {
+		t.Fatal("the region was unmapped with a buffer still out")
+	}
+	b = append(b, "still the batch's"...) // would fault on an unmapped page
+	p.Deallocate(b)
+	if p.region != nil {
+		t.Fatal("the region is still mapped after every buffer came back")
+	}
+	equal(t, p.Available(), 4*4096, "available after the region went")
+}
+
+func TestCloseWithEveryBufferBackUnmaps(t *testing.T) {
+	p, _ := newTestPool(4*4096, 4096)
+	p.Deallocate(mustAllocate(t, p, 4096))
+	p.Close()
+	if p.region != nil {
+		t.Fatal("the region is still mapped after Close with nothing out")
+	}
+}
