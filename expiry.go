@@ -27,7 +27,10 @@ func (p *Producer) expiryLoop() {
 			p.reportLoad()
 			next = min(next, loadReportInterval)
 		}
-		if !p.pause(next) {
+		// The wait ends at now+next, the now this pass read: time that
+		// passed during the pass counts (on a fake clock, a test may move
+		// it before the timer is armed).
+		if !p.pause(now.Add(next).Sub(clk.Now())) {
 			return
 		}
 	}
