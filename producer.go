@@ -296,7 +296,7 @@ func (p *Producer) check(r *Record, unknownTopic bool) error {
 // and an event for the hooks as a hookEvent. A failed record of a
 // transaction makes the transaction abortable. A plain Callback, by far the
 // most common, is the first case tried.
-func (p *Producer) deliver(cb any, r accumulator.Result) {
+func (p *Producer) deliver(cb any, r *accumulator.Result) {
 	switch f := cb.(type) {
 	case Callback:
 		f(p.outcome(r))
@@ -312,7 +312,7 @@ func (p *Producer) deliver(cb any, r accumulator.Result) {
 }
 
 // outcome is a record's result as its callback is given it.
-func (p *Producer) outcome(r accumulator.Result) (RecordMetadata, error) {
+func (p *Producer) outcome(r *accumulator.Result) (RecordMetadata, error) {
 	md := RecordMetadata{
 		Topic:               r.Topic,
 		Partition:           r.Partition,

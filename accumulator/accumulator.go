@@ -104,8 +104,10 @@ type Config struct {
 	Pool        *bufferpool.Pool
 	Clock       clock.Clock
 	// Deliver runs a record's callback; cb is the value given to Append. It
-	// runs on the accumulator's delivery goroutine, one record at a time.
-	Deliver func(cb any, r Result)
+	// runs on the accumulator's delivery goroutine, one record at a time. r
+	// is the accumulator's until Deliver returns: it is filled again for the
+	// next record of the batch rather than copied for each.
+	Deliver func(cb any, r *Result)
 	// NeedProducerID is called, without blocking, when a batch is ready but
 	// the producer has no id yet; the answer comes through SetProducerID.
 	NeedProducerID func()

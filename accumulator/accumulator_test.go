@@ -42,7 +42,7 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 		MaxBlock:        time.Second,
 		MaxInFlight:     5,
 		Clock:           h.clk,
-		Deliver: func(cb any, r Result) {
+		Deliver: func(cb any, r *Result) {
 			if done, ok := cb.(chan struct{}); ok { // sync's marker
 				close(done)
 				return
@@ -50,7 +50,7 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 			h.mu.Lock()
 			defer h.mu.Unlock()
 			id := cb.(int)
-			h.results[id] = append(h.results[id], r)
+			h.results[id] = append(h.results[id], *r)
 			h.order = append(h.order, id)
 		},
 		Wake: func(tp TopicPartition) {
@@ -596,23 +596,25 @@ func TestABatchStartsWithRoomForItsPredecessorsRecords(t *testing.T) {
 	p := h.acc.partition(tp0)
 	// roomAfterFirst is the first batch's record count and the second's
 	// room once the second exists.
-	roomAfterFirst := func() (records, room int, ok bool) {
+	roomAfterFirst := func() (took, room entriesRoom, ok bool) {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		if len(p.batches) < 2 {
-			return 0, 0, false
+			return took, room, false
 		}
-		return len(p.batches[0].entries), cap(p.batches[1].entries), true
+		next := p.batches[1].entries
+		return p.batches[0].entries.room(), entriesRoom{records: cap(next.cbs), facts: cap(next.facts)}, true
 	}
 	for i := 0; ; i++ {
 		require.Less(t, i, 100_000, "no second batch after %d records", i)
 		h.add(tp0, i, []byte("abcd"))
-		records, room, ok := roomAfterFirst()
+		took, room, ok := roomAfterFirst()
 		if !ok {
 			continue
 		}
-		require.Greater(t, records, 256, "the first batch should hold more records than a fresh slice has room for")
-		require.GreaterOrEqual(t, room, records, "the second batch's entries start with less room than the first batch's records")
+		require.Greater(t, took.records, 256, "the first batch should hold more records than a fresh slice has room for")
+		require.GreaterOrEqual(t, room.records, took.records, "the second batch's callbacks start with less room than the first batch's records")
+		require.GreaterOrEqual(t, room.facts, took.facts, "the second batch's facts start with less room than the first batch's")
 		return
 	}
 }

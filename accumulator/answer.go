@@ -191,7 +191,7 @@ func (a *Accumulator) resolve(p *partition, b *Batch, written bool) {
 // partition's. p.mu must be held.
 func (a *Accumulator) timedOut(p *partition, b *Batch, now time.Time) error {
 	err := fmt.Errorf("%w: %d records for %s-%d had no outcome within %v (DeliveryTimeout); sent %d times",
-		ErrDeliveryTimeout, len(b.entries), b.TP.Topic, b.TP.Partition, now.Sub(b.created).Round(time.Millisecond), b.attempts)
+		ErrDeliveryTimeout, b.entries.len(), b.TP.Topic, b.TP.Partition, now.Sub(b.created).Round(time.Millisecond), b.attempts)
 	switch {
 	case b.lastErr != nil:
 		err = fmt.Errorf("%w; last error: %w", err, b.lastErr)

@@ -36,7 +36,7 @@ func (a *Accumulator) Append(ctx context.Context, tp TopicPartition, topic *slot
 	e := entry{cb: cb, timestamp: timestampMs, keySize: sizeOf(key), valueSize: sizeOf(value)}
 
 	p.mu.Lock()
-	res, ok := a.tryAppend(p, e, since, key, value, headers)
+	res, ok := a.tryAppend(p, &e, since, key, value, headers)
 	p.mu.Unlock()
 	if ok {
 		return res, nil
@@ -61,16 +61,16 @@ func (a *Accumulator) Append(ctx context.Context, tp TopicPartition, topic *slot
 		return AppendResult{}, err
 	}
 	// Another goroutine may have started a batch while we waited.
-	if res, ok := a.tryAppend(p, e, since, key, value, headers); ok {
+	if res, ok := a.tryAppend(p, &e, since, key, value, headers); ok {
 		p.mu.Unlock()
 		a.cfg.Pool.Deallocate(buf)
 		return res, nil
 	}
-	b := a.newBatch(tp, buf, true, a.serial.Add(1), p.lastRecords())
+	b := a.newBatch(tp, buf, true, a.serial.Add(1), p.lastRoom())
 	b.created = a.cfg.Clock.Now()
 	b.deadline = b.created.Add(a.cfg.DeliveryTimeout)
 	p.batches = append(p.batches, b)
-	res, _ = a.tryAppend(p, e, since, key, value, headers)
+	res, _ = a.tryAppend(p, &e, since, key, value, headers)
 	p.mu.Unlock()
 	res.Wake = true
 	return res, nil
@@ -94,7 +94,7 @@ func (a *Accumulator) refusal() error {
 // record that does not fit seals the batch, which is then full and ready;
 // only an empty batch takes any record, since its buffer was sized for it.
 // p.mu must be held.
-func (a *Accumulator) tryAppend(p *partition, e entry, since time.Time, key, value []byte, headers []record.Header) (AppendResult, bool) {
+func (a *Accumulator) tryAppend(p *partition, e *entry, since time.Time, key, value []byte, headers []record.Header) (AppendResult, bool) {
 	b := p.open()
 	if b == nil {
 		return AppendResult{}, false
@@ -104,7 +104,7 @@ func (a *Accumulator) tryAppend(p *partition, e entry, since time.Time, key, val
 		b.sealed = true
 		return AppendResult{Wake: true}, false
 	}
-	b.entries = append(b.entries, e)
+	b.entries.add(*e)
 	if !since.IsZero() {
 		if d := since.Add(a.cfg.DeliveryTimeout); d.Before(b.deadline) {
 			b.deadline = d
@@ -118,10 +118,10 @@ func (a *Accumulator) tryAppend(p *partition, e entry, since time.Time, key, val
 	return res, true
 }
 
-// newBatch starts a batch in buf, with room for about records entries, and
+// newBatch starts a batch in buf, its entries with about room, and
 // registers it as incomplete.
-func (a *Accumulator) newBatch(tp TopicPartition, buf []byte, pooled bool, serial uint64, records int) *Batch {
-	b := &Batch{TP: tp, buf: buf, pooled: pooled, serial: serial, entries: newEntries(records), producer: noProducer, baseSeq: -1}
+func (a *Accumulator) newBatch(tp TopicPartition, buf []byte, pooled bool, serial uint64, room entriesRoom) *Batch {
+	b := &Batch{TP: tp, buf: buf, pooled: pooled, serial: serial, entries: newEntries(room), producer: noProducer, baseSeq: -1}
 	b.builder.Reset(buf)
 	a.register(b)
 	return b

@@ -1,7 +1,6 @@
 package accumulator
 
 import (
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -18,7 +17,7 @@ type Batch struct {
 	builder record.Builder
 	buf     []byte // the buffer the builder writes into
 	pooled  bool   // buf came from the buffer pool and goes back to it
-	entries []entry
+	entries *entries
 
 	created  time.Time // first append: the start of Linger
 	sentAt   time.Time // first drained: the end of its time in the queue
@@ -68,42 +67,8 @@ type stamp struct {
 	baseSeq  int32
 }
 
-// entry is what a record needs back when its batch completes.
-type entry struct {
-	cb        any
-	timestamp int64
-	keySize   int32
-	valueSize int32
-}
-
-// entryPool recycles the per-batch slices of entries: a batch of small
-// records would otherwise grow its slice a dozen times.
-var entryPool = sync.Pool{New: func() any { s := make([]entry, 0, 256); return &s }}
-
-// newEntries returns an empty slice for about want entries: the record
-// count of the partition's previous batch, so that a batch of a steady
-// workload never grows its slice. Growing by append would copy the entries
-// two or three times per batch and leave the old arrays to the garbage
-// collector (the largest share of the producer's garbage, in a heap
-// profile with 100-byte records), and end with up to twice the room the
-// batch needs.
-// A pooled slice too small for want is dropped.
-func newEntries(want int) []entry {
-	s := *entryPool.Get().(*[]entry)
-	if cap(s) < want {
-		return make([]entry, 0, want+want/8)
-	}
-	return s[:0]
-}
-
-func freeEntries(s []entry) {
-	clear(s)
-	s = s[:0]
-	entryPool.Put(&s)
-}
-
 // Records is the number of records in the batch.
-func (b *Batch) Records() int { return len(b.entries) }
+func (b *Batch) Records() int { return b.entries.len() }
 
 // Encoded is the closed RecordBatch, ready for a ProduceRequest.
 func (b *Batch) Encoded() []byte { return b.encoded }
@@ -123,4 +88,4 @@ func (b *Batch) Size() int {
 }
 
 // lastSeq is the sequence number of the batch's last record.
-func (b *Batch) lastSeq() int32 { return addSeq(b.baseSeq, len(b.entries)-1) }
+func (b *Batch) lastSeq() int32 { return addSeq(b.baseSeq, b.entries.len()-1) }

@@ -31,6 +31,9 @@ type deliveries struct {
 	// running is set while the goroutine runs callbacks: InCallback reads
 	// a goroutine's id, which costs a stack trace, only then.
 	running atomic.Bool
+	// result is the outcome handed to Config.Deliver for each record of a
+	// batch in turn: filled in place, not copied record by record.
+	result Result
 }
 
 // delivery is a completed batch, or the outcome of one record that never
@@ -101,7 +104,7 @@ func (d *deliveries) run(ready chan<- struct{}) {
 			if b := todo[i].batch; b != nil {
 				d.a.deliver(b)
 			} else {
-				d.a.cfg.Deliver(todo[i].cb, todo[i].r)
+				d.a.cfg.Deliver(todo[i].cb, &todo[i].r)
 			}
 			todo[i] = delivery{}
 		}
@@ -159,9 +162,15 @@ func (a *Accumulator) deliver(b *Batch) {
 	if a.cfg.Settled != nil {
 		a.cfg.Settled(b)
 	}
-	for i, e := range b.entries {
-		r := Result{Topic: b.TP.Topic, Partition: b.TP.Partition, Offset: -1, Timestamp: e.timestamp,
-			KeySize: e.keySize, ValueSize: e.valueSize, Err: b.err, Sent: b.sentAt}
+	r := &a.deliveries.result
+	*r = Result{Topic: b.TP.Topic, Partition: b.TP.Partition, Err: b.err, Sent: b.sentAt}
+	c := cursor{e: b.entries}
+	for i := 0; ; i++ {
+		e, ok := c.next()
+		if !ok {
+			break
+		}
+		r.Offset, r.Timestamp, r.KeySize, r.ValueSize = -1, e.timestamp, e.keySize, e.valueSize
 		if b.err == nil {
 			if b.baseOffset >= 0 {
 				r.Offset = b.baseOffset + int64(i)
@@ -172,6 +181,7 @@ func (a *Accumulator) deliver(b *Batch) {
 		}
 		a.cfg.Deliver(e.cb, r)
 	}
+	*r = Result{} // keeps neither the batch's error nor its topic alive
 	a.stats.count(b)
 	free := true
 	if b.completed {

@@ -15,7 +15,7 @@ func blockingHarness(t *testing.T, inside func(h *harness)) (h *harness, entered
 	h = newHarness(t, func(c *Config) {
 		c.Linger = 0
 		deliver := c.Deliver
-		c.Deliver = func(cb any, r Result) {
+		c.Deliver = func(cb any, r *Result) {
 			if id, ok := cb.(int); ok && id == 0 {
 				if inside != nil {
 					inside(h)

@@ -243,7 +243,7 @@ func (a *Accumulator) take(p *partition, b *Batch, node int32) {
 		b.sealed = true
 		if a.cfg.Idempotent {
 			b.producer, b.baseSeq = p.producer, p.nextSeq
-			p.nextSeq = addSeq(p.nextSeq, len(b.entries))
+			p.nextSeq = addSeq(p.nextSeq, b.entries.len())
 		}
 	}
 	b.attempts++
@@ -272,7 +272,7 @@ func (a *Accumulator) restartSequences(p *partition) bool {
 		}
 		if b.attempts > 0 {
 			b.producer, b.baseSeq, b.restarted = id, seq, true
-			seq = addSeq(seq, len(b.entries))
+			seq = addSeq(seq, b.entries.len())
 			renumbered++
 		}
 		kept = append(kept, b)

@@ -76,7 +76,7 @@ func (a *Accumulator) release(b *Batch) {
 	}
 	b.buf, b.encoded = nil, nil
 	if b.entries != nil {
-		freeEntries(b.entries)
+		b.entries.free()
 		b.entries = nil
 	}
 }

@@ -68,9 +68,9 @@ type partition struct {
 	// for a transactional producer's reason to abort (Config.EpochNeeded).
 	restartCause error
 
-	// recordsHint is the record count of the partition's latest batch seen
-	// with its records, which sizes the next batch's entries.
-	recordsHint int
+	// roomHint is what the entries of the partition's latest batch seen
+	// with its records held, which sizes the next batch's entries.
+	roomHint entriesRoom
 }
 
 // mustRestart books that the partition's sequences must restart because
@@ -94,15 +94,15 @@ func (p *partition) open() *Batch {
 	return nil
 }
 
-// lastRecords is how many records the partition's latest batch holds, the
+// lastRoom is what the entries of the partition's latest batch hold, the
 // room a new batch's entries start with; p.mu must be held. A batch whose
-// records have had their outcome no longer holds its entries, so the count
-// of the last batch that did stands in.
-func (p *partition) lastRecords() int {
-	if n := len(p.batches); n > 0 && len(p.batches[n-1].entries) > 0 {
-		p.recordsHint = len(p.batches[n-1].entries)
+// records have had their outcome no longer holds its entries, so the last
+// batch that did stands in.
+func (p *partition) lastRoom() entriesRoom {
+	if n := len(p.batches); n > 0 && p.batches[n-1].entries.len() > 0 {
+		p.roomHint = p.batches[n-1].entries.room()
 	}
-	return p.recordsHint
+	return p.roomHint
 }
 
 // remove takes b out of the list.

@@ -23,7 +23,7 @@ import (
 func (a *Accumulator) Split(b *Batch, cause error) bool {
 	var halves []*Batch
 	var splitErr error
-	if len(b.entries) >= 2 {
+	if b.entries.len() >= 2 {
 		halves, splitErr = a.halve(b)
 	}
 	p := a.lockAnswer(b)
@@ -65,12 +65,12 @@ func (a *Accumulator) halve(b *Batch) ([]*Batch, error) {
 	if err != nil {
 		return nil, fmt.Errorf("splitting %s-%d: decoding our own batch: %w", b.TP.Topic, b.TP.Partition, err)
 	}
-	if len(decoded.Records) != len(b.entries) {
-		return nil, fmt.Errorf("splitting %s-%d: batch holds %d records, expected %d", b.TP.Topic, b.TP.Partition, len(decoded.Records), len(b.entries))
+	if len(decoded.Records) != b.entries.len() {
+		return nil, fmt.Errorf("splitting %s-%d: batch holds %d records, expected %d", b.TP.Topic, b.TP.Partition, len(decoded.Records), b.entries.len())
 	}
-	mid := len(b.entries) / 2
+	mid := b.entries.len() / 2
 	first := a.rebuild(b, decoded, 0, mid)
-	second := a.rebuild(b, decoded, mid, len(b.entries))
+	second := a.rebuild(b, decoded, mid, b.entries.len())
 	if b.baseSeq >= 0 {
 		first.baseSeq = b.baseSeq
 		second.baseSeq = addSeq(b.baseSeq, mid)
@@ -90,12 +90,17 @@ func (a *Accumulator) rebuild(parent *Batch, decoded record.Batch, from, to int)
 	// varint sizes a little either way: leave headroom rather than grow.
 	size += 16 * (to - from)
 	buf := make([]byte, 0, size)
-	b := &Batch{TP: parent.TP, buf: buf, serial: parent.serial, entries: newEntries(to - from),
+	b := &Batch{TP: parent.TP, buf: buf, serial: parent.serial, entries: newEntries(entriesRoom{records: to - from}),
 		created: parent.created, sentAt: parent.sentAt, deadline: parent.deadline, sealed: true,
 		attempts: parent.attempts, maybeWritten: parent.maybeWritten, lastErr: parent.lastErr,
 		producer: parent.producer, baseSeq: -1}
 	b.builder.Reset(buf)
-	b.entries = append(b.entries, parent.entries[from:to]...)
+	c := cursor{e: parent.entries}
+	for i := 0; i < to; i++ {
+		if e, _ := c.next(); i >= from {
+			b.entries.add(e)
+		}
+	}
 	for i := from; i < to; i++ {
 		r := decoded.Records[i]
 		b.builder.Append(decoded.FirstTimestamp+r.TimestampDelta, r.Key, r.Value, r.Headers)

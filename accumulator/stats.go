@@ -16,7 +16,7 @@ type counters struct {
 
 func (c *counters) count(b *Batch) {
 	c.batches.Add(1)
-	c.records.Add(int64(len(b.entries)))
+	c.records.Add(int64(b.entries.len()))
 	c.uncompressed.Add(int64(b.uncompressed))
 	c.encoded.Add(int64(len(b.encoded)))
 }

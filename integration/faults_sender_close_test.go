@@ -53,7 +53,7 @@ func idleSender() *sender.Sender {
 	acc := accumulator.New(accumulator.Config{
 		BatchSize: 16 << 10, DeliveryTimeout: time.Minute, MaxBlock: time.Second,
 		Pool: bufferpool.New(1<<20, 16<<10, clk), Clock: clk,
-		Deliver: func(any, accumulator.Result) {},
+		Deliver: func(any, *accumulator.Result) {},
 	})
 	return sender.New(sender.Config{
 		Node: 0, Acks: -1, Timeout: time.Second, MaxRequestSize: 1 << 20, MaxInFlight: 1,

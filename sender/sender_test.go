@@ -79,10 +79,10 @@ func newRigWith(t *testing.T, rc rigConfig) *rig {
 	accCfg := accumulator.Config{
 		BatchSize: 16 << 10, Linger: 0, DeliveryTimeout: time.Minute, MaxBlock: time.Second, MaxInFlight: 5,
 		Pool: pool, Clock: r.clk,
-		Deliver: func(cb any, res accumulator.Result) {
+		Deliver: func(cb any, res *accumulator.Result) {
 			r.mu.Lock()
 			defer r.mu.Unlock()
-			r.outcomes[cb.(int)] = append(r.outcomes[cb.(int)], res)
+			r.outcomes[cb.(int)] = append(r.outcomes[cb.(int)], *res)
 		},
 		Wake: func(accumulator.TopicPartition) { r.s.Wake() },
 	}
