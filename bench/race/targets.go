@@ -118,9 +118,11 @@ func floorVerdict(workload string, floor cell) string {
 	return fmt.Sprintf("%.2fx (the target is below it)", floor.ratio)
 }
 
+// rssVerdict shows a tenth of a MiB, so that a peak just past the limit
+// does not read as the limit itself.
 func rssVerdict(rss float64) string {
 	limit := float64(bufferMemory + rssHeadroom)
-	return fmt.Sprintf("%.0f (≤ %d: %s)", rss/(1<<20), int(limit)>>20, met(rss <= limit))
+	return fmt.Sprintf("%.1f (≤ %d: %s)", rss/(1<<20), int(limit)>>20, met(rss <= limit))
 }
 
 func requestsVerdict(us, them float64) string {
