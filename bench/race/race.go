@@ -178,16 +178,14 @@ func oneRun(ctx context.Context, o Options, round int, w Workload, c Contender, 
 	}
 
 	brokers := o.Brokers
-	var broker *embeddedBroker
 	if brokerBinary != "" {
-		b, err := startEmbedded(ctx, brokerBinary)
+		broker, err := startEmbedded(ctx, brokerBinary)
 		if err != nil {
 			return fail(err)
 		}
-		broker = b
-		brokers = b.addrs
+		brokers = broker.Addrs
 		defer func() {
-			if n, err := broker.stop(); err == nil {
+			if n, err := stopEmbedded(broker); err == nil {
 				run.Requests = n
 			} else if run.Err == "" {
 				run.Err = err.Error()
@@ -202,7 +200,7 @@ func oneRun(ctx context.Context, o Options, round int, w Workload, c Contender, 
 	if err := adm.createTopic(ctx, run.Topic, partitions); err != nil {
 		return fail(err)
 	}
-	if broker == nil {
+	if brokerBinary == "" {
 		defer func() {
 			if err := adm.deleteTopic(context.WithoutCancel(ctx), run.Topic); err != nil && run.Err == "" {
 				run.Err = err.Error()
@@ -225,7 +223,7 @@ func oneRun(ctx context.Context, o Options, round int, w Workload, c Contender, 
 	run.CPU, run.MaxRSS, run.Elapsed = m.cpu, m.maxRSS, m.result.Elapsed
 	run.P50, run.P99 = m.result.P50, m.result.P99
 	run.Produced, run.Version, run.Config = m.result.Produced, m.result.Version, m.result.Config
-	if broker == nil {
+	if brokerBinary == "" {
 		run.Requests = m.requests
 	}
 	if m.result.Failed > 0 {

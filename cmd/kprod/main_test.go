@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -16,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gokafka/producer/integration/embedded/child"
 )
 
 // The tests run the kprod binary, built once here, as a user would: against
@@ -95,74 +96,31 @@ func runKprod(t *testing.T, stdin string, args ...string) result {
 // The shared broker: `kprod broker`, started by the first test that needs
 // it and stopped after the last.
 var shared struct {
-	once  sync.Once
-	addrs string
-	err   error
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
+	once sync.Once
+	p    *child.Process
+	err  error
 }
 
 // sharedBroker returns the shared embedded broker's address.
 func sharedBroker(t *testing.T) string {
 	t.Helper()
 	shared.once.Do(func() {
-		cmd := exec.Command(kprodBin, "broker", "--child")
-		cmd.Stderr = os.Stderr
-		stdin, err := cmd.StdinPipe()
-		if err != nil {
-			shared.err = err
-			return
-		}
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			shared.err = err
-			return
-		}
-		if err := cmd.Start(); err != nil {
-			shared.err = err
-			return
-		}
-		shared.cmd, shared.stdin = cmd, stdin
-		addrs := make(chan string, 1)
-		go func() {
-			sc := bufio.NewScanner(stdout)
-			for sc.Scan() {
-				if a, ok := strings.CutPrefix(sc.Text(), brokerAddrPrefix); ok {
-					addrs <- a
-					_, _ = io.Copy(io.Discard, stdout)
-					return
-				}
-			}
-			close(addrs)
-		}()
-		timer := time.NewTimer(brokerStartTimeout)
-		defer timer.Stop()
-		select {
-		case a, ok := <-addrs:
-			if !ok {
-				shared.err = errors.New("kprod broker exited without an address")
-			}
-			shared.addrs = a
-		case <-timer.C:
-			shared.err = fmt.Errorf("kprod broker: no address within %v", brokerStartTimeout)
-		}
+		shared.p, shared.err = child.Start(context.Background(), exec.Command(kprodBin, "broker", "--child"),
+			brokerAddrPrefix, brokerStartTimeout)
 	})
 	if shared.err != nil {
 		t.Fatal(shared.err)
 	}
-	return shared.addrs
+	return strings.Join(shared.p.Addrs, ",")
 }
 
-// stopSharedBroker closes the shared broker's stdin, which stops it, and
-// kills it if it has not stopped within brokerStopTimeout.
+// stopSharedBroker stops the shared broker, if a test started it.
 func stopSharedBroker() {
-	if shared.cmd == nil {
-		return
+	if shared.p != nil {
+		if err := shared.p.Stop(brokerStopTimeout); err != nil {
+			fmt.Fprintf(os.Stderr, "the shared broker: %v\n", err)
+		}
 	}
-	_ = shared.stdin.Close()
-	t := time.AfterFunc(brokerStopTimeout, func() { _ = shared.cmd.Process.Kill() })
-	defer t.Stop()
-	_ = shared.cmd.Wait()
 }
 
 // requiredFields are the summary's JSON fields that issue 5 fixes, and

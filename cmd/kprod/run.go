@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	producer "github.com/gokafka/producer"
+	"github.com/gokafka/producer/integration/embedded/child"
 )
 
 // Bounds on the end of a run. After Ctrl-C, buffered records get flushGrace
@@ -58,14 +59,14 @@ func execute(cmd *cobra.Command, e *env, o *commonOptions, w workload) error {
 	last := &lastCause{}
 
 	cfg := o.cfg
-	var broker *brokerProcess
+	var broker *child.Process
 	if o.useEmbedded {
-		b, err := startEmbeddedBroker(stop, e.stderr)
+		b, err := startEmbeddedBroker(stop)
 		if err != nil {
 			return fmt.Errorf("starting the embedded broker: %w", err)
 		}
-		defer b.stop()
-		broker, cfg.Brokers = b, b.addrs
+		defer func() { _ = b.Stop(brokerStopTimeout) }()
+		broker, cfg.Brokers = b, b.Addrs
 		con.line("embedded broker at %s", joinComma(cfg.Brokers))
 	}
 	var debug io.Writer
@@ -112,7 +113,7 @@ func execute(cmd *cobra.Command, e *env, o *commonOptions, w workload) error {
 	closed = true
 	prog.stop()
 	if broker != nil {
-		if err := broker.exitedEarly(); err != nil {
+		if err := broker.ExitedEarly(); err != nil {
 			con.line("the embedded broker exited during the run (%v): the records it had not acknowledged failed", err)
 		}
 	}
