@@ -72,7 +72,10 @@ type Config struct {
 	// BufferMemory caps the bytes of batches and of records waiting for
 	// their topic's metadata (those may use all of it but one BatchSize, so
 	// that they can always be batched once metadata comes). When it is used
-	// up, Produce waits up to MaxBlock for memory. Java: buffer.memory;
+	// up, Produce waits up to MaxBlock for memory. On Linux the batches'
+	// buffers are mapped outside the Go heap, and a page is backed by memory
+	// only once used: they count once in the process's memory, not twice
+	// through the garbage collector's headroom. Java: buffer.memory;
 	// kafka-python: buffer_memory. Default 32 MiB.
 	BufferMemory int64
 
