@@ -75,7 +75,8 @@ type Config struct {
 	// up, Produce waits up to MaxBlock for memory. On Linux the batches'
 	// buffers are mapped outside the Go heap, and a page is backed by memory
 	// only once used: they count once in the process's memory, not twice
-	// through the garbage collector's headroom. Java: buffer.memory;
+	// through the garbage collector's headroom (nor do they pace the
+	// collector: GOGC and GOMEMLIMIT do, as ever). Java: buffer.memory;
 	// kafka-python: buffer_memory. Default 32 MiB.
 	BufferMemory int64
 
