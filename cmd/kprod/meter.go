@@ -34,14 +34,16 @@ const (
 //   - Each producing goroutine owns a shard: its count of records sent, and
 //     the slots that carry each record's start to its callback (slot.go).
 //     Only that goroutine writes them.
-//   - Callbacks record into a tally: acknowledged and failed counts, bytes,
-//     and a latency histogram. The library runs the callbacks of buffered
+//   - Callbacks of acknowledged records count into a tally: their count,
+//     bytes and a latency histogram. The library runs the callbacks of buffered
 //     records on its one delivery goroutine, one at a time (see Produce's
 //     documentation), so a tally's histogram has one writer. The meter
 //     relies on that for speed, not for safety: the writer takes the
 //     histogram with one uncontended compare-and-swap, and a callback that
 //     finds it taken (a second goroutine calling back, as --sync workers
 //     do) records into a spare histogram under a mutex instead of waiting.
+//   - Failures are rare: they are counted by name under one mutex, which
+//     keeps their count and their names in step.
 //   - The summary merges the histograms at the end.
 //
 // BenchmarkMeterPerRecord measures the whole of it against a bare callback.
@@ -56,6 +58,7 @@ type meter struct {
 	spareBytes int64
 
 	errMu    sync.Mutex
+	failed   int64 // the sum of errCount
 	errCount map[string]int64
 	errFirst map[string]error // one example per name, for the report
 	// errCause, when set, says what the library last logged; it is taken
@@ -80,8 +83,6 @@ type tally struct {
 	acked   int64
 	bytes   int64 // key and value bytes of acknowledged records
 	hist    *hdrhistogram.Histogram
-
-	failed atomic.Int64 // failures are rare: no need to take writing
 
 	_ [64]byte
 }
@@ -151,7 +152,6 @@ func (m *meter) trackAt(s *shard, size int, start int64) func(producer.RecordMet
 // finish records the outcome of one record of shard s produced at start.
 func (m *meter) finish(s *shard, start int64, size int64, err error) {
 	if err != nil {
-		s.tally.failed.Add(1)
 		m.recordError(err)
 		return
 	}
@@ -183,6 +183,7 @@ func (m *meter) acked(t *tally, us, size int64) {
 func (m *meter) recordError(err error) {
 	name := producer.ErrorName(err)
 	m.errMu.Lock()
+	m.failed++
 	m.errCount[name]++
 	if _, ok := m.errFirst[name]; !ok {
 		m.errFirst[name] = err
@@ -203,9 +204,31 @@ type counts struct {
 // sent before it is handed to the producer, so no snapshot has more
 // outcomes than records sent.
 func (m *meter) counts() counts {
+	c, _ := m.read(false)
+	return c
+}
+
+// outcomes is counts with the failures by name, read together: a callback
+// that fails while the summary is taken (the final flush gave up) is in
+// both or in neither.
+func (m *meter) outcomes() (counts, map[string]int64) {
+	return m.read(true)
+}
+
+// read is counts, and with byName the failures by name.
+func (m *meter) read(byName bool) (counts, map[string]int64) {
 	var c counts
+	var names map[string]int64
+	m.errMu.Lock()
+	c.failed = m.failed
+	if byName {
+		names = make(map[string]int64, len(m.errCount))
+		for k, v := range m.errCount {
+			names[k] = v
+		}
+	}
+	m.errMu.Unlock()
 	for _, t := range m.tallies {
-		c.failed += t.failed.Load()
 		t.take()
 		c.acked += t.acked
 		c.bytes += t.bytes
@@ -218,7 +241,7 @@ func (m *meter) counts() counts {
 	for _, s := range m.shards {
 		c.sent += s.sent.Load()
 	}
-	return c
+	return c, names
 }
 
 // cause is what the library had last logged when the first failure named
@@ -229,19 +252,15 @@ func (m *meter) cause(name string) string {
 	return m.errCauses[name]
 }
 
-// errors returns the failure counts by name and one example of each.
-func (m *meter) errors() (map[string]int64, map[string]error) {
+// examples returns one failure of each name.
+func (m *meter) examples() map[string]error {
 	m.errMu.Lock()
 	defer m.errMu.Unlock()
-	count := make(map[string]int64, len(m.errCount))
 	first := make(map[string]error, len(m.errFirst))
-	for k, v := range m.errCount {
-		count[k] = v
-	}
 	for k, v := range m.errFirst {
 		first[k] = v
 	}
-	return count, first
+	return first
 }
 
 // latency merges the tallies' histograms. A callback may still run (the

@@ -32,17 +32,50 @@ func TestMeterConcurrentCallbacks(t *testing.T) {
 	}
 	producers.Wait()
 	callbacks.Wait()
-	c := m.counts()
+	c, errs := m.outcomes()
 	if c.sent != shards*perShard || c.failed != shards*perShard/10 || c.acked != c.sent-c.failed || c.bytes != 10*c.acked {
 		t.Errorf("counts %+v", c)
 	}
 	if n := m.latency().TotalCount(); n != c.acked {
 		t.Errorf("histogram holds %d values, %d acked", n, c.acked)
 	}
-	errs, first := m.errors()
-	if errs["NOT_LEADER_OR_FOLLOWER"] != c.failed || first["NOT_LEADER_OR_FOLLOWER"] == nil {
-		t.Errorf("errors %v", errs)
+	if first := m.examples(); errs["NOT_LEADER_OR_FOLLOWER"] != c.failed || first["NOT_LEADER_OR_FOLLOWER"] == nil {
+		t.Errorf("errors %v, examples %v", errs, first)
 	}
+}
+
+// A record may fail while the summary is taken, when the final flush gave
+// up: its failure is in the count and in the names, or in neither.
+func TestMeterFailuresAddUpWhileCallbacksRun(t *testing.T) {
+	m := newMeter(1)
+	s := m.shard(0)
+	const records = 20000
+	cbs := make([]func(producer.RecordMetadata, error), records)
+	for i := range cbs {
+		cbs[i] = m.track(s, 1)
+	}
+	var deliverer sync.WaitGroup
+	deliverer.Go(func() {
+		for i, cb := range cbs {
+			err := error(producer.ErrDeliveryTimeout)
+			if i%2 == 0 {
+				err = &producer.PartitionError{Topic: "t", Partition: 1, Err: kerr.NotLeaderOrFollower}
+			}
+			cb(producer.RecordMetadata{}, err)
+		}
+	})
+	for done := false; !done; {
+		c, errs := m.outcomes()
+		done = c.failed == records
+		var named int64
+		for _, n := range errs {
+			named += n
+		}
+		if named != c.failed {
+			t.Fatalf("failures by name add up to %d, the failed count is %d", named, c.failed)
+		}
+	}
+	deliverer.Wait()
 }
 
 // The progress display and the summary read the meter while callbacks run:

@@ -16,7 +16,7 @@ func meterWith(acked, failed, bytes int64) *meter {
 	s := m.shard(0)
 	s.sent.Store(acked + failed)
 	s.tally.acked, s.tally.bytes = acked, bytes
-	s.tally.failed.Store(failed)
+	m.failed = failed
 	return m
 }
 

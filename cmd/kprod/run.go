@@ -243,7 +243,7 @@ func report(e *env, con *console, o *commonOptions, w workload, cfg producer.Con
 	if err := s.write(e.stdout, o.json); err != nil {
 		return err
 	}
-	reportErrorExamples(con, m)
+	reportErrorExamples(con, m, s.Errors)
 	if ph.produceErr != nil {
 		con.line("%v", ph.produceErr)
 		return &failedError{}
@@ -257,10 +257,14 @@ func report(e *env, con *console, o *commonOptions, w workload, cfg producer.Con
 // reportErrorExamples prints one example of each kind of failure, so that
 // the counts in the summary come with the text that explains them. A
 // timeout says how long a record waited, not why: the last error the
-// library had logged when the first one happened goes with it.
-func reportErrorExamples(con *console, m *meter) {
-	count, first := m.errors()
+// library had logged when the first one happened goes with it. The counts
+// are the summary's, so that the two agree.
+func reportErrorExamples(con *console, m *meter, count map[string]int64) {
+	first := m.examples()
 	for _, name := range sortedKeys(count) {
+		if first[name] == nil {
+			continue // UNRESOLVED: no callback ran, so there is no error to show
+		}
 		cause := ""
 		if text := m.cause(name); timeoutErrors[name] && text != "" {
 			cause = "; the last error the producer logged was " + text

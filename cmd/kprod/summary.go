@@ -105,8 +105,7 @@ type summaryInput struct {
 const unresolvedError = "UNRESOLVED"
 
 func newSummary(in summaryInput) *summary {
-	c := in.meter.counts()
-	errs, _ := in.meter.errors()
+	c, errs := in.meter.outcomes()
 	failed := c.failed
 	if missing := c.sent - c.acked - c.failed; missing > 0 {
 		errs[unresolvedError] += missing
