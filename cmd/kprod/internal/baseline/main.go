@@ -20,6 +20,7 @@ import (
 
 	producer "github.com/gokafka/producer"
 	"github.com/gokafka/producer/cmd/kprod/internal/payload"
+	"github.com/gokafka/producer/compression"
 )
 
 func main() {
@@ -39,12 +40,17 @@ func run() error {
 	keyPool := flag.Int("key-pool", 1024, "keys drawn from a pool of this many; 0: a fresh key per record")
 	throughput := flag.Float64("throughput", 0, "records/s cap, paced as kprod perf paces; 0: unlimited")
 	bufferMemory := flag.Int64("buffer-memory", 0, "Config.BufferMemory in bytes; 0: the default")
+	codecName := flag.String("compression", "none", "Config.Compression: none, gzip, snappy, lz4 or zstd")
 	flag.Parse()
 	switch {
 	case *brokers == "":
 		return errors.New("--brokers is required")
 	case *records < 1 || *size < 0 || *keySize < 0 || *keyPool < 0 || *throughput < 0 || *bufferMemory < 0:
 		return errors.New("--num-records must be positive, and sizes, counts and rates not negative")
+	}
+	codec, err := compression.ParseCodec(*codecName)
+	if err != nil {
+		return err // it names the flag's values
 	}
 	c := payload.Config{Size: *size, KeySize: *keySize, KeyPool: *keyPool}
 	switch *kind {
@@ -56,7 +62,7 @@ func run() error {
 		return fmt.Errorf("--payload: %q is neither random nor letters", *kind)
 	}
 
-	p, err := producer.New(producer.Config{Brokers: strings.Split(*brokers, ","), BufferMemory: *bufferMemory})
+	p, err := producer.New(producer.Config{Brokers: strings.Split(*brokers, ","), BufferMemory: *bufferMemory, Compression: codec})
 	if err != nil {
 		return err
 	}
