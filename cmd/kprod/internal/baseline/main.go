@@ -41,12 +41,13 @@ func run() error {
 	throughput := flag.Float64("throughput", 0, "records/s cap, paced as kprod perf paces; 0: unlimited")
 	bufferMemory := flag.Int64("buffer-memory", 0, "Config.BufferMemory in bytes; 0: the default")
 	codecName := flag.String("compression", "none", "Config.Compression: none, gzip, snappy, lz4 or zstd")
+	linger := flag.Duration("linger", producer.DefaultLinger, "Config.Linger, as kprod's --linger: 0 sends at once")
 	flag.Parse()
 	switch {
 	case *brokers == "":
 		return errors.New("--brokers is required")
-	case *records < 1 || *size < 0 || *keySize < 0 || *keyPool < 0 || *throughput < 0 || *bufferMemory < 0:
-		return errors.New("--num-records must be positive, and sizes, counts and rates not negative")
+	case *records < 1 || *size < 0 || *keySize < 0 || *keyPool < 0 || *throughput < 0 || *bufferMemory < 0 || *linger < 0:
+		return errors.New("--num-records must be positive, and sizes, counts, rates and the linger not negative")
 	}
 	codec, err := compression.ParseCodec(*codecName)
 	if err != nil {
@@ -62,7 +63,11 @@ func run() error {
 		return fmt.Errorf("--payload: %q is neither random nor letters", *kind)
 	}
 
-	p, err := producer.New(producer.Config{Brokers: strings.Split(*brokers, ","), BufferMemory: *bufferMemory, Compression: codec})
+	if *linger == 0 {
+		*linger = producer.NoLinger // the library reads 0 as "the default"
+	}
+	p, err := producer.New(producer.Config{Brokers: strings.Split(*brokers, ","), BufferMemory: *bufferMemory,
+		Compression: codec, Linger: *linger})
 	if err != nil {
 		return err
 	}
