@@ -35,15 +35,16 @@ const (
 //     the slots that carry each record's start to its callback (slot.go).
 //     Only that goroutine writes them.
 //   - Callbacks of acknowledged records count into a tally: their count,
-//     bytes and a latency histogram. The library runs the callbacks of buffered
-//     records on its one delivery goroutine, one at a time (see Produce's
-//     documentation), so a tally's histogram has one writer. The meter
-//     relies on that for speed, not for safety: the writer takes the
-//     histogram with one uncontended compare-and-swap, and a callback that
-//     finds it taken (a second goroutine calling back, as --sync workers
-//     do) records into a spare histogram under a mutex instead of waiting.
-//   - Failures are rare: they are counted by name under one mutex, which
-//     keeps their count and their names in step.
+//     bytes and a latency histogram. The library runs the callbacks of
+//     buffered records on its one delivery goroutine, one at a time (see
+//     Produce's documentation), so a tally's histogram has one writer.
+//     The meter relies on that for speed, not for safety: the writer takes
+//     the histogram with one uncontended compare-and-swap, and a callback
+//     that finds it taken (a second goroutine calling back, as --sync
+//     workers do) records into a spare histogram under a mutex instead of
+//     waiting.
+//   - Failures are rare: they are counted, in total and by name, under one
+//     mutex, so that a reading of the two always agrees.
 //   - The summary merges the histograms at the end.
 //
 // BenchmarkMeterPerRecord measures the whole of it against a bare callback.
