@@ -38,10 +38,12 @@ func BenchmarkCompress(b *testing.B) {
 }
 
 // BenchmarkCompressRandomValues compresses a 64 KiB batch (the default batch
-// size) of records with random values: what each codec costs when it cannot
-// win anything.
+// size) of records with random values: what each codec costs when it can
+// win almost nothing, as in the race's workloads. The seed is an ordinary
+// one: with about one in 64 seeds, lz4's output overruns the input partway
+// through, and it stores the batch uncompressed some five times faster.
 func BenchmarkCompressRandomValues(b *testing.B) {
-	input := randomValueRecords(64<<10, 7)
+	input := randomValueRecords(64<<10, 1)
 	for _, c := range allCodecs {
 		b.Run(c.String(), func(b *testing.B) { benchCompress(b, c, DefaultLevel, input) })
 	}
