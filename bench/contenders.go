@@ -82,6 +82,11 @@ func OpenFranzGo(s driver.Settings) (driver.Client, []string, error) {
 		kgo.ProducerLinger(s.Linger),
 		kgo.ProducerBatchMaxBytes(int32(s.BatchSize)),
 		kgo.MaxBufferedBytes(s.BufferMemory),
+		// kgo also stops at 50,000 buffered records by default, about
+		// 5 MB of the race's records, well before the bytes. A cap of one
+		// record per byte lets the bytes bind, as the race does for
+		// confluent-kafka-go's message cap.
+		kgo.MaxBufferedRecords(s.BufferMemory),
 		// The default partitioner for records without a key is sticky,
 		// and murmur2 for keys, as Java's and ours.
 	}
@@ -97,6 +102,7 @@ func OpenFranzGo(s driver.Settings) (driver.Client, []string, error) {
 		fmt.Sprintf("ProducerLinger=%v", s.Linger),
 		fmt.Sprintf("ProducerBatchMaxBytes=%d", s.BatchSize),
 		fmt.Sprintf("MaxBufferedBytes=%d", s.BufferMemory),
+		fmt.Sprintf("MaxBufferedRecords=%d", s.BufferMemory),
 		"ProducerBatchCompression=" + s.Compression,
 		fmt.Sprintf("idempotent=%v", s.Idempotent),
 		"partitioner=default (sticky; murmur2 for keys)",
