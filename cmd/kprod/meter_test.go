@@ -64,9 +64,17 @@ func TestMeterFailuresAddUpWhileCallbacksRun(t *testing.T) {
 			cb(producer.RecordMetadata{}, err)
 		}
 	})
-	for done := false; !done; {
+	delivered := make(chan struct{})
+	go func() { deliverer.Wait(); close(delivered) }()
+	// Read until the deliverer is done, then once more: the loop ends
+	// whatever the meter counts, and the last read must count them all.
+	for last := false; ; {
+		select {
+		case <-delivered:
+			last = true
+		default:
+		}
 		c, errs := m.outcomes()
-		done = c.failed == records
 		var named int64
 		for _, n := range errs {
 			named += n
@@ -74,8 +82,13 @@ func TestMeterFailuresAddUpWhileCallbacksRun(t *testing.T) {
 		if named != c.failed {
 			t.Fatalf("failures by name add up to %d, the failed count is %d", named, c.failed)
 		}
+		if last {
+			if c.failed != records {
+				t.Fatalf("%d records failed, the meter counted %d", records, c.failed)
+			}
+			return
+		}
 	}
-	deliverer.Wait()
 }
 
 // The progress display and the summary read the meter while callbacks run:
