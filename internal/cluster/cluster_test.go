@@ -116,10 +116,12 @@ func TestNodesJoinFromTheSeedsAndLeaveWhenTheMetadataDropsThem(t *testing.T) {
 	r.fake.OnMetadata(func(int32, *protocol.MetadataRequest) fakebroker.Action {
 		return fakebroker.Action{HideBrokers: []int32{2}}
 	})
+	// NodeLeft runs once the node is out of the set, outside its lock: the
+	// wait is for both.
 	require.Eventually(t, func() bool {
 		r.c.RequestRefresh("test")
-		return r.c.Node(2) == nil
-	}, waitFor, 10*time.Millisecond, "node 2 was never dropped")
+		return r.c.Node(2) == nil && len(r.eventsNow()) > 3
+	}, waitFor, 10*time.Millisecond, "node 2 was never dropped, or NodeLeft never ran")
 	require.Equal(t, "left 2", r.eventsNow()[3])
 }
 
