@@ -1,7 +1,6 @@
 package producer
 
 import (
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -39,39 +38,6 @@ func TestPeriodicRefreshFindsNewPartitions(t *testing.T) {
 	for part := int32(2); part < 4; part++ {
 		require.NotEmpty(t, c.Records("grows", part), "round-robin never reached new partition %d", part)
 	}
-}
-
-// loadRecorder is a partitioner that wants per-partition load reports.
-type loadRecorder struct {
-	partitioner.Partitioner
-	mu      sync.Mutex
-	reports map[string][]int32
-}
-
-func (l *loadRecorder) SetLoad(topic string, sizes []int32) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.reports[topic] = append([]int32(nil), sizes...)
-}
-
-// A partitioner implementing partitioner.LoadReporter is told how many
-// batches wait per partition, one number per partition (KIP-794's adaptive
-// partitioning needs them).
-func TestQueueLoadIsReportedToThePartitioner(t *testing.T) {
-	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"loaded": 3}})
-	rec := &loadRecorder{Partitioner: partitioner.RoundRobin(), reports: map[string][]int32{}}
-	p := newProducer(t, c, func(cfg *Config) { cfg.Partitioner = rec })
-	_, err := p.Send(ctx(t), &Record{Topic: "loaded", Value: []byte("v")})
-	require.NoError(t, err)
-	report := func() ([]int32, bool) {
-		rec.mu.Lock()
-		defer rec.mu.Unlock()
-		got, ok := rec.reports["loaded"]
-		return got, ok
-	}
-	eventually(t, "a load report", func() bool { _, ok := report(); return ok })
-	got, _ := report()
-	require.Len(t, got, 3, "one queue size per partition")
 }
 
 // A Metadata answer with an error for the whole response (v13+, KIP-1102)

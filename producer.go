@@ -44,6 +44,9 @@ type Producer struct {
 	cluster  *cluster.Cluster         // brokers, metadata, coordinators
 	observer partitioner.Observer     // cfg.Partitioner, when it wants to know what went where
 	loads    partitioner.LoadReporter // cfg.Partitioner, when it steers by queue load
+	// loadReports holds, per topic name, when its load was last reported
+	// (an *atomic.Int64 of Unix nanoseconds; load.go).
+	loadReports sync.Map
 
 	senders  senders
 	held     held
@@ -248,6 +251,9 @@ func (p *Producer) appendTo(ctx context.Context, snap *metadata.Snapshot, t *met
 	}
 	if res.Wake {
 		p.wakeLeader(snap, tp)
+		if p.loads != nil {
+			p.reportLoad(t)
+		}
 	}
 	return nil
 }

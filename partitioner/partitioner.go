@@ -52,12 +52,14 @@ type Observer interface {
 // optional: a producer that never calls SetLoad gets uniform sticky
 // behaviour.
 //
-// queueSizes[i] is how many batches are queued, not yet sent, for partition
-// i of topic; its length must equal the topic's partition count, or the
-// report is ignored when the next partition is chosen (the count changed
-// since). The slice is copied, so the caller may reuse it. A nil slice
-// forgets the topic's load and returns it to uniform choice. The producer
-// typically reports from its sender loop, which already walks the queues.
+// queueSizes[i] is how many batches partition i of topic holds, waiting to
+// be sent or in flight; its length must equal the topic's partition count,
+// or the report is ignored when the next partition is chosen (the count
+// changed since). The slice is copied, so the caller may reuse it. A nil
+// slice forgets the topic's load and returns it to uniform choice. The
+// producer reports a topic's load when an append starts or fills one of its
+// batches, at most once a millisecond: a sticky partitioner switches when a
+// batch is full, and then reads the latest report.
 type LoadReporter interface {
 	SetLoad(topic string, queueSizes []int32)
 }
