@@ -14,8 +14,8 @@ import (
 const loadReportGap = time.Millisecond
 
 // reportLoad tells a partitioner that steers by load (KIP-794's adaptive
-// partitioning) how many batches each partition of t holds, waiting or in
-// flight. It runs when an append started a batch or filled one: the sticky
+// partitioning) how many batches each partition of t holds
+// (accumulator.Load). It runs when an append started a batch or filled one: the sticky
 // partitioner switches partition when a batch is full and reads the report
 // then, so it sees queues as they are, not as they were a while ago. (The
 // Java client refreshes the same figures on every pass of its sender.)
@@ -40,9 +40,6 @@ func (p *Producer) reportLoad(t *metadata.Topic) {
 		return // another goroutine reports it
 	}
 	sizes := make([]int32, len(t.Partitions))
-	for i := range sizes {
-		queued, inFlight := p.acc.Queued(metadata.TopicPartition{Topic: t.Name, Partition: int32(i)})
-		sizes[i] = int32(queued + inFlight)
-	}
+	p.acc.Load(t.Name, sizes)
 	p.loads.SetLoad(t.Name, sizes)
 }

@@ -642,3 +642,29 @@ func TestAppendThroughASlotReachesTheSamePartition(t *testing.T) {
 	})
 	require.Same(t, h.acc.topic("t"), held)
 }
+
+// Load counts every batch a partition holds, queued or in flight, until
+// its answer lets it go; partitions and topics it has never seen count 0.
+func TestLoadCountsEachPartitionsBatches(t *testing.T) {
+	h := newHarness(t, nil)
+	value := make([]byte, 100)
+	for i := 0; i < 20; i++ {
+		h.add(tp0, i, value) // three batches of at most 1024 bytes
+	}
+	h.add(part(2), 20, value)
+	sizes := []int32{9, 9, 9, 9} // Load overwrites what is there
+	h.acc.Load("t", sizes)
+	require.Equal(t, []int32{3, 0, 1, 0}, sizes)
+
+	bs, _ := h.drain([]TopicPartition{tp0}, 1<<20)
+	require.Len(t, bs, 1)
+	h.acc.Load("t", sizes)
+	require.Equal(t, []int32{3, 0, 1, 0}, sizes, "a batch in flight still counts")
+
+	h.acc.Complete(bs[0], 0, -1, nil)
+	h.acc.Load("t", sizes)
+	require.Equal(t, []int32{2, 0, 1, 0}, sizes, "an acknowledged batch no longer counts")
+
+	h.acc.Load("elsewhere", sizes)
+	require.Equal(t, []int32{0, 0, 0, 0}, sizes)
+}

@@ -30,3 +30,28 @@ func (a *Accumulator) Stats() Stats {
 		EncodedBytes:      a.stats.encoded.Load(),
 	}
 }
+
+// Load fills sizes[i] with how many batches partition i of topic holds:
+// waiting to be sent, in flight, or answered but kept to settle a
+// sequence. A partition with none, or beyond the accumulator's knowledge
+// of the topic, gets 0. It reads each partition's count under its lock
+// and walks no batch list, so that it stays cheap with thousands of
+// batches buffered: a sticky partitioner asks for it as batches start.
+func (a *Accumulator) Load(topic string, sizes []int32) {
+	clear(sizes)
+	tps := (*a.topics.Load())[topic]
+	if tps == nil {
+		return
+	}
+	for i, p := range *tps.partitions.Load() {
+		if i >= len(sizes) {
+			break
+		}
+		if p == nil {
+			continue
+		}
+		p.mu.Lock()
+		sizes[i] = int32(len(p.batches))
+		p.mu.Unlock()
+	}
+}
