@@ -15,10 +15,11 @@ const loadReportGap = time.Millisecond
 
 // reportLoad tells a partitioner that steers by load (KIP-794's adaptive
 // partitioning) how many batches each partition of t holds
-// (accumulator.Load). It runs when an append started a batch or filled one: the sticky
-// partitioner switches partition when a batch is full and reads the report
-// then, so it sees queues as they are, not as they were a while ago. (The
-// Java client refreshes the same figures on every pass of its sender.)
+// (accumulator.Load). It runs when an append started a batch or filled
+// one: the sticky partitioner switches partition when a batch is full and
+// reads the report then, so it sees queues as they are, not as they were a
+// while ago. (The Java client refreshes the same figures on every pass of
+// its sender.)
 //
 // Reports that came only once a second left a short burst with uniform
 // draws, and queues that drifted apart by chance: toward the end of a run

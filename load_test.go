@@ -45,6 +45,7 @@ func TestQueueLoadIsReportedToThePartitioner(t *testing.T) {
 	p := newProducer(t, c, func(cfg *Config) { cfg.Partitioner = rec })
 	_, err := p.Send(ctx(t), &Record{Topic: "loaded", Value: []byte("v")})
 	require.NoError(t, err)
+	eventually(t, "a load report", func() bool { got, _ := rec.last("loaded"); return got != nil })
 	got, _ := rec.last("loaded")
 	require.Len(t, got, 3, "one queue size per partition")
 }

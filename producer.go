@@ -250,10 +250,10 @@ func (p *Producer) appendTo(ctx context.Context, snap *metadata.Snapshot, t *met
 		p.observer.Appended(t.View, partition, res.Bytes)
 	}
 	if res.Wake {
-		p.wakeLeader(snap, tp)
 		if p.loads != nil {
 			p.reportLoad(t)
 		}
+		p.wakeLeader(snap, tp)
 	}
 	return nil
 }
