@@ -53,13 +53,14 @@ type Observer interface {
 // behaviour.
 //
 // queueSizes[i] is how many batches partition i of topic holds, waiting to
-// be sent or in flight; its length must equal the topic's partition count,
-// or the report is ignored when the next partition is chosen (the count
-// changed since). The slice is copied, so the caller may reuse it. A nil
-// slice forgets the topic's load and returns it to uniform choice. The
-// producer reports a topic's load when an append starts or fills one of its
-// batches, at most once a millisecond: a sticky partitioner switches when a
-// batch is full, and then reads the latest report.
+// be sent or sent and not yet settled; its length must equal the topic's
+// partition count, or the report is ignored when the next partition is
+// chosen (the count changed since). The slice is copied, so the caller may
+// reuse it. A nil slice forgets the topic's load and returns it to uniform
+// choice. The producer reports a topic's load when an append starts or
+// fills one of its batches, at most once a millisecond: a sticky
+// partitioner switches when a batch is full, and then reads the latest
+// report.
 type LoadReporter interface {
 	SetLoad(topic string, queueSizes []int32)
 }
