@@ -90,20 +90,3 @@ func (a *Accumulator) FailUnsent(parts []TopicPartition, err error) {
 		}
 	}
 }
-
-// Queued reports how many batches of tp wait to be sent and how many are in
-// flight; for tests and load reporting.
-func (a *Accumulator) Queued(tp TopicPartition) (queued, inFlight int) {
-	p := a.lookup(tp)
-	if p == nil {
-		return 0, 0
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, b := range p.batches {
-		if !b.completed && !b.inFlight {
-			queued++
-		}
-	}
-	return queued, p.inFlight
-}
