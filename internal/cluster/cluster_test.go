@@ -139,7 +139,10 @@ func TestAWantedTopicIsAskedForUntilReleased(t *testing.T) {
 		}
 		return fakebroker.Action{}
 	})
+	// As the producer's callers do: want, then ask. Wanting alone does not
+	// wake a loop that is waiting out MetadataMaxAge.
 	release := r.c.Want("later")
+	r.c.RequestRefresh("test")
 	select {
 	case name := <-asked:
 		require.Equal(t, "later", name, "an unknown wanted topic is polled for")
