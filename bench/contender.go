@@ -77,8 +77,9 @@ func Run(ctx context.Context, name string, c driver.Client, w Workload) (Result,
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			cb := c.Callback(done)
 			for i := 0; i < n; i++ {
-				c.Produce(nil, value, done)
+				c.Produce(nil, value, cb)
 			}
 		}()
 	}

@@ -59,9 +59,12 @@ type ours struct {
 	topic string
 }
 
-func (o *ours) Produce(key, value []byte, done func(error)) {
-	o.p.Produce(context.Background(), &producer.Record{Topic: o.topic, Key: key, Value: value},
-		func(_ producer.RecordMetadata, err error) { done(err) })
+func (o *ours) Callback(done func(error)) any {
+	return producer.Callback(func(_ producer.RecordMetadata, err error) { done(err) })
+}
+
+func (o *ours) Produce(key, value []byte, cb any) {
+	o.p.Produce(context.Background(), &producer.Record{Topic: o.topic, Key: key, Value: value}, cb.(producer.Callback))
 }
 
 func (o *ours) Flush(ctx context.Context) error { return o.p.Flush(ctx) }
@@ -112,9 +115,12 @@ func OpenFranzGo(s driver.Settings) (driver.Client, []string, error) {
 
 type franzGo struct{ cl *kgo.Client }
 
-func (f *franzGo) Produce(key, value []byte, done func(error)) {
-	f.cl.Produce(context.Background(), &kgo.Record{Key: key, Value: value},
-		func(_ *kgo.Record, err error) { done(err) })
+func (f *franzGo) Callback(done func(error)) any {
+	return func(_ *kgo.Record, err error) { done(err) }
+}
+
+func (f *franzGo) Produce(key, value []byte, cb any) {
+	f.cl.Produce(context.Background(), &kgo.Record{Key: key, Value: value}, cb.(func(*kgo.Record, error)))
 }
 
 func (f *franzGo) Flush(ctx context.Context) error { return f.cl.Flush(ctx) }

@@ -18,10 +18,18 @@ import (
 
 // Client is one Kafka client under test.
 type Client interface {
-	// Produce sends one record asynchronously and calls done exactly once,
-	// when the record is acknowledged or has failed. done may run on any
-	// goroutine.
-	Produce(key, value []byte, done func(error))
+	// Callback turns done into what Produce takes for it: a callback of
+	// the client's own type that calls done, or done itself for a client
+	// that carries it as the message's opaque data. The driver calls it
+	// once per producing goroutine, or once per record where each record's
+	// done differs, as an application makes its completion handler once:
+	// wrapping done again on every Produce would charge the client an
+	// allocation per record that its API does not ask for.
+	Callback(done func(error)) any
+	// Produce sends one record asynchronously and calls the done that cb
+	// came from exactly once, when the record is acknowledged or has
+	// failed. done may run on any goroutine.
+	Produce(key, value []byte, cb any)
 	// Flush returns once every record produced so far has completed.
 	Flush(ctx context.Context) error
 	Close() error
@@ -134,7 +142,7 @@ func Drive(ctx context.Context, c Client, s Settings) (Result, error) {
 // not bootstrap.
 func Warm(ctx context.Context, c Client, key, value []byte) error {
 	errc := make(chan error, 1)
-	c.Produce(key, value, func(err error) { errc <- err })
+	c.Produce(key, value, c.Callback(func(err error) { errc <- err }))
 	select {
 	case err := <-errc:
 		if err != nil {
@@ -188,7 +196,7 @@ func (o *outcome) wait(ctx context.Context) error {
 // produceAll is the throughput workload: one goroutine produces every
 // record as fast as the client takes them, one shared callback counts acks.
 func produceAll(c Client, records int, keys, values *ring, out *outcome) {
-	done := out.done
+	done := c.Callback(out.done)
 	for range records {
 		c.Produce(keys.take(), values.take(), done)
 	}
@@ -209,7 +217,7 @@ func sendSynchronously(c Client, s Settings, keys, values *ring, out *outcome) {
 			defer wg.Done()
 			k, v := keys.cursor(g*per), values.cursor(g*per)
 			acked := make(chan error, 1)
-			done := func(err error) { acked <- err }
+			done := c.Callback(func(err error) { acked <- err })
 			for range n {
 				c.Produce(k.take(), v.take(), done)
 				out.done(<-acked)
@@ -231,10 +239,10 @@ func producePaced(c Client, s Settings, keys, values *ring, out *outcome) []time
 			time.Sleep(d)
 		}
 		sent := time.Now()
-		c.Produce(keys.take(), values.take(), func(err error) {
+		c.Produce(keys.take(), values.take(), c.Callback(func(err error) {
 			latencies[i] = time.Since(sent)
 			out.done(err)
-		})
+		}))
 	}
 	return latencies
 }

@@ -19,7 +19,10 @@ type fakeClient struct {
 	fail   func(value []byte) bool
 }
 
-func (f *fakeClient) Produce(key, value []byte, done func(error)) {
+func (f *fakeClient) Callback(done func(error)) any { return done }
+
+func (f *fakeClient) Produce(key, value []byte, cb any) {
+	done := cb.(func(error))
 	f.mu.Lock()
 	f.keys = append(f.keys, key)
 	f.values = append(f.values, value)

@@ -14,9 +14,9 @@ import (
 // Floor is the race's floor: a client that sends nothing and does only
 // what any asynchronous client must, whatever else it does. Its Produce
 // stamps the record with the wall clock and writes it into a RecordBatch
-// v2 (this repository's record package), and wraps done in a closure
-// (every adaptor converts the driver's done to its client's callback
-// type). A batch is closed when it reaches the batch size or its linger
+// v2 (this repository's record package) and keeps done, which its
+// Callback leaves as it is, as a client that carries done as the
+// message's opaque data does. A batch is closed when it reaches the batch size or its linger
 // ends, as a client's would be, and compressed with the workload's codec
 // (over the same Go codecs the Go clients use); then its records'
 // completions go to one goroutine of the floor's own, which calls them, as
@@ -69,7 +69,10 @@ func OpenFloor(s Settings) (Client, []string, error) {
 // Produce writes the record into the open batch. The batch is closed when
 // the record does not fit, or at once with no linger; the first record of
 // a batch arms its linger.
-func (f *Floor) Produce(key, value []byte, done func(error)) {
+// Callback is done itself: the floor keeps it as it is.
+func (f *Floor) Callback(done func(error)) any { return done }
+
+func (f *Floor) Produce(key, value []byte, cb any) {
 	ts := clock.WallMicros() / 1000
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -77,8 +80,7 @@ func (f *Floor) Produce(key, value []byte, done func(error)) {
 		f.seal()
 		f.builder.Append(ts, key, value, nil)
 	}
-	// The closure is the adaptors' conversion of done, as in theirs.
-	f.open = append(f.open, func(err error) { done(err) })
+	f.open = append(f.open, cb.(func(error)))
 	switch {
 	case f.linger <= 0:
 		f.seal()

@@ -77,7 +77,11 @@ func open(s driver.Settings) (driver.Client, []string, error) {
 	return c, config, nil
 }
 
-func (c *client) Produce(key, value []byte, done func(error)) {
+// Callback is done itself: the message carries it as its Opaque.
+func (c *client) Callback(done func(error)) any { return done }
+
+func (c *client) Produce(key, value []byte, cb any) {
+	done := cb.(func(error))
 	m := &kafka.Message{
 		TopicPartition: kafka.TopicPartition{Topic: &c.topic, Partition: kafka.PartitionAny},
 		Key:            key,

@@ -59,7 +59,11 @@ func open(s driver.Settings) (driver.Client, []string, error) {
 	return &client{w: w}, config, nil
 }
 
-func (c *client) Produce(key, value []byte, done func(error)) {
+// Callback is done itself: the message carries it as its WriterData.
+func (c *client) Callback(done func(error)) any { return done }
+
+func (c *client) Produce(key, value []byte, cb any) {
+	done := cb.(func(error))
 	if err := c.w.WriteMessages(context.Background(), kafka.Message{Key: key, Value: value, WriterData: done}); err != nil {
 		done(err)
 	}

@@ -75,8 +75,11 @@ func open(s driver.Settings) (driver.Client, []string, error) {
 	return c, config, nil
 }
 
-func (c *client) Produce(key, value []byte, done func(error)) {
-	m := &sarama.ProducerMessage{Topic: c.topic, Value: sarama.ByteEncoder(value), Metadata: done}
+// Callback is done itself: the message carries it as its Metadata.
+func (c *client) Callback(done func(error)) any { return done }
+
+func (c *client) Produce(key, value []byte, cb any) {
+	m := &sarama.ProducerMessage{Topic: c.topic, Value: sarama.ByteEncoder(value), Metadata: cb}
 	if key != nil {
 		m.Key = sarama.ByteEncoder(key)
 	}
