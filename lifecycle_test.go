@@ -168,8 +168,8 @@ func TestCloseCompletesABatchRetriedWhileClosing(t *testing.T) {
 // time, by a goroutine of their own. If Close's context ends while that
 // goroutine is busy with one record (here a partitioner that blocks, as an
 // append can block on buffer memory), Close must still fail the records
-// queued behind it: today it skips the whole topic and returns, and those
-// records get their outcome later, or never.
+// queued behind it, rather than skip the whole topic and leave them to get
+// their outcome once that append returns, or never.
 func TestCloseFailsRecordsOfATopicBeingReleased(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{})
 	entered := make(chan struct{})
@@ -185,10 +185,12 @@ func TestCloseFailsRecordsOfATopicBeingReleased(t *testing.T) {
 		})
 	})
 	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
-	const n = 10
-	o := newOutcomes(n)
-	p.Produce(ctx(t), &Record{Topic: "late", Key: []byte("block")}, o.cb(0))
-	for i := 1; i < n; i++ {
+	// The first record blocks inside the user's partitioner; the others
+	// queue behind it.
+	const queued = 9
+	blocked, o := newOutcomes(1), newOutcomes(queued)
+	p.Produce(ctx(t), &Record{Topic: "late", Key: []byte("block")}, blocked.cb(0))
+	for i := range queued {
 		p.Produce(ctx(t), &Record{Topic: "late", Key: []byte("k"), Value: value(0, i)}, o.cb(i))
 	}
 	require.NoError(t, c.CreateTopic("late", 1))
@@ -201,14 +203,14 @@ func TestCloseFailsRecordsOfATopicBeingReleased(t *testing.T) {
 	closeCtx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	require.Error(t, p.Close(closeCtx))
-	// Record 0 is inside the user's partitioner; the others are not.
-	for i := 1; i < n; i++ {
-		o.mu.Lock()
-		got := o.got[i]
-		o.mu.Unlock()
-		require.Len(t, got, 1, "record %d, queued behind the one being appended, has no outcome after Close", i)
-		require.ErrorIs(t, got[0].err, ErrClosed)
+	// A Close whose ctx ended returns at once and leaves the callbacks it
+	// queued to run after it: wait for them, not for the blocked record,
+	// which has its outcome only once the partitioner returns.
+	o.wait(t, "records queued behind the one being appended, after Close")
+	for i := range queued {
+		require.ErrorIs(t, o.one(t, i).err, ErrClosed, "queued record %d", i)
 	}
+	require.False(t, blocked.done(), "the record inside the partitioner has no outcome before it returns")
 }
 
 // Close is idempotent: concurrent and later Closes return what the first
