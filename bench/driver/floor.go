@@ -13,14 +13,14 @@ import (
 
 // Floor is the race's floor: a client that sends nothing and does only
 // what any asynchronous client must, whatever else it does. Its Produce
-// stamps the record with the wall clock and writes it into a RecordBatch
-// v2 (this repository's record package) and keeps done, which its
-// Callback leaves as it is, as a client that carries done as the
-// message's opaque data does. A batch is closed when it reaches the batch size or its linger
-// ends, as a client's would be, and compressed with the workload's codec
-// (over the same Go codecs the Go clients use); then its records'
-// completions go to one goroutine of the floor's own, which calls them, as
-// a client's delivery or promise goroutine does once a response has come.
+// stamps the record with the wall clock, writes it into a RecordBatch v2
+// (this repository's record package) and keeps done as it is, as a client
+// that carries done as the message's opaque data does. A batch is closed
+// when it reaches the batch size or its linger ends, as a client's would
+// be, and compressed with the workload's codec (over the same Go codecs
+// the Go clients use); then its records' completions go to one goroutine
+// of the floor's own, which calls them, as a client's delivery or promise
+// goroutine does once a response has come.
 // Its CPU per record is what the harness, the record format, the codec and
 // that hand-off cost on their own: a CPU target below the floor's ratio
 // asks a producer to spend less than the floor does, though the floor
@@ -66,12 +66,12 @@ func OpenFloor(s Settings) (Client, []string, error) {
 	return f, config, nil
 }
 
-// Produce writes the record into the open batch. The batch is closed when
-// the record does not fit, or at once with no linger; the first record of
-// a batch arms its linger.
 // Callback is done itself: the floor keeps it as it is.
 func (f *Floor) Callback(done func(error)) any { return done }
 
+// Produce writes the record into the open batch. The batch is closed when
+// the record does not fit, or at once with no linger; the first record of
+// a batch arms its linger.
 func (f *Floor) Produce(key, value []byte, cb any) {
 	ts := clock.WallMicros() / 1000
 	f.mu.Lock()
