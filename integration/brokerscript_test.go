@@ -1,11 +1,22 @@
 package integration
 
 import (
+	"bytes"
+	"context"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gokafka/producer"
 )
 
 // TestClusterIDsNeverStartWithADash draws cluster ids as broker.sh makes
@@ -30,4 +41,65 @@ func TestClusterIDsNeverStartWithADash(t *testing.T) {
 			t.Fatalf("cluster id %q is not 22 base64url characters that do not start with '-'", id)
 		}
 	}
+}
+
+// produceRequestsMBean is Kafka's meter of Produce requests, one MBean per
+// request version.
+const produceRequestsMBean = "kafka.network:type=RequestMetrics,name=RequestsPerSec,request=Produce,*"
+
+// TestBrokerMetricCountsProduceRequests reads the brokers' Produce request
+// meter with broker.sh metric, as the producer race does on a real Kafka,
+// around our producer's requests: the count grows by at least the requests
+// the producer says it sent (other tests may produce meanwhile). It needs
+// the brokers of KAFKA_BROKERS run by broker.sh in KAFKA_STATE_DIR with
+// KAFKA_JMX set; with KAFKA_JMX set in the test's environment too, as CI
+// does, a broker without JMX fails the test instead of skipping it.
+func TestBrokerMetricCountsProduceRequests(t *testing.T) {
+	seeds := envBrokers()
+	if len(seeds) == 0 || os.Getenv("KAFKA_STATE_DIR") == "" {
+		t.Skip("broker.sh metric: needs KAFKA_BROKERS and the KAFKA_STATE_DIR broker.sh runs them in")
+	}
+	script, err := filepath.Abs(filepath.Join("kafka", "broker.sh"))
+	require.NoError(t, err)
+	metric := func() (int64, error) {
+		var stdout, stderr bytes.Buffer
+		cmd := exec.CommandContext(t.Context(), script, "metric", produceRequestsMBean, "Count")
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			return 0, fmt.Errorf("broker.sh metric: %w: %s", err, strings.TrimSpace(stderr.String()))
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(stdout.String()), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("broker.sh metric printed %q, not a count", stdout.String())
+		}
+		return n, nil
+	}
+
+	before, err := metric()
+	if err != nil && strings.Contains(err.Error(), "serves no JMX") && os.Getenv("KAFKA_JMX") == "" {
+		t.Skipf("the brokers serve no JMX (start them with KAFKA_JMX=1): %v", err)
+	}
+	require.NoError(t, err)
+	topic := newTopic(t, seeds, 3)
+	p := newProducer(t, seeds, func(c *producer.Config) { c.Linger = time.Millisecond })
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	defer cancel()
+	for i := range 300 {
+		p.Produce(ctx, &producer.Record{Topic: topic, Value: []byte(strconv.Itoa(i))}, func(_ producer.RecordMetadata, err error) {
+			if err != nil {
+				t.Errorf("record %d: %v", i, err)
+			}
+		})
+	}
+	require.NoError(t, p.Flush(ctx))
+	sent := p.Stats().Requests
+	require.Positive(t, sent, "the producer counts no Produce request after 300 records")
+	// The broker marks its meter once the response is written, which the
+	// producer may read a moment before.
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		after, err := metric()
+		if assert.NoError(c, err) {
+			assert.GreaterOrEqual(c, after-before, sent, "the brokers' Produce requests across the test, against the producer's")
+		}
+	}, testTimeout, 100*time.Millisecond, "the brokers' Produce request meter did not grow by the %d requests the producer sent", sent)
 }

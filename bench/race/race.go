@@ -25,6 +25,11 @@ type Options struct {
 	// Brokers is a running broker to race on; empty starts a fresh
 	// embedded broker process (cmd/racebroker) for every run.
 	Brokers []string
+	// ProduceRequests, if set, reads how many Produce requests the running
+	// broker has served so far, from every client. A run's requests are
+	// the difference across it: the race produces nothing else meanwhile.
+	// The embedded broker counts its own.
+	ProduceRequests func(context.Context) (int64, error)
 	// BrokerName labels the broker in the report.
 	BrokerName string
 
@@ -84,6 +89,9 @@ type Results struct {
 	Clients   []string      `json:"clients"`
 	Workloads []string      `json:"workloads"`
 	Duration  time.Duration `json:"duration"`
+	// BrokerCountsRequests: a real broker counted the runs' Produce
+	// requests (Options.ProduceRequests), not the clients themselves.
+	BrokerCountsRequests bool `json:"broker_counts_requests,omitempty"`
 }
 
 // Race runs every workload through every client, Rounds times,
@@ -104,6 +112,7 @@ func Race(ctx context.Context, o Options) (*Results, error) {
 	}
 	res := &Results{Broker: o.BrokerName, Started: time.Now().UTC(), Rounds: o.Rounds, Records: o.Records, Latency: o.LatencyRecords}
 	res.Machine = describeMachine(o.Java)
+	res.BrokerCountsRequests = len(o.Brokers) > 0 && o.ProduceRequests != nil
 	res.Commit = commitOf(ctx, o.ModuleDir)
 	for _, w := range o.Workloads {
 		res.Workloads = append(res.Workloads, w.Name)
@@ -208,6 +217,13 @@ func oneRun(ctx context.Context, o Options, round int, w Workload, c Contender, 
 		}()
 	}
 
+	requestsBefore := int64(-1)
+	if brokerBinary == "" && o.ProduceRequests != nil {
+		if requestsBefore, err = o.ProduceRequests(ctx); err != nil {
+			return fail(fmt.Errorf("counting the broker's Produce requests before the run: %w", err))
+		}
+	}
+
 	s := w.settings(brokers, run.Topic, run.Records)
 	runCtx, cancel := context.WithTimeout(ctx, o.RunTimeout)
 	defer cancel()
@@ -223,7 +239,14 @@ func oneRun(ctx context.Context, o Options, round int, w Workload, c Contender, 
 	run.CPU, run.MaxRSS, run.Elapsed = m.cpu, m.maxRSS, m.result.Elapsed
 	run.P50, run.P99 = m.result.P50, m.result.P99
 	run.Produced, run.Version, run.Config = m.result.Produced, m.result.Version, m.result.Config
-	if brokerBinary == "" {
+	switch {
+	case requestsBefore >= 0:
+		after, err := o.ProduceRequests(ctx)
+		if err != nil {
+			return fail(fmt.Errorf("counting the broker's Produce requests after the run: %w", err))
+		}
+		run.Requests = after - requestsBefore
+	case brokerBinary == "":
 		run.Requests = m.requests
 	}
 	if m.result.Failed > 0 {

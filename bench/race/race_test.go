@@ -5,10 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gokafka/producer/integration/embedded"
 )
@@ -100,6 +102,67 @@ func TestRaceEndToEnd(t *testing.T) {
 	}
 	if strings.Contains(string(svg), ">floor<") {
 		t.Errorf("the chart draws the floor, which is no client")
+	}
+}
+
+// TestRaceCountsRequestsOnARunningBroker races on a broker the race does
+// not own, which counts its own Produce requests as Kafka's meter does:
+// each run gets the requests made across it, and together they are every
+// request the broker saw.
+func TestRaceCountsRequestsOnARunningBroker(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	moduleDir, err := ModuleDir(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster, err := embedded.Start(embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	var produces atomic.Int64
+	cluster.Kfake().ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		produces.Add(1) // unhandled: kfake keeps the function and answers the request
+		return nil, nil, false
+	})
+	var clients []Contender
+	for _, name := range []string{"gokafka", Baseline} {
+		c, err := ContenderByName(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, c)
+	}
+	w, err := WorkloadByName("nokey")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	res, err := Race(ctx, Options{
+		Clients: clients, Workloads: []Workload{w}, Rounds: 2, Records: 2000, LatencyRecords: 1,
+		Brokers: cluster.Addrs(), BrokerName: "brokers",
+		ProduceRequests: func(context.Context) (int64, error) { return produces.Load(), nil },
+		ModuleDir:       moduleDir, WorkDir: t.TempDir(), Log: &log,
+	})
+	if err != nil {
+		t.Fatalf("race: %v\n%s", err, log.String())
+	}
+	if !res.BrokerCountsRequests {
+		t.Error("the results do not say the broker counted the requests")
+	}
+	var sum int64
+	for _, r := range res.Runs {
+		if r.Err != "" {
+			t.Fatalf("round %d %s: %s", r.Round, r.Client, r.Err)
+		}
+		if r.Requests <= 0 {
+			t.Errorf("round %d %s: %d requests, want the broker's count across the run", r.Round, r.Client, r.Requests)
+		}
+		sum += r.Requests
+	}
+	if len(res.Runs) != 4 || sum != produces.Load() {
+		t.Errorf("%d runs with %d requests in all; the broker saw %d in 4 runs", len(res.Runs), sum, produces.Load())
 	}
 }
 

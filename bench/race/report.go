@@ -155,9 +155,12 @@ func writeBroker(md *strings.Builder, r *Results, chart string) {
 		}
 		md.WriteString("\n")
 	}
-	if r.Broker == "embedded" {
+	switch {
+	case r.Broker == "embedded":
 		md.WriteString("Produce requests are counted by the embedded broker. ")
-	} else {
+	case r.BrokerCountsRequests:
+		md.WriteString("Produce requests are counted by the broker: its Produce request meter (`kafka.network:type=RequestMetrics,name=RequestsPerSec,request=Produce`, every version), read over JMX with `integration/kafka/broker.sh metric` before and after each run. ")
+	default:
 		md.WriteString("Produce requests on the real broker are known only for the Java producer (its request-total metric, all request kinds). ")
 	}
 	md.WriteString("Records/s is measured by the client from its first measured record to the last ack; for the Java producer it is ProducerPerformance's own figure, which includes connecting.\n\n")

@@ -29,6 +29,15 @@
 #   broker.sh tools-classpath  fetch kafka-tools (once) and print the
 #                            classpath of Kafka's tools on stdout, for
 #                            org.apache.kafka.tools.ProducerPerformance
+#   broker.sh metric MBEAN ATTRIBUTE
+#                            print on stdout the sum of the count ATTRIBUTE
+#                            (an integer, such as a meter's Count) over every
+#                            broker's MBeans that MBEAN (a JMX object name,
+#                            patterns allowed) matches, read with Kafka's
+#                            JmxTool; 0 if none matches yet. The brokers
+#                            must have started with KAFKA_JMX set. E.g. the
+#                            Produce requests served, all versions:
+#                            metric 'kafka.network:type=RequestMetrics,name=RequestsPerSec,request=Produce,*' Count
 #
 # Broker IDs are Kafka's node ids (1..N), so a test can kill the leader that
 # metadata names. Only java (17+) and mvn are needed. Everything except the
@@ -83,6 +92,8 @@
 #   KAFKA_JVM_FLAGS    other JVM flags of every node (default below)
 #   KAFKA_START_TIMEOUT seconds to wait for a node to serve (default 120)
 #   KAFKA_STOP_TIMEOUT  seconds stop-node waits for a clean exit (default 120)
+#   KAFKA_JMX          set (to anything) at start: each broker serves JMX on
+#                      127.0.0.1 for broker.sh metric, after start-node too
 set -euo pipefail
 
 # 4.3.1 is the newest 4.x whose artifacts are all on Maven Central: 4.4.0's
@@ -159,6 +170,7 @@ cmd_start() {
 	if (($(brokers) > 0)); then
 		if (($(brokers) == n)) && all_serving; then
 			security_running_matches || die "the broker running in $STATE_DIR has other security settings; stop it first"
+			[[ -z ${KAFKA_JMX:-} || -f $JMX_FILE ]] || die "the broker running in $STATE_DIR serves no JMX; stop it first"
 			log "already running: $(brokers) broker(s) in $STATE_DIR"
 			brokers_line >&3
 			security_print >&3
@@ -323,6 +335,33 @@ cmd_tools_classpath() {
 	echo "$TOOLS_DIR/lib/*" >&3
 }
 
+# cmd_metric MBEAN ATTRIBUTE: the sum of ATTRIBUTE over the brokers' MBeans
+# that MBEAN matches. JmxTool prints one "NAME:ATTRIBUTE,VALUE" line per
+# match in its csv format (and a time line); a JVM per broker, about 0.4 s.
+cmd_metric() {
+	local mbean=${1:-} attr=${2:-} id port out sum=0 value
+	[[ -n $mbean && -n $attr ]] || die "usage: metric MBEAN ATTRIBUTE"
+	(($(brokers) > 0)) || die "no broker state in $STATE_DIR (broker.sh start first)"
+	fetch_tools
+	for id in $(seq 1 "$(brokers)"); do
+		port=$(cat "$(node_dir "$id")/node.jmx" 2>/dev/null) ||
+			die "broker $id serves no JMX: start it with KAFKA_JMX=1"
+		out=$("$JAVA" -XX:TieredStopAtLevel=1 -cp "$TOOLS_DIR/lib/*" org.apache.kafka.tools.JmxTool \
+			--jmx-url "service:jmx:rmi:///jndi/rmi://127.0.0.1:$port/jmxrmi" \
+			--object-name "$mbean" --attributes "$attr" --one-time true --report-format csv 2>&1) || {
+			# A meter appears with its first event: none yet counts 0.
+			[[ $out == *"No matched attributes"* ]] && continue
+			printf '%s\n' "$out"
+			die "reading $mbean $attr from broker $id (JMX port $port) failed"
+		}
+		while IFS= read -r value; do
+			[[ $value =~ ^[0-9]+$ ]] || die "broker $id: $mbean $attr is '$value', not a count"
+			sum=$((sum + value))
+		done < <(printf '%s\n' "$out" | sed -n "s/^.*:$attr,\"\\(.*\\)\"\$/\\1/p")
+	done
+	echo "$sum" >&3
+}
+
 cmd=${1:-}
 (($#)) && shift
 case "$cmd" in
@@ -335,8 +374,9 @@ stop-node) cmd_stop_node "$@" ;;
 start-node) cmd_start_node "$@" ;;
 logs) cmd_logs "$@" ;;
 tools-classpath) cmd_tools_classpath ;;
+metric) cmd_metric "$@" ;;
 *)
-	echo "usage: $0 start [--nodes N] [--security MODE] | stop | status | nodes | kill ID | stop-node ID | start-node ID | logs [ID]"
+	echo "usage: $0 start [--nodes N] [--security MODE] | stop | status | nodes | kill ID | stop-node ID | start-node ID | logs [ID] | tools-classpath | metric MBEAN ATTRIBUTE"
 	exit 2
 	;;
 esac

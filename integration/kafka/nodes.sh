@@ -7,7 +7,10 @@
 # The state: SHAPE_FILE holds the number of brokers; each node has a
 # directory with its server.properties, data/, node.log, node.pid and
 # node.port (the port it serves clients on; the controller's quorum port).
+# JMX_FILE exists when the brokers serve JMX (KAFKA_JMX at start), each on
+# the port in its node.jmx.
 SHAPE_FILE=$STATE_DIR/nodes
+JMX_FILE=$STATE_DIR/jmx
 
 # alive PID: the process exists and, where /proc tells us, is a Kafka node
 # (so a recycled PID is not mistaken for ours).
@@ -217,10 +220,25 @@ format() {
 # --- processes -------------------------------------------------------------------
 
 # spawn ID: start node ID's JVM in the background, appending to its log.
+# In a state started with KAFKA_JMX (JMX_FILE), a broker also serves JMX on
+# a free port of 127.0.0.1, kept in node.jmx, which broker.sh metric reads;
+# start-node keeps it so. It asks for no password: it is a local test
+# broker's, like everything else here.
 spawn() {
-	local dir opts
+	local dir opts port
 	dir=$(node_dir "$1")
 	mapfile -t opts < <(java_opts "$1")
+	rm -f "$dir/node.jmx"
+	if [[ -f $JMX_FILE && $1 != "$CONTROLLER" ]]; then
+		port=$(free_port "$(node_port "$1")")
+		opts+=("-Dcom.sun.management.jmxremote.port=$port"
+			"-Dcom.sun.management.jmxremote.rmi.port=$port"
+			-Dcom.sun.management.jmxremote.host=127.0.0.1
+			-Djava.rmi.server.hostname=127.0.0.1
+			-Dcom.sun.management.jmxremote.authenticate=false
+			-Dcom.sun.management.jmxremote.ssl=false)
+		echo "$port" >"$dir/node.jmx"
+	fi
 	# Where this run's lines begin, so await reads only those.
 	stat -c %s "$dir/node.log" 2>/dev/null >"$dir/node.logstart" || echo 0 >"$dir/node.logstart"
 	# 3>&-: the node must not hold our stdout, or $(broker.sh start) would
@@ -312,6 +330,9 @@ launch() {
 	rm -rf "$STATE_DIR"
 	mkdir -p "$STATE_DIR"
 	echo "$n" >"$SHAPE_FILE"
+	if [[ -n ${KAFKA_JMX:-} ]]; then
+		: >"$JMX_FILE"
+	fi
 	write_log4j
 	if ((n == 1)); then
 		voters="1@127.0.0.1:$2"

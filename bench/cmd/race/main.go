@@ -19,6 +19,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/gokafka/producer/bench/race"
@@ -104,6 +105,9 @@ func run() error {
 		}
 		defer stopKafka()
 		opts.Brokers, opts.BrokerName = addrs, "kafka"
+		opts.ProduceRequests = func(ctx context.Context) (int64, error) {
+			return kafkaProduceRequests(ctx, brokerScript, *kafkaState)
+		}
 	}
 	if *brokerName != "" {
 		opts.BrokerName = *brokerName
@@ -126,12 +130,12 @@ func run() error {
 	return race.Render(resultsDir, outDir)
 }
 
-// startKafka starts a single-node Kafka with broker.sh and returns its
-// addresses and how to stop it. A start that fails or is interrupted may
-// have launched a node already, so it is stopped then too (broker.sh stop
-// does nothing when nothing runs).
+// startKafka starts a single-node Kafka with broker.sh, serving JMX for
+// kafkaProduceRequests, and returns its addresses and how to stop it. A
+// start that fails or is interrupted may have launched a node already, so
+// it is stopped then too (broker.sh stop does nothing when nothing runs).
 func startKafka(ctx context.Context, script, state string) ([]string, func(), error) {
-	env := append(os.Environ(), "KAFKA_STATE_DIR="+state)
+	env := append(os.Environ(), "KAFKA_STATE_DIR="+state, "KAFKA_JMX=1")
 	stopKafka := func() {
 		cmd := exec.Command(script, "stop")
 		cmd.Env, cmd.Stderr = env, os.Stderr
@@ -152,6 +156,27 @@ func startKafka(ctx context.Context, script, state string) ([]string, func(), er
 		return nil, nil, fmt.Errorf("%s start printed %q", script, out)
 	}
 	return splitList(line), stopKafka, nil
+}
+
+// produceRequestsMBean is the broker's meter of Produce requests, one per
+// request version.
+const produceRequestsMBean = "kafka.network:type=RequestMetrics,name=RequestsPerSec,request=Produce,*"
+
+// kafkaProduceRequests reads how many Produce requests the Kafka that
+// startKafka started has served, through JMX (broker.sh metric).
+func kafkaProduceRequests(ctx context.Context, script, state string) (int64, error) {
+	cmd := exec.CommandContext(ctx, script, "metric", produceRequestsMBean, "Count")
+	var stderr strings.Builder
+	cmd.Env, cmd.Stderr = append(os.Environ(), "KAFKA_STATE_DIR="+state), &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return 0, fmt.Errorf("%s metric: %w: %s", script, err, strings.TrimSpace(stderr.String()))
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s metric printed %q, not a count", script, out)
+	}
+	return n, nil
 }
 
 func splitList(s string) []string {
