@@ -230,7 +230,9 @@ spawn() {
 	mapfile -t opts < <(java_opts "$1")
 	rm -f "$dir/node.jmx"
 	if [[ -f $JMX_FILE && $1 != "$CONTROLLER" ]]; then
-		port=$(free_port "$(node_port "$1")")
+		# Not a port another node was given and may not have bound yet.
+		# shellcheck disable=SC2046 # one port per file
+		port=$(free_port $(cat "$STATE_DIR"/node-*/node.port "$STATE_DIR"/node-*/node.jmx 2>/dev/null))
 		opts+=("-Dcom.sun.management.jmxremote.port=$port"
 			"-Dcom.sun.management.jmxremote.rmi.port=$port"
 			-Dcom.sun.management.jmxremote.host=127.0.0.1
