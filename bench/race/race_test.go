@@ -19,20 +19,8 @@ import (
 // through the whole harness: building the contenders, a broker process per
 // run, the watermark check, the results file and the report.
 func TestRaceEndToEnd(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	moduleDir, err := ModuleDir(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var clients []Contender
-	for _, name := range []string{"gokafka", Baseline, Floor} {
-		c, err := ContenderByName(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		clients = append(clients, c)
-	}
+	ctx, moduleDir := raceSetup(t)
+	clients := contendersNamed(t, "gokafka", Baseline, Floor)
 	var workloads []Workload
 	for _, name := range []string{"nokey", "zstd", "senders", "latency"} {
 		w, err := WorkloadByName(name)
@@ -110,12 +98,7 @@ func TestRaceEndToEnd(t *testing.T) {
 // each run gets the requests made across it, and together they are every
 // request the broker saw.
 func TestRaceCountsRequestsOnARunningBroker(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	moduleDir, err := ModuleDir(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, moduleDir := raceSetup(t)
 	cluster, err := embedded.Start(embedded.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -126,14 +109,7 @@ func TestRaceCountsRequestsOnARunningBroker(t *testing.T) {
 		produces.Add(1) // unhandled: kfake keeps the function and answers the request
 		return nil, nil, false
 	})
-	var clients []Contender
-	for _, name := range []string{"gokafka", Baseline} {
-		c, err := ContenderByName(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		clients = append(clients, c)
-	}
+	clients := contendersNamed(t, "gokafka", Baseline)
 	w, err := WorkloadByName("nokey")
 	if err != nil {
 		t.Fatal(err)
@@ -164,6 +140,32 @@ func TestRaceCountsRequestsOnARunningBroker(t *testing.T) {
 	if len(res.Runs) != 4 || sum != produces.Load() {
 		t.Errorf("%d runs with %d requests in all; the broker saw %d in 4 runs", len(res.Runs), sum, produces.Load())
 	}
+}
+
+// raceSetup bounds a race test to five minutes and finds the bench module,
+// where the race builds its contenders.
+func raceSetup(t *testing.T) (context.Context, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	moduleDir, err := ModuleDir(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ctx, moduleDir
+}
+
+func contendersNamed(t *testing.T, names ...string) []Contender {
+	t.Helper()
+	var clients []Contender
+	for _, name := range names {
+		c, err := ContenderByName(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, c)
+	}
+	return clients
 }
 
 // TestCheckCountRejectsMismatch shows the watermark check can fail: a
