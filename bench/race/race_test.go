@@ -140,6 +140,22 @@ func TestRaceCountsRequestsOnARunningBroker(t *testing.T) {
 	if len(res.Runs) != 4 || sum != produces.Load() {
 		t.Errorf("%d runs with %d requests in all; the broker saw %d in 4 runs", len(res.Runs), sum, produces.Load())
 	}
+
+	// The report says who counted them.
+	out := t.TempDir()
+	if err := WriteResults(filepath.Join(out, "results"), res); err != nil {
+		t.Fatal(err)
+	}
+	if err := Render(filepath.Join(out, "results"), out); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(out, "RESULTS.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "Produce requests are counted by the broker:"; !strings.Contains(string(md), want) {
+		t.Errorf("RESULTS.md does not say %q:\n%s", want, md)
+	}
 }
 
 // raceSetup bounds a race test to five minutes and finds the bench module,
