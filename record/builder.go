@@ -58,7 +58,15 @@ func (b *Builder) AppendWithin(limit int, timestampMs int64, key, value []byte, 
 	} else if timestampMs > b.maxTs {
 		b.maxTs = timestampMs
 	}
-	b.buf = appendRecordBody(b.buf, body, b.numRecords, delta, key, value, headers)
+	buf := appendRecordBody(b.buf, body, b.numRecords, delta, key, value, headers)
+	if cap(buf) == cap(b.buf) {
+		// Still the same array: storing only the length skips the garbage
+		// collector's write barrier, which storing the pointer would take
+		// for every record while a collection runs.
+		b.buf = b.buf[:len(buf)]
+	} else {
+		b.buf = buf
+	}
 	b.numRecords++
 	return true
 }

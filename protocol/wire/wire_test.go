@@ -27,7 +27,7 @@ func TestVarintMatchesProtobufZigzag(t *testing.T) {
 			t.Errorf("Varint() of %x = %d, %v; want %d", want, got, rd.Err(), v)
 		}
 	}
-	for _, v := range []int64{0, -1, 1, math.MaxInt64, math.MinInt64, 1 << 35, -(1 << 35)} {
+	for _, v := range []int64{0, -1, 1, 63, -64, 64, -65, 8191, -8192, 8192, math.MaxInt64, math.MinInt64, 1 << 35, -(1 << 35)} {
 		want := binary.AppendVarint(nil, v)
 		if got := AppendVarlong(nil, v); !bytes.Equal(got, want) {
 			t.Errorf("AppendVarlong(%d) = %x, want %x", v, got, want)

@@ -41,6 +41,17 @@ func AppendInt64(dst []byte, v int64) []byte { return binary.BigEndian.AppendUin
 // AppendUvarint appends v as an unsigned LEB128 varint (UNSIGNED_VARINT), the
 // encoding of compact lengths and tag numbers.
 func AppendUvarint(dst []byte, v uint32) []byte {
+	// One and two bytes, most record fields, inline without the loop.
+	switch {
+	case v < 1<<7:
+		return append(dst, byte(v))
+	case v < 1<<14:
+		return append(dst, byte(v)|0x80, byte(v>>7))
+	}
+	return appendLongUvarint(dst, uint64(v))
+}
+
+func appendLongUvarint(dst []byte, v uint64) []byte {
 	for v >= 0x80 {
 		dst = append(dst, byte(v)|0x80)
 		v >>= 7
@@ -56,11 +67,10 @@ func AppendVarint(dst []byte, v int32) []byte {
 // AppendVarlong appends v zigzag-encoded (VARLONG).
 func AppendVarlong(dst []byte, v int64) []byte {
 	u := uint64(v<<1) ^ uint64(v>>63)
-	for u >= 0x80 {
-		dst = append(dst, byte(u)|0x80)
-		u >>= 7
+	if u < 1<<7 {
+		return append(dst, byte(u))
 	}
-	return append(dst, byte(u))
+	return appendLongUvarint(dst, u)
 }
 
 // UvarintSize is the number of bytes AppendUvarint writes for v.
