@@ -30,7 +30,9 @@ func (c *Cache) ApplyLeaderHint(topic string, partition int32, leader, epoch int
 		return false
 	}
 
-	next := *old // same brokers, indexes and update time unless changed below
+	// The same brokers, indexes and update time unless changed below; not
+	// the memo of the old snapshot's first topic, which is not next's.
+	next := &Snapshot{brokers: old.brokers, brokerList: old.brokerList, topics: old.topics, ledBy: old.ledBy, updated: old.updated}
 	brokerSetChanged := false
 	if endpoint != nil && endpoint.ID == leader {
 		if known, ok := old.brokers[leader]; !ok || known.Host != endpoint.Host || known.Port != endpoint.Port {
@@ -66,7 +68,7 @@ func (c *Cache) ApplyLeaderHint(topic string, partition int32, leader, epoch int
 	next.topics[topic] = &nt
 	next.ledBy = moveLed(old.ledBy, TopicPartition{Topic: topic, Partition: partition}, t.Partitions[partition].Leader, leader)
 
-	c.snap.Store(&next)
+	c.snap.Store(next)
 	return true
 }
 

@@ -1,16 +1,26 @@
 package metadata
 
-import "time"
+import (
+	"sync/atomic"
+	"time"
+)
 
-// Snapshot is the cluster as of one update. It is immutable once published:
-// any number of goroutines may read it without locks, and the slices and
-// Topics it returns are shared with them, so callers must not modify them.
+// Snapshot is the cluster as of one update. It is immutable once published
+// (but for a memo of one lookup): any number of goroutines may read it
+// without locks, and the slices and Topics it returns are shared with them,
+// so callers must not modify them.
 type Snapshot struct {
 	brokers    map[int32]Broker
 	brokerList []Broker // ascending by ID
 	topics     map[string]*Topic
 	ledBy      map[int32][]TopicPartition
 	updated    time.Time
+	// first is the first topic Topic found, which most producers, writing
+	// to one topic, look up for every record: comparing its name costs
+	// less than hashing it into the map. It is set once, so that a
+	// producer writing to several topics does not write it for every
+	// record, from every core.
+	first atomic.Pointer[Topic]
 }
 
 // emptySnapshot is what a Cache holds before its first update. Reads from nil
@@ -19,7 +29,15 @@ var emptySnapshot = &Snapshot{}
 
 // Topic returns the named topic, or nil when no update has mentioned it.
 func (s *Snapshot) Topic(name string) *Topic {
-	return s.topics[name]
+	first := s.first.Load()
+	if first != nil && first.Name == name {
+		return first
+	}
+	t := s.topics[name]
+	if first == nil && t != nil {
+		s.first.CompareAndSwap(nil, t)
+	}
+	return t
 }
 
 // Broker returns the broker with the given node id.

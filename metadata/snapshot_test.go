@@ -1,0 +1,31 @@
+package metadata
+
+import "testing"
+
+// Topic remembers the first topic it finds: the memo must answer for its
+// own name only, and a snapshot built from another must not inherit it.
+func TestTopicRemembersTheFirstFoundForItsNameOnly(t *testing.T) {
+	c := NewCache()
+	c.Apply(resp(brokers(1, 2), topic("a", none0, part(0, 1, 5)), topic("b", none0, part(0, 2, 0))), nil, t0)
+	s := c.Snapshot()
+	if s.Topic("zz") != nil {
+		t.Fatal("Topic(zz) of a snapshot without zz is not nil")
+	}
+	for round := range 2 { // the first round sets the memo, the second reads past it
+		for _, name := range []string{"a", "b"} {
+			if got := s.Topic(name); got == nil || got.Name != name {
+				t.Fatalf("round %d: Topic(%q) = %+v", round, name, got)
+			}
+		}
+		if s.Topic("zz") != nil {
+			t.Fatalf("round %d: Topic(zz) is not nil", round)
+		}
+	}
+
+	if !c.ApplyLeaderHint("a", 0, 2, 6, nil) {
+		t.Fatal("the hint was not applied")
+	}
+	next := c.Snapshot().Topic("a")
+	equal(t, int32(2), next.Partitions[0].Leader, "leader of a-0 in the snapshot after the hint")
+	equal(t, int32(1), s.Topic("a").Partitions[0].Leader, "leader of a-0 in the snapshot before it")
+}
