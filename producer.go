@@ -283,6 +283,12 @@ func (p *Producer) check(r *Record, unknownTopic bool) error {
 		return &PartitionError{Topic: r.Topic, Partition: r.Partition,
 			Err: fmt.Errorf("%w: negative partition %d", ErrInvalidRecord, r.Partition)}
 	}
+	// Most records are far below both limits; a bound of their size, with
+	// no varint to add up, shows it.
+	if bound := record.BatchHeaderSize + record.MaxRecordOverhead + len(r.Key) + len(r.Value); len(r.Headers) == 0 &&
+		bound <= p.cfg.MaxRequestSize && int64(bound) <= p.cfg.BufferMemory {
+		return nil
+	}
 	size := record.BatchHeaderSize + record.RecordSize(0, 0, r.Key, r.Value, r.Headers)
 	if size > p.cfg.MaxRequestSize {
 		return &PartitionError{Topic: r.Topic, Partition: -1,

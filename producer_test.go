@@ -15,6 +15,7 @@ import (
 	"github.com/gokafka/producer/internal/fakebroker"
 	"github.com/gokafka/producer/partitioner"
 	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/record"
 )
 
 func TestSendReturnsOffsets(t *testing.T) {
@@ -189,6 +190,15 @@ func TestRecordTooLargeFailsAtOnceWithSizes(t *testing.T) {
 		cfg.BufferMemory = 64 << 10
 	})
 	check(small, 20<<10, "MaxRequestSize", 10<<10)
+	// At the limit exactly, the quick bound of the size is above it and the
+	// exact size decides: the record fits, one byte more does not.
+	fits := 10<<10 - record.BatchHeaderSize - record.MaxRecordOverhead
+	for record.BatchHeaderSize+record.RecordSize(0, 0, nil, make([]byte, fits+1), nil) <= 10<<10 {
+		fits++
+	}
+	_, err := small.Send(ctx(t), &Record{Topic: "t", Value: make([]byte, fits)})
+	require.NoError(t, err, "a record of exactly MaxRequestSize")
+	check(small, fits+1, "MaxRequestSize", 10<<10)
 	lowMemory := newProducer(t, c, func(cfg *Config) {
 		cfg.MaxRequestSize = 1 << 20
 		cfg.BatchSize = 16 << 10

@@ -71,6 +71,14 @@ func (b *Builder) AppendWithin(limit int, timestampMs int64, key, value []byte, 
 	return true
 }
 
+// MaxRecordOverhead is the most a record without headers adds to the
+// records section besides its key and value bytes, whatever its deltas:
+// length prefix (5), attributes (1), timestamp delta (10), offset delta
+// (5), key and value lengths (5 each) and header count (1). Adding it up
+// is cheaper than RecordSize, and shows that most records are far below a
+// limit.
+const MaxRecordOverhead = 5 + 1 + 10 + 5 + 5 + 5 + 1
+
 // RecordSize is the number of bytes one record adds to the records section,
 // its length prefix included, before compression.
 func RecordSize(offsetDelta int32, timestampDelta int64, key, value []byte, headers []Header) int {

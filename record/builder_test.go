@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"testing"
 
 	"github.com/gokafka/producer/compression"
@@ -300,4 +301,25 @@ func TestAppendWithinRefusesOnlyPastTheLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkDecoded(t, batch, []testRecord{{ts: 1000, value: value}, {ts: 1001, key: []byte("k"), value: value}, {ts: 999, value: value}})
+}
+
+// MaxRecordOverhead bounds what a record without headers adds besides its
+// key and value, at the deltas and lengths where each varint is longest.
+func TestMaxRecordOverheadBoundsRecordSize(t *testing.T) {
+	huge := make([]byte, 1<<27) // a 5-byte length; never written, so never touched
+	for _, n := range []int{0, 63, 64, 8191, 8192, 1 << 20, 1 << 27} {
+		for _, key := range [][]byte{nil, huge[:n]} {
+			value := huge[:n]
+			for _, d := range []struct {
+				offset int32
+				ts     int64
+			}{{0, 0}, {math.MaxInt32, math.MinInt64}, {math.MinInt32, math.MaxInt64}} {
+				got := RecordSize(d.offset, d.ts, key, value, nil) - len(key) - len(value)
+				if got > MaxRecordOverhead {
+					t.Errorf("key %d, value %d bytes, deltas %+v: %d bytes besides them, more than MaxRecordOverhead %d",
+						len(key), len(value), d, got, MaxRecordOverhead)
+				}
+			}
+		}
+	}
 }
