@@ -189,7 +189,12 @@ func (a *Accumulator) partition(tp TopicPartition) *partition { return a.partiti
 // finds it by name. Topics are never dropped from the accumulator, so a
 // handle never goes stale.
 func (a *Accumulator) partitionVia(topic *slot.Slot, tp TopicPartition) *partition {
-	tps := slot.Of(topic, &a.owner, tp.Topic, a.topic)
+	// Held inlines, Of does not: Of runs only for the first record of a
+	// topic's metadata.
+	tps, ok := topic.Held(&a.owner).(*topicPartitions)
+	if !ok {
+		tps = slot.Of(topic, &a.owner, tp.Topic, a.topic)
+	}
 	if parts := *tps.partitions.Load(); tp.Partition >= 0 && int(tp.Partition) < len(parts) && parts[tp.Partition] != nil {
 		return parts[tp.Partition]
 	}

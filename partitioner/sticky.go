@@ -76,6 +76,17 @@ func (s *sticky) topic(name string) *stickyTopic {
 	return v.(*stickyTopic)
 }
 
+// state is the topic's state, found on the view's slot for every record but
+// the first of a snapshot. Asserting its type here is cheaper than
+// stateOf's generic lookup, which runs only when the slot holds no state of
+// this partitioner's.
+func (s *sticky) state(t *Topic) *stickyTopic {
+	if st, ok := t.state.Held(&s.owner).(*stickyTopic); ok {
+		return st
+	}
+	return stateOf(t, &s.owner, s.topic)
+}
+
 // Partition returns the topic's sticky partition, first switching when a
 // batch's worth of bytes has been appended to it or when it is no longer
 // among the candidates (its leader went away or it was marked slow: records
@@ -84,7 +95,7 @@ func (s *sticky) Partition(t *Topic, _ []byte) int32 {
 	if t.Partitions <= 0 {
 		return NoPartition
 	}
-	st := stateOf(t, &s.owner, s.topic)
+	st := s.state(t)
 	c := candidatesOf(t)
 	for {
 		old := st.cur.Load()
@@ -108,7 +119,7 @@ func (s *sticky) Appended(t *Topic, partition int32, bytes int) {
 	if bytes <= 0 || partition < 0 {
 		return
 	}
-	st := stateOf(t, &s.owner, s.topic)
+	st := s.state(t)
 	add := uint64(min(bytes, math.MaxUint32))
 	for {
 		old := st.cur.Load()

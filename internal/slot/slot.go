@@ -29,17 +29,30 @@ type owned struct {
 	state any
 }
 
+// Held returns the state s holds for owner, or nil if it holds another
+// owner's or none (or s is nil). It inlines, where Of does not: a caller
+// on every record's path asserts its state's type itself and calls Of only
+// when that fails.
+func (s *Slot) Held(owner *Owner) any {
+	if s == nil {
+		return nil
+	}
+	if h := s.held.Load(); h != nil && h.owner == owner {
+		return h.state
+	}
+	return nil
+}
+
 // Of returns owner's state for the topic named name: the one s holds if
 // owner put it there, else lookup(name), which s then holds. A nil s holds
 // nothing, so lookup runs every time.
 func Of[S any](s *Slot, owner *Owner, name string, lookup func(name string) *S) *S {
-	if s == nil {
-		return lookup(name)
-	}
-	if h := s.held.Load(); h != nil && h.owner == owner {
-		return h.state.(*S)
+	if state, ok := s.Held(owner).(*S); ok {
+		return state
 	}
 	state := lookup(name)
-	s.held.Store(&owned{owner: owner, state: state})
+	if s != nil {
+		s.held.Store(&owned{owner: owner, state: state})
+	}
 	return state
 }

@@ -37,3 +37,24 @@ func TestOfWithoutSlotLooksUpEveryTime(t *testing.T) {
 		t.Fatalf("%d lookups without a slot, want 2", lookups)
 	}
 }
+
+// TestHeldIsTheOwnersStateOnly: Held gives an owner back what Of put in
+// the slot for it, and nothing of another owner's or of no slot.
+func TestHeldIsTheOwnersStateOnly(t *testing.T) {
+	var s Slot
+	a, b := new(Owner), new(Owner)
+	if s.Held(a) != nil {
+		t.Fatal("an empty slot holds something")
+	}
+	put := Of(&s, a, "t", func(name string) *state { return &state{name: name} })
+	if got, ok := s.Held(a).(*state); !ok || got != put {
+		t.Fatalf("Held(a) = %v, want a's state %p", s.Held(a), put)
+	}
+	if s.Held(b) != nil {
+		t.Fatal("Held(b) gives a's state to another owner")
+	}
+	var none *Slot
+	if none.Held(a) != nil {
+		t.Fatal("a nil slot holds something")
+	}
+}
