@@ -245,7 +245,8 @@ func (p *Producer) appendHeld(h *heldRecord) bool {
 	if t == nil || len(t.Partitions) == 0 {
 		err = fmt.Errorf("%w %q: it disappeared from metadata", ErrUnknownTopic, h.rec.Topic)
 	} else {
-		err = p.appendTo(p.ctx, snap, t, &h.rec, h.since, h.tsMs, h.cb)
+		ar := accumulator.Record{TimestampMs: h.tsMs, Key: h.rec.Key, Value: h.rec.Value, Headers: h.rec.Headers, Callback: h.cb, Since: h.since}
+		err = p.appendTo(p.ctx, snap, t, &h.rec, &ar)
 	}
 	if err != nil {
 		p.held.deliverFailure(*h, err)

@@ -218,16 +218,17 @@ func (p *Producer) produce(ctx context.Context, snap *metadata.Snapshot, t *meta
 		p.hold(ctx, r, tsMs, cb)
 		return
 	}
-	if err := p.appendTo(ctx, snap, t, r, time.Time{}, tsMs, cb); err != nil {
+	ar := accumulator.Record{TimestampMs: tsMs, Key: r.Key, Value: r.Value, Headers: r.Headers, Callback: cb}
+	if err := p.appendTo(ctx, snap, t, r, &ar); err != nil {
 		p.noteTxnRejection(err)
 		reject(cb, failed(r), err)
 	}
 }
 
-// appendTo partitions a record of a known topic and appends it; since is
-// when it was produced if it waited for metadata, else zero. The error, if
-// any, is the record's, and cb has not run.
-func (p *Producer) appendTo(ctx context.Context, snap *metadata.Snapshot, t *metadata.Topic, r *Record, since time.Time, tsMs int64, cb receiver) error {
+// appendTo partitions a record of a known topic and appends it, as ar: its
+// timestamp, bytes and receiver, and since when it waited for metadata if
+// it did. The error, if any, is the record's, and the receiver has not run.
+func (p *Producer) appendTo(ctx context.Context, snap *metadata.Snapshot, t *metadata.Topic, r *Record, ar *accumulator.Record) error {
 	partition := r.Partition
 	if r.ExplicitPartition {
 		if int(partition) >= len(t.Partitions) {
@@ -242,7 +243,7 @@ func (p *Producer) appendTo(ctx context.Context, snap *metadata.Snapshot, t *met
 		}
 	}
 	tp := metadata.TopicPartition{Topic: r.Topic, Partition: partition}
-	res, err := p.acc.Append(ctx, tp, t.Slot, since, tsMs, r.Key, r.Value, r.Headers, cb)
+	res, err := p.acc.Append(ctx, tp, t.Slot, ar)
 	if err != nil {
 		return &PartitionError{Topic: r.Topic, Partition: partition, Err: p.memoryErr(err)}
 	}

@@ -86,7 +86,7 @@ func part(i int32) TopicPartition { return TopicPartition{Topic: "t", Partition:
 // add appends a record with id as its callback value.
 func (h *harness) add(tp TopicPartition, id int, value []byte) AppendResult {
 	h.t.Helper()
-	res, err := h.acc.Append(context.Background(), tp, nil, time.Time{}, h.clk.Now().UnixMilli(), []byte(fmt.Sprint(id)), value, nil, id)
+	res, err := h.acc.Append(context.Background(), tp, nil, &Record{TimestampMs: h.clk.Now().UnixMilli(), Key: []byte(fmt.Sprint(id)), Value: value, Callback: id})
 	require.NoError(h.t, err)
 	return res
 }
@@ -398,7 +398,7 @@ func TestAbortFailsQueuedAndLaterAppends(t *testing.T) {
 	r := h.outcome(1)
 	require.ErrorIs(t, r.Err, ErrClosed)
 	require.ErrorIs(t, r.Err, boom)
-	_, err := h.acc.Append(context.Background(), tp0, nil, time.Time{}, 0, nil, nil, nil, 2)
+	_, err := h.acc.Append(context.Background(), tp0, nil, &Record{Callback: 2})
 	require.ErrorIs(t, err, ErrClosed)
 	h.sync()
 	require.Equal(t, total, h.pool.Available())
@@ -415,7 +415,7 @@ func TestMemoryPressureMakesBatchesReady(t *testing.T) {
 	}
 	blocked := make(chan error, 1)
 	go func() {
-		_, err := h.acc.Append(context.Background(), part(64), nil, time.Time{}, 0, nil, []byte("v"), nil, 64)
+		_, err := h.acc.Append(context.Background(), part(64), nil, &Record{Value: []byte("v"), Callback: 64})
 		blocked <- err
 	}()
 	waitFor(t, "an appender to wait for memory", func() bool { return h.pool.Waiters() == 1 })
@@ -442,7 +442,7 @@ func TestConcurrentAppendsEachGetOneOutcome(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < perWriter; i++ {
 				id := w*perWriter + i
-				_, err := h.acc.Append(context.Background(), parts[id%3], nil, time.Time{}, 0, nil, []byte("0123456789"), nil, id)
+				_, err := h.acc.Append(context.Background(), parts[id%3], nil, &Record{Value: []byte("0123456789"), Callback: id})
 				if err != nil {
 					t.Errorf("append %d: %v", id, err)
 				}
@@ -529,7 +529,7 @@ func TestAppendSinceMovesTheDeadlineEarlier(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.Linger = time.Hour; c.DeliveryTimeout = time.Second })
 	h.add(tp0, 0, []byte("fresh"))
 	since := h.clk.Now().Add(-400 * time.Millisecond)
-	_, err := h.acc.Append(context.Background(), tp0, nil, since, 0, nil, []byte("held"), nil, 1)
+	_, err := h.acc.Append(context.Background(), tp0, nil, &Record{Value: []byte("held"), Callback: 1, Since: since})
 	require.NoError(t, err)
 	require.Equal(t, 600*time.Millisecond, h.acc.Expire(h.clk.Now()))
 	h.clk.Advance(599 * time.Millisecond)
@@ -627,7 +627,7 @@ func TestAppendThroughASlotReachesTheSamePartition(t *testing.T) {
 	h := newHarness(t, nil)
 	var topic slot.Slot
 	for id, via := range []*slot.Slot{nil, &topic, &topic, nil} {
-		_, err := h.acc.Append(context.Background(), tp0, via, time.Time{}, 0, nil, []byte("v"), nil, id)
+		_, err := h.acc.Append(context.Background(), tp0, via, &Record{Value: []byte("v"), Callback: id})
 		require.NoError(t, err)
 	}
 	p := h.acc.lookup(tp0)

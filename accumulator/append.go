@@ -19,24 +19,37 @@ type AppendResult struct {
 	Bytes int
 }
 
+// Record is one record as Append takes it. Append copies its bytes and
+// keeps its Callback; the caller may reuse the Record once Append returns.
+// It is passed by pointer: as separate arguments, its fields were more
+// than the registers that carry a call's arguments, and were copied through
+// memory at every step of every record's way into its batch.
+type Record struct {
+	TimestampMs int64
+	Key, Value  []byte
+	Headers     []record.Header
+	// Callback is handed to Config.Deliver with the record's outcome.
+	Callback any
+	// Since is when the record was handed to the producer, for a record
+	// that waited before it could be appended (for its topic's metadata):
+	// its DeliveryTimeout runs from then. The zero Time means now.
+	Since time.Time
+}
+
 // Append encodes one record into tp's open batch, starting a new batch
 // (and waiting up to MaxBlock, or until ctx ends, for its memory) when the
 // record does not fit. topic is the slot of tp's topic's metadata
 // (metadata.Topic.Slot), through which the partition is found without a
-// lookup by name; nil finds it by name. since is when the record was
-// handed to the producer, for a record that waited before it could be
-// appended (for its topic's metadata): its DeliveryTimeout runs from then.
-// The zero Time means now. On success cb will be handed to Config.Deliver
-// exactly once; on error it will not.
-func (a *Accumulator) Append(ctx context.Context, tp TopicPartition, topic *slot.Slot, since time.Time, timestampMs int64, key, value []byte, headers []record.Header, cb any) (AppendResult, error) {
+// lookup by name; nil finds it by name. On success r.Callback will be
+// handed to Config.Deliver exactly once; on error it will not.
+func (a *Accumulator) Append(ctx context.Context, tp TopicPartition, topic *slot.Slot, r *Record) (AppendResult, error) {
 	if err := a.refusal(); err != nil {
 		return AppendResult{}, err
 	}
 	p := a.partitionVia(topic, tp)
-	e := entry{cb: cb, timestamp: timestampMs, keySize: sizeOf(key), valueSize: sizeOf(value)}
 
 	p.mu.Lock()
-	res, ok := a.tryAppend(p, &e, since, key, value, headers)
+	res, ok := a.tryAppend(p, r)
 	p.mu.Unlock()
 	if ok {
 		return res, nil
@@ -45,7 +58,7 @@ func (a *Accumulator) Append(ctx context.Context, tp TopicPartition, topic *slot
 	// Allocate outside the partition lock: Allocate may block for MaxBlock,
 	// and other goroutines must still be able to fill and drain this
 	// partition.
-	size := max(a.cfg.BatchSize, record.BatchHeaderSize+record.RecordSize(0, 0, key, value, headers))
+	size := max(a.cfg.BatchSize, record.BatchHeaderSize+record.RecordSize(0, 0, r.Key, r.Value, r.Headers))
 	buf, err := a.cfg.Pool.Allocate(ctx, size, a.cfg.MaxBlock)
 	if err != nil {
 		return AppendResult{}, err
@@ -61,7 +74,7 @@ func (a *Accumulator) Append(ctx context.Context, tp TopicPartition, topic *slot
 		return AppendResult{}, err
 	}
 	// Another goroutine may have started a batch while we waited.
-	if res, ok := a.tryAppend(p, &e, since, key, value, headers); ok {
+	if res, ok := a.tryAppend(p, r); ok {
 		p.mu.Unlock()
 		a.cfg.Pool.Deallocate(buf)
 		return res, nil
@@ -70,7 +83,7 @@ func (a *Accumulator) Append(ctx context.Context, tp TopicPartition, topic *slot
 	b.created = a.cfg.Clock.Now()
 	b.deadline = b.created.Add(a.cfg.DeliveryTimeout)
 	p.batches = append(p.batches, b)
-	res, _ = a.tryAppend(p, &e, since, key, value, headers)
+	res, _ = a.tryAppend(p, r)
 	p.mu.Unlock()
 	res.Wake = true
 	return res, nil
@@ -90,23 +103,23 @@ func (a *Accumulator) refusal() error {
 	return nil
 }
 
-// tryAppend appends to p's open batch if the record fits its buffer. A
-// record that does not fit seals the batch, which is then full and ready;
-// only an empty batch takes any record, since its buffer was sized for it.
-// p.mu must be held.
-func (a *Accumulator) tryAppend(p *partition, e *entry, since time.Time, key, value []byte, headers []record.Header) (AppendResult, bool) {
+// tryAppend appends r to p's open batch if it fits its buffer. A record
+// that does not fit seals the batch, which is then full and ready; only an
+// empty batch takes any record, since its buffer was sized for it. p.mu
+// must be held.
+func (a *Accumulator) tryAppend(p *partition, r *Record) (AppendResult, bool) {
 	b := p.open()
 	if b == nil {
 		return AppendResult{}, false
 	}
 	before := b.builder.Size()
-	if !b.builder.AppendWithin(cap(b.buf), e.timestamp, key, value, headers) {
+	if !b.builder.AppendWithin(cap(b.buf), r.TimestampMs, r.Key, r.Value, r.Headers) {
 		b.sealed = true
 		return AppendResult{Wake: true}, false
 	}
-	b.entries.add(*e)
-	if !since.IsZero() {
-		if d := since.Add(a.cfg.DeliveryTimeout); d.Before(b.deadline) {
+	b.entries.add(entry{cb: r.Callback, timestamp: r.TimestampMs, keySize: sizeOf(r.Key), valueSize: sizeOf(r.Value)})
+	if !r.Since.IsZero() {
+		if d := r.Since.Add(a.cfg.DeliveryTimeout); d.Before(b.deadline) {
 			b.deadline = d
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -35,7 +34,7 @@ func TestAbortTransactionFailsWhatWaits(t *testing.T) {
 		require.ErrorIs(t, h.outcome(id).Err, aborted, "record %d", id)
 	}
 	require.True(t, h.acc.SequencesInDoubt(), "b1 was sent, then failed: a gap")
-	_, err := h.acc.Append(context.Background(), tp0, nil, time.Time{}, 0, nil, big, nil, 9)
+	_, err := h.acc.Append(context.Background(), tp0, nil, &Record{Value: big, Callback: 9})
 	require.ErrorIs(t, err, aborted, "no record joins a transaction being aborted")
 
 	h.acc.EndTransaction()
