@@ -58,7 +58,21 @@ func (b *Builder) AppendWithin(limit int, timestampMs int64, key, value []byte, 
 	} else if timestampMs > b.maxTs {
 		b.maxTs = timestampMs
 	}
-	buf := appendRecordBody(b.buf, body, b.numRecords, delta, key, value, headers)
+	// The record, written here rather than by a function of its own: its
+	// three slices and deltas would be passed again, through memory.
+	buf := wire.AppendVarint(b.buf, int32(body))
+	buf = append(buf, 0) // attributes: no record-level attribute is defined
+	buf = wire.AppendVarlong(buf, delta)
+	buf = wire.AppendVarint(buf, b.numRecords) // the offset delta
+	buf = appendBytes(buf, key)
+	buf = appendBytes(buf, value)
+	buf = wire.AppendVarint(buf, int32(len(headers)))
+	for i := range headers {
+		h := &headers[i]
+		buf = wire.AppendVarint(buf, int32(len(h.Key)))
+		buf = append(buf, h.Key...)
+		buf = appendBytes(buf, h.Value)
+	}
 	if cap(buf) == cap(b.buf) {
 		// Still the same array: storing only the length skips the garbage
 		// collector's write barrier, which storing the pointer would take
@@ -133,25 +147,6 @@ func bytesSize(b []byte) int {
 		return 1 // varint -1
 	}
 	return wire.VarintSize(int32(len(b))) + len(b)
-}
-
-// appendRecordBody appends a record whose body size, recordBodySize's, is
-// known.
-func appendRecordBody(dst []byte, body int, offsetDelta int32, timestampDelta int64, key, value []byte, headers []Header) []byte {
-	dst = wire.AppendVarint(dst, int32(body))
-	dst = append(dst, 0) // attributes: no record-level attribute is defined
-	dst = wire.AppendVarlong(dst, timestampDelta)
-	dst = wire.AppendVarint(dst, offsetDelta)
-	dst = appendBytes(dst, key)
-	dst = appendBytes(dst, value)
-	dst = wire.AppendVarint(dst, int32(len(headers)))
-	for i := range headers {
-		h := &headers[i]
-		dst = wire.AppendVarint(dst, int32(len(h.Key)))
-		dst = append(dst, h.Key...)
-		dst = appendBytes(dst, h.Value)
-	}
-	return dst
 }
 
 // appendBytes appends b with a varint length, -1 for nil.
