@@ -51,6 +51,7 @@ func AppendUvarint(dst []byte, v uint32) []byte {
 	return appendLongUvarint(dst, uint64(v))
 }
 
+// appendLongUvarint appends v as an unsigned varint of any length.
 func appendLongUvarint(dst []byte, v uint64) []byte {
 	for v >= 0x80 {
 		dst = append(dst, byte(v)|0x80)
@@ -67,7 +68,7 @@ func AppendVarint(dst []byte, v int32) []byte {
 // AppendVarlong appends v zigzag-encoded (VARLONG).
 func AppendVarlong(dst []byte, v int64) []byte {
 	u := uint64(v<<1) ^ uint64(v>>63)
-	if u < 1<<7 {
+	if u < 1<<7 { // a record's timestamp delta, mostly: inline
 		return append(dst, byte(u))
 	}
 	return appendLongUvarint(dst, u)
