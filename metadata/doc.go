@@ -11,8 +11,10 @@
 //
 // Readers never lock. Every update builds a new immutable Snapshot and
 // publishes it through an atomic pointer, so the per-record lookups
-// (Snapshot.Topic, Snapshot.Leader) are plain map reads that neither block
-// nor allocate, however often metadata changes underneath them. Updates are
+// (Snapshot.Topic, Snapshot.Leader) are map reads that neither block nor
+// allocate, however often metadata changes underneath them; Snapshot.Topic
+// first compares the name with the first topic found in that snapshot,
+// which a producer of one topic finds every time. Updates are
 // rare (a refresh every few minutes, or after an error), so copying on write
 // is the right trade.
 package metadata
