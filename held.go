@@ -89,11 +89,15 @@ func (w *held) init(p *Producer) {
 }
 
 // holds reports whether records of topic are waiting: later records of the
-// topic must wait behind them to keep their order.
+// topic must wait behind them to keep their order. Every record asks, and
+// nearly always nothing is held: that check alone is small enough to
+// inline into Produce, the lookup under the lock is not.
 func (w *held) holds(topic string) bool {
-	if w.count.Load() == 0 {
-		return false
-	}
+	return w.count.Load() != 0 && w.holdsTopic(topic)
+}
+
+// holdsTopic is holds' lookup, once some records are waiting.
+func (w *held) holdsTopic(topic string) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.topics[topic] != nil

@@ -206,22 +206,16 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 	if p.hooks.records {
 		rcv = p.track(r, cb)
 	}
-	p.produce(ctx, snap, t, r, tsMs, rcv)
-}
-
-// produce routes a checked record of topic t (nil if snap does not know
-// it): to its batch when its topic's metadata is known and no earlier
-// record of the topic still waits for it, else to the records waiting for
-// metadata.
-func (p *Producer) produce(ctx context.Context, snap *metadata.Snapshot, t *metadata.Topic, r *Record, tsMs int64, cb receiver) {
+	// The record waits for metadata if its topic's is not known yet, or if
+	// earlier records of the topic still wait: it must not pass them.
 	if t == nil || len(t.Partitions) == 0 || (r.ExplicitPartition && int(r.Partition) >= len(t.Partitions)) || p.held.holds(r.Topic) {
-		p.hold(ctx, r, tsMs, cb)
+		p.hold(ctx, r, tsMs, rcv)
 		return
 	}
-	ar := accumulator.Record{TimestampMs: tsMs, Key: r.Key, Value: r.Value, Headers: r.Headers, Callback: cb}
+	ar := accumulator.Record{TimestampMs: tsMs, Key: r.Key, Value: r.Value, Headers: r.Headers, Callback: rcv}
 	if err := p.appendTo(ctx, snap, t, r, &ar); err != nil {
 		p.noteTxnRejection(err)
-		reject(cb, failed(r), err)
+		reject(rcv, failed(r), err)
 	}
 }
 
