@@ -31,7 +31,10 @@ var (
 
 type sticky struct {
 	batchSize uint32
-	topics    sync.Map // topic name -> *stickyTopic
+	// hashKeys sends keyed records to KeyPartition (Default); otherwise
+	// keys are ignored (UniformSticky).
+	hashKeys bool
+	topics   sync.Map // topic name -> *stickyTopic
 	// randN returns a value in [0,n); tests substitute a seeded source so
 	// that the draws are reproducible.
 	randN func(n uint64) uint64
@@ -90,10 +93,14 @@ func (s *sticky) state(t *Topic) *stickyTopic {
 // Partition returns the topic's sticky partition, first switching when a
 // batch's worth of bytes has been appended to it or when it is no longer
 // among the candidates (its leader went away or it was marked slow: records
-// sent there would sit in its queue). The key is ignored.
-func (s *sticky) Partition(t *Topic, _ []byte) int32 {
+// sent there would sit in its queue). A keyed record goes to its key's
+// partition instead if s hashes keys.
+func (s *sticky) Partition(t *Topic, key []byte) int32 {
 	if t.Partitions <= 0 {
 		return NoPartition
+	}
+	if key != nil && s.hashKeys {
+		return KeyPartition(key, t.Partitions)
 	}
 	st := s.state(t)
 	c := candidatesOf(t)
