@@ -4,7 +4,11 @@ package bufferpool
 
 import (
 	"os"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
+	"unsafe"
 )
 
 // The region is in use only in this build; under the race detector the
@@ -97,4 +101,56 @@ func TestCloseWithEveryBufferBackUnmaps(t *testing.T) {
 	if p.region != nil {
 		t.Fatal("the region is still mapped after Close with nothing out")
 	}
+}
+
+// The region asks for transparent huge pages (see mapRegion): the kernel
+// shows the advice as "hg" among the flags of the mapping that holds it,
+// whether or not the system then grants huge pages.
+func TestTheRegionAsksForHugePages(t *testing.T) {
+	p, _ := newTestPool(4*8192, 8192)
+	if p.region == nil {
+		t.Fatal("no region mapped")
+	}
+	smaps, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		t.Skipf("cannot read the mappings: %v", err)
+	}
+	flags, ok := vmFlagsAt(string(smaps), uintptr(unsafe.Pointer(&p.region.mem[0])))
+	if !ok {
+		t.Fatal("no mapping in /proc/self/smaps holds the region")
+	}
+	if !slices.Contains(strings.Fields(flags), "hg") {
+		t.Errorf("the region's mapping has flags %q, without hg (MADV_HUGEPAGE)", flags)
+	}
+}
+
+// vmFlagsAt returns the VmFlags of the mapping in smaps that holds addr.
+func vmFlagsAt(smaps string, addr uintptr) (string, bool) {
+	holds := false
+	for line := range strings.Lines(smaps) {
+		if start, end, isHeader := mappingRange(line); isHeader {
+			holds = start <= addr && addr < end
+			continue
+		}
+		if flags, isFlags := strings.CutPrefix(line, "VmFlags:"); isFlags && holds {
+			return strings.TrimSpace(flags), true
+		}
+	}
+	return "", false
+}
+
+// mappingRange parses a mapping's header line ("7f01a000-7f03a000 rw-p
+// ..."); other lines of smaps ("Rss:     2048 kB") are not headers.
+func mappingRange(line string) (start, end uintptr, ok bool) {
+	span, _, _ := strings.Cut(line, " ")
+	lo, hi, found := strings.Cut(span, "-")
+	if !found {
+		return 0, 0, false
+	}
+	s, err1 := strconv.ParseUint(lo, 16, 64)
+	e, err2 := strconv.ParseUint(hi, 16, 64)
+	if err1 != nil || err2 != nil {
+		return 0, 0, false
+	}
+	return uintptr(s), uintptr(e), true
 }
