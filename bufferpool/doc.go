@@ -10,13 +10,13 @@
 // "poolable" size) are recycled through a free list because nearly every
 // batch has that size; other sizes are allocated exactly and left to the
 // garbage collector. On Linux the poolable buffers live in one mapping
-// outside the Go heap (region.go), so that the collector's headroom does
-// not double them, and the mapping asks for transparent huge pages, so
-// that filling it takes a page fault per 2 MiB rather than per 4 KiB
-// (region_linux.go); under the race detector, which watches only the
-// heap, they stay on it. When memory runs out, callers queue in arrival order
-// and wait up to a deadline (MaxBlock); the head of the queue collects
-// memory as it is returned until it has enough, so a large request is not
-// starved by a stream of small ones, and each release wakes only that head
-// rather than every waiter.
+// outside the Go heap (region.go), so that the collector's headroom does not
+// double them, and the mapping asks for transparent huge pages, so that
+// filling it takes a page fault per 2 MiB rather than per 4 KiB
+// (region_linux.go); under the race detector, which watches only the heap,
+// they stay on it. When memory runs out, callers queue in arrival order and
+// wait up to a deadline (MaxBlock); the head of the queue collects memory as
+// it is returned until it has enough, so a large request is not starved by a
+// stream of small ones, and each release wakes only that head rather than
+// every waiter.
 package bufferpool

@@ -11,9 +11,9 @@ import "math/rand/v2"
 // batch too, since they fill the same batch.
 //
 // It is UniformSticky's partitioner told to hash keys, rather than a type
-// that forwards to one: every record goes through it, and the forwarding
-// calls, one to partition and one to count, were a tenth of the
-// partitioner's instructions per record.
+// that forwards to one: every record goes through it, and the two
+// forwarding calls per record, one to partition and one to count, cost
+// about 20 instructions of the 180 a keyless record took here.
 func Default(batchSize int) Partitioner {
 	s := newSticky(batchSize, rand.Uint64N)
 	s.hashKeys = true
