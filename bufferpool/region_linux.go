@@ -15,6 +15,8 @@ import "syscall"
 // real Kafka broker, 1,000,000 records of 100 bytes in a process of their
 // own, eight paired runs: the minor faults went from about 12,100 to 4,000
 // and the CPU per record from 0.43 µs to 0.35 µs (medians).
+// BenchmarkFillBufferMemory fills a new 32 MiB pool per operation: about
+// 17 faults and 5 ms with the advice, 8,195 faults and 22 ms without.
 //
 // The price is rounding: the kernel backs the region 2 MiB at a time, and
 // the slots are carved from its front, so at most one huge page more is
