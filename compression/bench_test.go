@@ -47,6 +47,26 @@ func BenchmarkCompressRandomValues(b *testing.B) {
 	for _, c := range allCodecs {
 		b.Run(c.String(), func(b *testing.B) { benchCompress(b, c, DefaultLevel, input) })
 	}
+	// pierrec/lz4's Writer at its Fast level, which the default level used
+	// before lz4block.go, and which franz-go, sarama and kafka-go use.
+	b.Run("lz4-pierrec", func(b *testing.B) { benchLZ4Pierrec(b, input) })
+}
+
+func BenchmarkCompressLZ4Pierrec(b *testing.B) { benchLZ4Pierrec(b, benchInput) }
+
+// benchLZ4Pierrec is benchCompress for pierrec's Fast level.
+func benchLZ4Pierrec(b *testing.B, input []byte) {
+	dst := make([]byte, 0, 2*len(input))
+	b.SetBytes(int64(len(input)))
+	b.ReportAllocs()
+	var out []byte
+	for b.Loop() {
+		var err error
+		if out, err = compressLZ4Pierrec(dst[:0], DefaultLevel, input); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(out))/float64(len(input)), "ratio")
 }
 
 // benchCompress compresses input with c at level into a buffer with room,

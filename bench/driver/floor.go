@@ -17,10 +17,10 @@ import (
 // (this repository's record package) and keeps done as it is, as a client
 // that carries done as the message's opaque data does. A batch is closed
 // when it reaches the batch size or its linger ends, as a client's would
-// be, and compressed with the workload's codec (over the same Go codecs
-// the Go clients use); then its records' completions go to one goroutine
-// of the floor's own, which calls them, as a client's delivery or promise
-// goroutine does once a response has come.
+// be, and compressed with the workload's codec (this repository's
+// compression package, as gokafka compresses); then its records'
+// completions go to one goroutine of the floor's own, which calls them, as
+// a client's delivery or promise goroutine does once a response has come.
 // Its CPU per record is what the harness, the record format, the codec and
 // that hand-off cost on their own: a CPU target below the floor's ratio
 // asks a producer to spend less than the floor does, though the floor
