@@ -37,6 +37,9 @@ var (
 	ErrInvalidRecord = errors.New("invalid record")
 )
 
+// errNilRecord is Produce's error for a nil *Record.
+var errNilRecord = fmt.Errorf("%w: nil *Record", ErrInvalidRecord)
+
 // RecordTooLargeError is the detail of ErrRecordTooLarge.
 type RecordTooLargeError struct {
 	Size  int    // the record's encoded size in its own batch

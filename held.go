@@ -120,7 +120,7 @@ func (p *Producer) heldLimit() time.Duration { return min(p.cfg.MaxBlock, p.cfg.
 func (p *Producer) hold(ctx context.Context, r *Record, tsMs int64, cb receiver) {
 	size := record.BatchHeaderSize + record.RecordSize(0, 0, r.Key, r.Value, r.Headers)
 	if err := p.reserveHeld(ctx, size); err != nil {
-		reject(cb, failed(r), &PartitionError{Topic: r.Topic, Partition: -1, Err: p.memoryErr(err)})
+		reject(cb, r, &PartitionError{Topic: r.Topic, Partition: -1, Err: p.memoryErr(err)})
 		return
 	}
 	h := heldRecord{rec: copyRecord(r), tsMs: tsMs, cb: cb, size: size, since: p.cfg.clock.Now()}
@@ -130,7 +130,7 @@ func (p *Producer) hold(ctx context.Context, r *Record, tsMs int64, cb receiver)
 		// Close has failed the held records already; this one raced it.
 		w.mu.Unlock()
 		p.unreserveHeld(size)
-		reject(cb, failed(r), &PartitionError{Topic: r.Topic, Partition: -1, Err: ErrClosed})
+		reject(cb, r, &PartitionError{Topic: r.Topic, Partition: -1, Err: ErrClosed})
 		return
 	}
 	w.seq++
@@ -348,7 +348,7 @@ func (f *heldFailure) deliver() {
 	if pe := (*PartitionError)(nil); !errors.As(err, &pe) {
 		err = &PartitionError{Topic: f.h.rec.Topic, Partition: -1, Err: err}
 	}
-	reject(f.h.cb, failed(&f.h.rec), err)
+	reject(f.h.cb, &f.h.rec, err)
 	w := f.w
 	w.mu.Lock()
 	w.failing--

@@ -172,17 +172,16 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 		cb = func(RecordMetadata, error) {}
 	}
 	if r == nil {
-		cb(RecordMetadata{Partition: -1, Offset: -1, SerializedKeySize: -1, SerializedValueSize: -1},
-			&PartitionError{Partition: -1, Err: fmt.Errorf("%w: nil *Record", ErrInvalidRecord)})
+		reject(cb, nil, &PartitionError{Partition: -1, Err: errNilRecord})
 		return
 	}
 	if p.closed.Load() {
-		cb(failed(r), &PartitionError{Topic: r.Topic, Partition: -1, Err: ErrClosed})
+		reject(cb, r, &PartitionError{Topic: r.Topic, Partition: -1, Err: ErrClosed})
 		return
 	}
 	if p.txn != nil {
 		if err := p.txn.CheckProduce(); err != nil {
-			cb(failed(r), &PartitionError{Topic: r.Topic, Partition: -1, Err: err})
+			reject(cb, r, &PartitionError{Topic: r.Topic, Partition: -1, Err: err})
 			return
 		}
 	}
@@ -193,7 +192,7 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 	t := snap.Topic(r.Topic)
 	if err := p.check(r, t == nil); err != nil {
 		p.noteTxnRejection(err)
-		cb(failed(r), err)
+		reject(cb, r, err)
 		return
 	}
 	var tsMs int64
@@ -215,7 +214,7 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 	ar := accumulator.Record{TimestampMs: tsMs, Key: r.Key, Value: r.Value, Headers: r.Headers, Callback: rcv}
 	if err := p.appendTo(ctx, snap, t, r, &ar); err != nil {
 		p.noteTxnRejection(err)
-		reject(rcv, failed(r), err)
+		reject(rcv, r, err)
 	}
 }
 
@@ -224,17 +223,11 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 // it did. The error, if any, is the record's, and the receiver has not run.
 func (p *Producer) appendTo(ctx context.Context, snap *metadata.Snapshot, t *metadata.Topic, r *Record, ar *accumulator.Record) error {
 	partition := r.Partition
-	if r.ExplicitPartition {
-		if int(partition) >= len(t.Partitions) {
-			return &PartitionError{Topic: r.Topic, Partition: partition,
-				Err: fmt.Errorf("%w: partition %d does not exist, the topic has %d", ErrInvalidRecord, partition, len(t.Partitions))}
-		}
-	} else {
+	if !r.ExplicitPartition {
 		partition = p.cfg.Partitioner.Partition(t.View, r.Key)
-		if partition < 0 || int(partition) >= len(t.Partitions) {
-			return &PartitionError{Topic: r.Topic, Partition: partition,
-				Err: fmt.Errorf("%w: the partitioner chose %d of %d partitions", ErrInvalidRecord, partition, len(t.Partitions))}
-		}
+	}
+	if partition < 0 || int(partition) >= len(t.Partitions) {
+		return noSuchPartition(r, partition, len(t.Partitions))
 	}
 	tp := metadata.TopicPartition{Topic: r.Topic, Partition: partition}
 	res, err := p.acc.Append(ctx, tp, t.Slot, ar)
@@ -251,6 +244,21 @@ func (p *Producer) appendTo(ctx context.Context, snap *metadata.Snapshot, t *met
 		p.wakeLeader(snap, tp)
 	}
 	return nil
+}
+
+// noSuchPartition is the error for a record sent, or partitioned, to a
+// partition the topic does not have (Produce has rejected negative explicit
+// partitions already). Out of line, like reject, for appendTo's frame.
+//
+//go:noinline
+func noSuchPartition(r *Record, partition int32, partitions int) error {
+	var err error
+	if r.ExplicitPartition {
+		err = fmt.Errorf("%w: partition %d does not exist, the topic has %d", ErrInvalidRecord, partition, partitions)
+	} else {
+		err = fmt.Errorf("%w: the partitioner chose %d of %d partitions", ErrInvalidRecord, partition, partitions)
+	}
+	return &PartitionError{Topic: r.Topic, Partition: partition, Err: err}
 }
 
 // closing reports an error met while the producer shuts down (an aborted
@@ -339,8 +347,12 @@ func (p *Producer) outcome(r *accumulator.Result) (RecordMetadata, error) {
 	return md, &PartitionError{Topic: r.Topic, Partition: r.Partition, Err: err}
 }
 
-// failed is the metadata given with a record that never got an offset.
+// failed is the metadata given with a record that never got an offset; a
+// nil record has none of its own.
 func failed(r *Record) RecordMetadata {
+	if r == nil {
+		return RecordMetadata{Partition: -1, Offset: -1, SerializedKeySize: -1, SerializedValueSize: -1}
+	}
 	md := RecordMetadata{Topic: r.Topic, Partition: -1, Offset: -1, Timestamp: r.Timestamp,
 		SerializedKeySize: -1, SerializedValueSize: -1}
 	if r.ExplicitPartition {
