@@ -56,29 +56,29 @@ func BenchmarkCompressLZ4Pierrec(b *testing.B) { benchLZ4Pierrec(b, benchInput) 
 
 // benchLZ4Pierrec is benchCompress for pierrec's Fast level.
 func benchLZ4Pierrec(b *testing.B, input []byte) {
-	dst := make([]byte, 0, 2*len(input))
-	b.SetBytes(int64(len(input)))
-	b.ReportAllocs()
-	var out []byte
-	for b.Loop() {
-		var err error
-		if out, err = compressLZ4Pierrec(dst[:0], DefaultLevel, input); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(len(out))/float64(len(input)), "ratio")
+	benchCompressWith(b, input, func(dst, src []byte) ([]byte, error) {
+		return compressLZ4Pierrec(dst, DefaultLevel, src)
+	})
 }
 
 // benchCompress compresses input with c at level into a buffer with room,
 // and reports the ratio of compressed to uncompressed size.
 func benchCompress(b *testing.B, c Codec, level int, input []byte) {
+	benchCompressWith(b, input, func(dst, src []byte) ([]byte, error) {
+		return Compress(dst, c, level, src)
+	})
+}
+
+// benchCompressWith runs compress, appending to a buffer with room, over
+// input, and reports the ratio of compressed to uncompressed size.
+func benchCompressWith(b *testing.B, input []byte, compress func(dst, src []byte) ([]byte, error)) {
 	dst := make([]byte, 0, 2*len(input))
 	b.SetBytes(int64(len(input)))
 	b.ReportAllocs()
 	var out []byte
 	for b.Loop() {
 		var err error
-		if out, err = Compress(dst[:0], c, level, input); err != nil {
+		if out, err = compress(dst[:0], input); err != nil {
 			b.Fatal(err)
 		}
 	}

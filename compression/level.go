@@ -21,8 +21,9 @@ var ErrInvalidLevel = errors.New("compression: invalid level")
 //   - lz4 (compression.lz4.level): 1 to 9, pierrec/lz4's Level1..Level9 (its
 //     high-compression modes). Java accepts up to 17, but pierrec stops at 9,
 //     so higher values are rejected rather than silently lowered.
-//     DefaultLevel is pierrec's Fast mode, which is what Java does for its
+//     DefaultLevel is LZ4's fast mode, which is what Java does for its
 //     default: at level 9 (its default) Java uses lz4's fast compressor.
+//     This package writes it with a compressor of its own (lz4block.go).
 //   - zstd (compression.zstd.level): the zstd level numbers Java accepts,
 //     -131072 to 22, mapped onto klauspost's four encoders by
 //     zstd.EncoderLevelFromZstd (below 3: fastest, 3-5: default, 6-9: better,
