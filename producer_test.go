@@ -347,6 +347,31 @@ func TestBufferFullAfterMaxBlock(t *testing.T) {
 	require.Error(t, p.Close(closeCtx), "the broker never answers")
 }
 
+// A partitioner that picks a partition the topic does not have fails that
+// record at once, naming what it chose, and not the records after it.
+func TestPartitionerChoosingAMissingPartition(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 2}})
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.Partitioner = partitioner.Func(func(_ *partitioner.Topic, key []byte) int32 {
+			if string(key) == "astray" {
+				return 7
+			}
+			return 1
+		})
+	})
+	_, err := p.Send(ctx(t), &Record{Topic: "t", Key: []byte("astray"), Value: []byte("x")})
+	require.ErrorIs(t, err, ErrInvalidRecord)
+	require.ErrorContains(t, err, "the partitioner chose 7 of 2 partitions")
+	var pe *PartitionError
+	require.ErrorAs(t, err, &pe)
+	require.Equal(t, "t", pe.Topic)
+	require.Equal(t, int32(7), pe.Partition)
+
+	md, err := p.Send(ctx(t), &Record{Topic: "t", Key: []byte("k"), Value: []byte("y")})
+	require.NoError(t, err, "the producer keeps working")
+	require.Equal(t, int32(1), md.Partition)
+}
+
 func TestNilRecordFailsWithoutPanic(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
 	p := newProducer(t, c, nil)
