@@ -25,9 +25,10 @@ var ErrInvalidLevel = errors.New("compression: invalid level")
 //     default: at level 9 (its default) Java uses lz4's fast compressor.
 //     This package writes it with a compressor of its own (lz4block.go).
 //   - zstd (compression.zstd.level): the zstd level numbers Java accepts,
-//     -131072 to 22, mapped onto klauspost's four encoders by
-//     zstd.EncoderLevelFromZstd (below 3: fastest, 3-5: default, 6-9: better,
-//     10 and up: best). DefaultLevel is zstd's 3, as in Java.
+//     -131072 to 22. DefaultLevel is zstd's 3, as in Java, and both are
+//     written by this package's own compressor (zstdblock.go). The others
+//     are mapped onto klauspost's four encoders by zstd.EncoderLevelFromZstd
+//     (below 3: fastest, 4-5: default, 6-9: better, 10 and up: best).
 //   - snappy and none have no levels: only DefaultLevel is accepted.
 const (
 	MinGzipLevel = 1

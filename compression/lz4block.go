@@ -1,9 +1,6 @@
 package compression
 
-import (
-	"encoding/binary"
-	"math/bits"
-)
+import "encoding/binary"
 
 // This file is an LZ4 block compressor for the default (fast) level, written
 // from the LZ4 block format specification (lz4/lz4, doc/lz4_Block_format.md).
@@ -40,22 +37,6 @@ const (
 	// end of the block.
 	lz4MatchStartLimit = 12
 
-	// The hash table maps a hash of the next 5 bytes to the last position
-	// where they were seen, and keeps the 5 bytes beside it (lz4Entry): a
-	// lookup compares them without reading the input at that position, a
-	// second memory access that, on a 64 KiB block, misses the L1 cache as
-	// often as not. With it, a batch of random values compresses in 107 µs
-	// instead of 136 (BenchmarkCompressRandomValues/lz4, where positions
-	// alone were kept in 2^14 entries of 2 bytes).
-	// 2^13 entries, as LZ4's reference compressor has for blocks of at most
-	// 64 KiB, make the table 64 KiB, cleared per block. 2^14 came out 1%
-	// smaller on record-like text but took 11% longer on random values: a
-	// table of 128 KiB stays in the caches less. A small block uses between
-	// one and two entries per byte (at least 2^8), so that a small batch
-	// does not pay for clearing all of it.
-	lz4MaxTableBits = 13
-	lz4MinTableBits = 8
-
 	// lz4ShortSequenceMax is the room compressBlock's fast path needs: a
 	// token and 16 bytes of literals (up to 14 real ones), then 2 bytes
 	// of offset.
@@ -69,11 +50,11 @@ const (
 	lz4SkipShift = 6
 )
 
-// lz4BlockCompressor holds the hash table, reused from block to block
-// (through lz4BlockCompressors in lz4frame.go) so that compressing does not
-// allocate.
+// lz4BlockCompressor holds the hash table (matchtable.go), reused from block
+// to block (through lz4BlockCompressors in lz4frame.go) so that compressing
+// does not allocate.
 type lz4BlockCompressor struct {
-	table [1 << lz4MaxTableBits]uint64
+	table matchTable
 }
 
 // compressBlock writes src (at most 64 KiB) as an LZ4 block into out and
@@ -85,14 +66,9 @@ func (c *lz4BlockCompressor) compressBlock(out, src []byte) (n int, ok bool) {
 	if len(src) <= lz4MatchStartLimit {
 		return writeLastLiterals(out, 0, src)
 	}
-	tableBits := min(max(bits.Len(uint(len(src))), lz4MinTableBits), lz4MaxTableBits)
-	table := c.table[:1<<tableBits]
-	// Clearing is what keeps the output a function of src alone: a cleared
-	// entry matches nothing (lz4Entry).
-	clear(table)
-	hashShift := 64 - tableBits
+	table, hashShift := c.table.reset(len(src))
 	first := binary.LittleEndian.Uint64(src)
-	table[lz4Hash(first, hashShift)] = lz4Entry(first, 0)
+	table[hash5(first, hashShift)] = matchEntry(first, 0)
 
 	matchEndLimit := len(src) - lz4LastLiterals
 	matchStartLimit := len(src) - lz4MatchStartLimit
@@ -110,19 +86,19 @@ func (c *lz4BlockCompressor) compressBlock(out, src []byte) (n int, ok bool) {
 				return writeLastLiterals(out, d, src[anchor:])
 			}
 			here := binary.LittleEndian.Uint64(src[s:])
-			h0 := lz4Hash(here, hashShift)
-			h1 := lz4Hash(here>>8, hashShift)
+			h0 := hash5(here, hashShift)
+			h1 := hash5(here>>8, hashShift)
 			// Both entries are read before either is replaced: with h0 ==
 			// h1, s+1 is then looked up where s was, not found at s.
 			e0, e1 := table[h0], table[h1]
-			table[h0] = lz4Entry(here, s)
-			table[h1] = lz4Entry(here>>8, s+1)
+			table[h0] = matchEntry(here, s)
+			table[h1] = matchEntry(here>>8, s+1)
 			if sameBytes(e0, here) {
-				candidate = lz4Position(e0)
+				candidate = entryPosition(e0)
 				break
 			}
 			if sameBytes(e1, here>>8) {
-				candidate = lz4Position(e1)
+				candidate = entryPosition(e1)
 				s++
 				if s > matchStartLimit {
 					return writeLastLiterals(out, d, src[anchor:])
@@ -158,47 +134,6 @@ func (c *lz4BlockCompressor) compressBlock(out, src []byte) (n int, ok bool) {
 		s += matchLen
 		anchor = s
 	}
-}
-
-// An lz4Entry is one position of the hash table: the low 16 bits are the
-// position (blocks are at most 64 KiB), bit 16 says the entry is in use, and
-// the top 40 bits are the 5 bytes the position was looked up with.
-func lz4Entry(bytes uint64, position int) uint64 {
-	return bytes<<24 | 1<<16 | uint64(position)
-}
-
-// sameBytes reports whether entry is in use and was stored for the same 5
-// bytes as the low 5 of bytes.
-func sameBytes(entry, bytes uint64) bool {
-	return entry&^0xffff == lz4Entry(bytes, 0)
-}
-
-// lz4Position is the position an entry holds.
-func lz4Position(entry uint64) int { return int(entry & 0xffff) }
-
-// lz4Hash hashes the low 5 bytes of u, the next bytes of the input, to
-// 64-hashShift bits: Fibonacci hashing (a multiplication by 2^64/φ keeps
-// the well-mixed top bits). Five bytes, one more than a match needs: on
-// benchInput a 4-byte hash found more but shorter matches, and was both
-// 24% slower and 1% larger (ratio 0.414 against 0.408).
-func lz4Hash(u uint64, hashShift int) uint32 {
-	return uint32((u << 24) * 0x9e3779b97f4a7c15 >> hashShift)
-}
-
-// commonPrefixLen returns how many leading bytes a and b share; b must be at
-// least as long as a. It compares 8 bytes at a time: the lowest set bit of
-// their XOR is the first byte that differs (the loads are little-endian).
-func commonPrefixLen(a, b []byte) int {
-	n := 0
-	for ; n+8 <= len(a); n += 8 {
-		if diff := binary.LittleEndian.Uint64(a[n:]) ^ binary.LittleEndian.Uint64(b[n:]); diff != 0 {
-			return n + bits.TrailingZeros64(diff)/8
-		}
-	}
-	for n < len(a) && a[n] == b[n] {
-		n++
-	}
-	return n
 }
 
 // writeSequence writes at out[d:] a sequence of literals followed by a match
