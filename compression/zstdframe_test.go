@@ -118,6 +118,31 @@ func TestZstdRatio(t *testing.T) {
 	}
 }
 
+// TestMayHuffmanCode checks the entropy estimate that decides whether
+// literals go to huff0: random bytes, alone or with a little framing
+// between them, cannot be coded a sixteenth smaller; text and a skewed
+// distribution can.
+func TestMayHuffmanCode(t *testing.T) {
+	skewed := make([]byte, 10_000)
+	for i := range skewed {
+		skewed[i] = byte(i % 7 * (i % 3))
+	}
+	for _, tc := range []struct {
+		name string
+		lits []byte
+		want bool
+	}{
+		{"random bytes", randomData(60_000, 11), false},
+		{"random values", randomValueRecords(60_000, 12), false},
+		{"record-like text", recordLikeData(60_000, 13), true},
+		{"skewed", skewed, true},
+	} {
+		if got := mayHuffmanCode(tc.lits); got != tc.want {
+			t.Errorf("%s: mayHuffmanCode = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
 // TestFSENormalize checks normalize on random histograms: the counts sum
 // to the table size, every code present has at least 1, and absent codes
 // have none.
