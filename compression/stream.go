@@ -7,9 +7,8 @@ import (
 
 // appendWriter is an io.Writer that appends to a slice, letting the
 // streaming encoders (gzip, lz4's high-compression levels) write straight
-// into the caller's dst. It
-// lives inside a pooled encoder entry so that handing it to Reset as an
-// io.Writer does not allocate.
+// into the caller's dst. It lives inside a pooled encoder entry so that
+// handing it to Reset as an io.Writer does not allocate.
 type appendWriter struct{ b []byte }
 
 func (w *appendWriter) Write(p []byte) (int, error) {
