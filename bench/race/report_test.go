@@ -75,6 +75,36 @@ func TestTargetsHoldFiveThousandSendersToOneThousand(t *testing.T) {
 	}
 }
 
+// TestLatencyJudgedByRound: p99 is judged by the median of the per-round
+// ratios, as CPU is, so that a round where the broker's tail hit both
+// clients does not decide it; the medians are shown beside it.
+func TestLatencyJudgedByRound(t *testing.T) {
+	latency, err := WorkloadByName("latency")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Results{Broker: "embedded", Workloads: []string{"latency"}}
+	for round, p99 := range []struct{ us, them time.Duration }{
+		// By medians, 0.50 against 0.45 ms; by round 1.11x, 0.95x, 0.90x.
+		{500 * time.Microsecond, 450 * time.Microsecond},
+		{400 * time.Microsecond, 420 * time.Microsecond},
+		{720 * time.Microsecond, 800 * time.Microsecond},
+	} {
+		r.Runs = append(r.Runs,
+			Run{Round: round + 1, Workload: "latency", Client: ours, Records: 50_000, CPU: time.Second, P99: p99.us, Requests: -1},
+			Run{Round: round + 1, Workload: "latency", Client: Baseline, Records: 50_000, CPU: time.Second, P99: p99.them, Requests: -1})
+	}
+	us, them := cellOf(r, "latency", ours), cellOf(r, "latency", Baseline)
+	if got, want := latencyVerdict(latency, us, them), "0.50 vs 0.45 ms, 0.952x by round (met)"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	// Without a round in common, the medians decide.
+	us.p99Ratio = 0
+	if got, want := latencyVerdict(latency, us, them), "0.50 vs 0.45 ms (not met)"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
 // TestCommitIgnoresTheRaceOutput: a tree whose only changes are the race's
 // own output is the clean commit; any other change marks it dirty.
 func TestCommitIgnoresTheRaceOutput(t *testing.T) {

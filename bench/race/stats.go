@@ -14,16 +14,21 @@ type cell struct {
 	maxRSS       float64 // bytes
 	requestsPerM float64 // Produce requests per million records; <0 if unknown
 	p50, p99     time.Duration
+	// p99Ratio is the median over rounds of p99 / the baseline's p99 in
+	// the same round; 0 if unknown. Like ratio, it pairs each run with the
+	// baseline's of its round: the broker's tail moves from round to round
+	// for both clients alike, which the two medians alone do not show.
+	p99Ratio float64
 }
 
 // cellOf summarizes client's runs of workload in r.
 func cellOf(r *Results, workload, client string) cell {
 	var c cell
-	var cpu, rate, rss, reqs, p50, p99, ratios []float64
-	baseline := map[int]float64{}
+	var cpu, rate, rss, reqs, p50, p99, ratios, p99Ratios []float64
+	baseline := map[int]Run{}
 	for _, run := range r.Runs {
 		if run.Workload == workload && run.Client == Baseline && run.Err == "" {
-			baseline[run.Round] = run.cpuPerRecord()
+			baseline[run.Round] = run
 		}
 	}
 	for _, run := range r.Runs {
@@ -43,12 +48,16 @@ func cellOf(r *Results, workload, client string) cell {
 		}
 		p50 = append(p50, float64(run.P50))
 		p99 = append(p99, float64(run.P99))
-		if b, ok := baseline[run.Round]; ok && b > 0 {
-			ratios = append(ratios, run.cpuPerRecord()/b)
+		b, ok := baseline[run.Round]
+		if ok && b.cpuPerRecord() > 0 {
+			ratios = append(ratios, run.cpuPerRecord()/b.cpuPerRecord())
+		}
+		if ok && run.P99 > 0 && b.P99 > 0 {
+			p99Ratios = append(p99Ratios, float64(run.P99)/float64(b.P99))
 		}
 	}
 	c.cpuPerRecord, c.recordsPerS, c.maxRSS = median(cpu), median(rate), median(rss)
-	c.ratio = median(ratios)
+	c.ratio, c.p99Ratio = median(ratios), median(p99Ratios)
 	c.requestsPerM = -1
 	if len(reqs) > 0 {
 		c.requestsPerM = median(reqs)

@@ -39,6 +39,7 @@ func writeTargets(md *strings.Builder, all []*Results) {
 	fmt.Fprintf(md, "The performance issue's targets for %s, each against %s in the same race. ", ours, Baseline)
 	fmt.Fprintf(md, "Peak RSS may be the buffer memory (%d MiB) plus %d MiB. ", bufferMemory>>20, rssHeadroom>>20)
 	md.WriteString("Requests are compared at the race's settings, the same batch size for every client, not at each client's defaults. ")
+	md.WriteString("p99 is shown as each client's median, and judged as CPU is, by the median over rounds of the ratio to " + Baseline + "'s p99 in the same round. ")
 	md.WriteString("Allocations per record and `kprod perf`'s cost are measured elsewhere: `BenchmarkProduce` in the root package, and cmd/kprod/README.md.\n\n")
 	fmt.Fprintf(md, "The %s column is the floor (the harness, the record format, the codec and the hand-off of completions, with nothing sent) against %s: a CPU target below it asks the producer to spend less than the floor, which neither partitions, buffers, sends nor reads a response.\n\n", Floor, Baseline)
 	md.WriteString("| broker | workload | CPU vs " + Baseline + " | " + Floor + " vs " + Baseline + " | peak RSS MiB | requests/Mrecord vs " + Baseline + " | p99 vs " + Baseline + " |\n")
@@ -132,11 +133,17 @@ func requestsVerdict(us, them float64) string {
 	return fmt.Sprintf("%.0f vs %.0f (%s)", us, them, met(us <= them))
 }
 
+// latencyVerdict shows both clients' median p99 and judges the target as
+// CPU is judged, by the median of the per-round ratios; by the medians
+// alone when no round has both.
 func latencyVerdict(w Workload, us, them cell) string {
 	if w.Rate == 0 {
 		return ""
 	}
-	return fmt.Sprintf("%s vs %s ms (%s)", ms(us.p99), ms(them.p99), met(us.p99 <= them.p99))
+	if us.p99Ratio == 0 {
+		return fmt.Sprintf("%s vs %s ms (%s)", ms(us.p99), ms(them.p99), met(us.p99 <= them.p99))
+	}
+	return fmt.Sprintf("%s vs %s ms, %.3fx by round (%s)", ms(us.p99), ms(them.p99), us.p99Ratio, met(us.p99Ratio <= 1))
 }
 
 func met(ok bool) string {
