@@ -235,7 +235,7 @@ func (p *Producer) appendTo(ctx context.Context, snap *metadata.Snapshot, t *met
 		return &PartitionError{Topic: r.Topic, Partition: partition, Err: p.memoryErr(err)}
 	}
 	if p.observer != nil {
-		p.observer.Appended(t.View, partition, res.Bytes)
+		p.observer.Appended(t.View, partition, res.Bytes, res.Filled)
 	}
 	if res.Wake {
 		if p.loads != nil {

@@ -177,6 +177,38 @@ func TestFullBatchIsReadyAtOnce(t *testing.T) {
 	require.Greater(t, len(bs[0].Encoded())+110, 1024, "the batch was sealed only when the next record did not fit")
 }
 
+// Append says when it fills a batch, for the sticky partitioner, which
+// waits for a full batch before it switches: when a record takes the last
+// of the room in its batch, and when a record does not fit in what room the
+// open batch has left (it seals that batch and starts the next).
+func TestAppendReportsTheBatchesItFills(t *testing.T) {
+	value := make([]byte, 100)
+	size := record.RecordSize(0, 0, nil, value, nil) // the same for every record below
+	for _, tc := range []struct {
+		name      string
+		batchSize int
+		filledBy  int // the first record whose append fills a batch
+		batches   int // the partition's batches after it
+	}{
+		{"exactly full", record.BatchHeaderSize + 3*size, 2, 1},
+		{"a byte short of a fourth record", record.BatchHeaderSize + 4*size - 1, 3, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, func(c *Config) { c.BatchSize = tc.batchSize })
+			for id := 0; id <= tc.filledBy; id++ {
+				res, err := h.acc.Append(context.Background(), tp0, nil, &Record{TimestampMs: h.clk.Now().UnixMilli(), Value: value, Callback: id})
+				require.NoError(t, err)
+				require.Equal(t, id == tc.filledBy, res.Filled, "record %d", id)
+			}
+			queued, _ := h.acc.Queued(tp0)
+			require.Equal(t, tc.batches, queued)
+			bs, _ := h.drain([]TopicPartition{tp0}, 1<<20)
+			require.Len(t, bs, 1, "the full batch is ready")
+			require.Equal(t, 3, bs[0].Records())
+		})
+	}
+}
+
 func TestRecordLargerThanBatchSizeGetsItsOwnBatch(t *testing.T) {
 	h := newHarness(t, nil)
 	h.add(tp0, 1, []byte("small"))

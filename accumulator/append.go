@@ -17,6 +17,13 @@ type AppendResult struct {
 	// Bytes is what the record added to its batch, for the sticky
 	// partitioner's accounting.
 	Bytes int
+	// Filled: the append filled one of the partition's batches, the
+	// record's or, when the record did not fit in what room the open batch
+	// had left, that batch (the record then started the next). A sticky
+	// partitioner waits for this before it switches (the Java client's
+	// allBatchesFull), so that the switch does not leave a batch partly
+	// filled.
+	Filled bool
 }
 
 // Record is one record as Append takes it. Append copies its bytes and
@@ -54,6 +61,7 @@ func (a *Accumulator) Append(ctx context.Context, tp TopicPartition, topic *slot
 	if ok {
 		return res, nil
 	}
+	filled := res.Filled // the record sealed the open batch: it starts the next
 
 	// Allocate outside the partition lock: Allocate may block for MaxBlock,
 	// and other goroutines must still be able to fill and drain this
@@ -74,9 +82,12 @@ func (a *Accumulator) Append(ctx context.Context, tp TopicPartition, topic *slot
 		return AppendResult{}, err
 	}
 	// Another goroutine may have started a batch while we waited.
-	if res, ok := a.tryAppend(p, r); ok {
+	res, ok = a.tryAppend(p, r)
+	filled = filled || res.Filled
+	if ok {
 		p.mu.Unlock()
 		a.cfg.Pool.Deallocate(buf)
+		res.Filled = filled
 		return res, nil
 	}
 	b := a.newBatch(tp, buf, true, a.serial.Add(1), p.lastRoom())
@@ -86,6 +97,7 @@ func (a *Accumulator) Append(ctx context.Context, tp TopicPartition, topic *slot
 	res, _ = a.tryAppend(p, r)
 	p.mu.Unlock()
 	res.Wake = true
+	res.Filled = res.Filled || filled
 	return res, nil
 }
 
@@ -115,7 +127,7 @@ func (a *Accumulator) tryAppend(p *partition, r *Record) (AppendResult, bool) {
 	before := b.builder.Size()
 	if !b.builder.AppendWithin(cap(b.buf), r.TimestampMs, r.Key, r.Value, r.Headers) {
 		b.sealed = true
-		return AppendResult{Wake: true}, false
+		return AppendResult{Wake: true, Filled: true}, false
 	}
 	b.entries.add(entry{cb: r.Callback, timestamp: r.TimestampMs, keySize: sizeOf(r.Key), valueSize: sizeOf(r.Value)})
 	if !r.Since.IsZero() {
@@ -126,7 +138,7 @@ func (a *Accumulator) tryAppend(p *partition, r *Record) (AppendResult, bool) {
 	res := AppendResult{Bytes: b.builder.Size() - before}
 	if b.builder.Size() >= a.cfg.BatchSize {
 		b.sealed = true
-		res.Wake = true
+		res.Wake, res.Filled = true, true
 	}
 	return res, true
 }

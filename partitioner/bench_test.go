@@ -17,7 +17,7 @@ func TestPartitionDoesNotAllocate(t *testing.T) {
 	equal(t, testing.AllocsPerRun(1000, func() { d.Partition(topic, key) }), 0, "allocs, keyed")
 	equal(t, testing.AllocsPerRun(1000, func() {
 		p := d.Partition(topic, nil)
-		obs.Appended(topic, p, 1000) // switches every 17 records
+		obs.Appended(topic, p, 1000, true) // switches every 17 records
 	}), 0, "allocs, keyless sticky")
 	equal(t, testing.AllocsPerRun(1000, func() { rr.Partition(topic, nil) }), 0, "allocs, round robin")
 }
@@ -33,14 +33,17 @@ func BenchmarkDefaultKeyed(b *testing.B) {
 }
 
 // Each iteration partitions a 100-byte keyless record and reports its
-// append, so the partitioner switches every 164 records as in production.
+// append, so the partitioner switches every 164 records, when the batch
+// fills, as in production.
 func BenchmarkStickyKeyless(b *testing.B) {
 	p := Default(16384)
 	obs := p.(Observer)
 	topic := benchTopic()
 	b.ReportAllocs()
+	n := 0
 	for b.Loop() {
-		obs.Appended(topic, p.Partition(topic, nil), 100)
+		n++
+		obs.Appended(topic, p.Partition(topic, nil), 100, n%164 == 0)
 	}
 }
 
@@ -50,8 +53,10 @@ func BenchmarkStickyKeylessParallel(b *testing.B) {
 	topic := benchTopic()
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
+		n := 0
 		for pb.Next() {
-			obs.Appended(topic, p.Partition(topic, nil), 100)
+			n++
+			obs.Appended(topic, p.Partition(topic, nil), 100, n%164 == 0)
 		}
 	})
 }

@@ -25,10 +25,10 @@ func TestDefaultKeylessIsSticky(t *testing.T) {
 	topic := &Topic{Name: "t", Partitions: 10}
 	first := p.Partition(topic, nil)
 	for i := 0; i < 9; i++ {
-		obs.Appended(topic, first, 10)
+		obs.Appended(topic, first, 10, false)
 		equal(t, p.Partition(topic, nil), first, "after %d bytes", 10*(i+1))
 	}
-	obs.Appended(topic, first, 10)
+	obs.Appended(topic, first, 10, true)
 	if p.Partition(topic, nil) == first {
 		t.Errorf("did not switch after a full batch")
 	}

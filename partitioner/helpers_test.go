@@ -49,6 +49,6 @@ func all(n int32) []int32 {
 // partition that was current, so the next Partition call must switch.
 func fill(s *sticky, t *Topic) int32 {
 	p := s.Partition(t, nil)
-	s.Appended(t, p, int(s.batchSize))
+	s.Appended(t, p, int(s.batchSize), true)
 	return p
 }

@@ -42,9 +42,12 @@ type Partitioner interface {
 // appended where (the sticky ones, which switch partition once a batch's
 // worth of bytes has gone to the current one). The producer calls Appended
 // after every successful append, with the topic's view the record was
-// partitioned with and the record's size in the batch.
+// partitioned with, the record's size in the batch, and filled: whether the
+// append filled one of the partition's batches (the record's, or the one
+// before it, which had no room left for the record), so that a switch can
+// wait for a batch to be full.
 type Observer interface {
-	Appended(t *Topic, partition int32, bytes int)
+	Appended(t *Topic, partition int32, bytes int, filled bool)
 }
 
 // LoadReporter is implemented by partitioners that can use per-partition

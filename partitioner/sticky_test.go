@@ -6,23 +6,42 @@ import (
 	"testing"
 )
 
-func TestStickyStaysUntilBatchSizeAppended(t *testing.T) {
+func TestStickyStaysUntilBatchSizeAppendedAndBatchFull(t *testing.T) {
 	s := newTestSticky(100, 1)
 	topic := &Topic{Name: "t", Partitions: 8}
 	p := s.Partition(topic, nil)
 	if p < 0 || p >= 8 {
 		t.Fatalf("partition %d out of range", p)
 	}
-	s.Appended(topic, p, 60)
-	equal(t, s.Partition(topic, nil), p, "after 60 of 100 bytes")
-	s.Appended(topic, p, 39)
+	s.Appended(topic, p, 60, true)
+	equal(t, s.Partition(topic, nil), p, "after 60 of 100 bytes, a batch filled")
+	s.Appended(topic, p, 39, false)
 	equal(t, s.Partition(topic, nil), p, "after 99 of 100 bytes")
-	s.Appended(topic, p, 1)
+	s.Appended(topic, p, 1, false)
+	equal(t, s.Partition(topic, nil), p, "after 100 of 100 bytes, no batch filled")
+	s.Appended(topic, p, 10, true)
 	next := s.Partition(topic, nil)
 	if next == p {
-		t.Fatalf("still on partition %d after 100 of 100 bytes", p)
+		t.Fatalf("still on partition %d after 110 of 100 bytes and a batch filled", p)
 	}
 	equal(t, s.Partition(topic, nil), next, "a fresh sticky partition must hold")
+}
+
+// Batches that leave before they fill (a linger ended, or a request took
+// them along) never report a full batch: twice the batch size ends the
+// partition's turn anyway.
+func TestStickySwitchesAfterTwiceBatchSize(t *testing.T) {
+	s := newTestSticky(100, 14)
+	topic := &Topic{Name: "t", Partitions: 8}
+	p := s.Partition(topic, nil)
+	s.Appended(topic, p, 150, false)
+	equal(t, s.Partition(topic, nil), p, "after 150 bytes, no batch full")
+	s.Appended(topic, p, 49, false)
+	equal(t, s.Partition(topic, nil), p, "after 199 bytes, no batch full")
+	s.Appended(topic, p, 1, false)
+	if s.Partition(topic, nil) == p {
+		t.Fatalf("still on partition %d after 200 bytes", p)
+	}
 }
 
 func TestStickyKeyIsIgnored(t *testing.T) {
@@ -121,11 +140,11 @@ func TestStickyIgnoresAppendsElsewhere(t *testing.T) {
 	s := newTestSticky(100, 7)
 	topic := &Topic{Name: "t", Partitions: 4}
 	p := s.Partition(topic, nil)
-	s.Appended(topic, (p+1)%4, 1000)                      // a keyed record on another partition
-	s.Appended(&Topic{Name: "u", Partitions: 4}, p, 1000) // a topic never partitioned
-	s.Appended(topic, p, 0)                               // nothing appended
-	s.Appended(topic, p, -5)                              // nonsense size
-	s.Appended(topic, NoPartition, 500)                   // nonsense partition
+	s.Appended(topic, (p+1)%4, 1000, true)                      // a keyed record on another partition
+	s.Appended(&Topic{Name: "u", Partitions: 4}, p, 1000, true) // a topic never partitioned
+	s.Appended(topic, p, 0, true)                               // nothing appended
+	s.Appended(topic, p, -5, true)                              // nonsense size
+	s.Appended(topic, NoPartition, 500, true)                   // nonsense partition
 	equal(t, s.Partition(topic, nil), p, "sticky partition")
 }
 
@@ -134,7 +153,7 @@ func TestStickyTopicsAreIndependent(t *testing.T) {
 	a := &Topic{Name: "a", Partitions: 50}
 	b := &Topic{Name: "b", Partitions: 50}
 	pa, pb := s.Partition(a, nil), s.Partition(b, nil)
-	s.Appended(a, pa, 100)
+	s.Appended(a, pa, 100, true)
 	if s.Partition(a, nil) == pa {
 		t.Errorf("topic a did not switch")
 	}
@@ -186,7 +205,7 @@ func TestStickyConcurrent(t *testing.T) {
 					t.Errorf("partition %d out of range", p)
 					return
 				}
-				obs.Appended(topic, p, size)
+				obs.Appended(topic, p, size, i%50 == 49) // a batch fills every 50 records
 				local[p] += size
 			}
 			mu.Lock()
@@ -214,10 +233,10 @@ func TestStickyStateOutlivesTheView(t *testing.T) {
 	s := newTestSticky(100, 9)
 	old := &Topic{Name: "t", Partitions: 8}
 	p := s.Partition(old, nil)
-	s.Appended(old, p, 60)
+	s.Appended(old, p, 60, false)
 	fresh := &Topic{Name: "t", Partitions: 8}
 	equal(t, s.Partition(fresh, nil), p, "the new view's sticky partition")
-	s.Appended(fresh, p, 40)
+	s.Appended(fresh, p, 40, true)
 	if s.Partition(old, nil) == p {
 		t.Fatalf("still on %d after 60 bytes through one view and 40 through the next", p)
 	}
@@ -229,7 +248,7 @@ func TestStickyPartitionersSharingAViewStayApart(t *testing.T) {
 	topic := &Topic{Name: "t", Partitions: 50}
 	pa := a.Partition(topic, nil)
 	pb := b.Partition(topic, nil)
-	a.Appended(topic, pa, 100)
+	a.Appended(topic, pa, 100, true)
 	equal(t, b.Partition(topic, nil), pb, "b's sticky partition, after a filled its batch")
 	if a.Partition(topic, nil) == pa {
 		t.Fatalf("a did not switch after filling its batch")
