@@ -20,9 +20,9 @@ type AppendResult struct {
 	// Filled: the append filled one of the partition's batches, the
 	// record's or, when the record did not fit in what room the open batch
 	// had left, that batch (the record then started the next). A sticky
-	// partitioner waits for this before it switches (the Java client's
-	// allBatchesFull), so that the switch does not leave a batch partly
-	// filled.
+	// partitioner waits for this before it switches (as the Java client's
+	// waits for allBatchesFull), so that the switch does not leave a batch
+	// partly filled.
 	Filled bool
 }
 

@@ -20,14 +20,17 @@ import (
 // one batch at a time instead of trickling records into every partition's
 // batch, which is what makes keyless throughput high.
 //
-// Waiting for a full batch is the Java client's rule (its allBatchesFull).
-// Counting bytes alone switches in the middle of a batch whenever some of
+// Both limits are the Java client's: its partitioner, once a batch's worth
+// has gone to a partition, switches when the partition's last batch is
+// full (allBatchesFull), and at twice that in any case. Counting bytes
+// alone switches in the middle of a batch whenever some of
 // the partition's bytes left early, in a batch that a request took along or
 // whose linger ended: the rest then wait in a batch that no one fills. With
 // as few records in flight as synchronous senders keep, they could all end
-// up waiting out the linger; waiting for a full batch doubled the records
-// per second of the race's 1,000 synchronous senders (bench/). Twice the
-// batch size ends a turn whose batches all leave before they fill.
+// up waiting out the linger; waiting for a full batch more than doubled
+// the records per second of the race's 1,000 synchronous senders (bench/).
+// Twice the batch size ends a turn whose batches all leave before they
+// fill.
 //
 // The returned value also implements Observer (the producer must call it, or
 // the partitioner never switches) and LoadReporter (optional adaptive
