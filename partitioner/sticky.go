@@ -137,7 +137,8 @@ func (s *sticky) Partition(t *Topic, key []byte) int32 {
 }
 
 // Appended counts bytes appended to the topic's sticky partition, and ends
-// its turn when a batch fills once at least batchSize have been. Appends to
+// its turn when a batch fills once at least batchSize have been; at limit
+// (twice batchSize) the count alone ends it, in Partition. Appends to
 // any other partition (keyed records, or a record partitioned just before a
 // concurrent switch) are not counted: they do not fill the sticky batch.
 func (s *sticky) Appended(t *Topic, partition int32, bytes int, filled bool) {
