@@ -29,6 +29,9 @@ type Contender struct {
 	// Floor marks the floor (driver.Floor): it sends nothing, so its
 	// topic is not counted, and the chart leaves it out.
 	Floor bool
+	// Ref, for a contender named gokafka@REF, is the commit whose library
+	// it is built against (library.go); empty for this tree's.
+	Ref string
 }
 
 // Contenders is every client the race knows, in the report's order.
@@ -49,14 +52,18 @@ const Floor = "floor"
 // Baseline is the contender every ratio is against.
 const Baseline = "franz-go"
 
-// ContenderByName finds a contender.
+// ContenderByName finds a contender: one of Contenders, or gokafka@REF
+// (library.go).
 func ContenderByName(name string) (Contender, error) {
 	for _, c := range Contenders {
 		if c.Name == name {
 			return c, nil
 		}
 	}
-	return Contender{}, fmt.Errorf("unknown client %q", name)
+	if c, ok := atRef(name); ok {
+		return c, nil
+	}
+	return Contender{}, fmt.Errorf("unknown client %q (gokafka@REF names the gokafka client on the library at commit REF)", name)
 }
 
 // supports says whether c can run w at all: ProducerPerformance has
@@ -65,15 +72,33 @@ func (c Contender) supports(w Workload) bool {
 	return !c.Java || (w.KeySize == 0 && w.Senders == 0)
 }
 
+// plainName is c's name as a file or topic name may hold it: a name at a
+// ref (gokafka@origin/main) has characters neither takes, which become '_'.
+func (c Contender) plainName() string {
+	return strings.Map(func(r rune) rune {
+		if 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '.' || r == '_' || r == '-' {
+			return r
+		}
+		return '_'
+	}, c.Name)
+}
+
 // build compiles a Go contender into dir and returns the binary's path.
 func (c Contender) build(ctx context.Context, moduleDir, dir string) (string, error) {
-	out := filepath.Join(dir, c.Name)
+	out := filepath.Join(dir, c.plainName())
 	args := []string{"build", "-o", out}
 	if c.Tags != "" {
 		args = append(args, "-tags", c.Tags)
 	}
 	cmd := exec.CommandContext(ctx, "go", append(args, c.Package)...)
 	cmd.Dir = moduleDir
+	if c.Ref != "" {
+		work, err := c.workspaceAt(ctx, moduleDir, dir)
+		if err != nil {
+			return "", err
+		}
+		cmd.Env = append(os.Environ(), "GOWORK="+work)
+	}
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		needs := ""
 		if c.Needs != "" {

@@ -134,6 +134,15 @@ func Race(ctx context.Context, o Options) (*Results, error) {
 			res.Skipped = append(res.Skipped, c.Name+": no Java classpath (run with -java)")
 			continue
 		case !c.Java:
+			if c.Ref != "" {
+				pinned, err := c.pinned(ctx, o.ModuleDir)
+				if err != nil {
+					res.Skipped = append(res.Skipped, c.Name+": "+firstLine(err.Error()))
+					fmt.Fprintf(o.Log, "skipping %v\n", err)
+					continue
+				}
+				c = pinned
+			}
 			bin, err := c.build(ctx, o.ModuleDir, o.WorkDir)
 			if err != nil {
 				res.Skipped = append(res.Skipped, c.Name+": "+firstLine(err.Error()))
@@ -174,7 +183,7 @@ func Race(ctx context.Context, o Options) (*Results, error) {
 // runs the client, and checks the topic's count.
 func oneRun(ctx context.Context, o Options, round int, w Workload, c Contender, binary, brokerBinary, payloads string) (run Run) {
 	run = Run{Round: round, Workload: w.Name, Client: c.Name, Requests: -1,
-		Topic: fmt.Sprintf("race-%s-%s-%d-%d", w.Name, c.Name, round, time.Now().UnixNano())}
+		Topic: fmt.Sprintf("race-%s-%s-%d-%d", w.Name, c.plainName(), round, time.Now().UnixNano())}
 	run.Records = o.Records
 	if w.Rate > 0 {
 		run.Records = o.LatencyRecords

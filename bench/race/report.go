@@ -66,7 +66,7 @@ func writeIntro(md *strings.Builder, all []*Results) {
 	md.WriteString("Values come from a ring of 16,384 random values (1.6 MB, more than any batch), so no batch repeats a value for a codec to find. ")
 	md.WriteString("What a codec does find is each record's framing, a few bytes that repeat from record to record: zstd shrinks such a batch by about 6% and lz4 by under 1%, and those short matches keep both searching the whole batch. That search, on a 64 KiB batch of such records (`BenchmarkCompressRandomValues` in compression/), costs about 0.4 µs a record with pierrec/lz4's fastest level, the LZ4 of franz-go, sarama and kafka-go, and 0.18 µs with gokafka's own LZ4 compressor; and about 1.5 µs with klauspost's zstd at its default level, which every other pure-Go client here uses (most of what franz-go spends on the zstd workload), and 0.35 µs with gokafka's own zstd compressor. ")
 	md.WriteString("The Java producer is Apache Kafka's `ProducerPerformance` (kafka-producer-perf-test) with `--payload-file`: 16,384 lines of 100 random bytes in 1..127 (the most random text its UTF-8 reading keeps), so its values themselves compress a little under zstd where the Go clients' do not; it has neither keys nor concurrent senders, so it runs the other workloads only, and reports latency in whole milliseconds.\n\n")
-	md.WriteString("Rerun:\n\n```\nmake bench-race                                   # embedded broker, Go clients\ngo run ./bench/cmd/race -java                     # and the Java producer\ngo run ./bench/cmd/race -java -kafka              # on a real Kafka that integration/kafka/broker.sh starts\ngo run ./bench/cmd/race -records 200000 -rounds 5 -clients gokafka,franz-go -workloads nokey,zstd\n```\n\n")
+	md.WriteString("Rerun:\n\n```\nmake bench-race                                   # embedded broker, Go clients\ngo run ./bench/cmd/race -java                     # and the Java producer\ngo run ./bench/cmd/race -java -kafka              # on a real Kafka that integration/kafka/broker.sh starts\ngo run ./bench/cmd/race -records 200000 -rounds 5 -clients gokafka,franz-go -workloads nokey,zstd\ngo run ./bench/cmd/race -rounds 10 -clients gokafka,gokafka@HEAD~1,franz-go   # a change against its parent commit\n```\n\n")
 	md.WriteString("confluent-kafka-go needs cgo and a C compiler (it builds with `-tags confluent`); without one, the race skips it and says so. The runs behind every table are in `bench/results/`.\n\n")
 }
 
@@ -202,7 +202,8 @@ func writeSettings(md *strings.Builder, all []*Results) {
 	md.WriteString("\n")
 }
 
-// clientNames is every client in any results, in the race's order.
+// clientNames is every client in any results, in the race's order, then
+// those built at another commit (gokafka@REF) as the results list them.
 func clientNames(all []*Results) []string {
 	seen := map[string]bool{}
 	for _, r := range all {
@@ -214,6 +215,15 @@ func clientNames(all []*Results) []string {
 	for _, c := range Contenders {
 		if seen[c.Name] {
 			names = append(names, c.Name)
+			delete(seen, c.Name)
+		}
+	}
+	for _, r := range all {
+		for _, c := range r.Clients {
+			if seen[c] {
+				names = append(names, c)
+				delete(seen, c)
+			}
 		}
 	}
 	return names
@@ -229,6 +239,9 @@ func clientVersion(all []*Results, name string) string {
 			switch {
 			case name == "java":
 				return "org.apache.kafka:kafka-tools 4.3.1 (kafka-clients 4.3.1), ProducerPerformance"
+			case strings.Contains(name, refSeparator):
+				c, _ := atRef(name)
+				return "this repository's library at " + c.Ref + ", in the gokafka client" + commits(all)
 			case run.Version == "(devel)" || run.Version == "":
 				return "this repository" + commits(all)
 			default:

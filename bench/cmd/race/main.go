@@ -8,6 +8,10 @@
 //	go run ./bench/cmd/race                      # embedded broker, Go clients
 //	go run ./bench/cmd/race -java -kafka         # real Kafka from broker.sh, Java too
 //	go run ./bench/cmd/race -render              # rewrite RESULTS.md only
+//
+// A change is measured against its parent in one race, their rounds
+// interleaved: -clients gokafka,gokafka@HEAD~1,franz-go builds the gokafka
+// client once on this tree's library and once on the parent commit's.
 package main
 
 import (
@@ -34,7 +38,7 @@ func main() {
 
 func run() error {
 	var (
-		clients        = flag.String("clients", "gokafka,franz-go,sarama,kafka-go,confluent-kafka-go,floor", "clients to race, comma-separated (java with -java; floor is the harness alone)")
+		clients        = flag.String("clients", "gokafka,franz-go,sarama,kafka-go,confluent-kafka-go,floor", "clients to race, comma-separated (java with -java; floor is the harness alone; gokafka@REF is the gokafka client on the library at git commit REF, to race a change against its parent)")
 		workloads      = flag.String("workloads", "nokey,key16,lz4,zstd,senders,senders5k,latency", "workloads, comma-separated")
 		rounds         = flag.Int("rounds", 3, "interleaved rounds")
 		records        = flag.Int("records", 1_000_000, "records per throughput run")
