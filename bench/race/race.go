@@ -1,7 +1,6 @@
 package race
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -345,14 +344,13 @@ func ModuleDir(ctx context.Context) (string, error) {
 // RESULTS.md and the charts) does not count as a change: a race on one
 // broker right after one on another finds the first's output written.
 func commitOf(ctx context.Context, dir string) string {
-	out, err := exec.CommandContext(ctx, "git", "-C", dir, "rev-parse", "--short", "HEAD").Output()
+	commit, err := gitOutput(ctx, dir, "rev-parse", "--short", "HEAD")
 	if err != nil {
 		return ""
 	}
-	commit := strings.TrimSpace(string(out))
-	changed, err := exec.CommandContext(ctx, "git", "-C", dir, "status", "--porcelain", "--untracked-files=no", "--",
-		":(top)", ":(top,exclude)bench/results", ":(top,exclude)bench/RESULTS.md", ":(top,exclude)bench/race-*.svg").Output()
-	if err != nil || len(bytes.TrimSpace(changed)) > 0 {
+	changed, err := gitOutput(ctx, dir, "status", "--porcelain", "--untracked-files=no", "--",
+		":(top)", ":(top,exclude)bench/results", ":(top,exclude)bench/RESULTS.md", ":(top,exclude)bench/race-*.svg")
+	if err != nil || changed != "" {
 		commit += "-dirty"
 	}
 	return commit
