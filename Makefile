@@ -14,7 +14,9 @@
 #                rewrites it)
 # make bench-race  the producer race (bench/cmd/race): every client in its
 #                own process on the embedded broker, writing bench/RESULTS.md;
-#                RACE_FLAGS: e.g. -java -kafka -records 200000 (see its -h)
+#                RACE_FLAGS: e.g. -java -kafka -records 200000 (see its -h);
+#                -clients gokafka,gokafka@HEAD~1,franz-go races a change
+#                against its parent commit
 # make install-check  go install kprod from a release rehearsed in a module
 #                proxy on disk (scripts/install-check.sh)
 

@@ -4,7 +4,9 @@
 // RSS, its throughput, and the Produce requests it needed. Rounds are
 // interleaved (every client once per round) so that a noisy machine weighs
 // on every client alike, and every run is checked against the topic's high
-// watermarks before it counts.
+// watermarks before it counts. The contender gokafka@REF (library.go)
+// races this repository's library at another commit, to measure a change
+// against its parent in the same rounds.
 package race
 
 import (
