@@ -303,6 +303,9 @@ func (r Run) cpuPerRecord() float64 {
 	return float64(r.CPU.Microseconds()) / float64(r.Records)
 }
 
+// p99 is the run's p99 latency in nanoseconds, 0 where it has none.
+func (r Run) p99() float64 { return float64(r.P99) }
+
 func (r Run) recordsPerSec() float64 {
 	if r.Elapsed <= 0 {
 		return 0

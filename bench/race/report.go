@@ -174,6 +174,7 @@ func writeBroker(md *strings.Builder, r *Results, chart string) {
 	if len(failures) > 0 {
 		md.WriteString("Runs that failed and are left out of the medians:\n\n" + strings.Join(failures, "\n") + "\n\n")
 	}
+	writeAgainstRefs(md, r)
 }
 
 // writeSettings lists each client's own configuration as its anchors run

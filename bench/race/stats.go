@@ -24,13 +24,7 @@ type cell struct {
 // cellOf summarizes client's runs of workload in r.
 func cellOf(r *Results, workload, client string) cell {
 	var c cell
-	var cpu, rate, rss, reqs, p50, p99, ratios, p99Ratios []float64
-	baseline := map[int]Run{}
-	for _, run := range r.Runs {
-		if run.Workload == workload && run.Client == Baseline && run.Err == "" {
-			baseline[run.Round] = run
-		}
-	}
+	var cpu, rate, rss, reqs, p50, p99 []float64
 	for _, run := range r.Runs {
 		if run.Workload != workload || run.Client != client {
 			continue
@@ -48,22 +42,39 @@ func cellOf(r *Results, workload, client string) cell {
 		}
 		p50 = append(p50, float64(run.P50))
 		p99 = append(p99, float64(run.P99))
-		b, ok := baseline[run.Round]
-		if ok && b.cpuPerRecord() > 0 {
-			ratios = append(ratios, run.cpuPerRecord()/b.cpuPerRecord())
-		}
-		if ok && run.P99 > 0 && b.P99 > 0 {
-			p99Ratios = append(p99Ratios, float64(run.P99)/float64(b.P99))
-		}
 	}
 	c.cpuPerRecord, c.recordsPerS, c.maxRSS = median(cpu), median(rate), median(rss)
-	c.ratio, c.p99Ratio = median(ratios), median(p99Ratios)
+	c.ratio = median(perRound(r, workload, client, Baseline, Run.cpuPerRecord))
+	c.p99Ratio = median(perRound(r, workload, client, Baseline, Run.p99))
 	c.requestsPerM = -1
 	if len(reqs) > 0 {
 		c.requestsPerM = median(reqs)
 	}
 	c.p50, c.p99 = time.Duration(median(p50)), time.Duration(median(p99))
 	return c
+}
+
+// perRound pairs a's and b's good runs of workload round by round: for
+// each round where both have one with a positive metric, a's metric over
+// b's. A ratio within a round is what the race measures, the machine's
+// load being the same for both; across rounds it is not.
+func perRound(r *Results, workload, a, b string, metric func(Run) float64) []float64 {
+	of := map[int]float64{}
+	for _, run := range r.Runs {
+		if run.Workload == workload && run.Client == b && run.Err == "" {
+			of[run.Round] = metric(run)
+		}
+	}
+	var ratios []float64
+	for _, run := range r.Runs {
+		if run.Workload != workload || run.Client != a || run.Err != "" {
+			continue
+		}
+		if m, theirs := metric(run), of[run.Round]; m > 0 && theirs > 0 {
+			ratios = append(ratios, m/theirs)
+		}
+	}
+	return ratios
 }
 
 // median of xs; 0 for none.
