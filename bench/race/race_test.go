@@ -65,19 +65,9 @@ func TestRaceEndToEnd(t *testing.T) {
 	}
 
 	out := t.TempDir()
-	resultsDir := filepath.Join(out, "results")
-	if err := WriteResults(resultsDir, res); err != nil {
-		t.Fatal(err)
-	}
-	if err := Render(resultsDir, out); err != nil {
-		t.Fatal(err)
-	}
-	md, err := os.ReadFile(filepath.Join(out, "RESULTS.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	md := render(t, res, out)
 	for _, want := range []string{"| gokafka | ", "| franz-go | ", "| floor | ", "1.00x", "### 1,000 synchronous senders", "race-embedded.svg", "| floor vs franz-go |"} {
-		if !strings.Contains(string(md), want) {
+		if !strings.Contains(md, want) {
 			t.Errorf("RESULTS.md lacks %q:\n%s", want, md)
 		}
 	}
@@ -142,18 +132,8 @@ func TestRaceCountsRequestsOnARunningBroker(t *testing.T) {
 	}
 
 	// The report says who counted them.
-	out := t.TempDir()
-	if err := WriteResults(filepath.Join(out, "results"), res); err != nil {
-		t.Fatal(err)
-	}
-	if err := Render(filepath.Join(out, "results"), out); err != nil {
-		t.Fatal(err)
-	}
-	md, err := os.ReadFile(filepath.Join(out, "RESULTS.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := "Produce requests are counted by the broker:"; !strings.Contains(string(md), want) {
+	md := render(t, res, t.TempDir())
+	if want := "Produce requests are counted by the broker:"; !strings.Contains(md, want) {
 		t.Errorf("RESULTS.md does not say %q:\n%s", want, md)
 	}
 }
@@ -169,6 +149,23 @@ func raceSetup(t *testing.T) (context.Context, string) {
 		t.Fatal(err)
 	}
 	return ctx, moduleDir
+}
+
+// render writes res into out as the race does (results file, RESULTS.md,
+// charts) and returns RESULTS.md.
+func render(t *testing.T, res *Results, out string) string {
+	t.Helper()
+	if err := WriteResults(filepath.Join(out, "results"), res); err != nil {
+		t.Fatal(err)
+	}
+	if err := Render(filepath.Join(out, "results"), out); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(out, "RESULTS.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(md)
 }
 
 func contendersNamed(t *testing.T, names ...string) []Contender {
