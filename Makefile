@@ -16,7 +16,8 @@
 #                own process on the embedded broker, writing bench/RESULTS.md;
 #                RACE_FLAGS: e.g. -java -kafka -records 200000 (see its -h);
 #                -clients gokafka,gokafka@HEAD~1,franz-go races a change
-#                against its parent commit
+#                against its parent commit; -instructions counts
+#                instructions per record under valgrind instead
 # make install-check  go install kprod from a release rehearsed in a module
 #                proxy on disk (scripts/install-check.sh)
 

@@ -139,11 +139,25 @@ func runProcess(cmd *exec.Cmd) (stdout []byte, cpu time.Duration, rss int64, err
 
 // runGo runs a Go contender's binary for one run.
 func runGo(ctx context.Context, binary string, s driver.Settings) (measured, error) {
+	return runGoWith(ctx, binary, s, nil, "")
+}
+
+// runGoWith runs a Go contender's binary for one run with env added to
+// the race's environment and, when wrapper is set, as the last argument
+// of the wrapper command and its arguments (instructions.go's callgrind).
+func runGoWith(ctx context.Context, binary string, s driver.Settings, env []string, wrapper string, args ...string) (measured, error) {
 	text, err := s.Encode()
 	if err != nil {
 		return measured{}, err
 	}
-	out, cpu, rss, err := runProcess(exec.CommandContext(ctx, binary, "-settings", text))
+	cmd := exec.CommandContext(ctx, binary, "-settings", text)
+	if wrapper != "" {
+		cmd = exec.CommandContext(ctx, wrapper, append(args, binary, "-settings", text)...)
+	}
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
+	out, cpu, rss, err := runProcess(cmd)
 	if err != nil {
 		return measured{}, err
 	}

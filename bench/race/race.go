@@ -42,6 +42,11 @@ type Options struct {
 	Java          string
 	JavaClasspath string
 
+	// Instructions counts each Go client's instructions per record under
+	// callgrind instead of timing it (instructions.go); the Java producer
+	// is not counted.
+	Instructions bool
+
 	// RunTimeout bounds one client process.
 	RunTimeout time.Duration
 	// Log receives progress, one line per run.
@@ -62,6 +67,12 @@ type Run struct {
 	P50      time.Duration `json:"p50,omitempty"`
 	P99      time.Duration `json:"p99,omitempty"`
 	Requests int64         `json:"requests"` // Produce requests, -1 if unknown
+	// Instructions is what a record cost in a race that counts them
+	// (Options.Instructions): the instructions the client process
+	// executed per record in steady state. CPU, RSS, elapsed time and
+	// latency are then those of the full run under callgrind, and
+	// Requests those of both runs.
+	Instructions float64 `json:"instructions,omitempty"`
 	// Produced is what the client says it sent, Counted what the topic's
 	// high watermarks add up to.
 	Produced int   `json:"produced"`
@@ -91,6 +102,9 @@ type Results struct {
 	// BrokerCountsRequests: a real broker counted the runs' Produce
 	// requests (Options.ProduceRequests), not the clients themselves.
 	BrokerCountsRequests bool `json:"broker_counts_requests,omitempty"`
+	// Instructions: the race counted instructions (Options.Instructions)
+	// and timed nothing worth reporting.
+	Instructions bool `json:"instructions,omitempty"`
 }
 
 // Race runs every workload through every client, Rounds times,
@@ -109,7 +123,12 @@ func Race(ctx context.Context, o Options) (*Results, error) {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
-	res := &Results{Broker: o.BrokerName, Started: time.Now().UTC(), Rounds: o.Rounds, Records: o.Records, Latency: o.LatencyRecords}
+	if o.Instructions {
+		if err := checkCountTool(); err != nil {
+			return nil, err
+		}
+	}
+	res := &Results{Broker: o.BrokerName, Started: time.Now().UTC(), Rounds: o.Rounds, Records: o.Records, Latency: o.LatencyRecords, Instructions: o.Instructions}
 	res.Machine = describeMachine(o.Java)
 	res.BrokerCountsRequests = len(o.Brokers) > 0 && o.ProduceRequests != nil
 	res.Commit = commitOf(ctx, o.ModuleDir)
@@ -129,6 +148,9 @@ func Race(ctx context.Context, o Options) (*Results, error) {
 	var clients []Contender
 	for _, c := range o.Clients {
 		switch {
+		case c.Java && o.Instructions:
+			res.Skipped = append(res.Skipped, c.Name+": instructions are counted for the Go clients only")
+			continue
 		case c.Java && (o.Java == "" || o.JavaClasspath == ""):
 			res.Skipped = append(res.Skipped, c.Name+": no Java classpath (run with -java)")
 			continue
@@ -236,9 +258,17 @@ func oneRun(ctx context.Context, o Options, round int, w Workload, c Contender, 
 	runCtx, cancel := context.WithTimeout(ctx, o.RunTimeout)
 	defer cancel()
 	var m measured
-	if c.Java {
+	want := run.Records + warmups(c)
+	switch {
+	case c.Java:
 		m, err = runJava(runCtx, o.Java, o.JavaClasspath, payloads, s)
-	} else {
+	case o.Instructions:
+		var produced int
+		m, produced, run.Instructions, err = countGo(runCtx, o.WorkDir, binary, s)
+		// The shorter run sent its records to the same topic.
+		m.result.Produced = produced
+		want += countedRecords(run.Records) + warmups(c)
+	default:
 		m, err = runGo(runCtx, binary, s)
 	}
 	if err != nil {
@@ -260,7 +290,6 @@ func oneRun(ctx context.Context, o Options, round int, w Workload, c Contender, 
 	if m.result.Failed > 0 {
 		return fail(fmt.Errorf("%d records failed, the first with: %s", m.result.Failed, m.result.FirstError))
 	}
-	want := run.Records + warmups(c)
 	if c.Floor {
 		// It sent nothing: there is no topic to count.
 		if run.Produced != want {
@@ -293,6 +322,10 @@ func warmups(c Contender) int {
 func logRun(w io.Writer, r Run) {
 	if r.Err != "" {
 		fmt.Fprintf(w, "round %d %-8s %-19s FAILED: %s\n", r.Round, r.Workload, r.Client, firstLine(r.Err))
+		return
+	}
+	if r.Instructions != 0 {
+		fmt.Fprintf(w, "round %d %-8s %-19s %6.0f instructions/record\n", r.Round, r.Workload, r.Client, r.Instructions)
 		return
 	}
 	fmt.Fprintf(w, "round %d %-8s %-19s %6.2f µs/record CPU %9.0f records/s %5d MiB RSS p50 %v p99 %v requests %d\n",

@@ -21,14 +21,20 @@ func Render(resultsDir, outDir string) error {
 	}
 	var md strings.Builder
 	writeIntro(&md, all)
+	var timed []*Results
 	for _, r := range all {
+		if r.Instructions {
+			writeInstructions(&md, r)
+			continue
+		}
+		timed = append(timed, r)
 		chart := "race-" + r.Broker + ".svg"
 		if err := os.WriteFile(filepath.Join(outDir, chart), []byte(Chart(r)), 0o644); err != nil {
 			return err
 		}
 		writeBroker(&md, r, chart)
 	}
-	writeTargets(&md, all)
+	writeTargets(&md, timed)
 	writeSettings(&md, all)
 	return os.WriteFile(filepath.Join(outDir, "RESULTS.md"), []byte(md.String()), 0o644)
 }
@@ -66,7 +72,7 @@ func writeIntro(md *strings.Builder, all []*Results) {
 	md.WriteString("Values come from a ring of 16,384 random values (1.6 MB, more than any batch), so no batch repeats a value for a codec to find. ")
 	md.WriteString("What a codec does find is each record's framing, a few bytes that repeat from record to record: zstd shrinks such a batch by about 6% and lz4 by under 1%, and those short matches keep both searching the whole batch. That search, on a 64 KiB batch of such records (`BenchmarkCompressRandomValues` in compression/), costs about 0.4 µs a record with pierrec/lz4's fastest level, the LZ4 of franz-go, sarama and kafka-go, and 0.18 µs with gokafka's own LZ4 compressor; and about 1.5 µs with klauspost's zstd at its default level, which every other pure-Go client here uses (most of what franz-go spends on the zstd workload), and 0.35 µs with gokafka's own zstd compressor. ")
 	md.WriteString("The Java producer is Apache Kafka's `ProducerPerformance` (kafka-producer-perf-test) with `--payload-file`: 16,384 lines of 100 random bytes in 1..127 (the most random text its UTF-8 reading keeps), so its values themselves compress a little under zstd where the Go clients' do not; it has neither keys nor concurrent senders, so it runs the other workloads only, and reports latency in whole milliseconds.\n\n")
-	md.WriteString("Rerun:\n\n```\nmake bench-race                                   # embedded broker, Go clients\ngo run ./bench/cmd/race -java                     # and the Java producer\ngo run ./bench/cmd/race -java -kafka              # on a real Kafka that integration/kafka/broker.sh starts\ngo run ./bench/cmd/race -records 200000 -rounds 5 -clients gokafka,franz-go -workloads nokey,zstd\ngo run ./bench/cmd/race -rounds 10 -clients gokafka,gokafka@HEAD~1,franz-go   # a change against its parent commit\n```\n\n")
+	md.WriteString("Rerun:\n\n```\nmake bench-race                                   # embedded broker, Go clients\ngo run ./bench/cmd/race -java                     # and the Java producer\ngo run ./bench/cmd/race -java -kafka              # on a real Kafka that integration/kafka/broker.sh starts\ngo run ./bench/cmd/race -records 200000 -rounds 5 -clients gokafka,franz-go -workloads nokey,zstd\ngo run ./bench/cmd/race -rounds 10 -clients gokafka,gokafka@HEAD~1,franz-go   # a change against its parent commit\ngo run ./bench/cmd/race -instructions -rounds 2 -records 400000 -clients gokafka,franz-go,floor   # instructions per record, under valgrind\n```\n\n")
 	md.WriteString("confluent-kafka-go needs cgo and a C compiler (it builds with `-tags confluent`); without one, the race skips it and says so. The runs behind every table are in `bench/results/`.\n\n")
 }
 
@@ -165,6 +171,12 @@ func writeBroker(md *strings.Builder, r *Results, chart string) {
 	}
 	md.WriteString("Records/s is measured by the client from its first measured record to the last ack; for the Java producer it is ProducerPerformance's own figure, which includes connecting.\n\n")
 
+	writeFailures(md, r)
+	writeAgainstRefs(md, r)
+}
+
+// writeFailures lists r's failed runs, which no median counts.
+func writeFailures(md *strings.Builder, r *Results) {
 	var failures []string
 	for _, run := range r.Runs {
 		if run.Err != "" {
@@ -174,7 +186,6 @@ func writeBroker(md *strings.Builder, r *Results, chart string) {
 	if len(failures) > 0 {
 		md.WriteString("Runs that failed and are left out of the medians:\n\n" + strings.Join(failures, "\n") + "\n\n")
 	}
-	writeAgainstRefs(md, r)
 }
 
 // writeSettings lists each client's own configuration as its anchors run
@@ -278,7 +289,7 @@ func commits(all []*Results) string {
 	var each []string
 	for _, r := range all {
 		if r.Commit != "" {
-			each = append(each, fmt.Sprintf("%s (%s)", r.Commit, r.Broker))
+			each = append(each, fmt.Sprintf("%s (%s)", r.Commit, r.name()))
 		}
 	}
 	return " at " + strings.Join(each, ", ")

@@ -21,6 +21,10 @@ func TestCommitsNamesEachRaceWhenTheyDiffer(t *testing.T) {
 	if got, want := commits(differ), " at abc (embedded), abc-dirty (kafka)"; got != want {
 		t.Errorf("two commits: %q, want %q", got, want)
 	}
+	counted := []*Results{{Broker: "embedded", Commit: "abc"}, {Broker: "embedded", Instructions: true, Commit: "def"}}
+	if got, want := commits(counted), " at abc (embedded), def (embedded-instructions)"; got != want {
+		t.Errorf("a timed and a counted race: %q, want %q", got, want)
+	}
 	if got := commits([]*Results{{Broker: "embedded"}}); got != "" {
 		t.Errorf("outside git: %q, want none", got)
 	}

@@ -8,8 +8,9 @@ import (
 	"sort"
 )
 
-// WriteResults writes one race's runs to dir/BROKER.json, replacing an
-// earlier race on the same broker.
+// WriteResults writes one race's runs to dir/BROKER.json, or
+// dir/BROKER-instructions.json for a race that counted instructions,
+// replacing an earlier race of the same kind on the same broker.
 func WriteResults(dir string, r *Results) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -18,10 +19,20 @@ func WriteResults(dir string, r *Results) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, r.Broker+".json"), append(b, '\n'), 0o644)
+	return os.WriteFile(filepath.Join(dir, r.name()+".json"), append(b, '\n'), 0o644)
 }
 
-// ReadResults reads every results file in dir, embedded first.
+// name tells r's results apart from another kind of race's on the same
+// broker: "embedded", or "embedded-instructions" for a race that counted.
+func (r *Results) name() string {
+	if r.Instructions {
+		return r.Broker + "-instructions"
+	}
+	return r.Broker
+}
+
+// ReadResults reads every results file in dir, embedded first, and the
+// races that timed before those that counted instructions.
 func ReadResults(dir string) ([]*Results, error) {
 	paths, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil {
@@ -40,7 +51,11 @@ func ReadResults(dir string) ([]*Results, error) {
 		all = append(all, &r)
 	}
 	sort.SliceStable(all, func(i, j int) bool {
-		return all[i].Broker == "embedded" && all[j].Broker != "embedded"
+		a, b := all[i], all[j]
+		if a.Instructions != b.Instructions {
+			return !a.Instructions
+		}
+		return a.Broker == "embedded" && b.Broker != "embedded"
 	})
 	return all, nil
 }

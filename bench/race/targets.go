@@ -35,6 +35,9 @@ var sendersScaling = [2]string{"senders", "senders5k"}
 // plus rssHeadroom, Produce requests no more than the baseline's, and,
 // at a fixed rate, p99 latency no worse than the baseline's.
 func writeTargets(md *strings.Builder, all []*Results) {
+	if len(all) == 0 {
+		return
+	}
 	md.WriteString("## Against the targets\n\n")
 	fmt.Fprintf(md, "The performance issue's targets for %s, each against %s in the same race. ", ours, Baseline)
 	fmt.Fprintf(md, "Peak RSS may be the buffer memory (%d MiB) plus %d MiB. ", bufferMemory>>20, rssHeadroom>>20)

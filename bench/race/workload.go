@@ -6,7 +6,9 @@
 // on every client alike, and every run is checked against the topic's high
 // watermarks before it counts. The contender gokafka@REF (library.go)
 // races this repository's library at another commit, to measure a change
-// against its parent in the same rounds.
+// against its parent in the same rounds. With Options.Instructions it
+// counts each Go client's instructions per record under valgrind instead
+// (instructions.go): work, which the machine's load does not move.
 package race
 
 import (

@@ -12,6 +12,9 @@
 // A change is measured against its parent in one race, their rounds
 // interleaved: -clients gokafka,gokafka@HEAD~1,franz-go builds the gokafka
 // client once on this tree's library and once on the parent commit's.
+// -instructions counts instructions per record under valgrind instead of
+// timing the runs: a measure of work that this shared machine's load does
+// not move.
 package main
 
 import (
@@ -48,6 +51,7 @@ func run() error {
 		kafkaState     = flag.String("kafka-state", filepath.Join(os.TempDir(), "gokafka-race-broker"), "KAFKA_STATE_DIR for -kafka")
 		brokers        = flag.String("brokers", "", "race on this running broker instead (host:port,...)")
 		brokerName     = flag.String("broker", "", "the broker's name in the report and its results file (default embedded, kafka with -kafka, brokers with -brokers)")
+		instructions   = flag.Bool("instructions", false, "count each Go client's instructions per record under valgrind's callgrind instead of timing it (results/BROKER-instructions.json)")
 		render         = flag.Bool("render", false, "only rewrite RESULTS.md and the chart from the results files")
 		out            = flag.String("out", "", "write results/, RESULTS.md and the charts here (default: the bench module's directory)")
 	)
@@ -68,7 +72,7 @@ func run() error {
 		return race.Render(resultsDir, outDir)
 	}
 
-	opts := race.Options{Rounds: *rounds, Records: *records, LatencyRecords: *latencyRecords, ModuleDir: moduleDir, Log: os.Stdout}
+	opts := race.Options{Rounds: *rounds, Records: *records, LatencyRecords: *latencyRecords, Instructions: *instructions, ModuleDir: moduleDir, Log: os.Stdout}
 	names := splitList(*clients)
 	if *withJava && !slices.Contains(names, "java") {
 		names = append(names, "java")

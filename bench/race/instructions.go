@@ -1,0 +1,215 @@
+package race
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/gokafka/producer/bench/driver"
+)
+
+// This file is the race's -instructions mode: it counts what a client does
+// per record instead of timing it. On a shared machine a client's CPU time
+// moves by a quarter from run to run; the instructions it executes move by
+// a few percent, so a change or a workload that changes the work shows in
+// one round. What the count cannot see is time spent waiting for memory:
+// the same instructions cost more with 5,000 goroutines' stacks going cold
+// between turns than with 1,000.
+//
+// valgrind's callgrind counts every instruction of the process, all its
+// threads together. Start-up and the warm-up record are the same in any
+// run, so each run is made twice on the same topic, once with a quarter of
+// the records, and the difference is divided by the records the full run
+// had more: a record's cost in steady state.
+
+// countTool is what counts the instructions.
+const countTool = "valgrind"
+
+// countingEnv runs a client with one P, since callgrind runs one thread at
+// a time whatever GOMAXPROCS says, and without the runtime's asynchronous
+// preemption, whose signals callgrind 3.19 aborts on ("vgCallgrind_post_
+// signal: Assertion ... failed") once thousands of goroutines take turns.
+var countingEnv = []string{"GOMAXPROCS=1", "GODEBUG=asyncpreemptoff=1"}
+
+// countedRecords is how many records the shorter of a counted run's two
+// runs sends.
+func countedRecords(records int) int { return max(1, records/4) }
+
+// countGo runs a Go contender's binary twice under callgrind, with a
+// quarter of s's records and then all of them, and returns the full run's
+// result, the records both runs sent (warm-ups included) and the
+// instructions per record between the two.
+func countGo(ctx context.Context, workDir, binary string, s driver.Settings) (m measured, produced int, perRecord float64, err error) {
+	short := s
+	short.Records = countedRecords(s.Records)
+	if short.Records >= s.Records {
+		return measured{}, 0, 0, fmt.Errorf("counting instructions needs at least 2 records a run, not %d", s.Records)
+	}
+	var counts [2]int64
+	for i, settings := range []driver.Settings{short, s} {
+		out := filepath.Join(workDir, fmt.Sprintf("callgrind.%s.%d", filepath.Base(binary), i))
+		m, err = runGoWith(ctx, binary, settings, countingEnv, countTool,
+			"--tool=callgrind", "--callgrind-out-file="+out)
+		if err != nil {
+			return measured{}, 0, 0, fmt.Errorf("under callgrind: %w", err)
+		}
+		if counts[i], err = callgrindTotal(out); err != nil {
+			return measured{}, 0, 0, err
+		}
+		_ = os.Remove(out)
+		produced += m.result.Produced
+	}
+	return m, produced, float64(counts[1]-counts[0]) / float64(s.Records-short.Records), nil
+}
+
+// callgrindTotal reads the instruction count from a callgrind output
+// file: its "totals:" line, or "summary:" in a file cut short of it.
+func callgrindTotal(path string) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	var total int64 = -1
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		for _, key := range []string{"totals:", "summary:"} {
+			if v, ok := strings.CutPrefix(line, key); ok {
+				// One number: the count of the one event, Ir.
+				n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				if err != nil {
+					return 0, fmt.Errorf("%s: %q is not an instruction count", path, line)
+				}
+				if key == "totals:" || total < 0 {
+					total = n
+				}
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
+	if total < 0 {
+		return 0, fmt.Errorf("%s: no totals: or summary: line (not callgrind's output?)", path)
+	}
+	return total, nil
+}
+
+// checkCountTool says why the -instructions mode cannot run here, if it
+// cannot.
+func checkCountTool() error {
+	if _, err := exec.LookPath(countTool); err != nil {
+		return fmt.Errorf("counting instructions needs %s (callgrind), e.g. apt-get install valgrind: %w", countTool, err)
+	}
+	return nil
+}
+
+// Run.instructions is the run's instructions per record, as perRound and
+// the medians take a metric.
+func (r Run) instructions() float64 { return r.Instructions }
+
+// instructionsOf is the median of client's instructions per record on
+// workload in r, and how many good and failed runs it has.
+func instructionsOf(r *Results, workload, client string) (perRecord float64, runs, failed int) {
+	var counts []float64
+	for _, run := range r.Runs {
+		switch {
+		case run.Workload != workload || run.Client != client:
+		case run.Err != "":
+			failed++
+		default:
+			counts = append(counts, run.Instructions)
+		}
+	}
+	return median(counts), len(counts), failed
+}
+
+// writeInstructions reports a race that counted instructions: per workload
+// and client, the median of the instructions per record and its ratio to
+// the baseline's (the median of the per-round ratios), the ratio of 5,000
+// senders to 1,000, and this tree's gokafka against each gokafka@REF.
+func writeInstructions(md *strings.Builder, r *Results) {
+	fmt.Fprintf(md, "## Instructions per record on the %s broker\n\n", r.Broker)
+	fmt.Fprintf(md, "Counted %s, %s; %d rounds; %d records per throughput run, %d per latency run, each run made twice on one topic, the second time with a quarter of the records.\n\n",
+		r.Started.Format("2006-01-02 15:04 UTC"), r.Duration, r.Rounds, r.Records, r.Latency)
+	for _, s := range r.Skipped {
+		fmt.Fprintf(md, "- Not counted: %s\n", s)
+	}
+	if len(r.Skipped) > 0 {
+		md.WriteString("\n")
+	}
+	md.WriteString("Each Go client ran under `valgrind --tool=callgrind`, which counts every instruction the process executes, all its threads and the Go runtime's included, with `GOMAXPROCS=1` (callgrind runs one thread at a time) and the runtime's asynchronous preemption off. ")
+	md.WriteString("A record's cost is the difference between the two runs' counts over the difference in records: start-up and the warm-up record, the same in both, drop out. ")
+	md.WriteString("Counts move by a few percent from run to run where CPU time on this machine moves by a quarter, so one round shows what a change does to the work. ")
+	md.WriteString("They do not show time spent waiting for memory: the same instructions cost more when thousands of goroutines' stacks have gone cold between turns, and a client that allocates for every record pays more in cache misses than its count shows. ")
+	fmt.Fprintf(md, "The %s is built to cost least on two cores: on one P its completion goroutine runs only once the producing goroutine yields, its queue of completions grows long and the garbage collector scans it, so without senders it can count more than a client.\n\n", Floor)
+
+	fmt.Fprintf(md, "Instructions per record (median of rounds), and against %s (median of the per-round ratios):\n\n", Baseline)
+	md.WriteString("| workload |")
+	for _, c := range r.Clients {
+		fmt.Fprintf(md, " %s |", c)
+	}
+	md.WriteString("\n|---|" + strings.Repeat("---:|", len(r.Clients)) + "\n")
+	for _, name := range r.Workloads {
+		w, _ := WorkloadByName(name)
+		fmt.Fprintf(md, "| %s |", w.Title)
+		for _, c := range r.Clients {
+			count, runs, failed := instructionsOf(r, name, c)
+			ratio := median(perRound(r, name, c, Baseline, Run.instructions))
+			switch {
+			case runs == 0 && failed == 0:
+				md.WriteString(" — |")
+			case runs == 0:
+				md.WriteString(" failed |")
+			case c == Baseline || ratio == 0:
+				fmt.Fprintf(md, " %.0f |", count)
+			default:
+				fmt.Fprintf(md, " %.0f (%.2fx) |", count, ratio)
+			}
+		}
+		md.WriteString("\n")
+	}
+	md.WriteString("\n")
+
+	few, many := sendersScaling[0], sendersScaling[1]
+	if slices.Contains(r.Workloads, few) && slices.Contains(r.Workloads, many) {
+		md.WriteString("Instructions per record with 5,000 synchronous senders over those with 1,000:\n\n")
+		md.WriteString("| client | 1,000 senders | 5,000 senders | ratio |\n|---|---:|---:|---:|\n")
+		for _, c := range r.Clients {
+			a, aRuns, _ := instructionsOf(r, few, c)
+			b, bRuns, _ := instructionsOf(r, many, c)
+			if aRuns == 0 || bRuns == 0 || a == 0 {
+				continue
+			}
+			fmt.Fprintf(md, "| %s | %.0f | %.0f | %.2fx |\n", c, a, b, b/a)
+		}
+		md.WriteString("\n")
+	}
+
+	for _, ref := range r.Clients {
+		if !strings.Contains(ref, refSeparator) || !slices.Contains(r.Clients, ours) {
+			continue
+		}
+		fmt.Fprintf(md, "%s's instructions per record against %s's, per-round ratios, median and range:\n\n", ours, ref)
+		md.WriteString("| workload | ratio | lower | p |\n|---|---:|---:|---:|\n")
+		for _, name := range r.Workloads {
+			ratios := perRound(r, name, ours, ref, Run.instructions)
+			if len(ratios) == 0 {
+				continue
+			}
+			w, _ := WorkloadByName(name)
+			lower, decided := lowerRounds(ratios)
+			fmt.Fprintf(md, "| %s | %s | %d of %d | %.2f |\n", w.Title, spread(ratios), lower, len(ratios), signTest(lower, decided))
+		}
+		md.WriteString("\n")
+	}
+	writeFailures(md, r)
+}

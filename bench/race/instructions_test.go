@@ -1,0 +1,201 @@
+package race
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestCallgrindTotal reads the count from callgrind's totals: line, from
+// summary: when a file has no totals:, and refuses a file with neither.
+func TestCallgrindTotal(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	for _, tc := range []struct {
+		name, text string
+		want       int64
+	}{
+		{"both", "version: 1\ncreator: callgrind-3.19.0\nevents: Ir\nsummary: 433108043\nfl=(1) a.go\nfn=(1) main\n3 12\ntotals: 433108043\n", 433108043},
+		{"totals wins", "events: Ir\nsummary: 5\ntotals: 7\n", 7},
+		{"summary only", "events: Ir\nsummary: 42\n", 42},
+	} {
+		got, err := callgrindTotal(write(tc.name, tc.text))
+		if err != nil || got != tc.want {
+			t.Errorf("%s: %d, %v, want %d", tc.name, got, err, tc.want)
+		}
+	}
+	for name, text := range map[string]string{
+		"neither":      "version: 1\nevents: Ir\n",
+		"not a number": "events: Ir\ntotals: 12 34\n",
+	} {
+		if n, err := callgrindTotal(write(name, text)); err == nil {
+			t.Errorf("%s: read %d, want an error", name, n)
+		}
+	}
+	if _, err := callgrindTotal(filepath.Join(dir, "missing")); err == nil {
+		t.Error("a missing file read without an error")
+	}
+}
+
+// TestReportInstructions renders a race that counted instructions: the
+// counts with their ratios to the baseline by round, 5,000 senders against
+// 1,000, gokafka against a gokafka@REF with its sign test, and no CPU
+// tables or targets, which such a race cannot fill.
+func TestReportInstructions(t *testing.T) {
+	ref := ours + refSeparator + "abc1234"
+	r := &Results{
+		Broker: "embedded", Instructions: true, Started: time.Date(2026, 12, 2, 23, 0, 0, 0, time.UTC),
+		Rounds: 2, Records: 400000, Latency: 2000,
+		Clients:   []string{ours, Baseline, Floor, ref},
+		Workloads: []string{"senders", "senders5k"},
+		Skipped:   []string{"java: instructions are counted for the Go clients only"},
+	}
+	counts := map[string][2]float64{ // per client, senders and senders5k
+		ours:     {3200, 2900},
+		Baseline: {5100, 5200},
+		Floor:    {2100, 2100},
+		ref:      {3300, 3000},
+	}
+	for round := 1; round <= 2; round++ {
+		for client, c := range counts {
+			for i, w := range r.Workloads {
+				if round == 2 && w == "senders" && client == ref {
+					r.Runs = append(r.Runs, Run{Round: round, Workload: w, Client: client, Err: "callgrind: killed"})
+					continue
+				}
+				// The second round costs 2% more for everyone: the ratios
+				// by round stay, the medians move.
+				n := c[i] * (1 + 0.02*float64(round-1))
+				r.Runs = append(r.Runs, Run{Round: round, Workload: w, Client: client, Records: 400000, Instructions: n})
+			}
+		}
+	}
+
+	md := render(t, r, t.TempDir())
+	for _, want := range []string{
+		"## Instructions per record on the embedded broker",
+		"- Not counted: java: instructions are counted for the Go clients only",
+		"| workload | gokafka | franz-go | floor | gokafka@abc1234 |",
+		"| 1,000 synchronous senders | 3232 (0.63x) | 5151 | 2121 (0.41x) | 3300 (0.65x) |",
+		"| 5,000 synchronous senders | 2929 (0.56x) | 5252 | 2121 (0.40x) | 3030 (0.58x) |",
+		"| gokafka | 3232 | 2929 | 0.91x |",
+		"| gokafka@abc1234 | 3300 | 3030 | 0.92x |",
+		"| franz-go | 5151 | 5252 | 1.02x |",
+		"| 1,000 synchronous senders | 0.970x (0.97-0.97) | 1 of 1 | 1.00 |",
+		"| 5,000 synchronous senders | 0.967x (0.97-0.97) | 2 of 2 | 0.50 |",
+		"- round 2, senders, gokafka@abc1234: callgrind: killed",
+		"go run ./bench/cmd/race -instructions",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("RESULTS.md lacks %q:\n%s", want, md)
+		}
+	}
+	for _, unwanted := range []string{"## Against the targets", "CPU per record against", "race-embedded.svg"} {
+		if strings.Contains(md, unwanted) {
+			t.Errorf("a race that counted instructions got %q:\n%s", unwanted, md)
+		}
+	}
+}
+
+// TestInstructionsAndTimingKeepTheirOwnResults: a race that counts
+// instructions on a broker does not replace the race that timed runs on
+// it, and the report has both, the timed one first and alone in the
+// targets.
+func TestInstructionsAndTimingKeepTheirOwnResults(t *testing.T) {
+	runs := func(instructions bool) []Run {
+		var out []Run
+		for _, c := range []string{ours, Baseline} {
+			run := Run{Round: 1, Workload: "nokey", Client: c, Records: 1000, CPU: time.Millisecond, MaxRSS: 1 << 20, Elapsed: time.Millisecond, Requests: 1}
+			if instructions {
+				run.Instructions = 1000
+			}
+			out = append(out, run)
+		}
+		return out
+	}
+	out := t.TempDir()
+	for _, counted := range []bool{true, false} {
+		r := &Results{Broker: "embedded", Instructions: counted, Rounds: 1, Records: 1000, Latency: 10,
+			Clients: []string{ours, Baseline}, Workloads: []string{"nokey"}, Runs: runs(counted)}
+		if err := WriteResults(filepath.Join(out, "results"), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"embedded.json", "embedded-instructions.json"} {
+		if _, err := os.Stat(filepath.Join(out, "results", name)); err != nil {
+			t.Errorf("results/%s: %v", name, err)
+		}
+	}
+	if err := Render(filepath.Join(out, "results"), out); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "RESULTS.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := string(b)
+	timed := strings.Index(md, "## On the embedded broker")
+	counted := strings.Index(md, "## Instructions per record on the embedded broker")
+	targets := strings.Index(md, "## Against the targets")
+	if timed < 0 || counted < timed || targets < counted {
+		t.Fatalf("want the timed race, then the counted one, then the targets; at %d, %d, %d:\n%s", timed, counted, targets, md)
+	}
+	if rows := strings.Count(md[targets:], "| embedded | no key, no compression |"); rows != 1 {
+		t.Errorf("the targets hold %d rows for the one timed workload:\n%s", rows, md[targets:])
+	}
+}
+
+// TestRaceCountsInstructions counts gokafka's and the floor's
+// instructions through the whole harness, where valgrind is installed:
+// two runs per client on one topic, whose watermarks hold both.
+func TestRaceCountsInstructions(t *testing.T) {
+	if _, err := exec.LookPath(countTool); err != nil {
+		t.Skipf("%s is not installed", countTool)
+	}
+	ctx, moduleDir := raceSetup(t)
+	w, err := WorkloadByName("senders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	const records = 8000
+	res, err := Race(ctx, Options{
+		Clients: contendersNamed(t, ours, Floor, "java"), Workloads: []Workload{w}, Rounds: 1,
+		Records: records, LatencyRecords: 100, Instructions: true,
+		BrokerName: "embedded", ModuleDir: moduleDir, WorkDir: t.TempDir(), Log: &log,
+	})
+	if err != nil {
+		t.Fatalf("race: %v\n%s", err, log.String())
+	}
+	if !res.Instructions || len(res.Skipped) != 1 || !strings.HasPrefix(res.Skipped[0], "java:") {
+		t.Errorf("instructions %v, skipped %q: want counted, with java skipped", res.Instructions, res.Skipped)
+	}
+	if len(res.Runs) != 2 {
+		t.Fatalf("%d runs, want 2:\n%s", len(res.Runs), log.String())
+	}
+	want := records + countedRecords(records) + 2 // both runs' warm-up records
+	for _, r := range res.Runs {
+		if r.Err != "" {
+			t.Fatalf("%s: %s", r.Client, r.Err)
+		}
+		// A record of 1,000 synchronous senders takes 2,000 to 4,000
+		// instructions; the process's start-up, some hundred million,
+		// would add over 10,000 a record had it not been subtracted.
+		t.Logf("%s: %.0f instructions a record", r.Client, r.Instructions)
+		if r.Instructions < 1000 || r.Instructions > 10000 {
+			t.Errorf("%s: %.0f instructions a record", r.Client, r.Instructions)
+		}
+		if r.Produced != want || (r.Client == ours && r.Counted != int64(want)) {
+			t.Errorf("%s: produced %d, counted %d, want %d", r.Client, r.Produced, r.Counted, want)
+		}
+	}
+}
