@@ -140,12 +140,7 @@ func writeInstructions(md *strings.Builder, r *Results) {
 	fmt.Fprintf(md, "## Instructions per record on the %s broker\n\n", r.Broker)
 	fmt.Fprintf(md, "Counted %s, %s; %d rounds; %d records per throughput run, %d per latency run, each run made twice on one topic, the second time with a quarter of the records.\n\n",
 		r.Started.Format("2006-01-02 15:04 UTC"), r.Duration, r.Rounds, r.Records, r.Latency)
-	for _, s := range r.Skipped {
-		fmt.Fprintf(md, "- Not counted: %s\n", s)
-	}
-	if len(r.Skipped) > 0 {
-		md.WriteString("\n")
-	}
+	writeSkipped(md, r, "Not counted")
 	md.WriteString("Each Go client ran under `valgrind --tool=callgrind`, which counts every instruction the process executes, all its threads and the Go runtime's included, with `GOMAXPROCS=1` (callgrind runs one thread at a time) and the runtime's asynchronous preemption off. ")
 	md.WriteString("A record's cost is the difference between the two runs' counts over the difference in records: start-up and the warm-up record, the same in both, drop out. ")
 	md.WriteString("Counts move by a few percent from run to run where CPU time on this machine moves by a quarter, so one round shows what a change does to the work. ")
@@ -153,31 +148,19 @@ func writeInstructions(md *strings.Builder, r *Results) {
 	fmt.Fprintf(md, "The %s is built to cost least on two cores: on one P its completion goroutine runs only once the producing goroutine yields, its queue of completions grows long and the garbage collector scans it, so without senders it can count more than a client.\n\n", Floor)
 
 	fmt.Fprintf(md, "Instructions per record (median of rounds), and against %s (median of the per-round ratios):\n\n", Baseline)
-	md.WriteString("| workload |")
-	for _, c := range r.Clients {
-		fmt.Fprintf(md, " %s |", c)
-	}
-	md.WriteString("\n|---|" + strings.Repeat("---:|", len(r.Clients)) + "\n")
-	for _, name := range r.Workloads {
-		w, _ := WorkloadByName(name)
-		fmt.Fprintf(md, "| %s |", w.Title)
-		for _, c := range r.Clients {
-			count, runs, failed := instructionsOf(r, name, c)
-			ratio := median(perRound(r, name, c, Baseline, Run.instructions))
-			switch {
-			case runs == 0 && failed == 0:
-				md.WriteString(" — |")
-			case runs == 0:
-				md.WriteString(" failed |")
-			case c == Baseline || ratio == 0:
-				fmt.Fprintf(md, " %.0f |", count)
-			default:
-				fmt.Fprintf(md, " %.0f (%.2fx) |", count, ratio)
-			}
+	writeGrid(md, r, func(workload, client string) string {
+		count, runs, failed := instructionsOf(r, workload, client)
+		ratio := median(perRound(r, workload, client, Baseline, Run.instructions))
+		switch {
+		case runs == 0 && failed == 0:
+			return "—"
+		case runs == 0:
+			return "failed"
+		case client == Baseline || ratio == 0:
+			return fmt.Sprintf("%.0f", count)
 		}
-		md.WriteString("\n")
-	}
-	md.WriteString("\n")
+		return fmt.Sprintf("%.0f (%.2fx)", count, ratio)
+	})
 
 	few, many := sendersScaling[0], sendersScaling[1]
 	if slices.Contains(r.Workloads, few) && slices.Contains(r.Workloads, many) {

@@ -87,38 +87,21 @@ func writeBroker(md *strings.Builder, r *Results, chart string) {
 	fmt.Fprintf(md, "## %s\n\n", title)
 	fmt.Fprintf(md, "Run %s, %s; %d rounds; %d records per throughput run, %d per latency run.\n\n",
 		r.Started.Format("2006-01-02 15:04 UTC"), r.Duration, r.Rounds, r.Records, r.Latency)
-	for _, s := range r.Skipped {
-		fmt.Fprintf(md, "- Not raced: %s\n", s)
-	}
-	if len(r.Skipped) > 0 {
-		md.WriteString("\n")
-	}
+	writeSkipped(md, r, "Not raced")
 	fmt.Fprintf(md, "![CPU per record and throughput per client](%s)\n\n", chart)
 
 	// The headline: CPU ratios against the baseline, workload by client.
 	fmt.Fprintf(md, "CPU per record against %s (median of per-round ratios; below 1 is less CPU):\n\n", Baseline)
-	md.WriteString("| workload |")
-	for _, c := range r.Clients {
-		fmt.Fprintf(md, " %s |", c)
-	}
-	md.WriteString("\n|---|" + strings.Repeat("---:|", len(r.Clients)) + "\n")
-	for _, name := range r.Workloads {
-		w, _ := WorkloadByName(name)
-		fmt.Fprintf(md, "| %s |", w.Title)
-		for _, c := range r.Clients {
-			cl := cellOf(r, name, c)
-			switch {
-			case cl.runs == 0 && cl.failed == 0:
-				md.WriteString(" — |")
-			case cl.runs == 0 || cl.ratio == 0:
-				md.WriteString(" n/a |")
-			default:
-				fmt.Fprintf(md, " %.2fx |", cl.ratio)
-			}
+	writeGrid(md, r, func(workload, client string) string {
+		cl := cellOf(r, workload, client)
+		switch {
+		case cl.runs == 0 && cl.failed == 0:
+			return "—"
+		case cl.runs == 0 || cl.ratio == 0:
+			return "n/a"
 		}
-		md.WriteString("\n")
-	}
-	md.WriteString("\n")
+		return fmt.Sprintf("%.2fx", cl.ratio)
+	})
 
 	for _, name := range r.Workloads {
 		w, _ := WorkloadByName(name)
@@ -173,6 +156,35 @@ func writeBroker(md *strings.Builder, r *Results, chart string) {
 
 	writeFailures(md, r)
 	writeAgainstRefs(md, r)
+}
+
+// writeSkipped lists the clients r could not run, each after what.
+func writeSkipped(md *strings.Builder, r *Results, what string) {
+	for _, s := range r.Skipped {
+		fmt.Fprintf(md, "- %s: %s\n", what, s)
+	}
+	if len(r.Skipped) > 0 {
+		md.WriteString("\n")
+	}
+}
+
+// writeGrid writes a table of r's workloads by its clients, each cell what
+// cell says of that workload and client.
+func writeGrid(md *strings.Builder, r *Results, cell func(workload, client string) string) {
+	md.WriteString("| workload |")
+	for _, c := range r.Clients {
+		fmt.Fprintf(md, " %s |", c)
+	}
+	md.WriteString("\n|---|" + strings.Repeat("---:|", len(r.Clients)) + "\n")
+	for _, name := range r.Workloads {
+		w, _ := WorkloadByName(name)
+		fmt.Fprintf(md, "| %s |", w.Title)
+		for _, c := range r.Clients {
+			fmt.Fprintf(md, " %s |", cell(name, c))
+		}
+		md.WriteString("\n")
+	}
+	md.WriteString("\n")
 }
 
 // writeFailures lists r's failed runs, which no median counts.
