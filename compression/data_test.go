@@ -58,21 +58,47 @@ var allCodecs = []Codec{None, Gzip, Snappy, LZ4, Zstd}
 // ahead as it does on random bytes alone; an input whose framing never
 // repeated had zstd run some 100 times faster than on a real batch.
 func randomValueRecords(n int, seed uint64) []byte {
+	return randomValueRecordsOf(n, seed, 100)
+}
+
+// randomValueRecordsOf is randomValueRecords with values of valueSize bytes.
+func randomValueRecordsOf(n int, seed uint64, valueSize int) []byte {
 	rng := rand.New(rand.NewPCG(seed, seed^0x5bd1e995))
 	b := make([]byte, 0, n+128)
 	var body []byte
 	for i := 0; len(b) < n; i++ {
-		body = append(body[:0], 0)                 // attributes
-		body = binary.AppendVarint(body, 0)        // timestamp delta
-		body = binary.AppendVarint(body, int64(i)) // offset delta
-		body = binary.AppendVarint(body, -1)       // no key
-		body = binary.AppendVarint(body, 100)      // value length
-		for range 100 {
+		body = append(body[:0], 0)                         // attributes
+		body = binary.AppendVarint(body, 0)                // timestamp delta
+		body = binary.AppendVarint(body, int64(i))         // offset delta
+		body = binary.AppendVarint(body, -1)               // no key
+		body = binary.AppendVarint(body, int64(valueSize)) // value length
+		for range valueSize {
 			body = append(body, byte(rng.Uint32()))
 		}
 		body = binary.AppendVarint(body, 0) // no headers
 		b = binary.AppendVarint(b, int64(len(body)))
 		b = append(b, body...)
+	}
+	return b[:n]
+}
+
+// uuidJSONData returns about n bytes of JSON documents that each carry a
+// random UUID and a random 16-digit hex trace ID beside a few words from a
+// fixed vocabulary: compressible text broken by runs that no codec can
+// shrink, where a compressor that skims too eagerly misses the text's
+// matches after each run.
+func uuidJSONData(n int, seed uint64) []byte {
+	rng := rand.New(rand.NewPCG(seed, seed^0x2545f4914f6cdd1d))
+	events := []string{"order", "created", "shipped", "user", "account", "payment"}
+	b := make([]byte, 0, n+256)
+	var u [24]byte
+	for len(b) < n {
+		for i := range u {
+			u[i] = byte(rng.Uint32())
+		}
+		b = fmt.Appendf(b, `{"id":"%x-%x-%x-%x-%x","trace":"%x","event":"%s","amount":%d}`,
+			u[0:4], u[4:6], u[6:8], u[8:10], u[10:16], u[16:24],
+			events[rng.IntN(len(events))], rng.IntN(100000))
 	}
 	return b[:n]
 }
