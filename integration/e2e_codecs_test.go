@@ -7,6 +7,7 @@ package integration
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"testing"
 	"time"
@@ -112,5 +113,61 @@ func TestE2ECodecsAndAcks(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestE2EIncompressibleValues sends values no codec can shrink, with every
+// codec, and reads every byte back. A batch whose compressed form would not
+// fit its buffer goes out uncompressed (record.Builder.Close), as a full
+// batch may; a smaller batch keeps its codec whatever compressing made of
+// it. For LZ4 that is a frame whose blocks are stored as they are, which
+// the broker (lz4-java in Kafka) must read as it reads compressed ones.
+func TestE2EIncompressibleValues(t *testing.T) {
+	seeds := brokers(t)
+	const full, small, perFlush = 1000, 200, 20
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, codec := range []compression.Codec{compression.None, compression.Gzip, compression.Snappy, compression.LZ4, compression.Zstd} {
+		t.Run(codec.String(), func(t *testing.T) {
+			topic := newTopic(t, seeds, e2eCodecPartitions)
+			p := newProducer(t, seeds, func(c *producer.Config) { c.Compression = codec })
+			recs := make([]*producer.Record, full+small)
+			for i := range recs {
+				value := make([]byte, 300)
+				for j := range value {
+					value[j] = byte(rng.Uint32())
+				}
+				recs[i] = &producer.Record{Topic: topic, Value: value,
+					Headers: []producer.Header{{Key: "seq", Value: strconv.AppendInt(nil, int64(i), 10)}}}
+			}
+			// First full batches, then batches of perFlush records, each
+			// a few KiB in a buffer of BatchSize.
+			requireAllAcked(t, produceAll(t, p, recs[:full]))
+			before := p.Stats()
+			for i := full; i < len(recs); i += perFlush {
+				requireAllAcked(t, produceAll(t, p, recs[i:i+perFlush]))
+			}
+			after := p.Stats()
+			in, out := after.UncompressedBytes-before.UncompressedBytes, after.CompressedBytes-before.CompressedBytes
+			t.Logf("%d small batches: %d bytes, %d as sent", after.Batches-before.Batches, in, out)
+			if codec == compression.LZ4 {
+				// What the frame adds around stored blocks: without it,
+				// this test would not reach them.
+				assert.Greater(t, out, in, "lz4 must have stored the small batches' blocks as they are")
+			}
+
+			for _, g := range e2eReadAll(t, seeds, topic, len(recs)) {
+				require.NotEmpty(t, g.Headers, "stored record at %d/%d has no seq header", g.Partition, g.Offset)
+				seq, err := strconv.Atoi(string(g.Headers[0].Value))
+				require.NoError(t, err, "stored record at %d/%d: seq header %q", g.Partition, g.Offset, g.Headers[0].Value)
+				require.True(t, seq >= 0 && seq < len(recs), "stored record at %d/%d: seq %d out of range", g.Partition, g.Offset, seq)
+				what := fmt.Sprintf("record %d at %d/%d", seq, g.Partition, g.Offset)
+				e2eSameRecord(t, recs[seq], g, what)
+				if seq >= full {
+					assert.Equal(t, uint8(codec), g.Compression, "%s: a small batch's codec", what)
+				} else if g.Compression != uint8(codec) {
+					assert.Equal(t, uint8(compression.None), g.Compression, "%s: a full batch's codec, %s or none", what, codec)
+				}
+			}
+		})
 	}
 }
