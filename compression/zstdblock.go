@@ -11,16 +11,16 @@ import (
 //
 // It exists for the same reason as lz4block.go, and searches the same way
 // (matchtable.go): on a 64 KiB batch of records with random values, the
-// race's workload, klauspost's encoder at zstd's default level spent 870
-// µs, 75% of it looking for matches, about 1.4 µs a record and most of
-// what a producer spends on that workload; this one takes 205 µs. The
-// search is LZ4's, with the same table, and one addition: each step first
-// tries, at both positions it looks up, the distance of the last match,
-// for 4 bytes. A match there is written as a repeat
-// offset, which costs a few bits, and the framing of records of one size
-// repeats at one distance. zstd's own acceleration (the step grows every
-// 256 bytes of literals, not 64) looked at more positions and came out
-// both slower and 1% larger on random values: it found fewer repeats.
+// race's workload, klauspost's encoder at zstd's default level spent 870 µs,
+// 75% of it looking for matches, about 1.4 µs a record and most of what a
+// producer spends on that workload; this one takes 205 µs. The search is
+// LZ4's, with the same table, and one addition: each step first tries, at
+// both positions it looks up, the distance of the last match, for 4 bytes. A
+// match there is written as a repeat offset, which costs a few bits, and the
+// framing of records of one size repeats at one distance. zstd's own
+// acceleration (the step grows every 256 bytes of literals, not 64) looked
+// at more positions and came out both slower and 1% larger on random values:
+// it found fewer repeats.
 
 const (
 	// zstdBlockMax is the size of the blocks a frame is cut into. The

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gokafka/producer"
 	"github.com/gokafka/producer/compression"
+	"github.com/gokafka/producer/integration/readback"
 	"github.com/gokafka/producer/partitioner"
 )
 
@@ -51,6 +52,17 @@ func e2eMixedRecords(topic string, n int, now time.Time) []*producer.Record {
 	return recs
 }
 
+// e2eSeq returns the sequence number a stored record carries in its first
+// header, "seq", which must name one of the n records sent.
+func e2eSeq(t *testing.T, g readback.Record, n int) int {
+	t.Helper()
+	require.NotEmpty(t, g.Headers, "stored record at %d/%d has no seq header", g.Partition, g.Offset)
+	seq, err := strconv.Atoi(string(g.Headers[0].Value))
+	require.NoError(t, err, "stored record at %d/%d: seq header %q", g.Partition, g.Offset, g.Headers[0].Value)
+	require.True(t, seq >= 0 && seq < n, "stored record at %d/%d: seq %d out of range", g.Partition, g.Offset, seq)
+	return seq
+}
+
 func TestE2ECodecsAndAcks(t *testing.T) {
 	seeds := brokers(t)
 	codecs := []compression.Codec{compression.None, compression.Gzip, compression.Snappy, compression.LZ4, compression.Zstd}
@@ -76,10 +88,7 @@ func TestE2ECodecsAndAcks(t *testing.T) {
 				seen := make([]bool, len(recs))
 				lastSeq := map[string]int{}
 				for _, g := range got {
-					require.NotEmpty(t, g.Headers, "stored record at %d/%d has no seq header", g.Partition, g.Offset)
-					seq, err := strconv.Atoi(string(g.Headers[0].Value))
-					require.NoError(t, err, "stored record at %d/%d: seq header %q", g.Partition, g.Offset, g.Headers[0].Value)
-					require.True(t, seq >= 0 && seq < len(recs), "stored record at %d/%d: seq %d out of range", g.Partition, g.Offset, seq)
+					seq := e2eSeq(t, g, len(recs))
 					require.False(t, seen[seq], "record %d stored twice", seq)
 					seen[seq] = true
 					r := recs[seq]
@@ -156,10 +165,7 @@ func TestE2EIncompressibleValues(t *testing.T) {
 			}
 
 			for _, g := range e2eReadAll(t, seeds, topic, len(recs)) {
-				require.NotEmpty(t, g.Headers, "stored record at %d/%d has no seq header", g.Partition, g.Offset)
-				seq, err := strconv.Atoi(string(g.Headers[0].Value))
-				require.NoError(t, err, "stored record at %d/%d: seq header %q", g.Partition, g.Offset, g.Headers[0].Value)
-				require.True(t, seq >= 0 && seq < len(recs), "stored record at %d/%d: seq %d out of range", g.Partition, g.Offset, seq)
+				seq := e2eSeq(t, g, len(recs))
 				what := fmt.Sprintf("record %d at %d/%d", seq, g.Partition, g.Offset)
 				e2eSameRecord(t, recs[seq], g, what)
 				if seq >= full {
