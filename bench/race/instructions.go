@@ -43,64 +43,102 @@ func countedRecords(records int) int { return max(1, records/4) }
 
 // countGo runs a Go contender's binary twice under callgrind, with a
 // quarter of s's records and then all of them, and returns the full run's
-// result, the records both runs sent (warm-ups included) and the
-// instructions per record between the two.
-func countGo(ctx context.Context, workDir, binary string, s driver.Settings) (m measured, produced int, perRecord float64, err error) {
+// result, the records both runs sent (warm-ups included) and what a record
+// cost between the two: its instructions and, with a cacheSize, its misses
+// in a simulated last-level cache of that many bytes.
+func countGo(ctx context.Context, workDir, binary string, s driver.Settings, cacheSize int64) (m measured, produced int, per perRecord, err error) {
 	short := s
 	short.Records = countedRecords(s.Records)
 	if short.Records >= s.Records {
-		return measured{}, 0, 0, fmt.Errorf("counting instructions needs at least 2 records a run, not %d", s.Records)
+		return measured{}, 0, perRecord{}, fmt.Errorf("counting instructions needs at least 2 records a run, not %d", s.Records)
 	}
-	var counts [2]int64
+	args := []string{"--tool=callgrind"}
+	if cacheSize != 0 {
+		args = append(args, cacheSimArgs(cacheSize)...)
+	}
+	var totals [2]map[string]int64
 	for i, settings := range []driver.Settings{short, s} {
 		out := filepath.Join(workDir, fmt.Sprintf("callgrind.%s.%d", filepath.Base(binary), i))
-		m, err = runGoWith(ctx, binary, settings, countingEnv, countTool,
-			"--tool=callgrind", "--callgrind-out-file="+out)
+		m, err = runGoWith(ctx, binary, settings, countingEnv, countTool, append(args, "--callgrind-out-file="+out)...)
 		if err != nil {
-			return measured{}, 0, 0, fmt.Errorf("under callgrind: %w", err)
+			return measured{}, 0, perRecord{}, fmt.Errorf("under callgrind: %w", err)
 		}
-		if counts[i], err = callgrindTotal(out); err != nil {
-			return measured{}, 0, 0, err
+		if totals[i], err = callgrindTotals(out); err != nil {
+			return measured{}, 0, perRecord{}, err
 		}
 		_ = os.Remove(out)
 		produced += m.result.Produced
 	}
-	return m, produced, float64(counts[1]-counts[0]) / float64(s.Records-short.Records), nil
+	more := float64(s.Records - short.Records)
+	each := func(event string) float64 { return float64(totals[1][event]-totals[0][event]) / more }
+	per = perRecord{instructions: each("Ir")}
+	if cacheSize != 0 {
+		per.readMisses, per.writeMisses = each("DLmr"), each("DLmw")
+	}
+	return m, produced, per, nil
 }
 
-// callgrindTotal reads the instruction count from a callgrind output
-// file: its "totals:" line, or "summary:" in a file cut short of it.
-func callgrindTotal(path string) (int64, error) {
+// perRecord is what a record cost in steady state, as countGo counts it.
+type perRecord struct {
+	instructions float64
+	// readMisses and writeMisses are data reads and writes that missed
+	// the simulated last-level cache.
+	readMisses, writeMisses float64
+}
+
+// callgrindTotals reads the process's total of each event from a callgrind
+// output file: the "events:" line names them, the "totals:" line counts
+// them ("summary:" in a file cut short of it). Ir, the instructions, is
+// always among them.
+func callgrindTotals(path string) (map[string]int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer f.Close()
-	var total int64 = -1
+	var events, summary, totals []string
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		line := sc.Text()
-		for _, key := range []string{"totals:", "summary:"} {
-			if v, ok := strings.CutPrefix(line, key); ok {
-				// One number: the count of the one event, Ir.
-				n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-				if err != nil {
-					return 0, fmt.Errorf("%s: %q is not an instruction count", path, line)
-				}
-				if key == "totals:" || total < 0 {
-					total = n
-				}
-			}
+		key, value, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		switch key {
+		case "events":
+			events = strings.Fields(value)
+		case "summary":
+			summary = strings.Fields(value)
+		case "totals":
+			totals = strings.Fields(value)
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return 0, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if total < 0 {
-		return 0, fmt.Errorf("%s: no totals: or summary: line (not callgrind's output?)", path)
+	if totals == nil {
+		totals = summary
 	}
-	return total, nil
+	switch {
+	case totals == nil:
+		return nil, fmt.Errorf("%s: no totals: or summary: line (not callgrind's output?)", path)
+	case !slices.Contains(events, "Ir"):
+		return nil, fmt.Errorf("%s: the events: line %q has no instruction count (Ir)", path, strings.Join(events, " "))
+	case len(totals) > len(events):
+		return nil, fmt.Errorf("%s: %d totals for %d events", path, len(totals), len(events))
+	}
+	counts := make(map[string]int64, len(events))
+	for i, event := range events {
+		if i >= len(totals) {
+			break // the format counts the events a list leaves out as zero
+		}
+		n, err := strconv.ParseInt(totals[i], 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s total %q is not a count", path, event, totals[i])
+		}
+		counts[event] = n
+	}
+	return counts, nil
 }
 
 // checkCountTool says why the -instructions mode cannot run here, if it
@@ -137,7 +175,11 @@ func instructionsOf(r *Results, workload, client string) (perRecord float64, run
 // the baseline's (the median of the per-round ratios), the ratio of 5,000
 // senders to 1,000, and this tree's gokafka against each gokafka@REF.
 func writeInstructions(md *strings.Builder, r *Results) {
-	fmt.Fprintf(md, "## Instructions per record on the %s broker\n\n", r.Broker)
+	if r.CacheSize != 0 {
+		fmt.Fprintf(md, "## Instructions and cache misses per record on the %s broker, %s cache\n\n", r.Broker, FormatCacheSize(r.CacheSize))
+	} else {
+		fmt.Fprintf(md, "## Instructions per record on the %s broker\n\n", r.Broker)
+	}
 	fmt.Fprintf(md, "Counted %s, %s; %d rounds; %d records per throughput run, %d per latency run, each run made twice on one topic, the second time with a quarter of the records.\n\n",
 		r.Started.Format("2006-01-02 15:04 UTC"), r.Duration, r.Rounds, r.Records, r.Latency)
 	writeSkipped(md, r, "Not counted")
@@ -193,6 +235,9 @@ func writeInstructions(md *strings.Builder, r *Results) {
 			fmt.Fprintf(md, "| %s | %s | %d of %d | %.2f |\n", w.Title, spread(ratios), lower, len(ratios), signTest(lower, decided))
 		}
 		md.WriteString("\n")
+	}
+	if r.CacheSize != 0 {
+		writeCacheMisses(md, r)
 	}
 	writeFailures(md, r)
 }

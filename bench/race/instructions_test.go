@@ -1,6 +1,7 @@
 package race
 
 import (
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,9 +10,11 @@ import (
 	"time"
 )
 
-// TestCallgrindTotal reads the count from callgrind's totals: line, from
-// summary: when a file has no totals:, and refuses a file with neither.
-func TestCallgrindTotal(t *testing.T) {
+// TestCallgrindTotals reads each event's count from callgrind's totals:
+// line, from summary: when a file has no totals:, with the events a short
+// list leaves out as zero, and refuses a file with neither line, one whose
+// counts do not match its events, or one without the instruction count.
+func TestCallgrindTotals(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, text string) string {
 		path := filepath.Join(dir, name)
@@ -22,26 +25,31 @@ func TestCallgrindTotal(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name, text string
-		want       int64
+		want       map[string]int64
 	}{
-		{"both", "version: 1\ncreator: callgrind-3.19.0\nevents: Ir\nsummary: 433108043\nfl=(1) a.go\nfn=(1) main\n3 12\ntotals: 433108043\n", 433108043},
-		{"totals wins", "events: Ir\nsummary: 5\ntotals: 7\n", 7},
-		{"summary only", "events: Ir\nsummary: 42\n", 42},
+		{"both", "version: 1\ncreator: callgrind-3.19.0\nevents: Ir\nsummary: 433108043\nfl=(1) a.go\nfn=(1) main\n3 12\ntotals: 433108043\n", map[string]int64{"Ir": 433108043}},
+		{"totals wins", "events: Ir\nsummary: 5\ntotals: 7\n", map[string]int64{"Ir": 7}},
+		{"summary only", "events: Ir\nsummary: 42\n", map[string]int64{"Ir": 42}},
+		{"cache simulated", "positions: line\nevents: Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw\nsummary: 438249868 111072343 73096221 1533913 3288198 3031993 479809 2586100 2767975\ntotals: 438249865 111072342 73096221 1533912 3288198 3031993 479808 2586100 2767975\n",
+			map[string]int64{"Ir": 438249865, "Dr": 111072342, "Dw": 73096221, "I1mr": 1533912, "D1mr": 3288198, "D1mw": 3031993, "ILmr": 479808, "DLmr": 2586100, "DLmw": 2767975}},
+		{"short list", "events: Ir DLmr DLmw\ntotals: 10 3\n", map[string]int64{"Ir": 10, "DLmr": 3}},
 	} {
-		got, err := callgrindTotal(write(tc.name, tc.text))
-		if err != nil || got != tc.want {
-			t.Errorf("%s: %d, %v, want %d", tc.name, got, err, tc.want)
+		got, err := callgrindTotals(write(tc.name, tc.text))
+		if err != nil || !maps.Equal(got, tc.want) {
+			t.Errorf("%s: %v, %v, want %v", tc.name, got, err, tc.want)
 		}
 	}
 	for name, text := range map[string]string{
-		"neither":      "version: 1\nevents: Ir\n",
-		"not a number": "events: Ir\ntotals: 12 34\n",
+		"neither":         "version: 1\nevents: Ir\n",
+		"not a number":    "events: Ir Dr\ntotals: 12 x\n",
+		"more than named": "events: Ir\ntotals: 12 34\n",
+		"no instructions": "events: DLmr DLmw\ntotals: 1 2\n",
 	} {
-		if n, err := callgrindTotal(write(name, text)); err == nil {
-			t.Errorf("%s: read %d, want an error", name, n)
+		if counts, err := callgrindTotals(write(name, text)); err == nil {
+			t.Errorf("%s: read %v, want an error", name, counts)
 		}
 	}
-	if _, err := callgrindTotal(filepath.Join(dir, "missing")); err == nil {
+	if _, err := callgrindTotals(filepath.Join(dir, "missing")); err == nil {
 		t.Error("a missing file read without an error")
 	}
 }

@@ -46,6 +46,11 @@ type Options struct {
 	// callgrind instead of timing it (instructions.go); the Java producer
 	// is not counted.
 	Instructions bool
+	// CacheSize, with Instructions, also has callgrind simulate a
+	// last-level data cache of this many bytes and count its misses per
+	// record (cachesim.go): how much memory a record's path touches that
+	// the cache no longer holds. 0 simulates no cache.
+	CacheSize int64
 
 	// RunTimeout bounds one client process.
 	RunTimeout time.Duration
@@ -73,6 +78,11 @@ type Run struct {
 	// latency are then those of the full run under callgrind, and
 	// Requests those of both runs.
 	Instructions float64 `json:"instructions,omitempty"`
+	// CacheReadMisses and CacheWriteMisses are a record's misses in the
+	// simulated last-level cache of a race with a CacheSize, in steady
+	// state as Instructions is.
+	CacheReadMisses  float64 `json:"cache_read_misses,omitempty"`
+	CacheWriteMisses float64 `json:"cache_write_misses,omitempty"`
 	// Produced is what the client says it sent, Counted what the topic's
 	// high watermarks add up to.
 	Produced int   `json:"produced"`
@@ -105,6 +115,9 @@ type Results struct {
 	// Instructions: the race counted instructions (Options.Instructions)
 	// and timed nothing worth reporting.
 	Instructions bool `json:"instructions,omitempty"`
+	// CacheSize is the simulated last-level cache's size in bytes, in a
+	// race that counted instructions with one (Options.CacheSize).
+	CacheSize int64 `json:"cache_size,omitempty"`
 }
 
 // Race runs every workload through every client, Rounds times,
@@ -123,12 +136,21 @@ func Race(ctx context.Context, o Options) (*Results, error) {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
+	if o.CacheSize != 0 {
+		if !o.Instructions {
+			return nil, fmt.Errorf("a simulated cache needs the instruction count (Instructions)")
+		}
+		if err := checkCacheSize(o.CacheSize); err != nil {
+			return nil, err
+		}
+	}
 	if o.Instructions {
 		if err := checkCountTool(); err != nil {
 			return nil, err
 		}
 	}
-	res := &Results{Broker: o.BrokerName, Started: time.Now().UTC(), Rounds: o.Rounds, Records: o.Records, Latency: o.LatencyRecords, Instructions: o.Instructions}
+	res := &Results{Broker: o.BrokerName, Started: time.Now().UTC(), Rounds: o.Rounds, Records: o.Records, Latency: o.LatencyRecords,
+		Instructions: o.Instructions, CacheSize: o.CacheSize}
 	res.Machine = describeMachine(o.Java)
 	res.BrokerCountsRequests = len(o.Brokers) > 0 && o.ProduceRequests != nil
 	res.Commit = commitOf(ctx, o.ModuleDir)
@@ -264,7 +286,9 @@ func oneRun(ctx context.Context, o Options, round int, w Workload, c Contender, 
 		m, err = runJava(runCtx, o.Java, o.JavaClasspath, payloads, s)
 	case o.Instructions:
 		var produced int
-		m, produced, run.Instructions, err = countGo(runCtx, o.WorkDir, binary, s)
+		var per perRecord
+		m, produced, per, err = countGo(runCtx, o.WorkDir, binary, s, o.CacheSize)
+		run.Instructions, run.CacheReadMisses, run.CacheWriteMisses = per.instructions, per.readMisses, per.writeMisses
 		// The shorter run sent its records to the same topic.
 		m.result.Produced = produced
 		want += countedRecords(run.Records) + warmups(c)
@@ -325,7 +349,11 @@ func logRun(w io.Writer, r Run) {
 		return
 	}
 	if r.Instructions != 0 {
-		fmt.Fprintf(w, "round %d %-8s %-19s %6.0f instructions/record\n", r.Round, r.Workload, r.Client, r.Instructions)
+		fmt.Fprintf(w, "round %d %-8s %-19s %6.0f instructions/record", r.Round, r.Workload, r.Client, r.Instructions)
+		if r.CacheReadMisses != 0 || r.CacheWriteMisses != 0 {
+			fmt.Fprintf(w, " %5.1f + %4.1f cache misses/record", r.CacheReadMisses, r.CacheWriteMisses)
+		}
+		fmt.Fprintln(w)
 		return
 	}
 	fmt.Fprintf(w, "round %d %-8s %-19s %6.2f µs/record CPU %9.0f records/s %5d MiB RSS p50 %v p99 %v requests %d\n",

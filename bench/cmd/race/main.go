@@ -14,7 +14,8 @@
 // client once on this tree's library and once on the parent commit's.
 // -instructions counts instructions per record under valgrind instead of
 // timing the runs: a measure of work that this shared machine's load does
-// not move.
+// not move. -cache-sim 16MiB also simulates a last-level cache of that
+// size and counts its misses per record: what the count cannot show.
 package main
 
 import (
@@ -52,6 +53,7 @@ func run() error {
 		brokers        = flag.String("brokers", "", "race on this running broker instead (host:port,...)")
 		brokerName     = flag.String("broker", "", "the broker's name in the report and its results file (default embedded, kafka with -kafka, brokers with -brokers)")
 		instructions   = flag.Bool("instructions", false, "count each Go client's instructions per record under valgrind's callgrind instead of timing it (results/BROKER-instructions.json)")
+		cacheSim       = flag.String("cache-sim", "", "with the instruction count, simulate a last-level cache of this size (a power of two, like 512KiB or 16MiB) and count its misses per record; implies -instructions (results/BROKER-cache-SIZE.json)")
 		render         = flag.Bool("render", false, "only rewrite RESULTS.md and the chart from the results files")
 		out            = flag.String("out", "", "write results/, RESULTS.md and the charts here (default: the bench module's directory)")
 	)
@@ -73,6 +75,12 @@ func run() error {
 	}
 
 	opts := race.Options{Rounds: *rounds, Records: *records, LatencyRecords: *latencyRecords, Instructions: *instructions, ModuleDir: moduleDir, Log: os.Stdout}
+	if *cacheSim != "" {
+		if opts.CacheSize, err = race.ParseCacheSize(*cacheSim); err != nil {
+			return err
+		}
+		opts.Instructions = true
+	}
 	names := splitList(*clients)
 	if *withJava && !slices.Contains(names, "java") {
 		names = append(names, "java")
