@@ -92,18 +92,6 @@ func FormatCacheSize(size int64) string {
 	return fmt.Sprintf("%d bytes", size)
 }
 
-// cacheMissesOf is the median of client's read and write misses per record
-// on workload in r, and how many good runs it has.
-func cacheMissesOf(r *Results, workload, client string) (reads, writes float64, runs int) {
-	var rs, ws []float64
-	for _, run := range r.Runs {
-		if run.Workload == workload && run.Client == client && run.Err == "" {
-			rs, ws = append(rs, run.CacheReadMisses), append(ws, run.CacheWriteMisses)
-		}
-	}
-	return median(rs), median(ws), len(rs)
-}
-
 // writeCacheMisses reports the simulated cache's misses per record.
 func writeCacheMisses(md *strings.Builder, r *Results) {
 	fmt.Fprintf(md, "Each run also simulated a last-level data cache of %s (`valgrind --tool=callgrind --cache-sim=yes --LL=%d,%d,%d`; the first-level caches are this machine's). ",
@@ -112,7 +100,8 @@ func writeCacheMisses(md *strings.Builder, r *Results) {
 	md.WriteString("The simulation is of the client process alone, one thread at a time: the broker, the kernel's socket buffers and other processes share a real cache too.\n\n")
 	md.WriteString("Last-level cache misses per record, reads + writes (medians of rounds):\n\n")
 	writeGrid(md, r, func(workload, client string) string {
-		reads, writes, runs := cacheMissesOf(r, workload, client)
+		reads, runs, _ := medianOf(r, workload, client, func(run Run) float64 { return run.CacheReadMisses })
+		writes, _, _ := medianOf(r, workload, client, func(run Run) float64 { return run.CacheWriteMisses })
 		if runs == 0 {
 			return "—"
 		}

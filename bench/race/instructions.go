@@ -154,20 +154,20 @@ func checkCountTool() error {
 // the medians take a metric.
 func (r Run) instructions() float64 { return r.Instructions }
 
-// instructionsOf is the median of client's instructions per record on
-// workload in r, and how many good and failed runs it has.
-func instructionsOf(r *Results, workload, client string) (perRecord float64, runs, failed int) {
-	var counts []float64
+// medianOf is the median of metric over client's good runs on workload in
+// r, and how many good and failed runs it has.
+func medianOf(r *Results, workload, client string, metric func(Run) float64) (m float64, runs, failed int) {
+	var values []float64
 	for _, run := range r.Runs {
 		switch {
 		case run.Workload != workload || run.Client != client:
 		case run.Err != "":
 			failed++
 		default:
-			counts = append(counts, run.Instructions)
+			values = append(values, metric(run))
 		}
 	}
-	return median(counts), len(counts), failed
+	return median(values), len(values), failed
 }
 
 // writeInstructions reports a race that counted instructions: per workload
@@ -191,7 +191,7 @@ func writeInstructions(md *strings.Builder, r *Results) {
 
 	fmt.Fprintf(md, "Instructions per record (median of rounds), and against %s (median of the per-round ratios):\n\n", Baseline)
 	writeGrid(md, r, func(workload, client string) string {
-		count, runs, failed := instructionsOf(r, workload, client)
+		count, runs, failed := medianOf(r, workload, client, Run.instructions)
 		ratio := median(perRound(r, workload, client, Baseline, Run.instructions))
 		switch {
 		case runs == 0 && failed == 0:
@@ -209,8 +209,8 @@ func writeInstructions(md *strings.Builder, r *Results) {
 		md.WriteString("Instructions per record with 5,000 synchronous senders over those with 1,000:\n\n")
 		md.WriteString("| client | 1,000 senders | 5,000 senders | ratio |\n|---|---:|---:|---:|\n")
 		for _, c := range r.Clients {
-			a, aRuns, _ := instructionsOf(r, few, c)
-			b, bRuns, _ := instructionsOf(r, many, c)
+			a, aRuns, _ := medianOf(r, few, c, Run.instructions)
+			b, bRuns, _ := medianOf(r, many, c, Run.instructions)
 			if aRuns == 0 || bRuns == 0 || a == 0 {
 				continue
 			}
