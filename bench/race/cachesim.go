@@ -92,13 +92,19 @@ func FormatCacheSize(size int64) string {
 	return fmt.Sprintf("%d bytes", size)
 }
 
+// writeCacheMethod says how a race with a simulated cache counted.
+func writeCacheMethod(md *strings.Builder, r *Results) {
+	fmt.Fprintf(md, "Each Go client ran under `valgrind --tool=callgrind --cache-sim=yes --LL=%d,%d,%d`, with `GOMAXPROCS=1` (callgrind runs one thread at a time) and the runtime's asynchronous preemption off, as in a race that counts instructions alone: ",
+		r.CacheSize, cacheWays, cacheLine)
+	fmt.Fprintf(md, "besides the instructions, it counted the data reads and writes that missed a simulated last-level cache of %s (%d-way, %d-byte lines; the first-level caches are this machine's), and a record's cost is the difference between the two runs over the difference in records. ",
+		FormatCacheSize(r.CacheSize), cacheWays, cacheLine)
+	md.WriteString("A read that misses holds up the instructions that need it until memory answers; a write that misses mostly waits in the core's store buffer. ")
+	md.WriteString("The simulation is of the client process alone: the broker, the kernel's socket buffers and other processes share a real cache too.\n\n")
+}
+
 // writeCacheMisses reports the simulated cache's misses per record.
 func writeCacheMisses(md *strings.Builder, r *Results) {
-	fmt.Fprintf(md, "Each run also simulated a last-level data cache of %s (`valgrind --tool=callgrind --cache-sim=yes --LL=%d,%d,%d`; the first-level caches are this machine's). ",
-		FormatCacheSize(r.CacheSize), r.CacheSize, cacheWays, cacheLine)
-	md.WriteString("A read that misses holds up the instructions that need it until memory answers; a write that misses mostly waits in the core's store buffer. ")
-	md.WriteString("The simulation is of the client process alone, one thread at a time: the broker, the kernel's socket buffers and other processes share a real cache too.\n\n")
-	md.WriteString("Last-level cache misses per record, reads + writes (medians of rounds):\n\n")
+	fmt.Fprintf(md, "Misses per record in the simulated %s cache, reads + writes (medians of rounds):\n\n", FormatCacheSize(r.CacheSize))
 	writeGrid(md, r, func(workload, client string) string {
 		reads, runs, _ := medianOf(r, workload, client, func(run Run) float64 { return run.CacheReadMisses })
 		writes, _, _ := medianOf(r, workload, client, func(run Run) float64 { return run.CacheWriteMisses })

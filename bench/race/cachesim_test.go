@@ -61,7 +61,8 @@ func TestRaceRefusesABadCache(t *testing.T) {
 
 // TestReportCacheMisses renders a race that simulated a cache beside one
 // that only counted: each keeps its results file and its section, the
-// counted one first, and the cache's section has the misses by client.
+// counted one first, and the cache's section has the misses by client and
+// an account of its method of its own.
 func TestReportCacheMisses(t *testing.T) {
 	out := t.TempDir()
 	counted := func(cache int64) *Results {
@@ -107,7 +108,13 @@ func TestReportCacheMisses(t *testing.T) {
 			t.Errorf("the cache's section lacks %q:\n%s", want, md[cache:])
 		}
 	}
-	if strings.Contains(md[plain:cache], "cache misses per record") {
+	if !strings.Contains(md[cache:], "; 3 rounds; 400000 records") || roundsOf(&Results{Rounds: 1}) != "1 round" {
+		t.Errorf("rounds miscounted: %q, and one round as %q", md[cache:cache+200], roundsOf(&Results{Rounds: 1}))
+	}
+	if strings.Contains(md[cache:], "is built to cost least") {
+		t.Errorf("the cache's section repeats the counted race's account of its method:\n%s", md[cache:])
+	}
+	if strings.Contains(md[plain:cache], "Misses per record") {
 		t.Errorf("the counted race's section reports cache misses:\n%s", md[plain:cache])
 	}
 }

@@ -180,14 +180,18 @@ func writeInstructions(md *strings.Builder, r *Results) {
 	} else {
 		fmt.Fprintf(md, "## Instructions per record on the %s broker\n\n", r.Broker)
 	}
-	fmt.Fprintf(md, "Counted %s, %s; %d rounds; %d records per throughput run, %d per latency run, each run made twice on one topic, the second time with a quarter of the records.\n\n",
-		r.Started.Format("2006-01-02 15:04 UTC"), r.Duration, r.Rounds, r.Records, r.Latency)
+	fmt.Fprintf(md, "Counted %s, %s; %s; %d records per throughput run, %d per latency run, each run made twice on one topic, the second time with a quarter of the records.\n\n",
+		r.Started.Format("2006-01-02 15:04 UTC"), r.Duration, roundsOf(r), r.Records, r.Latency)
 	writeSkipped(md, r, "Not counted")
-	md.WriteString("Each Go client ran under `valgrind --tool=callgrind`, which counts every instruction the process executes, all its threads and the Go runtime's included, with `GOMAXPROCS=1` (callgrind runs one thread at a time) and the runtime's asynchronous preemption off. ")
-	md.WriteString("A record's cost is the difference between the two runs' counts over the difference in records: start-up and the warm-up record, the same in both, drop out. ")
-	md.WriteString("Counts move by a few percent from run to run where CPU time on this machine moves by a quarter, so one round shows what a change does to the work. ")
-	md.WriteString("They do not show time spent waiting for memory: the same instructions cost more when thousands of goroutines' stacks have gone cold between turns, and a client that allocates for every record pays more in cache misses than its count shows. ")
-	fmt.Fprintf(md, "The %s is built to cost least on two cores: on one P its completion goroutine runs only once the producing goroutine yields, its queue of completions grows long and the garbage collector scans it, so without senders it can count more than a client.\n\n", Floor)
+	if r.CacheSize != 0 {
+		writeCacheMethod(md, r)
+	} else {
+		md.WriteString("Each Go client ran under `valgrind --tool=callgrind`, which counts every instruction the process executes, all its threads and the Go runtime's included, with `GOMAXPROCS=1` (callgrind runs one thread at a time) and the runtime's asynchronous preemption off. ")
+		md.WriteString("A record's cost is the difference between the two runs' counts over the difference in records: start-up and the warm-up record, the same in both, drop out. ")
+		md.WriteString("Counts move by a few percent from run to run where CPU time on this machine moves by a quarter, so one round shows what a change does to the work. ")
+		md.WriteString("They do not show time spent waiting for memory: the same instructions cost more when thousands of goroutines' stacks have gone cold between turns, and a client that allocates for every record pays more in cache misses than its count shows. ")
+		fmt.Fprintf(md, "The %s is built to cost least on two cores: on one P its completion goroutine runs only once the producing goroutine yields, its queue of completions grows long and the garbage collector scans it, so without senders it can count more than a client.\n\n", Floor)
+	}
 
 	fmt.Fprintf(md, "Instructions per record (median of rounds), and against %s (median of the per-round ratios):\n\n", Baseline)
 	writeGrid(md, r, func(workload, client string) string {

@@ -85,8 +85,8 @@ func writeBroker(md *strings.Builder, r *Results, chart string) {
 		title = "On " + r.Broker
 	}
 	fmt.Fprintf(md, "## %s\n\n", title)
-	fmt.Fprintf(md, "Run %s, %s; %d rounds; %d records per throughput run, %d per latency run.\n\n",
-		r.Started.Format("2006-01-02 15:04 UTC"), r.Duration, r.Rounds, r.Records, r.Latency)
+	fmt.Fprintf(md, "Run %s, %s; %s; %d records per throughput run, %d per latency run.\n\n",
+		r.Started.Format("2006-01-02 15:04 UTC"), r.Duration, roundsOf(r), r.Records, r.Latency)
 	writeSkipped(md, r, "Not raced")
 	fmt.Fprintf(md, "![CPU per record and throughput per client](%s)\n\n", chart)
 
@@ -185,6 +185,14 @@ func writeGrid(md *strings.Builder, r *Results, cell func(workload, client strin
 		md.WriteString("\n")
 	}
 	md.WriteString("\n")
+}
+
+// roundsOf says how many rounds r ran: "1 round", "5 rounds".
+func roundsOf(r *Results) string {
+	if r.Rounds == 1 {
+		return "1 round"
+	}
+	return fmt.Sprintf("%d rounds", r.Rounds)
 }
 
 // writeFailures lists r's failed runs, which no median counts.
