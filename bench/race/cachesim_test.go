@@ -3,7 +3,6 @@ package race
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -124,12 +123,7 @@ func TestReportCacheMisses(t *testing.T) {
 // that every round misses. Like TestRaceCountsInstructions it skips where
 // valgrind is not installed, but not in CI.
 func TestRaceSimulatesCache(t *testing.T) {
-	if _, err := exec.LookPath(countTool); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not installed, and CI installs it: %v", countTool, err)
-		}
-		t.Skipf("%s is not installed", countTool)
-	}
+	needCountTool(t)
 	ctx, moduleDir := raceSetup(t)
 	w, err := WorkloadByName("senders")
 	if err != nil {

@@ -167,12 +167,7 @@ func TestInstructionsAndTimingKeepTheirOwnResults(t *testing.T) {
 // topic, whose watermarks hold both. It skips where valgrind is not
 // installed, but not in CI, which installs it (.ci/run).
 func TestRaceCountsInstructions(t *testing.T) {
-	if _, err := exec.LookPath(countTool); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not installed, and CI installs it: %v", countTool, err)
-		}
-		t.Skipf("%s is not installed", countTool)
-	}
+	needCountTool(t)
 	ctx, moduleDir := raceSetup(t)
 	w, err := WorkloadByName("senders")
 	if err != nil {
@@ -209,5 +204,17 @@ func TestRaceCountsInstructions(t *testing.T) {
 		if r.Produced != want || (r.Client == ours && r.Counted != int64(want)) {
 			t.Errorf("%s: produced %d, counted %d, want %d", r.Client, r.Produced, r.Counted, want)
 		}
+	}
+}
+
+// needCountTool skips a test that runs clients under valgrind where it is
+// not installed, and fails it in CI, which installs it (.ci/run).
+func needCountTool(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath(countTool); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is not installed, and CI installs it: %v", countTool, err)
+		}
+		t.Skipf("%s is not installed", countTool)
 	}
 }
