@@ -123,23 +123,9 @@ func TestReportCacheMisses(t *testing.T) {
 // that every round misses. Like TestRaceCountsInstructions it skips where
 // valgrind is not installed, but not in CI.
 func TestRaceSimulatesCache(t *testing.T) {
-	needCountTool(t)
-	ctx, moduleDir := raceSetup(t)
-	w, err := WorkloadByName("senders")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var log strings.Builder
-	res, err := Race(ctx, Options{
-		Clients: contendersNamed(t, Floor), Workloads: []Workload{w}, Rounds: 1,
-		Records: 8000, LatencyRecords: 100, Instructions: true, CacheSize: 64 << 10,
-		BrokerName: "embedded", ModuleDir: moduleDir, WorkDir: t.TempDir(), Log: &log,
-	})
-	if err != nil {
-		t.Fatalf("race: %v\n%s", err, log.String())
-	}
+	res, log := countSenders(t, 8000, 64<<10, Floor)
 	if res.CacheSize != 64<<10 || len(res.Runs) != 1 {
-		t.Fatalf("cache %d, %d runs, want 64 KiB and 1:\n%s", res.CacheSize, len(res.Runs), log.String())
+		t.Fatalf("cache %d, %d runs, want 64 KiB and 1:\n%s", res.CacheSize, len(res.Runs), log)
 	}
 	r := res.Runs[0]
 	if r.Err != "" {
@@ -153,7 +139,7 @@ func TestRaceSimulatesCache(t *testing.T) {
 	if r.CacheReadMisses < 1 || r.CacheWriteMisses < 1 || r.CacheReadMisses+r.CacheWriteMisses > r.Instructions {
 		t.Errorf("floor: %.1f + %.1f misses for %.0f instructions a record", r.CacheReadMisses, r.CacheWriteMisses, r.Instructions)
 	}
-	if !strings.Contains(log.String(), "cache misses/record") {
-		t.Errorf("the log does not show the misses:\n%s", log.String())
+	if !strings.Contains(log, "cache misses/record") {
+		t.Errorf("the log does not show the misses:\n%s", log)
 	}
 }

@@ -167,27 +167,13 @@ func TestInstructionsAndTimingKeepTheirOwnResults(t *testing.T) {
 // topic, whose watermarks hold both. It skips where valgrind is not
 // installed, but not in CI, which installs it (.ci/run).
 func TestRaceCountsInstructions(t *testing.T) {
-	needCountTool(t)
-	ctx, moduleDir := raceSetup(t)
-	w, err := WorkloadByName("senders")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var log strings.Builder
 	const records = 8000
-	res, err := Race(ctx, Options{
-		Clients: contendersNamed(t, ours, Floor, "java"), Workloads: []Workload{w}, Rounds: 1,
-		Records: records, LatencyRecords: 100, Instructions: true,
-		BrokerName: "embedded", ModuleDir: moduleDir, WorkDir: t.TempDir(), Log: &log,
-	})
-	if err != nil {
-		t.Fatalf("race: %v\n%s", err, log.String())
-	}
+	res, log := countSenders(t, records, 0, ours, Floor, "java")
 	if !res.Instructions || len(res.Skipped) != 1 || !strings.HasPrefix(res.Skipped[0], "java:") {
 		t.Errorf("instructions %v, skipped %q: want counted, with java skipped", res.Instructions, res.Skipped)
 	}
 	if len(res.Runs) != 2 {
-		t.Fatalf("%d runs, want 2:\n%s", len(res.Runs), log.String())
+		t.Fatalf("%d runs, want 2:\n%s", len(res.Runs), log)
 	}
 	want := records + countedRecords(records) + 2 // both runs' warm-up records
 	for _, r := range res.Runs {
@@ -217,4 +203,28 @@ func needCountTool(t *testing.T) {
 		}
 		t.Skipf("%s is not installed", countTool)
 	}
+}
+
+// countSenders races clients on the 1,000 senders' workload for one round
+// of records, counting instructions under valgrind, and with a cacheSize
+// simulating a cache of that many bytes; it returns the results and the
+// race's log. It skips or fails the test as needCountTool does.
+func countSenders(t *testing.T, records int, cacheSize int64, clients ...string) (*Results, string) {
+	t.Helper()
+	needCountTool(t)
+	ctx, moduleDir := raceSetup(t)
+	w, err := WorkloadByName("senders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	res, err := Race(ctx, Options{
+		Clients: contendersNamed(t, clients...), Workloads: []Workload{w}, Rounds: 1,
+		Records: records, LatencyRecords: 100, Instructions: true, CacheSize: cacheSize,
+		BrokerName: "embedded", ModuleDir: moduleDir, WorkDir: t.TempDir(), Log: &log,
+	})
+	if err != nil {
+		t.Fatalf("race: %v\n%s", err, log.String())
+	}
+	return res, log.String()
 }
