@@ -175,6 +175,9 @@ func TestRaceCountsInstructions(t *testing.T) {
 	if len(res.Runs) != 2 {
 		t.Fatalf("%d runs, want 2:\n%s", len(res.Runs), log)
 	}
+	if strings.Contains(log, "cache misses") {
+		t.Errorf("a race without a simulated cache logs misses:\n%s", log)
+	}
 	want := records + countedRecords(records) + 2 // both runs' warm-up records
 	for _, r := range res.Runs {
 		if r.Err != "" {

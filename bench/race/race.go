@@ -210,7 +210,7 @@ func Race(ctx context.Context, o Options) (*Results, error) {
 				}
 				run := oneRun(ctx, o, round, w, c, binaries[c.Name], brokerBinary, payloads)
 				res.Runs = append(res.Runs, run)
-				logRun(o.Log, run)
+				logRun(o.Log, run, o.CacheSize != 0)
 				if err := ctx.Err(); err != nil {
 					return nil, err
 				}
@@ -343,14 +343,16 @@ func warmups(c Contender) int {
 	return 1
 }
 
-func logRun(w io.Writer, r Run) {
+// logRun prints one run's line. cached says the race simulated a cache:
+// the line then shows its misses, even none.
+func logRun(w io.Writer, r Run, cached bool) {
 	if r.Err != "" {
 		fmt.Fprintf(w, "round %d %-8s %-19s FAILED: %s\n", r.Round, r.Workload, r.Client, firstLine(r.Err))
 		return
 	}
 	if r.Instructions != 0 {
 		fmt.Fprintf(w, "round %d %-8s %-19s %6.0f instructions/record", r.Round, r.Workload, r.Client, r.Instructions)
-		if r.CacheReadMisses != 0 || r.CacheWriteMisses != 0 {
+		if cached {
 			fmt.Fprintf(w, " %5.1f + %4.1f cache misses/record", r.CacheReadMisses, r.CacheWriteMisses)
 		}
 		fmt.Fprintln(w)
