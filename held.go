@@ -249,7 +249,7 @@ func (p *Producer) appendHeld(h *heldRecord) bool {
 	if t == nil || len(t.Partitions) == 0 {
 		err = fmt.Errorf("%w %q: it disappeared from metadata", ErrUnknownTopic, h.rec.Topic)
 	} else {
-		ar := accumulator.Record{TimestampMs: h.tsMs, Key: h.rec.Key, Value: h.rec.Value, Headers: h.rec.Headers, Callback: h.cb, Since: h.since}
+		ar := accumulator.Record{Data: record.Data{TimestampMs: h.tsMs, Key: h.rec.Key, Value: h.rec.Value, Headers: h.rec.Headers}, Callback: h.cb, Since: h.since}
 		err = p.appendTo(p.ctx, snap, t, &h.rec, &ar)
 	}
 	if err != nil {

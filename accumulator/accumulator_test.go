@@ -86,7 +86,7 @@ func part(i int32) TopicPartition { return TopicPartition{Topic: "t", Partition:
 // add appends a record with id as its callback value.
 func (h *harness) add(tp TopicPartition, id int, value []byte) AppendResult {
 	h.t.Helper()
-	res, err := h.acc.Append(context.Background(), tp, nil, &Record{TimestampMs: h.clk.Now().UnixMilli(), Key: []byte(fmt.Sprint(id)), Value: value, Callback: id})
+	res, err := h.acc.Append(context.Background(), tp, nil, &Record{Data: record.Data{TimestampMs: h.clk.Now().UnixMilli(), Key: []byte(fmt.Sprint(id)), Value: value}, Callback: id})
 	require.NoError(h.t, err)
 	return res
 }
@@ -196,7 +196,7 @@ func TestAppendReportsTheBatchesItFills(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, func(c *Config) { c.BatchSize = tc.batchSize })
 			for id := 0; id <= tc.filledBy; id++ {
-				res, err := h.acc.Append(context.Background(), tp0, nil, &Record{TimestampMs: h.clk.Now().UnixMilli(), Value: value, Callback: id})
+				res, err := h.acc.Append(context.Background(), tp0, nil, &Record{Data: record.Data{TimestampMs: h.clk.Now().UnixMilli(), Value: value}, Callback: id})
 				require.NoError(t, err)
 				require.Equal(t, id == tc.filledBy, res.Filled, "record %d", id)
 			}
@@ -447,7 +447,7 @@ func TestMemoryPressureMakesBatchesReady(t *testing.T) {
 	}
 	blocked := make(chan error, 1)
 	go func() {
-		_, err := h.acc.Append(context.Background(), part(64), nil, &Record{Value: []byte("v"), Callback: 64})
+		_, err := h.acc.Append(context.Background(), part(64), nil, &Record{Data: record.Data{Value: []byte("v")}, Callback: 64})
 		blocked <- err
 	}()
 	waitFor(t, "an appender to wait for memory", func() bool { return h.pool.Waiters() == 1 })
@@ -474,7 +474,7 @@ func TestConcurrentAppendsEachGetOneOutcome(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < perWriter; i++ {
 				id := w*perWriter + i
-				_, err := h.acc.Append(context.Background(), parts[id%3], nil, &Record{Value: []byte("0123456789"), Callback: id})
+				_, err := h.acc.Append(context.Background(), parts[id%3], nil, &Record{Data: record.Data{Value: []byte("0123456789")}, Callback: id})
 				if err != nil {
 					t.Errorf("append %d: %v", id, err)
 				}
@@ -561,7 +561,7 @@ func TestAppendSinceMovesTheDeadlineEarlier(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.Linger = time.Hour; c.DeliveryTimeout = time.Second })
 	h.add(tp0, 0, []byte("fresh"))
 	since := h.clk.Now().Add(-400 * time.Millisecond)
-	_, err := h.acc.Append(context.Background(), tp0, nil, &Record{Value: []byte("held"), Callback: 1, Since: since})
+	_, err := h.acc.Append(context.Background(), tp0, nil, &Record{Data: record.Data{Value: []byte("held")}, Callback: 1, Since: since})
 	require.NoError(t, err)
 	require.Equal(t, 600*time.Millisecond, h.acc.Expire(h.clk.Now()))
 	h.clk.Advance(599 * time.Millisecond)
@@ -659,7 +659,7 @@ func TestAppendThroughASlotReachesTheSamePartition(t *testing.T) {
 	h := newHarness(t, nil)
 	var topic slot.Slot
 	for id, via := range []*slot.Slot{nil, &topic, &topic, nil} {
-		_, err := h.acc.Append(context.Background(), tp0, via, &Record{Value: []byte("v"), Callback: id})
+		_, err := h.acc.Append(context.Background(), tp0, via, &Record{Data: record.Data{Value: []byte("v")}, Callback: id})
 		require.NoError(t, err)
 	}
 	p := h.acc.lookup(tp0)

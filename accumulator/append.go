@@ -28,13 +28,12 @@ type AppendResult struct {
 
 // Record is one record as Append takes it. Append copies its bytes and
 // keeps its Callback; the caller may reuse the Record once Append returns.
-// It is passed by pointer: as separate arguments, its fields were more
-// than the registers that carry a call's arguments, and were copied through
-// memory at every step of every record's way into its batch.
+// It is passed by pointer, and its Data on to the batch's builder by
+// pointer too: as separate arguments, its fields were more than the
+// registers that carry a call's arguments, and were copied through memory
+// at every step of every record's way into its batch.
 type Record struct {
-	TimestampMs int64
-	Key, Value  []byte
-	Headers     []record.Header
+	record.Data
 	// Callback is handed to Config.Deliver with the record's outcome.
 	Callback any
 	// Since is when the record was handed to the producer, for a record
@@ -61,8 +60,15 @@ func (a *Accumulator) Append(ctx context.Context, tp TopicPartition, topic *slot
 	if ok {
 		return res, nil
 	}
-	filled := res.Filled // the record sealed the open batch: it starts the next
+	return a.appendToNewBatch(ctx, p, r, res.Filled)
+}
 
+// appendToNewBatch appends r to a new batch of p, which Append's first try
+// found full or missing; filled: that try sealed the open batch. It is
+// Append's slow path, a function of its own so that its frame is not on
+// the producing goroutine's stack for every record (see the producer's
+// Produce on why that stack is kept shallow).
+func (a *Accumulator) appendToNewBatch(ctx context.Context, p *partition, r *Record, filled bool) (AppendResult, error) {
 	// Allocate outside the partition lock: Allocate may block for MaxBlock,
 	// and other goroutines must still be able to fill and drain this
 	// partition.
@@ -82,7 +88,7 @@ func (a *Accumulator) Append(ctx context.Context, tp TopicPartition, topic *slot
 		return AppendResult{}, err
 	}
 	// Another goroutine may have started a batch while we waited.
-	res, ok = a.tryAppend(p, r)
+	res, ok := a.tryAppend(p, r)
 	filled = filled || res.Filled
 	if ok {
 		p.mu.Unlock()
@@ -90,7 +96,7 @@ func (a *Accumulator) Append(ctx context.Context, tp TopicPartition, topic *slot
 		res.Filled = filled
 		return res, nil
 	}
-	b := a.newBatch(tp, buf, true, a.serial.Add(1), p.lastRoom())
+	b := a.newBatch(p.tp, buf, true, a.serial.Add(1), p.lastRoom())
 	b.created = a.cfg.Clock.Now()
 	b.deadline = b.created.Add(a.cfg.DeliveryTimeout)
 	p.batches = append(p.batches, b)
@@ -125,7 +131,7 @@ func (a *Accumulator) tryAppend(p *partition, r *Record) (AppendResult, bool) {
 		return AppendResult{}, false
 	}
 	before := b.builder.Size()
-	if !b.builder.AppendWithin(cap(b.buf), r.TimestampMs, r.Key, r.Value, r.Headers) {
+	if !b.builder.AppendWithin(cap(b.buf), &r.Data) {
 		b.sealed = true
 		return AppendResult{Wake: true, Filled: true}, false
 	}

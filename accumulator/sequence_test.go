@@ -235,7 +235,7 @@ func TestFatalFailsAllButWhatTheBrokerWrote(t *testing.T) {
 	require.NoError(t, h.outcome(0).Err, "a batch written before is still acknowledged")
 	h.retry(b1, 0)
 	require.ErrorIs(t, h.outcome(1).Err, fenced, "a retry fails instead")
-	_, err := h.acc.Append(t.Context(), tp0, nil, &Record{Value: big, Callback: 3})
+	_, err := h.acc.Append(t.Context(), tp0, nil, &Record{Data: record.Data{Value: big}, Callback: 3})
 	require.ErrorIs(t, err, fenced)
 	h.drainNone("nothing is drained after a fatal error")
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/gokafka/producer/record"
 	"github.com/stretchr/testify/require"
 )
 
@@ -34,7 +35,7 @@ func TestAbortTransactionFailsWhatWaits(t *testing.T) {
 		require.ErrorIs(t, h.outcome(id).Err, aborted, "record %d", id)
 	}
 	require.True(t, h.acc.SequencesInDoubt(), "b1 was sent, then failed: a gap")
-	_, err := h.acc.Append(context.Background(), tp0, nil, &Record{Value: big, Callback: 9})
+	_, err := h.acc.Append(context.Background(), tp0, nil, &Record{Data: record.Data{Value: big}, Callback: 9})
 	require.ErrorIs(t, err, aborted, "no record joins a transaction being aborted")
 
 	h.acc.EndTransaction()

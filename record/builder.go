@@ -29,34 +29,46 @@ func (b *Builder) Reset(buf []byte) {
 	*b = Builder{buf: append(buf[:0], make([]byte, BatchHeaderSize)...)}
 }
 
+// Data is one record as a producer hands it to a batch: its timestamp
+// (milliseconds since the epoch) and its bytes. The batch works out its
+// offset and timestamp deltas. Key, Value and header values may be nil
+// (written as length -1; a nil value is a tombstone), which is distinct
+// from empty.
+type Data struct {
+	TimestampMs int64
+	Key, Value  []byte
+	Headers     []Header
+}
+
 // Append adds a record with the given timestamp (milliseconds since the
 // epoch). Its offset delta is NumRecords(); the first record's timestamp
 // becomes the batch's base timestamp, and later records store their
-// difference to it, which may be negative. key, value and header values may
-// be nil (written as length -1; a nil value is a tombstone), which is
-// distinct from empty. The bytes are copied; the caller may reuse them.
+// difference to it, which may be negative. The bytes are copied; the caller
+// may reuse them.
 func (b *Builder) Append(timestampMs int64, key, value []byte, headers []Header) {
-	b.AppendWithin(-1, timestampMs, key, value, headers)
+	b.AppendWithin(-1, &Data{TimestampMs: timestampMs, Key: key, Value: value, Headers: headers})
 }
 
-// AppendWithin appends the record as Append does unless the batch would
-// then be longer than limit bytes, and says whether it did. The first
-// record of a batch is always appended, whatever its size; a negative limit
-// is no limit. It sizes the record once, where SizeWith then Append would
-// size it twice.
-func (b *Builder) AppendWithin(limit int, timestampMs int64, key, value []byte, headers []Header) bool {
+// AppendWithin appends d as Append does unless the batch would then be
+// longer than limit bytes, and says whether it did. The first record of a
+// batch is always appended, whatever its size; a negative limit is no
+// limit. It sizes the record once, where SizeWith then Append would size it
+// twice. d comes by pointer: its four fields are more words than a call's
+// registers, and would be copied through the producing goroutine's stack
+// (see the producer's Produce on why that stack is kept shallow).
+func (b *Builder) AppendWithin(limit int, d *Data) bool {
 	var delta int64
 	if b.numRecords > 0 {
-		delta = timestampMs - b.firstTs
+		delta = d.TimestampMs - b.firstTs
 	}
-	body := recordBodySize(b.numRecords, delta, key, value, headers)
+	body := recordBodySize(b.numRecords, delta, d)
 	if limit >= 0 && b.numRecords > 0 && len(b.buf)+wire.VarintSize(int32(body))+body > limit {
 		return false
 	}
 	if b.numRecords == 0 {
-		b.firstTs, b.maxTs = timestampMs, timestampMs
-	} else if timestampMs > b.maxTs {
-		b.maxTs = timestampMs
+		b.firstTs, b.maxTs = d.TimestampMs, d.TimestampMs
+	} else if d.TimestampMs > b.maxTs {
+		b.maxTs = d.TimestampMs
 	}
 	// The record, written here rather than by a function of its own: its
 	// three slices and deltas would be passed again, through memory.
@@ -64,14 +76,17 @@ func (b *Builder) AppendWithin(limit int, timestampMs int64, key, value []byte, 
 	buf = append(buf, 0) // attributes: no record-level attribute is defined
 	buf = wire.AppendVarlong(buf, delta)
 	buf = wire.AppendVarint(buf, b.numRecords) // the offset delta
-	buf = appendBytes(buf, key)
-	buf = appendBytes(buf, value)
-	buf = wire.AppendVarint(buf, int32(len(headers)))
-	for i := range headers {
-		h := &headers[i]
-		buf = wire.AppendVarint(buf, int32(len(h.Key)))
-		buf = append(buf, h.Key...)
-		buf = appendBytes(buf, h.Value)
+	// Each byte slice is its varint length, -1 for nil, then its bytes,
+	// appended here rather than by a function: a call per slice put that
+	// function's frame below this one on the producing goroutine's stack
+	// (see the producer's Produce on why that stack is kept shallow).
+	buf = wire.AppendVarint(buf, lengthOf(d.Key))
+	buf = append(buf, d.Key...)
+	buf = wire.AppendVarint(buf, lengthOf(d.Value))
+	buf = append(buf, d.Value...)
+	buf = wire.AppendVarint(buf, int32(len(d.Headers)))
+	if len(d.Headers) > 0 {
+		buf = appendHeaders(buf, d.Headers)
 	}
 	if cap(buf) == cap(b.buf) {
 		// Still the same array: storing only the length skips the garbage
@@ -96,7 +111,7 @@ const MaxRecordOverhead = 5 + 1 + 10 + 5 + 5 + 5 + 1
 // RecordSize is the number of bytes one record adds to the records section,
 // its length prefix included, before compression.
 func RecordSize(offsetDelta int32, timestampDelta int64, key, value []byte, headers []Header) int {
-	body := recordBodySize(offsetDelta, timestampDelta, key, value, headers)
+	body := recordBodySize(offsetDelta, timestampDelta, &Data{Key: key, Value: value, Headers: headers})
 	return wire.VarintSize(int32(body)) + body
 }
 
@@ -127,15 +142,15 @@ func (b *Builder) MaxTimestamp() int64 { return b.maxTs }
 // recordBodySize is the size of a record after its length prefix, computed
 // from the field sizes: the prefix is written first, so the body's size is
 // needed before the body is, and encoding it twice would double the cost.
-func recordBodySize(offsetDelta int32, timestampDelta int64, key, value []byte, headers []Header) int {
+func recordBodySize(offsetDelta int32, timestampDelta int64, d *Data) int {
 	n := 1 + // attributes
 		wire.VarlongSize(timestampDelta) +
 		wire.VarintSize(offsetDelta) +
-		bytesSize(key) +
-		bytesSize(value) +
-		wire.VarintSize(int32(len(headers)))
-	for i := range headers {
-		h := &headers[i]
+		bytesSize(d.Key) +
+		bytesSize(d.Value) +
+		wire.VarintSize(int32(len(d.Headers)))
+	for i := range d.Headers {
+		h := &d.Headers[i]
 		n += wire.VarintSize(int32(len(h.Key))) + len(h.Key) + bytesSize(h.Value)
 	}
 	return n
@@ -149,11 +164,24 @@ func bytesSize(b []byte) int {
 	return wire.VarintSize(int32(len(b))) + len(b)
 }
 
-// appendBytes appends b with a varint length, -1 for nil.
-func appendBytes(dst, b []byte) []byte {
-	if b == nil {
-		return wire.AppendVarint(dst, -1)
+// appendHeaders appends each header's key and value. Most records have
+// none: the loop is kept out of AppendWithin, whose frame it would grow.
+func appendHeaders(buf []byte, headers []Header) []byte {
+	for i := range headers {
+		h := &headers[i]
+		buf = wire.AppendVarint(buf, int32(len(h.Key)))
+		buf = append(buf, h.Key...)
+		buf = wire.AppendVarint(buf, lengthOf(h.Value))
+		buf = append(buf, h.Value...)
 	}
-	dst = wire.AppendVarint(dst, int32(len(b)))
-	return append(dst, b...)
+	return buf
+}
+
+// lengthOf is a byte slice's length as the records section writes it:
+// -1 for nil, which is distinct from empty.
+func lengthOf(b []byte) int32 {
+	if b == nil {
+		return -1
+	}
+	return int32(len(b))
 }

@@ -277,23 +277,23 @@ func TestAppendWithinRefusesOnlyPastTheLimit(t *testing.T) {
 	var b Builder
 	b.Reset(make([]byte, 0, 512))
 	value := bytes.Repeat([]byte("v"), 100)
-	if !b.AppendWithin(10, 1000, nil, value, nil) {
+	if !b.AppendWithin(10, &Data{TimestampMs: 1000, Value: value}) {
 		t.Fatal("the first record was refused: a batch takes its first record whatever the limit")
 	}
 	next := b.SizeWith(1001, []byte("k"), value, nil)
-	if b.AppendWithin(next-1, 1001, []byte("k"), value, nil) {
+	if b.AppendWithin(next-1, &Data{TimestampMs: 1001, Key: []byte("k"), Value: value}) {
 		t.Fatalf("appended past a limit of %d: the batch is %d bytes", next-1, b.Size())
 	}
 	if b.NumRecords() != 1 || b.Size() >= next {
 		t.Fatalf("a refused record changed the batch: %d records, %d bytes", b.NumRecords(), b.Size())
 	}
-	if !b.AppendWithin(next, 1001, []byte("k"), value, nil) {
+	if !b.AppendWithin(next, &Data{TimestampMs: 1001, Key: []byte("k"), Value: value}) {
 		t.Fatalf("refused a record that takes the batch to exactly the limit, %d bytes", next)
 	}
 	if b.Size() != next {
 		t.Fatalf("Size is %d, SizeWith predicted %d", b.Size(), next)
 	}
-	if !b.AppendWithin(-1, 999, nil, value, nil) {
+	if !b.AppendWithin(-1, &Data{TimestampMs: 999, Value: value}) {
 		t.Fatal("a negative limit refused a record")
 	}
 	batch, err := b.Close(CloseOptions{})

@@ -53,7 +53,7 @@ func TestFencedProducerIsFatal(t *testing.T) {
 			out := r.outcome(1)
 			require.ErrorIs(t, out.Err, code)
 			require.Contains(t, out.Err.Error(), "fenced")
-			_, err := r.acc.Append(context.Background(), parts[1], nil, &accumulator.Record{Value: []byte("v"), Callback: 2})
+			_, err := r.acc.Append(context.Background(), parts[1], nil, &accumulator.Record{Data: record.Data{Value: []byte("v")}, Callback: 2})
 			require.ErrorIs(t, err, code, "nothing more is taken")
 		})
 	}

@@ -136,7 +136,7 @@ func (r *rig) stop() {
 
 func (r *rig) produce(tp accumulator.TopicPartition, id int) {
 	r.t.Helper()
-	_, err := r.acc.Append(context.Background(), tp, nil, &accumulator.Record{TimestampMs: 1000, Value: []byte(fmt.Sprint("v", id)), Callback: id})
+	_, err := r.acc.Append(context.Background(), tp, nil, &accumulator.Record{Data: record.Data{TimestampMs: 1000, Value: []byte(fmt.Sprint("v", id))}, Callback: id})
 	require.NoError(r.t, err)
 	r.s.Wake()
 }

@@ -76,7 +76,7 @@ func (f *Floor) Produce(key, value []byte, cb any) {
 	ts := clock.WallMicros() / 1000
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if !f.builder.AppendWithin(f.batchSize, ts, key, value, nil) {
+	if !f.builder.AppendWithin(f.batchSize, &record.Data{TimestampMs: ts, Key: key, Value: value}) {
 		f.seal()
 		f.builder.Append(ts, key, value, nil)
 	}
