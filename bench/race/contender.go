@@ -26,7 +26,7 @@ type Contender struct {
 	Needs string
 	// Java marks the Java producer's ProducerPerformance.
 	Java bool
-	// Floor marks the floor (driver.Floor): it sends nothing, so its
+	// Floor marks the floor (floor.Floor): it sends nothing, so its
 	// topic is not counted, and the chart leaves it out.
 	Floor bool
 	// Ref, for a contender named gokafka@REF, is the commit whose library

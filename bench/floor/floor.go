@@ -1,4 +1,9 @@
-package driver
+// Package floor is the race's floor: a client that sends nothing. It is a
+// package of its own, not part of the driver every client links, so that
+// the gokafka client built at an earlier commit (the race's gokafka@REF)
+// needs only the producer's public API of that commit, while the floor
+// writes its batches with this tree's record and compression packages.
+package floor
 
 import (
 	"context"
@@ -6,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gokafka/producer/bench/driver"
 	"github.com/gokafka/producer/compression"
 	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/record"
@@ -44,9 +50,9 @@ type Floor struct {
 	stopped chan struct{}
 }
 
-// OpenFloor starts a Floor for the settings' codec, batch size and linger,
-// as an Opener.
-func OpenFloor(s Settings) (Client, []string, error) {
+// Open starts a Floor for the settings' codec, batch size and linger, as a
+// driver.Opener.
+func Open(s driver.Settings) (driver.Client, []string, error) {
 	codec, err := compression.ParseCodec(s.Compression)
 	if err != nil {
 		return nil, nil, err
