@@ -70,16 +70,15 @@ func (b *Builder) AppendWithin(limit int, d *Data) bool {
 	} else if d.TimestampMs > b.maxTs {
 		b.maxTs = d.TimestampMs
 	}
-	// The record, written here rather than by a function of its own: its
-	// three slices and deltas would be passed again, through memory.
+	// The record is written here, its key and value each as a varint
+	// length (-1 for nil) and the bytes, rather than by functions of their
+	// own: each call put its frame below this one on the producing
+	// goroutine's stack (see the producer's Produce on why that stack is
+	// kept shallow).
 	buf := wire.AppendVarint(b.buf, int32(body))
 	buf = append(buf, 0) // attributes: no record-level attribute is defined
 	buf = wire.AppendVarlong(buf, delta)
 	buf = wire.AppendVarint(buf, b.numRecords) // the offset delta
-	// Each byte slice is its varint length, -1 for nil, then its bytes,
-	// appended here rather than by a function: a call per slice put that
-	// function's frame below this one on the producing goroutine's stack
-	// (see the producer's Produce on why that stack is kept shallow).
 	buf = wire.AppendVarint(buf, lengthOf(d.Key))
 	buf = append(buf, d.Key...)
 	buf = wire.AppendVarint(buf, lengthOf(d.Value))
