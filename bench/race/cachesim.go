@@ -2,6 +2,7 @@ package race
 
 import (
 	"fmt"
+	"math"
 	"math/bits"
 	"strconv"
 	"strings"
@@ -111,6 +112,17 @@ func writeCacheMisses(md *strings.Builder, r *Results) {
 		if runs == 0 {
 			return "—"
 		}
-		return fmt.Sprintf("%.1f + %.1f", reads, writes)
+		return fmt.Sprintf("%.1f + %.1f", noMinusZero(reads), noMinusZero(writes))
 	})
+}
+
+// noMinusZero is v, or 0 when v prints as zero to a tenth. A count of
+// misses per record is the difference between two runs' counts over the
+// difference in records, and with no misses to speak of it can come out a
+// hair below zero, which printed as "-0.0".
+func noMinusZero(v float64) float64 {
+	if math.Abs(v) < 0.05 {
+		return 0
+	}
+	return v
 }

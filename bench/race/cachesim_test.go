@@ -2,6 +2,7 @@ package race
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -141,5 +142,18 @@ func TestRaceSimulatesCache(t *testing.T) {
 	}
 	if !strings.Contains(log, "cache misses/record") {
 		t.Errorf("the log does not show the misses:\n%s", log)
+	}
+}
+
+// A count of misses per record a hair below zero, as the difference of two
+// runs can be, prints as 0.0 in the report, not -0.0.
+func TestCacheMissesNeverPrintMinusZero(t *testing.T) {
+	for _, c := range []struct {
+		v    float64
+		want string
+	}{{-0.04, "0.0"}, {-0.0, "0.0"}, {0.04, "0.0"}, {0.06, "0.1"}, {-0.06, "-0.1"}, {19.14, "19.1"}} {
+		if got := fmt.Sprintf("%.1f", noMinusZero(c.v)); got != c.want {
+			t.Errorf("%v prints as %q, want %q", c.v, got, c.want)
+		}
 	}
 }

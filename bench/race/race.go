@@ -353,7 +353,7 @@ func logRun(w io.Writer, r Run, cached bool) {
 	if r.Instructions != 0 {
 		fmt.Fprintf(w, "round %d %-8s %-19s %6.0f instructions/record", r.Round, r.Workload, r.Client, r.Instructions)
 		if cached {
-			fmt.Fprintf(w, " %5.1f + %4.1f cache misses/record", r.CacheReadMisses, r.CacheWriteMisses)
+			fmt.Fprintf(w, " %5.1f + %4.1f cache misses/record", noMinusZero(r.CacheReadMisses), noMinusZero(r.CacheWriteMisses))
 		}
 		fmt.Fprintln(w)
 		return
