@@ -216,7 +216,7 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 	// left the CPU's caches by its next turn: each 64 bytes of stack the
 	// way reaches is a cache miss per record. So its frames are kept small.
 	// ar is filled field by field: a composite literal was built in a
-	// temporary and copied, taking its 120 bytes twice. Append's slow path
+	// temporary and copied, taking its room twice. Append's slow path
 	// is a function of its own, and the record's bytes go down to the
 	// builder by pointer.
 	var ar accumulator.Record
