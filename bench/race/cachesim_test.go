@@ -3,6 +3,7 @@ package race
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -151,7 +152,7 @@ func TestCacheMissesNeverPrintMinusZero(t *testing.T) {
 	for _, c := range []struct {
 		v    float64
 		want string
-	}{{-0.04, "0.0"}, {-0.0, "0.0"}, {0.04, "0.0"}, {0.06, "0.1"}, {-0.06, "-0.1"}, {19.14, "19.1"}} {
+	}{{-0.04, "0.0"}, {math.Copysign(0, -1), "0.0"}, {0.04, "0.0"}, {0.06, "0.1"}, {-0.06, "-0.1"}, {19.14, "19.1"}} {
 		if got := fmt.Sprintf("%.1f", noMinusZero(c.v)); got != c.want {
 			t.Errorf("%v prints as %q, want %q", c.v, got, c.want)
 		}
