@@ -2,11 +2,13 @@ package embedded_test
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -144,10 +146,14 @@ func TestStopAndRestartBroker(t *testing.T) {
 	require.NoError(t, c.StopBroker(victim))
 
 	// The open connection is closed rather than left talking to a broker
-	// that is gone.
+	// that is gone: with a FIN if the broker had accepted it, or a reset
+	// if it still waited in the listener's backlog when the listener
+	// closed (the dial returns before the broker accepts).
 	require.NoError(t, idle.SetReadDeadline(time.Now().Add(testTimeout)))
 	_, err = idle.Read(make([]byte, 1))
-	require.ErrorIs(t, err, io.EOF, "an open connection to a stopped broker must be closed")
+	if !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("reading an open connection to a stopped broker: %v, want EOF or a reset: it must be closed", err)
+	}
 	_, err = net.DialTimeout("tcp", addr, testTimeout)
 	require.Error(t, err, "a stopped broker must not accept connections")
 
