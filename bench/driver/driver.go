@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"sync"
@@ -107,9 +108,10 @@ func Drive(ctx context.Context, c Client, s Settings) (Result, error) {
 	out := newOutcome(s.Records)
 	start := time.Now()
 	var latencies []time.Duration
+	var senderStack int64
 	switch {
 	case s.Senders > 0:
-		sendSynchronously(c, s, keys, values, out)
+		senderStack = sendSynchronously(c, s, keys, values, out)
 	case s.Rate > 0:
 		latencies = producePaced(c, s, keys.cursor(0), values.cursor(0), out)
 	default:
@@ -125,6 +127,8 @@ func Drive(ctx context.Context, c Client, s Settings) (Result, error) {
 		Produced: s.Records + 1,
 		Failed:   out.failed.Load(),
 		Elapsed:  time.Since(start),
+
+		SenderStack: senderStack,
 	}
 	if e := out.first.Load(); e != nil {
 		res.FirstError = (*e).Error()
@@ -203,10 +207,17 @@ func produceAll(c Client, records int, keys, values *ring, out *outcome) {
 }
 
 // sendSynchronously is the many-senders workload: each of s.Senders
-// goroutines produces a record and waits for its ack before the next.
-func sendSynchronously(c Client, s Settings, keys, values *ring, out *outcome) {
+// goroutines produces a record and waits for its ack before the next. It
+// returns the peak of the goroutine stack memory the run added, per
+// sender. With thousands of senders their stacks are much of what the
+// cache must hold between a sender's turns, and a stack that outgrows the
+// one a goroutine starts with doubles. The peak is sampled from this
+// goroutine, every StackSampleEvery, so that the senders run as they would
+// without it.
+func sendSynchronously(c Client, s Settings, keys, values *ring, out *outcome) (stackPerSender int64) {
 	per := s.Records / s.Senders
 	var wg sync.WaitGroup
+	before := stackInUse()
 	for g := range s.Senders {
 		n := per
 		if g == s.Senders-1 {
@@ -224,7 +235,34 @@ func sendSynchronously(c Client, s Settings, keys, values *ring, out *outcome) {
 			}
 		}()
 	}
-	wg.Wait()
+	finished := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(finished)
+	}()
+	sample := time.NewTicker(StackSampleEvery)
+	defer sample.Stop()
+	peak := stackInUse()
+	for {
+		select {
+		case <-sample.C:
+			peak = max(peak, stackInUse())
+		case <-finished:
+			return (peak - before) / int64(s.Senders)
+		}
+	}
+}
+
+// StackSampleEvery is how often the senders workload reads the stack memory.
+// Each read stops the world for a moment: a few dozen a run are nothing
+// beside a run's million records.
+const StackSampleEvery = 50 * time.Millisecond
+
+// stackInUse is the memory of every goroutine stack, in bytes.
+func stackInUse() int64 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.StackInuse)
 }
 
 // producePaced is the latency workload: records leave at s.Rate per

@@ -71,6 +71,26 @@ func TestDriveCountsEveryRecordAndTheWarmUp(t *testing.T) {
 	}
 }
 
+// TestSendersReportTheirStacks: the senders workload reports the stack
+// memory it added per sender, at least the smallest stack a goroutine can
+// have for each (the runtime's starting stack is 2 KiB, and larger under
+// the race detector), and not absurdly more.
+func TestSendersReportTheirStacks(t *testing.T) {
+	s := settings()
+	s.Records, s.Senders = 2000, 2000
+	res, err := Drive(context.Background(), &fakeClient{}, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.SenderStack < 1<<10 || res.SenderStack > 1<<20 {
+		t.Errorf("%d bytes of stack per sender, want from 1 KiB to 1 MiB", res.SenderStack)
+	}
+	s.Senders = 0
+	if res, err = Drive(context.Background(), &fakeClient{}, s); err != nil || res.SenderStack != 0 {
+		t.Errorf("without senders: %d bytes of stack per sender, %v; want none", res.SenderStack, err)
+	}
+}
+
 func TestDriveCountsFailures(t *testing.T) {
 	s := settings()
 	first := true

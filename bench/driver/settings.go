@@ -104,6 +104,9 @@ type Result struct {
 	// P50 and P99 are latencies from produce to ack, on the Rate workload.
 	P50 time.Duration `json:"p50,omitempty"`
 	P99 time.Duration `json:"p99,omitempty"`
+	// SenderStack is the goroutine stack memory per sender on the Senders
+	// workload, in bytes, once every sender has sent its records.
+	SenderStack int64 `json:"sender_stack,omitempty"`
 }
 
 // ResultPrefix starts the line of stdout that holds the Result.

@@ -106,7 +106,7 @@ func writeCacheMethod(md *strings.Builder, r *Results) {
 // writeCacheMisses reports the simulated cache's misses per record.
 func writeCacheMisses(md *strings.Builder, r *Results) {
 	fmt.Fprintf(md, "Misses per record in the simulated %s cache, reads + writes (medians of rounds):\n\n", FormatCacheSize(r.CacheSize))
-	writeGrid(md, r, func(workload, client string) string {
+	writeGrid(md, r, r.Workloads, func(workload, client string) string {
 		reads, runs, _ := medianOf(r, workload, client, func(run Run) float64 { return run.CacheReadMisses })
 		writes, _, _ := medianOf(r, workload, client, func(run Run) float64 { return run.CacheWriteMisses })
 		if runs == 0 {

@@ -194,7 +194,7 @@ func writeInstructions(md *strings.Builder, r *Results) {
 	}
 
 	fmt.Fprintf(md, "Instructions per record (median of rounds), and against %s (median of the per-round ratios):\n\n", Baseline)
-	writeGrid(md, r, func(workload, client string) string {
+	writeGrid(md, r, r.Workloads, func(workload, client string) string {
 		count, runs, failed := medianOf(r, workload, client, Run.instructions)
 		ratio := median(perRound(r, workload, client, Baseline, Run.instructions))
 		switch {

@@ -83,6 +83,9 @@ type Run struct {
 	// state as Instructions is.
 	CacheReadMisses  float64 `json:"cache_read_misses,omitempty"`
 	CacheWriteMisses float64 `json:"cache_write_misses,omitempty"`
+	// SenderStack is a Go client's peak goroutine stack memory per
+	// sender, in bytes, on the workloads with synchronous senders.
+	SenderStack int64 `json:"sender_stack,omitempty"`
 	// Produced is what the client says it sent, Counted what the topic's
 	// high watermarks add up to.
 	Produced int   `json:"produced"`
@@ -299,7 +302,7 @@ func oneRun(ctx context.Context, o Options, round int, w Workload, c Contender, 
 		return fail(err)
 	}
 	run.CPU, run.MaxRSS, run.Elapsed = m.cpu, m.maxRSS, m.result.Elapsed
-	run.P50, run.P99 = m.result.P50, m.result.P99
+	run.P50, run.P99, run.SenderStack = m.result.P50, m.result.P99, m.result.SenderStack
 	run.Produced, run.Version, run.Config = m.result.Produced, m.result.Version, m.result.Config
 	switch {
 	case requestsBefore >= 0:

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/gokafka/producer/bench/driver"
 )
 
 // Render writes outDir/RESULTS.md and one chart per broker,
@@ -92,7 +94,7 @@ func writeBroker(md *strings.Builder, r *Results, chart string) {
 
 	// The headline: CPU ratios against the baseline, workload by client.
 	fmt.Fprintf(md, "CPU per record against %s (median of per-round ratios; below 1 is less CPU):\n\n", Baseline)
-	writeGrid(md, r, func(workload, client string) string {
+	writeGrid(md, r, r.Workloads, func(workload, client string) string {
 		cl := cellOf(r, workload, client)
 		switch {
 		case cl.runs == 0 && cl.failed == 0:
@@ -144,6 +146,7 @@ func writeBroker(md *strings.Builder, r *Results, chart string) {
 		}
 		md.WriteString("\n")
 	}
+	writeSenderStacks(md, r)
 	switch {
 	case r.Broker == "embedded":
 		md.WriteString("Produce requests are counted by the embedded broker. ")
@@ -158,6 +161,29 @@ func writeBroker(md *strings.Builder, r *Results, chart string) {
 	writeAgainstRefs(md, r)
 }
 
+// writeSenderStacks writes the Go clients' goroutine stack per sender on
+// the workloads with synchronous senders, if r measured it.
+func writeSenderStacks(md *strings.Builder, r *Results) {
+	var rows []string
+	for _, name := range r.Workloads {
+		if w, _ := WorkloadByName(name); w.Senders > 0 {
+			rows = append(rows, name)
+		}
+	}
+	measured := slices.ContainsFunc(r.Runs, func(run Run) bool { return run.SenderStack > 0 })
+	if len(rows) == 0 || !measured {
+		return
+	}
+	fmt.Fprintf(md, "Goroutine stack per synchronous sender, KiB (median of rounds): the peak of the Go runtime's stack memory during the run, sampled every %v, less what it was before the senders started, over the senders. ", driver.StackSampleEvery)
+	md.WriteString("A goroutine starts with a 2 KiB stack, and one whose calls reach deeper gets a stack twice the size, copied over; with thousands of senders their stacks are much of what the cache must hold between a sender's turns.\n\n")
+	writeGrid(md, r, rows, func(workload, client string) string {
+		if st := cellOf(r, workload, client).senderStack; st > 0 {
+			return fmt.Sprintf("%.1f", st/1024)
+		}
+		return "—"
+	})
+}
+
 // writeSkipped lists the clients r could not run, each after what.
 func writeSkipped(md *strings.Builder, r *Results, what string) {
 	for _, s := range r.Skipped {
@@ -168,15 +194,15 @@ func writeSkipped(md *strings.Builder, r *Results, what string) {
 	}
 }
 
-// writeGrid writes a table of r's workloads by its clients, each cell what
-// cell says of that workload and client.
-func writeGrid(md *strings.Builder, r *Results, cell func(workload, client string) string) {
+// writeGrid writes a table of workloads (of r's) by r's clients, each cell
+// what cell says of that workload and client.
+func writeGrid(md *strings.Builder, r *Results, workloads []string, cell func(workload, client string) string) {
 	md.WriteString("| workload |")
 	for _, c := range r.Clients {
 		fmt.Fprintf(md, " %s |", c)
 	}
 	md.WriteString("\n|---|" + strings.Repeat("---:|", len(r.Clients)) + "\n")
-	for _, name := range r.Workloads {
+	for _, name := range workloads {
 		w, _ := WorkloadByName(name)
 		fmt.Fprintf(md, "| %s |", w.Title)
 		for _, c := range r.Clients {

@@ -79,6 +79,45 @@ func TestTargetsHoldFiveThousandSendersToOneThousand(t *testing.T) {
 	}
 }
 
+// TestSenderStacksOnTheSendersWorkloads: the stack per sender is a table
+// of the workloads with senders, in KiB, a dash for a client without it,
+// and none at all for a race that did not measure it.
+func TestSenderStacksOnTheSendersWorkloads(t *testing.T) {
+	r := &Results{Broker: "embedded", Workloads: []string{"nokey", "senders", "senders5k"}, Clients: []string{ours, Floor, "java"}}
+	for round := 1; round <= 3; round++ {
+		for _, w := range r.Workloads {
+			stack := int64(0)
+			if w != "nokey" {
+				stack = 4096 + int64(round)*10 // median: 4116 bytes, 4.0 KiB
+			}
+			r.Runs = append(r.Runs,
+				Run{Round: round, Workload: w, Client: ours, Records: 1000, CPU: time.Second, SenderStack: stack, Requests: -1},
+				Run{Round: round, Workload: w, Client: Floor, Records: 1000, CPU: time.Second, SenderStack: stack / 2, Requests: -1},
+				Run{Round: round, Workload: w, Client: "java", Records: 1000, CPU: time.Second, Requests: -1})
+		}
+	}
+	var md strings.Builder
+	writeSenderStacks(&md, r)
+	for _, want := range []string{
+		"| 1,000 synchronous senders | 4.0 | 2.0 | — |",
+		"| 5,000 synchronous senders | 4.0 | 2.0 | — |",
+	} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("the stacks lack %q:\n%s", want, md.String())
+		}
+	}
+	if strings.Contains(md.String(), "no key") {
+		t.Errorf("a workload without senders has a row:\n%s", md.String())
+	}
+	for i := range r.Runs {
+		r.Runs[i].SenderStack = 0
+	}
+	md.Reset()
+	if writeSenderStacks(&md, r); md.Len() != 0 {
+		t.Errorf("a race that did not measure stacks wrote:\n%s", md.String())
+	}
+}
+
 // TestLatencyJudgedByRound: p99 is judged by the median of the per-round
 // ratios, as CPU is, so that a round where the broker's tail hit both
 // clients does not decide it; the medians are shown beside it.

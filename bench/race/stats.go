@@ -14,6 +14,7 @@ type cell struct {
 	maxRSS       float64 // bytes
 	requestsPerM float64 // Produce requests per million records; <0 if unknown
 	p50, p99     time.Duration
+	senderStack  float64 // bytes of goroutine stack per sender; 0 if unknown
 	// p99Ratio is the median over rounds of p99 / the baseline's p99 in
 	// the same round; 0 if unknown. Like ratio, it pairs each run with the
 	// baseline's of its round: the broker's tail moves from round to round
@@ -24,7 +25,7 @@ type cell struct {
 // cellOf summarizes client's runs of workload in r.
 func cellOf(r *Results, workload, client string) cell {
 	var c cell
-	var cpu, rate, rss, reqs, p50, p99 []float64
+	var cpu, rate, rss, reqs, p50, p99, stacks []float64
 	for _, run := range r.Runs {
 		if run.Workload != workload || run.Client != client {
 			continue
@@ -42,7 +43,11 @@ func cellOf(r *Results, workload, client string) cell {
 		}
 		p50 = append(p50, float64(run.P50))
 		p99 = append(p99, float64(run.P99))
+		if run.SenderStack > 0 {
+			stacks = append(stacks, float64(run.SenderStack))
+		}
 	}
+	c.senderStack = median(stacks)
 	c.cpuPerRecord, c.recordsPerS, c.maxRSS = median(cpu), median(rate), median(rss)
 	c.ratio = median(perRound(r, workload, client, Baseline, Run.cpuPerRecord))
 	c.p99Ratio = median(perRound(r, workload, client, Baseline, Run.p99))
