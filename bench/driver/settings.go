@@ -104,8 +104,8 @@ type Result struct {
 	// P50 and P99 are latencies from produce to ack, on the Rate workload.
 	P50 time.Duration `json:"p50,omitempty"`
 	P99 time.Duration `json:"p99,omitempty"`
-	// SenderStack is the goroutine stack memory per sender on the Senders
-	// workload, in bytes, once every sender has sent its records.
+	// SenderStack is, on the Senders workload, the peak goroutine stack
+	// memory the senders added, per sender, in bytes.
 	SenderStack int64 `json:"sender_stack,omitempty"`
 }
 
