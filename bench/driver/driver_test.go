@@ -72,13 +72,15 @@ func TestDriveCountsEveryRecordAndTheWarmUp(t *testing.T) {
 }
 
 // TestSendersReportTheirStacks: the senders workload reports the stack
-// memory it added per sender: about the 2 KiB a goroutine starts with
-// (less if some came from stacks the runtime kept from goroutines gone
-// before), and not absurdly more.
+// memory it added per sender: about the 2 KiB a goroutine starts with,
+// and not absurdly more. The client holds every sender's record until all
+// have sent one, as a broker's acks keep thousands of senders waiting at
+// once; records completed at once would let each goroutine exit, and the
+// next reuse its stack, before the next was started.
 func TestSendersReportTheirStacks(t *testing.T) {
 	s := settings()
 	s.Records, s.Senders = 2000, 2000
-	res, err := Drive(context.Background(), &fakeClient{}, s)
+	res, err := Drive(context.Background(), &holdingClient{hold: s.Senders}, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,6 +92,43 @@ func TestSendersReportTheirStacks(t *testing.T) {
 		t.Errorf("without senders: %d bytes of stack per sender, %v; want none", res.SenderStack, err)
 	}
 }
+
+// holdingClient completes the warm-up record at once and holds the next
+// hold records' callbacks until it has them all, then completes them; any
+// later record, at once.
+type holdingClient struct {
+	mu     sync.Mutex
+	warm   bool
+	hold   int
+	waits  []func(error)
+	served int
+}
+
+func (h *holdingClient) Callback(done func(error)) any { return done }
+
+func (h *holdingClient) Produce(_, _ []byte, cb any) {
+	done := cb.(func(error))
+	h.mu.Lock()
+	if !h.warm || h.served >= h.hold {
+		h.warm = true
+		h.mu.Unlock()
+		done(nil)
+		return
+	}
+	h.waits = append(h.waits, done)
+	h.served++
+	var release []func(error)
+	if h.served == h.hold {
+		release, h.waits = h.waits, nil
+	}
+	h.mu.Unlock()
+	for _, d := range release {
+		d(nil)
+	}
+}
+
+func (h *holdingClient) Flush(context.Context) error { return nil }
+func (h *holdingClient) Close() error                { return nil }
 
 func TestDriveCountsFailures(t *testing.T) {
 	s := settings()
