@@ -97,11 +97,11 @@ func TestSendersReportTheirStacks(t *testing.T) {
 // hold records' callbacks until it has them all, then completes them; any
 // later record, at once.
 type holdingClient struct {
-	mu     sync.Mutex
-	warm   bool
-	hold   int
-	waits  []func(error)
-	served int
+	mu    sync.Mutex
+	warm  bool          // the warm-up record has been completed
+	hold  int           // records to hold before completing any
+	held  int           // records held so far
+	waits []func(error) // their callbacks, until held reaches hold
 }
 
 func (h *holdingClient) Callback(done func(error)) any { return done }
@@ -109,16 +109,16 @@ func (h *holdingClient) Callback(done func(error)) any { return done }
 func (h *holdingClient) Produce(_, _ []byte, cb any) {
 	done := cb.(func(error))
 	h.mu.Lock()
-	if !h.warm || h.served >= h.hold {
+	if !h.warm || h.held >= h.hold {
 		h.warm = true
 		h.mu.Unlock()
 		done(nil)
 		return
 	}
 	h.waits = append(h.waits, done)
-	h.served++
+	h.held++
 	var release []func(error)
-	if h.served == h.hold {
+	if h.held == h.hold {
 		release, h.waits = h.waits, nil
 	}
 	h.mu.Unlock()
