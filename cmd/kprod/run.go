@@ -113,6 +113,10 @@ func execute(cmd *cobra.Command, e *env, o *commonOptions, w workload) error {
 	closed = true
 	prog.stop()
 	if broker != nil {
+		// Stopped here, not only by the deferred Stop, so that how it
+		// ended is known: a broker that died as Ctrl-C came may not
+		// have been waited for yet.
+		_ = broker.Stop(brokerStopTimeout)
 		if err := broker.ExitedEarly(); err != nil {
 			con.line("the embedded broker exited during the run (%v): the records it had not acknowledged failed", err)
 		}

@@ -37,6 +37,7 @@ type Process struct {
 	exitErr  error         // cmd.Wait's result, set before exited closes
 	after    []string      // the lines after the addresses, set before exited closes
 	stopping atomic.Bool   // set by Stop: an exit after it is expected
+	killed   atomic.Bool   // set by Stop before it kills the child: that exit is Stop's
 	once     sync.Once
 	stopErr  error
 }
@@ -100,16 +101,21 @@ func Start(ctx context.Context, cmd *exec.Cmd, prefix string, wait time.Duration
 	return nil, err
 }
 
-// ExitedEarly reports how the child ended if it did before Stop was
-// called, and nil while it runs.
+// ExitedEarly reports how the child ended if it ended on its own, and nil
+// while it runs or once it has stopped as Stop asked. On its own is before
+// Stop was called, or by a signal or an error exit that Stop did not cause:
+// a child stops cleanly when its stdin closes, and a death just before
+// Stop may be noticed only after Stop has begun.
 func (p *Process) ExitedEarly() error {
 	select {
 	case <-p.exited:
-		if p.stopping.Load() {
+		switch {
+		case p.killed.Load():
 			return nil
-		}
-		if p.exitErr != nil {
+		case p.exitErr != nil:
 			return p.exitErr
+		case p.stopping.Load():
+			return nil
 		}
 		return errors.New("exit status 0")
 	default:
@@ -130,6 +136,7 @@ func (p *Process) Stop(wait time.Duration) error {
 		select {
 		case <-p.exited:
 		case <-t.C:
+			p.killed.Store(true)
 			_ = p.cmd.Process.Kill()
 			<-p.exited
 			p.stopErr = fmt.Errorf("the broker did not stop within %v; killed", wait)

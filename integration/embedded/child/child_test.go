@@ -100,4 +100,26 @@ func TestAChildThatDoesNotStopIsKilled(t *testing.T) {
 	if err := p.Stop(10 * time.Millisecond); err == nil || !strings.Contains(err.Error(), "killed") {
 		t.Fatalf("stop: %v, want a kill", err)
 	}
+	if err := p.ExitedEarly(); err != nil {
+		t.Fatalf("the kill Stop made is reported as the child's own end: %v", err)
+	}
+}
+
+// A child killed just before Stop may be waited for only after Stop has
+// begun; its death is still its own. (kprod stops its broker right after a
+// Ctrl-C, and a broker killed at that moment went unreported.)
+func TestAChildKilledJustBeforeStopIsReported(t *testing.T) {
+	p, err := start(t, "serve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Stop(bound); err == nil || !strings.Contains(err.Error(), "signal: killed") {
+		t.Fatalf("stop: %v, want the kill", err)
+	}
+	if err := p.ExitedEarly(); err == nil || err.Error() != "signal: killed" {
+		t.Fatalf("ExitedEarly() = %v, want the kill", err)
+	}
 }
