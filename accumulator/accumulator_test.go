@@ -92,7 +92,7 @@ func (h *harness) add(tp TopicPartition, id int, value []byte) AppendResult {
 }
 
 func (h *harness) drain(parts []TopicPartition, maxBytes int) ([]*Batch, time.Duration) {
-	bs, next, _ := h.acc.Drain(node, parts, 0, maxBytes, h.clk.Now())
+	bs, next, _ := h.acc.Drain(nil, node, parts, 0, maxBytes, h.clk.Now())
 	return bs, next
 }
 
@@ -232,7 +232,7 @@ func TestDrainIsFairAndPacksUpToMaxBytes(t *testing.T) {
 	}
 	one := record.BatchHeaderSize + record.RecordSize(0, 0, []byte("0"), value, nil)
 
-	bs, next, start := h.acc.Drain(node, parts, 0, 2*one+10, h.clk.Now())
+	bs, next, start := h.acc.Drain(nil, node, parts, 0, 2*one+10, h.clk.Now())
 	require.Len(t, bs, 2, "two batches fit the request")
 	require.Equal(t, int32(0), bs[0].TP.Partition)
 	require.Equal(t, int32(1), bs[1].TP.Partition)
@@ -242,7 +242,7 @@ func TestDrainIsFairAndPacksUpToMaxBytes(t *testing.T) {
 	for i := range parts {
 		h.add(parts[i], 10+i, value)
 	}
-	bs, _, _ = h.acc.Drain(node, parts, start, 2*one+10, h.clk.Now())
+	bs, _, _ = h.acc.Drain(nil, node, parts, start, 2*one+10, h.clk.Now())
 	require.Equal(t, int32(2), bs[0].TP.Partition, "the partition left out last time goes first")
 	require.Len(t, bs, 1, "partition 2's batch, now of two records, leaves no room for another")
 }
@@ -487,7 +487,7 @@ func TestConcurrentAppendsEachGetOneOutcome(t *testing.T) {
 		defer close(drained)
 		offset := int64(0)
 		for {
-			bs, _, _ := h.acc.Drain(node, parts, 0, 1<<20, h.clk.Now())
+			bs, _, _ := h.acc.Drain(nil, node, parts, 0, 1<<20, h.clk.Now())
 			for _, b := range bs {
 				n := b.Records() // the batch is not ours once completed
 				h.acc.Complete(b, offset, -1, nil)

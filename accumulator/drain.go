@@ -11,10 +11,12 @@ import (
 // answer, a producer id or a wake can make a batch ready.
 const noDeadline = time.Duration(1<<63 - 1)
 
-// Drain takes the batches that the sender for broker node may send now from
-// the given partitions (those node leads), at most one per partition, until
-// adding another would pass maxBytes; at least one batch is returned when
-// any is ready, even one larger than maxBytes. When one is ready, the
+// Drain appends to dst[:0] the batches that the sender for broker node may
+// send now from the given partitions (those node leads), at most one per
+// partition, until adding another would pass maxBytes; at least one batch
+// is returned when any is ready, even one larger than maxBytes. The sender
+// passes the list of a request already answered, so that draining
+// allocates no list of its own. When one is ready, the
 // batches still lingering go along. It starts at partition index
 // start and reports where the next drain should start, so that no partition
 // is starved when requests fill up before the list ends. next is how long
@@ -25,10 +27,11 @@ const noDeadline = time.Duration(1<<63 - 1)
 // its partition's lock. Drained batches are closed (compressed, stamped,
 // CRC'd) outside every lock; they are in flight until the sender reports
 // their answer with Complete, Retry or Split.
-func (a *Accumulator) Drain(node int32, parts []TopicPartition, start, maxBytes int, now time.Time) (batches []*Batch, next time.Duration, nextStart int) {
+func (a *Accumulator) Drain(dst []*Batch, node int32, parts []TopicPartition, start, maxBytes int, now time.Time) (batches []*Batch, next time.Duration, nextStart int) {
 	next = noDeadline
+	batches = dst[:0]
 	if len(parts) == 0 {
-		return nil, next, 0
+		return batches, next, 0
 	}
 	start %= len(parts)
 	// Once a batch is ready for this node a request goes anyway, and, as

@@ -142,12 +142,12 @@ func TestAnotherBrokerWaitsUntilRequestsInFlightAreAnswered(t *testing.T) {
 	parts := []TopicPartition{tp0}
 	ready, _ := h.acc.Ready(node+1, parts, h.clk.Now())
 	require.False(t, ready, "the new leader's sender may not drain while the old one has requests in flight")
-	bs, _, _ := h.acc.Drain(node+1, parts, 0, 1<<20, h.clk.Now())
+	bs, _, _ := h.acc.Drain(nil, node+1, parts, 0, 1<<20, h.clk.Now())
 	require.Empty(t, bs)
 
 	h.acc.Complete(b0, 0, -1, nil)
 	require.Contains(t, h.woken, tp0, "the waiting sender is woken once nothing is in flight")
-	bs, _, _ = h.acc.Drain(node+1, parts, 0, 1<<20, h.clk.Now())
+	bs, _, _ = h.acc.Drain(nil, node+1, parts, 0, 1<<20, h.clk.Now())
 	require.Len(t, bs, 1)
 	require.Equal(t, int32(1), stamped(t, bs[0]).seq)
 }

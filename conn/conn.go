@@ -42,6 +42,12 @@ type Conn struct {
 	// nextCorr is the next correlation id; guarded by writeLock, so ids
 	// reach the wire in increasing order.
 	nextCorr int32
+	// splices and iov are the room of the last request written, kept for
+	// the next (guarded by writeLock): where its batches go into the
+	// frame, and the buffers of its writev. iovLeft is what the writev
+	// has still to write, which it consumes.
+	splices      []protocol.Splice
+	iov, iovLeft net.Buffers
 
 	mu           sync.Mutex
 	pending      []*pending // awaiting a response, oldest first (wire order)

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"net"
 	"sync"
 	"time"
 
@@ -23,7 +22,9 @@ func (c *Conn) Send(ctx context.Context, req protocol.Request, done func(protoco
 }
 
 // SendVersion sends req at version, pipelined behind earlier requests, and
-// returns once it is written (or has failed). done is called exactly once:
+// returns once it is written (or has failed). Once done has run and
+// SendVersion has returned, the Conn keeps nothing of req: the caller may
+// reuse it. done is called exactly once:
 // with the decoded response, or with an error — the context ended before the
 // request was written, the request timed out, the connection closed or
 // broke, or the response did not decode (*protocol.DecodeError, naming API,
@@ -98,9 +99,9 @@ func (c *Conn) write(req protocol.Request, version int16, done func(protocol.Res
 	buf := getBuffer()
 	b := append((*buf)[:0], 0, 0, 0, 0) // the size, patched below
 	b = protocol.AppendRequestHeader(b, api, version, corr, c.clientID)
-	var splices []protocol.Splice
+	splices := c.splices[:0]
 	if sr, ok := req.(splicedRequest); ok && c.writev {
-		b, splices = sr.AppendSplicedTo(b, version, nil)
+		b, splices = sr.AppendSplicedTo(b, version, splices)
 	} else {
 		b = req.AppendTo(b, version)
 	}
@@ -144,6 +145,8 @@ func (c *Conn) write(req protocol.Request, version int16, done func(protocol.Res
 	}
 
 	werr := c.writeFrame(b, splices)
+	clear(splices) // the batches' bytes are the sender's again
+	c.splices = splices[:0]
 
 	c.mu.Lock()
 	c.writeStarted = time.Time{}
@@ -178,12 +181,17 @@ type splicedRequest interface {
 // splice's bytes in between, in one writev. The batches of a Produce
 // request thus go to the socket from where they are, not copied into the
 // request first.
+//
+// The caller holds the write lock, which guards the list of buffers kept
+// in the Conn for the next request. WriteTo consumes the list it is called
+// on, so it is called on a copy of the list's header, kept in the Conn
+// too: a local copy, its address taken, would be allocated.
 func (c *Conn) writeFrame(b []byte, splices []protocol.Splice) error {
 	if len(splices) == 0 {
 		_, err := c.nc.Write(b)
 		return err
 	}
-	iov := make(net.Buffers, 0, 2*len(splices)+1)
+	iov := c.iov[:0]
 	at := 0
 	for _, s := range splices {
 		if s.At > at {
@@ -195,7 +203,9 @@ func (c *Conn) writeFrame(b []byte, splices []protocol.Splice) error {
 	if at < len(b) {
 		iov = append(iov, b[at:])
 	}
-	_, err := iov.WriteTo(c.nc)
+	c.iov, c.iovLeft = iov, iov
+	_, err := c.iovLeft.WriteTo(c.nc)
+	clear(iov) // written, or the connection is broken: nothing to keep
 	return err
 }
 

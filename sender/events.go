@@ -2,12 +2,9 @@ package sender
 
 import (
 	"context"
-	"errors"
-	"sync/atomic"
 	"time"
 
 	"github.com/gokafka/producer/accumulator"
-	"github.com/gokafka/producer/conn"
 	"github.com/gokafka/producer/protocol"
 )
 
@@ -35,42 +32,27 @@ type Events struct {
 	Retried func(tp accumulator.TopicPartition, records, attempts int, backoff time.Duration, r accumulator.Retry)
 }
 
-// requestTimes is when a request was written, and whether it never was.
-// Only the sender's goroutine reads written, which it set itself.
-type requestTimes struct {
-	written time.Time
-	notSent atomic.Bool
-}
-
 // sendTimed is send's last step when Events watch requests: it times the
 // request and tells Written, unless the request never left. A request that
 // does not leave fails inside SendVersion, before it returns (conn's
 // ErrNotSent is never reported later), so notSent is known by then.
-func (s *Sender) sendTimed(ctx context.Context, c Conn, req *protocol.ProduceRequest, version int16, sent result) {
-	clk, results := s.cfg.Clock, s.results
-	times, batches := &requestTimes{}, sent.batches
-	sent.times = times
-	start := clk.Now()
-	c.SendVersion(ctx, req, version, func(resp protocol.Response, err error) {
-		if errors.Is(err, conn.ErrNotSent) {
-			times.notSent.Store(true)
-		}
-		sent.resp, sent.err, sent.answered = resp, err, clk.Now()
-		results <- sent
-	})
-	times.written = clk.Now()
-	if s.cfg.Events.Written != nil && !times.notSent.Load() {
-		s.cfg.Events.Written(s.cfg.Node, batches, times.written.Sub(start))
+func (s *Sender) sendTimed(ctx context.Context, c Conn, f *flight, version int16) {
+	f.timed = true
+	start := s.cfg.Clock.Now()
+	c.SendVersion(ctx, &f.req, version, f.done)
+	f.written = s.cfg.Clock.Now()
+	if s.cfg.Events.Written != nil && !f.notSent.Load() {
+		s.cfg.Events.Written(s.cfg.Node, f.batches, f.written.Sub(start))
 	}
 }
 
 // answered tells Events.Answered, and Throttled if the broker throttled
 // the request, before its batches are settled.
-func (s *Sender) answered(r result) {
-	if r.times != nil && s.cfg.Events.Answered != nil {
-		s.cfg.Events.Answered(s.cfg.Node, r.batches, max(0, r.answered.Sub(r.times.written)), r.err)
+func (s *Sender) answered(f *flight) {
+	if f.timed && s.cfg.Events.Answered != nil {
+		s.cfg.Events.Answered(s.cfg.Node, f.batches, max(0, f.answered.Sub(f.written)), f.err)
 	}
-	if resp, _ := r.resp.(*protocol.ProduceResponse); resp != nil && resp.ThrottleTimeMs > 0 && s.cfg.Events.Throttled != nil {
+	if resp, _ := f.resp.(*protocol.ProduceResponse); resp != nil && resp.ThrottleTimeMs > 0 && s.cfg.Events.Throttled != nil {
 		s.cfg.Events.Throttled(s.cfg.Node, time.Duration(resp.ThrottleTimeMs)*time.Millisecond)
 	}
 }

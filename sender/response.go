@@ -14,33 +14,34 @@ import (
 )
 
 // handle books the answer to one request, batch by batch.
-func (s *Sender) handle(r result) {
-	s.answered(r)
+func (s *Sender) handle(f *flight) {
+	s.answered(f)
 	now := s.cfg.Clock.Now()
-	if r.err != nil {
+	if f.err != nil {
 		// The request as a whole failed: the connection broke, the request
 		// timed out, or the answer did not decode. Unless it never left,
 		// the broker may have written the batches; the retry resends the
 		// same bytes, which an idempotent producer's broker recognises.
-		s.cfg.Logger.Debug("produce request failed", "node", s.cfg.Node, "batches", len(r.batches), "err", r.err)
+		s.cfg.Logger.Debug("produce request failed", "node", s.cfg.Node, "batches", len(f.batches), "err", f.err)
 		s.cfg.Hooks.RefreshMetadata("produce request failed")
-		retry := accumulator.Retry{Cause: fmt.Errorf("broker %d: %w", s.cfg.Node, r.err), MaybeWritten: !errors.Is(r.err, conn.ErrNotSent)}
-		for _, b := range r.batches {
+		retry := accumulator.Retry{Cause: fmt.Errorf("broker %d: %w", s.cfg.Node, f.err), MaybeWritten: !errors.Is(f.err, conn.ErrNotSent)}
+		for _, b := range f.batches {
 			s.retry(b, retry, now, false)
 		}
 		return
 	}
-	resp, _ := r.resp.(*protocol.ProduceResponse)
+	resp, _ := f.resp.(*protocol.ProduceResponse)
 	if resp == nil {
 		// acks=0: done once written; the broker says nothing.
-		for _, b := range r.batches {
+		for _, b := range f.batches {
 			s.acc.Complete(b, -1, -1, nil)
 		}
 		return
 	}
-	answers := indexResponse(resp, r.names)
-	for _, b := range r.batches {
-		p := answers[b.TP]
+	s.answers.index(resp, f)
+	defer s.answers.clear()
+	for _, b := range f.batches {
+		p := s.answers.m[b.TP]
 		if p == nil {
 			s.retry(b, accumulator.Retry{Cause: fmt.Errorf("broker %d answered without partition %s-%d", s.cfg.Node, b.TP.Topic, b.TP.Partition)}, now, false)
 			continue
@@ -156,30 +157,48 @@ func brokerError(node int32, code error, p *protocol.ProduceResponsePartition) e
 	return fmt.Errorf("broker %d: %w (%s)", node, code, strings.Join(detail, "; "))
 }
 
-// indexResponse maps each partition of a response to its answer. An answer
-// to a request by topic id (names not nil) is keyed by id: names gives the
-// topic each id was sent for, and a topic under an id the request did not
-// carry is left out, as if the broker had not answered for it.
-func indexResponse(resp *protocol.ProduceResponse, names map[wire.UUID]string) map[accumulator.TopicPartition]*protocol.ProduceResponsePartition {
-	n := 0
-	for _, t := range resp.Topics {
-		n += len(t.Partitions)
+// answers maps each partition of the answer being handled to its part of
+// it. The maps are the sender's, kept from one answer to the next and
+// cleared after each: made for each answer, they were, with the request,
+// most of what a small request allocated.
+type answers struct {
+	m     map[accumulator.TopicPartition]*protocol.ProduceResponsePartition
+	names map[wire.UUID]string // a request by topic id's topics, by id
+}
+
+// index fills the map from resp, the answer to f's request. An answer to a
+// request by topic id is keyed by id: the request gives the topic each id
+// was sent for, and a topic under an id the request did not carry is left
+// out, as if the broker had not answered for it.
+func (a *answers) index(resp *protocol.ProduceResponse, f *flight) {
+	if a.m == nil {
+		a.m = make(map[accumulator.TopicPartition]*protocol.ProduceResponsePartition)
+		a.names = make(map[wire.UUID]string)
 	}
-	m := make(map[accumulator.TopicPartition]*protocol.ProduceResponsePartition, n)
+	if f.byID {
+		for i := range f.req.Topics {
+			a.names[f.req.Topics[i].TopicID] = f.req.Topics[i].Name
+		}
+	}
 	for ti := range resp.Topics {
 		t := &resp.Topics[ti]
 		name := t.Name
-		if names != nil {
+		if f.byID {
 			var ok bool
-			if name, ok = names[t.TopicID]; !ok {
+			if name, ok = a.names[t.TopicID]; !ok {
 				continue
 			}
 		}
 		for pi := range t.Partitions {
-			m[accumulator.TopicPartition{Topic: name, Partition: t.Partitions[pi].Index}] = &t.Partitions[pi]
+			a.m[accumulator.TopicPartition{Topic: name, Partition: t.Partitions[pi].Index}] = &t.Partitions[pi]
 		}
 	}
-	return m
+}
+
+// clear empties the maps, letting go of the answer they point into.
+func (a *answers) clear() {
+	clear(a.m)
+	clear(a.names)
 }
 
 // appendedAnyway reports whether a Produce error means the leader appended

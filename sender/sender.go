@@ -21,7 +21,9 @@ import (
 )
 
 // Conn is the part of a broker connection the sender uses; conn.Conn
-// implements it, tests fake it.
+// implements it, tests fake it. SendVersion calls done exactly once, and
+// once done has run and SendVersion has returned it keeps nothing of req:
+// the sender builds a later request in the same memory.
 type Conn interface {
 	SendVersion(ctx context.Context, req protocol.Request, version int16, done func(protocol.Response, error))
 	Version(api protocol.APIKey) (int16, error)
@@ -82,24 +84,13 @@ type Sender struct {
 	acc          *accumulator.Accumulator
 	retryBackoff backoff.Exponential
 	wake         chan struct{}
-	results      chan result
+	results      chan *flight // answered requests, from the connection
+	landed       []*flight    // flights handled, for the next requests
+	answers      answers      // the answer being handled, by partition
 	inFlight     int
 	start        int // fairness: where the next drain begins
 
 	version int16 // the Produce version of the last request, for the log
-}
-
-// result is a request's answer, handed from the connection's goroutine.
-type result struct {
-	batches []*accumulator.Batch
-	resp    protocol.Response
-	err     error
-	// times and answered time the request, when Events watch requests.
-	times    *requestTimes
-	answered time.Time
-	// names maps topic ids back to names when the request named its
-	// topics by id (Produce v13+); nil when it named them.
-	names map[wire.UUID]string
 }
 
 // New returns a sender; Run starts it.
@@ -109,7 +100,7 @@ func New(cfg Config) *Sender {
 		acc:          cfg.Accumulator,
 		retryBackoff: backoff.Exponential{Base: cfg.RetryBackoff, Max: cfg.RetryBackoffMax},
 		wake:         make(chan struct{}, 1),
-		results:      make(chan result, cfg.MaxInFlight+1),
+		results:      make(chan *flight, cfg.MaxInFlight+1),
 	}
 }
 
@@ -163,13 +154,13 @@ func (s *Sender) Run(ctx context.Context) {
 				s.cfg.Hooks.RefreshMetadata("broker unreachable")
 			default:
 				unreachable = 0
-				batches, next, nextStart := s.acc.Drain(s.cfg.Node, s.cfg.Hooks.Partitions(), s.start, s.cfg.MaxRequestSize, clk.Now())
-				s.start = nextStart
-				if len(batches) > 0 {
-					s.send(ctx, c, batches)
+				f := s.takeOff()
+				f.batches, wait, s.start = s.acc.Drain(f.batches, s.cfg.Node, s.cfg.Hooks.Partitions(), s.start, s.cfg.MaxRequestSize, clk.Now())
+				if len(f.batches) > 0 {
+					s.send(ctx, c, f)
 					continue
 				}
-				wait = next
+				s.land(f)
 			}
 		}
 		// One timer serves every pass, rearmed: a pass per request or
@@ -194,9 +185,10 @@ func (s *Sender) Run(ctx context.Context) {
 		select {
 		case <-s.wake:
 		case <-fire:
-		case r := <-s.results:
+		case f := <-s.results:
 			s.inFlight--
-			s.handle(r)
+			s.handle(f)
+			s.land(f)
 		case <-done:
 		}
 	}

@@ -15,35 +15,38 @@ import (
 // for a lookup that one request needs once per topic.
 
 // byTopicID decides how a request at version names its topics. From v13 it
-// sets every topic's id and returns the topic names by id, to read the
-// answer with. A topic whose id is not known (the metadata came from a
-// broker older than Metadata v10, or does not describe it yet) sends the
-// whole request at v12, which carries the same fields with names: waiting
-// for an id would delay records a name can deliver now. The caller has
-// already applied every other limit on the version; v12 is below them all.
-func (s *Sender) byTopicID(req *protocol.ProduceRequest, version int16) (int16, map[wire.UUID]string) {
+// sets every topic's id and reports true: the answer names them by id too,
+// and the request tells which topic each id was sent for. A topic whose id
+// is not known (the metadata came from a broker older than Metadata v10,
+// or does not describe it yet) sends the whole request at v12, which
+// carries the same fields with names: waiting for an id would delay records
+// a name can deliver now. The caller has already applied every other limit
+// on the version; v12 is below them all.
+func (s *Sender) byTopicID(req *protocol.ProduceRequest, version int16) (int16, bool) {
 	if version < protocol.ProduceTopicIDVersion {
-		return version, nil
+		return version, false
 	}
 	byName := protocol.ProduceTopicIDVersion - 1
 	if s.cfg.Hooks.TopicID == nil {
-		return byName, nil
+		return byName, false
 	}
-	names := make(map[wire.UUID]string, len(req.Topics))
+	// Made without a size, a map that does not escape starts on the
+	// stack: a request of a few topics allocates nothing here.
+	seen := make(map[wire.UUID]struct{})
 	for i := range req.Topics {
 		t := &req.Topics[i]
 		id := s.cfg.Hooks.TopicID(t.Name)
-		if _, dup := names[id]; dup || id == (wire.UUID{}) {
+		if _, dup := seen[id]; dup || id == (wire.UUID{}) {
 			// Two topics under one id cannot be told apart in the answer.
 			for j := range i {
 				req.Topics[j].TopicID = wire.UUID{}
 			}
-			return byName, nil
+			return byName, false
 		}
+		seen[id] = struct{}{}
 		t.TopicID = id
-		names[id] = t.Name
 	}
-	return version, names
+	return version, true
 }
 
 // noteVersion logs the Produce version whenever it changes: after the
