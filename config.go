@@ -125,6 +125,14 @@ type Config struct {
 	// idempotence, 1 keeps a partition's records in order across retries.
 	// Java: max.in.flight.requests.per.connection; kafka-python:
 	// max_in_flight_requests_per_connection. Default 5.
+	//
+	// Unlike the Java client's, a request behind another needs a full
+	// batch (or a retry, a Flush, or memory to free): batches that are not
+	// full, their Linger over or not, wait for the answers in flight and
+	// then go together. A Kafka broker reads a connection's next request
+	// only once it has answered the one before, so such a request would
+	// wait there anyway; held back, it takes the records that come
+	// meanwhile, and the broker answers fewer, fuller requests sooner.
 	MaxInFlight int
 
 	// Compression is the codec of every batch. Java: compression.type;

@@ -92,7 +92,7 @@ func (h *harness) add(tp TopicPartition, id int, value []byte) AppendResult {
 }
 
 func (h *harness) drain(parts []TopicPartition, maxBytes int) ([]*Batch, time.Duration) {
-	bs, next, _ := h.acc.Drain(nil, node, parts, 0, maxBytes, h.clk.Now())
+	bs, next, _ := h.acc.Drain(nil, node, parts, 0, maxBytes, false, h.clk.Now())
 	return bs, next
 }
 
@@ -232,7 +232,7 @@ func TestDrainIsFairAndPacksUpToMaxBytes(t *testing.T) {
 	}
 	one := record.BatchHeaderSize + record.RecordSize(0, 0, []byte("0"), value, nil)
 
-	bs, next, start := h.acc.Drain(nil, node, parts, 0, 2*one+10, h.clk.Now())
+	bs, next, start := h.acc.Drain(nil, node, parts, 0, 2*one+10, false, h.clk.Now())
 	require.Len(t, bs, 2, "two batches fit the request")
 	require.Equal(t, int32(0), bs[0].TP.Partition)
 	require.Equal(t, int32(1), bs[1].TP.Partition)
@@ -242,7 +242,7 @@ func TestDrainIsFairAndPacksUpToMaxBytes(t *testing.T) {
 	for i := range parts {
 		h.add(parts[i], 10+i, value)
 	}
-	bs, _, _ = h.acc.Drain(nil, node, parts, start, 2*one+10, h.clk.Now())
+	bs, _, _ = h.acc.Drain(nil, node, parts, start, 2*one+10, false, h.clk.Now())
 	require.Equal(t, int32(2), bs[0].TP.Partition, "the partition left out last time goes first")
 	require.Len(t, bs, 1, "partition 2's batch, now of two records, leaves no room for another")
 }
@@ -487,7 +487,7 @@ func TestConcurrentAppendsEachGetOneOutcome(t *testing.T) {
 		defer close(drained)
 		offset := int64(0)
 		for {
-			bs, _, _ := h.acc.Drain(nil, node, parts, 0, 1<<20, h.clk.Now())
+			bs, _, _ := h.acc.Drain(nil, node, parts, 0, 1<<20, false, h.clk.Now())
 			for _, b := range bs {
 				n := b.Records() // the batch is not ours once completed
 				h.acc.Complete(b, offset, -1, nil)
@@ -538,17 +538,17 @@ func TestRetryAfterAbortFailsTheBatch(t *testing.T) {
 func TestReadyWithoutDraining(t *testing.T) {
 	h := newHarness(t, nil)
 	parts := []TopicPartition{tp0, part(1)}
-	ready, next := h.acc.Ready(node, parts, h.clk.Now())
+	ready, next := h.acc.Ready(node, parts, false, h.clk.Now())
 	require.False(t, ready)
 	require.Equal(t, noDeadline, next, "nothing queued: nothing to wait for")
 
 	h.add(tp0, 1, []byte("v"))
-	ready, next = h.acc.Ready(node, parts, h.clk.Now())
+	ready, next = h.acc.Ready(node, parts, false, h.clk.Now())
 	require.False(t, ready)
 	require.Equal(t, 10*time.Millisecond, next, "the linger of the only batch")
 
 	h.clk.Advance(10 * time.Millisecond)
-	ready, _ = h.acc.Ready(node, parts, h.clk.Now())
+	ready, _ = h.acc.Ready(node, parts, false, h.clk.Now())
 	require.True(t, ready)
 	queued, _ := h.acc.Queued(tp0)
 	require.Equal(t, 1, queued, "Ready takes nothing")
@@ -616,6 +616,42 @@ func TestARequestTakesTheLingeringBatchesAlong(t *testing.T) {
 	bs, next := h.drain(parts, 1<<20)
 	require.Empty(t, bs, "with nothing ready, a lingering batch waits")
 	require.Equal(t, 10*time.Millisecond, next)
+}
+
+// While its broker has a request of ours in flight (busy), a batch that
+// is not full waits for the answer even once its linger is over: the
+// broker would hold a request sent behind the other until then. A full
+// batch goes, and takes the waiting ones along; so do retries.
+func TestABusyBrokerIsSentOnlyFullBatchesAndRetries(t *testing.T) {
+	h := newHarness(t, nil)
+	parts := []TopicPartition{part(0), part(1), part(2)}
+	busyDrain := func() []int32 {
+		bs, _, _ := h.acc.Drain(nil, node, parts, 0, 1<<20, true, h.clk.Now())
+		var got []int32
+		for _, b := range bs {
+			got = append(got, b.TP.Partition)
+		}
+		return got
+	}
+	h.add(part(0), 0, []byte("lingered long enough"))
+	h.clk.Advance(10 * time.Millisecond)
+	ready, next := h.acc.Ready(node, parts, true, h.clk.Now())
+	require.False(t, ready, "a batch that is not full waits for the answer in flight")
+	require.Equal(t, noDeadline, next, "the answer, not a timer, lets it go")
+	require.Empty(t, busyDrain())
+	ready, _ = h.acc.Ready(node, parts, false, h.clk.Now())
+	require.True(t, ready, "once nothing is in flight, its linger decides")
+
+	h.add(part(1), 1, make([]byte, 1100)) // full: ready now
+	require.ElementsMatch(t, []int32{0, 1}, busyDrain(), "the full batch goes and takes the waiting one along")
+
+	h.add(part(2), 2, []byte("to retry"))
+	h.clk.Advance(10 * time.Millisecond)
+	bs, _ := h.drain([]TopicPartition{part(2)}, 1<<20)
+	require.Len(t, bs, 1)
+	h.retry(bs[0], time.Second)
+	h.clk.Advance(time.Second)
+	require.Equal(t, []int32{2}, busyDrain(), "a retry does not wait for answers to other requests")
 }
 
 // TestABatchStartsWithRoomForItsPredecessorsRecords holds the entries'

@@ -21,13 +21,16 @@ const noDeadline = time.Duration(1<<63 - 1)
 // start and reports where the next drain should start, so that no partition
 // is starved when requests fill up before the list ends. next is how long
 // until some batch among parts becomes ready (a linger or a retry backoff
-// ending); noDeadline if none.
+// ending); noDeadline if none. busy says that a request to node awaits its
+// answer: then only a full batch (or a retry, or any batch when urgent)
+// makes a request go, and the others, lingering or not, go along with it
+// (see lingers).
 //
 // A batch drained for the first time gets its sequence numbers here, under
 // its partition's lock. Drained batches are closed (compressed, stamped,
 // CRC'd) outside every lock; they are in flight until the sender reports
 // their answer with Complete, Retry or Split.
-func (a *Accumulator) Drain(dst []*Batch, node int32, parts []TopicPartition, start, maxBytes int, now time.Time) (batches []*Batch, next time.Duration, nextStart int) {
+func (a *Accumulator) Drain(dst []*Batch, node int32, parts []TopicPartition, start, maxBytes int, busy bool, now time.Time) (batches []*Batch, next time.Duration, nextStart int) {
 	next = noDeadline
 	batches = dst[:0]
 	if len(parts) == 0 {
@@ -51,14 +54,16 @@ func (a *Accumulator) Drain(dst []*Batch, node int32, parts []TopicPartition, st
 		}
 		var b *Batch
 		var wait time.Duration
-		b, wait, full = a.drainOne(p, node, sending, now, len(batches) > 0, maxBytes-total)
+		b, wait, full = a.drainOne(p, node, sending, busy, now, len(batches) > 0, maxBytes-total)
 		if full {
 			nextStart = idx
 			next = 0 // more is ready right now
 			break
 		}
 		if b == nil {
-			if !sending && wait > 0 && wait != noDeadline {
+			// A batch that waits for its linger, or while busy for the
+			// answer in flight (noDeadline), may still go along.
+			if !sending && wait > 0 && (wait != noDeadline || busy) {
 				lingering = append(lingering, idx)
 			}
 			next = min(next, wait)
@@ -75,7 +80,7 @@ func (a *Accumulator) Drain(dst []*Batch, node int32, parts []TopicPartition, st
 		}
 		p := a.lookup(parts[idx])
 		var b *Batch
-		if b, _, full = a.drainOne(p, node, true, now, true, maxBytes-total); b != nil {
+		if b, _, full = a.drainOne(p, node, true, busy, now, true, maxBytes-total); b != nil {
 			total += b.Size()
 			batches = append(batches, b)
 		}
@@ -94,10 +99,10 @@ func (a *Accumulator) Drain(dst []*Batch, node int32, parts []TopicPartition, st
 // drainOne takes p's batch that node may send now, if it fits in room
 // (any batch does when the request is still empty); otherwise it returns
 // how long until p may send, or full if p's batch does not fit.
-func (a *Accumulator) drainOne(p *partition, node int32, urgent bool, now time.Time, started bool, room int) (b *Batch, wait time.Duration, full bool) {
+func (a *Accumulator) drainOne(p *partition, node int32, urgent, busy bool, now time.Time, started bool, room int) (b *Batch, wait time.Duration, full bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	b, wait = a.next(p, node, urgent, now)
+	b, wait = a.next(p, node, urgent, busy, now)
 	if b == nil {
 		return nil, wait, false
 	}
@@ -113,9 +118,10 @@ func (a *Accumulator) drainOne(p *partition, node int32, urgent bool, now time.T
 
 // Ready reports whether the sender for broker node has a batch to send
 // among parts, and if not, how long until it may (noDeadline if only an
-// answer or a wake can change that). A sender asks before it connects, so
-// that brokers with nothing to send get no connection.
-func (a *Accumulator) Ready(node int32, parts []TopicPartition, now time.Time) (bool, time.Duration) {
+// answer or a wake can change that); busy as for Drain. A sender asks
+// before it connects, so that brokers with nothing to send get no
+// connection.
+func (a *Accumulator) Ready(node int32, parts []TopicPartition, busy bool, now time.Time) (bool, time.Duration) {
 	urgent := a.urgent()
 	next := noDeadline
 	for _, tp := range parts {
@@ -124,7 +130,7 @@ func (a *Accumulator) Ready(node int32, parts []TopicPartition, now time.Time) (
 			continue
 		}
 		p.mu.Lock()
-		b, wait := a.next(p, node, urgent, now)
+		b, wait := a.next(p, node, urgent, busy, now)
 		p.mu.Unlock()
 		if b != nil {
 			return true, 0
@@ -143,7 +149,7 @@ func (a *Accumulator) urgent() bool {
 
 // next returns the batch of p that the sender for node may send now, or
 // how long until one may be ready. p.mu must be held.
-func (a *Accumulator) next(p *partition, node int32, urgent bool, now time.Time) (*Batch, time.Duration) {
+func (a *Accumulator) next(p *partition, node int32, urgent, busy bool, now time.Time) (*Batch, time.Duration) {
 	if a.fatalErr() != nil {
 		return nil, noDeadline
 	}
@@ -186,7 +192,7 @@ func (a *Accumulator) next(p *partition, node int32, urgent bool, now time.Time)
 			}
 			return b, 0
 		}
-		if wait := a.lingers(p, b, urgent, now); wait > 0 {
+		if wait := a.lingers(p, b, urgent, busy, now); wait > 0 {
 			return nil, wait
 		}
 		if a.cfg.Idempotent {
@@ -213,9 +219,22 @@ func (a *Accumulator) next(p *partition, node int32, urgent bool, now time.Time)
 
 // lingers returns how long the never-sent batch b should still wait for
 // more records; 0 when it is ready.
-func (a *Accumulator) lingers(p *partition, b *Batch, urgent bool, now time.Time) time.Duration {
+//
+// A batch that is not full does not go while its broker has a request of
+// ours in flight (busy): it waits for the answer (noDeadline), unless a
+// full batch makes a request go. A Kafka broker reads a connection's next
+// request only once it has answered the one before, so a request sent
+// behind another waits there anyway, and a batch that waits here instead
+// takes the records that come meanwhile: fewer, fuller requests, each
+// answered sooner (README, "Performance"). Full batches still go up to
+// MaxInFlight at a time, which keeps a busy producer's broker from
+// waiting for the next request.
+func (a *Accumulator) lingers(p *partition, b *Batch, urgent, busy bool, now time.Time) time.Duration {
 	if b.sealed || urgent || b != p.batches[len(p.batches)-1] {
 		return 0
+	}
+	if busy {
+		return noDeadline
 	}
 	return max(0, a.cfg.Linger-now.Sub(b.created))
 }

@@ -66,7 +66,7 @@ func TestProducerIDIsAskedForOnceAndSequencesStartAtZero(t *testing.T) {
 	h.add(tp0, 0, big)
 	h.add(tp0, 1, big)
 	h.drainNone("no batch leaves before the producer has an id")
-	ready, _ := h.acc.Ready(node, []TopicPartition{tp0}, h.clk.Now())
+	ready, _ := h.acc.Ready(node, []TopicPartition{tp0}, false, h.clk.Now())
 	require.False(t, ready)
 	require.Equal(t, 1, h.asked, "the id is asked for once, however often the sender looks")
 
@@ -140,14 +140,14 @@ func TestAnotherBrokerWaitsUntilRequestsInFlightAreAnswered(t *testing.T) {
 	h.add(tp0, 1, big)
 	b0 := h.drainOne("to the old leader")
 	parts := []TopicPartition{tp0}
-	ready, _ := h.acc.Ready(node+1, parts, h.clk.Now())
+	ready, _ := h.acc.Ready(node+1, parts, false, h.clk.Now())
 	require.False(t, ready, "the new leader's sender may not drain while the old one has requests in flight")
-	bs, _, _ := h.acc.Drain(nil, node+1, parts, 0, 1<<20, h.clk.Now())
+	bs, _, _ := h.acc.Drain(nil, node+1, parts, 0, 1<<20, false, h.clk.Now())
 	require.Empty(t, bs)
 
 	h.acc.Complete(b0, 0, -1, nil)
 	require.Contains(t, h.woken, tp0, "the waiting sender is woken once nothing is in flight")
-	bs, _, _ = h.acc.Drain(nil, node+1, parts, 0, 1<<20, h.clk.Now())
+	bs, _, _ = h.acc.Drain(nil, node+1, parts, 0, 1<<20, false, h.clk.Now())
 	require.Len(t, bs, 1)
 	require.Equal(t, int32(1), stamped(t, bs[0]).seq)
 }

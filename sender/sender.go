@@ -137,7 +137,7 @@ func (s *Sender) Run(ctx context.Context) {
 			// Like the Java client, connect only when there is something to
 			// send: a broker that leads nothing of ours gets no connection,
 			// and a dead one no metadata refreshes on our account.
-			ready, wait = s.acc.Ready(s.cfg.Node, s.cfg.Hooks.Partitions(), clk.Now())
+			ready, wait = s.acc.Ready(s.cfg.Node, s.cfg.Hooks.Partitions(), s.inFlight > 0, clk.Now())
 		}
 		if ready {
 			c, err := s.cfg.Hooks.Connect(ctx)
@@ -155,7 +155,7 @@ func (s *Sender) Run(ctx context.Context) {
 			default:
 				unreachable = 0
 				f := s.takeOff()
-				f.batches, wait, s.start = s.acc.Drain(f.batches, s.cfg.Node, s.cfg.Hooks.Partitions(), s.start, s.cfg.MaxRequestSize, clk.Now())
+				f.batches, wait, s.start = s.acc.Drain(f.batches, s.cfg.Node, s.cfg.Hooks.Partitions(), s.start, s.cfg.MaxRequestSize, s.inFlight > 0, clk.Now())
 				if len(f.batches) > 0 {
 					s.send(ctx, c, f)
 					continue

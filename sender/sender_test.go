@@ -345,6 +345,39 @@ func TestMaxInFlightBoundsPipelining(t *testing.T) {
 	r.outcome(2)
 }
 
+// With a request in flight, records that fill no batch wait for its answer
+// and then go together, rather than each behind it in a request of its
+// own; a full batch goes at once, up to MaxInFlight, and takes the waiting
+// ones along.
+func TestRecordsWaitForTheAnswerInFlightUnlessTheyFillABatch(t *testing.T) {
+	r := newRig(t, nil) // no linger, MaxInFlight 5
+	partitions := func(c *call) (got []int32) {
+		for _, p := range c.req.Topics[0].Partitions {
+			got = append(got, p.Index)
+		}
+		return got
+	}
+	r.produce(parts[0], 1)
+	first := r.next()
+	r.produce(parts[0], 2)
+	_, err := r.acc.Append(context.Background(), parts[1], nil, &accumulator.Record{
+		Data: record.Data{TimestampMs: 1000, Value: make([]byte, 16<<10)}, Callback: 3}) // a batch of its own, full
+	require.NoError(t, err)
+	r.s.Wake()
+	full := r.next()
+	require.ElementsMatch(t, []int32{0, 1}, partitions(full), "the full batch goes before the answer, with the waiting one")
+	r.produce(parts[0], 4)
+	r.produce(parts[1], 5)
+	first.done(answer(first.req, 0, 0), nil)
+	full.done(answer(full.req, 0, 10), nil)
+	after := r.next()
+	require.ElementsMatch(t, []int32{0, 1}, partitions(after), "the records that came meanwhile go in one request")
+	after.done(answer(after.req, 0, 20), nil)
+	for id := 1; id <= 5; id++ {
+		require.NoError(t, r.outcome(id).Err, "record %d", id)
+	}
+}
+
 func TestLeaderHintRetriesAtOnce(t *testing.T) {
 	r := newRig(t, nil)
 	r.produce(parts[0], 1)
