@@ -11,6 +11,21 @@ import (
 // answer, a producer id or a wake can make a batch ready.
 const noDeadline = time.Duration(1<<63 - 1)
 
+// untilAnswered is how long lingers says a batch that is not full waits
+// while its broker has a request in flight: until the answer, which no
+// timer foresees (Drain and Ready report noDeadline for it), unless a
+// request goes anyway and takes it along, as it takes a lingering batch.
+const untilAnswered = noDeadline - 1
+
+// forTimer is how long the sender's timer should wait for a batch that waits
+// for wait: no timer for a batch waiting for an answer.
+func forTimer(wait time.Duration) time.Duration {
+	if wait == untilAnswered {
+		return noDeadline
+	}
+	return wait
+}
+
 // Drain appends to dst[:0] the batches that the sender for broker node may
 // send now from the given partitions (those node leads), at most one per
 // partition, until adding another would pass maxBytes; at least one batch
@@ -61,12 +76,12 @@ func (a *Accumulator) Drain(dst []*Batch, node int32, parts []TopicPartition, st
 			break
 		}
 		if b == nil {
-			// A batch that waits for its linger, or while busy for the
-			// answer in flight (noDeadline), may still go along.
-			if !sending && wait > 0 && (wait != noDeadline || busy) {
+			// A batch that waits for its linger, or for the answer in
+			// flight (untilAnswered), may still go along.
+			if !sending && wait > 0 && wait != noDeadline {
 				lingering = append(lingering, idx)
 			}
-			next = min(next, wait)
+			next = min(next, forTimer(wait))
 			continue
 		}
 		sending = true
@@ -135,7 +150,7 @@ func (a *Accumulator) Ready(node int32, parts []TopicPartition, busy bool, now t
 		if b != nil {
 			return true, 0
 		}
-		next = min(next, wait)
+		next = min(next, forTimer(wait))
 	}
 	return false, next
 }
@@ -221,7 +236,7 @@ func (a *Accumulator) next(p *partition, node int32, urgent, busy bool, now time
 // more records; 0 when it is ready.
 //
 // A batch that is not full does not go while its broker has a request of
-// ours in flight (busy): it waits for the answer (noDeadline), unless a
+// ours in flight (busy): it waits for the answer (untilAnswered), unless a
 // full batch makes a request go. A Kafka broker reads a connection's next
 // request only once it has answered the one before, so a request sent
 // behind another waits there anyway, and a batch that waits here instead
@@ -234,7 +249,7 @@ func (a *Accumulator) lingers(p *partition, b *Batch, urgent, busy bool, now tim
 		return 0
 	}
 	if busy {
-		return noDeadline
+		return untilAnswered
 	}
 	return max(0, a.cfg.Linger-now.Sub(b.created))
 }

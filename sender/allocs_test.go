@@ -24,7 +24,7 @@ func (c *answeringConn) Version(protocol.APIKey) (int16, error) { return 11, nil
 // A request of one record, from its append to its callback, allocates its
 // batch and nothing else: the sender builds each request in the room of
 // one already answered, and reads answers with maps it keeps. It made nine
-// allocations of its own here before (eleven naming topics by id): with
+// allocations of its own here before (more naming topics by id): with
 // linger 0 at a low rate, where a request carries a record or two, they
 // were most of the producer's. (The connection allocates too: the pending
 // request, the response's frame, and the response decoded from it.)

@@ -22,8 +22,9 @@ import (
 // A flight belongs to the sender's goroutine, except between SendVersion
 // and the callback: then the connection holds it, and the callback, on the
 // connection's goroutine, fills in the answer and hands it back over the
-// results channel. The connection reads the request only until it calls
-// done, so after that the sender may build the next request in it.
+// results channel. The sender takes it back from that channel, after
+// SendVersion has returned and done has run, when the connection keeps
+// nothing of the request (Conn): the next request may be built in it.
 type flight struct {
 	batches []*accumulator.Batch
 	req     protocol.ProduceRequest
