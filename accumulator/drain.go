@@ -17,8 +17,8 @@ const noDeadline = time.Duration(1<<63 - 1)
 // request goes anyway and takes it along, as it takes a lingering batch.
 const untilAnswered = noDeadline - 1
 
-// forTimer is how long the sender's timer should wait for a batch that waits
-// for wait: no timer for a batch waiting for an answer.
+// forTimer is a batch's wait as Drain and Ready report it to the sender,
+// which arms a timer for it: a batch waiting for an answer needs none.
 func forTimer(wait time.Duration) time.Duration {
 	if wait == untilAnswered {
 		return noDeadline
