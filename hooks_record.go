@@ -64,8 +64,8 @@ func (t *tracked) complete(md RecordMetadata, err error, sent time.Time) {
 // It builds the record's metadata itself, and is kept out of line, so that
 // Produce's frame holds none of its refusals' temporaries: a goroutine's
 // stack is cold in the cache when thousands of goroutines each send in
-// turn, and every line of it that Produce spans costs a miss (see the
-// README's "Where the producer's CPU goes").
+// turn, and every line of it that Produce spans costs a miss (see
+// PERFORMANCE.md, "Synchronous senders cost more per record").
 //
 //go:noinline
 func reject(rcv receiver, r *Record, err error) {

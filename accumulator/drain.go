@@ -241,7 +241,7 @@ func (a *Accumulator) next(p *partition, node int32, urgent, busy bool, now time
 // request only once it has answered the one before, so a request sent
 // behind another waits there anyway, and a batch that waits here instead
 // takes the records that come meanwhile: fewer, fuller requests, each
-// answered sooner (README, "Performance"). Full batches still go up to
+// answered sooner (PERFORMANCE.md, "The race"). Full batches still go up to
 // MaxInFlight at a time, which keeps a busy producer's broker from
 // waiting for the next request.
 func (a *Accumulator) lingers(p *partition, b *Batch, urgent, busy bool, now time.Time) time.Duration {
