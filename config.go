@@ -129,9 +129,10 @@ type Config struct {
 	// Unlike the Java client's, a request behind another needs a full
 	// batch (or a retry, a Flush, or memory to free): batches that are not
 	// full, their Linger over or not, wait for the answers in flight and
-	// then go together. A Kafka broker reads a connection's next request
-	// only once it has answered the one before, so such a request would
-	// wait there anyway; held back, it takes the records that come
+	// then go together; one that such a request had no room for goes in
+	// the next, its Linger over. A Kafka broker reads a connection's next
+	// request only once it has answered the one before, so such a request
+	// would wait there anyway; held back, it takes the records that come
 	// meanwhile, and the broker answers fewer, fuller requests sooner.
 	MaxInFlight int
 

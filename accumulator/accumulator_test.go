@@ -654,6 +654,43 @@ func TestABusyBrokerIsSentOnlyFullBatchesAndRetries(t *testing.T) {
 	require.Equal(t, []int32{2}, busyDrain(), "a retry does not wait for answers to other requests")
 }
 
+// A batch held while its broker is busy goes along with a full batch only
+// if it fits beside it. One left out for lack of room waits no longer for
+// the answer in flight, only for its linger, and goes in the next request:
+// full batches that each left it no room would otherwise keep the broker
+// busy, and the batch waiting, until its DeliveryTimeout.
+func TestABatchLeftOutOfABusyRequestGoesInTheNext(t *testing.T) {
+	h := newHarness(t, nil)
+	parts := []TopicPartition{part(0), part(1)}
+	big := make([]byte, 1100) // a batch of its own, full
+	maxBytes := record.BatchHeaderSize + record.RecordSize(0, 0, []byte("1"), big, nil) + 10
+	busyDrain := func(start int) ([]int32, int) {
+		bs, _, next := h.acc.Drain(nil, node, parts, start, maxBytes, true, h.clk.Now())
+		var got []int32
+		for _, b := range bs {
+			got = append(got, b.TP.Partition)
+		}
+		return got, next
+	}
+	h.add(part(0), 0, []byte("small"))
+	h.add(part(1), 1, big)
+	got, start := busyDrain(0)
+	require.Equal(t, []int32{1}, got, "the full batch goes; the waiting one does not fit beside it")
+
+	ready, wait := h.acc.Ready(node, parts, true, h.clk.Now())
+	require.False(t, ready)
+	require.Equal(t, 10*time.Millisecond, wait, "left out, the batch waits for its linger, not for the answer in flight")
+	h.clk.Advance(10 * time.Millisecond)
+	ready, _ = h.acc.Ready(node, parts, true, h.clk.Now())
+	require.True(t, ready, "its linger over, the batch left out goes though the broker is busy")
+
+	h.add(part(1), 2, big)
+	got, start = busyDrain(start)
+	require.Equal(t, []int32{0}, got, "the batch left out goes first; the next full batch does not fit beside it")
+	got, _ = busyDrain(start)
+	require.Equal(t, []int32{1}, got)
+}
+
 // TestABatchStartsWithRoomForItsPredecessorsRecords holds the entries'
 // sizing: a partition's next batch starts with room for as many records as
 // its previous one took, so a steady workload never grows the slice. With

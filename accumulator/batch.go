@@ -24,6 +24,9 @@ type Batch struct {
 	deadline time.Time // when DeliveryTimeout ends for its oldest record
 	serial   uint64    // creation order, for Flush; split halves inherit it
 	sealed   bool      // no more appends: full, or drained
+	// leftOut: a request went without it for lack of room, so it no longer
+	// waits for the answer in flight (see lingers).
+	leftOut bool
 
 	encoded      []byte // the closed batch, set when first drained; retries resend it
 	uncompressed int    // batch size before compression, for statistics

@@ -37,9 +37,9 @@ func forTimer(wait time.Duration) time.Duration {
 // is starved when requests fill up before the list ends. next is how long
 // until some batch among parts becomes ready (a linger or a retry backoff
 // ending); noDeadline if none. busy says that a request to node awaits its
-// answer: then only a full batch (or a retry, or any batch when urgent)
-// makes a request go, and the others, lingering or not, go along with it
-// (see lingers).
+// answer: then only a full batch (or a retry, a batch that an earlier
+// request had no room for, or any batch when urgent) makes a request go,
+// and the others, lingering or not, go along with it (see lingers).
 //
 // A batch drained for the first time gets its sequence numbers here, under
 // its partition's lock. Drained batches are closed (compressed, stamped,
@@ -122,6 +122,7 @@ func (a *Accumulator) drainOne(p *partition, node int32, urgent, busy bool, now 
 		return nil, wait, false
 	}
 	if started && b.Size() > room {
+		b.leftOut = true
 		return nil, 0, true
 	}
 	a.take(p, b, node)
@@ -244,11 +245,17 @@ func (a *Accumulator) next(p *partition, node int32, urgent, busy bool, now time
 // answered sooner (PERFORMANCE.md, "The race"). Full batches still go up to
 // MaxInFlight at a time, which keeps a busy producer's broker from
 // waiting for the next request.
+//
+// A batch that such a request left out, for lack of room, waits only for
+// its linger: behind that request the broker stays busy, and if the full
+// batches that keep it busy left no room each time, the batch would wait
+// for an answer with nothing in flight behind it, which may not come
+// before its DeliveryTimeout.
 func (a *Accumulator) lingers(p *partition, b *Batch, urgent, busy bool, now time.Time) time.Duration {
 	if b.sealed || urgent || b != p.batches[len(p.batches)-1] {
 		return 0
 	}
-	if busy {
+	if busy && !b.leftOut {
 		return untilAnswered
 	}
 	return max(0, a.cfg.Linger-now.Sub(b.created))

@@ -378,6 +378,36 @@ func TestRecordsWaitForTheAnswerInFlightUnlessTheyFillABatch(t *testing.T) {
 	}
 }
 
+// A waiting batch that a full batch's request leaves out, for lack of
+// room, goes in the next request while the first is still in flight: it
+// does not wait for an answer that another request will follow.
+func TestABatchLeftOutOfARequestGoesWithoutWaitingForTheAnswer(t *testing.T) {
+	r := newRig(t, func(c *Config) { c.MaxRequestSize = 16<<10 + 100 }) // a full batch and nothing beside it
+	partitions := func(c *call) (got []int32) {
+		for _, p := range c.req.Topics[0].Partitions {
+			got = append(got, p.Index)
+		}
+		return got
+	}
+	r.produce(parts[0], 1)
+	first := r.next()
+	r.produce(parts[0], 2)
+	_, err := r.acc.Append(context.Background(), parts[1], nil, &accumulator.Record{
+		Data: record.Data{TimestampMs: 1000, Value: make([]byte, 16<<10)}, Callback: 3}) // a batch of its own, full
+	require.NoError(t, err)
+	r.s.Wake()
+	full := r.next()
+	require.Equal(t, []int32{1}, partitions(full), "the full batch goes alone: the waiting one does not fit beside it")
+	left := r.next()
+	require.Equal(t, []int32{0}, partitions(left), "the batch left out goes next, with both requests still in flight")
+	first.done(answer(first.req, 0, 0), nil)
+	full.done(answer(full.req, 0, 10), nil)
+	left.done(answer(left.req, 0, 1), nil)
+	for id := 1; id <= 3; id++ {
+		require.NoError(t, r.outcome(id).Err, "record %d", id)
+	}
+}
+
 func TestLeaderHintRetriesAtOnce(t *testing.T) {
 	r := newRig(t, nil)
 	r.produce(parts[0], 1)
