@@ -29,14 +29,14 @@ func (c *answeringConn) Version(protocol.APIKey) (int16, error) { return 11, nil
 // were most of the producer's. (The connection allocates too: the pending
 // request, the response's frame, and the response decoded from it.)
 func TestARequestAllocatesOnlyItsBatch(t *testing.T) {
-	delivered := make(chan struct{}, 1)
+	delivered := make(chan error, 1)
 	c := &answeringConn{resp: &protocol.ProduceResponse{Topics: []protocol.ProduceResponseTopic{{
 		Name:       parts[0].Topic,
 		Partitions: []protocol.ProduceResponsePartition{{Index: parts[0].Partition, BaseOffset: 7, LogAppendTimeMs: -1, LogStartOffset: -1}},
 	}}}}
 	r := newRigWith(t, rigConfig{
 		acc: func(cfg *accumulator.Config) {
-			cfg.Deliver = func(any, *accumulator.Result) { delivered <- struct{}{} }
+			cfg.Deliver = func(_ any, res *accumulator.Result) { delivered <- res.Err }
 		},
 		sender: func(cfg *Config) {
 			cfg.Hooks.Partitions = func() []accumulator.TopicPartition { return parts[:1] }
@@ -53,7 +53,10 @@ func TestARequestAllocatesOnlyItsBatch(t *testing.T) {
 		r.s.Wake()
 		limit.Reset(10 * time.Second)
 		select {
-		case <-delivered:
+		case err := <-delivered:
+			if err != nil {
+				t.Fatalf("the record failed: %v", err) // the count is of requests answered
+			}
 		case <-limit.C:
 			t.Fatal("the record got no outcome within 10s")
 		}
