@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
 	"github.com/gokafka/producer/sasl"
@@ -23,38 +24,40 @@ const maxSASLRounds = 16
 // (KIP-152) until it is satisfied. It returns the session lifetime the
 // broker granted (KIP-368), zero if none.
 //
-// It holds the write lock from the handshake to the last message, because
-// the broker accepts nothing else in between. Requests written before it
-// keep their place and are answered first, since a broker answers in
-// order; requests that come during it wait for the lock. That is what lets
-// a re-authentication run on a busy connection without failing or
+// The mechanism's session starts before the write lock is taken: starting
+// may fetch a token from an identity provider, and a re-authentication
+// runs on a connection whose requests must not wait for that. From the
+// handshake to the last message it holds the write lock, because the
+// broker accepts nothing else in between. Requests written before it keep
+// their place and are answered first, since a broker answers in order;
+// requests that come during it wait for the lock. That is what lets a
+// re-authentication run on a busy connection without failing or
 // reordering anything.
+//
+// The whole exchange, the mechanism's own work included, must end within
+// RequestTimeout. A token fetch that hung would otherwise hold up the
+// connection, or on a first dial every dial of the broker, with nothing on
+// the wire for the request timeout to catch. It then fails as a request
+// that timed out, which is retriable: the broker refused nothing.
 //
 // An error means the exchange stopped half-way, so the connection is no
 // longer usable: the caller closes it. A refusal is an *AuthError; a broken
 // connection is the retriable error it was.
 func (c *Conn) authenticate(ctx context.Context) (time.Duration, error) {
-	select {
-	case c.writeLock <- struct{}{}:
-	case <-ctx.Done():
-		return 0, fmt.Errorf("SASL authentication to %s: %w", c.addr, context.Cause(ctx))
-	case <-c.dead:
-		return 0, c.Err()
-	}
-	defer func() { <-c.writeLock }()
-
+	timedOut := fmt.Errorf("SASL authentication to %s: %w: the exchange took longer than %v",
+		c.addr, ErrRequestTimeout, c.cfg.RequestTimeout)
+	ctx, cancel := clock.WithTimeoutCause(ctx, c.cfg.Clock, c.cfg.RequestTimeout, timedOut)
+	defer cancel()
 	mech := c.cfg.SASL
-	refused := func(err error) error { return &AuthError{Addr: c.addr, Mechanism: mech.Name(), Err: err} }
+	refused := func(err error) error {
+		if context.Cause(ctx) == timedOut {
+			return timedOut // whatever the mechanism made of its context's end
+		}
+		return &AuthError{Addr: c.addr, Mechanism: mech.Name(), Err: err}
+	}
 	if v, err := c.versions.For(protocol.SaslHandshake); err != nil || v < 1 {
 		// v0 would make the tokens bare frames, which we do not speak.
 		return 0, refused(fmt.Errorf("the broker does not speak SaslHandshake v1 (Kafka 1.0+): %w", errOr(err, protocol.ErrUnsupportedVersion)))
-	}
-	resp, err := c.authRoundTrip(ctx, &protocol.SaslHandshakeRequest{Mechanism: mech.Name()}, 1)
-	if err != nil {
-		return 0, err
-	}
-	if hs := resp.(*protocol.SaslHandshakeResponse); hs.ErrorCode != 0 {
-		return 0, refused(fmt.Errorf("%w (the broker enables %s)", kerr.ForCode(hs.ErrorCode), strings.Join(hs.Mechanisms, ", ")))
 	}
 	version, err := c.versions.For(protocol.SaslAuthenticate)
 	if err != nil {
@@ -63,6 +66,22 @@ func (c *Conn) authenticate(ctx context.Context) (time.Duration, error) {
 	session, err := mech.Start(ctx, c.addr)
 	if err != nil {
 		return 0, refused(err)
+	}
+
+	select {
+	case c.writeLock <- struct{}{}:
+	case <-ctx.Done():
+		return 0, fmt.Errorf("SASL authentication to %s: %w", c.addr, context.Cause(ctx))
+	case <-c.dead:
+		return 0, c.Err()
+	}
+	defer func() { <-c.writeLock }()
+	resp, err := c.authRoundTrip(ctx, &protocol.SaslHandshakeRequest{Mechanism: mech.Name()}, 1)
+	if err != nil {
+		return 0, err
+	}
+	if hs := resp.(*protocol.SaslHandshakeResponse); hs.ErrorCode != 0 {
+		return 0, refused(fmt.Errorf("%w (the broker enables %s)", kerr.ForCode(hs.ErrorCode), strings.Join(hs.Mechanisms, ", ")))
 	}
 	var challenge []byte
 	var lifetime time.Duration

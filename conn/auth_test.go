@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -284,4 +286,99 @@ func TestReauthenticationRefused(t *testing.T) {
 		t.Fatal("the connection outlived a refused re-authentication")
 	}
 	assertRefused(t, r.c.Err(), "PLAIN", fb.addr(), kerr.SaslAuthenticationFailed)
+}
+
+// stalledStart is a mechanism whose starts, from the from-th on, wait for
+// their context to end: a token fetch from an identity provider that does
+// not answer.
+type stalledStart struct {
+	sasl.Mechanism
+	from    int32
+	starts  atomic.Int32
+	stalled chan struct{}
+}
+
+func (m *stalledStart) Start(ctx context.Context, broker string) (sasl.Session, error) {
+	if m.starts.Add(1) < m.from {
+		return m.Mechanism.Start(ctx, broker)
+	}
+	m.stalled <- struct{}{}
+	<-ctx.Done()
+	return nil, fmt.Errorf("fetching a token: %w", ctx.Err())
+}
+
+func (m *stalledStart) awaitStall(t *testing.T) {
+	t.Helper()
+	select {
+	case <-m.stalled:
+	case <-time.After(waitTime):
+		t.Fatal("the mechanism was not started within the wait time")
+	}
+}
+
+// assertExchangeTimedOut checks that an exchange that outlived
+// RequestTimeout failed as a request that timed out: retriable, since the
+// broker refused nothing.
+func assertExchangeTimedOut(t *testing.T, err error) {
+	t.Helper()
+	if !errors.Is(err, ErrRequestTimeout) || !IsRetriable(err) || errors.Is(err, ErrAuthentication) {
+		t.Fatalf("error %v: want a retriable ErrRequestTimeout, not an authentication failure", err)
+	}
+}
+
+// A token fetch that hangs as a re-authentication starts holds up none of
+// the connection's requests, and the exchange gives up after
+// RequestTimeout, failing the connection, which the producer then dials
+// again.
+func TestReauthenticationWhoseTokenFetchHangs(t *testing.T) {
+	fake := clock.NewFake(time.Unix(1000, 0))
+	fb := newFakeBroker(t)
+	mech := &stalledStart{Mechanism: plain.New("u", testPassword), from: 2, stalled: make(chan struct{}, 1)}
+	done := dialAsync(t, fb, Config{SASL: mech, Clock: fake, RequestTimeout: 5 * time.Second})
+	bc := fb.conn(t)
+	acceptPlain(t, bc, time.Minute)
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	c := r.c
+	awaitReauthTimer(t, fake, fake.Now(), time.Minute)
+	fake.Advance(time.Minute)
+	mech.awaitStall(t)
+
+	o := newOutcome()
+	c.Send(context.Background(), &protocol.MetadataRequest{}, o.done)
+	bc.reply(expect(t, bc, protocol.Metadata), metadataResponse())
+	if res := o.wait(t, "a request sent while the token is fetched"); res.err != nil {
+		t.Fatalf("it failed: %v", res.err)
+	}
+
+	fake.Advance(5 * time.Second)
+	select {
+	case <-c.Done():
+	case <-time.After(waitTime):
+		t.Fatal("the connection outlived a re-authentication that took longer than RequestTimeout")
+	}
+	assertExchangeTimedOut(t, c.Err())
+}
+
+// A token fetch that hangs as a connection is first made fails the dial
+// after RequestTimeout, so that the next dial tries again.
+func TestDialWhoseTokenFetchHangs(t *testing.T) {
+	fake := clock.NewFake(time.Unix(1000, 0))
+	fb := newFakeBroker(t)
+	mech := &stalledStart{Mechanism: plain.New("u", testPassword), from: 1, stalled: make(chan struct{}, 1)}
+	done := dialAsync(t, fb, Config{SASL: mech, Clock: fake, RequestTimeout: 5 * time.Second})
+	fb.conn(t)
+	mech.awaitStall(t)
+	fake.Advance(5 * time.Second)
+	select {
+	case r := <-done:
+		if r.c != nil {
+			t.Fatal("Dial returned a connection")
+		}
+		assertExchangeTimedOut(t, r.err)
+	case <-time.After(waitTime):
+		t.Fatal("Dial outlived an authentication that took longer than RequestTimeout")
+	}
 }

@@ -3,7 +3,10 @@
 // tests, so tests never sleep to make time pass.
 package clock
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Clock is the source of time and timers.
 type Clock interface {
@@ -47,3 +50,23 @@ type realTimer struct{ t *time.Timer }
 func (t realTimer) C() <-chan time.Time        { return t.t.C }
 func (t realTimer) Stop() bool                 { return t.t.Stop() }
 func (t realTimer) Reset(d time.Duration) bool { return t.t.Reset(d) }
+
+// WithTimeoutCause is context.WithTimeoutCause on clk's time. On the real
+// clock it is just that; on another, the context ends with cause once clk
+// has advanced d, so that tests drive such a timeout as they drive timers.
+func WithTimeoutCause(ctx context.Context, clk Clock, d time.Duration, cause error) (context.Context, context.CancelFunc) {
+	if _, ok := clk.(Real); ok {
+		return context.WithTimeoutCause(ctx, d, cause)
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	t := clk.NewTimer(d)
+	go func() {
+		select {
+		case <-t.C():
+			cancel(cause)
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}()
+	return ctx, func() { cancel(nil) }
+}
