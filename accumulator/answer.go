@@ -50,8 +50,20 @@ type Retry struct {
 	// log start offset). Behind an earlier batch still on its way that is
 	// expected, and the retry will follow it; as the partition's next batch
 	// it means the broker lost track of the producer, and the partition's
-	// sequences restart under a new epoch (KIP-360).
+	// sequences restart under a new epoch (KIP-360). A next batch that an
+	// earlier attempt may have written (and NotWritten does not clear)
+	// fails then, with ErrMaybeWritten: under a new epoch it could be
+	// written twice, and under its own the broker refuses it.
 	SequenceRejected bool
+	// NotWritten: the answer shows that no attempt of the batch was
+	// written, clearing what MaybeWritten said of earlier ones. A broker
+	// answers OUT_OF_ORDER_SEQUENCE_NUMBER only for a sequence that is
+	// not its next and not among the last five batches it wrote for the
+	// producer, and a batch written by an earlier attempt would be among
+	// them (no more than four later batches of a partition are on their
+	// way beside it, and none goes before its retry): it would be a
+	// duplicate.
+	NotWritten bool
 	// EpochRejected: the broker refused the batch's epoch as older than one
 	// it has seen (INVALID_PRODUCER_EPOCH). If this producer has moved to a
 	// newer epoch since it numbered the batch, the broker has seen that
@@ -86,13 +98,22 @@ func (a *Accumulator) Retry(b *Batch, r Retry) (again bool) {
 	if r.MaybeWritten {
 		b.maybeWritten = true
 	}
+	if r.NotWritten {
+		b.maybeWritten = false
+	}
+	// A sequence refused for the partition's next batch restarts its
+	// sequences (see SequenceRejected).
+	restart := r.SequenceRejected && a.cfg.Idempotent && p.firstUncompleted(b)
 	b.lastErr, p.lastErr = r.Cause, r.Cause
 	switch {
 	case b.completed:
 		a.resolve(p, b, false)
 	case fencedEpoch && a.cfg.Transactional:
 		a.complete(p, b, -1, -1, r.Cause)
-	case r.EpochRejected && b.maybeWritten && a.fatalErr() == nil:
+	case (r.EpochRejected || restart) && b.maybeWritten && a.fatalErr() == nil:
+		if restart {
+			p.mustRestart(r.Cause) // for the batches behind it
+		}
 		a.complete(p, b, -1, -1, fmt.Errorf("not sent again under a newer epoch, lest it be written twice: %w", r.Cause))
 	case a.fatalErr() != nil:
 		a.complete(p, b, -1, -1, fmt.Errorf("%w; not retried: %w", a.fatalErr(), r.Cause))
@@ -106,7 +127,7 @@ func (a *Accumulator) Retry(b *Batch, r Retry) (again bool) {
 		// An epoch refused as old needs no restart of its own: the
 		// partition catches up with the producer's epoch before it sends
 		// again (next, in drain.go).
-		if r.SequenceRejected && a.cfg.Idempotent && p.firstUncompleted(b) {
+		if restart {
 			p.mustRestart(r.Cause)
 		}
 		p.sendBack(b, r.At)

@@ -179,6 +179,51 @@ func TestOutOfOrderAtTheNextSequenceRestartsUnderANewEpoch(t *testing.T) {
 	require.True(t, h.pending(1), "b1 was retried, not failed")
 }
 
+// A retry that an earlier attempt may have written, refused as out of
+// order as the partition's next batch, was not written: written, it would
+// be a duplicate. The sequences restart and it goes under the new epoch,
+// where it went again and again under its own until its DeliveryTimeout,
+// holding up the batches behind it.
+func TestOutOfOrderSettlesAnUnansweredAttempt(t *testing.T) {
+	h := idempotent(t, false, func(c *Config) { c.DeliveryTimeout = time.Second })
+	h.add(tp0, 0, big)
+	h.clk.Advance(500 * time.Millisecond)
+	h.add(tp0, 1, big)
+	b0, b1 := h.drainOne("b0"), h.drainOne("b1")
+	// Their connection broke: either may have been written.
+	h.acc.Retry(b0, Retry{At: h.clk.Now(), Cause: errRetry, MaybeWritten: true})
+	h.acc.Retry(b1, Retry{At: h.clk.Now(), Cause: errRetry, MaybeWritten: true})
+	h.clk.Advance(600 * time.Millisecond)
+	h.acc.Expire(h.clk.Now())
+	require.ErrorIs(t, h.outcome(0).Err, ErrMaybeWritten, "b0 expired waiting for its retry")
+	h.add(tp0, 2, big)
+	b1 = h.drainOne("b1 again")
+	require.Equal(t, stampOf{7, 0, 1}, stamped(t, b1), "under its own epoch: an answer settles whether it was written")
+	h.acc.Retry(b1, Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true, NotWritten: true})
+	require.Equal(t, stampOf{7, 1, 0}, stamped(t, h.drainOne("b1 under epoch 1 from sequence 0")))
+	require.Equal(t, stampOf{7, 1, 1}, stamped(t, h.drainOne("then b2")))
+	require.True(t, h.pending(1), "b1 was retried, not failed")
+}
+
+// A retry that an earlier attempt may have written, refused as the
+// partition's next batch by a broker that no longer knows the producer
+// (UNKNOWN_PRODUCER_ID), may still have been written: it fails with
+// ErrMaybeWritten rather than go under a new epoch, and the batches behind
+// it go on under that epoch.
+func TestAnUnknownProducerAfterAnUnansweredAttemptFails(t *testing.T) {
+	h := idempotent(t, false, nil)
+	h.add(tp0, 0, big)
+	h.add(tp0, 1, big)
+	b0 := h.drainOne("b0")
+	h.acc.Retry(b0, Retry{At: h.clk.Now(), Cause: errRetry, MaybeWritten: true})
+	b0 = h.drainOne("b0 again")
+	h.acc.Retry(b0, Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true})
+	r := h.outcome(0)
+	require.ErrorIs(t, r.Err, errRetry)
+	require.ErrorIs(t, r.Err, ErrMaybeWritten)
+	require.Equal(t, stampOf{7, 1, 0}, stamped(t, h.drainOne("b1 under epoch 1 from sequence 0")))
+}
+
 func TestAFailedBatchLeavesAGapAndTheSequencesRestart(t *testing.T) {
 	h := idempotent(t, false, nil)
 	for i := range 3 {

@@ -95,6 +95,45 @@ func TestUnknownProducerIDWithLogStartOffsetRestarts(t *testing.T) {
 	require.NoError(t, r.outcome(1).Err)
 }
 
+// After an attempt that may have been written, an out-of-order answer
+// settles that it was not (written, it would be a duplicate), and the
+// batch goes under a new epoch; a broker that no longer knows the producer
+// cannot tell, and the batch fails as maybe written rather than risk a
+// second copy under a new epoch.
+func TestASequenceRefusedAfterAnUnansweredAttempt(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		code     *kerr.Error
+		logStart int64
+		resent   bool
+	}{
+		{"out of order", kerr.OutOfOrderSequenceNumber, -1, true},
+		{"unknown producer", kerr.UnknownProducerID, 100, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newIdempotentRig(t)
+			r.produce(parts[0], 1)
+			c := r.next()
+			c.done(nil, fmt.Errorf("Produce v11: %w", conn.ErrDisconnected))
+			retry := r.afterBackoff(120 * time.Millisecond)
+			require.Equal(t, [3]int64{7, 0, 0}, producerOf(t, retry))
+			resp := answer(retry.req, tc.code.Code, -1)
+			resp.Topics[0].Partitions[0].LogStartOffset = tc.logStart
+			retry.done(resp, nil)
+			if !tc.resent {
+				out := r.outcome(1)
+				require.ErrorIs(t, out.Err, tc.code)
+				require.ErrorIs(t, out.Err, accumulator.ErrMaybeWritten)
+				return
+			}
+			again := r.afterBackoff(240 * time.Millisecond)
+			require.Equal(t, [3]int64{7, 1, 0}, producerOf(t, again), "epoch 1 from sequence 0")
+			again.done(answer(again.req, 0, 5), nil)
+			require.NoError(t, r.outcome(1).Err)
+		})
+	}
+}
+
 // A request that failed after it was written may have been acted on; one
 // the connection never sent cannot have been.
 func TestOnlyAWrittenRequestMakesItsBatchesMaybeWritten(t *testing.T) {
