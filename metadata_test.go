@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/internal/fakebroker"
 	"github.com/gokafka/producer/partitioner"
 	"github.com/gokafka/producer/protocol"
@@ -56,4 +57,65 @@ func TestMetadataTopLevelErrorIsNotApplied(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 3, n)
 	require.GreaterOrEqual(t, answered.Load(), int64(3), "an answer with a top-level error was taken for metadata")
+}
+
+// One Metadata answer from a broker that lags behind calls a topic
+// unknown while records of it are buffered: its partitions are dropped,
+// and no sender leads them. The producer keeps asking for the topic while
+// it has batches of it, polling with backoff rather than waiting for
+// MetadataMaxAge, and the records go once a broker names it again. Before,
+// the topic was never asked for again (with no other topic of use, it was
+// even deleted from the cache), and the records waited for their
+// DeliveryTimeout. On the fake clock, only the poll can bring the topic
+// back: no periodic refresh and no expiry comes within the test.
+func TestRecordsOfATopicCalledUnknownOnceAreSentOnceItIsKnownAgain(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 2}, KeepRecords: true})
+	var hide, hidden, askedAgain atomic.Bool
+	c.OnMetadata(func(_ int32, req *protocol.MetadataRequest) fakebroker.Action {
+		if hide.CompareAndSwap(true, false) {
+			hidden.Store(true)
+			return fakebroker.Action{Hide: []string{"t"}}
+		}
+		for _, rt := range req.Topics {
+			if hidden.Load() && rt.Name != nil && *rt.Name == "t" {
+				askedAgain.Store(true)
+			}
+		}
+		return fakebroker.Action{}
+	})
+	clk := clock.NewFake(time.Unix(1_700_000_000, 0))
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.clock = clk
+		// The records linger until the Flush below.
+		cfg.MetadataMaxAge, cfg.DeliveryTimeout, cfg.Linger = time.Hour, 2*time.Hour, time.Hour
+	})
+	eventually(t, "the topic's metadata", func() bool {
+		clk.Advance(cfgRetryBackoff)
+		n, _ := p.PartitionsFor(ctxWithin(t, 50*time.Millisecond), "t")
+		return n > 0
+	})
+	const n = 10
+	o := newOutcomes(n)
+	for i := range n {
+		p.Produce(ctx(t), &Record{Topic: "t", Value: value(0, i)}, o.cb(i))
+	}
+	require.Zero(t, o.first.Load(), "a record has an outcome before the Flush")
+
+	hide.Store(true)
+	p.cluster.RequestRefresh("test")
+	// The requests after the lagging answer come once it is applied.
+	eventually(t, "a request for the topic after the answer calling it unknown", func() bool {
+		clk.Advance(cfgRetryBackoff)
+		return askedAgain.Load()
+	})
+	eventually(t, "the topic's partitions known again", func() bool {
+		clk.Advance(cfgRetryBackoff)
+		tp := p.cluster.Snapshot().Topic("t")
+		return tp != nil && len(tp.Partitions) == 2
+	})
+	require.NoError(t, p.Flush(ctx(t)))
+	for i := range n {
+		require.NoError(t, o.one(t, i).err, "record %d", i)
+	}
+	require.Len(t, append(c.Records("t", 0), c.Records("t", 1)...), n)
 }

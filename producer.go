@@ -123,6 +123,7 @@ func New(cfg Config) (*Producer, error) {
 		NodeLeft:               p.nodeLeft,
 		Updated:                p.metadataUpdated,
 		Refreshed:              p.noteRefresh,
+		Buffered:               p.acc.BufferedTopics,
 	})
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	if cfg.TransactionalID != "" {

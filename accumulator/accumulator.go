@@ -266,6 +266,30 @@ func (a *Accumulator) eachPartition(f func(*partition)) {
 	}
 }
 
+// BufferedTopics returns the topics with batches whose outcome is not
+// settled yet: open, waiting to be sent, in flight, or sent back for a
+// retry. Their partitions need leaders, and so their topic's metadata,
+// until then. It takes each partition's lock in turn and walks no batch
+// list: the metadata loop asks at every refresh.
+func (a *Accumulator) BufferedTopics() []string {
+	var out []string
+	for name, tps := range *a.topics.Load() {
+		for _, p := range *tps.partitions.Load() {
+			if p == nil {
+				continue
+			}
+			p.mu.Lock()
+			buffered := len(p.batches) > 0
+			p.mu.Unlock()
+			if buffered {
+				out = append(out, name)
+				break
+			}
+		}
+	}
+	return out
+}
+
 // fatalErr is the error that stopped the producer for good, or nil.
 func (a *Accumulator) fatalErr() error {
 	if e := a.fatal.Load(); e != nil {

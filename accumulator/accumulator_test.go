@@ -773,3 +773,29 @@ func TestLoadCountsEachPartitionsBatches(t *testing.T) {
 	h.acc.Load("elsewhere", sizes)
 	require.Equal(t, []int32{0, 0, 0, 0}, sizes)
 }
+
+// BufferedTopics names a topic while any of its batches is unsettled:
+// lingering, in flight, or sent back for a retry; the metadata loop keeps
+// asking for it until then.
+func TestBufferedTopicsNamesATopicUntilItsBatchesSettle(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Linger = time.Hour })
+	require.Empty(t, h.acc.BufferedTopics())
+	other := TopicPartition{Topic: "u", Partition: 1}
+	h.add(tp0, 1, []byte("v"))
+	h.add(other, 2, []byte("v"))
+	require.ElementsMatch(t, []string{"t", "u"}, h.acc.BufferedTopics(), "lingering")
+
+	h.acc.BeginFlush()
+	bs, _ := h.drain([]TopicPartition{tp0}, 1<<20)
+	h.acc.EndFlush()
+	require.Len(t, bs, 1)
+	require.ElementsMatch(t, []string{"t", "u"}, h.acc.BufferedTopics(), "in flight")
+	h.retry(bs[0], 0)
+	require.ElementsMatch(t, []string{"t", "u"}, h.acc.BufferedTopics(), "awaiting a retry")
+
+	again, _ := h.drain([]TopicPartition{tp0}, 1<<20)
+	require.Len(t, again, 1)
+	h.acc.Complete(again[0], 0, -1, nil)
+	require.NoError(t, h.outcome(1).Err)
+	require.Equal(t, []string{"u"}, h.acc.BufferedTopics(), "settled")
+}

@@ -49,6 +49,14 @@ type Config struct {
 	// Refreshed is called with the outcome of every metadata refresh: nil,
 	// or why no broker answered.
 	Refreshed func(error)
+	// Buffered returns the topics the producer still has batches of:
+	// lingering, in flight, or awaiting a retry. Every refresh asks for
+	// them whatever the last answer said, and while one has no partitions
+	// the loop polls: a lagging broker that calls such a topic unknown
+	// must not leave its batches without a leader until their
+	// DeliveryTimeout, as the Java client keeps the topics it produces to
+	// in its requests. Optional; it must not block for long.
+	Buffered func() []string
 }
 
 // Cluster is the producer's view of the brokers. It is safe for concurrent

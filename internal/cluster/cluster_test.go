@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,6 +27,10 @@ type rig struct {
 	t    *testing.T
 	fake *fakebroker.Cluster
 	c    *Cluster
+
+	// buffered is what Config.Buffered answers: the topics the test
+	// pretends to have batches of.
+	buffered atomic.Pointer[[]string]
 
 	mu      sync.Mutex
 	events  []string // "joined 1", "left 2"
@@ -56,6 +61,12 @@ func newRig(t *testing.T, opts fakebroker.Options, seeds int) *rig {
 				r.errs = append(r.errs, err)
 				r.mu.Unlock()
 			}
+		},
+		Buffered: func() []string {
+			if b := r.buffered.Load(); b != nil {
+				return *b
+			}
+			return nil
 		},
 	})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -157,6 +168,88 @@ func TestAWantedTopicIsAskedForUntilReleased(t *testing.T) {
 	release()
 	release() // a second call does nothing
 	require.Empty(t, r.c.wantedTopics())
+}
+
+// hideOnce makes the fake answer topic as unknown once, as a broker whose
+// metadata lags behind the cluster's would, after arm is called; asked
+// reports whether a later request named topic again. The requests after
+// the lagging one come only once its answer is applied.
+func (r *rig) hideOnce(topic string) (arm func(), asked func() bool) {
+	var hide, hidden, again atomic.Bool
+	r.fake.OnMetadata(func(_ int32, req *protocol.MetadataRequest) fakebroker.Action {
+		if hide.CompareAndSwap(true, false) {
+			hidden.Store(true)
+			return fakebroker.Action{Hide: []string{topic}}
+		}
+		for _, rt := range req.Topics {
+			if hidden.Load() && rt.Name != nil && *rt.Name == topic {
+				again.Store(true)
+			}
+		}
+		return fakebroker.Action{}
+	})
+	return func() { hide.Store(true) }, again.Load
+}
+
+// A topic the producer has batches of stays in the metadata requests after
+// a lagging broker called it unknown, and the loop polls for it at once
+// rather than at MetadataMaxAge (an hour here): its batches need leaders.
+// Before, only cached topics with partitions and awaited ones were asked
+// for, and the batches waited for their DeliveryTimeout.
+func TestATopicWithBatchesIsAskedForAgainAfterAnAnswerCallsItUnknown(t *testing.T) {
+	r := newRig(t, fakebroker.Options{Topics: map[string]int32{"t": 2}}, 1)
+	r.awaitTopic("t")
+	r.buffered.Store(&[]string{"t"})
+	arm, askedAgain := r.hideOnce("t")
+	arm()
+	r.c.RequestRefresh("test")
+	require.Eventually(t, func() bool {
+		tp := r.c.Snapshot().Topic("t")
+		return askedAgain() && tp != nil && len(tp.Partitions) == 2
+	}, waitFor, time.Millisecond, "the topic was not asked for, or not known again, after one answer called it unknown")
+}
+
+// A refresh with no topic to ask for asks for none, and keeps what the
+// cache knows: applied as an answer for every topic, it deleted the
+// topics it did not name. Here the only topic, called unknown by a
+// lagging broker, is neither awaited nor buffered, so the next refresh
+// asks for nothing.
+func TestARefreshForNoTopicKeepsTheCachedOnes(t *testing.T) {
+	r := newRig(t, fakebroker.Options{Topics: map[string]int32{"t": 2}}, 1)
+	r.awaitTopic("t")
+	arm, _ := r.hideOnce("t")
+	arm()
+	r.c.RequestRefresh("test")
+	require.Eventually(t, func() bool {
+		tp := r.c.Snapshot().Topic("t")
+		return tp != nil && len(tp.Partitions) == 0
+	}, waitFor, time.Millisecond, "the lagging answer was never applied")
+
+	// Refreshes run one after another: once the fake has seen a request,
+	// the updates that follow the count it saw are that request's.
+	var asked []protocol.MetadataRequestTopic
+	seen, updatesSeen := false, 0
+	r.fake.OnMetadata(func(_ int32, req *protocol.MetadataRequest) fakebroker.Action {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if !seen {
+			seen, asked, updatesSeen = true, req.Topics, r.updates
+		}
+		return fakebroker.Action{}
+	})
+	r.c.RequestRefresh("test")
+	require.Eventually(t, func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return seen && r.updates > updatesSeen
+	}, waitFor, time.Millisecond, "no refresh applied after the lagging answer")
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	require.NotNil(t, asked, "a request for no topic asked for all of them")
+	require.Empty(t, asked)
+	tp := r.c.Snapshot().Topic("t")
+	require.NotNil(t, tp, "the refresh for no topic deleted the cached one")
+	require.ErrorIs(t, tp.Err, kerr.UnknownTopicOrPartition)
 }
 
 func TestAskAnyPassesOverBrokersItCannotReach(t *testing.T) {

@@ -25,7 +25,8 @@ func (c *Cluster) RequestRefresh(reason string) {
 // MetadataMaxAge, and when asked (an unknown topic, a moved leader, a dead
 // connection), but never more often than every RetryBackoff, so a storm of
 // errors makes one request, not thousands. While topics are awaited, or
-// partitions have no leader, it polls with backoff.
+// have batches buffered, and have no partitions, or partitions have no
+// leader, it polls with backoff.
 func (c *Cluster) Run(ctx context.Context) {
 	clk := c.cfg.Clock
 	retry := backoff.Exponential{Base: c.cfg.RetryBackoff, Max: c.cfg.RetryBackoffMax}
@@ -131,35 +132,55 @@ func (c *Cluster) updated(prune bool) {
 func (c *Cluster) Changed() <-chan struct{} { return c.updates.C() }
 
 // topics is every topic the producer has use for: those cached with
-// partitions, and those awaited. A cached topic without partitions
-// (unknown, deleted) is asked for only while awaited: asked for ever after,
-// it could be auto-created long after everyone gave up on it.
+// partitions, those awaited, and those it still has batches of. A cached
+// topic without partitions (unknown, deleted) is asked for only while
+// awaited or buffered: asked for ever after, it could be auto-created long
+// after everyone gave up on it. The list is never nil, even when empty: a
+// nil list would ask for, and be applied as, every topic of the cluster,
+// and the cache would drop the topics it does not name.
 func (c *Cluster) topics() []string {
 	seen := map[string]bool{}
-	var out []string
-	snap := c.cache.Snapshot()
-	for _, name := range snap.Topics() {
-		if t := snap.Topic(name); t != nil && len(t.Partitions) > 0 {
+	out := []string{}
+	add := func(name string) {
+		if !seen[name] {
 			seen[name] = true
 			out = append(out, name)
 		}
 	}
-	for _, name := range c.wantedTopics() {
-		if !seen[name] {
-			out = append(out, name)
+	snap := c.cache.Snapshot()
+	for _, name := range snap.Topics() {
+		if t := snap.Topic(name); t != nil && len(t.Partitions) > 0 {
+			add(name)
 		}
+	}
+	for _, name := range c.wantedTopics() {
+		add(name)
+	}
+	for _, name := range c.bufferedTopics() {
+		add(name)
 	}
 	return out
 }
 
+// bufferedTopics is the topics the producer still has batches of.
+func (c *Cluster) bufferedTopics() []string {
+	if c.cfg.Buffered == nil {
+		return nil
+	}
+	return c.cfg.Buffered()
+}
+
 // awaiting reports whether something is worth polling for: a topic
-// awaited and not known yet, or a known partition without a usable leader,
-// whose records cannot move until one is elected.
+// awaited, or with batches buffered, and not known (again) yet, or a known
+// partition without a usable leader, whose records cannot move until one
+// is elected.
 func (c *Cluster) awaiting() bool {
 	snap := c.cache.Snapshot()
-	for _, name := range c.wantedTopics() {
-		if t := snap.Topic(name); t == nil || len(t.Partitions) == 0 {
-			return true
+	for _, names := range [][]string{c.wantedTopics(), c.bufferedTopics()} {
+		for _, name := range names {
+			if t := snap.Topic(name); t == nil || len(t.Partitions) == 0 {
+				return true
+			}
 		}
 	}
 	for _, name := range snap.Topics() {
