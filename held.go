@@ -163,8 +163,7 @@ func (w *held) release(p *Producer, snap *metadata.Snapshot) {
 				defer w.drains.Done()
 				p.drainHeld(name)
 			}()
-		case t.Err != nil && !kerr.IsRetriable(t.Err):
-			// An invalid name or a denied authorization will not heal.
+		case refused(t):
 			for _, h := range wt.records {
 				doomed = append(doomed, h)
 				doomedErr = append(doomedErr, t.Err)
@@ -237,20 +236,27 @@ func (p *Producer) drainHeld(topic string) {
 }
 
 // appendHeld appends a record whose topic's metadata came, first waiting
-// for the partition it names if the metadata lacks it; a failure goes to
-// the delivery goroutine. It reports whether the record was appended.
+// for a partition it can go to if the metadata lacks one (the partition it
+// names, or any, since a lagging broker may have called the topic unknown
+// after its drain began); a failure goes to the delivery goroutine. It
+// reports whether the record was appended.
 func (p *Producer) appendHeld(h *heldRecord) bool {
 	snap := p.cluster.Snapshot()
 	t := snap.Topic(h.rec.Topic)
-	if h.rec.ExplicitPartition && (t == nil || int(h.rec.Partition) >= len(t.Partitions)) {
+	if !h.fits(t) && !refused(t) {
 		snap, t = p.awaitPartition(h)
 	}
 	var err error
-	if t == nil || len(t.Partitions) == 0 {
-		err = fmt.Errorf("%w %q: it disappeared from metadata", ErrUnknownTopic, h.rec.Topic)
-	} else {
+	switch {
+	case t != nil && len(t.Partitions) > 0:
 		ar := accumulator.Record{Data: record.Data{TimestampMs: h.tsMs, Key: h.rec.Key, Value: h.rec.Value, Headers: h.rec.Headers}, Callback: h.cb, Since: h.since}
 		err = p.appendTo(p.ctx, snap, t, &h.rec, &ar)
+	case refused(t):
+		err = t.Err
+	case t != nil:
+		err = p.heldTooLong(h.rec.Topic, t.Err)
+	default:
+		err = p.heldTooLong(h.rec.Topic, nil)
 	}
 	if err != nil {
 		p.held.deliverFailure(*h, err)
@@ -259,22 +265,43 @@ func (p *Producer) appendHeld(h *heldRecord) bool {
 	return true
 }
 
-// awaitPartition waits, while the record may wait, for metadata that has
-// the partition it names: a partition just added to a topic reaches this
+// fits reports whether t has a partition for h: the one it names, or any.
+func (h *heldRecord) fits(t *metadata.Topic) bool {
+	if t == nil || len(t.Partitions) == 0 {
+		return false
+	}
+	return !h.rec.ExplicitPartition || int(h.rec.Partition) < len(t.Partitions)
+}
+
+// refused reports whether the metadata refuses t's records for good: an
+// invalid name or a denied authorization will not heal, as a lagging
+// broker's "unknown topic" or an election does.
+func refused(t *metadata.Topic) bool {
+	return t != nil && len(t.Partitions) == 0 && t.Err != nil && !kerr.IsRetriable(t.Err)
+}
+
+// awaitPartition waits, while the record may wait, for metadata that has a
+// partition for it: a partition just added to a topic reaches this
 // producer with a metadata refresh, as the Java client's send waits for a
-// partition it does not know yet.
+// partition it does not know yet; so do the partitions of a topic that a
+// lagging broker called unknown. The topic is wanted while its records
+// drain, so the metadata loop polls for it meanwhile.
 func (p *Producer) awaitPartition(h *heldRecord) (*metadata.Snapshot, *metadata.Topic) {
 	clk := p.cfg.clock
 	timer := clk.NewTimer(h.since.Add(p.heldLimit()).Sub(clk.Now()))
 	defer timer.Stop()
+	reason := "partitions wanted for " + h.rec.Topic
+	if h.rec.ExplicitPartition {
+		reason = fmt.Sprintf("partition %d wanted for %s", h.rec.Partition, h.rec.Topic)
+	}
 	for {
 		updated := p.cluster.Changed()
 		snap := p.cluster.Snapshot()
 		t := snap.Topic(h.rec.Topic)
-		if t != nil && int(h.rec.Partition) < len(t.Partitions) {
+		if h.fits(t) || refused(t) {
 			return snap, t
 		}
-		p.cluster.RequestRefresh(fmt.Sprintf("partition %d wanted for %s", h.rec.Partition, h.rec.Topic))
+		p.cluster.RequestRefresh(reason)
 		select {
 		case <-updated:
 		case <-timer.C():
@@ -315,16 +342,23 @@ func (w *held) expire(now time.Time) (next time.Duration) {
 	}
 	w.mu.Unlock()
 	for _, d := range out {
-		err := fmt.Errorf("%w %q: no metadata within MaxBlock (%v)", ErrUnknownTopic, d.h.rec.Topic, w.p.cfg.MaxBlock)
-		if limit < w.p.cfg.MaxBlock {
-			err = fmt.Errorf("%w: %w %q: no metadata within DeliveryTimeout (%v)", ErrDeliveryTimeout, ErrUnknownTopic, d.h.rec.Topic, limit)
-		}
-		if d.lastErr != nil {
-			err = fmt.Errorf("%w: %w", err, d.lastErr)
-		}
-		w.p.failHeld(d.h, err)
+		w.p.failHeld(d.h, w.p.heldTooLong(d.h.rec.Topic, d.lastErr))
 	}
 	return next
+}
+
+// heldTooLong is the error of a record that waited its limit for its
+// topic's partitions; lastErr is the topic's error in the last metadata,
+// if any.
+func (p *Producer) heldTooLong(topic string, lastErr error) error {
+	err := fmt.Errorf("%w %q: no metadata within MaxBlock (%v)", ErrUnknownTopic, topic, p.cfg.MaxBlock)
+	if limit := p.heldLimit(); limit < p.cfg.MaxBlock {
+		err = fmt.Errorf("%w: %w %q: no metadata within DeliveryTimeout (%v)", ErrDeliveryTimeout, ErrUnknownTopic, topic, limit)
+	}
+	if lastErr != nil {
+		err = fmt.Errorf("%w: %w", err, lastErr)
+	}
+	return err
 }
 
 // failHeld gives a held record its error and its memory back.
