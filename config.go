@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"time"
 
 	"github.com/gokafka/producer/compression"
@@ -326,8 +327,14 @@ func (cfg *Config) validate() error {
 		return bad("Brokers", "at least one seed broker is required")
 	}
 	for _, b := range cfg.Brokers {
-		if _, port, err := net.SplitHostPort(b); err != nil || port == "" {
+		_, port, err := net.SplitHostPort(b)
+		if err != nil || port == "" {
 			return bad("Brokers", "%q is not host:port", b)
+		}
+		// Refused here, as the Java client refuses it, a bad port would
+		// otherwise surface only as records that find no metadata.
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return bad("Brokers", "%q: the port is not a number from 1 to 65535", b)
 		}
 	}
 	// As in the Java client, an explicit setting that idempotence cannot
@@ -370,13 +377,24 @@ func (cfg *Config) validate() error {
 	if cfg.RetryBackoffMax < cfg.RetryBackoff {
 		return bad("RetryBackoffMax", "%v is less than RetryBackoff %v", cfg.RetryBackoffMax, cfg.RetryBackoff)
 	}
-	if cfg.RequestTimeout > time.Duration(1<<31-1)*time.Millisecond {
+	const maxInt32Ms = time.Duration(1<<31-1) * time.Millisecond
+	if cfg.RequestTimeout > maxInt32Ms {
 		return bad("RequestTimeout", "%v does not fit the request's int32 milliseconds", cfg.RequestTimeout)
+	}
+	if cfg.TransactionTimeout > maxInt32Ms {
+		return bad("TransactionTimeout", "%v does not fit InitProducerId's int32 milliseconds", cfg.TransactionTimeout)
 	}
 	// The Java client enforces the same bound: a record must be able to
 	// linger and then wait one full request before its delivery times out.
-	if cfg.DeliveryTimeout < cfg.Linger+cfg.RequestTimeout {
-		return bad("DeliveryTimeout", "%v is less than Linger + RequestTimeout (%v)", cfg.DeliveryTimeout, cfg.Linger+cfg.RequestTimeout)
+	// (Compared by difference: a huge Linger would overflow the sum.)
+	if cfg.Linger > cfg.DeliveryTimeout-cfg.RequestTimeout {
+		return bad("DeliveryTimeout", "%v is less than Linger %v + RequestTimeout %v", cfg.DeliveryTimeout, cfg.Linger, cfg.RequestTimeout)
+	}
+	// Checked here, as New sorts them, so that Validate reports a value
+	// that is no Hook too.
+	var sorted hooks
+	if err := sortHooks(cfg.Hooks, &sorted); err != nil {
+		return err
 	}
 	if _, err := compression.ParseCodec(cfg.Compression.String()); err != nil {
 		return bad("Compression", "%v", err)

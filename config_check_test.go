@@ -12,6 +12,7 @@ func TestValidateMatchesNew(t *testing.T) {
 		{},
 		{Brokers: []string{"b:9092"}, BatchSize: 1 << 20, BufferMemory: 1 << 10},
 		{Brokers: []string{"b:9092"}, RetryBackoff: 2e9, RetryBackoffMax: 1e9},
+		{Brokers: []string{"b:9092"}, Hooks: []Hook{"not a hook"}},
 	} {
 		verr := cfg.Validate()
 		var ce *ConfigError

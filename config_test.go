@@ -3,6 +3,7 @@ package producer
 import (
 	"context"
 	"errors"
+	"math"
 	"reflect"
 	"testing"
 	"time"
@@ -28,6 +29,9 @@ func TestNewNamesTheBadField(t *testing.T) {
 		{"no brokers", Config{}, "Brokers"},
 		{"broker without port", ok(func(c *Config) { c.Brokers = []string{"localhost"} }), "Brokers"},
 		{"broker with empty port", ok(func(c *Config) { c.Brokers = []string{"127.0.0.1:9092", "host:"} }), "Brokers"},
+		{"broker with a port that is no number", ok(func(c *Config) { c.Brokers = []string{"localhost:9O92"} }), "Brokers"},
+		{"broker with a port out of range", ok(func(c *Config) { c.Brokers = []string{"127.0.0.1:99999"} }), "Brokers"},
+		{"broker from a template never filled", ok(func(c *Config) { c.Brokers = []string{"${HOST}:${PORT}"} }), "Brokers"},
 		{"acks=1 with idempotence", ok(func(c *Config) { c.Acks = AcksLeader }), "Acks"},
 		{"negative batch size", ok(func(c *Config) { c.BatchSize = -1 }), "BatchSize"},
 		{"negative buffer memory", ok(func(c *Config) { c.BufferMemory = -1 }), "BufferMemory"},
@@ -48,6 +52,14 @@ func TestNewNamesTheBadField(t *testing.T) {
 				c.RequestTimeout = 10 * time.Second
 				c.DeliveryTimeout = 10 * time.Second
 			}), "DeliveryTimeout"},
+		{"a linger so long that linger + request timeout overflows",
+			ok(func(c *Config) { c.Linger = time.Duration(math.MaxInt64) }), "DeliveryTimeout"},
+		{"transaction timeout beyond int32 milliseconds",
+			ok(func(c *Config) {
+				c.TransactionalID = "t"
+				c.TransactionTimeout = time.Duration(1<<32) * time.Millisecond
+			}), "TransactionTimeout"},
+		{"a hook that implements no hook interface", ok(func(c *Config) { c.Hooks = []Hook{42} }), "Hooks"},
 		{"gzip level out of range", ok(func(c *Config) { c.Compression = compression.Gzip; c.CompressionLevel = 10 }), "CompressionLevel"},
 		{"level for a codec without levels", ok(func(c *Config) { c.Compression = compression.Snappy; c.CompressionLevel = 3 }), "CompressionLevel"},
 	}

@@ -81,9 +81,7 @@ func New(cfg Config) (*Producer, error) {
 		idCh:      make(chan struct{}, 1),
 		closeDone: make(chan struct{}),
 	}
-	if err := sortHooks(cfg.Hooks, &p.hooks); err != nil {
-		return nil, err
-	}
+	_ = sortHooks(cfg.Hooks, &p.hooks) // validate checked them
 	p.observer, _ = cfg.Partitioner.(partitioner.Observer)
 	p.loads, _ = cfg.Partitioner.(partitioner.LoadReporter)
 	inFlight := cfg.MaxInFlight
