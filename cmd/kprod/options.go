@@ -184,6 +184,9 @@ func (o *commonOptions) validate(cmd *cobra.Command) error {
 	if o.bufferMemory < 1 {
 		return usagef("--buffer-memory: %d is less than 1", o.bufferMemory)
 	}
+	if o.maxRequestSize < 1 {
+		return usagef("--max-request-size: %d is less than 1", o.maxRequestSize)
+	}
 	if o.maxInFlight < 1 {
 		return usagef("--max-in-flight: %d is less than 1", o.maxInFlight)
 	}
@@ -227,7 +230,7 @@ func (o *commonOptions) validate(cmd *cobra.Command) error {
 	// The library's verdict too, before a broker is started for nothing.
 	check := o.cfg
 	if o.useEmbedded {
-		check.Brokers = []string{"embedded:0"} // its address is not known yet
+		check.Brokers = []string{"embedded:9092"} // its address is not known yet; any valid one stands in
 	}
 	var ce *producer.ConfigError
 	if err := check.Validate(); errors.As(err, &ce) {

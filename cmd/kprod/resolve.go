@@ -70,8 +70,14 @@ func (o *commonOptions) resolveConfig(fs *pflag.FlagSet) (producer.Config, confi
 	// As in the Java client, acks other than all turn idempotence off
 	// unless it was asked for, which is then an error the library names,
 	// or transactions, which need both (validateTxn says so).
-	if _, asked := src["DisableIdempotence"]; !asked && cfg.Acks != producer.AcksAll && cfg.TransactionalID == "" {
+	idempotence, asked := src["DisableIdempotence"]
+	if !asked && cfg.Acks != producer.AcksAll && cfg.TransactionalID == "" {
 		cfg.DisableIdempotence = true
+	}
+	// The library's own refusal tells its user to set DisableIdempotence,
+	// whose sense the settings here invert: it is worded here instead.
+	if asked && !cfg.DisableIdempotence && cfg.Acks != producer.AcksAll && cfg.TransactionalID == "" {
+		return cfg, nil, usagef("%s: acks=%v needs idempotence off, which %s turns on", src.name("Acks"), cfg.Acks, idempotence)
 	}
 	return cfg, src, nil
 }

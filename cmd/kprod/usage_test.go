@@ -21,6 +21,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"perf", "--compression", "gzip", "--compression-level", "99"}, "--compression-level"},
 		{[]string{"perf", "--brokers", "nohostport"}, "--brokers"},
 		{[]string{"perf", "--concurrency", "0"}, "--concurrency"},
+		{[]string{"perf", "--max-request-size", "0"}, "--max-request-size: 0 is less than 1"},
 		{[]string{"perf", "--partitions", "0"}, "--partitions"},
 		{[]string{"perf", "--progress", "sometimes"}, "--progress"},
 		{[]string{"perf", "--partitions", "3", "--replication-factor", "0"}, "--replication-factor"},
@@ -29,7 +30,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"perf", "--sasl-mechanism", "PLAIN"}, "--sasl-mechanism: the embedded broker has no SASL"},
 		{[]string{"perf", "--sasl-user", "u"}, "--sasl-user: needs --sasl-mechanism"},
 		{[]string{"perf", "--idempotent", "--acks", "1"}, "--idempotent: needs --acks all"},
-		{[]string{"perf", "-X", "enable.idempotence=true", "-X", "acks=1"}, "-X acks"},
+		{[]string{"perf", "-X", "enable.idempotence=true", "-X", "acks=1"}, "-X acks: acks=1 needs idempotence off, which -X enable.idempotence turns on"},
+		{[]string{"perf", "--idempotent", "-X", "acks=0"}, "-X acks: acks=0 needs idempotence off, which --idempotent turns on"},
 		{[]string{"produce", "--header", "=v"}, "--header"},
 		// Transactions.
 		{[]string{"perf", "--txn-size", "10"}, "--txn-size: needs --transactional-id"},
