@@ -39,7 +39,8 @@ type held struct {
 	topics     map[string]*waitingTopic
 	seq        uint64          // order of holding, for Flush
 	failing    int             // failed records whose callbacks have not run yet
-	left       notify.Notifier // a record was appended, or its failure delivered
+	unbooked   int             // failed records the transaction and the delivery goroutine have yet to be told of
+	left       notify.Notifier // a record was appended, or its failure booked or delivered
 }
 
 type waitingTopic struct {
@@ -164,6 +165,7 @@ func (w *held) release(p *Producer, snap *metadata.Snapshot) {
 				p.drainHeld(name)
 			}()
 		case refused(t):
+			w.fail(len(wt.records))
 			for _, h := range wt.records {
 				doomed = append(doomed, h)
 				doomedErr = append(doomedErr, t.Err)
@@ -194,6 +196,7 @@ func (p *Producer) drainHeld(topic string) {
 			if wt != nil {
 				left = wt.records
 			}
+			w.fail(len(left))
 			w.drop(topic)
 			w.left.Notify()
 			w.mu.Unlock()
@@ -259,6 +262,11 @@ func (p *Producer) appendHeld(h *heldRecord) bool {
 		err = p.heldTooLong(h.rec.Topic, nil)
 	}
 	if err != nil {
+		// Counted as failing before drainHeld moves past it, so that a
+		// Flush sees it one way or the other all along.
+		p.held.mu.Lock()
+		p.held.fail(1)
+		p.held.mu.Unlock()
 		p.held.deliverFailure(*h, err)
 		return false
 	}
@@ -335,6 +343,7 @@ func (w *held) expire(now time.Time) (next time.Duration) {
 			}
 			out = append(out, doomed{h, wt.lastErr})
 			wt.records = wt.records[1:]
+			w.fail(1)
 		}
 		if len(wt.records) == 0 {
 			w.drop(name)
@@ -361,19 +370,33 @@ func (p *Producer) heldTooLong(topic string, lastErr error) error {
 	return err
 }
 
-// failHeld gives a held record its error and its memory back.
+// fail counts n records, just taken off the lists to fail, as failing:
+// from then on a Flush waits for their callbacks, or, from a callback, for
+// their failures to be booked. Counted under the same lock that takes them
+// off, they are never out of a Flush's sight. w.mu must be held.
+func (w *held) fail(n int) {
+	w.failing += n
+	w.unbooked += n
+}
+
+// failHeld gives a held record, counted by fail, its error and its memory
+// back.
 func (p *Producer) failHeld(h heldRecord, err error) {
 	p.unreserveHeld(h.size)
 	p.held.deliverFailure(h, err)
 }
 
-// deliverFailure hands a failed record, whose memory is back, to the
-// delivery goroutine.
+// deliverFailure books the failure of a record counted by fail with the
+// transaction, now that it is decided, and hands it to the delivery
+// goroutine: a commit called from a callback, which waits for no outcome
+// queued behind that callback, must still see it.
 func (w *held) deliverFailure(h heldRecord, err error) {
-	w.mu.Lock()
-	w.failing++
-	w.mu.Unlock()
+	w.p.noteTxnFailure(err)
 	w.p.acc.Deliver(&heldFailure{w: w, h: h, err: err}, accumulator.Result{})
+	w.mu.Lock()
+	w.unbooked--
+	w.left.Notify()
+	w.mu.Unlock()
 }
 
 // deliver runs a failed record's callback on the delivery goroutine.
@@ -410,6 +433,7 @@ func (w *held) failAll(err error) {
 			w.drop(name)
 		}
 	}
+	w.fail(len(holding) + len(released))
 	w.mu.Unlock()
 	for _, h := range holding {
 		w.p.failHeld(h, err)
@@ -421,7 +445,8 @@ func (w *held) failAll(err error) {
 
 // mark and await let Flush wait for the records held before it began,
 // until each is appended or its failure delivered. From inside a callback
-// failures are not waited for: they are delivered after it returns.
+// a failure is waited for only until it is booked (the transaction told,
+// the callback queued): its callback runs after this one returns.
 func (w *held) mark() uint64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -432,7 +457,7 @@ func (w *held) await(ctx context.Context, mark uint64, inCallback bool) error {
 	for {
 		w.mu.Lock()
 		changed := w.left.C()
-		waiting := w.failing > 0 && !inCallback
+		waiting := w.unbooked > 0 || (w.failing > 0 && !inCallback)
 		for _, wt := range w.topics {
 			if h, ok := wt.next(); ok && h.seq <= mark {
 				waiting = true

@@ -318,8 +318,7 @@ func (p *Producer) check(r *Record, unknownTopic bool) error {
 // result into its callback, on the delivery goroutine. The callback travels
 // through the accumulator as an opaque value (a receiver), so no closure is
 // allocated per record; a held record's failure travels as a *heldFailure,
-// and an event for the hooks as a hookEvent. A failed record of a
-// transaction makes the transaction abortable. A plain Callback, by far the
+// and an event for the hooks as a hookEvent. A plain Callback, by far the
 // most common, is the first case tried.
 func (p *Producer) deliver(cb any, r *accumulator.Result) {
 	switch f := cb.(type) {
@@ -328,7 +327,6 @@ func (p *Producer) deliver(cb any, r *accumulator.Result) {
 	case *tracked:
 		f.complete(metadataOf(r, time.UnixMilli(r.Timestamp)), p.errorOf(r), r.Sent)
 	case *heldFailure:
-		p.noteTxnFailure(f.err)
 		f.deliver()
 	case hookEvent:
 		f()
@@ -363,10 +361,9 @@ func (p *Producer) errorOf(r *accumulator.Result) error {
 	return p.failure(r)
 }
 
-// failure wraps a failed record's error for its callback; a failure in a
-// transaction makes the transaction abortable.
+// failure wraps a failed record's error for its callback. The transaction,
+// if any, knows of it already (accumulator.Config.Failed).
 func (p *Producer) failure(r *accumulator.Result) error {
-	p.noteTxnFailure(r.Err)
 	err := r.Err
 	if errors.Is(err, accumulator.ErrClosed) {
 		err = fmt.Errorf("%w: %w", ErrClosed, err)

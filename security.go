@@ -79,6 +79,7 @@ func (w *held) failWaiting(err error) {
 			continue
 		}
 		doomed = append(doomed, wt.records...)
+		w.fail(len(wt.records))
 		w.drop(name)
 	}
 	w.mu.Unlock()

@@ -132,7 +132,10 @@ func (p *Producer) abortOnClose(ctx context.Context) error {
 }
 
 // noteTxnFailure tells the transaction manager that a record of the
-// transaction failed: the transaction cannot commit.
+// transaction failed: the transaction cannot commit. It is told as the
+// failure is decided (a batch fails, a held record fails), not when the
+// record's callback runs: a commit called from a callback waits for no
+// outcome queued behind that callback, and would commit without the record.
 func (p *Producer) noteTxnFailure(err error) {
 	if p.txn != nil && !errors.Is(err, ErrTransactionState) {
 		p.txn.RecordFailed(err)
@@ -172,6 +175,7 @@ func (p *Producer) newTransactionManager() *txn.Manager {
 	})
 	p.acc.SetAdmit(m.Admit)
 	p.acc.SetEpochNeeded(m.EpochNeeded)
+	p.acc.SetFailed(p.noteTxnFailure)
 	return m
 }
 

@@ -187,6 +187,9 @@ func (a *Accumulator) complete(p *partition, b *Batch, baseOffset, logAppendTime
 			p.mustRestart(err) // the broker never got this sequence: a gap
 		}
 	}
+	if err != nil && a.cfg.Failed != nil {
+		a.cfg.Failed(err)
+	}
 	b.baseOffset, b.logAppendTimeMs, b.err = baseOffset, logAppendTimeMs, err
 	a.deliveries.push(delivery{batch: b})
 }

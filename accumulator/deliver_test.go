@@ -2,6 +2,7 @@ package accumulator
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -119,4 +120,57 @@ func TestAnOutcomeQueuedAfterCloseIsStillDelivered(t *testing.T) {
 	h.acc.Deliver(7, Result{Offset: -1, Err: errRetry})
 	require.ErrorIs(t, h.outcome(7).Err, errRetry)
 	require.NoError(t, h.acc.Close(context.Background()), "a second Close")
+}
+
+// A batch's failure is told to Config.Failed as it is decided, not when its
+// callbacks run: a transaction committed from a callback must learn of a
+// failure queued behind that callback.
+func TestAFailureIsToldBeforeItsCallbacksRun(t *testing.T) {
+	var mu sync.Mutex
+	var failed []error
+	entered, release := make(chan struct{}), make(chan struct{})
+	h := newHarness(t, func(c *Config) {
+		c.Linger = 0
+		c.Failed = func(err error) {
+			mu.Lock()
+			failed = append(failed, err)
+			mu.Unlock()
+		}
+		deliver := c.Deliver
+		c.Deliver = func(cb any, r *Result) {
+			if id, ok := cb.(int); ok && id == 0 {
+				close(entered)
+				<-release
+			}
+			deliver(cb, r)
+		}
+	})
+	defer func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	}()
+	h.add(tp0, 0, big)
+	h.add(part(1), 1, big)
+	bs, _ := h.drain([]TopicPartition{tp0, part(1)}, 1<<20)
+	require.Len(t, bs, 2)
+	h.acc.Complete(bs[0], 0, -1, nil)
+	waitClosed(t, entered, "the first callback to start")
+
+	h.acc.Complete(bs[1], -1, -1, errRetry)
+	mu.Lock()
+	require.Len(t, failed, 1, "the failure is told while the callback before it still runs")
+	require.ErrorIs(t, failed[0], errRetry)
+	mu.Unlock()
+	h.mu.Lock()
+	require.Empty(t, h.results[1], "its callback waits behind the running one")
+	h.mu.Unlock()
+
+	close(release)
+	require.ErrorIs(t, h.outcome(1).Err, errRetry)
+	mu.Lock()
+	require.Len(t, failed, 1, "a success is not told, a failure once")
+	mu.Unlock()
 }

@@ -35,3 +35,7 @@ func (a *Accumulator) SequencesInDoubt() bool {
 // SetEpochNeeded sets Config.EpochNeeded, for a transaction manager made
 // after the accumulator. Call it before the first record.
 func (a *Accumulator) SetEpochNeeded(f func(tp TopicPartition, cause error)) { a.cfg.EpochNeeded = f }
+
+// SetFailed sets Config.Failed, for a transaction manager made after the
+// accumulator. Call it before the first record.
+func (a *Accumulator) SetFailed(f func(err error)) { a.cfg.Failed = f }

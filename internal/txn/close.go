@@ -11,7 +11,7 @@ import (
 // it too). Records not sent fail with ErrAborted.
 func (m *Manager) Close(ctx context.Context) error {
 	m.mu.Lock()
-	open := m.state == InTransaction || m.state == Committing || m.state == AbortableError || m.state == Aborting
+	open := m.open()
 	m.mu.Unlock()
 	if !open {
 		return nil

@@ -225,7 +225,12 @@ func (m *Manager) fatal(cause error) error {
 }
 
 // RecordFailed books the failure of a record of the current transaction:
-// a transaction missing a record must not commit. Fencing is fatal.
+// a transaction missing a record must not commit. Fencing is fatal. It is
+// told as the failure is decided, before the record's callback is queued,
+// so that a commit, even one called from a callback, sees it before it
+// sends EndTxn. A failure with no transaction open (a record the producer's
+// Close failed after the abort) is the record's alone: booked, it would
+// make the next transaction abortable before it began.
 func (m *Manager) RecordFailed(err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -234,10 +239,22 @@ func (m *Manager) RecordFailed(err error) {
 		// The abort under way failed it.
 	case fenced(err):
 		m.fatal(err)
+	case !m.open():
+		// No transaction to fail: the failure is the record's alone.
 	default:
 		m.abortable(err)
 		m.bump = true // an unanswered or refused batch: its sequence is in doubt
 	}
+}
+
+// open reports whether a transaction is under way, its end included.
+// m.mu must be held.
+func (m *Manager) open() bool {
+	switch m.state {
+	case InTransaction, Committing, AbortableError, Aborting:
+		return true
+	}
+	return false
 }
 
 // RecordRejected books a record the producer refused before it joined a

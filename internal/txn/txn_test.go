@@ -449,6 +449,19 @@ func TestAbortedRecordsDoNotMakeTheNextAbortable(t *testing.T) {
 	require.Equal(t, InTransaction, r.state())
 }
 
+// A failure booked with no transaction open (a record the producer's Close
+// failed after the abort, say) is the record's alone: it must not make the
+// next transaction abortable before it begins.
+func TestAFailureWithNoTransactionOpenSparesTheNext(t *testing.T) {
+	r := initialized(t, false)
+	require.NoError(t, r.m.Commit(context.Background()))
+	r.m.RecordFailed(kerr.NotEnoughReplicas)
+	require.Equal(t, Ready, r.state())
+	require.NoError(t, r.m.Begin())
+	require.NoError(t, r.m.CheckProduce())
+	require.NoError(t, r.m.Commit(context.Background()))
+}
+
 func TestASequenceLostNeedsAnAbortAndANewEpoch(t *testing.T) {
 	r := initialized(t, true)
 	require.True(t, r.m.Admit(tp0))

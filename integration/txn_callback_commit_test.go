@@ -1,0 +1,116 @@
+package integration
+
+// A transaction committed from a record's callback, while another record
+// of the transaction has failed and its callback waits behind the running
+// one: the commit must see the failure (it is booked as it is decided, not
+// when its callback runs), and the next transaction must not inherit it.
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gokafka/producer"
+	"github.com/gokafka/producer/integration/embedded"
+)
+
+func TestTxnCommitFromACallbackSeesAFailureQueuedBehindIt(t *testing.T) {
+	cases := []struct {
+		name string
+		// fail produces record b so that it fails while a's callback runs,
+		// and returns what puts the cluster right once it has failed.
+		fail func(t *testing.T, c *embedded.Cluster, p *producer.Producer, b *producer.Record, cb producer.Callback) (heal func())
+	}{
+		// Every attempt is sent and lost: the batch fails at its
+		// DeliveryTimeout, maybe written, with no sequence to restart (a
+		// failure that would restart one reaches the transaction through
+		// Config.EpochNeeded as well).
+		{"a batch whose every attempt lost its connection", func(t *testing.T, c *embedded.Cluster, p *producer.Producer, b *producer.Record, cb producer.Callback) func() {
+			f := c.CloseConnOnNextProduce(1 << 20)
+			b.Partition, b.ExplicitPartition = 1, true
+			p.Produce(testCtx(t), b, cb)
+			return f.Remove
+		}},
+		// Held for a partition the topic does not have, until MaxBlock.
+		{"a record that waited for metadata in vain", func(t *testing.T, c *embedded.Cluster, p *producer.Producer, b *producer.Record, cb producer.Callback) func() {
+			b.Partition, b.ExplicitPartition = 5, true
+			p.Produce(testCtx(t), b, cb)
+			return func() {}
+		}},
+	}
+	for _, proto := range txnProtocols {
+		for _, tc := range cases {
+			t.Run(proto.name+"/"+tc.name, func(t *testing.T) {
+				const topic = "commit-from-callback"
+				c := startCluster(t, embedded.Options{Topics: map[string]int32{topic: 2}})
+				seeds := c.Addrs()
+				setTransactionVersion(t, seeds, proto.level)
+				p, log := newTxnProducer(t, seeds, txnID(t, "cb"), proto, func(cfg *producer.Config) {
+					cfg.Linger = producer.NoLinger
+					cfg.MaxBlock = 300 * time.Millisecond
+					cfg.RequestTimeout = 500 * time.Millisecond
+					cfg.DeliveryTimeout = time.Second
+				})
+				require.NoError(t, p.BeginTransaction())
+
+				// a's callback waits until b has failed, then commits.
+				type commit struct{ aErr, err error }
+				inA, commitDone := make(chan struct{}), make(chan commit, 1)
+				a := recordFor(topic, 0, nil)
+				a.Partition, a.ExplicitPartition = 0, true
+				p.Produce(testCtx(t), a, func(_ producer.RecordMetadata, err error) {
+					close(inA)
+					if err != nil {
+						commitDone <- commit{aErr: err}
+						return
+					}
+					// b's callback runs only after this one returns; what
+					// the transaction knows of b shows in
+					// BeginTransaction's refusal, which changes nothing.
+					assert.Eventually(t, func() bool {
+						return errors.Is(p.BeginTransaction(), producer.ErrTransactionAbortable)
+					}, 10*time.Second, time.Millisecond, "the transaction did not learn of b's failure while a's callback ran")
+					ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+					defer cancel()
+					commitDone <- commit{err: p.CommitTransaction(ctx)}
+				})
+				select {
+				case <-inA:
+				case <-time.After(testTimeout):
+					t.Fatal("record a got no outcome")
+				}
+				bFailed := make(chan error, 1)
+				heal := tc.fail(t, c, p, recordFor(topic, 1, nil), func(_ producer.RecordMetadata, err error) { bFailed <- err })
+
+				var got commit
+				select {
+				case got = <-commitDone:
+				case <-time.After(testTimeout):
+					t.Fatal("CommitTransaction from a's callback did not return")
+				}
+				require.NoError(t, got.aErr, "record a")
+				require.ErrorIs(t, got.err, producer.ErrTransactionAbortable,
+					"CommitTransaction from a callback committed a transaction whose record failed; log:\n%s", log)
+				select {
+				case err := <-bFailed:
+					require.Error(t, err, "record b")
+				case <-time.After(testTimeout):
+					t.Fatal("record b got no outcome")
+				}
+				heal()
+
+				require.NoError(t, p.AbortTransaction(testCtx(t)), "log:\n%s", log)
+				require.NoError(t, p.BeginTransaction(), "the next transaction")
+				next := recordFor(topic, 2, nil)
+				next.Partition, next.ExplicitPartition = 0, true
+				requireAllAcked(t, produceAll(t, p, []*producer.Record{next}))
+				require.NoError(t, p.CommitTransaction(testCtx(t)), "the next transaction; log:\n%s", log)
+				requireSameRecords(t, []*producer.Record{next}, readCommitted(t, seeds, topic, 1), "read_committed")
+			})
+		}
+	}
+}
