@@ -21,6 +21,13 @@ import (
 // A consumer reading committed records (isolation.level=read_committed)
 // sees a transaction's records, and its group's offsets move, all at once
 // or never.
+//
+// The transaction calls run one at a time. One that finds another under way
+// (a commit waiting for records, or retrying against a coordinator) waits
+// for it no longer than its ctx; BeginTransaction, which has none, then
+// fails with ErrTransactionState. So Close, or AbortTransaction, called
+// from a record's callback while CommitTransaction waits for that callback
+// returns by its ctx.
 
 // The errors of transactions, for errors.Is; each wraps the broker's error
 // when one is the cause.
@@ -36,8 +43,8 @@ var (
 	ErrTransactionFatal = txn.ErrFatal
 	// ErrTransactionState: a call the transaction's state does not allow:
 	// producing outside a transaction, committing with none begun,
-	// initializing twice, or any transaction call on a producer without a
-	// TransactionalID.
+	// initializing twice, beginning while another transaction call is under
+	// way, or any transaction call on a producer without a TransactionalID.
 	ErrTransactionState = txn.ErrState
 	// ErrTransactionAborted: the record had not been sent when its
 	// transaction was aborted.

@@ -17,8 +17,10 @@ import (
 // error wrapping ErrAbortable. If ctx ends first, Commit may be called
 // again (or Abort).
 func (m *Manager) Commit(ctx context.Context) error {
-	m.calls.Lock()
-	defer m.calls.Unlock()
+	if err := m.calls.lock(ctx, "CommitTransaction"); err != nil {
+		return err
+	}
+	defer m.calls.unlock()
 	m.mu.Lock()
 	switch m.state {
 	case InTransaction, Committing:
@@ -63,8 +65,10 @@ func (m *Manager) Commit(ctx context.Context) error {
 // (InitProducerId with the current id and epoch, KIP-360, KIP-588). If ctx
 // ends first, Abort may be called again.
 func (m *Manager) Abort(ctx context.Context) error {
-	m.calls.Lock()
-	defer m.calls.Unlock()
+	if err := m.calls.lock(ctx, "AbortTransaction"); err != nil {
+		return err
+	}
+	defer m.calls.unlock()
 	m.mu.Lock()
 	switch m.state {
 	case InTransaction, Committing, AbortableError, Aborting:

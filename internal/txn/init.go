@@ -18,8 +18,10 @@ const transactionVersionFeature = "transaction.version"
 // transaction a previous producer with the id left open and fences that
 // producer. It learns whether the cluster speaks transactions v2.
 func (m *Manager) Init(ctx context.Context) error {
-	m.calls.Lock()
-	defer m.calls.Unlock()
+	if err := m.calls.lock(ctx, "InitTransactions"); err != nil {
+		return err
+	}
+	defer m.calls.unlock()
 	m.mu.Lock()
 	if m.state != Uninitialized {
 		defer m.mu.Unlock()
@@ -80,10 +82,14 @@ func (m *Manager) speaksV2(ctx context.Context) bool {
 }
 
 // Begin starts a transaction: records may be produced until Commit or
-// Abort.
+// Abort. While another call is under way there is none to begin (the
+// manager is not ready, or will not be until that call ends): Begin then
+// fails with ErrState rather than wait, having no ctx to bound the wait.
 func (m *Manager) Begin() error {
-	m.calls.Lock()
-	defer m.calls.Unlock()
+	if !m.calls.tryLock() {
+		return fmt.Errorf("%w: BeginTransaction while another transaction call is under way", ErrState)
+	}
+	defer m.calls.unlock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	switch m.state {

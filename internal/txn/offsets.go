@@ -35,8 +35,10 @@ type Group struct {
 // the group joins the transaction first (AddOffsetsToTxn); with v2,
 // TxnOffsetCommit does both.
 func (m *Manager) SendOffsets(ctx context.Context, offsets []Offset, group Group) error {
-	m.calls.Lock()
-	defer m.calls.Unlock()
+	if err := m.calls.lock(ctx, "SendOffsetsToTransaction"); err != nil {
+		return err
+	}
+	defer m.calls.unlock()
 	m.mu.Lock()
 	switch m.state {
 	case InTransaction:

@@ -20,10 +20,11 @@ import (
 const concurrentTransactionsBackoff = 20 * time.Millisecond
 
 // call sends req to the coordinator of key until it gets an answer that
-// check accepts, or a failure that will not heal, or ctx ends. Retriable
-// failures (no broker answered, NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS,
-// CONCURRENT_TRANSACTIONS) are retried with backoff; a coordinator that
-// moved is looked up again.
+// check accepts, or a failure that will not heal, or ctx ends, or the
+// producer closes. Retriable failures (no broker answered, NOT_COORDINATOR,
+// COORDINATOR_LOAD_IN_PROGRESS, CONCURRENT_TRANSACTIONS) are retried with
+// backoff; a coordinator that moved is looked up again. Once the producer
+// has closed no broker will answer: retrying would only wait out ctx.
 func (m *Manager) call(ctx context.Context, kind cluster.CoordinatorKind, key string, req protocol.Request, maxVersion int16, check func(protocol.Response) error) (protocol.Response, error) {
 	for failures := 1; ; failures++ {
 		resp, err := m.cfg.Coordinators.AskCoordinator(ctx, kind, key, req, maxVersion)
@@ -39,6 +40,9 @@ func (m *Manager) call(ctx context.Context, kind cluster.CoordinatorKind, key st
 		if ctx.Err() != nil || !cluster.Retriable(err) {
 			return nil, err
 		}
+		if m.cfg.Context.Err() != nil {
+			return nil, fmt.Errorf("%s: the producer closed (last failure: %w)", req.Key(), err)
+		}
 		wait := m.retry.Delay(failures)
 		if errors.Is(err, kerr.ConcurrentTransactions) {
 			wait = min(wait, concurrentTransactionsBackoff)
@@ -50,6 +54,9 @@ func (m *Manager) call(ctx context.Context, kind cluster.CoordinatorKind, key st
 		case <-ctx.Done():
 			t.Stop()
 			return nil, fmt.Errorf("%s: %w (last failure: %w)", req.Key(), ctx.Err(), err)
+		case <-m.cfg.Context.Done():
+			t.Stop()
+			return nil, fmt.Errorf("%s: the producer closed (last failure: %w)", req.Key(), err)
 		}
 	}
 }

@@ -47,7 +47,7 @@ var (
 	ErrFatal = errors.New("the transactional producer cannot continue")
 	// ErrState: a call the transaction's state does not allow (producing
 	// outside a transaction, committing with none begun, initializing
-	// twice).
+	// twice, beginning while another call is under way).
 	ErrState = errors.New("not allowed in this transaction state")
 	// ErrAborted: a record that had not been sent when its transaction was
 	// aborted.
@@ -94,8 +94,9 @@ type Config struct {
 	Coordinators    Coordinators
 	Clock           clock.Clock
 	Logger          *slog.Logger
-	// Context ends when the producer closes: the manager's own requests
-	// (adding partitions) stop then.
+	// Context ends when the producer closes: the manager's requests stop
+	// then, its own (adding partitions) and those of a call under way,
+	// which stops retrying.
 	Context context.Context
 
 	// SetProducerID gives the producer its id and epoch; ProducerID reads
@@ -119,11 +120,13 @@ type Config struct {
 }
 
 // Manager is one transactional producer's transaction manager. Its API
-// calls (Init, Begin, Commit, Abort, SendOffsets) run one at a time.
+// calls (Init, Begin, Commit, Abort, SendOffsets) run one at a time; one
+// that finds another under way waits for it no longer than its ctx, and
+// Begin, which has none, does not wait.
 type Manager struct {
 	cfg   Config
 	retry backoff.Exponential
-	calls sync.Mutex // one API call at a time
+	calls callLock // one API call at a time
 
 	mu      sync.Mutex
 	state   State
@@ -164,6 +167,7 @@ func New(cfg Config) *Manager {
 	return &Manager{
 		cfg:     cfg,
 		retry:   backoff.Exponential{Base: cfg.RetryBackoff, Max: cfg.RetryBackoffMax},
+		calls:   newCallLock(),
 		added:   make(map[accumulator.TopicPartition]bool),
 		pending: make(map[accumulator.TopicPartition]bool),
 	}

@@ -184,16 +184,21 @@ type rig struct {
 	flushErr  error
 	flushWait bool // Flush waits for its ctx, as for records that never settle
 	flushed   int
+	// closeProducer ends Config.Context, as the producer's Close does.
+	closeProducer context.CancelFunc
 }
 
 func newRig(t *testing.T, v2 bool) *rig {
 	r := &rig{t: t, clk: clock.NewFake(time.Unix(1_700_000_000, 0)),
 		coords: &fakeCoordinators{errs: map[protocol.APIKey][]*kerr.Error{}, v2: v2, epoch: -1}}
+	producerCtx, closeProducer := context.WithCancel(context.Background())
+	t.Cleanup(closeProducer)
+	r.closeProducer = closeProducer
 	r.m = New(Config{
 		TransactionalID: "tx", Timeout: time.Minute,
 		RetryBackoff: 100 * time.Millisecond, RetryBackoffMax: time.Second,
 		Coordinators: r.coords, Clock: r.clk, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Context:       context.Background(),
+		Context:       producerCtx,
 		SetProducerID: func(id accumulator.ProducerID) { r.mu.Lock(); r.id = id; r.mu.Unlock() },
 		ProducerID: func() (accumulator.ProducerID, bool) {
 			r.mu.Lock()
@@ -691,4 +696,84 @@ func TestAnAbortWaitsForThePartitionsBeingAdded(t *testing.T) {
 	apis := r.coords.apis()
 	require.Equal(t, []protocol.APIKey{protocol.AddPartitionsToTxn, protocol.EndTxn}, apis[len(apis)-2:])
 	require.Equal(t, Ready, r.state())
+}
+
+// A call that finds another under way waits for it no longer than its own
+// ctx: Close, or an abort from a record's callback while a commit waits for
+// that very callback, must not wait out the commit (here, an EndTxn the
+// coordinator holds). Begin, which has no ctx, does not wait.
+func TestACallWaitsForAnotherNoLongerThanItsCtx(t *testing.T) {
+	r := initialized(t, true)
+	require.True(t, r.m.Admit(tp0))
+	g := r.coords.hold(protocol.EndTxn)
+	committed := make(chan error, 1)
+	go func() { committed <- r.m.Commit(context.Background()) }()
+	select {
+	case <-g.arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no EndTxn within 10s of Commit")
+	}
+
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	calls := map[string]func() error{
+		"Abort": func() error { return r.m.Abort(ended) },
+		"Close": func() error { return r.m.Close(ended) },
+		"SendOffsets": func() error {
+			return r.m.SendOffsets(ended, []Offset{{Topic: "in", Offset: 1, LeaderEpoch: -1}}, Group{ID: "g"})
+		},
+		"Init": func() error { return r.m.Init(ended) },
+	}
+	for name, call := range calls {
+		returned := make(chan error, 1)
+		go func() { returned <- call() }()
+		select {
+		case err := <-returned:
+			require.ErrorIs(t, err, context.Canceled, "%s while a commit is under way", name)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s waited for the commit under way past its ctx", name)
+		}
+	}
+	returned := make(chan error, 1)
+	go func() { returned <- r.m.Begin() }()
+	select {
+	case err := <-returned:
+		require.ErrorIs(t, err, ErrState, "Begin while a commit is under way")
+	case <-time.After(10 * time.Second):
+		t.Fatal("Begin waited for the commit under way")
+	}
+
+	close(g.open)
+	select {
+	case err := <-committed:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Commit did not return within 10s of its EndTxn's answer")
+	}
+	require.Equal(t, Ready, r.state(), "the commit went on undisturbed")
+	require.NoError(t, r.m.Begin())
+}
+
+// A call retrying against a coordinator that does not answer stops once
+// the producer closes: no broker will answer it after that, and retrying
+// would only wait out the call's ctx.
+func TestACallStopsRetryingWhenTheProducerCloses(t *testing.T) {
+	r := initialized(t, true)
+	require.True(t, r.m.Admit(tp0))
+	r.coords.fail(protocol.EndTxn, kerr.CoordinatorLoadInProgress)
+	committed := make(chan error, 1)
+	go func() { committed <- r.m.Commit(context.Background()) }()
+	select {
+	case <-r.clk.Armed():
+	case <-time.After(10 * time.Second):
+		t.Fatal("no retry of EndTxn was scheduled")
+	}
+	r.closeProducer()
+	select {
+	case err := <-committed:
+		require.ErrorIs(t, err, kerr.CoordinatorLoadInProgress, "the error names the last failure")
+		require.ErrorContains(t, err, "the producer closed")
+	case <-time.After(10 * time.Second):
+		t.Fatal("CommitTransaction still retries EndTxn after the producer closed")
+	}
 }

@@ -1,9 +1,7 @@
 package integration
 
-// A transaction committed from a record's callback, while another record
-// of the transaction has failed and its callback waits behind the running
-// one: the commit must see the failure (it is booked as it is decided, not
-// when its callback runs), and the next transaction must not inherit it.
+// Transaction calls made from a record's callback, where the outcomes
+// queued behind the callback wait for it to return.
 
 import (
 	"context"
@@ -18,6 +16,10 @@ import (
 	"github.com/gokafka/producer/integration/embedded"
 )
 
+// A transaction committed from a record's callback, while another record
+// of the transaction has failed and its callback waits behind the running
+// one: the commit must see the failure (it is booked as it is decided, not
+// when its callback runs), and the next transaction must not inherit it.
 func TestTxnCommitFromACallbackSeesAFailureQueuedBehindIt(t *testing.T) {
 	cases := []struct {
 		name string
@@ -112,5 +114,48 @@ func TestTxnCommitFromACallbackSeesAFailureQueuedBehindIt(t *testing.T) {
 				requireSameRecords(t, []*producer.Record{next}, readCommitted(t, seeds, topic, 1), "read_committed")
 			})
 		}
+	}
+}
+
+// Close called from a record's callback while CommitTransaction waits for
+// that callback's batch: aborting the transaction waits for the commit,
+// which waits for the callback, so Close must give up by its ctx rather
+// than wait out the commit's.
+func TestTxnCloseFromACallbackDuringCommitReturnsByItsCtx(t *testing.T) {
+	for _, proto := range txnProtocols {
+		t.Run(proto.name, func(t *testing.T) {
+			const topic = "close-from-callback"
+			c := startCluster(t, embedded.Options{Topics: map[string]int32{topic: 1}})
+			seeds := c.Addrs()
+			setTransactionVersion(t, seeds, proto.level)
+			// A long linger: both records share a batch, which only the
+			// commit's flush sends.
+			p, log := newTxnProducer(t, seeds, txnID(t, "close"), proto, func(cfg *producer.Config) {
+				cfg.Linger = 10 * time.Second
+			})
+			require.NoError(t, p.BeginTransaction())
+			closed := make(chan error, 1)
+			p.Produce(testCtx(t), recordFor(topic, 0, nil), func(producer.RecordMetadata, error) {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				defer cancel()
+				closed <- p.Close(ctx)
+			})
+			p.Produce(testCtx(t), recordFor(topic, 1, nil), nil)
+			committed := make(chan error, 1)
+			go func() { committed <- p.CommitTransaction(testCtx(t)) }()
+
+			select {
+			case err := <-closed:
+				require.ErrorIs(t, err, context.DeadlineExceeded, "Close from the callback; log:\n%s", log)
+			case <-time.After(20 * time.Second):
+				t.Fatalf("Close from a callback, with a 1s ctx, still waits for CommitTransaction after 20s; log:\n%s", log)
+			}
+			select {
+			case err := <-committed:
+				t.Logf("CommitTransaction, the producer closed under it: %v", err)
+			case <-time.After(testTimeout):
+				t.Fatal("CommitTransaction did not return once the callback had")
+			}
+		})
 	}
 }
