@@ -50,6 +50,12 @@ func (m *Manager) Commit(ctx context.Context) error {
 			return fmt.Errorf("CommitTransaction: %w", err)
 		}
 		if err := m.endTxn(ctx, true); err != nil {
+			if cannotCommit(err) {
+				m.mu.Lock()
+				defer m.mu.Unlock()
+				m.abortable(err)
+				return fmt.Errorf("CommitTransaction: %w", m.lastErr)
+			}
 			return m.coordinatorFailed("CommitTransaction", err)
 		}
 	}
@@ -62,8 +68,11 @@ func (m *Manager) Commit(ctx context.Context) error {
 // abort markers (EndTxn). When the producer's epoch must move on (a
 // sequence lost, a batch perhaps in the log without an answer, or a
 // transaction the coordinator timed out), the coordinator gives a new one
-// (InitProducerId with the current id and epoch, KIP-360, KIP-588). If ctx
-// ends first, Abort may be called again.
+// (InitProducerId with the current id and epoch, KIP-360, KIP-588). When
+// the coordinator no longer knows the producer's id
+// (INVALID_PRODUCER_ID_MAPPING), there is no transaction of it to end:
+// InitProducerId alone starts afresh. If ctx ends first, Abort may be
+// called again.
 func (m *Manager) Abort(ctx context.Context) error {
 	if err := m.calls.lock(ctx, "AbortTransaction"); err != nil {
 		return err
@@ -86,28 +95,38 @@ func (m *Manager) Abort(ctx context.Context) error {
 		return fmt.Errorf("AbortTransaction: records without an outcome: %w", err)
 	}
 	m.mu.Lock()
-	started, bump, v2 := m.started, m.bump, m.v2
+	started, bump, v2, unmapped := m.started, m.bump, m.v2, m.unmapped
 	m.mu.Unlock()
 	// A batch sent and then failed by the abort leaves its partition's
 	// sequences to restart, which the next transaction can do only under
-	// a new epoch.
-	bump = bump || m.cfg.SequencesInDoubt()
+	// a new epoch; with v2, EndTxn gives it.
+	newID := (bump || m.cfg.SequencesInDoubt()) && !v2
 	if started {
 		if err := m.adderStopped(ctx); err != nil {
 			return fmt.Errorf("AbortTransaction: %w", err)
 		}
+	}
+	if started && !unmapped {
 		err := m.endTxn(ctx, false)
 		switch {
 		case err == nil:
 		case errors.Is(err, kerr.InvalidProducerEpoch) && !v2:
 			// The coordinator timed the transaction out and bumped the
 			// epoch: it aborted it already; claim the new epoch (KIP-588).
-			bump = true
+			newID = true
+		case errors.Is(err, kerr.InvalidProducerIDMapping):
+			m.mu.Lock()
+			m.unmapped = true // an abort tried again skips EndTxn
+			m.mu.Unlock()
+			unmapped = true
 		default:
 			return m.coordinatorFailed("AbortTransaction", err)
 		}
 	}
-	if bump && !v2 { // with v2, EndTxn gave the new epoch already
+	// An unmapped id has no transaction at the coordinator to abort, and
+	// its EndTxn would be refused for ever; InitProducerId maps the
+	// transactional id to a producer id again.
+	if newID || unmapped {
 		current, _ := m.cfg.ProducerID()
 		id, err := m.initProducerID(ctx, current)
 		if err != nil {
@@ -178,7 +197,7 @@ func (m *Manager) finish() {
 	m.lastErr = nil
 	clear(m.added)
 	clear(m.pending)
-	m.started, m.bump = false, false
+	m.started, m.bump, m.unmapped = false, false, false
 	m.gen++
 	m.mu.Unlock()
 	m.cfg.EndTransaction()

@@ -89,6 +89,14 @@ func asFenced(err error) error {
 	return err
 }
 
+// cannotCommit reports an EndTxn(commit) answer that leaves the
+// transaction to be aborted: the coordinator no longer maps the
+// transactional id to the producer's id (INVALID_PRODUCER_ID_MAPPING), as
+// the Java client treats it.
+func cannotCommit(err error) bool {
+	return errors.Is(err, kerr.InvalidProducerIDMapping)
+}
+
 // fenced reports a record's failure that ends the producer. A Produce
 // answer's INVALID_PRODUCER_EPOCH is not one: the coordinator bumped the
 // epoch when it timed the transaction out, and aborting recovers (KIP-588).

@@ -33,6 +33,7 @@ import (
 	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/internal/cluster"
 	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/kerr"
 )
 
 // The errors a transactional producer's calls fail with; each also wraps
@@ -144,6 +145,12 @@ type Manager struct {
 	// bump: the producer's epoch must move on before the next transaction
 	// (a sequence was lost, or a batch may be in the log unanswered).
 	bump bool
+	// unmapped: the coordinator no longer maps the transactional id to the
+	// producer's id (INVALID_PRODUCER_ID_MAPPING: the id expired after
+	// transactional.id.expiration.ms without a transaction), so it has no
+	// transaction to abort and refuses EndTxn with the same code: the abort
+	// gets a new producer id instead, as the Java client does.
+	unmapped bool
 
 	// failed ends when the transaction under way can no longer commit
 	// (abortable or fatal): a commit stops waiting for records then, some
@@ -208,6 +215,9 @@ func (m *Manager) CheckProduce() error {
 // abortable moves an open transaction to the abortable state, with why.
 // m.mu must be held.
 func (m *Manager) abortable(cause error) {
+	if errors.Is(cause, kerr.InvalidProducerIDMapping) {
+		m.unmapped = true
+	}
 	if m.state == FatalError || m.state == Aborting || m.state == AbortableError {
 		return
 	}

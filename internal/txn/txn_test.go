@@ -777,3 +777,60 @@ func TestACallStopsRetryingWhenTheProducerCloses(t *testing.T) {
 		t.Fatal("CommitTransaction still retries EndTxn after the producer closed")
 	}
 }
+
+// The coordinator no longer maps the transactional id to the producer's id
+// (INVALID_PRODUCER_ID_MAPPING: the id expired): it refuses EndTxn with the
+// same code for ever, and has no transaction to abort. The abort gets a new
+// producer id with InitProducerId instead, as the Java client does, and
+// the producer goes on.
+func TestAnUnmappedProducerIDIsAbortedWithANewID(t *testing.T) {
+	for _, v2 := range []bool{false, true} {
+		r := initialized(t, v2)
+		if v2 {
+			require.True(t, r.m.Admit(tp0))
+			r.m.RecordFailed(kerr.InvalidProducerIDMapping) // a Produce answer
+		} else {
+			r.coords.fail(protocol.AddPartitionsToTxn, kerr.InvalidProducerIDMapping)
+			require.False(t, r.m.Admit(tp0))
+		}
+		require.Eventually(t, func() bool { return r.state() == AbortableError }, 10*time.Second, time.Millisecond)
+		r.coords.fail(protocol.EndTxn, kerr.InvalidProducerIDMapping) // were EndTxn sent
+		sent := len(r.coords.apis())
+		epoch := r.producerID().Epoch
+
+		require.NoError(t, r.m.Abort(context.Background()), "v2=%v", v2)
+		require.Equal(t, []protocol.APIKey{protocol.InitProducerId}, r.coords.apis()[sent:], "v2=%v: no EndTxn, which would be refused", v2)
+		require.Equal(t, epoch+1, r.producerID().Epoch)
+		require.Equal(t, Ready, r.state())
+		require.NoError(t, r.m.Begin(), "the next transaction")
+	}
+}
+
+// A commit whose EndTxn is answered INVALID_PRODUCER_ID_MAPPING cannot
+// commit: the transaction is abortable, and the abort gets a new id.
+func TestACommitRefusedForAnUnmappedIDIsAbortable(t *testing.T) {
+	r := initialized(t, true)
+	require.True(t, r.m.Admit(tp0))
+	r.coords.fail(protocol.EndTxn, kerr.InvalidProducerIDMapping, kerr.InvalidProducerIDMapping)
+	err := r.m.Commit(context.Background())
+	require.ErrorIs(t, err, ErrAbortable)
+	require.ErrorIs(t, err, kerr.InvalidProducerIDMapping)
+	require.Equal(t, AbortableError, r.state())
+	sent := len(r.coords.apis())
+	require.NoError(t, r.m.Abort(context.Background()))
+	require.Equal(t, []protocol.APIKey{protocol.InitProducerId}, r.coords.apis()[sent:])
+	require.NoError(t, r.m.Begin())
+}
+
+// An abort whose own EndTxn is answered INVALID_PRODUCER_ID_MAPPING (the
+// id expired with no failure seen before) ends with a new id too.
+func TestAnAbortRefusedForAnUnmappedIDGetsANewID(t *testing.T) {
+	r := initialized(t, true)
+	require.True(t, r.m.Admit(tp0))
+	r.coords.fail(protocol.EndTxn, kerr.InvalidProducerIDMapping)
+	require.NoError(t, r.m.Abort(context.Background()))
+	apis := r.coords.apis()
+	require.Equal(t, []protocol.APIKey{protocol.EndTxn, protocol.InitProducerId}, apis[len(apis)-2:])
+	require.Equal(t, Ready, r.state())
+	require.NoError(t, r.m.Begin())
+}
