@@ -33,8 +33,9 @@ import (
 // when one is the cause.
 var (
 	// ErrTransactionAbortable: the transaction can no longer commit (one of
-	// its records failed, the coordinator timed it out, the broker lost the
-	// producer's sequence); AbortTransaction, then go on.
+	// its records failed, the coordinator timed it out or refused to commit
+	// it, the broker lost the producer's sequence); AbortTransaction, then
+	// go on.
 	ErrTransactionAbortable = txn.ErrAbortable
 	// ErrTransactionFatal: the producer can do nothing more: another
 	// producer with its transactional id fenced it
@@ -81,8 +82,11 @@ func (p *Producer) BeginTransaction() error {
 }
 
 // CommitTransaction waits until every record of the transaction has its
-// outcome (callbacks included), then commits it. If a record failed it
-// does not commit, and returns an error wrapping ErrTransactionAbortable.
+// outcome (callbacks included), then commits it. If a record failed, or the
+// coordinator answers that the transaction can only be aborted
+// (TRANSACTION_ABORTABLE, INVALID_PRODUCER_ID_MAPPING), it does not commit,
+// and returns an error wrapping ErrTransactionAbortable: AbortTransaction,
+// then go on.
 // If ctx ends first it may be called again.
 func (p *Producer) CommitTransaction(ctx context.Context) error {
 	if err := p.transactional(); err != nil {

@@ -13,9 +13,10 @@ import (
 
 // Commit commits the transaction: it waits until every record produced in
 // it has its outcome, then asks the coordinator to commit (EndTxn). A
-// transaction with a failed record cannot commit: Commit then returns an
-// error wrapping ErrAbortable. If ctx ends first, Commit may be called
-// again (or Abort).
+// transaction with a failed record cannot commit, nor one whose EndTxn the
+// coordinator answers TRANSACTION_ABORTABLE or INVALID_PRODUCER_ID_MAPPING:
+// Commit then returns an error wrapping ErrAbortable. If ctx ends first,
+// Commit may be called again (or Abort).
 func (m *Manager) Commit(ctx context.Context) error {
 	if err := m.calls.lock(ctx, "CommitTransaction"); err != nil {
 		return err

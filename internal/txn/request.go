@@ -90,11 +90,12 @@ func asFenced(err error) error {
 }
 
 // cannotCommit reports an EndTxn(commit) answer that leaves the
-// transaction to be aborted: the coordinator no longer maps the
-// transactional id to the producer's id (INVALID_PRODUCER_ID_MAPPING), as
-// the Java client treats it.
+// transaction to be aborted, as the Java client treats them: the
+// coordinator no longer maps the transactional id to the producer's id
+// (INVALID_PRODUCER_ID_MAPPING), or it met an error the transaction can
+// only be aborted after (TRANSACTION_ABORTABLE, EndTxn v4+, KIP-890).
 func cannotCommit(err error) bool {
-	return errors.Is(err, kerr.InvalidProducerIDMapping)
+	return errors.Is(err, kerr.InvalidProducerIDMapping) || errors.Is(err, kerr.TransactionAbortable)
 }
 
 // fenced reports a record's failure that ends the producer. A Produce

@@ -834,3 +834,27 @@ func TestAnAbortRefusedForAnUnmappedIDGetsANewID(t *testing.T) {
 	require.Equal(t, Ready, r.state())
 	require.NoError(t, r.m.Begin())
 }
+
+// EndTxn v4+ may answer a commit TRANSACTION_ABORTABLE (KIP-890): the
+// transaction cannot commit, and the error says to abort, as
+// errors.Is(err, ErrAbortable) -> Abort expects; the abort then ends it.
+func TestACommitAnsweredTransactionAbortableIsAbortable(t *testing.T) {
+	for _, v2 := range []bool{false, true} {
+		r := initialized(t, v2)
+		r.m.Admit(tp0)
+		require.Eventually(t, func() bool { return r.m.Admit(tp0) }, 10*time.Second, time.Millisecond)
+		r.coords.fail(protocol.EndTxn, kerr.TransactionAbortable)
+		err := r.m.Commit(context.Background())
+		require.ErrorIs(t, err, ErrAbortable, "v2=%v", v2)
+		require.ErrorIs(t, err, kerr.TransactionAbortable, "the error names the coordinator's")
+		require.Equal(t, AbortableError, r.state())
+		require.ErrorIs(t, r.m.Commit(context.Background()), ErrAbortable, "a commit again")
+
+		require.NoError(t, r.m.Abort(context.Background()))
+		end, ok := r.coords.last().req.(*protocol.EndTxnRequest)
+		require.True(t, ok, "the abort ends with EndTxn")
+		require.False(t, end.Committed, "the abort's EndTxn")
+		require.Equal(t, Ready, r.state())
+		require.NoError(t, r.m.Begin())
+	}
+}
