@@ -124,7 +124,7 @@ func (p *Producer) hold(ctx context.Context, r *Record, tsMs int64, cb receiver)
 		reject(cb, r, &PartitionError{Topic: r.Topic, Partition: -1, Err: p.memoryErr(err)})
 		return
 	}
-	h := heldRecord{rec: copyRecord(r), tsMs: tsMs, cb: cb, size: size, since: p.cfg.clock.Now()}
+	h := heldRecord{rec: copyRecord(r), tsMs: tsMs, cb: cb, size: size}
 	w := &p.held
 	w.mu.Lock()
 	if w.closed {
@@ -134,8 +134,12 @@ func (p *Producer) hold(ctx context.Context, r *Record, tsMs int64, cb receiver)
 		reject(cb, r, &PartitionError{Topic: r.Topic, Partition: -1, Err: ErrClosed})
 		return
 	}
+	// Taken together, seq and since put a topic's records in the order of
+	// their deadlines: expire looks at the oldest only, and a drain that
+	// bounds each record's waits by its own deadline bounds those of the
+	// records behind it by theirs.
 	w.seq++
-	h.seq = w.seq
+	h.seq, h.since = w.seq, p.cfg.clock.Now()
 	wt := w.topics[r.Topic]
 	if wt == nil {
 		wt = &waitingTopic{unwant: p.cluster.Want(r.Topic)}
@@ -252,8 +256,12 @@ func (p *Producer) appendHeld(h *heldRecord) bool {
 	var err error
 	switch {
 	case t != nil && len(t.Partitions) > 0:
-		ar := accumulator.Record{Data: record.Data{TimestampMs: h.tsMs, Key: h.rec.Key, Value: h.rec.Value, Headers: h.rec.Headers}, Callback: h.cb, Since: h.since}
-		err = p.appendTo(p.ctx, snap, t, &h.rec, &ar)
+		if err = p.tooLate(h, t); err == nil {
+			// The append's wait for memory ends with the record's
+			// DeliveryTimeout (accumulator.Record.Since).
+			ar := accumulator.Record{Data: record.Data{TimestampMs: h.tsMs, Key: h.rec.Key, Value: h.rec.Value, Headers: h.rec.Headers}, Callback: h.cb, Since: h.since}
+			err = p.appendTo(p.ctx, snap, t, &h.rec, &ar)
+		}
 	case refused(t):
 		err = t.Err
 	case t != nil:
@@ -271,6 +279,22 @@ func (p *Producer) appendHeld(h *heldRecord) bool {
 		return false
 	}
 	return true
+}
+
+// tooLate is the error of a held record whose DeliveryTimeout ended before
+// its turn to be appended came: it waited for its partition, or behind
+// records of its topic that waited for theirs or for memory. Appended, it
+// would bring its batch's deadline forward to one already past, and the
+// records appended after it would fail with it.
+func (p *Producer) tooLate(h *heldRecord, t *metadata.Topic) error {
+	if p.cfg.clock.Now().Before(h.since.Add(p.cfg.DeliveryTimeout)) {
+		return nil
+	}
+	err := fmt.Errorf("%w: not appended within DeliveryTimeout (%v)", ErrDeliveryTimeout, p.cfg.DeliveryTimeout)
+	if h.rec.ExplicitPartition && int(h.rec.Partition) >= len(t.Partitions) {
+		err = fmt.Errorf("%w: %w: partition %d does not exist, the topic has %d", err, ErrInvalidRecord, h.rec.Partition, len(t.Partitions))
+	}
+	return err
 }
 
 // fits reports whether t has a partition for h: the one it names, or any.

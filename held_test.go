@@ -10,6 +10,7 @@ import (
 	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/internal/fakebroker"
 	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/kerr"
 )
 
 // Records for a topic that does not exist yet wait (Produce does not
@@ -158,4 +159,114 @@ func TestAHeldRecordWhoseTopicIsCalledUnknownMidDrainWaitsForIt(t *testing.T) {
 	}
 	require.NoError(t, p.Flush(ctx(t)))
 	require.NoError(t, o.one(t, 0).err)
+}
+
+// heldClockStart is where the fake clocks of these tests start.
+var heldClockStart = time.Unix(1_700_000_000, 0)
+
+// learnTopic waits, moving clk, until p has topic's metadata: on the fake
+// clock the metadata loop's pacing waits for the test to move time.
+func learnTopic(t *testing.T, p *Producer, clk *clock.Fake, topic string) {
+	t.Helper()
+	eventually(t, topic+"'s metadata", func() bool {
+		clk.Advance(cfgRetryBackoff)
+		n, _ := p.PartitionsFor(ctxWithin(t, 50*time.Millisecond), topic)
+		return n > 0
+	})
+}
+
+// draining reports whether a goroutine appends topic's held records.
+func draining(p *Producer, topic string) bool {
+	p.held.mu.Lock()
+	defer p.held.mu.Unlock()
+	wt := p.held.topics[topic]
+	return wt != nil && wt.draining
+}
+
+// A held record whose topic's metadata comes while buffer memory is short
+// waits for memory only as long as its DeliveryTimeout, which runs from
+// Produce, leaves; so does the record behind it, each failing at its own
+// deadline with ErrDeliveryTimeout. Before, the append waited a fresh
+// MaxBlock from when the metadata came, past the record's DeliveryTimeout.
+func TestAHeldRecordWaitsForMemoryOnlyWithinItsDeliveryTimeout(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"full": 3}})
+	clk := clock.NewFake(heldClockStart)
+	const deliveryTimeout, margin = 10 * time.Second, 100 * time.Millisecond
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.clock = clk
+		cfg.BatchSize, cfg.BufferMemory = 1024, 4096
+		cfg.MaxBlock, cfg.DeliveryTimeout, cfg.RequestTimeout, cfg.Linger = 8*time.Second, deliveryTimeout, time.Second, NoLinger
+	})
+	learnTopic(t, p, clk, "full")
+	// Batches of "full" keep their memory: their broker refuses them, and
+	// they retry until their DeliveryTimeout.
+	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action {
+		return fakebroker.FailAll(kerr.NotEnoughReplicas, "")
+	})
+	o := newOutcomes(2)
+	t0 := clk.Now()
+	p.Produce(ctx(t), &Record{Topic: "late", Value: []byte("first")}, o.cb(0))
+	clk.Advance(time.Second)
+	p.Produce(ctx(t), &Record{Topic: "late", Value: []byte("second")}, o.cb(1))
+	clk.Advance(4 * time.Second)
+	// Three batches take all the memory but what the held records reserve
+	// and less than a batch.
+	for i, n := range []int{900, 900, 1500} {
+		p.Produce(ctx(t), &Record{Topic: "full", Partition: int32(i), ExplicitPartition: true, Value: make([]byte, n)}, nil)
+	}
+	require.NoError(t, c.CreateTopic("late", 1))
+	eventually(t, "the first held record waiting for memory", func() bool {
+		clk.Advance(cfgRetryBackoff)
+		return p.pool.Waiters() == 1
+	})
+	require.Less(t, clk.Now().Sub(t0), deliveryTimeout-time.Second, "the test's own pace leaves the records time to wait")
+
+	clk.Advance(t0.Add(deliveryTimeout + margin).Sub(clk.Now()))
+	eventually(t, "the first record's outcome at its DeliveryTimeout", func() bool { return o.first.Load() == 1 })
+	err := o.one(t, 0).err
+	require.ErrorIs(t, err, ErrDeliveryTimeout)
+	require.NotErrorIs(t, err, ErrBufferFull, "MaxBlock did not pass")
+	eventually(t, "the second record waiting for memory", func() bool { return p.pool.Waiters() == 1 })
+	require.EqualValues(t, 1, o.first.Load(), "the second record fails no sooner than its own DeliveryTimeout")
+
+	clk.Advance(t0.Add(time.Second + deliveryTimeout + margin).Sub(clk.Now()))
+	o.wait(t, "the second record at its DeliveryTimeout")
+	require.ErrorIs(t, o.one(t, 1).err, ErrDeliveryTimeout)
+
+	// The batches holding the memory may go now, for Close.
+	c.OnProduce(nil)
+	clk.Advance(deliveryTimeout)
+}
+
+// A held record whose DeliveryTimeout ended before its turn to be appended
+// came (it waited behind a record waiting for its partition) fails with
+// ErrDeliveryTimeout without joining a batch: appended, it would bring the
+// batch's deadline forward to one already past, and the records appended
+// after it would fail with it.
+func TestAHeldRecordPastItsDeliveryTimeoutJoinsNoBatch(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	clk := clock.NewFake(heldClockStart)
+	const deliveryTimeout = 10 * time.Second
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.clock = clk
+		cfg.MaxBlock, cfg.DeliveryTimeout, cfg.RequestTimeout = 20*time.Second, deliveryTimeout, time.Second
+	})
+	learnTopic(t, p, clk, "t")
+	o := newOutcomes(2)
+	t0 := clk.Now()
+	p.Produce(ctx(t), &Record{Topic: "t", Partition: 1, ExplicitPartition: true, Value: []byte("waits for its partition")}, o.cb(0))
+	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("waits behind it")}, o.cb(1))
+	eventually(t, "the held records' drain", func() bool {
+		clk.Advance(cfgRetryBackoff)
+		return draining(p, "t")
+	})
+
+	clk.Advance(t0.Add(deliveryTimeout + 100*time.Millisecond).Sub(clk.Now()))
+	o.wait(t, "the held records at their DeliveryTimeout")
+	err := o.one(t, 0).err
+	require.ErrorIs(t, err, ErrInvalidRecord, "its partition never came")
+	require.ErrorIs(t, err, ErrDeliveryTimeout, "it waited for it until its DeliveryTimeout")
+	require.ErrorIs(t, o.one(t, 1).err, ErrDeliveryTimeout)
+	require.Zero(t, p.Stats().Batches, "the record behind joined no batch")
+	require.Zero(t, p.Stats().BufferedBatches)
 }

@@ -799,3 +799,30 @@ func TestBufferedTopicsNamesATopicUntilItsBatchesSettle(t *testing.T) {
 	require.NoError(t, h.outcome(1).Err)
 	require.Equal(t, []string{"u"}, h.acc.BufferedTopics(), "settled")
 }
+
+// A record that waited before it was appended waits for a new batch's
+// memory only as long as its DeliveryTimeout, which runs from its Since,
+// leaves, and then fails with ErrDeliveryTimeout rather than the pool's
+// timeout, which would say that MaxBlock passed.
+func TestAppendSinceBoundsTheWaitForMemory(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.DeliveryTimeout, c.MaxBlock = 10*time.Second, 8*time.Second })
+	for h.pool.Available() > 0 {
+		_, err := h.pool.Allocate(context.Background(), 1024, 0)
+		require.NoError(t, err)
+	}
+	since := h.clk.Now().Add(-9 * time.Second)
+	appended := make(chan error, 1)
+	go func() {
+		_, err := h.acc.Append(context.Background(), tp0, nil, &Record{Data: record.Data{Value: []byte("held")}, Callback: 1, Since: since})
+		appended <- err
+	}()
+	waitFor(t, "the append waiting for memory", func() bool { return h.pool.Waiters() == 1 })
+	h.clk.Advance(time.Second)
+	select {
+	case err := <-appended:
+		require.ErrorIs(t, err, ErrDeliveryTimeout)
+		require.NotErrorIs(t, err, bufferpool.ErrTimeout, "MaxBlock did not pass")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the append still waits for memory after the record's DeliveryTimeout")
+	}
+}

@@ -2,7 +2,11 @@ package accumulator
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
+
+	"github.com/gokafka/producer/bufferpool"
 
 	"github.com/gokafka/producer/internal/slot"
 	"github.com/gokafka/producer/record"
@@ -38,12 +42,14 @@ type Record struct {
 	Callback any
 	// Since is when the record was handed to the producer, for a record
 	// that waited before it could be appended (for its topic's metadata):
-	// its DeliveryTimeout runs from then. The zero Time means now.
+	// its DeliveryTimeout runs from then, its wait for a batch's memory
+	// included. The zero Time means now.
 	Since time.Time
 }
 
 // Append encodes one record into tp's open batch, starting a new batch
-// (and waiting up to MaxBlock, or until ctx ends, for its memory) when the
+// (and waiting up to MaxBlock, or until ctx ends, for its memory; for a
+// record with a Since, no longer than its DeliveryTimeout leaves) when the
 // record does not fit. topic is the slot of tp's topic's metadata
 // (metadata.Topic.Slot), through which the partition is found without a
 // lookup by name; nil finds it by name. On success r.Callback will be
@@ -73,7 +79,7 @@ func (a *Accumulator) appendToNewBatch(ctx context.Context, p *partition, r *Rec
 	// and other goroutines must still be able to fill and drain this
 	// partition.
 	size := max(a.cfg.BatchSize, record.BatchHeaderSize+record.RecordSize(0, 0, r.Key, r.Value, r.Headers))
-	buf, err := a.cfg.Pool.Allocate(ctx, size, a.cfg.MaxBlock)
+	buf, err := a.allocate(ctx, size, r)
 	if err != nil {
 		return AppendResult{}, err
 	}
@@ -105,6 +111,28 @@ func (a *Accumulator) appendToNewBatch(ctx context.Context, p *partition, r *Rec
 	res.Wake = true
 	res.Filled = res.Filled || filled
 	return res, nil
+}
+
+// allocate takes the buffer of a new batch for r, waiting up to MaxBlock
+// for it. A record that waited before its append (r.Since) waits no longer
+// than its DeliveryTimeout leaves: that timeout runs from Since, and a wait
+// past it would only make its outcome late. Its memory not coming in time
+// then fails it as its batch would have, with ErrDeliveryTimeout, and not
+// with the pool's timeout, which says that MaxBlock passed.
+func (a *Accumulator) allocate(ctx context.Context, size int, r *Record) ([]byte, error) {
+	if r.Since.IsZero() {
+		return a.cfg.Pool.Allocate(ctx, size, a.cfg.MaxBlock)
+	}
+	left := r.Since.Add(a.cfg.DeliveryTimeout).Sub(a.cfg.Clock.Now())
+	if left >= a.cfg.MaxBlock {
+		return a.cfg.Pool.Allocate(ctx, size, a.cfg.MaxBlock)
+	}
+	buf, err := a.cfg.Pool.Allocate(ctx, size, max(left, 0))
+	if errors.Is(err, bufferpool.ErrTimeout) {
+		return nil, fmt.Errorf("%w: buffer memory for its batch did not free up within its DeliveryTimeout (%v), which runs from when it was produced: %v",
+			ErrDeliveryTimeout, a.cfg.DeliveryTimeout, err)
+	}
+	return buf, err
 }
 
 // refusal is why Append takes nothing, if it does not.
