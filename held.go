@@ -357,6 +357,9 @@ func (w *held) expire(now time.Time) (next time.Duration) {
 	w.mu.Lock()
 	for name, wt := range w.topics {
 		if wt.draining {
+			// Its drain bounds each record's waits by the record's own
+			// deadline, and the expiry loop hears of the record's batch
+			// when it is appended (accumulator.EarlierDeadline).
 			continue
 		}
 		for len(wt.records) > 0 {

@@ -1,6 +1,7 @@
 package producer
 
 import (
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -175,12 +176,21 @@ func learnTopic(t *testing.T, p *Producer, clk *clock.Fake, topic string) {
 	})
 }
 
-// draining reports whether a goroutine appends topic's held records.
-func draining(p *Producer, topic string) bool {
-	p.held.mu.Lock()
-	defer p.held.mu.Unlock()
-	wt := p.held.topics[topic]
-	return wt != nil && wt.draining
+// awaitDrain moves clk, in steps, until a goroutine appends topic's held
+// records, and no further: the drain's waits are timed on a clock that then
+// stands still, at most one step past the time they read.
+func awaitDrain(t *testing.T, p *Producer, clk *clock.Fake, topic string) {
+	t.Helper()
+	eventually(t, "the drain of "+topic+"'s held records", func() bool {
+		p.held.mu.Lock()
+		wt := p.held.topics[topic]
+		draining := wt != nil && wt.draining
+		p.held.mu.Unlock()
+		if !draining {
+			clk.Advance(cfgRetryBackoff)
+		}
+		return draining
+	})
 }
 
 // A held record whose topic's metadata comes while buffer memory is short
@@ -215,10 +225,8 @@ func TestAHeldRecordWaitsForMemoryOnlyWithinItsDeliveryTimeout(t *testing.T) {
 		p.Produce(ctx(t), &Record{Topic: "full", Partition: int32(i), ExplicitPartition: true, Value: make([]byte, n)}, nil)
 	}
 	require.NoError(t, c.CreateTopic("late", 1))
-	eventually(t, "the first held record waiting for memory", func() bool {
-		clk.Advance(cfgRetryBackoff)
-		return p.pool.Waiters() == 1
-	})
+	awaitDrain(t, p, clk, "late")
+	eventually(t, "the first held record waiting for memory", func() bool { return p.pool.Waiters() == 1 })
 	require.Less(t, clk.Now().Sub(t0), deliveryTimeout-time.Second, "the test's own pace leaves the records time to wait")
 
 	clk.Advance(t0.Add(deliveryTimeout + margin).Sub(clk.Now()))
@@ -256,10 +264,7 @@ func TestAHeldRecordPastItsDeliveryTimeoutJoinsNoBatch(t *testing.T) {
 	t0 := clk.Now()
 	p.Produce(ctx(t), &Record{Topic: "t", Partition: 1, ExplicitPartition: true, Value: []byte("waits for its partition")}, o.cb(0))
 	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("waits behind it")}, o.cb(1))
-	eventually(t, "the held records' drain", func() bool {
-		clk.Advance(cfgRetryBackoff)
-		return draining(p, "t")
-	})
+	awaitDrain(t, p, clk, "t")
 
 	clk.Advance(t0.Add(deliveryTimeout + 100*time.Millisecond).Sub(clk.Now()))
 	o.wait(t, "the held records at their DeliveryTimeout")
@@ -269,4 +274,51 @@ func TestAHeldRecordPastItsDeliveryTimeoutJoinsNoBatch(t *testing.T) {
 	require.ErrorIs(t, o.one(t, 1).err, ErrDeliveryTimeout)
 	require.Zero(t, p.Stats().Batches, "the record behind joined no batch")
 	require.Zero(t, p.Stats().BufferedBatches)
+}
+
+// A record appended after it waited behind its topic's records brings its
+// DeliveryTimeout, begun at Produce, into its batch; the expiry loop, asleep
+// for a full timeout since it last looked (it does not count a topic being
+// appended), wakes for that earlier deadline, and the batch expires on
+// time.
+func TestABatchThatAHeldRecordJoinedExpiresAtTheRecordsDeadline(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	clk := clock.NewFake(heldClockStart)
+	const deliveryTimeout, margin = 10 * time.Second, 100 * time.Millisecond
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.clock = clk
+		cfg.MaxBlock, cfg.DeliveryTimeout, cfg.RequestTimeout, cfg.Linger = 20*time.Second, deliveryTimeout, time.Second, 5*time.Second
+	})
+	learnTopic(t, p, clk, "t")
+	o := newOutcomes(3)
+	// The expiry loop's last pass before the batch exists: when the record
+	// of a topic that never appears expires, at t0+DeliveryTimeout. It then
+	// sleeps a full DeliveryTimeout.
+	t0 := clk.Now()
+	p.Produce(ctx(t), &Record{Topic: "nowhere", Value: []byte("marks the loop's pass")}, o.cb(0))
+	clk.Advance(3 * time.Second)
+	p.Produce(ctx(t), &Record{Topic: "t", Partition: 1, ExplicitPartition: true, Value: []byte("waits for its partition")}, o.cb(1))
+	awaitDrain(t, p, clk, "t")
+	clk.Advance(time.Second)
+	since := clk.Now()
+	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("waits behind it")}, o.cb(2))
+
+	clk.Advance(t0.Add(deliveryTimeout).Sub(clk.Now()))
+	eventually(t, "the expiry loop's pass at t0+DeliveryTimeout", func() bool { return o.first.Load() == 1 })
+	require.ErrorIs(t, o.one(t, 0).err, ErrUnknownTopic)
+	// The partition never comes: the first record of "t" fails, and the
+	// one behind it joins a batch, with a second of its DeliveryTimeout left.
+	clk.Advance(t0.Add(3*time.Second + deliveryTimeout + margin).Sub(clk.Now()))
+	eventually(t, "the first record of t failed and the one behind appended", func() bool {
+		return o.first.Load() == 2 && p.Stats().BufferedBatches == 1
+	})
+	require.ErrorIs(t, o.one(t, 1).err, ErrInvalidRecord)
+	deadline := since.Add(deliveryTimeout)
+	eventually(t, "the expiry loop waiting for the batch's deadline", func() bool {
+		return slices.Contains(clk.Deadlines(), deadline)
+	})
+
+	clk.Advance(deadline.Sub(clk.Now()))
+	o.wait(t, "the batch at the deadline of the held record in it")
+	require.ErrorIs(t, o.one(t, 2).err, ErrDeliveryTimeout)
 }

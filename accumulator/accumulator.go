@@ -163,6 +163,10 @@ type Accumulator struct {
 	changed    notify.Notifier // a batch was settled or delivered
 	serial     atomic.Uint64   // creation order of batches
 
+	// earlier tells the expiry loop that a record appended with a Since
+	// brought its batch's deadline forward, maybe before its next pass.
+	earlier notify.Notifier
+
 	deliveries deliveries
 	stats      counters
 }

@@ -826,3 +826,31 @@ func TestAppendSinceBoundsTheWaitForMemory(t *testing.T) {
 		t.Fatal("the append still waits for memory after the record's DeliveryTimeout")
 	}
 }
+
+// A record appended with a Since that brings its batch's deadline forward
+// tells the expiry loop, which planned its next pass by the deadlines
+// Expire saw; a record that does not, or has no Since, does not.
+func TestAnAppendThatBringsADeadlineForwardSaysSo(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Linger = time.Hour; c.DeliveryTimeout = time.Second })
+	closed := func(ch <-chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+	earlier := h.acc.EarlierDeadline()
+	h.add(tp0, 0, []byte("fresh"))
+	require.False(t, closed(earlier), "a new batch's deadline is a full DeliveryTimeout away")
+
+	since := h.clk.Now().Add(-400 * time.Millisecond)
+	_, err := h.acc.Append(context.Background(), tp0, nil, &Record{Data: record.Data{Value: []byte("held")}, Callback: 1, Since: since})
+	require.NoError(t, err)
+	require.True(t, closed(earlier), "the batch's deadline came 400ms forward")
+
+	earlier = h.acc.EarlierDeadline()
+	_, err = h.acc.Append(context.Background(), tp0, nil, &Record{Data: record.Data{Value: []byte("held later")}, Callback: 2, Since: since.Add(time.Millisecond)})
+	require.NoError(t, err)
+	require.False(t, closed(earlier), "the deadline stayed where it was")
+}

@@ -167,6 +167,7 @@ func (a *Accumulator) tryAppend(p *partition, r *Record) (AppendResult, bool) {
 	if !r.Since.IsZero() {
 		if d := r.Since.Add(a.cfg.DeliveryTimeout); d.Before(b.deadline) {
 			b.deadline = d
+			a.earlier.Notify()
 		}
 	}
 	res := AppendResult{Bytes: b.builder.Size() - before}

@@ -14,7 +14,8 @@ import (
 //
 // Every batch is in its partition's list from its first record to its
 // outcome, so the next deadline Expire reports is exact: a caller that
-// sleeps until then is never late.
+// sleeps until then is never late, if it also wakes when EarlierDeadline
+// says that an append brought a deadline forward.
 func (a *Accumulator) Expire(now time.Time) (next time.Duration) {
 	next = noDeadline
 	var woken []TopicPartition
@@ -48,6 +49,14 @@ func (a *Accumulator) Expire(now time.Time) (next time.Duration) {
 	}
 	return next
 }
+
+// EarlierDeadline returns a channel closed when a record appended with a
+// Since (it waited for its topic's metadata) brings its batch's deadline
+// forward: a batch started after Expire's last pass expires no sooner than
+// a full DeliveryTimeout after it, unless such a record joins it. Take the
+// channel before calling Expire, so that no append between the two is
+// missed.
+func (a *Accumulator) EarlierDeadline() <-chan struct{} { return a.earlier.C() }
 
 // BeginClose makes every batch ready at once, for a closing flush.
 func (a *Accumulator) BeginClose() { a.closing.Store(true) }
