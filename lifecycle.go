@@ -118,7 +118,9 @@ type Stats struct {
 	Batches      int64
 	BatchRecords int64
 	// UncompressedBytes and CompressedBytes are those batches' sizes before
-	// and after compression; their ratio is the compression ratio.
+	// and after compression; their ratio is the compression ratio. A batch
+	// that failed with its request still unanswered adds its sizes when the
+	// answer comes.
 	UncompressedBytes int64
 	CompressedBytes   int64
 	// Requests is how many ProduceRequests were sent.

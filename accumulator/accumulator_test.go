@@ -854,3 +854,44 @@ func TestAnAppendThatBringsADeadlineForwardSaysSo(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, closed(earlier), "the deadline stayed where it was")
 }
+
+// Drain closes a batch outside every lock. A batch that expires meanwhile
+// is delivered at once, and its sizes, which its sender may still be
+// writing, are counted only when its request's answer says the sender is
+// done with it. The race detector catches a count at delivery: nothing but
+// the partition's lock, taken before the batch is closed, orders the drain
+// here before the expiry.
+func TestABatchExpiredWhileItClosesHasItsSizesCountedAtItsAnswer(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Linger = 0; c.DeliveryTimeout = time.Second })
+	h.add(tp0, 1, []byte("v"))
+	now := h.clk.Now()
+	drained := make(chan []*Batch, 1)
+	go func() {
+		bs, _, _ := h.acc.Drain(nil, node, []TopicPartition{tp0}, 0, 1<<20, false, now)
+		drained <- bs
+	}()
+	waitFor(t, "the batch in flight", func() bool {
+		_, inFlight := h.acc.Queued(tp0)
+		return inFlight == 1
+	})
+	h.clk.Advance(time.Second)
+	h.acc.Expire(h.clk.Now())
+	require.ErrorIs(t, h.outcome(1).Err, ErrDeliveryTimeout)
+	stats := h.acc.Stats()
+	require.Equal(t, int64(1), stats.Batches)
+	require.Zero(t, stats.EncodedBytes, "counted before its sender is done with it")
+
+	var bs []*Batch
+	select {
+	case bs = <-drained:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Drain did not return within 10s")
+	}
+	require.Len(t, bs, 1)
+	encoded, uncompressed := len(bs[0].Encoded()), bs[0].UncompressedSize()
+	h.acc.Complete(bs[0], 0, -1, nil) // the late answer
+	stats = h.acc.Stats()
+	require.Equal(t, int64(encoded), stats.EncodedBytes)
+	require.Equal(t, int64(uncompressed), stats.UncompressedBytes)
+	require.Equal(t, int64(1), stats.Batches, "still one batch")
+}

@@ -206,7 +206,7 @@ func (a *Accumulator) resolve(p *partition, b *Batch, written bool) {
 		p.remove(b)
 	}
 	if b.delivered {
-		a.release(b)
+		a.retire(b)
 	}
 }
 

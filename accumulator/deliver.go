@@ -157,7 +157,8 @@ func (a *Accumulator) Close(ctx context.Context) error {
 
 // deliver runs the callbacks of a completed batch, then gives back its
 // memory, unless it is still in flight (it expired there): then the answer
-// to its request gives it back.
+// to its request gives it back, and its sizes, which its sender may still
+// be writing, are counted then too.
 func (a *Accumulator) deliver(b *Batch) {
 	if a.cfg.Settled != nil {
 		a.cfg.Settled(b)
@@ -192,9 +193,17 @@ func (a *Accumulator) deliver(b *Batch) {
 		p.mu.Unlock()
 	}
 	if free {
-		a.release(b)
+		a.retire(b)
 	}
 	a.forget(b)
+}
+
+// retire counts a delivered batch's sizes and gives back its memory, once
+// no sender touches it any more: at its delivery, or, if it was in flight
+// then (it expired there), at its answer.
+func (a *Accumulator) retire(b *Batch) {
+	a.stats.countSizes(b)
+	a.release(b)
 }
 
 // goroutineID is the calling goroutine's id, read from the first line of its

@@ -2,7 +2,8 @@ package accumulator
 
 import "sync/atomic"
 
-// Stats counts delivered batches, for tools such as kprod.
+// Stats counts delivered batches, for tools such as kprod. A batch that
+// expired in flight adds its sizes once its request is answered.
 type Stats struct {
 	Batches           int64 // batches delivered, acknowledged or failed
 	Records           int64 // records in those batches
@@ -14,9 +15,18 @@ type counters struct {
 	batches, records, uncompressed, encoded atomic.Int64
 }
 
+// count counts a delivered batch and its records. Its sizes are counted
+// apart, by countSizes, since a batch that expired in flight may have been
+// delivered while its sender was still writing them (Drain closes a batch
+// outside every lock).
 func (c *counters) count(b *Batch) {
 	c.batches.Add(1)
 	c.records.Add(int64(b.entries.len()))
+}
+
+// countSizes counts a delivered batch's sizes once no sender touches them:
+// it was never in flight, or its last request has been answered.
+func (c *counters) countSizes(b *Batch) {
 	c.uncompressed.Add(int64(b.uncompressed))
 	c.encoded.Add(int64(len(b.encoded)))
 }
