@@ -322,3 +322,43 @@ func TestABatchThatAHeldRecordJoinedExpiresAtTheRecordsDeadline(t *testing.T) {
 	o.wait(t, "the batch at the deadline of the held record in it")
 	require.ErrorIs(t, o.one(t, 2).err, ErrDeliveryTimeout)
 }
+
+// Flush waits for records held before it until each has its callback, also
+// when they expire together: each is counted as failing in the same hold of
+// the lock that takes it out of the held records, so that Flush never sees
+// one that is neither held nor failing while its callback has yet to run.
+func TestFlushWaitsForTheCallbacksOfHeldRecordsThatExpireTogether(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{})
+	clk := clock.NewFake(time.Unix(1_700_000_000, 0))
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.clock = clk
+		cfg.MaxBlock, cfg.DeliveryTimeout, cfg.RequestTimeout = 10*time.Second, time.Hour, time.Second
+	})
+	// Many records, so that the delivery goroutine has every chance to
+	// deliver the first failures while the later ones are still being
+	// failed. When the first callback runs, the others must all count as
+	// failing: a Flush looking then must wait for them.
+	const n = 2000
+	var called atomic.Int64
+	failingAtFirst := make(chan int, 1)
+	for i := 0; i < n; i++ {
+		p.Produce(ctx(t), &Record{Topic: "nowhere", Value: value(0, i)}, func(RecordMetadata, error) {
+			if called.Add(1) == 1 {
+				p.held.mu.Lock()
+				failingAtFirst <- p.held.failing
+				p.held.mu.Unlock()
+			}
+		})
+	}
+	flushed := make(chan error, 1)
+	go func() { flushed <- p.Flush(ctx(t)) }()
+	clk.Advance(10 * time.Second)
+	select {
+	case err := <-flushed:
+		require.NoError(t, err)
+	case <-time.After(waitFor):
+		t.Fatalf("Flush did not return within %v of the held records' MaxBlock", waitFor)
+	}
+	require.Equal(t, int64(n), called.Load(), "Flush returned before every record held before it had its callback")
+	require.Equal(t, n, <-failingAtFirst, "records failing when the first of them had its callback")
+}
