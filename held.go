@@ -121,7 +121,9 @@ func (p *Producer) heldLimit() time.Duration { return min(p.cfg.MaxBlock, p.cfg.
 func (p *Producer) hold(ctx context.Context, r *Record, tsMs int64, cb receiver) {
 	size := record.BatchHeaderSize + record.RecordSize(0, 0, r.Key, r.Value, r.Headers)
 	if err := p.reserveHeld(ctx, size); err != nil {
-		reject(cb, r, &PartitionError{Topic: r.Topic, Partition: -1, Err: p.memoryErr(err)})
+		err := &PartitionError{Topic: r.Topic, Partition: -1, Err: p.memoryErr(err)}
+		p.noteTxnRejection(err)
+		reject(cb, r, err)
 		return
 	}
 	h := heldRecord{rec: copyRecord(r), tsMs: tsMs, cb: cb, size: size}

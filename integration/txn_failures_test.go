@@ -85,3 +85,39 @@ func TestTxnFailedRecordMeansAbort(t *testing.T) {
 		})
 	}
 }
+
+// A record refused before it joins a batch, here for want of memory while
+// it waits for its topic's metadata, is missing from the transaction as a
+// failed one is: CommitTransaction refuses to commit without it.
+func TestTxnRecordRefusedWhileHeldMeansAbort(t *testing.T) {
+	for _, proto := range txnProtocols {
+		t.Run(proto.name, func(t *testing.T) {
+			const topic = "not-yet-known"
+			c := startCluster(t, embedded.Options{Topics: map[string]int32{topic: 1}})
+			seeds := c.Addrs()
+			setTransactionVersion(t, seeds, proto.level)
+			// One batch of memory; the first record's batch lingers until
+			// the commit, so no memory comes back before then.
+			p, log := newTxnProducer(t, seeds, txnID(t, "held"), proto, func(cfg *producer.Config) {
+				cfg.BatchSize, cfg.BufferMemory, cfg.Linger = 1024, 1024, time.Minute
+			})
+			require.NoError(t, p.BeginTransaction())
+			o := newOutcomes(2)
+			// The producer has not asked for the topic yet: the first
+			// record waits for its metadata, holding most of the memory,
+			// and the second, whose ctx allows no wait, finds too little.
+			p.Produce(testCtx(t), &producer.Record{Topic: topic, Value: make([]byte, 600)}, o.callback(0))
+			done, cancel := context.WithCancel(t.Context())
+			cancel()
+			p.Produce(done, &producer.Record{Topic: topic, Value: make([]byte, 600)}, o.callback(1))
+
+			ctx, cancelCommit := context.WithTimeout(t.Context(), 20*time.Second)
+			defer cancelCommit()
+			err := p.CommitTransaction(ctx)
+			require.ErrorIs(t, err, producer.ErrTransactionAbortable, "CommitTransaction; log:\n%s", log)
+			require.NoError(t, p.AbortTransaction(testCtx(t)), "log:\n%s", log)
+			outs := o.wait(t)
+			require.Error(t, outs[1].err, "the record refused for want of memory")
+		})
+	}
+}
