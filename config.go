@@ -379,11 +379,11 @@ func (cfg *Config) validate() error {
 	if cfg.RetryBackoffMax < cfg.RetryBackoff {
 		return bad("RetryBackoffMax", "%v is less than RetryBackoff %v", cfg.RetryBackoffMax, cfg.RetryBackoff)
 	}
-	const maxInt32Ms = time.Duration(1<<31-1) * time.Millisecond
-	if cfg.RequestTimeout > maxInt32Ms {
+	const maxInt32Duration = time.Duration(1<<31-1) * time.Millisecond
+	if cfg.RequestTimeout > maxInt32Duration {
 		return bad("RequestTimeout", "%v does not fit the request's int32 milliseconds", cfg.RequestTimeout)
 	}
-	if cfg.TransactionTimeout > maxInt32Ms {
+	if cfg.TransactionTimeout > maxInt32Duration {
 		return bad("TransactionTimeout", "%v does not fit InitProducerId's int32 milliseconds", cfg.TransactionTimeout)
 	}
 	// The Java client enforces the same bound: a record must be able to
