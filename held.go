@@ -396,6 +396,15 @@ func (p *Producer) heldTooLong(topic string, lastErr error) error {
 	if lastErr != nil {
 		err = fmt.Errorf("%w: %w", err, lastErr)
 	}
+	return p.withRefreshFailure(err)
+}
+
+// withRefreshFailure adds to err, the error of a wait for metadata that
+// came to nothing, why the last metadata refresh failed, if it did.
+func (p *Producer) withRefreshFailure(err error) error {
+	if failed := p.refreshFailed.Load(); failed != nil {
+		return fmt.Errorf("%w; the last metadata refresh failed: %w", err, *failed)
+	}
 	return err
 }
 

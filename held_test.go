@@ -1,6 +1,7 @@
 package producer
 
 import (
+	"net"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -361,4 +362,27 @@ func TestFlushWaitsForTheCallbacksOfHeldRecordsThatExpireTogether(t *testing.T) 
 	}
 	require.Equal(t, int64(n), called.Load(), "Flush returned before every record held before it had its callback")
 	require.Equal(t, n, <-failingAtFirst, "records failing when the first of them had its callback")
+}
+
+// A record that waited for its topic's metadata in vain says why the last
+// metadata refresh failed, when no broker answered it: "no metadata" alone
+// would leave the user to guess between the topic and the brokers.
+func TestARecordThatFoundNoMetadataSaysWhyNoBrokerAnswered(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	dead := ln.Addr().String()
+	require.NoError(t, ln.Close()) // nothing listens there now
+	clk := clock.NewFake(time.Unix(1_700_000_000, 0))
+	p := newProducer(t, startCluster(t, fakebroker.Options{}), func(cfg *Config) {
+		cfg.Brokers, cfg.clock, cfg.MaxBlock = []string{dead}, clk, time.Second
+	})
+	o := newOutcomes(1)
+	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("v")}, o.cb(0))
+	eventually(t, "a metadata refresh that no broker answered", func() bool { return p.refreshFailed.Load() != nil })
+	clk.Advance(time.Second)
+	o.wait(t, "the record")
+	err = o.one(t, 0).err
+	require.ErrorIs(t, err, ErrUnknownTopic)
+	require.ErrorContains(t, err, "the last metadata refresh failed")
+	require.ErrorContains(t, err, dead, "the error names the broker that did not answer")
 }

@@ -37,7 +37,7 @@ func (p *Producer) PartitionsFor(ctx context.Context, topic string) (int, error)
 				return 0, &PartitionError{Topic: topic, Partition: -1, Err: err}
 			}
 		case <-ctx.Done():
-			return 0, &PartitionError{Topic: topic, Partition: -1, Err: fmt.Errorf("%w %q: %w", ErrUnknownTopic, topic, ctx.Err())}
+			return 0, &PartitionError{Topic: topic, Partition: -1, Err: p.withRefreshFailure(fmt.Errorf("%w %q: %w", ErrUnknownTopic, topic, ctx.Err()))}
 		case <-p.ctx.Done():
 			return 0, ErrClosed
 		}

@@ -55,6 +55,12 @@ type Producer struct {
 	auth     authState // the last metadata refresh's refusal, if any
 	hooks    hooks     // Config.Hooks by event (hooks_run.go)
 
+	// refreshFailed is why the last metadata refresh failed (no broker
+	// answered), nil once one succeeds: a record or a PartitionsFor call
+	// that waited for metadata in vain says so, where "no metadata" alone
+	// would leave the user to guess between the topic and the brokers.
+	refreshFailed atomic.Pointer[error]
+
 	idCh      chan struct{} // asks for a producer id (producerid.go)
 	closed    atomic.Bool
 	closeDone chan struct{} // closed when the first Close returns, with closeErr

@@ -59,6 +59,11 @@ func (a *authState) refusedSince(before *refusal) error {
 // metadata and the PartitionsFor calls fail with that error now: the same
 // credentials would be refused again.
 func (p *Producer) noteRefresh(err error) {
+	if err == nil {
+		p.refreshFailed.Store(nil)
+	} else {
+		p.refreshFailed.Store(&err)
+	}
 	var ae *conn.AuthError
 	switch {
 	case err == nil:
