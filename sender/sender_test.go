@@ -345,33 +345,42 @@ func TestMaxInFlightBoundsPipelining(t *testing.T) {
 	r.outcome(2)
 }
 
+// produceFull appends a record that fills a batch of its own to tp, with
+// id as its callback value, and wakes the sender.
+func (r *rig) produceFull(tp accumulator.TopicPartition, id int) {
+	r.t.Helper()
+	_, err := r.acc.Append(context.Background(), tp, nil, &accumulator.Record{
+		Data: record.Data{TimestampMs: 1000, Value: make([]byte, 16<<10)}, Callback: id})
+	require.NoError(r.t, err)
+	r.s.Wake()
+}
+
+// partitions lists the partitions of the request's first topic, in order.
+func (c *call) partitions() (got []int32) {
+	for _, p := range c.req.Topics[0].Partitions {
+		got = append(got, p.Index)
+	}
+	return got
+}
+
 // With a request in flight, records that fill no batch wait for its answer
 // and then go together, rather than each behind it in a request of its
 // own; a full batch goes at once, up to MaxInFlight, and takes the waiting
 // ones along.
 func TestRecordsWaitForTheAnswerInFlightUnlessTheyFillABatch(t *testing.T) {
 	r := newRig(t, nil) // no linger, MaxInFlight 5
-	partitions := func(c *call) (got []int32) {
-		for _, p := range c.req.Topics[0].Partitions {
-			got = append(got, p.Index)
-		}
-		return got
-	}
 	r.produce(parts[0], 1)
 	first := r.next()
 	r.produce(parts[0], 2)
-	_, err := r.acc.Append(context.Background(), parts[1], nil, &accumulator.Record{
-		Data: record.Data{TimestampMs: 1000, Value: make([]byte, 16<<10)}, Callback: 3}) // a batch of its own, full
-	require.NoError(t, err)
-	r.s.Wake()
+	r.produceFull(parts[1], 3)
 	full := r.next()
-	require.ElementsMatch(t, []int32{0, 1}, partitions(full), "the full batch goes before the answer, with the waiting one")
+	require.ElementsMatch(t, []int32{0, 1}, full.partitions(), "the full batch goes before the answer, with the waiting one")
 	r.produce(parts[0], 4)
 	r.produce(parts[1], 5)
 	first.done(answer(first.req, 0, 0), nil)
 	full.done(answer(full.req, 0, 10), nil)
 	after := r.next()
-	require.ElementsMatch(t, []int32{0, 1}, partitions(after), "the records that came meanwhile go in one request")
+	require.ElementsMatch(t, []int32{0, 1}, after.partitions(), "the records that came meanwhile go in one request")
 	after.done(answer(after.req, 0, 20), nil)
 	for id := 1; id <= 5; id++ {
 		require.NoError(t, r.outcome(id).Err, "record %d", id)
@@ -383,23 +392,14 @@ func TestRecordsWaitForTheAnswerInFlightUnlessTheyFillABatch(t *testing.T) {
 // does not wait for an answer that another request will follow.
 func TestABatchLeftOutOfARequestGoesWithoutWaitingForTheAnswer(t *testing.T) {
 	r := newRig(t, func(c *Config) { c.MaxRequestSize = 16<<10 + 100 }) // a full batch and nothing beside it
-	partitions := func(c *call) (got []int32) {
-		for _, p := range c.req.Topics[0].Partitions {
-			got = append(got, p.Index)
-		}
-		return got
-	}
 	r.produce(parts[0], 1)
 	first := r.next()
 	r.produce(parts[0], 2)
-	_, err := r.acc.Append(context.Background(), parts[1], nil, &accumulator.Record{
-		Data: record.Data{TimestampMs: 1000, Value: make([]byte, 16<<10)}, Callback: 3}) // a batch of its own, full
-	require.NoError(t, err)
-	r.s.Wake()
+	r.produceFull(parts[1], 3)
 	full := r.next()
-	require.Equal(t, []int32{1}, partitions(full), "the full batch goes alone: the waiting one does not fit beside it")
+	require.Equal(t, []int32{1}, full.partitions(), "the full batch goes alone: the waiting one does not fit beside it")
 	left := r.next()
-	require.Equal(t, []int32{0}, partitions(left), "the batch left out goes next, with both requests still in flight")
+	require.Equal(t, []int32{0}, left.partitions(), "the batch left out goes next, with both requests still in flight")
 	first.done(answer(first.req, 0, 0), nil)
 	full.done(answer(full.req, 0, 10), nil)
 	left.done(answer(left.req, 0, 1), nil)
