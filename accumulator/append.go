@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/gokafka/producer/bufferpool"
-
 	"github.com/gokafka/producer/internal/slot"
 	"github.com/gokafka/producer/record"
 )
