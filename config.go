@@ -208,9 +208,11 @@ type Config struct {
 
 	// SASL, when set, authenticates every broker connection with this
 	// mechanism (sasl/plain, sasl/scram, sasl/oauthbearer, or your own
-	// sasl.Mechanism), re-authenticating before the broker's session
-	// expires (KIP-368). Refused credentials fail records at once with an
-	// *AuthError. Java: security.protocol=SASL_PLAINTEXT or SASL_SSL,
+	// sasl.Mechanism), re-authenticating before the broker's session expires
+	// (KIP-368). Refused credentials fail records at once with an *AuthError.
+	// Each of the mechanism's steps (fetching a token included) must end
+	// within RequestTimeout, or the connection fails, retriably, as a request
+	// that timed out does. Java: security.protocol=SASL_PLAINTEXT or SASL_SSL,
 	// sasl.mechanism, sasl.jaas.config; kafka-python: sasl_mechanism,
 	// sasl_plain_username, sasl_plain_password, sasl_oauth_token_provider.
 	// Default: none.

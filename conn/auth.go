@@ -34,26 +34,34 @@ const maxSASLRounds = 16
 // re-authentication run on a busy connection without failing or
 // reordering anything.
 //
-// The whole exchange, the mechanism's own work included, must end within
-// RequestTimeout. A token fetch that hung would otherwise hold up the
-// connection, or on a first dial every dial of the broker, with nothing on
-// the wire for the request timeout to catch. It then fails as a request
-// that timed out, which is retriable: the broker refused nothing.
+// Each of the mechanism's calls (Start, and each Step) must end within
+// RequestTimeout, as each of the exchange's requests must. A token fetch
+// that hung would otherwise hold up the connection, or on a first dial
+// every dial of the broker, with nothing on the wire for the request
+// timeout to catch. It then fails as a request that timed out, which is
+// retriable: the broker refused nothing. (The calls are bounded one by
+// one, not the exchange as a whole: on a busy connection the handshake's
+// answer comes after those of the requests written before it.)
 //
 // An error means the exchange stopped half-way, so the connection is no
 // longer usable: the caller closes it. A refusal is an *AuthError; a broken
 // connection is the retriable error it was.
 func (c *Conn) authenticate(ctx context.Context) (time.Duration, error) {
-	timedOut := fmt.Errorf("SASL authentication to %s: %w: the exchange took longer than %v",
-		c.addr, ErrRequestTimeout, c.cfg.RequestTimeout)
-	ctx, cancel := clock.WithTimeoutCause(ctx, c.cfg.Clock, c.cfg.RequestTimeout, timedOut)
-	defer cancel()
 	mech := c.cfg.SASL
-	refused := func(err error) error {
-		if context.Cause(ctx) == timedOut {
-			return timedOut // whatever the mechanism made of its context's end
+	refused := func(err error) error { return &AuthError{Addr: c.addr, Mechanism: mech.Name(), Err: err} }
+	timedOut := fmt.Errorf("SASL authentication to %s: %w: the %s mechanism took longer than %v",
+		c.addr, ErrRequestTimeout, mech.Name(), c.cfg.RequestTimeout)
+	// bounded is the context of one of the mechanism's calls, and failed
+	// its error: the call's timeout, whatever the mechanism made of it,
+	// or a refusal.
+	bounded := func() (context.Context, context.CancelFunc) {
+		return clock.WithTimeoutCause(ctx, c.cfg.Clock, c.cfg.RequestTimeout, timedOut)
+	}
+	failed := func(call context.Context, err error) error {
+		if context.Cause(call) == timedOut {
+			return timedOut
 		}
-		return &AuthError{Addr: c.addr, Mechanism: mech.Name(), Err: err}
+		return refused(err)
 	}
 	if v, err := c.versions.For(protocol.SaslHandshake); err != nil || v < 1 {
 		// v0 would make the tokens bare frames, which we do not speak.
@@ -63,9 +71,13 @@ func (c *Conn) authenticate(ctx context.Context) (time.Duration, error) {
 	if err != nil {
 		return 0, refused(err)
 	}
-	session, err := mech.Start(ctx, c.addr)
+	// The session may go on using Start's context through the exchange:
+	// it ends with it.
+	startCtx, endStart := bounded()
+	defer endStart()
+	session, err := mech.Start(startCtx, c.addr)
 	if err != nil {
-		return 0, refused(err)
+		return 0, failed(startCtx, err)
 	}
 
 	select {
@@ -86,9 +98,11 @@ func (c *Conn) authenticate(ctx context.Context) (time.Duration, error) {
 	var challenge []byte
 	var lifetime time.Duration
 	for range maxSASLRounds {
-		msg, done, err := session.Step(ctx, challenge)
+		stepCtx, endStep := bounded()
+		msg, done, err := session.Step(stepCtx, challenge)
+		endStep()
 		if err != nil {
-			return 0, refused(err)
+			return 0, failed(stepCtx, err)
 		}
 		if done {
 			return lifetime, nil

@@ -382,3 +382,53 @@ func TestDialWhoseTokenFetchHangs(t *testing.T) {
 		t.Fatal("Dial outlived an authentication that took longer than RequestTimeout")
 	}
 }
+
+// stalledStep is a mechanism whose steps wait for their context to end.
+type stalledStep struct {
+	stalled chan struct{}
+}
+
+func (m *stalledStep) Name() string { return "PLAIN" }
+
+func (m *stalledStep) Start(context.Context, string) (sasl.Session, error) { return m, nil }
+
+func (m *stalledStep) Step(ctx context.Context, _ []byte) ([]byte, bool, error) {
+	m.stalled <- struct{}{}
+	<-ctx.Done()
+	return nil, false, ctx.Err()
+}
+
+// RequestTimeout bounds each of the mechanism's calls from its start, not
+// the exchange as a whole: a handshake answered late, as on a busy
+// connection, leaves the step that follows its full time.
+func TestAStepThatHangsFailsTheDialAfterItsOwnRequestTimeout(t *testing.T) {
+	fake := clock.NewFake(time.Unix(1000, 0))
+	fb := newFakeBroker(t)
+	mech := &stalledStep{stalled: make(chan struct{}, 1)}
+	done := dialAsync(t, fb, Config{SASL: mech, Clock: fake, RequestTimeout: 5 * time.Second})
+	bc := fb.conn(t)
+	hs := expect(t, bc, protocol.SaslHandshake)
+	fake.Advance(4 * time.Second)
+	bc.reply(hs, &protocol.SaslHandshakeResponse{})
+	select {
+	case <-mech.stalled:
+	case <-time.After(waitTime):
+		t.Fatal("the mechanism took no step within the wait time")
+	}
+	fake.Advance(4 * time.Second) // 8s into the exchange, 4s into the step
+	select {
+	case r := <-done:
+		t.Fatalf("Dial ended before the step's own RequestTimeout: %v", r.err)
+	default:
+	}
+	fake.Advance(time.Second)
+	select {
+	case r := <-done:
+		if r.c != nil {
+			t.Fatal("Dial returned a connection")
+		}
+		assertExchangeTimedOut(t, r.err)
+	case <-time.After(waitTime):
+		t.Fatal("Dial outlived a step that took longer than RequestTimeout")
+	}
+}

@@ -29,8 +29,10 @@ type Mechanism interface {
 	// "PLAIN", "SCRAM-SHA-512", "OAUTHBEARER".
 	Name() string
 	// Start begins one authentication of a connection to broker
-	// ("host:port"). ctx bounds the whole exchange, so a mechanism that
-	// fetches a token may use it.
+	// ("host:port"). ctx ends with the exchange, and at the latest the
+	// producer's RequestTimeout after Start is called: a mechanism that
+	// fetches a token uses it to bound the fetch. Each Step gets a ctx of
+	// its own, bounded alike.
 	Start(ctx context.Context, broker string) (Session, error)
 }
 
