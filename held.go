@@ -427,9 +427,11 @@ func (p *Producer) failHeld(h heldRecord, err error) {
 // deliverFailure books the failure of a record counted by fail with the
 // transaction, now that it is decided, and hands it to the delivery
 // goroutine: a commit called from a callback, which waits for no outcome
-// queued behind that callback, must still see it.
+// queued behind that callback, must still see it. The record never joined
+// a batch, so the transaction books it as a refusal: no sequence is in
+// doubt.
 func (w *held) deliverFailure(h heldRecord, err error) {
-	w.p.noteTxnFailure(err)
+	w.p.noteTxnRejection(err)
 	w.p.acc.Deliver(&heldFailure{w: w, h: h, err: err}, accumulator.Result{})
 	w.mu.Lock()
 	w.unbooked--

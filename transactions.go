@@ -142,11 +142,11 @@ func (p *Producer) abortOnClose(ctx context.Context) error {
 	return nil
 }
 
-// noteTxnFailure tells the transaction manager that a record of the
+// noteTxnFailure tells the transaction manager that a batch of the
 // transaction failed: the transaction cannot commit. It is told as the
-// failure is decided (a batch fails, a held record fails), not when the
-// record's callback runs: a commit called from a callback waits for no
-// outcome queued behind that callback, and would commit without the record.
+// failure is decided, not when the records' callbacks run: a commit called
+// from a callback waits for no outcome queued behind that callback, and
+// would commit without the records.
 func (p *Producer) noteTxnFailure(err error) {
 	if p.txn != nil && !errors.Is(err, ErrTransactionState) {
 		p.txn.RecordFailed(err)
@@ -154,7 +154,9 @@ func (p *Producer) noteTxnFailure(err error) {
 }
 
 // noteTxnRejection tells the transaction manager that a record was refused
-// before it joined a batch: the transaction cannot commit without it.
+// before it joined a batch, in Produce or while it waited for its topic's
+// metadata: the transaction cannot commit without it. Like a failure, it is
+// told as it is decided.
 func (p *Producer) noteTxnRejection(err error) {
 	if p.txn != nil {
 		p.txn.RecordRejected(err)

@@ -272,13 +272,14 @@ func (m *Manager) open() bool {
 }
 
 // RecordRejected books a record the producer refused before it joined a
-// batch (too large, no memory in time, an invalid partition): nothing was
-// sent, so no sequence is in doubt, but the transaction misses a record
-// and must not commit.
+// batch (too large, no memory in time, an invalid partition, no metadata
+// in time): nothing was sent, so no sequence is in doubt, but the
+// transaction misses a record and must not commit. A commit under way,
+// even one called from a callback, sees it before it sends EndTxn.
 func (m *Manager) RecordRejected(err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.state == InTransaction {
+	if m.state == InTransaction || m.state == Committing {
 		m.abortable(err)
 	}
 }

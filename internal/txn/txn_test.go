@@ -184,6 +184,9 @@ type rig struct {
 	flushErr  error
 	flushWait bool // Flush waits for its ctx, as for records that never settle
 	flushed   int
+	// duringFlush, if set, runs inside Flush: what a commit's flush lets
+	// happen while it waits.
+	duringFlush func()
 	// closeProducer ends Config.Context, as the producer's Close does.
 	closeProducer context.CancelFunc
 }
@@ -216,8 +219,11 @@ func newRig(t *testing.T, v2 bool) *rig {
 		Flush: func(ctx context.Context) error {
 			r.mu.Lock()
 			r.flushed++
-			wait := r.flushWait
+			wait, during := r.flushWait, r.duringFlush
 			r.mu.Unlock()
+			if during != nil {
+				during()
+			}
 			if wait {
 				<-ctx.Done()
 				return ctx.Err()
@@ -452,6 +458,23 @@ func TestAbortedRecordsDoNotMakeTheNextAbortable(t *testing.T) {
 	r := initialized(t, false)
 	r.m.RecordFailed(ErrAborted)
 	require.Equal(t, InTransaction, r.state())
+}
+
+// A record refused while a commit waits for the transaction's records (a
+// record that waited for its topic's metadata in vain, refused as the
+// commit's flush runs, maybe from a callback) stops the commit, as one
+// refused before it began does, and leaves no sequence in doubt.
+func TestARecordRefusedDuringACommitStopsIt(t *testing.T) {
+	r := initialized(t, false)
+	refused := errors.New("no metadata within MaxBlock")
+	r.duringFlush = func() { r.m.RecordRejected(refused) }
+	err := r.m.Commit(context.Background())
+	require.ErrorIs(t, err, ErrAbortable)
+	require.ErrorIs(t, err, refused)
+	require.NotContains(t, r.coords.apis(), protocol.EndTxn, "no commit was asked for")
+	r.duringFlush = nil
+	require.NoError(t, r.m.Abort(context.Background()))
+	require.NotContains(t, r.coords.apis()[1:], protocol.InitProducerId, "nothing was sent: no sequence is in doubt")
 }
 
 // A failure booked with no transaction open (a record the producer's Close
