@@ -20,7 +20,9 @@ import (
 // metadata (the blocking send on a missing topic is a long-standing
 // kafka-python complaint): such records are copied, counted against
 // BufferMemory, and partitioned in order once metadata arrives. After
-// MaxBlock (or a shorter DeliveryTimeout) they fail with ErrUnknownTopic.
+// MaxBlock (or a shorter DeliveryTimeout) they fail with ErrUnknownTopic;
+// one whose DeliveryTimeout ends before it joins a batch (waiting for
+// memory, or behind its topic's records) fails with ErrDeliveryTimeout.
 type held struct {
 	p     *Producer    // for the buffer pool and the callbacks
 	count atomic.Int64 // records held, or failed and not yet delivered; lets Produce skip the lock when 0
@@ -484,9 +486,11 @@ func (w *held) failAll(err error) {
 }
 
 // mark and await let Flush wait for the records held before it began,
-// until each is appended or its failure delivered. From inside a callback
-// a failure is waited for only until it is booked (the transaction told,
-// the callback queued): its callback runs after this one returns.
+// until each is appended or its failure delivered. Failures are counted
+// for the producer as a whole, so await also waits for those of records
+// held after it began. From inside a callback a failure is waited for only
+// until it is booked (the transaction told, the callback queued): its
+// callback runs after this one returns.
 func (w *held) mark() uint64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -82,12 +82,12 @@ func (p *Producer) BeginTransaction() error {
 }
 
 // CommitTransaction waits until every record of the transaction has its
-// outcome (callbacks included), then commits it. If a record failed, or the
+// outcome (callbacks included; called from a callback, those queued behind
+// it run after it returns), then commits it. If a record failed, or the
 // coordinator answers that the transaction can only be aborted
 // (TRANSACTION_ABORTABLE, INVALID_PRODUCER_ID_MAPPING), it does not commit,
 // and returns an error wrapping ErrTransactionAbortable: AbortTransaction,
-// then go on.
-// If ctx ends first it may be called again.
+// then go on. If ctx ends first it may be called again.
 func (p *Producer) CommitTransaction(ctx context.Context) error {
 	if err := p.transactional(); err != nil {
 		return err
