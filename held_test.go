@@ -171,7 +171,7 @@ var heldClockStart = time.Unix(1_700_000_000, 0)
 func learnTopic(t *testing.T, p *Producer, clk *clock.Fake, topic string) {
 	t.Helper()
 	eventually(t, topic+"'s metadata", func() bool {
-		clk.Advance(cfgRetryBackoff)
+		releasePacing(clk)
 		n, _ := p.PartitionsFor(ctxWithin(t, 50*time.Millisecond), topic)
 		return n > 0
 	})
@@ -188,10 +188,28 @@ func awaitDrain(t *testing.T, p *Producer, clk *clock.Fake, topic string) {
 		draining := wt != nil && wt.draining
 		p.held.mu.Unlock()
 		if !draining {
-			clk.Advance(cfgRetryBackoff)
+			releasePacing(clk)
 		}
 		return draining
 	})
+}
+
+// releasePacing moves clk to its earliest timer when that is due within
+// newProducer's longest retry backoff (the metadata loop's pacing between
+// refreshes, or its poll), and not otherwise: moved at every look, fake
+// time would run ahead of a slow machine's metadata round trips, toward
+// the deadlines the tests set.
+func releasePacing(clk *clock.Fake) {
+	const longestBackoff = 100 * time.Millisecond // newProducer's RetryBackoffMax
+	now, next := clk.Now(), time.Duration(-1)
+	for _, d := range clk.Deadlines() {
+		if wait := max(d.Sub(now), 0); wait <= longestBackoff && (next < 0 || wait < next) {
+			next = wait
+		}
+	}
+	if next >= 0 {
+		clk.Advance(next)
+	}
 }
 
 // A held record whose topic's metadata comes while buffer memory is short
