@@ -757,6 +757,25 @@ func TestACallWaitsForAnotherNoLongerThanItsCtx(t *testing.T) {
 			t.Fatalf("%s waited for the commit under way past its ctx", name)
 		}
 	}
+	// A call whose ctx is alive waits, until its ctx ends. (A call that
+	// did not wait would return within the pause; one that waits never
+	// does, however slow the machine.)
+	live, endLive := context.WithCancel(context.Background())
+	waiting := make(chan error, 1)
+	go func() { waiting <- r.m.Abort(live) }()
+	select {
+	case err := <-waiting:
+		t.Fatalf("Abort returned while the commit was under way and its ctx alive: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	endLive()
+	select {
+	case err := <-waiting:
+		require.ErrorIs(t, err, context.Canceled, "Abort, its ctx ended while it waited")
+	case <-time.After(10 * time.Second):
+		t.Fatal("Abort waited for the commit under way past its ctx")
+	}
+
 	returned := make(chan error, 1)
 	go func() { returned <- r.m.Begin() }()
 	select {
