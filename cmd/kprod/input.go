@@ -233,7 +233,8 @@ func unescape(s string) ([]byte, error) {
 // readRecords calls fn with each record of r, delimiter excluded, until r
 // ends or fn returns false. The slice passed to fn is reused for the next
 // record. A last record without a delimiter counts; an empty input has no
-// records; records of any length are read whole.
+// records; records of any length are read whole. The bytes a read error
+// cuts short are not a record: the error is returned instead.
 func readRecords(r io.Reader, delim []byte, fn func(rec []byte) bool) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	last := delim[len(delim)-1]
@@ -259,7 +260,9 @@ func readRecords(r io.Reader, delim []byte, fn func(rec []byte) bool) error {
 		if err == nil {
 			rec = rec[:len(rec)-len(delim)]
 		}
-		if (err == nil || len(rec) > 0) && !fn(rec) {
+		// A last record without a delimiter ends at EOF; one that a read
+		// error cut short is not a record, and is not produced.
+		if (err == nil || errors.Is(err, io.EOF) && len(rec) > 0) && !fn(rec) {
 			return nil
 		}
 		long = long[:0]

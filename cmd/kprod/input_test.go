@@ -1,10 +1,13 @@
 package main
 
 import (
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	producer "github.com/gokafka/producer"
 )
@@ -37,6 +40,21 @@ func TestReadRecords(t *testing.T) {
 		if strings.Join(got, "|") != strings.Join(tc.want, "|") || len(got) != len(tc.want) {
 			t.Errorf("readRecords(%.20q, %q) = %d records %.40q, want %d", tc.in, tc.delim, len(got), got, len(tc.want))
 		}
+	}
+}
+
+// A read error in the middle of a record ends the reading with the error:
+// the bytes before it are not a record, and are not produced.
+func TestReadRecordsStopsAtAReadError(t *testing.T) {
+	eio := errors.New("input/output error")
+	r := io.MultiReader(strings.NewReader("one\ntwo\nthr"), iotest.ErrReader(eio))
+	var got []string
+	err := readRecords(r, []byte("\n"), func(b []byte) bool { got = append(got, string(b)); return true })
+	if !errors.Is(err, eio) {
+		t.Fatalf("readRecords returned %v, want the read error", err)
+	}
+	if strings.Join(got, "|") != "one|two" {
+		t.Fatalf("records %q, want the two whole ones before the error", got)
 	}
 }
 
