@@ -209,6 +209,19 @@ func (m *meter) counts() counts {
 	return c
 }
 
+// awaitOutcomes waits, up to limit, until every record sent has its
+// outcome. A Close whose ctx had ended (after Ctrl-C) fails what is left
+// and returns at once; the callbacks of those records run after it
+// returns, and a summary read before them would call them unresolved. It
+// looks every few milliseconds, at the end of a run only: a signal from
+// every callback would cost the records their speed.
+func (m *meter) awaitOutcomes(limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for c := m.counts(); c.sent > c.acked+c.failed && time.Now().Before(deadline); c = m.counts() {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // outcomes is counts with the failures by name, read together: a callback
 // that fails while the summary is taken (the final flush gave up) is in
 // both or in neither.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"sync"
 	"testing"
+	"time"
 
 	producer "github.com/gokafka/producer"
 	"github.com/gokafka/producer/protocol/kerr"
@@ -266,5 +267,28 @@ func TestGroup(t *testing.T) {
 		if got := group(n); got != want {
 			t.Errorf("group(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// After Ctrl-C, Close fails what is left and returns before those records'
+// callbacks run: the summary waits for them, within a bound, rather than
+// call them unresolved; and does not wait past the bound for a callback
+// that never comes.
+func TestMeterAwaitOutcomes(t *testing.T) {
+	m := newMeter(1)
+	s := m.shard(0)
+	first, second := m.track(s, 1), m.track(s, 1)
+	first(producer.RecordMetadata{}, nil)
+	go second(producer.RecordMetadata{}, producer.ErrClosed)
+	m.awaitOutcomes(time.Minute)
+	if c := m.counts(); c.acked+c.failed != c.sent {
+		t.Fatalf("awaitOutcomes returned with %d of %d outcomes", c.acked+c.failed, c.sent)
+	}
+
+	m.track(s, 1) // its callback never runs
+	start := time.Now()
+	m.awaitOutcomes(20 * time.Millisecond)
+	if waited := time.Since(start); waited > 10*time.Second {
+		t.Fatalf("awaitOutcomes waited %v for a callback that never comes, with a bound of 20ms", waited)
 	}
 }

@@ -17,10 +17,12 @@ import (
 )
 
 // Bounds on the end of a run. After Ctrl-C, buffered records get flushGrace
-// to be acknowledged; closing the producer gets closeGrace in any case.
+// to be acknowledged, and the callbacks of those Close then fails
+// outcomesGrace to run; closing the producer gets closeGrace in any case.
 const (
-	flushGrace = 5 * time.Second
-	closeGrace = 10 * time.Second
+	flushGrace    = 5 * time.Second
+	outcomesGrace = 2 * time.Second
+	closeGrace    = 10 * time.Second
 )
 
 // workload is what perf and produce differ in: which records they hand to
@@ -111,6 +113,9 @@ func execute(cmd *cobra.Command, e *env, o *commonOptions, w workload) error {
 	}
 	closeProducer(p, grace)
 	closed = true
+	if ph.interrupted {
+		m.awaitOutcomes(outcomesGrace)
+	}
 	prog.stop()
 	if broker != nil {
 		// Stopped here, not only by the deferred Stop, so that how it
