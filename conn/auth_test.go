@@ -326,6 +326,21 @@ func assertExchangeTimedOut(t *testing.T, err error) {
 	}
 }
 
+// awaitDialTimedOut waits, bounded, for a Dial whose what took longer than
+// RequestTimeout to fail as assertExchangeTimedOut wants.
+func awaitDialTimedOut(t *testing.T, done <-chan result2, what string) {
+	t.Helper()
+	select {
+	case r := <-done:
+		if r.c != nil {
+			t.Fatal("Dial returned a connection")
+		}
+		assertExchangeTimedOut(t, r.err)
+	case <-time.After(waitTime):
+		t.Fatalf("Dial outlived %s that took longer than RequestTimeout", what)
+	}
+}
+
 // A token fetch that hangs as a re-authentication starts holds up none of
 // the connection's requests, and the exchange gives up after
 // RequestTimeout, failing the connection, which the producer then dials
@@ -372,15 +387,7 @@ func TestDialWhoseTokenFetchHangs(t *testing.T) {
 	fb.conn(t)
 	mech.awaitStall(t)
 	fake.Advance(5 * time.Second)
-	select {
-	case r := <-done:
-		if r.c != nil {
-			t.Fatal("Dial returned a connection")
-		}
-		assertExchangeTimedOut(t, r.err)
-	case <-time.After(waitTime):
-		t.Fatal("Dial outlived an authentication that took longer than RequestTimeout")
-	}
+	awaitDialTimedOut(t, done, "an authentication")
 }
 
 // stalledStep is a mechanism whose steps wait for their context to end.
@@ -422,13 +429,5 @@ func TestAStepThatHangsFailsTheDialAfterItsOwnRequestTimeout(t *testing.T) {
 	default:
 	}
 	fake.Advance(time.Second)
-	select {
-	case r := <-done:
-		if r.c != nil {
-			t.Fatal("Dial returned a connection")
-		}
-		assertExchangeTimedOut(t, r.err)
-	case <-time.After(waitTime):
-		t.Fatal("Dial outlived a step that took longer than RequestTimeout")
-	}
+	awaitDialTimedOut(t, done, "a step")
 }
