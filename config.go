@@ -140,7 +140,10 @@ type Config struct {
 	MaxInFlight int
 
 	// Compression is the codec of every batch. Java: compression.type;
-	// kafka-python: compression_type. Default none.
+	// kafka-python: compression_type. Default none. zstd needs brokers of
+	// Kafka 2.1 or newer: a broker that speaks Produce below v7 cannot take
+	// it, and its batches fail with an error wrapping
+	// kerr.UnsupportedCompressionType.
 	Compression compression.Codec
 
 	// CompressionLevel is the codec's level; 0 means the codec's default.

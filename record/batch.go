@@ -1,6 +1,7 @@
 package record
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"github.com/gokafka/producer/compression"
@@ -44,6 +45,14 @@ type Batch struct {
 
 // Codec is the compression codec named by the attributes.
 func (b Batch) Codec() compression.Codec { return compression.Codec(b.Attributes & attrCodecMask) }
+
+// CodecOf is the codec of a batch from Close, read from its attributes
+// without decoding it: Close may have stored a batch that would not shrink
+// uncompressed, so the producer's setting alone does not say. batch must be
+// at least BatchHeaderSize bytes, as StampProducer's is.
+func CodecOf(batch []byte) compression.Codec {
+	return compression.Codec(int16(binary.BigEndian.Uint16(batch[offAttributes:])) & attrCodecMask)
+}
 
 // Transactional reports attribute bit 4: the records belong to a transaction.
 func (b Batch) Transactional() bool { return b.Attributes&attrTransactional != 0 }

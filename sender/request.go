@@ -4,8 +4,16 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/gokafka/producer/compression"
 	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/kerr"
+	"github.com/gokafka/producer/record"
 )
+
+// zstdProduceVersion is the first Produce version that may carry zstd
+// batches (KIP-110, Kafka 2.1): a broker asked in an older one refuses them
+// all, and one older than 2.1 cannot read them.
+const zstdProduceVersion = 7
 
 // send packs the batches drained into f into one ProduceRequest and sends
 // it. The answer comes back on s.results; with acks=0 the connection
@@ -25,6 +33,13 @@ func (s *Sender) send(ctx context.Context, c Conn, f *flight) {
 		s.land(f)
 		return
 	}
+	if version < zstdProduceVersion {
+		s.refuseZstd(f, version)
+		if len(f.batches) == 0 {
+			s.land(f)
+			return
+		}
+	}
 	f.build(s.cfg.Acks, s.cfg.Timeout, s.cfg.TransactionalID)
 	version, f.byID = s.byTopicID(&f.req, version)
 	s.noteVersion(version)
@@ -37,6 +52,24 @@ func (s *Sender) send(ctx context.Context, c Conn, f *flight) {
 		return
 	}
 	c.SendVersion(ctx, &f.req, version, f.done)
+}
+
+// refuseZstd fails the flight's zstd batches, which a broker speaking
+// Produce below v7 cannot take, and keeps the others for the request. No
+// retry can help: the broker would have to be upgraded, or the producer's
+// Compression changed.
+func (s *Sender) refuseZstd(f *flight, version int16) {
+	kept := f.batches[:0]
+	for _, b := range f.batches {
+		if record.CodecOf(b.Encoded()) != compression.Zstd {
+			kept = append(kept, b)
+			continue
+		}
+		s.acc.Complete(b, -1, -1, fmt.Errorf("broker %d speaks Produce up to v%d, and zstd batches need v%d (Kafka 2.1 or newer): %w",
+			s.cfg.Node, version, zstdProduceVersion, kerr.UnsupportedCompressionType))
+	}
+	clear(f.batches[len(kept):])
+	f.batches = kept
 }
 
 // takeOff returns a flight to drain the next request's batches into: one
