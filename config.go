@@ -163,6 +163,15 @@ type Config struct {
 	// Default 5m.
 	MetadataMaxAge time.Duration
 
+	// MetadataMaxIdle is how long the producer keeps a topic's metadata
+	// after its last use: a topic it has buffered nothing of, started no
+	// batch of, and not awaited (PartitionsFor) for this long is forgotten,
+	// so that refreshes stop asking for every topic it ever produced to. A
+	// record for it later waits for its metadata again, as the first did.
+	// Java: metadata.max.idle.ms; kafka-python: none. Default 5m; at least
+	// 5s, as in Java.
+	MetadataMaxIdle time.Duration
+
 	// AllowAutoTopicCreation lets a broker with auto.create.topics.enable
 	// create a topic the first time this producer asks for it. Java:
 	// allow.auto.create.topics (default true); kafka-python:
@@ -258,6 +267,8 @@ const (
 	DefaultRetryBackoffMax = time.Second
 	DefaultMaxInFlight     = 5
 	DefaultMetadataMaxAge  = 5 * time.Minute
+	DefaultMetadataMaxIdle = 5 * time.Minute
+	minMetadataMaxIdle     = 5 * time.Second
 	// DefaultTransactionTimeout is the Java client's.
 	DefaultTransactionTimeout = 60 * time.Second
 	DefaultReconnect          = 50 * time.Millisecond
@@ -307,6 +318,7 @@ func (cfg Config) withDefaults() Config {
 	setDur(&cfg.RetryBackoff, DefaultRetryBackoff)
 	setDur(&cfg.RetryBackoffMax, DefaultRetryBackoffMax)
 	setDur(&cfg.MetadataMaxAge, DefaultMetadataMaxAge)
+	setDur(&cfg.MetadataMaxIdle, DefaultMetadataMaxIdle)
 	setDur(&cfg.TransactionTimeout, DefaultTransactionTimeout)
 	setDur(&cfg.ReconnectBackoff, DefaultReconnect)
 	setDur(&cfg.ReconnectBackoffMax, DefaultReconnectMax)
@@ -374,12 +386,16 @@ func (cfg *Config) validate() error {
 		{"MaxBlock", cfg.MaxBlock}, {"RequestTimeout", cfg.RequestTimeout},
 		{"DeliveryTimeout", cfg.DeliveryTimeout}, {"RetryBackoff", cfg.RetryBackoff},
 		{"RetryBackoffMax", cfg.RetryBackoffMax}, {"MetadataMaxAge", cfg.MetadataMaxAge},
+		{"MetadataMaxIdle", cfg.MetadataMaxIdle},
 		{"ReconnectBackoff", cfg.ReconnectBackoff}, {"ReconnectBackoffMax", cfg.ReconnectBackoffMax},
 		{"TransactionTimeout", cfg.TransactionTimeout},
 	} {
 		if d.v < 0 {
 			return bad(d.name, "%v is negative", d.v)
 		}
+	}
+	if cfg.MetadataMaxIdle < minMetadataMaxIdle {
+		return bad("MetadataMaxIdle", "%v is less than %v, the least the Java client allows: a topic forgotten sooner would be looked up again and again", cfg.MetadataMaxIdle, minMetadataMaxIdle)
 	}
 	if cfg.RetryBackoffMax < cfg.RetryBackoff {
 		return bad("RetryBackoffMax", "%v is less than RetryBackoff %v", cfg.RetryBackoffMax, cfg.RetryBackoff)

@@ -44,6 +44,8 @@ func TestNewNamesTheBadField(t *testing.T) {
 		{"negative RetryBackoff", ok(func(c *Config) { c.RetryBackoff = -time.Millisecond }), "RetryBackoff"},
 		{"negative RetryBackoffMax", ok(func(c *Config) { c.RetryBackoffMax = -time.Millisecond }), "RetryBackoffMax"},
 		{"negative MetadataMaxAge", ok(func(c *Config) { c.MetadataMaxAge = -time.Minute }), "MetadataMaxAge"},
+		{"negative MetadataMaxIdle", ok(func(c *Config) { c.MetadataMaxIdle = -time.Minute }), "MetadataMaxIdle"},
+		{"MetadataMaxIdle below 5s", ok(func(c *Config) { c.MetadataMaxIdle = time.Second }), "MetadataMaxIdle"},
 		{"negative ReconnectBackoff", ok(func(c *Config) { c.ReconnectBackoff = -time.Millisecond }), "ReconnectBackoff"},
 		{"negative ReconnectBackoffMax", ok(func(c *Config) { c.ReconnectBackoffMax = -time.Millisecond }), "ReconnectBackoffMax"},
 		{"delivery timeout below linger + request timeout",

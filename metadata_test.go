@@ -1,6 +1,7 @@
 package producer
 
 import (
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -118,4 +119,38 @@ func TestRecordsOfATopicCalledUnknownOnceAreSentOnceItIsKnownAgain(t *testing.T)
 		require.NoError(t, o.one(t, i).err, "record %d", i)
 	}
 	require.Len(t, append(c.Records("t", 0), c.Records("t", 1)...), n)
+}
+
+// A topic the producer has not used for MetadataMaxIdle leaves its
+// metadata, and refreshes stop asking for it; a record for it later waits
+// for its metadata and is sent, as the first was. The clock is fake: the
+// idle time passes at once.
+func TestAnIdleTopicIsForgottenAndFoundAgain(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 2}, KeepRecords: true})
+	clk := clock.NewFake(time.Unix(1_700_000_000, 0))
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.clock = clk
+		cfg.MetadataMaxAge, cfg.MetadataMaxIdle, cfg.MaxBlock = time.Hour, 5*time.Second, time.Hour
+	})
+	o := newOutcomes(2)
+	send := func(i int) {
+		p.Produce(ctx(t), &Record{Topic: "t", Value: value(0, i)}, o.cb(i))
+		eventually(t, fmt.Sprintf("record %d's outcome", i), func() bool {
+			clk.Advance(cfgRetryBackoff) // its linger, and the metadata loop's backoff
+			o.mu.Lock()
+			defer o.mu.Unlock()
+			return len(o.got[i]) > 0
+		})
+		require.NoError(t, o.one(t, i).err)
+	}
+	send(0)
+
+	clk.Advance(6 * time.Second)
+	eventually(t, "the idle topic forgotten", func() bool {
+		clk.Advance(cfgRetryBackoff)
+		p.cluster.RequestRefresh("test")
+		return p.cluster.Snapshot().Topic("t") == nil
+	})
+	send(1)
+	require.Equal(t, 2, len(c.Records("t", 0))+len(c.Records("t", 1)))
 }

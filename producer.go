@@ -127,7 +127,8 @@ func New(cfg Config) (*Producer, error) {
 		NodeLeft:               p.nodeLeft,
 		Updated:                p.metadataUpdated,
 		Refreshed:              p.noteRefresh,
-		Buffered:               p.acc.BufferedTopics,
+		InUse:                  p.acc.TopicsInUse,
+		MaxIdle:                cfg.MetadataMaxIdle,
 	})
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	if cfg.TransactionalID != "" {

@@ -278,28 +278,36 @@ func (a *Accumulator) eachPartition(f func(*partition)) {
 	}
 }
 
-// BufferedTopics returns the topics with batches whose outcome is not
-// settled yet: open, waiting to be sent, in flight, or sent back for a
-// retry. Their partitions need leaders, and so their topic's metadata,
-// until then. It takes each partition's lock in turn and walks no batch
-// list: the metadata loop asks at every refresh.
-func (a *Accumulator) BufferedTopics() []string {
-	var out []string
+// TopicsInUse returns the topics with batches whose outcome is not settled
+// yet (open, waiting to be sent, in flight, or sent back for a retry),
+// whose partitions need leaders, and so their topic's metadata, until
+// then; and, in used, those and the topics an append started a batch of at
+// or after since, whose metadata the producer keeps for its next records
+// (Config.MetadataMaxIdle). It takes each partition's lock in turn and
+// walks no batch list: the metadata loop asks at every refresh.
+func (a *Accumulator) TopicsInUse(since time.Time) (buffered, used []string) {
 	for name, tps := range *a.topics.Load() {
+		isBuffered, isUsed := false, false
 		for _, p := range *tps.partitions.Load() {
 			if p == nil {
 				continue
 			}
 			p.mu.Lock()
-			buffered := len(p.batches) > 0
+			isBuffered = isBuffered || len(p.batches) > 0
+			isUsed = isUsed || !p.started.Before(since)
 			p.mu.Unlock()
-			if buffered {
-				out = append(out, name)
+			if isBuffered {
 				break
 			}
 		}
+		if isBuffered {
+			buffered = append(buffered, name)
+		}
+		if isBuffered || isUsed {
+			used = append(used, name)
+		}
 	}
-	return out
+	return buffered, used
 }
 
 // fatalErr is the error that stopped the producer for good, or nil.

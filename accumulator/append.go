@@ -104,6 +104,7 @@ func (a *Accumulator) appendToNewBatch(ctx context.Context, p *partition, r *Rec
 	b := a.newBatch(p.tp, buf, true, a.serial.Add(1), p.lastRoom())
 	b.created = a.cfg.Clock.Now()
 	b.deadline = b.created.Add(a.cfg.DeliveryTimeout)
+	p.started = b.created
 	p.batches = append(p.batches, b)
 	res, _ = a.tryAppend(p, r)
 	p.mu.Unlock()

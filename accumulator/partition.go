@@ -68,6 +68,11 @@ type partition struct {
 	// for a transactional producer's reason to abort (Config.EpochNeeded).
 	restartCause error
 
+	// started is when an append last started a batch: the producer's
+	// latest use of the partition, which keeps its topic's metadata
+	// (TopicsInUse) after the batch is gone.
+	started time.Time
+
 	// roomHint is what the entries of the partition's latest batch seen
 	// with its records held, which sizes the next batch's entries.
 	roomHint entriesRoom

@@ -82,6 +82,7 @@ var settings = []setting{
 	{"compression.lz4.level", "CompressionLevel", "compression-level", levelSetting(compression.LZ4)},
 	{"compression.zstd.level", "CompressionLevel", "compression-level", levelSetting(compression.Zstd)},
 	{"metadata.max.age.ms", "MetadataMaxAge", "", millisSetting(func(c *producer.Config) *time.Duration { return &c.MetadataMaxAge })},
+	{"metadata.max.idle.ms", "MetadataMaxIdle", "", millisSetting(func(c *producer.Config) *time.Duration { return &c.MetadataMaxIdle })},
 	{"allow.auto.create.topics", "AllowAutoTopicCreation", "", func(t *settingTarget, v string) (err error) {
 		t.cfg.AllowAutoTopicCreation, err = parseBool(v)
 		return err

@@ -49,14 +49,21 @@ type Config struct {
 	// Refreshed is called with the outcome of every metadata refresh: nil,
 	// or why no broker answered.
 	Refreshed func(error)
-	// Buffered returns the topics the producer still has batches of:
-	// lingering, in flight, or awaiting a retry. Every refresh asks for
-	// them whatever the last answer said, and while one has no partitions
-	// the loop polls: a lagging broker that calls such a topic unknown
-	// must not leave its batches without a leader until their
-	// DeliveryTimeout, as the Java client keeps the topics it produces to
-	// in its requests. Optional; it must not block for long.
-	Buffered func() []string
+	// InUse returns the topics the producer still has batches of
+	// (lingering, in flight, or awaiting a retry), and, in used, those and
+	// the topics it started a batch of at or after since. Every refresh
+	// asks for the buffered topics whatever the last answer said, and
+	// while one has no partitions the loop polls: a lagging broker that
+	// calls such a topic unknown must not leave its batches without a
+	// leader until their DeliveryTimeout, as the Java client keeps the
+	// topics it produces to in its requests. Optional; it must not block
+	// for long.
+	InUse func(since time.Time) (buffered, used []string)
+	// MaxIdle is how long a cached topic stays in the metadata after its
+	// last use: neither buffered, nor used, nor awaited for that long, it
+	// is forgotten, and refreshes stop asking for it. Zero keeps every
+	// topic.
+	MaxIdle time.Duration
 }
 
 // Cluster is the producer's view of the brokers. It is safe for concurrent
@@ -77,6 +84,9 @@ type Cluster struct {
 
 	wantMu sync.Mutex
 	wanted map[string]int // topics awaited, with how many wait for each
+	// released is when each topic no longer awaited was last released:
+	// a use that keeps it from MaxIdle's expiry for a while.
+	released map[string]time.Time
 
 	coordinators coordinators
 	closed       atomic.Bool
@@ -106,6 +116,7 @@ func New(cfg Config) *Cluster {
 		nodes:     make(map[int32]*Node),
 		refreshCh: make(chan struct{}, 1),
 		wanted:    make(map[string]int),
+		released:  make(map[string]time.Time),
 	}
 	// Seeds have negative ids (-1, -2, ...): they are no node of the
 	// metadata, only addresses to start from.

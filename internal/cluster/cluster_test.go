@@ -28,9 +28,10 @@ type rig struct {
 	fake *fakebroker.Cluster
 	c    *Cluster
 
-	// buffered is what Config.Buffered answers: the topics the test
-	// pretends to have batches of.
+	// buffered and used are what Config.InUse answers: the topics the
+	// test pretends to have batches of, and to have started one of lately.
 	buffered atomic.Pointer[[]string]
+	used     atomic.Pointer[[]string]
 
 	mu      sync.Mutex
 	events  []string // "joined 1", "left 2"
@@ -39,12 +40,17 @@ type rig struct {
 }
 
 func newRig(t *testing.T, opts fakebroker.Options, seeds int) *rig {
+	return newRigWith(t, opts, seeds, nil)
+}
+
+// newRigWith is newRig with mod applied to the Cluster's Config.
+func newRigWith(t *testing.T, opts fakebroker.Options, seeds int, mod func(*Config)) *rig {
 	fake, err := fakebroker.Start(opts)
 	require.NoError(t, err)
 	t.Cleanup(fake.Close)
 	r := &rig{t: t, fake: fake}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	r.c = New(Config{
+	cfg := Config{
 		Seeds:           fake.Addrs()[:seeds],
 		Conn:            conn.Config{Logger: logger, RequestTimeout: waitFor},
 		RetryBackoff:    10 * time.Millisecond,
@@ -62,13 +68,21 @@ func newRig(t *testing.T, opts fakebroker.Options, seeds int) *rig {
 				r.mu.Unlock()
 			}
 		},
-		Buffered: func() []string {
-			if b := r.buffered.Load(); b != nil {
-				return *b
+		InUse: func(time.Time) (buffered, used []string) {
+			load := func(p *atomic.Pointer[[]string]) []string {
+				if l := p.Load(); l != nil {
+					return *l
+				}
+				return nil
 			}
-			return nil
+			buffered = load(&r.buffered)
+			return buffered, append(load(&r.used), buffered...)
 		},
-	})
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	r.c = New(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {

@@ -90,7 +90,7 @@ func pause(ctx context.Context, t clock.Timer) bool {
 // refresh fetches metadata for every topic the producer has use for and
 // applies it.
 func (c *Cluster) refresh(ctx context.Context) error {
-	topics := c.topics()
+	topics, idle := c.topics()
 	req := &protocol.MetadataRequest{
 		Topics:                 make([]protocol.MetadataRequestTopic, len(topics)),
 		AllowAutoTopicCreation: c.cfg.AllowAutoTopicCreation,
@@ -112,6 +112,10 @@ func (c *Cluster) refresh(ctx context.Context) error {
 		return fmt.Errorf("metadata: %w", err)
 	}
 	c.cache.Apply(mr, topics, c.cfg.Clock.Now())
+	if len(idle) > 0 {
+		c.cache.Forget(idle)
+		c.cfg.Logger.Debug("metadata forgot idle topics", "topics", idle, "max_idle", c.cfg.MaxIdle)
+	}
 	c.updated(true)
 	return nil
 }
@@ -138,36 +142,54 @@ func (c *Cluster) Changed() <-chan struct{} { return c.updates.C() }
 // after everyone gave up on it. The list is never nil, even when empty: a
 // nil list would ask for, and be applied as, every topic of the cluster,
 // and the cache would drop the topics it does not name.
-func (c *Cluster) topics() []string {
+//
+// idle is the cached topics not used for MaxIdle: not buffered, no batch
+// started, not awaited. They are not asked for, and the refresh forgets
+// them.
+func (c *Cluster) topics() (ask, idle []string) {
 	seen := map[string]bool{}
-	out := []string{}
+	ask = []string{}
 	add := func(name string) {
 		if !seen[name] {
 			seen[name] = true
-			out = append(out, name)
+			ask = append(ask, name)
+		}
+	}
+	since := c.cfg.Clock.Now().Add(-c.cfg.MaxIdle)
+	buffered, used := c.inUse(since)
+	var inUse map[string]bool
+	if c.cfg.MaxIdle > 0 {
+		inUse = make(map[string]bool, len(used))
+		for _, names := range [][]string{used, c.wantedSince(since)} {
+			for _, name := range names {
+				inUse[name] = true
+			}
 		}
 	}
 	snap := c.cache.Snapshot()
 	for _, name := range snap.Topics() {
-		if t := snap.Topic(name); t != nil && len(t.Partitions) > 0 {
+		switch t := snap.Topic(name); {
+		case inUse != nil && !inUse[name]:
+			idle = append(idle, name)
+		case t != nil && len(t.Partitions) > 0:
 			add(name)
 		}
 	}
 	for _, name := range c.wantedTopics() {
 		add(name)
 	}
-	for _, name := range c.bufferedTopics() {
+	for _, name := range buffered {
 		add(name)
 	}
-	return out
+	return ask, idle
 }
 
-// bufferedTopics is the topics the producer still has batches of.
-func (c *Cluster) bufferedTopics() []string {
-	if c.cfg.Buffered == nil {
-		return nil
+// inUse is Config.InUse, or nothing in use without it.
+func (c *Cluster) inUse(since time.Time) (buffered, used []string) {
+	if c.cfg.InUse == nil {
+		return nil, nil
 	}
-	return c.cfg.Buffered()
+	return c.cfg.InUse(since)
 }
 
 // awaiting reports whether something is worth polling for: a topic
@@ -176,7 +198,8 @@ func (c *Cluster) bufferedTopics() []string {
 // is elected.
 func (c *Cluster) awaiting() bool {
 	snap := c.cache.Snapshot()
-	for _, names := range [][]string{c.wantedTopics(), c.bufferedTopics()} {
+	buffered, _ := c.inUse(c.cfg.Clock.Now())
+	for _, names := range [][]string{c.wantedTopics(), buffered} {
 		for _, name := range names {
 			if t := snap.Topic(name); t == nil || len(t.Partitions) == 0 {
 				return true
