@@ -169,8 +169,10 @@ func (a *Accumulator) Fatal(err error) {
 // partition, unless its sequence numbers are still in play. p.mu must be
 // held.
 func (a *Accumulator) complete(p *partition, b *Batch, baseOffset, logAppendTimeMs int64, err error) {
+	var ahead *Batch // a batch before b still without its outcome
 	switch {
 	case err == nil:
+		ahead = p.pendingBefore(b)
 		p.wasWritten(b)
 	case b.maybeWritten:
 		err = fmt.Errorf("%w (%w)", err, ErrMaybeWritten)
@@ -191,7 +193,20 @@ func (a *Accumulator) complete(p *partition, b *Batch, baseOffset, logAppendTime
 		a.cfg.Failed(err)
 	}
 	b.baseOffset, b.logAppendTimeMs, b.err = baseOffset, logAppendTimeMs, err
-	a.deliveries.push(delivery{batch: b})
+	if ahead != nil {
+		// Its callbacks wait for those of the records before it.
+		for ahead.behind != nil {
+			ahead = ahead.behind
+		}
+		ahead.behind = b
+		return
+	}
+	for b != nil {
+		next := b.behind
+		b.behind = nil
+		a.deliveries.push(delivery{batch: b})
+		b = next
+	}
 }
 
 // resolve books the answer to the last attempt of a batch whose records

@@ -56,6 +56,14 @@ type Batch struct {
 	// restarted: the sequence was reassigned under a new epoch (KIP-360).
 	restarted bool
 
+	// behind is a batch of the partition written while this one, before
+	// it, had no outcome yet: this one waited for a retry after an attempt
+	// that may have been written, and the batch behind was acknowledged
+	// first. Its callbacks, and those of the batches behind it in turn,
+	// are queued right after this batch's, so that a partition's outcomes
+	// come in offset order.
+	behind *Batch
+
 	// The outcome, set when the batch is completed and read by the
 	// delivery goroutine; given tells Flush the outcome exists.
 	baseOffset      int64

@@ -104,7 +104,9 @@ func (p *partition) open() *Batch {
 // records have had their outcome no longer holds its entries, so the last
 // batch that did stands in.
 func (p *partition) lastRoom() entriesRoom {
-	if n := len(p.batches); n > 0 && p.batches[n-1].entries.len() > 0 {
+	// A delivered batch kept for its sequence numbers may have given its
+	// entries back already, outside the lock (deliver).
+	if n := len(p.batches); n > 0 && !p.batches[n-1].delivered && p.batches[n-1].entries.len() > 0 {
 		p.roomHint = p.batches[n-1].entries.room()
 	}
 	return p.roomHint
@@ -164,6 +166,24 @@ func (p *partition) wasWritten(b *Batch) {
 		p.batches = p.batches[1:]
 	}
 	p.remove(b)
+}
+
+// pendingBefore returns the last batch before b whose records have no
+// outcome yet, or nil. Acknowledged, b proves an idempotent producer's
+// batches before it written too, but one of them may still wait for the
+// retry of an attempt that went unanswered, and learn its offset only from
+// the broker's answer to it.
+func (p *partition) pendingBefore(b *Batch) *Batch {
+	var pending *Batch
+	for _, o := range p.batches {
+		if o == b {
+			return pending
+		}
+		if !o.completed {
+			pending = o
+		}
+	}
+	return nil
 }
 
 // firstUncompleted reports whether every batch before b is completed: b is the
@@ -230,6 +250,11 @@ func (p *partition) appendTime(b *Batch, logAppendTimeMs int64) int64 {
 	case b.attempts == 1:
 		p.timestamps = createTime
 	case p.timestamps == createTime:
+		return -1
+	case p.timestamps == unknownTimestamps && logAppendTimeMs == b.builder.MaxTimestamp():
+		// A duplicate before any first attempt was answered: the batch's
+		// own maximum timestamp says it kept its records' timestamps (a
+		// LogAppendTime topic would have rewritten it to the append time).
 		return -1
 	}
 	return logAppendTimeMs

@@ -14,7 +14,8 @@ import (
 // numbers: the first half starts at the batch's base sequence, the second
 // where the first ends, so the batches behind keep theirs (the Java client
 // numbers split batches the same way). Split reports whether it split; a
-// batch of one record, or one that cannot be split, fails with cause.
+// batch of one record, or one that cannot be split, fails with cause, and
+// one past its DeliveryTimeout with ErrDeliveryTimeout.
 //
 // The halves are allocated outside the buffer pool, as the Java client does
 // for split batches: the sender must not block on memory, and the halves
@@ -26,6 +27,7 @@ func (a *Accumulator) Split(b *Batch, cause error) bool {
 	if b.entries.len() >= 2 {
 		halves, splitErr = a.halve(b)
 	}
+	now := a.cfg.Clock.Now()
 	p := a.lockAnswer(b)
 	if p == nil {
 		return false
@@ -38,10 +40,16 @@ func (a *Accumulator) Split(b *Batch, cause error) bool {
 		err := errors.Join(cause, splitErr, a.refusal())
 		a.complete(p, b, -1, -1, err)
 		halves = nil
+	case !now.Before(b.deadline):
+		// As Retry does: halves sent now would go past DeliveryTimeout.
+		b.lastErr = cause
+		a.complete(p, b, -1, -1, a.timedOut(p, b, now))
+		halves = nil
 	default:
 		a.register(halves...)
 		p.replace(b, halves...)
-		p.sendBack(halves[0], a.cfg.Clock.Now())
+		halves[1].behind, b.behind = b.behind, nil
+		p.sendBack(halves[0], now)
 		halves[1].retryAt = halves[0].retryAt
 	}
 	wake := p.wakeOthers() || halves != nil

@@ -1,0 +1,147 @@
+package accumulator
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gokafka/producer/protocol/kerr"
+)
+
+// orderOf is the record ids in the order their callbacks ran.
+func (h *harness) orderOf() []int {
+	h.sync()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]int(nil), h.order...)
+}
+
+// maybeWrittenAhead drains records 1, 2 and 3 in batches of their own,
+// pipelined; record 1's attempt may have been written (the broker timed it
+// out waiting for its replicas) and waits for its retry, and the batches
+// behind it are acknowledged, which proves record 1 written too.
+func maybeWrittenAhead(t *testing.T, mod func(*Config)) *harness {
+	h := idempotent(t, false, mod)
+	var bs []*Batch
+	for id := 1; id <= 3; id++ {
+		h.add(tp0, id, big)
+		bs = append(bs, h.drainOne("batch of record "+string(rune('0'+id))))
+	}
+	h.acc.Retry(bs[0], Retry{At: h.clk.Now(), Cause: kerr.RequestTimedOut, MaybeWritten: true})
+	h.acc.Complete(bs[1], 101, -1, nil)
+	h.acc.Complete(bs[2], 102, -1, nil)
+	return h
+}
+
+// The callbacks of batches acknowledged while a batch before them waits for
+// its retry run after that batch's, in offset order. Before, records 2 and
+// 3 (offsets 101 and 102) had their callbacks before record 1 (offset 100),
+// whose retry came back a duplicate later.
+func TestCallbacksBehindAMaybeWrittenBatchWaitForIt(t *testing.T) {
+	h := maybeWrittenAhead(t, nil)
+	require.Empty(t, h.orderOf(), "callbacks ran before those of the batch ahead of them")
+	h.acc.Complete(h.drainOne("the retry of record 1"), 100, -1, nil)
+	require.Equal(t, []int{1, 2, 3}, h.orderOf())
+	for id, offset := range map[int]int64{1: 100, 2: 101, 3: 102} {
+		require.Equal(t, offset, h.outcome(id).Offset)
+	}
+}
+
+// A batch ahead that fails (its DeliveryTimeout passed while it waited for
+// its retry) releases the callbacks behind it just the same.
+func TestCallbacksBehindABatchThatFailsRunAfterIt(t *testing.T) {
+	h := maybeWrittenAhead(t, func(c *Config) { c.DeliveryTimeout = time.Second })
+	h.clk.Advance(time.Second)
+	h.acc.Expire(h.clk.Now())
+	require.Equal(t, []int{1, 2, 3}, h.orderOf())
+	require.ErrorIs(t, h.outcome(1).Err, ErrDeliveryTimeout)
+	require.NoError(t, h.outcome(2).Err)
+	require.NoError(t, h.outcome(3).Err)
+}
+
+// A batch ahead split by its retry's answer hands the callbacks behind it to
+// its second half.
+func TestCallbacksBehindASplitBatchFollowItsSecondHalf(t *testing.T) {
+	h := idempotent(t, false, func(c *Config) { c.BatchSize = 4096 })
+	small := make([]byte, 100)
+	for id := 1; id <= 4; id++ {
+		h.add(tp0, id, small)
+	}
+	first := h.drainOne("records 1 to 4")
+	h.add(tp0, 5, make([]byte, 3500)) // fills a batch of its own
+	behind := h.drainOne("record 5")
+	h.acc.Retry(first, Retry{At: h.clk.Now(), Cause: kerr.RequestTimedOut, MaybeWritten: true})
+	h.acc.Complete(behind, 104, -1, nil)
+	require.True(t, h.acc.Split(h.drainOne("the retry of records 1 to 4"), kerr.MessageTooLarge))
+
+	h.acc.Complete(h.drainOne("the first half"), 100, -1, nil)
+	require.Equal(t, []int{1, 2}, h.orderOf(), "record 5 ran before the second half")
+	h.acc.Complete(h.drainOne("the second half"), 102, -1, nil)
+	require.Equal(t, []int{1, 2, 3, 4, 5}, h.orderOf())
+	require.Equal(t, int64(104), h.outcome(5).Offset)
+}
+
+// The answer MESSAGE_TOO_LARGE that comes after a batch's DeliveryTimeout,
+// before the expiry pass, fails the batch as a retriable error would:
+// halves sent then would go past the timeout.
+func TestSplitPastDeliveryTimeoutFails(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Linger = 0; c.DeliveryTimeout = time.Second })
+	for id := range 4 {
+		h.add(tp0, id, []byte("v"))
+	}
+	bs, _ := h.drain([]TopicPartition{tp0}, 1<<20)
+	require.Len(t, bs, 1)
+	h.clk.Advance(time.Second)
+	require.False(t, h.acc.Split(bs[0], kerr.MessageTooLarge), "split past its DeliveryTimeout")
+	again, _ := h.drain([]TopicPartition{tp0}, 1<<20)
+	require.Empty(t, again, "a half went past DeliveryTimeout")
+	for id := range 4 {
+		err := h.outcome(id).Err
+		require.ErrorIs(t, err, ErrDeliveryTimeout)
+		require.ErrorIs(t, err, kerr.MessageTooLarge, "the last error is kept")
+	}
+}
+
+// A duplicate answered before any first attempt of the partition was
+// carries the batch's maximum timestamp, not an append time, on a
+// CreateTime topic: the records keep their own timestamps. Before, every
+// record of the batch was reported with the latest one's.
+func TestADuplicateBeforeAnyFirstAnswerKeepsTheRecordsTimestamps(t *testing.T) {
+	h := idempotent(t, false, nil)
+	first := h.clk.Now().UnixMilli()
+	h.add(tp0, 1, []byte("v"))
+	h.clk.Advance(10 * time.Millisecond)
+	h.add(tp0, 2, []byte("v"))
+	b := h.drainOne("records 1 and 2")
+	require.Equal(t, 2, b.Records())
+	h.acc.Retry(b, Retry{At: h.clk.Now(), Cause: kerr.RequestTimedOut, MaybeWritten: true})
+	h.acc.Complete(h.drainOne("their retry"), 100, first+10, nil) // the duplicate's answer: the batch's maximum
+	require.Equal(t, first, h.outcome(1).Timestamp)
+	require.Equal(t, first+10, h.outcome(2).Timestamp)
+
+	// On a LogAppendTime topic the broker's time differs, and is taken.
+	h.add(tp0, 3, []byte("v"))
+	b = h.drainOne("record 3")
+	h.acc.Retry(b, Retry{At: h.clk.Now(), Cause: kerr.RequestTimedOut, MaybeWritten: true})
+	h.acc.Complete(h.drainOne("its retry"), 102, first+5000, nil)
+	require.Equal(t, first+5000, h.outcome(3).Timestamp)
+}
+
+// A batch kept for its sequence numbers after its callbacks ran gives its
+// entries back outside the partition's lock; a new batch sizing its entries
+// on it must not read them. Run with -race.
+func TestANewBatchDoesNotReadTheEntriesOfADeliveredOne(t *testing.T) {
+	h := idempotent(t, false, func(c *Config) { c.DeliveryTimeout = time.Second })
+	for i := range 50 {
+		h.add(tp0, 2*i, big)
+		b := h.drainOne("a batch")
+		h.acc.Retry(b, Retry{At: h.clk.Now().Add(time.Hour), Cause: kerr.RequestTimedOut, MaybeWritten: true})
+		h.clk.Advance(2 * time.Second)
+		h.acc.Expire(h.clk.Now()) // completed, kept; its delivery gives its entries back
+		h.add(tp0, 2*i+1, big)    // a new batch, sized on the last one
+		h.sync()
+		h.acc.FailUnsent(nil, kerr.RequestTimedOut)
+		h.sync()
+	}
+}
