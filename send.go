@@ -17,6 +17,16 @@ func (p *Producer) Send(ctx context.Context, r *Record) (RecordMetadata, error) 
 		waiters.Put(w)
 		return o.md, o.err
 	case <-ctx.Done():
+		// Both may be ready: Produce refused the record, or its wait for
+		// memory ended with ctx, and its outcome came before Send looked.
+		// That outcome is the record's, and certain: the record was never
+		// buffered, which "may still be written" would hide.
+		select {
+		case o := <-w.done:
+			waiters.Put(w)
+			return o.md, o.err
+		default:
+		}
 		// The callback may still run, later, and send on w.done, so w is
 		// not reused; it is garbage once the callback has run.
 		md, topic := RecordMetadata{Partition: -1, Offset: -1}, ""

@@ -39,3 +39,24 @@ func TestSendAfterAnAbandonedSendGetsItsOwnOutcome(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(1), md.Offset, "the second Send returned the abandoned record's outcome (offset 0)")
 }
+
+// A record refused at once gets that refusal from Send, even when Send's
+// ctx is done too: Go picks either ready case of a select at random, and
+// about half of these Sends said the record "may still be written" when it
+// was never buffered.
+func TestSendReturnsARefusalOverItsDoneCtx(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	p := newProducer(t, c, nil)
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 100 {
+		_, err := p.Send(done, &Record{Topic: "not a topic", Value: []byte("v")})
+		require.ErrorIs(t, err, ErrInvalidRecord)
+		require.NotErrorIs(t, err, context.Canceled)
+	}
+	require.NoError(t, p.Close(ctx(t)))
+	for range 100 {
+		_, err := p.Send(done, &Record{Topic: "t", Value: []byte("v")})
+		require.ErrorIs(t, err, ErrClosed)
+	}
+}
