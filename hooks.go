@@ -131,8 +131,9 @@ type RequestAnswered struct {
 	Broker  int32
 	Batches int
 	Records int
-	// Latency runs from the request's write to its answer (0 with
-	// AcksNone, answered by the write, and for a request never sent).
+	// Latency runs from the request's handing to the connection, its
+	// write included, to its answer (0 with AcksNone, answered by the
+	// write, and for a request never sent).
 	Latency time.Duration
 	Err     error
 }

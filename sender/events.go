@@ -20,8 +20,11 @@ type Events struct {
 	// ErrNotSent) is not written; its Answered says why.
 	Written func(node int32, batches []*accumulator.Batch, took time.Duration)
 	// Answered: a request's answer came, or it failed as a whole (err);
-	// latency runs from its write to the answer. With acks=0 the answer
-	// is the write itself.
+	// latency runs from the request's handing to the connection, its
+	// write included, to the answer: timed from the end of SendVersion,
+	// an answer that came before SendVersion returned took no time at
+	// all. It is 0 with acks=0, whose answer is the write itself, and for
+	// a request that never left.
 	Answered func(node int32, batches []*accumulator.Batch, latency time.Duration, err error)
 	// Throttled: the broker says it delayed its answer this long, or asks
 	// for this pause, to hold the producer to its quota (KIP-219).
@@ -38,11 +41,10 @@ type Events struct {
 // ErrNotSent is never reported later), so notSent is known by then.
 func (s *Sender) sendTimed(ctx context.Context, c Conn, f *flight, version int16) {
 	f.timed = true
-	start := s.cfg.Clock.Now()
+	f.handed = s.cfg.Clock.Now()
 	c.SendVersion(ctx, &f.req, version, f.done)
-	f.written = s.cfg.Clock.Now()
 	if s.cfg.Events.Written != nil && !f.notSent.Load() {
-		s.cfg.Events.Written(s.cfg.Node, f.batches, f.written.Sub(start))
+		s.cfg.Events.Written(s.cfg.Node, f.batches, s.cfg.Clock.Now().Sub(f.handed))
 	}
 }
 
@@ -50,7 +52,13 @@ func (s *Sender) sendTimed(ctx context.Context, c Conn, f *flight, version int16
 // the request, before its batches are settled.
 func (s *Sender) answered(f *flight) {
 	if f.timed && s.cfg.Events.Answered != nil {
-		s.cfg.Events.Answered(s.cfg.Node, f.batches, max(0, f.answered.Sub(f.written)), f.err)
+		var latency time.Duration
+		// With acks=0, or for a request that never left, SendVersion
+		// itself gave the answer: no broker took any time.
+		if s.cfg.Acks != 0 && !f.notSent.Load() {
+			latency = f.answered.Sub(f.handed)
+		}
+		s.cfg.Events.Answered(s.cfg.Node, f.batches, latency, f.err)
 	}
 	if resp, _ := f.resp.(*protocol.ProduceResponse); resp != nil && resp.ThrottleTimeMs > 0 && s.cfg.Events.Throttled != nil {
 		s.cfg.Events.Throttled(s.cfg.Node, time.Duration(resp.ThrottleTimeMs)*time.Millisecond)

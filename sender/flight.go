@@ -35,12 +35,13 @@ type flight struct {
 	resp protocol.Response
 	err  error
 
-	// When Events watch requests (timed), when the request was written,
-	// whether it never was, and when its answer came. Only the sender's
-	// goroutine reads written, which it set itself; notSent is set inside
-	// SendVersion, possibly on the connection's goroutine.
+	// When Events watch requests (timed), when the request was handed to
+	// the connection, whether it never left, and when its answer came.
+	// Only the sender's goroutine reads handed, which it set itself;
+	// notSent is set inside SendVersion, possibly on the connection's
+	// goroutine.
 	timed    bool
-	written  time.Time
+	handed   time.Time
 	notSent  atomic.Bool
 	answered time.Time
 
@@ -115,6 +116,6 @@ func (f *flight) reset() {
 	}
 	f.req.Topics = f.req.Topics[:0]
 	f.byID, f.resp, f.err = false, nil, nil
-	f.timed, f.written, f.answered = false, time.Time{}, time.Time{}
+	f.timed, f.handed, f.answered = false, time.Time{}, time.Time{}
 	f.notSent.Store(false)
 }
