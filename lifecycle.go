@@ -123,7 +123,8 @@ type Stats struct {
 	// answer comes.
 	UncompressedBytes int64
 	CompressedBytes   int64
-	// Requests is how many ProduceRequests were sent.
+	// Requests is how many ProduceRequests were sent, counted as each is
+	// answered or fails after it left (one still in flight is not yet).
 	Requests int64
 	// Retries counts batches sent again after a retriable error; Splits,
 	// batches split after MESSAGE_TOO_LARGE.

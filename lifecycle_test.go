@@ -116,10 +116,11 @@ func TestCallsAfterCloseFailWithErrClosed(t *testing.T) {
 }
 
 // A batch whose retriable error arrives while Close is failing what is
-// left (after the accumulator was aborted, before the senders stop) is put
-// back in its queue, where nothing will ever send or fail it. Close must
-// still give it an outcome. The window is held open by the callback of a
-// record waiting for a missing topic, which Close fails in that window.
+// left (after the accumulator was aborted, before the senders stop) once
+// went back in its queue, where nothing would ever send or fail it. Close
+// must give it an outcome, and it is not sent again. The window is held
+// open by the callback of a record waiting for a missing topic, which
+// Close fails in that window, until the request's answer is handled.
 func TestCloseCompletesABatchRetriedWhileClosing(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
 	entered := make(chan struct{})
@@ -147,7 +148,7 @@ func TestCloseCompletesABatchRetriedWhileClosing(t *testing.T) {
 	p.Produce(ctx(t), &Record{Topic: "ghost", Value: []byte("w")}, func(_ RecordMetadata, err error) {
 		once.Do(func() { close(release) })
 		deadline := time.Now().Add(waitFor)
-		for p.Stats().Retries == 0 && time.Now().Before(deadline) {
+		for p.Stats().Requests == 0 && time.Now().Before(deadline) {
 			time.Sleep(time.Millisecond)
 		}
 		ghost <- err
@@ -157,7 +158,8 @@ func TestCloseCompletesABatchRetriedWhileClosing(t *testing.T) {
 	defer cancel()
 	require.Error(t, p.Close(closeCtx))
 	require.ErrorIs(t, <-ghost, ErrClosed)
-	require.Equal(t, int64(1), p.Stats().Retries, "the batch was re-enqueued during Close")
+	require.Equal(t, int64(1), p.Stats().Requests, "the request's answer was handled during Close")
+	require.Zero(t, p.Stats().Retries, "the batch was sent again while the producer closed")
 	// Close's context ended, so it did not wait for the callbacks: they
 	// come right after.
 	o.wait(t, "the batch re-enqueued during Close")

@@ -44,9 +44,6 @@ func (s *Sender) send(ctx context.Context, c Conn, f *flight) {
 	version, f.byID = s.byTopicID(&f.req, version)
 	s.noteVersion(version)
 	s.inFlight++
-	if s.cfg.Counters != nil {
-		s.cfg.Counters.Requests.Add(1)
-	}
 	if s.cfg.Events.Written != nil || s.cfg.Events.Answered != nil {
 		s.sendTimed(ctx, c, f, version)
 		return

@@ -16,6 +16,9 @@ import (
 // handle books the answer to one request, batch by batch.
 func (s *Sender) handle(f *flight) {
 	s.answered(f)
+	if s.cfg.Counters != nil && !errors.Is(f.err, conn.ErrNotSent) {
+		s.cfg.Counters.Requests.Add(1) // counted once it is known to have left
+	}
 	now := s.cfg.Clock.Now()
 	if f.err != nil {
 		// The request as a whole failed: the connection broke, the request
@@ -41,12 +44,17 @@ func (s *Sender) handle(f *flight) {
 	s.answers.index(resp, f)
 	defer s.answers.clear()
 	for _, b := range f.batches {
-		p := s.answers.m[b.TP]
-		if p == nil {
-			s.retry(b, accumulator.Retry{Cause: fmt.Errorf("broker %d answered without partition %s-%d", s.cfg.Node, b.TP.Topic, b.TP.Partition)}, now, false)
-			continue
+		// An answer that leaves a partition out, or answers for it twice,
+		// is not Kafka's: whatever the broker did with the batch, it did
+		// not say, so it may have written it.
+		switch p := s.answers.m[b.TP]; p {
+		case nil:
+			s.retry(b, accumulator.Retry{Cause: fmt.Errorf("broker %d answered without partition %s-%d", s.cfg.Node, b.TP.Topic, b.TP.Partition), MaybeWritten: true}, now, false)
+		case answeredTwice:
+			s.retry(b, accumulator.Retry{Cause: fmt.Errorf("broker %d answered twice for partition %s-%d", s.cfg.Node, b.TP.Topic, b.TP.Partition), MaybeWritten: true}, now, false)
+		default:
+			s.settle(b, p, resp.NodeEndpoints, now)
 		}
-		s.settle(b, p, resp.NodeEndpoints, now)
 	}
 }
 
@@ -122,15 +130,14 @@ func (s *Sender) retry(b *accumulator.Batch, r accumulator.Retry, now time.Time,
 	}
 	// Once back, the batch belongs to whichever sender leads its partition
 	// now, which may send it and see it acknowledged before this goroutine
-	// runs again: read what the log and the hooks need, and count the
-	// retry, before.
+	// runs again: read what the log and the hooks need before.
 	tp, attempts, records := b.TP, b.Attempts(), b.Records()
-	if s.cfg.Counters != nil {
-		s.cfg.Counters.Retries.Add(1)
-	}
 	again := s.acc.Retry(b, r)
 	// A batch that failed instead (its DeliveryTimeout passed, the
 	// producer is closing) was not retried: its records' outcomes say so.
+	if again && s.cfg.Counters != nil {
+		s.cfg.Counters.Retries.Add(1)
+	}
 	if again && s.cfg.Events.Retried != nil {
 		s.cfg.Events.Retried(tp, records, attempts, r.At.Sub(now), r)
 	}
@@ -190,10 +197,19 @@ func (a *answers) index(resp *protocol.ProduceResponse, f *flight) {
 			}
 		}
 		for pi := range t.Partitions {
-			a.m[accumulator.TopicPartition{Topic: name, Partition: t.Partitions[pi].Index}] = &t.Partitions[pi]
+			tp := accumulator.TopicPartition{Topic: name, Partition: t.Partitions[pi].Index}
+			if _, seen := a.m[tp]; seen {
+				a.m[tp] = answeredTwice
+				continue
+			}
+			a.m[tp] = &t.Partitions[pi]
 		}
 	}
 }
+
+// answeredTwice stands in the map for a partition the answer named twice:
+// which of its two answers holds, the broker did not say.
+var answeredTwice = &protocol.ProduceResponsePartition{}
 
 // clear empties the maps, letting go of the answer they point into.
 func (a *answers) clear() {
