@@ -97,6 +97,3 @@ func (b *Batch) Size() int {
 	}
 	return b.builder.Size()
 }
-
-// lastSeq is the sequence number of the batch's last record.
-func (b *Batch) lastSeq() int32 { return addSeq(b.baseSeq, b.entries.len()-1) }

@@ -273,7 +273,7 @@ func (a *Accumulator) adopt(p *partition) bool {
 	switch {
 	case id == p.producer:
 	case !p.hasSequences():
-		p.producer, p.nextSeq, p.lastAcked = id, 0, -1
+		p.producer, p.nextSeq = id, 0
 	default:
 		return false // left behind, with batches in flight: next goes along once they are answered
 	}
@@ -323,7 +323,7 @@ func (a *Accumulator) restartSequences(p *partition) bool {
 	}
 	clear(p.batches[len(kept):])
 	p.batches = kept
-	p.producer, p.nextSeq, p.lastAcked, p.restart, p.restartCause = id, seq, -1, false, nil
+	p.producer, p.nextSeq, p.restart, p.restartCause = id, seq, false, nil
 	if a.cfg.Restarted != nil {
 		a.cfg.Restarted(p.tp, id, renumbered)
 	}

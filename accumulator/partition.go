@@ -59,10 +59,9 @@ type partition struct {
 	// topic's timestamps: logAppend or createTime, unknown until one came.
 	timestamps timestampType
 
-	producer  ProducerID // whose sequences the batches carry; noProducer until the first drain
-	nextSeq   int32      // the sequence of the next batch drained for the first time
-	lastAcked int32      // the last sequence acknowledged under producer; -1 if none
-	restart   bool       // sequences must restart under a new epoch once nothing is in flight
+	producer ProducerID // whose sequences the batches carry; noProducer until the first drain
+	nextSeq  int32      // the sequence of the next batch drained for the first time
+	restart  bool       // sequences must restart under a new epoch once nothing is in flight
 
 	// restartCause is the failure that first made the sequences restart,
 	// for a transactional producer's reason to abort (Config.EpochNeeded).
@@ -88,7 +87,7 @@ func (p *partition) mustRestart(cause error) {
 }
 
 func newPartition(tp TopicPartition) *partition {
-	return &partition{tp: tp, producer: noProducer, lastAcked: -1}
+	return &partition{tp: tp, producer: noProducer}
 }
 
 // open returns the batch accepting appends, or nil.
@@ -158,9 +157,6 @@ func (p *partition) sendBack(b *Batch, at time.Time) {
 // wasWritten books the acknowledgement of b: written, and with it every
 // completed batch before it, whose sequences the broker had to accept first.
 func (p *partition) wasWritten(b *Batch) {
-	if b.attempts > 0 && b.producer == p.producer {
-		p.lastAcked = b.lastSeq()
-	}
 	for len(p.batches) > 0 && p.batches[0] != b && p.batches[0].completed && !p.batches[0].inFlight {
 		p.batches[0] = nil
 		p.batches = p.batches[1:]
