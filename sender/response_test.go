@@ -26,19 +26,6 @@ func TestARequestNeverSentIsNotCounted(t *testing.T) {
 	require.Equal(t, int64(1), r.s.cfg.Counters.Requests.Load())
 }
 
-// A batch that fails rather than going again (its DeliveryTimeout passed)
-// is no retry. Before, it counted as one.
-func TestABatchThatIsNotSentAgainIsNoRetry(t *testing.T) {
-	r := newRigWith(t, rigConfig{acc: func(c *accumulator.Config) { c.DeliveryTimeout = time.Second }})
-	r.produce(parts[0], 1)
-	c := r.next()
-	r.clk.Advance(time.Second)
-	c.done(answer(c.req, kerr.NotEnoughReplicas.Code, -1), nil)
-	require.ErrorIs(t, r.outcome(1).Err, accumulator.ErrDeliveryTimeout)
-	require.Zero(t, r.s.cfg.Counters.Retries.Load())
-	require.Equal(t, int64(1), r.s.cfg.Counters.Requests.Load())
-}
-
 // An answer naming a partition twice, or leaving it out, says nothing
 // certain of the batch: it goes again as one the broker may have written,
 // so that, should it fail in the end, its error says so. Before, the last

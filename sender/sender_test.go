@@ -315,6 +315,10 @@ func TestDeliveryTimeoutStopsRetries(t *testing.T) {
 	out := r.outcome(1)
 	require.ErrorIs(t, out.Err, accumulator.ErrDeliveryTimeout)
 	require.ErrorIs(t, out.Err, kerr.NotEnoughReplicas, "the last broker error is kept")
+	// A batch that fails rather than going again is no retry (it counted
+	// as one before).
+	require.Zero(t, r.s.cfg.Counters.Retries.Load())
+	require.Equal(t, int64(1), r.s.cfg.Counters.Requests.Load())
 }
 
 func TestAcksZeroCompletesOnWrite(t *testing.T) {
