@@ -19,7 +19,9 @@
 // "kafka.producer.": record.queue.time, batch.size, record.retries,
 // request.latency, throttle.time, connection.creations,
 // connection.closes, buffer.total, buffer.available (read from the
-// producer's Stats when collected).
+// producer's Stats when collected). Durations are in seconds, in the
+// buckets the messaging conventions advise (5ms to 10s); batch sizes in
+// bytes, in powers of 2 from 256 B to 4 MiB.
 package otelhooks
 
 import (
@@ -86,18 +88,22 @@ func (t *Telemetry) instruments(m metric.Meter) error {
 		err = firstErr(err, e)
 		return c
 	}
-	histogram := func(name, unit, desc string) metric.Float64Histogram {
-		h, e := m.Float64Histogram(name, metric.WithUnit(unit), metric.WithDescription(desc))
+	// Without explicit boundaries the SDK's defaults apply, which are
+	// meant for milliseconds (0, 5, 10, 25 ... 10000): every duration in
+	// seconds under 5s would share one bucket.
+	histogram := func(name, unit, desc string, bounds []float64) metric.Float64Histogram {
+		h, e := m.Float64Histogram(name, metric.WithUnit(unit), metric.WithDescription(desc),
+			metric.WithExplicitBucketBoundaries(bounds...))
 		err = firstErr(err, e)
 		return h
 	}
 	t.sent = counter("messaging.client.sent.messages", "{message}", "Records produced, by outcome (error.type when failed).")
-	t.duration = histogram("messaging.client.operation.duration", "s", "Time from Produce to a record's acknowledgement.")
-	t.queueTime = histogram("kafka.producer.record.queue.time", "s", "Time from a batch's first record to its first send.")
-	t.batchSize = histogram("kafka.producer.batch.size", "By", "Size of a written batch on the wire.")
+	t.duration = histogram("messaging.client.operation.duration", "s", "Time from Produce to a record's acknowledgement.", secondsBuckets)
+	t.queueTime = histogram("kafka.producer.record.queue.time", "s", "Time from a batch's first record to its first send.", secondsBuckets)
+	t.batchSize = histogram("kafka.producer.batch.size", "By", "Size of a written batch on the wire.", batchSizeBuckets)
 	t.retries = counter("kafka.producer.record.retries", "{message}", "Records sent again after a failed attempt.")
-	t.latency = histogram("kafka.producer.request.latency", "s", "Time from a ProduceRequest's write to its answer.")
-	t.throttle = histogram("kafka.producer.throttle.time", "s", "Throttle times brokers reported.")
+	t.latency = histogram("kafka.producer.request.latency", "s", "Time from a ProduceRequest's write to its answer.", secondsBuckets)
+	t.throttle = histogram("kafka.producer.throttle.time", "s", "Throttle times brokers reported.", secondsBuckets)
 	t.connOpened = counter("kafka.producer.connection.creations", "{connection}", "Connections opened.")
 	t.connClosed = counter("kafka.producer.connection.closes", "{connection}", "Connections closed or broken.")
 	total, e := m.Int64ObservableGauge("kafka.producer.buffer.total", metric.WithUnit("By"), metric.WithDescription("Buffer memory in all."))
@@ -116,6 +122,24 @@ func (t *Telemetry) instruments(m metric.Meter) error {
 		return nil
 	}, total, free)
 	return err
+}
+
+// secondsBuckets are the bucket boundaries of the duration histograms: the
+// ones OpenTelemetry's messaging conventions advise for
+// messaging.client.operation.duration, from 5ms to 10s.
+var secondsBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}
+
+// batchSizeBuckets are the bucket boundaries of kafka.producer.batch.size,
+// in bytes: powers of 2 from 256 B to 4 MiB. A batch fills up to
+// BatchSize (default 64 KiB, commonly set anywhere from 16 KiB to 1 MiB)
+// and a record larger than that makes a batch of its own up to
+// MaxRequestSize (default 1 MiB); doubling steps tell a full batch from
+// one sent half empty by Linger, and show what compression saves. Batches
+// over 4 MiB, which need brokers configured for them, share the last
+// bucket.
+var batchSizeBuckets = []float64{
+	256, 512, 1 << 10, 2 << 10, 4 << 10, 8 << 10, 16 << 10, 32 << 10, 64 << 10,
+	128 << 10, 256 << 10, 512 << 10, 1 << 20, 2 << 20, 4 << 20,
 }
 
 func firstErr(err, e error) error {

@@ -1,0 +1,72 @@
+package otelhooks_test
+
+import (
+	"context"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/gokafka/producer"
+	"github.com/gokafka/producer/plugin/otelhooks"
+)
+
+// acknowledger is the hook of tel that hears of records' outcomes.
+func acknowledger(t *testing.T, tel *otelhooks.Telemetry) producer.HookRecordAcknowledged {
+	t.Helper()
+	for _, h := range tel.Hooks() {
+		if a, ok := h.(producer.HookRecordAcknowledged); ok {
+			return a
+		}
+	}
+	t.Fatal("no HookRecordAcknowledged among the hooks")
+	return nil
+}
+
+// bucket is the bounds (lo, hi] of the one bucket of the histogram's only
+// data point that holds a measurement.
+func bucket(t *testing.T, h metricdata.Histogram[float64]) (lo, hi float64) {
+	t.Helper()
+	require.Len(t, h.DataPoints, 1)
+	dp := h.DataPoints[0]
+	require.Equal(t, uint64(1), dp.Count)
+	for i, n := range dp.BucketCounts {
+		if n == 0 {
+			continue
+		}
+		lo, hi = math.Inf(-1), math.Inf(1)
+		if i > 0 {
+			lo = dp.Bounds[i-1]
+		}
+		if i < len(dp.Bounds) {
+			hi = dp.Bounds[i]
+		}
+		return lo, hi
+	}
+	t.Fatal("no bucket holds the measurement")
+	return 0, 0
+}
+
+// Durations are in seconds and batch sizes in bytes: each histogram's
+// buckets fit its unit, so a 12ms duration and a full default batch (64
+// KiB) land in buckets narrow enough to say something.
+func TestHistogramBucketsFitTheirUnits(t *testing.T) {
+	tt := newTelemetry(t, otelhooks.Options{})
+	const took = 12 * time.Millisecond
+	acknowledger(t, tt.tel).OnRecordAcknowledged(context.Background(), producer.RecordAcknowledged{
+		Metadata: producer.RecordMetadata{Topic: "events", Offset: 7}, Latency: took,
+	})
+	tt.tel.OnBatchWritten(producer.BatchWritten{Topic: "events", Records: 1, QueueTime: took, Bytes: 64 << 10, CompressedBytes: 64 << 10})
+	tt.tel.OnRequestAnswered(producer.RequestAnswered{Broker: 1, Batches: 1, Records: 1, Latency: took})
+	tt.tel.OnThrottled(producer.Throttled{Broker: 1, Time: took})
+
+	for _, name := range []string{"messaging.client.operation.duration", "kafka.producer.record.queue.time",
+		"kafka.producer.request.latency", "kafka.producer.throttle.time"} {
+		lo, hi := bucket(t, tt.metric(t, name).(metricdata.Histogram[float64]))
+		require.Equal(t, [2]float64{0.01, 0.025}, [2]float64{lo, hi}, "%s: 12ms, in seconds", name)
+	}
+	lo, hi := bucket(t, tt.metric(t, "kafka.producer.batch.size").(metricdata.Histogram[float64]))
+	require.Equal(t, [2]float64{32 << 10, 64 << 10}, [2]float64{lo, hi}, "a 64 KiB batch, in bytes")
+}
