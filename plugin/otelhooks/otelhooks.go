@@ -11,7 +11,9 @@
 // messaging attributes (messaging.system "kafka",
 // messaging.destination.name, messaging.destination.partition.id,
 // messaging.kafka.offset, messaging.message.body.size, error.type); a
-// failed record's span has status Error and the error as an event.
+// failed record's span has status Error and the error as an event. A
+// Telemetry ends only the spans it started, whatever other tracing hooks
+// the producer has.
 //
 // The metrics follow OpenTelemetry's messaging conventions where they say
 // something (messaging.client.sent.messages, messaging.client.operation
@@ -160,9 +162,19 @@ func (t *Telemetry) Hooks() []producer.Hook {
 // records is the per-record half: the spans and per-record metrics.
 type records struct{ t *Telemetry }
 
-// OnRecordBuffered starts the record's span in its Context.
+// spanKey is the context key under which a Telemetry keeps a record's span,
+// from OnRecordBuffered to OnRecordAcknowledged. The current span of the
+// acknowledged record's ctx is the one the last tracing hook started, which
+// may be another hook's (a second Telemetry, the user's own); each
+// Telemetry ends exactly its own span, found under a key holding its own
+// pointer.
+type spanKey struct{ t *Telemetry }
+
+// OnRecordBuffered starts the record's span in its Context. The span is
+// also the returned ctx's current span, so that a later hook's span is its
+// child.
 func (r records) OnRecordBuffered(ctx context.Context, rec producer.Record) context.Context {
-	ctx, _ = r.t.tracer.Start(ctx, "send "+rec.Topic,
+	ctx, span := r.t.tracer.Start(ctx, "send "+rec.Topic,
 		trace.WithSpanKind(trace.SpanKindProducer),
 		trace.WithAttributes(
 			attribute.String("messaging.system", "kafka"),
@@ -171,14 +183,14 @@ func (r records) OnRecordBuffered(ctx context.Context, rec producer.Record) cont
 			attribute.String("messaging.destination.name", rec.Topic),
 			attribute.Int("messaging.message.body.size", len(rec.Value)),
 		))
-	return ctx
+	return context.WithValue(ctx, spanKey{r.t}, span)
 }
 
 // OnRecordAcknowledged ends the record's span with its outcome, and counts
 // it.
 func (r records) OnRecordAcknowledged(ctx context.Context, a producer.RecordAcknowledged) {
 	md := a.Metadata
-	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+	if span, ok := ctx.Value(spanKey{r.t}).(trace.Span); ok && span.IsRecording() {
 		if md.Partition >= 0 {
 			span.SetAttributes(attribute.String("messaging.destination.partition.id", strconv.Itoa(int(md.Partition))))
 		}

@@ -169,3 +169,41 @@ func TestNoSpans(t *testing.T) {
 		require.False(t, buffered || acked)
 	}
 }
+
+// Two tracing hooks on one producer, here two Telemetry: each ends its own
+// span, exactly once, with where the record landed. The acknowledged
+// record's current span is the second one's, which the first used to end
+// as its own, leaking its own.
+func TestTwoTelemetryEachEndTheirOwnSpans(t *testing.T) {
+	c, err := embedded.Start(embedded.Options{Topics: map[string]int32{"events": 1}})
+	require.NoError(t, err)
+	defer c.Close()
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	first, err := otelhooks.New(otelhooks.Options{TracerProvider: tp})
+	require.NoError(t, err)
+	second, err := otelhooks.New(otelhooks.Options{TracerProvider: tp})
+	require.NoError(t, err)
+	p, err := producer.New(producer.Config{Brokers: c.Addrs(), Hooks: append(first.Hooks(), second.Hooks()...)})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	const n = 3
+	for range n {
+		_, err := p.Send(ctx, &producer.Record{Topic: "events", Value: []byte("x")})
+		require.NoError(t, err)
+	}
+	require.NoError(t, p.Close(ctx))
+
+	started := spans.Started()
+	require.Len(t, started, 2*n, "a span per record per Telemetry")
+	ends := map[trace.SpanID]int{}
+	for _, s := range spans.Ended() {
+		ends[s.SpanContext().SpanID()]++
+		require.Equal(t, "0", attr(s, "messaging.destination.partition.id"), "ended by its own Telemetry, which set it")
+		require.NotEmpty(t, attr(s, "messaging.kafka.offset"))
+	}
+	for _, s := range started {
+		require.Equal(t, 1, ends[s.SpanContext().SpanID()], "span %s ended once", s.SpanContext().SpanID())
+	}
+}
