@@ -149,6 +149,12 @@ func New(cfg Config) (*Producer, error) {
 	return p, nil
 }
 
+// ClientID is the producer's Config.ClientID, or its default: the name the
+// brokers know it by, by which a metrics hook tells its measurements from
+// other producers'. Two producers may share it (the default is the same
+// for all).
+func (p *Producer) ClientID() string { return p.cfg.ClientID }
+
 // maxIdempotentInFlight is how many batches of a partition an idempotent
 // producer keeps in flight at most: brokers remember a producer's last five
 // batches per partition, and recognise a retry as a duplicate only among

@@ -462,3 +462,12 @@ func TestSendContextEndsInTheUsersWords(t *testing.T) {
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.Equal(t, `producer: topic "t": waiting for the acknowledgement: context deadline exceeded (the record may still be written)`, err.Error())
 }
+
+// ClientID is what the producer was configured with, or the default: what
+// a metrics hook, told of the producer in OnNewProducer, names it by.
+func TestClientIDIsTheConfiguredOneOrTheDefault(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{})
+	require.Equal(t, DefaultClientID, newProducer(t, c, nil).ClientID())
+	named := newProducer(t, c, func(cfg *Config) { cfg.ClientID = "billing" })
+	require.Equal(t, "billing", named.ClientID())
+}

@@ -8,7 +8,7 @@
 //	p.Produce(ctx, &producer.Record{Topic: "events", Value: v, Context: ctx}, cb)
 //
 // The span is named "send <topic>", of kind Producer, with OpenTelemetry's
-// messaging attributes (messaging.system "kafka",
+// messaging attributes (messaging.system "kafka", messaging.client.id,
 // messaging.destination.name, messaging.destination.partition.id,
 // messaging.kafka.offset, messaging.message.body.size, error.type); a
 // failed record's span has status Error and the error as an event. A
@@ -23,13 +23,15 @@
 // connection.closes, buffer.total, buffer.available (read from the
 // producer's Stats when collected). Durations are in seconds, in the
 // buckets the messaging conventions advise (5ms to 10s); batch sizes in
-// bytes, in powers of 2 from 256 B to 4 MiB.
+// bytes, in powers of 2 from 256 B to 4 MiB. Every measurement names the
+// producer's client id (messaging.client.id) and Options.ConstAttributes,
+// so that producers sharing a MeterProvider are series of their own.
 package otelhooks
 
 import (
 	"context"
+	"slices"
 	"strconv"
-	"sync"
 	"sync/atomic"
 
 	"go.opentelemetry.io/otel"
@@ -51,15 +53,26 @@ type Options struct {
 	// NoSpans leaves out the spans and the per-record metrics, so that the
 	// producer does not track records (a small allocation per record).
 	NoSpans bool
+	// ConstAttributes are added to every measurement, like Prometheus's
+	// ConstLabels. Each measurement already carries the producer's client
+	// id (messaging.client.id, Config.ClientID), which tells producers
+	// apart on a shared MeterProvider (the global one, by default) only if
+	// each has its own: ClientID defaults to the same name for all, and
+	// producers with the same client id and no distinct ConstAttributes
+	// are one series, their gauges' last observation winning and their
+	// counts adding up. Attributes of the plugin's own keys override these.
+	ConstAttributes []attribute.KeyValue
 }
 
 // Telemetry reports one producer: put its Hooks in that producer's
-// Config.Hooks.
+// Config.Hooks. Each of its measurements names the producer's client id.
 type Telemetry struct {
-	tracer   trace.Tracer
-	noSpans  bool
-	producer atomic.Pointer[producer.Producer]
-	topics   sync.Map // topic name -> metric.MeasurementOption, built once
+	tracer     trace.Tracer
+	noSpans    bool
+	constAttrs []attribute.KeyValue
+	// series is the producer and its measurements' attributes, replaced in
+	// OnNewProducer (read on the delivery goroutine and in Produce).
+	series atomic.Pointer[series]
 
 	sent, retries, connOpened, connClosed metric.Int64Counter
 	duration, queueTime, latency          metric.Float64Histogram
@@ -75,7 +88,8 @@ func New(opts Options) (*Telemetry, error) {
 	if mp == nil {
 		mp = otel.GetMeterProvider()
 	}
-	t := &Telemetry{tracer: tp.Tracer(scope), noSpans: opts.NoSpans}
+	t := &Telemetry{tracer: tp.Tracer(scope), noSpans: opts.NoSpans, constAttrs: slices.Clone(opts.ConstAttributes)}
+	t.series.Store(newSeries(nil, t.constAttrs))
 	if err := t.instruments(mp.Meter(scope)); err != nil {
 		return nil, err
 	}
@@ -116,10 +130,10 @@ func (t *Telemetry) instruments(m metric.Meter) error {
 		return err
 	}
 	_, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		if p := t.producer.Load(); p != nil {
-			s := p.Stats()
-			o.ObserveInt64(total, s.BufferTotalBytes)
-			o.ObserveInt64(free, s.BufferAvailableBytes)
+		if s := t.series.Load(); s.producer != nil {
+			stats := s.producer.Stats()
+			o.ObserveInt64(total, stats.BufferTotalBytes, s.gauges)
+			o.ObserveInt64(free, stats.BufferAvailableBytes, s.gauges)
 		}
 		return nil
 	}, total, free)
@@ -178,6 +192,7 @@ func (r records) OnRecordBuffered(ctx context.Context, rec producer.Record) cont
 		trace.WithSpanKind(trace.SpanKindProducer),
 		trace.WithAttributes(
 			attribute.String("messaging.system", "kafka"),
+			attribute.String("messaging.client.id", r.t.series.Load().clientID),
 			attribute.String("messaging.operation.name", "send"),
 			attribute.String("messaging.operation.type", "send"),
 			attribute.String("messaging.destination.name", rec.Topic),
@@ -204,63 +219,45 @@ func (r records) OnRecordAcknowledged(ctx context.Context, a producer.RecordAckn
 		}
 		span.End()
 	}
-	topic := r.t.topic(md.Topic)
+	s := r.t.series.Load()
+	attrs := s.topic(md.Topic)
 	if a.Err != nil {
-		failed := metric.WithAttributes(attribute.String("messaging.system", "kafka"),
-			attribute.String("messaging.destination.name", md.Topic), attribute.String("error.type", producer.ErrorName(a.Err)))
-		r.t.sent.Add(ctx, 1, failed)
-		r.t.duration.Record(ctx, a.Latency.Seconds(), failed)
-		return
+		attrs = s.failed(md.Topic, a.Err)
 	}
-	r.t.sent.Add(ctx, 1, topic)
-	r.t.duration.Record(ctx, a.Latency.Seconds(), topic)
+	r.t.sent.Add(ctx, 1, attrs)
+	r.t.duration.Record(ctx, a.Latency.Seconds(), attrs)
 }
 
-// topic is the attributes of a topic's measurements, built once per topic.
-func (t *Telemetry) topic(name string) metric.MeasurementOption {
-	if o, ok := t.topics.Load(name); ok {
-		return o.(metric.MeasurementOption)
-	}
-	o := metric.WithAttributeSet(attribute.NewSet(attribute.String("messaging.system", "kafka"),
-		attribute.String("messaging.destination.name", name)))
-	t.topics.Store(name, o)
-	return o
-}
-
-// node is a broker's measurements' attributes.
-func node(id int32) metric.MeasurementOption {
-	return metric.WithAttributes(attribute.String("messaging.system", "kafka"), attribute.Int("kafka.node.id", int(id)))
-}
-
-// OnNewProducer keeps the producer, whose Stats the buffer gauges read.
-func (t *Telemetry) OnNewProducer(p *producer.Producer) { t.producer.Store(p) }
+// OnNewProducer keeps the producer, whose Stats the buffer gauges read
+// and whose client id every measurement names.
+func (t *Telemetry) OnNewProducer(p *producer.Producer) { t.series.Store(newSeries(p, t.constAttrs)) }
 
 func (t *Telemetry) OnBatchWritten(e producer.BatchWritten) {
-	ctx, topic := context.Background(), t.topic(e.Topic)
+	ctx, topic := context.Background(), t.series.Load().topic(e.Topic)
 	t.queueTime.Record(ctx, e.QueueTime.Seconds(), topic)
 	t.batchSize.Record(ctx, float64(e.CompressedBytes), topic)
 }
 
 func (t *Telemetry) OnBatchRetried(e producer.BatchRetried) {
-	t.retries.Add(context.Background(), int64(e.Records), t.topic(e.Topic))
+	t.retries.Add(context.Background(), int64(e.Records), t.series.Load().topic(e.Topic))
 }
 
 func (t *Telemetry) OnRequestAnswered(e producer.RequestAnswered) {
 	if e.Err == nil {
-		t.latency.Record(context.Background(), e.Latency.Seconds(), node(e.Broker))
+		t.latency.Record(context.Background(), e.Latency.Seconds(), t.series.Load().node(e.Broker))
 	}
 }
 
 func (t *Telemetry) OnThrottled(e producer.Throttled) {
-	t.throttle.Record(context.Background(), e.Time.Seconds(), node(e.Broker))
+	t.throttle.Record(context.Background(), e.Time.Seconds(), t.series.Load().node(e.Broker))
 }
 
 func (t *Telemetry) OnConnectionOpened(e producer.ConnectionOpened) {
 	if e.Err == nil {
-		t.connOpened.Add(context.Background(), 1, node(e.Broker))
+		t.connOpened.Add(context.Background(), 1, t.series.Load().node(e.Broker))
 	}
 }
 
 func (t *Telemetry) OnConnectionClosed(e producer.ConnectionClosed) {
-	t.connClosed.Add(context.Background(), 1, node(e.Broker))
+	t.connClosed.Add(context.Background(), 1, t.series.Load().node(e.Broker))
 }

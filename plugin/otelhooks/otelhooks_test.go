@@ -44,17 +44,7 @@ func newTelemetry(t *testing.T, opts otelhooks.Options) *telemetry {
 // metric returns the collected metric name, failing if there is none.
 func (tt *telemetry) metric(t *testing.T, name string) metricdata.Aggregation {
 	t.Helper()
-	var rm metricdata.ResourceMetrics
-	require.NoError(t, tt.reader.Collect(context.Background(), &rm))
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if m.Name == name {
-				return m.Data
-			}
-		}
-	}
-	t.Fatalf("no metric %s", name)
-	return nil
+	return collect(t, tt.reader, name)
 }
 
 // attr is span s's attribute key, as a string.

@@ -1,0 +1,102 @@
+package otelhooks_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/gokafka/producer"
+	"github.com/gokafka/producer/integration/embedded"
+	"github.com/gokafka/producer/plugin/otelhooks"
+)
+
+// byAttr maps the value of key in each data point's attributes to the
+// point's value, failing if a point lacks key.
+func byAttr[N int64 | float64](t *testing.T, points []metricdata.DataPoint[N], key string) map[string]N {
+	t.Helper()
+	m := map[string]N{}
+	for _, dp := range points {
+		v, ok := dp.Attributes.Value(attribute.Key(key))
+		require.True(t, ok, "a point without %s: %v", key, dp.Attributes.ToSlice())
+		m[v.Emit()] = dp.Value
+	}
+	return m
+}
+
+// collect reads the metric name from reader.
+func collect(t *testing.T, reader sdkmetric.Reader, name string) metricdata.Aggregation {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, reader.Collect(context.Background(), &rm))
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name == name {
+				return m.Data
+			}
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return nil
+}
+
+// twoProducers runs two producers, each with its Telemetry of opts[i] on
+// one MeterProvider and with its ClientID of ids[i], and sends one record
+// with each; it returns the reader of the MeterProvider.
+func twoProducers(t *testing.T, ids [2]string, opts [2]otelhooks.Options) sdkmetric.Reader {
+	t.Helper()
+	c, err := embedded.Start(embedded.Options{Topics: map[string]int32{"events": 1}})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	for i := range 2 {
+		opts[i].MeterProvider = mp
+		tel, err := otelhooks.New(opts[i])
+		require.NoError(t, err)
+		p, err := producer.New(producer.Config{Brokers: c.Addrs(), ClientID: ids[i], Hooks: tel.Hooks(),
+			BufferMemory: int64(i+1) << 20})
+		require.NoError(t, err)
+		t.Cleanup(func() { p.Close(context.Background()) })
+		_, err = p.Send(ctx, &producer.Record{Topic: "events", Value: []byte("x")})
+		require.NoError(t, err)
+	}
+	return reader
+}
+
+// Two producers on one MeterProvider, with client ids of their own, are
+// series of their own: each gauge has a point per producer, each counter
+// counts each producer's records apart.
+func TestProducersOnOneMeterProviderAreTheirOwnSeries(t *testing.T) {
+	reader := twoProducers(t, [2]string{"orders", "payments"}, [2]otelhooks.Options{})
+
+	total := collect(t, reader, "kafka.producer.buffer.total").(metricdata.Gauge[int64])
+	require.Equal(t, map[string]int64{"orders": 1 << 20, "payments": 2 << 20},
+		byAttr(t, total.DataPoints, "messaging.client.id"))
+	sent := collect(t, reader, "messaging.client.sent.messages").(metricdata.Sum[int64])
+	require.Equal(t, map[string]int64{"orders": 1, "payments": 1}, byAttr(t, sent.DataPoints, "messaging.client.id"))
+	opened := collect(t, reader, "kafka.producer.connection.creations").(metricdata.Sum[int64])
+	byAttr(t, opened.DataPoints, "messaging.client.id")
+	latency := collect(t, reader, "kafka.producer.request.latency").(metricdata.Histogram[float64])
+	require.Len(t, latency.DataPoints, 2, "a broker's latency per producer")
+}
+
+// Producers with one client id, the default, are told apart by their
+// ConstAttributes.
+func TestConstAttributesTellApartProducersOfOneClientID(t *testing.T) {
+	reader := twoProducers(t, [2]string{"", ""}, [2]otelhooks.Options{
+		{ConstAttributes: []attribute.KeyValue{attribute.String("app.producer", "orders")}},
+		{ConstAttributes: []attribute.KeyValue{attribute.String("app.producer", "payments")}},
+	})
+
+	total := collect(t, reader, "kafka.producer.buffer.total").(metricdata.Gauge[int64])
+	require.Equal(t, map[string]int64{"orders": 1 << 20, "payments": 2 << 20}, byAttr(t, total.DataPoints, "app.producer"))
+	require.Len(t, byAttr(t, total.DataPoints, "messaging.client.id"), 1, "one client id")
+	sent := collect(t, reader, "messaging.client.sent.messages").(metricdata.Sum[int64])
+	require.Equal(t, map[string]int64{"orders": 1, "payments": 1}, byAttr(t, sent.DataPoints, "app.producer"))
+}
