@@ -9,30 +9,36 @@
 //
 // The span is named "send <topic>", of kind Producer, with OpenTelemetry's
 // messaging attributes (messaging.system "kafka", messaging.client.id,
+// messaging.operation.name and messaging.operation.type "send",
 // messaging.destination.name, messaging.destination.partition.id,
-// messaging.kafka.offset, messaging.message.body.size, error.type); a
-// failed record's span has status Error and the error as an event. A
-// Telemetry ends only the spans it started, whatever other tracing hooks
-// the producer has.
+// messaging.kafka.offset, messaging.kafka.message.key when the key is
+// short readable text, messaging.message.body.size, error.type); a failed
+// record's span has status Error and the error as an event. A Telemetry
+// ends only the spans it started, whatever other tracing hooks the
+// producer has.
 //
 // The metrics follow OpenTelemetry's messaging conventions where they say
 // something (messaging.client.sent.messages, messaging.client.operation
-// .duration, per record), and the Java client's names otherwise, under
-// "kafka.producer.": record.queue.time, batch.size, record.retries,
-// request.latency, throttle.time, connection.creations,
-// connection.closes, buffer.total, buffer.available (read from the
-// producer's Stats when collected). Durations are in seconds, in the
-// buckets the messaging conventions advise (5ms to 10s); batch sizes in
-// bytes, in powers of 2 from 256 B to 4 MiB. Every measurement names the
-// producer's client id (messaging.client.id) and Options.ConstAttributes,
-// so that producers sharing a MeterProvider are series of their own.
+// .duration, per record, with messaging.operation.name "send"), and the
+// Java client's names otherwise, under "kafka.producer.":
+// record.queue.time, batch.size, record.retries, request.latency,
+// throttle.time, connection.creations, connection.closes, buffer.total,
+// buffer.available (read from the producer's Stats when collected).
+// Durations are in seconds, in the buckets the messaging conventions
+// advise (5ms to 10s); batch sizes in bytes, in powers of 2 from 256 B to
+// 4 MiB. Every measurement names the producer's client id
+// (messaging.client.id) and Options.ConstAttributes, so that producers
+// sharing a MeterProvider are series of their own.
 package otelhooks
 
 import (
+	"bytes"
 	"context"
 	"slices"
 	"strconv"
 	"sync/atomic"
+	"unicode"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -188,17 +194,38 @@ type spanKey struct{ t *Telemetry }
 // also the returned ctx's current span, so that a later hook's span is its
 // child.
 func (r records) OnRecordBuffered(ctx context.Context, rec producer.Record) context.Context {
-	ctx, span := r.t.tracer.Start(ctx, "send "+rec.Topic,
-		trace.WithSpanKind(trace.SpanKindProducer),
-		trace.WithAttributes(
-			attribute.String("messaging.system", "kafka"),
-			attribute.String("messaging.client.id", r.t.series.Load().clientID),
-			attribute.String("messaging.operation.name", "send"),
-			attribute.String("messaging.operation.type", "send"),
-			attribute.String("messaging.destination.name", rec.Topic),
-			attribute.Int("messaging.message.body.size", len(rec.Value)),
-		))
+	attrs := []attribute.KeyValue{
+		attribute.String("messaging.system", "kafka"),
+		attribute.String("messaging.client.id", r.t.series.Load().clientID),
+		operationName, operationType,
+		attribute.String("messaging.destination.name", rec.Topic),
+		attribute.Int("messaging.message.body.size", len(rec.Value)),
+	}
+	if key, ok := readableKey(rec.Key); ok {
+		attrs = append(attrs, attribute.String("messaging.kafka.message.key", key))
+	}
+	ctx, span := r.t.tracer.Start(ctx, "send "+rec.Topic, trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(attrs...))
 	return context.WithValue(ctx, spanKey{r.t}, span)
+}
+
+// maxKeyAttribute is the longest key, in bytes, a span names: longer ones
+// are rarely what a person searches spans by, and would weigh on every
+// span of their records.
+const maxKeyAttribute = 256
+
+// readableKey is the key as messaging.kafka.message.key, which the
+// conventions recommend only for a key with a canonical string form: many
+// keys are binary (a big-endian number, a UUID's bytes, a serialized
+// struct), and as a string attribute such a key would be misread or, not
+// being UTF-8, dropped or mangled by exporters (OTLP strings are UTF-8).
+// So a key is named only if it is valid UTF-8 without control characters
+// (a binary number's zero bytes are valid UTF-8) and at most
+// maxKeyAttribute bytes long; a nil key, no key, is not.
+func readableKey(key []byte) (string, bool) {
+	if key == nil || len(key) > maxKeyAttribute || !utf8.Valid(key) || bytes.IndexFunc(key, unicode.IsControl) >= 0 {
+		return "", false
+	}
+	return string(key), true
 }
 
 // OnRecordAcknowledged ends the record's span with its outcome, and counts
@@ -220,7 +247,7 @@ func (r records) OnRecordAcknowledged(ctx context.Context, a producer.RecordAckn
 		span.End()
 	}
 	s := r.t.series.Load()
-	attrs := s.topic(md.Topic)
+	attrs := s.topic(md.Topic).sends
 	if a.Err != nil {
 		attrs = s.failed(md.Topic, a.Err)
 	}
@@ -233,13 +260,13 @@ func (r records) OnRecordAcknowledged(ctx context.Context, a producer.RecordAckn
 func (t *Telemetry) OnNewProducer(p *producer.Producer) { t.series.Store(newSeries(p, t.constAttrs)) }
 
 func (t *Telemetry) OnBatchWritten(e producer.BatchWritten) {
-	ctx, topic := context.Background(), t.series.Load().topic(e.Topic)
+	ctx, topic := context.Background(), t.series.Load().topic(e.Topic).batches
 	t.queueTime.Record(ctx, e.QueueTime.Seconds(), topic)
 	t.batchSize.Record(ctx, float64(e.CompressedBytes), topic)
 }
 
 func (t *Telemetry) OnBatchRetried(e producer.BatchRetried) {
-	t.retries.Add(context.Background(), int64(e.Records), t.series.Load().topic(e.Topic))
+	t.retries.Add(context.Background(), int64(e.Records), t.series.Load().topic(e.Topic).batches)
 }
 
 func (t *Telemetry) OnRequestAnswered(e producer.RequestAnswered) {

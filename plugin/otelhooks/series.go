@@ -23,7 +23,7 @@ type series struct {
 	// overridden by it.
 	base   []attribute.KeyValue
 	gauges metric.MeasurementOption
-	topics sync.Map // topic name -> metric.MeasurementOption
+	topics sync.Map // topic name -> topicAttrs
 	nodes  sync.Map // broker id -> metric.MeasurementOption
 }
 
@@ -47,12 +47,31 @@ func (s *series) with(extra ...attribute.KeyValue) attribute.Set {
 	return attribute.NewSet(append(append(kvs, s.base...), extra...)...)
 }
 
+// topicAttrs is the attributes of a topic's measurements: of its batches,
+// and of its records' sends.
+type topicAttrs struct {
+	batches, sends metric.MeasurementOption
+}
+
+// The messaging conventions require messaging.operation.name (and
+// messaging.operation.type where one applies) of the per-record
+// measurements, messaging.client.sent.messages and
+// messaging.client.operation.duration: a producer's operation is a send.
+var (
+	operationName = attribute.String("messaging.operation.name", "send")
+	operationType = attribute.String("messaging.operation.type", "send")
+)
+
 // topic is the attributes of a topic's measurements.
-func (s *series) topic(name string) metric.MeasurementOption {
+func (s *series) topic(name string) topicAttrs {
 	if o, ok := s.topics.Load(name); ok {
-		return o.(metric.MeasurementOption)
+		return o.(topicAttrs)
 	}
-	o := metric.WithAttributeSet(s.with(attribute.String("messaging.destination.name", name)))
+	dest := attribute.String("messaging.destination.name", name)
+	o := topicAttrs{
+		batches: metric.WithAttributeSet(s.with(dest)),
+		sends:   metric.WithAttributeSet(s.with(operationName, operationType, dest)),
+	}
 	s.topics.Store(name, o)
 	return o
 }
@@ -60,8 +79,8 @@ func (s *series) topic(name string) metric.MeasurementOption {
 // failed is the attributes of a failed record's measurements, built for
 // each: failures are few, and their error.type many.
 func (s *series) failed(topic string, err error) metric.MeasurementOption {
-	return metric.WithAttributeSet(s.with(attribute.String("messaging.destination.name", topic),
-		attribute.String("error.type", producer.ErrorName(err))))
+	return metric.WithAttributeSet(s.with(operationName, operationType,
+		attribute.String("messaging.destination.name", topic), attribute.String("error.type", producer.ErrorName(err))))
 }
 
 // node is the attributes of a broker's measurements.

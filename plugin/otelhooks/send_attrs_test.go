@@ -1,0 +1,82 @@
+package otelhooks_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/gokafka/producer"
+	"github.com/gokafka/producer/plugin/otelhooks"
+)
+
+// bufferer is the hook of tel that hears of buffered records.
+func bufferer(t *testing.T, tel *otelhooks.Telemetry) producer.HookRecordBuffered {
+	t.Helper()
+	for _, h := range tel.Hooks() {
+		if b, ok := h.(producer.HookRecordBuffered); ok {
+			return b
+		}
+	}
+	t.Fatal("no HookRecordBuffered among the hooks")
+	return nil
+}
+
+// The per-record metrics carry messaging.operation.name and
+// messaging.operation.type "send", which the conventions require of them,
+// whatever the outcome.
+func TestPerRecordMetricsNameTheSendOperation(t *testing.T) {
+	tt := newTelemetry(t, otelhooks.Options{})
+	acked := acknowledger(t, tt.tel)
+	acked.OnRecordAcknowledged(context.Background(), producer.RecordAcknowledged{Metadata: producer.RecordMetadata{Topic: "events"}})
+	acked.OnRecordAcknowledged(context.Background(), producer.RecordAcknowledged{
+		Metadata: producer.RecordMetadata{Topic: "events", Partition: -1, Offset: -1}, Err: producer.ErrUnknownTopic,
+	})
+
+	sent := tt.metric(t, "messaging.client.sent.messages").(metricdata.Sum[int64])
+	duration := tt.metric(t, "messaging.client.operation.duration").(metricdata.Histogram[float64])
+	sets := []attribute.Set{}
+	for _, dp := range sent.DataPoints {
+		sets = append(sets, dp.Attributes)
+	}
+	for _, dp := range duration.DataPoints {
+		sets = append(sets, dp.Attributes)
+	}
+	require.Len(t, sets, 4, "a success and a failure, each in both")
+	for _, set := range sets {
+		name, _ := set.Value("messaging.operation.name")
+		kind, _ := set.Value("messaging.operation.type")
+		require.Equal(t, "send", name.Emit(), set.ToSlice())
+		require.Equal(t, "send", kind.Emit(), set.ToSlice())
+	}
+}
+
+// A span names the record's key when it is short readable text, and only
+// then: a binary key has no string form to show.
+func TestSpansNameAReadableKey(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		key  []byte
+		want string // "": none
+	}{
+		{"text", []byte("order-42"), "order-42"},
+		{"unicode text", []byte("zürich/köln"), "zürich/köln"},
+		{"no key", nil, ""},
+		{"an int64, big-endian", []byte{0, 0, 0, 0, 0, 0, 0, 42}, ""},
+		{"not UTF-8", []byte{0xff, 0xfe, 'a'}, ""},
+		{"too long", []byte(strings.Repeat("k", 257)), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tt := newTelemetry(t, otelhooks.Options{})
+			ctx := bufferer(t, tt.tel).OnRecordBuffered(context.Background(), producer.Record{Topic: "events", Key: tc.key})
+			acknowledger(t, tt.tel).OnRecordAcknowledged(ctx, producer.RecordAcknowledged{Err: errors.New("no matter")})
+			spans := tt.spans.Ended()
+			require.Len(t, spans, 1)
+			require.Equal(t, tc.want, attr(spans[0], "messaging.kafka.message.key"))
+		})
+	}
+}
