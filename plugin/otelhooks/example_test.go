@@ -33,6 +33,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer tel.Close() // after the producer's Close, deferred next
 	defer p.Close(context.Background())
 
 	ctx, request := tp.Tracer("shop").Start(context.Background(), "checkout")

@@ -80,6 +80,9 @@ type Telemetry struct {
 	// OnNewProducer (read on the delivery goroutine and in Produce).
 	series atomic.Pointer[series]
 
+	// gauges is the buffer gauges' callback, which Close unregisters.
+	gauges metric.Registration
+
 	sent, retries, connOpened, connClosed metric.Int64Counter
 	duration, queueTime, latency          metric.Float64Histogram
 	throttle, batchSize                   metric.Float64Histogram
@@ -135,7 +138,7 @@ func (t *Telemetry) instruments(m metric.Meter) error {
 	if err != nil {
 		return err
 	}
-	_, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+	t.gauges, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		if s := t.series.Load(); s.producer != nil {
 			stats := s.producer.Stats()
 			o.ObserveInt64(total, stats.BufferTotalBytes, s.gauges)
@@ -144,6 +147,15 @@ func (t *Telemetry) instruments(m metric.Meter) error {
 		return nil
 	}, total, free)
 	return err
+}
+
+// Close stops observing the producer's buffer gauges: call it once the
+// producer is closed. The MeterProvider otherwise keeps the callback, and
+// with it the producer, for as long as it lives, and a process that makes
+// and closes producers piles them up. The other instruments record only
+// what the producer reports, and a closed one reports nothing.
+func (t *Telemetry) Close() error {
+	return t.gauges.Unregister()
 }
 
 // secondsBuckets are the bucket boundaries of the duration histograms: the

@@ -100,3 +100,34 @@ func TestConstAttributesTellApartProducersOfOneClientID(t *testing.T) {
 	sent := collect(t, reader, "messaging.client.sent.messages").(metricdata.Sum[int64])
 	require.Equal(t, map[string]int64{"orders": 1, "payments": 1}, byAttr(t, sent.DataPoints, "app.producer"))
 }
+
+// Close unregisters the buffer gauges' callback: a closed producer is no
+// longer observed, nor kept by the MeterProvider.
+func TestCloseStopsObservingTheProducer(t *testing.T) {
+	c, err := embedded.Start(embedded.Options{Topics: map[string]int32{"events": 1}})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	reader := sdkmetric.NewManualReader()
+	tel, err := otelhooks.New(otelhooks.Options{MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))})
+	require.NoError(t, err)
+	p, err := producer.New(producer.Config{Brokers: c.Addrs(), ClientID: "orders", Hooks: tel.Hooks()})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	_, err = p.Send(ctx, &producer.Record{Topic: "events", Value: []byte("x")})
+	require.NoError(t, err)
+	total := collect(t, reader, "kafka.producer.buffer.total").(metricdata.Gauge[int64])
+	require.Len(t, total.DataPoints, 1)
+
+	require.NoError(t, p.Close(ctx))
+	require.NoError(t, tel.Close())
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, reader.Collect(context.Background(), &rm))
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name == "kafka.producer.buffer.total" {
+				require.Empty(t, m.Data.(metricdata.Gauge[int64]).DataPoints, "a closed producer's buffer is still observed")
+			}
+		}
+	}
+}
