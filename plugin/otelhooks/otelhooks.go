@@ -217,7 +217,7 @@ func (r records) OnRecordBuffered(ctx context.Context, rec producer.Record) cont
 		attrs = append(attrs, attribute.String("messaging.kafka.message.key", key))
 	}
 	ctx, span := r.t.tracer.Start(ctx, "send "+rec.Topic, trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(attrs...))
-	return context.WithValue(ctx, spanKey{r.t}, span)
+	return context.WithValue(ctx, spanKey(r), span)
 }
 
 // maxKeyAttribute is the longest key, in bytes, a span names: longer ones
@@ -244,7 +244,7 @@ func readableKey(key []byte) (string, bool) {
 // it.
 func (r records) OnRecordAcknowledged(ctx context.Context, a producer.RecordAcknowledged) {
 	md := a.Metadata
-	if span, ok := ctx.Value(spanKey{r.t}).(trace.Span); ok && span.IsRecording() {
+	if span, ok := ctx.Value(spanKey(r)).(trace.Span); ok && span.IsRecording() {
 		if md.Partition >= 0 {
 			span.SetAttributes(attribute.String("messaging.destination.partition.id", strconv.Itoa(int(md.Partition))))
 		}

@@ -22,7 +22,7 @@ func byAttr[N int64 | float64](t *testing.T, points []metricdata.DataPoint[N], k
 	for _, dp := range points {
 		v, ok := dp.Attributes.Value(attribute.Key(key))
 		require.True(t, ok, "a point without %s: %v", key, dp.Attributes.ToSlice())
-		m[v.Emit()] = dp.Value
+		m[v.String()] = dp.Value
 	}
 	return m
 }
