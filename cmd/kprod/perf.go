@@ -131,9 +131,9 @@ latency from Produce to acknowledgement, batching, compression and CPU cost.
 
 Values are random upper-case letters, as kafka-producer-perf-test makes
 them (--payload letters), or random bytes, which no codec compresses
-(--payload random), taken at different offsets of a 1 MiB pool generated
-once, so that consecutive records differ and compression ratios are not
-inflated by identical records; or payloads of a file (--payload FILE).
+(--payload random), windows of a pool generated once, so that the values
+of a batch share no byte and compression ratios are not inflated by
+repeats; or payloads of a file (--payload FILE).
 Generating them costs nothing per record, and metering a record costs one
 clock reading, no mutex and, once warm, no allocation: the figures are the
 producer's.`,

@@ -52,29 +52,33 @@ type Config struct {
 	KeyPool int
 }
 
-const (
-	// poolSize is the span of the value pool in which values start.
-	poolSize = 1 << 20
-	// stride spaces the values of consecutive records in the pool. It is
-	// odd, so coprime with the pool's power-of-two size: 2^20 records in a
-	// row start at 2^20 different offsets, and the values of a batch do not
-	// overlap, so compression finds no repeats among them that real data
-	// would not have.
-	stride = 7919
-)
+// minSpan is the least span of the value pool in which values start. A
+// batch of more than one record holds at most 1 MiB, the producer's default
+// MaxRequestSize; twice that leaves room for as many values as 1 MiB holds,
+// each starting a stride (up to the value size plus one) after the last.
+const minSpan = 2 << 20
 
 // Generator holds what is made up front. It is read-only once built, so
 // any number of goroutines may draw from it, each through a Source of its
 // own.
 type Generator struct {
 	kind  Kind
-	pool  []byte // poolSize+size bytes: values are windows of it
+	pool  []byte // span+size bytes: values are windows of it
 	size  int
 	lines [][]byte
 	keys  [][]byte
 	// keySize is the size of fresh keys (KeyPool 0); 0 when keys come
 	// from the pool or records have none.
 	keySize int
+	// Record seq's value starts at seq*stride modulo span. The stride is
+	// the value size made odd, and the span the least power of two that is
+	// at least minSpan and twice the stride. The two are coprime, so span
+	// records in a row start at span different offsets; and of any
+	// span/stride records in a row (at least two, and as many as 1 MiB
+	// holds), no two start less than a stride apart, so their values share
+	// no byte: compression finds no repeats among a batch's values that
+	// real data would not have.
+	span, stride uint64
 }
 
 // New builds a generator for c. It validates nothing a flag parser should
@@ -87,7 +91,12 @@ func New(c Config) *Generator {
 		fill = randomBytes
 	}
 	if c.Kind != Lines {
-		g.pool = make([]byte, poolSize+c.Size)
+		g.stride = uint64(c.Size) | 1
+		g.span = minSpan
+		for g.span < 2*g.stride {
+			g.span *= 2
+		}
+		g.pool = make([]byte, g.span+uint64(c.Size))
 		fill(rng, g.pool)
 	}
 	switch {
@@ -135,8 +144,15 @@ func (s *Source) Value(seq int64) []byte {
 	if g.kind == Lines {
 		return g.lines[s.rng.IntN(len(g.lines))]
 	}
-	off := int((seq * stride) % poolSize)
+	off := g.start(seq)
 	return g.pool[off : off+g.size : off+g.size]
+}
+
+// start is where record seq's value starts in the pool. The product may
+// wrap around 2^64, which the power-of-two span divides: the offset is the
+// same.
+func (g *Generator) start(seq int64) int {
+	return int(uint64(seq) * g.stride & (g.span - 1))
 }
 
 // Key is the next record's key: from the pool, fresh, or nil for no key.

@@ -2,6 +2,7 @@ package payload
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
@@ -35,6 +36,37 @@ func TestRandomIsIncompressible(t *testing.T) {
 		b := batchOf(src, first, 1000) // 100 KB, more than a default batch
 		if n := zstdSize(t, b); n < len(b)*99/100 {
 			t.Errorf("records %d..: %d bytes compress to %d", first, len(b), n)
+		}
+	}
+}
+
+// The values of as many records in a row as a 1 MiB batch holds share no
+// byte of the pool, whatever their size, and a batch of random ones does
+// not compress: a stride shorter than the values would make each repeat
+// most of the last.
+func TestABatchsValuesShareNoByte(t *testing.T) {
+	for _, size := range []int{1000, 10_000, 16_000, 100_000, 1_000_000, 2_000_000} {
+		g := New(Config{Kind: Random, Size: size})
+		n := max(2, int64((1<<20+size-1)/size)) // 1 MiB, and at least two
+		for _, first := range []int64{0, 12345, 1 << 21, 5_000_000} {
+			starts := make([]int, 0, n)
+			for seq := first; seq < first+n; seq++ {
+				starts = append(starts, g.start(seq))
+			}
+			slices.Sort(starts)
+			for i := 1; i < len(starts); i++ {
+				if starts[i]-starts[i-1] < size {
+					t.Fatalf("size %d, records %d..%d: values at %d and %d overlap",
+						size, first, first+n-1, starts[i-1], starts[i])
+				}
+			}
+		}
+		if size > 100_000 {
+			continue // zstd finds nothing the offsets above do not show
+		}
+		b := batchOf(g.Source(0), 0, n)
+		if z := zstdSize(t, b); z < len(b)*99/100 {
+			t.Errorf("size %d: a batch of %d values, %d bytes, compresses to %d", size, n, len(b), z)
 		}
 	}
 }
