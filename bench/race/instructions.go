@@ -41,41 +41,62 @@ var countingEnv = []string{"GOMAXPROCS=1", "GODEBUG=asyncpreemptoff=1"}
 // runs sends.
 func countedRecords(records int) int { return max(1, records/4) }
 
-// countGo runs a Go contender's binary twice under callgrind, with a
-// quarter of s's records and then all of them, and returns the full run's
-// result, the records both runs sent (warm-ups included) and what a record
-// cost between the two: its instructions and, with a cacheSize, its misses
-// in a simulated last-level cache of that many bytes.
-func countGo(ctx context.Context, workDir, binary string, s driver.Settings, cacheSize int64) (m measured, produced int, per perRecord, err error) {
-	short := s
-	short.Records = countedRecords(s.Records)
-	if short.Records >= s.Records {
-		return measured{}, 0, perRecord{}, fmt.Errorf("counting instructions needs at least 2 records a run, not %d", s.Records)
-	}
+// countGo makes a counted run of a Go contender's binary under callgrind,
+// as countRuns says, with a cacheSize simulating a last-level cache of that
+// many bytes.
+func countGo(ctx context.Context, workDir, binary string, s driver.Settings, cacheSize int64) (measured, perRecord, error) {
 	args := []string{"--tool=callgrind"}
 	if cacheSize != 0 {
 		args = append(args, cacheSimArgs(cacheSize)...)
 	}
+	outPrefix := filepath.Join(workDir, "callgrind."+filepath.Base(binary))
+	return countRuns(s, outPrefix, cacheSize != 0, func(settings driver.Settings, out string) (measured, error) {
+		return runGoWith(ctx, binary, settings, countingEnv, countTool, append(args, "--callgrind-out-file="+out)...)
+	})
+}
+
+// countedRun runs a client once for s, counting, and has callgrind's
+// output written to the file out.
+type countedRun func(s driver.Settings, out string) (measured, error)
+
+// countRuns makes a counted run's two runs of s, with a quarter of its
+// records and then all of them, their callgrind files named outPrefix and
+// the run's index. It returns the full run's measurements with the
+// records and failures of both, and the first failure's text, since both
+// sent to the topic and a failure of either fails the run; and what a
+// record cost between the two: its instructions and, with cacheMisses, its
+// misses in the simulated cache.
+func countRuns(s driver.Settings, outPrefix string, cacheMisses bool, run countedRun) (m measured, per perRecord, err error) {
+	short := s
+	short.Records = countedRecords(s.Records)
+	if short.Records >= s.Records {
+		return measured{}, perRecord{}, fmt.Errorf("counting instructions needs at least 2 records a run, not %d", s.Records)
+	}
 	var totals [2]map[string]int64
+	var both driver.Result
 	for i, settings := range []driver.Settings{short, s} {
-		out := filepath.Join(workDir, fmt.Sprintf("callgrind.%s.%d", filepath.Base(binary), i))
-		m, err = runGoWith(ctx, binary, settings, countingEnv, countTool, append(args, "--callgrind-out-file="+out)...)
-		if err != nil {
-			return measured{}, 0, perRecord{}, fmt.Errorf("under callgrind: %w", err)
+		out := fmt.Sprintf("%s.%d", outPrefix, i)
+		if m, err = run(settings, out); err != nil {
+			return measured{}, perRecord{}, fmt.Errorf("under callgrind: %w", err)
 		}
 		if totals[i], err = callgrindTotals(out); err != nil {
-			return measured{}, 0, perRecord{}, err
+			return measured{}, perRecord{}, err
 		}
 		_ = os.Remove(out)
-		produced += m.result.Produced
+		both.Produced += m.result.Produced
+		both.Failed += m.result.Failed
+		if both.FirstError == "" {
+			both.FirstError = m.result.FirstError
+		}
 	}
+	m.result.Produced, m.result.Failed, m.result.FirstError = both.Produced, both.Failed, both.FirstError
 	more := float64(s.Records - short.Records)
 	each := func(event string) float64 { return float64(totals[1][event]-totals[0][event]) / more }
 	per = perRecord{instructions: each("Ir")}
-	if cacheSize != 0 {
+	if cacheMisses {
 		per.readMisses, per.writeMisses = each("DLmr"), each("DLmw")
 	}
-	return m, produced, per, nil
+	return m, per, nil
 }
 
 // perRecord is what a record cost in steady state, as countGo counts it.

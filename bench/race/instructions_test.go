@@ -1,13 +1,17 @@
 package race
 
 import (
+	"fmt"
 	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gokafka/producer/bench/driver"
 )
 
 // TestCallgrindTotals reads each event's count from callgrind's totals:
@@ -51,6 +55,60 @@ func TestCallgrindTotals(t *testing.T) {
 	}
 	if _, err := callgrindTotals(filepath.Join(dir, "missing")); err == nil {
 		t.Error("a missing file read without an error")
+	}
+}
+
+// TestCountRunsAddsBothRuns gives a counted run's result the records and
+// failures of both its runs, the first failure's error, and a record's
+// cost from the difference of the two counts: a failure of the shorter
+// run alone must fail the run as one of the full run does.
+func TestCountRunsAddsBothRuns(t *testing.T) {
+	const records = 800
+	s := driver.Settings{Topic: "t", Records: records}
+	for _, tc := range []struct {
+		name      string
+		failed    [2]int64 // per run, shorter first
+		wantError string
+	}{
+		{"no failure", [2]int64{0, 0}, ""},
+		{"the shorter run's", [2]int64{3, 0}, "run 0: TIMED_OUT"},
+		{"the full run's", [2]int64{0, 2}, "run 1: TIMED_OUT"},
+		{"both runs'", [2]int64{3, 2}, "run 0: TIMED_OUT"},
+	} {
+		outPrefix := filepath.Join(t.TempDir(), "callgrind.client")
+		var ran []int
+		m, per, err := countRuns(s, outPrefix, true, func(settings driver.Settings, out string) (measured, error) {
+			i := len(ran)
+			ran = append(ran, settings.Records)
+			// Start-up costs a million instructions, a record 3,000 and
+			// 20 and 10 misses.
+			n := int64(settings.Records)
+			text := fmt.Sprintf("events: Ir DLmr DLmw\ntotals: %d %d %d\n", 1_000_000+3000*n, 500+20*n, 300+10*n)
+			if err := os.WriteFile(out, []byte(text), 0o644); err != nil {
+				return measured{}, err
+			}
+			r := driver.Result{Produced: settings.Records + 1, Failed: tc.failed[i], Elapsed: time.Duration(i+1) * time.Second}
+			if r.Failed > 0 {
+				r.FirstError = fmt.Sprintf("run %d: TIMED_OUT", i)
+			}
+			return measured{result: r, requests: -1}, nil
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if !slices.Equal(ran, []int{countedRecords(records), records}) {
+			t.Errorf("%s: runs of %v records, want a quarter of %d, then all", tc.name, ran, records)
+		}
+		want := driver.Result{
+			Produced: records + countedRecords(records) + 2, Failed: tc.failed[0] + tc.failed[1],
+			FirstError: tc.wantError, Elapsed: 2 * time.Second, // the full run's
+		}
+		if m.result.Produced != want.Produced || m.result.Failed != want.Failed || m.result.FirstError != want.FirstError || m.result.Elapsed != want.Elapsed {
+			t.Errorf("%s: result %+v, want %+v", tc.name, m.result, want)
+		}
+		if per != (perRecord{instructions: 3000, readMisses: 20, writeMisses: 10}) {
+			t.Errorf("%s: a record cost %+v, want 3000 instructions, 20 and 10 misses", tc.name, per)
+		}
 	}
 }
 
