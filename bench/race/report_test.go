@@ -31,13 +31,16 @@ func TestCommitsNamesEachRaceWhenTheyDiffer(t *testing.T) {
 }
 
 // TestTargetVerdicts holds the targets' boundaries: a value at the limit
-// meets it, one past it does not.
+// meets it, one past it does not; an unknown ratio (0) is "n/a" and meets
+// nothing.
 func TestTargetVerdicts(t *testing.T) {
 	for _, tc := range []struct{ got, want string }{
 		{cpuVerdict("nokey", 0.5), "0.50x (≤ 0.5x: met)"},
 		{cpuVerdict("nokey", 0.51), "0.51x (≤ 0.5x: not met)"},
 		{cpuVerdict("zstd", 0.7), "0.70x (≤ 0.7x: met)"},
 		{cpuVerdict("latency", 0.8), "0.80x"},
+		{cpuVerdict("nokey", 0), "n/a"},
+		{cpuVerdict("latency", 0), "n/a"},
 		{rssVerdict(64 << 20), "64.0 (≤ 64: met)"},
 		{rssVerdict(64<<20 + 300<<10), "64.3 (≤ 64: not met)"},
 		{requestsVerdict(300, 300), "300 vs 300 (met)"},
@@ -47,6 +50,7 @@ func TestTargetVerdicts(t *testing.T) {
 		{floorVerdict("senders", cell{runs: 3, ratio: 0.63}), "0.63x (the target is below it)"},
 		{floorVerdict("latency", cell{runs: 3, ratio: 0.9}), "0.90x"},
 		{floorVerdict("nokey", cell{}), "not run"},
+		{floorVerdict("nokey", cell{runs: 3}), "n/a"},
 		{scalingVerdict(cell{runs: 3, cpuPerRecord: 2}, cell{runs: 3, cpuPerRecord: 2}, true), "1.00x (≤ 1.0x: met)"},
 		{scalingVerdict(cell{runs: 3, cpuPerRecord: 2}, cell{runs: 3, cpuPerRecord: 2.2}, true), "1.10x (≤ 1.0x: not met)"},
 		{scalingVerdict(cell{runs: 3, cpuPerRecord: 2}, cell{runs: 3, cpuPerRecord: 2.4}, false), "1.20x"},
@@ -55,6 +59,25 @@ func TestTargetVerdicts(t *testing.T) {
 		if tc.got != tc.want {
 			t.Errorf("got %q, want %q", tc.got, tc.want)
 		}
+	}
+}
+
+// TestTargetsWithoutACommonRound: when this producer, the baseline and
+// the floor have good runs but in no common round, the CPU ratios are
+// unknown, and the targets say "n/a" rather than 0.00x, a win by any
+// target.
+func TestTargetsWithoutACommonRound(t *testing.T) {
+	r := &Results{Broker: "embedded", Workloads: []string{"nokey"}}
+	for round, client := range []string{ours, Baseline, Floor} {
+		r.Runs = append(r.Runs, Run{Round: round + 1, Workload: "nokey", Client: client, Records: 1_000_000, CPU: time.Second, Requests: -1})
+	}
+	var md strings.Builder
+	writeTargets(&md, []*Results{r})
+	if want := "| embedded | no key, no compression | n/a | n/a |"; !strings.Contains(md.String(), want) {
+		t.Errorf("the targets lack %q:\n%s", want, md.String())
+	}
+	if strings.Contains(md.String(), "0.00x") {
+		t.Errorf("an unknown ratio shows as 0.00x:\n%s", md.String())
 	}
 }
 

@@ -101,19 +101,30 @@ func scalingVerdict(few, many cell, target bool) string {
 	return fmt.Sprintf("%.2fx (≤ 1.0x: %s)", ratio, met(ratio <= 1))
 }
 
+// cpuVerdict is the CPU ratio to the baseline, judged against the
+// workload's target. A ratio of 0 is unknown, the two clients having no
+// good run in a common round: it says "n/a", as the grid of ratios does,
+// and judges nothing, where 0.00x would read as the largest of wins.
 func cpuVerdict(workload string, ratio float64) string {
+	if ratio == 0 {
+		return "n/a"
+	}
 	target, ok := cpuTargets[workload]
-	if !ok || ratio == 0 {
+	if !ok {
 		return fmt.Sprintf("%.2fx", ratio)
 	}
 	return fmt.Sprintf("%.2fx (≤ %.1fx: %s)", ratio, target, met(ratio <= target))
 }
 
 // floorVerdict is the floor's CPU ratio, and whether the workload's
-// target lies below it.
+// target lies below it; "n/a" when the ratio is unknown, as cpuVerdict
+// says.
 func floorVerdict(workload string, floor cell) string {
-	if floor.runs == 0 {
+	switch {
+	case floor.runs == 0:
 		return "not run"
+	case floor.ratio == 0:
+		return "n/a"
 	}
 	target, ok := cpuTargets[workload]
 	if !ok || floor.ratio <= target {
