@@ -222,11 +222,12 @@ func (w *held) release(p *Producer, snap *metadata.Snapshot) {
 	}
 }
 
-// drainHeld appends the records held under key in order, in rounds: a round takes
-// every record held so far and gives back all their reserved memory at
-// once, before appending any. Giving it back one record at a time would
-// deadlock when held records fill BufferMemory: the first append would wait
-// for a batch buffer that only appending the others could free.
+// drainHeld appends the records held under key in order, in rounds: a
+// round takes every record held so far and gives back all their reserved
+// memory at once, before appending any. Giving it back one record at a
+// time would deadlock when held records fill BufferMemory: the first
+// append would wait for a batch buffer that only appending the others
+// could free.
 func (p *Producer) drainHeld(key string) {
 	w := &p.held
 	for {
