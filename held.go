@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,11 +19,7 @@ import (
 // of it that the producer does not know yet. Produce never blocks on
 // metadata (the blocking send on a missing topic is a long-standing
 // kafka-python complaint): such records are copied, counted against
-// BufferMemory, and partitioned in order once metadata arrives. A record
-// naming a partition its known topic lacks waits in a queue of that
-// partition's own, so that only the records of that partition wait behind
-// it, not the whole topic's: order matters within a partition, and a
-// partition number that is wrong for good must not stall the others. After
+// BufferMemory, and partitioned in order once metadata arrives. After
 // MaxBlock (or a shorter DeliveryTimeout) they fail with ErrUnknownTopic;
 // one whose DeliveryTimeout ends before it joins a batch (waiting for
 // memory, or behind its topic's records) fails with ErrDeliveryTimeout.
@@ -43,15 +38,14 @@ type held struct {
 	reserveCap int
 	budget     notify.Notifier // reserved memory was given back
 	drains     sync.WaitGroup
-	topics     map[string]*waitingTopic // by topic, or partitionKey
-	seq        uint64                   // order of holding, for Flush
-	failing    int                      // failed records whose callbacks have not run yet
-	unbooked   int                      // failed records the transaction and the delivery goroutine have yet to be told of
-	left       notify.Notifier          // a record was appended, or its failure booked or delivered
+	topics     map[string]*waitingTopic
+	seq        uint64          // order of holding, for Flush
+	failing    int             // failed records whose callbacks have not run yet
+	unbooked   int             // failed records the transaction and the delivery goroutine have yet to be told of
+	left       notify.Notifier // a record was appended, or its failure booked or delivered
 }
 
 type waitingTopic struct {
-	topic    string
 	records  []heldRecord // oldest first, not yet taken by a drain round
 	draining bool         // a goroutine is appending them
 	// round is the records a drain round took, their memory already given
@@ -97,53 +91,27 @@ func (w *held) init(p *Producer) {
 	w.topics = make(map[string]*waitingTopic)
 }
 
-// holds reports whether records that a record of topic must not pass are
-// waiting: the topic's, or, for a record naming its partition, those
-// waiting for that partition. Every record asks, and nearly always nothing
-// is held: that check alone is small enough to inline into Produce, the
-// lookup under the lock is not.
-func (w *held) holds(topic string, partition int32, explicit bool) bool {
-	return w.count.Load() != 0 && w.holdsFor(topic, partition, explicit)
+// holds reports whether records of topic are waiting: later records of the
+// topic must wait behind them to keep their order. Every record asks, and
+// nearly always nothing is held: that check alone is small enough to
+// inline into Produce, the lookup under the lock is not.
+func (w *held) holds(topic string) bool {
+	return w.count.Load() != 0 && w.holdsTopic(topic)
 }
 
-// holdsFor is holds' lookup, once some records are waiting.
-func (w *held) holdsFor(topic string, partition int32, explicit bool) bool {
+// holdsTopic is holds' lookup, once some records are waiting.
+func (w *held) holdsTopic(topic string) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.topics[topic] != nil || explicit && w.topics[partitionKey(topic, partition)] != nil
+	return w.topics[topic] != nil
 }
 
-// partitionKey is the key of the records waiting for a partition of a
-// topic whose metadata lacks it. Topic names hold no NUL: it names no
-// topic.
-func partitionKey(topic string, partition int32) string {
-	return topic + "\x00" + strconv.Itoa(int(partition))
-}
-
-// queueKey is where r waits: behind the records of its partition already
-// waiting for it, if it names one; else behind its topic's; else, if its
-// topic is known but lacks the partition it names, in a queue of that
-// partition's own. w.mu must be held.
-func (w *held) queueKey(r *Record, snap *metadata.Snapshot) string {
-	if !r.ExplicitPartition {
-		return r.Topic
-	}
-	key := partitionKey(r.Topic, r.Partition)
-	if w.topics[key] != nil {
-		return key
-	}
-	if t := snap.Topic(r.Topic); w.topics[r.Topic] == nil && t != nil && len(t.Partitions) > 0 {
-		return key
-	}
-	return r.Topic
-}
-
-// drop forgets the records held under key; w.mu must be held. While a topic
+// drop forgets a topic's held records; w.mu must be held. While a topic
 // has any, the cluster layer keeps asking for its metadata.
-func (w *held) drop(key string) {
-	if wt := w.topics[key]; wt != nil {
+func (w *held) drop(topic string) {
+	if wt := w.topics[topic]; wt != nil {
 		wt.unwant()
-		delete(w.topics, key)
+		delete(w.topics, topic)
 	}
 }
 
@@ -176,11 +144,10 @@ func (p *Producer) hold(ctx context.Context, r *Record, tsMs int64, cb receiver)
 	// records behind it by theirs.
 	w.seq++
 	h.seq, h.since = w.seq, p.cfg.clock.Now()
-	key := w.queueKey(r, p.cluster.Snapshot())
-	wt := w.topics[key]
+	wt := w.topics[r.Topic]
 	if wt == nil {
-		wt = &waitingTopic{topic: r.Topic, unwant: p.cluster.Want(r.Topic)}
-		w.topics[key] = wt
+		wt = &waitingTopic{unwant: p.cluster.Want(r.Topic)}
+		w.topics[r.Topic] = wt
 	}
 	wt.records = append(wt.records, h)
 	w.count.Add(1)
@@ -194,8 +161,8 @@ func (w *held) release(p *Producer, snap *metadata.Snapshot) {
 	var doomed []heldRecord
 	var doomedErr []error
 	w.mu.Lock()
-	for key, wt := range w.topics {
-		t := snap.Topic(wt.topic)
+	for name, wt := range w.topics {
+		t := snap.Topic(name)
 		switch {
 		case wt.draining || t == nil || w.closed:
 		case len(t.Partitions) > 0:
@@ -203,7 +170,7 @@ func (w *held) release(p *Producer, snap *metadata.Snapshot) {
 			w.drains.Add(1)
 			go func() {
 				defer w.drains.Done()
-				p.drainHeld(key)
+				p.drainHeld(name)
 			}()
 		case refused(t):
 			w.fail(len(wt.records))
@@ -211,7 +178,7 @@ func (w *held) release(p *Producer, snap *metadata.Snapshot) {
 				doomed = append(doomed, h)
 				doomedErr = append(doomedErr, t.Err)
 			}
-			w.drop(key)
+			w.drop(name)
 		default:
 			wt.lastErr = t.Err
 		}
@@ -222,24 +189,23 @@ func (w *held) release(p *Producer, snap *metadata.Snapshot) {
 	}
 }
 
-// drainHeld appends the records held under key in order, in rounds: a
-// round takes every record held so far and gives back all their reserved
-// memory at once, before appending any. Giving it back one record at a
-// time would deadlock when held records fill BufferMemory: the first
-// append would wait for a batch buffer that only appending the others
-// could free.
-func (p *Producer) drainHeld(key string) {
+// drainHeld appends topic's held records in order, in rounds: a round takes
+// every record held so far and gives back all their reserved memory at
+// once, before appending any. Giving it back one record at a time would
+// deadlock when held records fill BufferMemory: the first append would wait
+// for a batch buffer that only appending the others could free.
+func (p *Producer) drainHeld(topic string) {
 	w := &p.held
 	for {
 		w.mu.Lock()
-		wt := w.topics[key]
+		wt := w.topics[topic]
 		if wt == nil || len(wt.records) == 0 || w.closed {
 			var left []heldRecord
 			if wt != nil {
 				left = wt.records
 			}
 			w.fail(len(left))
-			w.drop(key)
+			w.drop(topic)
 			w.left.Notify()
 			w.mu.Unlock()
 			for _, h := range left {

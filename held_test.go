@@ -266,10 +266,10 @@ func TestAHeldRecordWaitsForMemoryOnlyWithinItsDeliveryTimeout(t *testing.T) {
 }
 
 // A held record whose DeliveryTimeout ended before its turn to be appended
-// came (it waited behind a record waiting for its partition, both held
-// before their topic was known) fails with ErrDeliveryTimeout without
-// joining a batch: appended, it would bring the batch's deadline forward to
-// one already past, and the records appended after it would fail with it.
+// came (it waited behind a record waiting for its partition) fails with
+// ErrDeliveryTimeout without joining a batch: appended, it would bring the
+// batch's deadline forward to one already past, and the records appended
+// after it would fail with it.
 func TestAHeldRecordPastItsDeliveryTimeoutJoinsNoBatch(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
 	clk := clock.NewFake(heldClockStart)
@@ -278,6 +278,7 @@ func TestAHeldRecordPastItsDeliveryTimeoutJoinsNoBatch(t *testing.T) {
 		cfg.clock = clk
 		cfg.MaxBlock, cfg.DeliveryTimeout, cfg.RequestTimeout = 20*time.Second, deliveryTimeout, time.Second
 	})
+	learnTopic(t, p, clk, "t")
 	o := newOutcomes(2)
 	t0 := clk.Now()
 	p.Produce(ctx(t), &Record{Topic: "t", Partition: 1, ExplicitPartition: true, Value: []byte("waits for its partition")}, o.cb(0))
@@ -294,8 +295,7 @@ func TestAHeldRecordPastItsDeliveryTimeoutJoinsNoBatch(t *testing.T) {
 	require.Zero(t, p.Stats().BufferedBatches)
 }
 
-// A record appended after it waited behind its topic's records (one held
-// before the topic was known, which waits for its partition) brings its
+// A record appended after it waited behind its topic's records brings its
 // DeliveryTimeout, begun at Produce, into its batch; the expiry loop, asleep
 // for a full timeout since it last looked (it does not count a topic being
 // appended), wakes for that earlier deadline, and the batch expires on
@@ -308,6 +308,7 @@ func TestABatchThatAHeldRecordJoinedExpiresAtTheRecordsDeadline(t *testing.T) {
 		cfg.clock = clk
 		cfg.MaxBlock, cfg.DeliveryTimeout, cfg.RequestTimeout, cfg.Linger = 20*time.Second, deliveryTimeout, time.Second, 5*time.Second
 	})
+	learnTopic(t, p, clk, "t")
 	o := newOutcomes(3)
 	// The expiry loop's last pass before the batch exists: when the record
 	// of a topic that never appears expires, at t0+DeliveryTimeout. It then

@@ -219,7 +219,7 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 	}
 	// The record waits for metadata if its topic's is not known yet, or if
 	// earlier records of the topic still wait: it must not pass them.
-	if t == nil || len(t.Partitions) == 0 || (r.ExplicitPartition && int(r.Partition) >= len(t.Partitions)) || p.held.holds(r.Topic, r.Partition, r.ExplicitPartition) {
+	if t == nil || len(t.Partitions) == 0 || (r.ExplicitPartition && int(r.Partition) >= len(t.Partitions)) || p.held.holds(r.Topic) {
 		p.hold(ctx, r, tsMs, rcv)
 		return
 	}
