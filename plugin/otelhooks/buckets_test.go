@@ -13,16 +13,17 @@ import (
 	"github.com/gokafka/producer/plugin/otelhooks"
 )
 
-// acknowledger is the hook of tel that hears of records' outcomes.
-func acknowledger(t *testing.T, tel *otelhooks.Telemetry) producer.HookRecordAcknowledged {
+// hookOf is tel's hook of kind H, failing the test if it has none.
+func hookOf[H any](t *testing.T, tel *otelhooks.Telemetry) H {
 	t.Helper()
 	for _, h := range tel.Hooks() {
-		if a, ok := h.(producer.HookRecordAcknowledged); ok {
-			return a
+		if found, ok := h.(H); ok {
+			return found
 		}
 	}
-	t.Fatal("no HookRecordAcknowledged among the hooks")
-	return nil
+	var none H
+	t.Fatalf("no %T among the hooks", &none)
+	return none
 }
 
 // bucket is the bounds (lo, hi] of the one bucket of the histogram's only
@@ -55,7 +56,7 @@ func bucket(t *testing.T, h metricdata.Histogram[float64]) (lo, hi float64) {
 func TestHistogramBucketsFitTheirUnits(t *testing.T) {
 	tt := newTelemetry(t, otelhooks.Options{})
 	const took = 12 * time.Millisecond
-	acknowledger(t, tt.tel).OnRecordAcknowledged(context.Background(), producer.RecordAcknowledged{
+	hookOf[producer.HookRecordAcknowledged](t, tt.tel).OnRecordAcknowledged(context.Background(), producer.RecordAcknowledged{
 		Metadata: producer.RecordMetadata{Topic: "events", Offset: 7}, Latency: took,
 	})
 	tt.tel.OnBatchWritten(producer.BatchWritten{Topic: "events", Records: 1, QueueTime: took, Bytes: 64 << 10, CompressedBytes: 64 << 10})

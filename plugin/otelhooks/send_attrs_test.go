@@ -14,24 +14,12 @@ import (
 	"github.com/gokafka/producer/plugin/otelhooks"
 )
 
-// bufferer is the hook of tel that hears of buffered records.
-func bufferer(t *testing.T, tel *otelhooks.Telemetry) producer.HookRecordBuffered {
-	t.Helper()
-	for _, h := range tel.Hooks() {
-		if b, ok := h.(producer.HookRecordBuffered); ok {
-			return b
-		}
-	}
-	t.Fatal("no HookRecordBuffered among the hooks")
-	return nil
-}
-
 // The per-record metrics carry messaging.operation.name and
 // messaging.operation.type "send", which the conventions require of them,
 // whatever the outcome.
 func TestPerRecordMetricsNameTheSendOperation(t *testing.T) {
 	tt := newTelemetry(t, otelhooks.Options{})
-	acked := acknowledger(t, tt.tel)
+	acked := hookOf[producer.HookRecordAcknowledged](t, tt.tel)
 	acked.OnRecordAcknowledged(context.Background(), producer.RecordAcknowledged{Metadata: producer.RecordMetadata{Topic: "events"}})
 	acked.OnRecordAcknowledged(context.Background(), producer.RecordAcknowledged{
 		Metadata: producer.RecordMetadata{Topic: "events", Partition: -1, Offset: -1}, Err: producer.ErrUnknownTopic,
@@ -72,8 +60,8 @@ func TestSpansNameAReadableKey(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tt := newTelemetry(t, otelhooks.Options{})
-			ctx := bufferer(t, tt.tel).OnRecordBuffered(context.Background(), producer.Record{Topic: "events", Key: tc.key})
-			acknowledger(t, tt.tel).OnRecordAcknowledged(ctx, producer.RecordAcknowledged{Err: errors.New("no matter")})
+			ctx := hookOf[producer.HookRecordBuffered](t, tt.tel).OnRecordBuffered(context.Background(), producer.Record{Topic: "events", Key: tc.key})
+			hookOf[producer.HookRecordAcknowledged](t, tt.tel).OnRecordAcknowledged(ctx, producer.RecordAcknowledged{Err: errors.New("no matter")})
 			spans := tt.spans.Ended()
 			require.Len(t, spans, 1)
 			require.Equal(t, tc.want, attr(spans[0], "messaging.kafka.message.key"))
