@@ -24,9 +24,10 @@ var (
 	// ErrDeliveryTimeout: the record had no outcome within DeliveryTimeout.
 	ErrDeliveryTimeout = accumulator.ErrDeliveryTimeout
 	// ErrMaybeWritten: the record failed after a request carrying it went
-	// unanswered (it timed out, or its connection broke), so the broker may
-	// have written it; producing it again may duplicate it. A failed record
-	// whose error does not wrap ErrMaybeWritten was certainly not written.
+	// unanswered (it timed out, or its connection broke) or failed after
+	// the leader appended it, so the broker may have written it; producing
+	// it again may duplicate it. A failed record whose error does not wrap
+	// ErrMaybeWritten was certainly not written.
 	// It comes with the error that ended the record (ErrDeliveryTimeout,
 	// ErrClosed, a broker error).
 	ErrMaybeWritten = accumulator.ErrMaybeWritten

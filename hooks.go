@@ -183,9 +183,9 @@ type BatchRetried struct {
 	Attempt   int           // the attempt that failed: 1 for the first
 	Backoff   time.Duration // until the next attempt may go
 	Err       error         // why the attempt failed
-	// MaybeWritten: the attempt went unanswered, so the broker may have
-	// written the batch; with idempotence the next attempt cannot
-	// duplicate it.
+	// MaybeWritten: the attempt went unanswered, or failed after the
+	// leader appended it, so the broker may have written the batch; with
+	// idempotence the next attempt cannot duplicate it.
 	MaybeWritten bool
 	// SequenceRejected: the broker refused the batch's sequence number
 	// (OUT_OF_ORDER_SEQUENCE_NUMBER, UNKNOWN_PRODUCER_ID); if no earlier

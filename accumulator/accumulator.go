@@ -44,10 +44,11 @@ var ErrDeliveryTimeout = errors.New("delivery timeout")
 var ErrClosed = errors.New("accumulator closed")
 
 // ErrMaybeWritten is wrapped by the error of a batch that was sent in a
-// request that got no answer (it timed out, or its connection broke) and
+// request that got no answer (it timed out, or its connection broke), or
+// an error the leader gives after appending (see Retry.MaybeWritten), and
 // that was never settled since: the broker may have written its records.
 // A batch whose error does not wrap it was certainly not written.
-var ErrMaybeWritten = errors.New("the records may have been written: a request carrying them went unanswered")
+var ErrMaybeWritten = errors.New("the records may have been written: a request carrying them went unanswered or failed after the leader appended them")
 
 // TopicPartition names one partition.
 type TopicPartition = metadata.TopicPartition

@@ -40,10 +40,11 @@ type Retry struct {
 	Cause error     // what went wrong, kept for the error if the batch never succeeds
 	// MaybeWritten: this attempt may have written the batch. Its request
 	// may have reached the broker and its answer been lost (it timed out,
-	// or its connection broke), or the broker answered that it appended
-	// the batch but could not replicate it in time (REQUEST_TIMED_OUT,
-	// NOT_ENOUGH_REPLICAS_AFTER_APPEND). A failure after that wraps
-	// ErrMaybeWritten.
+	// or its connection broke), or the broker answered with an error it
+	// gives after appending the batch: it could not replicate it in time
+	// (REQUEST_TIMED_OUT, NOT_ENOUGH_REPLICAS_AFTER_APPEND), or, with
+	// acks=all, lost the partition while it waited for its followers. A
+	// failure after that wraps ErrMaybeWritten.
 	MaybeWritten bool
 	// SequenceRejected: the broker refused the batch's sequence number
 	// (OUT_OF_ORDER_SEQUENCE_NUMBER, or UNKNOWN_PRODUCER_ID with a known

@@ -45,8 +45,9 @@ type Batch struct {
 	// partition, for its sequence numbers or its request still in flight.
 	completed bool
 	delivered bool // its callbacks have run (completed batches only)
-	// maybeWritten: an attempt went unanswered, so the broker may have
-	// written the records whatever later attempts are told.
+	// maybeWritten: an attempt went unanswered, or failed after the leader
+	// appended it, so the broker may have written the records whatever
+	// later attempts are told.
 	maybeWritten bool
 
 	// The idempotence fields, set when the batch is first drained (or its

@@ -169,8 +169,9 @@ func TestClusterNotEnoughReplicas(t *testing.T) {
 		assert.Empty(t, firstFew(unclear), "%d of %d errors are not a delivery timeout naming the topic, the partition and the cause", len(unclear), len(outs)-doomed)
 		t.Logf("records %d to %d failed as they should; %d of their errors name NOT_ENOUGH_REPLICAS; e.g.: %v",
 			doomed, len(outs)-1, naming, outs[len(outs)-1].err)
-		t.Logf("retried after: NOT_ENOUGH_REPLICAS %d times, NOT_ENOUGH_REPLICAS_AFTER_APPEND %d, REQUEST_TIMED_OUT %d, no answer within RequestTimeout %d",
-			log.count(kerr.NotEnoughReplicas), log.count(kerr.NotEnoughReplicasAfterAppend), log.count(kerr.RequestTimedOut), log.count(conn.ErrRequestTimeout))
+		t.Logf("retried after: NOT_ENOUGH_REPLICAS %d times, NOT_ENOUGH_REPLICAS_AFTER_APPEND %d, REQUEST_TIMED_OUT %d, NOT_LEADER_OR_FOLLOWER %d, no answer within RequestTimeout %d",
+			log.count(kerr.NotEnoughReplicas), log.count(kerr.NotEnoughReplicasAfterAppend), log.count(kerr.RequestTimedOut),
+			log.count(kerr.NotLeaderOrFollower), log.count(conn.ErrRequestTimeout))
 
 		// A leader left alone below min.insync.replicas does not advance
 		// its high watermark (Kafka 4's strict min ISR rule, KIP-966), so
@@ -186,14 +187,17 @@ func TestClusterNotEnoughReplicas(t *testing.T) {
 			// A leader appends a batch, then waits for the replicas in
 			// sync. When the ISR shrinks to the leader alone meanwhile,
 			// the answer is NOT_ENOUGH_REPLICAS_AFTER_APPEND or, when the
-			// wait outlasts RequestTimeout, none at all; every retry is
-			// refused with NOT_ENOUGH_REPLICAS until DeliveryTimeout, so
-			// the batch fails although it is in the log, where it is
-			// committed once a replica returns. Idempotence does not
-			// change that (the broker checks the ISR before it looks for a
-			// duplicate), but the failure says the record may have been
-			// written (checkDelivery holds it to that).
-			failedMayBeWritten: "appended while the ISR shrank, unanswered or NOT_ENOUGH_REPLICAS_AFTER_APPEND, then refused until DeliveryTimeout",
+			// wait outlasts RequestTimeout, none at all; when the
+			// leadership moves away from a broker stopping, it is
+			// NOT_LEADER_OR_FOLLOWER with the append's offset. Every
+			// retry is refused with NOT_ENOUGH_REPLICAS until
+			// DeliveryTimeout, so the batch fails although it is in the
+			// log, where it is committed once a replica returns.
+			// Idempotence does not change that (the broker checks the ISR
+			// before it looks for a duplicate), but the failure says the
+			// record may have been written (checkDelivery holds it to
+			// that).
+			failedMayBeWritten: "appended while the ISR shrank, unanswered, NOT_ENOUGH_REPLICAS_AFTER_APPEND or NOT_LEADER_OR_FOLLOWER after the append, then refused until DeliveryTimeout",
 		})
 	})
 }

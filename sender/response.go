@@ -94,7 +94,7 @@ func (s *Sender) settle(b *accumulator.Batch, p *protocol.ProduceResponsePartiti
 		if kerr.NeedsMetadataRefresh(code) && !hinted {
 			s.cfg.Hooks.RefreshMetadata(code.(*kerr.Error).Name)
 		}
-		s.retry(b, accumulator.Retry{Cause: err, MaybeWritten: appendedAnyway(code)}, now, hinted)
+		s.retry(b, accumulator.Retry{Cause: err, MaybeWritten: appendedAnyway(code, p.BaseOffset, s.cfg.Acks)}, now, hinted)
 	default:
 		s.acc.Complete(b, -1, -1, err)
 	}
@@ -217,10 +217,25 @@ func (a *answers) clear() {
 	clear(a.names)
 }
 
-// appendedAnyway reports whether a Produce error means the leader appended
-// the batch and then could not replicate it in time: the records are in its
-// log, and may survive it. With idempotence a retry is recognised as a
-// duplicate; without, it writes them again.
-func appendedAnyway(code error) bool {
-	return errors.Is(code, kerr.RequestTimedOut) || errors.Is(code, kerr.NotEnoughReplicasAfterAppend)
+// appendedAnyway reports whether a Produce error may have come after the
+// leader appended the batch: the records are in its log, and may survive
+// it. With idempotence a retry is recognised as a duplicate; without, it
+// writes them again.
+//
+// REQUEST_TIMED_OUT and NOT_ENOUGH_REPLICAS_AFTER_APPEND say so. With
+// acks=all the leader also appends before it waits for its followers, and
+// if it loses the partition meanwhile (a leader moving away during a
+// controlled shutdown, a replica removed, its log directory failing) it
+// answers NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION or
+// KAFKA_STORAGE_ERROR, keeping the base offset of the append. Refusing
+// before any append, Kafka answers base offset -1: only that rules the
+// append out.
+func appendedAnyway(code error, baseOffset int64, acks int16) bool {
+	switch {
+	case errors.Is(code, kerr.RequestTimedOut), errors.Is(code, kerr.NotEnoughReplicasAfterAppend):
+		return true
+	case errors.Is(code, kerr.NotLeaderOrFollower), errors.Is(code, kerr.UnknownTopicOrPartition), errors.Is(code, kerr.KafkaStorageError):
+		return acks == -1 && baseOffset >= 0
+	}
+	return false
 }

@@ -484,22 +484,36 @@ func TestConnectsOnlyWhenABatchIsReady(t *testing.T) {
 
 // A leader that appended a batch but could not replicate it in time says
 // so (REQUEST_TIMED_OUT, NOT_ENOUGH_REPLICAS_AFTER_APPEND): if the batch
-// fails later, it may have been written. NOT_ENOUGH_REPLICAS refuses before
-// appending: a later failure was certainly not written.
+// fails later, it may have been written. So may a batch answered
+// NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION or KAFKA_STORAGE_ERROR
+// with acks=all and the base offset of an append: Kafka answers so when the
+// partition leaves the leader while it waits for its followers (in a
+// controlled shutdown, say). NOT_ENOUGH_REPLICAS, and those errors with
+// base offset -1 or acks=1, refuse before appending: a later failure was
+// certainly not written.
 func TestAnAnswerOfAppendedButNotReplicatedMakesTheBatchMaybeWritten(t *testing.T) {
 	for _, tc := range []struct {
 		code         *kerr.Error
+		baseOffset   int64
+		acks         int16
 		maybeWritten bool
 	}{
-		{kerr.RequestTimedOut, true},
-		{kerr.NotEnoughReplicasAfterAppend, true},
-		{kerr.NotEnoughReplicas, false},
+		{kerr.RequestTimedOut, -1, -1, true},
+		{kerr.NotEnoughReplicasAfterAppend, -1, -1, true},
+		{kerr.NotEnoughReplicas, -1, -1, false},
+		{kerr.NotEnoughReplicas, 7, -1, false},
+		{kerr.NotLeaderOrFollower, 7, -1, true},
+		{kerr.NotLeaderOrFollower, 0, -1, true},
+		{kerr.UnknownTopicOrPartition, 7, -1, true},
+		{kerr.KafkaStorageError, 7, -1, true},
+		{kerr.NotLeaderOrFollower, -1, -1, false},
+		{kerr.NotLeaderOrFollower, 7, 1, false},
 	} {
-		t.Run(tc.code.Name, func(t *testing.T) {
-			r := newRig(t, nil)
+		t.Run(fmt.Sprintf("%s/base_offset_%d/acks_%d", tc.code.Name, tc.baseOffset, tc.acks), func(t *testing.T) {
+			r := newRig(t, func(c *Config) { c.Acks = tc.acks })
 			r.produce(parts[0], 1)
 			c := r.next()
-			c.done(answer(c.req, tc.code.Code, -1), nil)
+			c.done(answer(c.req, tc.code.Code, tc.baseOffset), nil)
 			require.Eventually(t, func() bool { return r.clk.Timers() > 0 }, 10*time.Second, time.Millisecond,
 				"the sender armed no backoff timer: the answer was not booked as a retry")
 			r.acc.Abort(errors.New("closing"))
