@@ -124,7 +124,10 @@ type Config struct {
 	// MaxInFlight is how many ProduceRequests may await an answer on one
 	// broker connection. With idempotence, at most 5 batches of one
 	// partition are in flight whatever it says: brokers recognise a
-	// duplicate among a producer's last five batches only. Without
+	// duplicate among a producer's last five batches only, and a
+	// partition keeps one in flight until its broker has acknowledged one
+	// (after its first batch, a failure or a new leader): a broker that
+	// does not know the producer yet takes any sequence. Without
 	// idempotence, 1 keeps a partition's records in order across retries.
 	// Java: max.in.flight.requests.per.connection; kafka-python:
 	// max_in_flight_requests_per_connection. Default 5.

@@ -13,7 +13,7 @@ import (
 // written. A second answer to one attempt is ignored, so a late response
 // racing a failure cannot give a record two outcomes.
 func (a *Accumulator) Complete(b *Batch, baseOffset, logAppendTimeMs int64, err error) {
-	p := a.lockAnswer(b)
+	p := a.lockAnswer(b, err == nil)
 	if p == nil {
 		return
 	}
@@ -92,7 +92,7 @@ func (a *Accumulator) Retry(b *Batch, r Retry) (again bool) {
 	if fencedEpoch && !a.cfg.Transactional {
 		a.Fatal(fmt.Errorf("the producer was fenced: another producer took over its id, and it can send nothing more: %w", r.Cause))
 	}
-	p := a.lockAnswer(b)
+	p := a.lockAnswer(b, false)
 	if p == nil {
 		return false
 	}
@@ -142,17 +142,17 @@ func (a *Accumulator) Retry(b *Batch, r Retry) (again bool) {
 }
 
 // lockAnswer locks b's partition to book the answer to b's attempt in
-// flight, and books that it is no longer in flight. It returns nil, locking
-// nothing, when b is not in flight: a second answer to one attempt is
-// ignored.
-func (a *Accumulator) lockAnswer(b *Batch) *partition {
+// flight, an acknowledgement or not, and books that it is no longer in
+// flight. It returns nil, locking nothing, when b is not in flight: a
+// second answer to one attempt is ignored.
+func (a *Accumulator) lockAnswer(b *Batch, acked bool) *partition {
 	p := a.partition(b.TP)
 	p.mu.Lock()
 	if !b.inFlight {
 		p.mu.Unlock()
 		return nil
 	}
-	p.answered(b)
+	p.answered(b, acked)
 	return p
 }
 

@@ -173,7 +173,7 @@ func (a *Accumulator) next(p *partition, node int32, urgent, busy bool, now time
 		p.blocked = true // settling the other broker's requests wakes us
 		return nil, noDeadline
 	}
-	if p.inFlight >= a.cfg.MaxInFlight || p.stale > 0 {
+	if p.inFlight >= a.cfg.MaxInFlight || p.stale > 0 || p.inFlight > 0 && a.cfg.Idempotent && !p.pipelines(node) {
 		return nil, noDeadline // the answers come to this sender
 	}
 	if p.restart || a.cfg.Idempotent && p.inFlight == 0 && p.hasSequences() && a.outdated(p.producer) {
@@ -324,6 +324,7 @@ func (a *Accumulator) restartSequences(p *partition) bool {
 	clear(p.batches[len(kept):])
 	p.batches = kept
 	p.producer, p.nextSeq, p.restart, p.restartCause = id, seq, false, nil
+	p.acked = false // the broker has yet to see the new epoch
 	if a.cfg.Restarted != nil {
 		a.cfg.Restarted(p.tp, id, renumbered)
 	}

@@ -48,6 +48,19 @@ type partition struct {
 	// blocked: a sender for another broker found the partition busy and
 	// must be woken once its requests are answered.
 	blocked bool
+	// acked: ackedBy, the broker the partition's requests went to,
+	// acknowledged its latest answered batch, and no restart of its
+	// sequences followed. Until then an idempotent partition keeps one
+	// request in flight. A leader with no state for the producer (a
+	// partition it never wrote to, or whose state expired) takes any first
+	// sequence: with two requests in flight, the first refused
+	// (NOT_LEADER_OR_FOLLOWER from a broker still becoming the leader) and
+	// the second taken, the second batch would be written ahead of the
+	// first, whose retry is then refused as out of order. Once it has
+	// acknowledged a batch, the broker knows the producer and refuses a
+	// sequence that skips one.
+	acked   bool
+	ackedBy int32
 	// lastErr is why the partition's latest attempt failed: the cause a
 	// batch that times out without an error of its own (it was never sent)
 	// is given.
@@ -134,8 +147,9 @@ func (p *partition) replace(b *Batch, halves ...*Batch) {
 	}
 }
 
-// answered books the end of b's attempt: it is no longer in flight.
-func (p *partition) answered(b *Batch) {
+// answered books the end of b's attempt, acknowledged or not: it is no
+// longer in flight.
+func (p *partition) answered(b *Batch, acked bool) {
 	if !b.inFlight {
 		return
 	}
@@ -144,6 +158,13 @@ func (p *partition) answered(b *Batch) {
 	if b.sentRound != p.round {
 		p.stale--
 	}
+	p.acked, p.ackedBy = acked, p.node
+}
+
+// pipelines reports whether an idempotent partition may send another
+// request to node while one is in flight (see acked).
+func (p *partition) pipelines(node int32) bool {
+	return p.acked && p.ackedBy == node
 }
 
 // sendBack schedules b for a retry no earlier than at, and starts a new

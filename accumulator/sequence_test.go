@@ -15,7 +15,9 @@ import (
 // numbers and epoch the bytes carry.
 
 // idempotent is a harness whose batches hold one 600-byte record each, with
-// producer id 7 already assigned unless noID.
+// producer id 7 already assigned unless noID. Its broker knows the producer
+// on tp0, as if it had acknowledged a batch of it before: tp0 keeps several
+// requests in flight from its first batch (see knownTo).
 func idempotent(t *testing.T, noID bool, mod func(*Config)) *harness {
 	h := newHarness(t, func(c *Config) {
 		c.Idempotent = true
@@ -27,7 +29,17 @@ func idempotent(t *testing.T, noID bool, mod func(*Config)) *harness {
 	if !noID {
 		h.acc.SetProducerID(ProducerID{ID: 7, Epoch: 0})
 	}
+	h.knownTo(node, tp0)
 	return h
+}
+
+// knownTo books that broker n acknowledged a batch of tp, as its latest
+// answer: tp may send another request to n while one is in flight.
+func (h *harness) knownTo(n int32, tp TopicPartition) {
+	p := h.acc.partition(tp)
+	p.mu.Lock()
+	p.acked, p.ackedBy = true, n
+	p.mu.Unlock()
 }
 
 var big = make([]byte, 600) // one record per 1024-byte batch
@@ -108,6 +120,53 @@ func TestAtMostMaxInFlightBatchesOfAPartition(t *testing.T) {
 	require.Equal(t, int32(5), stamped(t, h.drainOne("an answer frees a place")).seq)
 }
 
+// A leader with no state for the producer takes any first sequence, so an
+// idempotent partition keeps one request in flight until its broker has
+// acknowledged one: after its first batch, after a failure, and on a new
+// leader. Otherwise, of two requests in flight, the first could be refused
+// (NOT_LEADER_OR_FOLLOWER, the broker not yet the leader) and the second
+// written ahead of it: the 3-broker cluster did so for new topics.
+func TestOneRequestInFlightUntilTheBrokerAcknowledgesOne(t *testing.T) {
+	h := idempotent(t, false, nil)
+	tp1 := part(1) // unlike tp0, never acknowledged
+	drain := func(n int32) []*Batch {
+		bs, _, _ := h.acc.Drain(nil, n, []TopicPartition{tp1}, 0, 1<<20, false, h.clk.Now())
+		return bs
+	}
+	for i := range 5 {
+		h.add(tp1, i, big)
+	}
+	b0 := drain(node)
+	require.Len(t, b0, 1, "the first batch")
+	require.Empty(t, drain(node), "no second request before the first is acknowledged")
+
+	h.retry(b0[0], 0) // NOT_LEADER_OR_FOLLOWER, say
+	b0 = drain(node)
+	require.Len(t, b0, 1, "the first batch again")
+	require.Empty(t, drain(node), "a refusal acknowledges nothing")
+
+	h.acc.Complete(b0[0], 0, -1, nil)
+	b1, b2 := drain(node), drain(node)
+	require.Len(t, b1, 1, "once acknowledged, the batches behind go")
+	require.Len(t, b2, 1, "pipelined")
+	require.Equal(t, []int32{1, 2}, []int32{stamped(t, b1[0]).seq, stamped(t, b2[0]).seq})
+
+	// The leader moves: the new one acknowledges a batch before it gets two.
+	h.acc.Complete(b1[0], 1, -1, nil)
+	h.acc.Complete(b2[0], 2, -1, nil)
+	require.Len(t, drain(node+1), 1, "the new leader's first request")
+	require.Empty(t, drain(node+1), "the new leader has acknowledged nothing yet")
+
+	// Without idempotence nothing is learnt from an acknowledgement.
+	plain := newHarness(t, func(c *Config) { c.Linger = 0 })
+	plain.add(tp1, 0, big)
+	plain.add(tp1, 1, big)
+	bs, _ := plain.drain([]TopicPartition{tp1}, 1024)
+	require.Len(t, bs, 1)
+	bs, _ = plain.drain([]TopicPartition{tp1}, 1024)
+	require.Len(t, bs, 1, "without idempotence a partition pipelines from its first batch")
+}
+
 // The bug behind reordered retries: batches failing together used to go
 // back to the front of the queue in reverse order.
 func TestRetriesGoBackInSequenceOrder(t *testing.T) {
@@ -129,6 +188,10 @@ func TestRetriesGoBackInSequenceOrder(t *testing.T) {
 		got := h.drainOne("the retries, in order")
 		require.Same(t, want, got, "retry %d", i)
 		require.Equal(t, int32(i), stamped(t, got).seq)
+		if i == 0 {
+			h.drainNone("after a failure, one request at a time until one is acknowledged")
+			h.acc.Complete(got, 0, -1, nil)
+		}
 	}
 	require.Equal(t, bytes1, b1.Encoded(), "a retry resends the same bytes: the broker deduplicates by them")
 	require.Equal(t, int32(3), stamped(t, h.drainOne("then the batch never sent")).seq)
@@ -159,7 +222,9 @@ func TestOutOfOrderBehindAnEarlierRetryIsAPlainRetry(t *testing.T) {
 	b0, b1 := h.drainOne("b0"), h.drainOne("b1")
 	h.retry(b0, 0)                                                                   // NOT_LEADER, say
 	h.acc.Retry(b1, Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true}) // b0 was not written before it
-	require.Equal(t, stampOf{7, 0, 0}, stamped(t, h.drainOne("b0 again")))
+	b0 = h.drainOne("b0 again")
+	require.Equal(t, stampOf{7, 0, 0}, stamped(t, b0))
+	h.acc.Complete(b0, 0, -1, nil)
 	require.Equal(t, stampOf{7, 0, 1}, stamped(t, h.drainOne("b1 again, same epoch and sequence")))
 }
 
@@ -173,10 +238,13 @@ func TestOutOfOrderAtTheNextSequenceRestartsUnderANewEpoch(t *testing.T) {
 	// The broker lost the producer's state (an unclean leader election,
 	// say): the next sequence is refused.
 	h.acc.Retry(b1, Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true})
-	require.Equal(t, stampOf{7, 1, 0}, stamped(t, h.drainOne("b1 under epoch 1 from sequence 0")))
+	b1 = h.drainOne("b1 under epoch 1 from sequence 0")
+	require.Equal(t, stampOf{7, 1, 0}, stamped(t, b1))
+	h.drainNone("under a new epoch, one request at a time until one is acknowledged")
+	h.acc.Complete(b1, 11, -1, nil)
 	require.Equal(t, stampOf{7, 1, 1}, stamped(t, h.drainOne("then b2")))
 	require.NoError(t, h.outcome(0).Err)
-	require.True(t, h.pending(1), "b1 was retried, not failed")
+	require.NoError(t, h.outcome(1).Err, "b1 was retried, not failed")
 }
 
 // A retry that an earlier attempt may have written, refused as out of
@@ -200,9 +268,11 @@ func TestOutOfOrderSettlesAnUnansweredAttempt(t *testing.T) {
 	b1 = h.drainOne("b1 again")
 	require.Equal(t, stampOf{7, 0, 1}, stamped(t, b1), "under its own epoch: an answer settles whether it was written")
 	h.acc.Retry(b1, Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true, NotWritten: true})
-	require.Equal(t, stampOf{7, 1, 0}, stamped(t, h.drainOne("b1 under epoch 1 from sequence 0")))
+	b1 = h.drainOne("b1 under epoch 1 from sequence 0")
+	require.Equal(t, stampOf{7, 1, 0}, stamped(t, b1))
+	h.acc.Complete(b1, 1, -1, nil)
 	require.Equal(t, stampOf{7, 1, 1}, stamped(t, h.drainOne("then b2")))
-	require.True(t, h.pending(1), "b1 was retried, not failed")
+	require.NoError(t, h.outcome(1).Err, "b1 was retried, not failed")
 }
 
 // A retry that an earlier attempt may have written, refused as the
@@ -236,7 +306,9 @@ func TestAFailedBatchLeavesAGapAndTheSequencesRestart(t *testing.T) {
 	require.NotErrorIs(t, h.outcome(0).Err, ErrMaybeWritten, "a broker's refusal means not written")
 	h.drainNone("nothing goes while b1, sent behind the gap, is in flight")
 	h.acc.Retry(b1, Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true})
-	require.Equal(t, stampOf{7, 1, 0}, stamped(t, h.drainOne("b1 restarted under epoch 1")))
+	b1 = h.drainOne("b1 restarted under epoch 1")
+	require.Equal(t, stampOf{7, 1, 0}, stamped(t, b1))
+	h.acc.Complete(b1, 0, -1, nil)
 	require.Equal(t, stampOf{7, 1, 1}, stamped(t, h.drainOne("b2")))
 }
 

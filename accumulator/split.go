@@ -28,7 +28,7 @@ func (a *Accumulator) Split(b *Batch, cause error) bool {
 		halves, splitErr = a.halve(b)
 	}
 	now := a.cfg.Clock.Now()
-	p := a.lockAnswer(b)
+	p := a.lockAnswer(b, false)
 	if p == nil {
 		return false
 	}

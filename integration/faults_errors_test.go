@@ -60,6 +60,46 @@ func TestFaultsRetriableErrors(t *testing.T) {
 	}
 }
 
+// A leader takes any first sequence from a producer it has no state for
+// (Kafka does, for a producer whose state expired, and kfake and Kafka 4.3
+// for a producer new to a partition that already holds records). Were a
+// second request of the partition in flight while the first was refused
+// with NOT_LEADER_OR_FOLLOWER, the second batch would be written ahead of
+// the first, whose retry the broker then refuses as out of order. The
+// 3-broker cluster did so for new topics whose leaders were still being
+// settled. The producer keeps one request of a partition in flight until
+// its broker has acknowledged one.
+func TestFaultsFirstRequestRefusedKeepsOrder(t *testing.T) {
+	const topic = "first-refused"
+	c := startCluster(t, embedded.Options{Topics: map[string]int32{topic: 1}})
+	seeds := c.Addrs()
+	recs := recordsFor(topic, 40, func(int) []byte { return []byte("one key") })
+	outs := make([]outcome, len(recs))
+
+	// Record 0 comes from another producer: the partition holds records,
+	// and none of the producer under test.
+	md, err := newProducer(t, seeds, nil).Send(testCtx(t), recs[0])
+	require.NoError(t, err)
+	outs[0] = outcome{md: md, calls: 1}
+
+	p := newProducer(t, seeds, func(cfg *producer.Config) {
+		fastRetries(cfg)
+		smallBatches(cfg)
+	})
+	// The first request is held, which gives the producer time to send
+	// more behind it, then refused.
+	held := c.DelayNextProduce(1, 200*time.Millisecond)
+	refused := c.FailNextProduce(1, kerr.NotLeaderOrFollower.Code)
+	copy(outs[1:], produceAll(t, p, recs[1:]))
+	waitFault(t, held, "holding the first request")
+	waitFault(t, refused, "refusing the first request")
+	requireAllAcked(t, outs)
+
+	d := checkDelivery(t, seeds, topic, recs, outs)
+	d.requireNoDuplicates(t, "an idempotent producer writes each record once")
+	d.requireKeyOrder(t)
+}
+
 // A non-retriable error fails exactly the records of the batches it answers,
 // at once and without retries; the records around them are delivered, and
 // the producer keeps working.
