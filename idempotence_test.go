@@ -58,6 +58,43 @@ func TestLostAnswersDoNotDuplicateOrReorder(t *testing.T) {
 	require.Equal(t, int64(1), c.InitProducerIdRequests(), "one producer id, asked for lazily")
 }
 
+// A broker that forgot the producer (producer.id.expiration.ms passed on an
+// idle partition) takes any first sequence. The first request of a burst
+// refused before any append, and the requests pipelined behind it written,
+// its records would have been written after theirs, all acknowledged: they
+// fail instead, not written, and the rest are stored once, in order.
+func TestARequestPassedByAForgetfulBrokerFails(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, KeepRecords: true})
+	p := newProducer(t, c, func(cfg *Config) { cfg.BatchSize = 1024; cfg.Linger = NoLinger })
+	first := []byte("before the partition went idle")
+	_, err := p.Send(ctx(t), &Record{Topic: "t", Value: first, Partition: 0, ExplicitPartition: true})
+	require.NoError(t, err)
+	c.ForgetProducer(c.Records("t", 0)[0].ProducerID)
+
+	// The first request of the burst is held, so that more go behind it
+	// (the broker acknowledged the partition before), then refused.
+	c.OnProduce(failFirst(1, fakebroker.Action{Delay: 200 * time.Millisecond, All: &fakebroker.Failure{Err: kerr.NotEnoughReplicas}}))
+	const n = 20
+	o := newOutcomes(n)
+	values := make([][]byte, n)
+	for i := range n {
+		values[i] = append(value(0, i), make([]byte, 600)...) // a batch each
+		p.Produce(ctx(t), &Record{Topic: "t", Value: values[i], Partition: 0, ExplicitPartition: true}, o.cb(i))
+	}
+	o.wait(t, "records")
+	want := [][]byte{first}
+	for i := range n {
+		if err := o.one(t, i).err; err != nil {
+			require.ErrorIs(t, err, kerr.NotEnoughReplicas, "record %d", i)
+			require.NotErrorIs(t, err, ErrMaybeWritten, "record %d was refused, never written", i)
+			continue
+		}
+		want = append(want, values[i])
+	}
+	requireExactlyOnceInOrder(t, c, "t", 0, want)
+	require.Less(t, len(want), n+1, "the first request of the burst was refused")
+}
+
 // Injected OUT_OF_ORDER_SEQUENCE_NUMBER for the partition's next batch: the
 // partition restarts its sequences under a new epoch, and nothing is lost
 // or written twice.

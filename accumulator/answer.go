@@ -1,6 +1,7 @@
 package accumulator
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
@@ -21,6 +22,7 @@ func (a *Accumulator) Complete(b *Batch, baseOffset, logAppendTimeMs int64, err 
 		p.lastErr = err
 	} else {
 		logAppendTimeMs = p.appendTime(b, logAppendTimeMs)
+		a.failPassed(p, b)
 	}
 	if b.completed {
 		a.resolve(p, b, err == nil)
@@ -33,6 +35,33 @@ func (a *Accumulator) Complete(b *Batch, baseOffset, logAppendTimeMs int64, err 
 		a.cfg.Wake(b.TP)
 	}
 }
+
+// failPassed fails the batches of p before b, just acknowledged, that wait
+// to be sent again though no attempt of theirs was written: the broker
+// wrote b ahead of them, which it does only when it has no state for the
+// producer (it expired, on a partition idle for a long time) and takes any
+// first sequence. Sent again, their records would follow b's in the log:
+// they fail instead, certainly not written, and the sequences restart
+// behind the gap they leave. p.mu must be held.
+func (a *Accumulator) failPassed(p *partition, b *Batch) {
+	if !a.cfg.Idempotent {
+		return // its retries may reorder records anyway (see MaxInFlight)
+	}
+	for i := 0; i < len(p.batches) && p.batches[i] != b; i++ {
+		o := p.batches[i]
+		if o.completed || o.inFlight || o.attempts == 0 || o.maybeWritten {
+			continue
+		}
+		err := errPassed
+		if o.lastErr != nil {
+			err = fmt.Errorf("%w; last error: %w", errPassed, o.lastErr)
+		}
+		a.complete(p, o, -1, -1, err)
+		i-- // complete took o out of the list
+	}
+}
+
+var errPassed = errors.New("not sent again: a later batch of the partition was written ahead of it by a broker that no longer knew this producer, and its records would have followed that batch's")
 
 // Retry says why a drained batch must be sent again.
 type Retry struct {

@@ -58,7 +58,8 @@ type partition struct {
 	// the second taken, the second batch would be written ahead of the
 	// first, whose retry is then refused as out of order. Once it has
 	// acknowledged a batch, the broker knows the producer and refuses a
-	// sequence that skips one.
+	// sequence that skips one, unless it forgets the producer later: then
+	// failPassed keeps the order.
 	acked   bool
 	ackedBy int32
 	// lastErr is why the partition's latest attempt failed: the cause a

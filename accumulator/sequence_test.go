@@ -167,6 +167,29 @@ func TestOneRequestInFlightUntilTheBrokerAcknowledgesOne(t *testing.T) {
 	require.Len(t, bs, 1, "without idempotence a partition pipelines from its first batch")
 }
 
+// A broker that no longer knows the producer (its state expired on an idle
+// partition) takes any first sequence: b0 refused before any append and
+// b1, pipelined behind it, written, b0 sent again would land after b1. It
+// fails instead, certainly not written, with its callback before b1's, and
+// the sequences restart behind the gap it leaves.
+func TestABatchALaterOnePassedFails(t *testing.T) {
+	h := idempotent(t, false, nil)
+	for i := range 3 {
+		h.add(tp0, i, big)
+	}
+	b0, b1 := h.drainOne("b0"), h.drainOne("b1")
+	h.retry(b0, 0) // NOT_ENOUGH_REPLICAS, say: refused before any append
+	h.acc.Complete(b1, 5, -1, nil)
+
+	r0 := h.outcome(0)
+	require.ErrorIs(t, r0.Err, errPassed)
+	require.ErrorIs(t, r0.Err, errRetry, "the refusal is kept")
+	require.NotErrorIs(t, r0.Err, ErrMaybeWritten, "no attempt of b0 was written")
+	require.NoError(t, h.outcome(1).Err)
+	require.Equal(t, []int{0, 1}, h.orderOf())
+	require.Equal(t, stampOf{7, 1, 0}, stamped(t, h.drainOne("b2 under a new epoch, behind the gap")))
+}
+
 // The bug behind reordered retries: batches failing together used to go
 // back to the front of the queue in reverse order.
 func TestRetriesGoBackInSequenceOrder(t *testing.T) {
