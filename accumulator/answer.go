@@ -81,19 +81,13 @@ type Retry struct {
 	// expected, and the retry will follow it; as the partition's next batch
 	// it means the broker lost track of the producer, and the partition's
 	// sequences restart under a new epoch (KIP-360). A next batch that an
-	// earlier attempt may have written (and NotWritten does not clear)
-	// fails then, with ErrMaybeWritten: under a new epoch it could be
-	// written twice, and under its own the broker refuses it.
+	// earlier attempt may have written fails then, with ErrMaybeWritten:
+	// under a new epoch it could be written twice, and under its own the
+	// broker refuses it. Even OUT_OF_ORDER_SEQUENCE_NUMBER does not show
+	// that it was not written: a broker recognises a duplicate among the
+	// producer's last five batches, but after a restart from its snapshot
+	// among the last one only, and a later batch may have been written.
 	SequenceRejected bool
-	// NotWritten: the answer shows that no attempt of the batch was
-	// written, clearing what MaybeWritten said of earlier ones. A broker
-	// answers OUT_OF_ORDER_SEQUENCE_NUMBER only for a sequence that is
-	// not its next and not among the last five batches it wrote for the
-	// producer, and a batch written by an earlier attempt would be among
-	// them (no more than four later batches of a partition are on their
-	// way beside it, and none goes before its retry): it would be a
-	// duplicate.
-	NotWritten bool
 	// EpochRejected: the broker refused the batch's epoch as older than one
 	// it has seen (INVALID_PRODUCER_EPOCH). If this producer has moved to a
 	// newer epoch since it numbered the batch, the broker has seen that
@@ -127,9 +121,6 @@ func (a *Accumulator) Retry(b *Batch, r Retry) (again bool) {
 	}
 	if r.MaybeWritten {
 		b.maybeWritten = true
-	}
-	if r.NotWritten {
-		b.maybeWritten = false
 	}
 	// A sequence refused for the partition's next batch restarts its
 	// sequences (see SequenceRejected).

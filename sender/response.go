@@ -85,7 +85,7 @@ func (s *Sender) settle(b *accumulator.Batch, p *protocol.ProduceResponsePartiti
 		// since the batch was numbered: the accumulator tells.
 		s.retry(b, accumulator.Retry{Cause: err, EpochRejected: true}, now, true)
 	case errors.Is(code, kerr.OutOfOrderSequenceNumber):
-		s.retry(b, accumulator.Retry{Cause: err, SequenceRejected: true, NotWritten: true}, now, false)
+		s.retry(b, accumulator.Retry{Cause: err, SequenceRejected: true}, now, false)
 	case errors.Is(code, kerr.UnknownProducerID):
 		// Without a log start offset the broker answered before it knew
 		// its state (the partition was moving): a plain retry (KIP-360).
