@@ -222,19 +222,20 @@ func (a *answers) clear() {
 // it. With idempotence a retry is recognised as a duplicate; without, it
 // writes them again.
 //
-// REQUEST_TIMED_OUT and NOT_ENOUGH_REPLICAS_AFTER_APPEND say so. With
-// acks=all the leader also appends before it waits for its followers, and
-// if it loses the partition meanwhile (a leader moving away during a
-// controlled shutdown, a replica removed, its log directory failing) it
-// answers NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION or
-// KAFKA_STORAGE_ERROR, keeping the base offset of the append. Refusing
-// before any append, Kafka answers base offset -1: only that rules the
-// append out.
+// REQUEST_TIMED_OUT and NOT_ENOUGH_REPLICAS_AFTER_APPEND say so, and
+// KAFKA_STORAGE_ERROR may come from the flush after an append (with
+// flush.messages set), which a follower may have fetched. With acks=all the
+// leader also appends before it waits for its followers, and if it loses
+// the partition meanwhile (a leader moving away during a controlled
+// shutdown, a replica removed, its log directory failing) it answers
+// NOT_LEADER_OR_FOLLOWER or UNKNOWN_TOPIC_OR_PARTITION, keeping the base
+// offset of the append. Refusing before any append, Kafka answers base
+// offset -1: only that rules the append out.
 func appendedAnyway(code error, baseOffset int64, acks int16) bool {
 	switch {
-	case errors.Is(code, kerr.RequestTimedOut), errors.Is(code, kerr.NotEnoughReplicasAfterAppend):
+	case errors.Is(code, kerr.RequestTimedOut), errors.Is(code, kerr.NotEnoughReplicasAfterAppend), errors.Is(code, kerr.KafkaStorageError):
 		return true
-	case errors.Is(code, kerr.NotLeaderOrFollower), errors.Is(code, kerr.UnknownTopicOrPartition), errors.Is(code, kerr.KafkaStorageError):
+	case errors.Is(code, kerr.NotLeaderOrFollower), errors.Is(code, kerr.UnknownTopicOrPartition):
 		return acks == -1 && baseOffset >= 0
 	}
 	return false

@@ -485,12 +485,12 @@ func TestConnectsOnlyWhenABatchIsReady(t *testing.T) {
 // A leader that appended a batch but could not replicate it in time says
 // so (REQUEST_TIMED_OUT, NOT_ENOUGH_REPLICAS_AFTER_APPEND): if the batch
 // fails later, it may have been written. So may a batch answered
-// NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION or KAFKA_STORAGE_ERROR
-// with acks=all and the base offset of an append: Kafka answers so when the
-// partition leaves the leader while it waits for its followers (in a
-// controlled shutdown, say). NOT_ENOUGH_REPLICAS, and those errors with
-// base offset -1 or acks=1, refuse before appending: a later failure was
-// certainly not written.
+// KAFKA_STORAGE_ERROR (the flush after an append failed), or
+// NOT_LEADER_OR_FOLLOWER or UNKNOWN_TOPIC_OR_PARTITION with acks=all and the
+// base offset of an append: Kafka answers so when the partition leaves the
+// leader while it waits for its followers (in a controlled shutdown, say).
+// NOT_ENOUGH_REPLICAS, and those two with base offset -1 or acks=1, refuse
+// before appending: a later failure was certainly not written.
 func TestAnAnswerOfAppendedButNotReplicatedMakesTheBatchMaybeWritten(t *testing.T) {
 	for _, tc := range []struct {
 		code         *kerr.Error
@@ -506,6 +506,7 @@ func TestAnAnswerOfAppendedButNotReplicatedMakesTheBatchMaybeWritten(t *testing.
 		{kerr.NotLeaderOrFollower, 0, -1, true},
 		{kerr.UnknownTopicOrPartition, 7, -1, true},
 		{kerr.KafkaStorageError, 7, -1, true},
+		{kerr.KafkaStorageError, -1, 1, true},
 		{kerr.NotLeaderOrFollower, -1, -1, false},
 		{kerr.NotLeaderOrFollower, 7, 1, false},
 	} {
