@@ -85,6 +85,25 @@ func TestE2EManyTopicsAndPartitions(t *testing.T) {
 		assert.Equal(t, want[i], outs[i].md.Partition, "record %d: partition", i)
 	}
 
+	// A goroutine's records of one partition are written in the order it
+	// produced them: the offsets, checked against the log below, rise.
+	type stream struct {
+		topic     string
+		partition int32
+		g         int
+	}
+	last := map[stream]int{} // the stream's previous record
+	var reordered []string
+	for i := range recs {
+		s := stream{recs[i].Topic, want[i], i % goroutines}
+		if prev, ok := last[s]; ok && outs[prev].md.Offset >= outs[i].md.Offset {
+			reordered = append(reordered, fmt.Sprintf("goroutine %d: record %d at %s/%d@%d, record %d at @%d",
+				s.g, prev, s.topic, s.partition, outs[prev].md.Offset, i, outs[i].md.Offset))
+		}
+		last[s] = i
+	}
+	assert.Empty(t, firstFew(reordered), "%d records written before one their goroutine produced earlier to the same partition", len(reordered))
+
 	got := e2eReadAllTopics(t, seeds, perTopic)
 	for _, name := range names {
 		recsOf := got[name]
