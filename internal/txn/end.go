@@ -173,12 +173,20 @@ func (m *Manager) endTxn(ctx context.Context, commit bool) error {
 }
 
 // flushUnlessFailed waits until every record produced so far has its
-// outcome, unless ctx ends or the transaction fails first.
+// outcome, unless ctx ends or the transaction fails first. Those still
+// being appended are waited for after a first flush, which sends what
+// holds the memory they may be waiting for, and a second flush sends them.
 func (m *Manager) flushUnlessFailed(ctx, failed context.Context) error {
 	fctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(failed, cancel)
 	defer stop()
+	if err := m.cfg.Flush(fctx); err != nil {
+		return err
+	}
+	if err := m.awaitProduce(fctx); err != nil {
+		return err
+	}
 	return m.cfg.Flush(fctx)
 }
 

@@ -32,6 +32,7 @@ import (
 	"github.com/gokafka/producer/internal/backoff"
 	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/internal/cluster"
+	"github.com/gokafka/producer/internal/notify"
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
 )
@@ -161,6 +162,13 @@ type Manager struct {
 	// producing mirrors state == InTransaction, so that CheckProduce, on
 	// every record, takes no lock.
 	producing atomic.Bool
+
+	// inProduce counts the records between EnterProduce and ExitProduce,
+	// which a commit waits for (awaitProduce); awaitingProduce: one
+	// waits, and the last ExitProduce wakes it through produced.
+	inProduce       atomic.Int64
+	awaitingProduce atomic.Bool
+	produced        notify.Notifier
 }
 
 // setState moves the manager to s. m.mu must be held.

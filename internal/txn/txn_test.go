@@ -382,7 +382,7 @@ func TestCommitFlushesThenEnds(t *testing.T) {
 		require.Eventually(t, func() bool { return r.m.Admit(tp0) }, 10*time.Second, time.Millisecond)
 		require.NoError(t, r.m.Commit(context.Background()))
 		require.Equal(t, Ready, r.state())
-		require.Equal(t, 1, r.flushed)
+		require.Equal(t, 2, r.flushed, "a flush, then one for the records still being appended after it")
 		require.Equal(t, 1, r.ended, "the partitions must be added anew next time")
 		end := r.coords.last()
 		require.False(t, end.req.(*protocol.EndTxnRequest).Committed == false)
@@ -395,6 +395,45 @@ func TestCommitFlushesThenEnds(t *testing.T) {
 		}
 		require.NoError(t, r.m.Begin(), "the next transaction")
 	}
+}
+
+// A record admitted inside the transaction but still on its way into the
+// accumulator when Commit begins (it waits for buffer memory, which the
+// commit's flush frees) belongs to the transaction: Commit waits for it and
+// flushes again before it ends the transaction. Before, the record was
+// appended after Commit's only flush and left to the next transaction.
+func TestCommitWaitsForARecordStillBeingProduced(t *testing.T) {
+	r := initialized(t, false)
+	r.m.Admit(tp0)
+	require.Eventually(t, func() bool { return r.m.Admit(tp0) }, 10*time.Second, time.Millisecond)
+	require.NoError(t, r.m.EnterProduce())
+	firstFlush := make(chan struct{})
+	r.mu.Lock()
+	r.duringFlush = func() {
+		r.mu.Lock()
+		first := r.flushed == 1
+		r.mu.Unlock()
+		if first {
+			close(firstFlush)
+		}
+	}
+	r.mu.Unlock()
+	committed := make(chan error, 1)
+	go func() { committed <- r.m.Commit(context.Background()) }()
+
+	<-firstFlush
+	require.ErrorIs(t, r.m.EnterProduce(), ErrState, "no record is admitted once the commit began")
+	select {
+	case err := <-committed:
+		t.Fatalf("Commit returned (%v) while a record of its transaction was still being produced", err)
+	default:
+	}
+	r.m.ExitProduce() // the record is appended
+	require.NoError(t, <-committed)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	require.Equal(t, 2, r.flushed, "a second flush sends the record appended after the first")
+	require.Equal(t, 1, r.ended)
 }
 
 func TestAnEmptyTransactionSendsNoEndTxn(t *testing.T) {
