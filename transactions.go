@@ -83,7 +83,9 @@ func (p *Producer) BeginTransaction() error {
 
 // CommitTransaction waits until every record of the transaction has its
 // outcome (callbacks included; called from a callback, those queued behind
-// it run after it returns), then commits it. If a record failed, or the
+// it run after it returns), then commits it. A record belongs to the
+// transaction if its Produce began before CommitTransaction, even if it is
+// still waiting for buffer memory; a Produce begun after it fails. If a record failed, or the
 // coordinator answers that the transaction can only be aborted
 // (TRANSACTION_ABORTABLE, INVALID_PRODUCER_ID_MAPPING), it does not commit,
 // and returns an error wrapping ErrTransactionAbortable: AbortTransaction,
