@@ -134,6 +134,7 @@ func New(cfg Config) (*Producer, error) {
 	if cfg.TransactionalID != "" {
 		p.txn = p.newTransactionManager()
 	}
+	p.pool.OnWait(p.wakeAll) // a record waiting for memory makes every batch ready
 	p.held.init(p)
 	// Before the loops start: no other event can come before this one.
 	for _, h := range p.hooks.newProducer {

@@ -459,3 +459,36 @@ func TestClientIDIsTheConfiguredOneOrTheDefault(t *testing.T) {
 	named := newProducer(t, c, func(cfg *Config) { cfg.ClientID = "billing" })
 	require.Equal(t, "billing", named.ClientID())
 }
+
+// A record waiting for buffer memory makes every batch ready, Linger or
+// not: memory comes back only once batches are sent. The senders are woken
+// when it starts to wait. Before, they slept until the lingering batch's
+// Linger passed, and with a Linger as long as MaxBlock the record failed
+// with ErrBufferFull though sending would have freed the memory at once.
+func TestARecordWaitingForMemoryWakesTheSenders(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 2}})
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.BatchSize = 16 << 10
+		cfg.BufferMemory = 16 << 10 // one batch holds it all
+		cfg.Linger = 10 * time.Minute
+		cfg.MaxBlock = 10 * time.Minute
+		cfg.DeliveryTimeout = time.Hour
+	})
+	_, err := p.PartitionsFor(ctx(t), "t") // the records do not wait for metadata
+	require.NoError(t, err)
+	o := newOutcomes(2)
+	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("lingers"), Partition: 0, ExplicitPartition: true}, o.cb(0))
+	appended := make(chan struct{})
+	go func() {
+		defer close(appended)
+		p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("waits for memory"), Partition: 1, ExplicitPartition: true}, o.cb(1))
+	}()
+	select {
+	case <-appended:
+	case <-time.After(waitFor):
+		t.Fatalf("Produce still waits, after %v, for the memory of a batch lingering for %v", waitFor, p.cfg.Linger)
+	}
+	require.NoError(t, o.one(t, 0).err, "the lingering batch was sent")
+	require.NoError(t, p.Flush(ctx(t)))
+	require.NoError(t, o.one(t, 1).err)
+}

@@ -98,6 +98,7 @@ func (p *Pool) queueLocked(ctx context.Context, size int, maxWait time.Duration,
 
 	var buf []byte
 	collected := 0
+	told := false // onWait
 	for {
 		if p.waiters[0] == w {
 			if collected == 0 && wantBuffer && size == p.poolable && len(p.free) > 0 {
@@ -120,6 +121,10 @@ func (p *Pool) queueLocked(ctx context.Context, size int, maxWait time.Duration,
 			}
 		}
 		p.mu.Unlock()
+		if !told && p.onWait != nil {
+			told = true
+			p.onWait()
+		}
 
 		var timedOut bool
 		var ctxErr error

@@ -29,7 +29,16 @@ type Pool struct {
 	// memory, which is what makes the pool first-come-first-served.
 	waiters []*waiter
 	closed  bool
+
+	onWait func() // see OnWait
 }
+
+// OnWait sets f, called (without the pool's lock) whenever a caller starts
+// to wait for memory. Memory comes back only once batches are sent, and a
+// caller waiting makes the lingering ones ready: the producer wakes its
+// senders, which would otherwise sleep until their Linger passes. Set it
+// before the pool is used.
+func (p *Pool) OnWait(f func()) { p.onWait = f }
 
 // waiter is one blocked Allocate or Reserve.
 type waiter struct {

@@ -249,3 +249,26 @@ func TestNewcomersDoNotOvertakeTheQueue(t *testing.T) {
 	p.Deallocate(bufLate)
 	equal(t, p.Available(), 100, "available at the end")
 }
+
+// OnWait hears of each caller that starts to wait, once, and of no caller
+// served at once.
+func TestOnWaitHearsOfEachWaiterOnce(t *testing.T) {
+	p, _ := newTestPool(100, 10)
+	waits := make(chan struct{}, 4)
+	p.OnWait(func() { waits <- struct{}{} })
+	mustReserve(t, p, 90)
+	equal(t, len(waits), 0, "calls for a reservation served at once")
+
+	ch := goAllocate(p, context.Background(), 50, forever)
+	select {
+	case <-waits:
+	case <-time.After(10 * time.Second):
+		t.Fatal("OnWait was not called for Allocate(50) on a full pool")
+	}
+	waitWaiters(t, p, 1)
+	p.Release(30) // 40 of the 50 bytes: it keeps waiting
+	waitAvailable(t, p, 0)
+	equal(t, len(waits), 0, "calls after a wake-up that did not serve it")
+	p.Release(10)
+	p.Deallocate(awaitOK(t, ch, "Allocate(50)"))
+}
