@@ -324,7 +324,6 @@ func (a *Accumulator) restartSequences(p *partition) bool {
 	clear(p.batches[len(kept):])
 	p.batches = kept
 	p.producer, p.nextSeq, p.restart, p.restartCause = id, seq, false, nil
-	p.acked = false // the broker has yet to see the new epoch
 	if a.cfg.Restarted != nil {
 		a.cfg.Restarted(p.tp, id, renumbered)
 	}

@@ -49,9 +49,9 @@ type partition struct {
 	// must be woken once its requests are answered.
 	blocked bool
 	// acked: ackedBy, the broker the partition's requests went to,
-	// acknowledged its latest answered batch, and no restart of its
-	// sequences followed. Until then an idempotent partition keeps one
-	// request in flight. A leader with no state for the producer (a
+	// acknowledged its latest answered batch. Until then an idempotent
+	// partition keeps one request in flight. (A new epoch needs no reset:
+	// a broker that knows the producer takes only sequence 0 under it.) A leader with no state for the producer (a
 	// partition it never wrote to, or whose state expired) takes any first
 	// sequence: with two requests in flight, the first refused
 	// (NOT_LEADER_OR_FOLLOWER from a broker still becoming the leader) and
