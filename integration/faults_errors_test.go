@@ -61,11 +61,11 @@ func TestFaultsRetriableErrors(t *testing.T) {
 }
 
 // A leader takes any first sequence from a producer it has no state for
-// (Kafka does, for a producer whose state expired, and kfake and Kafka 4.3
-// for a producer new to a partition that already holds records). Were a
-// second request of the partition in flight while the first was refused
-// with NOT_LEADER_OR_FOLLOWER, the second batch would be written ahead of
-// the first, whose retry the broker then refuses as out of order. The
+// (Kafka 4.3 does, new partition or not; kfake on a partition that already
+// holds records, hence record 0 below). Were a second request of the
+// partition in flight while the first was refused with
+// NOT_LEADER_OR_FOLLOWER, the second batch would be written ahead of the
+// first, whose retry the broker then refuses as out of order. The
 // 3-broker cluster did so for new topics whose leaders were still being
 // settled. The producer keeps one request of a partition in flight until
 // its broker has acknowledged one.
