@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,6 +55,13 @@ type waitingTopic struct {
 	roundPos int
 	lastErr  error  // the topic's error in the last metadata, if any
 	unwant   func() // ends the cluster layer's asking for its metadata
+	// waitsFrom is the lowest partition a record held here may go to (see
+	// hold). A later record of the topic must queue behind them only if it
+	// could land on such a partition, one below the topic's partition
+	// count: a record that waits for a partition the topic does not have
+	// yet holds up no other partition's records. It only falls while the
+	// topic has records held, which keeps it a bound however they leave.
+	waitsFrom int32
 }
 
 // next is the oldest record of wt without an outcome, if any.
@@ -91,19 +99,24 @@ func (w *held) init(p *Producer) {
 	w.topics = make(map[string]*waitingTopic)
 }
 
-// holds reports whether records of topic are waiting: later records of the
-// topic must wait behind them to keep their order. Every record asks, and
-// nearly always nothing is held: that check alone is small enough to
-// inline into Produce, the lookup under the lock is not.
-func (w *held) holds(topic string) bool {
-	return w.count.Load() != 0 && w.holdsTopic(topic)
+// holds reports whether records of topic that a record, seeing the topic
+// with partitions partitions, might land beside are waiting: it must wait
+// behind them to keep their order. Every record asks, and nearly always
+// nothing is held: that check alone is small enough to inline into
+// Produce, the lookup under the lock is not.
+func (w *held) holds(topic string, partitions int) bool {
+	return w.count.Load() != 0 && w.holdsTopic(topic, partitions)
 }
 
-// holdsTopic is holds' lookup, once some records are waiting.
-func (w *held) holdsTopic(topic string) bool {
+// holdsTopic is holds' lookup, once some records are waiting. Records
+// held only for partitions at or past partitions wait for partitions the
+// record cannot go to: whatever it names or its partitioner picks is
+// below them, or it waits too.
+func (w *held) holdsTopic(topic string, partitions int) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.topics[topic] != nil
+	wt := w.topics[topic]
+	return wt != nil && int(wt.waitsFrom) < partitions
 }
 
 // drop forgets a topic's held records; w.mu must be held. While a topic
@@ -119,8 +132,11 @@ func (w *held) drop(topic string) {
 // DeliveryTimeout if that is shorter, since its clock runs too.
 func (p *Producer) heldLimit() time.Duration { return min(p.cfg.MaxBlock, p.cfg.DeliveryTimeout) }
 
-// hold keeps a copy of r until the metadata it needs arrives.
-func (p *Producer) hold(ctx context.Context, r *Record, tsMs int64, cb receiver) {
+// hold keeps a copy of r until the metadata it needs arrives. goesTo is the
+// lowest partition it may go to: the one it names if its topic is known,
+// else 0, since the partitioner places it or its topic may turn out to
+// have fewer partitions than it names.
+func (p *Producer) hold(ctx context.Context, r *Record, tsMs int64, cb receiver, goesTo int32) {
 	size := record.BatchHeaderSize + record.RecordSize(0, 0, r.Key, r.Value, r.Headers)
 	if err := p.reserveHeld(ctx, size); err != nil {
 		err := &PartitionError{Topic: r.Topic, Partition: -1, Err: p.memoryErr(err)}
@@ -146,9 +162,10 @@ func (p *Producer) hold(ctx context.Context, r *Record, tsMs int64, cb receiver)
 	h.seq, h.since = w.seq, p.cfg.clock.Now()
 	wt := w.topics[r.Topic]
 	if wt == nil {
-		wt = &waitingTopic{unwant: p.cluster.Want(r.Topic)}
+		wt = &waitingTopic{unwant: p.cluster.Want(r.Topic), waitsFrom: math.MaxInt32}
 		w.topics[r.Topic] = wt
 	}
+	wt.waitsFrom = min(wt.waitsFrom, goesTo)
 	wt.records = append(wt.records, h)
 	w.count.Add(1)
 	w.mu.Unlock()
@@ -259,6 +276,10 @@ func (p *Producer) appendHeld(h *heldRecord) bool {
 	}
 	var err error
 	switch {
+	case !h.fits(t) && !refused(t) && p.ctx.Err() != nil:
+		// Close ended the wait: what it leaves fails with ErrClosed, not
+		// as if the record's limit had passed.
+		err = fmt.Errorf("%w: while the record waited for %s", ErrClosed, h.wanted())
 	case t != nil && len(t.Partitions) > 0:
 		if err = p.tooLate(h, t); err == nil {
 			// The append's wait for memory ends with the record's
@@ -272,6 +293,11 @@ func (p *Producer) appendHeld(h *heldRecord) bool {
 		err = p.heldTooLong(h.rec.Topic, t.Err)
 	default:
 		err = p.heldTooLong(h.rec.Topic, nil)
+	}
+	if err != nil && p.ctx.Err() != nil && !errors.Is(err, ErrClosed) {
+		// Close ended the record's wait for memory: it fails as closed,
+		// keeping how the wait ended.
+		err = fmt.Errorf("%w: %w", ErrClosed, err)
 	}
 	if err != nil {
 		// Counted as failing before drainHeld moves past it, so that a
@@ -309,6 +335,15 @@ func (h *heldRecord) fits(t *metadata.Topic) bool {
 	return !h.rec.ExplicitPartition || int(h.rec.Partition) < len(t.Partitions)
 }
 
+// wanted says what metadata h waits for: its topic's partitions, or the
+// one it names.
+func (h *heldRecord) wanted() string {
+	if h.rec.ExplicitPartition {
+		return fmt.Sprintf("partition %d of %s", h.rec.Partition, h.rec.Topic)
+	}
+	return "the partitions of " + h.rec.Topic
+}
+
 // refused reports whether the metadata refuses t's records for good: an
 // invalid name or a denied authorization will not heal, as a lagging
 // broker's "unknown topic" or an election does.
@@ -326,10 +361,7 @@ func (p *Producer) awaitPartition(h *heldRecord) (*metadata.Snapshot, *metadata.
 	clk := p.cfg.clock
 	timer := clk.NewTimer(h.since.Add(p.heldLimit()).Sub(clk.Now()))
 	defer timer.Stop()
-	reason := "partitions wanted for " + h.rec.Topic
-	if h.rec.ExplicitPartition {
-		reason = fmt.Sprintf("partition %d wanted for %s", h.rec.Partition, h.rec.Topic)
-	}
+	reason := h.wanted() + " wanted"
 	for {
 		updated := p.cluster.Changed()
 		snap := p.cluster.Snapshot()

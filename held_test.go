@@ -1,8 +1,10 @@
 package producer
 
 import (
+	"context"
 	"net"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -278,9 +280,10 @@ func TestAHeldRecordPastItsDeliveryTimeoutJoinsNoBatch(t *testing.T) {
 		cfg.clock = clk
 		cfg.MaxBlock, cfg.DeliveryTimeout, cfg.RequestTimeout = 20*time.Second, deliveryTimeout, time.Second
 	})
-	learnTopic(t, p, clk, "t")
 	o := newOutcomes(2)
 	t0 := clk.Now()
+	// Both are held before the topic is known, so the second, which could
+	// go to any partition, waits behind the first.
 	p.Produce(ctx(t), &Record{Topic: "t", Partition: 1, ExplicitPartition: true, Value: []byte("waits for its partition")}, o.cb(0))
 	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("waits behind it")}, o.cb(1))
 	awaitDrain(t, p, clk, "t")
@@ -308,7 +311,6 @@ func TestABatchThatAHeldRecordJoinedExpiresAtTheRecordsDeadline(t *testing.T) {
 		cfg.clock = clk
 		cfg.MaxBlock, cfg.DeliveryTimeout, cfg.RequestTimeout, cfg.Linger = 20*time.Second, deliveryTimeout, time.Second, 5*time.Second
 	})
-	learnTopic(t, p, clk, "t")
 	o := newOutcomes(3)
 	// The expiry loop's last pass before the batch exists: when the record
 	// of a topic that never appears expires, at t0+DeliveryTimeout. It then
@@ -316,6 +318,9 @@ func TestABatchThatAHeldRecordJoinedExpiresAtTheRecordsDeadline(t *testing.T) {
 	t0 := clk.Now()
 	p.Produce(ctx(t), &Record{Topic: "nowhere", Value: []byte("marks the loop's pass")}, o.cb(0))
 	clk.Advance(3 * time.Second)
+	// Held before its topic is known, the record holds up every later
+	// record of the topic, which could go to any partition, until it goes.
+	require.Nil(t, p.cluster.Snapshot().Topic("t"), "nothing has asked for t yet")
 	p.Produce(ctx(t), &Record{Topic: "t", Partition: 1, ExplicitPartition: true, Value: []byte("waits for its partition")}, o.cb(1))
 	awaitDrain(t, p, clk, "t")
 	clk.Advance(time.Second)
@@ -403,4 +408,45 @@ func TestARecordThatFoundNoMetadataSaysWhyNoBrokerAnswered(t *testing.T) {
 	require.ErrorIs(t, err, ErrUnknownTopic)
 	require.ErrorContains(t, err, "the last metadata refresh failed")
 	require.ErrorContains(t, err, dead, "the error names the broker that did not answer")
+}
+
+// Close whose ctx ends while a held record's append waits for buffer
+// memory fails that record with ErrClosed, as Close promises for what is
+// left: it failed with the producer's own context's "context canceled",
+// though the user's was not.
+func TestCloseEndingAHeldRecordsWaitForMemoryFailsItAsClosed(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 4}})
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.BufferMemory, cfg.BatchSize, cfg.Linger = 64<<10, 16<<10, NoLinger
+	})
+	// A callback that blocks keeps every batch's memory in use.
+	entered, release := make(chan struct{}), make(chan struct{})
+	var releaseOnce sync.Once
+	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
+	p.Produce(ctx(t), &Record{Topic: "t", Partition: 0, ExplicitPartition: true, Value: []byte("blocker")}, func(RecordMetadata, error) {
+		close(entered)
+		<-release
+	})
+	<-entered
+	held := newOutcomes(1)
+	p.Produce(ctx(t), &Record{Topic: "late", Value: make([]byte, 8<<10)}, held.cb(0)) // reserves 8 KiB
+	o := newOutcomes(3)
+	p.Produce(ctx(t), &Record{Topic: "t", Partition: 1, ExplicitPartition: true, Value: []byte("a")}, o.cb(0))
+	p.Produce(ctx(t), &Record{Topic: "t", Partition: 2, ExplicitPartition: true, Value: []byte("b")}, o.cb(1))
+	// A new batch needs 16 KiB, and 8 are free: this one waits first.
+	go p.Produce(ctx(t), &Record{Topic: "t", Partition: 3, ExplicitPartition: true, Value: []byte("c")}, o.cb(2))
+	eventually(t, "a Produce waiting for memory", func() bool { return p.Stats().BufferWaiters == 1 })
+	require.NoError(t, c.CreateTopic("late", 1))
+	// The held record's reserved memory went to the waiter: its append
+	// waits for memory now.
+	eventually(t, "the held record's append waiting for memory", func() bool {
+		return p.Stats().BufferWaiters == 1 && p.held.count.Load() == 1 && o.first.Load() == 0
+	})
+	// Close's flush cannot end while the callback blocks: its ctx does.
+	closing, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_ = p.Close(closing)
+	releaseOnce.Do(func() { close(release) })
+	held.wait(t, "the held record")
+	require.ErrorIs(t, held.one(t, 0).err, ErrClosed)
 }

@@ -220,9 +220,14 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 		rcv = p.track(r, cb)
 	}
 	// The record waits for metadata if its topic's is not known yet, or if
-	// earlier records of the topic still wait: it must not pass them.
-	if t == nil || len(t.Partitions) == 0 || (r.ExplicitPartition && int(r.Partition) >= len(t.Partitions)) || p.held.holds(r.Topic) {
-		p.hold(ctx, r, tsMs, rcv)
+	// earlier records of the topic that it could land beside still wait: it
+	// must not pass them.
+	if t == nil || len(t.Partitions) == 0 {
+		p.hold(ctx, r, tsMs, rcv, 0)
+		return
+	}
+	if (r.ExplicitPartition && int(r.Partition) >= len(t.Partitions)) || p.held.holds(r.Topic, len(t.Partitions)) {
+		p.hold(ctx, r, tsMs, rcv, goesTo(r))
 		return
 	}
 	// The record's way into its batch runs on the caller's goroutine, and
@@ -269,6 +274,15 @@ func (p *Producer) appendTo(ctx context.Context, snap *metadata.Snapshot, t *met
 		p.wakeLeader(snap, tp)
 	}
 	return nil
+}
+
+// goesTo is the lowest partition r, of a topic with partitions, may go to:
+// the one it names, or any.
+func goesTo(r *Record) int32 {
+	if r.ExplicitPartition {
+		return r.Partition
+	}
+	return 0
 }
 
 // noSuchPartition is the error for a record sent, or partitioned, to a

@@ -133,7 +133,8 @@ func TestExplicitPartition(t *testing.T) {
 
 // A partition added after the producer cached the topic is waited for, as
 // the Java client's send waits for it, instead of failing until the next
-// periodic refresh.
+// periodic refresh. Records of the topic's other partitions do not wait
+// behind it; a later one for the same partition does, and keeps its order.
 func TestExplicitPartitionAddedLaterIsWaitedFor(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 2}, KeepRecords: true})
 	p := newProducer(t, c, nil)
@@ -141,13 +142,74 @@ func TestExplicitPartitionAddedLaterIsWaitedFor(t *testing.T) {
 	require.NoError(t, err)
 	o := newOutcomes(2)
 	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("new"), Partition: 3, ExplicitPartition: true}, o.cb(0))
-	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("after"), Partition: 0, ExplicitPartition: true}, o.cb(1))
-	require.False(t, o.done(), "the record waits for its partition")
+	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("new too"), Partition: 3, ExplicitPartition: true}, o.cb(1))
+	for _, r := range []*Record{
+		{Topic: "t", Value: []byte("other"), Partition: 0, ExplicitPartition: true},
+		{Topic: "t", Value: []byte("placed")},
+	} {
+		_, err = p.Send(ctx(t), r)
+		require.NoError(t, err, "a record for a partition the topic has goes at once")
+	}
+	require.False(t, o.done(), "the records wait for their partition")
 	require.NoError(t, c.AddPartitions("t", 4))
 	o.wait(t, "records once the partition exists")
 	require.NoError(t, o.one(t, 0).err)
-	require.Equal(t, []byte("new"), c.Records("t", 3)[0].Value)
-	require.NoError(t, o.one(t, 1).err, "later records of the topic waited behind it, in order")
+	require.NoError(t, o.one(t, 1).err)
+	written := c.Records("t", 3)
+	require.Len(t, written, 2)
+	require.Equal(t, []byte("new"), written[0].Value)
+	require.Equal(t, []byte("new too"), written[1].Value, "in the order produced")
+}
+
+// One record for a partition the topic does not have holds up no other
+// partition's records, even with MaxBlock as long as the test: they used
+// to wait behind it until it failed.
+func TestAMissingPartitionHoldsUpNoOtherPartition(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 2}})
+	p := newProducer(t, c, func(cfg *Config) { cfg.MaxBlock = time.Hour; cfg.DeliveryTimeout = 2 * time.Hour })
+	_, err := p.PartitionsFor(ctx(t), "t")
+	require.NoError(t, err)
+	o := newOutcomes(1)
+	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("typo"), Partition: 7, ExplicitPartition: true}, o.cb(0))
+	md, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("good"), Partition: 1, ExplicitPartition: true})
+	require.NoError(t, err, "a record for partition 1 waited behind one for partition 7")
+	require.Equal(t, int32(1), md.Partition)
+	_, err = p.Send(ctx(t), &Record{Topic: "t", Key: []byte("k"), Value: []byte("keyed")})
+	require.NoError(t, err, "a keyed record waited behind one for partition 7")
+	require.False(t, o.done(), "the record for partition 7 still waits for it")
+
+	closing, cancel := context.WithCancel(context.Background())
+	cancel() // Close waits for nothing: the record for partition 7 fails
+	_ = p.Close(closing)
+	o.wait(t, "the record for partition 7 at Close")
+	require.ErrorIs(t, o.one(t, 0).err, ErrClosed)
+}
+
+// Close whose ctx ends while a held record's drain waits for a partition
+// the topic does not have fails that record, once, with ErrClosed, as
+// Close promises for what is left: it failed as an invalid record, as if
+// its wait had ended.
+func TestCloseEndingAWaitForAPartitionFailsTheRecordAsClosed(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	p := newProducer(t, c, func(cfg *Config) { cfg.MaxBlock = time.Hour; cfg.DeliveryTimeout = 2 * time.Hour })
+	_, err := p.PartitionsFor(ctx(t), "t")
+	require.NoError(t, err)
+	o := newOutcomes(1)
+	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("v"), Partition: 3, ExplicitPartition: true}, o.cb(0))
+	eventually(t, "the drain to wait for partition 3", func() bool {
+		p.held.mu.Lock()
+		defer p.held.mu.Unlock()
+		wt := p.held.topics["t"]
+		return wt != nil && wt.draining && len(wt.round) == 1
+	})
+	closing, cancel := context.WithCancel(context.Background())
+	cancel() // nothing left to wait for but the held record
+	_ = p.Close(closing)
+	o.wait(t, "the held record")
+	err = o.one(t, 0).err
+	require.ErrorIs(t, err, ErrClosed)
+	require.NotErrorIs(t, err, ErrInvalidRecord)
+	require.ErrorContains(t, err, "partition 3 of t")
 }
 
 func TestInvalidTopicNamesFailAtOnce(t *testing.T) {
