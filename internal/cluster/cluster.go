@@ -137,14 +137,18 @@ func (c *Cluster) Node(id int32) *Node {
 	return c.nodes[id]
 }
 
-// sync makes the node set match a snapshot: new nodes get a connection
-// handle, moved nodes a new address, and every node the list of partitions
-// it leads. With prune, nodes the snapshot no longer names (they left the
-// cluster) are dropped and closed: no request goes to them any more. A node
-// that comes back later is met as a new one.
-func (c *Cluster) sync(snap *metadata.Snapshot, prune bool) {
+// sync makes the node set match the cache's snapshot, which it returns: new
+// nodes get a connection handle, moved nodes a new address, and every node
+// the list of partitions it leads. With prune, nodes the snapshot no longer
+// names (they left the cluster) are dropped and closed: no request goes to
+// them any more. A node that comes back later is met as a new one. The
+// snapshot is read under syncMu: read before, a refresh and a leader hint
+// applied at once could each read theirs and sync in the other order,
+// leaving the nodes with the older one's partitions until the next update.
+func (c *Cluster) sync(prune bool) *metadata.Snapshot {
 	c.syncMu.Lock()
 	defer c.syncMu.Unlock()
+	snap := c.cache.Snapshot()
 	var joined, left []*Node
 	c.mu.Lock()
 	for _, b := range snap.Brokers() {
@@ -180,6 +184,7 @@ func (c *Cluster) sync(snap *metadata.Snapshot, prune bool) {
 		}
 		n.Broker.Close()
 	}
+	return snap
 }
 
 // Close closes every connection, which fails the requests in flight on

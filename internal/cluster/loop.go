@@ -123,8 +123,7 @@ func (c *Cluster) refresh(ctx context.Context) error {
 // updated spreads a new snapshot: to the node set, to the producer, and to
 // those waiting for a change.
 func (c *Cluster) updated(prune bool) {
-	snap := c.cache.Snapshot()
-	c.sync(snap, prune)
+	snap := c.sync(prune)
 	if c.cfg.Updated != nil {
 		c.cfg.Updated(snap)
 	}
