@@ -206,7 +206,8 @@ type HookThrottled interface {
 type Throttled struct {
 	Broker int32
 	// Time is the answer's throttle time: how long the broker delayed it,
-	// or, since KIP-219, how long it asks the client to hold back.
+	// or, since KIP-219 (Produce v6), how long it asks the client to hold
+	// back, which the producer does: it sends that broker nothing meanwhile.
 	Time time.Duration
 }
 

@@ -28,6 +28,7 @@ import (
 type flight struct {
 	batches []*accumulator.Batch
 	req     protocol.ProduceRequest
+	version int16 // the Produce version req went in
 	// byID: the request named its topics by id (Produce v13+), and its
 	// answer does too; req's topics give the name of each id.
 	byID bool

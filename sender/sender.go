@@ -90,7 +90,8 @@ type Sender struct {
 	landed       []*flight    // flights handled, for the next requests
 	answers      answers      // the answer being handled, by partition
 	inFlight     int
-	start        int // fairness: where the next drain begins
+	start        int       // fairness: where the next drain begins
+	pausedUntil  time.Time // the broker's quota pause (throttle.go)
 
 	version int16 // the Produce version of the last request, for the log
 }
@@ -136,10 +137,16 @@ func (s *Sender) Run(ctx context.Context) {
 		wait := time.Duration(1<<63 - 1)
 		ready := false
 		if s.inFlight < s.cfg.MaxInFlight && !stopping {
-			// Like the Java client, connect only when there is something to
-			// send: a broker that leads nothing of ours gets no connection,
-			// and a dead one no metadata refreshes on our account.
-			ready, wait = s.acc.Ready(s.cfg.Node, s.cfg.Hooks.Partitions(), s.inFlight > 0, clk.Now())
+			now := clk.Now()
+			if pause := s.paused(now); pause > 0 {
+				wait = pause
+			} else {
+				// Like the Java client, connect only when there is something
+				// to send: a broker that leads nothing of ours gets no
+				// connection, and a dead one no metadata refreshes on our
+				// account.
+				ready, wait = s.acc.Ready(s.cfg.Node, s.cfg.Hooks.Partitions(), s.inFlight > 0, now)
+			}
 		}
 		if ready {
 			c, err := s.cfg.Hooks.Connect(ctx)
@@ -190,6 +197,7 @@ func (s *Sender) Run(ctx context.Context) {
 		case f := <-s.results:
 			s.inFlight--
 			s.handle(f)
+			s.notePause(f)
 			s.land(f)
 		case <-done:
 		}

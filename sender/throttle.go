@@ -1,0 +1,44 @@
+package sender
+
+import (
+	"time"
+
+	"github.com/gokafka/producer/protocol"
+)
+
+// firstPausingProduceVersion is the first Produce version whose throttled
+// answers ask the client to pause (KIP-219). A broker over the client's
+// quota answers such a request at once, with how long it will not read the
+// connection; before it, the broker held its answer back for that long
+// instead, and the client had nothing to wait for.
+const firstPausingProduceVersion = 6
+
+// notePause reads a quota pause in f's answer. Requests sent to the broker
+// during the pause would only queue behind it, each waiting out a pause of
+// its own once the broker reads it, until the last could outlast
+// RequestTimeout and fail the connection with every request on it. So,
+// as the Java client does, the sender sends the broker nothing until the
+// pause ends; its batches meanwhile wait in the accumulator, where they can
+// still expire or move to another leader.
+func (s *Sender) notePause(f *flight) {
+	resp, _ := f.resp.(*protocol.ProduceResponse)
+	if resp == nil || resp.ThrottleTimeMs <= 0 || f.version < firstPausingProduceVersion {
+		return
+	}
+	until := s.cfg.Clock.Now().Add(time.Duration(resp.ThrottleTimeMs) * time.Millisecond)
+	if until.After(s.pausedUntil) {
+		s.pausedUntil = until
+	}
+}
+
+// paused is how much of a quota pause is left at now, if any.
+func (s *Sender) paused(now time.Time) time.Duration {
+	if s.pausedUntil.IsZero() {
+		return 0
+	}
+	if left := s.pausedUntil.Sub(now); left > 0 {
+		return left
+	}
+	s.pausedUntil = time.Time{}
+	return 0
+}
