@@ -86,3 +86,17 @@ func (c *Conn) expired() error {
 	}
 	return nil
 }
+
+// Paused tells the connection that its broker will read nothing more from
+// it for d: a broker over a client's quota says so in a throttled answer
+// (KIP-219), and mutes the connection. Each request awaiting its answer
+// then waits that much longer through no fault of the broker's (a request
+// n deep waits out n pauses, one after each answer before it), so each
+// gets d more before it times out.
+func (c *Conn) Paused(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range c.pending {
+		p.deadline = p.deadline.Add(d)
+	}
+}

@@ -77,6 +77,8 @@ func (silentConn) SendVersion(_ context.Context, _ protocol.Request, _ int16, do
 
 func (silentConn) Version(protocol.APIKey) (int16, error) { return 11, nil }
 
+func (silentConn) Paused(time.Duration) {}
+
 // cancelOnErr is a context cancelled at its n-th Err call, as if another
 // goroutine had cancelled it at that very moment, or after a delay if that
 // comes first.

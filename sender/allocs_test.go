@@ -21,6 +21,8 @@ func (c *answeringConn) SendVersion(_ context.Context, _ protocol.Request, _ int
 
 func (c *answeringConn) Version(protocol.APIKey) (int16, error) { return 11, nil }
 
+func (c *answeringConn) Paused(time.Duration) {}
+
 // A request of one record, from its append to its callback, allocates its
 // batch and nothing else: the sender builds each request in the room of
 // one already answered, and reads answers with maps it keeps. It made nine

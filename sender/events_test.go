@@ -27,6 +27,8 @@ func (c *quickConn) SendVersion(_ context.Context, req protocol.Request, _ int16
 
 func (c *quickConn) Version(protocol.APIKey) (int16, error) { return 11, nil }
 
+func (c *quickConn) Paused(time.Duration) {}
+
 // A request answered before SendVersion returned is timed from its handing
 // to the connection: timed from SendVersion's return, its latency came out
 // negative and was reported as 0.

@@ -29,6 +29,7 @@ type flight struct {
 	batches []*accumulator.Batch
 	req     protocol.ProduceRequest
 	version int16 // the Produce version req went in
+	conn    Conn  // the connection req went on
 	// byID: the request named its topics by id (Produce v13+), and its
 	// answer does too; req's topics give the name of each id.
 	byID bool
@@ -116,7 +117,7 @@ func (f *flight) reset() {
 		topics[i] = protocol.ProduceRequestTopic{Partitions: parts[:0]}
 	}
 	f.req.Topics = f.req.Topics[:0]
-	f.byID, f.resp, f.err = false, nil, nil
+	f.byID, f.resp, f.err, f.conn = false, nil, nil, nil
 	f.timed, f.handed, f.answered = false, time.Time{}, time.Time{}
 	f.notSent.Store(false)
 }

@@ -42,7 +42,7 @@ func (s *Sender) send(ctx context.Context, c Conn, f *flight) {
 	}
 	f.build(s.cfg.Acks, s.cfg.Timeout, s.cfg.TransactionalID)
 	version, f.byID = s.byTopicID(&f.req, version)
-	f.version = version
+	f.version, f.conn = version, c
 	s.noteVersion(version)
 	s.inFlight++
 	if s.cfg.Events.Written != nil || s.cfg.Events.Answered != nil {

@@ -29,6 +29,10 @@ import (
 type Conn interface {
 	SendVersion(ctx context.Context, req protocol.Request, version int16, done func(protocol.Response, error))
 	Version(api protocol.APIKey) (int16, error)
+	// Paused says that the broker will read nothing from the connection
+	// for d (throttle.go): the requests awaiting answers on it get d more
+	// before they time out.
+	Paused(d time.Duration)
 }
 
 // Hooks are how the sender asks the rest of the producer for help, without

@@ -25,6 +25,9 @@ import (
 type fakeConn struct {
 	requests chan *call
 	produce  int16 // the Produce version it negotiated; 0 means v11
+
+	mu     sync.Mutex
+	pauses []time.Duration
 }
 
 type call struct {
@@ -35,6 +38,19 @@ type call struct {
 
 func (f *fakeConn) SendVersion(_ context.Context, req protocol.Request, v int16, done func(protocol.Response, error)) {
 	f.requests <- &call{req: req.(*protocol.ProduceRequest), version: v, done: done}
+}
+
+// Paused keeps the pauses the sender passed on, for throttle_test.go.
+func (f *fakeConn) Paused(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pauses = append(f.pauses, d)
+}
+
+func (f *fakeConn) paused() []time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.pauses
 }
 
 func (f *fakeConn) Version(protocol.APIKey) (int16, error) {

@@ -15,18 +15,21 @@ const firstPausingProduceVersion = 6
 
 // notePause reads a quota pause in f's answer. Requests sent to the broker
 // during the pause would only queue behind it, each waiting out a pause of
-// its own once the broker reads it, until the last could outlast
-// RequestTimeout and fail the connection with every request on it. So,
-// as the Java client does, the sender sends the broker nothing until the
-// pause ends; its batches meanwhile wait in the accumulator, where they can
-// still expire or move to another leader.
+// its own once the broker reads it, until one outlasted RequestTimeout and
+// failed the connection with every request on it. So, as the Java client
+// does, the sender sends the broker nothing until the pause ends; its
+// batches meanwhile wait in the accumulator, where they can still expire or
+// move to another leader. The requests already in flight wait out the
+// pause too, and each later one that the broker answers adds another: the
+// connection gives them the time (conn.Conn.Paused).
 func (s *Sender) notePause(f *flight) {
 	resp, _ := f.resp.(*protocol.ProduceResponse)
 	if resp == nil || resp.ThrottleTimeMs <= 0 || f.version < firstPausingProduceVersion {
 		return
 	}
-	until := s.cfg.Clock.Now().Add(time.Duration(resp.ThrottleTimeMs) * time.Millisecond)
-	if until.After(s.pausedUntil) {
+	pause := time.Duration(resp.ThrottleTimeMs) * time.Millisecond
+	f.conn.Paused(pause)
+	if until := s.cfg.Clock.Now().Add(pause); until.After(s.pausedUntil) {
 		s.pausedUntil = until
 	}
 }

@@ -31,6 +31,7 @@ func TestAQuotaPauseHoldsTheNextRequest(t *testing.T) {
 	default:
 	}
 	next := r.afterBackoff(time.Millisecond)
+	require.Equal(t, []time.Duration{time.Second}, r.conn.paused(), "the connection's requests in flight get the pause")
 	next.done(answer(next.req, 0, 1), nil)
 	require.NoError(t, r.outcome(2).Err)
 }
@@ -48,7 +49,8 @@ func TestAThrottledAnswerBeforeV6AsksForNoPause(t *testing.T) {
 	first.done(throttled, nil)
 	require.NoError(t, r.outcome(1).Err)
 	r.produce(parts[0], 2)
-	next := r.next()
+	next := r.next() // sent once the answer before it was handled
+	require.Empty(t, r.conn.paused())
 	next.done(answer(next.req, 0, 1), nil)
 	require.NoError(t, r.outcome(2).Err)
 }
