@@ -94,7 +94,7 @@ func (p *Producer) close(ctx context.Context) error {
 	// still complete a record is waited for.
 	p.cancel()
 	p.cluster.Close()
-	p.senders.wg.Wait()
+	p.senders.wait()
 	p.awaitDrains(ctx)
 	p.bg.Wait()
 	deliverErr := p.acc.Close(ctx)

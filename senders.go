@@ -18,7 +18,20 @@ import (
 type senders struct {
 	mu     sync.RWMutex
 	byNode map[int32]*nodeSender
+	closed bool           // set by wait: no sender starts after it
 	wg     sync.WaitGroup // their goroutines
+}
+
+// wait waits for every sender's goroutine to end, once the producer's
+// context has ended, and keeps any from starting later. Set under mu, as
+// each start is, closed orders the start of a node that the metadata loop
+// meets meanwhile before the wait, or has it not start: a WaitGroup must
+// not be added to while it is waited for.
+func (s *senders) wait() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.wg.Wait()
 }
 
 type nodeSender struct {
@@ -36,7 +49,7 @@ func (p *Producer) nodeJoined(n *cluster.Node) {
 		p.senders.byNode = make(map[int32]*nodeSender)
 	}
 	p.senders.byNode[n.ID] = ns
-	if p.ctx.Err() != nil {
+	if p.senders.closed || p.ctx.Err() != nil {
 		return // closing: nothing will be sent any more
 	}
 	ctx, stop := context.WithCancel(p.ctx)
