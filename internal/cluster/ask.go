@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 
 	"github.com/gokafka/producer/conn"
 	"github.com/gokafka/producer/metadata"
@@ -20,7 +19,6 @@ var ErrNoBroker = errors.New("no broker answered")
 // answer, whatever its error codes, is the caller's to read.
 func (c *Cluster) AskAny(ctx context.Context, req protocol.Request) (protocol.Response, error) {
 	cands := c.brokers()
-	rand.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
 	var errs []error
 	for _, b := range cands {
 		resp, err := ask(ctx, b, req)

@@ -12,6 +12,7 @@ package cluster
 
 import (
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -202,14 +203,26 @@ func (c *Cluster) Close() {
 	c.coordinators.close()
 }
 
-// brokers returns connection handles to ask anything: known nodes first,
-// then the seeds.
+// brokers returns connection handles to ask anything: the known nodes, in
+// random order, then the seeds, in random order. A seed is asked only once
+// every node has failed: its connection would be one more to a broker the
+// producer is connected to already, and a seed that is gone (a seed list
+// outlives the brokers it names) costs a dial timeout each time it is
+// asked first.
 func (c *Cluster) brokers() []*conn.Broker {
 	c.mu.RLock()
-	defer c.mu.RUnlock()
 	out := make([]*conn.Broker, 0, len(c.nodes)+len(c.seeds))
 	for _, n := range c.nodes {
 		out = append(out, n.Broker)
 	}
-	return append(out, c.seeds...)
+	nodes := len(out)
+	out = append(out, c.seeds...)
+	c.mu.RUnlock()
+	shuffle(out[:nodes])
+	shuffle(out[nodes:])
+	return out
+}
+
+func shuffle(bs []*conn.Broker) {
+	rand.Shuffle(len(bs), func(i, j int) { bs[i], bs[j] = bs[j], bs[i] })
 }

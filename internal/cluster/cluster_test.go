@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -344,4 +345,34 @@ func TestANodeTheMetadataDoesNotNameMayStillCoordinate(t *testing.T) {
 	require.Equal(t, r.fake.Addrs()[1], b.Addr(), "FindCoordinator's address serves")
 	_, err = b.Conn(context.Background())
 	require.NoError(t, err)
+}
+
+// Once nodes are known, a request goes to a seed only if every node failed
+// it: a seed that is gone, which a seed list outlives, cost a dial, and a
+// failed request or a dial timeout, whenever the shuffle put it first.
+func TestAskAnyAsksTheSeedsOnlyAfterTheNodes(t *testing.T) {
+	gone, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { gone.Close() })
+	var dials atomic.Int64
+	go func() {
+		for {
+			c, err := gone.Accept()
+			if err != nil {
+				return
+			}
+			dials.Add(1)
+			c.Close() // a broker that is no more
+		}
+	}()
+	r := newRigWith(t, fakebroker.Options{Topics: map[string]int32{"t": 1}}, 1, func(cfg *Config) {
+		cfg.Seeds = append(cfg.Seeds, gone.Addr().String())
+	})
+	r.awaitTopic("t") // the node is known
+	before := dials.Load()
+	for range 30 {
+		_, err := r.c.AskAny(context.Background(), &protocol.MetadataRequest{})
+		require.NoError(t, err)
+	}
+	require.Equal(t, before, dials.Load(), "a seed was dialled while the node answered")
 }
