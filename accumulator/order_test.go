@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/protocol/kerr"
 )
 
@@ -101,6 +102,60 @@ func TestSplitPastDeliveryTimeoutFails(t *testing.T) {
 		require.ErrorIs(t, err, ErrDeliveryTimeout)
 		require.ErrorIs(t, err, kerr.MessageTooLarge, "the last error is kept")
 	}
+}
+
+// Split builds the halves before it takes the partition's lock, and they
+// copy whether the batch may be written, which an expiry pass writes under
+// that lock: here the pass runs while Split builds, with nothing ordering
+// the two but the lock Split takes later. The race detector reported the
+// copy as racing with the expiry's write (run with -race); the batch's
+// records fail as expired either way.
+func TestSplitReadsWhatExpiryWritesOnlyUnderTheLock(t *testing.T) {
+	clk := &clockWaitingFor{}
+	h := newHarness(t, func(c *Config) {
+		c.Linger, c.DeliveryTimeout = 0, time.Second
+		clk.Fake, c.Clock = c.Clock.(*clock.Fake), clk
+	})
+	for id := range 4 {
+		h.add(tp0, id, []byte("v"))
+	}
+	bs, _ := h.drain([]TopicPartition{tp0}, 1<<20)
+	require.Len(t, bs, 1)
+	h.clk.Advance(time.Second)
+	now := h.clk.Now()
+	expired := make(chan struct{})
+	clk.until, clk.t = expired, t
+	go func() {
+		defer close(expired)
+		h.acc.Expire(now)
+	}()
+	require.False(t, h.acc.Split(bs[0], kerr.MessageTooLarge), "split after its expiry")
+	for id := range 4 {
+		err := h.outcome(id).Err
+		require.ErrorIs(t, err, ErrDeliveryTimeout)
+		require.ErrorIs(t, err, ErrMaybeWritten, "it expired in flight")
+	}
+}
+
+// clockWaitingFor is a fake clock whose Now waits for until to close
+// first, once until is set: Split reads the clock between building the
+// halves and taking the partition's lock, so a test can hold it there
+// without ordering anything it did before.
+type clockWaitingFor struct {
+	*clock.Fake
+	until <-chan struct{}
+	t     *testing.T
+}
+
+func (c *clockWaitingFor) Now() time.Time {
+	if c.until != nil {
+		select {
+		case <-c.until:
+		case <-time.After(10 * time.Second):
+			c.t.Fatal("the expiry pass did not end")
+		}
+	}
+	return c.Fake.Now()
 }
 
 // A duplicate answered before any first attempt of the partition was

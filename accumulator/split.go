@@ -46,6 +46,10 @@ func (a *Accumulator) Split(b *Batch, cause error) bool {
 		a.complete(p, b, -1, -1, a.timedOut(p, b, now))
 		halves = nil
 	default:
+		// Read under the lock: the expiry pass sets it on a batch in flight.
+		for _, half := range halves {
+			half.maybeWritten = b.maybeWritten
+		}
 		a.register(halves...)
 		p.replace(b, halves...)
 		halves[1].behind, b.behind = b.behind, nil
@@ -88,6 +92,8 @@ func (a *Accumulator) halve(b *Batch) ([]*Batch, error) {
 
 // rebuild encodes records [from, to) of the decoded parent into a new
 // batch that stands where the parent stood: sent before, due for a retry.
+// It runs outside the partition's lock, so it reads only what stays fixed
+// while the parent is in flight; Split copies maybeWritten under the lock.
 func (a *Accumulator) rebuild(parent *Batch, decoded record.Batch, from, to int) *Batch {
 	size := record.BatchHeaderSize
 	for i := from; i < to; i++ {
@@ -100,7 +106,7 @@ func (a *Accumulator) rebuild(parent *Batch, decoded record.Batch, from, to int)
 	buf := make([]byte, 0, size)
 	b := &Batch{TP: parent.TP, buf: buf, serial: parent.serial, entries: newEntries(entriesRoom{records: to - from}),
 		created: parent.created, sentAt: parent.sentAt, deadline: parent.deadline, sealed: true,
-		attempts: parent.attempts, maybeWritten: parent.maybeWritten, lastErr: parent.lastErr,
+		attempts: parent.attempts, lastErr: parent.lastErr,
 		producer: parent.producer, baseSeq: -1}
 	b.builder.Reset(buf)
 	c := cursor{e: parent.entries}
