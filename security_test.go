@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gokafka/producer/internal/fakebroker"
+	"github.com/gokafka/producer/sasl/oauthbearer"
 	"github.com/gokafka/producer/sasl/plain"
 )
 
@@ -92,6 +94,55 @@ func TestRefusedLeaderFailsBatches(t *testing.T) {
 	// The reconnect backoff paces the attempts: twenty records, far fewer
 	// dials than one per record would be.
 	require.Less(t, d.dials.Load(), int64(20), "dials")
+}
+
+// A token provider that blocks without watching its ctx (an SDK call that
+// takes none) does not hold up Close: Close, its ctx already ended,
+// abandons the dial waiting for the provider and returns. Before, it
+// waited for the provider, since the broker's Close waits for its dial. The
+// dial's own RequestTimeout (30s by default) outlasts the test's wait.
+func TestCloseReturnsWhileATokenProviderIgnoresItsCtx(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, SCRAM: map[string]string{"u": "p"}})
+	fetching := make(chan struct{}, 1)
+	release := make(chan struct{})
+	provider := func(context.Context) (oauthbearer.Token, error) {
+		select {
+		case fetching <- struct{}{}:
+		default:
+		}
+		<-release
+		return oauthbearer.Token{}, errors.New("released at the test's end")
+	}
+	p := newProducer(t, c, func(cfg *Config) { cfg.SASL = oauthbearer.New(provider) })
+	t.Cleanup(func() { close(release) }) // before the producer's cleanup
+	sent := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+		defer cancel()
+		_, err := p.Send(ctx, &Record{Topic: "t", Value: []byte("v")})
+		sent <- err
+	}()
+	select {
+	case <-fetching:
+	case <-time.After(waitFor):
+		t.Fatal("the token provider was not called within the wait time")
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	closed := make(chan error, 1)
+	go func() { closed <- p.Close(ctx) }()
+	select {
+	case <-closed:
+	case <-time.After(waitFor):
+		t.Fatal("Close, its ctx ended, waited for the token provider")
+	}
+	select {
+	case err := <-sent:
+		require.ErrorIs(t, err, ErrClosed)
+	case <-time.After(waitFor):
+		t.Fatal("the record outlived Close")
+	}
 }
 
 func TestSecurityConfig(t *testing.T) {

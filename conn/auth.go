@@ -39,9 +39,11 @@ const maxSASLRounds = 16
 // that hung would otherwise hold up the connection, or on a first dial
 // every dial of the broker, with nothing on the wire for the request
 // timeout to catch. It then fails as a request that timed out, which is
-// retriable: the broker refused nothing. (The calls are bounded one by
-// one, not the exchange as a whole: on a busy connection the handshake's
-// answer comes after those of the requests written before it.)
+// retriable: the broker refused nothing. The exchange stops waiting for
+// the call then, whether or not the call watches its ctx (see callWithin).
+// (The calls are bounded one by one, not the exchange as a whole: on a
+// busy connection the handshake's answer comes after those of the requests
+// written before it.)
 //
 // An error means the exchange stopped half-way, so the connection is no
 // longer usable: the caller closes it. A refusal is an *AuthError; a broken
@@ -75,7 +77,7 @@ func (c *Conn) authenticate(ctx context.Context) (time.Duration, error) {
 	// it ends with it.
 	startCtx, endStart := bounded()
 	defer endStart()
-	session, err := mech.Start(startCtx, c.addr)
+	session, err := callWithin(startCtx, func() (sasl.Session, error) { return mech.Start(startCtx, c.addr) })
 	if err != nil {
 		return 0, failed(startCtx, err)
 	}
@@ -99,15 +101,18 @@ func (c *Conn) authenticate(ctx context.Context) (time.Duration, error) {
 	var lifetime time.Duration
 	for range maxSASLRounds {
 		stepCtx, endStep := bounded()
-		msg, done, err := session.Step(stepCtx, challenge)
+		step, err := callWithin(stepCtx, func() (saslStep, error) {
+			msg, done, err := session.Step(stepCtx, challenge)
+			return saslStep{msg, done}, err
+		})
 		endStep()
 		if err != nil {
 			return 0, failed(stepCtx, err)
 		}
-		if done {
+		if step.done {
 			return lifetime, nil
 		}
-		resp, err := c.authRoundTrip(ctx, &protocol.SaslAuthenticateRequest{AuthBytes: msg}, version)
+		resp, err := c.authRoundTrip(ctx, &protocol.SaslAuthenticateRequest{AuthBytes: step.msg}, version)
 		if err != nil {
 			return 0, err
 		}
@@ -123,6 +128,39 @@ func (c *Conn) authenticate(ctx context.Context) (time.Duration, error) {
 		lifetime = time.Duration(ar.SessionLifetimeMs) * time.Millisecond
 	}
 	return 0, refused(fmt.Errorf("%w: no outcome after %d rounds", sasl.ErrProtocol, maxSASLRounds))
+}
+
+// saslStep is what a Session's Step returns besides its error.
+type saslStep struct {
+	msg  []byte
+	done bool
+}
+
+// callWithin runs one of the mechanism's calls on a goroutine of its own
+// and waits for its result or for ctx, the call's, to end, returning ctx's
+// cause then, as the call would if it watched ctx. A mechanism need not
+// watch it (a token provider may block in an SDK call that takes no ctx),
+// yet the exchange must end by RequestTimeout, a dial must end with the
+// Broker's Close, and a re-authentication, which Conn.Close waits for,
+// with the connection. The call left behind finishes into a buffered
+// channel that nobody reads.
+func callWithin[T any](ctx context.Context, call func() (T, error)) (T, error) {
+	type result struct {
+		value T
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		value, err := call()
+		done <- result{value, err}
+	}()
+	select {
+	case r := <-done:
+		return r.value, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, context.Cause(ctx)
+	}
 }
 
 func errOr(err, def error) error {

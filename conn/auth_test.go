@@ -431,3 +431,66 @@ func TestAStepThatHangsFailsTheDialAfterItsOwnRequestTimeout(t *testing.T) {
 	fake.Advance(time.Second)
 	awaitDialTimedOut(t, done, "a step")
 }
+
+// deafMechanism is a mechanism whose Start, or whose first Step with
+// inStep, blocks without watching its ctx until the test ends: a token
+// provider stuck in an SDK call that takes no ctx.
+type deafMechanism struct {
+	inStep  bool
+	stalled chan struct{}
+	release chan struct{}
+}
+
+func newDeafMechanism(t *testing.T, inStep bool) *deafMechanism {
+	m := &deafMechanism{inStep: inStep, stalled: make(chan struct{}, 1), release: make(chan struct{})}
+	t.Cleanup(func() { close(m.release) })
+	return m
+}
+
+func (m *deafMechanism) Name() string { return "PLAIN" }
+
+func (m *deafMechanism) Start(context.Context, string) (sasl.Session, error) {
+	if !m.inStep {
+		m.stall()
+	}
+	return m, nil
+}
+
+func (m *deafMechanism) Step(context.Context, []byte) ([]byte, bool, error) {
+	m.stall()
+	return nil, false, errors.New("released at the test's end")
+}
+
+func (m *deafMechanism) stall() {
+	m.stalled <- struct{}{}
+	<-m.release
+}
+
+// A mechanism call that ignores its ctx fails the dial at RequestTimeout
+// all the same, as one that watches it does: the exchange waits for the
+// call or for its ctx, whichever ends first. Before, the dial waited for
+// the call, and with it the Broker's Close, and so the producer's.
+func TestAMechanismThatIgnoresItsCtxFailsTheDialAtRequestTimeout(t *testing.T) {
+	for _, call := range []struct {
+		name   string
+		inStep bool
+	}{{"Start", false}, {"Step", true}} {
+		t.Run(call.name, func(t *testing.T) {
+			fake := clock.NewFake(time.Unix(1000, 0))
+			fb := newFakeBroker(t)
+			mech := newDeafMechanism(t, call.inStep)
+			done := dialAsync(t, fb, Config{SASL: mech, Clock: fake, RequestTimeout: 5 * time.Second})
+			bc := fb.conn(t)
+			if call.inStep {
+				bc.reply(expect(t, bc, protocol.SaslHandshake), &protocol.SaslHandshakeResponse{})
+			}
+			select {
+			case <-mech.stalled:
+			case <-time.After(waitTime):
+				t.Fatal("the mechanism was not called within the wait time")
+			}
+			fake.Advance(5 * time.Second)
+			awaitDialTimedOut(t, done, "a mechanism call")
+		})
+	}
+}

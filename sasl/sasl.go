@@ -32,7 +32,9 @@ type Mechanism interface {
 	// ("host:port"). ctx ends with the exchange, and at the latest the
 	// producer's RequestTimeout after Start is called: a mechanism that
 	// fetches a token uses it to bound the fetch. Each Step gets a ctx of
-	// its own, bounded alike.
+	// its own, bounded alike. A call still running when its ctx ends is
+	// abandoned: the exchange fails without it, and the call's result,
+	// whenever it comes, is dropped.
 	Start(ctx context.Context, broker string) (Session, error)
 }
 
