@@ -256,8 +256,12 @@ func (p *Producer) drainHeld(topic string) {
 			wt.roundPos++
 			if appended {
 				w.count.Add(-1)
-				w.left.Notify()
 			}
+			// Told also of a record that failed: its booking woke the
+			// waiters while it was still the round's next, and a Flush
+			// from a callback, which waits for no callback, looks again
+			// only when told.
+			w.left.Notify()
 			w.mu.Unlock()
 		}
 	}
