@@ -44,12 +44,15 @@ func (p *Producer) flush(ctx context.Context) error {
 // behind the current one run after it returns. A transaction under way is
 // aborted first (see AbortTransaction).
 //
-// Close is idempotent: a later Close waits for the first one (within its
-// own ctx) and returns what the first returned, so that a deferred Close
-// beside an explicit one is harmless and both see the same outcome. From a
-// callback, while the first Close still waits for callbacks, a later Close
-// returns nil at once: waiting would wait for itself. Every other method
-// called after Close fails with ErrClosed.
+// Close is idempotent: a later Close waits (within its own ctx) for the
+// first one and for every callback still to run, then returns what the
+// first returned, so that a deferred Close beside an explicit one is
+// harmless and both see the same outcome; if its ctx ends first, it returns
+// ctx's error. After a Close from a callback, or one whose ctx ended, a
+// later Close is thus how to wait for the callbacks left (Flush fails once
+// closed). From a callback a later Close waits for nothing: while the first
+// still waits for callbacks it returns nil at once, since waiting would wait
+// for itself. Every other method called after Close fails with ErrClosed.
 func (p *Producer) Close(ctx context.Context) error {
 	if !p.closed.CompareAndSwap(false, true) {
 		return p.closedAgain(ctx)
@@ -59,19 +62,41 @@ func (p *Producer) Close(ctx context.Context) error {
 	return p.closeErr
 }
 
-// closedAgain is a Close after the first.
+// closedAgain is a Close after the first. Outside a callback it also waits
+// for the callbacks the first left to run: a first Close from a callback
+// could not wait for those behind it, nor one whose ctx ended for those
+// behind a slow one, and Flush fails once closed, so this is the only way
+// left to wait for them (before the program exits, say).
 func (p *Producer) closedAgain(ctx context.Context) error {
+	if p.acc.InCallback() {
+		// Both the first Close, while it waits for callbacks, and the
+		// callbacks behind this one wait for this one to return.
+		select {
+		case <-p.closeDone:
+			return p.closeErr
+		default:
+			return nil
+		}
+	}
+	if err := p.awaitClose(ctx); err != nil {
+		return err
+	}
+	if err := p.acc.Close(ctx); err != nil {
+		return fmt.Errorf("producer: close: callbacks still running: %w", err)
+	}
+	return p.closeErr
+}
+
+// awaitClose waits for the first Close to be done.
+func (p *Producer) awaitClose(ctx context.Context) error {
 	select {
 	case <-p.closeDone:
-		return p.closeErr
+		return nil // even if ctx has ended
 	default:
 	}
-	if p.acc.InCallback() {
-		return nil
-	}
 	select {
 	case <-p.closeDone:
-		return p.closeErr
+		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("producer: close: waiting for the Close under way: %w", context.Cause(ctx))
 	}

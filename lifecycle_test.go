@@ -295,3 +295,40 @@ func TestCloseFromACallbackDuringClose(t *testing.T) {
 	require.NoError(t, <-inner, "the Close from the callback")
 	require.NoError(t, <-outer, "the first Close")
 }
+
+// A callback closes the producer (on a fatal error, say): that Close cannot
+// wait for the callbacks behind it. The application's own Close, later and
+// outside every callback, waits for them within its ctx, so that a program
+// that exits after it loses none.
+func TestCloseAfterACloseFromACallbackWaitsForTheCallbacksLeft(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	p := newProducer(t, c, func(cfg *Config) { cfg.Linger = time.Hour; cfg.DeliveryTimeout = 2 * time.Hour })
+	inner, hold := make(chan error, 1), make(chan struct{})
+	var holdOnce sync.Once
+	t.Cleanup(func() { holdOnce.Do(func() { close(hold) }) })
+	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("first")}, func(RecordMetadata, error) {
+		inner <- p.Close(context.Background())
+		<-hold // the rest of a callback that takes a moment
+	})
+	const n = 10
+	o := newOutcomes(n)
+	for i := range n {
+		p.Produce(ctx(t), &Record{Topic: "t", Value: value(0, i)}, o.cb(i))
+	}
+	go func() { _ = p.Flush(ctx(t)) }() // sends the batch despite the Linger
+	select {
+	case err := <-inner:
+		require.NoError(t, err, "the Close from the callback")
+	case <-time.After(waitFor):
+		t.Fatal("the Close from the callback did not return")
+	}
+
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, p.Close(short), context.DeadlineExceeded, "a Close while the callbacks left cannot run yet")
+	require.False(t, o.done())
+
+	holdOnce.Do(func() { close(hold) })
+	require.NoError(t, p.Close(ctx(t)))
+	require.True(t, o.done(), "Close returned before every record had its callback")
+}

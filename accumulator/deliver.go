@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"github.com/gokafka/producer/internal/notify"
 )
 
 // deliveries runs the callbacks of completed batches on a goroutine of its
@@ -27,9 +29,9 @@ type deliveries struct {
 	// that (a Close that gave up waiting left a goroutine behind, which
 	// still fails a record) starts another, so that it is not lost.
 	stopped bool
-	more    chan struct{} // a delivery was queued, or stop set
-	done    chan struct{} // closed when the first goroutine exits
-	id      atomic.Uint64 // the delivery goroutine's id, for InCallback
+	exited  notify.Notifier // stopped was set
+	more    chan struct{}   // a delivery was queued, or stop set
+	id      atomic.Uint64   // the delivery goroutine's id, for InCallback
 	// running is set while the goroutine runs callbacks: InCallback reads
 	// a goroutine's id, which costs a stack trace, only then.
 	running atomic.Bool
@@ -49,7 +51,6 @@ type delivery struct {
 func (d *deliveries) start(a *Accumulator) {
 	d.a = a
 	d.more = make(chan struct{}, 1)
-	d.done = make(chan struct{})
 	ready := make(chan struct{})
 	go d.run(ready)
 	<-ready
@@ -80,9 +81,6 @@ func (d *deliveries) push(x delivery) {
 // run delivers until told to stop and nothing is left. ready is closed once
 // the goroutine is known (for InCallback); nil for a restart.
 func (d *deliveries) run(ready chan<- struct{}) {
-	if ready != nil {
-		defer close(d.done)
-	}
 	d.id.Store(goroutineID())
 	if ready != nil {
 		close(ready)
@@ -94,6 +92,7 @@ func (d *deliveries) run(ready chan<- struct{}) {
 		if len(todo) == 0 && d.stop {
 			d.stopped = true
 			d.mu.Unlock()
+			d.exited.Notify()
 			return
 		}
 		d.mu.Unlock()
@@ -136,7 +135,10 @@ func (a *Accumulator) InCallback() bool {
 // Close stops the delivery goroutine once every outcome queued has been
 // delivered, or returns ctx's error when ctx ends first (deliveries go on
 // then, and the goroutine exits when they are done). Append, Deliver and
-// the sender's reports must all be over.
+// the sender's reports must all be over, but for stragglers: an outcome
+// queued later restarts the goroutine. A later Close waits again, for a
+// restarted goroutine too, so that a caller who could not wait the first
+// time (it was in a callback, or its ctx ended) can wait now.
 func (a *Accumulator) Close(ctx context.Context) error {
 	d := &a.deliveries
 	d.mu.Lock()
@@ -149,11 +151,25 @@ func (a *Accumulator) Close(ctx context.Context) error {
 	if a.InCallback() {
 		return nil // the goroutine stops after this callback and the rest
 	}
-	select {
-	case <-d.done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	return d.awaitStopped(ctx)
+}
+
+// awaitStopped waits until the goroutine, told to stop, has delivered
+// everything queued and exited, or ctx ends.
+func (d *deliveries) awaitStopped(ctx context.Context) error {
+	for {
+		d.mu.Lock()
+		exited := d.exited.C()
+		stopped := d.stopped
+		d.mu.Unlock()
+		if stopped {
+			return nil
+		}
+		select {
+		case <-exited:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
 

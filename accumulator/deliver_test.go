@@ -122,6 +122,27 @@ func TestAnOutcomeQueuedAfterCloseIsStillDelivered(t *testing.T) {
 	require.NoError(t, h.acc.Close(context.Background()), "a second Close")
 }
 
+// A delivery goroutine restarted after Close for a straggler's outcome is
+// waited for by a later Close, as the first goroutine was.
+func TestCloseAgainWaitsForARestartedDeliveryGoroutine(t *testing.T) {
+	h, entered, release := blockingHarness(t, nil)
+	require.NoError(t, h.acc.Close(context.Background()))
+	h.acc.Deliver(0, Result{Offset: -1, Err: errRetry})
+	waitClosed(t, entered, "the straggler's callback to start")
+
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, h.acc.Close(short), context.DeadlineExceeded, "Close while the straggler's callback runs")
+
+	close(release)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, h.acc.Close(ctx))
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	require.Len(t, h.results[0], 1, "Close returned before the straggler's callback had run")
+}
+
 // A batch's failure is told to Config.Failed as it is decided, not when its
 // callbacks run: a transaction committed from a callback must learn of a
 // failure queued behind that callback.
