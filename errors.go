@@ -79,6 +79,9 @@ func (e *PartitionError) Unwrap() error { return e.Err }
 func (p *Producer) memoryErr(err error) error {
 	var we *bufferpool.WaitError
 	switch {
+	case errors.As(err, &we) && errors.Is(we.Err, bufferpool.ErrTimeout) && we.MaxWait <= 0:
+		return fmt.Errorf("waiting for buffer memory: %w: %d bytes not free, and no time to wait for them; BufferMemory is %d bytes, %d free",
+			ErrBufferFull, we.Size, we.Total, we.Available)
 	case errors.As(err, &we) && errors.Is(we.Err, bufferpool.ErrTimeout):
 		return fmt.Errorf("waiting for buffer memory: %w: %d bytes did not free up within MaxBlock (%v); BufferMemory is %d bytes, %d free",
 			ErrBufferFull, we.Size, p.cfg.MaxBlock, we.Total, we.Available)

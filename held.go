@@ -44,6 +44,14 @@ type held struct {
 	failing    int             // failed records whose callbacks have not run yet
 	unbooked   int             // failed records the transaction and the delivery goroutine have yet to be told of
 	left       notify.Notifier // a record was appended, or its failure booked or delivered
+
+	// appendCtx bounds the appends of held records, their waits for a
+	// batch's memory among them; endMemoryWaits cancels it, and noWait
+	// makes the appends after that fail at once rather than wait
+	// (appendWait).
+	appendCtx       context.Context
+	cancelAppendCtx context.CancelFunc
+	noWait          atomic.Bool
 }
 
 type waitingTopic struct {
@@ -97,6 +105,7 @@ func (w *held) init(p *Producer) {
 	w.p = p
 	w.reserveCap = int(p.cfg.BufferMemory) - p.cfg.BatchSize
 	w.topics = make(map[string]*waitingTopic)
+	w.appendCtx, w.cancelAppendCtx = context.WithCancel(p.ctx)
 }
 
 // holds reports whether records of topic that a record, seeing the topic
@@ -287,9 +296,14 @@ func (p *Producer) appendHeld(h *heldRecord) bool {
 	case t != nil && len(t.Partitions) > 0:
 		if err = p.tooLate(h, t); err == nil {
 			// The append's wait for memory ends with the record's
-			// DeliveryTimeout (accumulator.Record.Since).
-			ar := accumulator.Record{Data: record.Data{TimestampMs: h.tsMs, Key: h.rec.Key, Value: h.rec.Value, Headers: h.rec.Headers}, Callback: h.cb, Since: h.since}
-			err = p.appendTo(p.ctx, snap, t, &h.rec, &ar)
+			// DeliveryTimeout (accumulator.Record.Since); after a Close
+			// from a callback ended such waits, it does not begin.
+			ctx, noWait := p.held.appendWait()
+			ar := accumulator.Record{
+				Data:     record.Data{TimestampMs: h.tsMs, Key: h.rec.Key, Value: h.rec.Value, Headers: h.rec.Headers},
+				Callback: h.cb, Since: h.since, NoWait: noWait,
+			}
+			err = p.appendTo(ctx, snap, t, &h.rec, &ar)
 		}
 	case refused(t):
 		err = t.Err
@@ -298,12 +312,8 @@ func (p *Producer) appendHeld(h *heldRecord) bool {
 	default:
 		err = p.heldTooLong(h.rec.Topic, nil)
 	}
-	if err != nil && p.ctx.Err() != nil && !errors.Is(err, ErrClosed) {
-		// Close ended the record's wait for memory: it fails as closed,
-		// keeping how the wait ended.
-		err = fmt.Errorf("%w: %w", ErrClosed, err)
-	}
 	if err != nil {
+		err = p.endedByClose(err)
 		// Counted as failing before drainHeld moves past it, so that a
 		// Flush sees it one way or the other all along.
 		p.held.mu.Lock()
@@ -313,6 +323,21 @@ func (p *Producer) appendHeld(h *heldRecord) bool {
 		return false
 	}
 	return true
+}
+
+// endedByClose makes the error of a held record whose wait for memory
+// Close ended one that matches ErrClosed, keeping how the wait ended.
+func (p *Producer) endedByClose(err error) error {
+	switch {
+	case errors.Is(err, ErrClosed):
+		return err
+	case p.ctx.Err() != nil:
+		return fmt.Errorf("%w: %w", ErrClosed, err)
+	case p.held.noWait.Load() && (errors.Is(err, ErrBufferFull) || errors.Is(err, context.Canceled)):
+		return fmt.Errorf("%w: called from a callback, Close ended the record's wait for buffer memory, "+
+			"which only the callbacks behind that one give back: %w", ErrClosed, err)
+	}
+	return err
 }
 
 // tooLate is the error of a held record whose DeliveryTimeout ended before

@@ -62,3 +62,26 @@ func (p *Producer) unreserveHeld(size int) {
 	w.mu.Unlock()
 	w.budget.Notify()
 }
+
+// endMemoryWaits ends the held records' waits for a batch's memory, the
+// one under way and those to come; Close uses it when called from a
+// callback. A batch's memory goes back only once its callbacks have run,
+// so, with the delivery goroutine held up by the callback, none would come
+// back before MaxBlock: Close would stall every callback that long, and the
+// record would fail anyway. It fails now with ErrClosed, as if Close's ctx
+// had ended; a record that finds memory free is still appended.
+func (w *held) endMemoryWaits() {
+	w.noWait.Store(true) // before the cancel: an append either sees it or is cancelled
+	w.cancelAppendCtx()
+}
+
+// appendWait is the context of a held record's append, and whether the
+// append may wait for memory at all. Once the waits have ended, the append
+// has the producer's context, not appendCtx, which the pool would refuse
+// even with memory free.
+func (w *held) appendWait() (context.Context, bool) {
+	if w.noWait.Load() {
+		return w.p.ctx, true
+	}
+	return w.appendCtx, false
+}

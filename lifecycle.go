@@ -41,8 +41,11 @@ func (p *Producer) flush(ctx context.Context) error {
 // never drops a record silently; Close then returns at once, and callbacks
 // still to run (behind a slow one) run after it returns. Called from a
 // callback, Close returns once every record has its outcome; the callbacks
-// behind the current one run after it returns. A transaction under way is
-// aborted first (see AbortTransaction).
+// behind the current one run after it returns. Since those callbacks give
+// their batches' memory back, none comes back meanwhile: a record that
+// waited for its topic's metadata and then finds no memory for its batch
+// fails at once with ErrClosed rather than wait for it until MaxBlock. A
+// transaction under way is aborted first (see AbortTransaction).
 //
 // Close is idempotent: a later Close waits (within its own ctx) for the
 // first one and for every callback still to run, then returns what the
@@ -106,6 +109,9 @@ func (p *Producer) awaitClose(ctx context.Context) error {
 func (p *Producer) close(ctx context.Context) error {
 	abortErr := p.abortOnClose(ctx)
 	p.acc.BeginClose()
+	if p.acc.InCallback() {
+		p.held.endMemoryWaits()
+	}
 	flushErr := p.flush(ctx)
 
 	// Whatever is left now fails; with a completed flush that is only what

@@ -332,3 +332,87 @@ func TestCloseAfterACloseFromACallbackWaitsForTheCallbacksLeft(t *testing.T) {
 	require.NoError(t, p.Close(ctx(t)))
 	require.True(t, o.done(), "Close returned before every record had its callback")
 }
+
+// Close from a callback while a record that waited for its topic waits, in
+// its append, for a batch's memory: only the callbacks behind this one
+// would give memory back, so that wait is hopeless. Close ends it rather
+// than stall every callback until MaxBlock, and the record fails with
+// ErrClosed.
+func TestCloseFromACallbackEndsAHeldRecordsWaitForMemory(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 4}})
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.BufferMemory = 64 << 10
+		cfg.BatchSize = 16 << 10
+		cfg.Linger = NoLinger
+		cfg.MaxBlock = time.Hour
+		cfg.DeliveryTimeout = 2 * time.Hour
+	})
+	entered, closeNow := make(chan struct{}), make(chan struct{})
+	closed := make(chan error, 1)
+	p.Produce(ctx(t), &Record{Topic: "t", Partition: 0, ExplicitPartition: true, Value: []byte("blocker")}, func(RecordMetadata, error) {
+		close(entered)
+		<-closeNow
+		closed <- p.Close(context.Background())
+	})
+	<-entered
+	// The callback keeps the first batch's 16 KiB; the held record
+	// reserves 8 KiB, two more batches take 32 KiB, and a third Produce
+	// waits for 16 KiB where 8 are left.
+	held := newOutcomes(1)
+	p.Produce(ctx(t), &Record{Topic: "late", Value: make([]byte, 8<<10)}, held.cb(0))
+	o := newOutcomes(3)
+	p.Produce(ctx(t), &Record{Topic: "t", Partition: 1, ExplicitPartition: true, Value: []byte("a")}, o.cb(0))
+	p.Produce(ctx(t), &Record{Topic: "t", Partition: 2, ExplicitPartition: true, Value: []byte("b")}, o.cb(1))
+	waited := make(chan struct{})
+	go func() {
+		defer close(waited)
+		p.Produce(ctx(t), &Record{Topic: "t", Partition: 3, ExplicitPartition: true, Value: []byte("c")}, o.cb(2))
+	}()
+	eventually(t, "a Produce waiting for memory", func() bool { return p.Stats().BufferWaiters == 1 })
+	// The topic appears: the held record gives its 8 KiB back, the Produce
+	// waiting takes them, and the held record's append waits in its place.
+	require.NoError(t, c.CreateTopic("late", 1))
+	select {
+	case <-waited:
+	case <-time.After(waitFor):
+		t.Fatal("the Produce waiting for memory never got it")
+	}
+	eventually(t, "the held record's append waiting for memory", func() bool { return p.Stats().BufferWaiters == 1 })
+
+	close(closeNow)
+	select {
+	case err := <-closed:
+		require.NoError(t, err, "Close from the callback")
+	case <-time.After(waitFor):
+		t.Fatal("Close from a callback waits for memory that only the callbacks behind it free")
+	}
+	held.wait(t, "the held record")
+	err := held.one(t, 0).err
+	require.ErrorIs(t, err, ErrClosed)
+	require.ErrorIs(t, err, context.Canceled, "how its wait ended")
+	o.wait(t, "the other records")
+}
+
+// A record that waited for its topic and is appended while a Close from a
+// callback runs still goes if memory for its batch is free: Close ends only
+// the waits for memory.
+func TestCloseFromACallbackStillSendsAHeldRecordThatFindsMemory(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	p := newProducer(t, c, func(cfg *Config) { cfg.MaxBlock = time.Hour; cfg.DeliveryTimeout = 2 * time.Hour })
+	held := newOutcomes(1)
+	p.Produce(ctx(t), &Record{Topic: "late", Value: []byte("held")}, held.cb(0))
+	closed := make(chan error, 1)
+	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("first")}, func(RecordMetadata, error) {
+		closed <- p.Close(context.Background())
+	})
+	eventually(t, "the Close from the callback under way", p.held.noWait.Load)
+	require.NoError(t, c.CreateTopic("late", 1))
+	select {
+	case err := <-closed:
+		require.NoError(t, err, "Close from the callback")
+	case <-time.After(waitFor):
+		t.Fatal("Close from the callback did not return")
+	}
+	held.wait(t, "the held record")
+	require.NoError(t, held.one(t, 0).err)
+}

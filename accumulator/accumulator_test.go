@@ -856,6 +856,29 @@ func TestAppendSinceBoundsTheWaitForMemory(t *testing.T) {
 	}
 }
 
+// A NoWait record gets a new batch's memory if it is free, and fails at
+// once with the pool's timeout if not, where another would wait MaxBlock.
+func TestAppendNoWaitFailsAtOnceWithoutMemory(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.MaxBlock = time.Hour })
+	noWait := func(tp TopicPartition, id int) error {
+		_, err := h.acc.Append(context.Background(), tp, nil, &Record{Data: record.Data{Value: big}, Callback: id, NoWait: true})
+		return err
+	}
+	require.NoError(t, noWait(tp0, 0), "memory is free")
+	for h.pool.Available() > 0 {
+		_, err := h.pool.Allocate(context.Background(), 1024, 0)
+		require.NoError(t, err)
+	}
+	appended := make(chan error, 1)
+	go func() { appended <- noWait(part(1), 1) }()
+	select {
+	case err := <-appended:
+		require.ErrorIs(t, err, bufferpool.ErrTimeout)
+	case <-time.After(10 * time.Second):
+		t.Fatal("a NoWait append waits for memory")
+	}
+}
+
 // A record appended with a Since that brings its batch's deadline forward
 // tells the expiry loop, which planned its next pass by the deadlines
 // Expire saw; a record that does not, or has no Since, does not.

@@ -44,6 +44,11 @@ type Record struct {
 	// its DeliveryTimeout runs from then, its wait for a batch's memory
 	// included. The zero Time means now.
 	Since time.Time
+	// NoWait fails the record at once, with the pool's timeout, if a new
+	// batch's memory is not free: for a record appended while none can come
+	// back (the producer closing from a callback, which holds up the
+	// callbacks that give batches' memory back).
+	NoWait bool
 }
 
 // Append encodes one record into tp's open batch, starting a new batch
@@ -120,6 +125,9 @@ func (a *Accumulator) appendToNewBatch(ctx context.Context, p *partition, r *Rec
 // then fails it as its batch would have, with ErrDeliveryTimeout, and not
 // with the pool's timeout, which says that MaxBlock passed.
 func (a *Accumulator) allocate(ctx context.Context, size int, r *Record) ([]byte, error) {
+	if r.NoWait {
+		return a.cfg.Pool.Allocate(ctx, size, 0)
+	}
 	if r.Since.IsZero() {
 		return a.cfg.Pool.Allocate(ctx, size, a.cfg.MaxBlock)
 	}
