@@ -161,14 +161,21 @@ func TestExplicitPartitionAddedLaterIsWaitedFor(t *testing.T) {
 	require.Equal(t, []byte("new too"), written[1].Value, "in the order produced")
 }
 
+// producerWaitingLong is a producer that knows topic "t", of partitions
+// partitions, and lets a record wait for a partition longer than any test.
+func producerWaitingLong(t *testing.T, partitions int32) *Producer {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": partitions}})
+	p := newProducer(t, c, func(cfg *Config) { cfg.MaxBlock = time.Hour; cfg.DeliveryTimeout = 2 * time.Hour })
+	_, err := p.PartitionsFor(ctx(t), "t")
+	require.NoError(t, err)
+	return p
+}
+
 // One record for a partition the topic does not have holds up no other
 // partition's records, even with MaxBlock as long as the test: they used
 // to wait behind it until it failed.
 func TestAMissingPartitionHoldsUpNoOtherPartition(t *testing.T) {
-	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 2}})
-	p := newProducer(t, c, func(cfg *Config) { cfg.MaxBlock = time.Hour; cfg.DeliveryTimeout = 2 * time.Hour })
-	_, err := p.PartitionsFor(ctx(t), "t")
-	require.NoError(t, err)
+	p := producerWaitingLong(t, 2)
 	o := newOutcomes(1)
 	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("typo"), Partition: 7, ExplicitPartition: true}, o.cb(0))
 	md, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("good"), Partition: 1, ExplicitPartition: true})
@@ -190,10 +197,7 @@ func TestAMissingPartitionHoldsUpNoOtherPartition(t *testing.T) {
 // Close promises for what is left: it failed as an invalid record, as if
 // its wait had ended.
 func TestCloseEndingAWaitForAPartitionFailsTheRecordAsClosed(t *testing.T) {
-	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
-	p := newProducer(t, c, func(cfg *Config) { cfg.MaxBlock = time.Hour; cfg.DeliveryTimeout = 2 * time.Hour })
-	_, err := p.PartitionsFor(ctx(t), "t")
-	require.NoError(t, err)
+	p := producerWaitingLong(t, 1)
 	o := newOutcomes(1)
 	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("v"), Partition: 3, ExplicitPartition: true}, o.cb(0))
 	eventually(t, "the drain to wait for partition 3", func() bool {
@@ -206,7 +210,7 @@ func TestCloseEndingAWaitForAPartitionFailsTheRecordAsClosed(t *testing.T) {
 	cancel() // nothing left to wait for but the held record
 	_ = p.Close(closing)
 	o.wait(t, "the held record")
-	err = o.one(t, 0).err
+	err := o.one(t, 0).err
 	require.ErrorIs(t, err, ErrClosed)
 	require.NotErrorIs(t, err, ErrInvalidRecord)
 	require.ErrorContains(t, err, "partition 3 of t")
