@@ -150,6 +150,41 @@ func TestInterruptedTimeExcludesFlush(t *testing.T) {
 	}
 }
 
+// With --transactional-id, Ctrl-C ends the run within the flush's grace
+// as it does without: a transaction the worker is committing when Ctrl-C
+// comes ends with the grace, not when its records' produce request comes
+// back. Transactions of one record and a produce request held well past
+// the grace put a commit under way at Ctrl-C; without the bound, kprod
+// exited only once the broker answered, after the whole hold.
+func TestInterruptEndsATransactionalRunWithinTheFlushGrace(t *testing.T) {
+	cluster, err := embedded.Start(embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close() // ends the hold too
+	r := startUntilProducing(t, "perf", "--brokers", strings.Join(cluster.Addrs(), ","), "--create-topic",
+		"--topic", uniqueTopic("txn-interrupt"), "--num-records", "1000000000", "--throughput", "500", "--linger", "0",
+		"--transactional-id", uniqueTopic("txn-id"), "--txn-size", "1", "--json")
+	limit := flushGrace + outcomesGrace + time.Second
+	fault := cluster.DelayNextProduce(1, limit+3*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+	defer cancel()
+	if err := fault.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	interruptedAt := time.Now()
+	if err := r.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	s := r.finish(t)
+	if took := time.Since(interruptedAt); took > limit {
+		t.Errorf("kprod exited %.1f s after Ctrl-C, want at most %v (it flushes for at most %v)", took.Seconds(), limit, flushGrace)
+	}
+	if s.RecordsSent == 0 || s.RecordsAcked+s.RecordsFailed != s.RecordsSent {
+		t.Errorf("sent %d, acked %d, failed %d (%v): a record without exactly one outcome", s.RecordsSent, s.RecordsAcked, s.RecordsFailed, s.Errors)
+	}
+}
+
 // childrenOf lists the processes pid started, from Linux's /proc; the test
 // is skipped where that is not available.
 func childrenOf(t *testing.T, pid int) []int {

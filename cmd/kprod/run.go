@@ -38,9 +38,10 @@ type workload struct {
 	// produce hands records to p until it has no more or stop is done
 	// (Ctrl-C). It gives Produce and Send produceCtx, not stop: a record
 	// waiting for buffer memory at Ctrl-C is then buffered and flushed
-	// like the others rather than failed. An error it returns is reported
-	// after the summary and makes the run fail. p is the producer, or the
-	// transactions around it.
+	// like the others rather than failed, and a transaction that a record
+	// fills is committed if it can be within the flush's grace. An error
+	// it returns is reported after the summary and makes the run fail. p
+	// is the producer, or the transactions around it.
 	produce func(stop, produceCtx context.Context, p recordSink, m *meter) error
 }
 
@@ -177,7 +178,8 @@ func runPhase(stop context.Context, con *console, p *producer.Producer, tx *tran
 	produceCtx, cancelProduce := context.WithCancel(context.Background())
 	defer cancelProduce()
 	// At Ctrl-C: note the moment and the counts, and let a Produce waiting
-	// for buffer memory wait until the flush's grace is over, no longer.
+	// for buffer memory, or ending a transaction, wait until the flush's
+	// grace is over, no longer.
 	interrupt := make(chan sample, 1)
 	stopWatch := context.AfterFunc(stop, func() {
 		interrupt <- sample{at: time.Now(), c: m.counts()}
@@ -205,7 +207,9 @@ func runPhase(stop context.Context, con *console, p *producer.Producer, tx *tran
 		at := <-interrupt
 		ph.interrupted = true
 		con.line("interrupted: flushing buffered records (at most %v)", flushGrace)
-		fctx, cancel := context.WithTimeout(context.Background(), flushGrace)
+		// The grace runs from Ctrl-C, not from produce's return, which
+		// may have taken some of it to end a transaction.
+		fctx, cancel := context.WithDeadline(context.Background(), at.at.Add(flushGrace))
 		ph.endTransactions(fctx, tx)
 		_ = p.Flush(fctx)
 		cancel()

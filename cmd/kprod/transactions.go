@@ -111,14 +111,15 @@ func startTransactions(ctx context.Context, p *producer.Producer, o txnOptions, 
 }
 
 // Produce hands r to the open transaction, beginning one if none is, and
-// ends the transaction when r fills it. After a failure to begin or end a
-// transaction the producer refuses records itself, so they fail at once.
+// ends the transaction when r fills it, within ctx. After a failure to
+// begin or end a transaction the producer refuses records itself, so they
+// fail at once.
 func (tx *transactions) Produce(ctx context.Context, r *producer.Record, cb producer.Callback) {
 	tx.mu.Lock()
 	defer tx.mu.Unlock()
 	tx.begin()
 	tx.p.Produce(ctx, r, cb)
-	tx.added()
+	tx.added(ctx)
 }
 
 // Send is Produce, then waiting for the record's outcome, outside the
@@ -150,15 +151,19 @@ func (tx *transactions) begin() {
 	tx.open = true
 }
 
-// added books a record handed over, and ends a full transaction. tx.mu
-// must be held.
-func (tx *transactions) added() {
+// added books a record handed over, and ends a full transaction within
+// ctx, the Produce's, and endWithin. The Produce's ctx is what ends the
+// transaction's wait after Ctrl-C: the run then flushes for flushGrace, no
+// longer, and a commit that waits for a slow broker meanwhile holds up the
+// producing goroutine, so the run too, until it ends; a commit it cuts
+// short fails as any other. tx.mu must be held.
+func (tx *transactions) added(ctx context.Context) {
 	if !tx.open {
 		return
 	}
 	tx.inTxn++
 	if tx.inTxn >= tx.size {
-		ctx, cancel := context.WithTimeout(context.Background(), tx.endWithin)
+		ctx, cancel := context.WithTimeout(ctx, tx.endWithin)
 		defer cancel()
 		tx.end(ctx)
 	}
