@@ -198,12 +198,8 @@ func (o *commonOptions) validate(cmd *cobra.Command) error {
 			return usagef("--%s: %v is not positive", d.flag, d.v)
 		}
 	}
-	codec, err := compression.ParseCodec(o.compression)
-	if err != nil {
+	if _, err := compression.ParseCodec(o.compression); err != nil {
 		return usagef("--compression: %q: want none, gzip, snappy, lz4 or zstd", o.compression)
-	}
-	if err := compression.CheckLevel(codec, o.compressionLevel); err != nil {
-		return usagef("--compression-level: %v", err)
 	}
 	switch o.progress {
 	case "auto", "bar", "always", "lines", "never":
@@ -216,6 +212,9 @@ func (o *commonOptions) validate(cmd *cobra.Command) error {
 	}
 	o.tlsConf = tlsConf
 	if o.cfg, o.sources, err = o.resolveConfig(fs); err != nil {
+		return err
+	}
+	if err := o.checkCompressionLevel(); err != nil {
 		return err
 	}
 	if err := o.chooseBrokers(); err != nil {
@@ -237,6 +236,23 @@ func (o *commonOptions) validate(cmd *cobra.Command) error {
 		return o.sources.explain(ce)
 	}
 	return nil
+}
+
+// checkCompressionLevel checks the resolved level against the resolved
+// codec, not against --compression's: the codec may come from -X or
+// --producer-config and the level from --compression-level. The error
+// blames the level and says where the codec came from, which the library's
+// own verdict on CompressionLevel would not.
+func (o *commonOptions) checkCompressionLevel() error {
+	err := compression.CheckLevel(o.cfg.Compression, o.cfg.CompressionLevel)
+	if err == nil {
+		return nil
+	}
+	codec := "--compression is at its default"
+	if from, set := o.sources["Compression"]; set {
+		codec = "codec from " + from
+	}
+	return usagef("%s: %v (%s)", o.sources.name("CompressionLevel"), err, codec)
 }
 
 // chooseBrokers decides between the brokers given (--brokers or -X

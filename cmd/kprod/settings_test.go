@@ -97,6 +97,50 @@ func TestResolveConfig(t *testing.T) {
 	}
 }
 
+// validateArgs parses args as perf's common flags and validates them.
+func validateArgs(t *testing.T, args ...string) error {
+	t.Helper()
+	o := &commonOptions{}
+	cmd := &cobra.Command{}
+	o.register(cmd.Flags())
+	if err := cmd.Flags().Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return o.validate(cmd)
+}
+
+// --compression-level is checked against the codec the run uses, wherever
+// that came from: with the codec from -X or --producer-config, it was
+// checked against --compression's default, none, which has no levels, and
+// refused.
+func TestCompressionLevelFlagWithTheCodecFromASetting(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "producer.properties")
+	if err := os.WriteFile(file, []byte("compression.type=zstd\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"-X", "compression.type=zstd", "--compression-level", "5"},
+		{"--producer-config", file, "--compression-level", "5"},
+		{"--compression", "zstd", "--compression-level", "5"},
+	} {
+		if err := validateArgs(t, append([]string{"-b", "127.0.0.1:9092"}, args...)...); err != nil {
+			t.Errorf("%s: %v", strings.Join(args, " "), err)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-X", "compression.type=gzip", "--compression-level", "99"}, "--compression-level: compression: invalid level: gzip level 99 outside 1..9 (codec from -X compression.type)"},
+		{[]string{"--compression-level", "5"}, "--compression-level: compression: invalid level: none has no levels, got 5 (--compression is at its default)"},
+	} {
+		err := validateArgs(t, append([]string{"-b", "127.0.0.1:9092"}, tc.args...)...)
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%s: %v, want %q", strings.Join(tc.args, " "), err, tc.want)
+		}
+	}
+}
+
 // Every setting is listed once, and its flag exists.
 func TestSettingsNameConfigFields(t *testing.T) {
 	seen := map[string]bool{}
