@@ -35,8 +35,8 @@ func TestReadProperties(t *testing.T) {
 	}
 }
 
-// resolve parses args as perf's flags and resolves the Config.
-func resolve(t *testing.T, args ...string) (producer.Config, configSources, error) {
+// parseCommon parses args as perf's common flags.
+func parseCommon(t *testing.T, args ...string) (*commonOptions, *cobra.Command) {
 	t.Helper()
 	o := &commonOptions{}
 	cmd := &cobra.Command{}
@@ -44,6 +44,13 @@ func resolve(t *testing.T, args ...string) (producer.Config, configSources, erro
 	if err := cmd.Flags().Parse(args); err != nil {
 		t.Fatal(err)
 	}
+	return o, cmd
+}
+
+// resolve parses args as perf's flags and resolves the Config.
+func resolve(t *testing.T, args ...string) (producer.Config, configSources, error) {
+	t.Helper()
+	o, cmd := parseCommon(t, args...)
 	return o.resolveConfig(cmd.Flags())
 }
 
@@ -100,12 +107,7 @@ func TestResolveConfig(t *testing.T) {
 // validateArgs parses args as perf's common flags and validates them.
 func validateArgs(t *testing.T, args ...string) error {
 	t.Helper()
-	o := &commonOptions{}
-	cmd := &cobra.Command{}
-	o.register(cmd.Flags())
-	if err := cmd.Flags().Parse(args); err != nil {
-		t.Fatal(err)
-	}
+	o, cmd := parseCommon(t, args...)
 	return o.validate(cmd)
 }
 
