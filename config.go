@@ -98,7 +98,10 @@ type Config struct {
 
 	// RequestTimeout is how long the producer waits for a broker's answer
 	// before it closes the connection and retries; it is also sent to the
-	// broker as the ProduceRequest's timeout for replication (acks=all).
+	// broker as the ProduceRequest's timeout for replication (acks=all). A
+	// broker that throttles the producer to a quota (KIP-219) gives its
+	// requests in flight the pause on top, and gets no request until the
+	// pause ends.
 	// Java: request.timeout.ms; kafka-python: request_timeout_ms. Default 30s.
 	RequestTimeout time.Duration
 
