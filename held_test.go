@@ -419,6 +419,11 @@ func TestCloseEndingAHeldRecordsWaitForMemoryFailsItAsClosed(t *testing.T) {
 	p := newProducer(t, c, func(cfg *Config) {
 		cfg.BufferMemory, cfg.BatchSize, cfg.Linger = 64<<10, 16<<10, NoLinger
 	})
+	// Known before the records: none of them but "late"'s waits for
+	// metadata, so the Produce that waits for memory below is the one the
+	// test starts.
+	_, err := p.PartitionsFor(ctx(t), "t")
+	require.NoError(t, err)
 	// A callback that blocks keeps every batch's memory in use.
 	entered, release := make(chan struct{}), make(chan struct{})
 	var releaseOnce sync.Once

@@ -347,6 +347,10 @@ func TestCloseFromACallbackEndsAHeldRecordsWaitForMemory(t *testing.T) {
 		cfg.MaxBlock = time.Hour
 		cfg.DeliveryTimeout = 2 * time.Hour
 	})
+	// Known before the records: none of them waits for t's metadata, so
+	// the Produce that waits for memory below is the one the test starts.
+	_, err := p.PartitionsFor(ctx(t), "t")
+	require.NoError(t, err)
 	entered, closeNow := make(chan struct{}), make(chan struct{})
 	closed := make(chan error, 1)
 	p.Produce(ctx(t), &Record{Topic: "t", Partition: 0, ExplicitPartition: true, Value: []byte("blocker")}, func(RecordMetadata, error) {
@@ -387,7 +391,7 @@ func TestCloseFromACallbackEndsAHeldRecordsWaitForMemory(t *testing.T) {
 		t.Fatal("Close from a callback waits for memory that only the callbacks behind it free")
 	}
 	held.wait(t, "the held record")
-	err := held.one(t, 0).err
+	err = held.one(t, 0).err
 	require.ErrorIs(t, err, ErrClosed)
 	require.ErrorIs(t, err, context.Canceled, "how its wait ended")
 	o.wait(t, "the other records")
