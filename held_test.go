@@ -377,12 +377,7 @@ func TestFlushWaitsForTheCallbacksOfHeldRecordsThatExpireTogether(t *testing.T) 
 	flushed := make(chan error, 1)
 	go func() { flushed <- p.Flush(ctx(t)) }()
 	clk.Advance(10 * time.Second)
-	select {
-	case err := <-flushed:
-		require.NoError(t, err)
-	case <-time.After(waitFor):
-		t.Fatalf("Flush did not return within %v of the held records' MaxBlock", waitFor)
-	}
+	require.NoError(t, receive(t, flushed, "Flush did not return after the held records' MaxBlock"))
 	require.Equal(t, int64(n), called.Load(), "Flush returned before every record held before it had its callback")
 	require.Equal(t, n, <-failingAtFirst, "records failing when the first of them had its callback")
 }

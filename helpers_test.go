@@ -103,6 +103,21 @@ func (o *outcomes) wait(t testing.TB, what string) {
 	}
 }
 
+// receive returns what ch gives (the zero value once it is closed), failing
+// with what if nothing comes within waitFor: the bounded wait for a signal
+// or a result from another goroutine.
+func receive[T any](t testing.TB, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(waitFor):
+		t.Fatalf("%s (waited %v)", what, waitFor)
+	}
+	var zero T
+	return zero
+}
+
 // done reports whether every record has an outcome, without waiting.
 func (o *outcomes) done() bool {
 	select {

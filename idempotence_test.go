@@ -232,12 +232,7 @@ func TestCloseFromACallback(t *testing.T) {
 		}
 		p.Produce(ctx(t), &Record{Topic: "t", Value: value(0, i)}, cb)
 	}
-	select {
-	case err := <-closed:
-		require.NoError(t, err)
-	case <-time.After(waitFor):
-		t.Fatal("Close called from a callback did not return")
-	}
+	require.NoError(t, receive(t, closed, "Close called from a callback did not return"))
 	o.wait(t, "every record after Close from a callback")
 	for i := range n {
 		o.one(t, i)
@@ -258,18 +253,8 @@ func TestFlushAndSendFromACallbackReturn(t *testing.T) {
 		_, err := p.Send(ctx, &Record{Topic: "t", Value: []byte("inner")})
 		done <- err
 	})
-	for _, what := range []string{"Flush", "Send"} {
-		select {
-		case err := <-done:
-			if what == "Flush" {
-				require.NoError(t, err, "Flush from a callback waits only for outcomes")
-			} else {
-				require.ErrorIs(t, err, context.DeadlineExceeded, "Send from a callback waits for a callback behind its own")
-			}
-		case <-time.After(waitFor):
-			t.Fatalf("%s called from a callback did not return", what)
-		}
-	}
+	require.NoError(t, receive(t, done, "Flush called from a callback did not return"), "Flush from a callback waits only for outcomes")
+	require.ErrorIs(t, receive(t, done, "Send called from a callback did not return"), context.DeadlineExceeded, "Send from a callback waits for a callback behind its own")
 }
 
 // A broker the metadata stops naming is closed and no longer asked for

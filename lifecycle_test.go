@@ -36,12 +36,7 @@ func TestFlushWaitsForEverythingBuffered(t *testing.T) {
 	default:
 	}
 	require.NoError(t, c.CreateTopic("later", 1))
-	select {
-	case err := <-flushed:
-		require.NoError(t, err)
-	case <-time.After(waitFor):
-		t.Fatal("Flush did not return")
-	}
+	require.NoError(t, receive(t, flushed, "Flush did not return"))
 	require.True(t, o.done(), "Flush returned before every record had its outcome")
 	for i := 0; i < 2*n; i++ {
 		require.NoError(t, o.one(t, i).err, "record %d", i)
@@ -139,11 +134,7 @@ func TestCloseCompletesABatchRetriedWhileClosing(t *testing.T) {
 	})
 	o := newOutcomes(1)
 	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("retried")}, o.cb(0))
-	select {
-	case <-entered:
-	case <-time.After(waitFor):
-		t.Fatal("the Produce request never reached the broker")
-	}
+	receive(t, entered, "the Produce request never reached the broker")
 	ghost := make(chan error, 1)
 	p.Produce(ctx(t), &Record{Topic: "ghost", Value: []byte("w")}, func(_ RecordMetadata, err error) {
 		once.Do(func() { close(release) })
@@ -196,11 +187,7 @@ func TestCloseFailsRecordsOfATopicBeingReleased(t *testing.T) {
 		p.Produce(ctx(t), &Record{Topic: "late", Key: []byte("k"), Value: value(0, i)}, o.cb(i))
 	}
 	require.NoError(t, c.CreateTopic("late", 1))
-	select {
-	case <-entered:
-	case <-time.After(waitFor):
-		t.Fatal("the held records were never released")
-	}
+	receive(t, entered, "the held records were never released")
 
 	closeCtx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
@@ -316,12 +303,7 @@ func TestCloseAfterACloseFromACallbackWaitsForTheCallbacksLeft(t *testing.T) {
 		p.Produce(ctx(t), &Record{Topic: "t", Value: value(0, i)}, o.cb(i))
 	}
 	go func() { _ = p.Flush(ctx(t)) }() // sends the batch despite the Linger
-	select {
-	case err := <-inner:
-		require.NoError(t, err, "the Close from the callback")
-	case <-time.After(waitFor):
-		t.Fatal("the Close from the callback did not return")
-	}
+	require.NoError(t, receive(t, inner, "the Close from the callback did not return"), "the Close from the callback")
 
 	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
@@ -376,20 +358,11 @@ func TestCloseFromACallbackEndsAHeldRecordsWaitForMemory(t *testing.T) {
 	// The topic appears: the held record gives its 8 KiB back, the Produce
 	// waiting takes them, and the held record's append waits in its place.
 	require.NoError(t, c.CreateTopic("late", 1))
-	select {
-	case <-waited:
-	case <-time.After(waitFor):
-		t.Fatal("the Produce waiting for memory never got it")
-	}
+	receive(t, waited, "the Produce waiting for memory never got it")
 	eventually(t, "the held record's append waiting for memory", func() bool { return p.Stats().BufferWaiters == 1 })
 
 	close(closeNow)
-	select {
-	case err := <-closed:
-		require.NoError(t, err, "Close from the callback")
-	case <-time.After(waitFor):
-		t.Fatal("Close from a callback waits for memory that only the callbacks behind it free")
-	}
+	require.NoError(t, receive(t, closed, "Close from a callback waits for memory that only the callbacks behind it free"), "Close from the callback")
 	held.wait(t, "the held record")
 	err = held.one(t, 0).err
 	require.ErrorIs(t, err, ErrClosed)
@@ -411,12 +384,7 @@ func TestCloseFromACallbackStillSendsAHeldRecordThatFindsMemory(t *testing.T) {
 	})
 	eventually(t, "the Close from the callback under way", p.held.noWait.Load)
 	require.NoError(t, c.CreateTopic("late", 1))
-	select {
-	case err := <-closed:
-		require.NoError(t, err, "Close from the callback")
-	case <-time.After(waitFor):
-		t.Fatal("Close from the callback did not return")
-	}
+	require.NoError(t, receive(t, closed, "Close from the callback did not return"), "Close from the callback")
 	held.wait(t, "the held record")
 	require.NoError(t, held.one(t, 0).err)
 }

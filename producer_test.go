@@ -463,12 +463,7 @@ func TestPartitionsForWaitsForMetadata(t *testing.T) {
 		done <- err
 	}()
 	require.NoError(t, c.CreateTopic("later", 3))
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(waitFor):
-		t.Fatal("PartitionsFor did not see a topic created after the call")
-	}
+	require.NoError(t, receive(t, done, "PartitionsFor did not see a topic created after the call"))
 
 	short, cancel := context.WithTimeout(ctx(t), 300*time.Millisecond)
 	defer cancel()
@@ -549,11 +544,7 @@ func TestARecordWaitingForMemoryWakesTheSenders(t *testing.T) {
 		defer close(appended)
 		p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("waits for memory"), Partition: 1, ExplicitPartition: true}, o.cb(1))
 	}()
-	select {
-	case <-appended:
-	case <-time.After(waitFor):
-		t.Fatalf("Produce still waits, after %v, for the memory of a batch lingering for %v", waitFor, p.cfg.Linger)
-	}
+	receive(t, appended, fmt.Sprintf("Produce still waits for the memory of a batch lingering for %v", p.cfg.Linger))
 	require.NoError(t, o.one(t, 0).err, "the lingering batch was sent")
 	require.NoError(t, p.Flush(ctx(t)))
 	require.NoError(t, o.one(t, 1).err)

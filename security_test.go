@@ -122,27 +122,14 @@ func TestCloseReturnsWhileATokenProviderIgnoresItsCtx(t *testing.T) {
 		_, err := p.Send(ctx, &Record{Topic: "t", Value: []byte("v")})
 		sent <- err
 	}()
-	select {
-	case <-fetching:
-	case <-time.After(waitFor):
-		t.Fatal("the token provider was not called within the wait time")
-	}
+	receive(t, fetching, "the token provider was not called within the wait time")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	closed := make(chan error, 1)
 	go func() { closed <- p.Close(ctx) }()
-	select {
-	case <-closed:
-	case <-time.After(waitFor):
-		t.Fatal("Close, its ctx ended, waited for the token provider")
-	}
-	select {
-	case err := <-sent:
-		require.ErrorIs(t, err, ErrClosed)
-	case <-time.After(waitFor):
-		t.Fatal("the record outlived Close")
-	}
+	receive(t, closed, "Close, its ctx ended, waited for the token provider")
+	require.ErrorIs(t, receive(t, sent, "the record outlived Close"), ErrClosed)
 }
 
 func TestSecurityConfig(t *testing.T) {
