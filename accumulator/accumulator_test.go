@@ -71,7 +71,7 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 	cfg.Pool = h.pool
 	h.acc = New(cfg)
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), waitTime)
 		defer cancel()
 		require.NoError(t, h.acc.Close(ctx), "the delivery goroutine did not stop")
 	})
@@ -107,11 +107,7 @@ func (h *harness) sync() {
 	h.t.Helper()
 	done := make(chan struct{})
 	h.acc.Deliver(done, Result{})
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		h.t.Fatal("the delivery goroutine delivered nothing for 10s")
-	}
+	receive(h.t, done, "the delivery goroutine delivered nothing")
 }
 
 // outcome returns record id's only outcome, after the deliveries queued so
@@ -407,12 +403,7 @@ func TestFlushWaitsForBatchesBeforeMark(t *testing.T) {
 	default:
 	}
 	h.acc.Complete(bs[0], 0, -1, nil)
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("flush did not return within 10s of the batch completing")
-	}
+	require.NoError(t, receive(t, done, "flush did not return after the batch completed"))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	h.add(tp0, 2, []byte("v"))
@@ -455,12 +446,7 @@ func TestMemoryPressureMakesBatchesReady(t *testing.T) {
 	bs, _ := h.drain(parts, 1<<20)
 	require.Len(t, bs, 64, "with a waiter for memory every batch is ready despite Linger")
 	h.acc.Complete(bs[0], 0, -1, nil)
-	select {
-	case err := <-blocked:
-		require.NoError(t, err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("the blocked append did not get memory within 10s of a batch completing")
-	}
+	require.NoError(t, receive(t, blocked, "the blocked append did not get memory after a batch completed"))
 }
 
 func TestConcurrentAppendsEachGetOneOutcome(t *testing.T) {
@@ -512,10 +498,29 @@ func TestConcurrentAppendsEachGetOneOutcome(t *testing.T) {
 	}
 }
 
-// waitFor polls cond until it holds, failing after 10s with what was awaited.
+// waitTime bounds every wait for another goroutine in these tests, so that
+// a hang fails with what was awaited rather than the binary's timeout.
+const waitTime = 10 * time.Second
+
+// waitFor polls cond until it holds, failing after waitTime with what was
+// awaited.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	require.Eventually(t, cond, 10*time.Second, time.Millisecond, "timed out after 10s waiting for %s", what)
+	require.Eventually(t, cond, waitTime, time.Millisecond, "timed out after %v waiting for %s", waitTime, what)
+}
+
+// receive returns what ch gives (the zero value once it is closed), failing
+// with what if nothing comes within waitTime.
+func receive[T any](t testing.TB, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(waitTime):
+		t.Fatalf("%s (waited %v)", what, waitTime)
+	}
+	var zero T
+	return zero
 }
 
 var errRetry = errors.New("retriable broker error")
@@ -847,13 +852,9 @@ func TestAppendSinceBoundsTheWaitForMemory(t *testing.T) {
 	}()
 	waitFor(t, "the append waiting for memory", func() bool { return h.pool.Waiters() == 1 })
 	h.clk.Advance(time.Second)
-	select {
-	case err := <-appended:
-		require.ErrorIs(t, err, ErrDeliveryTimeout)
-		require.NotErrorIs(t, err, bufferpool.ErrTimeout, "MaxBlock did not pass")
-	case <-time.After(10 * time.Second):
-		t.Fatal("the append still waits for memory after the record's DeliveryTimeout")
-	}
+	err := receive(t, appended, "the append still waits for memory after the record's DeliveryTimeout")
+	require.ErrorIs(t, err, ErrDeliveryTimeout)
+	require.NotErrorIs(t, err, bufferpool.ErrTimeout, "MaxBlock did not pass")
 }
 
 // A NoWait record gets a new batch's memory if it is free, and fails at
@@ -871,12 +872,7 @@ func TestAppendNoWaitFailsAtOnceWithoutMemory(t *testing.T) {
 	}
 	appended := make(chan error, 1)
 	go func() { appended <- noWait(part(1), 1) }()
-	select {
-	case err := <-appended:
-		require.ErrorIs(t, err, bufferpool.ErrTimeout)
-	case <-time.After(10 * time.Second):
-		t.Fatal("a NoWait append waits for memory")
-	}
+	require.ErrorIs(t, receive(t, appended, "a NoWait append waits for memory"), bufferpool.ErrTimeout)
 }
 
 // A record appended with a Since that brings its batch's deadline forward
@@ -933,12 +929,7 @@ func TestABatchExpiredWhileItClosesHasItsSizesCountedAtItsAnswer(t *testing.T) {
 	require.Equal(t, int64(1), stats.Batches)
 	require.Zero(t, stats.EncodedBytes, "counted before its sender is done with it")
 
-	var bs []*Batch
-	select {
-	case bs = <-drained:
-	case <-time.After(10 * time.Second):
-		t.Fatal("Drain did not return within 10s")
-	}
+	bs := receive(t, drained, "Drain did not return")
 	require.Len(t, bs, 1)
 	encoded, uncompressed := len(bs[0].Encoded()), bs[0].UncompressedSize()
 	h.acc.Complete(bs[0], 0, -1, nil) // the late answer

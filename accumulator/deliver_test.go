@@ -30,15 +30,6 @@ func blockingHarness(t *testing.T, inside func(h *harness)) (h *harness, entered
 	return h, entered, release
 }
 
-func waitClosed(t *testing.T, ch <-chan struct{}, what string) {
-	t.Helper()
-	select {
-	case <-ch:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("%s: not within 10s", what)
-	}
-}
-
 func TestABlockedCallbackHoldsUpOnlyCallbacksAndMemory(t *testing.T) {
 	var inCallback bool
 	h, entered, release := blockingHarness(t, func(h *harness) { inCallback = h.acc.InCallback() })
@@ -49,7 +40,7 @@ func TestABlockedCallbackHoldsUpOnlyCallbacksAndMemory(t *testing.T) {
 	require.Len(t, bs, 2)
 
 	h.acc.Complete(bs[0], 0, -1, nil)
-	waitClosed(t, entered, "the first callback to start")
+	receive(t, entered, "the first callback did not start")
 	require.True(t, inCallback, "callbacks run on the delivery goroutine")
 	require.False(t, h.acc.InCallback())
 
@@ -69,7 +60,7 @@ func TestABlockedCallbackHoldsUpOnlyCallbacksAndMemory(t *testing.T) {
 func TestCloseAndAwaitFromInsideACallbackDoNotWaitForThemselves(t *testing.T) {
 	returned := make(chan error, 2)
 	h, entered, release := blockingHarness(t, func(h *harness) {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), waitTime)
 		defer cancel()
 		returned <- h.acc.AwaitBatches(ctx, h.acc.BeginFlush())
 		h.acc.EndFlush()
@@ -80,19 +71,14 @@ func TestCloseAndAwaitFromInsideACallbackDoNotWaitForThemselves(t *testing.T) {
 	bs, _ := h.drain([]TopicPartition{tp0, part(1)}, 1<<20)
 	h.acc.Complete(bs[0], 0, -1, nil)
 	h.acc.Complete(bs[1], 0, -1, nil)
-	waitClosed(t, entered, "the callback to return from AwaitBatches and Close")
+	receive(t, entered, "the callback did not return from AwaitBatches and Close")
 	for range 2 {
-		select {
-		case err := <-returned:
-			require.NoError(t, err)
-		case <-time.After(10 * time.Second):
-			t.Fatal("AwaitBatches or Close called from a callback waits for the callbacks behind it")
-		}
+		require.NoError(t, receive(t, returned, "AwaitBatches or Close called from a callback waits for the callbacks behind it"))
 	}
 	close(release)
 	// The delivery goroutine, told to stop, exits once the callbacks behind
 	// have run; a marker queued now (h.outcome's) might find it gone.
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), waitTime)
 	defer cancel()
 	require.NoError(t, h.acc.Close(ctx), "the delivery goroutine stops once the callbacks behind have run")
 	h.mu.Lock()
@@ -128,14 +114,14 @@ func TestCloseAgainWaitsForARestartedDeliveryGoroutine(t *testing.T) {
 	h, entered, release := blockingHarness(t, nil)
 	require.NoError(t, h.acc.Close(context.Background()))
 	h.acc.Deliver(0, Result{Offset: -1, Err: errRetry})
-	waitClosed(t, entered, "the straggler's callback to start")
+	receive(t, entered, "the straggler's callback did not start")
 
 	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	require.ErrorIs(t, h.acc.Close(short), context.DeadlineExceeded, "Close while the straggler's callback runs")
 
 	close(release)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), waitTime)
 	defer cancel()
 	require.NoError(t, h.acc.Close(ctx))
 	h.mu.Lock()
@@ -178,7 +164,7 @@ func TestAFailureIsToldBeforeItsCallbacksRun(t *testing.T) {
 	bs, _ := h.drain([]TopicPartition{tp0, part(1)}, 1<<20)
 	require.Len(t, bs, 2)
 	h.acc.Complete(bs[0], 0, -1, nil)
-	waitClosed(t, entered, "the first callback to start")
+	receive(t, entered, "the first callback did not start")
 
 	h.acc.Complete(bs[1], -1, -1, errRetry)
 	mu.Lock()

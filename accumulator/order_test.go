@@ -149,11 +149,7 @@ type clockWaitingFor struct {
 
 func (c *clockWaitingFor) Now() time.Time {
 	if c.until != nil {
-		select {
-		case <-c.until:
-		case <-time.After(10 * time.Second):
-			c.t.Fatal("the expiry pass did not end")
-		}
+		receive(c.t, c.until, "the expiry pass did not end")
 	}
 	return c.Fake.Now()
 }
