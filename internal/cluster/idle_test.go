@@ -1,12 +1,15 @@
 package cluster
 
 import (
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/gokafka/producer/internal/fakebroker"
+	"github.com/gokafka/producer/protocol"
 )
 
 // refreshedTwice waits for two refreshes requested one after the other:
@@ -68,6 +71,41 @@ func TestATopicInUseIsKept(t *testing.T) {
 	for _, name := range []string{"buffered", "used", "awaited"} {
 		require.Nil(t, r.c.Snapshot().Topic(name), "topic %q no longer in use is still cached", name)
 	}
+}
+
+// A topic used while a refresh that found it idle waits for its answer is
+// kept: records appended meanwhile against the cached metadata started a
+// batch of it. That refresh forgot it, and the batch waited for a leader
+// until a later refresh asked for its topic again.
+func TestATopicUsedDuringTheRefreshThatFoundItIdleIsKept(t *testing.T) {
+	r := newRigWith(t, fakebroker.Options{Topics: map[string]int32{"t": 2}}, 1,
+		func(c *Config) { c.MaxIdle = time.Nanosecond })
+	r.awaitTopic("t")
+	asked, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	r.fake.OnMetadata(func(_ int32, req *protocol.MetadataRequest) fakebroker.Action {
+		if !slices.ContainsFunc(req.Topics, func(rt protocol.MetadataRequestTopic) bool { return rt.Name != nil && *rt.Name == "t" }) {
+			once.Do(func() { close(asked); <-release })
+		}
+		return fakebroker.Action{}
+	})
+	r.c.RequestRefresh("test")
+	select {
+	case <-asked:
+	case <-time.After(waitFor):
+		t.Fatalf("no refresh found the topic idle within %v", waitFor)
+	}
+	r.mu.Lock()
+	before := r.updates
+	r.mu.Unlock()
+	r.used.Store(&[]string{"t"})
+	close(release)
+	require.Eventually(t, func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.updates > before
+	}, waitFor, time.Millisecond, "the held refresh was not applied within %v", waitFor)
+	require.NotNil(t, r.c.Snapshot().Topic("t"), "a topic used during the refresh that found it idle was forgotten")
 }
 
 // A topic awaited a moment ago (a PartitionsFor call, or records that

@@ -113,8 +113,14 @@ func (c *Cluster) refresh(ctx context.Context) error {
 	}
 	c.cache.Apply(mr, topics, c.cfg.Clock.Now())
 	if len(idle) > 0 {
-		c.cache.Forget(idle)
-		c.cfg.Logger.Debug("metadata forgot idle topics", "topics", idle, "max_idle", c.cfg.MaxIdle)
+		// Idleness is judged again now: records produced during the round
+		// trip went into batches against the cached metadata, and their
+		// topic, forgotten under them, would leave them without a leader
+		// until a later refresh.
+		if _, idle = c.topics(); len(idle) > 0 {
+			c.cache.Forget(idle)
+			c.cfg.Logger.Debug("metadata forgot idle topics", "topics", idle, "max_idle", c.cfg.MaxIdle)
+		}
 	}
 	c.updated(true)
 	return nil
