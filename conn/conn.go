@@ -175,7 +175,7 @@ func (c *Conn) fail(err error) {
 		c.cfg.Events.Closed(c.cfg.NodeID, c.addr, err)
 	}
 
-	c.nc.Close() // unblocks the reader and any write in progress
+	closeTransport(c.nc) // unblocks the reader and any write in progress
 	c.log.Debug("kafka connection closed", "reason", err, "failed_requests", len(failed))
 	for _, p := range failed {
 		if !p.auth {

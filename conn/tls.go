@@ -6,7 +6,14 @@ import (
 	"crypto/x509"
 	"errors"
 	"net"
+	"time"
 )
+
+// closeNotifyGrace is how long closing a TLS connection waits for its
+// transport to take the close_notify alert. A transport that takes bytes at
+// all takes those few at once; one that takes none within this grace has a
+// peer that stopped reading, and waiting longer only holds up the close.
+const closeNotifyGrace = 50 * time.Millisecond
 
 // handshakeTLS runs the client's TLS handshake on nc. An empty ServerName
 // becomes the host dialled, which is what SNI sends and what the broker's
@@ -54,4 +61,27 @@ func tlsRefused(err error) bool {
 		return op.Op == "remote error"
 	}
 	return false
+}
+
+// closeTransport closes nc. Over TLS, crypto/tls's Close first sends a
+// close_notify alert, unless a write is in progress, and gives that write
+// 5s: a broker that had stopped reading (its socket buffers full, or a
+// transport from Config.Dial that buffers nothing) held Close, and the
+// failing of the connection on a timeout, that long for each connection,
+// and with them Producer.Close, whatever its ctx. The alert still goes out
+// when the transport takes it within closeNotifyGrace, as it does where the
+// broker reads; past the grace the transport is closed under it, which ends
+// the write. The grace is wall time, not the configured clock's: like
+// crypto/tls's own deadline, it bounds a socket write. Kafka loses nothing
+// without the alert: its requests are framed, so a cut one shows anyway.
+func closeTransport(nc net.Conn) {
+	tc, ok := nc.(*tls.Conn)
+	if !ok {
+		nc.Close()
+		return
+	}
+	transport := tc.NetConn()
+	cut := time.AfterFunc(closeNotifyGrace, func() { transport.Close() })
+	defer cut.Stop()
+	tc.Close()
 }
