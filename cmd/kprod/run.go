@@ -91,16 +91,16 @@ func execute(cmd *cobra.Command, e *env, o *commonOptions, w workload) error {
 	if err := awaitTopic(stop, p, cfg, o.topicSpec(cmd), con); err != nil {
 		return err
 	}
+	m := newMeter(w.shards)
+	m.errCause = last.get
 	var tx *transactions
 	if cfg.TransactionalID != "" {
-		if tx, err = startTransactions(stop, p, o.txn, cfg); err != nil {
+		if tx, err = startTransactions(stop, p, o.txn, cfg, m); err != nil {
 			return err
 		}
 		w.about += fmt.Sprintf(" in transactions of %s records (transactional id %s)", group(tx.size), cfg.TransactionalID)
 	}
 
-	m := newMeter(w.shards)
-	m.errCause = last.get
 	con.line("producing %s to topic %s", w.about, o.topic)
 	prog := startProgress(con, progressModeFor(o.progress, e.stderr), w.total, m)
 	ph := runPhase(stop, con, p, tx, m, cfg, w)
@@ -276,7 +276,10 @@ func reportErrorExamples(con *console, m *meter, count map[string]int64) {
 	first := m.examples()
 	for _, name := range sortedKeys(count) {
 		if first[name] == nil {
-			continue // UNRESOLVED: no callback ran, so there is no error to show
+			// UNRESOLVED: no callback ran, so there is no error to
+			// show; TRANSACTION_NOT_ENDED: the transaction's failure
+			// is reported after these.
+			continue
 		}
 		cause := ""
 		if text := m.cause(name); timeoutErrors[name] && text != "" {

@@ -34,6 +34,12 @@ type summary struct {
 	TransactionsCommitted int64  `json:"transactions_committed"`
 	TransactionsAborted   int64  `json:"transactions_aborted"`
 	RecordsAborted        int64  `json:"records_aborted"`
+	// TransactionsNotEnded counts the transactions that ended neither
+	// committed nor aborted (the commit failed, then the abort): their
+	// records were written, and are committed by no one, so those acked
+	// count as failed, as TRANSACTION_NOT_ENDED, not as acked. Bytes and
+	// the rates still count them: they measure what brokers acknowledged.
+	TransactionsNotEnded int64 `json:"transactions_not_ended"`
 
 	RecordsSent   int64 `json:"records_sent"`
 	RecordsAcked  int64 `json:"records_acked"`
@@ -106,6 +112,10 @@ type summaryInput struct {
 // count is a bug worth seeing.
 const unresolvedError = "UNRESOLVED"
 
+// txnNotEndedError names the acknowledged records of a transaction that
+// ended neither committed nor aborted.
+const txnNotEndedError = "TRANSACTION_NOT_ENDED"
+
 func newSummary(in summaryInput) *summary {
 	c, errs := in.meter.outcomes()
 	failed := c.failed
@@ -155,6 +165,12 @@ func newSummary(in summaryInput) *summary {
 	if t := in.txns; t != nil {
 		s.TransactionalID, s.txnSize = t.id, t.size
 		s.TransactionsCommitted, s.TransactionsAborted, s.RecordsAborted = t.committed, t.aborted, t.recordsAborted
+		s.TransactionsNotEnded = t.notEnded
+		if n := t.recordsNotEnded; n > 0 {
+			s.RecordsAcked -= n
+			s.RecordsFailed += n
+			s.Errors[txnNotEndedError] += n
+		}
 	}
 	switch {
 	case in.interactive:
@@ -241,8 +257,9 @@ func (s *summary) write(w io.Writer, asJSON bool) error {
 	}
 	fmt.Fprintf(&b, "producer  acks=%s, %s\n", s.Acks, idempotence)
 	if s.TransactionalID != "" {
-		fmt.Fprintf(&b, "txns      %s committed, %s aborted (%s records), of %s records; transactional id %s\n",
-			group(s.TransactionsCommitted), group(s.TransactionsAborted), group(s.RecordsAborted), group(s.txnSize), s.TransactionalID)
+		fmt.Fprintf(&b, "txns      %s committed, %s aborted (%s records), of %s records; transactional id %s%s\n",
+			group(s.TransactionsCommitted), group(s.TransactionsAborted), group(s.RecordsAborted), group(s.txnSize), s.TransactionalID,
+			s.notEnded())
 	}
 	if s.perRecord != "" {
 		fmt.Fprintf(&b, "cpu       %.3f s (%s)\n", s.CPUSeconds, s.perRecord)
@@ -252,6 +269,16 @@ func (s *summary) write(w io.Writer, asJSON bool) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// notEnded says, for the txns line, what became of the transactions that
+// ended neither committed nor aborted, if any.
+func (s *summary) notEnded() string {
+	if s.TransactionsNotEnded == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; %s neither committed nor aborted: its %s acked count as failed (%s)",
+		group(s.TransactionsNotEnded), plural(s.Errors[txnNotEndedError], "record"), txnNotEndedError)
 }
 
 // plural is n things, with separators: "1 request", "2,000 requests",

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -78,12 +79,27 @@ type transactions struct {
 	// included.
 	endWithin time.Duration
 
+	// meter is where the callbacks of the records handed to Produce count
+	// them: the library runs a transaction's callbacks before its commit or
+	// abort returns, so what it counts acked when a transaction begins are
+	// the records of the transactions before it.
+	meter *meter
+	// sent says that the records come through Send, whose caller counts a
+	// record in the meter only once Send returns, which may be after the
+	// next transaction began; sendAcked counts them as their callbacks run.
+	sent      atomic.Bool
+	sendAcked atomic.Int64
+
 	mu     sync.Mutex
 	open   bool  // BeginTransaction was called and the transaction not ended
 	inTxn  int64 // records handed to the open transaction
 	ended  int64 // transactions ended, committed or aborted
 	err    error // the first failure to begin or end a transaction
 	counts txnCounts
+	// ackedAtBegin is ackedSoFar when the open (or last) transaction
+	// began; notEndedFrom keeps it for the transaction that ended neither
+	// committed nor aborted.
+	ackedAtBegin, notEndedFrom int64
 }
 
 // txnCounts is what the summary says of the transactions.
@@ -93,18 +109,25 @@ type txnCounts struct {
 	committed      int64
 	aborted        int64
 	recordsAborted int64 // records of aborted transactions
+	// notEnded counts the transactions that ended neither committed nor
+	// aborted (their commit failed, and so did the abort after it, or the
+	// producer can do nothing more): the first failure stops the
+	// transactions, so there is one at most. recordsNotEnded counts its
+	// records that were acknowledged: written, but committed by no one.
+	notEnded        int64
+	recordsNotEnded int64
 }
 
 // startTransactions initializes the producer's transactions, before the
 // clock starts.
-func startTransactions(ctx context.Context, p *producer.Producer, o txnOptions, cfg producer.Config) (*transactions, error) {
+func startTransactions(ctx context.Context, p *producer.Producer, o txnOptions, cfg producer.Config, m *meter) (*transactions, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.MaxBlock)
 	defer cancel()
 	if err := p.InitTransactions(ctx); err != nil {
 		return nil, fmt.Errorf("initializing transactions (transactional id %s): %w", cfg.TransactionalID, err)
 	}
 	return &transactions{
-		p: p, size: o.size, abortEvery: o.abortEvery,
+		p: p, size: o.size, abortEvery: o.abortEvery, meter: m,
 		endWithin: cfg.MaxBlock + cfg.DeliveryTimeout + flushGrace,
 		counts:    txnCounts{id: cfg.TransactionalID, size: o.size},
 	}, nil
@@ -130,7 +153,13 @@ func (tx *transactions) Send(ctx context.Context, r *producer.Record) (producer.
 		err error
 	}
 	done := make(chan outcome, 1)
-	tx.Produce(ctx, r, func(md producer.RecordMetadata, err error) { done <- outcome{md, err} })
+	tx.sent.Store(true)
+	tx.Produce(ctx, r, func(md producer.RecordMetadata, err error) {
+		if err == nil {
+			tx.sendAcked.Add(1)
+		}
+		done <- outcome{md, err}
+	})
 	select {
 	case o := <-done:
 		return o.md, o.err
@@ -148,7 +177,16 @@ func (tx *transactions) begin() {
 		tx.err = fmt.Errorf("beginning transaction %d: %w", tx.ended+1, err)
 		return
 	}
-	tx.open = true
+	tx.open, tx.ackedAtBegin = true, tx.ackedSoFar()
+}
+
+// ackedSoFar counts the records handed over that were acknowledged, as
+// their callbacks ran.
+func (tx *transactions) ackedSoFar() int64 {
+	if tx.sent.Load() {
+		return tx.sendAcked.Load()
+	}
+	return tx.meter.counts().acked
 }
 
 // added books a record handed over, and ends a full transaction within
@@ -191,6 +229,7 @@ func (tx *transactions) end(ctx context.Context) {
 	}
 	tx.fail(fmt.Errorf("committing transaction %d: %w", n, err))
 	if errors.Is(err, producer.ErrTransactionFatal) {
+		tx.notEnded()
 		return
 	}
 	tx.booked(n, records, false, tx.p.AbortTransaction(ctx))
@@ -207,7 +246,16 @@ func (tx *transactions) booked(n, records int64, committed bool, err error) {
 		tx.counts.recordsAborted += records
 	default:
 		tx.fail(fmt.Errorf("aborting transaction %d: %w", n, err))
+		tx.notEnded()
 	}
+}
+
+// notEnded counts the transaction that just failed to end, neither
+// committed nor aborted; the summary counts its acknowledged records once
+// they all have their outcome.
+func (tx *transactions) notEnded() {
+	tx.counts.notEnded++
+	tx.notEndedFrom = tx.ackedAtBegin
 }
 
 // fail keeps the first failure.
@@ -228,10 +276,16 @@ func (tx *transactions) finish(ctx context.Context) error {
 	return tx.err
 }
 
-// summary is what the summary says of the transactions.
+// summary is what the summary says of the transactions, once every record
+// has its outcome. The records acknowledged since the transaction that did
+// not end began are its records: the transactions stop at it, and those
+// handed over later are refused.
 func (tx *transactions) summary() *txnCounts {
 	tx.mu.Lock()
 	defer tx.mu.Unlock()
 	c := tx.counts
+	if c.notEnded > 0 {
+		c.recordsNotEnded = tx.ackedSoFar() - tx.notEndedFrom
+	}
 	return &c
 }

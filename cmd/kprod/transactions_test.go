@@ -3,10 +3,14 @@ package main
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/gokafka/producer/integration/embedded"
 	"github.com/gokafka/producer/integration/readback"
 )
 
@@ -101,5 +105,70 @@ func TestSummaryWithoutTransactions(t *testing.T) {
 	}
 	if r := runKprod(t, "", "perf", "-b", sharedBroker(t), "--create-topic", "-t", uniqueTopic("no-txn"), "--num-records", "2000"); strings.Contains(r.stdout, "txns") {
 		t.Errorf("a txns line without transactions:\n%s", r.stdout)
+	}
+}
+
+// clusterFailingEndTxn starts a cluster whose coordinator answers every
+// EndTxn after the first pass with UNKNOWN_SERVER_ERROR, neither retriable
+// nor fencing: a commit fails, and so does the abort after it. It returns
+// the brokers and a count of the EndTxn requests.
+func clusterFailingEndTxn(t *testing.T, pass int32) (string, *atomic.Int32) {
+	t.Helper()
+	cluster, err := embedded.Start(embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	fake := cluster.Kfake()
+	var endTxns atomic.Int32
+	fake.ControlKey(int16(kmsg.EndTxn), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		if endTxns.Add(1) <= pass {
+			return nil, nil, false // the broker answers it
+		}
+		fake.KeepControl()
+		resp := req.ResponseKind().(*kmsg.EndTxnResponse)
+		resp.ErrorCode = kerr.UnknownServerError.Code
+		return resp, nil, true
+	})
+	return strings.Join(cluster.Addrs(), ","), &endTxns
+}
+
+// A transaction whose commit fails and whose abort fails too ends neither
+// committed nor aborted: its records, though the broker wrote them, count
+// as failed, not acked, whether they came by Produce or, with --sync, by
+// Send. Of 15 records in transactions of 5, the first 5 are committed, the
+// next 5 are in the transaction that does not end, and the last 5 are
+// refused, the transactions having stopped.
+func TestATransactionNeitherCommittedNorAbortedCountsItsRecordsFailed(t *testing.T) {
+	for _, mode := range [][]string{nil, {"--sync", "--concurrency", "3"}} {
+		brokers, endTxns := clusterFailingEndTxn(t, 1)
+		args := append([]string{"perf", "--brokers", brokers, "--create-topic", "--topic", uniqueTopic("txn-not-ended"),
+			"--num-records", "15", "--transactional-id", uniqueTopic("txn-id"), "--txn-size", "5", "--json"}, mode...)
+		r := runKprod(t, "", args...)
+		if r.code != exitFailed || !strings.Contains(r.stderr, "committing transaction 2") {
+			t.Fatalf("%v: exit %d, want %d with the commit's failure\nstderr:\n%s", mode, r.code, exitFailed, r.stderr)
+		}
+		if endTxns.Load() < 3 {
+			t.Fatalf("%v: %d EndTxn requests, want a commit, a commit and an abort", mode, endTxns.Load())
+		}
+		s := parseSummary(t, r)
+		if s.TransactionsCommitted != 1 || s.TransactionsAborted != 0 || s.TransactionsNotEnded != 1 ||
+			s.RecordsAcked != 5 || s.RecordsFailed != 10 || s.Errors[txnNotEndedError] != 5 {
+			t.Errorf("%v: summary: %d committed, %d aborted, %d not ended, %d acked, %d failed (%v); want 1, 0, 1, 5, 10 (%s 5)",
+				mode, s.TransactionsCommitted, s.TransactionsAborted, s.TransactionsNotEnded, s.RecordsAcked, s.RecordsFailed, s.Errors, txnNotEndedError)
+		}
+	}
+
+	brokers, _ := clusterFailingEndTxn(t, 0)
+	r := runKprod(t, "", "perf", "--brokers", brokers, "--create-topic", "--topic", uniqueTopic("txn-not-ended-human"),
+		"--num-records", "10", "--transactional-id", uniqueTopic("txn-id"), "--txn-size", "10")
+	for _, want := range []string{
+		"records   10 sent, 0 acked, 10 failed",
+		"txns      0 committed, 0 aborted (0 records), of 10 records; transactional id kprod-test-txn-id-",
+		"; 1 neither committed nor aborted: its 10 records acked count as failed (" + txnNotEndedError + ")",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("summary:\n%s\nwant %q", r.stdout, want)
+		}
 	}
 }
