@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,8 +74,15 @@ func (o *perfOptions) validate(cmd *cobra.Command) error {
 	if o.throughput < 0 && o.throughput != -1 {
 		return usagef("--throughput: %v is negative (use 0 or -1 for unlimited)", o.throughput)
 	}
+	if math.IsNaN(o.throughput) {
+		return usagef("--throughput: NaN is not a number of records/s (use 0 or -1 for unlimited)")
+	}
 	if o.concurrency < 1 {
 		return usagef("--concurrency: %d is less than 1", o.concurrency)
+	}
+	if _, ok := paceInterval(o.throughput, o.concurrency); !ok {
+		return usagef("--throughput: %v records/s is too low to pace: each of %d goroutine(s) would wait more than 292 years (the longest time.Duration) between records",
+			o.throughput, o.concurrency)
 	}
 	return o.commonOptions.validate(cmd)
 }
@@ -198,7 +206,7 @@ func runGenerators(stop, produceCtx context.Context, p recordSink, m *meter, o *
 			first: first, n: n, stopping: &stopping,
 		}
 		if o.throughput > 0 {
-			w.interval = time.Duration(float64(time.Second) * float64(o.concurrency) / o.throughput)
+			w.interval, _ = paceInterval(o.throughput, o.concurrency) // validate checked it
 			w.paceEach = paceEvery(w.interval)
 		}
 		first += n
@@ -258,6 +266,23 @@ func (w *worker) run(stop, produceCtx context.Context) {
 // rates (kafka-producer-perf-test's throttler, likewise, sleeps only once
 // it is 2 ms ahead).
 const pacePeriod = time.Millisecond
+
+// paceInterval is the time between two records of each of concurrency
+// goroutines that together produce throughput records/s, or 0 (no pacing)
+// for a throughput of 0, -1 or one that no goroutine reaches (over 10^9
+// records/s each). ok is false for a positive throughput so low that the
+// interval exceeds time.Duration: the conversion would overflow, and the
+// negative interval it gives on amd64 turned pacing off.
+func paceInterval(throughput float64, concurrency int) (interval time.Duration, ok bool) {
+	if throughput <= 0 {
+		return 0, true
+	}
+	ns := float64(time.Second) * float64(concurrency) / throughput
+	if ns >= math.MaxInt64 { // float64(math.MaxInt64) is 2^63, one past it
+		return 0, false
+	}
+	return time.Duration(ns), true
+}
 
 // paceEvery is how many records of one interval each make a pacePeriod.
 func paceEvery(interval time.Duration) int64 {

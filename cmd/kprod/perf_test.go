@@ -238,3 +238,28 @@ func TestPaceEvery(t *testing.T) {
 		}
 	}
 }
+
+// A positive throughput, however low, paces, or is refused: the interval
+// is positive up to the longest time.Duration, and beyond it not ok. 0 and
+// -1 are unlimited.
+func TestPaceInterval(t *testing.T) {
+	for _, tc := range []struct {
+		throughput  float64
+		concurrency int
+		want        time.Duration
+		ok          bool
+	}{
+		{250_000, 1, 4 * time.Microsecond, true},
+		{250_000, 4, 16 * time.Microsecond, true},
+		{2e-10, 1, 5e18, true},
+		{1e-10, 1, 0, false},
+		{2e-10, 2, 0, false},
+		{0, 1, 0, true},
+		{-1, 1, 0, true},
+	} {
+		got, ok := paceInterval(tc.throughput, tc.concurrency)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("paceInterval(%v, %d) = %v, %t; want %v, %t", tc.throughput, tc.concurrency, got, ok, tc.want, tc.ok)
+		}
+	}
+}

@@ -21,6 +21,10 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"perf", "--compression", "gzip", "--compression-level", "99"}, "--compression-level"},
 		{[]string{"perf", "--brokers", "nohostport"}, "--brokers"},
 		{[]string{"perf", "--concurrency", "0"}, "--concurrency"},
+		// A pace slower than time.Duration holds, for one goroutine or each of several.
+		{[]string{"perf", "--throughput", "1e-11"}, "--throughput: 1e-11 records/s is too low to pace"},
+		{[]string{"perf", "--throughput", "1e-10", "--concurrency", "2"}, "--throughput: 1e-10 records/s is too low to pace"},
+		{[]string{"perf", "--throughput", "NaN"}, "--throughput: NaN is not a number of records/s"},
 		{[]string{"perf", "--max-request-size", "0"}, "--max-request-size: 0 is less than 1"},
 		{[]string{"perf", "--partitions", "0"}, "--partitions"},
 		{[]string{"perf", "--progress", "sometimes"}, "--progress"},
