@@ -88,10 +88,12 @@ func ensureTopic(ctx context.Context, cfg producer.Config, t topicSpec, con *con
 		if err := t.matches(&md.Topics[0]); err != nil {
 			return err
 		}
-		return awaitLeaders(ctx, c, t.name)
+		_, err := awaitLeaders(ctx, c, t.name)
+		return err
 	case kerr.LeaderNotAvailable.Code:
 		if t.autoCreate {
-			return awaitLeaders(ctx, c, t.name) // being created
+			_, err := awaitLeaders(ctx, c, t.name) // being created
+			return err
 		}
 		return fmt.Errorf("topic %s: %w", t.name, kerr.ForCode(code))
 	case kerr.UnknownTopicOrPartition.Code:
@@ -102,12 +104,26 @@ func ensureTopic(ctx context.Context, cfg producer.Config, t topicSpec, con *con
 		return fmt.Errorf("topic %s: %w", t.name, kerr.ForCode(code))
 	}
 
-	if err := createTopic(ctx, c, md, ccfg, t); err != nil {
+	created, err := createTopic(ctx, c, md, ccfg, t)
+	if err != nil {
 		return err
+	}
+	if !created {
+		// Another client created it since the metadata said it did not
+		// exist: it must match what was asked, as one that existed
+		// before. Its metadata may lag its creation, so it is checked
+		// once every partition has a leader.
+		con.line("topic %s exists: another client created it first", t.name)
+		ready, err := awaitLeaders(ctx, c, t.name)
+		if err != nil {
+			return err
+		}
+		return t.matches(ready)
 	}
 	con.line("created topic %s (%s partitions, replication factor %s)",
 		t.name, orDefault(int64(t.partitions)), orDefault(int64(t.replicationFactor)))
-	return awaitLeaders(ctx, c, t.name)
+	_, err = awaitLeaders(ctx, c, t.name)
+	return err
 }
 
 // matches checks an existing topic against the partitions and replication
@@ -175,9 +191,9 @@ func topicMetadata(ctx context.Context, c *conn.Conn, topic string, autoCreate b
 }
 
 // createTopic sends CreateTopics to the controller (or, if it cannot be
-// reached, to c) and accepts TOPIC_ALREADY_EXISTS: another client may have
-// won the race.
-func createTopic(ctx context.Context, c *conn.Conn, md *protocol.MetadataResponse, cfg conn.Config, t topicSpec) error {
+// reached, to c). It accepts TOPIC_ALREADY_EXISTS, another client having
+// won the race, but then reports that it created nothing.
+func createTopic(ctx context.Context, c *conn.Conn, md *protocol.MetadataResponse, cfg conn.Config, t topicSpec) (created bool, err error) {
 	target := c
 	for _, b := range md.Brokers {
 		addr := net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port)))
@@ -197,22 +213,24 @@ func createTopic(ctx context.Context, c *conn.Conn, md *protocol.MetadataRespons
 		TimeoutMs: int32(createTopicTimeout / time.Millisecond),
 	})
 	if err != nil {
-		return fmt.Errorf("creating topic %s: %w", t.name, err)
+		return false, fmt.Errorf("creating topic %s: %w", t.name, err)
 	}
 	ct := resp.(*protocol.CreateTopicsResponse)
 	if len(ct.Topics) != 1 {
-		return fmt.Errorf("creating topic %s: the broker answered for %d topics", t.name, len(ct.Topics))
+		return false, fmt.Errorf("creating topic %s: the broker answered for %d topics", t.name, len(ct.Topics))
 	}
 	r := ct.Topics[0]
 	switch err := kerr.ForCode(r.ErrorCode); {
-	case err == nil, errors.Is(err, kerr.TopicAlreadyExists):
-		return nil
+	case err == nil:
+		return true, nil
+	case errors.Is(err, kerr.TopicAlreadyExists):
+		return false, nil
 	case errors.Is(err, kerr.InvalidReplicationFactor):
-		return usagef("--replication-factor: %d: the broker says %s", t.replicationFactor, brokerMessage(err, r.ErrorMessage))
+		return false, usagef("--replication-factor: %d: the broker says %s", t.replicationFactor, brokerMessage(err, r.ErrorMessage))
 	case errors.Is(err, kerr.InvalidPartitions):
-		return usagef("--partitions: %d: the broker says %s", t.partitions, brokerMessage(err, r.ErrorMessage))
+		return false, usagef("--partitions: %d: the broker says %s", t.partitions, brokerMessage(err, r.ErrorMessage))
 	default:
-		return fmt.Errorf("creating topic %s: %s", t.name, brokerMessage(err, r.ErrorMessage))
+		return false, fmt.Errorf("creating topic %s: %s", t.name, brokerMessage(err, r.ErrorMessage))
 	}
 }
 
@@ -226,22 +244,23 @@ func brokerMessage(err error, msg *string) string {
 	return err.Error()
 }
 
-// awaitLeaders polls metadata until every partition of topic has a leader.
-func awaitLeaders(ctx context.Context, c *conn.Conn, topic string) error {
+// awaitLeaders polls metadata until every partition of topic has a leader,
+// and returns the topic's metadata then.
+func awaitLeaders(ctx context.Context, c *conn.Conn, topic string) (*protocol.MetadataResponseTopic, error) {
 	wait := topicPollMin
 	for {
 		md, err := topicMetadata(ctx, c, topic, false)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if topicReady(&md.Topics[0]) {
-			return nil
+			return &md.Topics[0], nil
 		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("topic %s: partitions without a leader: %w", topic, context.Cause(ctx))
+			return nil, fmt.Errorf("topic %s: partitions without a leader: %w", topic, context.Cause(ctx))
 		case <-t.C:
 		}
 		wait = min(2*wait, topicPollMax)

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gokafka/producer/integration/embedded"
 )
@@ -82,5 +85,44 @@ func TestAllowAutoCreateTopics(t *testing.T) {
 	}
 	if s := parseSummary(t, r); s.RecordsAcked != 10 {
 		t.Errorf("acked %d, want 10", s.RecordsAcked)
+	}
+}
+
+// A topic another client creates between kprod's metadata request and its
+// CreateTopics (TOPIC_ALREADY_EXISTS) is checked as one that existed
+// before the run: --partitions it does not have is a usage error, and kprod
+// does not say it created it. The cluster creates it, with 2 partitions,
+// as kprod's CreateTopics arrives.
+func TestCreateTopicChecksATopicAnotherClientCreatedFirst(t *testing.T) {
+	for _, tc := range []struct {
+		partitions string
+		code       int
+		want       string
+	}{
+		{"3", exitUsage, "--partitions: topic %s exists with 2 partitions, not 3"},
+		{"2", exitOK, "topic %s exists: another client created it first"},
+	} {
+		cluster, err := embedded.Start(embedded.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cluster.Close()
+		topic := uniqueTopic("raced")
+		created := make(chan error, 1)
+		cluster.Kfake().ControlKey(int16(kmsg.CreateTopics), func(kmsg.Request) (kmsg.Response, error, bool) {
+			// kfake serves administrative calls while a control function
+			// runs, from another goroutine.
+			go func() { created <- cluster.CreateTopic(topic, 2) }()
+			if err := <-created; err != nil {
+				t.Error(err)
+			}
+			return nil, nil, false // the broker answers: it exists
+		})
+		r := runKprod(t, "", "perf", "-b", strings.Join(cluster.Addrs(), ","), "-t", topic, "--create-topic",
+			"--partitions", tc.partitions, "--num-records", "10")
+		want := fmt.Sprintf(tc.want, topic)
+		if r.code != tc.code || !strings.Contains(r.stderr, want) || strings.Contains(r.stderr, "created topic") {
+			t.Errorf("--partitions %s: exit %d, stderr:\n%s\nwant exit %d with %q and no 'created topic'", tc.partitions, r.code, r.stderr, tc.code, want)
+		}
 	}
 }
