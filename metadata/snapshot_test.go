@@ -1,9 +1,13 @@
 package metadata
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // Topic remembers the first topic it finds: the memo must answer for its
-// own name only, and a snapshot built from another must not inherit it.
+// own name only, spelt by any string (it keeps the caller's), and a
+// snapshot built from another must not inherit it.
 func TestTopicRemembersTheFirstFoundForItsNameOnly(t *testing.T) {
 	c := NewCache()
 	c.Apply(resp(brokers(1, 2), topic("a", none0, part(0, 1, 5)), topic("b", none0, part(0, 2, 0))), nil, t0)
@@ -15,6 +19,9 @@ func TestTopicRemembersTheFirstFoundForItsNameOnly(t *testing.T) {
 		for _, name := range []string{"a", "b"} {
 			if got := s.Topic(name); got == nil || got.Name != name {
 				t.Fatalf("round %d: Topic(%q) = %+v", round, name, got)
+			}
+			if got := s.Topic(strings.Clone(name)); got == nil || got.Name != name {
+				t.Fatalf("round %d: Topic(%q) in another string = %+v", round, name, got)
 			}
 		}
 		if s.Topic("zz") != nil {
