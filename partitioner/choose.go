@@ -9,9 +9,15 @@ import "slices"
 type candidates struct {
 	avail []int32
 	n     int32
+	// all: every partition is a candidate (Available, ascending and
+	// without repeats, is then empty or 0 to n-1), which indexOf, asked
+	// for every record, reads rather than work out.
+	all bool
 }
 
-func candidatesOf(t *Topic) candidates { return candidates{avail: t.Available, n: t.Partitions} }
+func candidatesOf(t *Topic) candidates {
+	return candidates{avail: t.Available, n: t.Partitions, all: len(t.Available) == 0 || len(t.Available) == int(t.Partitions)}
+}
 
 func (c candidates) len() int {
 	if len(c.avail) > 0 {
@@ -28,14 +34,24 @@ func (c candidates) at(i int) int32 {
 }
 
 // indexOf returns p's index among the candidates, or -1 when p is not one.
+// When every partition is a candidate, the usual case, asked for every
+// record, it needs no search, and it inlines.
 func (c candidates) indexOf(p int32) int {
+	if c.all && uint32(p) < uint32(c.n) {
+		return int(p)
+	}
+	return c.search(p)
+}
+
+// search is indexOf's way when only some partitions are candidates, out
+// of line so that indexOf inlines.
+//
+//go:noinline
+func (c candidates) search(p int32) int {
 	if p < 0 || p >= c.n {
 		return -1
 	}
 	if len(c.avail) == 0 || len(c.avail) == int(c.n) {
-		// Every partition is a candidate (Available, ascending and
-		// without repeats, is then 0 to n-1): the usual case, asked for
-		// every record, needs no search.
 		return int(p)
 	}
 	i, ok := slices.BinarySearch(c.avail, p)

@@ -97,15 +97,12 @@ func (s *sticky) topic(name string) *stickyTopic {
 }
 
 // state is the topic's state, found on the view's slot for every record but
-// the first of a snapshot. Asserting its type here is cheaper than
-// stateOf's generic lookup, which runs only when the slot holds no state of
-// this partitioner's.
-func (s *sticky) state(t *Topic) *stickyTopic {
-	if st, ok := t.state.Held(&s.owner).(*stickyTopic); ok {
-		return st
-	}
-	return stateOf(t, &s.owner, s.topic)
-}
+// the first of a snapshot. Partition and Appended, which ask for every
+// record, assert its type themselves (this function, with the atomic load
+// and the assertion, is too large to inline, and the call cost more than
+// the assertion); this is their way when the slot holds no state of s's,
+// through stateOf's generic lookup.
+func (s *sticky) state(t *Topic) *stickyTopic { return stateOf(t, &s.owner, s.topic) }
 
 // Partition returns the topic's sticky partition, first switching when its
 // turn has ended (see Appended) or when it is no longer among the
@@ -119,6 +116,21 @@ func (s *sticky) Partition(t *Topic, key []byte) int32 {
 	if key != nil && s.hashKeys {
 		return KeyPartition(key, t.Partitions)
 	}
+	// The usual case, the turn going on, returns without a call: with the
+	// switch's calls in the same loop, every record saved and reloaded what
+	// they need around them.
+	if st, ok := t.state.Held(&s.owner).(*stickyTopic); ok {
+		if p, produced := unpack(st.cur.Load()); produced < s.limit && candidatesOf(t).indexOf(p) >= 0 {
+			return p
+		}
+	}
+	return s.switchPartition(t)
+}
+
+// switchPartition is Partition's way when the turn may have ended, or the
+// view holds no state of s's yet: it switches, unless another goroutine
+// did first, and returns the partition switched to (or kept).
+func (s *sticky) switchPartition(t *Topic) int32 {
 	st := s.state(t)
 	c := candidatesOf(t)
 	for {
@@ -145,7 +157,10 @@ func (s *sticky) Appended(t *Topic, partition int32, bytes int, filled bool) {
 	if bytes <= 0 || partition < 0 {
 		return
 	}
-	st := s.state(t)
+	st, ok := t.state.Held(&s.owner).(*stickyTopic)
+	if !ok {
+		st = s.state(t)
+	}
 	add := uint64(min(bytes, math.MaxUint32))
 	for {
 		old := st.cur.Load()
