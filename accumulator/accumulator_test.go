@@ -275,6 +275,30 @@ func TestCompleteGivesOffsetsAndReturnsMemory(t *testing.T) {
 	require.Zero(t, inFlight, "a second Complete changed the in-flight count")
 }
 
+// Each record's outcome gives its own sizes and timestamp, whether its
+// facts took a byte each or longer varints (a value of 127 bytes or more,
+// a timestamp before the batch's first), as delivery reads them.
+func TestCompleteGivesEachRecordItsFacts(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Linger = 0 })
+	values := [][]byte{[]byte("v"), make([]byte, 300), nil, make([]byte, 126), make([]byte, 127), []byte("w")}
+	now := h.clk.Now().UnixMilli()
+	timestamps := []int64{now, now, now - 1000, now, now + 5, now}
+	for i, v := range values {
+		_, err := h.acc.Append(context.Background(), tp0, nil, &Record{Data: record.Data{TimestampMs: timestamps[i], Key: []byte(fmt.Sprint(i)), Value: v}, Callback: i})
+		require.NoError(t, err)
+	}
+	bs, _ := h.drain([]TopicPartition{tp0}, 1<<20)
+	require.Len(t, bs, 1)
+	h.acc.Complete(bs[0], 100, -1, nil)
+	for i, v := range values {
+		r := h.outcome(i)
+		require.Equal(t, int64(100+i), r.Offset, "record %d", i)
+		require.Equal(t, int32(1), r.KeySize, "record %d", i)
+		require.Equal(t, sizeOf(v), r.ValueSize, "record %d", i)
+		require.Equal(t, timestamps[i], r.Timestamp, "record %d", i)
+	}
+}
+
 func TestLogAppendTimeReplacesTimestamp(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.Linger = 0 })
 	h.add(tp0, 1, nil)

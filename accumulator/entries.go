@@ -111,19 +111,33 @@ func (c *cursor) next() (e entry, ok bool) {
 	e.cb = c.e.cbs[c.i]
 	c.i++
 	var ts, key, value uint64
-	// A byte below 0x80 is a whole varint.
-	if f := c.e.facts[c.off:]; len(f) >= 3 && f[0]|f[1]|f[2] < 0x80 {
-		ts, key, value = uint64(f[0]), uint64(f[1]), uint64(f[2])
-		c.off += 3
-	} else {
-		ts, c.off = uvarintAt(c.e.facts, c.off)
-		key, c.off = uvarintAt(c.e.facts, c.off)
-		value, c.off = uvarintAt(c.e.facts, c.off)
+	ts, key, value, c.off = c.e.factsAt(c.off)
+	return c.e.entry(e.cb, ts, key, value), true
+}
+
+// factsAt returns the facts of the record at off in es.facts, as add
+// wrote them, and the next record's offset. It inlines for the usual
+// case, a byte a fact, and reads larger ones through another function.
+func (es *entries) factsAt(off int) (ts, key, value uint64, next int) {
+	// Every record's facts take 3 bytes at least, a byte a varint; one
+	// below 0x80 is a whole varint.
+	if f := es.facts[off : off+3]; f[0]|f[1]|f[2] < 0x80 {
+		return uint64(f[0]), uint64(f[1]), uint64(f[2]), off + 3
 	}
-	e.timestamp = c.e.firstTs + unzigzag(ts)
-	e.keySize = int32(int64(key) - 1)
-	e.valueSize = int32(int64(value) - 1)
-	return e, true
+	return es.varintsAt(off)
+}
+
+// varintsAt is factsAt's way for facts that are not a byte each.
+func (es *entries) varintsAt(off int) (ts, key, value uint64, next int) {
+	ts, off = uvarintAt(es.facts, off)
+	key, off = uvarintAt(es.facts, off)
+	value, off = uvarintAt(es.facts, off)
+	return ts, key, value, off
+}
+
+// entry is the record's entry from its callback and its facts.
+func (es *entries) entry(cb any, ts, key, value uint64) entry {
+	return entry{cb: cb, timestamp: es.firstTs + unzigzag(ts), keySize: int32(int64(key) - 1), valueSize: int32(int64(value) - 1)}
 }
 
 // uvarintAt reads the fact at f[off], which add wrote: it is well formed.
