@@ -55,6 +55,11 @@ type Producer struct {
 	auth     authState // the last metadata refresh's refusal, if any
 	hooks    hooks     // Config.Hooks by event (hooks_run.go)
 
+	// plainRecordBytes is the most key and value bytes a record without
+	// headers may have and still fit both MaxRequestSize and BufferMemory,
+	// whatever its varints take (plain).
+	plainRecordBytes int
+
 	// refreshFailed is why the last metadata refresh failed (no broker
 	// answered), nil once one succeeds: a record or a PartitionsFor call
 	// that waited for metadata in vain says so, where "no metadata" alone
@@ -88,6 +93,7 @@ func New(cfg Config) (*Producer, error) {
 		closeDone: make(chan struct{}),
 	}
 	_ = sortHooks(cfg.Hooks, &p.hooks) // validate checked them
+	p.plainRecordBytes = int(min(int64(cfg.MaxRequestSize), cfg.BufferMemory)) - record.BatchHeaderSize - record.MaxRecordOverhead
 	p.observer, _ = cfg.Partitioner.(partitioner.Observer)
 	p.loads, _ = cfg.Partitioner.(partitioner.LoadReporter)
 	inFlight := cfg.MaxInFlight
@@ -204,10 +210,12 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 	// metadata that may never come.
 	snap := p.cluster.Snapshot()
 	t := snap.Topic(r.Topic)
-	if err := p.check(r, t == nil); err != nil {
-		p.noteTxnRejection(err)
-		reject(cb, r, err)
-		return
+	if t == nil || !p.plain(r) {
+		if err := p.check(r, t == nil); err != nil {
+			p.noteTxnRejection(err)
+			reject(cb, r, err)
+			return
+		}
 	}
 	var tsMs int64
 	if r.Timestamp.IsZero() {
@@ -311,6 +319,13 @@ func (p *Producer) closing(err error) error {
 		return fmt.Errorf("%w: %w", ErrClosed, err)
 	}
 	return err
+}
+
+// plain reports whether r is a record that check would pass whatever its
+// topic: it names no partition, has no headers, and is far below both size
+// limits, as most records are. Unlike check, it inlines.
+func (p *Producer) plain(r *Record) bool {
+	return !r.ExplicitPartition && len(r.Headers) == 0 && len(r.Key)+len(r.Value) <= p.plainRecordBytes
 }
 
 // check rejects what can never be produced, before any memory is spent;
