@@ -57,7 +57,7 @@ type Producer struct {
 
 	// plainRecordBytes is the most key and value bytes a record without
 	// headers may have and still fit both MaxRequestSize and BufferMemory,
-	// whatever its varints take (plain).
+	// whatever its varints take (plain, and check's own shortcut).
 	plainRecordBytes int
 
 	// refreshFailed is why the last metadata refresh failed (no broker
@@ -342,8 +342,7 @@ func (p *Producer) check(r *Record, unknownTopic bool) error {
 	}
 	// Most records are far below both limits; a bound of their size, with
 	// no varint to add up, shows it.
-	if bound := record.BatchHeaderSize + record.MaxRecordOverhead + len(r.Key) + len(r.Value); len(r.Headers) == 0 &&
-		bound <= p.cfg.MaxRequestSize && int64(bound) <= p.cfg.BufferMemory {
+	if len(r.Headers) == 0 && len(r.Key)+len(r.Value) <= p.plainRecordBytes {
 		return nil
 	}
 	size := record.BatchHeaderSize + record.RecordSize(0, 0, r.Key, r.Value, r.Headers)

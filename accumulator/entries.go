@@ -116,8 +116,9 @@ func (c *cursor) next() (e entry, ok bool) {
 }
 
 // factsAt returns the facts of the record at off in es.facts, as add
-// wrote them, and the next record's offset. It inlines for the usual
-// case, a byte a fact, and reads larger ones through another function.
+// wrote them, and the next record's offset. It is too large to inline:
+// deliver, which reads every record's facts, reads the usual case, a byte
+// a fact, itself.
 func (es *entries) factsAt(off int) (ts, key, value uint64, next int) {
 	// Every record's facts take 3 bytes at least, a byte a varint; one
 	// below 0x80 is a whole varint.
