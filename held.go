@@ -44,6 +44,11 @@ type held struct {
 	failing    int             // failed records whose callbacks have not run yet
 	unbooked   int             // failed records the transaction and the delivery goroutine have yet to be told of
 	left       notify.Notifier // a record was appended, or its failure booked or delivered
+	// abortedThrough is the seq of the last record held when a transaction
+	// began to be aborted (abortTransaction): it and those before it
+	// belong to that transaction or an older one, and a drain that takes
+	// one ends its wait at once.
+	abortedThrough uint64
 
 	// appendCtx bounds the appends of held records, their waits for a
 	// batch's memory among them; endMemoryWaits cancels it, and noWait
@@ -70,6 +75,9 @@ type waitingTopic struct {
 	// yet holds up no other partition's records. It only falls while the
 	// topic has records held, which keeps it a bound however they leave.
 	waitsFrom int32
+	// stopAppend ends the waits of round[roundPos] (for its partition, or
+	// its batch's memory) with a cause: its transaction is being aborted.
+	stopAppend context.CancelCauseFunc
 }
 
 // next is the oldest record of wt without an outcome, if any.
@@ -90,6 +98,9 @@ type heldRecord struct {
 	size  int
 	since time.Time // when Produce took it: its MaxBlock and DeliveryTimeout start here
 	seq   uint64
+	// txn is the transaction Produce admitted it to (txn.Manager.Generation),
+	// which it must enter again to be appended.
+	txn uint64
 }
 
 // heldFailure is a held record's failure on its way to the delivery
@@ -154,6 +165,9 @@ func (p *Producer) hold(ctx context.Context, r *Record, tsMs int64, cb receiver,
 		return
 	}
 	h := heldRecord{rec: copyRecord(r), tsMs: tsMs, cb: cb, size: size}
+	if p.txn != nil {
+		h.txn = p.txn.Generation()
+	}
 	w := &p.held
 	w.mu.Lock()
 	if w.closed {
@@ -256,11 +270,14 @@ func (p *Producer) drainHeld(topic string) {
 				break
 			}
 			h := wt.round[wt.roundPos]
+			ctx := w.startAppend(wt, &h)
 			w.mu.Unlock()
 
-			appended := p.appendHeld(&h)
+			appended := p.appendHeld(ctx, &h)
 
 			w.mu.Lock()
+			wt.stopAppend(nil)
+			wt.stopAppend = nil
 			wt.round[wt.roundPos] = heldRecord{}
 			wt.roundPos++
 			if appended {
@@ -276,16 +293,30 @@ func (p *Producer) drainHeld(topic string) {
 	}
 }
 
+// startAppend makes the context of h's append, the record of wt's round a
+// drain is taking, which abortTransaction ends. A record held before an
+// abort began belongs to the aborted transaction: its append ends at once.
+// w.mu must be held.
+func (w *held) startAppend(wt *waitingTopic, h *heldRecord) context.Context {
+	ctx, stop := context.WithCancelCause(w.p.ctx)
+	wt.stopAppend = stop
+	if h.seq <= w.abortedThrough {
+		stop(ErrTransactionAborted)
+	}
+	return ctx
+}
+
 // appendHeld appends a record whose topic's metadata came, first waiting
 // for a partition it can go to if the metadata lacks one (the partition it
 // names, or any, since a lagging broker may have called the topic unknown
-// after its drain began); a failure goes to the delivery goroutine. It
-// reports whether the record was appended.
-func (p *Producer) appendHeld(h *heldRecord) bool {
+// after its drain began); a failure goes to the delivery goroutine. ctx
+// ends with the producer, or with the abort of the record's transaction.
+// It reports whether the record was appended.
+func (p *Producer) appendHeld(ctx context.Context, h *heldRecord) bool {
 	snap := p.cluster.Snapshot()
 	t := snap.Topic(h.rec.Topic)
-	if !h.fits(t) && !refused(t) {
-		snap, t = p.awaitPartition(h)
+	if !h.fits(t) && !refused(t) && ctx.Err() == nil {
+		snap, t = p.awaitPartition(ctx, h)
 	}
 	var err error
 	switch {
@@ -293,17 +324,12 @@ func (p *Producer) appendHeld(h *heldRecord) bool {
 		// Close ended the wait: what it leaves fails with ErrClosed, not
 		// as if the record's limit had passed.
 		err = fmt.Errorf("%w: while the record waited for %s", ErrClosed, h.wanted())
+	case errors.Is(context.Cause(ctx), ErrTransactionAborted):
+		// The abort of its transaction ended it.
+		err = fmt.Errorf("%w: before the record, held for %s, was appended", context.Cause(ctx), h.wanted())
 	case t != nil && len(t.Partitions) > 0:
 		if err = p.tooLate(h, t); err == nil {
-			// The append's wait for memory ends with the record's
-			// DeliveryTimeout (accumulator.Record.Since); after a Close
-			// from a callback ended such waits, it does not begin.
-			ctx, noWait := p.held.appendWait()
-			ar := accumulator.Record{
-				Data:     record.Data{TimestampMs: h.tsMs, Key: h.rec.Key, Value: h.rec.Value, Headers: h.rec.Headers},
-				Callback: h.cb, Since: h.since, NoWait: noWait,
-			}
-			err = p.appendTo(ctx, snap, t, &h.rec, &ar)
+			err = p.appendHeldTo(ctx, snap, t, h)
 		}
 	case refused(t):
 		err = t.Err
@@ -323,6 +349,35 @@ func (p *Producer) appendHeld(h *heldRecord) bool {
 		return false
 	}
 	return true
+}
+
+// appendHeldTo appends h to t, within its transaction if it has one. The
+// append's wait for memory ends with the record's DeliveryTimeout
+// (accumulator.Record.Since), or when ctx ends (see appendHeld); after a
+// Close from a callback ended such waits, it does not begin.
+func (p *Producer) appendHeldTo(ctx context.Context, snap *metadata.Snapshot, t *metadata.Topic, h *heldRecord) error {
+	if p.txn != nil {
+		// Counted until appended, so that an abort, which ends the
+		// transaction's appends, does not end the transaction before it.
+		if err := p.txn.EnterHeld(h.txn); err != nil {
+			return err
+		}
+		defer p.txn.ExitProduce()
+	}
+	wait, noWait := p.held.appendWait()
+	wait, cancel := context.WithCancelCause(wait)
+	defer cancel(nil)
+	stop := context.AfterFunc(ctx, func() { cancel(context.Cause(ctx)) })
+	defer stop()
+	ar := accumulator.Record{
+		Data:     record.Data{TimestampMs: h.tsMs, Key: h.rec.Key, Value: h.rec.Value, Headers: h.rec.Headers},
+		Callback: h.cb, Since: h.since, NoWait: noWait,
+	}
+	err := p.appendTo(wait, snap, t, &h.rec, &ar)
+	if err != nil && errors.Is(context.Cause(ctx), ErrTransactionAborted) && !errors.Is(err, ErrTransactionAborted) {
+		err = fmt.Errorf("%w: while the record waited for its batch's memory: %w", ErrTransactionAborted, err)
+	}
+	return err
 }
 
 // endedByClose makes the error of a held record whose wait for memory
@@ -386,7 +441,7 @@ func refused(t *metadata.Topic) bool {
 // partition it does not know yet; so do the partitions of a topic that a
 // lagging broker called unknown. The topic is wanted while its records
 // drain, so the metadata loop polls for it meanwhile.
-func (p *Producer) awaitPartition(h *heldRecord) (*metadata.Snapshot, *metadata.Topic) {
+func (p *Producer) awaitPartition(ctx context.Context, h *heldRecord) (*metadata.Snapshot, *metadata.Topic) {
 	clk := p.cfg.clock
 	timer := clk.NewTimer(h.since.Add(p.heldLimit()).Sub(clk.Now()))
 	defer timer.Stop()
@@ -403,7 +458,7 @@ func (p *Producer) awaitPartition(h *heldRecord) (*metadata.Snapshot, *metadata.
 		case <-updated:
 		case <-timer.C():
 			return snap, t
-		case <-p.ctx.Done():
+		case <-ctx.Done():
 			return snap, t
 		}
 	}
@@ -524,7 +579,36 @@ func (f *heldFailure) deliver() {
 func (w *held) failAll(err error) {
 	w.mu.Lock()
 	w.closed = true
-	var holding, released []heldRecord
+	holding, released := w.takeAll()
+	w.mu.Unlock()
+	w.failTaken(holding, released, err)
+}
+
+// abortTransaction fails every held record with err (ErrTransactionAborted):
+// its transaction is being aborted (txn.Config.FailHeld). Unlike failAll, it
+// ends the waits of the records being appended, for their partition or
+// their batch's memory, and those of records held before it that a drain
+// takes later: the abort waits for them, and appended after it, they would
+// go into the next transaction. Records held after it belong to the next.
+func (w *held) abortTransaction(err error) {
+	w.mu.Lock()
+	holding, released := w.takeAll()
+	w.abortedThrough = w.seq
+	for _, wt := range w.topics {
+		if wt.stopAppend != nil {
+			wt.stopAppend(err)
+		}
+	}
+	w.mu.Unlock()
+	w.failTaken(holding, released, err)
+}
+
+// takeAll takes every held record off the lists to fail them, but the
+// ones being appended, which their drains finish; it forgets topics no
+// drain appends. holding: those still reserving memory; released: those
+// of drain rounds, whose memory went back when the round began. w.mu must
+// be held.
+func (w *held) takeAll() (holding, released []heldRecord) {
 	for name, wt := range w.topics {
 		holding = append(holding, wt.records...)
 		wt.records = nil
@@ -537,7 +621,11 @@ func (w *held) failAll(err error) {
 		}
 	}
 	w.fail(len(holding) + len(released))
-	w.mu.Unlock()
+	return holding, released
+}
+
+// failTaken fails the records takeAll took with err.
+func (w *held) failTaken(holding, released []heldRecord, err error) {
 	for _, h := range holding {
 		w.p.failHeld(h, err)
 	}

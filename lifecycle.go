@@ -45,7 +45,9 @@ func (p *Producer) flush(ctx context.Context) error {
 // their batches' memory back, none comes back meanwhile: a record that
 // waited for its topic's metadata and then finds no memory for its batch
 // fails at once with ErrClosed rather than wait for it until MaxBlock. A
-// transaction under way is aborted first (see AbortTransaction).
+// transaction under way is aborted first (see AbortTransaction): its
+// records not sent yet, those waiting for metadata or for memory after it
+// included, fail with ErrTransactionAborted.
 //
 // Close is idempotent: a later Close waits (within its own ctx) for the
 // first one and for every callback still to run, then returns what the

@@ -203,7 +203,7 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 			reject(cb, r, &PartitionError{Topic: r.Topic, Partition: -1, Err: err})
 			return
 		}
-		defer p.txn.ExitProduce() // a commit waits for this record
+		defer p.txn.ExitProduce() // a commit or an abort waits for this record
 	}
 	// The topic is looked up once per record, here; a topic the cluster
 	// named is valid, one it did not is checked before it waits for

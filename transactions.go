@@ -99,8 +99,14 @@ func (p *Producer) CommitTransaction(ctx context.Context) error {
 
 // AbortTransaction aborts the transaction: records not sent yet fail with
 // ErrTransactionAborted, and those sent are never seen by consumers that
-// read committed records. It returns once every record has its outcome. If
-// ctx ends first it may be called again.
+// read committed records. A record belongs to the transaction if its
+// Produce began before AbortTransaction: one still waiting for its topic's
+// metadata fails at once, and one whose Produce is still under way
+// (waiting for buffer memory) is waited for and fails too, rather than
+// land in the next transaction. Called from a callback, that wait lasts
+// until the Produce gets its memory or gives up (MaxBlock, or its ctx),
+// since the callbacks behind this one give memory back. It returns once
+// every record has its outcome. If ctx ends first it may be called again.
 func (p *Producer) AbortTransaction(ctx context.Context) error {
 	if err := p.transactional(); err != nil {
 		return err
@@ -182,6 +188,7 @@ func (p *Producer) newTransactionManager() *txn.Manager {
 		EndTransaction:   p.acc.EndTransaction,
 		FailUnsent:       func(err error) { p.acc.FailUnsent(nil, err) },
 		AbortBatches:     p.acc.AbortTransaction,
+		FailHeld:         p.held.abortTransaction,
 		SequencesInDoubt: p.acc.SequencesInDoubt,
 		Flush:            p.flush,
 		Wake: func(tp accumulator.TopicPartition) {

@@ -65,8 +65,10 @@ func (m *Manager) Commit(ctx context.Context) error {
 }
 
 // Abort aborts the transaction: what has not been sent fails with
-// ErrAborted, what has waits for its outcome, and the coordinator writes
-// abort markers (EndTxn). When the producer's epoch must move on (a
+// ErrAborted (records held for their topic's metadata, and those of
+// Produce calls admitted before Abort, which it waits for, included), what
+// has waits for its outcome, and the coordinator writes abort markers
+// (EndTxn). When the producer's epoch must move on (a
 // sequence lost, a batch perhaps in the log without an answer, or a
 // transaction the coordinator timed out), the coordinator gives a new one
 // (InitProducerId with the current id and epoch, KIP-360, KIP-588). When
@@ -91,7 +93,9 @@ func (m *Manager) Abort(ctx context.Context) error {
 		return fmt.Errorf("%w: AbortTransaction in state %v: no transaction to abort", ErrState, m.state)
 	}
 	m.mu.Unlock()
-	m.cfg.AbortBatches(ErrAborted)
+	if err := m.abortRecords(ctx); err != nil {
+		return fmt.Errorf("AbortTransaction: %w", err)
+	}
 	if err := m.cfg.Flush(ctx); err != nil {
 		return fmt.Errorf("AbortTransaction: records without an outcome: %w", err)
 	}
@@ -136,6 +140,22 @@ func (m *Manager) Abort(ctx context.Context) error {
 		m.cfg.SetProducerID(id)
 	}
 	m.finish()
+	return nil
+}
+
+// abortRecords fails the transaction's records not sent yet with
+// ErrAborted: those held for their topic's metadata, those in batches, and
+// those of the Produce calls admitted before the abort began, which it
+// waits for: appended or held after it, unfailed, such a record would be
+// sent in the next transaction. Failing the held records first ends their
+// waits, which those Produce calls may be waiting behind.
+func (m *Manager) abortRecords(ctx context.Context) error {
+	m.cfg.FailHeld(ErrAborted)
+	m.cfg.AbortBatches(ErrAborted) // and refuses appends until EndTransaction
+	if err := m.awaitProduce(ctx); err != nil {
+		return err
+	}
+	m.cfg.FailHeld(ErrAborted) // those the Produce calls held meanwhile
 	return nil
 }
 

@@ -8,9 +8,9 @@ import (
 // EnterProduce admits a record to the transaction under way, or says why
 // it may not be produced now (see CheckProduce). An admitted record's
 // Produce must call ExitProduce once the record is appended, held for its
-// topic's metadata, or refused: a commit waits for those calls, so that a
-// record produced before the commit began, whose append came after it
-// (it waited for buffer memory), is not left behind for the next
+// topic's metadata, or refused: a commit or an abort waits for those
+// calls, so that a record produced before it began, whose append came
+// after it (it waited for buffer memory), is not left behind for the next
 // transaction.
 func (m *Manager) EnterProduce() error {
 	// Counted before the state is read, as the commit changes the state
@@ -23,15 +23,53 @@ func (m *Manager) EnterProduce() error {
 	return err
 }
 
-// ExitProduce ends what EnterProduce admitted.
+// Generation is the transaction a record between EnterProduce and
+// ExitProduce belongs to: no transaction ends while one is admitted, so it
+// is the one the record was admitted to. A record held for its topic's
+// metadata keeps it, to enter that transaction again when it is appended
+// (EnterHeld).
+func (m *Manager) Generation() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.gen
+}
+
+// EnterHeld admits again, as it is appended, a record that Produce held
+// for its topic's metadata while transaction gen (Generation) was under
+// way, and counts it as EnterProduce does until ExitProduce. It refuses it
+// with ErrAborted once that transaction is being aborted or has ended:
+// appended then, it would be sent, and committed, in whatever transaction
+// is open by then. In an abortable transaction the record is still
+// appended, and the abort fails it.
+func (m *Manager) EnterHeld(gen uint64) error {
+	m.inProduce.Add(1) // before the state is read, as in EnterProduce
+	m.mu.Lock()
+	state, lastErr, current := m.state, m.lastErr, gen == m.gen
+	m.mu.Unlock()
+	var err error
+	switch {
+	case !current || state == Aborting:
+		err = fmt.Errorf("%w: the record waited for its topic's metadata until its transaction ended", ErrAborted)
+	case state == InTransaction || state == Committing || state == AbortableError:
+		return nil
+	case state == FatalError:
+		err = lastErr
+	default:
+		err = fmt.Errorf("%w: a record held in state %v", ErrState, state)
+	}
+	m.ExitProduce()
+	return err
+}
+
+// ExitProduce ends what EnterProduce or EnterHeld admitted.
 func (m *Manager) ExitProduce() {
 	if m.inProduce.Add(-1) == 0 && m.awaitingProduce.Load() {
 		m.produced.Notify()
 	}
 }
 
-// awaitProduce waits until no record admitted before the commit began is
-// still on its way into the accumulator. The commit has left
+// awaitProduce waits until no record admitted before the commit or abort
+// began is still on its way into the accumulator. The call has left
 // InTransaction, so no more are admitted.
 func (m *Manager) awaitProduce(ctx context.Context) error {
 	m.awaitingProduce.Store(true)
@@ -45,7 +83,7 @@ func (m *Manager) awaitProduce(ctx context.Context) error {
 		select {
 		case <-done:
 		case <-ctx.Done():
-			return fmt.Errorf("%d records produced before the commit are still being appended: %w", n, ctx.Err())
+			return fmt.Errorf("%d records produced before the transaction began to end are still being appended: %w", n, ctx.Err())
 		}
 	}
 }

@@ -112,6 +112,10 @@ type Config struct {
 	// AbortBatches fails every batch not in flight with err, and those in
 	// flight whose answer asks for a retry, until EndTransaction.
 	AbortBatches func(err error)
+	// FailHeld fails with err every record held for its topic's
+	// metadata, ending the wait of one being appended (for its partition
+	// or its batch's memory).
+	FailHeld func(err error)
 	// SequencesInDoubt reports whether a partition's sequences must
 	// restart under a new epoch.
 	SequencesInDoubt func() bool

@@ -179,6 +179,7 @@ type rig struct {
 	ended     int
 	unsentErr []error
 	aborted   []error // AbortBatches calls
+	heldFails []error // FailHeld calls
 	inDoubt   bool    // what SequencesInDoubt says
 	woken     []accumulator.TopicPartition
 	flushErr  error
@@ -211,6 +212,7 @@ func newRig(t *testing.T, v2 bool) *rig {
 		EndTransaction: func() { r.mu.Lock(); r.ended++; r.mu.Unlock() },
 		FailUnsent:     func(err error) { r.mu.Lock(); r.unsentErr = append(r.unsentErr, err); r.mu.Unlock() },
 		AbortBatches:   func(err error) { r.mu.Lock(); r.aborted = append(r.aborted, err); r.mu.Unlock() },
+		FailHeld:       func(err error) { r.mu.Lock(); r.heldFails = append(r.heldFails, err); r.mu.Unlock() },
 		SequencesInDoubt: func() bool {
 			r.mu.Lock()
 			defer r.mu.Unlock()
@@ -434,6 +436,67 @@ func TestCommitWaitsForARecordStillBeingProduced(t *testing.T) {
 	defer r.mu.Unlock()
 	require.Equal(t, 2, r.flushed, "a second flush sends the record appended after the first")
 	require.Equal(t, 1, r.ended)
+}
+
+// A record admitted inside the transaction but still on its way into the
+// accumulator when Abort begins (waiting for memory, or about to be held
+// for its topic's metadata) belongs to the aborted transaction: Abort
+// fails the held records, waits for it, and fails those held again, so
+// that what it appended or held fails too. Before, Abort did not wait: the
+// record was appended after the abort ended, into the next transaction,
+// and committed with it.
+func TestAbortWaitsForARecordStillBeingProduced(t *testing.T) {
+	r := initialized(t, false)
+	require.NoError(t, r.m.EnterProduce())
+	aborted := make(chan error, 1)
+	go func() { aborted <- r.m.Abort(context.Background()) }()
+
+	require.Eventually(t, func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return len(r.aborted) == 1
+	}, 10*time.Second, time.Millisecond, "the abort failing the batches")
+	require.ErrorIs(t, r.m.EnterProduce(), ErrState, "no record is admitted once the abort began")
+	select {
+	case err := <-aborted:
+		t.Fatalf("Abort returned (%v) while a record of its transaction was still being produced", err)
+	default:
+	}
+	r.mu.Lock()
+	require.Equal(t, []error{ErrAborted}, r.heldFails, "the held records fail before the abort waits")
+	r.mu.Unlock()
+	r.m.ExitProduce() // the record is appended, or held
+	require.NoError(t, <-aborted)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	require.Equal(t, []error{ErrAborted, ErrAborted}, r.heldFails, "what was held meanwhile fails too")
+	require.Equal(t, 1, r.ended)
+}
+
+// A record held for its topic's metadata enters its transaction again as
+// it is appended (EnterHeld), and only the transaction Produce admitted it
+// to, while that transaction takes records. Before, a held record of an
+// aborted transaction was appended into whatever transaction was open by
+// then.
+func TestEnterHeldAdmitsARecordToItsOwnTransactionOnly(t *testing.T) {
+	r := initialized(t, false)
+	gen := r.m.Generation()
+	require.NoError(t, r.m.EnterHeld(gen))
+	r.m.ExitProduce()
+
+	require.NoError(t, r.m.EnterProduce()) // holds the abort in Aborting
+	aborted := make(chan error, 1)
+	go func() { aborted <- r.m.Abort(context.Background()) }()
+	require.Eventually(t, func() bool { return r.state() == Aborting }, 10*time.Second, time.Millisecond)
+	require.ErrorIs(t, r.m.EnterHeld(gen), ErrAborted, "while its transaction is being aborted")
+	r.m.ExitProduce()
+	require.NoError(t, <-aborted)
+
+	require.NoError(t, r.m.Begin())
+	require.ErrorIs(t, r.m.EnterHeld(gen), ErrAborted, "in the next transaction")
+	require.NoError(t, r.m.EnterHeld(r.m.Generation()), "a record held in the next transaction")
+	r.m.ExitProduce()
+	require.NoError(t, r.m.Commit(context.Background()), "no record is left counted")
 }
 
 func TestAnEmptyTransactionSendsNoEndTxn(t *testing.T) {

@@ -1,0 +1,206 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gokafka/producer"
+	"github.com/gokafka/producer/integration/embedded"
+)
+
+// The abort of a transaction whose records wait for their topic's
+// metadata (held records), or whose Produce calls are still under way.
+
+// An abort fails the records of its transaction held for metadata that has
+// not come (a partition the topic does not have, or a topic that does not
+// exist) with ErrTransactionAborted at once, and so does Close, which
+// aborts first. Before, AbortTransaction waited for them until its ctx or
+// their MaxBlock ("records without an outcome: flush: records waiting for
+// metadata"), and they then failed with ErrUnknownTopic.
+func TestTxnAbortFailsTheHeldRecords(t *testing.T) {
+	ends := []struct {
+		name string
+		end  func(ctx context.Context, p *producer.Producer) error
+	}{
+		{"AbortTransaction", func(ctx context.Context, p *producer.Producer) error { return p.AbortTransaction(ctx) }},
+		{"Close", func(ctx context.Context, p *producer.Producer) error { return p.Close(ctx) }},
+	}
+	helds := []struct {
+		name string
+		rec  *producer.Record
+	}{
+		{"missing partition", &producer.Record{Topic: "t", Partition: 3, ExplicitPartition: true, Value: []byte("held")}},
+		{"unknown topic", &producer.Record{Topic: "unknown", Value: []byte("held")}},
+	}
+	for _, proto := range txnProtocols {
+		t.Run(proto.name, func(t *testing.T) {
+			c := startCluster(t, embedded.Options{Topics: map[string]int32{"t": 1}})
+			seeds := c.Addrs()
+			setTransactionVersion(t, seeds, proto.level)
+			for _, end := range ends {
+				for _, held := range helds {
+					t.Run(end.name+"/"+held.name, func(t *testing.T) {
+						p, log := newTxnProducer(t, seeds, txnID(t, "held"), proto, func(cfg *producer.Config) {
+							cfg.MaxBlock = time.Hour // a record that waits its MaxBlock out outlasts the test
+						})
+						require.NoError(t, p.BeginTransaction())
+						o := newOutcomes(2)
+						p.Produce(testCtx(t), &producer.Record{Topic: "t", Value: []byte("sent")}, o.callback(0))
+						p.Produce(testCtx(t), held.rec, o.callback(1))
+						ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+						defer cancel()
+						require.NoError(t, end.end(ctx, p), "%s with a held record; log:\n%s", end.name, log)
+						outs := o.wait(t)
+						require.ErrorIs(t, outs[1].err, producer.ErrTransactionAborted, "the held record")
+					})
+				}
+			}
+			readCommitted(t, seeds, "t", 0)
+		})
+	}
+}
+
+// bufferedSignal is a hook that tells when a record of its topic is past
+// Produce's admission to the transaction.
+type bufferedSignal struct {
+	topic    string
+	buffered chan struct{}
+}
+
+func (h *bufferedSignal) OnRecordBuffered(_ context.Context, r producer.Record) context.Context {
+	if r.Topic == h.topic {
+		close(h.buffered)
+	}
+	return nil
+}
+
+// A record whose Produce began in a transaction and was still under way
+// when AbortTransaction began (it waited for memory to be held for its
+// topic's metadata) belongs to the aborted transaction: it fails with
+// ErrTransactionAborted. Before, the abort neither waited for it nor failed
+// it once held: it was appended once its topic appeared, in the next
+// transaction, and committed with it, its callback reporting success.
+func TestTxnARecordProducedBeforeAnAbortIsNotCommittedInTheNext(t *testing.T) {
+	for _, proto := range txnProtocols {
+		t.Run(proto.name, func(t *testing.T) {
+			c := startCluster(t, embedded.Options{Topics: map[string]int32{"t": 1}})
+			seeds := c.Addrs()
+			setTransactionVersion(t, seeds, proto.level)
+			signal := &bufferedSignal{topic: "b", buffered: make(chan struct{})}
+			p, log := newTxnProducer(t, seeds, txnID(t, "next"), proto, func(cfg *producer.Config) {
+				// Held records may reserve BufferMemory less one batch:
+				// room for one of the two below.
+				cfg.BatchSize, cfg.BufferMemory = 1024, 2048
+				cfg.Hooks = append(cfg.Hooks, signal)
+			})
+			require.NoError(t, p.BeginTransaction())
+			o := newOutcomes(2)
+			p.Produce(testCtx(t), &producer.Record{Topic: "a", Value: make([]byte, 600)}, o.callback(0))
+			go p.Produce(testCtx(t), &producer.Record{Topic: "b", Value: make([]byte, 600)}, o.callback(1))
+			<-signal.buffered // admitted to the transaction; waits for memory to be held
+
+			aborted := make(chan error, 1)
+			go func() { aborted <- p.AbortTransaction(testCtx(t)) }()
+			require.Eventually(t, func() bool {
+				return errors.Is(produceOne(t, p, &producer.Record{Topic: "t", Value: []byte("probe")}), producer.ErrTransactionState)
+			}, testTimeout, time.Millisecond, "Produce refused: the abort began")
+			// Lets the first record be appended, freeing the memory the
+			// second waits for, if the abort has not failed it.
+			require.NoError(t, c.CreateTopic("a", 1))
+			require.NoError(t, <-aborted, "AbortTransaction; log:\n%s", log)
+
+			require.NoError(t, p.BeginTransaction())
+			require.NoError(t, c.CreateTopic("b", 1))
+			requireAllAcked(t, produceAll(t, p, []*producer.Record{{Topic: "t", Value: []byte("next")}}))
+			require.NoError(t, p.CommitTransaction(testCtx(t)), "log:\n%s", log)
+			outs := o.wait(t)
+			require.ErrorIs(t, outs[1].err, producer.ErrTransactionAborted,
+				"the record produced in the aborted transaction (offset %d if written)", outs[1].md.Offset)
+			readCommitted(t, seeds, "b", 0)
+		})
+	}
+}
+
+// produceOne produces r and returns its error if Produce refused it at
+// once; a record it took (appended, or held) reports nil.
+func produceOne(t *testing.T, p *producer.Producer, r *producer.Record) error {
+	refused := make(chan error, 1)
+	p.Produce(testCtx(t), r, func(_ producer.RecordMetadata, err error) {
+		select {
+		case refused <- err:
+		default:
+		}
+	})
+	select {
+	case err := <-refused:
+		return err
+	default:
+		return nil
+	}
+}
+
+// Close from a callback, with a transaction open and a record that waited
+// for its topic's metadata now waiting for a batch's memory, which only the
+// callbacks behind the current one give back: the abort Close begins with
+// ends that wait, failing the record with ErrTransactionAborted. Before,
+// the abort's flush waited for the record, and Close with it, until
+// MaxBlock (an hour here).
+func TestTxnCloseFromACallbackEndsAHeldRecordsWaitForMemory(t *testing.T) {
+	for _, proto := range txnProtocols {
+		t.Run(proto.name, func(t *testing.T) {
+			c := startCluster(t, embedded.Options{Topics: map[string]int32{"t": 4}})
+			seeds := c.Addrs()
+			setTransactionVersion(t, seeds, proto.level)
+			p, log := newTxnProducer(t, seeds, txnID(t, "cb"), proto, func(cfg *producer.Config) {
+				// Four batches of memory; the held record reserves half a
+				// batch of it until its topic appears.
+				cfg.BufferMemory = 64 << 10
+				cfg.BatchSize = 16 << 10
+				cfg.Linger = producer.NoLinger
+				cfg.MaxBlock = time.Hour
+				cfg.DeliveryTimeout = 2 * time.Hour
+			})
+			_, err := p.PartitionsFor(testCtx(t), "t")
+			require.NoError(t, err)
+			require.NoError(t, p.BeginTransaction())
+			entered, closeNow := make(chan struct{}), make(chan struct{})
+			closed := make(chan error, 1)
+			p.Produce(testCtx(t), &producer.Record{Topic: "t", Partition: 0, ExplicitPartition: true, Value: []byte("blocker")}, func(producer.RecordMetadata, error) {
+				close(entered)
+				<-closeNow
+				closed <- p.Close(context.Background())
+			})
+			<-entered // the delivery goroutine is held up: no batch's memory comes back
+			held := newOutcomes(1)
+			p.Produce(testCtx(t), &producer.Record{Topic: "late", Value: make([]byte, 8<<10)}, held.callback(0))
+			o := newOutcomes(3)
+			p.Produce(testCtx(t), &producer.Record{Topic: "t", Partition: 1, ExplicitPartition: true, Value: []byte("a")}, o.callback(0))
+			p.Produce(testCtx(t), &producer.Record{Topic: "t", Partition: 2, ExplicitPartition: true, Value: []byte("b")}, o.callback(1))
+			waited := make(chan struct{})
+			go func() {
+				defer close(waited)
+				p.Produce(testCtx(t), &producer.Record{Topic: "t", Partition: 3, ExplicitPartition: true, Value: []byte("c")}, o.callback(2))
+			}()
+			require.Eventually(t, func() bool { return p.Stats().BufferWaiters == 1 }, testTimeout, time.Millisecond, "a Produce waiting for memory")
+			// The held record's memory goes back as its drain begins: the
+			// Produce waiting takes it, and the held record's append waits.
+			require.NoError(t, c.CreateTopic("late", 1))
+			<-waited
+			require.Eventually(t, func() bool { return p.Stats().BufferWaiters == 1 }, testTimeout, time.Millisecond, "the held record's append waiting")
+
+			close(closeNow)
+			select {
+			case err := <-closed:
+				require.NoError(t, err, "Close from the callback; log:\n%s", log)
+			case <-time.After(testTimeout):
+				t.Fatalf("Close from a callback, a transaction open, had not returned after %v; log:\n%s", testTimeout, log)
+			}
+			require.ErrorIs(t, held.wait(t)[0].err, producer.ErrTransactionAborted, "the held record")
+			o.wait(t)
+		})
+	}
+}
