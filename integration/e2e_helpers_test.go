@@ -201,9 +201,20 @@ func e2eProduceNow(t *testing.T, p *producer.Producer, r *producer.Record) (prod
 // e2eWait waits for done to close within testTimeout, failing with what.
 func e2eWait(t *testing.T, done <-chan struct{}, what string) {
 	t.Helper()
+	receive(t, done, what+": not done")
+}
+
+// receive returns what ch gives (the zero value once it is closed), failing
+// with what if nothing comes within testTimeout: the bounded wait for a
+// signal or a result from another goroutine.
+func receive[T any](t testing.TB, ch <-chan T, what string) T {
+	t.Helper()
 	select {
-	case <-done:
+	case v := <-ch:
+		return v
 	case <-time.After(testTimeout):
-		t.Fatalf("%s: not done within %v", what, testTimeout)
+		t.Fatalf("%s (waited %v)", what, testTimeout)
 	}
+	var zero T
+	return zero
 }

@@ -101,7 +101,7 @@ func TestTxnARecordProducedBeforeAnAbortIsNotCommittedInTheNext(t *testing.T) {
 			o := newOutcomes(2)
 			p.Produce(testCtx(t), &producer.Record{Topic: "a", Value: make([]byte, 600)}, o.callback(0))
 			go p.Produce(testCtx(t), &producer.Record{Topic: "b", Value: make([]byte, 600)}, o.callback(1))
-			<-signal.buffered // admitted to the transaction; waits for memory to be held
+			receive(t, signal.buffered, "the record of b was not admitted to the transaction") // it then waits for memory to be held
 
 			aborted := make(chan error, 1)
 			go func() { aborted <- p.AbortTransaction(testCtx(t)) }()
@@ -111,7 +111,7 @@ func TestTxnARecordProducedBeforeAnAbortIsNotCommittedInTheNext(t *testing.T) {
 			// Lets the first record be appended, freeing the memory the
 			// second waits for, if the abort has not failed it.
 			require.NoError(t, c.CreateTopic("a", 1))
-			require.NoError(t, <-aborted, "AbortTransaction; log:\n%s", log)
+			require.NoError(t, receive(t, aborted, "AbortTransaction did not return"), "AbortTransaction; log:\n%s", log)
 
 			require.NoError(t, p.BeginTransaction())
 			require.NoError(t, c.CreateTopic("b", 1))
@@ -174,7 +174,7 @@ func TestTxnCloseFromACallbackEndsAHeldRecordsWaitForMemory(t *testing.T) {
 				<-closeNow
 				closed <- p.Close(context.Background())
 			})
-			<-entered // the delivery goroutine is held up: no batch's memory comes back
+			receive(t, entered, "the blocker's callback did not run") // the delivery goroutine is held up: no batch's memory comes back
 			held := newOutcomes(1)
 			p.Produce(testCtx(t), &producer.Record{Topic: "late", Value: make([]byte, 8<<10)}, held.callback(0))
 			o := newOutcomes(3)
@@ -189,16 +189,11 @@ func TestTxnCloseFromACallbackEndsAHeldRecordsWaitForMemory(t *testing.T) {
 			// The held record's memory goes back as its drain begins: the
 			// Produce waiting takes it, and the held record's append waits.
 			require.NoError(t, c.CreateTopic("late", 1))
-			<-waited
+			receive(t, waited, "the Produce waiting for memory never got it")
 			require.Eventually(t, func() bool { return p.Stats().BufferWaiters == 1 }, testTimeout, time.Millisecond, "the held record's append waiting")
 
 			close(closeNow)
-			select {
-			case err := <-closed:
-				require.NoError(t, err, "Close from the callback; log:\n%s", log)
-			case <-time.After(testTimeout):
-				t.Fatalf("Close from a callback, a transaction open, had not returned after %v; log:\n%s", testTimeout, log)
-			}
+			require.NoError(t, receive(t, closed, "Close from a callback, a transaction open, did not return"), "Close from the callback; log:\n%s", log)
 			require.ErrorIs(t, held.wait(t)[0].err, producer.ErrTransactionAborted, "the held record")
 			o.wait(t)
 		})

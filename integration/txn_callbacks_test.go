@@ -80,29 +80,16 @@ func TestTxnCommitFromACallbackSeesAFailureQueuedBehindIt(t *testing.T) {
 					defer cancel()
 					commitDone <- commit{err: p.CommitTransaction(ctx)}
 				})
-				select {
-				case <-inA:
-				case <-time.After(testTimeout):
-					t.Fatal("record a got no outcome")
-				}
+				receive(t, inA, "record a got no outcome")
 				bFailed := make(chan error, 1)
 				heal := tc.fail(t, c, p, recordFor(topic, 1, nil), func(_ producer.RecordMetadata, err error) { bFailed <- err })
 
 				var got commit
-				select {
-				case got = <-commitDone:
-				case <-time.After(testTimeout):
-					t.Fatal("CommitTransaction from a's callback did not return")
-				}
+				got = receive(t, commitDone, "CommitTransaction from a's callback did not return")
 				require.NoError(t, got.aErr, "record a")
 				require.ErrorIs(t, got.err, producer.ErrTransactionAbortable,
 					"CommitTransaction from a callback committed a transaction whose record failed; log:\n%s", log)
-				select {
-				case err := <-bFailed:
-					require.Error(t, err, "record b")
-				case <-time.After(testTimeout):
-					t.Fatal("record b got no outcome")
-				}
+				require.Error(t, receive(t, bFailed, "record b got no outcome"), "record b")
 				heal()
 
 				require.NoError(t, p.AbortTransaction(testCtx(t)), "log:\n%s", log)
@@ -150,12 +137,7 @@ func TestTxnCloseFromACallbackDuringCommitReturnsByItsCtx(t *testing.T) {
 			case <-time.After(20 * time.Second):
 				t.Fatalf("Close from a callback, with a 1s ctx, still waits for CommitTransaction after 20s; log:\n%s", log)
 			}
-			select {
-			case err := <-committed:
-				t.Logf("CommitTransaction, the producer closed under it: %v", err)
-			case <-time.After(testTimeout):
-				t.Fatal("CommitTransaction did not return once the callback had")
-			}
+			t.Logf("CommitTransaction, the producer closed under it: %v", receive(t, committed, "CommitTransaction did not return once the callback had"))
 		})
 	}
 }
