@@ -45,7 +45,9 @@ var (
 	// ErrTransactionState: a call the transaction's state does not allow:
 	// producing outside a transaction, committing with none begun,
 	// initializing twice, beginning while another transaction call is under
-	// way, or any transaction call on a producer without a TransactionalID.
+	// way, aborting a transaction whose commit was sent (call
+	// CommitTransaction again), or any transaction call on a producer
+	// without a TransactionalID.
 	ErrTransactionState = txn.ErrState
 	// ErrTransactionAborted: the record had not been sent when its
 	// transaction was aborted.
@@ -89,7 +91,14 @@ func (p *Producer) BeginTransaction() error {
 // coordinator answers that the transaction can only be aborted
 // (TRANSACTION_ABORTABLE, INVALID_PRODUCER_ID_MAPPING), it does not commit,
 // and returns an error wrapping ErrTransactionAbortable: AbortTransaction,
-// then go on. If ctx ends first it may be called again.
+// then go on. If ctx ends while it waits for the records, nothing was
+// committed: call it again, or AbortTransaction. Once it has asked the
+// coordinator to commit, a failure other than ErrTransactionFatal (its ctx
+// ended, the coordinator did not answer well) leaves the outcome unknown,
+// the coordinator perhaps having committed the transaction, and says so:
+// call CommitTransaction again, which asks again and learns it;
+// AbortTransaction fails with ErrTransactionState, as the Java client's
+// does.
 func (p *Producer) CommitTransaction(ctx context.Context) error {
 	if err := p.transactional(); err != nil {
 		return err
@@ -107,6 +116,10 @@ func (p *Producer) CommitTransaction(ctx context.Context) error {
 // until the Produce gets its memory or gives up (MaxBlock, or its ctx),
 // since the callbacks behind this one give memory back. It returns once
 // every record has its outcome. If ctx ends first it may be called again.
+// A transaction whose commit was sent to the coordinator, though
+// CommitTransaction failed, may be committed already: AbortTransaction
+// refuses it with ErrTransactionState, and CommitTransaction, called
+// again, says how it ended.
 func (p *Producer) AbortTransaction(ctx context.Context) error {
 	if err := p.transactional(); err != nil {
 		return err

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/gokafka/producer/integration/embedded"
 	"github.com/gokafka/producer/integration/readback"
 )
@@ -182,6 +184,52 @@ func TestInterruptEndsATransactionalRunWithinTheFlushGrace(t *testing.T) {
 	}
 	if s.RecordsSent == 0 || s.RecordsAcked+s.RecordsFailed != s.RecordsSent {
 		t.Errorf("sent %d, acked %d, failed %d (%v): a record without exactly one outcome", s.RecordsSent, s.RecordsAcked, s.RecordsFailed, s.Errors)
+	}
+}
+
+// After Ctrl-C, a commit whose EndTxn the coordinator holds past the
+// flush's grace is cut short once it was sent: the coordinator may commit
+// the transaction, so the library refuses to abort it, and kprod says,
+// within its grace, that the transaction's outcome is unknown. Without the
+// refusal, the abort kprod sent after it, answered INVALID_TXN_STATE once
+// the commit went through, fenced the producer, and the records kprod
+// called aborted were committed.
+func TestInterruptOfACommitSentSaysItsOutcomeIsUnknown(t *testing.T) {
+	cluster, err := embedded.Start(embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	r := startUntilProducing(t, "perf", "--brokers", strings.Join(cluster.Addrs(), ","), "--create-topic",
+		"--topic", uniqueTopic("txn-interrupt-sent"), "--num-records", "1000000000", "--throughput", "500", "--linger", "0",
+		"--transactional-id", uniqueTopic("txn-id"), "--txn-size", "1", "--json")
+	held, release := make(chan struct{}), make(chan struct{})
+	defer close(release) // before the cluster closes
+	fake := cluster.Kfake()
+	fake.ControlKey(int16(kmsg.EndTxn), func(kmsg.Request) (kmsg.Response, error, bool) {
+		fake.DropControl() // this EndTxn alone
+		close(held)
+		fake.SleepControl(func() { <-release })
+		return nil, nil, false // then the broker handles it
+	})
+	select {
+	case <-held:
+	case <-time.After(runTimeout):
+		t.Fatalf("no EndTxn within %v", runTimeout)
+	}
+	interruptedAt := time.Now()
+	if err := r.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	s := r.finish(t)
+	if took, limit := time.Since(interruptedAt), flushGrace+outcomesGrace+time.Second; took > limit {
+		t.Errorf("kprod exited %.1f s after Ctrl-C, want at most %v", took.Seconds(), limit)
+	}
+	if stderr := r.stderr.String(); !strings.Contains(stderr, "left unaborted") || !strings.Contains(stderr, "outcome is unknown") {
+		t.Errorf("stderr does not say the commit's outcome is unknown:\n%s", stderr)
+	}
+	if s.TransactionsNotEnded != 1 {
+		t.Errorf("%d transactions not ended, want the one whose commit was cut short", s.TransactionsNotEnded)
 	}
 }
 

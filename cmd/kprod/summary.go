@@ -35,11 +35,16 @@ type summary struct {
 	TransactionsAborted   int64  `json:"transactions_aborted"`
 	RecordsAborted        int64  `json:"records_aborted"`
 	// TransactionsNotEnded counts the transactions that ended neither
-	// committed nor aborted (the commit failed, then the abort): their
-	// records were written, and are committed by no one, so those acked
-	// count as failed, as TRANSACTION_NOT_ENDED, not as acked. Bytes and
-	// the rates still count them: they measure what brokers acknowledged.
+	// committed nor aborted (the commit failed, then the abort), or whose
+	// commit was sent but not confirmed, so that its outcome is unknown:
+	// their records were written, and are committed by no one as far as
+	// kprod knows, so those acked count as failed, as
+	// TRANSACTION_NOT_ENDED, not as acked. Bytes and the rates still count
+	// them: they measure what brokers acknowledged.
 	TransactionsNotEnded int64 `json:"transactions_not_ended"`
+	// txnOutcomeUnknown: the transaction not ended had been sent to
+	// commit; the txns line says its outcome is unknown.
+	txnOutcomeUnknown bool
 
 	RecordsSent   int64 `json:"records_sent"`
 	RecordsAcked  int64 `json:"records_acked"`
@@ -165,7 +170,7 @@ func newSummary(in summaryInput) *summary {
 	if t := in.txns; t != nil {
 		s.TransactionalID, s.txnSize = t.id, t.size
 		s.TransactionsCommitted, s.TransactionsAborted, s.RecordsAborted = t.committed, t.aborted, t.recordsAborted
-		s.TransactionsNotEnded = t.notEnded
+		s.TransactionsNotEnded, s.txnOutcomeUnknown = t.notEnded, t.outcomeUnknown
 		if n := t.recordsNotEnded; n > 0 {
 			s.RecordsAcked -= n
 			s.RecordsFailed += n
@@ -277,8 +282,12 @@ func (s *summary) notEnded() string {
 	if s.TransactionsNotEnded == 0 {
 		return ""
 	}
-	return fmt.Sprintf("; %s neither committed nor aborted: its %s acked count as failed (%s)",
-		group(s.TransactionsNotEnded), plural(s.Errors[txnNotEndedError], "record"), txnNotEndedError)
+	what := "neither committed nor aborted"
+	if s.txnOutcomeUnknown {
+		what = "of unknown outcome, its commit sent but not confirmed"
+	}
+	return fmt.Sprintf("; %s %s: its %s acked count as failed (%s)",
+		group(s.TransactionsNotEnded), what, plural(s.Errors[txnNotEndedError], "record"), txnNotEndedError)
 }
 
 // plural is n things, with separators: "1 request", "2,000 requests",

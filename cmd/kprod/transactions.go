@@ -110,12 +110,16 @@ type txnCounts struct {
 	aborted        int64
 	recordsAborted int64 // records of aborted transactions
 	// notEnded counts the transactions that ended neither committed nor
-	// aborted (their commit failed, and so did the abort after it, or the
-	// producer can do nothing more): the first failure stops the
+	// aborted as far as kprod knows (their commit failed, and so did the
+	// abort after it, or the commit had been sent and could not be aborted,
+	// or the producer can do nothing more): the first failure stops the
 	// transactions, so there is one at most. recordsNotEnded counts its
 	// records that were acknowledged: written, but committed by no one.
 	notEnded        int64
 	recordsNotEnded int64
+	// outcomeUnknown: the transaction not ended had been sent to commit,
+	// and the coordinator may have committed it; kprod cannot tell.
+	outcomeUnknown bool
 }
 
 // startTransactions initializes the producer's transactions, before the
@@ -194,7 +198,7 @@ func (tx *transactions) ackedSoFar() int64 {
 // transaction's wait after Ctrl-C: the run then flushes for flushGrace, no
 // longer, and a commit that waits for a slow broker meanwhile holds up the
 // producing goroutine, so the run too, until it ends; a commit it cuts
-// short fails as any other. tx.mu must be held.
+// short fails as any other (see end). tx.mu must be held.
 func (tx *transactions) added(ctx context.Context) {
 	if !tx.open {
 		return
@@ -209,7 +213,10 @@ func (tx *transactions) added(ctx context.Context) {
 
 // end commits the open transaction, or aborts it once its records are
 // written if it is an --txn-abort-every-th; a commit that fails is
-// aborted. tx.mu must be held.
+// aborted, unless it had asked the coordinator to commit: the library then
+// refuses the abort (ErrTransactionState), the coordinator perhaps having
+// committed the transaction, and its outcome is unknown. kprod does not
+// wait to learn it. tx.mu must be held.
 func (tx *transactions) end(ctx context.Context) {
 	n := tx.ended + 1
 	records := tx.inTxn
@@ -227,12 +234,20 @@ func (tx *transactions) end(ctx context.Context) {
 		tx.booked(n, records, true, nil)
 		return
 	}
-	tx.fail(fmt.Errorf("committing transaction %d: %w", n, err))
 	if errors.Is(err, producer.ErrTransactionFatal) {
+		tx.fail(fmt.Errorf("committing transaction %d: %w", n, err))
 		tx.notEnded()
 		return
 	}
-	tx.booked(n, records, false, tx.p.AbortTransaction(ctx))
+	abortErr := tx.p.AbortTransaction(ctx)
+	if errors.Is(abortErr, producer.ErrTransactionState) {
+		tx.fail(fmt.Errorf("committing transaction %d, left unaborted: %w", n, err)) // err says the outcome is unknown
+		tx.counts.outcomeUnknown = true
+		tx.notEnded()
+		return
+	}
+	tx.fail(fmt.Errorf("committing transaction %d: %w", n, err))
+	tx.booked(n, records, false, abortErr)
 }
 
 // booked counts transaction n of records ended: committed, or aborted

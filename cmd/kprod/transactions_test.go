@@ -109,10 +109,10 @@ func TestSummaryWithoutTransactions(t *testing.T) {
 }
 
 // clusterFailingEndTxn starts a cluster whose coordinator answers every
-// EndTxn after the first pass with UNKNOWN_SERVER_ERROR, neither retriable
-// nor fencing: a commit fails, and so does the abort after it. It returns
+// EndTxn after the first pass with an error neither retriable nor fencing:
+// a commit with commitErr, an abort with UNKNOWN_SERVER_ERROR. It returns
 // the brokers and a count of the EndTxn requests.
-func clusterFailingEndTxn(t *testing.T, pass int32) (string, *atomic.Int32) {
+func clusterFailingEndTxn(t *testing.T, pass int32, commitErr *kerr.Error) (string, *atomic.Int32) {
 	t.Helper()
 	cluster, err := embedded.Start(embedded.Options{})
 	if err != nil {
@@ -128,20 +128,24 @@ func clusterFailingEndTxn(t *testing.T, pass int32) (string, *atomic.Int32) {
 		fake.KeepControl()
 		resp := req.ResponseKind().(*kmsg.EndTxnResponse)
 		resp.ErrorCode = kerr.UnknownServerError.Code
+		if req.(*kmsg.EndTxnRequest).Commit {
+			resp.ErrorCode = commitErr.Code
+		}
 		return resp, nil, true
 	})
 	return strings.Join(cluster.Addrs(), ","), &endTxns
 }
 
-// A transaction whose commit fails and whose abort fails too ends neither
-// committed nor aborted: its records, though the broker wrote them, count
-// as failed, not acked, whether they came by Produce or, with --sync, by
-// Send. Of 15 records in transactions of 5, the first 5 are committed, the
-// next 5 are in the transaction that does not end, and the last 5 are
-// refused, the transactions having stopped.
+// A transaction whose commit fails (the coordinator refuses it:
+// TRANSACTION_ABORTABLE) and whose abort fails too ends neither committed
+// nor aborted: its records, though the broker wrote them, count as failed,
+// not acked, whether they came by Produce or, with --sync, by Send. Of 15
+// records in transactions of 5, the first 5 are committed, the next 5 are
+// in the transaction that does not end, and the last 5 are refused, the
+// transactions having stopped.
 func TestATransactionNeitherCommittedNorAbortedCountsItsRecordsFailed(t *testing.T) {
 	for _, mode := range [][]string{nil, {"--sync", "--concurrency", "3"}} {
-		brokers, endTxns := clusterFailingEndTxn(t, 1)
+		brokers, endTxns := clusterFailingEndTxn(t, 1, kerr.TransactionAbortable)
 		args := append([]string{"perf", "--brokers", brokers, "--create-topic", "--topic", uniqueTopic("txn-not-ended"),
 			"--num-records", "15", "--transactional-id", uniqueTopic("txn-id"), "--txn-size", "5", "--json"}, mode...)
 		r := runKprod(t, "", args...)
@@ -159,7 +163,7 @@ func TestATransactionNeitherCommittedNorAbortedCountsItsRecordsFailed(t *testing
 		}
 	}
 
-	brokers, _ := clusterFailingEndTxn(t, 0)
+	brokers, _ := clusterFailingEndTxn(t, 0, kerr.TransactionAbortable)
 	r := runKprod(t, "", "perf", "--brokers", brokers, "--create-topic", "--topic", uniqueTopic("txn-not-ended-human"),
 		"--num-records", "10", "--transactional-id", uniqueTopic("txn-id"), "--txn-size", "10")
 	for _, want := range []string{
@@ -170,5 +174,36 @@ func TestATransactionNeitherCommittedNorAbortedCountsItsRecordsFailed(t *testing
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("summary:\n%s\nwant %q", r.stdout, want)
 		}
+	}
+}
+
+// A commit that fails once its EndTxn was sent (here the coordinator
+// answers UNKNOWN_SERVER_ERROR) may have committed the transaction: the
+// library refuses to abort it, and kprod says its outcome is unknown rather
+// than that it ended neither committed nor aborted, counting its records
+// failed as for a transaction not ended. No abort is sent.
+func TestATransactionWhoseCommitWasSentHasAnUnknownOutcome(t *testing.T) {
+	brokers, endTxns := clusterFailingEndTxn(t, 1, kerr.UnknownServerError)
+	r := runKprod(t, "", "perf", "--brokers", brokers, "--create-topic", "--topic", uniqueTopic("txn-unknown"),
+		"--num-records", "15", "--transactional-id", uniqueTopic("txn-id"), "--txn-size", "5", "--json")
+	if r.code != exitFailed || !strings.Contains(r.stderr, "committing transaction 2, left unaborted") ||
+		!strings.Contains(r.stderr, "outcome is unknown") {
+		t.Fatalf("exit %d, want %d with the commit's failure, its outcome unknown\nstderr:\n%s", r.code, exitFailed, r.stderr)
+	}
+	if n := endTxns.Load(); n != 2 {
+		t.Errorf("%d EndTxn requests, want two commits and no abort", n)
+	}
+	s := parseSummary(t, r)
+	if s.TransactionsCommitted != 1 || s.TransactionsAborted != 0 || s.TransactionsNotEnded != 1 ||
+		s.RecordsAcked != 5 || s.RecordsFailed != 10 || s.Errors[txnNotEndedError] != 5 {
+		t.Errorf("summary: %d committed, %d aborted, %d not ended, %d acked, %d failed (%v); want 1, 0, 1, 5, 10 (%s 5)",
+			s.TransactionsCommitted, s.TransactionsAborted, s.TransactionsNotEnded, s.RecordsAcked, s.RecordsFailed, s.Errors, txnNotEndedError)
+	}
+
+	brokers, _ = clusterFailingEndTxn(t, 0, kerr.UnknownServerError)
+	r = runKprod(t, "", "perf", "--brokers", brokers, "--create-topic", "--topic", uniqueTopic("txn-unknown-human"),
+		"--num-records", "10", "--transactional-id", uniqueTopic("txn-id"), "--txn-size", "10")
+	if want := "; 1 of unknown outcome, its commit sent but not confirmed: its 10 records acked count as failed (" + txnNotEndedError + ")"; !strings.Contains(r.stdout, want) {
+		t.Errorf("summary:\n%s\nwant %q", r.stdout, want)
 	}
 }

@@ -15,8 +15,14 @@ import (
 // it has its outcome, then asks the coordinator to commit (EndTxn). A
 // transaction with a failed record cannot commit, nor one whose EndTxn the
 // coordinator answers TRANSACTION_ABORTABLE or INVALID_PRODUCER_ID_MAPPING:
-// Commit then returns an error wrapping ErrAbortable. If ctx ends first,
-// Commit may be called again (or Abort).
+// Commit then returns an error wrapping ErrAbortable. If ctx ends while it
+// waits for the records, Commit may be called again, or Abort: nothing was
+// committed. Once its EndTxn was sent, a commit that fails but for fencing
+// (its ctx ended, the coordinator did not answer well) leaves the outcome
+// unknown, the coordinator perhaps having committed the transaction: only
+// Commit, called again, ends it, sending EndTxn(commit) again, which a
+// coordinator that committed answers as it did the first (Kafka's
+// TransactionCoordinator, kfake); Abort refuses, as the Java client's does.
 func (m *Manager) Commit(ctx context.Context) error {
 	if err := m.calls.lock(ctx, "CommitTransaction"); err != nil {
 		return err
@@ -50,6 +56,7 @@ func (m *Manager) Commit(ctx context.Context) error {
 		if err := m.adderStopped(ctx); err != nil {
 			return fmt.Errorf("CommitTransaction: %w", err)
 		}
+		m.sendingCommit()
 		if err := m.endTxn(ctx, true); err != nil {
 			if cannotCommit(err) {
 				m.mu.Lock()
@@ -57,11 +64,22 @@ func (m *Manager) Commit(ctx context.Context) error {
 				m.abortable(err)
 				return fmt.Errorf("CommitTransaction: %w", m.lastErr)
 			}
-			return m.coordinatorFailed("CommitTransaction", err)
+			if fencedByCoordinator(err) {
+				return m.coordinatorFailed("CommitTransaction", err)
+			}
+			return fmt.Errorf("CommitTransaction: the commit was sent and may have committed the transaction; its outcome is unknown: call CommitTransaction again to learn it: %w", err)
 		}
 	}
 	m.finish()
 	return nil
+}
+
+// sendingCommit books that the commit's EndTxn is about to leave: from now
+// on the transaction may be committed, whatever becomes of the answer.
+func (m *Manager) sendingCommit() {
+	m.mu.Lock()
+	m.commitSent = true
+	m.mu.Unlock()
 }
 
 // Abort aborts the transaction: what has not been sent fails with
@@ -75,7 +93,9 @@ func (m *Manager) Commit(ctx context.Context) error {
 // the coordinator no longer knows the producer's id
 // (INVALID_PRODUCER_ID_MAPPING), there is no transaction of it to end:
 // InitProducerId alone starts afresh. If ctx ends first, Abort may be
-// called again.
+// called again. A transaction whose commit's EndTxn was sent is not
+// aborted: the coordinator may have committed it, and Abort fails with
+// ErrState, saying to call Commit again.
 func (m *Manager) Abort(ctx context.Context) error {
 	if err := m.calls.lock(ctx, "AbortTransaction"); err != nil {
 		return err
@@ -83,7 +103,13 @@ func (m *Manager) Abort(ctx context.Context) error {
 	defer m.calls.unlock()
 	m.mu.Lock()
 	switch m.state {
-	case InTransaction, Committing, AbortableError, Aborting:
+	case Committing:
+		if m.commitSent {
+			defer m.mu.Unlock()
+			return fmt.Errorf("%w: AbortTransaction after the commit was sent: it may have committed the transaction; call CommitTransaction again to learn its outcome", ErrState)
+		}
+		m.setState(Aborting)
+	case InTransaction, AbortableError, Aborting:
 		m.setState(Aborting)
 	case FatalError:
 		defer m.mu.Unlock()
@@ -226,7 +252,7 @@ func (m *Manager) finish() {
 	m.lastErr = nil
 	clear(m.added)
 	clear(m.pending)
-	m.started, m.bump, m.unmapped = false, false, false
+	m.started, m.bump, m.unmapped, m.commitSent = false, false, false, false
 	m.gen++
 	m.mu.Unlock()
 	m.cfg.EndTransaction()

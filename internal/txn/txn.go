@@ -150,6 +150,14 @@ type Manager struct {
 	// bump: the producer's epoch must move on before the next transaction
 	// (a sequence was lost, or a batch may be in the log unanswered).
 	bump bool
+	// commitSent: the commit's EndTxn was sent (from the moment it is
+	// asked for until the transaction finishes). The coordinator may have
+	// committed the transaction though no answer came back, and then
+	// answers an abort INVALID_TXN_STATE, which fences the producer: only
+	// a commit asked for again may end it, and its answer tells the
+	// outcome (a coordinator answers a commit it already made as it did
+	// the first time). The Java client refuses that abort likewise.
+	commitSent bool
 	// unmapped: the coordinator no longer maps the transactional id to the
 	// producer's id (INVALID_PRODUCER_ID_MAPPING: the id expired after
 	// transactional.id.expiration.ms without a transaction), so it has no

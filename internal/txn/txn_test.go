@@ -32,7 +32,9 @@ type fakeCoordinators struct {
 	epoch     int16 // the epoch InitProducerId and EndTxn v5 give
 	lost      error // a connection failure for the next request
 	// held: a request of this API, once recorded, waits for the gate to
-	// close before it is answered, as one under way at the coordinator.
+	// open before it is answered, as one under way at the coordinator; if
+	// its ctx ends first it is abandoned unanswered, as the cluster layer
+	// abandons it.
 	held map[protocol.APIKey]*gate
 }
 
@@ -92,13 +94,17 @@ func (f *fakeCoordinators) fail(api protocol.APIKey, errs ...*kerr.Error) {
 	f.errs[api] = append(f.errs[api], errs...)
 }
 
-func (f *fakeCoordinators) AskCoordinator(_ context.Context, _ cluster.CoordinatorKind, _ string, req protocol.Request, maxVersion int16) (protocol.Response, error) {
+func (f *fakeCoordinators) AskCoordinator(ctx context.Context, _ cluster.CoordinatorKind, _ string, req protocol.Request, maxVersion int16) (protocol.Response, error) {
 	f.mu.Lock()
 	f.requests = append(f.requests, sent{req, maxVersion})
 	if g := f.held[req.Key()]; g != nil {
 		f.mu.Unlock()
 		g.arrived <- struct{}{}
-		<-g.open
+		select {
+		case <-g.open:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 		f.mu.Lock()
 	}
 	defer f.mu.Unlock()
@@ -513,6 +519,81 @@ func TestACommitWhoseFlushEndsEarlyMayBeTriedAgain(t *testing.T) {
 	require.Equal(t, Committing, r.state())
 	r.flushErr = nil
 	require.NoError(t, r.m.Commit(context.Background()))
+}
+
+// A commit cut short while it waits for its records sent no EndTxn:
+// nothing was committed, and Abort ends the transaction.
+func TestACommitCutShortBeforeItsEndTxnMayBeAborted(t *testing.T) {
+	r := initialized(t, false)
+	r.m.Admit(tp0)
+	r.flushErr = context.DeadlineExceeded
+	err := r.m.Commit(context.Background())
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.NotContains(t, err.Error(), "outcome is unknown", "no commit was sent")
+	r.flushErr = nil
+	require.NoError(t, r.m.Abort(context.Background()))
+	end := r.coords.last().req.(*protocol.EndTxnRequest)
+	require.False(t, end.Committed, "the abort's EndTxn")
+	require.Equal(t, Ready, r.state())
+}
+
+// A commit whose ctx ends once its EndTxn is at the coordinator leaves the
+// outcome unknown: the coordinator may have committed the transaction,
+// and would then answer an abort INVALID_TXN_STATE, which is fencing (the
+// producer would stop, and read_committed consumers see the "aborted"
+// records). Abort refuses, sending nothing, and says to commit again; the
+// commit asked for again ends the transaction, and the next one begins.
+func TestAnAbortAfterACommitWasSentIsRefused(t *testing.T) {
+	for _, v2 := range []bool{false, true} {
+		r := initialized(t, v2)
+		r.m.Admit(tp0)
+		require.Eventually(t, func() bool { return r.m.Admit(tp0) }, 10*time.Second, time.Millisecond)
+		g := r.coords.hold(protocol.EndTxn)
+		ctx, cancel := context.WithCancel(context.Background())
+		committed := make(chan error, 1)
+		go func() { committed <- r.m.Commit(ctx) }()
+		select {
+		case <-g.arrived:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no EndTxn within 10s of Commit")
+		}
+		cancel()
+		var err error
+		select {
+		case err = <-committed:
+		case <-time.After(10 * time.Second):
+			t.Fatal("Commit did not return within 10s of its ctx's end")
+		}
+		require.ErrorIs(t, err, context.Canceled, "v2=%v", v2)
+		require.ErrorContains(t, err, "outcome is unknown: call CommitTransaction again")
+		require.Equal(t, Committing, r.state())
+		close(g.open) // the coordinator has the commit
+
+		sent := len(r.coords.apis())
+		err = r.m.Abort(context.Background())
+		require.ErrorIs(t, err, ErrState, "v2=%v: an abort after the commit was sent", v2)
+		require.ErrorContains(t, err, "may have committed the transaction; call CommitTransaction again")
+		require.Len(t, r.coords.apis(), sent, "v2=%v: the abort sent nothing", v2)
+		require.Equal(t, Committing, r.state())
+
+		require.NoError(t, r.m.Commit(context.Background()), "v2=%v: the commit again", v2)
+		end := r.coords.last().req.(*protocol.EndTxnRequest)
+		require.True(t, end.Committed, "v2=%v: EndTxn(commit) sent again", v2)
+		require.Equal(t, []protocol.APIKey{protocol.EndTxn, protocol.EndTxn}, r.coords.apis()[sent-1:])
+		require.Equal(t, Ready, r.state())
+		if v2 {
+			require.Equal(t, int16(1), r.producerID().Epoch, "v2: the answer to the commit asked again gives the next epoch")
+		}
+
+		// The next transaction's commit, cut short before its EndTxn,
+		// may be aborted: what was sent went with the transaction.
+		require.NoError(t, r.m.Begin(), "v2=%v: the next transaction", v2)
+		r.m.Admit(tp0)
+		r.flushErr = context.DeadlineExceeded
+		require.ErrorIs(t, r.m.Commit(context.Background()), context.DeadlineExceeded)
+		r.flushErr = nil
+		require.NoError(t, r.m.Abort(context.Background()), "v2=%v: the next transaction's abort", v2)
+	}
 }
 
 func TestAFailedRecordMeansAbort(t *testing.T) {
