@@ -84,8 +84,7 @@ func TestTxnCommitFromACallbackSeesAFailureQueuedBehindIt(t *testing.T) {
 				bFailed := make(chan error, 1)
 				heal := tc.fail(t, c, p, recordFor(topic, 1, nil), func(_ producer.RecordMetadata, err error) { bFailed <- err })
 
-				var got commit
-				got = receive(t, commitDone, "CommitTransaction from a's callback did not return")
+				got := receive(t, commitDone, "CommitTransaction from a's callback did not return")
 				require.NoError(t, got.aErr, "record a")
 				require.ErrorIs(t, got.err, producer.ErrTransactionAbortable,
 					"CommitTransaction from a callback committed a transaction whose record failed; log:\n%s", log)

@@ -9,6 +9,7 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -91,21 +92,22 @@ func TestTxnClusterCoordinatorKilled(t *testing.T) {
 				txns = append(txns, recs)
 				return recs, o
 			}
-			// settle ends a transaction whose commit failed: commit again
-			// (the call may be repeated) or, if it cannot commit, abort.
+			// settle ends a transaction whose commit failed: abort it if it
+			// cannot commit, or else commit again (the call may be
+			// repeated), which a commit already sent requires, since the
+			// coordinator may have committed it.
 			settle := func(n int, err error) {
-				if err == nil {
-					committed[n] = true
-					return
+				for try := 1; err != nil; try++ {
+					t.Logf("transaction %d: CommitTransaction (try %d): %v", n, try, err)
+					require.NotErrorIs(t, err, producer.ErrTransactionFatal, "log:\n%s", log)
+					if errors.Is(err, producer.ErrTransactionAbortable) {
+						require.NoError(t, p.AbortTransaction(testCtx(t)), "log:\n%s", log)
+						return
+					}
+					require.Less(t, try, 3, "transaction %d: the commit did not end in 3 tries; log:\n%s", n, log)
+					err = commitWithin(p, clusterWait)
 				}
-				t.Logf("transaction %d: CommitTransaction: %v", n, err)
-				require.NotErrorIs(t, err, producer.ErrTransactionFatal, "log:\n%s", log)
-				if err = commitWithin(p, clusterWait); err == nil {
-					committed[n] = true
-					return
-				}
-				t.Logf("transaction %d: CommitTransaction again: %v", n, err)
-				require.NoError(t, p.AbortTransaction(testCtx(t)), "log:\n%s", log)
+				committed[n] = true
 			}
 
 			var faults []string
