@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gokafka/producer/internal/bounded"
 	"github.com/gokafka/producer/internal/fakebroker"
 	"github.com/gokafka/producer/protocol"
 )
@@ -108,14 +109,7 @@ func (o *outcomes) wait(t testing.TB, what string) {
 // or a result from another goroutine.
 func receive[T any](t testing.TB, ch <-chan T, what string) T {
 	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(waitFor):
-		t.Fatalf("%s (waited %v)", what, waitFor)
-	}
-	var zero T
-	return zero
+	return bounded.Receive(t, ch, waitFor, what)
 }
 
 // done reports whether every record has an outcome, without waiting.

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gokafka/producer/bufferpool"
+	"github.com/gokafka/producer/internal/bounded"
 	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/internal/slot"
 	"github.com/gokafka/producer/record"
@@ -537,14 +538,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // with what if nothing comes within waitTime.
 func receive[T any](t testing.TB, ch <-chan T, what string) T {
 	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(waitTime):
-		t.Fatalf("%s (waited %v)", what, waitTime)
-	}
-	var zero T
-	return zero
+	return bounded.Receive(t, ch, waitTime, what)
 }
 
 var errRetry = errors.New("retriable broker error")

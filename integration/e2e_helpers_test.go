@@ -22,6 +22,7 @@ import (
 
 	"github.com/gokafka/producer"
 	"github.com/gokafka/producer/integration/readback"
+	"github.com/gokafka/producer/internal/bounded"
 )
 
 // e2eNewTopics creates n topics of the given partition count and topic
@@ -209,12 +210,5 @@ func e2eWait(t *testing.T, done <-chan struct{}, what string) {
 // signal or a result from another goroutine.
 func receive[T any](t testing.TB, ch <-chan T, what string) T {
 	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(testTimeout):
-		t.Fatalf("%s (waited %v)", what, testTimeout)
-	}
-	var zero T
-	return zero
+	return bounded.Receive(t, ch, testTimeout, what)
 }
