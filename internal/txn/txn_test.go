@@ -14,6 +14,7 @@ import (
 
 	"github.com/gokafka/producer/accumulator"
 	"github.com/gokafka/producer/conn"
+	"github.com/gokafka/producer/internal/bounded"
 	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/internal/cluster"
 	"github.com/gokafka/producer/protocol"
@@ -258,6 +259,9 @@ func (r *rig) state() State {
 
 var tp0 = accumulator.TopicPartition{Topic: "t", Partition: 0}
 
+// waitTime bounds every wait for another goroutine in these tests.
+const waitTime = 10 * time.Second
+
 // initialized is a rig after Init and Begin.
 func initialized(t *testing.T, v2 bool) *rig {
 	r := newRig(t, v2)
@@ -281,7 +285,7 @@ func (r *rig) retrying(f func() error) error {
 			r.clk.Advance(time.Second) // past the longest backoff
 			return false
 		}
-	}, 10*time.Second, time.Millisecond, "the call did not return within 10s of backoffs")
+	}, waitTime, time.Millisecond, "the call did not return after its backoffs")
 	return err
 }
 
@@ -337,7 +341,7 @@ func TestV1PartitionsAreAddedBeforeTheyMaySend(t *testing.T) {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		return len(r.woken) == 2
-	}, 10*time.Second, time.Millisecond, "the partitions are woken once added")
+	}, waitTime, time.Millisecond, "the partitions are woken once added")
 	require.True(t, r.m.Admit(tp0))
 	require.True(t, r.m.Admit(tp1))
 	var add *protocol.AddPartitionsToTxnRequest
@@ -358,7 +362,7 @@ func TestV1AddingRetriesConcurrentTransactions(t *testing.T) {
 	require.Eventually(t, func() bool {
 		r.clk.Advance(time.Second) // past the longest backoff
 		return r.m.Admit(tp0)
-	}, 10*time.Second, time.Millisecond, "the partition was not added through the retries")
+	}, waitTime, time.Millisecond, "the partition was not added through the retries")
 	require.Equal(t, InTransaction, r.state())
 }
 
@@ -366,7 +370,7 @@ func TestV1AddingRefusedMakesTheTransactionAbortable(t *testing.T) {
 	r := initialized(t, false)
 	r.coords.fail(protocol.AddPartitionsToTxn, kerr.TopicAuthorizationFailed)
 	require.False(t, r.m.Admit(tp0))
-	require.Eventually(t, func() bool { return r.state() == AbortableError }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return r.state() == AbortableError }, waitTime, time.Millisecond)
 	r.mu.Lock()
 	require.Len(t, r.unsentErr, 1, "what waited to be added fails")
 	require.ErrorIs(t, r.unsentErr[0], kerr.TopicAuthorizationFailed)
@@ -387,7 +391,7 @@ func TestCommitFlushesThenEnds(t *testing.T) {
 	for _, v2 := range []bool{false, true} {
 		r := initialized(t, v2)
 		r.m.Admit(tp0)
-		require.Eventually(t, func() bool { return r.m.Admit(tp0) }, 10*time.Second, time.Millisecond)
+		require.Eventually(t, func() bool { return r.m.Admit(tp0) }, waitTime, time.Millisecond)
 		require.NoError(t, r.m.Commit(context.Background()))
 		require.Equal(t, Ready, r.state())
 		require.Equal(t, 2, r.flushed, "a flush, then one for the records still being appended after it")
@@ -413,7 +417,7 @@ func TestCommitFlushesThenEnds(t *testing.T) {
 func TestCommitWaitsForARecordStillBeingProduced(t *testing.T) {
 	r := initialized(t, false)
 	r.m.Admit(tp0)
-	require.Eventually(t, func() bool { return r.m.Admit(tp0) }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return r.m.Admit(tp0) }, waitTime, time.Millisecond)
 	require.NoError(t, r.m.EnterProduce())
 	firstFlush := make(chan struct{})
 	r.mu.Lock()
@@ -461,7 +465,7 @@ func TestAbortWaitsForARecordStillBeingProduced(t *testing.T) {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		return len(r.aborted) == 1
-	}, 10*time.Second, time.Millisecond, "the abort failing the batches")
+	}, waitTime, time.Millisecond, "the abort failing the batches")
 	require.ErrorIs(t, r.m.EnterProduce(), ErrState, "no record is admitted once the abort began")
 	select {
 	case err := <-aborted:
@@ -472,7 +476,7 @@ func TestAbortWaitsForARecordStillBeingProduced(t *testing.T) {
 	require.Equal(t, []error{ErrAborted}, r.heldFails, "the held records fail before the abort waits")
 	r.mu.Unlock()
 	r.m.ExitProduce() // the record is appended, or held
-	require.NoError(t, <-aborted)
+	require.NoError(t, bounded.Receive(t, aborted, waitTime, "Abort did not return"))
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	require.Equal(t, []error{ErrAborted, ErrAborted}, r.heldFails, "what was held meanwhile fails too")
@@ -493,10 +497,10 @@ func TestEnterHeldAdmitsARecordToItsOwnTransactionOnly(t *testing.T) {
 	require.NoError(t, r.m.EnterProduce()) // holds the abort in Aborting
 	aborted := make(chan error, 1)
 	go func() { aborted <- r.m.Abort(context.Background()) }()
-	require.Eventually(t, func() bool { return r.state() == Aborting }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return r.state() == Aborting }, waitTime, time.Millisecond)
 	require.ErrorIs(t, r.m.EnterHeld(gen), ErrAborted, "while its transaction is being aborted")
 	r.m.ExitProduce()
-	require.NoError(t, <-aborted)
+	require.NoError(t, bounded.Receive(t, aborted, waitTime, "Abort did not return"))
 
 	require.NoError(t, r.m.Begin())
 	require.ErrorIs(t, r.m.EnterHeld(gen), ErrAborted, "in the next transaction")
@@ -547,23 +551,14 @@ func TestAnAbortAfterACommitWasSentIsRefused(t *testing.T) {
 	for _, v2 := range []bool{false, true} {
 		r := initialized(t, v2)
 		r.m.Admit(tp0)
-		require.Eventually(t, func() bool { return r.m.Admit(tp0) }, 10*time.Second, time.Millisecond)
+		require.Eventually(t, func() bool { return r.m.Admit(tp0) }, waitTime, time.Millisecond)
 		g := r.coords.hold(protocol.EndTxn)
 		ctx, cancel := context.WithCancel(context.Background())
 		committed := make(chan error, 1)
 		go func() { committed <- r.m.Commit(ctx) }()
-		select {
-		case <-g.arrived:
-		case <-time.After(10 * time.Second):
-			t.Fatal("no EndTxn within 10s of Commit")
-		}
+		bounded.Receive(t, g.arrived, waitTime, "no EndTxn after Commit")
 		cancel()
-		var err error
-		select {
-		case err = <-committed:
-		case <-time.After(10 * time.Second):
-			t.Fatal("Commit did not return within 10s of its ctx's end")
-		}
+		err := bounded.Receive(t, committed, waitTime, "Commit did not return after its ctx ended")
 		require.ErrorIs(t, err, context.Canceled, "v2=%v", v2)
 		require.ErrorContains(t, err, "outcome is unknown: call CommitTransaction again")
 		require.Equal(t, Committing, r.state())
@@ -689,7 +684,7 @@ func TestASequenceLostNeedsAnAbortAndANewEpoch(t *testing.T) {
 func TestFencingIsFatal(t *testing.T) {
 	r := initialized(t, false)
 	r.m.Admit(tp0)
-	require.Eventually(t, func() bool { return r.m.Admit(tp0) }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return r.m.Admit(tp0) }, waitTime, time.Millisecond)
 	r.coords.fail(protocol.EndTxn, kerr.ProducerFenced)
 	err := r.m.Commit(context.Background())
 	require.ErrorIs(t, err, ErrFatal)
@@ -793,13 +788,13 @@ func TestACommitStopsWaitingWhenARecordFails(t *testing.T) {
 	r.mu.Unlock()
 	done := make(chan error, 1)
 	go func() { done <- r.m.Commit(context.Background()) }()
-	require.Eventually(t, func() bool { return r.state() == Committing }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return r.state() == Committing }, waitTime, time.Millisecond)
 	r.m.EpochNeeded(tp0, kerr.InvalidRecord)
 	select {
 	case err := <-done:
 		require.ErrorIs(t, err, ErrAbortable)
 		require.ErrorIs(t, err, kerr.InvalidRecord, "the error names the failure")
-	case <-time.After(10 * time.Second):
+	case <-time.After(waitTime):
 		t.Fatal("CommitTransaction still waits for records after the transaction failed")
 	}
 	require.NotContains(t, r.coords.apis(), protocol.EndTxn, "nothing commits")
@@ -821,7 +816,7 @@ func TestACommitStopsWaitingWhenARecordFails(t *testing.T) {
 func TestAnAbortLeavingSequencesInDoubtBumpsTheEpoch(t *testing.T) {
 	r := initialized(t, false)
 	r.m.Admit(tp0)
-	require.Eventually(t, func() bool { return r.m.Admit(tp0) }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return r.m.Admit(tp0) }, waitTime, time.Millisecond)
 	r.mu.Lock()
 	r.inDoubt = true
 	r.mu.Unlock()
@@ -837,7 +832,7 @@ func TestAnAbortLeavingSequencesInDoubtBumpsTheEpoch(t *testing.T) {
 	r.mu.Unlock()
 	require.NoError(t, r.m.Begin())
 	r.m.Admit(tp0)
-	require.Eventually(t, func() bool { return r.m.Admit(tp0) }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return r.m.Admit(tp0) }, waitTime, time.Millisecond)
 	require.NoError(t, r.m.Abort(context.Background()))
 	require.Equal(t, protocol.EndTxn, r.coords.last().req.Key())
 	require.Equal(t, epoch+1, r.producerID().Epoch)
@@ -850,13 +845,9 @@ func TestConcurrentTransactionsAreRetriedSoon(t *testing.T) {
 	r := initialized(t, false)
 	r.coords.fail(protocol.AddPartitionsToTxn, kerr.ConcurrentTransactions)
 	require.False(t, r.m.Admit(tp0))
-	select {
-	case <-r.clk.Armed():
-	case <-time.After(10 * time.Second):
-		t.Fatal("no retry was scheduled after CONCURRENT_TRANSACTIONS")
-	}
+	bounded.Receive(t, r.clk.Armed(), waitTime, "no retry was scheduled after CONCURRENT_TRANSACTIONS")
 	r.clk.Advance(concurrentTransactionsBackoff)
-	require.Eventually(t, func() bool { return r.m.Admit(tp0) }, 10*time.Second, time.Millisecond,
+	require.Eventually(t, func() bool { return r.m.Admit(tp0) }, waitTime, time.Millisecond,
 		"the partition was not added 20 ms after CONCURRENT_TRANSACTIONS")
 }
 
@@ -885,11 +876,7 @@ func TestAnAbortWaitsForThePartitionsBeingAdded(t *testing.T) {
 	r := initialized(t, false)
 	g := r.coords.hold(protocol.AddPartitionsToTxn)
 	require.False(t, r.m.Admit(tp0), "a partition is added before it may send")
-	select {
-	case <-g.arrived:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no AddPartitionsToTxn within 10s of the first Admit")
-	}
+	bounded.Receive(t, g.arrived, waitTime, "no AddPartitionsToTxn after the first Admit")
 
 	ended, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -914,11 +901,7 @@ func TestACallWaitsForAnotherNoLongerThanItsCtx(t *testing.T) {
 	g := r.coords.hold(protocol.EndTxn)
 	committed := make(chan error, 1)
 	go func() { committed <- r.m.Commit(context.Background()) }()
-	select {
-	case <-g.arrived:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no EndTxn within 10s of Commit")
-	}
+	bounded.Receive(t, g.arrived, waitTime, "no EndTxn after Commit")
 
 	ended, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -936,7 +919,7 @@ func TestACallWaitsForAnotherNoLongerThanItsCtx(t *testing.T) {
 		select {
 		case err := <-returned:
 			require.ErrorIs(t, err, context.Canceled, "%s while a commit is under way", name)
-		case <-time.After(10 * time.Second):
+		case <-time.After(waitTime):
 			t.Fatalf("%s waited for the commit under way past its ctx", name)
 		}
 	}
@@ -952,29 +935,14 @@ func TestACallWaitsForAnotherNoLongerThanItsCtx(t *testing.T) {
 	case <-time.After(50 * time.Millisecond):
 	}
 	endLive()
-	select {
-	case err := <-waiting:
-		require.ErrorIs(t, err, context.Canceled, "Abort, its ctx ended while it waited")
-	case <-time.After(10 * time.Second):
-		t.Fatal("Abort waited for the commit under way past its ctx")
-	}
+	require.ErrorIs(t, bounded.Receive(t, waiting, waitTime, "Abort waited for the commit under way past its ctx"), context.Canceled, "Abort, its ctx ended while it waited")
 
 	returned := make(chan error, 1)
 	go func() { returned <- r.m.Begin() }()
-	select {
-	case err := <-returned:
-		require.ErrorIs(t, err, ErrState, "Begin while a commit is under way")
-	case <-time.After(10 * time.Second):
-		t.Fatal("Begin waited for the commit under way")
-	}
+	require.ErrorIs(t, bounded.Receive(t, returned, waitTime, "Begin waited for the commit under way"), ErrState, "Begin while a commit is under way")
 
 	close(g.open)
-	select {
-	case err := <-committed:
-		require.NoError(t, err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("Commit did not return within 10s of its EndTxn's answer")
-	}
+	require.NoError(t, bounded.Receive(t, committed, waitTime, "Commit did not return after its EndTxn's answer"))
 	require.Equal(t, Ready, r.state(), "the commit went on undisturbed")
 	require.NoError(t, r.m.Begin())
 }
@@ -988,17 +956,13 @@ func TestACallStopsRetryingWhenTheProducerCloses(t *testing.T) {
 	r.coords.fail(protocol.EndTxn, kerr.CoordinatorLoadInProgress)
 	committed := make(chan error, 1)
 	go func() { committed <- r.m.Commit(context.Background()) }()
-	select {
-	case <-r.clk.Armed():
-	case <-time.After(10 * time.Second):
-		t.Fatal("no retry of EndTxn was scheduled")
-	}
+	bounded.Receive(t, r.clk.Armed(), waitTime, "no retry of EndTxn was scheduled")
 	r.closeProducer()
 	select {
 	case err := <-committed:
 		require.ErrorIs(t, err, kerr.CoordinatorLoadInProgress, "the error names the last failure")
 		require.ErrorContains(t, err, "the producer closed")
-	case <-time.After(10 * time.Second):
+	case <-time.After(waitTime):
 		t.Fatal("CommitTransaction still retries EndTxn after the producer closed")
 	}
 }
@@ -1018,7 +982,7 @@ func TestAnUnmappedProducerIDIsAbortedWithANewID(t *testing.T) {
 			r.coords.fail(protocol.AddPartitionsToTxn, kerr.InvalidProducerIDMapping)
 			require.False(t, r.m.Admit(tp0))
 		}
-		require.Eventually(t, func() bool { return r.state() == AbortableError }, 10*time.Second, time.Millisecond)
+		require.Eventually(t, func() bool { return r.state() == AbortableError }, waitTime, time.Millisecond)
 		r.coords.fail(protocol.EndTxn, kerr.InvalidProducerIDMapping) // were EndTxn sent
 		sent := len(r.coords.apis())
 		epoch := r.producerID().Epoch
@@ -1067,7 +1031,7 @@ func TestACommitAnsweredTransactionAbortableIsAbortable(t *testing.T) {
 	for _, v2 := range []bool{false, true} {
 		r := initialized(t, v2)
 		r.m.Admit(tp0)
-		require.Eventually(t, func() bool { return r.m.Admit(tp0) }, 10*time.Second, time.Millisecond)
+		require.Eventually(t, func() bool { return r.m.Admit(tp0) }, waitTime, time.Millisecond)
 		r.coords.fail(protocol.EndTxn, kerr.TransactionAbortable)
 		err := r.m.Commit(context.Background())
 		require.ErrorIs(t, err, ErrAbortable, "v2=%v", v2)
