@@ -6,8 +6,8 @@ package integration
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -41,8 +41,14 @@ func TestTxnAbortAfterACommitWhoseCtxEndedIsRefused(t *testing.T) {
 			releaseEndTxn := func() { releaseOnce.Do(func() { close(release) }) }
 			t.Cleanup(releaseEndTxn) // before the cluster closes
 			fake := c.Kfake()
+			var heldOne atomic.Bool
 			fake.ControlKey(int16(kmsg.EndTxn), func(kmsg.Request) (kmsg.Response, error, bool) {
-				fake.DropControl() // this EndTxn alone
+				// This EndTxn alone: the control may be asked again for
+				// the next before kfake has dropped it, while it sleeps.
+				if !heldOne.CompareAndSwap(false, true) {
+					return nil, nil, false
+				}
+				fake.DropControl()
 				close(arrived)
 				fake.SleepControl(func() { <-release })
 				return nil, nil, false // then the broker handles it
@@ -53,12 +59,7 @@ func TestTxnAbortAfterACommitWhoseCtxEndedIsRefused(t *testing.T) {
 			go func() { committed <- p.CommitTransaction(ctx) }()
 			e2eWait(t, arrived, "the commit's EndTxn at the coordinator")
 			cancel()
-			var err error
-			select {
-			case err = <-committed:
-			case <-time.After(testTimeout):
-				t.Fatalf("CommitTransaction had not returned %v after its ctx ended", testTimeout)
-			}
+			err := receive(t, committed, "CommitTransaction did not return after its ctx ended")
 			require.ErrorIs(t, err, context.Canceled, "log:\n%s", log)
 			require.ErrorContains(t, err, "outcome is unknown: call CommitTransaction again")
 			releaseEndTxn()

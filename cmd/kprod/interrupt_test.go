@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -206,8 +207,14 @@ func TestInterruptOfACommitSentSaysItsOutcomeIsUnknown(t *testing.T) {
 	held, release := make(chan struct{}), make(chan struct{})
 	defer close(release) // before the cluster closes
 	fake := cluster.Kfake()
+	var heldOne atomic.Bool
 	fake.ControlKey(int16(kmsg.EndTxn), func(kmsg.Request) (kmsg.Response, error, bool) {
-		fake.DropControl() // this EndTxn alone
+		// This EndTxn alone: the control may be asked again for the
+		// next before kfake has dropped it, while it sleeps.
+		if !heldOne.CompareAndSwap(false, true) {
+			return nil, nil, false
+		}
+		fake.DropControl()
 		close(held)
 		fake.SleepControl(func() { <-release })
 		return nil, nil, false // then the broker handles it
