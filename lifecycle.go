@@ -47,7 +47,11 @@ func (p *Producer) flush(ctx context.Context) error {
 // fails at once with ErrClosed rather than wait for it until MaxBlock. A
 // transaction under way is aborted first (see AbortTransaction): its
 // records not sent yet, those waiting for metadata or for memory after it
-// included, fail with ErrTransactionAborted.
+// included, fail with ErrTransactionAborted. A CommitTransaction under way
+// is waited for, within ctx, unless Close is called from a callback and the
+// commit still waits for its records, which it would wait for for ever (the
+// callbacks behind this one): that commit then fails with ErrClosed, and the
+// transaction is aborted.
 //
 // Close is idempotent: a later Close waits (within its own ctx) for the
 // first one and for every callback still to run, then returns what the

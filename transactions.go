@@ -25,9 +25,13 @@ import (
 // The transaction calls run one at a time. One that finds another under way
 // (a commit waiting for records, or retrying against a coordinator) waits
 // for it no longer than its ctx; BeginTransaction, which has none, then
-// fails with ErrTransactionState. So Close, or AbortTransaction, called
-// from a record's callback while CommitTransaction waits for that callback
-// returns by its ctx.
+// fails with ErrTransactionState. So AbortTransaction called from a
+// record's callback while CommitTransaction waits for that callback returns
+// by its ctx. Close called from a callback does not wait for such a
+// commit: a commit on another goroutine still waiting for its records (for
+// callbacks queued behind the one closing) stops and fails with ErrClosed,
+// and Close aborts the transaction; a commit already sent to the
+// coordinator needs no callback, and Close waits for it, within its ctx.
 
 // The errors of transactions, for errors.Is; each wraps the broker's error
 // when one is the cause.
@@ -98,7 +102,9 @@ func (p *Producer) BeginTransaction() error {
 // the coordinator perhaps having committed the transaction, and says so:
 // call CommitTransaction again, which asks again and learns it;
 // AbortTransaction fails with ErrTransactionState, as the Java client's
-// does.
+// does. If Close is called from a record's callback while it waits for the
+// records, it returns an error wrapping ErrClosed: nothing was committed,
+// and Close aborts the transaction.
 func (p *Producer) CommitTransaction(ctx context.Context) error {
 	if err := p.transactional(); err != nil {
 		return err
@@ -156,6 +162,15 @@ func (p *Producer) transactional() error {
 func (p *Producer) abortOnClose(ctx context.Context) error {
 	if p.txn == nil {
 		return nil
+	}
+	if p.acc.InCallback() {
+		// A commit on another goroutine still waiting for its records
+		// waits for the callbacks queued behind this one, which wait for
+		// this Close, whose abort waits for the commit: the commit gives
+		// up. Outside a callback the commit is left to finish, as a
+		// program closing while another goroutine commits may expect: the
+		// abort waits for it, within ctx, and finds nothing left to abort.
+		p.txn.StopCommitWait(fmt.Errorf("%w from a record's callback", ErrClosed))
 	}
 	if err := p.txn.Close(ctx); err != nil {
 		return fmt.Errorf("close: aborting the transaction under way: %w", err)

@@ -6,6 +6,7 @@ package integration
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -103,11 +104,15 @@ func TestTxnCommitFromACallbackSeesAFailureQueuedBehindIt(t *testing.T) {
 	}
 }
 
-// Close called from a record's callback while CommitTransaction waits for
-// that callback's batch: aborting the transaction waits for the commit,
-// which waits for the callback, so Close must give up by its ctx rather
-// than wait out the commit's.
-func TestTxnCloseFromACallbackDuringCommitReturnsByItsCtx(t *testing.T) {
+// Close called from a record's callback while CommitTransaction, on
+// another goroutine, waits for that record and the one behind it: Close's
+// abort waits for the commit, which waited for the callbacks queued behind
+// the one closing, so with context.Background() both hung for ever, and
+// every callback with them. The commit must give up (its EndTxn not sent),
+// failing with ErrClosed, and Close must abort the transaction: its
+// records, sent in the batch the commit's flush sent, are written but never
+// committed.
+func TestTxnCloseFromACallbackStopsACommitWaitingForItsRecords(t *testing.T) {
 	for _, proto := range txnProtocols {
 		t.Run(proto.name, func(t *testing.T) {
 			const topic = "close-from-callback"
@@ -120,23 +125,32 @@ func TestTxnCloseFromACallbackDuringCommitReturnsByItsCtx(t *testing.T) {
 				cfg.Linger = 10 * time.Second
 			})
 			require.NoError(t, p.BeginTransaction())
+			var outcomes [2]atomic.Int32
+			var errs [2]error // each written by its record's one callback
 			closed := make(chan error, 1)
-			p.Produce(testCtx(t), recordFor(topic, 0, nil), func(producer.RecordMetadata, error) {
-				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-				defer cancel()
-				closed <- p.Close(ctx)
+			p.Produce(testCtx(t), recordFor(topic, 0, nil), func(_ producer.RecordMetadata, err error) {
+				outcomes[0].Add(1)
+				errs[0] = err
+				closed <- p.Close(context.Background())
 			})
-			p.Produce(testCtx(t), recordFor(topic, 1, nil), nil)
+			p.Produce(testCtx(t), recordFor(topic, 1, nil), func(_ producer.RecordMetadata, err error) {
+				outcomes[1].Add(1)
+				errs[1] = err
+			})
 			committed := make(chan error, 1)
 			go func() { committed <- p.CommitTransaction(testCtx(t)) }()
 
-			select {
-			case err := <-closed:
-				require.ErrorIs(t, err, context.DeadlineExceeded, "Close from the callback; log:\n%s", log)
-			case <-time.After(20 * time.Second):
-				t.Fatalf("Close from a callback, with a 1s ctx, still waits for CommitTransaction after 20s; log:\n%s", log)
+			require.NoError(t, receive(t, closed, "Close from the callback, with context.Background(), still waits for CommitTransaction"), "Close from the callback; log:\n%s", log)
+			err := receive(t, committed, "CommitTransaction did not return once Close had")
+			require.ErrorIs(t, err, producer.ErrClosed, "CommitTransaction, the producer closed under it; log:\n%s", log)
+			// A Close outside the callbacks waits for those the first left.
+			require.NoError(t, p.Close(testCtx(t)), "a second Close")
+			for i := range outcomes {
+				require.EqualValues(t, 1, outcomes[i].Load(), "outcomes of record %d", i)
+				require.NoError(t, errs[i], "record %d, sent by the commit's flush", i)
 			}
-			t.Logf("CommitTransaction, the producer closed under it: %v", receive(t, committed, "CommitTransaction did not return once the callback had"))
+			readUncommitted(t, seeds, topic, 2)
+			readCommitted(t, seeds, topic, 0)
 		})
 	}
 }

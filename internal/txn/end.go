@@ -23,6 +23,9 @@ import (
 // Commit, called again, ends it, sending EndTxn(commit) again, which a
 // coordinator that committed answers as it did the first (Kafka's
 // TransactionCoordinator, kfake); Abort refuses, as the Java client's does.
+// Told by StopCommitWait that the producer is closing, a commit that has not
+// sent its EndTxn stops waiting and fails with the cause StopCommitWait was
+// given: the transaction is left to Close's abort.
 func (m *Manager) Commit(ctx context.Context) error {
 	if err := m.calls.lock(ctx, "CommitTransaction"); err != nil {
 		return err
@@ -49,12 +52,18 @@ func (m *Manager) Commit(ctx context.Context) error {
 	}
 	started := m.started
 	m.mu.Unlock()
+	if err := m.stoppedByClose(); err != nil {
+		return err
+	}
 	if flushErr != nil {
 		return fmt.Errorf("CommitTransaction: records without an outcome: %w", flushErr)
 	}
 	if started {
 		if err := m.adderStopped(ctx); err != nil {
 			return fmt.Errorf("CommitTransaction: %w", err)
+		}
+		if err := m.stoppedByClose(); err != nil {
+			return err
 		}
 		m.sendingCommit()
 		if err := m.endTxn(ctx, true); err != nil {
@@ -72,6 +81,23 @@ func (m *Manager) Commit(ctx context.Context) error {
 	}
 	m.finish()
 	return nil
+}
+
+// StopCommitWait tells a commit that has not sent its EndTxn, under way or
+// still to come, to fail with cause rather than wait for its records: the
+// producer is closing from a record's callback, and its abort waits for the
+// commit, which waits for the callbacks queued behind the one closing. A
+// commit whose EndTxn was sent goes on: its round trip waits for no callback.
+func (m *Manager) StopCommitWait(cause error) {
+	m.stopCommits(cause)
+}
+
+// stoppedByClose is the error of a commit told by StopCommitWait to give up.
+func (m *Manager) stoppedByClose() error {
+	if m.closing.Err() == nil {
+		return nil
+	}
+	return fmt.Errorf("CommitTransaction: the producer is closing; the transaction was not committed, Close aborts it: %w", context.Cause(m.closing))
 }
 
 // sendingCommit books that the commit's EndTxn is about to leave: from now
@@ -219,14 +245,17 @@ func (m *Manager) endTxn(ctx context.Context, commit bool) error {
 }
 
 // flushUnlessFailed waits until every record produced so far has its
-// outcome, unless ctx ends or the transaction fails first. Those still
-// being appended are waited for after a first flush, which sends what
-// holds the memory they may be waiting for, and a second flush sends them.
+// outcome, unless ctx ends, the transaction fails or the producer closes
+// (StopCommitWait) first. Those still being appended are waited for after a
+// first flush, which sends what holds the memory they may be waiting for,
+// and a second flush sends them.
 func (m *Manager) flushUnlessFailed(ctx, failed context.Context) error {
 	fctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stop := context.AfterFunc(failed, cancel)
-	defer stop()
+	stopFailed := context.AfterFunc(failed, cancel)
+	defer stopFailed()
+	stopClosing := context.AfterFunc(m.closing, cancel)
+	defer stopClosing()
 	if err := m.cfg.Flush(fctx); err != nil {
 		return err
 	}

@@ -170,6 +170,11 @@ type Manager struct {
 	// of which may wait for the abort to be sent or failed.
 	failed     context.Context
 	signalFail context.CancelFunc
+	// closing ends, with its cause, once the producer's Close has told a
+	// commit that has not sent its EndTxn to give up (StopCommitWait): it
+	// outlives the transaction, the producer closing for good.
+	closing     context.Context
+	stopCommits context.CancelCauseFunc
 
 	// producing mirrors state == InTransaction, so that CheckProduce, on
 	// every record, takes no lock.
@@ -191,13 +196,15 @@ func (m *Manager) setState(s State) {
 
 // New returns a manager in state Uninitialized.
 func New(cfg Config) *Manager {
-	return &Manager{
+	m := &Manager{
 		cfg:     cfg,
 		retry:   backoff.Exponential{Base: cfg.RetryBackoff, Max: cfg.RetryBackoffMax},
 		calls:   newCallLock(),
 		added:   make(map[accumulator.TopicPartition]bool),
 		pending: make(map[accumulator.TopicPartition]bool),
 	}
+	m.closing, m.stopCommits = context.WithCancelCause(context.Background())
+	return m
 }
 
 // State returns the manager's state and, in an error state, why.

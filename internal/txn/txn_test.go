@@ -810,6 +810,60 @@ func TestACommitStopsWaitingWhenARecordFails(t *testing.T) {
 	require.Equal(t, Ready, r.state())
 }
 
+// The producer's Close from a record's callback, while a commit on another
+// goroutine waits for the callbacks queued behind it, tells the commit to
+// give up (StopCommitWait), or Close's abort would wait for it for ever:
+// the commit fails with the cause it is given, sending nothing, and Close
+// aborts the transaction.
+func TestStopCommitWaitEndsACommitWaitingForItsRecords(t *testing.T) {
+	r := initialized(t, false)
+	r.m.Admit(tp0)
+	inFlush := make(chan struct{})
+	var once sync.Once
+	r.mu.Lock()
+	r.flushWait = true
+	r.duringFlush = func() { once.Do(func() { close(inFlush) }) }
+	r.mu.Unlock()
+	committed := make(chan error, 1)
+	go func() { committed <- r.m.Commit(context.Background()) }()
+	bounded.Receive(t, inFlush, waitTime, "Commit did not flush")
+
+	closing := errors.New("closing")
+	r.m.StopCommitWait(closing)
+	err := bounded.Receive(t, committed, waitTime, "Commit still waits for its records after StopCommitWait")
+	require.ErrorIs(t, err, closing)
+	require.NotContains(t, r.coords.apis(), protocol.EndTxn, "nothing commits")
+	r.mu.Lock()
+	r.flushWait = false
+	r.mu.Unlock()
+	require.NoError(t, r.m.Close(context.Background()))
+	end := r.coords.last().req.(*protocol.EndTxnRequest)
+	require.False(t, end.Committed, "Close's EndTxn")
+	require.Equal(t, Ready, r.state())
+}
+
+// A commit whose EndTxn was sent waits for no callback: StopCommitWait
+// leaves it to finish, and Close, refused the abort, returns once it has.
+func TestStopCommitWaitLeavesACommitSent(t *testing.T) {
+	r := initialized(t, false)
+	r.m.Admit(tp0)
+	require.Eventually(t, func() bool { return r.m.Admit(tp0) }, waitTime, time.Millisecond)
+	g := r.coords.hold(protocol.EndTxn)
+	committed := make(chan error, 1)
+	go func() { committed <- r.m.Commit(context.Background()) }()
+	bounded.Receive(t, g.arrived, waitTime, "no EndTxn after Commit")
+
+	r.m.StopCommitWait(errors.New("closing"))
+	closed := make(chan error, 1)
+	go func() { closed <- r.m.Close(context.Background()) }()
+	close(g.open)
+	require.NoError(t, bounded.Receive(t, committed, waitTime, "Commit did not return"))
+	require.NoError(t, bounded.Receive(t, closed, waitTime, "Close did not return once the commit had"))
+	require.Equal(t, []protocol.APIKey{protocol.EndTxn}, r.coords.apis()[len(r.coords.apis())-1:])
+	require.True(t, r.coords.last().req.(*protocol.EndTxnRequest).Committed, "the only EndTxn is the commit's")
+	require.Equal(t, Ready, r.state())
+}
+
 // v1: batches sent and then failed by an abort leave their partitions'
 // sequences in doubt; the abort ends with a new epoch (InitProducerId with
 // the current one), or the next transaction could not send on them.
