@@ -51,6 +51,12 @@ func (s *Snapshot) Topic(name string) *Topic {
 	return t
 }
 
+// Peek returns the named topic as Topic does, without taking the memo: for
+// the metadata loop's sweeps over a fresh snapshot, which would otherwise
+// leave it to whichever topic they looked at first rather than the one the
+// producer writes to.
+func (s *Snapshot) Peek(name string) *Topic { return s.topics[name] }
+
 // Broker returns the broker with the given node id.
 func (s *Snapshot) Broker(id int32) (Broker, bool) {
 	b, ok := s.brokers[id]

@@ -36,3 +36,22 @@ func TestTopicRemembersTheFirstFoundForItsNameOnly(t *testing.T) {
 	equal(t, int32(2), next.Partitions[0].Leader, "leader of a-0 in the snapshot after the hint")
 	equal(t, int32(1), s.Topic("a").Partitions[0].Leader, "leader of a-0 in the snapshot before it")
 }
+
+// Peek finds a topic without taking the memo, which stays for the first
+// topic that Topic finds: the metadata loop's sweeps over a fresh snapshot
+// left it to whichever topic they looked at first.
+func TestPeekLeavesTheMemoToTopic(t *testing.T) {
+	c := NewCache()
+	c.Apply(resp(brokers(1, 2), topic("a", none0, part(0, 1, 5)), topic("b", none0, part(0, 2, 0))), nil, t0)
+	s := c.Snapshot()
+	if got := s.Peek("b"); got == nil || got.Name != "b" {
+		t.Fatalf("Peek(b) = %+v", got)
+	}
+	if s.Peek("zz") != nil {
+		t.Fatal("Peek(zz) of a snapshot without zz is not nil")
+	}
+	s.Topic("a")
+	if first := s.first.Load(); first == nil || first.name != "a" {
+		t.Fatalf("the memo after Peek(b), then Topic(a), is %+v; want a", first)
+	}
+}

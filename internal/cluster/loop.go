@@ -173,7 +173,7 @@ func (c *Cluster) topics() (ask, idle []string) {
 	}
 	snap := c.cache.Snapshot()
 	for _, name := range snap.Topics() {
-		switch t := snap.Topic(name); {
+		switch t := snap.Peek(name); {
 		case inUse != nil && !inUse[name]:
 			idle = append(idle, name)
 		case t != nil && len(t.Partitions) > 0:
@@ -206,13 +206,13 @@ func (c *Cluster) awaiting() bool {
 	buffered, _ := c.inUse(c.cfg.Clock.Now())
 	for _, names := range [][]string{c.wantedTopics(), buffered} {
 		for _, name := range names {
-			if t := snap.Topic(name); t == nil || len(t.Partitions) == 0 {
+			if t := snap.Peek(name); t == nil || len(t.Partitions) == 0 {
 				return true
 			}
 		}
 	}
 	for _, name := range snap.Topics() {
-		if t := snap.Topic(name); t != nil && len(t.View.Available) < len(t.Partitions) {
+		if t := snap.Peek(name); t != nil && len(t.View.Available) < len(t.Partitions) {
 			return true
 		}
 	}
