@@ -5,8 +5,6 @@ package integration
 
 import (
 	"context"
-	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -36,28 +34,13 @@ func TestTxnAbortAfterACommitWhoseCtxEndedIsRefused(t *testing.T) {
 			requireAllAcked(t, produceAll(t, p, first))
 
 			// The first EndTxn waits at the coordinator until released.
-			arrived, release := make(chan struct{}), make(chan struct{})
-			var releaseOnce sync.Once
-			releaseEndTxn := func() { releaseOnce.Do(func() { close(release) }) }
+			held, releaseEndTxn := c.HoldNext(int16(kmsg.EndTxn))
 			t.Cleanup(releaseEndTxn) // before the cluster closes
-			fake := c.Kfake()
-			var heldOne atomic.Bool
-			fake.ControlKey(int16(kmsg.EndTxn), func(kmsg.Request) (kmsg.Response, error, bool) {
-				// This EndTxn alone: the control may be asked again for
-				// the next before kfake has dropped it, while it sleeps.
-				if !heldOne.CompareAndSwap(false, true) {
-					return nil, nil, false
-				}
-				fake.DropControl()
-				close(arrived)
-				fake.SleepControl(func() { <-release })
-				return nil, nil, false // then the broker handles it
-			})
 
 			ctx, cancel := context.WithCancel(t.Context())
 			committed := make(chan error, 1)
 			go func() { committed <- p.CommitTransaction(ctx) }()
-			e2eWait(t, arrived, "the commit's EndTxn at the coordinator")
+			require.NoError(t, held.Wait(testCtx(t)), "the commit's EndTxn at the coordinator")
 			cancel()
 			err := receive(t, committed, "CommitTransaction did not return after its ctx ended")
 			require.ErrorIs(t, err, context.Canceled, "log:\n%s", log)

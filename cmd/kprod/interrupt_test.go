@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -204,25 +203,12 @@ func TestInterruptOfACommitSentSaysItsOutcomeIsUnknown(t *testing.T) {
 	r := startUntilProducing(t, "perf", "--brokers", strings.Join(cluster.Addrs(), ","), "--create-topic",
 		"--topic", uniqueTopic("txn-interrupt-sent"), "--num-records", "1000000000", "--throughput", "500", "--linger", "0",
 		"--transactional-id", uniqueTopic("txn-id"), "--txn-size", "1", "--json")
-	held, release := make(chan struct{}), make(chan struct{})
-	defer close(release) // before the cluster closes
-	fake := cluster.Kfake()
-	var heldOne atomic.Bool
-	fake.ControlKey(int16(kmsg.EndTxn), func(kmsg.Request) (kmsg.Response, error, bool) {
-		// This EndTxn alone: the control may be asked again for the
-		// next before kfake has dropped it, while it sleeps.
-		if !heldOne.CompareAndSwap(false, true) {
-			return nil, nil, false
-		}
-		fake.DropControl()
-		close(held)
-		fake.SleepControl(func() { <-release })
-		return nil, nil, false // then the broker handles it
-	})
-	select {
-	case <-held:
-	case <-time.After(runTimeout):
-		t.Fatalf("no EndTxn within %v", runTimeout)
+	held, release := cluster.HoldNext(int16(kmsg.EndTxn))
+	defer release() // before the cluster closes
+	waitCtx, cancel := context.WithTimeout(context.Background(), runTimeout)
+	defer cancel()
+	if err := held.Wait(waitCtx); err != nil {
+		t.Fatalf("no EndTxn held within %v: %v", runTimeout, err)
 	}
 	interruptedAt := time.Now()
 	if err := r.cmd.Process.Signal(syscall.SIGINT); err != nil {

@@ -122,6 +122,36 @@ func (c *Cluster) DelayNextProduce(n int, d time.Duration) *Fault {
 	return b.fault()
 }
 
+// HoldNext holds the next request of the API key (int16(kmsg.EndTxn), say)
+// at the broker until release is called or the cluster closes, and then
+// lets the broker handle it: a request under way at the broker, whose
+// answer the client may give up on. The fault fires as the request is
+// held. Requests behind it on its connection wait with it; other
+// connections are served meanwhile. Release before Close, or the request
+// waits for Close.
+func (c *Cluster) HoldNext(key int16) (f *Fault, release func()) {
+	b := newBudget(1)
+	released := make(chan struct{})
+	var once sync.Once
+	c.fake.ControlKey(key, func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.fake.DropControl() // an unhandled request keeps it otherwise
+		// While the held request sleeps, kfake may ask this control
+		// again, for the next request, before it has dropped it: the
+		// budget holds the first alone.
+		if !b.take() {
+			return nil, nil, false
+		}
+		c.fake.SleepControl(func() {
+			select {
+			case <-released:
+			case <-c.closing:
+			}
+		})
+		return nil, nil, false // now let the broker handle it
+	})
+	return b.fault(), func() { once.Do(func() { close(released) }) }
+}
+
 // CloseConnOnNextProduce closes the connection of each of the next n Produce
 // requests once the broker has read the request and before it handles it:
 // the client has sent the request, gets no response, and nothing is

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gokafka/producer/integration/embedded"
 )
@@ -105,6 +106,36 @@ func TestCloseEndsDelays(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the held produce request did not end after Close")
 	}
+}
+
+// HoldNext holds one request at the broker until released, and the ones
+// after it not at all.
+func TestHoldNext(t *testing.T) {
+	c := start(t, embedded.Options{Topics: map[string]int32{"t": 1}})
+	cl := newClient(t, c)
+	ctx := ctxT(t)
+	require.NoError(t, produce(ctx, cl, "t", "warm up")) // connections and producer ID
+
+	f, release := c.HoldNext(int16(kmsg.Produce))
+	defer release()
+	res := make(chan error, 1)
+	go func() { res <- produce(ctx, cl, "t", "held") }()
+	require.NoError(t, f.Wait(ctx), "the request never reached the broker")
+	select {
+	case err := <-res:
+		t.Fatalf("the held request was answered (%v) before its release", err)
+	default:
+	}
+	release()
+	select {
+	case err := <-res:
+		require.NoError(t, err, "the held request, released")
+	case <-ctx.Done():
+		t.Fatal("the held request was not answered after its release")
+	}
+	require.NoError(t, produce(ctx, cl, "t", "next"), "the request after it")
+	assert.Equal(t, 1, f.Hits())
+	assert.Equal(t, int64(3), highWatermark(t, c, "t", 0))
 }
 
 func TestCloseConnOnNextProduce(t *testing.T) {
