@@ -97,9 +97,10 @@ type transactions struct {
 	err    error // the first failure to begin or end a transaction
 	counts txnCounts
 	// ackedAtBegin is ackedSoFar when the open (or last) transaction
-	// began; notEndedFrom keeps it for the transaction that ended neither
-	// committed nor aborted.
-	ackedAtBegin, notEndedFrom int64
+	// began: for the transaction that ended neither committed nor aborted,
+	// when its records began, since no transaction begins after a failure
+	// (begin).
+	ackedAtBegin int64
 }
 
 // txnCounts is what the summary says of the transactions.
@@ -270,7 +271,6 @@ func (tx *transactions) booked(n, records int64, committed bool, err error) {
 // they all have their outcome.
 func (tx *transactions) notEnded() {
 	tx.counts.notEnded++
-	tx.notEndedFrom = tx.ackedAtBegin
 }
 
 // fail keeps the first failure.
@@ -300,7 +300,7 @@ func (tx *transactions) summary() *txnCounts {
 	defer tx.mu.Unlock()
 	c := tx.counts
 	if c.notEnded > 0 {
-		c.recordsNotEnded = tx.ackedSoFar() - tx.notEndedFrom
+		c.recordsNotEnded = tx.ackedSoFar() - tx.ackedAtBegin
 	}
 	return &c
 }
