@@ -637,20 +637,20 @@ func (w *held) failTaken(holding, released []heldRecord, err error) {
 // mark and await let Flush wait for the records held before it began,
 // until each is appended or its failure delivered. Failures are counted
 // for the producer as a whole, so await also waits for those of records
-// held after it began. From inside a callback a failure is waited for only
-// until it is booked (the transaction told, the callback queued): its
-// callback runs after this one returns.
+// held after it began. With outcomesOnly (from inside a callback, say) a
+// failure is waited for only until it is booked (the transaction told, the
+// callback queued): its callback may wait for the caller.
 func (w *held) mark() uint64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.seq
 }
 
-func (w *held) await(ctx context.Context, mark uint64, inCallback bool) error {
+func (w *held) await(ctx context.Context, mark uint64, outcomesOnly bool) error {
 	for {
 		w.mu.Lock()
 		changed := w.left.C()
-		waiting := w.unbooked > 0 || (w.failing > 0 && !inCallback)
+		waiting := w.unbooked > 0 || (w.failing > 0 && !outcomesOnly)
 		for _, wt := range w.topics {
 			if h, ok := wt.next(); ok && h.seq <= mark {
 				waiting = true

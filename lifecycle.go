@@ -21,15 +21,30 @@ func (p *Producer) Flush(ctx context.Context) error {
 }
 
 func (p *Producer) flush(ctx context.Context) error {
+	return p.flushUntil(ctx, p.acc.InCallback())
+}
+
+// flushOutcomes is a flush that waits only until every record has its
+// outcome, not for the callbacks: a flush from a callback, or an abort the
+// callbacks wait for (see txn.Manager.CloseFromCallback).
+func (p *Producer) flushOutcomes(ctx context.Context) error {
+	return p.flushUntil(ctx, true)
+}
+
+func (p *Producer) flushUntil(ctx context.Context, outcomesOnly bool) error {
 	// Records still waiting for metadata come first: once appended, their
 	// batches are among those the accumulator's mark covers.
-	if err := p.held.await(ctx, p.held.mark(), p.acc.InCallback()); err != nil {
+	if err := p.held.await(ctx, p.held.mark(), outcomesOnly); err != nil {
 		return fmt.Errorf("flush: records waiting for metadata: %w", err)
 	}
 	mark := p.acc.BeginFlush()
 	defer p.acc.EndFlush()
 	p.wakeAll()
-	if err := p.acc.AwaitBatches(ctx, mark); err != nil {
+	await := p.acc.AwaitBatches
+	if outcomesOnly {
+		await = p.acc.AwaitOutcomes
+	}
+	if err := await(ctx, mark); err != nil {
 		return fmt.Errorf("flush: %d batches without an outcome: %w", p.acc.Incomplete(), err)
 	}
 	return nil

@@ -32,6 +32,10 @@ import (
 // callbacks queued behind the one closing) stops and fails with ErrClosed,
 // and Close aborts the transaction; a commit already sent to the
 // coordinator needs no callback, and Close waits for it, within its ctx.
+// Nor does it wait for an abort's callbacks: an AbortTransaction on another
+// goroutine waits then only for its records' outcomes, ends the
+// transaction, and returns before the callbacks behind the one closing
+// have run.
 
 // The errors of transactions, for errors.Is; each wraps the broker's error
 // when one is the cause.
@@ -121,7 +125,9 @@ func (p *Producer) CommitTransaction(ctx context.Context) error {
 // land in the next transaction. Called from a callback, that wait lasts
 // until the Produce gets its memory or gives up (MaxBlock, or its ctx),
 // since the callbacks behind this one give memory back. It returns once
-// every record has its outcome. If ctx ends first it may be called again.
+// every record has its outcome, and its callback has run: but for those
+// queued behind a callback that called it, or that called Close meanwhile.
+// If ctx ends first it may be called again.
 // A transaction whose commit was sent to the coordinator, though
 // CommitTransaction failed, may be committed already: AbortTransaction
 // refuses it with ErrTransactionState, and CommitTransaction, called
@@ -164,13 +170,14 @@ func (p *Producer) abortOnClose(ctx context.Context) error {
 		return nil
 	}
 	if p.acc.InCallback() {
-		// A commit on another goroutine still waiting for its records
-		// waits for the callbacks queued behind this one, which wait for
-		// this Close, whose abort waits for the commit: the commit gives
-		// up. Outside a callback the commit is left to finish, as a
-		// program closing while another goroutine commits may expect: the
-		// abort waits for it, within ctx, and finds nothing left to abort.
-		p.txn.StopCommitWait(fmt.Errorf("%w from a record's callback", ErrClosed))
+		// A commit or an abort on another goroutine may wait for the
+		// callbacks queued behind this one, which wait for this Close,
+		// whose abort waits for that call: a commit still waiting for its
+		// records gives up, an abort waits only for their outcomes.
+		// Outside a callback a commit is left to finish, as a program
+		// closing while another goroutine commits may expect: the abort
+		// waits for it, within ctx, and finds nothing left to abort.
+		p.txn.CloseFromCallback(fmt.Errorf("%w from a record's callback", ErrClosed))
 	}
 	if err := p.txn.Close(ctx); err != nil {
 		return fmt.Errorf("close: aborting the transaction under way: %w", err)
@@ -219,6 +226,7 @@ func (p *Producer) newTransactionManager() *txn.Manager {
 		FailHeld:         p.held.abortTransaction,
 		SequencesInDoubt: p.acc.SequencesInDoubt,
 		Flush:            p.flush,
+		AwaitOutcomes:    p.flushOutcomes,
 		Wake: func(tp accumulator.TopicPartition) {
 			p.wakeLeader(p.cluster.Snapshot(), tp)
 		},

@@ -87,6 +87,29 @@ func TestCloseAndAwaitFromInsideACallbackDoNotWaitForThemselves(t *testing.T) {
 	require.NoError(t, h.results[1][0].Err)
 }
 
+// AwaitOutcomes, for a caller the callbacks may be waiting for, counts a
+// batch once its outcome is queued; AwaitBatches waits for its callback,
+// here held up behind a blocked one.
+func TestAwaitOutcomesDoesNotWaitForCallbacks(t *testing.T) {
+	h, entered, release := blockingHarness(t, nil)
+	defer close(release)
+	h.add(tp0, 0, big)
+	h.add(part(1), 1, big)
+	mark := h.acc.BeginFlush()
+	defer h.acc.EndFlush()
+	bs, _ := h.drain([]TopicPartition{tp0, part(1)}, 1<<20)
+	require.Len(t, bs, 2)
+	h.acc.Complete(bs[0], 0, -1, nil)
+	receive(t, entered, "the first callback did not start")
+
+	ended, cancel := context.WithCancel(context.Background())
+	cancel() // neither may wait: what each counts as done decides
+	require.ErrorIs(t, h.acc.AwaitOutcomes(ended, mark), context.Canceled, "the second batch has no outcome")
+	h.acc.Complete(bs[1], 0, -1, nil)
+	require.NoError(t, h.acc.AwaitOutcomes(ended, mark), "both batches have their outcomes")
+	require.ErrorIs(t, h.acc.AwaitBatches(ended, mark), context.Canceled, "the second batch's callback waits behind the first")
+}
+
 func TestDeliverQueuesBehindBatches(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.Linger = 0 })
 	h.add(tp0, 0, big)

@@ -17,16 +17,26 @@ func (a *Accumulator) Flushing() bool { return a.flushing.Load() > 0 }
 
 // AwaitBatches waits until every batch created up to mark has been
 // delivered (split halves count as their parent), or ctx ends. Called from
-// inside a callback, it waits only until their outcomes are known: their
-// delivery comes after the callback returns.
+// inside a callback, it waits only until their outcomes are known
+// (AwaitOutcomes): their delivery comes after the callback returns.
 func (a *Accumulator) AwaitBatches(ctx context.Context, mark uint64) error {
-	inCallback := a.InCallback()
+	return a.awaitBatches(ctx, mark, a.InCallback())
+}
+
+// AwaitOutcomes waits until every batch created up to mark has its outcome,
+// delivered or queued for delivery, or ctx ends: for a caller whom the
+// callbacks still to run may be waiting for.
+func (a *Accumulator) AwaitOutcomes(ctx context.Context, mark uint64) error {
+	return a.awaitBatches(ctx, mark, true)
+}
+
+func (a *Accumulator) awaitBatches(ctx context.Context, mark uint64, outcomesOnly bool) error {
 	for {
 		a.incMu.Lock()
 		changed := a.changed.C()
 		pending := false
 		for b := range a.incomplete {
-			if b.serial <= mark && !(inCallback && b.given.Load()) {
+			if b.serial <= mark && !(outcomesOnly && b.given.Load()) {
 				pending = true
 				break
 			}

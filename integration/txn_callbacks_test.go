@@ -154,3 +154,58 @@ func TestTxnCloseFromACallbackStopsACommitWaitingForItsRecords(t *testing.T) {
 		})
 	}
 }
+
+// Close called from a record's callback while AbortTransaction, on another
+// goroutine, waits for the callbacks of that record and the one behind it:
+// Close's abort waits for the abort under way (the call lock), which waited
+// for the callbacks queued behind the one closing, so with
+// context.Background() both hung for ever, and every callback with them.
+// The abort must wait only for the records' outcomes and end the
+// transaction; Close then finds nothing left to abort.
+func TestTxnCloseFromACallbackLetsAnAbortUnderWayEnd(t *testing.T) {
+	for _, proto := range txnProtocols {
+		t.Run(proto.name, func(t *testing.T) {
+			const topic = "close-during-abort"
+			c := startCluster(t, embedded.Options{Topics: map[string]int32{topic: 1}})
+			seeds := c.Addrs()
+			setTransactionVersion(t, seeds, proto.level)
+			// A long linger: the two records share a batch the abort fails
+			// unsent.
+			p, log := newTxnProducer(t, seeds, txnID(t, "close"), proto, func(cfg *producer.Config) {
+				cfg.Linger = 10 * time.Second
+			})
+			require.NoError(t, p.BeginTransaction())
+			// A record written first, so that the transaction is under way
+			// at the coordinator and the abort sends EndTxn.
+			first := make(chan error, 1)
+			p.Produce(testCtx(t), recordFor(topic, 0, nil), func(_ producer.RecordMetadata, err error) { first <- err })
+			require.NoError(t, p.Flush(testCtx(t)))
+			require.NoError(t, receive(t, first, "the first record got no outcome"), "the first record")
+			var outcomes [2]atomic.Int32
+			var errs [2]error // each written by its record's one callback
+			closed := make(chan error, 1)
+			p.Produce(testCtx(t), recordFor(topic, 1, nil), func(_ producer.RecordMetadata, err error) {
+				outcomes[0].Add(1)
+				errs[0] = err
+				closed <- p.Close(context.Background())
+			})
+			p.Produce(testCtx(t), recordFor(topic, 2, nil), func(_ producer.RecordMetadata, err error) {
+				outcomes[1].Add(1)
+				errs[1] = err
+			})
+			aborted := make(chan error, 1)
+			go func() { aborted <- p.AbortTransaction(testCtx(t)) }()
+
+			require.NoError(t, receive(t, closed, "Close from the callback, with context.Background(), still waits for AbortTransaction"), "Close from the callback; log:\n%s", log)
+			require.NoError(t, receive(t, aborted, "AbortTransaction did not return once Close had"), "AbortTransaction; log:\n%s", log)
+			// A Close outside the callbacks waits for those the first left.
+			require.NoError(t, p.Close(testCtx(t)), "a second Close")
+			for i := range outcomes {
+				require.EqualValues(t, 1, outcomes[i].Load(), "outcomes of record %d", i)
+				require.ErrorIs(t, errs[i], producer.ErrTransactionAborted, "record %d, not sent when the transaction was aborted", i)
+			}
+			readUncommitted(t, seeds, topic, 1)
+			readCommitted(t, seeds, topic, 0)
+		})
+	}
+}

@@ -23,9 +23,9 @@ import (
 // Commit, called again, ends it, sending EndTxn(commit) again, which a
 // coordinator that committed answers as it did the first (Kafka's
 // TransactionCoordinator, kfake); Abort refuses, as the Java client's does.
-// Told by StopCommitWait that the producer is closing, a commit that has not
-// sent its EndTxn stops waiting and fails with the cause StopCommitWait was
-// given: the transaction is left to Close's abort.
+// Told by CloseFromCallback that the producer is closing, a commit that has
+// not sent its EndTxn stops waiting and fails with the cause
+// CloseFromCallback was given: the transaction is left to Close's abort.
 func (m *Manager) Commit(ctx context.Context) error {
 	if err := m.calls.lock(ctx, "CommitTransaction"); err != nil {
 		return err
@@ -83,16 +83,21 @@ func (m *Manager) Commit(ctx context.Context) error {
 	return nil
 }
 
-// StopCommitWait tells a commit that has not sent its EndTxn, under way or
-// still to come, to fail with cause rather than wait for its records: the
-// producer is closing from a record's callback, and its abort waits for the
-// commit, which waits for the callbacks queued behind the one closing. A
-// commit whose EndTxn was sent goes on: its round trip waits for no callback.
-func (m *Manager) StopCommitWait(cause error) {
-	m.stopCommits(cause)
+// CloseFromCallback tells the calls under way or still to come that the
+// producer is closing from a record's callback: Close's abort waits for
+// them, and the callbacks queued behind the one closing wait for Close, so
+// none may wait for those callbacks.
+//   - A commit that has not sent its EndTxn fails with cause rather than
+//     wait for its records; one whose EndTxn was sent goes on, as its round
+//     trip waits for no callback.
+//   - An abort waits for its records' outcomes, which its EndTxn needs, but
+//     no longer for their callbacks.
+func (m *Manager) CloseFromCallback(cause error) {
+	m.markClosing(cause)
 }
 
-// stoppedByClose is the error of a commit told by StopCommitWait to give up.
+// stoppedByClose is the error of a commit told by CloseFromCallback to give
+// up.
 func (m *Manager) stoppedByClose() error {
 	if m.closing.Err() == nil {
 		return nil
@@ -112,7 +117,8 @@ func (m *Manager) sendingCommit() {
 // ErrAborted (records held for their topic's metadata, and those of
 // Produce calls admitted before Abort, which it waits for, included), what
 // has waits for its outcome, and the coordinator writes abort markers
-// (EndTxn). When the producer's epoch must move on (a
+// (EndTxn). It returns once the records' callbacks have run, unless the
+// producer closes from one of them meanwhile (CloseFromCallback). When the producer's epoch must move on (a
 // sequence lost, a batch perhaps in the log without an answer, or a
 // transaction the coordinator timed out), the coordinator gives a new one
 // (InitProducerId with the current id and epoch, KIP-360, KIP-588). When
@@ -148,7 +154,7 @@ func (m *Manager) Abort(ctx context.Context) error {
 	if err := m.abortRecords(ctx); err != nil {
 		return fmt.Errorf("AbortTransaction: %w", err)
 	}
-	if err := m.cfg.Flush(ctx); err != nil {
+	if err := m.flushForAbort(ctx); err != nil {
 		return fmt.Errorf("AbortTransaction: records without an outcome: %w", err)
 	}
 	m.mu.Lock()
@@ -211,6 +217,25 @@ func (m *Manager) abortRecords(ctx context.Context) error {
 	return nil
 }
 
+// flushForAbort waits until every record of the transaction has its
+// outcome and its callback has run, so that Abort returns with each told.
+// Once the producer closes from a record's callback (CloseFromCallback) it
+// waits only for the outcomes: the callbacks queued behind the one closing
+// wait for Close, whose own abort waits for this one. The outcomes are all
+// the EndTxn needs: no request of the transaction is left in flight to be
+// written after its markers.
+func (m *Manager) flushForAbort(ctx context.Context) error {
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stopClosing := context.AfterFunc(m.closing, cancel)
+	defer stopClosing()
+	err := m.cfg.Flush(fctx)
+	if err != nil && m.closing.Err() != nil && ctx.Err() == nil {
+		return m.cfg.AwaitOutcomes(ctx)
+	}
+	return err
+}
+
 // coordinatorFailed books a failed EndTxn or InitProducerId: fencing ends
 // the producer; anything else (the context ended) leaves the call to be
 // made again.
@@ -246,7 +271,7 @@ func (m *Manager) endTxn(ctx context.Context, commit bool) error {
 
 // flushUnlessFailed waits until every record produced so far has its
 // outcome, unless ctx ends, the transaction fails or the producer closes
-// (StopCommitWait) first. Those still being appended are waited for after a
+// (CloseFromCallback) first. Those still being appended are waited for after a
 // first flush, which sends what holds the memory they may be waiting for,
 // and a second flush sends them.
 func (m *Manager) flushUnlessFailed(ctx, failed context.Context) error {

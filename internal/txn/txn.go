@@ -119,8 +119,10 @@ type Config struct {
 	// SequencesInDoubt reports whether a partition's sequences must
 	// restart under a new epoch.
 	SequencesInDoubt func() bool
-	// Flush waits until every record produced so far has its outcome.
-	Flush func(ctx context.Context) error
+	// Flush waits until every record produced so far has its outcome and
+	// its callback has run; AwaitOutcomes only until each has its outcome.
+	Flush         func(ctx context.Context) error
+	AwaitOutcomes func(ctx context.Context) error
 	// Wake tells a partition's sender that the partition may send.
 	Wake func(accumulator.TopicPartition)
 }
@@ -170,11 +172,11 @@ type Manager struct {
 	// of which may wait for the abort to be sent or failed.
 	failed     context.Context
 	signalFail context.CancelFunc
-	// closing ends, with its cause, once the producer's Close has told a
-	// commit that has not sent its EndTxn to give up (StopCommitWait): it
-	// outlives the transaction, the producer closing for good.
+	// closing ends, with its cause, once the producer's Close is called
+	// from a record's callback (CloseFromCallback): it outlives the
+	// transaction, the producer closing for good.
 	closing     context.Context
-	stopCommits context.CancelCauseFunc
+	markClosing context.CancelCauseFunc
 
 	// producing mirrors state == InTransaction, so that CheckProduce, on
 	// every record, takes no lock.
@@ -203,7 +205,7 @@ func New(cfg Config) *Manager {
 		added:   make(map[accumulator.TopicPartition]bool),
 		pending: make(map[accumulator.TopicPartition]bool),
 	}
-	m.closing, m.stopCommits = context.WithCancelCause(context.Background())
+	m.closing, m.markClosing = context.WithCancelCause(context.Background())
 	return m
 }
 

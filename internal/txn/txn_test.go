@@ -192,6 +192,7 @@ type rig struct {
 	flushErr  error
 	flushWait bool // Flush waits for its ctx, as for records that never settle
 	flushed   int
+	awaited   int // AwaitOutcomes calls
 	// duringFlush, if set, runs inside Flush: what a commit's flush lets
 	// happen while it waits.
 	duringFlush func()
@@ -241,7 +242,8 @@ func newRig(t *testing.T, v2 bool) *rig {
 			defer r.mu.Unlock()
 			return r.flushErr
 		},
-		Wake: func(tp accumulator.TopicPartition) { r.mu.Lock(); r.woken = append(r.woken, tp); r.mu.Unlock() },
+		AwaitOutcomes: func(context.Context) error { r.mu.Lock(); r.awaited++; r.mu.Unlock(); return nil },
+		Wake:          func(tp accumulator.TopicPartition) { r.mu.Lock(); r.woken = append(r.woken, tp); r.mu.Unlock() },
 	})
 	return r
 }
@@ -812,10 +814,10 @@ func TestACommitStopsWaitingWhenARecordFails(t *testing.T) {
 
 // The producer's Close from a record's callback, while a commit on another
 // goroutine waits for the callbacks queued behind it, tells the commit to
-// give up (StopCommitWait), or Close's abort would wait for it for ever:
+// give up (CloseFromCallback), or Close's abort would wait for it for ever:
 // the commit fails with the cause it is given, sending nothing, and Close
 // aborts the transaction.
-func TestStopCommitWaitEndsACommitWaitingForItsRecords(t *testing.T) {
+func TestCloseFromCallbackEndsACommitWaitingForItsRecords(t *testing.T) {
 	r := initialized(t, false)
 	r.m.Admit(tp0)
 	inFlush := make(chan struct{})
@@ -829,8 +831,8 @@ func TestStopCommitWaitEndsACommitWaitingForItsRecords(t *testing.T) {
 	bounded.Receive(t, inFlush, waitTime, "Commit did not flush")
 
 	closing := errors.New("closing")
-	r.m.StopCommitWait(closing)
-	err := bounded.Receive(t, committed, waitTime, "Commit still waits for its records after StopCommitWait")
+	r.m.CloseFromCallback(closing)
+	err := bounded.Receive(t, committed, waitTime, "Commit still waits for its records after CloseFromCallback")
 	require.ErrorIs(t, err, closing)
 	require.NotContains(t, r.coords.apis(), protocol.EndTxn, "nothing commits")
 	r.mu.Lock()
@@ -842,9 +844,38 @@ func TestStopCommitWaitEndsACommitWaitingForItsRecords(t *testing.T) {
 	require.Equal(t, Ready, r.state())
 }
 
-// A commit whose EndTxn was sent waits for no callback: StopCommitWait
+// The producer's Close from a record's callback, while an abort on another
+// goroutine waits for the callbacks queued behind it: Close's own abort
+// waits for that one (the call lock), so it must stop waiting for the
+// callbacks, wait for the outcomes alone, and end the transaction.
+func TestCloseFromCallbackLetsAnAbortEndWithoutTheCallbacks(t *testing.T) {
+	r := initialized(t, false)
+	r.m.Admit(tp0)
+	require.Eventually(t, func() bool { return r.m.Admit(tp0) }, waitTime, time.Millisecond)
+	inFlush := make(chan struct{})
+	var once sync.Once
+	r.mu.Lock()
+	r.flushWait = true
+	r.duringFlush = func() { once.Do(func() { close(inFlush) }) }
+	r.mu.Unlock()
+	aborted := make(chan error, 1)
+	go func() { aborted <- r.m.Abort(context.Background()) }()
+	bounded.Receive(t, inFlush, waitTime, "Abort did not flush")
+
+	r.m.CloseFromCallback(errors.New("closing"))
+	require.NoError(t, bounded.Receive(t, aborted, waitTime, "Abort still waits for the callbacks after CloseFromCallback"))
+	r.mu.Lock()
+	awaited := r.awaited
+	r.mu.Unlock()
+	require.Equal(t, 1, awaited, "the abort waited for the outcomes")
+	require.False(t, r.coords.last().req.(*protocol.EndTxnRequest).Committed, "the abort's EndTxn")
+	require.Equal(t, Ready, r.state())
+	require.NoError(t, r.m.Close(context.Background()), "nothing is left for Close to abort")
+}
+
+// A commit whose EndTxn was sent waits for no callback: CloseFromCallback
 // leaves it to finish, and Close, refused the abort, returns once it has.
-func TestStopCommitWaitLeavesACommitSent(t *testing.T) {
+func TestCloseFromCallbackLeavesACommitSent(t *testing.T) {
 	r := initialized(t, false)
 	r.m.Admit(tp0)
 	require.Eventually(t, func() bool { return r.m.Admit(tp0) }, waitTime, time.Millisecond)
@@ -853,7 +884,7 @@ func TestStopCommitWaitLeavesACommitSent(t *testing.T) {
 	go func() { committed <- r.m.Commit(context.Background()) }()
 	bounded.Receive(t, g.arrived, waitTime, "no EndTxn after Commit")
 
-	r.m.StopCommitWait(errors.New("closing"))
+	r.m.CloseFromCallback(errors.New("closing"))
 	closed := make(chan error, 1)
 	go func() { closed <- r.m.Close(context.Background()) }()
 	close(g.open)
