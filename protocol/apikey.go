@@ -68,6 +68,26 @@ func Supported(api APIKey) VersionRange {
 	return VersionRange{Min: 0, Max: -1}
 }
 
+// firstUnstable is, by API, the first version Kafka's schemas mark
+// unstable (latestVersionUnstable). A broker lists an unstable version only
+// when told to (unstable.api.versions.enable), and its layout may change
+// before a release makes it stable: this package reads and writes it as
+// the schemas have it, but never negotiates it, as the Java client does
+// not.
+var firstUnstable = map[APIKey]int16{
+	InitProducerId: 6, // two-phase commit (KIP-939)
+}
+
+// Negotiable is the range of versions of api this package sends to a
+// broker: those it implements, the unstable ones aside.
+func Negotiable(api APIKey) VersionRange {
+	r := Supported(api)
+	if v, ok := firstUnstable[api]; ok {
+		r.Max = min(r.Max, v-1)
+	}
+	return r
+}
+
 // IsFlexible reports whether version v of api uses the flexible encoding
 // (compact strings and arrays, tagged fields, request header v2).
 func IsFlexible(api APIKey, v int16) bool {

@@ -84,8 +84,9 @@ func TestInitProducerIdGolden(t *testing.T) {
 			"0002",             // producer_epoch 2
 			"00",               // no tagged fields
 		)},
-		// v6 (KIP-939) as this producer sends it: the two 2PC flags at
-		// their defaults, false.
+		// v6 (KIP-939, unstable in the schemas, so never negotiated), as
+		// the encoder writes it: the two 2PC flags at their defaults,
+		// false.
 		{6, &InitProducerIdRequest{TransactionTimeoutMs: 60000, ProducerID: -1, ProducerEpoch: -1}, fromHexLines(t,
 			"00",               // compact transactional_id null
 			"0000ea60",         // transaction_timeout_ms 60000

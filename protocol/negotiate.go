@@ -13,7 +13,7 @@ import (
 // VersionError says that we and a broker share no version of an API.
 type VersionError struct {
 	API    APIKey
-	Ours   VersionRange // what this package implements; empty if nothing
+	Ours   VersionRange // what this package sends (Negotiable); empty if nothing
 	Theirs VersionRange // what the broker listed; empty if it did not list the API
 }
 
@@ -32,9 +32,10 @@ func (r VersionRange) describe() string {
 }
 
 // Negotiate returns the highest version of api that both this package and a
-// broker speaking the range broker support, or a *VersionError.
+// broker speaking the range broker support, unstable ones aside (see
+// Negotiable), or a *VersionError.
 func Negotiate(api APIKey, broker VersionRange) (int16, error) {
-	ours := Supported(api)
+	ours := Negotiable(api)
 	v := min(ours.Max, broker.Max)
 	if v < ours.Min || v < broker.Min || broker.Min > broker.Max {
 		return 0, &VersionError{API: api, Ours: ours, Theirs: broker}
@@ -63,7 +64,7 @@ func NewBrokerVersions(resp *ApiVersionsResponse) BrokerVersions {
 func (bv BrokerVersions) For(api APIKey) (int16, error) {
 	r, ok := bv[api]
 	if !ok {
-		return 0, &VersionError{API: api, Ours: Supported(api), Theirs: VersionRange{Min: 0, Max: -1}}
+		return 0, &VersionError{API: api, Ours: Negotiable(api), Theirs: VersionRange{Min: 0, Max: -1}}
 	}
 	return Negotiate(api, r)
 }

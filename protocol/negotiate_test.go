@@ -22,6 +22,10 @@ func TestNegotiate(t *testing.T) {
 		{"broker too new", ApiVersions, VersionRange{5, 9}, -1},
 		{"empty broker range", Produce, VersionRange{5, 4}, -1},
 		{"API we do not implement", APIKey(1000), VersionRange{0, 3}, -1},
+		// InitProducerId v6 (KIP-939) is unstable in the schemas: a broker
+		// listing it (unstable.api.versions.enable) is sent v5.
+		{"broker lists an unstable version", InitProducerId, VersionRange{0, 6}, 5},
+		{"broker speaks only the unstable version", InitProducerId, VersionRange{6, 6}, -1},
 	}
 	for _, c := range cases {
 		got, err := Negotiate(c.api, c.broker)
@@ -32,7 +36,7 @@ func TestNegotiate(t *testing.T) {
 			continue
 		}
 		var ve *VersionError
-		if !errors.As(err, &ve) || ve.API != c.api || ve.Ours != Supported(c.api) || ve.Theirs != c.broker {
+		if !errors.As(err, &ve) || ve.API != c.api || ve.Ours != Negotiable(c.api) || ve.Theirs != c.broker {
 			t.Errorf("%s: got v%d, %#v", c.name, got, err)
 			continue
 		}

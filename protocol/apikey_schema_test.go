@@ -1,0 +1,79 @@
+package protocol
+
+import (
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"testing"
+)
+
+// schemasDir holds the message schemas the version table was written from,
+// relative to this package.
+const schemasDir = "../../shared/kafka-protocol/messages"
+
+// TestVersionTableMatchesTheSchemas keeps the version table honest: for
+// every API, the highest version implemented is the schema's latest, and a
+// latest version the schema marks unstable is never negotiated.
+func TestVersionTableMatchesTheSchemas(t *testing.T) {
+	if _, err := os.Stat(schemasDir); errors.Is(err, fs.ErrNotExist) {
+		// As in kerr's table test: CI has ../shared beside the clone.
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is absent, and CI=true: the table must be checked against it", schemasDir)
+		}
+		t.Skipf("%s is absent; nothing to check against", schemasDir)
+	}
+	for api := range apis {
+		schema := readRequestSchema(t, api)
+		latest := schema.latest(t)
+		if got := Supported(api).Max; got != latest {
+			t.Errorf("%s: the table implements up to v%d, the schema's latest is v%d", api, got, latest)
+		}
+		want := latest
+		if schema.LatestVersionUnstable {
+			want = latest - 1
+		}
+		if got := Negotiable(api).Max; got != want {
+			t.Errorf("%s: negotiates up to v%d, want v%d (latest v%d unstable: %v)", api, got, want, latest, schema.LatestVersionUnstable)
+		}
+	}
+}
+
+type requestSchema struct {
+	ValidVersions         string `json:"validVersions"`
+	LatestVersionUnstable bool   `json:"latestVersionUnstable"`
+}
+
+// commentLine matches the schemas' // comments, which JSON does not allow.
+var commentLine = regexp.MustCompile(`(?m)^\s*//.*$`)
+
+func readRequestSchema(t *testing.T, api APIKey) requestSchema {
+	t.Helper()
+	path := filepath.Join(schemasDir, api.String()+"Request.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s requestSchema
+	if err := json.Unmarshal(commentLine.ReplaceAll(data, nil), &s); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return s
+}
+
+// latest is the highest of the schema's validVersions ("0-6", or "3").
+func (s requestSchema) latest(t *testing.T) int16 {
+	t.Helper()
+	m := regexp.MustCompile(`^(?:\d+-)?(\d+)$`).FindStringSubmatch(s.ValidVersions)
+	if m == nil {
+		t.Fatalf("validVersions %q", s.ValidVersions)
+	}
+	v, err := strconv.ParseInt(m[1], 10, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int16(v)
+}
