@@ -118,13 +118,13 @@ func (m *Manager) sendingCommit() {
 // Produce calls admitted before Abort, which it waits for, included), what
 // has waits for its outcome, and the coordinator writes abort markers
 // (EndTxn). It returns once the records' callbacks have run, unless the
-// producer closes from one of them meanwhile (CloseFromCallback). When the producer's epoch must move on (a
-// sequence lost, a batch perhaps in the log without an answer, or a
-// transaction the coordinator timed out), the coordinator gives a new one
-// (InitProducerId with the current id and epoch, KIP-360, KIP-588). When
-// the coordinator no longer knows the producer's id
-// (INVALID_PRODUCER_ID_MAPPING), there is no transaction of it to end:
-// InitProducerId alone starts afresh. If ctx ends first, Abort may be
+// producer closes from one of them meanwhile (CloseFromCallback). When the
+// producer's epoch must move on (a sequence lost, a batch perhaps in the
+// log without an answer, or a transaction the coordinator timed out), the
+// coordinator gives a new one (InitProducerId with the current id and
+// epoch, KIP-360, KIP-588). When the coordinator no longer knows the
+// producer's id (INVALID_PRODUCER_ID_MAPPING), there is no transaction of
+// it to end: InitProducerId alone starts afresh. If ctx ends first, Abort may be
 // called again. A transaction whose commit's EndTxn was sent is not
 // aborted: the coordinator may have committed it, and Abort fails with
 // ErrState, saying to call Commit again.
@@ -271,9 +271,9 @@ func (m *Manager) endTxn(ctx context.Context, commit bool) error {
 
 // flushUnlessFailed waits until every record produced so far has its
 // outcome, unless ctx ends, the transaction fails or the producer closes
-// (CloseFromCallback) first. Those still being appended are waited for after a
-// first flush, which sends what holds the memory they may be waiting for,
-// and a second flush sends them.
+// (CloseFromCallback) first. Those still being appended are waited for
+// after a first flush, which sends what holds the memory they may be
+// waiting for, and a second flush sends them.
 func (m *Manager) flushUnlessFailed(ctx, failed context.Context) error {
 	fctx, cancel := context.WithCancel(ctx)
 	defer cancel()
