@@ -125,30 +125,16 @@ func TestTxnCloseFromACallbackStopsACommitWaitingForItsRecords(t *testing.T) {
 				cfg.Linger = 10 * time.Second
 			})
 			require.NoError(t, p.BeginTransaction())
-			var outcomes [2]atomic.Int32
-			var errs [2]error // each written by its record's one callback
-			closed := make(chan error, 1)
-			p.Produce(testCtx(t), recordFor(topic, 0, nil), func(_ producer.RecordMetadata, err error) {
-				outcomes[0].Add(1)
-				errs[0] = err
-				closed <- p.Close(context.Background())
-			})
-			p.Produce(testCtx(t), recordFor(topic, 1, nil), func(_ producer.RecordMetadata, err error) {
-				outcomes[1].Add(1)
-				errs[1] = err
-			})
+			pair := produceClosingPair(t, p, topic, 0)
 			committed := make(chan error, 1)
 			go func() { committed <- p.CommitTransaction(testCtx(t)) }()
 
-			require.NoError(t, receive(t, closed, "Close from the callback, with context.Background(), still waits for CommitTransaction"), "Close from the callback; log:\n%s", log)
+			require.NoError(t, receive(t, pair.closed, "Close from the callback, with context.Background(), still waits for CommitTransaction"), "Close from the callback; log:\n%s", log)
 			err := receive(t, committed, "CommitTransaction did not return once Close had")
 			require.ErrorIs(t, err, producer.ErrClosed, "CommitTransaction, the producer closed under it; log:\n%s", log)
-			// A Close outside the callbacks waits for those the first left.
-			require.NoError(t, p.Close(testCtx(t)), "a second Close")
-			for i := range outcomes {
-				require.EqualValues(t, 1, outcomes[i].Load(), "outcomes of record %d", i)
-				require.NoError(t, errs[i], "record %d, sent by the commit's flush", i)
-			}
+			pair.requireOneOutcomeEach(t, p, func(i int, err error) {
+				require.NoError(t, err, "record %d, sent by the commit's flush", i)
+			})
 			readUncommitted(t, seeds, topic, 2)
 			readCommitted(t, seeds, topic, 0)
 		})
@@ -181,31 +167,53 @@ func TestTxnCloseFromACallbackLetsAnAbortUnderWayEnd(t *testing.T) {
 			p.Produce(testCtx(t), recordFor(topic, 0, nil), func(_ producer.RecordMetadata, err error) { first <- err })
 			require.NoError(t, p.Flush(testCtx(t)))
 			require.NoError(t, receive(t, first, "the first record got no outcome"), "the first record")
-			var outcomes [2]atomic.Int32
-			var errs [2]error // each written by its record's one callback
-			closed := make(chan error, 1)
-			p.Produce(testCtx(t), recordFor(topic, 1, nil), func(_ producer.RecordMetadata, err error) {
-				outcomes[0].Add(1)
-				errs[0] = err
-				closed <- p.Close(context.Background())
-			})
-			p.Produce(testCtx(t), recordFor(topic, 2, nil), func(_ producer.RecordMetadata, err error) {
-				outcomes[1].Add(1)
-				errs[1] = err
-			})
+			pair := produceClosingPair(t, p, topic, 1)
 			aborted := make(chan error, 1)
 			go func() { aborted <- p.AbortTransaction(testCtx(t)) }()
 
-			require.NoError(t, receive(t, closed, "Close from the callback, with context.Background(), still waits for AbortTransaction"), "Close from the callback; log:\n%s", log)
+			require.NoError(t, receive(t, pair.closed, "Close from the callback, with context.Background(), still waits for AbortTransaction"), "Close from the callback; log:\n%s", log)
 			require.NoError(t, receive(t, aborted, "AbortTransaction did not return once Close had"), "AbortTransaction; log:\n%s", log)
-			// A Close outside the callbacks waits for those the first left.
-			require.NoError(t, p.Close(testCtx(t)), "a second Close")
-			for i := range outcomes {
-				require.EqualValues(t, 1, outcomes[i].Load(), "outcomes of record %d", i)
-				require.ErrorIs(t, errs[i], producer.ErrTransactionAborted, "record %d, not sent when the transaction was aborted", i)
-			}
+			pair.requireOneOutcomeEach(t, p, func(i int, err error) {
+				require.ErrorIs(t, err, producer.ErrTransactionAborted, "record %d, not sent when the transaction was aborted", i)
+			})
 			readUncommitted(t, seeds, topic, 1)
 			readCommitted(t, seeds, topic, 0)
 		})
+	}
+}
+
+// closingPair is two records produced into one batch, the first's callback
+// calling Close(context.Background()): the records of the tests of Close
+// from a callback while another goroutine ends the transaction.
+type closingPair struct {
+	outcomes [2]atomic.Int32
+	errs     [2]error // each written by its record's one callback
+	closed   chan error
+}
+
+// produceClosingPair produces records first and first+1 of topic.
+func produceClosingPair(t *testing.T, p *producer.Producer, topic string, first int) *closingPair {
+	pair := &closingPair{closed: make(chan error, 1)}
+	p.Produce(testCtx(t), recordFor(topic, first, nil), func(_ producer.RecordMetadata, err error) {
+		pair.outcomes[0].Add(1)
+		pair.errs[0] = err
+		pair.closed <- p.Close(context.Background())
+	})
+	p.Produce(testCtx(t), recordFor(topic, first+1, nil), func(_ producer.RecordMetadata, err error) {
+		pair.outcomes[1].Add(1)
+		pair.errs[1] = err
+	})
+	return pair
+}
+
+// requireOneOutcomeEach waits, with a Close outside the callbacks, for the
+// callbacks the first Close left, then checks that each record had one
+// outcome, and what it was.
+func (pair *closingPair) requireOneOutcomeEach(t *testing.T, p *producer.Producer, check func(i int, err error)) {
+	t.Helper()
+	require.NoError(t, p.Close(testCtx(t)), "a second Close")
+	for i := range pair.outcomes {
+		require.EqualValues(t, 1, pair.outcomes[i].Load(), "outcomes of record %d", i)
+		check(i, pair.errs[i])
 	}
 }

@@ -248,6 +248,18 @@ func newRig(t *testing.T, v2 bool) *rig {
 	return r
 }
 
+// holdFlushes makes every Flush wait for its ctx, as for records that
+// never settle; the channel closes once the first has begun.
+func (r *rig) holdFlushes() <-chan struct{} {
+	inFlush := make(chan struct{})
+	var once sync.Once
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.flushWait = true
+	r.duringFlush = func() { once.Do(func() { close(inFlush) }) }
+	return inFlush
+}
+
 func (r *rig) producerID() accumulator.ProducerID {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -820,12 +832,7 @@ func TestACommitStopsWaitingWhenARecordFails(t *testing.T) {
 func TestCloseFromCallbackEndsACommitWaitingForItsRecords(t *testing.T) {
 	r := initialized(t, false)
 	r.m.Admit(tp0)
-	inFlush := make(chan struct{})
-	var once sync.Once
-	r.mu.Lock()
-	r.flushWait = true
-	r.duringFlush = func() { once.Do(func() { close(inFlush) }) }
-	r.mu.Unlock()
+	inFlush := r.holdFlushes()
 	committed := make(chan error, 1)
 	go func() { committed <- r.m.Commit(context.Background()) }()
 	bounded.Receive(t, inFlush, waitTime, "Commit did not flush")
@@ -852,12 +859,7 @@ func TestCloseFromCallbackLetsAnAbortEndWithoutTheCallbacks(t *testing.T) {
 	r := initialized(t, false)
 	r.m.Admit(tp0)
 	require.Eventually(t, func() bool { return r.m.Admit(tp0) }, waitTime, time.Millisecond)
-	inFlush := make(chan struct{})
-	var once sync.Once
-	r.mu.Lock()
-	r.flushWait = true
-	r.duringFlush = func() { once.Do(func() { close(inFlush) }) }
-	r.mu.Unlock()
+	inFlush := r.holdFlushes()
 	aborted := make(chan error, 1)
 	go func() { aborted <- r.m.Abort(context.Background()) }()
 	bounded.Receive(t, inFlush, waitTime, "Abort did not flush")
