@@ -95,6 +95,52 @@ func TestARequestPassedByAForgetfulBrokerFails(t *testing.T) {
 	require.Less(t, len(want), n+1, "the first request of the burst was refused")
 }
 
+// Three batches pipelined: the first refused for good (a gap at its
+// sequence), the second then refused as out of order, the third's
+// connection dropped before its answer. The second, certainly not written,
+// must restart under a new epoch once the third, which may have been
+// written, is settled; it went again and again under the old epoch, which
+// refuses it, until its DeliveryTimeout, and the batches behind with it.
+func TestAGapThenALostAnswerStillRestartTheSequences(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, KeepRecords: true})
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.BatchSize = 1024
+		cfg.Linger = NoLinger
+		cfg.RequestTimeout = 5 * time.Second
+	})
+	first := []byte("acknowledged: the partition pipelines")
+	_, err := p.Send(ctx(t), &Record{Topic: "t", Value: first, Partition: 0, ExplicitPartition: true})
+	require.NoError(t, err)
+	var seen atomic.Int64
+	var pipelined atomic.Bool // requests 2 and 3 went before request 1's answer
+	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action {
+		switch seen.Add(1) {
+		case 1: // held, so that the next two go behind it
+			return fakebroker.Action{Delay: 500 * time.Millisecond, All: &fakebroker.Failure{Err: kerr.InvalidRecord}}
+		case 3:
+			pipelined.Store(true)
+			return fakebroker.Action{Drop: true}
+		}
+		return fakebroker.Action{}
+	})
+	const n = 4
+	o := newOutcomes(n)
+	values := make([][]byte, n)
+	for i := range n {
+		values[i] = append(value(0, i), make([]byte, 600)...) // a batch each
+		p.Produce(ctx(t), &Record{Topic: "t", Value: values[i], Partition: 0, ExplicitPartition: true}, o.cb(i))
+	}
+	o.wait(t, "records")
+	require.True(t, pipelined.Load(), "the sender did not pipeline three requests within 500 ms: the test saw nothing")
+	require.ErrorIs(t, o.one(t, 0).err, kerr.InvalidRecord)
+	require.NoError(t, o.one(t, 1).err, "record 1 was refused, never written: it goes under a new epoch")
+	// Record 2 may have been written by the request whose answer was lost:
+	// refused as out of order under its epoch, it fails, maybe written.
+	require.ErrorIs(t, o.one(t, 2).err, ErrMaybeWritten)
+	require.NoError(t, o.one(t, 3).err)
+	requireExactlyOnceInOrder(t, c, "t", 0, [][]byte{first, values[1], values[3]})
+}
+
 // Injected OUT_OF_ORDER_SEQUENCE_NUMBER for the partition's next batch: the
 // partition restarts its sequences under a new epoch, and nothing is lost
 // or written twice.

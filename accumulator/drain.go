@@ -176,6 +176,7 @@ func (a *Accumulator) next(p *partition, node int32, urgent, busy bool, now time
 	if p.inFlight >= a.cfg.MaxInFlight || p.stale > 0 || p.inFlight > 0 && a.cfg.Idempotent && !p.pipelines(node) {
 		return nil, noDeadline // the answers come to this sender
 	}
+	settling := false // only retries that may have been written go, before a restart
 	if p.restart || a.cfg.Idempotent && p.inFlight == 0 && p.hasSequences() && a.outdated(p.producer) {
 		// The partition's sequences restart, or it was left behind when
 		// another partition moved the producer to a newer epoch: it goes
@@ -188,7 +189,15 @@ func (a *Accumulator) next(p *partition, node int32, urgent, busy bool, now time
 		if p.inFlight > 0 {
 			return nil, noDeadline
 		}
-		if !p.unsure() && !a.restartSequences(p) {
+		switch {
+		case p.unsure():
+			// Of the retries, a restart waits for those alone: the others
+			// wait behind a gap in the sequences, or their epoch was
+			// refused, so under the epoch they have they would be refused
+			// again and again, holding up the restart until their
+			// DeliveryTimeout.
+			settling = p.restart
+		case !a.restartSequences(p):
 			return nil, noDeadline
 		}
 	}
@@ -203,6 +212,9 @@ func (a *Accumulator) next(p *partition, node int32, urgent, busy bool, now time
 		case b.inFlight:
 			continue
 		case b.attempts > 0:
+			if settling && !b.maybeWritten {
+				continue // it goes after the restart, renumbered
+			}
 			if now.Before(b.retryAt) {
 				return nil, b.retryAt.Sub(now)
 			}

@@ -62,7 +62,13 @@ func stamped(t *testing.T, b *Batch) stampOf {
 // exactly one.
 func (h *harness) drainOne(what string) *Batch {
 	h.t.Helper()
-	bs, _ := h.drain([]TopicPartition{tp0}, 1<<20)
+	return h.drainOneOf(tp0, what)
+}
+
+// drainOneOf is drainOne for tp.
+func (h *harness) drainOneOf(tp TopicPartition, what string) *Batch {
+	h.t.Helper()
+	bs, _ := h.drain([]TopicPartition{tp}, 1<<20)
 	require.Len(h.t, bs, 1, what)
 	return bs[0]
 }
@@ -318,6 +324,55 @@ func TestAnUnknownProducerAfterAnUnansweredAttemptFails(t *testing.T) {
 	require.Equal(t, stampOf{7, 1, 0}, stamped(t, h.drainOne("b1 under epoch 1 from sequence 0")))
 }
 
+// x refused for good leaves a gap at its sequence; a behind it is refused
+// as out of order as the partition's next batch, and b's answer is lost
+// (maybe written). The restart waits for b alone, which goes under its own
+// epoch, where an answer may settle it; a, which the broker cannot take
+// under that epoch, waits for the restart rather than go again and again
+// until its DeliveryTimeout, holding up the partition.
+func TestARestartWaitsOnlyForTheRetriesThatMayHaveBeenWritten(t *testing.T) {
+	h, a, b := gapThenUnanswered(t)
+	// Refused as out of order in turn, b settles nothing: it fails.
+	h.acc.Retry(b, Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true})
+	require.ErrorIs(t, h.outcome(2).Err, ErrMaybeWritten)
+	a = h.drainOne("a restarted")
+	require.Equal(t, stampOf{7, 1, 0}, stamped(t, a))
+	h.acc.Complete(a, 0, -1, nil)
+	require.NoError(t, h.outcome(1).Err, "a was retried, not failed")
+	require.Equal(t, stampOf{7, 1, 1}, stamped(t, h.drainOne("the last batch, behind a")))
+}
+
+// As above, but b was written, ahead of a, by a broker that no longer knew
+// the producer: acknowledged, b passes a, which fails rather than follow b
+// in the log, and the sequences restart behind it.
+func TestARetrySettledAheadOfARestartPassesTheUnwrittenBatch(t *testing.T) {
+	h, _, b := gapThenUnanswered(t)
+	h.acc.Complete(b, 5, -1, nil)
+	require.NoError(t, h.outcome(2).Err)
+	require.ErrorIs(t, h.outcome(1).Err, errPassed)
+	require.Equal(t, stampOf{7, 1, 0}, stamped(t, h.drainOne("the last batch, restarted")))
+}
+
+// gapThenUnanswered leaves tp0 waiting to restart its sequences: x, the
+// first of four one-record batches, refused for good, a refused as out of
+// order, b unanswered; it returns once b, which may have been written, is
+// in flight again alone, under its own epoch.
+func gapThenUnanswered(t *testing.T) (h *harness, a, b *Batch) {
+	h = idempotent(t, false, func(c *Config) { c.DeliveryTimeout = 2 * time.Second })
+	for i := range 4 {
+		h.add(tp0, i, big)
+	}
+	x, a, b := h.drainOne("x"), h.drainOne("a"), h.drainOne("b")
+	invalid := errors.New("INVALID_RECORD")
+	h.acc.Complete(x, -1, -1, invalid)
+	h.acc.Retry(a, Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true})
+	h.acc.Retry(b, Retry{At: h.clk.Now(), Cause: errRetry, MaybeWritten: true})
+	require.Same(t, b, h.drainOne("b first, alone"))
+	require.Equal(t, stampOf{7, 0, 2}, stamped(t, b), "under its own epoch")
+	h.drainNone("nothing else until b's answer")
+	return h, a, b
+}
+
 func TestAFailedBatchLeavesAGapAndTheSequencesRestart(t *testing.T) {
 	h := idempotent(t, false, nil)
 	for i := range 3 {
@@ -523,6 +578,37 @@ func TestAnEpochRefusedAfterAnUnansweredAttemptFails(t *testing.T) {
 	bs, _ = h.drain([]TopicPartition{part(1)}, 1<<20)
 	require.Len(t, bs, 1)
 	require.Equal(t, stampOf{7, 1, 0}, stamped(t, bs[0]), "the partition goes on under the producer's epoch")
+}
+
+// tp1's a is refused for its epoch, older than the producer's, by a
+// broker that tracks epochs across partitions, while b behind it waits to
+// be sent again, maybe written. b goes alone under its epoch: refused in
+// turn, it fails, maybe written, and a goes under the producer's epoch,
+// rather than again and again under the one refused.
+func TestAnEpochRefusedAheadOfAnUnansweredRetryWaitsForItAlone(t *testing.T) {
+	h := idempotent(t, false, nil)
+	tp1 := part(1)
+	h.add(tp0, 0, big)
+	h.add(tp1, 1, big)
+	bs, _ := h.drain([]TopicPartition{tp0, tp1}, 1<<20)
+	require.Len(t, bs, 2)
+	h.acc.Complete(bs[1], 0, -1, nil) // acknowledged: tp1 pipelines
+	h.add(tp1, 2, big)
+	h.add(tp1, 3, big)
+	a, b := h.drainOneOf(tp1, "a"), h.drainOneOf(tp1, "b, pipelined behind a")
+	h.acc.Retry(bs[0], Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true})
+	require.Equal(t, stampOf{7, 1, 0}, stamped(t, h.drainOne("tp0 under epoch 1")))
+
+	h.acc.Retry(a, Retry{At: h.clk.Now(), Cause: errRetry, EpochRejected: true})
+	h.acc.Retry(b, Retry{At: h.clk.Now(), Cause: errRetry, MaybeWritten: true})
+	require.Same(t, b, h.drainOneOf(tp1, "b first, alone"))
+	require.Equal(t, stampOf{7, 0, 2}, stamped(t, b), "under its own epoch")
+	h.acc.Retry(b, Retry{At: h.clk.Now(), Cause: errRetry, EpochRejected: true})
+	require.ErrorIs(t, h.outcome(3).Err, ErrMaybeWritten)
+	a = h.drainOneOf(tp1, "a under the producer's epoch")
+	require.Equal(t, stampOf{7, 1, 0}, stamped(t, a))
+	h.acc.Complete(a, 1, -1, nil)
+	require.NoError(t, h.outcome(2).Err, "a was retried, not failed")
 }
 
 func TestAnEpochRefusedAsCurrentIsFatal(t *testing.T) {
