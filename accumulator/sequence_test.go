@@ -335,7 +335,7 @@ func TestARestartWaitsOnlyForTheRetriesThatMayHaveBeenWritten(t *testing.T) {
 	// Refused as out of order in turn, b settles nothing: it fails.
 	h.acc.Retry(b, Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true})
 	require.ErrorIs(t, h.outcome(2).Err, ErrMaybeWritten)
-	a = h.drainOne("a restarted")
+	require.Same(t, a, h.drainOne("a restarted"))
 	require.Equal(t, stampOf{7, 1, 0}, stamped(t, a))
 	h.acc.Complete(a, 0, -1, nil)
 	require.NoError(t, h.outcome(1).Err, "a was retried, not failed")
@@ -605,7 +605,7 @@ func TestAnEpochRefusedAheadOfAnUnansweredRetryWaitsForItAlone(t *testing.T) {
 	require.Equal(t, stampOf{7, 0, 2}, stamped(t, b), "under its own epoch")
 	h.acc.Retry(b, Retry{At: h.clk.Now(), Cause: errRetry, EpochRejected: true})
 	require.ErrorIs(t, h.outcome(3).Err, ErrMaybeWritten)
-	a = h.drainOneOf(tp1, "a under the producer's epoch")
+	require.Same(t, a, h.drainOneOf(tp1, "a under the producer's epoch"))
 	require.Equal(t, stampOf{7, 1, 0}, stamped(t, a))
 	h.acc.Complete(a, 1, -1, nil)
 	require.NoError(t, h.outcome(2).Err, "a was retried, not failed")
