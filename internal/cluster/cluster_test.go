@@ -19,6 +19,7 @@ import (
 	"github.com/gokafka/producer/metadata"
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
+	"github.com/gokafka/producer/sasl/plain"
 )
 
 const waitFor = 10 * time.Second
@@ -326,6 +327,20 @@ func TestACoordinatorNotAvailableIsRetriable(t *testing.T) {
 	})
 	_, err = r.c.Coordinator(context.Background(), GroupCoordinator, "g")
 	require.ErrorIs(t, err, kerr.GroupAuthorizationFailed)
+	require.False(t, Retriable(err))
+}
+
+// Every broker refuses the producer (its SASL finds no mechanism the
+// broker speaks): the lookup fails without any broker's answer, but a
+// refusal is not a failure that heals, so the transaction calls must not
+// ask again until their ctx ends.
+func TestACoordinatorLookupRefusedIsNotRetriable(t *testing.T) {
+	r := newRigWith(t, fakebroker.Options{Versions: map[protocol.APIKey]protocol.VersionRange{
+		protocol.SaslHandshake: {Min: 1, Max: 0}, // the broker offers no SASL
+	}}, 1, func(cfg *Config) { cfg.Conn.SASL = plain.New("u", "p") })
+	_, err := r.c.Coordinator(context.Background(), TransactionCoordinator, "tx")
+	require.ErrorIs(t, err, conn.ErrAuthentication)
+	require.ErrorIs(t, err, ErrNoBroker)
 	require.False(t, Retriable(err))
 }
 

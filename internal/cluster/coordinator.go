@@ -156,8 +156,13 @@ func (c *Cluster) brokerFor(id int32, addr string) *conn.Broker {
 
 // Retriable reports whether a coordinator request's failure may heal by
 // asking again after a backoff: no broker answered, the coordinator moved
-// or is loading, or another transaction of the id is still ending.
+// or is loading, or another transaction of the id is still ending. A
+// broker refusing to let the producer in (conn.ErrAuthentication) will
+// refuse it alike the next time, even where no broker answered for it.
 func Retriable(err error) bool {
+	if errors.Is(err, conn.ErrAuthentication) {
+		return false
+	}
 	var code *kerr.Error
 	if errors.As(err, &code) {
 		return code.Retriable || errors.Is(code, kerr.ConcurrentTransactions)
