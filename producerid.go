@@ -59,15 +59,19 @@ func (p *Producer) producerIDLoop() {
 			if p.ctx.Err() != nil {
 				return
 			}
-			if !retriable(err) {
+			var refused *conn.AuthError
+			switch {
+			case errors.As(err, &refused):
+				// No batch leaves without an id: what waits fails now, with
+				// the reason, as it would on a leader's refusal. Refused
+				// credentials or certificates are the connection's, not the
+				// cluster's answer to idempotence (SASL's refusal carries a
+				// broker code that will not heal): once they are accepted,
+				// the id comes.
+				p.acc.FailUnsent(nil, fmt.Errorf("idempotent producer: InitProducerId: %w", refused))
+			case !retriable(err):
 				p.acc.Fatal(fmt.Errorf("idempotent producer: %w (DisableIdempotence turns idempotence off)", err))
 				return
-			}
-			var refused *conn.AuthError
-			if errors.As(err, &refused) {
-				// No batch leaves without an id: what waits fails now, with
-				// the reason, as it would on a leader's refusal.
-				p.acc.FailUnsent(nil, fmt.Errorf("idempotent producer: InitProducerId: %w", refused))
 			}
 			wait := retry.Delay(failures)
 			p.cfg.Logger.Warn("InitProducerId failed", "err", err, "retry_in", wait)

@@ -15,8 +15,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gokafka/producer/internal/fakebroker"
+	"github.com/gokafka/producer/protocol/kerr"
+	"github.com/gokafka/producer/sasl"
 	"github.com/gokafka/producer/sasl/oauthbearer"
 	"github.com/gokafka/producer/sasl/plain"
+	"github.com/gokafka/producer/sasl/scram"
 )
 
 // refusingDialer dials normally until refuse is set, then fails every dial
@@ -94,6 +97,64 @@ func TestRefusedLeaderFailsBatches(t *testing.T) {
 	// The reconnect backoff paces the attempts: twenty records, far fewer
 	// dials than one per record would be.
 	require.Less(t, d.dials.Load(), int64(20), "dials")
+}
+
+// InitTransactions against brokers that all refuse the producer fails with
+// the refusal, as records do, rather than look for the coordinator again
+// and again until its ctx ends (for ever with context.Background()).
+func TestInitTransactionsFailsOnARefusal(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	d := &refusingDialer{}
+	d.refuse.Store(true)
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.Dialer = d
+		cfg.TransactionalID = "tx"
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	assertAuthFailure(t, p.InitTransactions(ctx))
+	require.NoError(t, ctx.Err(), "InitTransactions waited for its ctx rather than fail on the refusal")
+}
+
+// switchingSCRAM authenticates with the right password, or with a wrong
+// one while wrong is set: a rotation the brokers have not caught up with.
+type switchingSCRAM struct {
+	right, bad sasl.Mechanism
+	wrong      atomic.Bool
+}
+
+func (m *switchingSCRAM) Name() string { return m.right.Name() }
+
+func (m *switchingSCRAM) Start(ctx context.Context, broker string) (sasl.Session, error) {
+	if m.wrong.Load() {
+		return m.bad.Start(ctx, broker)
+	}
+	return m.right.Start(ctx, broker)
+}
+
+// Credentials refused while the idempotent producer asks for its id fail
+// the records waiting for it, as a refused certificate does, and the
+// producer goes on once they are accepted. SASL's refusal carries a broker
+// code that will not heal (SASL_AUTHENTICATION_FAILED), which stopped the
+// producer for good, as if the cluster denied it idempotence.
+func TestRefusedCredentialsWhileGettingTheProducerIDAreNotFatal(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, SCRAM: map[string]string{"u": "pw"}})
+	mech := &switchingSCRAM{right: scram.SHA256("u", "pw"), bad: scram.SHA256("u", "stale")}
+	p := newProducer(t, c, func(cfg *Config) { cfg.SASL = mech })
+	_, err := p.PartitionsFor(ctx(t), "t") // connected, no producer id yet
+	require.NoError(t, err)
+
+	mech.wrong.Store(true)
+	require.NoError(t, c.DropConnections(0))
+	_, err = p.Send(ctx(t), &Record{Topic: "t", Value: []byte("refused")})
+	require.ErrorIs(t, err, ErrAuthentication)
+	require.ErrorIs(t, err, kerr.SaslAuthenticationFailed)
+
+	mech.wrong.Store(false)
+	eventually(t, "a record acknowledged once the credentials were accepted", func() bool {
+		_, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("accepted")})
+		return err == nil
+	})
 }
 
 // A token provider that blocks without watching its ctx (an SDK call that
