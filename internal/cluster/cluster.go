@@ -90,7 +90,11 @@ type Cluster struct {
 	released map[string]time.Time
 
 	coordinators coordinators
-	closed       atomic.Bool
+	// closed: Close has run, so no new node gets a connection handle (a
+	// leader hint applied from an answer that came as the producer closed
+	// would leave one that nothing closes). Set before Close takes c.mu
+	// and read under it.
+	closed atomic.Bool
 }
 
 // Node is one broker of the cluster: its connection handle and the
@@ -155,6 +159,8 @@ func (c *Cluster) sync(prune bool) *metadata.Snapshot {
 	for _, b := range snap.Brokers() {
 		n := c.nodes[b.ID]
 		switch {
+		case n == nil && c.closed.Load():
+			continue
 		case n == nil:
 			n = &Node{ID: b.ID, Broker: conn.NewBroker(b.ID, b.Addr(), c.cfg.Conn)}
 			c.nodes[b.ID] = n

@@ -344,6 +344,22 @@ func TestACoordinatorLookupRefusedIsNotRetriable(t *testing.T) {
 	require.False(t, Retriable(err))
 }
 
+// After Close no new broker gets a connection handle, which nothing would
+// close: not a node named by a leader hint from an answer that came as the
+// producer closed, nor a coordinator found by a lookup answered then.
+func TestNoBrokerIsAddedAfterClose(t *testing.T) {
+	r := newRig(t, fakebroker.Options{Topics: map[string]int32{"t": 1}}, 1)
+	r.awaitTopic("t")
+	_, epoch, ok := r.c.Snapshot().Leader("t", 0)
+	require.True(t, ok)
+	r.c.Close()
+
+	require.True(t, r.c.ApplyLeaderHint("t", 0, 7, epoch+1, &metadata.Broker{ID: 7, Host: "127.0.0.1", Port: 1}))
+	require.Nil(t, r.c.Node(7), "a node named after Close")
+	_, err := r.c.brokerFor(8, "127.0.0.1:1").Conn(context.Background())
+	require.ErrorIs(t, err, conn.ErrClosed, "a coordinator found after Close")
+}
+
 func TestANodeTheMetadataDoesNotNameMayStillCoordinate(t *testing.T) {
 	r := newRig(t, fakebroker.Options{Nodes: 2, Topics: map[string]int32{"t": 1}}, 1)
 	r.awaitTopic("t")

@@ -36,7 +36,8 @@ type coordinators struct {
 	known map[coordinatorKey]*conn.Broker
 	// extra are connection handles of coordinators the metadata does not
 	// name (yet): FindCoordinator gives their address.
-	extra map[int32]*conn.Broker
+	extra  map[int32]*conn.Broker
+	closed bool // by close: a handle made after it is closed at once
 }
 
 type coordinatorKey struct {
@@ -52,6 +53,7 @@ func (cs *coordinators) init() {
 func (cs *coordinators) close() {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
+	cs.closed = true
 	for _, b := range cs.extra {
 		b.Close()
 	}
@@ -145,10 +147,17 @@ func (c *Cluster) brokerFor(id int32, addr string) *conn.Broker {
 	c.coordinators.mu.Lock()
 	defer c.coordinators.mu.Unlock()
 	b := c.coordinators.extra[id]
-	if b == nil {
+	switch {
+	case b == nil && c.coordinators.closed:
+		// A lookup that answered as the producer closed: its request
+		// fails with ErrClosed rather than dial a connection nothing
+		// would close.
+		b = conn.NewBroker(id, addr, c.cfg.Conn)
+		b.Close()
+	case b == nil:
 		b = conn.NewBroker(id, addr, c.cfg.Conn)
 		c.coordinators.extra[id] = b
-	} else if b.Addr() != addr {
+	case b.Addr() != addr:
 		b.SetAddr(addr)
 	}
 	return b
