@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gokafka/producer/internal/backoff"
 	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
@@ -47,8 +48,13 @@ const maxSASLRounds = 16
 //
 // An error means the exchange stopped half-way, so the connection is no
 // longer usable: the caller closes it. A refusal is an *AuthError; a broken
-// connection is the retriable error it was.
-func (c *Conn) authenticate(ctx context.Context) (time.Duration, error) {
+// connection is the retriable error it was. The exception is an error with
+// exchanged false: nothing was written (the mechanism could not start, its
+// Start failing or timing out, or the connection died first), so the
+// connection, with the session it already has, is as it was. A first
+// authentication fails the dial all the same; a re-authentication tries
+// again while that session lasts.
+func (c *Conn) authenticate(ctx context.Context) (lifetime time.Duration, exchanged bool, err error) {
 	mech := c.cfg.SASL
 	refused := func(err error) error { return &AuthError{Addr: c.addr, Mechanism: mech.Name(), Err: err} }
 	timedOut := fmt.Errorf("SASL authentication to %s: %w: the %s mechanism took longer than %v",
@@ -67,11 +73,11 @@ func (c *Conn) authenticate(ctx context.Context) (time.Duration, error) {
 	}
 	if v, err := c.versions.For(protocol.SaslHandshake); err != nil || v < 1 {
 		// v0 would make the tokens bare frames, which we do not speak.
-		return 0, refused(fmt.Errorf("the broker does not speak SaslHandshake v1 (Kafka 1.0+): %w", errOr(err, protocol.ErrUnsupportedVersion)))
+		return 0, false, refused(fmt.Errorf("the broker does not speak SaslHandshake v1 (Kafka 1.0+): %w", errOr(err, protocol.ErrUnsupportedVersion)))
 	}
 	version, err := c.versions.For(protocol.SaslAuthenticate)
 	if err != nil {
-		return 0, refused(err)
+		return 0, false, refused(err)
 	}
 	// The session may go on using Start's context through the exchange:
 	// it ends with it.
@@ -79,26 +85,26 @@ func (c *Conn) authenticate(ctx context.Context) (time.Duration, error) {
 	defer endStart()
 	session, err := callWithin(startCtx, func() (sasl.Session, error) { return mech.Start(startCtx, c.addr) })
 	if err != nil {
-		return 0, failed(startCtx, err)
+		return 0, false, failed(startCtx, err)
 	}
 
 	select {
 	case c.writeLock <- struct{}{}:
 	case <-ctx.Done():
-		return 0, fmt.Errorf("SASL authentication to %s: %w", c.addr, context.Cause(ctx))
+		return 0, false, fmt.Errorf("SASL authentication to %s: %w", c.addr, context.Cause(ctx))
 	case <-c.dead:
-		return 0, c.Err()
+		return 0, false, c.Err()
 	}
 	defer func() { <-c.writeLock }()
+	// From here on, an error leaves the exchange half-way.
 	resp, err := c.authRoundTrip(ctx, &protocol.SaslHandshakeRequest{Mechanism: mech.Name()}, 1)
 	if err != nil {
-		return 0, err
+		return 0, true, err
 	}
 	if hs := resp.(*protocol.SaslHandshakeResponse); hs.ErrorCode != 0 {
-		return 0, refused(fmt.Errorf("%w (the broker enables %s)", kerr.ForCode(hs.ErrorCode), strings.Join(hs.Mechanisms, ", ")))
+		return 0, true, refused(fmt.Errorf("%w (the broker enables %s)", kerr.ForCode(hs.ErrorCode), strings.Join(hs.Mechanisms, ", ")))
 	}
 	var challenge []byte
-	var lifetime time.Duration
 	for range maxSASLRounds {
 		stepCtx, endStep := bounded()
 		step, err := callWithin(stepCtx, func() (saslStep, error) {
@@ -107,14 +113,14 @@ func (c *Conn) authenticate(ctx context.Context) (time.Duration, error) {
 		})
 		endStep()
 		if err != nil {
-			return 0, failed(stepCtx, err)
+			return 0, true, failed(stepCtx, err)
 		}
 		if step.done {
-			return lifetime, nil
+			return lifetime, true, nil
 		}
 		resp, err := c.authRoundTrip(ctx, &protocol.SaslAuthenticateRequest{AuthBytes: step.msg}, version)
 		if err != nil {
-			return 0, err
+			return 0, true, err
 		}
 		ar := resp.(*protocol.SaslAuthenticateResponse)
 		if ar.ErrorCode != 0 {
@@ -122,12 +128,12 @@ func (c *Conn) authenticate(ctx context.Context) (time.Duration, error) {
 			if ar.ErrorMessage != nil && *ar.ErrorMessage != "" {
 				err = fmt.Errorf("%w (%s)", err, *ar.ErrorMessage)
 			}
-			return 0, refused(err)
+			return 0, true, refused(err)
 		}
 		challenge = ar.AuthBytes
 		lifetime = time.Duration(ar.SessionLifetimeMs) * time.Millisecond
 	}
-	return 0, refused(fmt.Errorf("%w: no outcome after %d rounds", sasl.ErrProtocol, maxSASLRounds))
+	return 0, true, refused(fmt.Errorf("%w: no outcome after %d rounds", sasl.ErrProtocol, maxSASLRounds))
 }
 
 // saslStep is what a Session's Step returns besides its error.
@@ -194,9 +200,11 @@ func (c *Conn) authRoundTrip(ctx context.Context, req protocol.Request, version 
 // broker closes a connection whose session expired at its next request, so
 // the client authenticates again before that, at a random point between 85%
 // and 95% of the lifetime as the Java client does, so that connections made
-// together do not re-authenticate together. A refusal kills the connection
-// with the *AuthError; so does a broken exchange, with its retriable error.
-func (c *Conn) reauthenticate(lifetime time.Duration) {
+// together do not re-authenticate together. The first session expires at
+// expires. A refusal kills the connection with the *AuthError; so does a
+// broken exchange, with its retriable error; a mechanism that cannot start
+// is given until the session expires (see renewSession).
+func (c *Conn) reauthenticate(lifetime time.Duration, expires time.Time) {
 	defer close(c.reauthDone)
 	// The exchange's context ends with the connection.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -209,14 +217,11 @@ func (c *Conn) reauthenticate(lifetime time.Duration) {
 		}
 	}()
 	for lifetime > 0 {
-		timer := c.cfg.Clock.NewTimer(time.Duration(float64(lifetime) * (0.85 + 0.1*rand.Float64())))
-		select {
-		case <-timer.C():
-		case <-c.dead:
-			timer.Stop()
+		if !c.sleep(time.Duration(float64(lifetime) * (0.85 + 0.1*rand.Float64()))) {
 			return
 		}
-		next, err := c.authenticate(ctx)
+		var err error
+		lifetime, expires, err = c.renewSession(ctx, expires)
 		if err != nil {
 			if !errors.Is(err, ErrClosed) {
 				c.log.Warn("kafka re-authentication failed", "mechanism", c.cfg.SASL.Name(), "err", err)
@@ -224,7 +229,56 @@ func (c *Conn) reauthenticate(lifetime time.Duration) {
 			c.fail(err)
 			return
 		}
-		c.log.Debug("kafka connection re-authenticated", "mechanism", c.cfg.SASL.Name(), "session_lifetime", next)
-		lifetime = next
+		c.log.Debug("kafka connection re-authenticated", "mechanism", c.cfg.SASL.Name(), "session_lifetime", lifetime)
+	}
+}
+
+// renewSession re-authenticates c, whose current session expires at
+// expires, and returns the new session's lifetime and expiry. When the
+// mechanism cannot start (an OAUTHBEARER token provider whose identity
+// provider is briefly unreachable), nothing was written and the current
+// session still holds, so failing the connection would only fail what is in
+// flight and send the redial into the same error. It tries again instead,
+// paced by the reconnect backoff (the pace of those redials), as the Java
+// client keeps its token and retries the refresh until the token expires.
+// It gives up, with the mechanism's error, once the next try would come
+// after the session expires; a refusal, a broken exchange or a dead
+// connection end it at once.
+func (c *Conn) renewSession(ctx context.Context, expires time.Time) (time.Duration, time.Time, error) {
+	pace := backoff.Exponential{Base: c.cfg.ReconnectBackoff, Max: c.cfg.ReconnectBackoffMax}
+	for failures := 1; ; failures++ {
+		// The broker counts the lifetime from later, when it accepts the
+		// exchange: an expiry counted from now errs on the early side.
+		began := c.cfg.Clock.Now()
+		lifetime, exchanged, err := c.authenticate(ctx)
+		if err == nil {
+			return lifetime, began.Add(lifetime), nil
+		}
+		if exchanged || c.Err() != nil {
+			return 0, time.Time{}, err
+		}
+		wait := pace.Delay(failures)
+		left := expires.Sub(c.cfg.Clock.Now())
+		if wait >= left {
+			return 0, time.Time{}, err
+		}
+		c.log.Warn("kafka re-authentication could not start; the session still holds, retrying",
+			"mechanism", c.cfg.SASL.Name(), "err", err, "retry_in", wait, "session_left", left)
+		if !c.sleep(wait) {
+			return 0, time.Time{}, c.Err()
+		}
+	}
+}
+
+// sleep waits d on the connection's clock and reports whether the
+// connection is still alive: false as soon as it dies.
+func (c *Conn) sleep(d time.Duration) bool {
+	timer := c.cfg.Clock.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C():
+		return true
+	case <-c.dead:
+		return false
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -39,21 +40,32 @@ func dialAsync(t *testing.T, fb *fakeBroker, cfg Config) <-chan result2 {
 // awaitReauthTimer waits, bounded, until the connection has armed its
 // re-authentication timer for a session of lifetime that began at start:
 // a timer due between 85% and 95% of it. (Request timeouts, the other
-// timers, are 30s: outside that window for the lifetimes used here.)
-func awaitReauthTimer(t *testing.T, fake *clock.Fake, start time.Time, lifetime time.Duration) {
+// timers, are 30s: outside that window for the lifetimes used here.) It
+// returns when the timer is due.
+func awaitReauthTimer(t *testing.T, fake *clock.Fake, start time.Time, lifetime time.Duration) time.Time {
 	t.Helper()
-	from, to := start.Add(lifetime*85/100), start.Add(lifetime*95/100)
+	due, _ := awaitTimerBetween(t, fake, start.Add(lifetime*85/100), start.Add(lifetime*95/100), nil)
+	return due
+}
+
+// awaitTimerBetween waits, bounded, until a timer due between from and to
+// is armed, and returns when it is due; or until dead is closed, and then
+// returns false.
+func awaitTimerBetween(t *testing.T, fake *clock.Fake, from, to time.Time, dead <-chan struct{}) (time.Time, bool) {
+	t.Helper()
 	timeout := time.After(waitTime)
 	for {
 		for _, d := range fake.Deadlines() {
 			if !d.Before(from) && !d.After(to) {
-				return
+				return d, true
 			}
 		}
 		select {
 		case <-fake.Armed():
+		case <-dead:
+			return time.Time{}, false
 		case <-timeout:
-			t.Fatal("no re-authentication timer armed within the wait time")
+			t.Fatalf("no timer due between %v and %v armed within the wait time", from, to)
 		}
 	}
 }
@@ -288,6 +300,112 @@ func TestReauthenticationRefused(t *testing.T) {
 	assertRefused(t, r.c.Err(), "PLAIN", fb.addr(), kerr.SaslAuthenticationFailed)
 }
 
+// errProviderDown is a token provider's error while its identity provider
+// cannot be reached.
+var errProviderDown = errors.New("identity provider unreachable")
+
+// flakyStart is a mechanism whose starts, counted from 1, fail with
+// errProviderDown from the from-th up to the one before the until-th.
+type flakyStart struct {
+	sasl.Mechanism
+	from, until int32
+	starts      atomic.Int32
+}
+
+func (m *flakyStart) Start(ctx context.Context, broker string) (sasl.Session, error) {
+	if n := m.starts.Add(1); n >= m.from && n < m.until {
+		return nil, errProviderDown
+	}
+	return m.Mechanism.Start(ctx, broker)
+}
+
+// retryPace is a reconnect backoff of one second, ±20%: the pace of the
+// retries of a re-authentication that could not start.
+const retryPace = time.Second
+
+// dialForRetries dials fb with mech, paced by retryPace, and accepts its
+// credentials for a session of lifetime.
+func dialForRetries(t *testing.T, fb *fakeBroker, fake *clock.Fake, mech sasl.Mechanism, lifetime time.Duration) (*Conn, *brokerConn) {
+	t.Helper()
+	done := dialAsync(t, fb, Config{SASL: mech, Clock: fake, ReconnectBackoff: retryPace, ReconnectBackoffMax: retryPace})
+	bc := fb.conn(t)
+	acceptPlain(t, bc, lifetime)
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	return r.c, bc
+}
+
+// A re-authentication whose mechanism cannot start wrote nothing, and the
+// session still holds: the connection goes on serving requests and tries
+// again after the backoff, rather than failing what is in flight.
+func TestAReauthenticationThatCouldNotStartIsRetried(t *testing.T) {
+	fake := clock.NewFake(time.Unix(1000, 0))
+	fb := newFakeBroker(t)
+	lifetime := time.Minute
+	mech := &flakyStart{Mechanism: plain.New("u", testPassword), from: 2, until: 3}
+	c, bc := dialForRetries(t, fb, fake, mech, lifetime)
+	due := awaitReauthTimer(t, fake, fake.Now(), lifetime)
+	fake.Advance(due.Sub(fake.Now()))
+
+	retry, ok := awaitTimerBetween(t, fake, due.Add(retryPace*8/10), due.Add(retryPace*12/10), c.Done())
+	if !ok {
+		t.Fatalf("the connection failed when the token fetch did: %v", c.Err())
+	}
+	// Meanwhile the connection serves requests, and the broker saw nothing
+	// of an exchange: its next request is this one.
+	o := newOutcome()
+	c.Send(context.Background(), &protocol.MetadataRequest{}, o.done)
+	bc.reply(expect(t, bc, protocol.Metadata), metadataResponse())
+	if res := o.wait(t, "a request sent while the re-authentication waits"); res.err != nil {
+		t.Fatalf("it failed: %v", res.err)
+	}
+
+	fake.Advance(retry.Sub(fake.Now()))
+	acceptPlain(t, bc, lifetime)
+	awaitReauthTimer(t, fake, fake.Now(), lifetime)
+	if err := c.Err(); err != nil {
+		t.Fatalf("connection died: %v", err)
+	}
+	if n := mech.starts.Load(); n != 3 {
+		t.Fatalf("the mechanism was started %d times, want 3: the dial, the failure, the retry", n)
+	}
+}
+
+// A mechanism that keeps failing to start is retried until the next try
+// would come after the session expires; only then does the connection
+// fail, with the mechanism's error.
+func TestAReauthenticationThatNeverStartsFailsTheConnectionAsTheSessionEnds(t *testing.T) {
+	fake := clock.NewFake(time.Unix(1000, 0))
+	fb := newFakeBroker(t)
+	lifetime := time.Minute
+	expires := fake.Now().Add(lifetime)
+	mech := &flakyStart{Mechanism: plain.New("u", testPassword), from: 2, until: math.MaxInt32}
+	c, _ := dialForRetries(t, fb, fake, mech, lifetime)
+	// The first try comes 57s into the session at the latest, and the
+	// next ones 1.2s apart at most: 3 tries or more before it expires.
+	due := awaitReauthTimer(t, fake, fake.Now(), lifetime)
+	for try := 0; ; try++ {
+		if try > 20 {
+			t.Fatalf("still retrying at %v, past the session's end at %v", due, expires)
+		}
+		fake.Advance(due.Sub(fake.Now()))
+		var ok bool
+		due, ok = awaitTimerBetween(t, fake, due.Add(retryPace*8/10), due.Add(retryPace*12/10), c.Done())
+		if !ok {
+			break
+		}
+	}
+	if n := mech.starts.Load(); n < 4 {
+		t.Fatalf("the connection failed after %d tries to re-authenticate, want 3 or more", n-1)
+	}
+	if left := expires.Sub(fake.Now()); left <= 0 || left > retryPace*12/10 {
+		t.Fatalf("the connection failed %v before the session's end, want a backoff's length at most", left)
+	}
+	assertRefused(t, c.Err(), "PLAIN", fb.addr(), errProviderDown)
+}
+
 // stalledStart is a mechanism whose starts, from the from-th on, wait for
 // their context to end: a token fetch from an identity provider that does
 // not answer.
@@ -343,8 +461,8 @@ func awaitDialTimedOut(t *testing.T, done <-chan result2, what string) {
 
 // A token fetch that hangs as a re-authentication starts holds up none of
 // the connection's requests, and the exchange gives up after
-// RequestTimeout, failing the connection, which the producer then dials
-// again.
+// RequestTimeout; with the session over by then, the connection fails, and
+// the producer dials again.
 func TestReauthenticationWhoseTokenFetchHangs(t *testing.T) {
 	fake := clock.NewFake(time.Unix(1000, 0))
 	fb := newFakeBroker(t)

@@ -53,14 +53,17 @@ func dialConfigured(ctx context.Context, addr string, cfg Config) (*Conn, error)
 		return nil, err
 	}
 	if cfg.SASL != nil {
-		lifetime, err := c.authenticate(ctx)
+		began := cfg.Clock.Now()
+		// A mechanism that cannot start fails the dial too: there is
+		// no session to fall back on.
+		lifetime, _, err := c.authenticate(ctx)
 		if err != nil {
 			c.Close()
 			return nil, err
 		}
 		if lifetime > 0 {
 			c.reauthDone = make(chan struct{})
-			go c.reauthenticate(lifetime)
+			go c.reauthenticate(lifetime, began.Add(lifetime))
 		}
 	}
 	c.log.Debug("kafka connection established", "apis", len(c.versions))

@@ -43,7 +43,9 @@ func (t Token) Format(f fmt.State, _ rune) { fmt.Fprint(f, t.String()) }
 // TokenProvider returns the token to send, called once per authentication
 // (every new connection and every re-authentication), with the
 // authentication's context. It should cache the token until shortly before
-// it expires, since brokers may be many.
+// it expires, since brokers may be many. An error at a re-authentication
+// keeps the connection on its current session: the provider is asked again
+// after the reconnect backoff, until the session would expire first.
 type TokenProvider func(ctx context.Context) (Token, error)
 
 // Mechanism authenticates with tokens from a provider.
