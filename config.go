@@ -232,8 +232,8 @@ type Config struct {
 	// within RequestTimeout, or the connection fails, retriably, as a request
 	// that timed out does; at a re-authentication, a token fetch that fails
 	// or times out is retried instead, at the reconnect backoff's pace, while
-	// the current session lasts. Java: security.protocol=SASL_PLAINTEXT or SASL_SSL,
-	// sasl.mechanism, sasl.jaas.config; kafka-python: sasl_mechanism,
+	// the current session lasts. Java: security.protocol=SASL_PLAINTEXT or
+	// SASL_SSL, sasl.mechanism, sasl.jaas.config; kafka-python: sasl_mechanism,
 	// sasl_plain_username, sasl_plain_password, sasl_oauth_token_provider.
 	// Default: none.
 	SASL sasl.Mechanism
