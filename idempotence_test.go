@@ -75,13 +75,7 @@ func TestARequestPassedByAForgetfulBrokerFails(t *testing.T) {
 	// (the broker acknowledged the partition before), then refused.
 	c.OnProduce(failFirst(1, fakebroker.Action{Delay: 200 * time.Millisecond, All: &fakebroker.Failure{Err: kerr.NotEnoughReplicas}}))
 	const n = 20
-	o := newOutcomes(n)
-	values := make([][]byte, n)
-	for i := range n {
-		values[i] = append(value(0, i), make([]byte, 600)...) // a batch each
-		p.Produce(ctx(t), &Record{Topic: "t", Value: values[i], Partition: 0, ExplicitPartition: true}, o.cb(i))
-	}
-	o.wait(t, "records")
+	o, values := produceABatchEach(t, p, n)
 	want := [][]byte{first}
 	for i := range n {
 		if err := o.one(t, i).err; err != nil {
@@ -123,14 +117,7 @@ func TestAGapThenALostAnswerStillRestartTheSequences(t *testing.T) {
 		}
 		return fakebroker.Action{}
 	})
-	const n = 4
-	o := newOutcomes(n)
-	values := make([][]byte, n)
-	for i := range n {
-		values[i] = append(value(0, i), make([]byte, 600)...) // a batch each
-		p.Produce(ctx(t), &Record{Topic: "t", Value: values[i], Partition: 0, ExplicitPartition: true}, o.cb(i))
-	}
-	o.wait(t, "records")
+	o, values := produceABatchEach(t, p, 4)
 	require.True(t, pipelined.Load(), "the sender did not pipeline three requests within 500 ms: the test saw nothing")
 	require.ErrorIs(t, o.one(t, 0).err, kerr.InvalidRecord)
 	require.NoError(t, o.one(t, 1).err, "record 1 was refused, never written: it goes under a new epoch")
@@ -139,6 +126,21 @@ func TestAGapThenALostAnswerStillRestartTheSequences(t *testing.T) {
 	require.ErrorIs(t, o.one(t, 2).err, ErrMaybeWritten)
 	require.NoError(t, o.one(t, 3).err)
 	requireExactlyOnceInOrder(t, c, "t", 0, [][]byte{first, values[1], values[3]})
+}
+
+// produceABatchEach produces n records to t-0 that fill a batch each (of
+// the 1 KiB the tests above set), and returns their outcomes once every
+// one has its own, and their values.
+func produceABatchEach(t *testing.T, p *Producer, n int) (*outcomes, [][]byte) {
+	t.Helper()
+	o := newOutcomes(n)
+	values := make([][]byte, n)
+	for i := range n {
+		values[i] = append(value(0, i), make([]byte, 600)...)
+		p.Produce(ctx(t), &Record{Topic: "t", Value: values[i], Partition: 0, ExplicitPartition: true}, o.cb(i))
+	}
+	o.wait(t, "records")
+	return o, values
 }
 
 // Injected OUT_OF_ORDER_SEQUENCE_NUMBER for the partition's next batch: the
