@@ -120,15 +120,14 @@ func (p *Producer) CommitTransaction(ctx context.Context) error {
 // ErrTransactionAborted, and those sent are never seen by consumers that
 // read committed records. A record belongs to the transaction if its
 // Produce began before AbortTransaction: one still waiting for its topic's
-// metadata fails at once, and one whose Produce is still under way
-// (waiting for buffer memory) is waited for and fails too, rather than
-// land in the next transaction. Called from a callback, that wait lasts
-// until the Produce gets its memory or gives up (MaxBlock, or its ctx),
-// since the callbacks behind this one give memory back. It returns once
-// every record has its outcome, and its callback has run: but for those
-// queued behind a callback that called it, or that called Close meanwhile.
-// If ctx ends first it may be called again.
-// A transaction whose commit was sent to the coordinator, though
+// metadata fails at once, and one whose Produce is still under way fails
+// too, rather than land in the next transaction: its wait for buffer
+// memory, if it waits, ends as the abort begins (memory that, called from
+// a callback, only the callbacks behind this one would give back). It
+// returns once every record has its outcome, and its callback has run:
+// but for those queued behind a callback that called it, or that called
+// Close meanwhile. If ctx ends first it may be called again. A
+// transaction whose commit was sent to the coordinator, though
 // CommitTransaction failed, may be committed already: AbortTransaction
 // refuses it with ErrTransactionState, and CommitTransaction, called
 // again, says how it ended.

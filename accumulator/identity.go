@@ -122,6 +122,7 @@ func addSeq(seq int32, n int) int32 {
 // AbortTransaction.
 func (a *Accumulator) EndTransaction() {
 	a.txnAbort.Store(nil)
+	a.cfg.Pool.ResumeWaits()
 	a.eachPartition(func(p *partition) {
 		p.mu.Lock()
 		p.admitted = false

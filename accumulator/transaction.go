@@ -7,11 +7,15 @@ import "slices"
 // never sent or waits to be sent again (for a retry, or for the new epoch
 // that a partition whose sequences must restart can only get once the
 // transaction has ended); a batch in flight fails with err when its answer
-// asks for a retry; and Append refuses records with err. It lasts until
+// asks for a retry; and Append refuses records with err, those waiting for
+// a new batch's memory included, whose wait ends. It lasts until
 // EndTransaction. Without it, an abort that waits for every record's
-// outcome would wait for batches that wait for the abort.
+// outcome would wait for batches that wait for the abort, and for appends
+// that wait for memory only the callbacks of the abort's records may give
+// back (an abort, or a Close, called from a callback), to refuse them then.
 func (a *Accumulator) AbortTransaction(err error) {
 	a.txnAbort.Store(&err)
+	a.cfg.Pool.StopWaits(err)
 	a.failAll(err)
 }
 

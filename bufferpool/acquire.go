@@ -11,8 +11,9 @@ import (
 // there is one; any other buffer is allocated after the accounting, outside
 // the pool's lock. When memory is short the caller queues behind earlier
 // callers and waits up to maxWait (not at all if maxWait <= 0) or until ctx
-// is done; the error then wraps ErrTimeout or ctx's error, and whatever
-// memory the caller had collected goes back to the pool.
+// is done or StopWaits is called; the error then wraps ErrTimeout or ctx's
+// error, or is StopWaits' own, and whatever memory the caller had collected
+// goes back to the pool.
 func (p *Pool) Allocate(ctx context.Context, size int, maxWait time.Duration) ([]byte, error) {
 	if err := p.check(ctx, size); err != nil {
 		return nil, err
@@ -82,12 +83,16 @@ func (p *Pool) acquire(ctx context.Context, size int, maxWait time.Duration, wan
 		p.mu.Unlock()
 		return nil, err
 	}
+	if err := p.stopped; err != nil {
+		p.mu.Unlock()
+		return nil, err
+	}
 	return p.queueLocked(ctx, size, maxWait, wantBuffer)
 }
 
 // queueLocked waits at the back of the queue until this caller, as the
-// head, has collected size bytes, or until its deadline, ctx or Close ends
-// the wait. It is entered with p.mu held and returns with it released.
+// head, has collected size bytes, or until its deadline, ctx, StopWaits or
+// Close ends the wait. It is entered with p.mu held and returns with it released.
 func (p *Pool) queueLocked(ctx context.Context, size int, maxWait time.Duration, wantBuffer bool) ([]byte, error) {
 	// The deadline is armed before the waiter becomes visible, so that once
 	// Waiters() counts it, advancing a fake clock past maxWait fires it.
@@ -137,7 +142,7 @@ func (p *Pool) queueLocked(ctx context.Context, size int, maxWait time.Duration,
 		}
 
 		p.mu.Lock()
-		if !p.closed && !timedOut && ctxErr == nil {
+		if !p.closed && !timedOut && ctxErr == nil && p.stopped == nil {
 			continue // woken because memory came back
 		}
 		// Leaving the queue: give back what was collected before building
@@ -149,6 +154,8 @@ func (p *Pool) queueLocked(ctx context.Context, size int, maxWait time.Duration,
 		switch {
 		case p.closed:
 			err = ErrClosed
+		case p.stopped != nil:
+			err = p.stopped
 		case timedOut:
 			err = p.timeoutLocked(size, maxWait)
 		default:

@@ -29,6 +29,9 @@ type Pool struct {
 	// memory, which is what makes the pool first-come-first-served.
 	waiters []*waiter
 	closed  bool
+	// stopped, while set (StopWaits), is what a caller that would wait gets
+	// instead.
+	stopped error
 
 	onWait func() // see OnWait
 }
@@ -143,6 +146,27 @@ func (p *Pool) Close() {
 		w.signal()
 	}
 	p.unmapIfIdleLocked()
+}
+
+// StopWaits makes every caller waiting for memory, now or until
+// ResumeWaits, return err rather than wait: what they would wait for is no
+// longer wanted (the producer's transaction is being aborted, and the
+// records of its Produce calls still under way fail). Memory on hand is
+// handed out as before.
+func (p *Pool) StopWaits(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stopped = err
+	for _, w := range p.waiters {
+		w.signal()
+	}
+}
+
+// ResumeWaits undoes StopWaits: callers wait for memory again.
+func (p *Pool) ResumeWaits() {
+	p.mu.Lock()
+	p.stopped = nil
+	p.mu.Unlock()
 }
 
 // unmapIfIdleLocked unmaps the region once the pool is closed and every

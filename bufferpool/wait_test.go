@@ -199,6 +199,41 @@ func TestCloseWakesEveryWaiter(t *testing.T) {
 	equal(t, p.Available(), 100, "available after Close and Release")
 }
 
+// StopWaits ends every wait with its error, the memory collected going
+// back, and refuses later waits until ResumeWaits; memory on hand is still
+// handed out.
+func TestStopWaitsEndsWaitsUntilResumed(t *testing.T) {
+	p, _ := newTestPool(100, 10)
+	ctx := context.Background()
+	mustReserve(t, p, 95)
+	a := goAllocate(p, ctx, 50, forever)
+	waitWaiters(t, p, 1)
+	waitAvailable(t, p, 0)
+	b := goReserve(p, ctx, 10, forever)
+	waitWaiters(t, p, 2)
+
+	aborted := errors.New("transaction aborted")
+	p.StopWaits(aborted)
+	for name, ch := range map[string]<-chan result{"allocate": a, "reserve": b} {
+		if r := await(t, ch, name+" waiter after StopWaits"); !errors.Is(r.err, aborted) {
+			t.Errorf("%s waiter after StopWaits: %v, want its error", name, r.err)
+		}
+	}
+	equal(t, p.Waiters(), 0, "waiters")
+	equal(t, p.Available(), 5, "collected bytes returned")
+	if _, err := p.Allocate(ctx, 50, forever); !errors.Is(err, aborted) {
+		t.Errorf("an Allocate that would wait, after StopWaits: %v, want its error", err)
+	}
+	mustReserve(t, p, 5) // on hand: no wait
+
+	p.ResumeWaits()
+	c := goAllocate(p, ctx, 50, forever)
+	waitWaiters(t, p, 1)
+	pending(t, c, "an Allocate after ResumeWaits")
+	p.Release(50)
+	awaitOK(t, c, "an Allocate after ResumeWaits")
+}
+
 // A deallocated poolable buffer goes to the head even when the head wants
 // another size: the free list gives way.
 func TestHeadCollectsFromFreeList(t *testing.T) {

@@ -182,6 +182,65 @@ func TestTxnCloseFromACallbackLetsAnAbortUnderWayEnd(t *testing.T) {
 	}
 }
 
+// A callback ending the transaction, by Close or AbortTransaction, while a
+// Produce of the transaction on another goroutine waits for a batch's
+// memory, which only the callbacks behind this one give back: the abort
+// waits for that Produce (lest its record land in the next transaction),
+// and waited until its MaxBlock (an hour here), to refuse its record then.
+// The wait ends as the abort begins, and the record fails with
+// ErrTransactionAborted.
+func TestTxnEndedFromACallbackEndsAProduceWaitingForMemory(t *testing.T) {
+	ends := []struct {
+		name string
+		end  func(p *producer.Producer) error
+	}{
+		{"Close", func(p *producer.Producer) error { return p.Close(context.Background()) }},
+		{"AbortTransaction", func(p *producer.Producer) error { return p.AbortTransaction(context.Background()) }},
+	}
+	for _, proto := range txnProtocols {
+		for _, e := range ends {
+			t.Run(proto.name+"/"+e.name, func(t *testing.T) {
+				const topic = "memory-from-callback"
+				c := startCluster(t, embedded.Options{Topics: map[string]int32{topic: 4}})
+				seeds := c.Addrs()
+				setTransactionVersion(t, seeds, proto.level)
+				p, log := newTxnProducer(t, seeds, txnID(t, "mem"), proto, func(cfg *producer.Config) {
+					cfg.BufferMemory = 64 << 10
+					cfg.BatchSize = 16 << 10
+					cfg.Linger = producer.NoLinger
+					cfg.MaxBlock = time.Hour
+					cfg.DeliveryTimeout = 2 * time.Hour
+				})
+				_, err := p.PartitionsFor(testCtx(t), topic)
+				require.NoError(t, err)
+				require.NoError(t, p.BeginTransaction())
+				// A batch each, of a quarter of the memory.
+				record := func(partition int32) *producer.Record {
+					return &producer.Record{Topic: topic, Partition: partition, ExplicitPartition: true, Value: make([]byte, 15<<10)}
+				}
+				inFirst, endNow, ended := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+				p.Produce(testCtx(t), record(0), func(producer.RecordMetadata, error) {
+					close(inFirst)
+					<-endNow
+					ended <- e.end(p)
+				})
+				receive(t, inFirst, "the first record got no outcome")
+				o := newOutcomes(4)
+				for i := range 3 {
+					p.Produce(testCtx(t), record(int32(i+1)), o.callback(i))
+				}
+				go p.Produce(testCtx(t), record(1), o.callback(3)) // waits for memory
+				require.Eventually(t, func() bool { return p.Stats().BufferWaiters == 1 }, testTimeout, time.Millisecond, "no Produce waits for memory")
+				close(endNow)
+
+				require.NoError(t, receive(t, ended, e.name+"(context.Background()) from the callback still waits for a Produce waiting for memory"), "log:\n%s", log)
+				outs := o.wait(t)
+				require.ErrorIs(t, outs[3].err, producer.ErrTransactionAborted, "the record that waited for memory")
+			})
+		}
+	}
+}
+
 // closingPair is two records produced into one batch, the first's callback
 // calling Close(context.Background()): the records of the tests of Close
 // from a callback while another goroutine ends the transaction.

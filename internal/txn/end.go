@@ -209,7 +209,7 @@ func (m *Manager) Abort(ctx context.Context) error {
 // waits, which those Produce calls may be waiting behind.
 func (m *Manager) abortRecords(ctx context.Context) error {
 	m.cfg.FailHeld(ErrAborted)
-	m.cfg.AbortBatches(ErrAborted) // and refuses appends until EndTransaction
+	m.cfg.AbortBatches(ErrAborted) // and refuses appends until EndTransaction, ending their waits for memory
 	if err := m.awaitProduce(ctx); err != nil {
 		return err
 	}

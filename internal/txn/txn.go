@@ -110,7 +110,8 @@ type Config struct {
 	// FailUnsent fails every batch not sent yet with err.
 	FailUnsent func(err error)
 	// AbortBatches fails every batch not in flight with err, and those in
-	// flight whose answer asks for a retry, until EndTransaction.
+	// flight whose answer asks for a retry, and refuses appends with err,
+	// those waiting for memory included, until EndTransaction.
 	AbortBatches func(err error)
 	// FailHeld fails with err every record held for its topic's
 	// metadata, ending the wait of one being appended (for its partition
