@@ -202,7 +202,7 @@ func (w *held) release(p *Producer, snap *metadata.Snapshot) {
 	var doomedErr []error
 	w.mu.Lock()
 	for name, wt := range w.topics {
-		t := snap.Topic(name)
+		t := snap.Peek(name) // a sweep: the snapshot's memo is for the topic produced to
 		switch {
 		case wt.draining || t == nil || w.closed:
 		case len(t.Partitions) > 0:
