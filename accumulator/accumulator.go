@@ -88,8 +88,11 @@ type Config struct {
 	// batch of the partition leaves for the first time since the last
 	// SetProducerID or EndTransaction: false holds the partition's batches
 	// until Wake is called for it (a transaction must add the partition
-	// first). It must not block or call the accumulator.
-	Admit func(tp TopicPartition) bool
+	// first); a refusal fails the partition's batches never sent with it
+	// (the transaction can no longer commit, so they would wait for its
+	// abort, and a Flush with them). It must not block or call the
+	// accumulator.
+	Admit func(tp TopicPartition) (admitted bool, refused error)
 	// EpochNeeded, if set, is told instead of NeedProducerID that a
 	// transactional producer's partition must restart its sequences, and
 	// why (its last failure, or nil): only the coordinator gives the new

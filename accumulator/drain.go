@@ -235,7 +235,12 @@ func (a *Accumulator) next(p *partition, node int32, urgent, busy bool, now time
 			}
 		}
 		if !p.admitted && a.cfg.Admit != nil {
-			if !a.cfg.Admit(p.tp) {
+			admitted, refused := a.cfg.Admit(p.tp)
+			if refused != nil {
+				a.failNeverSent(p, refused)
+				return nil, noDeadline
+			}
+			if !admitted {
 				return nil, noDeadline // Wake comes when it is
 			}
 			p.admitted = true

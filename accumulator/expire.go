@@ -77,16 +77,7 @@ func (a *Accumulator) Abort(err error) {
 func (a *Accumulator) FailUnsent(parts []TopicPartition, err error) {
 	fail := func(p *partition) {
 		p.mu.Lock()
-		var unsent []*Batch
-		for _, b := range p.batches {
-			if b.attempts == 0 {
-				unsent = append(unsent, b)
-			}
-		}
-		for _, b := range unsent {
-			b.sealed = true
-			a.complete(p, b, -1, -1, err)
-		}
+		a.failNeverSent(p, err)
 		p.mu.Unlock()
 	}
 	if parts == nil {
@@ -97,5 +88,20 @@ func (a *Accumulator) FailUnsent(parts []TopicPartition, err error) {
 		if p := a.lookup(tp); p != nil {
 			fail(p)
 		}
+	}
+}
+
+// failNeverSent fails p's batches that were never sent with err. p.mu
+// must be held.
+func (a *Accumulator) failNeverSent(p *partition, err error) {
+	var unsent []*Batch
+	for _, b := range p.batches {
+		if b.attempts == 0 {
+			unsent = append(unsent, b)
+		}
+	}
+	for _, b := range unsent {
+		b.sealed = true
+		a.complete(p, b, -1, -1, err)
 	}
 }

@@ -132,4 +132,4 @@ func (a *Accumulator) EndTransaction() {
 
 // SetAdmit sets Config.Admit, for a transaction manager made after the
 // accumulator. Call it before the first record.
-func (a *Accumulator) SetAdmit(admit func(TopicPartition) bool) { a.cfg.Admit = admit }
+func (a *Accumulator) SetAdmit(admit func(TopicPartition) (bool, error)) { a.cfg.Admit = admit }

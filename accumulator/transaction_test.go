@@ -45,6 +45,31 @@ func TestAbortTransactionFailsWhatWaits(t *testing.T) {
 	require.False(t, h.acc.SequencesInDoubt())
 }
 
+// A partition the transaction refuses to admit (it can no longer commit)
+// fails its batches never sent with the refusal, rather than hold them
+// until the abort, and a Flush with them; one sent keeps its place.
+func TestAPartitionRefusedAdmissionFailsItsBatchesNeverSent(t *testing.T) {
+	abortable := errors.New("the transaction must be aborted")
+	var refusal error
+	h := idempotent(t, false, func(c *Config) {
+		c.Transactional = true
+		c.Admit = func(TopicPartition) (bool, error) { return refusal == nil, refusal }
+	})
+	h.add(tp0, 0, big)
+	b0 := h.drainOne("b0, admitted")
+	h.acc.EndTransaction() // the partition asks again
+	refusal = abortable
+	h.add(tp0, 1, big)
+	h.add(tp0, 2, big)
+	h.drainNone("refused")
+	for _, id := range []int{1, 2} {
+		require.ErrorIs(t, h.outcome(id).Err, abortable, "record %d", id)
+	}
+	require.True(t, h.pending(0), "b0, in flight, waits for its answer")
+	h.acc.Complete(b0, 0, -1, nil)
+	require.NoError(t, h.outcome(0).Err)
+}
+
 func TestARetryDuringATransactionAbortFails(t *testing.T) {
 	h := idempotent(t, false, func(c *Config) { c.Transactional = true })
 	h.add(tp0, 0, big)

@@ -86,6 +86,49 @@ func TestTxnFailedRecordMeansAbort(t *testing.T) {
 	}
 }
 
+// A transaction that can no longer commit (a record refused as too large)
+// with a record still waiting in a batch of a partition not yet admitted
+// to it: the batch would only fail at the abort, yet a Flush waited for it,
+// here until its ctx ended (or DeliveryTimeout). The partition is refused
+// admission, its batch fails with why, and Flush returns.
+func TestTxnFlushReturnsOnceTheTransactionCanNoLongerCommit(t *testing.T) {
+	for _, proto := range txnProtocols {
+		t.Run(proto.name, func(t *testing.T) {
+			const topic = "abortable-flush"
+			c := startCluster(t, embedded.Options{Topics: map[string]int32{topic: 2}})
+			seeds := c.Addrs()
+			setTransactionVersion(t, seeds, proto.level)
+			p, log := newTxnProducer(t, seeds, txnID(t, "flush"), proto, func(cfg *producer.Config) {
+				cfg.Linger = 10 * time.Second // the batch waits for the Flush
+				cfg.MaxRequestSize = 1 << 20
+			})
+			require.NoError(t, p.BeginTransaction())
+			o := newOutcomes(2)
+			waiting := recordFor(topic, 0, nil)
+			waiting.Partition, waiting.ExplicitPartition = 0, true
+			p.Produce(testCtx(t), waiting, o.callback(0))
+			tooLarge := &producer.Record{Topic: topic, Partition: 1, ExplicitPartition: true, Value: make([]byte, 2<<20)}
+			p.Produce(testCtx(t), tooLarge, o.callback(1))
+
+			require.NoError(t, p.Flush(testCtx(t)), "log:\n%s", log)
+			outs := o.wait(t)
+			require.ErrorIs(t, outs[1].err, producer.ErrRecordTooLarge)
+			require.ErrorIs(t, outs[0].err, producer.ErrTransactionAbortable, "the record waiting in its batch")
+			require.ErrorIs(t, outs[0].err, producer.ErrRecordTooLarge, "it says why")
+
+			require.NoError(t, p.AbortTransaction(testCtx(t)), "log:\n%s", log)
+			require.NoError(t, p.BeginTransaction())
+			next := recordFor(topic, 1, nil)
+			next.Partition, next.ExplicitPartition = 0, true
+			acked := newOutcomes(1)
+			p.Produce(testCtx(t), next, acked.callback(0))
+			require.NoError(t, p.CommitTransaction(testCtx(t)), "the next transaction (its commit sends the batch); log:\n%s", log)
+			requireAllAcked(t, acked.wait(t))
+			requireSameRecords(t, []*producer.Record{next}, readCommitted(t, seeds, topic, 1), "read_committed")
+		})
+	}
+}
+
 // A record refused before it joins a batch, here for want of memory while
 // it waits for its topic's metadata, is missing from the transaction as a
 // failed one is: CommitTransaction refuses to commit without it.

@@ -21,23 +21,30 @@ const maxAddPartitionsVersion = 3
 // to the transaction first, so the first ask of a partition starts adding
 // it (on a goroutine of the manager's) and answers false; the accumulator
 // is told through Wake once it is added. With v2 the Produce request adds
-// it. It runs under the partition's lock: it only books and starts.
-func (m *Manager) Admit(tp accumulator.TopicPartition) bool {
+// it. A transaction that can no longer commit refuses it, with why: its
+// batches would wait for the abort, and a Flush with them, where they can
+// only fail (the Java client fails them likewise). It runs under the
+// partition's lock: it only books and starts.
+func (m *Manager) Admit(tp accumulator.TopicPartition) (admitted bool, refused error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.state != InTransaction && m.state != Committing {
-		return false // an abort fails what waits
+	switch m.state {
+	case InTransaction, Committing:
+	case AbortableError, FatalError:
+		return false, m.lastErr
+	default:
+		return false, nil // an abort fails what waits
 	}
 	m.started = true
 	if m.v2 || m.added[tp] {
-		return true
+		return true, nil
 	}
 	m.pending[tp] = true
 	if m.adderDone == nil {
 		m.adderDone = make(chan struct{})
 		go m.addPartitions(m.adderDone)
 	}
-	return false
+	return false, nil
 }
 
 // addPartitions adds the partitions waiting to the transaction, in as few

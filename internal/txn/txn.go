@@ -281,6 +281,10 @@ func (m *Manager) RecordFailed(err error) {
 	switch {
 	case errors.Is(err, ErrAborted):
 		// The abort under way failed it.
+	case errors.Is(err, ErrAbortable) || errors.Is(err, ErrFatal):
+		// Failed for the transaction's own state, never sent (Admit's
+		// refusal, or a partition that could not be added): nothing new,
+		// and no sequence in doubt.
 	case fenced(err):
 		m.fatal(err)
 	case !m.open():

@@ -248,6 +248,17 @@ func newRig(t *testing.T, v2 bool) *rig {
 	return r
 }
 
+// admit asks Admit, as the accumulator does, and returns whether tp was
+// admitted, failing the test on a refusal.
+func (r *rig) admit(tp accumulator.TopicPartition) bool {
+	r.t.Helper()
+	admitted, refused := r.m.Admit(tp)
+	if refused != nil { // Errorf: a condition of require.Eventually runs on a goroutine of its own
+		r.t.Errorf("Admit(%v) refused: %v", tp, refused)
+	}
+	return admitted
+}
+
 // holdFlushes makes every Flush wait for its ctx, as for records that
 // never settle; the channel closes once the first has begun.
 func (r *rig) holdFlushes() <-chan struct{} {
@@ -346,18 +357,42 @@ func TestProduceOnlyInsideATransaction(t *testing.T) {
 	require.ErrorIs(t, r.m.Begin(), ErrState, "a second Begin")
 }
 
+// A transaction that can no longer commit admits no partition: it refuses
+// with why, and the accumulator fails what waits to be sent, rather than
+// hold it until the abort. An abort under way refuses nothing: it fails
+// what waits itself.
+func TestAnAbortableTransactionRefusesPartitionsWithWhy(t *testing.T) {
+	for _, v2 := range []bool{false, true} {
+		r := initialized(t, v2)
+		tooLarge := errors.New("record too large")
+		r.m.RecordRejected(tooLarge)
+		admitted, refused := r.m.Admit(tp0)
+		require.False(t, admitted)
+		require.ErrorIs(t, refused, ErrAbortable, "v2 %v", v2)
+		require.ErrorIs(t, refused, tooLarge)
+		sent := len(r.coords.apis()) // InitProducerId, by Init
+
+		// Failed with it, the batches make nothing new of it: no epoch
+		// bump for a sequence in doubt, none having been sent, and
+		// nothing to end at the coordinator.
+		r.m.RecordFailed(refused)
+		require.NoError(t, r.m.Abort(context.Background()))
+		require.Empty(t, r.coords.apis()[sent:], "requests after a refusal, then an abort (v2 %v)", v2)
+	}
+}
+
 func TestV1PartitionsAreAddedBeforeTheyMaySend(t *testing.T) {
 	r := initialized(t, false)
 	tp1 := accumulator.TopicPartition{Topic: "t", Partition: 1}
-	require.False(t, r.m.Admit(tp0), "not added yet")
-	require.False(t, r.m.Admit(tp1))
+	require.False(t, r.admit(tp0), "not added yet")
+	require.False(t, r.admit(tp1))
 	require.Eventually(t, func() bool {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		return len(r.woken) == 2
 	}, waitTime, time.Millisecond, "the partitions are woken once added")
-	require.True(t, r.m.Admit(tp0))
-	require.True(t, r.m.Admit(tp1))
+	require.True(t, r.admit(tp0))
+	require.True(t, r.admit(tp1))
 	var add *protocol.AddPartitionsToTxnRequest
 	for _, s := range r.coords.requests {
 		if a, ok := s.req.(*protocol.AddPartitionsToTxnRequest); ok {
@@ -372,10 +407,10 @@ func TestV1PartitionsAreAddedBeforeTheyMaySend(t *testing.T) {
 func TestV1AddingRetriesConcurrentTransactions(t *testing.T) {
 	r := initialized(t, false)
 	r.coords.fail(protocol.AddPartitionsToTxn, kerr.ConcurrentTransactions, kerr.ConcurrentTransactions)
-	require.False(t, r.m.Admit(tp0))
+	require.False(t, r.admit(tp0))
 	require.Eventually(t, func() bool {
 		r.clk.Advance(time.Second) // past the longest backoff
-		return r.m.Admit(tp0)
+		return r.admit(tp0)
 	}, waitTime, time.Millisecond, "the partition was not added through the retries")
 	require.Equal(t, InTransaction, r.state())
 }
@@ -383,7 +418,7 @@ func TestV1AddingRetriesConcurrentTransactions(t *testing.T) {
 func TestV1AddingRefusedMakesTheTransactionAbortable(t *testing.T) {
 	r := initialized(t, false)
 	r.coords.fail(protocol.AddPartitionsToTxn, kerr.TopicAuthorizationFailed)
-	require.False(t, r.m.Admit(tp0))
+	require.False(t, r.admit(tp0))
 	require.Eventually(t, func() bool { return r.state() == AbortableError }, waitTime, time.Millisecond)
 	r.mu.Lock()
 	require.Len(t, r.unsentErr, 1, "what waited to be added fails")
@@ -397,15 +432,15 @@ func TestV1AddingRefusedMakesTheTransactionAbortable(t *testing.T) {
 
 func TestV2PartitionsNeedNoAdding(t *testing.T) {
 	r := initialized(t, true)
-	require.True(t, r.m.Admit(tp0))
+	require.True(t, r.admit(tp0))
 	require.NotContains(t, r.coords.apis(), protocol.AddPartitionsToTxn)
 }
 
 func TestCommitFlushesThenEnds(t *testing.T) {
 	for _, v2 := range []bool{false, true} {
 		r := initialized(t, v2)
-		r.m.Admit(tp0)
-		require.Eventually(t, func() bool { return r.m.Admit(tp0) }, waitTime, time.Millisecond)
+		r.admit(tp0)
+		require.Eventually(t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond)
 		require.NoError(t, r.m.Commit(context.Background()))
 		require.Equal(t, Ready, r.state())
 		require.Equal(t, 2, r.flushed, "a flush, then one for the records still being appended after it")
@@ -430,8 +465,8 @@ func TestCommitFlushesThenEnds(t *testing.T) {
 // appended after Commit's only flush and left to the next transaction.
 func TestCommitWaitsForARecordStillBeingProduced(t *testing.T) {
 	r := initialized(t, false)
-	r.m.Admit(tp0)
-	require.Eventually(t, func() bool { return r.m.Admit(tp0) }, waitTime, time.Millisecond)
+	r.admit(tp0)
+	require.Eventually(t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond)
 	require.NoError(t, r.m.EnterProduce())
 	firstFlush := make(chan struct{})
 	r.mu.Lock()
@@ -531,7 +566,7 @@ func TestAnEmptyTransactionSendsNoEndTxn(t *testing.T) {
 
 func TestACommitWhoseFlushEndsEarlyMayBeTriedAgain(t *testing.T) {
 	r := initialized(t, false)
-	r.m.Admit(tp0)
+	r.admit(tp0)
 	r.flushErr = context.DeadlineExceeded
 	require.ErrorIs(t, r.m.Commit(context.Background()), context.DeadlineExceeded)
 	require.Equal(t, Committing, r.state())
@@ -543,7 +578,7 @@ func TestACommitWhoseFlushEndsEarlyMayBeTriedAgain(t *testing.T) {
 // nothing was committed, and Abort ends the transaction.
 func TestACommitCutShortBeforeItsEndTxnMayBeAborted(t *testing.T) {
 	r := initialized(t, false)
-	r.m.Admit(tp0)
+	r.admit(tp0)
 	r.flushErr = context.DeadlineExceeded
 	err := r.m.Commit(context.Background())
 	require.ErrorIs(t, err, context.DeadlineExceeded)
@@ -564,8 +599,8 @@ func TestACommitCutShortBeforeItsEndTxnMayBeAborted(t *testing.T) {
 func TestAnAbortAfterACommitWasSentIsRefused(t *testing.T) {
 	for _, v2 := range []bool{false, true} {
 		r := initialized(t, v2)
-		r.m.Admit(tp0)
-		require.Eventually(t, func() bool { return r.m.Admit(tp0) }, waitTime, time.Millisecond)
+		r.admit(tp0)
+		require.Eventually(t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond)
 		g := r.coords.hold(protocol.EndTxn)
 		ctx, cancel := context.WithCancel(context.Background())
 		committed := make(chan error, 1)
@@ -597,7 +632,7 @@ func TestAnAbortAfterACommitWasSentIsRefused(t *testing.T) {
 		// The next transaction's commit, cut short before its EndTxn,
 		// may be aborted: what was sent went with the transaction.
 		require.NoError(t, r.m.Begin(), "v2=%v: the next transaction", v2)
-		r.m.Admit(tp0)
+		r.admit(tp0)
 		r.flushErr = context.DeadlineExceeded
 		require.ErrorIs(t, r.m.Commit(context.Background()), context.DeadlineExceeded)
 		r.flushErr = nil
@@ -607,7 +642,7 @@ func TestAnAbortAfterACommitWasSentIsRefused(t *testing.T) {
 
 func TestAFailedRecordMeansAbort(t *testing.T) {
 	r := initialized(t, false)
-	r.m.Admit(tp0)
+	r.admit(tp0)
 	r.m.RecordFailed(kerr.NotEnoughReplicas)
 	err := r.m.Commit(context.Background())
 	require.ErrorIs(t, err, ErrAbortable)
@@ -684,7 +719,7 @@ func TestAFailureWithNoTransactionOpenSparesTheNext(t *testing.T) {
 
 func TestASequenceLostNeedsAnAbortAndANewEpoch(t *testing.T) {
 	r := initialized(t, true)
-	require.True(t, r.m.Admit(tp0))
+	require.True(t, r.admit(tp0))
 	r.m.EpochNeeded(tp0, kerr.OutOfOrderSequenceNumber)
 	require.Equal(t, AbortableError, r.state())
 	_, err := r.m.State()
@@ -697,8 +732,8 @@ func TestASequenceLostNeedsAnAbortAndANewEpoch(t *testing.T) {
 
 func TestFencingIsFatal(t *testing.T) {
 	r := initialized(t, false)
-	r.m.Admit(tp0)
-	require.Eventually(t, func() bool { return r.m.Admit(tp0) }, waitTime, time.Millisecond)
+	r.admit(tp0)
+	require.Eventually(t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond)
 	r.coords.fail(protocol.EndTxn, kerr.ProducerFenced)
 	err := r.m.Commit(context.Background())
 	require.ErrorIs(t, err, ErrFatal)
@@ -725,7 +760,7 @@ func TestARecordFencedIsFatal(t *testing.T) {
 // (KIP-588), and the producer goes on.
 func TestATimedOutTransactionIsAbortedAndRecovered(t *testing.T) {
 	r := initialized(t, false)
-	r.m.Admit(tp0)
+	r.admit(tp0)
 	r.m.RecordFailed(kerr.InvalidProducerEpoch)
 	require.Equal(t, AbortableError, r.state(), "an epoch refused on a record: abortable, not fatal")
 	r.coords.fail(protocol.EndTxn, kerr.InvalidProducerEpoch)
@@ -796,7 +831,7 @@ func TestAnEpochRefusedByACoordinatorIsFencing(t *testing.T) {
 // waiting for them until their delivery timeout.
 func TestACommitStopsWaitingWhenARecordFails(t *testing.T) {
 	r := initialized(t, true)
-	r.m.Admit(tp0)
+	r.admit(tp0)
 	r.mu.Lock()
 	r.flushWait = true
 	r.mu.Unlock()
@@ -831,7 +866,7 @@ func TestACommitStopsWaitingWhenARecordFails(t *testing.T) {
 // aborts the transaction.
 func TestCloseFromCallbackEndsACommitWaitingForItsRecords(t *testing.T) {
 	r := initialized(t, false)
-	r.m.Admit(tp0)
+	r.admit(tp0)
 	inFlush := r.holdFlushes()
 	committed := make(chan error, 1)
 	go func() { committed <- r.m.Commit(context.Background()) }()
@@ -857,8 +892,8 @@ func TestCloseFromCallbackEndsACommitWaitingForItsRecords(t *testing.T) {
 // callbacks, wait for the outcomes alone, and end the transaction.
 func TestCloseFromCallbackLetsAnAbortEndWithoutTheCallbacks(t *testing.T) {
 	r := initialized(t, false)
-	r.m.Admit(tp0)
-	require.Eventually(t, func() bool { return r.m.Admit(tp0) }, waitTime, time.Millisecond)
+	r.admit(tp0)
+	require.Eventually(t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond)
 	inFlush := r.holdFlushes()
 	aborted := make(chan error, 1)
 	go func() { aborted <- r.m.Abort(context.Background()) }()
@@ -879,8 +914,8 @@ func TestCloseFromCallbackLetsAnAbortEndWithoutTheCallbacks(t *testing.T) {
 // leaves it to finish, and Close, refused the abort, returns once it has.
 func TestCloseFromCallbackLeavesACommitSent(t *testing.T) {
 	r := initialized(t, false)
-	r.m.Admit(tp0)
-	require.Eventually(t, func() bool { return r.m.Admit(tp0) }, waitTime, time.Millisecond)
+	r.admit(tp0)
+	require.Eventually(t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond)
 	g := r.coords.hold(protocol.EndTxn)
 	committed := make(chan error, 1)
 	go func() { committed <- r.m.Commit(context.Background()) }()
@@ -902,8 +937,8 @@ func TestCloseFromCallbackLeavesACommitSent(t *testing.T) {
 // the current one), or the next transaction could not send on them.
 func TestAnAbortLeavingSequencesInDoubtBumpsTheEpoch(t *testing.T) {
 	r := initialized(t, false)
-	r.m.Admit(tp0)
-	require.Eventually(t, func() bool { return r.m.Admit(tp0) }, waitTime, time.Millisecond)
+	r.admit(tp0)
+	require.Eventually(t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond)
 	r.mu.Lock()
 	r.inDoubt = true
 	r.mu.Unlock()
@@ -918,8 +953,8 @@ func TestAnAbortLeavingSequencesInDoubtBumpsTheEpoch(t *testing.T) {
 	r.inDoubt = false
 	r.mu.Unlock()
 	require.NoError(t, r.m.Begin())
-	r.m.Admit(tp0)
-	require.Eventually(t, func() bool { return r.m.Admit(tp0) }, waitTime, time.Millisecond)
+	r.admit(tp0)
+	require.Eventually(t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond)
 	require.NoError(t, r.m.Abort(context.Background()))
 	require.Equal(t, protocol.EndTxn, r.coords.last().req.Key())
 	require.Equal(t, epoch+1, r.producerID().Epoch)
@@ -931,17 +966,17 @@ func TestAnAbortLeavingSequencesInDoubtBumpsTheEpoch(t *testing.T) {
 func TestConcurrentTransactionsAreRetriedSoon(t *testing.T) {
 	r := initialized(t, false)
 	r.coords.fail(protocol.AddPartitionsToTxn, kerr.ConcurrentTransactions)
-	require.False(t, r.m.Admit(tp0))
+	require.False(t, r.admit(tp0))
 	bounded.Receive(t, r.clk.Armed(), waitTime, "no retry was scheduled after CONCURRENT_TRANSACTIONS")
 	r.clk.Advance(concurrentTransactionsBackoff)
-	require.Eventually(t, func() bool { return r.m.Admit(tp0) }, waitTime, time.Millisecond,
+	require.Eventually(t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond,
 		"the partition was not added 20 ms after CONCURRENT_TRANSACTIONS")
 }
 
 // Close aborts a transaction under way, and does nothing otherwise.
 func TestCloseAbortsATransactionUnderWay(t *testing.T) {
 	r := initialized(t, true)
-	require.True(t, r.m.Admit(tp0))
+	require.True(t, r.admit(tp0))
 	require.NoError(t, r.m.Close(context.Background()))
 	end := r.coords.last().req.(*protocol.EndTxnRequest)
 	require.False(t, end.Committed, "aborted")
@@ -962,7 +997,7 @@ func TestCloseAbortsATransactionUnderWay(t *testing.T) {
 func TestAnAbortWaitsForThePartitionsBeingAdded(t *testing.T) {
 	r := initialized(t, false)
 	g := r.coords.hold(protocol.AddPartitionsToTxn)
-	require.False(t, r.m.Admit(tp0), "a partition is added before it may send")
+	require.False(t, r.admit(tp0), "a partition is added before it may send")
 	bounded.Receive(t, g.arrived, waitTime, "no AddPartitionsToTxn after the first Admit")
 
 	ended, cancel := context.WithCancel(context.Background())
@@ -984,7 +1019,7 @@ func TestAnAbortWaitsForThePartitionsBeingAdded(t *testing.T) {
 // coordinator holds). Begin, which has no ctx, does not wait.
 func TestACallWaitsForAnotherNoLongerThanItsCtx(t *testing.T) {
 	r := initialized(t, true)
-	require.True(t, r.m.Admit(tp0))
+	require.True(t, r.admit(tp0))
 	g := r.coords.hold(protocol.EndTxn)
 	committed := make(chan error, 1)
 	go func() { committed <- r.m.Commit(context.Background()) }()
@@ -1039,7 +1074,7 @@ func TestACallWaitsForAnotherNoLongerThanItsCtx(t *testing.T) {
 // would only wait out the call's ctx.
 func TestACallStopsRetryingWhenTheProducerCloses(t *testing.T) {
 	r := initialized(t, true)
-	require.True(t, r.m.Admit(tp0))
+	require.True(t, r.admit(tp0))
 	r.coords.fail(protocol.EndTxn, kerr.CoordinatorLoadInProgress)
 	committed := make(chan error, 1)
 	go func() { committed <- r.m.Commit(context.Background()) }()
@@ -1063,11 +1098,11 @@ func TestAnUnmappedProducerIDIsAbortedWithANewID(t *testing.T) {
 	for _, v2 := range []bool{false, true} {
 		r := initialized(t, v2)
 		if v2 {
-			require.True(t, r.m.Admit(tp0))
+			require.True(t, r.admit(tp0))
 			r.m.RecordFailed(kerr.InvalidProducerIDMapping) // a Produce answer
 		} else {
 			r.coords.fail(protocol.AddPartitionsToTxn, kerr.InvalidProducerIDMapping)
-			require.False(t, r.m.Admit(tp0))
+			require.False(t, r.admit(tp0))
 		}
 		require.Eventually(t, func() bool { return r.state() == AbortableError }, waitTime, time.Millisecond)
 		r.coords.fail(protocol.EndTxn, kerr.InvalidProducerIDMapping) // were EndTxn sent
@@ -1086,7 +1121,7 @@ func TestAnUnmappedProducerIDIsAbortedWithANewID(t *testing.T) {
 // commit: the transaction is abortable, and the abort gets a new id.
 func TestACommitRefusedForAnUnmappedIDIsAbortable(t *testing.T) {
 	r := initialized(t, true)
-	require.True(t, r.m.Admit(tp0))
+	require.True(t, r.admit(tp0))
 	r.coords.fail(protocol.EndTxn, kerr.InvalidProducerIDMapping, kerr.InvalidProducerIDMapping)
 	err := r.m.Commit(context.Background())
 	require.ErrorIs(t, err, ErrAbortable)
@@ -1102,7 +1137,7 @@ func TestACommitRefusedForAnUnmappedIDIsAbortable(t *testing.T) {
 // id expired with no failure seen before) ends with a new id too.
 func TestAnAbortRefusedForAnUnmappedIDGetsANewID(t *testing.T) {
 	r := initialized(t, true)
-	require.True(t, r.m.Admit(tp0))
+	require.True(t, r.admit(tp0))
 	r.coords.fail(protocol.EndTxn, kerr.InvalidProducerIDMapping)
 	require.NoError(t, r.m.Abort(context.Background()))
 	apis := r.coords.apis()
@@ -1117,8 +1152,8 @@ func TestAnAbortRefusedForAnUnmappedIDGetsANewID(t *testing.T) {
 func TestACommitAnsweredTransactionAbortableIsAbortable(t *testing.T) {
 	for _, v2 := range []bool{false, true} {
 		r := initialized(t, v2)
-		r.m.Admit(tp0)
-		require.Eventually(t, func() bool { return r.m.Admit(tp0) }, waitTime, time.Millisecond)
+		r.admit(tp0)
+		require.Eventually(t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond)
 		r.coords.fail(protocol.EndTxn, kerr.TransactionAbortable)
 		err := r.m.Commit(context.Background())
 		require.ErrorIs(t, err, ErrAbortable, "v2=%v", v2)
