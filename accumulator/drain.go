@@ -191,11 +191,11 @@ func (a *Accumulator) next(p *partition, node int32, urgent, busy bool, now time
 		}
 		switch {
 		case p.unsure():
-			// Of the retries, a restart waits for those alone: the others
-			// wait behind a gap in the sequences, or their epoch was
-			// refused, so under the epoch they have they would be refused
-			// again and again, holding up the restart until their
-			// DeliveryTimeout.
+			// A restart waits only for the retries that may have been
+			// written: the others wait behind a gap in the sequences, or
+			// their epoch was refused, so under the epoch they have they
+			// would be refused again and again, holding up the restart
+			// until their DeliveryTimeout.
 			settling = p.restart
 		case !a.restartSequences(p):
 			return nil, noDeadline

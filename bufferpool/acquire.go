@@ -92,7 +92,8 @@ func (p *Pool) acquire(ctx context.Context, size int, maxWait time.Duration, wan
 
 // queueLocked waits at the back of the queue until this caller, as the
 // head, has collected size bytes, or until its deadline, ctx, StopWaits or
-// Close ends the wait. It is entered with p.mu held and returns with it released.
+// Close ends the wait. It is entered with p.mu held and returns with it
+// released.
 func (p *Pool) queueLocked(ctx context.Context, size int, maxWait time.Duration, wantBuffer bool) ([]byte, error) {
 	// The deadline is armed before the waiter becomes visible, so that once
 	// Waiters() counts it, advancing a fake clock past maxWait fires it.
