@@ -124,8 +124,8 @@ func (m *Manager) sendingCommit() {
 // coordinator gives a new one (InitProducerId with the current id and
 // epoch, KIP-360, KIP-588). When the coordinator no longer knows the
 // producer's id (INVALID_PRODUCER_ID_MAPPING), there is no transaction of
-// it to end: InitProducerId alone starts afresh. If ctx ends first, Abort may be
-// called again. A transaction whose commit's EndTxn was sent is not
+// it to end: InitProducerId alone starts afresh. If ctx ends first, Abort
+// may be called again. A transaction whose commit's EndTxn was sent is not
 // aborted: the coordinator may have committed it, and Abort fails with
 // ErrState, saying to call Commit again.
 func (m *Manager) Abort(ctx context.Context) error {
@@ -209,7 +209,9 @@ func (m *Manager) Abort(ctx context.Context) error {
 // waits, which those Produce calls may be waiting behind.
 func (m *Manager) abortRecords(ctx context.Context) error {
 	m.cfg.FailHeld(ErrAborted)
-	m.cfg.AbortBatches(ErrAborted) // and refuses appends until EndTransaction, ending their waits for memory
+	// AbortBatches also refuses appends until EndTransaction, ending their
+	// waits for memory.
+	m.cfg.AbortBatches(ErrAborted)
 	if err := m.awaitProduce(ctx); err != nil {
 		return err
 	}
