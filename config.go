@@ -85,7 +85,8 @@ type Config struct {
 	// how long a record waits for its topic's metadata before it fails with
 	// ErrUnknownTopic (a record for an explicit partition the metadata does
 	// not have yet waits as long, then fails with ErrInvalidRecord); a
-	// shorter DeliveryTimeout ends that wait first. Once its metadata came,
+	// shorter DeliveryTimeout ends that wait first. PartitionsFor waits for
+	// a topic no longer either. Once its metadata came,
 	// such a record waits for a batch's memory up to MaxBlock again, but
 	// never past its DeliveryTimeout. Java: max.block.ms;
 	// kafka-python: max_block_ms. Default 60s.

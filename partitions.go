@@ -8,9 +8,10 @@ import (
 
 // PartitionsFor returns how many partitions topic has, fetching its
 // metadata and waiting for it if the producer does not know it yet (Java:
-// partitionsFor). Produce never waits for metadata; calling PartitionsFor
-// first lets a caller that wants to know the topic exists, or to start with
-// metadata warm, do so explicitly.
+// partitionsFor), no longer than MaxBlock or ctx: a topic that does not
+// exist fails with ErrUnknownTopic then. Produce never waits for metadata;
+// calling PartitionsFor first lets a caller that wants to know the topic
+// exists, or to start with metadata warm, do so explicitly.
 func (p *Producer) PartitionsFor(ctx context.Context, topic string) (int, error) {
 	if p.closed.Load() {
 		return 0, ErrClosed
@@ -19,6 +20,8 @@ func (p *Producer) PartitionsFor(ctx context.Context, topic string) (int, error)
 		return 0, err
 	}
 	defer p.cluster.Want(topic)()
+	maxBlock := p.cfg.clock.NewTimer(p.cfg.MaxBlock)
+	defer maxBlock.Stop()
 	for {
 		updated := p.cluster.Changed()
 		refused := p.auth.last.Load()
@@ -36,6 +39,8 @@ func (p *Producer) PartitionsFor(ctx context.Context, topic string) (int, error)
 			if err := p.auth.refusedSince(refused); err != nil {
 				return 0, &PartitionError{Topic: topic, Partition: -1, Err: err}
 			}
+		case <-maxBlock.C():
+			return 0, &PartitionError{Topic: topic, Partition: -1, Err: p.withRefreshFailure(fmt.Errorf("%w %q: no metadata within MaxBlock (%v)", ErrUnknownTopic, topic, p.cfg.MaxBlock))}
 		case <-ctx.Done():
 			return 0, &PartitionError{Topic: topic, Partition: -1, Err: p.withRefreshFailure(fmt.Errorf("%w %q: %w", ErrUnknownTopic, topic, ctx.Err()))}
 		case <-p.ctx.Done():

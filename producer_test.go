@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gokafka/producer/compression"
+	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/internal/fakebroker"
 	"github.com/gokafka/producer/partitioner"
 	"github.com/gokafka/producer/protocol"
@@ -445,6 +446,35 @@ func TestNilRecordFailsWithoutPanic(t *testing.T) {
 	require.ErrorIs(t, err, ErrInvalidRecord)
 	_, err = p.Send(ctx(t), &Record{Topic: "t", Value: []byte("still works")})
 	require.NoError(t, err)
+}
+
+// PartitionsFor gives up on a topic whose metadata does not come within
+// MaxBlock, as the Java client's partitionsFor does: with
+// context.Background() it waited for ever.
+func TestPartitionsForGivesUpAfterMaxBlock(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{})
+	clk := clock.NewFake(time.Unix(1_700_000_000, 0))
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.clock = clk
+		cfg.MaxBlock = time.Minute
+	})
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.PartitionsFor(context.Background(), "never")
+		done <- err
+	}()
+	var err error
+	eventually(t, "PartitionsFor to give up", func() bool {
+		select {
+		case err = <-done:
+			return true
+		default:
+			clk.Advance(time.Minute)
+			return false
+		}
+	})
+	require.ErrorIs(t, err, ErrUnknownTopic)
+	require.ErrorContains(t, err, "MaxBlock")
 }
 
 func TestPartitionsForWaitsForMetadata(t *testing.T) {
