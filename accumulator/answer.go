@@ -155,6 +155,7 @@ func (a *Accumulator) Retry(b *Batch, r Retry) (again bool) {
 		// while retries that may have been written settle under theirs.
 		if restart || r.EpochRejected {
 			p.mustRestart(r.Cause)
+			b.epochSpent = true
 		}
 		p.sendBack(b, r.At)
 		again = true

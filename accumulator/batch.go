@@ -56,6 +56,11 @@ type Batch struct {
 	baseSeq  int32
 	// restarted: the sequence was reassigned under a new epoch (KIP-360).
 	restarted bool
+	// epochSpent: the broker refused the batch's sequence, as the
+	// partition's next batch or while its sequences wait to restart, or its
+	// epoch: under the epoch it has it can no longer be written, and goes
+	// again only renumbered by the restart.
+	epochSpent bool
 
 	// behind is a batch of the partition written while this one, before
 	// it, had no outcome yet: this one waited for a retry after an attempt

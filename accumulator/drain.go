@@ -191,12 +191,14 @@ func (a *Accumulator) next(p *partition, node int32, urgent, busy bool, now time
 		}
 		switch {
 		case p.unsure():
-			// A restart waits only for the retries that may have been
-			// written: the others wait behind a gap in the sequences, or
-			// their epoch was refused, so under the epoch they have they
-			// would be refused again and again, holding up the restart
-			// until their DeliveryTimeout.
-			settling = p.restart
+			// The retries go first, under their epoch, in order. But once
+			// the first of them can no longer be written under it (its
+			// sequence or its epoch refused), neither can those behind
+			// it: sent again, they would be refused again and again,
+			// holding up the restart until their DeliveryTimeout. The
+			// restart then waits only for those that may have been
+			// written, which go alone.
+			settling = p.restart && p.nextRetryEpochSpent()
 		case !a.restartSequences(p):
 			return nil, noDeadline
 		}
@@ -332,7 +334,7 @@ func (a *Accumulator) restartSequences(p *partition) bool {
 			continue
 		}
 		if b.attempts > 0 {
-			b.producer, b.baseSeq, b.restarted = id, seq, true
+			b.producer, b.baseSeq, b.restarted, b.epochSpent = id, seq, true, false
 			seq = addSeq(seq, b.entries.len())
 			renumbered++
 		}

@@ -248,6 +248,17 @@ func (p *partition) unsure() bool {
 	return false
 }
 
+// nextRetryEpochSpent reports whether p's first batch waiting to be sent
+// again can no longer be written under its epoch (Batch.epochSpent).
+func (p *partition) nextRetryEpochSpent() bool {
+	for _, b := range p.batches {
+		if !b.completed && !b.inFlight && b.attempts > 0 {
+			return b.epochSpent
+		}
+	}
+	return false
+}
+
 type timestampType uint8
 
 const (

@@ -353,6 +353,30 @@ func TestARetrySettledAheadOfARestartPassesTheUnwrittenBatch(t *testing.T) {
 	require.Equal(t, stampOf{7, 1, 0}, stamped(t, h.drainOne("the last batch, restarted")))
 }
 
+// The restart's gap is behind the retries here: a, refused before any
+// append (not written), and b, unanswered (maybe written), go first in
+// their order under their epoch, which takes them both; b alone, ahead of
+// a, would be refused as out of order and fail as maybe written.
+func TestRetriesAheadOfTheGapGoInOrderBeforeTheRestart(t *testing.T) {
+	h := idempotent(t, false, func(c *Config) { c.DeliveryTimeout = 2 * time.Second })
+	for i := range 4 {
+		h.add(tp0, i, big)
+	}
+	a, b, x := h.drainOne("a"), h.drainOne("b"), h.drainOne("x")
+	h.acc.Retry(a, Retry{At: h.clk.Now(), Cause: errRetry})
+	h.acc.Retry(b, Retry{At: h.clk.Now(), Cause: errRetry, MaybeWritten: true})
+	h.acc.Complete(x, -1, -1, errors.New("INVALID_RECORD"))
+	require.Same(t, a, h.drainOne("a first"))
+	require.Equal(t, stampOf{7, 0, 0}, stamped(t, a))
+	h.acc.Complete(a, 0, -1, nil)
+	require.Same(t, b, h.drainOne("then b"))
+	require.Equal(t, stampOf{7, 0, 1}, stamped(t, b))
+	h.acc.Complete(b, 1, -1, nil)
+	require.NoError(t, h.outcome(0).Err)
+	require.NoError(t, h.outcome(1).Err)
+	require.Equal(t, stampOf{7, 1, 0}, stamped(t, h.drainOne("the last batch, behind the gap, restarted")))
+}
+
 // gapThenUnanswered leaves tp0 waiting to restart its sequences: x, the
 // first of four one-record batches, refused for good, a refused as out of
 // order, b unanswered; it returns once b, which may have been written, is
