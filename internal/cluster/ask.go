@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/gokafka/producer/conn"
 	"github.com/gokafka/producer/metadata"
@@ -27,7 +28,22 @@ func (c *Cluster) AskAny(ctx context.Context, req protocol.Request) (protocol.Re
 		}
 		errs = append(errs, err)
 	}
-	return nil, fmt.Errorf("%s: %w: %w", req.Key(), ErrNoBroker, errors.Join(errs...))
+	return nil, fmt.Errorf("%s: %w: %w", req.Key(), ErrNoBroker, brokersFailed(errs))
+}
+
+// brokersFailed is why each broker AskAny asked did not answer, one error
+// per broker, worded as errors.Join words them.
+type brokersFailed []error
+
+func (e brokersFailed) Error() string   { return errors.Join(e...).Error() }
+func (e brokersFailed) Unwrap() []error { return e }
+
+// mayAnswer reports whether asking again may get an answer: there was no
+// broker to ask, or a broker's connection failed (it was unreachable,
+// restarting, or timed out), where one that refused to let the producer in,
+// or speaks no common version, would refuse alike.
+func (e brokersFailed) mayAnswer() bool {
+	return len(e) == 0 || slices.ContainsFunc(e, conn.IsRetriable)
 }
 
 // ask sends req to one broker and waits for its answer.

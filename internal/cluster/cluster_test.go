@@ -360,6 +360,20 @@ func TestNoBrokerIsAddedAfterClose(t *testing.T) {
 	require.ErrorIs(t, err, conn.ErrClosed, "a coordinator found after Close")
 }
 
+// One broker refusing the producer while the other could not be reached
+// (restarting, say) may heal: the lookup is asked again. Only a refusal
+// from every broker asked is final.
+func TestARefusalAmongBrokersNotReachedIsRetriable(t *testing.T) {
+	refused := &conn.AuthError{Addr: "b1:9092", Mechanism: "PLAIN", Err: kerr.SaslAuthenticationFailed}
+	down := fmt.Errorf("%w: dialing b2:9092: connection refused", conn.ErrDisconnected)
+	asked := func(errs ...error) error {
+		return fmt.Errorf("FindCoordinator: %w: %w", ErrNoBroker, brokersFailed(errs))
+	}
+	require.True(t, Retriable(asked(refused, down)), "one refusal of two")
+	require.False(t, Retriable(asked(refused, refused)), "both refused")
+	require.False(t, Retriable(fmt.Errorf("EndTxn from b1:9092: %w", refused)), "the coordinator's own refusal")
+}
+
 func TestANodeTheMetadataDoesNotNameMayStillCoordinate(t *testing.T) {
 	r := newRig(t, fakebroker.Options{Nodes: 2, Topics: map[string]int32{"t": 1}}, 1)
 	r.awaitTopic("t")

@@ -165,16 +165,18 @@ func (c *Cluster) brokerFor(id int32, addr string) *conn.Broker {
 
 // Retriable reports whether a coordinator request's failure may heal by
 // asking again after a backoff: no broker answered, the coordinator moved
-// or is loading, or another transaction of the id is still ending. A
-// broker refusing to let the producer in (conn.ErrAuthentication) will
-// refuse it alike the next time, even where no broker answered for it.
+// or is loading, or another transaction of the id is still ending. When
+// no broker answered, only if one of them could not be reached: brokers
+// that all refused to let the producer in (conn.ErrAuthentication) refuse
+// it alike the next time.
 func Retriable(err error) bool {
-	if errors.Is(err, conn.ErrAuthentication) {
-		return false
+	var unanswered brokersFailed
+	if errors.As(err, &unanswered) {
+		return unanswered.mayAnswer()
 	}
 	var code *kerr.Error
 	if errors.As(err, &code) {
 		return code.Retriable || errors.Is(code, kerr.ConcurrentTransactions)
 	}
-	return errors.Is(err, ErrNoBroker) || conn.IsRetriable(err)
+	return conn.IsRetriable(err)
 }
