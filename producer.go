@@ -220,8 +220,9 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 	var tsMs int64
 	if r.Timestamp.IsZero() {
 		tsMs = p.cfg.clock.UnixMilli()
-	} else {
-		tsMs = r.Timestamp.UnixMilli()
+	} else if tsMs = r.Timestamp.UnixMilli(); tsMs < 0 {
+		p.rejectTimestamp(cb, r)
+		return
 	}
 	var rcv receiver = cb
 	if p.hooks.records {
@@ -355,6 +356,16 @@ func (p *Producer) check(r *Record, unknownTopic bool) error {
 			Err: &RecordTooLargeError{Size: size, Limit: int(p.cfg.BufferMemory), Of: "BufferMemory"}}
 	}
 	return nil
+}
+
+// rejectTimestamp refuses a record stamped before 1970, as the Java client
+// does: Kafka reads a timestamp of -1 as none, and stores the others as
+// they are, which no consumer expects.
+func (p *Producer) rejectTimestamp(cb Callback, r *Record) {
+	err := &PartitionError{Topic: r.Topic, Partition: -1,
+		Err: fmt.Errorf("%w: timestamp %v is before 1970 (%d ms)", ErrInvalidRecord, r.Timestamp.UTC(), r.Timestamp.UnixMilli())}
+	p.noteTxnRejection(err)
+	reject(cb, r, err)
 }
 
 // deliver is the accumulator's way back to the caller: it turns a record's

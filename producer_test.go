@@ -448,6 +448,22 @@ func TestNilRecordFailsWithoutPanic(t *testing.T) {
 	require.NoError(t, err)
 }
 
+// A timestamp before 1970 is refused, as the Java client refuses it: Kafka
+// reads -1 as no timestamp, and keeps earlier ones as they are. 1970 itself
+// goes.
+func TestATimestampBefore1970IsRefused(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, KeepRecords: true})
+	p := newProducer(t, c, nil)
+	for _, ms := range []int64{-1, -86_400_000} {
+		_, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("v"), Timestamp: time.UnixMilli(ms)})
+		require.ErrorIs(t, err, ErrInvalidRecord, "timestamp %d ms", ms)
+	}
+	md, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("epoch"), Timestamp: time.UnixMilli(0)})
+	require.NoError(t, err)
+	require.Equal(t, int64(0), md.Timestamp.UnixMilli())
+	require.Len(t, c.Records("t", 0), 1, "only the record stamped 1970 is stored")
+}
+
 // PartitionsFor gives up on a topic whose metadata does not come within
 // MaxBlock, as the Java client's partitionsFor does: with
 // context.Background() it waited for ever.

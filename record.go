@@ -21,7 +21,8 @@ type Record struct {
 	Value []byte
 	// Headers travel with the record, in order.
 	Headers []Header
-	// Timestamp is the record's CreateTime; the zero Time means now.
+	// Timestamp is the record's CreateTime; the zero Time means now. One
+	// before 1970 is refused (ErrInvalidRecord), as Kafka takes none.
 	Timestamp time.Time
 	// Partition is the partition to produce to when ExplicitPartition is
 	// true; otherwise the Config's Partitioner chooses.
