@@ -38,7 +38,8 @@ var ErrMalformed = errors.New("malformed metadata")
 //     error and drop the topic's partitions: there is nothing to send to.
 //   - Any other retriable topic error (LEADER_NOT_AVAILABLE while a new topic
 //     elects its leaders) records the error and keeps the partitions already
-//     known, so an election does not stall partitions that still work.
+//     known, so an election does not stall partitions that still work;
+//     unless the answer names a new topic id (the topic was re-created).
 //   - A non-retriable topic error (TOPIC_AUTHORIZATION_FAILED) records the
 //     error and drops the partitions.
 //   - A topic whose partitions are not numbered 0 to n-1 (a partition
@@ -145,6 +146,10 @@ func mergeTopic(prev *Topic, rt *protocol.MetadataResponseTopic, ch *Changes) *T
 		}
 	case errors.Is(err, kerr.UnknownTopicOrPartition) || errors.Is(err, kerr.InvalidTopicException):
 		ch.UnknownTopics = append(ch.UnknownTopics, t.Name)
+	case kerr.IsRetriable(err) && prev != nil && recreated(prev.ID, t.ID):
+		// The topic was re-created: the old incarnation's leaders and
+		// epochs are nothing to keep, and kept under the new id they
+		// would win over the new incarnation's lower epochs.
 	case kerr.IsRetriable(err) && prev != nil:
 		t.Partitions = prev.Partitions
 		if t.ID == (wire.UUID{}) {

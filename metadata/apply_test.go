@@ -273,6 +273,30 @@ func TestApply(t *testing.T) {
 	}
 }
 
+// A topic re-created under a new id, first named with a retriable error
+// (its leaders being elected): the old incarnation's partitions are not
+// kept under the new id, where the next answer's lower epochs would lose
+// to theirs, and the old leader stay.
+func TestARecreatedTopicNamedWithARetriableErrorKeepsNothingOfTheOld(t *testing.T) {
+	const leaderNA = 5
+	c := NewCache()
+	old := topic("t", 0, part(0, 1, 10))
+	old.TopicID = wire.UUID{1}
+	c.Apply(resp(brokers(1, 2), old), []string{"t"}, t0)
+	electing := topic("t", leaderNA)
+	electing.TopicID = wire.UUID{2}
+	c.Apply(resp(brokers(1, 2), electing), []string{"t"}, t0)
+	if n := len(c.Snapshot().Topic("t").Partitions); n != 0 {
+		t.Fatalf("the new incarnation, electing its leaders, has %d partitions of the old", n)
+	}
+	elected := topic("t", 0, part(0, 2, 0))
+	elected.TopicID = wire.UUID{2}
+	c.Apply(resp(brokers(1, 2), elected), []string{"t"}, t0)
+	if leader, epoch, _ := c.Snapshot().Leader("t", 0); leader != 2 || epoch != 0 {
+		t.Fatalf("leader %d epoch %d, want 2 epoch 0: the old incarnation's epoch 10 won", leader, epoch)
+	}
+}
+
 func TestViewAvailableExcludesLeaderlessAndUnknownBrokers(t *testing.T) {
 	c := NewCache()
 	c.Apply(resp(brokers(1, 2), topic("a", none0,
