@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,22 +67,36 @@ type waitingTopic struct {
 	// back; round[roundPos] is being appended, those after it wait.
 	round    []heldRecord
 	roundPos int
-	lastErr  error  // the topic's error in the last metadata, if any
-	unwant   func() // ends the cluster layer's asking for its metadata
+	// aside is the records of the round that name a partition the topic
+	// does not have yet, oldest first, and asideFrom the lowest of those
+	// partitions. Set aside rather than waited for in turn, they hold up
+	// none of the round's records for partitions the topic has, which
+	// could never land beside them; the next round takes them first. Their
+	// memory went back with their round.
+	aside     []heldRecord
+	asideFrom int32
+	lastErr   error  // the topic's error in the last metadata, if any
+	unwant    func() // ends the cluster layer's asking for its metadata
 	// waitsFrom is the lowest partition a record held here may go to (see
 	// hold). A later record of the topic must queue behind them only if it
 	// could land on such a partition, one below the topic's partition
 	// count: a record that waits for a partition the topic does not have
-	// yet holds up no other partition's records. It only falls while the
-	// topic has records held, which keeps it a bound however they leave.
+	// yet holds up no other partition's records. It falls as records are
+	// held, which keeps it a bound however they leave, and rises only when
+	// the records set aside are all the topic has left (awaitAside).
 	waitsFrom int32
 	// stopAppend ends the waits of round[roundPos] (for its partition, or
-	// its batch's memory) with a cause: its transaction is being aborted.
+	// its batch's memory), or the drain's wait for the partitions of the
+	// records set aside, with a cause: its transaction is being aborted.
 	stopAppend context.CancelCauseFunc
 }
 
-// next is the oldest record of wt without an outcome, if any.
+// next is the oldest record of wt without an outcome, if any: those set
+// aside come from earlier in the round, or from an earlier round.
 func (wt *waitingTopic) next() (heldRecord, bool) {
+	if len(wt.aside) > 0 {
+		return wt.aside[0], true
+	}
 	if wt.roundPos < len(wt.round) {
 		return wt.round[wt.roundPos], true
 	}
@@ -153,9 +168,9 @@ func (w *held) drop(topic string) {
 func (p *Producer) heldLimit() time.Duration { return min(p.cfg.MaxBlock, p.cfg.DeliveryTimeout) }
 
 // hold keeps a copy of r until the metadata it needs arrives. goesTo is the
-// lowest partition it may go to: the one it names if its topic is known,
-// else 0, since the partitioner places it or its topic may turn out to
-// have fewer partitions than it names.
+// lowest partition it may go to: the one it names, known topic or not (a
+// topic that turns out to have fewer partitions leaves it waiting for its
+// own), else 0, since the partitioner places it.
 func (p *Producer) hold(ctx context.Context, r *Record, tsMs int64, cb receiver, goesTo int32) {
 	size := record.BatchHeaderSize + record.RecordSize(0, 0, r.Key, r.Value, r.Headers)
 	if err := p.reserveHeld(ctx, size); err != nil {
@@ -233,13 +248,19 @@ func (w *held) release(p *Producer, snap *metadata.Snapshot) {
 // every record held so far and gives back all their reserved memory at
 // once, before appending any. Giving it back one record at a time would
 // deadlock when held records fill BufferMemory: the first append would wait
-// for a batch buffer that only appending the others could free.
+// for a batch buffer that only appending the others could free. A round
+// sets aside the records that name a partition the topic does not have
+// yet; once they are all that is left, the drain waits for metadata that
+// may bring their partitions, or for the oldest one's deadline.
 func (p *Producer) drainHeld(topic string) {
 	w := &p.held
 	for {
+		// Taken before the round reads any snapshot: metadata that comes
+		// during the round ends the wait for the records it sets aside.
+		changed := p.cluster.Changed()
 		w.mu.Lock()
 		wt := w.topics[topic]
-		if wt == nil || len(wt.records) == 0 || w.closed {
+		if wt == nil || w.closed || (len(wt.records) == 0 && len(wt.aside) == 0) {
 			var left []heldRecord
 			if wt != nil {
 				left = wt.records
@@ -253,48 +274,169 @@ func (p *Producer) drainHeld(topic string) {
 			}
 			return
 		}
-		wt.round, wt.roundPos = wt.records, 0
-		wt.records = nil
 		reserved := 0
-		for _, h := range wt.round {
+		for _, h := range wt.records {
 			reserved += h.size
 		}
+		wt.round, wt.roundPos = slices.Concat(wt.takeAside(), wt.records), 0
+		wt.records = nil
 		w.mu.Unlock()
 		p.unreserveHeld(reserved)
 
-		for {
-			w.mu.Lock()
-			if wt.roundPos >= len(wt.round) {
-				wt.round, wt.roundPos = nil, 0
-				w.mu.Unlock()
-				break
-			}
-			h := wt.round[wt.roundPos]
-			ctx := w.startAppend(wt, &h)
+		p.appendRound(wt)
+		p.awaitAside(wt, changed)
+	}
+}
+
+// appendRound appends the records of wt's round in order, but for those
+// it sets aside (see waitingTopic.aside). A record that could land on a
+// partition one set aside waits for, or that waits for its topic's
+// partitions, goes back behind them: the round starts over, those set
+// aside first, so that no record passes one of its partition.
+func (p *Producer) appendRound(wt *waitingTopic) {
+	w := &p.held
+	for {
+		changed := p.cluster.Changed() // before the snapshot, for the wait below
+		w.mu.Lock()
+		if wt.roundPos >= len(wt.round) {
+			wt.round, wt.roundPos = nil, 0
 			w.mu.Unlock()
-
-			appended := p.appendHeld(ctx, &h)
-
-			w.mu.Lock()
-			wt.stopAppend(nil)
-			wt.stopAppend = nil
+			return
+		}
+		h := wt.round[wt.roundPos]
+		// The snapshot the record is appended with, if it is: one looked
+		// at apart from the append could have fewer partitions.
+		snap := p.cluster.Snapshot()
+		t := snap.Topic(h.rec.Topic)
+		switch {
+		case w.waitsAside(&h, t):
+			wt.setAside(h)
 			wt.round[wt.roundPos] = heldRecord{}
 			wt.roundPos++
-			if appended {
-				w.count.Add(-1)
-			}
-			// Told also of a record that failed: its booking woke the
-			// waiters while it was still the round's next, and a Flush
-			// from a callback, which waits for no callback, looks again
-			// only when told.
-			w.left.Notify()
 			w.mu.Unlock()
+			continue
+		case len(wt.aside) > 0 && !wt.passesAside(&h, t):
+			wt.round, wt.roundPos = slices.Concat(wt.takeAside(), wt.round[wt.roundPos:]), 0
+			w.mu.Unlock()
+			continue
+		case (t == nil || len(t.Partitions) == 0) && !refused(t) && w.mayWait(&h):
+			// A lagging broker called the topic unknown since the drain
+			// began. The record waits for the topic's partitions, not, as
+			// in appendHeld, for the one it names: once they come, it is
+			// set aside if they lack it, and the round goes on.
+			ctx := w.startAppend(wt, &h)
+			w.mu.Unlock()
+			p.awaitMetadata(ctx, changed, &h)
+			w.mu.Lock()
+			w.endAppend(wt)
+			w.mu.Unlock()
+			continue
 		}
+		ctx := w.startAppend(wt, &h)
+		w.mu.Unlock()
+
+		appended := p.appendHeld(ctx, snap, &h)
+
+		w.mu.Lock()
+		w.endAppend(wt)
+		wt.round[wt.roundPos] = heldRecord{}
+		wt.roundPos++
+		if appended {
+			w.count.Add(-1)
+		}
+		// Told also of a record that failed: its booking woke the
+		// waiters while it was still the round's next, and a Flush
+		// from a callback, which waits for no callback, looks again
+		// only when told.
+		w.left.Notify()
+		w.mu.Unlock()
+	}
+}
+
+// waitsAside reports whether h, of a round, is to be set aside: t has
+// partitions, not the one h names, and h may wait for it still. w.mu must
+// be held.
+func (w *held) waitsAside(h *heldRecord, t *metadata.Topic) bool {
+	if !h.rec.ExplicitPartition || t == nil || len(t.Partitions) == 0 || int(h.rec.Partition) < len(t.Partitions) {
+		return false
+	}
+	return w.mayWait(h)
+}
+
+// mayWait reports whether h, of a round, may wait for metadata still: its
+// limit has not passed, nor has Close or the abort of its transaction
+// come, which would leave it waiting with no one to fail it. Otherwise its
+// append fails it. w.mu must be held.
+func (w *held) mayWait(h *heldRecord) bool {
+	p := w.p
+	return !w.closed && p.ctx.Err() == nil && h.seq > w.abortedThrough &&
+		p.cfg.clock.Now().Before(h.since.Add(p.heldLimit()))
+}
+
+// passesAside reports whether h may be appended to t before the records
+// set aside: t has a partition for it, and none that they wait for.
+func (wt *waitingTopic) passesAside(h *heldRecord, t *metadata.Topic) bool {
+	return h.fits(t) && len(t.Partitions) <= int(wt.asideFrom)
+}
+
+// setAside puts h, which names a partition the topic does not have yet,
+// aside.
+func (wt *waitingTopic) setAside(h heldRecord) {
+	if len(wt.aside) == 0 || h.rec.Partition < wt.asideFrom {
+		wt.asideFrom = h.rec.Partition
+	}
+	wt.aside = append(wt.aside, h)
+}
+
+// takeAside takes the records set aside, oldest first.
+func (wt *waitingTopic) takeAside() []heldRecord {
+	aside := wt.aside
+	wt.aside = nil
+	return aside
+}
+
+// awaitAside waits, once a round has left only records set aside, for
+// what may let the oldest of them go: metadata since changed (it may bring
+// their partitions; the metadata loop is asked for it), the oldest's
+// deadline, Close, or the abort of its transaction, which takes them. With
+// no record for a partition below theirs left, a later record of the
+// topic holds back only if it could land on one of theirs (waitsFrom).
+func (p *Producer) awaitAside(wt *waitingTopic, changed <-chan struct{}) {
+	w := &p.held
+	w.mu.Lock()
+	if len(wt.aside) == 0 || len(wt.records) > 0 || w.closed {
+		w.mu.Unlock()
+		return
+	}
+	wt.waitsFrom = wt.asideFrom
+	first := wt.aside[0]
+	ctx := w.startAppend(wt, &first)
+	w.mu.Unlock()
+
+	p.awaitMetadata(ctx, changed, &first)
+
+	w.mu.Lock()
+	w.endAppend(wt)
+	w.mu.Unlock()
+}
+
+// awaitMetadata waits, for h, for metadata newer than changed (asking the
+// metadata loop for it), h's deadline, or the end of ctx.
+func (p *Producer) awaitMetadata(ctx context.Context, changed <-chan struct{}, h *heldRecord) {
+	p.cluster.RequestRefresh(h.wanted() + " wanted")
+	clk := p.cfg.clock
+	timer := clk.NewTimer(h.since.Add(p.heldLimit()).Sub(clk.Now()))
+	defer timer.Stop()
+	select {
+	case <-changed:
+	case <-timer.C():
+	case <-ctx.Done():
 	}
 }
 
 // startAppend makes the context of h's append, the record of wt's round a
-// drain is taking, which abortTransaction ends. A record held before an
+// drain is taking, or of the drain's wait for h, the oldest record set
+// aside, which abortTransaction ends. A record held before an
 // abort began belongs to the aborted transaction: its append ends at once.
 // w.mu must be held.
 func (w *held) startAppend(wt *waitingTopic, h *heldRecord) context.Context {
@@ -306,14 +448,20 @@ func (w *held) startAppend(wt *waitingTopic, h *heldRecord) context.Context {
 	return ctx
 }
 
+// endAppend ends what startAppend began. w.mu must be held.
+func (w *held) endAppend(wt *waitingTopic) {
+	wt.stopAppend(nil)
+	wt.stopAppend = nil
+}
+
 // appendHeld appends a record whose topic's metadata came, first waiting
 // for a partition it can go to if the metadata lacks one (the partition it
 // names, or any, since a lagging broker may have called the topic unknown
 // after its drain began); a failure goes to the delivery goroutine. ctx
 // ends with the producer, or with the abort of the record's transaction.
-// It reports whether the record was appended.
-func (p *Producer) appendHeld(ctx context.Context, h *heldRecord) bool {
-	snap := p.cluster.Snapshot()
+// snap is the metadata to append it with. It reports whether the record
+// was appended.
+func (p *Producer) appendHeld(ctx context.Context, snap *metadata.Snapshot, h *heldRecord) bool {
 	t := snap.Topic(h.rec.Topic)
 	if !h.fits(t) && !refused(t) && ctx.Err() == nil {
 		snap, t = p.awaitPartition(ctx, h)
@@ -574,14 +722,15 @@ func (f *heldFailure) deliver() {
 
 // failAll fails every held record and every later one; Close uses it. Of a
 // drain round under way, the record being appended is left to its
-// goroutine, which then sees closed and stops; the round's later records
-// fail here (their memory was given back when the round began).
+// goroutine, which then sees closed and stops; the round's later records,
+// and those it set aside, fail here (their memory was given back when
+// their round began).
 func (w *held) failAll(err error) {
 	w.mu.Lock()
 	w.closed = true
-	holding, released := w.takeAll()
+	holding, released, aside := w.takeAll()
 	w.mu.Unlock()
-	w.failTaken(holding, released, err)
+	w.failTaken(holding, released, aside, err)
 }
 
 // abortTransaction fails every held record with err (ErrTransactionAborted):
@@ -592,7 +741,7 @@ func (w *held) failAll(err error) {
 // go into the next transaction. Records held after it belong to the next.
 func (w *held) abortTransaction(err error) {
 	w.mu.Lock()
-	holding, released := w.takeAll()
+	holding, released, aside := w.takeAll()
 	w.abortedThrough = w.seq
 	for _, wt := range w.topics {
 		if wt.stopAppend != nil {
@@ -600,18 +749,20 @@ func (w *held) abortTransaction(err error) {
 		}
 	}
 	w.mu.Unlock()
-	w.failTaken(holding, released, err)
+	w.failTaken(holding, released, aside, err)
 }
 
 // takeAll takes every held record off the lists to fail them, but the
 // ones being appended, which their drains finish; it forgets topics no
 // drain appends. holding: those still reserving memory; released: those
-// of drain rounds, whose memory went back when the round began. w.mu must
-// be held.
-func (w *held) takeAll() (holding, released []heldRecord) {
+// of drain rounds, whose memory went back when the round began; aside:
+// those the rounds set aside, whose memory went back too. w.mu must be
+// held.
+func (w *held) takeAll() (holding, released, aside []heldRecord) {
 	for name, wt := range w.topics {
 		holding = append(holding, wt.records...)
 		wt.records = nil
+		aside = append(aside, wt.takeAside()...)
 		if wt.roundPos+1 < len(wt.round) {
 			released = append(released, wt.round[wt.roundPos+1:]...)
 			wt.round = wt.round[:wt.roundPos+1]
@@ -620,17 +771,22 @@ func (w *held) takeAll() (holding, released []heldRecord) {
 			w.drop(name)
 		}
 	}
-	w.fail(len(holding) + len(released))
-	return holding, released
+	w.fail(len(holding) + len(released) + len(aside))
+	return holding, released, aside
 }
 
-// failTaken fails the records takeAll took with err.
-func (w *held) failTaken(holding, released []heldRecord, err error) {
+// failTaken fails the records takeAll took with err; those set aside say
+// which partition they waited for, as a record whose wait for it ended
+// does (appendHeld).
+func (w *held) failTaken(holding, released, aside []heldRecord, err error) {
 	for _, h := range holding {
 		w.p.failHeld(h, err)
 	}
 	for _, h := range released {
 		w.deliverFailure(h, err)
+	}
+	for _, h := range aside {
+		w.deliverFailure(h, fmt.Errorf("%w: while the record waited for %s", err, h.wanted()))
 	}
 }
 

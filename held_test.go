@@ -146,7 +146,7 @@ func TestAHeldRecordWhoseTopicIsCalledUnknownMidDrainWaitsForIt(t *testing.T) {
 	o := newOutcomes(1)
 	h := heldRecord{rec: Record{Topic: "t", Value: []byte("v")}, cb: Callback(o.cb(0)), since: clk.Now()}
 	returned := make(chan bool, 1)
-	go func() { returned <- p.appendHeld(p.ctx, &h) }()
+	go func() { returned <- p.appendHeld(p.ctx, p.cluster.Snapshot(), &h) }()
 	var appended bool
 	eventually(t, "the held record's append to end", func() bool {
 		select {
@@ -268,10 +268,10 @@ func TestAHeldRecordWaitsForMemoryOnlyWithinItsDeliveryTimeout(t *testing.T) {
 }
 
 // A held record whose DeliveryTimeout ended before its turn to be appended
-// came (it waited behind a record waiting for its partition) fails with
-// ErrDeliveryTimeout without joining a batch: appended, it would bring the
-// batch's deadline forward to one already past, and the records appended
-// after it would fail with it.
+// came (it waited behind a record waiting for the same partition) fails
+// with ErrDeliveryTimeout without joining a batch: appended, it would bring
+// the batch's deadline forward to one already past, and the records
+// appended after it would fail with it.
 func TestAHeldRecordPastItsDeliveryTimeoutJoinsNoBatch(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
 	clk := clock.NewFake(heldClockStart)
@@ -282,10 +282,12 @@ func TestAHeldRecordPastItsDeliveryTimeoutJoinsNoBatch(t *testing.T) {
 	})
 	o := newOutcomes(2)
 	t0 := clk.Now()
-	// Both are held before the topic is known, so the second, which could
-	// go to any partition, waits behind the first.
+	// Both are held before the topic is known, and the second names the
+	// partition the first waits for, so it waits behind it. (A record the
+	// partitioner places went on at once: the topic's one partition is not
+	// the one the first waits for.)
 	p.Produce(ctx(t), &Record{Topic: "t", Partition: 1, ExplicitPartition: true, Value: []byte("waits for its partition")}, o.cb(0))
-	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("waits behind it")}, o.cb(1))
+	p.Produce(ctx(t), &Record{Topic: "t", Partition: 1, ExplicitPartition: true, Value: []byte("waits behind it")}, o.cb(1))
 	awaitDrain(t, p, clk, "t")
 
 	clk.Advance(t0.Add(deliveryTimeout + 100*time.Millisecond).Sub(clk.Now()))
@@ -298,53 +300,144 @@ func TestAHeldRecordPastItsDeliveryTimeoutJoinsNoBatch(t *testing.T) {
 	require.Zero(t, p.Stats().BufferedBatches)
 }
 
-// A record appended after it waited behind its topic's records brings its
-// DeliveryTimeout, begun at Produce, into its batch; the expiry loop, asleep
-// for a full timeout since it last looked (it does not count a topic being
-// appended), wakes for that earlier deadline, and the batch expires on
-// time.
+// A record that waited for its partition brings its DeliveryTimeout, begun
+// at Produce, into the batch it joins; the expiry loop, asleep for a full
+// timeout since it last looked (it does not count a topic being appended),
+// wakes for that earlier deadline, and the batch expires on time. (The
+// record waits for a partition added late: a record the partitioner
+// places, which this test once held behind it, no longer waits for a
+// partition the topic does not have.)
 func TestABatchThatAHeldRecordJoinedExpiresAtTheRecordsDeadline(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
 	clk := clock.NewFake(heldClockStart)
-	const deliveryTimeout, margin = 10 * time.Second, 100 * time.Millisecond
+	const deliveryTimeout = 10 * time.Second
 	p := newProducer(t, c, func(cfg *Config) {
 		cfg.clock = clk
 		cfg.MaxBlock, cfg.DeliveryTimeout, cfg.RequestTimeout, cfg.Linger = 20*time.Second, deliveryTimeout, time.Second, 5*time.Second
 	})
-	o := newOutcomes(3)
+	o := newOutcomes(2)
 	// The expiry loop's last pass before the batch exists: when the record
 	// of a topic that never appears expires, at t0+DeliveryTimeout. It then
 	// sleeps a full DeliveryTimeout.
 	t0 := clk.Now()
 	p.Produce(ctx(t), &Record{Topic: "nowhere", Value: []byte("marks the loop's pass")}, o.cb(0))
 	clk.Advance(3 * time.Second)
-	// Held before its topic is known, the record holds up every later
-	// record of the topic, which could go to any partition, until it goes.
-	require.Nil(t, p.cluster.Snapshot().Topic("t"), "nothing has asked for t yet")
+	since := clk.Now()
 	p.Produce(ctx(t), &Record{Topic: "t", Partition: 1, ExplicitPartition: true, Value: []byte("waits for its partition")}, o.cb(1))
 	awaitDrain(t, p, clk, "t")
-	clk.Advance(time.Second)
-	since := clk.Now()
-	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("waits behind it")}, o.cb(2))
 
 	clk.Advance(t0.Add(deliveryTimeout).Sub(clk.Now()))
 	eventually(t, "the expiry loop's pass at t0+DeliveryTimeout", func() bool { return o.first.Load() == 1 })
 	require.ErrorIs(t, o.one(t, 0).err, ErrUnknownTopic)
-	// The partition never comes: the first record of "t" fails, and the
-	// one behind it joins a batch, with a second of its DeliveryTimeout left.
-	clk.Advance(t0.Add(3*time.Second + deliveryTimeout + margin).Sub(clk.Now()))
-	eventually(t, "the first record of t failed and the one behind appended", func() bool {
-		return o.first.Load() == 2 && p.Stats().BufferedBatches == 1
+	// The partition comes, with three seconds of the record's
+	// DeliveryTimeout left, and the record joins a batch (Linger keeps it
+	// from being sent before its deadline).
+	require.NoError(t, c.AddPartitions("t", 2))
+	eventually(t, "the record appended once its partition came", func() bool {
+		releasePacing(clk)
+		return p.Stats().BufferedBatches == 1
 	})
-	require.ErrorIs(t, o.one(t, 1).err, ErrInvalidRecord)
 	deadline := since.Add(deliveryTimeout)
+	require.True(t, clk.Now().Before(deadline), "the test's own pace leaves the record time to wait")
 	eventually(t, "the expiry loop waiting for the batch's deadline", func() bool {
 		return slices.Contains(clk.Deadlines(), deadline)
 	})
 
 	clk.Advance(deadline.Sub(clk.Now()))
 	o.wait(t, "the batch at the deadline of the held record in it")
-	require.ErrorIs(t, o.one(t, 2).err, ErrDeliveryTimeout)
+	require.ErrorIs(t, o.one(t, 1).err, ErrDeliveryTimeout)
+}
+
+// A record that names a partition its topic does not have, held before the
+// topic's metadata came, holds up no record of the topic that could not
+// land beside it: neither one held with it (the drain sets it aside rather
+// than wait for its partition in turn) nor later ones, keyless, keyed or
+// for a partition the topic has. They all waited behind it until its
+// MaxBlock, as if it could go anywhere; the Java client blocks only the
+// thread that sent it.
+func TestARecordHeldForAMissingPartitionBeforeItsTopicWasKnownHoldsUpNoOther(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 3}})
+	clk := clock.NewFake(heldClockStart)
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.clock = clk
+		cfg.MaxBlock, cfg.DeliveryTimeout, cfg.Linger = time.Hour, 2*time.Hour, NoLinger
+	})
+	o := newOutcomes(5)
+	p.Produce(ctx(t), &Record{Topic: "t", Partition: 7, ExplicitPartition: true, Value: []byte("typo")}, o.cb(0))
+	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("held with it")}, o.cb(1))
+	learnTopic(t, p, clk, "t")
+	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("keyless")}, o.cb(2))
+	p.Produce(ctx(t), &Record{Topic: "t", Key: []byte("k"), Value: []byte("keyed")}, o.cb(3))
+	p.Produce(ctx(t), &Record{Topic: "t", Partition: 1, ExplicitPartition: true, Value: []byte("partition 1")}, o.cb(4))
+	eventually(t, "the records for partitions t has", func() bool {
+		releasePacing(clk) // only the metadata loop's pacing: the hour of MaxBlock stays far off
+		return o.first.Load() == 4
+	})
+	for i := 1; i < 5; i++ {
+		require.NoError(t, o.one(t, i).err, "record %d", i)
+	}
+	require.False(t, o.done(), "the record for partition 7 still waits for it")
+
+	closing, cancel := context.WithCancel(context.Background())
+	cancel() // Close waits for nothing: the record for partition 7 fails
+	_ = p.Close(closing)
+	o.wait(t, "the record for partition 7 at Close")
+	err := o.one(t, 0).err
+	require.ErrorIs(t, err, ErrClosed)
+	require.ErrorContains(t, err, "partition 7 of t")
+}
+
+// A record set aside for a partition its topic does not have still holds
+// up no other record when a lagging broker calls the topic unknown
+// meanwhile: the drain waits for the topic's partitions, and once they are
+// back sets the record aside again. It waited for its own partition
+// instead, and the record held while the topic was unknown waited behind
+// it until its MaxBlock.
+func TestARecordSetAsideHoldsUpNoOtherAfterALaggingBrokerCalledItsTopicUnknown(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 3}})
+	var lagging atomic.Bool
+	c.OnMetadata(func(int32, *protocol.MetadataRequest) fakebroker.Action {
+		if lagging.Load() {
+			return fakebroker.Action{Hide: []string{"t"}}
+		}
+		return fakebroker.Action{}
+	})
+	clk := clock.NewFake(heldClockStart)
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.clock = clk
+		cfg.MaxBlock, cfg.DeliveryTimeout, cfg.Linger = time.Hour, 2*time.Hour, NoLinger
+	})
+	o := newOutcomes(2)
+	p.Produce(ctx(t), &Record{Topic: "t", Partition: 7, ExplicitPartition: true, Value: []byte("typo")}, o.cb(0))
+	learnTopic(t, p, clk, "t")
+	eventually(t, "the record for partition 7 set aside", func() bool {
+		p.held.mu.Lock()
+		defer p.held.mu.Unlock()
+		wt := p.held.topics["t"]
+		return wt != nil && len(wt.aside) == 1 && wt.stopAppend != nil
+	})
+
+	lagging.Store(true)
+	eventually(t, "the lagging answer applied", func() bool {
+		releasePacing(clk)
+		p.cluster.RequestRefresh("test")
+		tp := p.cluster.Snapshot().Topic("t")
+		return tp != nil && len(tp.Partitions) == 0
+	})
+	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("held while t was called unknown")}, o.cb(1))
+	lagging.Store(false)
+	eventually(t, "the record held while t was called unknown", func() bool {
+		releasePacing(clk) // only the metadata loop's pacing: the hour of MaxBlock stays far off
+		return o.first.Load() == 1
+	})
+	require.NoError(t, o.one(t, 1).err)
+	require.False(t, o.done(), "the record for partition 7 still waits for it")
+
+	closing, cancel := context.WithCancel(context.Background())
+	cancel() // Close waits for nothing: the record for partition 7 fails
+	_ = p.Close(closing)
+	o.wait(t, "the record for partition 7 at Close")
+	require.ErrorIs(t, o.one(t, 0).err, ErrClosed)
 }
 
 // Flush waits for records held before it until each has its callback, also

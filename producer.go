@@ -232,7 +232,7 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 	// earlier records of the topic that it could land beside still wait: it
 	// must not pass them.
 	if t == nil || len(t.Partitions) == 0 {
-		p.hold(ctx, r, tsMs, rcv, 0)
+		p.hold(ctx, r, tsMs, rcv, goesTo(r))
 		return
 	}
 	if (r.ExplicitPartition && int(r.Partition) >= len(t.Partitions)) || p.held.holds(r.Topic, len(t.Partitions)) {
@@ -285,8 +285,7 @@ func (p *Producer) appendTo(ctx context.Context, snap *metadata.Snapshot, t *met
 	return nil
 }
 
-// goesTo is the lowest partition r, of a topic with partitions, may go to:
-// the one it names, or any.
+// goesTo is the lowest partition r may go to: the one it names, or any.
 func goesTo(r *Record) int32 {
 	if r.ExplicitPartition {
 		return r.Partition

@@ -205,7 +205,7 @@ func TestCloseEndingAWaitForAPartitionFailsTheRecordAsClosed(t *testing.T) {
 		p.held.mu.Lock()
 		defer p.held.mu.Unlock()
 		wt := p.held.topics["t"]
-		return wt != nil && wt.draining && len(wt.round) == 1
+		return wt != nil && wt.draining && len(wt.aside) == 1 && wt.stopAppend != nil
 	})
 	closing, cancel := context.WithCancel(context.Background())
 	cancel() // nothing left to wait for but the held record
