@@ -289,10 +289,10 @@ func (p *Producer) drainHeld(topic string) {
 }
 
 // appendRound appends the records of wt's round in order, but for those
-// it sets aside (see waitingTopic.aside). A record that could land on a
-// partition one set aside waits for, or that waits for its topic's
-// partitions, goes back behind them: the round starts over, those set
-// aside first, so that no record passes one of its partition.
+// it sets aside (see waitingTopic.aside). Once a partition one set aside
+// waits for has come, the records behind could land on it first: the
+// round starts over, those set aside first, so that no record passes one
+// of its partition.
 func (p *Producer) appendRound(wt *waitingTopic) {
 	w := &p.held
 	for {
@@ -315,7 +315,7 @@ func (p *Producer) appendRound(wt *waitingTopic) {
 			wt.roundPos++
 			w.mu.Unlock()
 			continue
-		case len(wt.aside) > 0 && !wt.passesAside(&h, t):
+		case len(wt.aside) > 0 && wt.asideCame(t):
 			wt.round, wt.roundPos = slices.Concat(wt.takeAside(), wt.round[wt.roundPos:]), 0
 			w.mu.Unlock()
 			continue
@@ -373,10 +373,12 @@ func (w *held) mayWait(h *heldRecord) bool {
 		p.cfg.clock.Now().Before(h.since.Add(p.heldLimit()))
 }
 
-// passesAside reports whether h may be appended to t before the records
-// set aside: t has a partition for it, and none that they wait for.
-func (wt *waitingTopic) passesAside(h *heldRecord, t *metadata.Topic) bool {
-	return h.fits(t) && len(t.Partitions) <= int(wt.asideFrom)
+// asideCame reports whether t has a partition that a record set aside
+// waits for: records behind it could land there before it, so it goes
+// first. While t has none, no record can land beside them, and one that
+// fits t nowhere either waits aside too or, its limit passed, fails.
+func (wt *waitingTopic) asideCame(t *metadata.Topic) bool {
+	return t != nil && len(t.Partitions) > int(wt.asideFrom)
 }
 
 // setAside puts h, which names a partition the topic does not have yet,

@@ -387,6 +387,47 @@ func TestARecordHeldForAMissingPartitionBeforeItsTopicWasKnownHoldsUpNoOther(t *
 	require.ErrorContains(t, err, "partition 7 of t")
 }
 
+// Records set aside for a partition their topic does not have keep their
+// order once it comes, and go before the records that could land on it
+// behind them: here one for the same partition, held after they were set
+// aside.
+func TestRecordsSetAsideGoFirstOnceTheirPartitionComes(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, KeepRecords: true})
+	clk := clock.NewFake(heldClockStart)
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.clock = clk
+		cfg.MaxBlock, cfg.DeliveryTimeout, cfg.Linger = time.Hour, 2*time.Hour, NoLinger
+	})
+	o := newOutcomes(3)
+	values := []string{"first", "second", "third, held behind them"}
+	toPartition2 := func(i int) {
+		p.Produce(ctx(t), &Record{Topic: "t", Partition: 2, ExplicitPartition: true, Value: []byte(values[i])}, o.cb(i))
+	}
+	toPartition2(0)
+	toPartition2(1)
+	learnTopic(t, p, clk, "t")
+	eventually(t, "the records for partition 2 set aside", func() bool {
+		p.held.mu.Lock()
+		defer p.held.mu.Unlock()
+		wt := p.held.topics["t"]
+		return wt != nil && len(wt.aside) == 2 && wt.stopAppend != nil
+	})
+	toPartition2(2)
+	require.NoError(t, c.AddPartitions("t", 3)) // partitions 0 to 2
+	eventually(t, "the records appended once partition 2 came", func() bool {
+		releasePacing(clk)
+		return o.done()
+	})
+	for i := range values {
+		require.NoError(t, o.one(t, i).err, "record %d", i)
+	}
+	stored := c.Records("t", 2)
+	require.Len(t, stored, len(values))
+	for i, r := range stored {
+		require.Equal(t, values[i], string(r.Value), "partition 2, offset %d", i)
+	}
+}
+
 // A record set aside for a partition its topic does not have still holds
 // up no other record when a lagging broker calls the topic unknown
 // meanwhile: the drain waits for the topic's partitions, and once they are
