@@ -324,12 +324,7 @@ func (p *Producer) appendRound(wt *waitingTopic) {
 			// began. The record waits for the topic's partitions, not, as
 			// in appendHeld, for the one it names: once they come, it is
 			// set aside if they lack it, and the round goes on.
-			ctx := w.startAppend(wt, &h)
-			w.mu.Unlock()
-			p.awaitMetadata(ctx, changed, &h)
-			w.mu.Lock()
-			w.endAppend(wt)
-			w.mu.Unlock()
+			p.awaitMetadata(wt, &h, changed)
 			continue
 		}
 		ctx := w.startAppend(wt, &h)
@@ -412,19 +407,22 @@ func (p *Producer) awaitAside(wt *waitingTopic, changed <-chan struct{}) {
 	}
 	wt.waitsFrom = wt.asideFrom
 	first := wt.aside[0]
-	ctx := w.startAppend(wt, &first)
-	w.mu.Unlock()
-
-	p.awaitMetadata(ctx, changed, &first)
-
-	w.mu.Lock()
-	w.endAppend(wt)
-	w.mu.Unlock()
+	p.awaitMetadata(wt, &first, changed)
 }
 
-// awaitMetadata waits, for h, for metadata newer than changed (asking the
-// metadata loop for it), h's deadline, or the end of ctx.
-func (p *Producer) awaitMetadata(ctx context.Context, changed <-chan struct{}, h *heldRecord) {
+// awaitMetadata waits, for h, a record of wt, for metadata newer than
+// changed (asking the metadata loop for it), h's deadline, Close, or the
+// abort of h's transaction (startAppend). It is called with w.mu held, and
+// returns with it released.
+func (p *Producer) awaitMetadata(wt *waitingTopic, h *heldRecord, changed <-chan struct{}) {
+	w := &p.held
+	ctx := w.startAppend(wt, h)
+	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		w.endAppend(wt)
+		w.mu.Unlock()
+	}()
 	p.cluster.RequestRefresh(h.wanted() + " wanted")
 	clk := p.cfg.clock
 	timer := clk.NewTimer(h.since.Add(p.heldLimit()).Sub(clk.Now()))

@@ -348,6 +348,30 @@ func TestABatchThatAHeldRecordJoinedExpiresAtTheRecordsDeadline(t *testing.T) {
 	require.ErrorIs(t, o.one(t, 1).err, ErrDeliveryTimeout)
 }
 
+// heldProducer is a producer for c on a fake clock, whose held records
+// wait for an hour (MaxBlock) and go as soon as they are appended.
+func heldProducer(t *testing.T, c *fakebroker.Cluster) (*Producer, *clock.Fake) {
+	t.Helper()
+	clk := clock.NewFake(heldClockStart)
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.clock = clk
+		cfg.MaxBlock, cfg.DeliveryTimeout, cfg.Linger = time.Hour, 2*time.Hour, NoLinger
+	})
+	return p, clk
+}
+
+// closeAtOnce closes p with a ctx already ended, so that Close waits for
+// nothing and what still waits fails, then returns record i's error once
+// every record of o has its outcome.
+func closeAtOnce(t *testing.T, p *Producer, o *outcomes, i int) error {
+	t.Helper()
+	closing, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = p.Close(closing)
+	o.wait(t, "the records at Close")
+	return o.one(t, i).err
+}
+
 // A record that names a partition its topic does not have, held before the
 // topic's metadata came, holds up no record of the topic that could not
 // land beside it: neither one held with it (the drain sets it aside rather
@@ -357,11 +381,7 @@ func TestABatchThatAHeldRecordJoinedExpiresAtTheRecordsDeadline(t *testing.T) {
 // thread that sent it.
 func TestARecordHeldForAMissingPartitionBeforeItsTopicWasKnownHoldsUpNoOther(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 3}})
-	clk := clock.NewFake(heldClockStart)
-	p := newProducer(t, c, func(cfg *Config) {
-		cfg.clock = clk
-		cfg.MaxBlock, cfg.DeliveryTimeout, cfg.Linger = time.Hour, 2*time.Hour, NoLinger
-	})
+	p, clk := heldProducer(t, c)
 	o := newOutcomes(5)
 	p.Produce(ctx(t), &Record{Topic: "t", Partition: 7, ExplicitPartition: true, Value: []byte("typo")}, o.cb(0))
 	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("held with it")}, o.cb(1))
@@ -378,11 +398,7 @@ func TestARecordHeldForAMissingPartitionBeforeItsTopicWasKnownHoldsUpNoOther(t *
 	}
 	require.False(t, o.done(), "the record for partition 7 still waits for it")
 
-	closing, cancel := context.WithCancel(context.Background())
-	cancel() // Close waits for nothing: the record for partition 7 fails
-	_ = p.Close(closing)
-	o.wait(t, "the record for partition 7 at Close")
-	err := o.one(t, 0).err
+	err := closeAtOnce(t, p, o, 0)
 	require.ErrorIs(t, err, ErrClosed)
 	require.ErrorContains(t, err, "partition 7 of t")
 }
@@ -393,11 +409,7 @@ func TestARecordHeldForAMissingPartitionBeforeItsTopicWasKnownHoldsUpNoOther(t *
 // aside.
 func TestRecordsSetAsideGoFirstOnceTheirPartitionComes(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, KeepRecords: true})
-	clk := clock.NewFake(heldClockStart)
-	p := newProducer(t, c, func(cfg *Config) {
-		cfg.clock = clk
-		cfg.MaxBlock, cfg.DeliveryTimeout, cfg.Linger = time.Hour, 2*time.Hour, NoLinger
-	})
+	p, clk := heldProducer(t, c)
 	o := newOutcomes(3)
 	values := []string{"first", "second", "third, held behind them"}
 	toPartition2 := func(i int) {
@@ -443,11 +455,7 @@ func TestARecordSetAsideHoldsUpNoOtherAfterALaggingBrokerCalledItsTopicUnknown(t
 		}
 		return fakebroker.Action{}
 	})
-	clk := clock.NewFake(heldClockStart)
-	p := newProducer(t, c, func(cfg *Config) {
-		cfg.clock = clk
-		cfg.MaxBlock, cfg.DeliveryTimeout, cfg.Linger = time.Hour, 2*time.Hour, NoLinger
-	})
+	p, clk := heldProducer(t, c)
 	o := newOutcomes(2)
 	p.Produce(ctx(t), &Record{Topic: "t", Partition: 7, ExplicitPartition: true, Value: []byte("typo")}, o.cb(0))
 	learnTopic(t, p, clk, "t")
@@ -474,11 +482,7 @@ func TestARecordSetAsideHoldsUpNoOtherAfterALaggingBrokerCalledItsTopicUnknown(t
 	require.NoError(t, o.one(t, 1).err)
 	require.False(t, o.done(), "the record for partition 7 still waits for it")
 
-	closing, cancel := context.WithCancel(context.Background())
-	cancel() // Close waits for nothing: the record for partition 7 fails
-	_ = p.Close(closing)
-	o.wait(t, "the record for partition 7 at Close")
-	require.ErrorIs(t, o.one(t, 0).err, ErrClosed)
+	require.ErrorIs(t, closeAtOnce(t, p, o, 0), ErrClosed)
 }
 
 // Flush waits for records held before it until each has its callback, also

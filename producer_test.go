@@ -186,11 +186,7 @@ func TestAMissingPartitionHoldsUpNoOtherPartition(t *testing.T) {
 	require.NoError(t, err, "a keyed record waited behind one for partition 7")
 	require.False(t, o.done(), "the record for partition 7 still waits for it")
 
-	closing, cancel := context.WithCancel(context.Background())
-	cancel() // Close waits for nothing: the record for partition 7 fails
-	_ = p.Close(closing)
-	o.wait(t, "the record for partition 7 at Close")
-	require.ErrorIs(t, o.one(t, 0).err, ErrClosed)
+	require.ErrorIs(t, closeAtOnce(t, p, o, 0), ErrClosed, "the record for partition 7 at Close")
 }
 
 // Close whose ctx ends while a held record's drain waits for a partition
