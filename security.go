@@ -19,8 +19,8 @@ import (
 // The error is an *AuthError naming the broker, the mechanism and the
 // reason; for refused credentials it also matches
 // kerr.SaslAuthenticationFailed. Records fail with it at once, not after
-// DeliveryTimeout, and so do the transaction calls, rather than look for
-// their coordinator until their ctx ends. The producer goes on: once the
+// DeliveryTimeout, and so do the transaction calls when every broker
+// refuses, rather than look for their coordinator until their ctx ends. The producer goes on: once the
 // brokers accept it again (a certificate or a password rotated), its
 // records are sent.
 var ErrAuthentication = conn.ErrAuthentication
