@@ -68,15 +68,13 @@ type waitingTopic struct {
 	round    []heldRecord
 	roundPos int
 	// aside is the records of the round that name a partition the topic
-	// does not have yet, oldest first, and asideFrom the lowest of those
-	// partitions. Set aside rather than waited for in turn, they hold up
-	// none of the round's records for partitions the topic has, which
-	// could never land beside them; the next round takes them first. Their
-	// memory went back with their round.
-	aside     []heldRecord
-	asideFrom int32
-	lastErr   error  // the topic's error in the last metadata, if any
-	unwant    func() // ends the cluster layer's asking for its metadata
+	// does not have yet, oldest first. Set aside rather than waited for in
+	// turn, they hold up none of the round's records for partitions the
+	// topic has, which could never land beside them; the next round takes
+	// them first. Their memory went back with their round.
+	aside   []heldRecord
+	lastErr error  // the topic's error in the last metadata, if any
+	unwant  func() // ends the cluster layer's asking for its metadata
 	// waitsFrom is the lowest partition a record held here may go to (see
 	// hold). A later record of the topic must queue behind them only if it
 	// could land on such a partition, one below the topic's partition
@@ -373,17 +371,22 @@ func (w *held) mayWait(h *heldRecord) bool {
 // first. While t has none, no record can land beside them, and one that
 // fits t nowhere either waits aside too or, its limit passed, fails.
 func (wt *waitingTopic) asideCame(t *metadata.Topic) bool {
-	return t != nil && len(t.Partitions) > int(wt.asideFrom)
+	return t != nil && len(t.Partitions) > int(wt.asideFrom())
+}
+
+// asideFrom is the lowest partition a record set aside waits for; there
+// must be one.
+func (wt *waitingTopic) asideFrom() int32 {
+	lowest := wt.aside[0].rec.Partition
+	for _, h := range wt.aside[1:] {
+		lowest = min(lowest, h.rec.Partition)
+	}
+	return lowest
 }
 
 // setAside puts h, which names a partition the topic does not have yet,
 // aside.
-func (wt *waitingTopic) setAside(h heldRecord) {
-	if len(wt.aside) == 0 || h.rec.Partition < wt.asideFrom {
-		wt.asideFrom = h.rec.Partition
-	}
-	wt.aside = append(wt.aside, h)
-}
+func (wt *waitingTopic) setAside(h heldRecord) { wt.aside = append(wt.aside, h) }
 
 // takeAside takes the records set aside, oldest first.
 func (wt *waitingTopic) takeAside() []heldRecord {
@@ -405,7 +408,7 @@ func (p *Producer) awaitAside(wt *waitingTopic, changed <-chan struct{}) {
 		w.mu.Unlock()
 		return
 	}
-	wt.waitsFrom = wt.asideFrom
+	wt.waitsFrom = wt.asideFrom()
 	first := wt.aside[0]
 	p.awaitMetadata(wt, &first, changed)
 }
