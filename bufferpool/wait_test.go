@@ -174,11 +174,7 @@ func TestContextCancellationGivesBackCollectedMemory(t *testing.T) {
 func TestCloseWakesEveryWaiter(t *testing.T) {
 	p, _ := newTestPool(100, 10)
 	ctx := context.Background()
-	mustReserve(t, p, 95)
-	a := goAllocate(p, ctx, 50, forever)
-	waitWaiters(t, p, 1)
-	b := goReserve(p, ctx, 10, forever)
-	waitWaiters(t, p, 2)
+	a, b := twoWaiters(t, p)
 
 	p.Close()
 	for name, ch := range map[string]<-chan result{"allocate": a, "reserve": b} {
@@ -199,18 +195,26 @@ func TestCloseWakesEveryWaiter(t *testing.T) {
 	equal(t, p.Available(), 100, "available after Close and Release")
 }
 
+// twoWaiters leaves 5 of p's 100 bytes free and two callers waiting: an
+// Allocate of 50, which holds the 5, and a Reserve of 10 behind it.
+func twoWaiters(t *testing.T, p *Pool) (allocate, reserve <-chan result) {
+	t.Helper()
+	mustReserve(t, p, 95)
+	allocate = goAllocate(p, context.Background(), 50, forever)
+	waitWaiters(t, p, 1)
+	waitAvailable(t, p, 0)
+	reserve = goReserve(p, context.Background(), 10, forever)
+	waitWaiters(t, p, 2)
+	return allocate, reserve
+}
+
 // StopWaits ends every wait with its error, the memory collected going
 // back, and refuses later waits until ResumeWaits; memory on hand is still
 // handed out.
 func TestStopWaitsEndsWaitsUntilResumed(t *testing.T) {
 	p, _ := newTestPool(100, 10)
 	ctx := context.Background()
-	mustReserve(t, p, 95)
-	a := goAllocate(p, ctx, 50, forever)
-	waitWaiters(t, p, 1)
-	waitAvailable(t, p, 0)
-	b := goReserve(p, ctx, 10, forever)
-	waitWaiters(t, p, 2)
+	a, b := twoWaiters(t, p)
 
 	aborted := errors.New("transaction aborted")
 	p.StopWaits(aborted)

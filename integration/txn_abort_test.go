@@ -143,6 +143,18 @@ func produceOne(t *testing.T, p *producer.Producer, r *producer.Record) error {
 	}
 }
 
+// fourBatchesOfMemory gives a producer four 16 KiB batches of memory,
+// sends each batch at once, and lets a Produce wait for memory, or a record
+// for its topic, far longer than a test lasts: what waits for memory waits
+// until something frees it.
+func fourBatchesOfMemory(cfg *producer.Config) {
+	cfg.BufferMemory = 64 << 10
+	cfg.BatchSize = 16 << 10
+	cfg.Linger = producer.NoLinger
+	cfg.MaxBlock = time.Hour
+	cfg.DeliveryTimeout = 2 * time.Hour
+}
+
 // Close from a callback, with a transaction open and a record that waited
 // for its topic's metadata now waiting for a batch's memory, which only the
 // callbacks behind the current one give back: the abort Close begins with
@@ -155,15 +167,9 @@ func TestTxnCloseFromACallbackEndsAHeldRecordsWaitForMemory(t *testing.T) {
 			c := startCluster(t, embedded.Options{Topics: map[string]int32{"t": 4}})
 			seeds := c.Addrs()
 			setTransactionVersion(t, seeds, proto.level)
-			p, log := newTxnProducer(t, seeds, txnID(t, "cb"), proto, func(cfg *producer.Config) {
-				// Four batches of memory; the held record reserves half a
-				// batch of it until its topic appears.
-				cfg.BufferMemory = 64 << 10
-				cfg.BatchSize = 16 << 10
-				cfg.Linger = producer.NoLinger
-				cfg.MaxBlock = time.Hour
-				cfg.DeliveryTimeout = 2 * time.Hour
-			})
+			// The held record reserves half a batch of the memory until its
+			// topic appears.
+			p, log := newTxnProducer(t, seeds, txnID(t, "cb"), proto, fourBatchesOfMemory)
 			_, err := p.PartitionsFor(testCtx(t), "t")
 			require.NoError(t, err)
 			require.NoError(t, p.BeginTransaction())

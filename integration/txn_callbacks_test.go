@@ -204,13 +204,7 @@ func TestTxnEndedFromACallbackEndsAProduceWaitingForMemory(t *testing.T) {
 				c := startCluster(t, embedded.Options{Topics: map[string]int32{topic: 4}})
 				seeds := c.Addrs()
 				setTransactionVersion(t, seeds, proto.level)
-				p, log := newTxnProducer(t, seeds, txnID(t, "mem"), proto, func(cfg *producer.Config) {
-					cfg.BufferMemory = 64 << 10
-					cfg.BatchSize = 16 << 10
-					cfg.Linger = producer.NoLinger
-					cfg.MaxBlock = time.Hour
-					cfg.DeliveryTimeout = 2 * time.Hour
-				})
+				p, log := newTxnProducer(t, seeds, txnID(t, "mem"), proto, fourBatchesOfMemory)
 				_, err := p.PartitionsFor(testCtx(t), topic)
 				require.NoError(t, err)
 				require.NoError(t, p.BeginTransaction())
