@@ -38,8 +38,15 @@ type running struct {
 // handler is installed and the topic exists.
 func startUntilProducing(t *testing.T, args ...string) *running {
 	t.Helper()
+	return startUntilProducingFrom(t, nil, args...)
+}
+
+// startUntilProducingFrom is startUntilProducing with stdin read from in.
+func startUntilProducingFrom(t *testing.T, in io.Reader, args ...string) *running {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
 	r := &running{cmd: exec.CommandContext(ctx, kprodBin, args...), cancel: cancel}
+	r.cmd.Stdin = in
 	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	r.cmd.Stdout = &r.stdout
 	pipe, err := r.cmd.StderrPipe()
@@ -184,6 +191,73 @@ func TestInterruptEndsATransactionalRunWithinTheFlushGrace(t *testing.T) {
 	}
 	if s.RecordsSent == 0 || s.RecordsAcked+s.RecordsFailed != s.RecordsSent {
 		t.Errorf("sent %d, acked %d, failed %d (%v): a record without exactly one outcome", s.RecordsSent, s.RecordsAcked, s.RecordsFailed, s.Errors)
+	}
+}
+
+// Ctrl-C while the run's last transaction, which the run's end rather
+// than its size ends, is being committed leaves that commit the flush's
+// grace, as it does a transaction its size ends. Its records' produce
+// request is held 2 s, well within the grace. Without the grace, the
+// commit was cut at once and its records aborted.
+func TestInterruptDuringTheLastCommitLeavesItTheFlushGrace(t *testing.T) {
+	cluster, err := embedded.Start(embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	fault := cluster.DelayNextProduce(1, 2*time.Second)
+	r := startUntilProducing(t, "perf", "--brokers", strings.Join(cluster.Addrs(), ","), "--create-topic",
+		"--topic", uniqueTopic("txn-last"), "--num-records", "10", "--linger", "0",
+		"--transactional-id", uniqueTopic("txn-id"), "--txn-size", "100", "--json")
+	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+	defer cancel()
+	if err := fault.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	s := r.finish(t)
+	if s.TransactionsCommitted != 1 || s.RecordsAcked != 10 || s.RecordsFailed != 0 {
+		t.Errorf("committed %d transactions, acked %d records, failed %d (%v); want the last transaction committed within the grace\nstderr:\n%s",
+			s.TransactionsCommitted, s.RecordsAcked, s.RecordsFailed, s.Errors, r.stderr.String())
+	}
+}
+
+// Ctrl-C while kprod reads a FILE argument that waits for input (here
+// "-", stdin, left open with a record half written) ends the run at once,
+// and produces nothing of that input. Without it, the read held Ctrl-C up
+// until stdin closed.
+func TestInterruptOfAFileReadWaitingForInput(t *testing.T) {
+	stdinR, stdinW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdinW.Close()
+	r := startUntilProducingFrom(t, stdinR, "produce", "-b", sharedBroker(t), "--create-topic",
+		"-t", uniqueTopic("file-stdin"), "--json", "-")
+	stdinR.Close() // the child has its own copy
+	if _, err := stdinW.WriteString("half a record, the rest to come"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	// kprod's stderr ends when it exits.
+	exited := make(chan struct{})
+	go func() { _, _ = io.Copy(&r.stderr, r.rest); close(exited) }()
+	limit := flushGrace + outcomesGrace + time.Second
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
+	select {
+	case <-exited:
+	case <-timer.C:
+		stdinW.Close()
+		<-exited
+		t.Errorf("kprod had not exited %v after Ctrl-C; it did once stdin closed", limit)
+	}
+	if s := r.finish(t); s.RecordsSent != 0 {
+		t.Errorf("%d records sent after Ctrl-C, want none\nstderr:\n%s", s.RecordsSent, r.stderr.String())
 	}
 }
 

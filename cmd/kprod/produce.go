@@ -147,18 +147,42 @@ func produceFiles(stop, produceCtx context.Context, stdin io.Reader, files []str
 		if stop.Err() != nil {
 			return nil
 		}
-		var data []byte
-		var err error
-		if name == "-" {
-			data, err = io.ReadAll(stdin)
-		} else {
-			data, err = os.ReadFile(name)
-		}
+		data, err := readFile(stop, stdin, name)
 		if err != nil {
 			return fmt.Errorf("%w; it and the files after it were not produced", err)
+		}
+		if stop.Err() != nil {
+			return nil // Ctrl-C came during the read: nothing more is handed over
 		}
 		rec.Key, rec.Value, rec.Headers = f.fixedKey, data, f.headers
 		p.Produce(produceCtx, &rec, m.track(s, len(rec.Key)+len(rec.Value)))
 	}
 	return nil
+}
+
+// readFile reads a file whole ("-" is stdin) on a goroutine of its own, so
+// that Ctrl-C is not held up by a read that waits for input: a terminal, a
+// FIFO whose writer is slow. After Ctrl-C the read is left behind, as
+// kprod is about to exit, and readFile returns nothing.
+func readFile(stop context.Context, stdin io.Reader, name string) ([]byte, error) {
+	type result struct {
+		data []byte
+		err  error
+	}
+	read := make(chan result, 1)
+	go func() {
+		var r result
+		if name == "-" {
+			r.data, r.err = io.ReadAll(stdin)
+		} else {
+			r.data, r.err = os.ReadFile(name)
+		}
+		read <- r
+	}()
+	select {
+	case r := <-read:
+		return r.data, r.err
+	case <-stop.Done():
+		return nil, nil
+	}
 }

@@ -194,9 +194,15 @@ func runPhase(stop context.Context, con *console, p *producer.Producer, tx *tran
 	if stop.Err() == nil {
 		// Every record has its outcome within MaxBlock (waiting for
 		// metadata) plus DeliveryTimeout; a flush that outlasts both is a
-		// bug, reported rather than waited for forever.
-		fctx, cancel := context.WithTimeout(stop, cfg.MaxBlock+cfg.DeliveryTimeout+flushGrace)
-		ph.endTransactions(fctx, tx)
+		// bug, reported rather than waited for forever. The last
+		// transaction ends within produceCtx, as every other does: Ctrl-C
+		// during its commit leaves it the flush's grace, where stop would
+		// cut it at once and abort its records.
+		bound := cfg.MaxBlock + cfg.DeliveryTimeout + flushGrace
+		tctx, cancel := context.WithTimeout(produceCtx, bound)
+		ph.endTransactions(tctx, tx)
+		cancel()
+		fctx, cancel := context.WithTimeout(stop, bound)
 		if err := p.Flush(fctx); err != nil && stop.Err() == nil {
 			con.line("flush: %v", err)
 		}
