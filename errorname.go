@@ -19,6 +19,7 @@ var namedErrors = []struct {
 	{ErrDeliveryTimeout, "DELIVERY_TIMEOUT"},
 	{ErrUnknownTopic, "UNKNOWN_TOPIC"},
 	{ErrInvalidRecord, "INVALID_RECORD"},
+	{ErrBatchRefused, "BATCH_REFUSED"},
 	{ErrClosed, "CLOSED"},
 	{ErrTransactionAborted, "TRANSACTION_ABORTED"},
 	{ErrTransactionState, "TRANSACTION_STATE"},

@@ -22,6 +22,7 @@ func TestErrorNames(t *testing.T) {
 		{wrap(fmt.Errorf("%w; last error: %w", ErrDeliveryTimeout, kerr.NotEnoughReplicas)), "DELIVERY_TIMEOUT"},
 		{wrap(ErrBufferFull), "BUFFER_FULL"},
 		{wrap(ErrClosed), "CLOSED"},
+		{wrap(fmt.Errorf("%w, not this one: %v", ErrBatchRefused, kerr.InvalidRecord)), "BATCH_REFUSED"},
 		{errors.New("something else"), "OTHER"},
 	} {
 		require.Equal(t, tc.want, ErrorName(tc.err), "ErrorName(%v)", tc.err)

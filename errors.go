@@ -31,6 +31,15 @@ var (
 	// It comes with the error that ended the record (ErrDeliveryTimeout,
 	// ErrClosed, a broker error).
 	ErrMaybeWritten = accumulator.ErrMaybeWritten
+	// ErrBatchRefused: the broker refused the record's batch for good for
+	// other records in it, which it named (KIP-467 record errors: a record
+	// without a key on a compacted topic, a timestamp out of range, say);
+	// those fail with the broker's error, kerr.InvalidRecord for instance,
+	// and its message for each. This record itself was not named and was
+	// not written, so it may be produced again; unless its error also wraps
+	// ErrMaybeWritten, for an earlier attempt of the batch. Its error does
+	// not match the broker's error (errors.Is), but its text names it.
+	ErrBatchRefused = accumulator.ErrBatchRefused
 	// ErrUnknownTopic: the topic's metadata did not arrive within MaxBlock.
 	ErrUnknownTopic = errors.New("unknown topic")
 	// ErrInvalidRecord: the record cannot be produced as given (an invalid

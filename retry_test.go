@@ -69,6 +69,55 @@ func TestNonRetriableErrorFailsWithBrokerMessage(t *testing.T) {
 	require.NoError(t, err)
 }
 
+// A batch the broker refuses for one record it names (KIP-467) fails that
+// record with the broker's error and its word on it, and the others with
+// ErrBatchRefused, which does not match the broker's error: produced again,
+// they are written. Before, all four failed with INVALID_RECORD.
+func TestABatchRefusedForOneRecordFailsTheOthersWithErrBatchRefused(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, KeepRecords: true})
+	bad := "the record has no key, and the topic is compacted"
+	c.OnProduce(failFirst(1, fakebroker.Action{All: &fakebroker.Failure{Err: kerr.InvalidRecord, Message: "one record is invalid",
+		RecordErrors: []protocol.ProduceResponseRecordError{{BatchIndex: 2, BatchIndexErrorMessage: &bad}}}}))
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.Linger, cfg.BatchSize = time.Minute, 1<<20 // one batch takes every record
+	})
+	o := newOutcomes(4)
+	for i := range 4 {
+		p.Produce(ctx(t), &Record{Topic: "t", Value: value(0, i)}, o.cb(i))
+	}
+	require.NoError(t, p.Flush(ctx(t)))
+	o.wait(t, "the refused batch")
+	for i := range 4 {
+		err := o.one(t, i).err
+		var pe *PartitionError
+		require.ErrorAs(t, err, &pe, "record %d", i)
+		require.Equal(t, int32(0), pe.Partition)
+		if i == 2 {
+			require.ErrorIs(t, err, kerr.InvalidRecord)
+			require.NotErrorIs(t, err, ErrBatchRefused)
+			require.Contains(t, err.Error(), bad)
+			require.Equal(t, "INVALID_RECORD", ErrorName(err))
+			continue
+		}
+		require.ErrorIs(t, err, ErrBatchRefused, "record %d", i)
+		require.NotErrorIs(t, err, kerr.InvalidRecord, "record %d", i)
+		require.NotErrorIs(t, err, ErrMaybeWritten, "record %d", i)
+		require.Contains(t, err.Error(), "INVALID_RECORD", "record %d's error names what refused its batch", i)
+		require.Equal(t, "BATCH_REFUSED", ErrorName(err))
+	}
+
+	again := newOutcomes(3)
+	for i, v := range []int{0, 1, 3} {
+		p.Produce(ctx(t), &Record{Topic: "t", Value: value(0, v)}, again.cb(i))
+	}
+	require.NoError(t, p.Flush(ctx(t)))
+	again.wait(t, "the records produced again")
+	for i := range 3 {
+		require.NoError(t, again.one(t, i).err, "record %d, produced again", i)
+	}
+	require.Len(t, c.Records("t", 0), 3)
+}
+
 // MESSAGE_TOO_LARGE on a batch of many records splits it until the halves
 // fit (KIP-126); every record is delivered, in order.
 func TestMessageTooLargeSplitsTheBatch(t *testing.T) {

@@ -50,6 +50,11 @@ var ErrClosed = errors.New("accumulator closed")
 // A batch whose error does not wrap it was certainly not written.
 var ErrMaybeWritten = errors.New("the records may have been written: a request carrying them went unanswered or failed after the leader appended them")
 
+// ErrBatchRefused is wrapped by the error of a record whose batch a broker
+// refused for good for other records of it, which it named (KIP-467 record
+// errors, see Refuse): this record was not named, and was not written.
+var ErrBatchRefused = errors.New("batch refused for other records in it")
+
 // TopicPartition names one partition.
 type TopicPartition = metadata.TopicPartition
 

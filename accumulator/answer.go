@@ -14,6 +14,12 @@ import (
 // written. A second answer to one attempt is ignored, so a late response
 // racing a failure cannot give a record two outcomes.
 func (a *Accumulator) Complete(b *Batch, baseOffset, logAppendTimeMs int64, err error) {
+	a.completeAnswer(b, baseOffset, logAppendTimeMs, err, nil)
+}
+
+// completeAnswer is Complete, given, for a batch refused for some of its
+// records, the broker's errors for those it named (Refuse).
+func (a *Accumulator) completeAnswer(b *Batch, baseOffset, logAppendTimeMs int64, err error, named []RecordError) {
 	p := a.lockAnswer(b, err == nil)
 	if p == nil {
 		return
@@ -27,6 +33,7 @@ func (a *Accumulator) Complete(b *Batch, baseOffset, logAppendTimeMs int64, err 
 	if b.completed {
 		a.resolve(p, b, err == nil)
 	} else {
+		b.refused = refusalOf(b, err, named)
 		a.complete(p, b, baseOffset, logAppendTimeMs, err)
 	}
 	wake := p.wakeOthers()
@@ -203,6 +210,7 @@ func (a *Accumulator) complete(p *partition, b *Batch, baseOffset, logAppendTime
 		p.wasWritten(b)
 	case b.maybeWritten:
 		err = fmt.Errorf("%w (%w)", err, ErrMaybeWritten)
+		b.refused.maybeWritten()
 		// Whether it was written is for later answers to tell, and a batch
 		// in flight keeps its memory until its answer comes.
 		if a.cfg.Idempotent || b.inFlight {

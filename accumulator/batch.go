@@ -75,6 +75,7 @@ type Batch struct {
 	baseOffset      int64
 	logAppendTimeMs int64
 	err             error
+	refused         *refusal // the records' own errors, when the broker named some (Refuse)
 	given           atomic.Bool
 }
 

@@ -203,6 +203,8 @@ func (a *Accumulator) deliver(b *Batch) {
 			if b.logAppendTimeMs >= 0 {
 				r.Timestamp = b.logAppendTimeMs
 			}
+		} else if b.refused != nil {
+			r.Err = b.refused.of(i)
 		}
 		a.cfg.Deliver(cb, r)
 	}

@@ -95,6 +95,10 @@ func (s *Sender) settle(b *accumulator.Batch, p *protocol.ProduceResponsePartiti
 			s.cfg.Hooks.RefreshMetadata(code.(*kerr.Error).Name)
 		}
 		s.retry(b, accumulator.Retry{Cause: err, MaybeWritten: appendedAnyway(code, p.BaseOffset, s.cfg.Acks)}, now, hinted)
+	case len(p.RecordErrors) > 0:
+		// The broker named the records it refused the batch for (KIP-467):
+		// they fail with their own errors, the rest as refused with them.
+		s.acc.Refuse(b, err, recordErrors(s.cfg.Node, code, p))
 	default:
 		s.acc.Complete(b, -1, -1, err)
 	}
@@ -147,11 +151,29 @@ func (s *Sender) retry(b *accumulator.Batch, r accumulator.Retry, now time.Time,
 // brokerError keeps the Kafka error matchable with errors.Is while adding
 // what the broker said about it (KIP-467 messages and record indexes).
 func brokerError(node int32, code error, p *protocol.ProduceResponsePartition) error {
-	var detail []string
-	if p.ErrorMessage != nil && *p.ErrorMessage != "" {
-		detail = append(detail, *p.ErrorMessage)
+	return withDetail(node, code, p.ErrorMessage, p.RecordErrors)
+}
+
+// recordErrors is the error of each record the broker named in refusing a
+// batch: the partition's Kafka error, with the partition's message and the
+// broker's message for that record.
+func recordErrors(node int32, code error, p *protocol.ProduceResponsePartition) []accumulator.RecordError {
+	named := make([]accumulator.RecordError, len(p.RecordErrors))
+	for i := range p.RecordErrors {
+		named[i] = accumulator.RecordError{Index: int(p.RecordErrors[i].BatchIndex),
+			Err: withDetail(node, code, p.ErrorMessage, p.RecordErrors[i:i+1])}
 	}
-	for _, re := range p.RecordErrors {
+	return named
+}
+
+// withDetail is code from node, followed by the partition's message and the
+// broker's word on each record in records.
+func withDetail(node int32, code error, message *string, records []protocol.ProduceResponseRecordError) error {
+	var detail []string
+	if message != nil && *message != "" {
+		detail = append(detail, *message)
+	}
+	for _, re := range records {
 		msg := fmt.Sprintf("record %d", re.BatchIndex)
 		if re.BatchIndexErrorMessage != nil {
 			msg += ": " + *re.BatchIndexErrorMessage

@@ -1,6 +1,7 @@
 package sender
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/gokafka/producer/conn"
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
+	"github.com/gokafka/producer/record"
 )
 
 // A request that never left counts as no request: its retry is the one
@@ -57,6 +59,72 @@ func TestAnAnswerNamingAPartitionTwiceOrNotAtAllMayHaveWrittenIt(t *testing.T) {
 			err := r.outcome(1).Err
 			require.ErrorIs(t, err, accumulator.ErrDeliveryTimeout)
 			require.ErrorIs(t, err, accumulator.ErrMaybeWritten)
+		})
+	}
+}
+
+// A batch refused for good for the records the broker named (KIP-467) fails
+// each of them with its own error, the Kafka error with the broker's word
+// on that record, and the others with ErrBatchRefused, which does not match
+// the Kafka error: a dead-letter handler tells the record at fault from
+// those refused only for being in its batch. Indexes outside the batch are
+// ignored; with none left, nothing says which record was at fault, and
+// every one fails with the batch's error. Before, every record failed with
+// the batch's error, which named record 2 for all four.
+func TestARefusedBatchFailsTheRecordsItNamedWithTheirOwnErrors(t *testing.T) {
+	bad, partition := "bad key", "the partition says no"
+	for _, tc := range []struct {
+		name   string
+		named  []int32 // the indexes the answer names
+		faulty int     // the record at fault (its callback id), 0 for none known
+		broken bool    // a first attempt went unanswered: the batch may be written
+	}{
+		{"index 2", []int32{2}, 3, false},
+		{"indexes out of range besides", []int32{-1, 2, 4, 9}, 3, false},
+		{"only indexes out of range", []int32{4, 9}, 0, false},
+		{"after an unanswered attempt", []int32{2}, 3, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRigWith(t, rigConfig{acc: func(c *accumulator.Config) { c.Linger, c.DeliveryTimeout = time.Second, time.Hour }})
+			for id := 1; id <= 4; id++ {
+				r.produce(parts[0], id)
+			}
+			c := r.afterBackoff(time.Second) // the linger, which keeps the four in one batch
+			batch, _, err := record.DecodeBatch(c.req.Topics[0].Partitions[0].Records)
+			require.NoError(t, err)
+			require.Len(t, batch.Records, 4)
+			if tc.broken {
+				c.done(nil, errors.New("connection reset"))
+				c = r.afterBackoff(time.Second)
+			}
+			resp := answer(c.req, kerr.InvalidRecord.Code, -1)
+			p := &resp.Topics[0].Partitions[0]
+			p.ErrorMessage = &partition
+			for _, i := range tc.named {
+				p.RecordErrors = append(p.RecordErrors, protocol.ProduceResponseRecordError{BatchIndex: i, BatchIndexErrorMessage: &bad})
+			}
+			c.done(resp, nil)
+
+			for id := 1; id <= 4; id++ {
+				err := r.outcome(id).Err
+				require.Error(t, err, "record %d", id)
+				require.Equal(t, tc.broken, errors.Is(err, accumulator.ErrMaybeWritten), "record %d: %v", id, err)
+				switch {
+				case tc.faulty == 0:
+					require.ErrorIs(t, err, kerr.InvalidRecord, "record %d", id)
+					require.NotErrorIs(t, err, accumulator.ErrBatchRefused, "record %d", id)
+				case id == tc.faulty:
+					require.ErrorIs(t, err, kerr.InvalidRecord)
+					require.NotErrorIs(t, err, accumulator.ErrBatchRefused)
+					require.Contains(t, err.Error(), "record 2: bad key")
+					require.Contains(t, err.Error(), partition)
+					require.NotContains(t, err.Error(), "record 9", "the other records' words are not this one's")
+				default:
+					require.ErrorIs(t, err, accumulator.ErrBatchRefused, "record %d", id)
+					require.NotErrorIs(t, err, kerr.InvalidRecord, "record %d was not named", id)
+					require.Contains(t, err.Error(), "INVALID_RECORD", "record %d's error says what refused the batch", id)
+				}
+			}
 		})
 	}
 }
