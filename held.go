@@ -35,7 +35,10 @@ type held struct {
 	// bound: BufferMemory less one batch. Were held records free to fill the
 	// pool, the goroutine appending them once metadata came would wait for a
 	// batch buffer that only they could free: they would starve themselves
-	// until MaxBlock. Below the bound, a batch always fits beside them.
+	// until MaxBlock. Below the bound, a batch always fits beside them. A
+	// record counts in reserved from hold until it is appended or failed,
+	// set aside or not; in the pool only until its drain round begins
+	// (drainHeld), which gives that memory to the round's batches.
 	reserved   int
 	reserveCap int
 	budget     notify.Notifier // reserved memory was given back
@@ -71,7 +74,9 @@ type waitingTopic struct {
 	// does not have yet, oldest first. Set aside rather than waited for in
 	// turn, they hold up none of the round's records for partitions the
 	// topic has, which could never land beside them; the next round takes
-	// them first. Their memory went back with their round.
+	// them first. Their pool memory went back with their round, but they
+	// still count against the held records' budget (reserved): they keep
+	// their copies.
 	aside   []heldRecord
 	lastErr error  // the topic's error in the last metadata, if any
 	unwant  func() // ends the cluster layer's asking for its metadata
@@ -243,7 +248,7 @@ func (w *held) release(p *Producer, snap *metadata.Snapshot) {
 }
 
 // drainHeld appends topic's held records in order, in rounds: a round takes
-// every record held so far and gives back all their reserved memory at
+// every record held so far and gives back all their pool memory at
 // once, before appending any. Giving it back one record at a time would
 // deadlock when held records fill BufferMemory: the first append would wait
 // for a batch buffer that only appending the others could free. A round
@@ -272,14 +277,17 @@ func (p *Producer) drainHeld(topic string) {
 			}
 			return
 		}
-		reserved := 0
+		pooled := 0
 		for _, h := range wt.records {
-			reserved += h.size
+			pooled += h.size
 		}
 		wt.round, wt.roundPos = slices.Concat(wt.takeAside(), wt.records), 0
 		wt.records = nil
 		w.mu.Unlock()
-		p.unreserveHeld(reserved)
+		// Only the pool's share: each record's budget goes back once it is
+		// appended or failed, so that records the round sets aside, which
+		// keep their copies, stay bounded by it.
+		p.pool.Release(pooled)
 
 		p.appendRound(wt)
 		p.awaitAside(wt, changed)
@@ -334,6 +342,7 @@ func (p *Producer) appendRound(wt *waitingTopic) {
 		w.endAppend(wt)
 		wt.round[wt.roundPos] = heldRecord{}
 		wt.roundPos++
+		w.unbook(h.size) // appended, its bytes are the pool's; failed, it is gone
 		if appended {
 			w.count.Add(-1)
 		}
@@ -693,6 +702,17 @@ func (p *Producer) failHeld(h heldRecord, err error) {
 	p.held.deliverFailure(h, err)
 }
 
+// failUnpooled gives a record of a drain round, or set aside, counted by
+// fail, its error and its budget back: its pool memory went back when its
+// round began.
+func (p *Producer) failUnpooled(h heldRecord, err error) {
+	w := &p.held
+	w.mu.Lock()
+	w.unbook(h.size)
+	w.mu.Unlock()
+	w.deliverFailure(h, err)
+}
+
 // deliverFailure books the failure of a record counted by fail with the
 // transaction, now that it is decided, and hands it to the delivery
 // goroutine: a commit called from a callback, which waits for no outcome
@@ -726,7 +746,7 @@ func (f *heldFailure) deliver() {
 // failAll fails every held record and every later one; Close uses it. Of a
 // drain round under way, the record being appended is left to its
 // goroutine, which then sees closed and stops; the round's later records,
-// and those it set aside, fail here (their memory was given back when
+// and those it set aside, fail here (their pool memory was given back when
 // their round began).
 func (w *held) failAll(err error) {
 	w.mu.Lock()
@@ -758,9 +778,9 @@ func (w *held) abortTransaction(err error) {
 // takeAll takes every held record off the lists to fail them, but the
 // ones being appended, which their drains finish; it forgets topics no
 // drain appends. holding: those still reserving memory; released: those
-// of drain rounds, whose memory went back when the round began; aside:
-// those the rounds set aside, whose memory went back too. w.mu must be
-// held.
+// of drain rounds, whose pool memory went back when the round began, their
+// budget still booked; aside: those the rounds set aside, likewise. w.mu
+// must be held.
 func (w *held) takeAll() (holding, released, aside []heldRecord) {
 	for name, wt := range w.topics {
 		holding = append(holding, wt.records...)
@@ -786,10 +806,10 @@ func (w *held) failTaken(holding, released, aside []heldRecord, err error) {
 		w.p.failHeld(h, err)
 	}
 	for _, h := range released {
-		w.deliverFailure(h, err)
+		w.p.failUnpooled(h, err)
 	}
 	for _, h := range aside {
-		w.deliverFailure(h, fmt.Errorf("%w: while the record waited for %s", err, h.wanted()))
+		w.p.failUnpooled(h, fmt.Errorf("%w: while the record waited for %s", err, h.wanted()))
 	}
 }
 

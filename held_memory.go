@@ -58,8 +58,15 @@ func (p *Producer) unreserveHeld(size int) {
 	p.pool.Release(size)
 	w := &p.held
 	w.mu.Lock()
-	w.reserved -= size
+	w.unbook(size)
 	w.mu.Unlock()
+}
+
+// unbook gives size bytes back to the held records' budget: records that
+// gave their pool memory to their drain round keep their budget until
+// they are appended or failed. w.mu must be held.
+func (w *held) unbook(size int) {
+	w.reserved -= size
 	w.budget.Notify()
 }
 

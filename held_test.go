@@ -15,6 +15,7 @@ import (
 	"github.com/gokafka/producer/internal/fakebroker"
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
+	"github.com/gokafka/producer/record"
 )
 
 // Records for a topic that does not exist yet wait (Produce does not
@@ -438,6 +439,66 @@ func TestRecordsSetAsideGoFirstOnceTheirPartitionComes(t *testing.T) {
 	for i, r := range stored {
 		require.Equal(t, values[i], string(r.Value), "partition 2, offset %d", i)
 	}
+}
+
+// Records set aside for a partition their topic does not have yet keep
+// their copies, and so count against the held records' share of
+// BufferMemory (BufferMemory less one batch) until they are appended or
+// failed: past it, Produce waits for memory. Their drain round gave their
+// memory back, and nothing counted them again: every record was taken,
+// however many, while the buffer showed free.
+func TestRecordsSetAsideStayWithinTheHeldRecordsShareOfBufferMemory(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	clk := clock.NewFake(heldClockStart)
+	const bufferMemory, batchSize, valueSize = 64 << 10, 16 << 10, 4 << 10
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.clock = clk
+		cfg.BufferMemory, cfg.BatchSize = bufferMemory, batchSize
+		cfg.MaxBlock, cfg.DeliveryTimeout, cfg.Linger = time.Hour, 2*time.Hour, NoLinger
+	})
+	learnTopic(t, p, clk, "t")
+	payload := make([]byte, valueSize)
+	toPartition5 := func(ctx context.Context, o *outcomes) {
+		p.Produce(ctx, &Record{Topic: "t", Partition: 5, ExplicitPartition: true, Value: payload}, o.cb(0))
+	}
+	size := record.BatchHeaderSize + record.RecordSize(0, 0, nil, payload, nil)
+	fit := (bufferMemory - batchSize) / size
+	aside := make([]*outcomes, fit)
+	for i := range aside {
+		aside[i] = newOutcomes(1)
+		toPartition5(ctx(t), aside[i])
+		eventually(t, "the record set aside", func() bool {
+			releasePacing(clk) // each record held brings a metadata refresh, and a new round
+			return setAside(p, "t") == i+1
+		})
+	}
+
+	over := newOutcomes(1)
+	toPartition5(ctxWithin(t, 100*time.Millisecond), over) // past the share: waits for memory until its ctx ends
+	over.wait(t, "the record past the held records' share")
+	err := over.one(t, 0).err
+	require.ErrorIs(t, err, context.DeadlineExceeded, "it waited for memory")
+	require.ErrorContains(t, err, "buffer memory")
+	require.Equal(t, fit, setAside(p, "t"))
+
+	require.ErrorIs(t, closeAtOnce(t, p, aside[0], 0), ErrClosed)
+	for i, o := range aside {
+		o.wait(t, "the records set aside, at Close")
+		require.ErrorIs(t, o.one(t, 0).err, ErrClosed, "record %d", i)
+	}
+	p.held.mu.Lock()
+	defer p.held.mu.Unlock()
+	require.Zero(t, p.held.reserved, "each record's share given back once")
+}
+
+// setAside is how many records of topic p's drain has set aside.
+func setAside(p *Producer, topic string) int {
+	p.held.mu.Lock()
+	defer p.held.mu.Unlock()
+	if wt := p.held.topics[topic]; wt != nil {
+		return len(wt.aside)
+	}
+	return 0
 }
 
 // A record set aside for a partition its topic does not have still holds
