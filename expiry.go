@@ -13,36 +13,41 @@ func (p *Producer) expiryLoop() {
 	clk := p.cfg.clock
 	for {
 		earlier := p.acc.EarlierDeadline() // before the pass: no append after it is missed
+		setAside := p.held.setAside.C()    // likewise for records set aside
 		now := clk.Now()
 		next := min(p.acc.Expire(now), p.held.expire(now))
 		// Every batch and every record waiting for metadata is counted in
 		// next from its first moment, so it is exact; what appears after
 		// this pass expires no sooner than a full timeout from now, which
-		// bounds the sleep. Two exceptions: a record appended once its
+		// bounds the sleep. Three exceptions: a record appended once its
 		// metadata came brings its DeliveryTimeout, begun at Produce, into
 		// its batch, and earlier ends the sleep; the records of a topic
 		// being appended are not counted, as their drain bounds each wait
-		// of each record by that record's own deadline.
+		// of each record by that record's own deadline. Those it sets
+		// aside wait for no append, and are counted: setting one aside
+		// ends the sleep.
 		next = min(next, p.heldLimit(), p.cfg.DeliveryTimeout)
 		// The wait ends at now+next, the now this pass read: time that
 		// passed during the pass counts (on a fake clock, a test may move
 		// it before the timer is armed).
-		if !p.pause(now.Add(next).Sub(clk.Now()), earlier) {
+		if !p.pause(now.Add(next).Sub(clk.Now()), earlier, setAside) {
 			return
 		}
 	}
 }
 
 // pause waits d on the producer's clock, for a background loop, or less if
-// early is closed first (a nil early never is); it reports false, at once,
-// when the producer closes.
-func (p *Producer) pause(d time.Duration, early <-chan struct{}) bool {
+// early or alsoEarly is closed first (a nil one never is); it reports
+// false, at once, when the producer closes.
+func (p *Producer) pause(d time.Duration, early, alsoEarly <-chan struct{}) bool {
 	t := p.cfg.clock.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C():
 		return true
 	case <-early:
+		return true
+	case <-alsoEarly:
 		return true
 	case <-p.ctx.Done():
 		return false

@@ -48,6 +48,10 @@ type held struct {
 	failing    int             // failed records whose callbacks have not run yet
 	unbooked   int             // failed records the transaction and the delivery goroutine have yet to be told of
 	left       notify.Notifier // a record was appended, or its failure booked or delivered
+	// setAside tells the expiry loop that a record was set aside: it fails
+	// such records at their limit, and its last pass, if the record was
+	// then in a drain round, did not count it.
+	setAside notify.Notifier
 	// abortedThrough is the seq of the last record held when a transaction
 	// began to be aborted (abortTransaction): it and those before it
 	// belong to that transaction or an older one, and a drain that takes
@@ -75,8 +79,9 @@ type waitingTopic struct {
 	// turn, they hold up none of the round's records for partitions the
 	// topic has, which could never land beside them; the next round takes
 	// them first. Their pool memory went back with their round, but they
-	// still count against the held records' budget (reserved): they keep
-	// their copies.
+	// still count against the held records' budget (reserved), and the
+	// expiry loop fails them at their limit, while the round may be held
+	// up for longer.
 	aside   []heldRecord
 	lastErr error  // the topic's error in the last metadata, if any
 	unwant  func() // ends the cluster layer's asking for its metadata
@@ -316,7 +321,7 @@ func (p *Producer) appendRound(wt *waitingTopic) {
 		t := snap.Topic(h.rec.Topic)
 		switch {
 		case w.waitsAside(&h, t):
-			wt.setAside(h)
+			w.setAsideRecord(wt, h)
 			wt.round[wt.roundPos] = heldRecord{}
 			wt.roundPos++
 			w.mu.Unlock()
@@ -393,9 +398,12 @@ func (wt *waitingTopic) asideFrom() int32 {
 	return lowest
 }
 
-// setAside puts h, which names a partition the topic does not have yet,
-// aside.
-func (wt *waitingTopic) setAside(h heldRecord) { wt.aside = append(wt.aside, h) }
+// setAsideRecord puts h, which names a partition wt's topic does not have
+// yet, aside, and tells the expiry loop. w.mu must be held.
+func (w *held) setAsideRecord(wt *waitingTopic, h heldRecord) {
+	wt.aside = append(wt.aside, h)
+	w.setAside.Notify()
+}
 
 // takeAside takes the records set aside, oldest first.
 func (wt *waitingTopic) takeAside() []heldRecord {
@@ -624,43 +632,81 @@ func (p *Producer) awaitPartition(ctx context.Context, h *heldRecord) (*metadata
 	}
 }
 
-// expire fails records that have waited their limit for their topic, and
-// reports how long until the next would.
+// expire fails records that have waited their limit for their topic, or,
+// set aside, for their partition, and reports how long until the next
+// would.
 func (w *held) expire(now time.Time) (next time.Duration) {
 	next = time.Duration(1<<63 - 1)
-	limit := w.p.heldLimit()
-	type doomed struct {
-		h       heldRecord
-		lastErr error
-	}
-	var out []doomed
+	snap := w.p.cluster.Snapshot()
+	var waiting, aside []heldRecord // waiting: still in the pool
+	var waitingErr, asideErr []error
 	w.mu.Lock()
 	for name, wt := range w.topics {
 		if wt.draining {
-			// Its drain bounds each record's waits by the record's own
-			// deadline, and the expiry loop hears of the record's batch
-			// when it is appended (accumulator.EarlierDeadline).
+			// Its drain bounds each wait of a record it appends by the
+			// record's own deadline, and the expiry loop hears of the
+			// record's batch when it is appended
+			// (accumulator.EarlierDeadline). The records set aside wait
+			// for no append: the drain looks at them again only once its
+			// round is done, which a record waiting for memory may hold up
+			// past their limit.
+			expired, left := w.takeExpired(&wt.aside, now)
+			next = min(next, left)
+			for _, h := range expired {
+				aside = append(aside, h)
+				asideErr = append(asideErr, w.p.asideTooLong(&h, snap.Peek(name), wt.lastErr))
+			}
 			continue
 		}
-		for len(wt.records) > 0 {
-			h := wt.records[0]
-			if left := limit - now.Sub(h.since); left > 0 {
-				next = min(next, left)
-				break
-			}
-			out = append(out, doomed{h, wt.lastErr})
-			wt.records = wt.records[1:]
-			w.fail(1)
+		expired, left := w.takeExpired(&wt.records, now)
+		next = min(next, left)
+		for _, h := range expired {
+			waiting = append(waiting, h)
+			waitingErr = append(waitingErr, w.p.heldTooLong(name, wt.lastErr))
 		}
 		if len(wt.records) == 0 {
 			w.drop(name)
 		}
 	}
 	w.mu.Unlock()
-	for _, d := range out {
-		w.p.failHeld(d.h, w.p.heldTooLong(d.h.rec.Topic, d.lastErr))
+	for i, h := range waiting {
+		w.p.failHeld(h, waitingErr[i])
+	}
+	for i, h := range aside {
+		w.p.failUnpooled(h, asideErr[i])
 	}
 	return next
+}
+
+// takeExpired takes the records whose limit passed by now off the front of
+// records, oldest first, counting them as failing (fail), and reports how
+// long until the next one's passes. w.mu must be held.
+func (w *held) takeExpired(records *[]heldRecord, now time.Time) (expired []heldRecord, next time.Duration) {
+	limit := w.p.heldLimit()
+	for len(*records) > 0 {
+		h := (*records)[0]
+		if left := limit - now.Sub(h.since); left > 0 {
+			return expired, left
+		}
+		expired = append(expired, h)
+		*records = (*records)[1:]
+		w.fail(1)
+	}
+	return expired, time.Duration(1<<63 - 1)
+}
+
+// asideTooLong is the error of h, set aside, whose limit passed before the
+// partition it names came: the one its append would give it (appendHeld).
+// t is its topic in the latest metadata, lastErr the topic's error in the
+// last metadata, if any.
+func (p *Producer) asideTooLong(h *heldRecord, t *metadata.Topic, lastErr error) error {
+	if t == nil || len(t.Partitions) == 0 {
+		return p.heldTooLong(h.rec.Topic, lastErr) // a lagging broker called the topic unknown
+	}
+	if err := p.tooLate(h, t); err != nil {
+		return err
+	}
+	return noSuchPartition(&h.rec, h.rec.Partition, len(t.Partitions))
 }
 
 // heldTooLong is the error of a record that waited its limit for its

@@ -221,37 +221,21 @@ func releasePacing(clk *clock.Fake) {
 // deadline with ErrDeliveryTimeout. Before, the append waited a fresh
 // MaxBlock from when the metadata came, past the record's DeliveryTimeout.
 func TestAHeldRecordWaitsForMemoryOnlyWithinItsDeliveryTimeout(t *testing.T) {
-	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"full": 3}})
-	clk := clock.NewFake(heldClockStart)
-	const deliveryTimeout, margin = 10 * time.Second, 100 * time.Millisecond
-	p := newProducer(t, c, func(cfg *Config) {
-		cfg.clock = clk
-		cfg.BatchSize, cfg.BufferMemory = 1024, 4096
-		cfg.MaxBlock, cfg.DeliveryTimeout, cfg.RequestTimeout, cfg.Linger = 8*time.Second, deliveryTimeout, time.Second, NoLinger
-	})
-	learnTopic(t, p, clk, "full")
-	// Batches of "full" keep their memory: their broker refuses them, and
-	// they retry until their DeliveryTimeout.
-	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action {
-		return fakebroker.FailAll(kerr.NotEnoughReplicas, "")
-	})
+	c, p, clk := shortOfMemoryProducer(t)
 	o := newOutcomes(2)
 	t0 := clk.Now()
 	p.Produce(ctx(t), &Record{Topic: "late", Value: []byte("first")}, o.cb(0))
 	clk.Advance(time.Second)
 	p.Produce(ctx(t), &Record{Topic: "late", Value: []byte("second")}, o.cb(1))
 	clk.Advance(4 * time.Second)
-	// Three batches take all the memory but what the held records reserve
-	// and less than a batch.
-	for i, n := range []int{900, 900, 1500} {
-		p.Produce(ctx(t), &Record{Topic: "full", Partition: int32(i), ExplicitPartition: true, Value: make([]byte, n)}, nil)
-	}
+	fillBufferMemory(t, c, p)
 	require.NoError(t, c.CreateTopic("late", 1))
 	awaitDrain(t, p, clk, "late")
 	eventually(t, "the first held record waiting for memory", func() bool { return p.pool.Waiters() == 1 })
+	const deliveryTimeout = shortOfMemoryDeliveryTimeout
 	require.Less(t, clk.Now().Sub(t0), deliveryTimeout-time.Second, "the test's own pace leaves the records time to wait")
 
-	clk.Advance(t0.Add(deliveryTimeout + margin).Sub(clk.Now()))
+	clk.Advance(t0.Add(deliveryTimeout + pastDeadline).Sub(clk.Now()))
 	eventually(t, "the first record's outcome at its DeliveryTimeout", func() bool { return o.first.Load() == 1 })
 	err := o.one(t, 0).err
 	require.ErrorIs(t, err, ErrDeliveryTimeout)
@@ -259,13 +243,148 @@ func TestAHeldRecordWaitsForMemoryOnlyWithinItsDeliveryTimeout(t *testing.T) {
 	eventually(t, "the second record waiting for memory", func() bool { return p.pool.Waiters() == 1 })
 	require.EqualValues(t, 1, o.first.Load(), "the second record fails no sooner than its own DeliveryTimeout")
 
-	clk.Advance(t0.Add(time.Second + deliveryTimeout + margin).Sub(clk.Now()))
+	clk.Advance(t0.Add(time.Second + deliveryTimeout + pastDeadline).Sub(clk.Now()))
 	o.wait(t, "the second record at its DeliveryTimeout")
 	require.ErrorIs(t, o.one(t, 1).err, ErrDeliveryTimeout)
 
 	// The batches holding the memory may go now, for Close.
 	c.OnProduce(nil)
 	clk.Advance(deliveryTimeout)
+}
+
+// The settings of shortOfMemoryProducer, and how far past a deadline its
+// tests move the clock.
+const (
+	shortOfMemoryMaxBlock        = 8 * time.Second
+	shortOfMemoryDeliveryTimeout = 10 * time.Second
+	pastDeadline                 = 100 * time.Millisecond
+)
+
+// shortOfMemoryProducer is a producer on a fake clock with memory for four
+// batches of 1 KiB, and a cluster with a topic "full" of three partitions
+// for fillBufferMemory.
+func shortOfMemoryProducer(t *testing.T) (*fakebroker.Cluster, *Producer, *clock.Fake) {
+	t.Helper()
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"full": 3}})
+	clk := clock.NewFake(heldClockStart)
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.clock = clk
+		cfg.BatchSize, cfg.BufferMemory = 1024, 4096
+		cfg.MaxBlock, cfg.DeliveryTimeout = shortOfMemoryMaxBlock, shortOfMemoryDeliveryTimeout
+		cfg.RequestTimeout, cfg.Linger = time.Second, NoLinger
+	})
+	learnTopic(t, p, clk, "full")
+	return c, p, clk
+}
+
+// fillBufferMemory takes, with three batches of "full", all of p's memory
+// but what its held records reserve and less than a batch. The batches
+// keep their memory: their broker refuses them, and they retry until their
+// DeliveryTimeout, or until the test calls c.OnProduce(nil).
+func fillBufferMemory(t *testing.T, c *fakebroker.Cluster, p *Producer) {
+	t.Helper()
+	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action {
+		return fakebroker.FailAll(kerr.NotEnoughReplicas, "")
+	})
+	for i, n := range []int{900, 900, 1500} {
+		p.Produce(ctx(t), &Record{Topic: "full", Partition: int32(i), ExplicitPartition: true, Value: make([]byte, n)}, nil)
+	}
+}
+
+// A record set aside for a partition its topic does not have fails at its
+// MaxBlock also while a record of its round, behind it, waits for a
+// batch's memory: the expiry loop fails it. The drain looks at the records
+// set aside only once its round is done, and the expiry loop skipped a
+// topic being drained: the record failed only when the one waiting for
+// memory did, at that one's DeliveryTimeout, 3 seconds late.
+func TestARecordSetAsideFailsAtItsMaxBlockWhileItsRoundWaitsForMemory(t *testing.T) {
+	c, p, clk := shortOfMemoryProducer(t)
+	o := newOutcomes(2)
+	t0 := clk.Now()
+	p.Produce(ctx(t), &Record{Topic: "late", Partition: 5, ExplicitPartition: true, Value: []byte("names partition 5")}, o.cb(0))
+	clk.Advance(time.Second)
+	p.Produce(ctx(t), &Record{Topic: "late", Value: []byte("keyless")}, o.cb(1))
+	clk.Advance(4 * time.Second)
+	fillBufferMemory(t, c, p)
+	require.NoError(t, c.CreateTopic("late", 1))
+	awaitDrain(t, p, clk, "late")
+	eventually(t, "the keyless record waiting for memory", func() bool { return p.pool.Waiters() == 1 })
+	require.Equal(t, 1, setAside(p, "late"), "the record for partition 5")
+	require.Less(t, clk.Now().Sub(t0), shortOfMemoryMaxBlock-time.Second, "the test's own pace leaves the record time to wait")
+
+	clk.Advance(t0.Add(shortOfMemoryMaxBlock + pastDeadline).Sub(clk.Now()))
+	eventually(t, "the record set aside failed at its MaxBlock", func() bool { return o.first.Load() == 1 })
+	err := o.one(t, 0).err
+	require.ErrorIs(t, err, ErrInvalidRecord)
+	require.ErrorContains(t, err, "partition 5 does not exist")
+	require.Equal(t, 1, p.pool.Waiters(), "the keyless record still waits for memory")
+
+	clk.Advance(t0.Add(time.Second + shortOfMemoryDeliveryTimeout + pastDeadline).Sub(clk.Now()))
+	o.wait(t, "the keyless record at its DeliveryTimeout")
+	require.ErrorIs(t, o.one(t, 1).err, ErrDeliveryTimeout)
+	c.OnProduce(nil)
+	clk.Advance(shortOfMemoryDeliveryTimeout)
+}
+
+// A record set aside after the expiry loop's last pass fails at its
+// MaxBlock while a record behind it in its round waits for memory: setting
+// it aside wakes the loop, which did not count it at that pass (it waited
+// in a round then, behind a record waiting for memory). The loop slept on
+// until the next deadline it knew of, the batches' that fill the memory,
+// and the record failed only when the round went on, at the DeliveryTimeout
+// of the record behind it.
+func TestARecordSetAsideAfterTheExpiryLoopsLastPassFailsAtItsMaxBlock(t *testing.T) {
+	c, p, clk := shortOfMemoryProducer(t)
+	o := newOutcomes(3)
+	t0 := clk.Now()
+	p.Produce(ctx(t), &Record{Topic: "late", Value: []byte("waits for memory")}, o.cb(0))
+	clk.Advance(3 * time.Second)
+	named := clk.Now()
+	p.Produce(ctx(t), &Record{Topic: "late", Partition: 5, ExplicitPartition: true, Value: []byte("names partition 5")}, o.cb(1))
+	p.Produce(ctx(t), &Record{Topic: "late", Value: []byte("waits for memory behind it")}, o.cb(2))
+	clk.Advance(time.Second / 2)
+	filled := clk.Now()
+	fillBufferMemory(t, c, p)
+	require.NoError(t, c.CreateTopic("late", 1))
+	awaitDrain(t, p, clk, "late")
+	eventually(t, "the first record waiting for memory", func() bool { return p.pool.Waiters() == 1 })
+
+	// The loop's pass that finds the round under way (its first, from
+	// newProducer, was before t0): it then sleeps until the batches
+	// filling the memory expire, past the MaxBlock of the record naming
+	// partition 5.
+	clk.Advance(t0.Add(shortOfMemoryMaxBlock).Sub(clk.Now()))
+	batchesExpire := filled.Add(shortOfMemoryDeliveryTimeout)
+	require.True(t, named.Add(shortOfMemoryMaxBlock).Before(batchesExpire))
+	eventually(t, "the expiry loop asleep until the batches expire", func() bool {
+		return slices.Contains(clk.Deadlines(), batchesExpire)
+	})
+
+	// The first record fails at its DeliveryTimeout; the round sets the
+	// record for partition 5 aside, and the one behind it waits for memory.
+	clk.Advance(t0.Add(shortOfMemoryDeliveryTimeout + pastDeadline).Sub(clk.Now()))
+	eventually(t, "the record behind waiting for memory", func() bool {
+		return o.first.Load() == 1 && setAside(p, "late") == 1 && p.pool.Waiters() == 1
+	})
+	require.ErrorIs(t, o.one(t, 0).err, ErrDeliveryTimeout)
+
+	clk.Advance(named.Add(shortOfMemoryMaxBlock + pastDeadline).Sub(clk.Now()))
+	eventually(t, "the record set aside failed at its MaxBlock", func() bool { return o.first.Load() == 2 })
+	require.ErrorIs(t, o.one(t, 1).err, ErrInvalidRecord)
+
+	c.OnProduce(nil)
+	clk.Advance(shortOfMemoryDeliveryTimeout)
+	o.wait(t, "the last record")
+}
+
+// setAside is how many records of topic p's drain has set aside.
+func setAside(p *Producer, topic string) int {
+	p.held.mu.Lock()
+	defer p.held.mu.Unlock()
+	if wt := p.held.topics[topic]; wt != nil {
+		return len(wt.aside)
+	}
+	return 0
 }
 
 // A held record whose DeliveryTimeout ended before its turn to be appended
@@ -489,16 +608,6 @@ func TestRecordsSetAsideStayWithinTheHeldRecordsShareOfBufferMemory(t *testing.T
 	p.held.mu.Lock()
 	defer p.held.mu.Unlock()
 	require.Zero(t, p.held.reserved, "each record's share given back once")
-}
-
-// setAside is how many records of topic p's drain has set aside.
-func setAside(p *Producer, topic string) int {
-	p.held.mu.Lock()
-	defer p.held.mu.Unlock()
-	if wt := p.held.topics[topic]; wt != nil {
-		return len(wt.aside)
-	}
-	return 0
 }
 
 // A record set aside for a partition its topic does not have still holds

@@ -75,7 +75,7 @@ func (p *Producer) producerIDLoop() {
 			}
 			wait := retry.Delay(failures)
 			p.cfg.Logger.Warn("InitProducerId failed", "err", err, "retry_in", wait)
-			if !p.pause(wait, nil) {
+			if !p.pause(wait, nil, nil) {
 				return
 			}
 		}
