@@ -134,7 +134,8 @@ type Config struct {
 	// does not know the producer yet takes any sequence. Without
 	// idempotence, 1 keeps a partition's records in order across retries.
 	// Java: max.in.flight.requests.per.connection; kafka-python:
-	// max_in_flight_requests_per_connection. Default 5.
+	// max_in_flight_requests_per_connection. Default 5; at most
+	// MaxInFlightLimit.
 	//
 	// Unlike the Java client's, a request behind another needs a full
 	// batch (or a retry, a Flush, or memory to free): batches that are not
@@ -285,6 +286,14 @@ const (
 	defaultDialTimeout        = 10 * time.Second
 )
 
+// MaxInFlightLimit is the largest MaxInFlight New accepts. The Java client
+// sets none, but every request awaiting an answer holds its batches' memory
+// and a slot the sender sizes up front, and a Kafka broker reads a
+// connection's next request only after answering the one before: past a few
+// hundred, a deeper pipeline buys only memory, and "unlimited" spelled
+// math.MaxInt could not be allocated at all.
+const MaxInFlightLimit = 1000
+
 // ConfigError names the Config field that New rejected.
 type ConfigError struct {
 	Field  string
@@ -387,6 +396,9 @@ func (cfg *Config) validate() error {
 	}
 	if cfg.MaxInFlight < 0 {
 		return bad("MaxInFlight", "%d is negative", cfg.MaxInFlight)
+	}
+	if cfg.MaxInFlight > MaxInFlightLimit {
+		return bad("MaxInFlight", "%d is more than MaxInFlightLimit %d: a deeper pipeline only holds more memory", cfg.MaxInFlight, MaxInFlightLimit)
 	}
 	for _, d := range []struct {
 		name string

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gokafka/producer/compression"
+	"github.com/gokafka/producer/internal/fakebroker"
 )
 
 // New must reject each bad setting with a *ConfigError naming the field, so
@@ -37,6 +38,8 @@ func TestNewNamesTheBadField(t *testing.T) {
 		{"negative buffer memory", ok(func(c *Config) { c.BufferMemory = -1 }), "BufferMemory"},
 		{"negative max request size", ok(func(c *Config) { c.MaxRequestSize = -1 }), "MaxRequestSize"},
 		{"negative max in flight", ok(func(c *Config) { c.MaxInFlight = -1 }), "MaxInFlight"},
+		{"max in flight past its limit", ok(func(c *Config) { c.MaxInFlight = MaxInFlightLimit + 1 }), "MaxInFlight"},
+		{"max in flight meant as unlimited", ok(func(c *Config) { c.MaxInFlight = math.MaxInt }), "MaxInFlight"},
 		{"batch larger than memory", ok(func(c *Config) { c.BatchSize = 2 << 20; c.BufferMemory = 1 << 20 }), "BatchSize"},
 		{"negative MaxBlock", ok(func(c *Config) { c.MaxBlock = -time.Second }), "MaxBlock"},
 		{"negative RequestTimeout", ok(func(c *Config) { c.RequestTimeout = -time.Second }), "RequestTimeout"},
@@ -132,4 +135,18 @@ func TestLingerZeroIsTheDefault(t *testing.T) {
 	require.Equal(t, time.Duration(0), Config{Linger: NoLinger}.withDefaults().Linger)
 	require.Equal(t, time.Duration(0), Config{Linger: -time.Second}.withDefaults().Linger, "any negative value is no linger")
 	require.Equal(t, time.Second, Config{Linger: time.Second}.withDefaults().Linger)
+}
+
+// The largest MaxInFlight New accepts is one the sender and the connection
+// can size their pipelines for: a record still gets through.
+func TestMaxInFlightAtItsLimitDelivers(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.MaxInFlight = MaxInFlightLimit
+		cfg.DisableIdempotence = true // or the accumulator caps it at 5
+	})
+	o := newOutcomes(1)
+	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("v")}, o.cb(0))
+	o.wait(t, "the record's outcome")
+	require.NoError(t, o.one(t, 0).err)
 }
