@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"strconv"
 	"time"
@@ -114,8 +115,13 @@ type Config struct {
 	// runs out fails with ErrDeliveryTimeout; in the last case also with
 	// ErrMaybeWritten, since the broker may have written it. Only a
 	// callback still running (yours) can make another record's callback
-	// later than that. Must be at least Linger + RequestTimeout. Java:
-	// delivery.timeout.ms; kafka-python: delivery_timeout_ms. Default 120s.
+	// later than that. It must be at least Linger + RequestTimeout, so that
+	// a record can linger and then wait one full request: left at zero, it
+	// is the larger of 120s and that sum; set below it, New refuses it. The
+	// Java client does both the same (raising a defaulted
+	// delivery.timeout.ms with a warning). Java: delivery.timeout.ms;
+	// kafka-python: delivery_timeout_ms. Default 120s, or Linger +
+	// RequestTimeout if larger.
 	DeliveryTimeout time.Duration
 
 	// RetryBackoff is the first wait before a retry; each further retry of
@@ -332,7 +338,12 @@ func (cfg Config) withDefaults() Config {
 	}
 	setDur(&cfg.MaxBlock, DefaultMaxBlock)
 	setDur(&cfg.RequestTimeout, DefaultRequestTimeout)
-	setDur(&cfg.DeliveryTimeout, DefaultDeliveryTimeout)
+	if cfg.DeliveryTimeout == 0 {
+		// Raised to fit the other two, as the Java client raises it: a user
+		// who set only Linger or RequestTimeout is not blamed for a field
+		// they never set.
+		cfg.DeliveryTimeout = max(DefaultDeliveryTimeout, addSaturating(cfg.Linger, cfg.RequestTimeout))
+	}
 	setDur(&cfg.RetryBackoff, DefaultRetryBackoff)
 	setDur(&cfg.RetryBackoffMax, DefaultRetryBackoffMax)
 	setDur(&cfg.MetadataMaxAge, DefaultMetadataMaxAge)
@@ -353,6 +364,14 @@ func (cfg Config) withDefaults() Config {
 		cfg.clock = clock.Real{}
 	}
 	return cfg
+}
+
+// addSaturating returns a+b, or the largest Duration where that overflows.
+func addSaturating(a, b time.Duration) time.Duration {
+	if b > 0 && a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }
 
 // validate checks a Config whose defaults are filled in.
@@ -428,9 +447,15 @@ func (cfg *Config) validate() error {
 	if cfg.TransactionTimeout > maxInt32Duration {
 		return bad("TransactionTimeout", "%v does not fit InitProducerId's int32 milliseconds", cfg.TransactionTimeout)
 	}
-	// The Java client enforces the same bound: a record must be able to
-	// linger and then wait one full request before its delivery times out.
-	// (Compared by difference: a huge Linger would overflow the sum.)
+	// A sum no Duration holds leaves no DeliveryTimeout to blame, set or
+	// not.
+	if cfg.Linger > math.MaxInt64-cfg.RequestTimeout {
+		return bad("Linger", "%v + RequestTimeout %v overflows a time.Duration, so no DeliveryTimeout can cover them", cfg.Linger, cfg.RequestTimeout)
+	}
+	// The Java client enforces the same bound on a delivery.timeout.ms it
+	// was given: a record must be able to linger and then wait one full
+	// request before its delivery times out. withDefaults raised one left
+	// at zero to fit.
 	if cfg.Linger > cfg.DeliveryTimeout-cfg.RequestTimeout {
 		return bad("DeliveryTimeout", "%v is less than Linger %v + RequestTimeout %v", cfg.DeliveryTimeout, cfg.Linger, cfg.RequestTimeout)
 	}

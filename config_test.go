@@ -58,7 +58,7 @@ func TestNewNamesTheBadField(t *testing.T) {
 				c.DeliveryTimeout = 10 * time.Second
 			}), "DeliveryTimeout"},
 		{"a linger so long that linger + request timeout overflows",
-			ok(func(c *Config) { c.Linger = time.Duration(math.MaxInt64) }), "DeliveryTimeout"},
+			ok(func(c *Config) { c.Linger = time.Duration(math.MaxInt64) }), "Linger"},
 		{"transaction timeout beyond int32 milliseconds",
 			ok(func(c *Config) {
 				c.TransactionalID = "t"
@@ -149,4 +149,27 @@ func TestMaxInFlightAtItsLimitDelivers(t *testing.T) {
 	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("v")}, o.cb(0))
 	o.wait(t, "the record's outcome")
 	require.NoError(t, o.one(t, 0).err)
+}
+
+// A DeliveryTimeout left at zero grows to cover Linger + RequestTimeout, as
+// the Java client's does, so that setting only one of those two is not
+// refused for a DeliveryTimeout the user never set; one set below the sum is
+// still refused (see TestNewNamesTheBadField).
+func TestADefaultedDeliveryTimeoutCoversLingerAndRequestTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want time.Duration
+	}{
+		{"defaults", Config{}, DefaultDeliveryTimeout},
+		{"a long RequestTimeout", Config{RequestTimeout: 2 * time.Minute}, 2*time.Minute + DefaultLinger},
+		{"a long Linger", Config{Linger: 2 * time.Minute}, 2*time.Minute + DefaultRequestTimeout},
+		{"both short", Config{Linger: time.Second, RequestTimeout: time.Second}, DefaultDeliveryTimeout},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.cfg.Brokers = []string{"127.0.0.1:9092"}
+			require.NoError(t, tc.cfg.Validate())
+			require.Equal(t, tc.want, tc.cfg.withDefaults().DeliveryTimeout)
+		})
+	}
 }
