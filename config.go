@@ -126,8 +126,13 @@ type Config struct {
 
 	// RetryBackoff is the first wait before a retry; each further retry of
 	// the same batch doubles it, up to RetryBackoffMax, with ±20% jitter
-	// (KIP-580). Java: retry.backoff.ms / retry.backoff.max.ms;
-	// kafka-python: retry_backoff_ms. Defaults 100ms and 1s.
+	// (KIP-580). RetryBackoffMax left at zero is the larger of 1s and
+	// RetryBackoff, so that a RetryBackoff set alone is the wait it says
+	// (the Java client would wait its default max, 1s, instead); set below
+	// RetryBackoff, New refuses it as a contradiction (the Java client
+	// waits the max, without growth). Java: retry.backoff.ms /
+	// retry.backoff.max.ms; kafka-python: retry_backoff_ms. Defaults 100ms
+	// and 1s.
 	RetryBackoff    time.Duration
 	RetryBackoffMax time.Duration
 
@@ -208,9 +213,11 @@ type Config struct {
 	TransactionTimeout time.Duration
 
 	// ReconnectBackoff and ReconnectBackoffMax pace reconnection attempts to
-	// a broker, exponentially with jitter. Java: reconnect.backoff.ms /
-	// reconnect.backoff.max.ms; kafka-python: reconnect_backoff_ms /
-	// reconnect_backoff_max_ms. Defaults 50ms and 1s.
+	// a broker, exponentially with jitter. As with RetryBackoffMax,
+	// ReconnectBackoffMax left at zero is the larger of 1s and
+	// ReconnectBackoff, and one set below ReconnectBackoff is refused.
+	// Java: reconnect.backoff.ms / reconnect.backoff.max.ms; kafka-python:
+	// reconnect_backoff_ms / reconnect_backoff_max_ms. Defaults 50ms and 1s.
 	ReconnectBackoff    time.Duration
 	ReconnectBackoffMax time.Duration
 
@@ -345,12 +352,12 @@ func (cfg Config) withDefaults() Config {
 		cfg.DeliveryTimeout = max(DefaultDeliveryTimeout, addSaturating(cfg.Linger, cfg.RequestTimeout))
 	}
 	setDur(&cfg.RetryBackoff, DefaultRetryBackoff)
-	setDur(&cfg.RetryBackoffMax, DefaultRetryBackoffMax)
+	setDur(&cfg.RetryBackoffMax, max(DefaultRetryBackoffMax, cfg.RetryBackoff))
 	setDur(&cfg.MetadataMaxAge, DefaultMetadataMaxAge)
 	setDur(&cfg.MetadataMaxIdle, DefaultMetadataMaxIdle)
 	setDur(&cfg.TransactionTimeout, DefaultTransactionTimeout)
 	setDur(&cfg.ReconnectBackoff, DefaultReconnect)
-	setDur(&cfg.ReconnectBackoffMax, DefaultReconnectMax)
+	setDur(&cfg.ReconnectBackoffMax, max(DefaultReconnectMax, cfg.ReconnectBackoff))
 	if cfg.Partitioner == nil {
 		cfg.Partitioner = partitioner.Default(cfg.BatchSize)
 	}
@@ -437,8 +444,14 @@ func (cfg *Config) validate() error {
 	if cfg.MetadataMaxIdle < minMetadataMaxIdle {
 		return bad("MetadataMaxIdle", "%v is less than %v, the least the Java client allows: a topic forgotten sooner would be looked up again and again", cfg.MetadataMaxIdle, minMetadataMaxIdle)
 	}
+	// Only a max set below its base gets here (withDefaults raised one left
+	// at zero): the Java client would wait the max, never growing, but a
+	// user who set both contradicts themselves, and is told so.
 	if cfg.RetryBackoffMax < cfg.RetryBackoff {
 		return bad("RetryBackoffMax", "%v is less than RetryBackoff %v", cfg.RetryBackoffMax, cfg.RetryBackoff)
+	}
+	if cfg.ReconnectBackoffMax < cfg.ReconnectBackoff {
+		return bad("ReconnectBackoffMax", "%v is less than ReconnectBackoff %v", cfg.ReconnectBackoffMax, cfg.ReconnectBackoff)
 	}
 	const maxInt32Duration = time.Duration(1<<31-1) * time.Millisecond
 	if cfg.RequestTimeout > maxInt32Duration {

@@ -51,6 +51,10 @@ func TestNewNamesTheBadField(t *testing.T) {
 		{"MetadataMaxIdle below 5s", ok(func(c *Config) { c.MetadataMaxIdle = time.Second }), "MetadataMaxIdle"},
 		{"negative ReconnectBackoff", ok(func(c *Config) { c.ReconnectBackoff = -time.Millisecond }), "ReconnectBackoff"},
 		{"negative ReconnectBackoffMax", ok(func(c *Config) { c.ReconnectBackoffMax = -time.Millisecond }), "ReconnectBackoffMax"},
+		{"RetryBackoffMax set below RetryBackoff",
+			ok(func(c *Config) { c.RetryBackoff = 2 * time.Second; c.RetryBackoffMax = time.Second }), "RetryBackoffMax"},
+		{"ReconnectBackoffMax set below ReconnectBackoff",
+			ok(func(c *Config) { c.ReconnectBackoff = 2 * time.Second; c.ReconnectBackoffMax = time.Second }), "ReconnectBackoffMax"},
 		{"delivery timeout below linger + request timeout",
 			ok(func(c *Config) {
 				c.Linger = time.Second
@@ -172,4 +176,19 @@ func TestADefaultedDeliveryTimeoutCoversLingerAndRequestTimeout(t *testing.T) {
 			require.Equal(t, tc.want, tc.cfg.withDefaults().DeliveryTimeout)
 		})
 	}
+}
+
+// A backoff's max left at zero is at least its base, the two pairs alike: a
+// RetryBackoff or ReconnectBackoff set alone above the default max of 1s is
+// the wait it says, not an error blaming a max the user never set.
+func TestABackoffMaxLeftAtZeroIsAtLeastItsBase(t *testing.T) {
+	cfg := Config{Brokers: []string{"127.0.0.1:9092"}, RetryBackoff: 2 * time.Second, ReconnectBackoff: 3 * time.Second}
+	require.NoError(t, cfg.Validate())
+	got := cfg.withDefaults()
+	require.Equal(t, 2*time.Second, got.RetryBackoffMax)
+	require.Equal(t, 3*time.Second, got.ReconnectBackoffMax)
+
+	got = Config{RetryBackoff: 10 * time.Millisecond, ReconnectBackoff: 10 * time.Millisecond}.withDefaults()
+	require.Equal(t, DefaultRetryBackoffMax, got.RetryBackoffMax, "a small base keeps the default max")
+	require.Equal(t, DefaultReconnectMax, got.ReconnectBackoffMax, "a small base keeps the default max")
 }

@@ -53,7 +53,7 @@ func TestUsageErrors(t *testing.T) {
 		// The flag the user set is the one blamed, not the one the library names.
 		{[]string{"perf", "--buffer-memory", "100"}, "--buffer-memory: --batch-size 65536 exceeds --buffer-memory 100"},
 		{[]string{"perf", "--request-timeout", "3m"}, "--request-timeout: --delivery-timeout"},
-		{[]string{"perf", "-X", "retry.backoff.ms=5000"}, "-X retry.backoff.ms: -X retry.backoff.max.ms 1s is less than -X retry.backoff.ms 5s"},
+		{[]string{"perf", "-X", "retry.backoff.ms=5000", "-X", "retry.backoff.max.ms=1000"}, "-X retry.backoff.max.ms: 1s is less than -X retry.backoff.ms 5s"},
 		{[]string{"perf", "--batch-size", "200", "--buffer-memory", "100"}, "--batch-size: 200 exceeds --buffer-memory 100"},
 		// -X and --producer-config take Java names, and only known ones.
 		{[]string{"perf", "-X", "lingerms=5"}, "-X lingerms: unknown setting \"lingerms\"; known: acks, allow.auto.create.topics, batch.size,"},
