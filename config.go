@@ -62,9 +62,12 @@ type Config struct {
 	Linger time.Duration
 
 	// BatchSize is the target size of one partition's batch in bytes
-	// (uncompressed); a record larger than it gets a batch of its own. It is
-	// also how many bytes the sticky partitioner sends to one partition
-	// before moving on. Java: batch.size; kafka-python: batch_size.
+	// (uncompressed, the batch's header included); a record larger than it
+	// gets a batch of its own. A MaxRequestSize below it is the batch size
+	// instead, so that a batch fits a request (and a broker whose
+	// message.max.bytes MaxRequestSize was lowered to). It is also how many
+	// bytes the default partitioner sends to one partition before moving
+	// on. Java: batch.size; kafka-python: batch_size.
 	// Default 64 KiB rather than Java's 16 KiB: at the high rates this
 	// producer is built for, 16 KiB batches of small records make four times
 	// as many requests for no latency gain, while 32 MiB of BufferMemory
@@ -72,13 +75,13 @@ type Config struct {
 	BatchSize int
 
 	// BufferMemory caps the bytes of batches and of records waiting for
-	// their topic's metadata (those may use all of it but one BatchSize, so
-	// that they can always be batched once metadata comes). When it is used
-	// up, Produce waits up to MaxBlock for memory. On Linux the batches'
-	// buffers are mapped outside the Go heap, and a page is backed by memory
-	// only once used: they count once in the process's memory, not twice
-	// through the garbage collector's headroom (nor do they pace the
-	// collector: GOGC and GOMEMLIMIT do, as ever). Java: buffer.memory;
+	// their topic's metadata (those may use all of it but one batch's
+	// size, so that they can always be batched once metadata comes). When
+	// it is used up, Produce waits up to MaxBlock for memory. On Linux the
+	// batches' buffers are mapped outside the Go heap, and a page is backed
+	// by memory only once used: they count once in the process's memory,
+	// not twice through the garbage collector's headroom (nor do they pace
+	// the collector: GOGC and GOMEMLIMIT do, as ever). Java: buffer.memory;
 	// kafka-python: buffer_memory. Default 32 MiB.
 	BufferMemory int64
 
@@ -93,9 +96,12 @@ type Config struct {
 	// kafka-python: max_block_ms. Default 60s.
 	MaxBlock time.Duration
 
-	// MaxRequestSize caps one ProduceRequest, and so the largest record.
-	// Java: max.request.size; kafka-python: max_request_size. Default 1 MiB,
-	// which matches the broker's default message.max.bytes.
+	// MaxRequestSize caps the record batches of one ProduceRequest, and so
+	// one batch (see BatchSize) and the largest record, which goes alone in
+	// a batch if it is larger than BatchSize; the request's own fields (its
+	// header, topic names and partition numbers, tens of bytes) come on
+	// top. Java: max.request.size; kafka-python: max_request_size. Default
+	// 1 MiB, which matches the broker's default message.max.bytes.
 	MaxRequestSize int
 
 	// RequestTimeout is how long the producer waits for a broker's answer
@@ -172,7 +178,8 @@ type Config struct {
 
 	// Partitioner picks the partition of records without an explicit one.
 	// Java: partitioner.class; kafka-python: partitioner. Default
-	// partitioner.Default(BatchSize): Java's murmur2 for keyed records, the
+	// partitioner.Default of the batch size (BatchSize, or MaxRequestSize
+	// if smaller): Java's murmur2 for keyed records, the
 	// uniform sticky partitioner (KIP-794) for keyless ones.
 	Partitioner partitioner.Partitioner
 
@@ -359,7 +366,7 @@ func (cfg Config) withDefaults() Config {
 	setDur(&cfg.ReconnectBackoff, DefaultReconnect)
 	setDur(&cfg.ReconnectBackoffMax, max(DefaultReconnectMax, cfg.ReconnectBackoff))
 	if cfg.Partitioner == nil {
-		cfg.Partitioner = partitioner.Default(cfg.BatchSize)
+		cfg.Partitioner = partitioner.Default(cfg.batchBytes())
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -371,6 +378,13 @@ func (cfg Config) withDefaults() Config {
 		cfg.clock = clock.Real{}
 	}
 	return cfg
+}
+
+// batchBytes is the size batches are cut to: BatchSize, unless a batch of
+// that size would not fit a request of MaxRequestSize (the sender counts a
+// request's batches against it, and lets only the first one past it).
+func (cfg *Config) batchBytes() int {
+	return min(cfg.BatchSize, cfg.MaxRequestSize)
 }
 
 // addSaturating returns a+b, or the largest Duration where that overflows.

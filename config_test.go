@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/gokafka/producer/compression"
 	"github.com/gokafka/producer/internal/fakebroker"
+	"github.com/gokafka/producer/protocol"
 )
 
 // New must reject each bad setting with a *ConfigError naming the field, so
@@ -191,4 +193,41 @@ func TestABackoffMaxLeftAtZeroIsAtLeastItsBase(t *testing.T) {
 	got = Config{RetryBackoff: 10 * time.Millisecond, ReconnectBackoff: 10 * time.Millisecond}.withDefaults()
 	require.Equal(t, DefaultRetryBackoffMax, got.RetryBackoffMax, "a small base keeps the default max")
 	require.Equal(t, DefaultReconnectMax, got.ReconnectBackoffMax, "a small base keeps the default max")
+}
+
+// A MaxRequestSize below BatchSize cuts batches to it, so that a request's
+// batches stay within it, and a broker whose message.max.bytes the user
+// lowered MaxRequestSize to takes every batch; a record nearly that large
+// still goes, alone in its batch.
+func TestBatchesFitAMaxRequestSizeBelowBatchSize(t *testing.T) {
+	const limit = 4096
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, MaxMessageBytes: limit})
+	var largest atomic.Int64 // bytes of batches in one request
+	c.OnProduce(func(_ int32, req *protocol.ProduceRequest) fakebroker.Action {
+		n := 0
+		for _, tp := range req.Topics {
+			for _, pp := range tp.Partitions {
+				n += len(pp.Records)
+			}
+		}
+		for cur := largest.Load(); int64(n) > cur && !largest.CompareAndSwap(cur, int64(n)); cur = largest.Load() {
+		}
+		return fakebroker.Action{}
+	})
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.MaxRequestSize = limit // BatchSize is left at 64 KiB
+		cfg.Linger = time.Hour     // batches go full, or at the Flush
+	})
+	const n = 100
+	o := newOutcomes(n + 1)
+	for i := range n {
+		p.Produce(ctx(t), &Record{Topic: "t", Value: make([]byte, 200)}, o.cb(i))
+	}
+	p.Produce(ctx(t), &Record{Topic: "t", Value: make([]byte, limit-200)}, o.cb(n))
+	require.NoError(t, p.Flush(ctx(t)))
+	o.wait(t, "every record's outcome")
+	for i := range n + 1 {
+		require.NoError(t, o.one(t, i).err, "record %d", i)
+	}
+	require.LessOrEqual(t, largest.Load(), int64(limit))
 }

@@ -88,7 +88,7 @@ func New(cfg Config) (*Producer, error) {
 	}
 	p := &Producer{
 		cfg:       cfg,
-		pool:      bufferpool.New(int(cfg.BufferMemory), cfg.BatchSize, cfg.clock),
+		pool:      bufferpool.New(int(cfg.BufferMemory), cfg.batchBytes(), cfg.clock),
 		idCh:      make(chan struct{}, 1),
 		closeDone: make(chan struct{}),
 	}
@@ -101,7 +101,7 @@ func New(cfg Config) (*Producer, error) {
 		inFlight = min(inFlight, maxIdempotentInFlight)
 	}
 	p.acc = accumulator.New(accumulator.Config{
-		BatchSize:       cfg.BatchSize,
+		BatchSize:       cfg.batchBytes(),
 		Linger:          cfg.Linger,
 		DeliveryTimeout: cfg.DeliveryTimeout,
 		MaxBlock:        cfg.MaxBlock,
