@@ -110,7 +110,8 @@ type Config struct {
 	// broker that throttles the producer to a quota (KIP-219) gives its
 	// requests in flight the pause on top, and gets no request until the
 	// pause ends.
-	// Java: request.timeout.ms; kafka-python: request_timeout_ms. Default 30s.
+	// At least 1ms, the wire's unit. Java: request.timeout.ms;
+	// kafka-python: request_timeout_ms. Default 30s.
 	RequestTimeout time.Duration
 
 	// DeliveryTimeout bounds the time from Produce returning to the
@@ -215,8 +216,9 @@ type Config struct {
 	TransactionalID string
 
 	// TransactionTimeout is how long the transaction coordinator lets a
-	// transaction stay open before it aborts it. Java: transaction.timeout.ms;
-	// kafka-python: transaction_timeout_ms. Default 60s.
+	// transaction stay open before it aborts it; at least 1ms, the wire's
+	// unit. Java: transaction.timeout.ms; kafka-python:
+	// transaction_timeout_ms. Default 60s.
 	TransactionTimeout time.Duration
 
 	// ReconnectBackoff and ReconnectBackoffMax pace reconnection attempts to
@@ -233,8 +235,8 @@ type Config struct {
 
 	// Dialer opens broker connections; a *net.Dialer or a *tls.Dialer fits.
 	// Java: socket.connection.setup.timeout.ms, security.protocol;
-	// kafka-python: connections_max_idle_ms, security_protocol.
-	// Default: a net.Dialer with a 10s timeout.
+	// kafka-python: security_protocol. Default: a net.Dialer with a 10s
+	// timeout.
 	Dialer Dialer
 
 	// TLS, when set, secures every broker connection with this
@@ -466,6 +468,14 @@ func (cfg *Config) validate() error {
 	}
 	if cfg.ReconnectBackoffMax < cfg.ReconnectBackoff {
 		return bad("ReconnectBackoffMax", "%v is less than ReconnectBackoff %v", cfg.ReconnectBackoffMax, cfg.ReconnectBackoff)
+	}
+	// Both go on the wire in whole milliseconds: less than one would be
+	// sent as 0, which the broker reads as no time at all.
+	if cfg.RequestTimeout < time.Millisecond {
+		return bad("RequestTimeout", "%v is less than a millisecond, the request's unit", cfg.RequestTimeout)
+	}
+	if cfg.TransactionTimeout < time.Millisecond {
+		return bad("TransactionTimeout", "%v is less than a millisecond, InitProducerId's unit", cfg.TransactionTimeout)
 	}
 	const maxInt32Duration = time.Duration(1<<31-1) * time.Millisecond
 	if cfg.RequestTimeout > maxInt32Duration {

@@ -65,6 +65,10 @@ func TestNewNamesTheBadField(t *testing.T) {
 			}), "DeliveryTimeout"},
 		{"a linger so long that linger + request timeout overflows",
 			ok(func(c *Config) { c.Linger = time.Duration(math.MaxInt64) }), "Linger"},
+		{"request timeout under a millisecond, sent as 0",
+			ok(func(c *Config) { c.RequestTimeout = 500 * time.Microsecond }), "RequestTimeout"},
+		{"transaction timeout under a millisecond, sent as 0",
+			ok(func(c *Config) { c.TransactionalID = "t"; c.TransactionTimeout = time.Nanosecond }), "TransactionTimeout"},
 		{"transaction timeout beyond int32 milliseconds",
 			ok(func(c *Config) {
 				c.TransactionalID = "t"

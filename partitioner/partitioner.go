@@ -12,10 +12,12 @@ type Topic struct {
 	Name string
 	// Partitions is the partition count.
 	Partitions int32
-	// Available lists the partitions whose leader is known and that are not
-	// marked slow or unavailable, in ascending order (partitioners search it
-	// with a binary search). It may be empty, in which case every partition
-	// is a candidate.
+	// Available lists the partitions whose leader is a broker the metadata
+	// knows, in ascending order (partitioners search it with a binary
+	// search). Nothing else takes a partition out: one whose broker is slow
+	// stays in, and a LoadReporter (the default partitioner) steers records
+	// away from it by the batches queued for it instead. It may be empty,
+	// in which case every partition is a candidate.
 	Available []int32
 
 	// state is the per-topic state of the last partitioner that used this

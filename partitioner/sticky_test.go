@@ -122,7 +122,7 @@ func TestStickyFallsBackToAllPartitionsWhenNoneAvailable(t *testing.T) {
 	equal(t, len(seen), 3, "partitions ever chosen")
 }
 
-// A sticky partition that leaves Available (leader lost, marked slow) is
+// A sticky partition that leaves Available (its leader lost) is
 // abandoned at once: records sent there would only wait in its queue.
 func TestStickyLeavesPartitionThatBecameUnavailable(t *testing.T) {
 	s := newTestSticky(1000, 6)
