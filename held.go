@@ -479,12 +479,13 @@ func (w *held) endAppend(wt *waitingTopic) {
 // names, or any, since a lagging broker may have called the topic unknown
 // after its drain began); a failure goes to the delivery goroutine. ctx
 // ends with the producer, or with the abort of the record's transaction.
-// snap is the metadata to append it with. It reports whether the record
-// was appended.
+// snap is the metadata that came; the batch's leader is looked up in the
+// metadata of the moment (appendTo). It reports whether the record was
+// appended.
 func (p *Producer) appendHeld(ctx context.Context, snap *metadata.Snapshot, h *heldRecord) bool {
 	t := snap.Topic(h.rec.Topic)
 	if !h.fits(t) && !refused(t) && ctx.Err() == nil {
-		snap, t = p.awaitPartition(ctx, h)
+		t = p.awaitPartition(ctx, h)
 	}
 	var err error
 	switch {
@@ -497,7 +498,7 @@ func (p *Producer) appendHeld(ctx context.Context, snap *metadata.Snapshot, h *h
 		err = fmt.Errorf("%w: before the record, held for %s, was appended", context.Cause(ctx), h.wanted())
 	case t != nil && len(t.Partitions) > 0:
 		if err = p.tooLate(h, t); err == nil {
-			err = p.appendHeldTo(ctx, snap, t, h)
+			err = p.appendHeldTo(ctx, t, h)
 		}
 	case refused(t):
 		err = t.Err
@@ -523,7 +524,7 @@ func (p *Producer) appendHeld(ctx context.Context, snap *metadata.Snapshot, h *h
 // append's wait for memory ends with the record's DeliveryTimeout
 // (accumulator.Record.Since), or when ctx ends (see appendHeld); after a
 // Close from a callback ended such waits, it does not begin.
-func (p *Producer) appendHeldTo(ctx context.Context, snap *metadata.Snapshot, t *metadata.Topic, h *heldRecord) error {
+func (p *Producer) appendHeldTo(ctx context.Context, t *metadata.Topic, h *heldRecord) error {
 	if p.txn != nil {
 		// Counted until appended, so that an abort, which ends the
 		// transaction's appends, does not end the transaction before it.
@@ -541,7 +542,7 @@ func (p *Producer) appendHeldTo(ctx context.Context, snap *metadata.Snapshot, t 
 		Data:     record.Data{TimestampMs: h.tsMs, Key: h.rec.Key, Value: h.rec.Value, Headers: h.rec.Headers},
 		Callback: h.cb, Since: h.since, NoWait: noWait,
 	}
-	err := p.appendTo(wait, snap, t, &h.rec, &ar)
+	err := p.appendTo(wait, t, &h.rec, &ar)
 	if err != nil && errors.Is(context.Cause(ctx), ErrTransactionAborted) && !errors.Is(err, ErrTransactionAborted) {
 		err = fmt.Errorf("%w: while the record waited for its batch's memory: %w", ErrTransactionAborted, err)
 	}
@@ -609,25 +610,24 @@ func refused(t *metadata.Topic) bool {
 // partition it does not know yet; so do the partitions of a topic that a
 // lagging broker called unknown. The topic is wanted while its records
 // drain, so the metadata loop polls for it meanwhile.
-func (p *Producer) awaitPartition(ctx context.Context, h *heldRecord) (*metadata.Snapshot, *metadata.Topic) {
+func (p *Producer) awaitPartition(ctx context.Context, h *heldRecord) *metadata.Topic {
 	clk := p.cfg.clock
 	timer := clk.NewTimer(h.since.Add(p.heldLimit()).Sub(clk.Now()))
 	defer timer.Stop()
 	reason := h.wanted() + " wanted"
 	for {
 		updated := p.cluster.Changed()
-		snap := p.cluster.Snapshot()
-		t := snap.Topic(h.rec.Topic)
+		t := p.cluster.Snapshot().Topic(h.rec.Topic)
 		if h.fits(t) || refused(t) {
-			return snap, t
+			return t
 		}
 		p.cluster.RequestRefresh(reason)
 		select {
 		case <-updated:
 		case <-timer.C():
-			return snap, t
+			return t
 		case <-ctx.Done():
-			return snap, t
+			return t
 		}
 	}
 }

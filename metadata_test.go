@@ -2,6 +2,7 @@ package producer
 
 import (
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/internal/fakebroker"
+	"github.com/gokafka/producer/metadata"
 	"github.com/gokafka/producer/partitioner"
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
@@ -153,4 +155,132 @@ func TestAnIdleTopicIsForgottenAndFoundAgain(t *testing.T) {
 	})
 	send(1)
 	require.Equal(t, 2, len(c.Records("t", 0))+len(c.Records("t", 1)))
+}
+
+// A Metadata answer from a broker that has not seen CreatePartitions yet
+// lists fewer partitions than the topic has, while a record of a partition
+// past its count is buffered. With topic ids the cache keeps the partitions
+// past the answer's count (Kafka never removes one); without them it takes
+// the answer, and the metadata loop polls for the buffered partition,
+// which has no leader. Either way the record is sent. Before, the partition
+// left the metadata, no sender led it, nothing asked for metadata again
+// before MetadataMaxAge, and the record failed with ErrDeliveryTimeout,
+// "sent 0 times". On the fake clock only the loop's pacing moves.
+func TestARecordOfAPartitionALaggingAnswerLeftOutIsSent(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		versions map[protocol.APIKey]protocol.VersionRange
+	}{
+		{"topic ids", nil},
+		{"no topic ids", map[protocol.APIKey]protocol.VersionRange{protocol.Metadata: {Min: 1, Max: 9}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 4}, KeepRecords: true, Versions: tc.versions})
+			clk := clock.NewFake(heldClockStart)
+			p := newProducer(t, c, func(cfg *Config) {
+				cfg.clock = clk
+				// The record lingers until the Flush below; no periodic
+				// refresh or expiry comes within the test.
+				cfg.Linger, cfg.DeliveryTimeout, cfg.MaxBlock = time.Hour, 2*time.Hour, time.Hour
+				cfg.MetadataMaxAge = 5 * time.Hour
+			})
+			learnTopic(t, p, clk, "t")
+			o := newOutcomes(1)
+			p.Produce(ctx(t), &Record{Topic: "t", Partition: 3, ExplicitPartition: true, Value: []byte("v")}, o.cb(0))
+
+			var shrink, shrunk atomic.Bool
+			var beforeShrunk atomic.Pointer[metadata.Snapshot]
+			c.OnMetadata(func(int32, *protocol.MetadataRequest) fakebroker.Action {
+				if !shrink.CompareAndSwap(true, false) {
+					return fakebroker.Action{}
+				}
+				// Refreshes run one after another: this is the snapshot
+				// the shrunk answer replaces.
+				beforeShrunk.Store(p.cluster.Snapshot())
+				shrunk.Store(true)
+				return fakebroker.Action{Shrink: map[string]int32{"t": 2}}
+			})
+			shrink.Store(true)
+			p.cluster.RequestRefresh("test")
+			eventually(t, "the lagging answer applied", func() bool {
+				releasePacing(clk)
+				return shrunk.Load() && p.cluster.Snapshot() != beforeShrunk.Load()
+			})
+			require.Zero(t, o.first.Load(), "the record has an outcome before the Flush")
+
+			go func() { _ = p.Flush(ctx(t)) }()
+			eventually(t, "the record's outcome", func() bool {
+				releasePacing(clk) // the loop's pacing only, never DeliveryTimeout
+				return o.done()
+			})
+			got := o.one(t, 0)
+			require.NoError(t, got.err, "partition 3 exists; only a lagging broker left it out")
+			require.Equal(t, int32(3), got.md.Partition)
+			require.Len(t, c.Records("t", 3), 1)
+		})
+	}
+}
+
+// blockingPartitioner holds its first call until release is closed: a
+// Produce that has looked its topic up in the metadata and not yet
+// appended.
+type blockingPartitioner struct {
+	entered, release chan struct{}
+	calls            atomic.Int64
+}
+
+func (b *blockingPartitioner) Partition(*partitioner.Topic, []byte) int32 {
+	if b.calls.Add(1) == 1 {
+		close(b.entered)
+		<-b.release
+	}
+	return 0
+}
+
+// The metadata loop forgets a topic idle for MetadataMaxIdle while a
+// Produce that looked it up before is partitioning a record of it; the
+// record then starts a batch. The producer looks the batch's leader up in
+// the metadata as it is now, finds none, and asks for a refresh, which
+// finds the topic again: the record is sent. Before, the leader was looked
+// up in the snapshot the Produce had read, its sender was woken though it
+// no longer led the topic, and nothing asked for metadata before
+// MetadataMaxAge: the record failed with ErrDeliveryTimeout.
+func TestARecordOfATopicForgottenWhileItWasProducedIsSent(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 2}, KeepRecords: true})
+	clk := clock.NewFake(heldClockStart)
+	const maxAge = 5 * time.Hour
+	bp := &blockingPartitioner{entered: make(chan struct{}), release: make(chan struct{})}
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.clock = clk
+		cfg.Partitioner = bp
+		cfg.Linger, cfg.DeliveryTimeout, cfg.MaxBlock = time.Hour, 2*time.Hour, time.Hour
+		cfg.MetadataMaxAge, cfg.MetadataMaxIdle = maxAge, 5*time.Second
+	})
+	learnTopic(t, p, clk, "t")
+	clk.Advance(6 * time.Second) // idle
+
+	o := newOutcomes(1)
+	produced := make(chan struct{})
+	go func() {
+		defer close(produced)
+		p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("v")}, o.cb(0))
+	}()
+	receive(t, bp.entered, "the Produce in its partitioner")
+	p.cluster.RequestRefresh("test")
+	eventually(t, "the idle topic forgotten, and the metadata loop waiting for MetadataMaxAge", func() bool {
+		releasePacing(clk)
+		return p.cluster.Snapshot().Topic("t") == nil && slices.ContainsFunc(clk.Deadlines(), func(d time.Time) bool {
+			return d.Sub(clk.Now()) > maxAge/2 // the loop's only timer that long
+		})
+	})
+
+	close(bp.release) // the Produce appends the record with the topic it read
+	receive(t, produced, "the Produce's return")
+	go func() { _ = p.Flush(ctx(t)) }() // after the append, or it flushes nothing
+	eventually(t, "the record's outcome", func() bool {
+		releasePacing(clk) // the loop's pacing only, never DeliveryTimeout
+		return o.done()
+	})
+	require.NoError(t, o.one(t, 0).err)
+	require.Len(t, c.Records("t", 0), 1)
 }

@@ -133,7 +133,7 @@ func New(cfg Config) (*Producer, error) {
 		NodeLeft:               p.nodeLeft,
 		Updated:                p.metadataUpdated,
 		Refreshed:              p.noteRefresh,
-		InUse:                  p.acc.TopicsInUse,
+		InUse:                  p.acc.InUse,
 		MaxIdle:                cfg.MetadataMaxIdle,
 	})
 	p.ctx, p.cancel = context.WithCancel(context.Background())
@@ -251,7 +251,7 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 	// builder by pointer.
 	var ar accumulator.Record
 	ar.TimestampMs, ar.Key, ar.Value, ar.Headers, ar.Callback = tsMs, r.Key, r.Value, r.Headers, rcv
-	if err := p.appendTo(ctx, snap, t, r, &ar); err != nil {
+	if err := p.appendTo(ctx, t, r, &ar); err != nil {
 		p.noteTxnRejection(err)
 		reject(rcv, r, err)
 	}
@@ -260,7 +260,14 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 // appendTo partitions a record of a known topic and appends it, as ar: its
 // timestamp, bytes and receiver, and since when it waited for metadata if
 // it did. The error, if any, is the record's, and the receiver has not run.
-func (p *Producer) appendTo(ctx context.Context, snap *metadata.Snapshot, t *metadata.Topic, r *Record, ar *accumulator.Record) error {
+//
+// t may be older than the metadata by the time the batch starts: the
+// metadata loop may have forgotten the topic, idle until this append
+// marked it used, under the record. The leader to wake is looked up in
+// the current snapshot, so that a forgotten topic asks for a refresh
+// (wakeLeader) rather than wake a sender that no longer leads it, which
+// left the batch with none until MetadataMaxAge.
+func (p *Producer) appendTo(ctx context.Context, t *metadata.Topic, r *Record, ar *accumulator.Record) error {
 	partition := r.Partition
 	if !r.ExplicitPartition {
 		partition = p.cfg.Partitioner.Partition(t.View, r.Key)
@@ -280,7 +287,7 @@ func (p *Producer) appendTo(ctx context.Context, snap *metadata.Snapshot, t *met
 		if p.loads != nil {
 			p.reportLoad(t)
 		}
-		p.wakeLeader(snap, tp)
+		p.wakeLeader(p.cluster.Snapshot(), tp)
 	}
 	return nil
 }

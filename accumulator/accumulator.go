@@ -287,32 +287,33 @@ func (a *Accumulator) eachPartition(f func(*partition)) {
 	}
 }
 
-// TopicsInUse returns the topics with batches whose outcome is not settled
+// InUse returns the partitions with batches whose outcome is not settled
 // yet (open, waiting to be sent, in flight, or sent back for a retry),
-// whose partitions need leaders, and so their topic's metadata, until
-// then; and, in used, those and the topics an append started a batch of at
-// or after since, whose metadata the producer keeps for its next records
-// (Config.MetadataMaxIdle). It takes each partition's lock in turn and
-// walks no batch list: the metadata loop asks at every refresh.
-func (a *Accumulator) TopicsInUse(since time.Time) (buffered, used []string) {
+// which need a leader, and so their topic's metadata, until then; and, in
+// used, their topics and the topics an append started a batch of at or
+// after since, whose metadata the producer keeps for its next records
+// (Config.MetadataMaxIdle). Partitions, not topics, are buffered: a
+// partition a lagging broker's answer left out has batches and no leader,
+// and the metadata loop asks again for it as the Java client does for the
+// partitions of its ready batches without a known leader. It takes each
+// partition's lock in turn and walks no batch list: the metadata loop asks
+// at every refresh.
+func (a *Accumulator) InUse(since time.Time) (buffered []TopicPartition, used []string) {
 	for name, tps := range *a.topics.Load() {
-		isBuffered, isUsed := false, false
+		isUsed := false
 		for _, p := range *tps.partitions.Load() {
 			if p == nil {
 				continue
 			}
 			p.mu.Lock()
-			isBuffered = isBuffered || len(p.batches) > 0
-			isUsed = isUsed || !p.started.Before(since)
+			isBuffered := len(p.batches) > 0
+			isUsed = isUsed || isBuffered || !p.started.Before(since)
 			p.mu.Unlock()
 			if isBuffered {
-				break
+				buffered = append(buffered, p.tp)
 			}
 		}
-		if isBuffered {
-			buffered = append(buffered, name)
-		}
-		if isBuffered || isUsed {
+		if isUsed {
 			used = append(used, name)
 		}
 	}

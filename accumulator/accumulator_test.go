@@ -797,45 +797,45 @@ func TestLoadCountsEachPartitionsBatches(t *testing.T) {
 	require.Equal(t, []int32{0, 0, 0, 0}, sizes)
 }
 
-// TopicsInUse names a topic as buffered while any of its batches is
+// InUse names a partition as buffered while any of its batches is
 // unsettled: lingering, in flight, or sent back for a retry; the metadata
-// loop keeps asking for it until then.
-func TestTopicsInUseNamesATopicBufferedUntilItsBatchesSettle(t *testing.T) {
+// loop keeps asking for its topic, and for a leader of it, until then.
+func TestInUseNamesAPartitionBufferedUntilItsBatchesSettle(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.Linger = time.Hour })
-	buffered := func() []string {
-		b, _ := h.acc.TopicsInUse(h.clk.Now())
+	buffered := func() []TopicPartition {
+		b, _ := h.acc.InUse(h.clk.Now())
 		return b
 	}
 	require.Empty(t, buffered())
 	other := TopicPartition{Topic: "u", Partition: 1}
 	h.add(tp0, 1, []byte("v"))
 	h.add(other, 2, []byte("v"))
-	require.ElementsMatch(t, []string{"t", "u"}, buffered(), "lingering")
+	require.ElementsMatch(t, []TopicPartition{tp0, other}, buffered(), "lingering")
 
 	h.acc.BeginFlush()
 	bs, _ := h.drain([]TopicPartition{tp0}, 1<<20)
 	h.acc.EndFlush()
 	require.Len(t, bs, 1)
-	require.ElementsMatch(t, []string{"t", "u"}, buffered(), "in flight")
+	require.ElementsMatch(t, []TopicPartition{tp0, other}, buffered(), "in flight")
 	h.retry(bs[0], 0)
-	require.ElementsMatch(t, []string{"t", "u"}, buffered(), "awaiting a retry")
+	require.ElementsMatch(t, []TopicPartition{tp0, other}, buffered(), "awaiting a retry")
 
 	again, _ := h.drain([]TopicPartition{tp0}, 1<<20)
 	require.Len(t, again, 1)
 	h.acc.Complete(again[0], 0, -1, nil)
 	require.NoError(t, h.outcome(1).Err)
-	require.Equal(t, []string{"u"}, buffered(), "settled")
+	require.Equal(t, []TopicPartition{other}, buffered(), "settled")
 }
 
-// TopicsInUse names a topic as used while it is buffered, and after, until
-// the given time passes the start of its latest batch: its metadata is kept
-// for the producer's next records (MetadataMaxIdle).
-func TestTopicsInUseNamesATopicUsedSinceItsLatestBatchStarted(t *testing.T) {
+// InUse names a topic as used while it is buffered, and after, until the
+// given time passes the start of its latest batch: its metadata is kept for
+// the producer's next records (MetadataMaxIdle).
+func TestInUseNamesATopicUsedSinceItsLatestBatchStarted(t *testing.T) {
 	h := newHarness(t, nil)
 	h.add(tp0, 1, []byte("v"))
 	started := h.clk.Now()
 	h.clk.Advance(time.Minute)
-	_, used := h.acc.TopicsInUse(started.Add(time.Hour))
+	_, used := h.acc.InUse(started.Add(time.Hour))
 	require.Equal(t, []string{"t"}, used, "a buffered topic is used whatever its age")
 
 	h.acc.BeginFlush()
@@ -845,10 +845,10 @@ func TestTopicsInUseNamesATopicUsedSinceItsLatestBatchStarted(t *testing.T) {
 	h.acc.Complete(bs[0], 0, -1, nil)
 	require.NoError(t, h.outcome(1).Err)
 
-	buffered, used := h.acc.TopicsInUse(started)
+	buffered, used := h.acc.InUse(started)
 	require.Empty(t, buffered)
 	require.Equal(t, []string{"t"}, used, "its latest batch started at the time given")
-	_, used = h.acc.TopicsInUse(started.Add(time.Millisecond))
+	_, used = h.acc.InUse(started.Add(time.Millisecond))
 	require.Empty(t, used, "its latest batch started before the time given")
 }
 

@@ -83,7 +83,7 @@ type partition struct {
 
 	// started is when an append last started a batch: the producer's
 	// latest use of the partition, which keeps its topic's metadata
-	// (TopicsInUse) after the batch is gone.
+	// (InUse) after the batch is gone.
 	started time.Time
 
 	// roomHint is what the entries of the partition's latest batch seen

@@ -34,6 +34,15 @@ var ErrMalformed = errors.New("malformed metadata")
 //     cached partition is kept whole. An epoch of -1 (Metadata before v7, or
 //     an error) carries no order and is taken as is; a changed topic id means
 //     the topic was re-created and its epochs restarted, so the response wins.
+//   - A topic's partition count never goes down: Kafka cannot remove a
+//     partition, so an answer that lists fewer under the cached topic id
+//     comes from a broker that has not seen CreatePartitions yet, and the
+//     cached partitions past its count are kept. Under the zero id (Metadata
+//     before v10) a lagging broker cannot be told from a topic re-created
+//     with fewer partitions, and the answer's count is taken: the producer
+//     then sends to no partition that may not exist, and the batches left
+//     on the missing ones make the metadata loop poll (cluster's awaiting)
+//     until a broker names them again or they expire.
 //   - UNKNOWN_TOPIC_OR_PARTITION and INVALID_TOPIC_EXCEPTION record the
 //     error and drop the topic's partitions: there is nothing to send to.
 //   - Any other retriable topic error (LEADER_NOT_AVAILABLE while a new topic
@@ -176,17 +185,22 @@ func checkNumbering(topic string, rps []protocol.MetadataResponsePartition) erro
 
 // mergePartitions turns the response's partitions, numbered 0 to n-1, into
 // a slice indexed by partition id, keeping a cached partition whose leader
-// epoch is newer than the response's.
+// epoch is newer than the response's, and, under the same topic id, the
+// cached partitions past the response's count.
 func mergePartitions(prev *Topic, id wire.UUID, rps []protocol.MetadataResponsePartition) []Partition {
-	n := len(rps)
-	if n == 0 {
-		return nil
-	}
-	parts := make([]Partition, n)
 	var known []Partition
 	if prev != nil && !recreated(prev.ID, id) {
 		known = prev.Partitions
 	}
+	n := len(rps)
+	if sameIncarnation(prev, id) {
+		n = max(n, len(known))
+	}
+	if n == 0 {
+		return nil
+	}
+	parts := make([]Partition, n)
+	copy(parts[len(rps):], known[min(len(rps), len(known)):])
 	for i := range rps {
 		rp := &rps[i]
 		idx := int(rp.PartitionIndex)
@@ -205,6 +219,13 @@ func mergePartitions(prev *Topic, id wire.UUID, rps []protocol.MetadataResponseP
 		parts[idx] = p
 	}
 	return parts
+}
+
+// sameIncarnation reports whether id proves that a response describes the
+// cached topic prev, not a topic re-created under its name: both carry the
+// same non-zero id.
+func sameIncarnation(prev *Topic, id wire.UUID) bool {
+	return prev != nil && id != (wire.UUID{}) && prev.ID == id
 }
 
 // recreated reports whether two topic ids name different incarnations of a

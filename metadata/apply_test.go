@@ -158,6 +158,36 @@ func TestApply(t *testing.T) {
 			partitions: map[string]int{"a": 4},
 		},
 		{
+			// Kafka never removes a partition: the answer comes from a broker
+			// that has not seen CreatePartitions yet. Taken as it was, it
+			// left the batches of partitions 2 and 3 with no sender.
+			name: "fewer partitions under the same id keep the cached ones past the answer's count",
+			setup: []update{{resp(brokers(1, 2), withID(topic("a", none,
+				part(0, 1, 3), part(1, 2, 3), part(2, 1, 3), part(3, 2, 3)), idA)), nil}},
+			apply:      update{resp(brokers(1, 2), withID(topic("a", none, part(0, 2, 4), part(1, 2, 3)), idA)), []string{"a"}},
+			changes:    Changes{LeadersMoved: []TopicPartition{tp("a", 0)}},
+			leaders:    map[TopicPartition]leader{tp("a", 0): {2, 4, true}, tp("a", 2): {1, 3, true}, tp("a", 3): {2, 3, true}},
+			partitions: map[string]int{"a": 4},
+		},
+		{
+			// Without ids a lagging broker cannot be told from a topic
+			// re-created with fewer partitions: the answer is taken.
+			name: "fewer partitions under no id are taken",
+			setup: []update{{resp(brokers(1, 2), topic("a", none,
+				part(0, 1, 3), part(1, 2, 3), part(2, 1, 3), part(3, 2, 3))), nil}},
+			apply:      update{resp(brokers(1, 2), topic("a", none, part(0, 1, 3), part(1, 2, 3))), []string{"a"}},
+			leaders:    map[TopicPartition]leader{tp("a", 3): {-1, -1, false}},
+			partitions: map[string]int{"a": 2},
+		},
+		{
+			name: "fewer partitions under a new id are taken",
+			setup: []update{{resp(brokers(1, 2), withID(topic("a", none,
+				part(0, 1, 3), part(1, 2, 3), part(2, 1, 3), part(3, 2, 3)), idA)), nil}},
+			apply:      update{resp(brokers(1, 2), withID(topic("a", none, part(0, 1, 0), part(1, 2, 0)), idA2)), []string{"a"}},
+			leaders:    map[TopicPartition]leader{tp("a", 0): {1, 0, true}, tp("a", 3): {-1, -1, false}},
+			partitions: map[string]int{"a": 2},
+		},
+		{
 			name: "a vanished broker makes the partitions it led unavailable",
 			setup: []update{{resp(brokers(1, 2),
 				topic("a", none, part(0, 1, 0)), topic("b", none, part(0, 2, 0))), nil}},

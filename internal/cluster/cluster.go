@@ -50,16 +50,18 @@ type Config struct {
 	// Refreshed is called with the outcome of every metadata refresh: nil,
 	// or why no broker answered.
 	Refreshed func(error)
-	// InUse returns the topics the producer still has batches of
-	// (lingering, in flight, or awaiting a retry), and, in used, those and
-	// the topics it started a batch of at or after since. Every refresh
-	// asks for the buffered topics whatever the last answer said, and
-	// while one has no partitions the loop polls: a lagging broker that
-	// calls such a topic unknown must not leave its batches without a
+	// InUse returns the partitions the producer still has batches of
+	// (lingering, in flight, or awaiting a retry), and, in used, their
+	// topics and the topics it started a batch of at or after since.
+	// Every refresh asks for the buffered partitions' topics whatever the
+	// last answer said, and while one of those partitions has no leader
+	// the loop polls: a lagging broker that calls such a topic unknown, or
+	// lists fewer of its partitions, must not leave its batches without a
 	// leader until their DeliveryTimeout, as the Java client keeps the
-	// topics it produces to in its requests. Optional; it must not block
-	// for long.
-	InUse func(since time.Time) (buffered, used []string)
+	// topics it produces to in its requests and asks for metadata at once
+	// for a ready batch whose leader it does not know. Optional; it must
+	// not block for long.
+	InUse func(since time.Time) (buffered []metadata.TopicPartition, used []string)
 	// MaxIdle is how long a cached topic stays in the metadata after its
 	// last use: neither buffered, nor used, nor awaited for that long, it
 	// is forgotten, and refreshes stop asking for it. Zero keeps every

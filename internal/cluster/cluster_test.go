@@ -30,9 +30,10 @@ type rig struct {
 	fake *fakebroker.Cluster
 	c    *Cluster
 
-	// buffered and used are what Config.InUse answers: the topics the
-	// test pretends to have batches of, and to have started one of lately.
-	buffered atomic.Pointer[[]string]
+	// buffered and used are what Config.InUse answers: the partitions the
+	// test pretends to have batches of, and the topics it pretends to have
+	// started one of lately.
+	buffered atomic.Pointer[[]metadata.TopicPartition]
 	used     atomic.Pointer[[]string]
 
 	mu      sync.Mutex
@@ -70,15 +71,17 @@ func newRigWith(t *testing.T, opts fakebroker.Options, seeds int, mod func(*Conf
 				r.mu.Unlock()
 			}
 		},
-		InUse: func(time.Time) (buffered, used []string) {
-			load := func(p *atomic.Pointer[[]string]) []string {
-				if l := p.Load(); l != nil {
-					return *l
-				}
-				return nil
+		InUse: func(time.Time) (buffered []metadata.TopicPartition, used []string) {
+			if l := r.buffered.Load(); l != nil {
+				buffered = *l
 			}
-			buffered = load(&r.buffered)
-			return buffered, append(load(&r.used), buffered...)
+			if l := r.used.Load(); l != nil {
+				used = append(used, *l...)
+			}
+			for _, tp := range buffered {
+				used = append(used, tp.Topic)
+			}
+			return buffered, used
 		},
 	}
 	if mod != nil {
@@ -215,7 +218,7 @@ func (r *rig) hideOnce(topic string) (arm func(), asked func() bool) {
 func TestATopicWithBatchesIsAskedForAgainAfterAnAnswerCallsItUnknown(t *testing.T) {
 	r := newRig(t, fakebroker.Options{Topics: map[string]int32{"t": 2}}, 1)
 	r.awaitTopic("t")
-	r.buffered.Store(&[]string{"t"})
+	r.buffered.Store(&[]metadata.TopicPartition{{Topic: "t"}})
 	arm, askedAgain := r.hideOnce("t")
 	arm()
 	r.c.RequestRefresh("test")
@@ -223,6 +226,36 @@ func TestATopicWithBatchesIsAskedForAgainAfterAnAnswerCallsItUnknown(t *testing.
 		tp := r.c.Snapshot().Topic("t")
 		return askedAgain() && tp != nil && len(tp.Partitions) == 2
 	}, waitFor, time.Millisecond, "the topic was not asked for, or not known again, after one answer called it unknown")
+}
+
+// A partition with batches that an answer leaves out (a broker that has
+// not seen CreatePartitions yet, under no topic id, so the cache takes its
+// count) has no leader, and the loop polls for it at once rather than at
+// MetadataMaxAge (an hour here). Before, it polled only for a buffered
+// topic with no partitions at all, and the batches had no sender until
+// their DeliveryTimeout.
+func TestAPartitionWithBatchesLeftOutOfAnAnswerIsAskedForAgain(t *testing.T) {
+	r := newRig(t, fakebroker.Options{Topics: map[string]int32{"t": 4},
+		Versions: map[protocol.APIKey]protocol.VersionRange{protocol.Metadata: {Min: 1, Max: 9}}}, 1)
+	require.Zero(t, r.awaitTopic("t").ID, "Metadata v9 names no topic id")
+	r.buffered.Store(&[]metadata.TopicPartition{{Topic: "t", Partition: 3}})
+	var shrink, shrunk, askedAgain atomic.Bool
+	r.fake.OnMetadata(func(int32, *protocol.MetadataRequest) fakebroker.Action {
+		if shrink.CompareAndSwap(true, false) {
+			shrunk.Store(true)
+			return fakebroker.Action{Shrink: map[string]int32{"t": 2}}
+		}
+		if shrunk.Load() {
+			askedAgain.Store(true)
+		}
+		return fakebroker.Action{}
+	})
+	shrink.Store(true)
+	r.c.RequestRefresh("test")
+	require.Eventually(t, func() bool {
+		tp := r.c.Snapshot().Topic("t")
+		return askedAgain.Load() && tp != nil && len(tp.Partitions) == 4
+	}, waitFor, time.Millisecond, "the partition left out was not asked for again")
 }
 
 // A refresh with no topic to ask for asks for none, and keeps what the

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gokafka/producer/internal/fakebroker"
+	"github.com/gokafka/producer/metadata"
 	"github.com/gokafka/producer/protocol"
 )
 
@@ -51,7 +52,7 @@ func TestAnIdleTopicIsForgotten(t *testing.T) {
 func TestATopicInUseIsKept(t *testing.T) {
 	r := newRigWith(t, fakebroker.Options{Topics: map[string]int32{"buffered": 1, "used": 1, "awaited": 1}}, 1,
 		func(c *Config) { c.MaxIdle = time.Nanosecond })
-	r.buffered.Store(&[]string{"buffered"})
+	r.buffered.Store(&[]metadata.TopicPartition{{Topic: "buffered"}})
 	r.used.Store(&[]string{"used"})
 	release := r.c.Want("awaited")
 	for _, name := range []string{"buffered", "used", "awaited"} {

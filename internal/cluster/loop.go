@@ -7,6 +7,7 @@ import (
 
 	"github.com/gokafka/producer/internal/backoff"
 	"github.com/gokafka/producer/internal/clock"
+	"github.com/gokafka/producer/metadata"
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
 )
@@ -24,8 +25,9 @@ func (c *Cluster) RequestRefresh(reason string) {
 // Run keeps the metadata fresh until ctx ends: at once, every
 // MetadataMaxAge, and when asked (an unknown topic, a moved leader, a dead
 // connection), but never more often than every RetryBackoff, so a storm of
-// errors makes one request, not thousands. While topics are awaited, or
-// have batches buffered, and have no partitions, or partitions have no
+// errors makes one request, not thousands. While awaited topics have no
+// partitions, partitions with batches buffered have no leader (their topic
+// called unknown, or left out of an answer), or known partitions have no
 // leader, it polls with backoff.
 func (c *Cluster) Run(ctx context.Context) {
 	clk := c.cfg.Clock
@@ -183,14 +185,14 @@ func (c *Cluster) topics() (ask, idle []string) {
 	for _, name := range c.wantedTopics() {
 		add(name)
 	}
-	for _, name := range buffered {
-		add(name)
+	for _, tp := range buffered {
+		add(tp.Topic)
 	}
 	return ask, idle
 }
 
 // inUse is Config.InUse, or nothing in use without it.
-func (c *Cluster) inUse(since time.Time) (buffered, used []string) {
+func (c *Cluster) inUse(since time.Time) (buffered []metadata.TopicPartition, used []string) {
 	if c.cfg.InUse == nil {
 		return nil, nil
 	}
@@ -198,17 +200,22 @@ func (c *Cluster) inUse(since time.Time) (buffered, used []string) {
 }
 
 // awaiting reports whether something is worth polling for: a topic
-// awaited, or with batches buffered, and not known (again) yet, or a known
-// partition without a usable leader, whose records cannot move until one
-// is elected.
+// awaited and not known (again) yet, a partition with batches buffered and
+// no leader in the metadata (its topic called unknown, or left out of an
+// answer that listed fewer partitions: the batches have no sender until a
+// broker names its leader), or a known partition without a usable leader,
+// whose records cannot move until one is elected.
 func (c *Cluster) awaiting() bool {
 	snap := c.cache.Snapshot()
+	for _, name := range c.wantedTopics() {
+		if t := snap.Peek(name); t == nil || len(t.Partitions) == 0 {
+			return true
+		}
+	}
 	buffered, _ := c.inUse(c.cfg.Clock.Now())
-	for _, names := range [][]string{c.wantedTopics(), buffered} {
-		for _, name := range names {
-			if t := snap.Peek(name); t == nil || len(t.Partitions) == 0 {
-				return true
-			}
+	for _, tp := range buffered {
+		if _, _, ok := snap.Leader(tp.Topic, tp.Partition); !ok {
+			return true
 		}
 	}
 	for _, name := range snap.Topics() {

@@ -56,6 +56,9 @@ type Action struct {
 	// HideBrokers leaves these nodes out of a Metadata answer's brokers, as
 	// when they have left the cluster.
 	HideBrokers []int32
+	// Shrink answers each of these topics with only its first n
+	// partitions, as a broker that has not seen CreatePartitions yet.
+	Shrink map[string]int32
 
 	// Err answers an InitProducerId request with this error code and no
 	// producer id (-1, epoch -1); no id is used up. On a Metadata request

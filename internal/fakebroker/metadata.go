@@ -77,7 +77,11 @@ func (c *Cluster) metadata(req *protocol.MetadataRequest, act *Action) *protocol
 			resp.Topics = append(resp.Topics, unknown(name, kerr.UnknownTopicOrPartition))
 			continue
 		}
-		resp.Topics = append(resp.Topics, c.describeLocked(t))
+		rt := c.describeLocked(t)
+		if n, ok := act.Shrink[name]; ok && int(n) < len(rt.Partitions) {
+			rt.Partitions = rt.Partitions[:n]
+		}
+		resp.Topics = append(resp.Topics, rt)
 	}
 	return resp
 }
