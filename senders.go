@@ -134,12 +134,12 @@ func (p *Producer) senderConfig(n *cluster.Node) sender.Config {
 
 // leaderHint applies a KIP-951 hint from a Produce answer; the cluster
 // layer's update then wakes the senders.
-func (p *Producer) leaderHint(topic string, partition, leader, epoch int32, ep *protocol.ProduceResponseNodeEndpoint) bool {
+func (p *Producer) leaderHint(topic string, topicID wire.UUID, partition, leader, epoch int32, ep *protocol.ProduceResponseNodeEndpoint) bool {
 	var endpoint *metadata.Broker
 	if ep != nil {
 		endpoint = &metadata.Broker{ID: ep.NodeID, Host: ep.Host, Port: ep.Port, Rack: ep.Rack}
 	}
-	return p.cluster.ApplyLeaderHint(topic, partition, leader, epoch, endpoint)
+	return p.cluster.ApplyLeaderHint(topic, topicID, partition, leader, epoch, endpoint)
 }
 
 // wakeLeader nudges the sender of tp's leader; with no known leader it asks

@@ -13,6 +13,7 @@ import (
 	"github.com/gokafka/producer/bufferpool"
 	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/wire"
 	"github.com/gokafka/producer/sender"
 )
 
@@ -63,7 +64,7 @@ func idleSender() *sender.Sender {
 			Partitions:      func() []accumulator.TopicPartition { return nil },
 			Connect:         func(context.Context) (sender.Conn, error) { return silentConn{}, nil },
 			RefreshMetadata: func(string) {},
-			LeaderHint:      func(string, int32, int32, int32, *protocol.ProduceResponseNodeEndpoint) bool { return false },
+			LeaderHint:      func(string, wire.UUID, int32, int32, int32, *protocol.ProduceResponseNodeEndpoint) bool { return false },
 		},
 	})
 }

@@ -4,6 +4,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/gokafka/producer/protocol/wire"
 )
 
 // TestConcurrentReadersAndWriters runs lock-free readers against Apply and
@@ -62,6 +64,6 @@ func TestConcurrentReadersAndWriters(t *testing.T) {
 		tp := topic("a", none0, parts...)
 		tp.TopicID[0] = byte(n) // a new id whenever the count shrinks
 		c.Apply(resp(brokers(1, 2, 3), tp), []string{"a"}, t0)
-		c.ApplyLeaderHint("a", 0, 1+i%3, i*10, nil)
+		c.ApplyLeaderHint("a", wire.UUID{}, 0, 1+i%3, i*10, nil)
 	}
 }

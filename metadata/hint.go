@@ -1,6 +1,10 @@
 package metadata
 
-import "maps"
+import (
+	"maps"
+
+	"github.com/gokafka/producer/protocol/wire"
+)
 
 // ApplyLeaderHint applies a KIP-951 CurrentLeader hint from a Produce
 // response: the broker that refused a batch with NOT_LEADER_OR_FOLLOWER names
@@ -14,7 +18,14 @@ import "maps"
 // can be addressed, either because the cache knows the broker or because
 // endpoint (the response's NodeEndpoints entry for that leader) says where
 // it is. An endpoint for the leader also updates the broker's address.
-func (c *Cache) ApplyLeaderHint(topic string, partition int32, leader, epoch int32, endpoint *Broker) bool {
+//
+// topicID is the id the Produce request named the topic by, or the zero id
+// (a request by name). A hint under an id other than the cached one is
+// about another incarnation of the topic: a late answer about the topic
+// deleted and re-created since, whose epochs (higher than the new
+// incarnation's, which start over) would otherwise stick until the new
+// ones passed them. It is not applied.
+func (c *Cache) ApplyLeaderHint(topic string, topicID wire.UUID, partition int32, leader, epoch int32, endpoint *Broker) bool {
 	if leader < 0 || epoch < 0 {
 		return false // an incomplete hint says nothing
 	}
@@ -22,7 +33,7 @@ func (c *Cache) ApplyLeaderHint(topic string, partition int32, leader, epoch int
 	defer c.mu.Unlock()
 	old := c.snap.Load()
 	t := old.topics[topic]
-	if t == nil || partition < 0 || int(partition) >= len(t.Partitions) {
+	if t == nil || partition < 0 || int(partition) >= len(t.Partitions) || recreated(t.ID, topicID) {
 		return false
 	}
 	p := t.Partitions[partition]

@@ -1,6 +1,10 @@
 package metadata
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/gokafka/producer/protocol/wire"
+)
 
 func TestApplyLeaderHint(t *testing.T) {
 	setup := resp(brokers(1, 2),
@@ -53,7 +57,7 @@ func TestApplyLeaderHint(t *testing.T) {
 			c := NewCache()
 			c.Apply(setup, nil, t0)
 			before := c.Snapshot()
-			got := c.ApplyLeaderHint(tc.topic, tc.partition, tc.leader, tc.epoch, tc.endpoint)
+			got := c.ApplyLeaderHint(tc.topic, wire.UUID{}, tc.partition, tc.leader, tc.epoch, tc.endpoint)
 			equal(t, tc.applied, got, "applied")
 			s := c.Snapshot()
 			if !tc.applied && s != before {
@@ -82,7 +86,7 @@ func TestLeaderHintEndpointMakesOtherTopicsAvailable(t *testing.T) {
 	), nil, t0)
 	equal(t, []int32{1}, c.Snapshot().Topic("b").View.Available, "b before the hint")
 
-	ok := c.ApplyLeaderHint("a", 0, 3, 6, &Broker{ID: 3, Host: "b3.example", Port: 9092})
+	ok := c.ApplyLeaderHint("a", wire.UUID{}, 0, 3, 6, &Broker{ID: 3, Host: "b3.example", Port: 9092})
 	equal(t, true, ok, "applied")
 	s := c.Snapshot()
 	equal(t, []int32{0}, s.Topic("a").View.Available, "a after the hint")
@@ -96,7 +100,7 @@ func TestLeaderHintEndpointMakesOtherTopicsAvailable(t *testing.T) {
 func TestLeaderHintEndpointUpdatesAddress(t *testing.T) {
 	c := NewCache()
 	c.Apply(resp(brokers(1, 2), topic("a", none0, part(0, 1, 5))), nil, t0)
-	ok := c.ApplyLeaderHint("a", 0, 2, 6, &Broker{ID: 2, Host: "moved.example", Port: 9093})
+	ok := c.ApplyLeaderHint("a", wire.UUID{}, 0, 2, 6, &Broker{ID: 2, Host: "moved.example", Port: 9093})
 	equal(t, true, ok, "applied")
 	b, _ := c.Snapshot().Broker(2)
 	equal(t, "moved.example:9093", b.Addr(), "broker 2 address")
@@ -106,7 +110,7 @@ func TestLeaderHintOverUnknownEpoch(t *testing.T) {
 	// Metadata before v7 has no epochs: any real epoch is news.
 	c := NewCache()
 	c.Apply(resp(brokers(1, 2), topic("a", none0, part(0, 1, -1))), nil, t0)
-	equal(t, true, c.ApplyLeaderHint("a", 0, 2, 0, nil), "applied")
+	equal(t, true, c.ApplyLeaderHint("a", wire.UUID{}, 0, 2, 0, nil), "applied")
 	n, e, ok := c.Snapshot().Leader("a", 0)
 	equal(t, leader{2, 0, true}, leader{n, e, ok}, "Leader")
 }
@@ -116,8 +120,32 @@ func TestLeaderHintThenLaggingRefresh(t *testing.T) {
 	// the election yet must not undo it.
 	c := NewCache()
 	c.Apply(resp(brokers(1, 2), topic("a", none0, part(0, 1, 5))), nil, t0)
-	c.ApplyLeaderHint("a", 0, 2, 6, nil)
+	c.ApplyLeaderHint("a", wire.UUID{}, 0, 2, 6, nil)
 	c.Apply(resp(brokers(1, 2), topic("a", none0, part(0, 1, 5))), []string{"a"}, t0)
 	n, e, ok := c.Snapshot().Leader("a", 0)
 	equal(t, leader{2, 6, true}, leader{n, e, ok}, "Leader")
+}
+
+// A late hint from a Produce answer about a topic's old incarnation, which
+// the request named by its old id, comes after the metadata learnt the
+// re-created topic: it is not applied. Applied, its epoch (8) stuck over
+// the new incarnation's (0), whose own hints and refreshes lost to it until
+// its epochs passed 8. A hint under the cached id, or under none (a
+// request by name), is applied as before.
+func TestAHintAboutAnotherIncarnationOfATopicIsNotApplied(t *testing.T) {
+	oldID, newID := wire.UUID{1}, wire.UUID{2}
+	withID := func(rt protocolTopic, id wire.UUID) protocolTopic { rt.TopicID = id; return rt }
+	c := NewCache()
+	c.Apply(resp(brokers(1, 2), withID(topic("a", none0, part(0, 1, 7)), oldID)), []string{"a"}, t0)
+	c.Apply(resp(brokers(1, 2), withID(topic("a", none0, part(0, 2, 0)), newID)), []string{"a"}, t0)
+
+	equal(t, false, c.ApplyLeaderHint("a", oldID, 0, 1, 8, nil), "the old incarnation's hint applied")
+	c.Apply(resp(brokers(1, 2), withID(topic("a", none0, part(0, 2, 0)), newID)), []string{"a"}, t0)
+	n, e, ok := c.Snapshot().Leader("a", 0)
+	equal(t, leader{2, 0, true}, leader{n, e, ok}, "leader after a refresh")
+
+	equal(t, true, c.ApplyLeaderHint("a", newID, 0, 1, 1, nil), "the new incarnation's hint applied")
+	equal(t, true, c.ApplyLeaderHint("a", wire.UUID{}, 0, 2, 2, nil), "a hint from a request by name applied")
+	n, e, ok = c.Snapshot().Leader("a", 0)
+	equal(t, leader{2, 2, true}, leader{n, e, ok}, "leader after the hints")
 }

@@ -3,6 +3,8 @@ package metadata
 import (
 	"strings"
 	"testing"
+
+	"github.com/gokafka/producer/protocol/wire"
 )
 
 // Topic remembers the first topic it finds: the memo must answer for its
@@ -29,7 +31,7 @@ func TestTopicRemembersTheFirstFoundForItsNameOnly(t *testing.T) {
 		}
 	}
 
-	if !c.ApplyLeaderHint("a", 0, 2, 6, nil) {
+	if !c.ApplyLeaderHint("a", wire.UUID{}, 0, 2, 6, nil) {
 		t.Fatal("the hint was not applied")
 	}
 	next := c.Snapshot().Topic("a")

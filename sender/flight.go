@@ -9,6 +9,7 @@ import (
 	"github.com/gokafka/producer/conn"
 	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/wire"
 )
 
 // A flight is one ProduceRequest, from the batches drained for it until its
@@ -50,6 +51,20 @@ type flight struct {
 	done    func(protocol.Response, error) // f.answer, bound once
 	results chan<- *flight
 	clock   clock.Clock
+}
+
+// topicID is the id f's request named topic by, or the zero id when it
+// named its topics by name. It scans the request's topics, a few: only an
+// answer with a leader hint asks.
+func (f *flight) topicID(topic string) wire.UUID {
+	if f.byID {
+		for i := range f.req.Topics {
+			if f.req.Topics[i].Name == topic {
+				return f.req.Topics[i].TopicID
+			}
+		}
+	}
+	return wire.UUID{}
 }
 
 func newFlight(results chan<- *flight, clk clock.Clock) *flight {

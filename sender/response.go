@@ -53,14 +53,14 @@ func (s *Sender) handle(f *flight) {
 		case answeredTwice:
 			s.retry(b, accumulator.Retry{Cause: fmt.Errorf("broker %d answered twice for partition %s-%d", s.cfg.Node, b.TP.Topic, b.TP.Partition), MaybeWritten: true}, now, false)
 		default:
-			s.settle(b, p, resp.NodeEndpoints, now)
+			s.settle(b, p, f, resp.NodeEndpoints, now)
 		}
 	}
 }
 
-// settle books one partition's answer: the batch is written, split, sent
-// again or failed.
-func (s *Sender) settle(b *accumulator.Batch, p *protocol.ProduceResponsePartition, endpoints []protocol.ProduceResponseNodeEndpoint, now time.Time) {
+// settle books one partition's answer, to f's request: the batch is
+// written, split, sent again or failed.
+func (s *Sender) settle(b *accumulator.Batch, p *protocol.ProduceResponsePartition, f *flight, endpoints []protocol.ProduceResponseNodeEndpoint, now time.Time) {
 	code := kerr.ForCode(p.ErrorCode)
 	if code == nil || errors.Is(code, kerr.DuplicateSequenceNumber) {
 		// A duplicate is an earlier attempt of this batch, already written.
@@ -68,7 +68,7 @@ func (s *Sender) settle(b *accumulator.Batch, p *protocol.ProduceResponsePartiti
 		return
 	}
 	err := brokerError(s.cfg.Node, code, p)
-	hinted := s.leaderHint(b.TP, p.CurrentLeader, endpoints)
+	hinted := s.leaderHint(b.TP, f, p.CurrentLeader, endpoints)
 	switch {
 	case errors.Is(code, kerr.MessageTooLarge) || errors.Is(code, kerr.RecordListTooLarge):
 		if s.acc.Split(b, err) && s.cfg.Counters != nil {
@@ -104,9 +104,9 @@ func (s *Sender) settle(b *accumulator.Batch, p *protocol.ProduceResponsePartiti
 	}
 }
 
-// leaderHint applies a KIP-951 current-leader hint, and reports whether it
-// told something new.
-func (s *Sender) leaderHint(tp accumulator.TopicPartition, l *protocol.ProduceResponseLeader, endpoints []protocol.ProduceResponseNodeEndpoint) bool {
+// leaderHint applies a KIP-951 current-leader hint from the answer to f's
+// request, and reports whether it told something new.
+func (s *Sender) leaderHint(tp accumulator.TopicPartition, f *flight, l *protocol.ProduceResponseLeader, endpoints []protocol.ProduceResponseNodeEndpoint) bool {
 	if l == nil || l.LeaderID < 0 {
 		return false
 	}
@@ -120,7 +120,7 @@ func (s *Sender) leaderHint(tp accumulator.TopicPartition, l *protocol.ProduceRe
 	// Only news skips the backoff: a broker still taking over a partition
 	// names the leader already known, and retrying at once would spin
 	// until DeliveryTimeout.
-	return s.cfg.Hooks.LeaderHint(tp.Topic, tp.Partition, l.LeaderID, l.LeaderEpoch, ep)
+	return s.cfg.Hooks.LeaderHint(tp.Topic, f.topicID(tp.Topic), tp.Partition, l.LeaderID, l.LeaderEpoch, ep)
 }
 
 // retry sends b back to its partition, to go again after a backoff; after a

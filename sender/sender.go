@@ -47,7 +47,10 @@ type Hooks struct {
 	RefreshMetadata func(reason string)
 	// LeaderHint applies a KIP-951 current-leader hint from a response and
 	// reports whether it told something new (a newer leader epoch).
-	LeaderHint func(topic string, partition, leader, epoch int32, endpoint *protocol.ProduceResponseNodeEndpoint) bool
+	// topicID is the id the request named the topic by, or the zero id
+	// for a request by name: a hint about an incarnation of the topic the
+	// metadata no longer describes tells nothing.
+	LeaderHint func(topic string, topicID wire.UUID, partition, leader, epoch int32, endpoint *protocol.ProduceResponseNodeEndpoint) bool
 
 	// TopicID returns a topic's id in the current metadata, or the zero id
 	// when it has none, for Produce v13+ (KIP-516). It is asked once per

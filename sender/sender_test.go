@@ -18,6 +18,7 @@ import (
 	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
+	"github.com/gokafka/producer/protocol/wire"
 	"github.com/gokafka/producer/record"
 )
 
@@ -120,7 +121,7 @@ func newRigWith(t *testing.T, rc rigConfig) *rig {
 			r.refreshes = append(r.refreshes, reason)
 			r.mu.Unlock()
 		},
-		LeaderHint: func(topic string, p, leader, epoch int32, ep *protocol.ProduceResponseNodeEndpoint) bool {
+		LeaderHint: func(topic string, _ wire.UUID, p, leader, epoch int32, ep *protocol.ProduceResponseNodeEndpoint) bool {
 			r.mu.Lock()
 			defer r.mu.Unlock()
 			r.hints = append(r.hints, fmt.Sprintf("%s-%d->%d@%d host=%v", topic, p, leader, epoch, ep != nil && ep.Host == "b2"))

@@ -228,3 +228,49 @@ func BenchmarkByTopicID(b *testing.B) {
 		})
 	}
 }
+
+// A leader hint in the answer to a request by topic id goes with the id the
+// request named, not the metadata's id when the answer came: the topic may
+// have been re-created since, and the hint is about the incarnation the
+// batch was sent to (the metadata cache refuses it under another id). A
+// request by name gives the zero id.
+func TestALeaderHintCarriesTheIDTheRequestNamed(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		version int16
+		want    wire.UUID
+	}{
+		{"by id", 13, idT},
+		{"by name", 12, wire.UUID{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var hinted []wire.UUID
+			r, ti := newTopicIDRig(t, tc.version, map[string]wire.UUID{"t": idT}, func(c *Config) {
+				c.Hooks.LeaderHint = func(_ string, id wire.UUID, _, _, _ int32, _ *protocol.ProduceResponseNodeEndpoint) bool {
+					mu.Lock()
+					defer mu.Unlock()
+					hinted = append(hinted, id)
+					return false
+				}
+			})
+			r.produce(parts[0], 1)
+			c := r.next()
+			ti.set("t", wire.UUID{0: 't', 15: 2}) // re-created while the request was out
+			resp := answer(c.req, kerr.NotLeaderOrFollower.Code, -1)
+			if tc.version >= protocol.ProduceTopicIDVersion {
+				resp = answerByID(c.req, kerr.NotLeaderOrFollower.Code, -1)
+			}
+			resp.Topics[0].Partitions[0].CurrentLeader = &protocol.ProduceResponseLeader{LeaderID: 2, LeaderEpoch: 8}
+			c.done(resp, nil)
+			require.Eventually(t, func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return len(hinted) > 0
+			}, 10*time.Second, time.Millisecond, "no hint applied")
+			mu.Lock()
+			defer mu.Unlock()
+			require.Equal(t, []wire.UUID{tc.want}, hinted)
+		})
+	}
+}

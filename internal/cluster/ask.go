@@ -9,6 +9,7 @@ import (
 	"github.com/gokafka/producer/conn"
 	"github.com/gokafka/producer/metadata"
 	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/wire"
 )
 
 // ErrNoBroker heads the error of a request no broker answered.
@@ -75,8 +76,8 @@ func askVersion(ctx context.Context, b *conn.Broker, req protocol.Request, maxVe
 // answer at once, so that a retry goes to the new leader without waiting
 // for a metadata round trip. It reports whether the hint told something
 // new; a stale one asks for a refresh instead.
-func (c *Cluster) ApplyLeaderHint(topic string, partition, leader, epoch int32, endpoint *metadata.Broker) bool {
-	if !c.cache.ApplyLeaderHint(topic, partition, leader, epoch, endpoint) {
+func (c *Cluster) ApplyLeaderHint(topic string, topicID wire.UUID, partition, leader, epoch int32, endpoint *metadata.Broker) bool {
+	if !c.cache.ApplyLeaderHint(topic, topicID, partition, leader, epoch, endpoint) {
 		c.RequestRefresh("stale leader hint for " + topic)
 		return false
 	}

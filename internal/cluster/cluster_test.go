@@ -19,6 +19,7 @@ import (
 	"github.com/gokafka/producer/metadata"
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
+	"github.com/gokafka/producer/protocol/wire"
 	"github.com/gokafka/producer/sasl/plain"
 )
 
@@ -387,7 +388,7 @@ func TestNoBrokerIsAddedAfterClose(t *testing.T) {
 	require.True(t, ok)
 	r.c.Close()
 
-	require.True(t, r.c.ApplyLeaderHint("t", 0, 7, epoch+1, &metadata.Broker{ID: 7, Host: "127.0.0.1", Port: 1}))
+	require.True(t, r.c.ApplyLeaderHint("t", wire.UUID{}, 0, 7, epoch+1, &metadata.Broker{ID: 7, Host: "127.0.0.1", Port: 1}))
 	require.Nil(t, r.c.Node(7), "a node named after Close")
 	_, err := r.c.brokerFor(8, "127.0.0.1:1").Conn(context.Background())
 	require.ErrorIs(t, err, conn.ErrClosed, "a coordinator found after Close")
