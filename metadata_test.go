@@ -257,6 +257,18 @@ func TestARecordOfATopicForgottenWhileItWasProducedIsSent(t *testing.T) {
 		cfg.MetadataMaxAge, cfg.MetadataMaxIdle = maxAge, 5*time.Second
 	})
 	learnTopic(t, p, clk, "t")
+	loopAwaitsMaxAge := func() bool {
+		return slices.ContainsFunc(clk.Deadlines(), func(d time.Time) bool {
+			return d.Sub(clk.Now()) > maxAge/2 // the loop's only timer that long
+		})
+	}
+	// The loop idle first: a refresh it still had paced would come within
+	// the advance, forget the topic before the Produce reads it, and hold
+	// the record instead.
+	eventually(t, "the metadata loop waiting for MetadataMaxAge", func() bool {
+		releasePacing(clk)
+		return loopAwaitsMaxAge()
+	})
 	clk.Advance(6 * time.Second) // idle
 
 	o := newOutcomes(1)
@@ -269,9 +281,7 @@ func TestARecordOfATopicForgottenWhileItWasProducedIsSent(t *testing.T) {
 	p.cluster.RequestRefresh("test")
 	eventually(t, "the idle topic forgotten, and the metadata loop waiting for MetadataMaxAge", func() bool {
 		releasePacing(clk)
-		return p.cluster.Snapshot().Topic("t") == nil && slices.ContainsFunc(clk.Deadlines(), func(d time.Time) bool {
-			return d.Sub(clk.Now()) > maxAge/2 // the loop's only timer that long
-		})
+		return p.cluster.Snapshot().Topic("t") == nil && loopAwaitsMaxAge()
 	})
 
 	close(bp.release) // the Produce appends the record with the topic it read
