@@ -433,7 +433,10 @@ func (cfg *Config) validate() error {
 	if cfg.BufferMemory < 0 {
 		return bad("BufferMemory", "%d is negative", cfg.BufferMemory)
 	}
-	if int64(cfg.BatchSize) > cfg.BufferMemory {
+	// The batches' size, which a MaxRequestSize below BatchSize cuts, must
+	// fit the buffer: BatchSize alone would refuse a buffer that the
+	// smaller batches fit.
+	if int64(cfg.batchBytes()) > cfg.BufferMemory {
 		return bad("BatchSize", "%d exceeds BufferMemory %d", cfg.BatchSize, cfg.BufferMemory)
 	}
 	if cfg.MaxInFlight < 0 {

@@ -42,7 +42,7 @@ func TestNewNamesTheBadField(t *testing.T) {
 		{"negative max in flight", ok(func(c *Config) { c.MaxInFlight = -1 }), "MaxInFlight"},
 		{"max in flight past its limit", ok(func(c *Config) { c.MaxInFlight = MaxInFlightLimit + 1 }), "MaxInFlight"},
 		{"max in flight meant as unlimited", ok(func(c *Config) { c.MaxInFlight = math.MaxInt }), "MaxInFlight"},
-		{"batch larger than memory", ok(func(c *Config) { c.BatchSize = 2 << 20; c.BufferMemory = 1 << 20 }), "BatchSize"},
+		{"batch larger than memory", ok(func(c *Config) { c.BatchSize = 2 << 20; c.BufferMemory = 1 << 20; c.MaxRequestSize = 4 << 20 }), "BatchSize"},
 		{"negative MaxBlock", ok(func(c *Config) { c.MaxBlock = -time.Second }), "MaxBlock"},
 		{"negative RequestTimeout", ok(func(c *Config) { c.RequestTimeout = -time.Second }), "RequestTimeout"},
 		{"negative DeliveryTimeout", ok(func(c *Config) { c.DeliveryTimeout = -time.Second }), "DeliveryTimeout"},
@@ -234,4 +234,12 @@ func TestBatchesFitAMaxRequestSizeBelowBatchSize(t *testing.T) {
 		require.NoError(t, o.one(t, i).err, "record %d", i)
 	}
 	require.LessOrEqual(t, largest.Load(), int64(limit))
+}
+
+// A MaxRequestSize below BatchSize is the batches' size, so it is what
+// must fit BufferMemory: the default BatchSize, larger than the buffer,
+// is not blamed. It was, though no batch would have been that large.
+func TestABufferThatFitsBatchesCutToMaxRequestSizeIsAccepted(t *testing.T) {
+	cfg := Config{Brokers: []string{"127.0.0.1:9092"}, MaxRequestSize: 16 << 10, BufferMemory: 32 << 10}
+	require.NoError(t, cfg.Validate())
 }

@@ -76,7 +76,9 @@ func (p *Producer) flushUntil(ctx context.Context, outcomesOnly bool) error {
 // later Close is thus how to wait for the callbacks left (Flush fails once
 // closed). From a callback a later Close waits for nothing: while the first
 // still waits for callbacks it returns nil at once, since waiting would wait
-// for itself. Every other method called after Close fails with ErrClosed.
+// for itself. Every other method called after Close fails with ErrClosed,
+// but for the transaction calls of a producer without a TransactionalID,
+// which fail with ErrTransactionState whenever they are called.
 func (p *Producer) Close(ctx context.Context) error {
 	if !p.closed.CompareAndSwap(false, true) {
 		return p.closedAgain(ctx)
