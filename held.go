@@ -178,13 +178,12 @@ func (p *Producer) heldLimit() time.Duration { return min(p.cfg.MaxBlock, p.cfg.
 // hold keeps a copy of r until the metadata it needs arrives. goesTo is the
 // lowest partition it may go to: the one it names, known topic or not (a
 // topic that turns out to have fewer partitions leaves it waiting for its
-// own), else 0, since the partitioner places it.
+// own), else 0, since the partitioner places it. Like every way out of
+// Produce, it ends the record's admission to the transaction (exitTxn).
 func (p *Producer) hold(ctx context.Context, r *Record, tsMs int64, cb receiver, goesTo int32) {
 	size := record.BatchHeaderSize + record.RecordSize(0, 0, r.Key, r.Value, r.Headers)
 	if err := p.reserveHeld(ctx, size); err != nil {
-		err := &PartitionError{Topic: r.Topic, Partition: -1, Err: p.memoryErr(err)}
-		p.noteTxnRejection(err)
-		reject(cb, r, err)
+		p.refuse(cb, r, &PartitionError{Topic: r.Topic, Partition: -1, Err: p.memoryErr(err)})
 		return
 	}
 	h := heldRecord{rec: copyRecord(r), tsMs: tsMs, cb: cb, size: size}
@@ -197,6 +196,7 @@ func (p *Producer) hold(ctx context.Context, r *Record, tsMs int64, cb receiver,
 		// Close has failed the held records already; this one raced it.
 		w.mu.Unlock()
 		p.unreserveHeld(size)
+		p.exitTxn()
 		reject(cb, r, &PartitionError{Topic: r.Topic, Partition: -1, Err: ErrClosed})
 		return
 	}
@@ -215,6 +215,7 @@ func (p *Producer) hold(ctx context.Context, r *Record, tsMs int64, cb receiver,
 	wt.records = append(wt.records, h)
 	w.count.Add(1)
 	w.mu.Unlock()
+	p.exitTxn() // held with its transaction's generation (EnterHeld)
 	p.cluster.RequestRefresh("metadata unknown for " + r.Topic)
 }
 

@@ -203,8 +203,12 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 			reject(cb, r, &PartitionError{Topic: r.Topic, Partition: -1, Err: err})
 			return
 		}
-		defer p.txn.ExitProduce() // a commit or an abort waits for this record
 	}
+	// From here on, a commit or an abort waits for this record until each
+	// way out of Produce ends its admission (exitTxn): once it is appended
+	// or held, or, refused, before its outcome runs (refuse), since a
+	// callback or hook that ends the transaction would wait for its own
+	// record. Exits rather than a defer, for Produce's frame.
 	// The topic is looked up once per record, here; a topic the cluster
 	// named is valid, one it did not is checked before it waits for
 	// metadata that may never come.
@@ -212,8 +216,7 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 	t := snap.Topic(r.Topic)
 	if t == nil || !p.plain(r) {
 		if err := p.check(r, t == nil); err != nil {
-			p.noteTxnRejection(err)
-			reject(cb, r, err)
+			p.refuse(cb, r, err)
 			return
 		}
 	}
@@ -252,9 +255,33 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 	var ar accumulator.Record
 	ar.TimestampMs, ar.Key, ar.Value, ar.Headers, ar.Callback = tsMs, r.Key, r.Value, r.Headers, rcv
 	if err := p.appendTo(ctx, t, r, &ar); err != nil {
-		p.noteTxnRejection(err)
-		reject(rcv, r, err)
+		p.refuse(rcv, r, err)
+		return
 	}
+	p.exitTxn()
+}
+
+// exitTxn ends the admission of a record Produce admitted to the
+// transaction under way, if the producer is transactional.
+func (p *Producer) exitTxn() {
+	if p.txn != nil {
+		p.txn.ExitProduce()
+	}
+}
+
+// refuse gives a record Produce admitted its refusal: it books it with the
+// transaction, then ends the record's admission before its outcome runs,
+// on the caller's goroutine: a callback or HookRecordAcknowledged that
+// ends the transaction there waited for this very Produce to return, for
+// ever with context.Background(). A refused record joins no batch, so
+// there is nothing of it for the commit or abort to wait for. Out of line,
+// like reject, for Produce's frame.
+//
+//go:noinline
+func (p *Producer) refuse(rcv receiver, r *Record, err error) {
+	p.noteTxnRejection(err)
+	p.exitTxn()
+	reject(rcv, r, err)
 }
 
 // appendTo partitions a record of a known topic and appends it, as ar: its
@@ -370,8 +397,7 @@ func (p *Producer) check(r *Record, unknownTopic bool) error {
 func (p *Producer) rejectTimestamp(cb Callback, r *Record) {
 	err := &PartitionError{Topic: r.Topic, Partition: -1,
 		Err: fmt.Errorf("%w: timestamp %v is before 1970 (%d ms)", ErrInvalidRecord, r.Timestamp.UTC(), r.Timestamp.UnixMilli())}
-	p.noteTxnRejection(err)
-	reject(cb, r, err)
+	p.refuse(cb, r, err)
 }
 
 // deliver is the accumulator's way back to the caller: it turns a record's

@@ -7,11 +7,12 @@ import (
 
 // EnterProduce admits a record to the transaction under way, or says why
 // it may not be produced now (see CheckProduce). An admitted record's
-// Produce must call ExitProduce once the record is appended, held for its
-// topic's metadata, or refused: a commit or an abort waits for those
-// calls, so that a record produced before it began, whose append came
-// after it (it waited for buffer memory), is not left behind for the next
-// transaction.
+// Produce must call ExitProduce once the record is appended or held for
+// its topic's metadata, or, refused, before its outcome runs (a callback
+// that ends the transaction would wait for itself): a commit or an abort
+// waits for those calls, so that a record produced before it began, whose
+// append came after it (it waited for buffer memory), is not left behind
+// for the next transaction.
 func (m *Manager) EnterProduce() error {
 	// Counted before the state is read, as the commit changes the state
 	// before it reads the count: one of the two sees the other.
