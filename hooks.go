@@ -211,19 +211,24 @@ type Throttled struct {
 	Time time.Duration
 }
 
-// HookProducerID is told when an idempotent producer's identity changes:
-// it got a producer id from InitProducerId, or bumped its epoch itself
-// because a partition's sequences had to restart (KIP-360).
+// HookProducerID is told when an idempotent or transactional producer's
+// identity changes: it got a producer id from InitProducerId (for a
+// transactional producer, from its coordinator: InitTransactions, and an
+// abort that needs a new epoch or id), its coordinator bumped the epoch at
+// a transaction's end (transactions v2, KIP-890), or it bumped its epoch
+// itself because a partition's sequences had to restart (KIP-360).
 type HookProducerID interface {
 	OnProducerID(ProducerID)
 }
 
-// ProducerID is an idempotent producer's identity on the brokers.
+// ProducerID is an idempotent or transactional producer's identity on the
+// brokers.
 type ProducerID struct {
 	ID    int64
 	Epoch int16
-	// Bumped: the producer moved to this epoch itself (KIP-360), rather
-	// than receiving it with the id.
+	// Bumped: the epoch rose under the id announced before, which the
+	// producer bumped itself (KIP-360) or, transactional, its coordinator
+	// did, rather than coming with a new id.
 	Bumped bool
 }
 

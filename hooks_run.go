@@ -31,7 +31,8 @@ type hooks struct {
 	records bool
 
 	// idMu orders the ProducerID events, announced from the producer id
-	// loop and from senders; last is the identity announced last.
+	// loop, the transaction manager and senders; last is the identity
+	// announced last.
 	idMu sync.Mutex
 	last accumulator.ProducerID
 }
@@ -193,7 +194,8 @@ func (p *Producer) restarted(tp accumulator.TopicPartition, id accumulator.Produ
 }
 
 // announceID tells HookProducerID of an identity not announced yet: a new
-// id from InitProducerId, or an epoch a restart bumped (bumped; only the
+// id from InitProducerId, or an epoch a restart or a transactional
+// producer's coordinator bumped (bumped, which a new id overrules; only the
 // first partition to restart under it announces it).
 func (p *Producer) announceID(id accumulator.ProducerID, bumped bool) {
 	h := &p.hooks

@@ -217,7 +217,7 @@ func (p *Producer) newTransactionManager() *txn.Manager {
 		Clock:            p.cfg.clock,
 		Logger:           p.cfg.Logger,
 		Context:          p.ctx,
-		SetProducerID:    p.acc.SetProducerID,
+		SetProducerID:    p.setTxnProducerID,
 		ProducerID:       p.acc.ProducerID,
 		EndTransaction:   p.acc.EndTransaction,
 		FailUnsent:       func(err error) { p.acc.FailUnsent(nil, err) },
@@ -234,6 +234,16 @@ func (p *Producer) newTransactionManager() *txn.Manager {
 	p.acc.SetEpochNeeded(m.EpochNeeded)
 	p.acc.SetFailed(p.noteTxnFailure)
 	return m
+}
+
+// setTxnProducerID gives a transactional producer the id and epoch its
+// coordinator gave it (InitTransactions; an abort that bumps the epoch or
+// maps the id again; with transactions v2, each transaction's end), and
+// tells HookProducerID of them (a metrics hook shows the epoch): a later
+// epoch under the same id is Bumped.
+func (p *Producer) setTxnProducerID(id accumulator.ProducerID) {
+	p.announceID(id, true)
+	p.acc.SetProducerID(id)
 }
 
 // coordinators is the cluster layer as the transaction manager sees it.

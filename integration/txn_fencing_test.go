@@ -2,6 +2,7 @@ package integration
 
 import (
 	"errors"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -142,4 +143,62 @@ func TestTxnFencingWhileProducing(t *testing.T) {
 		requireFenced(t, err, "the fenced producer's transaction call")
 		requireFenced(t, first.BeginTransaction(), "BeginTransaction after the fencing")
 	})
+}
+
+// A transactional producer's identity reaches HookProducerID, as an
+// idempotent producer's does: the id and epoch InitTransactions got, not
+// Bumped, then, with transactions v2, the epoch each transaction's end
+// bumps under that id, Bumped. The coordinator's answers went to the
+// accumulator alone: the hook heard nothing (promhooks' producer_epoch
+// stayed -1), and an epoch a partition's restart bumped came as a new id.
+func TestTxnHookProducerIDHearsTheCoordinatorsIDAndEpochs(t *testing.T) {
+	forEachTxnProtocol(t, func(t *testing.T, seeds []string, proto txnProtocol) {
+		topic := newTopic(t, seeds, 1)
+		ids := &producerIDs{}
+		p, log := newTxnProducer(t, seeds, txnID(t, "ids"), proto, func(cfg *producer.Config) {
+			cfg.Hooks = []producer.Hook{ids}
+		})
+		const transactions = 2
+		for range transactions {
+			require.NoError(t, p.BeginTransaction())
+			_, err := p.Send(testCtx(t), &producer.Record{Topic: topic, Value: []byte("v")})
+			require.NoError(t, err)
+			require.NoError(t, p.CommitTransaction(testCtx(t)))
+		}
+		require.NoError(t, p.Close(testCtx(t))) // the hooks have heard all by then
+
+		got := ids.heard()
+		want := 1
+		if proto.v2 {
+			want += transactions
+		}
+		require.Len(t, got, want, "ProducerID events: %+v; log:\n%s", got, log)
+		require.False(t, got[0].Bumped, "the id InitTransactions got: %+v", got[0])
+		for i, e := range got[1:] {
+			require.Equal(t, bumped(got[i]), e, "the epoch transaction %d's end bumped", i+1)
+		}
+	})
+}
+
+// bumped is the identity after id's epoch was bumped.
+func bumped(id producer.ProducerID) producer.ProducerID {
+	return producer.ProducerID{ID: id.ID, Epoch: id.Epoch + 1, Bumped: true}
+}
+
+// producerIDs is a HookProducerID that keeps what it hears.
+type producerIDs struct {
+	mu  sync.Mutex
+	ids []producer.ProducerID
+}
+
+func (h *producerIDs) OnProducerID(id producer.ProducerID) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.ids = append(h.ids, id)
+}
+
+func (h *producerIDs) heard() []producer.ProducerID {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]producer.ProducerID(nil), h.ids...)
 }

@@ -31,7 +31,7 @@
 //	connection_failure_total{node_id}   failed connection attempts (no Java name)
 //	connection_count                    connections open (connection-count)
 //	sequence_restart_total{topic}       idempotent sequences restarted, KIP-360 (no Java name)
-//	producer_epoch                      the idempotent producer's epoch (no Java name)
+//	producer_epoch                      the idempotent or transactional producer's epoch (no Java name)
 //	buffer_total_bytes                  BufferMemory (buffer-total-bytes)
 //	buffer_available_bytes              free buffer memory (buffer-available-bytes)
 //	waiting_threads                     Produce calls waiting for memory (waiting-threads)
@@ -116,7 +116,7 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 		connFailed:        f.counter("connection_failure_total", "Connection attempts that failed.", "node_id"),
 		connOpen:          f.gauge("connection_count", "Connections open."),
 		restarts:          f.counter("sequence_restart_total", "Idempotent sequence restarts under a new epoch (KIP-360).", "topic"),
-		epoch:             f.gauge("producer_epoch", "The idempotent producer's epoch; -1 before it has an id."),
+		epoch:             f.gauge("producer_epoch", "The idempotent or transactional producer's epoch; -1 before it has an id."),
 	}
 	m.epoch.Set(-1)
 	m.noRecords = opts.NoRecordMetrics

@@ -134,6 +134,29 @@ func TestMetricsAfterAProduce(t *testing.T) {
 	require.Contains(t, body, "# TYPE kafka_producer_request_latency_seconds histogram")
 }
 
+// A transactional producer's epoch shows in producer_epoch, as an
+// idempotent producer's does: it stayed -1, the coordinator's ids never
+// reaching HookProducerID.
+func TestProducerEpochOfATransactionalProducer(t *testing.T) {
+	c := startCluster(t)
+	reg := prometheus.NewRegistry()
+	m, err := promhooks.New(reg, promhooks.Options{})
+	require.NoError(t, err)
+	p, err := producer.New(producer.Config{Brokers: c.Addrs(), Hooks: m.Hooks(), TransactionalID: "tx"})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	require.NoError(t, p.InitTransactions(ctx))
+	require.NoError(t, p.BeginTransaction())
+	_, err = p.Send(ctx, &producer.Record{Topic: "events", Value: []byte("value")})
+	require.NoError(t, err)
+	require.NoError(t, p.CommitTransaction(ctx))
+	require.NoError(t, p.Close(ctx)) // the hooks have heard all by then
+
+	epoch, _ := value(t, reg, "kafka_producer_producer_epoch", nil)
+	require.GreaterOrEqual(t, epoch, 0.0, "the epoch from InitTransactions, or a later one a commit bumped")
+}
+
 // A record that fails is counted by topic; with NoRecordMetrics there is no
 // such counter, and the producer does not track records.
 func TestRecordErrors(t *testing.T) {
