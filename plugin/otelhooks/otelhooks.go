@@ -12,7 +12,8 @@
 // messaging.operation.name and messaging.operation.type "send",
 // messaging.destination.name, messaging.destination.partition.id,
 // messaging.kafka.offset, messaging.kafka.message.key when the key is
-// short readable text, messaging.message.body.size, error.type); a failed
+// short readable text, messaging.kafka.message.tombstone for a nil value,
+// messaging.message.body.size, error.type); a failed
 // record's span has status Error and the error as an event. A Telemetry
 // ends only the spans it started, whatever other tracing hooks the
 // producer has.
@@ -215,6 +216,11 @@ func (r records) OnRecordBuffered(ctx context.Context, rec producer.Record) cont
 	}
 	if key, ok := readableKey(rec.Key); ok {
 		attrs = append(attrs, attribute.String("messaging.kafka.message.key", key))
+	}
+	if rec.Value == nil {
+		// A tombstone, which deletes its key from a compacted topic: the
+		// conventions require its span to say so. An empty value is none.
+		attrs = append(attrs, attribute.Bool("messaging.kafka.message.tombstone", true))
 	}
 	ctx, span := r.t.tracer.Start(ctx, "send "+rec.Topic, trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(attrs...))
 	return context.WithValue(ctx, spanKey(r), span)

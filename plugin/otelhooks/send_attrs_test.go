@@ -68,3 +68,27 @@ func TestSpansNameAReadableKey(t *testing.T) {
 		})
 	}
 }
+
+// A tombstone's span says it is one (messaging.kafka.message.tombstone,
+// which the conventions require of it), and only a tombstone's: an empty
+// value deletes nothing.
+func TestSpansMarkATombstone(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		value []byte
+		want  string // "": not set
+	}{
+		{"a nil value", nil, "true"},
+		{"an empty value", []byte{}, ""},
+		{"a value", []byte("v"), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tt := newTelemetry(t, otelhooks.Options{})
+			ctx := hookOf[producer.HookRecordBuffered](t, tt.tel).OnRecordBuffered(context.Background(), producer.Record{Topic: "events", Key: []byte("k"), Value: tc.value})
+			hookOf[producer.HookRecordAcknowledged](t, tt.tel).OnRecordAcknowledged(ctx, producer.RecordAcknowledged{Metadata: producer.RecordMetadata{Topic: "events", Offset: 5}})
+			spans := tt.spans.Ended()
+			require.Len(t, spans, 1)
+			require.Equal(t, tc.want, attr(spans[0], "messaging.kafka.message.tombstone"))
+		})
+	}
+}
