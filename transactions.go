@@ -54,8 +54,10 @@ var (
 	// producing outside a transaction, committing with none begun,
 	// initializing twice, beginning while another transaction call is under
 	// way, aborting a transaction whose commit was sent (call
-	// CommitTransaction again), or any transaction call on a producer
-	// without a TransactionalID.
+	// CommitTransaction again), committing one whose
+	// SendOffsetsToTransaction failed (call it again, or
+	// AbortTransaction), or any transaction call on a producer without a
+	// TransactionalID.
 	ErrTransactionState = txn.ErrState
 	// ErrTransactionAborted: the record had not been sent when its
 	// transaction was aborted.
@@ -99,8 +101,11 @@ func (p *Producer) BeginTransaction() error {
 // coordinator answers that the transaction can only be aborted
 // (TRANSACTION_ABORTABLE, INVALID_PRODUCER_ID_MAPPING), it does not commit,
 // and returns an error wrapping ErrTransactionAbortable: AbortTransaction,
-// then go on. If ctx ends while it waits for the records, nothing was
-// committed: call it again, or AbortTransaction. Once it has asked the
+// then go on. While offsets of a failed SendOffsetsToTransaction may be
+// missing from the transaction it refuses with ErrTransactionState,
+// committing nothing: send them again, or AbortTransaction. If ctx ends
+// while it waits for the records, nothing was committed: call it again, or
+// AbortTransaction. Once it has asked the
 // coordinator to commit, a failure other than ErrTransactionFatal (its ctx
 // ended, the coordinator did not answer well) leaves the outcome unknown,
 // the coordinator perhaps having committed the transaction, and says so:
@@ -141,7 +146,20 @@ func (p *Producer) AbortTransaction(ctx context.Context) error {
 // SendOffsetsToTransaction adds a consumer group's offsets to the
 // transaction, so that they are committed with its records or not at all:
 // the consume-transform-produce loop of exactly-once pipelines. The group's
-// metadata comes from the consumer, whichever library it is.
+// metadata comes from the consumer, whichever library it is. It returns
+// once the group coordinator has taken them.
+//
+// An error wrapping ErrTransactionFatal means the producer was fenced or
+// denied: close it. One wrapping ErrTransactionAbortable (the group
+// rebalanced the consumer away, the group is denied):
+// AbortTransaction, and go back to the consumer's committed position. Any
+// other (ctx ended, no coordinator answered) leaves the offsets perhaps
+// out of the transaction: CommitTransaction refuses, with
+// ErrTransactionState, until SendOffsetsToTransaction succeeds for the same
+// group and partitions (the same offsets may be sent again), rather than
+// commit the records without them, which a consumer restarted would
+// process again; or AbortTransaction. The Java client's commit likewise
+// waits for the offsets of a sendOffsetsToTransaction that timed out.
 func (p *Producer) SendOffsetsToTransaction(ctx context.Context, offsets []Offset, group GroupMetadata) error {
 	if err := p.transactional(); err != nil {
 		return err

@@ -15,7 +15,9 @@ import (
 // it has its outcome, then asks the coordinator to commit (EndTxn). A
 // transaction with a failed record cannot commit, nor one whose EndTxn the
 // coordinator answers TRANSACTION_ABORTABLE or INVALID_PRODUCER_ID_MAPPING:
-// Commit then returns an error wrapping ErrAbortable. If ctx ends while it
+// Commit then returns an error wrapping ErrAbortable. Nor one whose offsets
+// a failed SendOffsets may have left out: Commit refuses with ErrState,
+// changing nothing, until SendOffsets succeeds for them. If ctx ends while it
 // waits for the records, Commit may be called again, or Abort: nothing was
 // committed. Once its EndTxn was sent, a commit that fails but for fencing
 // (its ctx ended, the coordinator did not answer well) leaves the outcome
@@ -34,6 +36,10 @@ func (m *Manager) Commit(ctx context.Context) error {
 	m.mu.Lock()
 	switch m.state {
 	case InTransaction, Committing:
+		if err := m.offsetsMissing(); err != nil {
+			defer m.mu.Unlock()
+			return err
+		}
 		m.setState(Committing)
 	case AbortableError, FatalError:
 		defer m.mu.Unlock()
@@ -308,6 +314,8 @@ func (m *Manager) finish() {
 	m.lastErr = nil
 	clear(m.added)
 	clear(m.pending)
+	clear(m.missingOffsets)
+	m.offsetsFailure = nil
 	m.started, m.bump, m.unmapped, m.commitSent = false, false, false, false
 	m.gen++
 	m.mu.Unlock()

@@ -30,10 +30,24 @@ type Group struct {
 	InstanceID *string // static membership (KIP-345), nil if none
 }
 
+// offsetKey names a group's offset of one partition in a transaction.
+type offsetKey struct {
+	group     string
+	topic     string
+	partition int32
+}
+
 // SendOffsets adds a consumer group's offsets to the transaction: they are
 // committed if, and only if, the transaction commits. With transactions v1
 // the group joins the transaction first (AddOffsetsToTxn); with v2,
-// TxnOffsetCommit does both.
+// TxnOffsetCommit does both. A call that fails but for fencing or a
+// broker's refusal (its ctx ended, no coordinator answered) leaves its
+// offsets missing: Commit refuses until a later call for the same group
+// and partitions succeeds (TxnOffsetCommit is idempotent within a
+// transaction, so the same offsets may be sent again), or Abort ends the
+// transaction. The Java client cannot commit without them either: a
+// timed-out sendOffsetsToTransaction leaves its requests queued, and its
+// commit's EndTxn goes after them.
 func (m *Manager) SendOffsets(ctx context.Context, offsets []Offset, group Group) error {
 	if err := m.calls.lock(ctx, "SendOffsetsToTransaction"); err != nil {
 		return err
@@ -43,6 +57,7 @@ func (m *Manager) SendOffsets(ctx context.Context, offsets []Offset, group Group
 	switch m.state {
 	case InTransaction:
 		m.started = true
+		m.markMissing(offsets, group)
 	case AbortableError, FatalError:
 		defer m.mu.Unlock()
 		return m.lastErr
@@ -83,13 +98,51 @@ func (m *Manager) SendOffsets(ctx context.Context, offsets []Offset, group Group
 	}); err != nil {
 		return m.offsetsFailed(err)
 	}
+	m.mu.Lock()
+	m.markSent(offsets, group)
+	m.mu.Unlock()
 	return nil
+}
+
+// markMissing books offsets as missing from the transaction until they
+// are sent: from the first request on, a failure may leave them anywhere
+// between the client and the group coordinator. m.mu must be held.
+func (m *Manager) markMissing(offsets []Offset, group Group) {
+	for _, o := range offsets {
+		m.missingOffsets[offsetKey{group.ID, o.Topic, o.Partition}] = true
+	}
+}
+
+// markSent books offsets the group coordinator took for the transaction.
+// m.mu must be held.
+func (m *Manager) markSent(offsets []Offset, group Group) {
+	for _, o := range offsets {
+		delete(m.missingOffsets, offsetKey{group.ID, o.Topic, o.Partition})
+	}
+	if len(m.missingOffsets) == 0 {
+		m.offsetsFailure = nil
+	}
+}
+
+// offsetsMissing is Commit's refusal while a failed SendOffsets left
+// offsets out of the transaction: committing its records without them
+// would have the consumer read their input again after a restart, and
+// write their output twice. m.mu must be held.
+func (m *Manager) offsetsMissing() error {
+	if len(m.missingOffsets) == 0 {
+		return nil
+	}
+	// The cause is told, not wrapped: a ctx that ended in SendOffsets is
+	// not the commit's to retry.
+	return fmt.Errorf("%w: CommitTransaction after SendOffsetsToTransaction failed: the offsets of %d partitions may be missing from the transaction, which would commit its records without them; call SendOffsetsToTransaction again, or AbortTransaction (it failed with: %v)",
+		ErrState, len(m.missingOffsets), m.offsetsFailure)
 }
 
 // offsetsFailed books a failed SendOffsets: fencing ends the producer; a
 // group that moved on (the consumer was rebalanced away) or a denial makes
-// the transaction abortable; a context that ended leaves the call to be
-// made again.
+// the transaction abortable; a context that ended, or a coordinator that
+// did not answer, leaves the call to be made again, and the commit
+// refused until it succeeds (offsetsMissing).
 func (m *Manager) offsetsFailed(err error) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -101,7 +154,8 @@ func (m *Manager) offsetsFailed(err error) error {
 		m.abortable(err)
 		return fmt.Errorf("SendOffsetsToTransaction: %w", m.lastErr)
 	}
-	return fmt.Errorf("SendOffsetsToTransaction: %w", err)
+	m.offsetsFailure = err
+	return fmt.Errorf("SendOffsetsToTransaction: the offsets may not have reached the group coordinator: call it again, or AbortTransaction; CommitTransaction refuses until then: %w", err)
 }
 
 // offsetCommitError is the first partition error of a TxnOffsetCommit

@@ -48,8 +48,9 @@ var (
 	// producer with its transactional id, or denied); close it.
 	ErrFatal = errors.New("the transactional producer cannot continue")
 	// ErrState: a call the transaction's state does not allow (producing
-	// outside a transaction, committing with none begun, initializing
-	// twice, beginning while another call is under way).
+	// outside a transaction, committing with none begun or with offsets a
+	// failed SendOffsets may have left out, initializing twice, beginning
+	// while another call is under way).
 	ErrState = errors.New("not allowed in this transaction state")
 	// ErrAborted: a record that had not been sent when its transaction was
 	// aborted.
@@ -146,6 +147,11 @@ type Manager struct {
 	added   map[accumulator.TopicPartition]bool
 	pending map[accumulator.TopicPartition]bool
 	started bool
+	// missingOffsets: the offsets a failed SendOffsets may have left out of
+	// the transaction, by group and partition, and offsetsFailure why;
+	// Commit refuses while there are any (offsetsMissing).
+	missingOffsets map[offsetKey]bool
+	offsetsFailure error
 	// adderDone is closed when the goroutine adding partitions stops; nil
 	// while none runs.
 	adderDone chan struct{}
@@ -205,6 +211,8 @@ func New(cfg Config) *Manager {
 		calls:   newCallLock(),
 		added:   make(map[accumulator.TopicPartition]bool),
 		pending: make(map[accumulator.TopicPartition]bool),
+
+		missingOffsets: make(map[offsetKey]bool),
 	}
 	m.closing, m.markClosing = context.WithCancelCause(context.Background())
 	return m

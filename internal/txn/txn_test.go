@@ -795,6 +795,74 @@ func TestSendOffsets(t *testing.T) {
 	}
 }
 
+// sendOffsetsCutShort runs SendOffsets until its TxnOffsetCommit is at the
+// group coordinator, then ends its ctx before the answer, and returns its
+// error and the gate, which stays shut for later TxnOffsetCommits until the test
+// opens it.
+func (r *rig) sendOffsetsCutShort(offsets []Offset, group Group) (*gate, error) {
+	r.t.Helper()
+	g := r.coords.hold(protocol.TxnOffsetCommit)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.m.SendOffsets(ctx, offsets, group) }()
+	bounded.Receive(r.t, g.arrived, waitTime, "no TxnOffsetCommit after SendOffsets")
+	cancel()
+	return g, bounded.Receive(r.t, done, waitTime, "SendOffsets did not return after its ctx ended")
+}
+
+// A SendOffsets cut short may have left its offsets out of the
+// transaction: a commit then would write the records without them, and
+// the consumer, restarted, would read their input again and write their
+// output twice. The commit refuses, sending nothing, until SendOffsets
+// succeeds for the same group and partitions (another partition's does not
+// do); sent again, the same offsets let it commit.
+func TestACommitAfterSendOffsetsFailedWaitsForThemToBeSentAgain(t *testing.T) {
+	group := Group{ID: "g", Generation: -1}
+	offsets := []Offset{{Topic: "in", Partition: 0, Offset: 10, LeaderEpoch: -1}}
+	for _, v2 := range []bool{false, true} {
+		r := initialized(t, v2)
+		g, err := r.sendOffsetsCutShort(offsets, group)
+		require.ErrorIs(t, err, context.Canceled, "v2=%v", v2)
+		require.ErrorContains(t, err, "call it again, or AbortTransaction")
+		require.Equal(t, InTransaction, r.state(), "v2=%v: the transaction may still commit, once its offsets are in", v2)
+		close(g.open)
+
+		err = r.m.Commit(context.Background())
+		require.ErrorIs(t, err, ErrState, "v2=%v: a commit without the offsets", v2)
+		require.NotErrorIs(t, err, context.Canceled, "the commit's own ctx did not end")
+		require.ErrorContains(t, err, "call SendOffsetsToTransaction again, or AbortTransaction")
+		require.NotContains(t, r.coords.apis(), protocol.EndTxn, "v2=%v: nothing committed", v2)
+		require.Equal(t, InTransaction, r.state())
+
+		require.NoError(t, r.m.SendOffsets(context.Background(), []Offset{{Topic: "in", Partition: 1, Offset: 5, LeaderEpoch: -1}}, group))
+		require.ErrorIs(t, r.m.Commit(context.Background()), ErrState, "v2=%v: another partition's offsets do not stand for the missing ones", v2)
+
+		require.NoError(t, r.m.SendOffsets(context.Background(), offsets, group), "v2=%v: the same offsets again", v2)
+		require.NoError(t, r.m.Commit(context.Background()), "v2=%v", v2)
+		end := r.coords.last().req.(*protocol.EndTxnRequest)
+		require.True(t, end.Committed, "v2=%v: EndTxn(commit)", v2)
+		require.Equal(t, Ready, r.state())
+	}
+}
+
+// A SendOffsets cut short leaves the abort as the other way on, and its
+// offsets are not missing from the next transaction.
+func TestATransactionWhoseSendOffsetsFailedMayBeAborted(t *testing.T) {
+	for _, v2 := range []bool{false, true} {
+		r := initialized(t, v2)
+		g, err := r.sendOffsetsCutShort([]Offset{{Topic: "in", Offset: 10, LeaderEpoch: -1}}, Group{ID: "g"})
+		require.ErrorIs(t, err, context.Canceled, "v2=%v", v2)
+		close(g.open)
+		require.NoError(t, r.m.Abort(context.Background()), "v2=%v", v2)
+		end := r.coords.last().req.(*protocol.EndTxnRequest)
+		require.False(t, end.Committed, "v2=%v: EndTxn(abort)", v2)
+
+		require.NoError(t, r.m.Begin(), "v2=%v: the next transaction", v2)
+		r.admit(tp0)
+		require.NoError(t, r.m.Commit(context.Background()), "v2=%v: the next transaction commits", v2)
+	}
+}
+
 func TestSendOffsetsOfAConsumerRebalancedAwayIsAbortable(t *testing.T) {
 	r := initialized(t, true)
 	r.coords.fail(protocol.TxnOffsetCommit, kerr.IllegalGeneration)
