@@ -233,10 +233,22 @@ type Config struct {
 	// Logger receives connection and retry events. Default: discard.
 	Logger *slog.Logger
 
-	// Dialer opens broker connections; a *net.Dialer or a *tls.Dialer fits.
-	// Java: socket.connection.setup.timeout.ms, security.protocol;
-	// kafka-python: security_protocol. Default: a net.Dialer with a 10s
-	// timeout.
+	// ConnectionSetupTimeout bounds setting up a broker connection: the
+	// Dialer's connect and, with TLS, the handshake; the ctx the Dialer
+	// gets ends then. (SASL's steps are bounded by RequestTimeout each.) A
+	// Dialer's own timeout, such as net.Dialer.Timeout, applies too: the
+	// shorter wins. Java: socket.connection.setup.timeout.ms, which there
+	// also grows with each consecutive failure up to
+	// socket.connection.setup.timeout.max.ms (30s); here it stays put,
+	// ReconnectBackoff spacing the attempts. kafka-python: none.
+	// Default 10s.
+	ConnectionSetupTimeout time.Duration
+
+	// Dialer opens broker connections; a *net.Dialer or a *tls.Dialer fits
+	// (TLS is better than the latter: its errors are told apart). How long
+	// it may take is ConnectionSetupTimeout's to say. Java: none, a
+	// *tls.Dialer standing for security.protocol=SSL; kafka-python: none.
+	// Default: a net.Dialer.
 	Dialer Dialer
 
 	// TLS, when set, secures every broker connection with this
@@ -305,7 +317,8 @@ const (
 	DefaultTransactionTimeout = 60 * time.Second
 	DefaultReconnect          = 50 * time.Millisecond
 	DefaultReconnectMax       = time.Second
-	defaultDialTimeout        = 10 * time.Second
+	// DefaultConnectionSetupTimeout is the Java client's.
+	DefaultConnectionSetupTimeout = 10 * time.Second
 )
 
 // MaxInFlightLimit is the largest MaxInFlight New accepts. The Java client
@@ -367,6 +380,7 @@ func (cfg Config) withDefaults() Config {
 	setDur(&cfg.TransactionTimeout, DefaultTransactionTimeout)
 	setDur(&cfg.ReconnectBackoff, DefaultReconnect)
 	setDur(&cfg.ReconnectBackoffMax, max(DefaultReconnectMax, cfg.ReconnectBackoff))
+	setDur(&cfg.ConnectionSetupTimeout, DefaultConnectionSetupTimeout)
 	if cfg.Partitioner == nil {
 		cfg.Partitioner = partitioner.Default(cfg.batchBytes())
 	}
@@ -374,7 +388,8 @@ func (cfg Config) withDefaults() Config {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Dialer == nil {
-		cfg.Dialer = &net.Dialer{Timeout: defaultDialTimeout}
+		// No timeout of its own: ConnectionSetupTimeout bounds it.
+		cfg.Dialer = &net.Dialer{}
 	}
 	if cfg.clock == nil {
 		cfg.clock = clock.Real{}
@@ -454,7 +469,7 @@ func (cfg *Config) validate() error {
 		{"RetryBackoffMax", cfg.RetryBackoffMax}, {"MetadataMaxAge", cfg.MetadataMaxAge},
 		{"MetadataMaxIdle", cfg.MetadataMaxIdle},
 		{"ReconnectBackoff", cfg.ReconnectBackoff}, {"ReconnectBackoffMax", cfg.ReconnectBackoffMax},
-		{"TransactionTimeout", cfg.TransactionTimeout},
+		{"TransactionTimeout", cfg.TransactionTimeout}, {"ConnectionSetupTimeout", cfg.ConnectionSetupTimeout},
 	} {
 		if d.v < 0 {
 			return bad(d.name, "%v is negative", d.v)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"net"
 	"reflect"
 	"sync/atomic"
 	"testing"
@@ -53,6 +54,7 @@ func TestNewNamesTheBadField(t *testing.T) {
 		{"MetadataMaxIdle below 5s", ok(func(c *Config) { c.MetadataMaxIdle = time.Second }), "MetadataMaxIdle"},
 		{"negative ReconnectBackoff", ok(func(c *Config) { c.ReconnectBackoff = -time.Millisecond }), "ReconnectBackoff"},
 		{"negative ReconnectBackoffMax", ok(func(c *Config) { c.ReconnectBackoffMax = -time.Millisecond }), "ReconnectBackoffMax"},
+		{"negative ConnectionSetupTimeout", ok(func(c *Config) { c.ConnectionSetupTimeout = -time.Second }), "ConnectionSetupTimeout"},
 		{"RetryBackoffMax set below RetryBackoff",
 			ok(func(c *Config) { c.RetryBackoff = 2 * time.Second; c.RetryBackoffMax = time.Second }), "RetryBackoffMax"},
 		{"ReconnectBackoffMax set below ReconnectBackoff",
@@ -242,4 +244,39 @@ func TestBatchesFitAMaxRequestSizeBelowBatchSize(t *testing.T) {
 func TestABufferThatFitsBatchesCutToMaxRequestSizeIsAccepted(t *testing.T) {
 	cfg := Config{Brokers: []string{"127.0.0.1:9092"}, MaxRequestSize: 16 << 10, BufferMemory: 32 << 10}
 	require.NoError(t, cfg.Validate())
+}
+
+// deadlineDialer refuses every dial, telling how far away its ctx's
+// deadline was (-1: none).
+type deadlineDialer struct{ left chan time.Duration }
+
+func (d deadlineDialer) DialContext(ctx context.Context, _, _ string) (net.Conn, error) {
+	left := time.Duration(-1)
+	if deadline, ok := ctx.Deadline(); ok {
+		left = time.Until(deadline)
+	}
+	select {
+	case d.left <- left:
+	default:
+	}
+	return nil, errors.New("refused by the test")
+}
+
+// A user's Dialer gets ConnectionSetupTimeout to connect, 10s when left at
+// zero, as the Java client's socket.connection.setup.timeout.ms: it was cut
+// off at 10s whatever it was told, a net.Dialer{Timeout: 30s} included.
+func TestADialerGetsTheConnectionSetupTimeout(t *testing.T) {
+	for _, tc := range []struct{ set, want time.Duration }{
+		{0, DefaultConnectionSetupTimeout},
+		{30 * time.Second, 30 * time.Second},
+		{2 * time.Second, 2 * time.Second},
+	} {
+		d := deadlineDialer{left: make(chan time.Duration, 1)}
+		p, err := New(Config{Brokers: []string{"127.0.0.1:1"}, Dialer: d, ConnectionSetupTimeout: tc.set})
+		require.NoError(t, err)
+		left := receive(t, d.left, "a dial")
+		require.NoError(t, p.Close(ctx(t)))
+		require.LessOrEqual(t, left, tc.want, "ConnectionSetupTimeout %v", tc.set)
+		require.Greater(t, left, tc.want-time.Second, "ConnectionSetupTimeout %v: the dial's deadline", tc.set)
+	}
 }

@@ -80,7 +80,7 @@ func (p *Producer) connConfig() conn.Config {
 		ClientID:            p.cfg.ClientID,
 		SoftwareName:        "gokafka-producer",
 		SoftwareVersion:     Version,
-		DialTimeout:         defaultDialTimeout,
+		DialTimeout:         p.cfg.ConnectionSetupTimeout,
 		RequestTimeout:      p.cfg.RequestTimeout,
 		MaxInFlight:         p.cfg.MaxInFlight,
 		ReconnectBackoff:    p.cfg.ReconnectBackoff,

@@ -21,8 +21,9 @@ type Config struct {
 	// ApiVersions v3+ (KIP-511). Brokers reject values outside
 	// [a-zA-Z0-9.-]. Defaults "gokafka-producer" and "0.1.0".
 	SoftwareName, SoftwareVersion string
-	// DialTimeout bounds establishing the TCP connection (Java:
-	// socket.connection.setup.timeout.ms). Default 10s.
+	// DialTimeout bounds establishing the connection: Dial and, with TLS,
+	// the handshake (Java: socket.connection.setup.timeout.ms). Default
+	// 10s.
 	DialTimeout time.Duration
 	// RequestTimeout is how long a request may go without a response (Java:
 	// request.timeout.ms). When it passes, the connection is closed and every

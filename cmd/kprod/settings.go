@@ -89,6 +89,7 @@ var settings = []setting{
 	}},
 	{"reconnect.backoff.ms", "ReconnectBackoff", "", millisSetting(func(c *producer.Config) *time.Duration { return &c.ReconnectBackoff })},
 	{"reconnect.backoff.max.ms", "ReconnectBackoffMax", "", millisSetting(func(c *producer.Config) *time.Duration { return &c.ReconnectBackoffMax })},
+	{"socket.connection.setup.timeout.ms", "ConnectionSetupTimeout", "", millisSetting(func(c *producer.Config) *time.Duration { return &c.ConnectionSetupTimeout })},
 	{"transactional.id", "TransactionalID", "transactional-id", func(t *settingTarget, v string) error { t.cfg.TransactionalID = v; return nil }},
 	{"transaction.timeout.ms", "TransactionTimeout", "", millisSetting(func(c *producer.Config) *time.Duration { return &c.TransactionTimeout })},
 }

@@ -94,6 +94,12 @@ func TestResolveConfig(t *testing.T) {
 		t.Errorf("--transactional-id wins over -X: %q %v (%v)", cfg.TransactionalID, src, err)
 	}
 
+	// The connection setup's timeout, which the Dialer no longer decides.
+	if cfg, src, err := resolve(t, "-X", "socket.connection.setup.timeout.ms=30000"); err != nil ||
+		cfg.ConnectionSetupTimeout != 30*time.Second || src["ConnectionSetupTimeout"] != "-X socket.connection.setup.timeout.ms" {
+		t.Errorf("socket.connection.setup.timeout.ms: %v %v (%v)", cfg.ConnectionSetupTimeout, src, err)
+	}
+
 	// linger.ms=0 is Java's "no linger", which Config spells negative.
 	if cfg, _, err := resolve(t, "-X", "linger.ms=0"); err != nil || cfg.Linger >= 0 {
 		t.Errorf("linger.ms=0: Linger %v, %v", cfg.Linger, err)

@@ -150,7 +150,7 @@ func orDefault(n int64) string {
 
 // connConfig is the connection configuration matching the producer's.
 func connConfig(cfg producer.Config) conn.Config {
-	cc := conn.Config{ClientID: cfg.ClientID, RequestTimeout: cfg.RequestTimeout, TLS: cfg.TLS, SASL: cfg.SASL}
+	cc := conn.Config{ClientID: cfg.ClientID, DialTimeout: cfg.ConnectionSetupTimeout, RequestTimeout: cfg.RequestTimeout, TLS: cfg.TLS, SASL: cfg.SASL}
 	if cfg.Dialer != nil {
 		cc.Dial = cfg.Dialer.DialContext
 	}
