@@ -60,14 +60,23 @@ func (c *Conn) authenticate(ctx context.Context) (lifetime time.Duration, exchan
 	timedOut := fmt.Errorf("SASL authentication to %s: %w: the %s mechanism took longer than %v",
 		c.addr, ErrRequestTimeout, mech.Name(), c.cfg.RequestTimeout)
 	// bounded is the context of one of the mechanism's calls, and failed
-	// its error: the call's timeout, whatever the mechanism made of it,
-	// or a refusal.
+	// its error: the call's timeout, whatever the mechanism made of it;
+	// the connection's end or the caller's giving up, which the broker
+	// did not refuse either; or a refusal.
 	bounded := func() (context.Context, context.CancelFunc) {
 		return clock.WithTimeoutCause(ctx, c.cfg.Clock, c.cfg.RequestTimeout, timedOut)
 	}
 	failed := func(call context.Context, err error) error {
-		if context.Cause(call) == timedOut {
+		switch {
+		case context.Cause(call) == timedOut:
 			return timedOut
+		case ctx.Err() != nil:
+			select {
+			case <-c.dead:
+				return c.Err()
+			default:
+				return fmt.Errorf("SASL authentication to %s: %w", c.addr, context.Cause(ctx))
+			}
 		}
 		return refused(err)
 	}

@@ -434,6 +434,34 @@ func (m *stalledStart) awaitStall(t *testing.T) {
 	}
 }
 
+// A dial given up while the mechanism starts (a token fetch under way) is
+// not a refusal: the broker refused nothing, and a caller that stops at
+// the first ErrAuthentication would not try the next broker. It was an
+// *AuthError wrapping the context's error.
+func TestADialGivenUpWhileTheMechanismStartsIsNotARefusal(t *testing.T) {
+	fb := newFakeBroker(t)
+	mech := &stalledStart{Mechanism: plain.New("u", testPassword), from: 1, stalled: make(chan struct{}, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		c, err := Dial(ctx, fb.addr(), Config{SASL: mech})
+		if c != nil {
+			c.Close()
+		}
+		done <- err
+	}()
+	mech.awaitStall(t)
+	cancel()
+	select {
+	case err := <-done:
+		if errors.Is(err, ErrAuthentication) || !errors.Is(err, context.Canceled) {
+			t.Fatalf("error %v: want the dial's context.Canceled, not an authentication failure", err)
+		}
+	case <-time.After(waitTime):
+		t.Fatal("Dial outlived its context")
+	}
+}
+
 // assertExchangeTimedOut checks that an exchange that outlived
 // RequestTimeout failed as a request that timed out: retriable, since the
 // broker refused nothing.
