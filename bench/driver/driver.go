@@ -77,7 +77,7 @@ func run(args []string, stdout io.Writer, name, version string, open Opener) err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
 	defer cancel()
-	res, err := Drive(ctx, client, s)
+	res, out, err := drive(ctx, client, s)
 	// The heap profile is taken before Close, while the client still holds
 	// what it keeps between records.
 	err = errors.Join(err, stop())
@@ -87,6 +87,12 @@ func run(args []string, stdout io.Writer, name, version string, open Opener) err
 	if err != nil {
 		return err
 	}
+	// Only after Close has every callback the client will ever run come:
+	// one it held until then, or ran a second time, shows only now.
+	if err := out.exactlyOnce(); err != nil {
+		return err
+	}
+	res.Produced = out.produced()
 	res.Client, res.Version, res.Config = name, version, config
 	line, err := json.Marshal(res)
 	if err != nil {
@@ -98,14 +104,29 @@ func run(args []string, stdout io.Writer, name, version string, open Opener) err
 
 // Drive warms the client up with one record, then runs the workload the
 // settings describe and reports it. Failed records are counted, not
-// fatal: the harness rejects a run with failures.
+// fatal: the harness rejects a run with failures. A callback that ran more
+// than once so far fails it; Main checks again once the client is closed.
 func Drive(ctx context.Context, c Client, s Settings) (Result, error) {
-	values := newRing(RingSize, s.ValueSize, valueSeed)
-	keys := newRing(RingSize, s.KeySize, keySeed)
-	if err := Warm(ctx, c, keys.cursor(RingSize-1).take(), values.cursor(RingSize-1).take()); err != nil {
+	res, out, err := drive(ctx, c, s)
+	if err != nil {
 		return Result{}, err
 	}
+	if err := out.exactlyOnce(); err != nil {
+		return Result{}, err
+	}
+	res.Produced = out.produced()
+	return res, nil
+}
+
+// drive is Drive without the final count of the callbacks, which only the
+// caller that closes c can make.
+func drive(ctx context.Context, c Client, s Settings) (Result, *outcome, error) {
+	values := newRing(RingSize, s.ValueSize, valueSeed)
+	keys := newRing(RingSize, s.KeySize, keySeed)
 	out := newOutcome(s.Records)
+	if err := warm(ctx, c, keys.cursor(RingSize-1).take(), values.cursor(RingSize-1).take(), out); err != nil {
+		return Result{}, nil, err
+	}
 	start := time.Now()
 	var latencies []time.Duration
 	var senderStack int64
@@ -118,13 +139,13 @@ func Drive(ctx context.Context, c Client, s Settings) (Result, error) {
 		produceAll(c, s.Records, keys.cursor(0), values.cursor(0), out)
 	}
 	if err := c.Flush(ctx); err != nil {
-		return Result{}, fmt.Errorf("flush: %w", err)
+		return Result{}, nil, fmt.Errorf("flush: %w", err)
 	}
 	if err := out.wait(ctx); err != nil {
-		return Result{}, err
+		return Result{}, nil, err
 	}
 	res := Result{
-		Produced: s.Records + 1,
+		Produced: out.produced(),
 		Failed:   out.failed.Load(),
 		Elapsed:  time.Since(start),
 
@@ -138,15 +159,27 @@ func Drive(ctx context.Context, c Client, s Settings) (Result, error) {
 		res.P50 = percentile(latencies, 0.50)
 		res.P99 = percentile(latencies, 0.99)
 	}
-	return res, nil
+	return res, out, nil
 }
 
 // Warm produces one record and waits for it, so that connections and
 // metadata exist before the clock starts: a race measures steady state,
 // not bootstrap.
 func Warm(ctx context.Context, c Client, key, value []byte) error {
+	return warm(ctx, c, key, value, newOutcome(0))
+}
+
+// warm is Warm, counting a second run of the record's callback in out.
+func warm(ctx context.Context, c Client, key, value []byte, out *outcome) error {
 	errc := make(chan error, 1)
-	c.Produce(key, value, c.Callback(func(err error) { errc <- err }))
+	var completed atomic.Bool
+	c.Produce(key, value, c.Callback(func(err error) {
+		if completed.Swap(true) {
+			out.repeated.Add(1)
+			return
+		}
+		errc <- err
+	}))
 	select {
 	case err := <-errc:
 		if err != nil {
@@ -159,9 +192,20 @@ func Warm(ctx context.Context, c Client, key, value []byte) error {
 }
 
 // outcome counts completions from whatever goroutines the client calls
-// done on.
+// done on. Where a workload can tell which record a callback is for (the
+// paced one's callback per record, a sender's one record in flight), a
+// second callback of a record is counted in repeated, not completed; the
+// throughput workload's one shared callback cannot tell, and counts every
+// callback in completed, which then must come to exactly want once the
+// client is closed (exactlyOnce). There, a record completed twice and one
+// never completed cancel out: telling them apart would take a callback
+// made per record, an allocation per record that the client's CPU would
+// be charged with. Telling them apart costs a flag per
+// record or per sender, made before the clock starts, and one atomic
+// operation per record.
 type outcome struct {
 	completed atomic.Int64
+	repeated  atomic.Int64
 	failed    atomic.Int64
 	first     atomic.Pointer[error]
 	want      int64
@@ -197,6 +241,28 @@ func (o *outcome) wait(ctx context.Context) error {
 	}
 }
 
+// exactlyOnce fails unless every record's callback ran exactly once so
+// far. Once the client is closed, no callback is still to come.
+func (o *outcome) exactlyOnce() error {
+	completed, repeated := o.completed.Load(), o.repeated.Load()
+	switch {
+	case repeated > 0:
+		return fmt.Errorf("%d callbacks ran again for a record already completed", repeated)
+	case completed > o.want:
+		return fmt.Errorf("%d callbacks for %d records: some record's callback ran more than once", completed, o.want)
+	case completed < o.want:
+		return fmt.Errorf("%d of %d records completed", completed, o.want)
+	}
+	return nil
+}
+
+// produced is how many records have completed, the warm-up (which drive
+// requires to succeed) included: what the topic's high watermarks must add
+// up to.
+func (o *outcome) produced() int {
+	return int(o.completed.Load()) + 1
+}
+
 // produceAll is the throughput workload: one goroutine produces every
 // record as fast as the client takes them, one shared callback counts acks.
 func produceAll(c Client, records int, keys, values *ring, out *outcome) {
@@ -227,9 +293,20 @@ func sendSynchronously(c Client, s Settings, keys, values *ring, out *outcome) (
 		go func() {
 			defer wg.Done()
 			k, v := keys.cursor(g*per), values.cursor(g*per)
+			// inFlight tells the callback of the sender's one record in
+			// flight from a second callback of a record already acked,
+			// which must not leave an ack behind for the next record.
+			var inFlight atomic.Bool
 			acked := make(chan error, 1)
-			done := c.Callback(func(err error) { acked <- err })
+			done := c.Callback(func(err error) {
+				if !inFlight.CompareAndSwap(true, false) {
+					out.repeated.Add(1)
+					return
+				}
+				acked <- err
+			})
 			for range n {
+				inFlight.Store(true)
 				c.Produce(k.take(), v.take(), done)
 				out.done(<-acked)
 			}
@@ -270,6 +347,7 @@ func stackInUse() int64 {
 // ones), each timed from Produce to its ack.
 func producePaced(c Client, s Settings, keys, values *ring, out *outcome) []time.Duration {
 	latencies := make([]time.Duration, s.Records)
+	completed := make([]atomic.Bool, s.Records)
 	interval := time.Second / time.Duration(s.Rate)
 	start := time.Now()
 	for i := range s.Records {
@@ -278,6 +356,10 @@ func producePaced(c Client, s Settings, keys, values *ring, out *outcome) []time
 		}
 		sent := time.Now()
 		c.Produce(keys.take(), values.take(), c.Callback(func(err error) {
+			if completed[i].Swap(true) {
+				out.repeated.Add(1)
+				return
+			}
 			latencies[i] = time.Since(sent)
 			out.done(err)
 		}))

@@ -241,3 +241,116 @@ func TestOutcomeCountsWithoutAllocating(t *testing.T) {
 		t.Fatalf("first error kept = %q, want %q", got, "first")
 	}
 }
+
+// repeatingClient completes every record at once, but the record of its
+// Produce call number again (the warm-up is call 1) twice in a row, and
+// that of call heldUntilClose only when it is closed: a client that
+// breaks "exactly one outcome per record".
+type repeatingClient struct {
+	mu             sync.Mutex
+	calls          int
+	again          int
+	heldUntilClose int
+	held           func(error)
+}
+
+func (r *repeatingClient) Callback(done func(error)) any { return done }
+
+func (r *repeatingClient) Produce(_, _ []byte, cb any) {
+	done := cb.(func(error))
+	r.mu.Lock()
+	r.calls++
+	call := r.calls
+	if call == r.heldUntilClose {
+		r.held = done
+	}
+	r.mu.Unlock()
+	if call == r.heldUntilClose {
+		return
+	}
+	done(nil)
+	if call == r.again {
+		done(nil)
+	}
+}
+
+// Flush returns at once, as sarama's and kafka-go's do: the driver waits
+// for the callbacks themselves.
+func (r *repeatingClient) Flush(context.Context) error { return nil }
+
+func (r *repeatingClient) Close() error {
+	if r.held != nil {
+		r.held(nil)
+	}
+	return nil
+}
+
+// TestARecordCompletedTwiceFailsTheRun: a callback that runs twice for one
+// record fails the run on every workload, the warm-up's included, and
+// blocks nothing: the senders' and the warm-up's callback sent a second
+// ack into a channel that had room for one, inside Produce, for ever.
+func TestARecordCompletedTwiceFailsTheRun(t *testing.T) {
+	for _, c := range []struct {
+		mode  string
+		again int
+	}{{"warm-up", 1}, {"async", 2}, {"senders", 2}, {"rate", 2}} {
+		s := settings()
+		switch c.mode {
+		case "senders":
+			s.Senders = 7
+		case "rate":
+			s.Rate = 1_000_000
+		}
+		ended := make(chan error, 1)
+		go func() {
+			_, err := Drive(context.Background(), &repeatingClient{again: c.again}, s)
+			ended <- err
+		}()
+		select {
+		case err := <-ended:
+			if err == nil || !strings.Contains(err.Error(), "more than once") && !strings.Contains(err.Error(), "ran again") {
+				t.Errorf("%s: Drive returned %v; want the second callback's error", c.mode, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("%s: Drive did not return within 10s: the second callback blocked", c.mode)
+		}
+	}
+}
+
+// TestARecordCompletedOnlyAtCloseFailsTheRunThatSawAnotherTwice: on the
+// throughput workload, whose shared callback cannot tell records apart, a
+// record completed twice let the count reach the records while another
+// still waited for its callback, which came at Close: the run reported
+// every record produced. Main counts the callbacks again after Close.
+func TestARecordCompletedOnlyAtCloseFailsTheRunThatSawAnotherTwice(t *testing.T) {
+	s := settings()
+	text, err := s.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &repeatingClient{again: 2, heldUntilClose: s.Records + 1}
+	open := func(Settings) (Client, []string, error) { return client, nil, nil }
+	var stdout strings.Builder
+	err = run([]string{"-settings", text}, &stdout, "repeating", "v0", open)
+	if err == nil || !strings.Contains(err.Error(), "more than once") {
+		t.Errorf("run returned %v, printing %q; want the extra callback's error", err, stdout.String())
+	}
+	if client.held == nil {
+		t.Fatal("the last record was not held: the test no longer tests anything")
+	}
+}
+
+// TestProducedCountsTheCompletedRecords: Produced is what completed, the
+// warm-up included, not what the settings asked for.
+func TestProducedCountsTheCompletedRecords(t *testing.T) {
+	out := newOutcome(10)
+	for range 7 {
+		out.done(nil)
+	}
+	if got := out.produced(); got != 8 {
+		t.Errorf("produced() = %d after 7 records and the warm-up, want 8", got)
+	}
+	if err := out.exactlyOnce(); err == nil || !strings.Contains(err.Error(), "7 of 10") {
+		t.Errorf("exactlyOnce() = %v, want 7 of 10 records completed", err)
+	}
+}
