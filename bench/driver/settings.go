@@ -101,13 +101,22 @@ type Result struct {
 	FirstError string `json:"first_error,omitempty"`
 	// Elapsed is from the first measured record to the last one's ack.
 	Elapsed time.Duration `json:"elapsed"`
-	// P50 and P99 are latencies from produce to ack, on the Rate workload.
+	// P50 and P99 are latencies to the ack, on the Rate workload, timed
+	// from where LatencyFrom says.
 	P50 time.Duration `json:"p50,omitempty"`
 	P99 time.Duration `json:"p99,omitempty"`
+	// LatencyFrom is where each record's latency starts: LatencyFromDueTime.
+	// Empty, in a result made before it was reported, is the Produce call.
+	LatencyFrom string `json:"latency_from,omitempty"`
 	// SenderStack is, on the Senders workload, the peak goroutine stack
 	// memory the senders added, per sender, in bytes.
 	SenderStack int64 `json:"sender_stack,omitempty"`
 }
+
+// LatencyFromDueTime is Result.LatencyFrom for latencies timed from each
+// record's place on the schedule, not from its Produce call (see
+// producePaced).
+const LatencyFromDueTime = "due time"
 
 // ResultPrefix starts the line of stdout that holds the Result.
 const ResultPrefix = "RACE_RESULT="

@@ -72,6 +72,9 @@ func runJava(ctx context.Context, java, classpath, payloads string, s driver.Set
 	return measured{result: r, cpu: cpu, maxRSS: rss, requests: javaRequestCount(string(out))}, nil
 }
 
+// javaLatencyFrom is where ProducerPerformance's latencies start.
+const javaLatencyFrom = "send() call"
+
 // parseJava reads ProducerPerformance's output.
 func parseJava(out string) (driver.Result, error) {
 	m := javaSummary.FindStringSubmatch(out)
@@ -87,6 +90,9 @@ func parseJava(out string) (driver.Result, error) {
 		Produced: records,
 		P50:      time.Duration(p50) * time.Millisecond,
 		P99:      time.Duration(p99) * time.Millisecond,
+		// It times each record from its send() call, whatever the
+		// throttle's schedule said.
+		LatencyFrom: javaLatencyFrom,
 	}
 	if rate > 0 {
 		r.Elapsed = time.Duration(float64(records) / rate * float64(time.Second))

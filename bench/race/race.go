@@ -72,6 +72,10 @@ type Run struct {
 	P50      time.Duration `json:"p50,omitempty"`
 	P99      time.Duration `json:"p99,omitempty"`
 	Requests int64         `json:"requests"` // Produce requests, -1 if unknown
+	// LatencyFrom is where P50 and P99 start, as the client reported it
+	// (driver.Result.LatencyFrom); empty in results made before it was
+	// reported (latencyOrigin).
+	LatencyFrom string `json:"latency_from,omitempty"`
 	// Instructions is what a record cost in a race that counts them
 	// (Options.Instructions): the instructions the client process
 	// executed per record in steady state. CPU, RSS, elapsed time and
@@ -301,6 +305,7 @@ func oneRun(ctx context.Context, o Options, round int, w Workload, c Contender, 
 	}
 	run.CPU, run.MaxRSS, run.Elapsed = m.cpu, m.maxRSS, m.result.Elapsed
 	run.P50, run.P99, run.SenderStack = m.result.P50, m.result.P99, m.result.SenderStack
+	run.LatencyFrom = m.result.LatencyFrom
 	run.Produced, run.Version, run.Config = m.result.Produced, m.result.Version, m.result.Config
 	switch {
 	case requestsBefore >= 0:

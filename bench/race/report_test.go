@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gokafka/producer/bench/driver"
 )
 
 // TestCommitsNamesEachRaceWhenTheyDiffer keeps a race from a changed work
@@ -217,5 +219,34 @@ func TestCommitIgnoresTheRaceOutput(t *testing.T) {
 	write("producer.go", "two")
 	if got := commitOf(ctx, filepath.Join(dir, "bench")); got != clean+"-dirty" {
 		t.Errorf("with the library changed: %q, want %q", got, clean+"-dirty")
+	}
+}
+
+// TestLatencyTableSaysWhereEachClientsLatenciesStart: the latency table
+// names each row's origin, the runs from before the driver reported one
+// (Produce call, or the Java producer's send() call) included, so that
+// p99s timed from the due time are not read beside older ones as if alike.
+func TestLatencyTableSaysWhereEachClientsLatenciesStart(t *testing.T) {
+	r := &Results{Broker: "embedded", Workloads: []string{"latency"}, Clients: []string{"gokafka", Baseline, "java"}}
+	for _, run := range []Run{
+		{Client: "gokafka"},
+		{Client: Baseline, LatencyFrom: driver.LatencyFromDueTime},
+		{Client: "java"},
+	} {
+		run.Round, run.Workload, run.Records, run.CPU, run.P99, run.Requests = 1, "latency", 1000, time.Second, time.Millisecond, -1
+		r.Runs = append(r.Runs, run)
+	}
+	var md strings.Builder
+	writeBroker(&md, r, "chart.svg")
+	for client, origin := range map[string]string{"gokafka": "Produce call", Baseline: "due time", "java": "send() call"} {
+		row := ""
+		for _, line := range strings.Split(md.String(), "\n") {
+			if strings.HasPrefix(line, "| "+client+" |") { // the grids' rows start with a workload
+				row = line
+			}
+		}
+		if !strings.Contains(row, "| "+origin+" |") {
+			t.Errorf("%s's latency row %q does not say its latencies start at the %s", client, row, origin)
+		}
 	}
 }

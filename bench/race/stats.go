@@ -2,6 +2,7 @@ package race
 
 import (
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -20,12 +21,16 @@ type cell struct {
 	// baseline's of its round: the broker's tail moves from round to round
 	// for both clients alike, which the two medians alone do not show.
 	p99Ratio float64
+	// latencyFrom says where the runs' latencies start (latencyOrigin),
+	// each origin once, in the order of the runs.
+	latencyFrom string
 }
 
 // cellOf summarizes client's runs of workload in r.
 func cellOf(r *Results, workload, client string) cell {
 	var c cell
 	var cpu, rate, rss, reqs, p50, p99, stacks []float64
+	var origins []string
 	for _, run := range r.Runs {
 		if run.Workload != workload || run.Client != client {
 			continue
@@ -40,6 +45,9 @@ func cellOf(r *Results, workload, client string) cell {
 		rss = append(rss, float64(run.MaxRSS))
 		if run.Requests >= 0 {
 			reqs = append(reqs, float64(run.Requests)*1e6/float64(run.Records))
+		}
+		if o := latencyOrigin(run); !slices.Contains(origins, o) {
+			origins = append(origins, o)
 		}
 		p50 = append(p50, float64(run.P50))
 		p99 = append(p99, float64(run.P99))
@@ -56,6 +64,7 @@ func cellOf(r *Results, workload, client string) cell {
 		c.requestsPerM = median(reqs)
 	}
 	c.p50, c.p99 = time.Duration(median(p50)), time.Duration(median(p99))
+	c.latencyFrom = strings.Join(origins, ", ")
 	return c
 }
 
