@@ -412,15 +412,18 @@ func ModuleDir(ctx context.Context) (string, error) {
 }
 
 // commitOf is the repository's commit, marked when the work tree has
-// changes; empty outside git. The race's own output (the results files,
-// RESULTS.md and the charts) does not count as a change: a race on one
-// broker right after one on another finds the first's output written.
+// changes, untracked files included (a new .go file in a package is built
+// into the binaries as surely as an edited one; ignored files are not);
+// empty outside git. The race's own output (the results files, RESULTS.md
+// and the charts) does not count as a change: a race on one broker right
+// after one on another finds the first's output written, a new results
+// file or chart among it.
 func commitOf(ctx context.Context, dir string) string {
 	commit, err := gitOutput(ctx, dir, "rev-parse", "--short", "HEAD")
 	if err != nil {
 		return ""
 	}
-	changed, err := gitOutput(ctx, dir, "status", "--porcelain", "--untracked-files=no", "--",
+	changed, err := gitOutput(ctx, dir, "status", "--porcelain", "--untracked-files=all", "--",
 		":(top)", ":(top,exclude)bench/results", ":(top,exclude)bench/RESULTS.md", ":(top,exclude)bench/race-*.svg")
 	if err != nil || changed != "" {
 		commit += "-dirty"

@@ -179,27 +179,10 @@ func TestLatencyJudgedByRound(t *testing.T) {
 }
 
 // TestCommitIgnoresTheRaceOutput: a tree whose only changes are the race's
-// own output is the clean commit; any other change marks it dirty.
+// own output, new files among it, is the clean commit; any other change
+// marks it dirty (TestCommitCountsAnUntrackedSourceFile).
 func TestCommitIgnoresTheRaceOutput(t *testing.T) {
-	dir := t.TempDir()
-	git := func(args ...string) {
-		t.Helper()
-		cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.email=race@example.com", "-c", "user.name=race"}, args...)...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
-	write := func(name, text string) {
-		t.Helper()
-		path := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	git("init", "-q")
+	dir, git, write := newWorkTree(t)
 	for _, name := range []string{"bench/results/embedded.json", "bench/RESULTS.md", "bench/race-embedded.svg", "producer.go"} {
 		write(name, "one")
 	}
@@ -215,6 +198,12 @@ func TestCommitIgnoresTheRaceOutput(t *testing.T) {
 	}
 	if got := commitOf(ctx, filepath.Join(dir, "bench")); got != clean {
 		t.Errorf("with the race's output rewritten: %q, want %q", got, clean)
+	}
+	for _, name := range []string{"bench/results/kafka-cache-1MiB.json", "bench/race-kafka.svg"} {
+		write(name, "new")
+	}
+	if got := commitOf(ctx, filepath.Join(dir, "bench")); got != clean {
+		t.Errorf("with the race's output written anew: %q, want %q", got, clean)
 	}
 	write("producer.go", "two")
 	if got := commitOf(ctx, filepath.Join(dir, "bench")); got != clean+"-dirty" {
@@ -249,4 +238,52 @@ func TestLatencyTableSaysWhereEachClientsLatenciesStart(t *testing.T) {
 			t.Errorf("%s's latency row %q does not say its latencies start at the %s", client, row, origin)
 		}
 	}
+}
+
+// TestCommitCountsAnUntrackedSourceFile: a new file the commit does not
+// track is built into the race's binaries as surely as an edited one, and
+// marks the tree dirty; one the repository ignores does not.
+func TestCommitCountsAnUntrackedSourceFile(t *testing.T) {
+	dir, git, write := newWorkTree(t)
+	write("producer.go", "package producer\n")
+	write("bench/go.mod", "module bench\n")
+	write(".gitignore", "*.prof\n")
+	git("add", ".")
+	git("commit", "-q", "-m", "one")
+	ctx := context.Background()
+	clean := commitOf(ctx, filepath.Join(dir, "bench"))
+	write("bench/cpu.prof", "ignored")
+	if got := commitOf(ctx, filepath.Join(dir, "bench")); got != clean {
+		t.Errorf("with an ignored file: %q, want %q", got, clean)
+	}
+	write("internal/fastpath/fastpath.go", "package fastpath\n")
+	if got := commitOf(ctx, filepath.Join(dir, "bench")); got != clean+"-dirty" {
+		t.Errorf("with an untracked fastpath.go in the library: %q, want %q", got, clean+"-dirty")
+	}
+}
+
+// newWorkTree is an empty git repository in a temporary directory, with
+// git running a git command in it and write writing a file into it.
+func newWorkTree(t *testing.T) (dir string, git func(args ...string), write func(name, text string)) {
+	t.Helper()
+	dir = t.TempDir()
+	git = func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.email=race@example.com", "-c", "user.name=race"}, args...)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	write = func(name, text string) {
+		t.Helper()
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	git("init", "-q")
+	return dir, git, write
 }
