@@ -287,8 +287,10 @@ func clientNames(all []*Results) []string {
 	return names
 }
 
-// clientVersion is the version a client's runs reported.
+// clientVersion is the version a client's runs reported, with the
+// commits of the races it ran in for this repository's code.
 func clientVersion(all []*Results, name string) string {
+	ran := racesWith(all, name)
 	for _, r := range all {
 		for _, run := range r.Runs {
 			if run.Client != name || run.Err != "" {
@@ -299,9 +301,9 @@ func clientVersion(all []*Results, name string) string {
 				return "org.apache.kafka:kafka-tools 4.3.1 (kafka-clients 4.3.1), ProducerPerformance"
 			case strings.Contains(name, refSeparator):
 				c, _ := atRef(name)
-				return "this repository's library at " + c.Ref + ", in the gokafka client" + commits(all)
+				return "this repository's library at " + c.Ref + ", in the gokafka client" + commits(ran)
 			case run.Version == "(devel)" || run.Version == "":
-				return "this repository" + commits(all)
+				return "this repository" + commits(ran)
 			default:
 				v := run.Version
 				for _, c := range run.Config {
@@ -314,6 +316,17 @@ func clientVersion(all []*Results, name string) string {
 		}
 	}
 	return "unknown"
+}
+
+// racesWith is the races among all that raced client.
+func racesWith(all []*Results, client string) []*Results {
+	var ran []*Results
+	for _, r := range all {
+		if slices.Contains(r.Clients, client) {
+			ran = append(ran, r)
+		}
+	}
+	return ran
 }
 
 // commits says which commit of this repository each race ran, " at C" when

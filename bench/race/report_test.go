@@ -32,6 +32,25 @@ func TestCommitsNamesEachRaceWhenTheyDiffer(t *testing.T) {
 	}
 }
 
+// TestVersionTableNamesOnlyTheRacesAClientRan: a client's row names the
+// commits of the races it ran in, not those of every results file.
+func TestVersionTableNamesOnlyTheRacesAClientRan(t *testing.T) {
+	good := func(client string) []Run { return []Run{{Client: client, Version: "(devel)"}} }
+	all := []*Results{
+		{Broker: "embedded", Commit: "aaa", Clients: []string{"gokafka", "floor"}, Runs: append(good("gokafka"), good("floor")...)},
+		{Broker: "embedded", CacheSize: 16 << 20, Commit: "bbb", Clients: []string{"gokafka@ccc", "gokafka"}, Runs: append(good("gokafka@ccc"), good("gokafka")...)},
+	}
+	for _, c := range []struct{ client, want string }{
+		{"floor", "this repository at aaa"},
+		{"gokafka@ccc", "this repository's library at ccc, in the gokafka client at bbb"},
+		{"gokafka", "this repository at aaa (embedded), bbb (embedded-cache-16MiB)"},
+	} {
+		if got := clientVersion(all, c.client); got != c.want {
+			t.Errorf("%s: %q, want %q", c.client, got, c.want)
+		}
+	}
+}
+
 // TestTargetVerdicts holds the targets' boundaries: a value at the limit
 // meets it, one past it does not; an unknown ratio (0) is "n/a" and meets
 // nothing.
