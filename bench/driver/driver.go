@@ -124,7 +124,7 @@ func drive(ctx context.Context, c Client, s Settings) (Result, *outcome, error) 
 	values := newRing(RingSize, s.ValueSize, valueSeed)
 	keys := newRing(RingSize, s.KeySize, keySeed)
 	out := newOutcome(s.Records)
-	if err := warm(ctx, c, keys.cursor(RingSize-1).take(), values.cursor(RingSize-1).take(), out); err != nil {
+	if err := warm(ctx, c, keys.cursor(warmUpOffset).take(), values.cursor(warmUpOffset).take(), out); err != nil {
 		return Result{}, nil, err
 	}
 	start := time.Now()
@@ -282,18 +282,14 @@ func produceAll(c Client, records int, keys, values *ring, out *outcome) {
 // goroutine, every StackSampleEvery, so that the senders run as they would
 // without it.
 func sendSynchronously(c Client, s Settings, keys, values *ring, out *outcome) (stackPerSender int64) {
-	per := s.Records / s.Senders
 	var wg sync.WaitGroup
 	before := stackInUse()
 	for g := range s.Senders {
-		n := per
-		if g == s.Senders-1 {
-			n = s.Records - per*(s.Senders-1)
-		}
+		offset, n := senderShare(s, g)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			k, v := keys.cursor(g*per), values.cursor(g*per)
+			k, v := keys.cursor(offset), values.cursor(offset)
 			// inFlight tells the callback of the sender's one record in
 			// flight from a second callback of a record already acked,
 			// which must not leave an ack behind for the next record.
@@ -329,6 +325,17 @@ func sendSynchronously(c Client, s Settings, keys, values *ring, out *outcome) (
 			return (peak - before) / int64(s.Senders)
 		}
 	}
+}
+
+// senderShare is where sender g of the senders workload starts in the
+// rings, and how many records it sends: Records/Senders each, the last
+// sender the rest.
+func senderShare(s Settings, g int) (offset, records int) {
+	per := s.Records / s.Senders
+	if g == s.Senders-1 {
+		return g * per, s.Records - per*(s.Senders-1)
+	}
+	return g * per, per
 }
 
 // StackSampleEvery is how often the senders workload reads the stack memory.

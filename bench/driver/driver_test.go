@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -394,5 +395,56 @@ func TestPacedLatencyCountsTheRecordsAStallDelayed(t *testing.T) {
 	}
 	if res.LatencyFrom != LatencyFromDueTime {
 		t.Errorf("LatencyFrom = %q, want %q", res.LatencyFrom, LatencyFromDueTime)
+	}
+}
+
+// valueCounter is a client that counts the values it is sent, by their
+// index in the ring.
+type valueCounter struct {
+	mu      sync.Mutex
+	indexOf map[string]int
+	counts  []int
+}
+
+func (v *valueCounter) Callback(done func(error)) any { return done }
+
+func (v *valueCounter) Produce(_, value []byte, cb any) {
+	v.mu.Lock()
+	v.counts[v.indexOf[string(value)]]++
+	v.mu.Unlock()
+	cb.(func(error))(nil)
+}
+
+func (v *valueCounter) Flush(context.Context) error { return nil }
+func (v *valueCounter) Close() error                { return nil }
+
+// TestValueCountsAreWhatTheWorkloadsSend: the harness checks a run's topic
+// against ValueCounts, which must say what Drive sends on every workload,
+// across the ring's end included.
+func TestValueCountsAreWhatTheWorkloadsSend(t *testing.T) {
+	for _, mode := range []string{"async", "senders", "rate"} {
+		s := settings()
+		s.Records = RingSize + 500
+		switch mode {
+		case "senders":
+			s.Senders = 7
+		case "rate":
+			s.Rate = 100_000_000
+		}
+		client := &valueCounter{indexOf: map[string]int{}, counts: make([]int, RingSize)}
+		for i, v := range Values(s.ValueSize) {
+			client.indexOf[string(v)] = i
+		}
+		if _, err := Drive(context.Background(), client, s); err != nil {
+			t.Fatalf("%s: %v", mode, err)
+		}
+		if want := ValueCounts(s); !slices.Equal(client.counts, want) {
+			for i := range want {
+				if client.counts[i] != want[i] {
+					t.Errorf("%s: value %d sent %d times, ValueCounts says %d", mode, i, client.counts[i], want[i])
+					break
+				}
+			}
+		}
 	}
 }

@@ -59,6 +59,40 @@ func (r *ring) cursor(offset int) *ring {
 	return &ring{items: r.items, next: offset % len(r.items)}
 }
 
+// Values is the ring of values of size bytes that every Go client sends,
+// by index: what a consumer of a run's topic finds, each value as many
+// times as ValueCounts says.
+func Values(size int) [][]byte {
+	return newRing(RingSize, size, valueSeed).items
+}
+
+// ValueCounts is how many times a run with settings s sends each value of
+// the ring (Values), the warm-up record included. Values repeat every
+// RingSize records, so a run that lost one record and wrote another twice
+// still passes a count of its topic's records, but not a count of its
+// values, unless the two records lie a multiple of RingSize apart.
+func ValueCounts(s Settings) []int {
+	counts := make([]int, RingSize)
+	send := func(offset, records int) {
+		for i := range records {
+			counts[(offset+i)%RingSize]++
+		}
+	}
+	send(warmUpOffset, 1)
+	if s.Senders == 0 {
+		send(0, s.Records)
+		return counts
+	}
+	for g := range s.Senders {
+		send(senderShare(s, g))
+	}
+	return counts
+}
+
+// warmUpOffset is where the warm-up record's key and value lie in the
+// rings: the last, away from the measured records' first.
+const warmUpOffset = RingSize - 1
+
 // PayloadLines writes n values of size bytes for a tool that reads its
 // payloads from a text file, one per line (the Java producer's
 // ProducerPerformance --payload-file): random bytes from 1 to 127 except the

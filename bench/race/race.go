@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/gokafka/producer/bench/driver"
 )
 
 // Options is one race.
@@ -125,6 +127,10 @@ type Results struct {
 	// CacheSize is the simulated last-level cache's size in bytes, in a
 	// race that counted instructions with one (Options.CacheSize).
 	CacheSize int64 `json:"cache_size,omitempty"`
+	// ValuesChecked: each Go client's run counted only if its topic, read
+	// back, held each value as many times as the client sent it; races
+	// before it was set counted the topic's records alone.
+	ValuesChecked bool `json:"values_checked,omitempty"`
 }
 
 // Race runs every workload through every client, Rounds times,
@@ -157,7 +163,7 @@ func Race(ctx context.Context, o Options) (*Results, error) {
 		}
 	}
 	res := &Results{Broker: o.BrokerName, Started: time.Now().UTC(), Rounds: o.Rounds, Records: o.Records, Latency: o.LatencyRecords,
-		Instructions: o.Instructions, CacheSize: o.CacheSize}
+		Instructions: o.Instructions, CacheSize: o.CacheSize, ValuesChecked: true}
 	res.Machine = describeMachine(o.Java)
 	res.BrokerCountsRequests = len(o.Brokers) > 0 && o.ProduceRequests != nil
 	res.Commit = commitOf(ctx, o.ModuleDir)
@@ -230,7 +236,8 @@ func Race(ctx context.Context, o Options) (*Results, error) {
 }
 
 // oneRun starts the broker if the race owns it, makes the run's topic,
-// runs the client, and checks the topic's count.
+// runs the client, and checks the topic's count and, for a Go client, its
+// values.
 func oneRun(ctx context.Context, o Options, round int, w Workload, c Contender, binary, brokerBinary, payloads string) (run Run) {
 	run = Run{Round: round, Workload: w.Name, Client: c.Name, Requests: -1,
 		Topic: fmt.Sprintf("race-%s-%s-%d-%d", w.Name, c.plainName(), round, time.Now().UnixNano())}
@@ -337,7 +344,30 @@ func oneRun(ctx context.Context, o Options, round int, w Workload, c Contender, 
 	if run.Produced != want {
 		return fail(fmt.Errorf("the client reports %d records sent, want %d", run.Produced, want))
 	}
+	if sent := sentValues(o, c, s); sent != nil {
+		if err := adm.checkValues(ctx, run.Topic, driver.Values(s.ValueSize), sent); err != nil {
+			return fail(err)
+		}
+	}
 	return run
+}
+
+// sentValues is how many times the run's client sent each value of the
+// driver's ring (driver.ValueCounts), both runs of a counted run included;
+// nil for the Java producer, which picks each record's payload at random.
+func sentValues(o Options, c Contender, s driver.Settings) []int {
+	if c.Java {
+		return nil
+	}
+	sent := driver.ValueCounts(s)
+	if o.Instructions {
+		short := s
+		short.Records = countedRecords(s.Records)
+		for i, n := range driver.ValueCounts(short) {
+			sent[i] += n
+		}
+	}
+	return sent
 }
 
 // warmups is how many records a contender sends before its clock starts:

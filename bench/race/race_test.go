@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/gokafka/producer/bench/driver"
 	"github.com/gokafka/producer/integration/embedded"
 )
 
@@ -220,6 +221,73 @@ func TestCheckCountRejectsMismatch(t *testing.T) {
 	}
 	if _, err := adm.checkCount(ctx, "missing", 0); err == nil {
 		t.Error("checkCount passed on a topic that does not exist")
+	}
+}
+
+// TestCheckValuesRejectsALossCancelledByADuplicate: a topic that lost one
+// record and holds another twice passes the count of its records but not
+// the count of its values; the topic as sent passes both.
+func TestCheckValuesRejectsALossCancelledByADuplicate(t *testing.T) {
+	cluster, err := embedded.Start(embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	adm, err := newAdmin(cluster.Addrs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.close()
+	values, sent := [][]byte{[]byte("zero"), []byte("one"), []byte("two")}, []int{1, 1, 1}
+	for _, c := range []struct {
+		topic   string
+		written []int // indexes into values
+		pass    bool
+	}{{"as-sent", []int{2, 0, 1}, true}, {"one-lost-one-twice", []int{0, 1, 1}, false}} {
+		if err := adm.createTopic(ctx, c.topic, partitions); err != nil {
+			t.Fatal(err)
+		}
+		cl, err := kgo.NewClient(kgo.SeedBrokers(cluster.Addrs()...), kgo.DefaultProduceTopic(c.topic))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, i := range c.written {
+			if err := cl.ProduceSync(ctx, &kgo.Record{Value: values[i]}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cl.Close()
+		if _, err := adm.checkCount(ctx, c.topic, 3); err != nil {
+			t.Fatalf("%s: %v", c.topic, err)
+		}
+		err = adm.checkValues(ctx, c.topic, values, sent)
+		if c.pass != (err == nil) {
+			t.Errorf("%s: checkValues = %v, want it to pass: %v", c.topic, err, c.pass)
+		}
+	}
+}
+
+// TestSentValuesOfACountedRunAddBothRuns: a counted run sends twice to its
+// topic, a quarter of the records and then all, each run with its warm-up;
+// the Java producer's payloads are picked at random and not checked.
+func TestSentValuesOfACountedRunAddBothRuns(t *testing.T) {
+	s := driver.Settings{Records: 4000, ValueSize: 100, Senders: 7}
+	total := func(sent []int) (n int) {
+		for _, c := range sent {
+			n += c
+		}
+		return n
+	}
+	if got, want := total(sentValues(Options{}, Contender{}, s)), 4001; got != want {
+		t.Errorf("a timed run: %d values sent, want %d", got, want)
+	}
+	if got, want := total(sentValues(Options{Instructions: true}, Contender{}, s)), 4001+1001; got != want {
+		t.Errorf("a counted run: %d values sent, want %d", got, want)
+	}
+	if sent := sentValues(Options{}, Contender{Java: true}, s); sent != nil {
+		t.Errorf("the Java producer: %d values expected, want none checked", total(sent))
 	}
 }
 

@@ -89,6 +89,7 @@ func writeBroker(md *strings.Builder, r *Results, chart string) {
 	fmt.Fprintf(md, "## %s\n\n", title)
 	fmt.Fprintf(md, "Run %s, %s; %s; %d records per throughput run, %d per latency run.\n\n",
 		r.Started.Format("2006-01-02 15:04 UTC"), r.Duration, roundsOf(r), r.Records, r.Latency)
+	writeValuesChecked(md, r)
 	writeSkipped(md, r, "Not raced")
 	fmt.Fprintf(md, "![CPU per record and throughput per client](%s)\n\n", chart)
 
@@ -159,6 +160,16 @@ func writeBroker(md *strings.Builder, r *Results, chart string) {
 
 	writeFailures(md, r)
 	writeAgainstRefs(md, r)
+}
+
+// writeValuesChecked says how r's runs were checked beyond their topics'
+// record counts.
+func writeValuesChecked(md *strings.Builder, r *Results) {
+	if r.ValuesChecked {
+		md.WriteString("Each Go client's run also counted only if its topic, read back with franz-go's kgo once the client had exited, held each of the ring's values as many times as the client sent it: a record lost and another written twice pass the count of records, not this.\n\n")
+		return
+	}
+	md.WriteString("Its runs were checked by their topics' record counts alone (the race did not yet read the topics back): a record lost and another written twice would have passed.\n\n")
 }
 
 // writeSenderStacks writes the Go clients' goroutine stack per sender on

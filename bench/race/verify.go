@@ -3,6 +3,7 @@ package race
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -11,8 +12,9 @@ import (
 // admin creates each run's topic and counts what landed in it, through
 // franz-go's kadm: a client none of the contenders share code with but one.
 type admin struct {
-	cl  *kgo.Client
-	adm *kadm.Client
+	brokers []string
+	cl      *kgo.Client
+	adm     *kadm.Client
 }
 
 func newAdmin(brokers []string) (*admin, error) {
@@ -20,7 +22,7 @@ func newAdmin(brokers []string) (*admin, error) {
 	if err != nil {
 		return nil, fmt.Errorf("admin client: %w", err)
 	}
-	return &admin{cl: cl, adm: kadm.NewClient(cl)}, nil
+	return &admin{brokers: brokers, cl: cl, adm: kadm.NewClient(cl)}, nil
 }
 
 func (a *admin) close() { a.cl.Close() }
@@ -85,4 +87,79 @@ func (a *admin) checkCount(ctx context.Context, topic string, want int64) (int64
 		return got, fmt.Errorf("topic %s holds %d records, want %d", topic, got, want)
 	}
 	return got, nil
+}
+
+// readBackTimeout bounds reading a run's topic back: a million records
+// take seconds.
+const readBackTimeout = 5 * time.Minute
+
+// checkValues reads the topic back and fails unless it holds each of
+// values as many times as want says (by index), and nothing else. The
+// count of the records alone (checkCount) passes a run that lost one
+// record and wrote another twice; their values tell them apart. It runs
+// after the client's process has exited, outside the CPU it is charged.
+func (a *admin) checkValues(ctx context.Context, topic string, values [][]byte, want []int) error {
+	ctx, cancel := context.WithTimeout(ctx, readBackTimeout)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(a.brokers...), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		return fmt.Errorf("reading %s back: %w", topic, err)
+	}
+	defer cl.Close()
+	indexOf := make(map[string]int, len(values))
+	for i, v := range values {
+		indexOf[string(v)] = i
+	}
+	total := 0
+	for _, n := range want {
+		total += n
+	}
+	got := make([]int, len(values))
+	unknown := 0
+	for read := 0; read < total; {
+		fetches := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("reading %s back: %d of %d records read: %w", topic, read, total, err)
+		}
+		if err := fetches.Err(); err != nil {
+			return fmt.Errorf("reading %s back: %w", topic, err)
+		}
+		fetches.EachRecord(func(r *kgo.Record) {
+			read++
+			if i, ok := indexOf[string(r.Value)]; ok {
+				got[i]++
+			} else {
+				unknown++
+			}
+		})
+	}
+	return compareValues(topic, got, want, unknown)
+}
+
+// compareValues fails unless got, the records read back by value, is want,
+// with none of an unknown value; it names the first value that differs.
+func compareValues(topic string, got, want []int, unknown int) error {
+	missing, extra, first := 0, 0, -1
+	for i := range want {
+		switch {
+		case got[i] < want[i]:
+			missing += want[i] - got[i]
+		case got[i] > want[i]:
+			extra += got[i] - want[i]
+		default:
+			continue
+		}
+		if first < 0 {
+			first = i
+		}
+	}
+	if first < 0 && unknown == 0 {
+		return nil
+	}
+	err := fmt.Errorf("topic %s read back: %d records missing, %d extra, %d with a value never sent", topic, missing, extra, unknown)
+	if first >= 0 {
+		err = fmt.Errorf("%w; value %d held %d times, sent %d", err, first, got[first], want[first])
+	}
+	return err
 }
