@@ -171,14 +171,19 @@ func Race(ctx context.Context, o Options) (*Results, error) {
 		res.Workloads = append(res.Workloads, w.Name)
 	}
 
-	var brokerBinary string
+	var files harnessFiles
 	if len(o.Brokers) == 0 {
 		bin, err := Contender{Name: "racebroker", Package: "./cmd/racebroker"}.build(ctx, o.ModuleDir, o.WorkDir)
 		if err != nil {
 			return nil, err
 		}
-		brokerBinary = bin
+		files.broker = bin
 	}
+	readBack, err := Contender{Name: "racereadback", Package: "./cmd/racereadback"}.build(ctx, o.ModuleDir, o.WorkDir)
+	if err != nil {
+		return nil, err
+	}
+	files.readBack = readBack
 	binaries := map[string]string{}
 	var clients []Contender
 	for _, c := range o.Clients {
@@ -210,8 +215,7 @@ func Race(ctx context.Context, o Options) (*Results, error) {
 		clients = append(clients, c)
 		res.Clients = append(res.Clients, c.Name)
 	}
-	payloads, err := writePayloads(o.WorkDir)
-	if err != nil {
+	if files.payloads, err = writePayloads(o.WorkDir); err != nil {
 		return nil, err
 	}
 
@@ -221,7 +225,7 @@ func Race(ctx context.Context, o Options) (*Results, error) {
 				if !c.supports(w) {
 					continue
 				}
-				run := oneRun(ctx, o, round, w, c, binaries[c.Name], brokerBinary, payloads)
+				run := oneRun(ctx, o, round, w, c, binaries[c.Name], files)
 				res.Runs = append(res.Runs, run)
 				logRun(o.Log, run, o.CacheSize != 0)
 				if err := ctx.Err(); err != nil {
@@ -235,10 +239,22 @@ func Race(ctx context.Context, o Options) (*Results, error) {
 	return res, nil
 }
 
+// harnessFiles are the files the harness runs beside the clients.
+type harnessFiles struct {
+	// broker is the embedded broker's binary (cmd/racebroker), empty on
+	// a running broker.
+	broker string
+	// readBack is the binary that reads a run's topic back
+	// (cmd/racereadback, readback.go).
+	readBack string
+	// payloads is the Java producer's payload file.
+	payloads string
+}
+
 // oneRun starts the broker if the race owns it, makes the run's topic,
 // runs the client, and checks the topic's count and, for a Go client, its
 // values.
-func oneRun(ctx context.Context, o Options, round int, w Workload, c Contender, binary, brokerBinary, payloads string) (run Run) {
+func oneRun(ctx context.Context, o Options, round int, w Workload, c Contender, binary string, files harnessFiles) (run Run) {
 	run = Run{Round: round, Workload: w.Name, Client: c.Name, Requests: -1,
 		Topic: fmt.Sprintf("race-%s-%s-%d-%d", w.Name, c.plainName(), round, time.Now().UnixNano())}
 	run.Records = o.Records
@@ -253,8 +269,8 @@ func oneRun(ctx context.Context, o Options, round int, w Workload, c Contender, 
 	}
 
 	brokers := o.Brokers
-	if brokerBinary != "" {
-		broker, err := startEmbedded(ctx, brokerBinary)
+	if files.broker != "" {
+		broker, err := startEmbedded(ctx, files.broker)
 		if err != nil {
 			return fail(err)
 		}
@@ -275,7 +291,7 @@ func oneRun(ctx context.Context, o Options, round int, w Workload, c Contender, 
 	if err := adm.createTopic(ctx, run.Topic, partitions); err != nil {
 		return fail(err)
 	}
-	if brokerBinary == "" {
+	if files.broker == "" {
 		defer func() {
 			if err := adm.deleteTopic(context.WithoutCancel(ctx), run.Topic); err != nil && run.Err == "" {
 				run.Err = err.Error()
@@ -284,7 +300,7 @@ func oneRun(ctx context.Context, o Options, round int, w Workload, c Contender, 
 	}
 
 	requestsBefore := int64(-1)
-	if brokerBinary == "" && o.ProduceRequests != nil {
+	if files.broker == "" && o.ProduceRequests != nil {
 		if requestsBefore, err = o.ProduceRequests(ctx); err != nil {
 			return fail(fmt.Errorf("counting the broker's Produce requests before the run: %w", err))
 		}
@@ -297,7 +313,7 @@ func oneRun(ctx context.Context, o Options, round int, w Workload, c Contender, 
 	want := run.Records + warmups(c)
 	switch {
 	case c.Java:
-		m, err = runJava(runCtx, o.Java, o.JavaClasspath, payloads, s)
+		m, err = runJava(runCtx, o.Java, o.JavaClasspath, files.payloads, s)
 	case o.Instructions:
 		var per perRecord
 		m, per, err = countGo(runCtx, o.WorkDir, binary, s, o.CacheSize)
@@ -321,7 +337,7 @@ func oneRun(ctx context.Context, o Options, round int, w Workload, c Contender, 
 			return fail(fmt.Errorf("counting the broker's Produce requests after the run: %w", err))
 		}
 		run.Requests = after - requestsBefore
-	case brokerBinary == "":
+	case files.broker == "":
 		run.Requests = m.requests
 	}
 	if m.result.Failed > 0 {
@@ -345,7 +361,8 @@ func oneRun(ctx context.Context, o Options, round int, w Workload, c Contender, 
 		return fail(fmt.Errorf("the client reports %d records sent, want %d", run.Produced, want))
 	}
 	if sent := sentValues(o, c, s); sent != nil {
-		if err := adm.checkValues(ctx, run.Topic, driver.Values(s.ValueSize), sent); err != nil {
+		req := readBackRequest{Brokers: brokers, Topic: run.Topic, ValueSize: s.ValueSize, Sent: sent}
+		if err := readBack(ctx, files.readBack, req); err != nil {
 			return fail(err)
 		}
 	}

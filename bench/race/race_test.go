@@ -262,7 +262,7 @@ func TestCheckValuesRejectsALossCancelledByADuplicate(t *testing.T) {
 		if _, err := adm.checkCount(ctx, c.topic, 3); err != nil {
 			t.Fatalf("%s: %v", c.topic, err)
 		}
-		err = adm.checkValues(ctx, c.topic, values, sent)
+		err = checkValues(ctx, cluster.Addrs(), c.topic, values, sent)
 		if c.pass != (err == nil) {
 			t.Errorf("%s: checkValues = %v, want it to pass: %v", c.topic, err, c.pass)
 		}
