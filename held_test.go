@@ -687,7 +687,7 @@ func TestFlushWaitsForTheCallbacksOfHeldRecordsThatExpireTogether(t *testing.T) 
 	clk.Advance(10 * time.Second)
 	require.NoError(t, receive(t, flushed, "Flush did not return after the held records' MaxBlock"))
 	require.Equal(t, int64(n), called.Load(), "Flush returned before every record held before it had its callback")
-	require.Equal(t, n, <-failingAtFirst, "records failing when the first of them had its callback")
+	require.Equal(t, n, receive(t, failingAtFirst, "the first callback did not report"), "records failing when the first of them had its callback")
 }
 
 // A record that waited for its topic's metadata in vain says why the last
@@ -735,7 +735,7 @@ func TestCloseEndingAHeldRecordsWaitForMemoryFailsItAsClosed(t *testing.T) {
 		close(entered)
 		<-release
 	})
-	<-entered
+	receive(t, entered, "the blocker's callback did not run")
 	held := newOutcomes(1)
 	p.Produce(ctx(t), &Record{Topic: "late", Value: make([]byte, 8<<10)}, held.cb(0)) // reserves 8 KiB
 	o := newOutcomes(3)

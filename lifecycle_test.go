@@ -279,8 +279,8 @@ func TestCloseFromACallbackDuringClose(t *testing.T) {
 	go func() { outer <- p.Close(ctx(t)) }()
 	eventually(t, "the first Close under way", p.closed.Load)
 	close(release)
-	require.NoError(t, <-inner, "the Close from the callback")
-	require.NoError(t, <-outer, "the first Close")
+	require.NoError(t, receive(t, inner, "the callback's Close did not return"), "the Close from the callback")
+	require.NoError(t, receive(t, outer, "the first Close did not return"), "the first Close")
 }
 
 // A callback closes the producer (on a fatal error, say): that Close cannot
@@ -340,7 +340,7 @@ func TestCloseFromACallbackEndsAHeldRecordsWaitForMemory(t *testing.T) {
 		<-closeNow
 		closed <- p.Close(context.Background())
 	})
-	<-entered
+	receive(t, entered, "the blocker's callback did not run")
 	// The callback keeps the first batch's 16 KiB; the held record
 	// reserves 8 KiB, two more batches take 32 KiB, and a third Produce
 	// waits for 16 KiB where 8 are left.

@@ -55,7 +55,7 @@ func TestRecordContextIsNotKeptAfterItsOutcome(t *testing.T) {
 			_, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte(value), Context: tc})
 			require.NoError(t, err, "record %d", i)
 			if withHooks {
-				require.Equal(t, "span of "+value, <-tr.acked, "the buffered hook's context reached the acknowledgement")
+				require.Equal(t, "span of "+value, receive(t, tr.acked, "no acknowledgement reached the hook"), "the buffered hook's context reached the acknowledgement")
 			}
 		}
 		for i, w := range watched {

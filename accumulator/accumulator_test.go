@@ -517,7 +517,7 @@ func TestConcurrentAppendsEachGetOneOutcome(t *testing.T) {
 	}()
 	wg.Wait()
 	close(stop)
-	<-drained
+	receive(t, drained, "the drain loop did not end: batches left incomplete")
 	for id := 0; id < writers*perWriter; id++ {
 		require.NoError(t, h.outcome(id).Err)
 	}

@@ -52,7 +52,7 @@ func TestEventsOfABrokenConnection(t *testing.T) {
 	fb := newFakeBroker(t)
 	var log eventLog
 	c := dial(t, fb, log.config())
-	bc := <-fb.accepted
+	bc := fb.conn(t)
 	bc.nc.Close() // the broker hangs up
 	select {
 	case <-log.closed:

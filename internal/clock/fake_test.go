@@ -3,6 +3,8 @@ package clock
 import (
 	"testing"
 	"time"
+
+	"github.com/gokafka/producer/internal/bounded"
 )
 
 // TestFakeTimerReset holds Reset to a real timer's contract since Go 1.23:
@@ -11,12 +13,12 @@ import (
 func TestFakeTimerReset(t *testing.T) {
 	f := NewFake(time.Unix(1_700_000_000, 0))
 	timer := f.NewTimer(time.Second)
-	<-f.Armed()
+	bounded.Receive(t, f.Armed(), time.Second, "the timer did not tell Armed")
 
 	if !timer.Reset(3 * time.Second) {
 		t.Error("Reset of an active timer reports it inactive")
 	}
-	<-f.Armed()
+	bounded.Receive(t, f.Armed(), time.Second, "the timer did not tell Armed")
 	f.Advance(2 * time.Second)
 	select {
 	case <-timer.C():
@@ -31,7 +33,7 @@ func TestFakeTimerReset(t *testing.T) {
 	}
 
 	timer.Reset(time.Second)
-	<-f.Armed()
+	bounded.Receive(t, f.Armed(), time.Second, "the timer did not tell Armed")
 	f.Advance(time.Second) // fires; the tick is left in the channel
 	// Fired and not received, then rearmed: the old tick must be gone.
 	if timer.Reset(time.Second) {

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gokafka/producer/conn"
+	"github.com/gokafka/producer/internal/bounded"
 	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/internal/fakebroker"
 	"github.com/gokafka/producer/metadata"
@@ -97,7 +98,7 @@ func newRigWith(t *testing.T, opts fakebroker.Options, seeds int, mod func(*Conf
 	}()
 	t.Cleanup(func() {
 		cancel()
-		<-done
+		bounded.Receive(t, done, waitFor, "Run did not return once its ctx ended")
 		r.c.Close()
 	})
 	return r

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gokafka/producer/conn"
+	"github.com/gokafka/producer/internal/bounded"
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
 )
@@ -160,7 +161,7 @@ func TestProduceAcksZeroHasNoAnswer(t *testing.T) {
 	done := make(chan answer, 1)
 	cn.SendVersion(context.Background(), produceReq(0, "t", map[int32][]byte{0: batch(t, "a", "b")}), 12,
 		func(resp protocol.Response, err error) { done <- answer{resp, err} })
-	a := <-done
+	a := bounded.Receive(t, done, wait, "no outcome for the acks=0 Produce")
 	require.NoError(t, a.err)
 	require.Nil(t, a.resp, "acks=0: done once written")
 	// The connection is answered in order, so a later request's answer

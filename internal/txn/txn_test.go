@@ -480,9 +480,11 @@ func TestCommitWaitsForARecordStillBeingProduced(t *testing.T) {
 	}
 	r.mu.Unlock()
 	committed := make(chan error, 1)
-	go func() { committed <- r.m.Commit(context.Background()) }()
+	commitCtx, cancel := context.WithTimeout(context.Background(), waitTime)
+	defer cancel()
+	go func() { committed <- r.m.Commit(commitCtx) }()
 
-	<-firstFlush
+	bounded.Receive(t, firstFlush, waitTime, "Commit did not flush")
 	require.ErrorIs(t, r.m.EnterProduce(), ErrState, "no record is admitted once the commit began")
 	select {
 	case err := <-committed:
@@ -490,7 +492,7 @@ func TestCommitWaitsForARecordStillBeingProduced(t *testing.T) {
 	default:
 	}
 	r.m.ExitProduce() // the record is appended
-	require.NoError(t, <-committed)
+	require.NoError(t, bounded.Receive(t, committed, waitTime, "Commit did not return once the record was appended"))
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	require.Equal(t, 2, r.flushed, "a second flush sends the record appended after the first")
