@@ -113,9 +113,11 @@ func TestCallsAfterCloseFailWithErrClosed(t *testing.T) {
 // A batch whose retriable error arrives while Close is failing what is
 // left (after the accumulator was aborted, before the senders stop) once
 // went back in its queue, where nothing would ever send or fail it. Close
-// must give it an outcome, and it is not sent again. The window is held
-// open by the callback of a record waiting for a missing topic, which
-// Close fails in that window, until the request's answer is handled.
+// must give it an outcome, and it is not sent again. The broker holds the
+// answer until the callback of a record waiting for a missing topic, which
+// Close fails only after aborting the accumulator, so the answer comes
+// after the abort; and before the senders stop, since Close waits for each
+// sender's requests in flight, whatever its ctx.
 func TestCloseCompletesABatchRetriedWhileClosing(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
 	entered := make(chan struct{})
@@ -138,17 +140,16 @@ func TestCloseCompletesABatchRetriedWhileClosing(t *testing.T) {
 	ghost := make(chan error, 1)
 	p.Produce(ctx(t), &Record{Topic: "ghost", Value: []byte("w")}, func(_ RecordMetadata, err error) {
 		once.Do(func() { close(release) })
-		deadline := time.Now().Add(waitFor)
-		for p.Stats().Requests == 0 && time.Now().Before(deadline) {
-			time.Sleep(time.Millisecond)
-		}
 		ghost <- err
 	})
 
+	// The flush under Close's ctx cannot finish: the answer is held.
 	closeCtx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	require.Error(t, p.Close(closeCtx))
-	require.ErrorIs(t, <-ghost, ErrClosed)
+	closed := make(chan error, 1)
+	go func() { closed <- p.Close(closeCtx) }()
+	require.Error(t, receive(t, closed, "Close did not return: a sender never finished with the request in flight"))
+	require.ErrorIs(t, receive(t, ghost, "Close did not fail the record of the missing topic"), ErrClosed)
 	require.Equal(t, int64(1), p.Stats().Requests, "the request's answer was handled during Close")
 	require.Zero(t, p.Stats().Retries, "the batch was sent again while the producer closed")
 	// Close's context ended, so it did not wait for the callbacks: they
