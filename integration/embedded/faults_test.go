@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gokafka/producer/integration/embedded"
+	"github.com/gokafka/producer/internal/bounded"
 )
 
 func TestFailNextProduceRetriable(t *testing.T) {
@@ -60,24 +61,35 @@ func TestFailNextProduceUnknownCode(t *testing.T) {
 	assert.ErrorIs(t, err, kerr.UnknownServerError)
 }
 
+// DelayNextProduce holds the next n requests and no more: with the one
+// delayed request held for an hour, a request after it, on a connection
+// of its own (one behind it on its connection would wait with it), is
+// answered within the test's bound, and the fault counts one delay.
 func TestDelayNextProduce(t *testing.T) {
-	const delay = time.Second
 	c := start(t, embedded.Options{Topics: map[string]int32{"t": 1}})
-	cl := newClient(t, c)
+	held, after := newClient(t, c), newClient(t, c)
 	ctx := ctxT(t)
-	require.NoError(t, produce(ctx, cl, "t", "warm up")) // connections and producer ID
+	// Connections and producer IDs first: the fault's request is the test's.
+	require.NoError(t, produce(ctx, held, "t", "warm up"))
+	require.NoError(t, produce(ctx, after, "t", "warm up"))
 
-	f := c.DelayNextProduce(1, delay)
-	began := time.Now()
-	require.NoError(t, produce(ctx, cl, "t", "slow"))
-	assert.GreaterOrEqual(t, time.Since(began), delay)
-	require.NoError(t, f.Wait(ctx))
-	assert.Equal(t, 1, f.Hits())
+	f := c.DelayNextProduce(1, time.Hour)
+	slow := make(chan error, 1)
+	go func() { slow <- produce(ctx, held, "t", "slow") }()
+	require.NoError(t, f.Wait(ctx), "the request to delay never reached the broker")
 
-	began = time.Now()
-	require.NoError(t, produce(ctx, cl, "t", "fast"))
-	assert.Less(t, time.Since(began), delay, "only the next n requests are delayed")
-	assert.Equal(t, int64(3), highWatermark(t, c, "t", 0))
+	// kgo keeps waiting for a request under way past its ctx: the bound
+	// is the test's own.
+	fast := make(chan error, 1)
+	go func() { fast <- produce(ctx, after, "t", "fast") }()
+	require.NoError(t, bounded.Receive(t, fast, testTimeout, "the request after the delayed one was delayed too"))
+	select {
+	case err := <-slow:
+		t.Fatalf("the delayed request was answered (%v) before its delay ended", err)
+	default:
+	}
+	assert.Equal(t, 1, f.Hits(), "requests delayed")
+	assert.Equal(t, int64(3), highWatermark(t, c, "t", 0), "the delayed request appended nothing yet")
 }
 
 func TestCloseEndsDelays(t *testing.T) {
