@@ -3,6 +3,7 @@ package accumulator
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 )
 
@@ -106,6 +107,11 @@ type Retry struct {
 	// carries the current epoch, another producer took over this one's id:
 	// that is fatal.
 	EpochRejected bool
+	// Counted, if set, counts the retry as the batch goes back, before any
+	// sender may take it: a retry counted after Retry returned could be
+	// counted after the batch's outcome, which a caller waiting for the
+	// outcome would then not see counted.
+	Counted *atomic.Int64
 }
 
 // Retry puts a drained batch back in its place, to be sent again after
@@ -163,6 +169,9 @@ func (a *Accumulator) Retry(b *Batch, r Retry) (again bool) {
 		if restart || r.EpochRejected {
 			p.mustRestart(r.Cause)
 			b.epochSpent = true
+		}
+		if r.Counted != nil {
+			r.Counted.Add(1)
 		}
 		p.sendBack(b, r.At)
 		again = true

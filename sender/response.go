@@ -136,12 +136,13 @@ func (s *Sender) retry(b *accumulator.Batch, r accumulator.Retry, now time.Time,
 	// now, which may send it and see it acknowledged before this goroutine
 	// runs again: read what the log and the hooks need before.
 	tp, attempts, records := b.TP, b.Attempts(), b.Records()
-	again := s.acc.Retry(b, r)
-	// A batch that failed instead (its DeliveryTimeout passed, the
-	// producer is closing) was not retried: its records' outcomes say so.
-	if again && s.cfg.Counters != nil {
-		s.cfg.Counters.Retries.Add(1)
+	// A batch that fails instead (its DeliveryTimeout passed, the producer
+	// is closing) is not retried, nor counted: its records' outcomes say
+	// why.
+	if s.cfg.Counters != nil {
+		r.Counted = &s.cfg.Counters.Retries
 	}
+	again := s.acc.Retry(b, r)
 	if again && s.cfg.Events.Retried != nil {
 		s.cfg.Events.Retried(tp, records, attempts, r.At.Sub(now), r)
 	}

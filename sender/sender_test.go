@@ -262,6 +262,33 @@ func TestRetriableErrorRetriesAfterBackoffWithSameBytes(t *testing.T) {
 	require.Equal(t, int64(1), r.s.cfg.Counters.Retries.Load())
 }
 
+// A retry is counted before its batch can go again: the sender woken for
+// it may send it, and its outcome come, before the goroutine that handed
+// it back runs on, so a Send that returned could see no retry counted. It
+// was counted after Retry returned.
+func TestARetryIsCountedBeforeItsBatchCanGoAgain(t *testing.T) {
+	var r *rig
+	var answered atomic.Bool
+	var countedAtWake atomic.Int64
+	countedAtWake.Store(-1)
+	r = newRigWith(t, rigConfig{acc: func(c *accumulator.Config) {
+		c.Wake = func(accumulator.TopicPartition) {
+			if answered.Load() {
+				countedAtWake.CompareAndSwap(-1, r.s.cfg.Counters.Retries.Load())
+			}
+			r.s.Wake()
+		}
+	}})
+	r.produce(parts[1], 1)
+	c := r.next()
+	answered.Store(true)
+	c.done(answer(c.req, kerr.NotLeaderOrFollower.Code, -1), nil)
+	retry := r.afterBackoff(120 * time.Millisecond)
+	retry.done(answer(retry.req, 0, 7), nil)
+	require.Equal(t, int64(7), r.outcome(1).Offset)
+	require.Equal(t, int64(1), countedAtWake.Load(), "retries counted when the batch went back")
+}
+
 func TestFatalErrorFailsWithBrokerMessage(t *testing.T) {
 	r := newRig(t, nil)
 	r.produce(parts[0], 1)
