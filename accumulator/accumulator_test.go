@@ -385,7 +385,7 @@ func TestSplitKeepsCallbacksAndOrder(t *testing.T) {
 		h.add(tp0, i, []byte(fmt.Sprintf("value-%d", i)))
 	}
 	bs, _ := h.drain([]TopicPartition{tp0}, 1<<20)
-	require.True(t, h.acc.Split(bs[0], errRetry))
+	require.True(t, h.acc.Split(bs[0], errRetry, nil))
 	require.Equal(t, total, h.pool.Available(), "the parent's pooled buffer is returned at once")
 
 	first, _ := h.drain([]TopicPartition{tp0}, 1<<20)
@@ -407,7 +407,7 @@ func TestSplitKeepsCallbacksAndOrder(t *testing.T) {
 
 	h.add(tp0, 9, []byte("alone"))
 	lone, _ := h.drain([]TopicPartition{tp0}, 1<<20)
-	require.False(t, h.acc.Split(lone[0], errRetry), "one record cannot be split")
+	require.False(t, h.acc.Split(lone[0], errRetry, nil), "one record cannot be split")
 	require.ErrorIs(t, h.outcome(9).Err, errRetry, "and fails with the broker's error")
 }
 

@@ -74,7 +74,7 @@ func TestCallbacksBehindASplitBatchFollowItsSecondHalf(t *testing.T) {
 	behind := h.drainOne("record 5")
 	h.acc.Retry(first, Retry{At: h.clk.Now(), Cause: kerr.RequestTimedOut, MaybeWritten: true})
 	h.acc.Complete(behind, 104, -1, nil)
-	require.True(t, h.acc.Split(h.drainOne("the retry of records 1 to 4"), kerr.MessageTooLarge))
+	require.True(t, h.acc.Split(h.drainOne("the retry of records 1 to 4"), kerr.MessageTooLarge, nil))
 
 	h.acc.Complete(h.drainOne("the first half"), 100, -1, nil)
 	require.Equal(t, []int{1, 2}, h.orderOf(), "record 5 ran before the second half")
@@ -94,7 +94,7 @@ func TestSplitPastDeliveryTimeoutFails(t *testing.T) {
 	bs, _ := h.drain([]TopicPartition{tp0}, 1<<20)
 	require.Len(t, bs, 1)
 	h.clk.Advance(time.Second)
-	require.False(t, h.acc.Split(bs[0], kerr.MessageTooLarge), "split past its DeliveryTimeout")
+	require.False(t, h.acc.Split(bs[0], kerr.MessageTooLarge, nil), "split past its DeliveryTimeout")
 	again, _ := h.drain([]TopicPartition{tp0}, 1<<20)
 	require.Empty(t, again, "a half went past DeliveryTimeout")
 	for id := range 4 {
@@ -129,7 +129,7 @@ func TestSplitReadsWhatExpiryWritesOnlyUnderTheLock(t *testing.T) {
 		defer close(expired)
 		h.acc.Expire(now)
 	}()
-	require.False(t, h.acc.Split(bs[0], kerr.MessageTooLarge), "split after its expiry")
+	require.False(t, h.acc.Split(bs[0], kerr.MessageTooLarge, nil), "split after its expiry")
 	for id := range 4 {
 		err := h.outcome(id).Err
 		require.ErrorIs(t, err, ErrDeliveryTimeout)

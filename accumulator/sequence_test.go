@@ -543,7 +543,7 @@ func TestSplitHalvesKeepTheSequences(t *testing.T) {
 	next := h.drainOne("the next batch")
 	require.Equal(t, int32(4), stamped(t, next).seq)
 
-	require.True(t, h.acc.Split(parent, errRetry))
+	require.True(t, h.acc.Split(parent, errRetry, nil))
 	h.acc.Retry(next, Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true}) // the broker lacked the parent
 	for i, want := range []stampOf{{7, 0, 0}, {7, 0, 2}, {7, 0, 4}} {
 		b := h.drainOne("halves, then the next batch")

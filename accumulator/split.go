@@ -3,6 +3,7 @@ package accumulator
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/gokafka/producer/record"
 )
@@ -15,13 +16,15 @@ import (
 // where the first ends, so the batches behind keep theirs (the Java client
 // numbers split batches the same way). Split reports whether it split; a
 // batch of one record, or one that cannot be split, fails with cause, and
-// one past its DeliveryTimeout with ErrDeliveryTimeout.
+// one past its DeliveryTimeout with ErrDeliveryTimeout. counted, if not
+// nil, counts the split as the halves take the batch's place, before any
+// sender may take them (see Retry.Counted).
 //
 // The halves are allocated outside the buffer pool, as the Java client does
 // for split batches: the sender must not block on memory, and the halves
 // together are no larger than the pooled buffer they replace, which goes
 // back to the pool now.
-func (a *Accumulator) Split(b *Batch, cause error) bool {
+func (a *Accumulator) Split(b *Batch, cause error, counted *atomic.Int64) bool {
 	var halves []*Batch
 	var splitErr error
 	if b.entries.len() >= 2 {
@@ -55,6 +58,9 @@ func (a *Accumulator) Split(b *Batch, cause error) bool {
 		halves[1].behind, b.behind = b.behind, nil
 		p.sendBack(halves[0], now)
 		halves[1].retryAt = halves[0].retryAt
+		if counted != nil {
+			counted.Add(1)
+		}
 	}
 	wake := p.wakeOthers() || halves != nil
 	p.mu.Unlock()

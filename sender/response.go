@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gokafka/producer/accumulator"
@@ -71,9 +72,11 @@ func (s *Sender) settle(b *accumulator.Batch, p *protocol.ProduceResponsePartiti
 	hinted := s.leaderHint(b.TP, f, p.CurrentLeader, endpoints)
 	switch {
 	case errors.Is(code, kerr.MessageTooLarge) || errors.Is(code, kerr.RecordListTooLarge):
-		if s.acc.Split(b, err) && s.cfg.Counters != nil {
-			s.cfg.Counters.Splits.Add(1)
+		var counted *atomic.Int64
+		if s.cfg.Counters != nil {
+			counted = &s.cfg.Counters.Splits
 		}
+		s.acc.Split(b, err, counted)
 	case errors.Is(code, kerr.ProducerFenced):
 		// Another producer took over this producer's id: the brokers will
 		// take nothing more from this one (the Java client's fatal error).

@@ -262,31 +262,55 @@ func TestRetriableErrorRetriesAfterBackoffWithSameBytes(t *testing.T) {
 	require.Equal(t, int64(1), r.s.cfg.Counters.Retries.Load())
 }
 
-// A retry is counted before its batch can go again: the sender woken for
-// it may send it, and its outcome come, before the goroutine that handed
-// it back runs on, so a Send that returned could see no retry counted. It
-// was counted after Retry returned.
-func TestARetryIsCountedBeforeItsBatchCanGoAgain(t *testing.T) {
-	var r *rig
-	var answered atomic.Bool
-	var countedAtWake atomic.Int64
-	countedAtWake.Store(-1)
-	r = newRigWith(t, rigConfig{acc: func(c *accumulator.Config) {
-		c.Wake = func(accumulator.TopicPartition) {
-			if answered.Load() {
-				countedAtWake.CompareAndSwap(-1, r.s.cfg.Counters.Retries.Load())
+// A retry or a split is counted before its batches can go again: the
+// sender woken for them may send them, and their outcome come, before the
+// goroutine that handed them back runs on, so a Send that returned could
+// see nothing counted. Both were counted after the accumulator returned.
+func TestARetryOrSplitIsCountedBeforeItsBatchesCanGoAgain(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		code    int16
+		counter func(*Counters) *atomic.Int64
+		atOnce  int // requests sent without a backoff, answered so that the rig stops
+	}{
+		{"retry", kerr.NotLeaderOrFollower.Code, func(c *Counters) *atomic.Int64 { return &c.Retries }, 0},
+		{"split", kerr.MessageTooLarge.Code, func(c *Counters) *atomic.Int64 { return &c.Splits }, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var r *rig
+			var answered atomic.Bool
+			var countedAtWake atomic.Int64
+			countedAtWake.Store(-1)
+			r = newRigWith(t, rigConfig{
+				sender: func(c *Config) { c.MaxInFlight = 1 },
+				acc: func(c *accumulator.Config) {
+					c.Wake = func(accumulator.TopicPartition) {
+						if answered.Load() {
+							countedAtWake.CompareAndSwap(-1, tc.counter(r.s.cfg.Counters).Load())
+						}
+						r.s.Wake()
+					}
+				},
+			})
+			// Held on a first request, the sender lets two records share
+			// a batch, which can be split.
+			r.produce(parts[1], 0)
+			first := r.next()
+			r.produce(parts[0], 1)
+			r.produce(parts[0], 2)
+			first.done(answer(first.req, 0, 0), nil)
+			refused := r.next()
+			answered.Store(true)
+			refused.done(answer(refused.req, tc.code, -1), nil)
+			require.Eventually(t, func() bool { return countedAtWake.Load() >= 0 }, 10*time.Second, time.Millisecond,
+				"no wake for the batches sent back within 10s")
+			require.Equal(t, int64(1), countedAtWake.Load(), "counted when the batches went back")
+			for range tc.atOnce {
+				c := r.next()
+				c.done(answer(c.req, 0, 10), nil)
 			}
-			r.s.Wake()
-		}
-	}})
-	r.produce(parts[1], 1)
-	c := r.next()
-	answered.Store(true)
-	c.done(answer(c.req, kerr.NotLeaderOrFollower.Code, -1), nil)
-	retry := r.afterBackoff(120 * time.Millisecond)
-	retry.done(answer(retry.req, 0, 7), nil)
-	require.Equal(t, int64(7), r.outcome(1).Offset)
-	require.Equal(t, int64(1), countedAtWake.Load(), "retries counted when the batch went back")
+		})
+	}
 }
 
 func TestFatalErrorFailsWithBrokerMessage(t *testing.T) {
