@@ -337,8 +337,11 @@ type ConfigError struct {
 
 func (e *ConfigError) Error() string { return "producer config: " + e.Field + ": " + e.Reason }
 
-// withDefaults returns cfg with every zero field replaced by its default.
-func (cfg Config) withDefaults() Config {
+// WithDefaults returns cfg as New uses it: every field left at zero set to
+// its default (a DeliveryTimeout raised to cover Linger + RequestTimeout,
+// say). A tool that shows or bounds by the settings in effect reads them
+// here rather than repeat the rules.
+func (cfg Config) WithDefaults() Config {
 	setDur := func(d *time.Duration, def time.Duration) {
 		if *d == 0 {
 			*d = def
@@ -478,7 +481,7 @@ func (cfg *Config) validate() error {
 	if cfg.MetadataMaxIdle < minMetadataMaxIdle {
 		return bad("MetadataMaxIdle", "%v is less than %v, the least the Java client allows: a topic forgotten sooner would be looked up again and again", cfg.MetadataMaxIdle, minMetadataMaxIdle)
 	}
-	// Only a max set below its base gets here (withDefaults raised one left
+	// Only a max set below its base gets here (WithDefaults raised one left
 	// at zero): the Java client would wait the max, never growing, but a
 	// user who set both contradicts themselves, and is told so.
 	if cfg.RetryBackoffMax < cfg.RetryBackoff {
@@ -509,7 +512,7 @@ func (cfg *Config) validate() error {
 	}
 	// The Java client enforces the same bound on a delivery.timeout.ms it
 	// was given: a record must be able to linger and then wait one full
-	// request before its delivery times out. withDefaults raised one left
+	// request before its delivery times out. WithDefaults raised one left
 	// at zero to fit.
 	if cfg.Linger > cfg.DeliveryTimeout-cfg.RequestTimeout {
 		return bad("DeliveryTimeout", "%v is less than Linger %v + RequestTimeout %v", cfg.DeliveryTimeout, cfg.Linger, cfg.RequestTimeout)

@@ -5,6 +5,6 @@ package producer
 // check a configuration before it spends anything on it, such as starting
 // a broker for Brokers.
 func (cfg Config) Validate() error {
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	return cfg.validate()
 }

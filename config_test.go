@@ -143,10 +143,10 @@ func TestNewAcceptsDefaultsAndNoLinger(t *testing.T) {
 
 // Linger's zero value is the default, not "no wait"; NoLinger is.
 func TestLingerZeroIsTheDefault(t *testing.T) {
-	require.Equal(t, DefaultLinger, Config{}.withDefaults().Linger)
-	require.Equal(t, time.Duration(0), Config{Linger: NoLinger}.withDefaults().Linger)
-	require.Equal(t, time.Duration(0), Config{Linger: -time.Second}.withDefaults().Linger, "any negative value is no linger")
-	require.Equal(t, time.Second, Config{Linger: time.Second}.withDefaults().Linger)
+	require.Equal(t, DefaultLinger, Config{}.WithDefaults().Linger)
+	require.Equal(t, time.Duration(0), Config{Linger: NoLinger}.WithDefaults().Linger)
+	require.Equal(t, time.Duration(0), Config{Linger: -time.Second}.WithDefaults().Linger, "any negative value is no linger")
+	require.Equal(t, time.Second, Config{Linger: time.Second}.WithDefaults().Linger)
 }
 
 // The largest MaxInFlight New accepts is one the sender and the connection
@@ -181,7 +181,7 @@ func TestADefaultedDeliveryTimeoutCoversLingerAndRequestTimeout(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.cfg.Brokers = []string{"127.0.0.1:9092"}
 			require.NoError(t, tc.cfg.Validate())
-			require.Equal(t, tc.want, tc.cfg.withDefaults().DeliveryTimeout)
+			require.Equal(t, tc.want, tc.cfg.WithDefaults().DeliveryTimeout)
 		})
 	}
 }
@@ -192,11 +192,11 @@ func TestADefaultedDeliveryTimeoutCoversLingerAndRequestTimeout(t *testing.T) {
 func TestABackoffMaxLeftAtZeroIsAtLeastItsBase(t *testing.T) {
 	cfg := Config{Brokers: []string{"127.0.0.1:9092"}, RetryBackoff: 2 * time.Second, ReconnectBackoff: 3 * time.Second}
 	require.NoError(t, cfg.Validate())
-	got := cfg.withDefaults()
+	got := cfg.WithDefaults()
 	require.Equal(t, 2*time.Second, got.RetryBackoffMax)
 	require.Equal(t, 3*time.Second, got.ReconnectBackoffMax)
 
-	got = Config{RetryBackoff: 10 * time.Millisecond, ReconnectBackoff: 10 * time.Millisecond}.withDefaults()
+	got = Config{RetryBackoff: 10 * time.Millisecond, ReconnectBackoff: 10 * time.Millisecond}.WithDefaults()
 	require.Equal(t, DefaultRetryBackoffMax, got.RetryBackoffMax, "a small base keeps the default max")
 	require.Equal(t, DefaultReconnectMax, got.ReconnectBackoffMax, "a small base keeps the default max")
 }

@@ -82,7 +82,7 @@ type Callback = func(RecordMetadata, error)
 // contacted in the background, and records wait (within MaxBlock) for the
 // metadata they need.
 func New(cfg Config) (*Producer, error) {
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}

@@ -103,7 +103,7 @@ func (o *commonOptions) registerProducer(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.maxBlock, "max-block", producer.DefaultMaxBlock, "how long Produce may wait for buffer memory, and records for their topic's metadata")
 	fs.IntVar(&o.maxRequestSize, "max-request-size", producer.DefaultMaxRequestSize, "largest ProduceRequest, and so the largest record, in bytes")
 	fs.DurationVar(&o.requestTimeout, "request-timeout", producer.DefaultRequestTimeout, "how long to wait for a broker's answer")
-	fs.DurationVar(&o.deliveryTimeout, "delivery-timeout", producer.DefaultDeliveryTimeout, "how long a record may take to be acknowledged, retries included")
+	fs.DurationVar(&o.deliveryTimeout, "delivery-timeout", 0, "how long a record may take to be acknowledged, retries included (default 2m, or --linger + --request-timeout if larger)")
 	fs.StringVarP(&o.compression, "compression", "z", compression.None.String(), "codec: none, gzip, snappy, lz4 or zstd")
 	fs.IntVar(&o.compressionLevel, "compression-level", compression.DefaultLevel, "codec level (0: the codec's default)")
 	fs.IntVar(&o.maxInFlight, "max-in-flight", producer.DefaultMaxInFlight, "ProduceRequests awaiting an answer per broker connection")
@@ -194,7 +194,9 @@ func (o *commonOptions) validate(cmd *cobra.Command) error {
 		flag string
 		v    time.Duration
 	}{{"max-block", o.maxBlock}, {"request-timeout", o.requestTimeout}, {"delivery-timeout", o.deliveryTimeout}} {
-		if d.v <= 0 {
+		// --delivery-timeout left unset is 0: the library's default, which
+		// follows --linger and --request-timeout.
+		if d.v <= 0 && (d.flag != "delivery-timeout" || changed(d.flag)) {
 			return usagef("--%s: %v is not positive", d.flag, d.v)
 		}
 	}

@@ -198,7 +198,7 @@ func runPhase(stop context.Context, con *console, p *producer.Producer, tx *tran
 		// transaction ends within produceCtx, as every other does: Ctrl-C
 		// during its commit leaves it the flush's grace, where stop would
 		// cut it at once and abort its records.
-		bound := cfg.MaxBlock + cfg.DeliveryTimeout + flushGrace
+		bound := outcomesWithin(cfg)
 		tctx, cancel := context.WithTimeout(produceCtx, bound)
 		ph.endTransactions(tctx, tx)
 		cancel()
@@ -225,6 +225,15 @@ func runPhase(stop context.Context, con *console, p *producer.Producer, tx *tran
 	runtime.ReadMemStats(&ms1)
 	ph.mallocs = ms1.Mallocs - ms0.Mallocs
 	return ph
+}
+
+// outcomesWithin bounds the wait for every record's outcome under cfg:
+// MaxBlock waiting for metadata, then DeliveryTimeout (as the library sets
+// it: the user may have left it to follow Linger + RequestTimeout), and
+// the flush's grace.
+func outcomesWithin(cfg producer.Config) time.Duration {
+	eff := cfg.WithDefaults()
+	return eff.MaxBlock + eff.DeliveryTimeout + flushGrace
 }
 
 // endTransactions ends the last transaction, if any, and keeps the first

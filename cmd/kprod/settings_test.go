@@ -164,3 +164,28 @@ func TestSettingsNameConfigFields(t *testing.T) {
 		}
 	}
 }
+
+// A --request-timeout or --linger set alone raises the delivery timeout
+// left unset, as the library raises a DeliveryTimeout left at zero (and
+// the Java client a defaulted delivery.timeout.ms), and kprod waits for
+// outcomes that long. kprod passed its own 2m default, and refused all
+// three, blaming --delivery-timeout.
+func TestADeliveryTimeoutLeftUnsetFollowsLingerAndRequestTimeout(t *testing.T) {
+	for _, args := range [][]string{{"--request-timeout", "3m"}, {"-X", "request.timeout.ms=180000"}, {"--linger", "2m"}} {
+		cfg, _, err := resolve(t, append([]string{"-b", "h:1"}, args...)...)
+		if err == nil {
+			err = cfg.Validate()
+		}
+		if err != nil {
+			t.Errorf("%v: %v", args, err)
+			continue
+		}
+		eff := cfg.WithDefaults()
+		if eff.DeliveryTimeout < eff.Linger+eff.RequestTimeout {
+			t.Errorf("%v: delivery timeout %v, less than linger %v + request timeout %v", args, eff.DeliveryTimeout, eff.Linger, eff.RequestTimeout)
+		}
+		if want := eff.MaxBlock + eff.DeliveryTimeout + flushGrace; outcomesWithin(cfg) != want {
+			t.Errorf("%v: outcomes awaited within %v, want %v", args, outcomesWithin(cfg), want)
+		}
+	}
+}

@@ -133,7 +133,7 @@ func startTransactions(ctx context.Context, p *producer.Producer, o txnOptions, 
 	}
 	return &transactions{
 		p: p, size: o.size, abortEvery: o.abortEvery, meter: m,
-		endWithin: cfg.MaxBlock + cfg.DeliveryTimeout + flushGrace,
+		endWithin: outcomesWithin(cfg),
 		counts:    txnCounts{id: cfg.TransactionalID, size: o.size},
 	}, nil
 }

@@ -52,7 +52,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"produce", "--embedded", "-X", "bootstrap.servers=h:1"}, "--embedded: not with -X bootstrap.servers"},
 		// The flag the user set is the one blamed, not the one the library names.
 		{[]string{"perf", "--buffer-memory", "100"}, "--buffer-memory: --batch-size 65536 exceeds --buffer-memory 100"},
-		{[]string{"perf", "--request-timeout", "3m"}, "--request-timeout: --delivery-timeout"},
+		{[]string{"perf", "--request-timeout", "3m", "--delivery-timeout", "2m"}, "--delivery-timeout: 2m0s is less than --linger 5ms + --request-timeout 3m0s"},
 		{[]string{"perf", "-X", "retry.backoff.ms=5000", "-X", "retry.backoff.max.ms=1000"}, "-X retry.backoff.max.ms: 1s is less than -X retry.backoff.ms 5s"},
 		{[]string{"perf", "--batch-size", "200", "--buffer-memory", "100"}, "--batch-size: 200 exceeds --buffer-memory 100"},
 		// -X and --producer-config take Java names, and only known ones.
