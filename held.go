@@ -651,11 +651,12 @@ func (w *held) expire(now time.Time) (next time.Duration) {
 			// for no append: the drain looks at them again only once its
 			// round is done, which a record waiting for memory may hold up
 			// past their limit.
-			expired, left := w.takeExpired(&wt.aside, now)
+			t := snap.Peek(name)
+			expired, left := w.expireAside(wt, t, now)
 			next = min(next, left)
 			for _, h := range expired {
 				aside = append(aside, h)
-				asideErr = append(asideErr, w.p.asideTooLong(&h, snap.Peek(name), wt.lastErr))
+				asideErr = append(asideErr, w.p.asideTooLong(&h, t, wt.lastErr))
 			}
 			continue
 		}
@@ -696,8 +697,37 @@ func (w *held) takeExpired(records *[]heldRecord, now time.Time) (expired []held
 	return expired, time.Duration(1<<63 - 1)
 }
 
-// asideTooLong is the error of h, set aside, whose limit passed before the
-// partition it names came: the one its append would give it (appendHeld).
+// expireAside takes off wt.aside the records whose limit passed by now,
+// counting them as failing (fail), and reports how long until the next
+// one's passes. A record whose partition t still lacks waits for it as
+// long as any held record waits for metadata (heldLimit); one whose
+// partition came waits for the drain's round to end, which then appends
+// it, only within its DeliveryTimeout: failed at its MaxBlock, a record
+// whose partition exists would be told it does not. w.mu must be held.
+func (w *held) expireAside(wt *waitingTopic, t *metadata.Topic, now time.Time) (expired []heldRecord, next time.Duration) {
+	next = time.Duration(1<<63 - 1)
+	kept := wt.aside[:0]
+	for _, h := range wt.aside {
+		limit := w.p.heldLimit()
+		if h.fits(t) {
+			limit = w.p.cfg.DeliveryTimeout
+		}
+		if left := limit - now.Sub(h.since); left > 0 {
+			next = min(next, left)
+			kept = append(kept, h)
+			continue
+		}
+		expired = append(expired, h)
+		w.fail(1)
+	}
+	clear(wt.aside[len(kept):]) // no copies of the records taken kept alive
+	wt.aside = kept
+	return expired, next
+}
+
+// asideTooLong is the error of h, set aside, whose limit passed: the one
+// its append would give it (appendHeld). A record whose partition came
+// only fails past its DeliveryTimeout (expireAside).
 // t is its topic in the latest metadata, lastErr the topic's error in the
 // last metadata, if any.
 func (p *Producer) asideTooLong(h *heldRecord, t *metadata.Topic, lastErr error) error {

@@ -298,6 +298,28 @@ func fillBufferMemory(t *testing.T, c *fakebroker.Cluster, p *Producer) {
 // topic being drained: the record failed only when the one waiting for
 // memory did, at that one's DeliveryTimeout, 3 seconds late.
 func TestARecordSetAsideFailsAtItsMaxBlockWhileItsRoundWaitsForMemory(t *testing.T) {
+	c, p, clk, o, t0 := asideBehindAMemoryWait(t)
+	clk.Advance(t0.Add(shortOfMemoryMaxBlock + pastDeadline).Sub(clk.Now()))
+	eventually(t, "the record set aside failed at its MaxBlock", func() bool { return o.first.Load() == 1 })
+	err := o.one(t, 0).err
+	require.ErrorIs(t, err, ErrInvalidRecord)
+	require.ErrorContains(t, err, "partition 5 does not exist")
+	require.Equal(t, 1, p.pool.Waiters(), "the keyless record still waits for memory")
+
+	clk.Advance(t0.Add(time.Second + shortOfMemoryDeliveryTimeout + pastDeadline).Sub(clk.Now()))
+	o.wait(t, "the keyless record at its DeliveryTimeout")
+	require.ErrorIs(t, o.one(t, 1).err, ErrDeliveryTimeout)
+	c.OnProduce(nil)
+	clk.Advance(shortOfMemoryDeliveryTimeout)
+}
+
+// asideBehindAMemoryWait sets the scene of the tests of a record set aside
+// while its round waits for memory: record 0, produced at t0, names
+// partition 5 of "late"; record 1, keyless, a second later; "late" comes
+// with one partition while memory is full, so record 0 is set aside and
+// record 1 waits for a batch's memory, each well within its MaxBlock.
+func asideBehindAMemoryWait(t *testing.T) (*fakebroker.Cluster, *Producer, *clock.Fake, *outcomes, time.Time) {
+	t.Helper()
 	c, p, clk := shortOfMemoryProducer(t)
 	o := newOutcomes(2)
 	t0 := clk.Now()
@@ -311,19 +333,34 @@ func TestARecordSetAsideFailsAtItsMaxBlockWhileItsRoundWaitsForMemory(t *testing
 	eventually(t, "the keyless record waiting for memory", func() bool { return p.pool.Waiters() == 1 })
 	require.Equal(t, 1, setAside(p, "late"), "the record for partition 5")
 	require.Less(t, clk.Now().Sub(t0), shortOfMemoryMaxBlock-time.Second, "the test's own pace leaves the record time to wait")
+	return c, p, clk, o, t0
+}
+
+// A record set aside whose partition comes within its MaxBlock, while its
+// round still waits for memory, is not failed at its MaxBlock: the drain
+// appends it once the round ends, within its DeliveryTimeout. The expiry
+// loop failed it at its MaxBlock all the same, told that partition 5 did
+// not exist, the topic having 6.
+func TestARecordSetAsideWhosePartitionCameOutlivesItsMaxBlock(t *testing.T) {
+	c, p, clk, o, t0 := asideBehindAMemoryWait(t)
+	require.NoError(t, c.AddPartitions("late", 6))
+	eventually(t, "metadata with 6 partitions", func() bool {
+		p.cluster.RequestRefresh("test")
+		releasePacing(clk)
+		tp := p.cluster.Snapshot().Peek("late")
+		return tp != nil && len(tp.Partitions) == 6
+	})
+	require.Less(t, clk.Now().Sub(t0), shortOfMemoryMaxBlock, "partition 5 known within the record's MaxBlock")
 
 	clk.Advance(t0.Add(shortOfMemoryMaxBlock + pastDeadline).Sub(clk.Now()))
-	eventually(t, "the record set aside failed at its MaxBlock", func() bool { return o.first.Load() == 1 })
-	err := o.one(t, 0).err
-	require.ErrorIs(t, err, ErrInvalidRecord)
-	require.ErrorContains(t, err, "partition 5 does not exist")
-	require.Equal(t, 1, p.pool.Waiters(), "the keyless record still waits for memory")
-
-	clk.Advance(t0.Add(time.Second + shortOfMemoryDeliveryTimeout + pastDeadline).Sub(clk.Now()))
-	o.wait(t, "the keyless record at its DeliveryTimeout")
-	require.ErrorIs(t, o.one(t, 1).err, ErrDeliveryTimeout)
-	c.OnProduce(nil)
-	clk.Advance(shortOfMemoryDeliveryTimeout)
+	c.OnProduce(nil) // memory frees as the batches filling it are answered
+	eventually(t, "both outcomes", func() bool {
+		releasePacing(clk)
+		return o.first.Load() == 2
+	})
+	require.NoError(t, o.one(t, 1).err, "the keyless record")
+	require.NoError(t, o.one(t, 0).err, "the record for partition 5, which came within its MaxBlock")
+	clk.Advance(shortOfMemoryDeliveryTimeout) // the batches that filled memory settle, for Close
 }
 
 // A record set aside after the expiry loop's last pass fails at its
