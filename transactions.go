@@ -151,7 +151,8 @@ func (p *Producer) AbortTransaction(ctx context.Context) error {
 //
 // An error wrapping ErrTransactionFatal means the producer was fenced or
 // denied: close it. One wrapping ErrTransactionAbortable (the group
-// rebalanced the consumer away, the group is denied):
+// rebalanced the consumer away, the group is denied; also a ctx that ended
+// while the call waited to retry a broker's error):
 // AbortTransaction, and go back to the consumer's committed position. Any
 // other (ctx ended, no coordinator answered) leaves the offsets perhaps
 // out of the transaction: CommitTransaction refuses, with

@@ -201,9 +201,9 @@ func warm(ctx context.Context, c Client, key, value []byte, out *outcome) error 
 // client is closed (exactlyOnce). There, a record completed twice and one
 // never completed cancel out: telling them apart would take a callback
 // made per record, an allocation per record that the client's CPU would
-// be charged with. Telling them apart costs a flag per
-// record or per sender, made before the clock starts, and one atomic
-// operation per record.
+// be charged with. Where a workload can tell, that costs a flag per record
+// (made before the paced workload's first record) or per sender, and one
+// atomic operation per record.
 type outcome struct {
 	completed atomic.Int64
 	repeated  atomic.Int64
