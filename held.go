@@ -179,11 +179,11 @@ func (p *Producer) heldLimit() time.Duration { return min(p.cfg.MaxBlock, p.cfg.
 // lowest partition it may go to: the one it names, known topic or not (a
 // topic that turns out to have fewer partitions leaves it waiting for its
 // own), else 0, since the partitioner places it. Like every way out of
-// Produce, it ends the record's admission to the transaction (exitTxn).
-func (p *Producer) hold(ctx context.Context, r *Record, tsMs int64, cb receiver, goesTo int32) {
+// Produce, it ends the record's admission to the transaction (adm.exit).
+func (p *Producer) hold(ctx context.Context, adm *admission, r *Record, tsMs int64, cb receiver, goesTo int32) {
 	size := record.BatchHeaderSize + record.RecordSize(0, 0, r.Key, r.Value, r.Headers)
 	if err := p.reserveHeld(ctx, size); err != nil {
-		p.refuse(cb, r, &PartitionError{Topic: r.Topic, Partition: -1, Err: p.memoryErr(err)})
+		p.refuse(adm, cb, r, &PartitionError{Topic: r.Topic, Partition: -1, Err: p.memoryErr(err)})
 		return
 	}
 	h := heldRecord{rec: copyRecord(r), tsMs: tsMs, cb: cb, size: size}
@@ -196,7 +196,7 @@ func (p *Producer) hold(ctx context.Context, r *Record, tsMs int64, cb receiver,
 		// Close has failed the held records already; this one raced it.
 		w.mu.Unlock()
 		p.unreserveHeld(size)
-		p.exitTxn()
+		adm.exit()
 		reject(cb, r, &PartitionError{Topic: r.Topic, Partition: -1, Err: ErrClosed})
 		return
 	}
@@ -215,7 +215,7 @@ func (p *Producer) hold(ctx context.Context, r *Record, tsMs int64, cb receiver,
 	wt.records = append(wt.records, h)
 	w.count.Add(1)
 	w.mu.Unlock()
-	p.exitTxn() // held with its transaction's generation (EnterHeld)
+	adm.exit() // held with its transaction's generation (EnterHeld)
 	p.cluster.RequestRefresh("metadata unknown for " + r.Topic)
 }
 

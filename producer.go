@@ -198,17 +198,25 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 		reject(cb, r, &PartitionError{Topic: r.Topic, Partition: -1, Err: ErrClosed})
 		return
 	}
+	// From EnterProduce on, a commit or an abort waits for this record until
+	// each way out of Produce ends its admission (adm.exit): once it is
+	// appended or held, or, refused, before its outcome runs (refuse), since
+	// a callback or hook that ends the transaction would wait for its own
+	// record. The deferred exit is for a panic in user code that runs
+	// meanwhile (the Partitioner and its observers, the hooks in track),
+	// which the caller may recover: it ends an admission still open, and
+	// only then, as a panic in a refused record's callback comes after the
+	// exit. Deferred only when transactional, so that the plain path pays
+	// no more than the defer's bit.
+	var adm admission
 	if p.txn != nil {
 		if err := p.txn.EnterProduce(); err != nil {
 			reject(cb, r, &PartitionError{Topic: r.Topic, Partition: -1, Err: err})
 			return
 		}
+		adm.txn = p.txn
+		defer adm.exit()
 	}
-	// From here on, a commit or an abort waits for this record until each
-	// way out of Produce ends its admission (exitTxn): once it is appended
-	// or held, or, refused, before its outcome runs (refuse), since a
-	// callback or hook that ends the transaction would wait for its own
-	// record. Exits rather than a defer, for Produce's frame.
 	// The topic is looked up once per record, here; a topic the cluster
 	// named is valid, one it did not is checked before it waits for
 	// metadata that may never come.
@@ -216,7 +224,7 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 	t := snap.Topic(r.Topic)
 	if t == nil || !p.plain(r) {
 		if err := p.check(r, t == nil); err != nil {
-			p.refuse(cb, r, err)
+			p.refuse(&adm, cb, r, err)
 			return
 		}
 	}
@@ -224,7 +232,7 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 	if r.Timestamp.IsZero() {
 		tsMs = p.cfg.clock.UnixMilli()
 	} else if tsMs = r.Timestamp.UnixMilli(); tsMs < 0 {
-		p.rejectTimestamp(cb, r)
+		p.rejectTimestamp(&adm, cb, r)
 		return
 	}
 	var rcv receiver = cb
@@ -235,11 +243,11 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 	// earlier records of the topic that it could land beside still wait: it
 	// must not pass them.
 	if t == nil || len(t.Partitions) == 0 {
-		p.hold(ctx, r, tsMs, rcv, goesTo(r))
+		p.hold(ctx, &adm, r, tsMs, rcv, goesTo(r))
 		return
 	}
 	if (r.ExplicitPartition && int(r.Partition) >= len(t.Partitions)) || p.held.holds(r.Topic, len(t.Partitions)) {
-		p.hold(ctx, r, tsMs, rcv, goesTo(r))
+		p.hold(ctx, &adm, r, tsMs, rcv, goesTo(r))
 		return
 	}
 	// The record's way into its batch runs on the caller's goroutine, and
@@ -255,17 +263,26 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 	var ar accumulator.Record
 	ar.TimestampMs, ar.Key, ar.Value, ar.Headers, ar.Callback = tsMs, r.Key, r.Value, r.Headers, rcv
 	if err := p.appendTo(ctx, t, r, &ar); err != nil {
-		p.refuse(rcv, r, err)
+		p.refuse(&adm, rcv, r, err)
 		return
 	}
-	p.exitTxn()
+	adm.exit()
 }
 
-// exitTxn ends the admission of a record Produce admitted to the
-// transaction under way, if the producer is transactional.
-func (p *Producer) exitTxn() {
-	if p.txn != nil {
-		p.txn.ExitProduce()
+// admission is a record's admission to the transaction under way, from
+// EnterProduce until Produce ends it; the zero value, of a producer that
+// is not transactional, has none. It lives on Produce's stack, so that
+// what has ended it is known there, panics included.
+type admission struct{ txn *txn.Manager }
+
+// exit ends the admission if it is still open: the first call ends it, a
+// second, Produce's deferred one after a way out that ended it, does
+// nothing, since a second ExitProduce would let the transaction end while
+// another record is still on its way in.
+func (a *admission) exit() {
+	if m := a.txn; m != nil {
+		a.txn = nil
+		m.ExitProduce()
 	}
 }
 
@@ -278,9 +295,9 @@ func (p *Producer) exitTxn() {
 // like reject, for Produce's frame.
 //
 //go:noinline
-func (p *Producer) refuse(rcv receiver, r *Record, err error) {
+func (p *Producer) refuse(adm *admission, rcv receiver, r *Record, err error) {
 	p.noteTxnRejection(err)
-	p.exitTxn()
+	adm.exit()
 	reject(rcv, r, err)
 }
 
@@ -394,10 +411,10 @@ func (p *Producer) check(r *Record, unknownTopic bool) error {
 // rejectTimestamp refuses a record stamped before 1970, as the Java client
 // does: Kafka reads a timestamp of -1 as none, and stores the others as
 // they are, which no consumer expects.
-func (p *Producer) rejectTimestamp(cb Callback, r *Record) {
+func (p *Producer) rejectTimestamp(adm *admission, cb Callback, r *Record) {
 	err := &PartitionError{Topic: r.Topic, Partition: -1,
 		Err: fmt.Errorf("%w: timestamp %v is before 1970 (%d ms)", ErrInvalidRecord, r.Timestamp.UTC(), r.Timestamp.UnixMilli())}
-	p.refuse(cb, r, err)
+	p.refuse(adm, cb, r, err)
 }
 
 // deliver is the accumulator's way back to the caller: it turns a record's

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gokafka/producer"
 	"github.com/gokafka/producer/integration/embedded"
+	"github.com/gokafka/producer/partitioner"
 )
 
 // A transaction committed from a record's callback, while another record
@@ -381,3 +382,104 @@ func ended() context.Context {
 type ackHook func(context.Context, producer.RecordAcknowledged)
 
 func (h ackHook) OnRecordAcknowledged(ctx context.Context, a producer.RecordAcknowledged) { h(ctx, a) }
+
+// A panic in user code that Produce runs, recovered by Produce's caller,
+// must not leave the record admitted to the transaction: the transaction
+// still ends. Before the panic, the admission is still open and ends as
+// Produce unwinds; after it (the callback of a record Produce refused runs
+// once the admission has ended), it must not end a second time, which
+// left the count of records on their way in below zero, and every later
+// commit or abort waiting for it. Before the fix, a panic in the
+// Partitioner or in HookRecordBuffered left the abort waiting until its
+// ctx ended, for ever with context.Background().
+func TestTxnEndsAfterAPanicInUserCodeProduceRanThatItsCallerRecovered(t *testing.T) {
+	type armed struct{}
+	cases := []struct {
+		name string
+		// produce produces a record whose user code panics with boom, its
+		// Context carrying mark; partitioner and hook arm those to panic.
+		produce           func(t *testing.T, p *producer.Producer, topic string, mark context.Context)
+		partitioner, hook bool
+	}{
+		{"the Partitioner, before the record was appended", func(t *testing.T, p *producer.Producer, topic string, mark context.Context) {
+			p.Produce(testCtx(t), &producer.Record{Topic: topic, Value: []byte("v"), Context: mark}, nil)
+		}, true, false},
+		{"HookRecordBuffered, before the record was appended", func(t *testing.T, p *producer.Producer, topic string, mark context.Context) {
+			p.Produce(testCtx(t), &producer.Record{Topic: topic, Partition: 0, ExplicitPartition: true, Value: []byte("v"), Context: mark}, nil)
+		}, false, true},
+		{"the callback of a record it refused, after its admission ended", func(t *testing.T, p *producer.Producer, topic string, mark context.Context) {
+			p.Produce(testCtx(t), &producer.Record{Topic: topic, Partition: 0, ExplicitPartition: true, Value: []byte("v"), Timestamp: time.UnixMilli(-1), Context: mark},
+				func(_ producer.RecordMetadata, err error) {
+					require.ErrorIs(t, err, producer.ErrInvalidRecord)
+					panic(boom)
+				})
+		}, false, false},
+	}
+	forEachTxnProtocol(t, func(t *testing.T, seeds []string, proto txnProtocol) {
+		topic := newTopic(t, seeds, 1)
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				var part panicking
+				hook := bufferedHook(func(ctx context.Context, r producer.Record) context.Context {
+					if c.hook && ctx.Value(armed{}) != nil {
+						panic(boom)
+					}
+					return nil
+				})
+				p, log := newTxnProducer(t, seeds, txnID(t, "panic"), proto, func(cfg *producer.Config) {
+					cfg.Hooks = []producer.Hook{hook}
+					cfg.Partitioner = &part
+				})
+				// Closed here, within a bound of its own, so that a record
+				// left admitted fails the test in seconds, not after the
+				// harness's Close waited testTimeout for it as well.
+				t.Cleanup(func() {
+					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					defer cancel()
+					assert.NoError(t, p.Close(ctx), "Close; log:\n%s", log)
+				})
+				_, err := p.PartitionsFor(testCtx(t), topic)
+				require.NoError(t, err)
+				require.NoError(t, p.BeginTransaction())
+				part.armed.Store(c.partitioner)
+				func() {
+					defer func() { require.Equal(t, boom, recover(), "the panic Produce passed on") }()
+					c.produce(t, p, topic, context.WithValue(context.Background(), armed{}, true))
+				}()
+
+				// Bounded, so that a wait for the record fails the test
+				// rather than hangs it.
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				require.NoError(t, p.AbortTransaction(ctx), "the abort after the panic; log:\n%s", log)
+				require.NoError(t, p.BeginTransaction())
+				committed := make(chan error, 1)
+				p.Produce(testCtx(t), &producer.Record{Topic: topic, Partition: 0, ExplicitPartition: true, Value: []byte("v")},
+					func(_ producer.RecordMetadata, err error) { committed <- err })
+				require.NoError(t, p.CommitTransaction(ctx), "the next transaction's commit; log:\n%s", log)
+				require.NoError(t, receive(t, committed, "the next transaction's record"))
+			})
+		}
+	})
+}
+
+// panicking is a Partitioner that panics once armed, and otherwise picks
+// partition 0.
+type panicking struct{ armed atomic.Bool }
+
+func (p *panicking) Partition(*partitioner.Topic, []byte) int32 {
+	if p.armed.CompareAndSwap(true, false) {
+		panic(boom)
+	}
+	return 0
+}
+
+// boom is what user code that panics in tests panics with.
+const boom = "user code's bug"
+
+// bufferedHook is a HookRecordBuffered made of a function.
+type bufferedHook func(context.Context, producer.Record) context.Context
+
+func (h bufferedHook) OnRecordBuffered(ctx context.Context, r producer.Record) context.Context {
+	return h(ctx, r)
+}
