@@ -182,21 +182,29 @@ func contendersNamed(t *testing.T, names ...string) []Contender {
 	return clients
 }
 
-// TestCheckCountRejectsMismatch shows the watermark check can fail: a
-// topic holding three records passes only for three.
-func TestCheckCountRejectsMismatch(t *testing.T) {
+// adminOnEmbedded starts an embedded broker and the race's admin client on
+// it, both closed with the test, and a minute's ctx for the test's calls.
+func adminOnEmbedded(t *testing.T) (*embedded.Cluster, *admin, context.Context) {
+	t.Helper()
 	cluster, err := embedded.Start(embedded.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cluster.Close()
+	t.Cleanup(cluster.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	t.Cleanup(cancel)
 	adm, err := newAdmin(cluster.Addrs())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer adm.close()
+	t.Cleanup(adm.close)
+	return cluster, adm, ctx
+}
+
+// TestCheckCountRejectsMismatch shows the watermark check can fail: a
+// topic holding three records passes only for three.
+func TestCheckCountRejectsMismatch(t *testing.T) {
+	cluster, adm, ctx := adminOnEmbedded(t)
 	const topic = "counted"
 	if err := adm.createTopic(ctx, topic, partitions); err != nil {
 		t.Fatal(err)
@@ -228,18 +236,7 @@ func TestCheckCountRejectsMismatch(t *testing.T) {
 // record and holds another twice passes the count of its records but not
 // the count of its values; the topic as sent passes both.
 func TestCheckValuesRejectsALossCancelledByADuplicate(t *testing.T) {
-	cluster, err := embedded.Start(embedded.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	adm, err := newAdmin(cluster.Addrs())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer adm.close()
+	cluster, adm, ctx := adminOnEmbedded(t)
 	values, sent := [][]byte{[]byte("zero"), []byte("one"), []byte("two")}, []int{1, 1, 1}
 	for _, c := range []struct {
 		topic   string

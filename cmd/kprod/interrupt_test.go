@@ -80,6 +80,22 @@ func startUntilProducingFrom(t *testing.T, in io.Reader, args ...string) *runnin
 	return r
 }
 
+// interruptOnce sends the run Ctrl-C once fault has struck, and returns
+// when it did.
+func (r *running) interruptOnce(t *testing.T, fault *embedded.Fault) time.Time {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+	defer cancel()
+	if err := fault.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now()
+	if err := r.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	return at
+}
+
 // finish waits for the interrupted run, which must exit 1 with a summary
 // that says it was interrupted.
 func (r *running) finish(t *testing.T) summary {
@@ -146,14 +162,7 @@ func TestInterruptedTimeExcludesFlush(t *testing.T) {
 		"--topic", uniqueTopic("flushtime"), "--num-records", "1000000000", "--throughput", "500", "--linger", "0", "--json")
 	const hold = 2 * time.Second
 	fault := cluster.DelayNextProduce(1, hold)
-	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
-	defer cancel()
-	if err := fault.Wait(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
+	r.interruptOnce(t, fault)
 	s := r.finish(t)
 	lived := time.Since(started)
 	if s.FlushSeconds < (hold / 2).Seconds() {
@@ -186,15 +195,7 @@ func TestInterruptEndsATransactionalRunWithinTheFlushGrace(t *testing.T) {
 		"--transactional-id", uniqueTopic("txn-id"), "--txn-size", "1", "--json")
 	limit := flushGrace + outcomesGrace + exitSlack
 	fault := cluster.DelayNextProduce(1, limit+3*time.Second)
-	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
-	defer cancel()
-	if err := fault.Wait(ctx); err != nil {
-		t.Fatal(err)
-	}
-	interruptedAt := time.Now()
-	if err := r.cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
+	interruptedAt := r.interruptOnce(t, fault)
 	s := r.finish(t)
 	if took := time.Since(interruptedAt); took > limit {
 		t.Errorf("kprod exited %.1f s after Ctrl-C, want at most %v (it flushes for at most %v)", took.Seconds(), limit, flushGrace)
@@ -219,14 +220,7 @@ func TestInterruptDuringTheLastCommitLeavesItTheFlushGrace(t *testing.T) {
 	r := startUntilProducing(t, "perf", "--brokers", strings.Join(cluster.Addrs(), ","), "--create-topic",
 		"--topic", uniqueTopic("txn-last"), "--num-records", "10", "--linger", "0",
 		"--transactional-id", uniqueTopic("txn-id"), "--txn-size", "100", "--json")
-	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
-	defer cancel()
-	if err := fault.Wait(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
+	r.interruptOnce(t, fault)
 	s := r.finish(t)
 	// Acked as sent, not 10: were the worker descheduled before handing
 	// every record over, Ctrl-C would end the produce phase, and its
