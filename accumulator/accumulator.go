@@ -52,7 +52,9 @@ var ErrMaybeWritten = errors.New("the records may have been written: a request c
 
 // ErrBatchRefused is wrapped by the error of a record whose batch a broker
 // refused for good for other records of it, which it named (KIP-467 record
-// errors, see Refuse): this record was not named, and was not written.
+// errors, see Refuse): this record was not named, and this attempt did not
+// write it (an earlier one may have: then the error wraps ErrMaybeWritten
+// too).
 var ErrBatchRefused = errors.New("batch refused for other records in it")
 
 // TopicPartition names one partition.
