@@ -243,13 +243,20 @@ func TestAHeldRecordWaitsForMemoryOnlyWithinItsDeliveryTimeout(t *testing.T) {
 	eventually(t, "the second record waiting for memory", func() bool { return p.pool.Waiters() == 1 })
 	require.EqualValues(t, 1, o.first.Load(), "the second record fails no sooner than its own DeliveryTimeout")
 
-	clk.Advance(t0.Add(time.Second + deliveryTimeout + pastDeadline).Sub(clk.Now()))
-	o.wait(t, "the second record at its DeliveryTimeout")
-	require.ErrorIs(t, o.one(t, 1).err, ErrDeliveryTimeout)
+	recordOneFailsAtItsDeliveryTimeout(t, c, clk, o, t0)
+}
 
-	// The batches holding the memory may go now, for Close.
+// recordOneFailsAtItsDeliveryTimeout moves clk past the DeliveryTimeout of
+// record 1 of o, produced a second after t0 and still waiting for a
+// batch's memory, checks that it fails then, and lets the batches that
+// fill the memory settle, for Close.
+func recordOneFailsAtItsDeliveryTimeout(t *testing.T, c *fakebroker.Cluster, clk *clock.Fake, o *outcomes, t0 time.Time) {
+	t.Helper()
+	clk.Advance(t0.Add(time.Second + shortOfMemoryDeliveryTimeout + pastDeadline).Sub(clk.Now()))
+	o.wait(t, "record 1 at its DeliveryTimeout")
+	require.ErrorIs(t, o.one(t, 1).err, ErrDeliveryTimeout)
 	c.OnProduce(nil)
-	clk.Advance(deliveryTimeout)
+	clk.Advance(shortOfMemoryDeliveryTimeout)
 }
 
 // The settings of shortOfMemoryProducer, and how far past a deadline its
@@ -306,11 +313,7 @@ func TestARecordSetAsideFailsAtItsMaxBlockWhileItsRoundWaitsForMemory(t *testing
 	require.ErrorContains(t, err, "partition 5 does not exist")
 	require.Equal(t, 1, p.pool.Waiters(), "the keyless record still waits for memory")
 
-	clk.Advance(t0.Add(time.Second + shortOfMemoryDeliveryTimeout + pastDeadline).Sub(clk.Now()))
-	o.wait(t, "the keyless record at its DeliveryTimeout")
-	require.ErrorIs(t, o.one(t, 1).err, ErrDeliveryTimeout)
-	c.OnProduce(nil)
-	clk.Advance(shortOfMemoryDeliveryTimeout)
+	recordOneFailsAtItsDeliveryTimeout(t, c, clk, o, t0)
 }
 
 // asideBehindAMemoryWait sets the scene of the tests of a record set aside
