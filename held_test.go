@@ -221,17 +221,7 @@ func releasePacing(clk *clock.Fake) {
 // deadline with ErrDeliveryTimeout. Before, the append waited a fresh
 // MaxBlock from when the metadata came, past the record's DeliveryTimeout.
 func TestAHeldRecordWaitsForMemoryOnlyWithinItsDeliveryTimeout(t *testing.T) {
-	c, p, clk := shortOfMemoryProducer(t)
-	o := newOutcomes(2)
-	t0 := clk.Now()
-	p.Produce(ctx(t), &Record{Topic: "late", Value: []byte("first")}, o.cb(0))
-	clk.Advance(time.Second)
-	p.Produce(ctx(t), &Record{Topic: "late", Value: []byte("second")}, o.cb(1))
-	clk.Advance(4 * time.Second)
-	fillBufferMemory(t, c, p)
-	require.NoError(t, c.CreateTopic("late", 1))
-	awaitDrain(t, p, clk, "late")
-	eventually(t, "the first held record waiting for memory", func() bool { return p.pool.Waiters() == 1 })
+	c, p, clk, o, t0 := heldPairShortOfMemory(t, &Record{Topic: "late", Value: []byte("first")})
 	const deliveryTimeout = shortOfMemoryDeliveryTimeout
 	require.Less(t, clk.Now().Sub(t0), deliveryTimeout-time.Second, "the test's own pace leaves the records time to wait")
 
@@ -316,6 +306,26 @@ func TestARecordSetAsideFailsAtItsMaxBlockWhileItsRoundWaitsForMemory(t *testing
 	recordOneFailsAtItsDeliveryTimeout(t, c, clk, o, t0)
 }
 
+// heldPairShortOfMemory holds two records of "late", first at t0 and a
+// keyless one a second later, then lets "late" come with one partition
+// while memory is full, and returns once a drained record waits for a
+// batch's memory: first, or, if first is set aside, the keyless one.
+func heldPairShortOfMemory(t *testing.T, first *Record) (*fakebroker.Cluster, *Producer, *clock.Fake, *outcomes, time.Time) {
+	t.Helper()
+	c, p, clk := shortOfMemoryProducer(t)
+	o := newOutcomes(2)
+	t0 := clk.Now()
+	p.Produce(ctx(t), first, o.cb(0))
+	clk.Advance(time.Second)
+	p.Produce(ctx(t), &Record{Topic: "late", Value: []byte("keyless")}, o.cb(1))
+	clk.Advance(4 * time.Second)
+	fillBufferMemory(t, c, p)
+	require.NoError(t, c.CreateTopic("late", 1))
+	awaitDrain(t, p, clk, "late")
+	eventually(t, "a held record waiting for memory", func() bool { return p.pool.Waiters() == 1 })
+	return c, p, clk, o, t0
+}
+
 // asideBehindAMemoryWait sets the scene of the tests of a record set aside
 // while its round waits for memory: record 0, produced at t0, names
 // partition 5 of "late"; record 1, keyless, a second later; "late" comes
@@ -323,17 +333,7 @@ func TestARecordSetAsideFailsAtItsMaxBlockWhileItsRoundWaitsForMemory(t *testing
 // record 1 waits for a batch's memory, each well within its MaxBlock.
 func asideBehindAMemoryWait(t *testing.T) (*fakebroker.Cluster, *Producer, *clock.Fake, *outcomes, time.Time) {
 	t.Helper()
-	c, p, clk := shortOfMemoryProducer(t)
-	o := newOutcomes(2)
-	t0 := clk.Now()
-	p.Produce(ctx(t), &Record{Topic: "late", Partition: 5, ExplicitPartition: true, Value: []byte("names partition 5")}, o.cb(0))
-	clk.Advance(time.Second)
-	p.Produce(ctx(t), &Record{Topic: "late", Value: []byte("keyless")}, o.cb(1))
-	clk.Advance(4 * time.Second)
-	fillBufferMemory(t, c, p)
-	require.NoError(t, c.CreateTopic("late", 1))
-	awaitDrain(t, p, clk, "late")
-	eventually(t, "the keyless record waiting for memory", func() bool { return p.pool.Waiters() == 1 })
+	c, p, clk, o, t0 := heldPairShortOfMemory(t, &Record{Topic: "late", Partition: 5, ExplicitPartition: true, Value: []byte("names partition 5")})
 	require.Equal(t, 1, setAside(p, "late"), "the record for partition 5")
 	require.Less(t, clk.Now().Sub(t0), shortOfMemoryMaxBlock-time.Second, "the test's own pace leaves the record time to wait")
 	return c, p, clk, o, t0
