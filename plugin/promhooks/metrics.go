@@ -69,6 +69,10 @@ type Options struct {
 type Metrics struct {
 	noRecords bool
 
+	// reg and collectors are what New registered, for Unregister.
+	reg        prometheus.Registerer
+	collectors []prometheus.Collector
+
 	producer atomic.Pointer[producer.Producer]
 
 	recordSend, recordError, recordRetry *prometheus.CounterVec
@@ -138,7 +142,23 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 	if err := f.register(reg); err != nil {
 		return nil, err
 	}
+	m.reg, m.collectors = reg, f.all
 	return m, nil
+}
+
+// Unregister takes the metrics out of the registerer New put them in, so
+// that a process which replaces a producer (a new one per configuration,
+// say) can make new Metrics of the same names, and the gauges no longer
+// keep the old producer reachable. Call it after the producer's Close:
+// what the producer does afterwards is still counted, but no one scrapes
+// it. It reports whether every metric was still registered.
+func (m *Metrics) Unregister() bool {
+	all := true
+	for _, c := range m.collectors {
+		all = m.reg.Unregister(c) && all
+	}
+	m.producer.Store(nil)
+	return all
 }
 
 // factory makes collectors with one namespace and set of labels, and

@@ -191,6 +191,26 @@ func TestNewRefusesADuplicate(t *testing.T) {
 	require.NoError(t, err, "other values of the labels do not clash")
 }
 
+// After Unregister the registry has none of the metrics, and new Metrics
+// of the same names can take their place.
+func TestUnregisterMakesRoomForNewMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := promhooks.New(reg, promhooks.Options{})
+	require.NoError(t, err)
+	require.True(t, m.Unregister())
+	families, err := reg.Gather()
+	require.NoError(t, err)
+	assert.Empty(t, families)
+	assert.False(t, m.Unregister(), "a second Unregister finds nothing to take out")
+
+	again, err := promhooks.New(reg, promhooks.Options{})
+	require.NoError(t, err, "the names are free again")
+	epoch, found := value(t, reg, "kafka_producer_producer_epoch", nil)
+	assert.True(t, found)
+	assert.Equal(t, -1.0, epoch)
+	again.Unregister()
+}
+
 // scrape is what Prometheus reads from the registry over HTTP.
 func scrape(t *testing.T, reg *prometheus.Registry) string {
 	t.Helper()
