@@ -4,6 +4,7 @@
 package backoff
 
 import (
+	"math"
 	"math/rand/v2"
 	"time"
 )
@@ -18,12 +19,22 @@ type Exponential struct {
 }
 
 // Delay is the wait after the given number of consecutive failures; fewer
-// than one counts as one.
+// than one counts as one. It never overflows: a Max of math.MaxInt64, a
+// user's "no cap", saturates there rather than wrapping to a negative
+// wait, which would retry at once, for ever.
 func (e Exponential) Delay(failures int) time.Duration {
 	d := e.Base
 	for i := 1; i < failures && d < e.Max; i++ {
+		if d > e.Max/2 {
+			d = e.Max
+			break
+		}
 		d *= 2
 	}
 	d = min(d, e.Max)
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+	spread := float64(d) * (0.8 + 0.4*rand.Float64())
+	if spread >= math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return time.Duration(spread)
 }

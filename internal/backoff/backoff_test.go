@@ -1,6 +1,7 @@
 package backoff
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -25,5 +26,25 @@ func TestDelaySpreads(t *testing.T) {
 	}
 	if len(seen) < 10 {
 		t.Fatalf("50 delays took only %d values: no jitter", len(seen))
+	}
+}
+
+// A Max as large as a Duration goes (meaning "no cap") saturates: every
+// wait is positive and grows with the failures, where doubling past 2^62
+// ns wrapped to negative waits and then to zero.
+func TestDelayNeverOverflows(t *testing.T) {
+	for _, ceiling := range []time.Duration{math.MaxInt64, math.MaxInt64 / 3 * 2} {
+		e := Exponential{Base: 100 * time.Millisecond, Max: ceiling}
+		var last time.Duration
+		for _, failures := range []int{30, 38, 40, 60, 64, 100, math.MaxInt} {
+			got := e.Delay(failures)
+			if got <= 0 {
+				t.Fatalf("Max %v, after %d failures: a wait of %v", ceiling, failures, got)
+			}
+			if got < last/12*8 {
+				t.Fatalf("Max %v, after %d failures: %v, below %v after fewer", ceiling, failures, got, last)
+			}
+			last = got
+		}
 	}
 }
