@@ -36,7 +36,12 @@ type HookNewProducer interface {
 // HookRecordBuffered is told of each record Produce accepts, on the
 // caller's goroutine, before the record is appended: it is not called for
 // a record Produce fails at once (a nil or invalid record, one too large, a
-// closed producer), which no other hook hears of either.
+// closed producer), which no other hook hears of either. A transactional
+// producer runs it outside the record's admission to the transaction, as
+// the Java client runs its interceptors' onSend: a record whose
+// transaction ended meanwhile (the hook itself may end it, or Close the
+// producer) is refused then, and its HookRecordAcknowledged hooks hear of
+// it.
 //
 // ctx is the record's Context (context.Background() if nil) for the first
 // hook, and what the previous hook returned for the next; what the last one

@@ -202,8 +202,9 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 	// each way out of Produce ends its admission (adm.exit): once it is
 	// appended or held, or, refused, before its outcome runs (refuse), since
 	// a callback or hook that ends the transaction would wait for its own
-	// record. The deferred exit is for a panic in user code that runs
-	// meanwhile (the Partitioner and its observers, the hooks in track),
+	// record; the HookRecordBuffered hooks run outside it for the same
+	// reason (trackOutsideAdmission). The deferred exit is for a panic in
+	// user code that runs meanwhile (the Partitioner and its observers),
 	// which the caller may recover: it ends an admission still open, and
 	// only then, as a panic in a refused record's callback comes after the
 	// exit. Deferred only when transactional, so that the plain path pays
@@ -237,7 +238,10 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 	}
 	var rcv receiver = cb
 	if p.hooks.records {
-		rcv = p.track(r, cb)
+		var admitted bool
+		if rcv, admitted = p.trackOutsideAdmission(&adm, r, cb); !admitted {
+			return
+		}
 	}
 	// The record waits for metadata if its topic's is not known yet, or if
 	// earlier records of the topic that it could land beside still wait: it
@@ -284,6 +288,38 @@ func (a *admission) exit() {
 		a.txn = nil
 		m.ExitProduce()
 	}
+}
+
+// trackOutsideAdmission runs the record's HookRecordBuffered hooks (track)
+// with its admission to the transaction ended, and admits it again after
+// them. A hook may call the producer's methods as a callback may, and a
+// Close, commit or abort from it waited for the admission of the very
+// record whose Produce ran the hook: for ever with context.Background().
+// The Java client likewise runs its interceptors' onSend before it asks
+// the transaction whether a record may be sent. A record the transaction
+// no longer takes once its hooks have run (a hook ended it, or another
+// goroutine began to), or a producer closed meanwhile, refuses the record
+// as Produce would have before the hooks, but through the hooks' receiver, so that its HookRecordAcknowledged hooks hear of it;
+// admitted is then false. A producer that is not transactional has no
+// admission to end. Out of line, like reject, for Produce's frame.
+//
+//go:noinline
+func (p *Producer) trackOutsideAdmission(adm *admission, r *Record, cb Callback) (rcv receiver, admitted bool) {
+	if adm.txn == nil {
+		return p.track(r, cb), true
+	}
+	adm.exit()
+	rcv = p.track(r, cb)
+	err := ErrClosed
+	if !p.closed.Load() {
+		err = p.txn.EnterProduce()
+	}
+	if err != nil {
+		reject(rcv, r, &PartitionError{Topic: r.Topic, Partition: -1, Err: err})
+		return nil, false
+	}
+	adm.txn = p.txn
+	return rcv, true
 }
 
 // refuse gives a record Produce admitted its refusal: it books it with the

@@ -371,6 +371,66 @@ func TestTxnEndedFromTheCallbackOrHookOfARecordProduceRefused(t *testing.T) {
 	})
 }
 
+// A HookRecordBuffered hook may end the transaction, or Close the
+// producer, as a callback may. The hook runs inside Produce, and the end
+// waited for that very record's admission to the transaction, until its
+// ctx ended: for ever with context.Background(). The record, which the
+// ended transaction no longer takes, is refused, and its
+// HookRecordAcknowledged hears of it once.
+func TestTxnEndedFromHookRecordBuffered(t *testing.T) {
+	ends := []struct {
+		name    string
+		end     func(ctx context.Context, p *producer.Producer) error
+		refused error
+	}{
+		{"AbortTransaction", func(ctx context.Context, p *producer.Producer) error { return p.AbortTransaction(ctx) }, producer.ErrTransactionState},
+		{"CommitTransaction", func(ctx context.Context, p *producer.Producer) error { return p.CommitTransaction(ctx) }, producer.ErrTransactionState},
+		{"Close", func(ctx context.Context, p *producer.Producer) error { return p.Close(ctx) }, producer.ErrClosed},
+	}
+	type marked struct{}
+	forEachTxnProtocol(t, func(t *testing.T, seeds []string, proto txnProtocol) {
+		topic := newTopic(t, seeds, 1)
+		for _, e := range ends {
+			t.Run(e.name, func(t *testing.T) {
+				var p *producer.Producer
+				endErr, acknowledged := make(chan error, 1), make(chan error, 2)
+				buffered := bufferedHook(func(ctx context.Context, r producer.Record) context.Context {
+					if ctx.Value(marked{}) != nil {
+						// Bounded, so that a wait for this Produce fails
+						// rather than hangs.
+						ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+						defer cancel()
+						endErr <- e.end(ctx, p)
+					}
+					return nil
+				})
+				acked := ackHook(func(ctx context.Context, a producer.RecordAcknowledged) {
+					if ctx.Value(marked{}) != nil {
+						acknowledged <- a.Err
+					}
+				})
+				p, _ = newTxnProducer(t, seeds, txnID(t, "buffered"), proto, func(cfg *producer.Config) {
+					cfg.Hooks = []producer.Hook{buffered, acked}
+				})
+				_, err := p.PartitionsFor(testCtx(t), topic)
+				require.NoError(t, err)
+				require.NoError(t, p.BeginTransaction())
+				_, err = p.Send(testCtx(t), &producer.Record{Topic: topic, Value: []byte("before")})
+				require.NoError(t, err)
+				outcome := make(chan error, 2)
+				p.Produce(testCtx(t), &producer.Record{Topic: topic, Value: []byte("v"), Context: context.WithValue(context.Background(), marked{}, true)},
+					func(_ producer.RecordMetadata, err error) { outcome <- err })
+
+				require.NoError(t, receive(t, endErr, e.name+" did not return"), "%s from HookRecordBuffered", e.name)
+				require.ErrorIs(t, receive(t, outcome, "the record got no outcome"), e.refused)
+				require.ErrorIs(t, receive(t, acknowledged, "HookRecordAcknowledged heard nothing"), e.refused)
+				assert.Empty(t, outcome, "a second outcome")
+				assert.Empty(t, acknowledged, "a second HookRecordAcknowledged")
+			})
+		}
+	})
+}
+
 // ended is a context that has ended.
 func ended() context.Context {
 	ctx, cancel := context.WithCancel(context.Background())
