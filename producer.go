@@ -76,6 +76,11 @@ type Producer struct {
 }
 
 // Callback receives a record's outcome: where it landed, or why it did not.
+// A callback that panics on the producer's delivery goroutine ends the
+// process, as a panic on any goroutine the caller cannot recover from
+// does: the producer does not swallow a bug in it (a callback of a record
+// refused inside Produce runs on the caller's goroutine, and its panic is
+// the caller's). The same holds for hooks.
 type Callback = func(RecordMetadata, error)
 
 // New validates cfg and returns a producer. It does no I/O: brokers are
