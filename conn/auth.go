@@ -47,11 +47,12 @@ const maxSASLRounds = 16
 // written before it.)
 //
 // An error means the exchange stopped half-way, so the connection is no
-// longer usable: the caller closes it. A refusal is an *AuthError; a broken
-// connection is the retriable error it was. The exception is an error with
-// exchanged false: nothing was written (the mechanism could not start, its
-// Start failing or timing out, or the connection died first), so the
-// connection, with the session it already has, is as it was. A first
+// longer usable: authenticate fails it with the error before it lets go of
+// the write lock, and the caller closes it. A refusal is an *AuthError; a
+// broken connection is the retriable error it was. The exception is an
+// error with exchanged false: nothing was written (the mechanism could not
+// start, its Start failing or timing out, or the connection died first), so
+// the connection, with the session it already has, is as it was. A first
 // authentication fails the dial all the same; a re-authentication tries
 // again while that session lasts.
 func (c *Conn) authenticate(ctx context.Context) (lifetime time.Duration, exchanged bool, err error) {
@@ -104,8 +105,18 @@ func (c *Conn) authenticate(ctx context.Context) (lifetime time.Duration, exchan
 	case <-c.dead:
 		return 0, false, c.Err()
 	}
-	defer func() { <-c.writeLock }()
-	// From here on, an error leaves the exchange half-way.
+	// From here on, an error leaves the exchange half-way, and the
+	// connection dies of it before the lock is let go: a request waiting
+	// for the lock must not be written behind a refusal, where the broker
+	// would not read it, and fail later as if it might have been written.
+	// It fails unwritten instead (ErrNotSent), so its batches are known
+	// never to have been sent.
+	defer func() {
+		if err != nil {
+			c.fail(err)
+		}
+		<-c.writeLock
+	}()
 	resp, err := c.authRoundTrip(ctx, &protocol.SaslHandshakeRequest{Mechanism: mech.Name()}, 1)
 	if err != nil {
 		return 0, true, err

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"strings"
 	"sync/atomic"
@@ -298,6 +299,75 @@ func TestReauthenticationRefused(t *testing.T) {
 		t.Fatal("the connection outlived a refused re-authentication")
 	}
 	assertRefused(t, r.c.Err(), "PLAIN", fb.addr(), kerr.SaslAuthenticationFailed)
+}
+
+// A request waiting for the write lock while a re-authentication is
+// refused fails unwritten (ErrNotSent, wrapping the *AuthError): the
+// connection dies before the exchange lets go of the lock. Before, the lock
+// went first, and the request could be written behind the refusal, where
+// the broker reads nothing more, failing then as if the broker might have
+// acted on it. The log of the failure, which came between the two, holds
+// that window open here until the request reaches the broker or the
+// connection closes.
+func TestARequestQueuedBehindARefusedReauthenticationIsNotSent(t *testing.T) {
+	fake := clock.NewFake(time.Unix(1000, 0))
+	fb := newFakeBroker(t)
+	log := &heldLog{message: "kafka re-authentication failed", behind: make(chan request, 1)}
+	done := dialAsync(t, fb, Config{SASL: plain.New("u", testPassword), Clock: fake, Logger: slog.New(log)})
+	bc := fb.conn(t)
+	log.bc = bc
+	acceptPlain(t, bc, time.Minute)
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	awaitReauthTimer(t, fake, fake.Now(), time.Minute)
+	fake.Advance(time.Minute)
+	hs := expect(t, bc, protocol.SaslHandshake)
+	queued := newOutcome()
+	go r.c.Send(context.Background(), &protocol.MetadataRequest{}, queued.done)
+	bc.reply(hs, &protocol.SaslHandshakeResponse{})
+	ar := expect(t, bc, protocol.SaslAuthenticate)
+	bc.reply(ar, &protocol.SaslAuthenticateResponse{ErrorCode: kerr.SASLAuthenticationFailed.Code, AuthBytes: []byte{}})
+
+	res := queued.wait(t, "the request queued behind the re-authentication")
+	if !errors.Is(res.err, ErrNotSent) {
+		t.Errorf("the queued request failed with %v: want ErrNotSent", res.err)
+	}
+	assertRefused(t, res.err, "PLAIN", fb.addr(), kerr.SaslAuthenticationFailed)
+	select {
+	case req := <-log.behind:
+		t.Errorf("%s written behind the refusal", req.api)
+	default:
+	}
+}
+
+// heldLog is a slog.Handler that holds up the record of message until bc's
+// broker reads another request, which it passes on to behind, or bc closes.
+type heldLog struct {
+	message string
+	bc      *brokerConn
+	behind  chan request
+}
+
+func (h *heldLog) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *heldLog) WithAttrs([]slog.Attr) slog.Handler { return h }
+
+func (h *heldLog) WithGroup(string) slog.Handler { return h }
+
+func (h *heldLog) Handle(_ context.Context, rec slog.Record) error {
+	if rec.Message != h.message {
+		return nil
+	}
+	select {
+	case req, ok := <-h.bc.requests:
+		if ok {
+			h.behind <- req
+		}
+	case <-time.After(waitTime): // the test fails on the outcome's wait
+	}
+	return nil
 }
 
 // errProviderDown is a token provider's error while its identity provider
