@@ -107,6 +107,13 @@ type Retry struct {
 	// carries the current epoch, another producer took over this one's id:
 	// that is fatal.
 	EpochRejected bool
+	// NotSent: this attempt's request never reached the broker (conn's
+	// ErrNotSent: the connection died before writing it, as when a
+	// re-authentication was refused while the request waited for the
+	// write lock). It is not counted as a send: a batch none of whose
+	// attempts was sent is still failed by FailUnsent, and a timeout's
+	// error does not say it was sent.
+	NotSent bool
 	// Counted, if set, counts the retry as the batch goes back, before any
 	// sender may take it: a retry counted after Retry returned could be
 	// counted after the batch's outcome, which a caller waiting for the
@@ -134,6 +141,9 @@ func (a *Accumulator) Retry(b *Batch, r Retry) (again bool) {
 	}
 	if r.MaybeWritten {
 		b.maybeWritten = true
+	}
+	if r.NotSent {
+		b.unsent++
 	}
 	// A sequence refused for the partition's next batch restarts its
 	// sequences (see SequenceRejected); so does one refused while they wait
@@ -274,7 +284,7 @@ func (a *Accumulator) resolve(p *partition, b *Batch, written bool) {
 // partition's. p.mu must be held.
 func (a *Accumulator) timedOut(p *partition, b *Batch, now time.Time) error {
 	err := fmt.Errorf("%w: %d records for %s-%d had no outcome within %v (DeliveryTimeout); sent %d times",
-		ErrDeliveryTimeout, b.entries.len(), b.TP.Topic, b.TP.Partition, now.Sub(b.created).Round(time.Millisecond), b.attempts)
+		ErrDeliveryTimeout, b.entries.len(), b.TP.Topic, b.TP.Partition, now.Sub(b.created).Round(time.Millisecond), b.sent())
 	switch {
 	case b.lastErr != nil:
 		err = fmt.Errorf("%w; last error: %w", err, b.lastErr)

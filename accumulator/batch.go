@@ -36,7 +36,8 @@ type Batch struct {
 	// attempts == 0), in flight, waiting for a retry (attempts > 0), or
 	// settled: its records have their outcome while its sequence numbers
 	// are still in play (partition.go).
-	attempts  int       // sends so far
+	attempts  int       // times drained into a request, this one included
+	unsent    int       // of those, requests never written (Retry.NotSent)
 	inFlight  bool      // in a request awaiting its answer
 	sentRound uint32    // the partition's round when it was last sent
 	retryAt   time.Time // not drainable before this (retry backoff)
@@ -91,8 +92,13 @@ func (b *Batch) Records() int { return b.entries.len() }
 // Encoded is the closed RecordBatch, ready for a ProduceRequest.
 func (b *Batch) Encoded() []byte { return b.encoded }
 
-// Attempts is how many times the batch has been sent, this time included.
+// Attempts is how many times the batch has been drained into a request,
+// this time included: its requests that never left count too (sent).
 func (b *Batch) Attempts() int { return b.attempts }
+
+// sent is how many of the batch's requests reached the broker, or may
+// have: attempts but those whose request was never written.
+func (b *Batch) sent() int { return b.attempts - b.unsent }
 
 // Created is when the batch's first record was appended.
 func (b *Batch) Created() time.Time { return b.created }

@@ -73,7 +73,11 @@ func (a *Accumulator) Abort(err error) {
 // FailUnsent fails the batches of parts (every partition if nil) that were
 // never sent, with err: what waits for a broker that refuses the producer.
 // A batch sent before keeps its place: it may be written already, and its
-// sequence matters to the batches behind it.
+// sequence matters to the batches behind it. A batch whose requests all
+// died unwritten (Retry.NotSent) was never sent: it fails too, and with
+// idempotence its sequence restarts the partition's, as an expired one's
+// does, rather than wait for its DeliveryTimeout behind a broker that
+// refuses every connection.
 func (a *Accumulator) FailUnsent(parts []TopicPartition, err error) {
 	fail := func(p *partition) {
 		p.mu.Lock()
@@ -96,7 +100,7 @@ func (a *Accumulator) FailUnsent(parts []TopicPartition, err error) {
 func (a *Accumulator) failNeverSent(p *partition, err error) {
 	var unsent []*Batch
 	for _, b := range p.batches {
-		if b.attempts == 0 {
+		if b.sent() == 0 && !b.inFlight && !b.completed {
 			unsent = append(unsent, b)
 		}
 	}

@@ -673,3 +673,46 @@ func TestADuplicateKeepsTheRecordsTimestamps(t *testing.T) {
 	h.acc.Complete(bs[0], 0, 777, nil) // a LogAppendTime topic
 	require.Equal(t, int64(777), h.outcome(2).Timestamp)
 }
+
+// A batch whose request never left (the connection died before writing
+// it: a re-authentication refused while the request waited its turn) was
+// never sent, though it has its sequence: FailUnsent fails it with the
+// refusal, as it fails the batches never drained, and the partition's
+// sequences restart behind the gap it leaves. A batch that was sent keeps
+// its place. Before, a batch drained once was kept, and waited for its
+// DeliveryTimeout behind a broker that refused every connection.
+func TestFailUnsentFailsABatchWhoseRequestNeverLeft(t *testing.T) {
+	h := idempotent(t, false, nil)
+	for i := range 4 {
+		h.add(tp0, i, big)
+	}
+	b0 := h.drainOne("b0")
+	h.acc.Complete(b0, 10, -1, nil)
+	b1, b2 := h.drainOne("b1"), h.drainOne("b2")
+	h.acc.Retry(b1, Retry{At: h.clk.Now(), Cause: errRetry, NotSent: true})
+	h.acc.Retry(b2, Retry{At: h.clk.Now(), Cause: errRetry}) // NOT_ENOUGH_REPLICAS, say
+
+	refused := errors.New("SASL authentication failed")
+	h.acc.FailUnsent(nil, refused)
+	err := h.outcome(1).Err
+	require.ErrorIs(t, err, refused, "the batch whose request never left")
+	require.NotErrorIs(t, err, ErrMaybeWritten)
+	require.ErrorIs(t, h.outcome(3).Err, refused, "the batch never drained")
+	require.True(t, h.pending(2), "the batch sent keeps its place")
+
+	require.Equal(t, stampOf{7, 1, 0}, stamped(t, h.drainOne("b2, renumbered under a new epoch behind b1's gap")))
+}
+
+// A timeout's error counts the requests that reached the broker, not those
+// that died unwritten.
+func TestATimeoutCountsOnlyTheRequestsThatLeft(t *testing.T) {
+	h := idempotent(t, false, func(c *Config) { c.DeliveryTimeout = time.Second })
+	h.add(tp0, 0, big)
+	h.acc.Retry(h.drainOne("b0"), Retry{At: h.clk.Now(), Cause: errRetry, NotSent: true})
+	h.acc.Retry(h.drainOne("b0 again"), Retry{At: h.clk.Now(), Cause: errRetry})
+	h.clk.Advance(time.Second)
+	h.acc.Expire(h.clk.Now())
+	err := h.outcome(0).Err
+	require.ErrorIs(t, err, ErrDeliveryTimeout)
+	require.Contains(t, err.Error(), "sent 1 times")
+}

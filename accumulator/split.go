@@ -112,7 +112,7 @@ func (a *Accumulator) rebuild(parent *Batch, decoded record.Batch, from, to int)
 	buf := make([]byte, 0, size)
 	b := &Batch{TP: parent.TP, buf: buf, serial: parent.serial, entries: newEntries(entriesRoom{records: to - from}),
 		created: parent.created, sentAt: parent.sentAt, deadline: parent.deadline, sealed: true,
-		attempts: parent.attempts, lastErr: parent.lastErr,
+		attempts: parent.attempts, unsent: parent.unsent, lastErr: parent.lastErr,
 		producer: parent.producer, baseSeq: -1}
 	b.builder.Reset(buf)
 	c := cursor{e: parent.entries}

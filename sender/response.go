@@ -28,7 +28,8 @@ func (s *Sender) handle(f *flight) {
 		// same bytes, which an idempotent producer's broker recognises.
 		s.cfg.Logger.Debug("produce request failed", "node", s.cfg.Node, "batches", len(f.batches), "err", f.err)
 		s.cfg.Hooks.RefreshMetadata("produce request failed")
-		retry := accumulator.Retry{Cause: fmt.Errorf("broker %d: %w", s.cfg.Node, f.err), MaybeWritten: !errors.Is(f.err, conn.ErrNotSent)}
+		notSent := errors.Is(f.err, conn.ErrNotSent)
+		retry := accumulator.Retry{Cause: fmt.Errorf("broker %d: %w", s.cfg.Node, f.err), MaybeWritten: !notSent, NotSent: notSent}
 		for _, b := range f.batches {
 			s.retry(b, retry, now, false)
 		}
