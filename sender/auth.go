@@ -11,9 +11,10 @@ import (
 // were never sent when the connection to it cannot be secured or
 // authenticated (a *conn.AuthError: a certificate that does not verify,
 // refused credentials). Retrying would meet the same refusal until the
-// delivery timeout, hiding the cause for minutes; the Java client fails
-// such batches at once too. The broker's reconnect backoff still paces the
-// next attempts, which the next ready batches make.
+// delivery timeout, hiding the cause for minutes (the Java client's
+// batches wait out their delivery timeout; its next send throws the
+// refusal). The broker's reconnect backoff still paces the next attempts,
+// which the next ready batches make.
 func (s *Sender) failUnauthenticated(err error) {
 	var ae *conn.AuthError
 	if errors.As(err, &ae) {
