@@ -47,6 +47,9 @@ type Broker struct {
 type dialAttempt struct {
 	done chan struct{}
 	err  error // set before done is closed; nil when callers should look again
+	// cancel abandons the dial, which runs under a ctx of its own so that
+	// a move can end it without closing the Broker.
+	cancel context.CancelFunc
 }
 
 // NewBroker returns a Broker for node nodeID at addr. It does not dial.
@@ -78,11 +81,12 @@ func (b *Broker) Addr() string {
 
 // Conn returns a live connection, dialing if there is none. Concurrent
 // callers share one dial, which runs on its own goroutine bounded by
-// DialTimeout and the Broker's lifetime, not by any caller's ctx: a caller
-// whose ctx ends stops waiting (with ctx's error) without cancelling the dial
-// for the others. Within the backoff after a failure Conn fails at once with
-// a *BackoffError. Dial failures wrap ErrDisconnected; after Close, Conn
-// fails with ErrClosed.
+// DialTimeout, the Broker's lifetime and its address (SetAddr abandons a
+// dial to the old one), not by any caller's ctx: a caller whose ctx ends
+// stops waiting (with ctx's error) without cancelling the dial for the
+// others. Within the backoff after a failure Conn fails at once with a
+// *BackoffError. Dial failures wrap ErrDisconnected; after Close, Conn fails
+// with ErrClosed.
 func (b *Broker) Conn(ctx context.Context) (*Conn, error) {
 	for {
 		b.mu.Lock()
@@ -107,11 +111,7 @@ func (b *Broker) Conn(ctx context.Context) (*Conn, error) {
 				b.mu.Unlock()
 				return nil, err
 			}
-			a = &dialAttempt{done: make(chan struct{})}
-			b.dialing = a
-			b.lastAttempt = now
-			b.workers.Add(1)
-			go b.dial(a, b.addr)
+			a = b.startDial(now)
 		}
 		b.mu.Unlock()
 
@@ -151,19 +151,53 @@ func (b *Broker) reap(c *Conn) {
 	}()
 }
 
-// dial runs one attempt and publishes its outcome.
-func (b *Broker) dial(a *dialAttempt, addr string) {
-	defer b.workers.Done()
-	c, err := Dial(b.ctx, addr, b.cfg)
+// startDial starts a dial to the current address on a goroutine Close
+// waits for. b.mu is held and b is not closed.
+func (b *Broker) startDial(now time.Time) *dialAttempt {
+	ctx, cancel := context.WithCancel(b.ctx)
+	a := &dialAttempt{done: make(chan struct{}), cancel: cancel}
+	b.dialing = a
+	b.lastAttempt = now
+	b.workers.Add(1)
+	go b.dial(ctx, a, b.addr)
+	return a
+}
 
-	var stale *Conn
+// abandonDial ends the dial in progress, if any, for an address nobody
+// wants any more, and lets its callers look again at once rather than when
+// the dial gives up: a dial to a host that stopped answering lasts
+// DialTimeout. b.mu is held.
+func (b *Broker) abandonDial() {
+	a := b.dialing
+	if a == nil {
+		return
+	}
+	b.dialing = nil
+	a.cancel()
+	close(a.done)
+}
+
+// dial runs one attempt and publishes its outcome, unless the attempt was
+// abandoned meanwhile.
+func (b *Broker) dial(ctx context.Context, a *dialAttempt, addr string) {
+	defer b.workers.Done()
+	c, err := Dial(ctx, addr, b.cfg)
+	a.cancel() // releases ctx's resources
+
 	b.mu.Lock()
+	if b.dialing != a {
+		// Moved or closed while dialing: abandonDial has let the callers
+		// go, and the outcome concerns an address nobody wants, so it is
+		// no failure to back off from, and a connection made anyway is
+		// closed.
+		b.mu.Unlock()
+		if c != nil {
+			c.Close()
+		}
+		return
+	}
 	b.dialing = nil
 	switch {
-	case b.closed || b.addr != addr:
-		// Closed or moved while dialing: the outcome concerns an address
-		// nobody wants. Callers look again and see why.
-		stale = c
 	case err != nil:
 		b.failures++
 		b.lastErr = err
@@ -177,16 +211,14 @@ func (b *Broker) dial(a *dialAttempt, addr string) {
 	}
 	b.mu.Unlock()
 	close(a.done)
-	if stale != nil {
-		stale.Close()
-	}
 }
 
 // SetAddr points the Broker at a new address, as metadata says the node has
 // moved. The current connection, if any, is closed in the background (its
 // requests fail with ErrClosed, which is retriable), and the next Conn dials
 // the new address at once: failures at the old address say nothing about
-// the new one.
+// the new one. A dial to the old address is abandoned, and callers waiting
+// for it dial the new one.
 func (b *Broker) SetAddr(addr string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -194,6 +226,7 @@ func (b *Broker) SetAddr(addr string) {
 		return
 	}
 	b.addr = addr
+	b.abandonDial()
 	if b.conn != nil {
 		b.reap(b.conn)
 		b.conn = nil
@@ -215,6 +248,7 @@ func (b *Broker) Close() {
 		return
 	}
 	b.closed = true
+	b.abandonDial()
 	old := b.conn
 	b.conn = nil
 	b.mu.Unlock()

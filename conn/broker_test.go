@@ -231,6 +231,60 @@ func TestBrokerSetAddrSkipsBackoff(t *testing.T) {
 	}
 }
 
+// A node moves while a dial to its old host, which stopped answering, is
+// under way: the caller waiting on that dial gets a connection to the new
+// address at once, as SetAddr promises, rather than when the dial gives up
+// at DialTimeout; the old dial ends, and counts as no failure.
+func TestBrokerSetAddrAbandonsTheDialToTheOldAddress(t *testing.T) {
+	fb := newFakeBroker(t)
+	const old = "127.0.0.1:1" // never dialed for real
+	started, abandoned := make(chan struct{}), make(chan struct{})
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if addr == old {
+			close(started)
+			<-ctx.Done() // a host that does not answer: only ctx ends the dial
+			close(abandoned)
+			return nil, ctx.Err()
+		}
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}
+	// Far beyond waitTime: a caller that waits out the old dial fails.
+	b := NewBroker(1, old, Config{Dial: dial, DialTimeout: time.Minute})
+	defer b.Close()
+
+	type connected struct {
+		c   *Conn
+		err error
+	}
+	waiting := make(chan connected, 1)
+	go func() {
+		c, err := b.Conn(context.Background()) // the sender, wanting the node
+		waiting <- connected{c, err}
+	}()
+	waitClosed(t, started, "dial to the old address")
+	b.SetAddr(fb.addr())
+
+	var got connected
+	select {
+	case got = <-waiting:
+	case <-time.After(waitTime):
+		t.Fatal("the caller waiting on the dial to the old address still waits after SetAddr")
+	}
+	if got.err != nil || got.c.Addr() != fb.addr() {
+		t.Fatalf("Conn after SetAddr: %v, %v; want a connection to %s", got.c, got.err, fb.addr())
+	}
+	waitClosed(t, abandoned, "dial to the old address after SetAddr")
+	ctx, cancel := context.WithTimeout(context.Background(), waitTime)
+	defer cancel()
+	if c, err := b.Conn(ctx); c != got.c {
+		t.Errorf("Conn once the old dial ended: %v, %v; want the connection to the new address", c, err)
+	}
+	b.Close() // waits for the old dial's goroutine
+	if b.failures != 0 || b.lastErr != nil {
+		t.Errorf("the abandoned dial counted as %d failures (%v)", b.failures, b.lastErr)
+	}
+}
+
 func TestBrokerClose(t *testing.T) {
 	fb := newFakeBroker(t)
 	b := NewBroker(1, fb.addr(), Config{})
