@@ -135,7 +135,7 @@ type Results struct {
 
 // Race runs every workload through every client, Rounds times,
 // interleaved: round 1 runs each client once on each workload, then round
-// 2, and so on. A run that fails is kept with its error and left out of the
+// 2, and so on, each round's clients in turn (inTurn). A run that fails is kept with its error and left out of the
 // medians; Race fails only when it cannot race at all or is interrupted,
 // and then returns no Results: a race cut short must not replace a whole
 // one's results file (its runs so far are in the log).
@@ -221,7 +221,7 @@ func Race(ctx context.Context, o Options) (*Results, error) {
 
 	for round := 1; round <= o.Rounds; round++ {
 		for _, w := range o.Workloads {
-			for _, c := range clients {
+			for _, c := range inTurn(clients, round) {
 				if !c.supports(w) {
 					continue
 				}
@@ -237,6 +237,21 @@ func Race(ctx context.Context, o Options) (*Results, error) {
 	res.Finished = time.Now().UTC()
 	res.Duration = res.Finished.Sub(res.Started).Round(time.Second)
 	return res, nil
+}
+
+// inTurn is the order the clients run in a round (from 1): each round
+// starts one client later than the round before, so that over the rounds
+// each client runs first as often as the others. In a fixed order the same
+// client would meet the broker in the same state every round (right after
+// the same other client's run, its log and page cache as that run left
+// them), a bias in its per-round ratios that no number of rounds removes.
+func inTurn[T any](clients []T, round int) []T {
+	n := len(clients)
+	if n == 0 {
+		return nil
+	}
+	first := (round - 1) % n
+	return append(clients[first:n:n], clients[:first]...)
 }
 
 // harnessFiles are the files the harness runs beside the clients.

@@ -307,3 +307,21 @@ func TestParseJava(t *testing.T) {
 		t.Error("parsed output without a summary line")
 	}
 }
+
+// Each round starts one client later, and over as many rounds as clients
+// each runs first once, the clients themselves left as they were.
+func TestInTurnRotatesTheFirstClient(t *testing.T) {
+	clients := []string{"a", "b", "c"}
+	want := map[int]string{1: "abc", 2: "bca", 3: "cab", 4: "abc"}
+	for round := 1; round <= 4; round++ {
+		if got := strings.Join(inTurn(clients, round), ""); got != want[round] {
+			t.Errorf("round %d: %s, want %s", round, got, want[round])
+		}
+	}
+	if got := strings.Join(clients, ""); got != "abc" {
+		t.Errorf("the clients became %s", got)
+	}
+	if got := inTurn([]string(nil), 1); len(got) != 0 {
+		t.Errorf("no clients: %v", got)
+	}
+}
