@@ -48,8 +48,7 @@ func TestAuthErrorFailsReadyBatches(t *testing.T) {
 func TestAuthErrorFailsABatchWhoseRequestNeverLeft(t *testing.T) {
 	refused := &conn.AuthError{Addr: "b1:9093", Mechanism: "SCRAM-SHA-512", Err: kerr.SaslAuthenticationFailed}
 	var live atomic.Pointer[fakeConn]
-	var r *rig
-	r = newRigWith(t, rigConfig{
+	r := newRigWith(t, rigConfig{
 		acc: func(cfg *accumulator.Config) { cfg.DeliveryTimeout = time.Hour },
 		sender: func(cfg *Config) {
 			cfg.Hooks.Connect = func(context.Context) (Conn, error) {
