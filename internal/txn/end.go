@@ -25,6 +25,8 @@ import (
 // Commit, called again, ends it, sending EndTxn(commit) again, which a
 // coordinator that committed answers as it did the first (Kafka's
 // TransactionCoordinator, kfake); Abort refuses, as the Java client's does.
+// A transaction with nothing at the coordinator (nothing produced; with
+// transactions v1, nothing added to it) commits without EndTxn.
 // Told by CloseFromCallback that the producer is closing, a commit that has
 // not sent its EndTxn stops waiting and fails with the cause
 // CloseFromCallback was given: the transaction is left to Close's abort.
@@ -51,23 +53,27 @@ func (m *Manager) Commit(ctx context.Context) error {
 	failed := m.failed
 	m.mu.Unlock()
 	flushErr := m.flushUnlessFailed(ctx, failed)
-	m.mu.Lock()
-	if m.state != Committing { // a record failed
-		defer m.mu.Unlock()
-		return m.lastErr
+	if err := m.commitFailed(); err != nil { // a record failed
+		return err
 	}
-	started := m.started
-	m.mu.Unlock()
 	if err := m.stoppedByClose(); err != nil {
 		return err
 	}
 	if flushErr != nil {
 		return fmt.Errorf("CommitTransaction: records without an outcome: %w", flushErr)
 	}
-	if started {
-		if err := m.adderStopped(ctx); err != nil {
-			return fmt.Errorf("CommitTransaction: %w", err)
-		}
+	if err := m.adderStopped(ctx); err != nil {
+		return fmt.Errorf("CommitTransaction: %w", err)
+	}
+	if err := m.commitFailed(); err != nil { // a partition could not be added
+		return err
+	}
+	m.mu.Lock()
+	end := m.endNeeded()
+	m.mu.Unlock()
+	// With nothing at the coordinator (nothing produced; v1: nothing
+	// added) the commit is done without EndTxn, as the Java client's is.
+	if end {
 		if err := m.stoppedByClose(); err != nil {
 			return err
 		}
@@ -86,6 +92,17 @@ func (m *Manager) Commit(ctx context.Context) error {
 		}
 	}
 	m.finish()
+	return nil
+}
+
+// commitFailed is the error of a commit whose transaction can no longer
+// commit (abortable or fatal), nil while it still can.
+func (m *Manager) commitFailed() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.state != Committing {
+		return m.lastErr
+	}
 	return nil
 }
 
@@ -130,7 +147,11 @@ func (m *Manager) sendingCommit() {
 // coordinator gives a new one (InitProducerId with the current id and
 // epoch, KIP-360, KIP-588). When the coordinator no longer knows the
 // producer's id (INVALID_PRODUCER_ID_MAPPING), there is no transaction of
-// it to end: InitProducerId alone starts afresh. If ctx ends first, Abort
+// it to end: InitProducerId alone starts afresh. Nor is there one when,
+// with transactions v1, nothing was added to the transaction (every
+// AddPartitionsToTxn or AddOffsetsToTxn refused, or never sent): no EndTxn
+// goes then, and if the only additions went unanswered, an EndTxn answered
+// INVALID_TXN_STATE says they never landed. If ctx ends first, Abort
 // may be called again. A transaction whose commit's EndTxn was sent is not
 // aborted: the coordinator may have committed it, and Abort fails with
 // ErrState, saying to call Commit again.
@@ -163,34 +184,23 @@ func (m *Manager) Abort(ctx context.Context) error {
 	if err := m.flushForAbort(ctx); err != nil {
 		return fmt.Errorf("AbortTransaction: records without an outcome: %w", err)
 	}
+	if err := m.adderStopped(ctx); err != nil {
+		return fmt.Errorf("AbortTransaction: %w", err)
+	}
 	m.mu.Lock()
-	started, bump, v2, unmapped := m.started, m.bump, m.v2, m.unmapped
+	end, bump, v2, unmapped := m.endNeeded(), m.bump, m.v2, m.unmapped
+	onlyUnanswered := !v2 && !m.begun
 	m.mu.Unlock()
 	// A batch sent and then failed by the abort leaves its partition's
 	// sequences to restart, which the next transaction can do only under
 	// a new epoch; with v2, EndTxn gives it.
 	newID := (bump || m.cfg.SequencesInDoubt()) && !v2
-	if started {
-		if err := m.adderStopped(ctx); err != nil {
-			return fmt.Errorf("AbortTransaction: %w", err)
-		}
-	}
-	if started && !unmapped {
-		err := m.endTxn(ctx, false)
-		switch {
-		case err == nil:
-		case errors.Is(err, kerr.InvalidProducerEpoch) && !v2:
-			// The coordinator timed the transaction out and bumped the
-			// epoch: it aborted it already; claim the new epoch (KIP-588).
-			newID = true
-		case errors.Is(err, kerr.InvalidProducerIDMapping):
-			m.mu.Lock()
-			m.unmapped = true // an abort tried again skips EndTxn
-			m.mu.Unlock()
-			unmapped = true
-		default:
+	if end && !unmapped {
+		renew, err := m.endAborting(ctx, onlyUnanswered)
+		if err != nil {
 			return m.coordinatorFailed("AbortTransaction", err)
 		}
+		newID = newID || renew
 	}
 	// An unmapped id has no transaction at the coordinator to abort, and
 	// its EndTxn would be refused for ever; InitProducerId maps the
@@ -205,6 +215,37 @@ func (m *Manager) Abort(ctx context.Context) error {
 	}
 	m.finish()
 	return nil
+}
+
+// endAborting sends the abort's EndTxn, and reports whether the producer
+// needs its id anew after the answer: a new epoch, the coordinator having
+// timed the transaction out (it aborted it then), or a new id, the
+// coordinator no longer mapping the transactional id to this one.
+// onlyUnanswered: with v1, nothing was added to the transaction but by
+// requests that went unanswered, which may not have landed.
+func (m *Manager) endAborting(ctx context.Context, onlyUnanswered bool) (renew bool, err error) {
+	err = m.endTxn(ctx, false)
+	switch {
+	case err == nil:
+		return false, nil
+	case errors.Is(err, kerr.InvalidTxnState) && onlyUnanswered:
+		// Those requests had not landed: the coordinator has no
+		// transaction of this epoch under way (it is Empty, or at the
+		// last one's commit), and none to abort. Had one landed, it would
+		// have taken the abort.
+		m.cfg.Logger.Debug("no transaction at the coordinator to abort", "transactional_id", m.cfg.TransactionalID, "err", err)
+		return false, nil
+	case errors.Is(err, kerr.InvalidProducerEpoch) && !m.V2():
+		// The coordinator timed the transaction out and bumped the
+		// epoch: it aborted it already; claim the new epoch (KIP-588).
+		return true, nil
+	case errors.Is(err, kerr.InvalidProducerIDMapping):
+		m.mu.Lock()
+		m.unmapped = true // an abort tried again skips EndTxn
+		m.mu.Unlock()
+		return true, nil
+	}
+	return false, err
 }
 
 // abortRecords fails the transaction's records not sent yet with
@@ -265,7 +306,7 @@ func (m *Manager) endTxn(ctx context.Context, commit bool) error {
 	if m.V2() {
 		maxVersion = 5
 	}
-	resp, err := m.call(ctx, cluster.TransactionCoordinator, m.cfg.TransactionalID, req, maxVersion, func(r protocol.Response) error {
+	resp, _, err := m.call(ctx, cluster.TransactionCoordinator, m.cfg.TransactionalID, req, maxVersion, func(r protocol.Response) error {
 		return code(protocol.EndTxn, r.(*protocol.EndTxnResponse).ErrorCode)
 	})
 	if err != nil {
@@ -316,7 +357,8 @@ func (m *Manager) finish() {
 	clear(m.pending)
 	clear(m.missingOffsets)
 	m.offsetsFailure = nil
-	m.started, m.bump, m.unmapped, m.commitSent = false, false, false, false
+	m.started, m.begun, m.maybeBegun = false, false, false
+	m.bump, m.unmapped, m.commitSent = false, false, false
 	m.gen++
 	m.mu.Unlock()
 	m.cfg.EndTransaction()

@@ -57,7 +57,7 @@ func (m *Manager) initProducerID(ctx context.Context, from accumulator.ProducerI
 		ProducerID:           from.ID,
 		ProducerEpoch:        from.Epoch,
 	}
-	resp, err := m.call(ctx, cluster.TransactionCoordinator, m.cfg.TransactionalID, req, -1, func(r protocol.Response) error {
+	resp, _, err := m.call(ctx, cluster.TransactionCoordinator, m.cfg.TransactionalID, req, -1, func(r protocol.Response) error {
 		return code(protocol.InitProducerId, r.(*protocol.InitProducerIdResponse).ErrorCode)
 	})
 	if err != nil {
@@ -95,7 +95,7 @@ func (m *Manager) Begin() error {
 	switch m.state {
 	case Ready:
 		m.setState(InTransaction)
-		m.started = false
+		m.started, m.begun, m.maybeBegun = false, false, false
 		m.failed, m.signalFail = context.WithCancel(context.Background())
 		return nil
 	case FatalError, AbortableError:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/gokafka/producer/accumulator"
 	"github.com/gokafka/producer/internal/cluster"
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
@@ -69,10 +70,7 @@ func (m *Manager) SendOffsets(ctx context.Context, offsets []Offset, group Group
 	m.mu.Unlock()
 	id, _ := m.cfg.ProducerID()
 	if !v2 {
-		req := &protocol.AddOffsetsToTxnRequest{TransactionalID: m.cfg.TransactionalID, ProducerID: id.ID, ProducerEpoch: id.Epoch, GroupID: group.ID}
-		if _, err := m.call(ctx, cluster.TransactionCoordinator, m.cfg.TransactionalID, req, -1, func(r protocol.Response) error {
-			return code(protocol.AddOffsetsToTxn, r.(*protocol.AddOffsetsToTxnResponse).ErrorCode)
-		}); err != nil {
+		if err := m.addOffsetsToTransaction(ctx, id, group); err != nil {
 			return m.offsetsFailed(err)
 		}
 	}
@@ -93,7 +91,7 @@ func (m *Manager) SendOffsets(ctx context.Context, offsets []Offset, group Group
 	if v2 {
 		maxVersion = 5
 	}
-	if _, err := m.call(ctx, cluster.GroupCoordinator, group.ID, req, maxVersion, func(r protocol.Response) error {
+	if _, _, err := m.call(ctx, cluster.GroupCoordinator, group.ID, req, maxVersion, func(r protocol.Response) error {
 		return offsetCommitError(r.(*protocol.TxnOffsetCommitResponse))
 	}); err != nil {
 		return m.offsetsFailed(err)
@@ -102,6 +100,19 @@ func (m *Manager) SendOffsets(ctx context.Context, offsets []Offset, group Group
 	m.markSent(offsets, group)
 	m.mu.Unlock()
 	return nil
+}
+
+// addOffsetsToTransaction adds group to the transaction (v1), and books
+// whether the coordinator has the transaction since (bookAdded).
+func (m *Manager) addOffsetsToTransaction(ctx context.Context, id accumulator.ProducerID, group Group) error {
+	req := &protocol.AddOffsetsToTxnRequest{TransactionalID: m.cfg.TransactionalID, ProducerID: id.ID, ProducerEpoch: id.Epoch, GroupID: group.ID}
+	_, unanswered, err := m.call(ctx, cluster.TransactionCoordinator, m.cfg.TransactionalID, req, -1, func(r protocol.Response) error {
+		return code(protocol.AddOffsetsToTxn, r.(*protocol.AddOffsetsToTxnResponse).ErrorCode)
+	})
+	m.mu.Lock()
+	m.bookAdded(err, unanswered)
+	m.mu.Unlock()
+	return err
 }
 
 // markMissing books offsets as missing from the transaction until they

@@ -72,14 +72,16 @@ func (m *Manager) addPartitions(done chan struct{}) {
 		gen := m.gen
 		m.mu.Unlock()
 
-		err := m.addToTransaction(id, parts)
+		unanswered, err := m.addToTransaction(id, parts)
 
 		m.mu.Lock()
-		switch {
-		case gen != m.gen:
+		if gen != m.gen {
 			// The transaction ended meanwhile (aborted): nothing to book.
 			m.mu.Unlock()
 			continue
+		}
+		m.bookAdded(err, unanswered)
+		switch {
 		case err == nil:
 			for _, tp := range parts {
 				m.added[tp] = true
@@ -127,8 +129,9 @@ func (m *Manager) stateErr() error {
 }
 
 // addToTransaction sends AddPartitionsToTxn for parts, retrying what may
-// heal.
-func (m *Manager) addToTransaction(id accumulator.ProducerID, parts []accumulator.TopicPartition) error {
+// heal. Failed, it reports whether the coordinator may have added them all
+// the same (call's unanswered).
+func (m *Manager) addToTransaction(id accumulator.ProducerID, parts []accumulator.TopicPartition) (unanswered bool, err error) {
 	slices.SortFunc(parts, func(a, b accumulator.TopicPartition) int {
 		if a.Topic != b.Topic {
 			if a.Topic < b.Topic {
@@ -150,9 +153,9 @@ func (m *Manager) addToTransaction(id accumulator.ProducerID, parts []accumulato
 		t := &req.V3AndBelowTopics[len(req.V3AndBelowTopics)-1]
 		t.Partitions = append(t.Partitions, tp.Partition)
 	}
-	_, err := m.call(m.cfg.Context, cluster.TransactionCoordinator, m.cfg.TransactionalID, req, maxAddPartitionsVersion,
+	_, unanswered, err = m.call(m.cfg.Context, cluster.TransactionCoordinator, m.cfg.TransactionalID, req, maxAddPartitionsVersion,
 		func(r protocol.Response) error { return addPartitionsError(r.(*protocol.AddPartitionsToTxnResponse)) })
-	return err
+	return unanswered, err
 }
 
 // addPartitionsError is the error of an AddPartitionsToTxn answer: the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gokafka/producer/conn"
 	"github.com/gokafka/producer/internal/cluster"
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
@@ -25,23 +26,35 @@ const concurrentTransactionsBackoff = 20 * time.Millisecond
 // COORDINATOR_LOAD_IN_PROGRESS, CONCURRENT_TRANSACTIONS) are retried with
 // backoff; a coordinator that moved is looked up again. Once the producer
 // has closed no broker will answer: retrying would only wait out ctx.
-func (m *Manager) call(ctx context.Context, kind cluster.CoordinatorKind, key string, req protocol.Request, maxVersion int16, check func(protocol.Response) error) (protocol.Response, error) {
+//
+// A call that fails also reports whether the coordinator may have acted on
+// req all the same (unanswered): an attempt was written and no answer came
+// back (the request timed out, the connection broke, ctx ended while the
+// answer was awaited). An answer, even a refusal, leaves no such doubt, nor
+// does an attempt that never left (conn.ErrNotSent). One that failed before
+// it had a connection (no coordinator found, no connection made) counts as
+// unanswered: the doubt errs on the side of a request that may have landed.
+func (m *Manager) call(ctx context.Context, kind cluster.CoordinatorKind, key string, req protocol.Request, maxVersion int16, check func(protocol.Response) error) (protocol.Response, bool, error) {
+	unanswered := false
 	for failures := 1; ; failures++ {
 		resp, err := m.cfg.Coordinators.AskCoordinator(ctx, kind, key, req, maxVersion)
+		if err != nil && !errors.Is(err, conn.ErrNotSent) {
+			unanswered = true
+		}
 		if err == nil {
 			err = check(resp)
 		}
 		if err == nil {
-			return resp, nil
+			return resp, false, nil
 		}
 		if errors.Is(err, kerr.NotCoordinator) || errors.Is(err, kerr.CoordinatorNotAvailable) {
 			m.cfg.Coordinators.ForgetCoordinator(kind, key)
 		}
 		if ctx.Err() != nil || !cluster.Retriable(err) {
-			return nil, err
+			return nil, unanswered, err
 		}
 		if m.cfg.Context.Err() != nil {
-			return nil, fmt.Errorf("%s: the producer closed (last failure: %w)", req.Key(), err)
+			return nil, unanswered, fmt.Errorf("%s: the producer closed (last failure: %w)", req.Key(), err)
 		}
 		wait := m.retry.Delay(failures)
 		if errors.Is(err, kerr.ConcurrentTransactions) {
@@ -53,10 +66,10 @@ func (m *Manager) call(ctx context.Context, kind cluster.CoordinatorKind, key st
 		case <-t.C():
 		case <-ctx.Done():
 			t.Stop()
-			return nil, fmt.Errorf("%s: %w (last failure: %w)", req.Key(), ctx.Err(), err)
+			return nil, unanswered, fmt.Errorf("%s: %w (last failure: %w)", req.Key(), ctx.Err(), err)
 		case <-m.cfg.Context.Done():
 			t.Stop()
-			return nil, fmt.Errorf("%s: the producer closed (last failure: %w)", req.Key(), err)
+			return nil, unanswered, fmt.Errorf("%s: the producer closed (last failure: %w)", req.Key(), err)
 		}
 	}
 }

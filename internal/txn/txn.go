@@ -147,6 +147,14 @@ type Manager struct {
 	added   map[accumulator.TopicPartition]bool
 	pending map[accumulator.TopicPartition]bool
 	started bool
+	// begun: with transactions v1, the coordinator has the transaction,
+	// an AddPartitionsToTxn or AddOffsetsToTxn having succeeded; maybeBegun:
+	// it may have it, one having been written and gone unanswered. Neither
+	// (every one refused, or never sent): it has none, and would answer
+	// an abort's EndTxn INVALID_TXN_STATE, which fences the producer, so
+	// the transaction ends without one (endNeeded), as the Java client's
+	// does (transactionStarted).
+	begun, maybeBegun bool
 	// missingOffsets: the offsets a failed SendOffsets may have left out of
 	// the transaction, by group and partition, and offsetsFailure why;
 	// Commit refuses while there are any (offsetsMissing).
@@ -324,6 +332,30 @@ func (m *Manager) RecordRejected(err error) {
 	if m.state == InTransaction || m.state == Committing {
 		m.abortable(err)
 	}
+}
+
+// bookAdded books what an AddPartitionsToTxn or AddOffsetsToTxn that
+// returned err, unanswered as call tells, did at the coordinator (v1).
+// m.mu must be held.
+func (m *Manager) bookAdded(err error, unanswered bool) {
+	switch {
+	case err == nil:
+		m.begun = true
+	case unanswered:
+		m.maybeBegun = true
+	}
+}
+
+// endNeeded reports whether the transaction must be ended at the
+// coordinator with EndTxn. With v2 any record or offsets make it so: their
+// Produce or TxnOffsetCommit may have begun it, and EndTxn v5 is answered
+// well whether one did or not. With v1 only a transaction the coordinator
+// has, or may have (begun, maybeBegun). m.mu must be held.
+func (m *Manager) endNeeded() bool {
+	if m.v2 {
+		return m.started
+	}
+	return m.begun || m.maybeBegun
 }
 
 // EpochNeeded is the accumulator's news that a partition's sequences must

@@ -581,6 +581,7 @@ func TestACommitWhoseFlushEndsEarlyMayBeTriedAgain(t *testing.T) {
 func TestACommitCutShortBeforeItsEndTxnMayBeAborted(t *testing.T) {
 	r := initialized(t, false)
 	r.admit(tp0)
+	require.Eventually(t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond)
 	r.flushErr = context.DeadlineExceeded
 	err := r.m.Commit(context.Background())
 	require.ErrorIs(t, err, context.DeadlineExceeded)
@@ -645,6 +646,7 @@ func TestAnAbortAfterACommitWasSentIsRefused(t *testing.T) {
 func TestAFailedRecordMeansAbort(t *testing.T) {
 	r := initialized(t, false)
 	r.admit(tp0)
+	require.Eventually(t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond)
 	r.m.RecordFailed(kerr.NotEnoughReplicas)
 	err := r.m.Commit(context.Background())
 	require.ErrorIs(t, err, ErrAbortable)
@@ -763,6 +765,7 @@ func TestARecordFencedIsFatal(t *testing.T) {
 func TestATimedOutTransactionIsAbortedAndRecovered(t *testing.T) {
 	r := initialized(t, false)
 	r.admit(tp0)
+	require.Eventually(t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond)
 	r.m.RecordFailed(kerr.InvalidProducerEpoch)
 	require.Equal(t, AbortableError, r.state(), "an epoch refused on a record: abortable, not fatal")
 	r.coords.fail(protocol.EndTxn, kerr.InvalidProducerEpoch)
@@ -803,11 +806,18 @@ func TestSendOffsets(t *testing.T) {
 // opens it.
 func (r *rig) sendOffsetsCutShort(offsets []Offset, group Group) (*gate, error) {
 	r.t.Helper()
-	g := r.coords.hold(protocol.TxnOffsetCommit)
+	return r.sendOffsetsCutShortAt(protocol.TxnOffsetCommit, offsets, group)
+}
+
+// sendOffsetsCutShortAt is sendOffsetsCutShort with the request of api
+// (TxnOffsetCommit, or AddOffsetsToTxn with v1) left unanswered.
+func (r *rig) sendOffsetsCutShortAt(api protocol.APIKey, offsets []Offset, group Group) (*gate, error) {
+	r.t.Helper()
+	g := r.coords.hold(api)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.m.SendOffsets(ctx, offsets, group) }()
-	bounded.Receive(r.t, g.arrived, waitTime, "no TxnOffsetCommit after SendOffsets")
+	bounded.Receive(r.t, g.arrived, waitTime, fmt.Sprintf("no %v after SendOffsets", api))
 	cancel()
 	return g, bounded.Receive(r.t, done, waitTime, "SendOffsets did not return after its ctx ended")
 }
@@ -863,6 +873,59 @@ func TestATransactionWhoseSendOffsetsFailedMayBeAborted(t *testing.T) {
 		r.admit(tp0)
 		require.NoError(t, r.m.Commit(context.Background()), "v2=%v: the next transaction commits", v2)
 	}
+}
+
+// With transactions v1 the coordinator has a transaction only once a
+// partition or a group was added to it. When every AddPartitionsToTxn was
+// refused, or the only AddOffsetsToTxn never left (its ctx had ended), it
+// has none, and answers an abort's EndTxn INVALID_TXN_STATE, which would
+// fence the producer: the abort sends none, as the Java client's does, and
+// the producer goes on.
+func TestV1AnAbortOfNothingAddedSendsNoEndTxn(t *testing.T) {
+	offsets := []Offset{{Topic: "in", Offset: 10, LeaderEpoch: -1}}
+	for how, addNothing := range map[string]func(r *rig){
+		"partition refused": func(r *rig) {
+			r.coords.fail(protocol.AddPartitionsToTxn, kerr.TopicAuthorizationFailed)
+			require.False(t, r.admit(tp0))
+			require.Eventually(t, func() bool { return r.state() == AbortableError }, waitTime, time.Millisecond)
+		},
+		"offsets never sent": func(r *rig) {
+			r.coords.lost = fmt.Errorf("AddOffsetsToTxn: %w: %w", conn.ErrNotSent, context.Canceled)
+			err := r.m.SendOffsets(context.Background(), offsets, Group{ID: "g"})
+			require.ErrorIs(t, err, conn.ErrNotSent)
+			require.ErrorContains(t, err, "call it again, or AbortTransaction")
+		},
+	} {
+		r := initialized(t, false)
+		addNothing(r)
+		r.coords.fail(protocol.EndTxn, kerr.InvalidTxnState) // as Kafka answers an abort of no transaction
+		require.NoError(t, r.m.Abort(context.Background()), how)
+		require.NotContains(t, r.coords.apis(), protocol.EndTxn, "%s: EndTxn for a transaction the coordinator does not have", how)
+		require.Equal(t, Ready, r.state(), how)
+		require.NoError(t, r.m.Begin(), "%s: the next transaction", how)
+	}
+}
+
+// A v1 transaction whose only addition went unanswered may be at the
+// coordinator, or not: the abort sends EndTxn, and an answer of
+// INVALID_TXN_STATE says the addition never landed, nothing to abort. Once
+// an addition succeeded, the same answer is fatal still.
+func TestV1AnAbortOfOnlyUnansweredAdditionsMayFindNothingToAbort(t *testing.T) {
+	r := initialized(t, false)
+	g, err := r.sendOffsetsCutShortAt(protocol.AddOffsetsToTxn, []Offset{{Topic: "in", Offset: 10, LeaderEpoch: -1}}, Group{ID: "g"})
+	require.ErrorIs(t, err, context.Canceled)
+	close(g.open)
+
+	r.coords.fail(protocol.EndTxn, kerr.InvalidTxnState)
+	require.NoError(t, r.m.Abort(context.Background()), "the AddOffsetsToTxn had not landed")
+	require.Equal(t, protocol.EndTxn, r.coords.last().req.Key(), "the abort asks, the addition perhaps having landed")
+	require.Equal(t, Ready, r.state())
+	require.NoError(t, r.m.Begin(), "the next transaction")
+
+	r.admit(tp0)
+	require.Eventually(t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond)
+	r.coords.fail(protocol.EndTxn, kerr.InvalidTxnState)
+	require.ErrorIs(t, r.m.Abort(context.Background()), ErrFatal, "a partition was added: the coordinator has the transaction")
 }
 
 func TestSendOffsetsOfAConsumerRebalancedAwayIsAbortable(t *testing.T) {
