@@ -1000,6 +1000,9 @@ func TestACommitStopsWaitingWhenARecordFails(t *testing.T) {
 func TestCloseFromCallbackEndsACommitWaitingForItsRecords(t *testing.T) {
 	r := initialized(t, false)
 	r.admit(tp0)
+	// Added, as a record's partition is before its batch is sent: with
+	// transactions v1, Close's abort sends EndTxn only then.
+	require.Eventually(t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond)
 	inFlush := r.holdFlushes()
 	committed := make(chan error, 1)
 	go func() { committed <- r.m.Commit(context.Background()) }()
