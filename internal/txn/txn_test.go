@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -419,11 +420,18 @@ func TestV1AddingRefusedMakesTheTransactionAbortable(t *testing.T) {
 	r := initialized(t, false)
 	r.coords.fail(protocol.AddPartitionsToTxn, kerr.TopicAuthorizationFailed)
 	require.False(t, r.admit(tp0))
-	require.Eventually(t, func() bool { return r.state() == AbortableError }, waitTime, time.Millisecond)
-	r.mu.Lock()
-	require.Len(t, r.unsentErr, 1, "what waited to be added fails")
-	require.ErrorIs(t, r.unsentErr[0], kerr.TopicAuthorizationFailed)
-	r.mu.Unlock()
+	// The adder fails what waited to be added after it made the
+	// transaction abortable, outside the manager's lock: wait for both.
+	var unsent []error
+	require.Eventually(t, func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		unsent = slices.Clone(r.unsentErr)
+		return len(unsent) > 0
+	}, waitTime, time.Millisecond, "what waited to be added did not fail")
+	require.Len(t, unsent, 1, "what waited to be added fails once")
+	require.ErrorIs(t, unsent[0], kerr.TopicAuthorizationFailed)
+	require.Equal(t, AbortableError, r.state())
 	require.ErrorIs(t, r.m.CheckProduce(), ErrAbortable)
 	require.ErrorIs(t, r.m.Commit(context.Background()), ErrAbortable)
 	require.NoError(t, r.m.Abort(context.Background()))
