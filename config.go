@@ -93,7 +93,9 @@ type Config struct {
 	// a topic no longer either. Once its metadata came,
 	// such a record waits for a batch's memory up to MaxBlock again, but
 	// never past its DeliveryTimeout. Java: max.block.ms;
-	// kafka-python: max_block_ms. Default 60s.
+	// kafka-python: max_block_ms. Default 60s. For Produce never to wait for
+	// memory (max.block.ms=0), pass it a ctx already done: it then takes
+	// only memory free at once.
 	MaxBlock time.Duration
 
 	// MaxRequestSize caps the record batches of one ProduceRequest, and so

@@ -175,7 +175,9 @@ const maxIdempotentInFlight = 5
 
 // Produce hands a record to the producer and returns once it is buffered;
 // cb then runs exactly once with the record's outcome. ctx bounds only the
-// wait for buffer memory, which is at most MaxBlock. A record rejected
+// wait for buffer memory, which is at most MaxBlock: a ctx already done
+// lets Produce take only memory free at once, so that a caller that must
+// never block (the Java client's max.block.ms=0) passes one. A record rejected
 // before it is buffered (the producer is closed, the record is invalid or
 // too large, memory did not free up in time) gets its error through cb
 // before Produce returns, on the caller's goroutine.

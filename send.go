@@ -7,8 +7,17 @@ import (
 )
 
 // Send produces a record and waits for its acknowledgement. If ctx ends
-// first, Send returns ctx's error; the record may still be delivered.
+// first, Send returns ctx's error; the record may still be delivered. A
+// ctx already done when Send is called produces nothing: the caller has
+// given up on the outcome, which would be unknown.
 func (p *Producer) Send(ctx context.Context, r *Record) (RecordMetadata, error) {
+	if err := ctx.Err(); err != nil {
+		md, topic := RecordMetadata{Partition: -1, Offset: -1}, ""
+		if r != nil {
+			md, topic = failed(r), r.Topic
+		}
+		return md, &PartitionError{Topic: topic, Partition: -1, Err: fmt.Errorf("not sent: %w", context.Cause(ctx))}
+	}
 	w := waiters.Get().(*waiter)
 	p.Produce(ctx, r, w.callback)
 	select {

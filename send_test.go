@@ -3,9 +3,11 @@ package producer
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gokafka/producer/internal/bounded"
 	"github.com/gokafka/producer/internal/fakebroker"
 	"github.com/gokafka/producer/protocol"
 )
@@ -40,23 +42,56 @@ func TestSendAfterAnAbandonedSendGetsItsOwnOutcome(t *testing.T) {
 	require.Equal(t, int64(1), md.Offset, "the second Send returned the abandoned record's outcome (offset 0)")
 }
 
-// A record refused at once gets that refusal from Send, even when Send's
-// ctx is done too: Go picks either ready case of a select at random, and
-// about half of these Sends said the record "may still be written" when it
-// was never buffered.
-func TestSendReturnsARefusalOverItsDoneCtx(t *testing.T) {
+// A Send whose ctx is done before it is called sends nothing, and says so
+// for certain: the record is never buffered, where Produce, whose done ctx
+// allows it only memory free at once, would buffer it and Send could then
+// only say it "may still be written". Before, about half of these Sends said
+// that of a record refused at once (Go picks either ready case of a
+// select at random).
+func TestSendWithADoneCtxSendsNothing(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
 	p := newProducer(t, c, nil)
+	_, err := p.PartitionsFor(ctx(t), "t")
+	require.NoError(t, err)
 	done, cancel := context.WithCancel(context.Background())
 	cancel()
-	for range 100 {
-		_, err := p.Send(done, &Record{Topic: "not a topic", Value: []byte("v")})
-		require.ErrorIs(t, err, ErrInvalidRecord)
-		require.NotErrorIs(t, err, context.Canceled)
+	for _, topic := range []string{"t", "not a topic"} {
+		for range 100 {
+			_, err := p.Send(done, &Record{Topic: topic, Value: []byte("v")})
+			require.ErrorIs(t, err, context.Canceled)
+			require.ErrorContains(t, err, "not sent")
+		}
 	}
+	require.NoError(t, p.Flush(ctx(t)))
+	require.Zero(t, c.HighWatermark("t", 0), "a Send with a done ctx wrote its record")
 	require.NoError(t, p.Close(ctx(t)))
-	for range 100 {
-		_, err := p.Send(done, &Record{Topic: "t", Value: []byte("v")})
-		require.ErrorIs(t, err, ErrClosed)
+	_, err = p.Send(done, &Record{Topic: "t", Value: []byte("v")})
+	require.ErrorIs(t, err, context.Canceled)
+}
+
+// A ctx already done lets Produce take memory free at once but not wait
+// for any: the way never to block, whether the record opens a batch or
+// joins one. Before, a record that needed a new batch was refused with
+// the ctx's error though all the memory was free, and one that joined the
+// open batch was taken.
+func TestProduceWithADoneCtxTakesOnlyMemoryFreeAtOnce(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	p := newProducer(t, c, func(cfg *Config) {
+		// Two batches fill the memory, and linger until flushed.
+		cfg.BatchSize, cfg.BufferMemory, cfg.Linger = 1024, 2048, time.Hour
+	})
+	_, err := p.PartitionsFor(ctx(t), "t")
+	require.NoError(t, err)
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	outcomes := make(chan error, 3)
+	cb := func(_ RecordMetadata, err error) { outcomes <- err }
+	for range 3 { // each opens a batch; the third finds no memory
+		p.Produce(done, &Record{Topic: "t", Value: make([]byte, 900)}, cb)
 	}
+	require.ErrorIs(t, bounded.Receive(t, outcomes, waitFor, "the record short of memory"), context.Canceled)
+	require.NoError(t, p.Flush(ctx(t)))
+	require.NoError(t, bounded.Receive(t, outcomes, waitFor, "the first record"))
+	require.NoError(t, bounded.Receive(t, outcomes, waitFor, "the second record"))
+	require.Equal(t, int64(2), c.HighWatermark("t", 0))
 }

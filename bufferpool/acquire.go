@@ -13,9 +13,10 @@ import (
 // callers and waits up to maxWait (not at all if maxWait <= 0) or until ctx
 // is done or StopWaits is called; the error then wraps ErrTimeout or ctx's
 // error, or is StopWaits' own, and whatever memory the caller had collected
-// goes back to the pool.
+// goes back to the pool. A ctx already done allows no wait, but takes
+// memory that is free at once: a caller that must never block passes one.
 func (p *Pool) Allocate(ctx context.Context, size int, maxWait time.Duration) ([]byte, error) {
-	if err := p.check(ctx, size); err != nil {
+	if err := p.check(size); err != nil {
 		return nil, err
 	}
 	if size == 0 {
@@ -39,7 +40,7 @@ func (p *Pool) Allocate(ctx context.Context, size int, maxWait time.Duration) ([
 // records it holds while their topic's metadata is unknown, so that they
 // too stay under BufferMemory. Undo it with Release.
 func (p *Pool) Reserve(ctx context.Context, size int, maxWait time.Duration) error {
-	if err := p.check(ctx, size); err != nil || size == 0 {
+	if err := p.check(size); err != nil || size == 0 {
 		return err
 	}
 	_, err := p.acquire(ctx, size, maxWait, false)
@@ -47,15 +48,12 @@ func (p *Pool) Reserve(ctx context.Context, size int, maxWait time.Duration) err
 }
 
 // check rejects at once what waiting could never fix.
-func (p *Pool) check(ctx context.Context, size int) error {
+func (p *Pool) check(size int) error {
 	if size < 0 {
 		return fmt.Errorf("bufferpool: negative size %d", size)
 	}
 	if size > p.total {
 		return fmt.Errorf("%w: %d bytes requested, total memory is %d bytes", ErrTooLarge, size, p.total)
-	}
-	if err := ctx.Err(); err != nil {
-		return &WaitError{Size: size, Total: p.total, Available: p.Available(), Err: err}
 	}
 	return nil
 }
@@ -82,6 +80,11 @@ func (p *Pool) acquire(ctx context.Context, size int, maxWait time.Duration, wan
 		err := p.timeoutLocked(size, maxWait)
 		p.mu.Unlock()
 		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		available := p.availableLocked()
+		p.mu.Unlock()
+		return nil, &WaitError{Size: size, Total: p.total, Available: available, Err: err}
 	}
 	if err := p.stopped; err != nil {
 		p.mu.Unlock()

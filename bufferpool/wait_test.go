@@ -164,11 +164,20 @@ func TestContextCancellationGivesBackCollectedMemory(t *testing.T) {
 	equal(t, p.Waiters(), 0, "waiters")
 	equal(t, p.Available(), 10, "collected bytes returned")
 
-	// A context already done fails before touching the pool.
-	if _, err := p.Allocate(ctx, 5, forever); !errors.Is(err, context.Canceled) {
-		t.Errorf("Allocate with a done context: %v, want context.Canceled", err)
+	// A context already done allows no wait: it fails where memory is
+	// short, and takes memory that is free at once.
+	if _, err := p.Allocate(ctx, 15, forever); !errors.Is(err, context.Canceled) {
+		t.Errorf("Allocate of more than is free with a done context: %v, want context.Canceled", err)
 	}
+	equal(t, p.Waiters(), 0, "waiters")
 	equal(t, p.Available(), 10, "available")
+	if _, err := p.Allocate(ctx, 5, forever); err != nil {
+		t.Errorf("Allocate of memory free at once with a done context: %v", err)
+	}
+	if err := p.Reserve(ctx, 5, forever); err != nil {
+		t.Errorf("Reserve of memory free at once with a done context: %v", err)
+	}
+	equal(t, p.Available(), 0, "available")
 }
 
 func TestCloseWakesEveryWaiter(t *testing.T) {
