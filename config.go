@@ -137,9 +137,10 @@ type Config struct {
 	// the same batch doubles it, up to RetryBackoffMax, with ±20% jitter
 	// (KIP-580). RetryBackoffMax left at zero is the larger of 1s and
 	// RetryBackoff, so that a RetryBackoff set alone is the wait it says
-	// (the Java client would wait its default max, 1s, instead); set below
-	// RetryBackoff, New refuses it as a contradiction (the Java client
-	// waits the max, without growth). Java: retry.backoff.ms /
+	// (the Java client would wait its default max, 1s, instead), and
+	// RetryBackoff left at zero the smaller of 100ms and RetryBackoffMax;
+	// both set, the max below the base, New refuses as a contradiction (the
+	// Java client waits the max, without growth). Java: retry.backoff.ms /
 	// retry.backoff.max.ms; kafka-python: retry_backoff_ms. Defaults 100ms
 	// and 1s.
 	RetryBackoff    time.Duration
@@ -226,7 +227,8 @@ type Config struct {
 	// ReconnectBackoff and ReconnectBackoffMax pace reconnection attempts to
 	// a broker, exponentially with jitter. As with RetryBackoffMax,
 	// ReconnectBackoffMax left at zero is the larger of 1s and
-	// ReconnectBackoff, and one set below ReconnectBackoff is refused.
+	// ReconnectBackoff, ReconnectBackoff left at zero the smaller of 50ms
+	// and ReconnectBackoffMax, and a max set below its base is refused.
 	// Java: reconnect.backoff.ms / reconnect.backoff.max.ms; kafka-python:
 	// reconnect_backoff_ms / reconnect_backoff_max_ms. Defaults 50ms and 1s.
 	ReconnectBackoff    time.Duration
@@ -378,12 +380,14 @@ func (cfg Config) WithDefaults() Config {
 		// they never set.
 		cfg.DeliveryTimeout = max(DefaultDeliveryTimeout, addSaturating(cfg.Linger, cfg.RequestTimeout))
 	}
-	setDur(&cfg.RetryBackoff, DefaultRetryBackoff)
+	// A backoff's base and max left at zero fit the other, set: a user who
+	// set one is not blamed for the other, which they never set.
+	setDur(&cfg.RetryBackoff, backoffBase(DefaultRetryBackoff, cfg.RetryBackoffMax))
 	setDur(&cfg.RetryBackoffMax, max(DefaultRetryBackoffMax, cfg.RetryBackoff))
 	setDur(&cfg.MetadataMaxAge, DefaultMetadataMaxAge)
 	setDur(&cfg.MetadataMaxIdle, DefaultMetadataMaxIdle)
 	setDur(&cfg.TransactionTimeout, DefaultTransactionTimeout)
-	setDur(&cfg.ReconnectBackoff, DefaultReconnect)
+	setDur(&cfg.ReconnectBackoff, backoffBase(DefaultReconnect, cfg.ReconnectBackoffMax))
 	setDur(&cfg.ReconnectBackoffMax, max(DefaultReconnectMax, cfg.ReconnectBackoff))
 	setDur(&cfg.ConnectionSetupTimeout, DefaultConnectionSetupTimeout)
 	if cfg.Partitioner == nil {
@@ -407,6 +411,15 @@ func (cfg Config) WithDefaults() Config {
 // request's batches against it, and lets only the first one past it).
 func (cfg *Config) batchBytes() int {
 	return min(cfg.BatchSize, cfg.MaxRequestSize)
+}
+
+// backoffBase is a backoff's base left at zero: its default, or the max
+// the user set if that is smaller. A negative max is left to validate.
+func backoffBase(def, maxSet time.Duration) time.Duration {
+	if maxSet > 0 {
+		return min(def, maxSet)
+	}
+	return def
 }
 
 // addSaturating returns a+b, or the largest Duration where that overflows.

@@ -201,6 +201,22 @@ func TestABackoffMaxLeftAtZeroIsAtLeastItsBase(t *testing.T) {
 	require.Equal(t, DefaultReconnectMax, got.ReconnectBackoffMax, "a small base keeps the default max")
 }
 
+// A backoff's max set alone below its base's default lowers the base to
+// it, as the max set alone above the base's default leaves the base be:
+// the user is not blamed for a base they never set. Before, New refused
+// "RetryBackoffMax: 50ms is less than RetryBackoff 100ms".
+func TestABackoffBaseLeftAtZeroIsAtMostItsMax(t *testing.T) {
+	cfg := Config{Brokers: []string{"127.0.0.1:9092"}, RetryBackoffMax: 50 * time.Millisecond, ReconnectBackoffMax: 20 * time.Millisecond}
+	require.NoError(t, cfg.Validate())
+	got := cfg.WithDefaults()
+	require.Equal(t, 50*time.Millisecond, got.RetryBackoff)
+	require.Equal(t, 20*time.Millisecond, got.ReconnectBackoff)
+
+	got = Config{RetryBackoffMax: 5 * time.Second, ReconnectBackoffMax: 5 * time.Second}.WithDefaults()
+	require.Equal(t, DefaultRetryBackoff, got.RetryBackoff, "a large max keeps the default base")
+	require.Equal(t, DefaultReconnect, got.ReconnectBackoff, "a large max keeps the default base")
+}
+
 // A MaxRequestSize below BatchSize cuts batches to it, so that a request's
 // batches stay within it, and a broker whose message.max.bytes the user
 // lowered MaxRequestSize to takes every batch; a record nearly that large
