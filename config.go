@@ -457,6 +457,14 @@ func (cfg *Config) validate() error {
 	if cfg.TransactionalID != "" && cfg.DisableIdempotence {
 		return bad("TransactionalID", "transactions need idempotence; DisableIdempotence is set")
 	}
+	// Both go in every request as Kafka strings, whose int16 length a
+	// longer one would wrap: the broker would read the rest as the body.
+	if len(cfg.ClientID) > math.MaxInt16 {
+		return bad("ClientID", "%d bytes, more than the %d a Kafka string holds", len(cfg.ClientID), math.MaxInt16)
+	}
+	if len(cfg.TransactionalID) > math.MaxInt16 {
+		return bad("TransactionalID", "%d bytes, more than the %d a Kafka string holds", len(cfg.TransactionalID), math.MaxInt16)
+	}
 	if cfg.BatchSize < 0 {
 		return bad("BatchSize", "%d is negative", cfg.BatchSize)
 	}

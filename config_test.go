@@ -6,6 +6,7 @@ import (
 	"math"
 	"net"
 	"reflect"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -76,6 +77,8 @@ func TestNewNamesTheBadField(t *testing.T) {
 				c.TransactionalID = "t"
 				c.TransactionTimeout = time.Duration(1<<32) * time.Millisecond
 			}), "TransactionTimeout"},
+		{"a client id longer than a Kafka string", ok(func(c *Config) { c.ClientID = strings.Repeat("c", math.MaxInt16+1) }), "ClientID"},
+		{"a transactional id longer than a Kafka string", ok(func(c *Config) { c.TransactionalID = strings.Repeat("t", math.MaxInt16+1) }), "TransactionalID"},
 		{"a hook that implements no hook interface", ok(func(c *Config) { c.Hooks = []Hook{42} }), "Hooks"},
 		{"gzip level out of range", ok(func(c *Config) { c.Compression = compression.Gzip; c.CompressionLevel = 10 }), "CompressionLevel"},
 		{"level for a codec without levels", ok(func(c *Config) { c.Compression = compression.Snappy; c.CompressionLevel = 3 }), "CompressionLevel"},
