@@ -46,7 +46,9 @@ type Config struct {
 	// answer is written once, and retries cannot reorder a partition's
 	// records. It costs nothing on the wire but an id and three fields per
 	// batch. Without it, retries may duplicate and reorder records, unless
-	// MaxInFlight is 1. Java: enable.idempotence (default true);
+	// MaxInFlight is 1; the callbacks of a batch retried behind a later
+	// one still run first, so that their order is then not the offsets'.
+	// Java: enable.idempotence (default true);
 	// kafka-python: enable_idempotence (default false). Default false:
 	// idempotent.
 	DisableIdempotence bool
