@@ -23,9 +23,11 @@ type AppendResult struct {
 	// Filled: the append filled one of the partition's batches, the
 	// record's or, when the record did not fit in what room the open batch
 	// had left, that batch (the record then started the next). A sticky
-	// partitioner waits for this before it switches (as the Java client's
-	// waits for allBatchesFull), so that the switch does not leave a batch
-	// partly filled.
+	// partitioner waits for this before it switches (where the Java
+	// client's waits for allBatchesFull), so that it switches as a batch
+	// fills rather than at an arbitrary byte count. The record that did not
+	// fit is left behind, alone in the next batch, which goes at its
+	// linger or beside another batch of the broker's.
 	Filled bool
 }
 
