@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -135,7 +137,7 @@ type Results struct {
 
 // Race runs every workload through every client, Rounds times,
 // interleaved: round 1 runs each client once on each workload, then round
-// 2, and so on, each round's clients in turn (inTurn). A run that fails is kept with its error and left out of the
+// 2, and so on, each workload's clients in an order of its own (inTurn). A run that fails is kept with its error and left out of the
 // medians; Race fails only when it cannot race at all or is interrupted,
 // and then returns no Results: a race cut short must not replace a whole
 // one's results file (its runs so far are in the log).
@@ -220,8 +222,8 @@ func Race(ctx context.Context, o Options) (*Results, error) {
 	}
 
 	for round := 1; round <= o.Rounds; round++ {
-		for _, w := range o.Workloads {
-			for _, c := range inTurn(clients, round) {
+		for wi, w := range o.Workloads {
+			for _, c := range inTurn(clients, round, wi) {
 				if !c.supports(w) {
 					continue
 				}
@@ -239,19 +241,20 @@ func Race(ctx context.Context, o Options) (*Results, error) {
 	return res, nil
 }
 
-// inTurn is the order the clients run in a round (from 1): each round
-// starts one client later than the round before, so that over the rounds
-// each client runs first as often as the others. In a fixed order the same
-// client would meet the broker in the same state every round (right after
-// the same other client's run, its log and page cache as that run left
-// them), a bias in its per-round ratios that no number of rounds removes.
-func inTurn[T any](clients []T, round int) []T {
-	n := len(clients)
-	if n == 0 {
-		return nil
-	}
-	first := (round - 1) % n
-	return append(clients[first:n:n], clients[:first]...)
+// inTurn is the order the clients run in a round (from 1) on its workload
+// (by index): a shuffle seeded by the two, so that a client neither runs
+// at the same place nor after the same client every time, and a race run
+// again runs in the same order (the log shows it). In a fixed order, or one
+// rotated each round, which keeps each client's neighbours and runs the
+// workloads back to back, a client meets the broker in the same state each
+// time (right after the same other client's run, its log and page cache as
+// that run left them): a bias in its per-round ratios that no number of
+// rounds removes.
+func inTurn[T any](clients []T, round, workload int) []T {
+	order := slices.Clone(clients)
+	rng := rand.New(rand.NewPCG(uint64(round), uint64(workload)))
+	rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+	return order
 }
 
 // harnessFiles are the files the harness runs beside the clients.

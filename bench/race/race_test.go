@@ -308,20 +308,40 @@ func TestParseJava(t *testing.T) {
 	}
 }
 
-// Each round starts one client later, and over as many rounds as clients
-// each runs first once, the clients themselves left as they were.
-func TestInTurnRotatesTheFirstClient(t *testing.T) {
-	clients := []string{"a", "b", "c"}
-	want := map[int]string{1: "abc", 2: "bca", 3: "cab", 4: "abc"}
-	for round := 1; round <= 4; round++ {
-		if got := strings.Join(inTurn(clients, round), ""); got != want[round] {
-			t.Errorf("round %d: %s, want %s", round, got, want[round])
+// The clients run in an order of each round's and workload's own: over
+// the rounds each runs first, and after each other client, leaving the
+// clients themselves as they were; and the same round and workload give
+// the same order, so that a race run again runs as the first did.
+func TestInTurnVariesPlacesAndNeighbours(t *testing.T) {
+	clients := []string{"a", "b", "c", "d"}
+	first := map[string]int{}
+	after := map[[2]string]int{}
+	for round := 1; round <= 20; round++ {
+		for workload := range 3 {
+			order := inTurn(clients, round, workload)
+			if got := strings.Join(inTurn(clients, round, workload), ""); got != strings.Join(order, "") {
+				t.Fatalf("round %d, workload %d: %s, then %s", round, workload, strings.Join(order, ""), got)
+			}
+			first[order[0]]++
+			for i := 1; i < len(order); i++ {
+				after[[2]string{order[i-1], order[i]}]++
+			}
 		}
 	}
-	if got := strings.Join(clients, ""); got != "abc" {
+	for _, c := range clients {
+		if first[c] == 0 {
+			t.Errorf("%s never ran first: %v", c, first)
+		}
+		for _, before := range clients {
+			if before != c && after[[2]string{before, c}] == 0 {
+				t.Errorf("%s never ran right after %s: %v", c, before, after)
+			}
+		}
+	}
+	if got := strings.Join(clients, ""); got != "abcd" {
 		t.Errorf("the clients became %s", got)
 	}
-	if got := inTurn([]string(nil), 1); len(got) != 0 {
+	if got := inTurn([]string(nil), 1, 0); len(got) != 0 {
 		t.Errorf("no clients: %v", got)
 	}
 }
