@@ -50,8 +50,16 @@ func (m *Manager) call(ctx context.Context, kind cluster.CoordinatorKind, key st
 		if errors.Is(err, kerr.NotCoordinator) || errors.Is(err, kerr.CoordinatorNotAvailable) {
 			m.cfg.Coordinators.ForgetCoordinator(kind, key)
 		}
-		if ctx.Err() != nil || !cluster.Retriable(err) {
+		if !cluster.Retriable(err) {
 			return nil, unanswered, err
+		}
+		if ctx.Err() != nil {
+			// The caller gave up: its error says so, whichever failure the
+			// call saw first (a connection broken as ctx ended).
+			if errors.Is(err, ctx.Err()) {
+				return nil, unanswered, err
+			}
+			return nil, unanswered, fmt.Errorf("%s: %w (last failure: %w)", req.Key(), ctx.Err(), err)
 		}
 		if m.cfg.Context.Err() != nil {
 			return nil, unanswered, fmt.Errorf("%s: the producer closed (last failure: %w)", req.Key(), err)

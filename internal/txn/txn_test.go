@@ -33,6 +33,9 @@ type fakeCoordinators struct {
 	v2        bool
 	epoch     int16 // the epoch InitProducerId and EndTxn v5 give
 	lost      error // a connection failure for the next request
+	// whileLost, if set, runs as the lost request fails: what else
+	// happens at that moment (the caller's ctx ending).
+	whileLost func()
 	// held: a request of this API, once recorded, waits for the gate to
 	// open before it is answered, as one under way at the coordinator; if
 	// its ctx ends first it is abandoned unanswered, as the cluster layer
@@ -112,6 +115,9 @@ func (f *fakeCoordinators) AskCoordinator(ctx context.Context, _ cluster.Coordin
 	defer f.mu.Unlock()
 	if err := f.lost; err != nil {
 		f.lost = nil
+		if f.whileLost != nil {
+			f.whileLost()
+		}
 		return nil, err
 	}
 	var code int16
@@ -828,6 +834,22 @@ func (r *rig) sendOffsetsCutShortAt(api protocol.APIKey, offsets []Offset, group
 	bounded.Receive(r.t, g.arrived, waitTime, fmt.Sprintf("no %v after SendOffsets", api))
 	cancel()
 	return g, bounded.Receive(r.t, done, waitTime, "SendOffsets did not return after its ctx ended")
+}
+
+// A request whose connection broke as its caller's ctx ended says that the
+// ctx ended, whichever of the two the call saw first: before, a call that
+// saw the broken connection first returned its error alone, and the caller
+// could not tell by errors.Is that its own ctx had ended.
+func TestACallWhoseCtxEndedAsItsConnectionBrokeSaysTheCtxEnded(t *testing.T) {
+	r := initialized(t, false)
+	ctx, cancel := context.WithCancel(context.Background())
+	r.coords.mu.Lock()
+	r.coords.lost = fmt.Errorf("AddOffsetsToTxn: %w", conn.ErrDisconnected)
+	r.coords.whileLost = cancel
+	r.coords.mu.Unlock()
+	err := r.m.SendOffsets(ctx, []Offset{{Topic: "in", Partition: 0, Offset: 10, LeaderEpoch: -1}}, Group{ID: "g", Generation: -1})
+	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorIs(t, err, conn.ErrDisconnected, "the failure is named too")
 }
 
 // A SendOffsets cut short may have left its offsets out of the
