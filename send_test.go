@@ -76,6 +76,14 @@ func TestSendWithADoneCtxSendsNothing(t *testing.T) {
 // open batch was taken.
 func TestProduceWithADoneCtxTakesOnlyMemoryFreeAtOnce(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	// The first batch, sealed as the second record starts the next, goes
+	// at once: its answer, and its memory, wait until the three Produce
+	// calls are done.
+	answer := make(chan struct{})
+	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action {
+		<-answer
+		return fakebroker.Action{}
+	})
 	p := newProducer(t, c, func(cfg *Config) {
 		// Two batches fill the memory, and linger until flushed.
 		cfg.BatchSize, cfg.BufferMemory, cfg.Linger = 1024, 2048, time.Hour
@@ -90,6 +98,7 @@ func TestProduceWithADoneCtxTakesOnlyMemoryFreeAtOnce(t *testing.T) {
 		p.Produce(done, &Record{Topic: "t", Value: make([]byte, 900)}, cb)
 	}
 	require.ErrorIs(t, bounded.Receive(t, outcomes, waitFor, "the record short of memory"), context.Canceled)
+	close(answer)
 	require.NoError(t, p.Flush(ctx(t)))
 	require.NoError(t, bounded.Receive(t, outcomes, waitFor, "the first record"))
 	require.NoError(t, bounded.Receive(t, outcomes, waitFor, "the second record"))
