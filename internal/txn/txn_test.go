@@ -913,26 +913,28 @@ func TestATransactionWhoseSendOffsetsFailedMayBeAborted(t *testing.T) {
 // the producer goes on.
 func TestV1AnAbortOfNothingAddedSendsNoEndTxn(t *testing.T) {
 	offsets := []Offset{{Topic: "in", Offset: 10, LeaderEpoch: -1}}
-	for how, addNothing := range map[string]func(r *rig){
-		"partition refused": func(r *rig) {
+	for how, addNothing := range map[string]func(t *testing.T, r *rig){
+		"partition refused": func(t *testing.T, r *rig) {
 			r.coords.fail(protocol.AddPartitionsToTxn, kerr.TopicAuthorizationFailed)
 			require.False(t, r.admit(tp0))
 			require.Eventually(t, func() bool { return r.state() == AbortableError }, waitTime, time.Millisecond)
 		},
-		"offsets never sent": func(r *rig) {
+		"offsets never sent": func(t *testing.T, r *rig) {
 			r.coords.lost = fmt.Errorf("AddOffsetsToTxn: %w: %w", conn.ErrNotSent, context.Canceled)
 			err := r.m.SendOffsets(context.Background(), offsets, Group{ID: "g"})
 			require.ErrorIs(t, err, conn.ErrNotSent)
 			require.ErrorContains(t, err, "call it again, or AbortTransaction")
 		},
 	} {
-		r := initialized(t, false)
-		addNothing(r)
-		r.coords.fail(protocol.EndTxn, kerr.InvalidTxnState) // as Kafka answers an abort of no transaction
-		require.NoError(t, r.m.Abort(context.Background()), how)
-		require.NotContains(t, r.coords.apis(), protocol.EndTxn, "%s: EndTxn for a transaction the coordinator does not have", how)
-		require.Equal(t, Ready, r.state(), how)
-		require.NoError(t, r.m.Begin(), "%s: the next transaction", how)
+		t.Run(how, func(t *testing.T) {
+			r := initialized(t, false)
+			addNothing(t, r)
+			r.coords.fail(protocol.EndTxn, kerr.InvalidTxnState) // as Kafka answers an abort of no transaction
+			require.NoError(t, r.m.Abort(context.Background()))
+			require.NotContains(t, r.coords.apis(), protocol.EndTxn, "EndTxn for a transaction the coordinator does not have")
+			require.Equal(t, Ready, r.state())
+			require.NoError(t, r.m.Begin(), "the next transaction")
+		})
 	}
 }
 
