@@ -99,7 +99,9 @@ type BatchWritten struct {
 	// its size on the wire (equal without compression).
 	Bytes           int
 	CompressedBytes int
-	// Attempt is the send that was written: 1 for the first.
+	// Attempt is the send that was written: 1 for the first. A request
+	// that died before it was written (its connection broke first) counts
+	// as a send too, as the Java client counts its attempts.
 	Attempt int
 	// QueueTime runs from the batch's first record to its first send (the
 	// Java client's record-queue-time).
