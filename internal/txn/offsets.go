@@ -14,10 +14,16 @@ import (
 // Offset is a consumer's position to commit in a transaction: the offset
 // of the next record to consume from a partition.
 type Offset struct {
-	Topic       string
-	Partition   int32
-	Offset      int64
-	LeaderEpoch int32   // of the last record consumed; -1 if unknown
+	Topic     string
+	Partition int32
+	Offset    int64
+	// LeaderEpoch is the leader epoch of the last record consumed; -1 or
+	// 0, the zero value, if unknown. Both are committed as -1, as the Java
+	// client commits an offset without an epoch: committed as 0, a
+	// consumer restarting from it would take the later epochs of the
+	// partition's log for a truncation, and rewind. A record's real epoch
+	// 0 thus goes as unknown, which only skips that check.
+	LeaderEpoch int32
 	Metadata    *string // optional
 }
 
@@ -25,10 +31,23 @@ type Offset struct {
 // membership (KIP-447), so that the group coordinator refuses the commit
 // of a consumer the group has rebalanced away (a zombie).
 type Group struct {
-	ID         string
-	Generation int32   // -1 outside a group generation
+	ID string
+	// Generation is the consumer's generation of the group; -1 or 0, the
+	// zero value, outside one (a member's generation starts at 1): both go
+	// as -1, which the group coordinator takes without checking the
+	// membership, as the Java client's ConsumerGroupMetadata(groupId).
+	Generation int32
 	MemberID   string  // "" if none
 	InstanceID *string // static membership (KIP-345), nil if none
+}
+
+// orUnknown is a generation or leader epoch as it goes on the wire: -1,
+// unknown, for a zero value or any negative one.
+func orUnknown(n int32) int32 {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }
 
 // offsetKey names a group's offset of one partition in a transaction.
@@ -76,7 +95,7 @@ func (m *Manager) SendOffsets(ctx context.Context, offsets []Offset, group Group
 	}
 	req := &protocol.TxnOffsetCommitRequest{
 		TransactionalID: m.cfg.TransactionalID, GroupID: group.ID, ProducerID: id.ID, ProducerEpoch: id.Epoch,
-		GenerationID: group.Generation, MemberID: group.MemberID, GroupInstanceID: group.InstanceID,
+		GenerationID: orUnknown(group.Generation), MemberID: group.MemberID, GroupInstanceID: group.InstanceID,
 	}
 	for _, o := range offsets {
 		if n := len(req.Topics); n == 0 || req.Topics[n-1].Name != o.Topic {
@@ -84,7 +103,7 @@ func (m *Manager) SendOffsets(ctx context.Context, offsets []Offset, group Group
 		}
 		t := &req.Topics[len(req.Topics)-1]
 		t.Partitions = append(t.Partitions, protocol.TxnOffsetCommitRequestPartition{
-			PartitionIndex: o.Partition, CommittedOffset: o.Offset, CommittedLeaderEpoch: o.LeaderEpoch, CommittedMetadata: o.Metadata,
+			PartitionIndex: o.Partition, CommittedOffset: o.Offset, CommittedLeaderEpoch: orUnknown(o.LeaderEpoch), CommittedMetadata: o.Metadata,
 		})
 	}
 	maxVersion := int16(4) // v5 is transactions v2's

@@ -814,6 +814,22 @@ func TestSendOffsets(t *testing.T) {
 	}
 }
 
+// A Group and Offsets left at their zero values where unknown (the
+// generation and leader epochs) commit them as unknown, -1, as the Java
+// client's ConsumerGroupMetadata(groupId) and OffsetAndMetadata(offset) do.
+// Before, generation 0 went as a generation the coordinator refused
+// (ILLEGAL_GENERATION), and leader epoch 0 as an epoch a consumer
+// restarting from it would take later epochs for a truncation by.
+func TestSendOffsetsCommitsZeroGenerationAndEpochAsUnknown(t *testing.T) {
+	r := initialized(t, false)
+	offsets := []Offset{{Topic: "in", Partition: 0, Offset: 10}, {Topic: "in", Partition: 1, Offset: 20, LeaderEpoch: 3}}
+	require.NoError(t, r.m.SendOffsets(context.Background(), offsets, Group{ID: "g"}))
+	commit := r.coords.last().req.(*protocol.TxnOffsetCommitRequest)
+	require.Equal(t, int32(-1), commit.GenerationID)
+	require.Equal(t, int32(-1), commit.Topics[0].Partitions[0].CommittedLeaderEpoch)
+	require.Equal(t, int32(3), commit.Topics[0].Partitions[1].CommittedLeaderEpoch, "a known epoch goes as it is")
+}
+
 // sendOffsetsCutShort runs SendOffsets until its TxnOffsetCommit is at the
 // group coordinator, then ends its ctx before the answer, and returns its
 // error and the gate, which stays shut for later TxnOffsetCommits until the test
