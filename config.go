@@ -345,7 +345,7 @@ func (e *ConfigError) Error() string { return "producer config: " + e.Field + ":
 
 // WithDefaults returns cfg as New uses it: every field left at zero set to
 // its default (a DeliveryTimeout raised to cover Linger + RequestTimeout,
-// say). A tool that shows or bounds by the settings in effect reads them
+// say), and BatchSize cut to a smaller MaxRequestSize. A tool that shows or bounds by the settings in effect reads them
 // here rather than repeat the rules.
 func (cfg Config) WithDefaults() Config {
 	setDur := func(d *time.Duration, def time.Duration) {
@@ -371,6 +371,13 @@ func (cfg Config) WithDefaults() Config {
 	if cfg.MaxRequestSize == 0 {
 		cfg.MaxRequestSize = DefaultMaxRequestSize
 	}
+	// A batch must fit a request (the sender counts a request's batches
+	// against MaxRequestSize, and lets only the first one past it): a
+	// smaller MaxRequestSize is the batch size in effect. A negative one is
+	// left for validate to name.
+	if cfg.MaxRequestSize > 0 {
+		cfg.BatchSize = min(cfg.BatchSize, cfg.MaxRequestSize)
+	}
 	if cfg.MaxInFlight == 0 {
 		cfg.MaxInFlight = DefaultMaxInFlight
 	}
@@ -393,7 +400,7 @@ func (cfg Config) WithDefaults() Config {
 	setDur(&cfg.ReconnectBackoffMax, max(DefaultReconnectMax, cfg.ReconnectBackoff))
 	setDur(&cfg.ConnectionSetupTimeout, DefaultConnectionSetupTimeout)
 	if cfg.Partitioner == nil {
-		cfg.Partitioner = partitioner.Default(cfg.batchBytes())
+		cfg.Partitioner = partitioner.Default(cfg.BatchSize)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -406,13 +413,6 @@ func (cfg Config) WithDefaults() Config {
 		cfg.clock = clock.Real{}
 	}
 	return cfg
-}
-
-// batchBytes is the size batches are cut to: BatchSize, unless a batch of
-// that size would not fit a request of MaxRequestSize (the sender counts a
-// request's batches against it, and lets only the first one past it).
-func (cfg *Config) batchBytes() int {
-	return min(cfg.BatchSize, cfg.MaxRequestSize)
 }
 
 // backoffBase is a backoff's base left at zero: its default, or the max
@@ -476,10 +476,9 @@ func (cfg *Config) validate() error {
 	if cfg.BufferMemory < 0 {
 		return bad("BufferMemory", "%d is negative", cfg.BufferMemory)
 	}
-	// The batches' size, which a MaxRequestSize below BatchSize cuts, must
-	// fit the buffer: BatchSize alone would refuse a buffer that the
-	// smaller batches fit.
-	if int64(cfg.batchBytes()) > cfg.BufferMemory {
+	// The batches' size, which a MaxRequestSize below BatchSize cut, must
+	// fit the buffer.
+	if int64(cfg.BatchSize) > cfg.BufferMemory {
 		return bad("BatchSize", "%d exceeds BufferMemory %d", cfg.BatchSize, cfg.BufferMemory)
 	}
 	if cfg.MaxInFlight < 0 {

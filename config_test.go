@@ -265,6 +265,16 @@ func TestABufferThatFitsBatchesCutToMaxRequestSizeIsAccepted(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 }
 
+// WithDefaults gives the batch size in effect, cut to a smaller
+// MaxRequestSize: a tool showing the settings showed 64 KiB where the
+// producer cut its batches to 10,000 bytes.
+func TestWithDefaultsGivesTheBatchSizeInEffect(t *testing.T) {
+	require.Equal(t, 10000, Config{MaxRequestSize: 10000}.WithDefaults().BatchSize)
+	require.Equal(t, 10000, Config{BatchSize: 20000, MaxRequestSize: 10000}.WithDefaults().BatchSize)
+	require.Equal(t, DefaultBatchSize, Config{}.WithDefaults().BatchSize)
+	require.Equal(t, 4096, Config{BatchSize: 4096}.WithDefaults().BatchSize)
+}
+
 // deadlineDialer refuses every dial, telling how far away its ctx's
 // deadline was (-1: none).
 type deadlineDialer struct{ left chan time.Duration }

@@ -137,7 +137,7 @@ type heldFailure struct {
 
 func (w *held) init(p *Producer) {
 	w.p = p
-	w.reserveCap = int(p.cfg.BufferMemory) - p.cfg.batchBytes()
+	w.reserveCap = int(p.cfg.BufferMemory) - p.cfg.BatchSize
 	w.topics = make(map[string]*waitingTopic)
 	w.appendCtx, w.cancelAppendCtx = context.WithCancel(p.ctx)
 }

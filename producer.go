@@ -93,7 +93,7 @@ func New(cfg Config) (*Producer, error) {
 	}
 	p := &Producer{
 		cfg:       cfg,
-		pool:      bufferpool.New(int(cfg.BufferMemory), cfg.batchBytes(), cfg.clock),
+		pool:      bufferpool.New(int(cfg.BufferMemory), cfg.BatchSize, cfg.clock),
 		idCh:      make(chan struct{}, 1),
 		closeDone: make(chan struct{}),
 	}
@@ -106,7 +106,7 @@ func New(cfg Config) (*Producer, error) {
 		inFlight = min(inFlight, maxIdempotentInFlight)
 	}
 	p.acc = accumulator.New(accumulator.Config{
-		BatchSize:       cfg.batchBytes(),
+		BatchSize:       cfg.BatchSize,
 		Linger:          cfg.Linger,
 		DeliveryTimeout: cfg.DeliveryTimeout,
 		MaxBlock:        cfg.MaxBlock,
