@@ -9,7 +9,9 @@ import (
 // Send produces a record and waits for its acknowledgement. If ctx ends
 // first, Send returns ctx's error; the record may still be delivered. A
 // ctx already done when Send is called produces nothing: the caller has
-// given up on the outcome, which would be unknown.
+// given up on the outcome, which would be unknown. Called from a callback,
+// Send cannot get the acknowledgement, delivered after that callback
+// returns, and returns only when ctx ends: a callback uses Produce.
 func (p *Producer) Send(ctx context.Context, r *Record) (RecordMetadata, error) {
 	if err := ctx.Err(); err != nil {
 		md, topic := RecordMetadata{Partition: -1, Offset: -1}, ""
