@@ -276,12 +276,18 @@ func TestReauthenticationKeepsRequestsInOrder(t *testing.T) {
 	}
 }
 
-// A refused re-authentication kills the connection with the *AuthError.
-func TestReauthenticationRefused(t *testing.T) {
-	fake := clock.NewFake(time.Unix(1000, 0))
-	fb := newFakeBroker(t)
-	done := dialAsync(t, fb, Config{SASL: plain.New("u", testPassword), Clock: fake})
+// dueForReauthentication dials fb with cfg on the fake clock, accepts
+// its PLAIN authentication for a session of a minute, and moves the clock
+// to the session's re-authentication: the connection, and the broker's
+// side of it, which connected is told of first if not nil.
+func dueForReauthentication(t *testing.T, fake *clock.Fake, fb *fakeBroker, cfg Config, connected func(*brokerConn)) (*Conn, *brokerConn) {
+	t.Helper()
+	cfg.Clock = fake
+	done := dialAsync(t, fb, cfg)
 	bc := fb.conn(t)
+	if connected != nil {
+		connected(bc)
+	}
 	acceptPlain(t, bc, time.Minute)
 	r := <-done
 	if r.err != nil {
@@ -289,16 +295,24 @@ func TestReauthenticationRefused(t *testing.T) {
 	}
 	awaitReauthTimer(t, fake, fake.Now(), time.Minute)
 	fake.Advance(time.Minute)
+	return r.c, bc
+}
+
+// A refused re-authentication kills the connection with the *AuthError.
+func TestReauthenticationRefused(t *testing.T) {
+	fake := clock.NewFake(time.Unix(1000, 0))
+	fb := newFakeBroker(t)
+	c, bc := dueForReauthentication(t, fake, fb, Config{SASL: plain.New("u", testPassword)}, nil)
 	hs := expect(t, bc, protocol.SaslHandshake)
 	bc.reply(hs, &protocol.SaslHandshakeResponse{})
 	ar := expect(t, bc, protocol.SaslAuthenticate)
 	bc.reply(ar, &protocol.SaslAuthenticateResponse{ErrorCode: kerr.SASLAuthenticationFailed.Code, AuthBytes: []byte{}})
 	select {
-	case <-r.c.Done():
+	case <-c.Done():
 	case <-time.After(waitTime):
 		t.Fatal("the connection outlived a refused re-authentication")
 	}
-	assertRefused(t, r.c.Err(), "PLAIN", fb.addr(), kerr.SaslAuthenticationFailed)
+	assertRefused(t, c.Err(), "PLAIN", fb.addr(), kerr.SaslAuthenticationFailed)
 }
 
 // A request waiting for the write lock while a re-authentication is
@@ -313,19 +327,11 @@ func TestARequestQueuedBehindARefusedReauthenticationIsNotSent(t *testing.T) {
 	fake := clock.NewFake(time.Unix(1000, 0))
 	fb := newFakeBroker(t)
 	log := &heldLog{message: "kafka re-authentication failed", behind: make(chan request, 1)}
-	done := dialAsync(t, fb, Config{SASL: plain.New("u", testPassword), Clock: fake, Logger: slog.New(log)})
-	bc := fb.conn(t)
-	log.bc = bc
-	acceptPlain(t, bc, time.Minute)
-	r := <-done
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	awaitReauthTimer(t, fake, fake.Now(), time.Minute)
-	fake.Advance(time.Minute)
+	c, bc := dueForReauthentication(t, fake, fb, Config{SASL: plain.New("u", testPassword), Logger: slog.New(log)},
+		func(bc *brokerConn) { log.bc = bc })
 	hs := expect(t, bc, protocol.SaslHandshake)
 	queued := newOutcome()
-	go r.c.Send(context.Background(), &protocol.MetadataRequest{}, queued.done)
+	go c.Send(context.Background(), &protocol.MetadataRequest{}, queued.done)
 	bc.reply(hs, &protocol.SaslHandshakeResponse{})
 	ar := expect(t, bc, protocol.SaslAuthenticate)
 	bc.reply(ar, &protocol.SaslAuthenticateResponse{ErrorCode: kerr.SASLAuthenticationFailed.Code, AuthBytes: []byte{}})
@@ -565,16 +571,7 @@ func TestReauthenticationWhoseTokenFetchHangs(t *testing.T) {
 	fake := clock.NewFake(time.Unix(1000, 0))
 	fb := newFakeBroker(t)
 	mech := &stalledStart{Mechanism: plain.New("u", testPassword), from: 2, stalled: make(chan struct{}, 1)}
-	done := dialAsync(t, fb, Config{SASL: mech, Clock: fake, RequestTimeout: 5 * time.Second})
-	bc := fb.conn(t)
-	acceptPlain(t, bc, time.Minute)
-	r := <-done
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	c := r.c
-	awaitReauthTimer(t, fake, fake.Now(), time.Minute)
-	fake.Advance(time.Minute)
+	c, bc := dueForReauthentication(t, fake, fb, Config{SASL: mech, RequestTimeout: 5 * time.Second}, nil)
 	mech.awaitStall(t)
 
 	o := newOutcome()
