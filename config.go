@@ -345,8 +345,9 @@ func (e *ConfigError) Error() string { return "producer config: " + e.Field + ":
 
 // WithDefaults returns cfg as New uses it: every field left at zero set to
 // its default (a DeliveryTimeout raised to cover Linger + RequestTimeout,
-// say), and BatchSize cut to a smaller MaxRequestSize. A tool that shows or bounds by the settings in effect reads them
-// here rather than repeat the rules.
+// say), and BatchSize cut to a smaller MaxRequestSize. A tool that shows
+// or bounds by the settings in effect reads them here rather than repeat
+// the rules.
 func (cfg Config) WithDefaults() Config {
 	setDur := func(d *time.Duration, def time.Duration) {
 		if *d == 0 {

@@ -177,20 +177,20 @@ const maxIdempotentInFlight = 5
 // cb then runs exactly once with the record's outcome. ctx bounds only the
 // wait for buffer memory, which is at most MaxBlock: a ctx already done
 // lets Produce take only memory free at once, so that a caller that must
-// never block (the Java client's max.block.ms=0) passes one. A record rejected
-// before it is buffered (the producer is closed, the record is invalid or
-// too large, memory did not free up in time) gets its error through cb
-// before Produce returns, on the caller's goroutine.
+// never block (the Java client's max.block.ms=0) passes one. A record
+// rejected before it is buffered (the producer is closed, the record is
+// invalid or too large, memory did not free up in time) gets its error
+// through cb before Produce returns, on the caller's goroutine.
 //
 // Every other callback runs on the producer's delivery goroutine, one at a
 // time, in the order the outcomes came (per partition, offset order; see
-// DisableIdempotence for the exception). A
-// slow callback delays the callbacks behind it and, since a batch's memory
-// goes back to the pool only once its callbacks have run, eventually
-// Produce, which waits for memory; it never delays a request. Close, Flush
-// and Send called from a callback return by their ctx at the latest; Close
-// and Flush then wait only until outcomes are known, since their callbacks
-// run after this one returns.
+// DisableIdempotence for the exception). A slow callback delays the
+// callbacks behind it and, since a batch's memory goes back to the pool
+// only once its callbacks have run, eventually Produce, which waits for
+// memory; it never delays a request. Close, Flush and Send called from a
+// callback return by their ctx at the latest; Close and Flush then wait
+// only until outcomes are known, since their callbacks run after this one
+// returns, and Send not even that (see Send).
 //
 // Produce copies the record's key, value and headers: the caller may reuse
 // them as soon as it returns.
@@ -307,9 +307,10 @@ func (a *admission) exit() {
 // the transaction whether a record may be sent. A record the transaction
 // no longer takes once its hooks have run (a hook ended it, or another
 // goroutine began to), or a producer closed meanwhile, refuses the record
-// as Produce would have before the hooks, but through the hooks' receiver, so that its HookRecordAcknowledged hooks hear of it;
-// admitted is then false. A producer that is not transactional has no
-// admission to end. Out of line, like reject, for Produce's frame.
+// as Produce would have before the hooks, but through the hooks' receiver,
+// so that its HookRecordAcknowledged hooks hear of it; admitted is then
+// false. A producer that is not transactional has no admission to end. Out
+// of line, like reject, for Produce's frame.
 //
 //go:noinline
 func (p *Producer) trackOutsideAdmission(adm *admission, r *Record, cb Callback) (rcv receiver, admitted bool) {

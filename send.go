@@ -13,12 +13,8 @@ import (
 // Send cannot get the acknowledgement, delivered after that callback
 // returns, and returns only when ctx ends: a callback uses Produce.
 func (p *Producer) Send(ctx context.Context, r *Record) (RecordMetadata, error) {
-	if err := ctx.Err(); err != nil {
-		md, topic := RecordMetadata{Partition: -1, Offset: -1}, ""
-		if r != nil {
-			md, topic = failed(r), r.Topic
-		}
-		return md, &PartitionError{Topic: topic, Partition: -1, Err: fmt.Errorf("not sent: %w", context.Cause(ctx))}
+	if ctx.Err() != nil {
+		return sendFailed(r, fmt.Errorf("not sent: %w", context.Cause(ctx)))
 	}
 	w := waiters.Get().(*waiter)
 	p.Produce(ctx, r, w.callback)
@@ -40,13 +36,18 @@ func (p *Producer) Send(ctx context.Context, r *Record) (RecordMetadata, error) 
 		}
 		// The callback may still run, later, and send on w.done, so w is
 		// not reused; it is garbage once the callback has run.
-		md, topic := RecordMetadata{Partition: -1, Offset: -1}, ""
-		if r != nil {
-			md, topic = failed(r), r.Topic
-		}
-		return md, &PartitionError{Topic: topic, Partition: -1,
-			Err: fmt.Errorf("waiting for the acknowledgement: %w (the record may still be written)", context.Cause(ctx))}
+		return sendFailed(r, fmt.Errorf("waiting for the acknowledgement: %w (the record may still be written)", context.Cause(ctx)))
 	}
+}
+
+// sendFailed is what Send returns for r when it gives up without the
+// record's outcome: r's metadata, unknown offset and partition, and err.
+func sendFailed(r *Record, err error) (RecordMetadata, error) {
+	md, topic := RecordMetadata{Partition: -1, Offset: -1}, ""
+	if r != nil {
+		md, topic = failed(r), r.Topic
+	}
+	return md, &PartitionError{Topic: topic, Partition: -1, Err: err}
 }
 
 // A waiter carries one record's outcome from its callback to the Send
