@@ -190,7 +190,8 @@ const maxIdempotentInFlight = 5
 // memory; it never delays a request. Close, Flush and Send called from a
 // callback return by their ctx at the latest; Close and Flush then wait
 // only until outcomes are known, since their callbacks run after this one
-// returns, and Send not even that (see Send).
+// returns, while Send, which needs its record's callback, waits until its
+// ctx ends (see Send).
 //
 // Produce copies the record's key, value and headers: the caller may reuse
 // them as soon as it returns.
