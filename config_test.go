@@ -189,35 +189,40 @@ func TestADefaultedDeliveryTimeoutCoversLingerAndRequestTimeout(t *testing.T) {
 	}
 }
 
-// A backoff's max left at zero is at least its base, the two pairs alike: a
-// RetryBackoff or ReconnectBackoff set alone above the default max of 1s is
-// the wait it says, not an error blaming a max the user never set.
-func TestABackoffMaxLeftAtZeroIsAtLeastItsBase(t *testing.T) {
-	cfg := Config{Brokers: []string{"127.0.0.1:9092"}, RetryBackoff: 2 * time.Second, ReconnectBackoff: 3 * time.Second}
-	require.NoError(t, cfg.Validate())
-	got := cfg.WithDefaults()
-	require.Equal(t, 2*time.Second, got.RetryBackoffMax)
-	require.Equal(t, 3*time.Second, got.ReconnectBackoffMax)
-
-	got = Config{RetryBackoff: 10 * time.Millisecond, ReconnectBackoff: 10 * time.Millisecond}.WithDefaults()
-	require.Equal(t, DefaultRetryBackoffMax, got.RetryBackoffMax, "a small base keeps the default max")
-	require.Equal(t, DefaultReconnectMax, got.ReconnectBackoffMax, "a small base keeps the default max")
-}
-
-// A backoff's max set alone below its base's default lowers the base to
-// it, as the max set alone above the base's default leaves the base be:
-// the user is not blamed for a base they never set. Before, New refused
-// "RetryBackoffMax: 50ms is less than RetryBackoff 100ms".
-func TestABackoffBaseLeftAtZeroIsAtMostItsMax(t *testing.T) {
-	cfg := Config{Brokers: []string{"127.0.0.1:9092"}, RetryBackoffMax: 50 * time.Millisecond, ReconnectBackoffMax: 20 * time.Millisecond}
-	require.NoError(t, cfg.Validate())
-	got := cfg.WithDefaults()
-	require.Equal(t, 50*time.Millisecond, got.RetryBackoff)
-	require.Equal(t, 20*time.Millisecond, got.ReconnectBackoff)
-
-	got = Config{RetryBackoffMax: 5 * time.Second, ReconnectBackoffMax: 5 * time.Second}.WithDefaults()
-	require.Equal(t, DefaultRetryBackoff, got.RetryBackoff, "a large max keeps the default base")
-	require.Equal(t, DefaultReconnect, got.ReconnectBackoff, "a large max keeps the default base")
+// A backoff's max left at zero is at least its base, and its base left at
+// zero at most its max, the two pairs alike: a RetryBackoff or
+// ReconnectBackoff set alone above the default max of 1s is the wait it
+// says, and a max set alone below the base's default lowers the base to
+// it, not an error blaming a field the user never set (before, New refused
+// "RetryBackoffMax: 50ms is less than RetryBackoff 100ms"). A base or max
+// set alone within the other's default leaves that default be.
+func TestABackoffLeftAtZeroFitsTheOtherSet(t *testing.T) {
+	cases := []struct {
+		name                    string
+		cfg                     Config
+		retry, retryMax         time.Duration
+		reconnect, reconnectMax time.Duration
+	}{
+		{"bases above the default maxes", Config{RetryBackoff: 2 * time.Second, ReconnectBackoff: 3 * time.Second},
+			2 * time.Second, 2 * time.Second, 3 * time.Second, 3 * time.Second},
+		{"small bases", Config{RetryBackoff: 10 * time.Millisecond, ReconnectBackoff: 10 * time.Millisecond},
+			10 * time.Millisecond, DefaultRetryBackoffMax, 10 * time.Millisecond, DefaultReconnectMax},
+		{"maxes below the default bases", Config{RetryBackoffMax: 50 * time.Millisecond, ReconnectBackoffMax: 20 * time.Millisecond},
+			50 * time.Millisecond, 50 * time.Millisecond, 20 * time.Millisecond, 20 * time.Millisecond},
+		{"large maxes", Config{RetryBackoffMax: 5 * time.Second, ReconnectBackoffMax: 5 * time.Second},
+			DefaultRetryBackoff, 5 * time.Second, DefaultReconnect, 5 * time.Second},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			c.cfg.Brokers = []string{"127.0.0.1:9092"}
+			require.NoError(t, c.cfg.Validate())
+			got := c.cfg.WithDefaults()
+			require.Equal(t, c.retry, got.RetryBackoff)
+			require.Equal(t, c.retryMax, got.RetryBackoffMax)
+			require.Equal(t, c.reconnect, got.ReconnectBackoff)
+			require.Equal(t, c.reconnectMax, got.ReconnectBackoffMax)
+		})
+	}
 }
 
 // A MaxRequestSize below BatchSize cuts batches to it, so that a request's
