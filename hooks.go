@@ -127,8 +127,9 @@ type RequestWritten struct {
 
 // HookRequestAnswered is told of each ProduceRequest's answer, or of its
 // failure as a whole (Err: the connection broke, the request timed out or
-// was never sent). A partition's own error in an answer shows in the
-// batch's retry or its records' outcomes.
+// was never sent); with AcksNone, of its write (Unanswered). A partition's
+// own error in an answer shows in the batch's retry or its records'
+// outcomes.
 type HookRequestAnswered interface {
 	OnRequestAnswered(RequestAnswered)
 }
@@ -143,6 +144,11 @@ type RequestAnswered struct {
 	// write, and for a request never sent).
 	Latency time.Duration
 	Err     error
+	// Unanswered: the request asked for no answer (AcksNone), and its
+	// write, or its failure, ended it. No broker answered, and its
+	// Latency of 0 measures nothing: a metric of answers and their
+	// latencies leaves it out, as the Java client does with acks=0.
+	Unanswered bool
 }
 
 // HookConnectionOpened is told of each attempt to connect to a broker: to

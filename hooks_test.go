@@ -160,6 +160,7 @@ func TestHooksSeeEveryEvent(t *testing.T) {
 		for _, a := range rec.answered {
 			answered += a.Records
 			require.NoError(t, a.Err)
+			require.False(t, a.Unanswered, "acks=all: the broker answered")
 		}
 		require.Equal(t, n+2, written, "ten records, two of them sent twice")
 		require.Equal(t, written, answered)
@@ -185,6 +186,35 @@ func TestHooksSeeEveryEvent(t *testing.T) {
 		}
 		require.GreaterOrEqual(t, ok, 3, "a seed broker and both brokers")
 		require.Len(t, rec.closed, ok, "every connection opened was closed once, by Close")
+	})
+}
+
+// With acks=0 each request's RequestAnswered says no answer was awaited,
+// so that a hook counts no answer and no latency of 0: without Unanswered
+// it could not tell the write from an answer.
+func TestHooksTellARequestAskingForNoAnswer(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	rec := &recorder{}
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.Hooks = []Hook{rec}
+		cfg.Acks, cfg.DisableIdempotence = AcksNone, true
+	})
+	const n = 5
+	for i := range n {
+		_, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte(fmt.Sprint(i))})
+		require.NoError(t, err, "record %d", i)
+	}
+	require.NoError(t, p.Close(ctx(t)))
+	rec.locked(func() {
+		require.NotEmpty(t, rec.answered)
+		records := 0
+		for _, a := range rec.answered {
+			records += a.Records
+			require.NoError(t, a.Err)
+			require.True(t, a.Unanswered)
+			require.Zero(t, a.Latency)
+		}
+		require.Equal(t, n, records)
 	})
 }
 

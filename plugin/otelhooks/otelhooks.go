@@ -287,8 +287,10 @@ func (t *Telemetry) OnBatchRetried(e producer.BatchRetried) {
 	t.retries.Add(context.Background(), int64(e.Records), t.series.Load().topic(e.Topic).batches)
 }
 
+// OnRequestAnswered records an answer's latency; a request that failed,
+// or was not to be answered (acks=0), has none.
 func (t *Telemetry) OnRequestAnswered(e producer.RequestAnswered) {
-	if e.Err == nil {
+	if e.Err == nil && !e.Unanswered {
 		t.latency.Record(context.Background(), e.Latency.Seconds(), t.series.Load().node(e.Broker))
 	}
 }

@@ -119,6 +119,48 @@ func TestSpansAndMetricsAfterAProduce(t *testing.T) {
 	require.Positive(t, sum(opened))
 }
 
+// With acks=0 no broker answers, so there is no request latency to
+// record, as the Java client records none; every request recorded one of
+// 0 s.
+func TestAcksNoneRecordsNoRequestLatency(t *testing.T) {
+	c, err := embedded.Start(embedded.Options{Topics: map[string]int32{"events": 1}})
+	require.NoError(t, err)
+	defer c.Close()
+	tt := newTelemetry(t, otelhooks.Options{})
+	p, err := producer.New(producer.Config{Brokers: c.Addrs(), Hooks: tt.tel.Hooks(), Acks: producer.AcksNone, DisableIdempotence: true})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	const n = 20
+	for range n {
+		_, err := p.Send(ctx, &producer.Record{Topic: "events", Value: []byte("v")})
+		require.NoError(t, err)
+	}
+	require.NoError(t, p.Close(ctx)) // the hooks have heard all by then
+
+	sent := tt.metric(t, "messaging.client.sent.messages").(metricdata.Sum[int64])
+	require.Equal(t, int64(n), sum(sent), "the records went")
+	require.Zero(t, histogramCount(t, tt.reader, "kafka.producer.request.latency"), "no answer, no latency")
+}
+
+// histogramCount is how many observations the histogram name holds: 0 if
+// it has none, which the reader does not report at all.
+func histogramCount(t *testing.T, reader sdkmetric.Reader, name string) (n uint64) {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, reader.Collect(context.Background(), &rm))
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name == name {
+				for _, dp := range m.Data.(metricdata.Histogram[float64]).DataPoints {
+					n += dp.Count
+				}
+			}
+		}
+	}
+	return n
+}
+
 func sum(s metricdata.Sum[int64]) (n int64) {
 	for _, d := range s.DataPoints {
 		n += d.Value

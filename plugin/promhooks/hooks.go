@@ -54,6 +54,11 @@ func (m *Metrics) OnRequestAnswered(e producer.RequestAnswered) {
 		m.requestErrors.WithLabelValues(id).Inc()
 		return
 	}
+	if e.Unanswered {
+		// acks=0: the write was the request's end; there is no answer
+		// to count and no latency to observe.
+		return
+	}
 	m.responses.WithLabelValues(id).Inc()
 	m.latency.WithLabelValues(id).Observe(e.Latency.Seconds())
 }

@@ -22,7 +22,7 @@
 //	records_per_request                 records in a ProduceRequest (records-per-request-avg)
 //	request_size_bytes                  record bytes in a ProduceRequest (request-size-avg/max)
 //	request_total{node_id}              ProduceRequests written (request-total)
-//	response_total{node_id}             answers received (response-total)
+//	response_total{node_id}             answers received, none with acks=0 (response-total)
 //	request_error_total{node_id}        requests that failed as a whole (no Java name)
 //	request_latency_seconds{node_id}    write to answer (request-latency-avg/max)
 //	produce_throttle_time_seconds{node_id}  throttle times (produce-throttle-time-avg/max)

@@ -134,6 +134,34 @@ func TestMetricsAfterAProduce(t *testing.T) {
 	require.Contains(t, body, "# TYPE kafka_producer_request_latency_seconds histogram")
 }
 
+// With acks=0 no broker answers: the requests are counted, but no answer
+// and no latency, as the Java client counts them. Each request counted an
+// answer and observed a latency of 0.
+func TestAcksNoneCountsNoAnswers(t *testing.T) {
+	c := startCluster(t)
+	reg := prometheus.NewRegistry()
+	m, err := promhooks.New(reg, promhooks.Options{})
+	require.NoError(t, err)
+	p, err := producer.New(producer.Config{Brokers: c.Addrs(), Hooks: m.Hooks(), Acks: producer.AcksNone, DisableIdempotence: true})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	for range 20 {
+		_, err := p.Send(ctx, &producer.Record{Topic: "events", Value: []byte("value")})
+		require.NoError(t, err)
+	}
+	require.NoError(t, p.Close(ctx)) // the hooks have heard all by then
+
+	requests, _ := value(t, reg, "kafka_producer_request_total", nil)
+	require.Positive(t, requests)
+	_, answered := value(t, reg, "kafka_producer_response_total", nil)
+	require.False(t, answered, "no answer came")
+	_, timed := value(t, reg, "kafka_producer_request_latency_seconds", nil)
+	require.False(t, timed, "no latency to observe")
+	_, failed := value(t, reg, "kafka_producer_request_error_total", nil)
+	require.False(t, failed)
+}
+
 // A transactional producer's epoch shows in producer_epoch, as an
 // idempotent producer's does: it stayed -1, the coordinator's ids never
 // reaching HookProducerID.
