@@ -19,7 +19,9 @@ import (
 // delays the callbacks and hooks behind it and, like a slow callback,
 // eventually Produce (a batch's memory goes back once its callbacks have
 // run), but never a request. A hook may call the producer's methods, with
-// the same rules as a callback.
+// the same rules as a callback. Send from an OnNewProducer hook waits for
+// its whole ctx, and New with it: the metadata and expiry loops start only
+// once the hooks have returned, so its record can neither go nor expire.
 //
 // Hooks cost nothing when none are registered: BenchmarkHooks measures
 // Produce with none, with hooks of every event but the records', and with
