@@ -81,6 +81,10 @@ type RecordAcknowledged struct {
 	QueueTime time.Duration
 	// Latency runs from Produce to the outcome.
 	Latency time.Duration
+	// Sent: the record's batch was taken for a request at least once,
+	// whether or not a broker wrote it. A record that failed in Produce,
+	// waiting for metadata, or in the accumulator before any send was not.
+	Sent bool
 }
 
 // HookBatchWritten is told of each batch the broker wrote (with AcksNone:

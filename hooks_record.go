@@ -49,6 +49,7 @@ func (t *tracked) complete(md RecordMetadata, err error, sent time.Time) {
 		// A batch is sent after its records are appended, so after Produce
 		// took each of them.
 		a.QueueTime = sent.Sub(t.start)
+		a.Sent = true
 	}
 	ctx := t.ctx
 	t.ctx = nil // kept no longer than the outcome: the batch may outlive it

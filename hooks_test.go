@@ -140,6 +140,7 @@ func TestHooksSeeEveryEvent(t *testing.T) {
 			require.Equal(t, int32(i%2), a.Metadata.Partition)
 			require.GreaterOrEqual(t, a.Metadata.Offset, int64(0))
 			require.LessOrEqual(t, a.QueueTime, a.Latency)
+			require.True(t, a.Sent)
 		}
 
 		records, written, answered := 0, 0, 0
@@ -270,6 +271,7 @@ func TestHooksOfARecordFailingInProduce(t *testing.T) {
 		require.GreaterOrEqual(t, len(rec.acked), 1)
 		require.ErrorIs(t, rec.acked[0].Err, context.Canceled)
 		require.Equal(t, rec.acked[0].Latency, rec.acked[0].QueueTime, "never sent")
+		require.False(t, rec.acked[0].Sent)
 		require.Equal(t, "acknowledged", rec.misplaced[0], "acknowledged on the caller's goroutine, which is not the delivery goroutine")
 	})
 }

@@ -20,7 +20,9 @@
 //
 // The metrics follow OpenTelemetry's messaging conventions where they say
 // something (messaging.client.sent.messages, messaging.client.operation
-// .duration, per record, with messaging.operation.name "send"), and the
+// .duration, per record, with messaging.operation.name "send"; the first
+// counts only records the producer tried to send, as the conventions ask,
+// so not one that failed in Produce or waiting for metadata), and the
 // Java client's names otherwise, under "kafka.producer.":
 // record.queue.time, batch.size, record.retries, request.latency,
 // throttle.time, connection.creations, connection.closes, buffer.total,
@@ -123,7 +125,7 @@ func (t *Telemetry) instruments(m metric.Meter) error {
 		err = firstErr(err, e)
 		return h
 	}
-	t.sent = counter("messaging.client.sent.messages", "{message}", "Records produced, by outcome (error.type when failed).")
+	t.sent = counter("messaging.client.sent.messages", "{message}", "Records the producer tried to send, by outcome (error.type when failed).")
 	t.duration = histogram("messaging.client.operation.duration", "s", "Time from Produce to a record's acknowledgement.", secondsBuckets)
 	t.queueTime = histogram("kafka.producer.record.queue.time", "s", "Time from a batch's first record to its first send.", secondsBuckets)
 	t.batchSize = histogram("kafka.producer.batch.size", "By", "Size of a written batch on the wire.", batchSizeBuckets)
@@ -269,7 +271,9 @@ func (r records) OnRecordAcknowledged(ctx context.Context, a producer.RecordAckn
 	if a.Err != nil {
 		attrs = s.failed(md.Topic, a.Err)
 	}
-	r.t.sent.Add(ctx, 1, attrs)
+	if a.Sent {
+		r.t.sent.Add(ctx, 1, attrs)
+	}
 	r.t.duration.Record(ctx, a.Latency.Seconds(), attrs)
 }
 

@@ -185,8 +185,8 @@ func TestAFailedRecordsSpan(t *testing.T) {
 	require.Equal(t, codes.Error, spans[0].Status().Code)
 	require.Equal(t, "UNKNOWN_TOPIC", attr(spans[0], "error.type"))
 	require.Len(t, spans[0].Events(), 1, "the error, recorded")
-	sent := tt.metric(t, "messaging.client.sent.messages").(metricdata.Sum[int64])
-	errType, _ := sent.DataPoints[0].Attributes.Value(attribute.Key("error.type"))
+	duration := tt.metric(t, "messaging.client.operation.duration").(metricdata.Histogram[float64])
+	errType, _ := duration.DataPoints[0].Attributes.Value(attribute.Key("error.type"))
 	require.Equal(t, "UNKNOWN_TOPIC", errType.AsString())
 }
 

@@ -20,9 +20,9 @@ import (
 func TestPerRecordMetricsNameTheSendOperation(t *testing.T) {
 	tt := newTelemetry(t, otelhooks.Options{})
 	acked := hookOf[producer.HookRecordAcknowledged](t, tt.tel)
-	acked.OnRecordAcknowledged(context.Background(), producer.RecordAcknowledged{Metadata: producer.RecordMetadata{Topic: "events"}})
+	acked.OnRecordAcknowledged(context.Background(), producer.RecordAcknowledged{Metadata: producer.RecordMetadata{Topic: "events"}, Sent: true})
 	acked.OnRecordAcknowledged(context.Background(), producer.RecordAcknowledged{
-		Metadata: producer.RecordMetadata{Topic: "events", Partition: -1, Offset: -1}, Err: producer.ErrUnknownTopic,
+		Metadata: producer.RecordMetadata{Topic: "events", Partition: 0, Offset: -1}, Err: producer.ErrDeliveryTimeout, Sent: true,
 	})
 
 	sent := tt.metric(t, "messaging.client.sent.messages").(metricdata.Sum[int64])
@@ -41,6 +41,25 @@ func TestPerRecordMetricsNameTheSendOperation(t *testing.T) {
 		require.Equal(t, "send", name.String(), set.ToSlice())
 		require.Equal(t, "send", kind.String(), set.ToSlice())
 	}
+}
+
+// messaging.client.sent.messages counts only the records the producer
+// tried to send: the conventions say it must not count a record that was
+// never sent, such as one whose topic never appeared. Its operation still
+// took time and failed, so the duration has it.
+func TestSentMessagesLeaveOutARecordNeverSent(t *testing.T) {
+	tt := newTelemetry(t, otelhooks.Options{})
+	acked := hookOf[producer.HookRecordAcknowledged](t, tt.tel)
+	acked.OnRecordAcknowledged(context.Background(), producer.RecordAcknowledged{Metadata: producer.RecordMetadata{Topic: "events", Offset: 3}, Sent: true})
+	acked.OnRecordAcknowledged(context.Background(), producer.RecordAcknowledged{
+		Metadata: producer.RecordMetadata{Topic: "events", Partition: -1, Offset: -1}, Err: producer.ErrUnknownTopic,
+	})
+
+	sent := tt.metric(t, "messaging.client.sent.messages").(metricdata.Sum[int64])
+	require.Len(t, sent.DataPoints, 1, "the record sent, alone")
+	_, failed := sent.DataPoints[0].Attributes.Value("error.type")
+	require.False(t, failed, "the record sent, alone")
+	require.Equal(t, uint64(2), histogramCount(t, tt.reader, "messaging.client.operation.duration"), "both operations")
 }
 
 // A span names the record's key when it is short readable text, and only
