@@ -11,8 +11,9 @@ import (
 // order. The Prometheus and OpenTelemetry plugins (modules plugin/promhooks
 // and plugin/otelhooks) are built on them.
 //
-// No hook runs on a goroutine that talks to brokers. HookNewProducer runs in
-// New and HookRecordBuffered in Produce, on the caller's goroutine; every
+// No hook runs on a goroutine that talks to brokers. HookNewProducer runs
+// in New and HookRecordBuffered in Produce, on the caller's goroutine, as
+// does HookRecordAcknowledged for a record that fails inside Produce; every
 // other hook runs on the producer's delivery goroutine, the one that runs
 // callbacks, in the order the events were queued: an event seen by a sender
 // or a connection is queued there and never waited for. So a slow hook
