@@ -48,9 +48,9 @@ type Config struct {
 	// batch. Without it, retries may duplicate and reorder records, unless
 	// MaxInFlight is 1; the callbacks of a batch retried behind a later
 	// one still run first, so that their order is then not the offsets'.
-	// Java: enable.idempotence (default true);
-	// kafka-python: enable_idempotence (default false). Default false:
-	// idempotent.
+	// Java: enable.idempotence (default true); kafka-python:
+	// enable_idempotence (default true since kafka-python 3.0, KIP-679;
+	// false before). Default false: idempotent.
 	DisableIdempotence bool
 
 	// Linger is how long a batch waits for more records before it is sent,
@@ -105,7 +105,10 @@ type Config struct {
 	// a batch if it is larger than BatchSize; the request's own fields (its
 	// header, topic names and partition numbers, tens of bytes) come on
 	// top. Java: max.request.size; kafka-python: max_request_size. Default
-	// 1 MiB, which matches the broker's default message.max.bytes.
+	// 1 MiB (1,048,576 bytes), as in both. The broker's default
+	// message.max.bytes is 12 bytes more, 1,048,588 (1 MiB and the log's
+	// overhead, a batch's offset and length), so a batch within the default
+	// passes it.
 	MaxRequestSize int
 
 	// RequestTimeout is how long the producer waits for a broker's answer
@@ -230,9 +233,12 @@ type Config struct {
 	// a broker, exponentially with jitter. As with RetryBackoffMax,
 	// ReconnectBackoffMax left at zero is the larger of 1s and
 	// ReconnectBackoff, ReconnectBackoff left at zero the smaller of 50ms
-	// and ReconnectBackoffMax, and a max set below its base is refused.
-	// Java: reconnect.backoff.ms / reconnect.backoff.max.ms; kafka-python:
-	// reconnect_backoff_ms / reconnect_backoff_max_ms. Defaults 50ms and 1s.
+	// and ReconnectBackoffMax, and a max set below its base is refused. A
+	// ReconnectBackoff set alone below 1s still grows, up to 1s (the Java
+	// client, given reconnect.backoff.ms alone, makes it the max too, and
+	// waits it every time). Java: reconnect.backoff.ms /
+	// reconnect.backoff.max.ms; kafka-python: reconnect_backoff_ms /
+	// reconnect_backoff_max_ms. Defaults 50ms and 1s.
 	ReconnectBackoff    time.Duration
 	ReconnectBackoffMax time.Duration
 
@@ -285,7 +291,7 @@ type Config struct {
 	// such as the Prometheus and OpenTelemetry plugins'. Every hook of an
 	// event is called in this order; a value that implements none of them
 	// is an error. Java: interceptor.classes, metric.reporters;
-	// kafka-python: none. Default none, which costs nothing.
+	// kafka-python: metric_reporters. Default none, which costs nothing.
 	Hooks []Hook
 
 	// clock is the time source; tests in this package replace it.
