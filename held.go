@@ -27,7 +27,17 @@ import (
 // memory, or behind its topic's records) fails with ErrDeliveryTimeout.
 type held struct {
 	p     *Producer    // for the buffer pool and the callbacks
-	count atomic.Int64 // records held, or failed and not yet delivered; lets Produce skip the lock when 0
+	count atomic.Int64 // records held, or failed and not yet delivered; lets Produce skip the lookup when 0
+	// waiting is topics again, for holds, which reads it without mu: while
+	// one topic's records wait (a mistyped one's for MaxBlock), the
+	// records of the others take no producer-wide lock. Written under mu
+	// with topics (want, drop), and waitsFrom being atomic, it tells a
+	// record produced after another was held, or after its topic's
+	// waitsFrom moved, as much as the lookup under mu did. A sync.Map,
+	// whose loads take no lock, rather than a copy of topics swapped in
+	// whole: with ten thousand missing topics, each one's first and last
+	// record would copy a map of up to ten thousand.
+	waiting sync.Map // topic -> *waitingTopic
 
 	mu     sync.Mutex
 	closed bool // set by failAll: nothing more is held or released
@@ -92,7 +102,8 @@ type waitingTopic struct {
 	// yet holds up no other partition's records. It falls as records are
 	// held, which keeps it a bound however they leave, and rises only when
 	// the records set aside are all the topic has left (awaitAside).
-	waitsFrom int32
+	// Written under held.mu, read without it by holds.
+	waitsFrom atomic.Int32
 	// stopAppend ends the waits of round[roundPos] (for its partition, or
 	// its batch's memory), or the drain's wait for the partitions of the
 	// records set aside, with a cause: its transaction is being aborted.
@@ -146,7 +157,7 @@ func (w *held) init(p *Producer) {
 // with partitions partitions, might land beside are waiting: it must wait
 // behind them to keep their order. Every record asks, and nearly always
 // nothing is held: that check alone is small enough to inline into
-// Produce, the lookup under the lock is not.
+// Produce, the lookup is not.
 func (w *held) holds(topic string, partitions int) bool {
 	return w.count.Load() != 0 && w.holdsTopic(topic, partitions)
 }
@@ -156,18 +167,26 @@ func (w *held) holds(topic string, partitions int) bool {
 // record cannot go to: whatever it names or its partitioner picks is
 // below them, or it waits too.
 func (w *held) holdsTopic(topic string, partitions int) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	wt := w.topics[topic]
-	return wt != nil && int(wt.waitsFrom) < partitions
+	wt, ok := w.waiting.Load(topic)
+	return ok && int(wt.(*waitingTopic).waitsFrom.Load()) < partitions
 }
 
-// drop forgets a topic's held records; w.mu must be held. While a topic
-// has any, the cluster layer keeps asking for its metadata.
+// want starts holding records of topic, of which none are held; w.mu must
+// be held. Until drop, the cluster layer keeps asking for its metadata.
+func (w *held) want(topic string) *waitingTopic {
+	wt := &waitingTopic{unwant: w.p.cluster.Want(topic)}
+	wt.waitsFrom.Store(math.MaxInt32) // lowered by the records held
+	w.topics[topic] = wt
+	w.waiting.Store(topic, wt)
+	return wt
+}
+
+// drop forgets a topic's held records; w.mu must be held.
 func (w *held) drop(topic string) {
 	if wt := w.topics[topic]; wt != nil {
 		wt.unwant()
 		delete(w.topics, topic)
+		w.waiting.Delete(topic)
 	}
 }
 
@@ -208,10 +227,11 @@ func (p *Producer) hold(ctx context.Context, adm *admission, r *Record, tsMs int
 	h.seq, h.since = w.seq, p.cfg.clock.Now()
 	wt := w.topics[r.Topic]
 	if wt == nil {
-		wt = &waitingTopic{unwant: p.cluster.Want(r.Topic), waitsFrom: math.MaxInt32}
-		w.topics[r.Topic] = wt
+		wt = w.want(r.Topic)
 	}
-	wt.waitsFrom = min(wt.waitsFrom, goesTo)
+	if goesTo < wt.waitsFrom.Load() {
+		wt.waitsFrom.Store(goesTo)
+	}
 	wt.records = append(wt.records, h)
 	w.count.Add(1)
 	w.mu.Unlock()
@@ -426,7 +446,7 @@ func (p *Producer) awaitAside(wt *waitingTopic, changed <-chan struct{}) {
 		w.mu.Unlock()
 		return
 	}
-	wt.waitsFrom = wt.asideFrom()
+	wt.waitsFrom.Store(wt.asideFrom())
 	first := wt.aside[0]
 	p.awaitMetadata(wt, &first, changed)
 }

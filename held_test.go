@@ -67,6 +67,35 @@ func TestTopicThatNeverAppearsFailsAfterMaxBlock(t *testing.T) {
 	require.NoError(t, err)
 }
 
+// While records of one topic wait for its metadata (a mistyped name waits
+// out MaxBlock), a record of a known topic that has none held takes no
+// lock of the held records': the test holds that lock, and the record is
+// still appended. Produce used to take it for every record while any was
+// held, so that one missing topic made every goroutine's Produce to every
+// topic queue on a single mutex.
+func TestARecordOfATopicWithNoneHeldTakesNoHeldLock(t *testing.T) {
+	p := producerWaitingLong(t, 1)
+	typo, known := newOutcomes(1), newOutcomes(1)
+	p.Produce(ctx(t), &Record{Topic: "typo", Value: []byte("waits")}, typo.cb(0))
+	require.NotZero(t, p.held.count.Load(), "the record of the missing topic is held")
+
+	p.held.mu.Lock()
+	unlock := sync.OnceFunc(p.held.mu.Unlock)
+	defer unlock() // before Close, which takes it, should the wait below fail
+	produced := make(chan struct{})
+	go func() {
+		defer close(produced)
+		p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("goes")}, known.cb(0))
+	}()
+	receive(t, produced, `Produce of a record of "t", known and with none held, while held.mu was taken`)
+	unlock()
+
+	known.wait(t, "the record of t")
+	require.NoError(t, known.one(t, 0).err)
+	require.False(t, typo.done(), "the record of the missing topic still waits")
+	require.ErrorIs(t, closeAtOnce(t, p, typo, 0), ErrClosed, "the record of the missing topic at Close")
+}
+
 // A topic hidden by metadata fails the same way, and the producer recovers
 // when metadata shows it again.
 func TestHiddenTopicFailsThenRecovers(t *testing.T) {
