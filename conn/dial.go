@@ -2,7 +2,13 @@ package conn
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"time"
 
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
@@ -13,7 +19,10 @@ import (
 // handshake requests are bounded by ctx and by RequestTimeout each.
 // Connection failures wrap ErrDisconnected; a certificate that does not
 // verify, a broker that refuses ours, and refused credentials are an
-// *AuthError, which is not retriable.
+// *AuthError, which is not retriable. A failure matches ctx's error only if
+// ctx ended: running out of DialTimeout wraps os.ErrDeadlineExceeded
+// instead, as a producer's Send says a ctx error means its caller's ctx
+// ended.
 //
 // Negotiation sends ApiVersions at the highest version this client speaks.
 // A broker that does not speak it answers UNSUPPORTED_VERSION in a v0
@@ -30,17 +39,9 @@ func Dial(ctx context.Context, addr string, cfg Config) (*Conn, error) {
 
 // dialConfigured is Dial with cfg's defaults filled.
 func dialConfigured(ctx context.Context, addr string, cfg Config) (*Conn, error) {
-	dialCtx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
-	nc, err := cfg.Dial(dialCtx, "tcp", addr)
-	if err == nil && cfg.TLS != nil {
-		nc, err = handshakeTLS(dialCtx, nc, addr, cfg.TLS)
-	}
-	cancel()
+	nc, err := connect(ctx, addr, cfg)
 	if err != nil {
-		if tlsRefused(err) {
-			return nil, &AuthError{Addr: addr, Mechanism: mechanismTLS, Err: err}
-		}
-		return nil, fmt.Errorf("%w: dialing %s: %w", ErrDisconnected, addr, err)
+		return nil, err
 	}
 	c := newConn(nc, addr, cfg)
 	if err := c.negotiate(ctx); err != nil {
@@ -102,4 +103,74 @@ func (c *Conn) negotiate(ctx context.Context) error {
 		}
 		return fmt.Errorf("ApiVersions v%d to %s: %w", v, c.addr, kerr.ForCode(av.ErrorCode))
 	}
+}
+
+// errSetupTimedOut is the cause of connect's context ending at DialTimeout,
+// which tells that apart from the caller's ctx ending.
+var errSetupTimedOut = errors.New("connection setup timed out")
+
+// connect opens the transport to addr, over TLS if cfg.TLS is set, within
+// DialTimeout. Its failures wrap ErrDisconnected, or are an *AuthError when
+// TLS refused.
+func connect(ctx context.Context, addr string, cfg Config) (net.Conn, error) {
+	setupCtx, cancel := context.WithTimeoutCause(ctx, cfg.DialTimeout, errSetupTimedOut)
+	defer cancel()
+	nc, err := cfg.Dial(setupCtx, "tcp", addr)
+	if err != nil {
+		if tlsRefused(err) { // a *tls.Dialer in cfg.Dial
+			return nil, &AuthError{Addr: addr, Mechanism: mechanismTLS, Err: err}
+		}
+		return nil, setupFailed(ctx, setupCtx, "dialing "+addr, err, cfg.DialTimeout, "")
+	}
+	if cfg.TLS == nil {
+		return nc, nil
+	}
+	tc, err := handshakeTLS(setupCtx, nc, addr, cfg.TLS)
+	if err != nil {
+		if tlsRefused(err) {
+			return nil, &AuthError{Addr: addr, Mechanism: mechanismTLS, Err: err}
+		}
+		return nil, setupFailed(ctx, setupCtx, "TLS handshake with "+addr, err, cfg.DialTimeout, plaintextHint(err, setupCtx))
+	}
+	return tc, nil
+}
+
+// setupFailed is the error of a step of connect that failed with err,
+// wrapping ErrDisconnected. It matches the caller's ctx error only if ctx
+// ended: a producer's Send takes context.DeadlineExceeded to mean that its
+// caller gave up and the record may still be delivered. The end of
+// setupCtx at DialTimeout wraps os.ErrDeadlineExceeded instead, and a
+// Dialer's own timeout keeps only its text. hint, if any, ends the message.
+func setupFailed(ctx, setupCtx context.Context, step string, err error, timeout time.Duration, hint string) error {
+	if hint != "" {
+		hint = "; " + hint
+	}
+	switch {
+	case ctx.Err() != nil:
+		// Whatever the failure looks like, the caller's giving up (or
+		// a Broker abandoning the dial) caused it.
+		return fmt.Errorf("%w: %s: %w", ErrDisconnected, step, context.Cause(ctx))
+	case context.Cause(setupCtx) == errSetupTimedOut:
+		return fmt.Errorf("%w: %s: %w: no answer within the connection setup timeout (%v)%s",
+			ErrDisconnected, step, os.ErrDeadlineExceeded, timeout, hint)
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		// The Dialer's own timeout (net.Dialer.Timeout, which net
+		// reports as matching context.DeadlineExceeded): kept as text.
+		return fmt.Errorf("%w: %s: %v%s", ErrDisconnected, step, err, hint)
+	}
+	return fmt.Errorf("%w: %s: %w%s", ErrDisconnected, step, err, hint)
+}
+
+// plaintextHint guesses, from how a TLS handshake failed after the TCP
+// connection was made, that the listener does not speak TLS: one that
+// never answers the ClientHello (it waits for the rest of a "request" whose
+// size is the hello's first bytes), or that hangs up on it without an alert
+// (Kafka's plaintext listener refuses that size and closes). A TLS listener
+// answers the hello, and refuses with an alert, which tlsRefused catches.
+func plaintextHint(err error, setupCtx context.Context) string {
+	if context.Cause(setupCtx) == errSetupTimedOut || errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) {
+		return "is it a plaintext listener?"
+	}
+	return ""
 }

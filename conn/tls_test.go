@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -135,5 +136,117 @@ func TestTLSDialerErrorsAreClassified(t *testing.T) {
 	_, err := Dial(context.Background(), s.fb.addr(), Config{Dial: d.DialContext})
 	if !errors.Is(err, ErrAuthentication) {
 		t.Fatalf("error %v, want an *AuthError", err)
+	}
+}
+
+// plaintextListener is a listener that does not speak TLS, as a Kafka
+// plaintext listener does not, and reads a ClientHello as the start of a
+// request: silent, it waits for the rest of a request of the hello's size;
+// otherwise it refuses that size and hangs up, as Kafka does.
+func plaintextListener(t *testing.T, silent bool) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accepted sync.WaitGroup
+	accepted.Add(1)
+	go func() {
+		defer accepted.Done()
+		var open []net.Conn
+		defer func() {
+			for _, nc := range open {
+				nc.Close()
+			}
+		}()
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if !silent {
+				nc.Read(make([]byte, 4))
+				nc.Close()
+				continue
+			}
+			open = append(open, nc)
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		accepted.Wait()
+	})
+	return ln.Addr().String()
+}
+
+// A TLS handshake the broker never answers, with the caller's ctx live, is
+// DialTimeout running out: it says so, and that the listener may not speak
+// TLS, and does not match context.DeadlineExceeded, which a producer's Send
+// reports as its caller's ctx ending (the record may still be delivered).
+// One the broker hangs up on gets the hint too.
+func TestATLSHandshakeUnansweredTimesOutAsNoCtxError(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		silent bool
+		words  []string
+	}{
+		{"unanswered", true, []string{"no answer within the connection setup timeout (100ms)"}},
+		{"hung up on", false, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := plaintextListener(t, tc.silent)
+			ctx, cancel := context.WithTimeout(context.Background(), waitTime)
+			defer cancel()
+			_, err := Dial(ctx, addr, Config{TLS: &tls.Config{}, DialTimeout: 100 * time.Millisecond})
+			if err == nil {
+				t.Fatal("Dial over TLS to a plaintext listener succeeded")
+			}
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+				t.Errorf("error %v matches a ctx error, yet the caller's ctx is live", err)
+			}
+			if !errors.Is(err, ErrDisconnected) || !IsRetriable(err) {
+				t.Errorf("error %v, want a retriable ErrDisconnected", err)
+			}
+			if tc.silent && !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Errorf("error %v does not match os.ErrDeadlineExceeded", err)
+			}
+			words := append([]string{"TLS handshake with " + addr, "is it a plaintext listener?"}, tc.words...)
+			for _, w := range words {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// A dial whose caller's ctx ends mid-handshake fails with that ctx's error
+// (its cause, if it has one): the caller gave up, DialTimeout did not pass.
+func TestATLSHandshakeEndedByTheCallersCtxSaysSo(t *testing.T) {
+	gaveUp := errors.New("the caller gave up")
+	for _, tc := range []struct {
+		name string
+		ctx  func() (context.Context, context.CancelFunc)
+		want error
+	}{
+		{"deadline", func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), 100*time.Millisecond)
+		}, context.DeadlineExceeded},
+		{"deadline with a cause", func() (context.Context, context.CancelFunc) {
+			return context.WithTimeoutCause(context.Background(), 100*time.Millisecond, gaveUp)
+		}, gaveUp},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := plaintextListener(t, true)
+			ctx, cancel := tc.ctx()
+			defer cancel()
+			_, err := Dial(ctx, addr, Config{TLS: &tls.Config{}, DialTimeout: time.Minute})
+			if !errors.Is(err, tc.want) || !errors.Is(err, ErrDisconnected) {
+				t.Fatalf("error %v, want %v and ErrDisconnected", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "setup timeout") {
+				t.Errorf("error %q blames the connection setup timeout", err)
+			}
+		})
 	}
 }
