@@ -956,3 +956,40 @@ func TestABatchExpiredWhileItClosesHasItsSizesCountedAtItsAnswer(t *testing.T) {
 	require.Equal(t, int64(uncompressed), stats.UncompressedBytes)
 	require.Equal(t, int64(1), stats.Batches, "still one batch")
 }
+
+// A broker unreachable for a while is named by a timeout only until the
+// partition is written to again: a batch that times out after an
+// acknowledgement does not blame the old outage.
+func TestAnAcknowledgementClearsAnUnreachableBrokersError(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Linger = 0; c.DeliveryTimeout = time.Second })
+	outage := errors.New("broker 1 unreachable: connection refused")
+	h.add(tp0, 0, nil)
+	h.acc.Unreachable([]TopicPartition{tp0}, outage)
+	bs, _ := h.drain([]TopicPartition{tp0}, 1<<20)
+	h.acc.Complete(bs[0], 0, -1, nil)
+	require.NoError(t, h.outcome(0).Err)
+
+	h.add(tp0, 1, nil) // never sent
+	h.clk.Advance(time.Second)
+	h.acc.Expire(h.clk.Now())
+	err := h.outcome(1).Err
+	require.ErrorIs(t, err, ErrDeliveryTimeout)
+	require.NotErrorIs(t, err, outage, "the outage ended with the acknowledgement")
+}
+
+// An unreachable broker's error is booked only for partitions with a batch
+// waiting to be sent: one whose batches are all in flight waits for their
+// answers, not for a connection, and a batch that joins it later is the
+// next connection's to name.
+func TestUnreachableSkipsAPartitionWithNothingWaiting(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Linger = 0; c.DeliveryTimeout = time.Second })
+	outage := errors.New("broker 1 unreachable: connection refused")
+	h.add(tp0, 0, nil)
+	h.drain([]TopicPartition{tp0}, 1<<20) // in flight
+	h.acc.Unreachable([]TopicPartition{tp0}, outage)
+	h.add(tp0, 1, nil)
+	h.clk.Advance(time.Second)
+	h.acc.Expire(h.clk.Now())
+	require.NotErrorIs(t, h.outcome(0).Err, outage)
+	require.NotErrorIs(t, h.outcome(1).Err, outage)
+}

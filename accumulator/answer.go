@@ -28,6 +28,9 @@ func (a *Accumulator) completeAnswer(b *Batch, baseOffset, logAppendTimeMs int64
 	if err != nil {
 		p.lastErr = err
 	} else {
+		// The partition was written to: an earlier failure, a broker
+		// unreachable for a while say, no longer explains a later timeout.
+		p.lastErr = nil
 		logAppendTimeMs = p.appendTime(b, logAppendTimeMs)
 		a.failPassed(p, b)
 	}
@@ -276,6 +279,25 @@ func (a *Accumulator) resolve(p *partition, b *Batch, written bool) {
 	}
 	if b.delivered {
 		a.retire(b)
+	}
+}
+
+// Unreachable books err, why the leader of parts could not be reached, as
+// the last error of those partitions with batches waiting to be sent: a
+// batch that then times out without an error of its own (it was never
+// sent) names it (timedOut), where it would otherwise say only that it was
+// sent 0 times. Its next failure, or an acknowledgement, replaces it.
+func (a *Accumulator) Unreachable(parts []TopicPartition, err error) {
+	for _, tp := range parts {
+		p := a.lookup(tp)
+		if p == nil {
+			continue
+		}
+		p.mu.Lock()
+		if p.waiting() {
+			p.lastErr = err
+		}
+		p.mu.Unlock()
 	}
 }
 

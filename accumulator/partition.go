@@ -62,9 +62,10 @@ type partition struct {
 	// failPassed keeps the order.
 	acked   bool
 	ackedBy int32
-	// lastErr is why the partition's latest attempt failed: the cause a
-	// batch that times out without an error of its own (it was never sent)
-	// is given.
+	// lastErr is why the partition's latest attempt failed, or why its
+	// leader could not be reached (Unreachable), until an acknowledgement:
+	// the cause a batch that times out without an error of its own (it
+	// was never sent) is given.
 	lastErr error
 	// admitted: Config.Admit let the partition send since the last
 	// EndTransaction.
@@ -230,6 +231,17 @@ func (p *partition) wakeOthers() bool {
 	if p.blocked && p.inFlight == 0 {
 		p.blocked = false
 		return true
+	}
+	return false
+}
+
+// waiting reports whether a batch waits to be sent: neither in flight nor
+// with its outcome.
+func (p *partition) waiting() bool {
+	for _, b := range p.batches {
+		if !b.completed && !b.inFlight {
+			return true
+		}
 	}
 	return false
 }

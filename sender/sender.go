@@ -12,10 +12,13 @@ package sender
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/gokafka/producer/accumulator"
+	"github.com/gokafka/producer/conn"
 	"github.com/gokafka/producer/internal/backoff"
 	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/protocol"
@@ -164,6 +167,7 @@ func (s *Sender) Run(ctx context.Context) {
 				// to a new leader or expire. Unless it refused to
 				// authenticate us: then they fail now.
 				s.failUnauthenticated(err)
+				s.noteUnreachable(ctx, err)
 				unreachable++
 				wait = s.retryBackoff.Delay(unreachable)
 				s.cfg.Logger.Debug("broker unreachable", "node", s.cfg.Node, "err", err)
@@ -209,4 +213,23 @@ func (s *Sender) Run(ctx context.Context) {
 		case <-done:
 		}
 	}
+}
+
+// noteUnreachable books why the broker could not be reached as the last
+// error of the partitions it leads: a batch that times out waiting for it
+// then names the broker and the failure, not only that it was sent 0
+// times. Within the broker's reconnect backoff the failure is the one that
+// started the backoff, which says more than the wait does. A connection
+// given up because the sender is stopping, or the broker closed, is no
+// failure of the broker's.
+func (s *Sender) noteUnreachable(ctx context.Context, err error) {
+	if ctx.Err() != nil || errors.Is(err, conn.ErrClosed) {
+		return
+	}
+	var be *conn.BackoffError
+	if errors.As(err, &be) && be.Err != nil {
+		err = be.Err
+	}
+	// conn's errors name the address; the node id is ours to add.
+	s.acc.Unreachable(s.cfg.Hooks.Partitions(), fmt.Errorf("broker %d unreachable: %w", s.cfg.Node, err))
 }
