@@ -205,8 +205,9 @@ func runGenerators(stop, produceCtx context.Context, p recordSink, m *meter, o *
 			p: p, m: m, src: g.Source(uint64(first)), s: m.shard(i), topic: o.topic, sync: o.sync,
 			first: first, n: n, stopping: &stopping,
 		}
-		if o.throughput > 0 {
-			w.interval, _ = paceInterval(o.throughput, o.concurrency) // validate checked it
+		w.interval, _ = paceInterval(o.throughput, o.concurrency) // validate checked it
+		// 0 is no pacing, for a throughput no goroutine reaches too.
+		if w.interval > 0 {
 			w.paceEach = paceEvery(w.interval)
 		}
 		first += n

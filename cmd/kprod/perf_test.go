@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	producer "github.com/gokafka/producer"
+	"github.com/gokafka/producer/cmd/kprod/internal/payload"
 )
 
 const testRecords = 20000
@@ -237,6 +242,32 @@ func TestPaceEvery(t *testing.T) {
 			t.Errorf("paceEvery(%v) = %d, want %d", interval, got, want)
 		}
 	}
+}
+
+// A throughput above 10^9 records/s per goroutine, which none reaches, is
+// not paced: its interval rounds to 0, and paceEvery divided by it.
+func TestRunGeneratorsBeyondEveryGoroutinesReachDoesNotPace(t *testing.T) {
+	for _, throughput := range []float64{2e9, 1e12, math.Inf(1)} {
+		const n = 10
+		o := &perfOptions{numRecords: n, throughput: throughput, concurrency: 1}
+		o.topic = "t"
+		m := newMeter(o.concurrency)
+		runGenerators(context.Background(), context.Background(), ackingSink{}, m, o, payload.New(payload.Config{Size: 10}))
+		if c := m.counts(); c.sent != n || c.acked != n {
+			t.Errorf("--throughput %v: %d sent, %d acked; want %d", throughput, c.sent, c.acked, n)
+		}
+	}
+}
+
+// ackingSink acknowledges every record at once, as a broker would.
+type ackingSink struct{}
+
+func (ackingSink) Produce(_ context.Context, _ *producer.Record, cb producer.Callback) {
+	cb(producer.RecordMetadata{}, nil)
+}
+
+func (ackingSink) Send(context.Context, *producer.Record) (producer.RecordMetadata, error) {
+	return producer.RecordMetadata{}, nil
 }
 
 // A positive throughput, however low, paces, or is refused: the interval
