@@ -33,8 +33,14 @@ var namedErrors = []struct {
 // (DELIVERY_TIMEOUT, BUFFER_FULL, CLOSED, TRANSACTION_ABORTED...), NETWORK for a connection
 // failure and OTHER for anything else. A client-side failure wins over the
 // broker error it keeps as its cause: a delivery timeout after
-// NOT_ENOUGH_REPLICAS is DELIVERY_TIMEOUT.
+// NOT_ENOUGH_REPLICAS is DELIVERY_TIMEOUT. A record refused because its
+// transaction must be aborted is TRANSACTION_MUST_ABORT, and one refused
+// because the transactional producer cannot continue TRANSACTION_FATAL,
+// whatever failure made them so.
 func ErrorName(err error) string {
+	if name := transactionRefusal(err); name != "" {
+		return name
+	}
 	for _, c := range namedErrors {
 		if errors.Is(err, c.err) {
 			return c.name
@@ -49,4 +55,39 @@ func ErrorName(err error) string {
 		return "NETWORK"
 	}
 	return "OTHER"
+}
+
+// transactionRefusal names err when its reason, the first error it wraps
+// at each level, is ErrTransactionAbortable or ErrTransactionFatal: a
+// refusal for the transaction's state, which keeps the failure that caused
+// that state after it ("the transaction must be aborted: record too
+// large"). Named by that cause, every record refused after one too large
+// was counted too large. A record's own failure keeps its name, the
+// one that made the transaction abortable included, and so does an error
+// that wraps a refusal only further in, after its own reason ("closed:
+// the transactional producer cannot continue"). The broker's
+// TRANSACTION_ABORTABLE (KIP-890) is a record's own failure, not a
+// refusal: hence TRANSACTION_MUST_ABORT.
+func transactionRefusal(err error) string {
+	for err != nil {
+		switch err {
+		case ErrTransactionAbortable:
+			return "TRANSACTION_MUST_ABORT"
+		case ErrTransactionFatal:
+			return "TRANSACTION_FATAL"
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			if wrapped := u.Unwrap(); len(wrapped) > 0 {
+				err = wrapped[0]
+			} else {
+				err = nil
+			}
+		default:
+			err = nil
+		}
+	}
+	return ""
 }

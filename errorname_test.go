@@ -28,3 +28,38 @@ func TestErrorNames(t *testing.T) {
 		require.Equal(t, tc.want, ErrorName(tc.err), "ErrorName(%v)", tc.err)
 	}
 }
+
+// A record refused because its transaction must be aborted, or because the
+// transactional producer cannot continue, is named for that, not for the
+// failure that caused it: the transaction manager refuses with its state's
+// error, which wraps that cause (kprod counted 945 records too large where
+// 22 were). A record's own failure keeps its name, in a transaction too.
+func TestErrorNamesOfTransactionRefusals(t *testing.T) {
+	wrap := func(err error) error { return &PartitionError{Topic: "t", Partition: -1, Err: err} }
+	tooLarge := &RecordTooLargeError{Size: 2, Limit: 1, Of: "MaxRequestSize"}
+	// As the transaction manager makes its abortable and fatal states'
+	// errors, and adds a partition's batches to its refusal.
+	abortable := func(cause error) error { return fmt.Errorf("%w: %w", ErrTransactionAbortable, cause) }
+	fatal := func(cause error) error { return fmt.Errorf("%w: %w", ErrTransactionFatal, cause) }
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{wrap(abortable(tooLarge)), "TRANSACTION_MUST_ABORT"},
+		{wrap(abortable(wrap(kerr.NotEnoughReplicas))), "TRANSACTION_MUST_ABORT"},
+		{wrap(abortable(fmt.Errorf("%w; last error: %w", ErrDeliveryTimeout, kerr.NotEnoughReplicas))), "TRANSACTION_MUST_ABORT"},
+		{wrap(fmt.Errorf("adding partitions to the transaction: %w", abortable(kerr.CoordinatorNotAvailable))), "TRANSACTION_MUST_ABORT"},
+		{wrap(fatal(kerr.ProducerFenced)), "TRANSACTION_FATAL"},
+		{wrap(fatal(fmt.Errorf("%w: %w", kerr.ProducerFenced, kerr.InvalidProducerEpoch))), "TRANSACTION_FATAL"},
+		// The records' own failures, the ones that made the state so.
+		{wrap(tooLarge), "RECORD_TOO_LARGE"},
+		{wrap(kerr.NotEnoughReplicas), "NOT_ENOUGH_REPLICAS"},
+		{wrap(kerr.TransactionAbortable), "TRANSACTION_ABORTABLE"},
+		{wrap(kerr.ProducerFenced), "PRODUCER_FENCED"},
+		// A refusal further in than the record's own reason.
+		{wrap(fmt.Errorf("%w: %w", ErrClosed, fatal(kerr.ProducerFenced))), "CLOSED"},
+		{wrap(fmt.Errorf("%w; not retried: %w", ErrTransactionAborted, abortable(kerr.NotEnoughReplicas))), "TRANSACTION_ABORTED"},
+	} {
+		require.Equal(t, tc.want, ErrorName(tc.err), "ErrorName(%v)", tc.err)
+	}
+}
