@@ -208,11 +208,6 @@ func (o *commonOptions) validate(cmd *cobra.Command) error {
 	default:
 		return usagef("--progress: %q: want auto, bar, lines or never", o.progress)
 	}
-	tlsConf, err := o.tlsConfig()
-	if err != nil {
-		return err
-	}
-	o.tlsConf = tlsConf
 	if o.cfg, o.sources, err = o.resolveConfig(fs); err != nil {
 		return err
 	}
@@ -223,6 +218,9 @@ func (o *commonOptions) validate(cmd *cobra.Command) error {
 		return err
 	}
 	if err := o.validateTxn(changed); err != nil {
+		return err
+	}
+	if o.tlsConf, err = o.tlsConfig(o.useEmbedded); err != nil {
 		return err
 	}
 	if o.saslMech, err = o.sasl.build(changed, os.Getenv, o.useEmbedded); err != nil {

@@ -15,11 +15,33 @@ func (o *commonOptions) tlsEnabled() bool {
 	return o.tls || o.tlsCA != "" || o.tlsCert != "" || o.tlsKey != "" || o.tlsServerName != ""
 }
 
+// tlsFlag is the first TLS flag given, for an error that blames TLS as a
+// whole; "" without TLS.
+func (o *commonOptions) tlsFlag() string {
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"--tls", o.tls}, {"--tls-ca", o.tlsCA != ""}, {"--tls-cert", o.tlsCert != ""},
+		{"--tls-key", o.tlsKey != ""}, {"--tls-server-name", o.tlsServerName != ""},
+	} {
+		if f.set {
+			return f.name
+		}
+	}
+	return ""
+}
+
 // tlsConfig builds the client TLS configuration from the flags, or returns a
-// usage error naming the flag at fault. nil without TLS.
-func (o *commonOptions) tlsConfig() (*tls.Config, error) {
+// usage error naming the flag at fault. nil without TLS. The embedded
+// broker listens in plain text: a TLS handshake with it would wait for the
+// connection setup's timeout and fail without saying why.
+func (o *commonOptions) tlsConfig(embedded bool) (*tls.Config, error) {
 	if !o.tlsEnabled() {
 		return nil, nil
+	}
+	if embedded {
+		return nil, usagef("%s: the embedded broker has no TLS; give --brokers", o.tlsFlag())
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: o.tlsServerName}
 	if o.tlsCA != "" {
