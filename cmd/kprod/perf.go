@@ -12,6 +12,7 @@ import (
 
 	producer "github.com/gokafka/producer"
 	"github.com/gokafka/producer/cmd/kprod/internal/payload"
+	"github.com/gokafka/producer/record"
 )
 
 // perfOptions are the flags of kprod perf (and of kprod alone).
@@ -84,7 +85,31 @@ func (o *perfOptions) validate(cmd *cobra.Command) error {
 		return usagef("--throughput: %v records/s is too low to pace: each of %d goroutine(s) would wait more than 292 years (the longest time.Duration) between records",
 			o.throughput, o.concurrency)
 	}
-	return o.commonOptions.validate(cmd)
+	if err := o.commonOptions.validate(cmd); err != nil {
+		return err
+	}
+	return o.checkRecordsFit()
+}
+
+// checkRecordsFit refuses a --key-size or --record-size that makes every
+// record larger than the largest request, which the producer would refuse
+// one by one: the generator allocates about three times the value size up
+// front, and --record-size 2000000000 ran out of memory before the first
+// record. It runs once the max request size in effect is resolved (flag,
+// -X or --producer-config). A record that fits but for its framing, a few
+// bytes, is left to the producer, which refuses it as RECORD_TOO_LARGE.
+func (o *perfOptions) checkRecordsFit() error {
+	limit := o.cfg.WithDefaults().MaxRequestSize
+	room := limit - record.BatchHeaderSize // what a batch of one record has for it
+	if o.keySize > room {
+		return usagef("--key-size: a key of %d bytes cannot fit in a request of at most %d bytes (%s)",
+			o.keySize, limit, o.sources.name("MaxRequestSize"))
+	}
+	if o.gen.Kind != payload.Lines && o.recordSize > room-o.keySize {
+		return usagef("--record-size: a value of %d bytes and a key of %d cannot fit in a request of at most %d bytes (%s)",
+			o.recordSize, o.keySize, limit, o.sources.name("MaxRequestSize"))
+	}
+	return nil
 }
 
 // validatePayload makes o.gen's values from --payload, or --payload-file,
@@ -116,8 +141,11 @@ func (o *perfOptions) validatePayload(cmd *cobra.Command) error {
 		return usagef("%s: not with --record-size: the values come from the file", flag)
 	}
 	delim, err := unescape(o.payloadDelimiter)
-	if err != nil || len(delim) == 0 {
-		return usagef("--payload-delimiter: %q: want a non-empty string (%v)", o.payloadDelimiter, err)
+	if err != nil {
+		return usagef("--payload-delimiter: %v", err)
+	}
+	if len(delim) == 0 {
+		return usagef("--payload-delimiter: empty")
 	}
 	lines, err := readPayloads(file, delim)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	producer "github.com/gokafka/producer"
 	"github.com/gokafka/producer/cmd/kprod/internal/payload"
+	"github.com/gokafka/producer/record"
 )
 
 const testRecords = 20000
@@ -91,10 +92,12 @@ func TestPerfSyncConcurrentThrottled(t *testing.T) {
 }
 
 // Records larger than --max-request-size fail at once, client-side: exit
-// status 1, and the summary counts them by error name.
+// status 1, and the summary counts them by error name. A value that fits
+// the request with the batch header but for the record's framing passes
+// kprod's check, and the producer refuses it.
 func TestFailedRecordsExitOne(t *testing.T) {
 	r := runKprod(t, "", "perf", "--brokers", sharedBroker(t), "--create-topic", "--topic", uniqueTopic("toolarge"),
-		"--num-records", "3", "--record-size", "2000000", "--json")
+		"--num-records", "3", "--max-request-size", "1000", "--record-size", fmt.Sprint(1000-record.BatchHeaderSize), "--json")
 	if r.code != exitFailed {
 		t.Fatalf("exit %d, want %d\nstderr:\n%s", r.code, exitFailed, r.stderr)
 	}
@@ -104,6 +107,19 @@ func TestFailedRecordsExitOne(t *testing.T) {
 	}
 	if !strings.Contains(r.stderr, "RECORD_TOO_LARGE") {
 		t.Errorf("stderr does not explain the failure:\n%s", r.stderr)
+	}
+}
+
+// A key and value that fit a request, with their batch's header and their
+// framing, are produced, however close to the limit.
+func TestRecordsThatFitTheMaxRequestSize(t *testing.T) {
+	r := runKprod(t, "", "perf", "--brokers", sharedBroker(t), "--create-topic", "--topic", uniqueTopic("fits"),
+		"--num-records", "3", "--max-request-size", "1000", "--key-size", "30", "--record-size", "900", "--json")
+	if r.code != exitOK {
+		t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
+	}
+	if s := parseSummary(t, r); s.RecordsAcked != 3 {
+		t.Errorf("acked %d, want 3", s.RecordsAcked)
 	}
 }
 

@@ -76,6 +76,15 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"perf", "--payload", "random", "--payload-file", "p.txt"}, "--payload-file: not with --payload"},
 		{[]string{"perf", "--payload", ""}, "--payload: want letters, random or a file name"},
 		{[]string{"perf", "--key-pool", "-1"}, "--key-pool: -1 is negative"},
+		{[]string{"perf", "--payload", "p.txt", "--payload-delimiter", ""}, "--payload-delimiter: empty"},
+		{[]string{"perf", "--payload", "p.txt", "--payload-delimiter", `\`}, `--payload-delimiter: "\\" ends with a lone backslash`},
+		// A record larger than the largest request, refused before its
+		// values are made (a 2 GB value ran out of memory), by the size in
+		// effect wherever it was set.
+		{[]string{"perf", "--record-size", "2000000000"}, "--record-size: a value of 2000000000 bytes and a key of 0 cannot fit in a request of at most 1048576 bytes (--max-request-size)"},
+		{[]string{"perf", "--key-size", "2000000000"}, "--key-size: a key of 2000000000 bytes cannot fit in a request of at most 1048576 bytes (--max-request-size)"},
+		{[]string{"perf", "--max-request-size", "1000", "--record-size", "900", "--key-size", "40"}, "--record-size: a value of 900 bytes and a key of 40 cannot fit in a request of at most 1000 bytes (--max-request-size)"},
+		{[]string{"perf", "-X", "max.request.size=1000", "--key-size", "940"}, "--key-size: a key of 940 bytes cannot fit in a request of at most 1000 bytes (-X max.request.size)"},
 		{[]string{"dump", "--version", "99", "--value", "v"}, "--version"},
 		{[]string{"dump", "--timestamp", "yesterday", "--value", "v"}, "--timestamp"},
 		{[]string{"perf", "extra"}, "unexpected argument"},
