@@ -30,8 +30,10 @@ var namedErrors = []struct {
 // ErrorName is a short, stable name for a record's failure, for a metric's
 // label or a summary: the protocol's name for a broker error
 // (NOT_LEADER_OR_FOLLOWER), an upper-case name for a client-side one
-// (DELIVERY_TIMEOUT, BUFFER_FULL, CLOSED, TRANSACTION_ABORTED...), NETWORK for a connection
-// failure and OTHER for anything else. A client-side failure wins over the
+// (DELIVERY_TIMEOUT, BUFFER_FULL, CLOSED, TRANSACTION_ABORTED...),
+// AUTHENTICATION for a connection that could not be secured or
+// authenticated without a broker error to name it (a certificate that does
+// not verify), NETWORK for a connection failure and OTHER for anything else. A client-side failure wins over the
 // broker error it keeps as its cause: a delivery timeout after
 // NOT_ENOUGH_REPLICAS is DELIVERY_TIMEOUT. A record refused because its
 // transaction must be aborted is TRANSACTION_MUST_ABORT, and one refused
@@ -49,6 +51,12 @@ func ErrorName(err error) string {
 	var ke *kerr.Error
 	if errors.As(err, &ke) && ke != nil {
 		return ke.Name
+	}
+	if errors.Is(err, ErrAuthentication) {
+		// After the broker's names: a refusal of credentials says more
+		// as SASL_AUTHENTICATION_FAILED. A certificate's failure, or a
+		// broker that could not prove it knows them, has none.
+		return "AUTHENTICATION"
 	}
 	var ne net.Error
 	if errors.As(err, &ne) {

@@ -1,6 +1,7 @@
 package producer
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"testing"
@@ -23,6 +24,8 @@ func TestErrorNames(t *testing.T) {
 		{wrap(ErrBufferFull), "BUFFER_FULL"},
 		{wrap(ErrClosed), "CLOSED"},
 		{wrap(fmt.Errorf("%w, not this one: %v", ErrBatchRefused, kerr.InvalidRecord)), "BATCH_REFUSED"},
+		{wrap(&AuthError{Addr: "b:9093", Mechanism: "TLS", Err: x509.UnknownAuthorityError{}}), "AUTHENTICATION"},
+		{wrap(&AuthError{Addr: "b:9092", Mechanism: "PLAIN", Err: kerr.SaslAuthenticationFailed}), "SASL_AUTHENTICATION_FAILED"},
 		{errors.New("something else"), "OTHER"},
 	} {
 		require.Equal(t, tc.want, ErrorName(tc.err), "ErrorName(%v)", tc.err)
