@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -108,39 +109,82 @@ func TestFaultsResponseLost(t *testing.T) {
 
 // Brokers go down and come back while several goroutines produce: the
 // partitions of a stopped broker move to the others, the producer follows
-// them, and when the broker returns leadership is shuffled again. A broker
-// stopped with requests in flight may have written them without answering:
-// without idempotence their retries duplicate them; with it there is no
-// loss, no duplicate, and every key stays in order.
+// them, and when the broker returns leadership is shuffled again. Each
+// broker is stopped while it holds the answer to a request it has written
+// (HoldNextProduceResponse), so each stop certainly leaves a written
+// request unanswered: without idempotence its retry duplicates it, which
+// the control shows; with it there is no loss, no duplicate, and every key
+// stays in order.
 func TestFaultsBrokerDownAndBack(t *testing.T) {
-	const topic, partitions = "outage", 6
-	c := startCluster(t, embedded.Options{Brokers: 3, Topics: map[string]int32{topic: partitions}})
+	t.Run("idempotent", func(t *testing.T) {
+		p, seeds, recs, outs := produceThroughOutages(t, false)
+		d := checkDelivery(t, seeds, outageTopic, recs, outs)
+		t.Logf("%d retries", p.Stats().Retries)
+		d.requireNoDuplicates(t, "the retry of a request a stopped broker wrote carries sequence numbers already written")
+		d.requireKeyOrder(t)
+	})
+	t.Run("control: not idempotent", func(t *testing.T) {
+		_, seeds, recs, outs := produceThroughOutages(t, true)
+		d := checkDelivery(t, seeds, outageTopic, recs, outs)
+		assert.Positive(t, d.duplicates, "each stop left a written request unanswered, and its retry must write it again")
+	})
+}
+
+const outageTopic, outagePartitions = "outage", 6
+
+// produceThroughOutages runs TestFaultsBrokerDownAndBack's producer through
+// its outages and returns what read-back needs, every record acknowledged on
+// the partition of its key.
+func produceThroughOutages(t *testing.T, disableIdempotence bool) (*producer.Producer, []string, []*producer.Record, []outcome) {
+	t.Helper()
+	c := startCluster(t, embedded.Options{Brokers: 3, Topics: map[string]int32{outageTopic: outagePartitions}})
 	seeds := c.Addrs()
 	p := newProducer(t, seeds, func(cfg *producer.Config) {
 		fastRetries(cfg)
 		smallBatches(cfg)
+		cfg.DisableIdempotence = disableIdempotence
 	})
 
 	const workers = 4
-	recs := recordsFor(topic, 4000, keyOwnedBy(workers, 8))
+	recs := recordsFor(outageTopic, 4000, keyOwnedBy(workers, 8))
+	// Every phase produces every key, so the leader of a key's partition
+	// gets produce requests in the phase after it is chosen as the victim.
+	keyed := partitioner.KeyPartition(recs[0].Key, outagePartitions)
+	var victim int32
+	var stopped <-chan error
 	outs := phased(t, p, recs, workers, 50, 5, func(phase int) {
 		switch phase {
-		case 0:
-			require.NoError(t, c.StopBroker(1))
-		case 1:
-			require.NoError(t, c.RestartBroker(1))
-		case 2:
-			require.NoError(t, c.StopBroker(0))
-		case 3:
-			require.NoError(t, c.RestartBroker(0))
+		case 0, 2:
+			victim = c.Leader(outageTopic, keyed)
+			stopped = stopOnceAnAnswerIsHeld(t, c, victim)
+		case 1, 3:
+			require.NoError(t, <-stopped, "stopping broker %d", victim)
+			require.NoError(t, c.RestartBroker(victim))
 		}
 	})
 	requireAllAcked(t, outs)
 	for i, o := range outs {
-		require.Equal(t, partitioner.KeyPartition(recs[i].Key, partitions), o.md.Partition, "record %d: partition of key %q", i, recs[i].Key)
+		require.Equal(t, partitioner.KeyPartition(recs[i].Key, outagePartitions), o.md.Partition, "record %d: partition of key %q", i, recs[i].Key)
 	}
-	d := checkDelivery(t, seeds, topic, recs, outs)
-	t.Logf("%d retries", p.Stats().Retries)
-	d.requireNoDuplicates(t, "the retry of a request a stopped broker wrote carries sequence numbers already written")
-	d.requireKeyOrder(t)
+	return p, seeds, recs, outs
+}
+
+// stopOnceAnAnswerIsHeld stops broker node, in the background, once it holds
+// the answer to a produce request it has written: the stop loses that
+// answer. The channel gets the outcome, within testTimeout.
+func stopOnceAnAnswerIsHeld(t *testing.T, c *embedded.Cluster, node int32) <-chan error {
+	t.Helper()
+	f, err := c.HoldNextProduceResponse(node)
+	require.NoError(t, err)
+	ctx := testCtx(t)
+	stopped := make(chan error, 1)
+	go func() {
+		if err := f.Wait(ctx); err != nil {
+			f.Remove()
+			stopped <- fmt.Errorf("no produce answer held: %w", err)
+			return
+		}
+		stopped <- c.StopBroker(node)
+	}()
+	return stopped
 }

@@ -184,6 +184,25 @@ func (c *Cluster) DropNextProduceResponse(n int) *Fault {
 	return b.fault()
 }
 
+// HoldNextProduceResponse holds the response to the next Produce request
+// that broker node handles: the records are appended, and the response
+// waits, unwritten, until its connection closes (StopBroker, Close), when it
+// is lost. A broker stopped then has certainly written a request it never
+// answered. Requests behind it on its connection wait with it, unread (the
+// broker serves a connection's requests one after the other); other
+// connections are served meanwhile. The fault fires as the response is
+// held. It fails if node is unknown or stopped.
+func (c *Cluster) HoldNextProduceResponse(node int32) (*Fault, error) {
+	if c.closed.Load() {
+		return nil, ErrClosed
+	}
+	b := newBudget(1)
+	if port, ok := c.ports[node]; !ok || !c.listeners.armHold(port, b) {
+		return nil, fmt.Errorf("embedded: holding a produce response: node %d unknown or stopped", node)
+	}
+	return b.fault(), nil
+}
+
 // budget counts down the requests a fault still fires on.
 type budget struct {
 	mu    sync.Mutex

@@ -194,6 +194,43 @@ func TestDropNextProduceResponse(t *testing.T) {
 	}
 }
 
+// HoldNextProduceResponse lets the broker write the request and holds its
+// answer until the broker stops: the client then retries a request that was
+// written, which an idempotent client's sequence numbers make harmless.
+func TestHoldNextProduceResponse(t *testing.T) {
+	c := start(t, embedded.Options{Brokers: 2, Topics: map[string]int32{"t": 1}})
+	cl := newClient(t, c)
+	ctx := ctxT(t)
+	require.NoError(t, produce(ctx, cl, "t", "warm up"))
+
+	victim := c.Leader("t", 0)
+	f, err := c.HoldNextProduceResponse(victim)
+	require.NoError(t, err)
+	res := make(chan error, 1)
+	go func() { res <- produce(ctx, cl, "t", "held") }()
+	require.NoError(t, f.Wait(ctx), "no produce response was held")
+	assert.Equal(t, int64(2), highWatermark(t, c, "t", 0), "the held request is written")
+	select {
+	case err := <-res:
+		t.Fatalf("the held request was answered (%v) before its broker stopped", err)
+	default:
+	}
+
+	require.NoError(t, c.StopBroker(victim))
+	select {
+	case err := <-res:
+		require.NoError(t, err, "the retry, to the new leader")
+	case <-ctx.Done():
+		t.Fatal("the held request was not retried after its broker stopped")
+	}
+	assert.Equal(t, int64(2), highWatermark(t, c, "t", 0), "the retry is recognized as a duplicate")
+
+	_, err = c.HoldNextProduceResponse(victim)
+	assert.Error(t, err, "a stopped broker")
+	_, err = c.HoldNextProduceResponse(9)
+	assert.Error(t, err, "an unknown broker")
+}
+
 func TestFaultsStack(t *testing.T) {
 	// Two armed drops fire one after the other.
 	c := start(t, embedded.Options{Topics: map[string]int32{"t": 1}})

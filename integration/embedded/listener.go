@@ -14,7 +14,8 @@ import (
 // through this wrapper. It gives us two things kfake cannot do alone: closing
 // every connection of a stopped broker (kfake's RemoveNode only closes the
 // listener, so clients would keep talking to a broker that is gone), and
-// losing a produce response after the broker applied the request.
+// losing a produce response after the broker applied the request, at once
+// or when the connection closes.
 
 // errInjected is what a connection we cut reports to kfake.
 var errInjected = errors.New("embedded: connection closed by fault injection")
@@ -66,6 +67,25 @@ func (ls *listeners) listen(network, address string) (net.Listener, error) {
 	return l, nil
 }
 
+// armHold makes the broker listening on port hold produce responses while
+// b lasts; see HoldNextProduceResponse. It reports false if no broker
+// listens there.
+func (ls *listeners) armHold(port int, b *budget) bool {
+	ls.mu.Lock()
+	l := ls.byPort[port]
+	ls.mu.Unlock()
+	if l == nil {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return false
+	}
+	l.holds = append(l.holds, b)
+	return true
+}
+
 // closeConns closes every connection accepted on port; the listener itself
 // has been closed by kfake already.
 func (ls *listeners) closeConns(port int) {
@@ -84,6 +104,27 @@ type listener struct {
 	mu     sync.Mutex
 	closed bool
 	conns  map[*conn]struct{}
+	holds  []*budget // produce responses to hold until their connection closes
+}
+
+// holdArmed reports whether a produce response is to be held.
+func (l *listener) holdArmed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.holds = slices.DeleteFunc(l.holds, func(b *budget) bool { return !b.armed() })
+	return len(l.holds) > 0
+}
+
+// takeHold reports whether to hold this produce response.
+func (l *listener) takeHold() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, b := range l.holds {
+		if b.take() {
+			return true
+		}
+	}
+	return false
 }
 
 func (l *listener) Accept() (net.Conn, error) {
@@ -91,7 +132,7 @@ func (l *listener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &conn{Conn: inner, l: l, produce: make(map[int32]struct{})}
+	c := &conn{Conn: inner, l: l, produce: make(map[int32]struct{}), closed: make(chan struct{})}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
@@ -144,6 +185,7 @@ type conn struct {
 	mu      sync.Mutex
 	produce map[int32]struct{} // correlation IDs of produce requests not yet answered
 	once    sync.Once
+	closed  chan struct{} // closed by Close: ends a held response
 }
 
 func (c *conn) Read(p []byte) (int, error) {
@@ -170,9 +212,9 @@ func (c *conn) scan(b []byte) {
 		size := int(binary.BigEndian.Uint32(c.hdr[0:4]))
 		key := int16(binary.BigEndian.Uint16(c.hdr[4:6]))
 		corr := int32(binary.BigEndian.Uint32(c.hdr[8:12]))
-		// Only while a drop is armed, so that acks=0 requests, which get
-		// no response, do not pile up here otherwise.
-		if key == int16(kmsg.Produce) && c.l.ls.dropArmed() {
+		// Only while a drop or hold is armed, so that acks=0 requests,
+		// which get no response, do not pile up here otherwise.
+		if key == int16(kmsg.Produce) && (c.l.ls.dropArmed() || c.l.holdArmed()) {
 			c.mu.Lock()
 			c.produce[corr] = struct{}{}
 			c.mu.Unlock()
@@ -183,7 +225,8 @@ func (c *conn) scan(b []byte) {
 }
 
 // Write passes responses through, except that it answers a produce request
-// with half a response and a closed connection while the drop budget lasts.
+// with half a response and a closed connection while the drop budget lasts,
+// and holds it unwritten until the connection closes while a hold lasts.
 // Responses start with size (4) and correlation ID (4).
 func (c *conn) Write(p []byte) (int, error) {
 	if len(p) >= 8 {
@@ -197,6 +240,10 @@ func (c *conn) Write(p []byte) (int, error) {
 			c.Close()
 			return n, errInjected
 		}
+		if isProduce && c.l.takeHold() {
+			<-c.closed
+			return 0, errInjected
+		}
 	}
 	return c.Conn.Write(p)
 }
@@ -205,6 +252,7 @@ func (c *conn) Close() error {
 	var err error
 	c.once.Do(func() {
 		err = c.Conn.Close()
+		close(c.closed)
 		c.l.forget(c)
 	})
 	return err
