@@ -12,6 +12,7 @@ import (
 	"github.com/gokafka/producer/partitioner"
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
+	"github.com/gokafka/producer/record"
 )
 
 // Flush sends lingering batches at once and waits for every record
@@ -46,16 +47,29 @@ func TestFlushWaitsForEverythingBuffered(t *testing.T) {
 
 // Close with requests in flight to a broker that never answers, and a
 // context that ends: Close returns soon after the context, and every
-// record, in flight or queued, fails with ErrClosed (the callbacks may run
-// just after Close returns: a context that ended does not wait for them).
+// record, in flight or queued, fails with ErrClosed, those the broker got
+// also with ErrMaybeWritten (the callbacks may run just after Close
+// returns: a context that ended does not wait for them).
 func TestCloseWithStuckBrokerHonoursContext(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 2}})
-	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action { return fakebroker.Action{Hang: true} })
+	var mu sync.Mutex
+	got := map[string]bool{} // the values of the records the broker got
+	c.OnProduce(func(_ int32, req *protocol.ProduceRequest) fakebroker.Action {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, v := range requestValues(t, req) {
+			got[v] = true
+		}
+		return fakebroker.Action{Hang: true}
+	})
 	p := newProducer(t, c, func(cfg *Config) { cfg.MaxInFlight = 1 })
 	const n = 1000
 	o := newOutcomes(n)
+	values := make([]string, n)
 	for i := 0; i < n; i++ {
-		p.Produce(ctx(t), &Record{Topic: "t", Value: append(value(0, i), make([]byte, 200)...)}, o.cb(i))
+		v := append(value(0, i), make([]byte, 200)...)
+		values[i] = string(v)
+		p.Produce(ctx(t), &Record{Topic: "t", Value: v}, o.cb(i))
 	}
 	eventually(t, "a Produce request in flight", func() bool { return c.ProduceRequests() > 0 })
 
@@ -67,10 +81,37 @@ func TestCloseWithStuckBrokerHonoursContext(t *testing.T) {
 	require.ErrorIs(t, err, context.DeadlineExceeded, "Close reports that it gave up")
 	require.Less(t, took, 300*time.Millisecond+5*time.Second, "Close must return soon after its context ends")
 	o.wait(t, "outcomes after Close")
+	mu.Lock()
+	defer mu.Unlock()
+	require.NotEmpty(t, got, "the broker got no record")
 	for i := 0; i < n; i++ {
 		out := o.one(t, i)
 		require.ErrorIs(t, out.err, ErrClosed, "record %d", i)
+		if got[values[i]] {
+			require.ErrorIs(t, out.err, ErrMaybeWritten, "record %d was in flight", i)
+		}
 	}
+}
+
+// requestValues returns the values of the records req carries, as strings.
+func requestValues(t testing.TB, req *protocol.ProduceRequest) []string {
+	var values []string
+	for _, topic := range req.Topics {
+		for _, part := range topic.Partitions {
+			for rest := part.Records; len(rest) > 0; {
+				batch, after, err := record.DecodeBatch(rest)
+				if err != nil {
+					t.Errorf("decoding a batch of %s/%d: %v", topic.Name, part.Index, err)
+					break
+				}
+				for _, r := range batch.Records {
+					values = append(values, string(r.Value))
+				}
+				rest = after
+			}
+		}
+	}
+	return values
 }
 
 // Close sends what is buffered when its context allows.
