@@ -65,10 +65,13 @@ type outcome struct {
 }
 
 // outcomes collects the callbacks of records numbered 0..n-1, counting
-// every invocation so that a second one is caught.
+// every invocation so that a second one is caught: by wait and one for
+// those before, and as it comes for those after, until the test ends (its
+// producer's Close at cleanup waits for every callback still to run).
 type outcomes struct {
 	mu    sync.Mutex
 	got   [][]outcome
+	t     testing.TB    // the test to tell of a second outcome, once wait or one is called
 	first atomic.Int64  // records with at least one outcome
 	all   chan struct{} // closed when every record has one
 }
@@ -87,6 +90,9 @@ func (o *outcomes) cb(i int) Callback {
 		o.mu.Lock()
 		o.got[i] = append(o.got[i], outcome{md, err})
 		first := len(o.got[i]) == 1
+		if !first && o.t != nil {
+			o.t.Errorf("record %d got outcome %d (%v) after the test checked it had one", i, len(o.got[i]), err)
+		}
 		o.mu.Unlock()
 		if first && o.first.Add(1) == int64(len(o.got)) {
 			close(o.all)
@@ -94,7 +100,25 @@ func (o *outcomes) cb(i int) Callback {
 	}
 }
 
-// wait blocks until every record has an outcome, failing after waitFor.
+// watch makes t the test told of any second outcome from now on, failing
+// it for those already there.
+func (o *outcomes) watch(t testing.TB) {
+	t.Helper()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.t == t {
+		return // checked already
+	}
+	o.t = t
+	for i, got := range o.got {
+		if len(got) > 1 {
+			t.Errorf("record %d got %d outcomes", i, len(got))
+		}
+	}
+}
+
+// wait blocks until every record has an outcome, failing after waitFor or
+// if any has more than one.
 func (o *outcomes) wait(t testing.TB, what string) {
 	t.Helper()
 	select {
@@ -102,6 +126,7 @@ func (o *outcomes) wait(t testing.TB, what string) {
 	case <-time.After(waitFor):
 		t.Fatalf("%s: %d of %d records have an outcome after %v", what, o.first.Load(), len(o.got), waitFor)
 	}
+	o.watch(t)
 }
 
 // receive returns what ch gives (the zero value once it is closed), failing
@@ -125,6 +150,7 @@ func (o *outcomes) done() bool {
 // one returns record i's only outcome, failing if it has none or several.
 func (o *outcomes) one(t testing.TB, i int) outcome {
 	t.Helper()
+	o.watch(t)
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	require.Len(t, o.got[i], 1, "record %d must have exactly one outcome", i)

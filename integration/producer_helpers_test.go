@@ -46,10 +46,14 @@ type outcome struct {
 }
 
 // outcomes collects callbacks by record index, counting calls, so a test
-// can require exactly one outcome per record.
+// can require exactly one outcome per record: wait checks those before it
+// returns, and a call after that fails the test as it comes, until the test
+// ends (its producer's Close at cleanup waits for every callback still to
+// run).
 type outcomes struct {
 	mu   sync.Mutex
 	byID []outcome
+	t    *testing.T // the test to tell of a second outcome, once wait returns
 	wg   sync.WaitGroup
 }
 
@@ -66,6 +70,9 @@ func (o *outcomes) callback(i int) func(producer.RecordMetadata, error) {
 		o.byID[i].md, o.byID[i].err = md, err
 		o.byID[i].calls++
 		calls := o.byID[i].calls
+		if calls > 1 && o.t != nil {
+			o.t.Errorf("record %d got outcome %d (%v) after the test checked it had one", i, calls, err)
+		}
 		o.mu.Unlock()
 		if calls == 1 {
 			o.wg.Done()
@@ -74,7 +81,7 @@ func (o *outcomes) callback(i int) func(producer.RecordMetadata, error) {
 }
 
 // wait returns once every record has an outcome, failing the test after
-// testTimeout or when any record got more than one.
+// testTimeout or when any record got more than one, then or later.
 func (o *outcomes) wait(t *testing.T) []outcome {
 	t.Helper()
 	done := make(chan struct{})
@@ -94,6 +101,7 @@ func (o *outcomes) wait(t *testing.T) []outcome {
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.t = t
 	for i, r := range o.byID {
 		require.Equal(t, 1, r.calls, "record %d got %d outcomes", i, r.calls)
 	}
