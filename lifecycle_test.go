@@ -31,13 +31,10 @@ func TestFlushWaitsForEverythingBuffered(t *testing.T) {
 	}
 	flushed := make(chan error, 1)
 	go func() { flushed <- p.Flush(ctx(t)) }()
-	select {
-	case err := <-flushed:
-		t.Fatalf("Flush returned (%v) while records wait for a topic that does not exist yet", err)
-	default:
-	}
 	require.NoError(t, c.CreateTopic("later", 1))
 	require.NoError(t, receive(t, flushed, "Flush did not return"))
+	// A Flush that returned without waiting for the records of "later"
+	// left them lingering for an hour once their topic came.
 	require.True(t, o.done(), "Flush returned before every record had its outcome")
 	for i := 0; i < 2*n; i++ {
 		require.NoError(t, o.one(t, i).err, "record %d", i)
