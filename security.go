@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/gokafka/producer/conn"
+	"github.com/gokafka/producer/sasl"
 )
 
 // Security: TLS and SASL are the connection layer's (package conn); what
@@ -35,6 +36,13 @@ func (cfg *Config) validateSecurity() error {
 	}
 	if cfg.SASL != nil && cfg.SASL.Name() == "" {
 		return &ConfigError{Field: "SASL", Reason: "the mechanism has no name"}
+	}
+	// A mechanism that fails to start is retried until DeliveryTimeout,
+	// as a passing fault: one that can never start is refused here.
+	if v, ok := cfg.SASL.(sasl.Validator); ok {
+		if err := v.Validate(); err != nil {
+			return &ConfigError{Field: "SASL", Reason: err.Error()}
+		}
 	}
 	return nil
 }

@@ -132,6 +132,49 @@ func (m *switchingSCRAM) Start(ctx context.Context, broker string) (sasl.Session
 	return m.right.Start(ctx, broker)
 }
 
+// errIdentityProviderDown is a token provider's error while its identity
+// provider answers 503.
+var errIdentityProviderDown = errors.New("identity provider: 503 Service Unavailable")
+
+// blippingStart is a mechanism whose next fails starts fail with
+// errIdentityProviderDown, as an OAUTHBEARER token provider's do while its
+// identity provider blips.
+type blippingStart struct {
+	sasl.Mechanism
+	fails  atomic.Int32
+	failed atomic.Int32
+}
+
+func (m *blippingStart) Start(ctx context.Context, broker string) (sasl.Session, error) {
+	if m.fails.Add(-1) >= 0 {
+		m.failed.Add(1)
+		return nil, errIdentityProviderDown
+	}
+	return m.Mechanism.Start(ctx, broker)
+}
+
+// A mechanism that cannot start refused nothing, so it fails no record: the
+// connection is dialed again at the reconnect backoff's pace, and the
+// records go once the token can be had. Before, its error was an
+// *AuthError, and the records failed at once with ErrAuthentication, both
+// those waiting for metadata (the bootstrap dial) and the batches of a
+// broker whose new connection could not start.
+func TestATokenFetchThatFailsOnceFailsNoRecord(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, SCRAM: map[string]string{"u": "pw"}})
+	mech := &blippingStart{Mechanism: scram.SHA256("u", "pw")}
+	mech.fails.Store(1)
+	p := newProducer(t, c, func(cfg *Config) { cfg.SASL = mech })
+	_, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("waited for metadata")})
+	require.NoError(t, err, "a record failed because the first token fetch did")
+	require.EqualValues(t, 1, mech.failed.Load())
+
+	mech.fails.Store(3)
+	require.NoError(t, c.DropConnections(0))
+	_, err = p.Send(ctx(t), &Record{Topic: "t", Value: []byte("batched")})
+	require.NoError(t, err, "a record failed because the token fetches of a new connection did")
+	require.EqualValues(t, 4, mech.failed.Load())
+}
+
 // Credentials refused while the idempotent producer asks for its id fail
 // the records waiting for it, as a refused certificate does, and the
 // producer goes on once they are accepted. SASL's refusal carries a broker
@@ -198,6 +241,13 @@ func TestSecurityConfig(t *testing.T) {
 	var ce *ConfigError
 	require.ErrorAs(t, err, &ce)
 	require.Equal(t, "TLS", ce.Field)
+
+	// It could never start, and a mechanism that cannot start is retried
+	// until DeliveryTimeout.
+	_, err = New(Config{Brokers: []string{"b:9092"}, SASL: oauthbearer.New(nil)})
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, "SASL", ce.Field)
+	require.Contains(t, ce.Reason, "no token provider")
 }
 
 // Neither %v nor %+v nor %#v of a Config shows the password.

@@ -40,7 +40,9 @@ const maxSASLRounds = 16
 // that hung would otherwise hold up the connection, or on a first dial
 // every dial of the broker, with nothing on the wire for the request
 // timeout to catch. It then fails as a request that timed out, which is
-// retriable: the broker refused nothing. The exchange stops waiting for
+// retriable: the broker refused nothing. A Start that fails is retriable
+// too (see couldNotStart); a Step's failure is the mechanism refusing the
+// broker's answer, an *AuthError. The exchange stops waiting for
 // the call then, whether or not the call watches its ctx (see callWithin).
 // (The calls are bounded one by one, not the exchange as a whole: on a
 // busy connection the handshake's answer comes after those of the requests
@@ -63,11 +65,12 @@ func (c *Conn) authenticate(ctx context.Context) (lifetime time.Duration, exchan
 	// bounded is the context of one of the mechanism's calls, and failed
 	// its error: the call's timeout, whatever the mechanism made of it;
 	// the connection's end or the caller's giving up, which the broker
-	// did not refuse either; or a refusal.
+	// did not refuse either; or else the call's own failure, as otherwise
+	// words it: a Start that failed, or a Step's refusal.
 	bounded := func() (context.Context, context.CancelFunc) {
 		return clock.WithTimeoutCause(ctx, c.cfg.Clock, c.cfg.RequestTimeout, timedOut)
 	}
-	failed := func(call context.Context, err error) error {
+	failed := func(call context.Context, err error, otherwise func(error) error) error {
 		switch {
 		case context.Cause(call) == timedOut:
 			return timedOut
@@ -79,7 +82,7 @@ func (c *Conn) authenticate(ctx context.Context) (lifetime time.Duration, exchan
 				return fmt.Errorf("SASL authentication to %s: %w", c.addr, context.Cause(ctx))
 			}
 		}
-		return refused(err)
+		return otherwise(err)
 	}
 	if v, err := c.versions.For(protocol.SaslHandshake); err != nil || v < 1 {
 		// v0 would make the tokens bare frames, which we do not speak.
@@ -95,7 +98,7 @@ func (c *Conn) authenticate(ctx context.Context) (lifetime time.Duration, exchan
 	defer endStart()
 	session, err := callWithin(startCtx, func() (sasl.Session, error) { return mech.Start(startCtx, c.addr) })
 	if err != nil {
-		return 0, false, failed(startCtx, err)
+		return 0, false, failed(startCtx, err, func(err error) error { return couldNotStart(c.addr, mech.Name(), err) })
 	}
 
 	select {
@@ -133,7 +136,7 @@ func (c *Conn) authenticate(ctx context.Context) (lifetime time.Duration, exchan
 		})
 		endStep()
 		if err != nil {
-			return 0, true, failed(stepCtx, err)
+			return 0, true, failed(stepCtx, err, refused)
 		}
 		if step.done {
 			return lifetime, true, nil
@@ -154,6 +157,19 @@ func (c *Conn) authenticate(ctx context.Context) (lifetime time.Duration, exchan
 		lifetime = time.Duration(ar.SessionLifetimeMs) * time.Millisecond
 	}
 	return 0, true, refused(fmt.Errorf("%w: no outcome after %d rounds", sasl.ErrProtocol, maxSASLRounds))
+}
+
+// couldNotStart is the error of a mechanism whose Start failed: an
+// OAUTHBEARER token provider whose identity provider answered 503, say.
+// Nothing was written and no broker refused anything, so it is not an
+// *AuthError, which would fail every record waiting for the broker at once,
+// but a connection that could not be made (ErrDisconnected, retriable), as
+// a Start that times out is: the reconnect backoff paces the next tries
+// until the records' DeliveryTimeout, and the Java client too retries a
+// failing token refresh rather than fail records for it. A mechanism whose
+// configuration can never start says so at New (sasl.Validator).
+func couldNotStart(addr, mech string, err error) error {
+	return fmt.Errorf("%w: SASL %s to %s: could not start: %w", ErrDisconnected, mech, addr, err)
 }
 
 // saslStep is what a Session's Step returns besides its error.
@@ -261,8 +277,8 @@ func (c *Conn) reauthenticate(lifetime time.Duration, expires time.Time) {
 // flight and send the redial into the same error. It tries again instead,
 // paced by the reconnect backoff (the pace of those redials), as the Java
 // client keeps its token and retries the refresh until the token expires.
-// It gives up, with the mechanism's error, once the next try would come
-// after the session expires; a refusal, a broken exchange or a dead
+// It gives up, with the mechanism's error (retriable, see couldNotStart),
+// once the next try would come after the session expires; a refusal, a broken exchange or a dead
 // connection end it at once.
 func (c *Conn) renewSession(ctx context.Context, expires time.Time) (time.Duration, time.Time, error) {
 	pace := backoff.Exponential{Base: c.cfg.ReconnectBackoff, Max: c.cfg.ReconnectBackoffMax}

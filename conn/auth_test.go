@@ -479,7 +479,58 @@ func TestAReauthenticationThatNeverStartsFailsTheConnectionAsTheSessionEnds(t *t
 	if left := expires.Sub(fake.Now()); left <= 0 || left > retryPace*12/10 {
 		t.Fatalf("the connection failed %v before the session's end, want a backoff's length at most", left)
 	}
-	assertRefused(t, c.Err(), "PLAIN", fb.addr(), errProviderDown)
+	assertCouldNotStart(t, c.Err(), "PLAIN", fb.addr(), errProviderDown)
+}
+
+// assertCouldNotStart checks that err is a mechanism's failure to start,
+// cause: a retriable disconnect naming the mechanism and the broker, not
+// an *AuthError, since nothing was written and the broker refused nothing.
+func assertCouldNotStart(t *testing.T, err error, mech, addr string, cause error) {
+	t.Helper()
+	var ae *AuthError
+	if errors.As(err, &ae) || errors.Is(err, ErrAuthentication) || !errors.Is(err, ErrDisconnected) || !IsRetriable(err) {
+		t.Fatalf("error %v: want a retriable ErrDisconnected, not an authentication failure", err)
+	}
+	if !errors.Is(err, cause) {
+		t.Errorf("error %v does not match %v", err, cause)
+	}
+	want := "SASL " + mech + " to " + addr + ": could not start: "
+	if msg := err.Error(); !strings.Contains(msg, want) {
+		t.Errorf("error %q does not say %q", msg, want)
+	}
+	if !IsRetriable(&BackoffError{Addr: addr, Err: err}) {
+		t.Error("a backoff after a mechanism that could not start is not retriable")
+	}
+}
+
+// A dial whose mechanism cannot start (a token provider whose identity
+// provider answered 503) fails retriably, and the broker sees no exchange:
+// the next dial may well get its token. It was an *AuthError, on which the
+// producer failed every record bound for the broker at once, as refused.
+func TestADialWhoseMechanismCannotStartIsRetriable(t *testing.T) {
+	fb := newFakeBroker(t)
+	mech := &flakyStart{Mechanism: plain.New("u", testPassword), from: 1, until: 2}
+	done := dialAsync(t, fb, Config{SASL: mech})
+	bc := fb.conn(t)
+	r := <-done
+	if r.c != nil {
+		t.Fatal("Dial returned a connection")
+	}
+	assertCouldNotStart(t, r.err, "PLAIN", fb.addr(), errProviderDown)
+	select {
+	case req, ok := <-bc.requests:
+		if ok {
+			t.Fatalf("the broker got %s from a mechanism that could not start", req.api)
+		}
+	case <-time.After(waitTime):
+		t.Fatal("the connection outlived its failed dial")
+	}
+
+	done = dialAsync(t, fb, Config{SASL: mech})
+	acceptPlain(t, fb.conn(t), 0)
+	if r := <-done; r.err != nil {
+		t.Fatalf("the next dial: %v", r.err)
+	}
 }
 
 // stalledStart is a mechanism whose starts, from the from-th on, wait for

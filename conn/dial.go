@@ -17,8 +17,9 @@ import (
 // Dial connects to addr within DialTimeout (over TLS if cfg.TLS is set),
 // negotiates API versions and, if cfg.SASL is set, authenticates. The
 // handshake requests are bounded by ctx and by RequestTimeout each.
-// Connection failures wrap ErrDisconnected; a certificate that does not
-// verify, a broker that refuses ours, and refused credentials are an
+// Connection failures wrap ErrDisconnected, and so does a SASL mechanism
+// that could not start (a token provider failing); a certificate that does
+// not verify, a broker that refuses ours, and refused credentials are an
 // *AuthError, which is not retriable. A failure matches ctx's error only if
 // ctx ended: running out of DialTimeout wraps os.ErrDeadlineExceeded
 // instead, as a producer's Send says a ctx error means its caller's ctx
@@ -55,8 +56,9 @@ func dialConfigured(ctx context.Context, addr string, cfg Config) (*Conn, error)
 	}
 	if cfg.SASL != nil {
 		began := cfg.Clock.Now()
-		// A mechanism that cannot start fails the dial too: there is
-		// no session to fall back on.
+		// A mechanism that cannot start fails the dial too, retriably:
+		// there is no session to fall back on, and the reconnect
+		// backoff paces the next try.
 		lifetime, _, err := c.authenticate(ctx)
 		if err != nil {
 			c.Close()

@@ -34,8 +34,23 @@ type Mechanism interface {
 	// fetches a token uses it to bound the fetch. Each Step gets a ctx of
 	// its own, bounded alike. A call still running when its ctx ends is
 	// abandoned: the exchange fails without it, and the call's result,
-	// whenever it comes, is dropped.
+	// whenever it comes, is dropped. An error is taken for a passing fault
+	// (an identity provider briefly unreachable): nothing reached the
+	// broker, so the connection is tried again after the reconnect
+	// backoff, until the records' delivery timeout, rather than fail them
+	// as refused. A configuration that can never start belongs in
+	// Validator.
 	Start(ctx context.Context, broker string) (Session, error)
+}
+
+// Validator is implemented by a Mechanism that can tell, before any
+// connection, that its configuration will never start (an OAUTHBEARER
+// mechanism without a token provider). The producer's New refuses such a
+// configuration with Validate's error, which must not quote a secret;
+// otherwise each Start would fail, and be retried, until the records'
+// delivery timeout.
+type Validator interface {
+	Validate() error
 }
 
 // Session is one authentication exchange. The client speaks first in

@@ -43,8 +43,10 @@ func (t Token) Format(f fmt.State, _ rune) { fmt.Fprint(f, t.String()) }
 // TokenProvider returns the token to send, called once per authentication
 // (every new connection and every re-authentication), with the
 // authentication's context. It should cache the token until shortly before
-// it expires, since brokers may be many. An error at a re-authentication
-// keeps the connection on its current session: the provider is asked again
+// it expires, since brokers may be many. An error fails no record by
+// itself: at a new connection the dial is tried again after the reconnect
+// backoff, until the records' delivery timeout; at a re-authentication the
+// connection keeps its current session and the provider is asked again
 // after the reconnect backoff, until the session would expire first.
 type TokenProvider func(ctx context.Context) (Token, error)
 
@@ -64,10 +66,22 @@ func (*Mechanism) Name() string { return "OAUTHBEARER" }
 // String names the mechanism; the token is the provider's.
 func (Mechanism) String() string { return "OAUTHBEARER" }
 
+// errNoProvider: New was given a nil TokenProvider.
+var errNoProvider = errors.New("OAUTHBEARER: no token provider")
+
+// Validate implements sasl.Validator: a mechanism without a token provider
+// can never start.
+func (m *Mechanism) Validate() error {
+	if m.provider == nil {
+		return errNoProvider
+	}
+	return nil
+}
+
 // Start implements sasl.Mechanism: it asks the provider for a token.
 func (m *Mechanism) Start(ctx context.Context, _ string) (sasl.Session, error) {
-	if m.provider == nil {
-		return nil, errors.New("OAUTHBEARER: no token provider")
+	if err := m.Validate(); err != nil {
+		return nil, err
 	}
 	tok, err := m.provider(ctx)
 	if err != nil {

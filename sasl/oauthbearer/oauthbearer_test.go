@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/gokafka/producer/sasl"
 )
 
 const jwt = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSJ9."
@@ -81,6 +83,18 @@ func TestProviderError(t *testing.T) {
 	}
 	if _, err := New(nil).Start(context.Background(), ""); err == nil {
 		t.Fatal("a nil provider was accepted")
+	}
+}
+
+// A mechanism without a provider can never start, and says so before any
+// connection: a Start that fails is otherwise retried as a passing fault.
+func TestValidateRefusesANilProvider(t *testing.T) {
+	var _ sasl.Validator = New(nil)
+	if err := New(nil).Validate(); !errors.Is(err, errNoProvider) {
+		t.Fatalf("Validate: %v, want errNoProvider", err)
+	}
+	if err := provide(Token{Value: jwt}).Validate(); err != nil {
+		t.Fatalf("Validate with a provider: %v", err)
 	}
 }
 
