@@ -275,7 +275,9 @@ type Config struct {
 	// SASL, when set, authenticates every broker connection with this
 	// mechanism (sasl/plain, sasl/scram, sasl/oauthbearer, or your own
 	// sasl.Mechanism), re-authenticating before the broker's session expires
-	// (KIP-368). Refused credentials fail records at once with an *AuthError.
+	// (KIP-368), or, when the session is too short for Kafka's one
+	// re-authentication a second, letting the connection close as it
+	// expires, to be dialed again. Refused credentials fail records at once with an *AuthError.
 	// A mechanism that cannot start (a token fetch that fails: the identity
 	// provider answered 503) refuses nothing: the connection fails,
 	// retriably, and is dialed again at the reconnect backoff's pace until

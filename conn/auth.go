@@ -57,7 +57,13 @@ const maxSASLRounds = 16
 // the connection, with the session it already has, is as it was. A first
 // authentication fails the dial all the same; a re-authentication tries
 // again while that session lasts.
-func (c *Conn) authenticate(ctx context.Context) (lifetime time.Duration, exchanged bool, err error) {
+//
+// reauth says the connection is authenticated already. Kafka answers the
+// SaslHandshake of a re-authentication begun within a second of the last
+// one ILLEGAL_SASL_STATE (see minReauthInterval): that refuses the timing,
+// not the credentials, so it fails the connection retriably, to be dialed
+// again. Answered to a first authentication, it stays a refusal.
+func (c *Conn) authenticate(ctx context.Context, reauth bool) (lifetime time.Duration, exchanged bool, err error) {
 	mech := c.cfg.SASL
 	refused := func(err error) error { return &AuthError{Addr: c.addr, Mechanism: mech.Name(), Err: err} }
 	timedOut := fmt.Errorf("SASL authentication to %s: %w: the %s mechanism took longer than %v",
@@ -125,7 +131,12 @@ func (c *Conn) authenticate(ctx context.Context) (lifetime time.Duration, exchan
 		return 0, true, err
 	}
 	if hs := resp.(*protocol.SaslHandshakeResponse); hs.ErrorCode != 0 {
-		return 0, true, refused(fmt.Errorf("%w (the broker enables %s)", kerr.ForCode(hs.ErrorCode), strings.Join(hs.Mechanisms, ", ")))
+		err := fmt.Errorf("%w (the broker enables %s)", kerr.ForCode(hs.ErrorCode), strings.Join(hs.Mechanisms, ", "))
+		if reauth && hs.ErrorCode == kerr.IllegalSASLState.Code {
+			return 0, true, fmt.Errorf("%w: SASL %s re-authentication to %s refused as too soon after the last: %w",
+				ErrDisconnected, mech.Name(), c.addr, err)
+		}
+		return 0, true, refused(err)
 	}
 	var challenge []byte
 	for range maxSASLRounds {
@@ -232,6 +243,12 @@ func (c *Conn) authRoundTrip(ctx context.Context, req protocol.Request, version 
 	}
 }
 
+// minReauthInterval is the least time Kafka lets pass between the starts of
+// two re-authentications of one connection (KafkaChannel's
+// MIN_REAUTH_INTERVAL_ONE_SECOND_NANOS); it answers the SaslHandshake of one
+// begun sooner ILLEGAL_SASL_STATE. The first authentication does not count.
+const minReauthInterval = time.Second
+
 // reauthenticate keeps the connection's SASL session alive (KIP-368): the
 // broker closes a connection whose session expired at its next request, so
 // the client authenticates again before that, at a random point between 85%
@@ -240,6 +257,14 @@ func (c *Conn) authRoundTrip(ctx context.Context, req protocol.Request, version 
 // expires. A refusal kills the connection with the *AuthError; so does a
 // broken exchange, with its retriable error; a mechanism that cannot start
 // is given until the session expires (see renewSession).
+//
+// No re-authentication begins within minReauthInterval of the end of the
+// last (which the broker began before it answered): a session of about a
+// second (connections.max.reauth.ms=1000, or an OAUTHBEARER token reused
+// near its expiry, which the broker grants only the token's remaining time)
+// would otherwise have each one begin too soon, and the broker refuse it.
+// When the session expires before the next may begin, the connection
+// lapses instead (see lapse).
 func (c *Conn) reauthenticate(lifetime time.Duration, expires time.Time) {
 	defer close(c.reauthDone)
 	// The exchange's context ends with the connection.
@@ -252,8 +277,18 @@ func (c *Conn) reauthenticate(lifetime time.Duration, expires time.Time) {
 		case <-ctx.Done():
 		}
 	}()
+	var reauthenticated time.Time // when the last re-authentication ended; zero before the first
 	for lifetime > 0 {
-		if !c.sleep(time.Duration(float64(lifetime) * (0.85 + 0.1*rand.Float64()))) {
+		now := c.cfg.Clock.Now()
+		next := now.Add(time.Duration(float64(lifetime) * (0.85 + 0.1*rand.Float64())))
+		if !reauthenticated.IsZero() {
+			next = later(next, reauthenticated.Add(minReauthInterval))
+		}
+		if !next.Before(expires) {
+			c.lapse(lifetime, expires)
+			return
+		}
+		if !c.sleep(next.Sub(now)) {
 			return
 		}
 		var err error
@@ -265,8 +300,32 @@ func (c *Conn) reauthenticate(lifetime time.Duration, expires time.Time) {
 			c.fail(err)
 			return
 		}
+		reauthenticated = c.cfg.Clock.Now()
 		c.log.Debug("kafka connection re-authenticated", "mechanism", c.cfg.SASL.Name(), "session_lifetime", lifetime)
 	}
+}
+
+// lapse lets a session of lifetime that is too short to renew run out:
+// the connection closes as it expires, a retriable disconnect, as when a
+// re-authentication cannot start in time, and the next dial authenticates
+// afresh. Its requests fail retriably then, rather than on the broker's
+// refusal of a re-authentication begun too soon.
+func (c *Conn) lapse(lifetime time.Duration, expires time.Time) {
+	c.log.Debug("kafka SASL session too short to re-authenticate; the connection closes as it expires",
+		"mechanism", c.cfg.SASL.Name(), "session_lifetime", lifetime, "min_reauth_interval", minReauthInterval)
+	if !c.sleep(expires.Sub(c.cfg.Clock.Now())) {
+		return
+	}
+	c.fail(fmt.Errorf("%w: the SASL %s session with %s expired: a session of %v leaves no room to re-authenticate, which Kafka allows once per %v",
+		ErrDisconnected, c.cfg.SASL.Name(), c.addr, lifetime, minReauthInterval))
+}
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // renewSession re-authenticates c, whose current session expires at
@@ -286,7 +345,7 @@ func (c *Conn) renewSession(ctx context.Context, expires time.Time) (time.Durati
 		// The broker counts the lifetime from later, when it accepts the
 		// exchange: an expiry counted from now errs on the early side.
 		began := c.cfg.Clock.Now()
-		lifetime, exchanged, err := c.authenticate(ctx)
+		lifetime, exchanged, err := c.authenticate(ctx, true)
 		if err == nil {
 			return lifetime, began.Add(lifetime), nil
 		}

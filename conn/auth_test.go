@@ -758,3 +758,109 @@ func TestAMechanismThatIgnoresItsCtxFailsTheDialAtRequestTimeout(t *testing.T) {
 		})
 	}
 }
+
+// reauthenticatedOnce dials fb with PLAIN on fake, granting sessions of
+// lifetime, and plays the connection's first re-authentication: the
+// connection, the broker's side of it, and when the re-authentication
+// ended.
+func reauthenticatedOnce(t *testing.T, fake *clock.Fake, fb *fakeBroker, lifetime time.Duration) (*Conn, *brokerConn, time.Time) {
+	t.Helper()
+	done := dialAsync(t, fb, Config{SASL: plain.New("u", testPassword), Clock: fake})
+	bc := fb.conn(t)
+	acceptPlain(t, bc, lifetime)
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	due := awaitReauthTimer(t, fake, fake.Now(), lifetime)
+	fake.Advance(due.Sub(fake.Now()))
+	acceptPlain(t, bc, lifetime)
+	return r.c, bc, fake.Now()
+}
+
+// assertLapsed checks that c closed as its session expired: a retriable
+// disconnect, not an authentication failure, with nothing more sent.
+func assertLapsed(t *testing.T, c *Conn, bc *brokerConn) {
+	t.Helper()
+	select {
+	case <-c.Done():
+	case req := <-bc.requests:
+		t.Fatalf("the broker got %s where the session should have lapsed", req.api)
+	case <-time.After(waitTime):
+		t.Fatal("the connection outlived its session")
+	}
+	err := c.Err()
+	if errors.Is(err, ErrAuthentication) || !errors.Is(err, ErrDisconnected) || !IsRetriable(err) {
+		t.Fatalf("error %v: want a retriable ErrDisconnected, not an authentication failure", err)
+	}
+	if !strings.Contains(err.Error(), "expired") {
+		t.Errorf("error %q does not say the session expired", err)
+	}
+}
+
+// Kafka refuses a re-authentication begun within a second of the last one.
+// With sessions of a second (connections.max.reauth.ms=1000), the next one
+// cannot begin before the session ends, so the connection lapses as it
+// expires, retriably, and the next dial authenticates afresh. Before, the
+// second re-authentication began 0.85-0.95s after the first, and the
+// broker's ILLEGAL_SASL_STATE killed the connection with an *AuthError.
+func TestASessionTooShortToReauthenticateLapses(t *testing.T) {
+	fake := clock.NewFake(time.Unix(1000, 0))
+	fb := newFakeBroker(t)
+	lifetime := time.Second
+	c, bc, first := reauthenticatedOnce(t, fake, fb, lifetime)
+	// The session's end, or (before) the next re-authentication.
+	due, _ := awaitTimerBetween(t, fake, first.Add(lifetime*85/100), first.Add(lifetime), nil)
+	fake.Advance(due.Sub(fake.Now()))
+	assertLapsed(t, c, bc)
+	if got := fake.Now().Sub(first); got != lifetime {
+		t.Errorf("the connection closed %v after the re-authentication, want as its session of %v expired", got, lifetime)
+	}
+}
+
+// A session a little longer than a second is renewed, a second after the
+// last re-authentication rather than at 85-95% of it (0.89-1s), which Kafka
+// would refuse.
+func TestAReauthenticationBeginsNoSoonerThanASecondAfterTheLast(t *testing.T) {
+	fake := clock.NewFake(time.Unix(1000, 0))
+	fb := newFakeBroker(t)
+	lifetime := 1050 * time.Millisecond
+	c, bc, first := reauthenticatedOnce(t, fake, fb, lifetime)
+	due, _ := awaitTimerBetween(t, fake, first.Add(minReauthInterval), first.Add(minReauthInterval), nil)
+	fake.Advance(due.Sub(fake.Now()))
+	acceptPlain(t, bc, time.Minute)
+	awaitReauthTimer(t, fake, fake.Now(), time.Minute)
+	if err := c.Err(); err != nil {
+		t.Fatalf("connection died: %v", err)
+	}
+}
+
+// ILLEGAL_SASL_STATE answered to a re-authentication's handshake refuses its
+// timing, not the credentials: the connection fails retriably, to be dialed
+// again, where it was an *AuthError that failed the producer's records as
+// refused. Answered to a first authentication, it is still a refusal.
+func TestIllegalSASLStateAtAReauthenticationIsRetriable(t *testing.T) {
+	fake := clock.NewFake(time.Unix(1000, 0))
+	fb := newFakeBroker(t)
+	c, bc := dueForReauthentication(t, fake, fb, Config{SASL: plain.New("u", testPassword)}, nil)
+	hs := expect(t, bc, protocol.SaslHandshake)
+	bc.reply(hs, &protocol.SaslHandshakeResponse{ErrorCode: kerr.IllegalSASLState.Code, Mechanisms: []string{"PLAIN"}})
+	select {
+	case <-c.Done():
+	case <-time.After(waitTime):
+		t.Fatal("the connection outlived a refused re-authentication")
+	}
+	err := c.Err()
+	if errors.Is(err, ErrAuthentication) || !errors.Is(err, ErrDisconnected) || !IsRetriable(err) {
+		t.Fatalf("error %v: want a retriable ErrDisconnected, not an authentication failure", err)
+	}
+	if !errors.Is(err, kerr.IllegalSASLState) {
+		t.Errorf("error %v does not match ILLEGAL_SASL_STATE", err)
+	}
+
+	done := dialAsync(t, fb, Config{SASL: plain.New("u", testPassword)})
+	bc = fb.conn(t)
+	hs = expect(t, bc, protocol.SaslHandshake)
+	bc.reply(hs, &protocol.SaslHandshakeResponse{ErrorCode: kerr.IllegalSASLState.Code, Mechanisms: []string{"PLAIN"}})
+	assertRefused(t, (<-done).err, "PLAIN", fb.addr(), kerr.IllegalSASLState)
+}

@@ -51,7 +51,8 @@ type Config struct {
 	TLS *tls.Config
 	// SASL, when set, authenticates every new connection after the
 	// ApiVersions handshake (Java: sasl.mechanism), and again before the
-	// session the broker grants expires (KIP-368). Rejected credentials
+	// session the broker grants expires (KIP-368), at most once a second,
+	// as Kafka allows: a shorter session lapses, closing the connection. Rejected credentials
 	// fail the dial with an *AuthError; a mechanism that cannot start (its
 	// token provider failing) fails it retriably, with ErrDisconnected.
 	SASL sasl.Mechanism

@@ -59,7 +59,7 @@ func dialConfigured(ctx context.Context, addr string, cfg Config) (*Conn, error)
 		// A mechanism that cannot start fails the dial too, retriably:
 		// there is no session to fall back on, and the reconnect
 		// backoff paces the next try.
-		lifetime, _, err := c.authenticate(ctx)
+		lifetime, _, err := c.authenticate(ctx, false)
 		if err != nil {
 			c.Close()
 			return nil, err
