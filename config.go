@@ -274,22 +274,23 @@ type Config struct {
 
 	// SASL, when set, authenticates every broker connection with this
 	// mechanism (sasl/plain, sasl/scram, sasl/oauthbearer, or your own
-	// sasl.Mechanism), re-authenticating before the broker's session expires
-	// (KIP-368), or, when the session is too short for Kafka's one
+	// sasl.Mechanism), re-authenticating before the broker's session
+	// expires (KIP-368), or, when the session is too short for Kafka's one
 	// re-authentication a second, letting the connection close as it
-	// expires, to be dialed again. Refused credentials fail records at once with an *AuthError.
-	// A mechanism that cannot start (a token fetch that fails: the identity
-	// provider answered 503) refuses nothing: the connection fails,
-	// retriably, and is dialed again at the reconnect backoff's pace until
-	// DeliveryTimeout (MaxBlock for records waiting for metadata), as the
-	// Java client retries a failing token refresh; one that can never start
-	// (sasl.Validator: an OAUTHBEARER mechanism without a provider) is a
-	// ConfigError at New. Each of the mechanism's steps (fetching a token
-	// included) must end within RequestTimeout, or the connection fails,
-	// retriably, as a request that timed out does; at a re-authentication,
-	// a token fetch that fails or times out is retried instead, at the
-	// reconnect backoff's pace, while the current session lasts. Java: security.protocol=SASL_PLAINTEXT or
-	// SASL_SSL, sasl.mechanism, sasl.jaas.config; kafka-python: sasl_mechanism,
+	// expires, to be dialed again. Refused credentials fail records at once
+	// with an *AuthError. A mechanism that cannot start (a token fetch that
+	// fails: the identity provider answered 503) refuses nothing: the
+	// connection fails, retriably, and is dialed again at the reconnect
+	// backoff's pace until DeliveryTimeout (MaxBlock for records waiting
+	// for metadata), as the Java client retries a failing token refresh;
+	// one that can never start (sasl.Validator: an OAUTHBEARER mechanism
+	// without a provider) is a ConfigError at New. Each of the mechanism's
+	// steps (fetching a token included) must end within RequestTimeout, or
+	// the connection fails, retriably, as a request that timed out does; at
+	// a re-authentication, a token fetch that fails or times out is retried
+	// instead, at the reconnect backoff's pace, while the current session
+	// lasts. Java: security.protocol=SASL_PLAINTEXT or SASL_SSL,
+	// sasl.mechanism, sasl.jaas.config; kafka-python: sasl_mechanism,
 	// sasl_plain_username, sasl_plain_password, sasl_oauth_token_provider.
 	// Default: none.
 	SASL sasl.Mechanism

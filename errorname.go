@@ -33,12 +33,13 @@ var namedErrors = []struct {
 // (DELIVERY_TIMEOUT, BUFFER_FULL, CLOSED, TRANSACTION_ABORTED...),
 // AUTHENTICATION for a connection that could not be secured or
 // authenticated without a broker error to name it (a certificate that does
-// not verify), NETWORK for a connection failure and OTHER for anything else. A client-side failure wins over the
-// broker error it keeps as its cause: a delivery timeout after
-// NOT_ENOUGH_REPLICAS is DELIVERY_TIMEOUT. A record refused because its
-// transaction must be aborted is TRANSACTION_MUST_ABORT, and one refused
-// because the transactional producer cannot continue TRANSACTION_FATAL,
-// whatever failure made them so.
+// not verify), NETWORK for a connection failure and OTHER for anything
+// else. A client-side failure wins over the broker error it keeps as its
+// cause: a delivery timeout after NOT_ENOUGH_REPLICAS is DELIVERY_TIMEOUT.
+// A record refused because its transaction must be aborted is
+// TRANSACTION_MUST_ABORT, and one refused because the transactional
+// producer cannot continue TRANSACTION_FATAL, whatever failure made them
+// so.
 func ErrorName(err error) string {
 	if name := transactionRefusal(err); name != "" {
 		return name

@@ -337,8 +337,8 @@ func later(a, b time.Time) time.Time {
 // paced by the reconnect backoff (the pace of those redials), as the Java
 // client keeps its token and retries the refresh until the token expires.
 // It gives up, with the mechanism's error (retriable, see couldNotStart),
-// once the next try would come after the session expires; a refusal, a broken exchange or a dead
-// connection end it at once.
+// once the next try would come after the session expires; a refusal, a
+// broken exchange or a dead connection end it at once.
 func (c *Conn) renewSession(ctx context.Context, expires time.Time) (time.Duration, time.Time, error) {
 	pace := backoff.Exponential{Base: c.cfg.ReconnectBackoff, Max: c.cfg.ReconnectBackoffMax}
 	for failures := 1; ; failures++ {

@@ -52,9 +52,10 @@ type Config struct {
 	// SASL, when set, authenticates every new connection after the
 	// ApiVersions handshake (Java: sasl.mechanism), and again before the
 	// session the broker grants expires (KIP-368), at most once a second,
-	// as Kafka allows: a shorter session lapses, closing the connection. Rejected credentials
-	// fail the dial with an *AuthError; a mechanism that cannot start (its
-	// token provider failing) fails it retriably, with ErrDisconnected.
+	// as Kafka allows: a shorter session lapses, closing the connection.
+	// Rejected credentials fail the dial with an *AuthError; a mechanism
+	// that cannot start (its token provider failing) fails it retriably,
+	// with ErrDisconnected.
 	SASL sasl.Mechanism
 	// Logger receives connects and disconnects at Debug. Default: discard.
 	Logger *slog.Logger
