@@ -47,7 +47,7 @@ func writeIntro(md *strings.Builder, all []*Results) {
 	fmt.Fprintf(md, "The same workloads through each client, each client a process of its own, written by `go run ./bench/cmd/race` (`make bench-race`). ")
 	fmt.Fprintf(md, "CPU is the client process's user+sys time from its rusage, start-up included (a few ms for a Go client; JVM start-up and JIT for Java), divided by the measured records; peak RSS is its maxrss. ")
 	fmt.Fprintf(md, "Each run gets a fresh topic of %d partitions, and counts only if the topic's high watermarks (ListOffsets, read with franz-go's kadm) add up to exactly the records the client sent, its warm-up record included. ", partitions)
-	fmt.Fprintf(md, "Rounds are interleaved (every client once per workload per round, in an order shuffled for each round and workload, then the next round); a cell is the median of its rounds, and a ratio is the median of the per-round ratios against %s in the same round.\n\n", Baseline)
+	fmt.Fprintf(md, "Rounds are interleaved (every client once per workload per round, in an order counterbalanced over pairs of rounds: a shuffle, drawn for each pair and workload, then the same backwards, so that every client holds mirrored places equally and two clients alternate; then the next round); a cell is the median of its rounds, and a ratio is the median of the per-round ratios against %s in the same round.\n\n", Baseline)
 	fmt.Fprintf(md, "**The machine has %d cores and was shared with other work while the race ran**, so absolute numbers are noisy; the interleaved ratios are what the race measures. ", m.Cores)
 	fmt.Fprintf(md, "On the embedded broker, the broker process runs on the same %d cores as the client.\n\n", m.Cores)
 	fmt.Fprintf(md, "| | |\n|---|---|\n")
