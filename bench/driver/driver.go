@@ -94,6 +94,8 @@ func run(args []string, stdout io.Writer, name, version string, open Opener) err
 	}
 	res.Produced = out.produced()
 	res.Client, res.Version, res.Config = name, version, config
+	// Without VmHWM (outside Linux) the harness falls back on the rusage.
+	res.PeakRSS, _ = PeakRSS()
 	line, err := json.Marshal(res)
 	if err != nil {
 		return err

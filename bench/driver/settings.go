@@ -111,6 +111,9 @@ type Result struct {
 	// SenderStack is, on the Senders workload, the peak goroutine stack
 	// memory the senders added, per sender, in bytes.
 	SenderStack int64 `json:"sender_stack,omitempty"`
+	// PeakRSS is the process's own peak RSS in bytes (PeakRSS), taken once
+	// the client is closed; 0 where the system does not report it.
+	PeakRSS int64 `json:"peak_rss,omitempty"`
 }
 
 // LatencyFromDueTime is Result.LatencyFrom for latencies timed from each

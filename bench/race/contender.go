@@ -113,19 +113,48 @@ func (c Contender) build(ctx context.Context, moduleDir, dir string) (string, er
 type measured struct {
 	result driver.Result
 	cpu    time.Duration
-	maxRSS int64
+	// peakRSS is the process's own peak RSS in bytes (peakOf).
+	peakRSS int64
 	// requests is the client's own count of requests, -1 if unknown.
 	requests int64
+}
+
+// peakOf is a client process's peak RSS: its own, where it reported it
+// (the Go driver's VmHWM, driver.PeakRSS) or the harness sampled it (the
+// JVM's, sampledPeak), else the rusage maxrss, which on Linux starts at
+// the harness's own peak (driver.PeakRSS says why).
+func peakOf(own, maxRSS int64) int64 {
+	if own > 0 {
+		return own
+	}
+	return maxRSS
 }
 
 // runProcess runs cmd to its end and collects its rusage, its stdout and,
 // on failure, the end of its stderr.
 func runProcess(cmd *exec.Cmd) (stdout []byte, cpu time.Duration, rss int64, err error) {
+	return runSampling(cmd, false)
+}
+
+// runSampling is runProcess that, with samplePeak, reads the process's
+// peak RSS while it runs (sampledPeak) and returns it in place of the
+// maxrss, where it could read it.
+func runSampling(cmd *exec.Cmd, samplePeak bool) (stdout []byte, cpu time.Duration, rss int64, err error) {
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
-	runErr := cmd.Run()
+	runErr := cmd.Start()
+	if runErr == nil {
+		stopSampling := func() int64 { return 0 }
+		if samplePeak {
+			stopSampling = sampledPeak(cmd.Process.Pid)
+		}
+		runErr = cmd.Wait()
+		rss = stopSampling()
+	}
 	if cmd.ProcessState != nil {
-		cpu, rss, err = usageOf(cmd.ProcessState)
+		var maxRSS int64
+		cpu, maxRSS, err = usageOf(cmd.ProcessState)
+		rss = peakOf(rss, maxRSS)
 	}
 	if runErr != nil {
 		tail := errOut.Bytes()
@@ -167,7 +196,7 @@ func runGoWith(ctx context.Context, binary string, s driver.Settings, env []stri
 			if err := json.Unmarshal([]byte(j), &r); err != nil {
 				return measured{}, fmt.Errorf("reading the result: %w", err)
 			}
-			return measured{result: r, cpu: cpu, maxRSS: rss, requests: -1}, nil
+			return measured{result: r, cpu: cpu, peakRSS: peakOf(r.PeakRSS, rss), requests: -1}, nil
 		}
 	}
 	return measured{}, fmt.Errorf("no %s line in the output", driver.ResultPrefix)

@@ -60,7 +60,7 @@ func runJava(ctx context.Context, java, classpath, payloads string, s driver.Set
 		"--print-metrics",
 		"--command-property"}
 	args = append(args, javaConfig(s)...)
-	out, cpu, rss, err := runProcess(exec.CommandContext(ctx, java, args...))
+	out, cpu, rss, err := runSampling(exec.CommandContext(ctx, java, args...), true)
 	if err != nil {
 		return measured{}, err
 	}
@@ -69,7 +69,7 @@ func runJava(ctx context.Context, java, classpath, payloads string, s driver.Set
 		return measured{}, err
 	}
 	r.Config = append(javaConfig(s), javaHeap, "partitioner=default (sticky; murmur2 for keys)")
-	return measured{result: r, cpu: cpu, maxRSS: rss, requests: javaRequestCount(string(out))}, nil
+	return measured{result: r, cpu: cpu, peakRSS: rss, requests: javaRequestCount(string(out))}, nil
 }
 
 // javaLatencyFrom is where ProducerPerformance's latencies start.

@@ -71,7 +71,7 @@ type Run struct {
 
 	Records  int           `json:"records"` // measured records
 	CPU      time.Duration `json:"cpu"`     // the process's user+sys
-	MaxRSS   int64         `json:"max_rss"` // bytes
+	MaxRSS   int64         `json:"max_rss"` // peak RSS in bytes, as Results.PeakRSSFrom says
 	Elapsed  time.Duration `json:"elapsed"`
 	P50      time.Duration `json:"p50,omitempty"`
 	P99      time.Duration `json:"p99,omitempty"`
@@ -133,7 +133,16 @@ type Results struct {
 	// back, held each value as many times as the client sent it; races
 	// before it was set counted the topic's records alone.
 	ValuesChecked bool `json:"values_checked,omitempty"`
+	// PeakRSSFrom says how the runs' peak RSS was measured: PeakRSSOwn,
+	// or, empty in races before it, the rusage maxrss, which on Linux
+	// starts at the harness's own peak (driver.PeakRSS says why).
+	PeakRSSFrom string `json:"peak_rss_from,omitempty"`
 }
+
+// PeakRSSOwn is Results.PeakRSSFrom for a race that took each client's own
+// peak where it could read one (peakOf): a Go client's VmHWM as it
+// reported it, the JVM's as the harness sampled it.
+const PeakRSSOwn = "own"
 
 // Race runs every workload through every client, Rounds times,
 // interleaved: round 1 runs each client once on each workload, then round
@@ -167,7 +176,7 @@ func Race(ctx context.Context, o Options) (*Results, error) {
 		}
 	}
 	res := &Results{Broker: o.BrokerName, Started: time.Now().UTC(), Rounds: o.Rounds, Records: o.Records, Latency: o.LatencyRecords,
-		Instructions: o.Instructions, CacheSize: o.CacheSize, ValuesChecked: true}
+		Instructions: o.Instructions, CacheSize: o.CacheSize, ValuesChecked: true, PeakRSSFrom: PeakRSSOwn}
 	res.Machine = describeMachine(o.Java)
 	res.BrokerCountsRequests = len(o.Brokers) > 0 && o.ProduceRequests != nil
 	res.Commit = commitOf(ctx, o.ModuleDir)
@@ -406,7 +415,7 @@ func oneRun(ctx context.Context, o Options, round int, w Workload, c Contender, 
 	if err != nil {
 		return fail(err)
 	}
-	run.CPU, run.MaxRSS, run.Elapsed = m.cpu, m.maxRSS, m.result.Elapsed
+	run.CPU, run.MaxRSS, run.Elapsed = m.cpu, m.peakRSS, m.result.Elapsed
 	run.P50, run.P99, run.SenderStack = m.result.P50, m.result.P99, m.result.SenderStack
 	run.LatencyFrom = m.result.LatencyFrom
 	run.Produced, run.Version, run.Config = m.result.Produced, m.result.Version, m.result.Config

@@ -15,16 +15,16 @@ import (
 )
 
 // A run's topic is read back (checkValues) in a process of its own, the
-// racereadback binary, and never in the harness's: a client's peak RSS is
-// the rusage maxrss of its process, and on Linux that starts at the
-// harness's own peak. Go's os/exec starts a child with
-// clone(CLONE_VM|CLONE_VFORK), so the child runs on the harness's memory
-// map until it calls exec, and exec carries the high-water RSS of the map
-// it leaves into the child's maxrss. Reading topics back in the harness
-// lifted its peak, run by run, to 52 and then 89 MiB, and with it the
-// peak RSS of every client run after, the floor's (13 MiB alone)
-// included. Whatever
-// the harness does that needs memory belongs in a child like this one.
+// racereadback binary, and never in the harness's: a client's rusage
+// maxrss, on Linux, starts at the harness's own peak. Go's os/exec starts
+// a child with clone(CLONE_VM|CLONE_VFORK), so the child runs on the
+// harness's memory map until it calls exec, and exec carries the
+// high-water RSS of the map it leaves into the child's maxrss. Reading
+// topics back in the harness lifted its peak, run by run, to 52 and then
+// 89 MiB. The race now reports each client's own peak (VmHWM) where it
+// can read one (peakOf), but falls back on the maxrss where it cannot
+// (outside Linux), so whatever the harness does that needs memory still
+// belongs in a child like this one.
 
 // readBackRequest is what the racereadback process reads on its stdin: a
 // run's topic, where it lies, and what it should hold.

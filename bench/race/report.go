@@ -45,7 +45,8 @@ func writeIntro(md *strings.Builder, all []*Results) {
 	m := all[0].Machine
 	fmt.Fprintf(md, "# The producer race\n\n")
 	fmt.Fprintf(md, "The same workloads through each client, each client a process of its own, written by `go run ./bench/cmd/race` (`make bench-race`). ")
-	fmt.Fprintf(md, "CPU is the client process's user+sys time from its rusage, start-up included (a few ms for a Go client; JVM start-up and JIT for Java), divided by the measured records; peak RSS is its maxrss. ")
+	fmt.Fprintf(md, "CPU is the client process's user+sys time from its rusage, start-up included (a few ms for a Go client; JVM start-up and JIT for Java), divided by the measured records. ")
+	md.WriteString(saidOfRaces(all, peakRSSSentence) + " ")
 	fmt.Fprintf(md, "Each run gets a fresh topic of %d partitions, and counts only if the topic's high watermarks (ListOffsets, read with franz-go's kadm) add up to exactly the records the client sent, its warm-up record included. ", partitions)
 	fmt.Fprintf(md, "Rounds are interleaved (every client once per workload per round, in an order counterbalanced over pairs of rounds: a shuffle, drawn for each pair and workload, then the same backwards, so that every client holds mirrored places equally and two clients alternate; then the next round); a cell is the median of its rounds, and a ratio is the median of the per-round ratios against %s in the same round.\n\n", Baseline)
 	fmt.Fprintf(md, "**The machine has %d cores and was shared with other work while the race ran**, so absolute numbers are noisy; the interleaved ratios are what the race measures. ", m.Cores)
@@ -76,6 +77,44 @@ func writeIntro(md *strings.Builder, all []*Results) {
 	md.WriteString("The Java producer is Apache Kafka's `ProducerPerformance` (kafka-producer-perf-test) with `--payload-file`: 16,384 lines of 100 random bytes in 1..127 (the most random text its UTF-8 reading keeps), so its values themselves compress a little under zstd where the Go clients' do not; it has neither keys nor concurrent senders, so it runs the other workloads only, and reports latency in whole milliseconds.\n\n")
 	md.WriteString("Rerun:\n\n```\nmake bench-race                                   # embedded broker, Go clients\ngo run ./bench/cmd/race -java                     # and the Java producer\ngo run ./bench/cmd/race -java -kafka              # on a real Kafka that integration/kafka/broker.sh starts\ngo run ./bench/cmd/race -records 200000 -rounds 5 -clients gokafka,franz-go -workloads nokey,zstd\ngo run ./bench/cmd/race -rounds 10 -clients gokafka,gokafka@HEAD~1,franz-go   # a change against its parent commit\ngo run ./bench/cmd/race -instructions -rounds 3 -records 400000 -clients gokafka,franz-go,floor   # instructions per record, under valgrind\ngo run ./bench/cmd/race -cache-sim 16MiB -rounds 1 -records 400000 -clients gokafka,franz-go,floor -workloads senders,senders5k   # and misses in a simulated 16 MiB cache\n```\n\n")
 	md.WriteString("confluent-kafka-go needs cgo and a C compiler (it builds with `-tags confluent`); without one, the race skips it and says so. The runs behind every table are in `bench/results/`.\n\n")
+}
+
+// peakRSSSentence says how r measured peak RSS.
+func peakRSSSentence(r *Results) string {
+	if r.PeakRSSFrom == PeakRSSOwn {
+		return fmt.Sprintf("Peak RSS is the client process's own high-water resident set, Linux's VmHWM: a Go client reads its own from /proc/self/status once it has closed the client; the harness reads the Java producer's from /proc/PID/status every %v while it runs, and the last read before it exits is a lower bound at most that interval's growth short. Not the rusage maxrss: Go's os/exec starts a child by vfork, and a child's maxrss starts at the harness's own peak (about 16 MiB, where the floor's own is about 7).", peakSampleEvery)
+	}
+	return "Peak RSS is the client process's rusage maxrss, which on Linux starts at the harness's own peak (Go's os/exec starts a child by vfork): a client that uses less than the harness (about 16 MiB; the floor uses about 7) reads as the harness's."
+}
+
+// saidOfRaces is what say says of each race in all: its one sentence when
+// it says the same of every race, else each sentence followed by the races
+// it is true of.
+func saidOfRaces(all []*Results, say func(*Results) string) string {
+	var sentences []string
+	races := map[string][]string{}
+	for _, r := range all {
+		s := say(r)
+		if _, ok := races[s]; !ok {
+			sentences = append(sentences, s)
+		}
+		races[s] = append(races[s], r.name())
+	}
+	if len(sentences) == 1 {
+		return sentences[0]
+	}
+	var each []string
+	for _, s := range sentences {
+		each = append(each, fmt.Sprintf("In the race%s of %s: %s", plural(len(races[s])), strings.Join(races[s], ", "), s))
+	}
+	return strings.Join(each, " ")
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }
 
 func writeBroker(md *strings.Builder, r *Results, chart string) {

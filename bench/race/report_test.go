@@ -306,3 +306,31 @@ func newWorkTree(t *testing.T) (dir string, git func(args ...string), write func
 	git("init", "-q")
 	return dir, git, write
 }
+
+// TestIntroSaysHowPeakRSSWasMeasured: the results committed before the
+// race read each client's own peak took the rusage maxrss, and say so; a
+// race since says it read VmHWM, and a mix names each race's.
+func TestIntroSaysHowPeakRSSWasMeasured(t *testing.T) {
+	old, err := ReadResults("../results")
+	if err != nil || len(old) == 0 {
+		t.Fatalf("reading the committed results: %d, %v", len(old), err)
+	}
+	intro := func(all []*Results) string {
+		var md strings.Builder
+		writeIntro(&md, all)
+		return md.String()
+	}
+	if got := intro(old); !strings.Contains(got, "Peak RSS is the client process's rusage maxrss") || strings.Contains(got, "VmHWM") {
+		t.Errorf("the committed results' intro does not say their peak RSS is the maxrss:\n%s", got)
+	}
+	fresh := &Results{Broker: "kafka", PeakRSSFrom: PeakRSSOwn}
+	if got := intro([]*Results{fresh}); !strings.Contains(got, "Peak RSS is the client process's own high-water resident set, Linux's VmHWM") {
+		t.Errorf("a new race's intro does not say its peak RSS is VmHWM:\n%s", got)
+	}
+	mixed := intro([]*Results{{Broker: "embedded"}, fresh})
+	for _, want := range []string{"In the race of embedded: Peak RSS is the client process's rusage maxrss", "In the race of kafka: Peak RSS is the client process's own"} {
+		if !strings.Contains(mixed, want) {
+			t.Errorf("a mixed intro does not say %q:\n%s", want, mixed)
+		}
+	}
+}

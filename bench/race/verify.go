@@ -13,9 +13,10 @@ import (
 // franz-go's kadm: a client none of the contenders share code with but one.
 // It lives in the harness's process for the whole race, which is why it
 // does no more than a few small requests a run: whatever the harness's
-// memory peaks at, every client started after inherits as its peak RSS
-// (readback.go says how). Reading a topic back is left to a process of
-// its own (readBack).
+// memory peaks at, every client started after inherits in its rusage
+// maxrss, the peak RSS the race falls back on where a client's own cannot
+// be read (readback.go says how). Reading a topic back is left to a
+// process of its own (readBack).
 type admin struct {
 	cl  *kgo.Client
 	adm *kadm.Client

@@ -4,7 +4,7 @@
 // a JSON request on stdin (the topic, its brokers, the value size and the
 // count of each value), and reads its exit status and stderr. It is a
 // process of its own so that the harness's memory stays small: a client's
-// peak RSS starts at the harness's own (bench/race/readback.go).
+// rusage maxrss starts at the harness's own (bench/race/readback.go).
 package main
 
 import (
