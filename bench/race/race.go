@@ -137,6 +137,28 @@ type Results struct {
 	// or, empty in races before it, the rusage maxrss, which on Linux
 	// starts at the harness's own peak (driver.PeakRSS says why).
 	PeakRSSFrom string `json:"peak_rss_from,omitempty"`
+	// Order is how each round ordered the clients: OrderCounterbalanced,
+	// or OrderFixed, which a results file without it ran in.
+	Order string `json:"order,omitempty"`
+}
+
+// Results.Order's values.
+const (
+	// OrderFixed: every round and workload ran the clients in the order
+	// of Results.Clients.
+	OrderFixed = "fixed"
+	// OrderCounterbalanced: each workload's clients ran in the order of
+	// inTurn.
+	OrderCounterbalanced = "counterbalanced"
+)
+
+// order is how r's rounds ordered the clients: races from before Results
+// said so ran them in a fixed order.
+func (r *Results) order() string {
+	if r.Order == "" {
+		return OrderFixed
+	}
+	return r.Order
 }
 
 // PeakRSSOwn is Results.PeakRSSFrom for a race that took each client's own
@@ -176,7 +198,7 @@ func Race(ctx context.Context, o Options) (*Results, error) {
 		}
 	}
 	res := &Results{Broker: o.BrokerName, Started: time.Now().UTC(), Rounds: o.Rounds, Records: o.Records, Latency: o.LatencyRecords,
-		Instructions: o.Instructions, CacheSize: o.CacheSize, ValuesChecked: true, PeakRSSFrom: PeakRSSOwn}
+		Instructions: o.Instructions, CacheSize: o.CacheSize, ValuesChecked: true, PeakRSSFrom: PeakRSSOwn, Order: OrderCounterbalanced}
 	res.Machine = describeMachine(o.Java)
 	res.BrokerCountsRequests = len(o.Brokers) > 0 && o.ProduceRequests != nil
 	res.Commit = commitOf(ctx, o.ModuleDir)

@@ -48,7 +48,9 @@ func writeIntro(md *strings.Builder, all []*Results) {
 	fmt.Fprintf(md, "CPU is the client process's user+sys time from its rusage, start-up included (a few ms for a Go client; JVM start-up and JIT for Java), divided by the measured records. ")
 	md.WriteString(saidOfRaces(all, peakRSSSentence) + " ")
 	fmt.Fprintf(md, "Each run gets a fresh topic of %d partitions, and counts only if the topic's high watermarks (ListOffsets, read with franz-go's kadm) add up to exactly the records the client sent, its warm-up record included. ", partitions)
-	fmt.Fprintf(md, "Rounds are interleaved (every client once per workload per round, in an order counterbalanced over pairs of rounds: a shuffle, drawn for each pair and workload, then the same backwards, so that every client holds mirrored places equally and two clients alternate; then the next round); a cell is the median of its rounds, and a ratio is the median of the per-round ratios against %s in the same round.\n\n", Baseline)
+	md.WriteString("Rounds are interleaved: every client once per workload per round, then the next round. ")
+	md.WriteString(saidOfRaces(all, orderSentence) + " ")
+	fmt.Fprintf(md, "A cell is the median of its rounds, and a ratio is the median of the per-round ratios against %s in the same round.\n\n", Baseline)
 	fmt.Fprintf(md, "**The machine has %d cores and was shared with other work while the race ran**, so absolute numbers are noisy; the interleaved ratios are what the race measures. ", m.Cores)
 	fmt.Fprintf(md, "On the embedded broker, the broker process runs on the same %d cores as the client.\n\n", m.Cores)
 	fmt.Fprintf(md, "| | |\n|---|---|\n")
@@ -77,6 +79,14 @@ func writeIntro(md *strings.Builder, all []*Results) {
 	md.WriteString("The Java producer is Apache Kafka's `ProducerPerformance` (kafka-producer-perf-test) with `--payload-file`: 16,384 lines of 100 random bytes in 1..127 (the most random text its UTF-8 reading keeps), so its values themselves compress a little under zstd where the Go clients' do not; it has neither keys nor concurrent senders, so it runs the other workloads only, and reports latency in whole milliseconds.\n\n")
 	md.WriteString("Rerun:\n\n```\nmake bench-race                                   # embedded broker, Go clients\ngo run ./bench/cmd/race -java                     # and the Java producer\ngo run ./bench/cmd/race -java -kafka              # on a real Kafka that integration/kafka/broker.sh starts\ngo run ./bench/cmd/race -records 200000 -rounds 5 -clients gokafka,franz-go -workloads nokey,zstd\ngo run ./bench/cmd/race -rounds 10 -clients gokafka,gokafka@HEAD~1,franz-go   # a change against its parent commit\ngo run ./bench/cmd/race -instructions -rounds 3 -records 400000 -clients gokafka,franz-go,floor   # instructions per record, under valgrind\ngo run ./bench/cmd/race -cache-sim 16MiB -rounds 1 -records 400000 -clients gokafka,franz-go,floor -workloads senders,senders5k   # and misses in a simulated 16 MiB cache\n```\n\n")
 	md.WriteString("confluent-kafka-go needs cgo and a C compiler (it builds with `-tags confluent`); without one, the race skips it and says so. The runs behind every table are in `bench/results/`.\n\n")
+}
+
+// orderSentence says in what order r's rounds ran the clients.
+func orderSentence(r *Results) string {
+	if r.order() == OrderCounterbalanced {
+		return "Each workload's clients ran in an order counterbalanced over pairs of rounds: a shuffle, drawn for each pair and workload, then the same backwards, so that every client held mirrored places equally and two clients alternated."
+	}
+	return "The clients ran in a fixed order, the same in every round and workload (that of the tables' columns), so that each met the broker as the same other client's run had left it every time: a bias in the per-round ratios that more rounds do not remove."
 }
 
 // peakRSSSentence says how r measured peak RSS.

@@ -334,3 +334,31 @@ func TestIntroSaysHowPeakRSSWasMeasured(t *testing.T) {
 		}
 	}
 }
+
+// TestIntroSaysInWhatOrderTheClientsRan: the committed results, which ran
+// the clients in a fixed order and do not say so, are not described as
+// shuffled; a race since says its order was counterbalanced.
+func TestIntroSaysInWhatOrderTheClientsRan(t *testing.T) {
+	old, err := ReadResults("../results")
+	if err != nil || len(old) == 0 {
+		t.Fatalf("reading the committed results: %d, %v", len(old), err)
+	}
+	intro := func(all []*Results) string {
+		var md strings.Builder
+		writeIntro(&md, all)
+		return md.String()
+	}
+	if got := intro(old); !strings.Contains(got, "The clients ran in a fixed order") || strings.Contains(got, "shuffle") {
+		t.Errorf("the committed results' intro does not say they ran in a fixed order:\n%s", got)
+	}
+	fresh := &Results{Broker: "kafka", Order: OrderCounterbalanced}
+	if got := intro([]*Results{fresh}); !strings.Contains(got, "an order counterbalanced over pairs of rounds") || strings.Contains(got, "fixed order") {
+		t.Errorf("a new race's intro does not say its order was counterbalanced:\n%s", got)
+	}
+	mixed := intro([]*Results{{Broker: "embedded"}, fresh})
+	for _, want := range []string{"In the race of embedded: The clients ran in a fixed order", "In the race of kafka: Each workload's clients ran in an order counterbalanced"} {
+		if !strings.Contains(mixed, want) {
+			t.Errorf("a mixed intro does not say %q:\n%s", want, mixed)
+		}
+	}
+}
