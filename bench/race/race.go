@@ -140,6 +140,18 @@ type Results struct {
 	// Order is how each round ordered the clients: OrderCounterbalanced,
 	// or OrderFixed, which a results file without it ran in.
 	Order string `json:"order,omitempty"`
+	// JavaStartup is what the Java producer spent on a run too short to
+	// be more than its start-up (measureJavaStartup); nil where the race
+	// did not measure it.
+	JavaStartup *Startup `json:"java_startup,omitempty"`
+}
+
+// Startup is a client's CPU on a run of a few records: its fixed cost,
+// which every run of it pays once, whatever its length.
+type Startup struct {
+	Workload string        `json:"workload"`
+	Records  int           `json:"records"`
+	CPU      time.Duration `json:"cpu"`
 }
 
 // Results.Order's values.
@@ -254,6 +266,7 @@ func Race(ctx context.Context, o Options) (*Results, error) {
 		return nil, err
 	}
 
+	res.JavaStartup = measureJavaStartup(ctx, o, clients, files)
 	for round := 1; round <= o.Rounds; round++ {
 		for wi, w := range o.Workloads {
 			for _, c := range inTurn(clients, round, wi) {
@@ -348,6 +361,40 @@ func splitmix64(x uint64) uint64 {
 	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
 	x = (x ^ x>>27) * 0x94d049bb133111eb
 	return x ^ x>>31
+}
+
+// javaStartupRecords is how many records the run that measures the Java
+// producer's start-up sends: enough for a batch or two, few enough that
+// sending them costs next to nothing beside starting a JVM.
+const javaStartupRecords = 1000
+
+// measureJavaStartup runs the Java producer once, before the rounds, on
+// the first throughput workload it runs, with javaStartupRecords records,
+// and returns its CPU: what each of its runs pays before it sends at
+// speed (JVM start-up, class loading, JIT), which its CPU per record
+// includes and a Go client's hardly has (about 1.3 s against a few ms). It
+// is reported beside the ratios, which it does not change. Nil without the
+// Java producer, or if the run failed (the log says why).
+func measureJavaStartup(ctx context.Context, o Options, clients []Contender, files harnessFiles) *Startup {
+	i := slices.IndexFunc(clients, func(c Contender) bool { return c.Java })
+	if i < 0 {
+		return nil
+	}
+	for _, w := range o.Workloads {
+		if w.Rate > 0 || !clients[i].supports(w) {
+			continue
+		}
+		short := o
+		short.Records = javaStartupRecords
+		fmt.Fprintf(o.Log, "measuring the Java producer's start-up on %d records (round 0, not counted):\n", javaStartupRecords)
+		run := oneRun(ctx, short, 0, w, clients[i], "", files)
+		logRun(o.Log, run, false)
+		if run.Err != "" {
+			return nil
+		}
+		return &Startup{Workload: w.Name, Records: run.Records, CPU: run.CPU}
+	}
+	return nil
 }
 
 // harnessFiles are the files the harness runs beside the clients.

@@ -45,7 +45,7 @@ func writeIntro(md *strings.Builder, all []*Results) {
 	m := all[0].Machine
 	fmt.Fprintf(md, "# The producer race\n\n")
 	fmt.Fprintf(md, "The same workloads through each client, each client a process of its own, written by `go run ./bench/cmd/race` (`make bench-race`). ")
-	fmt.Fprintf(md, "CPU is the client process's user+sys time from its rusage, start-up included (a few ms for a Go client; JVM start-up and JIT for Java), divided by the measured records. ")
+	fmt.Fprintf(md, "CPU is the client process's user+sys time from its rusage, start-up included (a few ms for a Go client; for the Java producer, JVM start-up and JIT, over a second of CPU, as each broker's section says), divided by the measured records. ")
 	md.WriteString(saidOfRaces(all, peakRSSSentence) + " ")
 	fmt.Fprintf(md, "Each run gets a fresh topic of %d partitions, and counts only if the topic's high watermarks (ListOffsets, read with franz-go's kadm) add up to exactly the records the client sent, its warm-up record included. ", partitions)
 	md.WriteString("Rounds are interleaved: every client once per workload per round, then the next round. ")
@@ -207,8 +207,29 @@ func writeBroker(md *strings.Builder, r *Results, chart string) {
 	}
 	md.WriteString("Records/s is measured by the client from its first measured record to the last ack; for the Java producer it is ProducerPerformance's own figure, which includes connecting.\n\n")
 
+	writeJavaStartup(md, r)
 	writeFailures(md, r)
 	writeAgainstRefs(md, r)
+}
+
+// writeJavaStartup says how much of the Java producer's CPU per record is
+// its start-up, a fixed cost that a run's records share: as r measured it,
+// or, in a race that did not, as a 1,000-record run measured apart.
+func writeJavaStartup(md *strings.Builder, r *Results) {
+	if !slices.Contains(r.Clients, "java") {
+		return
+	}
+	st := r.JavaStartup
+	how := "measured once in this race, before its rounds"
+	if st == nil {
+		st = &Startup{Workload: "nokey", Records: javaStartupRecords, CPU: 1280 * time.Millisecond}
+		how = "measured apart from this race, which did not measure it"
+	}
+	w, _ := WorkloadByName(st.Workload)
+	fmt.Fprintf(md, "The Java producer's CPU includes its start-up (the JVM's start, class loading, JIT), a fixed cost of each run: start-up: %.2f s of CPU, for ProducerPerformance sending %d records of the %s workload (%s). ",
+		st.CPU.Seconds(), st.Records, w.Title, how)
+	fmt.Fprintf(md, "Over a throughput run of %d records that is %.2f µs a record of its CPU per record, counted in its ratios as in every client's; a Go client's start-up is a few ms.\n\n",
+		r.Records, float64(st.CPU.Microseconds())/float64(r.Records))
 }
 
 // writeValuesChecked says how r's runs were checked beyond their topics'

@@ -362,3 +362,30 @@ func TestIntroSaysInWhatOrderTheClientsRan(t *testing.T) {
 		}
 	}
 }
+
+// TestJavaStartupIsStated: a broker's section with the Java producer says
+// what its start-up costs, as the race measured it or, in a race that did
+// not, as measured apart; RESULTS.md said only "JVM start-up and JIT".
+func TestJavaStartupIsStated(t *testing.T) {
+	section := func(r *Results) string {
+		var md strings.Builder
+		writeBroker(&md, r, "chart.svg")
+		return md.String()
+	}
+	measured := &Results{Broker: "embedded", Records: 1_000_000, Clients: []string{"gokafka", "java"},
+		JavaStartup: &Startup{Workload: "nokey", Records: 1000, CPU: 1500 * time.Millisecond}}
+	if got := section(measured); !strings.Contains(got, "start-up: 1.50 s of CPU, for ProducerPerformance sending 1000 records of the no key, no compression workload (measured once in this race") ||
+		!strings.Contains(got, "Over a throughput run of 1000000 records that is 1.50 µs a record") {
+		t.Errorf("the measured start-up is not stated:\n%s", got)
+	}
+	old := &Results{Broker: "embedded", Records: 1_000_000, Clients: []string{"gokafka", "java"}}
+	if got := section(old); !strings.Contains(got, "start-up: 1.28 s of CPU") || !strings.Contains(got, "measured apart from this race") {
+		t.Errorf("a race that did not measure the start-up does not state its size:\n%s", got)
+	}
+	if got := section(&Results{Broker: "embedded", Records: 1000, Clients: []string{"gokafka"}}); strings.Contains(got, "start-up") {
+		t.Errorf("a race without the Java producer speaks of its start-up:\n%s", got)
+	}
+	if st := measureJavaStartup(context.Background(), Options{}, []Contender{{Name: "gokafka"}}, harnessFiles{}); st != nil {
+		t.Errorf("measured a start-up without the Java producer: %+v", st)
+	}
+}
