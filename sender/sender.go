@@ -171,7 +171,15 @@ func (s *Sender) Run(ctx context.Context) {
 				unreachable++
 				wait = s.retryBackoff.Delay(unreachable)
 				s.cfg.Logger.Debug("broker unreachable", "node", s.cfg.Node, "err", err)
-				s.cfg.Hooks.RefreshMetadata("broker unreachable")
+				// Only a connection attempt that failed is news: within the
+				// reconnect backoff Connect fails at once, and the attempt
+				// that started the backoff has asked already. Asked on every
+				// pass, each refresh's wake would ask for the next, one
+				// every RetryBackoff while the broker stays down (the Java
+				// client asks once per failed connection too).
+				if !errors.Is(err, conn.ErrBackoff) {
+					s.cfg.Hooks.RefreshMetadata("broker unreachable")
+				}
 			default:
 				unreachable = 0
 				f := s.takeOff()

@@ -2,9 +2,10 @@ package sender
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
-	"slices"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -55,18 +56,47 @@ func TestATimeoutBehindAReconnectBackoffNamesTheFailureBeforeIt(t *testing.T) {
 // while its broker's sender connected with connect, which fails.
 func timedOutBehind(t *testing.T, connect func(context.Context) (Conn, error)) error {
 	t.Helper()
+	var tried atomic.Bool
 	r := newRigWith(t, rigConfig{
-		acc:    func(c *accumulator.Config) { c.DeliveryTimeout = time.Second },
-		sender: func(c *Config) { c.Hooks.Connect = connect },
+		acc: func(c *accumulator.Config) { c.DeliveryTimeout = time.Second },
+		sender: func(c *Config) {
+			c.Hooks.Connect = func(ctx context.Context) (Conn, error) {
+				defer tried.Store(true)
+				return connect(ctx)
+			}
+		},
 	})
 	r.produce(parts[0], 1)
-	// The sender asks for metadata once the connection has failed.
-	require.Eventually(t, func() bool {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		return slices.Contains(r.refreshes, "broker unreachable")
-	}, 10*time.Second, time.Millisecond, "the sender tried no connection within 10s")
+	require.Eventually(t, tried.Load, 10*time.Second, time.Millisecond, "the sender tried no connection within 10s")
 	r.clk.Advance(time.Second)
 	r.acc.Expire(r.clk.Now())
 	return r.outcome(1).Err
+}
+
+// A connection refused by the reconnect backoff asks for no metadata: the
+// attempt that failed and started the backoff asked already, and nothing
+// was learnt since. Before, every pass of the sender within the backoff
+// asked again, and each refresh's wake made the next pass.
+func TestAReconnectBackoffAsksForNoMetadata(t *testing.T) {
+	var attempts atomic.Int64
+	r := newRig(t, func(c *Config) {
+		c.Hooks.Connect = func(context.Context) (Conn, error) {
+			if attempts.Add(1) == 1 {
+				return nil, fmt.Errorf("dialing b1:9092: %w", refused)
+			}
+			return nil, &conn.BackoffError{Addr: "b1:9092", Until: time.Unix(1_800_000_000, 0), Err: refused}
+		}
+	})
+	r.produce(parts[0], 1)
+	const passes = 5
+	for range passes {
+		before := attempts.Load()
+		r.s.Wake()
+		require.Eventually(t, func() bool { return attempts.Load() > before }, 10*time.Second, time.Millisecond,
+			"the woken sender tried no connection within 10s")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	require.Equal(t, []string{"broker unreachable"}, r.refreshes,
+		"refreshes asked over %d connections, the first one failed, the rest refused by the backoff", attempts.Load())
 }
