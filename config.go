@@ -140,7 +140,10 @@ type Config struct {
 
 	// RetryBackoff is the first wait before a retry; each further retry of
 	// the same batch doubles it, up to RetryBackoffMax, with ±20% jitter
-	// (KIP-580). RetryBackoffMax left at zero is the larger of 1s and
+	// (KIP-580). They pace metadata refreshes alike: at most one every
+	// RetryBackoff, and refreshes in a row that fail or change nothing
+	// double the gap up to RetryBackoffMax, as the Java client's do.
+	// RetryBackoffMax left at zero is the larger of 1s and
 	// RetryBackoff, so that a RetryBackoff set alone is the wait it says
 	// (the Java client would wait its default max, 1s, instead), and
 	// RetryBackoff left at zero the smaller of 100ms and RetryBackoffMax;

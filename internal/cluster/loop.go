@@ -25,13 +25,16 @@ func (c *Cluster) RequestRefresh(reason string) {
 // Run keeps the metadata fresh until ctx ends: at once, every
 // MetadataMaxAge, and when asked (an unknown topic, a moved leader, a dead
 // connection), but never more often than every RetryBackoff, so a storm of
-// errors makes one request, not thousands. While awaited topics have no
-// partitions, partitions with batches buffered have no leader (their topic
-// called unknown, or left out of an answer), or known partitions have no
-// leader, it polls with backoff.
+// errors makes one request, not thousands; and the refreshes asked for
+// that keep failing, or keep getting the same answer, back off up to
+// RetryBackoffMax (pacing). While awaited topics have no partitions,
+// partitions with batches buffered have no leader (their topic called
+// unknown, or left out of an answer), or known partitions have no leader,
+// it polls with backoff.
 func (c *Cluster) Run(ctx context.Context) {
 	clk := c.cfg.Clock
 	retry := backoff.Exponential{Base: c.cfg.RetryBackoff, Max: c.cfg.RetryBackoffMax}
+	pace := pacing{backoff: retry, maxAge: c.cfg.MetadataMaxAge}
 	failures := 0
 	wait := time.Duration(0)
 	for {
@@ -45,7 +48,8 @@ func (c *Cluster) Run(ctx context.Context) {
 			return
 		}
 		started := clk.Now()
-		err := c.refresh(ctx)
+		pace.start(started)
+		told, err := c.refresh(ctx)
 		if ctx.Err() != nil {
 			return
 		}
@@ -55,6 +59,7 @@ func (c *Cluster) Run(ctx context.Context) {
 		if err != nil {
 			c.updates.Notify() // waiters learn of the failure too
 		}
+		gap := pace.done(told)
 		switch {
 		case err != nil:
 			failures++
@@ -68,8 +73,8 @@ func (c *Cluster) Run(ctx context.Context) {
 			wait = c.cfg.MetadataMaxAge
 		}
 		// A requested refresh may come early, but not earlier than the
-		// backoff after this one.
-		if floor := c.cfg.RetryBackoff - clk.Now().Sub(started); floor > 0 {
+		// pacing allows after this one.
+		if floor := gap - clk.Now().Sub(started); floor > 0 {
 			if !pause(ctx, clk.NewTimer(floor)) {
 				return
 			}
@@ -90,8 +95,8 @@ func pause(ctx context.Context, t clock.Timer) bool {
 }
 
 // refresh fetches metadata for every topic the producer has use for and
-// applies it.
-func (c *Cluster) refresh(ctx context.Context) error {
+// applies it, reporting whether the answer told something new (news).
+func (c *Cluster) refresh(ctx context.Context) (bool, error) {
 	topics, idle := c.topics()
 	req := &protocol.MetadataRequest{
 		Topics:                 make([]protocol.MetadataRequestTopic, len(topics)),
@@ -102,18 +107,19 @@ func (c *Cluster) refresh(ctx context.Context) error {
 	}
 	resp, err := c.AskAny(ctx, req)
 	if err != nil {
-		return err
+		return false, err
 	}
 	mr, ok := resp.(*protocol.MetadataResponse)
 	if !ok {
-		return fmt.Errorf("metadata: unexpected answer %T", resp)
+		return false, fmt.Errorf("metadata: unexpected answer %T", resp)
 	}
 	if err := kerr.ForCode(mr.ErrorCode); err != nil {
 		// An error for the whole answer (Metadata v13+, KIP-1102): its
 		// brokers and topics describe nothing, so the cache keeps what it has.
-		return fmt.Errorf("metadata: %w", err)
+		return false, fmt.Errorf("metadata: %w", err)
 	}
-	c.cache.Apply(mr, topics, c.cfg.Clock.Now())
+	before := c.cache.Snapshot()
+	changes := c.cache.Apply(mr, topics, c.cfg.Clock.Now())
 	if len(idle) > 0 {
 		// Idleness is judged again now: records produced during the round
 		// trip went into batches against the cached metadata, and their
@@ -125,7 +131,7 @@ func (c *Cluster) refresh(ctx context.Context) error {
 		}
 	}
 	c.updated(true)
-	return nil
+	return news(changes, before), nil
 }
 
 // updated spreads a new snapshot: to the node set, to the producer, and to
