@@ -37,7 +37,8 @@ var (
 	// it again may duplicate it. A failed record whose error does not wrap
 	// ErrMaybeWritten was certainly not written.
 	// It comes with the error that ended the record (ErrDeliveryTimeout,
-	// ErrClosed, a broker error).
+	// ErrClosed, a broker error). Send's error when its ctx ends before
+	// the record's outcome wraps it too: the record may still be written.
 	ErrMaybeWritten = accumulator.ErrMaybeWritten
 	// ErrBatchRefused: the broker refused the record's batch for good for
 	// other records in it, which it named (KIP-467 record errors: a record

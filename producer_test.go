@@ -551,6 +551,7 @@ func TestSendContextEndsInTheUsersWords(t *testing.T) {
 	defer cancel()
 	_, err = p.Send(short, &Record{Topic: "t", Value: []byte("v")})
 	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.ErrorIs(t, err, ErrMaybeWritten, "a record that may still be written is not certainly unwritten")
 	require.Equal(t, `producer: topic "t": waiting for the acknowledgement: context deadline exceeded (the record may still be written)`, err.Error())
 }
 

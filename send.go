@@ -7,11 +7,12 @@ import (
 )
 
 // Send produces a record and waits for its acknowledgement. If ctx ends
-// first, Send returns ctx's error; the record may still be delivered. A
-// ctx already done when Send is called produces nothing: the caller has
-// given up on the outcome, which would be unknown. Called from a callback,
-// Send cannot get the acknowledgement, delivered after that callback
-// returns, and returns only when ctx ends: a callback uses Produce.
+// first, Send returns ctx's error, which also matches ErrMaybeWritten: the
+// record may still be delivered. A ctx already done when Send is called
+// produces nothing: the caller has given up on the outcome, which would be
+// unknown. Called from a callback, Send cannot get the acknowledgement,
+// delivered after that callback returns, and returns only when ctx ends: a
+// callback uses Produce.
 func (p *Producer) Send(ctx context.Context, r *Record) (RecordMetadata, error) {
 	if ctx.Err() != nil {
 		return sendFailed(r, fmt.Errorf("not sent: %w", context.Cause(ctx)))
@@ -36,9 +37,22 @@ func (p *Producer) Send(ctx context.Context, r *Record) (RecordMetadata, error) 
 		}
 		// The callback may still run, later, and send on w.done, so w is
 		// not reused; it is garbage once the callback has run.
-		return sendFailed(r, fmt.Errorf("waiting for the acknowledgement: %w (the record may still be written)", context.Cause(ctx)))
+		return sendFailed(r, &unacknowledged{context.Cause(ctx)})
 	}
 }
+
+// unacknowledged is Send's error when its ctx ended before the record's
+// outcome came: the record may still be written, so it matches
+// ErrMaybeWritten as well as the ctx's cause. A caller that produces a
+// record again only when its error does not match ErrMaybeWritten, as
+// ErrMaybeWritten's doc allows, would otherwise duplicate it.
+type unacknowledged struct{ cause error }
+
+func (e *unacknowledged) Error() string {
+	return fmt.Sprintf("waiting for the acknowledgement: %v (the record may still be written)", e.cause)
+}
+
+func (e *unacknowledged) Unwrap() []error { return []error{e.cause, ErrMaybeWritten} }
 
 // sendFailed is what Send returns for r when it gives up without the
 // record's outcome: r's metadata, unknown offset and partition, and err.
