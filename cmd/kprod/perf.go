@@ -92,22 +92,29 @@ func (o *perfOptions) validate(cmd *cobra.Command) error {
 }
 
 // checkRecordsFit refuses a --key-size or --record-size that makes every
-// record larger than the largest request, which the producer would refuse
-// one by one: the generator allocates about three times the value size up
-// front, and --record-size 2000000000 ran out of memory before the first
-// record. It runs once the max request size in effect is resolved (flag,
-// -X or --producer-config). A record that fits but for its framing, a few
-// bytes, is left to the producer, which refuses it as RECORD_TOO_LARGE.
+// record larger than the producer takes, the largest request or all of
+// the buffer memory, whichever is smaller, which it would refuse one by
+// one: the generator allocates about three times the value size up front,
+// and --record-size 2000000000 ran out of memory before the first record.
+// It runs once the settings in effect are resolved (flag, -X or
+// --producer-config). A record that fits but for its framing, a few bytes,
+// is left to the producer, which refuses it as RECORD_TOO_LARGE.
 func (o *perfOptions) checkRecordsFit() error {
-	limit := o.cfg.WithDefaults().MaxRequestSize
+	cfg := o.cfg.WithDefaults()
+	limit, what := cfg.MaxRequestSize, "a request of at most %d bytes (%s)"
+	limitBy := o.sources.name("MaxRequestSize")
+	if int64(cfg.BufferMemory) < int64(limit) {
+		limit, what = int(cfg.BufferMemory), "the buffer memory of %d bytes (%s)"
+		limitBy = o.sources.name("BufferMemory")
+	}
 	room := limit - record.BatchHeaderSize // what a batch of one record has for it
 	if o.keySize > room {
-		return usagef("--key-size: a key of %d bytes cannot fit in a request of at most %d bytes (%s)",
-			o.keySize, limit, o.sources.name("MaxRequestSize"))
+		return usagef("--key-size: a key of %d bytes cannot fit in "+what,
+			o.keySize, limit, limitBy)
 	}
 	if o.gen.Kind != payload.Lines && o.recordSize > room-o.keySize {
-		return usagef("--record-size: a value of %d bytes and a key of %d cannot fit in a request of at most %d bytes (%s)",
-			o.recordSize, o.keySize, limit, o.sources.name("MaxRequestSize"))
+		return usagef("--record-size: a value of %d bytes and a key of %d cannot fit in "+what,
+			o.recordSize, o.keySize, limit, limitBy)
 	}
 	return nil
 }
