@@ -16,9 +16,9 @@ import (
 // The library logs connection failures, retries and metadata trouble
 // through Config.Logger. kprod always gives it a logger: with --debug every
 // event goes to stderr, and in any case the last event that carried an
-// error is kept, because a record that fails with DELIVERY_TIMEOUT says how
-// long it waited but not why, and that event usually does ("connection
-// refused", NOT_ENOUGH_REPLICAS).
+// error is kept, because a record that fails with DELIVERY_TIMEOUT names
+// its partition's last error only if it had one, and that event may say
+// more (a metadata refresh that failed).
 
 // lastCause is the last error the library logged.
 type lastCause struct {

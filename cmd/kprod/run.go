@@ -284,9 +284,10 @@ func report(e *env, con *console, o *commonOptions, w workload, cfg producer.Con
 
 // reportErrorExamples prints one example of each kind of failure, so that
 // the counts in the summary come with the text that explains them. A
-// timeout says how long a record waited, not why: the last error the
-// library had logged when the first one happened goes with it. The counts
-// are the summary's, so that the two agree.
+// timeout names its partition's last error only if it had one (a batch
+// waiting for metadata has none): the last error the library had logged
+// when the first one happened goes with it. The counts are the summary's,
+// so that the two agree.
 func reportErrorExamples(con *console, m *meter, count map[string]int64) {
 	first := m.examples()
 	for _, name := range sortedKeys(count) {
