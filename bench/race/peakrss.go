@@ -36,21 +36,29 @@ func sampledPeak(pid int) (stop func() int64) {
 	if err != nil {
 		return func() int64 { return 0 }
 	}
+	// The first sample is taken here, before the caller waits for the
+	// process: a goroutine scheduled late on a loaded machine could find
+	// a short-lived process gone, and the caller would fall back to the
+	// maxrss this replaces.
+	var first int64
+	if p, err := readPeak(status); err == nil {
+		first = p
+	}
 	done, peak := make(chan struct{}), make(chan int64, 1)
 	go func() {
 		defer status.Close()
 		tick := time.NewTicker(peakSampleEvery)
 		defer tick.Stop()
-		var last int64
+		last := first
 		for {
-			if p, err := readPeak(status); err == nil {
-				last = max(last, p)
-			}
 			select {
 			case <-tick.C:
 			case <-done:
 				peak <- last
 				return
+			}
+			if p, err := readPeak(status); err == nil {
+				last = max(last, p)
 			}
 		}
 	}()
