@@ -287,7 +287,10 @@ type Config struct {
 	// backoff's pace until DeliveryTimeout (MaxBlock for records waiting
 	// for metadata), as the Java client retries a failing token refresh;
 	// one that can never start (sasl.Validator: an OAUTHBEARER mechanism
-	// without a provider) is a ConfigError at New. Each of the mechanism's
+	// without a provider) is a ConfigError at New, and credentials the
+	// mechanism judges invalid (sasl.ErrInvalidCredentials: an OAUTHBEARER
+	// token with an extension name that is not letters only) are refused
+	// credentials, an *AuthError at once. Each of the mechanism's
 	// steps (fetching a token included) must end within RequestTimeout, or
 	// the connection fails, retriably, as a request that timed out does; at
 	// a re-authentication, a token fetch that fails or times out is retried

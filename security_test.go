@@ -175,6 +175,34 @@ func TestATokenFetchThatFailsOnceFailsNoRecord(t *testing.T) {
 	require.EqualValues(t, 4, mech.failed.Load())
 }
 
+// A token the mechanism judges invalid (an extension name with a hyphen,
+// which OAUTHBEARER allows never) is refused credentials: the records fail
+// at once with ErrAuthentication, whatever MaxBlock. Taken for a token
+// fetch that failed, it was retried, and the record waiting for metadata
+// failed only after MaxBlock, as an unknown topic.
+func TestAnInvalidTokenFailsRecordsAtOnce(t *testing.T) {
+	// SCRAM makes the fake speak SASL; the token is judged before any of it.
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, SCRAM: map[string]string{"u": "pw"}})
+	mech := oauthbearer.New(func(context.Context) (oauthbearer.Token, error) {
+		return oauthbearer.Token{Value: "eyJhbGciOiJub25lIn0.e30.", Extensions: map[string]string{"trace-id": "x"}}, nil
+	})
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.SASL = mech
+		cfg.MaxBlock = time.Hour
+		cfg.DeliveryTimeout = time.Hour
+	})
+	// Far shorter than MaxBlock: a record retried until then fails with
+	// this ctx's end instead.
+	sendCtx, cancel := context.WithTimeout(ctx(t), 5*time.Second)
+	defer cancel()
+	_, err := p.Send(sendCtx, &Record{Topic: "t", Value: []byte("waited for metadata")})
+	require.ErrorIs(t, err, ErrAuthentication)
+	require.ErrorIs(t, err, sasl.ErrInvalidCredentials)
+	var ae *AuthError
+	require.ErrorAs(t, err, &ae)
+	require.Equal(t, "OAUTHBEARER", ae.Mechanism)
+}
+
 // Credentials refused while the idempotent producer asks for its id fail
 // the records waiting for it, as a refused certificate does, and the
 // producer goes on once they are accepted. SASL's refusal carries a broker

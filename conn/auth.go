@@ -41,8 +41,10 @@ const maxSASLRounds = 16
 // every dial of the broker, with nothing on the wire for the request
 // timeout to catch. It then fails as a request that timed out, which is
 // retriable: the broker refused nothing. A Start that fails is retriable
-// too (see couldNotStart); a Step's failure is the mechanism refusing the
-// broker's answer, an *AuthError. The exchange stops waiting for
+// too (see couldNotStart), unless the mechanism judged its credentials
+// invalid (sasl.ErrInvalidCredentials), which is a refusal, an *AuthError;
+// a Step's failure is the mechanism refusing the broker's answer, an
+// *AuthError too. The exchange stops waiting for
 // the call then, whether or not the call watches its ctx (see callWithin).
 // (The calls are bounded one by one, not the exchange as a whole: on a
 // busy connection the handshake's answer comes after those of the requests
@@ -104,7 +106,12 @@ func (c *Conn) authenticate(ctx context.Context, reauth bool) (lifetime time.Dur
 	defer endStart()
 	session, err := callWithin(startCtx, func() (sasl.Session, error) { return mech.Start(startCtx, c.addr) })
 	if err != nil {
-		return 0, false, failed(startCtx, err, func(err error) error { return couldNotStart(c.addr, mech.Name(), err) })
+		return 0, false, failed(startCtx, err, func(err error) error {
+			if errors.Is(err, sasl.ErrInvalidCredentials) {
+				return refused(err)
+			}
+			return couldNotStart(c.addr, mech.Name(), err)
+		})
 	}
 
 	select {
@@ -178,7 +185,10 @@ func (c *Conn) authenticate(ctx context.Context, reauth bool) (lifetime time.Dur
 // a Start that times out is: the reconnect backoff paces the next tries
 // until the records' DeliveryTimeout, and the Java client too retries a
 // failing token refresh rather than fail records for it. A mechanism whose
-// configuration can never start says so at New (sasl.Validator).
+// configuration can never start says so at New (sasl.Validator); one that
+// judges the credentials it was given invalid wraps
+// sasl.ErrInvalidCredentials, and is refused instead, since every try
+// would be judged alike.
 func couldNotStart(addr, mech string, err error) error {
 	return fmt.Errorf("%w: SASL %s to %s: could not start: %w", ErrDisconnected, mech, addr, err)
 }
@@ -338,7 +348,11 @@ func later(a, b time.Time) time.Time {
 // client keeps its token and retries the refresh until the token expires.
 // It gives up, with the mechanism's error (retriable, see couldNotStart),
 // once the next try would come after the session expires; a refusal, a
-// broken exchange or a dead connection end it at once.
+// broken exchange or a dead connection end it at once. A Start that judged
+// its credentials invalid (sasl.ErrInvalidCredentials) is retried alike,
+// since the provider may hand a sound token next and the session holds
+// meanwhile; it ends the connection as refused, an *AuthError, only as the
+// session runs out.
 func (c *Conn) renewSession(ctx context.Context, expires time.Time) (time.Duration, time.Time, error) {
 	pace := backoff.Exponential{Base: c.cfg.ReconnectBackoff, Max: c.cfg.ReconnectBackoffMax}
 	for failures := 1; ; failures++ {

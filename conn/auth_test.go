@@ -16,6 +16,7 @@ import (
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
 	"github.com/gokafka/producer/sasl"
+	"github.com/gokafka/producer/sasl/oauthbearer"
 	"github.com/gokafka/producer/sasl/plain"
 	"github.com/gokafka/producer/sasl/scram"
 )
@@ -530,6 +531,32 @@ func TestADialWhoseMechanismCannotStartIsRetriable(t *testing.T) {
 	acceptPlain(t, fb.conn(t), 0)
 	if r := <-done; r.err != nil {
 		t.Fatalf("the next dial: %v", r.err)
+	}
+}
+
+// A dial whose mechanism judges the credentials it was given invalid (an
+// OAUTHBEARER extension name with a hyphen) is refused, an *AuthError, and
+// the broker sees no exchange: every dial would be judged alike. It was a
+// retriable ErrDisconnected, retried until the records' delivery timeout.
+func TestADialWithInvalidCredentialsIsRefused(t *testing.T) {
+	fb := newFakeBroker(t)
+	mech := oauthbearer.New(func(context.Context) (oauthbearer.Token, error) {
+		return oauthbearer.Token{Value: "eyJhbGciOiJub25lIn0.e30.", Extensions: map[string]string{"trace-id": "x"}}, nil
+	})
+	done := dialAsync(t, fb, Config{SASL: mech})
+	bc := fb.conn(t)
+	r := <-done
+	if r.c != nil {
+		t.Fatal("Dial returned a connection")
+	}
+	assertRefused(t, r.err, "OAUTHBEARER", fb.addr(), sasl.ErrInvalidCredentials)
+	select {
+	case req, ok := <-bc.requests:
+		if ok {
+			t.Fatalf("the broker got %s from a mechanism that could not start", req.api)
+		}
+	case <-time.After(waitTime):
+		t.Fatal("the connection outlived its failed dial")
 	}
 }
 

@@ -38,8 +38,11 @@ type Mechanism interface {
 	// (an identity provider briefly unreachable): nothing reached the
 	// broker, so the connection is tried again after the reconnect
 	// backoff, until the records' delivery timeout, rather than fail them
-	// as refused. A configuration that can never start belongs in
-	// Validator.
+	// as refused. The exception is an error that wraps
+	// ErrInvalidCredentials, the mechanism's own judgement that the
+	// credentials it was given can never be sent: that is a refusal, and
+	// fails the records at once. A configuration that can never start
+	// belongs in Validator.
 	Start(ctx context.Context, broker string) (Session, error)
 }
 
@@ -70,3 +73,11 @@ var ErrServerVerification = errors.New("broker failed SASL verification")
 
 // ErrProtocol: the broker's message does not follow the mechanism's format.
 var ErrProtocol = errors.New("malformed SASL message from broker")
+
+// ErrInvalidCredentials: the mechanism judged the credentials it was given
+// unfit to send (an OAUTHBEARER token that is not a b64token, an extension
+// name that is not letters only). Sending them again would be judged alike,
+// so a Start whose error wraps it fails the connection as refused, and the
+// records bound for it at once, where any other failure of Start is retried
+// as a passing fault.
+var ErrInvalidCredentials = errors.New("invalid SASL credentials")

@@ -7,7 +7,6 @@ package oauthbearer
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"regexp"
@@ -47,7 +46,10 @@ func (t Token) Format(f fmt.State, _ rune) { fmt.Fprint(f, t.String()) }
 // itself: at a new connection the dial is tried again after the reconnect
 // backoff, until the records' delivery timeout; at a re-authentication the
 // connection keeps its current session and the provider is asked again
-// after the reconnect backoff, until the session would expire first.
+// after the reconnect backoff, until the session would expire first. A
+// token that breaks Token's rules is another matter: the broker would refuse
+// it whenever it came, so at a new connection it fails the records at once,
+// as refused credentials do (sasl.ErrInvalidCredentials).
 type TokenProvider func(ctx context.Context) (Token, error)
 
 // Mechanism authenticates with tokens from a provider.
@@ -66,8 +68,10 @@ func (*Mechanism) Name() string { return "OAUTHBEARER" }
 // String names the mechanism; the token is the provider's.
 func (Mechanism) String() string { return "OAUTHBEARER" }
 
-// errNoProvider: New was given a nil TokenProvider.
-var errNoProvider = errors.New("OAUTHBEARER: no token provider")
+// errNoProvider: New was given a nil TokenProvider. It is invalid
+// credentials to conn, which refuses it at once, as New refuses it through
+// Validate.
+var errNoProvider = fmt.Errorf("OAUTHBEARER: %w: no token provider", sasl.ErrInvalidCredentials)
 
 // Validate implements sasl.Validator: a mechanism without a token provider
 // can never start.
@@ -78,7 +82,9 @@ func (m *Mechanism) Validate() error {
 	return nil
 }
 
-// Start implements sasl.Mechanism: it asks the provider for a token.
+// Start implements sasl.Mechanism: it asks the provider for a token. The
+// provider's error is returned as it is, a fault to retry; a token that
+// breaks Token's rules is an error wrapping sasl.ErrInvalidCredentials.
 func (m *Mechanism) Start(ctx context.Context, _ string) (sasl.Session, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
@@ -96,10 +102,13 @@ func (m *Mechanism) Start(ctx context.Context, _ string) (sasl.Session, error) {
 
 // The formats Kafka's broker accepts (OAuthBearerClientInitialResponse).
 var (
-	tokenFormat     = regexp.MustCompile(`^[A-Za-z0-9\-._~+/]+=*$`)
-	extensionName   = regexp.MustCompile(`^[A-Za-z]+$`)
-	extensionValue  = regexp.MustCompile(`^[\x21-\x7E \t\r\n]+$`)
-	errInvalidToken = errors.New("OAUTHBEARER: invalid token")
+	tokenFormat    = regexp.MustCompile(`^[A-Za-z0-9\-._~+/]+=*$`)
+	extensionName  = regexp.MustCompile(`^[A-Za-z]+$`)
+	extensionValue = regexp.MustCompile(`^[\x21-\x7E \t\r\n]+$`)
+	// errInvalidToken: a token the broker would refuse every time, whatever
+	// the moment, so a refusal (sasl.ErrInvalidCredentials), not a fault
+	// to retry.
+	errInvalidToken = fmt.Errorf("OAUTHBEARER: %w: invalid token", sasl.ErrInvalidCredentials)
 )
 
 // kvsep separates the key=value pairs of RFC 7628's client response.

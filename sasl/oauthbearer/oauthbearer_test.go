@@ -57,18 +57,21 @@ func TestRejectedToken(t *testing.T) {
 	}
 }
 
-func TestInvalidTokensAreNotQuoted(t *testing.T) {
+// A token that breaks the rules is invalid credentials, which conn refuses
+// at once, and its error never quotes the token.
+func TestInvalidTokensAreRefusedUnquoted(t *testing.T) {
 	for name, tok := range map[string]Token{
 		"space in token":     {Value: "secret token"},
 		"empty token":        {Value: ""},
 		"reserved extension": {Value: jwt, Extensions: map[string]string{"auth": "x"}},
 		"bad extension name": {Value: jwt, Extensions: map[string]string{"a1": "x"}},
+		"hyphenated name":    {Value: jwt, Extensions: map[string]string{"trace-id": "x"}},
 		"bad extension":      {Value: jwt, Extensions: map[string]string{"a": "\x00"}},
 		"authzid separator":  {Value: jwt, AuthzID: "a,b"},
 	} {
 		_, err := provide(tok).Start(context.Background(), "")
-		if !errors.Is(err, errInvalidToken) {
-			t.Errorf("%s: %v, want errInvalidToken", name, err)
+		if !errors.Is(err, errInvalidToken) || !errors.Is(err, sasl.ErrInvalidCredentials) {
+			t.Errorf("%s: %v, want errInvalidToken, sasl.ErrInvalidCredentials", name, err)
 		} else if strings.Contains(err.Error(), "secret") {
 			t.Errorf("%s: error %q quotes the token", name, err)
 		}
@@ -78,11 +81,11 @@ func TestInvalidTokensAreNotQuoted(t *testing.T) {
 func TestProviderError(t *testing.T) {
 	boom := errors.New("identity provider down")
 	m := New(func(context.Context) (Token, error) { return Token{}, boom })
-	if _, err := m.Start(context.Background(), ""); !errors.Is(err, boom) {
-		t.Fatalf("Start: %v, want the provider's error", err)
+	if _, err := m.Start(context.Background(), ""); !errors.Is(err, boom) || errors.Is(err, sasl.ErrInvalidCredentials) {
+		t.Fatalf("Start: %v, want the provider's error, a fault to retry, not invalid credentials", err)
 	}
-	if _, err := New(nil).Start(context.Background(), ""); err == nil {
-		t.Fatal("a nil provider was accepted")
+	if _, err := New(nil).Start(context.Background(), ""); !errors.Is(err, sasl.ErrInvalidCredentials) {
+		t.Fatalf("Start with a nil provider: %v, want sasl.ErrInvalidCredentials", err)
 	}
 }
 
