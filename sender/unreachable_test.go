@@ -54,20 +54,29 @@ func TestATimeoutBehindAReconnectBackoffNamesTheFailureBeforeIt(t *testing.T) {
 
 // timedOutBehind returns the error of a record whose DeliveryTimeout passed
 // while its broker's sender connected with connect, which fails.
+//
+// The sender books a failed connection's error with the batches after
+// Connect returns, so the test waits for a second attempt, which the
+// sender's one goroutine makes only once the first is booked: expired
+// before that, the batch said only that it was sent 0 times.
 func timedOutBehind(t *testing.T, connect func(context.Context) (Conn, error)) error {
 	t.Helper()
-	var tried atomic.Bool
+	var attempts atomic.Int64
 	r := newRigWith(t, rigConfig{
 		acc: func(c *accumulator.Config) { c.DeliveryTimeout = time.Second },
 		sender: func(c *Config) {
 			c.Hooks.Connect = func(ctx context.Context) (Conn, error) {
-				defer tried.Store(true)
+				attempts.Add(1)
 				return connect(ctx)
 			}
 		},
 	})
 	r.produce(parts[0], 1)
-	require.Eventually(t, tried.Load, 10*time.Second, time.Millisecond, "the sender tried no connection within 10s")
+	// The retry waits on the fake clock: a wake makes the next pass.
+	require.Eventually(t, func() bool {
+		r.s.Wake()
+		return attempts.Load() >= 2
+	}, 10*time.Second, time.Millisecond, "the sender did not try a second connection within 10s")
 	r.clk.Advance(time.Second)
 	r.acc.Expire(r.clk.Now())
 	return r.outcome(1).Err
