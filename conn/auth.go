@@ -40,15 +40,15 @@ const maxSASLRounds = 16
 // that hung would otherwise hold up the connection, or on a first dial
 // every dial of the broker, with nothing on the wire for the request
 // timeout to catch. It then fails as a request that timed out, which is
-// retriable: the broker refused nothing. A Start that fails is retriable
-// too (see couldNotStart), unless the mechanism judged its credentials
-// invalid (sasl.ErrInvalidCredentials), which is a refusal, an *AuthError;
-// a Step's failure is the mechanism refusing the broker's answer, an
-// *AuthError too. The exchange stops waiting for
+// retriable: the broker refused nothing. The exchange stops waiting for
 // the call then, whether or not the call watches its ctx (see callWithin).
 // (The calls are bounded one by one, not the exchange as a whole: on a
 // busy connection the handshake's answer comes after those of the requests
-// written before it.)
+// written before it.) A Start that fails is retriable too (see
+// couldNotStart), unless the mechanism judged its credentials invalid
+// (sasl.ErrInvalidCredentials), which is a refusal, an *AuthError; a
+// Step's failure is the mechanism refusing the broker's answer, an
+// *AuthError too.
 //
 // An error means the exchange stopped half-way, so the connection is no
 // longer usable: authenticate fails it with the error before it lets go of
