@@ -140,17 +140,18 @@ type Config struct {
 
 	// RetryBackoff is the first wait before a retry; each further retry of
 	// the same batch doubles it, up to RetryBackoffMax, with ±20% jitter
-	// (KIP-580). They pace metadata refreshes alike: at most one every
-	// RetryBackoff, and refreshes in a row that fail or change nothing
-	// double the gap up to RetryBackoffMax, as the Java client's do.
-	// RetryBackoffMax left at zero is the larger of 1s and
-	// RetryBackoff, so that a RetryBackoff set alone is the wait it says
-	// (the Java client would wait its default max, 1s, instead), and
-	// RetryBackoff left at zero the smaller of 100ms and RetryBackoffMax;
-	// both set, the max below the base, New refuses as a contradiction (the
-	// Java client waits the max, without growth). Java: retry.backoff.ms /
-	// retry.backoff.max.ms; kafka-python: retry_backoff_ms. Defaults 100ms
-	// and 1s.
+	// (KIP-580). They pace metadata refreshes alike: one asked for (a moved
+	// leader, an unknown topic) comes at most every RetryBackoff, and after
+	// a refresh that failed (no broker answered) not before the backoff
+	// that follows it is over, doubled by each refresh in a row that failed
+	// or left a topic or leader to wait for. RetryBackoffMax left at zero
+	// is the larger of 1s and RetryBackoff, so that a RetryBackoff set
+	// alone is the wait it says (the Java client would wait its default
+	// max, 1s, instead), and RetryBackoff left at zero the smaller of 100ms
+	// and RetryBackoffMax; both set, the max below the base, New refuses as
+	// a contradiction (the Java client waits the max, without growth).
+	// Java: retry.backoff.ms / retry.backoff.max.ms; kafka-python:
+	// retry_backoff_ms. Defaults 100ms and 1s.
 	RetryBackoff    time.Duration
 	RetryBackoffMax time.Duration
 

@@ -232,7 +232,7 @@ func awaitDrain(t *testing.T, p *Producer, clk *clock.Fake, topic string) {
 // time would run ahead of a slow machine's metadata round trips, toward
 // the deadlines the tests set.
 func releasePacing(clk *clock.Fake) {
-	const longestBackoff = 100 * time.Millisecond * 6 / 5 // newProducer's RetryBackoffMax, spread by up to 20%
+	const longestBackoff = 100 * time.Millisecond // newProducer's RetryBackoffMax
 	now, next := clk.Now(), time.Duration(-1)
 	for _, d := range clk.Deadlines() {
 		if wait := max(d.Sub(now), 0); wait <= longestBackoff && (next < 0 || wait < next) {

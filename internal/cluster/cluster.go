@@ -30,8 +30,8 @@ type Config struct {
 	Seeds []string    // host:port
 	Conn  conn.Config // for every broker connection
 	// RetryBackoff and RetryBackoffMax pace metadata refreshes after a
-	// failure, the polling while topics are awaited, and the refreshes
-	// asked for that keep failing or changing nothing (pacing).
+	// failure, the requested ones too, and the polling while topics are
+	// awaited; after an answer a requested refresh waits only RetryBackoff.
 	RetryBackoff    time.Duration
 	RetryBackoffMax time.Duration
 	MetadataMaxAge  time.Duration // a refresh at least this often

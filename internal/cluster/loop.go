@@ -25,16 +25,16 @@ func (c *Cluster) RequestRefresh(reason string) {
 // Run keeps the metadata fresh until ctx ends: at once, every
 // MetadataMaxAge, and when asked (an unknown topic, a moved leader, a dead
 // connection), but never more often than every RetryBackoff, so a storm of
-// errors makes one request, not thousands; and the refreshes asked for
-// that keep failing, or keep getting the same answer, back off up to
-// RetryBackoffMax (pacing). While awaited topics have no partitions,
-// partitions with batches buffered have no leader (their topic called
-// unknown, or left out of an answer), or known partitions have no leader,
-// it polls with backoff.
+// errors makes one request, not thousands; after a refresh that failed,
+// not before the backoff it set is over (RetryBackoff, doubled by each
+// refresh in a row that failed or left something awaited, up to
+// RetryBackoffMax). While awaited topics have no partitions, partitions
+// with batches buffered have no leader (their topic called unknown, or
+// left out of an answer), or known partitions have no leader, it polls
+// with that backoff.
 func (c *Cluster) Run(ctx context.Context) {
 	clk := c.cfg.Clock
 	retry := backoff.Exponential{Base: c.cfg.RetryBackoff, Max: c.cfg.RetryBackoffMax}
-	pace := pacing{backoff: retry, maxAge: c.cfg.MetadataMaxAge}
 	failures := 0
 	wait := time.Duration(0)
 	for {
@@ -48,8 +48,7 @@ func (c *Cluster) Run(ctx context.Context) {
 			return
 		}
 		started := clk.Now()
-		pace.start(started)
-		told, err := c.refresh(ctx)
+		err := c.refresh(ctx)
 		if ctx.Err() != nil {
 			return
 		}
@@ -59,7 +58,6 @@ func (c *Cluster) Run(ctx context.Context) {
 		if err != nil {
 			c.updates.Notify() // waiters learn of the failure too
 		}
-		gap := pace.done(told)
 		switch {
 		case err != nil:
 			failures++
@@ -72,9 +70,18 @@ func (c *Cluster) Run(ctx context.Context) {
 			failures = 0
 			wait = c.cfg.MetadataMaxAge
 		}
-		// A requested refresh may come early, but not earlier than the
-		// pacing allows after this one.
-		if floor := gap - clk.Now().Sub(started); floor > 0 {
+		// A requested refresh may come early, but not earlier than
+		// RetryBackoff after this one began, nor, after one that failed,
+		// before its backoff is over: with no broker answering, the
+		// senders' requests made a Metadata request (and a Warn line)
+		// every RetryBackoff for as long as it lasted. An answer, even one
+		// that changes nothing, keeps the floor at RetryBackoff, so that a
+		// moved leader is looked for as soon as ever.
+		floor := c.cfg.RetryBackoff - clk.Now().Sub(started)
+		if err != nil {
+			floor = max(floor, wait)
+		}
+		if floor > 0 {
 			if !pause(ctx, clk.NewTimer(floor)) {
 				return
 			}
@@ -95,8 +102,8 @@ func pause(ctx context.Context, t clock.Timer) bool {
 }
 
 // refresh fetches metadata for every topic the producer has use for and
-// applies it, reporting whether the answer told something new (news).
-func (c *Cluster) refresh(ctx context.Context) (bool, error) {
+// applies it.
+func (c *Cluster) refresh(ctx context.Context) error {
 	topics, idle := c.topics()
 	req := &protocol.MetadataRequest{
 		Topics:                 make([]protocol.MetadataRequestTopic, len(topics)),
@@ -107,19 +114,18 @@ func (c *Cluster) refresh(ctx context.Context) (bool, error) {
 	}
 	resp, err := c.AskAny(ctx, req)
 	if err != nil {
-		return false, err
+		return err
 	}
 	mr, ok := resp.(*protocol.MetadataResponse)
 	if !ok {
-		return false, fmt.Errorf("metadata: unexpected answer %T", resp)
+		return fmt.Errorf("metadata: unexpected answer %T", resp)
 	}
 	if err := kerr.ForCode(mr.ErrorCode); err != nil {
 		// An error for the whole answer (Metadata v13+, KIP-1102): its
 		// brokers and topics describe nothing, so the cache keeps what it has.
-		return false, fmt.Errorf("metadata: %w", err)
+		return fmt.Errorf("metadata: %w", err)
 	}
-	before := c.cache.Snapshot()
-	changes := c.cache.Apply(mr, topics, c.cfg.Clock.Now())
+	c.cache.Apply(mr, topics, c.cfg.Clock.Now())
 	if len(idle) > 0 {
 		// Idleness is judged again now: records produced during the round
 		// trip went into batches against the cached metadata, and their
@@ -131,7 +137,7 @@ func (c *Cluster) refresh(ctx context.Context) (bool, error) {
 		}
 	}
 	c.updated(true)
-	return news(changes, before), nil
+	return nil
 }
 
 // updated spreads a new snapshot: to the node set, to the producer, and to

@@ -1,0 +1,195 @@
+package cluster
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gokafka/producer/internal/bounded"
+	"github.com/gokafka/producer/internal/clock"
+	"github.com/gokafka/producer/internal/fakebroker"
+	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/kerr"
+)
+
+// The backoff the tests below give the loop: 100ms doubling up to 800ms.
+const (
+	loopBackoff    = 100 * time.Millisecond
+	loopBackoffMax = 800 * time.Millisecond
+)
+
+// drive is a metadata loop on a fake clock whose refreshes the test takes
+// one at a time. The clock moves only while the loop waits on a timer,
+// never during a refresh, so a refresh's time is the clock's when it ends.
+// The loop's are the only timers on the clock: conn times its requests on
+// the wall clock.
+type drive struct {
+	t         *testing.T
+	fake      *clock.Fake
+	refreshed chan refreshed
+	last      time.Time // when the last refresh taken ran
+}
+
+// refreshed is one refresh's outcome and when it ran.
+type refreshed struct {
+	at  time.Time
+	err error
+}
+
+// drivenConfig sets cfg to the backoff above, on a fake clock, with the
+// refreshes reported to the returned drive.
+func drivenConfig(t *testing.T, cfg *Config) *drive {
+	d := &drive{t: t, fake: clock.NewFake(time.Unix(1_700_000_000, 0)), refreshed: make(chan refreshed, 16)}
+	cfg.Clock = d.fake
+	cfg.RetryBackoff, cfg.RetryBackoffMax = loopBackoff, loopBackoffMax
+	cfg.Refreshed = func(err error) { d.refreshed <- refreshed{at: d.fake.Now(), err: err} }
+	return d
+}
+
+// take returns the next refresh's outcome, and notes its time.
+func (d *drive) take(r refreshed) error {
+	d.last = r.at
+	return r.err
+}
+
+// poll moves the clock from timer to timer of the loop until its next
+// refresh, and returns that refresh's outcome. The timers are read before
+// looking for the refresh, so that the one the loop arms after a refresh
+// is never moved past. No refresh may be asked for before poll: one the
+// loop left pending would start a refresh while poll moves the clock.
+func (d *drive) poll() error {
+	d.t.Helper()
+	var got refreshed
+	require.Eventually(d.t, func() bool {
+		deadlines := d.fake.Deadlines()
+		select {
+		case got = <-d.refreshed:
+			return true
+		default:
+		}
+		if len(deadlines) > 0 {
+			d.fake.Advance(deadlines[0].Sub(d.fake.Now()))
+		}
+		return false
+	}, waitFor, time.Millisecond, "no refresh within %v", waitFor)
+	return d.take(got)
+}
+
+// ask asks for a refresh once the last one taken is over, as a sender does
+// on a NOT_LEADER_OR_FOLLOWER, and returns its outcome and the time since
+// the last. After each refresh the loop waits on one timer (the least gap
+// before a refresh asked for) before it takes the request; ask moves the
+// clock to that timer and then no further, so that the request, not a
+// timer of the loop (an hour of MetadataMaxAge, say), starts the refresh.
+func (d *drive) ask(c *Cluster) (time.Duration, error) {
+	d.t.Helper()
+	last := d.last
+	c.RequestRefresh("test")
+	var deadlines []time.Time
+	require.Eventually(d.t, func() bool {
+		deadlines = d.fake.Deadlines()
+		return len(deadlines) > 0
+	}, waitFor, time.Millisecond, "the loop armed no timer within %v", waitFor)
+	require.Len(d.t, deadlines, 1, "the loop's timers after a refresh")
+	d.fake.Advance(deadlines[0].Sub(d.fake.Now()))
+	err := d.take(bounded.Receive(d.t, d.refreshed, waitFor, "the refresh asked for"))
+	return d.last.Sub(last), err
+}
+
+// Refreshes asked for while they keep failing wait out the loop's backoff
+// after each failure, doubling from RetryBackoff to RetryBackoffMax; an
+// answer brings the least gap back to RetryBackoff. Before, a refresh
+// asked for cut every backoff short: with no broker answering, the
+// senders' requests made a Metadata request, and a Warn line, every
+// RetryBackoff for as long as it lasted.
+func TestRequestedRefreshesWaitOutTheBackoffOfFailedOnes(t *testing.T) {
+	var d *drive
+	r := newRigWith(t, fakebroker.Options{Nodes: 1, Topics: map[string]int32{"t": 1}}, 1, func(cfg *Config) {
+		d = drivenConfig(t, cfg)
+	})
+	var failing atomic.Bool
+	failing.Store(true)
+	r.fake.OnMetadata(func(int32, *protocol.MetadataRequest) fakebroker.Action {
+		if failing.Load() {
+			return fakebroker.Action{Err: kerr.RequestTimedOut} // the whole answer (KIP-1102)
+		}
+		return fakebroker.Action{}
+	})
+	err := d.take(bounded.Receive(t, d.refreshed, waitFor, "the refresh at start"))
+	if err == nil { // it came before the hook
+		_, err = d.ask(r.c)
+	}
+	require.ErrorIs(t, err, kerr.RequestTimedOut)
+
+	// Each refresh after one, two, ... failures in a row, spread by ±20%.
+	backoffs := []time.Duration{loopBackoff, 2 * loopBackoff, 4 * loopBackoff, loopBackoffMax, loopBackoffMax, loopBackoffMax}
+	for i, want := range backoffs {
+		gap, err := d.ask(r.c)
+		require.ErrorIs(t, err, kerr.RequestTimedOut)
+		require.GreaterOrEqual(t, gap, loopBackoff, "refresh %d after a failure", i)
+		require.InDelta(t, float64(want), float64(gap), float64(want)/5+1, "refresh %d after a failure", i)
+	}
+
+	failing.Store(false)
+	gap, err := d.ask(r.c)
+	require.NoError(t, err)
+	require.InDelta(t, float64(loopBackoffMax), float64(gap), float64(loopBackoffMax)/5+1, "the refresh that was answered")
+	for i := range 3 {
+		gap, err := d.ask(r.c)
+		require.NoError(t, err)
+		require.Equal(t, loopBackoff, gap, "refresh %d asked for after an answer", i)
+	}
+}
+
+// A refresh asked for after an answer comes RetryBackoff after it, even
+// while the loop polls for a topic that never comes (a mistyped one a
+// record waits MaxBlock for) and every answer is the same: a leader that
+// moved on a healthy topic is looked for as soon as ever. Refreshes that
+// changed nothing once stretched the gap to RetryBackoffMax and more.
+func TestARequestedRefreshComesAfterRetryBackoffWhileATopicIsAwaited(t *testing.T) {
+	var d *drive
+	r := newRigWith(t, fakebroker.Options{Nodes: 2, Topics: map[string]int32{"t": 2}}, 1, func(cfg *Config) {
+		d = drivenConfig(t, cfg)
+	})
+	defer r.c.Want("t")()
+	for polls := 0; r.c.Snapshot().Topic("t") == nil; polls++ {
+		require.Less(t, polls, 3, "t unknown after 3 refreshes")
+		require.NoError(t, d.poll())
+	}
+	defer r.c.Want("missing")()
+	for range 10 { // the loop polls for "missing", and nobody asks
+		require.NoError(t, d.poll())
+	}
+
+	moved := 1 - r.c.Snapshot().Topic("t").Partitions[0].Leader
+	require.NoError(t, r.fake.SetLeader("t", 0, moved))
+	gap, err := d.ask(r.c) // NOT_LEADER_OR_FOLLOWER
+	require.NoError(t, err)
+	require.Equal(t, loopBackoff, gap, "the refresh asked for after a moved leader")
+	require.Equal(t, moved, r.c.Snapshot().Topic("t").Partitions[0].Leader)
+}
+
+// A topic awaited and asked for again and again (records held for it, each
+// Produce asking for a refresh) is found RetryBackoff after it is created,
+// however many answers called it unknown before.
+func TestATopicCreatedLaterIsFoundAfterRetryBackoff(t *testing.T) {
+	var d *drive
+	r := newRigWith(t, fakebroker.Options{Nodes: 2, Topics: map[string]int32{"t": 2}}, 1, func(cfg *Config) {
+		d = drivenConfig(t, cfg)
+	})
+	defer r.c.Want("new")()
+	d.take(bounded.Receive(t, d.refreshed, waitFor, "the refresh at start"))
+	for i := range 8 {
+		gap, err := d.ask(r.c)
+		require.NoError(t, err)
+		require.Equal(t, loopBackoff, gap, "refresh %d asked for while new is unknown", i)
+	}
+
+	require.NoError(t, r.fake.CreateTopic("new", 1))
+	gap, err := d.ask(r.c)
+	require.NoError(t, err)
+	require.Equal(t, loopBackoff, gap, "the refresh that found new")
+	require.NotNil(t, r.c.Snapshot().Topic("new"))
+}
