@@ -307,19 +307,28 @@ func newWorkTree(t *testing.T) (dir string, git func(args ...string), write func
 	return dir, git, write
 }
 
-// TestIntroSaysHowPeakRSSWasMeasured: the results committed before the
-// race read each client's own peak took the rusage maxrss, and say so; a
-// race since says it read VmHWM, and a mix names each race's.
-func TestIntroSaysHowPeakRSSWasMeasured(t *testing.T) {
+// committedResults reads the races committed in bench/results.
+func committedResults(t *testing.T) []*Results {
+	t.Helper()
 	old, err := ReadResults("../results")
 	if err != nil || len(old) == 0 {
 		t.Fatalf("reading the committed results: %d, %v", len(old), err)
 	}
-	intro := func(all []*Results) string {
-		var md strings.Builder
-		writeIntro(&md, all)
-		return md.String()
-	}
+	return old
+}
+
+// intro is the introduction RESULTS.md gives races all.
+func intro(all []*Results) string {
+	var md strings.Builder
+	writeIntro(&md, all)
+	return md.String()
+}
+
+// TestIntroSaysHowPeakRSSWasMeasured: the results committed before the
+// race read each client's own peak took the rusage maxrss, and say so; a
+// race since says it read VmHWM, and a mix names each race's.
+func TestIntroSaysHowPeakRSSWasMeasured(t *testing.T) {
+	old := committedResults(t)
 	if got := intro(old); !strings.Contains(got, "Peak RSS is the client process's rusage maxrss") || strings.Contains(got, "VmHWM") {
 		t.Errorf("the committed results' intro does not say their peak RSS is the maxrss:\n%s", got)
 	}
@@ -339,15 +348,7 @@ func TestIntroSaysHowPeakRSSWasMeasured(t *testing.T) {
 // the clients in a fixed order and do not say so, are not described as
 // shuffled; a race since says its order was counterbalanced.
 func TestIntroSaysInWhatOrderTheClientsRan(t *testing.T) {
-	old, err := ReadResults("../results")
-	if err != nil || len(old) == 0 {
-		t.Fatalf("reading the committed results: %d, %v", len(old), err)
-	}
-	intro := func(all []*Results) string {
-		var md strings.Builder
-		writeIntro(&md, all)
-		return md.String()
-	}
+	old := committedResults(t)
 	if got := intro(old); !strings.Contains(got, "The clients ran in a fixed order") || strings.Contains(got, "shuffle") {
 		t.Errorf("the committed results' intro does not say they ran in a fixed order:\n%s", got)
 	}

@@ -147,15 +147,9 @@ func TestAcksNoneRecordsNoRequestLatency(t *testing.T) {
 // it has none, which the reader does not report at all.
 func histogramCount(t *testing.T, reader sdkmetric.Reader, name string) (n uint64) {
 	t.Helper()
-	var rm metricdata.ResourceMetrics
-	require.NoError(t, reader.Collect(context.Background(), &rm))
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if m.Name == name {
-				for _, dp := range m.Data.(metricdata.Histogram[float64]).DataPoints {
-					n += dp.Count
-				}
-			}
+	if data := collected(t, reader, name); data != nil {
+		for _, dp := range data.(metricdata.Histogram[float64]).DataPoints {
+			n += dp.Count
 		}
 	}
 	return n

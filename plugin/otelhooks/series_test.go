@@ -30,6 +30,17 @@ func byAttr[N int64 | float64](t *testing.T, points []metricdata.DataPoint[N], k
 // collect reads the metric name from reader.
 func collect(t *testing.T, reader sdkmetric.Reader, name string) metricdata.Aggregation {
 	t.Helper()
+	data := collected(t, reader, name)
+	if data == nil {
+		t.Fatalf("no metric %s", name)
+	}
+	return data
+}
+
+// collected is the metric name as reader collects it now, or nil: a
+// metric with nothing recorded yet is not reported at all.
+func collected(t *testing.T, reader sdkmetric.Reader, name string) metricdata.Aggregation {
+	t.Helper()
 	var rm metricdata.ResourceMetrics
 	require.NoError(t, reader.Collect(context.Background(), &rm))
 	for _, sm := range rm.ScopeMetrics {
@@ -39,7 +50,6 @@ func collect(t *testing.T, reader sdkmetric.Reader, name string) metricdata.Aggr
 			}
 		}
 	}
-	t.Fatalf("no metric %s", name)
 	return nil
 }
 
