@@ -26,16 +26,17 @@ func (c *Cluster) RequestRefresh(reason string) {
 // MetadataMaxAge, and when asked (an unknown topic, a moved leader, a dead
 // connection), but never more often than every RetryBackoff, so a storm of
 // errors makes one request, not thousands; after a refresh that failed,
-// not before the backoff it set is over (RetryBackoff, doubled by each
-// refresh in a row that failed or left something awaited, up to
-// RetryBackoffMax). While awaited topics have no partitions, partitions
+// not before RetryBackoff doubled by each refresh in a row that failed, up
+// to RetryBackoffMax. While awaited topics have no partitions, partitions
 // with batches buffered have no leader (their topic called unknown, or
 // left out of an answer), or known partitions have no leader, it polls
-// with that backoff.
+// with backoff (doubled by each refresh in a row that failed or left
+// something awaited).
 func (c *Cluster) Run(ctx context.Context) {
 	clk := c.cfg.Clock
 	retry := backoff.Exponential{Base: c.cfg.RetryBackoff, Max: c.cfg.RetryBackoffMax}
-	failures := 0
+	failures := 0 // refreshes in a row that failed or left something awaited: the polls' backoff
+	failed := 0   // refreshes in a row that failed: the floor of a requested one
 	wait := time.Duration(0)
 	for {
 		timer := clk.NewTimer(wait)
@@ -60,26 +61,31 @@ func (c *Cluster) Run(ctx context.Context) {
 		}
 		switch {
 		case err != nil:
+			failed++
 			failures++
 			wait = retry.Delay(failures)
 			c.cfg.Logger.Warn("metadata refresh failed", "err", err, "retry_in", wait)
 		case c.awaiting():
+			failed = 0
 			failures++
 			wait = retry.Delay(failures)
 		default:
-			failures = 0
+			failed, failures = 0, 0
 			wait = c.cfg.MetadataMaxAge
 		}
 		// A requested refresh may come early, but not earlier than
-		// RetryBackoff after this one began, nor, after one that failed,
-		// before its backoff is over: with no broker answering, the
-		// senders' requests made a Metadata request (and a Warn line)
-		// every RetryBackoff for as long as it lasted. An answer, even one
-		// that changes nothing, keeps the floor at RetryBackoff, so that a
-		// moved leader is looked for as soon as ever.
+		// RetryBackoff after this one began, nor, after failed ones, before
+		// their backoff is over: with no broker answering, the senders'
+		// requests made a Metadata request (and a Warn line) every
+		// RetryBackoff for as long as it lasted. An answer, even one that
+		// changes nothing, keeps the floor at RetryBackoff, so that a moved
+		// leader is looked for as soon as ever; and only failures count
+		// towards it, not the polls for something awaited, so that one
+		// passing failure among such polls does not hold the next
+		// requested refresh back for RetryBackoffMax.
 		floor := c.cfg.RetryBackoff - clk.Now().Sub(started)
 		if err != nil {
-			floor = max(floor, wait)
+			floor = max(floor, retry.Delay(failed)-clk.Now().Sub(started))
 		}
 		if floor > 0 {
 			if !pause(ctx, clk.NewTimer(floor)) {

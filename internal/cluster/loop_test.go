@@ -171,6 +171,43 @@ func TestARequestedRefreshComesAfterRetryBackoffWhileATopicIsAwaited(t *testing.
 	require.Equal(t, moved, r.c.Snapshot().Topic("t").Partitions[0].Leader)
 }
 
+// One passing failure among polls for something awaited holds the next
+// requested refresh back by the backoff of one failure, not by the polls'
+// backoff: counted with the polls, a single failed answer after ten polls
+// for a mistyped topic held a moved leader's refresh back about 850ms.
+func TestOneFailureAmongPollsHoldsARequestedRefreshBackOnlyOnce(t *testing.T) {
+	var d *drive
+	r := newRigWith(t, fakebroker.Options{Nodes: 2, Topics: map[string]int32{"t": 2}}, 1, func(cfg *Config) {
+		d = drivenConfig(t, cfg)
+	})
+	var failNext atomic.Bool
+	r.fake.OnMetadata(func(int32, *protocol.MetadataRequest) fakebroker.Action {
+		if failNext.CompareAndSwap(true, false) {
+			return fakebroker.Action{Err: kerr.RequestTimedOut}
+		}
+		return fakebroker.Action{}
+	})
+	defer r.c.Want("t")()
+	for polls := 0; r.c.Snapshot().Topic("t") == nil; polls++ {
+		require.Less(t, polls, 3, "t unknown after 3 refreshes")
+		require.NoError(t, d.poll())
+	}
+	defer r.c.Want("missing")()
+	for range 10 { // the loop polls for "missing", and nobody asks
+		require.NoError(t, d.poll())
+	}
+	failNext.Store(true)
+	require.ErrorIs(t, d.poll(), kerr.RequestTimedOut)
+
+	moved := 1 - r.c.Snapshot().Topic("t").Partitions[0].Leader
+	require.NoError(t, r.fake.SetLeader("t", 0, moved))
+	gap, err := d.ask(r.c) // NOT_LEADER_OR_FOLLOWER
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, gap, loopBackoff, "the refresh asked for after the failure")
+	require.LessOrEqual(t, gap, loopBackoff*12/10, "the refresh asked for after the failure: one failure's backoff")
+	require.Equal(t, moved, r.c.Snapshot().Topic("t").Partitions[0].Leader)
+}
+
 // A topic awaited and asked for again and again (records held for it, each
 // Produce asking for a refresh) is found RetryBackoff after it is created,
 // however many answers called it unknown before.
