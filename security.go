@@ -16,14 +16,16 @@ import (
 
 // ErrAuthentication: a broker connection could not be secured or
 // authenticated: its certificate did not verify (unknown CA, expired,
-// another host's), it refused ours, or it refused the SASL credentials.
-// The error is an *AuthError naming the broker, the mechanism and the
-// reason; for refused credentials it also matches
-// kerr.SaslAuthenticationFailed. Records fail with it at once, not after
+// another host's), it refused ours, it refused the SASL credentials, or
+// the SASL mechanism judged the credentials it was given invalid. The
+// error is an *AuthError naming the broker, the mechanism and the reason;
+// for credentials the broker refused it also matches
+// kerr.SaslAuthenticationFailed, for those the mechanism judged invalid
+// sasl.ErrInvalidCredentials. Records fail with it at once, not after
 // DeliveryTimeout, and so do the transaction calls when every broker
-// refuses, rather than look for their coordinator until their ctx ends. The producer goes on: once the
-// brokers accept it again (a certificate or a password rotated), its
-// records are sent.
+// refuses, rather than look for their coordinator until their ctx ends.
+// The producer goes on: once the brokers accept it again (a certificate
+// or a password rotated), its records are sent.
 var ErrAuthentication = conn.ErrAuthentication
 
 // AuthError is the detail of ErrAuthentication.

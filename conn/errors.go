@@ -77,10 +77,12 @@ func (e *BackoffError) Unwrap() []error { return []error{ErrBackoff, e.Err} }
 // AuthError is why a connection could not be secured or authenticated:
 // the broker's certificate did not verify (unknown CA, expired, another
 // host's) or the broker refused ours, or the broker refused the SASL
-// credentials, or failed to prove it knows them. It matches
-// ErrAuthentication and, through Err, the cause: for refused credentials
-// kerr.SaslAuthenticationFailed, for a certificate the x509 or tls error.
-// Its message never holds a secret.
+// credentials, or failed to prove it knows them, or the SASL mechanism
+// judged the credentials it was given invalid. It matches
+// ErrAuthentication and, through Err, the cause: for credentials the
+// broker refused kerr.SaslAuthenticationFailed, for those the mechanism
+// judged invalid sasl.ErrInvalidCredentials, for a certificate the x509
+// or tls error. Its message never holds a secret.
 type AuthError struct {
 	Addr      string // the broker, host:port
 	Mechanism string // "TLS", or the SASL mechanism's name
