@@ -142,10 +142,9 @@ type Config struct {
 	// the same batch doubles it, up to RetryBackoffMax, with ±20% jitter
 	// (KIP-580). They pace metadata refreshes alike: one asked for (a moved
 	// leader, an unknown topic) comes at most every RetryBackoff, and after
-	// a refresh that failed (no broker answered) not before the backoff
-	// that follows it is over, doubled by each refresh in a row that failed
-	// or left a topic or leader to wait for. RetryBackoffMax left at zero
-	// is the larger of 1s and RetryBackoff, so that a RetryBackoff set
+	// a refresh that failed (no broker answered) not before RetryBackoff
+	// doubled by each refresh in a row that failed. RetryBackoffMax left at
+	// zero is the larger of 1s and RetryBackoff, so that a RetryBackoff set
 	// alone is the wait it says (the Java client would wait its default
 	// max, 1s, instead), and RetryBackoff left at zero the smaller of 100ms
 	// and RetryBackoffMax; both set, the max below the base, New refuses as
