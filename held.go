@@ -93,8 +93,15 @@ type waitingTopic struct {
 	// expiry loop fails them at their limit, while the round may be held
 	// up for longer.
 	aside   []heldRecord
-	lastErr error  // the topic's error in the last metadata, if any
-	unwant  func() // ends the cluster layer's asking for its metadata
+	lastErr error // the topic's error in the last metadata, if any
+	// partitions is the topic's partition count when the producer last saw
+	// it with partitions (Produce, or the drain), 0 if never. A record
+	// naming a partition at or past it waited for that partition, not
+	// for the topic: when its limit passes while the latest metadata,
+	// from a lagging broker, calls the topic unknown, it still fails as
+	// naming a partition the topic lacks (unknownTooLong).
+	partitions int
+	unwant     func() // ends the cluster layer's asking for its metadata
 	// waitsFrom is the lowest partition a record held here may go to (see
 	// hold). A later record of the topic must queue behind them only if it
 	// could land on such a partition, one below the topic's partition
@@ -199,7 +206,9 @@ func (p *Producer) heldLimit() time.Duration { return min(p.cfg.MaxBlock, p.cfg.
 // topic that turns out to have fewer partitions leaves it waiting for its
 // own), else 0, since the partitioner places it. Like every way out of
 // Produce, it ends the record's admission to the transaction (adm.exit).
-func (p *Producer) hold(ctx context.Context, adm *admission, r *Record, tsMs int64, cb receiver, goesTo int32) {
+// partitions is the topic's partition count as Produce saw it, 0 if it saw
+// none.
+func (p *Producer) hold(ctx context.Context, adm *admission, r *Record, tsMs int64, cb receiver, goesTo int32, partitions int) {
 	size := record.BatchHeaderSize + record.RecordSize(0, 0, r.Key, r.Value, r.Headers)
 	if err := p.reserveHeld(ctx, size); err != nil {
 		p.refuse(adm, cb, r, &PartitionError{Topic: r.Topic, Partition: -1, Err: p.memoryErr(err)})
@@ -232,6 +241,7 @@ func (p *Producer) hold(ctx context.Context, adm *admission, r *Record, tsMs int
 	if goesTo < wt.waitsFrom.Load() {
 		wt.waitsFrom.Store(goesTo)
 	}
+	wt.sawPartitions(partitions)
 	wt.records = append(wt.records, h)
 	w.count.Add(1)
 	w.mu.Unlock()
@@ -340,6 +350,9 @@ func (p *Producer) appendRound(wt *waitingTopic) {
 		// at apart from the append could have fewer partitions.
 		snap := p.cluster.Snapshot()
 		t := snap.Topic(h.rec.Topic)
+		if t != nil {
+			wt.sawPartitions(len(t.Partitions))
+		}
 		switch {
 		case w.waitsAside(&h, t):
 			w.setAsideRecord(wt, h)
@@ -360,9 +373,10 @@ func (p *Producer) appendRound(wt *waitingTopic) {
 			continue
 		}
 		ctx := w.startAppend(wt, &h)
+		partitions := wt.partitions
 		w.mu.Unlock()
 
-		appended := p.appendHeld(ctx, snap, &h)
+		appended := p.appendHeld(ctx, snap, &h, partitions)
 
 		w.mu.Lock()
 		w.endAppend(wt)
@@ -424,6 +438,15 @@ func (wt *waitingTopic) asideFrom() int32 {
 func (w *held) setAsideRecord(wt *waitingTopic, h heldRecord) {
 	wt.aside = append(wt.aside, h)
 	w.setAside.Notify()
+}
+
+// sawPartitions notes partitions, the topic's partition count in metadata
+// the producer looked at, unless it is 0: a lagging broker's "unknown"
+// does not unmake the partitions the producer saw. w.mu must be held.
+func (wt *waitingTopic) sawPartitions(partitions int) {
+	if partitions > 0 {
+		wt.partitions = partitions
+	}
 }
 
 // takeAside takes the records set aside, oldest first.
@@ -501,9 +524,10 @@ func (w *held) endAppend(wt *waitingTopic) {
 // after its drain began); a failure goes to the delivery goroutine. ctx
 // ends with the producer, or with the abort of the record's transaction.
 // snap is the metadata that came; the batch's leader is looked up in the
-// metadata of the moment (appendTo). It reports whether the record was
-// appended.
-func (p *Producer) appendHeld(ctx context.Context, snap *metadata.Snapshot, h *heldRecord) bool {
+// metadata of the moment (appendTo); partitions is the topic's partition
+// count the drain last saw (waitingTopic.partitions). It reports whether
+// the record was appended.
+func (p *Producer) appendHeld(ctx context.Context, snap *metadata.Snapshot, h *heldRecord, partitions int) bool {
 	t := snap.Topic(h.rec.Topic)
 	if !h.fits(t) && !refused(t) && ctx.Err() == nil {
 		t = p.awaitPartition(ctx, h)
@@ -518,15 +542,15 @@ func (p *Producer) appendHeld(ctx context.Context, snap *metadata.Snapshot, h *h
 		// The abort of its transaction ended it.
 		err = fmt.Errorf("%w: before the record, held for %s, was appended", context.Cause(ctx), h.wanted())
 	case t != nil && len(t.Partitions) > 0:
-		if err = p.tooLate(h, t); err == nil {
+		if err = p.tooLate(h, len(t.Partitions)); err == nil {
 			err = p.appendHeldTo(ctx, t, h)
 		}
 	case refused(t):
 		err = t.Err
 	case t != nil:
-		err = p.heldTooLong(h.rec.Topic, t.Err)
+		err = p.unknownTooLong(h, partitions, t.Err)
 	default:
-		err = p.heldTooLong(h.rec.Topic, nil)
+		err = p.unknownTooLong(h, partitions, nil)
 	}
 	if err != nil {
 		err = p.endedByClose(err)
@@ -590,13 +614,14 @@ func (p *Producer) endedByClose(err error) error {
 // records of its topic that waited for theirs or for memory. Appended, it
 // would bring its batch's deadline forward to one already past, and the
 // records appended after it would fail with it.
-func (p *Producer) tooLate(h *heldRecord, t *metadata.Topic) error {
+// partitions is the topic's partition count.
+func (p *Producer) tooLate(h *heldRecord, partitions int) error {
 	if p.cfg.clock.Now().Before(h.since.Add(p.cfg.DeliveryTimeout)) {
 		return nil
 	}
 	err := fmt.Errorf("%w: not appended within DeliveryTimeout (%v)", ErrDeliveryTimeout, p.cfg.DeliveryTimeout)
-	if h.rec.ExplicitPartition && int(h.rec.Partition) >= len(t.Partitions) {
-		err = fmt.Errorf("%w: %w: partition %d does not exist, the topic has %d", err, ErrInvalidRecord, h.rec.Partition, len(t.Partitions))
+	if h.rec.ExplicitPartition && int(h.rec.Partition) >= partitions {
+		err = fmt.Errorf("%w: %w: partition %d does not exist, the topic has %d", err, ErrInvalidRecord, h.rec.Partition, partitions)
 	}
 	return err
 }
@@ -676,7 +701,7 @@ func (w *held) expire(now time.Time) (next time.Duration) {
 			next = min(next, left)
 			for _, h := range expired {
 				aside = append(aside, h)
-				asideErr = append(asideErr, w.p.asideTooLong(&h, t, wt.lastErr))
+				asideErr = append(asideErr, w.p.asideTooLong(&h, t, wt.partitions, wt.lastErr))
 			}
 			continue
 		}
@@ -684,7 +709,7 @@ func (w *held) expire(now time.Time) (next time.Duration) {
 		next = min(next, left)
 		for _, h := range expired {
 			waiting = append(waiting, h)
-			waitingErr = append(waitingErr, w.p.heldTooLong(name, wt.lastErr))
+			waitingErr = append(waitingErr, w.p.unknownTooLong(&h, wt.partitions, wt.lastErr))
 		}
 		if len(wt.records) == 0 {
 			w.drop(name)
@@ -748,16 +773,39 @@ func (w *held) expireAside(wt *waitingTopic, t *metadata.Topic, now time.Time) (
 // asideTooLong is the error of h, set aside, whose limit passed: the one
 // its append would give it (appendHeld). A record whose partition came
 // only fails past its DeliveryTimeout (expireAside).
-// t is its topic in the latest metadata, lastErr the topic's error in the
-// last metadata, if any.
-func (p *Producer) asideTooLong(h *heldRecord, t *metadata.Topic, lastErr error) error {
+// t is its topic in the latest metadata, partitions the topic's partition
+// count when last seen with partitions (waitingTopic.partitions), lastErr
+// the topic's error in the last metadata, if any.
+func (p *Producer) asideTooLong(h *heldRecord, t *metadata.Topic, partitions int, lastErr error) error {
 	if t == nil || len(t.Partitions) == 0 {
-		return p.heldTooLong(h.rec.Topic, lastErr) // a lagging broker called the topic unknown
+		return p.unknownTooLong(h, partitions, lastErr)
 	}
-	if err := p.tooLate(h, t); err != nil {
+	return p.lackedPartition(h, len(t.Partitions))
+}
+
+// unknownTooLong is the error of h, whose limit passed while the latest
+// metadata had its topic unknown or without partitions (lastErr, the
+// topic's error there, if any). A record naming a partition at or past
+// partitions, the count the producer last saw the topic with, waited for
+// that partition: a lagging broker, restarted and not yet caught up,
+// calling the topic unknown does not unmake the partitions the producer
+// saw, and the record fails as naming one the topic lacks. Only a record
+// of a topic never seen with partitions, or one whose partition was seen,
+// waited for the topic itself.
+func (p *Producer) unknownTooLong(h *heldRecord, partitions int, lastErr error) error {
+	if h.rec.ExplicitPartition && partitions > 0 && int(h.rec.Partition) >= partitions {
+		return p.lackedPartition(h, partitions)
+	}
+	return p.heldTooLong(h.rec.Topic, lastErr)
+}
+
+// lackedPartition is the error of h, whose limit passed while its topic,
+// with partitions partitions, lacked the one it names.
+func (p *Producer) lackedPartition(h *heldRecord, partitions int) error {
+	if err := p.tooLate(h, partitions); err != nil {
 		return err
 	}
-	return noSuchPartition(&h.rec, h.rec.Partition, len(t.Partitions))
+	return noSuchPartition(&h.rec, h.rec.Partition, partitions)
 }
 
 // heldTooLong is the error of a record that waited its limit for its

@@ -2,6 +2,7 @@ package producer
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"slices"
 	"sync"
@@ -176,7 +177,7 @@ func TestAHeldRecordWhoseTopicIsCalledUnknownMidDrainWaitsForIt(t *testing.T) {
 	o := newOutcomes(1)
 	h := heldRecord{rec: Record{Topic: "t", Value: []byte("v")}, cb: Callback(o.cb(0)), since: clk.Now()}
 	returned := make(chan bool, 1)
-	go func() { returned <- p.appendHeld(p.ctx, p.cluster.Snapshot(), &h) }()
+	go func() { returned <- p.appendHeld(p.ctx, p.cluster.Snapshot(), &h, 0) }()
 	var appended bool
 	eventually(t, "the held record's append to end", func() bool {
 		select {
@@ -722,6 +723,108 @@ func TestARecordSetAsideHoldsUpNoOtherAfterALaggingBrokerCalledItsTopicUnknown(t
 	require.False(t, o.done(), "the record for partition 7 still waits for it")
 
 	require.ErrorIs(t, closeAtOnce(t, p, o, 0), ErrClosed)
+}
+
+// A record set aside for a partition its topic does not have fails, at
+// its MaxBlock, as naming that partition (ErrInvalidRecord, the partition
+// and the count the producer saw) also when the latest metadata, from a
+// lagging broker, calls the topic unknown: the producer saw the topic with
+// 3 partitions, and the record waited only for its own. (The lagging
+// answer wakes the drain, whose round takes the record back to wait for
+// the topic's partitions: the drain fails it, appendHeld.) It failed as an
+// unknown topic, naming no partition (-1).
+func TestARecordSetAsideFailsAsNamingItsPartitionWhenALaggingBrokerCallsItsTopicUnknown(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 3}})
+	lagging := lagWith(c, "t")
+	p, clk := heldProducer(t, c)
+	learnTopic(t, p, clk, "t")
+	o := newOutcomes(1)
+	since := clk.Now()
+	p.Produce(ctx(t), &Record{Topic: "t", Partition: 5, ExplicitPartition: true, Value: []byte("typo")}, o.cb(0))
+	eventually(t, "the record for partition 5 set aside", func() bool {
+		releasePacing(clk)
+		return setAside(p, "t") == 1
+	})
+
+	lagging.Store(true)
+	awaitLaggingAnswer(t, p, clk, "t")
+	clk.Advance(since.Add(time.Hour + pastDeadline).Sub(clk.Now())) // heldProducer's MaxBlock
+	o.wait(t, "the record at its MaxBlock")
+	requireNamesMissingPartition(t, o.one(t, 0).err, "t", 5, 3)
+}
+
+// So does a record that the expiry loop fails, set aside while a record
+// behind it in its round waits for a batch's memory (asideTooLong): it
+// failed as an unknown topic too.
+func TestARecordSetAsideBehindAMemoryWaitFailsAsNamingItsPartitionWhenItsTopicIsCalledUnknown(t *testing.T) {
+	c, p, clk, o, t0 := asideBehindAMemoryWait(t)
+	lagWith(c, "late").Store(true)
+	awaitLaggingAnswer(t, p, clk, "late")
+	require.Less(t, clk.Now().Sub(t0), shortOfMemoryMaxBlock, "the lagging answer came within the record's MaxBlock")
+
+	clk.Advance(t0.Add(shortOfMemoryMaxBlock + pastDeadline).Sub(clk.Now()))
+	eventually(t, "the record set aside failed at its MaxBlock", func() bool { return o.first.Load() == 1 })
+	requireNamesMissingPartition(t, o.one(t, 0).err, "late", 5, 1)
+
+	c.OnMetadata(nil)
+	recordOneFailsAtItsDeliveryTimeout(t, c, clk, o, t0)
+}
+
+// So does a record held by Produce for a partition its known topic lacks
+// when the first metadata after it calls the topic unknown, so that no
+// drain takes it: it failed as an unknown topic too.
+func TestARecordHeldForAPartitionItsKnownTopicLacksFailsAsNamingItWhenALaggingBrokerCallsTheTopicUnknown(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 3}})
+	lagging := lagWith(c, "t")
+	p, clk := heldProducer(t, c)
+	learnTopic(t, p, clk, "t")
+	lagging.Store(true) // the metadata p has still shows 3 partitions
+	o := newOutcomes(1)
+	since := clk.Now()
+	p.Produce(ctx(t), &Record{Topic: "t", Partition: 5, ExplicitPartition: true, Value: []byte("typo")}, o.cb(0))
+	awaitLaggingAnswer(t, p, clk, "t")
+
+	clk.Advance(since.Add(time.Hour + pastDeadline).Sub(clk.Now())) // heldProducer's MaxBlock
+	o.wait(t, "the record at its MaxBlock")
+	requireNamesMissingPartition(t, o.one(t, 0).err, "t", 5, 3)
+}
+
+// lagWith makes c's metadata answers, once the flag returned is set, call
+// topic unknown, as a broker restarted and not yet caught up does.
+func lagWith(c *fakebroker.Cluster, topic string) *atomic.Bool {
+	var lagging atomic.Bool
+	c.OnMetadata(func(int32, *protocol.MetadataRequest) fakebroker.Action {
+		if lagging.Load() {
+			return fakebroker.Action{Hide: []string{topic}}
+		}
+		return fakebroker.Action{}
+	})
+	return &lagging
+}
+
+// awaitLaggingAnswer asks for metadata, moving clk only through the
+// metadata loop's pacing, until p's has topic without partitions.
+func awaitLaggingAnswer(t *testing.T, p *Producer, clk *clock.Fake, topic string) {
+	t.Helper()
+	eventually(t, "the lagging answer applied", func() bool {
+		releasePacing(clk)
+		p.cluster.RequestRefresh("test")
+		tp := p.cluster.Snapshot().Topic(topic)
+		return tp == nil || len(tp.Partitions) == 0
+	})
+}
+
+// requireNamesMissingPartition checks that err is a record's for naming
+// partition of topic, which has partitions partitions.
+func requireNamesMissingPartition(t *testing.T, err error, topic string, partition int32, partitions int) {
+	t.Helper()
+	require.ErrorIs(t, err, ErrInvalidRecord)
+	require.NotErrorIs(t, err, ErrUnknownTopic)
+	require.ErrorContains(t, err, fmt.Sprintf("partition %d does not exist, the topic has %d", partition, partitions))
+	var pe *PartitionError
+	require.ErrorAs(t, err, &pe)
+	require.Equal(t, topic, pe.Topic)
+	require.Equal(t, partition, pe.Partition)
 }
 
 // Flush waits for records held before it until each has its callback, also
