@@ -153,15 +153,7 @@ func TestARequestedRefreshComesAfterRetryBackoffWhileATopicIsAwaited(t *testing.
 	r := newRigWith(t, fakebroker.Options{Nodes: 2, Topics: map[string]int32{"t": 2}}, 1, func(cfg *Config) {
 		d = drivenConfig(t, cfg)
 	})
-	defer r.c.Want("t")()
-	for polls := 0; r.c.Snapshot().Topic("t") == nil; polls++ {
-		require.Less(t, polls, 3, "t unknown after 3 refreshes")
-		require.NoError(t, d.poll())
-	}
-	defer r.c.Want("missing")()
-	for range 10 { // the loop polls for "missing", and nobody asks
-		require.NoError(t, d.poll())
-	}
+	pollForAMissingTopic(t, r, d)
 
 	moved := 1 - r.c.Snapshot().Topic("t").Partitions[0].Leader
 	require.NoError(t, r.fake.SetLeader("t", 0, moved))
@@ -169,6 +161,22 @@ func TestARequestedRefreshComesAfterRetryBackoffWhileATopicIsAwaited(t *testing.
 	require.NoError(t, err)
 	require.Equal(t, loopBackoff, gap, "the refresh asked for after a moved leader")
 	require.Equal(t, moved, r.c.Snapshot().Topic("t").Partitions[0].Leader)
+}
+
+// pollForAMissingTopic has the loop know "t" and poll ten times for
+// "missing", a topic that never comes, with nobody asking: the loop's state
+// while a record waits MaxBlock for a mistyped topic.
+func pollForAMissingTopic(t *testing.T, r *rig, d *drive) {
+	t.Helper()
+	t.Cleanup(r.c.Want("t"))
+	for polls := 0; r.c.Snapshot().Topic("t") == nil; polls++ {
+		require.Less(t, polls, 3, "t unknown after 3 refreshes")
+		require.NoError(t, d.poll())
+	}
+	t.Cleanup(r.c.Want("missing"))
+	for range 10 {
+		require.NoError(t, d.poll())
+	}
 }
 
 // One passing failure among polls for something awaited holds the next
@@ -187,15 +195,7 @@ func TestOneFailureAmongPollsHoldsARequestedRefreshBackOnlyOnce(t *testing.T) {
 		}
 		return fakebroker.Action{}
 	})
-	defer r.c.Want("t")()
-	for polls := 0; r.c.Snapshot().Topic("t") == nil; polls++ {
-		require.Less(t, polls, 3, "t unknown after 3 refreshes")
-		require.NoError(t, d.poll())
-	}
-	defer r.c.Want("missing")()
-	for range 10 { // the loop polls for "missing", and nobody asks
-		require.NoError(t, d.poll())
-	}
+	pollForAMissingTopic(t, r, d)
 	failNext.Store(true)
 	require.ErrorIs(t, d.poll(), kerr.RequestTimedOut)
 
