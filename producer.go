@@ -256,11 +256,11 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 	// earlier records of the topic that it could land beside still wait: it
 	// must not pass them.
 	if t == nil || len(t.Partitions) == 0 {
-		p.hold(ctx, &adm, r, tsMs, rcv, goesTo(r), 0)
+		p.hold(ctx, &adm, r, tsMs, rcv, goesTo(r))
 		return
 	}
 	if (r.ExplicitPartition && int(r.Partition) >= len(t.Partitions)) || p.held.holds(r.Topic, len(t.Partitions)) {
-		p.hold(ctx, &adm, r, tsMs, rcv, goesTo(r), len(t.Partitions))
+		p.hold(ctx, &adm, r, tsMs, rcv, goesTo(r))
 		return
 	}
 	// The record's way into its batch runs on the caller's goroutine, and
