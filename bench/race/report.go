@@ -51,7 +51,7 @@ func writeIntro(md *strings.Builder, all []*Results) {
 	md.WriteString("Rounds are interleaved: every client once per workload per round, then the next round. ")
 	md.WriteString(saidOfRaces(all, orderSentence) + " ")
 	fmt.Fprintf(md, "A cell is the median of its rounds, and a ratio is the median of the per-round ratios against %s in the same round.\n\n", Baseline)
-	fmt.Fprintf(md, "**The machine has %d cores and was shared with other work while the race ran**, so absolute numbers are noisy; the interleaved ratios are what the race measures. ", m.Cores)
+	fmt.Fprintf(md, "**The machine has %d cores and is shared with other work**, so absolute numbers are noisy; the interleaved ratios are what the race measures. ", m.Cores)
 	fmt.Fprintf(md, "On the embedded broker, the broker process runs on the same %d cores as the client.\n\n", m.Cores)
 	fmt.Fprintf(md, "| | |\n|---|---|\n")
 	fmt.Fprintf(md, "| machine | %s, %s, %d cores, %s |\n", m.OS, m.CPU, m.Cores, m.Memory)
