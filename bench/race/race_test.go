@@ -358,11 +358,7 @@ func TestInTurnCounterbalancesTwoClients(t *testing.T) {
 			previous := ""
 			for round := 1; round <= rounds; round++ {
 				order := inTurn(clients, round, workload)
-				if got := strings.Join(order, ""); got == previous {
-					t.Errorf("workload %d: rounds %d and %d both ran %s", workload, round-1, round, got)
-				} else {
-					previous = got
-				}
+				previous = notAsBefore(t, workload, round, order, previous)
 				first[order[0]]++
 			}
 			if rounds%2 == 0 && first["a"] != first["b"] {
@@ -370,6 +366,17 @@ func TestInTurnCounterbalancesTwoClients(t *testing.T) {
 			}
 		}
 	}
+}
+
+// notAsBefore fails t if order, round's on workload, is previous, the
+// order of the round before, and returns order as the next one's previous.
+func notAsBefore(t *testing.T, workload, round int, order []string, previous string) string {
+	t.Helper()
+	got := strings.Join(order, "")
+	if got == previous {
+		t.Errorf("workload %d: rounds %d and %d both ran %s", workload, round-1, round, got)
+	}
+	return got
 }
 
 // TestInTurnCounterbalancesThreeClients: over each pair of rounds every
@@ -385,11 +392,7 @@ func TestInTurnCounterbalancesThreeClients(t *testing.T) {
 			places := map[string]int{}
 			for round := 2*pair + 1; round <= 2*pair+2; round++ {
 				order := inTurn(clients, round, workload)
-				if got := strings.Join(order, ""); got == previous {
-					t.Errorf("workload %d: rounds %d and %d both ran %s", workload, round-1, round, got)
-				} else {
-					previous = got
-				}
+				previous = notAsBefore(t, workload, round, order, previous)
 				first[order[0]]++
 				for i, c := range order {
 					places[c] += i
