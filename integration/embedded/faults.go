@@ -180,7 +180,7 @@ func (c *Cluster) CloseConnOnNextProduce(n int) *Fault {
 // idempotent. Requests with acks=0 get no response and are not counted.
 func (c *Cluster) DropNextProduceResponse(n int) *Fault {
 	b := newBudget(max(n, 1))
-	c.listeners.armDrop(b)
+	c.listeners.drops.add(b)
 	return b.fault()
 }
 

@@ -25,28 +25,35 @@ var errInjected = errors.New("embedded: connection closed by fault injection")
 type listeners struct {
 	mu     sync.Mutex
 	byPort map[int]*listener
-	drops  []*budget // produce responses to lose; see DropNextProduceResponse
+	drops  budgets // produce responses to lose; see DropNextProduceResponse
 }
 
-func (ls *listeners) armDrop(b *budget) {
-	ls.mu.Lock()
-	ls.drops = append(ls.drops, b)
-	ls.mu.Unlock()
+// budgets are the fault budgets armed on a listener or on every listener,
+// each for a number of produce responses.
+type budgets struct {
+	mu   sync.Mutex
+	list []*budget
 }
 
-// dropArmed reports whether a produce response is to be lost.
-func (ls *listeners) dropArmed() bool {
-	ls.mu.Lock()
-	defer ls.mu.Unlock()
-	ls.drops = slices.DeleteFunc(ls.drops, func(b *budget) bool { return !b.armed() })
-	return len(ls.drops) > 0
+func (bs *budgets) add(b *budget) {
+	bs.mu.Lock()
+	bs.list = append(bs.list, b)
+	bs.mu.Unlock()
 }
 
-// takeDrop reports whether to lose this produce response.
-func (ls *listeners) takeDrop() bool {
-	ls.mu.Lock()
-	defer ls.mu.Unlock()
-	for _, b := range ls.drops {
+// armed reports whether any budget is still armed, forgetting those spent.
+func (bs *budgets) armed() bool {
+	bs.mu.Lock()
+	defer bs.mu.Unlock()
+	bs.list = slices.DeleteFunc(bs.list, func(b *budget) bool { return !b.armed() })
+	return len(bs.list) > 0
+}
+
+// take reports whether a budget covers this response, counting it off.
+func (bs *budgets) take() bool {
+	bs.mu.Lock()
+	defer bs.mu.Unlock()
+	for _, b := range bs.list {
 		if b.take() {
 			return true
 		}
@@ -82,7 +89,7 @@ func (ls *listeners) armHold(port int, b *budget) bool {
 	if l.closed {
 		return false
 	}
-	l.holds = append(l.holds, b)
+	l.holds.add(b)
 	return true
 }
 
@@ -104,27 +111,7 @@ type listener struct {
 	mu     sync.Mutex
 	closed bool
 	conns  map[*conn]struct{}
-	holds  []*budget // produce responses to hold until their connection closes
-}
-
-// holdArmed reports whether a produce response is to be held.
-func (l *listener) holdArmed() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.holds = slices.DeleteFunc(l.holds, func(b *budget) bool { return !b.armed() })
-	return len(l.holds) > 0
-}
-
-// takeHold reports whether to hold this produce response.
-func (l *listener) takeHold() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, b := range l.holds {
-		if b.take() {
-			return true
-		}
-	}
-	return false
+	holds  budgets // produce responses to hold until their connection closes
 }
 
 func (l *listener) Accept() (net.Conn, error) {
@@ -214,7 +201,7 @@ func (c *conn) scan(b []byte) {
 		corr := int32(binary.BigEndian.Uint32(c.hdr[8:12]))
 		// Only while a drop or hold is armed, so that acks=0 requests,
 		// which get no response, do not pile up here otherwise.
-		if key == int16(kmsg.Produce) && (c.l.ls.dropArmed() || c.l.holdArmed()) {
+		if key == int16(kmsg.Produce) && (c.l.ls.drops.armed() || c.l.holds.armed()) {
 			c.mu.Lock()
 			c.produce[corr] = struct{}{}
 			c.mu.Unlock()
@@ -235,12 +222,12 @@ func (c *conn) Write(p []byte) (int, error) {
 		_, isProduce := c.produce[corr]
 		delete(c.produce, corr)
 		c.mu.Unlock()
-		if isProduce && c.l.ls.takeDrop() {
+		if isProduce && c.l.ls.drops.take() {
 			n, _ := c.Conn.Write(p[:len(p)/2])
 			c.Close()
 			return n, errInjected
 		}
-		if isProduce && c.l.takeHold() {
+		if isProduce && c.l.holds.take() {
 			<-c.closed
 			return 0, errInjected
 		}
