@@ -12,6 +12,7 @@ package compression
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 )
 
@@ -103,9 +104,10 @@ func Decompress(dst []byte, c Codec, src []byte) ([]byte, error) {
 // it never panics. On error the returned slice is dst with unspecified bytes
 // appended.
 func DecompressLimit(dst []byte, c Codec, src []byte, limit int) ([]byte, error) {
-	if limit < 0 {
-		limit = 0
-	}
+	// A limit past what a slice can hold limits nothing, and capped here
+	// it leaves the decoders' arithmetic (limit+1, to see output pass
+	// it) room not to overflow.
+	limit = min(max(limit, 0), math.MaxInt-len(dst)-1)
 	if len(src) == 0 && c != None {
 		// Every codec's framing has a header, even for empty content.
 		return dst, fmt.Errorf("%w: %v: empty input", ErrCorrupt, c)

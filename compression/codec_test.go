@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"testing"
 )
 
@@ -142,6 +143,23 @@ func TestDecompressionBomb(t *testing.T) {
 		}
 		if cap(out) > 4<<20 {
 			t.Fatalf("%v: %d bytes allocated for a 1 MiB limit", c, cap(out))
+		}
+	}
+}
+
+// TestDecompressLimitAsLargeAsAnInt checks that math.MaxInt, a limit a
+// caller may pass to mean none, decompresses every codec: gzip's and lz4's
+// streaming reads once computed a negative room from it, and panicked.
+func TestDecompressLimitAsLargeAsAnInt(t *testing.T) {
+	in := recordLikeData(10_000, 7)
+	for _, c := range allCodecs {
+		comp, err := Compress(nil, c, DefaultLevel, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := DecompressLimit([]byte("prefix"), c, comp, math.MaxInt)
+		if err != nil || !bytes.Equal(out, append([]byte("prefix"), in...)) {
+			t.Fatalf("%v: DecompressLimit(math.MaxInt) = %d bytes, %v; want the prefix and the %d bytes", c, len(out), err, len(in))
 		}
 	}
 }
