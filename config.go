@@ -192,7 +192,10 @@ type Config struct {
 	// Java: partitioner.class; kafka-python: partitioner. Default
 	// partitioner.Default of the batch size (BatchSize, or MaxRequestSize
 	// if smaller): Java's murmur2 for keyed records, the
-	// uniform sticky partitioner (KIP-794) for keyless ones.
+	// uniform sticky partitioner (KIP-794) for keyless ones. It runs on
+	// the goroutine that appends the record: Produce's caller's, or, for
+	// a record that waited for metadata, the producer's, where a panic in
+	// it is recovered (see partitioner.Partitioner).
 	Partitioner partitioner.Partitioner
 
 	// MetadataMaxAge is how often metadata is refreshed even when nothing

@@ -569,7 +569,9 @@ func (p *Producer) appendHeld(ctx context.Context, snap *metadata.Snapshot, h *h
 	return true
 }
 
-// appendHeldTo appends h to t, within its transaction if it has one. The
+// appendHeldTo appends h to t, within its transaction if it has one, where
+// a panic in the partitioner fails h or, after its append, is logged
+// (placeHeld, appendedHeld), instead of ending the process. The
 // append's wait for memory ends with the record's DeliveryTimeout
 // (accumulator.Record.Since), or when ctx ends (see appendHeld); after a
 // Close from a callback ended such waits, it does not begin.
@@ -587,11 +589,15 @@ func (p *Producer) appendHeldTo(ctx context.Context, t *metadata.Topic, h *heldR
 	defer cancel(nil)
 	stop := context.AfterFunc(ctx, func() { cancel(context.Cause(ctx)) })
 	defer stop()
+	placed, err := p.placeHeld(t, &h.rec)
+	if err != nil {
+		return err
+	}
 	ar := accumulator.Record{
 		Data:     record.Data{TimestampMs: h.tsMs, Key: h.rec.Key, Value: h.rec.Value, Headers: h.rec.Headers},
 		Callback: h.cb, Since: h.since, NoWait: noWait,
 	}
-	err := p.appendTo(wait, t, &h.rec, &ar)
+	err = p.appendTo(wait, t, &placed, &ar)
 	if err != nil && errors.Is(context.Cause(ctx), ErrTransactionAborted) && !errors.Is(err, ErrTransactionAborted) {
 		err = fmt.Errorf("%w: while the record waited for its batch's memory: %w", ErrTransactionAborted, err)
 	}

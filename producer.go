@@ -349,7 +349,8 @@ func (p *Producer) refuse(adm *admission, rcv receiver, r *Record, err error) {
 
 // appendTo partitions a record of a known topic and appends it, as ar: its
 // timestamp, bytes and receiver, and since when it waited for metadata if
-// it did. The error, if any, is the record's, and the receiver has not run.
+// it did (such a record comes with its partition chosen: placeHeld). The
+// error, if any, is the record's, and the receiver has not run.
 //
 // t may be older than the metadata by the time the batch starts: the
 // metadata loop may have forgotten the topic, idle until this append
@@ -369,6 +370,12 @@ func (p *Producer) appendTo(ctx context.Context, t *metadata.Topic, r *Record, a
 	res, err := p.acc.Append(ctx, tp, t.Slot, ar)
 	if err != nil {
 		return &PartitionError{Topic: r.Topic, Partition: partition, Err: p.memoryErr(err)}
+	}
+	if !ar.Since.IsZero() {
+		// A record that waited for metadata: on a drain's goroutine,
+		// where a panic in the partitioner's code is recovered.
+		p.appendedHeld(t, tp, res)
+		return nil
 	}
 	if p.observer != nil {
 		p.observer.Appended(t.View, partition, res.Bytes, res.Filled)

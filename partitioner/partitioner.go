@@ -36,6 +36,17 @@ func stateOf[S any](t *Topic, owner *slot.Owner, lookup func(topic string) *S) *
 // Partitioner picks the partition of one record. It must be safe for
 // concurrent use. key is nil for a keyless record; an empty non-nil key is a
 // key (Java hashes it like any other).
+//
+// The producer calls it where it appends the record: for most records in
+// Produce, on the caller's goroutine, where a panic in it reaches Produce's
+// caller. A record that waits for metadata (its topic's or partition's,
+// or behind earlier records of its topic that wait for theirs) is
+// partitioned later on a goroutine of the producer's, where no caller
+// could recover a panic: there the producer recovers it, logs it with its
+// stack (Config.Logger) and fails that record with an error wrapping
+// producer.ErrInvalidRecord ("the partitioner panicked: ...", wrapping the
+// panic's value too if it is an error); the records waiting behind it go
+// on.
 type Partitioner interface {
 	Partition(t *Topic, key []byte) int32
 }
@@ -48,6 +59,11 @@ type Partitioner interface {
 // append filled one of the partition's batches (the record's, or the one
 // before it, which had no room left for the record), so that a switch can
 // wait for a batch to be full.
+//
+// Appended runs on the goroutine that appended the record (see
+// Partitioner), once it joined its batch. On the producer's goroutine, for
+// a record that waited for metadata, a panic in it is recovered and
+// logged, and the record, appended, goes on to its outcome like any other.
 type Observer interface {
 	Appended(t *Topic, partition int32, bytes int, filled bool)
 }
@@ -65,7 +81,9 @@ type Observer interface {
 // choice. The producer reports a topic's load when an append starts or
 // fills one of its batches, at most once a millisecond: a sticky
 // partitioner switches when a batch is full, and then reads the latest
-// report.
+// report. Like Observer.Appended, SetLoad runs after an append, on the
+// goroutine that appended the record, and a panic in it on the producer's
+// goroutine is recovered and logged, the record left appended.
 type LoadReporter interface {
 	SetLoad(topic string, queueSizes []int32)
 }
