@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -37,4 +38,24 @@ func TestRealBrokerPerf(t *testing.T) {
 
 func TestRealBrokerProduce(t *testing.T) {
 	produceAndReadBack(t, realBrokers(t))
+}
+
+// Kafka (4.3.1, with auto.create.topics.enable=true as broker.sh sets it)
+// answers the metadata request that has it create a topic
+// UNKNOWN_TOPIC_OR_PARTITION: kprod waits for the topic it creates, and
+// with --create-topic does not ask for it, so that the topic gets the
+// partitions asked for rather than the broker's num.partitions.
+func TestRealBrokerAllowAutoCreateTopics(t *testing.T) {
+	brokers := realBrokers(t)
+	topic := uniqueTopic("real-auto")
+	r := runKprod(t, "hi\n", "produce", "-b", brokers, "-t", topic, "-X", "allow.auto.create.topics=true")
+	if r.code != exitOK {
+		t.Errorf("produce: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	topic = uniqueTopic("real-auto3")
+	r = runKprod(t, "", "perf", "-b", brokers, "-t", topic, "--create-topic", "--partitions", "3", "--num-records", "10",
+		"-X", "allow.auto.create.topics=true")
+	if r.code != exitOK || !strings.Contains(r.stderr, "created topic "+topic+" (3 partitions") {
+		t.Errorf("--create-topic --partitions 3: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
 }

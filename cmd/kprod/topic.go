@@ -23,6 +23,8 @@ import (
 // so that the run does not start by measuring the cluster's leader
 // election. A missing topic is otherwise an error, as the library's
 // AllowAutoTopicCreation default has it: a typo must not create a topic.
+// With -X allow.auto.create.topics=true and without --create-topic, the
+// broker creates it on kprod's metadata request instead.
 
 const (
 	// topicTimeout bounds the whole of ensureTopic.
@@ -79,24 +81,24 @@ func ensureTopic(ctx context.Context, cfg producer.Config, t topicSpec, con *con
 	}
 	defer c.Close()
 
-	md, err := topicMetadata(ctx, c, t.name, t.autoCreate)
+	// Where kprod creates a missing topic itself, it does so with the
+	// partitions asked for: the broker's auto-creation, asked for on this
+	// request, would create it first with its num.partitions.
+	autoCreate := t.autoCreate && !t.create
+	md, err := topicMetadata(ctx, c, t.name, autoCreate)
 	if err != nil {
 		return err
 	}
-	switch code := md.Topics[0].ErrorCode; code {
-	case 0:
+	switch code := md.Topics[0].ErrorCode; {
+	case code == 0:
 		if err := t.matches(&md.Topics[0]); err != nil {
 			return err
 		}
-		_, err := awaitLeaders(ctx, c, t.name)
+		_, err := awaitLeaders(ctx, c, t.name, false)
 		return err
-	case kerr.LeaderNotAvailable.Code:
-		if t.autoCreate {
-			_, err := awaitLeaders(ctx, c, t.name) // being created
-			return err
-		}
-		return fmt.Errorf("topic %s: %w", t.name, kerr.ForCode(code))
-	case kerr.UnknownTopicOrPartition.Code:
+	case autoCreate && (code == kerr.UnknownTopicOrPartition.Code || code == kerr.LeaderNotAvailable.Code):
+		return awaitAutoCreated(ctx, c, t, cfg.MaxBlock)
+	case code == kerr.UnknownTopicOrPartition.Code:
 		if !t.create {
 			return fmt.Errorf("topic %s does not exist; --create-topic creates it (with --partitions and --replication-factor)", t.name)
 		}
@@ -114,7 +116,7 @@ func ensureTopic(ctx context.Context, cfg producer.Config, t topicSpec, con *con
 		// before. Its metadata may lag its creation, so it is checked
 		// once every partition has a leader.
 		con.line("topic %s exists: another client created it first", t.name)
-		ready, err := awaitLeaders(ctx, c, t.name)
+		ready, err := awaitLeaders(ctx, c, t.name, false)
 		if err != nil {
 			return err
 		}
@@ -122,8 +124,28 @@ func ensureTopic(ctx context.Context, cfg producer.Config, t topicSpec, con *con
 	}
 	con.line("created topic %s (%s partitions, replication factor %s)",
 		t.name, orDefault(int64(t.partitions)), orDefault(int64(t.replicationFactor)))
-	_, err = awaitLeaders(ctx, c, t.name)
+	_, err = awaitLeaders(ctx, c, t.name, false)
 	return err
+}
+
+// awaitAutoCreated waits for a topic the broker creates because kprod's
+// metadata request asked it to, as the producer waits for a topic's
+// metadata: up to maxBlock. Kafka answers the request that starts the
+// creation UNKNOWN_TOPIC_OR_PARTITION (4.3.1 does) or LEADER_NOT_AVAILABLE,
+// and UNKNOWN_TOPIC_OR_PARTITION is also its answer to every request while
+// auto.create.topics.enable is false: only the wait tells the two apart. The broker chose the
+// topic's partitions: it is checked as one that existed before the run.
+func awaitAutoCreated(ctx context.Context, c *conn.Conn, t topicSpec, maxBlock time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, maxBlock)
+	defer cancel()
+	ready, err := awaitLeaders(ctx, c, t.name, true)
+	if errors.Is(err, kerr.UnknownTopicOrPartition) {
+		return fmt.Errorf("topic %s does not exist, and the broker did not create it within --max-block (%v) as allow.auto.create.topics asks (is its auto.create.topics.enable false?); --create-topic creates it", t.name, maxBlock)
+	}
+	if err != nil {
+		return err
+	}
+	return t.matches(ready)
 }
 
 // matches checks an existing topic against the partitions and replication
@@ -245,11 +267,12 @@ func brokerMessage(err error, msg *string) string {
 }
 
 // awaitLeaders polls metadata until every partition of topic has a leader,
-// and returns the topic's metadata then.
-func awaitLeaders(ctx context.Context, c *conn.Conn, topic string) (*protocol.MetadataResponseTopic, error) {
+// and returns the topic's metadata then. Each poll asks for the topic's
+// creation if autoCreate, as each of the producer's metadata requests does.
+func awaitLeaders(ctx context.Context, c *conn.Conn, topic string, autoCreate bool) (*protocol.MetadataResponseTopic, error) {
 	wait := topicPollMin
 	for {
-		md, err := topicMetadata(ctx, c, topic, false)
+		md, err := topicMetadata(ctx, c, topic, autoCreate)
 		if err != nil {
 			return nil, err
 		}
@@ -260,12 +283,23 @@ func awaitLeaders(ctx context.Context, c *conn.Conn, topic string) (*protocol.Me
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, fmt.Errorf("topic %s: partitions without a leader: %w", topic, context.Cause(ctx))
+			return nil, fmt.Errorf("topic %s: %w: %w", topic, notReady(&md.Topics[0]), context.Cause(ctx))
 		case <-t.C:
 		}
 		wait = min(2*wait, topicPollMax)
 	}
 }
+
+// notReady says why the last answer was not ready: the topic's own error
+// (a topic that does not exist yet), else its leaderless partitions.
+func notReady(t *protocol.MetadataResponseTopic) error {
+	if err := kerr.ForCode(t.ErrorCode); err != nil {
+		return err
+	}
+	return errPartitionsWithoutLeader
+}
+
+var errPartitionsWithoutLeader = errors.New("partitions without a leader")
 
 func topicReady(t *protocol.MetadataResponseTopic) bool {
 	if t.ErrorCode != 0 || len(t.Partitions) == 0 {

@@ -2,12 +2,14 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gokafka/producer/integration/embedded"
+	"github.com/gokafka/producer/protocol/kerr"
 )
 
 // On a cluster kprod did not start, a missing topic is an error, not a
@@ -86,6 +88,75 @@ func TestAllowAutoCreateTopics(t *testing.T) {
 	if s := parseSummary(t, r); s.RecordsAcked != 10 {
 		t.Errorf("acked %d, want 10", s.RecordsAcked)
 	}
+}
+
+// Kafka 4.3.1 answers the metadata request that has it create a topic
+// UNKNOWN_TOPIC_OR_PARTITION, where kfake answers with the new topic. kprod
+// then waits for the topic the broker creates; with --create-topic it asks
+// for no auto-creation, and creates the topic with the partitions asked
+// for rather than racing the broker's num.partitions. A broker that does
+// not create it leaves kprod waiting --max-block, as the producer would.
+func TestAllowAutoCreateTopicsAsKafkaAnswersIt(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		autoCreate bool // the broker's auto.create.topics.enable
+		args       []string
+		code       int
+		want       string
+	}{
+		{"auto-created", true, nil, exitOK, "producing 10 records of 100 bytes to topic %s"},
+		{"--create-topic", true, []string{"--create-topic", "--partitions", "3"}, exitOK, "created topic %s (3 partitions"},
+		{"refused", false, []string{"-X", "max.block.ms=300"}, exitFailed,
+			"topic %s does not exist, and the broker did not create it within --max-block (300ms)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cluster, err := embedded.Start(embedded.Options{AutoCreateTopics: tc.autoCreate})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cluster.Close()
+			topic := uniqueTopic("autocreated")
+			if tc.autoCreate {
+				answerAutoCreationAsKafka(t, cluster, topic)
+			}
+			args := append([]string{"perf", "-b", strings.Join(cluster.Addrs(), ","), "-t", topic, "--num-records", "10",
+				"-X", "allow.auto.create.topics=true"}, tc.args...)
+			r := runKprod(t, "", args...)
+			if want := fmt.Sprintf(tc.want, topic); r.code != tc.code || !strings.Contains(r.stderr, want) {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit %d with %q", r.code, r.stderr, tc.code, want)
+			}
+		})
+	}
+}
+
+// answerAutoCreationAsKafka scripts the broker's answer to the first
+// metadata request naming topic as Kafka 4.3.1 answers it when the request
+// asks for the topic's creation: it creates the topic, with the broker's
+// num.partitions, and says the topic is unknown.
+func answerAutoCreationAsKafka(t *testing.T, cluster *embedded.Cluster, topic string) {
+	cluster.Kfake().ControlKey(int16(kmsg.Metadata), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		mr := req.(*kmsg.MetadataRequest)
+		if !slices.ContainsFunc(mr.Topics, func(rt kmsg.MetadataRequestTopic) bool { return rt.Topic != nil && *rt.Topic == topic }) {
+			return nil, nil, false // another request: the control stays
+		}
+		cluster.Kfake().DropControl()
+		if !mr.AllowAutoTopicCreation {
+			return nil, nil, false // the broker answers: unknown
+		}
+		// kfake serves administrative calls while a control function
+		// runs, from another goroutine.
+		created := make(chan error, 1)
+		go func() { created <- cluster.CreateTopic(topic, 0) }()
+		if err := <-created; err != nil {
+			t.Error(err)
+		}
+		resp := mr.ResponseKind().(*kmsg.MetadataResponse)
+		unknown := kmsg.NewMetadataResponseTopic()
+		unknown.Topic = kmsg.StringPtr(topic)
+		unknown.ErrorCode = kerr.UnknownTopicOrPartition.Code
+		resp.Topics = append(resp.Topics, unknown)
+		return resp, nil, true
+	})
 }
 
 // A topic another client creates between kprod's metadata request and its
