@@ -110,7 +110,7 @@ func (o *commonOptions) settingEntries() ([]entry, error) {
 			return nil, usagef("--producer-config %s: %v", o.producerConfigFile, err)
 		}
 		for _, p := range props {
-			entries = append(entries, entry{name: p.name, value: p.value,
+			entries = append(entries, entry{name: p.name, value: javaTrim(p.value),
 				origin: fmt.Sprintf("%s (%s:%d)", p.name, o.producerConfigFile, p.line)})
 		}
 	}
@@ -120,9 +120,18 @@ func (o *commonOptions) settingEntries() ([]entry, error) {
 		if !ok || name == "" {
 			return nil, usagef("-X %q: want name=value", kv)
 		}
-		entries = append(entries, entry{name: name, value: value, origin: "-X " + name})
+		entries = append(entries, entry{name: name, value: javaTrim(value), origin: "-X " + name})
 	}
 	return entries, nil
+}
+
+// javaTrim is a setting's value as the Java producer reads it: its
+// ConfigDef trims every value, passwords and ids included, with
+// String.trim, which drops the characters up to U+0020 at either end (and
+// no other whitespace). A file Java producers share with kprod then gives
+// both the same transactional.id, and "acks=all " is acks=all.
+func javaTrim(v string) string {
+	return strings.TrimFunc(v, func(r rune) bool { return r <= ' ' })
 }
 
 // name is how messages call a Config field: where the user set it, or else

@@ -16,7 +16,8 @@ import (
 // --producer-property and --producer.config and kcat with -X. Each maps
 // onto one producer.Config field; a name not listed here is rejected with
 // the list of those that are. Values are written as Java writes them:
-// milliseconds for *.ms, bytes for sizes, true/false.
+// milliseconds for *.ms, bytes for sizes, true/false; the setters get them
+// trimmed as Java trims them (javaTrim).
 
 // setting is one Java producer property.
 type setting struct {
@@ -133,7 +134,7 @@ func millisSetting(field func(*producer.Config) *time.Duration) func(*settingTar
 
 func levelSetting(c compression.Codec) func(*settingTarget, string) error {
 	return func(t *settingTarget, v string) error {
-		n, err := strconv.Atoi(strings.TrimSpace(v))
+		n, err := strconv.Atoi(v)
 		if err != nil {
 			return fmt.Errorf("%q is not a whole number", v)
 		}
@@ -152,7 +153,7 @@ func levelSetting(c compression.Codec) func(*settingTarget, string) error {
 // least min. The zero that Java reads as "none" is not offered where Config
 // reads 0 as "the default": min is then 1.
 func parseMillis(v string, min int64) (time.Duration, error) {
-	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	n, err := strconv.ParseInt(v, 10, 64)
 	switch {
 	case err != nil:
 		return 0, fmt.Errorf("%q is not a whole number of milliseconds", v)
@@ -167,7 +168,7 @@ func parseMillis(v string, min int64) (time.Duration, error) {
 // parsePositive reads a size or a count: a whole number, at least 1 (Java
 // reads batch.size=0 as "no batching", which this producer does not do).
 func parsePositive(v string) (int64, error) {
-	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	n, err := strconv.ParseInt(v, 10, 64)
 	switch {
 	case err != nil:
 		return 0, fmt.Errorf("%q is not a whole number", v)
@@ -179,7 +180,7 @@ func parsePositive(v string) (int64, error) {
 
 // parseBool reads true or false, in any case, as Java does.
 func parseBool(v string) (bool, error) {
-	switch strings.ToLower(strings.TrimSpace(v)) {
+	switch strings.ToLower(v) {
 	case "true":
 		return true, nil
 	case "false":

@@ -110,6 +110,28 @@ func TestResolveConfig(t *testing.T) {
 	}
 }
 
+// Values are trimmed as the Java producer's ConfigDef trims them
+// (String.trim: the characters up to U+0020, no other whitespace), so that
+// a file shared with Java producers means the same to kprod: kprod's
+// transactional id was "tx-1  " where Java's is "tx-1", and "acks=all "
+// and "compression.type=gzip " were usage errors.
+func TestSettingValuesAreTrimmedAsJavaTrimsThem(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "producer.properties")
+	props := "transactional.id=tx-1  \nclient.id=app\\u00a0\t\nacks=all \ncompression.type=gzip\t\n"
+	if err := os.WriteFile(file, []byte(props), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err := resolve(t, "--producer-config", file, "-X", "linger.ms= 5 ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.TransactionalID != "tx-1" || cfg.ClientID != "app\u00a0" || cfg.Acks != producer.AcksAll ||
+		cfg.Compression != compression.Gzip || cfg.Linger != 5*time.Millisecond {
+		t.Errorf("TransactionalID %q, ClientID %q, Acks %v, Compression %v, Linger %v; want tx-1, app\u00a0, all, gzip, 5ms",
+			cfg.TransactionalID, cfg.ClientID, cfg.Acks, cfg.Compression, cfg.Linger)
+	}
+}
+
 // validateArgs parses args as perf's common flags and validates them.
 func validateArgs(t *testing.T, args ...string) error {
 	t.Helper()
