@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"strconv"
@@ -17,27 +18,27 @@ type property struct {
 
 // readProperties reads a Java .properties file, as the Java producer's
 // --producer.config does (java.util.Properties.load): "name=value",
-// "name: value" or "name value"; blank lines and lines starting with # or !
+// "name: value" or "name value"; lines end at \n, \r or \r\n; blank lines
+// and lines starting with # or !
 // are skipped; a line ending in an odd number of backslashes continues on
 // the next, whose leading blanks are dropped; \t \n \r \f \uXXXX and \X
 // (any other character, itself) are escapes.
 func readProperties(r io.Reader) ([]property, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(nil, 1<<20)
+	sc.Split(scanPropertyLines)
 	var props []property
 	n := 0
-	// text is the current physical line, without a Windows line end.
-	text := func() string { return strings.TrimSuffix(sc.Text(), "\r") }
 	for sc.Scan() {
 		n++
-		line := strings.TrimLeft(text(), " \t\f")
+		line := strings.TrimLeft(sc.Text(), " \t\f")
 		if line == "" || line[0] == '#' || line[0] == '!' {
 			continue
 		}
 		first := n
 		for continues(line) && sc.Scan() {
 			n++
-			line = line[:len(line)-1] + strings.TrimLeft(text(), " \t\f")
+			line = line[:len(line)-1] + strings.TrimLeft(sc.Text(), " \t\f")
 		}
 		if continues(line) {
 			line = line[:len(line)-1] // a continuation at the end of the file
@@ -54,6 +55,27 @@ func readProperties(r io.Reader) ([]property, error) {
 		props = append(props, property{name: name, value: value, line: first})
 	}
 	return props, sc.Err()
+}
+
+// scanPropertyLines is a bufio.SplitFunc for the lines of a properties
+// file: Properties.load ends a line at \n, \r or \r\n, where bufio.ScanLines
+// does not end one at a lone \r (a file from a classic Mac, or one a tool
+// wrote with \r alone, would read "a=1\rb=2" as one setting).
+func scanPropertyLines(data []byte, atEOF bool) (advance int, token []byte, err error) {
+	i := bytes.IndexAny(data, "\r\n")
+	switch {
+	case i < 0 && atEOF && len(data) > 0:
+		return len(data), data, nil // the last line, without an end
+	case i < 0:
+		return 0, nil, nil
+	case data[i] == '\n':
+		return i + 1, data[:i], nil
+	case i+1 < len(data) && data[i+1] == '\n':
+		return i + 2, data[:i], nil // \r\n
+	case i+1 < len(data) || atEOF:
+		return i + 1, data[:i], nil // a lone \r
+	}
+	return 0, nil, nil // a \r at the end of what was read: a \n may follow
 }
 
 // continues reports whether a line ends in an odd number of backslashes.

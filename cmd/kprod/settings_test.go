@@ -2,10 +2,12 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -32,6 +34,27 @@ func TestReadProperties(t *testing.T) {
 	}
 	if _, err := readProperties(strings.NewReader("a=\\u12\n")); err == nil {
 		t.Error("a malformed \\u escape was accepted")
+	}
+}
+
+// Lines end at \n, \r or \r\n, as Properties.load ends them: a lone \r
+// ended none, and "q1=x\rr1=y" was the one setting q1="x\rr1=y". Read a
+// byte at a time too, where a \r ends what was read before its \n.
+func TestPropertiesLinesEndAtALoneCR(t *testing.T) {
+	in := "q1=x\rr1=y\r\ns1=1,\\\r  2\r#c\rt1=z\r"
+	want := "q1|x|1\nr1|y|2\ns1|1,2|3\nt1|z|6"
+	for _, r := range []io.Reader{strings.NewReader(in), iotest.OneByteReader(strings.NewReader(in))} {
+		props, err := readProperties(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, p := range props {
+			got = append(got, fmt.Sprintf("%s|%s|%d", p.name, p.value, p.line))
+		}
+		if strings.Join(got, "\n") != want {
+			t.Errorf("properties:\n%s\nwant:\n%s", strings.Join(got, "\n"), want)
+		}
 	}
 }
 
