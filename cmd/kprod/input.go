@@ -44,7 +44,7 @@ func (o *textOptions) register(fs *pflag.FlagSet) {
 	fs.Var(escapedVar(&o.headersDelimiter, `\t`), "headers-delimiter", "with --parse-headers: what ends the headers")
 	fs.Var(escapedVar(&o.headersSeparator, ","), "headers-separator", "with --parse-headers: what separates two headers")
 	fs.Var(escapedVar(&o.headersKeySeparator, ":"), "headers-key-separator", "with --parse-headers: what separates a header's key from its value (none: a null value)")
-	fs.StringVar(&o.nullMarker, "null-marker", "", "a key, value or header value equal to this `string` is null; a null value is a tombstone")
+	fs.StringVar(&o.nullMarker, "null-marker", "", "a key, value or header value equal to this `string`, taken as written (no escapes), is null; a null value is a tombstone")
 }
 
 // escaped is a string flag written with escapes (\t, \n), shown in --help
@@ -96,7 +96,6 @@ func (o *textOptions) format() (*lineFormat, error) {
 		{"headers-delimiter", o.headersDelimiter, &f.headersDelim, false},
 		{"headers-separator", o.headersSeparator, &f.headerSep, false},
 		{"headers-key-separator", o.headersKeySeparator, &f.headerKeySep, true},
-		{"null-marker", o.nullMarker, &f.nullMarker, true},
 	} {
 		b, err := unescape(s.value)
 		if err != nil {
@@ -108,6 +107,11 @@ func (o *textOptions) format() (*lineFormat, error) {
 		if len(b) > 0 {
 			*s.dst = b
 		}
+	}
+	// The null marker is taken as written, escapes and all, as the
+	// console producer takes null.marker: its common spelling is \N.
+	if o.nullMarker != "" {
+		f.nullMarker = []byte(o.nullMarker)
 	}
 	return f, nil
 }
