@@ -130,17 +130,19 @@ func ensureTopic(ctx context.Context, cfg producer.Config, t topicSpec, con *con
 
 // awaitAutoCreated waits for a topic the broker creates because kprod's
 // metadata request asked it to, as the producer waits for a topic's
-// metadata: up to maxBlock. Kafka answers the request that starts the
-// creation UNKNOWN_TOPIC_OR_PARTITION (4.3.1 does) or LEADER_NOT_AVAILABLE,
-// and UNKNOWN_TOPIC_OR_PARTITION is also its answer to every request while
-// auto.create.topics.enable is false: only the wait tells the two apart. The broker chose the
-// topic's partitions: it is checked as one that existed before the run.
+// metadata: up to maxBlock, within ensureTopic's topicTimeout. Kafka
+// answers the request that starts the creation UNKNOWN_TOPIC_OR_PARTITION
+// (4.3.1 does) or LEADER_NOT_AVAILABLE, and UNKNOWN_TOPIC_OR_PARTITION is
+// also its answer to every request while auto.create.topics.enable is
+// false: only the wait tells the two apart. The broker chose the topic's
+// partitions: it is checked as one that existed before the run.
 func awaitAutoCreated(ctx context.Context, c *conn.Conn, t topicSpec, maxBlock time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, maxBlock)
+	wait := min(maxBlock, topicTimeout)
+	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	ready, err := awaitLeaders(ctx, c, t.name, true)
 	if errors.Is(err, kerr.UnknownTopicOrPartition) {
-		return fmt.Errorf("topic %s does not exist, and the broker did not create it within --max-block (%v) as allow.auto.create.topics asks (is its auto.create.topics.enable false?); --create-topic creates it", t.name, maxBlock)
+		return fmt.Errorf("topic %s does not exist, and the broker did not create it within %v as allow.auto.create.topics asks (is its auto.create.topics.enable false?); --create-topic creates it", t.name, wait)
 	}
 	if err != nil {
 		return err

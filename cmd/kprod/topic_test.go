@@ -107,7 +107,7 @@ func TestAllowAutoCreateTopicsAsKafkaAnswersIt(t *testing.T) {
 		{"auto-created", true, nil, exitOK, "producing 10 records of 100 bytes to topic %s"},
 		{"--create-topic", true, []string{"--create-topic", "--partitions", "3"}, exitOK, "created topic %s (3 partitions"},
 		{"refused", false, []string{"-X", "max.block.ms=300"}, exitFailed,
-			"topic %s does not exist, and the broker did not create it within --max-block (300ms)"},
+			"topic %s does not exist, and the broker did not create it within 300ms as allow.auto.create.topics asks"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cluster, err := embedded.Start(embedded.Options{AutoCreateTopics: tc.autoCreate})
