@@ -43,12 +43,18 @@ var (
 	// ErrTransactionAbortable: the transaction can no longer commit (one of
 	// its records failed, the coordinator timed it out or refused to commit
 	// it, the broker lost the producer's sequence); AbortTransaction, then
-	// go on.
+	// go on (but for a transaction the coordinator timed out: see
+	// AbortTransaction).
 	ErrTransactionAbortable = txn.ErrAbortable
 	// ErrTransactionFatal: the producer can do nothing more: another
 	// producer with its transactional id fenced it
 	// (errors.Is(err, kerr.ProducerFenced)), or the id is denied to it.
-	// Close it.
+	// A transaction the coordinator timed out (TransactionTimeout) ends so
+	// too, at its commit, and with transactions v1 at its abort: the
+	// coordinator answers its old epoch as it answers a producer another
+	// one took over (PRODUCER_FENCED, whose words name another producer; a
+	// v2 commit, INVALID_TXN_STATE), and nothing in the answer tells the
+	// two apart. Close it.
 	ErrTransactionFatal = txn.ErrFatal
 	// ErrTransactionState: a call the transaction's state does not allow:
 	// producing outside a transaction, committing with none begun,
@@ -135,7 +141,13 @@ func (p *Producer) CommitTransaction(ctx context.Context) error {
 // transaction whose commit was sent to the coordinator, though
 // CommitTransaction failed, may be committed already: AbortTransaction
 // refuses it with ErrTransactionState, and CommitTransaction, called
-// again, says how it ended.
+// again, says how it ended. A transaction the coordinator timed out
+// (TransactionTimeout), which it aborted itself under a new epoch, ends
+// the producer here with transactions v1 (ErrTransactionFatal,
+// kerr.ProducerFenced), as it ends the Java client; with transactions v2
+// a coordinator that bumped the epoch once for it (Kafka since
+// KAFKA-19367) answers the abort with the new epoch, and the producer goes
+// on.
 func (p *Producer) AbortTransaction(ctx context.Context) error {
 	if err := p.transactional(); err != nil {
 		return err

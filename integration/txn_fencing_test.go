@@ -4,11 +4,13 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gokafka/producer"
+	"github.com/gokafka/producer/integration/embedded"
 	"github.com/gokafka/producer/protocol/kerr"
 )
 
@@ -201,4 +203,42 @@ func (h *producerIDs) heard() []producer.ProducerID {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]producer.ProducerID(nil), h.ids...)
+}
+
+// A transaction the coordinator timed out (TransactionTimeout), which it
+// aborted under a new epoch. With transactions v1 the coordinator answers
+// the abort's EndTxn, under the old epoch, PRODUCER_FENCED, as it answers a
+// producer another one took over: the producer is fatal, as the Java
+// client's is. With v2 it takes the abort as a retry of its own, answered
+// with the new epoch (Kafka since KAFKA-19367, and kfake), and the producer
+// goes on.
+func TestTxnATransactionTheCoordinatorTimedOut(t *testing.T) {
+	for _, proto := range txnProtocols {
+		t.Run(proto.name, func(t *testing.T) {
+			const topic = "t"
+			c := startCluster(t, embedded.Options{Topics: map[string]int32{topic: 1}})
+			seeds := c.Addrs()
+			setTransactionVersion(t, seeds, proto.level)
+			id := txnID(t, "timeout")
+			p, log := newTxnProducer(t, seeds, id, proto, func(cfg *producer.Config) {
+				cfg.TransactionTimeout = 500 * time.Millisecond
+			})
+			require.NoError(t, p.BeginTransaction())
+			requireAllAcked(t, produceAll(t, p, []*producer.Record{{Topic: topic, Value: []byte("timed out")}}))
+			epoch := coordinatorEpoch(t, seeds, id)
+			require.Eventually(t, func() bool { return coordinatorEpoch(t, seeds, id) > epoch },
+				testTimeout, 20*time.Millisecond, "the coordinator timed the transaction out")
+
+			err := p.AbortTransaction(testCtx(t))
+			if !proto.v2 {
+				requireFenced(t, err, "AbortTransaction of a transaction the coordinator timed out")
+				return
+			}
+			require.NoError(t, err, "AbortTransaction; log:\n%s", log)
+			require.NoError(t, p.BeginTransaction())
+			requireAllAcked(t, produceAll(t, p, []*producer.Record{{Topic: topic, Value: []byte("next")}}))
+			require.NoError(t, p.CommitTransaction(testCtx(t)), "the next transaction; log:\n%s", log)
+			require.Equal(t, "next", string(readCommitted(t, seeds, topic, 1)[0].Value))
+		})
+	}
 }

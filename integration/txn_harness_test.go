@@ -310,3 +310,21 @@ func readUncommitted(t *testing.T, seeds []string, topic string, want int) []rea
 	require.Len(t, got, want, "records read back from %s (read_uncommitted)", topic)
 	return got
 }
+
+// coordinatorEpoch is the producer epoch the transaction coordinator of
+// seeds holds for the transactional id (DescribeTransactions): the epoch a
+// request the producer never heard back from may have moved on.
+func coordinatorEpoch(t *testing.T, seeds []string, id string) int16 {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+	require.NoError(t, err)
+	defer cl.Close()
+	req := kmsg.NewPtrDescribeTransactionsRequest()
+	req.TransactionalIDs = []string{id}
+	resp, err := req.RequestWith(testCtx(t), cl)
+	require.NoError(t, err, "DescribeTransactions of %q", id)
+	require.Len(t, resp.TransactionStates, 1, "DescribeTransactions of %q", id)
+	st := resp.TransactionStates[0]
+	require.NoError(t, kerr.ErrorForCode(st.ErrorCode), "DescribeTransactions of %q", id)
+	return st.ProducerEpoch
+}

@@ -143,18 +143,32 @@ func (m *Manager) sendingCommit() {
 // (EndTxn). It returns once the records' callbacks have run, unless the
 // producer closes from one of them meanwhile (CloseFromCallback). When the
 // producer's epoch must move on (a sequence lost, a batch perhaps in the
-// log without an answer, or a transaction the coordinator timed out), the
-// coordinator gives a new one (InitProducerId with the current id and
-// epoch, KIP-360, KIP-588). When the coordinator no longer knows the
-// producer's id (INVALID_PRODUCER_ID_MAPPING), there is no transaction of
-// it to end: InitProducerId alone starts afresh. Nor is there one when,
-// with transactions v1, nothing was added to the transaction (every
-// AddPartitionsToTxn or AddOffsetsToTxn refused, or never sent): no EndTxn
-// goes then, and if the only additions went unanswered, an EndTxn answered
-// INVALID_TXN_STATE says they never landed. If ctx ends first, Abort
-// may be called again. A transaction whose commit's EndTxn was sent is not
-// aborted: the coordinator may have committed it, and Abort fails with
-// ErrState, saying to call Commit again.
+// log without an answer), the coordinator gives a new one: with
+// transactions v1, InitProducerId with the current id and epoch, after the
+// EndTxn (KIP-360); with v2, EndTxn's answer. When the coordinator no
+// longer knows the producer's id (INVALID_PRODUCER_ID_MAPPING), there is no
+// transaction of it to end: InitProducerId alone starts afresh. Nor is
+// there one when, with transactions v1, nothing was added to the
+// transaction (every AddPartitionsToTxn or AddOffsetsToTxn refused, or
+// never sent): no EndTxn goes then, and if the only additions went
+// unanswered, an EndTxn answered INVALID_TXN_STATE says they never landed.
+// If ctx ends first, Abort may be called again. A transaction whose
+// commit's EndTxn was sent is not aborted: the coordinator may have
+// committed it, and Abort fails with ErrState, saying to call Commit again.
+//
+// A transaction the coordinator timed out (Config.Timeout) it aborted
+// itself, under a new epoch; the partitions refuse the producer's records
+// sent after for their old epoch (INVALID_PRODUCER_EPOCH), which leaves the
+// transaction to abort. With v1 the coordinator answers the abort's EndTxn,
+// under the old epoch, PRODUCER_FENCED (Kafka 2.7+; INVALID_PRODUCER_EPOCH
+// before), as it answers a producer another one took over, and the producer
+// stops (ErrFatal), as the Java client's does. The recovery KIP-588
+// proposed for it is not in Kafka's coordinator (KAFKA-9910), which forgets
+// the old epoch at the timeout and so refuses InitProducerId under it too.
+// With v2 a coordinator that bumped the epoch once for the timeout (Kafka
+// since KAFKA-19367; kfake) takes the abort as a retry of its own and
+// answers it with the new epoch, and the producer goes on; one that bumped
+// it twice (Kafka before KAFKA-19367) answers PRODUCER_FENCED.
 func (m *Manager) Abort(ctx context.Context) error {
 	if err := m.calls.lock(ctx, "AbortTransaction"); err != nil {
 		return err
@@ -218,9 +232,8 @@ func (m *Manager) Abort(ctx context.Context) error {
 }
 
 // endAborting sends the abort's EndTxn, and reports whether the producer
-// needs its id anew after the answer: a new epoch, the coordinator having
-// timed the transaction out (it aborted it then), or a new id, the
-// coordinator no longer mapping the transactional id to this one.
+// needs a new id after the answer, the coordinator no longer mapping the
+// transactional id to this one.
 // onlyUnanswered: with v1, nothing was added to the transaction but by
 // requests that went unanswered, which may not have landed.
 func (m *Manager) endAborting(ctx context.Context, onlyUnanswered bool) (renew bool, err error) {
@@ -235,10 +248,6 @@ func (m *Manager) endAborting(ctx context.Context, onlyUnanswered bool) (renew b
 		// have taken the abort.
 		m.cfg.Logger.Debug("no transaction at the coordinator to abort", "transactional_id", m.cfg.TransactionalID, "err", err)
 		return false, nil
-	case errors.Is(err, kerr.InvalidProducerEpoch) && !m.V2():
-		// The coordinator timed the transaction out and bumped the
-		// epoch: it aborted it already; claim the new epoch (KIP-588).
-		return true, nil
 	case errors.Is(err, kerr.InvalidProducerIDMapping):
 		m.mu.Lock()
 		m.unmapped = true // an abort tried again skips EndTxn

@@ -120,8 +120,9 @@ func cannotCommit(err error) bool {
 }
 
 // fenced reports a record's failure that ends the producer. A Produce
-// answer's INVALID_PRODUCER_EPOCH is not one: the coordinator bumped the
-// epoch when it timed the transaction out, and aborting recovers (KIP-588).
+// answer's INVALID_PRODUCER_EPOCH is not one, as in the Java client: the
+// coordinator may have bumped the epoch when it timed the transaction out,
+// and the abort's EndTxn tells how that ends (Manager.Abort).
 func fenced(err error) bool {
 	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.TransactionalIDAuthorizationFailed)
 }

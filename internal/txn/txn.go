@@ -42,10 +42,13 @@ import (
 var (
 	// ErrAbortable: the transaction can no longer commit (a record failed,
 	// the broker lost the producer's sequence, the coordinator timed the
-	// transaction out); AbortTransaction is the way on.
+	// transaction out); AbortTransaction is the way on, which for a
+	// transaction timed out may end in ErrFatal (Manager.Abort).
 	ErrAbortable = errors.New("the transaction must be aborted")
 	// ErrFatal: the producer can do nothing more (it was fenced by another
-	// producer with its transactional id, or denied); close it.
+	// producer with its transactional id, or its transaction timed out,
+	// which the coordinator answers alike at the commit, and with v1 at
+	// the abort; or it was denied); close it.
 	ErrFatal = errors.New("the transactional producer cannot continue")
 	// ErrState: a call the transaction's state does not allow (producing
 	// outside a transaction, committing with none begun or with offsets a

@@ -32,6 +32,9 @@ type fakeCoordinators struct {
 	forgotten int
 	v2        bool
 	epoch     int16 // the epoch InitProducerId and EndTxn v5 give
+	// lastEpoch: the epoch InitProducerId last bumped from, which it takes
+	// again as a retry (KIP-360); -1 after a fresh start or a timeout.
+	lastEpoch int16
 	lost      error // a connection failure for the next request
 	// whileLost, if set, runs as the lost request fails: what else
 	// happens at that moment (the caller's ctx ending).
@@ -59,6 +62,17 @@ func (f *fakeCoordinators) hold(api protocol.APIKey) *gate {
 	}
 	f.held[api] = g
 	return g
+}
+
+// timeOut does what Kafka's coordinator does to a transaction it times
+// out: it aborts it under a new epoch (prepareFenceProducerEpoch), and
+// forgets the last one, so that no InitProducerId under the old epoch is
+// a retry.
+func (f *fakeCoordinators) timeOut() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.epoch++
+	f.lastEpoch = -1
 }
 
 type sent struct {
@@ -126,7 +140,17 @@ func (f *fakeCoordinators) AskCoordinator(ctx context.Context, _ cluster.Coordin
 	}
 	switch r := req.(type) {
 	case *protocol.InitProducerIdRequest:
-		if code == 0 {
+		switch {
+		case code != 0:
+		case r.ProducerID >= 0 && r.ProducerEpoch == f.lastEpoch:
+			// A bump asked again: answered with the epoch it gave.
+		case r.ProducerID >= 0 && r.ProducerEpoch != f.epoch:
+			code = kerr.ProducerFenced.Code
+		default:
+			f.lastEpoch = -1
+			if r.ProducerID >= 0 {
+				f.lastEpoch = f.epoch
+			}
 			f.epoch++
 		}
 		return &protocol.InitProducerIdResponse{ErrorCode: code, ProducerID: 42, ProducerEpoch: f.epoch}, nil
@@ -141,6 +165,11 @@ func (f *fakeCoordinators) AskCoordinator(ctx context.Context, _ cluster.Coordin
 		}
 		return resp, nil
 	case *protocol.EndTxnRequest:
+		if code == 0 && !f.v2 && r.ProducerEpoch != f.epoch {
+			// Under transactions v1 an epoch not the coordinator's is
+			// fenced (Kafka 2.7+).
+			code = kerr.ProducerFenced.Code
+		}
 		resp := &protocol.EndTxnResponse{ErrorCode: code, ProducerID: -1, ProducerEpoch: -1}
 		if f.v2 && code == 0 {
 			f.epoch++
@@ -209,7 +238,7 @@ type rig struct {
 
 func newRig(t *testing.T, v2 bool) *rig {
 	r := &rig{t: t, clk: clock.NewFake(time.Unix(1_700_000_000, 0)),
-		coords: &fakeCoordinators{errs: map[protocol.APIKey][]*kerr.Error{}, v2: v2, epoch: -1}}
+		coords: &fakeCoordinators{errs: map[protocol.APIKey][]*kerr.Error{}, v2: v2, epoch: -1, lastEpoch: -1}}
 	producerCtx, closeProducer := context.WithCancel(context.Background())
 	t.Cleanup(closeProducer)
 	r.closeProducer = closeProducer
@@ -772,21 +801,33 @@ func TestARecordFencedIsFatal(t *testing.T) {
 	require.ErrorIs(t, r.m.CheckProduce(), ErrFatal)
 }
 
-// The coordinator timed the transaction out and bumped the epoch: the
-// producer's records fail with INVALID_PRODUCER_EPOCH, and so does the
-// abort's EndTxn; InitProducerId with the old epoch claims the new one
-// (KIP-588), and the producer goes on.
-func TestATimedOutTransactionIsAbortedAndRecovered(t *testing.T) {
-	r := initialized(t, false)
-	r.admit(tp0)
-	require.Eventually(t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond)
-	r.m.RecordFailed(kerr.InvalidProducerEpoch)
-	require.Equal(t, AbortableError, r.state(), "an epoch refused on a record: abortable, not fatal")
-	r.coords.fail(protocol.EndTxn, kerr.InvalidProducerEpoch)
-	require.NoError(t, r.m.Abort(context.Background()))
-	require.Equal(t, protocol.InitProducerId, r.coords.last().req.Key())
-	require.Equal(t, Ready, r.state())
-	require.NoError(t, r.m.Begin())
+// A coordinator that timed the transaction out aborted it under a new
+// epoch. The producer's records fail with INVALID_PRODUCER_EPOCH, which
+// leaves the transaction to abort; but under transactions v1 the abort's
+// EndTxn, under the old epoch, is answered PRODUCER_FENCED (Kafka 2.7+;
+// INVALID_PRODUCER_EPOCH before), as another producer taking over the id is
+// answered, and the producer stops, as the Java client's does. It asks for
+// no new epoch then: the coordinator, which forgot the old epoch at the
+// timeout, would refuse it too.
+func TestAV1TransactionTheCoordinatorTimedOutIsFatalAtItsAbort(t *testing.T) {
+	for _, answer := range []*kerr.Error{kerr.ProducerFenced, kerr.InvalidProducerEpoch} {
+		r := initialized(t, false)
+		r.admit(tp0)
+		require.Eventually(t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond)
+		r.coords.timeOut()
+		r.m.RecordFailed(kerr.InvalidProducerEpoch)
+		require.Equal(t, AbortableError, r.state(), "an epoch refused on a record: abortable, not fatal")
+		if answer != kerr.ProducerFenced { // the fake's own answer to an old epoch
+			r.coords.fail(protocol.EndTxn, answer)
+		}
+		sent := len(r.coords.apis())
+		err := r.m.Abort(context.Background())
+		require.ErrorIs(t, err, ErrFatal, "EndTxn answered %v", answer.Name)
+		require.ErrorIs(t, err, kerr.ProducerFenced, "EndTxn answered %v", answer.Name)
+		require.ErrorIs(t, err, answer)
+		require.Equal(t, []protocol.APIKey{protocol.EndTxn}, r.coords.apis()[sent:], "EndTxn answered %v: no InitProducerId after", answer.Name)
+		require.Equal(t, FatalError, r.state())
+	}
 }
 
 func TestSendOffsets(t *testing.T) {
