@@ -7,9 +7,11 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gokafka/producer"
 	"github.com/gokafka/producer/integration/embedded"
+	"github.com/gokafka/producer/protocol/kerr"
 )
 
 // The abort of a transaction whose records wait for their topic's
@@ -202,6 +204,64 @@ func TestTxnCloseFromACallbackEndsAHeldRecordsWaitForMemory(t *testing.T) {
 			require.NoError(t, receive(t, closed, "Close from a callback, a transaction open, did not return"), "Close from the callback; log:\n%s", log)
 			require.ErrorIs(t, held.wait(t)[0].err, producer.ErrTransactionAborted, "the held record")
 			o.wait(t)
+		})
+	}
+}
+
+// An abort that must bump the epoch (transactions v1, a record refused) is
+// cut short while its InitProducerId is held at the coordinator, which,
+// once released, bumps the epoch for an answer nobody reads.
+// AbortTransaction, called again as its doc allows, and Close, which
+// aborts too, end the transaction and the next one commits. Before, the
+// call made again sent EndTxn(abort) again under the old epoch, which the
+// coordinator, now an epoch on, answered PRODUCER_FENCED: the producer was
+// fatal.
+func TestTxnAnAbortCalledAgainAfterItsEpochBumpWasCutShortGoesOn(t *testing.T) {
+	ends := []struct {
+		name string
+		end  func(ctx context.Context, p *producer.Producer) error
+		next bool // a next transaction follows
+	}{
+		{"AbortTransaction", func(ctx context.Context, p *producer.Producer) error { return p.AbortTransaction(ctx) }, true},
+		{"Close", func(ctx context.Context, p *producer.Producer) error { return p.Close(ctx) }, false},
+	}
+	proto := txnProtocols[0] // v2 gets its new epoch from EndTxn itself
+	const topic = "t"
+	c := startCluster(t, embedded.Options{Topics: map[string]int32{topic: 1}})
+	seeds := c.Addrs()
+	setTransactionVersion(t, seeds, proto.level)
+	for _, end := range ends {
+		t.Run(end.name, func(t *testing.T) {
+			id := txnID(t, "bump")
+			p, log := newTxnProducer(t, seeds, id, proto, nil)
+			require.NoError(t, p.BeginTransaction())
+			f := c.FailNextProduce(1, kerr.InvalidRecord.Code)
+			outs := produceAll(t, p, []*producer.Record{{Topic: topic, Value: []byte("refused")}})
+			waitFault(t, f, "the refused produce")
+			require.ErrorIs(t, outs[0].err, kerr.InvalidRecord)
+
+			epoch := coordinatorEpoch(t, seeds, id)
+			held, release := c.HoldNext(int16(kmsg.InitProducerID))
+			t.Cleanup(release)
+			ctx, cancel := context.WithCancel(t.Context())
+			aborted := make(chan error, 1)
+			go func() { aborted <- p.AbortTransaction(ctx) }()
+			waitFault(t, held, "the abort's InitProducerId")
+			cancel()
+			err := receive(t, aborted, "AbortTransaction did not return after its ctx ended")
+			require.ErrorIs(t, err, context.Canceled)
+			release()
+			require.Eventually(t, func() bool { return coordinatorEpoch(t, seeds, id) > epoch },
+				testTimeout, 10*time.Millisecond, "the held InitProducerId bumped the epoch")
+
+			require.NoError(t, end.end(testCtx(t), p), "%s after the abort was cut short; log:\n%s", end.name, log)
+			if !end.next {
+				return
+			}
+			require.NoError(t, p.BeginTransaction())
+			requireAllAcked(t, produceAll(t, p, []*producer.Record{{Topic: topic, Value: []byte("next")}}))
+			require.NoError(t, p.CommitTransaction(testCtx(t)), "the next transaction; log:\n%s", log)
+			readCommitted(t, seeds, topic, 1)
 		})
 	}
 }

@@ -152,9 +152,11 @@ func (m *Manager) sendingCommit() {
 // transaction (every AddPartitionsToTxn or AddOffsetsToTxn refused, or
 // never sent): no EndTxn goes then, and if the only additions went
 // unanswered, an EndTxn answered INVALID_TXN_STATE says they never landed.
-// If ctx ends first, Abort may be called again. A transaction whose
-// commit's EndTxn was sent is not aborted: the coordinator may have
-// committed it, and Abort fails with ErrState, saying to call Commit again.
+// If ctx ends first, Abort may be called again; once its EndTxn was
+// answered, the call made again only gets the new epoch (abortAnswered). A
+// transaction whose commit's EndTxn was sent is not aborted: the
+// coordinator may have committed it, and Abort fails with ErrState, saying
+// to call Commit again.
 //
 // A transaction the coordinator timed out (Config.Timeout) it aborted
 // itself, under a new epoch; the partitions refuse the producer's records
@@ -203,17 +205,23 @@ func (m *Manager) Abort(ctx context.Context) error {
 	}
 	m.mu.Lock()
 	end, bump, v2, unmapped := m.endNeeded(), m.bump, m.v2, m.unmapped
+	answered := m.abortAnswered
 	onlyUnanswered := !v2 && !m.begun
 	m.mu.Unlock()
 	// A batch sent and then failed by the abort leaves its partition's
 	// sequences to restart, which the next transaction can do only under
 	// a new epoch; with v2, EndTxn gives it.
 	newID := (bump || m.cfg.SequencesInDoubt()) && !v2
-	if end && !unmapped {
+	// Called again after its EndTxn was answered (its ctx ended while it
+	// asked for the new epoch), the abort sends none again (abortAnswered).
+	if end && !unmapped && !answered {
 		renew, err := m.endAborting(ctx, onlyUnanswered)
 		if err != nil {
 			return m.coordinatorFailed("AbortTransaction", err)
 		}
+		m.mu.Lock()
+		m.abortAnswered = true
+		m.mu.Unlock()
 		newID = newID || renew
 	}
 	// An unmapped id has no transaction at the coordinator to abort, and
@@ -367,7 +375,7 @@ func (m *Manager) finish() {
 	clear(m.missingOffsets)
 	m.offsetsFailure = nil
 	m.started, m.begun, m.maybeBegun = false, false, false
-	m.bump, m.unmapped, m.commitSent = false, false, false
+	m.bump, m.unmapped, m.commitSent, m.abortAnswered = false, false, false, false
 	m.gen++
 	m.mu.Unlock()
 	m.cfg.EndTransaction()

@@ -184,6 +184,18 @@ type Manager struct {
 	// transaction to abort and refuses EndTxn with the same code: the abort
 	// gets a new producer id instead, as the Java client does.
 	unmapped bool
+	// abortAnswered: the abort's EndTxn was answered well (the
+	// coordinator aborted the transaction, or had none to abort); with v1
+	// the abort may still have its new epoch to get (InitProducerId). An
+	// abort called again, its ctx having ended meanwhile, goes straight
+	// to that: the InitProducerId cut short may have reached the
+	// coordinator, which then moved to the new epoch and answers an EndTxn
+	// under the old one PRODUCER_FENCED (Kafka 2.7+), ending the
+	// producer, while it takes InitProducerId under the old epoch as a
+	// retry and answers with the epoch it gave (KIP-360). The Java client,
+	// too, sends the abort's EndTxn once and keeps its result for the call
+	// made again.
+	abortAnswered bool
 
 	// failed ends when the transaction under way can no longer commit
 	// (abortable or fatal): a commit stops waiting for records then, some

@@ -47,9 +47,12 @@ type fakeCoordinators struct {
 }
 
 // gate holds requests: arrived is told of each, open lets them through.
+// landed: each takes effect at the coordinator before it waits, so that a
+// ctx ending loses only its answer.
 type gate struct {
 	arrived chan struct{}
 	open    chan struct{}
+	landed  bool
 }
 
 // hold makes the requests of api wait at a gate until it opens.
@@ -61,6 +64,14 @@ func (f *fakeCoordinators) hold(api protocol.APIKey) *gate {
 		f.held = map[protocol.APIKey]*gate{}
 	}
 	f.held[api] = g
+	return g
+}
+
+// holdAnswers makes the answers to the requests of api wait at a gate
+// until it opens, each request having taken effect.
+func (f *fakeCoordinators) holdAnswers(api protocol.APIKey) *gate {
+	g := f.hold(api)
+	g.landed = true
 	return g
 }
 
@@ -116,17 +127,34 @@ func (f *fakeCoordinators) fail(api protocol.APIKey, errs ...*kerr.Error) {
 func (f *fakeCoordinators) AskCoordinator(ctx context.Context, _ cluster.CoordinatorKind, _ string, req protocol.Request, maxVersion int16) (protocol.Response, error) {
 	f.mu.Lock()
 	f.requests = append(f.requests, sent{req, maxVersion})
-	if g := f.held[req.Key()]; g != nil {
-		f.mu.Unlock()
-		g.arrived <- struct{}{}
-		select {
-		case <-g.open:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		f.mu.Lock()
+	g := f.held[req.Key()]
+	if g == nil {
+		defer f.mu.Unlock()
+		return f.answer(req)
 	}
+	var resp protocol.Response
+	var err error
+	if g.landed {
+		resp, err = f.answer(req)
+	}
+	f.mu.Unlock()
+	g.arrived <- struct{}{}
+	select {
+	case <-g.open:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if g.landed {
+		return resp, err
+	}
+	f.mu.Lock()
 	defer f.mu.Unlock()
+	return f.answer(req)
+}
+
+// answer does what req asks at the coordinator and answers it. f.mu must be
+// held.
+func (f *fakeCoordinators) answer(req protocol.Request) (protocol.Response, error) {
 	if err := f.lost; err != nil {
 		f.lost = nil
 		if f.whileLost != nil {
@@ -827,6 +855,47 @@ func TestAV1TransactionTheCoordinatorTimedOutIsFatalAtItsAbort(t *testing.T) {
 		require.ErrorIs(t, err, answer)
 		require.Equal(t, []protocol.APIKey{protocol.EndTxn}, r.coords.apis()[sent:], "EndTxn answered %v: no InitProducerId after", answer.Name)
 		require.Equal(t, FatalError, r.state())
+	}
+}
+
+// An abort that must bump the epoch (v1, a record failed) is cut short while
+// its InitProducerId is at the coordinator, which bumps the epoch though the
+// answer is lost. Called again (AbortTransaction says it may be), or by
+// Close, it sends no second EndTxn: under the old epoch the coordinator
+// would answer it PRODUCER_FENCED and end the producer. It asks for the bump
+// again, which the coordinator takes as a retry and answers with the epoch
+// it gave (KIP-360), and the next transaction commits under it.
+func TestAnAbortCalledAgainAfterItsEpochBumpWasCutShortSendsNoSecondEndTxn(t *testing.T) {
+	for _, again := range []struct {
+		name  string
+		abort func(*Manager, context.Context) error
+	}{{"Abort", (*Manager).Abort}, {"Close", (*Manager).Close}} {
+		r := initialized(t, false)
+		r.admit(tp0)
+		require.Eventually(t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond)
+		r.m.RecordFailed(kerr.NotEnoughReplicas)
+		epoch := r.producerID().Epoch
+		g := r.coords.holdAnswers(protocol.InitProducerId)
+		ctx, cancel := context.WithCancel(context.Background())
+		aborted := make(chan error, 1)
+		go func() { aborted <- r.m.Abort(ctx) }()
+		bounded.Receive(t, g.arrived, waitTime, "no InitProducerId after the abort's EndTxn")
+		cancel()
+		err := bounded.Receive(t, aborted, waitTime, "Abort did not return after its ctx ended")
+		require.ErrorIs(t, err, context.Canceled)
+		require.Equal(t, Aborting, r.state())
+		close(g.open)
+
+		sent := len(r.coords.apis())
+		require.NoError(t, again.abort(r.m, context.Background()), "%s after the abort was cut short", again.name)
+		require.Equal(t, []protocol.APIKey{protocol.InitProducerId}, r.coords.apis()[sent:], "%s: the bump alone", again.name)
+		require.Equal(t, epoch, r.coords.last().req.(*protocol.InitProducerIdRequest).ProducerEpoch, "%s: the same bump asked again", again.name)
+		require.Equal(t, epoch+1, r.producerID().Epoch, "%s: the epoch the coordinator gave the bump cut short", again.name)
+		require.Equal(t, Ready, r.state())
+
+		require.NoError(t, r.m.Begin(), "%s: the next transaction", again.name)
+		require.Eventually(t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond)
+		require.NoError(t, r.m.Commit(context.Background()), "%s: the next transaction's commit", again.name)
 	}
 }
 
