@@ -196,3 +196,66 @@ func TestANewBatchDoesNotReadTheEntriesOfADeliveredOne(t *testing.T) {
 		h.sync()
 	}
 }
+
+// Without idempotence, batches that a broker refuses together are written
+// in order once it recovers. A failure that hits a partition hits every
+// request of it in flight (NOT_ENOUGH_REPLICAS while its replicas are out
+// of sync, say), and the broker answers them one at a time: the retry of
+// the first batch refused, and a new batch behind it, wait until the
+// requests sent before that refusal are answered (partition.stale), since
+// those answers may send batches back too. Sent in the meantime, they
+// reached the broker ahead of those batches' retries, and it wrote record
+// 4 (offset 101) before records 2 and 3. Waiting, only a broker that
+// refuses a batch and writes the one pipelined behind it reorders records,
+// which MaxInFlight 1 avoids.
+func TestBatchesRefusedTogetherWithoutIdempotenceAreWrittenInOrder(t *testing.T) {
+	const backoff = 100 * time.Millisecond
+	h := newHarness(t, func(c *Config) { c.Linger = 0 })
+	var pipeline []*Batch // sent, unanswered: the broker answers in order
+	send := func() {
+		for {
+			bs, _ := h.drain([]TopicPartition{tp0}, 1<<20)
+			if len(bs) == 0 {
+				return
+			}
+			pipeline = append(pipeline, bs...)
+		}
+	}
+	answer := func() *Batch {
+		b := pipeline[0]
+		pipeline = pipeline[1:]
+		return b
+	}
+	refuse := func() {
+		h.acc.Retry(answer(), Retry{At: h.clk.Now().Add(backoff), Cause: kerr.NotEnoughReplicas})
+	}
+	offset := int64(100)
+	write := func() {
+		b := answer()
+		h.acc.Complete(b, offset, -1, nil)
+		offset += int64(b.Records())
+	}
+
+	for id := 1; id <= 3; id++ {
+		h.add(tp0, id, big)
+	}
+	send()
+	require.Len(t, pipeline, 3, "records 1, 2 and 3, pipelined in batches of their own")
+	refuse()
+	h.add(tp0, 4, big)
+	h.clk.Advance(backoff)
+	send() // record 1's backoff is over; records 2 and 3 are still unanswered
+	refuse()
+	refuse()
+	h.clk.Advance(backoff)
+	for send(); len(pipeline) > 0; send() {
+		for len(pipeline) > 0 {
+			write() // the broker has recovered
+		}
+	}
+	var offsets []int64
+	for id := 1; id <= 4; id++ {
+		offsets = append(offsets, h.outcome(id).Offset)
+	}
+	require.Equal(t, []int64{100, 101, 102, 103}, offsets, "the offsets of records 1 to 4")
+}
