@@ -172,7 +172,7 @@ func (a *Accumulator) Retry(b *Batch, r Retry) (again bool) {
 	case a.txnAbort.Load() != nil:
 		a.complete(p, b, -1, -1, fmt.Errorf("%w; not retried: %w", *a.txnAbort.Load(), r.Cause))
 	case !now.Before(b.deadline):
-		a.complete(p, b, -1, -1, a.timedOut(p, b, now))
+		a.complete(p, b, -1, -1, a.timedOut(p, b))
 	default:
 		// An epoch refused as old: the partition catches up with the
 		// producer's epoch before it sends again (next, in drain.go), which
@@ -304,9 +304,12 @@ func (a *Accumulator) Unreachable(parts []TopicPartition, err error) {
 // timedOut is the error of a batch whose DeliveryTimeout passed. It names
 // the cause: the batch's last error, or, for a batch never sent, its
 // partition's. p.mu must be held.
-func (a *Accumulator) timedOut(p *partition, b *Batch, now time.Time) error {
+func (a *Accumulator) timedOut(p *partition, b *Batch) error {
+	// The batch's oldest record waited the whole DeliveryTimeout, counted
+	// from its Produce: for a record that waited for metadata, before the
+	// batch was created (Record.Since), so the batch's age says less.
 	err := fmt.Errorf("%w: %d records for %s-%d had no outcome within %v (DeliveryTimeout); sent %d times",
-		ErrDeliveryTimeout, b.entries.len(), b.TP.Topic, b.TP.Partition, now.Sub(b.created).Round(time.Millisecond), b.sent())
+		ErrDeliveryTimeout, b.entries.len(), b.TP.Topic, b.TP.Partition, a.cfg.DeliveryTimeout, b.sent())
 	switch {
 	case b.lastErr != nil:
 		err = fmt.Errorf("%w; last error: %w", err, b.lastErr)

@@ -37,7 +37,7 @@ func (a *Accumulator) Expire(now time.Time) (next time.Duration) {
 			if b.inFlight {
 				b.maybeWritten = true
 			}
-			a.complete(p, b, -1, -1, a.timedOut(p, b, now))
+			a.complete(p, b, -1, -1, a.timedOut(p, b))
 		}
 		p.mu.Unlock()
 		if len(expired) > 0 {

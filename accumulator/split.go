@@ -46,7 +46,7 @@ func (a *Accumulator) Split(b *Batch, cause error, counted *atomic.Int64) bool {
 	case !now.Before(b.deadline):
 		// As Retry does: halves sent now would go past DeliveryTimeout.
 		b.lastErr = cause
-		a.complete(p, b, -1, -1, a.timedOut(p, b, now))
+		a.complete(p, b, -1, -1, a.timedOut(p, b))
 		halves = nil
 	default:
 		// Read under the lock: the expiry pass sets it on a batch in flight.
