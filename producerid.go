@@ -9,6 +9,7 @@ import (
 	"github.com/gokafka/producer/accumulator"
 	"github.com/gokafka/producer/conn"
 	"github.com/gokafka/producer/internal/backoff"
+	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
 )
@@ -87,7 +88,7 @@ func (p *Producer) producerIDLoop() {
 // (KIP-360), so it sends no id of its own.
 func (p *Producer) initProducerID(ctx context.Context) (accumulator.ProducerID, error) {
 	req := &protocol.InitProducerIdRequest{TransactionTimeoutMs: math.MaxInt32, ProducerID: -1, ProducerEpoch: -1}
-	ctx, cancel := context.WithTimeout(ctx, p.cfg.RequestTimeout)
+	ctx, cancel := clock.WithTimeoutCause(ctx, p.cfg.clock, p.cfg.RequestTimeout, context.DeadlineExceeded)
 	defer cancel()
 	resp, err := p.cluster.AskAny(ctx, req)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
 )
@@ -115,7 +116,7 @@ var errSetupTimedOut = errors.New("connection setup timed out")
 // DialTimeout. Its failures wrap ErrDisconnected, or are an *AuthError when
 // TLS refused.
 func connect(ctx context.Context, addr string, cfg Config) (net.Conn, error) {
-	setupCtx, cancel := context.WithTimeoutCause(ctx, cfg.DialTimeout, errSetupTimedOut)
+	setupCtx, cancel := clock.WithTimeoutCause(ctx, cfg.Clock, cfg.DialTimeout, errSetupTimedOut)
 	defer cancel()
 	nc, err := cfg.Dial(setupCtx, "tcp", addr)
 	if err != nil {

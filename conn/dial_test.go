@@ -3,8 +3,13 @@ package conn
 import (
 	"context"
 	"errors"
+	"net"
+	"os"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
 )
@@ -116,5 +121,39 @@ func TestDialFailureIsRetriable(t *testing.T) {
 	_, err := Dial(context.Background(), addr, Config{})
 	if !errors.Is(err, ErrDisconnected) || !IsRetriable(err) {
 		t.Fatalf("Dial to a closed port: %v, want a retriable ErrDisconnected", err)
+	}
+}
+
+// The connection setup timeout runs on Config.Clock, as every other
+// timeout of the connection does (RequestTimeout, SASL's steps, the
+// reconnect backoff): a dial that never completes fails once that clock
+// has passed DialTimeout, as no answer within the setup timeout. It ran on
+// the wall clock, which a test on the fake clock cannot move.
+func TestTheConnectionSetupTimeoutRunsOnTheConfiguredClock(t *testing.T) {
+	fake := clock.NewFake(time.Unix(1000, 0))
+	dialing := make(chan struct{})
+	cfg := Config{
+		Clock:       fake,
+		DialTimeout: 10 * time.Second,
+		Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			close(dialing)
+			<-ctx.Done()
+			return nil, ctx.Err()
+		},
+	}
+	failed := make(chan error, 1)
+	go func() {
+		_, err := Dial(context.Background(), "127.0.0.1:9", cfg)
+		failed <- err
+	}()
+	<-dialing
+	fake.Advance(cfg.DialTimeout)
+	select {
+	case err := <-failed:
+		if !errors.Is(err, os.ErrDeadlineExceeded) || !strings.Contains(err.Error(), "no answer within the connection setup timeout (10s)") {
+			t.Fatalf("dial failed with %v; want no answer within the connection setup timeout", err)
+		}
+	case <-time.After(waitTime):
+		t.Fatalf("the configured clock passed DialTimeout and the dial still waited after %v of wall time", waitTime)
 	}
 }
