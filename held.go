@@ -201,11 +201,13 @@ func (w *held) drop(topic string) {
 // DeliveryTimeout if that is shorter, since its clock runs too.
 func (p *Producer) heldLimit() time.Duration { return min(p.cfg.MaxBlock, p.cfg.DeliveryTimeout) }
 
-// hold keeps a copy of r until the metadata it needs arrives. goesTo is the
-// lowest partition it may go to: the one it names, known topic or not (a
-// topic that turns out to have fewer partitions leaves it waiting for its
-// own), else 0, since the partitioner places it. Like every way out of
-// Produce, it ends the record's admission to the transaction (adm.exit).
+// hold keeps a copy of r until the metadata it needs arrives, or, for a
+// record that has it, until the records of its topic held before it are
+// appended. goesTo is the lowest partition it may go to: the one it names,
+// known topic or not (a topic that turns out to have fewer partitions
+// leaves it waiting for its own), else 0, since the partitioner places it.
+// Like every way out of Produce, it ends the record's admission to the
+// transaction (adm.exit).
 func (p *Producer) hold(ctx context.Context, adm *admission, r *Record, tsMs int64, cb receiver, goesTo int32) {
 	size := record.BatchHeaderSize + record.RecordSize(0, 0, r.Key, r.Value, r.Headers)
 	if err := p.reserveHeld(ctx, size); err != nil {
@@ -243,14 +245,42 @@ func (p *Producer) hold(ctx context.Context, adm *admission, r *Record, tsMs int
 	// passed by Produce, whose frame the extra argument took from 304 bytes
 	// to 312, on the stack every record's way in touches (PERFORMANCE.md,
 	// "Synchronous senders cost more per record").
-	if t := p.cluster.Snapshot().Peek(r.Topic); t != nil {
+	t := p.cluster.Snapshot().Peek(r.Topic)
+	if t != nil {
 		wt.sawPartitions(len(t.Partitions))
 	}
 	wt.records = append(wt.records, h)
 	w.count.Add(1)
+	// With a partition for it in the metadata, the record waits only for
+	// its turn, behind its topic's records. If their drain ended while the
+	// record waited for memory (reserveHeld), no metadata update is due to
+	// start another (release): one starts here. Asking for a refresh
+	// instead, the record waited for its pacing (RetryBackoff), and so, in
+	// turn, did each record of the topic held behind it while memory was
+	// short. A drain under way takes the record in a later round; the
+	// refresh asked for ends its wait for metadata for the records it set
+	// aside (awaitAside), which a record held meanwhile does not end.
+	started := !wt.draining && h.fits(t)
+	if started {
+		w.startDrain(r.Topic, wt)
+	}
 	w.mu.Unlock()
 	adm.exit() // held with its transaction's generation (EnterHeld)
-	p.cluster.RequestRefresh("metadata unknown for " + r.Topic)
+	if !started {
+		p.cluster.RequestRefresh("metadata unknown for " + r.Topic)
+	}
+}
+
+// startDrain starts the goroutine that appends wt's records, those of
+// topic, once metadata has partitions for them; none may be running. w.mu
+// must be held, and w not closed.
+func (w *held) startDrain(topic string, wt *waitingTopic) {
+	wt.draining = true
+	w.drains.Add(1)
+	go func() {
+		defer w.drains.Done()
+		w.p.drainHeld(topic)
+	}()
 }
 
 // release starts appending the records of every topic the snapshot now
@@ -264,12 +294,7 @@ func (w *held) release(p *Producer, snap *metadata.Snapshot) {
 		switch {
 		case wt.draining || t == nil || w.closed:
 		case len(t.Partitions) > 0:
-			wt.draining = true
-			w.drains.Add(1)
-			go func() {
-				defer w.drains.Done()
-				p.drainHeld(name)
-			}()
+			w.startDrain(name, wt)
 		case refused(t):
 			w.fail(len(wt.records))
 			for _, h := range wt.records {

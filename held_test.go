@@ -966,3 +966,60 @@ func TestTheTimeoutOfABatchAHeldRecordStartedNamesTheWholeDeliveryTimeout(t *tes
 	require.ErrorIs(t, err, ErrDeliveryTimeout)
 	require.Contains(t, err.Error(), "within 10s (DeliveryTimeout)")
 }
+
+// A record held to queue behind its topic's held records, whose drain ends
+// while the record waits for memory, is appended at once: its topic's
+// metadata is known, and no metadata update is due that would start a
+// drain for it. It waited for a refresh instead, paced at RetryBackoff,
+// and the records of the topic produced meanwhile queued behind it, each
+// in turn: with BufferMemory of a batch or two, every record of a known
+// topic cost a refresh (40 records of 3000 bytes took 7.6 s with
+// RetryBackoff at 200ms), and failed with a MaxBlock below the pacing. On
+// the fake clock, which stands still once the first record's drain has
+// begun, no refresh comes.
+func TestARecordHeldBehindADrainThatEndsWhileItWaitsForMemoryGoesWithoutARefresh(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{})
+	var refreshes atomic.Int64
+	c.OnMetadata(func(int32, *protocol.MetadataRequest) fakebroker.Action {
+		refreshes.Add(1)
+		return fakebroker.Action{}
+	})
+	clk := clock.NewFake(heldClockStart)
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.clock = clk
+		cfg.BatchSize, cfg.BufferMemory = 1024, 4096
+		cfg.MaxBlock, cfg.DeliveryTimeout, cfg.Linger = time.Hour, 2*time.Hour, NoLinger
+	})
+	o := newOutcomes(2)
+	p.Produce(ctx(t), &Record{Topic: "late", Value: []byte("first")}, o.cb(0))
+	// The test takes the memory the first record left: once "late" comes,
+	// its append waits for a batch's.
+	taken := p.pool.Available()
+	require.NoError(t, p.pool.Reserve(ctx(t), taken, time.Second))
+	require.NoError(t, c.CreateTopic("late", 1))
+	awaitDrain(t, p, clk, "late")
+	eventually(t, "the first record's append waiting for memory", func() bool { return p.pool.Waiters() == 1 })
+	before := refreshes.Load()
+
+	// Held behind the first, the second waits for its own memory behind
+	// the first's wait, and needs more than the first's batch gives back.
+	produced := make(chan struct{})
+	go func() {
+		defer close(produced)
+		p.Produce(ctx(t), &Record{Topic: "late", Value: make([]byte, 2000)}, o.cb(1))
+	}()
+	eventually(t, "the second record waiting for memory", func() bool { return p.pool.Waiters() == 2 })
+	p.pool.Release(p.cfg.BatchSize) // the first record's batch
+	eventually(t, "the first record's drain ended", func() bool {
+		p.held.mu.Lock()
+		defer p.held.mu.Unlock()
+		return p.held.topics["late"] == nil
+	})
+	p.pool.Release(taken - p.cfg.BatchSize) // the second record's memory
+	receive(t, produced, "the second record's Produce did not return")
+
+	o.wait(t, "the second record, held as its topic's drain ended")
+	require.NoError(t, o.one(t, 0).err)
+	require.NoError(t, o.one(t, 1).err)
+	require.Equal(t, before, refreshes.Load(), "metadata refreshes once the topic's metadata was known")
+}
