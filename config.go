@@ -230,10 +230,11 @@ type Config struct {
 	TransactionalID string
 
 	// TransactionTimeout is how long the transaction coordinator lets a
-	// transaction stay open before it aborts it (which ends the producer
-	// at CommitTransaction, and with transactions v1 at AbortTransaction:
-	// see ErrTransactionFatal); at least 1ms, the wire's unit. Java: transaction.timeout.ms; kafka-python:
-	// transaction_timeout_ms. Default 60s.
+	// transaction stay open before it aborts it (which ends the producer at
+	// CommitTransaction, and with transactions v1 at AbortTransaction: see
+	// ErrTransactionFatal); at least 1ms, the wire's unit. Java:
+	// transaction.timeout.ms; kafka-python: transaction_timeout_ms. Default
+	// 60s.
 	TransactionTimeout time.Duration
 
 	// ReconnectBackoff and ReconnectBackoffMax pace reconnection attempts to
