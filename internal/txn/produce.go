@@ -14,7 +14,17 @@ import (
 // append came after it (it waited for buffer memory), is not left behind
 // for the next transaction.
 func (m *Manager) EnterProduce() error {
-	// Counted before the state is read, as the commit changes the state
+	// A call the state refuses is refused before it is counted: once a
+	// commit or an abort has begun, calls that keep coming (goroutines
+	// producing in a loop) would otherwise keep the count it waits for
+	// from ever being zero when it looks. Only a call that read the state
+	// before the end changed it is counted, once, and refused below.
+	if !m.producing.Load() {
+		if err := m.CheckProduce(); err != nil {
+			return err
+		}
+	}
+	// Counted before the state is read again, as the end changes the state
 	// before it reads the count: one of the two sees the other.
 	m.inProduce.Add(1)
 	err := m.CheckProduce()

@@ -260,6 +260,9 @@ type rig struct {
 	// duringFlush, if set, runs inside Flush: what a commit's flush lets
 	// happen while it waits.
 	duringFlush func()
+	// duringFailHeld, if set, runs inside FailHeld: what an abort lets
+	// happen as it fails the held records.
+	duringFailHeld func()
 	// closeProducer ends Config.Context, as the producer's Close does.
 	closeProducer context.CancelFunc
 }
@@ -284,7 +287,15 @@ func newRig(t *testing.T, v2 bool) *rig {
 		EndTransaction: func() { r.mu.Lock(); r.ended++; r.mu.Unlock() },
 		FailUnsent:     func(err error) { r.mu.Lock(); r.unsentErr = append(r.unsentErr, err); r.mu.Unlock() },
 		AbortBatches:   func(err error) { r.mu.Lock(); r.aborted = append(r.aborted, err); r.mu.Unlock() },
-		FailHeld:       func(err error) { r.mu.Lock(); r.heldFails = append(r.heldFails, err); r.mu.Unlock() },
+		FailHeld: func(err error) {
+			r.mu.Lock()
+			r.heldFails = append(r.heldFails, err)
+			during := r.duringFailHeld
+			r.mu.Unlock()
+			if during != nil {
+				during()
+			}
+		},
 		SequencesInDoubt: func() bool {
 			r.mu.Lock()
 			defer r.mu.Unlock()
