@@ -91,7 +91,9 @@ func (p *Producer) Close(ctx context.Context) error {
 // closedAgain is a Close after the first. Outside a callback it also waits
 // for the callbacks the first left to run: a first Close from a callback
 // could not wait for those behind it, nor one whose ctx ended for those
-// behind a slow one, and Flush fails once closed, so this is the only way
+// behind a slow one or for the record a drain of held records has inside
+// the user's partitioner (awaitDrains), whose callback is queued only when
+// the partitioner returns; Flush fails once closed, so this is the only way
 // left to wait for them (before the program exits, say).
 func (p *Producer) closedAgain(ctx context.Context) error {
 	if p.acc.InCallback() {
@@ -106,6 +108,9 @@ func (p *Producer) closedAgain(ctx context.Context) error {
 	}
 	if err := p.awaitClose(ctx); err != nil {
 		return err
+	}
+	if err := p.awaitDrains(ctx); err != nil {
+		return fmt.Errorf("producer: close: a record that waited for metadata is still being appended: %w", err)
 	}
 	if err := p.acc.Close(ctx); err != nil {
 		return fmt.Errorf("producer: close: callbacks still running: %w", err)
@@ -149,7 +154,7 @@ func (p *Producer) close(ctx context.Context) error {
 	p.cancel()
 	p.cluster.Close()
 	p.senders.wait()
-	p.awaitDrains(ctx)
+	_ = p.awaitDrains(ctx) // given up once ctx ends; a later Close waits for them (closedAgain)
 	p.bg.Wait()
 	deliverErr := p.acc.Close(ctx)
 	p.pool.Close()
@@ -215,11 +220,12 @@ func (p *Producer) Stats() Stats {
 }
 
 // awaitDrains waits, while ctx lasts, for the goroutines appending records
-// that waited for metadata. Each has at most one record left, which fails at
-// once against the aborted accumulator, unless it is inside a user's
-// partitioner: then, once ctx has ended, Close returns without it and that
-// record gets its outcome when the partitioner returns.
-func (p *Producer) awaitDrains(ctx context.Context) {
+// that waited for metadata, and returns ctx's cause if it ends first. Each
+// has at most one record left, which fails at once against the aborted
+// accumulator, unless it is inside a user's partitioner: then, once ctx
+// has ended, the first Close returns without it, that record gets its
+// outcome when the partitioner returns, and a later Close waits for it.
+func (p *Producer) awaitDrains(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		p.held.drains.Wait()
@@ -227,6 +233,8 @@ func (p *Producer) awaitDrains(ctx context.Context) {
 	}()
 	select {
 	case <-done:
+		return nil
 	case <-ctx.Done():
+		return context.Cause(ctx)
 	}
 }
