@@ -809,10 +809,16 @@ func reauthenticatedOnce(t *testing.T, fake *clock.Fake, fb *fakeBroker, lifetim
 // disconnect, not an authentication failure, with nothing more sent.
 func assertLapsed(t *testing.T, c *Conn, bc *brokerConn) {
 	t.Helper()
+	// The broker's readLoop closes requests once the connection closes,
+	// and a receive from it then yields a zero request (api 0, which reads
+	// "Produce"): only a request received with ok was sent.
 	select {
 	case <-c.Done():
-	case req := <-bc.requests:
-		t.Fatalf("the broker got %s where the session should have lapsed", req.api)
+	case req, ok := <-bc.requests:
+		if ok {
+			t.Fatalf("the broker got %s where the session should have lapsed", req.api)
+		}
+		waitClosed(t, c.Done(), "Done after the session lapsed")
 	case <-time.After(waitTime):
 		t.Fatal("the connection outlived its session")
 	}
