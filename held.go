@@ -54,10 +54,15 @@ type held struct {
 	budget     notify.Notifier // reserved memory was given back
 	drains     sync.WaitGroup
 	topics     map[string]*waitingTopic
-	seq        uint64          // order of holding, for Flush
-	failing    int             // failed records whose callbacks have not run yet
-	unbooked   int             // failed records the transaction and the delivery goroutine have yet to be told of
-	left       notify.Notifier // a record was appended, or its failure booked or delivered
+	seq        uint64 // order of holding, for Flush
+	// failing and unbooked count the failed records whose callbacks have
+	// not run yet, and those the transaction and the delivery goroutine
+	// have yet to be told of: a Flush, once it begins, counts those of the
+	// records held before it in flushes.
+	failing  int
+	unbooked int
+	flushes  []*heldFlush    // the Flushes waiting for held records (await)
+	left     notify.Notifier // a record was appended, or its failure booked or delivered
 	// setAside tells the expiry loop that a record was set aside: it fails
 	// such records at their limit, and its last pass, if the record was
 	// then in a drain round, did not count it.
@@ -296,7 +301,7 @@ func (w *held) release(p *Producer, snap *metadata.Snapshot) {
 		case len(t.Partitions) > 0:
 			w.startDrain(name, wt)
 		case refused(t):
-			w.fail(len(wt.records))
+			w.fail(wt.records...)
 			for _, h := range wt.records {
 				doomed = append(doomed, h)
 				doomedErr = append(doomedErr, t.Err)
@@ -333,7 +338,7 @@ func (p *Producer) drainHeld(topic string) {
 			if wt != nil {
 				left = wt.records
 			}
-			w.fail(len(left))
+			w.fail(left...)
 			w.drop(topic)
 			w.left.Notify()
 			w.mu.Unlock()
@@ -586,7 +591,7 @@ func (p *Producer) appendHeld(ctx context.Context, snap *metadata.Snapshot, h *h
 		// Counted as failing before drainHeld moves past it, so that a
 		// Flush sees it one way or the other all along.
 		p.held.mu.Lock()
-		p.held.fail(1)
+		p.held.fail(*h)
 		p.held.mu.Unlock()
 		p.held.deliverFailure(*h, err)
 		return false
@@ -772,7 +777,7 @@ func (w *held) takeExpired(records *[]heldRecord, now time.Time) (expired []held
 		}
 		expired = append(expired, h)
 		*records = (*records)[1:]
-		w.fail(1)
+		w.fail(h)
 	}
 	return expired, time.Duration(1<<63 - 1)
 }
@@ -798,7 +803,7 @@ func (w *held) expireAside(wt *waitingTopic, t *metadata.Topic, now time.Time) (
 			continue
 		}
 		expired = append(expired, h)
-		w.fail(1)
+		w.fail(h)
 	}
 	clear(wt.aside[len(kept):]) // no copies of the records taken kept alive
 	wt.aside = kept
@@ -866,13 +871,44 @@ func (p *Producer) withRefreshFailure(err error) error {
 	return err
 }
 
-// fail counts n records, just taken off the lists to fail, as failing:
-// from then on a Flush waits for their callbacks, or, from a callback, for
-// their failures to be booked. Counted under the same lock that takes them
-// off, they are never out of a Flush's sight. w.mu must be held.
-func (w *held) fail(n int) {
-	w.failing += n
-	w.unbooked += n
+// fail counts records, just taken off the lists to fail, as failing: from
+// then on a Flush begun after they were held waits for their callbacks, or,
+// from a callback, for their failures to be booked. Counted under the same
+// lock that takes them off, they are never out of a Flush's sight. w.mu
+// must be held.
+func (w *held) fail(records ...heldRecord) {
+	w.failing += len(records)
+	w.unbooked += len(records)
+	for _, f := range w.flushes {
+		for i := range records {
+			if records[i].seq <= f.through {
+				f.failing++
+				f.unbooked++
+			}
+		}
+	}
+}
+
+// booked counts the failure of the record held seq-th as booked (see
+// deliverFailure). w.mu must be held.
+func (w *held) booked(seq uint64) {
+	w.unbooked--
+	for _, f := range w.flushes {
+		if seq <= f.through {
+			f.unbooked--
+		}
+	}
+}
+
+// delivered counts the failure of the record held seq-th as delivered:
+// its callback has run. w.mu must be held.
+func (w *held) delivered(seq uint64) {
+	w.failing--
+	for _, f := range w.flushes {
+		if seq <= f.through {
+			f.failing--
+		}
+	}
 }
 
 // failHeld gives a held record, counted by fail, its error and its memory
@@ -903,7 +939,7 @@ func (w *held) deliverFailure(h heldRecord, err error) {
 	w.p.noteTxnRejection(err)
 	w.p.acc.Deliver(&heldFailure{w: w, h: h, err: err}, accumulator.Result{})
 	w.mu.Lock()
-	w.unbooked--
+	w.booked(h.seq)
 	w.left.Notify()
 	w.mu.Unlock()
 }
@@ -917,7 +953,7 @@ func (f *heldFailure) deliver() {
 	reject(f.h.cb, &f.h.rec, err)
 	w := f.w
 	w.mu.Lock()
-	w.failing--
+	w.delivered(f.h.seq)
 	w.count.Add(-1)
 	w.left.Notify()
 	w.mu.Unlock()
@@ -974,7 +1010,9 @@ func (w *held) takeAll() (holding, released, aside []heldRecord) {
 			w.drop(name)
 		}
 	}
-	w.fail(len(holding) + len(released) + len(aside))
+	w.fail(holding...)
+	w.fail(released...)
+	w.fail(aside...)
 	return holding, released, aside
 }
 
@@ -993,29 +1031,30 @@ func (w *held) failTaken(holding, released, aside []heldRecord, err error) {
 	}
 }
 
-// mark and await let Flush wait for the records held before it began,
-// until each is appended or its failure delivered. Failures are counted
-// for the producer as a whole, so await also waits for those of records
-// held after it began. With outcomesOnly (from inside a callback, say) a
-// failure is waited for only until it is booked (the transaction told, the
-// callback queued): its callback may wait for the caller.
-func (w *held) mark() uint64 {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.seq
+// heldFlush is a Flush waiting for the records held before it began, the
+// through-th and those before (await), and for the failures among them:
+// failing counts those whose callbacks have not run yet, unbooked those
+// not booked yet (fail). The failures of records held after it began are
+// no concern of it: counted in, they held a Flush up for as long as
+// records kept failing, which a steady stream of records to a missing
+// topic, each failing at its MaxBlock, never stops doing.
+type heldFlush struct {
+	through           uint64
+	failing, unbooked int
 }
 
-func (w *held) await(ctx context.Context, mark uint64, outcomesOnly bool) error {
+// await lets Flush wait for the records held before it began, until each
+// is appended or its failure delivered. With outcomesOnly (from inside a
+// callback, say) a failure is waited for only until it is booked (the
+// transaction told, the callback queued): its callback may wait for the
+// caller.
+func (w *held) await(ctx context.Context, outcomesOnly bool) error {
+	f := w.beginFlush()
+	defer w.endFlush(f)
 	for {
 		w.mu.Lock()
 		changed := w.left.C()
-		waiting := w.unbooked > 0 || (w.failing > 0 && !outcomesOnly)
-		for _, wt := range w.topics {
-			if h, ok := wt.next(); ok && h.seq <= mark {
-				waiting = true
-				break
-			}
-		}
+		waiting := f.unbooked > 0 || (f.failing > 0 && !outcomesOnly) || w.holdsThrough(f.through)
 		w.mu.Unlock()
 		if !waiting {
 			return nil
@@ -1026,6 +1065,35 @@ func (w *held) await(ctx context.Context, mark uint64, outcomesOnly bool) error 
 			return ctx.Err()
 		}
 	}
+}
+
+// beginFlush starts counting the failures of the records held so far for a
+// Flush: every record failing now was held before it began.
+func (w *held) beginFlush() *heldFlush {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	f := &heldFlush{through: w.seq, failing: w.failing, unbooked: w.unbooked}
+	w.flushes = append(w.flushes, f)
+	return f
+}
+
+// endFlush stops counting for f.
+func (w *held) endFlush(f *heldFlush) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.flushes = slices.DeleteFunc(w.flushes, func(g *heldFlush) bool { return g == f })
+}
+
+// holdsThrough reports whether a record held through-th or before is still
+// held: one of a topic's, and the oldest are first (waitingTopic.next).
+// w.mu must be held.
+func (w *held) holdsThrough(through uint64) bool {
+	for _, wt := range w.topics {
+		if h, ok := wt.next(); ok && h.seq <= through {
+			return true
+		}
+	}
+	return false
 }
 
 // copyRecord keeps a held record independent of the caller's buffers.

@@ -34,7 +34,7 @@ func (p *Producer) flushOutcomes(ctx context.Context) error {
 func (p *Producer) flushUntil(ctx context.Context, outcomesOnly bool) error {
 	// Records still waiting for metadata come first: once appended, their
 	// batches are among those the accumulator's mark covers.
-	if err := p.held.await(ctx, p.held.mark(), outcomesOnly); err != nil {
+	if err := p.held.await(ctx, outcomesOnly); err != nil {
 		return fmt.Errorf("flush: records waiting for metadata: %w", err)
 	}
 	mark := p.acc.BeginFlush()

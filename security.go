@@ -97,7 +97,7 @@ func (w *held) failWaiting(err error) {
 			continue
 		}
 		doomed = append(doomed, wt.records...)
-		w.fail(len(wt.records))
+		w.fail(wt.records...)
 		w.drop(name)
 	}
 	w.mu.Unlock()
