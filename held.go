@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gokafka/producer/accumulator"
+	"github.com/gokafka/producer/bufferpool"
 	"github.com/gokafka/producer/internal/notify"
 	"github.com/gokafka/producer/metadata"
 	"github.com/gokafka/producer/protocol/kerr"
@@ -120,6 +121,10 @@ type waitingTopic struct {
 	// its batch's memory), or the drain's wait for the partitions of the
 	// records set aside, with a cause: its transaction is being aborted.
 	stopAppend context.CancelCauseFunc
+	// memoryWait is set while the append of round[roundPos] waits for its
+	// batch's memory (waitsForMemory), which a Flush from a callback does
+	// not wait for (await).
+	memoryWait bool
 }
 
 // next is the oldest record of wt without an outcome, if any: those set
@@ -410,7 +415,7 @@ func (p *Producer) appendRound(wt *waitingTopic) {
 		partitions := wt.partitions
 		w.mu.Unlock()
 
-		appended := p.appendHeld(ctx, snap, &h, partitions)
+		appended := p.appendHeld(ctx, wt, snap, &h, partitions)
 
 		w.mu.Lock()
 		w.endAppend(wt)
@@ -550,18 +555,28 @@ func (w *held) startAppend(wt *waitingTopic, h *heldRecord) context.Context {
 func (w *held) endAppend(wt *waitingTopic) {
 	wt.stopAppend(nil)
 	wt.stopAppend = nil
+	wt.memoryWait = false
 }
 
-// appendHeld appends a record whose topic's metadata came, first waiting
-// for a partition it can go to if the metadata lacks one (the partition it
-// names, or any, since a lagging broker may have called the topic unknown
-// after its drain began); a failure goes to the delivery goroutine. ctx
-// ends with the producer, or with the abort of the record's transaction.
-// snap is the metadata that came; the batch's leader is looked up in the
-// metadata of the moment (appendTo); partitions is the topic's partition
-// count the drain last saw (waitingTopic.partitions). It reports whether
-// the record was appended.
-func (p *Producer) appendHeld(ctx context.Context, snap *metadata.Snapshot, h *heldRecord, partitions int) bool {
+// waitsForMemory notes that the append of wt's round[roundPos] waits for
+// its batch's memory, and tells the Flushes waiting for it (await).
+func (w *held) waitsForMemory(wt *waitingTopic) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	wt.memoryWait = true
+	w.left.Notify()
+}
+
+// appendHeld appends h, the record of wt's round being appended, whose
+// topic's metadata came, first waiting for a partition it can go to if the
+// metadata lacks one (the partition it names, or any, since a lagging
+// broker may have called the topic unknown after its drain began); a
+// failure goes to the delivery goroutine. ctx ends with the producer, or
+// with the abort of the record's transaction. snap is the metadata that
+// came; the batch's leader is looked up in the metadata of the moment
+// (appendTo); partitions is the topic's partition count the drain last saw
+// (waitingTopic.partitions). It reports whether the record was appended.
+func (p *Producer) appendHeld(ctx context.Context, wt *waitingTopic, snap *metadata.Snapshot, h *heldRecord, partitions int) bool {
 	t := snap.Topic(h.rec.Topic)
 	if !h.fits(t) && !refused(t) && ctx.Err() == nil {
 		t = p.awaitPartition(ctx, h)
@@ -577,7 +592,7 @@ func (p *Producer) appendHeld(ctx context.Context, snap *metadata.Snapshot, h *h
 		err = fmt.Errorf("%w: before the record, held for %s, was appended", context.Cause(ctx), h.wanted())
 	case t != nil && len(t.Partitions) > 0:
 		if err = p.tooLate(h, len(t.Partitions)); err == nil {
-			err = p.appendHeldTo(ctx, t, h)
+			err = p.appendHeldTo(ctx, wt, t, h)
 		}
 	case refused(t):
 		err = t.Err
@@ -599,13 +614,14 @@ func (p *Producer) appendHeld(ctx context.Context, snap *metadata.Snapshot, h *h
 	return true
 }
 
-// appendHeldTo appends h to t, within its transaction if it has one, where
-// a panic in the partitioner fails h or, after its append, is logged
-// (placeHeld, appendedHeld), instead of ending the process. The
-// append's wait for memory ends with the record's DeliveryTimeout
-// (accumulator.Record.Since), or when ctx ends (see appendHeld); after a
-// Close from a callback ended such waits, it does not begin.
-func (p *Producer) appendHeldTo(ctx context.Context, t *metadata.Topic, h *heldRecord) error {
+// appendHeldTo appends h, the record of wt's round being appended, to t,
+// within its transaction if it has one, where a panic in the partitioner
+// fails h or, after its append, is logged (placeHeld, appendedHeld),
+// instead of ending the process. The append's wait for memory ends with
+// the record's DeliveryTimeout (accumulator.Record.Since), or when ctx
+// ends (see appendHeld); after a Close from a callback ended such waits,
+// it does not begin. While it lasts, wt says so (waitsForMemory).
+func (p *Producer) appendHeldTo(ctx context.Context, wt *waitingTopic, t *metadata.Topic, h *heldRecord) error {
 	if p.txn != nil {
 		// Counted until appended, so that an abort, which ends the
 		// transaction's appends, does not end the transaction before it.
@@ -619,6 +635,7 @@ func (p *Producer) appendHeldTo(ctx context.Context, t *metadata.Topic, h *heldR
 	defer cancel(nil)
 	stop := context.AfterFunc(ctx, func() { cancel(context.Cause(ctx)) })
 	defer stop()
+	wait = bufferpool.WithOnWait(wait, func() { p.held.waitsForMemory(wt) })
 	placed, err := p.placeHeld(t, &h.rec)
 	if err != nil {
 		return err
@@ -1043,18 +1060,20 @@ type heldFlush struct {
 	failing, unbooked int
 }
 
-// await lets Flush wait for the records held before it began, until each
-// is appended or its failure delivered. With outcomesOnly (from inside a
-// callback, say) a failure is waited for only until it is booked (the
-// transaction told, the callback queued): its callback may wait for the
-// caller.
-func (w *held) await(ctx context.Context, outcomesOnly bool) error {
+// await lets a flush wait for the records held before it began, until
+// each is appended or its failure delivered. Short of flushToCallbacks, a
+// failure is waited for only until it is booked (the transaction told, the
+// callback queued): its callback may wait for the caller. With
+// flushToReachableOutcomes (a Flush from a callback), a topic whose drain
+// waits for a batch's memory is not waited for (see flushTo).
+func (w *held) await(ctx context.Context, to flushTo) error {
 	f := w.beginFlush()
 	defer w.endFlush(f)
 	for {
 		w.mu.Lock()
 		changed := w.left.C()
-		waiting := f.unbooked > 0 || (f.failing > 0 && !outcomesOnly) || w.holdsThrough(f.through)
+		waiting := f.unbooked > 0 || (f.failing > 0 && to == flushToCallbacks) ||
+			w.holdsThrough(f.through, to == flushToReachableOutcomes)
 		w.mu.Unlock()
 		if !waiting {
 			return nil
@@ -1086,9 +1105,14 @@ func (w *held) endFlush(f *heldFlush) {
 
 // holdsThrough reports whether a record held through-th or before is still
 // held: one of a topic's, and the oldest are first (waitingTopic.next).
-// w.mu must be held.
-func (w *held) holdsThrough(through uint64) bool {
+// pastMemoryWaits leaves out the topics whose drain waits for a batch's
+// memory: every record of such a topic left waits for that one. w.mu must
+// be held.
+func (w *held) holdsThrough(through uint64, pastMemoryWaits bool) bool {
 	for _, wt := range w.topics {
+		if pastMemoryWaits && wt.memoryWait {
+			continue
+		}
 		if h, ok := wt.next(); ok && h.seq <= through {
 			return true
 		}

@@ -9,39 +9,72 @@ import (
 // Linger, and returns when each has had its callback (or ctx ends). Records
 // produced while Flush runs may or may not be waited for. Called from a
 // callback, it returns once each has its outcome: the callbacks run after
-// the current one returns.
+// the current one returns. Since those callbacks give their batches'
+// memory back, a record that waited for its topic's metadata and then
+// waits for memory for its batch is not waited for from a callback, nor
+// are the records of its topic behind it: they go, and get their outcomes,
+// once the callbacks behind the current one have run, where waiting for
+// them would stall every callback until MaxBlock and then fail the record.
 func (p *Producer) Flush(ctx context.Context) error {
 	if p.closed.Load() {
 		return ErrClosed
 	}
-	if err := p.flush(ctx); err != nil {
+	to := flushToCallbacks
+	if p.acc.InCallback() {
+		to = flushToReachableOutcomes
+	}
+	if err := p.flushUntil(ctx, to); err != nil {
 		return fmt.Errorf("producer: %w", err)
 	}
 	return nil
 }
 
+// flushTo is how far a flush follows each record produced before it.
+type flushTo int
+
+const (
+	// flushToCallbacks waits until each record has had its callback.
+	flushToCallbacks flushTo = iota
+	// flushToOutcomes waits only until each has its outcome: for a caller
+	// the callbacks still to run may wait for (a flush from a callback, or
+	// an abort the callbacks wait for; see txn.Manager.CloseFromCallback).
+	flushToOutcomes
+	// flushToReachableOutcomes, for a Flush from a callback, waits only for
+	// the outcomes that can come before the callback returns: as
+	// flushToOutcomes, but for a held record whose append waits for its
+	// batch's memory, which only the callbacks behind the caller give
+	// back, and the records of its topic behind it (held.await). A commit
+	// from a callback still waits for them: it cannot commit without them.
+	flushToReachableOutcomes
+)
+
+// flush is a flush for Close and the transaction calls: from a callback it
+// follows each record to its outcome.
 func (p *Producer) flush(ctx context.Context) error {
-	return p.flushUntil(ctx, p.acc.InCallback())
+	if p.acc.InCallback() {
+		return p.flushUntil(ctx, flushToOutcomes)
+	}
+	return p.flushUntil(ctx, flushToCallbacks)
 }
 
 // flushOutcomes is a flush that waits only until every record has its
-// outcome, not for the callbacks: a flush from a callback, or an abort the
-// callbacks wait for (see txn.Manager.CloseFromCallback).
+// outcome, not for the callbacks: an abort the callbacks wait for (see
+// txn.Manager.CloseFromCallback).
 func (p *Producer) flushOutcomes(ctx context.Context) error {
-	return p.flushUntil(ctx, true)
+	return p.flushUntil(ctx, flushToOutcomes)
 }
 
-func (p *Producer) flushUntil(ctx context.Context, outcomesOnly bool) error {
+func (p *Producer) flushUntil(ctx context.Context, to flushTo) error {
 	// Records still waiting for metadata come first: once appended, their
 	// batches are among those the accumulator's mark covers.
-	if err := p.held.await(ctx, outcomesOnly); err != nil {
+	if err := p.held.await(ctx, to); err != nil {
 		return fmt.Errorf("flush: records waiting for metadata: %w", err)
 	}
 	mark := p.acc.BeginFlush()
 	defer p.acc.EndFlush()
 	p.wakeAll()
 	await := p.acc.AwaitBatches
-	if outcomesOnly {
+	if to != flushToCallbacks {
 		await = p.acc.AwaitOutcomes
 	}
 	if err := await(ctx, mark); err != nil {

@@ -130,9 +130,9 @@ func (p *Pool) queueLocked(ctx context.Context, size int, maxWait time.Duration,
 			}
 		}
 		p.mu.Unlock()
-		if !told && p.onWait != nil {
+		if !told {
 			told = true
-			p.onWait()
+			p.tellWait(ctx)
 		}
 
 		var timedOut bool

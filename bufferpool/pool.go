@@ -1,6 +1,7 @@
 package bufferpool
 
 import (
+	"context"
 	"slices"
 	"sync"
 
@@ -42,6 +43,31 @@ type Pool struct {
 // senders, which would otherwise sleep until their Linger passes. Set it
 // before the pool is used.
 func (p *Pool) OnWait(f func()) { p.onWait = f }
+
+// onWaitKey is the key under which WithOnWait keeps its function.
+type onWaitKey struct{}
+
+// WithOnWait returns a copy of ctx under which an Allocate or Reserve calls
+// f, without the pool's lock, once it starts to wait for memory, as it
+// calls OnWait's function: for a caller that others must not wait for
+// while its memory is short, where OnWait hears of every caller. The
+// function rides on the context as net/http/httptrace's hooks ride on a
+// request's, through the layers between the caller and the pool.
+func WithOnWait(ctx context.Context, f func()) context.Context {
+	return context.WithValue(ctx, onWaitKey{}, f)
+}
+
+// tellWait tells OnWait's function, and the one WithOnWait put in ctx, if
+// any, that a caller starts to wait. Looked up only then, the context's
+// function costs a caller served at once nothing.
+func (p *Pool) tellWait(ctx context.Context) {
+	if p.onWait != nil {
+		p.onWait()
+	}
+	if f, ok := ctx.Value(onWaitKey{}).(func()); ok {
+		f()
+	}
+}
 
 // waiter is one blocked Allocate or Reserve.
 type waiter struct {

@@ -320,3 +320,31 @@ func TestOnWaitHearsOfEachWaiterOnce(t *testing.T) {
 	p.Release(10)
 	p.Deallocate(awaitOK(t, ch, "Allocate(50)"))
 }
+
+// The function WithOnWait puts in a caller's context hears of that
+// caller's wait alone, once, beside OnWait's, and not of a call served at
+// once.
+func TestWithOnWaitHearsOfItsCallersWaitOnly(t *testing.T) {
+	p, _ := newTestPool(100, 10)
+	waits := make(chan struct{}, 4)
+	ctx := WithOnWait(context.Background(), func() { waits <- struct{}{} })
+	mustReserve(t, p, 90)
+	if err := p.Reserve(ctx, 10, forever); err != nil {
+		t.Fatalf("Reserve(10) with 10 bytes free: %v", err)
+	}
+	equal(t, len(waits), 0, "calls for a reservation served at once")
+
+	other := goAllocate(p, context.Background(), 50, forever)
+	waitWaiters(t, p, 1)
+	mine := goAllocate(p, ctx, 30, forever)
+	select {
+	case <-waits:
+	case <-time.After(bound):
+		t.Fatal("the context's function was not called for its Allocate(30) on a full pool")
+	}
+	waitWaiters(t, p, 2)
+	p.Release(60) // 50 for the other caller, 10 of the 30
+	p.Deallocate(awaitOK(t, other, "Allocate(50)"))
+	p.Deallocate(awaitOK(t, mine, "Allocate(30)"))
+	equal(t, len(waits), 0, "calls after the first for its caller, or for another caller")
+}
