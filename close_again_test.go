@@ -55,3 +55,18 @@ func ended(cause error) context.Context {
 	cancel(cause)
 	return ctx
 }
+
+// A Close made again with its ctx already ended, after a first Close that
+// left nothing to wait for, returns what the first returned, as a deferred
+// Close beside an explicit one must. Its wait for the drains of held
+// records, added for the case above, raced a goroutine it had just started
+// against the ended ctx, and lost nearly every time: "a record that waited
+// for metadata is still being appended", with no record ever held.
+func TestCloseAgainWithItsCtxEndedAfterAFirstThatLeftNothingReturnsTheFirstsOutcome(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{})
+	for range 20 {
+		p := newProducer(t, c, nil)
+		require.NoError(t, p.Close(ctx(t)), "the first Close")
+		require.NoError(t, p.Close(ended(errors.New("the deferred Close's ctx ended"))), "a Close made again")
+	}
+}

@@ -54,8 +54,12 @@ type held struct {
 	reserveCap int
 	budget     notify.Notifier // reserved memory was given back
 	drains     sync.WaitGroup
-	topics     map[string]*waitingTopic
-	seq        uint64 // order of holding, for Flush
+	// drained closes once, after Close (failAll), the last drain has
+	// ended: a Close made again, its ctx perhaps ended already, reads it
+	// before its ctx, as it reads the first Close's end.
+	drained chan struct{}
+	topics  map[string]*waitingTopic
+	seq     uint64 // order of holding, for Flush
 	// failing and unbooked count the failed records whose callbacks have
 	// not run yet, and those the transaction and the delivery goroutine
 	// have yet to be told of: a Flush, once it begins, counts those of the
@@ -986,6 +990,12 @@ func (w *held) failAll(err error) {
 	w.closed = true
 	holding, released, aside := w.takeAll()
 	w.mu.Unlock()
+	// Closed, w starts no drain (hold, release): the count only falls.
+	w.drained = make(chan struct{})
+	go func() {
+		w.drains.Wait()
+		close(w.drained)
+	}()
 	w.failTaken(holding, released, aside, err)
 }
 

@@ -259,13 +259,13 @@ func (p *Producer) Stats() Stats {
 // has ended, the first Close returns without it, that record gets its
 // outcome when the partitioner returns, and a later Close waits for it.
 func (p *Producer) awaitDrains(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() {
-		p.held.drains.Wait()
-		close(done)
-	}()
 	select {
-	case <-done:
+	case <-p.held.drained:
+		return nil // even if ctx has ended
+	default:
+	}
+	select {
+	case <-p.held.drained:
 		return nil
 	case <-ctx.Done():
 		return context.Cause(ctx)
