@@ -28,19 +28,20 @@ func (p *Producer) expiryLoop() {
 		// ends the sleep.
 		next = min(next, p.heldLimit(), p.cfg.DeliveryTimeout)
 		// The wait ends at now+next, the now this pass read: time that
-		// passed during the pass counts (on a fake clock, a test may move
-		// it before the timer is armed).
-		if !p.pause(now.Add(next).Sub(clk.Now()), earlier, setAside) {
+		// passed during the pass counts, and so does a test's Advance of a
+		// fake clock before the timer is armed, which a timer armed for
+		// the time left, read again, would wait out a second time.
+		if !p.pauseUntil(now.Add(next), earlier, setAside) {
 			return
 		}
 	}
 }
 
-// pause waits d on the producer's clock, for a background loop, or less if
-// early or alsoEarly is closed first (a nil one never is); it reports
-// false, at once, when the producer closes.
-func (p *Producer) pause(d time.Duration, early, alsoEarly <-chan struct{}) bool {
-	t := p.cfg.clock.NewTimer(d)
+// pauseUntil waits until deadline on the producer's clock, for a
+// background loop, or less if early or alsoEarly is closed first (a nil
+// one never is); it reports false, at once, when the producer closes.
+func (p *Producer) pauseUntil(deadline time.Time, early, alsoEarly <-chan struct{}) bool {
+	t := p.cfg.clock.NewTimerAt(deadline)
 	defer t.Stop()
 	select {
 	case <-t.C():

@@ -531,8 +531,7 @@ func (p *Producer) awaitMetadata(wt *waitingTopic, h *heldRecord, changed <-chan
 		w.mu.Unlock()
 	}()
 	p.cluster.RequestRefresh(h.wanted() + " wanted")
-	clk := p.cfg.clock
-	timer := clk.NewTimer(h.since.Add(p.heldLimit()).Sub(clk.Now()))
+	timer := p.cfg.clock.NewTimerAt(h.since.Add(p.heldLimit()))
 	defer timer.Stop()
 	select {
 	case <-changed:
@@ -718,8 +717,7 @@ func refused(t *metadata.Topic) bool {
 // lagging broker called unknown. The topic is wanted while its records
 // drain, so the metadata loop polls for it meanwhile.
 func (p *Producer) awaitPartition(ctx context.Context, h *heldRecord) *metadata.Topic {
-	clk := p.cfg.clock
-	timer := clk.NewTimer(h.since.Add(p.heldLimit()).Sub(clk.Now()))
+	timer := p.cfg.clock.NewTimerAt(h.since.Add(p.heldLimit()))
 	defer timer.Stop()
 	reason := h.wanted() + " wanted"
 	for {

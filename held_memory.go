@@ -31,7 +31,7 @@ func (p *Producer) reserveHeld(ctx context.Context, size int) error {
 		wake := w.budget.C()
 		w.mu.Unlock()
 		if timer == nil {
-			timer = clk.NewTimer(deadline.Sub(clk.Now()))
+			timer = clk.NewTimerAt(deadline)
 		}
 		select {
 		case <-wake:
@@ -43,7 +43,7 @@ func (p *Producer) reserveHeld(ctx context.Context, size int) error {
 			return ctx.Err()
 		}
 	}
-	if err := p.pool.Reserve(ctx, size, deadline.Sub(clk.Now())); err != nil {
+	if err := p.pool.ReserveUntil(ctx, size, deadline); err != nil {
 		w.mu.Lock()
 		w.reserved -= size
 		w.mu.Unlock()

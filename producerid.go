@@ -76,7 +76,7 @@ func (p *Producer) producerIDLoop() {
 			}
 			wait := retry.Delay(failures)
 			p.cfg.Logger.Warn("InitProducerId failed", "err", err, "retry_in", wait)
-			if !p.pause(wait, nil, nil) {
+			if !p.pauseUntil(p.cfg.clock.Now().Add(wait), nil, nil) {
 				return
 			}
 		}

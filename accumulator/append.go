@@ -133,11 +133,11 @@ func (a *Accumulator) allocate(ctx context.Context, size int, r *Record) ([]byte
 	if r.Since.IsZero() {
 		return a.cfg.Pool.Allocate(ctx, size, a.cfg.MaxBlock)
 	}
-	left := r.Since.Add(a.cfg.DeliveryTimeout).Sub(a.cfg.Clock.Now())
-	if left >= a.cfg.MaxBlock {
+	deadline := r.Since.Add(a.cfg.DeliveryTimeout)
+	if deadline.Sub(a.cfg.Clock.Now()) >= a.cfg.MaxBlock {
 		return a.cfg.Pool.Allocate(ctx, size, a.cfg.MaxBlock)
 	}
-	buf, err := a.cfg.Pool.Allocate(ctx, size, max(left, 0))
+	buf, err := a.cfg.Pool.AllocateUntil(ctx, size, deadline)
 	if errors.Is(err, bufferpool.ErrTimeout) {
 		return nil, fmt.Errorf("%w: buffer memory for its batch did not free up within its DeliveryTimeout (%v), which runs from when it was produced: %v",
 			ErrDeliveryTimeout, a.cfg.DeliveryTimeout, err)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/gokafka/producer/internal/clock"
 )
 
 // Allocate returns a slice with len 0 and cap size, counting size against
@@ -16,13 +18,25 @@ import (
 // goes back to the pool. A ctx already done allows no wait, but takes
 // memory that is free at once: a caller that must never block passes one.
 func (p *Pool) Allocate(ctx context.Context, size int, maxWait time.Duration) ([]byte, error) {
+	return p.allocate(ctx, size, wait{max: maxWait})
+}
+
+// AllocateUntil is Allocate for a caller whose wait ends at deadline, a
+// time of the pool's clock, rather than maxWait from the call: the time
+// until deadline, read by the caller and then counted again from the
+// queuing, would wait out twice whatever passed in between.
+func (p *Pool) AllocateUntil(ctx context.Context, size int, deadline time.Time) ([]byte, error) {
+	return p.allocate(ctx, size, wait{until: deadline})
+}
+
+func (p *Pool) allocate(ctx context.Context, size int, bound wait) ([]byte, error) {
 	if err := p.check(size); err != nil {
 		return nil, err
 	}
 	if size == 0 {
 		return make([]byte, 0), nil
 	}
-	buf, err := p.acquire(ctx, size, maxWait, true)
+	buf, err := p.acquire(ctx, size, bound, true)
 	if err != nil {
 		return nil, err
 	}
@@ -40,11 +54,40 @@ func (p *Pool) Allocate(ctx context.Context, size int, maxWait time.Duration) ([
 // records it holds while their topic's metadata is unknown, so that they
 // too stay under BufferMemory. Undo it with Release.
 func (p *Pool) Reserve(ctx context.Context, size int, maxWait time.Duration) error {
+	return p.reserve(ctx, size, wait{max: maxWait})
+}
+
+// ReserveUntil is Reserve with a deadline, as AllocateUntil is Allocate.
+func (p *Pool) ReserveUntil(ctx context.Context, size int, deadline time.Time) error {
+	return p.reserve(ctx, size, wait{until: deadline})
+}
+
+func (p *Pool) reserve(ctx context.Context, size int, bound wait) error {
 	if err := p.check(size); err != nil || size == 0 {
 		return err
 	}
-	_, err := p.acquire(ctx, size, maxWait, false)
+	_, err := p.acquire(ctx, size, bound, false)
 	return err
+}
+
+// wait bounds a caller's wait for memory: max from when it starts to wait,
+// or, when until is set, until then on the pool's clock.
+type wait struct {
+	max   time.Duration
+	until time.Time
+}
+
+// resolve gives both forms of the bound, for a caller that must wait: the
+// deadline its timer is armed at and the longest wait its error reports.
+// It reads the clock only then, and not for a caller that may not wait.
+func (w wait) resolve(clk clock.Clock) wait {
+	switch {
+	case !w.until.IsZero():
+		w.max = max(w.until.Sub(clk.Now()), 0)
+	case w.max > 0:
+		w.until = clk.Now().Add(w.max)
+	}
+	return w
 }
 
 // check rejects at once what waiting could never fix.
@@ -61,7 +104,7 @@ func (p *Pool) check(size int) error {
 // acquire does the accounting for size bytes, blocking if it must. It
 // returns a free-listed buffer when wantBuffer is set and one was taken,
 // nil when the caller is to allocate (or, for Reserve, needs nothing).
-func (p *Pool) acquire(ctx context.Context, size int, maxWait time.Duration, wantBuffer bool) ([]byte, error) {
+func (p *Pool) acquire(ctx context.Context, size int, bound wait, wantBuffer bool) ([]byte, error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -76,8 +119,9 @@ func (p *Pool) acquire(ctx context.Context, size int, maxWait time.Duration, wan
 			return buf, nil
 		}
 	}
-	if maxWait <= 0 {
-		err := p.timeoutLocked(size, maxWait)
+	bound = bound.resolve(p.clk)
+	if bound.max <= 0 {
+		err := p.timeoutLocked(size, bound.max)
 		p.mu.Unlock()
 		return nil, err
 	}
@@ -90,17 +134,17 @@ func (p *Pool) acquire(ctx context.Context, size int, maxWait time.Duration, wan
 		p.mu.Unlock()
 		return nil, err
 	}
-	return p.queueLocked(ctx, size, maxWait, wantBuffer)
+	return p.queueLocked(ctx, size, bound, wantBuffer)
 }
 
 // queueLocked waits at the back of the queue until this caller, as the
-// head, has collected size bytes, or until its deadline, ctx, StopWaits or
-// Close ends the wait. It is entered with p.mu held and returns with it
-// released.
-func (p *Pool) queueLocked(ctx context.Context, size int, maxWait time.Duration, wantBuffer bool) ([]byte, error) {
+// head, has collected size bytes, or until its deadline (bound, resolved),
+// ctx, StopWaits or Close ends the wait. It is entered with p.mu held and
+// returns with it released.
+func (p *Pool) queueLocked(ctx context.Context, size int, bound wait, wantBuffer bool) ([]byte, error) {
 	// The deadline is armed before the waiter becomes visible, so that once
-	// Waiters() counts it, advancing a fake clock past maxWait fires it.
-	timer := p.clk.NewTimer(maxWait)
+	// Waiters() counts it, advancing a fake clock past it fires it.
+	timer := p.clk.NewTimerAt(bound.until)
 	defer timer.Stop()
 	w := &waiter{wake: make(chan struct{}, 1)}
 	p.waiters = append(p.waiters, w)
@@ -161,9 +205,9 @@ func (p *Pool) queueLocked(ctx context.Context, size int, maxWait time.Duration,
 		case p.stopped != nil:
 			err = p.stopped
 		case timedOut:
-			err = p.timeoutLocked(size, maxWait)
+			err = p.timeoutLocked(size, bound.max)
 		default:
-			err = &WaitError{Size: size, MaxWait: maxWait, Total: p.total, Available: p.availableLocked(), Err: ctxErr}
+			err = &WaitError{Size: size, MaxWait: bound.max, Total: p.total, Available: p.availableLocked(), Err: ctxErr}
 		}
 		p.signalHeadIfAvailableLocked()
 		p.mu.Unlock()

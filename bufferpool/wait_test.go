@@ -348,3 +348,53 @@ func TestWithOnWaitHearsOfItsCallersWaitOnly(t *testing.T) {
 	p.Deallocate(awaitOK(t, mine, "Allocate(30)"))
 	equal(t, len(waits), 0, "calls after the first for its caller, or for another caller")
 }
+
+// AllocateUntil and ReserveUntil arm their wait at the caller's deadline,
+// so an Advance between the caller's reading of the clock and the arming
+// (here every time: the fake runs it just before) does not push the
+// deadline back, as a maxWait read before it and counted from the arming
+// would. A deadline already passed allows no wait, as a maxWait of 0.
+func TestAWaitUntilADeadlineEndsThereThoughTheClockMovedBeforeItQueued(t *testing.T) {
+	waits := map[string]func(p *Pool, deadline time.Time) <-chan result{
+		"AllocateUntil": func(p *Pool, deadline time.Time) <-chan result {
+			ch := make(chan result, 1)
+			go func() {
+				buf, err := p.AllocateUntil(context.Background(), 10, deadline)
+				ch <- result{buf, err}
+			}()
+			return ch
+		},
+		"ReserveUntil": func(p *Pool, deadline time.Time) <-chan result {
+			ch := make(chan result, 1)
+			go func() { ch <- result{err: p.ReserveUntil(context.Background(), 10, deadline)} }()
+			return ch
+		},
+	}
+	for name, wait := range waits {
+		t.Run(name, func(t *testing.T) {
+			p, clk := newTestPool(100, 10)
+			mustReserve(t, p, 100)
+			deadline := clk.Now().Add(time.Second)
+			clk.BeforeArm(func(at time.Time) {
+				if at.Equal(deadline) {
+					clk.Advance(time.Second)
+				}
+			})
+			r := await(t, wait(p, deadline), "a wait whose deadline the clock reached as it was armed")
+			if !errors.Is(r.err, ErrTimeout) {
+				t.Fatalf("at its deadline: %v, want ErrTimeout", r.err)
+			}
+			if msg := r.err.Error(); !strings.Contains(msg, "within 1s") {
+				t.Errorf("timeout error %q should name the wait it had, 1s", msg)
+			}
+
+			r = await(t, wait(p, clk.Now().Add(-time.Second)), "a wait whose deadline had passed")
+			var we *WaitError
+			if !errors.As(r.err, &we) || !errors.Is(r.err, ErrTimeout) || we.MaxWait != 0 {
+				t.Fatalf("deadline passed: %v, want ErrTimeout with no wait", r.err)
+			}
+			equal(t, p.Waiters(), 0, "waiters")
+			equal(t, clk.Timers(), 0, "timers left armed")
+		})
+	}
+}

@@ -298,7 +298,7 @@ func (c *Conn) reauthenticate(lifetime time.Duration, expires time.Time) {
 			c.lapse(lifetime, expires)
 			return
 		}
-		if !c.sleep(next.Sub(now)) {
+		if !c.sleepUntil(next) {
 			return
 		}
 		var err error
@@ -323,7 +323,7 @@ func (c *Conn) reauthenticate(lifetime time.Duration, expires time.Time) {
 func (c *Conn) lapse(lifetime time.Duration, expires time.Time) {
 	c.log.Debug("kafka SASL session too short to re-authenticate; the connection closes as it expires",
 		"mechanism", c.cfg.SASL.Name(), "session_lifetime", lifetime, "min_reauth_interval", minReauthInterval)
-	if !c.sleep(expires.Sub(c.cfg.Clock.Now())) {
+	if !c.sleepUntil(expires) {
 		return
 	}
 	c.fail(fmt.Errorf("%w: the SASL %s session with %s expired: a session of %v leaves no room to re-authenticate, which Kafka allows once per %v",
@@ -366,23 +366,24 @@ func (c *Conn) renewSession(ctx context.Context, expires time.Time) (time.Durati
 		if exchanged || c.Err() != nil {
 			return 0, time.Time{}, err
 		}
+		now := c.cfg.Clock.Now()
 		wait := pace.Delay(failures)
-		left := expires.Sub(c.cfg.Clock.Now())
+		left := expires.Sub(now)
 		if wait >= left {
 			return 0, time.Time{}, err
 		}
 		c.log.Warn("kafka re-authentication could not start; the session still holds, retrying",
 			"mechanism", c.cfg.SASL.Name(), "err", err, "retry_in", wait, "session_left", left)
-		if !c.sleep(wait) {
+		if !c.sleepUntil(now.Add(wait)) {
 			return 0, time.Time{}, c.Err()
 		}
 	}
 }
 
-// sleep waits d on the connection's clock and reports whether the
-// connection is still alive: false as soon as it dies.
-func (c *Conn) sleep(d time.Duration) bool {
-	timer := c.cfg.Clock.NewTimer(d)
+// sleepUntil waits until deadline on the connection's clock and reports
+// whether the connection is still alive: false as soon as it dies.
+func (c *Conn) sleepUntil(deadline time.Time) bool {
+	timer := c.cfg.Clock.NewTimerAt(deadline)
 	defer timer.Stop()
 	select {
 	case <-timer.C():

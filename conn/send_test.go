@@ -7,6 +7,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -317,6 +318,45 @@ func TestRequestTimeout(t *testing.T) {
 	waitClosed(t, c.Done(), "Done after a request timeout")
 	if second.calls.Load() != 1 {
 		t.Errorf("done called %d times", second.calls.Load())
+	}
+}
+
+// The timeout watcher rearms its timer at the deadline of the request it
+// watches, so an Advance that lands between its reading of the clock and
+// the rearming (here every time: the fake runs it just before) still ends
+// the request at its deadline. Rearmed for the time left, read before the
+// Advance, the timer counted the Advance again: in TestRequestTimeout's
+// steps, the second request, due at t+8s, was watched for t+13s, and with
+// the clock at t+8s it never timed out (as TestRequestTimeout and
+// TestTimeoutFailsEveryPendingRequest did not, now and then).
+func TestTheWatcherArmsAtTheDeadlineThoughTheClockMovedBeforeItsTimer(t *testing.T) {
+	start := time.Unix(1000, 0)
+	fake := clock.NewFake(start)
+	fb := newFakeBroker(t)
+	c := dial(t, fb, Config{Clock: fake, RequestTimeout: 5 * time.Second})
+	bc := fb.conn(t)
+
+	first, second := newOutcome(), newOutcome()
+	c.Send(context.Background(), metadataRequest(), first.done) // deadline t+5s
+	r1 := bc.next(t)
+	fake.Advance(3 * time.Second)
+	c.Send(context.Background(), metadataRequest(), second.done) // deadline t+8s
+	bc.next(t)
+	// Once the first is answered, the watcher rearms for the second's
+	// deadline; the clock reaches it just before.
+	var once sync.Once
+	fake.BeforeArm(func(deadline time.Time) {
+		if deadline.Equal(start.Add(8 * time.Second)) {
+			once.Do(func() { fake.Advance(5 * time.Second) })
+		}
+	})
+	bc.reply(r1, metadataResponse())
+	if res := first.wait(t, "first request"); res.err != nil {
+		t.Fatalf("first request: %v", res.err)
+	}
+	res := second.wait(t, "the second request, at its deadline")
+	if !errors.Is(res.err, ErrRequestTimeout) {
+		t.Fatalf("error %v, want ErrRequestTimeout", res.err)
 	}
 }
 

@@ -26,11 +26,14 @@ func (c *Conn) watchTimeouts() {
 	for {
 		var fire <-chan time.Time
 		if deadline, ok := c.nextDeadline(); ok {
-			d := deadline.Sub(c.cfg.Clock.Now())
+			// Armed at the deadline itself: the time left, read now, would
+			// count again from the arming whatever passed in between (on a
+			// fake clock, a test's Advance, which the timer then waits out
+			// a second time).
 			if timer == nil {
-				timer = c.cfg.Clock.NewTimer(d)
+				timer = c.cfg.Clock.NewTimerAt(deadline)
 			} else {
-				timer.Reset(d)
+				timer.ResetAt(deadline)
 			}
 			fire = timer.C()
 		} else if timer != nil {

@@ -144,10 +144,15 @@ func (s *Sender) Run(ctx context.Context) {
 		if stopping && s.inFlight == 0 {
 			return
 		}
+		// The pass waits until now+wait, the now it read wait against: a
+		// timer armed for the duration alone would count it again from the
+		// arming, and wait out twice the time that passed in between (on
+		// a fake clock, a test's Advance).
+		var now time.Time
 		wait := time.Duration(1<<63 - 1)
 		ready := false
 		if s.inFlight < s.cfg.MaxInFlight && !stopping {
-			now := clk.Now()
+			now = clk.Now()
 			if pause := s.paused(now); pause > 0 {
 				wait = pause
 			} else {
@@ -169,7 +174,7 @@ func (s *Sender) Run(ctx context.Context) {
 				s.failUnauthenticated(err)
 				s.noteUnreachable(ctx, err)
 				unreachable++
-				wait = s.retryBackoff.Delay(unreachable)
+				now, wait = clk.Now(), s.retryBackoff.Delay(unreachable) // from the failure
 				s.cfg.Logger.Debug("broker unreachable", "node", s.cfg.Node, "err", err)
 				// Only a connection attempt that failed is news: within the
 				// reconnect backoff Connect fails at once, and the attempt
@@ -183,7 +188,8 @@ func (s *Sender) Run(ctx context.Context) {
 			default:
 				unreachable = 0
 				f := s.takeOff()
-				f.batches, wait, s.start = s.acc.Drain(f.batches, s.cfg.Node, s.cfg.Hooks.Partitions(), s.start, s.cfg.MaxRequestSize, s.inFlight > 0, clk.Now())
+				now = clk.Now()
+				f.batches, wait, s.start = s.acc.Drain(f.batches, s.cfg.Node, s.cfg.Hooks.Partitions(), s.start, s.cfg.MaxRequestSize, s.inFlight > 0, now)
 				if len(f.batches) > 0 {
 					s.send(ctx, c, f)
 					continue
@@ -200,10 +206,10 @@ func (s *Sender) Run(ctx context.Context) {
 				timer.Stop()
 			}
 		case timer == nil:
-			timer = clk.NewTimer(wait)
+			timer = clk.NewTimerAt(now.Add(wait))
 			fire = timer.C()
 		default:
-			timer.Reset(wait)
+			timer.ResetAt(now.Add(wait))
 			fire = timer.C()
 		}
 		done := ctx.Done()

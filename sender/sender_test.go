@@ -550,6 +550,38 @@ func TestConnectsOnlyWhenABatchIsReady(t *testing.T) {
 	require.Positive(t, connects.Load())
 }
 
+// The sender arms its timer at the deadline of the pass that read the
+// clock, so an Advance that lands between that reading and the arming
+// (here every time: the fake runs it just before) still wakes it when the
+// batch's linger ends. Armed for the time left, read before the Advance,
+// the timer counted it again: the batch, ready at the linger's end, waited
+// for a second linger the clock never reached.
+func TestTheSenderWakesAtItsDeadlineThoughTheClockMovedBeforeItsTimer(t *testing.T) {
+	const linger = time.Second
+	var start time.Time
+	r := newRigWith(t, rigConfig{
+		acc: func(c *accumulator.Config) { c.Linger = linger },
+		sender: func(c *Config) {
+			// Appended before the sender runs: its first pass finds the
+			// batch lingering, and nothing wakes it but its timer.
+			start = c.Clock.Now()
+			_, err := c.Accumulator.Append(context.Background(), parts[0], nil,
+				&accumulator.Record{Data: record.Data{TimestampMs: 1000, Value: []byte("v1")}, Callback: 1})
+			require.NoError(t, err)
+			fake := c.Clock.(*clock.Fake)
+			var once sync.Once
+			fake.BeforeArm(func(deadline time.Time) {
+				if deadline.Equal(start.Add(linger)) {
+					once.Do(func() { fake.Advance(linger) })
+				}
+			})
+		},
+	})
+	c := r.next()
+	c.done(answer(c.req, 0, 0), nil)
+	r.outcome(1)
+}
+
 // A leader that appended a batch but could not replicate it in time says
 // so (REQUEST_TIMED_OUT, NOT_ENOUGH_REPLICAS_AFTER_APPEND): if the batch
 // fails later, it may have been written. So may a batch answered

@@ -14,6 +14,8 @@ type Fake struct {
 	// waiters are told each time a timer is created, so a test can wait for
 	// the code under test to arm its timer before advancing past it.
 	armed chan struct{}
+	// beforeArm, when set, runs before each arming (see BeforeArm).
+	beforeArm func(deadline time.Time)
 }
 
 // NewFake returns a fake clock reading start.
@@ -31,14 +33,53 @@ func (f *Fake) Now() time.Time {
 // UnixMilli returns the fake time in milliseconds since the epoch.
 func (f *Fake) UnixMilli() int64 { return f.Now().UnixMilli() }
 
-// NewTimer returns a timer firing when the fake time reaches now+d.
+// NewTimer returns a timer firing when the fake time reaches now+d, the
+// now of the arming, under f's lock.
 func (f *Fake) NewTimer(d time.Duration) Timer {
+	if hook := f.armHook(); hook != nil {
+		hook(f.Now().Add(d))
+	}
 	t := &fakeTimer{clock: f, c: make(chan time.Time, 1)}
 	f.mu.Lock()
-	t.armLocked(d)
+	t.armLocked(f.now.Add(d))
 	f.mu.Unlock()
 	f.tellArmed()
 	return t
+}
+
+// NewTimerAt returns a timer firing when the fake time reaches deadline, at
+// once if it has: an Advance after its caller read Now and before the
+// arming cannot push it back.
+func (f *Fake) NewTimerAt(deadline time.Time) Timer {
+	if hook := f.armHook(); hook != nil {
+		hook(deadline)
+	}
+	t := &fakeTimer{clock: f, c: make(chan time.Time, 1)}
+	f.mu.Lock()
+	t.armLocked(deadline)
+	f.mu.Unlock()
+	f.tellArmed()
+	return t
+}
+
+// BeforeArm sets hook, which runs at the start of each NewTimer,
+// NewTimerAt and ResetAt, before the timer is armed, without f's lock, on
+// the arming goroutine. It gets the deadline the caller asks for: for
+// NewTimer(d), d from the fake time as the call begins. A test that
+// advances f in it makes happen every time what another goroutine's
+// Advance does now and then: move the clock between the caller's reading
+// of Now and its arming. nil removes it.
+func (f *Fake) BeforeArm(hook func(deadline time.Time)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.beforeArm = hook
+}
+
+// armHook is the hook BeforeArm set, if any.
+func (f *Fake) armHook() func(time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.beforeArm
 }
 
 // tellArmed tells Armed that a timer was armed.
@@ -122,28 +163,32 @@ func (t *fakeTimer) stopLocked() bool {
 	return true
 }
 
-// Reset rearms t as NewTimer arms a new timer, and tells Armed so. Like a
-// real timer since Go 1.23, it drops a tick fired and not yet received.
-func (t *fakeTimer) Reset(d time.Duration) bool {
+// ResetAt rearms t as NewTimerAt arms a new timer, and tells Armed so.
+// Like a real timer since Go 1.23, it drops a tick fired and not yet
+// received.
+func (t *fakeTimer) ResetAt(deadline time.Time) bool {
 	f := t.clock
+	if hook := f.armHook(); hook != nil {
+		hook(deadline)
+	}
 	f.mu.Lock()
 	wasActive := t.stopLocked()
 	select {
 	case <-t.c:
 	default:
 	}
-	t.armLocked(d)
+	t.armLocked(deadline)
 	f.mu.Unlock()
 	f.tellArmed()
 	return wasActive
 }
 
-// armLocked sets t to fire once the fake time reaches now+d, at once if d
-// is not positive; f.mu must be held and t stopped.
-func (t *fakeTimer) armLocked(d time.Duration) {
+// armLocked sets t to fire once the fake time reaches when, at once if it
+// has; f.mu must be held and t stopped.
+func (t *fakeTimer) armLocked(when time.Time) {
 	f := t.clock
-	t.when = f.now.Add(d)
-	if d <= 0 {
+	t.when = when
+	if !when.After(f.now) {
 		t.c <- f.now
 		return
 	}

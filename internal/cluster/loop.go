@@ -37,9 +37,14 @@ func (c *Cluster) Run(ctx context.Context) {
 	retry := backoff.Exponential{Base: c.cfg.RetryBackoff, Max: c.cfg.RetryBackoffMax}
 	failures := 0 // refreshes in a row that failed or left something awaited: the polls' backoff
 	failed := 0   // refreshes in a row that failed: the floor of a requested one
-	wait := time.Duration(0)
+	// next is when the next refresh is due, the first at once. The loop
+	// waits for deadlines, not for the time left to them, which, read and
+	// then armed, would count again whatever passed in between (on a fake
+	// clock, a test's Advance): after the floor's pause, say, by as much
+	// as the Advance that ended it overshot.
+	next := clk.Now()
 	for {
-		timer := clk.NewTimer(wait)
+		timer := clk.NewTimerAt(next)
 		select {
 		case <-timer.C():
 		case <-c.refreshCh:
@@ -59,6 +64,7 @@ func (c *Cluster) Run(ctx context.Context) {
 		if err != nil {
 			c.updates.Notify() // waiters learn of the failure too
 		}
+		var wait time.Duration
 		switch {
 		case err != nil:
 			failed++
@@ -73,6 +79,8 @@ func (c *Cluster) Run(ctx context.Context) {
 			failed, failures = 0, 0
 			wait = c.cfg.MetadataMaxAge
 		}
+		ended := clk.Now()
+		next = ended.Add(wait)
 		// A requested refresh may come early, but not earlier than
 		// RetryBackoff after this one began, nor, after failed ones, before
 		// their backoff is over: with no broker answering, the senders'
@@ -83,15 +91,14 @@ func (c *Cluster) Run(ctx context.Context) {
 		// towards it, not the polls for something awaited, so that one
 		// passing failure among such polls does not hold the next
 		// requested refresh back for RetryBackoffMax.
-		floor := c.cfg.RetryBackoff - clk.Now().Sub(started)
+		floor := started.Add(c.cfg.RetryBackoff)
 		if err != nil {
-			floor = max(floor, retry.Delay(failed)-clk.Now().Sub(started))
+			floor = started.Add(max(c.cfg.RetryBackoff, retry.Delay(failed)))
 		}
-		if floor > 0 {
-			if !pause(ctx, clk.NewTimer(floor)) {
+		if floor.After(ended) {
+			if !pause(ctx, clk.NewTimerAt(floor)) {
 				return
 			}
-			wait = max(0, wait-floor)
 		}
 	}
 }
