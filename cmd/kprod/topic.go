@@ -138,16 +138,25 @@ func ensureTopic(ctx context.Context, cfg producer.Config, t topicSpec, con *con
 // partitions: it is checked as one that existed before the run.
 func awaitAutoCreated(ctx context.Context, c *conn.Conn, t topicSpec, maxBlock time.Duration) error {
 	wait := min(maxBlock, topicTimeout)
-	ctx, cancel := context.WithTimeout(ctx, wait)
+	waitCtx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	ready, err := awaitLeaders(ctx, c, t.name, true)
-	if errors.Is(err, kerr.UnknownTopicOrPartition) {
-		return fmt.Errorf("topic %s does not exist, and the broker did not create it within %v as allow.auto.create.topics asks (is its auto.create.topics.enable false?); --create-topic creates it", t.name, wait)
-	}
+	ready, err := awaitLeaders(waitCtx, c, t.name, true)
 	if err != nil {
-		return err
+		return notAutoCreated(ctx, err, t.name, wait)
 	}
 	return t.matches(ready)
+}
+
+// notAutoCreated is the error of a wait for an auto-created topic that
+// ended in err: the broker's not creating it when the wait ran out with
+// the topic still unknown, but err itself when the run's ctx ended (an
+// interrupt, which would otherwise read as the broker's failing to create
+// the topic within the whole wait).
+func notAutoCreated(ctx context.Context, err error, topic string, wait time.Duration) error {
+	if errors.Is(err, kerr.UnknownTopicOrPartition) && ctx.Err() == nil {
+		return fmt.Errorf("topic %s does not exist, and the broker did not create it within %v as allow.auto.create.topics asks (is its auto.create.topics.enable false?); --create-topic creates it", topic, wait)
+	}
+	return err
 }
 
 // matches checks an existing topic against the partitions and replication

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -126,6 +128,25 @@ func TestAllowAutoCreateTopicsAsKafkaAnswersIt(t *testing.T) {
 				t.Errorf("exit %d, stderr:\n%s\nwant exit %d with %q", r.code, r.stderr, tc.code, want)
 			}
 		})
+	}
+}
+
+// An interrupt (the run's ctx ending) during the wait for a topic the
+// broker is to create says so, not that the broker did not create it
+// within the wait: that message named the whole wait (1m0s) after an
+// interrupt 200ms in. The errors are awaitLeaders' as its ctx ends with
+// the topic still unknown: the run's ctx, or the wait's own deadline.
+func TestAnInterruptedWaitForAnAutoCreatedTopicSaysItWasInterrupted(t *testing.T) {
+	interrupted, interrupt := context.WithCancel(context.Background())
+	interrupt()
+	err := fmt.Errorf("topic t: %w: %w", kerr.UnknownTopicOrPartition, context.Canceled)
+	if got := notAutoCreated(interrupted, err, "t", time.Minute); got != err {
+		t.Errorf("interrupted: %v; want awaitLeaders' error, the interrupt, as it is", got)
+	}
+	err = fmt.Errorf("topic t: %w: %w", kerr.UnknownTopicOrPartition, context.DeadlineExceeded)
+	want := "topic t does not exist, and the broker did not create it within 1m0s"
+	if got := notAutoCreated(context.Background(), err, "t", time.Minute); !strings.Contains(got.Error(), want) {
+		t.Errorf("the wait ran out: %v; want %q", got, want)
 	}
 }
 
