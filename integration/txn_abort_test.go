@@ -3,6 +3,8 @@ package integration
 import (
 	"context"
 	"errors"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,18 +68,19 @@ func TestTxnAbortFailsTheHeldRecords(t *testing.T) {
 	}
 }
 
-// bufferedSignal is a hook that tells when a record of its topic is past
-// Produce's admission to the transaction.
-type bufferedSignal struct {
-	topic    string
-	buffered chan struct{}
-}
-
-func (h *bufferedSignal) OnRecordBuffered(_ context.Context, r producer.Record) context.Context {
-	if r.Topic == h.topic {
-		close(h.buffered)
-	}
-	return nil
+// waitingForHeldMemory waits, bounded, until a goroutine waits in the
+// producer for memory to hold a record for its topic's metadata
+// (reserveHeld): by then its Produce has been admitted to the transaction
+// for good. A hook's OnRecordBuffered said so too early: hooks run outside
+// the admission, which Produce takes again after them, so an abort begun
+// on the hook's word could end before that, and the record was refused as
+// produced outside a transaction instead of failing with the abort.
+func waitingForHeldMemory(t *testing.T) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		buf := make([]byte, 1<<20)
+		return strings.Contains(string(buf[:runtime.Stack(buf, true)]), "producer.(*Producer).reserveHeld(")
+	}, testTimeout, time.Millisecond, "no Produce waits for memory to hold its record")
 }
 
 // A record whose Produce began in a transaction and was still under way
@@ -92,18 +95,16 @@ func TestTxnARecordProducedBeforeAnAbortIsNotCommittedInTheNext(t *testing.T) {
 			c := startCluster(t, embedded.Options{Topics: map[string]int32{"t": 1}})
 			seeds := c.Addrs()
 			setTransactionVersion(t, seeds, proto.level)
-			signal := &bufferedSignal{topic: "b", buffered: make(chan struct{})}
 			p, log := newTxnProducer(t, seeds, txnID(t, "next"), proto, func(cfg *producer.Config) {
 				// Held records may reserve BufferMemory less one batch:
 				// room for one of the two below.
 				cfg.BatchSize, cfg.BufferMemory = 1024, 2048
-				cfg.Hooks = append(cfg.Hooks, signal)
 			})
 			require.NoError(t, p.BeginTransaction())
 			o := newOutcomes(2)
 			p.Produce(testCtx(t), &producer.Record{Topic: "a", Value: make([]byte, 600)}, o.callback(0))
 			go p.Produce(testCtx(t), &producer.Record{Topic: "b", Value: make([]byte, 600)}, o.callback(1))
-			receive(t, signal.buffered, "the record of b was not admitted to the transaction") // it then waits for memory to be held
+			waitingForHeldMemory(t) // the record of b
 
 			aborted := make(chan error, 1)
 			go func() { aborted <- p.AbortTransaction(testCtx(t)) }()
