@@ -74,47 +74,7 @@ func (c *waitedOn) Done() <-chan struct{} {
 // (Close from a callback fails such a record instead:
 // TestCloseFromACallbackEndsAHeldRecordsWaitForMemory.)
 func TestFlushFromACallbackDoesNotWaitForAHeldRecordsMemory(t *testing.T) {
-	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 4}})
-	p := newProducer(t, c, func(cfg *Config) {
-		cfg.BufferMemory = 64 << 10
-		cfg.BatchSize = 16 << 10
-		cfg.Linger = NoLinger
-		cfg.MaxBlock = time.Hour
-		cfg.DeliveryTimeout = 2 * time.Hour
-	})
-	// Known before the records: none of them waits for t's metadata, so
-	// the Produce that waits for memory below is the one the test starts.
-	_, err := p.PartitionsFor(ctx(t), "t")
-	require.NoError(t, err)
-	entered, flushNow := make(chan struct{}), make(chan struct{})
-	flushed := make(chan error, 1)
-	p.Produce(ctx(t), &Record{Topic: "t", Partition: 0, ExplicitPartition: true, Value: []byte("blocker")}, func(RecordMetadata, error) {
-		close(entered)
-		<-flushNow
-		flushed <- p.Flush(context.Background())
-	})
-	receive(t, entered, "the blocker's callback did not run")
-	// The callback keeps the first batch's 16 KiB; the held record
-	// reserves 8 KiB, two more batches take 32 KiB, and a third Produce
-	// waits for 16 KiB where 8 are left.
-	held := newOutcomes(1)
-	p.Produce(ctx(t), &Record{Topic: "late", Value: make([]byte, 8<<10)}, held.cb(0))
-	o := newOutcomes(3)
-	p.Produce(ctx(t), &Record{Topic: "t", Partition: 1, ExplicitPartition: true, Value: []byte("a")}, o.cb(0))
-	p.Produce(ctx(t), &Record{Topic: "t", Partition: 2, ExplicitPartition: true, Value: []byte("b")}, o.cb(1))
-	waited := make(chan struct{})
-	go func() {
-		defer close(waited)
-		p.Produce(ctx(t), &Record{Topic: "t", Partition: 3, ExplicitPartition: true, Value: []byte("c")}, o.cb(2))
-	}()
-	eventually(t, "a Produce waiting for memory", func() bool { return p.Stats().BufferWaiters == 1 })
-	// The topic appears: the held record gives its 8 KiB back, the Produce
-	// waiting takes them, and the held record's append waits in its place.
-	require.NoError(t, c.CreateTopic("late", 1))
-	receive(t, waited, "the Produce waiting for memory never got it")
-	eventually(t, "the held record's append waiting for memory", func() bool { return p.Stats().BufferWaiters == 1 })
-
-	close(flushNow)
+	flushed, held, o := callbackBehindAHeldRecordsWaitForMemory(t, func(p *Producer) error { return p.Flush(context.Background()) })
 	require.NoError(t, receive(t, flushed, "Flush from a callback waited for memory that only the callbacks behind it give back"))
 	held.wait(t, "the held record")
 	require.NoError(t, held.one(t, 0).err, "the held record, once the callback returned")

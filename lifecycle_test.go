@@ -360,6 +360,22 @@ func TestCloseAfterACloseFromACallbackWaitsForTheCallbacksLeft(t *testing.T) {
 // than stall every callback until MaxBlock, and the record fails with
 // ErrClosed.
 func TestCloseFromACallbackEndsAHeldRecordsWaitForMemory(t *testing.T) {
+	closed, held, o := callbackBehindAHeldRecordsWaitForMemory(t, func(p *Producer) error { return p.Close(context.Background()) })
+	require.NoError(t, receive(t, closed, "Close from a callback waits for memory that only the callbacks behind it free"), "Close from the callback")
+	held.wait(t, "the held record")
+	err := held.one(t, 0).err
+	require.ErrorIs(t, err, ErrClosed)
+	require.ErrorIs(t, err, context.Canceled, "how its wait ended")
+	o.wait(t, "the other records")
+}
+
+// callbackBehindAHeldRecordsWaitForMemory has a callback call inCallback
+// while a record that waited for its topic waits, in its append, for a
+// batch's memory that only the callbacks behind this one would give back.
+// It returns what inCallback returned, once it has, and the outcomes of
+// the held record and of three others, each in a batch of its own.
+func callbackBehindAHeldRecordsWaitForMemory(t *testing.T, inCallback func(*Producer) error) (result <-chan error, held, others *outcomes) {
+	t.Helper()
 	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 4}})
 	p := newProducer(t, c, func(cfg *Config) {
 		cfg.BufferMemory = 64 << 10
@@ -369,29 +385,29 @@ func TestCloseFromACallbackEndsAHeldRecordsWaitForMemory(t *testing.T) {
 		cfg.DeliveryTimeout = 2 * time.Hour
 	})
 	// Known before the records: none of them waits for t's metadata, so
-	// the Produce that waits for memory below is the one the test starts.
+	// the Produce that waits for memory below is the one this starts.
 	_, err := p.PartitionsFor(ctx(t), "t")
 	require.NoError(t, err)
-	entered, closeNow := make(chan struct{}), make(chan struct{})
-	closed := make(chan error, 1)
+	entered, callNow := make(chan struct{}), make(chan struct{})
+	results := make(chan error, 1)
 	p.Produce(ctx(t), &Record{Topic: "t", Partition: 0, ExplicitPartition: true, Value: []byte("blocker")}, func(RecordMetadata, error) {
 		close(entered)
-		<-closeNow
-		closed <- p.Close(context.Background())
+		<-callNow
+		results <- inCallback(p)
 	})
 	receive(t, entered, "the blocker's callback did not run")
 	// The callback keeps the first batch's 16 KiB; the held record
 	// reserves 8 KiB, two more batches take 32 KiB, and a third Produce
 	// waits for 16 KiB where 8 are left.
-	held := newOutcomes(1)
+	held = newOutcomes(1)
 	p.Produce(ctx(t), &Record{Topic: "late", Value: make([]byte, 8<<10)}, held.cb(0))
-	o := newOutcomes(3)
-	p.Produce(ctx(t), &Record{Topic: "t", Partition: 1, ExplicitPartition: true, Value: []byte("a")}, o.cb(0))
-	p.Produce(ctx(t), &Record{Topic: "t", Partition: 2, ExplicitPartition: true, Value: []byte("b")}, o.cb(1))
+	others = newOutcomes(3)
+	p.Produce(ctx(t), &Record{Topic: "t", Partition: 1, ExplicitPartition: true, Value: []byte("a")}, others.cb(0))
+	p.Produce(ctx(t), &Record{Topic: "t", Partition: 2, ExplicitPartition: true, Value: []byte("b")}, others.cb(1))
 	waited := make(chan struct{})
 	go func() {
 		defer close(waited)
-		p.Produce(ctx(t), &Record{Topic: "t", Partition: 3, ExplicitPartition: true, Value: []byte("c")}, o.cb(2))
+		p.Produce(ctx(t), &Record{Topic: "t", Partition: 3, ExplicitPartition: true, Value: []byte("c")}, others.cb(2))
 	}()
 	eventually(t, "a Produce waiting for memory", func() bool { return p.Stats().BufferWaiters == 1 })
 	// The topic appears: the held record gives its 8 KiB back, the Produce
@@ -399,14 +415,8 @@ func TestCloseFromACallbackEndsAHeldRecordsWaitForMemory(t *testing.T) {
 	require.NoError(t, c.CreateTopic("late", 1))
 	receive(t, waited, "the Produce waiting for memory never got it")
 	eventually(t, "the held record's append waiting for memory", func() bool { return p.Stats().BufferWaiters == 1 })
-
-	close(closeNow)
-	require.NoError(t, receive(t, closed, "Close from a callback waits for memory that only the callbacks behind it free"), "Close from the callback")
-	held.wait(t, "the held record")
-	err = held.one(t, 0).err
-	require.ErrorIs(t, err, ErrClosed)
-	require.ErrorIs(t, err, context.Canceled, "how its wait ended")
-	o.wait(t, "the other records")
+	close(callNow)
+	return results, held, others
 }
 
 // A record that waited for its topic and is appended while a Close from a
