@@ -38,6 +38,11 @@ type rig struct {
 	buffered atomic.Pointer[[]metadata.TopicPartition]
 	used     atomic.Pointer[[]string]
 
+	// spread is the last snapshot Config.Updated got: one the node set
+	// (and NodeJoined, NodeLeft) already matches, which Snapshot, read
+	// between the cache's Apply and the sync after it, may not be yet.
+	spread atomic.Pointer[metadata.Snapshot]
+
 	mu      sync.Mutex
 	events  []string // "joined 1", "left 2"
 	updates int
@@ -65,7 +70,12 @@ func newRigWith(t *testing.T, opts fakebroker.Options, seeds int, mod func(*Conf
 		Logger:          logger,
 		NodeJoined:      func(n *Node) { r.event("joined", n.ID) },
 		NodeLeft:        func(n *Node) { r.event("left", n.ID) },
-		Updated:         func(*metadata.Snapshot) { r.mu.Lock(); r.updates++; r.mu.Unlock() },
+		Updated: func(snap *metadata.Snapshot) {
+			r.spread.Store(snap)
+			r.mu.Lock()
+			r.updates++
+			r.mu.Unlock()
+		},
 		Refreshed: func(err error) {
 			if err != nil {
 				r.mu.Lock()
@@ -116,15 +126,20 @@ func (r *rig) eventsNow() []string {
 	return append([]string(nil), r.events...)
 }
 
-// awaitTopic wants topic until the metadata knows it, within waitFor.
+// awaitTopic wants topic until the metadata knows it, within waitFor. It
+// reads the snapshot Updated last got, not Snapshot: the cache publishes
+// an answer before the node set is synced to it (NodeJoined run), and a
+// test that then looks at the nodes could find them missing.
 func (r *rig) awaitTopic(topic string) *metadata.Topic {
 	r.t.Helper()
 	defer r.c.Want(topic)()
 	var t *metadata.Topic
 	require.Eventually(r.t, func() bool {
 		changed := r.c.Changed()
-		if t = r.c.Snapshot().Topic(topic); t != nil && len(t.Partitions) > 0 {
-			return true
+		if snap := r.spread.Load(); snap != nil {
+			if t = snap.Topic(topic); t != nil && len(t.Partitions) > 0 {
+				return true
+			}
 		}
 		r.c.RequestRefresh("test")
 		select {
