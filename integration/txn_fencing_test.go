@@ -221,11 +221,17 @@ func TestTxnATransactionTheCoordinatorTimedOut(t *testing.T) {
 			setTransactionVersion(t, seeds, proto.level)
 			id := txnID(t, "timeout")
 			p, log := newTxnProducer(t, seeds, id, proto, func(cfg *producer.Config) {
-				cfg.TransactionTimeout = 500 * time.Millisecond
+				// Long enough for the record to be acknowledged first on
+				// a loaded machine, as the test wants.
+				cfg.TransactionTimeout = 2 * time.Second
 			})
+			// The epoch before the transaction starts: read after its
+			// records, it could already be the one the timeout gave (the
+			// timeout runs from the transaction's start), and the wait
+			// below for a later one would never end.
+			epoch := coordinatorEpoch(t, seeds, id)
 			require.NoError(t, p.BeginTransaction())
 			requireAllAcked(t, produceAll(t, p, []*producer.Record{{Topic: topic, Value: []byte("timed out")}}))
-			epoch := coordinatorEpoch(t, seeds, id)
 			require.Eventually(t, func() bool { return coordinatorEpoch(t, seeds, id) > epoch },
 				testTimeout, 20*time.Millisecond, "the coordinator timed the transaction out")
 
