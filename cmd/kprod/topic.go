@@ -94,10 +94,10 @@ func ensureTopic(ctx context.Context, cfg producer.Config, t topicSpec, con *con
 		if err := t.matches(&md.Topics[0]); err != nil {
 			return err
 		}
-		_, err := awaitLeaders(ctx, c, t.name, false)
+		_, err := awaitLeaders(ctx, c, t.name, false, nil)
 		return err
 	case autoCreate && (code == kerr.UnknownTopicOrPartition.Code || code == kerr.LeaderNotAvailable.Code):
-		return awaitAutoCreated(ctx, c, t, cfg.MaxBlock)
+		return awaitAutoCreated(ctx, c, t, cfg.MaxBlock, &md.Topics[0])
 	case code == kerr.UnknownTopicOrPartition.Code:
 		if !t.create {
 			return fmt.Errorf("topic %s does not exist; --create-topic creates it (with --partitions and --replication-factor)", t.name)
@@ -116,7 +116,7 @@ func ensureTopic(ctx context.Context, cfg producer.Config, t topicSpec, con *con
 		// before. Its metadata may lag its creation, so it is checked
 		// once every partition has a leader.
 		con.line("topic %s exists: another client created it first", t.name)
-		ready, err := awaitLeaders(ctx, c, t.name, false)
+		ready, err := awaitLeaders(ctx, c, t.name, false, nil)
 		if err != nil {
 			return err
 		}
@@ -124,7 +124,7 @@ func ensureTopic(ctx context.Context, cfg producer.Config, t topicSpec, con *con
 	}
 	con.line("created topic %s (%s partitions, replication factor %s)",
 		t.name, orDefault(int64(t.partitions)), orDefault(int64(t.replicationFactor)))
-	_, err = awaitLeaders(ctx, c, t.name, false)
+	_, err = awaitLeaders(ctx, c, t.name, false, nil)
 	return err
 }
 
@@ -135,12 +135,13 @@ func ensureTopic(ctx context.Context, cfg producer.Config, t topicSpec, con *con
 // (4.3.1 does) or LEADER_NOT_AVAILABLE, and UNKNOWN_TOPIC_OR_PARTITION is
 // also its answer to every request while auto.create.topics.enable is
 // false: only the wait tells the two apart. The broker chose the topic's
-// partitions: it is checked as one that existed before the run.
-func awaitAutoCreated(ctx context.Context, c *conn.Conn, t topicSpec, maxBlock time.Duration) error {
+// partitions: it is checked as one that existed before the run. first is
+// the answer to the request that asked for the creation.
+func awaitAutoCreated(ctx context.Context, c *conn.Conn, t topicSpec, maxBlock time.Duration, first *protocol.MetadataResponseTopic) error {
 	wait := min(maxBlock, topicTimeout)
 	waitCtx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	ready, err := awaitLeaders(waitCtx, c, t.name, true)
+	ready, err := awaitLeaders(waitCtx, c, t.name, true, first)
 	if err != nil {
 		return notAutoCreated(ctx, err, t.name, wait)
 	}
@@ -280,25 +281,44 @@ func brokerMessage(err error, msg *string) string {
 // awaitLeaders polls metadata until every partition of topic has a leader,
 // and returns the topic's metadata then. Each poll asks for the topic's
 // creation if autoCreate, as each of the producer's metadata requests does.
-func awaitLeaders(ctx context.Context, c *conn.Conn, topic string, autoCreate bool) (*protocol.MetadataResponseTopic, error) {
+// last, if not nil, is the answer the caller already has, not ready: the
+// polls start after a pause.
+//
+// A ctx that ends once there is an answer, between polls or during one,
+// ends the wait with why that answer was not ready: the ctx may run out
+// while a poll is still at the broker (on a loaded machine, or a broker
+// slow to answer), and the request's failure would say only that.
+func awaitLeaders(ctx context.Context, c *conn.Conn, topic string, autoCreate bool, last *protocol.MetadataResponseTopic) (*protocol.MetadataResponseTopic, error) {
 	wait := topicPollMin
 	for {
+		if last != nil {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil, notReadyWithin(ctx, topic, last)
+			case <-t.C:
+			}
+			wait = min(2*wait, topicPollMax)
+		}
 		md, err := topicMetadata(ctx, c, topic, autoCreate)
 		if err != nil {
+			if last != nil && ctx.Err() != nil {
+				return nil, notReadyWithin(ctx, topic, last)
+			}
 			return nil, err
 		}
 		if topicReady(&md.Topics[0]) {
 			return &md.Topics[0], nil
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, fmt.Errorf("topic %s: %w: %w", topic, notReady(&md.Topics[0]), context.Cause(ctx))
-		case <-t.C:
-		}
-		wait = min(2*wait, topicPollMax)
+		last = &md.Topics[0]
 	}
+}
+
+// notReadyWithin is the error of a wait for topic that ctx ended, last
+// being the last answer.
+func notReadyWithin(ctx context.Context, topic string, last *protocol.MetadataResponseTopic) error {
+	return fmt.Errorf("topic %s: %w: %w", topic, notReady(last), context.Cause(ctx))
 }
 
 // notReady says why the last answer was not ready: the topic's own error

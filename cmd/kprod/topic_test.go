@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -128,6 +129,43 @@ func TestAllowAutoCreateTopicsAsKafkaAnswersIt(t *testing.T) {
 				t.Errorf("exit %d, stderr:\n%s\nwant exit %d with %q", r.code, r.stderr, tc.code, want)
 			}
 		})
+	}
+}
+
+// A wait for an auto-created topic that runs out while a poll is still at
+// the broker says that the broker did not create the topic, as one that
+// runs out between polls does: the last answer said it did not exist.
+// Before, it said only that the poll's request ran out of time, which a
+// loaded machine made the usual end of a 300 ms wait.
+func TestAWaitForAnAutoCreatedTopicEndingDuringAPollSaysTheBrokerDidNotCreateIt(t *testing.T) {
+	cluster, err := embedded.Start(embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	topic := uniqueTopic("autocreated")
+	// The first request for the topic is answered (unknown); the second,
+	// the wait's first poll, is held until kprod has exited.
+	released := make(chan struct{})
+	defer close(released)
+	var asked atomic.Int32
+	cluster.Kfake().ControlKey(int16(kmsg.Metadata), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.Kfake().KeepControl()
+		mr := req.(*kmsg.MetadataRequest)
+		if slices.ContainsFunc(mr.Topics, func(rt kmsg.MetadataRequestTopic) bool { return rt.Topic != nil && *rt.Topic == topic }) &&
+			asked.Add(1) == 2 {
+			cluster.Kfake().SleepControl(func() { <-released })
+		}
+		return nil, nil, false
+	})
+	r := runKprod(t, "", "perf", "-b", strings.Join(cluster.Addrs(), ","), "-t", topic, "--num-records", "10",
+		"-X", "allow.auto.create.topics=true", "-X", "max.block.ms=300")
+	want := fmt.Sprintf("topic %s does not exist, and the broker did not create it within 300ms", topic)
+	if r.code != exitFailed || !strings.Contains(r.stderr, want) {
+		t.Errorf("exit %d, stderr:\n%s\nwant exit %d with %q", r.code, r.stderr, exitFailed, want)
+	}
+	if n := asked.Load(); n < 2 {
+		t.Errorf("the broker was asked for the topic %d times: the wait's poll was not held", n)
 	}
 }
 
