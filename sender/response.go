@@ -51,9 +51,9 @@ func (s *Sender) handle(f *flight) {
 		// not say, so it may have written it.
 		switch p := s.answers.m[b.TP]; p {
 		case nil:
-			s.retry(b, accumulator.Retry{Cause: fmt.Errorf("broker %d answered without partition %s-%d", s.cfg.Node, b.TP.Topic, b.TP.Partition), MaybeWritten: true}, now, false)
+			s.retry(b, accumulator.Retry{Cause: s.answers.without(s.cfg.Node, f.version, b.TP), MaybeWritten: true}, now, false)
 		case answeredTwice:
-			s.retry(b, accumulator.Retry{Cause: fmt.Errorf("broker %d answered twice for partition %s-%d", s.cfg.Node, b.TP.Topic, b.TP.Partition), MaybeWritten: true}, now, false)
+			s.retry(b, accumulator.Retry{Cause: fmt.Errorf("broker %d answered Produce v%d twice for partition %s-%d", s.cfg.Node, f.version, b.TP.Topic, b.TP.Partition), MaybeWritten: true}, now, false)
 		default:
 			s.settle(b, p, f, resp.NodeEndpoints, now)
 		}
@@ -198,12 +198,15 @@ func withDetail(node int32, code error, message *string, records []protocol.Prod
 type answers struct {
 	m     map[accumulator.TopicPartition]*protocol.ProduceResponsePartition
 	names map[wire.UUID]string // a request by topic id's topics, by id
+	// unknown holds the topic ids the answer named that its request did
+	// not carry: a partition missing from the answer may be under one.
+	unknown []wire.UUID
 }
 
 // index fills the map from resp, the answer to f's request. An answer to a
 // request by topic id is keyed by id: the request gives the topic each id
 // was sent for, and a topic under an id the request did not carry is left
-// out, as if the broker had not answered for it.
+// out, as if the broker had not answered for it, its id kept in unknown.
 func (a *answers) index(resp *protocol.ProduceResponse, f *flight) {
 	if a.m == nil {
 		a.m = make(map[accumulator.TopicPartition]*protocol.ProduceResponsePartition)
@@ -220,6 +223,7 @@ func (a *answers) index(resp *protocol.ProduceResponse, f *flight) {
 		if f.byID {
 			var ok bool
 			if name, ok = a.names[t.TopicID]; !ok {
+				a.unknown = append(a.unknown, t.TopicID)
 				continue
 			}
 		}
@@ -238,10 +242,26 @@ func (a *answers) index(resp *protocol.ProduceResponse, f *flight) {
 // which of its two answers holds, the broker did not say.
 var answeredTwice = &protocol.ProduceResponsePartition{}
 
+// without is the cause of retrying a batch for tp that node's answer, to a
+// request of Produce version, left out; the answer's unknown topic ids, if
+// any, are where the broker may have put it.
+func (a *answers) without(node int32, version int16, tp accumulator.TopicPartition) error {
+	msg := fmt.Sprintf("broker %d answered Produce v%d without partition %s-%d", node, version, tp.Topic, tp.Partition)
+	if len(a.unknown) == 0 {
+		return errors.New(msg)
+	}
+	ids := make([]string, len(a.unknown))
+	for i, id := range a.unknown {
+		ids[i] = id.String()
+	}
+	return fmt.Errorf("%s, and under topic id %s, which the request did not carry", msg, strings.Join(ids, ", "))
+}
+
 // clear empties the maps, letting go of the answer they point into.
 func (a *answers) clear() {
 	clear(a.m)
 	clear(a.names)
+	a.unknown = a.unknown[:0]
 }
 
 // appendedAnyway reports whether a Produce error may have come after the

@@ -30,21 +30,23 @@ func TestARequestNeverSentIsNotCounted(t *testing.T) {
 
 // An answer naming a partition twice, or leaving it out, says nothing
 // certain of the batch: it goes again as one the broker may have written,
-// so that, should it fail in the end, its error says so. Before, the last
-// of two answers was taken, and a batch "written at offset 5" then refused
-// was sent again as if never written.
+// so that, should it fail in the end, its error says so, and names the
+// malformed answer's API and version. Before, the last of two answers was
+// taken, and a batch "written at offset 5" then refused was sent again as
+// if never written; and the error did not say which answer was at fault.
 func TestAnAnswerNamingAPartitionTwiceOrNotAtAllMayHaveWrittenIt(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
+		cause  string
 		answer func(*call) *protocol.ProduceResponse
 	}{
-		{"twice", func(c *call) *protocol.ProduceResponse {
+		{"twice", "broker 1 answered Produce v11 twice for partition t-0", func(c *call) *protocol.ProduceResponse {
 			resp := answer(c.req, 0, 5)
 			again := answer(c.req, kerr.NotLeaderOrFollower.Code, -1)
 			resp.Topics[0].Partitions = append(resp.Topics[0].Partitions, again.Topics[0].Partitions...)
 			return resp
 		}},
-		{"left out", func(c *call) *protocol.ProduceResponse {
+		{"left out", "broker 1 answered Produce v11 without partition t-0", func(c *call) *protocol.ProduceResponse {
 			resp := answer(c.req, 0, 5)
 			resp.Topics[0].Partitions = nil
 			return resp
@@ -59,6 +61,7 @@ func TestAnAnswerNamingAPartitionTwiceOrNotAtAllMayHaveWrittenIt(t *testing.T) {
 			err := r.outcome(1).Err
 			require.ErrorIs(t, err, accumulator.ErrDeliveryTimeout)
 			require.ErrorIs(t, err, accumulator.ErrMaybeWritten)
+			require.Contains(t, err.Error(), tc.cause)
 		})
 	}
 }

@@ -163,9 +163,16 @@ func TestUnknownTopicIDRefreshesAndRetries(t *testing.T) {
 }
 
 // An answer under an id the request did not carry answers nothing: the
-// batch is retried, never completed with another topic's offsets.
+// batch is retried, never completed with another topic's offsets, and the
+// retry's cause names the stray id. Before, the cause read as if the broker
+// had left the partition out, and hid what it did answer.
 func TestAnswerForAnotherIDIsNoAnswer(t *testing.T) {
-	r, _ := newTopicIDRig(t, 13, map[string]wire.UUID{"t": idT}, nil)
+	var causes []error
+	r, _ := newTopicIDRig(t, 13, map[string]wire.UUID{"t": idT}, func(c *Config) {
+		c.Events.Retried = func(_ accumulator.TopicPartition, _, _ int, _ time.Duration, r accumulator.Retry) {
+			causes = append(causes, r.Cause)
+		}
+	})
 	r.produce(parts[0], 1)
 	c := r.next()
 	resp := answerByID(c.req, 0, 5)
@@ -174,6 +181,9 @@ func TestAnswerForAnotherIDIsNoAnswer(t *testing.T) {
 	retry := r.afterBackoff(120 * time.Millisecond)
 	retry.done(answerByID(retry.req, 0, 6), nil)
 	require.Equal(t, int64(6), r.outcome(1).Offset)
+	require.Len(t, causes, 1)
+	require.EqualError(t, causes[0], "broker 1 answered Produce v13 without partition t-0, "+
+		"and under topic id AAAAAAAAAAAAAAAAAAAA7g, which the request did not carry")
 }
 
 // Two topics the metadata gives one id cannot be told apart in the answer:

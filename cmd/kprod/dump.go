@@ -166,8 +166,8 @@ func parseTopicID(s string) (wire.UUID, error) {
 	return id, nil
 }
 
-// formatTopicID is parseTopicID's inverse.
-func formatTopicID(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+// formatTopicID is parseTopicID's inverse; b is 16 bytes.
+func formatTopicID(b []byte) string { return wire.UUID(b).String() }
 
 // wireAcks is the ProduceRequest's acks field for a setting.
 func wireAcks(a producer.Acks) int16 {

@@ -10,7 +10,10 @@
 // check once at the end.
 package wire
 
-import "encoding/binary"
+import (
+	"encoding/base64"
+	"encoding/binary"
+)
 
 // AppendBool appends b as one byte, 1 for true.
 func AppendBool(dst []byte, b bool) []byte {
@@ -185,6 +188,10 @@ func AppendUUID(dst []byte, u UUID) []byte { return append(dst, u[:]...) }
 
 // UUID is Kafka's 128-bit identifier (topic ids); the zero value means none.
 type UUID [16]byte
+
+// String is u as Kafka prints it (Uuid.toString): the 16 bytes in URL-safe
+// base64, unpadded, so that an id in our errors reads as in the broker's.
+func (u UUID) String() string { return base64.RawURLEncoding.EncodeToString(u[:]) }
 
 // TaggedField is a tagged field this code does not interpret; decoders keep
 // them so that a message read and written again keeps its bytes.
