@@ -127,8 +127,10 @@ type RequestWritten struct {
 	Records int
 	// Bytes is the size of the record batches it carries.
 	Bytes int
-	// WriteTime is how long the sender took to hand it over: waiting for
-	// one of MaxInFlight slots on the connection, then writing.
+	// WriteTime runs from the request's handing to the connection to the
+	// end of its write: any wait for one of the connection's MaxInFlight
+	// slots, then the write. The request's RequestAnswered.Latency starts
+	// at the same moment, so it includes WriteTime.
 	WriteTime time.Duration
 }
 
@@ -146,9 +148,11 @@ type RequestAnswered struct {
 	Broker  int32
 	Batches int
 	Records int
-	// Latency runs from the request's handing to the connection, its
-	// write included, to its answer (0 with AcksNone, answered by the
-	// write, and for a request never sent).
+	// Latency runs from the request's handing to the connection to its
+	// answer: the request's RequestWritten.WriteTime (any wait for one of
+	// the connection's MaxInFlight slots, then the write), then the
+	// broker's time to answer. It is 0 with AcksNone, answered by the
+	// write, and for a request never sent.
 	Latency time.Duration
 	Err     error
 	// Unanswered: the request asked for no answer (AcksNone), and its

@@ -20,11 +20,11 @@ type Events struct {
 	// ErrNotSent) is not written; its Answered says why.
 	Written func(node int32, batches []*accumulator.Batch, took time.Duration)
 	// Answered: a request's answer came, or it failed as a whole (err);
-	// latency runs from the request's handing to the connection, its
-	// write included, to the answer: timed from the end of SendVersion,
-	// an answer that came before SendVersion returned took no time at
-	// all. It is 0 with acks=0, whose answer is the write itself, and for
-	// a request that never left.
+	// latency runs from the call to SendVersion to the answer, so it
+	// includes Written's took (the wait for a slot, the write): an answer
+	// that came before SendVersion returned is timed all the same. It is
+	// 0 with acks=0, whose answer is the write itself, and for a request
+	// that never left.
 	Answered func(node int32, batches []*accumulator.Batch, latency time.Duration, err error)
 	// Throttled: the broker says it delayed its answer this long, or asks
 	// for this pause, to hold the producer to its quota (KIP-219).
