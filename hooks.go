@@ -194,7 +194,8 @@ type ConnectionClosed struct {
 }
 
 // HookBatchRetried is told of each batch that goes back to its partition to
-// be sent again after a failed attempt.
+// be sent again after a failed attempt, a batch split in two after
+// MESSAGE_TOO_LARGE included (Split).
 type HookBatchRetried interface {
 	OnBatchRetried(BatchRetried)
 }
@@ -218,6 +219,12 @@ type BatchRetried struct {
 	// as older than one it has seen.
 	SequenceRejected bool
 	EpochRejected    bool
+	// Split: the broker refused the batch as too large (Err matches
+	// MESSAGE_TOO_LARGE or RECORD_LIST_TOO_LARGE), and it was split in two
+	// (KIP-126), whose halves take its place and go at once (Backoff 0),
+	// each then written or retried as a batch of its own. The Java client
+	// counts splits apart from retries (batch-split-total).
+	Split bool
 }
 
 // HookThrottled is told of each answer in which a broker says it throttled

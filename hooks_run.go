@@ -129,6 +129,12 @@ func (p *Producer) senderEvents() sender.Events {
 				SequenceRejected: r.SequenceRejected, EpochRejected: r.EpochRejected,
 			})
 		}
+		ev.Split = func(tp accumulator.TopicPartition, records, attempts int, cause error) {
+			fire(p, h.retried, HookBatchRetried.OnBatchRetried, BatchRetried{
+				Topic: tp.Topic, Partition: tp.Partition, Records: records, Attempt: attempts,
+				Err: cause, Split: true,
+			})
+		}
 	}
 	return ev
 }

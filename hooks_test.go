@@ -239,6 +239,43 @@ func TestHooksSeeASequenceRestart(t *testing.T) {
 	})
 }
 
+// A batch split after MESSAGE_TOO_LARGE (KIP-126) is told as retried, with
+// Split set: its halves go in its place, at once, and their BatchWritten
+// show a second attempt. Before, no hook heard of the split, and the halves
+// appeared as written on attempt 2 with no retry to explain it.
+func TestHooksSeeASplitBatchAsRetried(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	c.OnProduce(failFirst(1, fakebroker.FailAll(kerr.MessageTooLarge, "")))
+	rec := &recorder{}
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.Hooks = []Hook{rec}
+		cfg.Linger = time.Hour // one batch of four, sent by Flush
+	})
+	const n = 4
+	o := newOutcomes(n)
+	for i := range n {
+		p.Produce(ctx(t), &Record{Topic: "t", Value: []byte(fmt.Sprint(i))}, o.cb(i))
+	}
+	require.NoError(t, p.Flush(ctx(t)))
+	o.wait(t, "every record")
+	require.NoError(t, p.Close(ctx(t)))
+	require.Equal(t, int64(1), p.Stats().Splits)
+	rec.locked(func() {
+		require.Empty(t, rec.misplaced)
+		require.Len(t, rec.retried, 1)
+		r := rec.retried[0]
+		require.ErrorIs(t, r.Err, kerr.MessageTooLarge)
+		require.True(t, r.Split)
+		require.Equal(t, BatchRetried{Topic: "t", Partition: 0, Records: n, Attempt: 1, Err: r.Err, Split: true}, r,
+			"sent again at once, not maybe written")
+		require.Len(t, rec.batches, 2)
+		for _, b := range rec.batches {
+			require.Equal(t, n/2, b.Records)
+			require.Equal(t, 2, b.Attempt)
+		}
+	})
+}
+
 // A record that fails inside Produce (its ctx ended while it waited for
 // memory) is acknowledged there, on the caller's goroutine, with the error
 // in the user's words; a record Produce refuses at once reaches no hook.

@@ -33,6 +33,10 @@ type Events struct {
 	// again after backoff, for r's reason; attempts is how many sends it
 	// has had. The batch is no longer the sender's: hence no *Batch.
 	Retried func(tp accumulator.TopicPartition, records, attempts int, backoff time.Duration, r accumulator.Retry)
+	// Split: a batch of records to partition tp, refused as too large
+	// (cause), was split in two, whose halves go in its place at once;
+	// attempts is how many sends it has had.
+	Split func(tp accumulator.TopicPartition, records, attempts int, cause error)
 }
 
 // sendTimed is send's last step when Events watch requests: it times the

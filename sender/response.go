@@ -73,11 +73,7 @@ func (s *Sender) settle(b *accumulator.Batch, p *protocol.ProduceResponsePartiti
 	hinted := s.leaderHint(b.TP, f, p.CurrentLeader, endpoints)
 	switch {
 	case errors.Is(code, kerr.MessageTooLarge) || errors.Is(code, kerr.RecordListTooLarge):
-		var counted *atomic.Int64
-		if s.cfg.Counters != nil {
-			counted = &s.cfg.Counters.Splits
-		}
-		s.acc.Split(b, err, counted)
+		s.split(b, err)
 	case errors.Is(code, kerr.ProducerFenced):
 		// Another producer took over this producer's id: the brokers will
 		// take nothing more from this one (the Java client's fatal error).
@@ -151,6 +147,22 @@ func (s *Sender) retry(b *accumulator.Batch, r accumulator.Retry, now time.Time,
 		s.cfg.Events.Retried(tp, records, attempts, r.At.Sub(now), r)
 	}
 	s.cfg.Logger.Debug("retrying batch", "topic", tp.Topic, "partition", tp.Partition, "attempt", attempts, "err", r.Cause)
+}
+
+// split halves b, refused as too large for cause (KIP-126); the halves
+// take its place, to go at once, and Events.Split is told.
+func (s *Sender) split(b *accumulator.Batch, cause error) {
+	var counted *atomic.Int64
+	if s.cfg.Counters != nil {
+		counted = &s.cfg.Counters.Splits
+	}
+	// Split hands b's records to the halves, which another sender may take
+	// at once: read what the hooks need before, as retry does.
+	tp, attempts, records := b.TP, b.Attempts(), b.Records()
+	if s.acc.Split(b, cause, counted) && s.cfg.Events.Split != nil {
+		s.cfg.Events.Split(tp, records, attempts, cause)
+	}
+	s.cfg.Logger.Debug("splitting batch", "topic", tp.Topic, "partition", tp.Partition, "records", records, "err", cause)
 }
 
 // brokerError keeps the Kafka error matchable with errors.Is while adding

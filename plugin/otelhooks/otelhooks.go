@@ -24,9 +24,10 @@
 // counts only records the producer tried to send, as the conventions ask,
 // so not one that failed in Produce or waiting for metadata), and the
 // Java client's names otherwise, under "kafka.producer.":
-// record.queue.time, batch.size, record.retries, request.latency,
-// throttle.time, connection.creations, connection.closes, buffer.total,
-// buffer.available (read from the producer's Stats when collected).
+// record.queue.time, batch.size, record.retries, batch.splits,
+// request.latency, throttle.time, connection.creations, connection.closes,
+// buffer.total, buffer.available (read from the producer's Stats when
+// collected).
 // Durations are in seconds, in the buckets the messaging conventions
 // advise (5ms to 10s); batch sizes in bytes, in powers of 2 from 256 B to
 // 4 MiB. Every measurement names the producer's client id
@@ -86,9 +87,10 @@ type Telemetry struct {
 	// gauges is the buffer gauges' callback, which Close unregisters.
 	gauges metric.Registration
 
-	sent, retries, connOpened, connClosed metric.Int64Counter
-	duration, queueTime, latency          metric.Float64Histogram
-	throttle, batchSize                   metric.Float64Histogram
+	sent, retries, splits        metric.Int64Counter
+	connOpened, connClosed       metric.Int64Counter
+	duration, queueTime, latency metric.Float64Histogram
+	throttle, batchSize          metric.Float64Histogram
 }
 
 // New makes the instruments.
@@ -130,6 +132,7 @@ func (t *Telemetry) instruments(m metric.Meter) error {
 	t.queueTime = histogram("kafka.producer.record.queue.time", "s", "Time from a batch's first record to its first send.", secondsBuckets)
 	t.batchSize = histogram("kafka.producer.batch.size", "By", "Size of a written batch on the wire.", batchSizeBuckets)
 	t.retries = counter("kafka.producer.record.retries", "{message}", "Records sent again after a failed attempt.")
+	t.splits = counter("kafka.producer.batch.splits", "{batch}", "Batches split in two after a broker refused them as too large.")
 	t.latency = histogram("kafka.producer.request.latency", "s", "Time from a ProduceRequest's write to its answer.", secondsBuckets)
 	t.throttle = histogram("kafka.producer.throttle.time", "s", "Throttle times brokers reported.", secondsBuckets)
 	t.connOpened = counter("kafka.producer.connection.creations", "{connection}", "Connections opened.")
@@ -287,8 +290,15 @@ func (t *Telemetry) OnBatchWritten(e producer.BatchWritten) {
 	t.batchSize.Record(ctx, float64(e.CompressedBytes), topic)
 }
 
+// OnBatchRetried counts a retry's records, or a split (whose records the
+// Java client does not count as retried).
 func (t *Telemetry) OnBatchRetried(e producer.BatchRetried) {
-	t.retries.Add(context.Background(), int64(e.Records), t.series.Load().topic(e.Topic).batches)
+	topic := t.series.Load().topic(e.Topic).batches
+	if e.Split {
+		t.splits.Add(context.Background(), 1, topic)
+		return
+	}
+	t.retries.Add(context.Background(), int64(e.Records), topic)
 }
 
 // OnRequestAnswered records an answer's latency; a request that failed,

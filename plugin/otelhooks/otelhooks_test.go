@@ -233,3 +233,17 @@ func TestTwoTelemetryEachEndTheirOwnSpans(t *testing.T) {
 		require.Equal(t, 1, ends[s.SpanContext().SpanID()], "span %s ended once", s.SpanContext().SpanID())
 	}
 }
+
+// A batch split after MESSAGE_TOO_LARGE counts in kafka.producer.batch
+// .splits (the Java client's batch-split-total), not as records retried,
+// which the Java client does not count it as either.
+func TestASplitBatchCountsAsASplitNotARetry(t *testing.T) {
+	tt := newTelemetry(t, otelhooks.Options{})
+	retried := hookOf[producer.HookBatchRetried](t, tt.tel)
+	retried.OnBatchRetried(producer.BatchRetried{Topic: "events", Records: 4, Attempt: 1, Split: true})
+	retried.OnBatchRetried(producer.BatchRetried{Topic: "events", Records: 2, Attempt: 2})
+	splits := tt.metric(t, "kafka.producer.batch.splits").(metricdata.Sum[int64])
+	require.Equal(t, int64(1), sum(splits))
+	retries := tt.metric(t, "kafka.producer.record.retries").(metricdata.Sum[int64])
+	require.Equal(t, int64(2), sum(retries), "the retried batch's records only")
+}

@@ -38,7 +38,13 @@ func (m *Metrics) OnBatchWritten(e producer.BatchWritten) {
 	}
 }
 
+// OnBatchRetried counts a retry's records, or a split (whose records the
+// Java client does not count as retried).
 func (m *Metrics) OnBatchRetried(e producer.BatchRetried) {
+	if e.Split {
+		m.batchSplit.WithLabelValues(e.Topic).Inc()
+		return
+	}
 	m.recordRetry.WithLabelValues(e.Topic).Add(float64(e.Records))
 }
 

@@ -16,6 +16,7 @@
 //	record_send_total{topic}            records the brokers wrote (record-send-total)
 //	record_error_total{topic}           records that failed (record-error-total)
 //	record_retry_total{topic}           records sent again (record-retry-total)
+//	batch_split_total{topic}            batches split after MESSAGE_TOO_LARGE (batch-split-total)
 //	record_queue_time_seconds           a batch's first record to its first send (record-queue-time-avg/max)
 //	batch_size_bytes                    a written batch on the wire (batch-size-avg/max)
 //	compression_rate                    compressed / uncompressed size of a batch (compression-rate-avg)
@@ -76,6 +77,7 @@ type Metrics struct {
 	producer atomic.Pointer[producer.Producer]
 
 	recordSend, recordError, recordRetry *prometheus.CounterVec
+	batchSplit                           *prometheus.CounterVec
 	queueTime, batchSize, compression    prometheus.Histogram
 	recordsPerRequest, requestSize       prometheus.Histogram
 	requests, responses, requestErrors   *prometheus.CounterVec
@@ -105,6 +107,7 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 	m := &Metrics{
 		recordSend:        f.counter("record_send_total", "Records the brokers wrote (acknowledged).", "topic"),
 		recordRetry:       f.counter("record_retry_total", "Records sent again after a failed attempt.", "topic"),
+		batchSplit:        f.counter("batch_split_total", "Batches split in two after a broker refused them as too large.", "topic"),
 		queueTime:         f.histogram("record_queue_time_seconds", "Time from a batch's first record to its first send.", timeBuckets),
 		batchSize:         f.histogram("batch_size_bytes", "Size of a written batch on the wire, after compression.", sizeBuckets),
 		compression:       f.histogram("compression_rate", "Compressed size over uncompressed size of a written batch.", prometheus.LinearBuckets(0.1, 0.1, 10)),

@@ -251,3 +251,18 @@ func scrape(t *testing.T, reg *prometheus.Registry) string {
 	require.NoError(t, err)
 	return string(b)
 }
+
+// A batch split after MESSAGE_TOO_LARGE counts in batch_split_total (the
+// Java client's batch-split-total), not as records retried, which the Java
+// client does not count it as either.
+func TestASplitBatchCountsAsASplitNotARetry(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := promhooks.New(reg, promhooks.Options{})
+	require.NoError(t, err)
+	m.OnBatchRetried(producer.BatchRetried{Topic: "events", Records: 4, Attempt: 1, Split: true})
+	m.OnBatchRetried(producer.BatchRetried{Topic: "events", Records: 2, Attempt: 2})
+	splits, _ := value(t, reg, "kafka_producer_batch_split_total", map[string]string{"topic": "events"})
+	require.Equal(t, 1.0, splits)
+	retried, _ := value(t, reg, "kafka_producer_record_retry_total", map[string]string{"topic": "events"})
+	require.Equal(t, 2.0, retried, "the retried batch's records only")
+}
