@@ -154,7 +154,12 @@ type RequestAnswered struct {
 	// broker's time to answer. It is 0 with AcksNone, answered by the
 	// write, and for a request never sent.
 	Latency time.Duration
-	Err     error
+	// Throttle is the answer's throttle time, 0 when the broker did not
+	// throttle the producer (see HookThrottled, told only of those it
+	// did). The Java client's produce-throttle-time-avg averages it over
+	// every answer, 0 included.
+	Throttle time.Duration
+	Err      error
 	// Unanswered: the request asked for no answer (AcksNone), and its
 	// write, or its failure, ended it. No broker answered, and its
 	// Latency of 0 measures nothing: a metric of answers and their

@@ -108,8 +108,8 @@ func (p *Producer) senderEvents() sender.Events {
 	}
 	if len(h.answered) > 0 {
 		unanswered := p.cfg.Acks == AcksNone
-		ev.Answered = func(node int32, batches []*accumulator.Batch, latency time.Duration, err error) {
-			e := RequestAnswered{Broker: node, Batches: len(batches), Latency: latency, Err: err, Unanswered: unanswered}
+		ev.Answered = func(node int32, batches []*accumulator.Batch, latency, throttle time.Duration, err error) {
+			e := RequestAnswered{Broker: node, Batches: len(batches), Latency: latency, Throttle: throttle, Err: err, Unanswered: unanswered}
 			for _, b := range batches {
 				e.Records += b.Records()
 			}

@@ -158,11 +158,17 @@ func TestHooksSeeEveryEvent(t *testing.T) {
 			require.Contains(t, []int32{0, 1}, w.Broker)
 			require.Positive(t, w.Bytes)
 		}
+		throttledAnswers := 0
 		for _, a := range rec.answered {
 			answered += a.Records
 			require.NoError(t, a.Err)
 			require.False(t, a.Unanswered, "acks=all: the broker answered")
+			if a.Throttle != 0 {
+				require.Equal(t, 7*time.Millisecond, a.Throttle)
+				throttledAnswers++
+			}
 		}
+		require.Equal(t, 2, throttledAnswers, "each answer gives its throttle time, 0 when not throttled")
 		require.Equal(t, n+2, written, "ten records, two of them sent twice")
 		require.Equal(t, written, answered)
 

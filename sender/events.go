@@ -24,8 +24,9 @@ type Events struct {
 	// includes Written's took (the wait for a slot, the write): an answer
 	// that came before SendVersion returned is timed all the same. It is
 	// 0 with acks=0, whose answer is the write itself, and for a request
-	// that never left.
-	Answered func(node int32, batches []*accumulator.Batch, latency time.Duration, err error)
+	// that never left. throttle is the answer's throttle time, 0 when it
+	// has none: Throttled is told only of those that are not.
+	Answered func(node int32, batches []*accumulator.Batch, latency, throttle time.Duration, err error)
 	// Throttled: the broker says it delayed its answer this long, or asks
 	// for this pause, to hold the producer to its quota (KIP-219).
 	Throttled func(node int32, d time.Duration)
@@ -55,6 +56,10 @@ func (s *Sender) sendTimed(ctx context.Context, c Conn, f *flight, version int16
 // answered tells Events.Answered, and Throttled if the broker throttled
 // the request, before its batches are settled.
 func (s *Sender) answered(f *flight) {
+	var throttle time.Duration
+	if resp, _ := f.resp.(*protocol.ProduceResponse); resp != nil {
+		throttle = time.Duration(resp.ThrottleTimeMs) * time.Millisecond
+	}
 	if f.timed && s.cfg.Events.Answered != nil {
 		var latency time.Duration
 		// With acks=0, or for a request that never left, SendVersion
@@ -62,9 +67,9 @@ func (s *Sender) answered(f *flight) {
 		if s.cfg.Acks != 0 && !f.notSent.Load() {
 			latency = f.answered.Sub(f.handed)
 		}
-		s.cfg.Events.Answered(s.cfg.Node, f.batches, latency, f.err)
+		s.cfg.Events.Answered(s.cfg.Node, f.batches, latency, throttle, f.err)
 	}
-	if resp, _ := f.resp.(*protocol.ProduceResponse); resp != nil && resp.ThrottleTimeMs > 0 && s.cfg.Events.Throttled != nil {
-		s.cfg.Events.Throttled(s.cfg.Node, time.Duration(resp.ThrottleTimeMs)*time.Millisecond)
+	if throttle > 0 && s.cfg.Events.Throttled != nil {
+		s.cfg.Events.Throttled(s.cfg.Node, throttle)
 	}
 }

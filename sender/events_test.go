@@ -37,7 +37,7 @@ func TestAnAnswerBeforeSendVersionReturnedHasItsLatency(t *testing.T) {
 	var r *rig
 	r = newRig(t, func(cfg *Config) {
 		cfg.Hooks.Connect = func(context.Context) (Conn, error) { return &quickConn{clk: r.clk, took: 3 * time.Millisecond}, nil }
-		cfg.Events.Answered = func(_ int32, _ []*accumulator.Batch, latency time.Duration, err error) {
+		cfg.Events.Answered = func(_ int32, _ []*accumulator.Batch, latency, _ time.Duration, err error) {
 			require.NoError(t, err)
 			latencies <- latency
 		}

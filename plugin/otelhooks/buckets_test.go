@@ -60,8 +60,7 @@ func TestHistogramBucketsFitTheirUnits(t *testing.T) {
 		Metadata: producer.RecordMetadata{Topic: "events", Offset: 7}, Latency: took,
 	})
 	tt.tel.OnBatchWritten(producer.BatchWritten{Topic: "events", Records: 1, QueueTime: took, Bytes: 64 << 10, CompressedBytes: 64 << 10})
-	tt.tel.OnRequestAnswered(producer.RequestAnswered{Broker: 1, Batches: 1, Records: 1, Latency: took})
-	tt.tel.OnThrottled(producer.Throttled{Broker: 1, Time: took})
+	tt.tel.OnRequestAnswered(producer.RequestAnswered{Broker: 1, Batches: 1, Records: 1, Latency: took, Throttle: took})
 
 	for _, name := range []string{"messaging.client.operation.duration", "kafka.producer.record.queue.time",
 		"kafka.producer.request.latency", "kafka.producer.throttle.time"} {

@@ -301,16 +301,15 @@ func (t *Telemetry) OnBatchRetried(e producer.BatchRetried) {
 	t.retries.Add(context.Background(), int64(e.Records), topic)
 }
 
-// OnRequestAnswered records an answer's latency; a request that failed,
-// or was not to be answered (acks=0), has none.
+// OnRequestAnswered records an answer's latency and its throttle time,
+// 0 included, as the Java client's average has it; a request that failed,
+// or was not to be answered (acks=0), has neither.
 func (t *Telemetry) OnRequestAnswered(e producer.RequestAnswered) {
 	if e.Err == nil && !e.Unanswered {
-		t.latency.Record(context.Background(), e.Latency.Seconds(), t.series.Load().node(e.Broker))
+		ctx, broker := context.Background(), t.series.Load().node(e.Broker)
+		t.latency.Record(ctx, e.Latency.Seconds(), broker)
+		t.throttle.Record(ctx, e.Throttle.Seconds(), broker)
 	}
-}
-
-func (t *Telemetry) OnThrottled(e producer.Throttled) {
-	t.throttle.Record(context.Background(), e.Time.Seconds(), t.series.Load().node(e.Broker))
 }
 
 func (t *Telemetry) OnConnectionOpened(e producer.ConnectionOpened) {

@@ -2,6 +2,7 @@ package otelhooks_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -246,4 +247,21 @@ func TestASplitBatchCountsAsASplitNotARetry(t *testing.T) {
 	require.Equal(t, int64(1), sum(splits))
 	retries := tt.metric(t, "kafka.producer.record.retries").(metricdata.Sum[int64])
 	require.Equal(t, int64(2), sum(retries), "the retried batch's records only")
+}
+
+// kafka.producer.throttle.time records every answer's throttle time, 0
+// included, as the Java client's produce-throttle-time-avg averages over
+// every answer; a request that failed, or asked for no answer, has none.
+// Before, only throttled answers were recorded.
+func TestThrottleTimeIsRecordedForEveryAnswer(t *testing.T) {
+	tt := newTelemetry(t, otelhooks.Options{})
+	answered := hookOf[producer.HookRequestAnswered](t, tt.tel)
+	answered.OnRequestAnswered(producer.RequestAnswered{Broker: 1, Batches: 1, Records: 1, Throttle: 100 * time.Millisecond})
+	answered.OnRequestAnswered(producer.RequestAnswered{Broker: 1, Batches: 1, Records: 1})
+	answered.OnRequestAnswered(producer.RequestAnswered{Broker: 1, Batches: 1, Records: 1, Err: errors.New("connection reset")})
+	answered.OnRequestAnswered(producer.RequestAnswered{Broker: 1, Batches: 1, Records: 1, Unanswered: true})
+	throttle := tt.metric(t, "kafka.producer.throttle.time").(metricdata.Histogram[float64])
+	require.Len(t, throttle.DataPoints, 1)
+	require.Equal(t, uint64(2), throttle.DataPoints[0].Count)
+	require.InDelta(t, 0.1, throttle.DataPoints[0].Sum, 1e-9)
 }

@@ -8,8 +8,9 @@ import (
 )
 
 // Hooks returns the hooks to put in producer.Config.Hooks. Metrics itself
-// hears every event but the records'; the record hook, which costs a small
-// allocation per record, is there unless Options.NoRecordMetrics.
+// hears the events it counts, the records' aside; the record hook, which
+// costs a small allocation per record, is there unless
+// Options.NoRecordMetrics.
 func (m *Metrics) Hooks() []producer.Hook {
 	if m.noRecords {
 		return []producer.Hook{m}
@@ -67,10 +68,8 @@ func (m *Metrics) OnRequestAnswered(e producer.RequestAnswered) {
 	}
 	m.responses.WithLabelValues(id).Inc()
 	m.latency.WithLabelValues(id).Observe(e.Latency.Seconds())
-}
-
-func (m *Metrics) OnThrottled(e producer.Throttled) {
-	m.throttle.WithLabelValues(node(e.Broker)).Observe(e.Time.Seconds())
+	// Every answer's, 0 included, as the Java client's average has it.
+	m.throttle.WithLabelValues(id).Observe(e.Throttle.Seconds())
 }
 
 func (m *Metrics) OnConnectionOpened(e producer.ConnectionOpened) {

@@ -26,7 +26,7 @@
 //	response_total{node_id}             answers received, none with acks=0 (response-total)
 //	request_error_total{node_id}        requests that failed as a whole (no Java name)
 //	request_latency_seconds{node_id}    write to answer (request-latency-avg/max)
-//	produce_throttle_time_seconds{node_id}  throttle times (produce-throttle-time-avg/max)
+//	produce_throttle_time_seconds{node_id}  each answer's throttle time, 0 if none (produce-throttle-time-avg/max)
 //	connection_creation_total{node_id}  connections opened (connection-creation-total)
 //	connection_close_total{node_id}     connections closed (connection-close-total)
 //	connection_failure_total{node_id}   failed connection attempts (no Java name)

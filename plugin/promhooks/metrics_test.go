@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,7 +16,9 @@ import (
 
 	"github.com/gokafka/producer"
 	"github.com/gokafka/producer/integration/embedded"
+	"github.com/gokafka/producer/internal/fakebroker"
 	"github.com/gokafka/producer/plugin/promhooks"
+	"github.com/gokafka/producer/protocol"
 )
 
 // wait bounds every wait: generous for a loaded machine under -race.
@@ -265,4 +268,54 @@ func TestASplitBatchCountsAsASplitNotARetry(t *testing.T) {
 	require.Equal(t, 1.0, splits)
 	retried, _ := value(t, reg, "kafka_producer_record_retry_total", map[string]string{"topic": "events"})
 	require.Equal(t, 2.0, retried, "the retried batch's records only")
+}
+
+// The throttle histogram observes every answer's throttle time, 0
+// included, as the Java client's produce-throttle-time-avg averages over
+// every answer: of two answers, one throttled 100 ms, the average is 50
+// ms. Before, only throttled answers were observed, and _sum/_count gave
+// the average throttle of the throttled ones (100 ms).
+func TestThrottleTimeAveragesOverEveryAnswer(t *testing.T) {
+	c, err := fakebroker.Start(fakebroker.Options{Topics: map[string]int32{"events": 1}})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	var n atomic.Int64
+	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action {
+		if n.Add(1) == 1 {
+			return fakebroker.Action{Throttle: 100 * time.Millisecond}
+		}
+		return fakebroker.Action{}
+	})
+	reg := prometheus.NewRegistry()
+	m, err := promhooks.New(reg, promhooks.Options{})
+	require.NoError(t, err)
+	p, err := producer.New(producer.Config{Brokers: c.Addrs(), Hooks: m.Hooks()})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	for range 2 {
+		_, err := p.Send(ctx, &producer.Record{Topic: "events", Value: []byte("v")})
+		require.NoError(t, err)
+	}
+	require.NoError(t, p.Close(ctx))
+	responses, _ := value(t, reg, "kafka_producer_response_total", nil)
+	require.Equal(t, 2.0, responses)
+	throttles, _ := value(t, reg, "kafka_producer_produce_throttle_time_seconds", nil)
+	require.Equal(t, responses, throttles, "one throttle time per answer")
+	require.InDelta(t, 0.1, histogramSum(t, reg, "kafka_producer_produce_throttle_time_seconds"), 1e-9)
+}
+
+// histogramSum is the sum of the histogram family name's samples.
+func histogramSum(t *testing.T, reg *prometheus.Registry, name string) (sum float64) {
+	t.Helper()
+	families, err := reg.Gather()
+	require.NoError(t, err)
+	for _, f := range families {
+		if f.GetName() == name {
+			for _, m := range f.GetMetric() {
+				sum += m.GetHistogram().GetSampleSum()
+			}
+		}
+	}
+	return sum
 }
