@@ -34,6 +34,13 @@ var ErrMalformed = errors.New("malformed metadata")
 //     cached partition is kept whole. An epoch of -1 (Metadata before v7, or
 //     an error) carries no order and is taken as is; a changed topic id means
 //     the topic was re-created and its epochs restarted, so the response wins.
+//     The newest epoch seen of each partition is kept apart from the
+//     partitions, under the topic id, until the id changes or the topic is
+//     forgotten: after an answer that drops the partitions (below), a
+//     lagging broker's older epoch leaves the partition without a leader, at
+//     the epoch seen, until a broker names that epoch's leader or a newer
+//     one. Under the zero id nothing is kept apart: an unknown topic may
+//     have been deleted and re-created, its epochs starting over.
 //   - A topic's partition count never goes down: Kafka cannot remove a
 //     partition, so an answer that lists fewer under the cached topic id
 //     comes from a broker that has not seen CreatePartitions yet, and the
@@ -146,12 +153,13 @@ func mergeTopic(prev *Topic, rt *protocol.MetadataResponseTopic, ch *Changes) *T
 		err = checkNumbering(t.Name, rt.Partitions)
 		t.Err = err
 	}
+	seen := seenFor(prev, t.ID)
 	switch {
 	case err == nil:
-		t.Partitions = mergePartitions(prev, t.ID, rt.Partitions)
+		t.Partitions = mergePartitions(prev, seen, t.ID, rt.Partitions)
 	case errors.Is(err, ErrMalformed):
 		if prev != nil {
-			t.Partitions, t.ID = prev.Partitions, prev.ID
+			t.Partitions, t.ID, seen = prev.Partitions, prev.ID, prev.seen
 		}
 	case errors.Is(err, kerr.UnknownTopicOrPartition) || errors.Is(err, kerr.InvalidTopicException):
 		ch.UnknownTopics = append(ch.UnknownTopics, t.Name)
@@ -165,6 +173,7 @@ func mergeTopic(prev *Topic, rt *protocol.MetadataResponseTopic, ch *Changes) *T
 			t.ID = prev.ID // error responses may omit it
 		}
 	}
+	t.seen = seen.with(t.ID, t.Partitions)
 	recordTopicChanges(prev, t, ch)
 	return t
 }
@@ -186,8 +195,9 @@ func checkNumbering(topic string, rps []protocol.MetadataResponsePartition) erro
 // mergePartitions turns the response's partitions, numbered 0 to n-1, into
 // a slice indexed by partition id, keeping a cached partition whose leader
 // epoch is newer than the response's, and, under the same topic id, the
-// cached partitions past the response's count.
-func mergePartitions(prev *Topic, id wire.UUID, rps []protocol.MetadataResponsePartition) []Partition {
+// cached partitions past the response's count. A partition no longer cached
+// whose epoch seen is newer than the response's has no known leader.
+func mergePartitions(prev *Topic, seen epochsSeen, id wire.UUID, rps []protocol.MetadataResponsePartition) []Partition {
 	var known []Partition
 	if prev != nil && !recreated(prev.ID, id) {
 		known = prev.Partitions
@@ -213,8 +223,13 @@ func mergePartitions(prev *Topic, id wire.UUID, rps []protocol.MetadataResponseP
 			Offline:     rp.OfflineReplicas,
 			Err:         kerr.ForCode(rp.ErrorCode),
 		}
-		if idx < len(known) && p.LeaderEpoch >= 0 && known[idx].LeaderEpoch > p.LeaderEpoch {
+		switch {
+		case idx < len(known) && p.LeaderEpoch >= 0 && known[idx].LeaderEpoch > p.LeaderEpoch:
 			p = known[idx] // a lagging broker answered; keep what we know
+		case seen.newer(idx, p.LeaderEpoch):
+			// A lagging broker answered after one that dropped the
+			// partitions: who leads the newer epoch is not known.
+			p = Partition{ID: p.ID, Leader: -1, LeaderEpoch: seen.epochs[idx], Err: kerr.LeaderNotAvailable}
 		}
 		parts[idx] = p
 	}

@@ -65,6 +65,7 @@ func (c *Cache) ApplyLeaderHint(topic string, topicID wire.UUID, partition int32
 	nt := *t
 	nt.Partitions = append([]Partition(nil), t.Partitions...)
 	nt.Partitions[partition] = p
+	nt.seen = t.seen.with(t.ID, nt.Partitions)
 	nt.View = buildView(&nt, next.brokers)
 
 	next.topics = make(map[string]*Topic, len(old.topics))

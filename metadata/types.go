@@ -57,6 +57,9 @@ type Topic struct {
 	// It passes from snapshot to snapshot for as long as the metadata
 	// knows the topic; a Topic built elsewhere may leave it nil.
 	Slot *slot.Slot
+
+	// seen outlives Partitions when an answer drops them (epochs.go).
+	seen epochsSeen
 }
 
 // TopicPartition names one partition.
