@@ -19,12 +19,13 @@ import (
 // endpoint (the response's NodeEndpoints entry for that leader) says where
 // it is. An endpoint for the leader also updates the broker's address.
 //
-// topicID is the id the Produce request named the topic by, or the zero id
-// (a request by name). A hint under an id other than the cached one is
-// about another incarnation of the topic: a late answer about the topic
-// deleted and re-created since, whose epochs (higher than the new
-// incarnation's, which start over) would otherwise stick until the new
-// ones passed them. It is not applied.
+// topicID is the id the cache gave the topic when the Produce request was
+// built, whether the request named the topic by id or by name, or the zero
+// id when it gave none (Metadata before v10). A hint under an id other than
+// the cached one is about another incarnation of the topic: a late answer
+// about the topic deleted and re-created since, whose epochs (higher than
+// the new incarnation's, which start over) would otherwise stick until the
+// new ones passed them. It is not applied.
 func (c *Cache) ApplyLeaderHint(topic string, topicID wire.UUID, partition int32, leader, epoch int32, endpoint *Broker) bool {
 	if leader < 0 || epoch < 0 {
 		return false // an incomplete hint says nothing

@@ -126,12 +126,12 @@ func TestLeaderHintThenLaggingRefresh(t *testing.T) {
 	equal(t, leader{2, 6, true}, leader{n, e, ok}, "Leader")
 }
 
-// A late hint from a Produce answer about a topic's old incarnation, which
-// the request named by its old id, comes after the metadata learnt the
-// re-created topic: it is not applied. Applied, its epoch (8) stuck over
-// the new incarnation's (0), whose own hints and refreshes lost to it until
-// its epochs passed 8. A hint under the cached id, or under none (a
-// request by name), is applied as before.
+// A late hint from a Produce answer about a topic's old incarnation, whose
+// request was built under its old id (by id or by name), comes after the
+// metadata learnt the re-created topic: it is not applied. Applied, its
+// epoch (8) stuck over the new incarnation's (0), whose own hints and
+// refreshes lost to it until its epochs passed 8. A hint under the cached
+// id, or under none (metadata before v10), is applied as before.
 func TestAHintAboutAnotherIncarnationOfATopicIsNotApplied(t *testing.T) {
 	oldID, newID := wire.UUID{1}, wire.UUID{2}
 	withID := func(rt protocolTopic, id wire.UUID) protocolTopic { rt.TopicID = id; return rt }
@@ -145,7 +145,7 @@ func TestAHintAboutAnotherIncarnationOfATopicIsNotApplied(t *testing.T) {
 	equal(t, leader{2, 0, true}, leader{n, e, ok}, "leader after a refresh")
 
 	equal(t, true, c.ApplyLeaderHint("a", newID, 0, 1, 1, nil), "the new incarnation's hint applied")
-	equal(t, true, c.ApplyLeaderHint("a", wire.UUID{}, 0, 2, 2, nil), "a hint from a request by name applied")
+	equal(t, true, c.ApplyLeaderHint("a", wire.UUID{}, 0, 2, 2, nil), "a hint under no id applied")
 	n, e, ok = c.Snapshot().Leader("a", 0)
 	equal(t, leader{2, 2, true}, leader{n, e, ok}, "leader after the hints")
 }

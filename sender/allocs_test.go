@@ -7,6 +7,7 @@ import (
 
 	"github.com/gokafka/producer/accumulator"
 	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/wire"
 	"github.com/gokafka/producer/record"
 )
 
@@ -46,6 +47,9 @@ func TestARequestAllocatesOnlyItsBatch(t *testing.T) {
 		sender: func(cfg *Config) {
 			cfg.Hooks.Partitions = func() []accumulator.TopicPartition { return parts[:1] }
 			cfg.Hooks.Connect = func(context.Context) (Conn, error) { return c, nil }
+			// The producer's hook reads the metadata; every request
+			// records the ids, whatever its version.
+			cfg.Hooks.TopicID = func(string) wire.UUID { return idT }
 		},
 	})
 	rec := &accumulator.Record{Data: record.Data{TimestampMs: 1000, Value: []byte("v")}, Callback: 1}

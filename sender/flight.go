@@ -32,7 +32,8 @@ type flight struct {
 	version int16 // the Produce version req went in
 	conn    Conn  // the connection req went on
 	// byID: the request named its topics by id (Produce v13+), and its
-	// answer does too; req's topics give the name of each id.
+	// answer does too; req's topics give the name of each id. Below v13
+	// they hold the ids too, unsent (byTopicID).
 	byID bool
 
 	resp protocol.Response
@@ -53,15 +54,14 @@ type flight struct {
 	clock   clock.Clock
 }
 
-// topicID is the id f's request named topic by, or the zero id when it
-// named its topics by name. It scans the request's topics, a few: only an
-// answer with a leader hint asks.
+// topicID is the id the metadata gave topic when f's request was built,
+// whether the request named its topics by id or by name, or the zero id
+// when it gave none. It scans the request's topics, a few: only an answer
+// with a leader hint asks.
 func (f *flight) topicID(topic string) wire.UUID {
-	if f.byID {
-		for i := range f.req.Topics {
-			if f.req.Topics[i].Name == topic {
-				return f.req.Topics[i].TopicID
-			}
+	for i := range f.req.Topics {
+		if f.req.Topics[i].Name == topic {
+			return f.req.Topics[i].TopicID
 		}
 	}
 	return wire.UUID{}

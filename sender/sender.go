@@ -50,15 +50,16 @@ type Hooks struct {
 	RefreshMetadata func(reason string)
 	// LeaderHint applies a KIP-951 current-leader hint from a response and
 	// reports whether it told something new (a newer leader epoch).
-	// topicID is the id the request named the topic by, or the zero id
-	// for a request by name: a hint about an incarnation of the topic the
-	// metadata no longer describes tells nothing.
+	// topicID is the id the metadata gave the topic when the request was
+	// built, whatever the Produce version, or the zero id when it gave
+	// none: a hint about an incarnation of the topic the metadata no
+	// longer describes tells nothing.
 	LeaderHint func(topic string, topicID wire.UUID, partition, leader, epoch int32, endpoint *protocol.ProduceResponseNodeEndpoint) bool
 
 	// TopicID returns a topic's id in the current metadata, or the zero id
-	// when it has none, for Produce v13+ (KIP-516). It is asked once per
-	// topic of a request, and only of a broker that speaks v13; nil means
-	// no id is known, and requests name their topics (v12).
+	// when it has none, for Produce v13+ (KIP-516) and for the leader
+	// hints in any answer. It is asked once per topic of a request; nil
+	// means no id is known, and requests name their topics (v12).
 	TopicID func(topic string) wire.UUID
 }
 

@@ -13,9 +13,16 @@ import (
 // (which asks for a refresh) picks it up. A batch does not carry its topic's
 // id: it would go stale with the topic, and every record's append would pay
 // for a lookup that one request needs once per topic.
+//
+// A request by name records the ids too, though it does not send them: a
+// leader hint in its answer (KIP-951) goes with the id of the incarnation
+// the batch was sent to, and the metadata refuses a late hint about a
+// topic deleted and re-created since, whose epochs would otherwise stick
+// over the new incarnation's (which start over) until theirs passed them.
 
-// byTopicID decides how a request at version names its topics. From v13 it
-// sets every topic's id and reports true: the answer names them by id too,
+// byTopicID records in req the metadata's id of each of its topics, and
+// decides how a request at version names them. From v13 it reports true
+// when every topic has an id of its own: the answer names them by id too,
 // and the request tells which topic each id was sent for. A topic whose id
 // is not known (the metadata came from a broker older than Metadata v10,
 // or does not describe it yet) sends the whole request at v12, which
@@ -23,30 +30,33 @@ import (
 // a name can deliver now. The caller has already applied every other limit
 // on the version; v12 is below them all.
 func (s *Sender) byTopicID(req *protocol.ProduceRequest, version int16) (int16, bool) {
-	if version < protocol.ProduceTopicIDVersion {
-		return version, false
-	}
-	byName := protocol.ProduceTopicIDVersion - 1
+	byName := min(version, protocol.ProduceTopicIDVersion-1)
 	if s.cfg.Hooks.TopicID == nil {
 		return byName, false
 	}
+	for i := range req.Topics {
+		req.Topics[i].TopicID = s.cfg.Hooks.TopicID(req.Topics[i].Name)
+	}
+	if version < protocol.ProduceTopicIDVersion || !distinctIDs(req.Topics) {
+		return byName, false
+	}
+	return version, true
+}
+
+// distinctIDs reports whether every topic has an id, and one of its own:
+// two topics under one id cannot be told apart in the answer.
+func distinctIDs(topics []protocol.ProduceRequestTopic) bool {
 	// Made without a size, a map that does not escape starts on the
 	// stack: a request of a few topics allocates nothing here.
 	seen := make(map[wire.UUID]struct{})
-	for i := range req.Topics {
-		t := &req.Topics[i]
-		id := s.cfg.Hooks.TopicID(t.Name)
+	for i := range topics {
+		id := topics[i].TopicID
 		if _, dup := seen[id]; dup || id == (wire.UUID{}) {
-			// Two topics under one id cannot be told apart in the answer.
-			for j := range i {
-				req.Topics[j].TopicID = wire.UUID{}
-			}
-			return byName, false
+			return false
 		}
 		seen[id] = struct{}{}
-		t.TopicID = id
 	}
-	return version, true
+	return true
 }
 
 // noteVersion logs the Produce version whenever it changes: after the

@@ -20,7 +20,7 @@ type topicIDs struct {
 	mu  sync.Mutex
 	ids map[string]wire.UUID
 	// asked counts lookups, to check that the sender asks once per topic
-	// of a request and never when the broker cannot take ids.
+	// of a request.
 	asked int
 }
 
@@ -115,16 +115,27 @@ func TestUnknownTopicIDFallsBackToV12(t *testing.T) {
 	}
 }
 
-// Below v13 the metadata's ids are not even looked up.
-func TestOlderBrokerIsNotAskedForIDs(t *testing.T) {
+// Below v13 the request names its topics, and records their ids all the
+// same, once per topic: the leader hints in its answer go with them.
+func TestARequestToAnOlderBrokerNamesItsTopicsAndRecordsTheirIDs(t *testing.T) {
 	r, ti := newTopicIDRig(t, 12, map[string]wire.UUID{"t": idT}, nil)
 	r.produce(parts[0], 1)
 	c := r.next()
 	require.Equal(t, int16(12), c.version)
-	require.Zero(t, c.req.Topics[0].TopicID)
+	require.Equal(t, "t", sent(t, c).Topics[0].Name)
+	require.Zero(t, sent(t, c).Topics[0].TopicID, "v12 sends no id")
+	require.Equal(t, idT, c.req.Topics[0].TopicID, "the id recorded")
 	c.done(answer(c.req, 0, 3), nil)
 	r.outcome(1)
-	require.Zero(t, ti.lookups())
+	require.Equal(t, 1, ti.lookups())
+}
+
+// sent is c's request as the broker reads it, at the version it went in.
+func sent(t *testing.T, c *call) *protocol.ProduceRequest {
+	t.Helper()
+	var got protocol.ProduceRequest
+	require.NoError(t, got.ReadFrom(c.req.AppendTo(nil, c.version), c.version))
+	return &got
 }
 
 // A transactional producer stays at v11 whatever the broker offers, until
@@ -135,7 +146,7 @@ func TestTransactionalCapHoldsWithTopicIDs(t *testing.T) {
 	r.produce(parts[0], 1)
 	c := r.next()
 	require.Equal(t, int16(11), c.version)
-	require.Zero(t, c.req.Topics[0].TopicID)
+	require.Zero(t, sent(t, c).Topics[0].TopicID)
 	c.done(answer(c.req, 0, 3), nil)
 	r.outcome(1)
 }
@@ -206,7 +217,7 @@ func TestSharedIDFallsBackToNames(t *testing.T) {
 	c := r.next()
 	require.Len(t, c.req.Topics, 2)
 	require.Equal(t, int16(12), c.version)
-	for _, rt := range c.req.Topics {
+	for _, rt := range sent(t, c).Topics {
 		require.Zero(t, rt.TopicID, "topic %s", rt.Name)
 	}
 	c.done(answer(c.req, 0, 1), nil)
@@ -239,19 +250,22 @@ func BenchmarkByTopicID(b *testing.B) {
 	}
 }
 
-// A leader hint in the answer to a request by topic id goes with the id the
-// request named, not the metadata's id when the answer came: the topic may
-// have been re-created since, and the hint is about the incarnation the
-// batch was sent to (the metadata cache refuses it under another id). A
-// request by name gives the zero id.
-func TestALeaderHintCarriesTheIDTheRequestNamed(t *testing.T) {
+// A leader hint in an answer goes with the id the metadata gave the topic
+// when the request was built, not its id when the answer came: the topic
+// may have been re-created since, and the hint is about the incarnation
+// the batch was sent to (the metadata cache refuses it under another id).
+// So does a request by name (Produce v12 and below, every broker before
+// Kafka 4.1), which gave the zero id: a late hint about a deleted topic's
+// old incarnation was applied to the re-created one, and its epoch, higher
+// than the new incarnation's, stuck until theirs passed it.
+func TestALeaderHintCarriesTheTopicIDOfWhenTheRequestWasBuilt(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		version int16
 		want    wire.UUID
 	}{
 		{"by id", 13, idT},
-		{"by name", 12, wire.UUID{}},
+		{"by name", 12, idT},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var mu sync.Mutex
