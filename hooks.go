@@ -41,9 +41,12 @@ type HookNewProducer interface {
 // a record Produce fails at once (a nil or invalid record, one too large, a
 // closed producer), which no other hook hears of either. A transactional
 // producer runs it outside the record's admission to the transaction, as
-// the Java client runs its interceptors' onSend: a record whose
-// transaction ended meanwhile (the hook itself may end it, or Close the
-// producer) is refused then, and its HookRecordAcknowledged hooks hear of
+// the Java client runs its interceptors' onSend, so that a commit or an
+// abort does not wait for a record whose hooks are running (the hook itself
+// may end the transaction, or Close the producer): a record whose
+// transaction began to end meanwhile fails once its hooks return, with
+// ErrTransactionAborted (ErrClosed if the producer closed), rather than
+// join the next transaction, and its HookRecordAcknowledged hooks hear of
 // it.
 //
 // ctx is the record's Context (context.Background() if nil) for the first

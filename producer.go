@@ -305,24 +305,27 @@ func (a *admission) exit() {
 // Close, commit or abort from it waited for the admission of the very
 // record whose Produce ran the hook: for ever with context.Background().
 // The Java client likewise runs its interceptors' onSend before it asks
-// the transaction whether a record may be sent. A record the transaction
-// no longer takes once its hooks have run (a hook ended it, or another
-// goroutine began to), or a producer closed meanwhile, refuses the record
-// as Produce would have before the hooks, but through the hooks' receiver,
-// so that its HookRecordAcknowledged hooks hear of it; admitted is then
-// false. A producer that is not transactional has no admission to end. Out
-// of line, like reject, for Produce's frame.
+// the transaction whether a record may be sent. The record enters the
+// transaction it was admitted to, or none: a commit or an abort begun
+// while the hooks ran (by a hook, or another goroutine) did not wait for
+// it, and the transaction open by then is not its own (EnterAfterHooks).
+// Refused then, or by a producer closed meanwhile, the record fails
+// through the hooks' receiver, so that its HookRecordAcknowledged hooks
+// hear of it; admitted is then false. A producer that is not
+// transactional has no admission to end. Out of line, like reject, for
+// Produce's frame.
 //
 //go:noinline
 func (p *Producer) trackOutsideAdmission(adm *admission, r *Record, cb Callback) (rcv receiver, admitted bool) {
 	if adm.txn == nil {
 		return p.track(r, cb), true
 	}
+	gen := p.txn.Generation() // read while the record is admitted
 	adm.exit()
 	rcv = p.track(r, cb)
 	err := ErrClosed
 	if !p.closed.Load() {
-		err = p.txn.EnterProduce()
+		err = p.txn.EnterAfterHooks(gen)
 	}
 	if err != nil {
 		reject(rcv, r, &PartitionError{Topic: r.Topic, Partition: -1, Err: err})

@@ -66,7 +66,8 @@ var (
 	// TransactionalID.
 	ErrTransactionState = txn.ErrState
 	// ErrTransactionAborted: the record had not been sent when its
-	// transaction was aborted.
+	// transaction was aborted, or its transaction began to end while its
+	// HookRecordBuffered hooks ran.
 	ErrTransactionAborted = txn.ErrAborted
 )
 
@@ -103,7 +104,10 @@ func (p *Producer) BeginTransaction() error {
 // outcome (callbacks included; called from a callback, those queued behind
 // it run after it returns), then commits it. A record belongs to the
 // transaction if its Produce began before CommitTransaction, even if it is
-// still waiting for buffer memory; a Produce begun after it fails. If a record failed, or the
+// still waiting for buffer memory; a Produce begun after it fails, and so
+// does one whose HookRecordBuffered hooks were still running, with
+// ErrTransactionAborted once they return: the commit does not wait for
+// them (a hook may be what called it). If a record failed, or the
 // coordinator answers that the transaction can only be aborted
 // (TRANSACTION_ABORTABLE, INVALID_PRODUCER_ID_MAPPING), it does not commit,
 // and returns an error wrapping ErrTransactionAbortable: AbortTransaction,
@@ -137,17 +141,19 @@ func (p *Producer) CommitTransaction(ctx context.Context) error {
 // a callback, only the callbacks behind this one would give back). It
 // returns once every record has its outcome, and its callback has run:
 // but for those queued behind a callback that called it, or that called
-// Close meanwhile. If ctx ends first it may be called again. A
-// transaction whose commit was sent to the coordinator, though
-// CommitTransaction failed, may be committed already: AbortTransaction
-// refuses it with ErrTransactionState, and CommitTransaction, called
-// again, says how it ended. A transaction the coordinator timed out
-// (TransactionTimeout), which it aborted itself under a new epoch, ends
-// the producer here with transactions v1 (ErrTransactionFatal,
-// kerr.ProducerFenced), as it ends the Java client; with transactions v2
-// a coordinator that bumped the epoch once for it (Kafka since
-// KAFKA-19367) answers the abort with the new epoch, and the producer goes
-// on.
+// Close meanwhile, and those whose HookRecordBuffered hooks were still
+// running, which it does not wait for (a hook may be what called it):
+// they fail with ErrTransactionAborted once the hooks return. If ctx ends
+// first it may be called again. A transaction whose commit was sent to
+// the coordinator, though CommitTransaction failed, may be committed
+// already: AbortTransaction refuses it with ErrTransactionState, and
+// CommitTransaction, called again, says how it ended. A transaction the
+// coordinator timed out (TransactionTimeout), which it aborted itself
+// under a new epoch, ends the producer here with transactions v1
+// (ErrTransactionFatal, kerr.ProducerFenced), as it ends the Java client;
+// with transactions v2 a coordinator that bumped the epoch once for it
+// (Kafka since KAFKA-19367) answers the abort with the new epoch, and the
+// producer goes on.
 func (p *Producer) AbortTransaction(ctx context.Context) error {
 	if err := p.transactional(); err != nil {
 		return err

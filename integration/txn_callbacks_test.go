@@ -375,16 +375,16 @@ func TestTxnEndedFromTheCallbackOrHookOfARecordProduceRefused(t *testing.T) {
 // producer, as a callback may. The hook runs inside Produce, and the end
 // waited for that very record's admission to the transaction, until its
 // ctx ended: for ever with context.Background(). The record, which the
-// ended transaction no longer takes, is refused, and its
-// HookRecordAcknowledged hears of it once.
+// ended transaction no longer takes, is refused (ErrTransactionAborted, or
+// ErrClosed), and its HookRecordAcknowledged hears of it once.
 func TestTxnEndedFromHookRecordBuffered(t *testing.T) {
 	ends := []struct {
 		name    string
 		end     func(ctx context.Context, p *producer.Producer) error
 		refused error
 	}{
-		{"AbortTransaction", func(ctx context.Context, p *producer.Producer) error { return p.AbortTransaction(ctx) }, producer.ErrTransactionState},
-		{"CommitTransaction", func(ctx context.Context, p *producer.Producer) error { return p.CommitTransaction(ctx) }, producer.ErrTransactionState},
+		{"AbortTransaction", func(ctx context.Context, p *producer.Producer) error { return p.AbortTransaction(ctx) }, producer.ErrTransactionAborted},
+		{"CommitTransaction", func(ctx context.Context, p *producer.Producer) error { return p.CommitTransaction(ctx) }, producer.ErrTransactionAborted},
 		{"Close", func(ctx context.Context, p *producer.Producer) error { return p.Close(ctx) }, producer.ErrClosed},
 	}
 	type marked struct{}

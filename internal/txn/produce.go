@@ -38,7 +38,8 @@ func (m *Manager) EnterProduce() error {
 // ExitProduce belongs to: no transaction ends while one is admitted, so it
 // is the one the record was admitted to. A record held for its topic's
 // metadata keeps it, to enter that transaction again when it is appended
-// (EnterHeld).
+// (EnterHeld), as does one whose admission Produce ends while its hooks
+// run (EnterAfterHooks).
 func (m *Manager) Generation() uint64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -51,28 +52,49 @@ func (m *Manager) Generation() uint64 {
 // with ErrAborted once that transaction is being aborted or has ended:
 // appended then, it would be sent, and committed, in whatever transaction
 // is open by then. In an abortable transaction the record is still
-// appended, and the abort fails it.
+// appended, and the abort fails it; in one being committed too, as the
+// commit waits for held records (the producer's Flush).
 func (m *Manager) EnterHeld(gen uint64) error {
+	return m.enterAgain(gen, true, "the record waited for its topic's metadata until its transaction ended")
+}
+
+// EnterAfterHooks admits again a record whose admission to transaction gen
+// (Generation, read while it was admitted) Produce ended for its hooks to
+// run, as a hook may end the transaction, which would wait for the very
+// record whose Produce ran it. It counts it as EnterHeld does, but refuses
+// it with ErrAborted once that transaction has begun to commit, too:
+// nothing waited for the record, so the commit may have gone past it.
+func (m *Manager) EnterAfterHooks(gen uint64) error {
+	return m.enterAgain(gen, false, "the record's transaction began to end while its HookRecordBuffered hooks ran")
+}
+
+// enterAgain admits again, counted, a record once admitted to transaction
+// gen, while that transaction takes it: InTransaction, AbortableError
+// (whose abort fails it), and Committing if the commit waits for it
+// (commitWaits). Else it is refused, with ErrAborted and why (ended) if its
+// transaction is ending or has ended.
+func (m *Manager) enterAgain(gen uint64, commitWaits bool, ended string) error {
 	m.inProduce.Add(1) // before the state is read, as in EnterProduce
 	m.mu.Lock()
 	state, lastErr, current := m.state, m.lastErr, gen == m.gen
 	m.mu.Unlock()
 	var err error
 	switch {
-	case !current || state == Aborting:
-		err = fmt.Errorf("%w: the record waited for its topic's metadata until its transaction ended", ErrAborted)
+	case !current || state == Aborting || (state == Committing && !commitWaits):
+		err = fmt.Errorf("%w: %s", ErrAborted, ended)
 	case state == InTransaction || state == Committing || state == AbortableError:
 		return nil
 	case state == FatalError:
 		err = lastErr
 	default:
-		err = fmt.Errorf("%w: a record held in state %v", ErrState, state)
+		err = fmt.Errorf("%w: a record admitted again in state %v", ErrState, state)
 	}
 	m.ExitProduce()
 	return err
 }
 
-// ExitProduce ends what EnterProduce or EnterHeld admitted.
+// ExitProduce ends what EnterProduce, EnterHeld or EnterAfterHooks
+// admitted.
 func (m *Manager) ExitProduce() {
 	if m.inProduce.Add(-1) == 0 && m.awaitingProduce.Load() {
 		m.produced.Notify()

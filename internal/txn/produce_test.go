@@ -2,6 +2,7 @@ package txn
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"strings"
 	"testing"
@@ -101,4 +102,45 @@ func allStacks() string {
 		}
 		buf = make([]byte, 2*len(buf))
 	}
+}
+
+// A record whose admission Produce ended while its hooks ran enters its
+// transaction again after them (EnterAfterHooks) only while that
+// transaction takes records and has not begun to end: nothing waited for
+// the record, so a commit or an abort begun meanwhile may have gone past
+// it, and the transaction open next is not its own. In an abortable
+// transaction it is admitted, and the abort fails it. Unlike a held
+// record (EnterHeld), which a commit waits for, it is refused once a
+// commit has begun. Before, Produce admitted it with EnterProduce, to
+// whatever transaction was open by then.
+func TestEnterAfterHooksAdmitsARecordToItsOwnTransactionOnlyUntilItBeginsToEnd(t *testing.T) {
+	r := initialized(t, false)
+	gen := r.m.Generation()
+	require.NoError(t, r.m.EnterAfterHooks(gen), "in its transaction")
+	r.m.ExitProduce()
+
+	require.NoError(t, r.m.EnterProduce()) // holds the commit in Committing
+	committed := make(chan error, 1)
+	go func() { committed <- r.m.Commit(context.Background()) }()
+	require.Eventually(t, func() bool { return r.state() == Committing }, waitTime, time.Millisecond)
+	require.ErrorIs(t, r.m.EnterAfterHooks(gen), ErrAborted, "while its transaction commits")
+	require.NoError(t, r.m.EnterHeld(gen), "a held record, which the commit waits for")
+	r.m.ExitProduce()
+	r.m.ExitProduce()
+	require.NoError(t, bounded.Receive(t, committed, waitTime, "Commit did not return"))
+
+	require.NoError(t, r.m.Begin())
+	require.ErrorIs(t, r.m.EnterAfterHooks(gen), ErrAborted, "in the next transaction")
+	gen = r.m.Generation()
+	r.m.RecordRejected(errors.New("a record too large"))
+	require.Equal(t, AbortableError, r.state())
+	require.NoError(t, r.m.EnterAfterHooks(gen), "in an abortable transaction") // holds the abort in Aborting
+	aborted := make(chan error, 1)
+	go func() { aborted <- r.m.Abort(context.Background()) }()
+	require.Eventually(t, func() bool { return r.state() == Aborting }, waitTime, time.Millisecond)
+	require.ErrorIs(t, r.m.EnterAfterHooks(gen), ErrAborted, "while its transaction is being aborted")
+	r.m.ExitProduce()
+	require.NoError(t, bounded.Receive(t, aborted, waitTime, "Abort did not return"))
+	require.NoError(t, r.m.Begin())
+	require.NoError(t, r.m.Commit(context.Background()), "no record is left counted")
 }

@@ -56,7 +56,8 @@ var (
 	// while another call is under way).
 	ErrState = errors.New("not allowed in this transaction state")
 	// ErrAborted: a record that had not been sent when its transaction was
-	// aborted.
+	// aborted, or that came back to its transaction after it began to end
+	// (EnterAfterHooks).
 	ErrAborted = errors.New("transaction aborted")
 )
 
