@@ -25,7 +25,8 @@ const (
 
 // meter counts what happened to the records of one run: how many were
 // handed to the producer, acknowledged and failed, their bytes, why they
-// failed, and the latency from Produce to the callback.
+// failed, and the latency from Produce (or, paced, from the record's due
+// time; see worker.run) to the callback.
 //
 // It must not weigh on what it measures, so the path of a record takes no
 // mutex, never waits, allocates nothing and reads the clock once more than

@@ -170,7 +170,8 @@ func newPerfCommand(e *env) *cobra.Command {
 		Short: "Generate records and report throughput and latency",
 		Long: `perf produces --num-records records of --record-size bytes as fast as the
 producer takes them (or at --throughput records/s) and reports throughput,
-latency from Produce to acknowledgement, batching, compression and CPU cost.
+latency from Produce to acknowledgement (with --throughput, from when each
+record was due, if earlier), batching, compression and CPU cost.
 
 Values are random upper-case letters, as kafka-producer-perf-test makes
 them (--payload letters), or random bytes, which no codec compresses
@@ -268,17 +269,30 @@ type worker struct {
 // run produces the worker's records until they are all handed over or
 // stop is done; produceCtx bounds the waits inside Produce and Send.
 //
-// A record's timestamp is the clock reading its latency starts from, so
+// A record's timestamp is the clock reading taken as it is produced, so
 // the producer, which reads the clock for a record without one, reads
 // none: metering adds one clock reading per record, the callback's.
+//
+// Unpaced, that reading is where the record's latency starts. Paced, a
+// record is due at its place on the schedule, and its latency starts
+// there, or at the reading if it went out early (within the millisecond
+// that pace lets go at once): a record due while Produce blocked (a full
+// buffer, a GC pause) or this goroutine was descheduled goes out late,
+// back to back with the others due meanwhile, and timed from its Produce
+// call it would look as fast as any. That is coordinated omission, which
+// hides a stall from the percentiles it should dominate; the race's
+// latency workload (bench/driver's producePaced) times from the due time
+// for the same reason.
 func (w *worker) run(stop, produceCtx context.Context) {
 	rec := producer.Record{Topic: w.topic}
 	start := time.Now()
+	startMicros := start.UnixMicro() // the wall clock, as w.m.now reads it
 	for i := range w.n {
 		if w.stopping.Load() {
 			return
 		}
-		if w.interval > 0 && i%w.paceEach == 0 && !w.pace(stop, start.Add(time.Duration(i)*w.interval)) {
+		due := time.Duration(i) * w.interval // after start
+		if w.interval > 0 && i%w.paceEach == 0 && !w.pace(stop, start.Add(due)) {
 			return
 		}
 		rec.Key = w.src.Key()
@@ -286,13 +300,17 @@ func (w *worker) run(stop, produceCtx context.Context) {
 		size := len(rec.Key) + len(rec.Value)
 		at := w.m.now()
 		rec.Timestamp = timestamp(at)
+		from := at
+		if w.interval > 0 {
+			from = min(at, startMicros+due.Microseconds())
+		}
 		if w.sync {
 			w.s.sent.Add(1)
 			_, err := w.p.Send(produceCtx, &rec)
-			w.m.finish(w.s, at, int64(size), err)
+			w.m.finish(w.s, from, int64(size), err)
 			continue
 		}
-		w.p.Produce(produceCtx, &rec, w.m.trackAt(w.s, size, at))
+		w.p.Produce(produceCtx, &rec, w.m.trackAt(w.s, size, from))
 	}
 }
 

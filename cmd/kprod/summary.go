@@ -90,7 +90,9 @@ type summary struct {
 const minPerRecord = 1000
 
 // latencyMs is the latency from the Produce call to the record's callback,
-// of acknowledged records, in milliseconds.
+// of acknowledged records, in milliseconds. Paced (--throughput), it
+// starts at the record's due time if that came before the call, so that a
+// stall counts against the records due during it (see worker.run).
 type latencyMs struct {
 	P50  float64 `json:"p50"`
 	P99  float64 `json:"p99"`
