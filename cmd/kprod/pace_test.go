@@ -62,3 +62,35 @@ func TestPacedLatencyCountsTheStallOfTheRecordsDueDuringIt(t *testing.T) {
 			h.TotalCount(), stall, p99, maxLatency, stall*8/10)
 	}
 }
+
+// --throughput 1000 --concurrency 50: the goroutines take turns on one
+// schedule, a record every millisecond, rather than each starting its own
+// at once. Every record goes out no earlier than its due time, less the
+// millisecond that pacing lets go at once, so the k-th record to go out
+// does so at least k ms less one after the start: no 50 records together
+// at the start, and no rate above 1,000/s over the run.
+func TestPacedGoroutinesTakeTurnsOnOneSchedule(t *testing.T) {
+	sink := &stallingSink{stallAt: -1}
+	o := &perfOptions{numRecords: 200, throughput: 1000, concurrency: 50}
+	o.topic = "t"
+	m := newMeter(o.concurrency)
+	start := time.Now()
+	runGenerators(context.Background(), context.Background(), sink, m, o, payload.New(payload.Config{Size: 10}))
+
+	if len(sink.calls) != int(o.numRecords) {
+		t.Fatalf("%d records produced, want %d", len(sink.calls), o.numRecords)
+	}
+	// The sink notes the calls in order, under its mutex.
+	step := time.Second / time.Duration(o.throughput)
+	early := 0
+	for k, at := range sink.calls {
+		if at.Sub(start) < time.Duration(k)*step-pacePeriod {
+			early++
+		}
+	}
+	if early > 0 {
+		last := sink.calls[len(sink.calls)-1].Sub(start)
+		t.Errorf("%d of %d records went out more than %v before their turn, the last %v after the start (--throughput %v --concurrency %d)",
+			early, len(sink.calls), pacePeriod, last, o.throughput, o.concurrency)
+	}
+}

@@ -232,6 +232,7 @@ func runGenerators(stop, produceCtx context.Context, p recordSink, m *meter, o *
 	var wg sync.WaitGroup
 	per, extra := o.numRecords/int64(o.concurrency), o.numRecords%int64(o.concurrency)
 	first := int64(0)
+	start := time.Now()
 	for i := range o.concurrency {
 		n := per
 		if int64(i) < extra {
@@ -246,6 +247,12 @@ func runGenerators(stop, produceCtx context.Context, p recordSink, m *meter, o *
 		if w.interval > 0 {
 			w.paceEach = paceEvery(w.interval)
 		}
+		// The goroutines take turns on one schedule of a record every
+		// interval/concurrency: goroutine i's first record is due i turns
+		// after the start, the next ones an interval apart. Were all to
+		// start at once, a record of each would go out together, and the
+		// run would end an interval early, above the rate asked.
+		w.start = start.Add(time.Duration(i) * (w.interval / time.Duration(o.concurrency)))
 		first += n
 		wg.Go(func() { w.run(stop, produceCtx) })
 	}
@@ -261,6 +268,7 @@ type worker struct {
 	topic    string
 	sync     bool
 	first, n int64
+	start    time.Time     // when the first record is due, if paced
 	interval time.Duration // between records of this goroutine; 0: no pacing
 	paceEach int64         // records between two looks at the clock for pacing
 	stopping *atomic.Bool
@@ -285,14 +293,13 @@ type worker struct {
 // for the same reason.
 func (w *worker) run(stop, produceCtx context.Context) {
 	rec := producer.Record{Topic: w.topic}
-	start := time.Now()
-	startMicros := start.UnixMicro() // the wall clock, as w.m.now reads it
+	startMicros := w.start.UnixMicro() // the wall clock, as w.m.now reads it
 	for i := range w.n {
 		if w.stopping.Load() {
 			return
 		}
-		due := time.Duration(i) * w.interval // after start
-		if w.interval > 0 && i%w.paceEach == 0 && !w.pace(stop, start.Add(due)) {
+		due := time.Duration(i) * w.interval // after w.start
+		if w.interval > 0 && i%w.paceEach == 0 && !w.pace(stop, w.start.Add(due)) {
 			return
 		}
 		rec.Key = w.src.Key()
