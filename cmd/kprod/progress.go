@@ -63,14 +63,20 @@ type progress struct {
 	start  sample
 	recent []sample // bar: oldest first, recent[0] the newest at least rateWindow old
 	last   sample   // lines: when the last line was printed
-	done   chan struct{}
-	wg     sync.WaitGroup
+	// nextLine is when the next line is due: lines keep to start plus
+	// multiples of lineInterval. Due lineInterval after the last line's
+	// tick, a line would wait a whole tick whenever this tick came a few
+	// µs less late than that one (a ticker's delay varies): 5.2 s apart.
+	nextLine time.Time
+	done     chan struct{}
+	wg       sync.WaitGroup
 }
 
 // newProgress is a display that has not started ticking.
 func newProgress(con *console, mode progressMode, total int64, m *meter, now time.Time) *progress {
 	s := sample{at: now, c: m.counts()}
-	return &progress{con: con, mode: mode, total: total, m: m, start: s, recent: []sample{s}, last: s, done: make(chan struct{})}
+	return &progress{con: con, mode: mode, total: total, m: m, start: s, recent: []sample{s}, last: s,
+		nextLine: now.Add(lineInterval), done: make(chan struct{})}
 }
 
 // startProgress starts the display; its stop must be called once.
@@ -108,9 +114,12 @@ func (p *progress) tick(now time.Time) {
 		}
 		p.con.drawBar(p.barText(s, p.recent[0], p.con.width()))
 	case progressLines:
-		if now.Sub(p.last.at) >= lineInterval {
+		if !now.Before(p.nextLine) {
 			p.con.line("%s", p.lineText(s, p.last))
 			p.last = s
+			for !now.Before(p.nextLine) { // past any lines a stall skipped
+				p.nextLine = p.nextLine.Add(lineInterval)
+			}
 		}
 	}
 }

@@ -69,6 +69,41 @@ func TestProgressLinesEveryFiveSeconds(t *testing.T) {
 	}
 }
 
+// A ticker delivers each tick a little after its time, by a varying delay
+// (tens of µs): lines keep to a schedule of one every 5 s from the start,
+// where a line due 5 s after the last one's tick waited for the next tick
+// whenever this tick's delay was the smaller, a third of the time (lines
+// 5.2 s apart). Each line's rates are over the time since the last line.
+func TestProgressLinesKeepToTheirScheduleWhateverTheTicksDelay(t *testing.T) {
+	var out bytes.Buffer
+	t0 := time.Unix(1000, 0)
+	m := meterWith(0, 0, 0)
+	p := newProgress(newConsole(&out), progressLines, -1, m, t0)
+	const ticks = 300 // 60 s
+	var printed []time.Duration
+	for k := 1; k <= ticks; k++ {
+		delay := time.Duration((k*37)%100) * time.Microsecond
+		now := t0.Add(time.Duration(k)*barInterval + delay)
+		m.shard(0).tally.acked += 200 // 1,000 records/s
+		before := out.Len()
+		p.tick(now)
+		if out.Len() != before {
+			printed = append(printed, now.Sub(t0))
+		}
+	}
+	for i, at := range printed {
+		if want := time.Duration(i+1) * lineInterval; at-want >= barInterval {
+			t.Errorf("line %d printed at %v, a tick or more after %v", i+1, at, want)
+		}
+	}
+	if want := int(ticks * barInterval / lineInterval); len(printed) != want {
+		t.Errorf("%d lines in %v, want %d", len(printed), ticks*barInterval, want)
+	}
+	if n := strings.Count(out.String(), "1,000 records/s"); n != len(printed) {
+		t.Errorf("%d of %d lines give the rate of 1,000 records/s:\n%s", n, len(printed), out.String())
+	}
+}
+
 // A line printed while the bar is shown erases it first; stop erases it,
 // so that no stale bar is left (after Ctrl-C, say).
 func TestBarAndLinesShareStderr(t *testing.T) {
