@@ -58,20 +58,29 @@ func (p *Producer) nodeJoined(n *cluster.Node) {
 	go func() {
 		defer p.senders.wg.Done()
 		ns.s.Run(ctx)
+		// Run returns once the node left or the producer closes, with
+		// nothing in flight: its connection is of no more use.
+		p.cluster.CloseLeft(n)
 	}()
 }
 
-// nodeLeft stops the sender of a broker that left the cluster: it ends once
-// the requests it has in flight are answered, which the closing of its
-// connection makes happen, and their batches go to the new leaders.
+// nodeLeft stops the sender of a broker that left the cluster: it drains
+// nothing more, so its partitions' batches go to their new leaders (a
+// partition with batches in flight once their answers come), and it ends
+// once the requests it has in flight are answered (or time out); then its
+// connection is closed. Closed at once, a request the broker is still
+// writing would have its answer lost and be sent again: written twice
+// without idempotence.
 func (p *Producer) nodeLeft(n *cluster.Node) {
 	p.senders.mu.Lock()
 	ns := p.senders.byNode[n.ID]
 	delete(p.senders.byNode, n.ID)
 	p.senders.mu.Unlock()
-	if ns != nil && ns.stop != nil {
-		ns.stop()
+	if ns == nil || ns.stop == nil {
+		p.cluster.CloseLeft(n) // no sender ran: nothing is in flight
+		return
 	}
+	ns.stop()
 }
 
 // connConfig is the connection layer's share of the producer's settings.

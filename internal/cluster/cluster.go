@@ -41,8 +41,12 @@ type Config struct {
 	Logger                 *slog.Logger
 
 	// NodeJoined is called when metadata first names a broker, NodeLeft
-	// when it stops naming one (after which its connection is closed). The
-	// calls for one node come in that order.
+	// when it stops naming one. The calls for one node come in that order.
+	// After NodeLeft the node's connection stays open until CloseLeft (or
+	// Close): one answer that leaves out a live broker (a lagging one's)
+	// must not cut the requests in flight to it, which the broker may be
+	// writing; the Java client, too, keeps a connection to a node the
+	// metadata stops naming. Without NodeLeft it is closed at once.
 	NodeJoined func(*Node)
 	NodeLeft   func(*Node)
 	// Updated is called after every metadata update, a full refresh or a
@@ -78,6 +82,9 @@ type Cluster struct {
 
 	mu    sync.RWMutex
 	nodes map[int32]*Node
+	// left is the nodes dropped from the metadata whose connections are
+	// still open, until CloseLeft or Close.
+	left  map[*Node]struct{}
 	seeds []*conn.Broker
 	// syncMu orders the node callbacks: a node's NodeLeft never overtakes
 	// its NodeJoined, whichever goroutines apply the updates.
@@ -122,6 +129,7 @@ func New(cfg Config) *Cluster {
 		cfg:       cfg,
 		cache:     metadata.NewCache(),
 		nodes:     make(map[int32]*Node),
+		left:      make(map[*Node]struct{}),
 		refreshCh: make(chan struct{}, 1),
 		wanted:    make(map[string]int),
 		released:  make(map[string]time.Time),
@@ -148,8 +156,9 @@ func (c *Cluster) Node(id int32) *Node {
 // sync makes the node set match the cache's snapshot, which it returns: new
 // nodes get a connection handle, moved nodes a new address, and every node
 // the list of partitions it leads. With prune, nodes the snapshot no longer
-// names (they left the cluster) are dropped and closed: no request goes to
-// them any more. A node that comes back later is met as a new one. The
+// names (they left the cluster) are dropped: no new request goes to them,
+// and their connections close by CloseLeft. A node that comes back later
+// is met as a new one, with a connection of its own. The
 // snapshot is read under syncMu: read before, a refresh and a leader hint
 // applied at once could each read theirs and sync in the other order,
 // leaving the nodes with the older one's partitions until the next update.
@@ -175,6 +184,7 @@ func (c *Cluster) sync(prune bool) *metadata.Snapshot {
 	for id, n := range c.nodes {
 		if _, known := snap.Broker(id); prune && !known {
 			delete(c.nodes, id)
+			c.left[n] = struct{}{}
 			left = append(left, n)
 			continue
 		}
@@ -189,21 +199,39 @@ func (c *Cluster) sync(prune bool) *metadata.Snapshot {
 	}
 	for _, n := range left {
 		c.cfg.Logger.Info("broker left the cluster's metadata; closing its connection", "node", n.ID, "addr", n.Broker.Addr())
-		if c.cfg.NodeLeft != nil {
-			c.cfg.NodeLeft(n)
+		if c.cfg.NodeLeft == nil {
+			c.CloseLeft(n)
+			continue
 		}
-		n.Broker.Close()
+		c.cfg.NodeLeft(n)
 	}
 	return snap
 }
 
-// Close closes every connection, which fails the requests in flight on
-// them. Run must have returned, or be about to (its context ended).
+// CloseLeft closes the connection of a node NodeLeft was called for, which
+// its caller has nothing in flight on any more. For a node the metadata
+// still names it does nothing.
+func (c *Cluster) CloseLeft(n *Node) {
+	c.mu.Lock()
+	_, left := c.left[n]
+	delete(c.left, n)
+	c.mu.Unlock()
+	if left {
+		n.Broker.Close()
+	}
+}
+
+// Close closes every connection, those of nodes that left included, which
+// fails the requests in flight on them. Run must have returned, or be
+// about to (its context ended).
 func (c *Cluster) Close() {
 	c.closed.Store(true)
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	for _, n := range c.nodes {
+		n.Broker.Close()
+	}
+	for n := range c.left {
 		n.Broker.Close()
 	}
 	for _, s := range c.seeds {

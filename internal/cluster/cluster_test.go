@@ -172,6 +172,38 @@ func TestNodesJoinFromTheSeedsAndLeaveWhenTheMetadataDropsThem(t *testing.T) {
 	require.Equal(t, "left 2", r.eventsNow()[3])
 }
 
+// A node one answer leaves out keeps its connection for the requests in
+// flight on it (a lagging broker's answer may leave out a live one, whose
+// requests, cut, could be written with their answers lost), until
+// CloseLeft, or Close.
+func TestANodeLeftOutKeepsItsConnectionUntilCloseLeftOrClose(t *testing.T) {
+	for _, closing := range []string{"CloseLeft", "Close"} {
+		t.Run(closing, func(t *testing.T) {
+			left := make(chan *Node, 1)
+			r := newRigWith(t, fakebroker.Options{Nodes: 2, Topics: map[string]int32{"t": 1}}, 1, func(cfg *Config) {
+				cfg.NodeLeft = func(n *Node) { left <- n }
+			})
+			r.awaitTopic("t")
+			cn, err := r.c.Node(1).Broker.Conn(context.Background())
+			require.NoError(t, err)
+			r.fake.OnMetadata(func(int32, *protocol.MetadataRequest) fakebroker.Action {
+				return fakebroker.Action{HideBrokers: []int32{1}}
+			})
+			r.c.RequestRefresh("test")
+			n := bounded.Receive(t, left, waitFor, "node 1 never left")
+			require.Nil(t, r.c.Node(1), "a node that left is asked nothing more")
+			require.NoError(t, cn.Err(), "the connection of a node that left closed before CloseLeft")
+
+			if closing == "CloseLeft" {
+				r.c.CloseLeft(n)
+			} else {
+				r.c.Close()
+			}
+			bounded.Receive(t, cn.Done(), waitFor, "the connection of a node that left outlived "+closing)
+		})
+	}
+}
+
 func TestAWantedTopicIsAskedForUntilReleased(t *testing.T) {
 	r := newRig(t, fakebroker.Options{}, 1)
 	asked := make(chan string, 100)

@@ -1,0 +1,158 @@
+package producer
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gokafka/producer/conn"
+	"github.com/gokafka/producer/internal/cluster"
+	"github.com/gokafka/producer/internal/fakebroker"
+	"github.com/gokafka/producer/protocol"
+)
+
+// One Metadata answer that leaves out a live broker (a lagging broker's,
+// or one given while that broker was briefly fenced) stops that broker's
+// sender, but the request it has in flight keeps its connection until
+// answered: closed under it, the request the broker was processing would
+// be written, its answer lost and its batch sent again, and without
+// idempotence the record written twice. The Java client, too, keeps a
+// connection to a node the metadata stops naming.
+func TestABrokerLeftOutOfOneMetadataAnswerStillAnswersItsRequestsInFlight(t *testing.T) {
+	b := leaveWithARequestHeld(t, false)
+	b.release()
+	require.NoError(t, receive(t, b.outcome, "no outcome for the record of the node left out"))
+
+	// A request written again reaches the broker after the first one was
+	// processed, or at the same time: every request the broker took in has
+	// its record written (one each) before the count.
+	eventually(t, "every Produce request taken in written", func() bool { return b.fake.ProduceCount() == b.fake.ProduceRequests() })
+	n := 0
+	for _, r := range b.fake.Records("t", b.node) {
+		if string(r.Value) == "once" {
+			n++
+		}
+	}
+	require.Equal(t, 1, n, "the record was written %d times after one Metadata answer left its leader out", n)
+}
+
+// The sender of a broker that left waits for the answers to its requests in
+// flight, but not past Close: Close closes that connection too, and the
+// record fails as maybe written.
+func TestCloseEndsTheRequestsInFlightToABrokerThatLeft(t *testing.T) {
+	b := leaveWithARequestHeld(t, false)
+	t.Cleanup(b.release) // before the fake cluster closes: it waits for the hook
+	given, giveUp := context.WithCancel(context.Background())
+	giveUp() // nothing more is waited for: what is in flight fails
+	closed := make(chan error, 1)
+	go func() { closed <- b.p.Close(given) }()
+	require.ErrorIs(t, receive(t, closed, "Close waited for the request held at the broker that left"), context.Canceled)
+	err := receive(t, b.outcome, "no outcome for the record of the node left out")
+	require.ErrorIs(t, err, ErrClosed)
+	require.ErrorIs(t, err, ErrMaybeWritten)
+}
+
+// A broker that left sends nothing more while it waits for its answers: a
+// record for a partition whose leader moved goes to the new leader once
+// the old one has answered the request in flight, behind the batch that
+// request carried (refused there, NOT_LEADER_OR_FOLLOWER, and sent again).
+func TestARecordForAPartitionWhoseLeaderLeftGoesToTheNewLeader(t *testing.T) {
+	b := leaveWithARequestHeld(t, true)
+	moved := make(chan error, 1)
+	b.p.Produce(ctx(t), &Record{Topic: "t", Partition: b.node, ExplicitPartition: true, Value: []byte("moved")},
+		func(_ RecordMetadata, err error) { moved <- err })
+	b.release()
+	require.NoError(t, receive(t, b.outcome, "no outcome for the record held at the old leader"))
+	require.NoError(t, receive(t, moved, "no outcome for the record produced after its leader moved"))
+	require.Equal(t, int64(1), b.requests[b.node].Load(), "a request went to the broker that left after its held one")
+	var values []string
+	for _, r := range b.fake.Records("t", b.node) {
+		values = append(values, string(r.Value))
+	}
+	require.Equal(t, []string{"warm", "once", "moved"}, values)
+}
+
+// heldAtALeftBroker is a producer whose record for partition node is held
+// at its leader, node, which one Metadata answer has just left out.
+type heldAtALeftBroker struct {
+	fake    *fakebroker.Cluster
+	p       *Producer
+	node    int32
+	release func()     // lets the broker write and answer the request
+	outcome chan error // the record's
+	// requests counts the Produce requests each node took in since the
+	// record's.
+	requests *[2]atomic.Int64
+}
+
+// leaveWithARequestHeld has each of two nodes lead one partition and hold
+// a Produce request for it. The refresh goes to one of them (AskAny picks
+// at random) and waits behind that node's request: that node is let go
+// first, answers, and then answers the Metadata request, leaving the other
+// node out, whose request is still held. With moveLeader, that answer
+// names the answering node the leader of the other node's partition.
+func leaveWithARequestHeld(t *testing.T, moveLeader bool) heldAtALeftBroker {
+	c := startCluster(t, fakebroker.Options{Nodes: 2, Topics: map[string]int32{"t": 2}, KeepRecords: true,
+		Leader: func(_ string, partition int32) int32 { return partition }})
+	p := newProducer(t, c, func(cfg *Config) { cfg.DisableIdempotence = true })
+	for partition := range int32(2) {
+		_, err := p.Send(ctx(t), &Record{Topic: "t", Partition: partition, ExplicitPartition: true, Value: []byte("warm")})
+		require.NoError(t, err)
+	}
+
+	gates := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
+	var requests [2]atomic.Int64
+	c.OnProduce(func(node int32, _ *protocol.ProduceRequest) fakebroker.Action {
+		requests[node].Add(1)
+		<-gates[node]
+		return fakebroker.Action{}
+	})
+	var hide atomic.Bool
+	c.OnMetadata(func(node int32, _ *protocol.MetadataRequest) fakebroker.Action {
+		if hide.CompareAndSwap(true, false) {
+			return fakebroker.Action{HideBrokers: []int32{1 - node}}
+		}
+		return fakebroker.Action{}
+	})
+	var nodes [2]*cluster.Node
+	var conns [2]*conn.Conn
+	outcomes := [2]chan error{make(chan error, 1), make(chan error, 1)}
+	for node := range int32(2) {
+		nodes[node] = p.cluster.Node(node)
+		cn, err := nodes[node].Broker.Conn(ctx(t))
+		require.NoError(t, err)
+		conns[node] = cn
+		p.Produce(ctx(t), &Record{Topic: "t", Partition: node, ExplicitPartition: true, Value: []byte("once")},
+			func(_ RecordMetadata, err error) { outcomes[node] <- err })
+	}
+	eventually(t, "both Produce requests held at their brokers", func() bool {
+		return requests[0].Load() > 0 && requests[1].Load() > 0
+	})
+
+	hide.Store(true)
+	p.cluster.RequestRefresh("test")
+	answering := int32(-1)
+	eventually(t, "the Metadata request queued behind a held Produce request", func() bool {
+		for node := range int32(2) {
+			if conns[node].InFlight() == 2 {
+				answering = node
+				return true
+			}
+		}
+		return false
+	})
+	left := 1 - answering
+	if moveLeader {
+		require.NoError(t, c.SetLeader("t", left, answering))
+	}
+	close(gates[answering])
+	require.NoError(t, receive(t, outcomes[answering], "no outcome for the record of the node answering the refresh"))
+	// Dropped, the node may be met again by the next refresh, as a new one.
+	eventually(t, "the node left out of the answer dropped", func() bool { return p.cluster.Node(left) != nodes[left] })
+	var once sync.Once
+	return heldAtALeftBroker{fake: c, p: p, node: left, outcome: outcomes[left], requests: &requests,
+		release: func() { once.Do(func() { close(gates[left]) }) }}
+}
