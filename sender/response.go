@@ -159,10 +159,13 @@ func (s *Sender) split(b *accumulator.Batch, cause error) {
 	// Split hands b's records to the halves, which another sender may take
 	// at once: read what the hooks need before, as retry does.
 	tp, attempts, records := b.TP, b.Attempts(), b.Records()
-	if s.acc.Split(b, cause, counted) && s.cfg.Events.Split != nil {
+	if !s.acc.Split(b, cause, counted) {
+		return // b could not be split, and failed with cause
+	}
+	s.cfg.Logger.Debug("split batch", "topic", tp.Topic, "partition", tp.Partition, "records", records, "err", cause)
+	if s.cfg.Events.Split != nil {
 		s.cfg.Events.Split(tp, records, attempts, cause)
 	}
-	s.cfg.Logger.Debug("splitting batch", "topic", tp.Topic, "partition", tp.Partition, "records", records, "err", cause)
 }
 
 // brokerError keeps the Kafka error matchable with errors.Is while adding
