@@ -300,7 +300,10 @@ type Config struct {
 	// the connection fails, retriably, as a request that timed out does; at
 	// a re-authentication, a token fetch that fails or times out is retried
 	// instead, at the reconnect backoff's pace, while the current session
-	// lasts. Java: security.protocol=SASL_PLAINTEXT or SASL_SSL,
+	// lasts. A nil pointer as the mechanism is a ConfigError at New. A
+	// panic in the mechanism (in a token provider, say) is recovered and
+	// logged: a Start's as one that could not start, a Step's as refused
+	// credentials. Java: security.protocol=SASL_PLAINTEXT or SASL_SSL,
 	// sasl.mechanism, sasl.jaas.config; kafka-python: sasl_mechanism,
 	// sasl_plain_username, sasl_plain_password, sasl_oauth_token_provider.
 	// Default: none.

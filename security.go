@@ -3,6 +3,8 @@ package producer
 import (
 	"crypto/tls"
 	"errors"
+	"fmt"
+	"reflect"
 	"sync/atomic"
 
 	"github.com/gokafka/producer/conn"
@@ -36,6 +38,11 @@ func (cfg *Config) validateSecurity() error {
 	if _, ok := cfg.Dialer.(*tls.Dialer); ok && cfg.TLS != nil {
 		return &ConfigError{Field: "TLS", Reason: "set with a *tls.Dialer as Dialer: TLS would be run twice; use one"}
 	}
+	if isNilPointer(cfg.SASL) {
+		// Its methods would read through it: Name and Validate here, a
+		// connection's exchange later.
+		return &ConfigError{Field: "SASL", Reason: fmt.Sprintf("a nil %T; leave SASL nil for no SASL", cfg.SASL)}
+	}
 	if cfg.SASL != nil && cfg.SASL.Name() == "" {
 		return &ConfigError{Field: "SASL", Reason: "the mechanism has no name"}
 	}
@@ -47,6 +54,14 @@ func (cfg *Config) validateSecurity() error {
 		}
 	}
 	return nil
+}
+
+// isNilPointer reports whether m is a non-nil interface holding a nil
+// pointer (var m *plain.Mechanism; cfg.SASL = m), which no comparison with
+// nil catches.
+func isNilPointer(m sasl.Mechanism) bool {
+	v := reflect.ValueOf(m)
+	return v.Kind() == reflect.Pointer && v.IsNil()
 }
 
 // authState remembers whether the last metadata refresh was refused, so

@@ -278,6 +278,29 @@ func TestSecurityConfig(t *testing.T) {
 	require.Contains(t, ce.Reason, "no token provider")
 }
 
+// A mechanism that is a nil pointer (var m *plain.Mechanism; cfg.SASL = m)
+// is refused by New, naming the field. Before, New panicked for SCRAM and
+// OAUTHBEARER, whose Name or Validate read it, and took it for PLAIN, whose
+// first connection then crashed the process.
+func TestNewRefusesANilMechanism(t *testing.T) {
+	for name, mech := range map[string]sasl.Mechanism{
+		"PLAIN":       (*plain.Mechanism)(nil),
+		"SCRAM":       (*scram.Mechanism)(nil),
+		"OAUTHBEARER": (*oauthbearer.Mechanism)(nil),
+	} {
+		t.Run(name, func(t *testing.T) {
+			var err error
+			require.NotPanics(t, func() {
+				_, err = New(Config{Brokers: []string{"b:9092"}, SASL: mech})
+			})
+			var ce *ConfigError
+			require.ErrorAs(t, err, &ce)
+			require.Equal(t, "SASL", ce.Field)
+			require.Contains(t, ce.Reason, "nil")
+		})
+	}
+}
+
 // Neither %v nor %+v nor %#v of a Config shows the password.
 func TestConfigPrintsNoSecret(t *testing.T) {
 	cfg := Config{Brokers: []string{"b:9092"}, SASL: plain.New("alice", "pw-s3cret")}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -104,7 +106,7 @@ func (c *Conn) authenticate(ctx context.Context, reauth bool) (lifetime time.Dur
 	// it ends with it.
 	startCtx, endStart := bounded()
 	defer endStart()
-	session, err := callWithin(startCtx, func() (sasl.Session, error) { return mech.Start(startCtx, c.addr) })
+	session, err := callWithin(startCtx, c.log, func() (sasl.Session, error) { return mech.Start(startCtx, c.addr) })
 	if err != nil {
 		return 0, false, failed(startCtx, err, func(err error) error {
 			if errors.Is(err, sasl.ErrInvalidCredentials) {
@@ -148,7 +150,7 @@ func (c *Conn) authenticate(ctx context.Context, reauth bool) (lifetime time.Dur
 	var challenge []byte
 	for range maxSASLRounds {
 		stepCtx, endStep := bounded()
-		step, err := callWithin(stepCtx, func() (saslStep, error) {
+		step, err := callWithin(stepCtx, c.log, func() (saslStep, error) {
 			msg, done, err := session.Step(stepCtx, challenge)
 			return saslStep{msg, done}, err
 		})
@@ -207,13 +209,26 @@ type saslStep struct {
 // Broker's Close, and a re-authentication, which Conn.Close waits for,
 // with the connection. The call left behind finishes into a buffered
 // channel that nobody reads.
-func callWithin[T any](ctx context.Context, call func() (T, error)) (T, error) {
+//
+// A panic in the call (a token provider's SDK with a bug) is recovered
+// and becomes its error (see mechanismPanicked), its stack logged to log:
+// on this goroutine no caller could recover it, and it would end the
+// process, as the producer keeps a Partitioner's panic on a drain's
+// goroutine from doing.
+func callWithin[T any](ctx context.Context, log *slog.Logger, call func() (T, error)) (T, error) {
 	type result struct {
 		value T
 		err   error
 	}
 	done := make(chan result, 1)
 	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				log.Error("the SASL mechanism panicked; the authentication fails",
+					"panic", v, "stack", string(debug.Stack()))
+				done <- result{err: mechanismPanicked(v)}
+			}
+		}()
 		value, err := call()
 		done <- result{value, err}
 	}()
@@ -224,6 +239,21 @@ func callWithin[T any](ctx context.Context, call func() (T, error)) (T, error) {
 		var zero T
 		return zero, context.Cause(ctx)
 	}
+}
+
+// errMechanismPanicked is the error of a mechanism's call that panicked:
+// a Start's makes the mechanism one that could not start, retried as a
+// passing fault; a Step's is a refusal of the broker's answer, as any
+// other failure of a Step.
+var errMechanismPanicked = errors.New("the SASL mechanism panicked")
+
+// mechanismPanicked is the error of a call that panicked with v; a panic
+// with an error wraps that error too.
+func mechanismPanicked(v any) error {
+	if err, ok := v.(error); ok {
+		return fmt.Errorf("%w: %w", errMechanismPanicked, err)
+	}
+	return fmt.Errorf("%w: %v", errMechanismPanicked, v)
 }
 
 func errOr(err, def error) error {

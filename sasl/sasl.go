@@ -42,7 +42,8 @@ type Mechanism interface {
 	// ErrInvalidCredentials, the mechanism's own judgement that the
 	// credentials it was given can never be sent: that is a refusal, and
 	// fails the records at once. A configuration that can never start
-	// belongs in Validator.
+	// belongs in Validator. A panic in Start, or in a Step, is recovered
+	// and logged, and taken for the call's error.
 	Start(ctx context.Context, broker string) (Session, error)
 }
 
