@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/internal/fakebroker"
 	"github.com/gokafka/producer/protocol/kerr"
 	"github.com/gokafka/producer/sasl"
@@ -173,6 +174,31 @@ func TestATokenFetchThatFailsOnceFailsNoRecord(t *testing.T) {
 	_, err = p.Send(ctx(t), &Record{Topic: "t", Value: []byte("batched")})
 	require.NoError(t, err, "a record failed because the token fetches of a new connection did")
 	require.EqualValues(t, 4, mech.failed.Load())
+}
+
+// A token provider whose own HTTP client timed out (its error matches
+// context.DeadlineExceeded) fails a record that waited for metadata at
+// MaxBlock as an unknown topic whose last refresh could not start, not as
+// a match for context.DeadlineExceeded, which says that the record's ctx
+// ended: it was context.Background(). Before, the provider's error was
+// wrapped all the way to the record's.
+func TestATokenProvidersOwnTimeoutIsNotTheRecordsCtxError(t *testing.T) {
+	// SCRAM makes the fake speak SASL; no token gets that far.
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, SCRAM: map[string]string{"u": "pw"}})
+	clk := clock.NewFake(heldClockStart)
+	mech := oauthbearer.New(func(context.Context) (oauthbearer.Token, error) {
+		return oauthbearer.Token{}, fmt.Errorf("identity provider: %w", context.DeadlineExceeded)
+	})
+	const maxBlock = 10 * time.Second
+	p := newProducer(t, c, func(cfg *Config) { cfg.clock, cfg.SASL, cfg.MaxBlock = clk, mech, maxBlock })
+	failed := make(chan error, 1)
+	p.Produce(context.Background(), &Record{Topic: "t", Value: []byte("v")}, func(_ RecordMetadata, err error) { failed <- err })
+	eventually(t, "a metadata refresh that failed", func() bool { return p.refreshFailed.Load() != nil })
+	clk.Advance(maxBlock)
+	err := receive(t, failed, "the record outlived MaxBlock")
+	require.ErrorIs(t, err, ErrUnknownTopic)
+	require.ErrorContains(t, err, "could not start: OAUTHBEARER: token provider: identity provider: context deadline exceeded")
+	require.NotErrorIs(t, err, context.DeadlineExceeded, "a record produced with context.Background() failed as if its ctx ended")
 }
 
 // A token the mechanism judges invalid (an extension name with a hyphen,

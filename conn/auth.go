@@ -190,9 +190,12 @@ func (c *Conn) authenticate(ctx context.Context, reauth bool) (lifetime time.Dur
 // configuration can never start says so at New (sasl.Validator); one that
 // judges the credentials it was given invalid wraps
 // sasl.ErrInvalidCredentials, and is refused instead, since every try
-// would be judged alike.
+// would be judged alike. It is made only while the exchange's ctx, the
+// caller's, is alive (authenticate's failed sees to that), so a Start that
+// failed of its own timeout (a token provider's HTTP client's) keeps only
+// its text (notCtxError).
 func couldNotStart(addr, mech string, err error) error {
-	return fmt.Errorf("%w: SASL %s to %s: could not start: %w", ErrDisconnected, mech, addr, err)
+	return fmt.Errorf("%w: SASL %s to %s: could not start: %w", ErrDisconnected, mech, addr, notCtxError(err))
 }
 
 // saslStep is what a Session's Step returns besides its error.

@@ -527,6 +527,31 @@ func TestADialWhoseMechanismCannotStartIsRetriable(t *testing.T) {
 	}
 }
 
+// A token provider whose own HTTP client timed out (net/http's timeout
+// matches context.DeadlineExceeded) fails the dial as a mechanism that
+// could not start, its error kept as text: a dial's failure matches ctx's
+// error only if ctx ended, and this one's is alive. It was wrapped, so a
+// producer's record failed as if its caller's ctx had ended.
+func TestATokenProvidersOwnTimeoutIsNotTheDialsCtxError(t *testing.T) {
+	fb := newFakeBroker(t)
+	mech := oauthbearer.New(func(context.Context) (oauthbearer.Token, error) {
+		return oauthbearer.Token{}, fmt.Errorf("identity provider: %w", context.DeadlineExceeded)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), waitTime)
+	defer cancel()
+	_, err := Dial(ctx, fb.addr(), Config{SASL: mech})
+	if ctx.Err() != nil {
+		t.Fatalf("the dial outlived its ctx: %v", err)
+	}
+	if errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, ErrDisconnected) || !IsRetriable(err) {
+		t.Fatalf("error %v: want a retriable ErrDisconnected that does not match context.DeadlineExceeded", err)
+	}
+	want := "could not start: OAUTHBEARER: token provider: identity provider: context deadline exceeded"
+	if msg := err.Error(); !strings.Contains(msg, want) {
+		t.Errorf("error %q does not say %q", msg, want)
+	}
+}
+
 // assertNothingExchanged fails t unless bc, the broker's side of a dial
 // whose mechanism failed to start, got no request before it closed.
 func assertNothingExchanged(t *testing.T, bc *brokerConn) {

@@ -143,7 +143,8 @@ func connect(ctx context.Context, addr string, cfg Config) (net.Conn, error) {
 // ended: a producer's Send takes context.DeadlineExceeded to mean that its
 // caller gave up and the record may still be delivered. The end of
 // setupCtx at DialTimeout wraps os.ErrDeadlineExceeded instead, and a
-// Dialer's own timeout keeps only its text. hint, if any, ends the message.
+// Dialer's own timeout keeps only its text (notCtxError). hint, if any,
+// ends the message.
 func setupFailed(ctx, setupCtx context.Context, step string, err error, timeout time.Duration, hint string) error {
 	if hint != "" {
 		hint = "; " + hint
@@ -156,12 +157,22 @@ func setupFailed(ctx, setupCtx context.Context, step string, err error, timeout 
 	case context.Cause(setupCtx) == errSetupTimedOut:
 		return fmt.Errorf("%w: %s: %w: no answer within the connection setup timeout (%v)%s",
 			ErrDisconnected, step, os.ErrDeadlineExceeded, timeout, hint)
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		// The Dialer's own timeout (net.Dialer.Timeout, which net
-		// reports as matching context.DeadlineExceeded): kept as text.
-		return fmt.Errorf("%w: %s: %v%s", ErrDisconnected, step, err, hint)
 	}
-	return fmt.Errorf("%w: %s: %w%s", ErrDisconnected, step, err, hint)
+	// The Dialer's own timeout (net.Dialer.Timeout, which net reports as
+	// matching context.DeadlineExceeded) is not the caller's.
+	return fmt.Errorf("%w: %s: %w%s", ErrDisconnected, step, notCtxError(err), hint)
+}
+
+// notCtxError is err, an error of code the caller's ctx did not stop (a
+// Dialer, a SASL token provider), or only its text when it matches a
+// context's error: that timeout or cancellation was the code's own (a
+// net.Dialer's Timeout, an HTTP client's), and a failure matches ctx's
+// error only if ctx ended.
+func notCtxError(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return errors.New(err.Error())
+	}
+	return err
 }
 
 // plaintextHint guesses, from how a TLS handshake failed after the TCP
