@@ -10,6 +10,7 @@ import (
 	"github.com/gokafka/producer/conn"
 	"github.com/gokafka/producer/internal/backoff"
 	"github.com/gokafka/producer/internal/clock"
+	"github.com/gokafka/producer/internal/cluster"
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
 )
@@ -68,8 +69,12 @@ func (p *Producer) producerIDLoop() {
 				// credentials or certificates are the connection's, not the
 				// cluster's answer to idempotence (SASL's refusal carries a
 				// broker code that will not heal): once they are accepted,
-				// the id comes.
-				p.acc.FailUnsent(nil, fmt.Errorf("idempotent producer: InitProducerId: %w", refused))
+				// the id comes. A refusal while another broker could not
+				// be reached (cluster.Refusal) fails nothing: that one may
+				// give the id once it is back.
+				if cluster.Refusal(err) != nil {
+					p.acc.FailUnsent(nil, fmt.Errorf("idempotent producer: InitProducerId: %w", refused))
+				}
 			case !retriable(err):
 				p.acc.Fatal(fmt.Errorf("idempotent producer: %w (DisableIdempotence turns idempotence off)", err))
 				return

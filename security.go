@@ -2,12 +2,12 @@ package producer
 
 import (
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"reflect"
 	"sync/atomic"
 
 	"github.com/gokafka/producer/conn"
+	"github.com/gokafka/producer/internal/cluster"
 	"github.com/gokafka/producer/sasl"
 )
 
@@ -24,8 +24,11 @@ import (
 // for credentials the broker refused it also matches
 // kerr.SaslAuthenticationFailed, for those the mechanism judged invalid
 // sasl.ErrInvalidCredentials. Records fail with it at once, not after
-// DeliveryTimeout, and so do the transaction calls when every broker
-// refuses, rather than look for their coordinator until their ctx ends.
+// DeliveryTimeout: those bound for the broker that refused, and those
+// waiting for metadata or a producer id when no other broker may give it
+// (one merely unreachable may); so do the transaction calls when every
+// broker refuses, rather than look for their coordinator until their ctx
+// ends.
 // The producer goes on: once the brokers accept it again (a certificate
 // or a password rotated), its records are sent.
 var ErrAuthentication = conn.ErrAuthentication
@@ -83,22 +86,25 @@ func (a *authState) refusedSince(before *refusal) error {
 }
 
 // noteRefresh looks at a metadata refresh's outcome. When it failed because
-// brokers refused to authenticate the producer, the records waiting for
-// metadata and the PartitionsFor calls fail with that error now: the same
-// credentials would be refused again.
+// the brokers refused to authenticate the producer, the records waiting
+// for metadata and the PartitionsFor calls fail with that error now: the
+// same credentials would be refused again. That is so only when no broker
+// was merely unreachable (cluster.Refusal): one briefly down (restarting)
+// may let the producer in, so the records wait for it, until MaxBlock at
+// most, failing with the refusal in their error then (withRefreshFailure).
 func (p *Producer) noteRefresh(err error) {
 	if err == nil {
 		p.refreshFailed.Store(nil)
 	} else {
 		p.refreshFailed.Store(&err)
 	}
-	var ae *conn.AuthError
+	refused := cluster.Refusal(err)
 	switch {
 	case err == nil:
 		p.auth.last.Store(nil)
-	case errors.As(err, &ae):
-		p.auth.last.Store(&refusal{ae})
-		p.held.failWaiting(ae) // PartitionsFor callers learn of it from the cluster layer
+	case refused != nil:
+		p.auth.last.Store(&refusal{refused})
+		p.held.failWaiting(refused) // PartitionsFor callers learn of it from the cluster layer
 	}
 }
 

@@ -47,6 +47,21 @@ func (e brokersFailed) mayAnswer() bool {
 	return len(e) == 0 || slices.ContainsFunc(e, conn.IsRetriable)
 }
 
+// Refusal returns the refusal to let the producer in (a *conn.AuthError)
+// in err, AskAny's failure, when it speaks for the cluster: no broker in
+// it may answer if asked again (see mayAnswer). A broker that refused
+// while another could not be reached (a rolling restart) does not: the
+// other may let the producer in once it is back, and Refusal returns nil,
+// as it does for an error without a refusal.
+func Refusal(err error) *conn.AuthError {
+	var unanswered brokersFailed
+	var refused *conn.AuthError
+	if !errors.As(err, &unanswered) || unanswered.mayAnswer() || !errors.As(err, &refused) {
+		return nil
+	}
+	return refused
+}
+
 // ask sends req to one broker and waits for its answer.
 func ask(ctx context.Context, b *conn.Broker, req protocol.Request) (protocol.Response, error) {
 	return askVersion(ctx, b, req, -1)
