@@ -14,7 +14,6 @@ import (
 	"github.com/gokafka/producer/bufferpool"
 	"github.com/gokafka/producer/internal/notify"
 	"github.com/gokafka/producer/metadata"
-	"github.com/gokafka/producer/protocol/kerr"
 	"github.com/gokafka/producer/record"
 )
 
@@ -309,7 +308,7 @@ func (w *held) release(p *Producer, snap *metadata.Snapshot) {
 		case wt.draining || t == nil || w.closed:
 		case len(t.Partitions) > 0:
 			w.startDrain(name, wt)
-		case refused(t):
+		case t.Refused():
 			w.fail(wt.records...)
 			for _, h := range wt.records {
 				doomed = append(doomed, h)
@@ -407,7 +406,7 @@ func (p *Producer) appendRound(wt *waitingTopic) {
 			wt.round, wt.roundPos = slices.Concat(wt.takeAside(), wt.round[wt.roundPos:]), 0
 			w.mu.Unlock()
 			continue
-		case (t == nil || len(t.Partitions) == 0) && !refused(t) && w.mayWait(&h):
+		case (t == nil || len(t.Partitions) == 0) && !t.Refused() && w.mayWait(&h):
 			// A lagging broker called the topic unknown since the drain
 			// began. The record waits for the topic's partitions, not, as
 			// in appendHeld, for the one it names: once they come, it is
@@ -581,12 +580,12 @@ func (w *held) waitsForMemory(wt *waitingTopic) {
 // (waitingTopic.partitions). It reports whether the record was appended.
 func (p *Producer) appendHeld(ctx context.Context, wt *waitingTopic, snap *metadata.Snapshot, h *heldRecord, partitions int) bool {
 	t := snap.Topic(h.rec.Topic)
-	if !h.fits(t) && !refused(t) && ctx.Err() == nil {
+	if !h.fits(t) && !t.Refused() && ctx.Err() == nil {
 		t = p.awaitPartition(ctx, h)
 	}
 	var err error
 	switch {
-	case !h.fits(t) && !refused(t) && p.ctx.Err() != nil:
+	case !h.fits(t) && !t.Refused() && p.ctx.Err() != nil:
 		// Close ended the wait: what it leaves fails with ErrClosed, not
 		// as if the record's limit had passed.
 		err = fmt.Errorf("%w: while the record waited for %s", ErrClosed, h.wanted())
@@ -597,7 +596,7 @@ func (p *Producer) appendHeld(ctx context.Context, wt *waitingTopic, snap *metad
 		if err = p.tooLate(h, len(t.Partitions)); err == nil {
 			err = p.appendHeldTo(ctx, wt, t, h)
 		}
-	case refused(t):
+	case t.Refused():
 		err = t.Err
 	case t != nil:
 		err = p.unknownTooLong(h, partitions, t.Err)
@@ -703,13 +702,6 @@ func (h *heldRecord) wanted() string {
 	return "the partitions of " + h.rec.Topic
 }
 
-// refused reports whether the metadata refuses t's records for good: an
-// invalid name or a denied authorization will not heal, as a lagging
-// broker's "unknown topic" or an election does.
-func refused(t *metadata.Topic) bool {
-	return t != nil && len(t.Partitions) == 0 && t.Err != nil && !kerr.IsRetriable(t.Err)
-}
-
 // awaitPartition waits, while the record may wait, for metadata that has a
 // partition for it: a partition just added to a topic reaches this
 // producer with a metadata refresh, as the Java client's send waits for a
@@ -723,7 +715,7 @@ func (p *Producer) awaitPartition(ctx context.Context, h *heldRecord) *metadata.
 	for {
 		updated := p.cluster.Changed()
 		t := p.cluster.Snapshot().Topic(h.rec.Topic)
-		if h.fits(t) || refused(t) {
+		if h.fits(t) || t.Refused() {
 			return t
 		}
 		p.cluster.RequestRefresh(reason)

@@ -119,6 +119,7 @@ func New(cfg Config) (*Producer, error) {
 		Clock:           cfg.clock,
 		Deliver:         p.deliver,
 		NeedProducerID:  p.needProducerID,
+		TopicErr:        p.topicErr,
 		Wake: func(tp metadata.TopicPartition) {
 			p.wakeLeader(p.cluster.Snapshot(), tp)
 		},

@@ -182,6 +182,14 @@ func (p *Producer) metadataUpdated(snap *metadata.Snapshot) {
 	p.wakeAll()
 }
 
+// topicErr is the latest metadata's error for topic, or nil.
+func (p *Producer) topicErr(topic string) error {
+	if t := p.cluster.Snapshot().Peek(topic); t != nil {
+		return t.Err
+	}
+	return nil
+}
+
 // topicID is the id the latest metadata gives topic, for Produce v13+; the
 // zero id when it gives none, and the sender then names the topic.
 func (p *Producer) topicID(topic string) wire.UUID {

@@ -130,6 +130,12 @@ type Config struct {
 	// NeedProducerID is called, without blocking, when a batch is ready but
 	// the producer has no id yet; the answer comes through SetProducerID.
 	NeedProducerID func()
+	// TopicErr, if set, is the latest metadata's error for topic (a
+	// denied authorization, say), or nil: a batch that times out never
+	// sent, with no error of its own or of its partition, names it. It is
+	// called under a partition's lock: it must not block or call the
+	// accumulator.
+	TopicErr func(topic string) error
 	// Wake is called when a partition may be drained again after something
 	// other than its leader's sender changed it: a retry was scheduled, or
 	// requests to another broker were settled. It must not block.

@@ -612,6 +612,30 @@ func TestATimeoutOfANeverSentBatchNamesThePartitionsLastError(t *testing.T) {
 	require.Contains(t, r.Err.Error(), "sent 0 times")
 }
 
+// A batch that times out never sent, with no error of its own or of its
+// partition (its topic's metadata was refused: no leader, no sender ever
+// drained it), names its topic's metadata error, which says why; it said
+// only that it was sent 0 times.
+func TestATimeoutOfANeverSentBatchNamesItsTopicsMetadataError(t *testing.T) {
+	refusal := errors.New("TOPIC_AUTHORIZATION_FAILED")
+	h := newHarness(t, func(c *Config) {
+		c.DeliveryTimeout = time.Second
+		c.TopicErr = func(topic string) error {
+			if topic == tp0.Topic {
+				return refusal
+			}
+			return nil
+		}
+	})
+	h.add(tp0, 0, []byte("v"))
+	h.clk.Advance(time.Second)
+	h.acc.Expire(h.clk.Now())
+	r := h.outcome(0)
+	require.ErrorIs(t, r.Err, ErrDeliveryTimeout)
+	require.ErrorIs(t, r.Err, refusal, "the never-sent batch names its topic's metadata error")
+	require.Contains(t, r.Err.Error(), "sent 0 times")
+}
+
 // A request that goes anyway takes the node's lingering batches along (the
 // Java client's drain), whichever side of the ready batch they are on; a
 // batch waiting out a retry backoff stays.

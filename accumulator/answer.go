@@ -303,7 +303,8 @@ func (a *Accumulator) Unreachable(parts []TopicPartition, err error) {
 
 // timedOut is the error of a batch whose DeliveryTimeout passed. It names
 // the cause: the batch's last error, or, for a batch never sent, its
-// partition's. p.mu must be held.
+// partition's, else its topic's metadata error (a topic whose access was
+// revoked has no leader to send to). p.mu must be held.
 func (a *Accumulator) timedOut(p *partition, b *Batch) error {
 	// The batch's oldest record waited the whole DeliveryTimeout, counted
 	// from its Produce: for a record that waited for metadata, before the
@@ -315,6 +316,10 @@ func (a *Accumulator) timedOut(p *partition, b *Batch) error {
 		err = fmt.Errorf("%w; last error: %w", err, b.lastErr)
 	case p.lastErr != nil:
 		err = fmt.Errorf("%w; the partition's last error: %w", err, p.lastErr)
+	case b.sent() == 0 && a.cfg.TopicErr != nil:
+		if terr := a.cfg.TopicErr(b.TP.Topic); terr != nil {
+			err = fmt.Errorf("%w; the topic's metadata error: %w", err, terr)
+		}
 	}
 	return err
 }

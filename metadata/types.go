@@ -6,6 +6,7 @@ import (
 
 	"github.com/gokafka/producer/internal/slot"
 	"github.com/gokafka/producer/partitioner"
+	"github.com/gokafka/producer/protocol/kerr"
 	"github.com/gokafka/producer/protocol/wire"
 )
 
@@ -60,6 +61,14 @@ type Topic struct {
 
 	// seen outlives Partitions when an answer drops them (epochs.go).
 	seen epochsSeen
+}
+
+// Refused reports whether the last answer refuses t's records for good: an
+// invalid name or a denied authorization will not heal, as a lagging
+// broker's "unknown topic" or an election does. Access may still be granted
+// later, which only a later answer tells. A nil t is not refused.
+func (t *Topic) Refused() bool {
+	return t != nil && len(t.Partitions) == 0 && t.Err != nil && !kerr.IsRetriable(t.Err)
 }
 
 // TopicPartition names one partition.

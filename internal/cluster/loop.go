@@ -168,12 +168,17 @@ func (c *Cluster) updated(prune bool) {
 func (c *Cluster) Changed() <-chan struct{} { return c.updates.C() }
 
 // topics is every topic the producer has use for: those cached with
-// partitions, those awaited, and those it still has batches of. A cached
-// topic without partitions (unknown, deleted) is asked for only while
-// awaited or buffered: asked for ever after, it could be auto-created long
-// after everyone gave up on it. The list is never nil, even when empty: a
-// nil list would ask for, and be applied as, every topic of the cluster,
-// and the cache would drop the topics it does not name.
+// partitions or refused, those awaited, and those it still has batches of.
+// A cached topic unknown (or deleted) is asked for only while awaited or
+// buffered: asked for ever after, it could be auto-created long after
+// everyone gave up on it. A refused one (a denied authorization) is asked
+// for while in use, as one with partitions is, and as Java's Metadata
+// keeps a used topic in its requests: asked for only while awaited, its
+// refusal stayed cached after access was granted, the answer to every
+// later PartitionsFor and to records held meanwhile. The list is never
+// nil, even when empty: a nil list would ask for, and be applied as, every
+// topic of the cluster, and the cache would drop the topics it does not
+// name.
 //
 // idle is the cached topics not used for MaxIdle: not buffered, no batch
 // started, not awaited. They are not asked for, and the refresh forgets
@@ -203,7 +208,7 @@ func (c *Cluster) topics() (ask, idle []string) {
 		switch t := snap.Peek(name); {
 		case inUse != nil && !inUse[name]:
 			idle = append(idle, name)
-		case t != nil && len(t.Partitions) > 0:
+		case t != nil && len(t.Partitions) > 0, t.Refused():
 			add(name)
 		}
 	}
