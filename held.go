@@ -155,6 +155,10 @@ type heldRecord struct {
 	// txn is the transaction Produce admitted it to (txn.Manager.Generation),
 	// which it must enter again to be appended.
 	txn uint64
+	// refused is its topic as cached when it was held, if refused then:
+	// only a later answer's refusal fails it (metadata.Topic.RefusedSince),
+	// since access may have been granted in between.
+	refused *metadata.Topic
 }
 
 // heldFailure is a held record's failure on its way to the delivery
@@ -262,6 +266,9 @@ func (p *Producer) hold(ctx context.Context, adm *admission, r *Record, tsMs int
 	if t != nil {
 		wt.sawPartitions(len(t.Partitions))
 	}
+	if t.Refused() {
+		h.refused, wt.lastErr = t, t.Err
+	}
 	wt.records = append(wt.records, h)
 	w.count.Add(1)
 	// With a partition for it in the metadata, the record waits only for
@@ -309,12 +316,24 @@ func (w *held) release(p *Producer, snap *metadata.Snapshot) {
 		case len(t.Partitions) > 0:
 			w.startDrain(name, wt)
 		case t.Refused():
-			w.fail(wt.records...)
-			for _, h := range wt.records {
+			// Only records held before the answer that refused the
+			// topic fail: one held since saw the refusal cached, and
+			// access may have been granted before it was produced; it
+			// waits for the next answer. Those held before are the
+			// oldest, each held with the metadata of its moment.
+			n := 0
+			for n < len(wt.records) && t.RefusedSince(wt.records[n].refused) {
+				n++
+			}
+			w.fail(wt.records[:n]...)
+			for _, h := range wt.records[:n] {
 				doomed = append(doomed, h)
 				doomedErr = append(doomedErr, t.Err)
 			}
-			w.drop(name)
+			wt.records, wt.lastErr = slices.Delete(wt.records, 0, n), t.Err
+			if len(wt.records) == 0 {
+				w.drop(name)
+			}
 		default:
 			wt.lastErr = t.Err
 		}
@@ -406,7 +425,7 @@ func (p *Producer) appendRound(wt *waitingTopic) {
 			wt.round, wt.roundPos = slices.Concat(wt.takeAside(), wt.round[wt.roundPos:]), 0
 			w.mu.Unlock()
 			continue
-		case (t == nil || len(t.Partitions) == 0) && !t.Refused() && w.mayWait(&h):
+		case (t == nil || len(t.Partitions) == 0) && !t.RefusedSince(h.refused) && w.mayWait(&h):
 			// A lagging broker called the topic unknown since the drain
 			// began. The record waits for the topic's partitions, not, as
 			// in appendHeld, for the one it names: once they come, it is
@@ -580,12 +599,12 @@ func (w *held) waitsForMemory(wt *waitingTopic) {
 // (waitingTopic.partitions). It reports whether the record was appended.
 func (p *Producer) appendHeld(ctx context.Context, wt *waitingTopic, snap *metadata.Snapshot, h *heldRecord, partitions int) bool {
 	t := snap.Topic(h.rec.Topic)
-	if !h.fits(t) && !t.Refused() && ctx.Err() == nil {
+	if !h.fits(t) && !t.RefusedSince(h.refused) && ctx.Err() == nil {
 		t = p.awaitPartition(ctx, h)
 	}
 	var err error
 	switch {
-	case !h.fits(t) && !t.Refused() && p.ctx.Err() != nil:
+	case !h.fits(t) && !t.RefusedSince(h.refused) && p.ctx.Err() != nil:
 		// Close ended the wait: what it leaves fails with ErrClosed, not
 		// as if the record's limit had passed.
 		err = fmt.Errorf("%w: while the record waited for %s", ErrClosed, h.wanted())
@@ -596,7 +615,7 @@ func (p *Producer) appendHeld(ctx context.Context, wt *waitingTopic, snap *metad
 		if err = p.tooLate(h, len(t.Partitions)); err == nil {
 			err = p.appendHeldTo(ctx, wt, t, h)
 		}
-	case t.Refused():
+	case t.RefusedSince(h.refused):
 		err = t.Err
 	case t != nil:
 		err = p.unknownTooLong(h, partitions, t.Err)
@@ -715,7 +734,7 @@ func (p *Producer) awaitPartition(ctx context.Context, h *heldRecord) *metadata.
 	for {
 		updated := p.cluster.Changed()
 		t := p.cluster.Snapshot().Topic(h.rec.Topic)
-		if h.fits(t) || t.Refused() {
+		if h.fits(t) || t.RefusedSince(h.refused) {
 			return t
 		}
 		p.cluster.RequestRefresh(reason)

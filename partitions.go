@@ -10,9 +10,13 @@ import (
 // partitionsFor), no longer than MaxBlock or ctx: a topic that does not
 // exist fails with ErrUnknownTopic then, and one whose metadata the broker
 // refuses (a denied authorization) at once with that refusal, from an
-// answer the call waited for. Produce never waits for metadata; calling
-// PartitionsFor first lets a caller that wants to know the topic exists,
-// or to start with metadata warm, do so explicitly.
+// answer naming the topic that came during the call. A refusal cached
+// before the call is not trusted, since access may have been granted
+// since: the call waits for the next answer, and if MaxBlock or ctx ends
+// first, its ErrUnknownTopic wraps the cached refusal too. Produce never
+// waits for metadata; calling PartitionsFor first lets a caller that wants
+// to know the topic exists, or to start with metadata warm, do so
+// explicitly.
 func (p *Producer) PartitionsFor(ctx context.Context, topic string) (int, error) {
 	if p.closed.Load() {
 		return 0, ErrClosed
@@ -23,34 +27,46 @@ func (p *Producer) PartitionsFor(ctx context.Context, topic string) (int, error)
 	defer p.cluster.Want(topic)()
 	maxBlock := p.cfg.clock.NewTimer(p.cfg.MaxBlock)
 	defer maxBlock.Stop()
-	// A refusal is trusted only from an answer this call waited for, as
-	// the Java client's partitionsFor fetches metadata before it throws:
-	// access may have been granted since the cached one.
-	answered := false
+	// A refusal is trusted only from an answer that named the topic
+	// since the call began, as the Java client's partitionsFor fetches
+	// metadata before it throws: access may have been granted since the
+	// cached one. Not from any update: a refresh that failed, or a leader
+	// hint for another topic, tells waiters too.
+	cached := p.cluster.Snapshot().Peek(topic)
 	for {
 		updated := p.cluster.Changed()
 		refused := p.auth.last.Load()
-		if t := p.cluster.Snapshot().Topic(topic); t != nil {
-			if len(t.Partitions) > 0 {
-				return len(t.Partitions), nil
-			}
-			if answered && t.Refused() {
-				return 0, &PartitionError{Topic: topic, Partition: -1, Err: t.Err}
-			}
+		t := p.cluster.Snapshot().Topic(topic)
+		if t != nil && len(t.Partitions) > 0 {
+			return len(t.Partitions), nil
+		}
+		if t.RefusedSince(cached) {
+			return 0, &PartitionError{Topic: topic, Partition: -1, Err: t.Err}
 		}
 		p.cluster.RequestRefresh("partitions wanted for " + topic)
 		select {
 		case <-updated:
-			answered = true
 			if err := p.auth.refusedSince(refused); err != nil {
 				return 0, &PartitionError{Topic: topic, Partition: -1, Err: err}
 			}
 		case <-maxBlock.C():
-			return 0, &PartitionError{Topic: topic, Partition: -1, Err: p.withRefreshFailure(fmt.Errorf("%w %q: no metadata within MaxBlock (%v)", ErrUnknownTopic, topic, p.cfg.MaxBlock))}
+			return 0, p.notFound(topic, fmt.Errorf("no metadata within MaxBlock (%v)", p.cfg.MaxBlock))
 		case <-ctx.Done():
-			return 0, &PartitionError{Topic: topic, Partition: -1, Err: p.withRefreshFailure(fmt.Errorf("%w %q: %w", ErrUnknownTopic, topic, ctx.Err()))}
+			return 0, p.notFound(topic, ctx.Err())
 		case <-p.ctx.Done():
 			return 0, ErrClosed
 		}
 	}
+}
+
+// notFound is the error of a PartitionsFor whose wait for topic's
+// metadata ended for why. A refusal the metadata holds, cached before the
+// call and not answered again since, is named: the caller learns what the
+// producer knows, though access may have been granted since.
+func (p *Producer) notFound(topic string, why error) error {
+	err := fmt.Errorf("%w %q: %w", ErrUnknownTopic, topic, why)
+	if t := p.cluster.Snapshot().Peek(topic); t.Refused() {
+		err = fmt.Errorf("%w; the last answer refused it: %w", err, t.Err)
+	}
+	return &PartitionError{Topic: topic, Partition: -1, Err: p.withRefreshFailure(err)}
 }

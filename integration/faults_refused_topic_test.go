@@ -152,3 +152,135 @@ func TestARecordOfATopicRevokedWhileBufferedTimesOutNamingTheRefusal(t *testing.
 		t.Fatal("the record has no outcome")
 	}
 }
+
+// A refresh that fails tells PartitionsFor's wait too, but brings no
+// answer: once access is granted, a broker that does not answer leaves the
+// call waiting (until its ctx ends, here), not answering with the refusal
+// cached before it. The first failure made it answer with that refusal.
+func TestAFailedRefreshDoesNotMakePartitionsForAnswerWithTheCachedRefusal(t *testing.T) {
+	const topic = "secret"
+	c, p, deny := refusedTopic(t, topic, func(*producer.Config) {})
+	deny.Remove() // access granted
+	broken := c.Kfake().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Metadata}, TopLevel: true, Err: fkerr.UnknownServerError, Count: -1})
+	defer broken.Remove()
+	ctx, cancel := context.WithCancel(testCtx(t))
+	defer cancel()
+	got := make(chan error, 1)
+	go func() {
+		_, err := p.PartitionsFor(ctx, topic)
+		got <- err
+	}()
+	// Nothing else asks for metadata: the refreshes that fail are the
+	// call's, made while it waits.
+	failed := make(chan error, 1)
+	go func() { failed <- broken.Wait(testCtx(t), 2) }()
+	select {
+	case err := <-got:
+		t.Fatalf("PartitionsFor answered though no answer came since access was granted: %v", err)
+	case err := <-failed:
+		require.NoError(t, err, "no refresh failed")
+	}
+	cancel()
+	err := receive(t, got, "PartitionsFor's answer once its ctx ended")
+	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorIs(t, err, producer.ErrUnknownTopic)
+}
+
+// refusedTopicBesideAMovedOne is refusedTopic on three brokers, where
+// another topic, other, has been produced to; access to topic is then
+// granted. hint moves other's partition and produces a record of it: its
+// old leader refuses it with a KIP-951 hint naming the new one, which
+// updates the metadata with no Metadata answer. Refreshes come at most
+// every RetryBackoff, a second: the hints come first.
+func refusedTopicBesideAMovedOne(t *testing.T, topic string) (p *producer.Producer, hint func()) {
+	t.Helper()
+	const other = "other"
+	c := startCluster(t, embedded.Options{Brokers: 3, Topics: map[string]int32{topic: 3, other: 1}})
+	p = newProducer(t, c.Addrs(), func(cfg *producer.Config) {
+		cfg.RetryBackoff, cfg.RetryBackoffMax = time.Second, time.Second
+		cfg.MaxBlock = testTimeout
+	})
+	ctx := testCtx(t)
+	_, err := p.Send(ctx, &producer.Record{Topic: other, Value: []byte("warm")})
+	require.NoError(t, err)
+	deny := c.Kfake().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Metadata}, Topic: topic, Err: fkerr.TopicAuthorizationFailed, Count: -1})
+	_, err = p.PartitionsFor(ctx, topic)
+	require.ErrorIs(t, err, kerr.TopicAuthorizationFailed, "PartitionsFor of a topic whose metadata is refused")
+	deny.Remove() // access granted
+	return p, func() {
+		t.Helper()
+		leader := c.Kfake().LeaderFor(other, 0)
+		require.NoError(t, c.Kfake().MoveTopicPartition(other, 0, (leader+1)%3))
+		_, err := p.Send(ctx, &producer.Record{Topic: other, Value: []byte("v")})
+		require.NoError(t, err, "a record of the moved topic")
+	}
+}
+
+// A leader hint for another topic updates the metadata, which wakes
+// PartitionsFor, but names nothing of its topic: once access is granted,
+// the call waits for the next answer, which finds the partitions. It
+// answered with the refusal cached before it.
+func TestALeaderHintDoesNotMakePartitionsForAnswerWithTheCachedRefusal(t *testing.T) {
+	const topic = "secret"
+	p, hint := refusedTopicBesideAMovedOne(t, topic)
+	type answer struct {
+		n   int
+		err error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		n, err := p.PartitionsFor(testCtx(t), topic)
+		got <- answer{n, err}
+	}()
+	// Hints until the call answers, a few at most: one at least comes
+	// while it waits for the refresh a second away.
+	for i := 0; i < 10 && len(got) == 0; i++ {
+		hint()
+	}
+	a := receive(t, got, "PartitionsFor's answer")
+	require.NoError(t, a.err, "access was granted before PartitionsFor was called")
+	require.Equal(t, 3, a.n)
+}
+
+// A record produced after access was granted is not failed by a leader
+// hint for another topic with the refusal cached before: it waits for the
+// next answer, which has the partitions. It failed with
+// TOPIC_AUTHORIZATION_FAILED at the hint.
+func TestALeaderHintDoesNotFailARecordWithTheCachedRefusal(t *testing.T) {
+	const topic = "secret"
+	p, hint := refusedTopicBesideAMovedOne(t, topic)
+	got := make(chan error, 1)
+	p.Produce(testCtx(t), &producer.Record{Topic: topic, Value: []byte("v")}, func(_ producer.RecordMetadata, err error) { got <- err })
+	hint()
+	require.NoError(t, receive(t, got, "the record's outcome"), "access was granted before the record was produced")
+}
+
+// PartitionsFor ended (its ctx, here, or MaxBlock) before an answer named
+// its topic says that the last answer refused the topic: the error matches
+// kerr.TopicAuthorizationFailed as well as ErrUnknownTopic. It said only
+// that the topic was unknown.
+func TestPartitionsForEndedBeforeAnAnswerNamesTheCachedRefusal(t *testing.T) {
+	const topic = "secret"
+	_, p, _ := refusedTopic(t, topic, func(*producer.Config) {})
+	ctx, cancel := context.WithCancel(testCtx(t))
+	cancel() // no answer can come first
+	_, err := p.PartitionsFor(ctx, topic)
+	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorIs(t, err, producer.ErrUnknownTopic)
+	require.ErrorIs(t, err, kerr.TopicAuthorizationFailed, "the error does not name the refusal the producer holds")
+}
+
+// A record held while its topic's refusal is cached, that no answer fails
+// (the refreshes fail), fails at MaxBlock naming that refusal, not only
+// ErrUnknownTopic.
+func TestARecordHeldPastMaxBlockNamesTheCachedRefusal(t *testing.T) {
+	const topic = "secret"
+	c, p, _ := refusedTopic(t, topic, func(cfg *producer.Config) {
+		cfg.MaxBlock = 2 * time.Second
+	})
+	broken := c.Kfake().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Metadata}, TopLevel: true, Err: fkerr.UnknownServerError, Count: -1})
+	defer broken.Remove()
+	_, err := p.Send(testCtx(t), &producer.Record{Topic: topic, Value: []byte("v")})
+	require.ErrorIs(t, err, producer.ErrUnknownTopic, "a record no answer failed")
+	require.ErrorIs(t, err, kerr.TopicAuthorizationFailed, "the error does not name the refusal the producer holds")
+}

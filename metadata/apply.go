@@ -73,6 +73,7 @@ func (c *Cache) Apply(resp *protocol.MetadataResponse, requested []string, now t
 	next := &Snapshot{updated: now}
 	brokerSetChanged := applyBrokers(old, next, resp.Brokers, &ch)
 
+	c.answers++
 	next.topics = make(map[string]*Topic, max(len(old.topics), len(resp.Topics)))
 	for i := range resp.Topics {
 		rt := &resp.Topics[i]
@@ -81,6 +82,7 @@ func (c *Cache) Apply(resp *protocol.MetadataResponse, requested []string, now t
 		}
 		t := mergeTopic(old.topics[*rt.Name], rt, &ch)
 		t.View = buildView(t, next.brokers)
+		t.answer = c.answers
 		next.topics[t.Name] = t
 	}
 	for name, t := range old.topics {

@@ -14,6 +14,9 @@ import (
 type Cache struct {
 	mu   sync.Mutex // serializes writers; readers never take it
 	snap atomic.Pointer[Snapshot]
+	// answers counts the Metadata answers applied, under mu: the number
+	// of each, kept in the topics it names (Topic.answer).
+	answers uint64
 }
 
 // NewCache returns a cache holding an empty snapshot.

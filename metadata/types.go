@@ -61,6 +61,10 @@ type Topic struct {
 
 	// seen outlives Partitions when an answer drops them (epochs.go).
 	seen epochsSeen
+	// answer numbers the Metadata answer that last named the topic
+	// (Cache.answers): a leader hint or a broker set's change copies it
+	// into the Topic it builds, and tells nothing of a refusal.
+	answer uint64
 }
 
 // Refused reports whether the last answer refuses t's records for good: an
@@ -69,6 +73,16 @@ type Topic struct {
 // later, which only a later answer tells. A nil t is not refused.
 func (t *Topic) Refused() bool {
 	return t != nil && len(t.Partitions) == 0 && t.Err != nil && !kerr.IsRetriable(t.Err)
+}
+
+// RefusedSince reports whether t is refused (Refused) by a Metadata answer
+// later than the one that gave before, the topic as an earlier snapshot of
+// the same cache had it (nil if none). A refusal cached then is old news:
+// access may have been granted since, which only a later answer naming
+// the topic tells, not a leader hint for another topic nor a refresh that
+// failed, which leave t as it was.
+func (t *Topic) RefusedSince(before *Topic) bool {
+	return t.Refused() && (before == nil || t.answer > before.answer)
 }
 
 // TopicPartition names one partition.
