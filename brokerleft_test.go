@@ -2,6 +2,7 @@ package producer
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,7 +23,7 @@ import (
 // idempotence the record written twice. The Java client, too, keeps a
 // connection to a node the metadata stops naming.
 func TestABrokerLeftOutOfOneMetadataAnswerStillAnswersItsRequestsInFlight(t *testing.T) {
-	b := leaveWithARequestHeld(t, false)
+	b := leaveWithARequestHeld(t, false, withoutIdempotence)
 	b.release()
 	require.NoError(t, receive(t, b.outcome, "no outcome for the record of the node left out"))
 
@@ -43,7 +44,7 @@ func TestABrokerLeftOutOfOneMetadataAnswerStillAnswersItsRequestsInFlight(t *tes
 // flight, but not past Close: Close closes that connection too, and the
 // record fails as maybe written.
 func TestCloseEndsTheRequestsInFlightToABrokerThatLeft(t *testing.T) {
-	b := leaveWithARequestHeld(t, false)
+	b := leaveWithARequestHeld(t, false, withoutIdempotence)
 	t.Cleanup(b.release) // before the fake cluster closes: it waits for the hook
 	given, giveUp := context.WithCancel(context.Background())
 	giveUp() // nothing more is waited for: what is in flight fails
@@ -60,7 +61,7 @@ func TestCloseEndsTheRequestsInFlightToABrokerThatLeft(t *testing.T) {
 // the old one has answered the request in flight, behind the batch that
 // request carried (refused there, NOT_LEADER_OR_FOLLOWER, and sent again).
 func TestARecordForAPartitionWhoseLeaderLeftGoesToTheNewLeader(t *testing.T) {
-	b := leaveWithARequestHeld(t, true)
+	b := leaveWithARequestHeld(t, true, withoutIdempotence)
 	moved := make(chan error, 1)
 	b.p.Produce(ctx(t), &Record{Topic: "t", Partition: b.node, ExplicitPartition: true, Value: []byte("moved")},
 		func(_ RecordMetadata, err error) { moved <- err })
@@ -88,16 +89,19 @@ type heldAtALeftBroker struct {
 	requests *[2]atomic.Int64
 }
 
+func withoutIdempotence(cfg *Config) { cfg.DisableIdempotence = true }
+
 // leaveWithARequestHeld has each of two nodes lead one partition and hold
-// a Produce request for it. The refresh goes to one of them (AskAny picks
-// at random) and waits behind that node's request: that node is let go
-// first, answers, and then answers the Metadata request, leaving the other
-// node out, whose request is still held. With moveLeader, that answer
-// names the answering node the leader of the other node's partition.
-func leaveWithARequestHeld(t *testing.T, moveLeader bool) heldAtALeftBroker {
+// the first Produce request for it. The refresh goes to one of them
+// (AskAny picks at random) and waits behind that node's request: that node
+// is let go first, answers, and then answers the Metadata request, leaving
+// the other node out, whose request is still held. With moveLeader, that
+// answer names the answering node the leader of the other node's
+// partition.
+func leaveWithARequestHeld(t *testing.T, moveLeader bool, mod func(*Config)) heldAtALeftBroker {
 	c := startCluster(t, fakebroker.Options{Nodes: 2, Topics: map[string]int32{"t": 2}, KeepRecords: true,
 		Leader: func(_ string, partition int32) int32 { return partition }})
-	p := newProducer(t, c, func(cfg *Config) { cfg.DisableIdempotence = true })
+	p := newProducer(t, c, mod)
 	for partition := range int32(2) {
 		_, err := p.Send(ctx(t), &Record{Topic: "t", Partition: partition, ExplicitPartition: true, Value: []byte("warm")})
 		require.NoError(t, err)
@@ -106,8 +110,9 @@ func leaveWithARequestHeld(t *testing.T, moveLeader bool) heldAtALeftBroker {
 	gates := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
 	var requests [2]atomic.Int64
 	c.OnProduce(func(node int32, _ *protocol.ProduceRequest) fakebroker.Action {
-		requests[node].Add(1)
-		<-gates[node]
+		if requests[node].Add(1) == 1 {
+			<-gates[node] // later requests go through
+		}
 		return fakebroker.Action{}
 	})
 	var hide atomic.Bool
@@ -155,4 +160,47 @@ func leaveWithARequestHeld(t *testing.T, moveLeader bool) heldAtALeftBroker {
 	var once sync.Once
 	return heldAtALeftBroker{fake: c, p: p, node: left, outcome: outcomes[left], requests: &requests,
 		release: func() { once.Do(func() { close(gates[left]) }) }}
+}
+
+// A broker left out of one Metadata answer and named by the next gets a new
+// sender, on a new connection, while its old sender still waits for the
+// answer to its request in flight. The new sender waits for the old one's
+// end: sent at once, a later record of the same partition raced the held
+// one. Without idempotence the broker wrote the later record first; with
+// it, the broker refused the later batch as out of order, and its retry,
+// which waited for the held request's answer, was never woken by it (the
+// answer came to the old sender): the record failed at DeliveryTimeout.
+func TestARecordSentToARejoinedBrokerWaitsForTheOldConnectionsAnswers(t *testing.T) {
+	for name, mod := range map[string]func(*Config){
+		"idempotent":          func(*Config) {},
+		"without idempotence": withoutIdempotence,
+	} {
+		t.Run(name, func(t *testing.T) {
+			waits := &countedLog{message: "broker back in the cluster's metadata; its sender starts once the last one has ended"}
+			b := leaveWithARequestHeld(t, false, func(cfg *Config) {
+				mod(cfg)
+				cfg.Logger = slog.New(waits)
+			})
+			t.Cleanup(b.release)
+			b.p.cluster.RequestRefresh("test: the broker is back")
+			eventually(t, "the broker left out met again", func() bool { return b.p.cluster.Node(b.node) != nil })
+
+			later := make(chan error, 1)
+			b.p.Produce(ctx(t), &Record{Topic: "t", Partition: b.node, ExplicitPartition: true, Value: []byte("later")},
+				func(_ RecordMetadata, err error) { later <- err })
+			// Before, the new sender sent it at once; now it waits, as it
+			// logs, for the old one to end.
+			eventually(t, "the later record sent, or its sender waiting", func() bool {
+				return b.requests[b.node].Load() > 1 || waits.n.Load() > 0
+			})
+			b.release()
+			require.NoError(t, receive(t, b.outcome, "no outcome for the record held at the broker"))
+			require.NoError(t, receive(t, later, "no outcome for the record produced after the broker rejoined"))
+			var values []string
+			for _, r := range b.fake.Records("t", b.node) {
+				values = append(values, string(r.Value))
+			}
+			require.Equal(t, []string{"warm", "once", "later"}, values, "the records of one partition reordered")
+		})
+	}
 }

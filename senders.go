@@ -18,6 +18,9 @@ import (
 type senders struct {
 	mu     sync.RWMutex
 	byNode map[int32]*nodeSender
+	// ended is closed when the latest sender started for a node id has
+	// ended, which a sender started for the same id after it waits for.
+	ended  map[int32]chan struct{}
 	closed bool           // set by wait: no sender starts after it
 	wg     sync.WaitGroup // their goroutines
 }
@@ -39,14 +42,22 @@ type nodeSender struct {
 	stop context.CancelFunc
 }
 
-// nodeJoined starts the sender of a broker the metadata names for the
-// first time.
+// nodeJoined starts the sender of a broker the metadata names, for the
+// first time or again after it left. A node's new sender drains nothing
+// until its last one has ended (its requests in flight answered, or failed
+// at RequestTimeout or by Close): the answers on the old connection come
+// to the old sender and wake no other, so a partition's next batch, sent
+// at once on the new connection, would race them, written before the
+// earlier batch, or refused as out of order with nothing to wake its
+// retry. The wait is the goroutine's: nodeJoined runs under the cluster's
+// syncMu.
 func (p *Producer) nodeJoined(n *cluster.Node) {
 	ns := &nodeSender{s: sender.New(p.senderConfig(n))}
 	p.senders.mu.Lock()
 	defer p.senders.mu.Unlock()
 	if p.senders.byNode == nil {
 		p.senders.byNode = make(map[int32]*nodeSender)
+		p.senders.ended = make(map[int32]chan struct{})
 	}
 	p.senders.byNode[n.ID] = ns
 	if p.senders.closed || p.ctx.Err() != nil {
@@ -54,14 +65,40 @@ func (p *Producer) nodeJoined(n *cluster.Node) {
 	}
 	ctx, stop := context.WithCancel(p.ctx)
 	ns.stop = stop
+	last, ended := p.senders.ended[n.ID], make(chan struct{})
+	p.senders.ended[n.ID] = ended
+	if stillRunning(last) {
+		p.cfg.Logger.Info("broker back in the cluster's metadata; its sender starts once the last one has ended", "node", n.ID)
+	}
 	p.senders.wg.Add(1)
 	go func() {
 		defer p.senders.wg.Done()
+		defer close(ended)
+		if last != nil {
+			select {
+			case <-last:
+			case <-p.ctx.Done(): // Close fails what the last one waits for
+			}
+		}
 		ns.s.Run(ctx)
 		// Run returns once the node left or the producer closes, with
 		// nothing in flight: its connection is of no more use.
 		p.cluster.CloseLeft(n)
 	}()
+}
+
+// stillRunning reports whether the sender whose end closes ended has not
+// ended yet; nil stands for no sender.
+func stillRunning(ended chan struct{}) bool {
+	if ended == nil {
+		return false
+	}
+	select {
+	case <-ended:
+		return false
+	default:
+		return true
+	}
 }
 
 // nodeLeft stops the sender of a broker that left the cluster: it drains

@@ -198,11 +198,12 @@ func (c *Cluster) sync(prune bool) *metadata.Snapshot {
 		}
 	}
 	for _, n := range left {
-		c.cfg.Logger.Info("broker left the cluster's metadata; closing its connection", "node", n.ID, "addr", n.Broker.Addr())
 		if c.cfg.NodeLeft == nil {
+			c.cfg.Logger.Info("broker left the cluster's metadata; closing its connection", "node", n.ID, "addr", n.Broker.Addr())
 			c.CloseLeft(n)
 			continue
 		}
+		c.cfg.Logger.Info("broker left the cluster's metadata; its connection closes once its requests in flight are answered or time out", "node", n.ID, "addr", n.Broker.Addr())
 		c.cfg.NodeLeft(n)
 	}
 	return snap
