@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -92,5 +93,54 @@ func TestPacedGoroutinesTakeTurnsOnOneSchedule(t *testing.T) {
 		last := sink.calls[len(sink.calls)-1].Sub(start)
 		t.Errorf("%d of %d records went out more than %v before their turn, the last %v after the start (--throughput %v --concurrency %d)",
 			early, len(sink.calls), pacePeriod, last, o.throughput, o.concurrency)
+	}
+}
+
+// runSteppedWorker runs n records paced a millisecond apart on one
+// worker whose pacing clock reads the wall clock step behind the meter's,
+// as it would have for a run started before the wall clock stepped by
+// step (NTP, a VM resumed); the monotonic clock, which pacing waits on,
+// does not step.
+func runSteppedWorker(sink recordSink, m *meter, n int64, step time.Duration) {
+	var stopping atomic.Bool
+	before := func() time.Time { return time.Now().Add(-step) }
+	w := &worker{p: sink, m: m, src: payload.New(payload.Config{Size: 10}).Source(0), s: m.shard(0), topic: "t",
+		n: n, stopping: &stopping, now: before, start: before(),
+		interval: time.Millisecond, paceEach: 1}
+	w.run(context.Background(), context.Background())
+}
+
+// The wall clock steps a minute forward just after a paced run starts. The
+// sink acknowledges every record at once, so each took microseconds; timed
+// from a due time on the wall clock as it read at the start, each took a
+// minute.
+func TestPacedLatencyIgnoresAWallClockStepForward(t *testing.T) {
+	m := newMeter(1)
+	runSteppedWorker(&stallingSink{stallAt: -1}, m, 100, time.Minute)
+
+	h := m.latency()
+	p50 := time.Duration(atNearestRank(h, 500)) * time.Microsecond
+	if h.TotalCount() != 100 || p50 > time.Second {
+		t.Errorf("%d records acknowledged at once, wall clock stepped +1m: p50 %v, max %v; want p50 under 1s",
+			h.TotalCount(), p50, time.Duration(h.Max())*time.Microsecond)
+	}
+}
+
+// The wall clock steps a minute back just after a paced run starts, then
+// the 51st Produce stalls for 200 ms: the records due during the stall
+// must still count it, as in
+// TestPacedLatencyCountsTheStallOfTheRecordsDueDuringIt. Their due times
+// on the wall clock as it read at the start would lie a minute ahead of
+// their Produce calls, and each record would be timed from its call.
+func TestPacedLatencyCountsAStallAfterAWallClockStepBack(t *testing.T) {
+	const stall = 200 * time.Millisecond
+	m := newMeter(1)
+	runSteppedWorker(&stallingSink{stallAt: 50, stall: stall}, m, 300, -time.Minute)
+
+	h := m.latency()
+	p99 := time.Duration(atNearestRank(h, 990)) * time.Microsecond
+	if h.TotalCount() != 300 || p99 < stall*8/10 {
+		t.Errorf("%d records, wall clock stepped -1m, one Produce stalled %v: p99 %v, max %v; want p99 at least %v",
+			h.TotalCount(), stall, p99, time.Duration(h.Max())*time.Microsecond, stall*8/10)
 	}
 }

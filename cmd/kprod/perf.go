@@ -240,7 +240,7 @@ func runGenerators(stop, produceCtx context.Context, p recordSink, m *meter, o *
 		}
 		w := &worker{
 			p: p, m: m, src: g.Source(uint64(first)), s: m.shard(i), topic: o.topic, sync: o.sync,
-			first: first, n: n, stopping: &stopping,
+			first: first, n: n, stopping: &stopping, now: time.Now,
 		}
 		w.interval, _ = paceInterval(o.throughput, o.concurrency) // validate checked it
 		// 0 is no pacing, for a throughput no goroutine reaches too.
@@ -271,6 +271,9 @@ type worker struct {
 	start    time.Time     // when the first record is due, if paced
 	interval time.Duration // between records of this goroutine; 0: no pacing
 	paceEach int64         // records between two looks at the clock for pacing
+	// now is the clock pacing reads, time.Now; a test gives it a wall
+	// reading apart from the meter's, as a step of the wall clock would.
+	now      func() time.Time
 	stopping *atomic.Bool
 }
 
@@ -291,16 +294,30 @@ type worker struct {
 // hides a stall from the percentiles it should dominate; the race's
 // latency workload (bench/driver's producePaced) times from the due time
 // for the same reason.
+//
+// Latency is measured on the wall clock (see meter.now), the schedule on
+// the monotonic one, which no step of the wall clock (NTP, a VM resumed)
+// moves. Placed on the wall clock once, from w.start's own reading, the
+// schedule would stay off the meter's readings after a step for the rest
+// of the run: forward, every record's latency would include the step;
+// back, every record would be timed from its call again. So each pace
+// point places w.start on the wall clock anew, from a reading of each
+// clock, and a step skews only the records due before the next pace
+// point (a millisecond of the schedule), as it skews the records in
+// flight across it, unpaced.
 func (w *worker) run(stop, produceCtx context.Context) {
 	rec := producer.Record{Topic: w.topic}
-	startMicros := w.start.UnixMicro() // the wall clock, as w.m.now reads it
+	var startMicros int64 // w.start on the meter's clock, if paced
 	for i := range w.n {
 		if w.stopping.Load() {
 			return
 		}
 		due := time.Duration(i) * w.interval // after w.start
-		if w.interval > 0 && i%w.paceEach == 0 && !w.pace(stop, w.start.Add(due)) {
-			return
+		if w.interval > 0 && i%w.paceEach == 0 {
+			if !w.pace(stop, w.start.Add(due)) {
+				return
+			}
+			startMicros = w.m.now() - w.now().Sub(w.start).Microseconds()
 		}
 		rec.Key = w.src.Key()
 		rec.Value = w.src.Value(w.first + i)
@@ -352,7 +369,7 @@ func paceEvery(interval time.Duration) int64 {
 
 // pace waits until due; false if ctx ended first.
 func (w *worker) pace(ctx context.Context, due time.Time) bool {
-	d := time.Until(due)
+	d := due.Sub(w.now())
 	if d <= 0 {
 		return true
 	}
