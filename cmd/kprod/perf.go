@@ -50,7 +50,7 @@ func (o *perfOptions) register(cmd *cobra.Command) {
 	fs.Var(escapedVar(&o.payloadDelimiter, `\n`), "payload-delimiter", "what separates the payloads of a --payload file ("+escapesHelp+")")
 	fs.IntVar(&o.keySize, "key-size", 0, "key size in bytes; 0: no key")
 	fs.IntVar(&o.keyPool, "key-pool", 1024, "keys are drawn from a pool of this many random keys made up front; 0: a fresh random key for every record")
-	fs.Float64Var(&o.throughput, "throughput", 0, "records/s cap over all goroutines; 0 or -1: unlimited")
+	fs.Float64Var(&o.throughput, "throughput", 0, "records/s cap over all goroutines; 0 or -1: unlimited; paced, latency starts when each record was due, so a run that cannot keep up reports how late its records were")
 	fs.IntVar(&o.concurrency, "concurrency", 1, "goroutines producing")
 	fs.BoolVar(&o.sync, "sync", false, "each goroutine waits for each record's ack before the next (Send instead of Produce)")
 }
@@ -208,11 +208,13 @@ func runPerf(cmd *cobra.Command, e *env, o *perfOptions) error {
 			about += fmt.Sprintf(" with fresh %d-byte keys", o.keySize)
 		}
 	}
+	interval, _ := paceInterval(o.throughput, o.concurrency) // validate checked it
 	return execute(cmd, e, &o.commonOptions, workload{
 		mode:   "perf",
 		shards: o.concurrency,
 		total:  o.numRecords,
 		about:  about,
+		paced:  interval > 0,
 		produce: func(stop, produceCtx context.Context, p recordSink, m *meter) error {
 			runGenerators(stop, produceCtx, p, m, o, g)
 			return nil

@@ -35,6 +35,9 @@ type workload struct {
 	// interactive: a person types the records, so rates and per-record
 	// costs measure the typist and are left out of the summary.
 	interactive bool
+	// paced: --throughput paces the records, and a record's latency
+	// starts at its due time if it went out late (see worker.run).
+	paced bool
 	// produce hands records to p until it has no more or stop is done
 	// (Ctrl-C). It gives Produce and Send produceCtx, not stop: a record
 	// waiting for buffer memory at Ctrl-C is then buffered and flushed
@@ -264,6 +267,7 @@ func report(e *env, con *console, o *commonOptions, w workload, cfg producer.Con
 		acks:        cfg.Acks.String(),
 		idempotent:  !cfg.DisableIdempotence,
 		interactive: w.interactive,
+		paced:       w.paced,
 		meter:       m,
 		stats:       stats,
 		phase:       ph,

@@ -82,6 +82,9 @@ type summary struct {
 	// something; the human summary leaves them out when they do not.
 	perRecord string // "" when they do, else why not
 	txnSize   int64  // records per transaction, for the human summary
+	// latencyFrom is where latencies start, for the human summary:
+	// "Produce", or "due time" when the run was paced (see worker.run).
+	latencyFrom string
 }
 
 // minPerRecord is the fewest records for which rates and per-record costs
@@ -92,7 +95,8 @@ const minPerRecord = 1000
 // latencyMs is the latency from the Produce call to the record's callback,
 // of acknowledged records, in milliseconds. Paced (--throughput), it
 // starts at the record's due time if that came before the call, so that a
-// stall counts against the records due during it (see worker.run).
+// stall counts against the records due during it (see worker.run); the
+// human summary's latency line then says "due time to ack".
 type latencyMs struct {
 	P50  float64 `json:"p50"`
 	P99  float64 `json:"p99"`
@@ -108,6 +112,7 @@ type summaryInput struct {
 	brokers                  []string
 	embedded, interactive    bool
 	idempotent               bool
+	paced                    bool // latency starts at the due time of a late record
 	meter                    *meter
 	stats                    producer.Stats
 	phase                    phase
@@ -168,6 +173,10 @@ func newSummary(in summaryInput) *summary {
 		CPUSeconds:       round(ph.cpu.Seconds(), 3),
 		CPUUsPerRecord:   round(ratio(float64(ph.cpu.Microseconds()), float64(c.sent)), 3),
 		AllocsPerRecord:  round(ratio(float64(ph.mallocs), float64(c.sent)), 2),
+		latencyFrom:      "Produce",
+	}
+	if in.paced {
+		s.latencyFrom = "due time"
 	}
 	if t := in.txns; t != nil {
 		s.TransactionalID, s.txnSize = t.id, t.size
@@ -253,8 +262,8 @@ func (s *summary) write(w io.Writer, asJSON bool) error {
 			s.Seconds, until, formatRate(s.RecordsPerSec), s.MBPerSec)
 	}
 	if s.RecordsAcked > 0 {
-		fmt.Fprintf(&b, "latency   p50 %.3f ms, p99 %.3f ms, p99.9 %.3f ms, max %.3f ms (Produce to ack)\n",
-			s.LatencyMs.P50, s.LatencyMs.P99, s.LatencyMs.P999, s.LatencyMs.Max)
+		fmt.Fprintf(&b, "latency   p50 %.3f ms, p99 %.3f ms, p99.9 %.3f ms, max %.3f ms (%s to ack)\n",
+			s.LatencyMs.P50, s.LatencyMs.P99, s.LatencyMs.P999, s.LatencyMs.Max, s.latencyFrom)
 	}
 	fmt.Fprintf(&b, "batches   %s (%.1f records/batch) in %s, %s; compression %s, ratio %.2f\n",
 		group(s.Batches), s.RecordsPerBatch, plural(s.Requests, "request"), plural(s.Retries, "retry"), s.Compression, s.CompressionRatio)

@@ -80,3 +80,24 @@ func TestSummaryLatencyByNearestRank(t *testing.T) {
 		}
 	}
 }
+
+// A paced run's latencies start at a late record's due time, not at its
+// Produce call (see worker.run), and its latency line says so; an
+// unpaced run's says Produce.
+func TestAPacedRunsLatencyLineSaysItStartsAtTheDueTime(t *testing.T) {
+	m := newMeter(1)
+	m.shard(0).sent.Store(1)
+	m.acked(m.shard(0).tally, 1, 10)
+	for _, tc := range []struct {
+		paced bool
+		want  string
+	}{
+		{false, "max 0.001 ms (Produce to ack)\n"},
+		{true, "max 0.001 ms (due time to ack)\n"},
+	} {
+		got := writeSummary(t, summaryInput{mode: "perf", meter: m, paced: tc.paced})
+		if !strings.Contains(got, "latency   p50 0.001 ms, p99 0.001 ms, p99.9 0.001 ms, "+tc.want) {
+			t.Errorf("paced %t: summary lacks %q:\n%s", tc.paced, tc.want, got)
+		}
+	}
+}

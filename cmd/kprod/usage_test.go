@@ -131,6 +131,12 @@ func TestHelp(t *testing.T) {
 			}
 		}
 	}
+	// A paced run that cannot keep up reports growing latencies: the
+	// help of --throughput says why.
+	r = runKprod(t, "", "perf", "--help")
+	if want := "a run that cannot keep up reports how late its records were"; !strings.Contains(r.stdout, want) {
+		t.Errorf("perf help lacks %q:\n%s", want, r.stdout)
+	}
 	r = runKprod(t, "", "produce", "--help")
 	for _, want := range []string{"-k, --key", "-K, --key-separator", "-H, --header", "-D, --delimiter", "-p, --partition", "--null-marker", "--parse-headers"} {
 		if !strings.Contains(r.stdout, want) {
