@@ -22,7 +22,11 @@ import (
 // and names the offending field in its error.
 type Config struct {
 	// Brokers are the seed brokers, "host:port", tried in random order until
-	// one answers; the rest of the cluster is learned from metadata.
+	// one answers; the rest of the cluster is learned from metadata. A
+	// metadata request that no broker the metadata named answers goes to
+	// the seeds again, so that a cluster whose brokers all moved is found
+	// through them (as the Java client's metadata.recovery.strategy=
+	// rebootstrap does).
 	// Java: bootstrap.servers; kafka-python: bootstrap_servers. Required.
 	Brokers []string
 
