@@ -89,13 +89,7 @@ func TestOneBrokersRefusalWhileAnotherIsDownFailsNoWaitingRecord(t *testing.T) {
 	// The second ends after the first was noted, whenever the record was
 	// held.
 	awaitRefreshesRefusedAndDown(t, p, 2)
-	select {
-	case err := <-sent:
-		t.Fatalf("the record failed while a broker was only down: %v", err)
-	default:
-	}
-	d.unreached.Store(false)
-	require.NoError(t, receive(t, sent, "no outcome for the record once the broker was back"))
+	goesOnceTheBrokerIsBack(t, d, sent)
 }
 
 // A record that waits out MaxBlock while one broker refuses the producer
@@ -139,13 +133,7 @@ func TestOneBrokersRefusalWhileAnotherIsDownFailsNoRecordWaitingForTheProducerID
 	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("v")}, func(_ RecordMetadata, err error) { sent <- err })
 	// Before, the first failure failed the record, before it was logged.
 	eventually(t, "InitProducerId failed", func() bool { return failures.n.Load() > 0 })
-	select {
-	case err := <-sent:
-		t.Fatalf("the record failed while a broker was only down: %v", err)
-	default:
-	}
-	d.unreached.Store(false)
-	require.NoError(t, receive(t, sent, "no outcome for the record once the broker was back"))
+	goesOnceTheBrokerIsBack(t, d, sent)
 }
 
 // countedLog is a slog.Handler that counts the records of one message.
@@ -163,4 +151,17 @@ func (l *countedLog) Handle(_ context.Context, r slog.Record) error {
 		l.n.Add(1)
 	}
 	return nil
+}
+
+// goesOnceTheBrokerIsBack checks that the record whose outcome comes on
+// sent has none while d keeps a broker down, and goes once it is back.
+func goesOnceTheBrokerIsBack(t *testing.T, d *halfDownDialer, sent chan error) {
+	t.Helper()
+	select {
+	case err := <-sent:
+		t.Fatalf("the record failed while a broker was only down: %v", err)
+	default:
+	}
+	d.unreached.Store(false)
+	require.NoError(t, receive(t, sent, "no outcome for the record once the broker was back"))
 }
