@@ -190,7 +190,7 @@ func (p *Pool) queueLocked(ctx context.Context, size int, bound wait, wantBuffer
 		}
 
 		p.mu.Lock()
-		if !p.closed && !timedOut && ctxErr == nil && p.stopped == nil {
+		if !p.closed && !timedOut && ctxErr == nil && w.stopped == nil {
 			continue // woken because memory came back
 		}
 		// Leaving the queue: give back what was collected before building
@@ -202,8 +202,8 @@ func (p *Pool) queueLocked(ctx context.Context, size int, bound wait, wantBuffer
 		switch {
 		case p.closed:
 			err = ErrClosed
-		case p.stopped != nil:
-			err = p.stopped
+		case w.stopped != nil:
+			err = w.stopped
 		case timedOut:
 			err = p.timeoutLocked(size, bound.max)
 		default:

@@ -31,7 +31,8 @@ type Pool struct {
 	waiters []*waiter
 	closed  bool
 	// stopped, while set (StopWaits), is what a caller that would wait gets
-	// instead.
+	// instead. The callers already waiting each hold their own copy
+	// (waiter.stopped), which ResumeWaits does not clear.
 	stopped error
 
 	onWait func() // see OnWait
@@ -77,6 +78,10 @@ type waiter struct {
 	// signals counts the wake-ups sent to this waiter; tests read it to
 	// prove that a release wakes the head alone.
 	signals int
+	// stopped is the error of a StopWaits called while this waiter was
+	// queued. It is handed over under the lock, so the wait ends with it
+	// even if ResumeWaits clears the pool's before the waiter runs again.
+	stopped error
 }
 
 // maxFreeListHint caps the free list's initial capacity: a tiny poolable
@@ -177,18 +182,21 @@ func (p *Pool) Close() {
 // StopWaits makes every caller waiting for memory, now or until
 // ResumeWaits, return err rather than wait: what they would wait for is no
 // longer wanted (the producer's transaction is being aborted, and the
-// records of its Produce calls still under way fail). Memory on hand is
-// handed out as before.
+// records of its Produce calls still under way fail). A caller waiting now
+// returns err even if ResumeWaits comes before it runs again. Memory on
+// hand is handed out as before.
 func (p *Pool) StopWaits(err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.stopped = err
 	for _, w := range p.waiters {
+		w.stopped = err
 		w.signal()
 	}
 }
 
-// ResumeWaits undoes StopWaits: callers wait for memory again.
+// ResumeWaits undoes StopWaits for later callers: they wait for memory
+// again. The waits StopWaits ended stay ended.
 func (p *Pool) ResumeWaits() {
 	p.mu.Lock()
 	p.stopped = nil

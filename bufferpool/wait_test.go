@@ -247,6 +247,44 @@ func TestStopWaitsEndsWaitsUntilResumed(t *testing.T) {
 	awaitOK(t, c, "an Allocate after ResumeWaits")
 }
 
+// StopWaits ends the waits under way though ResumeWaits comes before their
+// callers run again: such a caller leaves with the stop's error rather
+// than wait on and take memory, and the memory it had collected serves
+// the next waiter. Here the first caller is held in its WithOnWait hook,
+// queued with its 5 bytes but not yet waiting on its wake-up, across both
+// calls; the second queues after ResumeWaits and waits as usual.
+func TestStopWaitsEndsTheWaitsUnderWayThoughResumeWaitsComesFirst(t *testing.T) {
+	p, _ := newTestPool(100, 10)
+	mustReserve(t, p, 95)
+	queued, goOn := make(chan struct{}), make(chan struct{})
+	ctx := WithOnWait(context.Background(), func() {
+		close(queued)
+		<-goOn
+	})
+	a := goAllocate(p, ctx, 50, forever)
+	select {
+	case <-queued:
+	case <-time.After(bound):
+		t.Fatalf("Allocate(50) on a full pool did not queue within %v", bound)
+	}
+	equal(t, p.Available(), 0, "available with the first caller queued")
+
+	aborted := errors.New("transaction aborted")
+	p.StopWaits(aborted)
+	p.ResumeWaits()
+	b := goReserve(p, context.Background(), 5, forever)
+	waitWaiters(t, p, 2)
+	p.Release(45) // what the first caller, waiting on, would take
+	close(goOn)
+
+	if r := await(t, a, "the caller waiting at StopWaits"); !errors.Is(r.err, aborted) {
+		t.Fatalf("the caller waiting at StopWaits: cap %d err %v, want its error", cap(r.buf), r.err)
+	}
+	awaitOK(t, b, "a Reserve(5) queued after ResumeWaits")
+	equal(t, p.Waiters(), 0, "waiters")
+	equal(t, p.Available(), 45, "available (the 5 bytes collected went to the next waiter)")
+}
+
 // A deallocated poolable buffer goes to the head even when the head wants
 // another size: the free list gives way.
 func TestHeadCollectsFromFreeList(t *testing.T) {
