@@ -10,11 +10,21 @@ import (
 	"github.com/gokafka/producer/protocol"
 )
 
-// MaxResponseSize bounds the size prefix of a response. It is checked before
-// the frame is allocated, so a corrupt or hostile prefix cannot make the
-// client allocate gigabytes; Kafka's own default for the largest message is
-// about 1 MiB, and its socket.request.max.bytes is 100 MiB.
+// MaxResponseSize bounds the size prefix of a response: a larger one kills
+// the connection before anything is read, as no broker sends it (Kafka's own
+// default for the largest message is about 1 MiB, and its
+// socket.request.max.bytes is 100 MiB). It bounds what a response may cost,
+// not what a prefix costs: memory follows the bytes that arrive (see
+// maxUpfrontFrame).
 const MaxResponseSize = 100 << 20
+
+// maxUpfrontFrame is the largest frame allocated whole as soon as its size
+// prefix is read. Every Produce answer and nearly every other response is
+// far smaller, and so costs one allocation. A larger frame's buffer grows
+// as its bytes arrive: otherwise a corrupt stream, a broken proxy or a
+// hostile peer could announce 100 MiB, send a few bytes and stall, and
+// make the client hold 100 MiB per connection until RequestTimeout.
+const maxUpfrontFrame = 1 << 20
 
 // readLoop is the connection's reader goroutine. Kafka answers requests on
 // one connection in the order it received them, so each response belongs to
@@ -34,14 +44,42 @@ func (c *Conn) readLoop() {
 			c.fail(badSize(c.addr, size, br))
 			return
 		}
-		frame := make([]byte, n) // decoded responses alias it, so it is not reused
-		if _, err := io.ReadFull(br, frame); err != nil {
+		frame, err := readResponseFrame(br, int(n))
+		if err != nil {
 			c.fail(fmt.Errorf("%w: reading a %d-byte response from %s: %w", ErrDisconnected, n, c.addr, err))
 			return
 		}
 		if !c.deliver(frame) {
 			return
 		}
+	}
+}
+
+// readResponseFrame reads the n bytes of a frame after its size prefix,
+// failing as io.ReadFull would. Decoded responses alias the frame, so it is
+// a new buffer each time. Up to maxUpfrontFrame it is allocated whole at
+// once; past it, the buffer starts at that bound and doubles (capped at n)
+// each time it is full, so that it holds at most the bound or twice the
+// bytes that came.
+func readResponseFrame(r io.Reader, n int) ([]byte, error) {
+	if n <= maxUpfrontFrame {
+		frame := make([]byte, n)
+		_, err := io.ReadFull(r, frame)
+		return frame, err
+	}
+	frame := make([]byte, 0, maxUpfrontFrame)
+	for {
+		got, err := io.ReadFull(r, frame[len(frame):cap(frame)])
+		frame = frame[:len(frame)+got]
+		if err == io.EOF && len(frame) > 0 {
+			err = io.ErrUnexpectedEOF // the body had begun
+		}
+		if err != nil || len(frame) == n {
+			return frame, err
+		}
+		grown := make([]byte, len(frame), min(2*cap(frame), n))
+		copy(grown, frame)
+		frame = grown
 	}
 }
 
