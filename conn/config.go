@@ -57,7 +57,9 @@ type Config struct {
 	// that cannot start (its token provider failing) fails it retriably,
 	// with ErrDisconnected.
 	SASL sasl.Mechanism
-	// Logger receives connects and disconnects at Debug. Default: discard.
+	// Logger receives connects and disconnects at Debug, and at Error, with
+	// its stack, a panic recovered from a SASL mechanism or a response's
+	// decoder. Default: discard.
 	Logger *slog.Logger
 	// Clock times requests and backoff. Default: the wall clock.
 	Clock clock.Clock

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 
 	"github.com/gokafka/producer/protocol"
 )
@@ -128,7 +130,7 @@ func (c *Conn) deliver(frame []byte) bool {
 
 	// A body that does not decode fails its request only: the frame was
 	// read whole, so the stream is still in step.
-	resp, err := decode(p, body)
+	resp, err := c.decode(p, body)
 	if err != nil {
 		err = fmt.Errorf("response from %s: %w", c.addr, err)
 	}
@@ -136,8 +138,26 @@ func (c *Conn) deliver(frame []byte) bool {
 	return true
 }
 
+// errDecoderPanicked is the error of a response whose decoder panicked.
+// Decoders read through a bounds-checked reader and are fuzzed, so such a
+// panic is a bug of this client's; on the reader goroutine nothing could
+// recover it, and it would end the process. It fails its request only, and
+// is not retriable: the same answer would panic again.
+var errDecoderPanicked = errors.New("the decoder panicked")
+
 // decode decodes a response body at the version its request was sent at.
-func decode(p *pending, body []byte) (protocol.Response, error) {
+func (c *Conn) decode(p *pending, body []byte) (resp protocol.Response, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			// As for a SASL mechanism's panic (callWithin): the stack is
+			// what finds the bug.
+			c.log.Error("a response's decoder panicked; its request fails",
+				"api", p.req.Key().String(), "version", p.version, "panic", v, "stack", string(debug.Stack()))
+			// The panic's value is shown, not wrapped: it could be any
+			// error, even one that looks retriable.
+			resp, err = nil, fmt.Errorf("decoding %s v%d: %w: %v", p.req.Key(), p.version, errDecoderPanicked, v)
+		}
+	}()
 	if p.req.Key() == protocol.ApiVersions {
 		// A broker that does not speak our ApiVersions version answers in
 		// v0; ReadApiVersionsResponse knows to fall back.
@@ -147,7 +167,7 @@ func decode(p *pending, body []byte) (protocol.Response, error) {
 		}
 		return resp, nil
 	}
-	resp := p.req.ResponseKind()
+	resp = p.req.ResponseKind()
 	if err := resp.ReadFrom(body, p.version); err != nil {
 		return nil, err
 	}

@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/gokafka/producer/protocol"
 )
 
 // A size prefix that the bytes after it do not live up to (a corrupt
@@ -99,3 +102,57 @@ type piecewise struct {
 }
 
 func (p *piecewise) Read(b []byte) (int, error) { return p.r.Read(b[:min(len(b), p.piece)]) }
+
+// A response whose decoder panics (a bug no fuzzing found) fails its own
+// request with an error naming the API and version; the connection, still
+// in step since the frame was read whole, serves the next request. Before,
+// the panic, on the reader goroutine where nothing can recover it, ended
+// the process.
+func TestAResponseWhoseDecoderPanicsFailsOnlyItsRequest(t *testing.T) {
+	fb := newFakeBroker(t)
+	var log bytes.Buffer
+	c := dial(t, fb, Config{Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	bc := fb.conn(t)
+	v, _ := c.Version(protocol.Metadata)
+	o := newOutcome()
+	c.Send(context.Background(), panickingRequest{metadataRequest()}, o.done)
+	bc.reply(bc.next(t), metadataResponse())
+
+	res := o.wait(t, "request whose response's decoder panics")
+	if res.err == nil || res.resp != nil {
+		t.Fatalf("got %v, %v; want an error", res.resp, res.err)
+	}
+	if !errors.Is(res.err, errDecoderPanicked) || IsRetriable(res.err) {
+		t.Errorf("error %v, want errDecoderPanicked, not retriable", res.err)
+	}
+	for _, want := range []string{fmt.Sprintf("Metadata v%d", v), "panicked", errDecoderBug.Error()} {
+		if !strings.Contains(res.err.Error(), want) {
+			t.Errorf("error %q does not mention %q", res.err, want)
+		}
+	}
+	if errors.Is(res.err, errDecoderBug) {
+		t.Errorf("error %v wraps the panic's value, which could be anything", res.err)
+	}
+	// The log line was written before the request failed.
+	if !strings.Contains(log.String(), "stack=") {
+		t.Errorf("the log does not give the panic's stack: %s", log.String())
+	}
+
+	ok := newOutcome()
+	c.Send(context.Background(), metadataRequest(), ok.done)
+	bc.reply(bc.next(t), metadataResponse())
+	if res := ok.wait(t, "request after a decoder's panic"); res.err != nil {
+		t.Fatalf("connection unusable after a decoder's panic: %v", res.err)
+	}
+}
+
+var errDecoderBug = errors.New("index out of range [7] with length 3")
+
+// panickingRequest is a Metadata request whose response's decoder panics.
+type panickingRequest struct{ *protocol.MetadataRequest }
+
+func (panickingRequest) ResponseKind() protocol.Response { return new(panickingResponse) }
+
+type panickingResponse struct{ protocol.MetadataResponse }
+
+func (*panickingResponse) ReadFrom([]byte, int16) error { panic(errDecoderBug) }

@@ -28,7 +28,8 @@ func (c *Conn) Send(ctx context.Context, req protocol.Request, done func(protoco
 // with the decoded response, or with an error — the context ended before the
 // request was written, the request timed out, the connection closed or
 // broke, or the response did not decode (*protocol.DecodeError, naming API,
-// version and byte offset). A ProduceRequest with Acks 0 gets no response
+// version and byte offset, or, should the decoder panic, an error naming API
+// and version that says so). A ProduceRequest with Acks 0 gets no response
 // from Kafka, so its done(nil, nil) comes as soon as its bytes are written.
 //
 // SendVersion blocks while MaxInFlight requests await responses, until ctx
