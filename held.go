@@ -51,8 +51,11 @@ type held struct {
 	// (drainHeld), which gives that memory to the round's batches.
 	reserved   int
 	reserveCap int
-	budget     notify.Notifier // reserved memory was given back
-	drains     sync.WaitGroup
+	// shareWaiters are the records waiting for room below reserveCap
+	// (book), oldest first, each woken through its channel
+	// (wakeShareWaiter).
+	shareWaiters []chan struct{}
+	drains       sync.WaitGroup
 	// drained closes once, after Close (failAll), the last drain has
 	// ended: a Close made again, its ctx perhaps ended already, reads it
 	// before its ctx, as it reads the first Close's end.
