@@ -83,7 +83,9 @@ type Config struct {
 	// BufferMemory caps the bytes of batches and of records waiting for
 	// their topic's metadata (those may use all of it but one batch's
 	// size, so that they can always be batched once metadata comes). When
-	// it is used up, Produce waits up to MaxBlock for memory. On Linux the
+	// it is used up, Produce waits up to MaxBlock for memory. The halves of
+	// a batch split after MESSAGE_TOO_LARGE come from the heap, as in the
+	// Java client, and for a while add to it. On Linux the
 	// batches' buffers are mapped outside the Go heap, and a page is backed
 	// by memory only once used: they count once in the process's memory,
 	// not twice through the garbage collector's headroom (nor do they pace

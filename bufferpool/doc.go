@@ -3,8 +3,12 @@
 // accumulator has a batch to append it to". Every batch buffer is allocated
 // from a Pool and returned to it when the batch completes, and records held
 // back while their topic's metadata is unknown are reserved against the
-// same budget, so the producer never holds more than BufferMemory bytes of
-// unsent data.
+// same budget, so the producer holds no more than BufferMemory bytes of
+// unsent data. The one exception is a batch split after the broker found
+// it too large: its halves are allocated outside the pool, as the Java
+// client allocates them, so that the sender never waits for memory, while
+// the buffer they replace goes back to the pool (accumulator/split.go);
+// until they complete, unsent data may exceed BufferMemory by their size.
 //
 // It follows the Java client's BufferPool: buffers of the batch size (the
 // "poolable" size) are recycled through a free list because nearly every
