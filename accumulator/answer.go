@@ -225,10 +225,11 @@ func (a *Accumulator) Fatal(err error) {
 // partition, unless its sequence numbers are still in play. p.mu must be
 // held.
 func (a *Accumulator) complete(p *partition, b *Batch, baseOffset, logAppendTimeMs int64, err error) {
-	var ahead *Batch // a batch before b still without its outcome
+	// The batch before b still without its outcome, whose callbacks b's
+	// wait for (Batch.behind); looked for while b is in the list.
+	ahead := p.pendingBefore(b)
 	switch {
 	case err == nil:
-		ahead = p.pendingBefore(b)
 		p.wasWritten(b)
 	case b.maybeWritten:
 		err = fmt.Errorf("%w (%w)", err, ErrMaybeWritten)
@@ -325,7 +326,10 @@ func (a *Accumulator) timedOut(p *partition, b *Batch) error {
 }
 
 // failAll fails every batch that is not in flight with err: Fatal and
-// Abort, whose flags, set before, keep new batches out.
+// Abort, whose flags, set before, keep new batches out. The callbacks of
+// one behind a batch in flight wait for that batch's answer, which
+// completes it (Batch.behind); a sender answers every batch it drained
+// before it stops.
 func (a *Accumulator) failAll(err error) {
 	var woken []TopicPartition
 	a.eachPartition(func(p *partition) {
