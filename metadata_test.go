@@ -161,6 +161,48 @@ func TestAnIdleTopicIsForgottenAndFoundAgain(t *testing.T) {
 	require.Equal(t, 2, len(c.Records("t", 0))+len(c.Records("t", 1)))
 }
 
+// A topic whose only record failed while its batch was in flight, whose
+// request then went unanswered too (a broker hanging through the retries),
+// is forgotten after MetadataMaxIdle as any other: the batch stays only
+// for its sequence number, which the next record of the partition would
+// restart, and needs no leader. Before, it counted as buffered for as long
+// as no record came for the partition again: refreshes asked for the
+// topic for ever, and, once it was deleted, polled for its leader every
+// RetryBackoffMax. The clock is fake: the timeouts and the idle time pass
+// at once.
+func TestATopicWhoseBatchExpiredInFlightIsForgottenWhenIdle(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action { return fakebroker.Action{Hang: true} })
+	clk := clock.NewFake(heldClockStart)
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.clock = clk
+		cfg.DeliveryTimeout, cfg.RequestTimeout, cfg.Linger = 10*time.Second, 9*time.Second, NoLinger
+		cfg.MetadataMaxAge, cfg.MetadataMaxIdle = time.Hour, 5*time.Second
+	})
+	learnTopic(t, p, clk, "t")
+	o := newOutcomes(1)
+	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("v")}, o.cb(0))
+	eventually(t, "a Produce request in flight", func() bool { return c.ProduceRequests() > 0 })
+	clk.Advance(9 * time.Second) // its RequestTimeout
+	eventually(t, "the retry in flight", func() bool {
+		releasePacing(clk) // the retry backoff
+		return c.ProduceRequests() > 1
+	})
+	clk.Advance(time.Second) // DeliveryTimeout
+	o.wait(t, "the record at its DeliveryTimeout")
+	require.ErrorIs(t, o.one(t, 0).err, ErrMaybeWritten)
+	clk.Advance(9 * time.Second) // the retry's RequestTimeout
+	eventually(t, "the retry's request answered by its timeout", func() bool {
+		return p.acc.Stats().EncodedBytes > 0 // counted once no sender holds the batch
+	})
+
+	eventually(t, "the idle topic forgotten", func() bool {
+		clk.Advance(cfgRetryBackoff)
+		p.cluster.RequestRefresh("test")
+		return p.cluster.Snapshot().Topic("t") == nil
+	})
+}
+
 // A Metadata answer from a broker that has not seen CreatePartitions yet
 // lists fewer partitions than the topic has, while a record of a partition
 // past its count is buffered. With topic ids the cache keeps the partitions

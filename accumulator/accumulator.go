@@ -300,12 +300,16 @@ func (a *Accumulator) eachPartition(f func(*partition)) {
 // which need a leader, and so their topic's metadata, until then; and, in
 // used, their topics and the topics an append started a batch of at or
 // after since, whose metadata the producer keeps for its next records
-// (Config.MetadataMaxIdle). Partitions, not topics, are buffered: a
-// partition a lagging broker's answer left out has batches and no leader,
-// and the metadata loop asks again for it as the Java client does for the
-// partitions of its ready batches without a known leader. It takes each
-// partition's lock in turn and walks no batch list: the metadata loop asks
-// at every refresh.
+// (Config.MetadataMaxIdle). A batch whose records have their outcome
+// needs no leader once its request, if one is in flight, is answered,
+// though it stays for its sequence numbers (partition.go): the next batch
+// of its partition, which may never come, restarts them. Partitions, not
+// topics, are buffered: a partition a lagging broker's answer left out has
+// batches and no leader, and the metadata loop asks again for it as the
+// Java client does for the partitions of its ready batches without a known
+// leader. It takes each partition's lock in turn and walks no batch list
+// (partition.settled counts the batches kept): the metadata loop asks at
+// every refresh.
 func (a *Accumulator) InUse(since time.Time) (buffered []TopicPartition, used []string) {
 	for name, tps := range *a.topics.Load() {
 		isUsed := false
@@ -314,7 +318,7 @@ func (a *Accumulator) InUse(since time.Time) (buffered []TopicPartition, used []
 				continue
 			}
 			p.mu.Lock()
-			isBuffered := len(p.batches) > 0
+			isBuffered := len(p.batches) > p.settled || p.inFlight > 0
 			isUsed = isUsed || isBuffered || !p.started.Before(since)
 			p.mu.Unlock()
 			if isBuffered {

@@ -237,7 +237,7 @@ func (a *Accumulator) complete(p *partition, b *Batch, baseOffset, logAppendTime
 		// Whether it was written is for later answers to tell, and a batch
 		// in flight keeps its memory until its answer comes.
 		if a.cfg.Idempotent || b.inFlight {
-			b.completed = true
+			p.settle(b)
 		} else {
 			p.remove(b)
 		}

@@ -43,7 +43,8 @@ type Batch struct {
 	retryAt   time.Time // not drainable before this (retry backoff)
 	lastErr   error     // why the last attempt failed, for a later timeout's error
 	// completed: its records have their outcome, yet it stays in its
-	// partition, for its sequence numbers or its request still in flight.
+	// partition, for its sequence numbers or its request still in flight
+	// (counted in the partition's settled).
 	completed bool
 	delivered bool // its callbacks have run (completed batches only)
 	// maybeWritten: an attempt went unanswered, or failed after the leader

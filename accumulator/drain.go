@@ -341,7 +341,7 @@ func (a *Accumulator) restartSequences(p *partition) bool {
 		kept = append(kept, b)
 	}
 	clear(p.batches[len(kept):])
-	p.batches = kept
+	p.batches, p.settled = kept, 0
 	p.producer, p.nextSeq, p.restart, p.restartCause = id, seq, false, nil
 	if a.cfg.Restarted != nil {
 		a.cfg.Restarted(p.tp, id, renumbered)

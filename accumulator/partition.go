@@ -38,6 +38,11 @@ type partition struct {
 	mu sync.Mutex
 
 	batches []*Batch
+	// settled counts the completed batches in batches: their records have
+	// their outcome, and they stay only for their sequence numbers or
+	// their request in flight. They need no leader and are no load (InUse,
+	// Load), which a count tells without walking the list.
+	settled int
 
 	inFlight int   // batches in requests awaiting an answer
 	node     int32 // the broker those requests went to
@@ -126,10 +131,22 @@ func (p *partition) lastRoom() entriesRoom {
 	return p.roomHint
 }
 
+// settle books that b's records have their outcome while b stays in the
+// list (completed).
+func (p *partition) settle(b *Batch) {
+	if !b.completed {
+		b.completed = true
+		p.settled++
+	}
+}
+
 // remove takes b out of the list.
 func (p *partition) remove(b *Batch) {
 	for i, o := range p.batches {
 		if o == b {
+			if o.completed {
+				p.settled--
+			}
 			copy(p.batches[i:], p.batches[i+1:])
 			p.batches[len(p.batches)-1] = nil
 			p.batches = p.batches[:len(p.batches)-1]
@@ -181,6 +198,7 @@ func (p *partition) sendBack(b *Batch, at time.Time) {
 // completed batch before it, whose sequences the broker had to accept first.
 func (p *partition) wasWritten(b *Batch) {
 	for len(p.batches) > 0 && p.batches[0] != b && p.batches[0].completed && !p.batches[0].inFlight {
+		p.settled--
 		p.batches[0] = nil
 		p.batches = p.batches[1:]
 	}

@@ -41,12 +41,15 @@ func (a *Accumulator) Stats() Stats {
 	}
 }
 
-// Load fills sizes[i] with how many batches partition i of topic holds:
-// waiting to be sent, in flight, or answered but kept to settle a
-// sequence. A partition with none, or beyond the accumulator's knowledge
-// of the topic, gets 0. It reads each partition's count under its lock
-// and walks no batch list, so that it stays cheap with thousands of
-// batches buffered: a sticky partitioner asks for it as batches start.
+// Load fills sizes[i] with how many batches of partition i of topic await
+// their records' outcome: waiting to be sent, in flight, or sent back for
+// a retry. A batch kept once its records have their outcome (it expired,
+// say), for its sequence numbers or its request in flight, holds nothing
+// back and does not count. A partition with none, or beyond the
+// accumulator's knowledge of the topic, gets 0. It reads each partition's
+// counts under its lock and walks no batch list, so that it stays cheap
+// with thousands of batches buffered: a sticky partitioner asks for it as
+// batches start.
 func (a *Accumulator) Load(topic string, sizes []int32) {
 	clear(sizes)
 	tps := (*a.topics.Load())[topic]
@@ -61,7 +64,7 @@ func (a *Accumulator) Load(topic string, sizes []int32) {
 			continue
 		}
 		p.mu.Lock()
-		sizes[i] = int32(len(p.batches))
+		sizes[i] = int32(len(p.batches) - p.settled)
 		p.mu.Unlock()
 	}
 }
