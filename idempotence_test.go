@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gokafka/producer/internal/bounded"
 	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/internal/fakebroker"
 	"github.com/gokafka/producer/protocol"
@@ -76,6 +77,7 @@ func TestARequestPassedByAForgetfulBrokerFails(t *testing.T) {
 	c.OnProduce(failFirst(1, fakebroker.Action{Delay: 200 * time.Millisecond, All: &fakebroker.Failure{Err: kerr.NotEnoughReplicas}}))
 	const n = 20
 	o, values := produceABatchEach(t, p, n)
+	o.wait(t, "records")
 	want := [][]byte{first}
 	for i := range n {
 		if err := o.one(t, i).err; err != nil {
@@ -97,28 +99,43 @@ func TestARequestPassedByAForgetfulBrokerFails(t *testing.T) {
 // refuses it, until its DeliveryTimeout, and the batches behind with it.
 func TestAGapThenALostAnswerStillRestartTheSequences(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, KeepRecords: true})
+	// The fake reads a connection's next request only once it answered the
+	// one before, so the producer's side tells what went behind request 1:
+	// the warm-up's request, then the burst's first three.
+	written := &requestsWritten{want: 4, reached: make(chan struct{})}
 	p := newProducer(t, c, func(cfg *Config) {
 		cfg.BatchSize = 1024
 		cfg.Linger = NoLinger
-		cfg.RequestTimeout = 5 * time.Second
+		// Longer than the hold of request 1 below, so that no retry of it
+		// is written meanwhile and counted as a request behind it.
+		cfg.RequestTimeout = 2 * waitFor
+		cfg.Hooks = []Hook{written}
 	})
 	first := []byte("acknowledged: the partition pipelines")
 	_, err := p.Send(ctx(t), &Record{Topic: "t", Value: first, Partition: 0, ExplicitPartition: true})
 	require.NoError(t, err)
 	var seen atomic.Int64
-	var pipelined atomic.Bool // requests 2 and 3 went before request 1's answer
+	// Whether requests 2 and 3 were written while request 1 was unanswered.
+	pipelined := make(chan bool, 1)
 	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action {
 		switch seen.Add(1) {
-		case 1: // held, so that the next two go behind it
-			return fakebroker.Action{Delay: 500 * time.Millisecond, All: &fakebroker.Failure{Err: kerr.InvalidRecord}}
+		case 1: // held until the next two are written behind it
+			select {
+			case <-written.reached:
+				pipelined <- true
+			case <-time.After(waitFor):
+				pipelined <- false
+			}
+			return fakebroker.Action{All: &fakebroker.Failure{Err: kerr.InvalidRecord}}
 		case 3:
-			pipelined.Store(true)
 			return fakebroker.Action{Drop: true}
 		}
 		return fakebroker.Action{}
 	})
 	o, values := produceABatchEach(t, p, 4)
-	require.True(t, pipelined.Load(), "the sender did not pipeline three requests within 500 ms: the test saw nothing")
+	require.True(t, bounded.Receive(t, pipelined, 2*waitFor, "the broker saw no request of the burst"),
+		"the sender did not pipeline three requests: the 2nd and 3rd were not written while the 1st was held (%v)", waitFor)
+	o.wait(t, "records")
 	require.ErrorIs(t, o.one(t, 0).err, kerr.InvalidRecord)
 	require.NoError(t, o.one(t, 1).err, "record 1 was refused, never written: it goes under a new epoch")
 	// Record 2 may have been written by the request whose answer was lost:
@@ -128,9 +145,23 @@ func TestAGapThenALostAnswerStillRestartTheSequences(t *testing.T) {
 	requireExactlyOnceInOrder(t, c, "t", 0, [][]byte{first, values[1], values[3]})
 }
 
+// requestsWritten closes reached once the producer has written want
+// ProduceRequests.
+type requestsWritten struct {
+	n       atomic.Int64
+	want    int64
+	reached chan struct{}
+}
+
+func (w *requestsWritten) OnRequestWritten(RequestWritten) {
+	if w.n.Add(1) == w.want {
+		close(w.reached)
+	}
+}
+
 // produceABatchEach produces n records to t-0 that fill a batch each (of
-// the 1 KiB the tests above set), and returns their outcomes once every
-// one has its own, and their values.
+// the 1 KiB the tests above set), and returns their outcomes, to wait for,
+// and their values.
 func produceABatchEach(t *testing.T, p *Producer, n int) (*outcomes, [][]byte) {
 	t.Helper()
 	o := newOutcomes(n)
@@ -139,7 +170,6 @@ func produceABatchEach(t *testing.T, p *Producer, n int) (*outcomes, [][]byte) {
 		values[i] = append(value(0, i), make([]byte, 600)...)
 		p.Produce(ctx(t), &Record{Topic: "t", Value: values[i], Partition: 0, ExplicitPartition: true}, o.cb(i))
 	}
-	o.wait(t, "records")
 	return o, values
 }
 
