@@ -1,6 +1,7 @@
 package sender
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -23,12 +24,25 @@ func TestAQuotaPauseHoldsTheNextRequest(t *testing.T) {
 	r.produce(parts[0], 2)
 	require.Eventually(t, func() bool { return r.clk.Timers() > 0 }, 10*time.Second, time.Millisecond,
 		"the sender armed no timer for the pause within 10s")
+	pauseEnd := r.clk.Now().Add(time.Second)
 	r.clk.Advance(999 * time.Millisecond)
-	r.s.Wake() // a look before the pause ends sends nothing either
-	select {
-	case c := <-r.conn.requests:
-		t.Fatalf("a request (%v) was sent during the broker's quota pause", c.req.Topics)
-	default:
+	// A look before the pause ends sends nothing either. The sender looks
+	// on its own goroutine: the test waits until it has re-armed its timer
+	// for the pause's end, which it does after it would have sent.
+	for len(r.clk.Armed()) > 0 {
+		<-r.clk.Armed()
+	}
+	r.s.Wake()
+	timeout := time.After(10 * time.Second)
+	for rearmed := false; !rearmed; {
+		select {
+		case c := <-r.conn.requests:
+			t.Fatalf("a request (%v) was sent during the broker's quota pause", c.req.Topics)
+		case <-r.clk.Armed():
+			rearmed = slices.ContainsFunc(r.clk.Deadlines(), pauseEnd.Equal)
+		case <-timeout:
+			t.Fatal("woken in the quota pause, the sender neither sent nor waited for its end within 10s")
+		}
 	}
 	next := r.afterBackoff(time.Millisecond)
 	require.Equal(t, []time.Duration{time.Second}, r.conn.paused(), "the connection's requests in flight get the pause")
