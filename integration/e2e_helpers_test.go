@@ -5,7 +5,6 @@ package integration
 // that must arrive before Produce returns.
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -126,35 +125,13 @@ func e2eReadAllTopics(t *testing.T, seeds []string, want map[string]int) map[str
 	return got
 }
 
-// e2eSameBytes compares byte slices telling nil (null on the wire) from
-// empty, which assert.Equal does not.
-func e2eSameBytes(t *testing.T, want, got []byte, what string) bool {
-	t.Helper()
-	switch {
-	case want == nil:
-		return assert.Nil(t, got, "%s must be null", what)
-	case got == nil:
-		return assert.Fail(t, "null instead of bytes", "%s is null, want %d bytes %q", what, len(want), e2eShort(want))
-	default:
-		return assert.True(t, bytes.Equal(want, got), "%s is %d bytes %q, want %d bytes %q",
-			what, len(got), e2eShort(got), len(want), e2eShort(want))
-	}
-}
-
-func e2eShort(b []byte) []byte {
-	if len(b) > 64 {
-		return b[:64]
-	}
-	return b
-}
-
 // e2eSameRecord compares everything the producer decides about a record
 // with what the broker stored: key, value, headers in order (nil and empty
 // values kept apart) and the timestamp in milliseconds.
 func e2eSameRecord(t *testing.T, want *producer.Record, got readback.Record, what string) bool {
 	t.Helper()
-	ok := e2eSameBytes(t, want.Key, got.Key, what+": key")
-	ok = e2eSameBytes(t, want.Value, got.Value, what+": value") && ok
+	ok := sameBytes(t, want.Key, got.Key, what+": key")
+	ok = sameBytes(t, want.Value, got.Value, what+": value") && ok
 	if !want.Timestamp.IsZero() {
 		ok = assert.Equal(t, want.Timestamp.UnixMilli(), got.Timestamp.UnixMilli(), "%s: timestamp", what) && ok
 	}
@@ -163,7 +140,7 @@ func e2eSameRecord(t *testing.T, want *producer.Record, got readback.Record, wha
 	}
 	for i, h := range want.Headers {
 		ok = assert.Equal(t, h.Key, got.Headers[i].Key, "%s: header %d key", what, i) && ok
-		ok = e2eSameBytes(t, h.Value, got.Headers[i].Value, fmt.Sprintf("%s: header %d (%q) value", what, i, h.Key)) && ok
+		ok = sameBytes(t, h.Value, got.Headers[i].Value, fmt.Sprintf("%s: header %d (%q) value", what, i, h.Key)) && ok
 	}
 	return ok
 }

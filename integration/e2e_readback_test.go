@@ -267,7 +267,7 @@ func TestE2ELogAppendTime(t *testing.T) {
 		g, ok := byOffset[[2]int64{int64(o.md.Partition), o.md.Offset}]
 		if assert.True(t, ok, "%s: nothing stored at %d/%d", what, o.md.Partition, o.md.Offset) {
 			assert.Equal(t, g.Timestamp.UnixMilli(), o.md.Timestamp.UnixMilli(), "%s: metadata timestamp vs the stored append time", what)
-			e2eSameBytes(t, recs[i].Value, g.Value, what+": value")
+			sameBytes(t, recs[i].Value, g.Value, what+": value")
 		}
 	}
 }

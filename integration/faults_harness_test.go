@@ -17,7 +17,6 @@ package integration
 //     faults can cause them (with idempotence, none can).
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -35,6 +34,7 @@ import (
 	"github.com/gokafka/producer"
 	"github.com/gokafka/producer/integration/embedded"
 	"github.com/gokafka/producer/integration/readback"
+	"github.com/gokafka/producer/internal/bounded"
 	"github.com/gokafka/producer/protocol/kerr"
 )
 
@@ -208,12 +208,12 @@ func checkDelivery(t *testing.T, seeds []string, topic string, recs []*producer.
 					want.Key, i, g.Partition, g.Offset, prev.id, g.Partition, prev.offset))
 			}
 		}
-		sameBytes(t, want.Key, g.Key, i, "key")
-		sameBytes(t, want.Value, g.Value, i, "value")
+		sameBytes(t, want.Key, g.Key, fmt.Sprintf("record %d: key", i))
+		sameBytes(t, want.Value, g.Value, fmt.Sprintf("record %d: value", i))
 		if assert.Len(t, g.Headers, len(want.Headers), "record %d: headers", i) {
 			for j, h := range want.Headers {
 				assert.Equal(t, h.Key, g.Headers[j].Key, "record %d: header %d key", i, j)
-				sameBytes(t, h.Value, g.Headers[j].Value, i, "header "+h.Key)
+				sameBytes(t, h.Value, g.Headers[j].Value, fmt.Sprintf("record %d: header %s", i, h.Key))
 			}
 		}
 		if o.err != nil {
@@ -406,11 +406,7 @@ func waitGroupWithin(t *testing.T, wg *sync.WaitGroup, d time.Duration, what str
 	t.Helper()
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(d):
-		t.Fatalf("%s: not done within %v", what, d)
-	}
+	bounded.Receive(t, done, d, what+": not done")
 }
 
 // keyOwnedBy returns a key function for phased: keysPerWorker keys per
@@ -419,9 +415,4 @@ func keyOwnedBy(workers, keysPerWorker int) func(i int) []byte {
 	return func(i int) []byte {
 		return []byte("key-" + strconv.Itoa(i%(workers*keysPerWorker)))
 	}
-}
-
-// sameRecordBytes reports whether two values are equal, nil apart from empty.
-func sameRecordBytes(a, b []byte) bool {
-	return (a == nil) == (b == nil) && bytes.Equal(a, b)
 }

@@ -9,7 +9,6 @@ package integration
 // cannot hide. No broker is needed.
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
@@ -186,28 +185,15 @@ func kmsgCheckRecords(t *testing.T, section []byte, want []kmsgRecord, base int6
 		assert.Equal(t, int8(0), r.Attributes, "%s: attributes", what)
 		assert.Equal(t, w.ts-base, r.TimestampDelta64, "%s: timestamp delta", what)
 		assert.Equal(t, int32(i), r.OffsetDelta, "%s: offset delta", what)
-		kmsgSameBytes(t, w.key, r.Key, what+": key")
-		kmsgSameBytes(t, w.value, r.Value, what+": value")
+		sameBytes(t, w.key, r.Key, what+": key")
+		sameBytes(t, w.value, r.Value, what+": value")
 		require.Len(t, r.Headers, len(w.headers), "%s: headers", what)
 		for j, h := range w.headers {
 			assert.Equal(t, h.Key, r.Headers[j].Key, "%s: header %d key", what, j)
-			kmsgSameBytes(t, h.Value, r.Headers[j].Value, fmt.Sprintf("%s: header %d value", what, j))
+			sameBytes(t, h.Value, r.Headers[j].Value, fmt.Sprintf("%s: header %d value", what, j))
 		}
 	}
 	assert.Empty(t, section, "%s: bytes after the last record", what)
-}
-
-// kmsgSameBytes compares byte slices telling nil (null) from empty.
-func kmsgSameBytes(t *testing.T, want, got []byte, what string) {
-	t.Helper()
-	switch {
-	case want == nil:
-		assert.Nil(t, got, "%s must be null", what)
-	case got == nil:
-		assert.Fail(t, "null instead of bytes", "%s is null, want %q", what, want)
-	default:
-		assert.True(t, bytes.Equal(want, got), "%s is %q, want %q", what, got, want)
-	}
 }
 
 // TestKmsgProduceRequest encodes ProduceRequests at every version we

@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -67,13 +68,13 @@ func TestReadAll(t *testing.T) {
 		assert.Equal(t, w.Partition, g.Partition, "record %d: partition", i)
 		assert.Equal(t, offsets[w.Partition], g.Offset, "record %d: offset", i)
 		offsets[w.Partition]++
-		sameBytes(t, w.Key, g.Key, i, "key")
-		sameBytes(t, w.Value, g.Value, i, "value")
+		sameBytes(t, w.Key, g.Key, fmt.Sprintf("record %d: key", i))
+		sameBytes(t, w.Value, g.Value, fmt.Sprintf("record %d: value", i))
 		assert.Equal(t, w.Timestamp.UnixMilli(), g.Timestamp.UnixMilli(), "record %d: timestamp", i)
 		require.Len(t, g.Headers, len(w.Headers), "record %d: headers", i)
 		for j, h := range w.Headers {
 			assert.Equal(t, h.Key, g.Headers[j].Key, "record %d: header %d key", i, j)
-			sameBytes(t, h.Value, g.Headers[j].Value, i, "header "+h.Key)
+			sameBytes(t, h.Value, g.Headers[j].Value, fmt.Sprintf("record %d: header %s", i, h.Key))
 		}
 		assert.GreaterOrEqual(t, g.ProducerID, int64(0), "record %d: kgo produces idempotently by default", i)
 		if w.Partition == 1 {
@@ -107,18 +108,4 @@ func TestReadAllEmptyTopic(t *testing.T) {
 	got, err := readback.ReadAll(ctx, seeds, topic, 0)
 	require.NoError(t, err)
 	assert.Empty(t, got)
-}
-
-// sameBytes compares byte slices telling nil from empty, which
-// assert.Equal does not.
-func sameBytes(t *testing.T, want, got []byte, record int, what string) {
-	t.Helper()
-	switch {
-	case want == nil:
-		assert.Nil(t, got, "record %d: %s must be null", record, what)
-	case got == nil:
-		assert.Fail(t, "null instead of a value", "record %d: %s is null, want %q", record, what, want)
-	default:
-		assert.True(t, bytes.Equal(want, got), "record %d: %s is %q, want %q", record, what, got, want)
-	}
 }
