@@ -184,8 +184,10 @@ const maxIdempotentInFlight = 5
 // through cb before Produce returns, on the caller's goroutine.
 //
 // Every other callback runs on the producer's delivery goroutine, one at a
-// time, in the order the outcomes came (per partition, offset order; see
-// DisableIdempotence for the exception). A slow callback delays the
+// time, in the order the outcomes came (per partition, an acknowledgement
+// after the outcome of every record before it, so in offset order; see
+// DisableIdempotence for the exception; a failure is not held back behind
+// an earlier record). A slow callback delays the
 // callbacks behind it and, since a batch's memory goes back to the pool
 // only once its callbacks have run, eventually Produce, which waits for
 // memory; it never delays a request. Close, Flush and Send called from a

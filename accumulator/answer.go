@@ -225,9 +225,14 @@ func (a *Accumulator) Fatal(err error) {
 // partition, unless its sequence numbers are still in play. p.mu must be
 // held.
 func (a *Accumulator) complete(p *partition, b *Batch, baseOffset, logAppendTimeMs int64, err error) {
-	// The batch before b still without its outcome, whose callbacks b's
-	// wait for (Batch.behind); looked for while b is in the list.
-	ahead := p.pendingBefore(b)
+	// The batch before b still without its outcome, looked for while b is
+	// in the list: an acknowledged b's callbacks wait for its (offset
+	// order); a failed b has no offset to keep in order, and only the
+	// batches acknowledged behind it (b.behind) wait.
+	var ahead *Batch
+	if err == nil || b.behind != nil {
+		ahead = p.pendingBefore(b)
+	}
 	switch {
 	case err == nil:
 		p.wasWritten(b)
@@ -252,12 +257,17 @@ func (a *Accumulator) complete(p *partition, b *Batch, baseOffset, logAppendTime
 	}
 	b.baseOffset, b.logAppendTimeMs, b.err = baseOffset, logAppendTimeMs, err
 	if ahead != nil {
-		// Its callbacks wait for those of the records before it.
 		for ahead.behind != nil {
 			ahead = ahead.behind
 		}
-		ahead.behind = b
-		return
+		if err == nil {
+			ahead.behind = b
+			return
+		}
+		// b's callbacks run now: held behind a batch that waits for its
+		// retry, a failure would come after its own DeliveryTimeout, and a
+		// refusal (FailUnsent) no sooner than that batch's.
+		ahead.behind, b.behind = b.behind, nil
 	}
 	for b != nil {
 		next := b.behind
@@ -326,10 +336,7 @@ func (a *Accumulator) timedOut(p *partition, b *Batch) error {
 }
 
 // failAll fails every batch that is not in flight with err: Fatal and
-// Abort, whose flags, set before, keep new batches out. The callbacks of
-// one behind a batch in flight wait for that batch's answer, which
-// completes it (Batch.behind); a sender answers every batch it drained
-// before it stops.
+// Abort, whose flags, set before, keep new batches out.
 func (a *Accumulator) failAll(err error) {
 	var woken []TopicPartition
 	a.eachPartition(func(p *partition) {

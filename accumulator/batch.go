@@ -64,14 +64,15 @@ type Batch struct {
 	// again only renumbered by the restart.
 	epochSpent bool
 
-	// behind is a batch of the partition completed while this one, before
+	// behind is a batch of the partition written while this one, before
 	// it, had no outcome yet: this one waited for a retry after an attempt
 	// that may have been written, and the batch behind was acknowledged
-	// first, or failed first (an abort fails only what is not in flight,
-	// and a record that waited for metadata brings its batch's expiry
-	// forward). Its callbacks, and those of the batches behind it in turn,
+	// first. Its callbacks, and those of the batches behind it in turn,
 	// are queued right after this batch's, so that a partition's outcomes
-	// come in the order of its records: offset order.
+	// come in offset order. Should this batch fail, its callbacks run at
+	// once and the batches behind it move to the batch before it still
+	// without its outcome, if any: a failure has no offset to keep in
+	// order.
 	behind *Batch
 
 	// The outcome, set when the batch is completed and read by the

@@ -11,9 +11,9 @@ import (
 
 // deliveries runs the callbacks of completed batches on a goroutine of its
 // own, one record at a time, in the order the batches were completed, but
-// for a batch completed, written or failed, while one before it still
-// awaited its outcome, which waits behind that one (Batch.behind): so, per
-// partition, in offset order. User code thus never runs on a sender's
+// for a batch acknowledged while one before it still awaited its outcome,
+// which waits behind that one (Batch.behind): so, per partition, in offset
+// order. User code thus never runs on a sender's
 // goroutine: a callback that blocks, or calls Close, holds up the callbacks
 // behind it and, since a batch's memory goes back to the pool only after its
 // callbacks have run, eventually Produce, which waits for memory; but never a

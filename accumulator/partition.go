@@ -206,12 +206,10 @@ func (p *partition) wasWritten(b *Batch) {
 }
 
 // pendingBefore returns the last batch before b whose records have no
-// outcome yet, or nil: b's callbacks wait for its. Acknowledged, b proves
-// an idempotent producer's batches before it written too, but one of them
-// may still wait for the retry of an attempt that went unanswered, and
-// learn its offset only from the broker's answer to it. Failed, b may
-// precede the outcome of a batch before it in flight, which an abort
-// leaves to its answer, or one whose DeliveryTimeout ends later.
+// outcome yet, or nil. Acknowledged, b proves an idempotent producer's
+// batches before it written too, but one of them may still wait for the
+// retry of an attempt that went unanswered, and learn its offset only from
+// the broker's answer to it.
 func (p *partition) pendingBefore(b *Batch) *Batch {
 	var pending *Batch
 	for _, o := range p.batches {

@@ -62,12 +62,12 @@ func TestAPartitionRefusedAdmissionFailsItsBatchesNeverSent(t *testing.T) {
 	h.add(tp0, 1, big)
 	h.add(tp0, 2, big)
 	h.drainNone("refused")
+	for _, id := range []int{1, 2} {
+		require.ErrorIs(t, h.outcome(id).Err, abortable, "record %d", id)
+	}
 	require.True(t, h.pending(0), "b0, in flight, waits for its answer")
 	h.acc.Complete(b0, 0, -1, nil)
 	require.NoError(t, h.outcome(0).Err)
-	for _, id := range []int{1, 2} {
-		require.ErrorIs(t, h.outcome(id).Err, abortable, "record %d, its callback behind b0's", id)
-	}
 }
 
 func TestARetryDuringATransactionAbortFails(t *testing.T) {
