@@ -380,9 +380,12 @@ func (e *ConfigError) Error() string { return "producer config: " + e.Field + ":
 
 // WithDefaults returns cfg as New uses it: every field left at zero set to
 // its default (a DeliveryTimeout raised to cover Linger + RequestTimeout,
-// say), and BatchSize cut to a smaller MaxRequestSize. A tool that shows
-// or bounds by the settings in effect reads them here rather than repeat
-// the rules.
+// say), and BatchSize cut to a smaller MaxRequestSize. A negative Linger
+// comes back as NoLinger, not 0, which would mean the default again: New
+// of the result uses the same settings as New(cfg), and WithDefaults of
+// it changes nothing. A tool that shows or bounds by the settings in
+// effect reads them here rather than repeat the rules (NoLinger lingers
+// no time: count it as 0).
 func (cfg Config) WithDefaults() Config {
 	setDur := func(d *time.Duration, def time.Duration) {
 		if *d == 0 {
@@ -396,7 +399,7 @@ func (cfg Config) WithDefaults() Config {
 	case cfg.Linger == 0:
 		cfg.Linger = DefaultLinger
 	case cfg.Linger < 0:
-		cfg.Linger = 0
+		cfg.Linger = NoLinger
 	}
 	if cfg.BatchSize == 0 {
 		cfg.BatchSize = DefaultBatchSize
@@ -423,7 +426,7 @@ func (cfg Config) WithDefaults() Config {
 		// Raised to fit the other two, as the Java client raises it: a user
 		// who set only Linger or RequestTimeout is not blamed for a field
 		// they never set.
-		cfg.DeliveryTimeout = max(DefaultDeliveryTimeout, addSaturating(cfg.Linger, cfg.RequestTimeout))
+		cfg.DeliveryTimeout = max(DefaultDeliveryTimeout, addSaturating(cfg.lingerInEffect(), cfg.RequestTimeout))
 	}
 	// A backoff's base and max left at zero fit the other, set: a user who
 	// set one is not blamed for the other, which they never set.
@@ -450,6 +453,11 @@ func (cfg Config) WithDefaults() Config {
 	}
 	return cfg
 }
+
+// lingerInEffect is how long a batch waits for more records: Linger, or
+// none for NoLinger, which WithDefaults keeps (0 would read as the
+// default).
+func (cfg *Config) lingerInEffect() time.Duration { return max(0, cfg.Linger) }
 
 // backoffBase is a backoff's base left at zero: its default, or the max
 // the user set if that is smaller. A negative max is left to validate.
@@ -567,15 +575,16 @@ func (cfg *Config) validate() error {
 	}
 	// A sum no Duration holds leaves no DeliveryTimeout to blame, set or
 	// not.
-	if cfg.Linger > math.MaxInt64-cfg.RequestTimeout {
-		return bad("Linger", "%v + RequestTimeout %v overflows a time.Duration, so no DeliveryTimeout can cover them", cfg.Linger, cfg.RequestTimeout)
+	linger := cfg.lingerInEffect()
+	if linger > math.MaxInt64-cfg.RequestTimeout {
+		return bad("Linger", "%v + RequestTimeout %v overflows a time.Duration, so no DeliveryTimeout can cover them", linger, cfg.RequestTimeout)
 	}
 	// The Java client enforces the same bound on a delivery.timeout.ms it
 	// was given: a record must be able to linger and then wait one full
 	// request before its delivery times out. WithDefaults raised one left
 	// at zero to fit.
-	if cfg.Linger > cfg.DeliveryTimeout-cfg.RequestTimeout {
-		return bad("DeliveryTimeout", "%v is less than Linger %v + RequestTimeout %v", cfg.DeliveryTimeout, cfg.Linger, cfg.RequestTimeout)
+	if linger > cfg.DeliveryTimeout-cfg.RequestTimeout {
+		return bad("DeliveryTimeout", "%v is less than Linger %v + RequestTimeout %v", cfg.DeliveryTimeout, linger, cfg.RequestTimeout)
 	}
 	// Checked here, as New sorts them, so that Validate reports a value
 	// that is no Hook too.

@@ -144,12 +144,67 @@ func TestNewAcceptsDefaultsAndNoLinger(t *testing.T) {
 	}
 }
 
-// Linger's zero value is the default, not "no wait"; NoLinger is.
+// Linger's zero value is the default, not "no wait"; NoLinger is, and
+// stays NoLinger in the settings in effect, where 0 would be the default
+// again.
 func TestLingerZeroIsTheDefault(t *testing.T) {
 	require.Equal(t, DefaultLinger, Config{}.WithDefaults().Linger)
-	require.Equal(t, time.Duration(0), Config{Linger: NoLinger}.WithDefaults().Linger)
-	require.Equal(t, time.Duration(0), Config{Linger: -time.Second}.WithDefaults().Linger, "any negative value is no linger")
+	require.Equal(t, NoLinger, Config{Linger: NoLinger}.WithDefaults().Linger)
+	require.Equal(t, NoLinger, Config{Linger: -time.Second}.WithDefaults().Linger, "any negative value is no linger")
 	require.Equal(t, time.Second, Config{Linger: time.Second}.WithDefaults().Linger)
+	none, def := Config{Linger: NoLinger}.WithDefaults(), Config{}.WithDefaults()
+	require.Equal(t, time.Duration(0), none.lingerInEffect())
+	require.Equal(t, DefaultLinger, def.lingerInEffect())
+}
+
+// WithDefaults gives the settings New uses, so that New of its result
+// uses the same settings as New of the Config it was given, and
+// WithDefaults of its own result changes nothing. It turned NoLinger into
+// 0, which New and WithDefaults read as the default: New(cfg.WithDefaults())
+// lingered 5ms where New(cfg) sent at once, and refused NoLinger with a
+// RequestTimeout above the default DeliveryTimeout ("DeliveryTimeout: 3m20s
+// is less than Linger 5ms + RequestTimeout 3m20s").
+func TestNewOfWithDefaultsUsesTheSameSettings(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{})
+	for name, cfg := range map[string]Config{
+		"defaults":                     {},
+		"NoLinger":                     {Linger: NoLinger},
+		"a negative Linger":            {Linger: -time.Second},
+		"NoLinger, a long request":     {Linger: NoLinger, RequestTimeout: 200 * time.Second},
+		"a long Linger":                {Linger: 3 * time.Minute},
+		"RetryBackoff alone":           {RetryBackoff: 3 * time.Second},
+		"RetryBackoffMax alone":        {RetryBackoffMax: 50 * time.Millisecond},
+		"ReconnectBackoff alone":       {ReconnectBackoff: 3 * time.Second},
+		"ReconnectBackoffMax alone":    {ReconnectBackoffMax: 20 * time.Millisecond},
+		"a small MaxRequestSize":       {MaxRequestSize: 10000},
+		"a DeliveryTimeout set":        {DeliveryTimeout: time.Hour},
+		"transactions, MaxInFlight 1":  {TransactionalID: "t", MaxInFlight: 1},
+		"no idempotence, acks=leader":  {DisableIdempotence: true, Acks: AcksLeader},
+		"zstd at its default level":    {Compression: compression.Zstd},
+		"auto-created topics, a clock": {AllowAutoTopicCreation: true, MetadataMaxIdle: time.Minute},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg.Brokers = c.Addrs()
+			once := cfg.WithDefaults()
+			require.Equal(t, settingsOf(once), settingsOf(once.WithDefaults()), "WithDefaults of its own result")
+			direct, err := New(cfg)
+			require.NoError(t, err)
+			defer direct.Close(context.Background())
+			viaDefaults, err := New(once)
+			require.NoError(t, err, "New(cfg.WithDefaults())")
+			defer viaDefaults.Close(context.Background())
+			require.Equal(t, settingsOf(direct.cfg), settingsOf(viaDefaults.cfg))
+			require.Equal(t, settingsOf(once), settingsOf(direct.cfg), "WithDefaults gives what New uses")
+			require.Equal(t, direct.cfg.lingerInEffect(), viaDefaults.cfg.lingerInEffect())
+		})
+	}
+}
+
+// settingsOf is cfg without the fields WithDefaults fills with a new value
+// each time (a partitioner, a logger), which compare by identity.
+func settingsOf(cfg Config) Config {
+	cfg.Partitioner, cfg.Logger = nil, nil
+	return cfg
 }
 
 // The largest MaxInFlight New accepts is one the sender and the connection

@@ -107,7 +107,7 @@ func New(cfg Config) (*Producer, error) {
 	}
 	p.acc = accumulator.New(accumulator.Config{
 		BatchSize:       cfg.BatchSize,
-		Linger:          cfg.Linger,
+		Linger:          cfg.lingerInEffect(),
 		DeliveryTimeout: cfg.DeliveryTimeout,
 		MaxBlock:        cfg.MaxBlock,
 		Codec:           cfg.Compression,

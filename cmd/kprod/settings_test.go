@@ -226,8 +226,9 @@ func TestADeliveryTimeoutLeftUnsetFollowsLingerAndRequestTimeout(t *testing.T) {
 			continue
 		}
 		eff := cfg.WithDefaults()
-		if eff.DeliveryTimeout < eff.Linger+eff.RequestTimeout {
-			t.Errorf("%v: delivery timeout %v, less than linger %v + request timeout %v", args, eff.DeliveryTimeout, eff.Linger, eff.RequestTimeout)
+		linger := max(0, eff.Linger) // NoLinger lingers no time
+		if eff.DeliveryTimeout < linger+eff.RequestTimeout {
+			t.Errorf("%v: delivery timeout %v, less than linger %v + request timeout %v", args, eff.DeliveryTimeout, linger, eff.RequestTimeout)
 		}
 		if want := eff.MaxBlock + eff.DeliveryTimeout + flushGrace; outcomesWithin(cfg) != want {
 			t.Errorf("%v: outcomes awaited within %v, want %v", args, outcomesWithin(cfg), want)
