@@ -115,8 +115,8 @@ func ExampleProducer_Produce() {
 	// c at 2/2
 }
 
-// Send waits for the acknowledgement, or for its ctx: then the record may
-// still be written.
+// Send waits for the acknowledgement, or for its ctx: then a record already
+// buffered may still be written (its error matches ErrMaybeWritten).
 func ExampleProducer_Send() {
 	brokers, stop := startBroker(fakebroker.Options{})
 	defer stop()

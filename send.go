@@ -7,8 +7,11 @@ import (
 )
 
 // Send produces a record and waits for its acknowledgement. If ctx ends
-// first, Send returns ctx's error, which also matches ErrMaybeWritten: the
-// record may still be delivered. A ctx already done when Send is called
+// first, Send returns ctx's error; once the record is buffered, that error
+// also matches ErrMaybeWritten: the record may still be delivered. If ctx
+// ends while the record waits for buffer memory (see Produce), the record
+// is never buffered, and Send returns that outcome, certain, which does
+// not match ErrMaybeWritten. A ctx already done when Send is called
 // produces nothing: the caller has given up on the outcome, which would be
 // unknown. Called from a callback, Send cannot get the acknowledgement,
 // delivered after that callback returns, and returns only when ctx ends: a

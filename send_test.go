@@ -2,6 +2,7 @@ package producer
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,6 +34,7 @@ func TestSendAfterAnAbandonedSendGetsItsOwnOutcome(t *testing.T) {
 
 	_, err = p.Send(short, &Record{Topic: "t", Value: []byte("abandoned")})
 	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorIs(t, err, ErrMaybeWritten, "the record was buffered, and may still be written")
 
 	close(gate)
 	require.NoError(t, p.Flush(ctx(t)), "the abandoned record's callback has run once Flush returns")
@@ -67,6 +69,44 @@ func TestSendWithADoneCtxSendsNothing(t *testing.T) {
 	require.NoError(t, p.Close(ctx(t)))
 	_, err = p.Send(done, &Record{Topic: "t", Value: []byte("v")})
 	require.ErrorIs(t, err, context.Canceled)
+}
+
+// A Send whose ctx ends while its record waits for buffer memory returns
+// the record's outcome, certain: never buffered, the record cannot be
+// written, and the error does not match ErrMaybeWritten, as it does once
+// the record is buffered (TestSendAfterAnAbandonedSendGetsItsOwnOutcome).
+// Send's doc said that any ctx that ends gives an error matching it.
+func TestSendWhoseCtxEndsWhileItWaitsForMemoryWritesNothing(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	answer := make(chan struct{})
+	answerAll := sync.OnceFunc(func() { close(answer) })
+	t.Cleanup(answerAll) // before the cluster closes, should the test fail
+	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action {
+		<-answer // the batches' memory stays taken
+		return fakebroker.Action{}
+	})
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.BatchSize, cfg.BufferMemory, cfg.Linger = 1024, 2048, time.Hour
+	})
+	_, err := p.PartitionsFor(ctx(t), "t")
+	require.NoError(t, err)
+	for range 2 { // each opens a batch: the memory is all taken
+		p.Produce(ctx(t), &Record{Topic: "t", Value: make([]byte, 900)}, nil)
+	}
+	waiting, cancel := context.WithCancel(ctx(t))
+	sent := make(chan error, 1)
+	go func() {
+		_, err := p.Send(waiting, &Record{Topic: "t", Value: make([]byte, 900)})
+		sent <- err
+	}()
+	eventually(t, "the Send's record waiting for memory", func() bool { return p.pool.Waiters() == 1 })
+	cancel()
+	err = receive(t, sent, "the Send whose ctx ended")
+	require.ErrorIs(t, err, context.Canceled)
+	require.NotErrorIs(t, err, ErrMaybeWritten, "the record was never buffered")
+	answerAll()
+	require.NoError(t, p.Flush(ctx(t)))
+	require.Equal(t, int64(2), c.HighWatermark("t", 0), "only the two records buffered")
 }
 
 // A ctx already done lets Produce take memory free at once but not wait
