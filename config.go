@@ -223,7 +223,8 @@ type Config struct {
 	// create a topic the first time this producer asks for it. Java:
 	// allow.auto.create.topics (default true); kafka-python:
 	// allow_auto_create_topics. Default false, unlike Java: a typo in a
-	// topic name should fail, not create a topic.
+	// topic name should fail, not create a topic. Left off, the
+	// ErrUnknownTopic of a topic the cluster does not know says so.
 	AllowAutoTopicCreation bool
 
 	// TransactionalID makes the producer transactional: records are

@@ -890,7 +890,7 @@ func (p *Producer) heldTooLong(topic string, lastErr error) error {
 		err = fmt.Errorf("%w: %w %q: no metadata within DeliveryTimeout (%v)", ErrDeliveryTimeout, ErrUnknownTopic, topic, limit)
 	}
 	if lastErr != nil {
-		err = fmt.Errorf("%w: %w", err, lastErr)
+		err = p.withAutoCreateHint(fmt.Errorf("%w: %w", err, lastErr), lastErr)
 	}
 	return p.withRefreshFailure(err)
 }

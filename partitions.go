@@ -2,7 +2,10 @@ package producer
 
 import (
 	"context"
+	"errors"
 	"fmt"
+
+	"github.com/gokafka/producer/protocol/kerr"
 )
 
 // PartitionsFor returns how many partitions topic has, fetching its
@@ -67,6 +70,21 @@ func (p *Producer) notFound(topic string, why error) error {
 	err := fmt.Errorf("%w %q: %w", ErrUnknownTopic, topic, why)
 	if t := p.cluster.Snapshot().Peek(topic); t.Refused() {
 		err = fmt.Errorf("%w; the last answer refused it: %w", err, t.Err)
+	} else if t != nil {
+		err = p.withAutoCreateHint(err, t.Err)
 	}
 	return &PartitionError{Topic: topic, Partition: -1, Err: p.withRefreshFailure(err)}
+}
+
+// withAutoCreateHint adds to err, the error of a wait for a topic's
+// metadata that came to nothing, that AllowAutoTopicCreation is off, when
+// it is and the last answer called the topic unknown (topicErr): its
+// default is not the Java client's (allow.auto.create.topics=true), and a
+// user coming from that client, against a broker that would create the
+// topic, learns which setting differs.
+func (p *Producer) withAutoCreateHint(err, topicErr error) error {
+	if p.cfg.AllowAutoTopicCreation || !errors.Is(topicErr, kerr.UnknownTopicOrPartition) {
+		return err
+	}
+	return fmt.Errorf("%w (AllowAutoTopicCreation is off)", err)
 }
