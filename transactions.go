@@ -102,28 +102,34 @@ func (p *Producer) BeginTransaction() error {
 
 // CommitTransaction waits until every record of the transaction has its
 // outcome (callbacks included; called from a callback, those queued behind
-// it run after it returns), then commits it. A record belongs to the
-// transaction if its Produce began before CommitTransaction, even if it is
-// still waiting for buffer memory; a Produce begun after it fails, and so
-// does one whose HookRecordBuffered hooks were still running, with
-// ErrTransactionAborted once they return: the commit does not wait for
-// them (a hook may be what called it). If a record failed, or the
-// coordinator answers that the transaction can only be aborted
-// (TRANSACTION_ABORTABLE, INVALID_PRODUCER_ID_MAPPING), it does not commit,
-// and returns an error wrapping ErrTransactionAbortable: AbortTransaction,
-// then go on. While offsets of a failed SendOffsetsToTransaction may be
-// missing from the transaction it refuses with ErrTransactionState,
-// committing nothing: send them again, or AbortTransaction. If ctx ends
-// while it waits for the records, nothing was committed: call it again, or
-// AbortTransaction. Once it has asked the
-// coordinator to commit, a failure other than ErrTransactionFatal (its ctx
-// ended, the coordinator did not answer well) leaves the outcome unknown,
-// the coordinator perhaps having committed the transaction, and says so:
-// call CommitTransaction again, which asks again and learns it;
-// AbortTransaction fails with ErrTransactionState, as the Java client's
-// does. If Close is called from a record's callback while it waits for the
-// records, it returns an error wrapping ErrClosed: nothing was committed,
-// and Close aborts the transaction.
+// it run after it returns), then commits it, unless the transaction fails
+// first. A record belongs to the transaction if its Produce began before
+// CommitTransaction, even if it is still waiting for buffer memory; a
+// Produce begun after it fails, and so does one whose HookRecordBuffered
+// hooks were still running, with ErrTransactionAborted once they return:
+// the commit does not wait for them (a hook may be what called it).
+//
+// A transaction that can no longer commit (a record of it failed, before
+// the call or while it waits) is not committed: CommitTransaction returns
+// an error wrapping ErrTransactionAbortable at once, without waiting for
+// the other records' outcomes or for any callback, the failed record's
+// included: they may still be to run, and what they set is not yet to be
+// read. Call AbortTransaction, which returns once they have run, then go
+// on. A transaction the coordinator answers can only be aborted
+// (TRANSACTION_ABORTABLE, INVALID_PRODUCER_ID_MAPPING) is not committed
+// either, and the error wraps ErrTransactionAbortable too. While
+// offsets of a failed SendOffsetsToTransaction may be missing from the
+// transaction it refuses with ErrTransactionState, committing nothing:
+// send them again, or AbortTransaction. If ctx ends while it waits for the
+// records, nothing was committed: call it again, or AbortTransaction. Once
+// it has asked the coordinator to commit, a failure other than
+// ErrTransactionFatal (its ctx ended, the coordinator did not answer well)
+// leaves the outcome unknown, the coordinator perhaps having committed the
+// transaction, and says so: call CommitTransaction again, which asks again
+// and learns it; AbortTransaction fails with ErrTransactionState, as the
+// Java client's does. If Close is called from a record's callback while it
+// waits for the records, it returns an error wrapping ErrClosed: nothing
+// was committed, and Close aborts the transaction.
 func (p *Producer) CommitTransaction(ctx context.Context) error {
 	if err := p.transactional(); err != nil {
 		return err

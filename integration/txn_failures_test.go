@@ -8,9 +8,12 @@ package integration
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gokafka/producer"
@@ -161,6 +164,86 @@ func TestTxnRecordRefusedWhileHeldMeansAbort(t *testing.T) {
 			require.NoError(t, p.AbortTransaction(testCtx(t)), "log:\n%s", log)
 			outs := o.wait(t)
 			require.Error(t, outs[1].err, "the record refused for want of memory")
+		})
+	}
+}
+
+// A commit whose transaction failed returns the abortable error at once,
+// without waiting for the other records' callbacks, nor the failed one's:
+// the caller must abort anyway. AbortTransaction is the call that waits
+// for them: it returns only once every callback of the transaction has
+// run, so that what the callbacks wrote may be read after it. Record a's
+// callback blocks until the test releases it, and record b, which fails,
+// has its callback queued behind a's: the order is the test's to decide.
+func TestTxnAbortAfterAFailedCommitWaitsForEveryCallback(t *testing.T) {
+	for _, proto := range txnProtocols {
+		t.Run(proto.name, func(t *testing.T) {
+			const topic = "abort-waits-for-callbacks"
+			c := startCluster(t, embedded.Options{Topics: map[string]int32{topic: 2}})
+			seeds := c.Addrs()
+			setTransactionVersion(t, seeds, proto.level)
+			p, log := newTxnProducer(t, seeds, txnID(t, "abort"), proto, nil)
+			require.NoError(t, p.BeginTransaction())
+
+			var aRan, bRan atomic.Bool
+			inA, release := make(chan struct{}), make(chan struct{})
+			var releaseOnce sync.Once
+			t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
+			a := recordFor(topic, 0, nil)
+			a.Partition, a.ExplicitPartition = 0, true
+			p.Produce(testCtx(t), a, func(_ producer.RecordMetadata, err error) {
+				assert.NoError(t, err, "record a")
+				close(inA)
+				<-release
+				aRan.Store(true)
+			})
+			receive(t, inA, "record a got no outcome")
+
+			f := c.FailNextProduce(1, kerr.InvalidRecord.Code)
+			b := recordFor(topic, 1, nil)
+			b.Partition, b.ExplicitPartition = 1, true
+			p.Produce(testCtx(t), b, func(_ producer.RecordMetadata, err error) {
+				assert.ErrorIs(t, err, kerr.InvalidRecord, "record b")
+				bRan.Store(true)
+			})
+			waitFault(t, f, "record b's produce")
+
+			committed := make(chan error, 1)
+			go func() { committed <- p.CommitTransaction(testCtx(t)) }()
+			err := receive(t, committed, "CommitTransaction of a failed transaction waited for its callbacks")
+			require.ErrorIs(t, err, producer.ErrTransactionAbortable, "CommitTransaction; log:\n%s", log)
+			require.False(t, aRan.Load() || bRan.Load(), "a callback ran while record a's was blocked")
+
+			// While a callback of the transaction is still to run, the
+			// abort goes no further than its wait for the records: with its
+			// ctx ended, it fails there (rather than send its EndTxn) and
+			// may be called again.
+			ended, cancel := context.WithCancel(context.Background())
+			cancel()
+			err = p.AbortTransaction(ended)
+			require.ErrorIs(t, err, context.Canceled,
+				"AbortTransaction, its ctx ended, while record a's callback was blocked; log:\n%s", log)
+			require.ErrorContains(t, err, "records without an outcome",
+				"AbortTransaction, its ctx ended, went past its wait for the records while record a's callback was blocked")
+
+			type abort struct {
+				err        error
+				aRan, bRan bool // when AbortTransaction returned
+			}
+			aborted := make(chan abort, 1)
+			go func() {
+				err := p.AbortTransaction(testCtx(t))
+				aborted <- abort{err, aRan.Load(), bRan.Load()}
+			}()
+			releaseOnce.Do(func() { close(release) })
+			got := receive(t, aborted, "AbortTransaction did not return once the callbacks were released")
+			require.NoError(t, got.err, "AbortTransaction; log:\n%s", log)
+			require.True(t, got.aRan, "AbortTransaction returned before record a's callback had run")
+			require.True(t, got.bRan, "AbortTransaction returned before the failed record b's callback had run")
+
+			require.NoError(t, p.BeginTransaction(), "the next transaction")
+			requireAllAcked(t, produceAll(t, p, []*producer.Record{recordFor(topic, 2, nil)}))
+			require.NoError(t, p.CommitTransaction(testCtx(t)), "the next transaction; log:\n%s", log)
 		})
 	}
 }

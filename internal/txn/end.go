@@ -17,7 +17,11 @@ import (
 // coordinator answers TRANSACTION_ABORTABLE or INVALID_PRODUCER_ID_MAPPING:
 // Commit then returns an error wrapping ErrAbortable. Nor one whose offsets
 // a failed SendOffsets may have left out: Commit refuses with ErrState,
-// changing nothing, until SendOffsets succeeds for them. If ctx ends while it
+// changing nothing, until SendOffsets succeeds for them. A commit whose
+// transaction fails, before the call or while it waits, returns at once,
+// waiting no longer for the other records, nor for any callback (the
+// failed record's may still be queued): the caller must abort anyway, and
+// Abort waits for them all (flushForAbort). If ctx ends while it
 // waits for the records, Commit may be called again, or Abort: nothing was
 // committed. Once its EndTxn was sent, a commit that fails but for fencing
 // (its ctx ended, the coordinator did not answer well) leaves the outcome
