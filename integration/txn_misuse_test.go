@@ -73,6 +73,12 @@ func TestTxnMisuse(t *testing.T) {
 		outside(p, "before InitTransactions")
 		callWithin(t, "BeginTransaction before InitTransactions", producer.ErrTransactionState,
 			func(context.Context) error { return p.BeginTransaction() })
+		// Each refusal names the call that comes first, rather than send
+		// the caller to BeginTransaction, which is refused too.
+		_, err := p.Send(testCtx(t), recordFor(topic, 902, nil))
+		require.ErrorContains(t, err, "InitTransactions first", "Send before InitTransactions")
+		require.ErrorContains(t, p.BeginTransaction(), "InitTransactions first", "BeginTransaction before InitTransactions")
+		require.ErrorContains(t, p.CommitTransaction(testCtx(t)), "InitTransactions first", "CommitTransaction before InitTransactions")
 
 		require.NoError(t, p.InitTransactions(testCtx(t)))
 		require.Equal(t, []bool{proto.v2}, log.protocols(), "the protocol InitTransactions chose")

@@ -52,7 +52,7 @@ func (m *Manager) Commit(ctx context.Context) error {
 		return m.lastErr
 	default:
 		defer m.mu.Unlock()
-		return fmt.Errorf("%w: CommitTransaction in state %v: BeginTransaction first", ErrState, m.state)
+		return m.refused("CommitTransaction", "BeginTransaction first")
 	}
 	failed := m.failed
 	m.mu.Unlock()
@@ -195,7 +195,7 @@ func (m *Manager) Abort(ctx context.Context) error {
 		return m.lastErr
 	default:
 		defer m.mu.Unlock()
-		return fmt.Errorf("%w: AbortTransaction in state %v: no transaction to abort", ErrState, m.state)
+		return m.refused("AbortTransaction", "no transaction to abort")
 	}
 	m.mu.Unlock()
 	if err := m.abortRecords(ctx); err != nil {

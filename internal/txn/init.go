@@ -101,5 +101,5 @@ func (m *Manager) Begin() error {
 	case FatalError, AbortableError:
 		return m.lastErr
 	}
-	return fmt.Errorf("%w: BeginTransaction in state %v", ErrState, m.state)
+	return m.refused("BeginTransaction", "")
 }

@@ -83,7 +83,7 @@ func (m *Manager) SendOffsets(ctx context.Context, offsets []Offset, group Group
 		return m.lastErr
 	default:
 		defer m.mu.Unlock()
-		return fmt.Errorf("%w: SendOffsetsToTransaction in state %v: BeginTransaction first", ErrState, m.state)
+		return m.refused("SendOffsetsToTransaction", "BeginTransaction first")
 	}
 	v2 := m.v2
 	m.mu.Unlock()

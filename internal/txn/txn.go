@@ -271,7 +271,21 @@ func (m *Manager) CheckProduce() error {
 	case AbortableError, FatalError:
 		return m.lastErr
 	}
-	return fmt.Errorf("%w: producing in state %v; BeginTransaction first", ErrState, m.state)
+	return m.refused("producing", "BeginTransaction first")
+}
+
+// refused is the ErrState error of call in the current state, with hint
+// (why, or what to call first) if any. Before InitTransactions the hint is
+// always to call it: "BeginTransaction first" would send the caller to
+// BeginTransaction, which is refused too. m.mu must be held.
+func (m *Manager) refused(call, hint string) error {
+	if m.state == Uninitialized {
+		hint = "InitTransactions first"
+	}
+	if hint == "" {
+		return fmt.Errorf("%w: %s in state %v", ErrState, call, m.state)
+	}
+	return fmt.Errorf("%w: %s in state %v: %s", ErrState, call, m.state, hint)
 }
 
 // abortable moves an open transaction to the abortable state, with why.

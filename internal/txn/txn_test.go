@@ -432,6 +432,34 @@ func TestProduceOnlyInsideATransaction(t *testing.T) {
 	require.ErrorIs(t, r.m.Begin(), ErrState, "a second Begin")
 }
 
+// Before InitTransactions every other call is refused, and each refusal
+// says to call InitTransactions first: one that said "BeginTransaction
+// first" sent a service that forgot InitTransactions to BeginTransaction,
+// which refused it in turn without saying why.
+func TestEveryCallBeforeInitSaysInitTransactionsFirst(t *testing.T) {
+	r := newRig(t, false)
+	calls := []struct {
+		name string
+		call func() error
+	}{
+		{"Produce", r.m.CheckProduce},
+		{"BeginTransaction", r.m.Begin},
+		{"CommitTransaction", func() error { return r.m.Commit(context.Background()) }},
+		{"AbortTransaction", func() error { return r.m.Abort(context.Background()) }},
+		{"SendOffsetsToTransaction", func() error {
+			return r.m.SendOffsets(context.Background(), []Offset{{Topic: "t", Offset: 1}}, Group{ID: "g"})
+		}},
+	}
+	for _, c := range calls {
+		err := c.call()
+		require.ErrorIs(t, err, ErrState, "%s before InitTransactions", c.name)
+		require.ErrorContains(t, err, "InitTransactions first", "%s before InitTransactions", c.name)
+		require.NotContains(t, err.Error(), "BeginTransaction first", "%s before InitTransactions", c.name)
+	}
+	require.Equal(t, Uninitialized, r.state(), "the refusals changed nothing")
+	require.Empty(t, r.coords.apis(), "the refusals sent nothing")
+}
+
 // A transaction that can no longer commit admits no partition: it refuses
 // with why, and the accumulator fails what waits to be sent, rather than
 // hold it until the abort. An abort under way refuses nothing: it fails
