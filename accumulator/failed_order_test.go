@@ -143,3 +143,31 @@ func TestAnExpiredRecordNeverSentHasItsCallbackAtItsDeliveryTimeout(t *testing.T
 	require.ErrorIs(t, h.outcome(2).Err, ErrDeliveryTimeout)
 	require.True(t, h.pending(1))
 }
+
+// The acknowledgements a failed batch hands back join the end of those
+// already waiting for the earlier batch: five pipelined batches, 1 and 3
+// maybe written and waiting for their retries, 2 acknowledged behind 1,
+// and 4 and 5 behind 3. When 3 fails (Close's abort while 1's retry is in
+// flight), its callback comes at once, and once 1 is acknowledged the
+// others follow in offset order: 3, 1, 2, 4, 5.
+func TestAcknowledgementsHandedBackByAFailedBatchKeepTheirOrder(t *testing.T) {
+	h := idempotent(t, false, nil)
+	var bs []*Batch
+	for id := 1; id <= 5; id++ {
+		h.add(tp0, id, big)
+		bs = append(bs, h.drainOne("a record's batch"))
+	}
+	h.acc.Retry(bs[0], Retry{At: h.clk.Now(), Cause: kerr.RequestTimedOut, MaybeWritten: true})
+	h.acc.Retry(bs[2], Retry{At: h.clk.Now().Add(time.Second), Cause: kerr.RequestTimedOut, MaybeWritten: true})
+	h.acc.Complete(bs[1], 101, -1, nil)
+	h.acc.Complete(bs[3], 103, -1, nil)
+	h.acc.Complete(bs[4], 104, -1, nil)
+	require.Empty(t, h.orderOf())
+	require.Same(t, bs[0], h.drainOne("the retry of record 1"))
+
+	h.acc.Abort(errors.New("closing"))
+	require.Equal(t, []int{3}, h.orderOf())
+	h.acc.Complete(bs[0], 100, -1, nil)
+	require.Equal(t, []int{3, 1, 2, 4, 5}, h.orderOf())
+	require.Zero(t, h.acc.Incomplete())
+}
