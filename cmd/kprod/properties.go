@@ -7,6 +7,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf16"
 )
 
 // property is one name=value pair of a Java .properties file, with its
@@ -107,6 +109,15 @@ func splitProperty(line string) (name, value string) {
 	return name, rest
 }
 
+// hex4 reads the four hex digits of a \u escape at s[i:].
+func hex4(s string, i int) (rune, bool) {
+	if i+4 > len(s) {
+		return 0, false
+	}
+	r, err := strconv.ParseUint(s[i:i+4], 16, 16)
+	return rune(r), err == nil
+}
+
 // unescapeProperty resolves the escapes of a properties file.
 func unescapeProperty(s string) (string, error) {
 	if !strings.Contains(s, `\`) {
@@ -129,15 +140,23 @@ func unescapeProperty(s string) (string, error) {
 		case 'f':
 			b.WriteByte('\f')
 		case 'u':
-			if i+5 > len(s) {
+			r, ok := hex4(s, i+1)
+			if !ok {
 				return "", fmt.Errorf("malformed \\u escape in %q", s)
 			}
-			r, err := strconv.ParseUint(s[i+1:i+5], 16, 16)
-			if err != nil {
-				return "", fmt.Errorf("malformed \\u escape in %q", s)
-			}
-			b.WriteRune(rune(r))
 			i += 4
+			// Java's strings are UTF-16: a character beyond the Basic
+			// Multilingual Plane is written as two escapes, a surrogate
+			// pair, which Properties.load reads back as that one character.
+			if utf16.IsSurrogate(r) && strings.HasPrefix(s[i+1:], `\u`) {
+				if low, ok := hex4(s, i+3); ok {
+					if pair := utf16.DecodeRune(r, low); pair != unicode.ReplacementChar {
+						r = pair
+						i += 6
+					}
+				}
+			}
+			b.WriteRune(r)
 		default:
 			b.WriteByte(c)
 		}

@@ -37,6 +37,24 @@ func TestReadProperties(t *testing.T) {
 	}
 }
 
+// A character beyond the Basic Multilingual Plane is escaped as a UTF-16
+// surrogate pair, which Properties.load reads back as one character; a
+// lone surrogate stays what Go makes of it, U+FFFD.
+func TestReadPropertiesJoinsASurrogatePair(t *testing.T) {
+	for in, want := range map[string]string{
+		"client.id=app-\\uD83D\\uDE00\n":   "app-\U0001F600",
+		"client.id=app-\\ud83d\\ude00-x\n": "app-\U0001F600-x",
+		"client.id=app-\\uD83D-x\n":        "app-\uFFFD-x",
+		"client.id=app-\\uD83D\\u0041\n":   "app-\uFFFDA",
+		"client.id=app-\\uDE00\\uD83D\n":   "app-\uFFFD\uFFFD",
+	} {
+		props, err := readProperties(strings.NewReader(in))
+		if err != nil || len(props) != 1 || props[0].value != want {
+			t.Errorf("readProperties(%q) = %+v, %v; want the value %q", in, props, err, want)
+		}
+	}
+}
+
 // Lines end at \n, \r or \r\n, as Properties.load ends them: a lone \r
 // ended none, and "q1=x\rr1=y" was the one setting q1="x\rr1=y". Read a
 // byte at a time too, where a \r ends what was read before its \n.
