@@ -149,12 +149,13 @@ type Config struct {
 	// (KIP-580). They pace metadata refreshes alike: one asked for (a moved
 	// leader, an unknown topic) comes at most every RetryBackoff, and after
 	// a refresh that failed (no broker answered) not before RetryBackoff
-	// doubled by each refresh in a row that failed. RetryBackoffMax left at
-	// zero is the larger of 1s and RetryBackoff, so that a RetryBackoff set
-	// alone is the wait it says (the Java client would wait its default
-	// max, 1s, instead), and RetryBackoff left at zero the smaller of 100ms
-	// and RetryBackoffMax; both set, the max below the base, New refuses as
-	// a contradiction (the Java client waits the max, without growth).
+	// doubled by each refresh in a row that failed. Reconnecting to a broker
+	// is ReconnectBackoff's to pace. RetryBackoffMax left at zero is the
+	// larger of 1s and RetryBackoff, so that a RetryBackoff set alone is the
+	// wait it says (the Java client would wait its default max, 1s,
+	// instead), and RetryBackoff left at zero the smaller of 100ms and
+	// RetryBackoffMax; both set, the max below the base, New refuses as a
+	// contradiction (the Java client waits the max, without growth).
 	// Java: retry.backoff.ms / retry.backoff.max.ms; kafka-python:
 	// retry_backoff_ms. Defaults 100ms and 1s.
 	RetryBackoff    time.Duration
@@ -245,7 +246,9 @@ type Config struct {
 	TransactionTimeout time.Duration
 
 	// ReconnectBackoff and ReconnectBackoffMax pace reconnection attempts to
-	// a broker, exponentially with jitter. As with RetryBackoffMax,
+	// a broker, exponentially with jitter: a broker's records wait for its
+	// next attempt, made as soon as the backoff allows (RetryBackoff plays
+	// no part there, as in the Java client). As with RetryBackoffMax,
 	// ReconnectBackoffMax left at zero is the larger of 1s and
 	// ReconnectBackoff, ReconnectBackoff left at zero the smaller of 50ms
 	// and ReconnectBackoffMax, and a max set below its base is refused. A

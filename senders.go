@@ -171,6 +171,7 @@ func (p *Producer) senderConfig(n *cluster.Node) sender.Config {
 				}
 				return c, nil
 			},
+			NextAttempt:     n.Broker.NextAttempt,
 			RefreshMetadata: p.cluster.RequestRefresh,
 			LeaderHint:      p.leaderHint,
 			TopicID:         p.topicID,

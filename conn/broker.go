@@ -126,6 +126,16 @@ func (b *Broker) Conn(ctx context.Context) (*Conn, error) {
 	}
 }
 
+// NextAttempt is when Conn may dial again: after a failed or lost
+// connection, the end of the reconnect backoff, the Until of the
+// *BackoffError that Conn fails with before then. A time already past
+// means at once.
+func (b *Broker) NextAttempt() time.Time {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.nextAttempt
+}
+
 // lost forgets a connection that died and schedules the next attempt the
 // way the Java client does: counted as a failure, paced from when that
 // connection was dialed, so a long-lived connection is replaced at once and

@@ -109,6 +109,31 @@ func TestBrokerBacksOffExponentially(t *testing.T) {
 	}
 }
 
+// NextAttempt tells, after a failed dial, when the backoff lets Conn dial
+// again, the Until of the refusals before then (the sender waits for it),
+// and, once the node moved, that a dial may start at once.
+func TestBrokerNextAttemptIsWhenItsBackoffEnds(t *testing.T) {
+	fake := clock.NewFake(time.Unix(1000, 0))
+	d := &dialer{}
+	b := NewBroker(1, "127.0.0.1:1", Config{Clock: fake, Dial: d.dial})
+	defer b.Close()
+	if next := b.NextAttempt(); next.After(fake.Now()) {
+		t.Fatalf("before any dial, the next attempt is at %v, after now (%v)", next, fake.Now())
+	}
+	if _, err := b.Conn(context.Background()); !errors.Is(err, errRefused) {
+		t.Fatalf("first Conn: %v, want the dial failing", err)
+	}
+	next := b.NextAttempt()
+	_, err := b.Conn(context.Background())
+	if until := wantBackoff(t, err, fake.Now(), DefaultReconnectBackoff); !next.Equal(until) {
+		t.Errorf("NextAttempt says %v, the refusal %v", next, until)
+	}
+	b.SetAddr("127.0.0.1:2")
+	if next := b.NextAttempt(); next.After(fake.Now()) {
+		t.Errorf("after a move, the next attempt is at %v, after now (%v)", next, fake.Now())
+	}
+}
+
 func TestBrokerConcurrentCallersShareOneDial(t *testing.T) {
 	fb := newFakeBroker(t)
 	d := &dialer{}

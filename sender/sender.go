@@ -45,6 +45,11 @@ type Hooks struct {
 	Partitions func() []accumulator.TopicPartition
 	// Connect returns a live connection to this broker.
 	Connect func(ctx context.Context) (Conn, error)
+	// NextAttempt returns when Connect may dial the broker again: after a
+	// failed connection, the end of the broker's reconnect backoff
+	// (conn.Broker.NextAttempt), which alone paces the sender's attempts
+	// (untilNextAttempt). Nil is a time already past.
+	NextAttempt func() time.Time
 	// RefreshMetadata asks for a metadata refresh: a leader moved, a topic
 	// vanished, or the broker could not be reached.
 	RefreshMetadata func(reason string)
@@ -137,7 +142,6 @@ func (s *Sender) Run(ctx context.Context) {
 			timer.Stop()
 		}
 	}()
-	unreachable := 0 // failed connection attempts in a row
 	for {
 		// One reading of ctx per pass: a cancellation between two readings
 		// could leave the select below with nothing to wake it.
@@ -174,8 +178,7 @@ func (s *Sender) Run(ctx context.Context) {
 				// authenticate us: then they fail now.
 				s.failUnauthenticated(err)
 				s.noteUnreachable(ctx, err)
-				unreachable++
-				now, wait = clk.Now(), s.retryBackoff.Delay(unreachable) // from the failure
+				wait = s.untilNextAttempt(now)
 				s.cfg.Logger.Debug("broker unreachable", "node", s.cfg.Node, "err", err)
 				// Only a connection attempt that failed is news: within the
 				// reconnect backoff Connect fails at once, and the attempt
@@ -187,7 +190,6 @@ func (s *Sender) Run(ctx context.Context) {
 					s.cfg.Hooks.RefreshMetadata("broker unreachable")
 				}
 			default:
-				unreachable = 0
 				f := s.takeOff()
 				now = clk.Now()
 				f.batches, wait, s.start = s.acc.Drain(f.batches, s.cfg.Node, s.cfg.Hooks.Partitions(), s.start, s.cfg.MaxRequestSize, s.inFlight > 0, now)
@@ -228,6 +230,32 @@ func (s *Sender) Run(ctx context.Context) {
 		case <-done:
 		}
 	}
+}
+
+// retryConnectAtLeast bounds below the wait after a failed connection
+// whose broker named no attempt later than the pass that asked: one due
+// already (the broker moved, or another caller reconnected meanwhile), or
+// none coming (the broker was closed). Retried at once, a Connect that
+// keeps failing so would spin.
+const retryConnectAtLeast = 10 * time.Millisecond
+
+// untilNextAttempt is how long after asked, the time of the pass whose
+// Connect failed, the sender waits: until the broker's reconnect backoff
+// allows the next attempt, so that it alone paces them, as the Java
+// client's poll waits the node's connection delay. A refusal within the
+// backoff is no failure and waits for the same end: counted as one, every
+// wake within the backoff (a record starting a batch, a metadata update)
+// would push the next attempt back. Measured from asked, not from when
+// Connect returned, an attempt that fell due meanwhile is made at once.
+func (s *Sender) untilNextAttempt(asked time.Time) time.Duration {
+	var next time.Time
+	if s.cfg.Hooks.NextAttempt != nil {
+		next = s.cfg.Hooks.NextAttempt()
+	}
+	if !next.After(asked) {
+		return retryConnectAtLeast
+	}
+	return next.Sub(asked)
 }
 
 // noteUnreachable books why the broker could not be reached as the last
