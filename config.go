@@ -121,8 +121,9 @@ type Config struct {
 	// before it closes the connection and retries; it is also sent to the
 	// broker as the ProduceRequest's timeout for replication (acks=all). A
 	// broker that throttles the producer to a quota (KIP-219) gives its
-	// requests in flight the pause on top, and gets no request until the
-	// pause ends.
+	// requests in flight the pause on top, and gets no Produce request until
+	// the pause ends; another request sent to it meanwhile (metadata, a
+	// transaction's) has its RequestTimeout from the pause's end.
 	// At least 1ms, the wire's unit. Java: request.timeout.ms;
 	// kafka-python: request_timeout_ms. Default 30s.
 	RequestTimeout time.Duration

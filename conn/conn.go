@@ -49,10 +49,13 @@ type Conn struct {
 	splices      []protocol.Splice
 	iov, iovLeft net.Buffers
 
-	mu           sync.Mutex
-	pending      []*pending // awaiting a response, oldest first (wire order)
-	writeStarted time.Time  // when the write in progress began; zero if none
-	err          error      // why the connection died; nil while alive
+	mu      sync.Mutex
+	pending []*pending // awaiting a response, oldest first (wire order)
+	// writeDeadline is when the write in progress times out; zero if none.
+	writeDeadline time.Time
+	// pausedUntil is when the broker's last quota pause ends (Paused).
+	pausedUntil time.Time
+	err         error // why the connection died; nil while alive
 
 	dead chan struct{} // closed when err is set
 	// kick wakes the timeout watcher when the oldest deadline may have

@@ -131,15 +131,16 @@ func (c *Conn) write(req protocol.Request, version int16, done func(protocol.Res
 	// Only a request (or write) on an idle connection sets the earliest
 	// deadline; behind others, the watcher's current timer is still right.
 	wasIdle := len(c.pending) == 0
+	deadline := c.deadlineLocked(now)
 	if awaits {
 		c.pending = append(c.pending, &pending{
 			corr: corr, req: req, version: version, done: done,
-			deadline: now.Add(c.cfg.RequestTimeout), auth: auth,
+			deadline: deadline, auth: auth,
 		})
 	}
 	// A write the broker never reads (its socket buffer full) would block
 	// forever; the watcher times it out like a request.
-	c.writeStarted = now
+	c.writeDeadline = deadline
 	c.mu.Unlock()
 	if wasIdle {
 		c.wake()
@@ -150,7 +151,7 @@ func (c *Conn) write(req protocol.Request, version int16, done func(protocol.Res
 	c.splices = splices[:0]
 
 	c.mu.Lock()
-	c.writeStarted = time.Time{}
+	c.writeDeadline = time.Time{}
 	c.mu.Unlock()
 	putBuffer(buf, b)
 	if !auth {

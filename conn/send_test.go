@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -513,35 +512,5 @@ func TestAProduceRequestIsWrittenWithItsBatchesInPlace(t *testing.T) {
 	}
 	if want := produce.AppendTo(nil, r.version); !bytes.Equal(r.body, want) {
 		t.Fatalf("the broker read %d bytes of Produce v%d, not the %d AppendTo encodes", len(r.body), r.version, len(want))
-	}
-}
-
-// A broker's quota pause (Paused) gives each request awaiting its answer
-// the pause on top of its RequestTimeout: the broker reads none of them
-// meanwhile.
-func TestAPauseDefersTheTimeoutsOfTheRequestsInFlight(t *testing.T) {
-	fake := clock.NewFake(time.Unix(1000, 0))
-	fb := newFakeBroker(t)
-	c := dial(t, fb, Config{Clock: fake, RequestTimeout: 5 * time.Second})
-	bc := fb.conn(t)
-	waiting := newOutcome()
-	c.Send(context.Background(), metadataRequest(), waiting.done) // deadline t+5s
-	bc.next(t)
-	fake.Advance(4 * time.Second)
-	c.Paused(3 * time.Second)     // deadline t+8s
-	fake.Advance(2 * time.Second) // past the first deadline: the watcher looks
-	extended, timeout := time.Unix(1008, 0), time.After(waitTime)
-	for !slices.Contains(fake.Deadlines(), extended) {
-		select {
-		case res := <-waiting.ch:
-			t.Fatalf("the request timed out within its pause: %v", res.err)
-		case <-fake.Armed():
-		case <-timeout:
-			t.Fatal("the timeout watcher armed no timer for the deferred deadline within the wait time")
-		}
-	}
-	fake.Advance(2 * time.Second)
-	if res := waiting.wait(t, "the request past its pause"); !errors.Is(res.err, ErrRequestTimeout) {
-		t.Fatalf("error %v, want ErrRequestTimeout", res.err)
 	}
 }
