@@ -15,8 +15,17 @@ timeout=${FUZZ_TIMEOUT:-5m}
 count=0
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-for pkg in $(go list ./...); do
-	targets=$(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true)
+# Each listing is its own command, not inside $(...) in a for or a pipe,
+# where set -e would not see it fail: a go list that fails, or a package
+# whose tests do not build, would quietly fuzz nothing.
+pkgs=$(go list ./...)
+for pkg in $pkgs; do
+	if ! go test -list '^Fuzz' "$pkg" >"$log" 2>&1; then
+		echo "FAIL listing the fuzz targets of $pkg"
+		cat "$log"
+		exit 1
+	fi
+	targets=$(grep '^Fuzz' "$log" || true)
 	for t in $targets; do
 		if ! go test -run '^$' -fuzz "^${t}\$" -fuzztime "$fuzztime" -timeout "$timeout" "$pkg" >"$log" 2>&1; then
 			echo "FAIL fuzz $pkg $t"
@@ -28,4 +37,8 @@ for pkg in $(go list ./...); do
 		count=$((count + 1))
 	done
 done
+if ((count == 0)); then
+	echo "FAIL fuzz: no fuzz target found (go test -list '^Fuzz' in each package)"
+	exit 1
+fi
 echo "fuzzed $count targets for $fuzztime each"
