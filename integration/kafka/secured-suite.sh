@@ -21,7 +21,10 @@ out=$("$broker" start --security "$mode") || {
 	echo "secured-suite.sh: the broker secured with $mode did not start"
 	exit 1
 }
-trap '"$broker" stop' EXIT
+log=
+# The log holds whatever the suite printed, the password perhaps: it goes
+# however the script ends.
+trap 'rm -f "$log"; "$broker" stop' EXIT
 echo "$out"
 while IFS= read -r line; do
 	[[ $line == KAFKA_*=* ]] && export "${line?}"
@@ -32,8 +35,9 @@ rc=0
 make -C "$root" --no-print-directory test-kafka 2>&1 | tee "$log" || rc=$?
 if grep -F -q -e "$password" "$log"; then
 	echo "secured-suite.sh: the SASL password appears in the suite's output:"
-	grep -F -n -e "$password" "$log" | sed "s/$password/<password>/g" | head -n 5
+	# sed -n, not head: head would leave at line 5, and the SIGPIPE that
+	# grep or sed then got would fail the pipe and so the script.
+	grep -F -n -e "$password" "$log" | sed -n "s/$password/<password>/g; 1,5p"
 	rc=1
 fi
-rm -f "$log"
 exit "$rc"
