@@ -273,7 +273,7 @@ cmd_kill() {
 	broker_id "${1:-}"
 	pid=$(node_pid "$1") || die "broker $1 is not running"
 	kill -KILL "$pid"
-	wait_gone "$pid"
+	wait_gone "$pid" "$1"
 	log "killed broker $1 (pid $pid)"
 }
 
@@ -281,7 +281,7 @@ cmd_stop_node() {
 	local pid started=$EPOCHREALTIME
 	broker_id "${1:-}"
 	pid=$(node_pid "$1") || die "broker $1 is not running"
-	stop_pid "$pid" "$NODE_STOP_TIMEOUT" || die "broker $1 did not stop cleanly within ${NODE_STOP_TIMEOUT}s and was killed"
+	stop_nodes "$NODE_STOP_TIMEOUT" "$1" || die "broker $1 did not stop cleanly within ${NODE_STOP_TIMEOUT}s and was killed"
 	log "stopped broker $1 (pid $pid) in $(since "$started")"
 }
 

@@ -12,13 +12,17 @@
 SHAPE_FILE=$STATE_DIR/nodes
 JMX_FILE=$STATE_DIR/jmx
 
-# alive PID: the process exists and, where /proc tells us, is a Kafka node
-# (so a recycled PID is not mistaken for ours).
+# alive PID ID: the process exists and, where /proc tells us, is node ID's
+# Kafka, run on its server.properties. Any Kafka would not do: a stale
+# node.pid (left by a run killed before its cleanup, in a state dir that
+# runs share by default) may name another state's node, which stop would
+# then kill.
 alive() {
-	local pid=$1
+	local pid=$1 cmdline
 	[[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
 	if [[ -r /proc/$pid/cmdline ]]; then
-		tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q 'kafka\.Kafka' || return 1
+		cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline") || return 1
+		[[ $cmdline == *" kafka.Kafka $(node_dir "$2")/server.properties " ]] || return 1
 	fi
 }
 
@@ -95,7 +99,7 @@ node_pid() {
 	f=$(node_dir "$1")/node.pid
 	[[ -f "$f" ]] || return 1
 	pid=$(<"$f")
-	alive "$pid" || return 1
+	alive "$pid" "$1" || return 1
 	printf '%s' "$pid"
 }
 
@@ -281,45 +285,56 @@ await() {
 	return 1
 }
 
-# stop_pid PID TIMEOUT: TERM, wait up to TIMEOUT seconds, then KILL. It
-# returns 1 if KILL was needed.
-stop_pid() {
-	local pid=$1 deadline=$((SECONDS + $2))
-	kill -TERM "$pid" 2>/dev/null || return 0
-	while alive "$pid" && ((SECONDS < deadline)); do
+# stop_nodes TIMEOUT ID...: TERM the running ones of nodes ID..., wait up
+# to TIMEOUT seconds for them together, then KILL those left. It returns 1
+# if KILL was needed. One deadline for all: brokers that cannot shut down
+# cleanly (their controller is gone) cost TIMEOUT once, not once each.
+stop_nodes() {
+	local timeout=$1 id pid i deadline ids=() pids=() left=()
+	shift
+	for id; do
+		if pid=$(node_pid "$id"); then
+			kill -TERM "$pid" 2>/dev/null || true
+			ids+=("$id")
+			pids+=("$pid")
+		fi
+	done
+	deadline=$((SECONDS + timeout))
+	while :; do
+		left=()
+		for i in "${!ids[@]}"; do
+			if alive "${pids[i]}" "${ids[i]}"; then left+=("$i"); fi
+		done
+		((${#left[@]} > 0 && SECONDS < deadline)) || break
 		sleep 0.2
 	done
-	alive "$pid" || return 0
-	log "node process $pid ignored TERM for ${2}s; killing it"
-	kill -KILL "$pid" 2>/dev/null || true
-	wait_gone "$pid"
-	return 1
+	for i in "${left[@]}"; do
+		log "node process ${pids[i]} ignored TERM for ${timeout}s; killing it"
+		kill -KILL "${pids[i]}" 2>/dev/null || true
+	done
+	for i in "${left[@]}"; do
+		wait_gone "${pids[i]}" "${ids[i]}"
+	done
+	((${#left[@]} == 0))
 }
 
-# wait_gone PID: wait until PID has exited (a SIGKILL is not instant).
+# wait_gone PID ID: wait until node ID's process PID has exited (a SIGKILL
+# is not instant).
 wait_gone() {
 	local deadline=$((SECONDS + 10))
-	while alive "$1" && ((SECONDS < deadline)); do
+	while alive "$1" "$2" && ((SECONDS < deadline)); do
 		sleep 0.1
 	done
-	! alive "$1" || die "process $1 did not exit"
+	! alive "$1" "$2" || die "process $1 did not exit"
 }
 
 # stop_all: stop every node, the brokers together and then the controller
 # (a broker's shutdown wants the controller).
 stop_all() {
-	local id pid pids=()
-	for id in $(seq 1 "$(brokers)"); do
-		if pid=$(node_pid "$id"); then
-			kill -TERM "$pid" 2>/dev/null || true
-			pids+=("$pid")
-		fi
-	done
-	for pid in "${pids[@]}"; do
-		stop_pid "$pid" "$STOP_TIMEOUT" || true
-	done
-	if clustered && pid=$(node_pid "$CONTROLLER"); then
-		stop_pid "$pid" "$STOP_TIMEOUT" || true
+	# shellcheck disable=SC2046 # one id per word
+	stop_nodes "$STOP_TIMEOUT" $(seq 1 "$(brokers)") || true
+	if clustered; then
+		stop_nodes "$STOP_TIMEOUT" "$CONTROLLER" || true
 	fi
 }
 
