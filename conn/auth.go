@@ -296,7 +296,8 @@ const minReauthInterval = time.Second
 // broker closes a connection whose session expired at its next request, so
 // the client authenticates again before that, at a random point between 85%
 // and 95% of the lifetime as the Java client does, so that connections made
-// together do not re-authenticate together. The first session expires at
+// together do not re-authenticate together (counted from when the exchange
+// that opened the session began, as its expiry is). The first session expires at
 // expires. A refusal kills the connection with the *AuthError; so does a
 // broken exchange, with its retriable error; a mechanism that cannot start
 // is given until the session expires (see renewSession).
@@ -322,8 +323,13 @@ func (c *Conn) reauthenticate(lifetime time.Duration, expires time.Time) {
 	}()
 	var reauthenticated time.Time // when the last re-authentication ended; zero before the first
 	for lifetime > 0 {
-		now := c.cfg.Clock.Now()
-		next := now.Add(time.Duration(float64(lifetime) * (0.85 + 0.1*rand.Float64())))
+		// The share of the session is counted from its start, as expires
+		// is: counted from now, the end of the exchange, one that took a
+		// while (SCRAM's key stretching on a busy machine, a slow token
+		// provider) pushed the next past the expiry, and a session of
+		// seconds lapsed where it could be renewed.
+		began := expires.Add(-lifetime)
+		next := began.Add(time.Duration(float64(lifetime) * (0.85 + 0.1*rand.Float64())))
 		if !reauthenticated.IsZero() {
 			next = later(next, reauthenticated.Add(minReauthInterval))
 		}

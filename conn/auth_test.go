@@ -893,6 +893,44 @@ func TestAReauthenticationBeginsNoSoonerThanASecondAfterTheLast(t *testing.T) {
 	}
 }
 
+// A re-authentication whose exchange takes a while (SCRAM's key stretching
+// on a busy machine, say) still leaves room for the next: the next begins
+// at 85-95% of the session counted from its start, as its expiry is. Counted
+// from the exchange's end, an exchange of 15% of a 2s session put the next
+// at or past the expiry, and the session lapsed with requests in flight.
+func TestASlowReauthenticationStillLeavesTimeForTheNext(t *testing.T) {
+	fake := clock.NewFake(time.Unix(1000, 0))
+	fb := newFakeBroker(t)
+	lifetime := 2 * time.Second
+	done := dialAsync(t, fb, Config{SASL: plain.New("u", testPassword), Clock: fake})
+	bc := fb.conn(t)
+	acceptPlain(t, bc, lifetime)
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	due := awaitReauthTimer(t, fake, fake.Now(), lifetime)
+	fake.Advance(due.Sub(fake.Now()))
+	began := fake.Now()
+	hs := expect(t, bc, protocol.SaslHandshake)
+	bc.reply(hs, &protocol.SaslHandshakeResponse{Mechanisms: []string{"PLAIN"}})
+	ar := expect(t, bc, protocol.SaslAuthenticate)
+	fake.Advance(lifetime * 15 / 100)
+	bc.reply(ar, &protocol.SaslAuthenticateResponse{AuthBytes: []byte{}, SessionLifetimeMs: lifetime.Milliseconds()})
+
+	next, _ := awaitTimerBetween(t, fake, began.Add(lifetime*85/100), began.Add(lifetime), nil)
+	if !next.Before(began.Add(lifetime)) {
+		t.Fatalf("after an exchange of %v the session lapses at %v; the next re-authentication was due before it",
+			lifetime*15/100, next.Sub(began))
+	}
+	fake.Advance(next.Sub(fake.Now()))
+	acceptPlain(t, bc, lifetime)
+	awaitReauthTimer(t, fake, fake.Now(), lifetime)
+	if err := r.c.Err(); err != nil {
+		t.Fatalf("connection died: %v", err)
+	}
+}
+
 // ILLEGAL_SASL_STATE answered to a re-authentication's handshake refuses its
 // timing, not the credentials: the connection fails retriably, to be dialed
 // again, where it was an *AuthError that failed the producer's records as
