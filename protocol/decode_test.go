@@ -36,8 +36,8 @@ func versionFrom(api APIKey, sel byte) int16 {
 
 // requireDecodeError checks that err is a *DecodeError naming api and v
 // whose offset lies within the n bytes given to the decoder, and that it
-// wraps want.
-func requireDecodeError(t *testing.T, err error, api APIKey, v int16, n int, want error) {
+// wraps one of want.
+func requireDecodeError(t *testing.T, err error, api APIKey, v int16, n int, want ...error) {
 	t.Helper()
 	var de *DecodeError
 	if !errors.As(err, &de) {
@@ -49,9 +49,12 @@ func requireDecodeError(t *testing.T, err error, api APIKey, v int16, n int, wan
 	if de.Offset < 0 || de.Offset > n {
 		t.Fatalf("%s v%d, %d bytes: offset %d outside the input: %v", api, v, n, de.Offset, err)
 	}
-	if !errors.Is(err, want) {
-		t.Fatalf("%s v%d, %d bytes: %v does not wrap %v", api, v, n, err, want)
+	for _, w := range want {
+		if errors.Is(err, w) {
+			return
+		}
 	}
+	t.Fatalf("%s v%d, %d bytes: %v wraps none of %v", api, v, n, err, want)
 }
 
 // checkEveryPrefixFails decodes every strict prefix of msg's encoding at v:

@@ -2,9 +2,10 @@ package protocol
 
 import (
 	"encoding/hex"
-	"errors"
 	"reflect"
 	"testing"
+
+	"github.com/gokafka/producer/protocol/wire"
 )
 
 // roundTrip encodes msg at version v, decodes the bytes into a fresh message
@@ -29,19 +30,15 @@ func roundTrip(t *testing.T, msg Message, fresh func() Message, v int16) []byte 
 }
 
 // fuzzDecode is the body of every decoder's fuzz target: any input at any
-// supported version must decode or fail with a *DecodeError naming the API,
-// never panic; and what decodes must survive an encode/decode round trip.
+// supported version must decode or fail with a *DecodeError naming the API
+// and version, at an offset inside the input, wrapping wire.ErrTruncated or
+// wire.ErrMalformed, never panic; and what decodes must survive an
+// encode/decode round trip. The offset and the cause are what a user reads
+// in the error, so a wrong one sends them to the wrong byte.
 func fuzzDecode(t *testing.T, api APIKey, fresh func() Message, v int16, data []byte) {
 	m := fresh()
-	err := m.ReadFrom(data, v)
-	if err != nil {
-		var de *DecodeError
-		if !errors.As(err, &de) {
-			t.Fatalf("%s v%d: error is %T, not *DecodeError: %v", api, v, err, err)
-		}
-		if de.API != api || de.Version != v {
-			t.Fatalf("%s v%d: error names %s v%d", api, v, de.API, de.Version)
-		}
+	if err := m.ReadFrom(data, v); err != nil {
+		requireDecodeError(t, err, api, v, len(data), wire.ErrTruncated, wire.ErrMalformed)
 		return
 	}
 	b := m.AppendTo(nil, v)

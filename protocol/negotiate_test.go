@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/gokafka/producer/protocol/wire"
 )
 
 func TestNegotiate(t *testing.T) {
@@ -140,4 +142,39 @@ func TestReadApiVersionsResponseFallback(t *testing.T) {
 	if _, err = ReadApiVersionsResponse(nil, 0); err == nil {
 		t.Fatal("empty v0 body accepted")
 	}
+}
+
+// FuzzReadApiVersionsResponse fuzzes what the connection calls on every
+// ApiVersions answer, the first bytes it reads from a broker, fallback to v0
+// included: it must fail as every decoder does (requireDecodeError), or
+// return the body read at the version asked, or, only when that reading
+// fails, the v0 reading carrying UNSUPPORTED_VERSION. Anything else would
+// negotiate versions from bytes the broker did not mean.
+func FuzzReadApiVersionsResponse(f *testing.F) {
+	r := Supported(ApiVersions)
+	for v := r.Min; v <= r.Max; v++ {
+		f.Add(byte(v), fullApiVersionsResponse(v).AppendTo(nil, v))
+	}
+	// A broker that speaks only v0-v2 answers a v3 request in v0.
+	unsupported := &ApiVersionsResponse{ErrorCode: errUnsupportedVersionCode,
+		ApiKeys: []ApiVersionsResponseKey{{ApiKey: int16(ApiVersions), MinVersion: 0, MaxVersion: 2}}}
+	f.Add(byte(3), unsupported.AppendTo(nil, 0))
+	f.Fuzz(func(t *testing.T, sel byte, data []byte) {
+		v := versionFrom(ApiVersions, sel)
+		resp, err := ReadApiVersionsResponse(data, v)
+		if err != nil {
+			requireDecodeError(t, err, ApiVersions, v, len(data), wire.ErrTruncated, wire.ErrMalformed)
+			return
+		}
+		want, readAt := new(ApiVersionsResponse), v
+		if want.ReadFrom(data, v) != nil {
+			want, readAt = new(ApiVersionsResponse), 0
+			if err := want.ReadFrom(data, 0); err != nil || want.ErrorCode != errUnsupportedVersionCode {
+				t.Fatalf("v%d: accepted a body that decodes neither at v%d nor as a v0 UNSUPPORTED_VERSION (%v)", v, v, err)
+			}
+		}
+		if !reflect.DeepEqual(resp, want) {
+			t.Fatalf("v%d: got %#v, want the v%d reading %#v", v, resp, readAt, want)
+		}
+	})
 }
