@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"strings"
 	"testing"
+
+	"github.com/gokafka/producer/sasl"
 )
 
 // Whatever a broker sends, judging it never panics, never accepts a
@@ -35,6 +38,52 @@ func FuzzServerMessages(f *testing.F) {
 			if got, err := base64.StdEncoding.DecodeString(attrs['v']); err != nil || !bytes.Equal(got, want) {
 				t.Fatalf("server-final %q accepted", msg)
 			}
+		}
+	})
+}
+
+// FuzzServerFirst feeds the broker's first message, server-first, to a
+// session at its second step: FuzzServerMessages' session is at its last,
+// so it never parses one. server-first sets what the client computes (salt,
+// iteration count) and must carry a nonce that extends ours. The session
+// must refuse it as a protocol error (sasl.ErrProtocol), or accept it only
+// with a nonce that strictly extends the client's, answering with the
+// client-final message for that nonce and a proof the size of the hash.
+// Counts above the minimum are skipped: at up to 1<<20 PBKDF2 rounds an
+// input would take a second; FuzzServerMessages checks the count's bounds.
+func FuzzServerFirst(f *testing.F) {
+	for _, s := range []string{rfcServerFirst, "r=rOprNGfwEbeRWgbNEkqO,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",
+		"m=ext," + rfcServerFirst, "r=rOprNGfwEbeRWgbNEkqOx,s=,i=4096", "r=rOprNGfwEbeRWgbNEkqOx,s=AA==,i=4095"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, msg string) {
+		if attrs, err := parse("SCRAM", msg); err == nil {
+			if n, err := iterations(attrs['i']); err == nil && n > minIterations {
+				return
+			}
+		}
+		s := rfcSession(t)
+		if _, _, err := step(t, s, ""); err != nil {
+			t.Fatal(err)
+		}
+		final, done, err := step(t, s, msg)
+		if done {
+			t.Fatalf("server-first %q ended the exchange", msg)
+		}
+		if err != nil {
+			if !errors.Is(err, sasl.ErrProtocol) {
+				t.Fatalf("server-first %q refused with %v, not a protocol error", msg, err)
+			}
+			return
+		}
+		nonce, _ := parse("SCRAM", msg)
+		if r := nonce['r']; !strings.HasPrefix(r, "rOprNGfwEbeRWgbNEkqO") || r == "rOprNGfwEbeRWgbNEkqO" {
+			t.Fatalf("server-first %q accepted: its nonce does not extend ours", msg)
+		}
+		head := "c=biws,r=" + nonce['r'] + ",p="
+		proof, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(final, head))
+		if !strings.HasPrefix(final, head) || err != nil || len(proof) != 32 {
+			t.Fatalf("server-first %q answered with %q", msg, final)
 		}
 	})
 }
