@@ -67,6 +67,12 @@ func newFakeBrokerTLS(t testing.TB, cfg *tls.Config) *fakeBroker {
 	if cfg != nil {
 		ln = tls.NewListener(ln, cfg)
 	}
+	return newFakeBrokerOn(t, ln)
+}
+
+// newFakeBrokerOn is a fake broker that accepts connections from ln.
+func newFakeBrokerOn(t testing.TB, ln net.Listener) *fakeBroker {
+	t.Helper()
 	fb := &fakeBroker{t: t, ln: ln, accepted: make(chan *brokerConn, 16)}
 	fb.apiVersions = answerApiVersions(allVersions())
 	fb.wg.Add(1)
@@ -154,11 +160,16 @@ func (bc *brokerConn) reply(r request, resp protocol.Response) {
 
 // replyRaw writes a response frame with the given correlation id and body.
 func (bc *brokerConn) replyRaw(corr int32, api protocol.APIKey, version int16, body []byte) {
+	bc.write(responseFrame(corr, api, version, body))
+}
+
+// responseFrame is a response as it travels: size, header, body.
+func responseFrame(corr int32, api protocol.APIKey, version int16, body []byte) []byte {
 	b := make([]byte, 4, 64+len(body))
 	b = protocol.AppendResponseHeader(b, api, version, corr)
 	b = append(b, body...)
 	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
-	bc.write(b)
+	return b
 }
 
 // write sends raw bytes; errors mean the client hung up, which some tests

@@ -74,9 +74,5 @@ func answerHandshakeOnly(t *testing.T, nc net.Conn) {
 		return
 	}
 	resp := &protocol.ApiVersionsResponse{ApiKeys: allVersions(), FinalizedFeaturesEpoch: -1}
-	b := make([]byte, 4)
-	b = protocol.AppendResponseHeader(b, protocol.ApiVersions, v, corr)
-	b = resp.AppendTo(b, v)
-	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
-	nc.Write(b)
+	nc.Write(responseFrame(corr, protocol.ApiVersions, v, resp.AppendTo(nil, v)))
 }
