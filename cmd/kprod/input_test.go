@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"os"
@@ -56,6 +57,62 @@ func TestReadRecordsStopsAtAReadError(t *testing.T) {
 	if strings.Join(got, "|") != "one|two" {
 		t.Fatalf("records %q, want the two whole ones before the error", got)
 	}
+}
+
+// FuzzReadRecords checks that readRecords splits its input as bytes.Split
+// does at the delimiter, whatever the delimiter (its last byte in the middle
+// of a record, or parts of it repeated), the records' lengths (repeat makes
+// them pass the 64 KiB buffer, where a record is read in pieces) and how the
+// reads come (how: whole, a byte at a time, half, EOF with the last data).
+// A trailing delimiter adds no empty record. An input that ends in a read
+// error (how's bit 2) yields the records whose delimiter came before it,
+// then the error: kprod would otherwise produce a truncated record.
+func FuzzReadRecords(f *testing.F) {
+	f.Add([]byte("\n"), []byte("a\nb\n"), uint16(0), byte(0))
+	f.Add([]byte("\r\n"), []byte("a\r\nb\rc\n\r\n"), uint16(0), byte(1))
+	f.Add([]byte("aa"), []byte("aaa"), uint16(0), byte(2))
+	f.Add([]byte("aba"), []byte("ababa-ab"), uint16(0), byte(3|4))
+	f.Add([]byte("xy"), []byte("0123456789x"), uint16(7000), byte(0))
+	readers := []func(io.Reader) io.Reader{
+		func(r io.Reader) io.Reader { return r },
+		iotest.OneByteReader, iotest.HalfReader, iotest.DataErrReader,
+	}
+	eio := errors.New("input/output error")
+	f.Fuzz(func(t *testing.T, delim, body []byte, repeat uint16, how byte) {
+		if len(delim) == 0 || len(delim) > 8 {
+			return // kprod's delimiters are a few bytes
+		}
+		in := body
+		if repeat > 0 && len(body) > 0 {
+			in = bytes.Repeat(body, 1+int(repeat)%(200<<10/len(body)))
+		}
+		r := readers[how%4](bytes.NewReader(in))
+		want := bytes.Split(in, delim)
+		failed := how&4 != 0
+		if failed {
+			r = io.MultiReader(r, iotest.ErrReader(eio))
+			want = want[:len(want)-1] // cut short by the error
+		} else if len(want[len(want)-1]) == 0 {
+			want = want[:len(want)-1]
+		}
+		var got [][]byte
+		err := readRecords(r, delim, func(rec []byte) bool {
+			got = append(got, bytes.Clone(rec))
+			return true
+		})
+		if failed && !errors.Is(err, eio) || !failed && err != nil {
+			t.Fatalf("delimiter %q, %d bytes, read error %v: readRecords returned %v", delim, len(in), failed, err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("delimiter %q, %d bytes: %d records, want %d", delim, len(in), len(got), len(want))
+		}
+		for i := range want {
+			if !bytes.Equal(got[i], want[i]) {
+				t.Fatalf("delimiter %q, %d bytes: record %d is %.40q (%d bytes), want %.40q (%d bytes)",
+					delim, len(in), i, got[i], len(got[i]), want[i], len(want[i]))
+			}
+		}
+	})
 }
 
 func TestUnescape(t *testing.T) {
