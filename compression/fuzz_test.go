@@ -30,20 +30,23 @@ func FuzzDecompress(f *testing.F) {
 	// large limit makes every step of its minimization slow.
 	const limit = 64 << 10
 	dst := []byte("dst")
+	// A zstd frame header with nothing after it: klauspost's DecodeAll
+	// fails it and returned an empty slice, not dst.
+	f.Add([]byte("\x04(\xb5/\xfd1000000"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) == 0 {
 			return
 		}
 		c := Codec(data[0] % 5)
 		out, err := DecompressLimit(dst[:len(dst):len(dst)], c, data[1:], limit)
+		if !bytes.HasPrefix(out, dst) {
+			t.Fatalf("%v: returned %q..., not dst %q with the output after it (err %v)", c, out[:min(len(out), len(dst))], dst, err)
+		}
 		if err != nil {
 			if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrTooLarge) {
 				t.Fatalf("%v: error %v wraps neither ErrCorrupt nor ErrTooLarge", c, err)
 			}
 			return
-		}
-		if !bytes.HasPrefix(out, dst) {
-			t.Fatalf("%v: returned %q..., not dst %q with the output after it", c, out[:min(len(out), len(dst))], dst)
 		}
 		out = out[len(dst):]
 		if len(out) > limit {

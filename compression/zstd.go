@@ -105,9 +105,14 @@ func decompressZstd(dst, src []byte, limit int) ([]byte, error) {
 	out, err := dec.d.DecodeAll(src, dst)
 	switch {
 	case err == zstd.ErrDecoderSizeExceeded || err == zstd.ErrWindowSizeExceeded || len(out)-start > limit:
-		return out, ErrTooLarge
+		err = ErrTooLarge
 	case err != nil:
-		return out, corrupt(Zstd, err)
+		err = corrupt(Zstd, err)
+	default:
+		return out, nil
 	}
-	return out, nil
+	// DecodeAll may fail with a slice other than dst (an empty one, for a
+	// frame that names an unknown dictionary): the caller gets its dst
+	// back, as DecompressLimit promises.
+	return dst, err
 }
