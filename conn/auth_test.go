@@ -817,6 +817,16 @@ func TestAMechanismThatIgnoresItsCtxFailsTheDialAtRequestTimeout(t *testing.T) {
 // ended.
 func reauthenticatedOnce(t *testing.T, fake *clock.Fake, fb *fakeBroker, lifetime time.Duration) (*Conn, *brokerConn, time.Time) {
 	t.Helper()
+	c, bc := dueToReauthenticate(t, fake, fb, lifetime)
+	acceptPlain(t, bc, lifetime)
+	return c, bc, fake.Now()
+}
+
+// dueToReauthenticate dials with PLAIN, the broker granting a session of
+// lifetime, and moves the fake clock to the first re-authentication, which
+// the caller answers.
+func dueToReauthenticate(t *testing.T, fake *clock.Fake, fb *fakeBroker, lifetime time.Duration) (*Conn, *brokerConn) {
+	t.Helper()
 	done := dialAsync(t, fb, Config{SASL: plain.New("u", testPassword), Clock: fake})
 	bc := fb.conn(t)
 	acceptPlain(t, bc, lifetime)
@@ -826,8 +836,7 @@ func reauthenticatedOnce(t *testing.T, fake *clock.Fake, fb *fakeBroker, lifetim
 	}
 	due := awaitReauthTimer(t, fake, fake.Now(), lifetime)
 	fake.Advance(due.Sub(fake.Now()))
-	acceptPlain(t, bc, lifetime)
-	return r.c, bc, fake.Now()
+	return r.c, bc
 }
 
 // assertLapsed checks that c closed as its session expired: a retriable
@@ -902,15 +911,7 @@ func TestASlowReauthenticationStillLeavesTimeForTheNext(t *testing.T) {
 	fake := clock.NewFake(time.Unix(1000, 0))
 	fb := newFakeBroker(t)
 	lifetime := 2 * time.Second
-	done := dialAsync(t, fb, Config{SASL: plain.New("u", testPassword), Clock: fake})
-	bc := fb.conn(t)
-	acceptPlain(t, bc, lifetime)
-	r := <-done
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	due := awaitReauthTimer(t, fake, fake.Now(), lifetime)
-	fake.Advance(due.Sub(fake.Now()))
+	c, bc := dueToReauthenticate(t, fake, fb, lifetime)
 	began := fake.Now()
 	hs := expect(t, bc, protocol.SaslHandshake)
 	bc.reply(hs, &protocol.SaslHandshakeResponse{Mechanisms: []string{"PLAIN"}})
@@ -926,7 +927,7 @@ func TestASlowReauthenticationStillLeavesTimeForTheNext(t *testing.T) {
 	fake.Advance(next.Sub(fake.Now()))
 	acceptPlain(t, bc, lifetime)
 	awaitReauthTimer(t, fake, fake.Now(), lifetime)
-	if err := r.c.Err(); err != nil {
+	if err := c.Err(); err != nil {
 		t.Fatalf("connection died: %v", err)
 	}
 }
