@@ -297,10 +297,10 @@ const minReauthInterval = time.Second
 // the client authenticates again before that, at a random point between 85%
 // and 95% of the lifetime as the Java client does, so that connections made
 // together do not re-authenticate together (counted from when the exchange
-// that opened the session began, as its expiry is). The first session expires at
-// expires. A refusal kills the connection with the *AuthError; so does a
-// broken exchange, with its retriable error; a mechanism that cannot start
-// is given until the session expires (see renewSession).
+// that opened the session began, as its expiry is). The first session
+// expires at expires. A refusal kills the connection with the *AuthError;
+// so does a broken exchange, with its retriable error; a mechanism that
+// cannot start is given until the session expires (see renewSession).
 //
 // No re-authentication begins within minReauthInterval of the end of the
 // last (which the broker began before it answered): a session of about a
