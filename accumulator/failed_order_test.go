@@ -15,10 +15,10 @@ import (
 // pipelinedThree drains records 1, 2 and 3 in batches of their own,
 // pipelined. The broker times 1 and 2 out waiting for their replicas
 // (maybe written) and acknowledges 3 at offset 102, whose callbacks wait
-// behind 2's. With resend, 1's retry is in flight again; without, it waits
-// 20 seconds for its backoff. Record 2 waited for its topic's metadata for waited2
-// before its append (Record.Since), which brings its DeliveryTimeout (a
-// minute) forward.
+// behind 2's. With resend, 1's retry is in flight again; without, it
+// waits 20 seconds for its backoff. Record 2 waited for its topic's
+// metadata for waited2 before its append (Record.Since), which brings its
+// DeliveryTimeout (a minute) forward.
 func pipelinedThree(t *testing.T, waited2 time.Duration, resend bool) (*harness, *Batch) {
 	h := idempotent(t, false, nil)
 	h.add(tp0, 1, big)
