@@ -83,6 +83,13 @@ func (f *flight) answer(resp protocol.Response, err error) {
 		f.answered = f.clock.Now()
 	}
 	f.resp, f.err = resp, err
+	if pause := f.pauseAsked(); pause > 0 {
+		// Told here, on the connection's goroutine, not once the sender
+		// handles the answer: the sender may be stuck meanwhile writing a
+		// request that the muted broker does not read, and that write's
+		// deadline needs the pause too (conn.Conn.Paused).
+		f.conn.Paused(pause)
+	}
 	f.results <- f
 }
 

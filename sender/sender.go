@@ -33,8 +33,9 @@ type Conn interface {
 	SendVersion(ctx context.Context, req protocol.Request, version int16, done func(protocol.Response, error))
 	Version(api protocol.APIKey) (int16, error)
 	// Paused says that the broker will read nothing from the connection
-	// for d (throttle.go): the requests awaiting answers on it get d more
-	// before they time out.
+	// for d (throttle.go): the requests awaiting answers on it, and a write
+	// in progress, get d more before they time out. The sender calls it
+	// inside done, on the goroutine the connection calls done on.
 	Paused(d time.Duration)
 }
 

@@ -29,6 +29,9 @@ type fakeConn struct {
 
 	mu     sync.Mutex
 	pauses []time.Duration
+	// stuck, while set, holds each SendVersion once its request is taken,
+	// as a write that the broker does not read holds the sender.
+	stuck chan struct{}
 }
 
 type call struct {
@@ -38,7 +41,29 @@ type call struct {
 }
 
 func (f *fakeConn) SendVersion(_ context.Context, req protocol.Request, v int16, done func(protocol.Response, error)) {
+	// Read before the request is handed over: once the test has it, the
+	// test may stick the writes after it, not this one.
+	f.mu.Lock()
+	stuck := f.stuck
+	f.mu.Unlock()
 	f.requests <- &call{req: req.(*protocol.ProduceRequest), version: v, done: done}
+	if stuck != nil {
+		<-stuck
+	}
+}
+
+// stickWrites holds every SendVersion from now on until unstick is called.
+func (f *fakeConn) stickWrites() (unstick func()) {
+	stuck := make(chan struct{})
+	f.mu.Lock()
+	f.stuck = stuck
+	f.mu.Unlock()
+	return func() {
+		f.mu.Lock()
+		f.stuck = nil
+		f.mu.Unlock()
+		close(stuck)
+	}
 }
 
 // Paused keeps the pauses the sender passed on, for throttle_test.go.

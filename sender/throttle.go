@@ -13,22 +13,29 @@ import (
 // instead, and the client had nothing to wait for.
 const firstPausingProduceVersion = 6
 
-// notePause reads a quota pause in f's answer. Requests sent to the broker
-// during the pause would only queue behind it, each waiting out a pause of
-// its own once the broker reads it, until one outlasted RequestTimeout and
-// failed the connection with every request on it. So, as the Java client
-// does, the sender sends the broker nothing until the pause ends; its
-// batches meanwhile wait in the accumulator, where they can still expire or
-// move to another leader. The requests already in flight wait out the
-// pause too, and each later one that the broker answers adds another: the
-// connection gives them the time (conn.Conn.Paused).
-func (s *Sender) notePause(f *flight) {
+// pauseAsked is the quota pause that f's answer asks for, or 0.
+func (f *flight) pauseAsked() time.Duration {
 	resp, _ := f.resp.(*protocol.ProduceResponse)
 	if resp == nil || resp.ThrottleTimeMs <= 0 || f.version < firstPausingProduceVersion {
+		return 0
+	}
+	return time.Duration(resp.ThrottleTimeMs) * time.Millisecond
+}
+
+// notePause keeps the quota pause that f's answer asks for. Requests sent
+// to the broker during the pause would only queue behind it, each waiting
+// out a pause of its own once the broker reads it, until one outlasted
+// RequestTimeout and failed the connection with every request on it. So,
+// as the Java client does, the sender sends the broker nothing until the
+// pause ends; its batches meanwhile wait in the accumulator, where they can
+// still expire or move to another leader. The connection was told as the
+// answer came (flight.answer): the requests already in flight wait out the
+// pause too, and each later one that the broker answers adds another.
+func (s *Sender) notePause(f *flight) {
+	pause := f.pauseAsked()
+	if pause == 0 {
 		return
 	}
-	pause := time.Duration(resp.ThrottleTimeMs) * time.Millisecond
-	f.conn.Paused(pause)
 	if until := s.cfg.Clock.Now().Add(pause); until.After(s.pausedUntil) {
 		s.pausedUntil = until
 	}

@@ -50,6 +50,30 @@ func TestAQuotaPauseHoldsTheNextRequest(t *testing.T) {
 	require.NoError(t, r.outcome(2).Err)
 }
 
+// A throttled answer can come while the sender is stuck writing the next
+// request, which the muted broker does not read: the connection hears of
+// the pause from the answer itself, so that the write's deadline gets it
+// too, rather than once the sender is free to handle the answer, which
+// would be after that write had timed out.
+func TestAPauseReachesTheConnectionWhileTheSenderIsStuckInAWrite(t *testing.T) {
+	r := newRig(t, nil)
+	r.produce(parts[0], 1)
+	first := r.next()
+	unstick := r.conn.stickWrites()
+	r.produceFull(parts[1], 2) // full: it goes with a request in flight
+	second := r.next()         // the sender is inside SendVersion now, held there
+	throttled := answer(first.req, 0, 0)
+	throttled.ThrottleTimeMs = 1000
+	first.done(throttled, nil)
+	require.Equal(t, []time.Duration{time.Second}, r.conn.paused(),
+		"the connection was not told of the pause while the sender was stuck in a write")
+	unstick()
+	second.done(answer(second.req, 0, 0), nil)
+	require.NoError(t, r.outcome(1).Err)
+	require.NoError(t, r.outcome(2).Err)
+	require.Equal(t, []time.Duration{time.Second}, r.conn.paused(), "the pause is told once")
+}
+
 // Before Produce v6 the broker held a throttled answer back for the pause
 // itself: the next request goes at once.
 func TestAThrottledAnswerBeforeV6AsksForNoPause(t *testing.T) {
