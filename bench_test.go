@@ -233,7 +233,7 @@ func (h *countingEvents) OnProducerID(ProducerID)             { h.n.Add(1) }
 func (h *countingEvents) OnSequenceRestart(SequenceRestart)   { h.n.Add(1) }
 func (h *countingEvents) OnNewProducer(*Producer)             { h.n.Add(1) }
 
-// countingRecords hears both record events and only counts.
+// countingRecords hears the record events and only counts.
 type countingRecords struct{ n atomic.Int64 }
 
 func (h *countingRecords) OnRecordBuffered(ctx context.Context, _ Record) context.Context {
@@ -241,3 +241,4 @@ func (h *countingRecords) OnRecordBuffered(ctx context.Context, _ Record) contex
 	return ctx
 }
 func (h *countingRecords) OnRecordAcknowledged(context.Context, RecordAcknowledged) { h.n.Add(1) }
+func (h *countingRecords) OnRecordRefused(context.Context, Record, error)           { h.n.Add(1) }

@@ -245,7 +245,7 @@ func (p *Producer) hold(ctx context.Context, adm *admission, r *Record, tsMs int
 		w.mu.Unlock()
 		p.unreserveHeld(size)
 		adm.exit()
-		reject(cb, r, &PartitionError{Topic: r.Topic, Partition: -1, Err: ErrClosed})
+		p.reject(cb, r, &PartitionError{Topic: r.Topic, Partition: -1, Err: ErrClosed})
 		return
 	}
 	// Taken together, seq and since put a topic's records in the order of
@@ -983,7 +983,7 @@ func (f *heldFailure) deliver() {
 	if pe := (*PartitionError)(nil); !errors.As(err, &pe) {
 		err = &PartitionError{Topic: f.h.rec.Topic, Partition: -1, Err: err}
 	}
-	reject(f.h.cb, &f.h.rec, err)
+	f.w.p.reject(f.h.cb, &f.h.rec, err)
 	w := f.w
 	w.mu.Lock()
 	w.delivered(f.h.seq)

@@ -11,18 +11,19 @@ import (
 // order. The Prometheus and OpenTelemetry plugins (modules plugin/promhooks
 // and plugin/otelhooks) are built on them.
 //
-// No hook runs on a goroutine that talks to brokers. HookNewProducer runs
-// in New and HookRecordBuffered in Produce, on the caller's goroutine, as
-// does HookRecordAcknowledged for a record that fails inside Produce; every
-// other hook runs on the producer's delivery goroutine, the one that runs
-// callbacks, in the order the events were queued: an event seen by a sender
-// or a connection is queued there and never waited for. So a slow hook
-// delays the callbacks and hooks behind it and, like a slow callback,
-// eventually Produce (a batch's memory goes back once its callbacks have
-// run), but never a request. A hook may call the producer's methods, with
-// the same rules as a callback. Send from an OnNewProducer hook waits for
-// its whole ctx, and New with it: the metadata and expiry loops start only
-// once the hooks have returned, so its record can neither go nor expire.
+// No hook runs on a goroutine that talks to brokers. HookNewProducer runs in
+// New, HookRecordBuffered and HookRecordRefused in Produce (and Send), on
+// the caller's goroutine, as does HookRecordAcknowledged for a record that
+// fails inside Produce; every other hook runs on the producer's delivery
+// goroutine, the one that runs callbacks, in the order the events were
+// queued: an event seen by a sender or a connection is queued there and
+// never waited for. So a slow hook delays the callbacks and hooks behind it
+// and, like a slow callback, eventually Produce (a batch's memory goes back
+// once its callbacks have run), but never a request. A hook may call the
+// producer's methods, with the same rules as a callback. Send from an
+// OnNewProducer hook waits for its whole ctx, and New with it: the metadata
+// and expiry loops start only once the hooks have returned, so its record
+// can neither go nor expire.
 //
 // Hooks cost nothing when none are registered: BenchmarkHooks measures
 // Produce with none, with hooks of every event but the records', and with
@@ -39,7 +40,7 @@ type HookNewProducer interface {
 // HookRecordBuffered is told of each record Produce accepts, on the
 // caller's goroutine, before the record is appended: it is not called for
 // a record Produce fails at once (a nil or invalid record, one too large, a
-// closed producer), which no other hook hears of either. A transactional
+// closed producer), which only HookRecordRefused hears of. A transactional
 // producer runs it outside the record's admission to the transaction, as
 // the Java client runs its interceptors' onSend, so that a commit or an
 // abort does not wait for a record whose hooks are running (the hook itself
@@ -89,6 +90,24 @@ type RecordAcknowledged struct {
 	// whether or not a broker wrote it. A record that failed in Produce,
 	// waiting for metadata, or in the accumulator before any send was not.
 	Sent bool
+}
+
+// HookRecordRefused is told of each record Produce fails at once, before
+// it is buffered: a nil or invalid record, one too large, one a closed
+// producer or a transactional one outside a transaction refuses, and one
+// Send is given with its ctx done already. It runs on the caller's
+// goroutine, just before the record's callback (before Send returns), with
+// the error the callback gets (Send returns). Such a record was never
+// buffered: neither HookRecordBuffered nor HookRecordAcknowledged hears of
+// it, and a tracing hook that wants its span starts and ends it here. A
+// record that fails inside Produce once accepted (no memory freed up
+// within MaxBlock) is acknowledged instead.
+//
+// ctx is the record's Context (context.Background() if nil); r is a copy
+// of the caller's record, as for HookRecordBuffered (the zero Record for a
+// nil one): read it during the call, do not keep it.
+type HookRecordRefused interface {
+	OnRecordRefused(ctx context.Context, r Record, err error)
 }
 
 // HookBatchWritten is told of each batch the broker wrote (with AcksNone:

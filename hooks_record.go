@@ -59,6 +59,11 @@ func (t *tracked) complete(md RecordMetadata, err error, sent time.Time) {
 	t.cb(md, err)
 }
 
+// refusedAtOnce is the receiver of a record Produce refuses before it is
+// buffered: its callback, marked so that reject tells its HookRecordRefused
+// hooks, which no receiver of a buffered record has.
+type refusedAtOnce Callback
+
 // reject gives a record that never reached a batch its outcome, on the
 // calling goroutine.
 //
@@ -69,12 +74,34 @@ func (t *tracked) complete(md RecordMetadata, err error, sent time.Time) {
 // PERFORMANCE.md, "Synchronous senders cost more per record").
 //
 //go:noinline
-func reject(rcv receiver, r *Record, err error) {
+func (p *Producer) reject(rcv receiver, r *Record, err error) {
 	md := failed(r)
 	switch c := rcv.(type) {
 	case *tracked:
 		c.complete(md, err, time.Time{})
 	case Callback:
 		c(md, err)
+	case refusedAtOnce:
+		p.refused(r, err)
+		c(md, err)
+	}
+}
+
+// refused tells the HookRecordRefused hooks of r's refusal; r is nil for a
+// nil record.
+func (p *Producer) refused(r *Record, err error) {
+	if len(p.hooks.refused) == 0 {
+		return
+	}
+	var rec Record
+	if r != nil {
+		rec = *r
+	}
+	ctx := rec.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	for _, h := range p.hooks.refused {
+		h.OnRecordRefused(ctx, rec, err)
 	}
 }

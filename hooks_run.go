@@ -17,6 +17,7 @@ type hooks struct {
 	newProducer    []HookNewProducer
 	buffered       []HookRecordBuffered
 	acknowledged   []HookRecordAcknowledged
+	refused        []HookRecordRefused
 	batchWritten   []HookBatchWritten
 	requestWritten []HookRequestWritten
 	answered       []HookRequestAnswered
@@ -27,7 +28,9 @@ type hooks struct {
 	producerID     []HookProducerID
 	restarted      []HookSequenceRestart
 
-	// records: Produce calls the record hooks.
+	// records: Produce tracks records for the buffered and acknowledged
+	// hooks. The refused ones need no tracking: they hear only of records
+	// never buffered.
 	records bool
 
 	// idMu orders the ProducerID events, announced from the producer id
@@ -50,6 +53,7 @@ func sortHooks(list []Hook, h *hooks) error {
 		add(appendIf(&h.newProducer, x))
 		add(appendIf(&h.buffered, x))
 		add(appendIf(&h.acknowledged, x))
+		add(appendIf(&h.refused, x))
 		add(appendIf(&h.batchWritten, x))
 		add(appendIf(&h.requestWritten, x))
 		add(appendIf(&h.answered, x))

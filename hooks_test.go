@@ -284,7 +284,8 @@ func TestHooksSeeASplitBatchAsRetried(t *testing.T) {
 
 // A record that fails inside Produce (its ctx ended while it waited for
 // memory) is acknowledged there, on the caller's goroutine, with the error
-// in the user's words; a record Produce refuses at once reaches no hook.
+// in the user's words; a record Produce refuses at once reaches neither of
+// these hooks (HookRecordRefused hears of it).
 func TestHooksOfARecordFailingInProduce(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
 	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action { return fakebroker.Action{Hang: true} })
@@ -376,4 +377,101 @@ func TestNoHooksNoEvents(t *testing.T) {
 	require.True(t, ce.Dialed == nil && ce.Closed == nil)
 	require.Nil(t, p.settledHook())
 	require.Nil(t, p.restartedHook())
+}
+
+// refusals is a hook that notes the records Produce refuses at once, and
+// counts those it buffers.
+type refusals struct {
+	mu       sync.Mutex
+	topics   []string
+	errs     []error
+	ctxs     []context.Context
+	buffered int
+}
+
+func (h *refusals) OnRecordRefused(ctx context.Context, r Record, err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.topics = append(h.topics, r.Topic)
+	h.errs = append(h.errs, err)
+	h.ctxs = append(h.ctxs, ctx)
+}
+
+func (h *refusals) OnRecordBuffered(ctx context.Context, _ Record) context.Context {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.buffered++
+	return ctx
+}
+
+// Each way Produce and Send refuse a record at once reaches the
+// HookRecordRefused hooks exactly once, on the caller's goroutine before
+// the callback, with the record's Context and the very error the callback
+// gets (Send returns); HookRecordBuffered, whose span would never end,
+// hears of none of them.
+func TestHooksHearOfEachRecordRefusedAtOnce(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	h := &refusals{}
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.Hooks = []Hook{h}
+		cfg.MaxRequestSize = 1 << 10
+	})
+	traced := context.WithValue(context.Background(), ctxKey{}, "traced")
+	// produce produces r, and checks that the hook heard of its refusal,
+	// once, before its callback, with the callback's error.
+	produce := func(what string, p *Producer, r *Record) {
+		t.Helper()
+		h.mu.Lock()
+		before := len(h.errs)
+		h.mu.Unlock()
+		var cbErr error
+		heardFirst := false
+		p.Produce(ctx(t), r, func(_ RecordMetadata, err error) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			cbErr, heardFirst = err, len(h.errs) == before+1
+		})
+		require.Error(t, cbErr, what)
+		require.True(t, heardFirst, "%s: the hook did not hear of the refusal before the callback", what)
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		require.Len(t, h.errs, before+1, what)
+		require.Same(t, cbErr, h.errs[before], "%s: the hook's error is the callback's", what)
+	}
+	produce("a nil record", p, nil)
+	produce("an invalid topic", p, &Record{Topic: "bad topic", Context: traced})
+	produce("a record over MaxRequestSize", p, &Record{Topic: "t", Value: make([]byte, 4<<10)})
+	produce("a negative partition", p, &Record{Topic: "t", Partition: -2, ExplicitPartition: true})
+	produce("a timestamp before 1970", p, &Record{Topic: "t", Timestamp: time.Unix(-10, 0)})
+
+	// A transactional producer refuses records outside a transaction.
+	txnHook := &refusals{}
+	tp := newProducer(t, c, func(cfg *Config) {
+		cfg.Hooks = []Hook{h, txnHook}
+		cfg.TransactionalID = "refusing"
+	})
+	produce("a record outside a transaction", tp, &Record{Topic: "t"})
+
+	// Send hears of a refusal through Produce's callback, and refuses a
+	// record itself if its ctx is done already.
+	_, sendErr := p.Send(ctx(t), &Record{Topic: "t", Value: make([]byte, 4<<10)})
+	require.ErrorIs(t, sendErr, ErrRecordTooLarge)
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, doneErr := p.Send(done, &Record{Topic: "t", Context: traced})
+	require.ErrorIs(t, doneErr, context.Canceled)
+
+	require.NoError(t, p.Close(ctx(t)))
+	produce("a record to a closed producer", p, &Record{Topic: "t"})
+
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	require.Equal(t, []string{"", "bad topic", "t", "t", "t", "t", "t", "t", "t"}, h.topics)
+	require.Same(t, sendErr, h.errs[6], "Send's error is the hook's")
+	require.Same(t, doneErr, h.errs[7], "Send's error is the hook's")
+	require.Equal(t, "traced", h.ctxs[1].Value(ctxKey{}), "the record's Context")
+	require.Equal(t, "traced", h.ctxs[7].Value(ctxKey{}), "the record's Context")
+	require.NotNil(t, h.ctxs[0], "context.Background() for a nil record")
+	require.Zero(t, h.buffered, "HookRecordBuffered hears of no refused record")
+	require.Len(t, txnHook.errs, 1, "every hook of the event hears of it")
 }

@@ -203,11 +203,11 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 		cb = func(RecordMetadata, error) {}
 	}
 	if r == nil {
-		reject(cb, nil, &PartitionError{Partition: -1, Err: errNilRecord})
+		p.reject(refusedAtOnce(cb), nil, &PartitionError{Partition: -1, Err: errNilRecord})
 		return
 	}
 	if p.closed.Load() {
-		reject(cb, r, &PartitionError{Topic: r.Topic, Partition: -1, Err: ErrClosed})
+		p.reject(refusedAtOnce(cb), r, &PartitionError{Topic: r.Topic, Partition: -1, Err: ErrClosed})
 		return
 	}
 	// From EnterProduce on, a commit or an abort waits for this record until
@@ -224,7 +224,7 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 	var adm admission
 	if p.txn != nil {
 		if err := p.txn.EnterProduce(); err != nil {
-			reject(cb, r, &PartitionError{Topic: r.Topic, Partition: -1, Err: err})
+			p.reject(refusedAtOnce(cb), r, &PartitionError{Topic: r.Topic, Partition: -1, Err: err})
 			return
 		}
 		adm.txn = p.txn
@@ -237,7 +237,7 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 	t := snap.Topic(r.Topic)
 	if t == nil || !p.plain(r) {
 		if err := p.check(r, t == nil); err != nil {
-			p.refuse(&adm, cb, r, err)
+			p.refuse(&adm, refusedAtOnce(cb), r, err)
 			return
 		}
 	}
@@ -331,7 +331,7 @@ func (p *Producer) trackOutsideAdmission(adm *admission, r *Record, cb Callback)
 		err = p.txn.EnterAfterHooks(gen)
 	}
 	if err != nil {
-		reject(rcv, r, &PartitionError{Topic: r.Topic, Partition: -1, Err: err})
+		p.reject(rcv, r, &PartitionError{Topic: r.Topic, Partition: -1, Err: err})
 		return nil, false
 	}
 	adm.txn = p.txn
@@ -350,7 +350,7 @@ func (p *Producer) trackOutsideAdmission(adm *admission, r *Record, cb Callback)
 func (p *Producer) refuse(adm *admission, rcv receiver, r *Record, err error) {
 	p.noteTxnRejection(err)
 	adm.exit()
-	reject(rcv, r, err)
+	p.reject(rcv, r, err)
 }
 
 // appendTo partitions a record of a known topic and appends it, as ar: its
@@ -473,7 +473,7 @@ func (p *Producer) check(r *Record, unknownTopic bool) error {
 func (p *Producer) rejectTimestamp(adm *admission, cb Callback, r *Record) {
 	err := &PartitionError{Topic: r.Topic, Partition: -1,
 		Err: fmt.Errorf("%w: timestamp %v is before 1970 (%d ms)", ErrInvalidRecord, r.Timestamp.UTC(), r.Timestamp.UnixMilli())}
-	p.refuse(adm, cb, r, err)
+	p.refuse(adm, refusedAtOnce(cb), r, err)
 }
 
 // deliver is the accumulator's way back to the caller: it turns a record's

@@ -18,7 +18,9 @@ import (
 // callback uses Produce.
 func (p *Producer) Send(ctx context.Context, r *Record) (RecordMetadata, error) {
 	if ctx.Err() != nil {
-		return sendFailed(r, fmt.Errorf("not sent: %w", context.Cause(ctx)))
+		md, err := sendFailed(r, fmt.Errorf("not sent: %w", context.Cause(ctx)))
+		p.refused(r, err) // refused as Produce refuses, before any buffering
+		return md, err
 	}
 	w := waiters.Get().(*waiter)
 	p.Produce(ctx, r, w.callback)

@@ -1,6 +1,7 @@
 // Package otelhooks reports a producer to OpenTelemetry: a span per record,
-// from Produce to its acknowledgement, started in the record's Context (so
-// a child of the caller's span), and metrics.
+// from Produce to its acknowledgement (or to its refusal, for a record
+// Produce refuses at once), started in the record's Context (so a child of
+// the caller's span), and metrics.
 //
 //	tel, err := otelhooks.New(otelhooks.Options{})  // the global providers
 //	p, err := producer.New(producer.Config{Brokers: brokers, Hooks: tel.Hooks()})
@@ -22,8 +23,9 @@
 // something (messaging.client.sent.messages, messaging.client.operation
 // .duration, per record, with messaging.operation.name "send"; the first
 // counts only records the producer tried to send, as the conventions ask,
-// so not one that failed in Produce or waiting for metadata), and the
-// Java client's names otherwise, under "kafka.producer.":
+// so not one that failed in Produce or waiting for metadata; the second
+// has every record, one Produce refused at once with a duration of 0),
+// and the Java client's names otherwise, under "kafka.producer.":
 // record.queue.time, batch.size, record.retries, batch.splits,
 // request.latency, throttle.time, connection.creations, connection.closes,
 // buffer.total, buffer.available (read from the producer's Stats when
@@ -40,6 +42,7 @@ import (
 	"context"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
@@ -212,6 +215,25 @@ type spanKey struct{ t *Telemetry }
 // also the returned ctx's current span, so that a later hook's span is its
 // child.
 func (r records) OnRecordBuffered(ctx context.Context, rec producer.Record) context.Context {
+	ctx, span := r.start(ctx, rec)
+	return context.WithValue(ctx, spanKey(r), span)
+}
+
+// OnRecordRefused gives a record Produce refused at once, which no other
+// record hook hears of, what a failed record gets: its span, ended at once
+// with the error, and its operation duration, 0 (the refusal took no
+// time the producer measures). Its topic may be one the producer refused
+// as invalid: its bytes that are not UTF-8, which OTLP's strings cannot
+// carry, are replaced.
+func (r records) OnRecordRefused(ctx context.Context, rec producer.Record, err error) {
+	rec.Topic = strings.ToValidUTF8(rec.Topic, "\uFFFD")
+	ctx, span := r.start(ctx, rec)
+	end(span, producer.RecordMetadata{Topic: rec.Topic, Partition: -1, Offset: -1}, err)
+	r.t.duration.Record(ctx, 0, r.t.series.Load().failed(rec.Topic, err))
+}
+
+// start starts a record's span in ctx.
+func (r records) start(ctx context.Context, rec producer.Record) (context.Context, trace.Span) {
 	attrs := []attribute.KeyValue{
 		attribute.String("messaging.system", "kafka"),
 		attribute.String("messaging.client.id", r.t.series.Load().clientID),
@@ -227,8 +249,7 @@ func (r records) OnRecordBuffered(ctx context.Context, rec producer.Record) cont
 		// conventions require its span to say so. An empty value is none.
 		attrs = append(attrs, attribute.Bool("messaging.kafka.message.tombstone", true))
 	}
-	ctx, span := r.t.tracer.Start(ctx, "send "+rec.Topic, trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(attrs...))
-	return context.WithValue(ctx, spanKey(r), span)
+	return r.t.tracer.Start(ctx, "send "+rec.Topic, trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(attrs...))
 }
 
 // maxKeyAttribute is the longest key, in bytes, a span names: longer ones
@@ -255,19 +276,8 @@ func readableKey(key []byte) (string, bool) {
 // it.
 func (r records) OnRecordAcknowledged(ctx context.Context, a producer.RecordAcknowledged) {
 	md := a.Metadata
-	if span, ok := ctx.Value(spanKey(r)).(trace.Span); ok && span.IsRecording() {
-		if md.Partition >= 0 {
-			span.SetAttributes(attribute.String("messaging.destination.partition.id", strconv.Itoa(int(md.Partition))))
-		}
-		if md.Offset >= 0 {
-			span.SetAttributes(attribute.Int64("messaging.kafka.offset", md.Offset))
-		}
-		if a.Err != nil {
-			span.SetAttributes(attribute.String("error.type", producer.ErrorName(a.Err)))
-			span.RecordError(a.Err)
-			span.SetStatus(codes.Error, a.Err.Error())
-		}
-		span.End()
+	if span, ok := ctx.Value(spanKey(r)).(trace.Span); ok {
+		end(span, md, a.Err)
 	}
 	s := r.t.series.Load()
 	attrs := s.topic(md.Topic).sends
@@ -278,6 +288,25 @@ func (r records) OnRecordAcknowledged(ctx context.Context, a producer.RecordAckn
 		r.t.sent.Add(ctx, 1, attrs)
 	}
 	r.t.duration.Record(ctx, a.Latency.Seconds(), attrs)
+}
+
+// end ends a record's span with its outcome.
+func end(span trace.Span, md producer.RecordMetadata, err error) {
+	if !span.IsRecording() {
+		return
+	}
+	if md.Partition >= 0 {
+		span.SetAttributes(attribute.String("messaging.destination.partition.id", strconv.Itoa(int(md.Partition))))
+	}
+	if md.Offset >= 0 {
+		span.SetAttributes(attribute.Int64("messaging.kafka.offset", md.Offset))
+	}
+	if err != nil {
+		span.SetAttributes(attribute.String("error.type", producer.ErrorName(err)))
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
 }
 
 // OnNewProducer keeps the producer, whose Stats the buffer gauges read

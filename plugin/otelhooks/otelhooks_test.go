@@ -185,6 +185,54 @@ func TestAFailedRecordsSpan(t *testing.T) {
 	require.Equal(t, "UNKNOWN_TOPIC", errType.AsString())
 }
 
+// A record Produce refuses at once, never buffered, still gets its span, a
+// child of its Context's, ended at once with its error, and an operation
+// duration (of 0) with its error.type; it was never sent, so
+// sent.messages leaves it out. A topic that is not UTF-8, which OTLP
+// cannot carry, has its bad bytes replaced.
+func TestARecordRefusedInProduceHasItsSpanAndDuration(t *testing.T) {
+	c, err := embedded.Start(embedded.Options{Topics: map[string]int32{"events": 1}})
+	require.NoError(t, err)
+	defer c.Close()
+	tt := newTelemetry(t, otelhooks.Options{})
+	p, err := producer.New(producer.Config{Brokers: c.Addrs(), Hooks: tt.tel.Hooks(), MaxRequestSize: 1 << 10})
+	require.NoError(t, err)
+	defer p.Close(context.Background())
+	parent, root := tt.tracer.Start(context.Background(), "handle payment")
+	_, sendErr := p.Send(context.Background(), &producer.Record{Topic: "events", Value: make([]byte, 4<<10), Context: parent})
+	require.ErrorIs(t, sendErr, producer.ErrRecordTooLarge)
+	root.End()
+	p.Produce(context.Background(), &producer.Record{Topic: "bad\xfftopic"}, nil)
+
+	var sends []sdktrace.ReadOnlySpan
+	for _, s := range tt.spans.Ended() {
+		if s.Name() != "handle payment" {
+			sends = append(sends, s)
+		}
+	}
+	require.Len(t, sends, 2, "a span per refused record")
+	require.Equal(t, "send events", sends[0].Name())
+	require.Equal(t, root.SpanContext().SpanID(), sends[0].Parent().SpanID(), "a child of the record's Context")
+	require.Equal(t, codes.Error, sends[0].Status().Code)
+	require.Equal(t, producer.ErrorName(sendErr), attr(sends[0], "error.type"))
+	require.Len(t, sends[0].Events(), 1, "the error, recorded")
+	require.Equal(t, "send bad\ufffdtopic", sends[1].Name())
+
+	duration := tt.metric(t, "messaging.client.operation.duration").(metricdata.Histogram[float64])
+	require.Len(t, duration.DataPoints, 2)
+	var topics []string
+	for _, dp := range duration.DataPoints {
+		require.Equal(t, uint64(1), dp.Count, dp.Attributes.ToSlice())
+		require.Zero(t, dp.Sum, "refused at once")
+		_, failed := dp.Attributes.Value("error.type")
+		require.True(t, failed, dp.Attributes.ToSlice())
+		topic, _ := dp.Attributes.Value("messaging.destination.name")
+		topics = append(topics, topic.AsString())
+	}
+	require.ElementsMatch(t, []string{"events", "bad\ufffdtopic"}, topics)
+	require.Nil(t, collected(t, tt.reader, "messaging.client.sent.messages"), "never sent")
+}
+
 // NoSpans leaves the records alone: no span, no per-record metric, and
 // the producer tracks no record.
 func TestNoSpans(t *testing.T) {
@@ -193,7 +241,8 @@ func TestNoSpans(t *testing.T) {
 	for _, h := range tt.tel.Hooks() {
 		_, buffered := h.(producer.HookRecordBuffered)
 		_, acked := h.(producer.HookRecordAcknowledged)
-		require.False(t, buffered || acked)
+		_, refused := h.(producer.HookRecordRefused)
+		require.False(t, buffered || acked || refused)
 	}
 }
 

@@ -3,6 +3,7 @@ package promhooks
 import (
 	"context"
 	"strconv"
+	"strings"
 
 	"github.com/gokafka/producer"
 )
@@ -18,13 +19,22 @@ func (m *Metrics) Hooks() []producer.Hook {
 	return []producer.Hook{m, recordHook{m}}
 }
 
-// recordHook counts records' failures.
+// recordHook counts records' failures: those acknowledged with an error,
+// and those Produce refused at once, which no acknowledgement tells of.
 type recordHook struct{ m *Metrics }
 
 func (h recordHook) OnRecordAcknowledged(_ context.Context, a producer.RecordAcknowledged) {
 	if a.Err != nil {
 		h.m.recordError.WithLabelValues(a.Metadata.Topic).Inc()
 	}
+}
+
+// OnRecordRefused counts the record under its topic as the caller gave it,
+// "" for a nil record. The topic may be one the producer refused as
+// invalid: its bytes that are not UTF-8, which Prometheus refuses in a
+// label value (WithLabelValues would panic in Produce), are replaced.
+func (h recordHook) OnRecordRefused(_ context.Context, r producer.Record, _ error) {
+	h.m.recordError.WithLabelValues(strings.ToValidUTF8(r.Topic, "\uFFFD")).Inc()
 }
 
 // OnNewProducer keeps the producer, whose Stats the gauges read.

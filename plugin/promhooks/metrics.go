@@ -14,7 +14,7 @@
 // Java client's producer-topic-metrics and producer-node-metrics:
 //
 //	record_send_total{topic}            records the brokers wrote (record-send-total)
-//	record_error_total{topic}           records that failed (record-error-total)
+//	record_error_total{topic}           records that failed, in Produce too (record-error-total)
 //	record_retry_total{topic}           records sent again (record-retry-total)
 //	batch_split_total{topic}            batches split after MESSAGE_TOO_LARGE (batch-split-total)
 //	record_queue_time_seconds           a batch's first record to its first send (record-queue-time-avg/max)
@@ -37,6 +37,12 @@
 //	buffer_available_bytes              free buffer memory (buffer-available-bytes)
 //	waiting_threads                     Produce calls waiting for memory (waiting-threads)
 //	batches_buffered                    batches without an outcome yet (no Java name)
+//
+// record_error_total counts every record whose callback got an error, one
+// Produce refused at once included (too large, invalid, the producer
+// closed), as the Java client counts the errors of send(); such a record's
+// topic label is its topic as given (bytes not UTF-8 replaced), "" for a
+// nil record.
 //
 // The record counters that need each record's outcome (record_error_total)
 // make the producer track records, which costs a small allocation per

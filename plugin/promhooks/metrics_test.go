@@ -210,6 +210,40 @@ func TestRecordErrors(t *testing.T) {
 	}
 }
 
+// A record Produce refuses at once (too large, an invalid topic, a nil
+// record) is counted as failed by topic, as the Java client counts the
+// errors of send(): an empty topic's under "", and one Prometheus could
+// not take as a label value (not UTF-8) with its bad bytes replaced,
+// rather than a panic in Produce.
+func TestRecordErrorsCountRecordsRefusedInProduce(t *testing.T) {
+	c := startCluster(t)
+	reg := prometheus.NewRegistry()
+	m, err := promhooks.New(reg, promhooks.Options{})
+	require.NoError(t, err)
+	p, err := producer.New(producer.Config{Brokers: c.Addrs(), Hooks: m.Hooks(), MaxRequestSize: 1 << 10})
+	require.NoError(t, err)
+	defer p.Close(context.Background())
+	refused := 0
+	produce := func(r *producer.Record) {
+		p.Produce(context.Background(), r, func(_ producer.RecordMetadata, err error) {
+			if err != nil {
+				refused++
+			}
+		})
+	}
+	produce(&producer.Record{Topic: "events", Value: make([]byte, 4<<10)})
+	produce(&producer.Record{Topic: "events", Timestamp: time.Unix(-1, 0)})
+	produce(&producer.Record{Topic: ""})
+	produce(nil)
+	produce(&producer.Record{Topic: "bad\xfftopic"})
+	require.Equal(t, 5, refused, "every callback ran in Produce, with an error")
+	for topic, want := range map[string]float64{"events": 2, "": 2, "bad\ufffdtopic": 1} {
+		got, found := value(t, reg, "kafka_producer_record_error_total", map[string]string{"topic": topic})
+		require.True(t, found, "topic %q", topic)
+		require.Equal(t, want, got, "topic %q", topic)
+	}
+}
+
 // Two Metrics on one registry need distinct labels.
 func TestNewRefusesADuplicate(t *testing.T) {
 	reg := prometheus.NewRegistry()
