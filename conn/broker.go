@@ -136,6 +136,44 @@ func (b *Broker) NextAttempt() time.Time {
 	return b.nextAttempt
 }
 
+// Readiness is how soon a Broker can carry a request, best first.
+type Readiness int
+
+const (
+	// Connected: it holds a live connection.
+	Connected Readiness = iota
+	// Dialable: Conn would dial at once (or find a dead connection,
+	// which it may replace at once or back off from).
+	Dialable
+	// Unready: a dial is under way, which Conn would join (up to
+	// DialTimeout to a host that stopped answering), or the reconnect
+	// backoff lasts, or the Broker is closed.
+	Unready
+)
+
+// Readiness says how soon Conn could return a connection, so that a
+// request any broker may answer goes to one that can take it now, as the
+// Java client's leastLoadedNode prefers a node with a ready connection and
+// avoids one connecting or backing off.
+func (b *Broker) Readiness() Readiness {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.closed || b.dialing != nil:
+		return Unready
+	case b.conn != nil:
+		select {
+		case <-b.conn.Done():
+			return Dialable
+		default:
+			return Connected
+		}
+	case b.cfg.Clock.Now().Before(b.nextAttempt):
+		return Unready
+	}
+	return Dialable
+}
+
 // lost forgets a connection that died and schedules the next attempt the
 // way the Java client does: counted as a failure, paced from when that
 // connection was dialed, so a long-lived connection is replaced at once and

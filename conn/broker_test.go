@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gokafka/producer/internal/bounded"
 	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/protocol"
 )
@@ -132,6 +133,53 @@ func TestBrokerNextAttemptIsWhenItsBackoffEnds(t *testing.T) {
 	if next := b.NextAttempt(); next.After(fake.Now()) {
 		t.Errorf("after a move, the next attempt is at %v, after now (%v)", next, fake.Now())
 	}
+}
+
+// Readiness follows the Broker from dialable to dialling, backing off,
+// dialable again once the backoff ends, and connected.
+func TestBrokerReadinessSaysWhetherConnWouldWait(t *testing.T) {
+	fake := clock.NewFake(time.Unix(1000, 0))
+	fb := newFakeBroker(t)
+	release, started := make(chan struct{}), make(chan struct{}, 1)
+	var refuse atomic.Bool
+	refuse.Store(true)
+	b := NewBroker(1, fb.addr(), Config{Clock: fake, Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		started <- struct{}{}
+		<-release
+		if refuse.Load() {
+			return nil, errRefused
+		}
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}})
+	defer b.Close()
+	want := func(r Readiness, when string) {
+		t.Helper()
+		if got := b.Readiness(); got != r {
+			t.Errorf("%s: Readiness %d, want %d", when, got, r)
+		}
+	}
+	want(Dialable, "before any dial")
+	errc := make(chan error, 1)
+	go func() {
+		_, err := b.Conn(context.Background())
+		errc <- err
+	}()
+	bounded.Receive(t, started, waitTime, "no dial")
+	want(Unready, "while dialling")
+	close(release)
+	if err := bounded.Receive(t, errc, waitTime, "the dial never ended"); !errors.Is(err, errRefused) {
+		t.Fatalf("Conn: %v, want the dial refused", err)
+	}
+	want(Unready, "within the backoff")
+	fake.Advance(b.NextAttempt().Sub(fake.Now()))
+	want(Dialable, "once the backoff ended")
+	refuse.Store(false)
+	if _, err := b.Conn(context.Background()); err != nil {
+		t.Fatalf("Conn: %v", err)
+	}
+	want(Connected, "connected")
+	b.Close()
+	want(Unready, "closed")
 }
 
 func TestBrokerConcurrentCallersShareOneDial(t *testing.T) {

@@ -15,8 +15,9 @@ import (
 // ErrNoBroker heads the error of a request no broker answered.
 var ErrNoBroker = errors.New("no broker answered")
 
-// AskAny sends a request to the first broker that takes it: known nodes in
-// random order, then the seeds in random order. A broker that cannot be
+// AskAny sends a request to the first broker that takes it: known nodes,
+// those connected first and those dialling or backing off last, then the
+// seeds, each in random order (see brokers). A broker that cannot be
 // reached, or whose connection fails the request, is passed over; an
 // answer, whatever its error codes, is the caller's to read.
 func (c *Cluster) AskAny(ctx context.Context, req protocol.Request) (protocol.Response, error) {

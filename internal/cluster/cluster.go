@@ -13,6 +13,7 @@ package cluster
 import (
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -241,24 +242,33 @@ func (c *Cluster) Close() {
 	c.coordinators.close()
 }
 
-// brokers returns connection handles to ask anything: the known nodes, in
-// random order, then the seeds, in random order. A seed is asked only once
-// every node has failed: its connection would be one more to a broker the
-// producer is connected to already, and a seed that is gone (a seed list
-// outlives the brokers it names) costs a dial timeout each time it is
-// asked first.
+// brokers returns connection handles to ask anything: the known nodes,
+// those with a live connection first, then those Conn would dial at once,
+// then those dialling or backing off, each group in random order, then the
+// seeds, in random order. Random, so that the requests spread over the
+// brokers. A node whose host stopped answering (its sender re-dials it
+// most of the time) would otherwise make the caller join a dial of up to
+// DialTimeout while other brokers could answer at once. A seed is asked
+// only once every node has failed: its connection would be one more to a
+// broker the producer is connected to already, and a seed that is gone (a
+// seed list outlives the brokers it names) costs a dial timeout each time
+// it is asked first.
 func (c *Cluster) brokers() []*conn.Broker {
 	c.mu.RLock()
-	out := make([]*conn.Broker, 0, len(c.nodes)+len(c.seeds))
+	nodes := make([]*conn.Broker, 0, len(c.nodes))
 	for _, n := range c.nodes {
-		out = append(out, n.Broker)
+		nodes = append(nodes, n.Broker)
 	}
-	nodes := len(out)
-	out = append(out, c.seeds...)
+	seeds := slices.Clone(c.seeds)
 	c.mu.RUnlock()
-	shuffle(out[:nodes])
-	shuffle(out[nodes:])
-	return out
+	shuffle(nodes)
+	shuffle(seeds)
+	var byReadiness [conn.Unready + 1][]*conn.Broker
+	for _, b := range nodes {
+		r := b.Readiness()
+		byReadiness[r] = append(byReadiness[r], b)
+	}
+	return slices.Concat(byReadiness[conn.Connected], byReadiness[conn.Dialable], byReadiness[conn.Unready], seeds)
 }
 
 func shuffle(bs []*conn.Broker) {

@@ -503,3 +503,56 @@ func TestAskAnyAsksTheSeedsOnlyAfterTheNodes(t *testing.T) {
 	}
 	require.Equal(t, before, dials.Load(), "a seed was dialled while the node answered")
 }
+
+// A node whose host stopped answering, which its sender keeps dialling, is
+// asked only after the connected nodes: AskAny joining that dial made one
+// metadata request in three wait up to ConnectionSetupTimeout while two
+// brokers had live connections. The Java client's leastLoadedNode, too,
+// prefers a node with a ready connection over one connecting.
+func TestAskAnyDoesNotWaitOnADialWhileOtherNodesAreConnected(t *testing.T) {
+	var hanging atomic.Value // the address whose dials hang, until closed
+	hanging.Store("")
+	dialing := make(chan struct{}, 1)
+	backoffClock := clock.NewFake(time.Unix(1_700_000_000, 0))
+	r := newRigWith(t, fakebroker.Options{Nodes: 3, Topics: map[string]int32{"t": 3}}, 1, func(cfg *Config) {
+		cfg.Conn.Clock = backoffClock
+		cfg.Conn.DialTimeout = time.Hour
+		cfg.Conn.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if addr == hanging.Load().(string) {
+				select {
+				case dialing <- struct{}{}:
+				default:
+				}
+				<-ctx.Done() // a host that drops packets
+				return nil, ctx.Err()
+			}
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
+		}
+	})
+	r.awaitTopic("t")
+	var node1 *conn.Conn
+	for id := int32(0); id < 3; id++ {
+		cn, err := r.c.Node(id).Broker.Conn(context.Background())
+		require.NoError(t, err)
+		if id == 1 {
+			node1 = cn
+		}
+	}
+	// Node 1's host goes dark: its connection breaks, and once the
+	// reconnect backoff is over its sender dials it, and waits.
+	hanging.Store(r.c.Node(1).Broker.Addr())
+	node1.Close()
+	_, err := r.c.Node(1).Broker.Conn(context.Background())
+	require.ErrorIs(t, err, conn.ErrBackoff)
+	backoffClock.Advance(r.c.Node(1).Broker.NextAttempt().Sub(backoffClock.Now()))
+	go r.c.Node(1).Broker.Conn(context.Background()) // until Close
+	bounded.Receive(t, dialing, waitFor, "node 1 was never dialled")
+
+	for i := range 30 {
+		ctx, cancel := context.WithTimeoutCause(context.Background(), waitFor,
+			fmt.Errorf("request %d waited on the dial to node 1 while nodes 0 and 2 were connected", i))
+		_, err := r.c.AskAny(ctx, &protocol.MetadataRequest{})
+		cancel()
+		require.NoError(t, err)
+	}
+}
