@@ -39,8 +39,8 @@ type HookNewProducer interface {
 
 // HookRecordBuffered is told of each record Produce accepts, on the
 // caller's goroutine, before the record is appended: it is not called for
-// a record Produce fails at once (a nil or invalid record, one too large, a
-// closed producer), which only HookRecordRefused hears of. A transactional
+// a record Produce refuses at once (a nil or invalid record, one too large,
+// a closed producer), which only HookRecordRefused hears of. A transactional
 // producer runs it outside the record's admission to the transaction, as
 // the Java client runs its interceptors' onSend, so that a commit or an
 // abort does not wait for a record whose hooks are running (the hook itself
@@ -101,7 +101,10 @@ type RecordAcknowledged struct {
 // buffered: neither HookRecordBuffered nor HookRecordAcknowledged hears of
 // it, and a tracing hook that wants its span starts and ends it here. A
 // record that fails inside Produce once accepted (no memory freed up
-// within MaxBlock) is acknowledged instead.
+// within MaxBlock, a partition that the partitioner chose and the topic
+// lacks, a Close that came while it waited for metadata) is acknowledged
+// instead: its HookRecordBuffered hooks heard of it, and its
+// HookRecordAcknowledged hooks hear of the failure.
 //
 // ctx is the record's Context (context.Background() if nil); r is a copy
 // of the caller's record, as for HookRecordBuffered (the zero Record for a
