@@ -37,7 +37,7 @@ type Broker struct {
 	nextAttempt time.Time    // no dial before this
 	lastErr     error        // why the last connection failed or ended
 	closed      bool
-	// workers counts dial goroutines and goroutines closing dead or moved
+	// workers counts dial goroutines and goroutines closing dead
 	// connections; Close waits for them.
 	workers sync.WaitGroup
 }
@@ -177,14 +177,20 @@ func (b *Broker) Readiness() Readiness {
 // lost forgets a connection that died and schedules the next attempt the
 // way the Java client does: counted as a failure, paced from when that
 // connection was dialed, so a long-lived connection is replaced at once and
-// one dropped right after connecting waits the backoff. b.mu is held.
+// one dropped right after connecting waits the backoff. A connection to an
+// address the node has since moved from is no failure: its loss says
+// nothing of the new address, dialed at once as after any move. b.mu is
+// held.
 func (b *Broker) lost(c *Conn) {
 	b.conn = nil
+	b.log.Debug("kafka connection lost", "addr", c.Addr(), "reason", c.Err())
+	b.reap(c)
+	if c.Addr() != b.addr {
+		return
+	}
 	b.failures++
 	b.lastErr = c.Err()
 	b.nextAttempt = b.lastAttempt.Add(b.reconnect.Delay(b.failures))
-	b.log.Debug("kafka connection lost", "addr", c.Addr(), "reason", b.lastErr)
-	b.reap(c)
 }
 
 // reap closes c on a goroutine Close waits for. Not inline: the caller may
@@ -261,12 +267,17 @@ func (b *Broker) dial(ctx context.Context, a *dialAttempt, addr string) {
 	close(a.done)
 }
 
-// SetAddr points the Broker at a new address, as metadata says the node has
-// moved. The current connection, if any, is closed in the background (its
-// requests fail with ErrClosed, which is retriable), and the next Conn dials
-// the new address at once: failures at the old address say nothing about
-// the new one. A dial to the old address is abandoned, and callers waiting
-// for it dial the new one.
+// SetAddr points the Broker's next dial at a new address, as metadata says
+// the node has moved. A live connection stays in use for every request
+// until it breaks, as the Java client keys its connections by node id: it
+// reaches the same broker process, whose node id cannot have changed.
+// Closed, it would fail its requests in flight, which the broker may still
+// write, written twice when retried; and a second connection beside it
+// would let a partition's batches overtake each other. A dial to the old
+// address, which carries no request yet, is abandoned, and callers waiting
+// for it dial the new one. That dial, and the one after the live
+// connection breaks, happen at once: failures at the old address say
+// nothing about the new one.
 func (b *Broker) SetAddr(addr string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -275,10 +286,6 @@ func (b *Broker) SetAddr(addr string) {
 	}
 	b.addr = addr
 	b.abandonDial()
-	if b.conn != nil {
-		b.reap(b.conn)
-		b.conn = nil
-	}
 	b.failures = 0
 	b.nextAttempt = time.Time{}
 	b.lastErr = nil

@@ -247,9 +247,17 @@ func TestBrokerCallerContextDoesNotCancelSharedDial(t *testing.T) {
 	}
 }
 
-func TestBrokerSetAddr(t *testing.T) {
+// A node the metadata gives a new address keeps its live connection: it
+// reaches the same broker process, whose node id cannot have changed, and
+// closed under its requests in flight it would fail requests the broker
+// may still write, written twice when retried. The request in flight gets
+// its answer, later requests go on the same connection, and only once it
+// breaks is the new address dialed, at once: the loss at the old address
+// says nothing of the new one.
+func TestAMovedBrokerKeepsItsLiveConnectionUntilItBreaks(t *testing.T) {
+	fake := clock.NewFake(time.Unix(1000, 0))
 	fbA, fbB := newFakeBroker(t), newFakeBroker(t)
-	b := NewBroker(1, fbA.addr(), Config{})
+	b := NewBroker(1, fbA.addr(), Config{Clock: fake})
 	defer b.Close()
 	ctx := context.Background()
 
@@ -257,32 +265,40 @@ func TestBrokerSetAddr(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Conn: %v", err)
 	}
-	pending := newOutcome()
-	old.Send(ctx, metadataRequest(), pending.done)
-	fbA.conn(t).next(t)
+	bcA := fbA.conn(t)
+	inFlight := newOutcome()
+	old.Send(ctx, metadataRequest(), inFlight.done)
+	held := bcA.next(t)
 
 	b.SetAddr(fbA.addr()) // same address: nothing happens
-	select {
-	case <-old.Done():
-		t.Fatal("SetAddr to the same address closed the connection")
-	default:
-	}
-
 	b.SetAddr(fbB.addr())
 	if b.Addr() != fbB.addr() {
 		t.Errorf("Addr = %s, want %s", b.Addr(), fbB.addr())
 	}
-	waitClosed(t, old.Done(), "old connection after SetAddr")
-	if res := pending.wait(t, "request on the moved broker"); !errors.Is(res.err, ErrClosed) || !IsRetriable(res.err) {
-		t.Errorf("pending request: %v, want a retriable ErrClosed", res.err)
+	bcA.reply(held, metadataResponse())
+	if res := inFlight.wait(t, "request in flight as the broker moved"); res.err != nil {
+		t.Fatalf("request in flight as the broker moved: %v, want its answer", res.err)
 	}
-	c, err := b.Conn(ctx)
+	if c, err := b.Conn(ctx); c != old {
+		t.Fatalf("Conn after the move: %v, %v; want the live connection", c, err)
+	}
+	later := newOutcome()
+	old.Send(ctx, metadataRequest(), later.done)
+	bcA.reply(bcA.next(t), metadataResponse())
+	if res := later.wait(t, "request after the move"); res.err != nil {
+		t.Fatalf("request after the move: %v", res.err)
+	}
+
+	bcA.nc.Close()
+	waitClosed(t, old.Done(), "connection closed by the broker")
+	c, err := b.Conn(ctx) // the fake clock stands still: no backoff
 	if err != nil {
-		t.Fatalf("Conn after SetAddr: %v", err)
+		t.Fatalf("Conn once the live connection broke: %v", err)
 	}
 	if c.Addr() != fbB.addr() {
 		t.Errorf("new connection to %s, want %s", c.Addr(), fbB.addr())
 	}
+	fbB.conn(t)
 }
 
 func TestBrokerSetAddrSkipsBackoff(t *testing.T) {

@@ -10,8 +10,8 @@ import (
 // inside the decoded response) and *protocol.DecodeError. Each is wrapped
 // with the address and the request it concerns; compare with errors.Is.
 var (
-	// ErrClosed: the connection or Broker was closed by Close (or SetAddr)
-	// before the request completed.
+	// ErrClosed: the connection or Broker was closed by Close before the
+	// request completed.
 	ErrClosed = errors.New("connection closed")
 	// ErrRequestTimeout: a request went RequestTimeout without a response,
 	// and the connection was closed with every request on it.

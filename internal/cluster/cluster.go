@@ -155,8 +155,10 @@ func (c *Cluster) Node(id int32) *Node {
 }
 
 // sync makes the node set match the cache's snapshot, which it returns: new
-// nodes get a connection handle, moved nodes a new address, and every node
-// the list of partitions it leads. With prune, nodes the snapshot no longer
+// nodes get a connection handle, moved nodes a new address for their next
+// dial (a live connection, to the same broker process, carries every
+// request until it breaks: see conn.Broker.SetAddr), and every node the
+// list of partitions it leads. With prune, nodes the snapshot no longer
 // names (they left the cluster) are dropped: no new request goes to them,
 // and their connections close by CloseLeft. A node that comes back later
 // is met as a new one, with a connection of its own. The

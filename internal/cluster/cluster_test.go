@@ -556,3 +556,51 @@ func TestAskAnyDoesNotWaitOnADialWhileOtherNodesAreConnected(t *testing.T) {
 		require.NoError(t, err)
 	}
 }
+
+// A node the metadata advertises under a new address (here another name
+// for the same listener) keeps its live connection, and the request in
+// flight on it gets its answer: failed as the connection closed, it would
+// be retried while the broker may still write it, twice without
+// idempotence.
+func TestAMovedNodeAnswersTheRequestInFlightOnItsConnection(t *testing.T) {
+	r := newRig(t, fakebroker.Options{Nodes: 2, Topics: map[string]int32{"t": 1}}, 1)
+	r.awaitTopic("t")
+	n := r.c.Node(1)
+	cn, err := n.Broker.Conn(context.Background())
+	require.NoError(t, err)
+	release, holding := make(chan struct{}), make(chan struct{})
+	var heldOne atomic.Bool
+	r.fake.OnMetadata(func(node int32, _ *protocol.MetadataRequest) fakebroker.Action {
+		if node == 1 && heldOne.CompareAndSwap(false, true) {
+			close(holding)
+			<-release
+		}
+		return fakebroker.Action{}
+	})
+	released := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(released)
+	answered := make(chan error, 1)
+	go func() {
+		_, err := cn.Request(context.Background(), &protocol.MetadataRequest{Topics: []protocol.MetadataRequestTopic{}})
+		answered <- err
+	}()
+	bounded.Receive(t, holding, waitFor, "the request never reached node 1")
+
+	var moved protocol.MetadataResponse
+	for _, b := range r.c.Snapshot().Brokers() {
+		host := b.Host
+		if b.ID == 1 {
+			host = "localhost"
+		}
+		moved.Brokers = append(moved.Brokers, protocol.MetadataResponseBroker{NodeID: b.ID, Host: host, Port: b.Port})
+	}
+	r.c.cache.Apply(&moved, []string{}, time.Now())
+	r.c.sync(true)
+	require.Same(t, n, r.c.Node(1), "a moved node is the same node")
+	released()
+	err = bounded.Receive(t, answered, waitFor, "the request in flight was never answered")
+	require.NoError(t, err, "the request in flight as node 1 moved")
+	again, err := n.Broker.Conn(context.Background())
+	require.NoError(t, err)
+	require.Same(t, cn, again, "later requests go on the live connection")
+}
