@@ -267,6 +267,62 @@ func TestARecordOfAPartitionALaggingAnswerLeftOutIsSent(t *testing.T) {
 	}
 }
 
+// A topic seen with 6 partitions under its id is called unknown by a
+// broker that has not caught up, and then another, which has not seen
+// CreatePartitions, lists 3 under the same id. Kafka never removes a
+// partition: a keyed record still goes to its partition among the 6, one
+// the short answer leaves without a known leader until the next answer
+// names it. Before, the unknown answer's zero id hid the id the 6 were
+// seen under, the producer took the 3, and keyed records hashed modulo 3,
+// silently landing on other partitions. On the fake clock only the loop's
+// pacing moves.
+func TestAKeyedRecordKeepsItsPartitionAfterAnUnknownThenAShortAnswer(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 6}, KeepRecords: true})
+	clk := clock.NewFake(heldClockStart)
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.clock = clk
+		cfg.Linger, cfg.DeliveryTimeout, cfg.MaxBlock = time.Hour, 2*time.Hour, time.Hour
+		cfg.MetadataMaxAge = 5 * time.Hour
+	})
+	learnTopic(t, p, clk, "t")
+	key := []byte("k0") // one whose partition differs among 6 and among 3
+	for i := 1; partitioner.KeyPartition(key, 6) == partitioner.KeyPartition(key, 3); i++ {
+		key = []byte(fmt.Sprint("k", i))
+	}
+
+	// 1: the next answer calls t unknown; 2: the next lists 3 of its
+	// partitions; 3: answers are whole again.
+	var lagging atomic.Int32
+	c.OnMetadata(func(int32, *protocol.MetadataRequest) fakebroker.Action {
+		switch {
+		case lagging.CompareAndSwap(1, 2):
+			return fakebroker.Action{Hide: []string{"t"}}
+		case lagging.CompareAndSwap(2, 3):
+			return fakebroker.Action{Shrink: map[string]int32{"t": 3}}
+		}
+		return fakebroker.Action{}
+	})
+	lagging.Store(1)
+	p.cluster.RequestRefresh("test")
+	eventually(t, "the unknown answer applied", func() bool {
+		releasePacing(clk)
+		tt := p.cluster.Snapshot().Peek("t")
+		return tt != nil && len(tt.Partitions) == 0
+	})
+
+	// Held until the short answer comes.
+	o := newOutcomes(1)
+	p.Produce(ctx(t), &Record{Topic: "t", Key: key, Value: []byte("v")}, o.cb(0))
+	go func() { _ = p.Flush(ctx(t)) }()
+	eventually(t, "the record's outcome", func() bool {
+		releasePacing(clk)
+		return o.done()
+	})
+	got := o.one(t, 0)
+	require.NoError(t, got.err)
+	require.Equal(t, partitioner.KeyPartition(key, 6), got.md.Partition, "the key's partition among the topic's 6")
+}
+
 // blockingPartitioner holds its first call until release is closed: a
 // Produce that has looked its topic up in the metadata and not yet
 // appended.

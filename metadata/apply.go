@@ -42,14 +42,16 @@ var ErrMalformed = errors.New("malformed metadata")
 //     one. Under the zero id nothing is kept apart: an unknown topic may
 //     have been deleted and re-created, its epochs starting over.
 //   - A topic's partition count never goes down: Kafka cannot remove a
-//     partition, so an answer that lists fewer under the cached topic id
+//     partition, so an answer that lists fewer under the topic id last seen
 //     comes from a broker that has not seen CreatePartitions yet, and the
-//     cached partitions past its count are kept. Under the zero id (Metadata
-//     before v10) a lagging broker cannot be told from a topic re-created
-//     with fewer partitions, and the answer's count is taken: the producer
-//     then sends to no partition that may not exist, and the batches left
-//     on the missing ones make the metadata loop poll (cluster's awaiting)
-//     until a broker names them again or they expire.
+//     cached partitions past its count are kept; those an answer dropped
+//     since (below) come back without a leader, at the epoch seen, until a
+//     broker names them. Under the zero id (Metadata before v10) a lagging
+//     broker cannot be told from a topic re-created with fewer partitions,
+//     and the answer's count is taken: the producer then sends to no
+//     partition that may not exist, and the batches left on the missing
+//     ones make the metadata loop poll (cluster's awaiting) until a broker
+//     names them again or they expire.
 //   - UNKNOWN_TOPIC_OR_PARTITION and INVALID_TOPIC_EXCEPTION record the
 //     error and drop the topic's partitions: there is nothing to send to.
 //   - Any other retriable topic error (LEADER_NOT_AVAILABLE while a new topic
@@ -196,23 +198,28 @@ func checkNumbering(topic string, rps []protocol.MetadataResponsePartition) erro
 
 // mergePartitions turns the response's partitions, numbered 0 to n-1, into
 // a slice indexed by partition id, keeping a cached partition whose leader
-// epoch is newer than the response's, and, under the same topic id, the
-// cached partitions past the response's count. A partition no longer cached
-// whose epoch seen is newer than the response's has no known leader.
+// epoch is newer than the response's. Under the topic id the epochs were
+// seen under, it keeps the partitions past the response's count too: the
+// cached ones, and those an answer dropped since, which, like a partition
+// no longer cached whose epoch seen is newer than the response's, have no
+// known leader.
 func mergePartitions(prev *Topic, seen epochsSeen, id wire.UUID, rps []protocol.MetadataResponsePartition) []Partition {
 	var known []Partition
 	if prev != nil && !recreated(prev.ID, id) {
 		known = prev.Partitions
 	}
 	n := len(rps)
-	if sameIncarnation(prev, id) {
-		n = max(n, len(known))
+	if seen.under(id) {
+		n = max(n, len(known), len(seen.epochs))
 	}
 	if n == 0 {
 		return nil
 	}
 	parts := make([]Partition, n)
 	copy(parts[len(rps):], known[min(len(rps), len(known)):])
+	for i := max(len(rps), len(known)); i < n; i++ {
+		parts[i] = seen.unled(i)
+	}
 	for i := range rps {
 		rp := &rps[i]
 		idx := int(rp.PartitionIndex)
@@ -231,18 +238,11 @@ func mergePartitions(prev *Topic, seen epochsSeen, id wire.UUID, rps []protocol.
 		case seen.newer(idx, p.LeaderEpoch):
 			// A lagging broker answered after one that dropped the
 			// partitions: who leads the newer epoch is not known.
-			p = Partition{ID: p.ID, Leader: -1, LeaderEpoch: seen.epochs[idx], Err: kerr.LeaderNotAvailable}
+			p = seen.unled(idx)
 		}
 		parts[idx] = p
 	}
 	return parts
-}
-
-// sameIncarnation reports whether id proves that a response describes the
-// cached topic prev, not a topic re-created under its name: both carry the
-// same non-zero id.
-func sameIncarnation(prev *Topic, id wire.UUID) bool {
-	return prev != nil && id != (wire.UUID{}) && prev.ID == id
 }
 
 // recreated reports whether two topic ids name different incarnations of a

@@ -74,3 +74,38 @@ func TestALaggingUnknownTopicAnswerDoesNotTakeTheLeaderEpochBack(t *testing.T) {
 		})
 	}
 }
+
+// Kafka never removes a partition: a topic seen with 3 partitions under
+// its id, then called unknown by a broker that has not caught up, keeps
+// the 3 when another lagging broker, which has not seen CreatePartitions,
+// lists 2 under the same id. The cache took the 2 (the id of the unknown
+// answer is zero, and the cached count was gone), and keyed records hashed
+// modulo 2 meanwhile. The partition past the answer's count has no known
+// leader, at the epoch seen, until a broker names it. A topic re-created
+// under a new id still shrinks.
+func TestAPartitionCountSeenUnderAnIDOutlivesAnUnknownTopicAnswer(t *testing.T) {
+	id, newID := wire.UUID{7}, wire.UUID{8}
+	withID := func(rt protocolTopic, id wire.UUID) protocolTopic { rt.TopicID = id; return rt }
+	known := func(c *Cache) {
+		c.Apply(resp(brokers(1, 2), withID(topic("a", none0, part(0, 1, 4), part(1, 2, 5), part(2, 1, 6)), id)), []string{"a"}, t0)
+		c.Apply(resp(brokers(1, 2), topic("a", unknownTopicCode)), []string{"a"}, t0)
+	}
+
+	c := NewCache()
+	known(c)
+	c.Apply(resp(brokers(1, 2), withID(topic("a", none0, part(0, 1, 4), part(1, 2, 5)), id)), []string{"a"}, t0)
+	s := c.Snapshot()
+	equal(t, 3, len(s.Topic("a").Partitions), "partitions after a lagging answer listing 2 of the 3 under the same id")
+	n, e, ok := s.Leader("a", 2)
+	equal(t, leader{-1, 6, false}, leader{n, e, ok}, "partition 2, past the answer's count")
+	equal(t, []int32{0, 1}, s.Topic("a").View.Available, "available partitions")
+
+	c.Apply(resp(brokers(1, 2), withID(topic("a", none0, part(0, 1, 4), part(1, 2, 5), part(2, 2, 7)), id)), []string{"a"}, t0)
+	n, e, ok = c.Snapshot().Leader("a", 2)
+	equal(t, leader{2, 7, true}, leader{n, e, ok}, "partition 2 once a broker names its leader")
+
+	c = NewCache()
+	known(c)
+	c.Apply(resp(brokers(1, 2), withID(topic("a", none0, part(0, 1, 0)), newID)), []string{"a"}, t0)
+	equal(t, 1, len(c.Snapshot().Topic("a").Partitions), "partitions of the topic re-created under a new id")
+}
