@@ -2,6 +2,7 @@ package producer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -321,6 +322,71 @@ func TestAKeyedRecordKeepsItsPartitionAfterAnUnknownThenAShortAnswer(t *testing.
 	got := o.one(t, 0)
 	require.NoError(t, got.err)
 	require.Equal(t, partitioner.KeyPartition(key, 6), got.md.Partition, "the key's partition among the topic's 6")
+}
+
+// One broker's corrupt Metadata answer, listing a partition of a topic
+// not known yet twice, fails nothing at once: PartitionsFor and a held
+// record wait for a later answer, as for a topic not known yet, and the
+// record is sent once one describes the topic. At MaxBlock, PartitionsFor
+// fails with ErrUnknownTopic naming the malformed answer: the API, its
+// version and what was wrong. Before, the answer counted as a refusal
+// "that will not heal", as a denied authorization does: both failed at
+// once with its error.
+func TestOneMalformedMetadataAnswerFailsNothingAtOnce(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 2, "u": 2}, KeepRecords: true})
+	clk := clock.NewFake(heldClockStart)
+	const maxBlock = time.Minute
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.clock, cfg.MaxBlock = clk, maxBlock
+		cfg.Linger, cfg.DeliveryTimeout = time.Hour, 2*time.Hour
+		cfg.MetadataMaxAge = 5 * time.Hour
+	})
+	var corrupt atomic.Bool
+	corrupt.Store(true)
+	c.OnMetadata(func(int32, *protocol.MetadataRequest) fakebroker.Action {
+		if corrupt.Load() {
+			return fakebroker.Action{ListTwice: []string{"t", "u"}}
+		}
+		return fakebroker.Action{}
+	})
+	malformed := func(topic string) bool {
+		tt := p.cluster.Snapshot().Peek(topic)
+		return tt != nil && errors.Is(tt.Err, metadata.ErrMalformed)
+	}
+
+	failed := make(chan error, 1)
+	go func() {
+		_, err := p.PartitionsFor(context.Background(), "u")
+		failed <- err
+	}()
+	eventually(t, "a malformed answer for u", func() bool {
+		releasePacing(clk)
+		return malformed("u")
+	})
+	select {
+	case err := <-failed:
+		t.Fatalf("PartitionsFor failed on one malformed answer: %v", err)
+	default:
+	}
+	clk.Advance(maxBlock)
+	err := receive(t, failed, "PartitionsFor at MaxBlock")
+	require.ErrorIs(t, err, ErrUnknownTopic)
+	require.ErrorIs(t, err, metadata.ErrMalformed)
+	require.ErrorContains(t, err, `Metadata v13 answer: topic "u": partition 0 listed twice`)
+
+	o := newOutcomes(1)
+	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("v")}, o.cb(0))
+	eventually(t, "a malformed answer for t", func() bool {
+		releasePacing(clk)
+		return malformed("t")
+	})
+	corrupt.Store(false)
+	go func() { _ = p.Flush(ctx(t)) }()
+	eventually(t, "the record's outcome", func() bool {
+		releasePacing(clk) // the loop's pacing only, never MaxBlock
+		return o.done()
+	})
+	require.NoError(t, o.one(t, 0).err)
 }
 
 // blockingPartitioner holds its first call until release is closed: a

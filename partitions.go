@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/gokafka/producer/metadata"
 	"github.com/gokafka/producer/protocol/kerr"
 )
 
@@ -16,9 +17,11 @@ import (
 // answer naming the topic that came during the call. A refusal cached
 // before the call is not trusted, since access may have been granted
 // since: the call waits for the next answer, and if MaxBlock or ctx ends
-// first, its ErrUnknownTopic wraps the cached refusal too. Produce never
-// waits for metadata; calling PartitionsFor first lets a caller that wants
-// to know the topic exists, or to start with metadata warm, do so
+// first, its ErrUnknownTopic wraps the cached refusal too. A malformed
+// answer (metadata.ErrMalformed) is no refusal: the call waits, and its
+// ErrUnknownTopic names the answer if no later one replaced it. Produce
+// never waits for metadata; calling PartitionsFor first lets a caller that
+// wants to know the topic exists, or to start with metadata warm, do so
 // explicitly.
 func (p *Producer) PartitionsFor(ctx context.Context, topic string) (int, error) {
 	if p.closed.Load() {
@@ -65,12 +68,17 @@ func (p *Producer) PartitionsFor(ctx context.Context, topic string) (int, error)
 // notFound is the error of a PartitionsFor whose wait for topic's
 // metadata ended for why. A refusal the metadata holds, cached before the
 // call and not answered again since, is named: the caller learns what the
-// producer knows, though access may have been granted since.
+// producer knows, though access may have been granted since; so is a
+// malformed answer, which no later one replaced.
 func (p *Producer) notFound(topic string, why error) error {
 	err := fmt.Errorf("%w %q: %w", ErrUnknownTopic, topic, why)
-	if t := p.cluster.Snapshot().Peek(topic); t.Refused() {
+	t := p.cluster.Snapshot().Peek(topic)
+	switch {
+	case t.Refused():
 		err = fmt.Errorf("%w; the last answer refused it: %w", err, t.Err)
-	} else if t != nil {
+	case t != nil && errors.Is(t.Err, metadata.ErrMalformed):
+		err = fmt.Errorf("%w; the last answer was malformed: %w", err, t.Err)
+	case t != nil:
 		err = p.withAutoCreateHint(err, t.Err)
 	}
 	return &PartitionError{Topic: topic, Partition: -1, Err: p.withRefreshFailure(err)}

@@ -12,12 +12,16 @@ import (
 )
 
 // ErrMalformed is wrapped by the error of a topic whose metadata cannot be
-// right: its partitions are not numbered 0 to n-1.
+// right: its partitions are not numbered 0 to n-1. One broker's corrupt
+// answer says nothing of the topic, and the next may be right: it is no
+// refusal (Topic.Refused).
 var ErrMalformed = errors.New("malformed metadata")
 
 // Apply merges a Metadata response into the cache and reports what changed.
-// requested is the list of topics the request asked for, nil when it asked
-// for all topics. The rules follow the Java client's Metadata.update:
+// version is the one resp was read at, which the error of a topic it
+// describes wrongly names; requested is the list of topics the request
+// asked for, nil when it asked for all topics. The rules follow the Java
+// client's Metadata.update:
 //
 //   - Brokers: the response's broker list replaces the known one, because a
 //     broker lists every live broker whatever topics were asked for. A broker
@@ -62,11 +66,13 @@ var ErrMalformed = errors.New("malformed metadata")
 //     error and drops the partitions.
 //   - A topic whose partitions are not numbered 0 to n-1 (a partition
 //     listed twice, or an index past the count: a corrupt or absurd answer)
-//     records an error wrapping ErrMalformed and keeps the partitions
-//     already known, rather than trusting the answer with placeholders.
+//     records an error wrapping ErrMalformed, naming the answer (Metadata,
+//     its version) and what was wrong, and keeps the partitions already
+//     known, rather than trusting the answer with placeholders. It is no
+//     refusal: the topic is asked for again while awaited.
 //
 // Apply keeps slices of resp; the caller must not modify resp afterwards.
-func (c *Cache) Apply(resp *protocol.MetadataResponse, requested []string, now time.Time) Changes {
+func (c *Cache) Apply(resp *protocol.MetadataResponse, version int16, requested []string, now time.Time) Changes {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	old := c.snap.Load()
@@ -82,7 +88,7 @@ func (c *Cache) Apply(resp *protocol.MetadataResponse, requested []string, now t
 		if rt.Name == nil {
 			continue // asked for by id; this producer asks by name
 		}
-		t := mergeTopic(old.topics[*rt.Name], rt, &ch)
+		t := mergeTopic(old.topics[*rt.Name], rt, version, &ch)
 		t.View = buildView(t, next.brokers)
 		t.answer = c.answers
 		next.topics[t.Name] = t
@@ -142,10 +148,10 @@ func applyBrokers(old, next *Snapshot, rbs []protocol.MetadataResponseBroker, ch
 	return changed
 }
 
-// mergeTopic builds a topic's new state from its response entry and its
-// cached state (nil if none), recording what changed. The View is left for
-// the caller, which knows the new broker set.
-func mergeTopic(prev *Topic, rt *protocol.MetadataResponseTopic, ch *Changes) *Topic {
+// mergeTopic builds a topic's new state from its response entry, read at
+// version, and its cached state (nil if none), recording what changed. The
+// View is left for the caller, which knows the new broker set.
+func mergeTopic(prev *Topic, rt *protocol.MetadataResponseTopic, version int16, ch *Changes) *Topic {
 	err := kerr.ForCode(rt.ErrorCode)
 	t := &Topic{Name: *rt.Name, ID: rt.TopicID, Err: err}
 	if prev != nil && prev.Slot != nil {
@@ -154,7 +160,7 @@ func mergeTopic(prev *Topic, rt *protocol.MetadataResponseTopic, ch *Changes) *T
 		t.Slot = new(slot.Slot)
 	}
 	if err == nil {
-		err = checkNumbering(t.Name, rt.Partitions)
+		err = checkNumbering(t.Name, rt.Partitions, version)
 		t.Err = err
 	}
 	seen := seenFor(prev, t.ID)
@@ -182,16 +188,24 @@ func mergeTopic(prev *Topic, rt *protocol.MetadataResponseTopic, ch *Changes) *T
 	return t
 }
 
-// checkNumbering reports a topic's partitions that are not numbered 0 to
-// n-1, each once: a broker lists every partition of a topic it names.
-func checkNumbering(topic string, rps []protocol.MetadataResponsePartition) error {
+// checkNumbering reports a topic's partitions, in an answer read at
+// version, that are not numbered 0 to n-1, each once: a broker lists every
+// partition of a topic it names.
+func checkNumbering(topic string, rps []protocol.MetadataResponsePartition, version int16) error {
 	seen := make([]bool, len(rps))
 	for i := range rps {
 		idx := rps[i].PartitionIndex
-		if idx < 0 || int(idx) >= len(rps) || seen[idx] {
-			return fmt.Errorf("%w: topic %q: partition %d listed among %d partitions", ErrMalformed, topic, idx, len(rps))
+		var wrong string
+		switch {
+		case idx < 0 || int(idx) >= len(rps):
+			wrong = fmt.Sprintf("partition %d listed among %d", idx, len(rps))
+		case seen[idx]:
+			wrong = fmt.Sprintf("partition %d listed twice", idx)
+		default:
+			seen[idx] = true
+			continue
 		}
-		seen[idx] = true
+		return fmt.Errorf("%w: %s v%d answer: topic %q: %s", ErrMalformed, protocol.Metadata, version, topic, wrong)
 	}
 	return nil
 }

@@ -47,7 +47,7 @@ func FuzzCacheApply(f *testing.F) {
 		seen := make(map[string]*idEpochs) // by topic name
 		for n, a := range answersFrom(data) {
 			before := c.Snapshot()
-			c.Apply(a.resp, a.requested, t0)
+			c.Apply(a.resp, answerVersion, a.requested, t0)
 			after := c.Snapshot()
 			for _, name := range fuzzTopics {
 				prev, tp := before.Peek(name), after.Peek(name)

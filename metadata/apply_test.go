@@ -252,9 +252,9 @@ func TestApply(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := NewCache()
 			for _, u := range tc.setup {
-				c.Apply(u.resp, u.requested, t0)
+				c.Apply(u.resp, answerVersion, u.requested, t0)
 			}
-			got := c.Apply(tc.apply.resp, tc.apply.requested, t0.Add(1))
+			got := c.Apply(tc.apply.resp, answerVersion, tc.apply.requested, t0.Add(1))
 			equal(t, tc.changes, got, "changes")
 			s := c.Snapshot()
 			equal(t, t0.Add(1), s.Updated(), "Updated")
@@ -312,16 +312,16 @@ func TestARecreatedTopicNamedWithARetriableErrorKeepsNothingOfTheOld(t *testing.
 	c := NewCache()
 	old := topic("t", 0, part(0, 1, 10))
 	old.TopicID = wire.UUID{1}
-	c.Apply(resp(brokers(1, 2), old), []string{"t"}, t0)
+	c.Apply(resp(brokers(1, 2), old), answerVersion, []string{"t"}, t0)
 	electing := topic("t", leaderNA)
 	electing.TopicID = wire.UUID{2}
-	c.Apply(resp(brokers(1, 2), electing), []string{"t"}, t0)
+	c.Apply(resp(brokers(1, 2), electing), answerVersion, []string{"t"}, t0)
 	if n := len(c.Snapshot().Topic("t").Partitions); n != 0 {
 		t.Fatalf("the new incarnation, electing its leaders, has %d partitions of the old", n)
 	}
 	elected := topic("t", 0, part(0, 2, 0))
 	elected.TopicID = wire.UUID{2}
-	c.Apply(resp(brokers(1, 2), elected), []string{"t"}, t0)
+	c.Apply(resp(brokers(1, 2), elected), answerVersion, []string{"t"}, t0)
 	if leader, epoch, _ := c.Snapshot().Leader("t", 0); leader != 2 || epoch != 0 {
 		t.Fatalf("leader %d epoch %d, want 2 epoch 0: the old incarnation's epoch 10 won", leader, epoch)
 	}
@@ -334,7 +334,7 @@ func TestViewAvailableExcludesLeaderlessAndUnknownBrokers(t *testing.T) {
 		part(1, -1, 0), // election under way
 		part(2, 7, 0),  // leader not in the broker list
 		part(3, 2, 0),
-	)), nil, t0)
+	)), answerVersion, nil, t0)
 	v := c.Snapshot().Topic("a").View
 	equal(t, "a", v.Name, "view name")
 	equal(t, int32(4), v.Partitions, "view partition count")
@@ -346,7 +346,7 @@ func TestLedBy(t *testing.T) {
 	c.Apply(resp(brokers(1, 2),
 		topic("b", none0, part(0, 2, 0), part(1, 1, 0)),
 		topic("a", none0, part(0, 1, 0), part(1, 2, 0), part(2, 1, 0), part(3, -1, 0)),
-	), nil, t0)
+	), answerVersion, nil, t0)
 	s := c.Snapshot()
 	equal(t, []TopicPartition{tp("a", 0), tp("a", 2), tp("b", 1)}, s.LedBy(1), "LedBy(1)")
 	equal(t, []TopicPartition{tp("a", 1), tp("b", 0)}, s.LedBy(2), "LedBy(2)")
@@ -354,7 +354,7 @@ func TestLedBy(t *testing.T) {
 	equal(t, 0, len(s.LedBy(-1)), "LedBy(-1): leaderless partitions are led by nobody")
 
 	// A leader move shows in the next snapshot, never in the old one.
-	c.Apply(resp(brokers(1, 2), topic("b", none0, part(0, 1, 1), part(1, 1, 0))), []string{"b"}, t0)
+	c.Apply(resp(brokers(1, 2), topic("b", none0, part(0, 1, 1), part(1, 1, 0))), answerVersion, []string{"b"}, t0)
 	equal(t, []TopicPartition{tp("a", 1), tp("b", 0)}, s.LedBy(2), "old snapshot's LedBy(2)")
 	s2 := c.Snapshot()
 	equal(t, []TopicPartition{tp("a", 0), tp("a", 2), tp("b", 0), tp("b", 1)}, s2.LedBy(1), "new LedBy(1)")
@@ -388,7 +388,7 @@ func TestBrokerAddr(t *testing.T) {
 func TestSnapshotTopics(t *testing.T) {
 	c := NewCache()
 	equal(t, []string{}, c.Snapshot().Topics(), "topics of the empty snapshot")
-	c.Apply(resp(brokers(1), topic("b", none0, part(0, 1, 0)), topic("a", 3)), nil, t0)
+	c.Apply(resp(brokers(1), topic("b", none0, part(0, 1, 0)), topic("a", 3)), answerVersion, nil, t0)
 	equal(t, []string{"a", "b"}, c.Snapshot().Topics(), "topics, sorted, errors included")
 }
 
@@ -397,16 +397,16 @@ func TestSnapshotTopics(t *testing.T) {
 // topic, refreshes and leader changes included.
 func TestSlotPassesFromSnapshotToSnapshot(t *testing.T) {
 	c := NewCache()
-	c.Apply(resp(brokers(1, 2), topic("a", none0, part(0, 1, 0), part(1, 2, 0))), nil, t0)
+	c.Apply(resp(brokers(1, 2), topic("a", none0, part(0, 1, 0), part(1, 2, 0))), answerVersion, nil, t0)
 	first := c.Snapshot().Topic("a").Slot
 	if first == nil {
 		t.Fatal("a topic learnt from a response has no slot")
 	}
-	c.Apply(resp(brokers(1, 2), topic("a", none0, part(0, 2, 1), part(1, 2, 0))), nil, t0)
+	c.Apply(resp(brokers(1, 2), topic("a", none0, part(0, 2, 1), part(1, 2, 0))), answerVersion, nil, t0)
 	if got := c.Snapshot().Topic("a").Slot; got != first {
 		t.Errorf("after a leader change the slot is %p, want %p", got, first)
 	}
-	c.Apply(resp(brokers(1, 2, 3), topic("b", none0, part(0, 3, 0))), []string{"b"}, t0)
+	c.Apply(resp(brokers(1, 2, 3), topic("b", none0, part(0, 3, 0))), answerVersion, []string{"b"}, t0)
 	if got := c.Snapshot().Topic("a").Slot; got != first {
 		t.Errorf("after a refresh of another topic the slot is %p, want %p", got, first)
 	}

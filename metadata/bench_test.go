@@ -15,7 +15,7 @@ func benchCache() *Cache {
 		}
 		topics = append(topics, topic(fmt.Sprintf("topic-%d", i), none0, parts...))
 	}
-	c.Apply(resp(brokers(1, 2, 3), topics...), nil, t0)
+	c.Apply(resp(brokers(1, 2, 3), topics...), answerVersion, nil, t0)
 	return c
 }
 

@@ -14,7 +14,7 @@ import (
 // consistent, which a torn update would break.
 func TestConcurrentReadersAndWriters(t *testing.T) {
 	c := NewCache()
-	c.Apply(resp(brokers(1, 2, 3), topic("a", none0, part(0, 1, 0), part(1, 2, 0), part(2, 3, 0))), nil, t0)
+	c.Apply(resp(brokers(1, 2, 3), topic("a", none0, part(0, 1, 0), part(1, 2, 0), part(2, 3, 0))), answerVersion, nil, t0)
 
 	// Readers make a fixed number of passes; the writer keeps updating until
 	// they are all done, so every read overlaps updates.
@@ -63,7 +63,7 @@ func TestConcurrentReadersAndWriters(t *testing.T) {
 		}
 		tp := topic("a", none0, parts...)
 		tp.TopicID[0] = byte(n) // a new id whenever the count shrinks
-		c.Apply(resp(brokers(1, 2, 3), tp), []string{"a"}, t0)
+		c.Apply(resp(brokers(1, 2, 3), tp), answerVersion, []string{"a"}, t0)
 		c.ApplyLeaderHint("a", wire.UUID{}, 0, 1+i%3, i*10, nil)
 	}
 }

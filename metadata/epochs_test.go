@@ -21,15 +21,15 @@ func TestALaggingUnknownTopicAnswerDoesNotTakeTheLeaderEpochBack(t *testing.T) {
 	id, newID := wire.UUID{7}, wire.UUID{8}
 	withID := func(rt protocolTopic, id wire.UUID) protocolTopic { rt.TopicID = id; return rt }
 	known := func(c *Cache) {
-		c.Apply(resp(brokers(1, 2), withID(topic("a", none0, part(0, 2, 6), part(1, 1, 3)), id)), []string{"a"}, t0)
-		c.Apply(resp(brokers(1, 2), topic("a", unknownTopicCode)), []string{"a"}, t0)
+		c.Apply(resp(brokers(1, 2), withID(topic("a", none0, part(0, 2, 6), part(1, 1, 3)), id)), answerVersion, []string{"a"}, t0)
+		c.Apply(resp(brokers(1, 2), topic("a", unknownTopicCode)), answerVersion, []string{"a"}, t0)
 	}
 	lagging := withID(topic("a", none0, part(0, 1, 5), part(1, 1, 3)), id)
 
 	t.Run("same id", func(t *testing.T) {
 		c := NewCache()
 		known(c)
-		c.Apply(resp(brokers(1, 2), lagging), []string{"a"}, t0)
+		c.Apply(resp(brokers(1, 2), lagging), answerVersion, []string{"a"}, t0)
 		s := c.Snapshot()
 		n, e, ok := s.Leader("a", 0)
 		equal(t, leader{-1, 6, false}, leader{n, e, ok}, "partition 0 after an answer at epoch 5 (leader 1), epoch 6 (leader 2) seen")
@@ -37,33 +37,33 @@ func TestALaggingUnknownTopicAnswerDoesNotTakeTheLeaderEpochBack(t *testing.T) {
 		equal(t, leader{1, 3, true}, leader{n, e, ok}, "partition 1, at the epoch seen")
 		equal(t, []int32{1}, s.Topic("a").View.Available, "available partitions")
 
-		c.Apply(resp(brokers(1, 2), withID(topic("a", none0, part(0, 2, 6), part(1, 1, 3)), id)), []string{"a"}, t0)
+		c.Apply(resp(brokers(1, 2), withID(topic("a", none0, part(0, 2, 6), part(1, 1, 3)), id)), answerVersion, []string{"a"}, t0)
 		n, e, ok = c.Snapshot().Leader("a", 0)
 		equal(t, leader{2, 6, true}, leader{n, e, ok}, "partition 0 once a broker names epoch 6's leader")
 	})
 	t.Run("epoch of a hint", func(t *testing.T) {
 		c := NewCache()
-		c.Apply(resp(brokers(1, 2), withID(topic("a", none0, part(0, 1, 5)), id)), []string{"a"}, t0)
+		c.Apply(resp(brokers(1, 2), withID(topic("a", none0, part(0, 1, 5)), id)), answerVersion, []string{"a"}, t0)
 		equal(t, true, c.ApplyLeaderHint("a", id, 0, 2, 6, nil), "hint applied")
-		c.Apply(resp(brokers(1, 2), topic("a", unknownTopicCode)), []string{"a"}, t0)
-		c.Apply(resp(brokers(1, 2), lagging), []string{"a"}, t0)
+		c.Apply(resp(brokers(1, 2), topic("a", unknownTopicCode)), answerVersion, []string{"a"}, t0)
+		c.Apply(resp(brokers(1, 2), lagging), answerVersion, []string{"a"}, t0)
 		n, e, ok := c.Snapshot().Leader("a", 0)
 		equal(t, leader{-1, 6, false}, leader{n, e, ok}, "partition 0 after an answer at epoch 5, epoch 6 hinted")
 	})
 	for name, apply := range map[string]func(c *Cache){
 		"re-created": func(c *Cache) {
 			known(c)
-			c.Apply(resp(brokers(1, 2), withID(topic("a", none0, part(0, 1, 0)), newID)), []string{"a"}, t0)
+			c.Apply(resp(brokers(1, 2), withID(topic("a", none0, part(0, 1, 0)), newID)), answerVersion, []string{"a"}, t0)
 		},
 		"forgotten": func(c *Cache) {
 			known(c)
 			c.Forget([]string{"a"})
-			c.Apply(resp(brokers(1, 2), withID(topic("a", none0, part(0, 1, 0)), id)), []string{"a"}, t0)
+			c.Apply(resp(brokers(1, 2), withID(topic("a", none0, part(0, 1, 0)), id)), answerVersion, []string{"a"}, t0)
 		},
 		"no id": func(c *Cache) {
-			c.Apply(resp(brokers(1, 2), topic("a", none0, part(0, 2, 6))), []string{"a"}, t0)
-			c.Apply(resp(brokers(1, 2), topic("a", unknownTopicCode)), []string{"a"}, t0)
-			c.Apply(resp(brokers(1, 2), topic("a", none0, part(0, 1, 0))), []string{"a"}, t0)
+			c.Apply(resp(brokers(1, 2), topic("a", none0, part(0, 2, 6))), answerVersion, []string{"a"}, t0)
+			c.Apply(resp(brokers(1, 2), topic("a", unknownTopicCode)), answerVersion, []string{"a"}, t0)
+			c.Apply(resp(brokers(1, 2), topic("a", none0, part(0, 1, 0))), answerVersion, []string{"a"}, t0)
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -87,25 +87,25 @@ func TestAPartitionCountSeenUnderAnIDOutlivesAnUnknownTopicAnswer(t *testing.T) 
 	id, newID := wire.UUID{7}, wire.UUID{8}
 	withID := func(rt protocolTopic, id wire.UUID) protocolTopic { rt.TopicID = id; return rt }
 	known := func(c *Cache) {
-		c.Apply(resp(brokers(1, 2), withID(topic("a", none0, part(0, 1, 4), part(1, 2, 5), part(2, 1, 6)), id)), []string{"a"}, t0)
-		c.Apply(resp(brokers(1, 2), topic("a", unknownTopicCode)), []string{"a"}, t0)
+		c.Apply(resp(brokers(1, 2), withID(topic("a", none0, part(0, 1, 4), part(1, 2, 5), part(2, 1, 6)), id)), answerVersion, []string{"a"}, t0)
+		c.Apply(resp(brokers(1, 2), topic("a", unknownTopicCode)), answerVersion, []string{"a"}, t0)
 	}
 
 	c := NewCache()
 	known(c)
-	c.Apply(resp(brokers(1, 2), withID(topic("a", none0, part(0, 1, 4), part(1, 2, 5)), id)), []string{"a"}, t0)
+	c.Apply(resp(brokers(1, 2), withID(topic("a", none0, part(0, 1, 4), part(1, 2, 5)), id)), answerVersion, []string{"a"}, t0)
 	s := c.Snapshot()
 	equal(t, 3, len(s.Topic("a").Partitions), "partitions after a lagging answer listing 2 of the 3 under the same id")
 	n, e, ok := s.Leader("a", 2)
 	equal(t, leader{-1, 6, false}, leader{n, e, ok}, "partition 2, past the answer's count")
 	equal(t, []int32{0, 1}, s.Topic("a").View.Available, "available partitions")
 
-	c.Apply(resp(brokers(1, 2), withID(topic("a", none0, part(0, 1, 4), part(1, 2, 5), part(2, 2, 7)), id)), []string{"a"}, t0)
+	c.Apply(resp(brokers(1, 2), withID(topic("a", none0, part(0, 1, 4), part(1, 2, 5), part(2, 2, 7)), id)), answerVersion, []string{"a"}, t0)
 	n, e, ok = c.Snapshot().Leader("a", 2)
 	equal(t, leader{2, 7, true}, leader{n, e, ok}, "partition 2 once a broker names its leader")
 
 	c = NewCache()
 	known(c)
-	c.Apply(resp(brokers(1, 2), withID(topic("a", none0, part(0, 1, 0)), newID)), []string{"a"}, t0)
+	c.Apply(resp(brokers(1, 2), withID(topic("a", none0, part(0, 1, 0)), newID)), answerVersion, []string{"a"}, t0)
 	equal(t, 1, len(c.Snapshot().Topic("a").Partitions), "partitions of the topic re-created under a new id")
 }

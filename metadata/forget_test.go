@@ -7,7 +7,7 @@ import "testing"
 // fresh slot, so no component finds a handle of the forgotten one.
 func TestForgetDropsOnlyTheNamedTopics(t *testing.T) {
 	c := NewCache()
-	c.Apply(resp(brokers(1, 2), topic("a", none0, part(0, 1, 5)), topic("b", none0, part(0, 2, 0), part(1, 1, 0))), []string{"a", "b"}, t0)
+	c.Apply(resp(brokers(1, 2), topic("a", none0, part(0, 1, 5)), topic("b", none0, part(0, 2, 0), part(1, 1, 0))), answerVersion, []string{"a", "b"}, t0)
 	before := c.Snapshot()
 	slotA := before.Topic("a").Slot
 
@@ -23,7 +23,7 @@ func TestForgetDropsOnlyTheNamedTopics(t *testing.T) {
 		t.Fatal("Forget changed a snapshot already taken")
 	}
 
-	c.Apply(resp(brokers(1, 2), topic("a", none0, part(0, 1, 5))), []string{"a"}, t0)
+	c.Apply(resp(brokers(1, 2), topic("a", none0, part(0, 1, 5))), answerVersion, []string{"a"}, t0)
 	if got := c.Snapshot().Topic("a"); got == nil || got.Slot == slotA {
 		t.Fatalf("topic a came back as %+v, with the forgotten topic's slot", got)
 	}
@@ -31,7 +31,7 @@ func TestForgetDropsOnlyTheNamedTopics(t *testing.T) {
 
 func TestForgetOfNothingKnownKeepsTheSnapshot(t *testing.T) {
 	c := NewCache()
-	c.Apply(resp(brokers(1), topic("a", none0, part(0, 1, 5))), []string{"a"}, t0)
+	c.Apply(resp(brokers(1), topic("a", none0, part(0, 1, 5))), answerVersion, []string{"a"}, t0)
 	s := c.Snapshot()
 	c.Forget([]string{"b"})
 	if c.Snapshot() != s {

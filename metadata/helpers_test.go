@@ -62,3 +62,6 @@ func equal(t *testing.T, want, got any, what string, args ...any) {
 		t.Errorf("%s:\n want %+v\n  got %+v", fmt.Sprintf(what, args...), want, got)
 	}
 }
+
+// answerVersion is the Metadata version the tests' answers were read at.
+const answerVersion = 12

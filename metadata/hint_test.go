@@ -55,7 +55,7 @@ func TestApplyLeaderHint(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := NewCache()
-			c.Apply(setup, nil, t0)
+			c.Apply(setup, answerVersion, nil, t0)
 			before := c.Snapshot()
 			got := c.ApplyLeaderHint(tc.topic, wire.UUID{}, tc.partition, tc.leader, tc.epoch, tc.endpoint)
 			equal(t, tc.applied, got, "applied")
@@ -83,7 +83,7 @@ func TestLeaderHintEndpointMakesOtherTopicsAvailable(t *testing.T) {
 	c.Apply(resp(brokers(1),
 		topic("a", none0, part(0, 1, 5)),
 		topic("b", none0, part(0, 3, 0), part(1, 1, 0)),
-	), nil, t0)
+	), answerVersion, nil, t0)
 	equal(t, []int32{1}, c.Snapshot().Topic("b").View.Available, "b before the hint")
 
 	ok := c.ApplyLeaderHint("a", wire.UUID{}, 0, 3, 6, &Broker{ID: 3, Host: "b3.example", Port: 9092})
@@ -99,7 +99,7 @@ func TestLeaderHintEndpointMakesOtherTopicsAvailable(t *testing.T) {
 
 func TestLeaderHintEndpointUpdatesAddress(t *testing.T) {
 	c := NewCache()
-	c.Apply(resp(brokers(1, 2), topic("a", none0, part(0, 1, 5))), nil, t0)
+	c.Apply(resp(brokers(1, 2), topic("a", none0, part(0, 1, 5))), answerVersion, nil, t0)
 	ok := c.ApplyLeaderHint("a", wire.UUID{}, 0, 2, 6, &Broker{ID: 2, Host: "moved.example", Port: 9093})
 	equal(t, true, ok, "applied")
 	b, _ := c.Snapshot().Broker(2)
@@ -109,7 +109,7 @@ func TestLeaderHintEndpointUpdatesAddress(t *testing.T) {
 func TestLeaderHintOverUnknownEpoch(t *testing.T) {
 	// Metadata before v7 has no epochs: any real epoch is news.
 	c := NewCache()
-	c.Apply(resp(brokers(1, 2), topic("a", none0, part(0, 1, -1))), nil, t0)
+	c.Apply(resp(brokers(1, 2), topic("a", none0, part(0, 1, -1))), answerVersion, nil, t0)
 	equal(t, true, c.ApplyLeaderHint("a", wire.UUID{}, 0, 2, 0, nil), "applied")
 	n, e, ok := c.Snapshot().Leader("a", 0)
 	equal(t, leader{2, 0, true}, leader{n, e, ok}, "Leader")
@@ -119,9 +119,9 @@ func TestLeaderHintThenLaggingRefresh(t *testing.T) {
 	// The hint raised the epoch; a refresh from a broker that has not seen
 	// the election yet must not undo it.
 	c := NewCache()
-	c.Apply(resp(brokers(1, 2), topic("a", none0, part(0, 1, 5))), nil, t0)
+	c.Apply(resp(brokers(1, 2), topic("a", none0, part(0, 1, 5))), answerVersion, nil, t0)
 	c.ApplyLeaderHint("a", wire.UUID{}, 0, 2, 6, nil)
-	c.Apply(resp(brokers(1, 2), topic("a", none0, part(0, 1, 5))), []string{"a"}, t0)
+	c.Apply(resp(brokers(1, 2), topic("a", none0, part(0, 1, 5))), answerVersion, []string{"a"}, t0)
 	n, e, ok := c.Snapshot().Leader("a", 0)
 	equal(t, leader{2, 6, true}, leader{n, e, ok}, "Leader")
 }
@@ -136,11 +136,11 @@ func TestAHintAboutAnotherIncarnationOfATopicIsNotApplied(t *testing.T) {
 	oldID, newID := wire.UUID{1}, wire.UUID{2}
 	withID := func(rt protocolTopic, id wire.UUID) protocolTopic { rt.TopicID = id; return rt }
 	c := NewCache()
-	c.Apply(resp(brokers(1, 2), withID(topic("a", none0, part(0, 1, 7)), oldID)), []string{"a"}, t0)
-	c.Apply(resp(brokers(1, 2), withID(topic("a", none0, part(0, 2, 0)), newID)), []string{"a"}, t0)
+	c.Apply(resp(brokers(1, 2), withID(topic("a", none0, part(0, 1, 7)), oldID)), answerVersion, []string{"a"}, t0)
+	c.Apply(resp(brokers(1, 2), withID(topic("a", none0, part(0, 2, 0)), newID)), answerVersion, []string{"a"}, t0)
 
 	equal(t, false, c.ApplyLeaderHint("a", oldID, 0, 1, 8, nil), "the old incarnation's hint applied")
-	c.Apply(resp(brokers(1, 2), withID(topic("a", none0, part(0, 2, 0)), newID)), []string{"a"}, t0)
+	c.Apply(resp(brokers(1, 2), withID(topic("a", none0, part(0, 2, 0)), newID)), answerVersion, []string{"a"}, t0)
 	n, e, ok := c.Snapshot().Leader("a", 0)
 	equal(t, leader{2, 0, true}, leader{n, e, ok}, "leader after a refresh")
 

@@ -12,7 +12,7 @@ import (
 // snapshot built from another must not inherit it.
 func TestTopicRemembersTheFirstFoundForItsNameOnly(t *testing.T) {
 	c := NewCache()
-	c.Apply(resp(brokers(1, 2), topic("a", none0, part(0, 1, 5)), topic("b", none0, part(0, 2, 0))), nil, t0)
+	c.Apply(resp(brokers(1, 2), topic("a", none0, part(0, 1, 5)), topic("b", none0, part(0, 2, 0))), answerVersion, nil, t0)
 	s := c.Snapshot()
 	if s.Topic("zz") != nil {
 		t.Fatal("Topic(zz) of a snapshot without zz is not nil")
@@ -44,7 +44,7 @@ func TestTopicRemembersTheFirstFoundForItsNameOnly(t *testing.T) {
 // left it to whichever topic they looked at first.
 func TestPeekLeavesTheMemoToTopic(t *testing.T) {
 	c := NewCache()
-	c.Apply(resp(brokers(1, 2), topic("a", none0, part(0, 1, 5)), topic("b", none0, part(0, 2, 0))), nil, t0)
+	c.Apply(resp(brokers(1, 2), topic("a", none0, part(0, 1, 5)), topic("b", none0, part(0, 2, 0))), answerVersion, nil, t0)
 	s := c.Snapshot()
 	if got := s.Peek("b"); got == nil || got.Name != "b" {
 		t.Fatalf("Peek(b) = %+v", got)

@@ -1,6 +1,7 @@
 package metadata
 
 import (
+	"errors"
 	"net"
 	"strconv"
 
@@ -69,10 +70,12 @@ type Topic struct {
 
 // Refused reports whether the last answer refuses t's records for good: an
 // invalid name or a denied authorization will not heal, as a lagging
-// broker's "unknown topic" or an election does. Access may still be granted
-// later, which only a later answer tells. A nil t is not refused.
+// broker's "unknown topic" or an election does, or a corrupt answer
+// (ErrMalformed) from one broker. Access may still be granted later, which
+// only a later answer tells. A nil t is not refused.
 func (t *Topic) Refused() bool {
-	return t != nil && len(t.Partitions) == 0 && t.Err != nil && !kerr.IsRetriable(t.Err)
+	return t != nil && len(t.Partitions) == 0 && t.Err != nil && !kerr.IsRetriable(t.Err) &&
+		!errors.Is(t.Err, ErrMalformed)
 }
 
 // RefusedSince reports whether t is refused (Refused) by a Metadata answer

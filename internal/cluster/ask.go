@@ -21,16 +21,22 @@ var ErrNoBroker = errors.New("no broker answered")
 // reached, or whose connection fails the request, is passed over; an
 // answer, whatever its error codes, is the caller's to read.
 func (c *Cluster) AskAny(ctx context.Context, req protocol.Request) (protocol.Response, error) {
+	resp, _, err := c.askAny(ctx, req)
+	return resp, err
+}
+
+// askAny is AskAny, also reporting the version the answer was read at.
+func (c *Cluster) askAny(ctx context.Context, req protocol.Request) (protocol.Response, int16, error) {
 	cands := c.brokers()
 	var errs []error
 	for _, b := range cands {
-		resp, err := ask(ctx, b, req)
+		resp, v, err := askVersion(ctx, b, req, -1)
 		if err == nil {
-			return resp, nil
+			return resp, v, nil
 		}
 		errs = append(errs, err)
 	}
-	return nil, fmt.Errorf("%s: %w: %w", req.Key(), ErrNoBroker, brokersFailed(errs))
+	return nil, 0, fmt.Errorf("%s: %w: %w", req.Key(), ErrNoBroker, brokersFailed(errs))
 }
 
 // brokersFailed is why each broker AskAny asked did not answer, one error
@@ -63,16 +69,13 @@ func Refusal(err error) *conn.AuthError {
 	return refused
 }
 
-// ask sends req to one broker and waits for its answer.
-func ask(ctx context.Context, b *conn.Broker, req protocol.Request) (protocol.Response, error) {
-	return askVersion(ctx, b, req, -1)
-}
-
-// askVersion is ask at no higher a version than maxVersion (-1: no limit).
-func askVersion(ctx context.Context, b *conn.Broker, req protocol.Request, maxVersion int16) (protocol.Response, error) {
+// askVersion sends req to one broker, at the highest version both sides
+// speak but no higher than maxVersion (-1: no limit), and waits for its
+// answer; it reports the version too.
+func askVersion(ctx context.Context, b *conn.Broker, req protocol.Request, maxVersion int16) (protocol.Response, int16, error) {
 	cn, err := b.Conn(ctx)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	v, err := cn.Version(req.Key())
 	if err == nil && maxVersion >= 0 {
@@ -83,9 +86,9 @@ func askVersion(ctx context.Context, b *conn.Broker, req protocol.Request, maxVe
 		resp, err = cn.RequestVersion(ctx, req, v)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s from %s: %w", req.Key(), b.Addr(), err)
+		return nil, 0, fmt.Errorf("%s from %s: %w", req.Key(), b.Addr(), err)
 	}
-	return resp, nil
+	return resp, v, nil
 }
 
 // ApplyLeaderHint applies a KIP-951 current-leader hint from a Produce

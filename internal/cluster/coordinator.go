@@ -101,7 +101,7 @@ func (c *Cluster) AskCoordinator(ctx context.Context, kind CoordinatorKind, key 
 	if err != nil {
 		return nil, err
 	}
-	resp, err := askVersion(ctx, b, req, maxVersion)
+	resp, _, err := askVersion(ctx, b, req, maxVersion)
 	if err != nil {
 		c.ForgetCoordinator(kind, key)
 		return nil, fmt.Errorf("%v for %q: %w", kind, key, err)

@@ -125,7 +125,7 @@ func (c *Cluster) refresh(ctx context.Context) error {
 	for i := range topics {
 		req.Topics[i].Name = &topics[i]
 	}
-	resp, err := c.AskAny(ctx, req)
+	resp, version, err := c.askAny(ctx, req)
 	if err != nil {
 		return err
 	}
@@ -138,7 +138,7 @@ func (c *Cluster) refresh(ctx context.Context) error {
 		// brokers and topics describe nothing, so the cache keeps what it has.
 		return fmt.Errorf("metadata: %w", err)
 	}
-	c.cache.Apply(mr, topics, c.cfg.Clock.Now())
+	c.cache.Apply(mr, version, topics, c.cfg.Clock.Now())
 	if len(idle) > 0 {
 		// Idleness is judged again now: records produced during the round
 		// trip went into batches against the cached metadata, and their

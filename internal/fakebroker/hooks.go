@@ -59,6 +59,9 @@ type Action struct {
 	// Shrink answers each of these topics with only its first n
 	// partitions, as a broker that has not seen CreatePartitions yet.
 	Shrink map[string]int32
+	// ListTwice lists partition 0 of each of these topics of a Metadata
+	// answer twice, as a corrupt answer would.
+	ListTwice []string
 
 	// Err answers an InitProducerId request with this error code and no
 	// producer id (-1, epoch -1); no id is used up. On a Metadata request

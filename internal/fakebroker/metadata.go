@@ -81,6 +81,9 @@ func (c *Cluster) metadata(req *protocol.MetadataRequest, act *Action) *protocol
 		if n, ok := act.Shrink[name]; ok && int(n) < len(rt.Partitions) {
 			rt.Partitions = rt.Partitions[:n]
 		}
+		if slices.Contains(act.ListTwice, name) && len(rt.Partitions) > 0 {
+			rt.Partitions = append(rt.Partitions, rt.Partitions[0])
+		}
 		resp.Topics = append(resp.Topics, rt)
 	}
 	return resp
