@@ -114,6 +114,12 @@ type waitingTopic struct {
 	// naming a partition the topic lacks (unknownTooLong).
 	partitions int
 	unwant     func() // ends the cluster layer's asking for its metadata
+	// asideWanted is the highest partition a record set aside has waited
+	// for, and unwantAside ends the metadata loop's polling for it (nil:
+	// none set aside yet). Partitions are numbered 0 to n-1: while a
+	// record set aside lacks its partition, the highest is lacking too.
+	asideWanted int32
+	unwantAside func()
 	// waitsFrom is the lowest partition a record held here may go to (see
 	// hold). A later record of the topic must queue behind them only if it
 	// could land on such a partition, one below the topic's partition
@@ -212,6 +218,9 @@ func (w *held) want(topic string) *waitingTopic {
 func (w *held) drop(topic string) {
 	if wt := w.topics[topic]; wt != nil {
 		wt.unwant()
+		if wt.unwantAside != nil {
+			wt.unwantAside()
+		}
 		delete(w.topics, topic)
 		w.waiting.Delete(topic)
 	}
@@ -498,10 +507,21 @@ func (wt *waitingTopic) asideFrom() int32 {
 }
 
 // setAsideRecord puts h, which names a partition wt's topic does not have
-// yet, aside, and tells the expiry loop. w.mu must be held.
+// yet, aside, and tells the expiry loop. The metadata loop polls, with
+// backoff, while the highest partition set aside is not in the metadata;
+// a refresh is asked for once, when a higher one is set aside. w.mu must
+// be held.
 func (w *held) setAsideRecord(wt *waitingTopic, h heldRecord) {
 	wt.aside = append(wt.aside, h)
 	w.setAside.Notify()
+	if wt.unwantAside == nil || h.rec.Partition > wt.asideWanted {
+		if wt.unwantAside != nil {
+			wt.unwantAside()
+		}
+		wt.asideWanted = h.rec.Partition
+		wt.unwantAside = w.p.cluster.WantPartition(h.rec.Topic, h.rec.Partition)
+		w.p.cluster.RequestRefresh(h.wanted() + " wanted")
+	}
 }
 
 // sawPartitions notes partitions, the topic's partition count in metadata
@@ -522,7 +542,7 @@ func (wt *waitingTopic) takeAside() []heldRecord {
 
 // awaitAside waits, once a round has left only records set aside, for
 // what may let the oldest of them go: metadata since changed (it may bring
-// their partitions; the metadata loop is asked for it), the oldest's
+// their partitions; the metadata loop polls for them), the oldest's
 // deadline, Close, or the abort of its transaction, which takes them. With
 // no record for a partition below theirs left, a later record of the
 // topic holds back only if it could land on one of theirs (waitsFrom).
@@ -539,9 +559,12 @@ func (p *Producer) awaitAside(wt *waitingTopic, changed <-chan struct{}) {
 }
 
 // awaitMetadata waits, for h, a record of wt, for metadata newer than
-// changed (asking the metadata loop for it), h's deadline, Close, or the
-// abort of h's transaction (startAppend). It is called with w.mu held, and
-// returns with it released.
+// changed, h's deadline, Close, or the abort of h's transaction
+// (startAppend). It asks for no refresh: the metadata loop polls, with
+// backoff, for h's topic while it has no partitions (Want), and for the
+// partitions set aside (setAsideRecord). Asked after every update, it
+// refreshed every RetryBackoff for as long as h waited. It is called with
+// w.mu held, and returns with it released.
 func (p *Producer) awaitMetadata(wt *waitingTopic, h *heldRecord, changed <-chan struct{}) {
 	w := &p.held
 	ctx := w.startAppend(wt, h)
@@ -551,7 +574,6 @@ func (p *Producer) awaitMetadata(wt *waitingTopic, h *heldRecord, changed <-chan
 		w.endAppend(wt)
 		w.mu.Unlock()
 	}()
-	p.cluster.RequestRefresh(h.wanted() + " wanted")
 	timer := p.cfg.clock.NewTimerAt(h.since.Add(p.heldLimit()))
 	defer timer.Stop()
 	select {
@@ -729,18 +751,26 @@ func (h *heldRecord) wanted() string {
 // producer with a metadata refresh, as the Java client's send waits for a
 // partition it does not know yet; so do the partitions of a topic that a
 // lagging broker called unknown. The topic is wanted while its records
-// drain, so the metadata loop polls for it meanwhile.
+// drain, so the metadata loop polls for it meanwhile, and for its
+// partition while wanted too: a refresh is asked for once, not after every
+// update, which made the loop refresh every RetryBackoff.
 func (p *Producer) awaitPartition(ctx context.Context, h *heldRecord) *metadata.Topic {
 	timer := p.cfg.clock.NewTimerAt(h.since.Add(p.heldLimit()))
 	defer timer.Stop()
-	reason := h.wanted() + " wanted"
+	if h.rec.ExplicitPartition {
+		defer p.cluster.WantPartition(h.rec.Topic, h.rec.Partition)()
+	}
+	asked := false
 	for {
 		updated := p.cluster.Changed()
 		t := p.cluster.Snapshot().Topic(h.rec.Topic)
 		if h.fits(t) || t.RefusedSince(h.refused) {
 			return t
 		}
-		p.cluster.RequestRefresh(reason)
+		if !asked {
+			p.cluster.RequestRefresh(h.wanted() + " wanted")
+			asked = true
+		}
 		select {
 		case <-updated:
 		case <-timer.C():

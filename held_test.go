@@ -233,7 +233,8 @@ func awaitDrain(t *testing.T, p *Producer, clk *clock.Fake, topic string) {
 // time would run ahead of a slow machine's metadata round trips, toward
 // the deadlines the tests set.
 func releasePacing(clk *clock.Fake) {
-	const longestBackoff = 100 * time.Millisecond // newProducer's RetryBackoffMax
+	// newProducer's RetryBackoffMax, spread by its jitter (+20%)
+	const longestBackoff = 120 * time.Millisecond
 	now, next := clk.Now(), time.Duration(-1)
 	for _, d := range clk.Deadlines() {
 		if wait := max(d.Sub(now), 0); wait <= longestBackoff && (next < 0 || wait < next) {

@@ -389,6 +389,80 @@ func TestOneMalformedMetadataAnswerFailsNothingAtOnce(t *testing.T) {
 	require.NoError(t, o.one(t, 0).err)
 }
 
+// PartitionsFor of a topic that does not exist asks for metadata once and
+// leaves the metadata loop to poll for the awaited topic, with backoff:
+// 10, 20, 40 and 80ms, then RetryBackoffMax (100ms), each ±20%: from 11
+// to 18 Metadata requests in a second. Before, it asked again after every update, and
+// the loop refreshed every RetryBackoff (10ms) for as long as it waited,
+// about 100 requests a second. On the fake clock only the loop's pacing
+// moves.
+func TestPartitionsForOfAMissingTopicLeavesTheLoopToPollWithBackoff(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{})
+	var asks atomic.Int64
+	c.OnMetadata(func(int32, *protocol.MetadataRequest) fakebroker.Action {
+		asks.Add(1)
+		return fakebroker.Action{}
+	})
+	clk := clock.NewFake(heldClockStart)
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.clock, cfg.MaxBlock = clk, time.Hour
+		cfg.MetadataMaxAge = 5 * time.Hour
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	failed := make(chan error, 1)
+	go func() {
+		_, err := p.PartitionsFor(ctx, "nope")
+		failed <- err
+	}()
+	until := clk.Now().Add(time.Second)
+	eventually(t, "a second of the loop's pacing", func() bool {
+		releasePacing(clk)
+		return !clk.Now().Before(until)
+	})
+	cancel()
+	require.ErrorIs(t, receive(t, failed, "PartitionsFor once its ctx ended"), ErrUnknownTopic)
+	require.LessOrEqual(t, asks.Load(), int64(25), "Metadata requests in a second")
+}
+
+// A held record naming a partition its topic does not have yet leaves the
+// metadata loop to poll for that partition with backoff, as for a missing
+// topic (see above), and is sent once the partition is added. Before, its
+// drain asked for a refresh after every update, and the loop refreshed
+// every RetryBackoff for as long as the record waited.
+func TestARecordWaitingForAPartitionLeavesTheLoopToPollWithBackoff(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 2}, KeepRecords: true})
+	var asks atomic.Int64
+	c.OnMetadata(func(int32, *protocol.MetadataRequest) fakebroker.Action {
+		asks.Add(1)
+		return fakebroker.Action{}
+	})
+	clk := clock.NewFake(heldClockStart)
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.clock = clk
+		cfg.Linger, cfg.DeliveryTimeout, cfg.MaxBlock = time.Hour, 2*time.Hour, time.Hour
+		cfg.MetadataMaxAge = 5 * time.Hour
+	})
+	learnTopic(t, p, clk, "t")
+	before := asks.Load()
+	o := newOutcomes(1)
+	p.Produce(ctx(t), &Record{Topic: "t", Partition: 5, ExplicitPartition: true, Value: []byte("v")}, o.cb(0))
+	until := clk.Now().Add(time.Second)
+	eventually(t, "a second of the loop's pacing", func() bool {
+		releasePacing(clk)
+		return !clk.Now().Before(until)
+	})
+	require.LessOrEqual(t, asks.Load()-before, int64(25), "Metadata requests in a second")
+
+	require.NoError(t, c.AddPartitions("t", 6))
+	go func() { _ = p.Flush(ctx(t)) }()
+	eventually(t, "the record's outcome", func() bool {
+		releasePacing(clk)
+		return o.done()
+	})
+	require.NoError(t, o.one(t, 0).err)
+	require.Len(t, c.Records("t", 5), 1)
+}
+
 // blockingPartitioner holds its first call until release is closed: a
 // Produce that has looked its topic up in the metadata and not yet
 // appended.

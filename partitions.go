@@ -39,6 +39,7 @@ func (p *Producer) PartitionsFor(ctx context.Context, topic string) (int, error)
 	// cached one. Not from any update: a refresh that failed, or a leader
 	// hint for another topic, tells waiters too.
 	cached := p.cluster.Snapshot().Peek(topic)
+	asked := false
 	for {
 		updated := p.cluster.Changed()
 		refused := p.auth.last.Load()
@@ -49,7 +50,13 @@ func (p *Producer) PartitionsFor(ctx context.Context, topic string) (int, error)
 		if t.RefusedSince(cached) {
 			return 0, &PartitionError{Topic: topic, Partition: -1, Err: t.Err}
 		}
-		p.cluster.RequestRefresh("partitions wanted for " + topic)
+		if !asked {
+			// Once: the metadata loop polls, with backoff, for a topic
+			// wanted without partitions. Asked after every update, it
+			// refreshed every RetryBackoff for as long as the call waited.
+			p.cluster.RequestRefresh("partitions wanted for " + topic)
+			asked = true
+		}
 		select {
 		case <-updated:
 			if err := p.auth.refusedSince(refused); err != nil {

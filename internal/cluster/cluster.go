@@ -96,6 +96,9 @@ type Cluster struct {
 
 	wantMu sync.Mutex
 	wanted map[string]int // topics awaited, with how many wait for each
+	// wantedPartitions is the partitions awaited, with how many wait for
+	// each (WantPartition).
+	wantedPartitions map[metadata.TopicPartition]int
 	// released is when each topic no longer awaited was last released:
 	// a use that keeps it from MaxIdle's expiry for a while.
 	released map[string]time.Time
@@ -127,13 +130,14 @@ func (n *Node) Led() []metadata.TopicPartition {
 // New returns a Cluster that knows only its seeds; Run fills it in.
 func New(cfg Config) *Cluster {
 	c := &Cluster{
-		cfg:       cfg,
-		cache:     metadata.NewCache(),
-		nodes:     make(map[int32]*Node),
-		left:      make(map[*Node]struct{}),
-		refreshCh: make(chan struct{}, 1),
-		wanted:    make(map[string]int),
-		released:  make(map[string]time.Time),
+		cfg:              cfg,
+		cache:            metadata.NewCache(),
+		nodes:            make(map[int32]*Node),
+		left:             make(map[*Node]struct{}),
+		refreshCh:        make(chan struct{}, 1),
+		wanted:           make(map[string]int),
+		wantedPartitions: make(map[metadata.TopicPartition]int),
+		released:         make(map[string]time.Time),
 	}
 	// Seeds have negative ids (-1, -2, ...): they are no node of the
 	// metadata, only addresses to start from.

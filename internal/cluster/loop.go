@@ -27,11 +27,11 @@ func (c *Cluster) RequestRefresh(reason string) {
 // connection), but never more often than every RetryBackoff, so a storm of
 // errors makes one request, not thousands; after a refresh that failed,
 // not before RetryBackoff doubled by each refresh in a row that failed, up
-// to RetryBackoffMax. While awaited topics have no partitions, partitions
-// with batches buffered have no leader (their topic called unknown, or
-// left out of an answer), or known partitions have no leader, it polls
-// with backoff (doubled by each refresh in a row that failed or left
-// something awaited).
+// to RetryBackoffMax. While awaited topics have no partitions, awaited
+// partitions are not in the metadata, partitions with batches buffered
+// have no leader (their topic called unknown, or left out of an answer),
+// or known partitions have no leader, it polls with backoff (doubled by
+// each refresh in a row that failed or left something awaited).
 func (c *Cluster) Run(ctx context.Context) {
 	clk := c.cfg.Clock
 	retry := backoff.Exponential{Base: c.cfg.RetryBackoff, Max: c.cfg.RetryBackoffMax}
@@ -230,7 +230,8 @@ func (c *Cluster) inUse(since time.Time) (buffered []metadata.TopicPartition, us
 }
 
 // awaiting reports whether something is worth polling for: a topic
-// awaited and not known (again) yet, a partition with batches buffered and
+// awaited and not known (again) yet, or a partition awaited that its topic
+// does not have yet (CreatePartitions), a partition with batches buffered and
 // no leader in the metadata (its topic called unknown, or left out of an
 // answer that listed fewer partitions: the batches have no sender until a
 // broker names its leader), or a known partition without a usable leader,
@@ -239,6 +240,11 @@ func (c *Cluster) awaiting() bool {
 	snap := c.cache.Snapshot()
 	for _, name := range c.wantedTopics() {
 		if t := snap.Peek(name); t == nil || len(t.Partitions) == 0 {
+			return true
+		}
+	}
+	for _, tp := range c.partitionsWanted() {
+		if t := snap.Peek(tp.Topic); t == nil || int(tp.Partition) >= len(t.Partitions) {
 			return true
 		}
 	}
