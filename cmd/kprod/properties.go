@@ -21,10 +21,10 @@ type property struct {
 // readProperties reads a Java .properties file, as the Java producer's
 // --producer.config does (java.util.Properties.load): "name=value",
 // "name: value" or "name value"; lines end at \n, \r or \r\n; blank lines
-// and lines starting with # or !
-// are skipped; a line ending in an odd number of backslashes continues on
-// the next, whose leading blanks are dropped; \t \n \r \f \uXXXX and \X
-// (any other character, itself) are escapes.
+// and lines starting with # or ! are skipped; a line ending in an odd
+// number of backslashes continues on the next, whose leading blanks are
+// dropped (a lone backslash before a blank line is skipped too); \t \n \r
+// \f \uXXXX and \X (any other character, itself) are escapes.
 func readProperties(r io.Reader) ([]property, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(nil, 1<<20)
@@ -44,6 +44,11 @@ func readProperties(r io.Reader) ([]property, error) {
 		}
 		if continues(line) {
 			line = line[:len(line)-1] // a continuation at the end of the file
+		}
+		if line == "" {
+			// A continuation onto a blank line: Properties.load skips
+			// the empty logical line as it skips a blank one.
+			continue
 		}
 		rawName, rawValue := splitProperty(line)
 		name, err := unescapeProperty(rawName)

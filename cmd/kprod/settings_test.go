@@ -76,6 +76,29 @@ func TestPropertiesLinesEndAtALoneCR(t *testing.T) {
 	}
 }
 
+// A line that continues onto a blank line makes an empty logical line,
+// which Properties.load skips as it skips a blank line: it was the setting
+// "", refused as unknown. At the end of the file likewise.
+func TestReadPropertiesSkipsALogicalLineLeftEmptyByItsContinuation(t *testing.T) {
+	for in, want := range map[string]string{
+		"acks=all\n\\\n\nlinger.ms=5\n":      "acks|all|1\nlinger.ms|5|4",
+		"acks=all\n  \\\n   \nlinger.ms=5\n": "acks|all|1\nlinger.ms|5|4",
+		"acks=all\n\\\n":                     "acks|all|1",
+	} {
+		props, err := readProperties(strings.NewReader(in))
+		if err != nil {
+			t.Fatalf("readProperties(%q): %v", in, err)
+		}
+		var got []string
+		for _, p := range props {
+			got = append(got, fmt.Sprintf("%s|%s|%d", p.name, p.value, p.line))
+		}
+		if strings.Join(got, "\n") != want {
+			t.Errorf("readProperties(%q):\n%s\nwant:\n%s", in, strings.Join(got, "\n"), want)
+		}
+	}
+}
+
 // parseCommon parses args as perf's common flags.
 func parseCommon(t *testing.T, args ...string) (*commonOptions, *cobra.Command) {
 	t.Helper()
