@@ -12,7 +12,6 @@ import (
 
 	producer "github.com/gokafka/producer"
 	"github.com/gokafka/producer/cmd/kprod/internal/payload"
-	"github.com/gokafka/producer/record"
 )
 
 // perfOptions are the flags of kprod perf (and of kprod alone).
@@ -49,9 +48,9 @@ func (o *perfOptions) register(cmd *cobra.Command) {
 	fs.StringVar(&o.payloadFile, "payload-file", "", "same as --payload `file`")
 	fs.Var(escapedVar(&o.payloadDelimiter, `\n`), "payload-delimiter", "what separates the payloads of a --payload file ("+escapesHelp+")")
 	fs.IntVar(&o.keySize, "key-size", 0, "key size in bytes; 0: no key")
-	fs.IntVar(&o.keyPool, "key-pool", 1024, "keys are drawn from a pool of this many random keys made up front; 0: a fresh random key for every record")
+	fs.IntVar(&o.keyPool, "key-pool", 1024, fmt.Sprintf("keys are drawn from a pool of this many random keys made up front (%d MiB of them at most); 0: a fresh random key for every record", maxKeyPoolBytes>>20))
 	fs.Float64Var(&o.throughput, "throughput", 0, "records/s cap over all goroutines; 0 or -1: unlimited; paced, latency starts when each record was due, so a run that cannot keep up reports how late its records were")
-	fs.IntVar(&o.concurrency, "concurrency", 1, "goroutines producing")
+	fs.IntVar(&o.concurrency, "concurrency", 1, fmt.Sprintf("goroutines producing, at most %d (no more than --num-records are started)", maxConcurrency))
 	fs.BoolVar(&o.sync, "sync", false, "each goroutine waits for each record's ack before the next (Send instead of Produce)")
 }
 
@@ -81,6 +80,12 @@ func (o *perfOptions) validate(cmd *cobra.Command) error {
 	if o.concurrency < 1 {
 		return usagef("--concurrency: %d is less than 1", o.concurrency)
 	}
+	if o.concurrency > maxConcurrency {
+		return usagef("--concurrency: %d is more than %d", o.concurrency, maxConcurrency)
+	}
+	// Goroutines beyond the records would produce none; paced, the
+	// records go out at the same times without them.
+	o.concurrency = int(min(int64(o.concurrency), o.numRecords))
 	if _, ok := paceInterval(o.throughput, o.concurrency); !ok {
 		return usagef("--throughput: %v records/s is too low to pace: each of %d goroutine(s) would wait more than 292 years (the longest time.Duration) between records",
 			o.throughput, o.concurrency)
@@ -88,35 +93,10 @@ func (o *perfOptions) validate(cmd *cobra.Command) error {
 	if err := o.commonOptions.validate(cmd); err != nil {
 		return err
 	}
-	return o.checkRecordsFit()
-}
-
-// checkRecordsFit refuses a --key-size or --record-size that makes every
-// record larger than the producer takes, the largest request or all of
-// the buffer memory, whichever is smaller, which it would refuse one by
-// one: the generator allocates about three times the value size up front,
-// and --record-size 2000000000 ran out of memory before the first record.
-// It runs once the settings in effect are resolved (flag, -X or
-// --producer-config). A record that fits but for its framing, a few bytes,
-// is left to the producer, which refuses it as RECORD_TOO_LARGE.
-func (o *perfOptions) checkRecordsFit() error {
-	cfg := o.cfg.WithDefaults()
-	limit, what := cfg.MaxRequestSize, "a request of at most %d bytes (%s)"
-	limitBy := o.sources.name("MaxRequestSize")
-	if int64(cfg.BufferMemory) < int64(limit) {
-		limit, what = int(cfg.BufferMemory), "the buffer memory of %d bytes (%s)"
-		limitBy = o.sources.name("BufferMemory")
+	if err := o.checkRecordsFit(); err != nil {
+		return err
 	}
-	room := limit - record.BatchHeaderSize // what a batch of one record has for it
-	if o.keySize > room {
-		return usagef("--key-size: a key of %d bytes cannot fit in "+what,
-			o.keySize, limit, limitBy)
-	}
-	if o.gen.Kind != payload.Lines && o.recordSize > room-o.keySize {
-		return usagef("--record-size: a value of %d bytes and a key of %d cannot fit in "+what,
-			o.recordSize, o.keySize, limit, limitBy)
-	}
-	return nil
+	return o.checkKeyPoolFits()
 }
 
 // validatePayload makes o.gen's values from --payload, or --payload-file,

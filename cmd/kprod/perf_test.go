@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	producer "github.com/gokafka/producer"
 	"github.com/gokafka/producer/cmd/kprod/internal/payload"
@@ -308,5 +311,57 @@ func TestPaceInterval(t *testing.T) {
 		if got != tc.want || ok != tc.ok {
 			t.Errorf("paceInterval(%v, %d) = %v, %t; want %v, %t", tc.throughput, tc.concurrency, got, ok, tc.want, tc.ok)
 		}
+	}
+}
+
+// parsePerf parses args as perf's flags and validates them.
+func parsePerf(t *testing.T, args ...string) (*perfOptions, error) {
+	t.Helper()
+	o := newPerfOptions()
+	cmd := &cobra.Command{}
+	o.register(cmd)
+	if err := cmd.Flags().Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return o, o.validate(cmd)
+}
+
+// A key pool or a number of goroutines too large to make is refused before
+// anything is made: --key-pool 1000000000 --key-size 16 made its 40 GB of
+// keys, and --concurrency 100000000 its meter shards, until the runtime ran
+// out of memory (exit status 2, as a usage error, with a goroutine dump).
+// Only validate runs here, so nothing is allocated either way.
+func TestKeyPoolsAndGoroutinesTooLargeToMakeAreUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--key-size", "16", "--key-pool", "1000000000", "--num-records", "10"},
+			"--key-pool: 1000000000 keys of --key-size 16 take 38146 MiB, more than the 1024 MiB kprod makes up front (--key-pool 0 makes a fresh key for each record)"},
+		{[]string{"--key-size", "1", "--key-pool", "100000000"}, "--key-pool: 100000000 keys of --key-size 1 take 2384 MiB"},
+		{[]string{"--key-size", "16", "--key-pool", "9223372036854775807"}, "--key-pool: 9223372036854775807 keys of --key-size 16 take"},
+		{[]string{"--concurrency", "100000000"}, "--concurrency: 100000000 is more than 10000"},
+	} {
+		_, err := parsePerf(t, tc.args...)
+		var usage *usageError
+		if !errors.As(err, &usage) || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want a usage error starting %q", strings.Join(tc.args, " "), err, tc.want)
+		}
+	}
+	// Without keys, no pool is made, whatever its size.
+	if _, err := parsePerf(t, "--key-pool", "1000000000"); err != nil {
+		t.Errorf("--key-pool 1000000000 without --key-size: %v", err)
+	}
+	if _, err := parsePerf(t, "--key-size", "16", "--key-pool", "1000000"); err != nil {
+		t.Errorf("a pool of a million 16-byte keys: %v", err)
+	}
+}
+
+// Goroutines beyond the records would produce none: there are no more than
+// --num-records, which paces the same records at the same times.
+func TestConcurrencyIsCappedAtTheNumberOfRecords(t *testing.T) {
+	o, err := parsePerf(t, "--concurrency", "50", "--num-records", "10", "--throughput", "2e-9")
+	if err != nil || o.concurrency != 10 {
+		t.Fatalf("--concurrency 50 --num-records 10: %d goroutines, %v; want 10", o.concurrency, err)
 	}
 }

@@ -76,6 +76,10 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"perf", "--payload", "random", "--payload-file", "p.txt"}, "--payload-file: not with --payload"},
 		{[]string{"perf", "--payload", ""}, "--payload: want letters, random or a file name"},
 		{[]string{"perf", "--key-pool", "-1"}, "--key-pool: -1 is negative"},
+		// Pools and goroutines too many to make are refused before
+		// anything is made (they ran out of memory).
+		{[]string{"perf", "--key-size", "16", "--key-pool", "1000000000", "--num-records", "10"}, "--key-pool: 1000000000 keys of --key-size 16 take"},
+		{[]string{"perf", "--concurrency", "100000000"}, "--concurrency: 100000000 is more than 10000"},
 		{[]string{"perf", "--payload", "p.txt", "--payload-delimiter", ""}, "--payload-delimiter: empty"},
 		{[]string{"perf", "--payload", "p.txt", "--payload-delimiter", `\`}, `--payload-delimiter: "\\" ends with a lone backslash`},
 		// A record larger than the largest request, refused before its

@@ -7,7 +7,9 @@ package payload
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"unsafe"
 )
 
 // Kind is what values are made of.
@@ -50,6 +52,19 @@ type Config struct {
 	// fresh key for every record instead. Keys are made of the values'
 	// alphabet: letters, or random bytes with Random.
 	KeyPool int
+}
+
+// KeyPoolBytes is the memory New takes for the pool of keys: KeyPool keys
+// of KeySize bytes, each with its slice header, or math.MaxInt64 if more.
+func (c Config) KeyPoolBytes() int64 {
+	if c.KeySize == 0 {
+		return 0
+	}
+	perKey := int64(c.KeySize) + int64(unsafe.Sizeof([]byte(nil)))
+	if int64(c.KeyPool) > math.MaxInt64/perKey {
+		return math.MaxInt64
+	}
+	return int64(c.KeyPool) * perKey
 }
 
 // minSpan is the least span of the value pool in which values start. A

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"github.com/gokafka/producer/cmd/kprod/internal/payload"
+	"github.com/gokafka/producer/record"
+)
+
+// Bounds of what perf makes up front, so that a flag too large for memory
+// is a usage error, not the runtime's fatal "out of memory" (exit status 2,
+// a goroutine dump).
+const (
+	// maxConcurrency bounds --concurrency: a goroutine that produces takes
+	// some 20 KiB (its stack, its meter shard and slots); 10,000 took
+	// 220 MB more than one in a run of 200,000 records.
+	maxConcurrency = 10_000
+	// maxKeyPoolBytes bounds the memory of the --key-pool keys.
+	maxKeyPoolBytes = 1 << 30
+)
+
+// checkRecordsFit refuses a --key-size or --record-size that makes every
+// record larger than the producer takes, the largest request or all of
+// the buffer memory, whichever is smaller, which it would refuse one by
+// one: the generator allocates about three times the value size up front,
+// and --record-size 2000000000 ran out of memory before the first record.
+// It runs once the settings in effect are resolved (flag, -X or
+// --producer-config). A record that fits but for its framing, a few bytes,
+// is left to the producer, which refuses it as RECORD_TOO_LARGE.
+func (o *perfOptions) checkRecordsFit() error {
+	cfg := o.cfg.WithDefaults()
+	limit, what := cfg.MaxRequestSize, "a request of at most %d bytes (%s)"
+	limitBy := o.sources.name("MaxRequestSize")
+	if int64(cfg.BufferMemory) < int64(limit) {
+		limit, what = int(cfg.BufferMemory), "the buffer memory of %d bytes (%s)"
+		limitBy = o.sources.name("BufferMemory")
+	}
+	room := limit - record.BatchHeaderSize // what a batch of one record has for it
+	if o.keySize > room {
+		return usagef("--key-size: a key of %d bytes cannot fit in "+what,
+			o.keySize, limit, limitBy)
+	}
+	if o.gen.Kind != payload.Lines && o.recordSize > room-o.keySize {
+		return usagef("--record-size: a value of %d bytes and a key of %d cannot fit in "+what,
+			o.recordSize, o.keySize, limit, limitBy)
+	}
+	return nil
+}
+
+// checkKeyPoolFits refuses a --key-pool whose keys, all made up front,
+// would take more than maxKeyPoolBytes: --key-pool 1000000000 --key-size
+// 16 ran out of memory before the first record. It runs after
+// checkRecordsFit, which blames a key too large for any pool.
+func (o *perfOptions) checkKeyPoolFits() error {
+	if n := o.gen.KeyPoolBytes(); n > maxKeyPoolBytes {
+		return usagef("--key-pool: %d keys of --key-size %d take %d MiB, more than the %d MiB kprod makes up front (--key-pool 0 makes a fresh key for each record)",
+			o.keyPool, o.keySize, n>>20, maxKeyPoolBytes>>20)
+	}
+	return nil
+}
