@@ -126,7 +126,7 @@ func (o *commonOptions) registerSecurity(fs *pflag.FlagSet) {
 // registerOutput: what kprod shows.
 func (o *commonOptions) registerOutput(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.json, "json", false, "print the summary as one JSON object on stdout, and nothing else there")
-	fs.StringVar(&o.progress, "progress", "auto", "progress on stderr: auto (a bar on a terminal, else a line every 5 s), bar, lines or never")
+	fs.StringVar(&o.progress, "progress", "auto", "progress on stderr: auto (a bar on a terminal, else a line every 5 s), bar (always: the same), lines or never")
 	fs.BoolVarP(&o.debug, "debug", "v", false, "print the producer library's log on stderr")
 }
 
@@ -206,7 +206,7 @@ func (o *commonOptions) validate(cmd *cobra.Command) error {
 	switch o.progress {
 	case "auto", "bar", "always", "lines", "never":
 	default:
-		return usagef("--progress: %q: want auto, bar, lines or never", o.progress)
+		return usagef("--progress: %q: want auto, bar (or always), lines or never", o.progress)
 	}
 	if o.cfg, o.sources, err = o.resolveConfig(fs); err != nil {
 		return err

@@ -118,6 +118,9 @@ func (o *perfOptions) validatePayload(cmd *cobra.Command) error {
 	}
 	o.gen.Size = o.recordSize
 	if file == "" {
+		if cmd.Flags().Changed("payload-delimiter") {
+			return usagef("--payload-delimiter: needs --payload FILE or --payload-file")
+		}
 		return nil
 	}
 	flag := "--payload"

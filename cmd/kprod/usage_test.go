@@ -81,6 +81,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"perf", "--key-size", "16", "--key-pool", "1000000000", "--num-records", "10"}, "--key-pool: 1000000000 keys of --key-size 16 take"},
 		{[]string{"perf", "--concurrency", "100000000"}, "--concurrency: 100000000 is more than 10000"},
 		{[]string{"perf", "--payload", "p.txt", "--payload-delimiter", ""}, "--payload-delimiter: empty"},
+		// Without a file it delimits nothing: it was ignored.
+		{[]string{"perf", "--payload-delimiter", ";"}, "--payload-delimiter: needs --payload FILE or --payload-file"},
+		{[]string{"perf", "--payload", "random", "--payload-delimiter", ";"}, "--payload-delimiter: needs --payload FILE or --payload-file"},
 		{[]string{"perf", "--payload", "p.txt", "--payload-delimiter", `\`}, `--payload-delimiter: "\\" ends with a lone backslash`},
 		// A record larger than the largest request, refused before its
 		// values are made (a 2 GB value ran out of memory), by the size in
@@ -139,6 +142,11 @@ func TestHelp(t *testing.T) {
 	// help of --throughput says why.
 	r = runKprod(t, "", "perf", "--help")
 	if want := "a run that cannot keep up reports how late its records were"; !strings.Contains(r.stdout, want) {
+		t.Errorf("perf help lacks %q:\n%s", want, r.stdout)
+	}
+	// --progress always, the bar's older name, is accepted, so it is
+	// named (it was not).
+	if want := "bar (always: the same)"; !strings.Contains(r.stdout, want) {
 		t.Errorf("perf help lacks %q:\n%s", want, r.stdout)
 	}
 	r = runKprod(t, "", "produce", "--help")
