@@ -23,8 +23,9 @@ type property struct {
 // "name: value" or "name value"; lines end at \n, \r or \r\n; blank lines
 // and lines starting with # or ! are skipped; a line ending in an odd
 // number of backslashes continues on the next, whose leading blanks are
-// dropped (a lone backslash before a blank line is skipped too); \t \n \r
-// \f \uXXXX and \X (any other character, itself) are escapes.
+// dropped (a lone backslash before a blank line or a comment is skipped
+// too); \t \n \r \f \uXXXX and \X (any other character, itself) are
+// escapes.
 func readProperties(r io.Reader) ([]property, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(nil, 1<<20)
@@ -40,7 +41,14 @@ func readProperties(r io.Reader) ([]property, error) {
 		first := n
 		for continues(line) && sc.Scan() {
 			n++
-			line = line[:len(line)-1] + strings.TrimLeft(sc.Text(), " \t\f")
+			line = line[:len(line)-1]
+			next := strings.TrimLeft(sc.Text(), " \t\f")
+			if line == "" && next != "" && (next[0] == '#' || next[0] == '!') {
+				// Still empty, the logical line reads a comment as a line
+				// of its own does, and a comment does not continue.
+				next = ""
+			}
+			line += next
 		}
 		if continues(line) {
 			line = line[:len(line)-1] // a continuation at the end of the file

@@ -78,12 +78,20 @@ func TestPropertiesLinesEndAtALoneCR(t *testing.T) {
 
 // A line that continues onto a blank line makes an empty logical line,
 // which Properties.load skips as it skips a blank line: it was the setting
-// "", refused as unknown. At the end of the file likewise.
+// "", refused as unknown. A line that a continuation leaves empty reads a
+// comment as a line of its own does, and a comment does not continue: it
+// was read as a setting named "#" or "!". At the end of the file, where
+// Properties.load would keep the setting "" (the Java producer warns that
+// it knows no such setting), kprod skips it too.
 func TestReadPropertiesSkipsALogicalLineLeftEmptyByItsContinuation(t *testing.T) {
 	for in, want := range map[string]string{
 		"acks=all\n\\\n\nlinger.ms=5\n":      "acks|all|1\nlinger.ms|5|4",
 		"acks=all\n  \\\n   \nlinger.ms=5\n": "acks|all|1\nlinger.ms|5|4",
 		"acks=all\n\\\n":                     "acks|all|1",
+		"\\\n# a comment\nacks=all\n":        "acks|all|3",
+		"acks=all\n  \\\n  ! bang\n":         "acks|all|1",
+		"\\\n#c\\\nlinger.ms=5\n":            "linger.ms|5|3",
+		"a=1\\\n#x\n":                        "a|1#x|1",
 	} {
 		props, err := readProperties(strings.NewReader(in))
 		if err != nil {
