@@ -339,7 +339,7 @@ func TestKeyPoolsAndGoroutinesTooLargeToMakeAreUsageErrors(t *testing.T) {
 		{[]string{"--key-size", "16", "--key-pool", "1000000000", "--num-records", "10"},
 			"--key-pool: 1000000000 keys of --key-size 16 take 38146 MiB, more than the 1024 MiB kprod makes up front (--key-pool 0 makes a fresh key for each record)"},
 		{[]string{"--key-size", "1", "--key-pool", "100000000"}, "--key-pool: 100000000 keys of --key-size 1 take 2384 MiB"},
-		{[]string{"--key-size", "16", "--key-pool", "9223372036854775807"}, "--key-pool: 9223372036854775807 keys of --key-size 16 take"},
+		{[]string{"--key-size", "16", "--key-pool", "9223372036854775807"}, "--key-pool: 9223372036854775807 keys of --key-size 16 take over 8 EiB, more than"},
 		{[]string{"--concurrency", "100000000"}, "--concurrency: 100000000 is more than 10000"},
 	} {
 		_, err := parsePerf(t, tc.args...)

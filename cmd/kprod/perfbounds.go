@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"math"
+
 	"github.com/gokafka/producer/cmd/kprod/internal/payload"
 	"github.com/gokafka/producer/record"
 )
@@ -51,8 +54,12 @@ func (o *perfOptions) checkRecordsFit() error {
 // checkRecordsFit, which blames a key too large for any pool.
 func (o *perfOptions) checkKeyPoolFits() error {
 	if n := o.gen.KeyPoolBytes(); n > maxKeyPoolBytes {
-		return usagef("--key-pool: %d keys of --key-size %d take %d MiB, more than the %d MiB kprod makes up front (--key-pool 0 makes a fresh key for each record)",
-			o.keyPool, o.keySize, n>>20, maxKeyPoolBytes>>20)
+		size := fmt.Sprintf("%d MiB", n>>20)
+		if n == math.MaxInt64 { // KeyPoolBytes saturated: no count is true
+			size = "over 8 EiB"
+		}
+		return usagef("--key-pool: %d keys of --key-size %d take %s, more than the %d MiB kprod makes up front (--key-pool 0 makes a fresh key for each record)",
+			o.keyPool, o.keySize, size, maxKeyPoolBytes>>20)
 	}
 	return nil
 }
