@@ -147,7 +147,9 @@ const (
 	Dialable
 	// Unready: a dial is under way, which Conn would join (up to
 	// DialTimeout to a host that stopped answering), or the reconnect
-	// backoff lasts, or the Broker is closed.
+	// backoff lasts, or the Broker is closed; or its live connection is
+	// to an address the node has moved from (SetAddr), often a host gone
+	// without a reset, where a request would wait out RequestTimeout.
 	Unready
 )
 
@@ -166,8 +168,11 @@ func (b *Broker) Readiness() Readiness {
 		case <-b.conn.Done():
 			return Dialable
 		default:
-			return Connected
 		}
+		if b.conn.Addr() != b.addr {
+			return Unready
+		}
+		return Connected
 	case b.cfg.Clock.Now().Before(b.nextAttempt):
 		return Unready
 	}

@@ -178,6 +178,11 @@ func TestBrokerReadinessSaysWhetherConnWouldWait(t *testing.T) {
 		t.Fatalf("Conn: %v", err)
 	}
 	want(Connected, "connected")
+	_, port, _ := net.SplitHostPort(fb.addr())
+	b.SetAddr(net.JoinHostPort("localhost", port))
+	want(Unready, "connected only to the address it moved from")
+	b.SetAddr(fb.addr())
+	want(Connected, "moved back to its connection's address")
 	b.Close()
 	want(Unready, "closed")
 }
