@@ -9,6 +9,7 @@ import (
 
 	"github.com/gokafka/producer/conn"
 	"github.com/gokafka/producer/internal/bounded"
+	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
 )
@@ -143,11 +144,35 @@ func TestProduceHookDelaysDropsAndHangs(t *testing.T) {
 	_, err := request(t, cn, produceReq(1, "t", map[int32][]byte{0: batch(t, "a")}), 12)
 	require.ErrorIs(t, err, conn.ErrDisconnected)
 
-	do(Action{Hang: true})
-	cn = dial(t, c, 0, conn.Config{RequestTimeout: 200 * time.Millisecond})
-	_, err = request(t, cn, produceReq(1, "t", map[int32][]byte{0: batch(t, "a")}), 12)
-	require.ErrorIs(t, err, conn.ErrRequestTimeout)
-	require.Equal(t, int64(1), c.ProduceCount(), "dropped and hung requests append nothing")
+	held := make(chan struct{}, 1)
+	c.OnProduce(func(int32, *protocol.ProduceRequest) Action {
+		held <- struct{}{}
+		return Action{Hang: true}
+	})
+	// The hung request's timeout runs on a fake clock: on the wall clock,
+	// a timeout short enough for the test would also bound the ApiVersions
+	// handshake inside Dial, which a loaded machine can delay past it.
+	fake := clock.NewFake(time.Unix(1000, 0))
+	cn = dial(t, c, 0, conn.Config{Clock: fake, RequestTimeout: time.Second})
+	hung := make(chan error, 1)
+	cn.SendVersion(context.Background(), produceReq(1, "t", map[int32][]byte{0: batch(t, "a")}), 12,
+		func(_ protocol.Response, err error) { hung <- err })
+	// The clock moves once the broker holds the request, and in tenths of
+	// the timeout, so that an answer or a close in place of the hang has
+	// some real time to arrive before the timeout.
+	bounded.Receive(t, held, wait, "the broker never read the Produce")
+	deadline := time.Now().Add(wait)
+	for {
+		fake.Advance(100 * time.Millisecond)
+		select {
+		case err := <-hung:
+			require.ErrorIs(t, err, conn.ErrRequestTimeout)
+			require.Equal(t, int64(1), c.ProduceCount(), "dropped and hung requests append nothing")
+			return
+		case <-time.After(5 * time.Millisecond): // paces the fake clock only
+		}
+		require.True(t, time.Now().Before(deadline), "the hung request had not timed out after %v", wait)
+	}
 }
 
 // With acks=0 Kafka sends no answer at all; the records still land.
