@@ -391,9 +391,13 @@ func TestBufferFullAfterMaxBlock(t *testing.T) {
 		cfg.MaxBlock = 200 * time.Millisecond
 	})
 	// Metadata first: on a loaded machine it may take longer than this
-	// MaxBlock, and records would fail as ErrUnknownTopic instead.
-	_, err := p.PartitionsFor(ctx(t), "t")
-	require.NoError(t, err)
+	// MaxBlock, and records would fail as ErrUnknownTopic instead. So may
+	// PartitionsFor, which MaxBlock bounds too: it is asked again.
+	eventually(t, "the topic's metadata", func() bool {
+		_, err := p.PartitionsFor(ctx(t), "t")
+		return err == nil
+	})
+	var err error
 	errs := make(chan error, 200)
 	for i := 0; i < 100 && err == nil; i++ {
 		p.Produce(ctx(t), &Record{Topic: "t", Value: make([]byte, 4000)}, func(_ RecordMetadata, e error) { errs <- e })
