@@ -113,15 +113,28 @@ func TestHiddenTopicFailsThenRecovers(t *testing.T) {
 }
 
 // An explicit partition is checked when the held record's topic arrives:
-// out of range fails that record only.
+// out of range fails that record only, at its MaxBlock. MaxBlock runs on
+// a fake clock, which the test moves past it only once the other records
+// are written: on the wall clock, a MaxBlock short enough for the test
+// could run out before a loaded machine's metadata round trip.
 func TestHeldRecordWithOutOfRangePartition(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{KeepRecords: true})
-	p := newProducer(t, c, func(cfg *Config) { cfg.MaxBlock = 500 * time.Millisecond })
+	clk := clock.NewFake(heldClockStart)
+	const maxBlock = time.Minute
+	p := newProducer(t, c, func(cfg *Config) { cfg.clock, cfg.MaxBlock = clk, maxBlock })
 	o := newOutcomes(3)
+	t0 := clk.Now()
 	p.Produce(ctx(t), &Record{Topic: "late", Value: value(0, 0)}, o.cb(0))
 	p.Produce(ctx(t), &Record{Topic: "late", Value: value(0, 1), Partition: 5, ExplicitPartition: true}, o.cb(1))
 	p.Produce(ctx(t), &Record{Topic: "late", Value: value(0, 2), Partition: 1, ExplicitPartition: true}, o.cb(2))
 	require.NoError(t, c.CreateTopic("late", 2))
+	eventually(t, "the records for partitions the topic has", func() bool {
+		releasePacing(clk)
+		return o.first.Load() >= 2
+	})
+	require.Less(t, clk.Now().Sub(t0), maxBlock, "the test's own pace leaves the records time to wait")
+	require.Equal(t, int64(2), o.first.Load(), "the record for partition 5 waits out its MaxBlock")
+	clk.Advance(t0.Add(maxBlock + pastDeadline).Sub(clk.Now()))
 	o.wait(t, "held records")
 	require.NoError(t, o.one(t, 0).err)
 	require.ErrorIs(t, o.one(t, 1).err, ErrInvalidRecord, "partition 5 never came within MaxBlock")
