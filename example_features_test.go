@@ -158,8 +158,8 @@ func Example_idempotence() {
 	p, err := producer.New(producer.Config{
 		Brokers:         brokers,
 		Linger:          producer.NoLinger,
-		RequestTimeout:  200 * time.Millisecond,
-		DeliveryTimeout: 500 * time.Millisecond,
+		RequestTimeout:  500 * time.Millisecond,
+		DeliveryTimeout: time.Second,
 	})
 	if err != nil {
 		log.Fatal(err)
