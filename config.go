@@ -82,15 +82,16 @@ type Config struct {
 
 	// BufferMemory caps the bytes of batches and of records waiting for
 	// their topic's metadata (those may use all of it but one batch's
-	// size, so that they can always be batched once metadata comes). When
+	// size, so that they can always be batched once metadata comes): it
+	// must hold a batch (BatchSize), and New refuses it below. When
 	// it is used up, Produce waits up to MaxBlock for memory. The halves of
 	// a batch split after MESSAGE_TOO_LARGE come from the heap, as in the
-	// Java client, and for a while add to it. On Linux the
-	// batches' buffers are mapped outside the Go heap, and a page is backed
-	// by memory only once used: they count once in the process's memory,
-	// not twice through the garbage collector's headroom (nor do they pace
-	// the collector: GOGC and GOMEMLIMIT do, as ever). Java: buffer.memory;
-	// kafka-python: buffer_memory. Default 32 MiB.
+	// Java client, and for a while add to it. On Linux (but under the race
+	// detector) the batches' buffers are mapped outside the Go heap, and a
+	// page is backed by memory only once used: they count once in the
+	// process's memory, not twice through the garbage collector's headroom
+	// (nor do they pace the collector: GOGC and GOMEMLIMIT do, as ever).
+	// Java: buffer.memory; kafka-python: buffer_memory. Default 32 MiB.
 	BufferMemory int64
 
 	// MaxBlock bounds how long Produce and Send wait for buffer memory, and
@@ -528,7 +529,8 @@ func (cfg *Config) validate() error {
 	// The batches' size, which a MaxRequestSize below BatchSize cut, must
 	// fit the buffer.
 	if int64(cfg.BatchSize) > cfg.BufferMemory {
-		return bad("BatchSize", "%d exceeds BufferMemory %d", cfg.BatchSize, cfg.BufferMemory)
+		return bad("BatchSize", "%d exceeds BufferMemory %d (BatchSize left at zero is %d, or MaxRequestSize if smaller: a smaller BufferMemory needs a BatchSize set below it)",
+			cfg.BatchSize, cfg.BufferMemory, DefaultBatchSize)
 	}
 	if cfg.MaxInFlight < 0 {
 		return bad("MaxInFlight", "%d is negative", cfg.MaxInFlight)

@@ -325,6 +325,20 @@ func TestABufferThatFitsBatchesCutToMaxRequestSizeIsAccepted(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 }
 
+// A BufferMemory set alone below the default batch size is refused, and
+// the error says that BatchSize was left at its default and what to set:
+// it named a BatchSize of 65536 that the user never set, and no more.
+func TestABufferSetAloneBelowTheDefaultBatchSizeSaysWhatToSet(t *testing.T) {
+	cfg := Config{Brokers: []string{"127.0.0.1:9092"}, BufferMemory: 32 << 10}
+	var cerr *ConfigError
+	require.ErrorAs(t, cfg.Validate(), &cerr)
+	require.Equal(t, "BatchSize", cerr.Field)
+	require.Contains(t, cerr.Reason, "BatchSize left at zero is 65536")
+	require.Contains(t, cerr.Reason, "needs a BatchSize set below it")
+	cfg.BatchSize = 16 << 10
+	require.NoError(t, cfg.Validate())
+}
+
 // WithDefaults gives the batch size in effect, cut to a smaller
 // MaxRequestSize: a tool showing the settings showed 64 KiB where the
 // producer cut its batches to 10,000 bytes.
