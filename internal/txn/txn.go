@@ -44,12 +44,12 @@ var (
 	// the broker lost the producer's sequence, the coordinator timed the
 	// transaction out); AbortTransaction is the way on, which for a
 	// transaction timed out may end in ErrFatal (Manager.Abort).
-	ErrAbortable = errors.New("the transaction must be aborted")
+	ErrAbortable error = &final{"the transaction must be aborted"}
 	// ErrFatal: the producer can do nothing more (it was fenced by another
 	// producer with its transactional id, or its transaction timed out,
 	// which the coordinator answers alike at the commit, and with v1 at
 	// the abort; or it was denied); close it.
-	ErrFatal = errors.New("the transactional producer cannot continue")
+	ErrFatal error = &final{"the transactional producer cannot continue"}
 	// ErrState: a call the transaction's state does not allow (producing
 	// outside a transaction, committing with none begun or with offsets a
 	// failed SendOffsets may have left out, initializing twice, beginning
@@ -60,6 +60,14 @@ var (
 	// (EnterAfterHooks).
 	ErrAborted = errors.New("transaction aborted")
 )
+
+// final is ErrAbortable's and ErrFatal's type: kerr.Final, since no retry
+// of the broker error they wrap as their cause can succeed before the
+// transaction is aborted, or ever.
+type final struct{ text string }
+
+func (e *final) Error() string { return e.text }
+func (*final) Final()          {}
 
 // State is where the transaction manager stands.
 type State int8

@@ -484,6 +484,22 @@ func TestAnAbortableTransactionRefusesPartitionsWithWhy(t *testing.T) {
 	}
 }
 
+// A transaction that must be aborted refuses every record until it is,
+// whatever broker error made it fail: the refusal keeps that error as its
+// cause, but is no retriable error, where kerr.IsRetriable said it was for
+// a cause such as NOT_ENOUGH_REPLICAS, and a caller retrying on it produced
+// records that failed again until AbortTransaction.
+func TestATransactionThatMustBeAbortedIsNoRetriableError(t *testing.T) {
+	r := initialized(t, true)
+	r.m.RecordFailed(fmt.Errorf("delivery timeout; last error: %w", kerr.NotEnoughReplicas))
+	admitted, refused := r.m.Admit(tp0)
+	require.False(t, admitted)
+	require.ErrorIs(t, refused, ErrAbortable)
+	require.ErrorIs(t, refused, kerr.NotEnoughReplicas, "the cause is kept")
+	require.False(t, kerr.IsRetriable(refused), "refused: %v", refused)
+	require.False(t, kerr.IsRetriable(fmt.Errorf("%w: %w", ErrFatal, kerr.NotEnoughReplicas)))
+}
+
 func TestV1PartitionsAreAddedBeforeTheyMaySend(t *testing.T) {
 	r := initialized(t, false)
 	tp1 := accumulator.TopicPartition{Topic: "t", Partition: 1}

@@ -51,10 +51,26 @@ func ForCode(code int16) error {
 }
 
 // IsRetriable reports whether err, or an error it wraps, is a Kafka error
-// that the Java client would retry.
+// that the Java client would retry, and nothing in err's chain is Final.
 func IsRetriable(err error) bool {
+	var f Final
+	if errors.As(err, &f) {
+		return false
+	}
 	var ke *Error
 	return errors.As(err, &ke) && ke != nil && ke.Retriable
+}
+
+// A Final error ends the retries of the Kafka error it wraps, which it
+// keeps as its cause (for errors.Is and its text): IsRetriable is false for
+// an error whose chain holds one. A transaction that must be aborted, say,
+// fails every record until it is, whatever broker error made it fail; the
+// Java client's TransactionAbortableException is no RetriableException
+// either.
+type Final interface {
+	error
+	// Final marks the error; it does nothing.
+	Final()
 }
 
 // NeedsMetadataRefresh reports whether err, or an error it wraps, is a Kafka

@@ -100,3 +100,24 @@ func TestErrorIsOneLine(t *testing.T) {
 		}
 	}
 }
+
+type finalErr struct{}
+
+func (finalErr) Error() string { return "the transaction must be aborted" }
+func (finalErr) Final()        {}
+
+// A Final error in the chain ends the retries of the Kafka error it wraps,
+// which errors.Is still finds.
+func TestAFinalErrorEndsTheRetriesOfTheKafkaErrorItWraps(t *testing.T) {
+	cause := fmt.Errorf("delivery timeout; last error: %w", NotEnoughReplicas)
+	if !IsRetriable(cause) {
+		t.Fatalf("IsRetriable(%v) = false, want true", cause)
+	}
+	final := fmt.Errorf("%w: %w", finalErr{}, cause)
+	if IsRetriable(final) {
+		t.Errorf("IsRetriable(%v) = true, want false", final)
+	}
+	if !errors.Is(final, NotEnoughReplicas) {
+		t.Errorf("errors.Is(%v, NotEnoughReplicas) = false", final)
+	}
+}
