@@ -2,6 +2,7 @@ package producer
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -86,6 +87,10 @@ func TestCloseWithStuckBrokerHonoursContext(t *testing.T) {
 		require.ErrorIs(t, out.err, ErrClosed, "record %d", i)
 		if got[values[i]] {
 			require.ErrorIs(t, out.err, ErrMaybeWritten, "record %d was in flight", i)
+		} else {
+			// It said "producer closed: accumulator closed: producer closed".
+			require.NotContains(t, out.err.Error(), "accumulator", "record %d", i)
+			require.Equal(t, 1, strings.Count(out.err.Error(), "producer closed"), "record %d: %v", i, out.err)
 		}
 	}
 }

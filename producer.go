@@ -527,7 +527,7 @@ func (p *Producer) errorOf(r *accumulator.Result) error {
 // if any, knows of it already (accumulator.Config.Failed).
 func (p *Producer) failure(r *accumulator.Result) error {
 	err := r.Err
-	if errors.Is(err, accumulator.ErrClosed) {
+	if errors.Is(err, accumulator.ErrClosed) && !errors.Is(err, ErrClosed) {
 		err = fmt.Errorf("%w: %w", ErrClosed, err)
 	}
 	return &PartitionError{Topic: r.Topic, Partition: r.Partition, Err: err}

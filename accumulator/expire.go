@@ -1,9 +1,6 @@
 package accumulator
 
-import (
-	"fmt"
-	"time"
-)
+import "time"
 
 // Expire fails the batches whose DeliveryTimeout has passed, wherever they
 // are: queued, waiting for a retry, or in flight (the Java client's
@@ -67,8 +64,17 @@ func (a *Accumulator) BeginClose() { a.closing.Store(true) }
 func (a *Accumulator) Abort(err error) {
 	a.closing.Store(true)
 	a.aborted.Store(true)
-	a.failAll(fmt.Errorf("%w: %w", ErrClosed, err))
+	a.failAll(&closedBy{err})
 }
+
+// closedBy is the error of the batches Abort fails: it matches ErrClosed,
+// and reads as its cause alone, which tells the user in their own words
+// who closed (the producer's Close), where "accumulator closed" would name
+// a part of the producer they never see.
+type closedBy struct{ cause error }
+
+func (e *closedBy) Error() string   { return e.cause.Error() }
+func (e *closedBy) Unwrap() []error { return []error{ErrClosed, e.cause} }
 
 // FailUnsent fails the batches of parts (every partition if nil) that were
 // never sent, with err: what waits for a broker that refuses the producer.
