@@ -2,11 +2,13 @@ package producer
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/internal/fakebroker"
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
@@ -228,4 +230,44 @@ func TestDeliveryTimeoutWhenBrokerNeverAnswers(t *testing.T) {
 	require.ErrorIs(t, err, ErrDeliveryTimeout)
 	require.False(t, errors.Is(err, ErrClosed))
 	require.Less(t, time.Since(began), waitFor/2, "bounded by DeliveryTimeout, not by the test's wait")
+}
+
+// A record refused with NOT_ENOUGH_REPLICAS (the broker did not append it)
+// whose DeliveryTimeout passes while it waits out its retry backoff fails
+// with ErrDeliveryTimeout, certainly not written, and is not sent again:
+// the sender, woken by the backoff's end before the expiry loop, once sent
+// it after its deadline, and the expiry loop, finding it in flight, failed
+// it as maybe written.
+func TestARecordWhoseDeliveryTimeoutPassesDuringItsRetryBackoffIsNotSentAgain(t *testing.T) {
+	for _, idem := range []bool{true, false} {
+		t.Run(fmt.Sprintf("idempotent=%v", idem), func(t *testing.T) {
+			c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+			c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action {
+				return fakebroker.FailAll(kerr.NotEnoughReplicas, "")
+			})
+			clk := clock.NewFake(time.Unix(1_700_000_000, 0))
+			p := newProducer(t, c, func(cfg *Config) {
+				cfg.clock = clk
+				cfg.DisableIdempotence = !idem
+				cfg.DeliveryTimeout, cfg.RequestTimeout, cfg.Linger = 10*time.Second, 9*time.Second, NoLinger
+			})
+			// Metadata first: on the fake clock the metadata loop's pacing
+			// waits for the test to move time.
+			eventually(t, "the topic's metadata", func() bool {
+				clk.Advance(cfgRetryBackoff)
+				n, _ := p.PartitionsFor(ctxWithin(t, 50*time.Millisecond), "t")
+				return n > 0
+			})
+			o := newOutcomes(1)
+			p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("v")}, o.cb(0))
+			eventually(t, "the refused batch back for a retry", func() bool { return p.Stats().Retries > 0 })
+			clk.Advance(10 * time.Second) // past the backoff and the DeliveryTimeout
+			o.wait(t, "the record at its DeliveryTimeout")
+			err := o.one(t, 0).err
+			require.ErrorIs(t, err, ErrDeliveryTimeout)
+			require.ErrorIs(t, err, kerr.NotEnoughReplicas, "the timeout names the last error")
+			require.False(t, errors.Is(err, ErrMaybeWritten), "refused each time it was sent: certainly not written (%v)", err)
+			require.Equal(t, int64(1), c.ProduceRequests(), "sent again after its DeliveryTimeout")
+		})
+	}
 }

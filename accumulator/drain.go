@@ -41,6 +41,9 @@ func forTimer(wait time.Duration) time.Duration {
 // request had no room for, or any batch when urgent) makes a request go,
 // and the others, lingering or not, go along with it (see lingers).
 //
+// A batch whose DeliveryTimeout has passed is not drained: it waits for
+// Expire, which fails it, and nothing of its partition passes it.
+//
 // A batch drained for the first time gets its sequence numbers here, under
 // its partition's lock. Drained batches are closed (compressed, stamped,
 // CRC'd) outside every lock; they are in flight until the sender reports
@@ -213,6 +216,13 @@ func (a *Accumulator) next(p *partition, node int32, urgent, busy bool, now time
 			continue
 		case b.inFlight:
 			continue
+		case !now.Before(b.deadline):
+			// Its DeliveryTimeout has passed: Expire fails it and wakes
+			// the sender for what waits behind it. Sent now, it would break
+			// that promise, and Expire, finding it in flight, would fail it
+			// as maybe written, though its attempts may all have been
+			// refused unwritten.
+			return nil, noDeadline
 		case b.attempts > 0:
 			if settling && !b.maybeWritten {
 				continue // it goes after the restart, renumbered
