@@ -166,7 +166,10 @@ type Accumulator struct {
 	flushing atomic.Int32 // Flush calls under way: everything is ready
 	closing  atomic.Bool  // Close under way: everything is ready
 	aborted  atomic.Bool  // Abort called: appends fail, retries fail
-	fatal    atomic.Pointer[error]
+	// abortedBy is Abort's error, set before aborted: a retry it refuses
+	// says who closed, in the caller's words (closedBy).
+	abortedBy atomic.Pointer[closedBy]
+	fatal     atomic.Pointer[error]
 
 	// txnAbort is why the transaction under way is being aborted, from
 	// AbortTransaction to EndTransaction: nothing more of it may be sent.

@@ -168,7 +168,8 @@ func (a *Accumulator) Retry(b *Batch, r Retry) (again bool) {
 	case a.fatalErr() != nil:
 		a.complete(p, b, -1, -1, fmt.Errorf("%w; not retried: %w", a.fatalErr(), r.Cause))
 	case a.aborted.Load():
-		a.complete(p, b, -1, -1, fmt.Errorf("%w; not retried: %w", ErrClosed, r.Cause))
+		by := a.abortedBy.Load().cause
+		a.complete(p, b, -1, -1, &closedBy{fmt.Errorf("%w; not retried: %w", by, r.Cause)})
 	case a.txnAbort.Load() != nil:
 		a.complete(p, b, -1, -1, fmt.Errorf("%w; not retried: %w", *a.txnAbort.Load(), r.Cause))
 	case !now.Before(b.deadline):

@@ -63,6 +63,7 @@ func (a *Accumulator) BeginClose() { a.closing.Store(true) }
 // answers complete them, and a retry fails instead (see Retry).
 func (a *Accumulator) Abort(err error) {
 	a.closing.Store(true)
+	a.abortedBy.Store(&closedBy{err})
 	a.aborted.Store(true)
 	a.failAll(&closedBy{err})
 }
