@@ -76,9 +76,9 @@ func (e *RecordTooLargeError) Error() string {
 func (e *RecordTooLargeError) Unwrap() error { return ErrRecordTooLarge }
 
 // PartitionError wraps a failure with the topic and partition it concerns.
-// Partition is -1 when the record failed before it had one; a record that
-// asked for a partition explicitly has that one, even if it is invalid
-// (negative, or past the topic's count).
+// Partition is -1 when the record failed before it had one; a record
+// refused for the partition it asked for explicitly (negative, or past
+// the topic's count) carries that one.
 type PartitionError struct {
 	Topic     string
 	Partition int32
