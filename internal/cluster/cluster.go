@@ -250,7 +250,8 @@ func (c *Cluster) Close() {
 
 // brokers returns connection handles to ask anything: the known nodes,
 // those with a live connection first, then those Conn would dial at once,
-// then those dialling or backing off, each group in random order, then the
+// then those dialling, backing off or connected only to an address they
+// have moved from (conn.Readiness), each group in random order, then the
 // seeds, in random order. Random, so that the requests spread over the
 // brokers. A node whose host stopped answering (its sender re-dials it
 // most of the time) would otherwise make the caller join a dial of up to
