@@ -251,13 +251,7 @@ func TestARecordWhoseDeliveryTimeoutPassesDuringItsRetryBackoffIsNotSentAgain(t 
 				cfg.DisableIdempotence = !idem
 				cfg.DeliveryTimeout, cfg.RequestTimeout, cfg.Linger = 10*time.Second, 9*time.Second, NoLinger
 			})
-			// Metadata first: on the fake clock the metadata loop's pacing
-			// waits for the test to move time.
-			eventually(t, "the topic's metadata", func() bool {
-				clk.Advance(cfgRetryBackoff)
-				n, _ := p.PartitionsFor(ctxWithin(t, 50*time.Millisecond), "t")
-				return n > 0
-			})
+			learnTopic(t, p, clk, "t") // the loop paces itself on the fake clock
 			o := newOutcomes(1)
 			p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("v")}, o.cb(0))
 			eventually(t, "the refused batch back for a retry", func() bool { return p.Stats().Retries > 0 })
