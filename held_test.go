@@ -969,11 +969,6 @@ func TestCloseEndingAHeldRecordsWaitForMemoryFailsItAsClosed(t *testing.T) {
 // begun, no refresh comes.
 func TestARecordHeldBehindADrainThatEndsWhileItWaitsForMemoryGoesWithoutARefresh(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{})
-	var refreshes atomic.Int64
-	c.OnMetadata(func(int32, *protocol.MetadataRequest) fakebroker.Action {
-		refreshes.Add(1)
-		return fakebroker.Action{}
-	})
 	clk := clock.NewFake(heldClockStart)
 	p := newProducer(t, c, func(cfg *Config) {
 		cfg.clock = clk
@@ -989,7 +984,7 @@ func TestARecordHeldBehindADrainThatEndsWhileItWaitsForMemoryGoesWithoutARefresh
 	require.NoError(t, c.CreateTopic("late", 1))
 	awaitDrain(t, p, clk, "late")
 	eventually(t, "the first record's append waiting for memory", func() bool { return p.pool.Waiters() == 1 })
-	before := refreshes.Load()
+	before := c.MetadataRequests()
 
 	// Held behind the first, the second waits for its own memory behind
 	// the first's wait, and needs more than the first's batch gives back.
@@ -1011,5 +1006,5 @@ func TestARecordHeldBehindADrainThatEndsWhileItWaitsForMemoryGoesWithoutARefresh
 	o.wait(t, "the second record, held as its topic's drain ended")
 	require.NoError(t, o.one(t, 0).err)
 	require.NoError(t, o.one(t, 1).err)
-	require.Equal(t, before, refreshes.Load(), "metadata refreshes once the topic's metadata was known")
+	require.Equal(t, before, c.MetadataRequests(), "metadata refreshes once the topic's metadata was known")
 }

@@ -398,11 +398,6 @@ func TestOneMalformedMetadataAnswerFailsNothingAtOnce(t *testing.T) {
 // moves.
 func TestPartitionsForOfAMissingTopicLeavesTheLoopToPollWithBackoff(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{})
-	var asks atomic.Int64
-	c.OnMetadata(func(int32, *protocol.MetadataRequest) fakebroker.Action {
-		asks.Add(1)
-		return fakebroker.Action{}
-	})
 	clk := clock.NewFake(heldClockStart)
 	p := newProducer(t, c, func(cfg *Config) {
 		cfg.clock, cfg.MaxBlock = clk, time.Hour
@@ -421,7 +416,7 @@ func TestPartitionsForOfAMissingTopicLeavesTheLoopToPollWithBackoff(t *testing.T
 	})
 	cancel()
 	require.ErrorIs(t, receive(t, failed, "PartitionsFor once its ctx ended"), ErrUnknownTopic)
-	require.LessOrEqual(t, asks.Load(), int64(25), "Metadata requests in a second")
+	require.LessOrEqual(t, c.MetadataRequests(), int64(25), "Metadata requests in a second")
 }
 
 // A held record naming a partition its topic does not have yet leaves the
@@ -431,11 +426,6 @@ func TestPartitionsForOfAMissingTopicLeavesTheLoopToPollWithBackoff(t *testing.T
 // every RetryBackoff for as long as the record waited.
 func TestARecordWaitingForAPartitionLeavesTheLoopToPollWithBackoff(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 2}, KeepRecords: true})
-	var asks atomic.Int64
-	c.OnMetadata(func(int32, *protocol.MetadataRequest) fakebroker.Action {
-		asks.Add(1)
-		return fakebroker.Action{}
-	})
 	clk := clock.NewFake(heldClockStart)
 	p := newProducer(t, c, func(cfg *Config) {
 		cfg.clock = clk
@@ -443,7 +433,7 @@ func TestARecordWaitingForAPartitionLeavesTheLoopToPollWithBackoff(t *testing.T)
 		cfg.MetadataMaxAge = 5 * time.Hour
 	})
 	learnTopic(t, p, clk, "t")
-	before := asks.Load()
+	before := c.MetadataRequests()
 	o := newOutcomes(1)
 	p.Produce(ctx(t), &Record{Topic: "t", Partition: 5, ExplicitPartition: true, Value: []byte("v")}, o.cb(0))
 	until := clk.Now().Add(time.Second)
@@ -451,7 +441,7 @@ func TestARecordWaitingForAPartitionLeavesTheLoopToPollWithBackoff(t *testing.T)
 		releasePacing(clk)
 		return !clk.Now().Before(until)
 	})
-	require.LessOrEqual(t, asks.Load()-before, int64(25), "Metadata requests in a second")
+	require.LessOrEqual(t, c.MetadataRequests()-before, int64(25), "Metadata requests in a second")
 
 	require.NoError(t, c.AddPartitions("t", 6))
 	go func() { _ = p.Flush(ctx(t)) }()
@@ -563,11 +553,6 @@ func (d *unreachableDialer) DialContext(ctx context.Context, network, addr strin
 func TestALeaderNobodyCanReachAsksForMetadataOncePerFailedConnection(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{Nodes: 2, Topics: map[string]int32{"t": 2},
 		Leader: func(_ string, p int32) int32 { return p }})
-	var asked atomic.Int64
-	c.OnMetadata(func(int32, *protocol.MetadataRequest) fakebroker.Action {
-		asked.Add(1)
-		return fakebroker.Action{}
-	})
 	clk := clock.NewFake(heldClockStart)
 	dialer := &unreachableDialer{addr: c.Addrs()[1]}
 	const (
@@ -607,20 +592,20 @@ func TestALeaderNobodyCanReachAsksForMetadataOncePerFailedConnection(t *testing.
 	// for the record below dials.
 	clk.Advance(reconnectBackoff * 3 / 2)
 	refusedBefore := dialer.refused.Load()
-	askedBefore := asked.Load()
+	askedBefore := c.MetadataRequests()
 	p.Produce(ctx(t), &Record{Topic: "t", Partition: 1, ExplicitPartition: true, Value: []byte("v")}, o.cb(1))
 	eventually(t, "the refresh the refused dial asked for", func() bool {
-		return dialer.refused.Load() > refusedBefore && asked.Load() > askedBefore
+		return dialer.refused.Load() > refusedBefore && c.MetadataRequests() > askedBefore
 	})
 	const steps = 20
 	for range steps {
 		clk.Advance(backoff)
-		n := asked.Load()
+		n := c.MetadataRequests()
 		eventually(t, "a Metadata request, or the metadata loop waiting for MetadataMaxAge", func() bool {
-			return asked.Load() > n || loopAwaitsMaxAge()
+			return c.MetadataRequests() > n || loopAwaitsMaxAge()
 		})
 	}
-	requests, refused := asked.Load()-askedBefore, dialer.refused.Load()-refusedBefore
+	requests, refused := c.MetadataRequests()-askedBefore, dialer.refused.Load()-refusedBefore
 	require.Equal(t, int64(1), refused, "dials to broker 1 within its reconnect backoff")
 	require.Equal(t, refused, requests,
 		"%d Metadata requests over %v for %d refused dial; the metadata never changed", requests, steps*backoff, refused)

@@ -2,7 +2,6 @@ package producer
 
 import (
 	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -77,19 +76,14 @@ func TestProduceWithoutTopicIDsNamesTopics(t *testing.T) {
 // refresh; nothing is lost, duplicated or reordered.
 func TestUnknownTopicIDIsRetried(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, KeepRecords: true})
-	var metadataRequests atomic.Int64
-	c.OnMetadata(func(int32, *protocol.MetadataRequest) fakebroker.Action {
-		metadataRequests.Add(1)
-		return fakebroker.Action{}
-	})
 	p := newProducer(t, c, func(cfg *Config) { cfg.MaxInFlight = 1 })
 	_, err := p.PartitionsFor(ctx(t), "t")
 	require.NoError(t, err)
-	before := metadataRequests.Load()
+	before := c.MetadataRequests()
 
 	c.OnProduce(failFirst(2, fakebroker.FailAll(kerr.UnknownTopicID, "")))
 	o := produceN(t, p, 20)
 	requireDelivered(t, c, o, 20)
 	require.GreaterOrEqual(t, p.Stats().Retries, int64(2))
-	require.Greater(t, metadataRequests.Load(), before, "UNKNOWN_TOPIC_ID asks for a metadata refresh")
+	require.Greater(t, c.MetadataRequests(), before, "UNKNOWN_TOPIC_ID asks for a metadata refresh")
 }

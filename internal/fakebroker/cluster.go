@@ -83,9 +83,10 @@ type Cluster struct {
 	produceFn atomic.Pointer[ProduceHook]
 	metaFn    atomic.Pointer[MetadataHook]
 
-	records     atomic.Int64 // records accepted
-	produceReqs atomic.Int64
-	accepted    atomic.Int64 // connections accepted
+	records      atomic.Int64 // records accepted
+	produceReqs  atomic.Int64
+	metadataReqs atomic.Int64
+	accepted     atomic.Int64 // connections accepted
 
 	// Idempotence.
 	initProducerIdFn   atomic.Pointer[InitProducerIdHook]
@@ -184,6 +185,9 @@ func (c *Cluster) ProduceCount() int64 { return c.records.Load() }
 
 // ProduceRequests is the number of Produce requests received.
 func (c *Cluster) ProduceRequests() int64 { return c.produceReqs.Load() }
+
+// MetadataRequests is the number of Metadata requests received.
+func (c *Cluster) MetadataRequests() int64 { return c.metadataReqs.Load() }
 
 // Connections is the number of connections accepted so far.
 func (c *Cluster) Connections() int64 { return c.accepted.Load() }

@@ -17,6 +17,7 @@ func (s *session) handleMetadata(version int16, body []byte) (protocol.Response,
 	if err := req.ReadFrom(body, version); err != nil {
 		return nil, err
 	}
+	s.c.metadataReqs.Add(1)
 	var act Action
 	if h := s.c.metaFn.Load(); h != nil {
 		act = (*h)(s.n.id, &req)
