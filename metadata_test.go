@@ -223,14 +223,7 @@ func TestARecordOfAPartitionALaggingAnswerLeftOutIsSent(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 4}, KeepRecords: true, Versions: tc.versions})
-			clk := clock.NewFake(heldClockStart)
-			p := newProducer(t, c, func(cfg *Config) {
-				cfg.clock = clk
-				// The record lingers until the Flush below; no periodic
-				// refresh or expiry comes within the test.
-				cfg.Linger, cfg.DeliveryTimeout, cfg.MaxBlock = time.Hour, 2*time.Hour, time.Hour
-				cfg.MetadataMaxAge = 5 * time.Hour
-			})
+			p, clk := lingeringOnFakeClock(t, c) // until the Flush below
 			learnTopic(t, p, clk, "t")
 			o := newOutcomes(1)
 			p.Produce(ctx(t), &Record{Topic: "t", Partition: 3, ExplicitPartition: true, Value: []byte("v")}, o.cb(0))
@@ -279,12 +272,7 @@ func TestARecordOfAPartitionALaggingAnswerLeftOutIsSent(t *testing.T) {
 // pacing moves.
 func TestAKeyedRecordKeepsItsPartitionAfterAnUnknownThenAShortAnswer(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 6}, KeepRecords: true})
-	clk := clock.NewFake(heldClockStart)
-	p := newProducer(t, c, func(cfg *Config) {
-		cfg.clock = clk
-		cfg.Linger, cfg.DeliveryTimeout, cfg.MaxBlock = time.Hour, 2*time.Hour, time.Hour
-		cfg.MetadataMaxAge = 5 * time.Hour
-	})
+	p, clk := lingeringOnFakeClock(t, c)
 	learnTopic(t, p, clk, "t")
 	key := []byte("k0") // one whose partition differs among 6 and among 3
 	for i := 1; partitioner.KeyPartition(key, 6) == partitioner.KeyPartition(key, 3); i++ {
@@ -426,12 +414,7 @@ func TestPartitionsForOfAMissingTopicLeavesTheLoopToPollWithBackoff(t *testing.T
 // every RetryBackoff for as long as the record waited.
 func TestARecordWaitingForAPartitionLeavesTheLoopToPollWithBackoff(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 2}, KeepRecords: true})
-	clk := clock.NewFake(heldClockStart)
-	p := newProducer(t, c, func(cfg *Config) {
-		cfg.clock = clk
-		cfg.Linger, cfg.DeliveryTimeout, cfg.MaxBlock = time.Hour, 2*time.Hour, time.Hour
-		cfg.MetadataMaxAge = 5 * time.Hour
-	})
+	p, clk := lingeringOnFakeClock(t, c)
 	learnTopic(t, p, clk, "t")
 	before := c.MetadataRequests()
 	o := newOutcomes(1)
@@ -617,4 +600,17 @@ func TestALeaderNobodyCanReachAsksForMetadataOncePerFailedConnection(t *testing.
 	})
 	require.ErrorIs(t, o.one(t, 1).err, ErrDeliveryTimeout)
 	require.ErrorContains(t, o.one(t, 1).err, "broker 1 unreachable")
+}
+
+// lingeringOnFakeClock is a producer on a fake clock whose records linger
+// until a Flush, and within whose test no periodic refresh, expiry or
+// MaxBlock comes: only the metadata loop's pacing moves (releasePacing).
+func lingeringOnFakeClock(t *testing.T, c *fakebroker.Cluster) (*Producer, *clock.Fake) {
+	clk := clock.NewFake(heldClockStart)
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.clock = clk
+		cfg.Linger, cfg.DeliveryTimeout, cfg.MaxBlock = time.Hour, 2*time.Hour, time.Hour
+		cfg.MetadataMaxAge = 5 * time.Hour
+	})
+	return p, clk
 }
