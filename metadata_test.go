@@ -380,10 +380,10 @@ func TestOneMalformedMetadataAnswerFailsNothingAtOnce(t *testing.T) {
 // PartitionsFor of a topic that does not exist asks for metadata once and
 // leaves the metadata loop to poll for the awaited topic, with backoff:
 // 10, 20, 40 and 80ms, then RetryBackoffMax (100ms), each ±20%: from 11
-// to 18 Metadata requests in a second. Before, it asked again after every update, and
-// the loop refreshed every RetryBackoff (10ms) for as long as it waited,
-// about 100 requests a second. On the fake clock only the loop's pacing
-// moves.
+// to 18 Metadata requests in a second. Before, it asked again after every
+// update, and the loop refreshed every RetryBackoff (10ms) for as long as
+// it waited, about 100 requests a second. On the fake clock only the
+// loop's pacing moves.
 func TestPartitionsForOfAMissingTopicLeavesTheLoopToPollWithBackoff(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{})
 	clk := clock.NewFake(heldClockStart)
