@@ -42,7 +42,8 @@ func forTimer(wait time.Duration) time.Duration {
 // and the others, lingering or not, go along with it (see lingers).
 //
 // A batch whose DeliveryTimeout has passed is not drained: it waits for
-// Expire, which fails it, and nothing of its partition passes it.
+// Expire, which fails it, and nothing of its partition passes it, nor do
+// its partition's sequences restart before it fails.
 //
 // A batch drained for the first time gets its sequence numbers here, under
 // its partition's lock. Drained batches are closed (compressed, stamped,
@@ -202,6 +203,13 @@ func (a *Accumulator) next(p *partition, node int32, urgent, busy bool, now time
 			// restart then waits only for those that may have been
 			// written, which go alone.
 			settling = p.restart && p.nextRetryEpochSpent()
+		case p.nextWaitingExpired(now):
+			// The next batch is past its DeliveryTimeout: Expire fails
+			// it and wakes the sender (see below), and the restart
+			// waits for that. Renumbered first, a retry would fail with
+			// the new epoch's first sequence, a gap that costs another
+			// restart and another epoch.
+			return nil, noDeadline
 		case !a.restartSequences(p):
 			return nil, noDeadline
 		}

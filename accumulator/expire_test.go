@@ -1,6 +1,7 @@
 package accumulator
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -78,4 +79,82 @@ func TestAQueuedBatchPastItsDeliveryTimeoutIsNotDrained(t *testing.T) {
 	require.ErrorIs(t, r.Err, ErrDeliveryTimeout)
 	require.NotErrorIs(t, r.Err, ErrMaybeWritten)
 	require.Contains(t, r.Err.Error(), "sent 0 times")
+}
+
+// b0 refused for good leaves a gap, and b1, refused as out of order behind
+// it, waits for the sequences to restart; its DeliveryTimeout passes
+// meanwhile. The sequences restart once, after Expire fails b1: restarted
+// before, b1 would be renumbered under a new epoch for nothing, and its
+// failure would leave a gap in that epoch, costing another.
+func TestARetryPastItsDeliveryTimeoutBehindARestartCostsOneEpoch(t *testing.T) {
+	var restarts []restartEvent
+	h := idempotent(t, false, func(c *Config) {
+		c.DeliveryTimeout = time.Second
+		restartsInto(c, &restarts)
+	})
+	parts := []TopicPartition{tp0}
+	h.add(tp0, 0, big)
+	h.add(tp0, 1, big)
+	b0, b1 := h.drainOne("b0"), h.drainOne("b1")
+	h.acc.Complete(b0, -1, -1, errors.New("CORRUPT_MESSAGE"))
+	h.acc.Retry(b1, Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true})
+	h.clk.Advance(time.Second)
+
+	ready, wait := h.acc.Ready(node, parts, false, h.clk.Now())
+	require.False(t, ready, "a batch past its DeliveryTimeout is not ready")
+	require.Equal(t, noDeadline, wait, "the sender waits for Expire's wake")
+	h.drainNone("b1 is Expire's to fail")
+	require.Empty(t, restarts, "no restart before the expired retry fails")
+
+	h.acc.Expire(h.clk.Now())
+	r := h.outcome(1)
+	require.ErrorIs(t, r.Err, ErrDeliveryTimeout)
+	require.NotErrorIs(t, r.Err, ErrMaybeWritten, "its attempt was refused")
+	h.add(tp0, 2, big)
+	require.Equal(t, stampOf{7, 1, 0}, stamped(t, h.drainOne("b2, behind both gaps, under the next epoch")))
+	require.Equal(t, []restartEvent{{tp0, ProducerID{7, 1}, 0}}, restarts, "one restart, with nothing to renumber")
+}
+
+// As above for a partition left behind by another's restart: tp1's retry,
+// past its DeliveryTimeout, is not renumbered under the epoch tp0 moved
+// to before Expire fails it. tp1 then catches up with that epoch once,
+// and the producer's epoch is not bumped again for the gap.
+func TestARetryPastItsDeliveryTimeoutInAPartitionLeftBehindCostsNoEpoch(t *testing.T) {
+	var restarts []restartEvent
+	h := idempotent(t, false, func(c *Config) {
+		c.DeliveryTimeout = time.Second
+		restartsInto(c, &restarts)
+	})
+	tp1 := part(1)
+	b1 := bumpedByTp0(t, h)
+	h.retry(b1, 0) // NOT_LEADER, say: refused, so not written
+	h.clk.Advance(time.Second)
+	restarts = restarts[:0] // tp0's
+
+	bs, _ := h.drain([]TopicPartition{tp1}, 1<<20)
+	require.Empty(t, bs, "b1 is Expire's to fail")
+	require.Empty(t, restarts, "tp1 does not catch up before b1 fails")
+	h.acc.Expire(h.clk.Now())
+	require.ErrorIs(t, h.outcome(1).Err, ErrDeliveryTimeout)
+
+	h.add(tp1, 2, big)
+	bs, _ = h.drain([]TopicPartition{tp1}, 1<<20)
+	require.Len(t, bs, 1)
+	require.Equal(t, stampOf{7, 1, 0}, stamped(t, bs[0]), "under the epoch tp0 moved to")
+	require.Equal(t, []restartEvent{{tp1, ProducerID{7, 1}, 0}}, restarts, "tp1 restarts once")
+}
+
+// restartEvent is one Config.Restarted call.
+type restartEvent struct {
+	tp         TopicPartition
+	id         ProducerID
+	renumbered int
+}
+
+// restartsInto has c book each restart of a partition's sequences in
+// events. Restarted runs on the goroutine that drains: the test's.
+func restartsInto(c *Config, events *[]restartEvent) {
+	c.Restarted = func(tp TopicPartition, id ProducerID, renumbered int) {
+		*events = append(*events, restartEvent{tp, id, renumbered})
+	}
 }

@@ -289,6 +289,17 @@ func (p *partition) nextRetryEpochSpent() bool {
 	return false
 }
 
+// nextWaitingExpired reports whether p's first batch waiting to be sent,
+// for the first time or again, has passed its DeliveryTimeout at now.
+func (p *partition) nextWaitingExpired(now time.Time) bool {
+	for _, b := range p.batches {
+		if !b.completed && !b.inFlight {
+			return !now.Before(b.deadline)
+		}
+	}
+	return false
+}
+
 type timestampType uint8
 
 const (
