@@ -6,10 +6,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/gokafka/producer/conn"
+	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/internal/cluster"
 	"github.com/gokafka/producer/internal/fakebroker"
 	"github.com/gokafka/producer/protocol"
@@ -203,4 +205,67 @@ func TestARecordSentToARejoinedBrokerWaitsForTheOldConnectionsAnswers(t *testing
 			require.Equal(t, []string{"warm", "once", "later"}, values, "the records of one partition reordered")
 		})
 	}
+}
+
+// A Metadata answer that names a partition's leader but leaves that broker
+// out of its brokers gives the partition no sender: its record times out
+// unsent, and its error says why, where before it said only "sent 0
+// times". As the Java client treats such a leader as none and asks for
+// metadata, the metadata loop keeps asking while the record waits. On the
+// fake clock only the loop's pacing and then DeliveryTimeout move.
+func TestARecordWhoseLeaderIsNotAmongTheBrokersTimesOutNamingIt(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Nodes: 2, Topics: map[string]int32{"t": 2},
+		Leader: func(_ string, partition int32) int32 { return partition }})
+	c.OnMetadata(func(int32, *protocol.MetadataRequest) fakebroker.Action {
+		return fakebroker.Action{HideBrokers: []int32{1}}
+	})
+	clk := clock.NewFake(heldClockStart)
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.clock = clk
+		cfg.DeliveryTimeout, cfg.RequestTimeout, cfg.Linger = 10*time.Second, 9*time.Second, NoLinger
+		cfg.MetadataMaxAge = time.Hour
+	})
+	learnTopic(t, p, clk, "t")
+	o := newOutcomes(1)
+	p.Produce(ctx(t), &Record{Topic: "t", Partition: 1, ExplicitPartition: true, Value: []byte("v")}, o.cb(0))
+
+	asked := c.MetadataRequests()
+	eventually(t, "a Metadata request after the record's", func() bool {
+		releasePacing(clk) // the loop's pacing only, never DeliveryTimeout
+		return c.MetadataRequests() > asked+1
+	})
+	require.Zero(t, o.first.Load(), "the record has an outcome before its DeliveryTimeout")
+	clk.Advance(10 * time.Second)
+	o.wait(t, "the record at its DeliveryTimeout")
+	err := o.one(t, 0).err
+	require.ErrorIs(t, err, ErrDeliveryTimeout)
+	require.ErrorContains(t, err, "sent 0 times; the partition's last error: leader 1 of t-1 is not among the brokers the metadata names")
+}
+
+// A record lingering for a partition whose leader's broker the next
+// Metadata answer leaves out, while naming it the leader still, times out
+// unsent naming why, as one produced after that answer does.
+func TestARecordWaitingWhenItsLeaderLeftTheBrokersTimesOutNamingIt(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Nodes: 2, Topics: map[string]int32{"t": 2},
+		Leader: func(_ string, partition int32) int32 { return partition }})
+	p, clk := lingeringOnFakeClock(t, c)
+	learnTopic(t, p, clk, "t")
+	o := newOutcomes(1)
+	p.Produce(ctx(t), &Record{Topic: "t", Partition: 1, ExplicitPartition: true, Value: []byte("v")}, o.cb(0))
+
+	c.OnMetadata(func(int32, *protocol.MetadataRequest) fakebroker.Action {
+		return fakebroker.Action{HideBrokers: []int32{1}}
+	})
+	p.cluster.RequestRefresh("test")
+	eventually(t, "node 1 left out of the metadata", func() bool {
+		releasePacing(clk)
+		_, known := p.cluster.Snapshot().Broker(1)
+		return !known
+	})
+	require.Zero(t, o.first.Load(), "the record has an outcome before its DeliveryTimeout")
+	clk.Advance(2 * time.Hour) // lingeringOnFakeClock's DeliveryTimeout
+	o.wait(t, "the record at its DeliveryTimeout")
+	err := o.one(t, 0).err
+	require.ErrorIs(t, err, ErrDeliveryTimeout)
+	require.ErrorContains(t, err, "sent 0 times; the partition's last error: leader 1 of t-1 is not among the brokers the metadata names")
 }

@@ -2,6 +2,7 @@ package producer
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 
@@ -190,9 +191,11 @@ func (p *Producer) leaderHint(topic string, topicID wire.UUID, partition, leader
 }
 
 // wakeLeader nudges the sender of tp's leader; with no known leader it asks
-// for metadata instead, and the refresh wakes every sender.
+// for metadata instead, and the refresh wakes every sender. A leader named
+// but not among the brokers is booked as tp's last error first.
 func (p *Producer) wakeLeader(snap *metadata.Snapshot, tp metadata.TopicPartition) {
-	if leader, _, ok := snap.Leader(tp.Topic, tp.Partition); ok && leader >= 0 {
+	leader, _, ok := snap.Leader(tp.Topic, tp.Partition)
+	if ok {
 		p.senders.mu.RLock()
 		ns := p.senders.byNode[leader]
 		p.senders.mu.RUnlock()
@@ -200,8 +203,39 @@ func (p *Producer) wakeLeader(snap *metadata.Snapshot, tp metadata.TopicPartitio
 			ns.s.Wake()
 			return
 		}
+	} else if leader >= 0 {
+		p.leaderNotAmongBrokers(tp, leader)
 	}
 	p.cluster.RequestRefresh("no leader for " + tp.Topic)
+}
+
+// leaderNotAmongBrokers books, as the last error of tp's batches waiting to
+// be sent, that the metadata names leader as tp's leader but not among its
+// brokers: no sender leads tp, and a batch that times out unsent says why
+// rather than only that it was sent 0 times. Like the Java client, the
+// producer takes such a leader for none, and the metadata loop asks again
+// until a broker names one it can reach.
+func (p *Producer) leaderNotAmongBrokers(tp metadata.TopicPartition, leader int32) {
+	err := fmt.Errorf("leader %d of %s-%d is not among the brokers the metadata names", leader, tp.Topic, tp.Partition)
+	p.acc.Unreachable([]metadata.TopicPartition{tp}, err)
+}
+
+// noteLeadersNotAmongBrokers books leaderNotAmongBrokers for each partition
+// of snap whose leader is not among its brokers, after every update:
+// wakeLeader books it for a batch that starts later, but the batches
+// waiting when an update left their leader's broker out get no wake.
+func (p *Producer) noteLeadersNotAmongBrokers(snap *metadata.Snapshot) {
+	for _, name := range snap.Topics() {
+		t := snap.Peek(name)
+		if t == nil || len(t.View.Available) == len(t.Partitions) {
+			continue // every partition has a leader it can address
+		}
+		for _, part := range t.Partitions {
+			if _, known := snap.Broker(part.Leader); part.Leader >= 0 && !known {
+				p.leaderNotAmongBrokers(metadata.TopicPartition{Topic: name, Partition: part.ID}, part.Leader)
+			}
+		}
+	}
 }
 
 // wakeAll nudges every sender: after a metadata change, a flush or a close.
@@ -217,6 +251,7 @@ func (p *Producer) wakeAll() {
 // waited for it may go, and senders may have new partitions to send.
 func (p *Producer) metadataUpdated(snap *metadata.Snapshot) {
 	p.held.release(p, snap)
+	p.noteLeadersNotAmongBrokers(snap)
 	p.wakeAll()
 }
 
