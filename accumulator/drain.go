@@ -203,12 +203,12 @@ func (a *Accumulator) next(p *partition, node int32, urgent, busy bool, now time
 			// restart then waits only for those that may have been
 			// written, which go alone.
 			settling = p.restart && p.nextRetryEpochSpent()
-		case p.nextWaitingExpired(now):
-			// The next batch is past its DeliveryTimeout: Expire fails
-			// it and wakes the sender (see below), and the restart
-			// waits for that. Renumbered first, a retry would fail with
-			// the new epoch's first sequence, a gap that costs another
-			// restart and another epoch.
+		case p.waitingExpired(now):
+			// A batch is past its DeliveryTimeout: Expire fails it and
+			// wakes the sender (see below), and the restart waits for
+			// that. Renumbered first, a retry would fail with a sequence
+			// of the new epoch, a gap that costs another restart and
+			// another epoch.
 			return nil, noDeadline
 		case !a.restartSequences(p):
 			return nil, noDeadline

@@ -1,11 +1,13 @@
 package accumulator
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
 	"time"
 
+	"github.com/gokafka/producer/record"
 	"github.com/stretchr/testify/require"
 )
 
@@ -113,6 +115,43 @@ func TestARetryPastItsDeliveryTimeoutBehindARestartCostsOneEpoch(t *testing.T) {
 	h.add(tp0, 2, big)
 	require.Equal(t, stampOf{7, 1, 0}, stamped(t, h.drainOne("b2, behind both gaps, under the next epoch")))
 	require.Equal(t, []restartEvent{{tp0, ProducerID{7, 1}, 0}}, restarts, "one restart, with nothing to renumber")
+}
+
+// As above when the expired retry is not the partition's first waiting
+// batch: b2 holds a record that waited for metadata (Record.Since), so its
+// deadline passes before that of b1, ahead of it. The restart still waits
+// for Expire, and renumbers b1 alone.
+func TestAnExpiredRetryBehindOneStillWaitingCostsOneEpoch(t *testing.T) {
+	var restarts []restartEvent
+	h := idempotent(t, false, func(c *Config) {
+		c.DeliveryTimeout = time.Second
+		restartsInto(c, &restarts)
+	})
+	h.add(tp0, 0, big)
+	h.add(tp0, 1, big)
+	_, err := h.acc.Append(context.Background(), tp0, nil, &Record{
+		Data:     record.Data{Key: []byte("2"), Value: big},
+		Callback: 2,
+		Since:    h.clk.Now().Add(-500 * time.Millisecond),
+	})
+	require.NoError(t, err)
+	b0, b1, b2 := h.drainOne("b0"), h.drainOne("b1"), h.drainOne("b2")
+	h.acc.Complete(b0, -1, -1, errors.New("CORRUPT_MESSAGE"))
+	h.acc.Retry(b1, Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true})
+	h.acc.Retry(b2, Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true})
+	h.clk.Advance(500 * time.Millisecond) // b2 past its deadline, b1 not
+
+	h.drainNone("the restart waits for b2 to fail")
+	require.Empty(t, restarts, "no restart before the expired retry fails")
+	h.acc.Expire(h.clk.Now())
+	require.ErrorIs(t, h.outcome(2).Err, ErrDeliveryTimeout)
+	b1 = h.drainOne("b1, renumbered")
+	require.Equal(t, stampOf{7, 1, 0}, stamped(t, b1))
+	h.acc.Complete(b1, 10, -1, nil)
+	require.NoError(t, h.outcome(1).Err)
+	h.add(tp0, 3, big)
+	require.Equal(t, stampOf{7, 1, 1}, stamped(t, h.drainOne("b3, after b1 under its epoch")))
+	require.Equal(t, []restartEvent{{tp0, ProducerID{7, 1}, 1}}, restarts, "one restart, renumbering b1")
 }
 
 // As above for a partition left behind by another's restart: tp1's retry,

@@ -289,12 +289,14 @@ func (p *partition) nextRetryEpochSpent() bool {
 	return false
 }
 
-// nextWaitingExpired reports whether p's first batch waiting to be sent,
-// for the first time or again, has passed its DeliveryTimeout at now.
-func (p *partition) nextWaitingExpired(now time.Time) bool {
+// waitingExpired reports whether any of p's batches waiting to be sent,
+// for the first time or again, has passed its DeliveryTimeout at now. Not
+// only the first: a batch holding a record that waited for metadata
+// (Record.Since) has an earlier deadline than those before it.
+func (p *partition) waitingExpired(now time.Time) bool {
 	for _, b := range p.batches {
-		if !b.completed && !b.inFlight {
-			return !now.Before(b.deadline)
+		if !b.completed && !b.inFlight && !now.Before(b.deadline) {
+			return true
 		}
 	}
 	return false
