@@ -78,7 +78,7 @@ func (p *Producer) flushUntil(ctx context.Context, to flushTo) error {
 		await = p.acc.AwaitOutcomes
 	}
 	if err := await(ctx, mark); err != nil {
-		return fmt.Errorf("flush: %d batches without an outcome: %w", p.acc.Incomplete(), err)
+		return fmt.Errorf("flush: batches whose callbacks have not all run: %d: %w", p.acc.Incomplete(), err)
 	}
 	return nil
 }

@@ -43,6 +43,27 @@ func TestFlushWaitsForEverythingBuffered(t *testing.T) {
 	require.Equal(t, int64(2*n), c.ProduceCount())
 }
 
+// A Flush whose context ends while a callback is still running says that
+// the batch's callbacks have not all run, not that it has no outcome: its
+// outcome came, and only its callback keeps the Flush waiting.
+func TestAFlushCutShortByASlowCallbackSaysTheCallbacksHaveNotRun(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	p := newProducer(t, c, nil)
+	entered, release := make(chan struct{}), make(chan struct{})
+	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("v")}, func(_ RecordMetadata, err error) {
+		require.NoError(t, err)
+		close(entered)
+		<-release
+	})
+	receive(t, entered, "the record's callback did not run")
+	cut, cancel := context.WithCancel(ctx(t))
+	cancel()
+	err := p.Flush(cut)
+	close(release)
+	require.ErrorIs(t, err, context.Canceled)
+	require.EqualError(t, err, "producer: flush: batches whose callbacks have not all run: 1: context canceled")
+}
+
 // Close with requests in flight to a broker that never answers, and a
 // context that ends: Close returns soon after the context, and every
 // record, in flight or queued, fails with ErrClosed, those the broker got
