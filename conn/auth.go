@@ -22,8 +22,8 @@ const maxSASLRounds = 16
 
 // authenticate runs one SASL exchange on c: SaslHandshake v1 naming the
 // mechanism, then the mechanism's messages in SaslAuthenticate requests
-// (KIP-152) until it is satisfied. It returns the session lifetime the
-// broker granted (KIP-368), zero if none.
+// (KIP-152) until it is satisfied. It returns the session the broker
+// granted (KIP-368), of lifetime zero if it set no limit.
 //
 // The mechanism's session starts before the write lock is taken: starting
 // may fetch a token from an identity provider, and a re-authentication
@@ -65,7 +65,7 @@ const maxSASLRounds = 16
 // one ILLEGAL_SASL_STATE (see minReauthInterval): that refuses the timing,
 // not the credentials, so it fails the connection retriably, to be dialed
 // again. Answered to a first authentication, it stays a refusal.
-func (c *Conn) authenticate(ctx context.Context, reauth bool) (lifetime time.Duration, exchanged bool, err error) {
+func (c *Conn) authenticate(ctx context.Context, reauth bool) (g grant, exchanged bool, err error) {
 	mech := c.cfg.SASL
 	refused := func(err error) error { return &AuthError{Addr: c.addr, Mechanism: mech.Name(), Err: err} }
 	timedOut := fmt.Errorf("SASL authentication to %s: %w: the %s mechanism took longer than %v",
@@ -94,11 +94,11 @@ func (c *Conn) authenticate(ctx context.Context, reauth bool) (lifetime time.Dur
 	}
 	if v, err := c.versions.For(protocol.SaslHandshake); err != nil || v < 1 {
 		// v0 would make the tokens bare frames, which we do not speak.
-		return 0, false, refused(fmt.Errorf("the broker does not speak SaslHandshake v1 (Kafka 1.0+): %w", errOr(err, protocol.ErrUnsupportedVersion)))
+		return grant{}, false, refused(fmt.Errorf("the broker does not speak SaslHandshake v1 (Kafka 1.0+): %w", errOr(err, protocol.ErrUnsupportedVersion)))
 	}
 	version, err := c.versions.For(protocol.SaslAuthenticate)
 	if err != nil {
-		return 0, false, refused(err)
+		return grant{}, false, refused(err)
 	}
 	// The session may go on using Start's context through the exchange:
 	// it ends with it.
@@ -106,7 +106,7 @@ func (c *Conn) authenticate(ctx context.Context, reauth bool) (lifetime time.Dur
 	defer endStart()
 	session, err := callWithin(startCtx, c.log, func() (sasl.Session, error) { return mech.Start(startCtx, c.addr) })
 	if err != nil {
-		return 0, false, failed(startCtx, err, func(err error) error {
+		return grant{}, false, failed(startCtx, err, func(err error) error {
 			if errors.Is(err, sasl.ErrInvalidCredentials) {
 				return refused(err)
 			}
@@ -117,9 +117,9 @@ func (c *Conn) authenticate(ctx context.Context, reauth bool) (lifetime time.Dur
 	select {
 	case c.writeLock <- struct{}{}:
 	case <-ctx.Done():
-		return 0, false, fmt.Errorf("SASL authentication to %s: %w", c.addr, context.Cause(ctx))
+		return grant{}, false, fmt.Errorf("SASL authentication to %s: %w", c.addr, context.Cause(ctx))
 	case <-c.dead:
-		return 0, false, c.Err()
+		return grant{}, false, c.Err()
 	}
 	// From here on, an error leaves the exchange half-way, and the
 	// connection dies of it before the lock is let go: a request waiting
@@ -135,15 +135,16 @@ func (c *Conn) authenticate(ctx context.Context, reauth bool) (lifetime time.Dur
 	}()
 	resp, err := c.authRoundTrip(ctx, &protocol.SaslHandshakeRequest{Mechanism: mech.Name()}, 1)
 	if err != nil {
-		return 0, true, err
+		return grant{}, true, err
 	}
+	g.begunBy = c.cfg.Clock.Now()
 	if hs := resp.(*protocol.SaslHandshakeResponse); hs.ErrorCode != 0 {
 		err := fmt.Errorf("%w (the broker enables %s)", kerr.ForCode(hs.ErrorCode), strings.Join(hs.Mechanisms, ", "))
 		if reauth && hs.ErrorCode == kerr.IllegalSASLState.Code {
-			return 0, true, fmt.Errorf("%w: SASL %s re-authentication to %s refused as too soon after the last: %w",
+			return grant{}, true, fmt.Errorf("%w: SASL %s re-authentication to %s refused as too soon after the last: %w",
 				ErrDisconnected, mech.Name(), c.addr, err)
 		}
-		return 0, true, refused(err)
+		return grant{}, true, refused(err)
 	}
 	var challenge []byte
 	for range maxSASLRounds {
@@ -154,14 +155,15 @@ func (c *Conn) authenticate(ctx context.Context, reauth bool) (lifetime time.Dur
 		})
 		endStep()
 		if err != nil {
-			return 0, true, failed(stepCtx, err, refused)
+			return grant{}, true, failed(stepCtx, err, refused)
 		}
 		if step.done {
-			return lifetime, true, nil
+			return g, true, nil
 		}
+		written := c.cfg.Clock.Now()
 		resp, err := c.authRoundTrip(ctx, &protocol.SaslAuthenticateRequest{AuthBytes: step.msg}, version)
 		if err != nil {
-			return 0, true, err
+			return grant{}, true, err
 		}
 		ar := resp.(*protocol.SaslAuthenticateResponse)
 		if ar.ErrorCode != 0 {
@@ -169,12 +171,13 @@ func (c *Conn) authenticate(ctx context.Context, reauth bool) (lifetime time.Dur
 			if ar.ErrorMessage != nil && *ar.ErrorMessage != "" {
 				err = fmt.Errorf("%w (%s)", err, *ar.ErrorMessage)
 			}
-			return 0, true, refused(err)
+			return grant{}, true, refused(err)
 		}
 		challenge = ar.AuthBytes
-		lifetime = time.Duration(ar.SessionLifetimeMs) * time.Millisecond
+		g.lifetime = time.Duration(ar.SessionLifetimeMs) * time.Millisecond
+		g.expires = written.Add(g.lifetime)
 	}
-	return 0, true, refused(fmt.Errorf("%w: no outcome after %d rounds", sasl.ErrProtocol, maxSASLRounds))
+	return grant{}, true, refused(fmt.Errorf("%w: no outcome after %d rounds", sasl.ErrProtocol, maxSASLRounds))
 }
 
 // couldNotStart is the error of a mechanism whose Start failed: an

@@ -56,18 +56,17 @@ func dialConfigured(ctx context.Context, addr string, cfg Config) (*Conn, error)
 		return nil, err
 	}
 	if cfg.SASL != nil {
-		began := cfg.Clock.Now()
 		// A mechanism that cannot start fails the dial too, retriably:
 		// there is no session to fall back on, and the reconnect
 		// backoff paces the next try.
-		lifetime, _, err := c.authenticate(ctx, false)
+		session, _, err := c.authenticate(ctx, false)
 		if err != nil {
 			c.Close()
 			return nil, err
 		}
-		if lifetime > 0 {
+		if session.lifetime > 0 {
 			c.reauthDone = make(chan struct{})
-			go c.reauthenticate(lifetime, began.Add(lifetime))
+			go c.reauthenticate(session)
 		}
 	}
 	c.log.Debug("kafka connection established", "apis", len(c.versions))

@@ -16,24 +16,57 @@ import (
 // begun sooner ILLEGAL_SASL_STATE. The first authentication does not count.
 const minReauthInterval = time.Second
 
+// grant is a session a SASL exchange opened, timed on our clock by two
+// moments that bound the broker's own timing of it (KIP-368; Java's
+// KafkaChannel and SaslServerAuthenticator). The broker begins a
+// re-authentication when it reads the handshake, and counts the session
+// from when it accepts the exchange's last message. On a busy connection
+// it reads the exchange only after answering the requests written before
+// it, which may take seconds (a quota's throttle, acks=all behind a slow
+// follower), and the client ran the mechanism's Start and waited for the
+// write lock before it wrote the handshake: a session counted from when the
+// exchange began here is cut short by all those waits.
+type grant struct {
+	// lifetime is the session's, as the broker granted it; zero if it set
+	// no limit.
+	lifetime time.Duration
+	// expires is lifetime after the exchange's last SaslAuthenticate was
+	// written. The broker accepted that message after it was written, so
+	// its session ends no sooner: renewed by expires, the session never
+	// lapses at the broker first. It errs early by little: nothing was in
+	// flight ahead of the message (the handshake's answer came after the
+	// earlier requests'), so the broker read it at once.
+	expires time.Time
+	// begunBy is when the handshake's answer came. The broker began the
+	// exchange before it answered, so a handshake written minReauthInterval
+	// after begunBy reaches it no sooner than Kafka allows the next one.
+	begunBy time.Time
+}
+
 // reauthenticate keeps the connection's SASL session alive (KIP-368): the
 // broker closes a connection whose session expired at its next request, so
 // the client authenticates again before that, at a random point between 85%
 // and 95% of the lifetime as the Java client does, so that connections made
-// together do not re-authenticate together (counted from when the exchange
-// that opened the session began, as its expiry is). The first session
-// expires at expires. A refusal kills the connection with the *AuthError;
-// so does a broken exchange, with its retriable error; a mechanism that
-// cannot start is given until the session expires (see renewSession).
+// together do not re-authenticate together. first is the session the dial
+// opened. A refusal kills the connection with the *AuthError; so does a
+// broken exchange, with its retriable error; a mechanism that cannot start
+// is given until the session expires (see renewSession).
 //
-// No re-authentication begins within minReauthInterval of the end of the
-// last (which the broker began before it answered): a session of about a
-// second (connections.max.reauth.ms=1000, or an OAUTHBEARER token reused
-// near its expiry, which the broker grants only the token's remaining time)
-// would otherwise have each one begin too soon, and the broker refuse it.
-// When the session expires before the next may begin, the connection
-// lapses instead (see lapse).
-func (c *Conn) reauthenticate(lifetime time.Duration, expires time.Time) {
+// No re-authentication begins within minReauthInterval of the last: a
+// session of about a second (connections.max.reauth.ms=1000, or an
+// OAUTHBEARER token reused near its expiry, which the broker grants only the
+// token's remaining time) would otherwise have each one begin too soon, and
+// the broker refuse it. When the session expires before the next may begin,
+// the connection lapses instead (see lapse).
+//
+// The session's share, its expiry and the interval are counted from the
+// moments that bound the broker's timing (see grant), not from when the
+// exchange began or ended here: counted from its beginning, a
+// re-authentication that waited 1.2s behind a slow answer was given a
+// session of 2s that looked too short to renew, and the connection closed
+// 0.8s into it, failing its requests in flight, though the broker held it
+// and would have renewed it.
+func (c *Conn) reauthenticate(first grant) {
 	defer close(c.reauthDone)
 	// The exchange's context ends with the connection.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -45,27 +78,27 @@ func (c *Conn) reauthenticate(lifetime time.Duration, expires time.Time) {
 		case <-ctx.Done():
 		}
 	}()
-	var reauthenticated time.Time // when the last re-authentication ended; zero before the first
-	for lifetime > 0 {
+	g, reauthenticated := first, false
+	for g.lifetime > 0 {
 		// The share of the session is counted from its start, as expires
 		// is: counted from now, the end of the exchange, one that took a
 		// while (SCRAM's key stretching on a busy machine, a slow token
 		// provider) pushed the next past the expiry, and a session of
 		// seconds lapsed where it could be renewed.
-		began := expires.Add(-lifetime)
-		next := began.Add(time.Duration(float64(lifetime) * (0.85 + 0.1*rand.Float64())))
-		if !reauthenticated.IsZero() {
-			next = later(next, reauthenticated.Add(minReauthInterval))
+		began := g.expires.Add(-g.lifetime)
+		next := began.Add(time.Duration(float64(g.lifetime) * (0.85 + 0.1*rand.Float64())))
+		if reauthenticated {
+			next = later(next, g.begunBy.Add(minReauthInterval))
 		}
-		if !next.Before(expires) {
-			c.lapse(lifetime, expires)
+		if !next.Before(g.expires) {
+			c.lapse(g.lifetime, g.expires)
 			return
 		}
 		if !c.sleepUntil(next) {
 			return
 		}
 		var err error
-		lifetime, expires, err = c.renewSession(ctx, expires)
+		g, err = c.renewSession(ctx, g.expires)
 		if err != nil {
 			if !errors.Is(err, ErrClosed) {
 				c.log.Warn("kafka re-authentication failed", "mechanism", c.cfg.SASL.Name(), "err", err)
@@ -73,12 +106,14 @@ func (c *Conn) reauthenticate(lifetime time.Duration, expires time.Time) {
 			c.fail(err)
 			return
 		}
-		reauthenticated = c.cfg.Clock.Now()
-		c.log.Debug("kafka connection re-authenticated", "mechanism", c.cfg.SASL.Name(), "session_lifetime", lifetime)
+		reauthenticated = true
+		c.log.Debug("kafka connection re-authenticated", "mechanism", c.cfg.SASL.Name(), "session_lifetime", g.lifetime)
 	}
 }
 
-// lapse lets a session of lifetime that is too short to renew run out:
+// lapse lets a session of lifetime that is too short to renew run out (a
+// second or less: the next re-authentication may begin a second after the
+// handshake of the last was answered, and the session runs from later):
 // the connection closes as it expires, a retriable disconnect, as when a
 // re-authentication cannot start in time, and the next dial authenticates
 // afresh. Its requests fail retriably then, rather than on the broker's
@@ -89,7 +124,7 @@ func (c *Conn) lapse(lifetime time.Duration, expires time.Time) {
 	if !c.sleepUntil(expires) {
 		return
 	}
-	c.fail(fmt.Errorf("%w: the SASL %s session with %s expired: a session of %v leaves no room to re-authenticate, which Kafka allows once per %v",
+	c.fail(fmt.Errorf("%w: the SASL %s session with %s expired: a session of %v is too short to renew, as Kafka allows a re-authentication no sooner than %v after the last began",
 		ErrDisconnected, c.cfg.SASL.Name(), c.addr, lifetime, minReauthInterval))
 }
 
@@ -102,7 +137,7 @@ func later(a, b time.Time) time.Time {
 }
 
 // renewSession re-authenticates c, whose current session expires at
-// expires, and returns the new session's lifetime and expiry. When the
+// expires, and returns the new session (see grant). When the
 // mechanism cannot start (an OAUTHBEARER token provider whose identity
 // provider is briefly unreachable), nothing was written and the current
 // session still holds, so failing the connection would only fail what is in
@@ -116,29 +151,26 @@ func later(a, b time.Time) time.Time {
 // since the provider may hand a sound token next and the session holds
 // meanwhile; it ends the connection as refused, an *AuthError, only as the
 // session runs out.
-func (c *Conn) renewSession(ctx context.Context, expires time.Time) (time.Duration, time.Time, error) {
+func (c *Conn) renewSession(ctx context.Context, expires time.Time) (grant, error) {
 	pace := backoff.Exponential{Base: c.cfg.ReconnectBackoff, Max: c.cfg.ReconnectBackoffMax}
 	for failures := 1; ; failures++ {
-		// The broker counts the lifetime from later, when it accepts the
-		// exchange: an expiry counted from now errs on the early side.
-		began := c.cfg.Clock.Now()
-		lifetime, exchanged, err := c.authenticate(ctx, true)
+		g, exchanged, err := c.authenticate(ctx, true)
 		if err == nil {
-			return lifetime, began.Add(lifetime), nil
+			return g, nil
 		}
 		if exchanged || c.Err() != nil {
-			return 0, time.Time{}, err
+			return grant{}, err
 		}
 		now := c.cfg.Clock.Now()
 		wait := pace.Delay(failures)
 		left := expires.Sub(now)
 		if wait >= left {
-			return 0, time.Time{}, err
+			return grant{}, err
 		}
 		c.log.Warn("kafka re-authentication could not start; the session still holds, retrying",
 			"mechanism", c.cfg.SASL.Name(), "err", err, "retry_in", wait, "session_left", left)
 		if !c.sleepUntil(now.Add(wait)) {
-			return 0, time.Time{}, c.Err()
+			return grant{}, c.Err()
 		}
 	}
 }

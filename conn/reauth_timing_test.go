@@ -1,0 +1,114 @@
+package conn
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/gokafka/producer/internal/clock"
+	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/sasl/plain"
+)
+
+// A re-authentication that waits behind a slow answer (a quota pause,
+// acks=all behind a slow follower) is accepted by the broker only when it
+// reads the exchange, and the broker counts the new session from then.
+// The next re-authentication is due at 85-95% of the session counted from
+// when the exchange's last SaslAuthenticate was written, and what is in
+// flight meanwhile is answered. Before, the session was counted from
+// before the wait: a wait of 1.2s left a session of 2s too short to renew,
+// and the connection closed 0.8s into it, failing its requests in flight
+// as maybe written, with "a session of 2s leaves no room to
+// re-authenticate".
+func TestAReauthenticationBehindASlowAnswerIsCountedFromItsExchange(t *testing.T) {
+	fake := clock.NewFake(time.Unix(1000, 0))
+	fb := newFakeBroker(t)
+	lifetime := 2 * time.Second
+	done := dialAsync(t, fb, Config{SASL: plain.New("u", testPassword), Clock: fake})
+	bc := fb.conn(t)
+	acceptPlain(t, bc, lifetime)
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	c := r.c
+	due := awaitReauthTimer(t, fake, fake.Now(), lifetime)
+
+	// A request is in flight as the re-authentication comes due, and its
+	// handshake is written behind it.
+	slow := newOutcome()
+	c.Send(context.Background(), &protocol.MetadataRequest{}, slow.done)
+	m := expect(t, bc, protocol.Metadata)
+	fake.Advance(due.Sub(fake.Now()))
+	hs := expect(t, bc, protocol.SaslHandshake)
+
+	// The broker takes 1.2s over the request, and reads the exchange only
+	// after answering it.
+	fake.Advance(1200 * time.Millisecond)
+	bc.reply(m, metadataResponse())
+	if res := slow.wait(t, "request written before the re-authentication"); res.err != nil {
+		t.Fatalf("it failed: %v", res.err)
+	}
+	bc.reply(hs, &protocol.SaslHandshakeResponse{Mechanisms: []string{"PLAIN"}})
+	ar := expect(t, bc, protocol.SaslAuthenticate)
+	accepted := fake.Now()
+	bc.reply(ar, &protocol.SaslAuthenticateResponse{AuthBytes: []byte{}, SessionLifetimeMs: lifetime.Milliseconds()})
+
+	next, _ := awaitTimerBetween(t, fake, accepted, accepted.Add(lifetime), nil)
+	if next.Before(accepted.Add(lifetime*85/100)) || next.After(accepted.Add(lifetime*95/100)) {
+		t.Fatalf("the next re-authentication (or the session's lapse) comes %v into a session of %v the broker counts from its exchange, want at 85-95%% of it",
+			next.Sub(accepted), lifetime)
+	}
+
+	// A request in flight as the next re-authentication comes due is
+	// answered, and the session renewed.
+	fake.Advance(next.Sub(fake.Now()) - 100*time.Millisecond)
+	inflight := newOutcome()
+	c.Send(context.Background(), &protocol.MetadataRequest{}, inflight.done)
+	m = expect(t, bc, protocol.Metadata)
+	fake.Advance(100 * time.Millisecond)
+	hs = expect(t, bc, protocol.SaslHandshake)
+	bc.reply(m, metadataResponse())
+	if res := inflight.wait(t, "request in flight as the session was renewed"); res.err != nil {
+		t.Fatalf("it failed: %v", res.err)
+	}
+	bc.reply(hs, &protocol.SaslHandshakeResponse{Mechanisms: []string{"PLAIN"}})
+	ar = expect(t, bc, protocol.SaslAuthenticate)
+	bc.reply(ar, &protocol.SaslAuthenticateResponse{AuthBytes: []byte{}, SessionLifetimeMs: lifetime.Milliseconds()})
+	awaitReauthTimer(t, fake, fake.Now(), lifetime)
+	if err := c.Err(); err != nil {
+		t.Fatalf("connection died: %v", err)
+	}
+}
+
+// Kafka counts its second between re-authentications from when it began
+// the last, which it did before it answered its handshake: a slow answer to
+// the exchange's SaslAuthenticate does not put the next re-authentication
+// off. Before, the second was counted from the exchange's end, and a
+// session of 1.2s whose exchange took 0.3s to answer lapsed, though Kafka
+// would have accepted a re-authentication 1-1.2s after the handshake.
+func TestASlowAnswerToAReauthenticationDoesNotPutTheNextOff(t *testing.T) {
+	fake := clock.NewFake(time.Unix(1000, 0))
+	fb := newFakeBroker(t)
+	lifetime := 1200 * time.Millisecond
+	c, bc := dueToReauthenticate(t, fake, fb, lifetime)
+	hs := expect(t, bc, protocol.SaslHandshake)
+	bc.reply(hs, &protocol.SaslHandshakeResponse{Mechanisms: []string{"PLAIN"}})
+	handshaken := fake.Now()
+	ar := expect(t, bc, protocol.SaslAuthenticate)
+	fake.Advance(300 * time.Millisecond)
+	bc.reply(ar, &protocol.SaslAuthenticateResponse{AuthBytes: []byte{}, SessionLifetimeMs: lifetime.Milliseconds()})
+
+	expires := handshaken.Add(lifetime)
+	next, _ := awaitTimerBetween(t, fake, handshaken.Add(minReauthInterval), expires, nil)
+	if !next.Before(expires) {
+		t.Fatalf("the session lapses %v after the handshake's answer, where Kafka accepts the next re-authentication from %v",
+			next.Sub(handshaken), minReauthInterval)
+	}
+	fake.Advance(next.Sub(fake.Now()))
+	acceptPlain(t, bc, time.Minute)
+	awaitReauthTimer(t, fake, fake.Now(), time.Minute)
+	if err := c.Err(); err != nil {
+		t.Fatalf("connection died: %v", err)
+	}
+}
