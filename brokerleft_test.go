@@ -269,3 +269,53 @@ func TestARecordWaitingWhenItsLeaderLeftTheBrokersTimesOutNamingIt(t *testing.T)
 	require.ErrorIs(t, err, ErrDeliveryTimeout)
 	require.ErrorContains(t, err, "sent 0 times; the partition's last error: leader 1 of t-1 is not among the brokers the metadata names")
 }
+
+// A record whose leader the metadata left out of its brokers for a while,
+// then named among them again, is sent to it; its request unanswered, it
+// times out in flight as maybe written, and its error no longer quotes the
+// leader's absence, booked while it waited: the leader was among the
+// brokers when it was sent. It was sent after the clock moved, so its
+// RequestTimeout, as long as the DeliveryTimeout, ends after that.
+func TestARecordTimingOutInFlightDoesNotBlameItsLeaderLeftOutBeforeItWasSent(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Nodes: 2, Topics: map[string]int32{"t": 2},
+		Leader: func(_ string, partition int32) int32 { return partition }})
+	var leftOut atomic.Bool
+	leftOut.Store(true)
+	c.OnMetadata(func(int32, *protocol.MetadataRequest) fakebroker.Action {
+		if leftOut.Load() {
+			return fakebroker.Action{HideBrokers: []int32{1}}
+		}
+		return fakebroker.Action{}
+	})
+	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action { return fakebroker.Action{Hang: true} })
+	clk := clock.NewFake(heldClockStart)
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.clock = clk
+		cfg.DeliveryTimeout, cfg.RequestTimeout, cfg.Linger = 10*time.Second, 10*time.Second, NoLinger
+		cfg.MetadataMaxAge = time.Hour
+	})
+	learnTopic(t, p, clk, "t")
+	produced := clk.Now()
+	o := newOutcomes(1)
+	p.Produce(ctx(t), &Record{Topic: "t", Partition: 1, ExplicitPartition: true, Value: []byte("v")}, o.cb(0))
+
+	asked := c.MetadataRequests()
+	eventually(t, "a Metadata request after the record's", func() bool {
+		releasePacing(clk)
+		return c.MetadataRequests() > asked+1
+	})
+	leftOut.Store(false)
+	eventually(t, "the record sent to node 1, back among the brokers", func() bool {
+		releasePacing(clk)
+		return c.ProduceRequests() > 0
+	})
+	require.True(t, clk.Now().After(produced), "the record was sent before the clock moved")
+	require.Zero(t, o.first.Load(), "the record has an outcome before its DeliveryTimeout")
+	clk.Advance(produced.Add(10 * time.Second).Sub(clk.Now()))
+	o.wait(t, "the record at its DeliveryTimeout")
+	err := o.one(t, 0).err
+	require.ErrorIs(t, err, ErrDeliveryTimeout)
+	require.ErrorIs(t, err, ErrMaybeWritten)
+	require.ErrorContains(t, err, "sent 1 times")
+	require.NotContains(t, err.Error(), "not among the brokers", "node 1 was among them when the record was sent")
+}

@@ -1087,3 +1087,20 @@ func TestUnreachableSkipsAPartitionWithNothingWaiting(t *testing.T) {
 	require.NotErrorIs(t, h.outcome(0).Err, outage)
 	require.NotErrorIs(t, h.outcome(1).Err, outage)
 }
+
+// An unreachable broker's error, booked while a batch waited, does not
+// explain that batch's timeout once it was sent: the batch expires in
+// flight as maybe written, not blaming an outage that ended before.
+func TestABatchSentAfterAnOutageTimesOutInFlightWithoutNamingIt(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Linger = 0; c.DeliveryTimeout = time.Second })
+	outage := errors.New("broker 1 unreachable: connection refused")
+	h.add(tp0, 0, nil)
+	h.acc.Unreachable([]TopicPartition{tp0}, outage)
+	h.drain([]TopicPartition{tp0}, 1<<20) // in flight, unanswered
+	h.clk.Advance(time.Second)
+	h.acc.Expire(h.clk.Now())
+	err := h.outcome(0).Err
+	require.ErrorIs(t, err, ErrDeliveryTimeout)
+	require.ErrorIs(t, err, ErrMaybeWritten)
+	require.NotErrorIs(t, err, outage, "the broker was reached: the batch was sent")
+}

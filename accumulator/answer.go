@@ -326,9 +326,13 @@ func (a *Accumulator) timedOut(p *partition, b *Batch) error {
 	switch {
 	case b.lastErr != nil:
 		err = fmt.Errorf("%w; last error: %w", err, b.lastErr)
+	case b.sent() > 0:
+		// Sent and unanswered (it may have been written, which complete
+		// adds): what kept the partition from sending before, a broker
+		// unreachable or a leader left out of the brokers, is stale.
 	case p.lastErr != nil:
 		err = fmt.Errorf("%w; the partition's last error: %w", err, p.lastErr)
-	case b.sent() == 0 && a.cfg.TopicErr != nil:
+	case a.cfg.TopicErr != nil:
 		if terr := a.cfg.TopicErr(b.TP.Topic); terr != nil {
 			err = fmt.Errorf("%w; the topic's metadata error: %w", err, terr)
 		}
