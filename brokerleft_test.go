@@ -257,10 +257,25 @@ func TestARecordWaitingWhenItsLeaderLeftTheBrokersTimesOutNamingIt(t *testing.T)
 		return fakebroker.Action{HideBrokers: []int32{1}}
 	})
 	p.cluster.RequestRefresh("test")
-	eventually(t, "node 1 left out of the metadata", func() bool {
+	// The cache publishes an answer before the producer hears of it and
+	// books the partition's error: the news of the answer after the first
+	// to leave node 1 out comes once that one's has been taken in.
+	var spread <-chan struct{}
+	eventually(t, "node 1 left out of the metadata, and the producer told", func() bool {
 		releasePacing(clk)
-		_, known := p.cluster.Snapshot().Broker(1)
-		return !known
+		if spread != nil {
+			select {
+			case <-spread:
+				return true
+			default:
+				return false
+			}
+		}
+		if _, known := p.cluster.Snapshot().Broker(1); !known {
+			spread = p.cluster.Changed()
+			p.cluster.RequestRefresh("test")
+		}
+		return false
 	})
 	require.Zero(t, o.first.Load(), "the record has an outcome before its DeliveryTimeout")
 	clk.Advance(2 * time.Hour) // lingeringOnFakeClock's DeliveryTimeout

@@ -223,17 +223,13 @@ func (p *Producer) leaderNotAmongBrokers(tp metadata.TopicPartition, leader int3
 // noteLeadersNotAmongBrokers books leaderNotAmongBrokers for each partition
 // of snap whose leader is not among its brokers, after every update:
 // wakeLeader books it for a batch that starts later, but the batches
-// waiting when an update left their leader's broker out get no wake.
+// waiting when an update left their leader's broker out get no wake. It
+// visits snap's leaders, not its topics: every update and leader hint
+// comes here, and with every leader a broker it has nothing to book.
 func (p *Producer) noteLeadersNotAmongBrokers(snap *metadata.Snapshot) {
-	for _, name := range snap.Topics() {
-		t := snap.Peek(name)
-		if t == nil || len(t.View.Available) == len(t.Partitions) {
-			continue // every partition has a leader it can address
-		}
-		for _, part := range t.Partitions {
-			if _, known := snap.Broker(part.Leader); part.Leader >= 0 && !known {
-				p.leaderNotAmongBrokers(metadata.TopicPartition{Topic: name, Partition: part.ID}, part.Leader)
-			}
+	for leader, led := range snap.LeadersNotAmongBrokers() {
+		for _, tp := range led {
+			p.leaderNotAmongBrokers(tp, leader)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package metadata
 
 import (
+	"iter"
 	"sync/atomic"
 	"time"
 )
@@ -89,6 +90,21 @@ func (s *Snapshot) Leader(topic string, partition int32) (node int32, epoch int3
 // sender asks for it on every drain.
 func (s *Snapshot) LedBy(node int32) []TopicPartition {
 	return s.ledBy[node]
+}
+
+// LeadersNotAmongBrokers yields each leader id the snapshot names but not
+// among its brokers, in no order, with the partitions it leads (as LedBy):
+// partitions no sender can lead. It visits the leaders, a few, rather than
+// every partition, so that a caller after every update pays next to
+// nothing while every leader is a broker.
+func (s *Snapshot) LeadersNotAmongBrokers() iter.Seq2[int32, []TopicPartition] {
+	return func(yield func(int32, []TopicPartition) bool) {
+		for leader, led := range s.ledBy {
+			if _, known := s.brokers[leader]; !known && !yield(leader, led) {
+				return
+			}
+		}
+	}
 }
 
 // Updated is when the last metadata response was applied. Leader hints do

@@ -57,3 +57,35 @@ func TestPeekLeavesTheMemoToTopic(t *testing.T) {
 		t.Fatalf("the memo after Peek(b), then Topic(a), is %+v; want a", first)
 	}
 }
+
+// LeadersNotAmongBrokers names the leaders an answer gives but leaves out
+// of its brokers, with the partitions they lead; a leader hint moving one
+// of them away takes it off, and one giving the missing broker's address
+// takes that leader off.
+func TestLeadersNotAmongBrokersFollowsHintsAndBrokers(t *testing.T) {
+	c := NewCache()
+	c.Apply(resp(brokers(1, 2),
+		topic("a", none0, part(0, 1, 5), part(1, 3, 5), part(2, 3, 5)),
+		topic("b", none0, part(0, 3, 5), part(1, -1, 5))), answerVersion, nil, t0)
+	equal(t, map[int32][]TopicPartition{3: {tp("a", 1), tp("a", 2), tp("b", 0)}},
+		leadersNotAmongBrokers(c.Snapshot()), "after the answer")
+
+	if !c.ApplyLeaderHint("a", wire.UUID{}, 1, 2, 6, nil) {
+		t.Fatal("the hint was not applied")
+	}
+	equal(t, map[int32][]TopicPartition{3: {tp("a", 2), tp("b", 0)}},
+		leadersNotAmongBrokers(c.Snapshot()), "after a-1 moved to broker 2")
+
+	if !c.ApplyLeaderHint("a", wire.UUID{}, 2, 3, 6, &Broker{ID: 3, Host: "b3.example", Port: 9092}) {
+		t.Fatal("the hint with broker 3's address was not applied")
+	}
+	equal(t, map[int32][]TopicPartition{}, leadersNotAmongBrokers(c.Snapshot()), "with broker 3's address")
+}
+
+func leadersNotAmongBrokers(s *Snapshot) map[int32][]TopicPartition {
+	out := map[int32][]TopicPartition{}
+	for leader, led := range s.LeadersNotAmongBrokers() {
+		out[leader] = led
+	}
+	return out
+}
