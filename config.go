@@ -278,9 +278,12 @@ type Config struct {
 
 	// Dialer opens broker connections; a *net.Dialer or a *tls.Dialer fits
 	// (TLS is better than the latter: its errors are told apart). How long
-	// it may take is ConnectionSetupTimeout's to say. Java: none, a
-	// *tls.Dialer standing for security.protocol=SSL; kafka-python: none.
-	// Default: a net.Dialer.
+	// it may take is ConnectionSetupTimeout's to say, even for a Dialer
+	// that ignores its ctx (an SSH tunnel's Dial, which takes none): the
+	// connection attempt fails then, or as Close abandons it, without
+	// waiting for the Dialer, and a connection it returns after that is
+	// closed. Java: none, a *tls.Dialer standing for
+	// security.protocol=SSL; kafka-python: none. Default: a net.Dialer.
 	Dialer Dialer
 
 	// TLS, when set, secures every broker connection with this

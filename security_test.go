@@ -290,6 +290,53 @@ func TestCloseReturnsWhileATokenProviderIgnoresItsCtx(t *testing.T) {
 	require.ErrorIs(t, receive(t, sent, "the record outlived Close"), ErrClosed)
 }
 
+// A Dialer that blocks without watching its ctx (an SSH tunnel's Dial,
+// which takes none, wrapped as a DialContext) does not hold up Close
+// either: Close, its ctx already ended, abandons the dial and returns.
+// Before, it waited for the Dialer, since the broker's Close waits for its
+// dial and the dial for the Dialer. The dial's ConnectionSetupTimeout is
+// made to outlast the test's wait, so that only Close can end it.
+func TestCloseReturnsWhileADialerIgnoresItsCtx(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	d := &deafDialer{dialing: make(chan struct{}, 1), release: make(chan struct{})}
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.Dialer = d
+		cfg.ConnectionSetupTimeout = 2 * waitFor
+	})
+	t.Cleanup(func() { close(d.release) }) // before the producer's cleanup
+	sent := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+		defer cancel()
+		_, err := p.Send(ctx, &Record{Topic: "t", Value: []byte("v")})
+		sent <- err
+	}()
+	receive(t, d.dialing, "the Dialer was not called within the wait time")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	closed := make(chan error, 1)
+	go func() { closed <- p.Close(ctx) }()
+	receive(t, closed, "Close, its ctx ended, waited for the Dialer")
+	require.ErrorIs(t, receive(t, sent, "the record outlived Close"), ErrClosed)
+}
+
+// deafDialer blocks in DialContext without watching its ctx until release
+// closes, then fails.
+type deafDialer struct {
+	dialing chan struct{} // gets a value as a dial starts, if it has room
+	release chan struct{}
+}
+
+func (d *deafDialer) DialContext(context.Context, string, string) (net.Conn, error) {
+	select {
+	case d.dialing <- struct{}{}:
+	default:
+	}
+	<-d.release
+	return nil, errors.New("released at the test's end")
+}
+
 func TestSecurityConfig(t *testing.T) {
 	_, err := New(Config{Brokers: []string{"b:9092"}, TLS: &tls.Config{}, Dialer: &tls.Dialer{}})
 	var ce *ConfigError

@@ -104,7 +104,9 @@ func (c *Conn) authenticate(ctx context.Context, reauth bool) (g grant, exchange
 	// it ends with it.
 	startCtx, endStart := bounded()
 	defer endStart()
-	session, err := callWithin(startCtx, c.log, func() (sasl.Session, error) { return mech.Start(startCtx, c.addr) })
+	session, err := callWithin(startCtx, recoverMechanism(c.log, func() (sasl.Session, error) {
+		return mech.Start(startCtx, c.addr)
+	}), nil)
 	if err != nil {
 		return grant{}, false, failed(startCtx, err, func(err error) error {
 			if errors.Is(err, sasl.ErrInvalidCredentials) {
@@ -149,10 +151,10 @@ func (c *Conn) authenticate(ctx context.Context, reauth bool) (g grant, exchange
 	var challenge []byte
 	for range maxSASLRounds {
 		stepCtx, endStep := bounded()
-		step, err := callWithin(stepCtx, c.log, func() (saslStep, error) {
+		step, err := callWithin(stepCtx, recoverMechanism(c.log, func() (saslStep, error) {
 			msg, done, err := session.Step(stepCtx, challenge)
 			return saslStep{msg, done}, err
-		})
+		}), nil)
 		endStep()
 		if err != nil {
 			return grant{}, true, failed(stepCtx, err, refused)
@@ -205,43 +207,22 @@ type saslStep struct {
 	done bool
 }
 
-// callWithin runs one of the mechanism's calls on a goroutine of its own
-// and waits for its result or for ctx, the call's, to end, returning ctx's
-// cause then, as the call would if it watched ctx. A mechanism need not
-// watch it (a token provider may block in an SDK call that takes no ctx),
-// yet the exchange must end by RequestTimeout, a dial must end with the
-// Broker's Close, and a re-authentication, which Conn.Close waits for,
-// with the connection. The call left behind finishes into a buffered
-// channel that nobody reads.
-//
-// A panic in the call (a token provider's SDK with a bug) is recovered
-// and becomes its error (see mechanismPanicked), its stack logged to log:
-// on this goroutine no caller could recover it, and it would end the
+// recoverMechanism is call, one of the mechanism's calls, with a panic in
+// it (a token provider's SDK with a bug) recovered and made its error (see
+// mechanismPanicked), its stack logged to log. The call runs on a goroutine
+// of callWithin's, where no caller could recover it, and it would end the
 // process, as the producer keeps a Partitioner's panic on a drain's
 // goroutine from doing.
-func callWithin[T any](ctx context.Context, log *slog.Logger, call func() (T, error)) (T, error) {
-	type result struct {
-		value T
-		err   error
-	}
-	done := make(chan result, 1)
-	go func() {
+func recoverMechanism[T any](log *slog.Logger, call func() (T, error)) func() (T, error) {
+	return func() (value T, err error) {
 		defer func() {
 			if v := recover(); v != nil {
 				log.Error("the SASL mechanism panicked; the authentication fails",
 					"panic", v, "stack", string(debug.Stack()))
-				done <- result{err: mechanismPanicked(v)}
+				err = mechanismPanicked(v)
 			}
 		}()
-		value, err := call()
-		done <- result{value, err}
-	}()
-	select {
-	case r := <-done:
-		return r.value, r.err
-	case <-ctx.Done():
-		var zero T
-		return zero, context.Cause(ctx)
+		return call()
 	}
 }
 

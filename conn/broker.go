@@ -298,7 +298,9 @@ func (b *Broker) SetAddr(addr string) {
 }
 
 // Close closes the connection, abandons a dial in progress and waits for
-// every goroutine the Broker started. Later Conn calls fail with ErrClosed.
+// every goroutine the Broker started, but not for a Dialer's or a SASL
+// mechanism's call that ignores its ctx (see callWithin). Later Conn calls
+// fail with ErrClosed.
 // Close is idempotent. Like Conn.Close, it must not be called from a done
 // callback of the Broker's connection.
 func (b *Broker) Close() {

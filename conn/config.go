@@ -41,7 +41,10 @@ type Config struct {
 	// reconnect.backoff.max.ms). Defaults 50ms and 1s.
 	ReconnectBackoff, ReconnectBackoffMax time.Duration
 	// Dial opens the connection; nil means a net.Dialer. A *tls.Dialer
-	// works too, but TLS below is better: its errors are classified.
+	// works too, but TLS below is better: its errors are classified. One
+	// that ignores its ctx is not waited for past DialTimeout or the
+	// dial's end: the dial fails then, and a connection Dial returns
+	// after that is closed.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// TLS, when set, wraps every connection in TLS with this configuration
 	// (Java: security.protocol=SSL or SASL_SSL). An empty ServerName means

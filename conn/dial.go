@@ -112,12 +112,18 @@ func (c *Conn) negotiate(ctx context.Context) error {
 var errSetupTimedOut = errors.New("connection setup timed out")
 
 // connect opens the transport to addr, over TLS if cfg.TLS is set, within
-// DialTimeout. Its failures wrap ErrDisconnected, or are an *AuthError when
-// TLS refused.
+// DialTimeout, or until ctx ends, whether or not cfg.Dial watches its ctx.
+// Its failures wrap ErrDisconnected, or are an *AuthError when TLS
+// refused.
 func connect(ctx context.Context, addr string, cfg Config) (net.Conn, error) {
 	setupCtx, cancel := clock.WithTimeoutCause(ctx, cfg.Clock, cfg.DialTimeout, errSetupTimedOut)
 	defer cancel()
-	nc, err := cfg.Dial(setupCtx, "tcp", addr)
+	// A Dialer need not watch setupCtx (an SSH tunnel's Dial takes no ctx):
+	// the dial fails as setupCtx ends all the same, and a connection the
+	// Dialer makes after that is closed.
+	nc, err := callWithin(setupCtx, func() (net.Conn, error) {
+		return cfg.Dial(setupCtx, "tcp", addr)
+	}, func(late net.Conn) { late.Close() })
 	if err != nil {
 		if tlsRefused(err) { // a *tls.Dialer in cfg.Dial
 			return nil, &AuthError{Addr: addr, Mechanism: mechanismTLS, Err: err}

@@ -3,6 +3,7 @@ package conn
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -155,5 +156,50 @@ func TestTheConnectionSetupTimeoutRunsOnTheConfiguredClock(t *testing.T) {
 		}
 	case <-time.After(waitTime):
 		t.Fatalf("the configured clock passed DialTimeout and the dial still waited after %v of wall time", waitTime)
+	}
+}
+
+// A Dialer that ignores its ctx (an SSH tunnel's Dial, which takes none)
+// fails the dial at DialTimeout all the same, as one that watches it does,
+// and the connection it makes after that is closed rather than leaked.
+// Before, the dial waited for the Dialer, and with it the Broker's Close,
+// and so the producer's.
+func TestADialerThatIgnoresItsCtxFailsTheDialAtTheSetupTimeout(t *testing.T) {
+	fake := clock.NewFake(time.Unix(1000, 0))
+	dialing := make(chan struct{})
+	release := make(chan struct{})
+	client, server := net.Pipe()
+	t.Cleanup(func() { server.Close() })
+	cfg := Config{
+		Clock:       fake,
+		DialTimeout: 10 * time.Second,
+		Dial: func(context.Context, string, string) (net.Conn, error) {
+			close(dialing)
+			<-release
+			return client, nil
+		},
+	}
+	failed := make(chan error, 1)
+	go func() {
+		_, err := Dial(context.Background(), "127.0.0.1:9", cfg)
+		failed <- err
+	}()
+	<-dialing
+	fake.Advance(cfg.DialTimeout)
+	select {
+	case err := <-failed:
+		if !errors.Is(err, ErrDisconnected) || !errors.Is(err, os.ErrDeadlineExceeded) ||
+			!strings.Contains(err.Error(), "no answer within the connection setup timeout (10s)") {
+			t.Fatalf("dial failed with %v; want no answer within the connection setup timeout", err)
+		}
+	case <-time.After(waitTime):
+		close(release)
+		t.Fatalf("the clock passed DialTimeout and the dial still waited for the Dialer after %v of wall time", waitTime)
+	}
+
+	close(release)
+	server.SetReadDeadline(time.Now().Add(waitTime))
+	if _, err := server.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Fatalf("the connection the Dialer made after the dial gave up: read %v, want EOF as it is closed", err)
 	}
 }

@@ -149,8 +149,8 @@ var errDecoderPanicked = errors.New("the decoder panicked")
 func (c *Conn) decode(p *pending, body []byte) (resp protocol.Response, err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			// As for a SASL mechanism's panic (callWithin): the stack is
-			// what finds the bug.
+			// As for a SASL mechanism's panic (recoverMechanism): the
+			// stack is what finds the bug.
 			c.log.Error("a response's decoder panicked; its request fails",
 				"api", p.req.Key().String(), "version", p.version, "panic", v, "stack", string(debug.Stack()))
 			// The panic's value is shown, not wrapped: it could be any
