@@ -30,7 +30,14 @@ var (
 	// acknowledged is lost if it dies before a follower copies it.
 	AcksLeader = Acks{leader}
 	// AcksNone does not wait at all (acks=0): a record is done once written
-	// to the socket, and its offset is unknown (-1).
+	// to the socket, and its offset is unknown (-1). A record the broker
+	// refuses is lost, its callback saying success: when a partition's
+	// leader moves, the old leader refuses what was sent to it and closes
+	// the connection, and the producer then refreshes its metadata and
+	// sends the records after that to the new leader. Those written to the
+	// old leader before the refresh (behind the refused one on its
+	// connection, or on the next one dialled to it) are lost as well, as
+	// with the Java client.
 	AcksNone = Acks{none}
 )
 

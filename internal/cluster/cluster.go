@@ -139,10 +139,11 @@ func New(cfg Config) *Cluster {
 		wantedPartitions: make(map[metadata.TopicPartition]int),
 		released:         make(map[string]time.Time),
 	}
+	c.cfg.Conn.Events.Closed = c.refreshOnBreak(cfg.Conn.Events.Closed)
 	// Seeds have negative ids (-1, -2, ...): they are no node of the
 	// metadata, only addresses to start from.
 	for i, addr := range cfg.Seeds {
-		c.seeds = append(c.seeds, conn.NewBroker(int32(-1-i), addr, cfg.Conn))
+		c.seeds = append(c.seeds, conn.NewBroker(int32(-1-i), addr, c.cfg.Conn))
 	}
 	c.coordinators.init()
 	return c

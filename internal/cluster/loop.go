@@ -2,9 +2,11 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/gokafka/producer/conn"
 	"github.com/gokafka/producer/internal/backoff"
 	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/metadata"
@@ -19,6 +21,31 @@ func (c *Cluster) RequestRefresh(reason string) {
 	case c.refreshCh <- struct{}{}:
 		c.cfg.Logger.Debug("metadata refresh requested", "reason", reason)
 	default:
+	}
+}
+
+// refreshOnBreak is a connection's Closed event that asks for a refresh
+// when the connection broke, then tells closed (the producer's hooks), if
+// any. A broker hangs up on a request it will not answer: with acks=0,
+// Kafka closes the connection of a Produce it refused (a partition it no
+// longer leads, or does not know), "so that the producer client will know
+// that some error has happened and will refresh its metadata"
+// (KafkaApis). Nothing fails then, since nothing awaits an answer; unasked,
+// the sender would redial the old leader and lose every record until
+// MetadataMaxAge. Like the Java client, which asks on every disconnect,
+// any connection that broke asks, whatever it carried (even one a broker
+// closed as idle, after its connections.max.idle.ms): the loop makes one
+// refresh of many asks, at most every RetryBackoff, and reconnecting is
+// paced by the reconnect backoff. One closed here (conn.ErrClosed: the
+// producer's Close, a node that left) says nothing of the metadata.
+func (c *Cluster) refreshOnBreak(closed func(node int32, addr string, err error)) func(int32, string, error) {
+	return func(node int32, addr string, err error) {
+		if !errors.Is(err, conn.ErrClosed) {
+			c.RequestRefresh(fmt.Sprintf("connection to broker %d broke", node))
+		}
+		if closed != nil {
+			closed(node, addr, err)
+		}
 	}
 }
 

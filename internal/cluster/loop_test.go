@@ -1,12 +1,16 @@
 package cluster
 
 import (
+	"context"
+	"io"
+	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gokafka/producer/conn"
 	"github.com/gokafka/producer/internal/bounded"
 	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/internal/fakebroker"
@@ -229,4 +233,45 @@ func TestATopicCreatedLaterIsFoundAfterRetryBackoff(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, loopBackoff, gap, "the refresh that found new")
 	require.NotNil(t, r.c.Snapshot().Topic("new"))
+}
+
+// A connection the broker hung up on asks for a refresh: with acks=0 that
+// is how Kafka says it refused a Produce (a leader that moved), and
+// nothing else fails. One the producer closed (here by Close; CloseLeft,
+// for a node that left, closes the same way) says nothing of the metadata
+// and asks for none. Either
+// way the producer's own Closed event is still told. The loop does not
+// run: a refresh asked for stays in its channel.
+func TestABrokenConnectionAsksForARefreshAndOneClosedHereDoesNot(t *testing.T) {
+	fake, err := fakebroker.Start(fakebroker.Options{Nodes: 2, Topics: map[string]int32{"t": 1}})
+	require.NoError(t, err)
+	t.Cleanup(fake.Close)
+	told := make(chan error, 2)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	c := New(Config{Seeds: fake.Addrs(), Clock: clock.Real{}, Logger: logger,
+		Conn: conn.Config{Logger: logger, RequestTimeout: waitFor,
+			Events: conn.Events{Closed: func(_ int32, _ string, err error) { told <- err }}}})
+	t.Cleanup(c.Close)
+	asked := func() bool {
+		select {
+		case <-c.refreshCh:
+			return true
+		default:
+			return false
+		}
+	}
+	broken, err := c.seeds[0].Conn(context.Background())
+	require.NoError(t, err)
+	closed, err := c.seeds[1].Conn(context.Background())
+	require.NoError(t, err)
+
+	require.NoError(t, fake.DropConnections(0))
+	require.ErrorIs(t, bounded.Receive(t, told, waitFor, "the broken connection's Closed"), conn.ErrDisconnected)
+	require.ErrorIs(t, broken.Err(), conn.ErrDisconnected)
+	require.NoError(t, closed.Err())
+	require.True(t, asked(), "a connection the broker hung up on asked for no refresh")
+
+	c.Close()
+	require.ErrorIs(t, bounded.Receive(t, told, waitFor, "the closed connection's Closed"), conn.ErrClosed)
+	require.False(t, asked(), "a connection closed by Close asked for a refresh")
 }

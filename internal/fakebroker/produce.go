@@ -1,6 +1,7 @@
 package fakebroker
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/gokafka/producer/protocol"
@@ -9,8 +10,10 @@ import (
 )
 
 // handleProduce appends a Produce request's batches and builds its answer,
-// or returns nil for acks=0, which Kafka never answers. The response and
-// its slices are the session's, reused by the next request.
+// or returns nil for acks=0, which Kafka never answers: an acks=0 request
+// with a partition refused ends the connection instead (errAcksNoneRefused).
+// The response and its slices are the session's, reused by the next
+// request.
 func (s *session) handleProduce(version int16, body []byte) (protocol.Response, error) {
 	req := &s.produce
 	if err := req.ReadFrom(body, version); err != nil {
@@ -53,10 +56,31 @@ func (s *session) handleProduce(version int16, body []byte) (protocol.Response, 
 	switch {
 	case act.LoseAnswer:
 		return nil, errDrop
+	case req.Acks == 0 && refusedAny(resp):
+		return nil, errAcksNoneRefused
 	case req.Acks == 0:
 		return nil, nil
 	}
 	return resp, nil
+}
+
+// errAcksNoneRefused ends the connection of an acks=0 request that had a
+// partition refused, as Kafka does (KafkaApis.handleProduceRequest): with
+// no answer to carry the error, a closed connection is how the producer
+// learns that something failed and that its metadata may be stale. The
+// partitions not refused are written all the same.
+var errAcksNoneRefused = errors.New("fakebroker: acks=0 Produce refused for a partition: connection closed")
+
+// refusedAny reports whether resp refuses any partition.
+func refusedAny(resp *protocol.ProduceResponse) bool {
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if p.ErrorCode != 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // nameTopics fills in the name of each topic a request names by id (v13+),

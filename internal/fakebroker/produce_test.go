@@ -195,6 +195,21 @@ func TestProduceAcksZeroHasNoAnswer(t *testing.T) {
 	require.Equal(t, int64(2), c.ProduceCount())
 }
 
+// Kafka answers an acks=0 request that it refused for a partition (here
+// one that does not exist) by closing the connection, the only way to tell
+// the producer; the partitions it took are written all the same.
+func TestProduceAcksZeroRefusedClosesTheConnection(t *testing.T) {
+	c := start(t, Options{Topics: map[string]int32{"t": 1}})
+	cn := dial(t, c, 0, conn.Config{})
+	done := make(chan error, 1)
+	cn.SendVersion(context.Background(), produceReq(0, "t", map[int32][]byte{0: batch(t, "a"), 7: batch(t, "b")}), 12,
+		func(_ protocol.Response, err error) { done <- err })
+	require.NoError(t, bounded.Receive(t, done, wait, "no outcome for the acks=0 Produce"), "acks=0: done once written")
+	bounded.Receive(t, cn.Done(), wait, "the connection of a refused acks=0 request stayed open")
+	require.ErrorIs(t, cn.Err(), conn.ErrDisconnected)
+	require.Equal(t, int64(1), c.ProduceCount(), "partition 0 is written all the same")
+}
+
 func TestCloseEndsConnectionsAndDelays(t *testing.T) {
 	c, err := Start(Options{Topics: map[string]int32{"t": 1}})
 	require.NoError(t, err)
