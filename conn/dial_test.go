@@ -3,6 +3,7 @@ package conn
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -161,45 +162,75 @@ func TestTheConnectionSetupTimeoutRunsOnTheConfiguredClock(t *testing.T) {
 
 // A Dialer that ignores its ctx (an SSH tunnel's Dial, which takes none)
 // fails the dial at DialTimeout all the same, as one that watches it does,
-// and the connection it makes after that is closed rather than leaked.
-// Before, the dial waited for the Dialer, and with it the Broker's Close,
-// and so the producer's.
+// and the connection it makes after that is closed rather than leaked, also
+// when it comes with an error (a proxy's handshake refused after its TCP
+// connect). Before, the dial waited for the Dialer, and with it the
+// Broker's Close, and so the producer's.
 func TestADialerThatIgnoresItsCtxFailsTheDialAtTheSetupTimeout(t *testing.T) {
-	fake := clock.NewFake(time.Unix(1000, 0))
-	dialing := make(chan struct{})
-	release := make(chan struct{})
+	for _, dialErr := range []error{nil, errors.New("proxy CONNECT refused")} {
+		t.Run(fmt.Sprint(dialErr), func(t *testing.T) {
+			fake := clock.NewFake(time.Unix(1000, 0))
+			dialing := make(chan struct{})
+			release := make(chan struct{})
+			client, server := net.Pipe()
+			t.Cleanup(func() { server.Close() })
+			cfg := Config{
+				Clock:       fake,
+				DialTimeout: 10 * time.Second,
+				Dial: func(context.Context, string, string) (net.Conn, error) {
+					close(dialing)
+					<-release
+					return client, dialErr
+				},
+			}
+			failed := make(chan error, 1)
+			go func() {
+				_, err := Dial(context.Background(), "127.0.0.1:9", cfg)
+				failed <- err
+			}()
+			<-dialing
+			fake.Advance(cfg.DialTimeout)
+			select {
+			case err := <-failed:
+				if !errors.Is(err, ErrDisconnected) || !errors.Is(err, os.ErrDeadlineExceeded) ||
+					!strings.Contains(err.Error(), "no answer within the connection setup timeout (10s)") {
+					t.Fatalf("dial failed with %v; want no answer within the connection setup timeout", err)
+				}
+			case <-time.After(waitTime):
+				close(release)
+				t.Fatalf("the clock passed DialTimeout and the dial still waited for the Dialer after %v of wall time", waitTime)
+			}
+
+			close(release)
+			assertClosed(t, server, "the connection the Dialer made after the dial gave up")
+		})
+	}
+}
+
+// A connection a Dialer returns beside its error, in time, is closed too:
+// the dial fails and nothing else would close it.
+func TestAConnectionADialerReturnsWithAnErrorIsClosed(t *testing.T) {
 	client, server := net.Pipe()
 	t.Cleanup(func() { server.Close() })
 	cfg := Config{
-		Clock:       fake,
 		DialTimeout: 10 * time.Second,
 		Dial: func(context.Context, string, string) (net.Conn, error) {
-			close(dialing)
-			<-release
-			return client, nil
+			return client, errors.New("proxy CONNECT refused")
 		},
 	}
-	failed := make(chan error, 1)
-	go func() {
-		_, err := Dial(context.Background(), "127.0.0.1:9", cfg)
-		failed <- err
-	}()
-	<-dialing
-	fake.Advance(cfg.DialTimeout)
-	select {
-	case err := <-failed:
-		if !errors.Is(err, ErrDisconnected) || !errors.Is(err, os.ErrDeadlineExceeded) ||
-			!strings.Contains(err.Error(), "no answer within the connection setup timeout (10s)") {
-			t.Fatalf("dial failed with %v; want no answer within the connection setup timeout", err)
-		}
-	case <-time.After(waitTime):
-		close(release)
-		t.Fatalf("the clock passed DialTimeout and the dial still waited for the Dialer after %v of wall time", waitTime)
+	_, err := Dial(context.Background(), "127.0.0.1:9", cfg)
+	if err == nil || !strings.Contains(err.Error(), "proxy CONNECT refused") {
+		t.Fatalf("dial failed with %v; want the Dialer's error", err)
 	}
+	assertClosed(t, server, "the connection the Dialer returned with its error")
+}
 
-	close(release)
+// assertClosed fails t unless the far end of server was closed: a read
+// finds EOF, within waitTime.
+func assertClosed(t *testing.T, server net.Conn, what string) {
+	t.Helper()
 	server.SetReadDeadline(time.Now().Add(waitTime))
 	if _, err := server.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
-		t.Fatalf("the connection the Dialer made after the dial gave up: read %v, want EOF as it is closed", err)
+		t.Fatalf("%s: read %v, want EOF as it is closed", what, err)
 	}
 }
