@@ -168,9 +168,10 @@ type Config struct {
 	// partition are in flight whatever it says: brokers recognise a
 	// duplicate among a producer's last five batches only, and a
 	// partition keeps one in flight until its broker has acknowledged one
-	// (after its first batch, a failure or a new leader): a broker that
-	// does not know the producer yet takes any sequence. Without
-	// idempotence, 1 keeps a partition's records in order across retries.
+	// (after its first batch, a failure, a new leader or a new producer
+	// id): a broker that does not know the producer yet takes any
+	// sequence. Without idempotence, 1 keeps a partition's records in
+	// order across retries.
 	// Java: max.in.flight.requests.per.connection; kafka-python:
 	// max_in_flight_requests_per_connection. Default 5; at most
 	// MaxInFlightLimit.

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gokafka/producer/accumulator"
 	"github.com/gokafka/producer/internal/bounded"
 	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/internal/fakebroker"
@@ -89,6 +91,44 @@ func TestARequestPassedByAForgetfulBrokerFails(t *testing.T) {
 	}
 	requireExactlyOnceInOrder(t, c, "t", 0, want)
 	require.Less(t, len(want), n+1, "the first request of the burst was refused")
+}
+
+// After the epoch runs out the producer gets a new id, which no broker
+// knows: a broker takes any first sequence under it. A partition
+// acknowledged under the old id pipelined its first requests under the new
+// one: the first refused before any append (NOT_ENOUGH_REPLICAS, a
+// retriable error) and the next written ahead of it, the first failed as
+// passed, though a retry would have written it. Under a new id, as under
+// the first, one request stays in flight until the broker acknowledges one.
+func TestABurstUnderANewIDKeepsItsOrderWhenItsFirstRequestIsRefused(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 2}, KeepRecords: true})
+	p := newProducer(t, c, func(cfg *Config) { cfg.BatchSize = 1024; cfg.Linger = NoLinger })
+	for part := int32(0); part < 2; part++ {
+		_, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("warm"), Partition: part, ExplicitPartition: true})
+		require.NoError(t, err)
+	}
+	old, _ := p.acc.ProducerID()
+	// The epoch has run out; partition 1's next batch is refused as out of
+	// order, which needs a new epoch: the producer gets a new id.
+	p.acc.SetProducerID(accumulator.ProducerID{ID: old.ID, Epoch: math.MaxInt16})
+	c.OnProduce(failFirst(1, fakebroker.FailAll(kerr.OutOfOrderSequenceNumber, "")))
+	_, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("x"), Partition: 1, ExplicitPartition: true})
+	require.NoError(t, err)
+	now, _ := p.acc.ProducerID()
+	require.NotEqual(t, old.ID, now.ID, "a new id")
+
+	// Partition 0's first request under the new id is held, so that more
+	// would go behind it, then refused before any append.
+	c.OnProduce(failFirst(1, fakebroker.Action{Delay: 200 * time.Millisecond, All: &fakebroker.Failure{Err: kerr.NotEnoughReplicas}}))
+	const n = 20
+	o, values := produceABatchEach(t, p, n)
+	o.wait(t, "records")
+	want := [][]byte{[]byte("warm")}
+	for i := range n {
+		require.NoError(t, o.one(t, i).err, "record %d", i)
+		want = append(want, values[i])
+	}
+	requireExactlyOnceInOrder(t, c, "t", 0, want)
 }
 
 // Three batches pipelined: the first refused for good (a gap at its

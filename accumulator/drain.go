@@ -310,7 +310,7 @@ func (a *Accumulator) adopt(p *partition) bool {
 	switch {
 	case id == p.producer:
 	case !p.hasSequences():
-		p.producer, p.nextSeq = id, 0
+		p.takeID(id, 0)
 	default:
 		return false // left behind, with batches in flight: next goes along once they are answered
 	}
@@ -360,7 +360,8 @@ func (a *Accumulator) restartSequences(p *partition) bool {
 	}
 	clear(p.batches[len(kept):])
 	p.batches, p.settled = kept, 0
-	p.producer, p.nextSeq, p.restart, p.restartCause = id, seq, false, nil
+	p.takeID(id, seq)
+	p.restart, p.restartCause = false, nil
 	if a.cfg.Restarted != nil {
 		a.cfg.Restarted(p.tp, id, renumbered)
 	}

@@ -54,17 +54,19 @@ type partition struct {
 	// must be woken once its requests are answered.
 	blocked bool
 	// acked: ackedBy, the broker the partition's requests went to,
-	// acknowledged its latest answered batch. Until then an idempotent
-	// partition keeps one request in flight. (A new epoch needs no reset:
-	// a broker that knows the producer takes only sequence 0 under it.) A leader with no state for the producer (a
-	// partition it never wrote to, or whose state expired) takes any first
+	// acknowledged its latest answered batch under the partition's
+	// producer id. Until then an idempotent partition keeps one request in
+	// flight. A leader with no state for the producer (a partition it
+	// never wrote to, whose state expired, or a new id, after the epoch ran
+	// out, that no broker knows: takeID) takes any first
 	// sequence: with two requests in flight, the first refused
 	// (NOT_LEADER_OR_FOLLOWER from a broker still becoming the leader) and
 	// the second taken, the second batch would be written ahead of the
 	// first, whose retry is then refused as out of order. Once it has
 	// acknowledged a batch, the broker knows the producer and refuses a
 	// sequence that skips one, unless it forgets the producer later: then
-	// failPassed keeps the order.
+	// failPassed keeps the order. (A new epoch of the id needs no reset: a
+	// broker that knows the producer takes only sequence 0 under it.)
 	acked   bool
 	ackedBy int32
 	// lastErr is why the partition's latest attempt failed, or why its
@@ -95,6 +97,17 @@ type partition struct {
 	// roomHint is what the entries of the partition's latest batch seen
 	// with its records held, which sizes the next batch's entries.
 	roomHint entriesRoom
+}
+
+// takeID makes id the producer whose sequences p's batches carry, the next
+// batch's starting at seq. A new id, unlike a new epoch, is one no broker
+// knows: p keeps one request in flight until a broker acknowledges a batch
+// under it (see acked).
+func (p *partition) takeID(id ProducerID, seq int32) {
+	if id.ID != p.producer.ID {
+		p.acked = false
+	}
+	p.producer, p.nextSeq = id, seq
 }
 
 // mustRestart books that the partition's sequences must restart because

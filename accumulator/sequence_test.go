@@ -15,9 +15,9 @@ import (
 // numbers and epoch the bytes carry.
 
 // idempotent is a harness whose batches hold one 600-byte record each, with
-// producer id 7 already assigned unless noID. Its broker knows the producer
-// on tp0, as if it had acknowledged a batch of it before: tp0 keeps several
-// requests in flight from its first batch (see knownTo).
+// producer id 7 already assigned unless noID. Its broker then knows the
+// producer on tp0, as if it had acknowledged a batch of it before: tp0
+// keeps several requests in flight from its first batch (see knownTo).
 func idempotent(t *testing.T, noID bool, mod func(*Config)) *harness {
 	h := newHarness(t, func(c *Config) {
 		c.Idempotent = true
@@ -28,17 +28,20 @@ func idempotent(t *testing.T, noID bool, mod func(*Config)) *harness {
 	})
 	if !noID {
 		h.acc.SetProducerID(ProducerID{ID: 7, Epoch: 0})
+		h.knownTo(node, tp0)
 	}
-	h.knownTo(node, tp0)
 	return h
 }
 
-// knownTo books that broker n acknowledged a batch of tp, as its latest
-// answer: tp may send another request to n while one is in flight.
+// knownTo books that broker n acknowledged a batch of tp under the
+// producer's current id, as its latest answer: tp may send another request
+// to n while one is in flight.
 func (h *harness) knownTo(n int32, tp TopicPartition) {
+	id, ok := h.acc.ProducerID()
+	require.True(h.t, ok, "a broker knows the producer only by its id")
 	p := h.acc.partition(tp)
 	p.mu.Lock()
-	p.acked, p.ackedBy = true, n
+	p.producer, p.acked, p.ackedBy = id, true, n
 	p.mu.Unlock()
 }
 
@@ -89,6 +92,7 @@ func TestProducerIDIsAskedForOnceAndSequencesStartAtZero(t *testing.T) {
 	require.Equal(t, 1, h.asked, "the id is asked for once, however often the sender looks")
 
 	h.acc.SetProducerID(ProducerID{ID: 7, Epoch: 3})
+	h.knownTo(node, tp0)
 	require.Equal(t, stampOf{7, 3, 0}, stamped(t, h.drainOne("first batch")))
 	require.Equal(t, stampOf{7, 3, 1}, stamped(t, h.drainOne("second batch, pipelined")))
 }
@@ -440,6 +444,47 @@ func TestEpochBumpsAreSharedAndAnExhaustedEpochAsksForANewID(t *testing.T) {
 	require.Equal(t, 1, h.asked)
 	h.acc.SetProducerID(ProducerID{ID: 8, Epoch: 0})
 	require.Equal(t, stampOf{8, 0, 0}, stamped(t, h.drainOne("under the new id")))
+}
+
+// A new producer id (the epoch ran out) is one no broker knows, and a
+// broker takes any first sequence from a producer it does not know: a
+// partition acknowledged under the old id keeps one request in flight
+// again until its broker acknowledges one under the new id, whether the
+// partition takes the id restarting its sequences or with none to restart.
+func TestANewIDKeepsOneRequestInFlightUntilTheBrokerAcknowledgesOne(t *testing.T) {
+	h := idempotent(t, false, nil)
+	h.acc.SetProducerID(ProducerID{ID: 7, Epoch: 32767})
+	tp1 := part(1)
+	h.knownTo(node, tp1)
+	h.add(tp1, 0, big)
+	h.acc.Complete(h.drainOneOf(tp1, "tp1's batch"), 0, -1, nil)
+	// tp0's latest answer is an acknowledgement, which passed a batch
+	// refused before it: a gap, under the last epoch.
+	h.add(tp0, 1, big)
+	h.add(tp0, 2, big)
+	b1, b2 := h.drainOne("b1"), h.drainOne("b2")
+	h.retry(b1, 0)
+	h.acc.Complete(b2, 0, -1, nil)
+	require.ErrorIs(t, h.outcome(1).Err, errPassed)
+	for i := 3; i < 6; i++ {
+		h.add(tp0, i, big)
+	}
+	h.drainNone("the epoch is spent: tp0 waits for a new id")
+	h.acc.SetProducerID(ProducerID{ID: 8, Epoch: 0})
+
+	b3 := h.drainOne("tp0 restarts under the new id")
+	require.Equal(t, stampOf{8, 0, 0}, stamped(t, b3))
+	h.drainNone("no second request before the broker acknowledges the new id")
+	h.acc.Complete(b3, 1, -1, nil)
+	h.drainOne("once acknowledged, the batches behind go")
+	h.drainOne("pipelined")
+
+	// tp1 has no sequence to restart: it takes the new id as it starts.
+	h.add(tp1, 6, big)
+	h.add(tp1, 7, big)
+	require.Equal(t, stampOf{8, 0, 0}, stamped(t, h.drainOneOf(tp1, "tp1 under the new id")))
+	bs, _ := h.drain([]TopicPartition{tp1}, 1<<20)
+	require.Empty(t, bs, "no second request of tp1 before the broker acknowledges the new id")
 }
 
 func TestFatalFailsAllButWhatTheBrokerWrote(t *testing.T) {
