@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"sync/atomic"
 	"testing"
@@ -258,6 +259,32 @@ func TestProducerIDRetriedWhileTheCoordinatorLoads(t *testing.T) {
 	_, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("v")})
 	require.NoError(t, err)
 	require.Equal(t, int64(3), c.InitProducerIdRequests())
+}
+
+// A record that times out waiting for a producer id no broker gives (the
+// coordinator not available, again and again) names what kept it, as one
+// kept from an unreachable leader does; it said only that it was sent 0
+// times.
+func TestARecordTimingOutWithoutAProducerIDNamesWhyNoneCame(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	c.OnInitProducerId(fakebroker.FailInitProducerId(1<<40, kerr.CoordinatorNotAvailable))
+	clk := clock.NewFake(time.Unix(1_700_000_000, 0))
+	failed := &countedLog{message: "InitProducerId failed"}
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.clock, cfg.Logger = clk, slog.New(failed)
+		cfg.DeliveryTimeout, cfg.RequestTimeout, cfg.Linger = 10*time.Second, 5*time.Second, NoLinger
+	})
+	learnTopic(t, p, clk, "t")
+	o := newOutcomes(1)
+	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("v")}, o.cb(0))
+	// The loop books its failure before it logs it.
+	eventually(t, "InitProducerId failed", func() bool { return failed.n.Load() > 0 })
+	clk.Advance(10 * time.Second)
+	o.wait(t, "the record at its DeliveryTimeout")
+	err := o.one(t, 0).err
+	require.ErrorIs(t, err, ErrDeliveryTimeout)
+	require.ErrorIs(t, err, kerr.CoordinatorNotAvailable, "the error names what kept the record: %v", err)
+	require.ErrorContains(t, err, "sent 0 times; the partition's last error: no producer id: InitProducerId: COORDINATOR_NOT_AVAILABLE")
 }
 
 func TestIdempotenceNeedsAcksAll(t *testing.T) {

@@ -79,6 +79,9 @@ func (p *Producer) producerIDLoop() {
 				p.acc.Fatal(fmt.Errorf("idempotent producer: %w (DisableIdempotence turns idempotence off)", err))
 				return
 			}
+			// A record that times out waiting for the id says why none came,
+			// not only that it was sent 0 times.
+			p.acc.NoProducerID(fmt.Errorf("no producer id: %w", err))
 			wait := retry.Delay(failures)
 			p.cfg.Logger.Warn("InitProducerId failed", "err", err, "retry_in", wait)
 			if !p.pauseUntil(p.cfg.clock.Now().Add(wait), nil, nil) {

@@ -1071,6 +1071,29 @@ func TestAnAcknowledgementClearsAnUnreachableBrokersError(t *testing.T) {
 	require.NotErrorIs(t, err, outage, "the outage ended with the acknowledgement")
 }
 
+// Why InitProducerId gave no id is booked for every partition: the batches
+// that time out waiting for the id name it, where they said only that they
+// were sent 0 times.
+func TestBatchesTimingOutWithoutAProducerIDNameWhyNoneCame(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Idempotent = true; c.Linger = 0; c.DeliveryTimeout = time.Second })
+	noID := errors.New("no producer id: InitProducerId: COORDINATOR_NOT_AVAILABLE")
+	parts := []TopicPartition{part(0), part(1)}
+	for i, tp := range parts {
+		h.add(tp, i, nil)
+	}
+	bs, _ := h.drain(parts, 1<<20)
+	require.Empty(t, bs, "nothing goes without a producer id")
+	require.Equal(t, 1, h.asked)
+	h.acc.NoProducerID(noID)
+	h.clk.Advance(time.Second)
+	h.acc.Expire(h.clk.Now())
+	for i := range parts {
+		err := h.outcome(i).Err
+		require.ErrorIs(t, err, ErrDeliveryTimeout)
+		require.ErrorIs(t, err, noID, "record %d names why it was never sent", i)
+	}
+}
+
 // An unreachable broker's error is booked only for partitions with a batch
 // waiting to be sent: one whose batches are all in flight waits for their
 // answers, not for a connection, and a batch that joins it later is the

@@ -301,16 +301,27 @@ func (a *Accumulator) resolve(p *partition, b *Batch, written bool) {
 // sent 0 times. Its next failure, or an acknowledgement, replaces it.
 func (a *Accumulator) Unreachable(parts []TopicPartition, err error) {
 	for _, tp := range parts {
-		p := a.lookup(tp)
-		if p == nil {
-			continue
+		if p := a.lookup(tp); p != nil {
+			p.keptBy(err)
 		}
-		p.mu.Lock()
-		if p.waiting() {
-			p.lastErr = err
-		}
-		p.mu.Unlock()
 	}
+}
+
+// NoProducerID books err, why InitProducerId gave the idempotent producer
+// no id, as Unreachable books a leader's failure, for every partition:
+// without an id none of their batches can be numbered and sent.
+func (a *Accumulator) NoProducerID(err error) {
+	a.eachPartition(func(p *partition) { p.keptBy(err) })
+}
+
+// keptBy books err, what keeps p from sending, as its last error if a
+// batch of p waits to be sent; it locks p.mu.
+func (p *partition) keptBy(err error) {
+	p.mu.Lock()
+	if p.waiting() {
+		p.lastErr = err
+	}
+	p.mu.Unlock()
 }
 
 // timedOut is the error of a batch whose DeliveryTimeout passed. It names
