@@ -73,7 +73,7 @@ func (p *Producer) producerIDLoop() {
 				// be reached (cluster.Refusal) fails nothing: that one may
 				// give the id once it is back.
 				if cluster.Refusal(err) != nil {
-					p.acc.FailUnsent(nil, fmt.Errorf("idempotent producer: InitProducerId: %w", refused))
+					p.acc.FailAllUnsent(fmt.Errorf("idempotent producer: InitProducerId: %w", refused))
 				}
 			case !retriable(err):
 				p.acc.Fatal(fmt.Errorf("idempotent producer: %w (DisableIdempotence turns idempotence off)", err))

@@ -263,7 +263,7 @@ func (p *Producer) newTransactionManager() *txn.Manager {
 		SetProducerID:    p.setTxnProducerID,
 		ProducerID:       p.acc.ProducerID,
 		EndTransaction:   p.acc.EndTransaction,
-		FailUnsent:       func(err error) { p.acc.FailUnsent(nil, err) },
+		FailUnsent:       func(err error) { p.acc.FailAllUnsent(err) },
 		AbortBatches:     p.acc.AbortTransaction,
 		FailHeld:         p.held.abortTransaction,
 		SequencesInDoubt: p.acc.SequencesInDoubt,

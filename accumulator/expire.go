@@ -77,29 +77,33 @@ type closedBy struct{ cause error }
 func (e *closedBy) Error() string   { return e.cause.Error() }
 func (e *closedBy) Unwrap() []error { return []error{ErrClosed, e.cause} }
 
-// FailUnsent fails the batches of parts (every partition if nil) that were
-// never sent, with err: what waits for a broker that refuses the producer.
-// A batch sent before keeps its place: it may be written already, and its
-// sequence matters to the batches behind it. A batch whose requests all
-// died unwritten (Retry.NotSent) was never sent: it fails too, and with
-// idempotence its sequence restarts the partition's, as an expired one's
-// does, rather than wait for its DeliveryTimeout behind a broker that
-// refuses every connection.
+// FailUnsent fails the batches of parts that were never sent, with err:
+// what waits for a broker that refuses the producer. None if parts is
+// empty: a broker that leads nothing just now has nothing to fail (see
+// FailAllUnsent for every partition). A batch sent before keeps its place:
+// it may be written already, and its sequence matters to the batches
+// behind it. A batch whose requests all died unwritten (Retry.NotSent) was
+// never sent: it fails too, and with idempotence its sequence restarts the
+// partition's, as an expired one's does, rather than wait for its
+// DeliveryTimeout behind a broker that refuses every connection.
 func (a *Accumulator) FailUnsent(parts []TopicPartition, err error) {
-	fail := func(p *partition) {
+	for _, tp := range parts {
+		if p := a.lookup(tp); p != nil {
+			p.mu.Lock()
+			a.failNeverSent(p, err)
+			p.mu.Unlock()
+		}
+	}
+}
+
+// FailAllUnsent is FailUnsent for every partition: what waits for a
+// producer id or a transaction the producer cannot have.
+func (a *Accumulator) FailAllUnsent(err error) {
+	a.eachPartition(func(p *partition) {
 		p.mu.Lock()
 		a.failNeverSent(p, err)
 		p.mu.Unlock()
-	}
-	if parts == nil {
-		a.eachPartition(fail)
-		return
-	}
-	for _, tp := range parts {
-		if p := a.lookup(tp); p != nil {
-			fail(p)
-		}
-	}
+	})
 }
 
 // failNeverSent fails p's batches that were never sent with err. p.mu

@@ -123,7 +123,7 @@ func TestRecordsFailedByARefusalHaveTheirCallbacksAtOnceBehindABatchAwaitingItsR
 		for id := 2; id <= 5; id++ {
 			h.add(tp0, id, big)
 		}
-		h.acc.FailUnsent(nil, errors.New("SASL authentication failed"))
+		h.acc.FailAllUnsent(errors.New("SASL authentication failed"))
 		require.Equal(t, []int{2, 3, 4, 5}, h.orderOf(), "idempotent %v: the refused records' callbacks", idem)
 		require.True(t, h.pending(1), "idempotent %v", idem)
 	}

@@ -192,7 +192,7 @@ func TestANewBatchDoesNotReadTheEntriesOfADeliveredOne(t *testing.T) {
 		h.acc.Expire(h.clk.Now()) // completed, kept; its delivery gives its entries back
 		h.add(tp0, 2*i+1, big)    // a new batch, sized on the last one
 		h.sync()
-		h.acc.FailUnsent(nil, kerr.RequestTimedOut)
+		h.acc.FailAllUnsent(kerr.RequestTimedOut)
 		h.sync()
 	}
 }

@@ -107,7 +107,7 @@ func randomOperations(t *testing.T, seed int64, idem bool) {
 			h.clk.Advance(time.Duration(rng.Intn(1500)) * time.Millisecond)
 			h.acc.Expire(h.clk.Now())
 		case op == 9 && rng.Intn(5) == 0:
-			h.acc.FailUnsent(nil, errors.New("auth refused"))
+			h.acc.FailAllUnsent(errors.New("auth refused"))
 		case op == 10 && len(inFlight) > 0 && rng.Intn(3) == 0:
 			h.acc.Complete(take(), -1, -1, errors.New("CORRUPT_MESSAGE"))
 		default:

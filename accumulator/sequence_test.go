@@ -738,7 +738,7 @@ func TestFailUnsentFailsABatchWhoseRequestNeverLeft(t *testing.T) {
 	h.acc.Retry(b2, Retry{At: h.clk.Now(), Cause: errRetry}) // NOT_ENOUGH_REPLICAS, say
 
 	refused := errors.New("SASL authentication failed")
-	h.acc.FailUnsent(nil, refused)
+	h.acc.FailAllUnsent(refused)
 	err := h.outcome(1).Err
 	require.ErrorIs(t, err, refused, "the batch whose request never left")
 	require.NotErrorIs(t, err, ErrMaybeWritten)
@@ -746,6 +746,22 @@ func TestFailUnsentFailsABatchWhoseRequestNeverLeft(t *testing.T) {
 	require.True(t, h.pending(2), "the batch sent keeps its place")
 
 	require.Equal(t, stampOf{7, 1, 0}, stamped(t, h.drainOne("b2, renumbered under a new epoch behind b1's gap")))
+}
+
+// A broker that refuses the producer fails the unsent batches of the
+// partitions it leads, and of no other: one that leads none just now (its
+// partitions moved between its drain and the refusal) fails nothing. Before,
+// no partitions meant every partition, and one broker's refused
+// authentication failed the batches waiting for every other broker.
+func TestARefusalForNoPartitionsFailsNothing(t *testing.T) {
+	h := idempotent(t, false, nil)
+	h.add(tp0, 0, big)
+	refused := errors.New("SASL authentication failed")
+	h.acc.FailUnsent(nil, refused)
+	h.acc.FailUnsent([]TopicPartition{}, refused)
+	require.True(t, h.pending(0), "a refusal for no partitions failed the record")
+	h.acc.FailUnsent([]TopicPartition{tp0}, refused)
+	require.ErrorIs(t, h.outcome(0).Err, refused)
 }
 
 // A timeout's error counts the requests that reached the broker, not those
