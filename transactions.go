@@ -127,7 +127,13 @@ func (p *Producer) BeginTransaction() error {
 // leaves the outcome unknown, the coordinator perhaps having committed the
 // transaction, and says so: call CommitTransaction again, which asks again
 // and learns it; AbortTransaction fails with ErrTransactionState, as the
-// Java client's does. If Close is called from a record's callback while it
+// Java client's does. With transactions v1, a transaction a request of
+// which to the coordinator went unanswered, though it was answered when
+// sent again, ends with a new epoch, under which the coordinator fences
+// the request should it handle it late, in the next transaction (v2 ends
+// every transaction so); if ctx ends while it asks for that epoch, the
+// error says the transaction committed: call CommitTransaction again to
+// get the epoch. If Close is called from a record's callback while it
 // waits for the records, it returns an error wrapping ErrClosed: nothing
 // was committed, and Close aborts the transaction.
 func (p *Producer) CommitTransaction(ctx context.Context) error {
@@ -150,10 +156,12 @@ func (p *Producer) CommitTransaction(ctx context.Context) error {
 // Close meanwhile, and those whose HookRecordBuffered hooks were still
 // running, which it does not wait for (a hook may be what called it):
 // they fail with ErrTransactionAborted once the hooks return. If ctx ends
-// first it may be called again. A transaction whose commit was sent to
-// the coordinator, though CommitTransaction failed, may be committed
-// already: AbortTransaction refuses it with ErrTransactionState, and
-// CommitTransaction, called again, says how it ended. A transaction the
+// first it may be called again. With transactions v1 it ends with a new
+// epoch when a request of the transaction to the coordinator went
+// unanswered, as CommitTransaction does. A transaction whose commit was
+// sent to the coordinator, though CommitTransaction failed, may be
+// committed already: AbortTransaction refuses it with ErrTransactionState,
+// and CommitTransaction, called again, says how it ended. A transaction the
 // coordinator timed out (TransactionTimeout), which it aborted itself
 // under a new epoch, ends the producer here with transactions v1
 // (ErrTransactionFatal, kerr.ProducerFenced), as it ends the Java client;

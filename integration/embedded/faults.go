@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -128,10 +129,14 @@ func (c *Cluster) DelayNextProduce(n int, d time.Duration) *Fault {
 // answer the client may give up on. The fault fires as the request is
 // held. Requests behind it on its connection wait with it; other
 // connections are served meanwhile. Release before Close, or the request
-// waits for Close.
+// waits for Close. Release returns once the broker has taken the held
+// request up again: the broker serves one request at a time, so any
+// request sent after release returns is handled after the held one, and
+// sees what it did (a late request's effect, made certain).
 func (c *Cluster) HoldNext(key int16) (f *Fault, release func()) {
 	b := newBudget(1)
-	released := make(chan struct{})
+	released, resumed := make(chan struct{}), make(chan struct{})
+	var holding atomic.Bool
 	var once sync.Once
 	c.fake.ControlKey(key, func(kmsg.Request) (kmsg.Response, error, bool) {
 		c.fake.DropControl() // an unhandled request keeps it otherwise
@@ -141,15 +146,28 @@ func (c *Cluster) HoldNext(key int16) (f *Fault, release func()) {
 		if !b.take() {
 			return nil, nil, false
 		}
+		holding.Store(true)
 		c.fake.SleepControl(func() {
 			select {
 			case <-released:
 			case <-c.closing:
 			}
 		})
+		// The broker is back on this request, and handles it before it
+		// reads another.
+		close(resumed)
 		return nil, nil, false // now let the broker handle it
 	})
-	return b.fault(), func() { once.Do(func() { close(released) }) }
+	return b.fault(), func() {
+		once.Do(func() { close(released) })
+		if !holding.Load() {
+			return
+		}
+		select {
+		case <-resumed:
+		case <-c.closing:
+		}
+	}
 }
 
 // CloseConnOnNextProduce closes the connection of each of the next n Produce

@@ -121,7 +121,8 @@ func TestCloseEndsDelays(t *testing.T) {
 }
 
 // HoldNext holds one request at the broker until released, and the ones
-// after it not at all.
+// after it not at all. A request sent once release returned is handled
+// after the held one.
 func TestHoldNext(t *testing.T) {
 	c := start(t, embedded.Options{Topics: map[string]int32{"t": 1}})
 	cl := newClient(t, c)
@@ -139,6 +140,7 @@ func TestHoldNext(t *testing.T) {
 	default:
 	}
 	release()
+	require.Equal(t, int64(2), listedEnd(t, cl, "t", 0), "the end offset a request sent after the release sees")
 	select {
 	case err := <-res:
 		require.NoError(t, err, "the held request, released")
@@ -276,4 +278,25 @@ func TestFaultWaitTimesOut(t *testing.T) {
 	err := f.Wait(ctx)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.Contains(t, err.Error(), "fired on 0 of 3")
+}
+
+// listedEnd asks the cluster, as a client would, for the end offset of a
+// partition.
+func listedEnd(t *testing.T, cl *kgo.Client, topic string, partition int32) int64 {
+	t.Helper()
+	req := kmsg.NewPtrListOffsetsRequest()
+	rt := kmsg.NewListOffsetsRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewListOffsetsRequestTopicPartition()
+	rp.Partition = partition
+	rp.Timestamp = -1 // the end
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctxT(t), cl)
+	require.NoError(t, err)
+	require.Len(t, resp.Topics, 1)
+	require.Len(t, resp.Topics[0].Partitions, 1)
+	p := resp.Topics[0].Partitions[0]
+	require.NoError(t, kerr.ErrorForCode(p.ErrorCode))
+	return p.Offset
 }

@@ -30,7 +30,13 @@ import (
 // coordinator that committed answers as it did the first (Kafka's
 // TransactionCoordinator, kfake); Abort refuses, as the Java client's does.
 // A transaction with nothing at the coordinator (nothing produced; with
-// transactions v1, nothing added to it) commits without EndTxn.
+// transactions v1, nothing added to it) commits without EndTxn. With v1,
+// a transaction a request of which to the coordinator went unanswered
+// (unanswered) ends with a new epoch, which fences that request should
+// the coordinator handle it late: v1 keeps the epoch from one transaction
+// to the next, and a late EndTxn would end the next one. A commit cut
+// short as it asks for the epoch has committed, and says so; called again
+// it asks for the epoch alone (endAnswered).
 // Told by CloseFromCallback that the producer is closing, a commit that has
 // not sent its EndTxn stops waiting and fails with the cause
 // CloseFromCallback was given: the transaction is left to Close's abort.
@@ -73,11 +79,13 @@ func (m *Manager) Commit(ctx context.Context) error {
 		return err
 	}
 	m.mu.Lock()
-	end := m.endNeeded()
+	end, answered := m.endNeeded(), m.endAnswered
 	m.mu.Unlock()
 	// With nothing at the coordinator (nothing produced; v1: nothing
 	// added) the commit is done without EndTxn, as the Java client's is.
-	if end {
+	// Called again after its EndTxn was answered (its ctx ended while it
+	// asked for the new epoch), the commit sends none again.
+	if end && !answered {
 		if err := m.stoppedByClose(); err != nil {
 			return err
 		}
@@ -93,6 +101,14 @@ func (m *Manager) Commit(ctx context.Context) error {
 				return m.coordinatorFailed("CommitTransaction", err)
 			}
 			return fmt.Errorf("CommitTransaction: the commit was sent and may have committed the transaction; its outcome is unknown: call CommitTransaction again to learn it: %w", err)
+		}
+		m.mu.Lock()
+		m.endAnswered = true
+		m.mu.Unlock()
+	}
+	if m.newEpochNeeded() {
+		if err := m.newEpoch(ctx); err != nil {
+			return m.coordinatorFailed("CommitTransaction", fmt.Errorf("the transaction committed, but getting the new epoch that fences its late requests failed: call CommitTransaction again to get it: %w", err))
 		}
 	}
 	m.finish()
@@ -147,7 +163,8 @@ func (m *Manager) sendingCommit() {
 // (EndTxn). It returns once the records' callbacks have run, unless the
 // producer closes from one of them meanwhile (CloseFromCallback). When the
 // producer's epoch must move on (a sequence lost, a batch perhaps in the
-// log without an answer), the coordinator gives a new one: with
+// log without an answer, with v1 a request to the coordinator unanswered
+// that it may handle late), the coordinator gives a new one: with
 // transactions v1, InitProducerId with the current id and epoch, after the
 // EndTxn (KIP-360); with v2, EndTxn's answer. When the coordinator no
 // longer knows the producer's id (INVALID_PRODUCER_ID_MAPPING), there is no
@@ -157,7 +174,7 @@ func (m *Manager) sendingCommit() {
 // never sent): no EndTxn goes then, and if the only additions went
 // unanswered, an EndTxn answered INVALID_TXN_STATE says they never landed.
 // If ctx ends first, Abort may be called again; once its EndTxn was
-// answered, the call made again only gets the new epoch (abortAnswered). A
+// answered, the call made again only gets the new epoch (endAnswered). A
 // transaction whose commit's EndTxn was sent is not aborted: the
 // coordinator may have committed it, and Abort fails with ErrState, saying
 // to call Commit again.
@@ -209,7 +226,7 @@ func (m *Manager) Abort(ctx context.Context) error {
 	}
 	m.mu.Lock()
 	end, bump, v2, unmapped := m.endNeeded(), m.bump, m.v2, m.unmapped
-	answered := m.abortAnswered
+	answered := m.endAnswered
 	onlyUnanswered := !v2 && !m.begun
 	m.mu.Unlock()
 	// A batch sent and then failed by the abort leaves its partition's
@@ -217,27 +234,28 @@ func (m *Manager) Abort(ctx context.Context) error {
 	// a new epoch; with v2, EndTxn gives it.
 	newID := (bump || m.cfg.SequencesInDoubt()) && !v2
 	// Called again after its EndTxn was answered (its ctx ended while it
-	// asked for the new epoch), the abort sends none again (abortAnswered).
+	// asked for the new epoch), the abort sends none again (endAnswered).
 	if end && !unmapped && !answered {
 		renew, err := m.endAborting(ctx, onlyUnanswered)
 		if err != nil {
 			return m.coordinatorFailed("AbortTransaction", err)
 		}
 		m.mu.Lock()
-		m.abortAnswered = true
+		m.endAnswered = true
 		m.mu.Unlock()
 		newID = newID || renew
 	}
+	// A request of the transaction that went unanswered, the EndTxn's
+	// own attempts included, may reach the coordinator late: with v1 a
+	// new epoch fences it.
+	late := m.newEpochNeeded()
 	// An unmapped id has no transaction at the coordinator to abort, and
 	// its EndTxn would be refused for ever; InitProducerId maps the
 	// transactional id to a producer id again.
-	if newID || unmapped {
-		current, _ := m.cfg.ProducerID()
-		id, err := m.initProducerID(ctx, current)
-		if err != nil {
+	if newID || unmapped || late {
+		if err := m.newEpoch(ctx); err != nil {
 			return m.coordinatorFailed("AbortTransaction", err)
 		}
-		m.cfg.SetProducerID(id)
 	}
 	m.finish()
 	return nil
@@ -318,8 +336,10 @@ func (m *Manager) coordinatorFailed(call string, err error) error {
 	return fmt.Errorf("%s: %w", call, err)
 }
 
-// endTxn asks the coordinator to commit or abort. With transactions v2 the
-// answer carries the epoch the next transaction uses.
+// endTxn asks the coordinator to commit or abort, and books an attempt
+// that went unanswered, which the coordinator may handle late
+// (unanswered). With transactions v2 the answer carries the epoch the next
+// transaction uses.
 func (m *Manager) endTxn(ctx context.Context, commit bool) error {
 	id, _ := m.cfg.ProducerID()
 	req := &protocol.EndTxnRequest{TransactionalID: m.cfg.TransactionalID, ProducerID: id.ID, ProducerEpoch: id.Epoch, Committed: commit}
@@ -327,9 +347,12 @@ func (m *Manager) endTxn(ctx context.Context, commit bool) error {
 	if m.V2() {
 		maxVersion = 5
 	}
-	resp, _, err := m.call(ctx, cluster.TransactionCoordinator, m.cfg.TransactionalID, req, maxVersion, func(r protocol.Response) error {
+	resp, unanswered, err := m.call(ctx, cluster.TransactionCoordinator, m.cfg.TransactionalID, req, maxVersion, func(r protocol.Response) error {
 		return code(protocol.EndTxn, r.(*protocol.EndTxnResponse).ErrorCode)
 	})
+	m.mu.Lock()
+	m.unanswered = m.unanswered || unanswered
+	m.mu.Unlock()
 	if err != nil {
 		return err
 	}
@@ -379,7 +402,8 @@ func (m *Manager) finish() {
 	clear(m.missingOffsets)
 	m.offsetsFailure = nil
 	m.started, m.begun, m.maybeBegun = false, false, false
-	m.bump, m.unmapped, m.commitSent, m.abortAnswered = false, false, false, false
+	m.bump, m.unmapped, m.commitSent, m.endAnswered = false, false, false, false
+	m.unanswered = false
 	m.gen++
 	m.mu.Unlock()
 	m.cfg.EndTransaction()

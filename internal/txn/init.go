@@ -67,6 +67,31 @@ func (m *Manager) initProducerID(ctx context.Context, from accumulator.ProducerI
 	return accumulator.ProducerID{ID: r.ProducerID, Epoch: r.ProducerEpoch}, nil
 }
 
+// newEpochNeeded reports whether a v1 transaction must end with a new
+// epoch, a request of it having gone unanswered (unanswered).
+func (m *Manager) newEpochNeeded() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.unanswered && !m.v2
+}
+
+// newEpoch gives the producer the next epoch of its id from the
+// coordinator (InitProducerId with the current id and epoch, KIP-360).
+// A coordinator before Kafka 2.5 (InitProducerId v2 and older) cannot be
+// told them, and takes the request as a new instance's: it bumps the
+// transactional id's epoch all the same, which fences every request under
+// the old one, only without checking that the producer asking is still
+// the current one.
+func (m *Manager) newEpoch(ctx context.Context) error {
+	current, _ := m.cfg.ProducerID()
+	id, err := m.initProducerID(ctx, current)
+	if err != nil {
+		return err
+	}
+	m.cfg.SetProducerID(id)
+	return nil
+}
+
 // speaksV2 reports whether the coordinator's cluster finalized
 // transaction.version 2 and speaks the requests that need (EndTxn v5,
 // Produce v12). Without an answer it assumes v1, which every broker takes.

@@ -129,8 +129,8 @@ func (m *Manager) stateErr() error {
 }
 
 // addToTransaction sends AddPartitionsToTxn for parts, retrying what may
-// heal. Failed, it reports whether the coordinator may have added them all
-// the same (call's unanswered).
+// heal. It reports whether an attempt went unanswered (call's): failed, the
+// coordinator may have added them all the same.
 func (m *Manager) addToTransaction(id accumulator.ProducerID, parts []accumulator.TopicPartition) (unanswered bool, err error) {
 	slices.SortFunc(parts, func(a, b accumulator.TopicPartition) int {
 		if a.Topic != b.Topic {

@@ -27,13 +27,16 @@ const concurrentTransactionsBackoff = 20 * time.Millisecond
 // backoff; a coordinator that moved is looked up again. Once the producer
 // has closed no broker will answer: retrying would only wait out ctx.
 //
-// A call that fails also reports whether the coordinator may have acted on
-// req all the same (unanswered): an attempt was written and no answer came
-// back (the request timed out, the connection broke, ctx ended while the
-// answer was awaited). An answer, even a refusal, leaves no such doubt, nor
-// does an attempt that never left (conn.ErrNotSent). One that failed before
-// it had a connection (no coordinator found, no connection made) counts as
-// unanswered: the doubt errs on the side of a request that may have landed.
+// A call also reports whether an attempt went unanswered: it was written
+// and no answer came back (the request timed out, the connection broke, ctx
+// ended while the answer was awaited). The coordinator may have acted on a
+// failed call's req all the same, and may act on such an attempt even after
+// a later one was answered: a broker handles a request it has read though
+// the client gave up on it. An answer, even a refusal, leaves no such
+// doubt, nor does an attempt that never left (conn.ErrNotSent). One that
+// failed before it had a connection (no coordinator found, no connection
+// made) counts as unanswered: the doubt errs on the side of a request that
+// may have landed.
 func (m *Manager) call(ctx context.Context, kind cluster.CoordinatorKind, key string, req protocol.Request, maxVersion int16, check func(protocol.Response) error) (protocol.Response, bool, error) {
 	unanswered := false
 	for failures := 1; ; failures++ {
@@ -45,7 +48,7 @@ func (m *Manager) call(ctx context.Context, kind cluster.CoordinatorKind, key st
 			err = check(resp)
 		}
 		if err == nil {
-			return resp, false, nil
+			return resp, unanswered, nil
 		}
 		if errors.Is(err, kerr.NotCoordinator) || errors.Is(err, kerr.CoordinatorNotAvailable) {
 			m.cfg.Coordinators.ForgetCoordinator(kind, key)

@@ -193,18 +193,28 @@ type Manager struct {
 	// transaction to abort and refuses EndTxn with the same code: the abort
 	// gets a new producer id instead, as the Java client does.
 	unmapped bool
-	// abortAnswered: the abort's EndTxn was answered well (the
-	// coordinator aborted the transaction, or had none to abort); with v1
-	// the abort may still have its new epoch to get (InitProducerId). An
-	// abort called again, its ctx having ended meanwhile, goes straight
-	// to that: the InitProducerId cut short may have reached the
-	// coordinator, which then moved to the new epoch and answers an EndTxn
-	// under the old one PRODUCER_FENCED (Kafka 2.7+), ending the
-	// producer, while it takes InitProducerId under the old epoch as a
-	// retry and answers with the epoch it gave (KIP-360). The Java client,
-	// too, sends the abort's EndTxn once and keeps its result for the call
-	// made again.
-	abortAnswered bool
+	// endAnswered: the commit's or the abort's EndTxn was answered well
+	// (the coordinator ended the transaction, or had none to abort); with
+	// v1 the end may still have its new epoch to get (InitProducerId). A
+	// commit or an abort called again, its ctx having ended meanwhile,
+	// goes straight to that: the InitProducerId cut short may have
+	// reached the coordinator, which then moved to the new epoch and
+	// answers an EndTxn under the old one PRODUCER_FENCED (Kafka 2.7+),
+	// ending the producer, while it takes InitProducerId under the old
+	// epoch as a retry and answers with the epoch it gave (KIP-360). The
+	// Java client, too, sends the abort's EndTxn once and keeps its
+	// result for the call made again.
+	endAnswered bool
+	// unanswered: with v1, a request of the transaction to its coordinator
+	// (AddPartitionsToTxn, AddOffsetsToTxn, EndTxn) went unanswered, though
+	// a later attempt may have been answered. The coordinator may handle it
+	// late, once the next transaction is open: v1 keeps the epoch from one
+	// transaction to the next, so a late EndTxn would end that transaction,
+	// and a late addition begin one at the coordinator that the producer
+	// knows nothing of. The transaction ends with a new epoch
+	// (newEpochNeeded), under which the coordinator fences them. v2 gets one
+	// from every EndTxn.
+	unanswered bool
 
 	// failed ends when the transaction under way can no longer commit
 	// (abortable or fatal): a commit stops waiting for records then, some
@@ -373,9 +383,11 @@ func (m *Manager) RecordRejected(err error) {
 }
 
 // bookAdded books what an AddPartitionsToTxn or AddOffsetsToTxn that
-// returned err, unanswered as call tells, did at the coordinator (v1).
-// m.mu must be held.
+// returned err, unanswered as call tells, did at the coordinator (v1), and
+// an attempt the coordinator may handle late (unanswered). m.mu must be
+// held.
 func (m *Manager) bookAdded(err error, unanswered bool) {
+	m.unanswered = m.unanswered || unanswered
 	switch {
 	case err == nil:
 		m.begun = true
