@@ -110,6 +110,10 @@ func (p *Producer) memoryErr(err error) error {
 			ErrBufferFull, we.Size, p.cfg.MaxBlock, we.Total, we.Available)
 	case we != nil:
 		return fmt.Errorf("waiting for buffer memory: %w", we.Err)
+	case errors.Is(err, bufferpool.ErrClosed):
+		// Close gave up on the wait (from a callback, which holds back the
+		// memory that would end it): said as Close's other failures are.
+		return fmt.Errorf("%w: while the record waited for buffer memory", ErrClosed)
 	case errors.Is(err, ErrBufferFull), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("waiting for buffer memory: %w", err)
 	}
