@@ -104,7 +104,9 @@ type Config struct {
 	// never past its DeliveryTimeout. Java: max.block.ms;
 	// kafka-python: max_block_ms. Default 60s. For Produce never to wait for
 	// memory (max.block.ms=0), pass it a ctx already done: it then takes
-	// only memory free at once.
+	// only memory free at once, and a record it finds none for fails with
+	// ErrBufferFull as well as the ctx's error, as does one whose ctx ends
+	// while it waits.
 	MaxBlock time.Duration
 
 	// MaxRequestSize caps the record batches of one ProduceRequest, and so

@@ -27,7 +27,8 @@ var (
 	// ErrRecordTooLarge: the record cannot fit in one request or in the
 	// buffer memory; it fails at once (a *RecordTooLargeError says by how much).
 	ErrRecordTooLarge = errors.New("record too large")
-	// ErrBufferFull: no buffer memory became free within MaxBlock.
+	// ErrBufferFull: no buffer memory became free within MaxBlock, or
+	// before Produce's ctx ended (the error then matches the ctx's too).
 	ErrBufferFull = bufferpool.ErrTimeout
 	// ErrDeliveryTimeout: the record had no outcome within DeliveryTimeout.
 	ErrDeliveryTimeout = accumulator.ErrDeliveryTimeout
@@ -96,10 +97,13 @@ func (e *PartitionError) Unwrap() error { return e.Err }
 
 // memoryErr says in the user's words why a record got no buffer memory
 // (the errors of Append and of reserveHeld), keeping ErrBufferFull and the
-// context's error for errors.Is: "waiting for buffer memory: context
-// canceled", not the buffer pool's own account. Other errors go through
-// closing.
-func (p *Producer) memoryErr(err error) error {
+// context's error for errors.Is, not the buffer pool's own account. Other
+// errors go through closing. callers tells whether the wait's ctx was
+// Produce's: a wait it ended (or, done already, never began: MaxBlock's
+// doc offers that for max.block.ms=0) found memory short all the same, and
+// matches ErrBufferFull too, for a caller that slows down on it. A held
+// record's append waits under a ctx of the producer's (Close, an abort).
+func (p *Producer) memoryErr(err error, callers bool) error {
 	var we *bufferpool.WaitError
 	switch {
 	case errors.As(err, &we) && errors.Is(we.Err, bufferpool.ErrTimeout) && we.MaxWait <= 0:
@@ -108,6 +112,9 @@ func (p *Producer) memoryErr(err error) error {
 	case errors.As(err, &we) && errors.Is(we.Err, bufferpool.ErrTimeout):
 		return fmt.Errorf("waiting for buffer memory: %w: %d bytes did not free up within MaxBlock (%v); BufferMemory is %d bytes, %d free",
 			ErrBufferFull, we.Size, p.cfg.MaxBlock, we.Total, we.Available)
+	case we != nil && callers:
+		return fmt.Errorf("waiting for buffer memory: %w: %d bytes not free before the ctx ended (%w); BufferMemory is %d bytes, %d free",
+			ErrBufferFull, we.Size, we.Err, we.Total, we.Available)
 	case we != nil:
 		return fmt.Errorf("waiting for buffer memory: %w", we.Err)
 	case errors.Is(err, bufferpool.ErrClosed):

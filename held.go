@@ -240,7 +240,7 @@ func (p *Producer) heldLimit() time.Duration { return min(p.cfg.MaxBlock, p.cfg.
 func (p *Producer) hold(ctx context.Context, adm *admission, r *Record, tsMs int64, cb receiver, goesTo int32) {
 	size := record.BatchHeaderSize + record.RecordSize(0, 0, r.Key, r.Value, r.Headers)
 	if err := p.reserveHeld(ctx, size); err != nil {
-		p.refuse(adm, cb, r, &PartitionError{Topic: r.Topic, Partition: -1, Err: p.memoryErr(err)})
+		p.refuse(adm, cb, r, &PartitionError{Topic: r.Topic, Partition: -1, Err: p.memoryErr(err, true)})
 		return
 	}
 	h := heldRecord{rec: copyRecord(r), tsMs: tsMs, cb: cb, size: size}

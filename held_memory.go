@@ -60,7 +60,10 @@ func (w *held) book(ctx context.Context, size int, deadline time.Time) error {
 				"(records waiting for metadata may use BufferMemory less one batch, %d bytes)",
 				ErrBufferFull, size, w.p.cfg.MaxBlock, w.reserveCap)
 		case <-ctx.Done():
-			err = ctx.Err()
+			// Produce's ctx: memory was short all the same (memoryErr).
+			err = fmt.Errorf("%w: %d bytes for a record waiting for metadata not free before the ctx ended (%w) "+
+				"(records waiting for metadata may use BufferMemory less one batch, %d bytes)",
+				ErrBufferFull, size, ctx.Err(), w.reserveCap)
 		}
 		w.mu.Lock()
 		if err != nil {

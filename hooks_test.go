@@ -304,7 +304,8 @@ func TestHooksOfARecordFailingInProduce(t *testing.T) {
 	p.Produce(cancelled, &Record{Topic: "t", Value: make([]byte, 100)}, func(_ RecordMetadata, err error) { cbErr = err })
 	require.ErrorIs(t, cbErr, context.Canceled)
 	require.Contains(t, cbErr.Error(), "producer: ")
-	require.Contains(t, cbErr.Error(), "waiting for buffer memory: context canceled")
+	require.Contains(t, cbErr.Error(), "waiting for buffer memory: buffer full: ")
+	require.Contains(t, cbErr.Error(), "before the ctx ended (context canceled)")
 
 	p.Produce(ctx(t), &Record{Topic: "bad topic"}, nil)
 	closing, stop := context.WithTimeout(context.Background(), 50*time.Millisecond)

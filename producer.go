@@ -180,7 +180,8 @@ const maxIdempotentInFlight = 5
 // lets Produce take only memory free at once, so that a caller that must
 // never block (the Java client's max.block.ms=0) passes one. A record
 // rejected before it is buffered (the producer is closed, the record is
-// invalid or too large, memory did not free up in time) gets its error
+// invalid or too large, memory did not free up in time: ErrBufferFull,
+// with the ctx's error if the ctx ended the wait) gets its error
 // through cb before Produce returns, on the caller's goroutine.
 //
 // Every other callback runs on the producer's delivery goroutine, one at a
@@ -375,7 +376,7 @@ func (p *Producer) appendTo(ctx context.Context, t *metadata.Topic, r *Record, a
 	tp := metadata.TopicPartition{Topic: r.Topic, Partition: partition}
 	res, err := p.acc.Append(ctx, tp, t.Slot, ar)
 	if err != nil {
-		return &PartitionError{Topic: r.Topic, Partition: partition, Err: p.memoryErr(err)}
+		return &PartitionError{Topic: r.Topic, Partition: partition, Err: p.memoryErr(err, ar.Since.IsZero())}
 	}
 	if !ar.Since.IsZero() {
 		// A record that waited for metadata: on a drain's goroutine,
