@@ -36,7 +36,7 @@
 //	buffer_total_bytes                  BufferMemory (buffer-total-bytes)
 //	buffer_available_bytes              free buffer memory (buffer-available-bytes)
 //	waiting_threads                     Produce calls waiting for memory (waiting-threads)
-//	batches_buffered                    batches without an outcome yet (no Java name)
+//	batches_buffered                    batches whose callbacks have not all run (no Java name)
 //
 // record_error_total counts every record whose callback got an error, one
 // Produce refused at once included (too large, invalid, the producer
@@ -147,7 +147,7 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 	f.gaugeFunc("buffer_total_bytes", "Buffer memory in all (BufferMemory).", stats(func(s producer.Stats) float64 { return float64(s.BufferTotalBytes) }))
 	f.gaugeFunc("buffer_available_bytes", "Buffer memory free.", stats(func(s producer.Stats) float64 { return float64(s.BufferAvailableBytes) }))
 	f.gaugeFunc("waiting_threads", "Produce calls waiting for buffer memory.", stats(func(s producer.Stats) float64 { return float64(s.BufferWaiters) }))
-	f.gaugeFunc("batches_buffered", "Batches without an outcome yet.", stats(func(s producer.Stats) float64 { return float64(s.BufferedBatches) }))
+	f.gaugeFunc("batches_buffered", "Batches whose callbacks have not all run yet.", stats(func(s producer.Stats) float64 { return float64(s.BufferedBatches) }))
 	if err := f.register(reg); err != nil {
 		return nil, err
 	}
