@@ -110,9 +110,16 @@ func (m *Manager) SendOffsets(ctx context.Context, offsets []Offset, group Group
 	if v2 {
 		maxVersion = 5
 	}
-	if _, _, err := m.call(ctx, cluster.GroupCoordinator, group.ID, req, maxVersion, func(r protocol.Response) error {
+	_, unanswered, err := m.call(ctx, cluster.GroupCoordinator, group.ID, req, maxVersion, func(r protocol.Response) error {
 		return offsetCommitError(r.(*protocol.TxnOffsetCommitResponse))
-	}); err != nil {
+	})
+	// Unanswered, it may reach the group coordinator late: under the epoch
+	// a v1 transaction keeps, in the next transaction, whose offsets it
+	// would rewind. The new epoch the transaction then ends with fences it.
+	m.mu.Lock()
+	m.unanswered = m.unanswered || unanswered
+	m.mu.Unlock()
+	if err != nil {
 		return m.offsetsFailed(err)
 	}
 	m.mu.Lock()

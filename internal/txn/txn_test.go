@@ -237,6 +237,31 @@ func (f *fakeCoordinators) last() sent {
 	return f.requests[len(f.requests)-1]
 }
 
+// lastEndTxn is the last EndTxn request sent.
+func (f *fakeCoordinators) lastEndTxn(t *testing.T) *protocol.EndTxnRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := len(f.requests) - 1; i >= 0; i-- {
+		if end, ok := f.requests[i].req.(*protocol.EndTxnRequest); ok {
+			return end
+		}
+	}
+	t.Fatal("no EndTxn was sent")
+	return nil
+}
+
+// endedWithANewEpochIfV1 checks that a transaction whose TxnOffsetCommit
+// was cut short ended, with v1, with a new epoch, which fences that request
+// should it reach the coordinator late; v2's EndTxn gives one anyway.
+func (r *rig) endedWithANewEpochIfV1(v2 bool) {
+	r.t.Helper()
+	want := protocol.InitProducerId
+	if v2 {
+		want = protocol.EndTxn
+	}
+	require.Equal(r.t, want, r.coords.last().req.Key(), "v2=%v: the last request", v2)
+}
+
 // rig is a manager over the fake coordinators, with the producer's side
 // recorded.
 type rig struct {
@@ -1068,8 +1093,8 @@ func TestACommitAfterSendOffsetsFailedWaitsForThemToBeSentAgain(t *testing.T) {
 
 		require.NoError(t, r.m.SendOffsets(context.Background(), offsets, group), "v2=%v: the same offsets again", v2)
 		require.NoError(t, r.m.Commit(context.Background()), "v2=%v", v2)
-		end := r.coords.last().req.(*protocol.EndTxnRequest)
-		require.True(t, end.Committed, "v2=%v: EndTxn(commit)", v2)
+		require.True(t, r.coords.lastEndTxn(t).Committed, "v2=%v: EndTxn(commit)", v2)
+		r.endedWithANewEpochIfV1(v2)
 		require.Equal(t, Ready, r.state())
 	}
 }
@@ -1083,8 +1108,8 @@ func TestATransactionWhoseSendOffsetsFailedMayBeAborted(t *testing.T) {
 		require.ErrorIs(t, err, context.Canceled, "v2=%v", v2)
 		close(g.open)
 		require.NoError(t, r.m.Abort(context.Background()), "v2=%v", v2)
-		end := r.coords.last().req.(*protocol.EndTxnRequest)
-		require.False(t, end.Committed, "v2=%v: EndTxn(abort)", v2)
+		require.False(t, r.coords.lastEndTxn(t).Committed, "v2=%v: EndTxn(abort)", v2)
+		r.endedWithANewEpochIfV1(v2)
 
 		require.NoError(t, r.m.Begin(), "v2=%v: the next transaction", v2)
 		r.admit(tp0)

@@ -126,3 +126,32 @@ func TestACommitCutShortAsItGetsItsNewEpochGetsItWhenCalledAgain(t *testing.T) {
 	require.Equal(t, Ready, r.state())
 	require.NoError(t, r.m.Begin(), "the next transaction")
 }
+
+// The offsets' requests may come late too: an AddOffsetsToTxn begins a
+// transaction the producer knows nothing of, and a TxnOffsetCommit, under
+// the epoch a v1 transaction keeps, stages its offsets in the next
+// transaction, which then commits them in place of its own (the group
+// rewound, its input read twice). Either, unanswered and then answered,
+// makes the v1 commit end with a new epoch, which fences it. Before, the
+// TxnOffsetCommit did not.
+func TestAV1TransactionWhoseOffsetsWentUnansweredEndsWithANewEpoch(t *testing.T) {
+	for _, api := range []protocol.APIKey{protocol.AddOffsetsToTxn, protocol.TxnOffsetCommit} {
+		r := initialized(t, false)
+		epoch := r.producerID().Epoch
+		first := r.coords.hold(api) // its answer lost on the way back
+		go func() {
+			<-first.arrived
+			r.coords.mu.Lock()
+			r.coords.lost = fmt.Errorf("%v: %w", api, conn.ErrDisconnected)
+			delete(r.coords.held, api)
+			r.coords.mu.Unlock()
+			close(first.open)
+		}()
+		require.NoError(t, r.retrying(func() error {
+			return r.m.SendOffsets(context.Background(), []Offset{{Topic: "in", Offset: 10, LeaderEpoch: -1}}, Group{ID: "g"})
+		}), "%v", api)
+		require.NoError(t, r.m.Commit(context.Background()), "%v", api)
+		require.Equal(t, protocol.InitProducerId, r.coords.last().req.Key(), "%v unanswered, then answered: sent %v", api, r.coords.apis())
+		require.Equal(t, epoch+1, r.producerID().Epoch, "%v unanswered, then answered: the commit ends with a new epoch", api)
+	}
+}
