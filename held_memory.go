@@ -105,6 +105,14 @@ func (w *held) wakeShareWaiter() {
 	}
 }
 
+// shareWaits is how many Produce calls wait for room in the held records'
+// share (book).
+func (w *held) shareWaits() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.shareWaiters)
+}
+
 // unreserveHeld gives held records' memory back to the pool and the budget.
 func (p *Producer) unreserveHeld(size int) {
 	p.pool.Release(size)

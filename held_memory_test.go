@@ -131,3 +131,13 @@ func (f *shareFixture) waiting(t *testing.T, ctx context.Context, i int, value [
 		return armed() || f.reserved() > was
 	})
 }
+
+// A Produce waiting for room in the held records' share waits for memory
+// as one waiting for a batch's does, and fails alike at MaxBlock with
+// ErrBufferFull: Stats counts it among the waits for memory. Before, it
+// counted only the pool's queue, and showed none.
+func TestBufferWaitersCountsAProduceWaitingForTheHeldRecordsShare(t *testing.T) {
+	f := shareFull(t)
+	f.waiting(t, ctx(t), 3, f.large)
+	require.Equal(t, 1, f.p.Stats().BufferWaiters)
+}

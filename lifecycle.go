@@ -222,12 +222,16 @@ type Stats struct {
 	// batches split after MESSAGE_TOO_LARGE.
 	Retries int64
 	Splits  int64
-	// BufferedBatches is the number of batches not yet completed.
+	// BufferedBatches is the number of batches whose records' callbacks
+	// have not all run yet: open, sent, or completed and queued for their
+	// callbacks.
 	BufferedBatches int
 	// BufferTotalBytes is BufferMemory; BufferAvailableBytes what of it is
 	// free now (the Java client's buffer-total-bytes and
-	// buffer-available-bytes); BufferWaiters how many Produce calls wait
-	// for memory (its waiting-threads).
+	// buffer-available-bytes); BufferWaiters how many waits for memory
+	// there are (its waiting-threads): Produce calls waiting for a batch's
+	// memory, or for the share of it records waiting for metadata may take,
+	// and the appends of such records, once it came, waiting for a batch's.
 	BufferTotalBytes     int64
 	BufferAvailableBytes int64
 	BufferWaiters        int
@@ -248,7 +252,7 @@ func (p *Producer) Stats() Stats {
 
 		BufferTotalBytes:     p.cfg.BufferMemory,
 		BufferAvailableBytes: int64(p.pool.Available()),
-		BufferWaiters:        p.pool.Waiters(),
+		BufferWaiters:        p.pool.Waiters() + p.held.shareWaits(),
 	}
 }
 

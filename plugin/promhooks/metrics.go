@@ -35,7 +35,7 @@
 //	producer_epoch                      the idempotent or transactional producer's epoch (no Java name)
 //	buffer_total_bytes                  BufferMemory (buffer-total-bytes)
 //	buffer_available_bytes              free buffer memory (buffer-available-bytes)
-//	waiting_threads                     Produce calls waiting for memory (waiting-threads)
+//	waiting_threads                     waits for buffer memory (waiting-threads)
 //	batches_buffered                    batches whose callbacks have not all run (no Java name)
 //
 // record_error_total counts every record whose callback got an error, one
@@ -146,7 +146,7 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 	}
 	f.gaugeFunc("buffer_total_bytes", "Buffer memory in all (BufferMemory).", stats(func(s producer.Stats) float64 { return float64(s.BufferTotalBytes) }))
 	f.gaugeFunc("buffer_available_bytes", "Buffer memory free.", stats(func(s producer.Stats) float64 { return float64(s.BufferAvailableBytes) }))
-	f.gaugeFunc("waiting_threads", "Produce calls waiting for buffer memory.", stats(func(s producer.Stats) float64 { return float64(s.BufferWaiters) }))
+	f.gaugeFunc("waiting_threads", "Waits for buffer memory: Produce calls, and appends of records that waited for metadata.", stats(func(s producer.Stats) float64 { return float64(s.BufferWaiters) }))
 	f.gaugeFunc("batches_buffered", "Batches whose callbacks have not all run yet.", stats(func(s producer.Stats) float64 { return float64(s.BufferedBatches) }))
 	if err := f.register(reg); err != nil {
 		return nil, err
