@@ -1094,6 +1094,36 @@ func TestBatchesTimingOutWithoutAProducerIDNameWhyNoneCame(t *testing.T) {
 	}
 }
 
+// Why InitProducerId gave no id is named only while the producer has none:
+// once the id came, a batch that times out for another reason names that
+// reason (here its topic's access, revoked), not a failure the id's coming
+// ended. Before, the booking outlived the id as the partitions' last error.
+func TestAnIDThatCameIsNotBlamedForATimeout(t *testing.T) {
+	refusal := errors.New("TOPIC_AUTHORIZATION_FAILED")
+	revoked := false
+	h := newHarness(t, func(c *Config) {
+		c.Idempotent, c.Linger, c.DeliveryTimeout = true, 0, time.Second
+		c.TopicErr = func(string) error {
+			if revoked {
+				return refusal
+			}
+			return nil
+		}
+	})
+	noID := errors.New("no producer id: InitProducerId: COORDINATOR_NOT_AVAILABLE")
+	h.add(tp0, 0, nil)
+	bs, _ := h.drain([]TopicPartition{tp0}, 1<<20)
+	require.Empty(t, bs, "nothing goes without a producer id")
+	h.acc.NoProducerID(noID)                         // the first InitProducerId failed
+	h.acc.SetProducerID(ProducerID{ID: 7, Epoch: 0}) // the next gave the id
+	revoked = true                                   // no leader from now on: never drained
+	h.clk.Advance(time.Second)
+	h.acc.Expire(h.clk.Now())
+	err := h.outcome(0).Err
+	require.NotErrorIs(t, err, noID, "the id came; it did not keep the batch")
+	require.ErrorIs(t, err, refusal, "the topic's metadata error kept it")
+}
+
 // An unreachable broker's error is booked only for partitions with a batch
 // waiting to be sent: one whose batches are all in flight waits for their
 // answers, not for a connection, and a batch that joins it later is the

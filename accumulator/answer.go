@@ -307,13 +307,6 @@ func (a *Accumulator) Unreachable(parts []TopicPartition, err error) {
 	}
 }
 
-// NoProducerID books err, why InitProducerId gave the idempotent producer
-// no id, as Unreachable books a leader's failure, for every partition:
-// without an id none of their batches can be numbered and sent.
-func (a *Accumulator) NoProducerID(err error) {
-	a.eachPartition(func(p *partition) { p.keptBy(err) })
-}
-
 // keptBy books err, what keeps p from sending, as its last error if a
 // batch of p waits to be sent; it locks p.mu.
 func (p *partition) keptBy(err error) {
@@ -325,15 +318,17 @@ func (p *partition) keptBy(err error) {
 }
 
 // timedOut is the error of a batch whose DeliveryTimeout passed. It names
-// the cause: the batch's last error, or, for a batch never sent, its
-// partition's, else its topic's metadata error (a topic whose access was
-// revoked has no leader to send to). p.mu must be held.
+// the cause: the batch's last error, or, for a batch never sent, why the
+// idempotent producer has no id, else its partition's last error, else its
+// topic's metadata error (a topic whose access was revoked has no leader to
+// send to). p.mu must be held.
 func (a *Accumulator) timedOut(p *partition, b *Batch) error {
 	// The batch's oldest record waited the whole DeliveryTimeout, counted
 	// from its Produce: for a record that waited for metadata, before the
 	// batch was created (Record.Since), so the batch's age says less.
 	err := fmt.Errorf("%w: %d records for %s-%d had no outcome within %v (DeliveryTimeout); sent %d times",
 		ErrDeliveryTimeout, b.entries.len(), b.TP.Topic, b.TP.Partition, a.cfg.DeliveryTimeout, b.sent())
+	noID := a.whyNoID()
 	switch {
 	case b.lastErr != nil:
 		err = fmt.Errorf("%w; last error: %w", err, b.lastErr)
@@ -341,6 +336,9 @@ func (a *Accumulator) timedOut(p *partition, b *Batch) error {
 		// Sent and unanswered (it may have been written, which complete
 		// adds): what kept the partition from sending before, a broker
 		// unreachable or a leader left out of the brokers, is stale.
+	case noID != nil:
+		// Without an id nothing is sent, whatever else stood in the way.
+		err = fmt.Errorf("%w; %w", err, noID)
 	case p.lastErr != nil:
 		err = fmt.Errorf("%w; the partition's last error: %w", err, p.lastErr)
 	case a.cfg.TopicErr != nil:

@@ -29,6 +29,10 @@ type identity struct {
 	current   ProducerID
 	have      bool // current is valid
 	requested bool // NeedProducerID was called and no id has come since
+	// noIDErr is why the last InitProducerId gave no id (NoProducerID),
+	// while the producer has none: a batch that times out never sent says
+	// so (timedOut). The id, once it comes, clears it.
+	noIDErr error
 }
 
 func (ids *identity) init() { ids.current = noProducer }
@@ -38,7 +42,29 @@ func (ids *identity) init() { ids.current = noProducer }
 func (a *Accumulator) SetProducerID(id ProducerID) {
 	a.ids.mu.Lock()
 	a.ids.current, a.ids.have, a.ids.requested = id, true, false
+	a.ids.noIDErr = nil
 	a.ids.mu.Unlock()
+}
+
+// NoProducerID books err, why InitProducerId gave the idempotent producer
+// no id, until one comes: without an id no batch can be numbered and sent,
+// and one that times out meanwhile says why rather than only that it was
+// sent 0 times.
+func (a *Accumulator) NoProducerID(err error) {
+	a.ids.mu.Lock()
+	a.ids.noIDErr = err
+	a.ids.mu.Unlock()
+}
+
+// whyNoID is why the producer has no id (NoProducerID), nil while it has
+// one. Called with a partition's lock held, as adopt takes ids.mu.
+func (a *Accumulator) whyNoID() error {
+	a.ids.mu.Lock()
+	defer a.ids.mu.Unlock()
+	if a.ids.have {
+		return nil
+	}
+	return a.ids.noIDErr
 }
 
 // ProducerID returns the producer's id and epoch, if it has them.

@@ -70,8 +70,7 @@ type partition struct {
 	acked   bool
 	ackedBy int32
 	// lastErr is why the partition's latest attempt failed, or why its
-	// leader could not be reached (Unreachable) or the producer has no id
-	// (NoProducerID), until an acknowledgement:
+	// leader could not be reached (Unreachable), until an acknowledgement:
 	// the cause a batch that times out without an error of its own (it
 	// was never sent) is given.
 	lastErr error
