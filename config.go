@@ -84,7 +84,10 @@ type Config struct {
 	// their topic's metadata (those may use all of it but one batch's
 	// size, so that they can always be batched once metadata comes): it
 	// must hold a batch (BatchSize), and New refuses it below. When
-	// it is used up, Produce waits up to MaxBlock for memory. The halves of
+	// it is used up, Produce waits up to MaxBlock for memory. Records whose
+	// metadata came give their memory to the batches at once, and until
+	// appended, or while they wait for a partition the topic does not have
+	// yet, count only in that share, which then adds to it. The halves of
 	// a batch split after MESSAGE_TOO_LARGE come from the heap, as in the
 	// Java client, and for a while add to it. On Linux (but under the race
 	// detector) the batches' buffers are mapped outside the Go heap, and a

@@ -4,11 +4,18 @@
 // from a Pool and returned to it when the batch completes, and records held
 // back while their topic's metadata is unknown are reserved against the
 // same budget, so the producer holds no more than BufferMemory bytes of
-// unsent data. The one exception is a batch split after the broker found
-// it too large: its halves are allocated outside the pool, as the Java
+// unsent data, with two exceptions. A batch split after the broker found
+// it too large has its halves allocated outside the pool, as the Java
 // client allocates them, so that the sender never waits for memory, while
-// the buffer they replace goes back to the pool (accumulator/split.go);
+// the buffer they replace goes back to the pool (accumulator/split.go):
 // until they complete, unsent data may exceed BufferMemory by their size.
+// And held records whose topic's metadata came give their memory back when
+// their drain round begins, before any is appended (held records filling
+// the pool would otherwise starve their own batches), so until appended,
+// or while set aside for a partition the topic does not have yet, they
+// count only against the held records' share: BufferMemory less one batch
+// (one record alone may exceed it, up to BufferMemory). Unsent data then
+// stays below twice BufferMemory.
 //
 // It follows the Java client's BufferPool: buffers of the batch size (the
 // "poolable" size) are recycled through a free list because nearly every
