@@ -50,11 +50,16 @@ var (
 	// producer with its transactional id fenced it
 	// (errors.Is(err, kerr.ProducerFenced)), or the id is denied to it.
 	// A transaction the coordinator timed out (TransactionTimeout) ends so
-	// too, at its commit, and with transactions v1 at its abort: the
+	// too, at its commit, with transactions v1 at its abort, or at any
+	// request of it to the coordinator after the timeout (a record's
+	// AddPartitionsToTxn, SendOffsetsToTransaction's AddOffsetsToTxn): the
 	// coordinator answers its old epoch as it answers a producer another
 	// one took over (PRODUCER_FENCED, whose words name another producer; a
 	// v2 commit, INVALID_TXN_STATE), and nothing in the answer tells the
-	// two apart. Close it.
+	// two apart. So may the new epoch a v1 transaction ends with after a
+	// request went unanswered (see CommitTransaction), should that request
+	// reach the coordinator between the end and the epoch: the error then
+	// says whether the transaction committed. Close it.
 	ErrTransactionFatal = txn.ErrFatal
 	// ErrTransactionState: a call the transaction's state does not allow:
 	// producing outside a transaction, committing with none begun,
