@@ -234,11 +234,7 @@ func TestARecordWhoseLeaderIsNotAmongTheBrokersTimesOutNamingIt(t *testing.T) {
 		releasePacing(clk) // the loop's pacing only, never DeliveryTimeout
 		return c.MetadataRequests() > asked+1
 	})
-	require.Zero(t, o.first.Load(), "the record has an outcome before its DeliveryTimeout")
-	clk.Advance(10 * time.Second)
-	o.wait(t, "the record at its DeliveryTimeout")
-	err := o.one(t, 0).err
-	require.ErrorIs(t, err, ErrDeliveryTimeout)
+	err := timedOutAfter(t, o, clk, 10*time.Second)
 	require.ErrorContains(t, err, "sent 0 times; the partition's last error: leader 1 of t-1 is not among the brokers the metadata names")
 }
 
@@ -277,11 +273,7 @@ func TestARecordWaitingWhenItsLeaderLeftTheBrokersTimesOutNamingIt(t *testing.T)
 		}
 		return false
 	})
-	require.Zero(t, o.first.Load(), "the record has an outcome before its DeliveryTimeout")
-	clk.Advance(2 * time.Hour) // lingeringOnFakeClock's DeliveryTimeout
-	o.wait(t, "the record at its DeliveryTimeout")
-	err := o.one(t, 0).err
-	require.ErrorIs(t, err, ErrDeliveryTimeout)
+	err := timedOutAfter(t, o, clk, 2*time.Hour) // lingeringOnFakeClock's DeliveryTimeout
 	require.ErrorContains(t, err, "sent 0 times; the partition's last error: leader 1 of t-1 is not among the brokers the metadata names")
 }
 
@@ -325,12 +317,21 @@ func TestARecordTimingOutInFlightDoesNotBlameItsLeaderLeftOutBeforeItWasSent(t *
 		return c.ProduceRequests() > 0
 	})
 	require.True(t, clk.Now().After(produced), "the record was sent before the clock moved")
-	require.Zero(t, o.first.Load(), "the record has an outcome before its DeliveryTimeout")
-	clk.Advance(produced.Add(10 * time.Second).Sub(clk.Now()))
-	o.wait(t, "the record at its DeliveryTimeout")
-	err := o.one(t, 0).err
-	require.ErrorIs(t, err, ErrDeliveryTimeout)
+	err := timedOutAfter(t, o, clk, produced.Add(10*time.Second).Sub(clk.Now()))
 	require.ErrorIs(t, err, ErrMaybeWritten)
 	require.ErrorContains(t, err, "sent 1 times")
 	require.NotContains(t, err.Error(), "not among the brokers", "node 1 was among them when the record was sent")
+}
+
+// timedOutAfter moves clk on by d, to the DeliveryTimeout of o's one
+// record, which must have had no outcome before, and returns its error,
+// a delivery timeout.
+func timedOutAfter(t *testing.T, o *outcomes, clk *clock.Fake, d time.Duration) error {
+	t.Helper()
+	require.Zero(t, o.first.Load(), "the record has an outcome before its DeliveryTimeout")
+	clk.Advance(d)
+	o.wait(t, "the record at its DeliveryTimeout")
+	err := o.one(t, 0).err
+	require.ErrorIs(t, err, ErrDeliveryTimeout)
+	return err
 }
