@@ -273,6 +273,14 @@ func TestCloseReturnsWhileATokenProviderIgnoresItsCtx(t *testing.T) {
 	}
 	p := newProducer(t, c, func(cfg *Config) { cfg.SASL = oauthbearer.New(provider) })
 	t.Cleanup(func() { close(release) }) // before the producer's cleanup
+	closeWhileStuckIn(t, p, fetching, "the token provider")
+}
+
+// closeWhileStuckIn sends a record with p, waits for stuck, what the send
+// gets stuck in, to tell it was called, and checks that Close, its ctx
+// already ended, returns all the same, failing the record with ErrClosed.
+func closeWhileStuckIn(t *testing.T, p *Producer, stuck <-chan struct{}, what string) {
+	t.Helper()
 	sent := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
@@ -280,13 +288,13 @@ func TestCloseReturnsWhileATokenProviderIgnoresItsCtx(t *testing.T) {
 		_, err := p.Send(ctx, &Record{Topic: "t", Value: []byte("v")})
 		sent <- err
 	}()
-	receive(t, fetching, "the token provider was not called within the wait time")
+	receive(t, stuck, what+" was not called within the wait time")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	closed := make(chan error, 1)
 	go func() { closed <- p.Close(ctx) }()
-	receive(t, closed, "Close, its ctx ended, waited for the token provider")
+	receive(t, closed, "Close, its ctx ended, waited for "+what)
 	require.ErrorIs(t, receive(t, sent, "the record outlived Close"), ErrClosed)
 }
 
@@ -304,21 +312,7 @@ func TestCloseReturnsWhileADialerIgnoresItsCtx(t *testing.T) {
 		cfg.ConnectionSetupTimeout = 2 * waitFor
 	})
 	t.Cleanup(func() { close(d.release) }) // before the producer's cleanup
-	sent := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-		defer cancel()
-		_, err := p.Send(ctx, &Record{Topic: "t", Value: []byte("v")})
-		sent <- err
-	}()
-	receive(t, d.dialing, "the Dialer was not called within the wait time")
-
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	closed := make(chan error, 1)
-	go func() { closed <- p.Close(ctx) }()
-	receive(t, closed, "Close, its ctx ended, waited for the Dialer")
-	require.ErrorIs(t, receive(t, sent, "the record outlived Close"), ErrClosed)
+	closeWhileStuckIn(t, p, d.dialing, "the Dialer")
 }
 
 // deafDialer blocks in DialContext without watching its ctx until release

@@ -143,6 +143,15 @@ func TestTheConnectionSetupTimeoutRunsOnTheConfiguredClock(t *testing.T) {
 			return nil, ctx.Err()
 		},
 	}
+	dialPastTheSetupTimeout(t, fake, cfg, dialing)
+}
+
+// dialPastTheSetupTimeout dials with cfg, whose Dial closes dialing as it
+// starts, moves fake past DialTimeout, and checks that the dial then fails
+// as one with no answer within the setup timeout, within waitTime of wall
+// time.
+func dialPastTheSetupTimeout(t *testing.T, fake *clock.Fake, cfg Config, dialing <-chan struct{}) {
+	t.Helper()
 	failed := make(chan error, 1)
 	go func() {
 		_, err := Dial(context.Background(), "127.0.0.1:9", cfg)
@@ -152,11 +161,12 @@ func TestTheConnectionSetupTimeoutRunsOnTheConfiguredClock(t *testing.T) {
 	fake.Advance(cfg.DialTimeout)
 	select {
 	case err := <-failed:
-		if !errors.Is(err, os.ErrDeadlineExceeded) || !strings.Contains(err.Error(), "no answer within the connection setup timeout (10s)") {
+		if !errors.Is(err, ErrDisconnected) || !errors.Is(err, os.ErrDeadlineExceeded) ||
+			!strings.Contains(err.Error(), "no answer within the connection setup timeout (10s)") {
 			t.Fatalf("dial failed with %v; want no answer within the connection setup timeout", err)
 		}
 	case <-time.After(waitTime):
-		t.Fatalf("the configured clock passed DialTimeout and the dial still waited after %v of wall time", waitTime)
+		t.Fatalf("the clock passed DialTimeout and the dial still waited after %v of wall time", waitTime)
 	}
 }
 
@@ -183,24 +193,7 @@ func TestADialerThatIgnoresItsCtxFailsTheDialAtTheSetupTimeout(t *testing.T) {
 					return client, dialErr
 				},
 			}
-			failed := make(chan error, 1)
-			go func() {
-				_, err := Dial(context.Background(), "127.0.0.1:9", cfg)
-				failed <- err
-			}()
-			<-dialing
-			fake.Advance(cfg.DialTimeout)
-			select {
-			case err := <-failed:
-				if !errors.Is(err, ErrDisconnected) || !errors.Is(err, os.ErrDeadlineExceeded) ||
-					!strings.Contains(err.Error(), "no answer within the connection setup timeout (10s)") {
-					t.Fatalf("dial failed with %v; want no answer within the connection setup timeout", err)
-				}
-			case <-time.After(waitTime):
-				close(release)
-				t.Fatalf("the clock passed DialTimeout and the dial still waited for the Dialer after %v of wall time", waitTime)
-			}
-
+			dialPastTheSetupTimeout(t, fake, cfg, dialing)
 			close(release)
 			assertClosed(t, server, "the connection the Dialer made after the dial gave up")
 		})
