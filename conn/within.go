@@ -13,9 +13,10 @@ import "context"
 //
 // The call left behind runs on, waited for by nobody. What it returns
 // after ctx ended goes to discard, if not nil, with or without an error,
-// so that a connection made too late is closed rather than leaked. done is unbuffered for that: the
-// result is either received here or, once this has stopped waiting,
-// discarded, never left in a channel that nobody reads.
+// so that a connection made too late is closed rather than leaked. done is
+// unbuffered for that: the result is either received here or, once this
+// has stopped waiting, discarded, never left in a channel that nobody
+// reads.
 func callWithin[T any](ctx context.Context, call func() (T, error), discard func(T)) (T, error) {
 	type result struct {
 		value T
