@@ -123,10 +123,11 @@ func connect(ctx context.Context, addr string, cfg Config) (net.Conn, error) {
 	// Dialer makes after that is closed.
 	nc, err := callWithin(setupCtx, func() (net.Conn, error) {
 		return cfg.Dial(setupCtx, "tcp", addr)
-	}, closeConn)
+	}, func(late net.Conn) { late.Close() })
 	if err != nil {
-		// A connection a Dialer returns beside its error is ours to close.
-		closeConn(nc)
+		// A connection beside the error is not one: a Dialer that returns
+		// tls.DialWithDialer's results as they come gives a nil *tls.Conn
+		// there, which Close would dereference.
 		if tlsRefused(err) { // a *tls.Dialer in cfg.Dial
 			return nil, &AuthError{Addr: addr, Mechanism: mechanismTLS, Err: err}
 		}
@@ -143,14 +144,6 @@ func connect(ctx context.Context, addr string, cfg Config) (net.Conn, error) {
 		return nil, setupFailed(ctx, setupCtx, "TLS handshake with "+addr, err, cfg.DialTimeout, plaintextHint(err, setupCtx))
 	}
 	return tc, nil
-}
-
-// closeConn closes nc, a connection a Dialer returned that the dial does
-// not use (too late, or beside an error), if there is one.
-func closeConn(nc net.Conn) {
-	if nc != nil {
-		nc.Close()
-	}
 }
 
 // setupFailed is the error of a step of connect that failed with err,

@@ -2,8 +2,8 @@ package conn
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"os"
@@ -172,50 +172,55 @@ func dialPastTheSetupTimeout(t *testing.T, fake *clock.Fake, cfg Config, dialing
 
 // A Dialer that ignores its ctx (an SSH tunnel's Dial, which takes none)
 // fails the dial at DialTimeout all the same, as one that watches it does,
-// and the connection it makes after that is closed rather than leaked, also
-// when it comes with an error (a proxy's handshake refused after its TCP
-// connect). Before, the dial waited for the Dialer, and with it the
-// Broker's Close, and so the producer's.
+// and the connection it makes after that is closed rather than leaked.
+// Before, the dial waited for the Dialer, and with it the Broker's Close,
+// and so the producer's.
 func TestADialerThatIgnoresItsCtxFailsTheDialAtTheSetupTimeout(t *testing.T) {
-	for _, dialErr := range []error{nil, errors.New("proxy CONNECT refused")} {
-		t.Run(fmt.Sprint(dialErr), func(t *testing.T) {
-			fake := clock.NewFake(time.Unix(1000, 0))
-			dialing := make(chan struct{})
-			release := make(chan struct{})
-			client, server := net.Pipe()
-			t.Cleanup(func() { server.Close() })
-			cfg := Config{
-				Clock:       fake,
-				DialTimeout: 10 * time.Second,
-				Dial: func(context.Context, string, string) (net.Conn, error) {
-					close(dialing)
-					<-release
-					return client, dialErr
-				},
-			}
-			dialPastTheSetupTimeout(t, fake, cfg, dialing)
-			close(release)
-			assertClosed(t, server, "the connection the Dialer made after the dial gave up")
-		})
-	}
-}
-
-// A connection a Dialer returns beside its error, in time, is closed too:
-// the dial fails and nothing else would close it.
-func TestAConnectionADialerReturnsWithAnErrorIsClosed(t *testing.T) {
+	fake := clock.NewFake(time.Unix(1000, 0))
+	dialing := make(chan struct{})
+	release := make(chan struct{})
 	client, server := net.Pipe()
 	t.Cleanup(func() { server.Close() })
 	cfg := Config{
+		Clock:       fake,
 		DialTimeout: 10 * time.Second,
 		Dial: func(context.Context, string, string) (net.Conn, error) {
-			return client, errors.New("proxy CONNECT refused")
+			close(dialing)
+			<-release
+			return client, nil
 		},
 	}
-	_, err := Dial(context.Background(), "127.0.0.1:9", cfg)
-	if err == nil || !strings.Contains(err.Error(), "proxy CONNECT refused") {
-		t.Fatalf("dial failed with %v; want the Dialer's error", err)
+	dialPastTheSetupTimeout(t, fake, cfg, dialing)
+	close(release)
+	assertClosed(t, server, "the connection the Dialer made after the dial gave up")
+}
+
+// A Dialer that returns tls.DialWithDialer's results as they come gives a
+// nil *tls.Conn beside its error: the dial fails with the error, retriably,
+// and leaves that non-connection alone. A version that closed whatever
+// came beside an error dereferenced it, and the panic ended the process.
+func TestADialerReturningANilTLSConnWithItsErrorFailsTheDial(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
-	assertClosed(t, server, "the connection the Dialer returned with its error")
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens: the dial is refused
+	cfg := Config{
+		DialTimeout: 10 * time.Second,
+		Dial: func(_ context.Context, network, addr string) (net.Conn, error) {
+			return tls.DialWithDialer(&net.Dialer{}, network, addr, &tls.Config{})
+		},
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			t.Fatalf("the dial panicked: %v", v)
+		}
+	}()
+	_, err = Dial(context.Background(), addr, cfg)
+	if !IsRetriable(err) || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("dial failed with %v; want a retriable connection refused", err)
+	}
 }
 
 // assertClosed fails t unless the far end of server was closed: a read

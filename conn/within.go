@@ -12,8 +12,9 @@ import "context"
 // connection.
 //
 // The call left behind runs on, waited for by nobody. What it returns
-// after ctx ended goes to discard, if not nil, with or without an error,
-// so that a connection made too late is closed rather than leaked. done is
+// without an error after ctx ended goes to discard, if not nil, so that a
+// connection made too late is closed rather than leaked; what comes with
+// an error is no result (a Dialer's nil *tls.Conn, say). done is
 // unbuffered for that: the result is either received here or, once this
 // has stopped waiting, discarded, never left in a channel that nobody
 // reads.
@@ -28,7 +29,7 @@ func callWithin[T any](ctx context.Context, call func() (T, error), discard func
 		select {
 		case done <- result{value, err}:
 		case <-ctx.Done():
-			if discard != nil {
+			if err == nil && discard != nil {
 				discard(value)
 			}
 		}
