@@ -245,7 +245,7 @@ func (w *held) drop(topic string) {
 	}
 }
 
-// limit is how long a record may wait for metadata: MaxBlock, or the
+// heldLimit is how long a record may wait for metadata: MaxBlock, or the
 // DeliveryTimeout if that is shorter, since its clock runs too.
 func (p *Producer) heldLimit() time.Duration { return min(p.cfg.MaxBlock, p.cfg.DeliveryTimeout) }
 
