@@ -120,6 +120,7 @@ func New(cfg Config) (*Producer, error) {
 		Deliver:         p.deliver,
 		NeedProducerID:  p.needProducerID,
 		TopicErr:        p.topicErr,
+		LeaderErr:       p.leaderErr,
 		Wake: func(tp metadata.TopicPartition) {
 			p.wakeLeader(p.cluster.Snapshot(), tp)
 		},

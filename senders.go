@@ -267,3 +267,29 @@ func (p *Producer) topicID(topic string) wire.UUID {
 	}
 	return wire.UUID{}
 }
+
+// leaderErr says why the latest metadata gives tp no leader, or is nil:
+// tp is past its topic's partition count (a topic re-created with fewer
+// partitions, or an answer without topic ids from a broker that has not
+// seen CreatePartitions), or it names no leader (with the partition's
+// error, LEADER_NOT_AVAILABLE say, if it gave one). A leader it names but
+// not among its brokers is booked as the partition's last error instead
+// (leaderNotAmongBrokers).
+func (p *Producer) leaderErr(tp metadata.TopicPartition) error {
+	t := p.cluster.Snapshot().Peek(tp.Topic)
+	switch {
+	case t == nil:
+		return fmt.Errorf("topic %s is not in the metadata", tp.Topic)
+	case int(tp.Partition) >= len(t.Partitions):
+		return fmt.Errorf("partition %d of %s is not in the metadata (the topic has %d partitions)", tp.Partition, tp.Topic, len(t.Partitions))
+	}
+	part := &t.Partitions[tp.Partition]
+	switch {
+	case part.Leader >= 0:
+		return nil
+	case part.Err != nil:
+		return fmt.Errorf("partition %d of %s has no leader: %w", tp.Partition, tp.Topic, part.Err)
+	default:
+		return fmt.Errorf("partition %d of %s has no leader", tp.Partition, tp.Topic)
+	}
+}

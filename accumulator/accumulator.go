@@ -136,6 +136,11 @@ type Config struct {
 	// called under a partition's lock: it must not block or call the
 	// accumulator.
 	TopicErr func(topic string) error
+	// LeaderErr, if set, says why the latest metadata gives tp no leader
+	// (tp is not in it, or it names none), or is nil: a batch that times
+	// out never sent, with no error of its own, of its partition or of its
+	// topic, names it. It is called as TopicErr is.
+	LeaderErr func(tp TopicPartition) error
 	// Wake is called when a partition may be drained again after something
 	// other than its leader's sender changed it: a retry was scheduled, or
 	// requests to another broker were settled. It must not block.

@@ -319,9 +319,8 @@ func (p *partition) keptBy(err error) {
 
 // timedOut is the error of a batch whose DeliveryTimeout passed. It names
 // the cause: the batch's last error, or, for a batch never sent, why the
-// idempotent producer has no id, else its partition's last error, else its
-// topic's metadata error (a topic whose access was revoked has no leader to
-// send to). p.mu must be held.
+// idempotent producer has no id, else its partition's last error, else
+// what the metadata says (keptByMetadata). p.mu must be held.
 func (a *Accumulator) timedOut(p *partition, b *Batch) error {
 	// The batch's oldest record waited the whole DeliveryTimeout, counted
 	// from its Produce: for a record that waited for metadata, before the
@@ -341,9 +340,26 @@ func (a *Accumulator) timedOut(p *partition, b *Batch) error {
 		err = fmt.Errorf("%w; %w", err, noID)
 	case p.lastErr != nil:
 		err = fmt.Errorf("%w; the partition's last error: %w", err, p.lastErr)
-	case a.cfg.TopicErr != nil:
-		if terr := a.cfg.TopicErr(b.TP.Topic); terr != nil {
-			err = fmt.Errorf("%w; the topic's metadata error: %w", err, terr)
+	default:
+		err = a.keptByMetadata(err, b.TP)
+	}
+	return err
+}
+
+// keptByMetadata adds to err, the timeout of a batch of tp never sent,
+// what the latest metadata says kept it: its topic's error (a topic whose
+// access was revoked has no leader to send to), else why tp has no leader
+// (a topic re-created with fewer partitions, an election). Asked when the
+// batch times out, it says nothing of a partition led again since.
+func (a *Accumulator) keptByMetadata(err error, tp TopicPartition) error {
+	if a.cfg.TopicErr != nil {
+		if terr := a.cfg.TopicErr(tp.Topic); terr != nil {
+			return fmt.Errorf("%w; the topic's metadata error: %w", err, terr)
+		}
+	}
+	if a.cfg.LeaderErr != nil {
+		if lerr := a.cfg.LeaderErr(tp); lerr != nil {
+			return fmt.Errorf("%w; %w", err, lerr)
 		}
 	}
 	return err

@@ -41,7 +41,8 @@ type Options struct {
 	Topics map[string]int32
 	// Leader picks the leader of a new partition. Default: round-robin
 	// over the nodes, starting from the topic's creation index, so that
-	// topics do not all pile their partition 0 on node 0.
+	// topics do not all pile their partition 0 on node 0. -1 leaves the
+	// partition without a leader, offline, for good.
 	Leader func(topic string, partition int32) int32
 	// KeepRecords stores every accepted record, decoded, for Records. Off,
 	// records are only counted: what benchmarks want.

@@ -103,7 +103,9 @@ func unknown(name string, err *kerr.Error) protocol.MetadataResponseTopic {
 }
 
 // describeLocked is a topic's metadata, frozen or current; the leader is
-// the only replica.
+// the only replica. A partition without one (Options.Leader gave -1) is
+// answered as Kafka answers an offline partition: LEADER_NOT_AVAILABLE,
+// leader -1.
 func (c *Cluster) describeLocked(t *topic) protocol.MetadataResponseTopic {
 	name := t.name
 	rt := protocol.MetadataResponseTopic{Name: &name, TopicID: t.id, TopicAuthorizedOperations: math.MinInt32,
@@ -113,9 +115,12 @@ func (c *Cluster) describeLocked(t *topic) protocol.MetadataResponseTopic {
 		if i < len(frozen) {
 			p = &frozen[i]
 		}
-		replicas := []int32{p.leader}
+		replicas, code := []int32{p.leader}, int16(0)
+		if p.leader < 0 {
+			replicas, code = []int32{}, kerr.LeaderNotAvailable.Code
+		}
 		rt.Partitions[i] = protocol.MetadataResponsePartition{
-			PartitionIndex: int32(i), LeaderID: p.leader, LeaderEpoch: p.epoch,
+			ErrorCode: code, PartitionIndex: int32(i), LeaderID: p.leader, LeaderEpoch: p.epoch,
 			ReplicaNodes: replicas, IsrNodes: replicas,
 		}
 	}

@@ -138,3 +138,15 @@ func TestMetadataTopLevelError(t *testing.T) {
 	require.Equal(t, kerr.UnknownServerError.Code, metadata(t, cn, 13, false, "t").ErrorCode)
 	require.Zero(t, metadata(t, cn, 12, false, "t").ErrorCode)
 }
+
+func TestMetadataAnswersAPartitionWithoutALeaderAsOffline(t *testing.T) {
+	c := start(t, Options{Topics: map[string]int32{"a": 2},
+		Leader: func(_ string, partition int32) int32 { return partition - 1 }})
+	cn := dial(t, c, 0, conn.Config{})
+	p := metadata(t, cn, 12, false, "a").Topics[0].Partitions
+	require.Equal(t, kerr.LeaderNotAvailable.Code, p[0].ErrorCode)
+	require.Equal(t, int32(-1), p[0].LeaderID)
+	require.Empty(t, p[0].ReplicaNodes)
+	require.Zero(t, p[1].ErrorCode)
+	require.Equal(t, int32(0), p[1].LeaderID)
+}
