@@ -44,8 +44,10 @@ var (
 	// ErrBatchRefused: the broker refused the record's batch for good for
 	// other records in it, which it named (KIP-467 record errors: a record
 	// without a key on a compacted topic, a timestamp out of range, say);
-	// those fail with the broker's error, kerr.InvalidRecord for instance,
-	// and its message for each. This record itself was not named and was
+	// those fail with the broker's message for each, and its error when it
+	// named one record (kerr.InvalidTimestamp, say), kerr.InvalidRecord
+	// when it named more, as its one error may not be each one's (so does
+	// the Java client). This record itself was not named and was
 	// not written, so it may be produced again; unless its error also wraps
 	// ErrMaybeWritten, for an earlier attempt of the batch. Its error does
 	// not match the broker's error (errors.Is), but its text names it.

@@ -123,6 +123,45 @@ func TestABatchRefusedForOneRecordFailsTheOthersWithErrBatchRefused(t *testing.T
 	require.Len(t, c.Records("t", 0), 3)
 }
 
+// A batch refused for two or more records it names fails each with
+// INVALID_RECORD and the broker's word on that record, as the Java client
+// does: the answer's one code need not be theirs. Kafka answers
+// INVALID_TIMESTAMP for a batch with a timestamp out of range and, on a
+// compacted topic, a record without a key, naming both. Before, the record
+// refused for its key matched kerr.InvalidTimestamp and was named
+// INVALID_TIMESTAMP.
+func TestABatchRefusedForTwoRecordsFailsEachWithInvalidRecordAndItsOwnWord(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, KeepRecords: true})
+	stamp := "Timestamp 0 of message with offset 0 is out of range."
+	key := "Compacted topic cannot accept message without key in topic partition t-0"
+	partition := "One or more records have been rejected due to invalid timestamp"
+	c.OnProduce(failFirst(1, fakebroker.Action{All: &fakebroker.Failure{Err: kerr.InvalidTimestamp, Message: partition,
+		RecordErrors: []protocol.ProduceResponseRecordError{
+			{BatchIndex: 0, BatchIndexErrorMessage: &stamp}, {BatchIndex: 1, BatchIndexErrorMessage: &key}}}}))
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.Linger, cfg.BatchSize = time.Minute, 1<<20 // one batch takes every record
+	})
+	o := newOutcomes(3)
+	for i := range 3 {
+		p.Produce(ctx(t), &Record{Topic: "t", Value: value(0, i)}, o.cb(i))
+	}
+	require.NoError(t, p.Flush(ctx(t)))
+	o.wait(t, "the refused batch")
+	for i, word := range []string{stamp, key} {
+		err := o.one(t, i).err
+		require.ErrorIs(t, err, kerr.InvalidRecord, "record %d", i)
+		require.NotErrorIs(t, err, kerr.InvalidTimestamp, "record %d: the answer's code may not be its own", i)
+		require.NotErrorIs(t, err, ErrBatchRefused, "record %d", i)
+		require.Equal(t, "INVALID_RECORD", ErrorName(err), "record %d", i)
+		require.Contains(t, err.Error(), word, "record %d", i)
+		require.NotContains(t, err.Error(), partition, "record %d: the partition's word is not its own", i)
+	}
+	err := o.one(t, 2).err
+	require.ErrorIs(t, err, ErrBatchRefused, "the record not named")
+	require.NotErrorIs(t, err, kerr.InvalidRecord, "the record not named")
+	require.Contains(t, err.Error(), "INVALID_TIMESTAMP", "the record not named: its error names what refused its batch")
+}
+
 // MESSAGE_TOO_LARGE on a batch of many records splits it until the halves
 // fit (KIP-126); every record is delivered, in order.
 func TestMessageTooLargeSplitsTheBatch(t *testing.T) {

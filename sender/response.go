@@ -175,13 +175,25 @@ func brokerError(node int32, code error, p *protocol.ProduceResponsePartition) e
 }
 
 // recordErrors is the error of each record the broker named in refusing a
-// batch: the partition's Kafka error, with the partition's message and the
-// broker's message for that record.
+// batch. The answer carries one Kafka error for the partition: a record
+// named alone fails with it, the partition's message and the broker's
+// message for that record. Records named together may have failed for
+// different reasons (Kafka answers INVALID_TIMESTAMP for a batch holding a
+// timestamp out of range and, on a compacted topic, a record without a
+// key), so each fails with INVALID_RECORD and its own message, the
+// partition's only if the broker gave none for it, as in the Java client.
 func recordErrors(node int32, code error, p *protocol.ProduceResponsePartition) []accumulator.RecordError {
 	named := make([]accumulator.RecordError, len(p.RecordErrors))
 	for i := range p.RecordErrors {
+		recordCode, message := code, p.ErrorMessage
+		if len(p.RecordErrors) > 1 {
+			recordCode = kerr.InvalidRecord
+			if p.RecordErrors[i].BatchIndexErrorMessage != nil {
+				message = nil
+			}
+		}
 		named[i] = accumulator.RecordError{Index: int(p.RecordErrors[i].BatchIndex),
-			Err: withDetail(node, code, p.ErrorMessage, p.RecordErrors[i:i+1])}
+			Err: withDetail(node, recordCode, message, p.RecordErrors[i:i+1])}
 	}
 	return named
 }
