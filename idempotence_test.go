@@ -241,6 +241,36 @@ func TestFencedProducerFailsEverythingAfter(t *testing.T) {
 	require.ErrorIs(t, err, kerr.ProducerFenced, "the producer takes nothing more")
 }
 
+// A Produce answer of CLUSTER_AUTHORIZATION_FAILED (the cluster denies the
+// producer idempotent writes) or UNSUPPORTED_VERSION stops an idempotent
+// producer, as it stops the Java client's
+// (TransactionManager.maybeTransitionToErrorState); a producer without
+// idempotence fails only the batch, as Java's does. Before, the idempotent
+// producer failed the batch and took the next record.
+func TestAProduceAnswerDenyingIdempotenceStopsAnIdempotentProducer(t *testing.T) {
+	for _, code := range []*kerr.Error{kerr.ClusterAuthorizationFailed, kerr.UnsupportedVersion} {
+		t.Run(code.Name, func(t *testing.T) {
+			c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+			c.OnProduce(failFirst(1, fakebroker.FailAll(code, "")))
+			p := newProducer(t, c, nil)
+			_, first := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("v")})
+			require.ErrorIs(t, first, code)
+			_, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("w")})
+			require.ErrorIs(t, err, code, "the producer takes nothing more")
+			require.Contains(t, first.Error(), "can send nothing more", "the error says why")
+		})
+		t.Run(code.Name+" without idempotence", func(t *testing.T) {
+			c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+			c.OnProduce(failFirst(1, fakebroker.FailAll(code, "")))
+			p := newProducer(t, c, func(cfg *Config) { cfg.DisableIdempotence = true })
+			_, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("v")})
+			require.ErrorIs(t, err, code)
+			_, err = p.Send(ctx(t), &Record{Topic: "t", Value: []byte("w")})
+			require.NoError(t, err, "only the batch failed")
+		})
+	}
+}
+
 // A broker that cannot give an id (it denies idempotent writes) stops the
 // producer with a clear error, as the Java client does.
 func TestProducerIDDeniedIsFatal(t *testing.T) {

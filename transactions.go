@@ -48,7 +48,10 @@ var (
 	ErrTransactionAbortable = txn.ErrAbortable
 	// ErrTransactionFatal: the producer can do nothing more: another
 	// producer with its transactional id fenced it
-	// (errors.Is(err, kerr.ProducerFenced)), or the id is denied to it.
+	// (errors.Is(err, kerr.ProducerFenced)), the id is denied to it, or a
+	// broker refused its records for good: the cluster denies it
+	// idempotent writes (kerr.ClusterAuthorizationFailed), or does not
+	// support its Produce (kerr.UnsupportedVersion), as in the Java client.
 	// A transaction the coordinator timed out (TransactionTimeout) ends so
 	// too, at its commit, with transactions v1 at its abort, or at any
 	// request of it to the coordinator after the timeout (a record's

@@ -74,6 +74,10 @@ func (a *Accumulator) ProducerID() (ProducerID, bool) {
 	return a.ids.current, a.ids.have
 }
 
+// Idempotent reports whether batches carry a producer id and sequence
+// numbers (Config.Idempotent).
+func (a *Accumulator) Idempotent() bool { return a.cfg.Idempotent }
+
 // currentID returns the id a partition starting now takes, asking for one
 // if there is none.
 func (a *Accumulator) currentID() (ProducerID, bool) {

@@ -77,9 +77,16 @@ func (s *Sender) settle(b *accumulator.Batch, p *protocol.ProduceResponsePartiti
 	case errors.Is(code, kerr.ProducerFenced):
 		// Another producer took over this producer's id: the brokers will
 		// take nothing more from this one (the Java client's fatal error).
-		fatal := fmt.Errorf("the producer was fenced: another producer took over its id, and it can send nothing more: %w", err)
-		s.acc.Fatal(fatal)
-		s.acc.Complete(b, -1, -1, fatal)
+		s.stopProducer(b, fmt.Errorf("the producer was fenced: another producer took over its id, and it can send nothing more: %w", err))
+	case s.acc.Idempotent() && errors.Is(code, kerr.ClusterAuthorizationFailed):
+		// The cluster denies this producer idempotent writes; the Java
+		// client stops an idempotent or transactional producer for it
+		// (TransactionManager.maybeTransitionToErrorState), and a retry or
+		// an abort would meet the same refusal.
+		s.stopProducer(b, fmt.Errorf("the producer stopped: the cluster does not authorize it to write idempotently, and it can send nothing more: %w", err))
+	case s.acc.Idempotent() && errors.Is(code, kerr.UnsupportedVersion):
+		// Fatal in the Java client too, for the same reason.
+		s.stopProducer(b, fmt.Errorf("the producer stopped: the broker does not support the idempotent or transactional Produce it sent, and it can send nothing more: %w", err))
 	case errors.Is(code, kerr.InvalidProducerEpoch):
 		// Fatal too, unless this producer itself moved to a newer epoch
 		// since the batch was numbered: the accumulator tells.
@@ -102,6 +109,13 @@ func (s *Sender) settle(b *accumulator.Batch, p *protocol.ProduceResponsePartiti
 	default:
 		s.acc.Complete(b, -1, -1, err)
 	}
+}
+
+// stopProducer stops the producer for good with fatal, the error of b's
+// records and of every one after them.
+func (s *Sender) stopProducer(b *accumulator.Batch, fatal error) {
+	s.acc.Fatal(fatal)
+	s.acc.Complete(b, -1, -1, fatal)
 }
 
 // leaderHint applies a KIP-951 current-leader hint from the answer to f's

@@ -122,10 +122,15 @@ func cannotCommit(err error) bool {
 	return errors.Is(err, kerr.InvalidProducerIDMapping) || errors.Is(err, kerr.TransactionAbortable)
 }
 
-// fenced reports a record's failure that ends the producer. A Produce
+// endsProducer reports a record's failure that ends the producer, as
+// the Java client's TransactionManager.maybeTransitionToErrorState has
+// them: fencing, the transactional id or the cluster denied to the
+// producer, a Produce version or record format the broker does not
+// support; aborting would not let the producer write again. A Produce
 // answer's INVALID_PRODUCER_EPOCH is not one, as in the Java client: the
 // coordinator may have bumped the epoch when it timed the transaction out,
 // and the abort's EndTxn tells how that ends (Manager.Abort).
-func fenced(err error) bool {
-	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.TransactionalIDAuthorizationFailed)
+func endsProducer(err error) bool {
+	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.TransactionalIDAuthorizationFailed) ||
+		errors.Is(err, kerr.ClusterAuthorizationFailed) || errors.Is(err, kerr.UnsupportedVersion)
 }

@@ -333,10 +333,11 @@ func (m *Manager) fatal(cause error) error {
 }
 
 // RecordFailed books the failure of a record of the current transaction:
-// a transaction missing a record must not commit. Fencing is fatal. It is
-// told as the failure is decided, before the record's callback is queued,
-// so that a commit, even one called from a callback, sees it before it
-// sends EndTxn. A failure with no transaction open (a record the producer's
+// a transaction missing a record must not commit. Fencing, and whatever
+// else ends the producer (endsProducer), is fatal. It is told as the
+// failure is decided, before the record's callback is queued, so that a
+// commit, even one called from a callback, sees it before it sends
+// EndTxn. A failure with no transaction open (a record the producer's
 // Close failed after the abort) is the record's alone: booked, it would
 // make the next transaction abortable before it began.
 func (m *Manager) RecordFailed(err error) {
@@ -349,7 +350,7 @@ func (m *Manager) RecordFailed(err error) {
 		// Failed for the transaction's own state, never sent (Admit's
 		// refusal, or a partition that could not be added): nothing new,
 		// and no sequence in doubt.
-	case fenced(err):
+	case endsProducer(err):
 		m.fatal(err)
 	case !m.open():
 		// No transaction to fail: the failure is the record's alone.

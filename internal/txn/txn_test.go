@@ -915,6 +915,29 @@ func TestARecordFencedIsFatal(t *testing.T) {
 	require.ErrorIs(t, r.m.CheckProduce(), ErrFatal)
 }
 
+// A record of the transaction refused CLUSTER_AUTHORIZATION_FAILED or
+// UNSUPPORTED_VERSION by its partition's leader stops the producer, as it
+// stops the Java client's (TransactionManager.maybeTransitionToErrorState):
+// aborting would not let it write again. Before, the transaction was left
+// to abort, and the next one met the same refusal.
+func TestARecordRefusedForClusterAuthorizationOrVersionIsFatal(t *testing.T) {
+	for _, code := range []*kerr.Error{kerr.ClusterAuthorizationFailed, kerr.UnsupportedVersion} {
+		t.Run(code.Name, func(t *testing.T) {
+			r := initialized(t, false)
+			r.admit(tp0)
+			require.Eventually(t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond)
+			r.m.RecordFailed(fmt.Errorf("broker 0: %w", code))
+			require.Equal(t, FatalError, r.state())
+			for _, call := range []func() error{r.m.Begin, r.m.CheckProduce,
+				func() error { return r.m.Abort(context.Background()) }} {
+				err := call()
+				require.ErrorIs(t, err, ErrFatal, "every later call")
+				require.ErrorIs(t, err, code, "every later call")
+			}
+		})
+	}
+}
+
 // A coordinator that timed the transaction out aborted it under a new
 // epoch. The producer's records fail with INVALID_PRODUCER_EPOCH, which
 // leaves the transaction to abort; but under transactions v1 the abort's
