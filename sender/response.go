@@ -83,10 +83,10 @@ func (s *Sender) settle(b *accumulator.Batch, p *protocol.ProduceResponsePartiti
 		// client stops an idempotent or transactional producer for it
 		// (TransactionManager.maybeTransitionToErrorState), and a retry or
 		// an abort would meet the same refusal.
-		s.stopProducer(b, fmt.Errorf("the producer stopped: the cluster does not authorize it to write idempotently, and it can send nothing more: %w", err))
+		s.stopProducer(b, fmt.Errorf("%w: the cluster does not authorize it to write idempotently, and it can send nothing more: %w", accumulator.ErrProducerStopped, err))
 	case s.acc.Idempotent() && errors.Is(code, kerr.UnsupportedVersion):
 		// Fatal in the Java client too, for the same reason.
-		s.stopProducer(b, fmt.Errorf("the producer stopped: the broker does not support the idempotent or transactional Produce it sent, and it can send nothing more: %w", err))
+		s.stopProducer(b, fmt.Errorf("%w: the broker does not support the idempotent or transactional Produce it sent, and it can send nothing more: %w", accumulator.ErrProducerStopped, err))
 	case errors.Is(code, kerr.InvalidProducerEpoch):
 		// Fatal too, unless this producer itself moved to a newer epoch
 		// since the batch was numbered: the accumulator tells.

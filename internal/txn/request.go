@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gokafka/producer/accumulator"
 	"github.com/gokafka/producer/conn"
 	"github.com/gokafka/producer/internal/cluster"
 	"github.com/gokafka/producer/protocol"
@@ -124,13 +125,17 @@ func cannotCommit(err error) bool {
 
 // endsProducer reports a record's failure that ends the producer, as
 // the Java client's TransactionManager.maybeTransitionToErrorState has
-// them: fencing, the transactional id or the cluster denied to the
-// producer, a Produce version or record format the broker does not
-// support; aborting would not let the producer write again. A Produce
+// them: fencing, the transactional id denied to the producer, or a Produce
+// answer that stopped it (accumulator.ErrProducerStopped: the cluster
+// denied it, or the broker does not support its Produce); aborting would
+// not let the producer write again. CLUSTER_AUTHORIZATION_FAILED and
+// UNSUPPORTED_VERSION count only so: a record whose delivery timed out
+// while its partition's last error was one (a broker refusing ApiVersions)
+// leaves the transaction to abort, as any timeout does. A Produce
 // answer's INVALID_PRODUCER_EPOCH is not one, as in the Java client: the
 // coordinator may have bumped the epoch when it timed the transaction out,
 // and the abort's EndTxn tells how that ends (Manager.Abort).
 func endsProducer(err error) bool {
 	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.TransactionalIDAuthorizationFailed) ||
-		errors.Is(err, kerr.ClusterAuthorizationFailed) || errors.Is(err, kerr.UnsupportedVersion)
+		errors.Is(err, accumulator.ErrProducerStopped)
 }

@@ -926,7 +926,8 @@ func TestARecordRefusedForClusterAuthorizationOrVersionIsFatal(t *testing.T) {
 			r := initialized(t, false)
 			r.admit(tp0)
 			require.Eventually(t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond)
-			r.m.RecordFailed(fmt.Errorf("broker 0: %w", code))
+			// As the sender stops the producer for the answer.
+			r.m.RecordFailed(fmt.Errorf("%w: ...: broker 0: %w", accumulator.ErrProducerStopped, code))
 			require.Equal(t, FatalError, r.state())
 			for _, call := range []func() error{r.m.Begin, r.m.CheckProduce,
 				func() error { return r.m.Abort(context.Background()) }} {
@@ -934,6 +935,22 @@ func TestARecordRefusedForClusterAuthorizationOrVersionIsFatal(t *testing.T) {
 				require.ErrorIs(t, err, ErrFatal, "every later call")
 				require.ErrorIs(t, err, code, "every later call")
 			}
+		})
+	}
+}
+
+// A record whose delivery timed out while its partition's last error was
+// UNSUPPORTED_VERSION (a broker refused ApiVersions) or
+// CLUSTER_AUTHORIZATION_FAILED leaves the transaction to abort, as any
+// timeout does: only a Produce answer carrying those stops the producer.
+func TestATimeoutQuotingAnErrorThatStopsOnAnswerOnlyLeavesTheTransactionToAbort(t *testing.T) {
+	for _, code := range []*kerr.Error{kerr.ClusterAuthorizationFailed, kerr.UnsupportedVersion} {
+		t.Run(code.Name, func(t *testing.T) {
+			r := initialized(t, false)
+			r.admit(tp0)
+			require.Eventually(t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond)
+			r.m.RecordFailed(fmt.Errorf("%w: ...; the partition's last error: broker 0: %w", accumulator.ErrDeliveryTimeout, code))
+			require.Equal(t, AbortableError, r.state())
 		})
 	}
 }
