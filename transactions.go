@@ -48,7 +48,12 @@ var (
 	ErrTransactionAbortable = txn.ErrAbortable
 	// ErrTransactionFatal: the producer can do nothing more: another
 	// producer with its transactional id fenced it
-	// (errors.Is(err, kerr.ProducerFenced)), the id is denied to it, or a
+	// (errors.Is(err, kerr.ProducerFenced)), the id is denied to it, the
+	// coordinator no longer knows the id (kerr.InvalidProducerIDMapping:
+	// it expired, perhaps after another instance took it over; the Java
+	// client recovered with a new producer id until Kafka 4.0, KAFKA-18019,
+	// which could repeat work the other instance did: create a new
+	// producer, whose InitTransactions fences any other), or a
 	// broker refused its records for good: the cluster denies it
 	// idempotent writes (kerr.ClusterAuthorizationFailed), or does not
 	// support its Produce (kerr.UnsupportedVersion), as in the Java client.
@@ -124,8 +129,10 @@ func (p *Producer) BeginTransaction() error {
 // included: they may still be to run, and what they set is not yet to be
 // read. Call AbortTransaction, which returns once they have run, then go
 // on. A transaction the coordinator answers can only be aborted
-// (TRANSACTION_ABORTABLE, INVALID_PRODUCER_ID_MAPPING) is not committed
-// either, and the error wraps ErrTransactionAbortable too. While
+// (TRANSACTION_ABORTABLE) is not committed either, and the error wraps
+// ErrTransactionAbortable too; one whose transactional id the coordinator
+// no longer knows (INVALID_PRODUCER_ID_MAPPING) ends the producer
+// (ErrTransactionFatal). While
 // offsets of a failed SendOffsetsToTransaction may be missing from the
 // transaction it refuses with ErrTransactionState, committing nothing:
 // send them again, or AbortTransaction. If ctx ends while it waits for the
@@ -189,8 +196,9 @@ func (p *Producer) AbortTransaction(ctx context.Context) error {
 // metadata comes from the consumer, whichever library it is. It returns
 // once the group coordinator has taken them.
 //
-// An error wrapping ErrTransactionFatal means the producer was fenced or
-// denied: close it. One wrapping ErrTransactionAbortable (the group
+// An error wrapping ErrTransactionFatal means the producer was fenced,
+// denied, or its transactional id is no longer known to the coordinator:
+// close it. One wrapping ErrTransactionAbortable (the group
 // rebalanced the consumer away, the group is denied; also a ctx that ended
 // while the call waited to retry a broker's error):
 // AbortTransaction, and go back to the consumer's committed position. Any

@@ -156,3 +156,19 @@ func TestOnlyAWrittenRequestMakesItsBatchesMaybeWritten(t *testing.T) {
 		})
 	}
 }
+
+// A Produce answer of INVALID_PRODUCER_ID_MAPPING (the transaction
+// coordinator no longer knows the producer's transactional id) stops the
+// producer, as it stops the Java client's since Kafka 4.0 (KAFKA-18019):
+// before, it failed only the batch, and the next records were sent.
+func TestAProduceAnswerThatTheTransactionalIDIsUnknownStopsTheProducer(t *testing.T) {
+	r := newIdempotentRig(t)
+	r.produce(parts[0], 1)
+	c := r.next()
+	c.done(answer(c.req, kerr.InvalidProducerIDMapping.Code, -1), nil)
+	out := r.outcome(1)
+	require.ErrorIs(t, out.Err, kerr.InvalidProducerIDMapping)
+	require.Contains(t, out.Err.Error(), "can send nothing more")
+	_, err := r.acc.Append(context.Background(), parts[1], nil, &accumulator.Record{Data: record.Data{Value: []byte("v")}, Callback: 2})
+	require.ErrorIs(t, err, kerr.InvalidProducerIDMapping, "nothing more is taken")
+}

@@ -78,6 +78,11 @@ func (s *Sender) settle(b *accumulator.Batch, p *protocol.ProduceResponsePartiti
 		// Another producer took over this producer's id: the brokers will
 		// take nothing more from this one (the Java client's fatal error).
 		s.stopProducer(b, fmt.Errorf("the producer was fenced: another producer took over its id, and it can send nothing more: %w", err))
+	case errors.Is(code, kerr.InvalidProducerIDMapping):
+		// The transaction coordinator no longer knows the transactional
+		// id; fatal in the Java client since Kafka 4.0 (KAFKA-18019), as a
+		// new producer id could repeat work another instance already did.
+		s.stopProducer(b, fmt.Errorf("the transaction coordinator no longer knows the producer's transactional id, and it can send nothing more: %w", err))
 	case s.acc.Idempotent() && errors.Is(code, kerr.ClusterAuthorizationFailed):
 		// The cluster denies this producer idempotent writes; the Java
 		// client stops an idempotent or transactional producer for it

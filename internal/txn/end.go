@@ -14,8 +14,10 @@ import (
 // Commit commits the transaction: it waits until every record produced in
 // it has its outcome, then asks the coordinator to commit (EndTxn). A
 // transaction with a failed record cannot commit, nor one whose EndTxn the
-// coordinator answers TRANSACTION_ABORTABLE or INVALID_PRODUCER_ID_MAPPING:
-// Commit then returns an error wrapping ErrAbortable. Nor one whose offsets
+// coordinator answers TRANSACTION_ABORTABLE: Commit then returns an error
+// wrapping ErrAbortable. One answered INVALID_PRODUCER_ID_MAPPING (the
+// coordinator no longer knows the transactional id) stops the producer
+// (ErrFatal), as the Java client's since Kafka 4.0. Nor one whose offsets
 // a failed SendOffsets may have left out: Commit refuses with ErrState,
 // changing nothing, until SendOffsets succeeds for them. A commit whose
 // transaction fails, before the call or while it waits, returns at once,
@@ -167,9 +169,12 @@ func (m *Manager) sendingCommit() {
 // that it may handle late), the coordinator gives a new one: with
 // transactions v1, InitProducerId with the current id and epoch, after the
 // EndTxn (KIP-360); with v2, EndTxn's answer. When the coordinator no
-// longer knows the producer's id (INVALID_PRODUCER_ID_MAPPING), there is no
-// transaction of it to end: InitProducerId alone starts afresh. Nor is
-// there one when, with transactions v1, nothing was added to the
+// longer knows the transactional id (INVALID_PRODUCER_ID_MAPPING, at any
+// request of the transaction or at the abort's EndTxn), the producer stops
+// (ErrFatal), as the Java client's does since Kafka 4.0 (KAFKA-18019): a
+// new producer id would fence an instance that took the id over, and this
+// one would repeat work that one already did. There is no transaction to
+// end when, with transactions v1, nothing was added to the
 // transaction (every AddPartitionsToTxn or AddOffsetsToTxn refused, or
 // never sent): no EndTxn goes then, and if the only additions went
 // unanswered, an EndTxn answered INVALID_TXN_STATE says they never landed.
@@ -225,7 +230,7 @@ func (m *Manager) Abort(ctx context.Context) error {
 		return fmt.Errorf("AbortTransaction: %w", err)
 	}
 	m.mu.Lock()
-	end, bump, v2, unmapped := m.endNeeded(), m.bump, m.v2, m.unmapped
+	end, bump, v2 := m.endNeeded(), m.bump, m.v2
 	answered := m.endAnswered
 	onlyUnanswered := !v2 && !m.begun
 	m.mu.Unlock()
@@ -235,24 +240,19 @@ func (m *Manager) Abort(ctx context.Context) error {
 	newID := (bump || m.cfg.SequencesInDoubt()) && !v2
 	// Called again after its EndTxn was answered (its ctx ended while it
 	// asked for the new epoch), the abort sends none again (endAnswered).
-	if end && !unmapped && !answered {
-		renew, err := m.endAborting(ctx, onlyUnanswered)
-		if err != nil {
+	if end && !answered {
+		if err := m.endAborting(ctx, onlyUnanswered); err != nil {
 			return m.coordinatorFailed("AbortTransaction", err)
 		}
 		m.mu.Lock()
 		m.endAnswered = true
 		m.mu.Unlock()
-		newID = newID || renew
 	}
 	// A request of the transaction that went unanswered, the EndTxn's
 	// own attempts included, may reach the coordinator late: with v1 a
 	// new epoch fences it.
 	late := m.newEpochNeeded()
-	// An unmapped id has no transaction at the coordinator to abort, and
-	// its EndTxn would be refused for ever; InitProducerId maps the
-	// transactional id to a producer id again.
-	if newID || unmapped || late {
+	if newID || late {
 		if err := m.newEpoch(ctx); err != nil {
 			return m.coordinatorFailed("AbortTransaction", err)
 		}
@@ -261,30 +261,20 @@ func (m *Manager) Abort(ctx context.Context) error {
 	return nil
 }
 
-// endAborting sends the abort's EndTxn, and reports whether the producer
-// needs a new id after the answer, the coordinator no longer mapping the
-// transactional id to this one.
+// endAborting sends the abort's EndTxn.
 // onlyUnanswered: with v1, nothing was added to the transaction but by
 // requests that went unanswered, which may not have landed.
-func (m *Manager) endAborting(ctx context.Context, onlyUnanswered bool) (renew bool, err error) {
-	err = m.endTxn(ctx, false)
-	switch {
-	case err == nil:
-		return false, nil
-	case errors.Is(err, kerr.InvalidTxnState) && onlyUnanswered:
+func (m *Manager) endAborting(ctx context.Context, onlyUnanswered bool) error {
+	err := m.endTxn(ctx, false)
+	if errors.Is(err, kerr.InvalidTxnState) && onlyUnanswered {
 		// Those requests had not landed: the coordinator has no
 		// transaction of this epoch under way (it is Empty, or at the
 		// last one's commit), and none to abort. Had one landed, it would
 		// have taken the abort.
 		m.cfg.Logger.Debug("no transaction at the coordinator to abort", "transactional_id", m.cfg.TransactionalID, "err", err)
-		return false, nil
-	case errors.Is(err, kerr.InvalidProducerIDMapping):
-		m.mu.Lock()
-		m.unmapped = true // an abort tried again skips EndTxn
-		m.mu.Unlock()
-		return true, nil
+		return nil
 	}
-	return false, err
+	return err
 }
 
 // abortRecords fails the transaction's records not sent yet with
@@ -402,7 +392,7 @@ func (m *Manager) finish() {
 	clear(m.missingOffsets)
 	m.offsetsFailure = nil
 	m.started, m.begun, m.maybeBegun = false, false, false
-	m.bump, m.unmapped, m.commitSent, m.endAnswered = false, false, false, false
+	m.bump, m.commitSent, m.endAnswered = false, false, false
 	m.unanswered = false
 	m.gen++
 	m.mu.Unlock()

@@ -96,10 +96,27 @@ func code(api protocol.APIKey, c int16) error {
 
 // fencedByCoordinator reports a coordinator's answer that ends the
 // producer: another producer took over the transactional id (its epoch is
-// older than the coordinator's), or the id is denied.
+// older than the coordinator's), the id is denied, or the coordinator no
+// longer knows it (INVALID_PRODUCER_ID_MAPPING, see forgotten).
 func fencedByCoordinator(err error) bool {
 	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) ||
-		errors.Is(err, kerr.TransactionalIDAuthorizationFailed) || errors.Is(err, kerr.InvalidTxnState)
+		errors.Is(err, kerr.TransactionalIDAuthorizationFailed) || errors.Is(err, kerr.InvalidTxnState) ||
+		errors.Is(err, kerr.InvalidProducerIDMapping)
+}
+
+// forgotten says what INVALID_PRODUCER_ID_MAPPING means to the user, when
+// err is one: the coordinator no longer maps the transactional id to the
+// producer's id. It forgets an id idle for
+// transactional.id.expiration.ms, that of an instance another one took
+// over included. Getting a new id, as the Java client did from KIP-360
+// until Kafka 4.0 (KAFKA-18019), would fence that other instance and let
+// this one go on from where it thinks it is: processing again input the
+// other one already did, a duplicate exactly-once forbids.
+func forgotten(err error, transactionalID string) error {
+	if !errors.Is(err, kerr.InvalidProducerIDMapping) {
+		return err
+	}
+	return fmt.Errorf("the transaction coordinator no longer knows the transactional id %q: it expired, or another instance took it over; going on could repeat work another instance already did: create a new producer, whose InitTransactions fences any other instance: %w", transactionalID, err)
 }
 
 // asFenced is a coordinator's fencing answer as users match it: a
@@ -115,20 +132,21 @@ func asFenced(err error) error {
 }
 
 // cannotCommit reports an EndTxn(commit) answer that leaves the
-// transaction to be aborted, as the Java client treats them: the
-// coordinator no longer maps the transactional id to the producer's id
-// (INVALID_PRODUCER_ID_MAPPING), or it met an error the transaction can
-// only be aborted after (TRANSACTION_ABORTABLE, EndTxn v4+, KIP-890).
+// transaction to be aborted, as the Java client treats it: the coordinator
+// met an error the transaction can only be aborted after
+// (TRANSACTION_ABORTABLE, EndTxn v4+, KIP-890).
 func cannotCommit(err error) bool {
-	return errors.Is(err, kerr.InvalidProducerIDMapping) || errors.Is(err, kerr.TransactionAbortable)
+	return errors.Is(err, kerr.TransactionAbortable)
 }
 
 // endsProducer reports a record's failure that ends the producer, as
 // the Java client's TransactionManager.maybeTransitionToErrorState has
-// them: fencing, the transactional id denied to the producer, or a Produce
-// answer that stopped it (accumulator.ErrProducerStopped: the cluster
-// denied it, or the broker does not support its Produce); aborting would
-// not let the producer write again. CLUSTER_AUTHORIZATION_FAILED and
+// them: fencing, the transactional id denied to the producer or unknown
+// to its coordinator (INVALID_PRODUCER_ID_MAPPING, fatal since Kafka 4.0:
+// see forgotten), or a Produce answer that stopped it
+// (accumulator.ErrProducerStopped: the cluster denied it, or the broker
+// does not support its Produce); aborting would not let the producer
+// write again. CLUSTER_AUTHORIZATION_FAILED and
 // UNSUPPORTED_VERSION count only so: a record whose delivery timed out
 // while its partition's last error was one (a broker refusing ApiVersions)
 // leaves the transaction to abort, as any timeout does. A Produce
@@ -137,5 +155,5 @@ func cannotCommit(err error) bool {
 // and the abort's EndTxn tells how that ends (Manager.Abort).
 func endsProducer(err error) bool {
 	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.TransactionalIDAuthorizationFailed) ||
-		errors.Is(err, accumulator.ErrProducerStopped)
+		errors.Is(err, kerr.InvalidProducerIDMapping) || errors.Is(err, accumulator.ErrProducerStopped)
 }

@@ -34,7 +34,6 @@ import (
 	"github.com/gokafka/producer/internal/cluster"
 	"github.com/gokafka/producer/internal/notify"
 	"github.com/gokafka/producer/protocol"
-	"github.com/gokafka/producer/protocol/kerr"
 )
 
 // The errors a transactional producer's calls fail with; each also wraps
@@ -48,7 +47,8 @@ var (
 	// ErrFatal: the producer can do nothing more (it was fenced by another
 	// producer with its transactional id, or its transaction timed out,
 	// which the coordinator answers alike at the commit, and with v1 at
-	// the abort; or it was denied); close it.
+	// the abort; or it was denied; or the coordinator no longer knows its
+	// transactional id); close it.
 	ErrFatal error = &final{"the transactional producer cannot continue"}
 	// ErrState: a call the transaction's state does not allow (producing
 	// outside a transaction, committing with none begun or with offsets a
@@ -187,12 +187,6 @@ type Manager struct {
 	// outcome (a coordinator answers a commit it already made as it did
 	// the first time). The Java client refuses that abort likewise.
 	commitSent bool
-	// unmapped: the coordinator no longer maps the transactional id to the
-	// producer's id (INVALID_PRODUCER_ID_MAPPING: the id expired after
-	// transactional.id.expiration.ms without a transaction), so it has no
-	// transaction to abort and refuses EndTxn with the same code: the abort
-	// gets a new producer id instead, as the Java client does.
-	unmapped bool
 	// endAnswered: the commit's or the abort's EndTxn was answered well
 	// (the coordinator ended the transaction, or had none to abort); with
 	// v1 the end may still have its new epoch to get (InitProducerId). A
@@ -309,9 +303,6 @@ func (m *Manager) refused(call, hint string) error {
 // abortable moves an open transaction to the abortable state, with why.
 // m.mu must be held.
 func (m *Manager) abortable(cause error) {
-	if errors.Is(cause, kerr.InvalidProducerIDMapping) {
-		m.unmapped = true
-	}
 	if m.state == FatalError || m.state == Aborting || m.state == AbortableError {
 		return
 	}
@@ -325,7 +316,7 @@ func (m *Manager) abortable(cause error) {
 func (m *Manager) fatal(cause error) error {
 	if m.state != FatalError {
 		m.setState(FatalError)
-		m.lastErr = fmt.Errorf("%w: %w", ErrFatal, asFenced(cause))
+		m.lastErr = fmt.Errorf("%w: %w", ErrFatal, forgotten(asFenced(cause), m.cfg.TransactionalID))
 		m.signalFailure()
 		m.cfg.Logger.Error("transactional producer stopped", "transactional_id", m.cfg.TransactionalID, "err", cause)
 	}

@@ -1512,61 +1512,65 @@ func TestACallStopsRetryingWhenTheProducerCloses(t *testing.T) {
 	}
 }
 
-// The coordinator no longer maps the transactional id to the producer's id
-// (INVALID_PRODUCER_ID_MAPPING: the id expired): it refuses EndTxn with the
-// same code for ever, and has no transaction to abort. The abort gets a new
-// producer id with InitProducerId instead, as the Java client does, and
-// the producer goes on.
-func TestAnUnmappedProducerIDIsAbortedWithANewID(t *testing.T) {
-	for _, v2 := range []bool{false, true} {
-		r := initialized(t, v2)
-		if v2 {
+// The coordinator no longer knows the transactional id
+// (INVALID_PRODUCER_ID_MAPPING: it expired, or another instance took it
+// over and it expired since): whichever answer says so stops the producer
+// for good (ErrFatal), as it stops the Java client's since Kafka 4.0
+// (KAFKA-18019). Getting a new producer id instead, as before, would fence
+// the instance that took the id over and repeat work it already did. The
+// abort sends nothing more: no EndTxn, no InitProducerId.
+func TestTheCoordinatorForgettingTheTransactionalIDStopsTheProducer(t *testing.T) {
+	offsets := []Offset{{Topic: "in", Offset: 10, LeaderEpoch: -1}}
+	for _, tc := range []struct {
+		name string
+		v2   bool
+		fail func(r *rig) error // meets the answer, and returns the call's error if any
+	}{
+		{"Produce", true, func(r *rig) error {
 			require.True(t, r.admit(tp0))
-			r.m.RecordFailed(kerr.InvalidProducerIDMapping) // a Produce answer
-		} else {
+			r.m.RecordFailed(kerr.InvalidProducerIDMapping)
+			return nil
+		}},
+		{"AddPartitionsToTxn", false, func(r *rig) error {
 			r.coords.fail(protocol.AddPartitionsToTxn, kerr.InvalidProducerIDMapping)
-			require.False(t, r.admit(tp0))
-		}
-		require.Eventually(t, func() bool { return r.state() == AbortableError }, waitTime, time.Millisecond)
-		r.coords.fail(protocol.EndTxn, kerr.InvalidProducerIDMapping) // were EndTxn sent
-		sent := len(r.coords.apis())
+			r.admit(tp0)
+			return nil
+		}},
+		{"AddOffsetsToTxn", false, func(r *rig) error {
+			r.coords.fail(protocol.AddOffsetsToTxn, kerr.InvalidProducerIDMapping)
+			return r.m.SendOffsets(context.Background(), offsets, Group{ID: "g"})
+		}},
+		{"TxnOffsetCommit", true, func(r *rig) error {
+			r.coords.fail(protocol.TxnOffsetCommit, kerr.InvalidProducerIDMapping)
+			return r.m.SendOffsets(context.Background(), offsets, Group{ID: "g"})
+		}},
+		{"EndTxn(commit)", true, func(r *rig) error {
+			require.True(t, r.admit(tp0))
+			r.coords.fail(protocol.EndTxn, kerr.InvalidProducerIDMapping)
+			return r.m.Commit(context.Background())
+		}},
+		{"EndTxn(abort)", true, func(r *rig) error {
+			require.True(t, r.admit(tp0))
+			r.coords.fail(protocol.EndTxn, kerr.InvalidProducerIDMapping)
+			return r.m.Abort(context.Background())
+		}},
+	} {
+		r := initialized(t, tc.v2)
 		epoch := r.producerID().Epoch
-
-		require.NoError(t, r.m.Abort(context.Background()), "v2=%v", v2)
-		require.Equal(t, []protocol.APIKey{protocol.InitProducerId}, r.coords.apis()[sent:], "v2=%v: no EndTxn, which would be refused", v2)
-		require.Equal(t, epoch+1, r.producerID().Epoch)
-		require.Equal(t, Ready, r.state())
-		require.NoError(t, r.m.Begin(), "the next transaction")
+		if err := tc.fail(r); err != nil {
+			require.ErrorIs(t, err, ErrFatal, tc.name)
+		}
+		require.Eventually(t, func() bool { return r.state() == FatalError }, waitTime, time.Millisecond, tc.name)
+		sent := len(r.coords.apis())
+		err := r.m.Abort(context.Background())
+		require.ErrorIs(t, err, ErrFatal, tc.name)
+		require.ErrorIs(t, err, kerr.InvalidProducerIDMapping, tc.name)
+		require.ErrorContains(t, err, "no longer knows the transactional id", tc.name)
+		require.ErrorContains(t, err, "create a new producer", tc.name)
+		require.Empty(t, r.coords.apis()[sent:], "%s: no EndTxn, no new producer id", tc.name)
+		require.Equal(t, epoch, r.producerID().Epoch, tc.name)
+		require.ErrorIs(t, r.m.Begin(), ErrFatal, "%s: no next transaction", tc.name)
 	}
-}
-
-// A commit whose EndTxn is answered INVALID_PRODUCER_ID_MAPPING cannot
-// commit: the transaction is abortable, and the abort gets a new id.
-func TestACommitRefusedForAnUnmappedIDIsAbortable(t *testing.T) {
-	r := initialized(t, true)
-	require.True(t, r.admit(tp0))
-	r.coords.fail(protocol.EndTxn, kerr.InvalidProducerIDMapping, kerr.InvalidProducerIDMapping)
-	err := r.m.Commit(context.Background())
-	require.ErrorIs(t, err, ErrAbortable)
-	require.ErrorIs(t, err, kerr.InvalidProducerIDMapping)
-	require.Equal(t, AbortableError, r.state())
-	sent := len(r.coords.apis())
-	require.NoError(t, r.m.Abort(context.Background()))
-	require.Equal(t, []protocol.APIKey{protocol.InitProducerId}, r.coords.apis()[sent:])
-	require.NoError(t, r.m.Begin())
-}
-
-// An abort whose own EndTxn is answered INVALID_PRODUCER_ID_MAPPING (the
-// id expired with no failure seen before) ends with a new id too.
-func TestAnAbortRefusedForAnUnmappedIDGetsANewID(t *testing.T) {
-	r := initialized(t, true)
-	require.True(t, r.admit(tp0))
-	r.coords.fail(protocol.EndTxn, kerr.InvalidProducerIDMapping)
-	require.NoError(t, r.m.Abort(context.Background()))
-	apis := r.coords.apis()
-	require.Equal(t, []protocol.APIKey{protocol.EndTxn, protocol.InitProducerId}, apis[len(apis)-2:])
-	require.Equal(t, Ready, r.state())
-	require.NoError(t, r.m.Begin())
 }
 
 // EndTxn v4+ may answer a commit TRANSACTION_ABORTABLE (KIP-890): the
