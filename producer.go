@@ -117,7 +117,7 @@ func New(cfg Config) (*Producer, error) {
 		MaxInFlight:     inFlight,
 		Pool:            p.pool,
 		Clock:           cfg.clock,
-		Deliver:         p.deliver,
+		Deliver:         deliver,
 		NeedProducerID:  p.needProducerID,
 		TopicErr:        p.topicErr,
 		LeaderErr:       p.leaderErr,
@@ -483,13 +483,26 @@ func (p *Producer) rejectTimestamp(adm *admission, cb Callback, r *Record) {
 // through the accumulator as an opaque value (a receiver), so no closure is
 // allocated per record; a held record's failure travels as a *heldFailure,
 // and an event for the hooks as a hookEvent. A plain Callback, by far the
-// most common, is the first case tried.
-func (p *Producer) deliver(cb any, r *accumulator.Result) {
+// most common, is tried first, and the other kinds out of line, so that the
+// usual record's call has a small frame.
+//
+// It needs nothing of the producer, and is a function rather than a
+// method: as a method value (p.deliver) every record's outcome went through
+// the wrapper Go builds for one, a call more on the delivery goroutine.
+func deliver(cb any, r *accumulator.Result) {
+	if f, ok := cb.(Callback); ok {
+		f(metadataOf(r, time.UnixMilli(r.Timestamp)), errorOf(r))
+		return
+	}
+	deliverOther(cb, r)
+}
+
+// deliverOther is deliver's way for a receiver that is not a plain
+// Callback.
+func deliverOther(cb any, r *accumulator.Result) {
 	switch f := cb.(type) {
-	case Callback:
-		f(metadataOf(r, time.UnixMilli(r.Timestamp)), p.errorOf(r))
 	case *tracked:
-		f.complete(metadataOf(r, time.UnixMilli(r.Timestamp)), p.errorOf(r), r.Sent)
+		f.complete(metadataOf(r, time.UnixMilli(r.Timestamp)), errorOf(r), r.Sent)
 	case *heldFailure:
 		f.deliver()
 	case hookEvent:
@@ -518,16 +531,16 @@ func metadataOf(r *accumulator.Result, timestamp time.Time) RecordMetadata {
 }
 
 // errorOf is a record's error as its callback is given it.
-func (p *Producer) errorOf(r *accumulator.Result) error {
+func errorOf(r *accumulator.Result) error {
 	if r.Err == nil {
 		return nil
 	}
-	return p.failure(r)
+	return failure(r)
 }
 
 // failure wraps a failed record's error for its callback. The transaction,
 // if any, knows of it already (accumulator.Config.Failed).
-func (p *Producer) failure(r *accumulator.Result) error {
+func failure(r *accumulator.Result) error {
 	err := r.Err
 	if errors.Is(err, accumulator.ErrClosed) && !errors.Is(err, ErrClosed) {
 		err = fmt.Errorf("%w: %w", ErrClosed, err)
