@@ -200,7 +200,11 @@ func (p *Producer) AbortTransaction(ctx context.Context) error {
 // denied, or its transactional id is no longer known to the coordinator:
 // close it. One wrapping ErrTransactionAbortable (the group
 // rebalanced the consumer away, the group is denied; also a ctx that ended
-// while the call waited to retry a broker's error):
+// while the call waited to retry a broker's error; or the group
+// coordinator, older than Kafka 2.5, cannot check the membership group
+// carries, and the offsets were not sent: the error wraps
+// protocol.ErrUnsupportedVersion, and a group with its ID alone commits
+// there, without the check, as the Java client allows):
 // AbortTransaction, and go back to the consumer's committed position. Any
 // other (ctx ended, no coordinator answered) leaves the offsets perhaps
 // out of the transaction: CommitTransaction refuses, with

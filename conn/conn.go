@@ -119,6 +119,12 @@ func (c *Conn) Version(api protocol.APIKey) (int16, error) {
 	return c.versions.For(api)
 }
 
+// VersionWithin is Version for a caller that may send only the versions in
+// allowed: its error's range for us is narrowed to allowed.
+func (c *Conn) VersionWithin(api protocol.APIKey, allowed protocol.VersionRange) (int16, error) {
+	return c.versions.Within(api, allowed)
+}
+
 // FinalizedFeature returns the level the cluster finalized for a feature
 // (KIP-584), as this broker said in ApiVersions; false if it named none
 // (older brokers, or the feature is off).

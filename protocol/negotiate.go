@@ -3,6 +3,7 @@ package protocol
 import (
 	"errors"
 	"fmt"
+	"math"
 )
 
 // Version negotiation (KIP-35): a connection asks the broker for its ranges
@@ -31,11 +32,25 @@ func (r VersionRange) describe() string {
 	return fmt.Sprintf("v%d-v%d", r.Min, r.Max)
 }
 
+// AllVersions narrows nothing: the versions a caller with no limit of its
+// own may send (see NegotiateWithin).
+var AllVersions = VersionRange{Min: 0, Max: math.MaxInt16}
+
 // Negotiate returns the highest version of api that both this package and a
 // broker speaking the range broker support, unstable ones aside (see
 // Negotiable), or a *VersionError.
 func Negotiate(api APIKey, broker VersionRange) (int16, error) {
+	return NegotiateWithin(api, AllVersions, broker)
+}
+
+// NegotiateWithin is Negotiate for a caller that may send only the versions
+// in allowed: one whose request has fields older versions lack, or that
+// speaks a newer version's semantics only under a condition. The
+// *VersionError gives our range narrowed to allowed, so that it says why a
+// broker whose oldest version is above the caller's newest is not asked.
+func NegotiateWithin(api APIKey, allowed, broker VersionRange) (int16, error) {
 	ours := Negotiable(api)
+	ours.Min, ours.Max = max(ours.Min, allowed.Min), min(ours.Max, allowed.Max)
 	v := min(ours.Max, broker.Max)
 	if v < ours.Min || v < broker.Min || broker.Min > broker.Max {
 		return 0, &VersionError{API: api, Ours: ours, Theirs: broker}
@@ -62,11 +77,17 @@ func NewBrokerVersions(resp *ApiVersionsResponse) BrokerVersions {
 // *VersionError when there is none, including when the broker did not list
 // the API.
 func (bv BrokerVersions) For(api APIKey) (int16, error) {
+	return bv.Within(api, AllVersions)
+}
+
+// Within is For for a caller that may send only the versions in allowed
+// (see NegotiateWithin).
+func (bv BrokerVersions) Within(api APIKey, allowed VersionRange) (int16, error) {
 	r, ok := bv[api]
 	if !ok {
-		return 0, &VersionError{API: api, Ours: Negotiable(api), Theirs: VersionRange{Min: 0, Max: -1}}
+		r = VersionRange{Min: 0, Max: -1} // none
 	}
-	return Negotiate(api, r)
+	return NegotiateWithin(api, allowed, r)
 }
 
 // errUnsupportedVersionCode is UNSUPPORTED_VERSION, the error code of an

@@ -48,6 +48,44 @@ func TestNegotiate(t *testing.T) {
 	}
 }
 
+// A caller that may send only some versions gets the highest of them both
+// sides speak; with none, the error gives our range narrowed to what the
+// caller allows, so that it says why a broker that speaks the API was not
+// asked: its oldest version is above the caller's newest, or its newest
+// below the caller's oldest.
+func TestNegotiateWithinAnswersOnlyInTheAllowedRange(t *testing.T) {
+	cases := []struct {
+		name    string
+		allowed VersionRange
+		broker  VersionRange
+		want    int16 // -1: no common version
+		message string
+	}{
+		{"capped", VersionRange{0, 4}, VersionRange{0, 5}, 4, ""},
+		{"the broker's newest under the cap", VersionRange{0, 4}, VersionRange{0, 3}, 3, ""},
+		{"the broker's oldest above the cap", VersionRange{0, 2}, VersionRange{3, 5},
+			-1, "no common version of TxnOffsetCommit: we speak v0-v2, the broker v3-v5"},
+		{"the broker's newest below the floor", VersionRange{3, 4}, VersionRange{0, 2},
+			-1, "no common version of TxnOffsetCommit: we speak v3-v4, the broker v0-v2"},
+		{"every version", AllVersions, VersionRange{0, 5}, 5, ""},
+	}
+	for _, c := range cases {
+		got, err := NegotiateWithin(TxnOffsetCommit, c.allowed, c.broker)
+		if c.want >= 0 {
+			if err != nil || got != c.want {
+				t.Errorf("%s: got v%d, %v; want v%d", c.name, got, err, c.want)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrUnsupportedVersion) || err.Error() != c.message {
+			t.Errorf("%s: got v%d, %v; want %q", c.name, got, err, c.message)
+		}
+	}
+	if _, err := (BrokerVersions{TxnOffsetCommit: {3, 5}}).Within(TxnOffsetCommit, VersionRange{0, 2}); err == nil {
+		t.Error("BrokerVersions.Within: a version below the broker's oldest")
+	}
+}
+
 func TestVersionErrorMessage(t *testing.T) {
 	_, err := Negotiate(Produce, VersionRange{0, 2})
 	want := "no common version of Produce: we speak v3-v13, the broker v0-v2"

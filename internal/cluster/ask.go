@@ -30,7 +30,7 @@ func (c *Cluster) askAny(ctx context.Context, req protocol.Request) (protocol.Re
 	cands := c.brokers()
 	var errs []error
 	for _, b := range cands {
-		resp, v, err := askVersion(ctx, b, req, -1)
+		resp, v, err := askVersion(ctx, b, req, protocol.AllVersions)
 		if err == nil {
 			return resp, v, nil
 		}
@@ -70,16 +70,18 @@ func Refusal(err error) *conn.AuthError {
 }
 
 // askVersion sends req to one broker, at the highest version both sides
-// speak but no higher than maxVersion (-1: no limit), and waits for its
-// answer; it reports the version too.
-func askVersion(ctx context.Context, b *conn.Broker, req protocol.Request, maxVersion int16) (protocol.Response, int16, error) {
+// speak within versions, and waits for its answer; it reports the version
+// too. With no such version (the broker's oldest is above the newest
+// versions allows, say) req is not sent, and the error, which says so
+// (conn.ErrNotSent), names the API and both ranges.
+func askVersion(ctx context.Context, b *conn.Broker, req protocol.Request, versions protocol.VersionRange) (protocol.Response, int16, error) {
 	cn, err := b.Conn(ctx)
 	if err != nil {
 		return nil, 0, err
 	}
-	v, err := cn.Version(req.Key())
-	if err == nil && maxVersion >= 0 {
-		v = min(v, maxVersion)
+	v, err := cn.VersionWithin(req.Key(), versions)
+	if err != nil {
+		err = fmt.Errorf("%w: %w", conn.ErrNotSent, err)
 	}
 	var resp protocol.Response
 	if err == nil {

@@ -1,12 +1,17 @@
 package cluster
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/gokafka/producer/conn"
+	"github.com/gokafka/producer/internal/fakebroker"
+	"github.com/gokafka/producer/protocol"
 )
 
 // A refusal speaks for the cluster only when no broker of AskAny's failure
@@ -37,4 +42,20 @@ func TestARefusalSpeaksForTheClusterOnlyWhenNoBrokerMayAnswer(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A caller that may send InitProducerId up to v2 meets a coordinator that
+// speaks v3 and later only: nothing is sent, and the error names the API
+// and both ranges. The version under the cap was sent, and the broker
+// closed the connection on it.
+func TestAskingACoordinatorWhoseOldestVersionIsAboveOursSendsNothing(t *testing.T) {
+	r := newRig(t, fakebroker.Options{Versions: map[protocol.APIKey]protocol.VersionRange{
+		protocol.InitProducerId: {Min: 3, Max: 5},
+	}}, 1)
+	req := &protocol.InitProducerIdRequest{ProducerID: -1, ProducerEpoch: -1, TransactionTimeoutMs: 60000}
+	_, err := r.c.AskCoordinator(context.Background(), TransactionCoordinator, "tx", req, protocol.VersionRange{Max: 2})
+	require.ErrorIs(t, err, protocol.ErrUnsupportedVersion)
+	require.ErrorIs(t, err, conn.ErrNotSent)
+	require.ErrorContains(t, err, "no common version of InitProducerId: we speak v0-v2, the broker v3-v5")
+	require.Zero(t, r.fake.InitProducerIdRequests(), "InitProducerId sent below the broker's range")
 }

@@ -92,16 +92,16 @@ func (c *Cluster) ForgetCoordinator(kind CoordinatorKind, key string) {
 }
 
 // AskCoordinator sends req to key's coordinator, at the highest version
-// both sides speak but no higher than maxVersion (-1: no limit), and
+// both sides speak within versions (protocol.AllVersions: no limit), and
 // returns its answer, whose error codes are the caller's to read (and, for
 // NOT_COORDINATOR, to call ForgetCoordinator). A coordinator that cannot be
 // reached is forgotten, and the error returned.
-func (c *Cluster) AskCoordinator(ctx context.Context, kind CoordinatorKind, key string, req protocol.Request, maxVersion int16) (protocol.Response, error) {
+func (c *Cluster) AskCoordinator(ctx context.Context, kind CoordinatorKind, key string, req protocol.Request, versions protocol.VersionRange) (protocol.Response, error) {
 	b, err := c.Coordinator(ctx, kind, key)
 	if err != nil {
 		return nil, err
 	}
-	resp, _, err := askVersion(ctx, b, req, maxVersion)
+	resp, _, err := askVersion(ctx, b, req, versions)
 	if err != nil {
 		c.ForgetCoordinator(kind, key)
 		return nil, fmt.Errorf("%v for %q: %w", kind, key, err)

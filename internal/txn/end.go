@@ -333,11 +333,11 @@ func (m *Manager) coordinatorFailed(call string, err error) error {
 func (m *Manager) endTxn(ctx context.Context, commit bool) error {
 	id, _ := m.cfg.ProducerID()
 	req := &protocol.EndTxnRequest{TransactionalID: m.cfg.TransactionalID, ProducerID: id.ID, ProducerEpoch: id.Epoch, Committed: commit}
-	maxVersion := int16(4) // v5 is transactions v2's
+	versions := protocol.VersionRange{Max: 4} // v5 is transactions v2's
 	if m.V2() {
-		maxVersion = 5
+		versions.Max = 5
 	}
-	resp, unanswered, err := m.call(ctx, cluster.TransactionCoordinator, m.cfg.TransactionalID, req, maxVersion, func(r protocol.Response) error {
+	resp, unanswered, err := m.call(ctx, cluster.TransactionCoordinator, m.cfg.TransactionalID, req, versions, func(r protocol.Response) error {
 		return code(protocol.EndTxn, r.(*protocol.EndTxnResponse).ErrorCode)
 	})
 	m.mu.Lock()

@@ -57,7 +57,7 @@ func (m *Manager) initProducerID(ctx context.Context, from accumulator.ProducerI
 		ProducerID:           from.ID,
 		ProducerEpoch:        from.Epoch,
 	}
-	resp, _, err := m.call(ctx, cluster.TransactionCoordinator, m.cfg.TransactionalID, req, -1, func(r protocol.Response) error {
+	resp, _, err := m.call(ctx, cluster.TransactionCoordinator, m.cfg.TransactionalID, req, protocol.AllVersions, func(r protocol.Response) error {
 		return code(protocol.InitProducerId, r.(*protocol.InitProducerIdResponse).ErrorCode)
 	})
 	if err != nil {

@@ -29,7 +29,10 @@ type Offset struct {
 
 // Group is the consumer group the offsets belong to, with the consumer's
 // membership (KIP-447), so that the group coordinator refuses the commit
-// of a consumer the group has rebalanced away (a zombie).
+// of a consumer the group has rebalanced away (a zombie). A coordinator
+// older than Kafka 2.5 cannot check a membership: offsets with one are
+// refused before they are sent (see SendOffsets); a Group with its ID
+// alone commits there unchecked.
 type Group struct {
 	ID string
 	// Generation is the consumer's generation of the group; -1 or 0, the
@@ -39,6 +42,16 @@ type Group struct {
 	Generation int32
 	MemberID   string  // "" if none
 	InstanceID *string // static membership (KIP-345), nil if none
+}
+
+// membershipVersion is the first TxnOffsetCommit version with fields for
+// the consumer's group membership (KIP-447, Kafka 2.5).
+const membershipVersion = 3
+
+// hasMembership reports whether g names the consumer's membership of the
+// group, which only TxnOffsetCommit v3 and later can carry.
+func (g Group) hasMembership() bool {
+	return orUnknown(g.Generation) > 0 || g.MemberID != "" || g.InstanceID != nil
 }
 
 // orUnknown is a generation or leader epoch as it goes on the wire: -1,
@@ -67,7 +80,10 @@ type offsetKey struct {
 // transaction, so the same offsets may be sent again), or Abort ends the
 // transaction. The Java client cannot commit without them either: a
 // timed-out sendOffsetsToTransaction leaves its requests queued, and its
-// commit's EndTxn goes after them.
+// commit's EndTxn goes after them. A group coordinator older than Kafka 2.5
+// (TxnOffsetCommit below v3) cannot check the group's membership: offsets
+// with one are not sent, and the transaction must be aborted, as the Java
+// client refuses them (UnsupportedVersionException).
 func (m *Manager) SendOffsets(ctx context.Context, offsets []Offset, group Group) error {
 	if err := m.calls.lock(ctx, "SendOffsetsToTransaction"); err != nil {
 		return err
@@ -106,11 +122,16 @@ func (m *Manager) SendOffsets(ctx context.Context, offsets []Offset, group Group
 			PartitionIndex: o.Partition, CommittedOffset: o.Offset, CommittedLeaderEpoch: orUnknown(o.LeaderEpoch), CommittedMetadata: o.Metadata,
 		})
 	}
-	maxVersion := int16(4) // v5 is transactions v2's
+	versions := protocol.VersionRange{Max: 4} // v5 is transactions v2's
 	if v2 {
-		maxVersion = 5
+		versions.Max = 5
 	}
-	_, unanswered, err := m.call(ctx, cluster.GroupCoordinator, group.ID, req, maxVersion, func(r protocol.Response) error {
+	if group.hasMembership() {
+		// Older versions leave it out, and the offsets would commit
+		// without the check that fences a zombie consumer.
+		versions.Min = membershipVersion
+	}
+	_, unanswered, err := m.call(ctx, cluster.GroupCoordinator, group.ID, req, versions, func(r protocol.Response) error {
 		return offsetCommitError(r.(*protocol.TxnOffsetCommitResponse))
 	})
 	// Unanswered, it may reach the group coordinator late: under the epoch
@@ -120,7 +141,7 @@ func (m *Manager) SendOffsets(ctx context.Context, offsets []Offset, group Group
 	m.unanswered = m.unanswered || unanswered
 	m.mu.Unlock()
 	if err != nil {
-		return m.offsetsFailed(err)
+		return m.offsetsFailed(membershipUnchecked(err, group))
 	}
 	m.mu.Lock()
 	m.markSent(offsets, group)
@@ -132,7 +153,7 @@ func (m *Manager) SendOffsets(ctx context.Context, offsets []Offset, group Group
 // whether the coordinator has the transaction since (bookAdded).
 func (m *Manager) addOffsetsToTransaction(ctx context.Context, id accumulator.ProducerID, group Group) error {
 	req := &protocol.AddOffsetsToTxnRequest{TransactionalID: m.cfg.TransactionalID, ProducerID: id.ID, ProducerEpoch: id.Epoch, GroupID: group.ID}
-	_, unanswered, err := m.call(ctx, cluster.TransactionCoordinator, m.cfg.TransactionalID, req, -1, func(r protocol.Response) error {
+	_, unanswered, err := m.call(ctx, cluster.TransactionCoordinator, m.cfg.TransactionalID, req, protocol.AllVersions, func(r protocol.Response) error {
 		return code(protocol.AddOffsetsToTxn, r.(*protocol.AddOffsetsToTxnResponse).ErrorCode)
 	})
 	m.mu.Lock()
@@ -176,10 +197,11 @@ func (m *Manager) offsetsMissing() error {
 }
 
 // offsetsFailed books a failed SendOffsets: fencing ends the producer; a
-// group that moved on (the consumer was rebalanced away) or a denial makes
-// the transaction abortable; a context that ended, or a coordinator that
-// did not answer, leaves the call to be made again, and the commit
-// refused until it succeeds (offsetsMissing).
+// group that moved on (the consumer was rebalanced away), a denial, or a
+// coordinator that speaks no version the offsets can go at (no call again
+// would find one) makes the transaction abortable; a context that ended,
+// or a coordinator that did not answer, leaves the call to be made again,
+// and the commit refused until it succeeds (offsetsMissing).
 func (m *Manager) offsetsFailed(err error) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -187,12 +209,25 @@ func (m *Manager) offsetsFailed(err error) error {
 	switch {
 	case fencedByCoordinator(err):
 		return fmt.Errorf("SendOffsetsToTransaction: %w", m.fatal(err))
-	case errors.As(err, &code):
+	case errors.As(err, &code) || errors.Is(err, protocol.ErrUnsupportedVersion):
 		m.abortable(err)
 		return fmt.Errorf("SendOffsetsToTransaction: %w", m.lastErr)
 	}
 	m.offsetsFailure = err
 	return fmt.Errorf("SendOffsetsToTransaction: the offsets may not have reached the group coordinator: call it again, or AbortTransaction; CommitTransaction refuses until then: %w", err)
+}
+
+// membershipUnchecked says what a group coordinator speaking TxnOffsetCommit
+// only below v3 (Kafka before 2.5) means to offsets with the consumer's
+// membership, when err is its refusal of them: it could not check it.
+func membershipUnchecked(err error, group Group) error {
+	var old *protocol.VersionError
+	if !group.hasMembership() || !errors.As(err, &old) || old.API != protocol.TxnOffsetCommit ||
+		old.Theirs.Min > old.Theirs.Max || old.Theirs.Max >= membershipVersion {
+		return err
+	}
+	return fmt.Errorf("the group coordinator of %q (Kafka before 2.5) cannot check the consumer's group membership (generation %d, member id %q), so a consumer the group rebalanced away could commit: the offsets are not committed; abort the transaction, then upgrade the brokers, or give the group's ID alone to commit without the check: %w",
+		group.ID, group.Generation, group.MemberID, err)
 }
 
 // offsetCommitError is the first partition error of a TxnOffsetCommit

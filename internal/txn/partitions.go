@@ -153,7 +153,7 @@ func (m *Manager) addToTransaction(id accumulator.ProducerID, parts []accumulato
 		t := &req.V3AndBelowTopics[len(req.V3AndBelowTopics)-1]
 		t.Partitions = append(t.Partitions, tp.Partition)
 	}
-	_, unanswered, err = m.call(m.cfg.Context, cluster.TransactionCoordinator, m.cfg.TransactionalID, req, maxAddPartitionsVersion,
+	_, unanswered, err = m.call(m.cfg.Context, cluster.TransactionCoordinator, m.cfg.TransactionalID, req, protocol.VersionRange{Max: maxAddPartitionsVersion},
 		func(r protocol.Response) error { return addPartitionsError(r.(*protocol.AddPartitionsToTxnResponse)) })
 	return unanswered, err
 }

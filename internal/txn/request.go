@@ -21,12 +21,13 @@ import (
 // retry.backoff.ms.
 const concurrentTransactionsBackoff = 20 * time.Millisecond
 
-// call sends req to the coordinator of key until it gets an answer that
-// check accepts, or a failure that will not heal, or ctx ends, or the
-// producer closes. Retriable failures (no broker answered, NOT_COORDINATOR,
-// COORDINATOR_LOAD_IN_PROGRESS, CONCURRENT_TRANSACTIONS) are retried with
-// backoff; a coordinator that moved is looked up again. Once the producer
-// has closed no broker will answer: retrying would only wait out ctx.
+// call sends req to the coordinator of key, at a version within versions,
+// until it gets an answer that check accepts, or a failure that will not
+// heal, or ctx ends, or the producer closes. Retriable failures (no broker
+// answered, NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS,
+// CONCURRENT_TRANSACTIONS) are retried with backoff; a coordinator that
+// moved is looked up again. Once the producer has closed no broker will
+// answer: retrying would only wait out ctx.
 //
 // A call also reports whether an attempt went unanswered: it was written
 // and no answer came back (the request timed out, the connection broke, ctx
@@ -38,10 +39,10 @@ const concurrentTransactionsBackoff = 20 * time.Millisecond
 // failed before it had a connection (no coordinator found, no connection
 // made) counts as unanswered: the doubt errs on the side of a request that
 // may have landed.
-func (m *Manager) call(ctx context.Context, kind cluster.CoordinatorKind, key string, req protocol.Request, maxVersion int16, check func(protocol.Response) error) (protocol.Response, bool, error) {
+func (m *Manager) call(ctx context.Context, kind cluster.CoordinatorKind, key string, req protocol.Request, versions protocol.VersionRange, check func(protocol.Response) error) (protocol.Response, bool, error) {
 	unanswered := false
 	for failures := 1; ; failures++ {
-		resp, err := m.cfg.Coordinators.AskCoordinator(ctx, kind, key, req, maxVersion)
+		resp, err := m.cfg.Coordinators.AskCoordinator(ctx, kind, key, req, versions)
 		if err != nil && !errors.Is(err, conn.ErrNotSent) {
 			unanswered = true
 		}

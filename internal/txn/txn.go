@@ -96,7 +96,7 @@ type Broker interface {
 // Coordinators reaches coordinators; the cluster layer is one.
 type Coordinators interface {
 	CoordinatorBroker(ctx context.Context, kind cluster.CoordinatorKind, key string) (Broker, error)
-	AskCoordinator(ctx context.Context, kind cluster.CoordinatorKind, key string, req protocol.Request, maxVersion int16) (protocol.Response, error)
+	AskCoordinator(ctx context.Context, kind cluster.CoordinatorKind, key string, req protocol.Request, versions protocol.VersionRange) (protocol.Response, error)
 	ForgetCoordinator(kind cluster.CoordinatorKind, key string)
 }
 

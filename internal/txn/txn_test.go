@@ -24,7 +24,7 @@ import (
 
 // fakeCoordinators answers coordinator requests from a script: for each
 // API, a queue of error codes to answer with before answering well. It
-// records every request, with the version limit it came with.
+// records every request sent, with the versions it could go at.
 type fakeCoordinators struct {
 	mu        sync.Mutex
 	errs      map[protocol.APIKey][]*kerr.Error
@@ -44,6 +44,10 @@ type fakeCoordinators struct {
 	// its ctx ends first it is abandoned unanswered, as the cluster layer
 	// abandons it.
 	held map[protocol.APIKey]*gate
+	// speaks: the coordinator's versions of an API, where set; a request
+	// that can go at none of them is not sent (conn.ErrNotSent), as the
+	// cluster layer refuses it.
+	speaks map[protocol.APIKey]protocol.VersionRange
 }
 
 // gate holds requests: arrived is told of each, open lets them through.
@@ -87,8 +91,8 @@ func (f *fakeCoordinators) timeOut() {
 }
 
 type sent struct {
-	req        protocol.Request
-	maxVersion int16
+	req      protocol.Request
+	versions protocol.VersionRange
 }
 
 type fakeBroker struct{ v2 bool }
@@ -124,9 +128,15 @@ func (f *fakeCoordinators) fail(api protocol.APIKey, errs ...*kerr.Error) {
 	f.errs[api] = append(f.errs[api], errs...)
 }
 
-func (f *fakeCoordinators) AskCoordinator(ctx context.Context, _ cluster.CoordinatorKind, _ string, req protocol.Request, maxVersion int16) (protocol.Response, error) {
+func (f *fakeCoordinators) AskCoordinator(ctx context.Context, _ cluster.CoordinatorKind, _ string, req protocol.Request, versions protocol.VersionRange) (protocol.Response, error) {
 	f.mu.Lock()
-	f.requests = append(f.requests, sent{req, maxVersion})
+	if theirs, ok := f.speaks[req.Key()]; ok {
+		if _, err := protocol.NegotiateWithin(req.Key(), versions, theirs); err != nil {
+			f.mu.Unlock()
+			return nil, fmt.Errorf("%w: %w", conn.ErrNotSent, err)
+		}
+	}
+	f.requests = append(f.requests, sent{req, versions})
 	g := f.held[req.Key()]
 	if g == nil {
 		defer f.mu.Unlock()
@@ -541,7 +551,7 @@ func TestV1PartitionsAreAddedBeforeTheyMaySend(t *testing.T) {
 	for _, s := range r.coords.requests {
 		if a, ok := s.req.(*protocol.AddPartitionsToTxnRequest); ok {
 			add = a
-			require.Equal(t, int16(maxAddPartitionsVersion), s.maxVersion, "clients send AddPartitionsToTxn v3 at most")
+			require.Equal(t, int16(maxAddPartitionsVersion), s.versions.Max, "clients send AddPartitionsToTxn v3 at most")
 		}
 	}
 	require.NotNil(t, add)
@@ -599,10 +609,10 @@ func TestCommitFlushesThenEnds(t *testing.T) {
 		end := r.coords.last()
 		require.False(t, end.req.(*protocol.EndTxnRequest).Committed == false)
 		if v2 {
-			require.Equal(t, int16(5), end.maxVersion)
+			require.Equal(t, int16(5), end.versions.Max)
 			require.Equal(t, accumulator.ProducerID{ID: 42, Epoch: 1}, r.producerID(), "v2: every transaction ends with a new epoch")
 		} else {
-			require.Equal(t, int16(4), end.maxVersion)
+			require.Equal(t, int16(4), end.versions.Max)
 			require.Equal(t, accumulator.ProducerID{ID: 42, Epoch: 0}, r.producerID())
 		}
 		require.NoError(t, r.m.Begin(), "the next transaction")
@@ -1035,10 +1045,10 @@ func TestSendOffsets(t *testing.T) {
 		if v2 {
 			require.Equal(t, protocol.TxnOffsetCommit, apis[len(apis)-1])
 			require.NotContains(t, apis, protocol.AddOffsetsToTxn, "v2: TxnOffsetCommit adds the group itself")
-			require.Equal(t, int16(5), r.coords.last().maxVersion)
+			require.Equal(t, int16(5), r.coords.last().versions.Max)
 		} else {
 			require.Equal(t, []protocol.APIKey{protocol.AddOffsetsToTxn, protocol.TxnOffsetCommit}, apis[len(apis)-2:])
-			require.Equal(t, int16(4), r.coords.last().maxVersion)
+			require.Equal(t, int16(4), r.coords.last().versions.Max)
 		}
 		commit := r.coords.last().req.(*protocol.TxnOffsetCommitRequest)
 		require.Equal(t, int32(7), commit.GenerationID)
@@ -1048,6 +1058,39 @@ func TestSendOffsets(t *testing.T) {
 		require.NoError(t, r.m.Commit(context.Background()))
 		require.Contains(t, r.coords.apis(), protocol.EndTxn, "offsets alone make the transaction worth ending")
 	}
+}
+
+// A group coordinator older than Kafka 2.5 speaks TxnOffsetCommit up to
+// v2, which has no fields for the consumer's group membership: offsets
+// with one are not sent, and the transaction must be aborted, rather than
+// commit without the check that refuses a consumer the group rebalanced
+// away (they went at v2 without it, and committed). Nothing went
+// unanswered: the abort asks for no new epoch. A group without
+// membership commits there, unchecked, as the Java client's does.
+func TestOffsetsWithAMembershipAnOldGroupCoordinatorCannotCheckAreNotSent(t *testing.T) {
+	offsets := []Offset{{Topic: "in", Partition: 0, Offset: 10}}
+	old := map[protocol.APIKey]protocol.VersionRange{protocol.TxnOffsetCommit: {Min: 0, Max: 2}}
+	instance := "i"
+	ctx := context.Background()
+	for _, group := range []Group{{ID: "g", Generation: 7}, {ID: "g", MemberID: "m"}, {ID: "g", InstanceID: &instance}} {
+		r := initialized(t, false)
+		r.coords.speaks = old
+		err := r.m.SendOffsets(ctx, offsets, group)
+		require.ErrorIs(t, err, ErrAbortable, "%+v", group)
+		require.ErrorIs(t, err, protocol.ErrUnsupportedVersion)
+		require.ErrorContains(t, err, "(Kafka before 2.5) cannot check the consumer's group membership")
+		require.NotContains(t, r.coords.apis(), protocol.TxnOffsetCommit, "%+v", group)
+		require.ErrorIs(t, r.m.Commit(ctx), ErrAbortable)
+		sent := len(r.coords.apis())
+		require.NoError(t, r.m.Abort(ctx))
+		require.Equal(t, []protocol.APIKey{protocol.EndTxn}, r.coords.apis()[sent:], "%+v", group)
+	}
+
+	r := initialized(t, false)
+	r.coords.speaks = old
+	require.NoError(t, r.m.SendOffsets(ctx, offsets, Group{ID: "g"}))
+	require.Equal(t, protocol.VersionRange{Min: 0, Max: 4}, r.coords.last().versions)
+	require.NoError(t, r.m.Commit(ctx))
 }
 
 // A Group and Offsets left at their zero values where unknown (the
