@@ -170,19 +170,21 @@ func (p *Producer) CommitTransaction(ctx context.Context) error {
 // but for those queued behind a callback that called it, or that called
 // Close meanwhile, and those whose HookRecordBuffered hooks were still
 // running, which it does not wait for (a hook may be what called it):
-// they fail with ErrTransactionAborted once the hooks return. If ctx ends
-// first it may be called again. With transactions v1 it ends with a new
-// epoch when a request of the transaction to the coordinator went
-// unanswered, as CommitTransaction does. A transaction whose commit was
-// sent to the coordinator, though CommitTransaction failed, may be
-// committed already: AbortTransaction refuses it with ErrTransactionState,
-// and CommitTransaction, called again, says how it ended. A transaction the
-// coordinator timed out (TransactionTimeout), which it aborted itself
-// under a new epoch, ends the producer here with transactions v1
-// (ErrTransactionFatal, kerr.ProducerFenced), as it ends the Java client;
-// with transactions v2 a coordinator that bumped the epoch once for it
-// (Kafka since KAFKA-19367) answers the abort with the new epoch, and the
-// producer goes on.
+// they fail with ErrTransactionAborted once the hooks return. A record's
+// answer that stops the producer while it waits for them (see
+// ErrTransactionFatal) fails it with ErrTransactionFatal, and nothing more
+// is sent. If ctx ends first it may be called again. With transactions
+// v1 it ends with a new epoch when a request of the transaction to the
+// coordinator went unanswered, as CommitTransaction does. A transaction
+// whose commit was sent to the coordinator, though CommitTransaction
+// failed, may be committed already: AbortTransaction refuses it with
+// ErrTransactionState, and CommitTransaction, called again, says how it
+// ended. A transaction the coordinator timed out (TransactionTimeout),
+// which it aborted itself under a new epoch, ends the producer here with
+// transactions v1 (ErrTransactionFatal, kerr.ProducerFenced), as it ends
+// the Java client; with transactions v2 a coordinator that bumped the
+// epoch once for it (Kafka since KAFKA-19367) answers the abort with the
+// new epoch, and the producer goes on.
 func (p *Producer) AbortTransaction(ctx context.Context) error {
 	if err := p.transactional(); err != nil {
 		return err

@@ -113,7 +113,9 @@ func (m *Manager) Commit(ctx context.Context) error {
 			return m.coordinatorFailed("CommitTransaction", fmt.Errorf("the transaction committed, but getting the new epoch that fences its late requests failed: call CommitTransaction again to get it: %w", err))
 		}
 	}
-	m.finish()
+	if err := m.finish(); err != nil {
+		return fmt.Errorf("CommitTransaction: the transaction committed, but the producer stopped meanwhile: %w", err)
+	}
 	return nil
 }
 
@@ -173,8 +175,11 @@ func (m *Manager) sendingCommit() {
 // request of the transaction or at the abort's EndTxn), the producer stops
 // (ErrFatal), as the Java client's does since Kafka 4.0 (KAFKA-18019): a
 // new producer id would fence an instance that took the id over, and this
-// one would repeat work that one already did. There is no transaction to
-// end when, with transactions v1, nothing was added to the
+// one would repeat work that one already did. A record's answer that
+// stops the producer (fencing, that unknown id, the cluster's denial)
+// while the abort waits for the records fails it with ErrFatal, and no
+// EndTxn goes, as the Java client fails its pending abort. There is no
+// transaction to end when, with transactions v1, nothing was added to the
 // transaction (every AddPartitionsToTxn or AddOffsetsToTxn refused, or
 // never sent): no EndTxn goes then, and if the only additions went
 // unanswered, an EndTxn answered INVALID_TXN_STATE says they never landed.
@@ -230,6 +235,13 @@ func (m *Manager) Abort(ctx context.Context) error {
 		return fmt.Errorf("AbortTransaction: %w", err)
 	}
 	m.mu.Lock()
+	if m.state == FatalError {
+		// A record's answer stopped the producer while the abort waited
+		// (fenced, the transactional id forgotten, the cluster's denial):
+		// nothing more is sent, as the Java client fails its abort then.
+		defer m.mu.Unlock()
+		return fmt.Errorf("AbortTransaction: %w", m.lastErr)
+	}
 	end, bump, v2 := m.endNeeded(), m.bump, m.v2
 	answered := m.endAnswered
 	onlyUnanswered := !v2 && !m.begun
@@ -257,7 +269,9 @@ func (m *Manager) Abort(ctx context.Context) error {
 			return m.coordinatorFailed("AbortTransaction", err)
 		}
 	}
-	m.finish()
+	if err := m.finish(); err != nil {
+		return fmt.Errorf("AbortTransaction: %w", err)
+	}
 	return nil
 }
 
@@ -381,12 +395,16 @@ func (m *Manager) signalFailure() {
 	}
 }
 
-// finish ends the transaction on the producer's side: ready for the next.
-func (m *Manager) finish() {
+// finish ends the transaction on the producer's side: ready for the next,
+// unless the producer stopped meanwhile (setState never leaves
+// FatalError), whose error it returns.
+func (m *Manager) finish() error {
 	m.mu.Lock()
 	m.signalFailure() // releases the transaction's context
 	m.setState(Ready)
-	m.lastErr = nil
+	if m.state == Ready {
+		m.lastErr = nil
+	}
 	clear(m.added)
 	clear(m.pending)
 	clear(m.missingOffsets)
@@ -395,6 +413,8 @@ func (m *Manager) finish() {
 	m.bump, m.commitSent, m.endAnswered = false, false, false
 	m.unanswered = false
 	m.gen++
+	err := m.lastErr
 	m.mu.Unlock()
 	m.cfg.EndTransaction()
+	return err
 }

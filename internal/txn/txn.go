@@ -233,8 +233,14 @@ type Manager struct {
 	produced        notify.Notifier
 }
 
-// setState moves the manager to s. m.mu must be held.
+// setState moves the manager to s, but never out of FatalError: a call
+// under way when the producer stopped (an abort whose Produce answer
+// stopped the sender as it waited) may not make it ready again. m.mu must
+// be held.
 func (m *Manager) setState(s State) {
+	if m.state == FatalError {
+		return
+	}
 	m.state = s
 	m.producing.Store(s == InTransaction)
 }
@@ -324,19 +330,38 @@ func (m *Manager) fatal(cause error) error {
 }
 
 // RecordFailed books the failure of a record of the current transaction:
-// a transaction missing a record must not commit. Fencing, and whatever
-// else ends the producer (endsProducer), is fatal. It is told as the
-// failure is decided, before the record's callback is queued, so that a
-// commit, even one called from a callback, sees it before it sends
-// EndTxn. A failure with no transaction open (a record the producer's
-// Close failed after the abort) is the record's alone: booked, it would
-// make the next transaction abortable before it began.
+// a transaction missing a record must not commit, and its sequence is in
+// doubt (bump). It is told as the failure is decided, before the record's
+// callback is queued, so that a commit, even one called from a callback,
+// sees it before it sends EndTxn.
 func (m *Manager) RecordFailed(err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.recordLost(err, true)
+}
+
+// RecordRejected books a record the producer refused before it joined a
+// batch (too large, no memory in time, an invalid partition, no metadata
+// in time, the producer stopped): the transaction misses a record and
+// must not commit, but nothing was sent, so no sequence is in doubt. It
+// is told as the refusal is decided, as RecordFailed is.
+func (m *Manager) RecordRejected(err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.recordLost(err, false)
+}
+
+// recordLost books a record of the current transaction that failed, after
+// it joined a batch (sent) or before. Fencing, and whatever else ends the
+// producer (endsProducer), is fatal, for a refusal too: a stopped sender
+// refuses every append with the error that stopped it. A failure with no
+// transaction open (a record the producer's Close failed after the
+// abort) is the record's alone: booked, it would make the next
+// transaction abortable before it began. m.mu must be held.
+func (m *Manager) recordLost(err error, sent bool) {
 	switch {
 	case errors.Is(err, ErrAborted):
-		// The abort under way failed it.
+		// The abort under way failed it, or its transaction has ended.
 	case errors.Is(err, ErrAbortable) || errors.Is(err, ErrFatal):
 		// Failed for the transaction's own state, never sent (Admit's
 		// refusal, or a partition that could not be added): nothing new,
@@ -347,7 +372,9 @@ func (m *Manager) RecordFailed(err error) {
 		// No transaction to fail: the failure is the record's alone.
 	default:
 		m.abortable(err)
-		m.bump = true // an unanswered or refused batch: its sequence is in doubt
+		if sent { // an unanswered or refused batch: its sequence is in doubt
+			m.bump = true
+		}
 	}
 }
 
@@ -359,19 +386,6 @@ func (m *Manager) open() bool {
 		return true
 	}
 	return false
-}
-
-// RecordRejected books a record the producer refused before it joined a
-// batch (too large, no memory in time, an invalid partition, no metadata
-// in time): nothing was sent, so no sequence is in doubt, but the
-// transaction misses a record and must not commit. A commit under way,
-// even one called from a callback, sees it before it sends EndTxn.
-func (m *Manager) RecordRejected(err error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.state == InTransaction || m.state == Committing {
-		m.abortable(err)
-	}
 }
 
 // bookAdded books what an AddPartitionsToTxn or AddOffsetsToTxn that

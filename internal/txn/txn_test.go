@@ -852,10 +852,15 @@ func TestARecordRefusedBeforeBatchingMeansAbortWithoutANewEpoch(t *testing.T) {
 	require.Equal(t, Ready, r.state(), "outside a transaction a refusal is only the record's")
 }
 
+// A record failed, or refused, with ErrAborted belongs to an aborted
+// transaction: one refused as it was appended after its transaction
+// ended (EnterHeld) no longer makes the next one abortable.
 func TestAbortedRecordsDoNotMakeTheNextAbortable(t *testing.T) {
 	r := initialized(t, false)
 	r.m.RecordFailed(ErrAborted)
 	require.Equal(t, InTransaction, r.state())
+	r.m.RecordRejected(fmt.Errorf("%w: the record waited for its topic's metadata until its transaction ended", ErrAborted))
+	require.Equal(t, InTransaction, r.state(), "refused")
 }
 
 // A record refused while a commit waits for the transaction's records (a

@@ -1,0 +1,122 @@
+package txn
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gokafka/producer/accumulator"
+	"github.com/gokafka/producer/internal/bounded"
+	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/kerr"
+)
+
+// A producer stopped for good while a call of its transaction waits stays
+// stopped: no call under way, and no transaction after, takes it back.
+
+// stopping is each error with which a Produce answer stops the producer,
+// as the sender words it, and the broker's error it carries.
+var stopping = []struct {
+	code *kerr.Error
+	err  error
+}{
+	{kerr.ProducerFenced, fmt.Errorf("broker 0: %w", kerr.ProducerFenced)},
+	{kerr.InvalidProducerIDMapping, fmt.Errorf("broker 0: %w", kerr.InvalidProducerIDMapping)},
+	{kerr.ClusterAuthorizationFailed, fmt.Errorf("%w: ...: broker 0: %w", accumulator.ErrProducerStopped, kerr.ClusterAuthorizationFailed)},
+	{kerr.UnsupportedVersion, fmt.Errorf("%w: ...: broker 0: %w", accumulator.ErrProducerStopped, kerr.UnsupportedVersion)},
+}
+
+// addedToTheTransaction produces a record to tp0 in the rig's transaction:
+// with v1 it waits until the coordinator added the partition, so that the
+// transaction has an end to send.
+func (r *rig) addedToTheTransaction(v2 bool) {
+	r.t.Helper()
+	if v2 {
+		require.True(r.t, r.admit(tp0))
+		return
+	}
+	r.admit(tp0)
+	require.Eventually(r.t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond, "tp0 was not added")
+}
+
+// A Produce answer that stops the producer (fenced, the transactional id
+// forgotten, the cluster's denial, a Produce version refused) arrives
+// while AbortTransaction waits for the transaction's records. The abort
+// fails with it and sends no EndTxn, as the Java client fails its abort
+// once fatal. Before, the abort went on: its EndTxn, answered well, made
+// the producer ready again, BeginTransaction succeeded, and the next
+// record, refused by the stopped sender, left each transaction to abort,
+// for ever.
+func TestAProduceAnswerThatStopsTheProducerDuringAnAbortFailsIt(t *testing.T) {
+	for _, s := range stopping {
+		for _, v2 := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/v2=%v", s.code.Name, v2), func(t *testing.T) {
+				r := initialized(t, v2)
+				r.addedToTheTransaction(v2)
+				sent := len(r.coords.apis())
+				r.mu.Lock()
+				r.duringFlush = func() { r.m.RecordFailed(s.err) } // a batch in flight answered so
+				r.mu.Unlock()
+				err := r.m.Abort(context.Background())
+				require.ErrorIs(t, err, ErrFatal)
+				require.ErrorIs(t, err, s.code)
+				require.Empty(t, r.coords.apis()[sent:], "no EndTxn, no new epoch")
+				require.Equal(t, FatalError, r.state())
+				require.ErrorIs(t, r.m.Begin(), ErrFatal, "no next transaction")
+			})
+		}
+	}
+}
+
+// Whatever stops the producer while a commit or an abort waits for its
+// EndTxn's answer (nothing does today: their records all have their
+// outcomes by then) leaves the producer stopped though the coordinator
+// answers well, and the call says so: the end never makes a stopped
+// producer ready again.
+func TestAProducerStoppedWhileItsTransactionEndsStaysStopped(t *testing.T) {
+	for _, e := range ends {
+		for _, v2 := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/v2=%v", e.name, v2), func(t *testing.T) {
+				r := initialized(t, v2)
+				r.addedToTheTransaction(v2)
+				g := r.coords.holdAnswers(protocol.EndTxn)
+				ended := make(chan error, 1)
+				go func() { ended <- e.end(r.m, context.Background()) }()
+				bounded.Receive(t, g.arrived, waitTime, "no EndTxn")
+				r.m.RecordFailed(kerr.ProducerFenced)
+				close(g.open)
+				err := bounded.Receive(t, ended, waitTime, "the end did not return")
+				require.ErrorIs(t, err, ErrFatal)
+				require.ErrorIs(t, err, kerr.ProducerFenced)
+				require.Equal(t, FatalError, r.state())
+				require.ErrorIs(t, r.m.Begin(), ErrFatal, "no next transaction")
+			})
+		}
+	}
+}
+
+// A record refused before it joined a batch for what stops the producer
+// (the stopped sender's refusal of every append repeats the error that
+// stopped it) stops it as such a failure does (endsProducer), with a
+// transaction open or not. Before, a refusal only left the transaction to
+// abort.
+func TestARecordRefusedForWhatStopsTheProducerStopsIt(t *testing.T) {
+	for _, s := range stopping {
+		for _, open := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/open=%v", s.code.Name, open), func(t *testing.T) {
+				r := initialized(t, false)
+				if !open {
+					require.NoError(t, r.m.Commit(context.Background()))
+				}
+				r.m.RecordRejected(s.err)
+				require.Equal(t, FatalError, r.state())
+				err := r.m.CheckProduce()
+				require.ErrorIs(t, err, ErrFatal)
+				require.ErrorIs(t, err, s.code)
+			})
+		}
+	}
+}
