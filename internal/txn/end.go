@@ -110,13 +110,24 @@ func (m *Manager) Commit(ctx context.Context) error {
 	}
 	if m.newEpochNeeded() {
 		if err := m.newEpoch(ctx); err != nil {
-			return m.coordinatorFailed("CommitTransaction", fmt.Errorf("the transaction committed, but getting the new epoch that fences its late requests failed: call CommitTransaction again to get it: %w", err))
+			return m.coordinatorFailed("CommitTransaction", newEpochFailed(err))
 		}
 	}
 	if err := m.finish(); err != nil {
 		return fmt.Errorf("CommitTransaction: the transaction committed, but the producer stopped meanwhile: %w", err)
 	}
 	return nil
+}
+
+// newEpochFailed is the error of a commit whose new epoch did not come
+// (err): the transaction committed, and unless the coordinator refused
+// the epoch for good (fencing, which stops the producer), a commit called
+// again gets it.
+func newEpochFailed(err error) error {
+	if fencedByCoordinator(err) {
+		return fmt.Errorf("the transaction committed, but getting the new epoch that fences its late requests failed: %w", err)
+	}
+	return fmt.Errorf("the transaction committed, but getting the new epoch that fences its late requests failed: call CommitTransaction again to get it: %w", err)
 }
 
 // commitFailed is the error of a commit whose transaction can no longer

@@ -12,6 +12,7 @@ import (
 	"github.com/gokafka/producer/conn"
 	"github.com/gokafka/producer/internal/bounded"
 	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/kerr"
 )
 
 // ends are the two ways a transaction ends.
@@ -153,5 +154,36 @@ func TestAV1TransactionWhoseOffsetsWentUnansweredEndsWithANewEpoch(t *testing.T)
 		require.NoError(t, r.m.Commit(context.Background()), "%v", api)
 		require.Equal(t, protocol.InitProducerId, r.coords.last().req.Key(), "%v unanswered, then answered: sent %v", api, r.coords.apis())
 		require.Equal(t, epoch+1, r.producerID().Epoch, "%v unanswered, then answered: the commit ends with a new epoch", api)
+	}
+}
+
+// A v1 commit whose new epoch the coordinator refuses for good
+// (PRODUCER_FENCED: another instance took the id over; or the id
+// forgotten) has committed, and stops the producer: its error says the
+// first and gives no advice to call CommitTransaction again for the
+// epoch, which would only return the producer's end. Before, it did.
+func TestAV1CommitWhoseNewEpochIsRefusedForGoodDoesNotSayToCallItAgain(t *testing.T) {
+	for _, code := range []*kerr.Error{kerr.ProducerFenced, kerr.InvalidProducerIDMapping} {
+		t.Run(code.Name, func(t *testing.T) {
+			r := initialized(t, false)
+			r.coords.mu.Lock()
+			r.coords.lost = fmt.Errorf("AddPartitionsToTxn: %w", conn.ErrDisconnected)
+			r.coords.mu.Unlock()
+			r.admit(tp0)
+			require.Eventually(t, func() bool {
+				r.clk.Advance(time.Second) // past the retry's backoff
+				return r.admit(tp0)
+			}, waitTime, time.Millisecond, "the partition was not added on the retry")
+			r.coords.fail(protocol.InitProducerId, code)
+			err := r.m.Commit(context.Background())
+			require.ErrorIs(t, err, ErrFatal)
+			require.ErrorIs(t, err, code)
+			require.ErrorContains(t, err, "the transaction committed")
+			require.NotContains(t, err.Error(), "call CommitTransaction again")
+			require.Equal(t, FatalError, r.state())
+			again := r.m.Commit(context.Background())
+			require.ErrorIs(t, again, ErrFatal, "called again")
+			require.ErrorIs(t, again, code, "called again")
+		})
 	}
 }
