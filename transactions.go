@@ -206,7 +206,9 @@ func (p *Producer) AbortTransaction(ctx context.Context) error {
 // coordinator, older than Kafka 2.5, cannot check the membership group
 // carries, and the offsets were not sent: the error wraps
 // protocol.ErrUnsupportedVersion, and a group with its ID alone commits
-// there, without the check, as the Java client allows):
+// there, without the check, as the Java client allows; or the coordinator
+// speaks no version of the request at all, where calling again would find
+// none either: that error wraps protocol.ErrUnsupportedVersion too):
 // AbortTransaction, and go back to the consumer's committed position. Any
 // other (ctx ended, no coordinator answered) leaves the offsets perhaps
 // out of the transaction: CommitTransaction refuses, with
