@@ -71,14 +71,7 @@ func TestAV1TransactionWhoseAdditionWentUnansweredEndsWithANewEpoch(t *testing.T
 	for _, e := range ends {
 		r := initialized(t, false)
 		epoch := r.producerID().Epoch
-		r.coords.mu.Lock()
-		r.coords.lost = fmt.Errorf("AddPartitionsToTxn: %w", conn.ErrDisconnected)
-		r.coords.mu.Unlock()
-		r.admit(tp0)
-		require.Eventually(t, func() bool {
-			r.clk.Advance(time.Second) // past the retry's backoff
-			return r.admit(tp0)
-		}, waitTime, time.Millisecond, "%s: the partition was not added on the retry", e.name)
+		addedAfterALostAnswer(t, r)
 		require.NoError(t, e.end(r.m, context.Background()), e.name)
 		apis := r.coords.apis()
 		require.Equal(t, []protocol.APIKey{protocol.EndTxn, protocol.InitProducerId}, apis[len(apis)-2:], e.name)
@@ -166,14 +159,7 @@ func TestAV1CommitWhoseNewEpochIsRefusedForGoodDoesNotSayToCallItAgain(t *testin
 	for _, code := range []*kerr.Error{kerr.ProducerFenced, kerr.InvalidProducerIDMapping} {
 		t.Run(code.Name, func(t *testing.T) {
 			r := initialized(t, false)
-			r.coords.mu.Lock()
-			r.coords.lost = fmt.Errorf("AddPartitionsToTxn: %w", conn.ErrDisconnected)
-			r.coords.mu.Unlock()
-			r.admit(tp0)
-			require.Eventually(t, func() bool {
-				r.clk.Advance(time.Second) // past the retry's backoff
-				return r.admit(tp0)
-			}, waitTime, time.Millisecond, "the partition was not added on the retry")
+			addedAfterALostAnswer(t, r)
 			r.coords.fail(protocol.InitProducerId, code)
 			err := r.m.Commit(context.Background())
 			require.ErrorIs(t, err, ErrFatal)
@@ -186,4 +172,20 @@ func TestAV1CommitWhoseNewEpochIsRefusedForGoodDoesNotSayToCallItAgain(t *testin
 			require.ErrorIs(t, again, code, "called again")
 		})
 	}
+}
+
+// addedAfterALostAnswer adds tp0 to r's transaction by an AddPartitionsToTxn
+// whose first attempt fails with a broken connection, its fate unknown, and
+// whose retry is answered: an addition that went unanswered, which a v1
+// transaction must end with a new epoch.
+func addedAfterALostAnswer(t *testing.T, r *rig) {
+	t.Helper()
+	r.coords.mu.Lock()
+	r.coords.lost = fmt.Errorf("AddPartitionsToTxn: %w", conn.ErrDisconnected)
+	r.coords.mu.Unlock()
+	r.admit(tp0)
+	require.Eventually(t, func() bool {
+		r.clk.Advance(time.Second) // past the retry's backoff
+		return r.admit(tp0)
+	}, waitTime, time.Millisecond, "the partition was not added on the retry")
 }
