@@ -215,6 +215,10 @@ type Config struct {
 
 	// MetadataMaxAge is how often metadata is refreshed even when nothing
 	// asks for it, so that new partitions and moved leaders are found.
+	// While a partition of a topic in use has no leader (it is offline),
+	// metadata is asked for with backoff instead, up to every
+	// RetryBackoffMax, buffered records or not, so that it is used again
+	// as soon as it has one, as the Java client asks.
 	// Java: metadata.max.age.ms; kafka-python: metadata_max_age_ms.
 	// Default 5m.
 	MetadataMaxAge time.Duration
