@@ -312,8 +312,8 @@ func (p *Producer) newTransactionManager() *txn.Manager {
 }
 
 // setTxnProducerID gives a transactional producer the id and epoch its
-// coordinator gave it (InitTransactions; an abort that bumps the epoch or
-// maps the id again; with transactions v2, each transaction's end), and
+// coordinator gave it (InitTransactions; an end that bumps the epoch; with
+// transactions v2, each transaction's end), and
 // tells HookProducerID of them (a metrics hook shows the epoch): a later
 // epoch under the same id is Bumped.
 func (p *Producer) setTxnProducerID(id accumulator.ProducerID) {

@@ -187,7 +187,8 @@ func (m *Manager) sendingCommit() {
 // (ErrFatal), as the Java client's does since Kafka 4.0 (KAFKA-18019): a
 // new producer id would fence an instance that took the id over, and this
 // one would repeat work that one already did. A record's answer that
-// stops the producer (fencing, that unknown id, the cluster's denial)
+// stops the producer (fencing, that unknown id, the cluster's denial, a Produce
+// the broker does not support)
 // while the abort waits for the records fails it with ErrFatal, and no
 // EndTxn goes, as the Java client fails its pending abort. There is no
 // transaction to end when, with transactions v1, nothing was added to the

@@ -125,6 +125,12 @@ func (m *Manager) Begin() error {
 		return nil
 	case FatalError, AbortableError:
 		return m.lastErr
+	case Aborting:
+		// An abort cut short by its ctx, perhaps called with its error
+		// ignored: only it can end the transaction.
+		return m.refused("BeginTransaction", "the last AbortTransaction did not finish: call it again")
+	case Committing:
+		return m.refused("BeginTransaction", "the last CommitTransaction did not finish: call it again")
 	}
 	return m.refused("BeginTransaction", "")
 }

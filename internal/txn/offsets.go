@@ -144,8 +144,14 @@ func (m *Manager) SendOffsets(ctx context.Context, offsets []Offset, group Group
 		return m.offsetsFailed(membershipUnchecked(err, group))
 	}
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.markSent(offsets, group)
-	m.mu.Unlock()
+	if m.state == FatalError {
+		// The producer stopped while the call waited (a Produce answer
+		// that ends it): the offsets went, but nothing of the transaction
+		// will commit, and the call says so rather than succeed.
+		return m.lastErr
+	}
 	return nil
 }
 

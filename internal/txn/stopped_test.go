@@ -120,3 +120,44 @@ func TestARecordRefusedForWhatStopsTheProducerStopsIt(t *testing.T) {
 		}
 	}
 }
+
+// A Produce answer that stops the producer while SendOffsetsToTransaction
+// waits for the group coordinator's answer fails that call too: the
+// offsets went, but nothing of the transaction will commit. It returned
+// nil, the next CommitTransaction telling the stop.
+func TestAStopWhileSendOffsetsWaitsFailsIt(t *testing.T) {
+	for _, v2 := range []bool{false, true} {
+		t.Run(fmt.Sprintf("v2=%v", v2), func(t *testing.T) {
+			r := initialized(t, v2)
+			g := r.coords.holdAnswers(protocol.TxnOffsetCommit)
+			done := make(chan error, 1)
+			go func() {
+				done <- r.m.SendOffsets(context.Background(), []Offset{{Topic: "in", Partition: 0, Offset: 10}}, Group{ID: "g"})
+			}()
+			bounded.Receive(t, g.arrived, waitTime, "no TxnOffsetCommit reached the coordinator")
+			r.m.RecordFailed(kerr.ProducerFenced) // a Produce answer stops the producer
+			close(g.open)
+			err := bounded.Receive(t, done, waitTime, "SendOffsets did not return")
+			require.Equal(t, FatalError, r.state())
+			require.ErrorIs(t, err, ErrFatal, "SendOffsets while the producer stopped")
+		})
+	}
+}
+
+// BeginTransaction after an abort its ctx cut short, whose error the
+// caller ignored, says to call AbortTransaction again: only it can end the
+// transaction. It said only that the state was aborting.
+func TestBeginAfterAnAbortCutShortSaysToCallItAgain(t *testing.T) {
+	r := initialized(t, false)
+	r.addedToTheTransaction(false)
+	inFlush := r.holdFlushes()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.m.Abort(ctx) }()
+	bounded.Receive(t, inFlush, waitTime, "the abort did not wait for the records")
+	cancel()
+	require.Error(t, bounded.Receive(t, done, waitTime, "the abort did not return at its ctx's end"))
+	err := r.m.Begin()
+	require.ErrorIs(t, err, ErrState)
+	require.Contains(t, err.Error(), "the last AbortTransaction did not finish: call it again")
+}
