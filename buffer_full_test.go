@@ -2,11 +2,13 @@ package producer
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/internal/fakebroker"
 	"github.com/gokafka/producer/protocol"
 )
@@ -66,4 +68,53 @@ func TestAProduceWhoseCtxEndsWaitingForTheHeldRecordsShareFailsWithErrBufferFull
 	err := f.o.one(t, 3).err
 	require.ErrorIs(t, err, ErrBufferFull)
 	require.ErrorIs(t, err, context.Canceled)
+}
+
+// A Produce from a callback that finds no buffer memory free waits as any
+// other, and no callback runs meanwhile: the memory is held by the batches
+// whose callbacks are queued behind it. A short deadline, as the docs
+// advise, ends its wait with ErrBufferFull, and the callbacks behind it
+// then run. The fake clock never moves here: no MaxBlock passes.
+func TestAProduceFromACallbackWithAShortDeadlineFailsWhenMemoryIsShort(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 4}})
+	clk := clock.NewFake(heldClockStart)
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.clock = clk
+		cfg.BatchSize, cfg.BufferMemory = 1024, 4096 // four batches fill it
+		cfg.Linger = NoLinger
+	})
+	learnTopic(t, p, clk, "t") // moves the clock by the loop's pacing only
+	produced := make(chan struct{})
+	fromCallback := newOutcomes(1)
+	var first sync.Once
+	o := newOutcomes(4)
+	for i := range 4 {
+		cb := o.cb(i)
+		p.Produce(ctx(t), &Record{Topic: "t", Partition: int32(i), ExplicitPartition: true, Value: make([]byte, 900)},
+			func(md RecordMetadata, err error) {
+				// The first callback to run: until it returns, no batch
+				// has given its memory back.
+				first.Do(func() {
+					select { // not receive: FailNow is for the test's goroutine
+					case <-produced:
+					case <-time.After(waitFor):
+						t.Errorf("the four records not produced within %v", waitFor)
+					}
+					short, cancel := context.WithTimeout(ctx(t), 20*time.Millisecond)
+					defer cancel()
+					r := &Record{Topic: "t", Partition: 0, ExplicitPartition: true, Value: make([]byte, 900)}
+					p.Produce(short, r, fromCallback.cb(0))
+				})
+				cb(md, err)
+			})
+	}
+	require.Zero(t, p.Stats().BufferAvailableBytes, "the four batches fill BufferMemory")
+	close(produced)
+	o.wait(t, "every callback, once the Produce in the first gave up")
+	for i := range 4 {
+		require.NoError(t, o.one(t, i).err, "record %d", i)
+	}
+	err := fromCallback.one(t, 0).err
+	require.ErrorIs(t, err, ErrBufferFull, "the Produce from the callback")
+	require.ErrorIs(t, err, context.DeadlineExceeded, "its wait ended by its deadline")
 }

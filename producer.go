@@ -192,8 +192,12 @@ const maxIdempotentInFlight = 5
 // an earlier record). A slow callback delays the
 // callbacks behind it and, since a batch's memory goes back to the pool
 // only once its callbacks have run, eventually Produce, which waits for
-// memory; it never delays a request. Close, Flush and Send called from a
-// callback return by their ctx at the latest; Close and Flush then wait
+// memory; it never delays a request. A Produce called from a callback
+// that finds memory short waits as any other, up to MaxBlock or the end of
+// its ctx, while no callback runs: the batches whose callbacks are queued
+// behind it give their memory back only once it returns, so give it a ctx
+// with a short deadline, or produce from a goroutine of your own. Close,
+// Flush and Send called from a callback return by their ctx at the latest; Close and Flush then wait
 // only until outcomes are known, since their callbacks run after this one
 // returns, while Send, which needs its record's callback, waits until its
 // ctx ends (see Send).
