@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -103,7 +104,12 @@ func TestARequestPassedByAForgetfulBrokerFails(t *testing.T) {
 // the first, one request stays in flight until the broker acknowledges one.
 func TestABurstUnderANewIDKeepsItsOrderWhenItsFirstRequestIsRefused(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 2}, KeepRecords: true})
-	p := newProducer(t, c, func(cfg *Config) { cfg.BatchSize = 1024; cfg.Linger = NoLinger })
+	written := &requestsWritten{}
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.BatchSize = 1024
+		cfg.Linger = NoLinger
+		cfg.Hooks = []Hook{written}
+	})
 	for part := int32(0); part < 2; part++ {
 		_, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("warm"), Partition: part, ExplicitPartition: true})
 		require.NoError(t, err)
@@ -118,11 +124,46 @@ func TestABurstUnderANewIDKeepsItsOrderWhenItsFirstRequestIsRefused(t *testing.T
 	now, _ := p.acc.ProducerID()
 	require.NotEqual(t, old.ID, now.ID, "a new id")
 
-	// Partition 0's first request under the new id is held, so that more
-	// would go behind it, then refused before any append.
-	c.OnProduce(failFirst(1, fakebroker.Action{Delay: 200 * time.Millisecond, All: &fakebroker.Failure{Err: kerr.NotEnoughReplicas}}))
+	// Partition 0's first request under the new id is held until the
+	// producer has written another behind it, then refused before any
+	// append. That one carries a batch of partition 1 produced while the
+	// burst waits, full (one that is not waits for the answer in flight):
+	// the sender drains it past partition 0's ready batches, one of which
+	// would go along if partition 0 pipelined.
+	twoWritten := written.await(2)
+	held := make(chan struct{})
+	var seen atomic.Int64
+	// Whether a request was written behind the held one, and what it
+	// carries.
+	pipelined := make(chan bool, 1)
+	behind := make(chan []int32, 1)
+	c.OnProduce(func(_ int32, req *protocol.ProduceRequest) fakebroker.Action {
+		switch seen.Add(1) {
+		case 1:
+			close(held)
+			select {
+			case <-twoWritten:
+				pipelined <- true
+			case <-time.After(waitFor):
+				pipelined <- false
+			}
+			return fakebroker.Action{All: &fakebroker.Failure{Err: kerr.NotEnoughReplicas}}
+		case 2:
+			behind <- partitionsIn(req)
+		}
+		return fakebroker.Action{}
+	})
 	const n = 20
 	o, values := produceABatchEach(t, p, n)
+	receive(t, held, "the broker saw no request of the burst")
+	other := newOutcomes(1)
+	full := make([]byte, 1024) // BatchSize
+	p.Produce(ctx(t), &Record{Topic: "t", Value: full, Partition: 1, ExplicitPartition: true}, other.cb(0))
+	require.True(t, bounded.Receive(t, pipelined, 2*waitFor, "the broker held no request"),
+		"no request was written behind the held one (%v)", waitFor)
+	require.Equal(t, []int32{1}, receive(t, behind, "the request behind the held one"),
+		"the partitions of the request behind the held one: partition 0 must not pipeline under an id no broker has acknowledged")
+
 	o.wait(t, "records")
 	want := [][]byte{[]byte("warm")}
 	for i := range n {
@@ -130,6 +171,8 @@ func TestABurstUnderANewIDKeepsItsOrderWhenItsFirstRequestIsRefused(t *testing.T
 		want = append(want, values[i])
 	}
 	requireExactlyOnceInOrder(t, c, "t", 0, want)
+	other.wait(t, "the record of partition 1")
+	require.NoError(t, other.one(t, 0).err)
 }
 
 // Three batches pipelined: the first refused for good (a gap at its
@@ -143,7 +186,8 @@ func TestAGapThenALostAnswerStillRestartTheSequences(t *testing.T) {
 	// The fake reads a connection's next request only once it answered the
 	// one before, so the producer's side tells what went behind request 1:
 	// the warm-up's request, then the burst's first three.
-	written := &requestsWritten{want: 4, reached: make(chan struct{})}
+	written := &requestsWritten{}
+	fourWritten := written.await(4)
 	p := newProducer(t, c, func(cfg *Config) {
 		cfg.BatchSize = 1024
 		cfg.Linger = NoLinger
@@ -162,7 +206,7 @@ func TestAGapThenALostAnswerStillRestartTheSequences(t *testing.T) {
 		switch seen.Add(1) {
 		case 1: // held until the next two are written behind it
 			select {
-			case <-written.reached:
+			case <-fourWritten:
 				pipelined <- true
 			case <-time.After(waitFor):
 				pipelined <- false
@@ -186,18 +230,40 @@ func TestAGapThenALostAnswerStillRestartTheSequences(t *testing.T) {
 	requireExactlyOnceInOrder(t, c, "t", 0, [][]byte{first, values[1], values[3]})
 }
 
-// requestsWritten closes reached once the producer has written want
-// ProduceRequests.
+// requestsWritten counts the ProduceRequests the producer writes, for a
+// test to await some number of them from a point it chooses.
 type requestsWritten struct {
-	n       atomic.Int64
-	want    int64
+	mu      sync.Mutex
+	n, want int64
 	reached chan struct{}
 }
 
+// await returns a channel closed once the producer has written more
+// ProduceRequests beyond those written so far.
+func (w *requestsWritten) await(more int64) <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.want, w.reached = w.n+more, make(chan struct{})
+	return w.reached
+}
+
 func (w *requestsWritten) OnRequestWritten(RequestWritten) {
-	if w.n.Add(1) == w.want {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.n++; w.n == w.want {
 		close(w.reached)
 	}
+}
+
+// partitionsIn lists the partitions whose batches req carries.
+func partitionsIn(req *protocol.ProduceRequest) []int32 {
+	var parts []int32
+	for _, rt := range req.Topics {
+		for _, rp := range rt.Partitions {
+			parts = append(parts, rp.Index)
+		}
+	}
+	return parts
 }
 
 // produceABatchEach produces n records to t-0 that fill a batch each (of
