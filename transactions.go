@@ -56,7 +56,15 @@ var (
 	// producer, whose InitTransactions fences any other), or a
 	// broker refused its records for good: the cluster denies it
 	// idempotent writes (kerr.ClusterAuthorizationFailed), or does not
-	// support its Produce (kerr.UnsupportedVersion), as in the Java client.
+	// support its Produce (kerr.UnsupportedVersion), as in the Java client;
+	// or a coordinator speaks no version of a request of the transactions
+	// (InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn, TxnOffsetCommit,
+	// EndTxn, FindCoordinator) the producer can send, which the error's
+	// *protocol.VersionError names (errors.Is(err,
+	// protocol.ErrUnsupportedVersion)): a group coordinator older than
+	// Kafka 2.5, say, cannot check the consumer's membership a
+	// GroupMetadata carries (see SendOffsetsToTransaction). The Java client
+	// stops alike on such a version mismatch.
 	// A transaction the coordinator timed out (TransactionTimeout) ends so
 	// too, at its commit, with transactions v1 at its abort, or at any
 	// request of it to the coordinator after the timeout (a record's
@@ -199,23 +207,24 @@ func (p *Producer) AbortTransaction(ctx context.Context) error {
 // once the group coordinator has taken them.
 //
 // An error wrapping ErrTransactionFatal means the producer was fenced,
-// denied, or its transactional id is no longer known to the coordinator:
-// close it. One wrapping ErrTransactionAbortable (the group
-// rebalanced the consumer away, the group is denied; also a ctx that ended
-// while the call waited to retry a broker's error; or the group
-// coordinator, older than Kafka 2.5, cannot check the membership group
-// carries, and the offsets were not sent: the error wraps
-// protocol.ErrUnsupportedVersion, and a group with its ID alone commits
-// there, without the check, as the Java client allows; or the coordinator
-// speaks no version of the request at all, where calling again would find
-// none either: that error wraps protocol.ErrUnsupportedVersion too):
-// AbortTransaction, and go back to the consumer's committed position. Any
-// other (ctx ended, no coordinator answered) leaves the offsets perhaps
-// out of the transaction: CommitTransaction refuses, with
-// ErrTransactionState, until SendOffsetsToTransaction succeeds for the same
-// group and partitions (the same offsets may be sent again), rather than
-// commit the records without them, which a consumer restarted would
-// process again; or AbortTransaction. The Java client's commit likewise
+// denied, or its transactional id is no longer known to the coordinator,
+// or a coordinator speaks no version of a request the call needs (calling
+// again would find none either; the error wraps
+// protocol.ErrUnsupportedVersion): close it. A group coordinator older
+// than Kafka 2.5 is one for a group with a membership, which it cannot
+// check: the offsets are not sent, as the Java client refuses them; a new
+// producer may send the group with its ID alone, which commits there
+// without the check, as the Java client allows, or the brokers may be
+// upgraded. One wrapping ErrTransactionAbortable (the group rebalanced the
+// consumer away, the group is denied; also a ctx that ended while the call
+// waited to retry a broker's error): AbortTransaction, and go back to the
+// consumer's committed position. Any other (ctx ended, no coordinator
+// answered) leaves the offsets perhaps out of the transaction:
+// CommitTransaction refuses, with ErrTransactionState, until
+// SendOffsetsToTransaction succeeds for the same group and partitions (the
+// same offsets may be sent again), rather than commit the records without
+// them, which a consumer restarted would process again; or
+// AbortTransaction. The Java client's commit likewise
 // waits for the offsets of a sendOffsetsToTransaction that timed out.
 func (p *Producer) SendOffsetsToTransaction(ctx context.Context, offsets []Offset, group GroupMetadata) error {
 	if err := p.transactional(); err != nil {

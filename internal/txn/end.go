@@ -99,7 +99,7 @@ func (m *Manager) Commit(ctx context.Context) error {
 				m.abortable(err)
 				return fmt.Errorf("CommitTransaction: %w", m.lastErr)
 			}
-			if fencedByCoordinator(err) {
+			if coordinatorEndsProducer(err) {
 				return m.coordinatorFailed("CommitTransaction", err)
 			}
 			return fmt.Errorf("CommitTransaction: the commit was sent and may have committed the transaction; its outcome is unknown: call CommitTransaction again to learn it: %w", err)
@@ -121,10 +121,10 @@ func (m *Manager) Commit(ctx context.Context) error {
 
 // newEpochFailed is the error of a commit whose new epoch did not come
 // (err): the transaction committed, and unless the coordinator refused
-// the epoch for good (fencing, which stops the producer), a commit called
-// again gets it.
+// the epoch for good (fencing, or no version of the request it speaks,
+// which stop the producer), a commit called again gets it.
 func newEpochFailed(err error) error {
-	if fencedByCoordinator(err) {
+	if coordinatorEndsProducer(err) {
 		return fmt.Errorf("the transaction committed, but getting the new epoch that fences its late requests failed: %w", err)
 	}
 	return fmt.Errorf("the transaction committed, but getting the new epoch that fences its late requests failed: call CommitTransaction again to get it: %w", err)
@@ -340,13 +340,14 @@ func (m *Manager) flushForAbort(ctx context.Context) error {
 	return err
 }
 
-// coordinatorFailed books a failed EndTxn or InitProducerId: fencing ends
-// the producer; anything else (the context ended) leaves the call to be
-// made again.
+// coordinatorFailed books a failed EndTxn or InitProducerId: fencing, or
+// a coordinator that speaks no version the request can go at, ends the
+// producer; anything else (the context ended) leaves the call to be made
+// again.
 func (m *Manager) coordinatorFailed(call string, err error) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if fencedByCoordinator(err) {
+	if coordinatorEndsProducer(err) {
 		return fmt.Errorf("%s: %w", call, m.fatal(err))
 	}
 	return fmt.Errorf("%s: %w", call, err)

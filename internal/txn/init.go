@@ -32,7 +32,7 @@ func (m *Manager) Init(ctx context.Context) error {
 	if err != nil {
 		m.mu.Lock()
 		defer m.mu.Unlock()
-		if fencedByCoordinator(err) {
+		if coordinatorEndsProducer(err) {
 			return m.fatal(err)
 		}
 		return fmt.Errorf("InitTransactions: %w", err)

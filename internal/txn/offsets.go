@@ -31,8 +31,8 @@ type Offset struct {
 // membership (KIP-447), so that the group coordinator refuses the commit
 // of a consumer the group has rebalanced away (a zombie). A coordinator
 // older than Kafka 2.5 cannot check a membership: offsets with one are
-// refused before they are sent (see SendOffsets); a Group with its ID
-// alone commits there unchecked.
+// refused before they are sent, and the producer stops (see SendOffsets);
+// a Group with its ID alone commits there unchecked.
 type Group struct {
 	ID string
 	// Generation is the consumer's generation of the group; -1 or 0, the
@@ -82,8 +82,8 @@ type offsetKey struct {
 // timed-out sendOffsetsToTransaction leaves its requests queued, and its
 // commit's EndTxn goes after them. A group coordinator older than Kafka 2.5
 // (TxnOffsetCommit below v3) cannot check the group's membership: offsets
-// with one are not sent, and the transaction must be aborted, as the Java
-// client refuses them (UnsupportedVersionException).
+// with one are not sent, and the producer stops (ErrFatal), as the Java
+// client's does on their UnsupportedVersionException.
 func (m *Manager) SendOffsets(ctx context.Context, offsets []Offset, group Group) error {
 	if err := m.calls.lock(ctx, "SendOffsetsToTransaction"); err != nil {
 		return err
@@ -202,10 +202,10 @@ func (m *Manager) offsetsMissing() error {
 		ErrState, len(m.missingOffsets), m.offsetsFailure)
 }
 
-// offsetsFailed books a failed SendOffsets: fencing ends the producer; a
-// group that moved on (the consumer was rebalanced away), a denial, or a
-// coordinator that speaks no version the offsets can go at (no call again
-// would find one) makes the transaction abortable; a context that ended,
+// offsetsFailed books a failed SendOffsets: fencing, or a coordinator that
+// speaks no version the offsets can go at (no call again would find one),
+// ends the producer; a group that moved on (the consumer was rebalanced
+// away) or a denial makes the transaction abortable; a context that ended,
 // or a coordinator that did not answer, leaves the call to be made again,
 // and the commit refused until it succeeds (offsetsMissing).
 func (m *Manager) offsetsFailed(err error) error {
@@ -213,9 +213,9 @@ func (m *Manager) offsetsFailed(err error) error {
 	defer m.mu.Unlock()
 	var code *kerr.Error
 	switch {
-	case fencedByCoordinator(err):
+	case coordinatorEndsProducer(err):
 		return fmt.Errorf("SendOffsetsToTransaction: %w", m.fatal(err))
-	case errors.As(err, &code) || errors.Is(err, protocol.ErrUnsupportedVersion):
+	case errors.As(err, &code):
 		m.abortable(err)
 		return fmt.Errorf("SendOffsetsToTransaction: %w", m.lastErr)
 	}
@@ -232,7 +232,7 @@ func membershipUnchecked(err error, group Group) error {
 		old.Theirs.Min > old.Theirs.Max || old.Theirs.Max >= membershipVersion {
 		return err
 	}
-	return fmt.Errorf("the group coordinator of %q (Kafka before 2.5) cannot check the consumer's group membership (generation %d, member id %q), so a consumer the group rebalanced away could commit: the offsets are not committed; abort the transaction, then upgrade the brokers, or give the group's ID alone to commit without the check: %w",
+	return fmt.Errorf("the group coordinator of %q (Kafka before 2.5) cannot check the consumer's group membership (generation %d, member id %q), so a consumer the group rebalanced away could commit: the offsets are not committed; to go on, create a new producer and send the group's ID alone, or upgrade the brokers: %w",
 		group.ID, group.Generation, group.MemberID, err)
 }
 

@@ -86,7 +86,7 @@ func (m *Manager) addPartitions(done chan struct{}) {
 			for _, tp := range parts {
 				m.added[tp] = true
 			}
-		case fencedByCoordinator(err):
+		case coordinatorEndsProducer(err):
 			m.fatal(err)
 		default:
 			m.abortable(err)

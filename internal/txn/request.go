@@ -56,6 +56,9 @@ func (m *Manager) call(ctx context.Context, kind cluster.CoordinatorKind, key st
 			m.cfg.Coordinators.ForgetCoordinator(kind, key)
 		}
 		if !cluster.Retriable(err) {
+			if noVersionFits(err) {
+				err = fmt.Errorf("the %v and this producer share no version of %s, and will not when asked again: upgrade the older of the two: %w", kind, req.Key(), err)
+			}
 			return nil, unanswered, err
 		}
 		if ctx.Err() != nil {
@@ -95,14 +98,27 @@ func code(api protocol.APIKey, c int16) error {
 	return nil
 }
 
-// fencedByCoordinator reports a coordinator's answer that ends the
-// producer: another producer took over the transactional id (its epoch is
-// older than the coordinator's), the id is denied, or the coordinator no
-// longer knows it (INVALID_PRODUCER_ID_MAPPING, see forgotten).
-func fencedByCoordinator(err error) bool {
+// coordinatorEndsProducer reports a coordinator request's failure that
+// ends the producer: another producer took over the transactional id (its
+// epoch is older than the coordinator's), the id is denied, or the
+// coordinator no longer knows it (INVALID_PRODUCER_ID_MAPPING, see
+// forgotten); or the request can go at no version the coordinator speaks
+// (noVersionFits).
+func coordinatorEndsProducer(err error) bool {
 	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) ||
 		errors.Is(err, kerr.TransactionalIDAuthorizationFailed) || errors.Is(err, kerr.InvalidTxnState) ||
-		errors.Is(err, kerr.InvalidProducerIDMapping)
+		errors.Is(err, kerr.InvalidProducerIDMapping) || noVersionFits(err)
+}
+
+// noVersionFits reports a request the cluster layer did not send, the
+// coordinator speaking no version of it the producer may send (a
+// *protocol.VersionError): asked again, it would speak none either, and
+// without the request no transaction can commit. The Java client stops
+// on such a transactional request too (TransactionManager's
+// TxnRequestHandler, on a version mismatch). Were it abortable, a loop
+// that aborts as the docs say would abort every transaction for ever.
+func noVersionFits(err error) bool {
+	return errors.Is(err, conn.ErrNotSent) && errors.Is(err, protocol.ErrUnsupportedVersion)
 }
 
 // forgotten says what INVALID_PRODUCER_ID_MAPPING means to the user, when
