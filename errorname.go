@@ -9,11 +9,14 @@ import (
 )
 
 // namedErrors names the client-side failures, in the order they are
-// tried: the first sentinel an error wraps gives its name.
+// tried: the first sentinel an error wraps gives its name. A stopped
+// producer comes first: whatever else a record's error says, the one thing
+// to do about it is to replace the producer.
 var namedErrors = []struct {
 	err  error
 	name string
 }{
+	{ErrProducerStopped, "PRODUCER_STOPPED"},
 	{ErrRecordTooLarge, "RECORD_TOO_LARGE"},
 	{ErrBufferFull, "BUFFER_FULL"},
 	{ErrDeliveryTimeout, "DELIVERY_TIMEOUT"},
@@ -36,7 +39,11 @@ var namedErrors = []struct {
 // not verify), NETWORK for a connection failure and OTHER for anything
 // else. A client-side failure wins over the broker error it keeps as its
 // cause: a delivery timeout after NOT_ENOUGH_REPLICAS is DELIVERY_TIMEOUT.
-// A record refused because its transaction must be aborted is
+// A record failed because the producer stopped for good (ErrProducerStopped)
+// is PRODUCER_STOPPED, the batch whose answer stopped it included: one name
+// to alert on, whichever broker error (PRODUCER_FENCED,
+// CLUSTER_AUTHORIZATION_FAILED...) stopped it; the error's text names that
+// one. A record refused because its transaction must be aborted is
 // TRANSACTION_MUST_ABORT, and one refused because the transactional
 // producer cannot continue TRANSACTION_FATAL, whatever failure made them
 // so.

@@ -24,6 +24,8 @@ func TestErrorNames(t *testing.T) {
 		{wrap(ErrBufferFull), "BUFFER_FULL"},
 		{wrap(ErrClosed), "CLOSED"},
 		{wrap(fmt.Errorf("%w, not this one: %v", ErrBatchRefused, kerr.InvalidRecord)), "BATCH_REFUSED"},
+		{wrap(fmt.Errorf("%w: fenced: %w", ErrProducerStopped, kerr.ProducerFenced)), "PRODUCER_STOPPED"},
+		{wrap(fmt.Errorf("%w; not retried: %w", ErrProducerStopped, kerr.NotEnoughReplicas)), "PRODUCER_STOPPED"},
 		{wrap(&AuthError{Addr: "b:9093", Mechanism: "TLS", Err: x509.UnknownAuthorityError{}}), "AUTHENTICATION"},
 		{wrap(&AuthError{Addr: "b:9092", Mechanism: "PLAIN", Err: kerr.SaslAuthenticationFailed}), "SASL_AUTHENTICATION_FAILED"},
 		{errors.New("something else"), "OTHER"},
@@ -54,11 +56,13 @@ func TestErrorNamesOfTransactionRefusals(t *testing.T) {
 		{wrap(fmt.Errorf("adding partitions to the transaction: %w", abortable(kerr.CoordinatorNotAvailable))), "TRANSACTION_MUST_ABORT"},
 		{wrap(fatal(kerr.ProducerFenced)), "TRANSACTION_FATAL"},
 		{wrap(fatal(fmt.Errorf("%w: %w", kerr.ProducerFenced, kerr.InvalidProducerEpoch))), "TRANSACTION_FATAL"},
+		{wrap(fatal(fmt.Errorf("%w: fenced: %w", ErrProducerStopped, kerr.ProducerFenced))), "TRANSACTION_FATAL"},
 		// The records' own failures, the ones that made the state so.
 		{wrap(tooLarge), "RECORD_TOO_LARGE"},
 		{wrap(kerr.NotEnoughReplicas), "NOT_ENOUGH_REPLICAS"},
 		{wrap(kerr.TransactionAbortable), "TRANSACTION_ABORTABLE"},
 		{wrap(kerr.ProducerFenced), "PRODUCER_FENCED"},
+		{wrap(fmt.Errorf("%w: fenced: %w", ErrProducerStopped, kerr.ProducerFenced)), "PRODUCER_STOPPED"},
 		// A refusal further in than the record's own reason.
 		{wrap(fmt.Errorf("%w: %w", ErrClosed, fatal(kerr.ProducerFenced))), "CLOSED"},
 		{wrap(fmt.Errorf("%w; not retried: %w", ErrTransactionAborted, abortable(kerr.NotEnoughReplicas))), "TRANSACTION_ABORTED"},

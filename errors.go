@@ -14,7 +14,9 @@ import (
 // error given to a callback comes in a *PartitionError naming the topic and
 // partition it concerns, and wraps one of these, ErrAuthentication or a
 // *kerr.Error (ErrBufferFull with the ctx's error when Produce's ctx ended
-// its wait for buffer memory), or else: for a transactional producer,
+// its wait for buffer memory; ErrProducerStopped with the broker's error
+// once the cluster stopped the producer for good), or else: for a
+// transactional producer,
 // ErrTransactionState (a record produced outside a transaction),
 // ErrTransactionAbortable or ErrTransactionFatal (a record produced, or
 // waiting to be added to the transaction, after the transaction failed), or
@@ -60,6 +62,25 @@ var (
 	// lacks, or panicked on a record that waited for metadata (see
 	// partitioner.Partitioner).
 	ErrInvalidRecord = errors.New("invalid record")
+	// ErrProducerStopped: the cluster stopped the idempotent or
+	// transactional producer for good, and it can send nothing more: the
+	// batch whose answer stopped it, every record waiting then and every
+	// record produced after fail with an error wrapping it and the
+	// broker's (ErrorName: PRODUCER_STOPPED), as in the Java client. A
+	// Produce answer stops it that says another producer took over its id
+	// (PRODUCER_FENCED, or INVALID_PRODUCER_EPOCH for its current epoch),
+	// that its transactional id is forgotten (INVALID_PRODUCER_ID_MAPPING),
+	// that the cluster denies it idempotent writes
+	// (CLUSTER_AUTHORIZATION_FAILED) or that the broker does not support
+	// its Produce (UNSUPPORTED_VERSION); so does an InitProducerId refused
+	// for good (denied, or no version shared). Records failed so
+	// were not written unless they also match ErrMaybeWritten, but
+	// producing them again fails too; Flush and Close return nil all the
+	// same. Close the producer and create a new one. A transactional
+	// producer says so with ErrTransactionFatal too, whose errors for these
+	// causes also match ErrProducerStopped; the records it refuses after
+	// are named TRANSACTION_FATAL.
+	ErrProducerStopped = accumulator.ErrProducerStopped
 )
 
 // errNilRecord is Produce's error for a nil *Record.

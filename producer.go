@@ -180,9 +180,10 @@ const maxIdempotentInFlight = 5
 // wait for buffer memory, which is at most MaxBlock: a ctx already done
 // lets Produce take only memory free at once, so that a caller that must
 // never block (the Java client's max.block.ms=0) passes one. A record
-// rejected before it is buffered (the producer is closed, the record is
-// invalid or too large, memory did not free up in time: ErrBufferFull,
-// with the ctx's error if the ctx ended the wait) gets its error
+// rejected before it is buffered (the producer is closed, or stopped for
+// good: ErrProducerStopped; the record is invalid or too large; memory
+// did not free up in time: ErrBufferFull, with the ctx's error if the ctx
+// ended the wait) gets its error
 // through cb before Produce returns, on the caller's goroutine.
 //
 // Every other callback runs on the producer's delivery goroutine, one at a

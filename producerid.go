@@ -76,7 +76,8 @@ func (p *Producer) producerIDLoop() {
 					p.acc.FailAllUnsent(fmt.Errorf("idempotent producer: InitProducerId: %w", refused))
 				}
 			case !retriable(err):
-				p.acc.Fatal(fmt.Errorf("idempotent producer: %w (DisableIdempotence turns idempotence off)", err))
+				p.acc.Fatal("the cluster gives it no producer id for idempotence",
+					fmt.Errorf("%w (DisableIdempotence turns idempotence off)", err))
 				return
 			}
 			// A record that times out waiting for the id says why none came,

@@ -57,13 +57,17 @@ var ErrMaybeWritten = errors.New("the records may have been written: a request c
 // too).
 var ErrBatchRefused = errors.New("batch refused for other records in it")
 
-// ErrProducerStopped is wrapped by the error with which a broker's answer
-// stopped the producer for good (Fatal), where the broker's error alone
-// would not say so: CLUSTER_AUTHORIZATION_FAILED or UNSUPPORTED_VERSION
-// end an idempotent producer only when a Produce answer carries them, not
-// when a record's delivery timeout quotes them as its partition's last
-// error.
+// ErrProducerStopped is wrapped by every error with which a broker's
+// answer stopped the producer for good (Fatal), and so by the error of
+// every batch failed for it: the broker's error alone would not say so
+// (CLUSTER_AUTHORIZATION_FAILED or UNSUPPORTED_VERSION end an idempotent
+// producer only when a Produce answer carries them, not when a record's
+// delivery timeout quotes them as its partition's last error).
 var ErrProducerStopped = errors.New("the producer stopped")
+
+// Fenced is Fatal's why for a producer whose id another producer took
+// over: PRODUCER_FENCED, or INVALID_PRODUCER_EPOCH under its current epoch.
+const Fenced = "it was fenced (another producer took over its id)"
 
 // TopicPartition names one partition.
 type TopicPartition = metadata.TopicPartition

@@ -126,8 +126,8 @@ type Retry struct {
 
 // Retry puts a drained batch back in its place, to be sent again after
 // r.At: unless its delivery timeout has passed, the producer is closing, or
-// it stopped for good, in which case the batch fails with r.Cause. It
-// reports whether the batch will be sent again.
+// it stopped for good (or this answer stops it), in which case the batch
+// fails, with r.Cause. It reports whether the batch will be sent again.
 func (a *Accumulator) Retry(b *Batch, r Retry) (again bool) {
 	now := a.cfg.Clock.Now()
 	// An epoch refused though it is the producer's current one: another
@@ -135,8 +135,9 @@ func (a *Accumulator) Retry(b *Batch, r Retry) (again bool) {
 	// coordinator bumped the epoch when it timed the transaction out, which
 	// only aborting the transaction settles).
 	fencedEpoch := r.EpochRejected && !a.outdated(b.producer)
+	fenced := r.Cause
 	if fencedEpoch && !a.cfg.Transactional {
-		a.Fatal(fmt.Errorf("the producer was fenced: another producer took over its id, and it can send nothing more: %w", r.Cause))
+		fenced = a.Fatal(Fenced, r.Cause)
 	}
 	p := a.lockAnswer(b, false)
 	if p == nil {
@@ -158,8 +159,8 @@ func (a *Accumulator) Retry(b *Batch, r Retry) (again bool) {
 	switch {
 	case b.completed:
 		a.resolve(p, b, false)
-	case fencedEpoch && a.cfg.Transactional:
-		a.complete(p, b, -1, -1, r.Cause)
+	case fencedEpoch:
+		a.complete(p, b, -1, -1, fenced)
 	case (r.EpochRejected || restart) && b.maybeWritten && a.fatalErr() == nil:
 		if restart {
 			p.mustRestart(r.Cause) // for the batches behind it
@@ -212,14 +213,18 @@ func (a *Accumulator) lockAnswer(b *Batch, acked bool) *partition {
 	return p
 }
 
-// Fatal stops the producer for good (its producer id was fenced, say):
-// every batch not in flight fails with err now, those in flight with err
+// Fatal stops the producer for good, for why (another producer took over
+// its id, say), with an error that wraps ErrProducerStopped and cause:
+// every batch not in flight fails with it now, those in flight with it
 // unless their answer says they were written, and every later Append
-// returns err.
-func (a *Accumulator) Fatal(err error) {
+// returns it. It returns that error, for the batch whose answer stopped
+// the producer, also when an earlier answer stopped it first.
+func (a *Accumulator) Fatal(why string, cause error) error {
+	err := fmt.Errorf("%w: %s, and it can send nothing more: %w", ErrProducerStopped, why, cause)
 	if a.fatal.CompareAndSwap(nil, &err) {
 		a.failAll(err)
 	}
+	return err
 }
 
 // complete gives b's records their outcome and takes b out of its

@@ -19,7 +19,9 @@ import (
 // The first Produce answer, held until AbortTransaction has begun, is
 // INVALID_PRODUCER_ID_MAPPING or CLUSTER_AUTHORIZATION_FAILED, either of
 // which stops the producer. The abort fails with ErrTransactionFatal and
-// sends no EndTxn, and so does every later call. Before, the abort went
+// sends no EndTxn, and so does every later call; their errors, the
+// record's and a later record's (named TRANSACTION_FATAL) match
+// ErrProducerStopped too. Before, the abort went
 // on: the coordinator answered its EndTxn well, AbortTransaction returned
 // nil, BeginTransaction succeeded, and each record after was refused by
 // the stopped sender, which only left the transaction to abort: code that
@@ -86,7 +88,18 @@ func TestTxnAProduceAnswerThatStopsTheProducerDuringTheAbortFailsIt(t *testing.T
 				require.Zero(t, endTxns.Load(), "no EndTxn; log:\n%s", log)
 				requireFatal(t, p.BeginTransaction(), "BeginTransaction")
 				requireFatal(t, p.AbortTransaction(testCtx(t)), "AbortTransaction again")
-				require.ErrorIs(t, o.wait(t)[0].err, code, "the record sent")
+				sent := o.wait(t)[0].err
+				require.ErrorIs(t, sent, code, "the record sent")
+				require.ErrorIs(t, sent, producer.ErrProducerStopped, "the record sent")
+				require.ErrorIs(t, err, producer.ErrProducerStopped, "the abort's error keeps why")
+				// A record after is refused as the transaction is: the
+				// name a transactional producer's alerting already knows.
+				after := newOutcomes(1)
+				p.Produce(testCtx(t), &producer.Record{Topic: topic, Value: []byte("after")}, after.callback(0))
+				refused := after.wait(t)[0].err
+				requireFatal(t, refused, "a record after")
+				require.ErrorIs(t, refused, producer.ErrProducerStopped, "a record after")
+				require.Equal(t, "TRANSACTION_FATAL", producer.ErrorName(refused), "a record after: %v", refused)
 			})
 		}
 	}

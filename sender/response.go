@@ -77,21 +77,21 @@ func (s *Sender) settle(b *accumulator.Batch, p *protocol.ProduceResponsePartiti
 	case errors.Is(code, kerr.ProducerFenced):
 		// Another producer took over this producer's id: the brokers will
 		// take nothing more from this one (the Java client's fatal error).
-		s.stopProducer(b, fmt.Errorf("the producer was fenced: another producer took over its id, and it can send nothing more: %w", err))
+		s.stopProducer(b, accumulator.Fenced, err)
 	case errors.Is(code, kerr.InvalidProducerIDMapping):
 		// The transaction coordinator no longer knows the transactional
 		// id; fatal in the Java client since Kafka 4.0 (KAFKA-18019), as a
 		// new producer id could repeat work another instance already did.
-		s.stopProducer(b, fmt.Errorf("the transaction coordinator no longer knows the producer's transactional id, and it can send nothing more: %w", err))
+		s.stopProducer(b, "the transaction coordinator no longer knows its transactional id", err)
 	case s.acc.Idempotent() && errors.Is(code, kerr.ClusterAuthorizationFailed):
 		// The cluster denies this producer idempotent writes; the Java
 		// client stops an idempotent or transactional producer for it
 		// (TransactionManager.maybeTransitionToErrorState), and a retry or
 		// an abort would meet the same refusal.
-		s.stopProducer(b, fmt.Errorf("%w: the cluster does not authorize it to write idempotently, and it can send nothing more: %w", accumulator.ErrProducerStopped, err))
+		s.stopProducer(b, "the cluster does not authorize it to write idempotently", err)
 	case s.acc.Idempotent() && errors.Is(code, kerr.UnsupportedVersion):
 		// Fatal in the Java client too, for the same reason.
-		s.stopProducer(b, fmt.Errorf("%w: the broker does not support the idempotent or transactional Produce it sent, and it can send nothing more: %w", accumulator.ErrProducerStopped, err))
+		s.stopProducer(b, "the broker does not support the idempotent or transactional Produce it sent", err)
 	case errors.Is(code, kerr.InvalidProducerEpoch):
 		// Fatal too, unless this producer itself moved to a newer epoch
 		// since the batch was numbered: the accumulator tells.
@@ -116,11 +116,10 @@ func (s *Sender) settle(b *accumulator.Batch, p *protocol.ProduceResponsePartiti
 	}
 }
 
-// stopProducer stops the producer for good with fatal, the error of b's
-// records and of every one after them.
-func (s *Sender) stopProducer(b *accumulator.Batch, fatal error) {
-	s.acc.Fatal(fatal)
-	s.acc.Complete(b, -1, -1, fatal)
+// stopProducer stops the producer for good, for why, on the broker's err:
+// the error of b's records and of every one after them.
+func (s *Sender) stopProducer(b *accumulator.Batch, why string, err error) {
+	s.acc.Complete(b, -1, -1, s.acc.Fatal(why, err))
 }
 
 // leaderHint applies a KIP-951 current-leader hint from the answer to f's

@@ -160,9 +160,10 @@ func cannotCommit(err error) bool {
 // the Java client's TransactionManager.maybeTransitionToErrorState has
 // them: fencing, the transactional id denied to the producer or unknown
 // to its coordinator (INVALID_PRODUCER_ID_MAPPING, fatal since Kafka 4.0:
-// see forgotten), or a Produce answer that stopped it
-// (accumulator.ErrProducerStopped: the cluster denied it, or the broker
-// does not support its Produce); aborting would not let the producer
+// see forgotten), or any other Produce answer that stopped it
+// (accumulator.ErrProducerStopped, which every stop wraps: the cluster
+// denied it, or the broker does not support its Produce); aborting would
+// not let the producer
 // write again. CLUSTER_AUTHORIZATION_FAILED and
 // UNSUPPORTED_VERSION count only so: a record whose delivery timed out
 // while its partition's last error was one (a broker refusing ApiVersions)
