@@ -46,8 +46,11 @@ var namedErrors = []struct {
 // one. A record refused because its transaction must be aborted is
 // TRANSACTION_MUST_ABORT, and one refused because the transactional
 // producer cannot continue TRANSACTION_FATAL, whatever failure made them
-// so.
+// so. A nil error, a success, has no name: "".
 func ErrorName(err error) string {
+	if err == nil {
+		return ""
+	}
 	if name := transactionRefusal(err); name != "" {
 		return name
 	}

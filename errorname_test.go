@@ -29,6 +29,7 @@ func TestErrorNames(t *testing.T) {
 		{wrap(&AuthError{Addr: "b:9093", Mechanism: "TLS", Err: x509.UnknownAuthorityError{}}), "AUTHENTICATION"},
 		{wrap(&AuthError{Addr: "b:9092", Mechanism: "PLAIN", Err: kerr.SaslAuthenticationFailed}), "SASL_AUTHENTICATION_FAILED"},
 		{errors.New("something else"), "OTHER"},
+		{nil, ""}, // a success is no failure of any kind
 	} {
 		require.Equal(t, tc.want, ErrorName(tc.err), "ErrorName(%v)", tc.err)
 	}
