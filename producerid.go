@@ -115,12 +115,13 @@ func (p *Producer) initProducerID(ctx context.Context) (accumulator.ProducerID, 
 
 // retriable reports whether an InitProducerId failure may heal: no broker
 // answered, or one answered with a retriable code (a coordinator loading,
-// say). A version error or an authorization failure will not.
+// say). An authorization failure will not, nor a request no version of
+// which fits, once every broker asked said so (cluster.NoVersionFits): one
+// that could not be reached may give the id once back.
 func retriable(err error) bool {
 	var code *kerr.Error
 	if errors.As(err, &code) {
 		return code.Retriable
 	}
-	var verr *protocol.VersionError
-	return !errors.As(err, &verr) && !errors.Is(err, protocol.ErrUnsupportedVersion)
+	return !cluster.NoVersionFits(err)
 }

@@ -59,12 +59,12 @@ var (
 	// support its Produce (kerr.UnsupportedVersion), as in the Java client;
 	// or a coordinator speaks no version of a request of the transactions
 	// (InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn, TxnOffsetCommit,
-	// EndTxn, FindCoordinator) the producer can send, which the error's
-	// *protocol.VersionError names (errors.Is(err,
-	// protocol.ErrUnsupportedVersion)): a group coordinator older than
-	// Kafka 2.5, say, cannot check the consumer's membership a
-	// GroupMetadata carries (see SendOffsetsToTransaction). The Java client
-	// stops alike on such a version mismatch.
+	// EndTxn) the producer can send, or no broker asked speaks one of
+	// FindCoordinator; the error's *protocol.VersionError names the
+	// request (errors.Is(err, protocol.ErrUnsupportedVersion)): a group
+	// coordinator older than Kafka 2.5, say, cannot check the consumer's
+	// membership a GroupMetadata carries (see SendOffsetsToTransaction).
+	// The Java client stops alike on such a version mismatch.
 	// A transaction the coordinator timed out (TransactionTimeout) ends so
 	// too, at its commit, with transactions v1 at its abort, or at any
 	// request of it to the coordinator after the timeout (a record's

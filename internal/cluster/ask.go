@@ -69,6 +69,27 @@ func Refusal(err error) *conn.AuthError {
 	return refused
 }
 
+// NoVersionFits reports a request that was not sent because the broker
+// speaks no version of it the caller may send (conn.ErrNotSent with a
+// *protocol.VersionError): asked again, it would speak none either. For
+// AskAny's failure every broker asked must have said so: one that could
+// not be reached, or was not asked before ctx ended, may speak a version
+// once asked; so may one that refused to let the producer in, which has
+// not said what it speaks.
+func NoVersionFits(err error) bool {
+	var unanswered brokersFailed
+	if !errors.As(err, &unanswered) {
+		var none *protocol.VersionError
+		return errors.Is(err, conn.ErrNotSent) && errors.As(err, &none)
+	}
+	for _, e := range unanswered {
+		if !NoVersionFits(e) {
+			return false
+		}
+	}
+	return len(unanswered) > 0
+}
+
 // askVersion sends req to one broker, at the highest version both sides
 // speak within versions, and waits for its answer; it reports the version
 // too. With no such version (the broker's oldest is above the newest

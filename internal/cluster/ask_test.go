@@ -59,3 +59,33 @@ func TestAskingACoordinatorWhoseOldestVersionIsAboveOursSendsNothing(t *testing.
 	require.ErrorContains(t, err, "no common version of InitProducerId: we speak v0-v2, the broker v3-v5")
 	require.Zero(t, r.fake.InitProducerIdRequests(), "InitProducerId sent below the broker's range")
 }
+
+// No version fits a request only when every broker asked said it speaks
+// none: one down, refusing the producer, or not asked before the ctx
+// ended may speak one when asked again.
+func TestNoVersionFitsOnlyWhenEveryBrokerAskedSpeaksNone(t *testing.T) {
+	noVersion := fmt.Errorf("FindCoordinator from a:9092: %w: %w", conn.ErrNotSent,
+		&protocol.VersionError{API: protocol.FindCoordinator, Ours: protocol.VersionRange{Max: 6}, Theirs: protocol.VersionRange{Min: 1}})
+	down := fmt.Errorf("%w: dialing b:9092: connection refused", conn.ErrDisconnected)
+	refused := &conn.AuthError{Addr: "b:9093", Mechanism: "TLS", Err: errors.New("unknown authority")}
+	failed := func(errs ...error) error {
+		return fmt.Errorf("FindCoordinator: %w: %w", ErrNoBroker, brokersFailed(errs))
+	}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"every broker speaks none", failed(noVersion, noVersion), true},
+		{"the other is down", failed(noVersion, down), false},
+		{"the other refused the producer", failed(noVersion, refused), false},
+		{"the ctx ended before the other answered", failed(noVersion, context.Canceled), false},
+		{"no broker to ask", failed(), false},
+		{"the coordinator speaks none", fmt.Errorf("transaction coordinator for %q: %w", "tx", noVersion), true},
+		{"a version refused in an answer", fmt.Errorf("EndTxn: %w", protocol.ErrUnsupportedVersion), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, NoVersionFits(tc.err), "%v", tc.err)
+		})
+	}
+}

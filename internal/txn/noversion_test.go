@@ -72,3 +72,27 @@ func TestACoordinatorRequestNoVersionOfWhichFitsStopsTheProducer(t *testing.T) {
 		})
 	}
 }
+
+// Offsets with a membership meet a group coordinator older than Kafka 2.5,
+// which speaks TxnOffsetCommit v0-v2, as the producer does: only the
+// membership needs v3. The error says so, and not that the two share no
+// version of the request and to upgrade the older of the two (which could
+// be the producer), after telling to send the group's ID alone or upgrade
+// the brokers. A group coordinator speaking no version of the request at
+// all still gets those words.
+func TestAnOldGroupCoordinatorsRefusalOfAMembershipDoesNotSayNoVersionIsShared(t *testing.T) {
+	offsets := []Offset{{Topic: "in", Partition: 0, Offset: 10}}
+	r := initialized(t, false)
+	r.coords.speaks = map[protocol.APIKey]protocol.VersionRange{protocol.TxnOffsetCommit: {Min: 0, Max: 2}}
+	err := r.m.SendOffsets(context.Background(), offsets, Group{ID: "g", Generation: 7})
+	require.ErrorIs(t, err, ErrFatal)
+	require.ErrorContains(t, err, "create a new producer and send the group's ID alone, or upgrade the brokers")
+	require.NotContains(t, err.Error(), "share no version")
+	require.NotContains(t, err.Error(), "upgrade the older of the two")
+
+	r = initialized(t, false)
+	r.coords.speaks = map[protocol.APIKey]protocol.VersionRange{protocol.TxnOffsetCommit: {Min: 1, Max: 0}}
+	err = r.m.SendOffsets(context.Background(), offsets, Group{ID: "g", Generation: 7})
+	require.ErrorIs(t, err, ErrFatal)
+	require.ErrorContains(t, err, "the group coordinator and this producer share no version of TxnOffsetCommit")
+}

@@ -56,8 +56,8 @@ func (m *Manager) call(ctx context.Context, kind cluster.CoordinatorKind, key st
 			m.cfg.Coordinators.ForgetCoordinator(kind, key)
 		}
 		if !cluster.Retriable(err) {
-			if noVersionFits(err) {
-				err = fmt.Errorf("the %v and this producer share no version of %s, and will not when asked again: upgrade the older of the two: %w", kind, req.Key(), err)
+			if cluster.NoVersionFits(err) {
+				err = noVersion(kind, key, versions, err)
 			}
 			return nil, unanswered, err
 		}
@@ -110,15 +110,58 @@ func coordinatorEndsProducer(err error) bool {
 		errors.Is(err, kerr.InvalidProducerIDMapping) || noVersionFits(err)
 }
 
-// noVersionFits reports a request the cluster layer did not send, the
-// coordinator speaking no version of it the producer may send (a
-// *protocol.VersionError): asked again, it would speak none either, and
-// without the request no transaction can commit. The Java client stops
-// on such a transactional request too (TransactionManager's
+// noVersionFits reports call's failure of a request that can go at no
+// version the coordinator speaks, or of the FindCoordinator that finds
+// it, at none any broker speaks: asked again, they would speak none
+// either, and without the request no transaction can commit. The Java
+// client stops on such a transactional request too (TransactionManager's
 // TxnRequestHandler, on a version mismatch). Were it abortable, a loop
 // that aborts as the docs say would abort every transaction for ever.
+// Only call's mark (noVersion) says so, not a version error anywhere in
+// err: the error of a ctx that ended while call retried keeps the last
+// failure, whose brokers may include one speaking no version and one
+// down, which may speak one once back. Nor is a broker speaking none
+// beside one that refused the producer, which has not said what it
+// speaks: call returns that failure as the refusal it is, to be called
+// again once the producer is let in (cluster.NoVersionFits).
 func noVersionFits(err error) bool {
-	return errors.Is(err, conn.ErrNotSent) && errors.Is(err, protocol.ErrUnsupportedVersion)
+	var none *noVersionError
+	return errors.As(err, &none)
+}
+
+// noVersionError marks a failure call gave up on as one no version fits
+// (see noVersionFits), with why, the words for it, if any.
+type noVersionError struct {
+	why string
+	err error
+}
+
+func (e *noVersionError) Error() string {
+	if e.why == "" {
+		return e.err.Error()
+	}
+	return e.why + ": " + e.err.Error()
+}
+
+func (e *noVersionError) Unwrap() error { return e.err }
+
+// noVersion marks err, a failure no version fits (cluster.NoVersionFits),
+// and words it by the request that did not fit: FindCoordinator, which no
+// broker speaks, or the request to the coordinator of key. A coordinator
+// speaking only versions older than the caller allows shares those with
+// the producer: the caller needs a newer one for a reason of its own,
+// which it tells (a membership a group coordinator before Kafka 2.5
+// cannot check: membershipUnchecked), and the words would mislead.
+func noVersion(kind cluster.CoordinatorKind, key string, versions protocol.VersionRange, err error) error {
+	var none *protocol.VersionError
+	errors.As(err, &none)
+	switch {
+	case none.API == protocol.FindCoordinator:
+		return &noVersionError{fmt.Sprintf("no broker shares a version of FindCoordinator with this producer, which needs it to find the %v of %q, and none will when asked again: upgrade the brokers or the producer, whichever is older", kind, key), err}
+	case none.Theirs.Min <= none.Theirs.Max && none.Theirs.Max < versions.Min:
+		return &noVersionError{"", err}
+	}
+	return &noVersionError{fmt.Sprintf("the %v and this producer share no version of %s, and will not when asked again: upgrade the older of the two", kind, none.API), err}
 }
 
 // forgotten says what INVALID_PRODUCER_ID_MAPPING means to the user, when
