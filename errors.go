@@ -72,14 +72,16 @@ var (
 	// that its transactional id is forgotten (INVALID_PRODUCER_ID_MAPPING),
 	// that the cluster denies it idempotent writes
 	// (CLUSTER_AUTHORIZATION_FAILED) or that the broker does not support
-	// its Produce (UNSUPPORTED_VERSION); so does an InitProducerId refused
-	// for good (denied, or no version shared). Records failed so
-	// were not written unless they also match ErrMaybeWritten, but
+	// its Produce (UNSUPPORTED_VERSION); so does an idempotent producer's
+	// InitProducerId refused for good (denied, or no version shared). Records
+	// failed so were not written unless they also match ErrMaybeWritten, but
 	// producing them again fails too; Flush and Close return nil all the
 	// same. Close the producer and create a new one. A transactional
-	// producer says so with ErrTransactionFatal too, whose errors for these
-	// causes also match ErrProducerStopped; the records it refuses after
-	// are named TRANSACTION_FATAL.
+	// producer stopped by a Produce answer says so with ErrTransactionFatal
+	// too, whose errors for it also match ErrProducerStopped; one its
+	// coordinator ends (InitTransactions refused for good, say) fails its
+	// calls with ErrTransactionFatal alone. The records it refuses after
+	// either are named TRANSACTION_FATAL.
 	ErrProducerStopped = accumulator.ErrProducerStopped
 )
 

@@ -184,7 +184,11 @@ const maxIdempotentInFlight = 5
 // good: ErrProducerStopped; the record is invalid or too large; memory
 // did not free up in time: ErrBufferFull, with the ctx's error if the ctx
 // ended the wait) gets its error
-// through cb before Produce returns, on the caller's goroutine.
+// through cb before Produce returns, on the caller's goroutine. A record
+// of a topic whose metadata the producer has not fetched yet waits for it
+// instead (see MaxBlock), and is buffered or rejected once it comes: a
+// rejection then, ErrProducerStopped included, runs cb on the delivery
+// goroutine.
 //
 // Every other callback runs on the producer's delivery goroutine, one at a
 // time, in the order the outcomes came (per partition, an acknowledgement

@@ -1,11 +1,13 @@
 package producer
 
 import (
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/gokafka/producer/internal/fakebroker"
+	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
 )
 
@@ -52,4 +54,45 @@ func TestEveryAnswerThatStopsTheProducerSaysItStopped(t *testing.T) {
 // produceAnswers sets c to answer the first Produce request with code.
 func produceAnswers(code *kerr.Error) func(c *fakebroker.Cluster) {
 	return func(c *fakebroker.Cluster) { c.OnProduce(failFirst(1, fakebroker.FailAll(code, ""))) }
+}
+
+// A transactional producer whose coordinator refuses its InitProducerId
+// for good (no version shared, here) fails InitTransactions with
+// ErrTransactionFatal alone: its coordinator, not a Produce answer, ended
+// it, and ErrProducerStopped is for the records a stopped producer fails,
+// as errors.go says. It said that such an error matched ErrProducerStopped.
+func TestATransactionalProducerItsCoordinatorEndsIsFatalWithoutErrProducerStopped(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1},
+		Versions: map[protocol.APIKey]protocol.VersionRange{protocol.InitProducerId: {Min: 1, Max: 0}}})
+	p := newProducer(t, c, func(cfg *Config) { cfg.TransactionalID = "tx" })
+	err := p.InitTransactions(ctx(t))
+	require.ErrorIs(t, err, ErrTransactionFatal)
+	require.NotErrorIs(t, err, ErrProducerStopped)
+	require.Equal(t, "TRANSACTION_FATAL", ErrorName(err))
+}
+
+// A stopped producer fails a record of a topic whose metadata it has in
+// Produce, through cb before it returns; one of a topic it has not looked
+// up yet is held for its metadata, and fails so on the delivery goroutine
+// once the metadata comes, as Produce's doc says: it promised every such
+// record its callback before Produce returned.
+func TestAStoppedProducerFailsARecordInProduceOnlyForATopicItKnows(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1, "u": 1}})
+	c.OnProduce(failFirst(1, fakebroker.FailAll(kerr.ProducerFenced, "")))
+	p := newProducer(t, c, nil)
+	_, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("v")})
+	require.ErrorIs(t, err, ErrProducerStopped)
+	for topic, inProduce := range map[string]bool{"t": true, "u": false} {
+		var called atomic.Bool
+		failed := make(chan error, 1)
+		p.Produce(ctx(t), &Record{Topic: topic, Value: []byte("w")}, func(_ RecordMetadata, err error) {
+			called.Store(true)
+			failed <- err
+		})
+		calledInProduce := called.Load()
+		require.ErrorIs(t, receive(t, failed, "no outcome for a record of "+topic), ErrProducerStopped, "topic %s", topic)
+		if inProduce {
+			require.True(t, calledInProduce, "the record of %s, whose metadata is known, failed after Produce returned", topic)
+		}
+	}
 }
