@@ -96,3 +96,50 @@ func TestAStoppedProducerFailsARecordInProduceOnlyForATopicItKnows(t *testing.T)
 		}
 	}
 }
+
+// A leader that shares no version of Produce with an idempotent producer
+// stops it, as the same leader answering UNSUPPORTED_VERSION does, and as
+// the Java client treats a Produce's version mismatch (it answers the
+// batches UNSUPPORTED_VERSION itself). Before, the batch failed with the
+// version error alone and every record after was sent to fail alike, and
+// a transaction with one only became abortable, so README's loop aborted
+// for ever.
+func TestALeaderSharingNoProduceVersionStopsAnIdempotentProducer(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1},
+		Versions: map[protocol.APIKey]protocol.VersionRange{protocol.Produce: {Min: 0, Max: 2}}})
+	p := newProducer(t, c, nil)
+	_, first := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("v")})
+	_, after := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("w")})
+	for what, err := range map[string]error{"the first record": first, "a record after": after} {
+		require.ErrorIs(t, err, ErrProducerStopped, "%s: %v", what, err)
+		require.ErrorIs(t, err, protocol.ErrUnsupportedVersion, "%s keeps the version error: %v", what, err)
+		require.Contains(t, err.Error(), "supports no version of Produce this producer speaks", "%s", what)
+		require.Equal(t, "PRODUCER_STOPPED", ErrorName(err), "%s: %v", what, err)
+	}
+}
+
+// A producer without idempotence that shares no Produce version with a
+// leader fails only the batches for it: another leader may speak one, and
+// nothing of its state is lost.
+func TestALeaderSharingNoProduceVersionFailsOnlyTheBatchOfAProducerWithoutIdempotence(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1},
+		Versions: map[protocol.APIKey]protocol.VersionRange{protocol.Produce: {Min: 0, Max: 2}}})
+	p := newProducer(t, c, func(cfg *Config) { cfg.DisableIdempotence = true })
+	for _, value := range []string{"v", "w"} {
+		_, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte(value)})
+		require.ErrorIs(t, err, protocol.ErrUnsupportedVersion, "record %s", value)
+		require.NotErrorIs(t, err, ErrProducerStopped, "record %s", value)
+	}
+}
+
+// An idempotent producer without a TransactionalID that a Produce answer
+// of INVALID_PRODUCER_ID_MAPPING stops is not told of a transactional id
+// it does not have.
+func TestAnIdempotentProducerStoppedForItsProducerIDIsNotToldOfATransactionalID(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	produceAnswers(kerr.InvalidProducerIDMapping)(c)
+	p := newProducer(t, c, nil)
+	_, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("v")})
+	require.ErrorIs(t, err, ErrProducerStopped)
+	require.NotContains(t, err.Error(), "coordinator no longer knows its transactional id", "%v", err)
+}

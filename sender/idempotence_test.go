@@ -11,6 +11,7 @@ import (
 
 	"github.com/gokafka/producer/accumulator"
 	"github.com/gokafka/producer/conn"
+	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
 	"github.com/gokafka/producer/record"
 )
@@ -171,4 +172,49 @@ func TestAProduceAnswerThatTheTransactionalIDIsUnknownStopsTheProducer(t *testin
 	require.Contains(t, out.Err.Error(), "can send nothing more")
 	_, err := r.acc.Append(context.Background(), parts[1], nil, &accumulator.Record{Data: record.Data{Value: []byte("v")}, Callback: 2})
 	require.ErrorIs(t, err, kerr.InvalidProducerIDMapping, "nothing more is taken")
+}
+
+// newTransactionalRig is an idempotent rig whose batches belong to the
+// transactions of "tx".
+func newTransactionalRig(t *testing.T) *rig {
+	id := "tx"
+	r := newRigWith(t, rigConfig{
+		acc:    func(c *accumulator.Config) { c.Idempotent, c.Transactional = true, true },
+		sender: func(c *Config) { c.TransactionalID = &id },
+	})
+	r.acc.SetProducerID(accumulator.ProducerID{ID: 7, Epoch: 0})
+	return r
+}
+
+// A transactional producer whose leader shares no version of Produce with
+// it stops, as an answer of UNSUPPORTED_VERSION stops it: every record it
+// sent that leader would fail alike, so the transaction manager must take
+// the failure as fatal (ErrProducerStopped) rather than leave the
+// transaction to abort, which README's loop would do for ever.
+func TestALeaderSharingNoProduceVersionStopsATransactionalProducer(t *testing.T) {
+	r := newTransactionalRig(t)
+	r.conn.noProduce = fmt.Errorf("no common version of Produce: %w", protocol.ErrUnsupportedVersion)
+	r.produce(parts[0], 1)
+	out := r.outcome(1)
+	require.ErrorIs(t, out.Err, protocol.ErrUnsupportedVersion)
+	require.ErrorIs(t, out.Err, accumulator.ErrProducerStopped, "%v", out.Err)
+	_, err := r.acc.Append(context.Background(), parts[1], nil, &accumulator.Record{Data: record.Data{Value: []byte("v")}, Callback: 2})
+	require.ErrorIs(t, err, accumulator.ErrProducerStopped, "nothing more is taken")
+}
+
+// A Produce answer of TRANSACTIONAL_ID_AUTHORIZATION_FAILED (the cluster
+// denies the producer its transactional id) stops the producer: the
+// transaction manager already took it as fatal, but the sender went on
+// taking and sending records, each refused alike, and the record's error
+// did not match ErrProducerStopped.
+func TestAProduceAnswerDenyingTheTransactionalIDStopsTheProducer(t *testing.T) {
+	r := newTransactionalRig(t)
+	r.produce(parts[0], 1)
+	c := r.next()
+	c.done(answer(c.req, kerr.TransactionalIDAuthorizationFailed.Code, -1), nil)
+	out := r.outcome(1)
+	require.ErrorIs(t, out.Err, kerr.TransactionalIDAuthorizationFailed)
+	require.ErrorIs(t, out.Err, accumulator.ErrProducerStopped, "%v", out.Err)
+	_, err := r.acc.Append(context.Background(), parts[1], nil, &accumulator.Record{Data: record.Data{Value: []byte("v")}, Callback: 2})
+	require.ErrorIs(t, err, accumulator.ErrProducerStopped, "nothing more is taken")
 }

@@ -26,11 +26,7 @@ func (s *Sender) send(ctx context.Context, c Conn, f *flight) {
 		version = 11
 	}
 	if err != nil {
-		// The broker speaks no Produce version we do: no retry can help.
-		for _, b := range f.batches {
-			s.acc.Complete(b, -1, -1, fmt.Errorf("broker %d: %w", s.cfg.Node, err))
-		}
-		s.land(f)
+		s.refuseAll(f, err)
 		return
 	}
 	if version < zstdProduceVersion {
@@ -50,6 +46,23 @@ func (s *Sender) send(ctx context.Context, c Conn, f *flight) {
 		return
 	}
 	c.SendVersion(ctx, &f.req, version, f.done)
+}
+
+// refuseAll fails the flight's batches: the broker speaks no Produce
+// version we do, and no retry can help. An idempotent producer stops, as
+// when a broker answers UNSUPPORTED_VERSION (and as the Java client answers
+// a Produce's version mismatch): every record it sent there would fail
+// alike, and a transaction would only be aborted and begun again for ever.
+func (s *Sender) refuseAll(f *flight, noVersion error) {
+	err := fmt.Errorf("broker %d: %w", s.cfg.Node, noVersion)
+	for _, b := range f.batches {
+		if s.acc.Idempotent() {
+			s.stopProducer(b, "the broker supports no version of Produce this producer speaks", err)
+		} else {
+			s.acc.Complete(b, -1, -1, err)
+		}
+	}
+	s.land(f)
 }
 
 // refuseZstd fails the flight's zstd batches, which a broker speaking

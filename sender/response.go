@@ -79,10 +79,16 @@ func (s *Sender) settle(b *accumulator.Batch, p *protocol.ProduceResponsePartiti
 		// take nothing more from this one (the Java client's fatal error).
 		s.stopProducer(b, accumulator.Fenced, err)
 	case errors.Is(code, kerr.InvalidProducerIDMapping):
-		// The transaction coordinator no longer knows the transactional
-		// id; fatal in the Java client since Kafka 4.0 (KAFKA-18019), as a
-		// new producer id could repeat work another instance already did.
-		s.stopProducer(b, "the transaction coordinator no longer knows its transactional id", err)
+		// The cluster no longer knows the producer id (for a transactional
+		// producer, its coordinator the transactional id's); fatal in the
+		// Java client since Kafka 4.0 (KAFKA-18019), as a new producer id
+		// could repeat work another instance already did.
+		s.stopProducer(b, s.forgotten(), err)
+	case errors.Is(code, kerr.TransactionalIDAuthorizationFailed):
+		// The cluster denies this producer its transactional id (only a
+		// transactional Produce is answered so): the transaction manager
+		// takes it as fatal, and every record sent after would be refused.
+		s.stopProducer(b, "the cluster does not authorize its transactional id", err)
 	case s.acc.Idempotent() && errors.Is(code, kerr.ClusterAuthorizationFailed):
 		// The cluster denies this producer idempotent writes; the Java
 		// client stops an idempotent or transactional producer for it
@@ -120,6 +126,15 @@ func (s *Sender) settle(b *accumulator.Batch, p *protocol.ProduceResponsePartiti
 // the error of b's records and of every one after them.
 func (s *Sender) stopProducer(b *accumulator.Batch, why string, err error) {
 	s.acc.Complete(b, -1, -1, s.acc.Fatal(why, err))
+}
+
+// forgotten says why INVALID_PRODUCER_ID_MAPPING stopped the producer, in
+// the words of what it has: a transactional id, or a producer id alone.
+func (s *Sender) forgotten() string {
+	if s.cfg.TransactionalID != nil {
+		return "the transaction coordinator no longer knows its transactional id"
+	}
+	return "the cluster no longer knows its producer id"
 }
 
 // leaderHint applies a KIP-951 current-leader hint from the answer to f's

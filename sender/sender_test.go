@@ -26,6 +26,9 @@ import (
 type fakeConn struct {
 	requests chan *call
 	produce  int16 // the Produce version it negotiated; 0 means v11
+	// noProduce, if set, is its Version's error: the broker shares no
+	// Produce version with the sender.
+	noProduce error
 
 	mu     sync.Mutex
 	pauses []time.Duration
@@ -80,6 +83,9 @@ func (f *fakeConn) paused() []time.Duration {
 }
 
 func (f *fakeConn) Version(protocol.APIKey) (int16, error) {
+	if f.noProduce != nil {
+		return 0, f.noProduce
+	}
 	if f.produce == 0 {
 		return 11, nil
 	}
