@@ -67,22 +67,24 @@ var (
 	// stopped it, every record waiting then and every record produced after
 	// fail with an error wrapping it and the broker's (ErrorName:
 	// PRODUCER_STOPPED), as in the Java client. A Produce answer stops it that
-	// says another producer took over its id (PRODUCER_FENCED, or
-	// INVALID_PRODUCER_EPOCH for its current epoch), that its producer or
-	// transactional id is forgotten (INVALID_PRODUCER_ID_MAPPING), that the
-	// cluster denies it idempotent writes (CLUSTER_AUTHORIZATION_FAILED) or
-	// its transactional id (TRANSACTIONAL_ID_AUTHORIZATION_FAILED), or that
-	// the broker does not support its Produce (UNSUPPORTED_VERSION, or no
-	// Produce version shared with the leader); so does an idempotent
-	// producer's InitProducerId refused for good (denied, or no version
-	// shared). Records failed so were not written unless they also match
-	// ErrMaybeWritten, but producing them again fails too; Flush and Close
-	// return nil all the same. Close the producer and create a new one. A
-	// transactional producer stopped by a Produce answer says so with
-	// ErrTransactionFatal too, whose errors for it also match
-	// ErrProducerStopped; one its coordinator ends (InitTransactions refused
-	// for good, say) fails its calls with ErrTransactionFatal alone. The
-	// records it refuses after either are named TRANSACTION_FATAL.
+	// says another producer took over its id (PRODUCER_FENCED, or, for a
+	// producer without a TransactionalID, INVALID_PRODUCER_EPOCH for its
+	// current epoch: a transactional one only has its transaction to abort
+	// then, as in the Java client), that its producer or transactional id is
+	// forgotten (INVALID_PRODUCER_ID_MAPPING), that the cluster denies it
+	// idempotent writes (CLUSTER_AUTHORIZATION_FAILED) or its transactional id
+	// (TRANSACTIONAL_ID_AUTHORIZATION_FAILED), or that the broker does not
+	// support its Produce (UNSUPPORTED_VERSION, or no Produce version shared
+	// with the leader); so does an idempotent producer's InitProducerId
+	// refused for good (denied, or no version shared). Records failed so were
+	// not written unless they also match ErrMaybeWritten, but producing them
+	// again fails too; Flush and Close return nil all the same. Close the
+	// producer and create a new one. A transactional producer stopped by a
+	// Produce answer says so with ErrTransactionFatal too, whose errors for it
+	// also match ErrProducerStopped; one its coordinator ends
+	// (InitTransactions refused for good, say) fails its calls with
+	// ErrTransactionFatal alone. The records it refuses after either are named
+	// TRANSACTION_FATAL.
 	ErrProducerStopped = accumulator.ErrProducerStopped
 )
 
