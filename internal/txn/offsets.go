@@ -207,12 +207,16 @@ func (m *Manager) offsetsMissing() error {
 // ends the producer; a group that moved on (the consumer was rebalanced
 // away) or a denial makes the transaction abortable; a context that ended,
 // or a coordinator that did not answer, leaves the call to be made again,
-// and the commit refused until it succeeds (offsetsMissing).
+// and the commit refused until it succeeds (offsetsMissing). A producer
+// that stopped while the call waited (a Produce answer that ends it) fails
+// it as fatal, whatever err: calling again could not help.
 func (m *Manager) offsetsFailed(err error) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var code *kerr.Error
 	switch {
+	case m.state == FatalError:
+		return fmt.Errorf("SendOffsetsToTransaction: %w", m.lastErr)
 	case coordinatorEndsProducer(err):
 		return fmt.Errorf("SendOffsetsToTransaction: %w", m.fatal(err))
 	case errors.As(err, &code):

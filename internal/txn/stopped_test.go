@@ -144,6 +144,29 @@ func TestAStopWhileSendOffsetsWaitsFailsIt(t *testing.T) {
 	}
 }
 
+// A Produce answer that stops the producer while SendOffsetsToTransaction
+// waits, and then the call's ctx ending, fails the call as fatal: nothing
+// of the transaction will commit, whatever the group coordinator did. It
+// said that the offsets may not have reached the coordinator and to call
+// it again, or abort.
+func TestAStopThenTheCtxEndingWhileSendOffsetsWaitsFailsItAsFatal(t *testing.T) {
+	r := initialized(t, true)
+	g := r.coords.holdAnswers(protocol.TxnOffsetCommit)
+	defer close(g.open)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- r.m.SendOffsets(ctx, []Offset{{Topic: "in", Partition: 0, Offset: 10}}, Group{ID: "g"})
+	}()
+	bounded.Receive(t, g.arrived, waitTime, "no TxnOffsetCommit reached the coordinator")
+	r.m.RecordFailed(kerr.ProducerFenced) // a Produce answer stops the producer
+	cancel()
+	err := bounded.Receive(t, done, waitTime, "SendOffsets did not return at its ctx's end")
+	require.Equal(t, FatalError, r.state())
+	require.ErrorIs(t, err, ErrFatal, "SendOffsets: %v", err)
+	require.NotContains(t, err.Error(), "call it again", "%v", err)
+}
+
 // BeginTransaction after an abort its ctx cut short, whose error the
 // caller ignored, says to call AbortTransaction again: only it can end the
 // transaction. It said only that the state was aborting.
