@@ -105,7 +105,10 @@ func (m *Manager) addPartitions(done chan struct{}) {
 
 // adderStopped waits until no AddPartitionsToTxn is under way, so that the
 // EndTxn that follows reaches the coordinator after it: an addition coming
-// after the end would begin another transaction.
+// after the end would begin another transaction. It waits no longer once
+// the producer has stopped, which sends no EndTxn: the caller tells the
+// fatal state (an adder retrying a coordinator that does not answer would
+// keep it waiting until its ctx ended).
 func (m *Manager) adderStopped(ctx context.Context) error {
 	m.mu.Lock()
 	done := m.adderDone
@@ -115,6 +118,8 @@ func (m *Manager) adderStopped(ctx context.Context) error {
 	}
 	select {
 	case <-done:
+		return nil
+	case <-m.stopped:
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("partitions still being added to the transaction: %w", ctx.Err())

@@ -184,3 +184,25 @@ func TestBeginAfterAnAbortCutShortSaysToCallItAgain(t *testing.T) {
 	require.ErrorIs(t, err, ErrState)
 	require.Contains(t, err.Error(), "the last AbortTransaction did not finish: call it again")
 }
+
+// A Produce answer that stops the producer while AbortTransaction waits
+// for an AddPartitionsToTxn still under way (v1; the coordinator does not
+// answer) fails the abort at once with the stop's error: nothing more is
+// sent, so the addition need not end first. The abort waited for it until
+// its ctx ended, and said only that partitions were still being added.
+func TestAStopWhileAnAbortWaitsForAnAdditionFailsItAtOnce(t *testing.T) {
+	r := initialized(t, false)
+	g := r.coords.hold(protocol.AddPartitionsToTxn)
+	defer close(g.open)
+	require.False(t, r.admit(tp0), "not added yet")
+	bounded.Receive(t, g.arrived, waitTime, "no AddPartitionsToTxn reached the coordinator")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- r.m.Abort(ctx) }()
+	require.Eventually(t, func() bool { return r.state() == Aborting }, waitTime, time.Millisecond, "the abort did not begin")
+	r.m.RecordFailed(kerr.ProducerFenced) // a Produce answer stops the producer
+	err := bounded.Receive(t, done, waitTime, "the abort waited for the addition after the producer stopped")
+	require.ErrorIs(t, err, ErrFatal, "AbortTransaction: %v", err)
+	require.ErrorIs(t, err, kerr.ProducerFenced)
+}

@@ -220,6 +220,10 @@ type Manager struct {
 	// transaction, the producer closing for good.
 	closing     context.Context
 	markClosing context.CancelCauseFunc
+	// stopped is closed once the producer stops for good (FatalError,
+	// which nothing leaves): a call waiting for the partition adder stops
+	// waiting then, as nothing more will be sent.
+	stopped chan struct{}
 
 	// producing mirrors state == InTransaction, so that CheckProduce, on
 	// every record, takes no lock.
@@ -257,6 +261,7 @@ func New(cfg Config) *Manager {
 		missingOffsets: make(map[offsetKey]bool),
 	}
 	m.closing, m.markClosing = context.WithCancelCause(context.Background())
+	m.stopped = make(chan struct{})
 	return m
 }
 
@@ -322,6 +327,7 @@ func (m *Manager) abortable(cause error) {
 func (m *Manager) fatal(cause error) error {
 	if m.state != FatalError {
 		m.setState(FatalError)
+		close(m.stopped)
 		m.lastErr = fmt.Errorf("%w: %w", ErrFatal, forgotten(asFenced(cause), m.cfg.TransactionalID))
 		m.signalFailure()
 		m.cfg.Logger.Error("transactional producer stopped", "transactional_id", m.cfg.TransactionalID, "err", cause)
