@@ -113,6 +113,7 @@ func TestALeaderSharingNoProduceVersionStopsAnIdempotentProducer(t *testing.T) {
 	for what, err := range map[string]error{"the first record": first, "a record after": after} {
 		require.ErrorIs(t, err, ErrProducerStopped, "%s: %v", what, err)
 		require.ErrorIs(t, err, protocol.ErrUnsupportedVersion, "%s keeps the version error: %v", what, err)
+		require.ErrorIs(t, err, kerr.UnsupportedVersion, "%s: as the broker's own answer: %v", what, err)
 		require.Contains(t, err.Error(), "supports no version of Produce this producer speaks", "%s", what)
 		require.Equal(t, "PRODUCER_STOPPED", ErrorName(err), "%s: %v", what, err)
 	}
@@ -128,6 +129,8 @@ func TestALeaderSharingNoProduceVersionFailsOnlyTheBatchOfAProducerWithoutIdempo
 	for _, value := range []string{"v", "w"} {
 		_, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte(value)})
 		require.ErrorIs(t, err, protocol.ErrUnsupportedVersion, "record %s", value)
+		require.ErrorIs(t, err, kerr.UnsupportedVersion, "record %s: as the broker's own answer", value)
+		require.Equal(t, "UNSUPPORTED_VERSION", ErrorName(err), "record %s", value)
 		require.NotErrorIs(t, err, ErrProducerStopped, "record %s", value)
 	}
 }

@@ -54,7 +54,10 @@ func (s *Sender) send(ctx context.Context, c Conn, f *flight) {
 // a Produce's version mismatch): every record it sent there would fail
 // alike, and a transaction would only be aborted and begun again for ever.
 func (s *Sender) refuseAll(f *flight, noVersion error) {
-	err := fmt.Errorf("broker %d: %w", s.cfg.Node, noVersion)
+	// As the broker's own UNSUPPORTED_VERSION answer, as the Java client's
+	// Sender answers a version mismatch, so that errors.Is with
+	// kerr.UnsupportedVersion tells both alike.
+	err := fmt.Errorf("broker %d: %w: %w", s.cfg.Node, kerr.UnsupportedVersion, noVersion)
 	for _, b := range f.batches {
 		if s.acc.Idempotent() {
 			s.stopProducer(b, "the broker supports no version of Produce this producer speaks", err)
