@@ -2,10 +2,16 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
+	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
+
+	producer "github.com/gokafka/producer"
 )
 
 // writeSummary is the human summary of a run with the meter's counts.
@@ -98,6 +104,34 @@ func TestAPacedRunsLatencyLineSaysItStartsAtTheDueTime(t *testing.T) {
 		got := writeSummary(t, summaryInput{mode: "perf", meter: m, paced: tc.paced})
 		if !strings.Contains(got, "latency   p50 0.001 ms, p99 0.001 ms, p99.9 0.001 ms, "+tc.want) {
 			t.Errorf("paced %t: summary lacks %q:\n%s", tc.paced, tc.want, got)
+		}
+	}
+}
+
+// The README's paragraph of error names holds every name the summary can
+// count for a client-side failure.
+func TestTheReadmeNamesEveryClientSideError(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	i := strings.Index(text, "Error names are the protocol's")
+	if i < 0 {
+		t.Fatal("README has no paragraph of error names")
+	}
+	para := text[i:]
+	para = para[:strings.Index(para, "\n\n")]
+	for _, e := range []error{
+		producer.ErrProducerStopped, producer.ErrRecordTooLarge, producer.ErrBufferFull,
+		producer.ErrDeliveryTimeout, producer.ErrUnknownTopic, producer.ErrInvalidRecord,
+		producer.ErrBatchRefused, producer.ErrClosed, producer.ErrTransactionAborted,
+		producer.ErrTransactionState, producer.ErrTransactionAbortable, producer.ErrTransactionFatal,
+		context.Canceled, context.DeadlineExceeded, producer.ErrAuthentication,
+		&net.OpError{Op: "dial", Err: errors.New("refused")}, errors.New("other"),
+	} {
+		if name := producer.ErrorName(e); !strings.Contains(para, "`"+name+"`") {
+			t.Errorf("README's error names lack %s (ErrorName(%v))", name, e)
 		}
 	}
 }
