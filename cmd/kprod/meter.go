@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -67,6 +68,10 @@ type meter struct {
 	// with the first failure of each name, as that failure's likely cause.
 	errCause  func() string
 	errCauses map[string]string
+	// stoppedBy is the first failure saying that the producer can send
+	// nothing more, and onStopped what it calls then (see producerStopped).
+	stoppedBy error
+	onStopped func()
 }
 
 // shard is one producing goroutine's part of the meter.
@@ -193,7 +198,36 @@ func (m *meter) recordError(err error) {
 			m.errCauses[name] = m.errCause()
 		}
 	}
+	if m.stoppedBy == nil && producerStopped(err) {
+		m.stoppedBy = err
+		if m.onStopped != nil {
+			m.onStopped()
+		}
+	}
 	m.errMu.Unlock()
+}
+
+// producerStopped says whether err is the failure of a producer that can
+// send nothing more: the cluster stopped it for good, or its transactions
+// cannot continue. Every record handed to it after fails at once.
+func producerStopped(err error) bool {
+	return errors.Is(err, producer.ErrProducerStopped) || errors.Is(err, producer.ErrTransactionFatal)
+}
+
+// whenStopped has the first failure that says the producer can send
+// nothing more call f, which must not block: it runs in a callback.
+func (m *meter) whenStopped(f func()) {
+	m.errMu.Lock()
+	defer m.errMu.Unlock()
+	m.onStopped = f
+}
+
+// stopped is the first failure that said the producer can send nothing
+// more, or nil.
+func (m *meter) stopped() error {
+	m.errMu.Lock()
+	defer m.errMu.Unlock()
+	return m.stoppedBy
 }
 
 // counts is a consistent-enough snapshot of the counters for the progress

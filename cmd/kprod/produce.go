@@ -98,8 +98,9 @@ func runProduce(cmd *cobra.Command, e *env, o *produceOptions, files []string) e
 }
 
 // produceStream produces a record per delimited piece of in until in ends,
-// a record is malformed, or stop is done. Reading happens on its own
-// goroutine, so that Ctrl-C is not held up by a read that waits for input.
+// a record is malformed, or stop is done (Ctrl-C, or the producer can send
+// nothing more). Reading happens on its own goroutine, so that stopping is
+// not held up by a read that waits for input.
 func produceStream(stop, produceCtx context.Context, in io.Reader, p recordSink, m *meter, rec producer.Record, f *lineFormat) error {
 	// mu makes stopping and producing exclusive: once stopped is set, no
 	// record is handed over, so none races with the final flush and Close.

@@ -39,7 +39,7 @@ type workload struct {
 	// starts at its due time if it went out late (see worker.run).
 	paced bool
 	// produce hands records to p until it has no more or stop is done
-	// (Ctrl-C). It gives Produce and Send produceCtx, not stop: a record
+	// (Ctrl-C, or the producer can send nothing more). It gives Produce and Send produceCtx, not stop: a record
 	// waiting for buffer memory at Ctrl-C is then buffered and flushed
 	// like the others rather than failed, and a transaction that a record
 	// fills is committed if it can be within the flush's grace. An error
@@ -168,6 +168,9 @@ type phase struct {
 	cpu        time.Duration
 	mallocs    uint64 // heap allocations
 	produceErr error
+	// stoppedBy is the failure that said the producer can send nothing
+	// more, after which no record was handed over; nil if none did.
+	stoppedBy error
 }
 
 // runPhase produces, flushes, and measures. With transactions (tx not
@@ -193,7 +196,14 @@ func runPhase(stop context.Context, con *console, p *producer.Producer, tx *tran
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
 	cpu0, t0 := cpuTime(), time.Now()
-	ph := phase{produceErr: w.produce(stop, produceCtx, sink, m)}
+	// A producer that can send nothing more fails every record handed to
+	// it at once, for as long as the run would last (a paced run, an open
+	// stdin): its first such failure stops the handing over, as Ctrl-C
+	// does, and the run flushes and reports as if the records had run out.
+	halt, cancelHalt := context.WithCancel(stop)
+	defer cancelHalt()
+	m.whenStopped(cancelHalt)
+	ph := phase{produceErr: w.produce(halt, produceCtx, sink, m)}
 	if stop.Err() == nil {
 		// Every record has its outcome within MaxBlock (waiting for
 		// metadata) plus DeliveryTimeout; a flush that outlasts both is a
@@ -224,6 +234,7 @@ func runPhase(stop context.Context, con *console, p *producer.Producer, tx *tran
 		cancel()
 		ph.elapsed, ph.rated, ph.flushed = at.at.Sub(t0), at.c, time.Since(at.at)
 	}
+	ph.stoppedBy = m.stopped()
 	ph.cpu = cpuTime() - cpu0
 	runtime.ReadMemStats(&ms1)
 	ph.mallocs = ms1.Mallocs - ms0.Mallocs
@@ -276,11 +287,12 @@ func report(e *env, con *console, o *commonOptions, w workload, cfg producer.Con
 		return err
 	}
 	reportErrorExamples(con, m, s.Errors)
+	reportStoppedEarly(con, m, ph.stoppedBy)
 	if ph.produceErr != nil {
 		con.line("%v", ph.produceErr)
 		return &failedError{}
 	}
-	if ph.interrupted || s.RecordsFailed > 0 || s.RecordsAcked != s.RecordsSent {
+	if ph.interrupted || ph.stoppedBy != nil || s.RecordsFailed > 0 || s.RecordsAcked != s.RecordsSent {
 		return &failedError{}
 	}
 	return nil
@@ -307,6 +319,22 @@ func reportErrorExamples(con *console, m *meter, count map[string]int64) {
 		}
 		con.line("%s record(s) failed with %s, e.g.: %v%s", group(count[name]), name, first[name], cause)
 	}
+}
+
+// reportStoppedEarly says that the run stopped handing records over
+// because the producer can send nothing more, and why: by the example just
+// printed if that is the failure that stopped it, else in full.
+func reportStoppedEarly(con *console, m *meter, err error) {
+	if err == nil {
+		return
+	}
+	const line = "stopped early: the producer can send nothing more"
+	name := producer.ErrorName(err)
+	if e := m.examples()[name]; e != nil && e.Error() == err.Error() {
+		con.line("%s (the %s failure above); records not yet handed to it were not sent", line, name)
+		return
+	}
+	con.line("%s: %v; records not yet handed to it were not sent", line, err)
 }
 
 // timeoutErrors are the failures whose error says that time ran out, not
