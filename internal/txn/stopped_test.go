@@ -29,19 +29,6 @@ var stopping = []struct {
 	{kerr.UnsupportedVersion, fmt.Errorf("%w: ...: broker 0: %w", accumulator.ErrProducerStopped, kerr.UnsupportedVersion)},
 }
 
-// addedToTheTransaction produces a record to tp0 in the rig's transaction:
-// with v1 it waits until the coordinator added the partition, so that the
-// transaction has an end to send.
-func (r *rig) addedToTheTransaction(v2 bool) {
-	r.t.Helper()
-	if v2 {
-		require.True(r.t, r.admit(tp0))
-		return
-	}
-	r.admit(tp0)
-	require.Eventually(r.t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond, "tp0 was not added")
-}
-
 // A Produce answer that stops the producer (fenced, the transactional id
 // forgotten, the cluster's denial, a Produce version refused) arrives
 // while AbortTransaction waits for the transaction's records. The abort

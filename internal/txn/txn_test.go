@@ -405,6 +405,19 @@ func initialized(t *testing.T, v2 bool) *rig {
 	return r
 }
 
+// addedToTheTransaction produces a record to tp0 in the rig's transaction:
+// with v1 it waits until the coordinator added the partition, so that the
+// transaction has an end to send.
+func (r *rig) addedToTheTransaction(v2 bool) {
+	r.t.Helper()
+	if v2 {
+		require.True(r.t, r.admit(tp0))
+		return
+	}
+	r.admit(tp0)
+	require.Eventually(r.t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond, "tp0 was not added")
+}
+
 // retrying runs f while moving the fake clock past each backoff it arms,
 // and returns f's error.
 func (r *rig) retrying(f func() error) error {
@@ -600,8 +613,7 @@ func TestV2PartitionsNeedNoAdding(t *testing.T) {
 func TestCommitFlushesThenEnds(t *testing.T) {
 	for _, v2 := range []bool{false, true} {
 		r := initialized(t, v2)
-		r.admit(tp0)
-		require.Eventually(t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond)
+		r.addedToTheTransaction(false)
 		require.NoError(t, r.m.Commit(context.Background()))
 		require.Equal(t, Ready, r.state())
 		require.Equal(t, 2, r.flushed, "a flush, then one for the records still being appended after it")
@@ -626,8 +638,7 @@ func TestCommitFlushesThenEnds(t *testing.T) {
 // appended after Commit's only flush and left to the next transaction.
 func TestCommitWaitsForARecordStillBeingProduced(t *testing.T) {
 	r := initialized(t, false)
-	r.admit(tp0)
-	require.Eventually(t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond)
+	r.addedToTheTransaction(false)
 	require.NoError(t, r.m.EnterProduce())
 	firstFlush := make(chan struct{})
 	r.mu.Lock()
@@ -741,8 +752,7 @@ func TestACommitWhoseFlushEndsEarlyMayBeTriedAgain(t *testing.T) {
 // nothing was committed, and Abort ends the transaction.
 func TestACommitCutShortBeforeItsEndTxnMayBeAborted(t *testing.T) {
 	r := initialized(t, false)
-	r.admit(tp0)
-	require.Eventually(t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond)
+	r.addedToTheTransaction(false)
 	r.flushErr = context.DeadlineExceeded
 	err := r.m.Commit(context.Background())
 	require.ErrorIs(t, err, context.DeadlineExceeded)
@@ -763,8 +773,7 @@ func TestACommitCutShortBeforeItsEndTxnMayBeAborted(t *testing.T) {
 func TestAnAbortAfterACommitWasSentIsRefused(t *testing.T) {
 	for _, v2 := range []bool{false, true} {
 		r := initialized(t, v2)
-		r.admit(tp0)
-		require.Eventually(t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond)
+		r.addedToTheTransaction(false)
 		g := r.coords.hold(protocol.EndTxn)
 		ctx, cancel := context.WithCancel(context.Background())
 		committed := make(chan error, 1)
@@ -812,8 +821,7 @@ func TestAnAbortAfterACommitWasSentIsRefused(t *testing.T) {
 
 func TestAFailedRecordMeansAbort(t *testing.T) {
 	r := initialized(t, false)
-	r.admit(tp0)
-	require.Eventually(t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond)
+	r.addedToTheTransaction(false)
 	r.m.RecordFailed(kerr.NotEnoughReplicas)
 	err := r.m.Commit(context.Background())
 	require.ErrorIs(t, err, ErrAbortable)
@@ -908,8 +916,7 @@ func TestASequenceLostNeedsAnAbortAndANewEpoch(t *testing.T) {
 
 func TestFencingIsFatal(t *testing.T) {
 	r := initialized(t, false)
-	r.admit(tp0)
-	require.Eventually(t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond)
+	r.addedToTheTransaction(false)
 	r.coords.fail(protocol.EndTxn, kerr.ProducerFenced)
 	err := r.m.Commit(context.Background())
 	require.ErrorIs(t, err, ErrFatal)
@@ -939,8 +946,7 @@ func TestARecordRefusedForClusterAuthorizationOrVersionIsFatal(t *testing.T) {
 	for _, code := range []*kerr.Error{kerr.ClusterAuthorizationFailed, kerr.UnsupportedVersion} {
 		t.Run(code.Name, func(t *testing.T) {
 			r := initialized(t, false)
-			r.admit(tp0)
-			require.Eventually(t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond)
+			r.addedToTheTransaction(false)
 			// As the sender stops the producer for the answer.
 			r.m.RecordFailed(fmt.Errorf("%w: ...: broker 0: %w", accumulator.ErrProducerStopped, code))
 			require.Equal(t, FatalError, r.state())
@@ -962,8 +968,7 @@ func TestATimeoutQuotingAnErrorThatStopsOnAnswerOnlyLeavesTheTransactionToAbort(
 	for _, code := range []*kerr.Error{kerr.ClusterAuthorizationFailed, kerr.UnsupportedVersion} {
 		t.Run(code.Name, func(t *testing.T) {
 			r := initialized(t, false)
-			r.admit(tp0)
-			require.Eventually(t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond)
+			r.addedToTheTransaction(false)
 			r.m.RecordFailed(fmt.Errorf("%w: ...; the partition's last error: broker 0: %w", accumulator.ErrDeliveryTimeout, code))
 			require.Equal(t, AbortableError, r.state())
 		})
@@ -981,8 +986,7 @@ func TestATimeoutQuotingAnErrorThatStopsOnAnswerOnlyLeavesTheTransactionToAbort(
 func TestAV1TransactionTheCoordinatorTimedOutIsFatalAtItsAbort(t *testing.T) {
 	for _, answer := range []*kerr.Error{kerr.ProducerFenced, kerr.InvalidProducerEpoch} {
 		r := initialized(t, false)
-		r.admit(tp0)
-		require.Eventually(t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond)
+		r.addedToTheTransaction(false)
 		r.coords.timeOut()
 		r.m.RecordFailed(kerr.InvalidProducerEpoch)
 		require.Equal(t, AbortableError, r.state(), "an epoch refused on a record: abortable, not fatal")
@@ -1012,8 +1016,7 @@ func TestAnAbortCalledAgainAfterItsEpochBumpWasCutShortSendsNoSecondEndTxn(t *te
 		abort func(*Manager, context.Context) error
 	}{{"Abort", (*Manager).Abort}, {"Close", (*Manager).Close}} {
 		r := initialized(t, false)
-		r.admit(tp0)
-		require.Eventually(t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond)
+		r.addedToTheTransaction(false)
 		r.m.RecordFailed(kerr.NotEnoughReplicas)
 		epoch := r.producerID().Epoch
 		g := r.coords.holdAnswers(protocol.InitProducerId)
@@ -1262,8 +1265,7 @@ func TestV1AnAbortOfOnlyUnansweredAdditionsMayFindNothingToAbort(t *testing.T) {
 	require.Equal(t, Ready, r.state())
 	require.NoError(t, r.m.Begin(), "the next transaction")
 
-	r.admit(tp0)
-	require.Eventually(t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond)
+	r.addedToTheTransaction(false)
 	r.coords.fail(protocol.EndTxn, kerr.InvalidTxnState)
 	require.ErrorIs(t, r.m.Abort(context.Background()), ErrFatal, "a partition was added: the coordinator has the transaction")
 }
@@ -1368,8 +1370,7 @@ func TestCloseFromCallbackEndsACommitWaitingForItsRecords(t *testing.T) {
 // callbacks, wait for the outcomes alone, and end the transaction.
 func TestCloseFromCallbackLetsAnAbortEndWithoutTheCallbacks(t *testing.T) {
 	r := initialized(t, false)
-	r.admit(tp0)
-	require.Eventually(t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond)
+	r.addedToTheTransaction(false)
 	inFlush := r.holdFlushes()
 	aborted := make(chan error, 1)
 	go func() { aborted <- r.m.Abort(context.Background()) }()
@@ -1390,8 +1391,7 @@ func TestCloseFromCallbackLetsAnAbortEndWithoutTheCallbacks(t *testing.T) {
 // leaves it to finish, and Close, refused the abort, returns once it has.
 func TestCloseFromCallbackLeavesACommitSent(t *testing.T) {
 	r := initialized(t, false)
-	r.admit(tp0)
-	require.Eventually(t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond)
+	r.addedToTheTransaction(false)
 	g := r.coords.hold(protocol.EndTxn)
 	committed := make(chan error, 1)
 	go func() { committed <- r.m.Commit(context.Background()) }()
@@ -1413,8 +1413,7 @@ func TestCloseFromCallbackLeavesACommitSent(t *testing.T) {
 // the current one), or the next transaction could not send on them.
 func TestAnAbortLeavingSequencesInDoubtBumpsTheEpoch(t *testing.T) {
 	r := initialized(t, false)
-	r.admit(tp0)
-	require.Eventually(t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond)
+	r.addedToTheTransaction(false)
 	r.mu.Lock()
 	r.inDoubt = true
 	r.mu.Unlock()
@@ -1429,8 +1428,7 @@ func TestAnAbortLeavingSequencesInDoubtBumpsTheEpoch(t *testing.T) {
 	r.inDoubt = false
 	r.mu.Unlock()
 	require.NoError(t, r.m.Begin())
-	r.admit(tp0)
-	require.Eventually(t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond)
+	r.addedToTheTransaction(false)
 	require.NoError(t, r.m.Abort(context.Background()))
 	require.Equal(t, protocol.EndTxn, r.coords.last().req.Key())
 	require.Equal(t, epoch+1, r.producerID().Epoch)
@@ -1632,8 +1630,7 @@ func TestTheCoordinatorForgettingTheTransactionalIDStopsTheProducer(t *testing.T
 func TestACommitAnsweredTransactionAbortableIsAbortable(t *testing.T) {
 	for _, v2 := range []bool{false, true} {
 		r := initialized(t, v2)
-		r.admit(tp0)
-		require.Eventually(t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond)
+		r.addedToTheTransaction(false)
 		r.coords.fail(protocol.EndTxn, kerr.TransactionAbortable)
 		err := r.m.Commit(context.Background())
 		require.ErrorIs(t, err, ErrAbortable, "v2=%v", v2)

@@ -34,8 +34,7 @@ func TestAV1EndWhoseEndTxnWentUnansweredEndsWithANewEpoch(t *testing.T) {
 	for _, e := range ends {
 		for _, v2 := range []bool{false, true} {
 			r := initialized(t, v2)
-			r.admit(tp0)
-			require.Eventually(t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond)
+			r.addedToTheTransaction(false)
 			epoch := r.producerID().Epoch
 			sent := len(r.coords.apis())
 			r.coords.mu.Lock()
@@ -86,8 +85,7 @@ func TestAV1TransactionWhoseAdditionWentUnansweredEndsWithANewEpoch(t *testing.T
 // which the coordinator takes as a retry (KIP-360).
 func TestACommitCutShortAsItGetsItsNewEpochGetsItWhenCalledAgain(t *testing.T) {
 	r := initialized(t, false)
-	r.admit(tp0)
-	require.Eventually(t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond)
+	r.addedToTheTransaction(false)
 	epoch := r.producerID().Epoch
 	r.coords.mu.Lock()
 	r.coords.lost = fmt.Errorf("EndTxn: %w", conn.ErrDisconnected)
