@@ -171,6 +171,10 @@ type phase struct {
 	// stoppedBy is the failure that said the producer can send nothing
 	// more, after which no record was handed over; nil if none did.
 	stoppedBy error
+	// cutShort: stoppedBy came while records were still being handed
+	// over, and ended that; one that came during the flush, every record
+	// handed over already, left none unsent.
+	cutShort bool
 }
 
 // runPhase produces, flushes, and measures. With transactions (tx not
@@ -204,6 +208,7 @@ func runPhase(stop context.Context, con *console, p *producer.Producer, tx *tran
 	defer cancelHalt()
 	m.whenStopped(cancelHalt)
 	ph := phase{produceErr: w.produce(halt, produceCtx, sink, m)}
+	ph.cutShort = halt.Err() != nil && stop.Err() == nil
 	if stop.Err() == nil {
 		// Every record has its outcome within MaxBlock (waiting for
 		// metadata) plus DeliveryTimeout; a flush that outlasts both is a
@@ -287,7 +292,9 @@ func report(e *env, con *console, o *commonOptions, w workload, cfg producer.Con
 		return err
 	}
 	reportErrorExamples(con, m, s.Errors)
-	reportStoppedEarly(con, m, ph.stoppedBy)
+	if ph.cutShort {
+		reportStoppedEarly(con, m, ph.stoppedBy)
+	}
 	if ph.produceErr != nil {
 		con.line("%v", ph.produceErr)
 		return &failedError{}
