@@ -202,10 +202,10 @@ const maxIdempotentInFlight = 5
 // its ctx, while no callback runs: the batches whose callbacks are queued
 // behind it give their memory back only once it returns, so give it a ctx
 // with a short deadline, or produce from a goroutine of your own. Close,
-// Flush and Send called from a callback return by their ctx at the latest; Close and Flush then wait
-// only until outcomes are known, since their callbacks run after this one
-// returns, while Send, which needs its record's callback, waits until its
-// ctx ends (see Send).
+// Flush and Send called from a callback return by their ctx at the
+// latest; Close and Flush then wait only until outcomes are known, since
+// their callbacks run after this one returns, while Send, which needs its
+// record's callback, waits until its ctx ends (see Send).
 //
 // Produce copies the record's key, value and headers: the caller may reuse
 // them as soon as it returns.

@@ -39,12 +39,13 @@ type workload struct {
 	// starts at its due time if it went out late (see worker.run).
 	paced bool
 	// produce hands records to p until it has no more or stop is done
-	// (Ctrl-C, or the producer can send nothing more). It gives Produce and Send produceCtx, not stop: a record
-	// waiting for buffer memory at Ctrl-C is then buffered and flushed
-	// like the others rather than failed, and a transaction that a record
-	// fills is committed if it can be within the flush's grace. An error
-	// it returns is reported after the summary and makes the run fail. p
-	// is the producer, or the transactions around it.
+	// (Ctrl-C, or the producer can send nothing more). It gives Produce
+	// and Send produceCtx, not stop: a record waiting for buffer memory at
+	// Ctrl-C is then buffered and flushed like the others rather than
+	// failed, and a transaction that a record fills is committed if it can
+	// be within the flush's grace. An error it returns is reported after
+	// the summary and makes the run fail. p is the producer, or the
+	// transactions around it.
 	produce func(stop, produceCtx context.Context, p recordSink, m *meter) error
 }
 
