@@ -81,17 +81,8 @@ func TestNonRetriableErrorFailsWithBrokerMessage(t *testing.T) {
 func TestABatchRefusedForOneRecordFailsTheOthersWithErrBatchRefused(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, KeepRecords: true})
 	bad := "the record has no key, and the topic is compacted"
-	c.OnProduce(failFirst(1, fakebroker.Action{All: &fakebroker.Failure{Err: kerr.InvalidRecord, Message: "one record is invalid",
-		RecordErrors: []protocol.ProduceResponseRecordError{{BatchIndex: 2, BatchIndexErrorMessage: &bad}}}}))
-	p := newProducer(t, c, func(cfg *Config) {
-		cfg.Linger, cfg.BatchSize = time.Minute, 1<<20 // one batch takes every record
-	})
-	o := newOutcomes(4)
-	for i := range 4 {
-		p.Produce(ctx(t), &Record{Topic: "t", Value: value(0, i)}, o.cb(i))
-	}
-	require.NoError(t, p.Flush(ctx(t)))
-	o.wait(t, "the refused batch")
+	p, o := refusedBatch(t, c, 4, &fakebroker.Failure{Err: kerr.InvalidRecord, Message: "one record is invalid",
+		RecordErrors: []protocol.ProduceResponseRecordError{{BatchIndex: 2, BatchIndexErrorMessage: &bad}}})
 	for i := range 4 {
 		err := o.one(t, i).err
 		var pe *PartitionError
@@ -123,6 +114,24 @@ func TestABatchRefusedForOneRecordFailsTheOthersWithErrBatchRefused(t *testing.T
 	require.Len(t, c.Records("t", 0), 3)
 }
 
+// refusedBatch produces n records to partition 0 of c's topic "t" in one
+// batch, whose first Produce the broker refuses with f, and returns the
+// producer and the records' outcomes, once every record has one.
+func refusedBatch(t *testing.T, c *fakebroker.Cluster, n int, f *fakebroker.Failure) (*Producer, *outcomes) {
+	t.Helper()
+	c.OnProduce(failFirst(1, fakebroker.Action{All: f}))
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.Linger, cfg.BatchSize = time.Minute, 1<<20 // one batch takes every record
+	})
+	o := newOutcomes(n)
+	for i := range n {
+		p.Produce(ctx(t), &Record{Topic: "t", Value: value(0, i)}, o.cb(i))
+	}
+	require.NoError(t, p.Flush(ctx(t)))
+	o.wait(t, "the refused batch")
+	return p, o
+}
+
 // A batch refused for two or more records it names fails each with
 // INVALID_RECORD and the broker's word on that record, as the Java client
 // does: the answer's one code need not be theirs. Kafka answers
@@ -135,18 +144,9 @@ func TestABatchRefusedForTwoRecordsFailsEachWithInvalidRecordAndItsOwnWord(t *te
 	stamp := "Timestamp 0 of message with offset 0 is out of range."
 	key := "Compacted topic cannot accept message without key in topic partition t-0"
 	partition := "One or more records have been rejected due to invalid timestamp"
-	c.OnProduce(failFirst(1, fakebroker.Action{All: &fakebroker.Failure{Err: kerr.InvalidTimestamp, Message: partition,
+	_, o := refusedBatch(t, c, 3, &fakebroker.Failure{Err: kerr.InvalidTimestamp, Message: partition,
 		RecordErrors: []protocol.ProduceResponseRecordError{
-			{BatchIndex: 0, BatchIndexErrorMessage: &stamp}, {BatchIndex: 1, BatchIndexErrorMessage: &key}}}}))
-	p := newProducer(t, c, func(cfg *Config) {
-		cfg.Linger, cfg.BatchSize = time.Minute, 1<<20 // one batch takes every record
-	})
-	o := newOutcomes(3)
-	for i := range 3 {
-		p.Produce(ctx(t), &Record{Topic: "t", Value: value(0, i)}, o.cb(i))
-	}
-	require.NoError(t, p.Flush(ctx(t)))
-	o.wait(t, "the refused batch")
+			{BatchIndex: 0, BatchIndexErrorMessage: &stamp}, {BatchIndex: 1, BatchIndexErrorMessage: &key}}})
 	for i, word := range []string{stamp, key} {
 		err := o.one(t, i).err
 		require.ErrorIs(t, err, kerr.InvalidRecord, "record %d", i)
