@@ -23,7 +23,9 @@ const concurrentTransactionsBackoff = 20 * time.Millisecond
 
 // call sends req to the coordinator of key, at a version within versions,
 // until it gets an answer that check accepts, or a failure that will not
-// heal, or ctx ends, or the producer closes. Retriable failures (no broker
+// heal, or ctx ends, or the producer closes or stops for good (a Produce
+// answer fenced it, say: nothing the call asks for can commit then, and
+// its error wraps the producer's ErrFatal). Retriable failures (no broker
 // answered, NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS,
 // CONCURRENT_TRANSACTIONS) are retried with backoff; a coordinator that
 // moved is looked up again. Once the producer has closed no broker will
@@ -40,9 +42,14 @@ const concurrentTransactionsBackoff = 20 * time.Millisecond
 // made) counts as unanswered: the doubt errs on the side of a request that
 // may have landed.
 func (m *Manager) call(ctx context.Context, kind cluster.CoordinatorKind, key string, req protocol.Request, versions protocol.VersionRange, check func(protocol.Response) error) (protocol.Response, bool, error) {
+	// The request in flight, and the wait before a retry, end with the
+	// producer stopped for good too (live), which gaveUp tells.
+	asked, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(m.live, cancel)()
 	unanswered := false
 	for failures := 1; ; failures++ {
-		resp, err := m.cfg.Coordinators.AskCoordinator(ctx, kind, key, req, versions)
+		resp, err := m.cfg.Coordinators.AskCoordinator(asked, kind, key, req, versions)
 		if err != nil && !errors.Is(err, conn.ErrNotSent) {
 			unanswered = true
 		}
@@ -51,6 +58,11 @@ func (m *Manager) call(ctx context.Context, kind cluster.CoordinatorKind, key st
 		}
 		if err == nil {
 			return resp, unanswered, nil
+		}
+		if m.live.Err() != nil {
+			// The producer stopped for good meanwhile, which may be what
+			// ended the request: the call fails of the stop (gaveUp).
+			return nil, unanswered, m.gaveUp(ctx, req, err)
 		}
 		if errors.Is(err, kerr.NotCoordinator) || errors.Is(err, kerr.CoordinatorNotAvailable) {
 			m.cfg.Coordinators.ForgetCoordinator(kind, key)
@@ -61,16 +73,8 @@ func (m *Manager) call(ctx context.Context, kind cluster.CoordinatorKind, key st
 			}
 			return nil, unanswered, err
 		}
-		if ctx.Err() != nil {
-			// The caller gave up: its error says so, whichever failure the
-			// call saw first (a connection broken as ctx ended).
-			if errors.Is(err, ctx.Err()) {
-				return nil, unanswered, err
-			}
-			return nil, unanswered, fmt.Errorf("%s: %w (last failure: %w)", req.Key(), ctx.Err(), err)
-		}
-		if m.cfg.Context.Err() != nil {
-			return nil, unanswered, fmt.Errorf("%s: the producer closed (last failure: %w)", req.Key(), err)
+		if gaveUp := m.gaveUp(ctx, req, err); gaveUp != nil {
+			return nil, unanswered, gaveUp
 		}
 		wait := m.retry.Delay(failures)
 		if errors.Is(err, kerr.ConcurrentTransactions) {
@@ -80,14 +84,35 @@ func (m *Manager) call(ctx context.Context, kind cluster.CoordinatorKind, key st
 		t := m.cfg.Clock.NewTimer(wait)
 		select {
 		case <-t.C():
-		case <-ctx.Done():
-			t.Stop()
-			return nil, unanswered, fmt.Errorf("%s: %w (last failure: %w)", req.Key(), ctx.Err(), err)
+		case <-asked.Done():
 		case <-m.cfg.Context.Done():
-			t.Stop()
-			return nil, unanswered, fmt.Errorf("%s: the producer closed (last failure: %w)", req.Key(), err)
+		}
+		t.Stop()
+		if gaveUp := m.gaveUp(ctx, req, err); gaveUp != nil {
+			return nil, unanswered, gaveUp
 		}
 	}
+}
+
+// gaveUp is the error of a call that stops retrying after err, its last
+// failure: the producer closed, or stopped for good, whose fatal error
+// (ErrFatal) it wraps, or the caller's ctx ended; nil while none has. The
+// close and the stop are told first: the adder's ctx is the producer's,
+// and the request's ends with the stop.
+func (m *Manager) gaveUp(ctx context.Context, req protocol.Request, err error) error {
+	switch {
+	case m.cfg.Context.Err() != nil:
+		return fmt.Errorf("%s: the producer closed (last failure: %w)", req.Key(), err)
+	case m.live.Err() != nil:
+		return fmt.Errorf("%s: %w (last failure: %w)", req.Key(), m.stateErr(), err)
+	case ctx.Err() == nil:
+		return nil
+	case errors.Is(err, ctx.Err()):
+		// The caller gave up: its error says so, whichever failure the
+		// call saw first (a connection broken as ctx ended).
+		return err
+	}
+	return fmt.Errorf("%s: %w (last failure: %w)", req.Key(), ctx.Err(), err)
 }
 
 // code is check for an answer with a single error code.
@@ -105,7 +130,7 @@ func code(api protocol.APIKey, c int16) error {
 // forgotten); or the request can go at no version the coordinator speaks
 // (noVersionFits).
 func coordinatorEndsProducer(err error) bool {
-	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) ||
+	return errors.Is(err, ErrFatal) || errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) ||
 		errors.Is(err, kerr.TransactionalIDAuthorizationFailed) || errors.Is(err, kerr.InvalidTxnState) ||
 		errors.Is(err, kerr.InvalidProducerIDMapping) || noVersionFits(err)
 }

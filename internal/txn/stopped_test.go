@@ -193,3 +193,65 @@ func TestAStopWhileAnAbortWaitsForAnAdditionFailsItAtOnce(t *testing.T) {
 	require.ErrorIs(t, err, ErrFatal, "AbortTransaction: %v", err)
 	require.ErrorIs(t, err, kerr.ProducerFenced)
 }
+
+// The producer stops for good (a Produce answer fenced it) while the
+// partition adder waits to retry AddPartitionsToTxn: the adder stops then,
+// as it stops when the producer closes, since the transaction it adds to
+// can never commit. Before, it went on asking the coordinator, every
+// RetryBackoffMax while the coordinator kept failing, until Close.
+func TestV1AddingStopsRetryingWhenTheProducerStops(t *testing.T) {
+	r := initialized(t, false)
+	r.coords.fail(protocol.AddPartitionsToTxn, kerr.CoordinatorLoadInProgress, kerr.CoordinatorLoadInProgress,
+		kerr.CoordinatorLoadInProgress, kerr.CoordinatorLoadInProgress)
+	require.False(t, r.admit(tp0))
+	bounded.Receive(t, r.clk.Armed(), waitTime, "no retry of AddPartitionsToTxn was scheduled")
+	r.m.RecordFailed(kerr.ProducerFenced)
+	require.Eventually(t, func() bool {
+		r.m.mu.Lock()
+		defer r.m.mu.Unlock()
+		return r.m.adderDone == nil
+	}, waitTime, time.Millisecond, "the adder still waits to retry AddPartitionsToTxn after the producer stopped")
+	asked := len(r.coords.apis())
+	r.clk.Advance(time.Minute) // past every backoff
+	require.Equal(t, asked, len(r.coords.apis()), "a request after the producer stopped")
+	require.Equal(t, FatalError, r.state())
+}
+
+// The producer stops for good while SendOffsetsToTransaction waits to
+// retry the request that adds the offsets (AddOffsetsToTxn with v1,
+// TxnOffsetCommit with v2): the call stops then and fails with the stop,
+// where it went on retrying until the coordinator recovered, its ctx
+// ended or the producer closed. So does a call whose request is in flight
+// when the producer stops.
+func TestACallStopsRetryingWhenTheProducerStops(t *testing.T) {
+	offsets := []Offset{{Topic: "in", Partition: 0, Offset: 10}}
+	for _, v2 := range []bool{false, true} {
+		api := protocol.AddOffsetsToTxn
+		if v2 {
+			api = protocol.TxnOffsetCommit
+		}
+		t.Run(fmt.Sprintf("retrying %s", api), func(t *testing.T) {
+			r := initialized(t, v2)
+			r.coords.fail(api, kerr.CoordinatorLoadInProgress, kerr.CoordinatorLoadInProgress,
+				kerr.CoordinatorLoadInProgress, kerr.CoordinatorLoadInProgress)
+			sent := make(chan error, 1)
+			go func() { sent <- r.m.SendOffsets(context.Background(), offsets, Group{ID: "g"}) }()
+			bounded.Receive(t, r.clk.Armed(), waitTime, "no retry was scheduled")
+			r.m.RecordFailed(kerr.ProducerFenced)
+			err := bounded.Receive(t, sent, waitTime, "SendOffsetsToTransaction still retries after the producer stopped for good")
+			require.ErrorIs(t, err, ErrFatal)
+			require.ErrorIs(t, err, kerr.ProducerFenced)
+		})
+		t.Run(fmt.Sprintf("%s in flight", api), func(t *testing.T) {
+			r := initialized(t, v2)
+			g := r.coords.hold(api)
+			sent := make(chan error, 1)
+			go func() { sent <- r.m.SendOffsets(context.Background(), offsets, Group{ID: "g"}) }()
+			bounded.Receive(t, g.arrived, waitTime, "the request was not sent")
+			r.m.RecordFailed(kerr.ProducerFenced)
+			err := bounded.Receive(t, sent, waitTime, "SendOffsetsToTransaction still waits for its answer after the producer stopped for good")
+			require.ErrorIs(t, err, ErrFatal)
+			require.ErrorIs(t, err, kerr.ProducerFenced)
+		})
+	}
+}

@@ -224,6 +224,12 @@ type Manager struct {
 	// which nothing leaves): a call waiting for the partition adder stops
 	// waiting then, as nothing more will be sent.
 	stopped chan struct{}
+	// live ends once the producer stops for good, as stopped closes: a
+	// coordinator call under way stops then (call), since nothing it asks
+	// for can commit. Its retries would otherwise go on, while the
+	// coordinator failed, until Close or the caller's ctx.
+	live    context.Context
+	endLive context.CancelFunc
 
 	// producing mirrors state == InTransaction, so that CheckProduce, on
 	// every record, takes no lock.
@@ -262,6 +268,7 @@ func New(cfg Config) *Manager {
 	}
 	m.closing, m.markClosing = context.WithCancelCause(context.Background())
 	m.stopped = make(chan struct{})
+	m.live, m.endLive = context.WithCancel(context.Background())
 	return m
 }
 
@@ -328,6 +335,7 @@ func (m *Manager) fatal(cause error) error {
 	if m.state != FatalError {
 		m.setState(FatalError)
 		close(m.stopped)
+		m.endLive()
 		m.lastErr = fmt.Errorf("%w: %w", ErrFatal, forgotten(asFenced(cause), m.cfg.TransactionalID))
 		m.signalFailure()
 		m.cfg.Logger.Error("transactional producer stopped", "transactional_id", m.cfg.TransactionalID, "err", cause)
