@@ -404,7 +404,12 @@ func (e *ConfigError) Error() string { return "producer config: " + e.Field + ":
 // of the result uses the same settings as New(cfg), and WithDefaults of
 // it changes nothing. A tool that shows or bounds by the settings in
 // effect reads them here rather than repeat the rules (NoLinger lingers
-// no time: count it as 0).
+// no time: count it as 0). For a cfg without a Partitioner the result
+// holds a new partitioner.Default, which keeps state per topic (its
+// sticky partition, its loads): producers made from one result share
+// it, and each counts the others' records in its turns, where New(cfg)
+// gives each producer its own. Make each producer from a result of its
+// own.
 func (cfg Config) WithDefaults() Config {
 	setDur := func(d *time.Duration, def time.Duration) {
 		if *d == 0 {
