@@ -107,8 +107,9 @@ type Sender struct {
 	landed       []*flight    // flights handled, for the next requests
 	answers      answers      // the answer being handled, by partition
 	inFlight     int
-	start        int       // fairness: where the next drain begins
-	pausedUntil  time.Time // the broker's quota pause (throttle.go)
+	start        int         // fairness: where the next drain begins
+	pausedUntil  time.Time   // the broker's quota pause (throttle.go)
+	timer        clock.Timer // Run's, rearmed for every wait (await)
 
 	version int16 // the Produce version of the last request, for the log
 }
@@ -136,100 +137,122 @@ func (s *Sender) Wake() {
 // connection failures) of the requests still in flight, so that every batch
 // it drained gets an outcome before Run returns.
 func (s *Sender) Run(ctx context.Context) {
-	clk := s.cfg.Clock
-	var timer clock.Timer
 	defer func() {
-		if timer != nil {
-			timer.Stop()
+		if s.timer != nil {
+			s.timer.Stop()
 		}
 	}()
 	for {
 		// One reading of ctx per pass: a cancellation between two readings
-		// could leave the select below with nothing to wake it.
+		// could leave await's select with nothing to wake it.
 		stopping := ctx.Err() != nil
 		if stopping && s.inFlight == 0 {
 			return
 		}
-		// The pass waits until now+wait, the now it read wait against: a
-		// timer armed for the duration alone would count it again from the
-		// arming, and wait out twice the time that passed in between (on
-		// a fake clock, a test's Advance).
-		var now time.Time
-		wait := time.Duration(1<<63 - 1)
-		ready := false
-		if s.inFlight < s.cfg.MaxInFlight && !stopping {
-			now = clk.Now()
-			if pause := s.paused(now); pause > 0 {
-				wait = pause
-			} else {
-				// Like the Java client, connect only when there is something
-				// to send: a broker that leads nothing of ours gets no
-				// connection, and a dead one no metadata refreshes on our
-				// account.
-				ready, wait = s.acc.Ready(s.cfg.Node, s.cfg.Hooks.Partitions(), s.inFlight > 0, now)
-			}
+		now, wait, sent := s.pass(ctx, stopping)
+		if sent {
+			continue
 		}
-		if ready {
-			c, err := s.cfg.Hooks.Connect(ctx)
-			switch {
-			case err != nil:
-				// Nothing is drained while the broker is unreachable: the
-				// batches wait in the accumulator, where they can still move
-				// to a new leader or expire. Unless it refused to
-				// authenticate us: then they fail now.
-				s.failUnauthenticated(err)
-				s.noteUnreachable(ctx, err)
-				wait = s.untilNextAttempt(now)
-				s.cfg.Logger.Debug("broker unreachable", "node", s.cfg.Node, "err", err)
-				// Only a connection attempt that failed is news: within the
-				// reconnect backoff Connect fails at once, and the attempt
-				// that started the backoff has asked already. Asked on every
-				// pass, each refresh's wake would ask for the next, one
-				// every RetryBackoff while the broker stays down (the Java
-				// client asks once per failed connection too).
-				if !errors.Is(err, conn.ErrBackoff) {
-					s.cfg.Hooks.RefreshMetadata("broker unreachable")
-				}
-			default:
-				f := s.takeOff()
-				now = clk.Now()
-				f.batches, wait, s.start = s.acc.Drain(f.batches, s.cfg.Node, s.cfg.Hooks.Partitions(), s.start, s.cfg.MaxRequestSize, s.inFlight > 0, now)
-				if len(f.batches) > 0 {
-					s.send(ctx, c, f)
-					continue
-				}
-				s.land(f)
-			}
+		s.await(ctx, stopping, now, wait)
+	}
+}
+
+// pass looks at the accumulator once and, if a batch is ready, connects,
+// then drains and sends, or books the connection's failure. stopping is
+// Run's one reading of ctx for the pass. It returns the wait until the
+// next pass and the now it counts from, and whether a request went: then
+// Run passes again at once, for another may be ready behind it.
+func (s *Sender) pass(ctx context.Context, stopping bool) (now time.Time, wait time.Duration, sent bool) {
+	// The pass waits until now+wait, the now it read wait against: a
+	// timer armed for the duration alone would count it again from the
+	// arming, and wait out twice the time that passed in between (on
+	// a fake clock, a test's Advance).
+	wait = time.Duration(1<<63 - 1)
+	ready := false
+	if s.inFlight < s.cfg.MaxInFlight && !stopping {
+		now = s.cfg.Clock.Now()
+		if pause := s.paused(now); pause > 0 {
+			wait = pause
+		} else {
+			// Like the Java client, connect only when there is something
+			// to send: a broker that leads nothing of ours gets no
+			// connection, and a dead one no metadata refreshes on our
+			// account.
+			ready, wait = s.acc.Ready(s.cfg.Node, s.cfg.Hooks.Partitions(), s.inFlight > 0, now)
 		}
-		// One timer serves every pass, rearmed: a pass per request or
-		// answer would otherwise allocate one.
-		var fire <-chan time.Time
-		switch {
-		case wait == time.Duration(1<<63-1):
-			if timer != nil {
-				timer.Stop()
-			}
-		case timer == nil:
-			timer = clk.NewTimerAt(now.Add(wait))
-			fire = timer.C()
-		default:
-			timer.ResetAt(now.Add(wait))
-			fire = timer.C()
+	}
+	if !ready {
+		return now, wait, false
+	}
+	c, err := s.cfg.Hooks.Connect(ctx)
+	if err != nil {
+		return now, s.connectFailed(ctx, err, now), false
+	}
+	f := s.takeOff()
+	now = s.cfg.Clock.Now()
+	f.batches, wait, s.start = s.acc.Drain(f.batches, s.cfg.Node, s.cfg.Hooks.Partitions(), s.start, s.cfg.MaxRequestSize, s.inFlight > 0, now)
+	if len(f.batches) > 0 {
+		s.send(ctx, c, f)
+		return now, wait, true
+	}
+	s.land(f)
+	return now, wait, false
+}
+
+// connectFailed handles a Connect that failed, asked at now, and returns
+// the wait until the next pass (untilNextAttempt).
+func (s *Sender) connectFailed(ctx context.Context, err error, now time.Time) time.Duration {
+	// Nothing is drained while the broker is unreachable: the batches wait
+	// in the accumulator, where they can still move to a new leader or
+	// expire. Unless it refused to authenticate us: then they fail now.
+	s.failUnauthenticated(err)
+	s.noteUnreachable(ctx, err)
+	wait := s.untilNextAttempt(now)
+	s.cfg.Logger.Debug("broker unreachable", "node", s.cfg.Node, "err", err)
+	// Only a connection attempt that failed is news: within the reconnect
+	// backoff Connect fails at once, and the attempt that started the
+	// backoff has asked already. Asked on every pass, each refresh's wake
+	// would ask for the next, one every RetryBackoff while the broker
+	// stays down (the Java client asks once per failed connection too).
+	if !errors.Is(err, conn.ErrBackoff) {
+		s.cfg.Hooks.RefreshMetadata("broker unreachable")
+	}
+	return wait
+}
+
+// await waits for what may change the next pass: a Wake, the end of wait
+// after now (none if wait is the longest Duration, which Ready and Drain
+// report when only an answer or a wake can change anything), an answer,
+// which it handles, or ctx's end, unless the sender is stopping already.
+func (s *Sender) await(ctx context.Context, stopping bool, now time.Time, wait time.Duration) {
+	// One timer serves every pass, rearmed: a pass per request or
+	// answer would otherwise allocate one.
+	var fire <-chan time.Time
+	switch {
+	case wait == time.Duration(1<<63-1):
+		if s.timer != nil {
+			s.timer.Stop()
 		}
-		done := ctx.Done()
-		if stopping {
-			done = nil // only in-flight answers matter now
-		}
-		select {
-		case <-s.wake:
-		case <-fire:
-		case f := <-s.results:
-			s.inFlight--
-			s.handle(f)
-			s.notePause(f)
-			s.land(f)
-		case <-done:
-		}
+	case s.timer == nil:
+		s.timer = s.cfg.Clock.NewTimerAt(now.Add(wait))
+		fire = s.timer.C()
+	default:
+		s.timer.ResetAt(now.Add(wait))
+		fire = s.timer.C()
+	}
+	done := ctx.Done()
+	if stopping {
+		done = nil // only in-flight answers matter now
+	}
+	select {
+	case <-s.wake:
+	case <-fire:
+	case f := <-s.results:
+		s.inFlight--
+		s.handle(f)
+		s.notePause(f)
+		s.land(f)
+	case <-done:
 	}
 }
 
