@@ -23,7 +23,9 @@ const maxSASLRounds = 16
 // authenticate runs one SASL exchange on c: SaslHandshake v1 naming the
 // mechanism, then the mechanism's messages in SaslAuthenticate requests
 // (KIP-152) until it is satisfied. It returns the session the broker
-// granted (KIP-368), of lifetime zero if it set no limit.
+// granted (KIP-368), of lifetime zero if it set no limit. Its steps, in
+// order, are checkVersions, start, and under the write lock handshake and
+// rounds, which share a saslExchange.
 //
 // The mechanism's session starts before the write lock is taken: starting
 // may fetch a token from an identity provider, and a re-authentication
@@ -66,54 +68,17 @@ const maxSASLRounds = 16
 // not the credentials, so it fails the connection retriably, to be dialed
 // again. Answered to a first authentication, it stays a refusal.
 func (c *Conn) authenticate(ctx context.Context, reauth bool) (g grant, exchanged bool, err error) {
-	mech := c.cfg.SASL
-	refused := func(err error) error { return &AuthError{Addr: c.addr, Mechanism: mech.Name(), Err: err} }
-	timedOut := fmt.Errorf("SASL authentication to %s: %w: the %s mechanism took longer than %v",
-		c.addr, ErrRequestTimeout, mech.Name(), c.cfg.RequestTimeout)
-	// bounded is the context of one of the mechanism's calls, and failed
-	// its error: the call's timeout, whatever the mechanism made of it;
-	// the connection's end or the caller's giving up, which the broker
-	// did not refuse either; or else the call's own failure, as otherwise
-	// words it: a Start that failed, or a Step's refusal.
-	bounded := func() (context.Context, context.CancelFunc) {
-		return clock.WithTimeoutCause(ctx, c.cfg.Clock, c.cfg.RequestTimeout, timedOut)
-	}
-	failed := func(call context.Context, err error, otherwise func(error) error) error {
-		switch {
-		case context.Cause(call) == timedOut:
-			return timedOut
-		case ctx.Err() != nil:
-			select {
-			case <-c.dead:
-				return c.Err()
-			default:
-				return fmt.Errorf("SASL authentication to %s: %w", c.addr, context.Cause(ctx))
-			}
-		}
-		return otherwise(err)
-	}
-	if v, err := c.versions.For(protocol.SaslHandshake); err != nil || v < 1 {
-		// v0 would make the tokens bare frames, which we do not speak.
-		return grant{}, false, refused(fmt.Errorf("the broker does not speak SaslHandshake v1 (Kafka 1.0+): %w", errOr(err, protocol.ErrUnsupportedVersion)))
-	}
-	version, err := c.versions.For(protocol.SaslAuthenticate)
+	x := c.newSASLExchange(ctx)
+	version, err := x.checkVersions()
 	if err != nil {
-		return grant{}, false, refused(err)
+		return grant{}, false, err
 	}
 	// The session may go on using Start's context through the exchange:
 	// it ends with it.
-	startCtx, endStart := bounded()
+	session, endStart, err := x.start()
 	defer endStart()
-	session, err := callWithin(startCtx, recoverMechanism(c.log, func() (sasl.Session, error) {
-		return mech.Start(startCtx, c.addr)
-	}), nil)
 	if err != nil {
-		return grant{}, false, failed(startCtx, err, func(err error) error {
-			if errors.Is(err, sasl.ErrInvalidCredentials) {
-				return refused(err)
-			}
-			return couldNotStart(c.addr, mech.Name(), err)
-		})
+		return grant{}, false, err
 	}
 
 	select {
@@ -135,37 +100,154 @@ func (c *Conn) authenticate(ctx context.Context, reauth bool) (g grant, exchange
 		}
 		<-c.writeLock
 	}()
-	resp, err := c.authRoundTrip(ctx, &protocol.SaslHandshakeRequest{Mechanism: mech.Name()}, 1)
-	if err != nil {
+	if g.begunBy, err = x.handshake(reauth); err != nil {
 		return grant{}, true, err
 	}
-	g.begunBy = c.cfg.Clock.Now()
+	g, err = x.rounds(session, version, g)
+	return g, true, err
+}
+
+// saslExchange is what the parts of one authenticate share, so that each
+// part reads alone: the connection, the caller's ctx, which bounds the
+// whole exchange, the mechanism, and timedOut, the error of one of the
+// mechanism's calls that outlasted RequestTimeout, which failed knows by
+// its identity.
+type saslExchange struct {
+	c        *Conn
+	ctx      context.Context
+	mech     sasl.Mechanism
+	timedOut error
+}
+
+// newSASLExchange makes timedOut once for the exchange: failed tells a
+// call's own timeout from any other end by comparing causes with it.
+func (c *Conn) newSASLExchange(ctx context.Context) *saslExchange {
+	mech := c.cfg.SASL
+	return &saslExchange{
+		c:    c,
+		ctx:  ctx,
+		mech: mech,
+		timedOut: fmt.Errorf("SASL authentication to %s: %w: the %s mechanism took longer than %v",
+			c.addr, ErrRequestTimeout, mech.Name(), c.cfg.RequestTimeout),
+	}
+}
+
+// refused makes err a refusal, an *AuthError, which fails every record
+// waiting for the broker at once (see couldNotStart): for what every try
+// would meet alike.
+func (x *saslExchange) refused(err error) error {
+	return &AuthError{Addr: x.c.addr, Mechanism: x.mech.Name(), Err: err}
+}
+
+// bounded is the context of one of the mechanism's calls, ending at
+// RequestTimeout with timedOut as its cause.
+func (x *saslExchange) bounded() (context.Context, context.CancelFunc) {
+	return clock.WithTimeoutCause(x.ctx, x.c.cfg.Clock, x.c.cfg.RequestTimeout, x.timedOut)
+}
+
+// failed is the error of a call made within call, a context of bounded's:
+// the call's timeout, whatever the mechanism made of it; the connection's
+// end or the caller's giving up, which the broker did not refuse either;
+// or else the call's own failure, as otherwise words it: a Start that
+// failed, or a Step's refusal.
+func (x *saslExchange) failed(call context.Context, err error, otherwise func(error) error) error {
+	switch {
+	case context.Cause(call) == x.timedOut:
+		return x.timedOut
+	case x.ctx.Err() != nil:
+		select {
+		case <-x.c.dead:
+			return x.c.Err()
+		default:
+			return fmt.Errorf("SASL authentication to %s: %w", x.c.addr, context.Cause(x.ctx))
+		}
+	}
+	return otherwise(err)
+}
+
+// checkVersions returns the SaslAuthenticate version to speak, or a
+// refusal if the broker does not speak what the exchange needs: checked
+// before the mechanism starts, so that a broker that could never accept
+// its messages costs no token fetch.
+func (x *saslExchange) checkVersions() (int16, error) {
+	if v, err := x.c.versions.For(protocol.SaslHandshake); err != nil || v < 1 {
+		// v0 would make the tokens bare frames, which we do not speak.
+		return 0, x.refused(fmt.Errorf("the broker does not speak SaslHandshake v1 (Kafka 1.0+): %w", errOr(err, protocol.ErrUnsupportedVersion)))
+	}
+	version, err := x.c.versions.For(protocol.SaslAuthenticate)
+	if err != nil {
+		return 0, x.refused(err)
+	}
+	return version, nil
+}
+
+// start starts the mechanism's session before authenticate takes the
+// write lock, since it may fetch a token. It returns end, which ends
+// Start's context, for the caller to defer to the exchange's end, failed
+// or not: the session may go on using that context. A failure is
+// retriable (see couldNotStart) unless the mechanism judged its
+// credentials invalid.
+func (x *saslExchange) start() (session sasl.Session, end context.CancelFunc, err error) {
+	startCtx, end := x.bounded()
+	session, err = callWithin(startCtx, recoverMechanism(x.c.log, func() (sasl.Session, error) {
+		return x.mech.Start(startCtx, x.c.addr)
+	}), nil)
+	if err != nil {
+		return nil, end, x.failed(startCtx, err, func(err error) error {
+			if errors.Is(err, sasl.ErrInvalidCredentials) {
+				return x.refused(err)
+			}
+			return couldNotStart(x.c.addr, x.mech.Name(), err)
+		})
+	}
+	return session, end, nil
+}
+
+// handshake names the mechanism to the broker, under the write lock, and
+// returns when its answer came: the broker began the exchange before it
+// answered, and Kafka counts its second between re-authentications from
+// then (grant.begunBy).
+func (x *saslExchange) handshake(reauth bool) (begunBy time.Time, err error) {
+	resp, err := x.c.authRoundTrip(x.ctx, &protocol.SaslHandshakeRequest{Mechanism: x.mech.Name()}, 1)
+	if err != nil {
+		return time.Time{}, err
+	}
+	begunBy = x.c.cfg.Clock.Now()
 	if hs := resp.(*protocol.SaslHandshakeResponse); hs.ErrorCode != 0 {
 		err := fmt.Errorf("%w (the broker enables %s)", kerr.ForCode(hs.ErrorCode), strings.Join(hs.Mechanisms, ", "))
 		if reauth && hs.ErrorCode == kerr.IllegalSASLState.Code {
-			return grant{}, true, fmt.Errorf("%w: SASL %s re-authentication to %s refused as too soon after the last: %w",
-				ErrDisconnected, mech.Name(), c.addr, err)
+			return time.Time{}, fmt.Errorf("%w: SASL %s re-authentication to %s refused as too soon after the last: %w",
+				ErrDisconnected, x.mech.Name(), x.c.addr, err)
 		}
-		return grant{}, true, refused(err)
+		return time.Time{}, x.refused(err)
 	}
+	return begunBy, nil
+}
+
+// rounds passes the mechanism's messages and the broker's answers to each
+// other, under the write lock, until the mechanism is satisfied, and
+// returns g with the session the broker granted. The session's expiry is
+// counted from when the last SaslAuthenticate was written, as the broker
+// starts it only after reading it.
+func (x *saslExchange) rounds(session sasl.Session, version int16, g grant) (grant, error) {
 	var challenge []byte
 	for range maxSASLRounds {
-		stepCtx, endStep := bounded()
-		step, err := callWithin(stepCtx, recoverMechanism(c.log, func() (saslStep, error) {
+		stepCtx, endStep := x.bounded()
+		step, err := callWithin(stepCtx, recoverMechanism(x.c.log, func() (saslStep, error) {
 			msg, done, err := session.Step(stepCtx, challenge)
 			return saslStep{msg, done}, err
 		}), nil)
 		endStep()
 		if err != nil {
-			return grant{}, true, failed(stepCtx, err, refused)
+			return grant{}, x.failed(stepCtx, err, x.refused)
 		}
 		if step.done {
-			return g, true, nil
+			return g, nil
 		}
-		written := c.cfg.Clock.Now()
-		resp, err := c.authRoundTrip(ctx, &protocol.SaslAuthenticateRequest{AuthBytes: step.msg}, version)
+		written := x.c.cfg.Clock.Now()
+		resp, err := x.c.authRoundTrip(x.ctx, &protocol.SaslAuthenticateRequest{AuthBytes: step.msg}, version)
 		if err != nil {
-			return grant{}, true, err
+			return grant{}, err
 		}
 		ar := resp.(*protocol.SaslAuthenticateResponse)
 		if ar.ErrorCode != 0 {
@@ -173,13 +255,13 @@ func (c *Conn) authenticate(ctx context.Context, reauth bool) (g grant, exchange
 			if ar.ErrorMessage != nil && *ar.ErrorMessage != "" {
 				err = fmt.Errorf("%w (%s)", err, *ar.ErrorMessage)
 			}
-			return grant{}, true, refused(err)
+			return grant{}, x.refused(err)
 		}
 		challenge = ar.AuthBytes
 		g.lifetime = time.Duration(ar.SessionLifetimeMs) * time.Millisecond
 		g.expires = written.Add(g.lifetime)
 	}
-	return grant{}, true, refused(fmt.Errorf("%w: no outcome after %d rounds", sasl.ErrProtocol, maxSASLRounds))
+	return grant{}, x.refused(fmt.Errorf("%w: no outcome after %d rounds", sasl.ErrProtocol, maxSASLRounds))
 }
 
 // couldNotStart is the error of a mechanism whose Start failed: an
@@ -194,7 +276,7 @@ func (c *Conn) authenticate(ctx context.Context, reauth bool) (g grant, exchange
 // judges the credentials it was given invalid wraps
 // sasl.ErrInvalidCredentials, and is refused instead, since every try
 // would be judged alike. It is made only while the exchange's ctx, the
-// caller's, is alive (authenticate's failed sees to that), so a Start that
+// caller's, is alive (saslExchange.failed sees to that), so a Start that
 // failed of its own timeout (a token provider's HTTP client's) keeps only
 // its text (notCtxError).
 func couldNotStart(addr, mech string, err error) error {
