@@ -110,8 +110,9 @@ func (c *Conn) authenticate(ctx context.Context, reauth bool) (g grant, exchange
 // saslExchange is what the parts of one authenticate share, so that each
 // part reads alone: the connection, the caller's ctx, which bounds the
 // whole exchange, the mechanism, and timedOut, the error of one of the
-// mechanism's calls that outlasted RequestTimeout, which failed knows by
-// its identity.
+// mechanism's calls that outlasted RequestTimeout: one value, made once,
+// so that failed tells that timeout from any other end by comparing the
+// call's cause with it.
 type saslExchange struct {
 	c        *Conn
 	ctx      context.Context

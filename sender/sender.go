@@ -107,9 +107,8 @@ type Sender struct {
 	landed       []*flight    // flights handled, for the next requests
 	answers      answers      // the answer being handled, by partition
 	inFlight     int
-	start        int         // fairness: where the next drain begins
-	pausedUntil  time.Time   // the broker's quota pause (throttle.go)
-	timer        clock.Timer // Run's, rearmed for every wait (await)
+	start        int       // fairness: where the next drain begins
+	pausedUntil  time.Time // the broker's quota pause (throttle.go)
 
 	version int16 // the Produce version of the last request, for the log
 }
@@ -137,9 +136,13 @@ func (s *Sender) Wake() {
 // connection failures) of the requests still in flight, so that every batch
 // it drained gets an outcome before Run returns.
 func (s *Sender) Run(ctx context.Context) {
+	// One timer serves every wait, rearmed: a pass per request or answer
+	// would otherwise allocate one. It is Run's, not the Sender's, so
+	// that nothing of a wait is shared beyond the Run that waits.
+	var timer clock.Timer
 	defer func() {
-		if s.timer != nil {
-			s.timer.Stop()
+		if timer != nil {
+			timer.Stop()
 		}
 	}()
 	for {
@@ -153,7 +156,7 @@ func (s *Sender) Run(ctx context.Context) {
 		if sent {
 			continue
 		}
-		s.await(ctx, stopping, now, wait)
+		s.await(ctx, stopping, now, wait, &timer)
 	}
 }
 
@@ -224,21 +227,20 @@ func (s *Sender) connectFailed(ctx context.Context, err error, now time.Time) ti
 // after now (none if wait is the longest Duration, which Ready and Drain
 // report when only an answer or a wake can change anything), an answer,
 // which it handles, or ctx's end, unless the sender is stopping already.
-func (s *Sender) await(ctx context.Context, stopping bool, now time.Time, wait time.Duration) {
-	// One timer serves every pass, rearmed: a pass per request or
-	// answer would otherwise allocate one.
+// timer is Run's one timer, made at the first wait and rearmed after.
+func (s *Sender) await(ctx context.Context, stopping bool, now time.Time, wait time.Duration, timer *clock.Timer) {
 	var fire <-chan time.Time
 	switch {
 	case wait == time.Duration(1<<63-1):
-		if s.timer != nil {
-			s.timer.Stop()
+		if *timer != nil {
+			(*timer).Stop()
 		}
-	case s.timer == nil:
-		s.timer = s.cfg.Clock.NewTimerAt(now.Add(wait))
-		fire = s.timer.C()
+	case *timer == nil:
+		*timer = s.cfg.Clock.NewTimerAt(now.Add(wait))
+		fire = (*timer).C()
 	default:
-		s.timer.ResetAt(now.Add(wait))
-		fire = s.timer.C()
+		(*timer).ResetAt(now.Add(wait))
+		fire = (*timer).C()
 	}
 	done := ctx.Done()
 	if stopping {
