@@ -44,9 +44,12 @@ type Data struct {
 // epoch). Its offset delta is NumRecords(); the first record's timestamp
 // becomes the batch's base timestamp, and later records store their
 // difference to it, which may be negative. The bytes are copied; the caller
-// may reuse them.
+// may reuse them. A closed batch takes no more records: Append after
+// Close panics, as a misuse that would corrupt the batch.
 func (b *Builder) Append(timestampMs int64, key, value []byte, headers []Header) {
-	b.AppendWithin(-1, &Data{TimestampMs: timestampMs, Key: key, Value: value, Headers: headers})
+	if !b.AppendWithin(-1, &Data{TimestampMs: timestampMs, Key: key, Value: value, Headers: headers}) {
+		panic("record: Append after Close")
+	}
 }
 
 // AppendWithin appends d as Append does unless the batch would then be
@@ -56,7 +59,14 @@ func (b *Builder) Append(timestampMs int64, key, value []byte, headers []Header)
 // twice. d comes by pointer: its four fields are more words than a call's
 // registers, and would be copied through the producing goroutine's stack
 // (see the producer's Produce on why that stack is kept shallow).
+//
+// A closed batch takes no record (AppendWithin returns false): Close has
+// fixed its length, record count and CRC, and a record added after would
+// follow the batch as bytes none of them cover.
 func (b *Builder) AppendWithin(limit int, d *Data) bool {
+	if b.closed {
+		return false
+	}
 	var delta int64
 	if b.numRecords > 0 {
 		delta = d.TimestampMs - b.firstTs

@@ -323,3 +323,39 @@ func TestMaxRecordOverheadBoundsRecordSize(t *testing.T) {
 		}
 	}
 }
+
+// A closed batch takes no more records: a record appended after Close
+// went after the batch's bytes, uncounted by its length, record count and
+// CRC, and a second Close returned the batch with those bytes trailing
+// it, which a decoder read as one record and bytes left over.
+func TestAClosedBatchTakesNoMoreRecords(t *testing.T) {
+	recs := []testRecord{{ts: 1000, key: []byte("k"), value: []byte("first")}}
+	var b Builder
+	b.Reset(make([]byte, 0, 1024))
+	b.Append(recs[0].ts, recs[0].key, recs[0].value, nil)
+	first, err := b.Close(CloseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first = bytes.Clone(first)
+	if b.AppendWithin(1024, &Data{TimestampMs: 1001, Value: []byte("late")}) {
+		t.Fatal("AppendWithin took a record after Close")
+	}
+	if b.NumRecords() != 1 {
+		t.Fatalf("%d records after a refused append, want 1", b.NumRecords())
+	}
+	again, err := b.Close(CloseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(again, first) {
+		t.Fatalf("a second Close returned %d bytes, the first %d", len(again), len(first))
+	}
+	checkDecoded(t, again, recs)
+	defer func() {
+		if recover() == nil {
+			t.Fatal("Append after Close did not panic")
+		}
+	}()
+	b.Append(1002, nil, []byte("later"), nil)
+}
