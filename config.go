@@ -116,7 +116,12 @@ type Config struct {
 	// one batch (see BatchSize) and the largest record, which goes alone in
 	// a batch if it is larger than BatchSize; the request's own fields (its
 	// header, topic names and partition numbers, tens of bytes) come on
-	// top. Java: max.request.size; kafka-python: max_request_size. Default
+	// top. A batch sent for the first time is counted at its size before
+	// compression, which most batches shrink from; small batches under a
+	// codec with framing (gzip's is 18 bytes) may grow, and a request of
+	// many such batches pass the cap by their growth, as the Java client's
+	// estimates of sizes before compression may. One batch never passes
+	// it. Java: max.request.size; kafka-python: max_request_size. Default
 	// 1 MiB (1,048,576 bytes), as in both. The broker's default
 	// message.max.bytes is 12 bytes more, 1,048,588 (1 MiB and the log's
 	// overhead, a batch's offset and length), so a batch within the default
