@@ -152,7 +152,7 @@ func (a *Accumulator) Retry(b *Batch, r Retry) (again bool) {
 	// A sequence refused for the partition's next batch restarts its
 	// sequences (see SequenceRejected); so does one refused while they wait
 	// to restart, for a retry that went ahead of its turn to be settled
-	// under its epoch first (next, in drain.go): that answer settles
+	// under its epoch first (restartGate, in next.go): that answer settles
 	// nothing, and under its epoch it would be refused for ever.
 	restart := r.SequenceRejected && a.cfg.Idempotent && (p.firstUncompleted(b) || p.restart)
 	b.lastErr, p.lastErr = r.Cause, r.Cause
@@ -177,10 +177,11 @@ func (a *Accumulator) Retry(b *Batch, r Retry) (again bool) {
 		a.complete(p, b, -1, -1, a.timedOut(p, b))
 	default:
 		// An epoch refused as old: the partition catches up with the
-		// producer's epoch before it sends again (next, in drain.go), which
-		// renumbers its sequences as a restart does. Marked as one, the
-		// batch waits for it rather than go again under the epoch refused
-		// while retries that may have been written settle under theirs.
+		// producer's epoch before it sends again (restartGate, in
+		// next.go), which renumbers its sequences as a restart does.
+		// Marked as one, the batch waits for it rather than go again
+		// under the epoch refused while retries that may have been
+		// written settle under theirs.
 		if restart || r.EpochRejected {
 			p.mustRestart(r.Cause)
 			b.epochSpent = true
