@@ -204,8 +204,12 @@ type Config struct {
 	Compression compression.Codec
 
 	// CompressionLevel is the codec's level; 0 means the codec's default.
-	// Java: compression.gzip.level, compression.lz4.level,
-	// compression.zstd.level (KIP-390); kafka-python: none.
+	// A level means what it means in Java: lz4's 9, Java's default, is its
+	// fast compressor, as 0 is, and 1 to 8 its slower high-compression
+	// modes; zstd's 3 is its default (see the compression package's level
+	// constants for each codec's range). Java: compression.gzip.level,
+	// compression.lz4.level, compression.zstd.level (KIP-390);
+	// kafka-python: none.
 	CompressionLevel int
 
 	// Partitioner picks the partition of records without an explicit one.

@@ -199,3 +199,31 @@ func TestDecompressGarbage(t *testing.T) {
 		t.Fatalf("codec 6: %v", err)
 	}
 }
+
+// lz4's level 9, Java's default compression.lz4.level, is the one level at
+// which Kafka's Java client compresses with lz4's fast compressor: a
+// level copied from a Java configuration compresses here as it did there,
+// with the fast compressor DefaultLevel uses, where it was pierrec's
+// deepest high-compression mode, nine times slower on a batch of random
+// values.
+func TestLZ4LevelNineIsJavasFastCompressor(t *testing.T) {
+	src := bytes.Repeat([]byte("a batch's records, a batch's records "), 2000)
+	fast, err := Compress(nil, LZ4, DefaultLevel, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nine, err := Compress(nil, LZ4, 9, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(nine, fast) {
+		t.Fatalf("level 9 wrote %d bytes, not the fast compressor's %d", len(nine), len(fast))
+	}
+	eight, err := Compress(nil, LZ4, 8, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(eight, fast) {
+		t.Fatal("level 8 wrote what the fast compressor writes: no high-compression mode below 9")
+	}
+}

@@ -18,12 +18,14 @@ var ErrInvalidLevel = errors.New("compression: invalid level")
 //   - gzip (compression.gzip.level): 1 (fastest) to 9 (smallest), the
 //     compress/flate levels as implemented by klauspost/compress.
 //     DefaultLevel is klauspost's default, as Java's -1 is zlib's.
-//   - lz4 (compression.lz4.level): 1 to 9, pierrec/lz4's Level1..Level9 (its
-//     high-compression modes). Java accepts up to 17, but pierrec stops at 9,
+//   - lz4 (compression.lz4.level): 1 to 9. DefaultLevel and 9 are LZ4's
+//     fast mode, as in Java, whose default level is 9 and whose 9 alone is
+//     lz4's fast compressor: a level copied from a Java configuration
+//     compresses as it did there. This package writes it with a compressor
+//     of its own (lz4block.go). 1 to 8 are pierrec/lz4's Level1..Level8,
+//     its high-compression modes, as Java's levels other than 9 are
+//     lz4-java's. Java accepts up to 17, deeper modes than any used here,
 //     so higher values are rejected rather than silently lowered.
-//     DefaultLevel is LZ4's fast mode, which is what Java does for its
-//     default: at level 9 (its default) Java uses lz4's fast compressor.
-//     This package writes it with a compressor of its own (lz4block.go).
 //   - zstd (compression.zstd.level): the zstd level numbers Java accepts,
 //     -131072 to 22. DefaultLevel is zstd's 3, as in Java, and both are
 //     written by this package's own compressor (zstdblock.go). The others

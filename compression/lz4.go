@@ -14,12 +14,17 @@ import (
 // (brokers before the content-checksum support would stumble on one).
 
 // lz4Levels maps our levels (index 0 is DefaultLevel) to pierrec's. Only
-// the tests still compress at pierrec's Fast: DefaultLevel goes to
-// appendLZ4Frame.
+// the tests still compress at pierrec's Fast: DefaultLevel and Java's
+// default, 9, go to appendLZ4Frame (see the level constants).
 var lz4Levels = [MaxLZ4Level + 1]lz4.CompressionLevel{
 	lz4.Fast, lz4.Level1, lz4.Level2, lz4.Level3, lz4.Level4,
-	lz4.Level5, lz4.Level6, lz4.Level7, lz4.Level8, lz4.Level9,
+	lz4.Level5, lz4.Level6, lz4.Level7, lz4.Level8, lz4.Fast,
 }
+
+// javaLZ4DefaultLevel is Java's default compression.lz4.level, the one
+// level at which Kafka's Java client compresses with lz4's fast
+// compressor.
+const javaLZ4DefaultLevel = 9
 
 type lz4Encoder struct {
 	w   *lz4.Writer
@@ -31,7 +36,7 @@ type lz4Encoder struct {
 var lz4Encoders [MaxLZ4Level + 1]sync.Pool
 
 func compressLZ4(dst []byte, level int, src []byte) ([]byte, error) {
-	if level == DefaultLevel {
+	if level == DefaultLevel || level == javaLZ4DefaultLevel {
 		// Our own fast compressor (lz4block.go, lz4frame.go) writes the
 		// frame pierrec's Fast level writes, at 2.3 times its speed on a
 		// batch of random values; the HC levels stay with pierrec.
