@@ -347,8 +347,12 @@ type Config struct {
 	// value implementing one or more of the Hook* interfaces (see Hook),
 	// such as the Prometheus and OpenTelemetry plugins'. Every hook of an
 	// event is called in this order; a value that implements none of them
-	// is an error. Java: interceptor.classes, metric.reporters;
-	// kafka-python: metric_reporters. Default none, which costs nothing.
+	// is an error, and so is a hook listed twice (a plugin's Hooks appended
+	// twice, or beside the plugin itself), which would count or trace every
+	// event twice. Hooks that cannot be compared with == (a func, a struct
+	// holding a slice) are not checked. Java: interceptor.classes,
+	// metric.reporters; kafka-python: metric_reporters. Default none,
+	// which costs nothing.
 	Hooks []Hook
 
 	// clock is the time source; tests in this package replace it.

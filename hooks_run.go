@@ -2,6 +2,7 @@ package producer
 
 import (
 	"fmt"
+	"reflect"
 	"sync"
 	"time"
 
@@ -41,7 +42,7 @@ type hooks struct {
 }
 
 // sortHooks files each hook under every event it implements; a hook that
-// implements none is a mistake worth an error.
+// implements none, or one listed twice, is a mistake worth an error.
 func sortHooks(list []Hook, h *hooks) error {
 	for i, x := range list {
 		n := 0
@@ -67,8 +68,31 @@ func sortHooks(list []Hook, h *hooks) error {
 			return &ConfigError{Field: "Hooks", Reason: fmt.Sprintf("Hooks[%d] (%T) implements none of the Hook interfaces", i, x)}
 		}
 	}
+	if err := refuseTwice(list); err != nil {
+		return err
+	}
 	h.records = len(h.buffered) > 0 || len(h.acknowledged) > 0
 	h.last = accumulator.ProducerID{ID: -1, Epoch: -1} // none yet: ids start at 0
+	return nil
+}
+
+// refuseTwice refuses a hook listed twice, which would hear every event
+// twice: a plugin's Hooks appended twice, or beside the plugin itself,
+// would count each event twice, and a tracing hook would start a second
+// span for each record and leave the first one unended. Hooks that cannot
+// be compared (a func, a struct holding a slice) cannot be told apart and
+// are let through: comparing them would panic.
+func refuseTwice(list []Hook) error {
+	for i, x := range list {
+		if !reflect.ValueOf(x).Comparable() {
+			continue
+		}
+		for j := i + 1; j < len(list); j++ {
+			if reflect.ValueOf(list[j]).Comparable() && x == list[j] {
+				return &ConfigError{Field: "Hooks", Reason: fmt.Sprintf("Hooks[%d] and Hooks[%d] are the same hook (%T), listed twice: every event would be counted or traced twice", i, j, x)}
+			}
+		}
+	}
 	return nil
 }
 

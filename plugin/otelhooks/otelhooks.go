@@ -17,7 +17,9 @@
 // messaging.message.body.size, error.type); a failed
 // record's span has status Error and the error as an event. A Telemetry
 // ends only the spans it started, whatever other tracing hooks the
-// producer has.
+// producer has. List its Hooks once: producer.New refuses them listed
+// twice (or beside the Telemetry itself), which would trace and count
+// every record twice.
 //
 // The metrics follow OpenTelemetry's messaging conventions where they say
 // something (messaging.client.sent.messages, messaging.client.operation
@@ -192,7 +194,10 @@ func firstErr(err, e error) error {
 	return e
 }
 
-// Hooks returns the hooks to put in producer.Config.Hooks.
+// Hooks returns the hooks to put in producer.Config.Hooks, once: listed
+// twice (Hooks appended twice, or the Telemetry beside them), they would
+// start two spans per record and end one, and count every record twice,
+// which producer.New refuses.
 func (t *Telemetry) Hooks() []producer.Hook {
 	if t.noSpans {
 		return []producer.Hook{t}

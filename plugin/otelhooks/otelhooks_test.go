@@ -284,6 +284,31 @@ func TestTwoTelemetryEachEndTheirOwnSpans(t *testing.T) {
 	}
 }
 
+// One Telemetry listed twice, its Hooks appended twice or beside the
+// Telemetry itself, would start two spans per record and end only the
+// second, and count every record twice: New refuses it.
+func TestNewRefusesATelemetryListedTwice(t *testing.T) {
+	tel := newTelemetry(t, otelhooks.Options{}).tel
+	noSpans := newTelemetry(t, otelhooks.Options{NoSpans: true}).tel
+	for _, tc := range []struct {
+		name  string
+		hooks []producer.Hook
+		want  string
+	}{
+		{"its Hooks twice", append(tel.Hooks(), tel.Hooks()...), "Hooks[0] and Hooks[2]"},
+		{"itself beside its Hooks", append([]producer.Hook{tel}, tel.Hooks()...), "Hooks[0] and Hooks[1]"},
+		{"its Hooks without spans twice", append(noSpans.Hooks(), noSpans.Hooks()...), "Hooks[0] and Hooks[1]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := producer.New(producer.Config{Brokers: []string{"127.0.0.1:9092"}, Hooks: tc.hooks})
+			var ce *producer.ConfigError
+			require.ErrorAs(t, err, &ce)
+			require.Equal(t, "Hooks", ce.Field)
+			require.Contains(t, ce.Reason, tc.want)
+		})
+	}
+}
+
 // A batch split after MESSAGE_TOO_LARGE counts in kafka.producer.batch
 // .splits (the Java client's batch-split-total), not as records retried,
 // which the Java client does not count it as either.

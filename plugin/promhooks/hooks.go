@@ -11,7 +11,9 @@ import (
 // Hooks returns the hooks to put in producer.Config.Hooks. Metrics itself
 // hears the events it counts, the records' aside; the record hook, which
 // costs a small allocation per record, is there unless
-// Options.NoRecordMetrics.
+// Options.NoRecordMetrics. List them once: producer.New refuses them
+// listed twice (or beside the Metrics itself), which would count every
+// event twice.
 func (m *Metrics) Hooks() []producer.Hook {
 	if m.noRecords {
 		return []producer.Hook{m}

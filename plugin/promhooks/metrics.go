@@ -47,6 +47,10 @@
 // The record counters that need each record's outcome (record_error_total)
 // make the producer track records, which costs a small allocation per
 // record; Options.NoRecordMetrics leaves them out.
+//
+// List a Metrics' Hooks once per producer: producer.New refuses them
+// listed twice (or beside the Metrics itself), which would count every
+// event twice.
 package promhooks
 
 import (

@@ -256,6 +256,17 @@ func TestNewRefusesADuplicate(t *testing.T) {
 	require.NoError(t, err, "other values of the labels do not clash")
 }
 
+// One Metrics listed twice, its Hooks appended twice, would count every
+// event twice: producer.New refuses it.
+func TestAProducerRefusesMetricsListedTwice(t *testing.T) {
+	m, err := promhooks.New(prometheus.NewRegistry(), promhooks.Options{})
+	require.NoError(t, err)
+	_, err = producer.New(producer.Config{Brokers: []string{"127.0.0.1:9092"}, Hooks: append(m.Hooks(), m.Hooks()...)})
+	var ce *producer.ConfigError
+	require.ErrorAs(t, err, &ce)
+	require.Contains(t, ce.Reason, "Hooks[0] and Hooks[2]")
+}
+
 // After Unregister the registry has none of the metrics, and new Metrics
 // of the same names can take their place.
 func TestUnregisterMakesRoomForNewMetrics(t *testing.T) {
