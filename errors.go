@@ -88,8 +88,11 @@ var (
 	ErrProducerStopped = accumulator.ErrProducerStopped
 )
 
-// errNilRecord is Produce's error for a nil *Record.
-var errNilRecord = fmt.Errorf("%w: nil *Record", ErrInvalidRecord)
+// ErrNilRecord is Produce's error for a nil *Record, which wraps
+// ErrInvalidRecord. A HookRecordRefused hook, handed the zero Record for a
+// nil one, tells it by this error from a record given with a nil value:
+// no message existed.
+var ErrNilRecord = fmt.Errorf("%w: nil *Record", ErrInvalidRecord)
 
 // RecordTooLargeError is the detail of ErrRecordTooLarge.
 type RecordTooLargeError struct {

@@ -108,7 +108,8 @@ type RecordAcknowledged struct {
 //
 // ctx is the record's Context (context.Background() if nil); r is a copy
 // of the caller's record, as for HookRecordBuffered (the zero Record for a
-// nil one): read it during the call, do not keep it.
+// nil one, whose err matches ErrNilRecord): read it during the call, do
+// not keep it.
 type HookRecordRefused interface {
 	OnRecordRefused(ctx context.Context, r Record, err error)
 }

@@ -473,6 +473,7 @@ func TestHooksHearOfEachRecordRefusedAtOnce(t *testing.T) {
 	require.Equal(t, "traced", h.ctxs[1].Value(ctxKey{}), "the record's Context")
 	require.Equal(t, "traced", h.ctxs[7].Value(ctxKey{}), "the record's Context")
 	require.NotNil(t, h.ctxs[0], "context.Background() for a nil record")
+	require.ErrorIs(t, h.errs[0], ErrNilRecord, "tells a nil record from the zero Record")
 	require.Zero(t, h.buffered, "HookRecordBuffered hears of no refused record")
 	require.Len(t, txnHook.errs, 1, "every hook of the event hears of it")
 }

@@ -214,7 +214,7 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 		cb = func(RecordMetadata, error) {}
 	}
 	if r == nil {
-		p.reject(refusedAtOnce(cb), nil, &PartitionError{Partition: -1, Err: errNilRecord})
+		p.reject(refusedAtOnce(cb), nil, &PartitionError{Partition: -1, Err: ErrNilRecord})
 		return
 	}
 	if p.closed.Load() {

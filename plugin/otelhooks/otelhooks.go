@@ -14,12 +14,13 @@
 // messaging.destination.name, messaging.destination.partition.id,
 // messaging.kafka.offset, messaging.kafka.message.key when the key is
 // short readable text, messaging.kafka.message.tombstone for a nil value,
-// messaging.message.body.size, error.type); a failed
-// record's span has status Error and the error as an event. A Telemetry
-// ends only the spans it started, whatever other tracing hooks the
-// producer has. List its Hooks once: producer.New refuses them listed
-// twice (or beside the Telemetry itself), which would trace and count
-// every record twice.
+// messaging.message.body.size, error.type; a nil *Record, refused at once
+// with producer.ErrNilRecord, had no message, and its span has neither the
+// tombstone nor the body size); a failed record's span has status Error
+// and the error as an event. A Telemetry ends only the spans it started,
+// whatever other tracing hooks the producer has. List its Hooks once:
+// producer.New refuses them listed twice (or beside the Telemetry itself),
+// which would trace and count every record twice.
 //
 // The metrics follow OpenTelemetry's messaging conventions where they say
 // something (messaging.client.sent.messages, messaging.client.operation
@@ -42,6 +43,7 @@ package otelhooks
 import (
 	"bytes"
 	"context"
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -220,7 +222,7 @@ type spanKey struct{ t *Telemetry }
 // also the returned ctx's current span, so that a later hook's span is its
 // child.
 func (r records) OnRecordBuffered(ctx context.Context, rec producer.Record) context.Context {
-	ctx, span := r.start(ctx, rec)
+	ctx, span := r.start(ctx, rec, true)
 	return context.WithValue(ctx, spanKey(r), span)
 }
 
@@ -229,27 +231,31 @@ func (r records) OnRecordBuffered(ctx context.Context, rec producer.Record) cont
 // with the error, and its operation duration, 0 (the refusal took no
 // time the producer measures). Its topic may be one the producer refused
 // as invalid: its bytes that are not UTF-8, which OTLP's strings cannot
-// carry, are replaced.
+// carry, are replaced. A nil record's span has no body size and is no
+// tombstone: there was no message.
 func (r records) OnRecordRefused(ctx context.Context, rec producer.Record, err error) {
 	rec.Topic = strings.ToValidUTF8(rec.Topic, "\uFFFD")
-	ctx, span := r.start(ctx, rec)
+	ctx, span := r.start(ctx, rec, !errors.Is(err, producer.ErrNilRecord))
 	end(span, producer.RecordMetadata{Topic: rec.Topic, Partition: -1, Offset: -1}, err)
 	r.t.duration.Record(ctx, 0, r.t.series.Load().failed(rec.Topic, err))
 }
 
-// start starts a record's span in ctx.
-func (r records) start(ctx context.Context, rec producer.Record) (context.Context, trace.Span) {
+// start starts a record's span in ctx; message is false for a nil record,
+// whose span says nothing of a body it never had.
+func (r records) start(ctx context.Context, rec producer.Record, message bool) (context.Context, trace.Span) {
 	attrs := []attribute.KeyValue{
 		attribute.String("messaging.system", "kafka"),
 		attribute.String("messaging.client.id", r.t.series.Load().clientID),
 		operationName, operationType,
 		attribute.String("messaging.destination.name", rec.Topic),
-		attribute.Int("messaging.message.body.size", len(rec.Value)),
+	}
+	if message {
+		attrs = append(attrs, attribute.Int("messaging.message.body.size", len(rec.Value)))
 	}
 	if key, ok := readableKey(rec.Key); ok {
 		attrs = append(attrs, attribute.String("messaging.kafka.message.key", key))
 	}
-	if rec.Value == nil {
+	if message && rec.Value == nil {
 		// A tombstone, which deletes its key from a compacted topic: the
 		// conventions require its span to say so. An empty value is none.
 		attrs = append(attrs, attribute.Bool("messaging.kafka.message.tombstone", true))

@@ -111,3 +111,30 @@ func TestSpansMarkATombstone(t *testing.T) {
 		})
 	}
 }
+
+// A nil record, refused at once, had no message: its span says nothing of
+// a body or a tombstone, while a record refused with a nil value is a
+// tombstone of 0 bytes all the same.
+func TestTheSpanOfANilRecordHasNoBodyAndIsNoTombstone(t *testing.T) {
+	tt := newTelemetry(t, otelhooks.Options{})
+	p, err := producer.New(producer.Config{Brokers: []string{"127.0.0.1:9092"}, Hooks: tt.tel.Hooks()})
+	require.NoError(t, err)
+	defer p.Close(context.Background())
+	p.Produce(context.Background(), nil, nil)
+	p.Produce(context.Background(), &producer.Record{Topic: "bad topic"}, nil)
+
+	spans := tt.spans.Ended()
+	require.Len(t, spans, 2, "a span per refused record")
+	has := func(i int, key string) bool {
+		for _, kv := range spans[i].Attributes() {
+			if string(kv.Key) == key {
+				return true
+			}
+		}
+		return false
+	}
+	require.False(t, has(0, "messaging.kafka.message.tombstone"), "a nil record")
+	require.False(t, has(0, "messaging.message.body.size"), "a nil record")
+	require.Equal(t, "true", attr(spans[1], "messaging.kafka.message.tombstone"), "a record with a nil value")
+	require.Equal(t, "0", attr(spans[1], "messaging.message.body.size"), "a record with a nil value")
+}
