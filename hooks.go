@@ -64,10 +64,16 @@ type HookRecordBuffered interface {
 
 // HookRecordAcknowledged is told of each accepted record's outcome, exactly
 // once, just before its callback and where its callback runs: on the
-// delivery goroutine, or on the caller's for a record that fails inside
-// Produce (no memory freed up within MaxBlock, its ctx ended). ctx is what
-// the HookRecordBuffered hooks returned (the record's Context without
-// them). The producer keeps ctx only until then.
+// caller's goroutine, before Produce returns, for a record that fails
+// before Produce appends it to a batch or holds it for its topic's
+// metadata, whatever the reason (no memory freed up within MaxBlock or its
+// ctx ended; the cluster stopped the producer for good, ErrProducerStopped,
+// or it closed meanwhile; the partitioner chose a partition the topic
+// lacks; its transaction began to end while its HookRecordBuffered hooks
+// ran); on the delivery goroutine for every other record, one that waited
+// for metadata included. ctx is what the HookRecordBuffered hooks returned
+// (the record's Context without them). The producer keeps ctx only until
+// then.
 //
 // A producer with this hook allocates a little per record (its callback,
 // ctx and time, about 64 bytes) that it does not without.
@@ -100,10 +106,10 @@ type RecordAcknowledged struct {
 // the error the callback gets (Send returns). Such a record was never
 // buffered: neither HookRecordBuffered nor HookRecordAcknowledged hears of
 // it, and a tracing hook that wants its span starts and ends it here. A
-// record that fails inside Produce once accepted (no memory freed up
+// record accepted that fails later, inside Produce (no memory freed up
 // within MaxBlock, a partition that the partitioner chose and the topic
-// lacks, a Close that came while it waited for metadata) is acknowledged
-// instead: its HookRecordBuffered hooks heard of it, and its
+// lacks) or after (a Close that came while it waited for metadata), is
+// acknowledged instead: its HookRecordBuffered hooks heard of it, and its
 // HookRecordAcknowledged hooks hear of the failure.
 //
 // ctx is the record's Context (context.Background() if nil); r is a copy
