@@ -8,7 +8,9 @@ import (
 	"math"
 	"net"
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/gokafka/producer/compression"
 	"github.com/gokafka/producer/internal/clock"
@@ -22,7 +24,9 @@ import (
 // and names the offending field in its error.
 type Config struct {
 	// Brokers are the seed brokers, "host:port", tried in random order until
-	// one answers; the rest of the cluster is learned from metadata. A
+	// one answers; the rest of the cluster is learned from metadata. An
+	// address without a host (":9092", from a variable left unset) or
+	// with spaces in it (" b:9092") is refused, not dialled. A
 	// metadata request that no broker the metadata named answers goes to
 	// the seeds again, so that a cluster whose brokers all moved is found
 	// through them (as the Java client's metadata.recovery.strategy=
@@ -121,11 +125,12 @@ type Config struct {
 	// codec with framing (gzip's is 18 bytes) may grow, and a request of
 	// many such batches pass the cap by their growth, as the Java client's
 	// estimates of sizes before compression may. One batch never passes
-	// it. Java: max.request.size; kafka-python: max_request_size. Default
-	// 1 MiB (1,048,576 bytes), as in both. The broker's default
-	// message.max.bytes is 12 bytes more, 1,048,588 (1 MiB and the log's
-	// overhead, a batch's offset and length), so a batch within the default
-	// passes it.
+	// it. At most math.MaxInt32, as a batch's length and a request's size
+	// are int32 on the wire. Java: max.request.size; kafka-python:
+	// max_request_size. Default 1 MiB (1,048,576 bytes), as in both. The
+	// broker's default message.max.bytes is 12 bytes more, 1,048,588 (1 MiB
+	// and the log's overhead, a batch's offset and length), so a batch
+	// within the default passes it.
 	MaxRequestSize int
 
 	// RequestTimeout is how long the producer waits for a broker's answer
@@ -219,7 +224,8 @@ type Config struct {
 	// uniform sticky partitioner (KIP-794) for keyless ones. It runs on
 	// the goroutine that appends the record: Produce's caller's, or, for
 	// a record that waited for metadata, the producer's, where a panic in
-	// it is recovered (see partitioner.Partitioner).
+	// it is recovered (see partitioner.Partitioner). A nil pointer as the
+	// Partitioner is a ConfigError at New.
 	Partitioner partitioner.Partitioner
 
 	// MetadataMaxAge is how often metadata is refreshed even when nothing
@@ -301,8 +307,9 @@ type Config struct {
 	// that ignores its ctx (an SSH tunnel's Dial, which takes none): the
 	// connection attempt fails then, or as Close abandons it, without
 	// waiting for the Dialer, and a connection it returns after that is
-	// closed. Java: none, a *tls.Dialer standing for
-	// security.protocol=SSL; kafka-python: none. Default: a net.Dialer.
+	// closed. A nil pointer as the Dialer is a ConfigError at New. Java:
+	// none, a *tls.Dialer standing for security.protocol=SSL;
+	// kafka-python: none. Default: a net.Dialer.
 	Dialer Dialer
 
 	// TLS, when set, secures every broker connection with this
@@ -347,9 +354,10 @@ type Config struct {
 	// value implementing one or more of the Hook* interfaces (see Hook),
 	// such as the Prometheus and OpenTelemetry plugins'. Every hook of an
 	// event is called in this order; a value that implements none of them
-	// is an error, and so is a hook listed twice (a plugin's Hooks appended
-	// twice, or beside the plugin itself), which would count or trace every
-	// event twice. Hooks that cannot be compared with == (a func, a struct
+	// is an error, and so are a nil pointer, whose first event would
+	// panic, and a hook listed twice (a plugin's Hooks appended twice, or
+	// beside the plugin itself), which would count or trace every event
+	// twice. Hooks that cannot be compared with == (a func, a struct
 	// holding a slice) are not checked. Java: interceptor.classes,
 	// metric.reporters; kafka-python: metric_reporters. Default none,
 	// which costs nothing.
@@ -522,9 +530,19 @@ func (cfg *Config) validate() error {
 		return bad("Brokers", "at least one seed broker is required")
 	}
 	for _, b := range cfg.Brokers {
-		_, port, err := net.SplitHostPort(b)
+		host, port, err := net.SplitHostPort(b)
 		if err != nil || port == "" {
 			return bad("Brokers", "%q is not host:port", b)
+		}
+		// Go dials this machine for an empty host, and finds no host with
+		// a space in it, which records learn only at MaxBlock. Both are
+		// mistakes: a variable left unset in os.Getenv("HOST")+":9092", a
+		// list split at ", ".
+		if host == "" {
+			return bad("Brokers", "%q has no host (an unset variable?)", b)
+		}
+		if strings.ContainsFunc(host, unicode.IsSpace) {
+			return bad("Brokers", "%q has a space in its host", b)
 		}
 		// Refused here, as the Java client refuses it, a bad port would
 		// otherwise surface only as records that find no metadata.
@@ -553,6 +571,11 @@ func (cfg *Config) validate() error {
 	}
 	if cfg.MaxRequestSize < 0 {
 		return bad("MaxRequestSize", "%d is negative", cfg.MaxRequestSize)
+	}
+	// A batch's length and a request's size are int32 on the wire; BatchSize
+	// is cut to MaxRequestSize, so this bounds it too.
+	if cfg.MaxRequestSize > math.MaxInt32 {
+		return bad("MaxRequestSize", "%d does not fit a batch's or a request's int32 size on the wire; at most %d", cfg.MaxRequestSize, math.MaxInt32)
 	}
 	if cfg.BufferMemory < 0 {
 		return bad("BufferMemory", "%d is negative", cfg.BufferMemory)
@@ -628,6 +651,9 @@ func (cfg *Config) validate() error {
 	// that is no Hook too.
 	var sorted hooks
 	if err := sortHooks(cfg.Hooks, &sorted); err != nil {
+		return err
+	}
+	if err := cfg.refuseNils(); err != nil {
 		return err
 	}
 	if _, err := compression.ParseCodec(cfg.Compression.String()); err != nil {

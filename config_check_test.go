@@ -2,7 +2,14 @@ package producer
 
 import (
 	"errors"
+	"math"
+	"net"
+	"strconv"
 	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gokafka/producer/partitioner"
 )
 
 // Validate rejects what New rejects, with the same error, and accepts what
@@ -25,5 +32,95 @@ func TestValidateMatchesNew(t *testing.T) {
 	}
 	if err := (Config{Brokers: []string{"b:9092"}}).Validate(); err != nil {
 		t.Errorf("Validate of a good Config: %v", err)
+	}
+}
+
+// refusedBoth returns the *ConfigError that Validate and New both give for
+// cfg, failing the test if either accepts it or they disagree.
+func refusedBoth(t *testing.T, cfg Config) *ConfigError {
+	t.Helper()
+	verr := cfg.Validate()
+	var ce *ConfigError
+	if !errors.As(verr, &ce) {
+		t.Fatalf("Validate = %v, want a *ConfigError", verr)
+	}
+	if _, nerr := New(cfg); nerr == nil || nerr.Error() != verr.Error() {
+		t.Fatalf("New says %v, Validate %v", nerr, verr)
+	}
+	return ce
+}
+
+type pointerPartitioner struct{ n int32 }
+
+func (p *pointerPartitioner) Partition(*partitioner.Topic, []byte) int32 { return p.n }
+
+type pointerHook struct{ opened int }
+
+func (h *pointerHook) OnConnectionOpened(ConnectionOpened) { h.opened++ }
+
+// A nil pointer given as the Dialer, the Partitioner or a hook is refused,
+// naming the field (and the hook's index), as a nil SASL mechanism is.
+// Each passed New: the first dial, or a hook's first event, panicked on a
+// producer goroutine and ended the process, and every record failed with
+// "the partitioner panicked" (Send panicking on the caller's goroutine).
+// A nil func (a partitioner.Func(nil)) is refused alike.
+func TestANilPointerAsDialerPartitionerOrHookIsRefused(t *testing.T) {
+	base := Config{Brokers: []string{"b:9092"}}
+	for _, tc := range []struct {
+		name, field, says string
+		set               func(*Config)
+	}{
+		{"Dialer", "Dialer", "a nil *net.Dialer",
+			func(c *Config) { c.Dialer = (*net.Dialer)(nil) }},
+		{"Partitioner", "Partitioner", "a nil *producer.pointerPartitioner",
+			func(c *Config) { c.Partitioner = (*pointerPartitioner)(nil) }},
+		{"Hooks", "Hooks", "Hooks[1] is a nil *producer.pointerHook",
+			func(c *Config) { c.Hooks = []Hook{&pointerHook{}, (*pointerHook)(nil)} }},
+		{"Partitioner func", "Partitioner", "a nil partitioner.Func",
+			func(c *Config) { c.Partitioner = partitioner.Func(nil) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := base
+			tc.set(&cfg)
+			var ce *ConfigError
+			require.NotPanics(t, func() { ce = refusedBoth(t, cfg) })
+			require.Equal(t, tc.field, ce.Field)
+			require.Contains(t, ce.Reason, tc.says)
+		})
+	}
+}
+
+// A broker address without a host (":9092", as from
+// os.Getenv("KAFKA_HOST")+":9092" with the variable unset) or with spaces
+// in its host (" host:9092", from splitting "a:9092, b:9092" at commas) is
+// refused, naming it. The first was accepted and dialled this machine; the
+// second failed records only after MaxBlock, as a host not found.
+func TestABrokerWithoutAHostOrWithSpacesIsRefusedNamingIt(t *testing.T) {
+	for _, addr := range []string{":9092", " host:9092", "host :9092", "[ ::1]:9092"} {
+		t.Run(addr, func(t *testing.T) {
+			ce := refusedBoth(t, Config{Brokers: []string{"b:9092", addr}})
+			require.Equal(t, "Brokers", ce.Field)
+			require.Contains(t, ce.Reason, strconv.Quote(addr))
+		})
+	}
+	for _, addr := range []string{"[::1]:9092", "[fe80::1%eth0]:9092", "127.0.0.1:9092", "kafka-1.example.com:9093"} {
+		require.NoError(t, Config{Brokers: []string{addr}}.Validate(), addr)
+	}
+}
+
+// A MaxRequestSize past math.MaxInt32 is refused: a batch's length and a
+// request's size are int32 on the wire, where it was accepted and a batch
+// that large would have been sent with its length wrapped. BatchSize is
+// cut to MaxRequestSize, so a larger one is not refused; BufferMemory
+// only bounds memory and may pass 2 GiB.
+func TestAMaxRequestSizePastInt32IsRefused(t *testing.T) {
+	ce := refusedBoth(t, Config{Brokers: []string{"b:9092"}, MaxRequestSize: math.MaxInt32 + 1})
+	require.Equal(t, "MaxRequestSize", ce.Field)
+	require.Contains(t, ce.Reason, "int32")
+	for _, cfg := range []Config{
+		{Brokers: []string{"b:9092"}, MaxRequestSize: math.MaxInt32, BufferMemory: 1 << 33},
+		{Brokers: []string{"b:9092"}, BatchSize: 1 << 32, BufferMemory: 1 << 33},
+	} {
+		require.NoError(t, cfg.Validate(), "%+v", cfg)
 	}
 }

@@ -45,6 +45,11 @@ type hooks struct {
 // implements none, or one listed twice, is a mistake worth an error.
 func sortHooks(list []Hook, h *hooks) error {
 	for i, x := range list {
+		// Its methods would read through it at its first event, on a
+		// producer goroutine, where the panic ends the process.
+		if holdsNil(x) {
+			return &ConfigError{Field: "Hooks", Reason: fmt.Sprintf("Hooks[%d] is a nil %T: its first event would panic", i, x)}
+		}
 		n := 0
 		add := func(ok bool) {
 			if ok {

@@ -358,7 +358,7 @@ func (f ackFunc) OnRecordAcknowledged(ctx context.Context, a RecordAcknowledged)
 // A value that implements no hook is a configuration error, not a hook
 // silently never called.
 func TestHooksRejectsAValueThatIsNoHook(t *testing.T) {
-	_, err := New(Config{Brokers: []string{"127.0.0.1:9092"}, Hooks: []Hook{ackFunc(nil), "not a hook"}})
+	_, err := New(Config{Brokers: []string{"127.0.0.1:9092"}, Hooks: []Hook{ackFunc(func(context.Context, RecordAcknowledged) {}), "not a hook"}})
 	var ce *ConfigError
 	require.ErrorAs(t, err, &ce)
 	require.Equal(t, "Hooks", ce.Field)

@@ -3,7 +3,6 @@ package producer
 import (
 	"crypto/tls"
 	"fmt"
-	"reflect"
 	"sync/atomic"
 
 	"github.com/gokafka/producer/conn"
@@ -41,7 +40,7 @@ func (cfg *Config) validateSecurity() error {
 	if _, ok := cfg.Dialer.(*tls.Dialer); ok && cfg.TLS != nil {
 		return &ConfigError{Field: "TLS", Reason: "set with a *tls.Dialer as Dialer: TLS would be run twice; use one"}
 	}
-	if isNilPointer(cfg.SASL) {
+	if holdsNil(cfg.SASL) {
 		// Its methods would read through it: Name and Validate here, a
 		// connection's exchange later.
 		return &ConfigError{Field: "SASL", Reason: fmt.Sprintf("a nil %T; leave SASL nil for no SASL", cfg.SASL)}
@@ -57,14 +56,6 @@ func (cfg *Config) validateSecurity() error {
 		}
 	}
 	return nil
-}
-
-// isNilPointer reports whether m is a non-nil interface holding a nil
-// pointer (var m *plain.Mechanism; cfg.SASL = m), which no comparison with
-// nil catches.
-func isNilPointer(m sasl.Mechanism) bool {
-	v := reflect.ValueOf(m)
-	return v.Kind() == reflect.Pointer && v.IsNil()
 }
 
 // authState remembers whether the last metadata refresh was refused, so
