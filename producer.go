@@ -28,6 +28,7 @@ import (
 	"github.com/gokafka/producer/accumulator"
 	"github.com/gokafka/producer/bufferpool"
 	"github.com/gokafka/producer/internal/cluster"
+	"github.com/gokafka/producer/internal/topicname"
 	"github.com/gokafka/producer/internal/txn"
 	"github.com/gokafka/producer/metadata"
 	"github.com/gokafka/producer/partitioner"
@@ -580,19 +581,8 @@ func failed(r *Record) RecordMetadata {
 // validTopic applies the broker's rules for topic names, so a bad name fails
 // at once instead of after MaxBlock of metadata lookups.
 func validTopic(name string) error {
-	switch {
-	case name == "":
-		return fmt.Errorf("%w: empty topic name", ErrInvalidRecord)
-	case name == "." || name == "..":
-		return fmt.Errorf("%w: topic name %q is not allowed", ErrInvalidRecord, name)
-	case len(name) > 249:
-		return fmt.Errorf("%w: topic name is %d characters, the limit is 249", ErrInvalidRecord, len(name))
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return fmt.Errorf("%w: topic name %q has %q; allowed are ASCII letters, digits, '.', '_' and '-'", ErrInvalidRecord, name, c)
-		}
+	if err := topicname.Check(name); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidRecord, err)
 	}
 	return nil
 }

@@ -90,6 +90,11 @@ var (
 	// transaction was aborted, or its transaction began to end while its
 	// HookRecordBuffered hooks ran.
 	ErrTransactionAborted = txn.ErrAborted
+	// ErrInvalidOffsets: SendOffsetsToTransaction refused its arguments
+	// before sending anything: an offset or partition that is negative,
+	// an invalid topic name, or an empty group ID. The transaction is as
+	// it was: call again with good ones.
+	ErrInvalidOffsets = txn.ErrInvalidOffsets
 )
 
 // Offset is a consumer's position to commit in a transaction: the offset
@@ -205,6 +210,17 @@ func (p *Producer) AbortTransaction(ctx context.Context) error {
 // the consume-transform-produce loop of exactly-once pipelines. The group's
 // metadata comes from the consumer, whichever library it is. It returns
 // once the group coordinator has taken them.
+//
+// Offsets no coordinator should commit are refused before anything is
+// sent, with an error wrapping ErrInvalidOffsets that names the entry
+// (its index, topic, partition and offset): a negative offset (a
+// consumer's -1 means it has no position; committed, a consumer
+// restarting from it would apply auto.offset.reset, and read its input
+// again or skip it), as the Java client's OffsetAndMetadata refuses it; a
+// negative partition, or a topic name the broker would refuse; and an
+// empty group ID, which Kafka's coordinator refuses (INVALID_GROUP_ID).
+// Such a refusal leaves the transaction as it was, neither abortable nor
+// missing the offsets: call again with good ones.
 //
 // An error wrapping ErrTransactionFatal means the producer was fenced,
 // denied, or its transactional id is no longer known to the coordinator,

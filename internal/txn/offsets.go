@@ -7,6 +7,7 @@ import (
 
 	"github.com/gokafka/producer/accumulator"
 	"github.com/gokafka/producer/internal/cluster"
+	"github.com/gokafka/producer/internal/topicname"
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
 )
@@ -83,8 +84,13 @@ type offsetKey struct {
 // commit's EndTxn goes after them. A group coordinator older than Kafka 2.5
 // (TxnOffsetCommit below v3) cannot check the group's membership: offsets
 // with one are not sent, and the producer stops (ErrFatal), as the Java
-// client's does on their UnsupportedVersionException.
+// client's does on their UnsupportedVersionException. Offsets no
+// coordinator should commit are refused first (checkOffsets), leaving the
+// transaction as it was.
 func (m *Manager) SendOffsets(ctx context.Context, offsets []Offset, group Group) error {
+	if err := checkOffsets(offsets, group); err != nil {
+		return err
+	}
 	if err := m.calls.lock(ctx, "SendOffsetsToTransaction"); err != nil {
 		return err
 	}
@@ -151,6 +157,35 @@ func (m *Manager) SendOffsets(ctx context.Context, offsets []Offset, group Group
 		// that ends it): the offsets went, but nothing of the transaction
 		// will commit, and the call says so rather than succeed.
 		return m.lastErr
+	}
+	return nil
+}
+
+// checkOffsets refuses, before anything is sent or booked, what no group
+// coordinator should commit: a negative offset (a consumer's -1 is "no
+// position"; committed, a consumer restarting from it applies
+// auto.offset.reset, and reads its input again or skips it), which the
+// Java client's OffsetAndMetadata refuses too; a negative partition, or a
+// topic name no broker takes; an empty group ID, which Kafka's coordinator
+// refuses (INVALID_GROUP_ID) a round trip later. A refused argument is the
+// caller's to correct, not a failure of the transaction.
+func checkOffsets(offsets []Offset, group Group) error {
+	if group.ID == "" {
+		return fmt.Errorf("SendOffsetsToTransaction: %w: empty group ID", ErrInvalidOffsets)
+	}
+	for i, o := range offsets {
+		why := topicname.Check(o.Topic)
+		switch {
+		case why != nil:
+		case o.Partition < 0:
+			why = errors.New("negative partition")
+		case o.Offset < 0:
+			why = errors.New("negative offset; a consumer's -1 is no position, and commits none")
+		default:
+			continue
+		}
+		return fmt.Errorf("SendOffsetsToTransaction: %w: offsets[%d] (topic %q, partition %d, offset %d): %v",
+			ErrInvalidOffsets, i, o.Topic, o.Partition, o.Offset, why)
 	}
 	return nil
 }

@@ -59,6 +59,10 @@ var (
 	// aborted, or that came back to its transaction after it began to end
 	// (EnterAfterHooks).
 	ErrAborted = errors.New("transaction aborted")
+	// ErrInvalidOffsets: SendOffsets refused its arguments before sending
+	// anything (an offset or partition that is negative, an invalid topic
+	// name, an empty group ID); the transaction is as it was.
+	ErrInvalidOffsets = errors.New("invalid offsets")
 )
 
 // final is ErrAbortable's and ErrFatal's type: kerr.Final, since no retry

@@ -1,0 +1,30 @@
+// Package topicname holds the broker's rules for topic names, so that a
+// name no broker takes is refused before anything is sent: a record's
+// topic by Produce and PartitionsFor, an offset's by
+// SendOffsetsToTransaction.
+package topicname
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Check says why the broker would refuse name, or nil if it takes it.
+// Callers wrap the error in their own words.
+func Check(name string) error {
+	switch {
+	case name == "":
+		return errors.New("empty topic name")
+	case name == "." || name == "..":
+		return fmt.Errorf("topic name %q is not allowed", name)
+	case len(name) > 249:
+		return fmt.Errorf("topic name is %d characters, the limit is 249", len(name))
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return fmt.Errorf("topic name %q has %q; allowed are ASCII letters, digits, '.', '_' and '-'", name, c)
+		}
+	}
+	return nil
+}
