@@ -21,6 +21,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -256,9 +257,17 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 	var tsMs int64
 	if r.Timestamp.IsZero() {
 		tsMs = p.cfg.clock.UnixMilli()
-	} else if tsMs = r.Timestamp.UnixMilli(); tsMs < 0 {
-		p.rejectTimestamp(&adm, cb, r)
-		return
+	} else {
+		// UnixMilli, from seconds taken once: as a uint64 they tell, in
+		// one comparison, a time before 1970 or one whose milliseconds do
+		// not fit an int64 (UnixMilli wraps); a negative tsMs then is an
+		// overflow within the last second that fits.
+		sec := r.Timestamp.Unix()
+		tsMs = sec*1e3 + int64(r.Timestamp.Nanosecond())/1e6
+		if uint64(sec) > math.MaxInt64/1000 || tsMs < 0 {
+			p.rejectTimestamp(&adm, cb, r)
+			return
+		}
 	}
 	var rcv receiver = cb
 	if p.hooks.records {
@@ -481,11 +490,16 @@ func (p *Producer) check(r *Record, unknownTopic bool) error {
 
 // rejectTimestamp refuses a record stamped before 1970, as the Java client
 // does: Kafka reads a timestamp of -1 as none, and stores the others as
-// they are, which no consumer expects.
+// they are, which no consumer expects. It refuses as out of range one
+// whose milliseconds since 1970 do not fit an int64 (from about year
+// 292,277,026 on, or as far before 1970), which time.Time.UnixMilli wraps:
+// to a year long past, or to one before 1970.
 func (p *Producer) rejectTimestamp(adm *admission, cb Callback, r *Record) {
-	err := &PartitionError{Topic: r.Topic, Partition: -1,
-		Err: fmt.Errorf("%w: timestamp %v is before 1970 (%d ms)", ErrInvalidRecord, r.Timestamp.UTC(), r.Timestamp.UnixMilli())}
-	p.refuse(adm, refusedAtOnce(cb), r, err)
+	err := fmt.Errorf("%w: timestamp %v is out of range: its milliseconds since 1970 do not fit an int64", ErrInvalidRecord, r.Timestamp.UTC())
+	if sec := r.Timestamp.Unix(); sec < 0 && sec >= math.MinInt64/1000 {
+		err = fmt.Errorf("%w: timestamp %v is before 1970 (%d ms)", ErrInvalidRecord, r.Timestamp.UTC(), r.Timestamp.UnixMilli())
+	}
+	p.refuse(adm, refusedAtOnce(cb), r, &PartitionError{Topic: r.Topic, Partition: -1, Err: err})
 }
 
 // deliver is the accumulator's way back to the caller: it turns a record's

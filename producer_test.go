@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -462,6 +463,39 @@ func TestATimestampBefore1970IsRefused(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(0), md.Timestamp.UnixMilli())
 	require.Len(t, c.Records("t", 0), 1, "only the record stamped 1970 is stored")
+}
+
+// A timestamp whose milliseconds since 1970 do not fit an int64 (from
+// about year 292,277,026 on) is refused as out of range. Before,
+// time.Time.UnixMilli wrapped: year 600,000,000 was stored as year
+// 15,445,950 without an error, and year 300,000,000 was refused as before
+// 1970. So is one as far before 1970; one before 1970 that fits is
+// refused as before 1970, and the latest millisecond that fits, and year
+// 9999, go.
+func TestATimestampPastWhatMillisecondsHoldIsRefusedAsOutOfRange(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, KeepRecords: true})
+	p := newProducer(t, c, nil)
+	const lastSecond = math.MaxInt64 / 1000
+	for _, ts := range []time.Time{
+		time.Date(300_000_000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(600_000_000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Unix(lastSecond+1, 0),
+		time.Unix(lastSecond, 808e6), // one millisecond past math.MaxInt64
+		time.Date(-300_000_000, 1, 1, 0, 0, 0, 0, time.UTC),
+	} {
+		_, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("v"), Timestamp: ts})
+		require.ErrorIs(t, err, ErrInvalidRecord, "timestamp %v", ts)
+		require.ErrorContains(t, err, "is out of range: its milliseconds since 1970 do not fit an int64", "timestamp %v", ts)
+		require.NotContains(t, err.Error(), "before 1970")
+	}
+	_, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("v"), Timestamp: time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)})
+	require.ErrorContains(t, err, "is before 1970 (-2208988800000 ms)")
+	for _, ts := range []time.Time{time.Date(9999, 12, 31, 23, 59, 59, 999e6, time.UTC), time.UnixMilli(math.MaxInt64)} {
+		md, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("v"), Timestamp: ts})
+		require.NoError(t, err, "timestamp %v", ts)
+		require.True(t, md.Timestamp.Equal(ts), "stamped %v, stored as %v", ts, md.Timestamp)
+	}
+	require.Len(t, c.Records("t", 0), 2, "only the records in range are stored")
 }
 
 // PartitionsFor gives up on a topic whose metadata does not come within

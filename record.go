@@ -22,7 +22,9 @@ type Record struct {
 	// Headers travel with the record, in order.
 	Headers []Header
 	// Timestamp is the record's CreateTime; the zero Time means now. One
-	// before 1970 is refused (ErrInvalidRecord), as Kafka takes none.
+	// before 1970 is refused (ErrInvalidRecord), as Kafka takes none; so
+	// is one whose milliseconds since 1970 do not fit an int64 (from about
+	// year 292,277,026 on).
 	Timestamp time.Time
 	// Partition is the partition to produce to when ExplicitPartition is
 	// true; otherwise the Config's Partitioner chooses.
