@@ -358,9 +358,10 @@ type Config struct {
 	// panic, and a hook listed twice (a plugin's Hooks appended twice, or
 	// beside the plugin itself), which would count or trace every event
 	// twice. Hooks that cannot be compared with == (a func, a struct
-	// holding a slice) are not checked. Java: interceptor.classes,
-	// metric.reporters; kafka-python: metric_reporters. Default none,
-	// which costs nothing.
+	// holding a slice) are not checked, nor are those of a zero-size type
+	// or a pointer to one, which have no state to tell apart (two &T{} may
+	// share one address). Java: interceptor.classes, metric.reporters;
+	// kafka-python: metric_reporters. Default none, which costs nothing.
 	Hooks []Hook
 
 	// clock is the time source; tests in this package replace it.

@@ -86,19 +86,37 @@ func sortHooks(list []Hook, h *hooks) error {
 // would count each event twice, and a tracing hook would start a second
 // span for each record and leave the first one unended. Hooks that cannot
 // be compared (a func, a struct holding a slice) cannot be told apart and
-// are let through: comparing them would panic.
+// are let through: comparing them would panic. So are hooks without state
+// (see stateless), which == cannot tell apart either.
 func refuseTwice(list []Hook) error {
 	for i, x := range list {
-		if !reflect.ValueOf(x).Comparable() {
+		if !checkable(x) {
 			continue
 		}
 		for j := i + 1; j < len(list); j++ {
-			if reflect.ValueOf(list[j]).Comparable() && x == list[j] {
+			if checkable(list[j]) && x == list[j] {
 				return &ConfigError{Field: "Hooks", Reason: fmt.Sprintf("Hooks[%d] and Hooks[%d] are the same hook (%T), listed twice: every event would be counted or traced twice", i, j, x)}
 			}
 		}
 	}
 	return nil
+}
+
+// checkable says whether == can tell hook x from another: it can be
+// compared without a panic, and it is not stateless.
+func checkable(x Hook) bool {
+	return reflect.ValueOf(x).Comparable() && !stateless(reflect.TypeOf(x))
+}
+
+// stateless says whether a hook of type t has no state of its own: a
+// zero-size value, or a pointer to one. Go may give every new zero-size
+// value one address, so two &T{} the user made apart compare equal; such a
+// hook listed twice cannot be told from two hooks, and is let through.
+func stateless(t reflect.Type) bool {
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.Size() == 0
 }
 
 // appendIf appends x to *list if x implements the list's interface.

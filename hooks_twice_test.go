@@ -55,3 +55,28 @@ func TestANonComparableHookListedTwiceDoesNotPanic(t *testing.T) {
 		})
 	}
 }
+
+// zeroHook has no state: every &zeroHook{} may share one address.
+type zeroHook struct{}
+
+func (*zeroHook) OnRecordAcknowledged(context.Context, RecordAcknowledged) {}
+
+// sizedHook is a comparable hook with state of its own.
+type sizedHook struct{ name string }
+
+func (sizedHook) OnRecordAcknowledged(context.Context, RecordAcknowledged) {}
+
+// Go may give every new value of a zero-size type one address, so two
+// hooks a user made apart compare equal: New cannot tell them from one
+// hook listed twice, and accepts them rather than refuse two hooks.
+func TestTwoHooksOfAZeroSizeTypeAreNotOneHookListedTwice(t *testing.T) {
+	p, err := New(Config{Brokers: []string{"127.0.0.1:9092"}, Hooks: []Hook{&zeroHook{}, &zeroHook{}}})
+	require.NoError(t, err, "two &zeroHook{} are two hooks")
+	require.NoError(t, p.Close(context.Background()))
+
+	sized := sizedHook{name: "a"}
+	_, err = New(Config{Brokers: []string{"127.0.0.1:9092"}, Hooks: []Hook{sized, sized}})
+	var ce *ConfigError
+	require.ErrorAs(t, err, &ce, "a hook with state, listed twice, is still refused")
+	require.Contains(t, ce.Reason, "Hooks[0] and Hooks[1]")
+}
