@@ -222,10 +222,12 @@ type Config struct {
 	// partitioner.Default of the batch size (BatchSize, or MaxRequestSize
 	// if smaller): Java's murmur2 for keyed records, the
 	// uniform sticky partitioner (KIP-794) for keyless ones. It runs on
-	// the goroutine that appends the record: Produce's caller's, or, for
-	// a record that waited for metadata, the producer's, where a panic in
-	// it is recovered (see partitioner.Partitioner). A nil pointer as the
-	// Partitioner is a ConfigError at New.
+	// the goroutine that appends the record: Produce's caller's, where a
+	// panic in it reaches the caller, the record's callback not run (its
+	// HookRecordAcknowledged hooks hear it failed); or, for a record that
+	// waited for metadata, the producer's, where a panic in it is recovered
+	// and fails the record (see partitioner.Partitioner). A nil pointer or
+	// func as the Partitioner is a ConfigError at New.
 	Partitioner partitioner.Partitioner
 
 	// MetadataMaxAge is how often metadata is refreshed even when nothing

@@ -123,7 +123,7 @@ func (p *Producer) appendHeldTo(ctx context.Context, wt *waitingTopic, t *metada
 		Data:     record.Data{TimestampMs: h.tsMs, Key: h.rec.Key, Value: h.rec.Value, Headers: h.rec.Headers},
 		Callback: h.cb, Since: h.since, NoWait: noWait,
 	}
-	err = p.appendTo(wait, t, &placed, &ar)
+	err = p.appendTo(wait, nil, t, &placed, &ar)
 	if err != nil && errors.Is(context.Cause(ctx), ErrTransactionAborted) && !errors.Is(err, ErrTransactionAborted) {
 		err = fmt.Errorf("%w: while the record waited for its batch's memory: %w", ErrTransactionAborted, err)
 	}

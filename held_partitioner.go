@@ -12,10 +12,11 @@ import (
 // LoadReporter's SetLoad) runs where the record is appended: for most
 // records in Produce, on its caller's goroutine, where a panic in it is the
 // caller's to recover, as the Java client's send throws what partition()
-// throws. A record that waited for metadata is appended on a drain's
-// goroutine (drainHeld), where no caller could recover it and the panic
-// would end the process: there it is recovered, and logged with its stack,
-// as net/http recovers and logs a handler's. A panic in Partition fails the
+// throws (a tracked record's hooks hear of it first: partitionTracked). A
+// record that waited for metadata is appended on a drain's goroutine
+// (drainHeld), where no caller could recover it and the panic would end
+// the process: there it is recovered, and logged with its stack, as
+// net/http recovers and logs a handler's. A panic in Partition fails the
 // record, which has no partition to go to; one after the append (Appended,
 // SetLoad) leaves it appended, its outcome to come like any other's, since
 // its callback must run once. Either way the drain goes on with the

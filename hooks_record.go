@@ -3,6 +3,8 @@ package producer
 import (
 	"context"
 	"time"
+
+	"github.com/gokafka/producer/metadata"
 )
 
 // receiver is what the accumulator hands back for a record once its
@@ -43,6 +45,14 @@ func (p *Producer) track(r *Record, cb Callback) receiver {
 // complete runs the HookRecordAcknowledged hooks, then the callback. sent
 // is when the record's batch was first sent, zero if never.
 func (t *tracked) complete(md RecordMetadata, err error, sent time.Time) {
+	t.acknowledge(md, err, sent)
+	t.cb(md, err)
+}
+
+// acknowledge runs the HookRecordAcknowledged hooks alone: complete's
+// first half, and all of it for a record whose Partitioner panicked in
+// Produce (partitionTracked).
+func (t *tracked) acknowledge(md RecordMetadata, err error, sent time.Time) {
 	now := t.p.cfg.clock.Now()
 	a := RecordAcknowledged{Metadata: md, Err: err, Latency: now.Sub(t.start), QueueTime: now.Sub(t.start)}
 	if !sent.IsZero() {
@@ -56,7 +66,31 @@ func (t *tracked) complete(md RecordMetadata, err error, sent time.Time) {
 	for _, h := range t.p.hooks.acknowledged {
 		h.OnRecordAcknowledged(ctx, a)
 	}
-	t.cb(md, err)
+}
+
+// partitionTracked is the Partitioner's choice for r, a record Produce
+// took whose HookRecordAcknowledged hooks track it as tr. A panic in it is
+// Produce's caller's, as without hooks (see held_partitioner.go), yet the
+// record's HookRecordBuffered hooks have run, and a span they started
+// would never end: before the panic goes on, with the same value, the
+// record's admission to the transaction ends, as refuse ends it and for
+// the same reason (a hook may end the transaction), and its hooks hear
+// that it failed, with a held record's error (partitionerPanicked). Its
+// callback does not run: the panic is the record's outcome, the caller's
+// to recover, as it is without hooks, and a callback run as well would
+// give the record two. Out of line, for appendTo's frame.
+//
+//go:noinline
+func (p *Producer) partitionTracked(adm *admission, t *metadata.Topic, r *Record, tr *tracked) int32 {
+	defer func() {
+		if v := recover(); v != nil {
+			adm.exit()
+			err := &PartitionError{Topic: r.Topic, Partition: -1, Err: partitionerPanicked(v)}
+			tr.acknowledge(failed(r), err, time.Time{})
+			panic(v)
+		}
+	}()
+	return p.cfg.Partitioner.Partition(t.View, r.Key)
 }
 
 // refusedAtOnce is the receiver of a record Produce refuses before it is

@@ -82,7 +82,9 @@ type Producer struct {
 // process, as a panic on any goroutine the caller cannot recover from
 // does: the producer does not swallow a bug in it (a callback of a record
 // refused inside Produce runs on the caller's goroutine, and its panic is
-// the caller's). The same holds for hooks.
+// the caller's). The same holds for hooks. A record whose Partitioner
+// panicked in Produce gets no callback: that panic, the caller's, is its
+// outcome (see Produce).
 type Callback = func(RecordMetadata, error)
 
 // New validates cfg and returns a producer. It does no I/O: brokers are
@@ -185,12 +187,14 @@ const maxIdempotentInFlight = 5
 // rejected before it is buffered (the producer is closed, or stopped for
 // good: ErrProducerStopped; the record is invalid or too large; memory
 // did not free up in time: ErrBufferFull, with the ctx's error if the ctx
-// ended the wait) gets its error
-// through cb before Produce returns, on the caller's goroutine. A record
-// of a topic whose metadata the producer has not fetched yet waits for it
-// instead (see MaxBlock), and is buffered or rejected once it comes: a
-// rejection then, ErrProducerStopped included, runs cb on the delivery
-// goroutine.
+// ended the wait) gets its error through cb before Produce returns, on
+// the caller's goroutine. A panic in the Partitioner (see
+// Config.Partitioner) is the caller's to recover: Produce does not
+// return, the record is not buffered, and cb does not run, the panic
+// being the record's outcome. A record of a topic whose metadata the
+// producer has not fetched yet waits for it instead (see MaxBlock), and is
+// buffered or rejected once it comes: a rejection then,
+// ErrProducerStopped included, runs cb on the delivery goroutine.
 //
 // Every other callback runs on the producer's delivery goroutine, one at a
 // time, in the order the outcomes came (per partition, an acknowledgement
@@ -232,8 +236,10 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 	// user code that runs meanwhile (the Partitioner and its observers),
 	// which the caller may recover: it ends an admission still open, and
 	// only then, as a panic in a refused record's callback comes after the
-	// exit. Deferred only when transactional, so that the plain path pays
-	// no more than the defer's bit.
+	// exit, and one in the Partitioner of a record its hooks track after
+	// partitionTracked's, which ends the admission before they hear of it.
+	// Deferred only when transactional, so that the plain path pays no more
+	// than the defer's bit.
 	var adm admission
 	if p.txn != nil {
 		if err := p.txn.EnterProduce(); err != nil {
@@ -299,7 +305,7 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 	// builder by pointer.
 	var ar accumulator.Record
 	ar.TimestampMs, ar.Key, ar.Value, ar.Headers, ar.Callback = tsMs, r.Key, r.Value, r.Headers, rcv
-	if err := p.appendTo(ctx, t, r, &ar); err != nil {
+	if err := p.appendTo(ctx, &adm, t, r, &ar); err != nil {
 		p.refuse(&adm, rcv, r, err)
 		return
 	}
@@ -376,8 +382,10 @@ func (p *Producer) refuse(adm *admission, rcv receiver, r *Record, err error) {
 
 // appendTo partitions a record of a known topic and appends it, as ar: its
 // timestamp, bytes and receiver, and since when it waited for metadata if
-// it did (such a record comes with its partition chosen: placeHeld). The
-// error, if any, is the record's, and the receiver has not run.
+// it did (such a record comes with its partition chosen: placeHeld, and
+// adm nil; for the others adm is Produce's, which partitionTracked ends
+// on a panic). The error, if any, is the record's, and the receiver has
+// not run.
 //
 // t may be older than the metadata by the time the batch starts: the
 // metadata loop may have forgotten the topic, idle until this append
@@ -385,10 +393,14 @@ func (p *Producer) refuse(adm *admission, rcv receiver, r *Record, err error) {
 // the current snapshot, so that a forgotten topic asks for a refresh
 // (wakeLeader) rather than wake a sender that no longer leads it, which
 // left the batch with none until MetadataMaxAge.
-func (p *Producer) appendTo(ctx context.Context, t *metadata.Topic, r *Record, ar *accumulator.Record) error {
+func (p *Producer) appendTo(ctx context.Context, adm *admission, t *metadata.Topic, r *Record, ar *accumulator.Record) error {
 	partition := r.Partition
 	if !r.ExplicitPartition {
-		partition = p.cfg.Partitioner.Partition(t.View, r.Key)
+		if tr, ok := ar.Callback.(*tracked); ok {
+			partition = p.partitionTracked(adm, t, r, tr)
+		} else {
+			partition = p.cfg.Partitioner.Partition(t.View, r.Key)
+		}
 	}
 	if partition < 0 || int(partition) >= len(t.Partitions) {
 		return noSuchPartition(r, partition, len(t.Partitions))

@@ -523,6 +523,57 @@ func TestTxnEndsAfterAPanicInUserCodeProduceRanThatItsCallerRecovered(t *testing
 	})
 }
 
+// A Partitioner's panic in Produce fails a record whose hooks track it:
+// its HookRecordAcknowledged hooks hear of it before the panic goes on to
+// Produce's caller, with its admission to the transaction ended first, as
+// for any record refused in Produce, so that the hook may end the
+// transaction (a commit or an abort there waited for this very Produce,
+// for ever with context.Background()). The transaction ends, and the next
+// one commits.
+func TestTxnAHookHearingOfAPartitionerPanicMayEndTheTransaction(t *testing.T) {
+	type armed struct{}
+	forEachTxnProtocol(t, func(t *testing.T, seeds []string, proto txnProtocol) {
+		topic := newTopic(t, seeds, 1)
+		var part panicking
+		var p *producer.Producer
+		acked, aborted := make(chan error, 2), make(chan error, 2)
+		hook := ackHook(func(ctx context.Context, a producer.RecordAcknowledged) {
+			if ctx.Value(armed{}) == nil {
+				return
+			}
+			acked <- a.Err
+			// Bounded, so that a wait for the record fails the test
+			// rather than hangs it.
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			aborted <- p.AbortTransaction(ctx)
+		})
+		p, log := newTxnProducer(t, seeds, txnID(t, "panic"), proto, func(cfg *producer.Config) {
+			cfg.Hooks = []producer.Hook{hook}
+			cfg.Partitioner = &part
+		})
+		_, err := p.PartitionsFor(testCtx(t), topic)
+		require.NoError(t, err)
+		require.NoError(t, p.BeginTransaction())
+		part.armed.Store(true)
+		func() {
+			defer func() { require.Equal(t, boom, recover(), "the panic Produce passed on") }()
+			mark := context.WithValue(context.Background(), armed{}, true)
+			p.Produce(testCtx(t), &producer.Record{Topic: topic, Value: []byte("v"), Context: mark},
+				func(producer.RecordMetadata, error) { t.Error("a callback ran beside the panic") })
+		}()
+		require.ErrorIs(t, receive(t, acked, "HookRecordAcknowledged heard nothing"), producer.ErrInvalidRecord)
+		require.NoError(t, receive(t, aborted, "the hook's abort"), "the abort from the hook; log:\n%s", log)
+		assert.Empty(t, acked, "a second HookRecordAcknowledged")
+
+		require.NoError(t, p.BeginTransaction())
+		_, err = p.Send(testCtx(t), &producer.Record{Topic: topic, Value: []byte("next")})
+		require.NoError(t, err)
+		require.NoError(t, p.CommitTransaction(testCtx(t)), "the next transaction's commit; log:\n%s", log)
+		require.Len(t, readCommitted(t, seeds, topic, 1), 1)
+	})
+}
+
 // panicking is a Partitioner that panics once armed, and otherwise picks
 // partition 0.
 type panicking struct{ armed atomic.Bool }
