@@ -343,11 +343,13 @@ func (m *Manager) flushForAbort(ctx context.Context) error {
 // coordinatorFailed books a failed EndTxn or InitProducerId: fencing, or
 // a coordinator that speaks no version the request can go at, ends the
 // producer; anything else (the context ended) leaves the call to be made
-// again.
+// again. An err that stopped because the producer had stopped already
+// wraps its fatal error, and keeps its own words, which say what the call
+// had done by then ("the transaction committed, but ...").
 func (m *Manager) coordinatorFailed(call string, err error) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if coordinatorEndsProducer(err) {
+	if coordinatorEndsProducer(err) && !errors.Is(err, ErrFatal) {
 		return fmt.Errorf("%s: %w", call, m.fatal(err))
 	}
 	return fmt.Errorf("%s: %w", call, err)
@@ -364,9 +366,14 @@ func (m *Manager) endTxn(ctx context.Context, commit bool) error {
 	if m.V2() {
 		versions.Max = 5
 	}
-	resp, unanswered, err := m.call(ctx, cluster.TransactionCoordinator, m.cfg.TransactionalID, req, versions, func(r protocol.Response) error {
-		return code(protocol.EndTxn, r.(*protocol.EndTxnResponse).ErrorCode)
-	})
+	check := func(r protocol.Response) error { return code(protocol.EndTxn, r.(*protocol.EndTxnResponse).ErrorCode) }
+	call := m.call
+	if commit {
+		// Its answer says whether the transaction committed, which the
+		// commit tells even if the producer stopped meanwhile.
+		call = m.callToItsAnswer
+	}
+	resp, unanswered, err := call(ctx, cluster.TransactionCoordinator, m.cfg.TransactionalID, req, versions, check)
 	m.mu.Lock()
 	m.unanswered = m.unanswered || unanswered
 	m.mu.Unlock()

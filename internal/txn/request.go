@@ -42,11 +42,26 @@ const concurrentTransactionsBackoff = 20 * time.Millisecond
 // made) counts as unanswered: the doubt errs on the side of a request that
 // may have landed.
 func (m *Manager) call(ctx context.Context, kind cluster.CoordinatorKind, key string, req protocol.Request, versions protocol.VersionRange, check func(protocol.Response) error) (protocol.Response, bool, error) {
-	// The request in flight, and the wait before a retry, end with the
-	// producer stopped for good too (live), which gaveUp tells.
+	return m.ask(ctx, m.live, kind, key, req, versions, check)
+}
+
+// callToItsAnswer is call for a request whose answer still matters once
+// the producer has stopped for good: a commit's EndTxn, which may commit
+// the transaction, and whose answer is how the commit says whether it did
+// (see Commit). It stops only as call stops for a producer that has not.
+func (m *Manager) callToItsAnswer(ctx context.Context, kind cluster.CoordinatorKind, key string, req protocol.Request, versions protocol.VersionRange, check func(protocol.Response) error) (protocol.Response, bool, error) {
+	return m.ask(ctx, nil, kind, key, req, versions, check)
+}
+
+// ask is call, its request in flight and its waits before a retry ending
+// with live too (the producer stopped for good), which gaveUp tells; a nil
+// live never ends.
+func (m *Manager) ask(ctx, live context.Context, kind cluster.CoordinatorKind, key string, req protocol.Request, versions protocol.VersionRange, check func(protocol.Response) error) (protocol.Response, bool, error) {
 	asked, cancel := context.WithCancel(ctx)
 	defer cancel()
-	defer context.AfterFunc(m.live, cancel)()
+	if live != nil {
+		defer context.AfterFunc(live, cancel)()
+	}
 	unanswered := false
 	for failures := 1; ; failures++ {
 		resp, err := m.cfg.Coordinators.AskCoordinator(asked, kind, key, req, versions)
@@ -59,10 +74,10 @@ func (m *Manager) call(ctx context.Context, kind cluster.CoordinatorKind, key st
 		if err == nil {
 			return resp, unanswered, nil
 		}
-		if m.live.Err() != nil {
+		if live != nil && live.Err() != nil {
 			// The producer stopped for good meanwhile, which may be what
 			// ended the request: the call fails of the stop (gaveUp).
-			return nil, unanswered, m.gaveUp(ctx, req, err)
+			return nil, unanswered, m.gaveUp(ctx, live, req, err)
 		}
 		if errors.Is(err, kerr.NotCoordinator) || errors.Is(err, kerr.CoordinatorNotAvailable) {
 			m.cfg.Coordinators.ForgetCoordinator(kind, key)
@@ -73,7 +88,7 @@ func (m *Manager) call(ctx context.Context, kind cluster.CoordinatorKind, key st
 			}
 			return nil, unanswered, err
 		}
-		if gaveUp := m.gaveUp(ctx, req, err); gaveUp != nil {
+		if gaveUp := m.gaveUp(ctx, live, req, err); gaveUp != nil {
 			return nil, unanswered, gaveUp
 		}
 		wait := m.retry.Delay(failures)
@@ -88,22 +103,22 @@ func (m *Manager) call(ctx context.Context, kind cluster.CoordinatorKind, key st
 		case <-m.cfg.Context.Done():
 		}
 		t.Stop()
-		if gaveUp := m.gaveUp(ctx, req, err); gaveUp != nil {
+		if gaveUp := m.gaveUp(ctx, live, req, err); gaveUp != nil {
 			return nil, unanswered, gaveUp
 		}
 	}
 }
 
 // gaveUp is the error of a call that stops retrying after err, its last
-// failure: the producer closed, or stopped for good, whose fatal error
-// (ErrFatal) it wraps, or the caller's ctx ended; nil while none has. The
-// close and the stop are told first: the adder's ctx is the producer's,
-// and the request's ends with the stop.
-func (m *Manager) gaveUp(ctx context.Context, req protocol.Request, err error) error {
+// failure: the producer closed, or stopped for good (live ended), whose
+// fatal error (ErrFatal) it wraps, or the caller's ctx ended; nil while
+// none has. The close and the stop are told first: the adder's ctx is the
+// producer's, and the request's ends with the stop.
+func (m *Manager) gaveUp(ctx, live context.Context, req protocol.Request, err error) error {
 	switch {
 	case m.cfg.Context.Err() != nil:
 		return fmt.Errorf("%s: the producer closed (last failure: %w)", req.Key(), err)
-	case m.live.Err() != nil:
+	case live != nil && live.Err() != nil:
 		return fmt.Errorf("%s: %w (last failure: %w)", req.Key(), m.stateErr(), err)
 	case ctx.Err() == nil:
 		return nil

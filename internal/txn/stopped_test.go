@@ -255,3 +255,54 @@ func TestACallStopsRetryingWhenTheProducerStops(t *testing.T) {
 		})
 	}
 }
+
+// The producer stops for good while a commit's EndTxn, which the
+// coordinator carried out, waits for its answer: the commit still reads
+// the answer, and says the transaction committed, though the stop ends
+// every other coordinator call at once. Cut short by the stop, it said
+// only that the producer cannot continue, where the transaction had
+// committed: a user with side effects outside Kafka could not tell.
+func TestACommitWhoseEndTxnIsUnderWayWhenTheProducerStopsSaysItCommitted(t *testing.T) {
+	for _, v2 := range []bool{false, true} {
+		t.Run(fmt.Sprintf("v2=%v", v2), func(t *testing.T) {
+			r := initialized(t, v2)
+			r.addedToTheTransaction(v2)
+			g := r.coords.holdAnswers(protocol.EndTxn)
+			ended := make(chan error, 1)
+			go func() { ended <- r.m.Commit(context.Background()) }()
+			bounded.Receive(t, g.arrived, waitTime, "no EndTxn")
+			r.m.RecordFailed(kerr.ProducerFenced)
+			select {
+			case err := <-ended:
+				t.Fatalf("the commit returned before its EndTxn's answer came: %v", err)
+			case <-time.After(50 * time.Millisecond): // what the stop would have cut short, it has
+			}
+			close(g.open)
+			err := bounded.Receive(t, ended, waitTime, "the commit did not return")
+			require.ErrorIs(t, err, ErrFatal)
+			require.ErrorContains(t, err, "the transaction committed")
+		})
+	}
+}
+
+// The same for a v1 commit whose EndTxn was answered and whose new epoch
+// (asked for because a request of the transaction went unanswered) the
+// stop cuts short: the error says the transaction committed, as when the
+// new epoch fails otherwise, where it said only that the producer cannot
+// continue.
+func TestACommitWhoseNewEpochTheStopCutsShortSaysItCommitted(t *testing.T) {
+	r := initialized(t, false)
+	r.addedToTheTransaction(false)
+	r.m.mu.Lock()
+	r.m.unanswered = true // a request of the transaction went unanswered
+	r.m.mu.Unlock()
+	g := r.coords.hold(protocol.InitProducerId)
+	defer close(g.open)
+	ended := make(chan error, 1)
+	go func() { ended <- r.m.Commit(context.Background()) }()
+	bounded.Receive(t, g.arrived, waitTime, "no InitProducerId")
+	r.m.RecordFailed(kerr.ProducerFenced)
+	err := bounded.Receive(t, ended, waitTime, "the commit did not return")
+	require.ErrorIs(t, err, ErrFatal)
+	require.ErrorContains(t, err, "the transaction committed")
+}
