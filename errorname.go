@@ -26,6 +26,7 @@ var namedErrors = []struct {
 	{ErrClosed, "CLOSED"},
 	{ErrTransactionAborted, "TRANSACTION_ABORTED"},
 	{ErrTransactionState, "TRANSACTION_STATE"},
+	{ErrInvalidOffsets, "INVALID_OFFSETS"},
 	{context.Canceled, "CANCELED"},
 	{context.DeadlineExceeded, "DEADLINE_EXCEEDED"},
 }

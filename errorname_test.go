@@ -28,6 +28,7 @@ func TestErrorNames(t *testing.T) {
 		{wrap(fmt.Errorf("%w; not retried: %w", ErrProducerStopped, kerr.NotEnoughReplicas)), "PRODUCER_STOPPED"},
 		{wrap(&AuthError{Addr: "b:9093", Mechanism: "TLS", Err: x509.UnknownAuthorityError{}}), "AUTHENTICATION"},
 		{wrap(&AuthError{Addr: "b:9092", Mechanism: "PLAIN", Err: kerr.SaslAuthenticationFailed}), "SASL_AUTHENTICATION_FAILED"},
+		{fmt.Errorf("SendOffsetsToTransaction: %w: empty group ID", ErrInvalidOffsets), "INVALID_OFFSETS"},
 		{errors.New("something else"), "OTHER"},
 		{nil, ""}, // a success is no failure of any kind
 	} {
