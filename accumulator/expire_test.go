@@ -183,6 +183,25 @@ func TestARetryPastItsDeliveryTimeoutInAPartitionLeftBehindCostsNoEpoch(t *testi
 	require.Equal(t, []restartEvent{{tp1, ProducerID{7, 1}, 0}}, restarts, "tp1 restarts once")
 }
 
+// A batch that times out never sent leaves no gap in its partition's
+// sequences, the broker having seen none of its numbers: the next batch
+// goes on under the same epoch. Broken, each batch that timed out waiting
+// (for an unreachable leader, say) cost an epoch: a transactional
+// producer's transaction had to abort for it (see
+// TestATransactionalRestartSaysWhy), and an idempotent producer ran
+// through its epochs the sooner.
+func TestABatchThatTimesOutNeverSentCostsNoEpoch(t *testing.T) {
+	h := idempotent(t, false, func(c *Config) { c.DeliveryTimeout = time.Second })
+	h.add(tp0, 0, big)
+	h.acc.Complete(h.drainOne("b0"), 0, -1, nil)
+	h.add(tp0, 1, big)
+	h.clk.Advance(time.Second)
+	h.acc.Expire(h.clk.Now())
+	require.ErrorIs(t, h.outcome(1).Err, ErrDeliveryTimeout)
+	h.add(tp0, 2, big)
+	require.Equal(t, stampOf{7, 0, 1}, stamped(t, h.drainOne("b2")), "b1 spent no sequence: no new epoch")
+}
+
 // restartEvent is one Config.Restarted call.
 type restartEvent struct {
 	tp         TopicPartition

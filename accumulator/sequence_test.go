@@ -567,16 +567,59 @@ func TestExpiryOfARetryThatCannotHaveBeenWritten(t *testing.T) {
 	require.Equal(t, stampOf{7, 1, 0}, stamped(t, h.drainOne("the gap it leaves restarts the sequences")))
 }
 
-func TestUnansweredAttemptMakesAnyLaterFailureMaybeWritten(t *testing.T) {
+// resentMaybeWritten is an idempotent harness whose record 0's batch went
+// unanswered (it may have been written) and is drained again: its retry.
+func resentMaybeWritten(t *testing.T) (*harness, *Batch) {
 	h := idempotent(t, false, nil)
 	h.add(tp0, 0, big)
-	b0 := h.drainOne("b0")
-	h.acc.Retry(b0, Retry{At: h.clk.Now(), Cause: errRetry, MaybeWritten: true})
+	h.acc.Retry(h.drainOne("b0"), Retry{At: h.clk.Now(), Cause: errRetry, MaybeWritten: true})
+	return h, h.drainOne("b0 again")
+}
+
+func TestUnansweredAttemptMakesAnyLaterFailureMaybeWritten(t *testing.T) {
+	h, b0 := resentMaybeWritten(t)
 	denied := errors.New("TOPIC_AUTHORIZATION_FAILED")
-	h.acc.Complete(h.drainOne("b0 again"), -1, -1, denied)
+	h.acc.Complete(b0, -1, -1, denied)
 	r := h.outcome(0)
 	require.ErrorIs(t, r.Err, denied)
 	require.ErrorIs(t, r.Err, ErrMaybeWritten, "the first attempt may have been written")
+}
+
+// A retry that may have been written, refused for its sequence after the
+// producer stopped for good (another partition's answer fenced it), fails
+// with the stop's error as well as maybe written. Broken, its error said
+// only that it was not sent again under a newer epoch, as if the producer
+// went on: a caller that stops on errors.Is(err, ErrProducerStopped) kept
+// producing, every later record refused.
+func TestAMaybeWrittenRetryRefusedItsSequenceAfterAStopSaysTheProducerStopped(t *testing.T) {
+	h, b0 := resentMaybeWritten(t)
+	fenced := errors.New("PRODUCER_FENCED")
+	h.acc.Fatal(Fenced, fenced)
+	h.acc.Retry(b0, Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true})
+	err := h.outcome(0).Err
+	require.ErrorIs(t, err, ErrMaybeWritten)
+	require.ErrorIs(t, err, ErrProducerStopped, "the producer had stopped: %v", err)
+	require.ErrorIs(t, err, fenced, "and why")
+}
+
+// A retry that may have been written, refused for its sequence as its
+// partition's next batch, fails (resent under a new epoch it could be
+// written twice), and the sequences restart for the retry waiting behind
+// it: that one goes under the new epoch, from sequence 0. Broken, it went
+// once more under the old epoch, behind a sequence the broker lacks, to be
+// refused in turn: a round trip and an attempt lost for each retry behind.
+func TestARetryBehindAMaybeWrittenOneRefusedItsSequenceGoesUnderTheNewEpoch(t *testing.T) {
+	h := idempotent(t, false, nil)
+	h.add(tp0, 0, big)
+	h.add(tp0, 1, big)
+	b0, b1 := h.drainOne("b0"), h.drainOne("b1")
+	h.acc.Retry(b0, Retry{At: h.clk.Now(), Cause: errRetry, MaybeWritten: true})
+	h.acc.Retry(b1, Retry{At: h.clk.Now(), Cause: errRetry})
+	b0 = h.drainOne("b0 again, alone")
+	require.Equal(t, stampOf{7, 0, 0}, stamped(t, b0), "under its own epoch")
+	h.acc.Retry(b0, Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true})
+	require.ErrorIs(t, h.outcome(0).Err, ErrMaybeWritten)
+	require.Equal(t, stampOf{7, 1, 0}, stamped(t, h.drainOne("b1 again")), "b1 restarts the sequences under epoch 1")
 }
 
 func TestSplitHalvesKeepTheSequences(t *testing.T) {

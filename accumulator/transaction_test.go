@@ -86,6 +86,25 @@ func TestARetryDuringATransactionAbortFails(t *testing.T) {
 	require.Zero(t, h.acc.Incomplete())
 }
 
+// A transactional producer whose batch is refused INVALID_PRODUCER_EPOCH
+// at its current epoch is not stopped: the coordinator bumped the epoch as
+// it timed the transaction out, which aborting the transaction settles.
+// The batch fails; the records queued behind it wait for the abort, and
+// new ones are taken. Broken, such a timeout stopped the producer for good,
+// as a fencing does (TestAnEpochRefusedAsCurrentIsFatal): every record
+// failed with ErrProducerStopped, where an abort would have let it go on.
+func TestATransactionalEpochRefusedAsCurrentDoesNotStopTheProducer(t *testing.T) {
+	h := idempotent(t, false, func(c *Config) { c.Transactional = true })
+	h.add(tp0, 0, big)
+	h.add(tp0, 1, big)
+	h.acc.Retry(h.drainOne("b0"), Retry{At: h.clk.Now(), Cause: errRetry, EpochRejected: true})
+	err := h.outcome(0).Err
+	require.ErrorIs(t, err, errRetry)
+	require.NotErrorIs(t, err, ErrProducerStopped, "a transactional producer is not stopped for it")
+	require.True(t, h.pending(1), "record 1 waits for the abort")
+	h.add(tp0, 2, big) // fails the test if Append refuses it
+}
+
 // A transactional partition whose sequences must restart tells why, once:
 // the failure that left the gap is the transaction's reason to abort.
 func TestATransactionalRestartSaysWhy(t *testing.T) {

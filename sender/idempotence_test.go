@@ -17,9 +17,9 @@ import (
 )
 
 // newIdempotentRig is a rig whose accumulator numbers batches for producer
-// id 7, epoch 0.
-func newIdempotentRig(t *testing.T) *rig {
-	r := newRigWith(t, rigConfig{acc: func(c *accumulator.Config) { c.Idempotent = true }})
+// id 7, epoch 0; mod, if not nil, changes the sender's Config.
+func newIdempotentRig(t *testing.T, mod func(*Config)) *rig {
+	r := newRigWith(t, rigConfig{acc: func(c *accumulator.Config) { c.Idempotent = true }, sender: mod})
 	r.acc.SetProducerID(accumulator.ProducerID{ID: 7, Epoch: 0})
 	return r
 }
@@ -34,7 +34,7 @@ func producerOf(t *testing.T, c *call) [3]int64 {
 }
 
 func TestDuplicateSequenceNumberIsSuccess(t *testing.T) {
-	r := newIdempotentRig(t)
+	r := newIdempotentRig(t, nil)
 	r.produce(parts[0], 1)
 	c := r.next()
 	require.Equal(t, [3]int64{7, 0, 0}, producerOf(t, c))
@@ -47,7 +47,7 @@ func TestDuplicateSequenceNumberIsSuccess(t *testing.T) {
 func TestFencedProducerIsFatal(t *testing.T) {
 	for _, code := range []*kerr.Error{kerr.InvalidProducerEpoch, kerr.ProducerFenced} {
 		t.Run(code.Name, func(t *testing.T) {
-			r := newIdempotentRig(t)
+			r := newIdempotentRig(t, nil)
 			r.produce(parts[0], 1)
 			c := r.next()
 			c.done(answer(c.req, code.Code, -1), nil)
@@ -61,7 +61,7 @@ func TestFencedProducerIsFatal(t *testing.T) {
 }
 
 func TestOutOfOrderSequenceRestartsThePartitionUnderANewEpoch(t *testing.T) {
-	r := newIdempotentRig(t)
+	r := newIdempotentRig(t, nil)
 	r.produce(parts[0], 1)
 	c := r.next()
 	c.done(answer(c.req, kerr.OutOfOrderSequenceNumber.Code, -1), nil)
@@ -72,7 +72,7 @@ func TestOutOfOrderSequenceRestartsThePartitionUnderANewEpoch(t *testing.T) {
 }
 
 func TestUnknownProducerIDWithoutLogStartOffsetIsAPlainRetry(t *testing.T) {
-	r := newIdempotentRig(t)
+	r := newIdempotentRig(t, nil)
 	r.produce(parts[0], 1)
 	c := r.next()
 	resp := answer(c.req, kerr.UnknownProducerID.Code, -1) // LogStartOffset -1: the broker did not know yet
@@ -84,7 +84,7 @@ func TestUnknownProducerIDWithoutLogStartOffsetIsAPlainRetry(t *testing.T) {
 }
 
 func TestUnknownProducerIDWithLogStartOffsetRestarts(t *testing.T) {
-	r := newIdempotentRig(t)
+	r := newIdempotentRig(t, nil)
 	r.produce(parts[0], 1)
 	c := r.next()
 	resp := answer(c.req, kerr.UnknownProducerID.Code, -1)
@@ -111,7 +111,7 @@ func TestASequenceRefusedAfterAnUnansweredAttempt(t *testing.T) {
 		{"unknown producer", kerr.UnknownProducerID, 100},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newIdempotentRig(t)
+			r := newIdempotentRig(t, nil)
 			r.produce(parts[0], 1)
 			c := r.next()
 			c.done(nil, fmt.Errorf("Produce v11: %w", conn.ErrDisconnected))
@@ -140,7 +140,7 @@ func TestOnlyAWrittenRequestMakesItsBatchesMaybeWritten(t *testing.T) {
 		{"never sent", fmt.Errorf("Produce v11: %w: %w", conn.ErrNotSent, conn.ErrDisconnected), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newIdempotentRig(t)
+			r := newIdempotentRig(t, nil)
 			r.produce(parts[0], 1)
 			c := r.next()
 			c.done(nil, tc.err)
@@ -163,7 +163,7 @@ func TestOnlyAWrittenRequestMakesItsBatchesMaybeWritten(t *testing.T) {
 // producer, as it stops the Java client's since Kafka 4.0 (KAFKA-18019):
 // before, it failed only the batch, and the next records were sent.
 func TestAProduceAnswerThatTheTransactionalIDIsUnknownStopsTheProducer(t *testing.T) {
-	r := newIdempotentRig(t)
+	r := newIdempotentRig(t, nil)
 	r.produce(parts[0], 1)
 	c := r.next()
 	c.done(answer(c.req, kerr.InvalidProducerIDMapping.Code, -1), nil)

@@ -137,3 +137,92 @@ func TestARefusedBatchFailsTheRecordsItNamedWithTheirOwnErrors(t *testing.T) {
 		})
 	}
 }
+
+// splitsFourInTwo has a batch of records 1 to 4 answered with code and
+// checks that it is split: halves of two records go in its place at once,
+// and give the records their offsets. A batch failed instead fails the test
+// at once, with its error, not after a wait for a request that never comes.
+func splitsFourInTwo(t *testing.T, code *kerr.Error) {
+	failed := make(chan error, 1)
+	r := newRigWith(t, rigConfig{
+		acc: func(c *accumulator.Config) {
+			c.Failed = func(err error) {
+				select {
+				case failed <- err:
+				default: // the first failure says it all
+				}
+			}
+		},
+		sender: func(c *Config) { c.MaxInFlight = 1 },
+	})
+	// Hold the sender on a first request so that four records share a batch.
+	r.produce(parts[1], 0)
+	first := r.next()
+	for i := 1; i <= 4; i++ {
+		r.produce(parts[0], i)
+	}
+	first.done(answer(first.req, 0, 0), nil)
+
+	big := r.next()
+	b, _, err := record.DecodeBatch(big.req.Topics[0].Partitions[0].Records)
+	require.NoError(t, err)
+	require.Len(t, b.Records, 4)
+	big.done(answer(big.req, code.Code, -1), nil)
+
+	var half *call
+	select {
+	case half = <-r.conn.requests:
+	case err := <-failed:
+		t.Fatalf("the batch failed rather than split: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("neither a request nor a failure within 10s of the answer")
+	}
+	b, _, err = record.DecodeBatch(half.req.Topics[0].Partitions[0].Records)
+	require.NoError(t, err)
+	require.Len(t, b.Records, 2)
+	half.done(answer(half.req, 0, 100), nil)
+	rest := r.next()
+	rest.done(answer(rest.req, 0, 102), nil)
+	for i := 1; i <= 4; i++ {
+		require.Equal(t, int64(99+i), r.outcome(i).Offset)
+	}
+	require.Equal(t, int64(1), r.s.cfg.Counters.Splits.Load())
+}
+
+// A batch refused RECORD_LIST_TOO_LARGE (larger than the broker's segment)
+// is split, as one refused MESSAGE_TOO_LARGE is (see DESIGN.md: a choice,
+// where the Java client fails it). Broken, its records failed with the
+// refusal, though halves would have been taken.
+func TestRecordListTooLargeSplitsTheBatchAsMessageTooLargeDoes(t *testing.T) {
+	splitsFourInTwo(t, kerr.RecordListTooLarge)
+}
+
+// A batch refused INVALID_PRODUCER_EPOCH for an epoch older than the
+// producer's (another partition's restart moved the producer on, and some
+// brokers track a producer's epoch across its partitions) goes again at
+// once, under the producer's epoch: the refusal's cause is known and
+// already behind, so no backoff applies. Broken, the batch waited out a
+// retry backoff first, one that grows with its attempts, for nothing.
+func TestAnEpochRefusedAsOlderThanTheProducersGoesAgainAtOnce(t *testing.T) {
+	backoffs := make(chan time.Duration, 8)
+	r := newIdempotentRig(t, func(c *Config) {
+		c.Events.Retried = func(_ accumulator.TopicPartition, _, _ int, backoff time.Duration, _ accumulator.Retry) {
+			backoffs <- backoff
+		}
+	})
+	r.produce(parts[0], 1)
+	c := r.next()
+	require.Equal(t, [3]int64{7, 0, 0}, producerOf(t, c))
+	r.acc.SetProducerID(accumulator.ProducerID{ID: 7, Epoch: 1}) // another partition's restart
+	c.done(answer(c.req, kerr.InvalidProducerEpoch.Code, -1), nil)
+	select {
+	case d := <-backoffs:
+		require.Zero(t, d, "the retry waits a backoff")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the batch was not retried within 10s of the answer")
+	}
+	c = r.next() // the fake clock has not moved
+	require.Equal(t, [3]int64{7, 1, 0}, producerOf(t, c), "under the producer's epoch")
+	c.done(answer(c.req, 0, 3), nil)
+	require.Equal(t, int64(3), r.outcome(1).Offset)
+}

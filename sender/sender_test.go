@@ -359,32 +359,7 @@ func TestFatalErrorFailsWithBrokerMessage(t *testing.T) {
 }
 
 func TestMessageTooLargeSplitsBatch(t *testing.T) {
-	r := newRig(t, func(c *Config) { c.MaxInFlight = 1 })
-	// Hold the sender on a first request so that four records share a batch.
-	r.produce(parts[1], 0)
-	first := r.next()
-	for i := 1; i <= 4; i++ {
-		r.produce(parts[0], i)
-	}
-	first.done(answer(first.req, 0, 0), nil)
-
-	big := r.next()
-	b, _, err := record.DecodeBatch(big.req.Topics[0].Partitions[0].Records)
-	require.NoError(t, err)
-	require.Len(t, b.Records, 4)
-	big.done(answer(big.req, kerr.MessageTooLarge.Code, -1), nil)
-
-	half := r.next()
-	b, _, err = record.DecodeBatch(half.req.Topics[0].Partitions[0].Records)
-	require.NoError(t, err)
-	require.Len(t, b.Records, 2)
-	half.done(answer(half.req, 0, 100), nil)
-	rest := r.next()
-	rest.done(answer(rest.req, 0, 102), nil)
-	for i := 1; i <= 4; i++ {
-		require.Equal(t, int64(99+i), r.outcome(i).Offset)
-	}
-	require.Equal(t, int64(1), r.s.cfg.Counters.Splits.Load())
+	splitsFourInTwo(t, kerr.MessageTooLarge)
 }
 
 func TestSingleRecordTooLargeFails(t *testing.T) {

@@ -154,20 +154,32 @@ func TestAStopThenTheCtxEndingWhileSendOffsetsWaitsFailsItAsFatal(t *testing.T) 
 	require.NotContains(t, err.Error(), "call it again", "%v", err)
 }
 
-// BeginTransaction after an abort its ctx cut short, whose error the
-// caller ignored, says to call AbortTransaction again: only it can end the
-// transaction. It said only that the state was aborting.
-func TestBeginAfterAnAbortCutShortSaysToCallItAgain(t *testing.T) {
+// beginAfterAnAbortCutShort starts an abort of a v1 transaction with a
+// partition added, runs during (if not nil) once the abort waits for the
+// transaction's records, then ends the abort's ctx, and returns what
+// BeginTransaction says after.
+func beginAfterAnAbortCutShort(t *testing.T, during func(*rig)) error {
 	r := initialized(t, false)
 	r.addedToTheTransaction(false)
 	inFlush := r.holdFlushes()
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel() // should during fail the test
 	done := make(chan error, 1)
 	go func() { done <- r.m.Abort(ctx) }()
 	bounded.Receive(t, inFlush, waitTime, "the abort did not wait for the records")
+	if during != nil {
+		during(r)
+	}
 	cancel()
 	require.Error(t, bounded.Receive(t, done, waitTime, "the abort did not return at its ctx's end"))
-	err := r.m.Begin()
+	return r.m.Begin()
+}
+
+// BeginTransaction after an abort its ctx cut short, whose error the
+// caller ignored, says to call AbortTransaction again: only it can end the
+// transaction. It said only that the state was aborting.
+func TestBeginAfterAnAbortCutShortSaysToCallItAgain(t *testing.T) {
+	err := beginAfterAnAbortCutShort(t, nil)
 	require.ErrorIs(t, err, ErrState)
 	require.Contains(t, err.Error(), "the last AbortTransaction did not finish: call it again")
 }

@@ -842,6 +842,21 @@ func TestAFailedRecordMeansAbort(t *testing.T) {
 	require.Equal(t, Ready, r.state())
 }
 
+// A record that fails while an abort waits for the transaction's records
+// (a batch in flight, say) leaves the transaction Aborting: it is being
+// aborted already. Broken, the failure moved it to AbortableError, and
+// after an abort cut short by its ctx, BeginTransaction returned the
+// record's error, as for a transaction not yet aborted, rather than say
+// that the last AbortTransaction did not finish and must be called again.
+func TestARecordFailingWhileAnAbortWaitsForTheRecordsLeavesItAborting(t *testing.T) {
+	err := beginAfterAnAbortCutShort(t, func(r *rig) {
+		r.m.RecordFailed(kerr.NotEnoughReplicas)
+		require.Equal(t, Aborting, r.state(), "the abort under way became %v", r.state())
+	})
+	require.ErrorIs(t, err, ErrState)
+	require.Contains(t, err.Error(), "the last AbortTransaction did not finish: call it again")
+}
+
 func TestARecordRefusedBeforeBatchingMeansAbortWithoutANewEpoch(t *testing.T) {
 	r := initialized(t, false)
 	tooLarge := errors.New("record too large")
@@ -1268,6 +1283,22 @@ func TestV1AnAbortOfOnlyUnansweredAdditionsMayFindNothingToAbort(t *testing.T) {
 	r.addedToTheTransaction(false)
 	r.coords.fail(protocol.EndTxn, kerr.InvalidTxnState)
 	require.ErrorIs(t, r.m.Abort(context.Background()), ErrFatal, "a partition was added: the coordinator has the transaction")
+}
+
+// With transactions v2 an abort's EndTxn answered INVALID_TXN_STATE is
+// fatal: v1's excuse, that only additions the coordinator never answered
+// were made and so there may be nothing to abort, is not v2's, which adds
+// nothing. Broken, every such answer under v2 was taken for "nothing to
+// abort": the abort succeeded and the next transaction began, though the
+// coordinator had refused to end this one.
+func TestV2AnAbortAnsweredInvalidTxnStateIsFatal(t *testing.T) {
+	r := initialized(t, true)
+	r.addedToTheTransaction(true)
+	r.coords.fail(protocol.EndTxn, kerr.InvalidTxnState)
+	err := r.m.Abort(context.Background())
+	require.ErrorIs(t, err, kerr.InvalidTxnState)
+	require.ErrorIs(t, err, ErrFatal, "AbortTransaction: %v", err)
+	require.Equal(t, FatalError, r.state())
 }
 
 func TestSendOffsetsOfAConsumerRebalancedAwayIsAbortable(t *testing.T) {
