@@ -126,11 +126,14 @@ type Config struct {
 	// many such batches pass the cap by their growth, as the Java client's
 	// estimates of sizes before compression may. One batch never passes
 	// it. At most math.MaxInt32, as a batch's length and a request's size
-	// are int32 on the wire. Java: max.request.size; kafka-python:
-	// max_request_size. Default 1 MiB (1,048,576 bytes), as in both. The
-	// broker's default message.max.bytes is 12 bytes more, 1,048,588 (1 MiB
-	// and the log's overhead, a batch's offset and length), so a batch
-	// within the default passes it.
+	// are int32 on the wire; a request near it, its fields and that growth
+	// on top, could pass an int32, so keep well below (a broker's
+	// socket.request.max.bytes, 100 MiB by default, refuses far less).
+	// Java: max.request.size; kafka-python: max_request_size. Default 1
+	// MiB (1,048,576 bytes), as in both. The broker's default
+	// message.max.bytes is 12 bytes more, 1,048,588 (1 MiB and the log's
+	// overhead, a batch's offset and length), so a batch within the
+	// default passes it.
 	MaxRequestSize int
 
 	// RequestTimeout is how long the producer waits for a broker's answer
@@ -356,10 +359,10 @@ type Config struct {
 	// value implementing one or more of the Hook* interfaces (see Hook),
 	// such as the Prometheus and OpenTelemetry plugins'. Every hook of an
 	// event is called in this order; a value that implements none of them
-	// is an error, and so are a nil pointer, whose first event would
-	// panic, and a hook listed twice (a plugin's Hooks appended twice, or
-	// beside the plugin itself), which would count or trace every event
-	// twice. Hooks that cannot be compared with == (a func, a struct
+	// is an error, and so are a nil pointer or func, whose first event
+	// would panic, and a hook listed twice (a plugin's Hooks appended
+	// twice, or beside the plugin itself), which would count or trace
+	// every event twice. Hooks that cannot be compared with == (a func, a struct
 	// holding a slice) are not checked, nor are those of a zero-size type
 	// or a pointer to one, which have no state to tell apart (two &T{} may
 	// share one address). Java: interceptor.classes, metric.reporters;

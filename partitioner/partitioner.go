@@ -43,8 +43,9 @@ func stateOf[S any](t *Topic, owner *slot.Owner, lookup func(topic string) *S) *
 // HookRecordAcknowledged hooks hear it failed, with the error below). A
 // record that waits for metadata (its topic's or partition's, or behind
 // earlier records of its topic that wait for theirs) is partitioned later
-// on a goroutine of the producer's, where no caller could recover a panic: there the producer recovers it, logs it with its
-// stack (Config.Logger) and fails that record with an error wrapping
+// on a goroutine of the producer's, where no caller could recover a
+// panic: there the producer recovers it, logs it with its stack
+// (Config.Logger) and fails that record with an error wrapping
 // producer.ErrInvalidRecord ("the partitioner panicked: ...", wrapping the
 // panic's value too if it is an error); the records waiting behind it go
 // on.

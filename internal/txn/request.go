@@ -25,7 +25,8 @@ const concurrentTransactionsBackoff = 20 * time.Millisecond
 // until it gets an answer that check accepts, or a failure that will not
 // heal, or ctx ends, or the producer closes or stops for good (a Produce
 // answer fenced it, say: nothing the call asks for can commit then, and
-// its error wraps the producer's ErrFatal). Retriable failures (no broker
+// its error wraps the producer's ErrFatal; callToItsAnswer, for a
+// commit's EndTxn, goes on, retries included). Retriable failures (no broker
 // answered, NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS,
 // CONCURRENT_TRANSACTIONS) are retried with backoff; a coordinator that
 // moved is looked up again. Once the producer has closed no broker will
