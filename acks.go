@@ -65,6 +65,23 @@ func (a Acks) wire() int16 {
 	return -1
 }
 
+// MarshalText writes a as String does, so that Acks reads as "all", "1"
+// or "0" in JSON, YAML and any other text a configuration is kept in.
+func (a Acks) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
+
+// UnmarshalText reads what ParseAcks reads, so that flag.TextVar and the
+// decoders of JSON, YAML or TOML fill an Acks from its usual spellings; a
+// number in JSON is refused, as Config{Acks: 0} does not compile, since
+// the numbers mean opposite things to different people.
+func (a *Acks) UnmarshalText(text []byte) error {
+	parsed, err := ParseAcks(string(text))
+	if err != nil {
+		return err
+	}
+	*a = parsed
+	return nil
+}
+
 // ParseAcks reads "all", "-1", "1" or "0", the Java client's spellings.
 func ParseAcks(s string) (Acks, error) {
 	switch s {

@@ -2,7 +2,9 @@ package producer
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"flag"
 	"math"
 	"net"
 	"reflect"
@@ -122,6 +124,38 @@ func TestAcksIsOpaque(t *testing.T) {
 	}
 	_, err := ParseAcks("2")
 	require.ErrorContains(t, err, `acks "2"`)
+}
+
+// Acks reads and writes as text in the spellings ParseAcks reads, so a
+// configuration kept in JSON (or YAML, or a flag.TextVar) holds "all", not
+// {} or a number whose meaning depends on the reader.
+func TestAcksIsTextInAConfigurationFile(t *testing.T) {
+	type settings struct{ Acks Acks }
+	for _, tc := range []struct {
+		acks Acks
+		json string
+	}{{AcksAll, `{"Acks":"all"}`}, {AcksLeader, `{"Acks":"1"}`}, {AcksNone, `{"Acks":"0"}`}} {
+		out, err := json.Marshal(settings{tc.acks})
+		require.NoError(t, err)
+		require.JSONEq(t, tc.json, string(out))
+		got := settings{AcksNone}
+		if tc.acks == AcksNone {
+			got.Acks = AcksAll
+		}
+		require.NoError(t, json.Unmarshal(out, &got))
+		require.Equal(t, tc.acks, got.Acks, "read back from %s", out)
+	}
+	var got settings
+	require.NoError(t, json.Unmarshal([]byte(`{"Acks":"-1"}`), &got))
+	require.Equal(t, AcksAll, got.Acks)
+	require.ErrorContains(t, json.Unmarshal([]byte(`{"Acks":"2"}`), &got), `acks "2"`)
+	require.Error(t, json.Unmarshal([]byte(`{"Acks":1}`), &got), "a number is refused: it means opposite things to different readers")
+
+	flags := flag.NewFlagSet("t", flag.ContinueOnError)
+	acks := AcksAll
+	flags.TextVar(&acks, "acks", AcksAll, "")
+	require.NoError(t, flags.Parse([]string{"-acks", "1"}))
+	require.Equal(t, AcksLeader, acks)
 }
 
 // An unknown codec is a bad Compression, not a bad CompressionLevel: the

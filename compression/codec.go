@@ -53,6 +53,28 @@ func (c Codec) String() string {
 
 func (c Codec) valid() bool { return c >= None && c <= Zstd }
 
+// MarshalText writes c's compression.type name, so that a Codec reads as
+// "lz4" rather than 3 in JSON, YAML and any other text a configuration is
+// kept in. A Codec outside None..Zstd is an error wrapping ErrUnknownCodec:
+// its String, "Codec(9)", would not read back.
+func (c Codec) MarshalText() ([]byte, error) {
+	if !c.valid() {
+		return nil, fmt.Errorf("%w %d", ErrUnknownCodec, int8(c))
+	}
+	return []byte(codecNames[c]), nil
+}
+
+// UnmarshalText reads what ParseCodec reads, so that flag.TextVar and the
+// decoders of JSON, YAML or TOML fill a Codec from its name.
+func (c *Codec) UnmarshalText(text []byte) error {
+	parsed, err := ParseCodec(string(text))
+	if err != nil {
+		return err
+	}
+	*c = parsed
+	return nil
+}
+
 // ParseCodec returns the Codec named s, as written in Java's
 // compression.type (case is ignored).
 func ParseCodec(s string) (Codec, error) {

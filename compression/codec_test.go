@@ -2,7 +2,9 @@ package compression
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"math"
 	"testing"
@@ -27,6 +29,40 @@ func TestParseCodecAndString(t *testing.T) {
 	}
 	if s := Codec(7).String(); s != "Codec(7)" {
 		t.Fatalf("Codec(7).String() = %q", s)
+	}
+}
+
+// A Codec reads and writes as its compression.type name, so a
+// configuration kept in JSON (or YAML, or a flag.TextVar) says "lz4", not 3;
+// a Codec that has no name is an error, not "Codec(9)", which would not
+// read back.
+func TestCodecIsTextInAConfigurationFile(t *testing.T) {
+	type settings struct{ Compression Codec }
+	for _, c := range allCodecs {
+		out, err := json.Marshal(settings{c})
+		if err != nil {
+			t.Fatalf("marshal %v: %v", c, err)
+		}
+		if want := fmt.Sprintf(`{"Compression":%q}`, c.String()); string(out) != want {
+			t.Fatalf("marshal %v = %s, want %s", c, out, want)
+		}
+		got := settings{Compression: Codec(-1)}
+		if err := json.Unmarshal(out, &got); err != nil || got.Compression != c {
+			t.Fatalf("read back %s = %v, %v", out, got.Compression, err)
+		}
+	}
+	if _, err := json.Marshal(settings{Codec(9)}); !errors.Is(err, ErrUnknownCodec) {
+		t.Fatalf("marshal Codec(9): %v, want ErrUnknownCodec", err)
+	}
+	var got settings
+	if err := json.Unmarshal([]byte(`{"Compression":"brotli"}`), &got); !errors.Is(err, ErrUnknownCodec) {
+		t.Fatalf("unmarshal brotli: %v, want ErrUnknownCodec", err)
+	}
+	flags := flag.NewFlagSet("t", flag.ContinueOnError)
+	var c Codec
+	flags.TextVar(&c, "compression", None, "")
+	if err := flags.Parse([]string{"-compression", "ZSTD"}); err != nil || c != Zstd {
+		t.Fatalf("-compression ZSTD = %v, %v", c, err)
 	}
 }
 
