@@ -51,8 +51,15 @@ type RecordMetadata struct {
 	// Offset is the record's offset in its partition; -1 with AcksNone,
 	// where the broker does not say.
 	Offset int64
-	// Timestamp is the record's timestamp: the one it was sent with, or the
-	// broker's append time when the topic uses LogAppendTime.
+	// Timestamp is the record's timestamp in milliseconds, as the broker
+	// keeps it: the one it was sent with (the producer's clock's, for a
+	// Record whose Timestamp is zero), or the broker's append time when
+	// the topic uses LogAppendTime. It is in the local time zone, without
+	// the Record's finer digits: compare it with Equal, not ==, and with
+	// the Record's Timestamp truncated to the millisecond. A record that
+	// failed in its batch has the one it was sent with; one that failed
+	// before joining a batch (in Produce, or while it waited for its
+	// topic's metadata) has its Record's Timestamp as given, zero if none.
 	Timestamp time.Time
 	// SerializedKeySize and SerializedValueSize are the key's and value's
 	// lengths in bytes, -1 when nil (as in the Java client).

@@ -13,11 +13,14 @@ import (
 // is never buffered, and Send returns that outcome, certain, which does
 // not match ErrMaybeWritten. A ctx already done when Send is called
 // produces nothing: the caller has given up on the outcome, which would be
-// unknown. Called from a callback, Send cannot get the acknowledgement,
-// delivered after that callback returns, and returns only when ctx ends: a
-// callback uses Produce.
+// unknown. A nil record gets Produce's refusal whatever ctx: an error
+// matching ErrNilRecord. Called from a callback, Send cannot get the
+// acknowledgement, delivered after that callback returns, and returns only
+// when ctx ends: a callback uses Produce.
 func (p *Producer) Send(ctx context.Context, r *Record) (RecordMetadata, error) {
-	if ctx.Err() != nil {
+	// A nil record is left to Produce, which refuses it at once with the
+	// error the hooks and the caller are promised for one.
+	if r != nil && ctx.Err() != nil {
 		md, err := sendFailed(r, fmt.Errorf("not sent: %w", context.Cause(ctx)))
 		p.refused(r, err) // refused as Produce refuses, before any buffering
 		return md, err
@@ -60,13 +63,11 @@ func (e *unacknowledged) Error() string {
 func (e *unacknowledged) Unwrap() []error { return []error{e.cause, ErrMaybeWritten} }
 
 // sendFailed is what Send returns for r when it gives up without the
-// record's outcome: r's metadata, unknown offset and partition, and err.
+// record's outcome: the metadata of a record that never got an offset, as
+// Produce gives one it refuses, and err.
 func sendFailed(r *Record, err error) (RecordMetadata, error) {
-	md, topic := RecordMetadata{Partition: -1, Offset: -1}, ""
-	if r != nil {
-		md, topic = failed(r), r.Topic
-	}
-	return md, &PartitionError{Topic: topic, Partition: -1, Err: err}
+	md := failed(r)
+	return md, &PartitionError{Topic: md.Topic, Partition: -1, Err: err}
 }
 
 // A waiter carries one record's outcome from its callback to the Send

@@ -144,3 +144,46 @@ func TestProduceWithADoneCtxTakesOnlyMemoryFreeAtOnce(t *testing.T) {
 	require.NoError(t, bounded.Receive(t, outcomes, waitFor, "the second record"))
 	require.Equal(t, int64(2), c.HighWatermark("t", 0))
 }
+
+// Send of a nil record returns what Produce's refusal gives, whatever its
+// ctx: an error matching ErrNilRecord, heard by the HookRecordRefused hooks
+// as their doc promises (otelhooks reads a nil record by it), and the
+// metadata of a nil record, sizes -1. With a done ctx it checked the ctx
+// first: the hooks got "not sent: context canceled" with the zero Record,
+// and the sizes read 0.
+func TestSendOfANilRecordGivesProducesRefusalWhateverItsCtx(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	h := &refusals{}
+	p := newProducer(t, c, func(cfg *Config) { cfg.Hooks = []Hook{h} })
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	want := RecordMetadata{Partition: -1, Offset: -1, SerializedKeySize: -1, SerializedValueSize: -1}
+	for _, sendCtx := range []context.Context{ctx(t), done} {
+		md, err := p.Send(sendCtx, nil)
+		require.ErrorIs(t, err, ErrNilRecord)
+		require.Equal(t, want, md)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	require.Len(t, h.errs, 2)
+	for _, err := range h.errs {
+		require.ErrorIs(t, err, ErrNilRecord, "the error a hook got for a nil record")
+	}
+}
+
+// The metadata's Timestamp is the record's, to the millisecond and in the
+// local time zone, as RecordMetadata's doc says: equal to the Record's
+// truncated, never == to it. A record refused before joining a batch has
+// its Record's Timestamp as given.
+func TestTheMetadatasTimestampIsTheRecordsToTheMillisecond(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	p := newProducer(t, c, nil)
+	ts := time.Date(2025, 1, 2, 3, 4, 5, 678_901_234, time.FixedZone("X", 3600))
+	md, err := p.Send(ctx(t), &Record{Topic: "t", Timestamp: ts})
+	require.NoError(t, err)
+	require.True(t, md.Timestamp.Equal(ts.Truncate(time.Millisecond)), "got %v for %v", md.Timestamp, ts)
+	require.Equal(t, time.Local, md.Timestamp.Location())
+	md, err = p.Send(ctx(t), &Record{Topic: "t", Timestamp: ts, Partition: -1, ExplicitPartition: true})
+	require.ErrorIs(t, err, ErrInvalidRecord)
+	require.Equal(t, ts, md.Timestamp)
+}
