@@ -39,8 +39,8 @@ import (
 // within the delivery timeout.
 var ErrDeliveryTimeout = errors.New("delivery timeout")
 
-// ErrClosed is returned by Append after Abort, and wrapped by the error of
-// batches that fail because of it.
+// ErrClosed is wrapped by Append's error after Abort, and by the error of
+// batches that fail because of it; both read as Abort's error.
 var ErrClosed = errors.New("accumulator closed")
 
 // ErrMaybeWritten is wrapped by the error of a batch that was sent in a

@@ -452,6 +452,20 @@ func TestAbortFailsQueuedAndLaterAppends(t *testing.T) {
 	require.Equal(t, total, h.pool.Available())
 }
 
+// An Append after Abort reads as the abort's cause, as the batches Abort
+// fails do, and matches ErrClosed: it said "accumulator closed", which
+// reached a callback racing the producer's Close as "producer closed:
+// accumulator closed", naming a part of the producer its user never sees.
+func TestAnAppendAfterAbortReadsAsTheAbortsCause(t *testing.T) {
+	h := newHarness(t, nil)
+	boom := errors.New("shutting down")
+	h.acc.Abort(boom)
+	_, err := h.acc.Append(context.Background(), tp0, nil, &Record{Callback: 1})
+	require.ErrorIs(t, err, ErrClosed)
+	require.ErrorIs(t, err, boom)
+	require.EqualError(t, err, boom.Error())
+}
+
 func TestMemoryPressureMakesBatchesReady(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.Linger = time.Hour; c.MaxBlock = time.Hour })
 	// Fill the pool: 64 partitions take one 1024-byte buffer each.

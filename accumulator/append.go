@@ -151,7 +151,9 @@ func (a *Accumulator) refusal() error {
 		return err
 	}
 	if a.aborted.Load() {
-		return ErrClosed
+		// In the closer's words, as the batches Abort failed (abortedBy is
+		// set before aborted).
+		return a.abortedBy.Load()
 	}
 	if err := a.txnAbort.Load(); err != nil {
 		return *err
