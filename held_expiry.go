@@ -130,7 +130,7 @@ func (p *Producer) unknownTooLong(h *heldRecord, partitions int, lastErr error) 
 	if h.rec.ExplicitPartition && partitions > 0 && int(h.rec.Partition) >= partitions {
 		return p.lackedPartition(h, partitions)
 	}
-	return p.heldTooLong(h.rec.Topic, lastErr)
+	return p.heldTooLong(lastErr)
 }
 
 // lackedPartition is the error of h, whose limit passed while its topic,
@@ -162,10 +162,10 @@ func (p *Producer) tooLate(h *heldRecord, partitions int) error {
 // heldTooLong is the error of a record that waited its limit for its
 // topic's partitions; lastErr is the topic's error in the last metadata,
 // if any.
-func (p *Producer) heldTooLong(topic string, lastErr error) error {
-	err := fmt.Errorf("%w %q: no metadata within MaxBlock (%v)", ErrUnknownTopic, topic, p.cfg.MaxBlock)
+func (p *Producer) heldTooLong(lastErr error) error {
+	err := fmt.Errorf("%w: no metadata within MaxBlock (%v)", ErrUnknownTopic, p.cfg.MaxBlock)
 	if limit := p.heldLimit(); limit < p.cfg.MaxBlock {
-		err = fmt.Errorf("%w: %w %q: no metadata within DeliveryTimeout (%v)", ErrDeliveryTimeout, ErrUnknownTopic, topic, limit)
+		err = fmt.Errorf("%w: %w: no metadata within DeliveryTimeout (%v)", ErrDeliveryTimeout, ErrUnknownTopic, limit)
 	}
 	if lastErr != nil {
 		err = p.withAutoCreateHint(fmt.Errorf("%w: %w", err, lastErr), lastErr)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -1036,4 +1037,38 @@ func TestARecordHeldBehindADrainThatEndsWhileItWaitsForMemoryGoesWithoutARefresh
 	require.NoError(t, o.one(t, 0).err)
 	require.NoError(t, o.one(t, 1).err)
 	require.Equal(t, before, c.MetadataRequests(), "metadata refreshes once the topic's metadata was known")
+}
+
+// A record whose topic never appears fails naming the topic once, as does
+// PartitionsFor: under the PartitionError, which names it, the error read
+// `producer: topic "nope": unknown topic "nope": ...`. Both still match
+// ErrUnknownTopic, and the held record's ErrDeliveryTimeout when its
+// DeliveryTimeout is the shorter.
+func TestAnUnknownTopicsErrorNamesTheTopicOnce(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{})
+	for _, deliveryTimeout := range []time.Duration{2 * time.Hour, 30 * time.Minute} {
+		clk := clock.NewFake(heldClockStart)
+		p := newProducer(t, c, func(cfg *Config) {
+			cfg.clock = clk
+			cfg.MaxBlock, cfg.DeliveryTimeout, cfg.Linger = time.Hour, deliveryTimeout, NoLinger
+			cfg.RequestTimeout = time.Minute
+		})
+		o := newOutcomes(1)
+		since := clk.Now()
+		p.Produce(ctx(t), &Record{Topic: "nope"}, o.cb(0))
+		clk.Advance(since.Add(time.Hour + pastDeadline).Sub(clk.Now()))
+		o.wait(t, "the record of a topic that never appears")
+		err := o.one(t, 0).err
+		require.ErrorIs(t, err, ErrUnknownTopic)
+		if deliveryTimeout < time.Hour {
+			require.ErrorIs(t, err, ErrDeliveryTimeout)
+		}
+		require.Equal(t, 1, strings.Count(err.Error(), `"nope"`), "the topic named once: %v", err)
+
+		done, cancel := context.WithCancel(context.Background())
+		cancel()
+		_, err = p.PartitionsFor(done, "nope")
+		require.ErrorIs(t, err, ErrUnknownTopic)
+		require.Equal(t, 1, strings.Count(err.Error(), `"nope"`), "the topic named once: %v", err)
+	}
 }

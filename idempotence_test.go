@@ -380,7 +380,7 @@ func TestARecordTimingOutWithoutAProducerIDNamesWhyNoneCame(t *testing.T) {
 	err := o.one(t, 0).err
 	require.ErrorIs(t, err, ErrDeliveryTimeout)
 	require.ErrorIs(t, err, kerr.CoordinatorNotAvailable, "the error names what kept the record: %v", err)
-	require.ErrorContains(t, err, "sent 0 times; no producer id: InitProducerId: COORDINATOR_NOT_AVAILABLE")
+	require.ErrorContains(t, err, "never sent; no producer id: InitProducerId: COORDINATOR_NOT_AVAILABLE")
 }
 
 func TestIdempotenceNeedsAcksAll(t *testing.T) {

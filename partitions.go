@@ -78,7 +78,7 @@ func (p *Producer) PartitionsFor(ctx context.Context, topic string) (int, error)
 // producer knows, though access may have been granted since; so is a
 // malformed answer, which no later one replaced.
 func (p *Producer) notFound(topic string, why error) error {
-	err := fmt.Errorf("%w %q: %w", ErrUnknownTopic, topic, why)
+	err := fmt.Errorf("%w: %w", ErrUnknownTopic, why)
 	t := p.cluster.Snapshot().Peek(topic)
 	switch {
 	case t.Refused():

@@ -623,7 +623,8 @@ func TestATimeoutOfANeverSentBatchNamesThePartitionsLastError(t *testing.T) {
 	r := h.outcome(1)
 	require.ErrorIs(t, r.Err, ErrDeliveryTimeout)
 	require.ErrorIs(t, r.Err, errRetry, "the never-sent batch names the partition's last error")
-	require.Contains(t, r.Err.Error(), "sent 0 times")
+	require.Contains(t, r.Err.Error(), "1 record for t-0 had no outcome")
+	require.Contains(t, r.Err.Error(), "never sent", "it said \"1 records\", \"sent 0 times\"")
 }
 
 // A batch that times out never sent, with no error of its own or of its
@@ -647,7 +648,8 @@ func TestATimeoutOfANeverSentBatchNamesItsTopicsMetadataError(t *testing.T) {
 	r := h.outcome(0)
 	require.ErrorIs(t, r.Err, ErrDeliveryTimeout)
 	require.ErrorIs(t, r.Err, refusal, "the never-sent batch names its topic's metadata error")
-	require.Contains(t, r.Err.Error(), "sent 0 times")
+	require.Contains(t, r.Err.Error(), "1 record for t-0 had no outcome")
+	require.Contains(t, r.Err.Error(), "never sent", "it said \"1 records\", \"sent 0 times\"")
 }
 
 // A request that goes anyway takes the node's lingering batches along (the

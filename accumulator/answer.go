@@ -331,8 +331,18 @@ func (a *Accumulator) timedOut(p *partition, b *Batch) error {
 	// The batch's oldest record waited the whole DeliveryTimeout, counted
 	// from its Produce: for a record that waited for metadata, before the
 	// batch was created (Record.Since), so the batch's age says less.
-	err := fmt.Errorf("%w: %d records for %s-%d had no outcome within %v (DeliveryTimeout); sent %d times",
-		ErrDeliveryTimeout, b.entries.len(), b.TP.Topic, b.TP.Partition, a.cfg.DeliveryTimeout, b.sent())
+	records, sent := "1 record", "never sent"
+	if n := b.entries.len(); n > 1 {
+		records = fmt.Sprintf("%d records", n)
+	}
+	switch n := b.sent(); {
+	case n == 1:
+		sent = "sent once"
+	case n > 1:
+		sent = fmt.Sprintf("sent %d times", n)
+	}
+	err := fmt.Errorf("%w: %s for %s-%d had no outcome within %v (DeliveryTimeout); %s",
+		ErrDeliveryTimeout, records, b.TP.Topic, b.TP.Partition, a.cfg.DeliveryTimeout, sent)
 	noID := a.whyNoID()
 	switch {
 	case b.lastErr != nil:

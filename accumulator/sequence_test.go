@@ -819,5 +819,5 @@ func TestATimeoutCountsOnlyTheRequestsThatLeft(t *testing.T) {
 	h.acc.Expire(h.clk.Now())
 	err := h.outcome(0).Err
 	require.ErrorIs(t, err, ErrDeliveryTimeout)
-	require.Contains(t, err.Error(), "sent 1 times")
+	require.Contains(t, err.Error(), "sent once")
 }

@@ -190,7 +190,7 @@ func (c *Conn) fail(err error) {
 		if !p.auth {
 			<-c.slots
 		}
-		p.done(nil, fmt.Errorf("%s v%d (correlation id %d): %w", p.req.Key(), p.version, p.corr, err))
+		p.done(nil, requestFailed(p.req.Key(), p.version, p.corr, err))
 	}
 }
 

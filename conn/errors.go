@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/gokafka/producer/protocol"
 )
 
 // Errors a request can fail with besides the broker's own (which come back
@@ -55,6 +57,17 @@ func IsRetriable(err error) bool {
 	}
 	return errors.Is(err, ErrDisconnected) || errors.Is(err, ErrRequestTimeout) ||
 		errors.Is(err, ErrClosed) || errors.Is(err, ErrBackoff)
+}
+
+// requestFailed is err, the connection's, as the failure of the request
+// api v version with correlation id corr: its name, then err, unless err
+// names it already (it is the request whose timeout closed the
+// connection).
+func requestFailed(api protocol.APIKey, version int16, corr int32, err error) error {
+	if t := (*timedOut)(nil); errors.As(err, &t) && t.corr == corr {
+		return err
+	}
+	return fmt.Errorf("%s v%d (correlation id %d): %w", api, version, corr, err)
 }
 
 // BackoffError is Broker.Conn's answer while it waits out the reconnect

@@ -166,7 +166,7 @@ func (c *Conn) write(req protocol.Request, version int16, done func(protocol.Res
 	if !awaits {
 		<-c.slots
 		if werr != nil {
-			done(nil, fmt.Errorf("%s v%d (correlation id %d): %w", api, version, corr, c.Err()))
+			done(nil, requestFailed(api, version, corr, c.Err()))
 			return
 		}
 		done(nil, nil)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -359,20 +360,30 @@ func TestTheWatcherArmsAtTheDeadlineThoughTheClockMovedBeforeItsTimer(t *testing
 	}
 }
 
+// A timeout fails every pending request, each named once: the one that
+// timed out by the timeout's error, the others by their own name before
+// it. The one that timed out was named twice, "Metadata v12 (correlation
+// id 1): request timed out: Metadata v12 (correlation id 1) to ...".
 func TestTimeoutFailsEveryPendingRequest(t *testing.T) {
 	fake := clock.NewFake(time.Unix(1000, 0))
 	fb := newFakeBroker(t)
 	c := dial(t, fb, Config{Clock: fake, RequestTimeout: time.Second})
 	bc := fb.conn(t)
 	outs := []*outcome{newOutcome(), newOutcome(), newOutcome()}
+	var corrs []int32
 	for _, o := range outs {
 		c.Send(context.Background(), metadataRequest(), o.done)
-		bc.next(t)
+		corrs = append(corrs, bc.next(t).corr)
 	}
 	fake.Advance(time.Second)
-	for _, o := range outs {
-		if res := o.wait(t, "pending request"); !errors.Is(res.err, ErrRequestTimeout) {
+	for i, o := range outs {
+		res := o.wait(t, "pending request")
+		if !errors.Is(res.err, ErrRequestTimeout) {
 			t.Errorf("error %v, want ErrRequestTimeout", res.err)
+		}
+		own := fmt.Sprintf("(correlation id %d)", corrs[i])
+		if n := strings.Count(res.err.Error(), own); n != 1 {
+			t.Errorf("request %d named %d times: %v", i, n, res.err)
 		}
 	}
 }
