@@ -1,6 +1,9 @@
 package producer
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -24,4 +27,29 @@ func TestSendOffsetsToTransactionRefusesANegativeOffsetWithErrInvalidOffsets(t *
 		require.NotErrorIs(t, err, not)
 	}
 	require.ErrorContains(t, p.BeginTransaction(), "InitTransactions first")
+}
+
+// Offset and GroupMetadata are structs of this package whose every field
+// has its doc, so that go doc shows a user what LeaderEpoch, Generation,
+// MemberID, InstanceID and Metadata mean and how their zero values go.
+// As aliases of internal/txn's types, go doc showed no field at all.
+func TestOffsetAndGroupMetadataDocumentTheirFields(t *testing.T) {
+	f, err := parser.ParseFile(token.NewFileSet(), "transactions.go", nil, parser.ParseComments)
+	require.NoError(t, err)
+	found := map[string]bool{}
+	ast.Inspect(f, func(n ast.Node) bool {
+		spec, ok := n.(*ast.TypeSpec)
+		if !ok || (spec.Name.Name != "Offset" && spec.Name.Name != "GroupMetadata") {
+			return true
+		}
+		found[spec.Name.Name] = true
+		require.False(t, spec.Assign.IsValid(), "%s is an alias: go doc shows none of its fields", spec.Name.Name)
+		st, ok := spec.Type.(*ast.StructType)
+		require.True(t, ok, "%s is a struct", spec.Name.Name)
+		for _, field := range st.Fields.List {
+			require.True(t, field.Doc != nil || field.Comment != nil, "%s.%s has no doc", spec.Name.Name, field.Names[0].Name)
+		}
+		return false
+	})
+	require.Equal(t, map[string]bool{"Offset": true, "GroupMetadata": true}, found)
 }

@@ -99,12 +99,49 @@ var (
 
 // Offset is a consumer's position to commit in a transaction: the offset
 // of the next record to consume from a partition, as a consumer commits it.
-type Offset = txn.Offset
+type Offset struct {
+	// Topic is the topic the consumer reads; an invalid name is refused
+	// (ErrInvalidOffsets).
+	Topic string
+	// Partition is the topic's partition; a negative one is refused.
+	Partition int32
+	// Offset is the offset of the next record to consume: the last one
+	// consumed, plus one. A negative one (a consumer's -1, no position) is
+	// refused.
+	Offset int64
+	// LeaderEpoch is the leader epoch of the last record consumed; -1 or
+	// 0, the zero value, if unknown. Both are committed as -1, as the Java
+	// client commits an offset without an epoch: committed as 0, a
+	// consumer restarting from it would take the later epochs of the
+	// partition's log for a truncation, and rewind. A record's real epoch
+	// 0 thus goes as unknown, which only skips that check.
+	LeaderEpoch int32
+	// Metadata is the text committed with the offset, nil for none.
+	Metadata *string
+}
 
 // GroupMetadata is the consumer group the offsets belong to and the
 // consumer's membership of it (Java: ConsumerGroupMetadata, KIP-447), from
-// whatever consumer library reads the input.
-type GroupMetadata = txn.Group
+// whatever consumer library reads the input, so that the group
+// coordinator refuses the commit of a consumer the group has rebalanced
+// away (a zombie). A group coordinator older than Kafka 2.5 cannot check a
+// membership: offsets with one are refused before they are sent, and the
+// producer stops (see SendOffsetsToTransaction); a GroupMetadata with its
+// ID alone commits there unchecked.
+type GroupMetadata struct {
+	// ID is the group's id; an empty one is refused (ErrInvalidOffsets).
+	ID string
+	// Generation is the consumer's generation of the group; -1 or 0, the
+	// zero value, outside one (a member's generation starts at 1): both go
+	// as -1, which the group coordinator takes without checking the
+	// membership, as the Java client's ConsumerGroupMetadata(groupId).
+	Generation int32
+	// MemberID is the consumer's member id in the group, "" if none.
+	MemberID string
+	// InstanceID is the consumer's static member id (KIP-345), nil if
+	// none.
+	InstanceID *string
+}
 
 // InitTransactions registers the transactional id with its coordinator
 // and gets the producer's id and epoch: it fences any earlier producer with
@@ -246,7 +283,13 @@ func (p *Producer) SendOffsetsToTransaction(ctx context.Context, offsets []Offse
 	if err := p.transactional(); err != nil {
 		return err
 	}
-	return p.txn.SendOffsets(ctx, offsets, group)
+	// A call per transaction at most: the copy costs nothing that matters,
+	// and keeps the fields' docs where go doc shows them.
+	converted := make([]txn.Offset, len(offsets))
+	for i, o := range offsets {
+		converted[i] = txn.Offset(o)
+	}
+	return p.txn.SendOffsets(ctx, converted, txn.Group(group))
 }
 
 // transactional refuses transaction calls on a producer without a

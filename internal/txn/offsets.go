@@ -13,36 +13,26 @@ import (
 )
 
 // Offset is a consumer's position to commit in a transaction: the offset
-// of the next record to consume from a partition.
+// of the next record to consume from a partition. Its fields are
+// producer.Offset's, documented there, which converts to it.
 type Offset struct {
-	Topic     string
-	Partition int32
-	Offset    int64
-	// LeaderEpoch is the leader epoch of the last record consumed; -1 or
-	// 0, the zero value, if unknown. Both are committed as -1, as the Java
-	// client commits an offset without an epoch: committed as 0, a
-	// consumer restarting from it would take the later epochs of the
-	// partition's log for a truncation, and rewind. A record's real epoch
-	// 0 thus goes as unknown, which only skips that check.
-	LeaderEpoch int32
-	Metadata    *string // optional
+	Topic       string
+	Partition   int32
+	Offset      int64
+	LeaderEpoch int32 // -1 or 0 if unknown: both go as -1 (orUnknown)
+	Metadata    *string
 }
 
 // Group is the consumer group the offsets belong to, with the consumer's
-// membership (KIP-447), so that the group coordinator refuses the commit
-// of a consumer the group has rebalanced away (a zombie). A coordinator
-// older than Kafka 2.5 cannot check a membership: offsets with one are
-// refused before they are sent, and the producer stops (see SendOffsets);
-// a Group with its ID alone commits there unchecked.
+// membership (KIP-447): producer.GroupMetadata, documented there, which
+// converts to it. A coordinator older than Kafka 2.5 cannot check a
+// membership: offsets with one are refused before they are sent, and the
+// producer stops (see SendOffsets).
 type Group struct {
-	ID string
-	// Generation is the consumer's generation of the group; -1 or 0, the
-	// zero value, outside one (a member's generation starts at 1): both go
-	// as -1, which the group coordinator takes without checking the
-	// membership, as the Java client's ConsumerGroupMetadata(groupId).
-	Generation int32
-	MemberID   string  // "" if none
-	InstanceID *string // static membership (KIP-345), nil if none
+	ID         string
+	Generation int32 // -1 or 0 outside one: both go as -1 (orUnknown)
+	MemberID   string
+	InstanceID *string
 }
 
 // membershipVersion is the first TxnOffsetCommit version with fields for
