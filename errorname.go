@@ -35,11 +35,15 @@ var namedErrors = []struct {
 // label or a summary: the protocol's name for a broker error
 // (NOT_LEADER_OR_FOLLOWER), an upper-case name for a client-side one
 // (DELIVERY_TIMEOUT, BUFFER_FULL, CLOSED, TRANSACTION_ABORTED...),
+// CANCELED or DEADLINE_EXCEEDED for a Send whose ctx was done when it was
+// called or ended while its record was buffered (one that ended the
+// record's wait for memory is BUFFER_FULL, as Produce's),
 // AUTHENTICATION for a connection that could not be secured or
-// authenticated without a broker error to name it (a certificate that does
-// not verify), NETWORK for a connection failure and OTHER for anything
-// else. A client-side failure wins over the broker error it keeps as its
-// cause: a delivery timeout after NOT_ENOUGH_REPLICAS is DELIVERY_TIMEOUT.
+// authenticated without a broker error to name it (a certificate that
+// does not verify), NETWORK for a connection failure and OTHER for
+// anything else. A client-side failure wins over the broker error it
+// keeps as its cause: a delivery timeout after NOT_ENOUGH_REPLICAS is
+// DELIVERY_TIMEOUT.
 // A record failed because the producer stopped for good (ErrProducerStopped)
 // is PRODUCER_STOPPED, the batch whose answer stopped it included: one name
 // to alert on, whichever broker error (PRODUCER_FENCED,

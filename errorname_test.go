@@ -1,6 +1,7 @@
 package producer
 
 import (
+	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -29,6 +30,12 @@ func TestErrorNames(t *testing.T) {
 		{wrap(&AuthError{Addr: "b:9093", Mechanism: "TLS", Err: x509.UnknownAuthorityError{}}), "AUTHENTICATION"},
 		{wrap(&AuthError{Addr: "b:9092", Mechanism: "PLAIN", Err: kerr.SaslAuthenticationFailed}), "SASL_AUTHENTICATION_FAILED"},
 		{fmt.Errorf("SendOffsetsToTransaction: %w: empty group ID", ErrInvalidOffsets), "INVALID_OFFSETS"},
+		// A Send whose ctx ended, as its doc names them, before the record
+		// was buffered and after; a Produce whose ctx ended its wait for
+		// memory found memory short.
+		{wrap(fmt.Errorf("not sent: %w", context.Canceled)), "CANCELED"},
+		{wrap(&unacknowledged{context.DeadlineExceeded}), "DEADLINE_EXCEEDED"},
+		{wrap(fmt.Errorf("waiting for buffer memory: %w: before the ctx ended (%w)", ErrBufferFull, context.DeadlineExceeded)), "BUFFER_FULL"},
 		{errors.New("something else"), "OTHER"},
 		{nil, ""}, // a success is no failure of any kind
 	} {
