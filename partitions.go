@@ -11,10 +11,11 @@ import (
 
 // PartitionsFor returns how many partitions topic has, fetching its
 // metadata and waiting for it if the producer does not know it yet (Java:
-// partitionsFor), no longer than MaxBlock or ctx: a topic that does not
-// exist fails with ErrUnknownTopic then, and one whose metadata the broker
-// refuses (a denied authorization) at once with that refusal, from an
-// answer naming the topic that came during the call. A refusal cached
+// partitionsFor), no longer than MaxBlock or ctx: an invalid name fails
+// at once with ErrInvalidRecord, a topic that does not exist with
+// ErrUnknownTopic then, and one whose metadata the broker refuses (a
+// denied authorization) at once with that refusal, from an answer naming
+// the topic that came during the call. A refusal cached
 // before the call is not trusted, since access may have been granted
 // since: the call waits for the next answer, and if MaxBlock or ctx ends
 // first, its ErrUnknownTopic wraps the cached refusal too. A malformed
@@ -28,7 +29,7 @@ func (p *Producer) PartitionsFor(ctx context.Context, topic string) (int, error)
 		return 0, ErrClosed
 	}
 	if err := validTopic(topic); err != nil {
-		return 0, err
+		return 0, &PartitionError{Topic: topic, Partition: -1, Err: err}
 	}
 	defer p.cluster.Want(topic)()
 	maxBlock := p.cfg.clock.NewTimer(p.cfg.MaxBlock)

@@ -573,8 +573,13 @@ func TestPartitionsForWaitsForMetadata(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, probed.Load())
 	require.False(t, again.Load(), "a topic nobody waits for any more is asked for again")
+	// An invalid name fails at once, naming the topic as PartitionsFor's
+	// other errors do (it was a bare ErrInvalidRecord).
 	_, err = p.PartitionsFor(ctx(t), "bad name")
 	require.ErrorIs(t, err, ErrInvalidRecord)
+	var pe *PartitionError
+	require.ErrorAs(t, err, &pe)
+	require.Equal(t, PartitionError{Topic: "bad name", Partition: -1, Err: pe.Err}, *pe)
 }
 
 // Send's ctx ending before the acknowledgement is said in the user's
