@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gokafka/producer/internal/bounded"
 	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
@@ -162,6 +163,21 @@ func TestSASLRefusedCredentials(t *testing.T) {
 		t.Errorf("error %q lacks the broker's message", r.err)
 	}
 	waitNoConnGoroutines(t, "after a refused authentication")
+}
+
+// A broker that hangs up in the middle of the SASL exchange, a request of
+// the exchange awaiting its answer, fails the Dial at once, retriably: the
+// producer dials again rather than hang on a connection that is gone.
+func TestABrokerHangingUpMidSASLFailsTheDial(t *testing.T) {
+	fb := newFakeBroker(t)
+	done := dialAsync(t, fb, Config{SASL: plain.New("u", testPassword)})
+	bc := fb.conn(t)
+	expect(t, bc, protocol.SaslHandshake)
+	bc.nc.Close()
+	r := bounded.Receive(t, done, 2*waitTime, "Dial after the broker hung up mid-SASL")
+	if !errors.Is(r.err, ErrDisconnected) || !IsRetriable(r.err) {
+		t.Fatalf("Dial error %v, want a retriable ErrDisconnected", r.err)
+	}
 }
 
 func TestSASLUnsupportedMechanism(t *testing.T) {

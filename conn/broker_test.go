@@ -110,6 +110,27 @@ func TestBrokerBacksOffExponentially(t *testing.T) {
 	}
 }
 
+// A connection that lived long is replaced at once when lost: its backoff
+// counts from when it was dialed, so a broker restarted after hours of
+// service is dialed again without a wait that would hold every record.
+func TestALongLivedConnectionIsReplacedAtOnce(t *testing.T) {
+	fake := clock.NewFake(time.Unix(1000, 0))
+	fb := newFakeBroker(t)
+	b := NewBroker(1, fb.addr(), Config{Clock: fake,
+		ReconnectBackoff: 100 * time.Millisecond, ReconnectBackoffMax: 400 * time.Millisecond})
+	defer b.Close()
+	c, err := b.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake.Advance(time.Hour)
+	fb.conn(t).nc.Close()
+	waitClosed(t, c.Done(), "connection closed by the broker")
+	if c2, err := b.Conn(context.Background()); err != nil || c2 == c {
+		t.Fatalf("Conn after a long-lived connection broke: %v; want a new connection at once", err)
+	}
+}
+
 // NextAttempt tells, after a failed dial, when the backoff lets Conn dial
 // again, the Until of the refusals before then (the sender waits for it),
 // and, once the node moved, that a dial may start at once.
@@ -322,6 +343,47 @@ func TestBrokerSetAddrSkipsBackoff(t *testing.T) {
 	b.SetAddr(fb.addr())
 	if _, err := b.Conn(context.Background()); err != nil {
 		t.Fatalf("Conn to the new address right away: %v", err)
+	}
+}
+
+// A move starts the backoff afresh: the first failure at the new address
+// waits ReconnectBackoff, not the grown backoff of the old address, which
+// says nothing of the new one.
+func TestAMoveResetsTheBackoffsGrowth(t *testing.T) {
+	fake := clock.NewFake(time.Unix(1000, 0))
+	d := &dialer{}
+	b := NewBroker(1, "127.0.0.1:1", Config{Clock: fake, Dial: d.dial,
+		ReconnectBackoff: 100 * time.Millisecond, ReconnectBackoffMax: 10 * time.Second})
+	defer b.Close()
+	ctx := context.Background()
+	for range 4 { // four failed dials at the old address
+		b.Conn(ctx)
+		fake.Advance(b.NextAttempt().Sub(fake.Now()))
+	}
+	b.SetAddr("127.0.0.1:2")
+	if _, err := b.Conn(ctx); !errors.Is(err, errRefused) {
+		t.Fatalf("Conn to the new address: %v, want a dial refused", err)
+	}
+	_, err := b.Conn(ctx)
+	wantBackoff(t, err, fake.Now(), 100*time.Millisecond)
+}
+
+// SetAddr with the address the broker has already (every metadata answer
+// says it again) changes nothing: it neither ends the backoff after a
+// failed dial nor dials again, which would hammer a broker that is down.
+func TestSetAddrToTheSameAddressKeepsTheBackoff(t *testing.T) {
+	fake := clock.NewFake(time.Unix(1000, 0))
+	d := &dialer{}
+	b := NewBroker(1, "127.0.0.1:1", Config{Clock: fake, Dial: d.dial})
+	defer b.Close()
+	if _, err := b.Conn(context.Background()); !errors.Is(err, errRefused) {
+		t.Fatalf("Conn: %v, want a dial refused", err)
+	}
+	b.SetAddr("127.0.0.1:1")
+	_, err := b.Conn(context.Background())
+	var be *BackoffError
+	if !errors.As(err, &be) || d.attempts.Load() != 1 {
+		t.Fatalf("Conn after SetAddr to the same address: %v, %d dials; want the backoff kept and no new dial", err, d.attempts.Load())
 	}
 }
 

@@ -73,6 +73,9 @@ func TestDialFallsBackWhenApiVersionsIsUnsupported(t *testing.T) {
 	}{
 		{"retries at the version the broker names", []protocol.ApiVersionsResponseKey{{ApiKey: int16(protocol.ApiVersions), MinVersion: 0, MaxVersion: 2}}, 2},
 		{"retries at v0 when the broker names none", nil, 0},
+		// A broker naming the very version it refused contradicts itself;
+		// retried there, the dial would fail where v0 succeeds.
+		{"retries at v0 when the broker names the version it refused", []protocol.ApiVersionsResponseKey{{ApiKey: int16(protocol.ApiVersions), MinVersion: 0, MaxVersion: protocol.Supported(protocol.ApiVersions).Max}}, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -81,6 +81,30 @@ func TestARequestSentDuringAPauseTimesOutOnlyARequestTimeoutAfterThePause(t *tes
 	}
 }
 
+// A shorter quota pause reported while a longer one lasts does not cut
+// the longer one short: a request sent during it keeps its RequestTimeout
+// from the longer pause's end, rather than timing out, with the connection
+// and every request on it, while the broker still holds it unread.
+func TestAShorterPauseDoesNotShortenALongerOne(t *testing.T) {
+	start := time.Unix(1000, 0)
+	fake := clock.NewFake(start)
+	fb := newFakeBroker(t)
+	c := dial(t, fb, Config{Clock: fake, RequestTimeout: 5 * time.Second})
+	bc := fb.conn(t)
+
+	c.Paused(10 * time.Second) // until t+10s
+	fake.Advance(time.Second)
+	c.Paused(2 * time.Second) // until t+3s: inside the first
+	o := newOutcome()
+	c.Send(context.Background(), metadataRequest(), o.done) // due t+15s
+	bc.next(t)
+	fake.Advance(7 * time.Second) // t+8s: past a deadline from the shorter pause
+	due := start.Add(15 * time.Second)
+	if _, ok := awaitTimerBetween(t, fake, due, due, c.Done()); !ok {
+		t.Fatalf("the request timed out before a RequestTimeout after the longer pause: %v", c.Err())
+	}
+}
+
 // A quota pause holds up a write as it holds up a request: the broker
 // reads nothing until it ends. So a write begun during the pause, like its
 // request, has RequestTimeout from the pause's end, and a write in

@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/binary"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -139,11 +141,24 @@ func TestTLSDialerErrorsAreClassified(t *testing.T) {
 	}
 }
 
+// helloAnswer is how a plaintext listener meets a ClientHello.
+type helloAnswer int
+
+const (
+	// silent waits for the rest of a request of the hello's size.
+	silent helloAnswer = iota
+	// refusesItsSize reads the hello's first 4 bytes as a request's size,
+	// refuses it and hangs up, as Kafka does: the rest of the hello
+	// unread, the connection is reset.
+	refusesItsSize
+	// readsItAll reads the whole hello before it hangs up, as a server of
+	// another protocol may: the connection ends cleanly, in EOF.
+	readsItAll
+)
+
 // plaintextListener is a listener that does not speak TLS, as a Kafka
-// plaintext listener does not, and reads a ClientHello as the start of a
-// request: silent, it waits for the rest of a request of the hello's size;
-// otherwise it refuses that size and hangs up, as Kafka does.
-func plaintextListener(t *testing.T, silent bool) string {
+// plaintext listener does not, and reads a ClientHello as answer says.
+func plaintextListener(t *testing.T, answer helloAnswer) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -164,12 +179,16 @@ func plaintextListener(t *testing.T, silent bool) string {
 			if err != nil {
 				return
 			}
-			if !silent {
+			switch answer {
+			case silent:
+				open = append(open, nc)
+			case refusesItsSize:
 				nc.Read(make([]byte, 4))
 				nc.Close()
-				continue
+			case readsItAll:
+				readTLSRecord(nc)
+				nc.Close()
 			}
-			open = append(open, nc)
 		}
 	}()
 	t.Cleanup(func() {
@@ -179,22 +198,35 @@ func plaintextListener(t *testing.T, silent bool) string {
 	return ln.Addr().String()
 }
 
+// readTLSRecord reads one TLS record, such as the ClientHello that a TLS
+// client sends alone before it waits for an answer.
+func readTLSRecord(nc net.Conn) {
+	header := make([]byte, 5) // type, version, length
+	if _, err := io.ReadFull(nc, header); err != nil {
+		return
+	}
+	io.ReadFull(nc, make([]byte, binary.BigEndian.Uint16(header[3:])))
+}
+
 // A TLS handshake the broker never answers, with the caller's ctx live, is
 // DialTimeout running out: it says so, and that the listener may not speak
 // TLS, and does not match context.DeadlineExceeded, which a producer's Send
 // reports as its caller's ctx ending (the record may still be delivered).
-// One the broker hangs up on gets the hint too.
+// One the broker hangs up on gets the hint too, whether the hang-up resets
+// the connection or ends it in EOF: either way the user's likely mistake
+// is a TLS setting for a plaintext listener.
 func TestATLSHandshakeUnansweredTimesOutAsNoCtxError(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		silent bool
+		answer helloAnswer
 		words  []string
 	}{
-		{"unanswered", true, []string{"no answer within the connection setup timeout (100ms)"}},
-		{"hung up on", false, nil},
+		{"unanswered", silent, []string{"no answer within the connection setup timeout (100ms)"}},
+		{"hung up on", refusesItsSize, nil},
+		{"hung up on after the whole hello", readsItAll, []string{": EOF"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			addr := plaintextListener(t, tc.silent)
+			addr := plaintextListener(t, tc.answer)
 			ctx, cancel := context.WithTimeout(context.Background(), waitTime)
 			defer cancel()
 			_, err := Dial(ctx, addr, Config{TLS: &tls.Config{}, DialTimeout: 100 * time.Millisecond})
@@ -207,7 +239,7 @@ func TestATLSHandshakeUnansweredTimesOutAsNoCtxError(t *testing.T) {
 			if !errors.Is(err, ErrDisconnected) || !IsRetriable(err) {
 				t.Errorf("error %v, want a retriable ErrDisconnected", err)
 			}
-			if tc.silent && !errors.Is(err, os.ErrDeadlineExceeded) {
+			if tc.answer == silent && !errors.Is(err, os.ErrDeadlineExceeded) {
 				t.Errorf("error %v does not match os.ErrDeadlineExceeded", err)
 			}
 			words := append([]string{"TLS handshake with " + addr, "is it a plaintext listener?"}, tc.words...)
@@ -237,7 +269,7 @@ func TestATLSHandshakeEndedByTheCallersCtxSaysSo(t *testing.T) {
 		}, gaveUp},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			addr := plaintextListener(t, true)
+			addr := plaintextListener(t, silent)
 			ctx, cancel := tc.ctx()
 			defer cancel()
 			_, err := Dial(ctx, addr, Config{TLS: &tls.Config{}, DialTimeout: time.Minute})

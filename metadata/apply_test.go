@@ -208,6 +208,19 @@ func TestApply(t *testing.T) {
 			brokerCount: 1,
 		},
 		{
+			// A broker restarted on another port must be dialed there, or
+			// its partitions' records have nowhere to go.
+			name:  "a broker on a new port of the same host is reported as moved",
+			setup: []update{{resp(brokers(1)), nil}},
+			apply: update{resp(func() []protocolBroker {
+				b := brokers(1)
+				b[0].Port = 9093
+				return b
+			}()), []string{}},
+			changes:     Changes{BrokersMoved: []int32{1}},
+			brokerCount: 1,
+		},
+		{
 			name:        "a response without brokers leaves them alone",
 			setup:       []update{{resp(brokers(1, 2)), nil}},
 			apply:       update{resp(nil, topic("a", none, part(0, 2, 0))), []string{"a"}},
@@ -225,6 +238,14 @@ func TestApply(t *testing.T) {
 			changes:  Changes{NewTopics: []string{"a"}, BrokersAdded: []int32{1}},
 			leaders:  map[TopicPartition]leader{tp("a", 1): {-1, 2, false}},
 			partErrs: map[TopicPartition]error{tp("a", 1): kerr.LeaderNotAvailable, tp("a", 0): nil},
+		},
+		{
+			// Metadata v12 may name a topic by id alone (a null name): this
+			// producer asks by name, and such a topic must not crash it.
+			name:       "a topic answered by id alone is skipped",
+			apply:      update{resp(brokers(1), topic("a", none, part(0, 1, 0)), protocolTopic{TopicID: idA}), []string{"a"}},
+			changes:    Changes{NewTopics: []string{"a"}, BrokersAdded: []int32{1}},
+			partitions: map[string]int{"a": 1},
 		},
 		{
 			name:    "partitions not numbered 0 to n-1 are an error for the topic",
@@ -325,6 +346,34 @@ func TestARecreatedTopicNamedWithARetriableErrorKeepsNothingOfTheOld(t *testing.
 	if leader, epoch, _ := c.Snapshot().Leader("t", 0); leader != 2 || epoch != 0 {
 		t.Fatalf("leader %d epoch %d, want 2 epoch 0: the old incarnation's epoch 10 won", leader, epoch)
 	}
+}
+
+// A retriable topic error (LEADER_NOT_AVAILABLE) whose answer omits the
+// topic id keeps the id known: lost, the next answer under it would look
+// like a new topic, and a lagging broker's older epochs would be taken.
+func TestARetriableTopicErrorKeepsTheTopicID(t *testing.T) {
+	const leaderNA = 5
+	c := NewCache()
+	id := wire.UUID{7}
+	ok := topic("a", none0, part(0, 1, 0))
+	ok.TopicID = id
+	c.Apply(resp(brokers(1), ok), answerVersion, []string{"a"}, t0)
+	c.Apply(resp(brokers(1), topic("a", leaderNA)), answerVersion, []string{"a"}, t0.Add(1)) // no id
+	equal(t, id, c.Snapshot().Topic("a").ID, "topic id after a retriable error")
+}
+
+// A topic not asked for keeps its partitions, but a broker leaving
+// rebuilds its view: the partitioner must stop choosing the partitions the
+// gone broker led, whose records would wait for their DeliveryTimeout.
+func TestABrokerLeavingRebuildsTheViewsOfTopicsNotAskedFor(t *testing.T) {
+	c := NewCache()
+	c.Apply(resp(brokers(1, 2), topic("a", none0, part(0, 1, 0)), topic("b", none0, part(0, 1, 0), part(1, 2, 0))), answerVersion, nil, t0)
+	c.Apply(resp(brokers(1), topic("a", none0, part(0, 1, 0))), answerVersion, []string{"a"}, t0.Add(1))
+	b := c.Snapshot().Topic("b")
+	if b == nil {
+		t.Fatal("topic b forgotten")
+	}
+	equal(t, []int32{0}, b.View.Available, "b's available partitions after broker 2 left")
 }
 
 func TestViewAvailableExcludesLeaderlessAndUnknownBrokers(t *testing.T) {

@@ -109,3 +109,29 @@ func TestAPartitionCountSeenUnderAnIDOutlivesAnUnknownTopicAnswer(t *testing.T) 
 	c.Apply(resp(brokers(1, 2), withID(topic("a", none0, part(0, 1, 0)), newID)), answerVersion, []string{"a"}, t0)
 	equal(t, 1, len(c.Snapshot().Topic("a").Partitions), "partitions of the topic re-created under a new id")
 }
+
+// A topic first learned without an id (an answer below Metadata v10) and
+// then with one is the same topic, not a re-created one: a lagging
+// broker's older leader epoch must not take the leader back.
+func TestAnIDLearnedLateIsNotARecreation(t *testing.T) {
+	c := NewCache()
+	c.Apply(resp(brokers(1, 2), topic("a", none0, part(0, 2, 5))), 9, []string{"a"}, t0)
+	lagging := topic("a", none0, part(0, 1, 3))
+	lagging.TopicID = wire.UUID{7}
+	c.Apply(resp(brokers(1, 2), lagging), answerVersion, []string{"a"}, t0)
+	n, e, ok := c.Snapshot().Leader("a", 0)
+	equal(t, leader{2, 5, true}, leader{n, e, ok}, "partition 0 after a lagging answer at epoch 3")
+}
+
+// An answer without leader epochs (Metadata below v7, from an older broker
+// in a mixed cluster) is not older than the epochs seen: its leaders are
+// taken, where leaderless placeholders would hold every record back.
+func TestAnAnswerWithoutEpochsIsNotOlder(t *testing.T) {
+	c := NewCache()
+	withID := topic("a", none0, part(0, 1, 5))
+	withID.TopicID = wire.UUID{7}
+	c.Apply(resp(brokers(1, 2), withID), answerVersion, []string{"a"}, t0)
+	c.Apply(resp(brokers(1, 2), topic("a", none0, part(0, 2, -1))), 6, []string{"a"}, t0)
+	n, e, ok := c.Snapshot().Leader("a", 0)
+	equal(t, leader{2, -1, true}, leader{n, e, ok}, "partition 0 after an answer without epochs")
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -586,16 +587,7 @@ func TestAMovedNodeAnswersTheRequestInFlightOnItsConnection(t *testing.T) {
 	}()
 	bounded.Receive(t, holding, waitFor, "the request never reached node 1")
 
-	var moved protocol.MetadataResponse
-	for _, b := range r.c.Snapshot().Brokers() {
-		host := b.Host
-		if b.ID == 1 {
-			host = "localhost"
-		}
-		moved.Brokers = append(moved.Brokers, protocol.MetadataResponseBroker{NodeID: b.ID, Host: host, Port: b.Port})
-	}
-	r.c.cache.Apply(&moved, 12, []string{}, time.Now()) // the version names a malformed answer only
-	r.c.sync(true)
+	r.moveToLocalhost(1)
 	require.Same(t, n, r.c.Node(1), "a moved node is the same node")
 	released()
 	err = bounded.Receive(t, answered, waitFor, "the request in flight was never answered")
@@ -603,4 +595,34 @@ func TestAMovedNodeAnswersTheRequestInFlightOnItsConnection(t *testing.T) {
 	again, err := n.Broker.Conn(context.Background())
 	require.NoError(t, err)
 	require.Same(t, cn, again, "later requests go on the live connection")
+}
+
+// moveToLocalhost applies an answer advertising node id under another name
+// for its listener, localhost, and syncs the nodes to it; it returns the
+// node's new address.
+func (r *rig) moveToLocalhost(id int32) string {
+	var moved protocol.MetadataResponse
+	var addr string
+	for _, b := range r.c.Snapshot().Brokers() {
+		host := b.Host
+		if b.ID == id {
+			host = "localhost"
+			addr = net.JoinHostPort(host, strconv.Itoa(int(b.Port)))
+		}
+		moved.Brokers = append(moved.Brokers, protocol.MetadataResponseBroker{NodeID: b.ID, Host: host, Port: b.Port})
+	}
+	r.c.cache.Apply(&moved, 12, []string{}, time.Now()) // the version names a malformed answer only
+	r.c.sync(true)
+	return addr
+}
+
+// A node the metadata advertises under a new address is dialed there
+// next: a broker that moved (a new host after a restart) would otherwise be
+// dialed at its old address for ever.
+func TestAMovedNodesBrokerTakesTheNewAddress(t *testing.T) {
+	r := newRig(t, fakebroker.Options{Nodes: 2, Topics: map[string]int32{"t": 1}}, 1)
+	r.awaitTopic("t")
+	n := r.c.Node(1)
+	addr := r.moveToLocalhost(1)
+	require.Equal(t, addr, n.Broker.Addr(), "node 1's address after it moved")
 }

@@ -188,18 +188,7 @@ func pollForAMissingTopic(t *testing.T, r *rig, d *drive) {
 // backoff: counted with the polls, a single failed answer after ten polls
 // for a mistyped topic held a moved leader's refresh back about 850ms.
 func TestOneFailureAmongPollsHoldsARequestedRefreshBackOnlyOnce(t *testing.T) {
-	var d *drive
-	r := newRigWith(t, fakebroker.Options{Nodes: 2, Topics: map[string]int32{"t": 2}}, 1, func(cfg *Config) {
-		d = drivenConfig(t, cfg)
-	})
-	var failNext atomic.Bool
-	r.fake.OnMetadata(func(int32, *protocol.MetadataRequest) fakebroker.Action {
-		if failNext.CompareAndSwap(true, false) {
-			return fakebroker.Action{Err: kerr.RequestTimedOut}
-		}
-		return fakebroker.Action{}
-	})
-	pollForAMissingTopic(t, r, d)
+	r, d, failNext := pollingWithFailures(t)
 	failNext.Store(true)
 	require.ErrorIs(t, d.poll(), kerr.RequestTimedOut)
 
@@ -210,6 +199,83 @@ func TestOneFailureAmongPollsHoldsARequestedRefreshBackOnlyOnce(t *testing.T) {
 	require.GreaterOrEqual(t, gap, loopBackoff, "the refresh asked for after the failure")
 	require.LessOrEqual(t, gap, loopBackoff*12/10, "the refresh asked for after the failure: one failure's backoff")
 	require.Equal(t, moved, r.c.Snapshot().Topic("t").Partitions[0].Leader)
+}
+
+// pollingWithFailures is pollForAMissingTopic's state on a driven loop
+// whose fake cluster answers the next Metadata request with a failure
+// (REQUEST_TIMED_OUT for the whole answer) once failNext is set.
+func pollingWithFailures(t *testing.T) (r *rig, d *drive, failNext *atomic.Bool) {
+	r = newRigWith(t, fakebroker.Options{Nodes: 2, Topics: map[string]int32{"t": 2}}, 1, func(cfg *Config) {
+		d = drivenConfig(t, cfg)
+	})
+	failNext = new(atomic.Bool)
+	r.fake.OnMetadata(func(int32, *protocol.MetadataRequest) fakebroker.Action {
+		if failNext.CompareAndSwap(true, false) {
+			return fakebroker.Action{Err: kerr.RequestTimedOut}
+		}
+		return fakebroker.Action{}
+	})
+	pollForAMissingTopic(t, r, d)
+	return r, d, failNext
+}
+
+// A failure after polls for an awaited topic keeps the polls' grown
+// backoff for the next poll, rather than polling every RetryBackoff again
+// while no broker answers and a record waits for a mistyped topic.
+func TestAFailureAfterPollsKeepsThePollsBackoff(t *testing.T) {
+	_, d, failNext := pollingWithFailures(t)
+	failNext.Store(true)
+	require.ErrorIs(t, d.poll(), kerr.RequestTimedOut)
+	failedAt := d.last
+	require.NoError(t, d.poll())
+	require.InDelta(t, float64(loopBackoffMax), float64(d.last.Sub(failedAt)), float64(loopBackoffMax)/5+1,
+		"the poll after a failure that followed ten polls")
+}
+
+// An answered poll ends a run of failures: a failure after it holds a
+// requested refresh (a moved leader's) back by one failure's backoff, not
+// by that of two in a row.
+func TestAnAnsweredPollEndsARunOfFailures(t *testing.T) {
+	r, d, failNext := pollingWithFailures(t)
+	failNext.Store(true)
+	require.ErrorIs(t, d.poll(), kerr.RequestTimedOut)
+	require.NoError(t, d.poll()) // answered; "missing" still awaited
+	failNext.Store(true)
+	require.ErrorIs(t, d.poll(), kerr.RequestTimedOut)
+	gap, err := d.ask(r.c)
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, gap, loopBackoff, "the refresh asked for after one failure in a row")
+	require.LessOrEqual(t, gap, loopBackoff*12/10, "the refresh asked for after one failure in a row")
+}
+
+// A refresh that leaves nothing awaited ends the polls' backoff: the next
+// failure is retried after RetryBackoff, not after the RetryBackoffMax the
+// polls for a topic since created had grown to.
+func TestACleanRefreshEndsThePollsBackoff(t *testing.T) {
+	r, d, failNext := pollingWithFailures(t)
+	require.NoError(t, r.fake.CreateTopic("missing", 1))
+	require.NoError(t, d.poll())
+	require.NotNil(t, r.c.Snapshot().Topic("missing"), "missing, once created")
+	require.False(t, r.c.awaiting(), "something awaited once missing is known")
+	failNext.Store(true)
+	_, err := d.ask(r.c)
+	require.ErrorIs(t, err, kerr.RequestTimedOut)
+	failedAt := d.last
+	require.NoError(t, d.poll())
+	require.InDelta(t, float64(loopBackoff), float64(d.last.Sub(failedAt)), float64(loopBackoff)/5+1,
+		"the poll after the first failure since a clean refresh")
+}
+
+// A partition awaited one past the topic's last (the topic is growing, its
+// new partitions not yet in the metadata) keeps the loop polling for it,
+// so that records for it wait RetryBackoff, not MetadataMaxAge.
+func TestAPartitionOnePastTheLastIsAwaited(t *testing.T) {
+	r := newRig(t, fakebroker.Options{Nodes: 2, Topics: map[string]int32{"t": 2}}, 1)
+	r.awaitTopic("t")
+	require.False(t, r.c.awaiting(), "something awaited once t is known")
+	release := r.c.WantPartition("t", 2)
+	defer release()
+	require.True(t, r.c.awaiting(), "partition 2 of a 2-partition topic is awaited")
 }
 
 // A topic awaited and asked for again and again (records held for it, each

@@ -139,6 +139,27 @@ func TestReaderRemembersFirstErrorWithOffset(t *testing.T) {
 	}
 }
 
+// A varint cut short is reported at its first byte, where a reader of the
+// error looks for the field, not past its last.
+func TestATruncatedVarintIsReportedWhereItBegins(t *testing.T) {
+	rd := NewReader([]byte{0, 0x80, 0x80})
+	rd.Int8()
+	rd.Uvarint()
+	var we *Error
+	if !errors.As(rd.Err(), &we) || we.Offset != 1 || !errors.Is(rd.Err(), ErrTruncated) {
+		t.Fatalf("error %v, want truncation at byte 1", rd.Err())
+	}
+}
+
+// An unsigned varint of exactly 2^32 overflows 32 bits: read as 0, a
+// compact length would turn into a null.
+func TestAnUnsignedVarintOf2To32Overflows(t *testing.T) {
+	rd := NewReader([]byte{0x80, 0x80, 0x80, 0x80, 0x10}) // 1<<32
+	if v := rd.Uvarint(); !errors.Is(rd.Err(), ErrMalformed) {
+		t.Fatalf("Uvarint read %d, err %v; want ErrMalformed", v, rd.Err())
+	}
+}
+
 func TestLengthsAreNeverTrusted(t *testing.T) {
 	cases := map[string]struct {
 		b    []byte
@@ -200,6 +221,17 @@ func TestTaggedFields(t *testing.T) {
 	rd.TaggedFields(func(uint32, *Reader) bool { return true }) // reads none of the 8 bytes
 	if !errors.Is(rd.Err(), ErrMalformed) {
 		t.Errorf("a known tag left unread: err %v", rd.Err())
+	}
+}
+
+// A tag repeated is as malformed as tags out of order: read twice, the
+// second would silently overwrite the first field's value.
+func TestARepeatedTagIsMalformed(t *testing.T) {
+	b := AppendTaggedField(AppendTaggedField(AppendUvarint(nil, 2), 1, nil), 1, nil)
+	rd := NewReader(b)
+	rd.SkipTaggedFields()
+	if !errors.Is(rd.Err(), ErrMalformed) {
+		t.Fatalf("a repeated tag: err %v, want ErrMalformed", rd.Err())
 	}
 }
 
