@@ -84,6 +84,15 @@ func runProduce(cmd *cobra.Command, e *env, o *produceOptions, files []string) e
 		ExplicitPartition: o.partition >= 0,
 	}
 	w := workload{mode: "produce", shards: 1, total: -1, about: "the lines of stdin", interactive: interactive}
+	if o.partition >= 0 {
+		w.checkPartitions = func(n int) error {
+			if int(o.partition) < n {
+				return nil
+			}
+			return usagef("--partition: %d is not a partition of topic %s, which has %s (0 to %d)",
+				o.partition, o.topic, plural(int64(n), "partition"), n-1)
+		}
+	}
 	w.produce = func(stop, produceCtx context.Context, p recordSink, m *meter) error {
 		return produceStream(stop, produceCtx, e.stdin, p, m, base, format)
 	}

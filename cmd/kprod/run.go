@@ -38,6 +38,11 @@ type workload struct {
 	// paced: --throughput paces the records, and a record's latency
 	// starts at its due time if it went out late (see worker.run).
 	paced bool
+	// checkPartitions, if set, refuses a topic of n partitions before
+	// the first record: produce's --partition past the last one would
+	// have every record wait --max-block for a partition that will not
+	// come.
+	checkPartitions func(n int) error
 	// produce hands records to p until it has no more or stop is done
 	// (Ctrl-C, or the producer can send nothing more). It gives Produce
 	// and Send produceCtx, not stop: a record waiting for buffer memory at
@@ -92,8 +97,14 @@ func execute(cmd *cobra.Command, e *env, o *commonOptions, w workload) error {
 			closeProducer(p, closeGrace)
 		}
 	}()
-	if err := awaitTopic(stop, p, cfg, o.topicSpec(cmd), con); err != nil {
+	partitions, err := awaitTopic(stop, p, cfg, o.topicSpec(cmd), con)
+	if err != nil {
 		return err
+	}
+	if w.checkPartitions != nil {
+		if err := w.checkPartitions(partitions); err != nil {
+			return err
+		}
 	}
 	m := newMeter(w.shards)
 	m.errCause = last.get
@@ -135,18 +146,20 @@ func execute(cmd *cobra.Command, e *env, o *commonOptions, w workload) error {
 }
 
 // awaitTopic makes sure the topic exists as asked and that the producer
-// knows its partitions: the run's clock then starts as a long-running
-// service's would, and measures producing, not bootstrap.
-func awaitTopic(ctx context.Context, p *producer.Producer, cfg producer.Config, t topicSpec, con *console) error {
+// knows its partitions, and returns how many it has: the run's clock then
+// starts as a long-running service's would, and measures producing, not
+// bootstrap.
+func awaitTopic(ctx context.Context, p *producer.Producer, cfg producer.Config, t topicSpec, con *console) (int, error) {
 	if err := ensureTopic(ctx, cfg, t, con); err != nil {
-		return err
+		return 0, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.MaxBlock)
 	defer cancel()
-	if _, err := p.PartitionsFor(ctx, t.name); err != nil {
-		return fmt.Errorf("metadata for topic %s: %w", t.name, err)
+	n, err := p.PartitionsFor(ctx, t.name)
+	if err != nil {
+		return 0, fmt.Errorf("metadata for topic %s: %w", t.name, err)
 	}
-	return nil
+	return n, nil
 }
 
 // closeProducer closes p within grace; what is left then fails.

@@ -71,6 +71,25 @@ func partitionsMustMatch(t *testing.T, brokers string) {
 	}
 }
 
+// produce --partition past the topic's last partition is a usage error
+// before the first record, from the partition count kprod reads before
+// producing: it was every record failing after the whole --max-block.
+func TestAPartitionPastTheTopicsLastIsAUsageErrorBeforeAnyRecord(t *testing.T) {
+	brokers := sharedBroker(t)
+	topic := uniqueTopic("partition-range")
+	if r := runKprod(t, "", "produce", "-b", brokers, "-t", topic, "--create-topic", "--partitions", "3"); r.code != exitOK {
+		t.Fatalf("creating: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	r := runKprod(t, "a\nb\n", "produce", "-b", brokers, "-t", topic, "-p", "3", "--max-block", "15s")
+	want := "--partition: 3 is not a partition of topic " + topic + ", which has 3 partitions (0 to 2)"
+	if r.code != exitUsage || !strings.Contains(r.stderr, want) || strings.Contains(r.stderr, "producing") {
+		t.Errorf("exit %d, stderr:\n%s\nwant a usage error before producing, %q", r.code, r.stderr, want)
+	}
+	if r := runKprod(t, "a\n", "produce", "-b", brokers, "-t", topic, "-p", "2"); r.code != exitOK {
+		t.Errorf("--partition 2, the last: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+}
+
 // -X allow.auto.create.topics=true asks the broker to create the topic, as
 // the Java producer's setting does, where the broker allows it.
 func TestAllowAutoCreateTopics(t *testing.T) {
