@@ -27,9 +27,11 @@ type summary struct {
 	Interrupted bool     `json:"interrupted"`
 
 	// The transactions of --transactional-id: "" and zeros without.
-	// RecordsAborted counts the records of aborted transactions, which
-	// were written (and acknowledged) but which a consumer reading
-	// committed records never sees.
+	// TransactionsAborted counts every transaction aborted: the
+	// --txn-abort-every ones and one whose commit failed (the run then
+	// fails). RecordsAborted counts their records that were written (and
+	// acknowledged) but which a consumer reading committed records never
+	// sees.
 	TransactionalID       string `json:"transactional_id"`
 	TransactionsCommitted int64  `json:"transactions_committed"`
 	TransactionsAborted   int64  `json:"transactions_aborted"`

@@ -105,11 +105,15 @@ type transactions struct {
 
 // txnCounts is what the summary says of the transactions.
 type txnCounts struct {
-	id             string
-	size           int64
-	committed      int64
-	aborted        int64
-	recordsAborted int64 // records of aborted transactions
+	id        string
+	size      int64
+	committed int64
+	aborted   int64
+	// recordsAborted counts the records of aborted transactions that
+	// were acknowledged: written, and skipped by consumers reading
+	// committed records. Those of a transaction aborted because one
+	// failed may not have been written; they are not counted.
+	recordsAborted int64
 	// notEnded counts the transactions that ended neither committed nor
 	// aborted as far as kprod knows (their commit failed, and so did the
 	// abort after it, or the commit had been sent and could not be aborted,
@@ -220,19 +224,18 @@ func (tx *transactions) added(ctx context.Context) {
 // wait to learn it. tx.mu must be held.
 func (tx *transactions) end(ctx context.Context) {
 	n := tx.ended + 1
-	records := tx.inTxn
 	tx.open, tx.inTxn, tx.ended = false, 0, n
 	if tx.abortEvery > 0 && n%tx.abortEvery == 0 {
 		err := tx.p.Flush(ctx) // the records are in the log, and aborted
 		if err == nil {
 			err = tx.p.AbortTransaction(ctx)
 		}
-		tx.booked(n, records, false, err)
+		tx.booked(n, false, err)
 		return
 	}
 	err := tx.p.CommitTransaction(ctx)
 	if err == nil {
-		tx.booked(n, records, true, nil)
+		tx.booked(n, true, nil)
 		return
 	}
 	if errors.Is(err, producer.ErrTransactionFatal) {
@@ -248,18 +251,20 @@ func (tx *transactions) end(ctx context.Context) {
 		return
 	}
 	tx.fail(fmt.Errorf("committing transaction %d: %w", n, err))
-	tx.booked(n, records, false, abortErr)
+	tx.booked(n, false, abortErr)
 }
 
-// booked counts transaction n of records ended: committed, or aborted
-// (err is then the abort's failure, if any).
-func (tx *transactions) booked(n, records int64, committed bool, err error) {
+// booked counts transaction n ended: committed, or aborted (err is then
+// the abort's failure, if any). An aborted transaction's records counted
+// are those acknowledged since it began: the library runs its callbacks
+// before the abort returns, and a record that failed was not written.
+func (tx *transactions) booked(n int64, committed bool, err error) {
 	switch {
 	case committed:
 		tx.counts.committed++
 	case err == nil:
 		tx.counts.aborted++
-		tx.counts.recordsAborted += records
+		tx.counts.recordsAborted += tx.ackedSoFar() - tx.ackedAtBegin
 	default:
 		tx.fail(fmt.Errorf("aborting transaction %d: %w", n, err))
 		tx.notEnded()

@@ -94,6 +94,26 @@ func TestTransactionalProduce(t *testing.T) {
 	}
 }
 
+// A transaction aborted because a record of it failed (here one larger
+// than --max-request-size: the commit fails, and kprod aborts) counts among
+// the aborted, and of its records, records_aborted counts those the broker
+// wrote, as README says, not every record handed to it: here none, the
+// others failing with the transaction. It counted all 3 as aborted, of 0
+// acked.
+func TestATransactionAbortedForAFailedRecordCountsOnlyTheRecordsWritten(t *testing.T) {
+	in := "a\n" + strings.Repeat("x", 3000) + "\nc\n"
+	r := runKprod(t, in, "produce", "-b", sharedBroker(t), "-t", uniqueTopic("txn-failed"), "--create-topic", "--partitions", "1",
+		"--transactional-id", uniqueTopic("txn-id"), "--txn-size", "3", "--max-request-size", "2000", "--batch-size", "1000", "--json")
+	if r.code != exitFailed || !strings.Contains(r.stderr, "committing transaction 1") {
+		t.Fatalf("exit %d, want %d with the commit's failure\nstderr:\n%s", r.code, exitFailed, r.stderr)
+	}
+	s := parseSummary(t, r)
+	if s.TransactionsAborted != 1 || s.RecordsAborted != s.RecordsAcked || s.RecordsFailed < 1 {
+		t.Errorf("summary: %d aborted (%d records), %d acked, %d failed (%v); want 1 aborted, its records those acked",
+			s.TransactionsAborted, s.RecordsAborted, s.RecordsAcked, s.RecordsFailed, s.Errors)
+	}
+}
+
 // Without --transactional-id the summary has no transactions.
 func TestSummaryWithoutTransactions(t *testing.T) {
 	r := runKprod(t, "", "perf", "-b", sharedBroker(t), "--create-topic", "-t", uniqueTopic("no-txn"), "--num-records", "2000", "--json")
