@@ -15,6 +15,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -51,23 +52,62 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.Execute()
+	cmd, err := root.ExecuteC()
 	if err == nil {
 		return exitOK
 	}
-	var ue *usageError
 	var fe *failedError
-	switch {
-	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "%s: %v\n", programName, ue)
-		return exitUsage
-	case errors.As(err, &fe):
+	if errors.As(err, &fe) {
 		// The summary has already said what failed.
 		return exitFailed
-	default:
-		fmt.Fprintf(stderr, "%s: %v\n", programName, err)
-		return exitFailed
 	}
+	code := exitFailed
+	var ue *usageError
+	if errors.As(err, &ue) {
+		code = exitUsage
+	}
+	msg := err.Error()
+	if ue != nil {
+		msg = ue.Error()
+	}
+	fmt.Fprintf(stderr, "%s: %s\n", programName, msg)
+	if wantsJSON(cmd, args) {
+		// No summary came: a script reading stdout as JSON still gets
+		// one object, which says why.
+		_ = json.NewEncoder(stdout).Encode(failure{Error: msg, ExitCode: code})
+	}
+	return code
+}
+
+// failure is what --json writes on stdout for a run that ends without a
+// summary (a usage error, a missing topic, no broker, Ctrl-C before the
+// first record). Its field names are part of kprod's contract, as the
+// summary's are.
+type failure struct {
+	Error    string `json:"error"`
+	ExitCode int    `json:"exit_code"`
+}
+
+// wantsJSON says whether --json was given to cmd. A usage error in the
+// flags may have stopped their parsing before --json, so args, as given,
+// are read too.
+func wantsJSON(cmd *cobra.Command, args []string) bool {
+	f := cmd.Flags().Lookup("json")
+	if f == nil {
+		return false
+	}
+	if f.Changed {
+		return f.Value.String() == "true"
+	}
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "--json" || a == "--json=true" {
+			return true
+		}
+	}
+	return false
 }
 
 // usageError is a bad command line: exit status 2, a one-line message that

@@ -125,7 +125,7 @@ func (o *commonOptions) registerSecurity(fs *pflag.FlagSet) {
 
 // registerOutput: what kprod shows.
 func (o *commonOptions) registerOutput(fs *pflag.FlagSet) {
-	fs.BoolVar(&o.json, "json", false, "print the summary as one JSON object on stdout, and nothing else there")
+	fs.BoolVar(&o.json, "json", false, "print the summary as one JSON object on stdout, and nothing else there (a run that ends without one: {\"error\": ..., \"exit_code\": N})")
 	fs.StringVar(&o.progress, "progress", "auto", "progress on stderr: auto (a bar on a terminal, else a line every 5 s), bar (always: the same), lines or never")
 	fs.BoolVarP(&o.debug, "debug", "v", false, "print the producer library's log on stderr")
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -108,6 +109,42 @@ func TestUsageErrors(t *testing.T) {
 			}
 			if strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, tc.want) {
 				t.Errorf("stderr %q: want one line containing %q", r.stderr, tc.want)
+			}
+		})
+	}
+}
+
+// With --json, a run that ends without a summary (a usage error, however
+// far pflag got, or a topic that does not exist) still writes one JSON
+// object on stdout, its error and exit status, and the message on stderr:
+// stdout was empty, and `kprod ... --json | jq` got no input.
+func TestWithJSONARunEndingWithoutASummaryWritesItsErrorAsJSON(t *testing.T) {
+	missing := uniqueTopic("json-missing")
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string // in the error, on stdout and stderr
+	}{
+		{[]string{"perf", "--acks", "7", "--json"}, exitUsage, "--acks"},
+		{[]string{"perf", "--json", "--nope"}, exitUsage, "--nope"},
+		{[]string{"perf", "--nope", "--json"}, exitUsage, "--nope"},
+		{[]string{"--json", "extra"}, exitUsage, "unexpected argument"},
+		{[]string{"perf", "-b", sharedBroker(t), "-t", missing, "--json"}, exitFailed, "topic " + missing + " does not exist"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			r := runKprod(t, "", tc.args...)
+			var got struct {
+				Error    string `json:"error"`
+				ExitCode int    `json:"exit_code"`
+			}
+			dec := json.NewDecoder(strings.NewReader(r.stdout))
+			if err := dec.Decode(&got); err != nil || dec.More() {
+				t.Fatalf("stdout is not one JSON object (%v):\n%s\nstderr:\n%s", err, r.stdout, r.stderr)
+			}
+			if r.code != tc.code || got.ExitCode != tc.code || !strings.Contains(got.Error, tc.want) ||
+				!strings.Contains(r.stderr, got.Error) {
+				t.Errorf("exit %d, stdout %+v, stderr %q: want exit %d and an error containing %q on both",
+					r.code, got, r.stderr, tc.code, tc.want)
 			}
 		})
 	}
