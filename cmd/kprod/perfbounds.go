@@ -22,27 +22,34 @@ const (
 
 // checkRecordsFit refuses a --key-size or --record-size that makes every
 // record larger than the producer takes, the largest request or all of
-// the buffer memory, whichever is smaller, which it would refuse one by
-// one: the generator allocates about three times the value size up front,
-// and --record-size 2000000000 ran out of memory before the first record.
+// the buffer memory, whichever is smaller (or that limit itself when it
+// cannot hold even an empty record), which it would refuse one by one:
+// the generator allocates about three times the value size up front, and
+// --record-size 2000000000 ran out of memory before the first record.
 // It runs once the settings in effect are resolved (flag, -X or
 // --producer-config). A record that fits but for its framing, a few bytes,
 // is left to the producer, which refuses it as RECORD_TOO_LARGE.
 func (o *perfOptions) checkRecordsFit() error {
 	cfg := o.cfg.WithDefaults()
-	limit, what := cfg.MaxRequestSize, "a request of at most %d bytes (%s)"
+	limit, what := cfg.MaxRequestSize, "a request of at most %d bytes"
 	limitBy := o.sources.name("MaxRequestSize")
 	if int64(cfg.BufferMemory) < int64(limit) {
-		limit, what = int(cfg.BufferMemory), "the buffer memory of %d bytes (%s)"
+		limit, what = int(cfg.BufferMemory), "the buffer memory of %d bytes"
 		limitBy = o.sources.name("BufferMemory")
 	}
 	room := limit - record.BatchHeaderSize // what a batch of one record has for it
+	if room < 0 {
+		// No record fits, whatever its key and value: the limit is to
+		// blame, not --key-size, which may not have been given.
+		return usagef("%s: "+what+" cannot hold a batch's %d-byte header, so no record fits",
+			limitBy, limit, record.BatchHeaderSize)
+	}
 	if o.keySize > room {
-		return usagef("--key-size: a key of %d bytes cannot fit in "+what,
+		return usagef("--key-size: a key of %d bytes cannot fit in "+what+" (%s)",
 			o.keySize, limit, limitBy)
 	}
 	if o.gen.Kind != payload.Lines && o.recordSize > room-o.keySize {
-		return usagef("--record-size: a value of %d bytes and a key of %d cannot fit in "+what,
+		return usagef("--record-size: a value of %d bytes and a key of %d cannot fit in "+what+" (%s)",
 			o.recordSize, o.keySize, limit, limitBy)
 	}
 	return nil

@@ -93,6 +93,10 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"perf", "--key-size", "2000000000"}, "--key-size: a key of 2000000000 bytes cannot fit in a request of at most 1048576 bytes (--max-request-size)"},
 		{[]string{"perf", "--max-request-size", "1000", "--record-size", "900", "--key-size", "40"}, "--record-size: a value of 900 bytes and a key of 40 cannot fit in a request of at most 1000 bytes (--max-request-size)"},
 		{[]string{"perf", "-X", "max.request.size=1000", "--key-size", "940"}, "--key-size: a key of 940 bytes cannot fit in a request of at most 1000 bytes (-X max.request.size)"},
+		// A limit too small for any record is blamed, not --key-size,
+		// which was not given.
+		{[]string{"perf", "--max-request-size", "10"}, "--max-request-size: a request of at most 10 bytes cannot hold a batch's 61-byte header, so no record fits"},
+		{[]string{"perf", "-X", "buffer.memory=20", "--batch-size", "10"}, "-X buffer.memory: the buffer memory of 20 bytes cannot hold a batch's 61-byte header"},
 		{[]string{"perf", "--max-request-size", "200000000", "--record-size", "100000000"}, "--record-size: a value of 100000000 bytes and a key of 0 cannot fit in the buffer memory of 33554432 bytes (--buffer-memory)"},
 		{[]string{"dump", "--version", "99", "--value", "v"}, "--version"},
 		{[]string{"dump", "--timestamp", "yesterday", "--value", "v"}, "--timestamp"},
