@@ -604,10 +604,17 @@ func failed(r *Record) RecordMetadata {
 	return md
 }
 
+// ValidateTopicName says why a broker would refuse name as a topic's
+// name, or returns nil if it takes it: the rule by which Produce and
+// PartitionsFor refuse a record's topic at once (with ErrInvalidRecord).
+// A program that takes topic names from its users (a flag, a config file)
+// can refuse a bad one before it creates the topic or starts anything.
+func ValidateTopicName(name string) error { return topicname.Check(name) }
+
 // validTopic applies the broker's rules for topic names, so a bad name fails
 // at once instead of after MaxBlock of metadata lookups.
 func validTopic(name string) error {
-	if err := topicname.Check(name); err != nil {
+	if err := ValidateTopicName(name); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalidRecord, err)
 	}
 	return nil

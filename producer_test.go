@@ -229,6 +229,20 @@ func TestInvalidTopicNamesFailAtOnce(t *testing.T) {
 	}
 }
 
+// ValidateTopicName refuses, before any producer exists, the names Produce
+// refuses (TestInvalidTopicNamesFailAtOnce), saying why, and takes the
+// others.
+func TestValidateTopicNameRefusesTheNamesProduceRefuses(t *testing.T) {
+	long := string(bytes.Repeat([]byte("a"), 250))
+	for _, name := range []string{"", ".", "..", "a/b", "spaces here", "é", long} {
+		require.Error(t, ValidateTopicName(name), "topic %q", name)
+	}
+	require.ErrorContains(t, ValidateTopicName("bad/topic"), `topic name "bad/topic" has '/'`)
+	for _, name := range []string{"t", "a.b_c-D9", "...", long[:249]} {
+		require.NoError(t, ValidateTopicName(name), "topic %q", name)
+	}
+}
+
 func TestRecordTooLargeFailsAtOnceWithSizes(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
 	check := func(p *Producer, size int, of string, limit int) {

@@ -159,8 +159,10 @@ func (o *commonOptions) validate(cmd *cobra.Command) error {
 			return usagef("--brokers: %v", err)
 		}
 	}
-	if o.topic == "" {
-		return usagef("--topic: empty topic name")
+	// The library's rule, which would refuse every record: the name is
+	// refused before a topic is created under it.
+	if err := producer.ValidateTopicName(o.topic); err != nil {
+		return usagef("--topic: %v", err)
 	}
 	if changed("partitions") && o.partitions < 1 {
 		return usagef("--partitions: %d is less than 1", o.partitions)
