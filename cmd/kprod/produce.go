@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sync"
 
 	"github.com/spf13/cobra"
@@ -32,7 +33,7 @@ as kcat -P and kafka-console-producer do. --delimiter separates records
 otherwise; --key-separator splits a key off each record; --parse-headers reads
 headers at the start of each; --null-marker stands for null.
 
-With FILE arguments, each file is one record, whole ("-" is stdin).
+With FILE arguments, each file is one record, whole ("-" is stdin, once).
 
 --brokers is required: --embedded produces to a throw-away broker instead.`,
 		Example: `  printf 'user1:hello\nuser2:world\n' | kprod produce -b localhost:9092 -t greetings -K :
@@ -56,6 +57,11 @@ func runProduce(cmd *cobra.Command, e *env, o *produceOptions, files []string) e
 	}
 	if changed("key") && changed("key-separator") {
 		return usagef("--key: not with --key-separator: the key is either fixed or in each record")
+	}
+	if i := slices.Index(files, "-"); i >= 0 && slices.Contains(files[i+1:], "-") {
+		// The first reads stdin whole; the second found it ended, and
+		// was an empty record.
+		return usagef("FILE: \"-\" (stdin) given twice: stdin is one record, read once")
 	}
 	if len(files) > 0 {
 		for _, f := range []string{"key-separator", "delimiter", "parse-headers", "null-marker"} {

@@ -75,6 +75,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"produce", "--embedded", "-D", ""}, "--delimiter: empty"},
 		{[]string{"produce", "--embedded", "-D", "\\q"}, "--delimiter"},
 		{[]string{"produce", "--embedded", "--parse-headers", "f.txt"}, "--parse-headers: not with FILE arguments"},
+		// The second "-" found stdin read, and was an empty record.
+		{[]string{"produce", "--embedded", "-", "f.txt", "-"}, `FILE: "-" (stdin) given twice`},
 		{[]string{"perf", "--payload-file", "p.txt", "--record-size", "10"}, "--payload-file: not with --record-size"},
 		{[]string{"perf", "--payload-file", "/nonexistent/payloads.txt"}, "--payload-file"},
 		{[]string{"perf", "--payload", "/nonexistent/payloads.txt"}, "--payload: open /nonexistent/payloads.txt"},
