@@ -55,8 +55,8 @@ Records come from --key/--value (one record), or else from stdin, read as
 		RunE: func(cmd *cobra.Command, _ []string) error { return runDump(cmd, e, o) },
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&o.topic, "topic", "kprod-perf", "topic name in the request (Produce v3-v12)")
-	fs.StringVar(&o.topicID, "topic-id", "", "topic id in the request (Produce v13+), as Kafka prints it: 22 characters of URL-safe base64 (default: the zero id)")
+	fs.StringVar(&o.topic, "topic", "kprod-perf", "topic name in the request (Produce v3-v12; a usage error with v13+)")
+	fs.StringVar(&o.topicID, "topic-id", "", "topic id in the request (Produce v13+), as Kafka prints it: 22 characters of URL-safe base64 (default: the zero id; a usage error below v13)")
 	fs.Int32Var(&o.partition, "partition", 0, "partition index in the request")
 	fs.StringVar(&o.key, "key", "", "the record's key (with --key or --value, the only record)")
 	fs.StringVar(&o.value, "value", "", "the record's value")
@@ -125,6 +125,9 @@ func (o *dumpOptions) request(cmd *cobra.Command, e *env) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := o.checkTopicFlag(cmd.Flags().Changed); err != nil {
+		return nil, err
+	}
 	topicID, err := parseTopicID(o.topicID)
 	if err != nil {
 		return nil, usagef("--topic-id: %v", err)
@@ -149,6 +152,22 @@ func (o *dumpOptions) request(cmd *cobra.Command, e *env) ([]byte, error) {
 	size := len(frame) - 4
 	frame[0], frame[1], frame[2], frame[3] = byte(size>>24), byte(size>>16), byte(size>>8), byte(size)
 	return frame, nil
+}
+
+// checkTopicFlag refuses a --topic or --topic-id that the --version does
+// not carry: a request names its topic by name up to v12 and by id from
+// v13 (KIP-516), and the other flag was left out of the request silently.
+func (o *dumpOptions) checkTopicFlag(changed func(string) bool) error {
+	byID := o.version >= protocol.ProduceTopicIDVersion
+	switch {
+	case byID && changed("topic"):
+		return usagef("--topic: Produce v%d names the topic by id (--topic-id), not by name (v%d and before)",
+			o.version, protocol.ProduceTopicIDVersion-1)
+	case !byID && changed("topic-id"):
+		return usagef("--topic-id: Produce v%d names the topic by name (--topic); by id from v%d",
+			o.version, protocol.ProduceTopicIDVersion)
+	}
+	return nil
 }
 
 // parseTopicID reads a topic id as Kafka prints it (Uuid.toString: the 16

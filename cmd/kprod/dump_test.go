@@ -19,7 +19,7 @@ import (
 const fixedTopicID = "AAECAwQFBgcICQoLDA0ODw"
 
 var fixedDump = []string{"dump", "--key", "k", "--value", "v", "--header", "trace=abc",
-	"--timestamp", "2024-01-02T03:04:05Z", "--topic", "t", "--topic-id", fixedTopicID}
+	"--timestamp", "2024-01-02T03:04:05Z", "--topic-id", fixedTopicID}
 
 func TestDumpIsDeterministicAndComplete(t *testing.T) {
 	a := runKprod(t, "", fixedDump...)
@@ -125,6 +125,29 @@ func TestDumpRejectsBadTopicID(t *testing.T) {
 		r := runKprod(t, "", "dump", "--value", "x", "--topic-id", bad)
 		if r.code != exitUsage || !strings.Contains(r.stderr, "--topic-id") {
 			t.Errorf("--topic-id %s: exit %d, stderr %q; want a usage error naming the flag", bad, r.code, r.stderr)
+		}
+	}
+}
+
+// A --topic or --topic-id that the --version does not carry is a usage
+// error naming it: the request names its topic by name up to v12, by id
+// from v13, and the other flag was dropped without a word, exit 0.
+func TestDumpRefusesATopicFlagItsVersionDoesNotCarry(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--topic", "mytopic"}, "--topic: Produce v13 names the topic by id (--topic-id)"},
+		{[]string{"--version", "12", "--topic-id", "AQIDBAUGBwgJCgsMDQ4PEA"}, "--topic-id: Produce v12 names the topic by name (--topic)"},
+	} {
+		r := runKprod(t, "", append([]string{"dump", "--value", "v", "--timestamp", "0"}, tc.args...)...)
+		if r.code != exitUsage || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want a usage error %q", tc.args, r.code, r.stderr, tc.want)
+		}
+	}
+	for _, args := range [][]string{{"--version", "12", "--topic", "mytopic"}, {"--topic-id", "AQIDBAUGBwgJCgsMDQ4PEA"}} {
+		if r := runKprod(t, "", append([]string{"dump", "--value", "v", "--timestamp", "0"}, args...)...); r.code != exitOK {
+			t.Errorf("%v: exit %d, stderr %q", args, r.code, r.stderr)
 		}
 	}
 }
