@@ -68,7 +68,12 @@ func (e escaped) Type() string       { return "sep" }
 
 // lineFormat is the parsed form of textOptions.
 type lineFormat struct {
-	delimiter    []byte
+	delimiter []byte
+	// lines: the delimiter is a newline, and a record's trailing '\r' is
+	// part of a CRLF line end, dropped with it, as the console producer's
+	// BufferedReader.readLine drops it; kprod produce of a file with
+	// Windows line ends sent a '\r' at the end of every value.
+	lines        bool
 	keySep       []byte // nil: the key is fixedKey
 	fixedKey     []byte // nil: no key
 	headers      []producer.Header
@@ -113,6 +118,7 @@ func (o *textOptions) format() (*lineFormat, error) {
 	if o.nullMarker != "" {
 		f.nullMarker = []byte(o.nullMarker)
 	}
+	f.lines = bytes.Equal(f.delimiter, []byte("\n"))
 	return f, nil
 }
 
@@ -137,6 +143,9 @@ func parseHeaders(pairs []string) ([]producer.Header, error) {
 // parse makes r from one record's text. Key, value and header values alias
 // text; Produce copies them.
 func (f *lineFormat) parse(text []byte, r *producer.Record) error {
+	if f.lines {
+		text = bytes.TrimSuffix(text, []byte("\r"))
+	}
 	r.Headers = f.headers
 	if f.parseHeaders {
 		i := bytes.Index(text, f.headersDelim)

@@ -187,6 +187,13 @@ func TestParseRecord(t *testing.T) {
 		{"no per-record headers", textOptions{parseHeaders: true}, nil, "\tv", "<null>", "'v'", ""},
 		{"header without value", textOptions{parseHeaders: true}, nil, "h\tv", "<null>", "'v'", "h=<null>"},
 		{"null header value", textOptions{parseHeaders: true, nullMarker: "-"}, nil, "h:-,i:\t-", "<null>", "<null>", "h=<null> i=''"},
+		// A CRLF line end is dropped whole, as the console producer's
+		// readLine drops it: the '\r' was left at the end of the value
+		// (or of a key, a header, a null marker no longer matched).
+		{"a CRLF line end", textOptions{keySeparator: ":", nullMarker: "NULL"}, nil, "k:NULL\r", "'k'", "<null>", ""},
+		{"a CRLF line end after headers", textOptions{parseHeaders: true}, nil, "h:x\tv\r", "<null>", "'v'", "h='x'"},
+		{"a CR inside a line", textOptions{}, nil, "a\rb", "<null>", "'a\rb'", ""},
+		{"a CR before another delimiter", textOptions{delimiter: `\0`}, nil, "v\r", "<null>", "'v\r'", ""},
 		{"own header delimiters", textOptions{parseHeaders: true, headersDelimiter: "|", headersSeparator: ";", headersKeySeparator: "="}, nil, "a=1;b=2|v", "<null>", "'v'", "a='1' b='2'"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
