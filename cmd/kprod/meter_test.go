@@ -246,7 +246,8 @@ func TestSlotsNeverShared(t *testing.T) {
 }
 
 // An empty run reports zeros, not NaN, which JSON cannot encode, and its
-// errors are {} rather than null.
+// errors are {} rather than null; its compression ratio is 1, as for any
+// run whose batches nothing made smaller (it was 0).
 func TestEmptySummaryEncodes(t *testing.T) {
 	s := newSummary(summaryInput{mode: "perf", meter: newMeter(1)})
 	var buf bytes.Buffer
@@ -259,6 +260,9 @@ func TestEmptySummaryEncodes(t *testing.T) {
 	}
 	if errs, ok := fields["errors"].(map[string]any); !ok || len(errs) != 0 {
 		t.Errorf("errors = %v", fields["errors"])
+	}
+	if fields["compression_ratio"] != 1.0 {
+		t.Errorf("compression_ratio = %v, want 1", fields["compression_ratio"])
 	}
 }
 

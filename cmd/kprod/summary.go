@@ -71,7 +71,8 @@ type summary struct {
 	Batches         int64   `json:"batches"`
 	RecordsPerBatch float64 `json:"records_per_batch"`
 	// CompressionRatio is uncompressed batch bytes over bytes sent: 2.5
-	// means batches went out 2.5 times smaller; 1 without compression.
+	// means batches went out 2.5 times smaller; 1 without compression,
+	// and when no batch went out.
 	CompressionRatio float64 `json:"compression_ratio"`
 	Requests         int64   `json:"requests"`
 	Retries          int64   `json:"retries"`
@@ -169,7 +170,7 @@ func newSummary(in summaryInput) *summary {
 		},
 		Batches:          st.Batches,
 		RecordsPerBatch:  round(ratio(float64(st.BatchRecords), float64(st.Batches)), 1),
-		CompressionRatio: round(ratio(float64(st.UncompressedBytes), float64(st.CompressedBytes)), 3),
+		CompressionRatio: compressionRatio(st),
 		Requests:         st.Requests,
 		Retries:          st.Retries,
 		CPUSeconds:       round(ph.cpu.Seconds(), 3),
@@ -217,6 +218,16 @@ func atNearestRank(h *hdrhistogram.Histogram, perMille int64) int64 {
 		}
 	}
 	return 0
+}
+
+// compressionRatio is uncompressed batch bytes over bytes sent, and 1
+// when no batch went out: nothing was made smaller (0 read as a batch
+// made infinitely larger).
+func compressionRatio(st producer.Stats) float64 {
+	if st.CompressedBytes == 0 {
+		return 1
+	}
+	return round(float64(st.UncompressedBytes)/float64(st.CompressedBytes), 3)
 }
 
 // ratio is a/b, or 0 when b is 0, so that an empty run reports zeros rather

@@ -122,8 +122,12 @@ func ensureTopic(ctx context.Context, cfg producer.Config, t topicSpec, con *con
 		}
 		return t.matches(ready)
 	}
-	con.line("created topic %s (%s partitions, replication factor %s)",
-		t.name, orDefault(int64(t.partitions)), orDefault(int64(t.replicationFactor)))
+	partitions := "the broker's default partitions"
+	if t.partitions > 0 {
+		partitions = plural(int64(t.partitions), "partition")
+	}
+	con.line("created topic %s (%s, replication factor %s)",
+		t.name, partitions, orDefault(int64(t.replicationFactor)))
 	_, err = awaitLeaders(ctx, c, t.name, false, nil)
 	return err
 }
@@ -165,11 +169,11 @@ func notAutoCreated(ctx context.Context, err error, topic string, wait time.Dura
 // would measure, or fill, something else.
 func (t topicSpec) matches(md *protocol.MetadataResponseTopic) error {
 	if n := int32(len(md.Partitions)); t.checkPartitions && t.partitions > 0 && n != t.partitions {
-		return usagef("--partitions: topic %s exists with %d partitions, not %d", t.name, n, t.partitions)
+		return usagef("--partitions: topic %s exists with %s, not %d", t.name, plural(int64(n), "partition"), t.partitions)
 	}
 	if t.checkReplication && t.replicationFactor > 0 && len(md.Partitions) > 0 {
 		if n := len(md.Partitions[0].ReplicaNodes); n != int(t.replicationFactor) {
-			return usagef("--replication-factor: topic %s exists with %d replicas per partition, not %d", t.name, n, t.replicationFactor)
+			return usagef("--replication-factor: topic %s exists with %s per partition, not %d", t.name, plural(int64(n), "replica"), t.replicationFactor)
 		}
 	}
 	return nil

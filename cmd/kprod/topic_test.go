@@ -62,7 +62,7 @@ func partitionsMustMatch(t *testing.T, brokers string) {
 		t.Errorf("exit %d, stderr:\n%s\nwant a --partitions usage error", r.code, r.stderr)
 	}
 	r = runKprod(t, "", "perf", "-b", brokers, "-t", topic, "--replication-factor", "2", "--num-records", "10")
-	if r.code != exitUsage || !strings.Contains(r.stderr, "--replication-factor: topic "+topic+" exists with 1 replicas per partition, not 2") {
+	if r.code != exitUsage || !strings.Contains(r.stderr, "--replication-factor: topic "+topic+" exists with 1 replica per partition, not 2") {
 		t.Errorf("exit %d, stderr:\n%s\nwant a --replication-factor usage error", r.code, r.stderr)
 	}
 	r = runKprod(t, "", "perf", "-b", brokers, "-t", topic, "--partitions", "2", "--replication-factor", "1", "--num-records", "10")
@@ -87,6 +87,22 @@ func TestAPartitionPastTheTopicsLastIsAUsageErrorBeforeAnyRecord(t *testing.T) {
 	}
 	if r := runKprod(t, "a\n", "produce", "-b", brokers, "-t", topic, "-p", "2"); r.code != exitOK {
 		t.Errorf("--partition 2, the last: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+}
+
+// A topic of one partition is said in the singular, where kprod said
+// "(1 partitions, ...)" and "exists with 1 partitions" (and "1 replicas
+// per partition": partitionsMustMatch).
+func TestATopicOfOnePartitionIsSaidInTheSingular(t *testing.T) {
+	brokers := sharedBroker(t)
+	topic := uniqueTopic("one-partition")
+	r := runKprod(t, "", "produce", "-b", brokers, "-t", topic, "--create-topic", "--partitions", "1")
+	if want := "created topic " + topic + " (1 partition, replication factor 1)"; r.code != exitOK || !strings.Contains(r.stderr, want) {
+		t.Errorf("exit %d, stderr:\n%s\nwant %q", r.code, r.stderr, want)
+	}
+	r = runKprod(t, "", "produce", "-b", brokers, "-t", topic, "--partitions", "2")
+	if want := "--partitions: topic " + topic + " exists with 1 partition, not 2"; r.code != exitUsage || !strings.Contains(r.stderr, want) {
+		t.Errorf("exit %d, stderr:\n%s\nwant %q", r.code, r.stderr, want)
 	}
 }
 
