@@ -609,6 +609,8 @@ func failed(r *Record) RecordMetadata {
 // PartitionsFor refuse a record's topic at once (with ErrInvalidRecord).
 // A program that takes topic names from its users (a flag, a config file)
 // can refuse a bad one before it creates the topic or starts anything.
+// The error gives the reason alone, "topic name has '/'; ...": the caller
+// has the name, and names it in its own words.
 func ValidateTopicName(name string) error { return topicname.Check(name) }
 
 // validTopic applies the broker's rules for topic names, so a bad name fails

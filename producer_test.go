@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -237,9 +238,25 @@ func TestValidateTopicNameRefusesTheNamesProduceRefuses(t *testing.T) {
 	for _, name := range []string{"", ".", "..", "a/b", "spaces here", "é", long} {
 		require.Error(t, ValidateTopicName(name), "topic %q", name)
 	}
-	require.ErrorContains(t, ValidateTopicName("bad/topic"), `topic name "bad/topic" has '/'`)
+	require.EqualError(t, ValidateTopicName("bad/topic"), "topic name has '/'; allowed are ASCII letters, digits, '.', '_' and '-'", "the reason alone: the caller has the name")
 	for _, name := range []string{"t", "a.b_c-D9", "...", long[:249]} {
 		require.NoError(t, ValidateTopicName(name), "topic %q", name)
+	}
+}
+
+// The error of an invalid topic name names the topic once: the
+// *PartitionError names it, and the reason under it does not again.
+func TestAnInvalidTopicNameIsNamedOnce(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{})
+	p := newProducer(t, c, nil)
+	_, partitionsFor := p.PartitionsFor(ctx(t), "bad name")
+	_, send := p.Send(ctx(t), &Record{Topic: "bad name"})
+	var produce error
+	p.Produce(ctx(t), &Record{Topic: "bad name"}, func(_ RecordMetadata, err error) { produce = err })
+	for call, err := range map[string]error{"PartitionsFor": partitionsFor, "Send": send, "Produce": produce} {
+		require.ErrorIs(t, err, ErrInvalidRecord, call)
+		require.ErrorContains(t, err, "topic name has ' '", call)
+		require.Equal(t, 1, strings.Count(err.Error(), `"bad name"`), "%s: %v", call, err)
 	}
 }
 

@@ -162,7 +162,7 @@ func (o *commonOptions) validate(cmd *cobra.Command) error {
 	// The library's rule, which would refuse every record: the name is
 	// refused before a topic is created under it.
 	if err := producer.ValidateTopicName(o.topic); err != nil {
-		return usagef("--topic: %v", err)
+		return usagef("--topic %q: %v", o.topic, err)
 	}
 	if changed("partitions") && o.partitions < 1 {
 		return usagef("--partitions: %d is less than 1", o.partitions)

@@ -30,9 +30,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"perf", "--partitions", "0"}, "--partitions"},
 		// A name the library refuses, by its rule: it was created on the
 		// embedded broker, then every record refused (exit 1).
-		{[]string{"perf", "-t", "bad/topic"}, `--topic: topic name "bad/topic" has '/'`},
-		{[]string{"produce", "--embedded", "-t", ".."}, `--topic: topic name ".." is not allowed`},
-		{[]string{"perf", "-t", ""}, "--topic: empty topic name"},
+		{[]string{"perf", "-t", "bad/topic"}, `--topic "bad/topic": topic name has '/'`},
+		{[]string{"produce", "--embedded", "-t", ".."}, `--topic "..": topic name cannot be "." or ".."`},
+		{[]string{"perf", "-t", ""}, `--topic "": empty topic name`},
 		{[]string{"perf", "--progress", "sometimes"}, "--progress"},
 		{[]string{"perf", "--partitions", "3", "--replication-factor", "0"}, "--replication-factor"},
 		{[]string{"produce", "-b", "h:1", "--tls-ca", "/nonexistent/ca.pem"}, "--tls-ca"},

@@ -10,20 +10,21 @@ import (
 )
 
 // Check says why the broker would refuse name, or nil if it takes it.
-// Callers wrap the error in their own words.
+// The error leaves the name out: each caller names the topic, in its own
+// words, once.
 func Check(name string) error {
 	switch {
 	case name == "":
 		return errors.New("empty topic name")
 	case name == "." || name == "..":
-		return fmt.Errorf("topic name %q is not allowed", name)
+		return errors.New(`topic name cannot be "." or ".."`)
 	case len(name) > 249:
 		return fmt.Errorf("topic name is %d characters, the limit is 249", len(name))
 	}
 	for i := 0; i < len(name); i++ {
 		c := name[i]
 		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return fmt.Errorf("topic name %q has %q; allowed are ASCII letters, digits, '.', '_' and '-'", name, c)
+			return fmt.Errorf("topic name has %q; allowed are ASCII letters, digits, '.', '_' and '-'", c)
 		}
 	}
 	return nil

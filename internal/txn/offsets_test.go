@@ -33,7 +33,7 @@ func TestSendOffsetsRefusesBadOffsetsBeforeSendingAnything(t *testing.T) {
 		{"empty topic", []Offset{{Partition: 0, Offset: 5}},
 			group, `offsets[0] (topic "", partition 0, offset 5): empty topic name`},
 		{"invalid topic", []Offset{{Topic: "a/b", Partition: 0, Offset: 5}},
-			group, `offsets[0] (topic "a/b", partition 0, offset 5): topic name "a/b" has '/'`},
+			group, `offsets[0] (topic "a/b", partition 0, offset 5): topic name has '/'`},
 		{"long topic", []Offset{{Topic: strings.Repeat("a", 250), Offset: 5}},
 			group, "topic name is 250 characters, the limit is 249"},
 		{"empty group ID", []Offset{good}, Group{}, "empty group ID"},
