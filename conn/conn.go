@@ -207,8 +207,9 @@ func (c *Conn) ctxErr(ctx context.Context, req protocol.Request) error {
 	return fmt.Errorf("%s to %s: %w: %w", req.Key(), c.addr, ErrNotSent, context.Cause(ctx))
 }
 
-// notSent says that a request was not sent because the connection had
-// died.
-func (c *Conn) notSent() error {
-	return fmt.Errorf("%w: %w", ErrNotSent, c.Err())
+// notSent says that a request of api was not sent because the connection
+// had died of err, which names the connection (and the request that
+// brought it down, if one did).
+func notSent(api protocol.APIKey, err error) error {
+	return fmt.Errorf("%s: %w: %w", api, ErrNotSent, err)
 }

@@ -61,14 +61,25 @@ func IsRetriable(err error) bool {
 
 // requestFailed is err, the connection's, as the failure of the request
 // api v version with correlation id corr: its name, then err, unless err
-// names it already (it is the request whose timeout closed the
-// connection).
+// names it already (it is the request that brought the connection down).
 func requestFailed(api protocol.APIKey, version int16, corr int32, err error) error {
-	if t := (*timedOut)(nil); errors.As(err, &t) && t.corr == corr {
+	if by := (*byRequest)(nil); errors.As(err, &by) && by.corr == corr {
 		return err
 	}
 	return fmt.Errorf("%s v%d (correlation id %d): %w", api, version, corr, err)
 }
+
+// byRequest is the error of a connection that one request brought down:
+// it had no answer in time (expired), or its answer came out of step
+// (deliver). It names that request, which requestFailed does not name
+// again for it.
+type byRequest struct {
+	corr int32
+	err  error
+}
+
+func (e *byRequest) Error() string { return e.err.Error() }
+func (e *byRequest) Unwrap() error { return e.err }
 
 // BackoffError is Broker.Conn's answer while it waits out the reconnect
 // backoff. It matches ErrBackoff and, through Err, the failure that started

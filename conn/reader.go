@@ -108,8 +108,8 @@ func (c *Conn) deliver(frame []byte) bool {
 		return false
 	}
 	if corr != p.corr {
-		c.fail(fmt.Errorf("%w: %s answered correlation id %d, expected %d (%s v%d): responses out of step",
-			ErrDisconnected, c.addr, corr, p.corr, api, p.version))
+		c.fail(&byRequest{corr: p.corr, err: fmt.Errorf("%w: %s answered %s v%d (correlation id %d) with correlation id %d: responses out of step",
+			ErrDisconnected, c.addr, api, p.version, p.corr, corr)})
 		return false
 	}
 

@@ -52,7 +52,7 @@ func (c *Conn) SendVersion(ctx context.Context, req protocol.Request, version in
 		done(nil, c.ctxErr(ctx, req))
 		return
 	case <-c.dead:
-		done(nil, c.notSent())
+		done(nil, notSent(api, c.Err()))
 		return
 	}
 	select {
@@ -63,7 +63,7 @@ func (c *Conn) SendVersion(ctx context.Context, req protocol.Request, version in
 		return
 	case <-c.dead:
 		<-c.slots
-		done(nil, c.notSent())
+		done(nil, notSent(api, c.Err()))
 		return
 	}
 	// Both waits are over; the context may have ended during the second.
@@ -116,7 +116,7 @@ func (c *Conn) write(req protocol.Request, version int16, done func(protocol.Res
 	now := c.cfg.Clock.Now()
 	c.mu.Lock()
 	if c.err != nil {
-		err := fmt.Errorf("%w: %w", ErrNotSent, c.err)
+		err := notSent(api, c.err)
 		c.mu.Unlock()
 		putBuffer(buf, b)
 		if !auth {

@@ -152,6 +152,12 @@ func TestSendWithEndedContextWritesNothing(t *testing.T) {
 	}
 }
 
+// A response out of step kills the connection and fails every pending
+// request, each named once: the one answered out of turn by the
+// connection's error, which names it, the others by their own name before
+// it. The one answered out of turn was named twice, "Metadata v13
+// (correlation id 1): disconnected: ... answered correlation id 2,
+// expected 1 (Metadata v13): ...".
 func TestWrongCorrelationIDKillsConnection(t *testing.T) {
 	fb := newFakeBroker(t)
 	c := dial(t, fb, Config{})
@@ -159,12 +165,17 @@ func TestWrongCorrelationIDKillsConnection(t *testing.T) {
 	a, b := newOutcome(), newOutcome()
 	c.Send(context.Background(), metadataRequest(), a.done)
 	c.Send(context.Background(), metadataRequest(), b.done)
-	bc.next(t)
+	ra := bc.next(t)
 	rb := bc.next(t)
 	bc.reply(rb, metadataResponse()) // answers the second first
 
-	for _, o := range []*outcome{a, b} {
+	outOfTurn := fmt.Sprintf("%v: %s answered Metadata v%d (correlation id %d) with correlation id %d: responses out of step",
+		ErrDisconnected, fb.addr(), ra.version, ra.corr, rb.corr)
+	for i, o := range []*outcome{a, b} {
 		res := o.wait(t, "request on a connection out of step")
+		if i == 0 && res.err.Error() != outOfTurn {
+			t.Errorf("error %q, want %q, naming the request once", res.err, outOfTurn)
+		}
 		if !errors.Is(res.err, ErrDisconnected) || !strings.Contains(res.err.Error(), "correlation id") {
 			t.Errorf("error %v, want ErrDisconnected naming the correlation id", res.err)
 		}

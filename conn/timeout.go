@@ -79,7 +79,7 @@ func (c *Conn) expired() error {
 	defer c.mu.Unlock()
 	if len(c.pending) > 0 {
 		if p := c.pending[0]; !now.Before(p.deadline) {
-			return &timedOut{corr: p.corr, err: fmt.Errorf("%w: %s v%d (correlation id %d) to %s had no response within %v; connection closed",
+			return &byRequest{corr: p.corr, err: fmt.Errorf("%w: %s v%d (correlation id %d) to %s had no response within %v; connection closed",
 				ErrRequestTimeout, p.req.Key(), p.version, p.corr, c.addr, c.cfg.RequestTimeout)}
 		}
 	}
@@ -88,17 +88,6 @@ func (c *Conn) expired() error {
 	}
 	return nil
 }
-
-// timedOut is the error of a connection whose oldest request had no
-// answer in time. It names that request, which requestFailed does not
-// name again for it.
-type timedOut struct {
-	corr int32
-	err  error
-}
-
-func (e *timedOut) Error() string { return e.err.Error() }
-func (e *timedOut) Unwrap() error { return e.err }
 
 // deadlineLocked is when a request sent, or a write begun, at now times
 // out: RequestTimeout after now or, during a quota pause, after the

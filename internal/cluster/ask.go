@@ -19,7 +19,9 @@ var ErrNoBroker = errors.New("no broker answered")
 // those connected first and those dialling or backing off last, then the
 // seeds, each in random order (see brokers). A broker that cannot be
 // reached, or whose connection fails the request, is passed over; an
-// answer, whatever its error codes, is the caller's to read.
+// answer, whatever its error codes, is the caller's to read. Its error
+// lists each broker's, which names the request and the broker. A seed at
+// the address of a node that let the request time out is not asked.
 func (c *Cluster) AskAny(ctx context.Context, req protocol.Request) (protocol.Response, error) {
 	resp, _, err := c.askAny(ctx, req)
 	return resp, err
@@ -29,14 +31,28 @@ func (c *Cluster) AskAny(ctx context.Context, req protocol.Request) (protocol.Re
 func (c *Cluster) askAny(ctx context.Context, req protocol.Request) (protocol.Response, int16, error) {
 	cands := c.brokers()
 	var errs []error
+	var timedOut []string // addresses of brokers that let a request time out
 	for _, b := range cands {
+		// A seed at a node's address is that node under a handle of its
+		// own. Once the broker has let req time out on a connection it
+		// took (req's own timeout, or an older request's that failed it),
+		// asking it again would cost another RequestTimeout and list it
+		// twice; any other failure may be the node's handle alone (backing
+		// off, closed, its new connection refused or its authentication
+		// slow) where the seed's connection can still answer.
+		if slices.Contains(timedOut, b.Addr()) {
+			continue
+		}
 		resp, v, err := askVersion(ctx, b, req, protocol.AllVersions)
 		if err == nil {
 			return resp, v, nil
 		}
+		if sent := (*sentAndFailed)(nil); errors.As(err, &sent) && errors.Is(err, conn.ErrRequestTimeout) {
+			timedOut = append(timedOut, b.Addr())
+		}
 		errs = append(errs, err)
 	}
-	return nil, 0, fmt.Errorf("%s: %w: %w", req.Key(), ErrNoBroker, brokersFailed(errs))
+	return nil, 0, fmt.Errorf("%w: %w", ErrNoBroker, brokersFailed(errs))
 }
 
 // brokersFailed is why each broker AskAny asked did not answer, one error
@@ -94,25 +110,35 @@ func NoVersionFits(err error) bool {
 // speak within versions, and waits for its answer; it reports the version
 // too. With no such version (the broker's oldest is above the newest
 // versions allows, say) req is not sent, and the error, which says so
-// (conn.ErrNotSent), names the API and both ranges.
+// (conn.ErrNotSent), names the API and both ranges. Its error names the
+// request and the broker once each: the connection's errors name both; one
+// of reaching the broker names the broker, and gets the request's name; one
+// of versions names the request, and gets the broker's address.
 func askVersion(ctx context.Context, b *conn.Broker, req protocol.Request, versions protocol.VersionRange) (protocol.Response, int16, error) {
 	cn, err := b.Conn(ctx)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("%s: %w", req.Key(), err)
 	}
 	v, err := cn.VersionWithin(req.Key(), versions)
 	if err != nil {
-		err = fmt.Errorf("%w: %w", conn.ErrNotSent, err)
+		return nil, 0, fmt.Errorf("%s: %w: %w", b.Addr(), conn.ErrNotSent, err)
 	}
-	var resp protocol.Response
-	if err == nil {
-		resp, err = cn.RequestVersion(ctx, req, v)
-	}
+	resp, err := cn.RequestVersion(ctx, req, v)
 	if err != nil {
-		return nil, 0, fmt.Errorf("%s from %s: %w", req.Key(), b.Addr(), err)
+		return nil, 0, &sentAndFailed{err}
 	}
 	return resp, v, nil
 }
+
+// sentAndFailed is the error of a request a broker's connection took and
+// failed, worded as the connection's error: AskAny tells by it that the
+// broker itself let the request time out, where an error of reaching the
+// broker (a backoff whose last failure was a timeout, an authentication
+// that outlasted RequestTimeout) says nothing of the broker's answers.
+type sentAndFailed struct{ err error }
+
+func (e *sentAndFailed) Error() string { return e.err.Error() }
+func (e *sentAndFailed) Unwrap() error { return e.err }
 
 // ApplyLeaderHint applies a KIP-951 current-leader hint from a Produce
 // answer at once, so that a retry goes to the new leader without waiting

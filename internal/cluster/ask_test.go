@@ -4,12 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/gokafka/producer/conn"
+	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/internal/fakebroker"
 	"github.com/gokafka/producer/protocol"
 )
@@ -22,7 +26,7 @@ func TestARefusalSpeaksForTheClusterOnlyWhenNoBrokerMayAnswer(t *testing.T) {
 	down := fmt.Errorf("%w: dialing b:9093: connection refused", conn.ErrDisconnected)
 	noVersion := errors.New("the broker speaks no common Metadata version")
 	failed := func(errs ...error) error {
-		return fmt.Errorf("Metadata: %w: %w", ErrNoBroker, brokersFailed(errs))
+		return fmt.Errorf("%w: %w", ErrNoBroker, brokersFailed(errs))
 	}
 	for _, tc := range []struct {
 		name string
@@ -64,12 +68,12 @@ func TestAskingACoordinatorWhoseOldestVersionIsAboveOursSendsNothing(t *testing.
 // none: one down, refusing the producer, or not asked before the ctx
 // ended may speak one when asked again.
 func TestNoVersionFitsOnlyWhenEveryBrokerAskedSpeaksNone(t *testing.T) {
-	noVersion := fmt.Errorf("FindCoordinator from a:9092: %w: %w", conn.ErrNotSent,
+	noVersion := fmt.Errorf("a:9092: %w: %w", conn.ErrNotSent,
 		&protocol.VersionError{API: protocol.FindCoordinator, Ours: protocol.VersionRange{Max: 6}, Theirs: protocol.VersionRange{Min: 1}})
 	down := fmt.Errorf("%w: dialing b:9092: connection refused", conn.ErrDisconnected)
 	refused := &conn.AuthError{Addr: "b:9093", Mechanism: "TLS", Err: errors.New("unknown authority")}
 	failed := func(errs ...error) error {
-		return fmt.Errorf("FindCoordinator: %w: %w", ErrNoBroker, brokersFailed(errs))
+		return fmt.Errorf("%w: %w", ErrNoBroker, brokersFailed(errs))
 	}
 	for _, tc := range []struct {
 		name string
@@ -88,4 +92,60 @@ func TestNoVersionFitsOnlyWhenEveryBrokerAskedSpeaksNone(t *testing.T) {
 			require.Equal(t, tc.want, NoVersionFits(tc.err), "%v", tc.err)
 		})
 	}
+}
+
+// A request that timed out names itself and its broker once: the
+// connection's error names both, and neither AskAny nor askVersion names
+// them again. A seed that is also a node is not asked again: the same
+// broker would time out again, and be listed twice. The text read
+// "Metadata: no broker answered: Metadata from <addr>: request timed out:
+// Metadata v13 (correlation id 1) to <addr> had no response ...", twice.
+func TestATimedOutRequestNamesItselfAndItsBrokerOnce(t *testing.T) {
+	fake := clock.NewFake(time.Unix(1_700_000_000, 0))
+	r := newRigWith(t, fakebroker.Options{Topics: map[string]int32{"t": 1}}, 1, func(cfg *Config) {
+		cfg.Conn.Clock = fake
+		cfg.Conn.RequestTimeout = time.Second
+	})
+	r.awaitTopic("t") // node 0 is known, at the seed's address
+	hang := "hang"
+	hung := make(chan struct{}, 1)
+	r.fake.OnMetadata(func(_ int32, req *protocol.MetadataRequest) fakebroker.Action {
+		if len(req.Topics) == 0 || *req.Topics[0].Name != hang {
+			return fakebroker.Action{} // the loop's own refreshes
+		}
+		select {
+		case hung <- struct{}{}:
+		default:
+		}
+		return fakebroker.Action{Hang: true}
+	})
+	asked := make(chan error, 1)
+	go func() {
+		req := &protocol.MetadataRequest{Topics: []protocol.MetadataRequestTopic{{Name: &hang}}}
+		_, err := r.c.AskAny(context.Background(), req)
+		asked <- err
+	}()
+	var err error
+	for done := false; !done; {
+		select {
+		case <-hung:
+			fake.Advance(time.Second)
+		case err = <-asked:
+			done = true
+		case <-time.After(waitFor):
+			t.Fatal("AskAny did not return once its request timed out")
+		}
+	}
+	require.ErrorIs(t, err, ErrNoBroker)
+	require.ErrorIs(t, err, conn.ErrRequestTimeout)
+	addr := r.fake.Addrs()[0]
+	require.Equal(t, 1, strings.Count(err.Error(), addr), "%v", err)
+	// The request that timed out is the oldest on the connection: this
+	// one, or a refresh of the cluster's own still unread when the clock
+	// moved, whose timeout then fails this one too, which names itself
+	// before it. Either way each request is named once.
+	require.Regexp(t, `^no broker answered: (Metadata v\d+ \(correlation id \d+\): )?request timed out: Metadata v\d+ \(correlation id \d+\) to `+
+		regexp.QuoteMeta(addr)+` had no response within 1s; connection closed$`, err.Error())
+	named := regexp.MustCompile(`\(correlation id \d+\)`).FindAllString(err.Error(), -1)
+	require.Equal(t, len(named), len(slices.Compact(slices.Sorted(slices.Values(named)))), "a request named twice: %v", err)
 }

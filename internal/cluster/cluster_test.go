@@ -450,11 +450,11 @@ func TestARefusalAmongBrokersNotReachedIsRetriable(t *testing.T) {
 	refused := &conn.AuthError{Addr: "b1:9092", Mechanism: "PLAIN", Err: kerr.SaslAuthenticationFailed}
 	down := fmt.Errorf("%w: dialing b2:9092: connection refused", conn.ErrDisconnected)
 	asked := func(errs ...error) error {
-		return fmt.Errorf("FindCoordinator: %w: %w", ErrNoBroker, brokersFailed(errs))
+		return fmt.Errorf("%w: %w", ErrNoBroker, brokersFailed(errs))
 	}
 	require.True(t, Retriable(asked(refused, down)), "one refusal of two")
 	require.False(t, Retriable(asked(refused, refused)), "both refused")
-	require.False(t, Retriable(fmt.Errorf("EndTxn from b1:9092: %w", refused)), "the coordinator's own refusal")
+	require.False(t, Retriable(fmt.Errorf("EndTxn: %w", refused)), "the coordinator's own refusal")
 }
 
 func TestANodeTheMetadataDoesNotNameMayStillCoordinate(t *testing.T) {
