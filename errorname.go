@@ -37,7 +37,8 @@ var namedErrors = []struct {
 // (DELIVERY_TIMEOUT, BUFFER_FULL, CLOSED, TRANSACTION_ABORTED...),
 // CANCELED or DEADLINE_EXCEEDED for a Send whose ctx was done when it was
 // called or ended while its record was buffered (one that ended the
-// record's wait for memory is BUFFER_FULL, as Produce's),
+// record's wait for memory is BUFFER_FULL, as Produce's; a nil record is
+// INVALID_RECORD whatever the ctx, as Produce refuses it),
 // AUTHENTICATION for a connection that could not be secured or
 // authenticated without a broker error to name it (a certificate that
 // does not verify), NETWORK for a connection failure and OTHER for

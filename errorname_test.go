@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gokafka/producer/internal/fakebroker"
 	"github.com/gokafka/producer/protocol/kerr"
 )
 
@@ -41,6 +42,20 @@ func TestErrorNames(t *testing.T) {
 	} {
 		require.Equal(t, tc.want, ErrorName(tc.err), "ErrorName(%v)", tc.err)
 	}
+}
+
+// ErrorName of a real Send whose ctx was done is CANCELED, but that of a
+// nil record is INVALID_RECORD, as Produce refuses it: the refusal comes
+// before the ctx is looked at.
+func TestErrorNameOfASendWhoseCtxWasDoneIsCanceledUnlessItsRecordIsNil(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	p := newProducer(t, c, nil)
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := p.Send(done, &Record{Topic: "t"})
+	require.Equal(t, "CANCELED", ErrorName(err), "%v", err)
+	_, err = p.Send(done, nil)
+	require.Equal(t, "INVALID_RECORD", ErrorName(err), "%v", err)
 }
 
 // A record refused because its transaction must be aborted, or because the

@@ -116,7 +116,11 @@ func (m *Manager) awaitProduce(ctx context.Context) error {
 		select {
 		case <-done:
 		case <-ctx.Done():
-			return fmt.Errorf("%d records produced before the transaction began to end are still being appended: %w", n, ctx.Err())
+			records := "1 record produced before the transaction began to end is"
+			if n > 1 {
+				records = fmt.Sprintf("%d records produced before the transaction began to end are", n)
+			}
+			return fmt.Errorf("%s still being appended: %w", records, ctx.Err())
 		}
 	}
 }

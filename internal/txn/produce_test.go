@@ -144,3 +144,16 @@ func TestEnterAfterHooksAdmitsARecordToItsOwnTransactionOnlyUntilItBeginsToEnd(t
 	require.NoError(t, r.m.Begin())
 	require.NoError(t, r.m.Commit(context.Background()), "no record is left counted")
 }
+
+// An end whose ctx ends while a record admitted before it is still being
+// appended counts that record in the singular; it read "1 records ... are
+// still being appended".
+func TestAnEndWaitingForOneRecordSaysSoInTheSingular(t *testing.T) {
+	r := initialized(t, false)
+	require.NoError(t, r.m.EnterProduce()) // and never leaves
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := r.m.Abort(ctx)
+	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorContains(t, err, "1 record produced before the transaction began to end is still being appended")
+}
