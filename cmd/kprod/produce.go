@@ -91,13 +91,22 @@ func runProduce(cmd *cobra.Command, e *env, o *produceOptions, files []string) e
 	}
 	w := workload{mode: "produce", shards: 1, total: -1, about: "the lines of stdin", interactive: interactive}
 	if o.partition >= 0 {
-		w.checkPartitions = func(n int) error {
+		inRange := func(n int, has string) error {
 			if int(o.partition) < n {
 				return nil
 			}
-			return usagef("--partition: %d is not a partition of topic %s, which has %s (0 to %d)",
-				o.partition, o.topic, plural(int64(n), "partition"), n-1)
+			return usagef("--partition: %d is not a partition of topic %s, which %s %s (0 to %d)",
+				o.partition, o.topic, has, plural(int64(n), "partition"), n-1)
 		}
+		// A count kprod would create the topic with (which --partitions
+		// also asks of one that exists) is checked before anything is
+		// created; the topic's own count, once its metadata is read.
+		if n := o.topicSpec(cmd).partitions; n > 0 {
+			if err := inRange(int(n), "would have"); err != nil {
+				return err
+			}
+		}
+		w.checkPartitions = func(n int) error { return inRange(n, "has") }
 	}
 	w.produce = func(stop, produceCtx context.Context, p recordSink, m *meter) error {
 		return produceStream(stop, produceCtx, e.stdin, p, m, base, format)

@@ -106,6 +106,22 @@ func TestATopicOfOnePartitionIsSaidInTheSingular(t *testing.T) {
 	}
 }
 
+// A topic kprod would create of --partitions N refuses --partition N or
+// past it before it is created: it was created, then the run refused.
+func TestAPartitionPastTheLastOfATopicToCreateIsRefusedBeforeCreatingIt(t *testing.T) {
+	brokers := sharedBroker(t)
+	topic := uniqueTopic("partition-create")
+	r := runKprod(t, "a\n", "produce", "-b", brokers, "-t", topic, "--create-topic", "--partitions", "3", "-p", "5")
+	want := "--partition: 5 is not a partition of topic " + topic + ", which would have 3 partitions (0 to 2)"
+	if r.code != exitUsage || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, want) {
+		t.Errorf("exit %d, stderr:\n%s\nwant only the usage error %q", r.code, r.stderr, want)
+	}
+	r = runKprod(t, "a\n", "produce", "-b", brokers, "-t", topic)
+	if !strings.Contains(r.stderr, "topic "+topic+" does not exist") {
+		t.Errorf("the refused run created the topic: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+}
+
 // -X allow.auto.create.topics=true asks the broker to create the topic, as
 // the Java producer's setting does, where the broker allows it.
 func TestAllowAutoCreateTopics(t *testing.T) {

@@ -54,6 +54,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"perf", "-X", "transactional.id=x", "--idempotent=false"}, "-X transactional.id: transactions need idempotence, which --idempotent turns off"},
 		{[]string{"perf", "-X", "transactional.id=x", "-X", "transaction.timeout.ms=-5"}, "-X transaction.timeout.ms"},
 		{[]string{"produce", "--partition", "-2"}, "--partition"},
+		// The embedded broker's topic is made of 6 partitions: refused
+		// before the broker starts.
+		{[]string{"produce", "--embedded", "-p", "6"}, "--partition: 6 is not a partition of topic kprod-perf, which would have 6 partitions (0 to 5)"},
 		// No false successes: stdin to a throw-away broker must be asked for.
 		{[]string{"produce", "--topic", "t"}, "--brokers (-b) is required"},
 		{[]string{"produce", "--embedded", "-b", "h:1"}, "--embedded: not with --brokers"},
