@@ -20,8 +20,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Exit statuses; part of the command's contract.
@@ -80,9 +83,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 // failure is what --json writes on stdout for a run that ends without a
-// summary (a usage error, a missing topic, no broker, Ctrl-C before the
-// first record). Its field names are part of kprod's contract, as the
-// summary's are.
+// summary (a usage error, a missing topic, no broker, Ctrl-C while waiting
+// for the broker or the topic). Its field names are part of kprod's
+// contract, as the summary's are.
 type failure struct {
 	Error    string `json:"error"`
 	ExitCode int    `json:"exit_code"`
@@ -90,25 +93,54 @@ type failure struct {
 
 // wantsJSON says whether --json was given to cmd. A usage error in the
 // flags may have stopped their parsing before --json, so args, as given,
-// are read too.
+// are read too, as pflag reads them: a value that follows its flag is not
+// a flag, and the last --json given wins.
 func wantsJSON(cmd *cobra.Command, args []string) bool {
-	f := cmd.Flags().Lookup("json")
+	fs := cmd.Flags()
+	f := fs.Lookup("json")
 	if f == nil {
 		return false
 	}
 	if f.Changed {
 		return f.Value.String() == "true"
 	}
-	for _, a := range args {
-		if a == "--" {
-			break
-		}
-		if a == "--json" || a == "--json=true" {
-			return true
+	wants := false
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return wants
+		case strings.HasPrefix(a, "--"):
+			name, v, hasValue := strings.Cut(a[2:], "=")
+			switch {
+			case name == "json" && hasValue:
+				// pflag's reading of a bool; a value it refuses is its
+				// own usage error, and no --json.
+				wants, _ = strconv.ParseBool(v)
+			case name == "json":
+				wants = true
+			case !hasValue && takesValue(fs.Lookup(name)):
+				i++
+			}
+		case strings.HasPrefix(a, "-"):
+			// Shorthands, -vk VALUE or -kVALUE: the first that takes a
+			// value takes the rest of a, or the next argument.
+			for j := 1; j < len(a); j++ {
+				if takesValue(fs.ShorthandLookup(a[j : j+1])) {
+					if j == len(a)-1 {
+						i++
+					}
+					break
+				}
+			}
 		}
 	}
-	return false
+	return wants
 }
+
+// takesValue says whether f, if a flag, reads a value: every flag but a
+// bool one (which pflag gives a value to use when none is given).
+func takesValue(f *pflag.Flag) bool { return f != nil && f.NoOptDefVal == "" }
 
 // usageError is a bad command line: exit status 2, a one-line message that
 // names the flag.

@@ -142,6 +142,11 @@ func TestWithJSONARunEndingWithoutASummaryWritesItsErrorAsJSON(t *testing.T) {
 		{[]string{"perf", "--acks", "7", "--json"}, exitUsage, "--acks"},
 		{[]string{"perf", "--json", "--nope"}, exitUsage, "--nope"},
 		{[]string{"perf", "--nope", "--json"}, exitUsage, "--nope"},
+		// Spelled as pflag also takes true, after the flag that stopped it.
+		{[]string{"perf", "--nope", "--json=1"}, exitUsage, "--nope"},
+		{[]string{"perf", "--nope", "--json=t"}, exitUsage, "--nope"},
+		{[]string{"perf", "--nope", "--json=TRUE"}, exitUsage, "--nope"},
+		{[]string{"perf", "--nope", "-t", "x", "-vX", "a=b", "--json"}, exitUsage, "--nope"},
 		{[]string{"--json", "extra"}, exitUsage, "unexpected argument"},
 		{[]string{"perf", "-b", sharedBroker(t), "-t", missing, "--json"}, exitFailed, "topic " + missing + " does not exist"},
 	} {
@@ -161,6 +166,25 @@ func TestWithJSONARunEndingWithoutASummaryWritesItsErrorAsJSON(t *testing.T) {
 					r.code, got, r.stderr, tc.code, tc.want)
 			}
 		})
+	}
+}
+
+// Read from the arguments after a usage error, --json is a flag only where
+// pflag would read one: not as another flag's value, nor when turned off
+// again. kprod wrote JSON for `-k --json`, --json being the key.
+func TestAFlagsValueSpelledAsJSONAfterAUsageErrorWritesNoJSON(t *testing.T) {
+	for _, args := range [][]string{
+		{"produce", "--embedded", "-k", "--json", "--nope"},
+		{"produce", "--embedded", "--key", "--json", "--nope"},
+		{"produce", "--embedded", "-vk", "--json", "--nope"},
+		{"perf", "--nope", "--json", "--json=false"},
+		{"perf", "--nope", "--", "--json"},
+	} {
+		r := runKprod(t, "", args...)
+		if r.code != exitUsage || r.stdout != "" {
+			t.Errorf("kprod %s: exit %d, stdout %q; want exit %d and nothing on stdout",
+				strings.Join(args, " "), r.code, r.stdout, exitUsage)
+		}
 	}
 }
 
