@@ -606,7 +606,8 @@ func failed(r *Record) RecordMetadata {
 
 // ValidateTopicName says why a broker would refuse name as a topic's
 // name, or returns nil if it takes it: the rule by which Produce and
-// PartitionsFor refuse a record's topic at once (with ErrInvalidRecord).
+// PartitionsFor refuse a record's topic at once (with ErrInvalidRecord),
+// and SendOffsetsToTransaction an offset's (with ErrInvalidOffsets).
 // A program that takes topic names from its users (a flag, a config file)
 // can refuse a bad one before it creates the topic or starts anything.
 // The error gives the reason alone, "topic name has '/'; ...": the caller

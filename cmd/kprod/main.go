@@ -84,8 +84,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // failure is what --json writes on stdout for a run that ends without a
 // summary (a usage error, a missing topic, no broker, Ctrl-C while waiting
-// for the broker or the topic). Its field names are part of kprod's
-// contract, as the summary's are.
+// for the broker, the topic or the transaction coordinator). Its field
+// names are part of kprod's contract, as the summary's are.
 type failure struct {
 	Error    string `json:"error"`
 	ExitCode int    `json:"exit_code"`
