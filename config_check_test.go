@@ -108,6 +108,24 @@ func TestABrokerWithoutAHostOrWithSpacesIsRefusedNamingIt(t *testing.T) {
 	}
 }
 
+// A broker whose port is not one a broker can listen on (0, negative, past
+// 65535, not a number) is refused, naming it, as the Java client refuses
+// it: accepted, it would surface only as records that find no metadata,
+// at their MaxBlock. Ports 1 and 65535 are accepted.
+func TestABrokerWithAPortOutOfRangeIsRefusedNamingIt(t *testing.T) {
+	for _, addr := range []string{"host:0", "host:-1", "host:65536", "host:kafka"} {
+		t.Run(addr, func(t *testing.T) {
+			ce := refusedBoth(t, Config{Brokers: []string{"b:9092", addr}})
+			require.Equal(t, "Brokers", ce.Field)
+			require.Contains(t, ce.Reason, strconv.Quote(addr))
+			require.Contains(t, ce.Reason, "port")
+		})
+	}
+	for _, addr := range []string{"host:1", "host:65535"} {
+		require.NoError(t, Config{Brokers: []string{addr}}.Validate(), addr)
+	}
+}
+
 // A MaxRequestSize past math.MaxInt32 is refused: a batch's length and a
 // request's size are int32 on the wire, where it was accepted and a batch
 // that large would have been sent with its length wrapped. BatchSize is

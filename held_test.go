@@ -15,6 +15,7 @@ import (
 
 	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/internal/fakebroker"
+	"github.com/gokafka/producer/partitioner"
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
 	"github.com/gokafka/producer/record"
@@ -1071,4 +1072,137 @@ func TestAnUnknownTopicsErrorNamesTheTopicOnce(t *testing.T) {
 		require.ErrorIs(t, err, ErrUnknownTopic)
 		require.Equal(t, 1, strings.Count(err.Error(), `"nope"`), "the topic named once: %v", err)
 	}
+}
+
+// A record that names the partition just past its topic's last, held
+// before the topic's metadata came, is set aside like any record for a
+// partition the topic lacks, and fails at its MaxBlock. Taken as fitting
+// the topic, it would wait for its partition in its round and hold up
+// the records behind it until its DeliveryTimeout.
+func TestARecordForThePartitionJustPastTheLastIsSetAsideAndFailsAtItsMaxBlock(t *testing.T) {
+	c, p, clk, o, t0 := heldPairShortOfMemory(t, &Record{Topic: "late", Partition: 1, ExplicitPartition: true, Value: []byte("names partition 1")})
+	require.Equal(t, 1, setAside(p, "late"), "the record for partition 1, of a topic of one")
+	clk.Advance(t0.Add(shortOfMemoryMaxBlock + pastDeadline).Sub(clk.Now()))
+	eventually(t, "the record set aside failed at its MaxBlock", func() bool { return o.first.Load() == 1 })
+	err := o.one(t, 0).err
+	require.ErrorIs(t, err, ErrInvalidRecord)
+	require.ErrorContains(t, err, "partition 1 does not exist")
+	recordOneFailsAtItsDeliveryTimeout(t, c, clk, o, t0)
+}
+
+// A record held for the partition just past its topic's last, once the
+// topic's metadata came, holds up no record behind it: the drain sees that
+// its partition has not come, and the keyless record goes. Seen as come,
+// it would go first and wait for its partition, the others behind it.
+func TestARecordHeldForThePartitionJustPastTheLastHoldsUpNoOther(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{})
+	p, clk := heldProducer(t, c)
+	o := newOutcomes(2)
+	p.Produce(ctx(t), &Record{Topic: "late", Partition: 1, ExplicitPartition: true, Value: []byte("names partition 1")}, o.cb(0))
+	p.Produce(ctx(t), &Record{Topic: "late", Value: []byte("keyless")}, o.cb(1))
+	require.NoError(t, c.CreateTopic("late", 1))
+	eventually(t, "the keyless record, behind the one for partition 1", func() bool {
+		releasePacing(clk) // only the metadata loop's pacing: the hour of MaxBlock stays far off
+		return o.first.Load() == 1
+	})
+	require.NoError(t, o.one(t, 1).err)
+	require.ErrorIs(t, closeAtOnce(t, p, o, 0), ErrClosed, "the record for partition 1 still waited for it")
+}
+
+// Produce copies what it needs of a record before it returns, as Record's
+// doc promises, a held record too, partitioned and written later from its
+// copy: a caller reusing its buffers (key, value, a header's value, the
+// headers' slice) after Produce must not change what is written.
+func TestAHeldRecordIsWrittenAsItWasWhenProduced(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{KeepRecords: true})
+	p, clk := heldProducer(t, c)
+	key, val, hval := []byte("key-1"), []byte("value-1"), []byte("header-1")
+	headers := []Header{{Key: "h", Value: hval}}
+	o := newOutcomes(1)
+	p.Produce(ctx(t), &Record{Topic: "late", Key: key, Value: val, Headers: headers}, o.cb(0))
+	copy(key, "XXXXX")
+	copy(val, "XXXXXXX")
+	copy(hval, "XXXXXXXX")
+	headers[0] = Header{Key: "other", Value: []byte("other")}
+	require.NoError(t, c.CreateTopic("late", 1))
+	eventually(t, "the held record's outcome", func() bool {
+		releasePacing(clk)
+		return o.done()
+	})
+	require.NoError(t, o.one(t, 0).err)
+	written := c.Records("late", 0)
+	require.Len(t, written, 1)
+	require.Equal(t, "key-1", string(written[0].Key))
+	require.Equal(t, "value-1", string(written[0].Value))
+	require.Equal(t, []Header{{Key: "h", Value: []byte("header-1")}}, written[0].Headers)
+}
+
+// The count of held records comes back to zero once each has its outcome,
+// appended or failed (here by its partitioner's panic), each alone: a
+// Produce takes the held records' lock only while the count says some are
+// held (TestARecordOfATopicWithNoneHeldTakesNoHeldLock). Left above zero,
+// every Produce would take the lock for nothing; below, a record could
+// pass one held before it.
+func TestTheHeldCountComesBackToZeroOnceTheHeldRecordsHaveTheirOutcomes(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{})
+	part := partitioner.Func(func(_ *partitioner.Topic, key []byte) int32 {
+		if string(key) == "panics" {
+			panic("user partitioner bug")
+		}
+		return 0
+	})
+	clk := clock.NewFake(heldClockStart)
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.clock, cfg.Partitioner = clk, part
+		cfg.MaxBlock, cfg.DeliveryTimeout, cfg.Linger = time.Hour, 2*time.Hour, NoLinger
+	})
+	for i, key := range []string{"panics", "goes"} {
+		topic := fmt.Sprintf("late%d", i)
+		o := newOutcomes(1)
+		p.Produce(ctx(t), &Record{Topic: topic, Key: []byte(key), Value: []byte("v")}, o.cb(0))
+		require.EqualValues(t, 1, p.held.count.Load(), "the record keyed %s held", key)
+		require.NoError(t, c.CreateTopic(topic, 1))
+		eventually(t, "the held count back to zero after the record keyed "+key, func() bool {
+			releasePacing(clk)
+			return o.done() && p.held.count.Load() == 0
+		})
+	}
+}
+
+// A topic whose held records all failed at their MaxBlock is forgotten by
+// the held records: otherwise the producer would keep asking for the
+// metadata of a topic no record waits for (a mistyped name, for ever).
+func TestATopicWhoseHeldRecordsAllExpiredIsForgotten(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{})
+	p, clk := heldProducer(t, c)
+	o := newOutcomes(1)
+	since := clk.Now()
+	p.Produce(ctx(t), &Record{Topic: "never", Value: []byte("v")}, o.cb(0))
+	clk.Advance(since.Add(time.Hour + pastDeadline).Sub(clk.Now())) // heldProducer's MaxBlock
+	o.wait(t, "the record at its MaxBlock")
+	require.ErrorIs(t, o.one(t, 0).err, ErrUnknownTopic)
+	eventually(t, "the topic forgotten by the held records", func() bool {
+		p.held.mu.Lock()
+		defer p.held.mu.Unlock()
+		_, waiting := p.held.waiting.Load("never")
+		return len(p.held.topics) == 0 && !waiting
+	})
+}
+
+// A record naming a partition of a topic that never appears fails at its
+// MaxBlock as an unknown topic: the producer never saw the topic, so it
+// cannot say the partition is missing from it (no count of partitions to
+// name), and a user told ErrInvalidRecord would look for a bad partition
+// rather than a missing topic.
+func TestAnExplicitPartitionOfATopicNeverSeenFailsAsUnknown(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{})
+	p, clk := heldProducer(t, c)
+	o := newOutcomes(1)
+	since := clk.Now()
+	p.Produce(ctx(t), &Record{Topic: "never", Partition: 0, ExplicitPartition: true, Value: []byte("v")}, o.cb(0))
+	clk.Advance(since.Add(time.Hour + pastDeadline).Sub(clk.Now())) // heldProducer's MaxBlock
+	o.wait(t, "the record at its MaxBlock")
+	err := o.one(t, 0).err
+	require.ErrorIs(t, err, ErrUnknownTopic)
+	require.NotErrorIs(t, err, ErrInvalidRecord)
 }

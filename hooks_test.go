@@ -477,3 +477,24 @@ func TestHooksHearOfEachRecordRefusedAtOnce(t *testing.T) {
 	require.Zero(t, h.buffered, "HookRecordBuffered hears of no refused record")
 	require.Len(t, txnHook.errs, 1, "every hook of the event hears of it")
 }
+
+// HookBatchWritten hears of batches written only: not of one the broker
+// refused for good, whose records fail. A hook counting records written
+// (a metric, a span) would otherwise count records that never were.
+func TestBatchWrittenIsNotToldOfARefusedBatch(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action {
+		return fakebroker.FailAll(kerr.InvalidRecord, "")
+	})
+	rec := &recorder{}
+	p := newProducer(t, c, func(cfg *Config) { cfg.Hooks = []Hook{rec} })
+	o := newOutcomes(1)
+	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("v")}, o.cb(0))
+	o.wait(t, "the refused record")
+	require.ErrorIs(t, o.one(t, 0).err, kerr.InvalidRecord)
+	require.NoError(t, p.Flush(ctx(t)))
+	rec.locked(func() {
+		require.Len(t, rec.acked, 1, "the record acknowledged, with its failure")
+		require.Empty(t, rec.batches, "batches written")
+	})
+}

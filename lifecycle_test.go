@@ -395,12 +395,47 @@ func TestCloseFromACallbackEndsAHeldRecordsWaitForMemory(t *testing.T) {
 	o.wait(t, "the other records")
 }
 
+// So does a Close from a callback begun before the held record's append
+// came to wait for memory: the append, finding none free, may not wait
+// for it, and the record fails with ErrClosed, since Close is why. With a
+// bare ErrBufferFull, as if memory had run out, a user matching ErrClosed
+// to tell a record the Close dropped from one the producer could not take
+// would miss it.
+func TestAHeldRecordFindingNoMemoryAfterACloseFromACallbackFailsAsClosed(t *testing.T) {
+	closed, held, o := callbackBeforeAHeldRecordsWaitForMemory(t,
+		func(p *Producer) error { return p.Close(context.Background()) },
+		func(p *Producer) bool { return p.held.noWait.Load() })
+	require.NoError(t, receive(t, closed, "Close from the callback did not return"), "Close from the callback")
+	held.wait(t, "the held record")
+	err := held.one(t, 0).err
+	require.ErrorIs(t, err, ErrClosed)
+	require.ErrorIs(t, err, ErrBufferFull, "how its append ended")
+	o.wait(t, "the other records")
+}
+
 // callbackBehindAHeldRecordsWaitForMemory has a callback call inCallback
 // while a record that waited for its topic waits, in its append, for a
 // batch's memory that only the callbacks behind this one would give back.
 // It returns what inCallback returned, once it has, and the outcomes of
 // the held record and of three others, each in a batch of its own.
 func callbackBehindAHeldRecordsWaitForMemory(t *testing.T, inCallback func(*Producer) error) (result <-chan error, held, others *outcomes) {
+	t.Helper()
+	return callbackAndAHeldRecordsWaitForMemory(t, inCallback, nil)
+}
+
+// callbackBeforeAHeldRecordsWaitForMemory is as
+// callbackBehindAHeldRecordsWaitForMemory, but inCallback is called before
+// the held record's topic appears, and the record's append comes to wait
+// for memory once inCallback is under way, as underWay tells.
+func callbackBeforeAHeldRecordsWaitForMemory(t *testing.T, inCallback func(*Producer) error, underWay func(*Producer) bool) (result <-chan error, held, others *outcomes) {
+	t.Helper()
+	return callbackAndAHeldRecordsWaitForMemory(t, inCallback, underWay)
+}
+
+// callbackAndAHeldRecordsWaitForMemory is the scene of the two above:
+// with underWay nil, inCallback is called once the held record waits for
+// memory; otherwise before its topic appears.
+func callbackAndAHeldRecordsWaitForMemory(t *testing.T, inCallback func(*Producer) error, underWay func(*Producer) bool) (result <-chan error, held, others *outcomes) {
 	t.Helper()
 	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 4}})
 	p := newProducer(t, c, func(cfg *Config) {
@@ -436,12 +471,18 @@ func callbackBehindAHeldRecordsWaitForMemory(t *testing.T, inCallback func(*Prod
 		p.Produce(ctx(t), &Record{Topic: "t", Partition: 3, ExplicitPartition: true, Value: []byte("c")}, others.cb(2))
 	}()
 	eventually(t, "a Produce waiting for memory", func() bool { return p.Stats().BufferWaiters == 1 })
+	if underWay != nil {
+		close(callNow)
+		eventually(t, "the call from the callback under way", func() bool { return underWay(p) })
+	}
 	// The topic appears: the held record gives its 8 KiB back, the Produce
 	// waiting takes them, and the held record's append waits in its place.
 	require.NoError(t, c.CreateTopic("late", 1))
 	receive(t, waited, "the Produce waiting for memory never got it")
-	eventually(t, "the held record's append waiting for memory", func() bool { return p.Stats().BufferWaiters == 1 })
-	close(callNow)
+	if underWay == nil {
+		eventually(t, "the held record's append waiting for memory", func() bool { return p.Stats().BufferWaiters == 1 })
+		close(callNow)
+	}
 	return results, held, others
 }
 

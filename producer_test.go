@@ -666,3 +666,67 @@ func TestARecordWaitingForMemoryWakesTheSenders(t *testing.T) {
 	require.NoError(t, p.Flush(ctx(t)))
 	require.NoError(t, o.one(t, 1).err)
 }
+
+// A record for the partition just past a known topic's last waits for it,
+// as for any partition the topic lacks, and goes once it is added: taken
+// as one the topic has, it would go to a batch no leader leads.
+func TestARecordForThePartitionJustPastTheLastWaitsForIt(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 2}, KeepRecords: true})
+	p := newProducer(t, c, func(cfg *Config) { cfg.MaxBlock, cfg.DeliveryTimeout = time.Hour, 2*time.Hour })
+	_, err := p.PartitionsFor(ctx(t), "t")
+	require.NoError(t, err)
+	o := newOutcomes(1)
+	p.Produce(ctx(t), &Record{Topic: "t", Partition: 2, ExplicitPartition: true, Value: []byte("v")}, o.cb(0))
+	require.False(t, o.done(), "the record waits for partition 2")
+	require.NoError(t, c.AddPartitions("t", 3))
+	o.wait(t, "the record once partition 2 exists")
+	require.NoError(t, o.one(t, 0).err)
+	require.Len(t, c.Records("t", 2), 1)
+}
+
+// A negative explicit partition is refused at once, in Produce, whether or
+// not the topic is known: no partition will ever have that number, so
+// waiting for one would only delay the error until MaxBlock.
+func TestANegativePartitionIsRefusedAtOnce(t *testing.T) {
+	p := producerWaitingLong(t, 2)
+	for _, topic := range []string{"t", "unknown"} {
+		for _, partition := range []int32{-1, -2} {
+			var got error
+			called := false
+			p.Produce(ctx(t), &Record{Topic: topic, Partition: partition, ExplicitPartition: true, Value: []byte("v")}, func(_ RecordMetadata, err error) { called, got = true, err })
+			require.True(t, called, "topic %s, partition %d: the callback ran in Produce", topic, partition)
+			require.ErrorIs(t, got, ErrInvalidRecord, "topic %s, partition %d", topic, partition)
+			require.ErrorContains(t, got, fmt.Sprintf("negative partition %d", partition), "topic %s", topic)
+		}
+	}
+}
+
+// A record refused at once keeps the partition it named in the metadata
+// its callback gets, as RecordMetadata's doc says: a callback logging where
+// a failed record was going must not read -1 for it.
+func TestARefusedRecordsMetadataKeepsItsExplicitPartition(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 4}})
+	p := newProducer(t, c, nil)
+	require.NoError(t, p.Close(ctx(t)))
+	o := newOutcomes(2)
+	p.Produce(ctx(t), &Record{Topic: "t", Partition: 3, ExplicitPartition: true, Value: []byte("v")}, o.cb(0))
+	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("v")}, o.cb(1))
+	o.wait(t, "the records refused after Close")
+	require.ErrorIs(t, o.one(t, 0).err, ErrClosed)
+	require.Equal(t, int32(3), o.one(t, 0).md.Partition, "the partition the record named")
+	require.Equal(t, int32(-1), o.one(t, 1).md.Partition, "a record that named none")
+}
+
+// PartitionsFor after Close fails with ErrClosed, also for a topic whose
+// metadata the producer has: a closed producer's count could be stale, and
+// every other call says so after Close.
+func TestPartitionsForAfterCloseFailsWithErrClosed(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 4}})
+	p := newProducer(t, c, nil)
+	n, err := p.PartitionsFor(ctx(t), "t")
+	require.NoError(t, err)
+	require.Equal(t, 4, n)
+	require.NoError(t, p.Close(ctx(t)))
+	_, err = p.PartitionsFor(ctx(t), "t")
+	require.ErrorIs(t, err, ErrClosed)
+}

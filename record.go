@@ -46,7 +46,11 @@ type Header = record.Header
 
 // RecordMetadata is where an acknowledged record landed.
 type RecordMetadata struct {
-	Topic     string
+	Topic string
+	// Partition is the record's partition. A record that failed before
+	// joining a batch (in Produce, or while it waited for its topic's
+	// metadata) has the one it named (Record.ExplicitPartition), or the
+	// one chosen for it while it waited, -1 if none.
 	Partition int32
 	// Offset is the record's offset in its partition; -1 with AcksNone,
 	// where the broker does not say.

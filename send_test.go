@@ -187,3 +187,17 @@ func TestTheMetadatasTimestampIsTheRecordsToTheMillisecond(t *testing.T) {
 	require.ErrorIs(t, err, ErrInvalidRecord)
 	require.Equal(t, ts, md.Timestamp)
 }
+
+// Send whose ctx is done when it is called returns the metadata Produce
+// gives a record it refuses: its topic and sizes, -1 for the partition and
+// offset it never got. A caller logging the failed record from it would
+// otherwise read an empty topic and sizes of 0.
+func TestSendWithADoneCtxReturnsTheRefusedRecordsMetadata(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	p := newProducer(t, c, nil)
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	md, err := p.Send(done, &Record{Topic: "t", Key: []byte("k"), Value: []byte("vv")})
+	require.ErrorIs(t, err, context.Canceled)
+	require.Equal(t, RecordMetadata{Topic: "t", Partition: -1, Offset: -1, SerializedKeySize: 1, SerializedValueSize: 2}, md)
+}
