@@ -5,6 +5,7 @@ import (
 	"errors"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/gokafka/producer"
 	"github.com/gokafka/producer/integration/embedded"
+	"github.com/gokafka/producer/partitioner"
 	"github.com/gokafka/producer/protocol/kerr"
 )
 
@@ -77,10 +79,17 @@ func TestTxnAbortFailsTheHeldRecords(t *testing.T) {
 // produced outside a transaction instead of failing with the abort.
 func waitingForHeldMemory(t *testing.T) {
 	t.Helper()
+	waitingIn(t, "producer.(*Producer).reserveHeld(", "no Produce waits for memory to hold its record")
+}
+
+// waitingIn waits, bounded, until a goroutine's stack shows fn: the one
+// sign of a wait inside the producer that a test outside it can read.
+func waitingIn(t *testing.T, fn, what string) {
+	t.Helper()
 	require.Eventually(t, func() bool {
 		buf := make([]byte, 1<<20)
-		return strings.Contains(string(buf[:runtime.Stack(buf, true)]), "producer.(*Producer).reserveHeld(")
-	}, testTimeout, time.Millisecond, "no Produce waits for memory to hold its record")
+		return strings.Contains(string(buf[:runtime.Stack(buf, true)]), fn)
+	}, testTimeout, time.Millisecond, what)
 }
 
 // A record whose Produce began in a transaction and was still under way
@@ -263,6 +272,67 @@ func TestTxnAnAbortCalledAgainAfterItsEpochBumpWasCutShortGoesOn(t *testing.T) {
 			requireAllAcked(t, produceAll(t, p, []*producer.Record{{Topic: topic, Value: []byte("next")}}))
 			require.NoError(t, p.CommitTransaction(testCtx(t)), "the next transaction; log:\n%s", log)
 			readCommitted(t, seeds, topic, 1)
+		})
+	}
+}
+
+// An abort fails the record its topic's drain has in hand, waiting for the
+// topic's partitions after a lagging broker called the topic unknown, with
+// ErrTransactionAborted, at once, also when it is the last record held
+// before the abort: the abort ends the wait, and the record, of the
+// aborted transaction, may neither wait again (the abort would wait for it
+// until its MaxBlock, an hour here) nor be appended, into the next
+// transaction. Record A, blocked in the partitioner until the broker
+// lags, keeps the drain from reaching record B before then.
+func TestTxnAnAbortFailsAHeldRecordWaitingMidDrainForItsTopic(t *testing.T) {
+	for _, proto := range txnProtocols {
+		t.Run(proto.name, func(t *testing.T) {
+			c := startCluster(t, embedded.Options{})
+			seeds := c.Addrs()
+			setTransactionVersion(t, seeds, proto.level)
+			entered, release := make(chan struct{}), make(chan struct{})
+			var releaseOnce sync.Once
+			t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
+			part := partitioner.Func(func(_ *partitioner.Topic, key []byte) int32 {
+				if string(key) == "A" {
+					close(entered)
+					<-release
+				}
+				return 0
+			})
+			p, log := newTxnProducer(t, seeds, txnID(t, "drain"), proto, func(cfg *producer.Config) {
+				cfg.Partitioner = part
+				cfg.MaxBlock, cfg.DeliveryTimeout = time.Hour, 2*time.Hour
+			})
+			require.NoError(t, p.BeginTransaction())
+			o := newOutcomes(2)
+			p.Produce(testCtx(t), &producer.Record{Topic: "late", Key: []byte("A")}, o.callback(0))
+			p.Produce(testCtx(t), &producer.Record{Topic: "late", Key: []byte("B")}, o.callback(1))
+			require.NoError(t, c.CreateTopic("late", 1))
+			receive(t, entered, "the drain did not reach record A")
+
+			stop := fixedMetadata(t, c, "late", func(m *kmsg.MetadataResponse) {
+				for i := range m.Topics {
+					m.Topics[i].ErrorCode = kerr.UnknownTopicOrPartition.Code
+					m.Topics[i].Partitions = nil
+				}
+			})
+			defer stop()
+			require.Eventually(t, func() bool {
+				nudge, cancel := context.WithCancel(t.Context())
+				cancel()
+				_, _ = p.PartitionsFor(nudge, "nudge") // a topic it lacks: a refresh
+				ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+				defer cancel()
+				_, err := p.PartitionsFor(ctx, "late") // at once while known
+				return err != nil
+			}, testTimeout, time.Millisecond, "the lagging answer applied")
+			releaseOnce.Do(func() { close(release) })
+			waitingIn(t, "producer.(*Producer).awaitMetadata(", "the drain waiting with record B for the topic's partitions")
+
+			require.NoError(t, p.AbortTransaction(testCtx(t)), "AbortTransaction; log:\n%s", log)
+			outs := o.wait(t)
+			require.ErrorIs(t, outs[1].err, producer.ErrTransactionAborted, "record B")
 		})
 	}
 }

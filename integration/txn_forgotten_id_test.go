@@ -55,3 +55,31 @@ func TestTxnCoordinatorForgettingTheTransactionalIDStopsTheProducer(t *testing.T
 		})
 	}
 }
+
+// Close whose abort of the open transaction fails says so: here the
+// coordinator answers the abort's EndTxn INVALID_PRODUCER_ID_MAPPING. A
+// Close returning nil would tell the user the transaction was aborted,
+// where it may be left open until the coordinator times it out, holding
+// up every read_committed consumer of its partitions meanwhile.
+func TestTxnCloseWhoseAbortFailsSaysSo(t *testing.T) {
+	const topic = "t"
+	for _, proto := range txnProtocols {
+		t.Run(proto.name, func(t *testing.T) {
+			c := startCluster(t, embedded.Options{Topics: map[string]int32{topic: 1}})
+			seeds := c.Addrs()
+			setTransactionVersion(t, seeds, proto.level)
+			p, log := newTxnProducer(t, seeds, txnID(t, "close-abort"), proto, nil)
+
+			require.NoError(t, p.BeginTransaction())
+			requireAllAcked(t, produceAll(t, p, []*producer.Record{{Topic: topic, Value: []byte("v")}}))
+			c.Kfake().ControlKey(int16(kmsg.EndTxn), func(req kmsg.Request) (kmsg.Response, error, bool) {
+				resp := req.(*kmsg.EndTxnRequest).ResponseKind().(*kmsg.EndTxnResponse)
+				resp.ErrorCode = kerr.InvalidProducerIDMapping.Code
+				return resp, nil, true
+			})
+			err := p.Close(testCtx(t))
+			require.ErrorIs(t, err, kerr.InvalidProducerIDMapping, "Close; log:\n%s", log)
+			require.ErrorContains(t, err, "aborting the transaction")
+		})
+	}
+}
