@@ -382,7 +382,7 @@ func TestARecordSetAsideFailsAtItsMaxBlockWhileItsRoundWaitsForMemory(t *testing
 	eventually(t, "the record set aside failed at its MaxBlock", func() bool { return o.first.Load() == 1 })
 	err := o.one(t, 0).err
 	require.ErrorIs(t, err, ErrInvalidRecord)
-	require.ErrorContains(t, err, "partition 5 does not exist")
+	require.ErrorContains(t, err, `topic "late" partition 5: invalid record: no such partition (the topic has 1)`)
 	require.Equal(t, 1, p.pool.Waiters(), "the keyless record still waits for memory")
 
 	recordOneFailsAtItsDeliveryTimeout(t, c, clk, o, t0)
@@ -877,7 +877,7 @@ func requireNamesMissingPartition(t *testing.T, err error, topic string, partiti
 	t.Helper()
 	require.ErrorIs(t, err, ErrInvalidRecord)
 	require.NotErrorIs(t, err, ErrUnknownTopic)
-	require.ErrorContains(t, err, fmt.Sprintf("partition %d does not exist, the topic has %d", partition, partitions))
+	require.ErrorContains(t, err, fmt.Sprintf("no such partition (the topic has %d)", partitions))
 	var pe *PartitionError
 	require.ErrorAs(t, err, &pe)
 	require.Equal(t, topic, pe.Topic)
@@ -1086,7 +1086,7 @@ func TestARecordForThePartitionJustPastTheLastIsSetAsideAndFailsAtItsMaxBlock(t 
 	eventually(t, "the record set aside failed at its MaxBlock", func() bool { return o.first.Load() == 1 })
 	err := o.one(t, 0).err
 	require.ErrorIs(t, err, ErrInvalidRecord)
-	require.ErrorContains(t, err, "partition 1 does not exist")
+	require.ErrorContains(t, err, `topic "late" partition 1: invalid record: no such partition (the topic has 1)`)
 	recordOneFailsAtItsDeliveryTimeout(t, c, clk, o, t0)
 }
 

@@ -438,15 +438,20 @@ func goesTo(r *Record) int32 {
 
 // noSuchPartition is the error for a record sent, or partitioned, to a
 // partition the topic does not have (Produce has rejected negative explicit
-// partitions already). Out of line, like reject, for appendTo's frame.
+// partitions already). Out of line, like reject, for appendTo's frame. The
+// PartitionError names a partition of 0 or more; the text under it does
+// not again, but names a negative one, which the PartitionError leaves out.
 //
 //go:noinline
 func noSuchPartition(r *Record, partition int32, partitions int) error {
 	var err error
-	if r.ExplicitPartition {
-		err = fmt.Errorf("%w: partition %d does not exist, the topic has %d", ErrInvalidRecord, partition, partitions)
-	} else {
-		err = fmt.Errorf("%w: the partitioner chose %d of %d partitions", ErrInvalidRecord, partition, partitions)
+	switch {
+	case r.ExplicitPartition:
+		err = fmt.Errorf("%w: no such partition (the topic has %d)", ErrInvalidRecord, partitions)
+	case partition < 0:
+		err = fmt.Errorf("%w: the partitioner chose %d, not a partition of the topic (it has %d)", ErrInvalidRecord, partition, partitions)
+	default:
+		err = fmt.Errorf("%w: the partitioner chose a partition the topic does not have (it has %d)", ErrInvalidRecord, partitions)
 	}
 	return &PartitionError{Topic: r.Topic, Partition: partition, Err: err}
 }

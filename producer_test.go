@@ -117,6 +117,7 @@ func TestExplicitPartition(t *testing.T) {
 	// not come; the callback says so.
 	_, err = p.Send(ctx(t), &Record{Topic: "t", Value: []byte("y"), Partition: 4, ExplicitPartition: true})
 	require.ErrorIs(t, err, ErrInvalidRecord)
+	require.Equal(t, 1, strings.Count(err.Error(), "partition 4"), "the partition named once: %v", err)
 	var pe *PartitionError
 	require.ErrorAs(t, err, &pe)
 	require.Equal(t, "t", pe.Topic)
@@ -452,19 +453,29 @@ func TestPartitionerChoosingAMissingPartition(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 2}})
 	p := newProducer(t, c, func(cfg *Config) {
 		cfg.Partitioner = partitioner.Func(func(_ *partitioner.Topic, key []byte) int32 {
-			if string(key) == "astray" {
+			switch string(key) {
+			case "astray":
 				return 7
+			case "below":
+				return -3
 			}
 			return 1
 		})
 	})
 	_, err := p.Send(ctx(t), &Record{Topic: "t", Key: []byte("astray"), Value: []byte("x")})
 	require.ErrorIs(t, err, ErrInvalidRecord)
-	require.ErrorContains(t, err, "the partitioner chose 7 of 2 partitions")
+	require.ErrorContains(t, err, "the partitioner chose a partition the topic does not have (it has 2)")
+	require.Equal(t, 1, strings.Count(err.Error(), "7"), "the partition named once: %v", err)
 	var pe *PartitionError
 	require.ErrorAs(t, err, &pe)
 	require.Equal(t, "t", pe.Topic)
 	require.Equal(t, int32(7), pe.Partition)
+
+	// A negative choice, which the PartitionError's words leave out, is
+	// named by the words under it.
+	_, err = p.Send(ctx(t), &Record{Topic: "t", Key: []byte("below"), Value: []byte("x")})
+	require.ErrorIs(t, err, ErrInvalidRecord)
+	require.ErrorContains(t, err, "the partitioner chose -3, not a partition of the topic (it has 2)")
 
 	md, err := p.Send(ctx(t), &Record{Topic: "t", Key: []byte("k"), Value: []byte("y")})
 	require.NoError(t, err, "the producer keeps working")
