@@ -178,11 +178,11 @@ func runPerf(cmd *cobra.Command, e *env, o *perfOptions) error {
 	var about string
 	switch o.gen.Kind {
 	case payload.Lines:
-		about = fmt.Sprintf("%s records taken from the %s payloads of %s", group(o.numRecords), group(int64(len(o.gen.Lines))), o.payloadFile)
+		about = fmt.Sprintf("%s taken from the %s of %s", plural(o.numRecords, "record"), plural(int64(len(o.gen.Lines)), "payload"), o.payloadFile)
 	case payload.Random:
-		about = fmt.Sprintf("%s records of %d random bytes", group(o.numRecords), o.recordSize)
+		about = fmt.Sprintf("%s of %d random bytes", plural(o.numRecords, "record"), o.recordSize)
 	default:
-		about = fmt.Sprintf("%s records of %d bytes", group(o.numRecords), o.recordSize)
+		about = fmt.Sprintf("%s of %d bytes", plural(o.numRecords, "record"), o.recordSize)
 	}
 	if o.keySize > 0 {
 		if o.keyPool > 0 {

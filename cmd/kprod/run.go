@@ -113,7 +113,7 @@ func execute(cmd *cobra.Command, e *env, o *commonOptions, w workload) error {
 		if tx, err = startTransactions(stop, p, o.txn, cfg, m); err != nil {
 			return err
 		}
-		w.about += fmt.Sprintf(" in transactions of %s records (transactional id %s)", group(tx.size), cfg.TransactionalID)
+		w.about += fmt.Sprintf(" in transactions of %s (transactional id %s)", plural(tx.size, "record"), cfg.TransactionalID)
 	}
 
 	con.line("producing %s to topic %s", w.about, o.topic)

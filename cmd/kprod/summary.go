@@ -286,8 +286,8 @@ func (s *summary) write(w io.Writer, asJSON bool) error {
 	}
 	fmt.Fprintf(&b, "producer  acks=%s, %s\n", s.Acks, idempotence)
 	if s.TransactionalID != "" {
-		fmt.Fprintf(&b, "txns      %s committed, %s aborted (%s records), of %s records; transactional id %s%s\n",
-			group(s.TransactionsCommitted), group(s.TransactionsAborted), group(s.RecordsAborted), group(s.txnSize), s.TransactionalID,
+		fmt.Fprintf(&b, "txns      %s committed, %s aborted (%s), of %s; transactional id %s%s\n",
+			group(s.TransactionsCommitted), group(s.TransactionsAborted), plural(s.RecordsAborted, "record"), plural(s.txnSize, "record"), s.TransactionalID,
 			s.notEnded())
 	}
 	if s.perRecord != "" {

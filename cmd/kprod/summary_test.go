@@ -135,3 +135,17 @@ func TestTheReadmeNamesEveryClientSideError(t *testing.T) {
 		}
 	}
 }
+
+// The transactions' line counts records in the singular when there is one,
+// as the rest of the output does: a transaction of one record aborted read
+// "1 aborted (1 records), of 1 records".
+func TestTheTransactionsLineSaysOneRecordInTheSingular(t *testing.T) {
+	s := &summary{TransactionalID: "tx", TransactionsAborted: 1, RecordsAborted: 1, txnSize: 1, Compression: "none", Acks: "all"}
+	var b strings.Builder
+	if err := s.write(&b, false); err != nil {
+		t.Fatal(err)
+	}
+	if want := "txns      0 committed, 1 aborted (1 record), of 1 record; transactional id tx"; !strings.Contains(b.String(), want) {
+		t.Errorf("summary:\n%s\nwant the line %q", b.String(), want)
+	}
+}
