@@ -24,21 +24,9 @@ import (
 // this one would repeat work that one already did. It used to abort and
 // go on under a new id.
 func TestTxnCoordinatorForgettingTheTransactionalIDStopsTheProducer(t *testing.T) {
-	const topic = "t"
 	for _, proto := range txnProtocols {
 		t.Run(proto.name, func(t *testing.T) {
-			c := startCluster(t, embedded.Options{Topics: map[string]int32{topic: 1}})
-			seeds := c.Addrs()
-			setTransactionVersion(t, seeds, proto.level)
-			p, log := newTxnProducer(t, seeds, txnID(t, "forgotten"), proto, nil)
-
-			require.NoError(t, p.BeginTransaction())
-			requireAllAcked(t, produceAll(t, p, []*producer.Record{{Topic: topic, Value: []byte("v")}}))
-			c.Kfake().ControlKey(int16(kmsg.EndTxn), func(req kmsg.Request) (kmsg.Response, error, bool) {
-				resp := req.(*kmsg.EndTxnRequest).ResponseKind().(*kmsg.EndTxnResponse)
-				resp.ErrorCode = kerr.InvalidProducerIDMapping.Code
-				return resp, nil, true
-			})
+			c, p, log := inATransactionTheCoordinatorForgot(t, proto, "forgotten")
 			var inits atomic.Int32
 			c.Kfake().ControlKey(int16(kmsg.InitProducerID), func(kmsg.Request) (kmsg.Response, error, bool) {
 				inits.Add(1)
@@ -62,24 +50,34 @@ func TestTxnCoordinatorForgettingTheTransactionalIDStopsTheProducer(t *testing.T
 // where it may be left open until the coordinator times it out, holding
 // up every read_committed consumer of its partitions meanwhile.
 func TestTxnCloseWhoseAbortFailsSaysSo(t *testing.T) {
-	const topic = "t"
 	for _, proto := range txnProtocols {
 		t.Run(proto.name, func(t *testing.T) {
-			c := startCluster(t, embedded.Options{Topics: map[string]int32{topic: 1}})
-			seeds := c.Addrs()
-			setTransactionVersion(t, seeds, proto.level)
-			p, log := newTxnProducer(t, seeds, txnID(t, "close-abort"), proto, nil)
-
-			require.NoError(t, p.BeginTransaction())
-			requireAllAcked(t, produceAll(t, p, []*producer.Record{{Topic: topic, Value: []byte("v")}}))
-			c.Kfake().ControlKey(int16(kmsg.EndTxn), func(req kmsg.Request) (kmsg.Response, error, bool) {
-				resp := req.(*kmsg.EndTxnRequest).ResponseKind().(*kmsg.EndTxnResponse)
-				resp.ErrorCode = kerr.InvalidProducerIDMapping.Code
-				return resp, nil, true
-			})
+			_, p, log := inATransactionTheCoordinatorForgot(t, proto, "close-abort")
 			err := p.Close(testCtx(t))
 			require.ErrorIs(t, err, kerr.InvalidProducerIDMapping, "Close; log:\n%s", log)
 			require.ErrorContains(t, err, "aborting the transaction")
 		})
 	}
+}
+
+// inATransactionTheCoordinatorForgot returns a transactional producer
+// under proto, named after name, with a transaction open and a record in
+// it acknowledged, whose coordinator now answers every EndTxn
+// INVALID_PRODUCER_ID_MAPPING; and the cluster and the producer's log.
+func inATransactionTheCoordinatorForgot(t *testing.T, proto txnProtocol, name string) (*embedded.Cluster, *producer.Producer, *txnLog) {
+	t.Helper()
+	const topic = "t"
+	c := startCluster(t, embedded.Options{Topics: map[string]int32{topic: 1}})
+	seeds := c.Addrs()
+	setTransactionVersion(t, seeds, proto.level)
+	p, log := newTxnProducer(t, seeds, txnID(t, name), proto, nil)
+
+	require.NoError(t, p.BeginTransaction())
+	requireAllAcked(t, produceAll(t, p, []*producer.Record{{Topic: topic, Value: []byte("v")}}))
+	c.Kfake().ControlKey(int16(kmsg.EndTxn), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		resp := req.(*kmsg.EndTxnRequest).ResponseKind().(*kmsg.EndTxnResponse)
+		resp.ErrorCode = kerr.InvalidProducerIDMapping.Code
+		return resp, nil, true
+	})
+	return c, p, log
 }
