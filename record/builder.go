@@ -6,27 +6,31 @@ import "github.com/gokafka/producer/protocol/wire"
 // buffer, which the producer takes from its buffer pool: there is no
 // intermediate record representation and no copy at Close.
 //
-// Append never allocates while the buffer has capacity. It cannot refuse a
-// record; AppendWithin refuses one that would take the batch past a limit,
-// the buffer's capacity for the producer. Appending past the capacity still
+// Append never allocates while the buffer has capacity. It has no limit to
+// refuse a record by (it panics only on a batch closed or never Reset);
+// AppendWithin refuses one that would take the batch past a limit, the
+// buffer's capacity for the producer. Appending past the capacity still
 // works, because Go's append grows the slice, but the batch then lives in
 // memory the pool did not hand out.
 //
-// The zero Builder is not usable: call Reset first. A Builder is not safe
+// The zero Builder is not usable: call Reset first (it takes no record,
+// and Close refuses it). A Builder is not safe
 // for concurrent use; the accumulator serialises access to each open batch.
 type Builder struct {
 	buf        []byte
 	numRecords int32
 	firstTs    int64
 	maxTs      int64
-	closed     bool
+	// open is set by Reset and cleared by Close: one flag, so that the
+	// refusal of a Builder never Reset costs appends no second check.
+	open bool
 }
 
 // Reset starts a new batch in buf, overwriting it from the start: pass a
 // pooled buffer's full slice or buf[:0]. It reserves the 61-byte header,
 // which Close fills in, and forgets any previous batch.
 func (b *Builder) Reset(buf []byte) {
-	*b = Builder{buf: append(buf[:0], make([]byte, BatchHeaderSize)...)}
+	*b = Builder{buf: append(buf[:0], make([]byte, BatchHeaderSize)...), open: true}
 }
 
 // Data is one record as a producer hands it to a batch: its timestamp
@@ -44,11 +48,11 @@ type Data struct {
 // epoch). Its offset delta is NumRecords(); the first record's timestamp
 // becomes the batch's base timestamp, and later records store their
 // difference to it, which may be negative. The bytes are copied; the caller
-// may reuse them. A closed batch takes no more records: Append after
-// Close panics, as a misuse that would corrupt the batch.
+// may reuse them. A closed batch, or a Builder never Reset, takes no
+// record: Append then panics, as a misuse that would corrupt the batch.
 func (b *Builder) Append(timestampMs int64, key, value []byte, headers []Header) {
 	if !b.AppendWithin(-1, &Data{TimestampMs: timestampMs, Key: key, Value: value, Headers: headers}) {
-		panic("record: Append after Close")
+		panic("record: Append after Close or without Reset")
 	}
 }
 
@@ -62,9 +66,11 @@ func (b *Builder) Append(timestampMs int64, key, value []byte, headers []Header)
 //
 // A closed batch takes no record (AppendWithin returns false): Close has
 // fixed its length, record count and CRC, and a record added after would
-// follow the batch as bytes none of them cover.
+// follow the batch as bytes none of them cover. Nor does a Builder never
+// Reset: its buffer has no room for the header, which Close would write
+// over the records.
 func (b *Builder) AppendWithin(limit int, d *Data) bool {
-	if b.closed {
+	if !b.open {
 		return false
 	}
 	var delta int64

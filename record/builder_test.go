@@ -359,3 +359,25 @@ func TestAClosedBatchTakesNoMoreRecords(t *testing.T) {
 	}()
 	b.Append(1002, nil, []byte("later"), nil)
 }
+
+// A Builder never Reset takes no record and does not close: its buffer has
+// no room for the header, so Close wrote the header over the records and
+// returned a corrupt batch with a nil error.
+func TestABuilderNeverResetTakesNoRecordsAndDoesNotClose(t *testing.T) {
+	var b Builder
+	if b.AppendWithin(-1, &Data{TimestampMs: 1, Key: []byte("key"), Value: bytes.Repeat([]byte("v"), 100)}) {
+		t.Fatal("AppendWithin took a record into a Builder never Reset")
+	}
+	if b.NumRecords() != 0 || b.Size() != 0 {
+		t.Fatalf("a refused record changed the Builder: %d records, %d bytes", b.NumRecords(), b.Size())
+	}
+	if batch, err := b.Close(notIdempotent(compression.None)); !errors.Is(err, errNotReset) {
+		t.Fatalf("Close on a Builder never Reset: %d bytes, %v; want errNotReset", len(batch), err)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("Append on a Builder never Reset did not panic")
+		}
+	}()
+	b.Append(1, []byte("key"), []byte("v"), nil)
+}

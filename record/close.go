@@ -51,11 +51,11 @@ type CloseOptions struct {
 // A second Close returns the batch closed by the first and ignores opts.
 // Reset before appending again.
 func (b *Builder) Close(opts CloseOptions) ([]byte, error) {
-	if b.closed {
+	if !b.open {
+		if len(b.buf) < BatchHeaderSize {
+			return nil, errNotReset // never Reset: no header to fill in
+		}
 		return b.buf, nil
-	}
-	if len(b.buf) < BatchHeaderSize {
-		return nil, errNotReset
 	}
 	if b.numRecords == 0 {
 		return nil, ErrEmptyBatch
@@ -89,7 +89,7 @@ func (b *Builder) Close(opts CloseOptions) ([]byte, error) {
 	// StampProducer writes the producer fields, the transactional bit and
 	// the CRC, exactly as it does when it re-stamps the batch later.
 	StampProducer(batch, opts.ProducerID, opts.ProducerEpoch, opts.BaseSequence, opts.Transactional)
-	b.closed = true
+	b.open = false
 	return batch, nil
 }
 
