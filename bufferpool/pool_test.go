@@ -120,3 +120,20 @@ func TestNewNormalisesArguments(t *testing.T) {
 	equal(t, len(q.free), 0, "poolable size 0 disables the free list")
 	equal(t, q.Available(), 100, "available")
 }
+
+// A request for 0 bytes needs no memory: it neither queues behind a waiter
+// nor fails for want of time to wait, so an empty record is never held up.
+func TestAZeroSizeRequestDoesNotQueueBehindAWaiter(t *testing.T) {
+	p, _ := newTestPool(100, 10)
+	mustReserve(t, p, 95)
+	ch := goAllocate(p, context.Background(), 50, forever)
+	waitWaiters(t, p, 1)
+	if _, err := p.Allocate(context.Background(), 0, 0); err != nil {
+		t.Errorf("Allocate(0) behind a waiter: %v", err)
+	}
+	if err := p.Reserve(context.Background(), 0, 0); err != nil {
+		t.Errorf("Reserve(0) behind a waiter: %v", err)
+	}
+	p.Release(95)
+	awaitOK(t, ch, "waiter")
+}

@@ -163,6 +163,15 @@ func TestContextCancellationGivesBackCollectedMemory(t *testing.T) {
 	}
 	equal(t, p.Waiters(), 0, "waiters")
 	equal(t, p.Available(), 10, "collected bytes returned")
+	// Its error carries the wait allowed and the bytes free once the
+	// collected ones went back: the producer quotes both to the user, and
+	// figures from before the give-back would understate what was free.
+	var we *WaitError
+	if !errors.As(r.err, &we) {
+		t.Fatalf("%v is not a *WaitError", r.err)
+	}
+	equal(t, we.MaxWait, forever, "MaxWait")
+	equal(t, we.Available, 10, "Available")
 
 	// A context already done allows no wait: it fails where memory is
 	// short, and takes memory that is free at once.

@@ -263,3 +263,26 @@ func TestLZ4LevelNineIsJavasFastCompressor(t *testing.T) {
 		t.Fatal("level 8 wrote what the fast compressor writes: no high-compression mode below 9")
 	}
 }
+
+// A negative Codec is no codec: a value read from a corrupt attribute or a
+// bad conversion must be refused, not index the codec tables.
+func TestANegativeCodecIsUnknown(t *testing.T) {
+	if err := CheckLevel(Codec(-1), DefaultLevel); !errors.Is(err, ErrUnknownCodec) {
+		t.Fatalf("CheckLevel(Codec(-1)): %v, want ErrUnknownCodec", err)
+	}
+	if s := Codec(-1).String(); s != "Codec(-1)" {
+		t.Fatalf("Codec(-1).String() = %q", s)
+	}
+}
+
+// zstd's levels reach down to -131072, Java's lowest, written as a number
+// rather than MinZstdLevel: a configuration copied from a Java producer
+// must be accepted, and one below it refused.
+func TestZstdLevelsReachDownToJavasLowest(t *testing.T) {
+	if err := CheckLevel(Zstd, -131072); err != nil {
+		t.Fatalf("zstd level -131072: %v", err)
+	}
+	if err := CheckLevel(Zstd, -131073); !errors.Is(err, ErrInvalidLevel) {
+		t.Fatalf("zstd level -131073: %v, want ErrInvalidLevel", err)
+	}
+}

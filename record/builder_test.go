@@ -381,3 +381,62 @@ func TestABuilderNeverResetTakesNoRecordsAndDoesNotClose(t *testing.T) {
 	}()
 	b.Append(1, []byte("key"), []byte("v"), nil)
 }
+
+// A limit of 0 is a limit, not "no limit" (only a negative one is): a
+// caller passing a buffer's capacity of 0 gets batches of one record.
+func TestAppendWithinALimitOfZeroTakesOnlyTheFirstRecord(t *testing.T) {
+	var b Builder
+	b.Reset(nil)
+	if !b.AppendWithin(0, &Data{TimestampMs: 1, Value: []byte("a")}) {
+		t.Fatal("the first record was refused: a batch takes its first record whatever the limit")
+	}
+	if b.AppendWithin(0, &Data{TimestampMs: 1, Value: []byte("b")}) {
+		t.Fatalf("AppendWithin(0) took a second record: the batch is %d bytes", b.Size())
+	}
+}
+
+// Close refuses a level with codec none, as CheckLevel does: a level the
+// batch would silently ignore is a configuration mistake worth hearing of.
+func TestCloseRefusesALevelForCodecNone(t *testing.T) {
+	var b Builder
+	b.Reset(nil)
+	b.Append(1, nil, []byte("v"), nil)
+	if _, err := b.Close(CloseOptions{Codec: compression.None, Level: 5}); !errors.Is(err, compression.ErrInvalidLevel) {
+		t.Fatalf("Close(None, level 5): %v, want ErrInvalidLevel", err)
+	}
+}
+
+// A compressed form exactly as long as the buffer's capacity fits it and
+// stays compressed: the batch is sent as the codec the user asked for.
+func TestACompressedBatchFillingTheBufferExactlyStaysCompressed(t *testing.T) {
+	rng := newRand(7)
+	value := make([]byte, 3000)
+	for i := range value {
+		value[i] = byte(rng.Uint32())
+	}
+	for _, c := range allCodecs[1:] {
+		var b Builder
+		b.Reset(make([]byte, 0, 1<<16))
+		b.Append(10, nil, value, nil)
+		raw := b.Size()
+		first, err := b.Close(notIdempotent(c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		first = bytes.Clone(first)
+		// Random bytes grow when compressed: a buffer of the compressed
+		// length has room for the records uncompressed too.
+		if CodecOf(first) != c || len(first) < raw {
+			t.Fatalf("%v: %d bytes compressed from %d, codec %v; want a larger batch of codec %v", c, len(first), raw, CodecOf(first), c)
+		}
+		b.Reset(make([]byte, 0, len(first)))
+		b.Append(10, nil, value, nil)
+		batch, err := b.Close(notIdempotent(c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if CodecOf(batch) != c || !bytes.Equal(batch, first) {
+			t.Fatalf("%v: a compressed form of exactly cap(buf)=%d bytes was dropped: codec %v", c, len(first), CodecOf(batch))
+		}
+	}
+}

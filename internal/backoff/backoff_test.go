@@ -48,3 +48,13 @@ func TestDelayNeverOverflows(t *testing.T) {
 		}
 	}
 }
+
+// A Base above Max still waits at most Max (±20%): a user's cap on the wait
+// holds from the first failure, whatever Base says. The jitter's draw
+// cannot change the outcome: 1s spread is at most 1.2s, 10s at least 8s.
+func TestABaseAboveMaxWaitsAtMostMax(t *testing.T) {
+	e := Exponential{Base: 10 * time.Second, Max: time.Second}
+	if d := e.Delay(1); d > 1200*time.Millisecond {
+		t.Fatalf("Base 10s, Max 1s: the first wait is %v", d)
+	}
+}

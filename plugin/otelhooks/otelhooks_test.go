@@ -339,3 +339,24 @@ func TestThrottleTimeIsRecordedForEveryAnswer(t *testing.T) {
 	require.Equal(t, uint64(2), throttle.DataPoints[0].Count)
 	require.InDelta(t, 0.1, throttle.DataPoints[0].Sum, 1e-9)
 }
+
+// kafka.producer.batch.size is the batch's size on the wire, compressed, as
+// its description says: it is what the network and the broker's disk carry.
+func TestBatchSizeIsTheCompressedSize(t *testing.T) {
+	tt := newTelemetry(t, otelhooks.Options{})
+	hookOf[producer.HookBatchWritten](t, tt.tel).OnBatchWritten(producer.BatchWritten{Topic: "events", Records: 2, Bytes: 1000, CompressedBytes: 250})
+	size := tt.metric(t, "kafka.producer.batch.size").(metricdata.Histogram[float64])
+	require.Len(t, size.DataPoints, 1)
+	require.Equal(t, 250.0, size.DataPoints[0].Sum)
+}
+
+// A failed connection attempt is not a connection created: counting it
+// would hide a broker refusing every connection behind a healthy count.
+func TestAFailedConnectionIsNotCountedAsCreated(t *testing.T) {
+	tt := newTelemetry(t, otelhooks.Options{})
+	opened := hookOf[producer.HookConnectionOpened](t, tt.tel)
+	opened.OnConnectionOpened(producer.ConnectionOpened{Broker: 1})
+	opened.OnConnectionOpened(producer.ConnectionOpened{Broker: 2, Err: errors.New("connection refused")})
+	creations := tt.metric(t, "kafka.producer.connection.creations").(metricdata.Sum[int64])
+	require.Equal(t, int64(1), sum(creations), "one connection created, one attempt failed")
+}

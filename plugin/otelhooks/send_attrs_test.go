@@ -75,6 +75,9 @@ func TestSpansNameAReadableKey(t *testing.T) {
 		{"no key", nil, ""},
 		{"an int64, big-endian", []byte{0, 0, 0, 0, 0, 0, 0, 42}, ""},
 		{"not UTF-8", []byte{0xff, 0xfe, 'a'}, ""},
+		// 256 bytes is the longest key named: a limit one short would
+		// drop keys users wrote to fit it.
+		{"256 bytes, the longest named", []byte(strings.Repeat("k", 256)), strings.Repeat("k", 256)},
 		{"too long", []byte(strings.Repeat("k", 257)), ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package promhooks_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http/httptest"
 	"sync/atomic"
@@ -363,4 +364,38 @@ func histogramSum(t *testing.T, reg *prometheus.Registry, name string) (sum floa
 		}
 	}
 	return sum
+}
+
+// Each hook records its figures in the units its metric's name promises,
+// fed events directly: queue time and latency in seconds, sizes in bytes
+// on the wire (compressed), the compression rate as compressed over
+// uncompressed, with no rate for a batch of 0 bytes, and failed
+// connections and sequence restarts counted under their node and topic.
+// A dashboard built on these names reads them without conversion.
+func TestEachHookRecordsItsFiguresInTheUnitsItsMetricNames(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := promhooks.New(reg, promhooks.Options{})
+	require.NoError(t, err)
+	m.OnBatchWritten(producer.BatchWritten{Topic: "events", Records: 3, Bytes: 1000, CompressedBytes: 250, QueueTime: 1500 * time.Millisecond})
+	m.OnBatchWritten(producer.BatchWritten{Topic: "events", Records: 1})
+	m.OnRequestWritten(producer.RequestWritten{Broker: 1, Records: 3, Bytes: 4321})
+	m.OnRequestAnswered(producer.RequestAnswered{Broker: 1, Latency: 2 * time.Second})
+	m.OnConnectionOpened(producer.ConnectionOpened{Broker: 2, Err: errors.New("connection refused")})
+	m.OnSequenceRestart(producer.SequenceRestart{Topic: "events"})
+
+	for name, want := range map[string]float64{
+		"kafka_producer_record_queue_time_seconds": 1.5,
+		"kafka_producer_batch_size_bytes":          250,
+		"kafka_producer_compression_rate":          0.25,
+		"kafka_producer_request_size_bytes":        4321,
+		"kafka_producer_request_latency_seconds":   2,
+	} {
+		require.InDelta(t, want, histogramSum(t, reg, name), 1e-9, name)
+	}
+	rates, _ := value(t, reg, "kafka_producer_compression_rate", nil)
+	require.Equal(t, 1.0, rates, "compression rates observed: a batch of 0 bytes has none")
+	failed, _ := value(t, reg, "kafka_producer_connection_failure_total", map[string]string{"node_id": "2"})
+	require.Equal(t, 1.0, failed, "failed connections to node 2")
+	restarts, _ := value(t, reg, "kafka_producer_sequence_restart_total", map[string]string{"topic": "events"})
+	require.Equal(t, 1.0, restarts, "sequence restarts of topic events")
 }

@@ -132,3 +132,55 @@ func TestPrintingHidesThePassword(t *testing.T) {
 		}
 	}
 }
+
+// refusesServerFirst checks that server-first message sf is refused as
+// malformed, before the client salts its password.
+func refusesServerFirst(t *testing.T, sf string) {
+	t.Helper()
+	s := rfcSession(t)
+	step(t, s, "")
+	if _, _, err := step(t, s, sf); !errors.Is(err, sasl.ErrProtocol) {
+		t.Fatalf("server-first %q: %v, want ErrProtocol", sf, err)
+	}
+}
+
+// An empty salt is refused: salting with none would derive the same key
+// for every user of that password, which RFC 5802 rules out.
+func TestAnEmptySaltIsRefused(t *testing.T) {
+	refusesServerFirst(t, "r=rOprNGfwEbeRWgbNEkqOx,s=,i=4096")
+}
+
+// An iteration count just above the maximum is refused: a broker, or a
+// man in the middle, could otherwise make the client hash for minutes.
+func TestAnIterationCountJustAboveTheMaximumIsRefused(t *testing.T) {
+	refusesServerFirst(t, fmt.Sprintf("r=rOprNGfwEbeRWgbNEkqOx,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=%d", maxIterations+1))
+}
+
+// An iteration count that overflows an int is refused, not read as what it
+// wraps to: 2^64+4096 would otherwise pass as 4096.
+func TestAnIterationCountThatOverflowsIsRefused(t *testing.T) {
+	refusesServerFirst(t, "r=rOprNGfwEbeRWgbNEkqOx,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=18446744073709555712")
+}
+
+// An attribute without '=' after its letter is refused: reading "rX..." as
+// the nonce "..." would accept a message RFC 5802 calls malformed.
+func TestAnAttributeWithoutAnEqualsSignIsRefused(t *testing.T) {
+	refusesServerFirst(t, "rXrOprNGfwEbeRWgbNEkqOx,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096")
+}
+
+// The client nonce is 24 random bytes (32 characters of base64): RFC 5802
+// asks for a nonce hard to predict, and a short one is easier to replay.
+func TestTheClientNonceCarries24RandomBytes(t *testing.T) {
+	s, err := SHA512("u", "p").Start(context.Background(), "broker:9092")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, _, err := s.Step(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, nonce, ok := strings.Cut(string(msg), ",r=")
+	if !ok || len(nonce) != 32 {
+		t.Fatalf("client-first %q: a nonce of %d characters, want 32", msg, len(nonce))
+	}
+}
