@@ -58,7 +58,7 @@ func (c *cursor) take(n int, path string, value func(raw []byte) string) []byte 
 		return nil
 	}
 	if n < 0 || n > c.remaining() {
-		c.err = fmt.Errorf("%s%s at offset %d: need %d bytes, %d left", c.prefix, path, c.base+c.off, n, c.remaining())
+		c.err = fmt.Errorf("%s%s at offset %d: need %d %s, %d left", c.prefix, path, c.base+c.off, n, countedNoun(int64(n), "byte"), c.remaining())
 		return nil
 	}
 	raw := c.b[c.off : c.off+n]
@@ -198,7 +198,7 @@ func describeBytes(b []byte) string {
 		}
 		return strconv.Quote(s)
 	}
-	return fmt.Sprintf("(%d bytes of binary data)", len(b))
+	return fmt.Sprintf("(%d %s of binary data)", len(b), countedNoun(int64(len(b)), "byte"))
 }
 
 func printable(s string) bool {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"hash/crc32"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -116,6 +117,31 @@ func TestDumpRawDecodes(t *testing.T) {
 	recs := decodeRecords(t, p.Records)
 	if len(recs) != 2 || string(recs[0].Key) != "k1" || string(recs[1].Value) != "v2" {
 		t.Fatalf("records %+v", recs)
+	}
+}
+
+// A field of one byte is said in the singular, as the rest of kprod's
+// output says one of anything: a one-letter client id, topic, key, value
+// or header read "1 bytes" in the dump, and a one-byte binary value "(1
+// bytes of binary data)". v8 has the int16 lengths of strings.
+func TestTheDumpSaysOneByteInTheSingular(t *testing.T) {
+	r := runKprod(t, "", "dump", "--version", "8", "--client-id", "c", "--topic", "t",
+		"--key", "\x01", "--value", "v", "--header", "h=\x02", "--timestamp", "0")
+	if r.code != exitOK {
+		t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
+	}
+	for _, want := range []string{
+		"ClientId.length", "Name.length", "keyLength", "valueLength", "headerKeyLength", "headerValueLength",
+	} {
+		if !regexp.MustCompile(`\.` + want + ` .* 1 byte( \[zigzag varint\])?\n`).MatchString(r.stdout) {
+			t.Errorf("dump has no line %s ... 1 byte", want)
+		}
+	}
+	if n := strings.Count(r.stdout, "(1 byte of binary data)"); n != 2 {
+		t.Errorf("%d fields say (1 byte of binary data), want 2: the key and the header's value", n)
+	}
+	if t.Failed() {
+		t.Logf("dump:\n%s", r.stdout)
 	}
 }
 

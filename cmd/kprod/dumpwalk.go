@@ -42,7 +42,7 @@ func walkRequest(frame []byte) ([]annotation, error) {
 	}
 	walkProduceRequest(c, version)
 	if c.err == nil && c.remaining() != 0 {
-		c.err = fmt.Errorf("%d bytes left after the request", c.remaining())
+		c.err = fmt.Errorf("%d %s left after the request", c.remaining(), countedNoun(int64(c.remaining()), "byte"))
 	}
 	return out, c.err
 }
@@ -159,7 +159,7 @@ func str(c *cursor, path string, flex bool) {
 		c.data(max(n, 0), path)
 		return
 	}
-	c.data(int(c.int16(path+".length", func(int16) string { return "bytes" })), path)
+	c.data(int(c.int16(path+".length", func(n int16) string { return countedNoun(int64(n), "byte") })), path)
 }
 
 func arrayLen(c *cursor, path string, flex bool) int {
@@ -194,14 +194,19 @@ func nullExplain16(v int16) string {
 	if v < 0 {
 		return "= null"
 	}
-	return "bytes"
+	return countedNoun(int64(v), "byte")
 }
 
 func nullExplain32(v int32) string {
 	if v < 0 {
 		return "= null"
 	}
-	return "bytes"
+	return countedNoun(int64(v), "byte")
+}
+
+// sizeOf describes bytes that the dump shows but does not decode.
+func sizeOf(b []byte) string {
+	return fmt.Sprintf("(%d %s)", len(b), countedNoun(int64(len(b)), "byte"))
 }
 
 // taggedFields annotates a tagged-field section (KIP-482): a count, then
@@ -217,7 +222,7 @@ func taggedFields(c *cursor, path string) {
 		p := fmt.Sprintf("%s[%d].", path, i)
 		c.uvarint(p+"tag", nil)
 		size := c.uvarint(p+"size", nil)
-		c.take(int(size), p+"data", func(b []byte) string { return fmt.Sprintf("(%d bytes)", len(b)) })
+		c.take(int(size), p+"data", sizeOf)
 	}
 }
 
@@ -256,7 +261,7 @@ func walkRecordBatch(c *cursor, path string, index, end int) {
 		return
 	}
 	if magic != 2 {
-		c.take(batchEnd-c.off, "rest", func(b []byte) string { return fmt.Sprintf("(%d bytes)", len(b)) })
+		c.take(batchEnd-c.off, "rest", sizeOf)
 		return
 	}
 	crcStart := c.off + 4
@@ -376,7 +381,7 @@ func walkRecords(c *cursor, count int, baseTimestamp int64, end int) {
 		}
 	}
 	if c.err == nil && c.off != end {
-		c.err = fmt.Errorf("%d bytes after the last record", end-c.off)
+		c.err = fmt.Errorf("%d %s after the last record", end-c.off, countedNoun(int64(end-c.off), "byte"))
 	}
 }
 
@@ -387,7 +392,7 @@ func varBytes(c *cursor, path string) {
 		if n < 0 {
 			return "= null"
 		}
-		return "bytes"
+		return countedNoun(n, "byte")
 	})
 	if n >= 0 {
 		c.data(int(n), path)

@@ -87,8 +87,8 @@ func (o *perfOptions) validate(cmd *cobra.Command) error {
 	// records go out at the same times without them.
 	o.concurrency = int(min(int64(o.concurrency), o.numRecords))
 	if _, ok := paceInterval(o.throughput, o.concurrency); !ok {
-		return usagef("--throughput: %v records/s is too low to pace: each of %d goroutine(s) would wait more than 292 years (the longest time.Duration) between records",
-			o.throughput, o.concurrency)
+		return usagef("--throughput: %v records/s is too low to pace: each of %d %s would wait more than 292 years (the longest time.Duration) between records",
+			o.throughput, o.concurrency, countedNoun(int64(o.concurrency), "goroutine"))
 	}
 	if err := o.commonOptions.validate(cmd); err != nil {
 		return err
@@ -180,9 +180,9 @@ func runPerf(cmd *cobra.Command, e *env, o *perfOptions) error {
 	case payload.Lines:
 		about = fmt.Sprintf("%s taken from the %s of %s", plural(o.numRecords, "record"), plural(int64(len(o.gen.Lines)), "payload"), o.payloadFile)
 	case payload.Random:
-		about = fmt.Sprintf("%s of %d random bytes", plural(o.numRecords, "record"), o.recordSize)
+		about = fmt.Sprintf("%s of %d random %s", plural(o.numRecords, "record"), o.recordSize, countedNoun(int64(o.recordSize), "byte"))
 	default:
-		about = fmt.Sprintf("%s of %d bytes", plural(o.numRecords, "record"), o.recordSize)
+		about = fmt.Sprintf("%s of %d %s", plural(o.numRecords, "record"), o.recordSize, countedNoun(int64(o.recordSize), "byte"))
 	}
 	if o.keySize > 0 {
 		if o.keyPool > 0 {

@@ -126,6 +126,23 @@ func TestRecordsThatFitTheMaxRequestSize(t *testing.T) {
 	}
 }
 
+// Records of one byte are said in the singular on the run's first line,
+// as the rest of kprod's output says one of anything: --record-size 1
+// printed "of 1 bytes" and "of 1 random bytes".
+func TestTheFirstLineSaysOneByteInTheSingular(t *testing.T) {
+	brokers := sharedBroker(t)
+	for payload, want := range map[string]string{
+		"letters": "producing 2 records of 1 byte to topic ",
+		"random":  "producing 2 records of 1 random byte to topic ",
+	} {
+		r := runKprod(t, "", "perf", "-b", brokers, "--create-topic", "-t", uniqueTopic("one-byte"),
+			"--num-records", "2", "--record-size", "1", "--payload", payload)
+		if r.code != exitOK || !strings.Contains(r.stderr, want) {
+			t.Errorf("--payload %s: exit %d, stderr:\n%s\nwant %q", payload, r.code, r.stderr, want)
+		}
+	}
+}
+
 func TestProgressAlways(t *testing.T) {
 	r := runKprod(t, "", "perf", "--brokers", sharedBroker(t), "--create-topic", "--topic", uniqueTopic("progress"),
 		"--num-records", "1000", "--progress", "always", "--json")

@@ -31,26 +31,27 @@ const (
 // is left to the producer, which refuses it as RECORD_TOO_LARGE.
 func (o *perfOptions) checkRecordsFit() error {
 	cfg := o.cfg.WithDefaults()
-	limit, what := cfg.MaxRequestSize, "a request of at most %d bytes"
+	limit, what := cfg.MaxRequestSize, "a request of at most"
 	limitBy := o.sources.name("MaxRequestSize")
 	if int64(cfg.BufferMemory) < int64(limit) {
-		limit, what = int(cfg.BufferMemory), "the buffer memory of %d bytes"
+		limit, what = int(cfg.BufferMemory), "the buffer memory of"
 		limitBy = o.sources.name("BufferMemory")
 	}
+	what = fmt.Sprintf("%s %d %s", what, limit, countedNoun(int64(limit), "byte"))
 	room := limit - record.BatchHeaderSize // what a batch of one record has for it
 	if room < 0 {
 		// No record fits, whatever its key and value: the limit is to
 		// blame, not --key-size, which may not have been given.
-		return usagef("%s: "+what+" cannot hold a batch's %d-byte header, so no record fits",
-			limitBy, limit, record.BatchHeaderSize)
+		return usagef("%s: %s cannot hold a batch's %d-byte header, so no record fits",
+			limitBy, what, record.BatchHeaderSize)
 	}
 	if o.keySize > room {
-		return usagef("--key-size: a key of %d bytes cannot fit in "+what+" (%s)",
-			o.keySize, limit, limitBy)
+		return usagef("--key-size: a key of %d %s cannot fit in %s (%s)",
+			o.keySize, countedNoun(int64(o.keySize), "byte"), what, limitBy)
 	}
 	if o.gen.Kind != payload.Lines && o.recordSize > room-o.keySize {
-		return usagef("--record-size: a value of %d bytes and a key of %d cannot fit in "+what+" (%s)",
-			o.recordSize, o.keySize, limit, limitBy)
+		return usagef("--record-size: a value of %d %s and a key of %d cannot fit in %s (%s)",
+			o.recordSize, countedNoun(int64(o.recordSize), "byte"), o.keySize, what, limitBy)
 	}
 	return nil
 }

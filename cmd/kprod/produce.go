@@ -113,7 +113,7 @@ func runProduce(cmd *cobra.Command, e *env, o *produceOptions, files []string) e
 	}
 	if len(files) > 0 {
 		w.total = int64(len(files))
-		w.about = fmt.Sprintf("%s file(s), one record each", group(w.total))
+		w.about = fmt.Sprintf("%s, one record each", plural(w.total, "file"))
 		w.produce = func(stop, produceCtx context.Context, p recordSink, m *meter) error {
 			return produceFiles(stop, produceCtx, e.stdin, files, p, m, base, format)
 		}

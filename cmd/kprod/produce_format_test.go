@@ -121,6 +121,26 @@ func TestProduceFilesWhole(t *testing.T) {
 	}
 }
 
+// One file, and one record failed, are said in the singular, as the rest
+// of kprod's output says one of anything: "producing 1 file(s), one record
+// each" and "1 record(s) failed with RECORD_TOO_LARGE".
+func TestOneFileAndOneFailedRecordAreSaidInTheSingular(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "big")
+	if err := os.WriteFile(file, []byte(strings.Repeat("x", 200)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	topic := uniqueTopic("one-file")
+	r := runKprod(t, "", "produce", "-b", sharedBroker(t), "-t", topic, "--create-topic", "--max-request-size", "100", file)
+	for _, want := range []string{
+		"producing 1 file, one record each to topic " + topic,
+		"1 record failed with RECORD_TOO_LARGE, e.g.: ",
+	} {
+		if r.code != exitFailed || !strings.Contains(r.stderr, want) {
+			t.Errorf("exit %d, stderr:\n%s\nwant %q", r.code, r.stderr, want)
+		}
+	}
+}
+
 // A malformed record stops produce with an error naming it; what came
 // before is produced, and the run fails.
 func TestProduceMalformedRecord(t *testing.T) {

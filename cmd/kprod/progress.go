@@ -172,9 +172,9 @@ func (p *progress) barText(s, from sample, width int) string {
 func (p *progress) lineText(s, prev sample) string {
 	var b strings.Builder
 	if p.total > 0 {
-		fmt.Fprintf(&b, "%s of %s records acked (%.1f%%)", group(s.c.acked), group(p.total), 100*float64(s.c.acked)/float64(p.total))
+		fmt.Fprintf(&b, "%s of %s acked (%.1f%%)", group(s.c.acked), plural(p.total, "record"), 100*float64(s.c.acked)/float64(p.total))
 	} else {
-		fmt.Fprintf(&b, "%s records acked", group(s.c.acked))
+		fmt.Fprintf(&b, "%s acked", plural(s.c.acked, "record"))
 	}
 	secs := s.at.Sub(prev.at).Seconds()
 	mb := float64(s.c.bytes-prev.c.bytes) / (1 << 20) / secs

@@ -55,6 +55,24 @@ func TestProgressLineText(t *testing.T) {
 	}
 }
 
+// A progress line counts one record in the singular, as the summary does:
+// a run of one record, or of stdin with one line read, printed "1 of 1
+// records acked" and "1 records acked".
+func TestAProgressLineSaysOneRecordInTheSingular(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	prev := sample{at: t0}
+	now := sample{at: t0.Add(5 * time.Second), c: counts{acked: 1, bytes: 100}}
+	for total, want := range map[int64]string{
+		1:  "1 of 1 record acked (100.0%), 0.2 records/s",
+		-1: "1 record acked, 0.2 records/s",
+	} {
+		p := newProgress(newConsole(&bytes.Buffer{}), progressLines, total, meterWith(0, 0, 0), t0)
+		if got := p.lineText(now, prev); !strings.HasPrefix(got, want) {
+			t.Errorf("total %d: line\n%q\nwant it to start\n%q", total, got, want)
+		}
+	}
+}
+
 // Off a terminal, a line every 5 s, and no carriage returns.
 func TestProgressLinesEveryFiveSeconds(t *testing.T) {
 	var out bytes.Buffer

@@ -338,7 +338,7 @@ func reportErrorExamples(con *console, m *meter, count map[string]int64) {
 		if text := m.cause(name); timeoutErrors[name] && text != "" {
 			cause = "; the last error the producer logged was " + text
 		}
-		con.line("%s record(s) failed with %s, e.g.: %v%s", group(count[name]), name, first[name], cause)
+		con.line("%s failed with %s, e.g.: %v%s", plural(count[name], "record"), name, first[name], cause)
 	}
 }
 

@@ -23,8 +23,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"perf", "--brokers", "nohostport"}, "--brokers"},
 		{[]string{"perf", "--concurrency", "0"}, "--concurrency"},
 		// A pace slower than time.Duration holds, for one goroutine or each of several.
-		{[]string{"perf", "--throughput", "1e-11"}, "--throughput: 1e-11 records/s is too low to pace"},
-		{[]string{"perf", "--throughput", "1e-10", "--concurrency", "2"}, "--throughput: 1e-10 records/s is too low to pace"},
+		{[]string{"perf", "--throughput", "1e-11"}, "--throughput: 1e-11 records/s is too low to pace: each of 1 goroutine would wait"},
+		{[]string{"perf", "--throughput", "1e-10", "--concurrency", "2"}, "--throughput: 1e-10 records/s is too low to pace: each of 2 goroutines would wait"},
 		{[]string{"perf", "--throughput", "NaN"}, "--throughput: NaN is not a number of records/s"},
 		{[]string{"perf", "--max-request-size", "0"}, "--max-request-size: 0 is less than 1"},
 		{[]string{"perf", "--partitions", "0"}, "--partitions"},
@@ -108,6 +108,11 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"perf", "--max-request-size", "10"}, "--max-request-size: a request of at most 10 bytes cannot hold a batch's 61-byte header, so no record fits"},
 		{[]string{"perf", "-X", "buffer.memory=20", "--batch-size", "10"}, "-X buffer.memory: the buffer memory of 20 bytes cannot hold a batch's 61-byte header"},
 		{[]string{"perf", "--max-request-size", "200000000", "--record-size", "100000000"}, "--record-size: a value of 100000000 bytes and a key of 0 cannot fit in the buffer memory of 33554432 bytes (--buffer-memory)"},
+		// One byte is said in the singular.
+		{[]string{"perf", "--max-request-size", "1"}, "--max-request-size: a request of at most 1 byte cannot hold"},
+		{[]string{"perf", "--buffer-memory", "1", "--batch-size", "1"}, "--buffer-memory: the buffer memory of 1 byte cannot hold"},
+		{[]string{"perf", "--max-request-size", "61", "--key-size", "1"}, "--key-size: a key of 1 byte cannot fit"},
+		{[]string{"perf", "--max-request-size", "61", "--record-size", "1"}, "--record-size: a value of 1 byte and a key of 0 cannot fit"},
 		{[]string{"dump", "--version", "99", "--value", "v"}, "--version"},
 		{[]string{"dump", "--timestamp", "yesterday", "--value", "v"}, "--timestamp"},
 		{[]string{"perf", "extra"}, "unexpected argument"},
