@@ -143,6 +143,33 @@ func TestTheFirstLineSaysOneByteInTheSingular(t *testing.T) {
 	}
 }
 
+// One record, one payload and transactions of one record are said in the
+// singular on the run's first line, as on the transactions' line
+// (TestTheTransactionsLineSaysOneRecordInTheSingular): it read "1 records
+// of 100 bytes" and "in transactions of 1 records".
+func TestTheFirstLineSaysOneRecordInTheSingular(t *testing.T) {
+	brokers := sharedBroker(t)
+	file := filepath.Join(t.TempDir(), "payloads.txt")
+	if err := os.WriteFile(file, []byte("alpha\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "producing 1 record of 100 bytes to topic "},
+		{[]string{"--payload", "random"}, "producing 1 record of 100 random bytes to topic "},
+		{[]string{"--payload", file}, "producing 1 record taken from the 1 payload of " + file + " to topic "},
+		{[]string{"--transactional-id", uniqueTopic("txn-id"), "--txn-size", "1"},
+			"producing 1 record of 100 bytes in transactions of 1 record (transactional id kprod-test-txn-id-"},
+	} {
+		args := append([]string{"perf", "-b", brokers, "--create-topic", "-t", uniqueTopic("one-record"), "--num-records", "1"}, tc.args...)
+		if r := runKprod(t, "", args...); r.code != exitOK || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr:\n%s\nwant %q", tc.args, r.code, r.stderr, tc.want)
+		}
+	}
+}
+
 func TestProgressAlways(t *testing.T) {
 	r := runKprod(t, "", "perf", "--brokers", sharedBroker(t), "--create-topic", "--topic", uniqueTopic("progress"),
 		"--num-records", "1000", "--progress", "always", "--json")
