@@ -235,7 +235,8 @@ func TestARecordWhoseLeaderIsNotAmongTheBrokersTimesOutNamingIt(t *testing.T) {
 		return c.MetadataRequests() > asked+1
 	})
 	err := timedOutAfter(t, o, clk, 10*time.Second)
-	require.ErrorContains(t, err, "never sent; the partition's last error: leader 1 of t-1 is not among the brokers the metadata names")
+	require.ErrorContains(t, err, "never sent; the partition's last error: leader 1 is not among the brokers the metadata names")
+	requireNamesItsPartitionOnce(t, err, "t", 1)
 }
 
 // A record lingering for a partition whose leader's broker the next
@@ -274,7 +275,8 @@ func TestARecordWaitingWhenItsLeaderLeftTheBrokersTimesOutNamingIt(t *testing.T)
 		return false
 	})
 	err := timedOutAfter(t, o, clk, 2*time.Hour) // lingeringOnFakeClock's DeliveryTimeout
-	require.ErrorContains(t, err, "never sent; the partition's last error: leader 1 of t-1 is not among the brokers the metadata names")
+	require.ErrorContains(t, err, "never sent; the partition's last error: leader 1 is not among the brokers the metadata names")
+	requireNamesItsPartitionOnce(t, err, "t", 1)
 }
 
 // A record whose leader the metadata left out of its brokers for a while,

@@ -33,6 +33,10 @@ var (
 	// before Produce's ctx ended (the error then matches the ctx's too).
 	ErrBufferFull = bufferpool.ErrTimeout
 	// ErrDeliveryTimeout: the record had no outcome within DeliveryTimeout.
+	// Its text says how many records of the batch, how often it was sent
+	// and why it got no answer ("1 record had no outcome within 2m0s
+	// (DeliveryTimeout); sent 3 times; last error: ..."); the
+	// PartitionError around it names the partition.
 	ErrDeliveryTimeout = accumulator.ErrDeliveryTimeout
 	// ErrMaybeWritten: the record failed after a request carrying it went
 	// unanswered (it timed out, or its connection broke) or failed after

@@ -2,6 +2,7 @@ package producer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -216,7 +217,7 @@ func (p *Producer) wakeLeader(snap *metadata.Snapshot, tp metadata.TopicPartitio
 // producer takes such a leader for none, and the metadata loop asks again
 // until a broker names one it can reach.
 func (p *Producer) leaderNotAmongBrokers(tp metadata.TopicPartition, leader int32) {
-	err := fmt.Errorf("leader %d of %s-%d is not among the brokers the metadata names", leader, tp.Topic, tp.Partition)
+	err := fmt.Errorf("leader %d is not among the brokers the metadata names", leader)
 	p.acc.Unreachable([]metadata.TopicPartition{tp}, err)
 }
 
@@ -274,22 +275,23 @@ func (p *Producer) topicID(topic string) wire.UUID {
 // seen CreatePartitions), or it names no leader (with the partition's
 // error, LEADER_NOT_AVAILABLE say, if it gave one). A leader it names but
 // not among its brokers is booked as the partition's last error instead
-// (leaderNotAmongBrokers).
+// (leaderNotAmongBrokers). Like that error, it does not name tp: it is
+// read in a record's error, whose PartitionError does.
 func (p *Producer) leaderErr(tp metadata.TopicPartition) error {
 	t := p.cluster.Snapshot().Peek(tp.Topic)
 	switch {
 	case t == nil:
-		return fmt.Errorf("topic %s is not in the metadata", tp.Topic)
+		return errors.New("the topic is not in the metadata")
 	case int(tp.Partition) >= len(t.Partitions):
-		return fmt.Errorf("partition %d of %s is not in the metadata (the topic has %d partitions)", tp.Partition, tp.Topic, len(t.Partitions))
+		return fmt.Errorf("the partition is not in the metadata (the topic has %d partitions)", len(t.Partitions))
 	}
 	part := &t.Partitions[tp.Partition]
 	switch {
 	case part.Leader >= 0:
 		return nil
 	case part.Err != nil:
-		return fmt.Errorf("partition %d of %s has no leader: %w", tp.Partition, tp.Topic, part.Err)
+		return fmt.Errorf("the partition has no leader: %w", part.Err)
 	default:
-		return fmt.Errorf("partition %d of %s has no leader", tp.Partition, tp.Topic)
+		return errors.New("the partition has no leader")
 	}
 }

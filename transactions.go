@@ -328,13 +328,14 @@ func (p *Producer) abortOnClose(ctx context.Context) error {
 }
 
 // noteTxnFailure tells the transaction manager that a batch of the
-// transaction failed: the transaction cannot commit. It is told as the
-// failure is decided, not when the records' callbacks run: a commit called
-// from a callback waits for no outcome queued behind that callback, and
-// would commit without the records.
-func (p *Producer) noteTxnFailure(err error) {
+// transaction, for tp, failed: the transaction cannot commit. It is told as
+// the failure is decided, not when the records' callbacks run: a commit
+// called from a callback waits for no outcome queued behind that callback,
+// and would commit without the records. The batch's error does not name
+// its partition; the manager says which in the transaction's error.
+func (p *Producer) noteTxnFailure(tp accumulator.TopicPartition, err error) {
 	if p.txn != nil && !errors.Is(err, ErrTransactionState) {
-		p.txn.RecordFailed(err)
+		p.txn.RecordFailed(tp, err)
 	}
 }
 

@@ -46,7 +46,8 @@ func TestARecordOfAPartitionNoLongerInTheMetadataTimesOutNamingIt(t *testing.T) 
 	})
 	require.Len(t, p.cluster.Snapshot().Peek("t").Partitions, 2, "the short answer's count taken")
 	err := timedOutAfter(t, o, clk, 2*time.Hour) // lingeringOnFakeClock's DeliveryTimeout
-	require.ErrorContains(t, err, "never sent; partition 3 of t is not in the metadata (the topic has 2 partitions)")
+	require.ErrorContains(t, err, "never sent; the partition is not in the metadata (the topic has 2 partitions)")
+	requireNamesItsPartitionOnce(t, err, "t", 3)
 }
 
 // A record for a partition the metadata names without a leader (offline:
@@ -64,6 +65,7 @@ func TestARecordOfAPartitionWithoutALeaderTimesOutNamingIt(t *testing.T) {
 	p.Produce(ctx(t), &Record{Topic: "t", Partition: 0, ExplicitPartition: true, Value: []byte("v")}, o.cb(0))
 
 	err := timedOutAfter(t, o, clk, 2*time.Hour) // lingeringOnFakeClock's DeliveryTimeout
-	require.ErrorContains(t, err, "never sent; partition 0 of t has no leader")
+	require.ErrorContains(t, err, "never sent; the partition has no leader")
+	requireNamesItsPartitionOnce(t, err, "t", 0)
 	require.ErrorIs(t, err, kerr.LeaderNotAvailable, "the partition's metadata error")
 }

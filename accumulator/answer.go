@@ -260,7 +260,7 @@ func (a *Accumulator) complete(p *partition, b *Batch, baseOffset, logAppendTime
 		}
 	}
 	if err != nil && a.cfg.Failed != nil {
-		a.cfg.Failed(err)
+		a.cfg.Failed(b.TP, err)
 	}
 	b.baseOffset, b.logAppendTimeMs, b.err = baseOffset, logAppendTimeMs, err
 	if ahead != nil {
@@ -326,7 +326,9 @@ func (p *partition) keptBy(err error) {
 // timedOut is the error of a batch whose DeliveryTimeout passed. It names
 // the cause: the batch's last error, or, for a batch never sent, why the
 // idempotent producer has no id, else its partition's last error, else
-// what the metadata says (keptByMetadata). p.mu must be held.
+// what the metadata says (keptByMetadata). It does not name the partition:
+// the error a user sees does (a PartitionError), and said twice it reads
+// as two partitions. p.mu must be held.
 func (a *Accumulator) timedOut(p *partition, b *Batch) error {
 	// The batch's oldest record waited the whole DeliveryTimeout, counted
 	// from its Produce: for a record that waited for metadata, before the
@@ -341,8 +343,8 @@ func (a *Accumulator) timedOut(p *partition, b *Batch) error {
 	case n > 1:
 		sent = fmt.Sprintf("sent %d times", n)
 	}
-	err := fmt.Errorf("%w: %s for %s-%d had no outcome within %v (DeliveryTimeout); %s",
-		ErrDeliveryTimeout, records, b.TP.Topic, b.TP.Partition, a.cfg.DeliveryTimeout, sent)
+	err := fmt.Errorf("%w: %s had no outcome within %v (DeliveryTimeout); %s",
+		ErrDeliveryTimeout, records, a.cfg.DeliveryTimeout, sent)
 	noID := a.whyNoID()
 	switch {
 	case b.lastErr != nil:

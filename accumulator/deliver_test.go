@@ -161,7 +161,7 @@ func TestAFailureIsToldBeforeItsCallbacksRun(t *testing.T) {
 	entered, release := make(chan struct{}), make(chan struct{})
 	h := newHarness(t, func(c *Config) {
 		c.Linger = 0
-		c.Failed = func(err error) {
+		c.Failed = func(_ TopicPartition, err error) {
 			mu.Lock()
 			failed = append(failed, err)
 			mu.Unlock()

@@ -107,7 +107,7 @@ func (a *Accumulator) Drain(dst []*Batch, node int32, parts []TopicPartition, st
 	closed := batches[:0]
 	for _, b := range batches {
 		if err := a.close(b); err != nil {
-			a.Complete(b, -1, -1, fmt.Errorf("closing batch for %s-%d: %w", b.TP.Topic, b.TP.Partition, err))
+			a.Complete(b, -1, -1, fmt.Errorf("closing the batch: %w", err))
 			continue
 		}
 		closed = append(closed, b)

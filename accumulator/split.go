@@ -81,10 +81,10 @@ func (a *Accumulator) Split(b *Batch, cause error, counted *atomic.Int64) bool {
 func (a *Accumulator) halve(b *Batch) ([]*Batch, error) {
 	decoded, _, err := record.DecodeBatch(b.encoded)
 	if err != nil {
-		return nil, fmt.Errorf("splitting %s-%d: decoding our own batch: %w", b.TP.Topic, b.TP.Partition, err)
+		return nil, fmt.Errorf("splitting the batch: decoding our own batch: %w", err)
 	}
 	if len(decoded.Records) != b.entries.len() {
-		return nil, fmt.Errorf("splitting %s-%d: batch holds %d records, expected %d", b.TP.Topic, b.TP.Partition, len(decoded.Records), b.entries.len())
+		return nil, fmt.Errorf("splitting the batch: it holds %d records, expected %d", len(decoded.Records), b.entries.len())
 	}
 	mid := b.entries.len() / 2
 	first := a.rebuild(b, decoded, 0, mid)

@@ -42,4 +42,4 @@ func (a *Accumulator) SetEpochNeeded(f func(tp TopicPartition, cause error)) { a
 
 // SetFailed sets Config.Failed, for a transaction manager made after the
 // accumulator. Call it before the first record.
-func (a *Accumulator) SetFailed(f func(err error)) { a.cfg.Failed = f }
+func (a *Accumulator) SetFailed(f func(tp TopicPartition, err error)) { a.cfg.Failed = f }

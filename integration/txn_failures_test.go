@@ -247,3 +247,48 @@ func TestTxnAbortAfterAFailedCommitWaitsForEveryCallback(t *testing.T) {
 		})
 	}
 }
+
+// A record of a transaction that times out makes the transaction
+// abortable, and both the record's error and CommitTransaction's name the
+// partition once, and match ErrDeliveryTimeout: the record's in its
+// *producer.PartitionError, the commit's as the cause ("a batch of
+// timeout-named-1 failed"). Before, the callback's named it twice (its
+// PartitionError, then "1 record for timeout-named-1 had no outcome").
+// Every Produce loses its connection, so the batch times out after
+// DeliveryTimeout, maybe written.
+func TestTxnCommitAfterADeliveryTimeoutNamesThePartitionOnce(t *testing.T) {
+	for _, proto := range txnProtocols {
+		t.Run(proto.name, func(t *testing.T) {
+			const topic = "timeout-named"
+			c := startCluster(t, embedded.Options{Topics: map[string]int32{topic: 2}})
+			seeds := c.Addrs()
+			setTransactionVersion(t, seeds, proto.level)
+			p, log := newTxnProducer(t, seeds, txnID(t, "timeout"), proto, func(cfg *producer.Config) {
+				cfg.Linger = producer.NoLinger
+				cfg.RequestTimeout = 500 * time.Millisecond
+				cfg.DeliveryTimeout = time.Second
+			})
+			require.NoError(t, p.BeginTransaction())
+			lost := c.CloseConnOnNextProduce(1 << 20)
+			r := recordFor(topic, 0, nil)
+			r.Partition, r.ExplicitPartition = 1, true
+			failed := make(chan error, 1)
+			p.Produce(testCtx(t), r, func(_ producer.RecordMetadata, err error) { failed <- err })
+			recErr := receive(t, failed, "the record got no outcome")
+			require.ErrorIs(t, recErr, producer.ErrDeliveryTimeout, "log:\n%s", log)
+			var pe *producer.PartitionError
+			require.ErrorAs(t, recErr, &pe, "%v", recErr)
+			require.Equal(t, topic, pe.Topic, "%v", recErr)
+			require.Equal(t, int32(1), pe.Partition, "%v", recErr)
+			requireNamesPartitionOnce(t, recErr, topic, 1)
+
+			err := p.CommitTransaction(testCtx(t))
+			require.ErrorIs(t, err, producer.ErrTransactionAbortable, "CommitTransaction; log:\n%s", log)
+			require.ErrorIs(t, err, producer.ErrDeliveryTimeout, "CommitTransaction says why")
+			requireNamesPartitionOnce(t, err, topic, 1)
+			require.Contains(t, err.Error(), "a batch of "+topic+"-1 failed")
+			lost.Remove()
+			require.NoError(t, p.AbortTransaction(testCtx(t)), "log:\n%s", log)
+		})
+	}
+}

@@ -51,9 +51,9 @@ func (s *Sender) handle(f *flight) {
 		// not say, so it may have written it.
 		switch p := s.answers.m[b.TP]; p {
 		case nil:
-			s.retry(b, accumulator.Retry{Cause: s.answers.without(s.cfg.Node, f.version, b.TP), MaybeWritten: true}, now, false)
+			s.retry(b, accumulator.Retry{Cause: s.answers.without(s.cfg.Node, f.version), MaybeWritten: true}, now, false)
 		case answeredTwice:
-			s.retry(b, accumulator.Retry{Cause: fmt.Errorf("broker %d answered Produce v%d twice for partition %s-%d", s.cfg.Node, f.version, b.TP.Topic, b.TP.Partition), MaybeWritten: true}, now, false)
+			s.retry(b, accumulator.Retry{Cause: fmt.Errorf("broker %d answered Produce v%d twice for the partition", s.cfg.Node, f.version), MaybeWritten: true}, now, false)
 		default:
 			s.settle(b, p, f, resp.NodeEndpoints, now)
 		}
@@ -302,11 +302,12 @@ func (a *answers) index(resp *protocol.ProduceResponse, f *flight) {
 // which of its two answers holds, the broker did not say.
 var answeredTwice = &protocol.ProduceResponsePartition{}
 
-// without is the cause of retrying a batch for tp that node's answer, to a
+// without is the cause of retrying a batch that node's answer, to a
 // request of Produce version, left out; the answer's unknown topic ids, if
-// any, are where the broker may have put it.
-func (a *answers) without(node int32, version int16, tp accumulator.TopicPartition) error {
-	msg := fmt.Sprintf("broker %d answered Produce v%d without partition %s-%d", node, version, tp.Topic, tp.Partition)
+// any, are where the broker may have put it. Like every batch's error, it
+// does not name the partition: the record's error does.
+func (a *answers) without(node int32, version int16) error {
+	msg := fmt.Sprintf("broker %d answered Produce v%d without the partition", node, version)
 	if len(a.unknown) == 0 {
 		return errors.New(msg)
 	}

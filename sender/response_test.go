@@ -40,13 +40,13 @@ func TestAnAnswerNamingAPartitionTwiceOrNotAtAllMayHaveWrittenIt(t *testing.T) {
 		cause  string
 		answer func(*call) *protocol.ProduceResponse
 	}{
-		{"twice", "broker 1 answered Produce v11 twice for partition t-0", func(c *call) *protocol.ProduceResponse {
+		{"twice", "broker 1 answered Produce v11 twice for the partition", func(c *call) *protocol.ProduceResponse {
 			resp := answer(c.req, 0, 5)
 			again := answer(c.req, kerr.NotLeaderOrFollower.Code, -1)
 			resp.Topics[0].Partitions = append(resp.Topics[0].Partitions, again.Topics[0].Partitions...)
 			return resp
 		}},
-		{"left out", "broker 1 answered Produce v11 without partition t-0", func(c *call) *protocol.ProduceResponse {
+		{"left out", "broker 1 answered Produce v11 without the partition", func(c *call) *protocol.ProduceResponse {
 			resp := answer(c.req, 0, 5)
 			resp.Topics[0].Partitions = nil
 			return resp
@@ -146,7 +146,7 @@ func splitsFourInTwo(t *testing.T, code *kerr.Error) {
 	failed := make(chan error, 1)
 	r := newRigWith(t, rigConfig{
 		acc: func(c *accumulator.Config) {
-			c.Failed = func(err error) {
+			c.Failed = func(_ accumulator.TopicPartition, err error) {
 				select {
 				case failed <- err:
 				default: // the first failure says it all

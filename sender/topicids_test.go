@@ -193,7 +193,7 @@ func TestAnswerForAnotherIDIsNoAnswer(t *testing.T) {
 	retry.done(answerByID(retry.req, 0, 6), nil)
 	require.Equal(t, int64(6), r.outcome(1).Offset)
 	require.Len(t, causes, 1)
-	require.EqualError(t, causes[0], "broker 1 answered Produce v13 without partition t-0, "+
+	require.EqualError(t, causes[0], "broker 1 answered Produce v13 without the partition, "+
 		"and under topic id AAAAAAAAAAAAAAAAAAAA7g, which the request did not carry")
 }
 

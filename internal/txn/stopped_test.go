@@ -45,7 +45,7 @@ func TestAProduceAnswerThatStopsTheProducerDuringAnAbortFailsIt(t *testing.T) {
 				r.addedToTheTransaction(v2)
 				sent := len(r.coords.apis())
 				r.mu.Lock()
-				r.duringFlush = func() { r.m.RecordFailed(s.err) } // a batch in flight answered so
+				r.duringFlush = func() { r.m.RecordFailed(tp0, s.err) } // a batch in flight answered so
 				r.mu.Unlock()
 				err := r.m.Abort(context.Background())
 				require.ErrorIs(t, err, ErrFatal)
@@ -73,7 +73,7 @@ func TestAProducerStoppedWhileItsTransactionEndsStaysStopped(t *testing.T) {
 				ended := make(chan error, 1)
 				go func() { ended <- e.end(r.m, context.Background()) }()
 				bounded.Receive(t, g.arrived, waitTime, "no EndTxn")
-				r.m.RecordFailed(kerr.ProducerFenced)
+				r.m.RecordFailed(tp0, kerr.ProducerFenced)
 				close(g.open)
 				err := bounded.Receive(t, ended, waitTime, "the end did not return")
 				require.ErrorIs(t, err, ErrFatal)
@@ -122,7 +122,7 @@ func TestAStopWhileSendOffsetsWaitsFailsIt(t *testing.T) {
 				done <- r.m.SendOffsets(context.Background(), []Offset{{Topic: "in", Partition: 0, Offset: 10}}, Group{ID: "g"})
 			}()
 			bounded.Receive(t, g.arrived, waitTime, "no TxnOffsetCommit reached the coordinator")
-			r.m.RecordFailed(kerr.ProducerFenced) // a Produce answer stops the producer
+			r.m.RecordFailed(tp0, kerr.ProducerFenced) // a Produce answer stops the producer
 			close(g.open)
 			err := bounded.Receive(t, done, waitTime, "SendOffsets did not return")
 			require.Equal(t, FatalError, r.state())
@@ -146,7 +146,7 @@ func TestAStopThenTheCtxEndingWhileSendOffsetsWaitsFailsItAsFatal(t *testing.T) 
 		done <- r.m.SendOffsets(ctx, []Offset{{Topic: "in", Partition: 0, Offset: 10}}, Group{ID: "g"})
 	}()
 	bounded.Receive(t, g.arrived, waitTime, "no TxnOffsetCommit reached the coordinator")
-	r.m.RecordFailed(kerr.ProducerFenced) // a Produce answer stops the producer
+	r.m.RecordFailed(tp0, kerr.ProducerFenced) // a Produce answer stops the producer
 	cancel()
 	err := bounded.Receive(t, done, waitTime, "SendOffsets did not return at its ctx's end")
 	require.Equal(t, FatalError, r.state())
@@ -200,7 +200,7 @@ func TestAStopWhileAnAbortWaitsForAnAdditionFailsItAtOnce(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- r.m.Abort(ctx) }()
 	require.Eventually(t, func() bool { return r.state() == Aborting }, waitTime, time.Millisecond, "the abort did not begin")
-	r.m.RecordFailed(kerr.ProducerFenced) // a Produce answer stops the producer
+	r.m.RecordFailed(tp0, kerr.ProducerFenced) // a Produce answer stops the producer
 	err := bounded.Receive(t, done, waitTime, "the abort waited for the addition after the producer stopped")
 	require.ErrorIs(t, err, ErrFatal, "AbortTransaction: %v", err)
 	require.ErrorIs(t, err, kerr.ProducerFenced)
@@ -217,7 +217,7 @@ func TestV1AddingStopsRetryingWhenTheProducerStops(t *testing.T) {
 		kerr.CoordinatorLoadInProgress, kerr.CoordinatorLoadInProgress)
 	require.False(t, r.admit(tp0))
 	bounded.Receive(t, r.clk.Armed(), waitTime, "no retry of AddPartitionsToTxn was scheduled")
-	r.m.RecordFailed(kerr.ProducerFenced)
+	r.m.RecordFailed(tp0, kerr.ProducerFenced)
 	require.Eventually(t, func() bool {
 		r.m.mu.Lock()
 		defer r.m.mu.Unlock()
@@ -249,7 +249,7 @@ func TestACallStopsRetryingWhenTheProducerStops(t *testing.T) {
 			sent := make(chan error, 1)
 			go func() { sent <- r.m.SendOffsets(context.Background(), offsets, Group{ID: "g"}) }()
 			bounded.Receive(t, r.clk.Armed(), waitTime, "no retry was scheduled")
-			r.m.RecordFailed(kerr.ProducerFenced)
+			r.m.RecordFailed(tp0, kerr.ProducerFenced)
 			err := bounded.Receive(t, sent, waitTime, "SendOffsetsToTransaction still retries after the producer stopped for good")
 			require.ErrorIs(t, err, ErrFatal)
 			require.ErrorIs(t, err, kerr.ProducerFenced)
@@ -260,7 +260,7 @@ func TestACallStopsRetryingWhenTheProducerStops(t *testing.T) {
 			sent := make(chan error, 1)
 			go func() { sent <- r.m.SendOffsets(context.Background(), offsets, Group{ID: "g"}) }()
 			bounded.Receive(t, g.arrived, waitTime, "the request was not sent")
-			r.m.RecordFailed(kerr.ProducerFenced)
+			r.m.RecordFailed(tp0, kerr.ProducerFenced)
 			err := bounded.Receive(t, sent, waitTime, "SendOffsetsToTransaction still waits for its answer after the producer stopped for good")
 			require.ErrorIs(t, err, ErrFatal)
 			require.ErrorIs(t, err, kerr.ProducerFenced)
@@ -283,7 +283,7 @@ func TestACommitWhoseEndTxnIsUnderWayWhenTheProducerStopsSaysItCommitted(t *test
 			ended := make(chan error, 1)
 			go func() { ended <- r.m.Commit(context.Background()) }()
 			bounded.Receive(t, g.arrived, waitTime, "no EndTxn")
-			r.m.RecordFailed(kerr.ProducerFenced)
+			r.m.RecordFailed(tp0, kerr.ProducerFenced)
 			select {
 			case err := <-ended:
 				t.Fatalf("the commit returned before its EndTxn's answer came: %v", err)
@@ -313,7 +313,7 @@ func TestACommitWhoseNewEpochTheStopCutsShortSaysItCommitted(t *testing.T) {
 	ended := make(chan error, 1)
 	go func() { ended <- r.m.Commit(context.Background()) }()
 	bounded.Receive(t, g.arrived, waitTime, "no InitProducerId")
-	r.m.RecordFailed(kerr.ProducerFenced)
+	r.m.RecordFailed(tp0, kerr.ProducerFenced)
 	err := bounded.Receive(t, ended, waitTime, "the commit did not return")
 	require.ErrorIs(t, err, ErrFatal)
 	require.ErrorContains(t, err, "the transaction committed")

@@ -347,15 +347,17 @@ func (m *Manager) fatal(cause error) error {
 	return m.lastErr
 }
 
-// RecordFailed books the failure of a record of the current transaction:
-// a transaction missing a record must not commit, and its sequence is in
-// doubt (bump). It is told as the failure is decided, before the record's
-// callback is queued, so that a commit, even one called from a callback,
-// sees it before it sends EndTxn.
-func (m *Manager) RecordFailed(err error) {
+// RecordFailed books the failure of a batch of tp in the current
+// transaction: a transaction missing a record must not commit, and its
+// sequence is in doubt (bump). It is told as the failure is decided, before
+// the records' callbacks are queued, so that a commit, even one called from
+// a callback, sees it before it sends EndTxn. err does not name tp (a
+// record's PartitionError does): the transaction's error, which every
+// later call and refused record quotes, names it in words, as a cause.
+func (m *Manager) RecordFailed(tp accumulator.TopicPartition, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.recordLost(err, true)
+	m.recordLost(err, &tp)
 }
 
 // RecordRejected books a record the producer refused before it joined a
@@ -366,17 +368,20 @@ func (m *Manager) RecordFailed(err error) {
 func (m *Manager) RecordRejected(err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.recordLost(err, false)
+	m.recordLost(err, nil)
 }
 
-// recordLost books a record of the current transaction that failed, after
-// it joined a batch (sent) or before. Fencing, and whatever else ends the
-// producer (endsProducer), is fatal, for a refusal too: a stopped sender
-// refuses every append with the error that stopped it. A failure with no
-// transaction open (a record the producer's Close failed after the
-// abort) is the record's alone: booked, it would make the next
-// transaction abortable before it began. m.mu must be held.
-func (m *Manager) recordLost(err error, sent bool) {
+// recordLost books a record of the current transaction that failed in a
+// batch of the partition batch names (sent, perhaps), or before it joined
+// one (batch nil). Fencing, and whatever else ends the producer
+// (endsProducer), is fatal, for a refusal too: a stopped sender refuses
+// every append with the error that stopped it. That error concerns the
+// producer, not one partition: it is kept as it came, where a failure
+// that leaves the transaction to abort says which partition's batch
+// failed. A failure with no transaction open (a record the producer's
+// Close failed after the abort) is the record's alone: booked, it would
+// make the next transaction abortable before it began. m.mu must be held.
+func (m *Manager) recordLost(err error, batch *accumulator.TopicPartition) {
 	switch {
 	case errors.Is(err, ErrAborted):
 		// The abort under way failed it, or its transaction has ended.
@@ -388,11 +393,11 @@ func (m *Manager) recordLost(err error, sent bool) {
 		m.fatal(err)
 	case !m.open():
 		// No transaction to fail: the failure is the record's alone.
-	default:
+	case batch == nil:
 		m.abortable(err)
-		if sent { // an unanswered or refused batch: its sequence is in doubt
-			m.bump = true
-		}
+	default:
+		m.abortable(fmt.Errorf("a batch of %s-%d failed: %w", batch.Topic, batch.Partition, err))
+		m.bump = true // an unanswered or refused batch: its sequence is in doubt
 	}
 }
 

@@ -526,7 +526,7 @@ func TestAnAbortableTransactionRefusesPartitionsWithWhy(t *testing.T) {
 		// Failed with it, the batches make nothing new of it: no epoch
 		// bump for a sequence in doubt, none having been sent, and
 		// nothing to end at the coordinator.
-		r.m.RecordFailed(refused)
+		r.m.RecordFailed(tp0, refused)
 		require.NoError(t, r.m.Abort(context.Background()))
 		require.Empty(t, r.coords.apis()[sent:], "requests after a refusal, then an abort (v2 %v)", v2)
 	}
@@ -539,7 +539,7 @@ func TestAnAbortableTransactionRefusesPartitionsWithWhy(t *testing.T) {
 // records that failed again until AbortTransaction.
 func TestATransactionThatMustBeAbortedIsNoRetriableError(t *testing.T) {
 	r := initialized(t, true)
-	r.m.RecordFailed(fmt.Errorf("delivery timeout; last error: %w", kerr.NotEnoughReplicas))
+	r.m.RecordFailed(tp0, fmt.Errorf("delivery timeout; last error: %w", kerr.NotEnoughReplicas))
 	admitted, refused := r.m.Admit(tp0)
 	require.False(t, admitted)
 	require.ErrorIs(t, refused, ErrAbortable)
@@ -822,7 +822,7 @@ func TestAnAbortAfterACommitWasSentIsRefused(t *testing.T) {
 func TestAFailedRecordMeansAbort(t *testing.T) {
 	r := initialized(t, false)
 	r.addedToTheTransaction(false)
-	r.m.RecordFailed(kerr.NotEnoughReplicas)
+	r.m.RecordFailed(tp0, kerr.NotEnoughReplicas)
 	err := r.m.Commit(context.Background())
 	require.ErrorIs(t, err, ErrAbortable)
 	require.ErrorIs(t, err, kerr.NotEnoughReplicas)
@@ -850,7 +850,7 @@ func TestAFailedRecordMeansAbort(t *testing.T) {
 // that the last AbortTransaction did not finish and must be called again.
 func TestARecordFailingWhileAnAbortWaitsForTheRecordsLeavesItAborting(t *testing.T) {
 	err := beginAfterAnAbortCutShort(t, func(r *rig) {
-		r.m.RecordFailed(kerr.NotEnoughReplicas)
+		r.m.RecordFailed(tp0, kerr.NotEnoughReplicas)
 		require.Equal(t, Aborting, r.state(), "the abort under way became %v", r.state())
 	})
 	require.ErrorIs(t, err, ErrState)
@@ -880,7 +880,7 @@ func TestARecordRefusedBeforeBatchingMeansAbortWithoutANewEpoch(t *testing.T) {
 // ended (EnterHeld) no longer makes the next one abortable.
 func TestAbortedRecordsDoNotMakeTheNextAbortable(t *testing.T) {
 	r := initialized(t, false)
-	r.m.RecordFailed(ErrAborted)
+	r.m.RecordFailed(tp0, ErrAborted)
 	require.Equal(t, InTransaction, r.state())
 	r.m.RecordRejected(fmt.Errorf("%w: the record waited for its topic's metadata until its transaction ended", ErrAborted))
 	require.Equal(t, InTransaction, r.state(), "refused")
@@ -909,7 +909,7 @@ func TestARecordRefusedDuringACommitStopsIt(t *testing.T) {
 func TestAFailureWithNoTransactionOpenSparesTheNext(t *testing.T) {
 	r := initialized(t, false)
 	require.NoError(t, r.m.Commit(context.Background()))
-	r.m.RecordFailed(kerr.NotEnoughReplicas)
+	r.m.RecordFailed(tp0, kerr.NotEnoughReplicas)
 	require.Equal(t, Ready, r.state())
 	require.NoError(t, r.m.Begin())
 	require.NoError(t, r.m.CheckProduce())
@@ -942,14 +942,36 @@ func TestFencingIsFatal(t *testing.T) {
 		func() error { return r.m.Commit(context.Background()) }} {
 		require.ErrorIs(t, call(), kerr.ProducerFenced, "every later call")
 	}
-	r.m.RecordFailed(kerr.ProducerFenced)
+	r.m.RecordFailed(tp0, kerr.ProducerFenced)
 	require.Equal(t, FatalError, r.state())
 }
 
 func TestARecordFencedIsFatal(t *testing.T) {
 	r := initialized(t, false)
-	r.m.RecordFailed(kerr.ProducerFenced)
+	r.m.RecordFailed(tp0, kerr.ProducerFenced)
 	require.ErrorIs(t, r.m.CheckProduce(), ErrFatal)
+}
+
+// A failed batch leaves the transaction to abort, and the transaction's
+// error, which every later call and refused record quotes, says which
+// partition's batch failed, as a cause: the batch's error does not name it.
+// A failure that stops the producer is the producer's, not the partition's
+// whose batch heard it first: the error names no partition.
+func TestAFailedBatchNamesItsPartitionButAStopNamesNone(t *testing.T) {
+	tp3 := accumulator.TopicPartition{Topic: "t", Partition: 3}
+	r := initialized(t, true)
+	r.m.RecordFailed(tp3, fmt.Errorf("%w: 1 record had no outcome", accumulator.ErrDeliveryTimeout))
+	err := r.m.CheckProduce()
+	require.ErrorIs(t, err, ErrAbortable)
+	require.ErrorIs(t, err, accumulator.ErrDeliveryTimeout)
+	require.Contains(t, err.Error(), "a batch of t-3 failed: delivery timeout: 1 record had no outcome")
+
+	r = initialized(t, true)
+	r.m.RecordFailed(tp3, fmt.Errorf("%w: it was fenced: %w", accumulator.ErrProducerStopped, kerr.ProducerFenced))
+	err = r.m.CheckProduce()
+	require.ErrorIs(t, err, ErrFatal)
+	require.ErrorIs(t, err, kerr.ProducerFenced)
+	require.NotContains(t, err.Error(), "t-3")
 }
 
 // A record of the transaction refused CLUSTER_AUTHORIZATION_FAILED or
@@ -963,7 +985,7 @@ func TestARecordRefusedForClusterAuthorizationOrVersionIsFatal(t *testing.T) {
 			r := initialized(t, false)
 			r.addedToTheTransaction(false)
 			// As the sender stops the producer for the answer.
-			r.m.RecordFailed(fmt.Errorf("%w: ...: broker 0: %w", accumulator.ErrProducerStopped, code))
+			r.m.RecordFailed(tp0, fmt.Errorf("%w: ...: broker 0: %w", accumulator.ErrProducerStopped, code))
 			require.Equal(t, FatalError, r.state())
 			for _, call := range []func() error{r.m.Begin, r.m.CheckProduce,
 				func() error { return r.m.Abort(context.Background()) }} {
@@ -984,7 +1006,7 @@ func TestATimeoutQuotingAnErrorThatStopsOnAnswerOnlyLeavesTheTransactionToAbort(
 		t.Run(code.Name, func(t *testing.T) {
 			r := initialized(t, false)
 			r.addedToTheTransaction(false)
-			r.m.RecordFailed(fmt.Errorf("%w: ...; the partition's last error: broker 0: %w", accumulator.ErrDeliveryTimeout, code))
+			r.m.RecordFailed(tp0, fmt.Errorf("%w: ...; the partition's last error: broker 0: %w", accumulator.ErrDeliveryTimeout, code))
 			require.Equal(t, AbortableError, r.state())
 		})
 	}
@@ -1003,7 +1025,7 @@ func TestAV1TransactionTheCoordinatorTimedOutIsFatalAtItsAbort(t *testing.T) {
 		r := initialized(t, false)
 		r.addedToTheTransaction(false)
 		r.coords.timeOut()
-		r.m.RecordFailed(kerr.InvalidProducerEpoch)
+		r.m.RecordFailed(tp0, kerr.InvalidProducerEpoch)
 		require.Equal(t, AbortableError, r.state(), "an epoch refused on a record: abortable, not fatal")
 		if answer != kerr.ProducerFenced { // the fake's own answer to an old epoch
 			r.coords.fail(protocol.EndTxn, answer)
@@ -1032,7 +1054,7 @@ func TestAnAbortCalledAgainAfterItsEpochBumpWasCutShortSendsNoSecondEndTxn(t *te
 	}{{"Abort", (*Manager).Abort}, {"Close", (*Manager).Close}} {
 		r := initialized(t, false)
 		r.addedToTheTransaction(false)
-		r.m.RecordFailed(kerr.NotEnoughReplicas)
+		r.m.RecordFailed(tp0, kerr.NotEnoughReplicas)
 		epoch := r.producerID().Epoch
 		g := r.coords.holdAnswers(protocol.InitProducerId)
 		ctx, cancel := context.WithCancel(context.Background())
@@ -1610,7 +1632,7 @@ func TestTheCoordinatorForgettingTheTransactionalIDStopsTheProducer(t *testing.T
 	}{
 		{"Produce", true, func(r *rig) error {
 			require.True(t, r.admit(tp0))
-			r.m.RecordFailed(kerr.InvalidProducerIDMapping)
+			r.m.RecordFailed(tp0, kerr.InvalidProducerIDMapping)
 			return nil
 		}},
 		{"AddPartitionsToTxn", false, func(r *rig) error {
