@@ -236,8 +236,8 @@ type ConnectionClosed struct {
 }
 
 // HookBatchRetried is told of each batch that goes back to its partition to
-// be sent again after a failed attempt, a batch split in two after
-// MESSAGE_TOO_LARGE included (Split).
+// be sent again after a failed attempt, a batch split in two as too large
+// included (Split).
 type HookBatchRetried interface {
 	OnBatchRetried(BatchRetried)
 }

@@ -10,11 +10,12 @@
 //
 // Each broker's sender drains the ready batches of the partitions it leads
 // and reports every answer back: Complete (written, or failed for good),
-// Retry or Split. A batch stays in its partition's list, in its place, from
-// its first record until its outcome is known, so a retried batch can
-// neither overtake nor fall behind its neighbours. For an idempotent
-// producer the partition also holds the producer id, epoch and sequence
-// numbers its batches carry; partition.go says how they move.
+// Refuse (failed for records the broker named), Retry or Split. A batch
+// stays in its partition's list, in its place, from its first record until
+// its outcome is known, so a retried batch can neither overtake nor fall
+// behind its neighbours. For an idempotent producer the partition also
+// holds the producer id, epoch and sequence numbers its batches carry;
+// partition.go says how they move.
 //
 // Callbacks flow back as opaque values handed to Config.Deliver, on a
 // goroutine of their own (deliver.go), so this package never imports the

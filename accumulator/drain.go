@@ -48,7 +48,7 @@ func forTimer(wait time.Duration) time.Duration {
 // A batch drained for the first time gets its sequence numbers here, under
 // its partition's lock. Drained batches are closed (compressed, stamped,
 // CRC'd) outside every lock; they are in flight until the sender reports
-// their answer with Complete, Retry or Split.
+// their answer with Complete, Refuse, Retry or Split.
 func (a *Accumulator) Drain(dst []*Batch, node int32, parts []TopicPartition, start, maxBytes int, busy bool, now time.Time) (batches []*Batch, next time.Duration, nextStart int) {
 	next = noDeadline
 	batches = dst[:0]

@@ -24,8 +24,7 @@ type CloseOptions struct {
 
 	// ProducerID, ProducerEpoch and BaseSequence are NoProducerID,
 	// NoProducerEpoch and NoSequence (-1 each) unless the producer is
-	// idempotent. Batches usually get them later, when first drained, from
-	// StampProducer.
+	// idempotent. StampProducer changes them in a closed batch.
 	ProducerID    int64
 	ProducerEpoch int16
 	BaseSequence  int32

@@ -1,9 +1,9 @@
 // Package record owns the step from a producer's records to the RecordBatch
 // v2 bytes that a ProduceRequest carries as opaque data: Builder writes
 // records straight into a pooled buffer and closes them into a batch
-// (compressed, length and CRC-32C filled in), StampProducer assigns
-// idempotence fields at drain time, and DecodeBatch reads batches back for
-// tests and tools.
+// (compressed, length, idempotence fields and CRC-32C filled in),
+// StampProducer writes the idempotence fields again into a closed batch,
+// and DecodeBatch reads batches back for tests and tools.
 //
 // The layout is Kafka's "magic 2" format (docs/implementation.html, 5.3):
 //

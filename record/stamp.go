@@ -3,11 +3,11 @@ package record
 import "encoding/binary"
 
 // StampProducer writes the idempotence fields of a closed batch and
-// recomputes its CRC. The accumulator's Drain calls it when a batch is
-// first drained: sequence numbers must follow the order in which batches
-// go out, which is known only then, long after the batch was closed and
-// compressed. The fields lie outside the compressed records, so nothing
-// is re-encoded.
+// recomputes its CRC. Close writes them through it, with the sequence
+// numbers the accumulator's Drain gives a batch as it first drains and
+// closes it; Drain calls it again only for a batch sent before whose
+// partition's sequences have restarted since (KIP-360). The fields lie
+// outside the compressed records, so nothing is re-encoded.
 //
 // batch must come from Close (at least BatchHeaderSize bytes; a shorter
 // slice panics, as an out-of-range index does).

@@ -1,6 +1,8 @@
 // Package backoff is the one exponential backoff of the producer, used for
-// retried batches, reconnections and metadata refreshes alike (as the Java
-// client's ExponentialBackoff serves all three).
+// retried batches, metadata refreshes, InitProducerId and the transaction's
+// other coordinator requests (RetryBackoff), and reconnections and
+// re-authentications (ReconnectBackoff) alike, as the Java client's
+// ExponentialBackoff serves them all.
 package backoff
 
 import (

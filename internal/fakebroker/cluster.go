@@ -2,8 +2,10 @@
 // tests and benchmarks. Each node listens on its own 127.0.0.1 port and
 // speaks the real protocol, built only on protocol/ and record/: ApiVersions
 // (with the KIP-511 fallback), Metadata, Produce, CreateTopics,
-// InitProducerId and, when asked, SCRAM authentication. It keeps per-partition offsets and, when asked, the
-// decoded records, so a test can check exactly what reached the "broker".
+// InitProducerId, FindCoordinator (it names a node, coordinating nothing)
+// and, when asked, SCRAM authentication. It keeps per-partition offsets
+// and, when asked, the decoded records, so a test can check exactly what
+// reached the "broker".
 //
 // It is a fake, not a broker: one replica per partition, no log, no TLS,
 // no transactions. What it does do, it does the way Kafka

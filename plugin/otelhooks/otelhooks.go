@@ -23,12 +23,13 @@
 // which would trace and count every record twice.
 //
 // The metrics follow OpenTelemetry's messaging conventions where they say
-// something (messaging.client.sent.messages, messaging.client.operation
-// .duration, per record, with messaging.operation.name "send"; the first
-// counts only records the producer tried to send, as the conventions ask,
-// so not one that failed in Produce or waiting for metadata; the second
-// has every record, one Produce refused at once with a duration of 0),
-// and the Java client's names otherwise, under "kafka.producer.":
+// something (messaging.client.sent.messages,
+// messaging.client.operation.duration, per record, with
+// messaging.operation.name "send"; the first counts only records the
+// producer tried to send, as the conventions ask, so not one that failed
+// in Produce or waiting for metadata; the second has every record, one
+// Produce refused at once with a duration of 0), and the Java client's
+// names otherwise, under "kafka.producer.":
 // record.queue.time, batch.size, record.retries, batch.splits,
 // request.latency, throttle.time, connection.creations, connection.closes,
 // buffer.total, buffer.available (read from the producer's Stats when

@@ -16,7 +16,7 @@
 //	record_send_total{topic}            records the brokers wrote (record-send-total)
 //	record_error_total{topic}           records that failed, in Produce too (record-error-total)
 //	record_retry_total{topic}           records sent again (record-retry-total)
-//	batch_split_total{topic}            batches split after MESSAGE_TOO_LARGE (batch-split-total)
+//	batch_split_total{topic}            batches split in two, refused as too large (batch-split-total)
 //	record_queue_time_seconds           a batch's first record to its first send (record-queue-time-avg/max)
 //	batch_size_bytes                    a written batch on the wire (batch-size-avg/max)
 //	compression_rate                    compressed / uncompressed size of a batch (compression-rate-avg)
