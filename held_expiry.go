@@ -146,7 +146,8 @@ func (p *Producer) lackedPartition(h *heldRecord, partitions int) error {
 // its turn to be appended came: it waited for its partition, or behind
 // records of its topic that waited for theirs or for memory. Appended, it
 // would bring its batch's deadline forward to one already past, and the
-// records appended after it would fail with it.
+// records appended after it would fail with it. A record whose partition
+// never came fails as at its MaxBlock (noSuchPartition), under the timeout.
 // partitions is the topic's partition count.
 func (p *Producer) tooLate(h *heldRecord, partitions int) error {
 	if p.cfg.clock.Now().Before(h.since.Add(p.cfg.DeliveryTimeout)) {
@@ -154,7 +155,9 @@ func (p *Producer) tooLate(h *heldRecord, partitions int) error {
 	}
 	err := fmt.Errorf("%w: not appended within DeliveryTimeout (%v)", ErrDeliveryTimeout, p.cfg.DeliveryTimeout)
 	if h.rec.ExplicitPartition && int(h.rec.Partition) >= partitions {
-		err = fmt.Errorf("%w: %w: partition %d does not exist, the topic has %d", err, ErrInvalidRecord, h.rec.Partition, partitions)
+		lacked := noSuchPartition(&h.rec, h.rec.Partition, partitions).(*PartitionError)
+		lacked.Err = fmt.Errorf("%w: %w", err, lacked.Err)
+		return lacked
 	}
 	return err
 }

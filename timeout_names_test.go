@@ -51,3 +51,33 @@ func requireNamesItsPartitionOnce(t *testing.T, err error, topic string, partiti
 		require.NotContains(t, pe.Err.Error(), again, "the partition named again under its PartitionError: %v", err)
 	}
 }
+
+// A record naming a partition its topic lacks, whose DeliveryTimeout,
+// shorter than its MaxBlock, ends while it waits for that partition, fails
+// naming the partition in its *PartitionError, as it does at its MaxBlock,
+// in the same words, under the timeout. Before, the PartitionError named
+// none, and the text under it did: `producer: topic "events": delivery
+// timeout: not appended within DeliveryTimeout (30m0s): invalid record:
+// partition 5 does not exist, the topic has 1`.
+func TestAHeldRecordsDeliveryTimeoutNamesThePartitionItWaitedFor(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"events": 1}})
+	clk := clock.NewFake(heldClockStart)
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.clock = clk
+		cfg.MaxBlock, cfg.DeliveryTimeout, cfg.Linger = time.Hour, 30*time.Minute, NoLinger
+		cfg.RequestTimeout = time.Minute
+	})
+	learnTopic(t, p, clk, "events")
+	produced := clk.Now()
+	o := newOutcomes(1)
+	p.Produce(ctx(t), &Record{Topic: "events", Partition: 5, ExplicitPartition: true}, o.cb(0))
+	clk.Advance(produced.Add(30*time.Minute + pastDeadline).Sub(clk.Now()))
+	o.wait(t, "the record for partition 5, of a topic of one")
+
+	err := o.one(t, 0).err
+	require.ErrorIs(t, err, ErrDeliveryTimeout)
+	require.ErrorIs(t, err, ErrInvalidRecord)
+	requireNamesItsPartitionOnce(t, err, "events", 5)
+	require.EqualError(t, err, `producer: topic "events" partition 5: delivery timeout: `+
+		`not appended within DeliveryTimeout (30m0s): invalid record: no such partition (the topic has 1)`)
+}
