@@ -30,19 +30,37 @@ const (
 // Close, Flush or Send called from the callback of the first record to be
 // acknowledged, while the other records are still in flight or buffered:
 // the call returns by its ctx at the latest, and every record still gets
-// exactly one outcome.
+// exactly one outcome. Only Close may fail with ErrClosed: Flush and Send
+// are called on a producer that is open. The record Send produces from the
+// callback is written, exactly once, though Send cannot see its
+// acknowledgement (send.go) and returns when its ctx ends.
 func TestCallbackCallsProducer(t *testing.T) {
 	const topic, partitions, sendTopic = "call-back", 3, "call-back-send"
 	for _, tc := range []struct {
 		name string
 		call func(ctx context.Context, p *producer.Producer) error
+		// check judges what the call returned, err != nil.
+		check func(t *testing.T, err error)
+		sent  int // records the call itself produces to sendTopic
 	}{
-		{"Close", func(ctx context.Context, p *producer.Producer) error { return p.Close(ctx) }},
-		{"Flush", func(ctx context.Context, p *producer.Producer) error { return p.Flush(ctx) }},
+		{"Close", func(ctx context.Context, p *producer.Producer) error { return p.Close(ctx) },
+			func(t *testing.T, err error) {
+				assert.True(t, errors.Is(err, context.DeadlineExceeded) || errors.Is(err, producer.ErrClosed),
+					"Close from a callback may only fail because its ctx ended or the producer is closing: %v", err)
+			}, 0},
+		{"Flush", func(ctx context.Context, p *producer.Producer) error { return p.Flush(ctx) },
+			func(t *testing.T, err error) {
+				assert.ErrorIs(t, err, context.DeadlineExceeded,
+					"Flush from a callback of an open producer may only fail because its ctx ended")
+			}, 0},
 		{"Send", func(ctx context.Context, p *producer.Producer) error {
 			_, err := p.Send(ctx, &producer.Record{Topic: sendTopic, Value: []byte("sent from a callback")})
 			return err
-		}},
+		}, func(t *testing.T, err error) {
+			assert.ErrorIs(t, err, context.DeadlineExceeded,
+				"Send from a callback of an open producer may only fail because its ctx ended")
+			assert.ErrorIs(t, err, producer.ErrMaybeWritten, "Send's record was buffered and may still be written")
+		}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := startCluster(t, embedded.Options{Topics: map[string]int32{topic: partitions, sendTopic: 1}})
@@ -76,8 +94,7 @@ func TestCallbackCallsProducer(t *testing.T) {
 			case err := <-returned:
 				t.Logf("%s from a callback returned %v", tc.name, err)
 				if err != nil {
-					assert.True(t, errors.Is(err, context.DeadlineExceeded) || errors.Is(err, producer.ErrClosed),
-						"%s from a callback may only fail because its ctx ended: %v", tc.name, err)
+					tc.check(t, err)
 				}
 			case <-time.After(callbackCallWait):
 				t.Fatalf("%s called from a callback did not return within %v, though its ctx ended after %v: "+
@@ -86,6 +103,9 @@ func TestCallbackCallsProducer(t *testing.T) {
 			outs := o.wait(t)
 			if tc.name != "Close" {
 				requireAllAcked(t, outs)
+				// What the call produced may still be buffered: the
+				// callback's Send returned when its ctx ended.
+				require.NoError(t, p.Flush(testCtx(t)), "flushing after the callback's %s", tc.name)
 			}
 			// Close may fail records in flight that were written after all,
 			// so checkDelivery's rule on failed but written records is the
@@ -93,6 +113,7 @@ func TestCallbackCallsProducer(t *testing.T) {
 			d := checkDelivery(t, seeds, topic, recs, outs)
 			assert.Zero(t, d.duplicates, "there were no faults")
 			d.requireKeyOrder(t)
+			e2eReadAll(t, seeds, sendTopic, tc.sent)
 		})
 	}
 }
