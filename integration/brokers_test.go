@@ -10,11 +10,10 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gokafka/producer/integration/embedded"
+	"github.com/gokafka/producer/integration/testbroker"
 )
 
 // testTimeout bounds each wait of a test against a broker; a healthy run
@@ -29,7 +28,7 @@ const testTimeout = 60 * time.Second
 func brokers(t *testing.T) []string {
 	t.Helper()
 	if env := os.Getenv("KAFKA_BROKERS"); env != "" {
-		addrs := envBrokers()
+		addrs := testbroker.EnvBrokers()
 		require.NotEmpty(t, addrs, "KAFKA_BROKERS=%q names no broker", env)
 		return addrs
 	}
@@ -37,17 +36,6 @@ func brokers(t *testing.T) []string {
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
 	return c.Addrs()
-}
-
-// envBrokers returns the brokers KAFKA_BROKERS lists, none if it is unset.
-func envBrokers() []string {
-	var addrs []string
-	for a := range strings.SplitSeq(os.Getenv("KAFKA_BROKERS"), ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			addrs = append(addrs, a)
-		}
-	}
-	return addrs
 }
 
 var topicSeq atomic.Int64
@@ -63,56 +51,6 @@ func newTopic(t *testing.T, seeds []string, partitions int32) string {
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
-
-	req := kmsg.NewPtrCreateTopicsRequest()
-	rt := kmsg.NewCreateTopicsRequestTopic()
-	rt.Topic = name
-	rt.NumPartitions = partitions
-	rt.ReplicationFactor = -1 // the broker's default
-	req.Topics = append(req.Topics, rt)
-	req.TimeoutMillis = int32(testTimeout / time.Millisecond)
-	resp, err := req.RequestWith(ctx, cl)
-	require.NoError(t, err, "creating topic %s", name)
-	require.Len(t, resp.Topics, 1)
-	require.NoError(t, kerr.ErrorForCode(resp.Topics[0].ErrorCode), "creating topic %s", name)
-
-	// A real broker learns of the topic from the controller a moment
-	// later; poll its metadata rather than hope.
-	poll := time.NewTicker(50 * time.Millisecond)
-	defer poll.Stop()
-	for {
-		ready, why := topicReady(ctx, cl, name, partitions)
-		if ready {
-			return name
-		}
-		select {
-		case <-poll.C:
-		case <-ctx.Done():
-			t.Fatalf("topic %s not ready within %v: %s", name, testTimeout, why)
-		}
-	}
-}
-
-func topicReady(ctx context.Context, cl *kgo.Client, topic string, partitions int32) (bool, string) {
-	req := kmsg.NewPtrMetadataRequest()
-	rt := kmsg.NewMetadataRequestTopic()
-	rt.Topic = kmsg.StringPtr(topic)
-	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(ctx, cl)
-	switch {
-	case err != nil:
-		return false, err.Error()
-	case len(resp.Topics) != 1:
-		return false, fmt.Sprintf("metadata names %d topics", len(resp.Topics))
-	case resp.Topics[0].ErrorCode != 0:
-		return false, kerr.ErrorForCode(resp.Topics[0].ErrorCode).Error()
-	case len(resp.Topics[0].Partitions) != int(partitions):
-		return false, fmt.Sprintf("%d of %d partitions", len(resp.Topics[0].Partitions), partitions)
-	}
-	for _, p := range resp.Topics[0].Partitions {
-		if p.ErrorCode != 0 || p.Leader < 0 {
-			return false, fmt.Sprintf("partition %d has no leader (%v)", p.Partition, kerr.ErrorForCode(p.ErrorCode))
-		}
-	}
-	return true, ""
+	require.NoError(t, testbroker.CreateTopic(ctx, cl, name, partitions), "within %v", testTimeout)
+	return name
 }

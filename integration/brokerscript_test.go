@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gokafka/producer"
+	"github.com/gokafka/producer/integration/testbroker"
 )
 
 // TestClusterIDsNeverStartWithADash draws cluster ids as broker.sh makes
@@ -58,7 +59,7 @@ const produceRequestsMBean = "kafka.network:type=RequestMetrics,name=RequestsPer
 // variable set nothing says broker.sh runs the brokers (they may be
 // Docker's), so the test skips.
 func TestBrokerMetricCountsProduceRequests(t *testing.T) {
-	seeds := envBrokers()
+	seeds := testbroker.EnvBrokers()
 	if len(seeds) == 0 || os.Getenv("KAFKA_STATE_DIR") == "" && os.Getenv("KAFKA_JMX") == "" {
 		t.Skip("broker.sh metric: needs KAFKA_BROKERS run by broker.sh with KAFKA_JMX=1 (or in KAFKA_STATE_DIR)")
 	}

@@ -21,6 +21,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/gokafka/producer/integration/testbroker"
 )
 
 // clusterDefaults are the settings of a durable deployment that both
@@ -148,7 +150,7 @@ func checkComposeDefaults(t *testing.T, service string, env map[string]string) {
 // and a topic created with the broker's default replication factor gets
 // three replicas in sync.
 func TestClusterDurabilityDefaults(t *testing.T) {
-	seeds := envBrokers()
+	seeds := testbroker.EnvBrokers()
 	if len(seeds) != clusterBrokers {
 		t.Skipf("KAFKA_BROKERS lists %d broker(s), not %d", len(seeds), clusterBrokers)
 	}

@@ -26,6 +26,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gokafka/producer/integration/testbroker"
 )
 
 // clusterWait bounds each wait of a cluster test for the cluster to change
@@ -59,7 +61,7 @@ type brokerNode struct {
 // and the test fails, so that CI cannot skip these tests by mistake.
 func clusterFor(t *testing.T) *kafkaCluster {
 	t.Helper()
-	seeds := envBrokers()
+	seeds := testbroker.EnvBrokers()
 	if len(seeds) != clusterBrokers {
 		t.Skipf("cluster failure test: KAFKA_BROKERS lists %d broker(s), want the %d of `kafka/broker.sh start --nodes 3`",
 			len(seeds), clusterBrokers)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/gokafka/producer"
 	"github.com/gokafka/producer/integration/readback"
+	"github.com/gokafka/producer/integration/testbroker"
 	"github.com/gokafka/producer/internal/bounded"
 )
 
@@ -61,20 +62,8 @@ func e2eNewTopics(t *testing.T, seeds []string, n int, partitions int32, configs
 		require.NoError(t, kerr.ErrorForCode(rt.ErrorCode), "creating topic %s", rt.Topic)
 	}
 
-	poll := time.NewTicker(50 * time.Millisecond)
-	defer poll.Stop()
 	for _, name := range names {
-		for {
-			ready, why := topicReady(ctx, cl, name, partitions)
-			if ready {
-				break
-			}
-			select {
-			case <-poll.C:
-			case <-ctx.Done():
-				t.Fatalf("topic %s not ready within %v: %s", name, testTimeout, why)
-			}
-		}
+		require.NoError(t, testbroker.AwaitLeaders(ctx, cl, name, partitions), "within %v", testTimeout)
 	}
 	return names
 }

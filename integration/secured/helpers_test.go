@@ -16,12 +16,11 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	producer "github.com/gokafka/producer"
 	"github.com/gokafka/producer/integration/readback"
+	"github.com/gokafka/producer/integration/testbroker"
 	"github.com/gokafka/producer/sasl"
 	"github.com/gokafka/producer/sasl/oauthbearer"
 	"github.com/gokafka/producer/sasl/plain"
@@ -85,7 +84,8 @@ func (l *logCapture) String() string {
 	return l.buf.String()
 }
 
-// newTopic creates a topic of partitions on the cluster reached with opts.
+// newTopic creates a topic of partitions on the cluster reached with opts
+// and waits until every partition has a leader.
 func newTopic(t *testing.T, brokers []string, partitions int32, opts ...kgo.Opt) string {
 	t.Helper()
 	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, opts...)...)
@@ -94,42 +94,8 @@ func newTopic(t *testing.T, brokers []string, partitions int32, opts ...kgo.Opt)
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
 	name := fmt.Sprintf("%s-%d", strings.NewReplacer("/", ".", " ", "_").Replace(t.Name()), time.Now().UnixNano())
-	req := kmsg.NewPtrCreateTopicsRequest()
-	req.TimeoutMillis = int32(testTimeout / time.Millisecond)
-	rt := kmsg.NewCreateTopicsRequestTopic()
-	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, partitions, -1
-	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(ctx, cl)
-	require.NoError(t, err, "creating topic %s", name)
-	require.NoError(t, kerr.ErrorForCode(resp.Topics[0].ErrorCode), "creating topic %s", name)
-	poll := time.NewTicker(50 * time.Millisecond)
-	defer poll.Stop()
-	for !leadersElected(ctx, cl, name, partitions) {
-		select {
-		case <-poll.C:
-		case <-ctx.Done():
-			t.Fatalf("topic %s: partitions without a leader after %v", name, testTimeout)
-		}
-	}
+	require.NoError(t, testbroker.CreateTopic(ctx, cl, name, partitions), "within %v", testTimeout)
 	return name
-}
-
-// leadersElected reports whether every partition of topic has a leader.
-func leadersElected(ctx context.Context, cl *kgo.Client, topic string, partitions int32) bool {
-	req := kmsg.NewPtrMetadataRequest()
-	rt := kmsg.NewMetadataRequestTopic()
-	rt.Topic = kmsg.StringPtr(topic)
-	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(ctx, cl)
-	if err != nil || len(resp.Topics) != 1 || resp.Topics[0].ErrorCode != 0 || int32(len(resp.Topics[0].Partitions)) != partitions {
-		return false
-	}
-	for _, p := range resp.Topics[0].Partitions {
-		if p.ErrorCode != 0 || p.Leader < 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // produceAndReadBack sends n keyed records through cfg, then reads them
@@ -226,9 +192,10 @@ func produceFor(t *testing.T, cfg producer.Config, topic string, d time.Duration
 // record acknowledged, none retried, and all read back exactly, in order
 // within each partition. It returns the producer's debug log.
 //
-// One record per partition goes first, each awaited: a new topic's leaders
-// may still be settling (NOT_LEADER_OR_FOLLOWER, retried, which without
-// idempotence may reorder), and that is not what this checks.
+// One record per partition goes first, each awaited and to its partition
+// by ExplicitPartition: a new topic's leaders may still be settling
+// (NOT_LEADER_OR_FOLLOWER, retried, which without idempotence may reorder),
+// and that is not what this checks.
 func run(t *testing.T, cfg producer.Config, topic string, more func(sent int, start time.Time) bool, pace time.Duration, readOpts ...kgo.Opt) string {
 	t.Helper()
 	var log logCapture
@@ -241,8 +208,9 @@ func run(t *testing.T, cfg producer.Config, topic string, more func(sent int, st
 	require.NoError(t, err)
 	n := 0
 	for ; n < partitions; n++ {
-		_, err := p.Send(ctx, &producer.Record{Topic: topic, Partition: int32(n), Value: fmt.Appendf(nil, "v%06d", n)})
+		md, err := p.Send(ctx, &producer.Record{Topic: topic, Partition: int32(n), ExplicitPartition: true, Value: fmt.Appendf(nil, "v%06d", n)})
 		require.NoError(t, err, "the first record of partition %d", n)
+		require.Equal(t, int32(n), md.Partition, "the first record of partition %d went to partition %d", n, md.Partition)
 	}
 	retriesBefore := p.Stats().Retries
 

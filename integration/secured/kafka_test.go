@@ -14,6 +14,7 @@ import (
 	franzplain "github.com/twmb/franz-go/pkg/sasl/plain"
 
 	producer "github.com/gokafka/producer"
+	"github.com/gokafka/producer/integration/testbroker"
 	"github.com/gokafka/producer/internal/testcerts"
 	"github.com/gokafka/producer/protocol/kerr"
 	"github.com/gokafka/producer/sasl"
@@ -36,10 +37,12 @@ type kafka struct {
 func realKafka(t *testing.T) *kafka {
 	t.Helper()
 	k := &kafka{security: os.Getenv("KAFKA_SECURITY"), expired: os.Getenv("KAFKA_EXPIRED_BROKERS")}
-	if k.security == "" || os.Getenv("KAFKA_BROKERS") == "" {
+	env := os.Getenv("KAFKA_BROKERS")
+	if k.security == "" || env == "" {
 		t.Skip("KAFKA_SECURITY and KAFKA_BROKERS are not set (broker.sh start --security MODE prints them)")
 	}
-	k.brokers = strings.Split(os.Getenv("KAFKA_BROKERS"), ",")
+	k.brokers = testbroker.EnvBrokers()
+	require.NotEmpty(t, k.brokers, "KAFKA_BROKERS=%q names no broker", env)
 	if k.tls() {
 		var err error
 		k.ca, err = os.ReadFile(os.Getenv("KAFKA_CA"))
