@@ -117,8 +117,11 @@ func TestTxnARecordProducedBeforeAnAbortIsNotCommittedInTheNext(t *testing.T) {
 
 			aborted := make(chan error, 1)
 			go func() { aborted <- p.AbortTransaction(testCtx(t)) }()
+			// One ctx for every probe: testCtx registers a cleanup, and the
+			// condition runs each tick, on a goroutine of testify's.
+			probeCtx := testCtx(t)
 			require.Eventually(t, func() bool {
-				return errors.Is(produceOne(t, p, &producer.Record{Topic: "t", Value: []byte("probe")}), producer.ErrTransactionState)
+				return errors.Is(produceOne(probeCtx, p, &producer.Record{Topic: "t", Value: []byte("probe")}), producer.ErrTransactionState)
 			}, testTimeout, time.Millisecond, "Produce refused: the abort began")
 			// Lets the first record be appended, freeing the memory the
 			// second waits for, if the abort has not failed it.
@@ -137,11 +140,11 @@ func TestTxnARecordProducedBeforeAnAbortIsNotCommittedInTheNext(t *testing.T) {
 	}
 }
 
-// produceOne produces r and returns its error if Produce refused it at
-// once; a record it took (appended, or held) reports nil.
-func produceOne(t *testing.T, p *producer.Producer, r *producer.Record) error {
+// produceOne produces r within ctx and returns its error if Produce refused
+// it at once; a record it took (appended, or held) reports nil.
+func produceOne(ctx context.Context, p *producer.Producer, r *producer.Record) error {
 	refused := make(chan error, 1)
-	p.Produce(testCtx(t), r, func(_ producer.RecordMetadata, err error) {
+	p.Produce(ctx, r, func(_ producer.RecordMetadata, err error) {
 		select {
 		case refused <- err:
 		default:
@@ -261,8 +264,7 @@ func TestTxnAnAbortCalledAgainAfterItsEpochBumpWasCutShortGoesOn(t *testing.T) {
 			err := receive(t, aborted, "AbortTransaction did not return after its ctx ended")
 			require.ErrorIs(t, err, context.Canceled)
 			release()
-			require.Eventually(t, func() bool { return coordinatorEpoch(t, seeds, id) > epoch },
-				testTimeout, 10*time.Millisecond, "the held InitProducerId bumped the epoch")
+			awaitEpochAbove(t, seeds, id, epoch, 10*time.Millisecond, "the held InitProducerId bumped the epoch")
 
 			require.NoError(t, end.end(testCtx(t), p), "%s after the abort was cut short; log:\n%s", end.name, log)
 			if !end.next {

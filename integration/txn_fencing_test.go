@@ -232,8 +232,7 @@ func TestTxnATransactionTheCoordinatorTimedOut(t *testing.T) {
 			epoch := coordinatorEpoch(t, seeds, id)
 			require.NoError(t, p.BeginTransaction())
 			requireAllAcked(t, produceAll(t, p, []*producer.Record{{Topic: topic, Value: []byte("timed out")}}))
-			require.Eventually(t, func() bool { return coordinatorEpoch(t, seeds, id) > epoch },
-				testTimeout, 20*time.Millisecond, "the coordinator timed the transaction out")
+			awaitEpochAbove(t, seeds, id, epoch, 20*time.Millisecond, "the coordinator timed the transaction out")
 
 			err := p.AbortTransaction(testCtx(t))
 			if !proto.v2 {

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -316,15 +317,51 @@ func readUncommitted(t *testing.T, seeds []string, topic string, want int) []rea
 // request the producer never heard back from may have moved on.
 func coordinatorEpoch(t *testing.T, seeds []string, id string) int16 {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	defer cancel()
+	epoch, err := describeEpoch(ctx, seeds, id)
 	require.NoError(t, err)
+	return epoch
+}
+
+// awaitEpochAbove waits, bounded, until the coordinator's epoch for id
+// (coordinatorEpoch) is above epoch, asking every tick. A failed
+// DescribeTransactions is asked again at the next tick: require inside the
+// condition, which testify runs on a goroutine of its own, would end that
+// goroutine at the first failure and leave the wait to time out without
+// its cause. If the wait ends, its failure gives the last answer.
+func awaitEpochAbove(t *testing.T, seeds []string, id string, epoch int16, tick time.Duration, what string) {
+	t.Helper()
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+		defer cancel()
+		got, err := describeEpoch(ctx, seeds, id)
+		if assert.NoError(c, err) {
+			assert.Greater(c, got, epoch, "the coordinator's epoch for %q", id)
+		}
+	}, testTimeout, tick, what)
+}
+
+// describeEpoch asks the coordinator of seeds for id's producer epoch; its
+// error is a value, so that a poll can ask again.
+func describeEpoch(ctx context.Context, seeds []string, id string) (int16, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+	if err != nil {
+		return 0, err
+	}
 	defer cl.Close()
 	req := kmsg.NewPtrDescribeTransactionsRequest()
 	req.TransactionalIDs = []string{id}
-	resp, err := req.RequestWith(testCtx(t), cl)
-	require.NoError(t, err, "DescribeTransactions of %q", id)
-	require.Len(t, resp.TransactionStates, 1, "DescribeTransactions of %q", id)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return 0, fmt.Errorf("DescribeTransactions of %q: %w", id, err)
+	}
+	if len(resp.TransactionStates) != 1 {
+		return 0, fmt.Errorf("DescribeTransactions of %q: the answer names %d transactions", id, len(resp.TransactionStates))
+	}
 	st := resp.TransactionStates[0]
-	require.NoError(t, kerr.ErrorForCode(st.ErrorCode), "DescribeTransactions of %q", id)
-	return st.ProducerEpoch
+	if err := kerr.ErrorForCode(st.ErrorCode); err != nil {
+		return 0, fmt.Errorf("DescribeTransactions of %q: %w", id, err)
+	}
+	return st.ProducerEpoch, nil
 }
