@@ -143,22 +143,37 @@ func ctpRunWorker(t *testing.T, env []string, proto txnProtocol, kill bool) int 
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	require.NoError(t, cmd.Start())
-	exited := false
-	defer func() {
-		if !exited {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	}()
 
-	lines := make(chan string)
+	// The reader hands lines over until stop closes, and then reads on,
+	// discarding, so that it never blocks on a line nobody takes; the pipe
+	// ends once the worker has exited. Wait comes after the reader is done
+	// (os/exec: not before the reads from the pipe have completed).
+	lines, stop, drained := make(chan string), make(chan struct{}), make(chan struct{})
 	go func() {
+		defer close(drained)
 		defer close(lines)
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			lines <- sc.Text()
+			select {
+			case lines <- sc.Text():
+			case <-stop:
+			}
 		}
 		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	exited := false
+	defer func() {
+		if exited {
+			return
+		}
+		_ = cmd.Process.Kill()
+		close(stop)
+		select {
+		case <-drained:
+			_ = cmd.Wait()
+		case <-time.After(testTimeout):
+			t.Errorf("the killed worker's stdout did not end within %v", testTimeout)
+		}
 	}()
 	deadline := time.After(ctpWorkerLimit)
 	commits := 0
@@ -167,6 +182,7 @@ func ctpRunWorker(t *testing.T, env []string, proto txnProtocol, kill bool) int 
 		select {
 		case line, ok := <-lines:
 			if !ok {
+				<-drained // closed right after lines: the pipe is read to its end
 				err := cmd.Wait()
 				exited = true
 				require.NoError(t, err, "the worker failed; its output:\n%s\n%s", strings.Join(output, "\n"), stderr.String())
@@ -182,9 +198,7 @@ func ctpRunWorker(t *testing.T, env []string, proto txnProtocol, kill bool) int 
 				commits++
 			case line == ctpLinePrefix+"stopped" && kill:
 				require.NoError(t, cmd.Process.Kill())
-				_ = cmd.Wait()
-				exited = true
-				return commits
+				return commits // the deferred stop drains the pipe, then waits
 			}
 		case <-deadline:
 			t.Fatalf("the worker did not finish within %v; its output:\n%s\n%s", ctpWorkerLimit, strings.Join(output, "\n"), stderr.String())
