@@ -147,6 +147,30 @@ func (o *outcomes) done() bool {
 	}
 }
 
+// has reports whether record i has an outcome, without waiting.
+func (o *outcomes) has(i int) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.got[i]) > 0
+}
+
+// missing is how many records have no outcome yet.
+func (o *outcomes) missing() int {
+	return len(o.got) - int(o.first.Load())
+}
+
+// snapshot returns every record's outcomes so far, for a test that checks
+// them all rather than failing at the first.
+func (o *outcomes) snapshot() [][]outcome {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	got := make([][]outcome, len(o.got))
+	for i, outs := range o.got {
+		got[i] = append([]outcome(nil), outs...)
+	}
+	return got
+}
+
 // one returns record i's only outcome, failing if it has none or several.
 func (o *outcomes) one(t testing.TB, i int) outcome {
 	t.Helper()

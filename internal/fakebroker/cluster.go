@@ -195,6 +195,20 @@ func (c *Cluster) MetadataRequests() int64 { return c.metadataReqs.Load() }
 // Connections is the number of connections accepted so far.
 func (c *Cluster) Connections() int64 { return c.accepted.Load() }
 
+// OpenConnections is the number of connections whose requests are still
+// being served. A connection counts until its last request is handled, a
+// delayed one included, so once a closed client's connections are all gone
+// nothing it sent can still change a partition.
+func (c *Cluster) OpenConnections() int {
+	open := 0
+	for _, n := range c.nodes {
+		n.mu.Lock()
+		open += len(n.conns)
+		n.mu.Unlock()
+	}
+	return open
+}
+
 // SetMaxMessageBytes changes message.max.bytes; 0 removes the limit.
 func (c *Cluster) SetMaxMessageBytes(n int) {
 	c.mu.Lock()

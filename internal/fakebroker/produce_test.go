@@ -233,3 +233,26 @@ func TestCloseEndsConnectionsAndDelays(t *testing.T) {
 	}
 	c.Close() // idempotent
 }
+
+// A test that reads the log after closing its client waits for
+// OpenConnections to reach zero: a request still held by a hook or a delay
+// when the client hung up is handled, and may append, before then.
+func TestAConnectionCountsAsOpenUntilItsLastRequestIsHandled(t *testing.T) {
+	c := start(t, Options{Topics: map[string]int32{"t": 1}})
+	held, release := make(chan struct{}, 1), make(chan struct{})
+	c.OnProduce(func(int32, *protocol.ProduceRequest) Action {
+		held <- struct{}{}
+		<-release
+		return Action{}
+	})
+	cn := dial(t, c, 0, conn.Config{})
+	cn.SendVersion(context.Background(), produceReq(1, "t", map[int32][]byte{0: batch(t, "a")}), 12,
+		func(protocol.Response, error) {})
+	bounded.Receive(t, held, wait, "the broker never read the Produce")
+	cn.Close()
+	require.Equal(t, 1, c.OpenConnections(), "the held request's connection, closed by the client")
+	close(release)
+	require.Eventually(t, func() bool { return c.OpenConnections() == 0 }, wait, time.Millisecond,
+		"the connection still counts as open after its request was handled")
+	require.Equal(t, int64(1), c.ProduceCount(), "the held request appends after its client hung up")
+}
