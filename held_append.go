@@ -131,8 +131,14 @@ func (p *Producer) appendHeldTo(ctx context.Context, wt *waitingTopic, t *metada
 }
 
 // endedByClose makes the error of a held record whose wait for memory
-// Close ended one that matches ErrClosed, keeping how the wait ended.
+// Close ended one that matches ErrClosed, keeping how the wait ended. The
+// words go under a *PartitionError, as every record's error reads
+// (`producer: topic "t" partition 0: producer closed: ...`), not before
+// it.
 func (p *Producer) endedByClose(err error) error {
+	if pe, ok := err.(*PartitionError); ok {
+		return &PartitionError{Topic: pe.Topic, Partition: pe.Partition, Err: p.endedByClose(pe.Err)}
+	}
 	switch {
 	case errors.Is(err, ErrClosed):
 		return err

@@ -148,7 +148,9 @@ func (p *Producer) lackedPartition(h *heldRecord, partitions int) error {
 // would bring its batch's deadline forward to one already past, and the
 // records appended after it would fail with it. A record whose partition
 // never came fails as at its MaxBlock (noSuchPartition), under the timeout.
-// partitions is the topic's partition count.
+// The *PartitionError names the partition the record named, if it did,
+// as ErrDeliveryTimeout's doc says. partitions is the topic's partition
+// count.
 func (p *Producer) tooLate(h *heldRecord, partitions int) error {
 	if p.cfg.clock.Now().Before(h.since.Add(p.cfg.DeliveryTimeout)) {
 		return nil
@@ -159,7 +161,11 @@ func (p *Producer) tooLate(h *heldRecord, partitions int) error {
 		lacked.Err = fmt.Errorf("%w: %w", err, lacked.Err)
 		return lacked
 	}
-	return err
+	partition := int32(-1)
+	if h.rec.ExplicitPartition {
+		partition = h.rec.Partition
+	}
+	return &PartitionError{Topic: h.rec.Topic, Partition: partition, Err: err}
 }
 
 // heldTooLong is the error of a record that waited its limit for its

@@ -86,7 +86,7 @@ func (p *Producer) failUnpooled(h heldRecord, err error) {
 // a batch, so the transaction books it as a refusal: no sequence is in
 // doubt.
 func (w *held) deliverFailure(h heldRecord, err error) {
-	w.p.noteTxnRejection(err)
+	w.p.noteTxnRejection(h.rec.Topic, err)
 	w.p.acc.Deliver(&heldFailure{w: w, h: h, err: err}, accumulator.Result{})
 	w.mu.Lock()
 	w.booked(h.seq)

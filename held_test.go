@@ -985,7 +985,15 @@ func TestCloseEndingAHeldRecordsWaitForMemoryFailsItAsClosed(t *testing.T) {
 	_ = p.Close(closing)
 	releaseOnce.Do(func() { close(release) })
 	held.wait(t, "the held record")
-	require.ErrorIs(t, held.one(t, 0).err, ErrClosed)
+	err = held.one(t, 0).err
+	require.ErrorIs(t, err, ErrClosed)
+	// Its words go under its PartitionError, as every record's do, where
+	// they came before it: `producer closed: producer: topic "late" ...`.
+	var pe *PartitionError
+	require.ErrorAs(t, err, &pe)
+	require.ErrorIs(t, pe.Err, ErrClosed, "ErrClosed under the PartitionError: %v", err)
+	require.True(t, strings.HasPrefix(err.Error(), `producer: topic "late"`), "%v", err)
+	require.Equal(t, 1, strings.Count(err.Error(), "producer: topic"), "%v", err)
 }
 
 // A record held to queue behind its topic's held records, whose drain ends

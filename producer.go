@@ -375,7 +375,7 @@ func (p *Producer) trackOutsideAdmission(adm *admission, r *Record, cb Callback)
 //
 //go:noinline
 func (p *Producer) refuse(adm *admission, rcv receiver, r *Record, err error) {
-	p.noteTxnRejection(err)
+	p.noteTxnRejection(r.Topic, err)
 	adm.exit()
 	p.reject(rcv, r, err)
 }

@@ -81,3 +81,35 @@ func TestAHeldRecordsDeliveryTimeoutNamesThePartitionItWaitedFor(t *testing.T) {
 	require.EqualError(t, err, `producer: topic "events" partition 5: delivery timeout: `+
 		`not appended within DeliveryTimeout (30m0s): invalid record: no such partition (the topic has 1)`)
 }
+
+// A held record naming a partition its topic has, whose DeliveryTimeout
+// ends while it waits behind a record of its partition that waits for a
+// batch's memory, fails naming that partition in its *PartitionError, as
+// ErrDeliveryTimeout's doc says. Before, its PartitionError named none:
+// `producer: topic "late": delivery timeout: not appended within
+// DeliveryTimeout (10s)`. Both records' deadlines pass in one step of the
+// fake clock: the first's wait for memory ends, and the second's turn
+// comes past its own.
+func TestAHeldRecordTimedOutBehindAnotherNamesItsPartition(t *testing.T) {
+	c, p, clk := shortOfMemoryProducer(t)
+	o := newOutcomes(2)
+	t0 := clk.Now()
+	p.Produce(ctx(t), &Record{Topic: "late", Partition: 0, ExplicitPartition: true, Value: []byte("first")}, o.cb(0))
+	clk.Advance(time.Second)
+	p.Produce(ctx(t), &Record{Topic: "late", Partition: 0, ExplicitPartition: true, Value: []byte("behind")}, o.cb(1))
+	clk.Advance(4 * time.Second)
+	fillBufferMemory(t, c, p)
+	require.NoError(t, c.CreateTopic("late", 1))
+	awaitDrain(t, p, clk, "late")
+	eventually(t, "the first held record waiting for memory", func() bool { return p.pool.Waiters() == 1 })
+
+	clk.Advance(t0.Add(time.Second + shortOfMemoryDeliveryTimeout + pastDeadline).Sub(clk.Now()))
+	o.wait(t, "both held records at their DeliveryTimeout")
+	c.OnProduce(nil) // the batches that fill the memory settle, for Close
+	clk.Advance(shortOfMemoryDeliveryTimeout)
+	err := o.one(t, 1).err
+	require.ErrorIs(t, err, ErrDeliveryTimeout)
+	requireNamesItsPartitionOnce(t, err, "late", 0)
+	require.EqualError(t, err, `producer: topic "late" partition 0: delivery timeout: `+
+		`not appended within DeliveryTimeout (10s)`)
+}

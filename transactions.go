@@ -339,14 +339,22 @@ func (p *Producer) noteTxnFailure(tp accumulator.TopicPartition, err error) {
 	}
 }
 
-// noteTxnRejection tells the transaction manager that a record was refused
-// before it joined a batch, in Produce or while it waited for its topic's
-// metadata: the transaction cannot commit without it. Like a failure, it is
-// told as it is decided.
-func (p *Producer) noteTxnRejection(err error) {
-	if p.txn != nil {
-		p.txn.RecordRejected(err)
+// noteTxnRejection tells the transaction manager that a record of topic
+// was refused before it joined a batch, in Produce or while it waited for
+// its topic's metadata: the transaction cannot commit without it. Like a
+// failure, it is told as it is decided. The manager books the refusal's
+// cause and names the partition in words, as for a failed batch: every
+// later call and refused record quotes the transaction's error, which
+// must be no *PartitionError naming the refused record's partition.
+func (p *Producer) noteTxnRejection(topic string, err error) {
+	if p.txn == nil {
+		return
 	}
+	tp := accumulator.TopicPartition{Topic: topic, Partition: -1}
+	if pe, ok := err.(*PartitionError); ok {
+		tp.Partition, err = pe.Partition, pe.Err
+	}
+	p.txn.RecordRejected(tp, err)
 }
 
 // newTransactionManager wires the transaction manager to the cluster layer

@@ -161,20 +161,27 @@ func ctpRunWorker(t *testing.T, env []string, proto txnProtocol, kill bool) int 
 		}
 		_, _ = io.Copy(io.Discard, stdout)
 	}()
+	// end kills the worker, unless it has exited, and waits for it; it
+	// reports whether Wait returned: only then may stderr be read, which
+	// os/exec's copier writes to until then.
 	exited := false
-	defer func() {
+	end := func() (waited bool) {
 		if exited {
-			return
+			return true
 		}
+		exited = true
 		_ = cmd.Process.Kill()
 		close(stop)
 		select {
 		case <-drained:
 			_ = cmd.Wait()
+			return true
 		case <-time.After(testTimeout):
 			t.Errorf("the killed worker's stdout did not end within %v", testTimeout)
+			return false
 		}
-	}()
+	}
+	defer end()
 	deadline := time.After(ctpWorkerLimit)
 	commits := 0
 	var output []string
@@ -201,7 +208,11 @@ func ctpRunWorker(t *testing.T, env []string, proto txnProtocol, kill bool) int 
 				return commits // the deferred stop drains the pipe, then waits
 			}
 		case <-deadline:
-			t.Fatalf("the worker did not finish within %v; its output:\n%s\n%s", ctpWorkerLimit, strings.Join(output, "\n"), stderr.String())
+			written := "(its stderr unread: it did not end)"
+			if end() {
+				written = stderr.String()
+			}
+			t.Fatalf("the worker did not finish within %v; its output:\n%s\n%s", ctpWorkerLimit, strings.Join(output, "\n"), written)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -109,6 +110,75 @@ func TestTxnAProducerStoppedByAProduceAnswerNamesNoPartitionAfter(t *testing.T) 
 				require.NotContains(t, err.Error(), "partition", "%s names a partition", c.name)
 			}
 		})
+	}
+}
+
+// A record refused before it joined a batch leaves the transaction to
+// abort, and the transaction's error says in words whose record was
+// refused, as for a failed batch. Produce refuses a record stamped before
+// 1970 at once, its partition not chosen yet ("a record of T was
+// refused"); a held record for partition 5 of a topic of one, whose
+// DeliveryTimeout ends while it waits for that partition, is refused
+// naming it ("a record of T-5 was refused"). Before, the transaction
+// booked the refusal's *producer.PartitionError: CommitTransaction's
+// error was one, and a record refused after read `producer: topic "T":
+// the transaction must be aborted: producer: topic "T" partition 5: ...`.
+func TestTxnARecordRefusedAfterARefusedOneNamesThatOneAsTheCause(t *testing.T) {
+	scenes := []struct {
+		name      string
+		partition int32 // the refused record's, in the transaction's error; -1: none
+		settings  func(*producer.Config)
+		refused   func(topic string) *producer.Record
+		want      error
+	}{
+		{"before 1970", -1, nil, func(topic string) *producer.Record {
+			r := recordFor(topic, 0, nil)
+			r.Timestamp = time.Unix(-10, 0)
+			return r
+		}, producer.ErrInvalidRecord},
+		{"held past its DeliveryTimeout", 5, func(cfg *producer.Config) {
+			cfg.Linger = producer.NoLinger
+			cfg.RequestTimeout, cfg.DeliveryTimeout, cfg.MaxBlock = 500*time.Millisecond, time.Second, time.Minute
+		}, func(topic string) *producer.Record {
+			r := recordFor(topic, 0, nil)
+			r.Partition, r.ExplicitPartition = 5, true
+			return r
+		}, producer.ErrDeliveryTimeout},
+	}
+	for _, proto := range txnProtocols {
+		for _, s := range scenes {
+			t.Run(proto.name+"/"+s.name, func(t *testing.T) {
+				const topic = "refused-first"
+				c := startCluster(t, embedded.Options{Topics: map[string]int32{topic: 1}})
+				seeds := c.Addrs()
+				setTransactionVersion(t, seeds, proto.level)
+				p, log := newTxnProducer(t, seeds, txnID(t, "refused"), proto, s.settings)
+				require.NoError(t, p.BeginTransaction())
+				first := produceAll(t, p, []*producer.Record{s.refused(topic)})[0].err
+				require.ErrorIs(t, first, s.want, "log:\n%s", log)
+
+				later := recordFor(topic, 1, nil)
+				later.Partition, later.ExplicitPartition = 0, true
+				refused := produceAll(t, p, []*producer.Record{later})[0].err
+				require.ErrorIs(t, refused, producer.ErrTransactionAbortable, "log:\n%s", log)
+				require.ErrorIs(t, refused, s.want, "the refusal says why")
+				requireOnePartitionError(t, refused)
+				cause := "a record of " + topic + " was refused"
+				if s.partition >= 0 {
+					cause = fmt.Sprintf("a record of %s-%d was refused", topic, s.partition)
+					requireNamesPartitionOnce(t, refused, topic, s.partition)
+				}
+				require.Contains(t, refused.Error(), cause)
+
+				err := p.CommitTransaction(testCtx(t))
+				require.ErrorIs(t, err, producer.ErrTransactionAbortable, "CommitTransaction; log:\n%s", log)
+				require.ErrorIs(t, err, s.want, "CommitTransaction says why")
+				var pe *producer.PartitionError
+				require.False(t, errors.As(err, &pe), "CommitTransaction's error is a PartitionError: %v", err)
+				require.Contains(t, err.Error(), cause)
+				require.NoError(t, p.AbortTransaction(testCtx(t)), "log:\n%s", log)
+			})
+		}
 	}
 }
 

@@ -132,7 +132,7 @@ func TestEnterAfterHooksAdmitsARecordToItsOwnTransactionOnlyUntilItBeginsToEnd(t
 	require.NoError(t, r.m.Begin())
 	require.ErrorIs(t, r.m.EnterAfterHooks(gen), ErrAborted, "in the next transaction")
 	gen = r.m.Generation()
-	r.m.RecordRejected(errors.New("a record too large"))
+	r.m.RecordRejected(tp0, errors.New("a record too large"))
 	require.Equal(t, AbortableError, r.state())
 	require.NoError(t, r.m.EnterAfterHooks(gen), "in an abortable transaction") // holds the abort in Aborting
 	aborted := make(chan error, 1)

@@ -98,7 +98,7 @@ func TestARecordRefusedForWhatStopsTheProducerStopsIt(t *testing.T) {
 				if !open {
 					require.NoError(t, r.m.Commit(context.Background()))
 				}
-				r.m.RecordRejected(s.err)
+				r.m.RecordRejected(tp0, s.err)
 				require.Equal(t, FatalError, r.state())
 				err := r.m.CheckProduce()
 				require.ErrorIs(t, err, ErrFatal)

@@ -357,31 +357,33 @@ func (m *Manager) fatal(cause error) error {
 func (m *Manager) RecordFailed(tp accumulator.TopicPartition, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.recordLost(err, &tp)
+	m.recordLost(err, tp, true)
 }
 
-// RecordRejected books a record the producer refused before it joined a
-// batch (too large, no memory in time, an invalid partition, no metadata
-// in time, the producer stopped): the transaction misses a record and
-// must not commit, but nothing was sent, so no sequence is in doubt. It
-// is told as the refusal is decided, as RecordFailed is.
-func (m *Manager) RecordRejected(err error) {
+// RecordRejected books a record of tp (tp.Partition -1: none chosen yet)
+// that the producer refused before it joined a batch (too large, no memory
+// in time, an invalid partition, no metadata in time, the producer
+// stopped): the transaction misses a record and must not commit, but
+// nothing was sent, so no sequence is in doubt. It is told as the refusal
+// is decided, as RecordFailed is. err does not name tp, as RecordFailed's
+// does not: the transaction's error names it in words.
+func (m *Manager) RecordRejected(tp accumulator.TopicPartition, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.recordLost(err, nil)
+	m.recordLost(err, tp, false)
 }
 
-// recordLost books a record of the current transaction that failed in a
-// batch of the partition batch names (sent, perhaps), or before it joined
-// one (batch nil). Fencing, and whatever else ends the producer
-// (endsProducer), is fatal, for a refusal too: a stopped sender refuses
-// every append with the error that stopped it. That error concerns the
-// producer, not one partition: it is kept as it came, where a failure
-// that leaves the transaction to abort says which partition's batch
-// failed. A failure with no transaction open (a record the producer's
+// recordLost books a record of the current transaction, of tp, that
+// failed in a batch (inBatch: sent, perhaps), or before it joined one.
+// Fencing, and whatever else ends the producer (endsProducer), is fatal,
+// for a refusal too: a stopped sender refuses every append with the error
+// that stopped it. That error concerns the producer, not one partition: it
+// is kept as it came, where a failure that leaves the transaction to abort
+// says which partition's batch failed, or whose record was refused. A
+// failure with no transaction open (a record the producer's
 // Close failed after the abort) is the record's alone: booked, it would
 // make the next transaction abortable before it began. m.mu must be held.
-func (m *Manager) recordLost(err error, batch *accumulator.TopicPartition) {
+func (m *Manager) recordLost(err error, tp accumulator.TopicPartition, inBatch bool) {
 	switch {
 	case errors.Is(err, ErrAborted):
 		// The abort under way failed it, or its transaction has ended.
@@ -393,10 +395,12 @@ func (m *Manager) recordLost(err error, batch *accumulator.TopicPartition) {
 		m.fatal(err)
 	case !m.open():
 		// No transaction to fail: the failure is the record's alone.
-	case batch == nil:
-		m.abortable(err)
+	case !inBatch && tp.Partition < 0:
+		m.abortable(fmt.Errorf("a record of %s was refused: %w", tp.Topic, err))
+	case !inBatch:
+		m.abortable(fmt.Errorf("a record of %s-%d was refused: %w", tp.Topic, tp.Partition, err))
 	default:
-		m.abortable(fmt.Errorf("a batch of %s-%d failed: %w", batch.Topic, batch.Partition, err))
+		m.abortable(fmt.Errorf("a batch of %s-%d failed: %w", tp.Topic, tp.Partition, err))
 		m.bump = true // an unanswered or refused batch: its sequence is in doubt
 	}
 }

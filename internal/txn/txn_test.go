@@ -516,7 +516,7 @@ func TestAnAbortableTransactionRefusesPartitionsWithWhy(t *testing.T) {
 	for _, v2 := range []bool{false, true} {
 		r := initialized(t, v2)
 		tooLarge := errors.New("record too large")
-		r.m.RecordRejected(tooLarge)
+		r.m.RecordRejected(tp0, tooLarge)
 		admitted, refused := r.m.Admit(tp0)
 		require.False(t, admitted)
 		require.ErrorIs(t, refused, ErrAbortable, "v2 %v", v2)
@@ -860,7 +860,7 @@ func TestARecordFailingWhileAnAbortWaitsForTheRecordsLeavesItAborting(t *testing
 func TestARecordRefusedBeforeBatchingMeansAbortWithoutANewEpoch(t *testing.T) {
 	r := initialized(t, false)
 	tooLarge := errors.New("record too large")
-	r.m.RecordRejected(tooLarge)
+	r.m.RecordRejected(tp0, tooLarge)
 	err := r.m.Commit(context.Background())
 	require.ErrorIs(t, err, ErrAbortable)
 	require.ErrorIs(t, err, tooLarge)
@@ -871,7 +871,7 @@ func TestARecordRefusedBeforeBatchingMeansAbortWithoutANewEpoch(t *testing.T) {
 	require.Equal(t, epoch, r.producerID().Epoch)
 	require.Equal(t, Ready, r.state())
 
-	r.m.RecordRejected(tooLarge)
+	r.m.RecordRejected(tp0, tooLarge)
 	require.Equal(t, Ready, r.state(), "outside a transaction a refusal is only the record's")
 }
 
@@ -882,7 +882,7 @@ func TestAbortedRecordsDoNotMakeTheNextAbortable(t *testing.T) {
 	r := initialized(t, false)
 	r.m.RecordFailed(tp0, ErrAborted)
 	require.Equal(t, InTransaction, r.state())
-	r.m.RecordRejected(fmt.Errorf("%w: the record waited for its topic's metadata until its transaction ended", ErrAborted))
+	r.m.RecordRejected(tp0, fmt.Errorf("%w: the record waited for its topic's metadata until its transaction ended", ErrAborted))
 	require.Equal(t, InTransaction, r.state(), "refused")
 }
 
@@ -893,7 +893,7 @@ func TestAbortedRecordsDoNotMakeTheNextAbortable(t *testing.T) {
 func TestARecordRefusedDuringACommitStopsIt(t *testing.T) {
 	r := initialized(t, false)
 	refused := errors.New("no metadata within MaxBlock")
-	r.duringFlush = func() { r.m.RecordRejected(refused) }
+	r.duringFlush = func() { r.m.RecordRejected(tp0, refused) }
 	err := r.m.Commit(context.Background())
 	require.ErrorIs(t, err, ErrAbortable)
 	require.ErrorIs(t, err, refused)
@@ -972,6 +972,34 @@ func TestAFailedBatchNamesItsPartitionButAStopNamesNone(t *testing.T) {
 	require.ErrorIs(t, err, ErrFatal)
 	require.ErrorIs(t, err, kerr.ProducerFenced)
 	require.NotContains(t, err.Error(), "t-3")
+}
+
+// A refused record leaves the transaction to abort, and the transaction's
+// error says in words whose record was refused, of which partition if one
+// was chosen, as a cause: the refusal's error does not name it (the root
+// package books its *PartitionError's cause). A refusal that stops the
+// producer names no partition.
+func TestARefusedRecordNamesItsPartitionButAStopNamesNone(t *testing.T) {
+	tp5 := accumulator.TopicPartition{Topic: "t", Partition: 5}
+	r := initialized(t, true)
+	r.m.RecordRejected(tp5, fmt.Errorf("%w: not appended within DeliveryTimeout", accumulator.ErrDeliveryTimeout))
+	err := r.m.CheckProduce()
+	require.ErrorIs(t, err, ErrAbortable)
+	require.ErrorIs(t, err, accumulator.ErrDeliveryTimeout)
+	require.Contains(t, err.Error(), "a record of t-5 was refused: delivery timeout: not appended")
+
+	r = initialized(t, true)
+	r.m.RecordRejected(accumulator.TopicPartition{Topic: "t", Partition: -1}, errors.New("too large"))
+	err = r.m.CheckProduce()
+	require.ErrorIs(t, err, ErrAbortable)
+	require.Contains(t, err.Error(), "a record of t was refused: too large")
+
+	r = initialized(t, true)
+	r.m.RecordRejected(tp5, fmt.Errorf("%w: it was fenced: %w", accumulator.ErrProducerStopped, kerr.ProducerFenced))
+	err = r.m.CheckProduce()
+	require.ErrorIs(t, err, ErrFatal)
+	require.ErrorIs(t, err, kerr.ProducerFenced)
+	require.NotContains(t, err.Error(), "t-5")
 }
 
 // A record of the transaction refused CLUSTER_AUTHORIZATION_FAILED or
