@@ -15,9 +15,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gokafka/producer"
 	"github.com/gokafka/producer/integration/readback"
@@ -39,32 +37,11 @@ func e2eNewTopics(t *testing.T, seeds []string, n int, partitions int32, configs
 
 	prefix := fmt.Sprintf("%s-%d-%d", strings.NewReplacer("/", ".", " ", "_").Replace(t.Name()),
 		time.Now().UnixNano(), topicSeq.Add(1))
-	req := kmsg.NewPtrCreateTopicsRequest()
-	req.TimeoutMillis = int32(testTimeout / time.Millisecond)
 	names := make([]string, n)
 	for i := range names {
 		names[i] = fmt.Sprintf("%s-%02d", prefix, i)
-		rt := kmsg.NewCreateTopicsRequestTopic()
-		rt.Topic = names[i]
-		rt.NumPartitions = partitions
-		rt.ReplicationFactor = -1
-		for k, v := range configs {
-			c := kmsg.NewCreateTopicsRequestTopicConfig()
-			c.Name, c.Value = k, kmsg.StringPtr(v)
-			rt.Configs = append(rt.Configs, c)
-		}
-		req.Topics = append(req.Topics, rt)
 	}
-	resp, err := req.RequestWith(ctx, cl)
-	require.NoError(t, err, "creating %d topics", n)
-	require.Len(t, resp.Topics, n)
-	for _, rt := range resp.Topics {
-		require.NoError(t, kerr.ErrorForCode(rt.ErrorCode), "creating topic %s", rt.Topic)
-	}
-
-	for _, name := range names {
-		require.NoError(t, testbroker.AwaitLeaders(ctx, cl, name, partitions), "within %v", testTimeout)
-	}
+	require.NoError(t, testbroker.CreateTopics(ctx, cl, names, partitions, configs), "within %v", testTimeout)
 	return names
 }
 

@@ -34,25 +34,50 @@ func EnvBrokers() []string {
 // replication factor through cl, then waits until every partition has a
 // leader (AwaitLeaders). The error says which step failed and why.
 func CreateTopic(ctx context.Context, cl *kgo.Client, topic string, partitions int32) error {
+	return CreateTopics(ctx, cl, []string{topic}, partitions, nil)
+}
+
+// CreateTopics creates each of topics as CreateTopic does, in one request,
+// with the topic configs given (none if nil), and waits for each one's
+// leaders.
+func CreateTopics(ctx context.Context, cl *kgo.Client, topics []string, partitions int32, configs map[string]string) error {
 	req := kmsg.NewPtrCreateTopicsRequest()
 	if deadline, ok := ctx.Deadline(); ok {
 		req.TimeoutMillis = int32(time.Until(deadline) / time.Millisecond)
 	}
-	rt := kmsg.NewCreateTopicsRequestTopic()
-	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, partitions, -1
-	req.Topics = append(req.Topics, rt)
+	for _, topic := range topics {
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, partitions, -1
+		for k, v := range configs {
+			c := kmsg.NewCreateTopicsRequestTopicConfig()
+			c.Name, c.Value = k, kmsg.StringPtr(v)
+			rt.Configs = append(rt.Configs, c)
+		}
+		req.Topics = append(req.Topics, rt)
+	}
+	what := "topic " + strings.Join(topics, ", ")
+	if len(topics) > 1 {
+		what = "topics " + strings.Join(topics, ", ")
+	}
 	resp, err := req.RequestWith(ctx, cl)
 	if err != nil {
-		return fmt.Errorf("creating topic %s: %w", topic, err)
+		return fmt.Errorf("creating %s: %w", what, err)
 	}
-	// An answer without the topic would leave its outcome unknown.
-	if len(resp.Topics) != 1 {
-		return fmt.Errorf("creating topic %s: the answer names %d topics", topic, len(resp.Topics))
+	// An answer without a topic would leave its outcome unknown.
+	if len(resp.Topics) != len(topics) {
+		return fmt.Errorf("creating %s: the answer names %d topics", what, len(resp.Topics))
 	}
-	if err := kerr.ErrorForCode(resp.Topics[0].ErrorCode); err != nil {
-		return fmt.Errorf("creating topic %s: %w", topic, err)
+	for _, rt := range resp.Topics {
+		if err := kerr.ErrorForCode(rt.ErrorCode); err != nil {
+			return fmt.Errorf("creating topic %s: %w", rt.Topic, err)
+		}
 	}
-	return AwaitLeaders(ctx, cl, topic, partitions)
+	for _, topic := range topics {
+		if err := AwaitLeaders(ctx, cl, topic, partitions); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // AwaitLeaders polls topic's metadata until it has partitions, each with a
