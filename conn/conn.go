@@ -84,6 +84,7 @@ type pending struct {
 
 // newConn wraps an established net.Conn and starts its goroutines.
 func newConn(nc net.Conn, addr string, cfg Config) *Conn {
+	nc = withRawIO(nc)
 	clientID := cfg.ClientID
 	c := &Conn{
 		addr:        addr,
@@ -106,8 +107,17 @@ func newConn(nc net.Conn, addr string, cfg Config) *Conn {
 
 // isTCP reports whether nc is a plain TCP connection.
 func isTCP(nc net.Conn) bool {
-	_, ok := nc.(*net.TCPConn)
-	return ok
+	switch nc.(type) {
+	case *net.TCPConn, buffersWriter:
+		return true
+	}
+	return false
+}
+
+// buffersWriter is a connection that writes a list of buffers itself
+// (rawTCPConn), where net.Buffers' WriteTo would write them one by one.
+type buffersWriter interface {
+	writeBuffers(v *net.Buffers) error
 }
 
 // Addr is the address this connection was dialed at.

@@ -20,4 +20,11 @@
 // timer goroutine per connection watches the oldest request's deadline; a
 // SASL connection whose session expires has one more, which re-authenticates
 // in time. Close stops them all and waits for them.
+//
+// On Linux a TCP connection, beneath TLS too, reads and writes with system
+// calls the Go scheduler is not told of (rawio_linux.go): the socket is
+// non-blocking, so they never wait in the kernel, and each call the
+// scheduler is told of, once the process has been idle, sets its monitor
+// thread polling every 20µs. Under the race detector connections use net's
+// own reads and writes, whose synchronization the detector follows.
 package conn

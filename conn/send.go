@@ -185,9 +185,10 @@ type splicedRequest interface {
 // request first.
 //
 // The caller holds the write lock, which guards the list of buffers kept
-// in the Conn for the next request. WriteTo consumes the list it is called
-// on, so it is called on a copy of the list's header, kept in the Conn
-// too: a local copy, its address taken, would be allocated.
+// in the Conn for the next request. The write consumes the list it is
+// given (net.Buffers' WriteTo, or a rawTCPConn's writeBuffers), so it is
+// given a copy of the list's header, kept in the Conn too: a local copy,
+// its address taken, would be allocated.
 func (c *Conn) writeFrame(b []byte, splices []protocol.Splice) error {
 	if len(splices) == 0 {
 		_, err := c.nc.Write(b)
@@ -206,7 +207,12 @@ func (c *Conn) writeFrame(b []byte, splices []protocol.Splice) error {
 		iov = append(iov, b[at:])
 	}
 	c.iov, c.iovLeft = iov, iov
-	_, err := c.iovLeft.WriteTo(c.nc)
+	var err error
+	if bw, ok := c.nc.(buffersWriter); ok {
+		err = bw.writeBuffers(&c.iovLeft)
+	} else {
+		_, err = c.iovLeft.WriteTo(c.nc)
+	}
 	clear(iov) // written, or the connection is broken: nothing to keep
 	return err
 }

@@ -28,7 +28,7 @@ func handshakeTLS(ctx context.Context, nc net.Conn, addr string, cfg *tls.Config
 		cfg = cfg.Clone()
 		cfg.ServerName = host
 	}
-	tc := tls.Client(nc, cfg)
+	tc := tls.Client(withRawIO(nc), cfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		nc.Close()
 		return nil, err
