@@ -110,7 +110,7 @@ else
 test-kafka:
 	@test -n "$$KAFKA_BROKERS" || { echo "KAFKA_BROKERS is not set: start a broker with integration/kafka/broker.sh start (--nodes 3 for a cluster)"; exit 2; }
 	cd integration && $(GO) test -race -count=1 -timeout 25m ./...
-	cd integration && $(GO) test -count=1 -timeout 10m -run '^TestE2E' .
+	cd integration && $(GO) test -count=1 -timeout 5m -run '^TestE2E' .
 	@if [ -f cmd/kprod/go.mod ]; then cd cmd/kprod && $(GO) test -race -count=1 -timeout 10m ./...; fi
 endif
 

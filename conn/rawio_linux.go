@@ -1,4 +1,4 @@
-//go:build linux && !race
+//go:build linux && !race && (amd64 || arm64)
 
 package conn
 
@@ -13,22 +13,28 @@ import (
 )
 
 // rawTCPConn is a plain TCP connection whose reads and writes are system
-// calls the Go scheduler is not told of: syscall.RawSyscall, inside net's
+// calls the Go scheduler is not told of: syscall.RawSyscall6, inside net's
 // RawConn, which still parks the goroutine in the netpoller, deadlines and
 // Close included, whenever the socket is not ready.
 //
 // Why: the scheduler treats every system call it is told of as one that
 // may block. Once all of a process's Ps have been idle (a producer whose
 // synchronous senders all wait for their acks), the next such call wakes
-// the runtime's monitor thread (sysmon), which then wakes every 20µs for
-// at least a millisecond; and a call that lasts across two of its wake-ups
-// while goroutines wait to run has its P handed to another thread, which
-// starts that millisecond again. Go's sockets are non-blocking, so a read
-// or write here never sleeps in the kernel: telling the scheduler buys
-// nothing and costs those wake-ups, about half the context switches of a
-// producer with 1,000 synchronous senders (PERFORMANCE.md has the counts).
-// A call still holds its P while the kernel copies, at most a socket
-// buffer's worth, as any Go code holds it while it runs.
+// the runtime's monitor thread (sysmon), which then wakes every 20µs while
+// any P is busy, until it has found nothing to do for about a millisecond;
+// and a call that lasts across two of its wake-ups while goroutines wait
+// to run has its P handed to another thread, which starts that millisecond
+// again. These calls never wait for the socket: each asks the kernel not
+// to (MSG_DONTWAIT), whatever mode a Config.Dial left the socket in, and
+// returns EAGAIN instead. Telling the scheduler of them costs those
+// wake-ups and buys little: about half the context switches of a producer
+// with 1,000 synchronous senders (see "The scheduler's monitor thread" in
+// PERFORMANCE.md).
+//
+// What it gives up: a call holds its P while the kernel copies (and, for a
+// read, while a write on the same socket holds the socket's lock), and
+// unlike Go code it cannot be preempted, so a stop-the-world waits for it.
+// maxRawBytes bounds that time.
 type rawTCPConn struct {
 	*net.TCPConn
 	raw syscall.RawConn
@@ -40,17 +46,35 @@ type rawTCPConn struct {
 	read    rawCall
 	writeMu sync.Mutex
 	write   rawCall
-	// iovecs is room for a writev's list, kept for the next; guarded by
-	// writeMu.
+	// iovecs and msg are room for a sendmsg's list of buffers, kept for
+	// the next; guarded by writeMu.
 	iovecs []syscall.Iovec
+	msg    syscall.Msghdr
 }
 
-// rawCall is one system call, made on the socket when RawConn finds it
-// ready: its arguments, its result, and the function RawConn calls.
+// maxRawBytes is the most one call reads or writes: about 40µs of copying
+// on a loopback socket, where the kernel also does the receiving side's
+// work. A larger request takes one call per 64 KiB, each a few hundred
+// nanoseconds of system call beside its copy.
+const maxRawBytes = 64 << 10
+
+// maxIovecs is how many buffers one sendmsg takes (Linux's IOV_MAX).
+const maxIovecs = 1024
+
+const (
+	recvFlags = syscall.MSG_DONTWAIT
+	// A send to a peer that has gone fails with EPIPE, without SIGPIPE.
+	sendFlags = syscall.MSG_DONTWAIT | syscall.MSG_NOSIGNAL
+)
+
+// rawCall is one system call on the socket, made when RawConn finds the
+// socket ready: its arguments after the socket, its result, and the
+// function RawConn calls.
 type rawCall struct {
-	trap  uintptr        // SYS_READ, SYS_WRITE or SYS_WRITEV
-	buf   unsafe.Pointer // the bytes, or the list of iovecs
-	size  uintptr        // how many bytes, or iovecs
+	trap  uintptr        // SYS_RECVFROM, SYS_SENDTO or SYS_SENDMSG
+	ptr   unsafe.Pointer // the bytes, or the message
+	a2    uintptr        // recvfrom and sendto: how many bytes; sendmsg: the flags
+	a3    uintptr        // recvfrom and sendto: the flags
 	n     uintptr
 	errno syscall.Errno
 	try   func(fd uintptr) bool
@@ -60,15 +84,12 @@ type rawCall struct {
 // for RawConn to wait until the socket is ready, if the call would block.
 func (rc *rawCall) do(fd uintptr) bool {
 	for {
-		rc.n, _, rc.errno = syscall.RawSyscall(rc.trap, fd, uintptr(rc.buf), rc.size)
+		rc.n, _, rc.errno = syscall.RawSyscall6(rc.trap, fd, uintptr(rc.ptr), rc.a2, rc.a3, 0, 0)
 		if rc.errno != syscall.EINTR {
 			return rc.errno != syscall.EAGAIN
 		}
 	}
 }
-
-// maxIovecs is how many buffers one writev takes (Linux's IOV_MAX).
-const maxIovecs = 1024
 
 // withRawIO returns nc as a rawTCPConn if it is a plain TCP connection,
 // and nc itself otherwise.
@@ -87,7 +108,8 @@ func withRawIO(nc net.Conn) net.Conn {
 	return c
 }
 
-// Read is net.Conn's Read, with its errors as net's own reads return them.
+// Read is net.Conn's Read, with its errors as net's own reads return them
+// (the system call named "read", as net names it).
 func (c *rawTCPConn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
@@ -95,9 +117,9 @@ func (c *rawTCPConn) Read(p []byte) (int, error) {
 	c.readMu.Lock()
 	defer c.readMu.Unlock()
 	rc := &c.read
-	rc.trap, rc.buf, rc.size = syscall.SYS_READ, unsafe.Pointer(&p[0]), uintptr(len(p))
+	rc.trap, rc.ptr, rc.a2, rc.a3 = syscall.SYS_RECVFROM, unsafe.Pointer(&p[0]), uintptr(min(len(p), maxRawBytes)), recvFlags
 	err := c.raw.Read(rc.try)
-	rc.buf = nil
+	rc.ptr = nil
 	switch {
 	case err != nil:
 		return 0, c.opError("read", err)
@@ -110,60 +132,73 @@ func (c *rawTCPConn) Read(p []byte) (int, error) {
 }
 
 // Write is net.Conn's Write: it returns once all of b is written, or with
-// the error that stopped it.
+// the error that stopped it, as net's own writes do.
 func (c *rawTCPConn) Write(b []byte) (int, error) {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
+	if len(b) == 0 {
+		// Nothing to send, but a closed connection says so, as net's does.
+		if err := c.raw.Write(func(uintptr) bool { return true }); err != nil {
+			return 0, c.opError("write", err)
+		}
+		return 0, nil
+	}
 	rc := &c.write
-	defer func() { rc.buf = nil }()
+	defer func() { rc.ptr = nil }()
 	written := 0
 	for written < len(b) {
-		rc.trap, rc.buf, rc.size = syscall.SYS_WRITE, unsafe.Pointer(&b[written]), uintptr(len(b)-written)
+		rc.trap, rc.ptr, rc.a2, rc.a3 = syscall.SYS_SENDTO, unsafe.Pointer(&b[written]), uintptr(min(len(b)-written, maxRawBytes)), sendFlags
 		err := c.raw.Write(rc.try)
 		switch {
 		case err != nil:
 			return written, c.opError("write", err)
 		case rc.errno != 0:
 			return written, c.opError("write", os.NewSyscallError("write", rc.errno))
+		case rc.n == 0:
+			return written, c.opError("write", io.ErrUnexpectedEOF)
 		}
 		written += int(rc.n)
 	}
 	return written, nil
 }
 
-// writeBuffers writes every buffer of v in order, in as few writevs as the
-// socket allows, and consumes v as it goes.
+// writeBuffers writes every buffer of v in order, as net.Buffers' WriteTo
+// does with writev, and consumes v as it goes.
 func (c *rawTCPConn) writeBuffers(v *net.Buffers) error {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	rc := &c.write
-	defer func() {
-		clear(c.iovecs) // keep no buffer alive past its write
-		rc.buf = nil
-	}()
+	defer func() { rc.ptr = nil }()
 	for {
 		dropWritten(v, 0)
 		if len(*v) == 0 {
 			return nil
 		}
 		iov := c.iovecs[:0]
+		room := maxRawBytes
 		for _, b := range *v {
-			if len(iov) == maxIovecs {
+			if len(iov) == maxIovecs || room == 0 {
 				break
 			}
 			if len(b) > 0 {
-				iov = append(iov, syscall.Iovec{Base: &b[0]})
-				iov[len(iov)-1].SetLen(len(b))
+				n := min(len(b), room)
+				iov = append(iov, syscall.Iovec{Base: &b[0], Len: uint64(n)})
+				room -= n
 			}
 		}
 		c.iovecs = iov
-		rc.trap, rc.buf, rc.size = syscall.SYS_WRITEV, unsafe.Pointer(&iov[0]), uintptr(len(iov))
+		c.msg.Iov, c.msg.Iovlen = &iov[0], uint64(len(iov))
+		rc.trap, rc.ptr, rc.a2, rc.a3 = syscall.SYS_SENDMSG, unsafe.Pointer(&c.msg), sendFlags, 0
 		err := c.raw.Write(rc.try)
+		clear(iov) // keep no buffer alive past its write
+		c.msg.Iov = nil
 		switch {
 		case err != nil:
 			return c.opError("writev", err)
 		case rc.errno != 0:
 			return c.opError("writev", os.NewSyscallError("writev", rc.errno))
+		case rc.n == 0:
+			return c.opError("writev", io.ErrUnexpectedEOF)
 		}
 		dropWritten(v, int(rc.n))
 	}

@@ -1,4 +1,4 @@
-//go:build linux && !race
+//go:build linux && !race && (amd64 || arm64)
 
 package conn
 
@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/gokafka/producer/internal/testcerts"
 )
@@ -199,5 +200,104 @@ func TestDialedConnectionsUseRawIO(t *testing.T) {
 	}
 	if _, ok := tlsConn.NetConn().(*rawTCPConn); !ok {
 		t.Errorf("TLS runs over a %T, not a rawTCPConn", tlsConn.NetConn())
+	}
+}
+
+// setBlocking puts the socket of c in blocking mode, as os.File's Fd does
+// to a socket a Config.Dial took a File of.
+func setBlocking(t *testing.T, c *rawTCPConn) {
+	t.Helper()
+	var err error
+	if cerr := c.raw.Control(func(fd uintptr) { err = syscall.SetNonblock(int(fd), false) }); cerr != nil {
+		t.Fatal(cerr)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A socket left in blocking mode (a Config.Dial that took its File, say)
+// still never makes a call wait in the kernel, holding its P where no
+// deadline, Close or stop-the-world can reach it: with nothing to read,
+// and no room to write, each waits in the netpoller until its deadline.
+// One at a time, so that a call stuck in the kernel holds one P of two
+// and the test can still say so (the peer's Close in Cleanup ends it).
+func TestARawConnNeverWaitsInTheKernelOnABlockingSocket(t *testing.T) {
+	raw, _ := tcpPair(t) // the peer never reads or writes
+	setBlocking(t, raw)
+	for _, call := range []struct {
+		name string
+		do   func() error
+	}{
+		{"read", func() error { _, err := raw.Read(make([]byte, 10)); return err }},
+		{"write", func() error { _, err := raw.Write(make([]byte, 64<<20)); return err }}, // more than any socket buffer
+	} {
+		raw.SetDeadline(time.Now().Add(50 * time.Millisecond))
+		errc := make(chan error, 1)
+		go func() { errc <- call.do() }()
+		select {
+		case err := <-errc:
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Errorf("a %s on a blocking socket: %v, want os.ErrDeadlineExceeded", call.name, err)
+			}
+		case <-time.After(waitTime):
+			t.Fatalf("a %s on a blocking socket waited in the kernel past its deadline", call.name)
+		}
+	}
+}
+
+// One call reads at most maxRawBytes, however much is waiting: the time a
+// call holds its P, unpreemptible, is bounded.
+func TestARawConnReadsAtMostMaxRawBytesACall(t *testing.T) {
+	raw, peer := tcpPair(t)
+	go peer.Write(make([]byte, 4*maxRawBytes))
+	queued := func() int {
+		var n int32
+		raw.raw.Control(func(fd uintptr) {
+			syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&n)))
+		})
+		return int(n)
+	}
+	for deadline := time.Now().Add(waitTime); queued() <= maxRawBytes; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d bytes reached the socket", queued())
+		}
+	}
+	if n, err := raw.Read(make([]byte, 4*maxRawBytes)); n != maxRawBytes || err != nil {
+		t.Fatalf("with %d bytes waiting, Read = %d, %v; want %d, nil", queued()+n, n, err, maxRawBytes)
+	}
+}
+
+// A write keeps none of its buffers reachable once it returns, whatever
+// room for iovecs earlier, longer writes left.
+func TestARawConnKeepsNoBufferPastItsWrite(t *testing.T) {
+	raw, peer := tcpPair(t)
+	go io.Copy(io.Discard, peer)
+	long := make(net.Buffers, 3*maxIovecs/2)
+	for i := range long {
+		long[i] = []byte{byte(i)}
+	}
+	short := net.Buffers{[]byte("one"), []byte("two")}
+	for _, v := range []net.Buffers{long, short} {
+		if err := raw.writeBuffers(&v); err != nil {
+			t.Fatalf("writeBuffers: %v", err)
+		}
+	}
+	for i, iov := range raw.iovecs[:cap(raw.iovecs)] {
+		if iov.Base != nil {
+			t.Fatalf("iovec %d of %d still points at a written buffer", i, cap(raw.iovecs))
+		}
+	}
+	if raw.msg.Iov != nil {
+		t.Error("the message still points at the iovecs")
+	}
+}
+
+// An empty Write on a closed connection fails, as net's does.
+func TestARawConnsEmptyWriteAfterCloseFails(t *testing.T) {
+	raw, _ := tcpPair(t)
+	raw.Close()
+	if _, err := raw.Write(nil); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Write(nil) after Close: %v, want net.ErrClosed", err)
 	}
 }

@@ -1,12 +1,13 @@
-//go:build !linux || race
+//go:build !linux || race || !(amd64 || arm64)
 
 package conn
 
 import "net"
 
-// withRawIO returns nc. Only on Linux does a connection read and write
-// with system calls the scheduler is not told of (rawio_linux.go), and not
-// under the race detector: net's own reads and writes tell the detector
-// that what one goroutine did before its write happened before what
-// another does after reading those bytes, and raw system calls cannot.
+// withRawIO returns nc: a connection reads and writes with system calls
+// the scheduler is not told of (rawio_linux.go) only on Linux, on amd64
+// and arm64, and not under the race detector. net's own Read and Write
+// tell the detector that what one goroutine did before writing bytes
+// happened before what another does after reading them, which the
+// tests' fake brokers rely on, and raw calls cannot.
 func withRawIO(nc net.Conn) net.Conn { return nc }
