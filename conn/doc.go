@@ -21,11 +21,11 @@
 // SASL connection whose session expires has one more, which re-authenticates
 // in time. Close stops them all and waits for them.
 //
-// On Linux (amd64 and arm64) a TCP connection, beneath TLS too, reads and
-// writes with system calls the Go scheduler is not told of
-// (rawio_linux.go): each asks the kernel not to wait for the socket, and
-// moves at most 64 KiB, while each call the scheduler is told of, once the
-// process has been idle, sets its monitor thread polling every 20µs. Under
-// the race detector connections use net's own reads and writes, which the
-// detector follows.
+// On Linux (amd64 and arm64) a TCP connection, beneath Config.TLS too (not
+// beneath a *tls.Conn a Config.Dial returns), reads and writes with system
+// calls the Go scheduler is not told of (rawio_linux.go): each asks the
+// kernel not to wait for the socket, and moves at most 64 KiB, while each
+// call the scheduler is told of, once the process has been idle, sets its
+// monitor thread polling every 20µs. Under the race detector connections
+// use net's own reads and writes, which the detector follows.
 package conn

@@ -22,9 +22,9 @@ import (
 // synchronous senders all wait for their acks), the next such call wakes
 // the runtime's monitor thread (sysmon), which then wakes every 20µs while
 // any P is busy, until it has found nothing to do for about a millisecond;
-// and a call that lasts across two of its wake-ups while goroutines wait
-// to run has its P handed to another thread, which starts that millisecond
-// again. These calls never wait for the socket: each asks the kernel not
+// and a call that lasts across two of its wake-ups, while goroutines wait
+// in its P's queue or no other P is idle, has its P handed to another
+// thread, which starts that millisecond again. These calls never wait for the socket: each asks the kernel not
 // to (MSG_DONTWAIT), whatever mode a Config.Dial left the socket in, and
 // returns EAGAIN instead. Telling the scheduler of them costs those
 // wake-ups and buys little: about half the context switches of a producer
@@ -111,11 +111,15 @@ func withRawIO(nc net.Conn) net.Conn {
 // Read is net.Conn's Read, with its errors as net's own reads return them
 // (the system call named "read", as net names it).
 func (c *rawTCPConn) Read(p []byte) (int, error) {
-	if len(p) == 0 {
-		return 0, nil
-	}
 	c.readMu.Lock()
 	defer c.readMu.Unlock()
+	if len(p) == 0 {
+		// Nothing to read, but a closed connection says so, as net's does.
+		if err := c.raw.Read(func(uintptr) bool { return true }); err != nil {
+			return 0, c.opError("read", err)
+		}
+		return 0, nil
+	}
 	rc := &c.read
 	rc.trap, rc.ptr, rc.a2, rc.a3 = syscall.SYS_RECVFROM, unsafe.Pointer(&p[0]), uintptr(min(len(p), maxRawBytes)), recvFlags
 	err := c.raw.Read(rc.try)
@@ -219,7 +223,9 @@ func dropWritten(v *net.Buffers, n int) {
 
 // opError is err as net reports a failed op on this connection: RawConn
 // names its ops "raw-read" and "raw-write", and a system call's error
-// comes bare.
+// comes bare. One difference stays: net names the network its caller
+// dialed ("tcp4", say), which a connection does not remember; this is
+// always "tcp".
 func (c *rawTCPConn) opError(op string, err error) error {
 	var oe *net.OpError
 	if errors.As(err, &oe) {
