@@ -86,8 +86,9 @@ func (p *Producer) flushUntil(ctx context.Context, to flushTo) error {
 // Close stops accepting records, sends what is buffered, and returns when
 // every record has had its callback. If ctx ends first, what is left fails
 // with ErrClosed (records in flight also with ErrMaybeWritten), so Close
-// never drops a record silently; Close then returns at once, and callbacks
-// still to run (behind a slow one) run after it returns. Called from a
+// never drops a record silently; Close then returns at once, and the
+// callbacks of what it failed, like any still to run, run after it
+// returns: a later Close waits for them. Called from a
 // callback, Close returns once every record has its outcome; the callbacks
 // behind the current one run after it returns. Since those callbacks give
 // their batches' memory back, none comes back meanwhile: a record that
@@ -123,8 +124,9 @@ func (p *Producer) Close(ctx context.Context) error {
 
 // closedAgain is a Close after the first. Outside a callback it also waits
 // for the callbacks the first left to run: a first Close from a callback
-// could not wait for those behind it, nor one whose ctx ended for those
-// behind a slow one or for the record a drain of held records has inside
+// could not wait for those behind it, nor one whose ctx ended for the
+// outcomes it had just failed, for those behind a slow callback, or for
+// the record a drain of held records has inside
 // the user's partitioner (awaitDrains), whose callback is queued only when
 // the partitioner returns; Flush fails once closed, so this is the only way
 // left to wait for them (before the program exits, say).
