@@ -23,7 +23,9 @@ import (
 // producer's methods, with the same rules as a callback. Send from an
 // OnNewProducer hook waits for its whole ctx, and New with it: the metadata
 // and expiry loops start only once the hooks have returned, so its record
-// can neither go nor expire.
+// can neither go nor expire. A Close from an OnNewProducer hook, or from a
+// goroutine the hook hands the producer to, works as anywhere: the loops
+// New has not started by then never start.
 //
 // Hooks cost nothing when none are registered: BenchmarkHooks measures
 // Produce with none, with hooks of every event but the records', and with

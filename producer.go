@@ -75,6 +75,7 @@ type Producer struct {
 	ctx       context.Context // background work's; cancelled by Close
 	cancel    context.CancelFunc
 	bg        sync.WaitGroup // the metadata, expiry and producer id loops
+	loopsMu   sync.Mutex     // orders New's start of the loops with Close's cancel (startLoops)
 }
 
 // Callback receives a record's outcome: where it landed, or why it did not.
@@ -157,6 +158,23 @@ func New(cfg Config) (*Producer, error) {
 	for _, h := range p.hooks.newProducer {
 		h.OnNewProducer(p)
 	}
+	p.startLoops()
+	return p, nil
+}
+
+// startLoops starts the metadata, expiry and producer id loops, unless
+// Close has stopped them already: an OnNewProducer hook may close the
+// producer, or hand it to a goroutine that does, before New gets here, and
+// that Close's wait for the loops (bg) counts only those started before
+// its cancel. Deciding under loopsMu, which Close's cancel takes too, puts
+// the start wholly before the cancel or after it, so that once Close has
+// returned no loop runs, nor starts.
+func (p *Producer) startLoops() {
+	p.loopsMu.Lock()
+	defer p.loopsMu.Unlock()
+	if p.ctx.Err() != nil {
+		return // closed: the loops would only see ctx ended, and return
+	}
 	p.bg.Add(3)
 	go func() {
 		defer p.bg.Done()
@@ -164,7 +182,6 @@ func New(cfg Config) (*Producer, error) {
 	}()
 	go p.expiryLoop()
 	go p.producerIDLoop()
-	return p, nil
 }
 
 // ClientID is the producer's Config.ClientID, or its default: the name the
