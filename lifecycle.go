@@ -185,13 +185,17 @@ func (p *Producer) close(ctx context.Context) error {
 	// records waiting for memory; closing the connections fails the requests
 	// in flight, and their batches fail rather than retry (see
 	// accumulator.Reenqueue after Abort). Then every goroutine that could
-	// still complete a record is waited for. Loops New has not started by
-	// the cancel never start (startLoops).
+	// still complete a record is waited for, the transaction's partition
+	// adder included, whose request the cancel ends (AwaitAdder). Loops New
+	// has not started by the cancel never start (startLoops).
 	p.loopsMu.Lock()
 	p.cancel()
 	p.loopsMu.Unlock()
 	p.cluster.Close()
 	p.senders.wait()
+	if p.txn != nil {
+		p.txn.AwaitAdder()
+	}
 	_ = p.awaitDrains(ctx) // given up once ctx ends; a later Close waits for them (closedAgain)
 	p.bg.Wait()
 	deliverErr := p.acc.Close(ctx)

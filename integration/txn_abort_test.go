@@ -86,10 +86,19 @@ func waitingForHeldMemory(t *testing.T) {
 // sign of a wait inside the producer that a test outside it can read.
 func waitingIn(t *testing.T, fn, what string) {
 	t.Helper()
-	require.Eventually(t, func() bool {
-		buf := make([]byte, 1<<20)
-		return strings.Contains(string(buf[:runtime.Stack(buf, true)]), fn)
-	}, testTimeout, time.Millisecond, what)
+	require.Eventually(t, func() bool { return stacksShow(fn) }, testTimeout, time.Millisecond, what)
+}
+
+// stacksShow reports whether some goroutine's stack shows fn.
+func stacksShow(fn string) bool {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return strings.Contains(string(buf[:n]), fn)
+		}
+		buf = make([]byte, 2*len(buf))
+	}
 }
 
 // A record whose Produce began in a transaction and was still under way

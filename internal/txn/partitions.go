@@ -126,6 +126,25 @@ func (m *Manager) adderStopped(ctx context.Context) error {
 	}
 }
 
+// AwaitAdder waits until the goroutine adding partitions, if one runs, has
+// stopped, without a bound: it is for the producer's Close, once the
+// manager's Context has ended and the connections are closed, when the
+// adder stops at once. Its request fails as its ctx, the Context, ends
+// (a connection closed fails it too), and it neither retries nor backs
+// off once the Context has ended (gaveUp); nor does another adder start,
+// as Admit is asked only for a batch about to be sent, and Close has
+// failed every batch and takes no more. The adder's last steps (booking
+// its failure, failing batches not sent) thus come before Close returns,
+// and no goroutine of the transaction outlives it.
+func (m *Manager) AwaitAdder() {
+	m.mu.Lock()
+	done := m.adderDone
+	m.mu.Unlock()
+	if done != nil {
+		<-done
+	}
+}
+
 // stateErr is the error of an abortable or fatal state.
 func (m *Manager) stateErr() error {
 	m.mu.Lock()
