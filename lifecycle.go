@@ -96,7 +96,9 @@ func (p *Producer) flushUntil(ctx context.Context, to flushTo) error {
 // fails at once with ErrClosed rather than wait for it until MaxBlock. A
 // transaction under way is aborted first (see AbortTransaction): its
 // records not sent yet, those waiting for metadata or for memory after it
-// included, fail with ErrTransactionAborted. A CommitTransaction under way
+// included, fail with ErrTransactionAborted; an abort that fails (its ctx
+// ended, say) is told in Close's error, after the failure of the flush or
+// of the callbacks if there is one too. A CommitTransaction under way
 // is waited for, within ctx, unless Close is called from a callback and the
 // commit still waits for its records, which it would wait for for ever (the
 // callbacks behind this one): that commit then fails with ErrClosed, and the
@@ -200,16 +202,23 @@ func (p *Producer) close(ctx context.Context) error {
 	p.bg.Wait()
 	deliverErr := p.acc.Close(ctx)
 	p.pool.Close()
-	if flushErr != nil {
-		return fmt.Errorf("producer: close: %w", flushErr)
+	var err error
+	switch {
+	case flushErr != nil:
+		err = fmt.Errorf("producer: close: %w", flushErr)
+	case deliverErr != nil:
+		err = fmt.Errorf("producer: close: callbacks still running: %w", deliverErr)
 	}
-	if deliverErr != nil {
-		return fmt.Errorf("producer: close: callbacks still running: %w", deliverErr)
-	}
-	if abortErr != nil {
+	switch {
+	case abortErr == nil:
+		return err
+	case err == nil:
 		return fmt.Errorf("producer: %w", abortErr)
 	}
-	return nil
+	// An abort that failed leaves the transaction open at the coordinator
+	// until it times it out, holding back consumers reading committed
+	// records: told after the words a failed flush has alone.
+	return fmt.Errorf("%w; %w", err, abortErr)
 }
 
 // Stats counts the producer's work so far.
