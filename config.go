@@ -307,7 +307,10 @@ type Config struct {
 	ConnectionSetupTimeout time.Duration
 
 	// Dialer opens broker connections; a *net.Dialer or a *tls.Dialer fits
-	// (TLS is better than the latter: its errors are told apart). How long
+	// (TLS is better than the latter: its errors are told apart, and on
+	// Linux its socket's reads and writes skip the Go scheduler's
+	// bookkeeping, as a plain TCP connection's do, where a *tls.Conn's
+	// transport is out of reach; see package conn). How long
 	// it may take is ConnectionSetupTimeout's to say, even for a Dialer
 	// that ignores its ctx (an SSH tunnel's Dial, which takes none): the
 	// connection attempt fails then, or as Close abandons it, without

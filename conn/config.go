@@ -41,7 +41,10 @@ type Config struct {
 	// reconnect.backoff.max.ms). Defaults 50ms and 1s.
 	ReconnectBackoff, ReconnectBackoffMax time.Duration
 	// Dial opens the connection; nil means a net.Dialer. A *tls.Dialer
-	// works too, but TLS below is better: its errors are classified. One
+	// works too, but TLS below is better: its errors are classified, and
+	// its transport reads and writes with raw system calls on Linux as a
+	// plain TCP connection does (rawio_linux.go), where a *tls.Conn Dial
+	// returns keeps net's own. One
 	// that ignores its ctx is not waited for past DialTimeout or the
 	// dial's end: the dial fails then, and a connection Dial returns
 	// after that is closed.
