@@ -80,44 +80,72 @@ func (a *Accumulator) Append(ctx context.Context, tp TopicPartition, topic *slot
 // Append's slow path, a function of its own so that its frame is not on
 // the producing goroutine's stack for every record (see the producer's
 // Produce on why that stack is kept shallow).
+//
+// Memory free at once is taken under the partition's lock, so that of the
+// goroutines that find the partition without an open batch together, the
+// first starts one and the others append to it. Taken outside the lock,
+// each took a buffer and all but one gave it back: with thousands of
+// goroutines producing, hundreds of buffers at once, which touched memory
+// that no batch needed and failed records that could not wait for it. A
+// wait for memory is made outside the lock, as Allocate may block for
+// MaxBlock and other goroutines must still be able to fill and drain the
+// partition; so is a buffer larger than a batch's, for a record that does
+// not fit one, lest its zeroing hold them up.
 func (a *Accumulator) appendToNewBatch(ctx context.Context, p *partition, r *Record, filled bool) (AppendResult, error) {
-	// Allocate outside the partition lock: Allocate may block for MaxBlock,
-	// and other goroutines must still be able to fill and drain this
-	// partition.
 	size := max(a.cfg.BatchSize, record.BatchHeaderSize+record.RecordSize(0, 0, r.Key, r.Value, r.Headers))
-	buf, err := a.allocate(ctx, size, r)
-	if err != nil {
-		return AppendResult{}, err
+	var buf []byte
+	for {
+		p.mu.Lock()
+		res, done, err := a.appendOrStartLocked(p, r, size, buf)
+		p.mu.Unlock()
+		if err != nil || done {
+			res.Filled = res.Filled || filled
+			return res, err
+		}
+		filled = filled || res.Filled
+		// The second pass has the buffer, and ends.
+		if buf, err = a.allocate(ctx, size, r); err != nil {
+			return AppendResult{}, err
+		}
 	}
+}
 
-	p.mu.Lock()
+// appendOrStartLocked appends r to p's open batch, which another goroutine
+// may have started since Append's first try, or else to a new batch in
+// buf, which is given back if another batch took r. Without buf, it takes
+// a batch's memory only if it is free at once, and done is false if it was
+// not. p.mu must be held.
+func (a *Accumulator) appendOrStartLocked(p *partition, r *Record, size int, buf []byte) (res AppendResult, done bool, err error) {
 	// Abort and Fatal empty every partition after setting their flag:
 	// checking it under the partition's lock guarantees no batch is added
 	// behind their back.
 	if err := a.refusal(); err != nil {
-		p.mu.Unlock()
 		a.cfg.Pool.Deallocate(buf)
-		return AppendResult{}, err
+		return AppendResult{}, false, err
 	}
-	// Another goroutine may have started a batch while we waited.
 	res, ok := a.tryAppend(p, r)
-	filled = filled || res.Filled
 	if ok {
-		p.mu.Unlock()
 		a.cfg.Pool.Deallocate(buf)
-		res.Filled = filled
-		return res, nil
+		return res, true, nil
+	}
+	if buf == nil {
+		if size != a.cfg.BatchSize {
+			return res, false, nil
+		}
+		if buf, ok = a.cfg.Pool.TryAllocate(size); !ok {
+			return res, false, nil
+		}
 	}
 	b := a.newBatch(p.tp, buf, true, a.serial.Add(1), p.lastRoom())
 	b.created = a.cfg.Clock.Now()
 	b.deadline = b.created.Add(a.cfg.DeliveryTimeout)
 	p.started = b.created
 	p.batches = append(p.batches, b)
+	filled := res.Filled
 	res, _ = a.tryAppend(p, r)
-	p.mu.Unlock()
 	res.Wake = true
 	res.Filled = res.Filled || filled
-	return res, nil
+	return res, true, nil
 }
 
 // allocate takes the buffer of a new batch for r, waiting up to MaxBlock

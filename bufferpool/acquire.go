@@ -231,3 +231,31 @@ func (p *Pool) takeLocked(size int, wantBuffer bool) ([]byte, bool) {
 func (p *Pool) timeoutLocked(size int, maxWait time.Duration) error {
 	return &WaitError{Size: size, MaxWait: maxWait, Total: p.total, Available: p.availableLocked(), Err: ErrTimeout}
 }
+
+// TryAllocate is Allocate for a caller that may not wait, such as one
+// holding a lock that others must be able to take meanwhile: it takes size
+// bytes only if they are free at once and nobody is queued for memory
+// (taking memory past queued callers would starve them, as in Allocate),
+// and reports whether it did. It never blocks, and builds no error: a
+// caller that gets none goes on to Allocate, whose error says why.
+func (p *Pool) TryAllocate(size int) ([]byte, bool) {
+	if p.check(size) != nil {
+		return nil, false
+	}
+	p.mu.Lock()
+	if p.closed || len(p.waiters) > 0 {
+		p.mu.Unlock()
+		return nil, false
+	}
+	buf, ok := p.takeLocked(size, true)
+	p.mu.Unlock()
+	switch {
+	case !ok:
+		return nil, false
+	case buf != nil:
+		return buf, true
+	case size == p.poolable:
+		return p.newPoolable(), true
+	}
+	return make([]byte, 0, size), true
+}
