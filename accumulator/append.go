@@ -81,33 +81,55 @@ func (a *Accumulator) Append(ctx context.Context, tp TopicPartition, topic *slot
 // the producing goroutine's stack for every record (see the producer's
 // Produce on why that stack is kept shallow).
 //
-// Memory free at once is taken under the partition's lock, so that of the
-// goroutines that find the partition without an open batch together, the
-// first starts one and the others append to it. Taken outside the lock,
-// each took a buffer and all but one gave it back: with thousands of
-// goroutines producing, hundreds of buffers at once, which touched memory
-// that no batch needed and failed records that could not wait for it. A
-// wait for memory is made outside the lock, as Allocate may block for
-// MaxBlock and other goroutines must still be able to fill and drain the
-// partition; so is a buffer larger than a batch's, for a record that does
-// not fit one, lest its zeroing hold them up.
+// Memory free at once, with nobody queued for memory, is taken under the
+// partition's lock, so that of the goroutines that find the partition
+// without an open batch together, the first starts one and the others
+// append to it. Taken outside the lock, each took a buffer and all but one
+// gave it back: with thousands of goroutines producing, hundreds of buffers
+// at once, which touched memory that no batch needed and failed records
+// that could not wait for it. A wait for memory is made outside the lock,
+// as Allocate may block for MaxBlock and other goroutines must still be
+// able to fill and drain the partition; so is a buffer larger than a
+// batch's, for a record that does not fit one, lest its zeroing hold them
+// up. (A batch-size buffer the pool makes on the heap, where it has no
+// mapping, is zeroed under the lock: a few microseconds, once for each
+// buffer the free list does not have yet.)
 func (a *Accumulator) appendToNewBatch(ctx context.Context, p *partition, r *Record, filled bool) (AppendResult, error) {
 	size := max(a.cfg.BatchSize, record.BatchHeaderSize+record.RecordSize(0, 0, r.Key, r.Value, r.Headers))
-	var buf []byte
-	for {
-		p.mu.Lock()
-		res, done, err := a.appendOrStartLocked(p, r, size, buf)
-		p.mu.Unlock()
-		if err != nil || done {
-			res.Filled = res.Filled || filled
-			return res, err
-		}
-		filled = filled || res.Filled
-		// The second pass has the buffer, and ends.
-		if buf, err = a.allocate(ctx, size, r); err != nil {
-			return AppendResult{}, err
-		}
+	p.mu.Lock()
+	res, done, err := a.appendOrStartLocked(p, r, size, nil)
+	p.mu.Unlock()
+	if err != nil || done {
+		return finishAppend(res, err, filled)
 	}
+	filled = filled || res.Filled
+	buf, waitErr := a.allocate(ctx, size, r)
+	if waitErr != nil && !errors.Is(waitErr, bufferpool.ErrTimeout) {
+		return AppendResult{}, waitErr
+	}
+	// Waiting, r may have queued behind goroutines that found the
+	// partition without a batch as it did: the first of them served
+	// started one, and the others got memory only to give it back. So
+	// when MaxBlock passes (or, for a NoWait record, no memory was free)
+	// r is appended to the open batch if it fits, which takes no more
+	// memory, rather than failed beside it.
+	p.mu.Lock()
+	res, done, err = a.appendOrStartLocked(p, r, size, buf)
+	p.mu.Unlock()
+	if err == nil && !done {
+		err = waitErr
+	}
+	return finishAppend(res, err, filled)
+}
+
+// finishAppend is appendToNewBatch's result: the append's, with filled
+// (the first try sealed a batch) told too, or err alone.
+func finishAppend(res AppendResult, err error, filled bool) (AppendResult, error) {
+	if err != nil {
+		return AppendResult{}, err
+	}
+	res.Filled = res.Filled || filled
+	return res, nil
 }
 
 // appendOrStartLocked appends r to p's open batch, which another goroutine
