@@ -108,7 +108,7 @@ func (p *Producer) flushUntil(ctx context.Context, to flushTo) error {
 // first one and for every callback still to run, then returns what the
 // first returned, so that a deferred Close beside an explicit one is
 // harmless and both see the same outcome; if its ctx ends first, it returns
-// ctx's error. After a Close from a callback, or one whose ctx ended, a
+// ctx's error, which also matches the cause ctx was given, if any. After a Close from a callback, or one whose ctx ended, a
 // later Close is thus how to wait for the callbacks left (Flush fails once
 // closed). From a callback a later Close waits for nothing: while the first
 // still waits for callbacks it returns nil at once, since waiting would wait
@@ -166,7 +166,7 @@ func (p *Producer) awaitClose(ctx context.Context) error {
 	case <-p.closeDone:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("producer: close: waiting for the Close under way: %w", context.Cause(ctx))
+		return fmt.Errorf("producer: close: waiting for the Close under way: %w", ctxErr(ctx))
 	}
 }
 
@@ -290,6 +290,6 @@ func (p *Producer) awaitDrains(ctx context.Context) error {
 	case <-p.held.drained:
 		return nil
 	case <-ctx.Done():
-		return context.Cause(ctx)
+		return ctxErr(ctx)
 	}
 }

@@ -7,8 +7,9 @@ import (
 )
 
 // Send produces a record and waits for its acknowledgement. If ctx ends
-// first, Send returns ctx's error; once the record is buffered, that error
-// also matches ErrMaybeWritten: the record may still be delivered. If ctx
+// first, Send returns ctx's error, which also matches the cause ctx was
+// given, if any (context.WithCancelCause); once the record is buffered,
+// that error also matches ErrMaybeWritten: the record may still be delivered. If ctx
 // ends while the record waits for buffer memory (see Produce), the record
 // is never buffered, and Send returns that outcome, certain, which does
 // not match ErrMaybeWritten. A ctx already done when Send is called
@@ -21,7 +22,7 @@ func (p *Producer) Send(ctx context.Context, r *Record) (RecordMetadata, error) 
 	// A nil record is left to Produce, which refuses it at once with the
 	// error the hooks and the caller are promised for one.
 	if r != nil && ctx.Err() != nil {
-		md, err := sendFailed(r, fmt.Errorf("not sent: %w", context.Cause(ctx)))
+		md, err := sendFailed(r, fmt.Errorf("not sent: %w", ctxErr(ctx)))
 		p.refused(r, err) // refused as Produce refuses, before any buffering
 		return md, err
 	}
@@ -45,7 +46,7 @@ func (p *Producer) Send(ctx context.Context, r *Record) (RecordMetadata, error) 
 		}
 		// The callback may still run, later, and send on w.done, so w is
 		// not reused; it is garbage once the callback has run.
-		return sendFailed(r, &unacknowledged{context.Cause(ctx)})
+		return sendFailed(r, &unacknowledged{ctxErr(ctx)})
 	}
 }
 
