@@ -253,11 +253,12 @@ type Config struct {
 	MetadataMaxIdle time.Duration
 
 	// AllowAutoTopicCreation lets a broker with auto.create.topics.enable
-	// create a topic the first time this producer asks for it. Java:
-	// allow.auto.create.topics (default true); kafka-python:
-	// allow_auto_create_topics. Default false, unlike Java: a typo in a
-	// topic name should fail, not create a topic. Left off, the
-	// ErrUnknownTopic of a topic the cluster does not know says so.
+	// create a topic the first time this producer asks for it. Java: none
+	// (its producer always lets the broker create the topic;
+	// allow.auto.create.topics is the consumer's setting); kafka-python:
+	// allow_auto_create_topics (default true). Default false, unlike both:
+	// a typo in a topic name should fail, not create a topic. Left off,
+	// the ErrUnknownTopic of a topic the cluster does not know says so.
 	AllowAutoTopicCreation bool
 
 	// TransactionalID makes the producer transactional: records are

@@ -94,10 +94,10 @@ func (p *Producer) notFound(topic string, why error) error {
 
 // withAutoCreateHint adds to err, the error of a wait for a topic's
 // metadata that came to nothing, that AllowAutoTopicCreation is off, when
-// it is and the last answer called the topic unknown (topicErr): its
-// default is not the Java client's (allow.auto.create.topics=true), and a
-// user coming from that client, against a broker that would create the
-// topic, learns which setting differs.
+// it is and the last answer called the topic unknown (topicErr): the Java
+// producer always lets the broker create a topic, and a user coming from
+// that client, against a broker that would create the topic, learns which
+// setting differs.
 func (p *Producer) withAutoCreateHint(err, topicErr error) error {
 	if p.cfg.AllowAutoTopicCreation || !errors.Is(topicErr, kerr.UnknownTopicOrPartition) {
 		return err
