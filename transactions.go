@@ -372,7 +372,7 @@ func (p *Producer) newTransactionManager() *txn.Manager {
 		SetProducerID:    p.setTxnProducerID,
 		ProducerID:       p.acc.ProducerID,
 		EndTransaction:   p.acc.EndTransaction,
-		FailUnsent:       func(err error) { p.acc.FailAllUnsent(err) },
+		FailUnsent:       p.acc.FailAllUnsentWith,
 		AbortBatches:     p.acc.AbortTransaction,
 		FailHeld:         p.held.abortTransaction,
 		SequencesInDoubt: p.acc.SequencesInDoubt,

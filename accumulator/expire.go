@@ -99,9 +99,16 @@ func (a *Accumulator) FailUnsent(parts []TopicPartition, err error) {
 // FailAllUnsent is FailUnsent for every partition: what waits for a
 // producer id or a transaction the producer cannot have.
 func (a *Accumulator) FailAllUnsent(err error) {
+	a.FailAllUnsentWith(func(TopicPartition) error { return err })
+}
+
+// FailAllUnsentWith is FailAllUnsent with an error for each partition,
+// errFor(tp): one whose own failure is the cause says so without naming
+// it again.
+func (a *Accumulator) FailAllUnsentWith(errFor func(tp TopicPartition) error) {
 	a.eachPartition(func(p *partition) {
 		p.mu.Lock()
-		a.failNeverSent(p, err)
+		a.failNeverSent(p, errFor(p.tp))
 		p.mu.Unlock()
 	})
 }

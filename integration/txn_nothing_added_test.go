@@ -1,7 +1,8 @@
 package integration
 
 // The end of a transactions v1 transaction that nothing was added to at
-// the coordinator, against the embedded broker.
+// the coordinator, and the errors of the records refused so, against the
+// embedded broker.
 
 import (
 	"context"
@@ -10,11 +11,12 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"github.com/twmb/franz-go/pkg/kerr"
+	fkerr "github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gokafka/producer"
 	"github.com/gokafka/producer/integration/embedded"
+	"github.com/gokafka/producer/protocol/kerr"
 )
 
 // With transactions v1 the coordinator has a transaction once a partition
@@ -35,7 +37,7 @@ func TestTxnV1AbortOfATransactionNothingWasAddedTo(t *testing.T) {
 		endTxns    int // the abort sends
 	}{
 		"partitions refused": {endTxns: 0, addNothing: func(t *testing.T, c *embedded.Cluster, p *producer.Producer, _ producer.GroupMetadata) {
-			c.Kfake().ControlKey(int16(kmsg.AddPartitionsToTxn), refuseAddPartitions(kerr.TopicAuthorizationFailed.Code))
+			c.Kfake().ControlKey(int16(kmsg.AddPartitionsToTxn), refuseAddPartitions(fkerr.TopicAuthorizationFailed.Code))
 			_, err := p.Send(testCtx(t), &producer.Record{Topic: topic, Value: []byte("refused")})
 			require.ErrorIs(t, err, producer.ErrTransactionAbortable)
 		}},
@@ -108,4 +110,31 @@ func refuseAddPartitions(code int16) func(kmsg.Request) (kmsg.Response, error, b
 		}
 		return resp, nil, true
 	}
+}
+
+// A record whose partition AddPartitionsToTxn refused names the partition
+// once: its error's own prefix names it, and the transaction's cause it
+// quotes no longer does ("producer: topic "t" partition 0: ...
+// AddPartitionsToTxn: t-0: ..." before). The transaction's later calls
+// still say which partition failed.
+func TestTxnV1ARecordWhosePartitionWasRefusedNamesItOnce(t *testing.T) {
+	c := startCluster(t, embedded.Options{Topics: map[string]int32{"t": 1}})
+	seeds := c.Addrs()
+	proto := txnProtocols[0]
+	setTransactionVersion(t, seeds, proto.level)
+	p, log := newTxnProducer(t, seeds, txnID(t, "named"), proto, nil)
+	c.Kfake().ControlKey(int16(kmsg.AddPartitionsToTxn), refuseAddPartitions(fkerr.TopicAuthorizationFailed.Code))
+
+	require.NoError(t, p.BeginTransaction())
+	_, err := p.Send(testCtx(t), &producer.Record{Topic: "t", Value: []byte("refused")})
+	require.EqualError(t, err, `producer: topic "t" partition 0: adding partitions to the transaction: the transaction must be aborted: `+
+		"AddPartitionsToTxn: TOPIC_AUTHORIZATION_FAILED: Topic authorization failed.", "log:\n%s", log)
+	require.ErrorIs(t, err, producer.ErrTransactionAbortable)
+	require.ErrorIs(t, err, kerr.TopicAuthorizationFailed)
+	var pe *producer.PartitionError
+	require.ErrorAs(t, err, &pe)
+	require.Equal(t, int32(0), pe.Partition)
+	requireNamesPartitionOnce(t, err, "t", 0)
+	require.ErrorContains(t, p.CommitTransaction(testCtx(t)), "AddPartitionsToTxn: t-0: TOPIC_AUTHORIZATION_FAILED")
+	require.NoError(t, p.AbortTransaction(testCtx(t)))
 }

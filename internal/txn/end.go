@@ -423,7 +423,7 @@ func (m *Manager) finish() error {
 	m.signalFailure() // releases the transaction's context
 	m.setState(Ready)
 	if m.state == Ready {
-		m.lastErr = nil
+		m.lastErr, m.lastCause = nil, nil
 	}
 	clear(m.added)
 	clear(m.pending)

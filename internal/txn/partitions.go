@@ -31,7 +31,7 @@ func (m *Manager) Admit(tp accumulator.TopicPartition) (admitted bool, refused e
 	switch m.state {
 	case InTransaction, Committing:
 	case AbortableError, FatalError:
-		return false, m.lastErr
+		return false, m.forRecordOf(tp)
 	default:
 		return false, nil // an abort fails what waits
 	}
@@ -94,7 +94,7 @@ func (m *Manager) addPartitions(done chan struct{}) {
 		m.mu.Unlock()
 		if err != nil {
 			// What waits to be added can never be sent in this transaction.
-			m.cfg.FailUnsent(fmt.Errorf("adding partitions to the transaction: %w", m.stateErr()))
+			m.cfg.FailUnsent(m.addingFailed)
 			continue
 		}
 		for _, tp := range parts {
@@ -143,6 +143,14 @@ func (m *Manager) AwaitAdder() {
 	if done != nil {
 		<-done
 	}
+}
+
+// addingFailed is the error of a batch of tp that failed, never sent, as
+// adding partitions to the transaction failed.
+func (m *Manager) addingFailed(tp accumulator.TopicPartition) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return fmt.Errorf("adding partitions to the transaction: %w", m.forRecordOf(tp))
 }
 
 // stateErr is the error of an abortable or fatal state.
@@ -198,7 +206,8 @@ func addPartitionsError(r *protocol.AddPartitionsToTxnResponse) error {
 			case errors.Is(err, kerr.OperationNotAttempted):
 				notAttempted = err
 			default:
-				return fmt.Errorf("AddPartitionsToTxn: %s-%d: %w", t.Name, p.PartitionIndex, err)
+				tp := accumulator.TopicPartition{Topic: t.Name, Partition: p.PartitionIndex}
+				return newPartitionCause(tp, "AddPartitionsToTxn: %s", "AddPartitionsToTxn", err)
 			}
 		}
 	}

@@ -124,8 +124,8 @@ type Config struct {
 	ProducerID    func() (accumulator.ProducerID, bool)
 	// EndTransaction makes every partition ask Admit again.
 	EndTransaction func()
-	// FailUnsent fails every batch not sent yet with err.
-	FailUnsent func(err error)
+	// FailUnsent fails every batch not sent yet, of tp with errFor(tp).
+	FailUnsent func(errFor func(tp accumulator.TopicPartition) error)
 	// AbortBatches fails every batch not in flight with err, and those in
 	// flight whose answer asks for a retry, and refuses appends with err,
 	// those waiting for memory included, until EndTransaction.
@@ -157,7 +157,10 @@ type Manager struct {
 	mu      sync.Mutex
 	state   State
 	lastErr error // why the state is abortable or fatal
-	v2      bool  // transactions v2 (KIP-890 part 2)
+	// lastCause is lastErr's cause, for a record of a partition it names
+	// (forRecordOf).
+	lastCause error
+	v2        bool // transactions v2 (KIP-890 part 2)
 	// In the current transaction: the partitions added (v1), those waiting
 	// to be, and whether anything at all (a record, offsets) is in it.
 	added   map[accumulator.TopicPartition]bool
@@ -329,7 +332,7 @@ func (m *Manager) abortable(cause error) {
 		return
 	}
 	m.setState(AbortableError)
-	m.lastErr = fmt.Errorf("%w: %w", ErrAbortable, cause)
+	m.lastErr, m.lastCause = fmt.Errorf("%w: %w", ErrAbortable, cause), cause
 	m.signalFailure()
 	m.cfg.Logger.Warn("transaction must be aborted", "transactional_id", m.cfg.TransactionalID, "err", cause)
 }
@@ -353,7 +356,8 @@ func (m *Manager) fatal(cause error) error {
 // the records' callbacks are queued, so that a commit, even one called from
 // a callback, sees it before it sends EndTxn. err does not name tp (a
 // record's PartitionError does): the transaction's error, which every
-// later call and refused record quotes, names it in words, as a cause.
+// later call and refused record quotes, names it in words, as a cause
+// (save to a record of tp itself: forRecordOf).
 func (m *Manager) RecordFailed(tp accumulator.TopicPartition, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -398,9 +402,9 @@ func (m *Manager) recordLost(err error, tp accumulator.TopicPartition, inBatch b
 	case !inBatch && tp.Partition < 0:
 		m.abortable(fmt.Errorf("a record of %s was refused: %w", tp.Topic, err))
 	case !inBatch:
-		m.abortable(fmt.Errorf("a record of %s-%d was refused: %w", tp.Topic, tp.Partition, err))
+		m.abortable(newPartitionCause(tp, "a record of %s was refused", "an earlier record was refused", err))
 	default:
-		m.abortable(fmt.Errorf("a batch of %s-%d failed: %w", tp.Topic, tp.Partition, err))
+		m.abortable(newPartitionCause(tp, "a batch of %s failed", "an earlier batch failed", err))
 		m.bump = true // an unanswered or refused batch: its sequence is in doubt
 	}
 }

@@ -280,18 +280,19 @@ type rig struct {
 	coords *fakeCoordinators
 	m      *Manager
 
-	mu        sync.Mutex
-	id        accumulator.ProducerID
-	ended     int
-	unsentErr []error
-	aborted   []error // AbortBatches calls
-	heldFails []error // FailHeld calls
-	inDoubt   bool    // what SequencesInDoubt says
-	woken     []accumulator.TopicPartition
-	flushErr  error
-	flushWait bool // Flush waits for its ctx, as for records that never settle
-	flushed   int
-	awaited   int // AwaitOutcomes calls
+	mu          sync.Mutex
+	id          accumulator.ProducerID
+	ended       int
+	unsentErr   []error // FailUnsent's error for tp0
+	unsentOther []error // and for a partition of another topic
+	aborted     []error // AbortBatches calls
+	heldFails   []error // FailHeld calls
+	inDoubt     bool    // what SequencesInDoubt says
+	woken       []accumulator.TopicPartition
+	flushErr    error
+	flushWait   bool // Flush waits for its ctx, as for records that never settle
+	flushed     int
+	awaited     int // AwaitOutcomes calls
 	// duringFlush, if set, runs inside Flush: what a commit's flush lets
 	// happen while it waits.
 	duringFlush func()
@@ -320,8 +321,13 @@ func newRig(t *testing.T, v2 bool) *rig {
 			return r.id, r.id.ID >= 0
 		},
 		EndTransaction: func() { r.mu.Lock(); r.ended++; r.mu.Unlock() },
-		FailUnsent:     func(err error) { r.mu.Lock(); r.unsentErr = append(r.unsentErr, err); r.mu.Unlock() },
-		AbortBatches:   func(err error) { r.mu.Lock(); r.aborted = append(r.aborted, err); r.mu.Unlock() },
+		FailUnsent: func(errFor func(accumulator.TopicPartition) error) {
+			r.mu.Lock()
+			r.unsentErr = append(r.unsentErr, errFor(tp0))
+			r.unsentOther = append(r.unsentOther, errFor(accumulator.TopicPartition{Topic: "other", Partition: 0}))
+			r.mu.Unlock()
+		},
+		AbortBatches: func(err error) { r.mu.Lock(); r.aborted = append(r.aborted, err); r.mu.Unlock() },
 		FailHeld: func(err error) {
 			r.mu.Lock()
 			r.heldFails = append(r.heldFails, err)
@@ -1726,4 +1732,54 @@ func TestACommitAnsweredTransactionAbortableIsAbortable(t *testing.T) {
 		require.Equal(t, Ready, r.state())
 		require.NoError(t, r.m.Begin())
 	}
+}
+
+// A record of the partition whose failure made the transaction abortable
+// is told the cause without the partition's name, which the record's own
+// error gives (the root package's PartitionError): before, it said the
+// partition twice ("producer: topic "t" partition 0: ... AddPartitionsToTxn:
+// t-0: ..."). A record of another partition, and every later call, are
+// told which partition failed.
+func TestARecordOfTheFailedPartitionIsToldTheCauseWithoutItsName(t *testing.T) {
+	tp1 := accumulator.TopicPartition{Topic: "t", Partition: 1}
+	refused := kerr.TopicAuthorizationFailed.Error()
+
+	t.Run("added partition refused", func(t *testing.T) {
+		r := initialized(t, false)
+		r.coords.fail(protocol.AddPartitionsToTxn, kerr.TopicAuthorizationFailed)
+		require.False(t, r.admit(tp0))
+		var unsent, other []error
+		require.Eventually(t, func() bool {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			unsent, other = slices.Clone(r.unsentErr), slices.Clone(r.unsentOther)
+			return len(unsent) > 0
+		}, waitTime, time.Millisecond, "what waited to be added did not fail")
+		require.EqualError(t, unsent[0], "adding partitions to the transaction: the transaction must be aborted: AddPartitionsToTxn: "+refused,
+			"a batch of the partition refused")
+		require.ErrorIs(t, unsent[0], ErrAbortable)
+		require.ErrorIs(t, unsent[0], kerr.TopicAuthorizationFailed)
+		require.EqualError(t, other[0], "adding partitions to the transaction: the transaction must be aborted: AddPartitionsToTxn: t-0: "+refused,
+			"a batch of another partition")
+
+		_, later := r.m.Admit(tp0)
+		require.EqualError(t, later, "the transaction must be aborted: AddPartitionsToTxn: "+refused, "a later batch of the partition")
+		require.ErrorIs(t, later, kerr.TopicAuthorizationFailed)
+		_, ofOther := r.m.Admit(tp1)
+		require.EqualError(t, ofOther, "the transaction must be aborted: AddPartitionsToTxn: t-0: "+refused, "a batch of another partition")
+		require.ErrorContains(t, r.m.Commit(context.Background()), "AddPartitionsToTxn: t-0: "+refused, "the commit")
+	})
+
+	t.Run("batch failed", func(t *testing.T) {
+		r := initialized(t, true)
+		r.m.RecordFailed(tp0, kerr.NotEnoughReplicas)
+		_, later := r.m.Admit(tp0)
+		require.EqualError(t, later, "the transaction must be aborted: an earlier batch failed: "+kerr.NotEnoughReplicas.Error(),
+			"a later batch of the partition")
+		require.ErrorIs(t, later, ErrAbortable)
+		require.ErrorIs(t, later, kerr.NotEnoughReplicas)
+		_, ofOther := r.m.Admit(tp1)
+		require.EqualError(t, ofOther, "the transaction must be aborted: a batch of t-0 failed: "+kerr.NotEnoughReplicas.Error(),
+			"a batch of another partition")
+	})
 }
