@@ -124,10 +124,35 @@ func (p *Producer) appendHeldTo(ctx context.Context, wt *waitingTopic, t *metada
 		Callback: h.cb, Since: h.since, NoWait: noWait,
 	}
 	err = p.appendTo(wait, nil, t, &placed, &ar)
-	if err != nil && errors.Is(context.Cause(ctx), ErrTransactionAborted) && !errors.Is(err, ErrTransactionAborted) {
-		err = fmt.Errorf("%w: while the record waited for its batch's memory: %w", ErrTransactionAborted, err)
+	if abort := context.Cause(ctx); err != nil && errors.Is(abort, ErrTransactionAborted) {
+		err = endedByAbort(err, abort)
 	}
 	return err
+}
+
+// endedByAbort is the error of a held record whose append failed as the
+// abort of its transaction (abort, the cause) ended its wait for its
+// batch's memory. It reads as the abort's other records do, under the
+// *PartitionError (`producer: topic "t" partition 0: transaction aborted:
+// while the record waited for its batch's memory`), whichever ended the
+// wait first: the abort's end of the append's ctx, which the pool tells
+// as a ctx canceled (not the user's ctx, so not said, nor matched), or its
+// end of every wait for memory (ErrTransactionAborted itself). Another
+// failure that came meanwhile is kept after those words.
+func endedByAbort(err, abort error) error {
+	pe, named := err.(*PartitionError)
+	cause := err
+	if named {
+		cause = pe.Err
+	}
+	ended := fmt.Errorf("%w: while the record waited for its batch's memory", abort)
+	if !errors.Is(cause, ErrTransactionAborted) && !errors.Is(cause, context.Canceled) {
+		ended = fmt.Errorf("%w: %w", ended, cause)
+	}
+	if !named {
+		return ended
+	}
+	return &PartitionError{Topic: pe.Topic, Partition: pe.Partition, Err: ended}
 }
 
 // endedByClose makes the error of a held record whose wait for memory

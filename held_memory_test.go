@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gokafka/producer/bufferpool"
 	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/internal/fakebroker"
 	"github.com/gokafka/producer/record"
@@ -140,4 +141,34 @@ func TestBufferWaitersCountsAProduceWaitingForTheHeldRecordsShare(t *testing.T) 
 	f := shareFull(t)
 	f.waiting(t, ctx(t), 3, f.large)
 	require.Equal(t, 1, f.p.Stats().BufferWaiters)
+}
+
+// A held record whose wait for its batch's memory the abort of its
+// transaction ended reads as one sentence under its PartitionError,
+// whichever of the abort's two ends of the wait came first: its cancel of
+// the append's ctx, which the pool tells as a ctx canceled, or its end of
+// every wait for memory. Before, the first read "transaction aborted:
+// while the record waited for its batch's memory: producer: topic "late"
+// partition 0: waiting for buffer memory: context canceled", and the
+// second "producer: topic "late" partition 0: transaction aborted". A
+// failure of its own that came meanwhile is kept.
+func TestAHeldRecordsWaitForMemoryEndedByAnAbortReadsAsOneSentence(t *testing.T) {
+	p := &Producer{}
+	const want = `producer: topic "late" partition 0: transaction aborted: while the record waited for its batch's memory`
+	ends := map[string]error{
+		"the append's ctx canceled": p.memoryErr(&bufferpool.WaitError{Size: 16 << 10, Err: context.Canceled}, false),
+		"every wait ended":          ErrTransactionAborted,
+	}
+	for how, waitErr := range ends {
+		err := endedByAbort(&PartitionError{Topic: "late", Partition: 0, Err: waitErr}, ErrTransactionAborted)
+		require.EqualError(t, err, want, how)
+		require.ErrorIs(t, err, ErrTransactionAborted, how)
+		require.NotErrorIs(t, err, context.Canceled, "%s: the abort, not a ctx of the user's, ended the wait", how)
+		var pe *PartitionError
+		require.ErrorAs(t, err, &pe, how)
+	}
+	tooLate := fmt.Errorf("%w: its DeliveryTimeout passed", ErrDeliveryTimeout)
+	err := endedByAbort(&PartitionError{Topic: "late", Partition: 0, Err: tooLate}, ErrTransactionAborted)
+	require.EqualError(t, err, want+": "+tooLate.Error())
+	require.ErrorIs(t, err, ErrDeliveryTimeout)
 }

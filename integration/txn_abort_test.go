@@ -230,6 +230,63 @@ func TestTxnCloseFromACallbackEndsAHeldRecordsWaitForMemory(t *testing.T) {
 	}
 }
 
+// AbortTransaction while a record that waited for its topic's metadata
+// waits for a batch's memory, which the callback holding up the delivery
+// goroutine keeps back, ends that wait and fails the record with one
+// sentence under its PartitionError, as the abort's other records read.
+// Before, the abort's words came before the PartitionError, which then
+// told how the pool's wait ended: "transaction aborted: while the record
+// waited for its batch's memory: producer: topic "late" partition 0:
+// waiting for buffer memory: context canceled".
+func TestTxnAbortEndsAHeldRecordsWaitForMemoryInOneSentence(t *testing.T) {
+	for _, proto := range txnProtocols {
+		t.Run(proto.name, func(t *testing.T) {
+			c := startCluster(t, embedded.Options{Topics: map[string]int32{"t": 4}})
+			seeds := c.Addrs()
+			setTransactionVersion(t, seeds, proto.level)
+			p, log := newTxnProducer(t, seeds, txnID(t, "abort"), proto, fourBatchesOfMemory)
+			_, err := p.PartitionsFor(testCtx(t), "t")
+			require.NoError(t, err)
+			require.NoError(t, p.BeginTransaction())
+			entered, release := make(chan struct{}), make(chan struct{})
+			p.Produce(testCtx(t), &producer.Record{Topic: "t", Partition: 0, ExplicitPartition: true, Value: []byte("blocker")}, func(producer.RecordMetadata, error) {
+				close(entered)
+				<-release
+			})
+			receive(t, entered, "the blocker's callback did not run") // the delivery goroutine is held up: no batch's memory comes back
+			held := newOutcomes(1)
+			p.Produce(testCtx(t), &producer.Record{Topic: "late", Value: make([]byte, 8<<10)}, held.callback(0))
+			o := newOutcomes(3)
+			p.Produce(testCtx(t), &producer.Record{Topic: "t", Partition: 1, ExplicitPartition: true, Value: []byte("a")}, o.callback(0))
+			p.Produce(testCtx(t), &producer.Record{Topic: "t", Partition: 2, ExplicitPartition: true, Value: []byte("b")}, o.callback(1))
+			waited := make(chan struct{})
+			go func() {
+				defer close(waited)
+				p.Produce(testCtx(t), &producer.Record{Topic: "t", Partition: 3, ExplicitPartition: true, Value: []byte("c")}, o.callback(2))
+			}()
+			require.Eventually(t, func() bool { return p.Stats().BufferWaiters == 1 }, testTimeout, time.Millisecond, "a Produce waiting for memory")
+			// The held record's memory goes back as its drain begins: the
+			// Produce waiting takes it, and the held record's append waits.
+			require.NoError(t, c.CreateTopic("late", 1))
+			receive(t, waited, "the Produce waiting for memory never got it")
+			require.Eventually(t, func() bool { return p.Stats().BufferWaiters == 1 }, testTimeout, time.Millisecond, "the held record's append waiting")
+
+			aborted := make(chan error, 1)
+			go func() { aborted <- p.AbortTransaction(testCtx(t)) }()
+			// The abort ends the wait at once; the record's callback runs
+			// once the blocker's has.
+			require.Eventually(t, func() bool { return p.Stats().BufferWaiters == 0 }, testTimeout, time.Millisecond, "the held record's append still waiting")
+			close(release)
+			require.NoError(t, receive(t, aborted, "AbortTransaction did not return"), "log:\n%s", log)
+			err = held.wait(t)[0].err
+			require.EqualError(t, err, `producer: topic "late" partition 0: transaction aborted: while the record waited for its batch's memory`)
+			require.ErrorIs(t, err, producer.ErrTransactionAborted)
+			require.NotErrorIs(t, err, context.Canceled, "the abort, not the record's ctx, ended the wait")
+			o.wait(t)
+		})
+	}
+}
+
 // An abort that must bump the epoch (transactions v1, a record refused) is
 // cut short while its InitProducerId is held at the coordinator, which,
 // once released, bumps the epoch for an answer nobody reads.
