@@ -104,8 +104,12 @@ func TestCallbackCallsProducer(t *testing.T) {
 			if tc.name != "Close" {
 				requireAllAcked(t, outs)
 				// What the call produced may still be buffered: the
-				// callback's Send returned when its ctx ended.
-				require.NoError(t, p.Flush(testCtx(t)), "flushing after the callback's %s", tc.name)
+				// callback's Send returned when its ctx ended. One record
+				// behind records all acknowledged flushes as fast as a
+				// call from a callback returns.
+				flushCtx, cancel := context.WithTimeout(t.Context(), callbackCallWait)
+				defer cancel()
+				require.NoError(t, p.Flush(flushCtx), "flushing after the callback's %s, within %v", tc.name, callbackCallWait)
 			}
 			// Close may fail records in flight that were written after all,
 			// so checkDelivery's rule on failed but written records is the
@@ -113,7 +117,11 @@ func TestCallbackCallsProducer(t *testing.T) {
 			d := checkDelivery(t, seeds, topic, recs, outs)
 			assert.Zero(t, d.duplicates, "there were no faults")
 			d.requireKeyOrder(t)
-			e2eReadAll(t, seeds, sendTopic, tc.sent)
+			// The flush above returned: what the call produced is written
+			// by now or never, so its read-back waits no longer than the
+			// call itself may, rather than testTimeout.
+			e2eReadAllWithin(t, seeds, sendTopic, tc.sent, callbackCallWait,
+				"(the record "+tc.name+" produced from a callback was not written, though the Flush after it returned)")
 		})
 	}
 }

@@ -50,10 +50,18 @@ func e2eNewTopics(t *testing.T, seeds []string, n int, partitions int32, configs
 // or that a record reported as failed was written after all.
 func e2eReadAll(t *testing.T, seeds []string, topic string, want int) []readback.Record {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	return e2eReadAllWithin(t, seeds, topic, want, testTimeout, "")
+}
+
+// e2eReadAllWithin is e2eReadAll within a bound of the caller's, for
+// records that are written by now or never (a Flush returned after them),
+// failing with why, if given, when they are not all there.
+func e2eReadAllWithin(t *testing.T, seeds []string, topic string, want int, within time.Duration, why string) []readback.Record {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), within)
 	defer cancel()
 	got, err := readback.ReadAll(ctx, seeds, topic, want)
-	require.NoError(t, err, "reading back %s", topic)
+	require.NoError(t, err, "reading back %s within %v %s", topic, within, why)
 	require.Len(t, got, want, "records read back from %s", topic)
 	return got
 }
