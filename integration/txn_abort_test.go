@@ -197,30 +197,12 @@ func TestTxnCloseFromACallbackEndsAHeldRecordsWaitForMemory(t *testing.T) {
 			_, err := p.PartitionsFor(testCtx(t), "t")
 			require.NoError(t, err)
 			require.NoError(t, p.BeginTransaction())
-			entered, closeNow := make(chan struct{}), make(chan struct{})
+			closeNow := make(chan struct{})
 			closed := make(chan error, 1)
-			p.Produce(testCtx(t), &producer.Record{Topic: "t", Partition: 0, ExplicitPartition: true, Value: []byte("blocker")}, func(producer.RecordMetadata, error) {
-				close(entered)
+			held, o := holdARecordWaitingForMemory(t, c, p, func() {
 				<-closeNow
 				closed <- p.Close(context.Background())
 			})
-			receive(t, entered, "the blocker's callback did not run") // the delivery goroutine is held up: no batch's memory comes back
-			held := newOutcomes(1)
-			p.Produce(testCtx(t), &producer.Record{Topic: "late", Value: make([]byte, 8<<10)}, held.callback(0))
-			o := newOutcomes(3)
-			p.Produce(testCtx(t), &producer.Record{Topic: "t", Partition: 1, ExplicitPartition: true, Value: []byte("a")}, o.callback(0))
-			p.Produce(testCtx(t), &producer.Record{Topic: "t", Partition: 2, ExplicitPartition: true, Value: []byte("b")}, o.callback(1))
-			waited := make(chan struct{})
-			go func() {
-				defer close(waited)
-				p.Produce(testCtx(t), &producer.Record{Topic: "t", Partition: 3, ExplicitPartition: true, Value: []byte("c")}, o.callback(2))
-			}()
-			require.Eventually(t, func() bool { return p.Stats().BufferWaiters == 1 }, testTimeout, time.Millisecond, "a Produce waiting for memory")
-			// The held record's memory goes back as its drain begins: the
-			// Produce waiting takes it, and the held record's append waits.
-			require.NoError(t, c.CreateTopic("late", 1))
-			receive(t, waited, "the Produce waiting for memory never got it")
-			require.Eventually(t, func() bool { return p.Stats().BufferWaiters == 1 }, testTimeout, time.Millisecond, "the held record's append waiting")
 
 			close(closeNow)
 			require.NoError(t, receive(t, closed, "Close from a callback, a transaction open, did not return"), "Close from the callback; log:\n%s", log)
@@ -248,28 +230,8 @@ func TestTxnAbortEndsAHeldRecordsWaitForMemoryInOneSentence(t *testing.T) {
 			_, err := p.PartitionsFor(testCtx(t), "t")
 			require.NoError(t, err)
 			require.NoError(t, p.BeginTransaction())
-			entered, release := make(chan struct{}), make(chan struct{})
-			p.Produce(testCtx(t), &producer.Record{Topic: "t", Partition: 0, ExplicitPartition: true, Value: []byte("blocker")}, func(producer.RecordMetadata, error) {
-				close(entered)
-				<-release
-			})
-			receive(t, entered, "the blocker's callback did not run") // the delivery goroutine is held up: no batch's memory comes back
-			held := newOutcomes(1)
-			p.Produce(testCtx(t), &producer.Record{Topic: "late", Value: make([]byte, 8<<10)}, held.callback(0))
-			o := newOutcomes(3)
-			p.Produce(testCtx(t), &producer.Record{Topic: "t", Partition: 1, ExplicitPartition: true, Value: []byte("a")}, o.callback(0))
-			p.Produce(testCtx(t), &producer.Record{Topic: "t", Partition: 2, ExplicitPartition: true, Value: []byte("b")}, o.callback(1))
-			waited := make(chan struct{})
-			go func() {
-				defer close(waited)
-				p.Produce(testCtx(t), &producer.Record{Topic: "t", Partition: 3, ExplicitPartition: true, Value: []byte("c")}, o.callback(2))
-			}()
-			require.Eventually(t, func() bool { return p.Stats().BufferWaiters == 1 }, testTimeout, time.Millisecond, "a Produce waiting for memory")
-			// The held record's memory goes back as its drain begins: the
-			// Produce waiting takes it, and the held record's append waits.
-			require.NoError(t, c.CreateTopic("late", 1))
-			receive(t, waited, "the Produce waiting for memory never got it")
-			require.Eventually(t, func() bool { return p.Stats().BufferWaiters == 1 }, testTimeout, time.Millisecond, "the held record's append waiting")
+			release := make(chan struct{})
+			held, o := holdARecordWaitingForMemory(t, c, p, func() { <-release })
 
 			aborted := make(chan error, 1)
 			go func() { aborted <- p.AbortTransaction(testCtx(t)) }()
@@ -403,4 +365,39 @@ func TestTxnAnAbortFailsAHeldRecordWaitingMidDrainForItsTopic(t *testing.T) {
 			require.ErrorIs(t, outs[1].err, producer.ErrTransactionAborted, "record B")
 		})
 	}
+}
+
+// holdARecordWaitingForMemory sets the scene of a record that waited for
+// its topic's metadata and now waits for a batch's memory, in a transaction
+// begun on p (fourBatchesOfMemory, topic "t" of four partitions): a record
+// of partition 0 whose callback runs blocker holds up the delivery
+// goroutine, so that no batch's memory comes back until blocker returns; a
+// record for "late", not a topic yet, is held; one record for each other
+// partition of "t" takes what memory is left, the last waiting for the held
+// record's; and once "late" is created the held record's memory goes back
+// as its drain begins, the Produce waiting takes it, and the held record's
+// append waits. held has the held record's outcome, others those of "t".
+func holdARecordWaitingForMemory(t *testing.T, c *embedded.Cluster, p *producer.Producer, blocker func()) (held, others *outcomes) {
+	t.Helper()
+	entered := make(chan struct{})
+	p.Produce(testCtx(t), &producer.Record{Topic: "t", Partition: 0, ExplicitPartition: true, Value: []byte("blocker")}, func(producer.RecordMetadata, error) {
+		close(entered)
+		blocker()
+	})
+	receive(t, entered, "the blocker's callback did not run")
+	held = newOutcomes(1)
+	p.Produce(testCtx(t), &producer.Record{Topic: "late", Value: make([]byte, 8<<10)}, held.callback(0))
+	others = newOutcomes(3)
+	p.Produce(testCtx(t), &producer.Record{Topic: "t", Partition: 1, ExplicitPartition: true, Value: []byte("a")}, others.callback(0))
+	p.Produce(testCtx(t), &producer.Record{Topic: "t", Partition: 2, ExplicitPartition: true, Value: []byte("b")}, others.callback(1))
+	waited := make(chan struct{})
+	go func() {
+		defer close(waited)
+		p.Produce(testCtx(t), &producer.Record{Topic: "t", Partition: 3, ExplicitPartition: true, Value: []byte("c")}, others.callback(2))
+	}()
+	require.Eventually(t, func() bool { return p.Stats().BufferWaiters == 1 }, testTimeout, time.Millisecond, "a Produce waiting for memory")
+	require.NoError(t, c.CreateTopic("late", 1))
+	receive(t, waited, "the Produce waiting for memory never got it")
+	require.Eventually(t, func() bool { return p.Stats().BufferWaiters == 1 }, testTimeout, time.Millisecond, "the held record's append waiting")
+	return held, others
 }
