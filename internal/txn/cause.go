@@ -42,10 +42,11 @@ func (c *partitionCause) Unwrap() error { return c.err }
 
 // forRecordOf is the transaction's error (lastErr) as told to a record of
 // tp that it fails: without tp's name if the cause is tp's, the record's
-// error naming its partition. m.mu must be held.
+// error naming its partition. The cause stays the transaction's once its
+// abort has begun, until the abort ends. m.mu must be held.
 func (m *Manager) forRecordOf(tp accumulator.TopicPartition) error {
 	var c *partitionCause
-	if m.state != AbortableError || !errors.As(m.lastCause, &c) || c != m.lastCause || c.tp != tp {
+	if (m.state != AbortableError && m.state != Aborting) || !errors.As(m.lastCause, &c) || c != m.lastCause || c.tp != tp {
 		return m.lastErr
 	}
 	unnamed := *c

@@ -146,11 +146,17 @@ func (m *Manager) AwaitAdder() {
 }
 
 // addingFailed is the error of a batch of tp that failed, never sent, as
-// adding partitions to the transaction failed.
+// adding partitions to the transaction failed. An abort that began before
+// the failure leaves the transaction no error of its own (it fails what
+// waits with ErrAborted): such a batch fails as the abort's do.
 func (m *Manager) addingFailed(tp accumulator.TopicPartition) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return fmt.Errorf("adding partitions to the transaction: %w", m.forRecordOf(tp))
+	cause := m.forRecordOf(tp)
+	if cause == nil {
+		return ErrAborted
+	}
+	return fmt.Errorf("adding partitions to the transaction: %w", cause)
 }
 
 // stateErr is the error of an abortable or fatal state.

@@ -1783,3 +1783,54 @@ func TestARecordOfTheFailedPartitionIsToldTheCauseWithoutItsName(t *testing.T) {
 			"a batch of another partition")
 	})
 }
+
+// An AddPartitionsToTxn refused after an abort began leaves the
+// transaction nothing of its own to tell: the batches that waited to be
+// added fail as the abort's records do, with ErrAborted. Before, they
+// failed with "adding partitions to the transaction: %!w(<nil>)", the
+// abort having left the transaction without an error to quote; and one
+// refused while the abort was beginning named its partition twice.
+func TestAPartitionRefusedOnceAnAbortBeganFailsWhatWaitsAsAborted(t *testing.T) {
+	r := initialized(t, false)
+	g := r.coords.hold(protocol.AddPartitionsToTxn)
+	r.coords.fail(protocol.AddPartitionsToTxn, kerr.TopicAuthorizationFailed)
+	require.False(t, r.admit(tp0), "a partition is added before it may send")
+	bounded.Receive(t, g.arrived, waitTime, "no AddPartitionsToTxn after the first Admit")
+
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.Error(t, r.m.Abort(ended), "an abort whose ctx ended while partitions were being added")
+	require.Equal(t, Aborting, r.state())
+	close(g.open)
+	var unsent []error
+	require.Eventually(t, func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		unsent = slices.Clone(r.unsentErr)
+		return len(unsent) > 0
+	}, waitTime, time.Millisecond, "what waited to be added did not fail")
+	require.ErrorIs(t, unsent[0], ErrAborted)
+	require.NotContains(t, unsent[0].Error(), "%!", "a batch of the partition refused")
+	require.NoError(t, r.m.Abort(context.Background()))
+}
+
+// A partition refused while the transaction was abortable, whose waiting
+// batches fail once the abort has begun, is told the cause without its
+// name, as before the abort: its own error names it.
+func TestTheFailedPartitionsRecordsAreToldTheCauseWithoutItsNameDuringTheAbort(t *testing.T) {
+	r := initialized(t, true)
+	require.True(t, r.admit(tp0))
+	r.m.RecordFailed(tp0, kerr.NotEnoughReplicas)
+	g := r.coords.hold(protocol.EndTxn)
+	aborted := make(chan error, 1)
+	go func() { aborted <- r.m.Abort(context.Background()) }()
+	bounded.Receive(t, g.arrived, waitTime, "the abort sent no EndTxn")
+	require.Equal(t, Aborting, r.state())
+	require.EqualError(t, r.m.addingFailed(tp0),
+		"adding partitions to the transaction: the transaction must be aborted: an earlier batch failed: "+kerr.NotEnoughReplicas.Error())
+	require.EqualError(t, r.m.addingFailed(accumulator.TopicPartition{Topic: "t", Partition: 1}),
+		"adding partitions to the transaction: the transaction must be aborted: a batch of t-0 failed: "+kerr.NotEnoughReplicas.Error(),
+		"a batch of another partition")
+	close(g.open)
+	require.NoError(t, bounded.Receive(t, aborted, waitTime, "the abort did not return"))
+}
