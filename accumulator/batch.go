@@ -90,7 +90,10 @@ type stamp struct {
 	baseSeq  int32
 }
 
-// Records is the number of records in the batch.
+// Records is the number of records in the batch. Read it before
+// Complete, Retry or Split hands b back: once its records have had their
+// outcome it reads 0, and the delivery goroutine may be letting go of
+// them meanwhile.
 func (b *Batch) Records() int { return b.entries.len() }
 
 // Encoded is the closed RecordBatch, ready for a ProduceRequest.
