@@ -17,7 +17,7 @@ import (
 // way, an error that matches the ctx's error, as their docs and ErrorName
 // promise (context.Canceled: CANCELED), and the cause beside it. Before,
 // they returned the cause alone, which matched neither and ErrorName
-// called OTHER.
+// called OTHER; and Flush and PartitionsFor, the ctx's error alone.
 func TestAnEndedCtxsErrorComesWithItsCause(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
 	gate := make(chan struct{})
@@ -53,6 +53,13 @@ func TestAnEndedCtxsErrorComesWithItsCause(t *testing.T) {
 	err = receive(t, sent, "Send did not return as its ctx ended")
 	requireCtxErrorAndCause(t, err, shuttingDown, "a Send whose ctx ended while its record was in flight")
 	require.ErrorIs(t, err, ErrMaybeWritten)
+
+	flushErr := p.Flush(ended(shuttingDown)) // the record's request is still held
+	require.ErrorIs(t, flushErr, context.Canceled, "a Flush whose ctx ended")
+	require.ErrorIs(t, flushErr, shuttingDown, "a Flush whose ctx ended")
+	_, err = p.PartitionsFor(ended(shuttingDown), "unknown")
+	require.ErrorIs(t, err, context.Canceled, "a PartitionsFor whose ctx ended")
+	require.ErrorIs(t, err, shuttingDown, "a PartitionsFor whose ctx ended")
 
 	closing := make(chan error, 1)
 	go func() { closing <- p.Close(ctx(t)) }() // waits for the request held at the broker

@@ -161,16 +161,3 @@ func (p *Producer) memoryErr(err error, callers bool) error {
 	}
 	return p.closing(err)
 }
-
-// ctxErr is the error of a call whose ctx ended: ctx's error
-// (context.Canceled or context.DeadlineExceeded), which the caller's
-// errors.Is and ErrorName look for, and beside it the cause ctx was given
-// (context.WithCancelCause, WithTimeoutCause), if it was given one: the
-// cause alone matched neither, and ErrorName called it OTHER.
-func ctxErr(ctx context.Context) error {
-	err := ctx.Err()
-	if cause := context.Cause(ctx); cause != nil && cause != err {
-		return fmt.Errorf("%w: %w", err, cause)
-	}
-	return err
-}

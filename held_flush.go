@@ -3,6 +3,8 @@ package producer
 import (
 	"context"
 	"slices"
+
+	"github.com/gokafka/producer/internal/ctxerr"
 )
 
 // Flush's wait for the records held before it began (await): until each is
@@ -42,7 +44,7 @@ func (w *held) await(ctx context.Context, to flushTo) error {
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			return ctx.Err()
+			return ctxerr.Of(ctx)
 		}
 	}
 }

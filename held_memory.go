@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/gokafka/producer/internal/ctxerr"
 )
 
 // reserveHeld takes size bytes of buffer memory for a held record: first
@@ -63,7 +65,7 @@ func (w *held) book(ctx context.Context, size int, deadline time.Time) error {
 			// Produce's ctx: memory was short all the same (memoryErr).
 			err = fmt.Errorf("%w: %d bytes for a record waiting for metadata not free before the ctx ended (%w) "+
 				"(records waiting for metadata may use BufferMemory less one batch, %d bytes)",
-				ErrBufferFull, size, ctx.Err(), w.reserveCap)
+				ErrBufferFull, size, ctxerr.Of(ctx), w.reserveCap)
 		}
 		w.mu.Lock()
 		if err != nil {

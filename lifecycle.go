@@ -3,6 +3,8 @@ package producer
 import (
 	"context"
 	"fmt"
+
+	"github.com/gokafka/producer/internal/ctxerr"
 )
 
 // Flush sends every record buffered before the call without waiting for
@@ -166,7 +168,7 @@ func (p *Producer) awaitClose(ctx context.Context) error {
 	case <-p.closeDone:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("producer: close: waiting for the Close under way: %w", ctxErr(ctx))
+		return fmt.Errorf("producer: close: waiting for the Close under way: %w", ctxerr.Of(ctx))
 	}
 }
 
@@ -290,6 +292,6 @@ func (p *Producer) awaitDrains(ctx context.Context) error {
 	case <-p.held.drained:
 		return nil
 	case <-ctx.Done():
-		return ctxErr(ctx)
+		return ctxerr.Of(ctx)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/gokafka/producer/internal/ctxerr"
 	"github.com/gokafka/producer/metadata"
 	"github.com/gokafka/producer/protocol/kerr"
 )
@@ -66,7 +67,7 @@ func (p *Producer) PartitionsFor(ctx context.Context, topic string) (int, error)
 		case <-maxBlock.C():
 			return 0, p.notFound(topic, fmt.Errorf("no metadata within MaxBlock (%v)", p.cfg.MaxBlock))
 		case <-ctx.Done():
-			return 0, p.notFound(topic, ctx.Err())
+			return 0, p.notFound(topic, ctxerr.Of(ctx))
 		case <-p.ctx.Done():
 			return 0, ErrClosed
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"sync"
+
+	"github.com/gokafka/producer/internal/ctxerr"
 )
 
 // Send produces a record and waits for its acknowledgement. If ctx ends
@@ -22,7 +24,7 @@ func (p *Producer) Send(ctx context.Context, r *Record) (RecordMetadata, error) 
 	// A nil record is left to Produce, which refuses it at once with the
 	// error the hooks and the caller are promised for one.
 	if r != nil && ctx.Err() != nil {
-		md, err := sendFailed(r, fmt.Errorf("not sent: %w", ctxErr(ctx)))
+		md, err := sendFailed(r, fmt.Errorf("not sent: %w", ctxerr.Of(ctx)))
 		p.refused(r, err) // refused as Produce refuses, before any buffering
 		return md, err
 	}
@@ -46,7 +48,7 @@ func (p *Producer) Send(ctx context.Context, r *Record) (RecordMetadata, error) 
 		}
 		// The callback may still run, later, and send on w.done, so w is
 		// not reused; it is garbage once the callback has run.
-		return sendFailed(r, &unacknowledged{ctxErr(ctx)})
+		return sendFailed(r, &unacknowledged{ctxerr.Of(ctx)})
 	}
 }
 

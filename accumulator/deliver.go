@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/gokafka/producer/internal/ctxerr"
 	"github.com/gokafka/producer/internal/notify"
 )
 
@@ -168,7 +169,7 @@ func (d *deliveries) awaitStopped(ctx context.Context) error {
 		select {
 		case <-exited:
 		case <-ctx.Done():
-			return ctx.Err()
+			return ctxerr.Of(ctx)
 		}
 	}
 }

@@ -1,6 +1,10 @@
 package accumulator
 
-import "context"
+import (
+	"context"
+
+	"github.com/gokafka/producer/internal/ctxerr"
+)
 
 // BeginFlush makes every batch ready until EndFlush, and returns a mark:
 // AwaitBatches(ctx, mark) waits for the batches that exist now.
@@ -48,7 +52,7 @@ func (a *Accumulator) awaitBatches(ctx context.Context, mark uint64, outcomesOnl
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			return ctx.Err()
+			return ctxerr.Of(ctx)
 		}
 	}
 }

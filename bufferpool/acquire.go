@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gokafka/producer/internal/clock"
+	"github.com/gokafka/producer/internal/ctxerr"
 )
 
 // Allocate returns a slice with len 0 and cap size, counting size against
@@ -125,7 +126,7 @@ func (p *Pool) acquire(ctx context.Context, size int, bound wait, wantBuffer boo
 		p.mu.Unlock()
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
+	if err := ctxerr.Of(ctx); err != nil {
 		available := p.availableLocked()
 		p.mu.Unlock()
 		return nil, &WaitError{Size: size, Total: p.total, Available: available, Err: err}
@@ -186,7 +187,7 @@ func (p *Pool) queueLocked(ctx context.Context, size int, bound wait, wantBuffer
 		case <-timer.C():
 			timedOut = true
 		case <-ctx.Done():
-			ctxErr = ctx.Err()
+			ctxErr = ctxerr.Of(ctx)
 		}
 
 		p.mu.Lock()

@@ -3,6 +3,8 @@ package txn
 import (
 	"context"
 	"fmt"
+
+	"github.com/gokafka/producer/internal/ctxerr"
 )
 
 // callLock lets the manager's API calls run one at a time. A call may hold
@@ -28,7 +30,7 @@ func (l callLock) lock(ctx context.Context, call string) error {
 	case l <- struct{}{}:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("%s: another transaction call is under way: %w", call, ctx.Err())
+		return fmt.Errorf("%s: another transaction call is under way: %w", call, ctxerr.Of(ctx))
 	}
 }
 

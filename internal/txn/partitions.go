@@ -8,6 +8,7 @@ import (
 
 	"github.com/gokafka/producer/accumulator"
 	"github.com/gokafka/producer/internal/cluster"
+	"github.com/gokafka/producer/internal/ctxerr"
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
 )
@@ -122,7 +123,7 @@ func (m *Manager) adderStopped(ctx context.Context) error {
 	case <-m.stopped:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("partitions still being added to the transaction: %w", ctx.Err())
+		return fmt.Errorf("partitions still being added to the transaction: %w", ctxerr.Of(ctx))
 	}
 }
 

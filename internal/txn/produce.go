@@ -3,6 +3,8 @@ package txn
 import (
 	"context"
 	"fmt"
+
+	"github.com/gokafka/producer/internal/ctxerr"
 )
 
 // EnterProduce admits a record to the transaction under way, or says why
@@ -120,7 +122,7 @@ func (m *Manager) awaitProduce(ctx context.Context) error {
 			if n > 1 {
 				records = fmt.Sprintf("%d records produced before the transaction began to end are", n)
 			}
-			return fmt.Errorf("%s still being appended: %w", records, ctx.Err())
+			return fmt.Errorf("%s still being appended: %w", records, ctxerr.Of(ctx))
 		}
 	}
 }

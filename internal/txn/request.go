@@ -9,6 +9,7 @@ import (
 	"github.com/gokafka/producer/accumulator"
 	"github.com/gokafka/producer/conn"
 	"github.com/gokafka/producer/internal/cluster"
+	"github.com/gokafka/producer/internal/ctxerr"
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
 )
@@ -128,7 +129,7 @@ func (m *Manager) gaveUp(ctx, live context.Context, req protocol.Request, err er
 		// call saw first (a connection broken as ctx ended).
 		return err
 	}
-	return fmt.Errorf("%s: %w (last failure: %w)", req.Key(), ctx.Err(), err)
+	return fmt.Errorf("%s: %w (last failure: %w)", req.Key(), ctxerr.Of(ctx), err)
 }
 
 // code is check for an answer with a single error code.
