@@ -68,8 +68,10 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 	if mod != nil {
 		mod(&cfg)
 	}
-	h.pool = bufferpool.New(64*cfg.BatchSize, cfg.BatchSize, h.clk)
-	cfg.Pool = h.pool
+	if cfg.Pool == nil {
+		cfg.Pool = bufferpool.New(64*cfg.BatchSize, cfg.BatchSize, h.clk)
+	}
+	h.pool = cfg.Pool
 	h.acc = New(cfg)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), waitTime)
