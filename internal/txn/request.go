@@ -81,6 +81,12 @@ func (m *Manager) ask(ctx, live context.Context, kind cluster.CoordinatorKind, k
 			// ended the request: the call fails of the stop (gaveUp).
 			return nil, unanswered, m.gaveUp(ctx, live, req, err)
 		}
+		if ctx.Err() != nil && errors.Is(err, context.Cause(ctx)) {
+			// The caller's ctx ended the request: the call fails as one
+			// whose ctx ended (gaveUp), where the connection told the
+			// ctx's cause alone.
+			return nil, unanswered, m.gaveUp(ctx, live, req, err)
+		}
 		if errors.Is(err, kerr.NotCoordinator) || errors.Is(err, kerr.CoordinatorNotAvailable) {
 			m.cfg.Coordinators.ForgetCoordinator(kind, key)
 		}
@@ -124,7 +130,7 @@ func (m *Manager) gaveUp(ctx, live context.Context, req protocol.Request, err er
 		return fmt.Errorf("%s: %w (last failure: %w)", req.Key(), m.stateErr(), err)
 	case ctx.Err() == nil:
 		return nil
-	case errors.Is(err, ctx.Err()):
+	case errors.Is(err, ctx.Err()) && errors.Is(err, context.Cause(ctx)):
 		// The caller gave up: its error says so, whichever failure the
 		// call saw first (a connection broken as ctx ended).
 		return err
