@@ -272,6 +272,20 @@ func (r *rig) endedWithANewEpochIfV1(v2 bool) {
 	require.Equal(r.t, want, r.coords.last().req.Key(), "v2=%v: the last request", v2)
 }
 
+// awaitUnsent waits until the adder has failed what waited to be added
+// (FailUnsent), which it does outside the manager's lock, and returns the
+// errors it gave a batch of tp0 and one of another topic.
+func (r *rig) awaitUnsent() (unsent, other []error) {
+	r.t.Helper()
+	require.Eventually(r.t, func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		unsent, other = slices.Clone(r.unsentErr), slices.Clone(r.unsentOther)
+		return len(unsent) > 0
+	}, waitTime, time.Millisecond, "what waited to be added did not fail")
+	return unsent, other
+}
+
 // rig is a manager over the fake coordinators, with the producer's side
 // recorded.
 type rig struct {
@@ -594,13 +608,7 @@ func TestV1AddingRefusedMakesTheTransactionAbortable(t *testing.T) {
 	require.False(t, r.admit(tp0))
 	// The adder fails what waited to be added after it made the
 	// transaction abortable, outside the manager's lock: wait for both.
-	var unsent []error
-	require.Eventually(t, func() bool {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		unsent = slices.Clone(r.unsentErr)
-		return len(unsent) > 0
-	}, waitTime, time.Millisecond, "what waited to be added did not fail")
+	unsent, _ := r.awaitUnsent()
 	require.Len(t, unsent, 1, "what waited to be added fails once")
 	require.ErrorIs(t, unsent[0], kerr.TopicAuthorizationFailed)
 	require.Equal(t, AbortableError, r.state())
@@ -1748,13 +1756,7 @@ func TestARecordOfTheFailedPartitionIsToldTheCauseWithoutItsName(t *testing.T) {
 		r := initialized(t, false)
 		r.coords.fail(protocol.AddPartitionsToTxn, kerr.TopicAuthorizationFailed)
 		require.False(t, r.admit(tp0))
-		var unsent, other []error
-		require.Eventually(t, func() bool {
-			r.mu.Lock()
-			defer r.mu.Unlock()
-			unsent, other = slices.Clone(r.unsentErr), slices.Clone(r.unsentOther)
-			return len(unsent) > 0
-		}, waitTime, time.Millisecond, "what waited to be added did not fail")
+		unsent, other := r.awaitUnsent()
 		require.EqualError(t, unsent[0], "adding partitions to the transaction: the transaction must be aborted: AddPartitionsToTxn: "+refused,
 			"a batch of the partition refused")
 		require.ErrorIs(t, unsent[0], ErrAbortable)
@@ -1802,13 +1804,7 @@ func TestAPartitionRefusedOnceAnAbortBeganFailsWhatWaitsAsAborted(t *testing.T) 
 	require.Error(t, r.m.Abort(ended), "an abort whose ctx ended while partitions were being added")
 	require.Equal(t, Aborting, r.state())
 	close(g.open)
-	var unsent []error
-	require.Eventually(t, func() bool {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		unsent = slices.Clone(r.unsentErr)
-		return len(unsent) > 0
-	}, waitTime, time.Millisecond, "what waited to be added did not fail")
+	unsent, _ := r.awaitUnsent()
 	require.ErrorIs(t, unsent[0], ErrAborted)
 	require.NotContains(t, unsent[0].Error(), "%!", "a batch of the partition refused")
 	require.NoError(t, r.m.Abort(context.Background()))
