@@ -273,9 +273,11 @@ type Config struct {
 	// TransactionTimeout is how long the transaction coordinator lets a
 	// transaction stay open before it aborts it (which ends the producer at
 	// CommitTransaction, and with transactions v1 at AbortTransaction: see
-	// ErrTransactionFatal); at least 1ms, the wire's unit. Java:
-	// transaction.timeout.ms; kafka-python: transaction_timeout_ms. Default
-	// 60s.
+	// ErrTransactionFatal); at least 1ms, the wire's unit, and at most the
+	// brokers' transaction.max.timeout.ms (15 minutes unless set), over
+	// which InitTransactions fails with ErrTransactionFatal
+	// (INVALID_TRANSACTION_TIMEOUT). Java: transaction.timeout.ms;
+	// kafka-python: transaction_timeout_ms. Default 60s.
 	TransactionTimeout time.Duration
 
 	// ReconnectBackoff and ReconnectBackoffMax pace reconnection attempts to

@@ -53,7 +53,9 @@ var (
 	// it expired, perhaps after another instance took it over; the Java
 	// client recovered with a new producer id until Kafka 4.0, KAFKA-18019,
 	// which could repeat work the other instance did: create a new
-	// producer, whose InitTransactions fences any other), or a
+	// producer, whose InitTransactions fences any other), its
+	// TransactionTimeout is over the brokers' limit
+	// (kerr.InvalidTransactionTimeout, at InitTransactions), or a
 	// broker refused its records for good: the cluster denies it
 	// idempotent writes (kerr.ClusterAuthorizationFailed), or does not
 	// support its Produce (kerr.UnsupportedVersion), as in the Java client;

@@ -150,10 +150,14 @@ func code(api protocol.APIKey, c int16) error {
 // ends the producer: another producer took over the transactional id (its
 // epoch is older than the coordinator's), the id is denied, or the
 // coordinator no longer knows it (INVALID_PRODUCER_ID_MAPPING, see
-// forgotten); or the request can go at no version the coordinator speaks
-// (noVersionFits).
+// forgotten); the producer's TransactionTimeout is over the broker's
+// transaction.max.timeout.ms (INVALID_TRANSACTION_TIMEOUT, from
+// InitProducerId: asked again with the same Config, it refuses again, and
+// the Java client stops there too); or the request can go at no version
+// the coordinator speaks (noVersionFits).
 func coordinatorEndsProducer(err error) bool {
 	return errors.Is(err, ErrFatal) || errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) ||
+		errors.Is(err, kerr.InvalidTransactionTimeout) ||
 		errors.Is(err, kerr.TransactionalIDAuthorizationFailed) || errors.Is(err, kerr.InvalidTxnState) ||
 		errors.Is(err, kerr.InvalidProducerIDMapping) || noVersionFits(err)
 }

@@ -487,6 +487,21 @@ func TestInitRetriesWhatHealsAndStopsOnFencing(t *testing.T) {
 	require.Equal(t, FatalError, r.state())
 }
 
+// A TransactionTimeout over the broker's transaction.max.timeout.ms is
+// refused with INVALID_TRANSACTION_TIMEOUT, and would be again on every
+// later Init with the same Config: the producer stops, as the Java
+// client's does, rather than fail with an error that matches none of the
+// transaction errors a caller is told to branch on.
+func TestInitRefusedForItsTimeoutEndsTheProducer(t *testing.T) {
+	r := newRig(t, false)
+	r.coords.fail(protocol.InitProducerId, kerr.InvalidTransactionTimeout)
+	err := r.m.Init(context.Background())
+	require.ErrorIs(t, err, ErrFatal)
+	require.ErrorIs(t, err, kerr.InvalidTransactionTimeout)
+	require.Equal(t, FatalError, r.state())
+	require.Len(t, r.coords.apis(), 1, "refused for good: not asked again")
+}
+
 func TestProduceOnlyInsideATransaction(t *testing.T) {
 	r := newRig(t, false)
 	require.ErrorIs(t, r.m.CheckProduce(), ErrState, "before Init")
