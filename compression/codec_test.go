@@ -74,7 +74,7 @@ func TestCheckLevel(t *testing.T) {
 	}{
 		{None, DefaultLevel, true}, {None, 1, false},
 		{Snappy, DefaultLevel, true}, {Snappy, 3, false},
-		{Gzip, 1, true}, {Gzip, 9, true}, {Gzip, 10, false}, {Gzip, -1, false},
+		{Gzip, 1, true}, {Gzip, 9, true}, {Gzip, 10, false}, {Gzip, GzipDefaultLevel, true}, {Gzip, -2, false},
 		{LZ4, 9, true}, {LZ4, 10, false}, {LZ4, -1, false},
 		{Zstd, 22, true}, {Zstd, 23, false}, {Zstd, -1, true},
 		{Zstd, MinZstdLevel, true}, {Zstd, MinZstdLevel - 1, false},

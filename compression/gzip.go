@@ -20,6 +20,9 @@ type gzipEncoder struct {
 var gzipEncoders [MaxGzipLevel + 1]sync.Pool
 
 func compressGzip(dst []byte, level int, src []byte) ([]byte, error) {
+	if level == GzipDefaultLevel {
+		level = DefaultLevel
+	}
 	pool := &gzipEncoders[level]
 	enc, _ := pool.Get().(*gzipEncoder)
 	if enc == nil {

@@ -9,12 +9,21 @@ import (
 )
 
 // gzip's DefaultLevel is the library's default compression, as Java's is
-// zlib's: the size and speed a user gets without choosing a level.
+// zlib's: the size and speed a user gets without choosing a level. Java's
+// own default, -1 (GzipDefaultLevel), copied from its configuration, is
+// the same level.
 func TestGzipsDefaultLevelIsTheLibrarysDefault(t *testing.T) {
 	in := recordLikeData(24_000, 11)
 	got, err := Compress(nil, Gzip, DefaultLevel, in)
 	if err != nil {
 		t.Fatal(err)
+	}
+	javas, err := Compress(nil, Gzip, GzipDefaultLevel, in)
+	if err != nil {
+		t.Fatalf("gzip at Java's default level, -1: %v", err)
+	}
+	if !bytes.Equal(javas, got) {
+		t.Fatalf("gzip at -1: %d bytes, at DefaultLevel %d", len(javas), len(got))
 	}
 	var want bytes.Buffer
 	w, err := gzip.NewWriterLevel(&want, gzip.DefaultCompression)

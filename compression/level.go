@@ -16,8 +16,9 @@ var ErrInvalidLevel = errors.New("compression: invalid level")
 // Level ranges, mirroring Java's compression.<codec>.level (KIP-390):
 //
 //   - gzip (compression.gzip.level): 1 (fastest) to 9 (smallest), the
-//     compress/flate levels as implemented by klauspost/compress.
-//     DefaultLevel is klauspost's default, as Java's -1 is zlib's.
+//     compress/flate levels as implemented by klauspost/compress, and
+//     GzipDefaultLevel (-1), Java's default, which is DefaultLevel: both
+//     are klauspost's default, as Java's -1 is zlib's.
 //   - lz4 (compression.lz4.level): 1 to 9. DefaultLevel and 9 are LZ4's
 //     fast mode, as in Java, whose default level is 9 and whose 9 alone is
 //     lz4's fast compressor: a level copied from a Java configuration
@@ -33,12 +34,16 @@ var ErrInvalidLevel = errors.New("compression: invalid level")
 //     (below 3: fastest, 4-5: default, 6-9: better, 10 and up: best).
 //   - snappy and none have no levels: only DefaultLevel is accepted.
 const (
-	MinGzipLevel = 1
-	MaxGzipLevel = 9
-	MinLZ4Level  = 1
-	MaxLZ4Level  = 9
-	MinZstdLevel = -131072
-	MaxZstdLevel = 22
+	// GzipDefaultLevel is Java's default compression.gzip.level (zlib's
+	// Z_DEFAULT_COMPRESSION), taken as DefaultLevel so that a level copied
+	// from a Java configuration is accepted.
+	GzipDefaultLevel = -1
+	MinGzipLevel     = 1
+	MaxGzipLevel     = 9
+	MinLZ4Level      = 1
+	MaxLZ4Level      = 9
+	MinZstdLevel     = -131072
+	MaxZstdLevel     = 22
 )
 
 // CheckLevel reports whether level is DefaultLevel or a level c supports; see
@@ -49,7 +54,7 @@ func CheckLevel(c Codec, level int) error {
 	if !c.valid() {
 		return fmt.Errorf("%w %d", ErrUnknownCodec, int8(c))
 	}
-	if level == DefaultLevel {
+	if level == DefaultLevel || (c == Gzip && level == GzipDefaultLevel) {
 		return nil
 	}
 	lo, hi := 0, 0
