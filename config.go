@@ -44,7 +44,12 @@ type Config struct {
 	// AcksAll, which with the broker's min.insync.replicas is the only
 	// setting that does not lose acknowledged records when a leader dies.
 	// Idempotence needs it: AcksLeader or AcksNone also need
-	// DisableIdempotence.
+	// DisableIdempotence, and New refuses them without it. The Java client
+	// (since Kafka 3.2, KAFKA-13673) instead turns idempotence off
+	// unasked for acks other than all, and refuses them only with
+	// enable.idempotence=true set explicitly; a zero Config cannot tell
+	// "not set" from "set", so here the setting that weakens delivery is
+	// the one spelled out.
 	Acks Acks
 
 	// DisableIdempotence turns idempotence off. Idempotence is on by
@@ -189,7 +194,9 @@ type Config struct {
 	// (after its first batch, a failure, a new leader or a new producer
 	// id): a broker that does not know the producer yet takes any
 	// sequence. Without idempotence, 1 keeps a partition's records in
-	// order across retries.
+	// order across retries. (The Java client instead turns idempotence off
+	// for more than 5, unless enable.idempotence was set, and then refuses
+	// them.)
 	// Java: max.in.flight.requests.per.connection; kafka-python:
 	// max_in_flight_requests_per_connection. Default 5; at most
 	// MaxInFlightLimit.
@@ -212,10 +219,12 @@ type Config struct {
 	Compression compression.Codec
 
 	// CompressionLevel is the codec's level; 0 means the codec's default.
-	// A level means what it means in Java: lz4's 9, Java's default, is its
-	// fast compressor, as 0 is, and 1 to 8 its slower high-compression
-	// modes; zstd's 3 is its default (see the compression package's level
-	// constants for each codec's range). Java: compression.gzip.level,
+	// A level means what it means in Java: gzip's -1, Java's default, is
+	// its default, as 0 is; lz4's 9, Java's default, is its fast
+	// compressor, as 0 is, and 1 to 8 its slower high-compression modes
+	// (Java's 10 to 17, deeper modes still, are refused rather than
+	// lowered); zstd's 3 is its default (see the compression package's
+	// level constants for each codec's range). Java: compression.gzip.level,
 	// compression.lz4.level, compression.zstd.level (KIP-390);
 	// kafka-python: none.
 	CompressionLevel int
@@ -562,8 +571,9 @@ func (cfg *Config) validate() error {
 			return bad("Brokers", "%q: the port is not a number from 1 to 65535", b)
 		}
 	}
-	// As in the Java client, an explicit setting that idempotence cannot
-	// honour is an error, not a silent downgrade.
+	// An acks idempotence cannot honour is an error, not a silent
+	// downgrade, as in the Java client with enable.idempotence set (see
+	// Acks for where it differs).
 	if !cfg.DisableIdempotence && cfg.Acks != AcksAll {
 		return bad("Acks", "idempotence (on by default) needs AcksAll; set DisableIdempotence to use acks=%v", cfg.Acks)
 	}

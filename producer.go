@@ -231,7 +231,10 @@ const maxIdempotentInFlight = 5
 // record's callback, waits until its ctx ends (see Send).
 //
 // Produce copies the record's key, value and headers: the caller may reuse
-// them as soon as it returns.
+// them as soon as it returns. cb may be nil, for a record whose outcome
+// nobody waits for: its failure then reaches only the hooks (Config.Hooks),
+// as the Java client's send without a callback leaves it in a Future
+// nobody reads.
 func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 	if cb == nil {
 		cb = func(RecordMetadata, error) {}
