@@ -42,9 +42,9 @@ import (
 var (
 	// ErrTransactionAbortable: the transaction can no longer commit (one of
 	// its records failed, the coordinator timed it out or refused to commit
-	// it, the broker lost the producer's sequence); AbortTransaction, then
-	// go on (but for a transaction the coordinator timed out: see
-	// AbortTransaction).
+	// it: TRANSACTION_ABORTABLE, UNKNOWN_PRODUCER_ID, the broker lost the
+	// producer's sequence); AbortTransaction, then go on (but for a
+	// transaction the coordinator timed out: see AbortTransaction).
 	ErrTransactionAbortable = txn.ErrAbortable
 	// ErrTransactionFatal: the producer can do nothing more: another
 	// producer with its transactional id fenced it
@@ -66,7 +66,10 @@ var (
 	// request (errors.Is(err, protocol.ErrUnsupportedVersion)): a group
 	// coordinator older than Kafka 2.5, say, cannot check the consumer's
 	// membership a GroupMetadata carries (see SendOffsetsToTransaction).
-	// The Java client stops alike on such a version mismatch.
+	// The Java client stops alike on such a version mismatch. So does a
+	// coordinator's refusal of a transaction call that no retry heals and
+	// no abort would (kerr.UnknownServerError, say), where the Java client
+	// stops on an error it does not expect; the error wraps it.
 	// A transaction the coordinator timed out (TransactionTimeout) ends so
 	// too, at its commit, with transactions v1 at its abort, or at any
 	// request of it to the coordinator after the timeout (a record's
@@ -189,10 +192,14 @@ func (p *Producer) BeginTransaction() error {
 // transaction it refuses with ErrTransactionState, committing nothing:
 // send them again, or AbortTransaction. If ctx ends while it waits for the
 // records, nothing was committed: call it again, or AbortTransaction. Once
-// it has asked the coordinator to commit, a failure other than
-// ErrTransactionFatal (its ctx ended, the coordinator did not answer well)
-// leaves the outcome unknown, the coordinator perhaps having committed the
-// transaction, and says so: call CommitTransaction again, which asks again
+// it has asked the coordinator to commit, a refusal the coordinator
+// answered says it did not commit: UNKNOWN_PRODUCER_ID wraps
+// ErrTransactionAbortable, and any other error no retry heals
+// (UNKNOWN_SERVER_ERROR, say) ErrTransactionFatal, as in the Java client.
+// But if its ctx ends, or a request asking it goes unanswered (the
+// connection broke, RequestTimeout), the outcome is unknown, the
+// coordinator perhaps having committed the transaction, and the error
+// says so: call CommitTransaction again, which asks again
 // and learns it; AbortTransaction fails with ErrTransactionState, as the
 // Java client's does. With transactions v1, a transaction a request of
 // which to the coordinator went unanswered, though it was answered when

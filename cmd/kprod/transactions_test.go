@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -130,9 +131,10 @@ func TestSummaryWithoutTransactions(t *testing.T) {
 
 // clusterFailingEndTxn starts a cluster whose coordinator answers every
 // EndTxn after the first pass with an error neither retriable nor fencing:
-// a commit with commitErr, an abort with UNKNOWN_SERVER_ERROR. It returns
-// the brokers and a count of the EndTxn requests.
-func clusterFailingEndTxn(t *testing.T, pass int32, commitErr *kerr.Error) (string, *atomic.Int32) {
+// a commit with commitErr, an abort with UNKNOWN_SERVER_ERROR; with
+// lostFirst, the first of them it drops unanswered with its connection
+// instead. It returns the brokers and a count of the EndTxn requests.
+func clusterFailingEndTxn(t *testing.T, pass int32, commitErr *kerr.Error, lostFirst bool) (string, *atomic.Int32) {
 	t.Helper()
 	cluster, err := embedded.Start(embedded.Options{})
 	if err != nil {
@@ -146,6 +148,10 @@ func clusterFailingEndTxn(t *testing.T, pass int32, commitErr *kerr.Error) (stri
 			return nil, nil, false // the broker answers it
 		}
 		fake.KeepControl()
+		if lostFirst {
+			lostFirst = false
+			return nil, errors.New("dropped unanswered"), true
+		}
 		resp := req.ResponseKind().(*kmsg.EndTxnResponse)
 		resp.ErrorCode = kerr.UnknownServerError.Code
 		if req.(*kmsg.EndTxnRequest).Commit {
@@ -165,7 +171,7 @@ func clusterFailingEndTxn(t *testing.T, pass int32, commitErr *kerr.Error) (stri
 // transactions having stopped.
 func TestATransactionNeitherCommittedNorAbortedCountsItsRecordsFailed(t *testing.T) {
 	for _, mode := range [][]string{nil, {"--sync", "--concurrency", "3"}} {
-		brokers, endTxns := clusterFailingEndTxn(t, 1, kerr.TransactionAbortable)
+		brokers, endTxns := clusterFailingEndTxn(t, 1, kerr.TransactionAbortable, false)
 		args := append([]string{"perf", "--brokers", brokers, "--create-topic", "--topic", uniqueTopic("txn-not-ended"),
 			"--num-records", "15", "--transactional-id", uniqueTopic("txn-id"), "--txn-size", "5", "--json"}, mode...)
 		r := runKprod(t, "", args...)
@@ -183,7 +189,7 @@ func TestATransactionNeitherCommittedNorAbortedCountsItsRecordsFailed(t *testing
 		}
 	}
 
-	brokers, _ := clusterFailingEndTxn(t, 0, kerr.TransactionAbortable)
+	brokers, _ := clusterFailingEndTxn(t, 0, kerr.TransactionAbortable, false)
 	r := runKprod(t, "", "perf", "--brokers", brokers, "--create-topic", "--topic", uniqueTopic("txn-not-ended-human"),
 		"--num-records", "10", "--transactional-id", uniqueTopic("txn-id"), "--txn-size", "10")
 	for _, want := range []string{
@@ -197,21 +203,22 @@ func TestATransactionNeitherCommittedNorAbortedCountsItsRecordsFailed(t *testing
 	}
 }
 
-// A commit that fails once its EndTxn was sent (here the coordinator
-// answers UNKNOWN_SERVER_ERROR) may have committed the transaction: the
+// A commit that fails once its EndTxn was sent, an attempt of it having
+// gone unanswered (here its connection is dropped, and the retry answered
+// UNKNOWN_SERVER_ERROR), may have committed the transaction: the
 // library refuses to abort it, and kprod says its outcome is unknown rather
 // than that it ended neither committed nor aborted, counting its records
 // failed as for a transaction not ended. No abort is sent.
 func TestATransactionWhoseCommitWasSentHasAnUnknownOutcome(t *testing.T) {
-	brokers, endTxns := clusterFailingEndTxn(t, 1, kerr.UnknownServerError)
+	brokers, endTxns := clusterFailingEndTxn(t, 1, kerr.UnknownServerError, true)
 	r := runKprod(t, "", "perf", "--brokers", brokers, "--create-topic", "--topic", uniqueTopic("txn-unknown"),
 		"--num-records", "15", "--transactional-id", uniqueTopic("txn-id"), "--txn-size", "5", "--json")
 	if r.code != exitFailed || !strings.Contains(r.stderr, "committing transaction 2, left unaborted") ||
 		!strings.Contains(r.stderr, "outcome is unknown") {
 		t.Fatalf("exit %d, want %d with the commit's failure, its outcome unknown\nstderr:\n%s", r.code, exitFailed, r.stderr)
 	}
-	if n := endTxns.Load(); n != 2 {
-		t.Errorf("%d EndTxn requests, want two commits and no abort", n)
+	if n := endTxns.Load(); n != 3 {
+		t.Errorf("%d EndTxn requests, want a commit, a commit sent twice and no abort", n)
 	}
 	s := parseSummary(t, r)
 	if s.TransactionsCommitted != 1 || s.TransactionsAborted != 0 || s.TransactionsNotEnded != 1 ||
@@ -220,7 +227,7 @@ func TestATransactionWhoseCommitWasSentHasAnUnknownOutcome(t *testing.T) {
 			s.TransactionsCommitted, s.TransactionsAborted, s.TransactionsNotEnded, s.RecordsAcked, s.RecordsFailed, s.Errors, txnNotEndedError)
 	}
 
-	brokers, _ = clusterFailingEndTxn(t, 0, kerr.UnknownServerError)
+	brokers, _ = clusterFailingEndTxn(t, 0, kerr.UnknownServerError, true)
 	r = runKprod(t, "", "perf", "--brokers", brokers, "--create-topic", "--topic", uniqueTopic("txn-unknown-human"),
 		"--num-records", "10", "--transactional-id", uniqueTopic("txn-id"), "--txn-size", "10")
 	if want := "; 1 of unknown outcome, its commit sent but not confirmed: its 10 records acked count as failed (" + txnNotEndedError + ")"; !strings.Contains(r.stdout, want) {

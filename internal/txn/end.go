@@ -25,12 +25,16 @@ import (
 // failed record's may still be queued): the caller must abort anyway, and
 // Abort waits for them all (flushForAbort). If ctx ends while it
 // waits for the records, Commit may be called again, or Abort: nothing was
-// committed. Once its EndTxn was sent, a commit that fails but for fencing
-// (its ctx ended, the coordinator did not answer well) leaves the outcome
-// unknown, the coordinator perhaps having committed the transaction: only
+// committed. Once its EndTxn was sent, a commit whose ctx ends, or an
+// attempt of which goes unanswered, leaves the outcome unknown, the
+// coordinator perhaps having committed the transaction: only
 // Commit, called again, ends it, sending EndTxn(commit) again, which a
 // coordinator that committed answers as it did the first (Kafka's
 // TransactionCoordinator, kfake); Abort refuses, as the Java client's does.
+// A refusal the coordinator answered to every attempt says it did not
+// commit: UNKNOWN_PRODUCER_ID leaves the transaction to abort (ErrAbortable),
+// and any other code no retry heals stops the producer (ErrFatal), as the
+// Java client's EndTxnHandler has them (commitEndFailed).
 // A transaction with nothing at the coordinator (nothing produced; with
 // transactions v1, nothing added to it) commits without EndTxn. With v1,
 // a transaction a request of which to the coordinator went unanswered
@@ -93,16 +97,7 @@ func (m *Manager) Commit(ctx context.Context) error {
 		}
 		m.sendingCommit()
 		if err := m.endTxn(ctx, true); err != nil {
-			if cannotCommit(err) {
-				m.mu.Lock()
-				defer m.mu.Unlock()
-				m.abortable(err)
-				return fmt.Errorf("CommitTransaction: %w", m.lastErr)
-			}
-			if coordinatorEndsProducer(err) {
-				return m.coordinatorFailed("CommitTransaction", err)
-			}
-			return fmt.Errorf("CommitTransaction: the commit was sent and may have committed the transaction; its outcome is unknown: call CommitTransaction again to learn it: %w", err)
+			return m.commitEndFailed(err)
 		}
 		m.mu.Lock()
 		m.endAnswered = true
@@ -117,6 +112,34 @@ func (m *Manager) Commit(ctx context.Context) error {
 		return fmt.Errorf("CommitTransaction: the transaction committed, but the producer stopped meanwhile: %w", err)
 	}
 	return nil
+}
+
+// commitEndFailed books a commit whose EndTxn failed with err.
+// TRANSACTION_ABORTABLE leaves the transaction to abort, and fencing, or
+// what else ends the producer (coordinatorEndsProducer), stops it. Another
+// refusal the coordinator answered to every attempt (refusedForGood, none
+// unanswered: commitUnanswered) says it did not commit: the coordinator
+// refuses before it prepares the commit, or undoes that step when it
+// cannot write it. UNKNOWN_PRODUCER_ID then leaves the transaction to
+// abort, and any other code stops the producer, as the Java client's
+// EndTxnHandler has them; told the outcome is unknown, a caller would
+// commit again, meet the same refusal, and find the abort refused. An
+// attempt unanswered, the ctx ended or the producer closed leave the
+// outcome unknown: the coordinator may have committed the transaction.
+func (m *Manager) commitEndFailed(err error) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	answered := refusedForGood(err) && !m.commitUnanswered
+	switch {
+	case cannotCommit(err) || (answered && errors.Is(err, kerr.UnknownProducerID)):
+		m.abortable(err)
+		return fmt.Errorf("CommitTransaction: %w", m.lastErr)
+	case errors.Is(err, ErrFatal):
+		return fmt.Errorf("CommitTransaction: %w", err)
+	case coordinatorEndsProducer(err) || answered:
+		return fmt.Errorf("CommitTransaction: %w", m.fatal(err))
+	}
+	return fmt.Errorf("CommitTransaction: the commit was sent and may have committed the transaction; its outcome is unknown: call CommitTransaction again to learn it: %w", err)
 }
 
 // newEpochFailed is the error of a commit whose new epoch did not come
@@ -376,6 +399,7 @@ func (m *Manager) endTxn(ctx context.Context, commit bool) error {
 	resp, unanswered, err := call(ctx, cluster.TransactionCoordinator, m.cfg.TransactionalID, req, versions, check)
 	m.mu.Lock()
 	m.unanswered = m.unanswered || unanswered
+	m.commitUnanswered = m.commitUnanswered || (commit && unanswered)
 	m.mu.Unlock()
 	if err != nil {
 		return err
@@ -430,7 +454,7 @@ func (m *Manager) finish() error {
 	clear(m.missingOffsets)
 	m.offsetsFailure = nil
 	m.started, m.begun, m.maybeBegun = false, false, false
-	m.bump, m.commitSent, m.endAnswered = false, false, false
+	m.bump, m.commitSent, m.commitUnanswered, m.endAnswered = false, false, false, false
 	m.unanswered = false
 	m.gen++
 	err := m.lastErr

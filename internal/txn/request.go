@@ -243,6 +243,16 @@ func asFenced(err error) error {
 	return err
 }
 
+// refusedForGood reports a coordinator's answer that call returned as it
+// came: a code no retry heals, the request read and refused. Not a failure
+// call gave up on (the ctx ended, the producer closed or stopped: gaveUp),
+// whose last failure a retry might have healed.
+func refusedForGood(err error) bool {
+	var code *kerr.Error
+	return errors.As(err, &code) && !cluster.Retriable(code) && !errors.Is(err, ErrFatal) &&
+		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+}
+
 // cannotCommit reports an EndTxn(commit) answer that leaves the
 // transaction to be aborted, as the Java client treats it: the coordinator
 // met an error the transaction can only be aborted after

@@ -48,7 +48,9 @@ var (
 	// producer with its transactional id, or its transaction timed out,
 	// which the coordinator answers alike at the commit, and with v1 at
 	// the abort; or it was denied; or the coordinator no longer knows its
-	// transactional id); close it.
+	// transactional id; or a coordinator refused a call for good with an
+	// error no abort heals, as the Java client stops on one it does not
+	// expect); close it.
 	ErrFatal error = &final{"the transactional producer cannot continue"}
 	// ErrState: a call the transaction's state does not allow (producing
 	// outside a transaction, committing with none begun or with offsets a
@@ -194,6 +196,11 @@ type Manager struct {
 	// outcome (a coordinator answers a commit it already made as it did
 	// the first time). The Java client refuses that abort likewise.
 	commitSent bool
+	// commitUnanswered: an attempt of the commit's EndTxn went unanswered,
+	// in this call or an earlier one. The coordinator may have committed
+	// the transaction then, whatever it answered later; without one, a
+	// refusal it answered says it did not (see Commit).
+	commitUnanswered bool
 	// endAnswered: the commit's or the abort's EndTxn was answered well
 	// (the coordinator ended the transaction, or had none to abort); with
 	// v1 the end may still have its new epoch to get (InitProducerId). A

@@ -1,0 +1,76 @@
+package txn
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gokafka/producer/conn"
+	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/kerr"
+)
+
+// A commit whose every EndTxn attempt the coordinator answered, with a
+// refusal no retry heals, cannot have committed: the coordinator refuses
+// before it prepares the commit, or undoes that step when it cannot write
+// it. Before, such a commit said its outcome was unknown and to call it
+// again, which met the same refusal, and the abort was refused: nothing
+// could end the transaction. Now UNKNOWN_PRODUCER_ID leaves it to abort
+// and any other code stops the producer, as the Java client's
+// EndTxnHandler has them; an attempt that went unanswered (here its
+// connection broke, the retry answered) may have committed, and the
+// outcome stays unknown. A request of the transaction other than the
+// commit's going unanswered (an AddPartitionsToTxn) adds no such doubt.
+func TestACommitTheCoordinatorRefusedIsAbortableOrFatalUnlessAnAttemptWentUnanswered(t *testing.T) {
+	for _, tc := range []struct {
+		code       *kerr.Error
+		lostEndTxn bool // the commit's first EndTxn goes unanswered
+		lostAdd    bool // the first AddPartitionsToTxn does (v1)
+		want       error
+	}{
+		{kerr.UnknownProducerID, false, false, ErrAbortable},
+		{kerr.UnknownServerError, false, false, ErrFatal},
+		{kerr.ClusterAuthorizationFailed, false, false, ErrFatal},
+		{kerr.UnknownServerError, false, true, ErrFatal},
+		{kerr.UnknownServerError, true, false, nil},
+		{kerr.UnknownProducerID, true, false, nil},
+	} {
+		for _, v2 := range []bool{false, true} {
+			name := fmt.Sprintf("%s lostEndTxn=%v lostAdd=%v v2=%v", tc.code.Name, tc.lostEndTxn, tc.lostAdd, v2)
+			if tc.lostAdd && v2 {
+				continue
+			}
+			r := initialized(t, v2)
+			if tc.lostAdd {
+				addedAfterALostAnswer(t, r)
+			} else {
+				r.addedToTheTransaction(v2)
+			}
+			if tc.lostEndTxn {
+				r.coords.mu.Lock()
+				r.coords.lost = fmt.Errorf("EndTxn: %w", conn.ErrDisconnected)
+				r.coords.mu.Unlock()
+			}
+			r.coords.fail(protocol.EndTxn, tc.code)
+			err := r.retrying(func() error { return r.m.Commit(context.Background()) })
+			require.ErrorIs(t, err, tc.code, name)
+			if tc.want == nil {
+				require.ErrorContains(t, err, "outcome is unknown: call CommitTransaction again", name)
+				require.Equal(t, Committing, r.state(), name)
+				require.ErrorIs(t, r.m.Abort(context.Background()), ErrState, name)
+				continue
+			}
+			require.ErrorIs(t, err, tc.want, name)
+			require.NotContains(t, err.Error(), "outcome is unknown", name)
+			if tc.want == ErrFatal {
+				require.Equal(t, FatalError, r.state(), name)
+				continue
+			}
+			require.NoError(t, r.m.Abort(context.Background()), name)
+			require.False(t, r.coords.lastEndTxn(t).Committed, "%s: the abort's EndTxn", name)
+			require.NoError(t, r.m.Begin(), name)
+		}
+	}
+}
