@@ -232,9 +232,14 @@ func (p *Producer) CommitTransaction(ctx context.Context) error {
 // they fail with ErrTransactionAborted once the hooks return. A record's
 // answer that stops the producer while it waits for them (see
 // ErrTransactionFatal) fails it with ErrTransactionFatal, and nothing more
-// is sent. If ctx ends first it may be called again. With transactions
-// v1 it ends with a new epoch when a request of the transaction to the
-// coordinator went unanswered, as CommitTransaction does. A transaction
+// is sent. If ctx ends first it may be called again; so may it if the
+// coordinator answers it TRANSACTION_ABORTABLE (the error wraps
+// ErrTransactionAbortable: the transaction is still to abort). Any other
+// refusal no retry heals, UNKNOWN_PRODUCER_ID included, stops the
+// producer (ErrTransactionFatal), as the Java client stops on the codes
+// it does not expect. With transactions v1 it ends with a new epoch when
+// a request of the transaction to the coordinator went unanswered, as
+// CommitTransaction does. A transaction
 // whose commit was sent to the coordinator, though CommitTransaction
 // failed, may be committed already: AbortTransaction refuses it with
 // ErrTransactionState, and CommitTransaction, called again, says how it

@@ -131,7 +131,8 @@ func TestSummaryWithoutTransactions(t *testing.T) {
 
 // clusterFailingEndTxn starts a cluster whose coordinator answers every
 // EndTxn after the first pass with an error neither retriable nor fencing:
-// a commit with commitErr, an abort with UNKNOWN_SERVER_ERROR; with
+// a commit with commitErr, an abort with TRANSACTION_ABORTABLE (the
+// transaction still to abort, not ended); with
 // lostFirst, the first of them it drops unanswered with its connection
 // instead. It returns the brokers and a count of the EndTxn requests.
 func clusterFailingEndTxn(t *testing.T, pass int32, commitErr *kerr.Error, lostFirst bool) (string, *atomic.Int32) {
@@ -153,7 +154,7 @@ func clusterFailingEndTxn(t *testing.T, pass int32, commitErr *kerr.Error, lostF
 			return nil, errors.New("dropped unanswered"), true
 		}
 		resp := req.ResponseKind().(*kmsg.EndTxnResponse)
-		resp.ErrorCode = kerr.UnknownServerError.Code
+		resp.ErrorCode = kerr.TransactionAbortable.Code
 		if req.(*kmsg.EndTxnRequest).Commit {
 			resp.ErrorCode = commitErr.Code
 		}

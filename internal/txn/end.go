@@ -219,7 +219,10 @@ func (m *Manager) sendingCommit() {
 // never sent): no EndTxn goes then, and if the only additions went
 // unanswered, an EndTxn answered INVALID_TXN_STATE says they never landed.
 // If ctx ends first, Abort may be called again; once its EndTxn was
-// answered, the call made again only gets the new epoch (endAnswered). A
+// answered, the call made again only gets the new epoch (endAnswered). An
+// EndTxn answered TRANSACTION_ABORTABLE fails it with ErrAbortable, to be
+// called again; any other refusal no retry heals stops the producer
+// (abortEndFailed). A
 // transaction whose commit's EndTxn was sent is not aborted: the
 // coordinator may have committed it, and Abort fails with ErrState, saying
 // to call Commit again.
@@ -289,7 +292,7 @@ func (m *Manager) Abort(ctx context.Context) error {
 	// asked for the new epoch), the abort sends none again (endAnswered).
 	if end && !answered {
 		if err := m.endAborting(ctx, onlyUnanswered); err != nil {
-			return m.coordinatorFailed("AbortTransaction", err)
+			return m.abortEndFailed(err)
 		}
 		m.mu.Lock()
 		m.endAnswered = true
@@ -324,6 +327,30 @@ func (m *Manager) endAborting(ctx context.Context, onlyUnanswered bool) error {
 		return nil
 	}
 	return err
+}
+
+// abortEndFailed books an abort whose EndTxn failed with err. Answered
+// TRANSACTION_ABORTABLE (EndTxn v4+, KIP-890), the coordinator did not end
+// the transaction, which is still to abort: the error wraps ErrAbortable,
+// as the Java client raises it, and the abort called again sends its
+// EndTxn again. Fencing, or what else ends the producer, stops it, and so
+// does any other refusal no retry heals, as the Java client's
+// EndTxnHandler has unexpected codes. UNKNOWN_PRODUCER_ID too, which Java
+// leaves abortable, then ends the transaction with a new epoch from
+// InitProducerId in place of the EndTxn: called again, this abort would
+// send the same EndTxn and meet the same refusal, and a caller aborting
+// on ErrAbortable would never be done. A ctx that ended, or the producer
+// closing, leave the abort to be called again.
+func (m *Manager) abortEndFailed(err error) error {
+	if !refusedForGood(err) || coordinatorEndsProducer(err) {
+		return m.coordinatorFailed("AbortTransaction", err)
+	}
+	if errors.Is(err, kerr.TransactionAbortable) {
+		return fmt.Errorf("AbortTransaction: %w: the coordinator did not abort it: call AbortTransaction again: %w", ErrAbortable, err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return fmt.Errorf("AbortTransaction: %w", m.fatal(err))
 }
 
 // abortRecords fails the transaction's records not sent yet with

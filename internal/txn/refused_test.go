@@ -74,3 +74,40 @@ func TestACommitTheCoordinatorRefusedIsAbortableOrFatalUnlessAnAttemptWentUnansw
 		}
 	}
 }
+
+// An abort the coordinator answered TRANSACTION_ABORTABLE (EndTxn v4+,
+// KIP-890) did not end the transaction, which is still to abort: the
+// error wraps ErrAbortable, and AbortTransaction called again ends it.
+// Any other refusal no retry heals stops the producer, as the Java
+// client's EndTxnHandler has it, UNKNOWN_PRODUCER_ID included: the abort
+// called again would send the same EndTxn and meet the same refusal, and
+// a loop aborting on ErrAbortable would never end. Before, each came back
+// bare, matching none of the errors the transaction calls promise.
+func TestAnAbortTheCoordinatorRefusedIsAbortableOrFatal(t *testing.T) {
+	for _, tc := range []struct {
+		code *kerr.Error
+		want error
+	}{
+		{kerr.TransactionAbortable, ErrAbortable},
+		{kerr.UnknownProducerID, ErrFatal},
+		{kerr.UnknownServerError, ErrFatal},
+	} {
+		for _, v2 := range []bool{false, true} {
+			name := fmt.Sprintf("%s v2=%v", tc.code.Name, v2)
+			r := initialized(t, v2)
+			r.addedToTheTransaction(v2)
+			r.coords.fail(protocol.EndTxn, tc.code)
+			err := r.m.Abort(context.Background())
+			require.ErrorIs(t, err, tc.want, name)
+			require.ErrorIs(t, err, tc.code, name)
+			if tc.want == ErrFatal {
+				require.Equal(t, FatalError, r.state(), name)
+				continue
+			}
+			require.ErrorContains(t, err, "call AbortTransaction again", name)
+			require.ErrorIs(t, r.m.Begin(), ErrState, "%s: the transaction is not ended", name)
+			require.NoError(t, r.m.Abort(context.Background()), "%s: the abort again", name)
+			require.NoError(t, r.m.Begin(), name)
+		}
+	}
+}
