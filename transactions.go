@@ -151,7 +151,11 @@ type GroupMetadata struct {
 // InitTransactions registers the transactional id with its coordinator
 // and gets the producer's id and epoch: it fences any earlier producer with
 // the same id and aborts the transaction that one left open. Call it once,
-// before the first transaction.
+// before the first transaction. If ctx ends first, call it again; a
+// refusal no retry heals (the id denied, UNKNOWN_SERVER_ERROR,
+// CLUSTER_AUTHORIZATION_FAILED, TRANSACTION_ABORTABLE: there is no
+// transaction to abort yet) stops the producer (ErrTransactionFatal), as
+// the Java client stops on the codes it does not expect.
 func (p *Producer) InitTransactions(ctx context.Context) error {
 	if err := p.transactional(); err != nil {
 		return err

@@ -16,7 +16,9 @@ const transactionVersionFeature = "transaction.version"
 // Init gets the producer its id and epoch from the transaction coordinator
 // (InitProducerId with the transactional id), which also aborts a
 // transaction a previous producer with the id left open and fences that
-// producer. It learns whether the cluster speaks transactions v2.
+// producer. It learns whether the cluster speaks transactions v2. A refusal
+// no retry heals stops the producer (ErrFatal); a ctx that ends leaves it
+// to be called again.
 func (m *Manager) Init(ctx context.Context) error {
 	if err := m.calls.lock(ctx, "InitTransactions"); err != nil {
 		return err
@@ -32,7 +34,15 @@ func (m *Manager) Init(ctx context.Context) error {
 	if err != nil {
 		m.mu.Lock()
 		defer m.mu.Unlock()
-		if coordinatorEndsProducer(err) {
+		// Any refusal no retry heals stops the producer, as the Java
+		// client's InitProducerIdHandler stops on the codes it does not
+		// expect. It leaves TRANSACTION_ABORTABLE (InitProducerId v5+) and
+		// CLUSTER_AUTHORIZATION_FAILED abortable, but before Init there is
+		// no transaction to abort (AbortTransaction refuses): ErrAbortable
+		// would send the caller to an abort that cannot come, and a denial
+		// meets the same producer again. Only the ctx's end, or the
+		// producer closing, leave Init to be called again.
+		if coordinatorEndsProducer(err) || refusedForGood(err) {
 			return m.fatal(err)
 		}
 		return fmt.Errorf("InitTransactions: %w", err)

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gokafka/producer/conn"
+	"github.com/gokafka/producer/internal/bounded"
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
 )
@@ -110,4 +111,37 @@ func TestAnAbortTheCoordinatorRefusedIsAbortableOrFatal(t *testing.T) {
 			require.NoError(t, r.m.Begin(), name)
 		}
 	}
+}
+
+// InitTransactions refused for good by the coordinator stops the producer,
+// as the Java client's InitProducerIdHandler has unexpected codes. Java
+// makes TRANSACTION_ABORTABLE and CLUSTER_AUTHORIZATION_FAILED abortable
+// there, but before InitTransactions there is no transaction to abort:
+// AbortTransaction refuses. Before, each came back bare. A ctx that ends
+// while the coordinator is asked leaves InitTransactions to be called
+// again.
+func TestInitRefusedForGoodEndsTheProducerButNotWhenItsCtxEnds(t *testing.T) {
+	for _, code := range []*kerr.Error{kerr.UnknownServerError, kerr.TransactionAbortable, kerr.ClusterAuthorizationFailed} {
+		r := newRig(t, false)
+		r.coords.fail(protocol.InitProducerId, code)
+		err := r.m.Init(context.Background())
+		require.ErrorIs(t, err, ErrFatal, code.Name)
+		require.ErrorIs(t, err, code, code.Name)
+		require.Equal(t, FatalError, r.state(), code.Name)
+		require.Len(t, r.coords.apis(), 1, "%s: not asked again", code.Name)
+	}
+
+	r := newRig(t, false)
+	g := r.coords.hold(protocol.InitProducerId)
+	ctx, cancel := context.WithCancel(context.Background())
+	inited := make(chan error, 1)
+	go func() { inited <- r.m.Init(ctx) }()
+	bounded.Receive(t, g.arrived, waitTime, "no InitProducerId after InitTransactions")
+	cancel()
+	err := bounded.Receive(t, inited, waitTime, "InitTransactions did not return after its ctx ended")
+	require.ErrorIs(t, err, context.Canceled)
+	require.NotErrorIs(t, err, ErrFatal)
+	require.Equal(t, Uninitialized, r.state())
+	close(g.open)
+	require.NoError(t, r.m.Init(context.Background()), "called again")
 }
