@@ -279,16 +279,21 @@ func (p *Producer) AbortTransaction(ctx context.Context) error {
 //
 // An error wrapping ErrTransactionFatal means the producer was fenced,
 // denied, or its transactional id is no longer known to the coordinator,
-// or a coordinator speaks no version of a request the call needs (calling
-// again would find none either; the error wraps
-// protocol.ErrUnsupportedVersion): close it. A group coordinator older
+// or the coordinator refused the offsets with an error an abort would
+// meet again (OFFSET_METADATA_TOO_LARGE, UNSUPPORTED_FOR_MESSAGE_FORMAT,
+// GROUP_ID_NOT_FOUND, UNKNOWN_SERVER_ERROR: any but those below, as the
+// Java client stops on them), or a coordinator speaks no version of a
+// request the call needs (calling again would find none either; the
+// error wraps protocol.ErrUnsupportedVersion): close it. A group coordinator older
 // than Kafka 2.5 is one for a group with a membership, which it cannot
 // check: the offsets are not sent, as the Java client refuses them; a new
 // producer may send the group with its ID alone, which commits there
 // without the check, as the Java client allows, or the brokers may be
 // upgraded. One wrapping ErrTransactionAbortable (the group rebalanced the
-// consumer away, the group is denied; also a ctx that ended while the call
-// waited to retry a broker's error): AbortTransaction, and go back to the
+// consumer away: UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, FENCED_INSTANCE_ID;
+// the group is denied; UNKNOWN_PRODUCER_ID, TRANSACTION_ABORTABLE; also a
+// ctx that ended while the call waited to retry a broker's error):
+// AbortTransaction, and go back to the
 // consumer's committed position. Any other (ctx ended, no coordinator
 // answered) leaves the offsets perhaps out of the transaction:
 // CommitTransaction refuses, with ErrTransactionState, until

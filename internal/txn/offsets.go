@@ -230,7 +230,8 @@ func (m *Manager) offsetsMissing() error {
 // offsetsFailed books a failed SendOffsets: fencing, or a coordinator that
 // speaks no version the offsets can go at (no call again would find one),
 // ends the producer; a group that moved on (the consumer was rebalanced
-// away) or a denial makes the transaction abortable; a context that ended,
+// away) or a denial makes the transaction abortable (offsetsAbortable), and
+// any other refusal no retry heals ends the producer; a context that ended,
 // or a coordinator that did not answer, leaves the call to be made again,
 // and the commit refused until it succeeds (offsetsMissing). A producer
 // that stopped while the call waited (a Produce answer that ends it) fails
@@ -242,7 +243,7 @@ func (m *Manager) offsetsFailed(err error) error {
 	switch {
 	case m.state == FatalError:
 		return fmt.Errorf("SendOffsetsToTransaction: %w", m.lastErr)
-	case coordinatorEndsProducer(err):
+	case coordinatorEndsProducer(err), refusedForGood(err) && !offsetsAbortable(err):
 		return fmt.Errorf("SendOffsetsToTransaction: %w", m.fatal(err))
 	case errors.As(err, &code):
 		m.abortable(err)
@@ -250,6 +251,26 @@ func (m *Manager) offsetsFailed(err error) error {
 	}
 	m.offsetsFailure = err
 	return fmt.Errorf("SendOffsetsToTransaction: the offsets may not have reached the group coordinator: call it again, or AbortTransaction; CommitTransaction refuses until then: %w", err)
+}
+
+// offsetsAbortable reports an AddOffsetsToTxn or TxnOffsetCommit refusal
+// that leaves the transaction to abort, as the Java client's
+// AddOffsetsToTxnHandler and TxnOffsetCommitHandler have them: the
+// consumer's membership moved on (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION,
+// FENCED_INSTANCE_ID: the consumer rejoins and rewinds), the group denied,
+// the producer id unknown, or TRANSACTION_ABORTABLE. Any other it does
+// not expect stops the Java client, and the producer here: the same
+// offsets meet the same refusal after an abort (OFFSET_METADATA_TOO_LARGE
+// for their metadata, UNSUPPORTED_FOR_MESSAGE_FORMAT for the topic's
+// format), and a loop aborting on ErrAbortable would never end.
+func offsetsAbortable(err error) bool {
+	for _, code := range []*kerr.Error{kerr.UnknownMemberID, kerr.IllegalGeneration, kerr.FencedInstanceID,
+		kerr.GroupAuthorizationFailed, kerr.UnknownProducerID, kerr.TransactionAbortable} {
+		if errors.Is(err, code) {
+			return true
+		}
+	}
+	return false
 }
 
 // membershipUnchecked says what a group coordinator speaking TxnOffsetCommit

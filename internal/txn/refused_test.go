@@ -145,3 +145,36 @@ func TestInitRefusedForGoodEndsTheProducerButNotWhenItsCtxEnds(t *testing.T) {
 	close(g.open)
 	require.NoError(t, r.m.Init(context.Background()), "called again")
 }
+
+// SendOffsetsToTransaction refused for good by the coordinator stops the
+// producer, as the Java client's AddOffsetsToTxnHandler and
+// TxnOffsetCommitHandler have it, save for what Java leaves to abort: a
+// consumer the group moved on from, the group denied, a static member
+// fenced, the producer id unknown, TRANSACTION_ABORTABLE. Before, every
+// code made the transaction abortable: OFFSET_METADATA_TOO_LARGE, the same
+// for the same offsets, was met again after every abort, and a loop
+// following the docs never ended.
+func TestSendOffsetsRefusedIsAbortableOnlyForWhatAnAbortMayHeal(t *testing.T) {
+	abortable := []*kerr.Error{kerr.UnknownMemberID, kerr.IllegalGeneration, kerr.GroupAuthorizationFailed,
+		kerr.FencedInstanceID, kerr.UnknownProducerID, kerr.TransactionAbortable}
+	fatal := []*kerr.Error{kerr.UnsupportedForMessageFormat, kerr.OffsetMetadataTooLarge, kerr.InvalidCommitOffsetSize,
+		kerr.GroupIDNotFound, kerr.UnknownServerError}
+	offsets := []Offset{{Topic: "in", Offset: 1, LeaderEpoch: -1}}
+	for _, api := range []protocol.APIKey{protocol.AddOffsetsToTxn, protocol.TxnOffsetCommit} {
+		for _, codes := range []struct {
+			want  error
+			state State
+			codes []*kerr.Error
+		}{{ErrAbortable, AbortableError, abortable}, {ErrFatal, FatalError, fatal}} {
+			for _, code := range codes.codes {
+				name := fmt.Sprintf("%v %s", api, code.Name)
+				r := initialized(t, api == protocol.TxnOffsetCommit)
+				r.coords.fail(api, code)
+				err := r.m.SendOffsets(context.Background(), offsets, Group{ID: "g"})
+				require.ErrorIs(t, err, codes.want, name)
+				require.ErrorIs(t, err, code, name)
+				require.Equal(t, codes.state, r.state(), name)
+			}
+		}
+	}
+}
