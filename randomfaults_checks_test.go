@@ -14,7 +14,10 @@ package producer
 //     outcome of every record its goroutine produced to it before.
 //
 // A Flush or Close that returned nil with records still waiting for an
-// outcome is caught where it returns (randomfaults_play_test.go).
+// outcome is caught where it returns (randomfaults_play_test.go), and so
+// is a Close made midway that returned nil before the records produced
+// before it was called had their outcomes, or having failed any of them
+// as closed rather than sent.
 
 import (
 	"errors"

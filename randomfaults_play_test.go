@@ -27,15 +27,22 @@ type sceneRecords struct {
 	// all the scene's callbacks (from 1; 0 while it has none).
 	callbackOrder []atomic.Int64
 	callbacks     atomic.Int64
+	// closeCalled is set just before the Close made midway is called, and
+	// producedBefore[i], once record i's Produce or Send has returned,
+	// says whether it returned before that: the records that Close, if it
+	// returns nil, has seen to their outcomes.
+	closeCalled    atomic.Bool
+	producedBefore []atomic.Bool
 }
 
 func (s *scene) makeRecords() *sceneRecords {
 	recs := &sceneRecords{
-		topic:         make([]string, s.records),
-		partition:     make([]int32, s.records),
-		value:         make([]string, s.records),
-		outcomes:      newOutcomes(s.records),
-		callbackOrder: make([]atomic.Int64, s.records),
+		topic:          make([]string, s.records),
+		partition:      make([]int32, s.records),
+		value:          make([]string, s.records),
+		outcomes:       newOutcomes(s.records),
+		callbackOrder:  make([]atomic.Int64, s.records),
+		producedBefore: make([]atomic.Bool, s.records),
 	}
 	for i := range s.records {
 		recs.topic[i] = []string{"a", "b"}[s.random.IntN(2)]
@@ -98,16 +105,23 @@ func (s *scene) play(t *testing.T) {
 			s.produceFrom(t, produceCtx, g, p, recs, callback, halfway)
 		}()
 	}
+	var closedMidway error
+	var atClosedMidway [][]outcome // the outcomes when it returned
 	if s.closing == closeMidway {
 		closer.Add(1)
 		go func() {
 			defer closer.Done()
 			<-halfway // the producers always get there
-			s.closeWithin(p, time.Duration(s.random.IntN(300))*time.Millisecond)
+			recs.closeCalled.Store(true)
+			closedMidway = s.closeWithin(p, time.Duration(s.random.IntN(300))*time.Millisecond)
+			atClosedMidway = recs.outcomes.snapshot()
 		}()
 	}
 	producers.Wait()
 	closer.Wait()
+	if s.closing == closeMidway {
+		s.checkClosedMidway(t, recs, closedMidway, atClosedMidway)
+	}
 
 	if s.closing == closeInAHurry {
 		err := s.closeWithin(p, time.Duration(s.random.IntN(200))*time.Millisecond)
@@ -169,6 +183,7 @@ func (s *scene) produceFrom(t *testing.T, produceCtx context.Context, g int, p *
 		default:
 			p.Produce(produceCtx, rec, callback(i))
 		}
+		recs.producedBefore[i].Store(!recs.closeCalled.Load())
 		if i == s.records/2 {
 			close(halfway)
 		}
@@ -193,6 +208,37 @@ func (s *scene) flushAfter(t *testing.T, flushCtx context.Context, g, i int, p *
 		if !recs.outcomes.has(j) {
 			t.Errorf("Flush returned nil, but record %d, produced before it by the same goroutine, has no outcome", j)
 		}
+	}
+}
+
+// checkClosedMidway checks what the Close made midway promised, if it
+// returned nil (err): every record whose Produce or Send returned before
+// that Close was called had had its callback (atReturn holds the outcomes
+// then), and, sent by Close's flush, none had failed as closed, unless a
+// Close from a callback may have come first. A Close whose deadline ended
+// promises only that every record gets its outcome, which check sees to.
+func (s *scene) checkClosedMidway(t *testing.T, recs *sceneRecords, err error, atReturn [][]outcome) {
+	t.Logf("Close midway: %v", err)
+	if err != nil {
+		return
+	}
+	var without, closed []int
+	for i, got := range atReturn {
+		switch {
+		case !recs.producedBefore[i].Load():
+		case len(got) == 0:
+			without = append(without, i)
+		case errors.Is(got[0].err, ErrClosed) && !s.closeFromCallback:
+			closed = append(closed, i)
+		}
+	}
+	if len(without) > 0 {
+		t.Errorf("Close midway returned nil, but %d records produced before it was called had no outcome: %v",
+			len(without), without)
+	}
+	if len(closed) > 0 {
+		t.Errorf("Close midway returned nil, but %d records produced before it was called failed rather than being sent: %v; the first: %v",
+			len(closed), closed, atReturn[closed[0]][0].err)
 	}
 }
 
