@@ -16,6 +16,7 @@ import (
 	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/internal/fakebroker"
 	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/kerr"
 )
 
 // A refusal speaks for the cluster only when no broker of AskAny's failure
@@ -148,4 +149,31 @@ func TestATimedOutRequestNamesItselfAndItsBrokerOnce(t *testing.T) {
 		regexp.QuoteMeta(addr)+` had no response within 1s; connection closed$`, err.Error())
 	named := regexp.MustCompile(`\(correlation id \d+\)`).FindAllString(err.Error(), -1)
 	require.Equal(t, len(named), len(slices.Compact(slices.Sorted(slices.Values(named)))), "a request named twice: %v", err)
+}
+
+// Only a request a connection took may have reached the coordinator: one
+// whose coordinator was not found never left, and says so (conn.ErrNotSent),
+// as one a connection did not write does. A transaction's commit whose
+// EndTxn met no coordinator so was taken for one that may have committed,
+// and its outcome for unknown, whatever the coordinator answered later. A
+// request whose connection broke under it did leave.
+func TestOnlyARequestAConnectionTookMayHaveReachedTheCoordinator(t *testing.T) {
+	r := newRig(t, fakebroker.Options{}, 1)
+	req := &protocol.InitProducerIdRequest{ProducerID: -1, ProducerEpoch: -1, TransactionTimeoutMs: 60000}
+
+	r.fake.OnFindCoordinator(func(int32, int8, string) (int32, fakebroker.Action) {
+		return 0, fakebroker.Action{Err: kerr.CoordinatorNotAvailable}
+	})
+	_, err := r.c.AskCoordinator(context.Background(), TransactionCoordinator, "tx", req, protocol.AllVersions)
+	require.ErrorIs(t, err, kerr.CoordinatorNotAvailable)
+	require.ErrorIs(t, err, conn.ErrNotSent, "no coordinator found")
+	require.Zero(t, r.fake.InitProducerIdRequests())
+
+	r.fake.OnFindCoordinator(nil)
+	r.fake.OnInitProducerId(func(int32, *protocol.InitProducerIdRequest) fakebroker.Action {
+		return fakebroker.Action{Drop: true}
+	})
+	_, err = r.c.AskCoordinator(context.Background(), TransactionCoordinator, "tx", req, protocol.AllVersions)
+	require.ErrorIs(t, err, conn.ErrDisconnected)
+	require.NotErrorIs(t, err, conn.ErrNotSent, "the connection broke under the request")
 }

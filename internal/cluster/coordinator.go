@@ -95,19 +95,35 @@ func (c *Cluster) ForgetCoordinator(kind CoordinatorKind, key string) {
 // both sides speak within versions (protocol.AllVersions: no limit), and
 // returns its answer, whose error codes are the caller's to read (and, for
 // NOT_COORDINATOR, to call ForgetCoordinator). A coordinator that cannot be
-// reached is forgotten, and the error returned.
+// reached is forgotten, and the error returned. An error of a request that
+// never reached a connection (no coordinator found, none dialled) matches
+// conn.ErrNotSent, as one a connection did not write does: only a request
+// a connection took may have reached the coordinator, whose caller cannot
+// know whether it acted on it (a transaction's commit, whose outcome is
+// then unknown).
 func (c *Cluster) AskCoordinator(ctx context.Context, kind CoordinatorKind, key string, req protocol.Request, versions protocol.VersionRange) (protocol.Response, error) {
 	b, err := c.Coordinator(ctx, kind, key)
 	if err != nil {
-		return nil, err
+		return nil, &notSent{err}
 	}
 	resp, _, err := askVersion(ctx, b, req, versions)
 	if err != nil {
 		c.ForgetCoordinator(kind, key)
-		return nil, fmt.Errorf("%v for %q: %w", kind, key, err)
+		err = fmt.Errorf("%v for %q: %w", kind, key, err)
+		if sent := (*sentAndFailed)(nil); !errors.As(err, &sent) {
+			err = &notSent{err}
+		}
+		return nil, err
 	}
 	return resp, nil
 }
+
+// notSent is the error of a request that never reached a connection,
+// worded as how it failed: it matches conn.ErrNotSent too.
+type notSent struct{ err error }
+
+func (e *notSent) Error() string   { return e.err.Error() }
+func (e *notSent) Unwrap() []error { return []error{e.err, conn.ErrNotSent} }
 
 // findCoordinator asks any broker which node coordinates key.
 func (c *Cluster) findCoordinator(ctx context.Context, kind CoordinatorKind, key string) (int32, string, error) {
