@@ -42,9 +42,9 @@ import (
 var (
 	// ErrTransactionAbortable: the transaction can no longer commit (one of
 	// its records failed, the coordinator timed it out or refused to commit
-	// it: TRANSACTION_ABORTABLE, UNKNOWN_PRODUCER_ID, the broker lost the
-	// producer's sequence); AbortTransaction, then go on (but for a
-	// transaction the coordinator timed out: see AbortTransaction).
+	// it: TRANSACTION_ABORTABLE; the broker lost the producer's sequence);
+	// AbortTransaction, then go on (but for a transaction the coordinator
+	// timed out: see AbortTransaction).
 	ErrTransactionAbortable = txn.ErrAbortable
 	// ErrTransactionFatal: the producer can do nothing more: another
 	// producer with its transactional id fenced it
@@ -197,9 +197,10 @@ func (p *Producer) BeginTransaction() error {
 // send them again, or AbortTransaction. If ctx ends while it waits for the
 // records, nothing was committed: call it again, or AbortTransaction. Once
 // it has asked the coordinator to commit, a refusal the coordinator
-// answered says it did not commit: UNKNOWN_PRODUCER_ID wraps
-// ErrTransactionAbortable, and any other error no retry heals
-// (UNKNOWN_SERVER_ERROR, say) ErrTransactionFatal, as in the Java client.
+// answered to every attempt says it did not commit: TRANSACTION_ABORTABLE
+// wraps ErrTransactionAbortable, and any other error no retry heals
+// (UNKNOWN_SERVER_ERROR, UNKNOWN_PRODUCER_ID) ErrTransactionFatal, as the
+// Java client stops on the codes it does not expect.
 // But if its ctx ends, or a request asking it goes unanswered (the
 // connection broke, RequestTimeout), the outcome is unknown, the
 // coordinator perhaps having committed the transaction, and the error

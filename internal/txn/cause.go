@@ -45,8 +45,12 @@ func (c *partitionCause) Unwrap() error { return c.err }
 // error naming its partition. The cause stays the transaction's once its
 // abort has begun, until the abort ends. m.mu must be held.
 func (m *Manager) forRecordOf(tp accumulator.TopicPartition) error {
+	cause := m.lastCause
+	if r, ok := cause.(*refusal); ok {
+		cause = r.err // the coordinator's answer, in its words
+	}
 	var c *partitionCause
-	if (m.state != AbortableError && m.state != Aborting) || !errors.As(m.lastCause, &c) || c != m.lastCause || c.tp != tp {
+	if (m.state != AbortableError && m.state != Aborting) || !errors.As(cause, &c) || c != cause || c.tp != tp {
 		return m.lastErr
 	}
 	unnamed := *c

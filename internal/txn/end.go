@@ -31,10 +31,10 @@ import (
 // Commit, called again, ends it, sending EndTxn(commit) again, which a
 // coordinator that committed answers as it did the first (Kafka's
 // TransactionCoordinator, kfake); Abort refuses, as the Java client's does.
-// A refusal the coordinator answered to every attempt says it did not
-// commit: UNKNOWN_PRODUCER_ID leaves the transaction to abort (ErrAbortable),
-// and any other code no retry heals stops the producer (ErrFatal), as the
-// Java client's EndTxnHandler has them (commitEndFailed).
+// A refusal the coordinator answered to every attempt, with a code no
+// retry heals, says it did not commit, and stops the producer (ErrFatal),
+// as the Java client's EndTxnHandler stops on the codes it does not expect
+// (commitEndFailed).
 // A transaction with nothing at the coordinator (nothing produced; with
 // transactions v1, nothing added to it) commits without EndTxn. With v1,
 // a transaction a request of which to the coordinator went unanswered
@@ -120,18 +120,21 @@ func (m *Manager) Commit(ctx context.Context) error {
 // refusal the coordinator answered to every attempt (refusedForGood, none
 // unanswered: commitUnanswered) says it did not commit: the coordinator
 // refuses before it prepares the commit, or undoes that step when it
-// cannot write it. UNKNOWN_PRODUCER_ID then leaves the transaction to
-// abort, and any other code stops the producer, as the Java client's
-// EndTxnHandler has them; told the outcome is unknown, a caller would
-// commit again, meet the same refusal, and find the abort refused. An
-// attempt unanswered, the ctx ended or the producer closed leave the
-// outcome unknown: the coordinator may have committed the transaction.
+// cannot write it. It stops the producer, as the Java client's
+// EndTxnHandler stops on the codes it does not expect; told the outcome
+// is unknown, a caller would commit again, meet the same refusal, and
+// find the abort refused. UNKNOWN_PRODUCER_ID too, which the Java client
+// leaves to an abort that ends the transaction with a new epoch in place
+// of an EndTxn: the abort here sends EndTxn, which would meet the same
+// refusal (see abortEndFailed). An attempt unanswered, the ctx ended or
+// the producer closed leave the outcome unknown: the coordinator may have
+// committed the transaction.
 func (m *Manager) commitEndFailed(err error) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	answered := refusedForGood(err) && !m.commitUnanswered
 	switch {
-	case cannotCommit(err) || (answered && errors.Is(err, kerr.UnknownProducerID)):
+	case cannotCommit(err):
 		m.abortable(err)
 		return fmt.Errorf("CommitTransaction: %w", m.lastErr)
 	case errors.Is(err, ErrFatal):

@@ -18,9 +18,10 @@ import (
 // before it prepares the commit, or undoes that step when it cannot write
 // it. Before, such a commit said its outcome was unknown and to call it
 // again, which met the same refusal, and the abort was refused: nothing
-// could end the transaction. Now UNKNOWN_PRODUCER_ID leaves it to abort
-// and any other code stops the producer, as the Java client's
-// EndTxnHandler has them; an attempt that went unanswered (here its
+// could end the transaction. Now it stops the producer, as the Java
+// client's EndTxnHandler stops on the codes it does not expect
+// (UNKNOWN_PRODUCER_ID too, whose abort here would send an EndTxn that
+// meets the same refusal); an attempt that went unanswered (here its
 // connection broke, the retry answered) may have committed, and the
 // outcome stays unknown. A request of the transaction other than the
 // commit's going unanswered (an AddPartitionsToTxn) adds no such doubt.
@@ -31,7 +32,8 @@ func TestACommitTheCoordinatorRefusedIsAbortableOrFatalUnlessAnAttemptWentUnansw
 		lostAdd    bool // the first AddPartitionsToTxn does (v1)
 		want       error
 	}{
-		{kerr.UnknownProducerID, false, false, ErrAbortable},
+		{kerr.TransactionAbortable, false, false, ErrAbortable},
+		{kerr.UnknownProducerID, false, false, ErrFatal},
 		{kerr.UnknownServerError, false, false, ErrFatal},
 		{kerr.ClusterAuthorizationFailed, false, false, ErrFatal},
 		{kerr.UnknownServerError, false, true, ErrFatal},
@@ -177,4 +179,44 @@ func TestSendOffsetsRefusedIsAbortableOnlyForWhatAnAbortMayHeal(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Only the coordinator's answer is a refusal for good: a code met on the
+// way to it is not. A broker that refused the producer's SASL credentials
+// (SASL_AUTHENTICATION_FAILED, in the connection's *conn.AuthError) may
+// let it in once they are rotated, and the producer goes on meanwhile, as
+// it does when a broker refuses its TLS certificate, whose error holds no
+// code; a call it fails is left to be made again. Before, the code in the
+// connection's error stopped the producer at InitTransactions,
+// AbortTransaction and SendOffsetsToTransaction.
+func TestACodeMetReachingTheCoordinatorIsNotItsRefusal(t *testing.T) {
+	refused := fmt.Errorf("transaction coordinator for \"tx\": %w",
+		&conn.AuthError{Addr: "b:9092", Mechanism: "PLAIN", Err: kerr.SaslAuthenticationFailed})
+	reaching := func(r *rig) {
+		r.coords.mu.Lock()
+		defer r.coords.mu.Unlock()
+		r.coords.lost = refused
+	}
+
+	r := newRig(t, false)
+	reaching(r)
+	err := r.m.Init(context.Background())
+	require.ErrorIs(t, err, kerr.SaslAuthenticationFailed)
+	require.NotErrorIs(t, err, ErrFatal, "Init")
+	require.Equal(t, Uninitialized, r.state(), "Init may be called again")
+	require.NoError(t, r.m.Init(context.Background()), "Init again, let in")
+
+	r = initialized(t, false)
+	r.addedToTheTransaction(false)
+	reaching(r)
+	err = r.m.Abort(context.Background())
+	require.ErrorIs(t, err, kerr.SaslAuthenticationFailed)
+	require.NotErrorIs(t, err, ErrFatal, "Abort")
+	require.NoError(t, r.m.Abort(context.Background()), "Abort again, let in")
+
+	r = initialized(t, true)
+	reaching(r)
+	err = r.m.SendOffsets(context.Background(), []Offset{{Topic: "in", Offset: 1, LeaderEpoch: -1}}, Group{ID: "g"})
+	require.ErrorIs(t, err, kerr.SaslAuthenticationFailed)
+	require.NotErrorIs(t, err, ErrFatal, "SendOffsets")
 }

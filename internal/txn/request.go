@@ -39,10 +39,11 @@ const concurrentTransactionsBackoff = 20 * time.Millisecond
 // failed call's req all the same, and may act on such an attempt even after
 // a later one was answered: a broker handles a request it has read though
 // the client gave up on it. An answer, even a refusal, leaves no such
-// doubt, nor does an attempt that never left (conn.ErrNotSent). One that
-// failed before it had a connection (no coordinator found, no connection
-// made) counts as unanswered: the doubt errs on the side of a request that
-// may have landed.
+// doubt, nor does an attempt that never left (conn.ErrNotSent): one no
+// connection wrote, or that found no coordinator or no connection to it
+// (see cluster.AskCoordinator). Counted unanswered, such an attempt left
+// a commit whose EndTxn the coordinator then refused for good with its
+// outcome unknown for ever, the abort refused.
 func (m *Manager) call(ctx context.Context, kind cluster.CoordinatorKind, key string, req protocol.Request, versions protocol.VersionRange, check func(protocol.Response) error) (protocol.Response, bool, error) {
 	return m.ask(ctx, m.live, kind, key, req, versions, check)
 }
@@ -91,8 +92,11 @@ func (m *Manager) ask(ctx, live context.Context, kind cluster.CoordinatorKind, k
 			m.cfg.Coordinators.ForgetCoordinator(kind, key)
 		}
 		if !cluster.Retriable(err) {
-			if cluster.NoVersionFits(err) {
+			switch {
+			case cluster.NoVersionFits(err):
 				err = noVersion(kind, key, versions, err)
+			case resp != nil:
+				err = &refusal{err} // the coordinator read req and refused it
 			}
 			return nil, unanswered, err
 		}
@@ -243,15 +247,25 @@ func asFenced(err error) error {
 	return err
 }
 
-// refusedForGood reports a coordinator's answer that call returned as it
-// came: a code no retry heals, the request read and refused. Not a failure
-// call gave up on (the ctx ended, the producer closed or stopped: gaveUp),
-// whose last failure a retry might have healed.
+// refusedForGood reports a call's failure that is the coordinator's
+// answer: a code no retry heals, the request read and refused (a
+// refusal). Not a failure call gave up on (the ctx ended, the producer
+// closed or stopped: gaveUp), whose last failure a retry might have
+// healed, nor one of reaching the coordinator, whose codes are not its
+// answer: a broker that refused the producer's SASL credentials
+// (SASL_AUTHENTICATION_FAILED) may let it in once they are rotated, and
+// the producer goes on meanwhile (see the root package's security.go).
 func refusedForGood(err error) bool {
-	var code *kerr.Error
-	return errors.As(err, &code) && !cluster.Retriable(code) && !errors.Is(err, ErrFatal) &&
-		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+	var r *refusal
+	return errors.As(err, &r)
 }
+
+// refusal is the error of a call the coordinator answered with a code no
+// retry heals, worded as that answer's error.
+type refusal struct{ err error }
+
+func (e *refusal) Error() string { return e.err.Error() }
+func (e *refusal) Unwrap() error { return e.err }
 
 // cannotCommit reports an EndTxn(commit) answer that leaves the
 // transaction to be aborted, as the Java client treats it: the coordinator
