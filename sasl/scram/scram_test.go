@@ -162,6 +162,21 @@ func TestAnIterationCountThatOverflowsIsRefused(t *testing.T) {
 	refusesServerFirst(t, "r=rOprNGfwEbeRWgbNEkqOx,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=18446744073709555712")
 }
 
+// An attribute given twice is refused, not read as its last value: the
+// nonce that counted was the second, which a message with one of each
+// would not carry.
+func TestAnAttributeGivenTwiceIsRefused(t *testing.T) {
+	refusesServerFirst(t, "r=evil,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096,r=rOprNGfwEbeRWgbNEkqOx")
+}
+
+// Kafka's largest iteration count, 16384, is taken: the cap on what a
+// broker may ask for is above every credential a Kafka broker stores.
+func TestKafkasLargestIterationCountIsTaken(t *testing.T) {
+	if _, err := iterations("16384"); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // An attribute without '=' after its letter is refused: reading "rX..." as
 // the nonce "..." would accept a message RFC 5802 calls malformed.
 func TestAnAttributeWithoutAnEqualsSignIsRefused(t *testing.T) {
