@@ -334,11 +334,15 @@ type Config struct {
 
 	// TLS, when set, secures every broker connection with this
 	// configuration: server verification against RootCAs (the system's if
-	// nil), a client certificate in Certificates for mutual TLS, SNI from
-	// ServerName or else the broker's host. A certificate that does not
-	// verify fails records at once with an *AuthError. Do not combine with
-	// a *tls.Dialer. Java: security.protocol=SSL or SASL_SSL with ssl.*;
-	// kafka-python: security_protocol, ssl_context. Default: no TLS.
+	// nil), a client certificate in Certificates for mutual TLS, SNI and
+	// the name verified from ServerName or else the broker's host. A
+	// ServerName set is every broker's: leave it empty for a cluster whose
+	// brokers each have a certificate of their own (one copied from a dial
+	// of the bootstrap address fails every other broker). A certificate
+	// that does not verify fails records at once with an *AuthError. Do
+	// not combine with a *tls.Dialer. Java: security.protocol=SSL or
+	// SASL_SSL with ssl.*; kafka-python: security_protocol, ssl_context.
+	// Default: no TLS.
 	TLS *tls.Config
 
 	// SASL, when set, authenticates every broker connection with this

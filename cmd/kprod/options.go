@@ -119,7 +119,7 @@ func (o *commonOptions) registerSecurity(fs *pflag.FlagSet) {
 	fs.StringVar(&o.tlsCA, "tls-ca", "", "PEM `file` of the CA certificates to trust instead of the system's")
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM `file` of the client certificate, for brokers that require one")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM `file` of the client certificate's key")
-	fs.StringVar(&o.tlsServerName, "tls-server-name", "", "name to verify the brokers' certificates against (default: the host dialled)")
+	fs.StringVar(&o.tlsServerName, "tls-server-name", "", "name to verify every broker's certificate against (default: each broker's own host)")
 	o.sasl.register(fs)
 }
 
