@@ -26,7 +26,7 @@ func (s *Sender) handle(f *flight) {
 		// timed out, or the answer did not decode. Unless it never left,
 		// the broker may have written the batches; the retry resends the
 		// same bytes, which an idempotent producer's broker recognises.
-		s.cfg.Logger.Debug("produce request failed", "node", s.cfg.Node, "batches", len(f.batches), "err", f.err)
+		s.cfg.Logger.Debug("produce request failed", "batches", len(f.batches), "err", f.err)
 		s.cfg.Hooks.RefreshMetadata("produce request failed")
 		notSent := errors.Is(f.err, conn.ErrNotSent)
 		retry := accumulator.Retry{Cause: fmt.Errorf("broker %d: %w", s.cfg.Node, f.err), MaybeWritten: !notSent, NotSent: notSent}

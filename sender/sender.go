@@ -89,7 +89,10 @@ type Config struct {
 	Accumulator    *accumulator.Accumulator
 	Hooks          Hooks
 	Clock          clock.Clock
-	Logger         *slog.Logger
+	// Logger logs the sender's events; it carries the broker's node id
+	// already (the producer's gives it as "node"), so the lines here do
+	// not add it again.
+	Logger *slog.Logger
 	// Counters, if set, is incremented as requests and retries happen.
 	Counters *Counters
 
@@ -211,7 +214,7 @@ func (s *Sender) connectFailed(ctx context.Context, err error, now time.Time) ti
 	s.failUnauthenticated(err)
 	s.noteUnreachable(ctx, err)
 	wait := s.untilNextAttempt(now)
-	s.cfg.Logger.Debug("broker unreachable", "node", s.cfg.Node, "err", err)
+	s.cfg.Logger.Debug("broker unreachable", "err", err)
 	// Only a connection attempt that failed is news: within the reconnect
 	// backoff Connect fails at once, and the attempt that started the
 	// backoff has asked already. Asked on every pass, each refresh's wake

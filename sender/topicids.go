@@ -67,6 +67,6 @@ func (s *Sender) noteVersion(version int16) {
 		return
 	}
 	s.version = version
-	s.cfg.Logger.Debug("produce request version", "node", s.cfg.Node, "version", version,
+	s.cfg.Logger.Debug("produce request version", "version", version,
 		"by_topic_id", version >= protocol.ProduceTopicIDVersion)
 }
