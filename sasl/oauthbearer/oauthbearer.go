@@ -2,7 +2,12 @@
 // it (KIP-255): the client sends a bearer token, typically a JWT from an
 // identity provider, with optional SASL extensions (KIP-342). The token
 // comes from a callback on every authentication, so a re-authentication
-// (KIP-368) sends a fresh one.
+// (KIP-368) sends a fresh one. Wrap a callback that asks an identity
+// provider in Cached, so that the producer's connections share one token
+// until shortly before it expires (Token.Expiry), as the Java client's login
+// module refreshes its token:
+//
+//	oauthbearer.New(oauthbearer.Cached(fetchFromIdentityProvider))
 package oauthbearer
 
 import (
@@ -12,6 +17,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gokafka/producer/sasl"
 )
@@ -28,6 +34,11 @@ type Token struct {
 	Extensions map[string]string
 	// AuthzID, if set, asks to act as this identity (RFC 7628's authzid).
 	AuthzID string
+	// Expiry is when the token expires (a JWT's exp), for Cached, which
+	// serves the token until shortly before then. The zero time means
+	// unknown: Cached never serves such a token past the call that fetched
+	// it. Nothing else reads it; the broker reads the token's own.
+	Expiry time.Time
 }
 
 // String shows the extensions' names, never the token or their values.
@@ -41,8 +52,10 @@ func (t Token) Format(f fmt.State, _ rune) { fmt.Fprint(f, t.String()) }
 
 // TokenProvider returns the token to send, called once per authentication
 // (every new connection and every re-authentication), with the
-// authentication's context. It should cache the token until shortly before
-// it expires, since brokers may be many. An error fails no record by
+// authentication's context. Brokers may be many and each connection
+// authenticates, so a provider that asks an identity provider should be
+// wrapped in Cached (with Token.Expiry set), or cache the token itself
+// until shortly before it expires. An error fails no record by
 // itself: at a new connection the dial is tried again after the reconnect
 // backoff, until the records' delivery timeout; at a re-authentication the
 // connection keeps its current session and the provider is asked again
