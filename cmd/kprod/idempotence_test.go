@@ -6,7 +6,7 @@ import (
 )
 
 // kprod is idempotent by default; --acks 1 turns it off, as in the Java
-// client, and so does --idempotent=false. The summary says which.
+// client, and so do more than 5 requests in flight and --idempotent=false. The summary says which.
 func TestSummarySaysWhetherIdempotent(t *testing.T) {
 	brokers := sharedBroker(t)
 	for _, tc := range []struct {
@@ -18,6 +18,7 @@ func TestSummarySaysWhetherIdempotent(t *testing.T) {
 		{[]string{"--acks", "1"}, false, "producer  acks=1, not idempotent"},
 		{[]string{"--idempotent=false"}, false, "producer  acks=all, not idempotent"},
 		{[]string{"-X", "enable.idempotence=false"}, false, "producer  acks=all, not idempotent"},
+		{[]string{"-X", "max.in.flight.requests.per.connection=6"}, false, "producer  acks=all, not idempotent"},
 	} {
 		t.Run(strings.Join(append([]string{"default"}, tc.args...), " "), func(t *testing.T) {
 			args := append([]string{"perf", "-b", brokers, "--create-topic", "-t", uniqueTopic("idem"), "--num-records", "2000"}, tc.args...)

@@ -108,7 +108,7 @@ func (o *commonOptions) registerProducer(fs *pflag.FlagSet) {
 	fs.IntVar(&o.compressionLevel, "compression-level", compression.DefaultLevel, "codec level (0: the codec's default)")
 	fs.IntVar(&o.maxInFlight, "max-in-flight", producer.DefaultMaxInFlight, "ProduceRequests awaiting an answer per broker connection")
 	fs.StringVar(&o.clientID, "client-id", programName, "client id sent to the brokers")
-	fs.BoolVar(&o.idempotent, "idempotent", true, "idempotent producer: retries neither duplicate nor reorder records (enable.idempotence); off by default with --acks 1 or 0, as in the Java client")
+	fs.BoolVar(&o.idempotent, "idempotent", true, "idempotent producer: retries neither duplicate nor reorder records (enable.idempotence); off by default with --acks 1 or 0 or --max-in-flight above 5, as in the Java client")
 	fs.StringArrayVarP(&o.props, "property", "X", nil, "producer setting by its Java name, `name=value` (repeatable; kprod's own flags win over it)")
 	fs.StringVar(&o.producerConfigFile, "producer-config", "", "Java properties `file` of producer settings (-X and kprod's own flags win over it)")
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -63,12 +64,29 @@ var settings = []setting{
 		t.cfg.Linger = d
 		return nil
 	}},
-	{"batch.size", "BatchSize", "batch-size", intSetting(func(c *producer.Config) *int { return &c.BatchSize })},
+	{"batch.size", "BatchSize", "batch-size", func(t *settingTarget, v string) error {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n == 0 {
+			// Java's "no batching": a batch of each record. A BatchSize of
+			// 1 makes that, every record being larger: it gets a batch of
+			// its own, which it seals. (Config's 0 is "the default".)
+			t.cfg.BatchSize = 1
+			return nil
+		}
+		return intSetting(func(c *producer.Config) *int { return &c.BatchSize })(t, v)
+	}},
 	{"buffer.memory", "BufferMemory", "buffer-memory", func(t *settingTarget, v string) (err error) {
 		t.cfg.BufferMemory, err = parsePositive(v)
 		return err
 	}},
-	{"max.block.ms", "MaxBlock", "max-block", millisSetting(func(c *producer.Config) *time.Duration { return &c.MaxBlock })},
+	{"max.block.ms", "MaxBlock", "max-block", func(t *settingTarget, v string) error {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n == 0 {
+			// Config's 0 is "the default", and the producer has no wait
+			// of none: MaxBlock bounds the wait for memory and for a
+			// topic's metadata alike.
+			return errors.New("max.block.ms=0 (Java: never block) is not supported: the producer has no zero wait for memory and metadata; the nearest is max.block.ms=1")
+		}
+		return millisSetting(func(c *producer.Config) *time.Duration { return &c.MaxBlock })(t, v)
+	}},
 	{"max.request.size", "MaxRequestSize", "max-request-size", intSetting(func(c *producer.Config) *int { return &c.MaxRequestSize })},
 	{"request.timeout.ms", "RequestTimeout", "request-timeout", millisSetting(func(c *producer.Config) *time.Duration { return &c.RequestTimeout })},
 	{"delivery.timeout.ms", "DeliveryTimeout", "delivery-timeout", millisSetting(func(c *producer.Config) *time.Duration { return &c.DeliveryTimeout })},
@@ -166,7 +184,8 @@ func parseMillis(v string, min int64) (time.Duration, error) {
 }
 
 // parsePositive reads a size or a count: a whole number, at least 1 (Java
-// reads batch.size=0 as "no batching", which this producer does not do).
+// reads batch.size=0 as "no batching", which the batch.size setting maps
+// itself).
 func parsePositive(v string) (int64, error) {
 	n, err := strconv.ParseInt(v, 10, 64)
 	switch {

@@ -284,3 +284,51 @@ func TestADeliveryTimeoutLeftUnsetFollowsLingerAndRequestTimeout(t *testing.T) {
 		}
 	}
 }
+
+// As in the Java client, more than 5 requests in flight turn idempotence
+// off unless it was asked for, and asking for both is refused: the summary
+// said idempotent, while the library keeps at most 5 batches of a
+// partition in flight with idempotence, whatever MaxInFlight says.
+func TestMoreThanFiveInFlightTurnIdempotenceOffUnlessAskedFor(t *testing.T) {
+	for _, args := range [][]string{
+		{"-X", "max.in.flight.requests.per.connection=6"},
+		{"--max-in-flight", "6"},
+		{"--max-in-flight", "6", "-X", "enable.idempotence=false"},
+	} {
+		cfg, _, err := resolve(t, args...)
+		if err != nil || !cfg.DisableIdempotence {
+			t.Errorf("%v: DisableIdempotence %v (%v), want true", args, cfg.DisableIdempotence, err)
+		}
+	}
+	if cfg, _, err := resolve(t, "--max-in-flight", "5"); err != nil || cfg.DisableIdempotence {
+		t.Errorf("--max-in-flight 5: DisableIdempotence %v (%v), want false", cfg.DisableIdempotence, err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--idempotent", "--max-in-flight", "6"}, "--max-in-flight: 6 requests in flight need idempotence off (it allows 5 at most), which --idempotent turns on"},
+		{[]string{"-X", "enable.idempotence=true", "-X", "max.in.flight.requests.per.connection=6"}, "-X max.in.flight.requests.per.connection: 6 requests in flight need idempotence off (it allows 5 at most), which -X enable.idempotence turns on"},
+		{[]string{"--transactional-id", "x", "--max-in-flight", "6"}, "--max-in-flight: 6 requests in flight need idempotence off (it allows 5 at most), which --transactional-id needs"},
+	} {
+		_, _, err := resolve(t, tc.args...)
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%v: %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+// Java's batch.size=0 (no batching) is a batch of each record, which a
+// BatchSize of 1 makes: every record is larger and seals the batch it
+// starts. max.block.ms=0 (never block) has no equivalent, and its refusal
+// says so.
+func TestJavasZeroBatchSizeAndMaxBlock(t *testing.T) {
+	cfg, src, err := resolve(t, "-X", "batch.size=0")
+	if err != nil || cfg.BatchSize != 1 || src["BatchSize"] != "-X batch.size" {
+		t.Errorf("batch.size=0: BatchSize %d from %q (%v), want 1 from -X batch.size", cfg.BatchSize, src["BatchSize"], err)
+	}
+	_, _, err = resolve(t, "-X", "max.block.ms=0")
+	if want := "-X max.block.ms: max.block.ms=0 (Java: never block) is not supported:"; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("max.block.ms=0: %v, want %q...", err, want)
+	}
+}
