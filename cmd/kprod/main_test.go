@@ -131,6 +131,7 @@ var requiredFields = []string{
 	"batches", "records_per_batch", "compression_ratio",
 	"cpu_seconds", "cpu_us_per_record", "allocs_per_record",
 	"transactional_id", "transactions_committed", "transactions_aborted", "records_aborted",
+	"error",
 }
 
 // parseSummary checks that stdout is exactly one JSON object carrying every

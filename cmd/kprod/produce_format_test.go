@@ -141,8 +141,8 @@ func TestOneFileAndOneFailedRecordAreSaidInTheSingular(t *testing.T) {
 	}
 }
 
-// A malformed record stops produce with an error naming it; what came
-// before is produced, and the run fails.
+// A malformed record stops produce with an error naming it, on stderr and
+// in the JSON summary; what came before is produced, and the run fails.
 func TestProduceMalformedRecord(t *testing.T) {
 	brokers, topic := sharedBroker(t), uniqueTopic("malformed")
 	r := runKprod(t, "h:1\tv1\nno headers here\nh:3\tv3\n", "produce", "-b", brokers, "--create-topic", "-t", topic,
@@ -150,7 +150,13 @@ func TestProduceMalformedRecord(t *testing.T) {
 	if r.code != exitFailed || !strings.Contains(r.stderr, "record 2 of stdin: no headers delimiter") {
 		t.Fatalf("exit %d, stderr:\n%s\nwant exit %d naming record 2", r.code, r.stderr, exitFailed)
 	}
-	if s := parseSummary(t, r); s.RecordsAcked != 1 {
+	s := parseSummary(t, r)
+	if s.RecordsAcked != 1 {
 		t.Errorf("acked %d, want the 1 record before the malformed one", s.RecordsAcked)
+	}
+	// The JSON summary says why the run stopped, as stderr does: it said
+	// nothing of it.
+	if !strings.Contains(s.Error, "record 2 of stdin: no headers delimiter") {
+		t.Errorf("summary's error %q does not name record 2", s.Error)
 	}
 }

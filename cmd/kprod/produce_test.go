@@ -88,7 +88,7 @@ func TestProduceEmptyStdin(t *testing.T) {
 	if r.code != exitOK {
 		t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
 	}
-	if s := parseSummary(t, r); s.RecordsSent != 0 {
-		t.Errorf("sent %d records from empty stdin", s.RecordsSent)
+	if s := parseSummary(t, r); s.RecordsSent != 0 || s.Error != "" {
+		t.Errorf("sent %d records from empty stdin, error %q", s.RecordsSent, s.Error)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -302,6 +303,7 @@ func report(e *env, con *console, o *commonOptions, w workload, cfg producer.Con
 		stats:       stats,
 		phase:       ph,
 	})
+	s.Error = stopReason(ph)
 	if err := s.write(e.stdout, o.json); err != nil {
 		return err
 	}
@@ -342,6 +344,24 @@ func reportErrorExamples(con *console, m *meter, count map[string]int64) {
 	}
 }
 
+// stoppedEarlyLine starts what kprod says when the producer can send
+// nothing more.
+const stoppedEarlyLine = "stopped early: the producer can send nothing more"
+
+// stopReason is why the run stopped before its end, for the JSON summary,
+// which stderr alone said: the producer that can send nothing more, then
+// the produce phase's error. "" if neither.
+func stopReason(ph phase) string {
+	var reasons []string
+	if ph.cutShort && ph.stoppedBy != nil {
+		reasons = append(reasons, fmt.Sprintf("%s: %v", stoppedEarlyLine, ph.stoppedBy))
+	}
+	if ph.produceErr != nil {
+		reasons = append(reasons, ph.produceErr.Error())
+	}
+	return strings.Join(reasons, "; ")
+}
+
 // reportStoppedEarly says that the run stopped handing records over
 // because the producer can send nothing more, and why: by the example just
 // printed if that is the failure that stopped it, else in full.
@@ -349,7 +369,7 @@ func reportStoppedEarly(con *console, m *meter, err error) {
 	if err == nil {
 		return
 	}
-	const line = "stopped early: the producer can send nothing more"
+	const line = stoppedEarlyLine
 	name := producer.ErrorName(err)
 	if e := m.examples()[name]; e != nil && e.Error() == err.Error() {
 		con.line("%s (the %s failure above); records not yet handed to it were not sent", line, name)

@@ -42,7 +42,8 @@ func stoppingCluster(t *testing.T, code int16) (brokers, topic string) {
 }
 
 // checkStoppedEarly checks that a run of total records whose producer was
-// stopped for good handed over no more records once it knew, and said why.
+// stopped for good handed over no more records once it knew, and said why,
+// on stderr and in the JSON summary.
 func checkStoppedEarly(t *testing.T, r result, total int64) summary {
 	t.Helper()
 	s := parseSummary(t, r)
@@ -57,6 +58,9 @@ func checkStoppedEarly(t *testing.T, r result, total int64) summary {
 	}
 	if !strings.Contains(r.stderr, stoppedEarly) {
 		t.Errorf("stderr does not say %q", stoppedEarly)
+	}
+	if !strings.HasPrefix(s.Error, stoppedEarly) {
+		t.Errorf("the summary's error is %q, want %q...", s.Error, stoppedEarly)
 	}
 	if t.Failed() {
 		t.Logf("errors %v\nstderr:\n%s", s.Errors, r.stderr)

@@ -81,6 +81,13 @@ type summary struct {
 	CPUUsPerRecord  float64 `json:"cpu_us_per_record"`
 	AllocsPerRecord float64 `json:"allocs_per_record"`
 
+	// Error is why the run stopped before its end, as stderr says it: a
+	// record or file that could not be read, a transaction that failed,
+	// or "stopped early: the producer can send nothing more: ...". ""
+	// when nothing stopped it; Ctrl-C is Interrupted, and records that
+	// failed are counted in Errors.
+	Error string `json:"error"`
+
 	// perRecord says whether the rates and per-record costs mean
 	// something; the human summary leaves them out when they do not.
 	perRecord string // "" when they do, else why not
