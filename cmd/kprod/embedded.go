@@ -29,7 +29,8 @@ import (
 // parent alone decides when its broker goes.
 
 const (
-	brokerAddrPrefix   = "KPROD_BROKERS="
+	brokersEnv         = "KPROD_BROKERS" // perf's and produce's brokers without --brokers
+	brokerAddrPrefix   = brokersEnv + "="
 	brokerStartTimeout = 60 * time.Second
 	brokerStopTimeout  = 10 * time.Second
 )
@@ -41,10 +42,12 @@ func newBrokerCommand(e *env) *cobra.Command {
 		Use:   "broker",
 		Short: "Run an embedded broker until interrupted, for other kprod runs to use",
 		Long: `broker starts the embedded broker that perf and produce use without --brokers,
-prints "` + brokerAddrPrefix + `host:port" on stdout and serves until Ctrl-C:
+prints "` + brokerAddrPrefix + `host:port" on stdout and serves until Ctrl-C;
+perf and produce use the brokers $` + brokersEnv + ` names when --brokers is not given:
 
   kprod broker &                # prints KPROD_BROKERS=127.0.0.1:PORT
-  kprod perf --brokers 127.0.0.1:PORT`,
+  kprod perf --brokers 127.0.0.1:PORT
+  export KPROD_BROKERS=127.0.0.1:PORT; kprod perf`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if count < 1 {
 				return usagef("--count: %d is less than 1", count)

@@ -35,6 +35,9 @@ func TestMain(m *testing.M) {
 }
 
 func testMain(m *testing.M) int {
+	// kprod reads the brokers `kprod broker` printed from it: one set in
+	// the shell running the tests would send their runs there.
+	os.Unsetenv(brokersEnv)
 	dir, err := os.MkdirTemp("", "kprod-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -64,9 +67,16 @@ type result struct {
 // runKprod runs kprod with args and stdin, and waits at most runTimeout.
 func runKprod(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
+	return runKprodEnv(t, nil, stdin, args...)
+}
+
+// runKprodEnv is runKprod with env ("NAME=value") added to the environment.
+func runKprodEnv(t *testing.T, env []string, stdin string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, kprodBin, args...)
+	cmd.Env = append(os.Environ(), env...)
 	// On timeout, SIGQUIT makes the Go runtime print every goroutine's
 	// stack, which says where it hung.
 	cmd.Cancel = func() error {

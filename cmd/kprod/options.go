@@ -86,7 +86,7 @@ func (o *commonOptions) register(fs *pflag.FlagSet) {
 
 // registerTarget: where the records go.
 func (o *commonOptions) registerTarget(fs *pflag.FlagSet) {
-	fs.StringVarP(&o.brokers, "brokers", "b", "", "comma-separated `list` of seed brokers, host:port")
+	fs.StringVarP(&o.brokers, "brokers", "b", "", "comma-separated `list` of seed brokers, host:port (default $KPROD_BROKERS, as kprod broker prints it)")
 	fs.BoolVar(&o.embedded, "embedded", false, "produce to a throw-away embedded broker started for the run (the default of perf without --brokers)")
 	fs.StringVarP(&o.topic, "topic", "t", "kprod-perf", "topic to produce to")
 	fs.BoolVar(&o.createTopic, "create-topic", false, "create the topic if it does not exist (always done on the embedded broker)")
@@ -216,7 +216,7 @@ func (o *commonOptions) validate(cmd *cobra.Command) error {
 	if err := o.checkCompressionLevel(); err != nil {
 		return err
 	}
-	if err := o.chooseBrokers(); err != nil {
+	if err := o.chooseBrokers(os.Getenv); err != nil {
 		return err
 	}
 	if err := o.validateTxn(changed); err != nil {
@@ -258,11 +258,22 @@ func (o *commonOptions) checkCompressionLevel() error {
 }
 
 // chooseBrokers decides between the brokers given (--brokers or -X
-// bootstrap.servers) and an embedded one. Producing to a throw-away broker
-// must be asked for: its records are gone when kprod exits, so doing it by
-// mistake would report success for data nobody will ever read.
-func (o *commonOptions) chooseBrokers() error {
+// bootstrap.servers, else $KPROD_BROKERS, which getenv reads) and an
+// embedded one. Producing to a throw-away broker must be asked for: its
+// records are gone when kprod exits, so doing it by mistake would report
+// success for data nobody will ever read.
+func (o *commonOptions) chooseBrokers(getenv func(string) string) error {
 	given := len(o.cfg.Brokers) > 0
+	// The variable `kprod broker` prints is the least of the sources: a
+	// broker named on the command line or in a file wins, and so does
+	// --embedded.
+	if env := getenv(brokersEnv); !given && !o.embedded && env != "" {
+		brokers, err := parseBrokers(env)
+		if err != nil {
+			return usagef("$%s: %v", brokersEnv, err)
+		}
+		o.cfg.Brokers, o.sources["Brokers"], given = brokers, "$"+brokersEnv, true
+	}
 	switch {
 	case o.embedded && given:
 		return usagef("--embedded: not with %s", o.sources.name("Brokers"))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -90,5 +91,39 @@ func TestProduceEmptyStdin(t *testing.T) {
 	}
 	if s := parseSummary(t, r); s.RecordsSent != 0 || s.Error != "" {
 		t.Errorf("sent %d records from empty stdin, error %q", s.RecordsSent, s.Error)
+	}
+}
+
+// --brokers defaults to $KPROD_BROKERS, which `kprod broker` prints, as
+// its help says: produce refused to run without --brokers, and perf
+// started a broker of its own. An explicit --brokers, or --embedded, wins.
+func TestBrokersDefaultToTheEnvironment(t *testing.T) {
+	brokers := sharedBroker(t)
+	env := []string{brokersEnv + "=" + brokers}
+	for _, args := range [][]string{
+		{"produce", "--create-topic", "-t", uniqueTopic("env")},
+		{"perf", "--create-topic", "-t", uniqueTopic("env"), "--num-records", "10"},
+		{"produce", "--create-topic", "-t", uniqueTopic("env"), "-b", brokers},
+	} {
+		env := env
+		if slices.Contains(args, "-b") {
+			env = []string{brokersEnv + "=nosuchhost.invalid:9092"}
+		}
+		r := runKprodEnv(t, env, "a\nb\n", append(args, "--json")...)
+		if r.code != exitOK {
+			t.Errorf("%s %v: exit %d\nstderr:\n%s", env[0], args, r.code, r.stderr)
+			continue
+		}
+		if s := parseSummary(t, r); s.Embedded || strings.Join(s.Brokers, ",") != brokers || s.RecordsAcked == 0 {
+			t.Errorf("%s %v: embedded %v, brokers %v, acked %d; want %s", env[0], args, s.Embedded, s.Brokers, s.RecordsAcked, brokers)
+		}
+	}
+	r := runKprodEnv(t, []string{brokersEnv + "=nohostport"}, "", "produce", "-t", "x")
+	if want := `$KPROD_BROKERS: "nohostport" is not host:port`; r.code != exitUsage || !strings.Contains(r.stderr, want) {
+		t.Errorf("exit %d, stderr:\n%s\nwant %d and %q", r.code, r.stderr, exitUsage, want)
+	}
+	r = runKprodEnv(t, []string{brokersEnv + "=nosuchhost.invalid:9092"}, "", "produce", "--embedded", "--json")
+	if s := parseSummary(t, r); r.code != exitOK || !s.Embedded {
+		t.Errorf("--embedded with $KPROD_BROKERS set: exit %d, embedded %v\nstderr:\n%s", r.code, s.Embedded, r.stderr)
 	}
 }
