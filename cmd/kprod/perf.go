@@ -70,6 +70,11 @@ func (o *perfOptions) validate(cmd *cobra.Command) error {
 	if o.keyPool < 0 {
 		return usagef("--key-pool: %d is negative", o.keyPool)
 	}
+	if cmd.Flags().Changed("key-pool") && o.keySize == 0 {
+		// Without keys there is nothing to draw from the pool: the flag
+		// did nothing, and a run that ignores what it was told misleads.
+		return usagef("--key-pool: needs --key-size")
+	}
 	o.gen.KeySize, o.gen.KeyPool = o.keySize, o.keyPool
 	if o.throughput < 0 && o.throughput != -1 {
 		return usagef("--throughput: %v is negative (use 0 or -1 for unlimited)", o.throughput)

@@ -392,9 +392,10 @@ func TestKeyPoolsAndGoroutinesTooLargeToMakeAreUsageErrors(t *testing.T) {
 			t.Errorf("%s: got %v, want a usage error starting %q", strings.Join(tc.args, " "), err, tc.want)
 		}
 	}
-	// Without keys, no pool is made, whatever its size.
-	if _, err := parsePerf(t, "--key-pool", "1000000000"); err != nil {
-		t.Errorf("--key-pool 1000000000 without --key-size: %v", err)
+	// Without keys, a pool means nothing and is refused for that, whatever
+	// its size.
+	if _, err := parsePerf(t, "--key-pool", "1000000000"); err == nil || err.Error() != "--key-pool: needs --key-size" {
+		t.Errorf("--key-pool 1000000000 without --key-size: %v, want it to need --key-size", err)
 	}
 	if _, err := parsePerf(t, "--key-size", "16", "--key-pool", "1000000"); err != nil {
 		t.Errorf("a pool of a million 16-byte keys: %v", err)

@@ -87,6 +87,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"perf", "--payload", "random", "--payload-file", "p.txt"}, "--payload-file: not with --payload"},
 		{[]string{"perf", "--payload", ""}, "--payload: want letters, random or a file name"},
 		{[]string{"perf", "--key-pool", "-1"}, "--key-pool: -1 is negative"},
+		// Without keys it draws from nothing: it was ignored.
+		{[]string{"perf", "--key-pool", "10"}, "--key-pool: needs --key-size"},
+		{[]string{"perf", "--key-pool", "0", "--key-size", "0"}, "--key-pool: needs --key-size"},
 		// Pools and goroutines too many to make are refused before
 		// anything is made (they ran out of memory).
 		{[]string{"perf", "--key-size", "16", "--key-pool", "1000000000", "--num-records", "10"}, "--key-pool: 1000000000 keys of --key-size 16 take"},
