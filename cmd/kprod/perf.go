@@ -203,7 +203,7 @@ func runPerf(cmd *cobra.Command, e *env, o *perfOptions) error {
 		total:  o.numRecords,
 		about:  about,
 		paced:  interval > 0,
-		produce: func(stop, produceCtx context.Context, p recordSink, m *meter) error {
+		produce: func(stop, produceCtx context.Context, p recordSink, m *meter, _ *console) error {
 			runGenerators(stop, produceCtx, p, m, o, g)
 			return nil
 		},

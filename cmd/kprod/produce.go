@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/spf13/cobra"
 
@@ -108,13 +109,13 @@ func runProduce(cmd *cobra.Command, e *env, o *produceOptions, files []string) e
 		}
 		w.checkPartitions = func(n int) error { return inRange(n, "has") }
 	}
-	w.produce = func(stop, produceCtx context.Context, p recordSink, m *meter) error {
-		return produceStream(stop, produceCtx, e.stdin, p, m, base, format)
+	w.produce = func(stop, produceCtx context.Context, p recordSink, m *meter, con *console) error {
+		return produceStream(stop, produceCtx, e.stdin, p, m, con, base, format)
 	}
 	if len(files) > 0 {
 		w.total = int64(len(files))
 		w.about = fmt.Sprintf("%s, one record each", plural(w.total, "file"))
-		w.produce = func(stop, produceCtx context.Context, p recordSink, m *meter) error {
+		w.produce = func(stop, produceCtx context.Context, p recordSink, m *meter, _ *console) error {
 			return produceFiles(stop, produceCtx, e.stdin, files, p, m, base, format)
 		}
 	}
@@ -125,18 +126,21 @@ func runProduce(cmd *cobra.Command, e *env, o *produceOptions, files []string) e
 // a record is malformed, or stop is done (Ctrl-C, or the producer can send
 // nothing more). Reading happens on its own goroutine, so that stopping is
 // not held up by a read that waits for input.
-func produceStream(stop, produceCtx context.Context, in io.Reader, p recordSink, m *meter, rec producer.Record, f *lineFormat) error {
+func produceStream(stop, produceCtx context.Context, in io.Reader, p recordSink, m *meter, con *console, rec producer.Record, f *lineFormat) error {
 	// mu makes stopping and producing exclusive: once stopped is set, no
 	// record is handed over, so none races with the final flush and Close.
 	var mu sync.Mutex
 	stopped := false
 	done := make(chan error, 1)
 	s := m.shard(0)
+	sr := &streamReader{r: in}
+	sr.unfinished.Store(-1)
 	go func() {
 		n := 0
 		var parseErr error
-		err := readRecords(in, f.delimiter, func(text []byte) bool {
+		err := readRecords(sr, f.delimiter, func(text []byte) bool {
 			n++
+			sr.ended += int64(len(text) + len(f.delimiter))
 			mu.Lock()
 			defer mu.Unlock()
 			if stopped {
@@ -161,8 +165,38 @@ func produceStream(stop, produceCtx context.Context, in io.Reader, p recordSink,
 		mu.Lock()
 		stopped = true
 		mu.Unlock()
+		// Not produced, as it may be a torn line, but said: a closed
+		// stdin produces it, and dropping it silently looked the same.
+		if n := sr.unfinished.Load(); n > 0 {
+			con.line("an unfinished record of %s, read without its delimiter, was not produced", plural(n, "byte"))
+		}
 		return nil
 	}
+}
+
+// streamReader is produceStream's input, which tells how much of it was
+// read but not yet ended by the delimiter while readRecords waits for
+// more. readRecords asks for more only once what it holds has no
+// delimiter's last byte, that is no whole record: all it holds then is
+// the unfinished one.
+type streamReader struct {
+	r io.Reader
+	// read and ended, the bytes read and those of the records ended
+	// (delimiters included), belong to the reading goroutine.
+	read, ended int64
+	// unfinished is read - ended during a Read, or -1 when bytes came
+	// that may end records not yet handed over.
+	unfinished atomic.Int64
+}
+
+func (sr *streamReader) Read(p []byte) (int, error) {
+	sr.unfinished.Store(sr.read - sr.ended)
+	n, err := sr.r.Read(p)
+	if n > 0 {
+		sr.read += int64(n)
+		sr.unfinished.Store(-1)
+	}
+	return n, err
 }
 
 // produceFiles produces each file as one record, whole; "-" is stdin.

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"io"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	producer "github.com/gokafka/producer"
 	"github.com/gokafka/producer/integration/readback"
 )
 
@@ -125,5 +127,44 @@ func TestBrokersDefaultToTheEnvironment(t *testing.T) {
 	r = runKprodEnv(t, []string{brokersEnv + "=nosuchhost.invalid:9092"}, "", "produce", "--embedded", "--json")
 	if s := parseSummary(t, r); r.code != exitOK || !s.Embedded {
 		t.Errorf("--embedded with $KPROD_BROKERS set: exit %d, embedded %v\nstderr:\n%s", r.code, s.Embedded, r.stderr)
+	}
+}
+
+// Text read but not yet ended by the delimiter when produce is stopped
+// (Ctrl-C) is not produced, as it may be a torn line, but is no longer
+// dropped without a word: stderr says how much was left. A stdin that
+// closes still produces it.
+func TestAnUnfinishedRecordAtCtrlCIsSaid(t *testing.T) {
+	in, w := io.Pipe()
+	defer w.Close()
+	stop, interrupt := context.WithCancel(context.Background())
+	defer interrupt()
+	var stderr strings.Builder
+	con := newConsole(&stderr)
+	sink := &stallingSink{stallAt: -1}
+	f := format(t, textOptions{})
+	done := make(chan error, 1)
+	go func() {
+		done <- produceStream(stop, context.Background(), in, sink, newMeter(1), con, producer.Record{Topic: "t"}, f)
+	}()
+	if _, err := io.WriteString(w, "whole\nhalf"); err != nil {
+		t.Fatal(err)
+	}
+	// An empty write returns once the reader reads again: "whole" is
+	// handed over, and "half" waits for the rest of its line.
+	if _, err := w.Write(nil); err != nil {
+		t.Fatal(err)
+	}
+	interrupt()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if want := "kprod: an unfinished record of 4 bytes, read without its delimiter, was not produced\n"; stderr.String() != want {
+		t.Errorf("stderr %q, want %q", stderr.String(), want)
+	}
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	if len(sink.calls) != 1 {
+		t.Errorf("%d records produced, want 1 (the whole line)", len(sink.calls))
 	}
 }

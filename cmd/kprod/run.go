@@ -51,8 +51,8 @@ type workload struct {
 	// failed, and a transaction that a record fills is committed if it can
 	// be within the flush's grace. An error it returns is reported after
 	// the summary and makes the run fail. p is the producer, or the
-	// transactions around it.
-	produce func(stop, produceCtx context.Context, p recordSink, m *meter) error
+	// transactions around it; con is stderr.
+	produce func(stop, produceCtx context.Context, p recordSink, m *meter, con *console) error
 }
 
 // execute runs a workload from start to summary: the embedded broker if
@@ -222,7 +222,7 @@ func runPhase(stop context.Context, con *console, p *producer.Producer, tx *tran
 	halt, cancelHalt := context.WithCancel(stop)
 	defer cancelHalt()
 	m.whenStopped(cancelHalt)
-	ph := phase{produceErr: w.produce(halt, produceCtx, sink, m)}
+	ph := phase{produceErr: w.produce(halt, produceCtx, sink, m, con)}
 	ph.cutShort = halt.Err() != nil && stop.Err() == nil
 	if stop.Err() == nil {
 		// Every record has its outcome within MaxBlock (waiting for
