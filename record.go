@@ -14,7 +14,11 @@ type Record struct {
 	Topic string
 	// Key decides the partition (murmur2, as the Java client) unless
 	// ExplicitPartition is set. A nil Key is "no key" and is sent as null;
-	// an empty, non-nil Key is sent as an empty key and is hashed.
+	// an empty, non-nil Key is sent as an empty key and is hashed. The
+	// hash is taken over the topic's partition count, so partitions added
+	// to the topic map keys anew: a key's records produced before and
+	// after may land in different partitions, their order across the
+	// change not kept (as with the Java client).
 	Key []byte
 	// Value is the payload; nil is sent as null (a tombstone on compacted
 	// topics), distinct from an empty value.

@@ -50,8 +50,9 @@ func (a *Accumulator) completeAnswer(b *Batch, baseOffset, logAppendTimeMs int64
 // failPassed fails the batches of p before b, just acknowledged, that wait
 // to be sent again though no attempt of theirs was written: the broker
 // wrote b ahead of them, which it does only when it has no state for the
-// producer (it expired, on a partition idle for a long time) and takes any
-// first sequence. Sent again, their records would follow b's in the log:
+// producer (it expired, on a partition idle for a long time, or the topic
+// was deleted and created again under the same name) and takes any first
+// sequence. Sent again, their records would follow b's in the log:
 // they fail instead, certainly not written, and the sequences restart
 // behind the gap they leave. p.mu must be held.
 func (a *Accumulator) failPassed(p *partition, b *Batch) {
@@ -72,7 +73,7 @@ func (a *Accumulator) failPassed(p *partition, b *Batch) {
 	}
 }
 
-var errPassed = errors.New("not sent again: a later batch of the partition was written ahead of it by a broker that no longer knew this producer, and its records would have followed that batch's")
+var errPassed = errors.New("not sent again: a later batch of the partition was written ahead of it by a broker that had no state for this producer there (it expired, or the topic was created again), and its records would have followed that batch's")
 
 // Retry says why a drained batch must be sent again.
 type Retry struct {
