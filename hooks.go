@@ -11,16 +11,17 @@ import (
 // order. The Prometheus and OpenTelemetry plugins (modules plugin/promhooks
 // and plugin/otelhooks) are built on them.
 //
-// No hook runs on a goroutine that talks to brokers. HookNewProducer runs in
-// New, HookRecordBuffered and HookRecordRefused in Produce (and Send), on
-// the caller's goroutine, as does HookRecordAcknowledged for a record that
-// fails inside Produce; every other hook runs on the producer's delivery
-// goroutine, the one that runs callbacks, in the order the events were
-// queued: an event seen by a sender or a connection is queued there and
-// never waited for. So a slow hook delays the callbacks and hooks behind it
-// and, like a slow callback, eventually Produce (a batch's memory goes back
-// once its callbacks have run), but never a request. A hook may call the
-// producer's methods, with the same rules as a callback. Send from an
+// No hook runs on a goroutine that talks to brokers. HookAttachProducer and
+// HookNewProducer run in New, HookRecordBuffered and HookRecordRefused in
+// Produce (and Send), on the caller's goroutine, as does
+// HookRecordAcknowledged for a record that fails inside Produce; every
+// other hook runs on the producer's delivery goroutine, the one that runs
+// callbacks, in the order the events were queued: an event seen by a
+// sender or a connection is queued there and never waited for. So a slow
+// hook delays the callbacks and hooks behind it and, like a slow callback,
+// eventually Produce (a batch's memory goes back once its callbacks have
+// run), but never a request. A hook may call the producer's methods, with
+// the same rules as a callback. Send from an
 // OnNewProducer hook waits for its whole ctx, and New with it: the metadata
 // and expiry loops start only once the hooks have returned, so its record
 // can neither go nor expire. A Close from an OnNewProducer hook, or from a
@@ -37,6 +38,21 @@ type Hook any
 // Stats.
 type HookNewProducer interface {
 	OnNewProducer(*Producer)
+}
+
+// HookAttachProducer is offered the producer New is making, before any
+// hook hears of it, and may refuse it: a hook that serves one producer
+// (the plugins' do, whose gauges read its Stats and whose counts would add
+// up two producers' unseen) refuses a second. New offers it to every such
+// hook in Config.Hooks' order; at the first error it fails with a
+// *ConfigError naming the hook and saying why, and no hook hears of that
+// producer. A hook that accepted it before another refused is left holding
+// a producer New never returned, and may refuse the next: make new hooks
+// for the next try. The producer is not ready yet: keep it to tell it
+// from another, but call none of its methods (ClientID aside) and hand it
+// to no goroutine; HookNewProducer brings it ready.
+type HookAttachProducer interface {
+	AttachProducer(*Producer) error
 }
 
 // HookRecordBuffered is told of each record Produce accepts, on the

@@ -15,6 +15,7 @@ import (
 // hooks is never built: the layers below get no function for it, and a
 // record is tracked only when a record hook is registered.
 type hooks struct {
+	attach         []HookAttachProducer
 	newProducer    []HookNewProducer
 	buffered       []HookRecordBuffered
 	acknowledged   []HookRecordAcknowledged
@@ -56,6 +57,7 @@ func sortHooks(list []Hook, h *hooks) error {
 				n++
 			}
 		}
+		add(appendIf(&h.attach, x))
 		add(appendIf(&h.newProducer, x))
 		add(appendIf(&h.buffered, x))
 		add(appendIf(&h.acknowledged, x))
@@ -126,6 +128,21 @@ func appendIf[H any](list *[]H, x Hook) bool {
 		*list = append(*list, h)
 	}
 	return ok
+}
+
+// attachHooks offers p to the hooks that may refuse it, in Config.Hooks'
+// order, before any hook hears of it (HookAttachProducer).
+func attachHooks(list []Hook, p *Producer) error {
+	for i, x := range list {
+		h, ok := x.(HookAttachProducer)
+		if !ok {
+			continue
+		}
+		if err := h.AttachProducer(p); err != nil {
+			return &ConfigError{Field: "Hooks", Reason: fmt.Sprintf("Hooks[%d] (%T) refused the producer: %v", i, x, err)}
+		}
+	}
+	return nil
 }
 
 // hookEvent is an event on its way to the delivery goroutine, which runs

@@ -103,6 +103,11 @@ func New(cfg Config) (*Producer, error) {
 		closeDone: make(chan struct{}),
 	}
 	_ = sortHooks(cfg.Hooks, &p.hooks) // validate checked them
+	// Before anything starts a goroutine: a refused producer is only
+	// dropped.
+	if err := attachHooks(cfg.Hooks, p); err != nil {
+		return nil, err
+	}
 	p.plainRecordBytes = int(min(int64(cfg.MaxRequestSize), cfg.BufferMemory)) - record.BatchHeaderSize - record.MaxRecordOverhead
 	p.observer, _ = cfg.Partitioner.(partitioner.Observer)
 	p.loads, _ = cfg.Partitioner.(partitioner.LoadReporter)

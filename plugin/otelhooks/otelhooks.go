@@ -18,9 +18,11 @@
 // with producer.ErrNilRecord, had no message, and its span has neither the
 // tombstone nor the body size); a failed record's span has status Error
 // and the error as an event. A Telemetry ends only the spans it started,
-// whatever other tracing hooks the producer has. List its Hooks once:
-// producer.New refuses them listed twice (or beside the Telemetry itself),
-// which would trace and count every record twice.
+// whatever other tracing hooks the producer has. A Telemetry serves one
+// producer, for good: make one per producer. producer.New refuses a
+// producer whose Hooks come from a Telemetry another producer has (even
+// one closed since), and Hooks listed twice in one Config (or beside the
+// Telemetry itself), which would trace and count every record twice.
 //
 // The metrics follow OpenTelemetry's messaging conventions where they say
 // something (messaging.client.sent.messages,
@@ -83,8 +85,12 @@ type Options struct {
 }
 
 // Telemetry reports one producer: put its Hooks in that producer's
-// Config.Hooks. Each of its measurements names the producer's client id.
+// Config.Hooks, and in no other producer's (New refuses a second one).
+// Each of its measurements names the producer's client id.
 type Telemetry struct {
+	// taken: a producer was offered the Telemetry and got it
+	// (AttachProducer).
+	taken      atomic.Bool
 	tracer     trace.Tracer
 	noSpans    bool
 	constAttrs []attribute.KeyValue
@@ -164,7 +170,8 @@ func (t *Telemetry) instruments(m metric.Meter) error {
 }
 
 // Close stops observing the producer's buffer gauges: call it once the
-// producer is closed. The MeterProvider otherwise keeps the callback, and
+// producer is closed; the Telemetry is then done with, and a new producer
+// needs a new one. The MeterProvider otherwise keeps the callback, and
 // with it the producer, for as long as it lives, and a process that makes
 // and closes producers piles them up. The other instruments record only
 // what the producer reports, and a closed one reports nothing.
@@ -197,10 +204,11 @@ func firstErr(err, e error) error {
 	return e
 }
 
-// Hooks returns the hooks to put in producer.Config.Hooks, once: listed
-// twice (Hooks appended twice, or the Telemetry beside them), they would
-// start two spans per record and end one, and count every record twice,
-// which producer.New refuses.
+// Hooks returns the hooks to put in producer.Config.Hooks, once, in one
+// producer's Config: listed twice (Hooks appended twice, or the Telemetry
+// beside them), they would start two spans per record and end one, and
+// count every record twice, which producer.New refuses, as it refuses
+// them given to a second producer (see AttachProducer).
 func (t *Telemetry) Hooks() []producer.Hook {
 	if t.noSpans {
 		return []producer.Hook{t}
@@ -319,6 +327,22 @@ func end(span trace.Span, md producer.RecordMetadata, err error) {
 		span.SetStatus(codes.Error, err.Error())
 	}
 	span.End()
+}
+
+// errTaken is why a Telemetry refuses a second producer.
+var errTaken = errors.New("its otelhooks.Telemetry serves another producer already: make one Telemetry per producer")
+
+// AttachProducer takes the Telemetry for p, the first producer offered
+// it, and refuses any other, whether or not the first was closed or the
+// Telemetry closed: each measurement names one producer's client id, and
+// the buffer gauges read one producer's Stats, so a second producer's
+// records would be counted under the first's name, or the first's under
+// the second's. producer.New fails for the producer refused.
+func (t *Telemetry) AttachProducer(*producer.Producer) error {
+	if !t.taken.CompareAndSwap(false, true) {
+		return errTaken
+	}
+	return nil
 }
 
 // OnNewProducer keeps the producer, whose Stats the buffer gauges read

@@ -2,6 +2,7 @@ package promhooks
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 
@@ -11,9 +12,10 @@ import (
 // Hooks returns the hooks to put in producer.Config.Hooks. Metrics itself
 // hears the events it counts, the records' aside; the record hook, which
 // costs a small allocation per record, is there unless
-// Options.NoRecordMetrics. List them once: producer.New refuses them
-// listed twice (or beside the Metrics itself), which would count every
-// event twice.
+// Options.NoRecordMetrics. List them once, in one producer's Config:
+// producer.New refuses them listed twice (or beside the Metrics itself),
+// which would count every event twice, and given to a second producer
+// (see AttachProducer).
 func (m *Metrics) Hooks() []producer.Hook {
 	if m.noRecords {
 		return []producer.Hook{m}
@@ -37,6 +39,21 @@ func (h recordHook) OnRecordAcknowledged(_ context.Context, a producer.RecordAck
 // label value (WithLabelValues would panic in Produce), are replaced.
 func (h recordHook) OnRecordRefused(_ context.Context, r producer.Record, _ error) {
 	h.m.recordError.WithLabelValues(strings.ToValidUTF8(r.Topic, "\uFFFD")).Inc()
+}
+
+// errTaken is why a Metrics refuses a second producer.
+var errTaken = errors.New("its promhooks.Metrics serves another producer already: make one Metrics per producer (promhooks.New, with ConstLabels such as client_id to tell them apart on one registry)")
+
+// AttachProducer takes the Metrics for p, the first producer offered it,
+// and refuses any other, whether or not the first was closed or the
+// Metrics unregistered: its gauges read one producer's Stats, and its
+// counters would add up two producers' events with nothing to tell them
+// apart. producer.New fails for the producer refused.
+func (m *Metrics) AttachProducer(*producer.Producer) error {
+	if !m.taken.CompareAndSwap(false, true) {
+		return errTaken
+	}
+	return nil
 }
 
 // OnNewProducer keeps the producer, whose Stats the gauges read.

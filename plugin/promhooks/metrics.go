@@ -48,9 +48,12 @@
 // make the producer track records, which costs a small allocation per
 // record; Options.NoRecordMetrics leaves them out.
 //
-// List a Metrics' Hooks once per producer: producer.New refuses them
-// listed twice (or beside the Metrics itself), which would count every
-// event twice.
+// A Metrics serves one producer, for good: make one per producer, with
+// ConstLabels (a client_id, say) to tell them apart on one registry.
+// producer.New refuses a producer whose Hooks come from a Metrics another
+// producer has (even one closed since, or unregistered), and Hooks listed
+// twice in one Config (or beside the Metrics itself), which would count
+// every event twice.
 package promhooks
 
 import (
@@ -76,7 +79,7 @@ type Options struct {
 }
 
 // Metrics counts what one producer does: put its Hooks in that producer's
-// Config.Hooks.
+// Config.Hooks, and in no other producer's (New refuses a second one).
 type Metrics struct {
 	noRecords bool
 
@@ -84,6 +87,9 @@ type Metrics struct {
 	reg        prometheus.Registerer
 	collectors []prometheus.Collector
 
+	// taken: a producer was offered the Metrics and got it
+	// (AttachProducer); producer is that producer, from OnNewProducer.
+	taken    atomic.Bool
 	producer atomic.Pointer[producer.Producer]
 
 	recordSend, recordError, recordRetry *prometheus.CounterVec
@@ -164,7 +170,8 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 // say) can make new Metrics of the same names, and the gauges no longer
 // keep the old producer reachable. Call it after the producer's Close:
 // what the producer does afterwards is still counted, but no one scrapes
-// it. It reports whether every metric was still registered.
+// it. It reports whether every metric was still registered. The Metrics
+// is done with: a new producer needs a new one.
 func (m *Metrics) Unregister() bool {
 	all := true
 	for _, c := range m.collectors {
