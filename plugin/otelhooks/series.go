@@ -48,9 +48,13 @@ func (s *series) with(extra ...attribute.KeyValue) attribute.Set {
 }
 
 // topicAttrs is the attributes of a topic's measurements: of its batches,
-// and of its records' sends.
+// and of its records' sends. The sends' are kept as the option slices the
+// per-record measurements take too: a slice built for each call escapes
+// (an interface method's variadic argument), an allocation per record.
 type topicAttrs struct {
-	batches, sends metric.MeasurementOption
+	batches    metric.MeasurementOption
+	sendAdd    []metric.AddOption
+	sendRecord []metric.RecordOption
 }
 
 // The messaging conventions require messaging.operation.name (and
@@ -68,9 +72,11 @@ func (s *series) topic(name string) topicAttrs {
 		return o.(topicAttrs)
 	}
 	dest := attribute.String("messaging.destination.name", name)
+	sends := metric.WithAttributeSet(s.with(operationName, operationType, dest))
 	o := topicAttrs{
-		batches: metric.WithAttributeSet(s.with(dest)),
-		sends:   metric.WithAttributeSet(s.with(operationName, operationType, dest)),
+		batches:    metric.WithAttributeSet(s.with(dest)),
+		sendAdd:    []metric.AddOption{sends},
+		sendRecord: []metric.RecordOption{sends},
 	}
 	s.topics.Store(name, o)
 	return o

@@ -1,0 +1,5 @@
+//go:build !race
+
+package otelhooks_test
+
+const raceEnabled = false
