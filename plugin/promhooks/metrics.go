@@ -13,7 +13,7 @@
 // metrics have a "topic" label, per-broker ones a "node_id" label, as the
 // Java client's producer-topic-metrics and producer-node-metrics:
 //
-//	record_send_total{topic}            records the brokers wrote (record-send-total)
+//	record_send_total{topic}            records the brokers wrote, once each (record-send-total, see below)
 //	record_error_total{topic}           records that failed, in Produce too (record-error-total)
 //	record_retry_total{topic}           records sent again (record-retry-total)
 //	batch_split_total{topic}            batches split in two, refused as too large (batch-split-total)
@@ -37,6 +37,13 @@
 //	buffer_available_bytes              free buffer memory (buffer-available-bytes)
 //	waiting_threads                     waits for buffer memory (waiting-threads)
 //	batches_buffered                    batches whose callbacks have not all run (no Java name)
+//
+// record_send_total is not quite Java's record-send-total, which counts a
+// batch's records at each send, a retry's included, written or not:
+// record_send_total counts each record once, when a broker wrote it (with
+// acks=0, when its batch was written to the socket). Java's count is
+// near record_send_total + record_retry_total, which leaves out the last
+// send of a record that then failed for good.
 //
 // record_error_total counts every record whose callback got an error, one
 // Produce refused at once included (too large, invalid, the producer
@@ -121,7 +128,7 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 	}
 	f := factory{ns: ns, labels: opts.ConstLabels}
 	m := &Metrics{
-		recordSend:        f.counter("record_send_total", "Records the brokers wrote (acknowledged).", "topic"),
+		recordSend:        f.counter("record_send_total", "Records the brokers wrote (acknowledged), once each: not each send, as the Java client counts them.", "topic"),
 		recordRetry:       f.counter("record_retry_total", "Records sent again after a failed attempt.", "topic"),
 		batchSplit:        f.counter("batch_split_total", "Batches split in two after a broker refused them as too large.", "topic"),
 		queueTime:         f.histogram("record_queue_time_seconds", "Time from a batch's first record to its first send.", timeBuckets),
