@@ -34,7 +34,8 @@
 // messaging.operation.name "send"; the first counts only records the
 // producer tried to send, as the conventions ask, so not one that failed
 // in Produce or waiting for metadata; the second has every record, one
-// Produce refused at once with a duration of 0), and the Java client's
+// Produce refused at once with a duration of 0, and its topic, if no
+// broker would take it as a name, as "<invalid>"), and the Java client's
 // names otherwise, under "kafka.producer.":
 // record.queue.time, batch.size, record.retries, batch.splits,
 // request.latency, throttle.time, connection.creations, connection.closes,
@@ -249,7 +250,7 @@ func (c counts) OnRecordAcknowledged(ctx context.Context, a producer.RecordAckno
 }
 
 func (c counts) OnRecordRefused(ctx context.Context, rec producer.Record, err error) {
-	c.t.countRefused(ctx, strings.ToValidUTF8(rec.Topic, "\uFFFD"), err)
+	c.t.countRefused(ctx, rec.Topic, errors.Is(err, producer.ErrNilRecord), err)
 }
 
 // spanKey is the context key under which a Telemetry keeps a record's span,
@@ -272,18 +273,31 @@ func (r records) OnRecordBuffered(ctx context.Context, rec producer.Record) cont
 // record hook hears of, what a failed record gets: its span, ended at once
 // with the error, and its operation duration, 0 (the refusal took no
 // time the producer measures). Its topic may be one the producer refused
-// as invalid: its bytes that are not UTF-8, which OTLP's strings cannot
-// carry, are replaced. A nil record's span has no body size and is no
-// tombstone: there was no message.
+// as invalid: the span names it as given, its bytes that are not UTF-8,
+// which OTLP's strings cannot carry, replaced, and the duration counts it
+// under "<invalid>" (see countRefused). A nil record's span has no body
+// size and is no tombstone: there was no message.
 func (r records) OnRecordRefused(ctx context.Context, rec producer.Record, err error) {
+	nilRecord, topic := errors.Is(err, producer.ErrNilRecord), rec.Topic
 	rec.Topic = strings.ToValidUTF8(rec.Topic, "\uFFFD")
-	ctx, span := r.start(ctx, rec, !errors.Is(err, producer.ErrNilRecord))
+	ctx, span := r.start(ctx, rec, !nilRecord)
 	end(span, producer.RecordMetadata{Topic: rec.Topic, Partition: -1, Offset: -1}, err)
-	r.t.countRefused(ctx, rec.Topic, err)
+	r.t.countRefused(ctx, topic, nilRecord, err)
 }
 
-// countRefused records a refused record's operation duration, 0.
-func (t *Telemetry) countRefused(ctx context.Context, topic string, err error) {
+// invalidTopic is the topic of the measurements of records refused for
+// their topic's name; no topic is named so, '<' being no character of a
+// topic's name.
+const invalidTopic = "<invalid>"
+
+// countRefused records a refused record's operation duration, 0, under its
+// topic, "" for a nil record. A topic no broker would take as a name is
+// counted under invalidTopic: the callers' bad names would each be a
+// series of their own, without bound.
+func (t *Telemetry) countRefused(ctx context.Context, topic string, nilRecord bool, err error) {
+	if !nilRecord && producer.ValidateTopicName(topic) != nil {
+		topic = invalidTopic
+	}
 	t.duration.Record(ctx, 0, t.series.Load().failed(topic, err))
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"strings"
 
 	"github.com/gokafka/producer"
 )
@@ -33,13 +32,22 @@ func (h recordHook) OnRecordAcknowledged(_ context.Context, a producer.RecordAck
 	}
 }
 
-// OnRecordRefused counts the record under its topic as the caller gave it,
-// "" for a nil record. The topic may be one the producer refused as
-// invalid: its bytes that are not UTF-8, which Prometheus refuses in a
-// label value (WithLabelValues would panic in Produce), are replaced.
-func (h recordHook) OnRecordRefused(_ context.Context, r producer.Record, _ error) {
-	h.m.recordError.WithLabelValues(strings.ToValidUTF8(r.Topic, "\uFFFD")).Inc()
+// OnRecordRefused counts the record under its topic, "" for a nil record.
+// A topic no broker would take as a name, refused as invalid, is counted
+// under invalidTopic: the callers' bad names would each be a series of
+// their own, without bound (and one not UTF-8, which Prometheus refuses in
+// a label value, would panic in Produce).
+func (h recordHook) OnRecordRefused(_ context.Context, r producer.Record, err error) {
+	topic := r.Topic
+	if !errors.Is(err, producer.ErrNilRecord) && producer.ValidateTopicName(topic) != nil {
+		topic = invalidTopic
+	}
+	h.m.recordError.WithLabelValues(topic).Inc()
 }
+
+// invalidTopic is the topic label of records refused for their topic's
+// name; no topic is named so, '<' being no character of a topic's name.
+const invalidTopic = "<invalid>"
 
 // errTaken is why a Metrics refuses a second producer.
 var errTaken = errors.New("its promhooks.Metrics serves another producer already: make one Metrics per producer (promhooks.New, with ConstLabels such as client_id to tell them apart on one registry)")

@@ -48,8 +48,9 @@
 // record_error_total counts every record whose callback got an error, one
 // Produce refused at once included (too large, invalid, the producer
 // closed), as the Java client counts the errors of send(); such a record's
-// topic label is its topic as given (bytes not UTF-8 replaced), "" for a
-// nil record.
+// topic label is its topic as given, "" for a nil record, and "<invalid>"
+// for a topic no broker would take as a name (producer.ValidateTopicName),
+// so that the callers' bad names make one series rather than one each.
 //
 // The record counters that need each record's outcome (record_error_total)
 // make the producer track records, which costs a small allocation per

@@ -213,9 +213,10 @@ func TestRecordErrors(t *testing.T) {
 
 // A record Produce refuses at once (too large, an invalid topic, a nil
 // record) is counted as failed by topic, as the Java client counts the
-// errors of send(): an empty topic's under "", and one Prometheus could
-// not take as a label value (not UTF-8) with its bad bytes replaced,
-// rather than a panic in Produce.
+// errors of send(): a nil record's under "", and every topic no broker
+// would take as a name under "<invalid>", one series however many bad
+// names the callers make up (one Prometheus could not take as a label
+// value, not UTF-8, included, rather than a panic in Produce).
 func TestRecordErrorsCountRecordsRefusedInProduce(t *testing.T) {
 	c := startCluster(t)
 	reg := prometheus.NewRegistry()
@@ -237,8 +238,9 @@ func TestRecordErrorsCountRecordsRefusedInProduce(t *testing.T) {
 	produce(&producer.Record{Topic: ""})
 	produce(nil)
 	produce(&producer.Record{Topic: "bad\xfftopic"})
-	require.Equal(t, 5, refused, "every callback ran in Produce, with an error")
-	for topic, want := range map[string]float64{"events": 2, "": 2, "bad\ufffdtopic": 1} {
+	produce(&producer.Record{Topic: "orders/2024-06-01"})
+	require.Equal(t, 6, refused, "every callback ran in Produce, with an error")
+	for topic, want := range map[string]float64{"events": 2, "": 1, "<invalid>": 3} {
 		got, found := value(t, reg, "kafka_producer_record_error_total", map[string]string{"topic": topic})
 		require.True(t, found, "topic %q", topic)
 		require.Equal(t, want, got, "topic %q", topic)
