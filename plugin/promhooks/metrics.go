@@ -65,6 +65,8 @@
 package promhooks
 
 import (
+	"errors"
+	"fmt"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -121,7 +123,8 @@ var (
 
 // New makes the metrics and registers them with reg. It fails if reg
 // already has metrics of these names (another Metrics without distinct
-// ConstLabels, say).
+// ConstLabels, say), with an error that says so and matches client_golang's
+// prometheus.AlreadyRegisteredError (errors.As).
 func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 	ns := opts.Namespace
 	if ns == "" {
@@ -227,12 +230,18 @@ func (f *factory) histogramVec(name, help string, buckets []float64, label strin
 	return h
 }
 
-// register registers every collector, or none.
+// register registers every collector, or none. A name reg has already is
+// most often a second producer's Metrics made like the first: client_golang
+// says only "duplicate metrics collector registration attempted", and the
+// error says what tells them apart.
 func (f *factory) register(reg prometheus.Registerer) error {
 	for i, c := range f.all {
 		if err := reg.Register(c); err != nil {
 			for _, done := range f.all[:i] {
 				reg.Unregister(done)
+			}
+			if errors.As(err, new(prometheus.AlreadyRegisteredError)) {
+				return fmt.Errorf("promhooks: %w (the registry has these metrics already, another producer's Metrics, say): give each producer's Metrics Options.ConstLabels of its own, such as client_id, or Unregister the old one first", err)
 			}
 			return err
 		}

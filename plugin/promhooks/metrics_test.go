@@ -247,14 +247,19 @@ func TestRecordErrorsCountRecordsRefusedInProduce(t *testing.T) {
 	}
 }
 
-// Two Metrics on one registry need distinct labels.
+// Two Metrics on one registry need distinct labels: the error says so,
+// rather than client_golang's bare "duplicate metrics collector
+// registration attempted", and is still its AlreadyRegisteredError.
 func TestNewRefusesADuplicate(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	first := promhooks.Options{ConstLabels: prometheus.Labels{"client_id": "first"}}
 	_, err := promhooks.New(reg, first)
 	require.NoError(t, err)
 	_, err = promhooks.New(reg, first)
-	require.Error(t, err)
+	var already prometheus.AlreadyRegisteredError
+	require.ErrorAs(t, err, &already)
+	require.ErrorContains(t, err, "ConstLabels")
+	require.ErrorContains(t, err, "client_id")
 	_, err = promhooks.New(reg, promhooks.Options{ConstLabels: prometheus.Labels{"client_id": "second"}})
 	require.NoError(t, err, "other values of the labels do not clash")
 }
