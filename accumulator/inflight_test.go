@@ -36,11 +36,12 @@ import (
 // offsets, and all memory comes back; at every drain, no batch goes ahead
 // of one of its partition waiting to be sent again, no partition has more
 // than MaxInFlight batches in flight, and each record keeps its sequence
-// across retries and splits until its partition restarts them. With idempotence, moreover, the log holds no
-// record twice, a goroutine's records in the order it appended them, and
-// none that failed as certainly not written; every record acknowledged but
-// those refused for good and those then failed as maybe written. Without
-// idempotence MaxInFlight is 1, which keeps the order.
+// across retries and splits until its partition restarts them. With
+// idempotence, moreover, the log holds no record twice, a goroutine's
+// records in the order it appended them, and none that failed as
+// certainly not written; every record acknowledged but those refused for
+// good and those then failed as maybe written. Without idempotence
+// MaxInFlight is 1, which keeps the order.
 func TestBatchesInFlightAnsweredAsABrokerWouldKeepEveryPromise(t *testing.T) {
 	seeds := int64(12)
 	if testing.Short() {

@@ -6,7 +6,8 @@ import (
 )
 
 // kprod is idempotent by default; --acks 1 turns it off, as in the Java
-// client, and so do more than 5 requests in flight and --idempotent=false. The summary says which.
+// client, and so do more than 5 requests in flight and --idempotent=false.
+// The summary says which.
 func TestSummarySaysWhetherIdempotent(t *testing.T) {
 	brokers := sharedBroker(t)
 	for _, tc := range []struct {
