@@ -230,12 +230,15 @@ func (m *Manager) offsetsMissing() error {
 // offsetsFailed books a failed SendOffsets: fencing, or a coordinator that
 // speaks no version the offsets can go at (no call again would find one),
 // ends the producer; a group that moved on (the consumer was rebalanced
-// away) or a denial makes the transaction abortable (offsetsAbortable), and
-// any other refusal no retry heals ends the producer; a context that ended,
-// or a coordinator that did not answer, leaves the call to be made again,
-// and the commit refused until it succeeds (offsetsMissing). A producer
-// that stopped while the call waited (a Produce answer that ends it) fails
-// it as fatal, whatever err: calling again could not help.
+// away) or a denial makes the transaction abortable (offsetsAbortable), as
+// does a context that ended while the call waited to retry a broker's
+// error, and any other refusal no retry heals ends the producer. A context
+// that ended otherwise, or a coordinator that did not answer or could not
+// be reached (a broker that refused the producer's credentials on the
+// way: a code, but not the coordinator's answer), leaves the call to be
+// made again, and the commit refused until it succeeds (offsetsMissing).
+// A producer that stopped while the call waited (a Produce answer that
+// ends it) fails it as fatal, whatever err: calling again could not help.
 func (m *Manager) offsetsFailed(err error) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -245,7 +248,7 @@ func (m *Manager) offsetsFailed(err error) error {
 		return fmt.Errorf("SendOffsetsToTransaction: %w", m.lastErr)
 	case coordinatorEndsProducer(err), refusedForGood(err) && !offsetsAbortable(err):
 		return fmt.Errorf("SendOffsetsToTransaction: %w", m.fatal(err))
-	case errors.As(err, &code):
+	case refusedForGood(err), errors.As(err, &code) && cluster.Retriable(code):
 		m.abortable(err)
 		return fmt.Errorf("SendOffsetsToTransaction: %w", m.lastErr)
 	}

@@ -219,4 +219,6 @@ func TestACodeMetReachingTheCoordinatorIsNotItsRefusal(t *testing.T) {
 	err = r.m.SendOffsets(context.Background(), []Offset{{Topic: "in", Offset: 1, LeaderEpoch: -1}}, Group{ID: "g"})
 	require.ErrorIs(t, err, kerr.SaslAuthenticationFailed)
 	require.NotErrorIs(t, err, ErrFatal, "SendOffsets")
+	require.NotErrorIs(t, err, ErrAbortable, "SendOffsets: the offsets may not have reached the coordinator")
+	require.ErrorContains(t, err, "call it again")
 }
