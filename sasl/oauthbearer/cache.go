@@ -38,11 +38,17 @@ const (
 //
 // Callers that find no fresh token share one fetch. Each waits for it only
 // until its own ctx ends, returning ctx's error; the fetch goes on for the
-// others, under the first caller's ctx values but not its cancellation,
-// and is cancelled only once no caller waits for it. An error is never
-// kept: the next call fetches again (at a new connection, after the
-// reconnect backoff). A panic in provider is raised again in each caller
-// waiting for that fetch, as it would be uncached.
+// others, under the first caller's ctx values and deadline but not its
+// cancellation, and is cancelled once no caller waits for it or that
+// deadline passes, so that a provider stuck in a call without a timeout
+// holds up no caller past the first one's deadline, however the callers
+// overlap. An error is never kept: the next call fetches again (at a new
+// connection, after the reconnect backoff). A fetch that fails while the
+// token kept before it has not expired yet gives its callers that token,
+// as the Java client goes on with its credential while its refresh
+// retries: an identity provider down for a minute fails no connection. A
+// panic in provider is raised again in each caller waiting for that
+// fetch, as it would be uncached.
 //
 // Unlike Java's login module, Cached refreshes when a token is asked for,
 // not on a timer of its own: it starts no goroutine and needs no Close.
@@ -101,6 +107,11 @@ func (c *tokenCache) token(ctx context.Context) (Token, error) {
 		if f.panic != nil {
 			panic(f.panic)
 		}
+		if f.err != nil {
+			if tok, ok := c.unexpired(); ok {
+				return tok, nil
+			}
+		}
 		return f.tok, f.err
 	case <-ctx.Done():
 		c.leave(f)
@@ -108,10 +119,24 @@ func (c *tokenCache) token(ctx context.Context) (Token, error) {
 	}
 }
 
+// unexpired is the token kept before, while it has not expired: what a
+// caller gets when its refresh failed.
+func (c *tokenCache) unexpired() (Token, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.tok, !c.tok.Expiry.IsZero() && c.now().Before(c.tok.Expiry)
+}
+
 // startFetch calls the provider on a goroutine of its own, so that no one
-// caller's ctx ends it for the others. c.mu is held.
+// caller's ctx ends it for the others; the first caller's deadline bounds
+// it. c.mu is held.
 func (c *tokenCache) startFetch(ctx context.Context) *fetch {
-	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	fctx, cancel := context.WithoutCancel(ctx), context.CancelFunc(nil)
+	if deadline, ok := ctx.Deadline(); ok {
+		fctx, cancel = context.WithDeadline(fctx, deadline)
+	} else {
+		fctx, cancel = context.WithCancel(fctx)
+	}
 	f := &fetch{done: make(chan struct{}), cancel: cancel}
 	c.fetching = f
 	go c.run(fctx, f, c.now())

@@ -168,6 +168,59 @@ func TestCachedDoesNotKeepAnError(t *testing.T) {
 	expect(t, c, f, "token3", 3, "then")
 }
 
+// A refresh that fails while the token kept before has not expired gives
+// that token, as the Java client goes on with its credential while its
+// refresh retries; every call asks the provider again meanwhile. Once the
+// token has expired, the failure is the caller's. Before, a failed
+// refresh failed every connection at once, with a fifth of the token's
+// lifetime left.
+func TestAFailedRefreshGivesTheTokenNotExpiredYet(t *testing.T) {
+	clk := clock.NewFake(start)
+	f := newFetcher(t, clk, time.Hour, false)
+	c := cachedOn(clk, f, 0)
+	expect(t, c, f, "token1", 1, "the first call")
+	boom := errors.New("identity provider: 503")
+	f.err = boom
+	clk.Advance(50 * time.Minute) // past the refresh point, 48 minutes in
+	expect(t, c, f, "token1", 2, "a refresh that failed, the token valid for 10 minutes more")
+	expect(t, c, f, "token1", 3, "and again: each call asks the provider")
+	clk.Advance(10 * time.Minute)
+	if _, err := c.token(context.Background()); !errors.Is(err, boom) {
+		t.Fatalf("a refresh that failed once the token expired: %v, want %v", err, boom)
+	}
+}
+
+// A fetch stuck in a provider that takes no timeout ends at the first
+// caller's deadline, though callers that came later still wait: callers
+// whose attempts overlap, dials to several brokers with their backoffs,
+// would otherwise keep it alive for ever, every later caller waiting for
+// it until its own ctx ended.
+func TestAStuckFetchEndsAtTheFirstCallersDeadline(t *testing.T) {
+	clk := clock.NewFake(start)
+	f := newFetcher(t, clk, time.Hour, true)
+	c := cachedOn(clk, f, 0)
+	first, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	firstErr := make(chan error, 1)
+	go func() {
+		_, err := c.token(first)
+		firstErr <- err
+	}()
+	fetchCtx := bounded.Receive(t, f.entered, wait, "the fetch")
+	later := make(chan error, 1)
+	go func() {
+		_, err := c.token(context.Background())
+		later <- err
+	}()
+	require.Eventually(t, func() bool { return c.waiting() == 2 }, wait, time.Millisecond, "two callers waiting")
+	bounded.Receive(t, fetchCtx.Done(), wait, "the fetch's end at the first caller's deadline")
+	if err := bounded.Receive(t, firstErr, wait, "the first caller"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("the first caller: %v, want its deadline", err)
+	}
+	close(f.release) // the provider, which ignores its ctx, returns at last
+	bounded.Receive(t, later, wait, "the later caller")
+}
+
 // A token whose expiry is unknown, already past, or one the broker's format
 // refuses is used for the call that fetched it only.
 func TestCachedDoesNotKeepATokenItCannotTime(t *testing.T) {
