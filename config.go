@@ -435,6 +435,13 @@ const (
 // math.MaxInt could not be allocated at all.
 const MaxInFlightLimit = 1000
 
+// MaxIdempotentInFlight is how many batches of a partition an idempotent
+// producer keeps in flight at most, whatever MaxInFlight says: brokers
+// remember a producer's last five batches per partition, and recognise a
+// retry as a duplicate only among them. It is also the most requests in
+// flight the Java client allows an idempotent producer.
+const MaxIdempotentInFlight = 5
+
 // ConfigError names the Config field that New rejected.
 type ConfigError struct {
 	Field  string

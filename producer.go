@@ -113,7 +113,7 @@ func New(cfg Config) (*Producer, error) {
 	p.loads, _ = cfg.Partitioner.(partitioner.LoadReporter)
 	inFlight := cfg.MaxInFlight
 	if !cfg.DisableIdempotence {
-		inFlight = min(inFlight, maxIdempotentInFlight)
+		inFlight = min(inFlight, MaxIdempotentInFlight)
 	}
 	p.acc = accumulator.New(accumulator.Config{
 		BatchSize:       cfg.BatchSize,
@@ -194,12 +194,6 @@ func (p *Producer) startLoops() {
 // other producers'. Two producers may share it (the default is the same
 // for all).
 func (p *Producer) ClientID() string { return p.cfg.ClientID }
-
-// maxIdempotentInFlight is how many batches of a partition an idempotent
-// producer keeps in flight at most: brokers remember a producer's last five
-// batches per partition, and recognise a retry as a duplicate only among
-// them.
-const maxIdempotentInFlight = 5
 
 // Produce hands a record to the producer and returns once it is buffered;
 // cb then runs exactly once with the record's outcome. ctx bounds only the

@@ -83,25 +83,20 @@ func (o *commonOptions) resolveConfig(fs *pflag.FlagSet) (producer.Config, confi
 	// keeps at most 5 batches of a partition in flight whatever MaxInFlight
 	// says (brokers know a producer's last five only), and the summary
 	// would say idempotent of a run that does not get what it asked for.
-	if cfg.MaxInFlight > maxIdempotentInFlight {
+	if cfg.MaxInFlight > producer.MaxIdempotentInFlight {
 		switch {
 		case cfg.TransactionalID != "":
 			return cfg, nil, usagef("%s: %d requests in flight need idempotence off (it allows %d at most), which %s needs",
-				src.name("MaxInFlight"), cfg.MaxInFlight, maxIdempotentInFlight, src.name("TransactionalID"))
+				src.name("MaxInFlight"), cfg.MaxInFlight, producer.MaxIdempotentInFlight, src.name("TransactionalID"))
 		case !asked:
 			cfg.DisableIdempotence = true
 		case !cfg.DisableIdempotence:
 			return cfg, nil, usagef("%s: %d requests in flight need idempotence off (it allows %d at most), which %s turns on",
-				src.name("MaxInFlight"), cfg.MaxInFlight, maxIdempotentInFlight, idempotence)
+				src.name("MaxInFlight"), cfg.MaxInFlight, producer.MaxIdempotentInFlight, idempotence)
 		}
 	}
 	return cfg, src, nil
 }
-
-// maxIdempotentInFlight is the most requests in flight the Java client
-// allows an idempotent producer, and the most batches of a partition this
-// library keeps in flight with idempotence.
-const maxIdempotentInFlight = 5
 
 // levelCodec tells the codec of a compression.<codec>.level setting.
 func levelCodec(name string) (compression.Codec, bool) {
