@@ -15,7 +15,6 @@ import (
 // hooks is never built: the layers below get no function for it, and a
 // record is tracked only when a record hook is registered.
 type hooks struct {
-	attach         []HookAttachProducer
 	newProducer    []HookNewProducer
 	buffered       []HookRecordBuffered
 	acknowledged   []HookRecordAcknowledged
@@ -57,7 +56,10 @@ func sortHooks(list []Hook, h *hooks) error {
 				n++
 			}
 		}
-		add(appendIf(&h.attach, x))
+		// Offered the producer in New alone, by its place in the list
+		// (attachHooks), so not filed.
+		_, attaches := x.(HookAttachProducer)
+		add(attaches)
 		add(appendIf(&h.newProducer, x))
 		add(appendIf(&h.buffered, x))
 		add(appendIf(&h.acknowledged, x))
