@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/gokafka/producer"
@@ -22,9 +21,8 @@ func TestASecondProducerIsRefused(t *testing.T) {
 	c, err := embedded.Start(embedded.Options{Topics: map[string]int32{"events": 1}})
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
-	reader := sdkmetric.NewManualReader()
-	tel, err := otelhooks.New(otelhooks.Options{MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))})
-	require.NoError(t, err)
+	tt := newTelemetry(t, otelhooks.Options{})
+	tel, reader := tt.tel, tt.reader
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	orders, err := producer.New(producer.Config{Brokers: c.Addrs(), ClientID: "orders", Hooks: tel.Hooks(), BufferMemory: 1 << 20})
