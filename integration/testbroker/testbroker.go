@@ -81,18 +81,24 @@ func CreateTopics(ctx context.Context, cl *kgo.Client, topics []string, partitio
 }
 
 // AwaitLeaders polls topic's metadata until it has partitions, each with a
-// leader: a real broker learns of a new topic from the controller a moment
-// after creating it. If ctx ends first, the error says what was missing
-// at the last look that ctx did not cut short, a failed request's error
-// included.
+// leader, and then each leader until it serves its partition: a real broker
+// learns of a new topic from the controller a moment after creating it, and
+// names itself leader in its metadata a moment before it takes writes. A
+// produce with acks=0 sent in that moment is dropped with the connection it
+// came on, and every request behind it too. If ctx ends first, the error
+// says what was missing at the last look that ctx did not cut short, a
+// failed request's error included.
 func AwaitLeaders(ctx context.Context, cl *kgo.Client, topic string, partitions int32) error {
 	poll := time.NewTicker(50 * time.Millisecond)
 	defer poll.Stop()
 	why := "no answer came"
 	for {
-		ready, now := leadersElected(ctx, cl, topic, partitions)
-		if ready {
-			return nil
+		leaders, now := leadersElected(ctx, cl, topic, partitions)
+		if leaders != nil {
+			now = leadersServe(ctx, cl, topic, leaders)
+			if now == "" {
+				return nil
+			}
 		}
 		// A look the ctx cut short would only repeat the ctx's error.
 		if ctx.Err() == nil {
@@ -106,9 +112,10 @@ func AwaitLeaders(ctx context.Context, cl *kgo.Client, topic string, partitions 
 	}
 }
 
-// leadersElected reports whether topic has partitions, each with a leader,
-// and if not, why not.
-func leadersElected(ctx context.Context, cl *kgo.Client, topic string, partitions int32) (bool, string) {
+// leadersElected returns the leader of each of topic's partitions, by
+// partition, once it has partitions, each with a leader; if not, nil and
+// why not.
+func leadersElected(ctx context.Context, cl *kgo.Client, topic string, partitions int32) (map[int32]int32, string) {
 	req := kmsg.NewPtrMetadataRequest()
 	rt := kmsg.NewMetadataRequestTopic()
 	rt.Topic = kmsg.StringPtr(topic)
@@ -116,18 +123,60 @@ func leadersElected(ctx context.Context, cl *kgo.Client, topic string, partition
 	resp, err := req.RequestWith(ctx, cl)
 	switch {
 	case err != nil:
-		return false, err.Error()
+		return nil, err.Error()
 	case len(resp.Topics) != 1:
-		return false, fmt.Sprintf("metadata names %d topics", len(resp.Topics))
+		return nil, fmt.Sprintf("metadata names %d topics", len(resp.Topics))
 	case resp.Topics[0].ErrorCode != 0:
-		return false, kerr.ErrorForCode(resp.Topics[0].ErrorCode).Error()
+		return nil, kerr.ErrorForCode(resp.Topics[0].ErrorCode).Error()
 	case len(resp.Topics[0].Partitions) != int(partitions):
-		return false, fmt.Sprintf("%d of %d partitions", len(resp.Topics[0].Partitions), partitions)
+		return nil, fmt.Sprintf("%d of %d partitions", len(resp.Topics[0].Partitions), partitions)
 	}
+	leaders := make(map[int32]int32, partitions)
 	for _, p := range resp.Topics[0].Partitions {
 		if p.ErrorCode != 0 || p.Leader < 0 {
-			return false, fmt.Sprintf("partition %d has no leader (%v)", p.Partition, kerr.ErrorForCode(p.ErrorCode))
+			return nil, fmt.Sprintf("partition %d has no leader (%v)", p.Partition, kerr.ErrorForCode(p.ErrorCode))
+		}
+		leaders[p.Partition] = p.Leader
+	}
+	return leaders, ""
+}
+
+// leadersServe asks each leader for the latest offset of its partitions,
+// which a broker refuses, as it refuses a produce, until it has taken the
+// partition on. It returns why a leader did not serve, or "" if all did.
+// Each leader is asked directly, since kgo would retry a refusal until ctx
+// ended and say only that.
+func leadersServe(ctx context.Context, cl *kgo.Client, topic string, leaders map[int32]int32) string {
+	byLeader := map[int32][]int32{}
+	for p, leader := range leaders {
+		byLeader[leader] = append(byLeader[leader], p)
+	}
+	for leader, parts := range byLeader {
+		req := kmsg.NewPtrListOffsetsRequest()
+		rt := kmsg.NewListOffsetsRequestTopic()
+		rt.Topic = topic
+		for _, p := range parts {
+			rp := kmsg.NewListOffsetsRequestTopicPartition()
+			rp.Partition, rp.Timestamp = p, -1 // the latest offset
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+		kresp, err := cl.Broker(int(leader)).Request(ctx, req)
+		if err != nil {
+			return fmt.Sprintf("listing offsets on broker %d: %v", leader, err)
+		}
+		served := 0
+		for _, t := range kresp.(*kmsg.ListOffsetsResponse).Topics {
+			for _, p := range t.Partitions {
+				if p.ErrorCode != 0 {
+					return fmt.Sprintf("partition %d's leader, broker %d, does not serve it yet (%v)", p.Partition, leader, kerr.ErrorForCode(p.ErrorCode))
+				}
+				served++
+			}
+		}
+		if served != len(parts) {
+			return fmt.Sprintf("broker %d listed offsets for %d of its %d partitions", leader, served, len(parts))
 		}
 	}
-	return true, ""
+	return ""
 }
