@@ -51,3 +51,43 @@ func TestProduceByTopicID(t *testing.T) {
 	require.Len(t, c.Records("t", 0), 2, "only the known id's records are appended")
 	require.Equal(t, []string{"t", ""}, hooked, "hooks see the names the ids stand for; none for an unknown id")
 }
+
+// A topic deleted and created again under its name keeps its partitions'
+// leaders and nothing else: a new id, by which Metadata names it and the
+// old one no longer finds it, epochs and offsets from 0, no records, and no
+// state of the producer that wrote to it, whose next batch is taken at any
+// sequence.
+func TestARecreatedTopicStartsOver(t *testing.T) {
+	c := start(t, Options{Nodes: 2, Topics: map[string]int32{"t": 2}, KeepRecords: true})
+	require.NoError(t, c.SetLeader("t", 0, 1)) // epoch 1
+	cn := dial(t, c, 1, conn.Config{})
+	oldID := metadata(t, cn, 12, false, "t").Topics[0].TopicID
+	_, p := produce(t, cn, 12, "t", 0, stamped(t, 7, 0, 0, "a", "b"))
+	requireAppended(t, p, 0)
+
+	require.NoError(t, c.RecreateTopic("t"))
+	md := metadata(t, cn, 12, false, "t").Topics[0]
+	require.NotEqual(t, oldID, md.TopicID, "a new id")
+	require.NotZero(t, md.TopicID)
+	require.Len(t, md.Partitions, 2)
+	for i, leader := range []int32{1, 1} {
+		require.Equal(t, leader, md.Partitions[i].LeaderID, "partition %d keeps its leader", i)
+		require.Zero(t, md.Partitions[i].LeaderEpoch, "partition %d's epochs start over", i)
+	}
+	require.Zero(t, c.HighWatermark("t", 0))
+	require.Empty(t, c.Records("t", 0))
+	_, known := c.ProducerState("t", 0, 7)
+	require.False(t, known, "no state of the producer")
+
+	_, p = produce(t, cn, 12, "t", 0, stamped(t, 7, 0, 5, "c"))
+	requireAppended(t, p, 0) // sequence 5, taken as a first one
+	req := &protocol.ProduceRequest{Acks: 1, TimeoutMs: 5000, Topics: []protocol.ProduceRequestTopic{
+		{TopicID: oldID, Partitions: []protocol.ProduceRequestPartition{{Index: 0, Records: batch(t, "d")}}},
+	}}
+	resp, err := request(t, cn, req, 13)
+	require.NoError(t, err)
+	require.Equal(t, kerr.UnknownTopicID.Code, resp.(*protocol.ProduceResponse).Topics[0].Partitions[0].ErrorCode, "the old id names no topic")
+	require.Len(t, c.Records("t", 0), 1)
+
+	require.Error(t, c.RecreateTopic("none"))
+}

@@ -79,6 +79,32 @@ func (c *Cluster) createLocked(name string, n int32) (*topic, error) {
 	return t, nil
 }
 
+// RecreateTopic deletes a topic and creates it again under its name, with
+// as many partitions and the same leaders, as an admin's delete and create
+// would leave it: a new topic id, leader epochs and offsets from 0, no
+// records, and no producer state, so that a leader takes any first sequence
+// from a producer that wrote to the old topic. A Produce naming the old id
+// (v13+) is refused with UNKNOWN_TOPIC_ID; one naming the topic writes to
+// the new one. It fails if the topic does not exist.
+func (c *Cluster) RecreateTopic(name string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.topics[name]
+	if old == nil {
+		return fmt.Errorf("fakebroker: topic %q does not exist", name)
+	}
+	delete(c.topics, name)
+	delete(c.byID, old.id)
+	t, err := c.createLocked(name, int32(len(old.partitions)))
+	if err != nil {
+		return err
+	}
+	for i, p := range old.partitions {
+		t.partitions[i].leader = p.leader
+	}
+	return nil
+}
+
 // SetLeader moves a partition's leadership to node and bumps its leader
 // epoch, as a controller's election would. Produce requests to the old
 // leader then get NOT_LEADER_OR_FOLLOWER.
