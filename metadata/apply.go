@@ -266,11 +266,17 @@ func recreated(old, new wire.UUID) bool {
 	return old != zero && new != zero && old != new
 }
 
-// recordTopicChanges compares a topic's partitions before and after.
+// recordTopicChanges compares a topic's partitions before and after, and
+// its id with the last one seen of it: an answer that called the topic
+// unknown gave none, and the topic may have been deleted and created again
+// meanwhile.
 func recordTopicChanges(prev, t *Topic, ch *Changes) {
 	var before []Partition
 	if prev != nil {
 		before = prev.Partitions
+		if recreated(prev.seen.id, t.ID) {
+			ch.RecreatedTopics = append(ch.RecreatedTopics, t.Name)
+		}
 	}
 	after := t.Partitions
 	switch {

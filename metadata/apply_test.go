@@ -108,7 +108,7 @@ func TestApply(t *testing.T) {
 			name:    "a re-created topic (new id) restarts epochs",
 			setup:   []update{{resp(brokers(1, 2), withID(topic("a", none, part(0, 1, 9)), idA)), nil}},
 			apply:   update{resp(brokers(1, 2), withID(topic("a", none, part(0, 2, 0)), idA2)), []string{"a"}},
-			changes: Changes{LeadersMoved: []TopicPartition{tp("a", 0)}},
+			changes: Changes{LeadersMoved: []TopicPartition{tp("a", 0)}, RecreatedTopics: []string{"a"}},
 			leaders: map[TopicPartition]leader{tp("a", 0): {2, 0, true}},
 		},
 		{
@@ -184,6 +184,7 @@ func TestApply(t *testing.T) {
 			setup: []update{{resp(brokers(1, 2), withID(topic("a", none,
 				part(0, 1, 3), part(1, 2, 3), part(2, 1, 3), part(3, 2, 3)), idA)), nil}},
 			apply:      update{resp(brokers(1, 2), withID(topic("a", none, part(0, 1, 0), part(1, 2, 0)), idA2)), []string{"a"}},
+			changes:    Changes{RecreatedTopics: []string{"a"}},
 			leaders:    map[TopicPartition]leader{tp("a", 0): {1, 0, true}, tp("a", 3): {-1, -1, false}},
 			partitions: map[string]int{"a": 2},
 		},
@@ -345,6 +346,39 @@ func TestARecreatedTopicNamedWithARetriableErrorKeepsNothingOfTheOld(t *testing.
 	c.Apply(resp(brokers(1, 2), elected), answerVersion, []string{"t"}, t0)
 	if leader, epoch, _ := c.Snapshot().Leader("t", 0); leader != 2 || epoch != 0 {
 		t.Fatalf("leader %d epoch %d, want 2 epoch 0: the old incarnation's epoch 10 won", leader, epoch)
+	}
+}
+
+// A topic is reported re-created when an answer gives it another id than
+// the last one seen of it, whether the answer before named it under the old
+// id or called it unknown (no id) in between; each such topic once, in
+// order. Neither the first id of a topic, nor an answer without an id
+// (Metadata before v10, an error), nor the same id again, nor a malformed
+// answer, which is not taken, reports one.
+func TestChangesListTheTopicsRecreated(t *testing.T) {
+	const unknownTopic, leaderNA = 3, 5
+	withID := func(tp2 protocolTopic, id byte) protocolTopic { tp2.TopicID = wire.UUID{id}; return tp2 }
+	c := NewCache()
+	apply := func(topics ...protocolTopic) Changes {
+		return c.Apply(resp(brokers(1), topics...), answerVersion, []string{"a", "b", "c", "d"}, t0)
+	}
+	ch := apply(withID(topic("a", none0, part(0, 1, 0)), 1), withID(topic("b", none0, part(0, 1, 0)), 2),
+		withID(topic("c", none0, part(0, 1, 0)), 3), topic("d", none0, part(0, 1, 0)))
+	equal(t, []string(nil), ch.RecreatedTopics, "the first ids")
+
+	ch = apply(withID(topic("a", none0, part(0, 1, 0)), 1), topic("b", unknownTopic),
+		withID(topic("c", leaderNA), 3), topic("d", none0, part(0, 1, 0)))
+	equal(t, []string(nil), ch.RecreatedTopics, "the same id, no id, no id again")
+
+	malformed := withID(topic("c", none0, part(0, 1, 0)), 9)
+	malformed.Partitions = append(malformed.Partitions, part(0, 1, 0))
+	ch = apply(withID(topic("a", none0, part(0, 1, 0)), 4), withID(topic("b", none0, part(0, 1, 0)), 5),
+		malformed, withID(topic("d", none0, part(0, 1, 0)), 6))
+	equal(t, []string{"a", "b"}, ch.RecreatedTopics, "a new id after the old, and after none (b was unknown)")
+	equal(t, []string{"b"}, ch.NewTopics, "b had no partitions")
+	equal(t, wire.UUID{3}, c.Snapshot().Topic("c").ID, "the malformed answer's id not taken")
+	if (&Changes{RecreatedTopics: []string{"a"}}).Empty() {
+		t.Error("a re-created topic is a change")
 	}
 }
 
