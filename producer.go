@@ -149,6 +149,7 @@ func New(cfg Config) (*Producer, error) {
 		NodeJoined:             p.nodeJoined,
 		NodeLeft:               p.nodeLeft,
 		Updated:                p.metadataUpdated,
+		Applied:                p.metadataApplied,
 		Refreshed:              p.noteRefresh,
 		InUse:                  p.acc.InUse,
 		MaxIdle:                cfg.MetadataMaxIdle,

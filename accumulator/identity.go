@@ -67,6 +67,31 @@ func (a *Accumulator) whyNoID() error {
 	return a.ids.noIDErr
 }
 
+// Recreated books that the named topics may have been deleted and created
+// again under their names: the metadata gave a topic another id, or
+// partitions after none. Their leaders may have no state for the producer,
+// as for a new id, and take any first sequence: each of their partitions
+// keeps one request in flight until its leader acknowledges a batch sent
+// from now on (see partition.acked). Without idempotence it does nothing.
+func (a *Accumulator) Recreated(topics []string) {
+	if !a.cfg.Idempotent {
+		return
+	}
+	for _, name := range topics {
+		tps := (*a.topics.Load())[name]
+		if tps == nil {
+			continue // nothing produced to it yet
+		}
+		for _, p := range *tps.partitions.Load() {
+			if p != nil {
+				p.mu.Lock()
+				p.recreated()
+				p.mu.Unlock()
+			}
+		}
+	}
+}
+
 // ProducerID returns the producer's id and epoch, if it has them.
 func (a *Accumulator) ProducerID() (ProducerID, bool) {
 	a.ids.mu.Lock()

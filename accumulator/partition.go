@@ -57,18 +57,27 @@ type partition struct {
 	// acknowledged its latest answered batch under the partition's
 	// producer id. Until then an idempotent partition keeps one request in
 	// flight. A leader with no state for the producer (a partition it
-	// never wrote to, whose state expired, or a new id, after the epoch ran
-	// out, that no broker knows: takeID) takes any first
+	// never wrote to, whose state expired, a new id, after the epoch ran
+	// out, that no broker knows: takeID, or a topic deleted and created
+	// again under its name: recreated) takes any first
 	// sequence: with two requests in flight, the first refused
 	// (NOT_LEADER_OR_FOLLOWER from a broker still becoming the leader) and
 	// the second taken, the second batch would be written ahead of the
 	// first, whose retry is then refused as out of order. Once it has
 	// acknowledged a batch, the broker knows the producer and refuses a
-	// sequence that skips one, unless it forgets the producer later: then
-	// failPassed keeps the order. (A new epoch of the id needs no reset: a
-	// broker that knows the producer takes only sequence 0 under it.)
+	// sequence that skips one, unless it forgets the producer later, or
+	// the topic is re-created before the metadata says so: then failPassed
+	// keeps the order. (A new epoch of the id needs no reset: a broker
+	// that knows the producer takes only sequence 0 under it.)
 	acked   bool
 	ackedBy int32
+	// oldAnswers is how many of the answers to come are to requests sent
+	// before the topic was last re-created (recreated): sent to the old
+	// topic, or to the new one before the metadata named it, they prove
+	// nothing of what the new topic's leader knows. Nothing more is sent
+	// while they are in flight (acked is false), so they are the next
+	// answers.
+	oldAnswers int
 	// lastErr is why the partition's latest attempt failed, or why its
 	// leader could not be reached (Unreachable), until an acknowledgement:
 	// the cause a batch that times out without an error of its own (it
@@ -108,6 +117,14 @@ func (p *partition) takeID(id ProducerID, seq int32) {
 		p.acked = false
 	}
 	p.producer, p.nextSeq = id, seq
+}
+
+// recreated books that p's topic may have been created again (Recreated):
+// until its leader acknowledges a batch sent from now on, p keeps one
+// request in flight.
+func (p *partition) recreated() {
+	p.acked = false
+	p.oldAnswers = p.inFlight
 }
 
 // mustRestart books that the partition's sequences must restart because
@@ -189,6 +206,10 @@ func (p *partition) answered(b *Batch, acked bool) {
 	p.inFlight--
 	if b.sentRound != p.round {
 		p.stale--
+	}
+	if p.oldAnswers > 0 {
+		p.oldAnswers--
+		acked = false // sent before the topic was re-created
 	}
 	p.acked, p.ackedBy = acked, p.node
 }

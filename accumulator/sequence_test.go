@@ -487,6 +487,35 @@ func TestANewIDKeepsOneRequestInFlightUntilTheBrokerAcknowledgesOne(t *testing.T
 	require.Empty(t, bs, "no second request of tp1 before the broker acknowledges the new id")
 }
 
+// A topic deleted and created again under its name is one whose leaders
+// may have no state for the producer, as under a new id: a partition
+// acknowledged before keeps one request in flight again until its leader
+// acknowledges one sent since. The answer to a request sent before, to the
+// old topic (or to the new one before the producer learnt of it),
+// acknowledges nothing of the new one. Other topics go on pipelining.
+func TestARecreatedTopicKeepsOneRequestInFlightUntilTheBrokerAcknowledgesOne(t *testing.T) {
+	h := idempotent(t, false, nil) // tp0 pipelines
+	other := TopicPartition{Topic: "other", Partition: 0}
+	h.knownTo(node, other)
+	for i := range 5 {
+		h.add(tp0, i, big)
+	}
+	old := h.drainOne("b0, to the old topic")
+	h.acc.Recreated([]string{tp0.Topic})
+	h.drainNone("nothing behind b0 once the topic is re-created")
+	h.acc.Complete(old, 0, -1, nil)
+	b1 := h.drainOne("b1, the first request to the new topic")
+	h.drainNone("b0's acknowledgement, from the old topic, acknowledged nothing of the new")
+	h.acc.Complete(b1, 0, -1, nil)
+	h.drainOne("once acknowledged, the batches behind go")
+	h.drainOne("pipelined")
+
+	h.add(other, 5, big)
+	h.add(other, 6, big)
+	h.drainOneOf(other, "another topic's batch")
+	h.drainOneOf(other, "pipelined behind it, its topic not re-created")
+}
+
 func TestFatalFailsAllButWhatTheBrokerWrote(t *testing.T) {
 	h := idempotent(t, false, nil)
 	h.add(tp0, 0, big)

@@ -53,6 +53,12 @@ type Config struct {
 	// Updated is called after every metadata update, a full refresh or a
 	// leader hint, with the new snapshot.
 	Updated func(*metadata.Snapshot)
+	// Applied, if set, is called with what each refresh's answer changed
+	// (metadata.Changes), before Updated: a topic deleted and created
+	// again is news for the batches it has, before the senders are woken
+	// to send more of them. A leader hint changes one partition's leader
+	// and calls only Updated.
+	Applied func(*metadata.Changes)
 	// Refreshed is called with the outcome of every metadata refresh: nil,
 	// or why no broker answered.
 	Refreshed func(error)

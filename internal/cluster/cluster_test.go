@@ -278,6 +278,38 @@ func TestATopicWithBatchesIsAskedForAgainAfterAnAnswerCallsItUnknown(t *testing.
 	}, waitFor, time.Millisecond, "the topic was not asked for, or not known again, after one answer called it unknown")
 }
 
+// A refresh tells the producer what its answer changed (Applied), a topic
+// re-created under a new id among it, before it spreads the new snapshot
+// (Updated): the producer's batches of the topic must learn of it before
+// the senders are woken to send more of them. Before, the changes were
+// dropped.
+func TestARefreshTellsWhatItsAnswerChangedBeforeItSpreadsIt(t *testing.T) {
+	// The topics Applied told of as re-created, and the id of t in what
+	// Updated had spread by then.
+	type told struct {
+		recreated []string
+		spread    wire.UUID
+	}
+	tell := make(chan told, 1)
+	var r *rig
+	r = newRigWith(t, fakebroker.Options{Topics: map[string]int32{"t": 2}}, 1, func(cfg *Config) {
+		cfg.Applied = func(ch *metadata.Changes) {
+			if len(ch.RecreatedTopics) > 0 {
+				tell <- told{ch.RecreatedTopics, r.spread.Load().Topic("t").ID}
+			}
+		}
+	})
+	old := r.awaitTopic("t").ID
+	require.NoError(t, r.fake.RecreateTopic("t"))
+	r.c.RequestRefresh("test")
+	got := bounded.Receive(t, tell, waitFor, "no refresh told of the re-created topic")
+	require.Equal(t, []string{"t"}, got.recreated)
+	require.Equal(t, old, got.spread, "the snapshot naming the new id was spread before the change was told")
+	require.Eventually(t, func() bool {
+		return r.spread.Load().Topic("t").ID != old
+	}, waitFor, time.Millisecond, "the new id never spread")
+}
+
 // A partition with batches that an answer leaves out (a broker that has
 // not seen CreatePartitions yet, under no topic id, so the cache takes its
 // count) has no leader, and the loop polls for it at once rather than at
