@@ -121,10 +121,12 @@ func (p *partition) takeID(id ProducerID, seq int32) {
 
 // recreated books that p's topic may have been created again (Recreated):
 // until its leader acknowledges a batch sent from now on, p keeps one
-// request in flight.
+// request in flight; and what the old topic's answers said of its
+// timestamps (appendTime) may not hold for the new one's config.
 func (p *partition) recreated() {
 	p.acked = false
 	p.oldAnswers = p.inFlight
+	p.timestamps = unknownTimestamps
 }
 
 // mustRestart books that the partition's sequences must restart because

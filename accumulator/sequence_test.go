@@ -792,6 +792,23 @@ func TestADuplicateKeepsTheRecordsTimestamps(t *testing.T) {
 	require.Equal(t, int64(777), h.outcome(2).Timestamp)
 }
 
+// A topic created again may stamp its records otherwise than the old one
+// (message.timestamp.type): a retried batch's LogAppendTime from the new
+// topic is the records' timestamp, though the old topic kept their own.
+// Before, the old topic's CreateTime held, and the broker's time was
+// dropped.
+func TestARecreatedTopicLearnsItsTimestampsAgain(t *testing.T) {
+	h := idempotent(t, false, nil)
+	h.add(tp0, 0, big)
+	h.acc.Complete(h.drainOne("b0"), 0, -1, nil) // a first attempt: CreateTime
+	h.acc.Recreated([]string{tp0.Topic})
+	h.add(tp0, 1, big)
+	b1 := h.drainOne("b1")
+	h.acc.Retry(b1, Retry{At: h.clk.Now(), Cause: errRetry})
+	h.acc.Complete(h.drainOne("b1 again"), 0, 999, nil) // a LogAppendTime topic
+	require.Equal(t, int64(999), h.outcome(1).Timestamp)
+}
+
 // A batch whose request never left (the connection died before writing
 // it: a re-authentication refused while the request waited its turn) was
 // never sent, though it has its sequence: FailUnsent fails it with the
