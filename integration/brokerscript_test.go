@@ -79,7 +79,11 @@ func TestBrokerMetricCountsProduceRequests(t *testing.T) {
 		return n, nil
 	}
 
+	// One JMX read may fail on a busy machine, as one after may (below).
 	before, err := metric()
+	for try := 1; try < 3 && err != nil && !strings.Contains(err.Error(), "serves no JMX"); try++ {
+		before, err = metric()
+	}
 	if err != nil && strings.Contains(err.Error(), "serves no JMX") && os.Getenv("KAFKA_JMX") == "" {
 		t.Skipf("the brokers serve no JMX (start them with KAFKA_JMX=1): %v", err)
 	}

@@ -3,7 +3,9 @@ package integration
 import (
 	"context"
 	"testing"
+	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -38,8 +40,15 @@ func TestTxnCommitAfterSendOffsetsFailedWaitsForThem(t *testing.T) {
 		cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
 		require.NoError(t, err)
 		defer cl.Close()
-		got, err := ctpCommitted(ctx, cl, group.ID, topic)
-		require.NoError(t, err)
+		// The coordinator answers the commit before the group's offsets
+		// take its marker, which the records may take first: until then a
+		// stable OffsetFetch answers UNSTABLE_OFFSET_COMMIT.
+		var got map[int32]int64
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
+			var err error
+			got, err = ctpCommitted(ctx, cl, group.ID, topic)
+			assert.NoError(c, err)
+		}, testTimeout, 50*time.Millisecond, "the group's offsets, stable once the commit's markers are written")
 		require.Equal(t, int64(7), got[0], "the group's offset committed with the records")
 	})
 }

@@ -160,6 +160,10 @@ write_config() {
 			default.replication.factor=$rf
 			min.insync.replicas=$minisr
 			unclean.leader.election.enable=false
+			# A leader moved by a test's restart stays where it is: moved
+			# back some minutes later, unasked, it would move in the middle
+			# of whichever test runs then.
+			auto.leader.rebalance.enable=false
 			offsets.topic.replication.factor=$rf
 			offsets.topic.num.partitions=1
 			transaction.state.log.replication.factor=$rf
