@@ -88,7 +88,7 @@ func (m *Manager) ask(ctx, live context.Context, kind cluster.CoordinatorKind, k
 			// ctx's cause alone.
 			return nil, unanswered, m.gaveUp(ctx, live, req, err)
 		}
-		if errors.Is(err, kerr.NotCoordinator) || errors.Is(err, kerr.CoordinatorNotAvailable) {
+		if coordinatorMoved(kind, err) {
 			m.cfg.Coordinators.ForgetCoordinator(kind, key)
 		}
 		if !cluster.Retriable(err) {
@@ -119,6 +119,16 @@ func (m *Manager) ask(ctx, live context.Context, kind cluster.CoordinatorKind, k
 			return nil, unanswered, gaveUp
 		}
 	}
+}
+
+// coordinatorMoved reports whether err, a coordinator's answer, says it may
+// no longer be the coordinator, to be found again before a retry. A group
+// coordinator's REQUEST_TIMED_OUT is its write of the offsets timing out,
+// which a coordinator that lost its partition of the offsets log meets; the
+// Java client's TxnOffsetCommit handler looks it up again for it too.
+func coordinatorMoved(kind cluster.CoordinatorKind, err error) bool {
+	return errors.Is(err, kerr.NotCoordinator) || errors.Is(err, kerr.CoordinatorNotAvailable) ||
+		kind == cluster.GroupCoordinator && errors.Is(err, kerr.RequestTimedOut)
 }
 
 // gaveUp is the error of a call that stops retrying after err, its last

@@ -1162,6 +1162,23 @@ func TestSendOffsets(t *testing.T) {
 	}
 }
 
+// A group coordinator answering REQUEST_TIMED_OUT timed out writing the
+// offsets, as one that lost its partition of the offsets log does: it is
+// found again before the retry, as the Java client's TxnOffsetCommit
+// handler does. Before, the retry went to the same broker.
+func TestSendOffsetsFindsTheGroupCoordinatorAgainAfterATimeout(t *testing.T) {
+	group := Group{ID: "g"}
+	offsets := []Offset{{Topic: "in", Partition: 0, Offset: 10}}
+	for _, v2 := range []bool{false, true} {
+		r := initialized(t, v2)
+		r.coords.fail(protocol.TxnOffsetCommit, kerr.RequestTimedOut)
+		forgotten := r.coords.forgotten
+		require.NoError(t, r.retrying(func() error { return r.m.SendOffsets(context.Background(), offsets, group) }))
+		require.Equal(t, forgotten+1, r.coords.forgotten, "v2=%v: the group coordinator found again", v2)
+		require.NoError(t, r.m.Commit(context.Background()))
+	}
+}
+
 // A group coordinator older than Kafka 2.5 speaks TxnOffsetCommit up to
 // v2, which has no fields for the consumer's group membership: offsets
 // with one are not sent, rather than commit without the check that
