@@ -21,7 +21,7 @@ func (a *Accumulator) Complete(b *Batch, baseOffset, logAppendTimeMs int64, err 
 // completeAnswer is Complete, given, for a batch refused for some of its
 // records, the broker's errors for those it named (Refuse).
 func (a *Accumulator) completeAnswer(b *Batch, baseOffset, logAppendTimeMs int64, err error, named []RecordError) {
-	p := a.lockAnswer(b, err == nil)
+	p, old := a.lockAnswer(b, err == nil)
 	if p == nil {
 		return
 	}
@@ -31,7 +31,7 @@ func (a *Accumulator) completeAnswer(b *Batch, baseOffset, logAppendTimeMs int64
 		// The partition was written to: an earlier failure, a broker
 		// unreachable for a while say, no longer explains a later timeout.
 		p.lastErr = nil
-		logAppendTimeMs = p.appendTime(b, logAppendTimeMs)
+		logAppendTimeMs = p.appendTime(b, logAppendTimeMs, old)
 		a.failPassed(p, b)
 	}
 	if b.completed {
@@ -143,7 +143,7 @@ func (a *Accumulator) Retry(b *Batch, r Retry) (again bool) {
 	if fencedEpoch && !a.cfg.Transactional {
 		fenced = a.Fatal(Fenced, r.Cause)
 	}
-	p := a.lockAnswer(b, false)
+	p, _ := a.lockAnswer(b, false)
 	if p == nil {
 		return false
 	}
@@ -205,17 +205,17 @@ func (a *Accumulator) Retry(b *Batch, r Retry) (again bool) {
 
 // lockAnswer locks b's partition to book the answer to b's attempt in
 // flight, an acknowledgement or not, and books that it is no longer in
-// flight. It returns nil, locking nothing, when b is not in flight: a
+// flight; old says it came from the topic before it was re-created
+// (answered). It returns nil, locking nothing, when b is not in flight: a
 // second answer to one attempt is ignored.
-func (a *Accumulator) lockAnswer(b *Batch, acked bool) *partition {
-	p := a.partition(b.TP)
+func (a *Accumulator) lockAnswer(b *Batch, acked bool) (p *partition, old bool) {
+	p = a.partition(b.TP)
 	p.mu.Lock()
 	if !b.inFlight {
 		p.mu.Unlock()
-		return nil
+		return nil, false
 	}
-	p.answered(b, acked)
-	return p
+	return p, p.answered(b, acked)
 }
 
 // Fatal stops the producer for good, for why (another producer took over

@@ -199,10 +199,12 @@ func (p *partition) replace(b *Batch, halves ...*Batch) {
 }
 
 // answered books the end of b's attempt, acknowledged or not: it is no
-// longer in flight.
-func (p *partition) answered(b *Batch, acked bool) {
+// longer in flight. It reports whether the attempt was sent before the
+// topic was last re-created (oldAnswers), whose answer tells nothing of
+// the new topic.
+func (p *partition) answered(b *Batch, acked bool) (old bool) {
 	if !b.inFlight {
-		return
+		return false
 	}
 	b.inFlight = false
 	p.inFlight--
@@ -211,9 +213,10 @@ func (p *partition) answered(b *Batch, acked bool) {
 	}
 	if p.oldAnswers > 0 {
 		p.oldAnswers--
-		acked = false // sent before the topic was re-created
+		acked, old = false, true
 	}
 	p.acked, p.ackedBy = acked, p.node
+	return old
 }
 
 // pipelines reports whether an idempotent partition may send another
@@ -350,9 +353,13 @@ const (
 // -1 when its records keep their own timestamps. A broker answering a
 // duplicate (a retry of a batch it already has) puts the batch's maximum
 // timestamp there, for any topic: so only the answer to a first attempt,
-// which cannot be a duplicate, says whether the topic stamps append times.
-func (p *partition) appendTime(b *Batch, logAppendTimeMs int64) int64 {
+// which cannot be a duplicate, says whether the topic stamps append times;
+// unless it is old (answered), from the topic before it was re-created,
+// whose config the new one need not share.
+func (p *partition) appendTime(b *Batch, logAppendTimeMs int64, old bool) int64 {
 	switch {
+	case b.attempts == 1 && old:
+		return logAppendTimeMs // b's own, not a duplicate's
 	case b.attempts == 1 && logAppendTimeMs >= 0:
 		p.timestamps = logAppendTime
 	case b.attempts == 1:

@@ -807,6 +807,19 @@ func TestARecreatedTopicLearnsItsTimestampsAgain(t *testing.T) {
 	h.acc.Retry(b1, Retry{At: h.clk.Now(), Cause: errRetry})
 	h.acc.Complete(h.drainOne("b1 again"), 0, 999, nil) // a LogAppendTime topic
 	require.Equal(t, int64(999), h.outcome(1).Timestamp)
+
+	// Nor does the answer to a batch sent to the old topic, answered after
+	// the metadata named the new one, teach the new topic anything.
+	h = idempotent(t, false, nil)
+	h.add(tp0, 0, big)
+	b0 := h.drainOne("b0, to the old topic")
+	h.acc.Recreated([]string{tp0.Topic})
+	h.acc.Complete(b0, 0, -1, nil) // the old topic's CreateTime
+	h.add(tp0, 1, big)
+	b1 = h.drainOne("b1, to the new topic")
+	h.acc.Retry(b1, Retry{At: h.clk.Now(), Cause: errRetry})
+	h.acc.Complete(h.drainOne("b1 again"), 1, 999, nil)
+	require.Equal(t, int64(999), h.outcome(1).Timestamp, "the new topic's append time")
 }
 
 // A batch whose request never left (the connection died before writing

@@ -31,7 +31,7 @@ func (a *Accumulator) Split(b *Batch, cause error, counted *atomic.Int64) bool {
 		halves, splitErr = a.halve(b)
 	}
 	now := a.cfg.Clock.Now()
-	p := a.lockAnswer(b, false)
+	p, _ := a.lockAnswer(b, false)
 	if p == nil {
 		return false
 	}
