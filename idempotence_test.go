@@ -124,12 +124,30 @@ func TestABurstUnderANewIDKeepsItsOrderWhenItsFirstRequestIsRefused(t *testing.T
 	now, _ := p.acc.ProducerID()
 	require.NotEqual(t, old.ID, now.ID, "a new id")
 
-	// Partition 0's first request under the new id is held until the
-	// producer has written another behind it, then refused before any
-	// append. That one carries a batch of partition 1 produced while the
-	// burst waits, full (one that is not waits for the answer in flight):
-	// the sender drains it past partition 0's ready batches, one of which
-	// would go along if partition 0 pipelined.
+	o, values, other := burstBehindAHeldRequest(t, c, p, written, kerr.NotEnoughReplicas, "under an id no broker has acknowledged")
+
+	o.wait(t, "records")
+	want := [][]byte{[]byte("warm")}
+	for i := range values {
+		require.NoError(t, o.one(t, i).err, "record %d", i)
+		want = append(want, values[i])
+	}
+	requireExactlyOnceInOrder(t, c, "t", 0, want)
+	other.wait(t, "the record of partition 1")
+	require.NoError(t, other.one(t, 0).err)
+}
+
+// burstBehindAHeldRequest produces a burst of a batch each to partition 0
+// of t while the broker holds the burst's first request until the
+// producer has written another behind it, then refuses it before any
+// append with refusal. The request behind carries a batch of partition 1
+// produced while the burst waits, full (one that is not waits for the
+// answer in flight): the sender drains it past partition 0's ready
+// batches, one of which would go along if partition 0 pipelined, which it
+// must not (why). It returns the burst's outcomes and values, and the
+// outcome of partition 1's record.
+func burstBehindAHeldRequest(t *testing.T, c *fakebroker.Cluster, p *Producer, written *requestsWritten, refusal *kerr.Error, why string) (*outcomes, [][]byte, *outcomes) {
+	t.Helper()
 	twoWritten := written.await(2)
 	held := make(chan struct{})
 	var seen atomic.Int64
@@ -147,7 +165,7 @@ func TestABurstUnderANewIDKeepsItsOrderWhenItsFirstRequestIsRefused(t *testing.T
 			case <-time.After(waitFor):
 				pipelined <- false
 			}
-			return fakebroker.Action{All: &fakebroker.Failure{Err: kerr.NotEnoughReplicas}}
+			return fakebroker.Action{All: &fakebroker.Failure{Err: refusal}}
 		case 2:
 			behind <- partitionsIn(req)
 		}
@@ -162,17 +180,8 @@ func TestABurstUnderANewIDKeepsItsOrderWhenItsFirstRequestIsRefused(t *testing.T
 	require.True(t, bounded.Receive(t, pipelined, 2*waitFor, "the broker held no request"),
 		"no request was written behind the held one (%v)", waitFor)
 	require.Equal(t, []int32{1}, receive(t, behind, "the request behind the held one"),
-		"the partitions of the request behind the held one: partition 0 must not pipeline under an id no broker has acknowledged")
-
-	o.wait(t, "records")
-	want := [][]byte{[]byte("warm")}
-	for i := range n {
-		require.NoError(t, o.one(t, i).err, "record %d", i)
-		want = append(want, values[i])
-	}
-	requireExactlyOnceInOrder(t, c, "t", 0, want)
-	other.wait(t, "the record of partition 1")
-	require.NoError(t, other.one(t, 0).err)
+		"the partitions of the request behind the held one: partition 0 must not pipeline %s", why)
+	return o, values, other
 }
 
 // Three batches pipelined: the first refused for good (a gap at its

@@ -1,13 +1,11 @@
 package producer
 
 import (
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/gokafka/producer/internal/bounded"
 	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/internal/fakebroker"
 	"github.com/gokafka/producer/protocol"
@@ -77,49 +75,14 @@ func burstToARecreatedTopic(t *testing.T, versions map[protocol.APIKey]protocol.
 	}
 	recreate(t, c, p, clk)
 
-	// Partition 0's first request to the new topic is held until the
-	// producer has written another behind it, then refused before any
-	// append. That one carries a batch of partition 1 produced while the
-	// burst waits, full (one that is not waits for the answer in flight):
-	// the sender drains it past partition 0's ready batches, one of which
-	// would go along if partition 0 pipelined.
-	twoWritten := written.await(2)
-	held := make(chan struct{})
-	var seen atomic.Int64
-	pipelined := make(chan bool, 1)
-	behind := make(chan []int32, 1)
-	c.OnProduce(func(_ int32, req *protocol.ProduceRequest) fakebroker.Action {
-		switch seen.Add(1) {
-		case 1:
-			close(held)
-			select {
-			case <-twoWritten:
-				pipelined <- true
-			case <-time.After(waitFor):
-				pipelined <- false
-			}
-			return fakebroker.Action{All: &fakebroker.Failure{Err: kerr.NotLeaderOrFollower}}
-		case 2:
-			behind <- partitionsIn(req)
-		}
-		return fakebroker.Action{}
-	})
-	const n = 20
-	o, values := produceABatchEach(t, p, n)
-	receive(t, held, "the broker saw no request of the burst")
-	other := newOutcomes(1)
-	full := make([]byte, 1024) // BatchSize
-	p.Produce(ctx(t), &Record{Topic: "t", Value: full, Partition: 1, ExplicitPartition: true}, other.cb(0))
-	require.True(t, bounded.Receive(t, pipelined, 2*waitFor, "the broker held no request"),
-		"no request was written behind the held one (%v)", waitFor)
-	require.Equal(t, []int32{1}, receive(t, behind, "the request behind the held one"),
-		"the partitions of the request behind the held one: partition 0 must not pipeline to a re-created topic before its leader acknowledges a batch")
+	o, values, other := burstBehindAHeldRequest(t, c, p, written, kerr.NotLeaderOrFollower,
+		"to a re-created topic before its leader acknowledges a batch")
 
 	eventually(t, "every record's outcome", func() bool {
 		releasePacing(clk) // the retry's backoff, the refresh it asks for
 		return o.done() && other.done()
 	})
-	for i := range n {
+	for i := range values {
 		out := o.one(t, i)
 		require.NoError(t, out.err, "record %d", i)
 		require.Equal(t, int64(i), out.md.Offset, "record %d: its offset is its place in the new topic", i)
