@@ -13,13 +13,20 @@ import (
 // instead, and the client had nothing to wait for.
 const firstPausingProduceVersion = 6
 
-// pauseAsked is the quota pause that f's answer asks for, or 0.
+// pauseAsked is the quota pause that f's answer asks for, or 0; at most
+// the request's own timeout (RequestTimeout). A Kafka broker asks for no
+// more than its quota window, a second by default; one asking for more (a
+// proxy, a bug: int32's maximum is 24 days) would otherwise hold its
+// requests' deadlines, and the sender's Produce requests to it, for as
+// long. A broker that really mutes the connection longer fails a request
+// at its timeout, as it would with the Java client, which never extends a
+// request's timeout for a pause.
 func (f *flight) pauseAsked() time.Duration {
 	resp, _ := f.resp.(*protocol.ProduceResponse)
 	if resp == nil || resp.ThrottleTimeMs <= 0 || f.version < firstPausingProduceVersion {
 		return 0
 	}
-	return time.Duration(resp.ThrottleTimeMs) * time.Millisecond
+	return time.Duration(min(resp.ThrottleTimeMs, f.req.TimeoutMs)) * time.Millisecond
 }
 
 // notePause keeps the quota pause that f's answer asks for. Requests sent

@@ -1,6 +1,7 @@
 package sender
 
 import (
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -46,6 +47,28 @@ func TestAQuotaPauseHoldsTheNextRequest(t *testing.T) {
 	}
 	next := r.afterBackoff(time.Millisecond)
 	require.Equal(t, []time.Duration{time.Second}, r.conn.paused(), "the connection's requests in flight get the pause")
+	next.done(answer(next.req, 0, 1), nil)
+	require.NoError(t, r.outcome(2).Err)
+}
+
+// A pause longer than the request's timeout (int32's maximum, 24 days,
+// from a proxy or a bug) is taken as RequestTimeout: the connection's
+// requests get that much more, and the sender waits that long. Before,
+// they had 24 days more, and the broker got no Produce request for as long.
+func TestAPauseIsAtMostTheRequestTimeout(t *testing.T) {
+	r := newRig(t, nil) // Produce v11, Timeout 30s
+	r.produce(parts[0], 1)
+	first := r.next()
+	throttled := answer(first.req, 0, 0)
+	throttled.ThrottleTimeMs = math.MaxInt32
+	first.done(throttled, nil)
+	require.NoError(t, r.outcome(1).Err)
+	require.Equal(t, []time.Duration{30 * time.Second}, r.conn.paused(), "the pause the connection was told of")
+
+	r.produce(parts[0], 2)
+	require.Eventually(t, func() bool { return r.clk.Timers() > 0 }, 10*time.Second, time.Millisecond,
+		"the sender armed no timer for the pause within 10s")
+	next := r.afterBackoff(30 * time.Second)
 	next.done(answer(next.req, 0, 1), nil)
 	require.NoError(t, r.outcome(2).Err)
 }
