@@ -109,16 +109,18 @@ type Config struct {
 	// MaxBlock bounds how long Produce and Send wait for buffer memory, and
 	// how long a record waits for its topic's metadata before it fails with
 	// ErrUnknownTopic (a record for an explicit partition the metadata does
-	// not have yet waits as long, then fails with ErrInvalidRecord); a
-	// shorter DeliveryTimeout ends that wait first. PartitionsFor waits for
-	// a topic no longer either. Once its metadata came,
-	// such a record waits for a batch's memory up to MaxBlock again, but
-	// never past its DeliveryTimeout. Java: max.block.ms;
-	// kafka-python: max_block_ms. Default 60s. For Produce never to wait for
-	// memory (max.block.ms=0), pass it a ctx already done: it then takes
-	// only memory free at once, and a record it finds none for fails with
-	// ErrBufferFull as well as the ctx's error, as does one whose ctx ends
-	// while it waits.
+	// not have yet waits as long, then fails with ErrInvalidRecord); a shorter
+	// DeliveryTimeout ends that wait first. PartitionsFor waits for a topic no
+	// longer either. Once its metadata came, such a record waits for a batch's
+	// memory up to MaxBlock again, but never past its DeliveryTimeout. Java:
+	// max.block.ms; kafka-python: max_block_ms. Default 60s. For Produce never
+	// to wait for memory (max.block.ms=0), pass it a ctx already done: it then
+	// takes only memory free at once, and a record it finds none for fails
+	// with ErrBufferFull as well as the ctx's error, as does one whose ctx
+	// ends while it waits. Unlike Java's max.block.ms, it does not bound
+	// Flush, Close or the transaction calls (InitTransactions,
+	// SendOffsetsToTransaction, CommitTransaction, AbortTransaction): each
+	// waits as long as its ctx lets it, so give them one with a deadline.
 	MaxBlock time.Duration
 
 	// MaxRequestSize caps the record batches of one ProduceRequest, and so
@@ -147,7 +149,9 @@ type Config struct {
 	// broker that throttles the producer to a quota (KIP-219) gives its
 	// requests in flight the pause on top, and gets no Produce request until
 	// the pause ends; another request sent to it meanwhile (metadata, a
-	// transaction's) has its RequestTimeout from the pause's end.
+	// transaction's) has its RequestTimeout from the pause's end. A pause
+	// is taken as RequestTimeout at most (a Kafka broker asks for no more
+	// than its quota window, a second by default).
 	// At least 1ms, the wire's unit. Java: request.timeout.ms;
 	// kafka-python: request_timeout_ms. Default 30s.
 	RequestTimeout time.Duration
