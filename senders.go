@@ -252,12 +252,13 @@ func (p *Producer) metadataUpdated(snap *metadata.Snapshot) {
 	p.wakeAll()
 }
 
-// metadataApplied is what a refresh's answer changed, before the senders
-// hear of it (metadataUpdated). A topic under a new id was deleted and
-// created again; one with partitions after none may have been too, with no
-// id to tell (Metadata before v10, or a topic the metadata forgot as idle).
-// Either way its leaders may have no state for the producer, and its
-// partitions keep one request in flight until a leader acknowledges one.
+// metadataApplied is what a refresh's answer changed, before the cache
+// stores it: no sender can read a new topic id yet. A topic under a new id
+// was deleted and created again; one with partitions after none may have
+// been too, with no id to tell (Metadata before v10, or a topic the
+// metadata forgot as idle). Either way its leaders may have no state for
+// the producer, and its partitions keep one request in flight until a
+// leader acknowledges one.
 func (p *Producer) metadataApplied(ch *metadata.Changes) {
 	p.acc.Recreated(ch.RecreatedTopics)
 	p.acc.Recreated(ch.NewTopics)

@@ -73,6 +73,16 @@ var ErrMalformed = errors.New("malformed metadata")
 //
 // Apply keeps slices of resp; the caller must not modify resp afterwards.
 func (c *Cache) Apply(resp *protocol.MetadataResponse, version int16, requested []string, now time.Time) Changes {
+	return c.ApplyTelling(resp, version, requested, now, nil)
+}
+
+// ApplyTelling is Apply, telling tell (if not nil) what the answer changed
+// before it stores the new snapshot: no reader of the cache (Snapshot)
+// sees the answer before tell has returned. A producer must hear that a
+// topic was re-created before its senders can build a request under the
+// new topic id. tell runs under the cache's lock, and must not call the
+// cache's writers (Apply, ApplyLeaderHint, Forget).
+func (c *Cache) ApplyTelling(resp *protocol.MetadataResponse, version int16, requested []string, now time.Time, tell func(*Changes)) Changes {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	old := c.snap.Load()
@@ -108,8 +118,11 @@ func (c *Cache) Apply(resp *protocol.MetadataResponse, version int16, requested 
 	}
 	next.ledBy = buildLedBy(next.topics)
 
-	c.snap.Store(next)
 	ch.sort()
+	if tell != nil {
+		tell(&ch)
+	}
+	c.snap.Store(next)
 	return ch
 }
 

@@ -54,10 +54,12 @@ type Config struct {
 	// leader hint, with the new snapshot.
 	Updated func(*metadata.Snapshot)
 	// Applied, if set, is called with what each refresh's answer changed
-	// (metadata.Changes), before Updated: a topic deleted and created
-	// again is news for the batches it has, before the senders are woken
-	// to send more of them. A leader hint changes one partition's leader
-	// and calls only Updated.
+	// (metadata.Changes), before the cache stores the new snapshot
+	// (metadata.Cache.ApplyTelling), and so before Snapshot or Updated
+	// shows it: a topic deleted and created again is news for the batches
+	// it has, before a sender can build a request under its new id. It
+	// runs under the cache's lock, and must not write to the cache. A
+	// leader hint changes one partition's leader and calls only Updated.
 	Applied func(*metadata.Changes)
 	// Refreshed is called with the outcome of every metadata refresh: nil,
 	// or why no broker answered.

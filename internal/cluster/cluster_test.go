@@ -279,23 +279,25 @@ func TestATopicWithBatchesIsAskedForAgainAfterAnAnswerCallsItUnknown(t *testing.
 }
 
 // A refresh tells the producer what its answer changed (Applied), a topic
-// re-created under a new id among it, before it spreads the new snapshot
-// (Updated): the producer's batches of the topic must learn of it before
-// the senders are woken to send more of them. Before, the changes were
-// dropped.
-func TestARefreshTellsWhatItsAnswerChangedBeforeItSpreadsIt(t *testing.T) {
-	// The topics Applied told of as re-created, and the id of t in what
-	// Updated had spread by then.
+// re-created under a new id among it, before anyone can read the new
+// snapshot: not through Snapshot, which the senders read a request's topic
+// ids from, nor through Updated. A sender that read the new id first could
+// build requests under it with the old topic's pipelining. Before, the
+// changes were dropped; then they were told after the cache stored the
+// snapshot.
+func TestARefreshTellsWhatItsAnswerChangedBeforeAnyoneReadsIt(t *testing.T) {
+	// The topics Applied told of as re-created, and the id of t that
+	// Snapshot and Updated gave by then.
 	type told struct {
-		recreated []string
-		spread    wire.UUID
+		recreated    []string
+		read, spread wire.UUID
 	}
 	tell := make(chan told, 1)
 	var r *rig
 	r = newRigWith(t, fakebroker.Options{Topics: map[string]int32{"t": 2}}, 1, func(cfg *Config) {
 		cfg.Applied = func(ch *metadata.Changes) {
 			if len(ch.RecreatedTopics) > 0 {
-				tell <- told{ch.RecreatedTopics, r.spread.Load().Topic("t").ID}
+				tell <- told{ch.RecreatedTopics, r.c.Snapshot().Topic("t").ID, r.spread.Load().Topic("t").ID}
 			}
 		}
 	})
@@ -304,7 +306,8 @@ func TestARefreshTellsWhatItsAnswerChangedBeforeItSpreadsIt(t *testing.T) {
 	r.c.RequestRefresh("test")
 	got := bounded.Receive(t, tell, waitFor, "no refresh told of the re-created topic")
 	require.Equal(t, []string{"t"}, got.recreated)
-	require.Equal(t, old, got.spread, "the snapshot naming the new id was spread before the change was told")
+	require.Equal(t, old, got.read, "Snapshot gave the new id before the change was told")
+	require.Equal(t, old, got.spread, "Updated spread the new id before the change was told")
 	require.Eventually(t, func() bool {
 		return r.spread.Load().Topic("t").ID != old
 	}, waitFor, time.Millisecond, "the new id never spread")

@@ -165,10 +165,7 @@ func (c *Cluster) refresh(ctx context.Context) error {
 		// brokers and topics describe nothing, so the cache keeps what it has.
 		return fmt.Errorf("metadata: %w", err)
 	}
-	ch := c.cache.Apply(mr, version, topics, c.cfg.Clock.Now())
-	if c.cfg.Applied != nil {
-		c.cfg.Applied(&ch)
-	}
+	c.cache.ApplyTelling(mr, version, topics, c.cfg.Clock.Now(), c.cfg.Applied)
 	if len(idle) > 0 {
 		// Idleness is judged again now: records produced during the round
 		// trip went into batches against the cached metadata, and their
