@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -43,12 +42,15 @@ func TestTxnCommitAfterSendOffsetsFailedWaitsForThem(t *testing.T) {
 		// The coordinator answers the commit before the group's offsets
 		// take its marker, which the records may take first: until then a
 		// stable OffsetFetch answers UNSTABLE_OFFSET_COMMIT.
-		var got map[int32]int64
-		require.EventuallyWithT(t, func(c *assert.CollectT) {
-			var err error
-			got, err = ctpCommitted(ctx, cl, group.ID, topic)
-			assert.NoError(c, err)
+		var stableErr error
+		require.Eventually(t, func() bool {
+			stable, err := ctpCaughtUp(ctx, cl, group.ID, topic, map[int32]int64{0: 7})
+			stableErr = err
+			return stable || err != nil
 		}, testTimeout, 50*time.Millisecond, "the group's offsets, stable once the commit's markers are written")
+		require.NoError(t, stableErr)
+		got, err := ctpCommitted(ctx, cl, group.ID, topic)
+		require.NoError(t, err)
 		require.Equal(t, int64(7), got[0], "the group's offset committed with the records")
 	})
 }

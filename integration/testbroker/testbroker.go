@@ -169,7 +169,8 @@ func leadersServe(ctx context.Context, cl *kgo.Client, topic string, leaders map
 		for _, t := range kresp.(*kmsg.ListOffsetsResponse).Topics {
 			for _, p := range t.Partitions {
 				if p.ErrorCode != 0 {
-					return fmt.Sprintf("partition %d's leader, broker %d, does not serve it yet (%v)", p.Partition, leader, kerr.ErrorForCode(p.ErrorCode))
+					return fmt.Sprintf("partition %d's leader, broker %d, does not serve it yet (%v)",
+						p.Partition, leader, kerr.ErrorForCode(p.ErrorCode))
 				}
 				served++
 			}
