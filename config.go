@@ -117,8 +117,8 @@ type Config struct {
 	// to wait for memory (max.block.ms=0), pass it a ctx already done: it then
 	// takes only memory free at once, and a record it finds none for fails
 	// with ErrBufferFull as well as the ctx's error, as does one whose ctx
-	// ends while it waits. Unlike Java's max.block.ms, it does not bound
-	// Flush, Close or the transaction calls (InitTransactions,
+	// ends while it waits. It does not bound Flush or Close (nor does
+	// Java's), nor, unlike Java's, the transaction calls (InitTransactions,
 	// SendOffsetsToTransaction, CommitTransaction, AbortTransaction): each
 	// waits as long as its ctx lets it, so give them one with a deadline.
 	MaxBlock time.Duration
