@@ -7,6 +7,8 @@
 #                failure tests run too; with KAFKA_SECURITY, the TLS and SASL
 #                suites against a secured broker instead
 # make soak      the soak test against the embedded broker
+# make chaos     the chaos test against broker.sh's 3-broker cluster
+#                (KAFKA_BROKERS and KAFKA_STATE_DIR); not run by CI
 # make lint      staticcheck (pinned below) on every module
 # make bench     the benchmarks of the byte layer and the producer
 # make benchstat  the same benchmarks, BENCHCOUNT times, compared by
@@ -34,7 +36,7 @@ ROOT_PKGS := ./...
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
-.PHONY: test vet unit standalone benchcheck benchstat bench-baseline integration kprod plugins fuzz lint staticcheck-version test-kafka test-kafka-secured soak bench bench-race install-check
+.PHONY: test vet unit standalone benchcheck benchstat bench-baseline integration kprod plugins fuzz lint staticcheck-version test-kafka test-kafka-secured soak chaos bench bench-race install-check
 
 test: vet unit standalone benchcheck integration kprod plugins fuzz
 
@@ -127,6 +129,16 @@ test-kafka-secured:
 # SOAK_FLAGS: e.g. -soak.duration 60s -soak.records 40000000 -soak.seed N
 soak:
 	cd integration && KAFKA_BROKERS= $(GO) test -v -count=1 -timeout 20m -run '^TestSoak$$' . -args -soak $(SOAK_FLAGS)
+
+# CHAOS_FLAGS: e.g. -chaos.duration 10m -chaos.seed N -chaos.alldown (see
+# the test's -h). The -timeout leaves the test its default 2 minutes of
+# faults and the 12 it may need after them (it checks that they fit), so
+# that a hang fails with every goroutine's stack; CHAOS_TIMEOUT raises it
+# for a longer -chaos.duration.
+CHAOS_TIMEOUT ?= 20m
+chaos:
+	@test -n "$$KAFKA_BROKERS" || { echo "KAFKA_BROKERS is not set: start a cluster with integration/kafka/broker.sh start --nodes 3"; exit 2; }
+	cd integration && $(GO) test -v -count=1 -timeout $(CHAOS_TIMEOUT) -run '^TestClusterChaos$$' . -args -chaos $(CHAOS_FLAGS)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./record/ ./compression/ ./protocol/ ./partitioner/ ./bufferpool/ ./metadata/

@@ -328,3 +328,29 @@ func (c *kafkaCluster) addPartitions(t *testing.T, topic string, n int32) {
 	require.NoError(t, kerr.ErrorForCode(resp.Topics[0].ErrorCode), "adding partitions to %s", topic)
 	t.Logf("%s grown to %d partitions", topic, n)
 }
+
+// startingNode starts broker id again in the background, for a test that
+// injects another fault while it restarts; the channel gives broker.sh's
+// error once the broker serves or the start failed.
+func (c *kafkaCluster) startingNode(id int32) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.try("start-node", strconv.Itoa(int(id)))
+		done <- err
+	}()
+	return done
+}
+
+// startNodes starts the brokers ids again all at once, as after an outage
+// of several, and returns once every one serves.
+func (c *kafkaCluster) startNodes(t *testing.T, ids ...int32) {
+	t.Helper()
+	var starting []<-chan error
+	for _, id := range ids {
+		starting = append(starting, c.startingNode(id))
+	}
+	for i, done := range starting {
+		require.NoError(t, <-done)
+		t.Logf("broker.sh start-node %d", ids[i])
+	}
+}

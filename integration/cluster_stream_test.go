@@ -42,9 +42,11 @@ const streamMax = 1_000_000
 // partition.
 const streamKeys = 48
 
-// stream produces keyed records from one goroutine, record i with the
-// value idValue(i) and the key "key-(i mod streamKeys)", so that the
-// records of a key are produced in index order.
+// stream produces keyed records from one goroutine or more, record i with
+// the value idValue(i). Every key belongs to one goroutine (see streamKey)
+// and a goroutine takes its records' indexes in the order it produces them,
+// so that the records of a key, and those of a goroutine, are produced in
+// index order.
 type stream struct {
 	t     *testing.T
 	p     *producer.Producer
@@ -52,17 +54,22 @@ type stream struct {
 
 	stop     chan struct{}
 	stopOnce sync.Once
-	done     chan struct{} // closed when the producing goroutine returns
+	done     chan struct{} // closed when every producing goroutine has returned
+	window   chan struct{} // a slot per record without an outcome
 
-	mu   sync.Mutex
-	recs []*producer.Record // appended by the producing goroutine before Produce
-	outs []outcome
+	mu     sync.Mutex
+	recs   []*producer.Record // appended by the producing goroutines before Produce
+	outs   []outcome
+	worker []int // the goroutine that produced each record
 
 	produced, acked, failed atomic.Int64
 	ackedOn                 [64]atomic.Int64 // acknowledged records per partition
 }
 
-func streamKey(i int) []byte { return []byte("key-" + strconv.Itoa(i%streamKeys)) }
+// streamKey is the key of the n-th record of goroutine w: "key-(n mod
+// streamKeys)" for the first, the next streamKeys numbers for the second,
+// and so on.
+func streamKey(w, n int) []byte { return []byte("key-" + strconv.Itoa(w*streamKeys+n%streamKeys)) }
 
 // stream creates a topic of the given partitions, replicated on every
 // broker, and starts streaming to it with a producer of the default
@@ -75,45 +82,62 @@ func (c *kafkaCluster) stream(t *testing.T, partitions int32, mod func(*producer
 	return topic, p, startStream(t, p, topic)
 }
 
-// startStream starts producing to topic; the test must call finish.
+// startStream starts producing to topic from one goroutine; the test must
+// call finish.
 func startStream(t *testing.T, p *producer.Producer, topic string) *stream {
-	s := &stream{t: t, p: p, topic: topic, stop: make(chan struct{}), done: make(chan struct{})}
+	return startStreams(t, p, topic, 1)
+}
+
+// startStreams starts producing to topic from workers goroutines, which
+// share the stream's rate and window; the test must call finish, or
+// stopProducing and results.
+func startStreams(t *testing.T, p *producer.Producer, topic string, workers int) *stream {
+	s := &stream{t: t, p: p, topic: topic, stop: make(chan struct{}), done: make(chan struct{}),
+		window: make(chan struct{}, streamWindow)}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(func() { s.halt(); cancel(); <-s.done })
-	go s.run(ctx)
+	var running sync.WaitGroup
+	for w := range workers {
+		running.Go(func() { s.run(ctx, w, streamRate/100/workers) })
+	}
+	go func() { running.Wait(); close(s.done) }()
 	return s
 }
 
-func (s *stream) run(ctx context.Context) {
-	defer close(s.done)
-	window := make(chan struct{}, streamWindow)
+// run is goroutine w of the stream, producing perTick records every 10ms.
+func (s *stream) run(ctx context.Context, w, perTick int) {
 	pace := time.NewTicker(time.Second / 100)
 	defer pace.Stop()
-	perTick := streamRate / 100
-	for i := 0; i < streamMax; {
+	for n := 0; ; {
 		select {
 		case <-s.stop:
 			return
 		case <-pace.C:
 		}
-		for end := i + perTick; i < end; i++ {
+		for end := n + perTick; n < end; n++ {
 			select {
-			case window <- struct{}{}:
+			case s.window <- struct{}{}:
 			case <-s.stop:
 				return
 			}
-			r := recordFor(s.topic, i, streamKey)
 			s.mu.Lock()
+			i := len(s.recs)
+			if i == streamMax {
+				s.mu.Unlock()
+				return
+			}
+			r := recordFor(s.topic, i, func(int) []byte { return streamKey(w, n) })
 			s.recs = append(s.recs, r)
 			s.outs = append(s.outs, outcome{})
+			s.worker = append(s.worker, w)
 			s.mu.Unlock()
-			s.p.Produce(ctx, r, s.callback(i, window))
+			s.p.Produce(ctx, r, s.callback(i))
 			s.produced.Add(1)
 		}
 	}
 }
 
-func (s *stream) callback(i int, window chan struct{}) producer.Callback {
+func (s *stream) callback(i int) producer.Callback {
 	return func(md producer.RecordMetadata, err error) {
 		s.mu.Lock()
 		o := &s.outs[i]
@@ -132,7 +156,7 @@ func (s *stream) callback(i int, window chan struct{}) producer.Callback {
 				s.ackedOn[md.Partition].Add(1)
 			}
 		}
-		<-window
+		<-s.window
 	}
 }
 
@@ -185,11 +209,24 @@ func (s *stream) progress() string {
 // returns the records produced and their outcomes.
 func (s *stream) finish(wait time.Duration) ([]*producer.Record, []outcome) {
 	s.t.Helper()
-	s.halt()
-	<-s.done
+	s.stopProducing()
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	require.NoError(s.t, s.p.Flush(ctx), "flushing the stream's %d records", s.produced.Load())
+	return s.results()
+}
+
+// stopProducing stops the producing goroutines and waits until they return.
+func (s *stream) stopProducing() {
+	s.halt()
+	<-s.done
+}
+
+// results returns the records produced and their outcomes once the stream
+// has stopped and the producer given every record its outcome (a Flush or
+// Close), failing the test unless each record had exactly one.
+func (s *stream) results() ([]*producer.Record, []outcome) {
+	s.t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, o := range s.outs {
@@ -205,6 +242,7 @@ type report struct {
 	lost, duplicated       int
 	reordered              int
 	failedButWritten       int
+	readBack               int // every copy read back
 	retries                int64
 }
 
@@ -237,6 +275,7 @@ func checkStream(t *testing.T, c *kafkaCluster, p *producer.Producer, topic stri
 		if o.err == nil && d.copies[i] == 0 {
 			r.lost++
 		}
+		r.readBack += d.copies[i]
 	}
 
 	var wrong []string

@@ -1,0 +1,321 @@
+package integration
+
+// The chaos test: the idempotent producer's promise on the real cluster
+// (kafka/broker.sh start --nodes 3) under a seeded schedule of broker
+// failures, longer and more tangled than the scenes of
+// cluster_failures_test.go. Opt-in, as the soak is: `make chaos`.
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/gokafka/producer"
+)
+
+var (
+	chaos = flag.Bool("chaos", false, "run TestClusterChaos: goroutines produce to the 3-broker cluster of "+
+		"KAFKA_BROKERS while brokers are killed, stopped and restarted, then everything is read back (make chaos)")
+	chaosDuration = flag.Duration("chaos.duration", 2*time.Minute, "TestClusterChaos: how long to inject faults")
+	chaosSeed     = flag.Uint64("chaos.seed", 0, "TestClusterChaos: seed of the fault schedule; 0 picks one, which is logged")
+	chaosDelivery = flag.Duration("chaos.deliverytimeout", 0, "TestClusterChaos: DeliveryTimeout, and a third of it "+
+		"(30s at most) as RequestTimeout, so that records fail while brokers are down; 0 keeps the defaults")
+	chaosRequest = flag.Duration("chaos.requesttimeout", 0, "TestClusterChaos: RequestTimeout, "+
+		"so that requests go unanswered; 0 keeps the default (or -chaos.deliverytimeout's)")
+	chaosAllDown = flag.Bool("chaos.alldown", false, "TestClusterChaos: sometimes kill all three brokers at once")
+	chaosCloseIn = flag.Bool("chaos.closeinfault", false, "TestClusterChaos: end with Close, not Flush, "+
+		"while a leader is killed and another broker stopped")
+)
+
+const (
+	chaosWorkers = 4
+	// chaosProgress is how many records the producer must acknowledge
+	// after each fault before the schedule goes on: it recovered.
+	chaosProgress = 500
+	// chaosTail bounds what follows the last fault: its end, the flush
+	// (DeliveryTimeout), putting the cluster back and reading back.
+	chaosTail = 12 * time.Minute
+)
+
+// TestClusterChaos produces keyed records from several goroutines while a
+// seeded schedule kills (SIGKILL) and restarts brokers, stops a leader
+// cleanly, takes two brokers down at once (min.insync.replicas=2:
+// NOT_ENOUGH_REPLICAS), overlaps faults, and with its flags kills all
+// three or closes the producer in a fault. Then every record must have had
+// one outcome, and checkStream and acknowledgedInEachGoroutinesOrder hold
+// the read-back to idempotence: none lost, none twice, each where its
+// callback said, in order, and a failed record written only if its error
+// says it may have been (ErrMaybeWritten).
+func TestClusterChaos(t *testing.T) {
+	if !*chaos {
+		t.Skip("the chaos test runs with -chaos against broker.sh's 3-broker cluster: `make chaos` " +
+			"(CHAOS_FLAGS: -chaos.duration, -chaos.seed, -chaos.deliverytimeout, -chaos.requesttimeout, " +
+			"-chaos.alldown, -chaos.closeinfault)")
+	}
+	c := clusterFor(t)
+	if deadline, ok := t.Deadline(); ok && time.Until(deadline) < *chaosDuration+chaosTail {
+		t.Fatalf("-chaos.duration %v and up to %v after it do not fit in the -timeout left, %v",
+			*chaosDuration, chaosTail, time.Until(deadline).Round(time.Second))
+	}
+	seed := *chaosSeed
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	t.Logf("chaos: seed %d (-chaos.seed %d replays the schedule)", seed, seed)
+
+	topic := newTopic(t, c.seeds, clusterPartitions)
+	c.awaitFullISR(t, topic)
+	p := newProducer(t, c.seeds, func(cfg *producer.Config) {
+		if d := *chaosDelivery; d > 0 {
+			cfg.DeliveryTimeout, cfg.RequestTimeout = d, min(d/3, 30*time.Second)
+		}
+		if *chaosRequest > 0 {
+			cfg.RequestTimeout = *chaosRequest
+		}
+	})
+	s := startStreams(t, p, topic, chaosWorkers)
+	f := &chaosFaults{t: t, c: c, s: s, topic: topic, counts: map[string]int{},
+		rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+
+	began := time.Now()
+	f.hold(5 * time.Second)
+	for time.Since(began) < *chaosDuration {
+		f.inject()
+		f.recovered()
+		f.hold(4 * time.Second)
+	}
+	if *chaosCloseIn {
+		f.closeInFault(p)
+	} else {
+		s.stopProducing()
+		ctx, cancel := context.WithTimeout(context.Background(), finishWithin)
+		defer cancel()
+		assert.NoError(t, p.Flush(ctx), "flushing after the faults")
+	}
+	recs, outs := s.results()
+	c.restore(t)
+	c.awaitFullISR(t, topic) // the high watermark covers every write
+	r := checkStream(t, c, p, topic, recs, outs, scenario{
+		faults:             f.log,
+		partitionsAt:       fixedPartitions(clusterPartitions),
+		failedMayBeWritten: "their request went to a broker that died or stopped before it answered",
+	})
+	acknowledgedInEachGoroutinesOrder(t, s.worker, outs)
+
+	// The report is the point of the test: print it even without -v, in
+	// one block, as the soak does.
+	var b strings.Builder
+	fmt.Fprintf(&b, "chaos: seed %d (replay with -chaos.seed %d), %v\n", seed, seed, time.Since(began).Round(time.Second))
+	fmt.Fprintf(&b, "chaos: %d faults: %s\n", f.total(), f.summary())
+	fmt.Fprintf(&b, "chaos: %d records produced, %d acknowledged, %d failed (%d of them ErrMaybeWritten), %d read back; %d retries\n",
+		r.records, r.acked, r.failed, countMaybeWritten(outs), r.readBack, p.Stats().Retries)
+	fmt.Fprintf(&b, "chaos: %d lost, %d duplicated, %d out of key order, %d failed but written", r.lost, r.duplicated, r.reordered, r.failedButWritten)
+	if testing.Verbose() {
+		t.Log("\n" + b.String())
+	} else {
+		fmt.Println(b.String())
+	}
+}
+
+// acknowledgedInEachGoroutinesOrder holds the producer to its order: the
+// records one goroutine produced to a partition are acknowledged at
+// offsets in the order it produced them (its records' indexes), and
+// checkStream has found each at the offset its callback gave.
+func acknowledgedInEachGoroutinesOrder(t *testing.T, worker []int, outs []outcome) {
+	t.Helper()
+	type lane struct {
+		worker    int
+		partition int32
+	}
+	last := map[lane]int{} // the lane's last acknowledged record
+	var reordered []string
+	for i, o := range outs {
+		if o.err != nil {
+			continue
+		}
+		l := lane{worker[i], o.md.Partition}
+		if prev, ok := last[l]; ok && outs[prev].md.Offset >= o.md.Offset {
+			reordered = append(reordered, fmt.Sprintf("goroutine %d: record %d at %d@%d, after record %d at %d@%d",
+				l.worker, i, l.partition, o.md.Offset, prev, l.partition, outs[prev].md.Offset))
+		}
+		last[l] = i
+	}
+	assert.Empty(t, firstFew(reordered), "%d acknowledged records are before an earlier record of their goroutine on their partition", len(reordered))
+}
+
+func countMaybeWritten(outs []outcome) int {
+	n := 0
+	for _, o := range outs {
+		if errors.Is(o.err, producer.ErrMaybeWritten) {
+			n++
+		}
+	}
+	return n
+}
+
+// chaosFaults is the fault schedule. Its kinds, targets and holds come
+// from the seed; which broker leads a partition when a kind picks "the
+// leader" depends on the run.
+type chaosFaults struct {
+	t      *testing.T
+	c      *kafkaCluster
+	s      *stream
+	topic  string
+	rng    *rand.Rand
+	log    []string       // every kill, stop and start, in order
+	counts map[string]int // faults by kind
+}
+
+// hold pauses the schedule for a random time up to max, drawn from the
+// seed: how long a fault lasts, or how long the cluster runs between two.
+// It is the schedule's shape, not a wait for anything to have happened;
+// recovered waits for that.
+func (f *chaosFaults) hold(max time.Duration) {
+	time.Sleep(time.Duration(f.rng.Int64N(int64(max))))
+}
+
+// note logs a step of a fault.
+func (f *chaosFaults) note(format string, args ...any) {
+	step := fmt.Sprintf(format, args...)
+	f.log = append(f.log, step)
+	f.t.Logf("chaos: %s %s", step, f.s.progress())
+}
+
+func (f *chaosFaults) kill(id int32, why string) { f.note("kill %d%s", id, why); f.c.kill(f.t, id) }
+func (f *chaosFaults) stopNode(id int32, why string) {
+	f.note("stop-node %d%s", id, why)
+	f.c.stopNode(f.t, id)
+}
+func (f *chaosFaults) start(ids ...int32) { f.note("start-node %v", ids); f.c.startNodes(f.t, ids...) }
+
+// leader is the leader of a partition the seed picks.
+func (f *chaosFaults) leader() int32 {
+	return f.c.leaderOf(f.t, f.topic, int32(f.rng.IntN(clusterPartitions)))
+}
+
+// inject runs one fault from its start to the restart of every broker it
+// took down.
+func (f *chaosFaults) inject() {
+	switch k := f.rng.IntN(10); {
+	case *chaosAllDown && f.rng.IntN(4) == 0:
+		f.counts["all down"]++
+		for _, id := range f.c.ids {
+			f.kill(id, " (all down)")
+		}
+		f.hold(5 * time.Second)
+		f.start(f.c.ids...)
+	case k < 3:
+		f.counts["kill one"]++
+		id := f.c.ids[f.rng.IntN(len(f.c.ids))]
+		if f.rng.IntN(2) == 0 {
+			id = f.leader()
+		}
+		f.kill(id, "")
+		f.hold(12 * time.Second)
+		f.start(id)
+	case k < 5:
+		f.counts["stop a leader"]++
+		id := f.leader()
+		f.stopNode(id, " (a leader)")
+		f.hold(8 * time.Second)
+		f.start(id)
+	case k < 8:
+		f.counts["two down"]++
+		ids := slices.Clone(f.c.ids)
+		f.rng.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+		for _, id := range ids[:2] {
+			if f.rng.IntN(2) == 0 {
+				f.kill(id, " (two down)")
+			} else {
+				f.stopNode(id, " (two down)")
+			}
+		}
+		f.hold(20 * time.Second)
+		f.start(ids[:2]...)
+	default:
+		f.counts["overlapping"]++
+		f.overlapping()
+	}
+}
+
+// overlapping kills a leader, and another broker while the first restarts.
+func (f *chaosFaults) overlapping() {
+	first := f.leader()
+	f.kill(first, " (a leader)")
+	f.hold(3 * time.Second)
+	f.note("start-node %d (in the background)", first)
+	starting := f.c.startingNode(first)
+	f.hold(8 * time.Second)
+	second := f.c.ids[f.rng.IntN(len(f.c.ids))]
+	if second != first {
+		f.kill(second, fmt.Sprintf(" (while %d restarts)", first))
+		f.hold(5 * time.Second)
+	}
+	if err := <-starting; err != nil {
+		f.t.Fatalf("starting broker %d again: %v", first, err)
+	}
+	if second != first {
+		f.start(second)
+	}
+}
+
+// recovered waits until the producer has acknowledged records since the
+// last fault ended, and, as an operator sometimes does before the next
+// one, until every replica is back in sync.
+func (f *chaosFaults) recovered() {
+	f.t.Helper()
+	f.s.awaitAcked(f.s.acked.Load()+chaosProgress, "the producer acknowledges records after the fault")
+	if f.rng.IntN(3) == 0 {
+		f.c.awaitFullISR(f.t, f.topic)
+	}
+}
+
+// closeInFault ends the run with Close, not Flush, while a leader is
+// killed and another broker stopped: the records in flight and waiting
+// get their outcomes from Close.
+func (f *chaosFaults) closeInFault(p *producer.Producer) {
+	f.counts["close in a fault"]++
+	killed := f.leader()
+	f.kill(killed, " (before Close)")
+	for _, id := range f.c.ids {
+		if id != killed {
+			f.stopNode(id, " (before Close)")
+			break
+		}
+	}
+	f.hold(3 * time.Second)
+	f.s.stopProducing()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	err := p.Close(ctx)
+	cancel()
+	f.t.Logf("chaos: Close within 5s: %v %s", err, f.s.progress())
+	// A later Close waits for the callbacks left (see Close).
+	ctx, cancel = context.WithTimeout(context.Background(), finishWithin)
+	defer cancel()
+	f.t.Logf("chaos: Close again: %v %s", p.Close(ctx), f.s.progress())
+}
+
+func (f *chaosFaults) total() int {
+	n := 0
+	for _, v := range f.counts {
+		n += v
+	}
+	return n
+}
+
+func (f *chaosFaults) summary() string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(f.counts)) {
+		parts = append(parts, fmt.Sprintf("%s %d", k, f.counts[k]))
+	}
+	return strings.Join(parts, ", ")
+}
