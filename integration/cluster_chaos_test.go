@@ -10,7 +10,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -83,7 +82,7 @@ func TestClusterChaos(t *testing.T) {
 		}
 	})
 	s := startStreams(t, p, topic, chaosWorkers)
-	f := &chaosFaults{t: t, c: c, s: s, topic: topic, counts: map[string]int{},
+	f := &chaosFaults{t: t, c: c, s: s, topic: topic, counts: faultCounts{},
 		rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
 
 	began := time.Now()
@@ -115,7 +114,7 @@ func TestClusterChaos(t *testing.T) {
 	// one block, as the soak does.
 	var b strings.Builder
 	fmt.Fprintf(&b, "chaos: seed %d (replay with -chaos.seed %d), %v\n", seed, seed, time.Since(began).Round(time.Second))
-	fmt.Fprintf(&b, "chaos: %d faults: %s\n", f.total(), f.summary())
+	fmt.Fprintf(&b, "chaos: %d faults: %s\n", f.counts.total(), f.counts.summary())
 	fmt.Fprintf(&b, "chaos: %d records produced, %d acknowledged, %d failed (%d of them ErrMaybeWritten), %d read back; %d retries\n",
 		r.records, r.acked, r.failed, countMaybeWritten(outs), r.readBack, p.Stats().Retries)
 	fmt.Fprintf(&b, "chaos: %d lost, %d duplicated, %d out of key order, %d failed but written", r.lost, r.duplicated, r.reordered, r.failedButWritten)
@@ -171,8 +170,8 @@ type chaosFaults struct {
 	s      *stream
 	topic  string
 	rng    *rand.Rand
-	log    []string       // every kill, stop and start, in order
-	counts map[string]int // faults by kind
+	log    []string    // every kill, stop and start, in order
+	counts faultCounts // faults by kind
 }
 
 // hold pauses the schedule for a random time up to max, drawn from the
@@ -302,20 +301,4 @@ func (f *chaosFaults) closeInFault(p *producer.Producer) {
 	ctx, cancel = context.WithTimeout(context.Background(), finishWithin)
 	defer cancel()
 	f.t.Logf("chaos: Close again: %v %s", p.Close(ctx), f.s.progress())
-}
-
-func (f *chaosFaults) total() int {
-	n := 0
-	for _, v := range f.counts {
-		n += v
-	}
-	return n
-}
-
-func (f *chaosFaults) summary() string {
-	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(f.counts)) {
-		parts = append(parts, fmt.Sprintf("%s %d", k, f.counts[k]))
-	}
-	return strings.Join(parts, ", ")
 }

@@ -249,7 +249,7 @@ func TestSoak(t *testing.T) {
 	readTime := time.Since(readBegan)
 
 	report("soak: %d records produced in %v by %d goroutines; %d faults injected: %s",
-		produced.Load(), produceTime.Round(time.Millisecond), *soakProducers, faults.total(), faults.summary())
+		produced.Load(), produceTime.Round(time.Millisecond), *soakProducers, faults.counts.total(), faults.counts.summary())
 	report("soak: acknowledged %d, failed %d, lost %d, duplicated %d (%d extra copies), out of key order %d, "+
 		"failed but written %d (%d of them with an error that does not say they may have been)",
 		acct.acked, acct.failed, acct.lost, acct.duplicated, acct.extraCopies, acct.outOfOrder,
@@ -283,7 +283,7 @@ type soakFaults struct {
 	armed       []*embedded.Fault
 	stopped     int32 // the stopped broker, or -1
 	lateCreated bool
-	counts      map[string]int
+	counts      faultCounts
 }
 
 // soakMaxFaults bounds the schedule whatever the duration.
@@ -291,7 +291,7 @@ const soakMaxFaults = 2000
 
 func (f *soakFaults) run(stop *atomic.Bool, d time.Duration) {
 	f.stopped = -1
-	f.counts = map[string]int{}
+	f.counts = faultCounts{}
 	// The late topic appears within the first quarter of the run, and
 	// within 5s: its records wait in memory meanwhile.
 	lateAt := time.Now().Add(time.Duration(f.rng.Int64N(int64(min(d/4, 5*time.Second)) + 1)))
@@ -395,18 +395,23 @@ func (f *soakFaults) heal(t *testing.T) {
 	}
 }
 
-func (f *soakFaults) total() int {
+// faultCounts counts a fault schedule's faults by kind, for the report of
+// the soak and of the chaos test.
+type faultCounts map[string]int
+
+func (c faultCounts) total() int {
 	n := 0
-	for _, v := range f.counts {
+	for _, v := range c {
 		n += v
 	}
 	return n
 }
 
-func (f *soakFaults) summary() string {
+// summary is each kind with its count, in the kinds' order.
+func (c faultCounts) summary() string {
 	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(f.counts)) {
-		parts = append(parts, fmt.Sprintf("%s %d", k, f.counts[k]))
+	for _, k := range slices.Sorted(maps.Keys(c)) {
+		parts = append(parts, fmt.Sprintf("%s %d", k, c[k]))
 	}
 	return strings.Join(parts, ", ")
 }
