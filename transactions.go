@@ -438,3 +438,17 @@ func (c coordinators) CoordinatorBroker(ctx context.Context, kind cluster.Coordi
 	}
 	return cn, nil
 }
+
+// LiveCoordinatorBroker is the coordinator's connection if it is known and
+// live, found without asking or dialing anyone.
+func (c coordinators) LiveCoordinatorBroker(kind cluster.CoordinatorKind, key string) (txn.Broker, bool) {
+	b, ok := c.KnownCoordinator(kind, key)
+	if !ok {
+		return nil, false
+	}
+	cn, ok := b.Live()
+	if !ok {
+		return nil, false
+	}
+	return cn, true
+}

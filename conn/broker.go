@@ -79,6 +79,22 @@ func (b *Broker) Addr() string {
 	return b.addr
 }
 
+// Live returns the live connection, if there is one, without dialing or
+// waiting.
+func (b *Broker) Live() (*Conn, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.conn == nil {
+		return nil, false
+	}
+	select {
+	case <-b.conn.Done():
+		return nil, false
+	default:
+		return b.conn, true
+	}
+}
+
 // Conn returns a live connection, dialing if there is none. Concurrent
 // callers share one dial, which runs on its own goroutine bounded by
 // DialTimeout, the Broker's lifetime and its address (SetAddr abandons a

@@ -32,6 +32,9 @@ type Conn struct {
 	// features is the cluster's finalized feature levels (KIP-584), as the
 	// broker told them in ApiVersions; set with versions.
 	features map[string]int16
+	// featuresEpoch is the epoch of features, which rises with each
+	// change a controller makes to them; -1 if the broker told none.
+	featuresEpoch int64
 
 	// slots holds one token per request awaiting a response; its capacity
 	// is MaxInFlight, so a full channel is what makes Send block.
@@ -142,6 +145,12 @@ func (c *Conn) FinalizedFeature(name string) (int16, bool) {
 	level, ok := c.features[name]
 	return level, ok
 }
+
+// FinalizedFeaturesEpoch is the epoch of the features FinalizedFeature
+// tells (KIP-584): of two connections', the higher is the newer, as a
+// connection keeps what the broker said when it was dialed. -1 if the
+// broker told none.
+func (c *Conn) FinalizedFeaturesEpoch() int64 { return c.featuresEpoch }
 
 // InFlight is the number of requests awaiting a response.
 func (c *Conn) InFlight() int {

@@ -89,6 +89,7 @@ func (c *Conn) negotiate(ctx context.Context) error {
 		if av.ErrorCode == 0 {
 			c.versions = protocol.NewBrokerVersions(av)
 			c.features = make(map[string]int16, len(av.FinalizedFeatures))
+			c.featuresEpoch = av.FinalizedFeaturesEpoch
 			for _, f := range av.FinalizedFeatures {
 				c.features[f.Name] = f.MaxVersionLevel
 			}

@@ -81,8 +81,9 @@ type Config struct {
 	// TransactionalID is sent with every request of a transactional
 	// producer; nil otherwise.
 	TransactionalID *string
-	// TransactionsV2 reports whether the transaction coordinator speaks
-	// transactions v2 (KIP-890): only then may a transactional producer
+	// TransactionsV2 reports whether the transaction under way speaks
+	// transactions v2 (KIP-890), which may change from one transaction to
+	// the next: only then may a transactional producer
 	// send Produce v12+, whose requests add their partitions to the
 	// transaction themselves.
 	TransactionsV2 func() bool

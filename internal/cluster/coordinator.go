@@ -82,6 +82,15 @@ func (c *Cluster) Coordinator(ctx context.Context, kind CoordinatorKind, key str
 	return b, nil
 }
 
+// KnownCoordinator returns the broker known to coordinate key, without
+// asking anyone: false if none is.
+func (c *Cluster) KnownCoordinator(kind CoordinatorKind, key string) (*conn.Broker, bool) {
+	c.coordinators.mu.Lock()
+	defer c.coordinators.mu.Unlock()
+	b := c.coordinators.known[coordinatorKey{kind, key}]
+	return b, b != nil
+}
+
 // ForgetCoordinator drops what is known of key's coordinator: it answered
 // NOT_COORDINATOR or COORDINATOR_NOT_AVAILABLE, or could not be reached.
 // The next Coordinator call finds it again.

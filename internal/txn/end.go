@@ -103,6 +103,7 @@ func (m *Manager) Commit(ctx context.Context) error {
 		m.endAnswered = true
 		m.mu.Unlock()
 	}
+	m.learnNextProtocol()
 	if m.newEpochNeeded() {
 		if err := m.newEpoch(ctx); err != nil {
 			return m.coordinatorFailed("CommitTransaction", newEpochFailed(err))
@@ -303,7 +304,8 @@ func (m *Manager) Abort(ctx context.Context) error {
 	}
 	// A request of the transaction that went unanswered, the EndTxn's
 	// own attempts included, may reach the coordinator late: with v1 a
-	// new epoch fences it.
+	// new epoch fences it. A move to v2 needs one too.
+	m.learnNextProtocol()
 	late := m.newEpochNeeded()
 	if newID || late {
 		if err := m.newEpoch(ctx); err != nil {
@@ -486,6 +488,7 @@ func (m *Manager) finish() error {
 	m.started, m.begun, m.maybeBegun = false, false, false
 	m.bump, m.commitSent, m.commitUnanswered, m.endAnswered = false, false, false, false
 	m.unanswered = false
+	m.v2, m.switchBump = m.nextV2, false
 	m.gen++
 	err := m.lastErr
 	m.mu.Unlock()

@@ -16,7 +16,10 @@ const transactionVersionFeature = "transaction.version"
 // Init gets the producer its id and epoch from the transaction coordinator
 // (InitProducerId with the transactional id), which also aborts a
 // transaction a previous producer with the id left open and fences that
-// producer. It learns whether the cluster speaks transactions v2. A refusal
+// producer. It learns whether the cluster speaks transactions v2, unless
+// the coordinator's connection fails as it asks: the producer then speaks
+// v1, which every coordinator takes, and asks again as each transaction
+// ends (learnNextProtocol). A refusal
 // no retry heals stops the producer (ErrFatal); a ctx that ends leaves it
 // to be called again.
 func (m *Manager) Init(ctx context.Context) error {
@@ -47,11 +50,20 @@ func (m *Manager) Init(ctx context.Context) error {
 		}
 		return fmt.Errorf("InitTransactions: %w", err)
 	}
-	v2 := m.speaksV2(ctx)
+	b, probeErr := m.cfg.Coordinators.CoordinatorBroker(ctx, cluster.TransactionCoordinator, m.cfg.TransactionalID)
 	m.mu.Lock()
-	m.v2 = v2
+	if probeErr == nil {
+		m.learnProtocol(b)
+	}
+	// The first transaction starts on the epoch just given: it needs no
+	// bump to speak v2.
+	m.v2, m.switchBump = m.nextV2, false
+	v2 := m.v2
 	m.setState(Ready)
 	m.mu.Unlock()
+	if probeErr != nil {
+		m.cfg.Logger.Info("transaction protocol not known yet: speaking v1 until a transaction ends", "transactional_id", m.cfg.TransactionalID, "err", probeErr)
+	}
 	m.cfg.SetProducerID(id)
 	m.cfg.Logger.Info("transactions initialized", "transactional_id", m.cfg.TransactionalID,
 		"producer_id", id.ID, "epoch", id.Epoch, "transactions_v2", v2)
@@ -77,12 +89,13 @@ func (m *Manager) initProducerID(ctx context.Context, from accumulator.ProducerI
 	return accumulator.ProducerID{ID: r.ProducerID, Epoch: r.ProducerEpoch}, nil
 }
 
-// newEpochNeeded reports whether a v1 transaction must end with a new
-// epoch, a request of it having gone unanswered (unanswered).
+// newEpochNeeded reports whether the transaction must end with a new
+// epoch: a v1 one a request of which went unanswered (unanswered), or one
+// after which the producer moves from v1 to v2 (switchBump).
 func (m *Manager) newEpochNeeded() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.unanswered && !m.v2
+	return (m.unanswered && !m.v2) || m.switchBump
 }
 
 // newEpoch gives the producer the next epoch of its id from the
@@ -104,16 +117,53 @@ func (m *Manager) newEpoch(ctx context.Context) error {
 
 // speaksV2 reports whether the coordinator's cluster finalized
 // transaction.version 2 and speaks the requests that need (EndTxn v5,
-// Produce v12). Without an answer it assumes v1, which every broker takes.
-func (m *Manager) speaksV2(ctx context.Context) bool {
-	b, err := m.cfg.Coordinators.CoordinatorBroker(ctx, cluster.TransactionCoordinator, m.cfg.TransactionalID)
-	if err != nil {
-		return false
-	}
+// Produce v12), as b tells.
+func speaksV2(b Broker) bool {
 	level, ok := b.FinalizedFeature(transactionVersionFeature)
 	endTxn, err1 := b.Version(protocol.EndTxn)
 	produce, err2 := b.Version(protocol.Produce)
 	return ok && level >= 2 && err1 == nil && endTxn >= 5 && err2 == nil && produce >= 12
+}
+
+// learnNextProtocol reads, from the coordinator's live connection, the
+// protocol the next transaction speaks, as the transaction ends, its
+// EndTxn built at the protocol it began with, as the Java client's
+// beginCompletingTransaction does (maybeUpdateTransactionV2Enabled). It
+// does not dial or ask anyone: with no live connection the protocol is
+// not known, and the producer keeps the one it speaks, to ask again at
+// the next end.
+func (m *Manager) learnNextProtocol() {
+	b, ok := m.cfg.Coordinators.LiveCoordinatorBroker(cluster.TransactionCoordinator, m.cfg.TransactionalID)
+	if !ok {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	was := m.nextV2
+	m.learnProtocol(b)
+	// From v1 to v2 the next transaction starts under a new epoch, as the
+	// Java client's does (clientSideEpochBumpRequired): v1 kept one epoch
+	// across transactions, and the coordinator must not take a request
+	// of the v1 transactions, late, as one of the first v2 one. From v2
+	// down to v1 the EndTxn v5 just answered gave the next transaction
+	// its new epoch already.
+	m.switchBump = m.nextV2 && !m.v2
+	if was != m.nextV2 {
+		m.cfg.Logger.Info("transaction protocol changes from the next transaction", "transactional_id", m.cfg.TransactionalID, "transactions_v2", m.nextV2)
+	}
+}
+
+// learnProtocol takes the next transaction's protocol from b, unless b's
+// features are older than those it was last taken from: a connection
+// keeps the features its broker told when it was dialed, and one dialed
+// before the cluster finalized transaction.version (or changed it again)
+// tells the old level. m.mu must be held.
+func (m *Manager) learnProtocol(b Broker) {
+	epoch := b.FinalizedFeaturesEpoch()
+	if m.protocolKnown && epoch <= m.featuresEpoch {
+		return
+	}
+	m.nextV2, m.featuresEpoch, m.protocolKnown = speaksV2(b), epoch, true
 }
 
 // Begin starts a transaction: records may be produced until Commit or

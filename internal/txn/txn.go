@@ -16,7 +16,9 @@
 // partition joins a transaction with AddPartitionsToTxn before its first
 // batch is sent, and transactions v2 (KIP-890 part 2: Produce v12+, EndTxn
 // v5, transaction.version 2), where a Produce request adds its partitions
-// and every transaction ends with a new epoch.
+// and every transaction ends with a new epoch. The protocol is learned at
+// Init and again as each transaction ends, for the next one
+// (learnNextProtocol).
 package txn
 
 import (
@@ -93,10 +95,12 @@ func (s State) String() string {
 }
 
 // Broker is what the manager asks of the coordinator's connection: the
-// versions it speaks and the cluster's finalized features.
+// versions it speaks and the cluster's finalized features, with their
+// epoch (-1: none told).
 type Broker interface {
 	Version(api protocol.APIKey) (int16, error)
 	FinalizedFeature(name string) (int16, bool)
+	FinalizedFeaturesEpoch() int64
 }
 
 // Coordinators reaches coordinators; the cluster layer is one.
@@ -104,6 +108,10 @@ type Coordinators interface {
 	CoordinatorBroker(ctx context.Context, kind cluster.CoordinatorKind, key string) (Broker, error)
 	AskCoordinator(ctx context.Context, kind cluster.CoordinatorKind, key string, req protocol.Request, versions protocol.VersionRange) (protocol.Response, error)
 	ForgetCoordinator(kind cluster.CoordinatorKind, key string)
+	// LiveCoordinatorBroker is CoordinatorBroker for one that may not
+	// wait: the coordinator's connection if it is known and live, false
+	// otherwise.
+	LiveCoordinatorBroker(kind cluster.CoordinatorKind, key string) (Broker, bool)
 }
 
 // Config is the manager's settings and its ways into the producer.
@@ -162,7 +170,17 @@ type Manager struct {
 	// lastCause is lastErr's cause, for a record of a partition it names
 	// (forRecordOf).
 	lastCause error
-	v2        bool // transactions v2 (KIP-890 part 2)
+	// v2: the current transaction speaks transactions v2 (KIP-890 part
+	// 2), or, between transactions, the next one does. A transaction
+	// keeps the protocol it began with to its end: nextV2 is the one
+	// learned since (learnNextProtocol), which finish makes the next
+	// transaction's, and switchBump says that the move to v2 needs a new
+	// epoch first. featuresEpoch is the epoch of the finalized features
+	// they were learned from, protocolKnown whether any were.
+	v2, nextV2    bool
+	switchBump    bool
+	featuresEpoch int64
+	protocolKnown bool
 	// In the current transaction: the partitions added (v1), those waiting
 	// to be, and whether anything at all (a record, offsets) is in it.
 	added   map[accumulator.TopicPartition]bool
@@ -293,8 +311,9 @@ func (m *Manager) State() (State, error) {
 	return m.state, m.lastErr
 }
 
-// V2 reports whether transactions v2 is spoken: the sender may then use
-// Produce v12+, whose requests add their partitions themselves.
+// V2 reports whether the transaction under way (between transactions, the
+// next one) speaks transactions v2: the sender may then use Produce v12+,
+// whose requests add their partitions themselves.
 func (m *Manager) V2() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()

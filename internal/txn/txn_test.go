@@ -48,6 +48,15 @@ type fakeCoordinators struct {
 	// that can go at none of them is not sent (conn.ErrNotSent), as the
 	// cluster layer refuses it.
 	speaks map[protocol.APIKey]protocol.VersionRange
+	// featuresEpoch is the epoch of the finalized features the
+	// coordinator's connection tells (finalize raises it).
+	featuresEpoch int64
+	// brokerErr, if set, fails the next CoordinatorBroker: the coordinator
+	// restarting as the producer asks.
+	brokerErr error
+	// noLive: no live connection to the coordinator is known
+	// (LiveCoordinatorBroker).
+	noLive bool
 }
 
 // gate holds requests: arrived is told of each, open lets them through.
@@ -95,7 +104,10 @@ type sent struct {
 	versions protocol.VersionRange
 }
 
-type fakeBroker struct{ v2 bool }
+type fakeBroker struct {
+	v2    bool
+	epoch int64
+}
 
 func (b fakeBroker) Version(api protocol.APIKey) (int16, error) {
 	if b.v2 {
@@ -111,8 +123,35 @@ func (b fakeBroker) FinalizedFeature(name string) (int16, bool) {
 	return 0, false
 }
 
+func (b fakeBroker) FinalizedFeaturesEpoch() int64 { return b.epoch }
+
 func (f *fakeCoordinators) CoordinatorBroker(context.Context, cluster.CoordinatorKind, string) (Broker, error) {
-	return fakeBroker{f.v2}, nil
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.brokerErr; err != nil {
+		f.brokerErr = nil
+		return nil, err
+	}
+	return fakeBroker{f.v2, f.featuresEpoch}, nil
+}
+
+func (f *fakeCoordinators) LiveCoordinatorBroker(cluster.CoordinatorKind, string) (Broker, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.noLive {
+		return nil, false
+	}
+	return fakeBroker{f.v2, f.featuresEpoch}, true
+}
+
+// finalize finalizes transaction.version at level, as an upgrade's last
+// step (or a downgrade) does: the features' epoch rises, and with level 2
+// the coordinator speaks EndTxn v5 and Produce v12.
+func (f *fakeCoordinators) finalize(level int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.v2 = level >= 2
+	f.featuresEpoch++
 }
 
 func (f *fakeCoordinators) ForgetCoordinator(cluster.CoordinatorKind, string) {
@@ -140,12 +179,12 @@ func (f *fakeCoordinators) AskCoordinator(ctx context.Context, _ cluster.Coordin
 	g := f.held[req.Key()]
 	if g == nil {
 		defer f.mu.Unlock()
-		return f.answer(req)
+		return f.answer(req, versions)
 	}
 	var resp protocol.Response
 	var err error
 	if g.landed {
-		resp, err = f.answer(req)
+		resp, err = f.answer(req, versions)
 	}
 	f.mu.Unlock()
 	g.arrived <- struct{}{}
@@ -159,12 +198,12 @@ func (f *fakeCoordinators) AskCoordinator(ctx context.Context, _ cluster.Coordin
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.answer(req)
+	return f.answer(req, versions)
 }
 
-// answer does what req asks at the coordinator and answers it. f.mu must be
-// held.
-func (f *fakeCoordinators) answer(req protocol.Request) (protocol.Response, error) {
+// answer does what req, sent at the highest of versions, asks at the
+// coordinator and answers it. f.mu must be held.
+func (f *fakeCoordinators) answer(req protocol.Request, versions protocol.VersionRange) (protocol.Response, error) {
 	if err := f.lost; err != nil {
 		f.lost = nil
 		if f.whileLost != nil {
@@ -203,13 +242,16 @@ func (f *fakeCoordinators) answer(req protocol.Request) (protocol.Response, erro
 		}
 		return resp, nil
 	case *protocol.EndTxnRequest:
-		if code == 0 && !f.v2 && r.ProducerEpoch != f.epoch {
+		// EndTxn v5 is transactions v2's, which a coordinator of a
+		// cluster that finalized it tells by the version.
+		v5 := f.v2 && versions.Max >= 5
+		if code == 0 && !v5 && r.ProducerEpoch != f.epoch {
 			// Under transactions v1 an epoch not the coordinator's is
 			// fenced (Kafka 2.7+).
 			code = kerr.ProducerFenced.Code
 		}
 		resp := &protocol.EndTxnResponse{ErrorCode: code, ProducerID: -1, ProducerEpoch: -1}
-		if f.v2 && code == 0 {
+		if v5 && code == 0 {
 			f.epoch++
 			resp.ProducerID, resp.ProducerEpoch = 42, f.epoch
 		}
