@@ -15,15 +15,29 @@ import (
 // all, and one older than 2.1 cannot read them.
 const zstdProduceVersion = 7
 
+// txnV2ProduceVersion is the first Produce version that adds its
+// partitions to the transaction (KIP-890 part 2).
+const txnV2ProduceVersion = 12
+
 // send packs the batches drained into f into one ProduceRequest and sends
 // it. The answer comes back on s.results; with acks=0 the connection
 // answers as soon as the bytes are written.
 func (s *Sender) send(ctx context.Context, c Conn, f *flight) {
 	version, err := c.Version(protocol.Produce)
-	if err == nil && s.cfg.TransactionalID != nil && version > 11 && (s.cfg.TransactionsV2 == nil || !s.cfg.TransactionsV2()) {
-		// v12 asks a transactions-v2 broker to add partitions implicitly
-		// (KIP-890); with transactions v1 AddPartitionsToTxn did that.
-		version = 11
+	if err == nil && s.cfg.TransactionalID != nil {
+		v2 := s.cfg.TransactionsV2 != nil && s.cfg.TransactionsV2()
+		switch {
+		case !v2 && version > 11:
+			// v12 asks a transactions-v2 broker to add partitions
+			// implicitly (KIP-890); with transactions v1
+			// AddPartitionsToTxn did that.
+			version = 11
+		case v2 && version < txnV2ProduceVersion:
+			// Under v2 no AddPartitionsToTxn was sent: v11 would write
+			// the batch to a partition never added to the transaction,
+			// the hanging transaction KIP-890 prevents.
+			err = fmt.Errorf("%w: the leader speaks Produce v%d at most, and transactions v2 needs v%d", protocol.ErrUnsupportedVersion, version, txnV2ProduceVersion)
+		}
 	}
 	if err != nil {
 		s.refuseAll(f, err)

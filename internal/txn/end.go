@@ -419,7 +419,8 @@ func (m *Manager) endTxn(ctx context.Context, commit bool) error {
 	req := &protocol.EndTxnRequest{TransactionalID: m.cfg.TransactionalID, ProducerID: id.ID, ProducerEpoch: id.Epoch, Committed: commit}
 	versions := protocol.VersionRange{Max: 4} // v5 is transactions v2's
 	if m.V2() {
-		versions.Max = 5
+		// And v2 needs it: a v4 end would take no new epoch.
+		versions = protocol.VersionRange{Min: 5, Max: 5}
 	}
 	check := func(r protocol.Response) error { return code(protocol.EndTxn, r.(*protocol.EndTxnResponse).ErrorCode) }
 	call := m.call

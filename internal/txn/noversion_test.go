@@ -96,3 +96,39 @@ func TestAnOldGroupCoordinatorsRefusalOfAMembershipDoesNotSayNoVersionIsShared(t
 	require.ErrorIs(t, err, ErrFatal)
 	require.ErrorContains(t, err, "the group coordinator and this producer share no version of TxnOffsetCommit")
 }
+
+// Under transactions v2 a coordinator request goes at v2's versions or not
+// at all: an EndTxn v4 would end the transaction without the epoch bump v2
+// counts on, and a TxnOffsetCommit v4 would be checked as v1's, against a
+// group never added to the transaction. A coordinator that speaks no
+// version as high (a broker rolled back) stops the producer, as one that
+// shares no version of the request does, rather than get the v1 request.
+func TestAV2RequestGoesAtNoV1Version(t *testing.T) {
+	ctx := context.Background()
+	offsets := []Offset{{Topic: "in", Partition: 0, Offset: 10}}
+	for _, c := range []struct {
+		call string
+		api  protocol.APIKey
+		fail func(r *rig) error
+	}{
+		{"Commit", protocol.EndTxn, func(r *rig) error {
+			r.addedToTheTransaction(true)
+			return r.m.Commit(ctx)
+		}},
+		{"SendOffsets", protocol.TxnOffsetCommit, func(r *rig) error {
+			return r.m.SendOffsets(ctx, offsets, Group{ID: "g"})
+		}},
+		{"SendOffsets with a membership", protocol.TxnOffsetCommit, func(r *rig) error {
+			return r.m.SendOffsets(ctx, offsets, Group{ID: "g", Generation: 7})
+		}},
+	} {
+		t.Run(c.call, func(t *testing.T) {
+			r := initialized(t, true)
+			r.coords.speaks = map[protocol.APIKey]protocol.VersionRange{c.api: {Min: 0, Max: 4}}
+			err := c.fail(r)
+			require.ErrorIs(t, err, ErrFatal)
+			require.ErrorIs(t, err, protocol.ErrUnsupportedVersion)
+			require.NotContains(t, r.coords.apis(), c.api, "a v2 transaction's request sent at v4")
+		})
+	}
+}

@@ -120,12 +120,14 @@ func (m *Manager) SendOffsets(ctx context.Context, offsets []Offset, group Group
 	}
 	versions := protocol.VersionRange{Max: 4} // v5 is transactions v2's
 	if v2 {
-		versions.Max = 5
+		// And v2 needs it: v4 is checked as v1's, against a group the
+		// transaction never added.
+		versions = protocol.VersionRange{Min: 5, Max: 5}
 	}
 	if group.hasMembership() {
 		// Older versions leave it out, and the offsets would commit
 		// without the check that fences a zombie consumer.
-		versions.Min = membershipVersion
+		versions.Min = max(versions.Min, membershipVersion)
 	}
 	_, unanswered, err := m.call(ctx, cluster.GroupCoordinator, group.ID, req, versions, func(r protocol.Response) error {
 		return offsetCommitError(r.(*protocol.TxnOffsetCommitResponse))

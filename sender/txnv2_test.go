@@ -1,0 +1,35 @@
+package sender
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gokafka/producer/accumulator"
+	"github.com/gokafka/producer/protocol"
+)
+
+// Under transactions v2 no AddPartitionsToTxn is sent: the Produce request
+// adds its partitions, which only v12+ does (KIP-890). A leader whose
+// connection offers no more than v11 (a broker not upgraded yet, or rolled
+// back) would write the batch to a partition never added to the
+// transaction, the hanging transaction KIP-890 exists to prevent. The
+// batch fails as it fails at a leader sharing no Produce version, and
+// nothing is sent.
+func TestAV2TransactionalBatchGoesAtNoVersionBelow12(t *testing.T) {
+	id := "tx"
+	r := newRigWith(t, rigConfig{
+		acc: func(c *accumulator.Config) { c.Idempotent, c.Transactional = true, true },
+		sender: func(c *Config) {
+			c.TransactionalID = &id
+			c.TransactionsV2 = func() bool { return true }
+		},
+	})
+	r.acc.SetProducerID(accumulator.ProducerID{ID: 7, Epoch: 0})
+	r.conn.produce = 11
+	r.produce(parts[0], 1)
+	out := r.outcome(1)
+	require.ErrorIs(t, out.Err, protocol.ErrUnsupportedVersion, "a v2 transaction's batch went at Produce v11")
+	require.ErrorIs(t, out.Err, accumulator.ErrProducerStopped, "%v", out.Err)
+	require.ErrorContains(t, out.Err, "transactions v2")
+}
