@@ -147,7 +147,11 @@ func (m *Manager) learnNextProtocol() {
 	// of the v1 transactions, late, as one of the first v2 one. From v2
 	// down to v1 the EndTxn v5 just answered gave the next transaction
 	// its new epoch already.
-	m.switchBump = m.nextV2 && !m.v2
+	// Once booked, the bump stays asked for until the transaction
+	// finishes: one that reached the coordinator unanswered (the commit's
+	// ctx ended) moved its epoch on, whatever the features say at the
+	// commit called again. A bump the producer did not need does no harm.
+	m.switchBump = m.switchBump || m.nextV2 && !m.v2
 	if was != m.nextV2 {
 		m.cfg.Logger.Info("transaction protocol changes from the next transaction", "transactional_id", m.cfg.TransactionalID, "transactions_v2", m.nextV2)
 	}

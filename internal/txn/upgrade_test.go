@@ -170,3 +170,30 @@ func TestACommitWhoseSwitchBumpWasCutShortAsksForItAgain(t *testing.T) {
 	require.NoError(t, r.m.Begin())
 	require.True(t, r.m.V2())
 }
+
+// The bump of a move to v2 reaches the coordinator, but its answer is cut
+// short with the commit's ctx; before the commit is called again the
+// feature goes back to 1. The commit called again still asks for a bump:
+// the coordinator's epoch moved on with the first, and without one the
+// producer's next transaction went under the epoch it had left behind,
+// fenced.
+func TestABumpCutShortIsAskedAgainThoughTheProtocolFlipsBack(t *testing.T) {
+	r := initialized(t, false)
+	r.addedToTheTransaction(false)
+	r.coords.finalize(2)
+	g := r.coords.holdAnswers(protocol.InitProducerId)
+	ctx, cancel := context.WithCancel(context.Background())
+	committed := make(chan error, 1)
+	go func() { committed <- r.m.Commit(ctx) }()
+	bounded.Receive(t, g.arrived, waitTime, "no InitProducerId for the move to v2")
+	cancel()
+	require.ErrorIs(t, bounded.Receive(t, committed, waitTime, "Commit did not return"), context.Canceled)
+	close(g.open)
+	r.coords.finalize(1)
+
+	require.NoError(t, r.m.Commit(context.Background()), "the commit called again")
+	require.NoError(t, r.m.Begin())
+	require.False(t, r.m.V2())
+	r.addedToTheTransaction(false)
+	require.NoError(t, r.m.Commit(context.Background()), "the next v1 transaction, under the epoch the bump gave")
+}
