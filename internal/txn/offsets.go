@@ -130,7 +130,7 @@ func (m *Manager) SendOffsets(ctx context.Context, offsets []Offset, group Group
 		versions.Min = max(versions.Min, membershipVersion)
 	}
 	_, unanswered, err := m.call(ctx, cluster.GroupCoordinator, group.ID, req, versions, func(r protocol.Response) error {
-		return offsetCommitError(r.(*protocol.TxnOffsetCommitResponse))
+		return offsetCommitError(r.(*protocol.TxnOffsetCommitResponse), req)
 	})
 	// Unanswered, it may reach the group coordinator late: under the epoch
 	// a v1 transaction keeps, in the next transaction, whose offsets it
@@ -292,12 +292,23 @@ func membershipUnchecked(err error, group Group) error {
 }
 
 // offsetCommitError is the first partition error of a TxnOffsetCommit
-// answer.
-func offsetCommitError(r *protocol.TxnOffsetCommitResponse) error {
+// answer to req, or a partition the answer left out (errLeftOut: taken as
+// committed, the transaction would commit without its offset, and the
+// consumer read its input again).
+func offsetCommitError(r *protocol.TxnOffsetCommitResponse, req *protocol.TxnOffsetCommitRequest) error {
+	answered := map[accumulator.TopicPartition]bool{}
 	for _, t := range r.Topics {
 		for _, p := range t.Partitions {
 			if err := kerr.ForCode(p.ErrorCode); err != nil {
 				return fmt.Errorf("TxnOffsetCommit: %s-%d: %w", t.Name, p.PartitionIndex, err)
+			}
+			answered[accumulator.TopicPartition{Topic: t.Name, Partition: p.PartitionIndex}] = true
+		}
+	}
+	for _, t := range req.Topics {
+		for _, p := range t.Partitions {
+			if !answered[accumulator.TopicPartition{Topic: t.Name, Partition: p.PartitionIndex}] {
+				return fmt.Errorf("TxnOffsetCommit: %s-%d: %w", t.Name, p.PartitionIndex, errLeftOut)
 			}
 		}
 	}

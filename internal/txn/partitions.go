@@ -193,20 +193,27 @@ func (m *Manager) addToTransaction(id accumulator.ProducerID, parts []accumulato
 		t.Partitions = append(t.Partitions, tp.Partition)
 	}
 	_, unanswered, err = m.call(m.cfg.Context, cluster.TransactionCoordinator, m.cfg.TransactionalID, req, protocol.VersionRange{Max: maxAddPartitionsVersion},
-		func(r protocol.Response) error { return addPartitionsError(r.(*protocol.AddPartitionsToTxnResponse)) })
+		func(r protocol.Response) error {
+			return addPartitionsError(r.(*protocol.AddPartitionsToTxnResponse), parts)
+		})
 	return unanswered, err
 }
 
-// addPartitionsError is the error of an AddPartitionsToTxn answer: the
-// first partition error that is not OPERATION_NOT_ATTEMPTED (which says
-// only that another partition's failure stopped the request).
-func addPartitionsError(r *protocol.AddPartitionsToTxnResponse) error {
+// addPartitionsError is the error of an AddPartitionsToTxn answer to
+// parts: the first partition error that is not OPERATION_NOT_ATTEMPTED
+// (which says only that another partition's failure stopped the request),
+// or a partition the answer left out (errLeftOut: taken as added, its
+// batches would go to a partition the coordinator never heard of, left
+// without a marker at the transaction's end).
+func addPartitionsError(r *protocol.AddPartitionsToTxnResponse, parts []accumulator.TopicPartition) error {
 	if err := code(protocol.AddPartitionsToTxn, r.ErrorCode); err != nil {
 		return err
 	}
 	var notAttempted error
+	answered := make(map[accumulator.TopicPartition]bool, len(parts))
 	for _, t := range r.ResultsByTopicV3AndBelow {
 		for _, p := range t.ResultsByPartition {
+			answered[accumulator.TopicPartition{Topic: t.Name, Partition: p.PartitionIndex}] = true
 			err := kerr.ForCode(p.PartitionErrorCode)
 			switch {
 			case err == nil:
@@ -220,6 +227,11 @@ func addPartitionsError(r *protocol.AddPartitionsToTxnResponse) error {
 	}
 	if notAttempted != nil {
 		return fmt.Errorf("AddPartitionsToTxn: %w", notAttempted)
+	}
+	for _, tp := range parts {
+		if !answered[tp] {
+			return fmt.Errorf("AddPartitionsToTxn: %s-%d: %w", tp.Topic, tp.Partition, errLeftOut)
+		}
 	}
 	return nil
 }

@@ -91,7 +91,7 @@ func (m *Manager) ask(ctx, live context.Context, kind cluster.CoordinatorKind, k
 		if coordinatorMoved(kind, err) {
 			m.cfg.Coordinators.ForgetCoordinator(kind, key)
 		}
-		if !cluster.Retriable(err) {
+		if !cluster.Retriable(err) && !errors.Is(err, errLeftOut) {
 			switch {
 			case cluster.NoVersionFits(err):
 				err = noVersion(kind, key, versions, err)
@@ -120,6 +120,11 @@ func (m *Manager) ask(ctx, live context.Context, kind cluster.CoordinatorKind, k
 		}
 	}
 }
+
+// errLeftOut is a coordinator's answer that left out a partition the
+// request named, which the request is sent again for: the Java client
+// keeps such partitions pending, and sends them again.
+var errLeftOut = errors.New("the coordinator's answer left out the partition")
 
 // coordinatorMoved reports whether err, a coordinator's answer, says it may
 // no longer be the coordinator, to be found again before a retry. A group

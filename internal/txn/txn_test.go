@@ -57,6 +57,9 @@ type fakeCoordinators struct {
 	// noLive: no live connection to the coordinator is known
 	// (LiveCoordinatorBroker).
 	noLive bool
+	// leaveOut: the next answers of an API, as many as counted, name none
+	// of the partitions their request did.
+	leaveOut map[protocol.APIKey]int
 }
 
 // gate holds requests: arrived is told of each, open lets them through.
@@ -160,6 +163,17 @@ func (f *fakeCoordinators) ForgetCoordinator(cluster.CoordinatorKind, string) {
 	f.mu.Unlock()
 }
 
+// leaveOutPartitions makes the next n answers of api name none of the
+// partitions their request did.
+func (f *fakeCoordinators) leaveOutPartitions(api protocol.APIKey, n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.leaveOut == nil {
+		f.leaveOut = map[protocol.APIKey]int{}
+	}
+	f.leaveOut[api] += n
+}
+
 // fail makes the next n requests of api fail with err, in order.
 func (f *fakeCoordinators) fail(api protocol.APIKey, errs ...*kerr.Error) {
 	f.mu.Lock()
@@ -215,6 +229,21 @@ func (f *fakeCoordinators) answer(req protocol.Request, versions protocol.Versio
 	if q := f.errs[req.Key()]; len(q) > 0 {
 		code, f.errs[req.Key()] = q[0].Code, q[1:]
 	}
+	resp, err := f.answerWith(req, versions, code)
+	if f.leaveOut[req.Key()] > 0 {
+		f.leaveOut[req.Key()]--
+		switch r := resp.(type) {
+		case *protocol.AddPartitionsToTxnResponse:
+			r.ResultsByTopicV3AndBelow = nil
+		case *protocol.TxnOffsetCommitResponse:
+			r.Topics = nil
+		}
+	}
+	return resp, err
+}
+
+// answerWith is answer's work, with the error code scripted for req.
+func (f *fakeCoordinators) answerWith(req protocol.Request, versions protocol.VersionRange, code int16) (protocol.Response, error) {
 	switch r := req.(type) {
 	case *protocol.InitProducerIdRequest:
 		switch {
@@ -656,6 +685,28 @@ func TestV1AddingRetriesConcurrentTransactions(t *testing.T) {
 		r.clk.Advance(time.Second) // past the longest backoff
 		return r.admit(tp0)
 	}, waitTime, time.Millisecond, "the partition was not added through the retries")
+	require.Equal(t, InTransaction, r.state())
+}
+
+// An AddPartitionsToTxn answer that leaves a partition out says nothing of
+// it: the request goes again, and the partition is admitted once an answer
+// names it, as the Java client adds only the partitions answered. Before,
+// it was taken as added, and its batches went to a partition the
+// coordinator never heard of, which no marker would end.
+func TestV1AddingAnsweredWithoutThePartitionAsksAgain(t *testing.T) {
+	r := initialized(t, false)
+	r.coords.leaveOutPartitions(protocol.AddPartitionsToTxn, 2)
+	sent := len(r.coords.apis())
+	require.False(t, r.admit(tp0))
+	require.Eventually(t, func() bool {
+		r.clk.Advance(time.Second) // past the longest backoff
+		return r.admit(tp0)
+	}, waitTime, time.Millisecond, "the partition was not added after the answers that left it out")
+	// Asked again after each answer that left it out (an Admit while a
+	// request is under way may ask once more after it).
+	asked := r.coords.apis()[sent:]
+	require.GreaterOrEqual(t, len(asked), 3, "asked again after each answer that left the partition out")
+	require.Equal(t, []protocol.APIKey{protocol.AddPartitionsToTxn, protocol.AddPartitionsToTxn, protocol.AddPartitionsToTxn}, asked[:3])
 	require.Equal(t, InTransaction, r.state())
 }
 
@@ -1201,6 +1252,28 @@ func TestSendOffsets(t *testing.T) {
 		require.Len(t, commit.Topics[0].Partitions, 2)
 		require.NoError(t, r.m.Commit(context.Background()))
 		require.Contains(t, r.coords.apis(), protocol.EndTxn, "offsets alone make the transaction worth ending")
+	}
+}
+
+// A TxnOffsetCommit answer that leaves a partition out says nothing of its
+// offset: the request goes again, as the Java client keeps such a
+// partition pending. Before, the offsets counted as sent, and the
+// transaction could commit without them, the consumer then reading its
+// input again.
+func TestSendOffsetsAnsweredWithoutThePartitionAsksAgain(t *testing.T) {
+	offsets := []Offset{{Topic: "in", Partition: 0, Offset: 10}, {Topic: "in", Partition: 1, Offset: 20}}
+	for _, v2 := range []bool{false, true} {
+		r := initialized(t, v2)
+		r.coords.leaveOutPartitions(protocol.TxnOffsetCommit, 1)
+		require.NoError(t, r.retrying(func() error { return r.m.SendOffsets(context.Background(), offsets, Group{ID: "g"}) }))
+		commits := 0
+		for _, api := range r.coords.apis() {
+			if api == protocol.TxnOffsetCommit {
+				commits++
+			}
+		}
+		require.Equal(t, 2, commits, "v2=%v: asked again after the answer that left the partitions out", v2)
+		require.NoError(t, r.m.Commit(context.Background()))
 	}
 }
 
