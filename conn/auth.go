@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -259,10 +260,21 @@ func (x *saslExchange) rounds(session sasl.Session, version int16, g grant) (gra
 			return grant{}, x.refused(err)
 		}
 		challenge = ar.AuthBytes
-		g.lifetime = time.Duration(ar.SessionLifetimeMs) * time.Millisecond
+		g.lifetime = sessionLifetime(ar.SessionLifetimeMs)
 		g.expires = written.Add(g.lifetime)
 	}
 	return grant{}, x.refused(fmt.Errorf("%w: no outcome after %d rounds", sasl.ErrProtocol, maxSASLRounds))
+}
+
+// sessionLifetime is the session lifetime a SaslAuthenticate answer grants
+// (KIP-368), in ms; zero, no limit, for zero, for a negative one, and for
+// one no time.Duration holds (over 292 years), which would wrap round to a
+// session too short to renew and close every connection as it opened.
+func sessionLifetime(ms int64) time.Duration {
+	if ms <= 0 || ms > math.MaxInt64/int64(time.Millisecond) {
+		return 0
+	}
+	return time.Duration(ms) * time.Millisecond
 }
 
 // couldNotStart is the error of a mechanism whose Start failed: an

@@ -2,6 +2,7 @@ package conn
 
 import (
 	"context"
+	"math"
 	"testing"
 	"time"
 
@@ -110,5 +111,24 @@ func TestASlowAnswerToAReauthenticationDoesNotPutTheNextOff(t *testing.T) {
 	awaitReauthTimer(t, fake, fake.Now(), time.Minute)
 	if err := c.Err(); err != nil {
 		t.Fatalf("connection died: %v", err)
+	}
+}
+
+// A session lifetime no time.Duration holds (a broker's or a proxy's
+// int64 maximum) is no limit, as zero and a negative one are: multiplied
+// into a Duration it wrapped round to a lifetime too short to renew, and
+// every connection was closed as it opened.
+func TestASessionLifetimeNoDurationHoldsIsNoLimit(t *testing.T) {
+	for ms, want := range map[int64]time.Duration{
+		1000:                                    time.Second,
+		0:                                       0,
+		-5:                                      0,
+		math.MaxInt64:                           0,
+		18446744073710:                          0, // wrapped to 448µs
+		math.MaxInt64 / int64(time.Millisecond): time.Duration(math.MaxInt64/int64(time.Millisecond)) * time.Millisecond,
+	} {
+		if got := sessionLifetime(ms); got != want {
+			t.Errorf("sessionLifetime(%d ms) = %v, want %v", ms, got, want)
+		}
 	}
 }
