@@ -3,6 +3,7 @@ package protocol
 import (
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -48,6 +49,9 @@ func requireDecodeError(t *testing.T, err error, api APIKey, v int16, n int, wan
 	}
 	if de.Offset < 0 || de.Offset > n {
 		t.Fatalf("%s v%d, %d bytes: offset %d outside the input: %v", api, v, n, de.Offset, err)
+	}
+	if at := fmt.Sprintf("byte %d", de.Offset); strings.Count(de.Error(), at) != 1 {
+		t.Fatalf("%s v%d, %d bytes: %q does not say %q once", api, v, n, de.Error(), at)
 	}
 	for _, w := range want {
 		if errors.Is(err, w) {

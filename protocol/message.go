@@ -50,6 +50,10 @@ type DecodeError struct {
 }
 
 func (e *DecodeError) Error() string {
+	if we, ok := e.Err.(*wire.Error); ok && we.Offset == e.Offset {
+		// Said once: "at byte 43: byte 43: ..." told the offset twice.
+		return fmt.Sprintf("decoding %s v%d at byte %d: %s: %v", e.API, e.Version, e.Offset, we.What, we.Err)
+	}
 	return fmt.Sprintf("decoding %s v%d at byte %d: %v", e.API, e.Version, e.Offset, e.Err)
 }
 
