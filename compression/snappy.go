@@ -34,7 +34,10 @@ func compressSnappy(dst, src []byte) []byte {
 	dst = append(dst, xerialMagic[:]...)
 	dst = binary.BigEndian.AppendUint32(dst, xerialVersion)
 	dst = binary.BigEndian.AppendUint32(dst, xerialCompatible)
-	for len(src) > 0 {
+	// At least one chunk: franz-go and sarama take a bare header (16
+	// bytes, no chunk) for a raw snappy block and refuse it, so an empty
+	// input is one chunk holding an empty block, which every reader takes.
+	for first := true; first || len(src) > 0; first = false {
 		chunk := src[:min(len(src), xerialChunkSize)]
 		src = src[len(chunk):]
 		// Encode in place after a 4-byte length slot: EncodeSnappy writes
