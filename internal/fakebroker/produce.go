@@ -42,7 +42,7 @@ func (s *session) handleProduce(version int16, body []byte) (protocol.Response, 
 		for pi := range t.Partitions {
 			p := &t.Partitions[pi]
 			rp := nextPartition(rt)
-			if f := act.failure(t.Name, p.Index); f != nil {
+			if f := act.failure(t.Name, p.Index); f != nil && !s.repeatsLast(f, t.Name, p.Index, p.Records) {
 				fail(rp, p.Index, f)
 				continue
 			}

@@ -176,6 +176,36 @@ func (s *session) checkProducers(p *partition) (dup batchMeta, isDup bool, fail 
 	return batchMeta{}, false, nil
 }
 
+// repeatsLast reports whether f, an injected failure, is an
+// OUT_OF_ORDER_SEQUENCE_NUMBER for data that repeats the last batch its
+// producer appended to the partition: Kafka keeps that batch's metadata
+// even when it restarts from a snapshot, and answers its retry as the
+// duplicate it is, never as out of order, so the failure gives way to the
+// usual answer. A producer relies on it: the newest batch it sent, refused
+// as out of order, was not written.
+func (s *session) repeatsLast(f *Failure, topic string, index int32, data []byte) bool {
+	if f.Err != kerr.OutOfOrderSequenceNumber {
+		return false
+	}
+	b, rest, err := record.DecodeBatch(data)
+	if err != nil || len(rest) > 0 || b.ProducerID < 0 {
+		return false
+	}
+	c := s.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := c.topics[topic]
+	if t == nil || index < 0 || int(index) >= len(t.partitions) {
+		return false
+	}
+	st := t.partitions[index].producers[b.ProducerID]
+	if st == nil || st.n == 0 || st.epoch != b.ProducerEpoch {
+		return false
+	}
+	last := st.batch(st.n - 1)
+	return last.firstSeq == b.BaseSequence && last.lastSeq == addSeq(b.BaseSequence, b.LastOffsetDelta)
+}
+
 // pendingState is the tentative state of producer id, started on first use
 // in the request from its committed state (nil: none).
 func (s *session) pendingState(id int64, committed *producerState) *producerState {

@@ -346,3 +346,25 @@ func BenchmarkAppend(b *testing.B) {
 		})
 	}
 }
+
+// An injected OUT_OF_ORDER_SEQUENCE_NUMBER meets a retry of the producer's
+// last batch as Kafka would: it recognises the duplicate even after a
+// restart from its snapshot, so the answer is the duplicate's. A retry of
+// an earlier batch, which such a broker no longer recognises, and a new
+// batch are refused as injected.
+func TestAnInjectedOutOfOrderGivesWayToADuplicateOfTheLastBatch(t *testing.T) {
+	c, send := idempotent(t)
+	first, last := stamped(t, 7, 0, 0, "a"), stamped(t, 7, 0, 1, "b")
+	requireAppended(t, send(first), 0)
+	requireAppended(t, send(last), 1)
+	c.OnProduce(func(int32, *protocol.ProduceRequest) Action {
+		return Action{Partitions: map[TopicPartition]*Failure{{Topic: "t", Partition: 0}: {Err: kerr.OutOfOrderSequenceNumber}}}
+	})
+	requireAppended(t, send(last), 1)
+	require.Equal(t, int64(1), c.DuplicateBatches())
+	p := send(first)
+	require.Equal(t, kerr.OutOfOrderSequenceNumber.Code, p.ErrorCode)
+	p = send(stamped(t, 7, 0, 2, "c"))
+	require.Equal(t, kerr.OutOfOrderSequenceNumber.Code, p.ErrorCode)
+	require.Equal(t, []string{"a", "b"}, values(c))
+}
