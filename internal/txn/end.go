@@ -484,6 +484,7 @@ func (m *Manager) finish() error {
 	}
 	clear(m.added)
 	clear(m.pending)
+	clear(m.adding)
 	clear(m.missingOffsets)
 	m.offsetsFailure = nil
 	m.started, m.begun, m.maybeBegun = false, false, false

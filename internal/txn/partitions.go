@@ -40,6 +40,12 @@ func (m *Manager) Admit(tp accumulator.TopicPartition) (admitted bool, refused e
 	if m.v2 || m.added[tp] {
 		return true, nil
 	}
+	if m.adding[tp] {
+		// Asked again (another batch of the partition drained) while its
+		// AddPartitionsToTxn is under way: Wake tells once it is added.
+		// Queued again, it would cost the coordinator another round trip.
+		return false, nil
+	}
 	m.pending[tp] = true
 	if m.adderDone == nil {
 		m.adderDone = make(chan struct{})
@@ -67,6 +73,7 @@ func (m *Manager) addPartitions(done chan struct{}) {
 		parts := make([]accumulator.TopicPartition, 0, len(m.pending))
 		for tp := range m.pending {
 			parts = append(parts, tp)
+			m.adding[tp] = true
 		}
 		clear(m.pending)
 		id, _ := m.cfg.ProducerID()
@@ -76,6 +83,10 @@ func (m *Manager) addPartitions(done chan struct{}) {
 		unanswered, err := m.addToTransaction(id, parts)
 
 		m.mu.Lock()
+		// Only this goroutine books partitions as being added, one
+		// request at a time: what it booked is parts, or nothing if the
+		// transaction finished meanwhile (finish clears it).
+		clear(m.adding)
 		if gen != m.gen {
 			// The transaction ended meanwhile (aborted): nothing to book.
 			m.mu.Unlock()

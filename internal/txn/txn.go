@@ -182,9 +182,11 @@ type Manager struct {
 	featuresEpoch int64
 	protocolKnown bool
 	// In the current transaction: the partitions added (v1), those waiting
-	// to be, and whether anything at all (a record, offsets) is in it.
+	// to be, those in the AddPartitionsToTxn under way, and whether
+	// anything at all (a record, offsets) is in it.
 	added   map[accumulator.TopicPartition]bool
 	pending map[accumulator.TopicPartition]bool
+	adding  map[accumulator.TopicPartition]bool
 	started bool
 	// begun: with transactions v1, the coordinator has the transaction,
 	// an AddPartitionsToTxn or AddOffsetsToTxn having succeeded; maybeBegun:
@@ -295,6 +297,7 @@ func New(cfg Config) *Manager {
 		calls:   newCallLock(),
 		added:   make(map[accumulator.TopicPartition]bool),
 		pending: make(map[accumulator.TopicPartition]bool),
+		adding:  make(map[accumulator.TopicPartition]bool),
 
 		missingOffsets: make(map[offsetKey]bool),
 	}
