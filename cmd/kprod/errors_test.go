@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
 	"net"
 	"strings"
@@ -96,5 +97,43 @@ func TestSomethingNotKafka(t *testing.T) {
 	r := runKprod(t, "", "perf", "-b", ln.Addr().String(), "-t", "t", "--num-records", "1")
 	if r.code != exitFailed || !strings.Contains(r.stderr, "not a Kafka broker") || !strings.Contains(r.stderr, `"HTTP/1.1 400`) {
 		t.Errorf("exit %d, stderr:\n%s\nwant it to say the peer is not a Kafka broker", r.code, r.stderr)
+	}
+}
+
+// messageTooLarge is Kafka's MESSAGE_TOO_LARGE: a batch larger than the
+// topic's max.message.bytes, which the producer splits and sends again.
+const messageTooLarge = 10
+
+// A batch the broker refuses as too large is split and sent again: the
+// summary counts the split, which is not a retry (a run against a topic
+// of small max.message.bytes said "0 retries" of batches nearly all
+// split). The ten records go in one batch, lingering until the final
+// flush; the broker refuses its first request.
+func TestTheSummaryCountsBatchesSplit(t *testing.T) {
+	cluster, err := embedded.Start(embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	brokers, topic := strings.Join(cluster.Addrs(), ","), uniqueTopic("split")
+	if err := cluster.CreateTopic(topic, 1); err != nil {
+		t.Fatal(err)
+	}
+	cluster.FailNextProduce(1, messageTooLarge)
+	r := runKprod(t, "", "perf", "-b", brokers, "-t", topic, "--num-records", "10", "--linger", "1h", "--json")
+	if r.code != exitOK {
+		t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
+	}
+	if s := parseSummary(t, r); s.RecordsAcked != 10 {
+		t.Errorf("acked %d, want 10", s.RecordsAcked)
+	}
+	var fields struct {
+		Splits *int64 `json:"splits"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &fields); err != nil {
+		t.Fatal(err)
+	}
+	if fields.Splits == nil || *fields.Splits != 1 {
+		t.Errorf("splits %v, want 1 (the one batch refused):\n%s", fields.Splits, r.stdout)
 	}
 }

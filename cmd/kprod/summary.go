@@ -75,7 +75,11 @@ type summary struct {
 	// and when no batch went out.
 	CompressionRatio float64 `json:"compression_ratio"`
 	Requests         int64   `json:"requests"`
-	Retries          int64   `json:"retries"`
+	// Retries counts batches sent again after a retriable error; Splits,
+	// batches the broker refused as too large (MESSAGE_TOO_LARGE), halved
+	// and sent again as two, which is not a retry.
+	Retries int64 `json:"retries"`
+	Splits  int64 `json:"splits"`
 
 	CPUSeconds      float64 `json:"cpu_seconds"`
 	CPUUsPerRecord  float64 `json:"cpu_us_per_record"`
@@ -180,6 +184,7 @@ func newSummary(in summaryInput) *summary {
 		CompressionRatio: compressionRatio(st),
 		Requests:         st.Requests,
 		Retries:          st.Retries,
+		Splits:           st.Splits,
 		CPUSeconds:       round(ph.cpu.Seconds(), 3),
 		CPUUsPerRecord:   round(ratio(float64(ph.cpu.Microseconds()), float64(c.sent)), 3),
 		AllocsPerRecord:  round(ratio(float64(ph.mallocs), float64(c.sent)), 2),
@@ -285,8 +290,14 @@ func (s *summary) write(w io.Writer, asJSON bool) error {
 		fmt.Fprintf(&b, "latency   p50 %.3f ms, p99 %.3f ms, p99.9 %.3f ms, max %.3f ms (%s to ack)\n",
 			s.LatencyMs.P50, s.LatencyMs.P99, s.LatencyMs.P999, s.LatencyMs.Max, s.latencyFrom)
 	}
-	fmt.Fprintf(&b, "batches   %s (%.1f records/batch) in %s, %s; compression %s, ratio %.2f\n",
-		group(s.Batches), s.RecordsPerBatch, plural(s.Requests, "request"), plural(s.Retries, "retry"), s.Compression, s.CompressionRatio)
+	// Splits are shown only when there are any: most runs have none, and
+	// only a topic's max.message.bytes below the batch size makes them.
+	splits := ""
+	if s.Splits > 0 {
+		splits = ", " + plural(s.Splits, "split")
+	}
+	fmt.Fprintf(&b, "batches   %s (%.1f records/batch) in %s, %s%s; compression %s, ratio %.2f\n",
+		group(s.Batches), s.RecordsPerBatch, plural(s.Requests, "request"), plural(s.Retries, "retry"), splits, s.Compression, s.CompressionRatio)
 	idempotence := "idempotent: retries neither duplicate nor reorder"
 	if !s.Idempotent {
 		idempotence = "not idempotent: a retry may duplicate or reorder records"

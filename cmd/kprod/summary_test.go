@@ -149,3 +149,23 @@ func TestTheTransactionsLineSaysOneRecordInTheSingular(t *testing.T) {
 		t.Errorf("summary:\n%s\nwant the line %q", b.String(), want)
 	}
 }
+
+// The batches line counts the batches split as too large beside the
+// retries, when there are any: a split is not a retry, and a run whose
+// batches were nearly all split said "0 retries" alone.
+func TestTheBatchesLineCountsSplits(t *testing.T) {
+	m := meterWith(0, 0, 0)
+	for _, tc := range []struct {
+		stats producer.Stats
+		want  string
+	}{
+		{producer.Stats{Batches: 1769, Requests: 1108, Splits: 1755}, "in 1,108 requests, 0 retries, 1,755 splits;"},
+		{producer.Stats{Batches: 3, Requests: 2, Retries: 1, Splits: 1}, "in 2 requests, 1 retry, 1 split;"},
+		{producer.Stats{Batches: 3, Requests: 2}, "in 2 requests, 0 retries;"},
+	} {
+		got := writeSummary(t, summaryInput{mode: "perf", meter: m, stats: tc.stats})
+		if !strings.Contains(got, tc.want) {
+			t.Errorf("stats %+v: summary lacks %q:\n%s", tc.stats, tc.want, got)
+		}
+	}
+}
