@@ -47,7 +47,9 @@ const (
 //     waiting.
 //   - Failures are rare: they are counted, in total and by name, under one
 //     mutex, so that a reading of the two always agrees.
-//   - The summary merges the histograms at the end.
+//   - The summary merges the histograms at the end, and takes the largest
+//     of the tallies' exact maxima: a histogram's max is the top of its
+//     bucket, up to 0.1% above the longest latency.
 //
 // BenchmarkMeterPerRecord measures the whole of it against a bare callback.
 type meter struct {
@@ -59,6 +61,7 @@ type meter struct {
 	spare      *hdrhistogram.Histogram
 	spareAcked int64
 	spareBytes int64
+	spareMax   int64 // the longest latency counted in the spare, in µs
 
 	errMu    sync.Mutex
 	failed   int64 // the sum of errCount
@@ -90,6 +93,7 @@ type tally struct {
 	acked   int64
 	bytes   int64 // key and value bytes of acknowledged records
 	hist    *hdrhistogram.Histogram
+	max     int64 // the longest latency in hist, exactly, in µs
 
 	_ [64]byte
 }
@@ -169,17 +173,21 @@ func (m *meter) finish(s *shard, start int64, size int64, err error) {
 // microseconds, in t or, if another goroutine holds t, in the spare.
 func (m *meter) acked(t *tally, us, size int64) {
 	// Values above the range are clamped rather than dropped: a record that
-	// took longer than ten minutes is still the maximum.
-	us = min(max(us, latencyMinMicros), latencyMaxMicros)
+	// took longer than ten minutes is still the maximum, which keeps its
+	// true value.
+	us = max(us, latencyMinMicros)
+	inRange := min(us, latencyMaxMicros)
 	if t.writing.CompareAndSwap(false, true) {
-		_ = t.hist.RecordValue(us)
+		_ = t.hist.RecordValue(inRange)
+		t.max = max(t.max, us)
 		t.acked++
 		t.bytes += size
 		t.writing.Store(false)
 		return
 	}
 	m.spareMu.Lock()
-	_ = m.spare.RecordValue(us)
+	_ = m.spare.RecordValue(inRange)
+	m.spareMax = max(m.spareMax, us)
 	m.spareAcked++
 	m.spareBytes += size
 	m.spareMu.Unlock()
@@ -325,4 +333,19 @@ func (m *meter) latency() *hdrhistogram.Histogram {
 	all.Merge(m.spare)
 	m.spareMu.Unlock()
 	return all
+}
+
+// maxLatency is the longest latency counted, in µs, exactly: the merged
+// histogram's Max is the top of that value's bucket. 0 when none was.
+func (m *meter) maxLatency() int64 {
+	var longest int64
+	for _, t := range m.tallies {
+		t.take()
+		longest = max(longest, t.max)
+		t.writing.Store(false)
+	}
+	m.spareMu.Lock()
+	longest = max(longest, m.spareMax)
+	m.spareMu.Unlock()
+	return longest
 }

@@ -151,8 +151,11 @@ func newSummary(in summaryInput) *summary {
 	}
 	ph := in.phase
 	secs := ph.elapsed.Seconds()
-	h := in.meter.latency()
+	h, longest := in.meter.latency(), in.meter.maxLatency()
 	ms := func(us int64) float64 { return round(float64(us)/1000, 3) }
+	// A percentile is the top of its histogram bucket, which may lie above
+	// the longest latency, and no percentile is longer than that.
+	pct := func(perMille int64) float64 { return ms(min(atNearestRank(h, perMille), longest)) }
 	st := in.stats
 	s := &summary{
 		Mode:          in.mode,
@@ -173,10 +176,10 @@ func newSummary(in summaryInput) *summary {
 		RecordsPerSec: round(ratio(float64(ph.rated.acked), secs), 1),
 		MBPerSec:      round(ratio(float64(ph.rated.bytes)/(1<<20), secs), 3),
 		LatencyMs: latencyMs{
-			P50:  ms(atNearestRank(h, 500)),
-			P99:  ms(atNearestRank(h, 990)),
-			P999: ms(atNearestRank(h, 999)),
-			Max:  ms(h.Max()),
+			P50:  pct(500),
+			P99:  pct(990),
+			P999: pct(999),
+			Max:  ms(longest),
 			Mean: round(h.Mean()/1000, 3),
 		},
 		Batches:          st.Batches,

@@ -169,3 +169,27 @@ func TestTheBatchesLineCountsSplits(t *testing.T) {
 		}
 	}
 }
+
+// The max latency is the longest a record took, not the top of its
+// histogram bucket: 4402.395 ms was printed as 4403.199 ms. It is found
+// wherever the record was counted, in a tally or in the spare. The
+// percentiles are the histogram's, but none above the max.
+func TestTheMaxLatencyIsExact(t *testing.T) {
+	for _, inSpare := range []bool{false, true} {
+		m := newMeter(2)
+		m.acked(m.shard(1).tally, 1000, 1)
+		held := m.shard(0).tally
+		if inSpare {
+			held.take() // as a second goroutine calling back would find it
+		}
+		m.acked(held, 4_402_395, 1)
+		held.writing.Store(false)
+		got := newSummary(summaryInput{mode: "perf", meter: m}).LatencyMs
+		if got.Max != 4402.395 {
+			t.Errorf("in the spare %t: max %.3f ms, want 4402.395", inSpare, got.Max)
+		}
+		if got.P50 != 1 || got.P99 != 4402.395 {
+			t.Errorf("in the spare %t: p50 %.3f ms, p99 %.3f ms, want 1 and the max", inSpare, got.P50, got.P99)
+		}
+	}
+}
