@@ -270,8 +270,16 @@ func (s *summary) write(w io.Writer, asJSON bool) error {
 	if s.Interrupted {
 		status = "  (interrupted)"
 	}
-	fmt.Fprintf(&b, "records   %s sent, %s acked, %s failed%s\n",
-		group(s.RecordsSent), group(s.RecordsAcked), group(s.RecordsFailed), status)
+	// With acks=0 the broker answers nothing: the producer completes a
+	// record once its request is written, and the broker may still drop
+	// it (too large, say). The JSON keeps its names; the lines say what
+	// was known.
+	acked, ackedAt := "acked", "ack"
+	if s.Acks == producer.AcksNone.String() {
+		acked, ackedAt = "written", "request written"
+	}
+	fmt.Fprintf(&b, "records   %s sent, %s %s, %s failed%s\n",
+		group(s.RecordsSent), group(s.RecordsAcked), acked, group(s.RecordsFailed), status)
 	if len(s.Errors) > 0 {
 		var parts []string
 		for _, name := range sortedKeys(s.Errors) {
@@ -290,8 +298,8 @@ func (s *summary) write(w io.Writer, asJSON bool) error {
 			s.Seconds, until, formatRate(s.RecordsPerSec), s.MBPerSec)
 	}
 	if s.RecordsAcked > 0 {
-		fmt.Fprintf(&b, "latency   p50 %.3f ms, p99 %.3f ms, p99.9 %.3f ms, max %.3f ms (%s to ack)\n",
-			s.LatencyMs.P50, s.LatencyMs.P99, s.LatencyMs.P999, s.LatencyMs.Max, s.latencyFrom)
+		fmt.Fprintf(&b, "latency   p50 %.3f ms, p99 %.3f ms, p99.9 %.3f ms, max %.3f ms (%s to %s)\n",
+			s.LatencyMs.P50, s.LatencyMs.P99, s.LatencyMs.P999, s.LatencyMs.Max, s.latencyFrom, ackedAt)
 	}
 	// Splits are shown only when there are any: most runs have none, and
 	// only a topic's max.message.bytes below the batch size makes them.

@@ -193,3 +193,25 @@ func TestTheMaxLatencyIsExact(t *testing.T) {
 		}
 	}
 }
+
+// With acks=0 the broker answers nothing: a record counts as acked once
+// its request is written, though the broker may drop it, so the human
+// summary says written, not acked, and its latency ends at the write.
+// The JSON keeps its field names.
+func TestUnderAcksZeroTheSummarySaysWrittenNotAcked(t *testing.T) {
+	m := newMeter(1)
+	m.shard(0).sent.Store(1)
+	m.acked(m.shard(0).tally, 1, 10)
+	for _, tc := range []struct {
+		acks          string
+		records, tail string
+	}{
+		{"0", "1 sent, 1 written, 0 failed", "(Produce to request written)"},
+		{"1", "1 sent, 1 acked, 0 failed", "(Produce to ack)"},
+	} {
+		got := writeSummary(t, summaryInput{mode: "perf", meter: m, acks: tc.acks})
+		if !strings.Contains(got, "records   "+tc.records+"\n") || !strings.Contains(got, tc.tail+"\n") {
+			t.Errorf("acks=%s: summary lacks %q or %q:\n%s", tc.acks, tc.records, tc.tail, got)
+		}
+	}
+}
