@@ -64,7 +64,8 @@ type summary struct {
 	FlushSeconds  float64 `json:"flush_seconds"`
 	RecordsPerSec float64 `json:"records_per_sec"`
 	// MBPerSec is in MiB (2^20 bytes) of keys and values per second, as
-	// Kafka's kafka-producer-perf-test counts its "MB/sec".
+	// Kafka's kafka-producer-perf-test counts its "MB/sec" of values (its
+	// records have no keys).
 	MBPerSec  float64   `json:"mb_per_sec"`
 	LatencyMs latencyMs `json:"latency_ms"`
 
