@@ -71,8 +71,9 @@ func (r closeRace) run(t *testing.T) {
 			cfg.BufferMemory = int64(4 * r.batchSize)
 		}
 	})
+	awaitMetadata(t, p, "known")
 	_, err := p.Send(ctx(t), &Record{Topic: "known", Value: []byte("metadata")})
-	require.NoError(t, err, "the first record, which fetches the metadata")
+	require.NoError(t, err, "the first record")
 
 	n := r.goroutines * r.records
 	o := newOutcomes(n)

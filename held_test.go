@@ -53,13 +53,7 @@ func TestRecordsWaitForATopicThatAppearsLater(t *testing.T) {
 func TestTopicThatNeverAppearsFailsAfterMaxBlock(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"real": 1}})
 	p := newProducer(t, c, func(cfg *Config) { cfg.MaxBlock = 300 * time.Millisecond })
-	// The other topic's metadata first, asked again until it comes: on a
-	// loaded machine it may take longer than this MaxBlock, which bounds
-	// PartitionsFor too, and the record of "real" would fail for that.
-	eventually(t, "the metadata of \"real\"", func() bool {
-		_, err := p.PartitionsFor(ctx(t), "real")
-		return err == nil
-	})
+	awaitMetadata(t, p, "real")
 	o := newOutcomes(3)
 	began := time.Now()
 	for i := 0; i < 3; i++ {

@@ -196,6 +196,19 @@ func eventually(t testing.TB, what string, cond func() bool) {
 	require.Eventually(t, cond, waitFor, 5*time.Millisecond, "%s: not within %v", what, waitFor)
 }
 
+// awaitMetadata asks PartitionsFor until topic's metadata has come. A test
+// with a short MaxBlock calls it before its first record: on a loaded
+// machine the first metadata may take longer than that MaxBlock, which
+// bounds PartitionsFor as well as a record's wait for metadata, and the
+// record would fail with ErrUnknownTopic for that.
+func awaitMetadata(t testing.TB, p *Producer, topic string) {
+	t.Helper()
+	eventually(t, fmt.Sprintf("the metadata of %q", topic), func() bool {
+		_, err := p.PartitionsFor(ctx(t), topic)
+		return err == nil
+	})
+}
+
 // failFirst is a produce hook answering the first n requests with act and
 // the rest normally.
 func failFirst(n int64, act fakebroker.Action) fakebroker.ProduceHook {

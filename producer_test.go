@@ -107,6 +107,7 @@ func TestKeyedRecordsLandOnTheirKeyPartition(t *testing.T) {
 func TestExplicitPartition(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 4}, KeepRecords: true})
 	p := newProducer(t, c, func(cfg *Config) { cfg.MaxBlock = 500 * time.Millisecond })
+	awaitMetadata(t, p, "t")
 
 	md, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("x"), Partition: 3, ExplicitPartition: true})
 	require.NoError(t, err)
@@ -423,13 +424,7 @@ func TestBufferFullAfterMaxBlock(t *testing.T) {
 		cfg.BufferMemory = 64 << 10
 		cfg.MaxBlock = 200 * time.Millisecond
 	})
-	// Metadata first: on a loaded machine it may take longer than this
-	// MaxBlock, and records would fail as ErrUnknownTopic instead. So may
-	// PartitionsFor, which MaxBlock bounds too: it is asked again.
-	eventually(t, "the topic's metadata", func() bool {
-		_, err := p.PartitionsFor(ctx(t), "t")
-		return err == nil
-	})
+	awaitMetadata(t, p, "t")
 	var err error
 	errs := make(chan error, 200)
 	for i := 0; i < 100 && err == nil; i++ {

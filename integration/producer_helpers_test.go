@@ -108,6 +108,18 @@ func (o *outcomes) wait(t *testing.T) []outcome {
 	return append([]outcome(nil), o.byID...)
 }
 
+// awaitMetadata asks PartitionsFor until topic's metadata has come. A test
+// with a short MaxBlock calls it before its first record: on a loaded
+// machine the first metadata may take longer than that MaxBlock, which
+// bounds PartitionsFor as well as a record's wait for metadata.
+func awaitMetadata(t *testing.T, p *producer.Producer, topic string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		_, err := p.PartitionsFor(testCtx(t), topic)
+		return err == nil
+	}, testTimeout, 5*time.Millisecond, "the metadata of %q: not within %v", topic, testTimeout)
+}
+
 // produceAll produces every record asynchronously and waits for all
 // outcomes.
 func produceAll(t *testing.T, p *producer.Producer, recs []*producer.Record) []outcome {

@@ -59,6 +59,7 @@ func TestTxnCommitFromACallbackSeesAFailureQueuedBehindIt(t *testing.T) {
 					cfg.RequestTimeout = 500 * time.Millisecond
 					cfg.DeliveryTimeout = time.Second
 				})
+				awaitMetadata(t, p, topic)
 				require.NoError(t, p.BeginTransaction())
 
 				// a's callback waits until b has failed, then commits.
