@@ -98,19 +98,14 @@ type Retry struct {
 	// sequences restart under a new epoch (KIP-360). A next batch that an
 	// earlier attempt may have written fails then, with ErrMaybeWritten:
 	// under a new epoch it could be written twice, and under its own the
-	// broker refuses it. OUT_OF_ORDER_SEQUENCE_NUMBER does not show that it
-	// was not written if a later batch was sent: a broker recognises a
-	// duplicate among the producer's last five batches, but after a restart
-	// from its snapshot among the last one only, and the later batch may
-	// have been written. For the partition's newest batch sent it does
-	// (partition.newestSent): written, the batch would be that last one,
-	// and it goes again under the new epoch, as the Java client's does.
+	// broker refuses it. Even OUT_OF_ORDER_SEQUENCE_NUMBER does not show
+	// that it was not written: a broker recognises a duplicate among the
+	// producer's last five batches, but after a restart from its snapshot
+	// among the last one only, and a later batch may have been written;
+	// and for the newest batch sent, which it would answer as a duplicate,
+	// an earlier attempt left unanswered may still land, late (see
+	// TestOutOfOrderLeavesAnUnansweredAttemptInDoubt).
 	SequenceRejected bool
-	// UnknownProducer: with SequenceRejected, the refusal was
-	// UNKNOWN_PRODUCER_ID: the broker has no state for the producer,
-	// which an attempt that wrote the batch leaves behind no more than one
-	// that did not (its state may have expired since).
-	UnknownProducer bool
 	// EpochRejected: the broker refused the batch's epoch as older than one
 	// it has seen (INVALID_PRODUCER_EPOCH). If this producer has moved to a
 	// newer epoch since it numbered the batch, the broker has seen that
@@ -167,12 +162,6 @@ func (a *Accumulator) Retry(b *Batch, r Retry) (again bool) {
 	// under its epoch first (restartGate, in next.go): that answer settles
 	// nothing, and under its epoch it would be refused for ever.
 	restart := r.SequenceRejected && a.cfg.Idempotent && (p.firstUncompleted(b) || p.restart)
-	if restart && b.maybeWritten && !b.completed && !r.UnknownProducer && !b.half && p.newestSent(b) {
-		// Refused as out of order, the newest batch sent was not written
-		// (see SequenceRejected): renumbered, it goes under the new epoch
-		// with the batches behind it, its sequence no longer in doubt.
-		b.maybeWritten = false
-	}
 	b.lastErr, p.lastErr = r.Cause, r.Cause
 	switch {
 	case b.completed:

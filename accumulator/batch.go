@@ -51,12 +51,6 @@ type Batch struct {
 	// appended it, so the broker may have written the records whatever
 	// later attempts are told.
 	maybeWritten bool
-	// half: the batch is a half of one the broker refused as too large
-	// (Split). An attempt that may have written its records carried the
-	// whole batch's sequences, which no later refusal of the half's own
-	// tells about: a broker that wrote the whole batch finds the half's
-	// neither a duplicate nor the next.
-	half bool
 
 	// The idempotence fields, set when the batch is first drained (or its
 	// partition's sequences restart): what the broker deduplicates by.

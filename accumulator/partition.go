@@ -1,7 +1,6 @@
 package accumulator
 
 import (
-	"slices"
 	"sync"
 	"time"
 )
@@ -275,33 +274,6 @@ func (p *partition) firstUncompleted(b *Batch) bool {
 		}
 	}
 	return false
-}
-
-// newestSent reports whether b, a batch drained at least once, is the
-// latest of p's batches sent under their producer id and epoch: every
-// sequence numbered after b's is still held by a batch waiting to be sent
-// that has not gone out under it (a restart renumbered it since). A batch
-// behind b that went under its numbers, in flight, completed, a half of a
-// batch sent (Split) or one stamped with them, or that left the list
-// (acknowledged) and so left a hole in the sequences, says b is not.
-// p.mu must be held.
-func (p *partition) newestSent(b *Batch) bool {
-	i := slices.Index(p.batches, b)
-	if i < 0 {
-		return false
-	}
-	seq := addSeq(b.baseSeq, b.entries.len())
-	for _, o := range p.batches[i+1:] {
-		if o.attempts == 0 {
-			break // never sent, nor are those behind it: no numbers yet
-		}
-		sent := o.completed || o.inFlight || o.encoded == nil || o.stamped == stamp{producer: o.producer, baseSeq: o.baseSeq}
-		if sent || o.baseSeq != seq {
-			return false
-		}
-		seq = addSeq(seq, o.entries.len())
-	}
-	return seq == p.nextSeq
 }
 
 // hasSequences reports whether some batch still carries a sequence number

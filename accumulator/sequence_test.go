@@ -280,32 +280,14 @@ func TestOutOfOrderAtTheNextSequenceRestartsUnderANewEpoch(t *testing.T) {
 	require.NoError(t, h.outcome(1).Err, "b1 was retried, not failed")
 }
 
-// The newest batch a partition sent under its epoch, refused as out of
-// order after an attempt of it went unanswered, was not written by any:
-// written, it would be the producer's last batch there, which a broker
-// recognises as a duplicate even after a restart from its snapshot, and a
-// broker with no state for the producer does not answer out of order. It
-// goes again under a new epoch, as the Java client's does; a batch behind
-// it never sent follows it. Broken, it failed with ErrMaybeWritten.
-func TestOutOfOrderForTheNewestBatchSentGoesUnderANewEpoch(t *testing.T) {
-	h := idempotent(t, false, nil)
-	h.add(tp0, 0, big)
-	h.acc.Retry(h.drainOne("b0"), Retry{At: h.clk.Now(), Cause: errRetry, MaybeWritten: true})
-	h.add(tp0, 1, big)
-	b0 := h.drainOne("b0 again")
-	h.acc.Retry(b0, Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true})
-	again := h.drainOne("b0 under a new epoch")
-	require.Equal(t, stampOf{7, 1, 0}, stamped(t, again))
-	h.drainNone("under a new epoch, one request at a time until one is acknowledged")
-	h.acc.Complete(again, 0, -1, nil)
-	require.NoError(t, h.outcome(0).Err, "b0 was retried, not failed")
-	require.Equal(t, stampOf{7, 1, 1}, stamped(t, h.drainOne("b1, never sent before")))
-}
-
-// As above for b1, the newest batch sent, behind b0, which may have been
-// written and expired: b1's attempts went with b0's, but written, b1
-// would still be the producer's last batch.
-func TestOutOfOrderForTheNewestBatchSentBehindAnExpiredOneGoesUnderANewEpoch(t *testing.T) {
+// A retry that an earlier attempt may have written, refused as out of
+// order as the partition's next batch, may still have been written: a
+// broker restarted from its snapshot recognises only the producer's last
+// batch as a duplicate, and b1's attempt went with b0's. It fails with
+// ErrMaybeWritten rather than go under a new epoch, where it could be
+// written twice, or again and again under its own until its
+// DeliveryTimeout, holding up the batches behind it; those restart.
+func TestOutOfOrderAfterAnUnansweredAttemptFails(t *testing.T) {
 	h := idempotent(t, false, func(c *Config) { c.DeliveryTimeout = time.Second })
 	h.add(tp0, 0, big)
 	h.clk.Advance(500 * time.Millisecond)
@@ -321,124 +303,17 @@ func TestOutOfOrderForTheNewestBatchSentBehindAnExpiredOneGoesUnderANewEpoch(t *
 	b1 = h.drainOne("b1 again")
 	require.Equal(t, stampOf{7, 0, 1}, stamped(t, b1), "under its own epoch: an answer settles whether it was written")
 	h.acc.Retry(b1, Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true})
-	b1 = h.drainOne("b1 under epoch 1 from sequence 0")
-	require.Equal(t, stampOf{7, 1, 0}, stamped(t, b1))
-	h.acc.Complete(b1, 1, -1, nil)
-	require.NoError(t, h.outcome(1).Err)
-	require.Equal(t, stampOf{7, 1, 1}, stamped(t, h.drainOne("b2")))
-}
-
-// A retry that an earlier attempt may have written, refused as out of
-// order as the partition's next batch, may still have been written when a
-// batch behind it was sent, even unanswered: that one may have been
-// written too, and a broker restarted from its snapshot recognises only
-// the producer's last batch as a duplicate. b0 fails with ErrMaybeWritten
-// rather than go under a new epoch, where it could be written twice, or
-// again and again under its own until its DeliveryTimeout. b1, the newest
-// sent, then goes alone under its own epoch, and, refused as out of order
-// in turn, under the new one.
-func TestOutOfOrderAfterAnUnansweredAttemptFailsOnceALaterBatchWasSent(t *testing.T) {
-	h := idempotent(t, false, nil)
-	h.add(tp0, 0, big)
-	h.add(tp0, 1, big)
-	b0, b1 := h.drainOne("b0"), h.drainOne("b1")
-	h.acc.Retry(b0, Retry{At: h.clk.Now(), Cause: errRetry, MaybeWritten: true})
-	h.acc.Retry(b1, Retry{At: h.clk.Now(), Cause: errRetry, MaybeWritten: true})
-	b0 = h.drainOne("b0 again")
-	h.acc.Retry(b0, Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true})
-	r0 := h.outcome(0)
-	require.ErrorIs(t, r0.Err, errRetry)
-	require.ErrorIs(t, r0.Err, ErrMaybeWritten, "b0 failed at once, and may have been written")
-	b1 = h.drainOne("b1 again, alone")
-	require.Equal(t, stampOf{7, 0, 1}, stamped(t, b1), "under its own epoch")
-	h.acc.Retry(b1, Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true})
-	b1 = h.drainOne("b1, the newest sent, under epoch 1")
-	require.Equal(t, stampOf{7, 1, 0}, stamped(t, b1))
-	h.acc.Complete(b1, 0, -1, nil)
-	require.NoError(t, h.outcome(1).Err)
-}
-
-// A batch behind b0 acknowledged and gone from the partition still counts
-// as sent behind it: b0 is not the newest, and fails as maybe written.
-func TestOutOfOrderAfterAnUnansweredAttemptFailsBehindAnAcknowledgedBatch(t *testing.T) {
-	h := idempotent(t, false, nil)
-	h.add(tp0, 0, big)
-	h.add(tp0, 1, big)
-	b0, b1 := h.drainOne("b0"), h.drainOne("b1")
-	h.acc.Retry(b0, Retry{At: h.clk.Now(), Cause: errRetry, MaybeWritten: true})
-	h.acc.Complete(b1, 1, -1, nil)
-	b0 = h.drainOne("b0 again")
-	h.acc.Retry(b0, Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true})
-	require.ErrorIs(t, h.outcome(0).Err, ErrMaybeWritten)
-	require.NoError(t, h.outcome(1).Err)
-}
-
-// After a restart, batches renumbered behind b0 and not sent since count
-// as never sent under the new epoch: b0, unanswered under it and then
-// refused as out of order, is its newest batch sent, and goes under the
-// next epoch with them.
-func TestOutOfOrderForTheNewestBatchSentSinceARestartGoesUnderANewEpoch(t *testing.T) {
-	h := idempotent(t, false, nil)
-	h.add(tp0, 0, big)
-	h.add(tp0, 1, big)
-	b0, b1 := h.drainOne("b0"), h.drainOne("b1")
-	h.acc.Retry(b0, Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true})
-	h.acc.Retry(b1, Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true})
-	b0 = h.drainOne("b0 restarted")
-	require.Equal(t, stampOf{7, 1, 0}, stamped(t, b0))
-	h.acc.Retry(b0, Retry{At: h.clk.Now(), Cause: errRetry, MaybeWritten: true})
-	b0 = h.drainOne("b0 again, alone")
-	require.Equal(t, stampOf{7, 1, 0}, stamped(t, b0))
-	h.acc.Retry(b0, Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true})
-	b0 = h.drainOne("b0 under epoch 2")
-	require.Equal(t, stampOf{7, 2, 0}, stamped(t, b0))
-	h.acc.Complete(b0, 0, -1, nil)
-	require.Equal(t, stampOf{7, 2, 1}, stamped(t, h.drainOne("b1 under epoch 2")))
-	require.NoError(t, h.outcome(0).Err)
-}
-
-// tp1's batch went out under epoch 0, older than the producer's since tp0
-// restarted its sequences: the newest tp1 sent, unanswered and then
-// refused as out of order, it goes under the producer's epoch.
-func TestOutOfOrderForTheNewestBatchSentUnderAnOlderEpochGoesUnderTheProducers(t *testing.T) {
-	h := idempotent(t, false, nil)
-	b1 := bumpedByTp0(t, h)
-	h.acc.Retry(b1, Retry{At: h.clk.Now(), Cause: errRetry, MaybeWritten: true})
-	b1 = h.drainOneOf(part(1), "b1 again")
-	require.Equal(t, stampOf{7, 0, 0}, stamped(t, b1), "an attempt that may have been written keeps its epoch")
-	h.acc.Retry(b1, Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true})
-	b1 = h.drainOneOf(part(1), "b1 under the producer's epoch")
-	require.Equal(t, stampOf{7, 1, 0}, stamped(t, b1))
-	h.acc.Complete(b1, 0, -1, nil)
-	require.NoError(t, h.outcome(1).Err)
-}
-
-// The halves of a split batch that may have been written carry only part
-// of the sequences its attempts did: a broker that wrote the whole batch
-// refuses either as out of order, not as a duplicate. The second half,
-// the newest sent, still fails as maybe written.
-func TestOutOfOrderForAHalfOfAMaybeWrittenBatchFails(t *testing.T) {
-	h := idempotent(t, false, nil)
-	h.add(tp0, 0, []byte("a"))
-	h.add(tp0, 1, []byte("b"))
-	h.acc.Retry(h.drainOne("records 0 and 1"), Retry{At: h.clk.Now(), Cause: errRetry, MaybeWritten: true})
-	require.True(t, h.acc.Split(h.drainOne("the retry"), errRetry, nil))
-	first := h.drainOne("the first half")
-	require.Equal(t, stampOf{7, 0, 0}, stamped(t, first))
-	h.acc.Retry(first, Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true})
-	require.ErrorIs(t, h.outcome(0).Err, ErrMaybeWritten)
-	second := h.drainOne("the second half")
-	require.Equal(t, stampOf{7, 0, 1}, stamped(t, second))
-	h.acc.Retry(second, Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true})
-	require.ErrorIs(t, h.outcome(1).Err, ErrMaybeWritten)
+	r1 := h.outcome(1)
+	require.ErrorIs(t, r1.Err, errRetry)
+	require.ErrorIs(t, r1.Err, ErrMaybeWritten, "b1 failed at once, and may have been written")
+	require.Equal(t, stampOf{7, 1, 0}, stamped(t, h.drainOne("b2 under epoch 1 from sequence 0")))
 }
 
 // A retry that an earlier attempt may have written, refused as the
 // partition's next batch by a broker that no longer knows the producer
-// (UNKNOWN_PRODUCER_ID), may still have been written, even as the newest
-// batch sent (its state may have expired since): it fails with
-// ErrMaybeWritten rather than go under a new epoch, and the batches
-// behind it go on under that epoch.
+// (UNKNOWN_PRODUCER_ID), may still have been written: it fails with
+// ErrMaybeWritten rather than go under a new epoch, and the batches behind
+// it go on under that epoch.
 func TestAnUnknownProducerAfterAnUnansweredAttemptFails(t *testing.T) {
 	h := idempotent(t, false, nil)
 	h.add(tp0, 0, big)
@@ -446,7 +321,7 @@ func TestAnUnknownProducerAfterAnUnansweredAttemptFails(t *testing.T) {
 	b0 := h.drainOne("b0")
 	h.acc.Retry(b0, Retry{At: h.clk.Now(), Cause: errRetry, MaybeWritten: true})
 	b0 = h.drainOne("b0 again")
-	h.acc.Retry(b0, Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true, UnknownProducer: true})
+	h.acc.Retry(b0, Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true})
 	r := h.outcome(0)
 	require.ErrorIs(t, r.Err, errRetry)
 	require.ErrorIs(t, r.Err, ErrMaybeWritten)
@@ -461,40 +336,14 @@ func TestAnUnknownProducerAfterAnUnansweredAttemptFails(t *testing.T) {
 // until its DeliveryTimeout, holding up the partition.
 func TestARestartWaitsOnlyForTheRetriesThatMayHaveBeenWritten(t *testing.T) {
 	h, a, b := gapThenUnanswered(t)
-	// Refused as out of order in turn, b, the newest batch sent, settles
-	// that it was not written: it is renumbered behind a.
+	// Refused as out of order in turn, b settles nothing: it fails.
 	h.acc.Retry(b, Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true})
+	require.ErrorIs(t, h.outcome(2).Err, ErrMaybeWritten)
 	require.Same(t, a, h.drainOne("a restarted"))
 	require.Equal(t, stampOf{7, 1, 0}, stamped(t, a))
 	h.acc.Complete(a, 0, -1, nil)
 	require.NoError(t, h.outcome(1).Err, "a was retried, not failed")
-	require.Same(t, b, h.drainOne("b restarted, behind a"))
-	require.Equal(t, stampOf{7, 1, 1}, stamped(t, b))
-	h.acc.Complete(b, 1, -1, nil)
-	require.NoError(t, h.outcome(2).Err, "b was retried, not failed")
-	require.Equal(t, stampOf{7, 1, 2}, stamped(t, h.drainOne("the last batch, behind b")))
-}
-
-// As above, but b, refused in turn, has the last batch sent behind it: b
-// may have been written, and fails.
-func TestARestartWaitsOnlyForTheRetriesThatMayHaveBeenWrittenAndFailsOneNotTheNewest(t *testing.T) {
-	h := idempotent(t, false, func(c *Config) { c.DeliveryTimeout = 2 * time.Second })
-	for i := range 5 {
-		h.add(tp0, i, big)
-	}
-	x, a, b, c := h.drainOne("x"), h.drainOne("a"), h.drainOne("b"), h.drainOne("c")
-	h.acc.Complete(x, -1, -1, errors.New("INVALID_RECORD"))
-	h.acc.Retry(a, Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true})
-	h.acc.Retry(b, Retry{At: h.clk.Now(), Cause: errRetry, MaybeWritten: true})
-	h.acc.Retry(c, Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true})
-	require.Same(t, b, h.drainOne("b first, alone"))
-	h.acc.Retry(b, Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true})
-	require.ErrorIs(t, h.outcome(2).Err, ErrMaybeWritten, "c was sent behind b")
-	require.Same(t, a, h.drainOne("a restarted"))
-	require.Equal(t, stampOf{7, 1, 0}, stamped(t, a))
-	h.acc.Complete(a, 0, -1, nil)
-	require.Same(t, c, h.drainOne("c restarted, behind a"))
-	require.Equal(t, stampOf{7, 1, 1}, stamped(t, c))
+	require.Equal(t, stampOf{7, 1, 1}, stamped(t, h.drainOne("the last batch, behind a")))
 }
 
 // As above, but b was written, ahead of a, by a broker that no longer knew
@@ -765,10 +614,9 @@ func TestUnansweredAttemptMakesAnyLaterFailureMaybeWritten(t *testing.T) {
 	require.ErrorIs(t, r.Err, ErrMaybeWritten, "the first attempt may have been written")
 }
 
-// A retry that may have been written, refused for its sequence
-// (UNKNOWN_PRODUCER_ID, which does not settle that it was not written)
-// after the producer stopped for good (another partition's answer fenced
-// it), fails with the stop's error as well as maybe written. Broken, its error said
+// A retry that may have been written, refused for its sequence after the
+// producer stopped for good (another partition's answer fenced it), fails
+// with the stop's error as well as maybe written. Broken, its error said
 // only that it was not sent again under a newer epoch, as if the producer
 // went on: a caller that stops on errors.Is(err, ErrProducerStopped) kept
 // producing, every later record refused.
@@ -776,7 +624,7 @@ func TestAMaybeWrittenRetryRefusedItsSequenceAfterAStopSaysTheProducerStopped(t 
 	h, b0 := resentMaybeWritten(t)
 	fenced := errors.New("PRODUCER_FENCED")
 	h.acc.Fatal(Fenced, fenced)
-	h.acc.Retry(b0, Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true, UnknownProducer: true})
+	h.acc.Retry(b0, Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true})
 	err := h.outcome(0).Err
 	require.ErrorIs(t, err, ErrMaybeWritten)
 	require.ErrorIs(t, err, ErrProducerStopped, "the producer had stopped: %v", err)

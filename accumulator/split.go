@@ -51,7 +51,7 @@ func (a *Accumulator) Split(b *Batch, cause error, counted *atomic.Int64) bool {
 	default:
 		// Read under the lock: the expiry pass sets it on a batch in flight.
 		for _, half := range halves {
-			half.maybeWritten, half.half = b.maybeWritten, true
+			half.maybeWritten = b.maybeWritten
 		}
 		a.register(halves...)
 		p.replace(b, halves...)

@@ -107,7 +107,7 @@ func (s *Sender) settle(b *accumulator.Batch, p *protocol.ProduceResponsePartiti
 	case errors.Is(code, kerr.UnknownProducerID):
 		// Without a log start offset the broker answered before it knew
 		// its state (the partition was moving): a plain retry (KIP-360).
-		s.retry(b, accumulator.Retry{Cause: err, SequenceRejected: p.LogStartOffset >= 0, UnknownProducer: true}, now, false)
+		s.retry(b, accumulator.Retry{Cause: err, SequenceRejected: p.LogStartOffset >= 0}, now, false)
 	case kerr.IsRetriable(code):
 		if kerr.NeedsMetadataRefresh(code) && !hinted {
 			s.cfg.Hooks.RefreshMetadata(code.(*kerr.Error).Name)

@@ -63,11 +63,6 @@ type Cluster struct {
 	// closed is set by Close. kfake's administrative calls block forever
 	// on a closed cluster, so we check it before each.
 	closed atomic.Bool
-
-	// sent is the last batch each producer sent to each partition
-	// (watchProduce), which an injected OUT_OF_ORDER_SEQUENCE_NUMBER does
-	// not refuse again (failProducerState).
-	sent lastSent
 }
 
 // Start starts a cluster listening on free ports of 127.0.0.1.
@@ -102,9 +97,7 @@ func Start(opts Options) (*Cluster, error) {
 		listeners: ls,
 		closing:   make(chan struct{}),
 		ports:     make(map[int32]int, brokers),
-		sent:      lastSent{batches: make(map[sentKey]sentBatch)},
 	}
-	c.watchProduce()
 	// kfake numbers its first brokers 0..n-1 in listening order.
 	for i, addr := range fake.ListenAddrs() {
 		ap, err := netip.ParseAddrPort(addr)

@@ -1,8 +1,6 @@
 package embedded
 
 import (
-	"sync"
-
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -22,9 +20,6 @@ func (c *Cluster) failProducerState(n int, e *kerr.Error) *Fault {
 		req := kreq.(*kmsg.ProduceRequest)
 		if req.Acks == 0 {
 			return nil, nil, false
-		}
-		if e == kerr.OutOfOrderSequenceNumber && c.sent.retriesLast(req) {
-			return nil, nil, false // kfake answers it, as a duplicate if it has it
 		}
 		if !b.take() {
 			c.fake.DropControl()
@@ -58,88 +53,6 @@ func (c *Cluster) failProducerState(n int, e *kerr.Error) *Fault {
 		return resp, nil, true
 	})
 	return b.fault()
-}
-
-// An injected OUT_OF_ORDER_SEQUENCE_NUMBER must not meet a retry of the
-// newest batch a producer sent to a partition: had the broker appended it,
-// it would be the producer's last there, and Kafka would answer its retry
-// as a duplicate, as it keeps the last batch's metadata even when it
-// restarts from its snapshot; a producer may take the refusal of its
-// newest batch sent as proof that it was not written. kfake keeps its
-// producer state to itself, so the cluster watches the Produce requests,
-// and lets kfake answer such a retry.
-
-// sentKey names one producer's batches to one partition.
-type sentKey struct {
-	topic     string
-	topicID   [16]byte
-	partition int32
-	producer  int64
-}
-
-// sentBatch is the newest batch sent under a sentKey: the highest epoch,
-// then the highest sequences (they wrap only after 2^31 records). retried:
-// the request watched last that carried a batch of the key repeated it.
-type sentBatch struct {
-	epoch       int16
-	first, last int32
-	retried     bool
-}
-
-type lastSent struct {
-	mu      sync.Mutex
-	batches map[sentKey]sentBatch
-}
-
-// watchProduce books the first batch of each partition of every Produce
-// request, before any fault's control function sees it.
-func (c *Cluster) watchProduce() {
-	c.fake.ControlKey(int16(kmsg.Produce), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
-		c.sent.book(kreq.(*kmsg.ProduceRequest))
-		return nil, nil, false
-	})
-}
-
-// each calls fn with the key and batch of each partition's first batch
-// with a producer id in req.
-func each(req *kmsg.ProduceRequest, fn func(sentKey, sentBatch)) {
-	for _, rt := range req.Topics {
-		for _, rp := range rt.Partitions {
-			var rb kmsg.RecordBatch
-			if rb.ReadFrom(rp.Records) != nil || rb.ProducerID < 0 {
-				continue
-			}
-			fn(sentKey{rt.Topic, rt.TopicID, rp.Partition, rb.ProducerID},
-				sentBatch{epoch: rb.ProducerEpoch, first: rb.FirstSequence, last: rb.FirstSequence + rb.LastOffsetDelta})
-		}
-	}
-}
-
-func (s *lastSent) book(req *kmsg.ProduceRequest) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	each(req, func(k sentKey, b sentBatch) {
-		n, ok := s.batches[k]
-		switch {
-		case !ok || b.epoch > n.epoch || b.epoch == n.epoch && b.first > n.last:
-			s.batches[k] = b
-		default:
-			n.retried = b.epoch == n.epoch && b.first == n.first && b.last == n.last
-			s.batches[k] = n
-		}
-	})
-}
-
-// retriesLast reports whether req, booked already, carries a retry of the
-// newest batch its producer sent to one of its partitions.
-func (s *lastSent) retriesLast(req *kmsg.ProduceRequest) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	retry := false
-	each(req, func(k sentKey, _ sentBatch) {
-		retry = retry || s.batches[k].retried
-	})
-	return retry
 }
 
 // partitionInControl looks a partition up, by topic name or (Produce v13+)

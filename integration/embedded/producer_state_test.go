@@ -10,7 +10,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gokafka/producer/integration/embedded"
-	"github.com/gokafka/producer/record"
 )
 
 // A producer-state error is answered per partition as a real broker answers
@@ -98,50 +97,4 @@ func TestFailNextProduceProducerStateSurvivable(t *testing.T) {
 			assert.Equal(t, int64(21), highWatermark(t, c, "t", 0), "every record written once")
 		})
 	}
-}
-
-// An injected OUT_OF_ORDER_SEQUENCE_NUMBER gives way, for a retry of the
-// newest batch a producer sent to the partition, to kfake's own answer:
-// the duplicate's, as Kafka answers a retry of the last batch it appended.
-// A retry of an older batch is refused as injected.
-func TestFailNextProduceOutOfOrderSparesARetryOfTheNewestBatch(t *testing.T) {
-	c := start(t, embedded.Options{Topics: map[string]int32{"t": 1}})
-	cl := newClient(t, c)
-	ctx := ctxT(t)
-	init := kmsg.NewPtrInitProducerIDRequest()
-	init.TransactionTimeoutMillis = -1
-	id, err := init.RequestWith(ctx, cl)
-	require.NoError(t, err)
-	require.NoError(t, kerr.ErrorForCode(id.ErrorCode))
-	batch := func(seq int32, value string) []byte {
-		var b record.Builder
-		b.Reset(nil)
-		b.Append(0, nil, []byte(value), nil)
-		enc, err := b.Close(record.CloseOptions{ProducerID: id.ProducerID, ProducerEpoch: id.ProducerEpoch, BaseSequence: seq})
-		require.NoError(t, err)
-		return enc
-	}
-	send := func(records []byte) int16 {
-		req := kmsg.NewPtrProduceRequest()
-		req.Acks, req.TimeoutMillis = -1, 1000
-		rt := kmsg.NewProduceRequestTopic()
-		rt.Topic, rt.TopicID = "t", c.Kfake().TopicInfo("t").TopicID // whichever the version carries
-		rp := kmsg.NewProduceRequestTopicPartition()
-		rp.Records = records
-		rt.Partitions = append(rt.Partitions, rp)
-		req.Topics = append(req.Topics, rt)
-		resp, err := req.RequestWith(ctx, cl)
-		require.NoError(t, err)
-		return resp.Topics[0].Partitions[0].ErrorCode
-	}
-	older, newest := batch(0, "a"), batch(1, "b")
-	require.Zero(t, send(older))
-	require.Zero(t, send(newest))
-
-	f := c.FailNextProduce(1, kerr.OutOfOrderSequenceNumber.Code)
-	require.NotEqual(t, kerr.OutOfOrderSequenceNumber.Code, send(newest), "the newest batch's retry is kfake's to answer")
-	assert.Equal(t, 0, f.Hits())
-	require.Equal(t, kerr.OutOfOrderSequenceNumber.Code, send(older), "an older batch's retry is refused as injected")
-	require.NoError(t, f.Wait(ctx))
-	assert.Equal(t, int64(2), highWatermark(t, c, "t", 0), "nothing appended twice")
 }
