@@ -28,7 +28,10 @@ func open(s driver.Settings) (driver.Client, []string, error) {
 	cfg.Producer.RequiredAcks = map[string]sarama.RequiredAcks{"all": sarama.WaitForAll, "1": sarama.WaitForLocal, "0": sarama.NoResponse}[s.Acks]
 	cfg.Producer.Compression = map[string]sarama.CompressionCodec{"none": sarama.CompressionNone, "lz4": sarama.CompressionLZ4, "zstd": sarama.CompressionZSTD}[s.Compression]
 	if s.Linger > 0 {
-		// A batch goes at Frequency or at Bytes, whichever comes first.
+		// A request goes at Frequency or at Bytes, whichever comes
+		// first: Bytes counts what sarama holds for a broker, over
+		// all its partitions, so a batch is a share of it. What caps a
+		// partition's batch is MaxMessageBytes, left at its default.
 		cfg.Producer.Flush.Frequency = s.Linger
 		cfg.Producer.Flush.Bytes = s.BatchSize
 	}
