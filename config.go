@@ -97,7 +97,7 @@ type Config struct {
 	// metadata came give their memory to the batches at once, and until
 	// appended, or while they wait for a partition the topic does not have
 	// yet, count only in that share, which then adds to it. The halves of
-	// a batch split after MESSAGE_TOO_LARGE come from the heap, as in the
+	// a batch the broker refused as too large come from the heap, as in the
 	// Java client, and for a while add to it. On Linux (but under the race
 	// detector) the batches' buffers are mapped outside the Go heap, and a
 	// page is backed by memory only once used: they count once in the

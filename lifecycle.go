@@ -239,7 +239,8 @@ type Stats struct {
 	// answered or fails after it left (one still in flight is not yet).
 	Requests int64
 	// Retries counts batches sent again after a retriable error; Splits,
-	// batches split after MESSAGE_TOO_LARGE.
+	// batches split after the broker refused them as too large
+	// (MESSAGE_TOO_LARGE, RECORD_LIST_TOO_LARGE).
 	Retries int64
 	Splits  int64
 	// BufferedBatches is the number of batches whose records' callbacks

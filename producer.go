@@ -302,9 +302,10 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 			return
 		}
 	}
-	// The record waits for metadata if its topic's is not known yet, or if
-	// earlier records of the topic that it could land beside still wait: it
-	// must not pass them.
+	// The record waits for metadata if its topic's is not known yet, if the
+	// topic lacks the explicit partition the record names (partitions may
+	// be added), or if earlier records of the topic that it could land
+	// beside still wait: it must not pass them.
 	if t == nil || len(t.Partitions) == 0 {
 		p.hold(ctx, &adm, r, tsMs, rcv, goesTo(r))
 		return

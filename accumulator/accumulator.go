@@ -104,9 +104,11 @@ type Config struct {
 	// must restart waits for SetProducerID, after calling NeedProducerID,
 	// instead of bumping the epoch itself.
 	Transactional bool
-	// Admit, if set, is asked under a partition's lock before the first
-	// batch of the partition leaves for the first time since the last
-	// SetProducerID or EndTransaction: false holds the partition's batches
+	// Admit, if set, is asked under a partition's lock before the
+	// partition's first batch leaves, and again before the first to leave
+	// after each EndTransaction (a new epoch alone does not ask again: a
+	// transactional producer gets one only as its transaction ends, which
+	// EndTransaction then tells): false holds the partition's batches
 	// until Wake is called for it (a transaction must add the partition
 	// first); a refusal fails the partition's batches never sent with it
 	// (the transaction can no longer commit, so they would wait for its

@@ -132,9 +132,15 @@ type Retry struct {
 }
 
 // Retry puts a drained batch back in its place, to be sent again after
-// r.At: unless its delivery timeout has passed, the producer is closing, or
-// it stopped for good (or this answer stops it), in which case the batch
-// fails, with r.Cause. It reports whether the batch will be sent again.
+// r.At. The batch fails instead, its error quoting r.Cause, when its
+// delivery timeout has passed, the producer is closing, or it stopped for
+// good (or this answer stops it); when a transaction abort is under way
+// (AbortTransaction), or the broker refused a transactional producer's
+// current epoch (the transaction can only abort); and, with
+// ErrMaybeWritten, when an earlier attempt may have written it and the
+// broker refused its epoch, or its sequence as the partition's next batch
+// or while a restart waits for it (but for the newest batch sent: see
+// SequenceRejected). It reports whether the batch will be sent again.
 func (a *Accumulator) Retry(b *Batch, r Retry) (again bool) {
 	now := a.cfg.Clock.Now()
 	// An epoch refused though it is the producer's current one: another

@@ -103,8 +103,10 @@ type partition struct {
 	// (InUse) after the batch is gone.
 	started time.Time
 
-	// roomHint is what the entries of the partition's latest batch seen
-	// with its records held, which sizes the next batch's entries.
+	// roomHint is the room the entries of the partition's latest batch
+	// had, as lastRoom last saw them while that batch still held its
+	// records: the next batch's entries start with that room, even once
+	// the latest batch has given its entries back.
 	roomHint entriesRoom
 }
 

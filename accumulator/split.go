@@ -8,17 +8,18 @@ import (
 	"github.com/gokafka/producer/record"
 )
 
-// Split handles a broker's MESSAGE_TOO_LARGE (cause) for a drained batch
-// (KIP-126): its records are re-encoded into two batches of about half the
-// records each, which take its place in its partition, keep its callbacks,
-// delivery deadline and Flush position, and, with idempotence, its sequence
-// numbers: the first half starts at the batch's base sequence, the second
-// where the first ends, so the batches behind keep theirs (the Java client
-// numbers split batches the same way). Split reports whether it split; a
-// batch of one record, or one that cannot be split, fails with cause, and
-// one past its DeliveryTimeout with ErrDeliveryTimeout. counted, if not
-// nil, counts the split as the halves take the batch's place, before any
-// sender may take them (see Retry.Counted).
+// Split handles a broker's refusal of a drained batch as too large (KIP-126;
+// cause is MESSAGE_TOO_LARGE or RECORD_LIST_TOO_LARGE, on both of which the
+// sender splits): its records are re-encoded into two batches of about half
+// the records each, which take its place in its partition, keep its
+// callbacks, delivery deadline and Flush position, and, with idempotence,
+// its sequence numbers: the first half starts at the batch's base sequence,
+// the second where the first ends, so the batches behind keep theirs (the
+// Java client numbers split batches the same way). Split reports whether it
+// split; a batch of one record, or one that cannot be split, fails with
+// cause, and one past its DeliveryTimeout with ErrDeliveryTimeout. counted,
+// if not nil, counts the split as the halves take the batch's place, before
+// any sender may take them (see Retry.Counted).
 //
 // The halves are allocated outside the buffer pool, as the Java client does
 // for split batches: the sender must not block on memory, and the halves

@@ -249,9 +249,11 @@ func (c *Conn) RequestVersion(ctx context.Context, req protocol.Request, version
 }
 
 // maxPooledBuffer keeps rare huge requests from pinning their memory in the
-// pool. It sits well above the default max.request.size (1 MiB): a full
-// ProduceRequest is that plus its framing, and one just past the cap would
-// cost a fresh megabyte per request.
+// pool. It sits well above the default max.request.size (1 MiB) for TLS,
+// where a ProduceRequest's batches are copied into the buffer: a full one
+// is that plus its framing, and one just past the cap would cost a fresh
+// megabyte per request. On plain TCP (writev) the buffer holds a
+// ProduceRequest's framing only, its batches written from where they are.
 const maxPooledBuffer = 4 << 20
 
 var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}

@@ -20,7 +20,8 @@ type ProduceRequest struct {
 
 // ProduceRequestTopic groups one topic's partitions. A topic goes by name up
 // to v12 and by id from v13: only the field of the version sent is written,
-// and the other reads as its zero value.
+// though a caller may fill both (the sender does), and decoding leaves the
+// other at its zero value.
 type ProduceRequestTopic struct {
 	Name        string    // v3-v12
 	TopicID     wire.UUID // v13+, the id Metadata v10+ gives the topic
@@ -98,9 +99,11 @@ func (*ProduceRequest) Key() APIKey { return Produce }
 // at all; the caller must not wait for one.
 func (*ProduceRequest) ResponseKind() Response { return new(ProduceResponse) }
 
-// AppendTo implements Message. It allocates nothing beyond growing dst: the
-// sender encodes every request into a reused buffer, and the batches are
-// most of the bytes.
+// AppendTo implements Message. It allocates nothing beyond growing dst,
+// which the connection takes from a pool. It copies the batches, most of
+// the bytes, into dst: a connection that can write several buffers at once
+// (plain TCP) encodes with AppendSplicedTo instead, and AppendTo serves the
+// others (TLS).
 func (r *ProduceRequest) AppendTo(dst []byte, v int16) []byte {
 	return r.appendTo(dst, v, nil)
 }

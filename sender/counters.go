@@ -6,5 +6,5 @@ import "sync/atomic"
 type Counters struct {
 	Requests atomic.Int64 // ProduceRequests sent, counted at their answer (or failure)
 	Retries  atomic.Int64 // batches sent again after a retriable error
-	Splits   atomic.Int64 // batches split after MESSAGE_TOO_LARGE
+	Splits   atomic.Int64 // batches split, refused as too large (MESSAGE_TOO_LARGE, RECORD_LIST_TOO_LARGE)
 }

@@ -99,8 +99,16 @@ func (s *Sender) settle(b *accumulator.Batch, p *protocol.ProduceResponsePartiti
 		// Fatal in the Java client too, for the same reason.
 		s.stopProducer(b, "the broker does not support the idempotent or transactional Produce it sent", err)
 	case errors.Is(code, kerr.InvalidProducerEpoch):
-		// Fatal too, unless this producer itself moved to a newer epoch
-		// since the batch was numbered: the accumulator tells.
+		// Refused under the producer's current epoch, the batch fails:
+		// fatal too without a transactional id; a transactional
+		// producer's transaction can only abort (its coordinator bumped
+		// the epoch as it timed the transaction out, say). If this
+		// producer itself moved to a newer epoch since the batch was
+		// numbered, the batch goes again under that one, unless an
+		// earlier attempt may have written it. The accumulator tells
+		// which. No backoff: the batch goes again only in that case, where
+		// the refusal is no trouble of the broker's to wait out but the
+		// producer's own move to a newer epoch, which the batch follows.
 		s.retry(b, accumulator.Retry{Cause: err, EpochRejected: true}, now, true)
 	case errors.Is(code, kerr.OutOfOrderSequenceNumber):
 		s.retry(b, accumulator.Retry{Cause: err, SequenceRejected: true}, now, false)
@@ -156,10 +164,15 @@ func (s *Sender) leaderHint(tp accumulator.TopicPartition, f *flight, l *protoco
 	return s.cfg.Hooks.LeaderHint(tp.Topic, f.topicID(tp.Topic), tp.Partition, l.LeaderID, l.LeaderEpoch, ep)
 }
 
-// retry sends b back to its partition, to go again after a backoff; after a
-// leader hint that moved the partition there is none, since the cause is
-// known and already fixed (KIP-951). The accumulator fails the batch instead
-// when its delivery timeout has passed or the producer is closing.
+// retry sends b back to its partition, to go again after a backoff, or at
+// once (immediate) when the cause is known and already fixed: after a
+// leader hint that moved the partition (KIP-951), or an epoch refused as
+// older than the producer's, under which the batch goes again. The
+// accumulator fails the batch instead (Accumulator.Retry says when) if its
+// delivery timeout has passed, the producer is closing or stopped, a
+// transaction abort is under way, the broker refused the producer's
+// current epoch, or it refused the sequence or epoch of a batch an earlier
+// attempt may have written (ErrMaybeWritten).
 func (s *Sender) retry(b *accumulator.Batch, r accumulator.Retry, now time.Time, immediate bool) {
 	r.At = now
 	if !immediate {

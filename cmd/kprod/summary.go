@@ -77,8 +77,9 @@ type summary struct {
 	CompressionRatio float64 `json:"compression_ratio"`
 	Requests         int64   `json:"requests"`
 	// Retries counts batches sent again after a retriable error; Splits,
-	// batches the broker refused as too large (MESSAGE_TOO_LARGE), halved
-	// and sent again as two, which is not a retry.
+	// batches the broker refused as too large (MESSAGE_TOO_LARGE,
+	// RECORD_LIST_TOO_LARGE), halved and sent again as two, which is not a
+	// retry.
 	Retries int64 `json:"retries"`
 	Splits  int64 `json:"splits"`
 
