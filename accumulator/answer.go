@@ -139,7 +139,7 @@ type Retry struct {
 // current epoch (the transaction can only abort); and, with
 // ErrMaybeWritten, when an earlier attempt may have written it and the
 // broker refused its epoch, or its sequence as the partition's next batch
-// or while a restart waits for it (but for the newest batch sent: see
+// or while a restart waits for it (even the newest batch sent: see
 // SequenceRejected). It reports whether the batch will be sent again.
 func (a *Accumulator) Retry(b *Batch, r Retry) (again bool) {
 	now := a.cfg.Clock.Now()

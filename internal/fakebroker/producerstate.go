@@ -181,8 +181,8 @@ func (s *session) checkProducers(p *partition) (dup batchMeta, isDup bool, fail 
 // producer appended to the partition: Kafka keeps that batch's metadata
 // even when it restarts from a snapshot, and answers its retry as the
 // duplicate it is, never as out of order, so the failure gives way to the
-// usual answer. A producer relies on it: the newest batch it sent, refused
-// as out of order, was not written.
+// usual answer: a test that injects the failure meets what Kafka would
+// answer.
 func (s *session) repeatsLast(f *Failure, topic string, index int32, data []byte) bool {
 	if f.Err != kerr.OutOfOrderSequenceNumber {
 		return false
