@@ -1,5 +1,5 @@
 // Package accumulator collects records into per-partition batches and keeps
-// each partition's batches in order until the broker has settled them: the
+// each partition's batches in order until the broker has answered them: the
 // step between choosing a partition and the sender.
 //
 // A record is encoded into its partition's open batch when it is appended,
@@ -47,7 +47,7 @@ var ErrClosed = errors.New("accumulator closed")
 // ErrMaybeWritten is wrapped by the error of a batch that was sent in a
 // request that got no answer (it timed out, or its connection broke), or
 // an error the leader gives after appending (see Retry.MaybeWritten), and
-// that was never settled since: the broker may have written its records.
+// that was never resolved since: the broker may have written its records.
 // A batch whose error does not wrap it was certainly not written.
 var ErrMaybeWritten = errors.New("the records may have been written: a request carrying them went unanswered or failed after the leader appended them")
 
@@ -160,7 +160,7 @@ type Config struct {
 	LeaderErr func(tp TopicPartition) error
 	// Wake is called when a partition may be drained again after something
 	// other than its leader's sender changed it: a retry was scheduled, or
-	// requests to another broker were settled. It must not block.
+	// requests to another broker were answered. It must not block.
 	Wake func(tp TopicPartition)
 
 	// What the producer's hooks are told, each optional (observe.go).
@@ -202,7 +202,7 @@ type Accumulator struct {
 	// incomplete holds every batch created and not yet delivered, for Flush.
 	incMu      sync.Mutex
 	incomplete map[*Batch]struct{}
-	changed    notify.Notifier // a batch was settled or delivered
+	changed    notify.Notifier // a batch got its outcome or was delivered
 	serial     atomic.Uint64   // creation order of batches
 
 	// earlier tells the expiry loop that a record appended with a Since
@@ -320,7 +320,7 @@ func (a *Accumulator) eachPartition(f func(*partition)) {
 	}
 }
 
-// InUse returns the partitions with batches whose outcome is not settled
+// InUse returns the partitions with batches whose outcome is not known
 // yet (open, waiting to be sent, in flight, or sent back for a retry),
 // which need a leader, and so their topic's metadata, until then; and, in
 // used, their topics and the topics an append started a batch of at or

@@ -34,7 +34,7 @@ func (a *Accumulator) completeAnswer(b *Batch, baseOffset, logAppendTimeMs int64
 		logAppendTimeMs = p.appendTime(b, logAppendTimeMs, old)
 		a.failPassed(p, b)
 	}
-	if b.completed {
+	if b.settled {
 		a.resolve(p, b, err == nil)
 	} else {
 		b.refused = refusalOf(b, err, named)
@@ -64,7 +64,7 @@ func (a *Accumulator) failPassed(p *partition, b *Batch) {
 	}
 	for i := 0; i < len(p.batches) && p.batches[i] != b; i++ {
 		o := p.batches[i]
-		if o.completed || o.inFlight || o.attempts == 0 || o.maybeWritten {
+		if o.settled || o.inFlight || o.attempts == 0 || o.maybeWritten {
 			continue
 		}
 		err := errPassed
@@ -146,7 +146,7 @@ func (a *Accumulator) Retry(b *Batch, r Retry) (again bool) {
 	// An epoch refused though it is the producer's current one: another
 	// producer took over the id (or, for a transactional producer, the
 	// coordinator bumped the epoch when it timed the transaction out, which
-	// only aborting the transaction settles).
+	// only aborting the transaction ends).
 	fencedEpoch := r.EpochRejected && !a.outdated(b.producer)
 	fenced := r.Cause
 	if fencedEpoch && !a.cfg.Transactional {
@@ -164,13 +164,13 @@ func (a *Accumulator) Retry(b *Batch, r Retry) (again bool) {
 	}
 	// A sequence refused for the partition's next batch restarts its
 	// sequences (see SequenceRejected); so does one refused while they wait
-	// to restart, for a retry that went ahead of its turn to be settled
-	// under its epoch first (restartGate, in next.go): that answer settles
+	// to restart, for a retry that went ahead of its turn to be resolved
+	// under its epoch first (restartGate, in next.go): that answer resolves
 	// nothing, and under its epoch it would be refused for ever.
-	restart := r.SequenceRejected && a.cfg.Idempotent && (p.firstUncompleted(b) || p.restart)
+	restart := r.SequenceRejected && a.cfg.Idempotent && (p.isNext(b) || p.restart)
 	b.lastErr, p.lastErr = r.Cause, r.Cause
 	switch {
-	case b.completed:
+	case b.settled:
 		a.resolve(p, b, false)
 	case fencedEpoch:
 		a.complete(p, b, -1, -1, fenced)
@@ -194,7 +194,7 @@ func (a *Accumulator) Retry(b *Batch, r Retry) (again bool) {
 		// next.go), which renumbers its sequences as a restart does.
 		// Marked as one, the batch waits for it rather than go again
 		// under the epoch refused while retries that may have been
-		// written settle under theirs.
+		// written are resolved under theirs.
 		if restart || r.EpochRejected {
 			p.mustRestart(r.Cause)
 			b.epochSpent = true
@@ -297,10 +297,13 @@ func (a *Accumulator) complete(p *partition, b *Batch, baseOffset, logAppendTime
 	}
 }
 
-// resolve books the answer to the last attempt of a batch whose records
-// already have their outcome: written or not, its sequence is settled by it
-// or stays for a restart to settle; its memory, held while it was in
-// flight, goes back once its callbacks have run. p.mu must be held.
+// resolve books the answer to the last attempt of a settled batch (its
+// records already have their outcome; it expired in flight): an answer
+// that says written resolves its doubt, as an acknowledgement of a later
+// batch would (wasWritten); without idempotence it leaves either way; else
+// its sequence stays in doubt for a restart to fence off. Its memory, held
+// while it was in flight, goes back once its callbacks have run. p.mu
+// must be held.
 func (a *Accumulator) resolve(p *partition, b *Batch, written bool) {
 	switch {
 	case written:
@@ -404,7 +407,7 @@ func (a *Accumulator) failAll(err error) {
 		p.mu.Lock()
 		var failing []*Batch
 		for _, b := range p.batches {
-			if !b.inFlight && !b.completed {
+			if !b.inFlight && !b.settled {
 				failing = append(failing, b)
 			}
 		}

@@ -34,19 +34,20 @@ type Batch struct {
 
 	// Where the batch is on its way. A batch is queued (never drained,
 	// attempts == 0), in flight, waiting for a retry (attempts > 0), or
-	// settled: its records have their outcome while its sequence numbers
-	// are still in play (partition.go).
+	// settled (below).
 	attempts  int       // times drained into a request, this one included
 	unsent    int       // of those, requests never written (Retry.NotSent)
 	inFlight  bool      // in a request awaiting its answer
 	sentRound uint32    // the partition's round when it was last sent
 	retryAt   time.Time // not drainable before this (retry backoff)
 	lastErr   error     // why the last attempt failed, for a later timeout's error
-	// completed: its records have their outcome, yet it stays in its
+	// settled: its records have their outcome, yet it stays in its
 	// partition, for its sequence numbers or its request still in flight
-	// (counted in the partition's settled).
-	completed bool
-	delivered bool // its callbacks have run (completed batches only)
+	// (partition.settle; counted in partition.settled). A batch whose
+	// outcome lets it go at once (acknowledged, or failed certainly not
+	// written) leaves the list and is never settled.
+	settled   bool
+	delivered bool // its callbacks have run (settled batches only)
 	// maybeWritten: an attempt went unanswered, or failed after the leader
 	// appended it, so the broker may have written the records whatever
 	// later attempts are told.

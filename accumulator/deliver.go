@@ -212,7 +212,7 @@ func (a *Accumulator) deliver(b *Batch) {
 	*r = Result{} // keeps neither the batch's error nor its topic alive
 	a.stats.count(b)
 	free := true
-	if b.completed {
+	if b.settled {
 		p := a.partition(b.TP)
 		p.mu.Lock()
 		b.delivered = true

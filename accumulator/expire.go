@@ -7,7 +7,7 @@ import "time"
 // getExpiredInflightBatches). A batch expired in flight may still be
 // written by its request, so its records fail with ErrMaybeWritten and,
 // with idempotence, its sequence stays until an answer or a restart
-// settles it. Expire reports how long until the next batch would expire.
+// resolves it. Expire reports how long until the next batch would expire.
 //
 // Every batch is in its partition's list from its first record to its
 // outcome, so the next deadline Expire reports is exact: a caller that
@@ -20,7 +20,7 @@ func (a *Accumulator) Expire(now time.Time) (next time.Duration) {
 		p.mu.Lock()
 		var expired []*Batch
 		for _, b := range p.batches {
-			if b.completed {
+			if b.settled {
 				continue
 			}
 			if left := b.deadline.Sub(now); left > 0 {
@@ -118,7 +118,7 @@ func (a *Accumulator) FailAllUnsentWith(errFor func(tp TopicPartition) error) {
 func (a *Accumulator) failNeverSent(p *partition, err error) {
 	var unsent []*Batch
 	for _, b := range p.batches {
-		if b.sent() == 0 && !b.inFlight && !b.completed {
+		if b.sent() == 0 && !b.inFlight && !b.settled {
 			unsent = append(unsent, b)
 		}
 	}

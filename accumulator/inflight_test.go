@@ -195,7 +195,7 @@ func (s *simBroker) overtook(b *Batch) {
 		if o == b {
 			return
 		}
-		if !o.completed && !o.inFlight && !(p.restart && !o.maybeWritten) {
+		if !o.settled && !o.inFlight && !(p.restart && !o.maybeWritten) {
 			s.t.Fatalf("seed %d: a batch of %v, sent %d times, went ahead of one sent %d times and waiting to be sent again", s.seed, b.TP, b.attempts, o.attempts)
 		}
 	}

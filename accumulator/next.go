@@ -12,11 +12,11 @@ func (a *Accumulator) next(p *partition, node int32, urgent, busy bool, now time
 	if !a.maySendTo(p, node) {
 		return nil, noDeadline
 	}
-	settling, open := a.restartGate(p, now)
+	resolving, open := a.restartGate(p, now)
 	if !open {
 		return nil, noDeadline
 	}
-	return a.firstSendable(p, urgent, busy, settling, now)
+	return a.firstSendable(p, urgent, busy, resolving, now)
 }
 
 // maySendTo reports whether p may send anything to node, whichever batch:
@@ -32,7 +32,7 @@ func (a *Accumulator) maySendTo(p *partition, node int32) bool {
 		return false
 	}
 	if p.inFlight > 0 && p.node != node {
-		p.blocked = true // settling the other broker's requests wakes us
+		p.blocked = true // the answers to the other broker's requests wake us
 		return false
 	}
 	if p.inFlight >= a.cfg.MaxInFlight || p.stale > 0 || p.inFlight > 0 && a.cfg.Idempotent && !p.pipelines(node) {
@@ -47,9 +47,9 @@ func (a *Accumulator) maySendTo(p *partition, node int32) bool {
 // batches in flight and for its expired ones to fail, lets the retries
 // that may have been written go first, and then restarts its sequences
 // (restartSequences). open is false while p must wait: only an answer,
-// Expire or a producer id opens it. settling: only retries that may have
+// Expire or a producer id opens it. resolving: only retries that may have
 // been written go, before a restart. p.mu must be held.
-func (a *Accumulator) restartGate(p *partition, now time.Time) (settling, open bool) {
+func (a *Accumulator) restartGate(p *partition, now time.Time) (resolving, open bool) {
 	// The partition's sequences restart, or it was left behind when
 	// another partition moved the producer to a newer epoch: it goes
 	// along before sending anything more, so that no broker sees the
@@ -57,7 +57,7 @@ func (a *Accumulator) restartGate(p *partition, now time.Time) (settling, open b
 	// across its partitions). Either waits for every request in
 	// flight, and for the retries that may have been written: under a
 	// new epoch they could be written twice, so they go first, under
-	// the epoch they have, until an answer settles them.
+	// the epoch they have, until an answer resolves them.
 	restarting := p.restart || a.cfg.Idempotent && p.inFlight == 0 && p.hasSequences() && a.outdated(p.producer)
 	if !restarting {
 		return false, true
@@ -102,7 +102,7 @@ func (a *Accumulator) restartSequences(p *partition) bool {
 	seq := int32(0)
 	renumbered := 0
 	for _, b := range p.batches {
-		if b.completed {
+		if b.settled {
 			continue
 		}
 		if b.attempts > 0 {
@@ -123,16 +123,16 @@ func (a *Accumulator) restartSequences(p *partition) bool {
 }
 
 // firstSendable returns p's first batch, in their order, that may go now,
-// or how long until it may: batches in flight or completed are passed
+// or how long until it may: batches in flight or settled are passed
 // over, but a batch that must wait holds back every batch behind it, so
 // that none overtakes another (DESIGN.md, "A partition's order"); only the
-// retries that a restart will renumber step aside while settling (see
+// retries that a restart will renumber step aside while resolving (see
 // restartGate). p.mu must be held.
-func (a *Accumulator) firstSendable(p *partition, urgent, busy, settling bool, now time.Time) (*Batch, time.Duration) {
+func (a *Accumulator) firstSendable(p *partition, urgent, busy, resolving bool, now time.Time) (*Batch, time.Duration) {
 	unresolved := false
 	for _, b := range p.batches {
 		switch {
-		case b.completed:
+		case b.settled:
 			// A sequence whose fate is unknown: retries behind it may
 			// still resolve it, new batches may not pass it.
 			unresolved = true
@@ -147,7 +147,7 @@ func (a *Accumulator) firstSendable(p *partition, urgent, busy, settling bool, n
 			// refused unwritten.
 			return nil, noDeadline
 		case b.attempts > 0:
-			if settling && !b.maybeWritten {
+			if resolving && !b.maybeWritten {
 				continue // it goes after the restart, renumbered
 			}
 			if now.Before(b.retryAt) {
@@ -163,7 +163,7 @@ func (a *Accumulator) firstSendable(p *partition, urgent, busy, settling bool, n
 // nextNeverSent is next for b, p's first batch never sent: b goes once it
 // no longer lingers; for an idempotent producer, once no restart of p's
 // sequences is pending, once they restarted past an unresolved one (a
-// completed batch ahead of b: new sequences may not follow it), and once p
+// settled batch ahead of b: new sequences may not follow it), and once p
 // has the producer's current identity (adopt); and once Admit lets p send,
 // which a transaction asks before p's first batch in it. Admit comes last:
 // it is asked only for a batch that would go otherwise. p.mu must be held.

@@ -9,7 +9,7 @@ import "time"
 // been sent; 0 before.
 func (b *Batch) UncompressedSize() int { return b.uncompressed }
 
-// Err is the batch's error once it is settled; nil if it was written.
+// Err is the batch's error once its outcome is known; nil if written.
 func (b *Batch) Err() error { return b.err }
 
 // BaseOffset is the offset of the batch's first record once it was

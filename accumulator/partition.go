@@ -26,19 +26,21 @@ import (
 // sender for another broker waits until those in flight are answered.
 //
 // With idempotence, a batch whose records failed while the broker may
-// have written them (a request went unanswered) stays completed: its callbacks
-// have run, but its sequence numbers are unresolved. An acknowledgement of a
-// later batch proves it was written (the broker accepts sequences only in
-// order); otherwise, once nothing is in flight, the partition restarts its
-// sequences at 0 under a newer epoch (KIP-360), which fences off a late
-// write of the old attempt. The same restart follows a batch that failed for
-// good and left a gap, and a broker that no longer knows the producer.
+// have written them (a request went unanswered) stays in the list,
+// settled: its callbacks run, but whether its sequence numbers were
+// written is unresolved. The answer to its request in flight, if it says
+// written, or an acknowledgement of a later batch resolves it (the broker
+// accepts sequences only in order); otherwise, once nothing is in flight,
+// the partition restarts its sequences at 0 under a newer epoch (KIP-360),
+// which fences off a late write of the old attempt. The same restart
+// follows a batch that failed for good and left a gap, and a broker that
+// no longer knows the producer.
 type partition struct {
 	tp TopicPartition
 	mu sync.Mutex
 
 	batches []*Batch
-	// settled counts the completed batches in batches: their records have
+	// settled counts the settled batches in batches: their records have
 	// their outcome, and they stay only for their sequence numbers or
 	// their request in flight. They need no leader and are no load (InUse,
 	// Load), which a count tells without walking the list.
@@ -166,10 +168,10 @@ func (p *partition) lastRoom() entriesRoom {
 }
 
 // settle books that b's records have their outcome while b stays in the
-// list (completed).
+// list (Batch.settled).
 func (p *partition) settle(b *Batch) {
-	if !b.completed {
-		b.completed = true
+	if !b.settled {
+		b.settled = true
 		p.settled++
 	}
 }
@@ -178,7 +180,7 @@ func (p *partition) settle(b *Batch) {
 func (p *partition) remove(b *Batch) {
 	for i, o := range p.batches {
 		if o == b {
-			if o.completed {
+			if o.settled {
 				p.settled--
 			}
 			copy(p.batches[i:], p.batches[i+1:])
@@ -236,9 +238,10 @@ func (p *partition) sendBack(b *Batch, at time.Time) {
 }
 
 // wasWritten books the acknowledgement of b: written, and with it every
-// completed batch before it, whose sequences the broker had to accept first.
+// settled batch before it, whose sequences the broker had to accept first:
+// their doubt is resolved.
 func (p *partition) wasWritten(b *Batch) {
-	for len(p.batches) > 0 && p.batches[0] != b && p.batches[0].completed && !p.batches[0].inFlight {
+	for len(p.batches) > 0 && p.batches[0] != b && p.batches[0].settled && !p.batches[0].inFlight {
 		p.settled--
 		p.batches[0] = nil
 		p.batches = p.batches[1:]
@@ -257,21 +260,21 @@ func (p *partition) pendingBefore(b *Batch) *Batch {
 		if o == b {
 			return pending
 		}
-		if !o.completed {
+		if !o.settled {
 			pending = o
 		}
 	}
 	return nil
 }
 
-// firstUncompleted reports whether every batch before b is completed: b is the
-// next batch the broker must accept, unless those were written.
-func (p *partition) firstUncompleted(b *Batch) bool {
+// isNext reports whether only settled batches come before b: b is the next
+// batch the broker must accept, unless those were written.
+func (p *partition) isNext(b *Batch) bool {
 	for _, o := range p.batches {
 		if o == b {
 			return true
 		}
-		if !o.completed {
+		if !o.settled {
 			return false
 		}
 	}
@@ -298,7 +301,7 @@ func (p *partition) wakeOthers() bool {
 // with its outcome.
 func (p *partition) waiting() bool {
 	for _, b := range p.batches {
-		if !b.completed && !b.inFlight {
+		if !b.settled && !b.inFlight {
 			return true
 		}
 	}
@@ -312,7 +315,7 @@ func (p *partition) unsure() bool {
 		if b.attempts == 0 {
 			return false
 		}
-		if b.maybeWritten && !b.completed && !b.inFlight {
+		if b.maybeWritten && !b.settled && !b.inFlight {
 			return true
 		}
 	}
@@ -323,7 +326,7 @@ func (p *partition) unsure() bool {
 // again can no longer be written under its epoch (Batch.epochSpent).
 func (p *partition) nextRetryEpochSpent() bool {
 	for _, b := range p.batches {
-		if !b.completed && !b.inFlight && b.attempts > 0 {
+		if !b.settled && !b.inFlight && b.attempts > 0 {
 			return b.epochSpent
 		}
 	}
@@ -336,7 +339,7 @@ func (p *partition) nextRetryEpochSpent() bool {
 // (Record.Since) has an earlier deadline than those before it.
 func (p *partition) waitingExpired(now time.Time) bool {
 	for _, b := range p.batches {
-		if !b.completed && !b.inFlight && !now.Before(b.deadline) {
+		if !b.settled && !b.inFlight && !now.Before(b.deadline) {
 			return true
 		}
 	}

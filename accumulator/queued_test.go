@@ -11,7 +11,7 @@ func (a *Accumulator) Queued(tp TopicPartition) (queued, inFlight int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, b := range p.batches {
-		if !b.completed && !b.inFlight {
+		if !b.settled && !b.inFlight {
 			queued++
 		}
 	}

@@ -56,7 +56,7 @@ func randomOperations(t *testing.T, seed int64, idem bool) {
 			p.mu.Lock()
 			pending := 0
 			for _, b := range p.batches {
-				if !b.completed {
+				if !b.settled {
 					pending++
 				}
 			}

@@ -37,7 +37,7 @@ func (a *Accumulator) Split(b *Batch, cause error, counted *atomic.Int64) bool {
 		return false
 	}
 	switch {
-	case b.completed:
+	case b.settled:
 		a.resolve(p, b, false)
 		halves = nil
 	case halves == nil || a.refusal() != nil:

@@ -28,7 +28,7 @@ func (a *Accumulator) SequencesInDoubt() bool {
 	doubt := false
 	a.eachPartition(func(p *partition) {
 		p.mu.Lock()
-		if p.restart || slices.ContainsFunc(p.batches, func(b *Batch) bool { return b.completed }) {
+		if p.restart || slices.ContainsFunc(p.batches, func(b *Batch) bool { return b.settled }) {
 			doubt = true
 		}
 		p.mu.Unlock()
