@@ -54,7 +54,7 @@ func (s *Sender) sendTimed(ctx context.Context, c Conn, f *flight, version int16
 }
 
 // answered tells Events.Answered, and Throttled if the broker throttled
-// the request, before its batches are settled.
+// the request, before its batches' answers are handled.
 func (s *Sender) answered(f *flight) {
 	var throttle time.Duration
 	if resp, _ := f.resp.(*protocol.ProduceResponse); resp != nil {

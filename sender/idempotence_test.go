@@ -97,7 +97,7 @@ func TestUnknownProducerIDWithLogStartOffsetRestarts(t *testing.T) {
 }
 
 // After an attempt that may have been written, a refused sequence does not
-// settle that it was not: a broker restarted from its snapshot recognises
+// show that it was not: a broker restarted from its snapshot recognises
 // only the producer's last batch as a duplicate, and one that no longer
 // knows the producer cannot tell. The batch fails as maybe written rather
 // than risk a second copy under a new epoch.

@@ -55,14 +55,15 @@ func (s *Sender) handle(f *flight) {
 		case answeredTwice:
 			s.retry(b, accumulator.Retry{Cause: fmt.Errorf("broker %d answered Produce v%d twice for the partition", s.cfg.Node, f.version), MaybeWritten: true}, now, false)
 		default:
-			s.settle(b, p, f, resp.NodeEndpoints, now)
+			s.handlePartition(b, p, f, resp.NodeEndpoints, now)
 		}
 	}
 }
 
-// settle books one partition's answer, to f's request: the batch is
-// written, split, sent again or failed.
-func (s *Sender) settle(b *accumulator.Batch, p *protocol.ProduceResponsePartition, f *flight, endpoints []protocol.ProduceResponseNodeEndpoint, now time.Time) {
+// handlePartition books one partition's answer, to f's request (handle
+// books the whole answer): the batch is written, split, sent again or
+// failed.
+func (s *Sender) handlePartition(b *accumulator.Batch, p *protocol.ProduceResponsePartition, f *flight, endpoints []protocol.ProduceResponseNodeEndpoint, now time.Time) {
 	code := kerr.ForCode(p.ErrorCode)
 	if code == nil || errors.Is(code, kerr.DuplicateSequenceNumber) {
 		// A duplicate is an earlier attempt of this batch, already written.
