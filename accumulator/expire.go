@@ -1,6 +1,9 @@
 package accumulator
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Expire fails the batches whose DeliveryTimeout has passed, wherever they
 // are: queued, waiting for a retry, or in flight (the Java client's
@@ -55,75 +58,85 @@ func (a *Accumulator) Expire(now time.Time) (next time.Duration) {
 // missed.
 func (a *Accumulator) EarlierDeadline() <-chan struct{} { return a.earlier.C() }
 
-// BeginClose makes every batch ready at once, for a closing flush.
-func (a *Accumulator) BeginClose() { a.closing.Store(true) }
-
-// Abort fails every batch not in flight with err (wrapping ErrClosed), and
-// every later Append. Batches in flight are left to their senders: their
-// answers complete them, and a retry fails instead (see Retry).
-func (a *Accumulator) Abort(err error) {
-	a.closing.Store(true)
-	a.abortedBy.Store(&closedBy{err})
-	a.aborted.Store(true)
-	a.failAll(&closedBy{err})
-}
-
-// closedBy is the error of the batches Abort fails: it matches ErrClosed,
-// and reads as its cause alone, which tells the user in their own words
-// who closed (the producer's Close), where "accumulator closed" would name
-// a part of the producer they never see.
-type closedBy struct{ cause error }
-
-func (e *closedBy) Error() string   { return e.cause.Error() }
-func (e *closedBy) Unwrap() []error { return []error{ErrClosed, e.cause} }
-
-// FailUnsent fails the batches of parts that were never sent, with err:
-// what waits for a broker that refuses the producer. None if parts is
-// empty: a broker that leads nothing just now has nothing to fail (see
-// FailAllUnsent for every partition). A batch sent before keeps its place:
-// it may be written already, and its sequence matters to the batches
-// behind it. A batch whose requests all died unwritten (Retry.NotSent) was
-// never sent: it fails too, and with idempotence its sequence restarts the
-// partition's, as an expired one's does, rather than wait for its
-// DeliveryTimeout behind a broker that refuses every connection.
-func (a *Accumulator) FailUnsent(parts []TopicPartition, err error) {
+// Unreachable books err, why the leader of parts could not be reached, as
+// the last error of those partitions with batches waiting to be sent: a
+// batch that then times out without an error of its own (it was never
+// sent) names it (timedOut), where it would otherwise say only that it was
+// sent 0 times. Its next failure, or an acknowledgement, replaces it.
+func (a *Accumulator) Unreachable(parts []TopicPartition, err error) {
 	for _, tp := range parts {
 		if p := a.lookup(tp); p != nil {
-			p.mu.Lock()
-			a.failNeverSent(p, err)
-			p.mu.Unlock()
+			p.keptBy(err)
 		}
 	}
 }
 
-// FailAllUnsent is FailUnsent for every partition: what waits for a
-// producer id or a transaction the producer cannot have.
-func (a *Accumulator) FailAllUnsent(err error) {
-	a.FailAllUnsentWith(func(TopicPartition) error { return err })
+// keptBy books err, what keeps p from sending, as its last error if a
+// batch of p waits to be sent; it locks p.mu.
+func (p *partition) keptBy(err error) {
+	p.mu.Lock()
+	if p.waiting() {
+		p.lastErr = err
+	}
+	p.mu.Unlock()
 }
 
-// FailAllUnsentWith is FailAllUnsent with an error for each partition,
-// errFor(tp): one whose own failure is the cause says so without naming
-// it again.
-func (a *Accumulator) FailAllUnsentWith(errFor func(tp TopicPartition) error) {
-	a.eachPartition(func(p *partition) {
-		p.mu.Lock()
-		a.failNeverSent(p, errFor(p.tp))
-		p.mu.Unlock()
-	})
+// timedOut is the error of a batch whose DeliveryTimeout passed. It names
+// the cause: the batch's last error, or, for a batch never sent, why the
+// idempotent producer has no id, else its partition's last error, else
+// what the metadata says (keptByMetadata). It does not name the partition:
+// the error a user sees does (a PartitionError), and said twice it reads
+// as two partitions. p.mu must be held.
+func (a *Accumulator) timedOut(p *partition, b *Batch) error {
+	// The batch's oldest record waited the whole DeliveryTimeout, counted
+	// from its Produce: for a record that waited for metadata, before the
+	// batch was created (Record.Since), so the batch's age says less.
+	records, sent := "1 record", "never sent"
+	if n := b.entries.len(); n > 1 {
+		records = fmt.Sprintf("%d records", n)
+	}
+	switch n := b.sent(); {
+	case n == 1:
+		sent = "sent once"
+	case n > 1:
+		sent = fmt.Sprintf("sent %d times", n)
+	}
+	err := fmt.Errorf("%w: %s had no outcome within %v (DeliveryTimeout); %s",
+		ErrDeliveryTimeout, records, a.cfg.DeliveryTimeout, sent)
+	noID := a.whyNoID()
+	switch {
+	case b.lastErr != nil:
+		err = fmt.Errorf("%w; last error: %w", err, b.lastErr)
+	case b.sent() > 0:
+		// Sent and unanswered (it may have been written, which complete
+		// adds): what kept the partition from sending before, a broker
+		// unreachable or a leader left out of the brokers, is stale.
+	case noID != nil:
+		// Without an id nothing is sent, whatever else stood in the way.
+		err = fmt.Errorf("%w; %w", err, noID)
+	case p.lastErr != nil:
+		err = fmt.Errorf("%w; the partition's last error: %w", err, p.lastErr)
+	default:
+		err = a.keptByMetadata(err, b.TP)
+	}
+	return err
 }
 
-// failNeverSent fails p's batches that were never sent with err. p.mu
-// must be held.
-func (a *Accumulator) failNeverSent(p *partition, err error) {
-	var unsent []*Batch
-	for _, b := range p.batches {
-		if b.sent() == 0 && !b.inFlight && !b.settled {
-			unsent = append(unsent, b)
+// keptByMetadata adds to err, the timeout of a batch of tp never sent,
+// what the latest metadata says kept it: its topic's error (a topic whose
+// access was revoked has no leader to send to), else why tp has no leader
+// (a topic re-created with fewer partitions, an election). Asked when the
+// batch times out, it says nothing of a partition led again since.
+func (a *Accumulator) keptByMetadata(err error, tp TopicPartition) error {
+	if a.cfg.TopicErr != nil {
+		if terr := a.cfg.TopicErr(tp.Topic); terr != nil {
+			return fmt.Errorf("%w; the topic's metadata error: %w", err, terr)
 		}
 	}
-	for _, b := range unsent {
-		b.sealed = true
-		a.complete(p, b, -1, -1, err)
+	if a.cfg.LeaderErr != nil {
+		if lerr := a.cfg.LeaderErr(tp); lerr != nil {
+			return fmt.Errorf("%w; %w", err, lerr)
+		}
 	}
+	return err
 }

@@ -171,20 +171,3 @@ func (a *Accumulator) outdated(id ProducerID) bool {
 func addSeq(seq int32, n int) int32 {
 	return int32((int64(seq) + int64(n)) % (math.MaxInt32 + 1))
 }
-
-// EndTransaction makes every partition ask Config.Admit again before its
-// next batch: a new transaction must add its partitions anew. It ends an
-// AbortTransaction.
-func (a *Accumulator) EndTransaction() {
-	a.txnAbort.Store(nil)
-	a.cfg.Pool.ResumeWaits()
-	a.eachPartition(func(p *partition) {
-		p.mu.Lock()
-		p.admitted = false
-		p.mu.Unlock()
-	})
-}
-
-// SetAdmit sets Config.Admit, for a transaction manager made after the
-// accumulator. Call it before the first record.
-func (a *Accumulator) SetAdmit(admit func(TopicPartition) (bool, error)) { a.cfg.Admit = admit }

@@ -19,6 +19,19 @@ func (a *Accumulator) AbortTransaction(err error) {
 	a.failAll(err)
 }
 
+// EndTransaction makes every partition ask Config.Admit again before its
+// next batch: a new transaction must add its partitions anew. It ends an
+// AbortTransaction.
+func (a *Accumulator) EndTransaction() {
+	a.txnAbort.Store(nil)
+	a.cfg.Pool.ResumeWaits()
+	a.eachPartition(func(p *partition) {
+		p.mu.Lock()
+		p.admitted = false
+		p.mu.Unlock()
+	})
+}
+
 // SequencesInDoubt reports whether a partition's sequence numbers must
 // restart under a newer epoch before it sends again: a batch sent failed
 // and left a gap, or may have been written with no answer to say so. A
@@ -43,3 +56,7 @@ func (a *Accumulator) SetEpochNeeded(f func(tp TopicPartition, cause error)) { a
 // SetFailed sets Config.Failed, for a transaction manager made after the
 // accumulator. Call it before the first record.
 func (a *Accumulator) SetFailed(f func(tp TopicPartition, err error)) { a.cfg.Failed = f }
+
+// SetAdmit sets Config.Admit, for a transaction manager made after the
+// accumulator. Call it before the first record.
+func (a *Accumulator) SetAdmit(admit func(TopicPartition) (bool, error)) { a.cfg.Admit = admit }
