@@ -143,15 +143,7 @@ type Retry struct {
 // SequenceRejected). It reports whether the batch will be sent again.
 func (a *Accumulator) Retry(b *Batch, r Retry) (again bool) {
 	now := a.cfg.Clock.Now()
-	// An epoch refused though it is the producer's current one: another
-	// producer took over the id (or, for a transactional producer, the
-	// coordinator bumped the epoch when it timed the transaction out, which
-	// only aborting the transaction ends).
-	fencedEpoch := r.EpochRejected && !a.outdated(b.producer)
-	fenced := r.Cause
-	if fencedEpoch && !a.cfg.Transactional {
-		fenced = a.Fatal(Fenced, r.Cause)
-	}
+	fencedEpoch, fencedErr := a.fencedEpoch(b, r) // before the lock: Fatal takes every partition's
 	p, _ := a.lockAnswer(b, false)
 	if p == nil {
 		return false
@@ -162,18 +154,13 @@ func (a *Accumulator) Retry(b *Batch, r Retry) (again bool) {
 	if r.NotSent {
 		b.unsent++
 	}
-	// A sequence refused for the partition's next batch restarts its
-	// sequences (see SequenceRejected); so does one refused while they wait
-	// to restart, for a retry that went ahead of its turn to be resolved
-	// under its epoch first (restartGate, in next.go): that answer resolves
-	// nothing, and under its epoch it would be refused for ever.
-	restart := r.SequenceRejected && a.cfg.Idempotent && (p.isNext(b) || p.restart)
 	b.lastErr, p.lastErr = r.Cause, r.Cause
+	restart := a.restartFor(p, b, r)
 	switch {
 	case b.settled:
 		a.resolve(p, b, false)
 	case fencedEpoch:
-		a.complete(p, b, -1, -1, fenced)
+		a.complete(p, b, -1, -1, fencedErr)
 	case (r.EpochRejected || restart) && b.maybeWritten && a.fatalErr() == nil:
 		if restart {
 			p.mustRestart(r.Cause) // for the batches behind it
@@ -210,6 +197,32 @@ func (a *Accumulator) Retry(b *Batch, r Retry) (again bool) {
 	// Whichever sender leads the partition now sends the retry.
 	a.cfg.Wake(b.TP)
 	return again
+}
+
+// fencedEpoch reports whether r refuses b's epoch though it is the
+// producer's current one: another producer took over the id (or, for a
+// transactional producer, the coordinator bumped the epoch when it timed
+// the transaction out, which only aborting the transaction ends). err is
+// what b then fails with: for a producer without a transactional id,
+// Fatal's, which stops it for good. Call it without a partition's lock:
+// Fatal takes every partition's in turn.
+func (a *Accumulator) fencedEpoch(b *Batch, r Retry) (fenced bool, err error) {
+	fenced = r.EpochRejected && !a.outdated(b.producer)
+	err = r.Cause
+	if fenced && !a.cfg.Transactional {
+		err = a.Fatal(Fenced, r.Cause)
+	}
+	return fenced, err
+}
+
+// restartFor reports whether r, refusing b's sequence, restarts the
+// sequences of p, b's partition: it does for the partition's next batch
+// (see Retry.SequenceRejected), and while they wait to restart, for a
+// retry that went ahead of its turn to be resolved under its epoch first
+// (restartGate, in next.go): that answer resolves nothing, and under its
+// epoch it would be refused for ever. p.mu must be held.
+func (a *Accumulator) restartFor(p *partition, b *Batch, r Retry) bool {
+	return r.SequenceRejected && a.cfg.Idempotent && (p.isNext(b) || p.restart)
 }
 
 // lockAnswer locks b's partition to book the answer to b's attempt in
