@@ -84,7 +84,7 @@ func writeJavaStartup(md *strings.Builder, r *Results) {
 	// deficit and sleeps only once that deficit reaches 2 ms; the Go
 	// harness waits for each record's due time.
 	paced, _ := WorkloadByName("latency")
-	fmt.Fprintf(md, " ProducerPerformance paces that run with its ThroughputThrottler, which sleeps only once it is 2 ms behind its schedule, so it sends in bursts (%d records at a time at %d records/s) where the Go clients' harness sends each record at its due time: a cheaper workload, with fewer and fuller requests",
+	fmt.Fprintf(md, " ProducerPerformance paces that run with its ThroughputThrottler, which sleeps only once it is 2 ms ahead of its schedule, so it sends in bursts (%d records at a time at %d records/s) where the Go clients' harness sends each record at its due time: a cheaper workload, with fewer and fuller requests",
 		paced.Rate*2/1000, paced.Rate)
 	if gokafka := cellOf(r, "latency", "gokafka"); java.requestsPerM >= 0 && gokafka.runs > 0 && gokafka.requestsPerM >= 0 {
 		fmt.Fprintf(md, " (%.0f Produce requests a million records against gokafka's %.0f)", java.requestsPerM, gokafka.requestsPerM)

@@ -62,7 +62,7 @@ func TestJavaLatencyRunSaysItsStartupShareAndBursts(t *testing.T) {
 	got := md.String()
 	for _, want := range []string{
 		"Over a latency run of 50000 records it is 30.00 µs a record, 40% of its CPU per record there (75.00 µs)",
-		"sleeps only once it is 2 ms behind",
+		"sleeps only once it is 2 ms ahead",
 		"1000 Produce requests a million records against gokafka's 14000",
 	} {
 		if !strings.Contains(got, want) {

@@ -182,7 +182,9 @@ func newSummary(in summaryInput) *summary {
 			P99:  pct(990),
 			P999: pct(999),
 			Max:  ms(longest),
-			Mean: round(h.Mean()/1000, 3),
+			// The histogram's mean counts each value at its bucket's
+			// middle, which may lie above the exact max.
+			Mean: round(min(h.Mean(), float64(longest))/1000, 3),
 		},
 		Batches:          st.Batches,
 		RecordsPerBatch:  round(ratio(float64(st.BatchRecords), float64(st.Batches)), 1),

@@ -192,6 +192,13 @@ func TestTheMaxLatencyIsExact(t *testing.T) {
 			t.Errorf("in the spare %t: p50 %.3f ms, p99 %.3f ms, want 1 and the max", inSpare, got.P50, got.P99)
 		}
 	}
+	// The histogram's mean counts a value at its bucket's middle, above
+	// this one: the mean of one record is that record's latency.
+	m := newMeter(1)
+	m.acked(m.shard(0).tally, 4_194_304, 1)
+	if got := newSummary(summaryInput{mode: "perf", meter: m}).LatencyMs; got.Mean != got.Max || got.Max != 4194.304 {
+		t.Errorf("one record of 4194.304 ms: mean %.3f ms, max %.3f ms", got.Mean, got.Max)
+	}
 }
 
 // With acks=0 the broker answers nothing: a record counts as acked once

@@ -42,6 +42,9 @@ type Action struct {
 	LoseAnswer bool
 
 	// All fails every partition of a Produce request with the same error.
+	// An OUT_OF_ORDER_SEQUENCE_NUMBER gives way to the duplicate answer
+	// for a retry of the producer's last batch appended to the partition,
+	// as Kafka answers it (repeatsLast); so it does in Partitions.
 	All *Failure
 	// Partitions fails the listed partitions of a Produce request, taking
 	// precedence over All. Failed partitions' records are not appended.
