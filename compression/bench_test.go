@@ -2,6 +2,8 @@ package compression
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -107,6 +109,52 @@ func BenchmarkDecompress(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkCompressSourceText compresses text unlike the record-like
+// benchmarks': this repository's Go and Markdown at its root and in this
+// package, cut into 64 KiB batches, and reports the ratio over all of them.
+// It compares our zstd compressor, the default level's, with klauspost's
+// encoder at that level and at its fastest: on such text ours compresses
+// about as its fastest does (README, bench/RESULTS.md).
+func BenchmarkCompressSourceText(b *testing.B) {
+	var text []byte
+	for _, pattern := range []string{"../*.go", "../*.md", "*.go"} {
+		files, _ := filepath.Glob(pattern)
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				b.Fatal(err)
+			}
+			text = append(text, data...)
+		}
+	}
+	const batch = 64 << 10
+	text = text[:len(text)/batch*batch]
+	if len(text) == 0 {
+		b.Skip("no source text found beside the package")
+	}
+	for _, tc := range []struct {
+		name     string
+		compress func(dst, src []byte) []byte
+	}{
+		{"zstd-ours", appendZstdFrame},
+		{"zstd-klauspost-default", func(dst, src []byte) []byte { return compressZstdKlauspost(dst, zstdDefaultLevel, src) }},
+		{"zstd-klauspost-fastest", func(dst, src []byte) []byte { return compressZstdKlauspost(dst, 1, src) }},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			dst := make([]byte, 0, 2*batch)
+			b.SetBytes(int64(len(text)))
+			var out int
+			for b.Loop() {
+				out = 0
+				for at := 0; at < len(text); at += batch {
+					out += len(tc.compress(dst[:0], text[at:at+batch]))
+				}
+			}
+			b.ReportMetric(float64(out)/float64(len(text)), "ratio")
 		})
 	}
 }
