@@ -320,32 +320,22 @@ func (m *meter) examples() map[string]error {
 	return first
 }
 
-// latency merges the tallies' histograms. A callback may still run (the
-// final flush gave up), so each is taken as its writer takes it.
-func (m *meter) latency() *hdrhistogram.Histogram {
-	all := newHistogram()
+// latency merges the tallies' histograms, and gives the longest latency
+// counted, in µs, exactly (the merged histogram's Max is the top of that
+// value's bucket; 0 when none was). Both come from one pass, so that a
+// callback still running (the final flush gave up) is in both or in
+// neither: each tally is taken as its writer takes it.
+func (m *meter) latency() (h *hdrhistogram.Histogram, longest int64) {
+	h = newHistogram()
 	for _, t := range m.tallies {
 		t.take()
-		all.Merge(t.hist)
-		t.writing.Store(false)
-	}
-	m.spareMu.Lock()
-	all.Merge(m.spare)
-	m.spareMu.Unlock()
-	return all
-}
-
-// maxLatency is the longest latency counted, in µs, exactly: the merged
-// histogram's Max is the top of that value's bucket. 0 when none was.
-func (m *meter) maxLatency() int64 {
-	var longest int64
-	for _, t := range m.tallies {
-		t.take()
+		h.Merge(t.hist)
 		longest = max(longest, t.max)
 		t.writing.Store(false)
 	}
 	m.spareMu.Lock()
+	h.Merge(m.spare)
 	longest = max(longest, m.spareMax)
 	m.spareMu.Unlock()
-	return longest
+	return h, longest
 }

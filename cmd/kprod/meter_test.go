@@ -37,8 +37,8 @@ func TestMeterConcurrentCallbacks(t *testing.T) {
 	if c.sent != shards*perShard || c.failed != shards*perShard/10 || c.acked != c.sent-c.failed || c.bytes != 10*c.acked {
 		t.Errorf("counts %+v", c)
 	}
-	if n := m.latency().TotalCount(); n != c.acked {
-		t.Errorf("histogram holds %d values, %d acked", n, c.acked)
+	if h, _ := m.latency(); h.TotalCount() != c.acked {
+		t.Errorf("histogram holds %d values, %d acked", h.TotalCount(), c.acked)
 	}
 	if first := m.examples(); errs["NOT_LEADER_OR_FOLLOWER"] != c.failed || first["NOT_LEADER_OR_FOLLOWER"] == nil {
 		t.Errorf("errors %v, examples %v", errs, first)
@@ -113,7 +113,7 @@ func TestMeterReadWhileCallbacksRun(t *testing.T) {
 			if c.acked > c.sent {
 				t.Errorf("acked %d > sent %d", c.acked, c.sent)
 			}
-			_ = m.latency()
+			_, _ = m.latency()
 			select {
 			case <-reading:
 				return
@@ -131,8 +131,8 @@ func TestMeterReadWhileCallbacksRun(t *testing.T) {
 	if c := m.counts(); c.sent != records || c.acked != records || c.bytes != records {
 		t.Errorf("counts %+v, want %d of each", c, records)
 	}
-	if n := m.latency().TotalCount(); n != records {
-		t.Errorf("histogram holds %d values, want %d", n, records)
+	if h, _ := m.latency(); h.TotalCount() != records {
+		t.Errorf("histogram holds %d values, want %d", h.TotalCount(), records)
 	}
 }
 
@@ -152,7 +152,7 @@ func TestMeterMergesPercentiles(t *testing.T) {
 	}
 	held.writing.Store(false)
 
-	h := m.latency()
+	h, _ := m.latency()
 	if h.TotalCount() != 1100 {
 		t.Fatalf("%d values, want 1100", h.TotalCount())
 	}
@@ -171,7 +171,7 @@ func TestMeterMergesPercentiles(t *testing.T) {
 	// Out of range: clamped, not lost.
 	m.acked(m.shard(1).tally, -5, 0)
 	m.acked(m.shard(1).tally, latencyMaxMicros*2, 0)
-	if h := m.latency(); h.TotalCount() != 1102 || h.Min() != latencyMinMicros || h.Max() < latencyMaxMicros {
+	if h, _ := m.latency(); h.TotalCount() != 1102 || h.Min() != latencyMinMicros || h.Max() < latencyMaxMicros {
 		t.Errorf("clamped: %d values, min %d, max %d", h.TotalCount(), h.Min(), h.Max())
 	}
 }
@@ -183,7 +183,7 @@ func TestMeterLatencyIsProduceToCallback(t *testing.T) {
 	at := m.now()
 	cb := m.trackAt(m.shard(0), 1, at-250_000) // produced 250 ms ago
 	cb(producer.RecordMetadata{}, nil)
-	h := m.latency()
+	h, _ := m.latency()
 	if got := h.Max(); got < 250_000 || got > 250_000+60_000_000 {
 		t.Errorf("latency %d µs, want 250 ms and the test's own time", got)
 	}
@@ -236,11 +236,11 @@ func TestSlotsNeverShared(t *testing.T) {
 	for _, cb := range later {
 		cb(producer.RecordMetadata{}, nil)
 	}
-	if h := m.latency(); h.Max() >= 1_000_000 {
+	if h, _ := m.latency(); h.Max() >= 1_000_000 {
 		t.Fatalf("a later record took the first one's slot: max %d µs", h.Max())
 	}
 	first(producer.RecordMetadata{}, nil)
-	if h := m.latency(); h.Max() < 1_000_000 || h.TotalCount() != 3*slotChunk+1 {
+	if h, _ := m.latency(); h.Max() < 1_000_000 || h.TotalCount() != 3*slotChunk+1 {
 		t.Errorf("max %d µs over %d records: the first record's start was lost", h.Max(), h.TotalCount())
 	}
 }

@@ -170,16 +170,23 @@ func TestTheFirstLineSaysOneRecordInTheSingular(t *testing.T) {
 	}
 }
 
+// The bar is drawn at once, and under acks=0, where no broker acknowledges
+// a record, it counts records written, as the summary does.
 func TestProgressAlways(t *testing.T) {
-	r := runKprod(t, "", "perf", "--brokers", sharedBroker(t), "--create-topic", "--topic", uniqueTopic("progress"),
-		"--num-records", "1000", "--progress", "always", "--json")
-	if r.code != exitOK {
-		t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
+	for _, tc := range []struct{ acks, bar, notBar string }{
+		{"all", "acked [", "written ["},
+		{"0", "written [", "acked ["},
+	} {
+		r := runKprod(t, "", "perf", "--brokers", sharedBroker(t), "--create-topic", "--topic", uniqueTopic("progress"),
+			"--num-records", "1000", "--acks", tc.acks, "--progress", "always", "--json")
+		if r.code != exitOK {
+			t.Fatalf("acks=%s: exit %d\nstderr:\n%s", tc.acks, r.code, r.stderr)
+		}
+		if !strings.Contains(r.stderr, tc.bar) || strings.Contains(r.stderr, tc.notBar) {
+			t.Errorf("acks=%s: no bar %q, or a bar %q, on stderr:\n%s", tc.acks, tc.bar, tc.notBar, r.stderr)
+		}
+		parseSummary(t, r) // stdout holds the summary alone
 	}
-	if !strings.Contains(r.stderr, "acked") {
-		t.Errorf("no progress display on stderr:\n%s", r.stderr)
-	}
-	parseSummary(t, r) // stdout holds the summary alone
 }
 
 // --payload FILE, or --payload-file FILE: every value is one of the file's

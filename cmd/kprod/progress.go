@@ -56,9 +56,12 @@ type sample struct {
 // progress shows how a run goes: records acknowledged (out of the total,
 // when known), the rate, failures.
 type progress struct {
-	con    *console
-	mode   progressMode
-	total  int64 // -1: unknown (stdin)
+	con   *console
+	mode  progressMode
+	total int64 // -1: unknown (stdin)
+	// acked is what the display calls a record that succeeded: "written"
+	// under acks=0, where no broker acknowledges it (successWords).
+	acked  string
 	m      *meter
 	start  sample
 	recent []sample // bar: oldest first, recent[0] the newest at least rateWindow old
@@ -73,15 +76,15 @@ type progress struct {
 }
 
 // newProgress is a display that has not started ticking.
-func newProgress(con *console, mode progressMode, total int64, m *meter, now time.Time) *progress {
+func newProgress(con *console, mode progressMode, total int64, acked string, m *meter, now time.Time) *progress {
 	s := sample{at: now, c: m.counts()}
-	return &progress{con: con, mode: mode, total: total, m: m, start: s, recent: []sample{s}, last: s,
+	return &progress{con: con, mode: mode, total: total, acked: acked, m: m, start: s, recent: []sample{s}, last: s,
 		nextLine: now.Add(lineInterval), done: make(chan struct{})}
 }
 
 // startProgress starts the display; its stop must be called once.
-func startProgress(con *console, mode progressMode, total int64, m *meter) *progress {
-	p := newProgress(con, mode, total, m, time.Now())
+func startProgress(con *console, mode progressMode, total int64, acked string, m *meter) *progress {
+	p := newProgress(con, mode, total, acked, m, time.Now())
 	if mode == progressOff {
 		return p
 	}
@@ -144,7 +147,7 @@ func rate(from, to sample) float64 {
 // barText is the bar at s, its rate measured since from, cut to width.
 func (p *progress) barText(s, from sample, width int) string {
 	var b strings.Builder
-	b.WriteString("acked ")
+	b.WriteString(p.acked + " ")
 	r := rate(from, s)
 	if p.total > 0 {
 		done := min(float64(s.c.acked)/float64(p.total), 1)
@@ -172,9 +175,9 @@ func (p *progress) barText(s, from sample, width int) string {
 func (p *progress) lineText(s, prev sample) string {
 	var b strings.Builder
 	if p.total > 0 {
-		fmt.Fprintf(&b, "%s of %s acked (%.1f%%)", group(s.c.acked), plural(p.total, "record"), 100*float64(s.c.acked)/float64(p.total))
+		fmt.Fprintf(&b, "%s of %s %s (%.1f%%)", group(s.c.acked), plural(p.total, "record"), p.acked, 100*float64(s.c.acked)/float64(p.total))
 	} else {
-		fmt.Fprintf(&b, "%s acked", plural(s.c.acked, "record"))
+		fmt.Fprintf(&b, "%s %s", plural(s.c.acked, "record"), p.acked)
 	}
 	secs := s.at.Sub(prev.at).Seconds()
 	mb := float64(s.c.bytes-prev.c.bytes) / (1 << 20) / secs

@@ -22,7 +22,7 @@ func meterWith(acked, failed, bytes int64) *meter {
 
 func TestBarText(t *testing.T) {
 	t0 := time.Unix(1000, 0)
-	p := newProgress(newConsole(&bytes.Buffer{}), progressBar, 5_000_000, meterWith(0, 0, 0), t0)
+	p := newProgress(newConsole(&bytes.Buffer{}), progressBar, 5_000_000, "acked", meterWith(0, 0, 0), t0)
 	now := sample{at: t0.Add(2 * time.Second), c: counts{acked: 1_234_567, failed: 3}}
 	from := sample{at: t0.Add(time.Second), c: counts{acked: 234_567}}
 	got := p.barText(now, from, 200)
@@ -45,13 +45,17 @@ func TestBarText(t *testing.T) {
 
 func TestProgressLineText(t *testing.T) {
 	t0 := time.Unix(1000, 0)
-	p := newProgress(newConsole(&bytes.Buffer{}), progressLines, 5_000_000, meterWith(0, 0, 0), t0)
+	p := newProgress(newConsole(&bytes.Buffer{}), progressLines, 5_000_000, "acked", meterWith(0, 0, 0), t0)
 	prev := sample{at: t0, c: counts{acked: 234_567, bytes: 234_567 * 100}}
 	now := sample{at: t0.Add(5 * time.Second), c: counts{acked: 1_234_567, failed: 2, bytes: 1_234_567 * 100}}
 	got := p.lineText(now, prev)
 	want := "1,234,567 of 5,000,000 records acked (24.7%), 200,000 records/s, 19.07 MB/s over the last 5.0 s, 2 failed"
 	if got != want {
 		t.Errorf("line\n%q\nwant\n%q", got, want)
+	}
+	p.acked = "written" // acks=0
+	if got, want := p.lineText(now, prev), strings.Replace(want, "acked", "written", 1); got != want {
+		t.Errorf("line under acks=0\n%q\nwant\n%q", got, want)
 	}
 }
 
@@ -66,7 +70,7 @@ func TestAProgressLineSaysOneRecordInTheSingular(t *testing.T) {
 		1:  "1 of 1 record acked (100.0%), 0.2 records/s",
 		-1: "1 record acked, 0.2 records/s",
 	} {
-		p := newProgress(newConsole(&bytes.Buffer{}), progressLines, total, meterWith(0, 0, 0), t0)
+		p := newProgress(newConsole(&bytes.Buffer{}), progressLines, total, "acked", meterWith(0, 0, 0), t0)
 		if got := p.lineText(now, prev); !strings.HasPrefix(got, want) {
 			t.Errorf("total %d: line\n%q\nwant it to start\n%q", total, got, want)
 		}
@@ -78,7 +82,7 @@ func TestProgressLinesEveryFiveSeconds(t *testing.T) {
 	var out bytes.Buffer
 	t0 := time.Unix(1000, 0)
 	m := meterWith(10, 0, 1000)
-	p := newProgress(newConsole(&out), progressLines, -1, m, t0)
+	p := newProgress(newConsole(&out), progressLines, -1, "acked", m, t0)
 	for _, at := range []time.Duration{time.Second, 4900 * time.Millisecond, 5 * time.Second, 9 * time.Second, 10 * time.Second} {
 		p.tick(t0.Add(at))
 	}
@@ -96,7 +100,7 @@ func TestProgressLinesKeepToTheirScheduleWhateverTheTicksDelay(t *testing.T) {
 	var out bytes.Buffer
 	t0 := time.Unix(1000, 0)
 	m := meterWith(0, 0, 0)
-	p := newProgress(newConsole(&out), progressLines, -1, m, t0)
+	p := newProgress(newConsole(&out), progressLines, -1, "acked", m, t0)
 	const ticks = 300 // 60 s
 	var printed []time.Duration
 	for k := 1; k <= ticks; k++ {
@@ -127,7 +131,7 @@ func TestProgressLinesKeepToTheirScheduleWhateverTheTicksDelay(t *testing.T) {
 func TestBarAndLinesShareStderr(t *testing.T) {
 	var out bytes.Buffer
 	con := newConsole(&out)
-	p := startProgress(con, progressBar, 10, meterWith(5, 0, 50))
+	p := startProgress(con, progressBar, 10, "acked", meterWith(5, 0, 50))
 	con.line("interrupted")
 	p.stop()
 	got := out.String()

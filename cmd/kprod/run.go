@@ -118,7 +118,8 @@ func execute(cmd *cobra.Command, e *env, o *commonOptions, w workload) error {
 	}
 
 	con.line("producing %s to topic %s", w.about, o.topic)
-	prog := startProgress(con, progressModeFor(o.progress, e.stderr), w.total, m)
+	acked, _ := successWords(cfg.Acks.String())
+	prog := startProgress(con, progressModeFor(o.progress, e.stderr), w.total, acked, m)
 	ph := runPhase(stop, con, p, tx, m, cfg, w)
 	stats := p.Stats()
 	// Close fails whatever the flush left, so every record has its outcome

@@ -153,7 +153,7 @@ func newSummary(in summaryInput) *summary {
 	}
 	ph := in.phase
 	secs := ph.elapsed.Seconds()
-	h, longest := in.meter.latency(), in.meter.maxLatency()
+	h, longest := in.meter.latency()
 	ms := func(us int64) float64 { return round(float64(us)/1000, 3) }
 	// A percentile is the top of its histogram bucket, which may lie above
 	// the longest latency, and no percentile is longer than that.
@@ -274,14 +274,7 @@ func (s *summary) write(w io.Writer, asJSON bool) error {
 	if s.Interrupted {
 		status = "  (interrupted)"
 	}
-	// With acks=0 the broker answers nothing: the producer completes a
-	// record once its request is written, and the broker may still drop
-	// it (too large, say). The JSON keeps its names; the lines say what
-	// was known.
-	acked, ackedAt := "acked", "ack"
-	if s.Acks == producer.AcksNone.String() {
-		acked, ackedAt = "written", "request written"
-	}
+	acked, ackedAt := successWords(s.Acks)
 	fmt.Fprintf(&b, "records   %s sent, %s %s, %s failed%s\n",
 		group(s.RecordsSent), group(s.RecordsAcked), acked, group(s.RecordsFailed), status)
 	if len(s.Errors) > 0 {
@@ -397,3 +390,16 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 func joinComma(s []string) string { return strings.Join(s, ",") }
+
+// successWords are what the lines call a record that succeeded, and the
+// moment its latency ends, for a run with acks (as Acks.String writes it).
+// With acks=0 the broker answers nothing: the producer completes a record
+// once its request is written, and the broker may still drop it (too large,
+// say). The JSON keeps its names; the summary and the progress say what was
+// known.
+func successWords(acks string) (acked, ackedAt string) {
+	if acks == producer.AcksNone.String() {
+		return "written", "request written"
+	}
+	return "acked", "ack"
+}
