@@ -55,7 +55,7 @@ Records come from --key/--value (one record), or else from stdin, read as
 		RunE: func(cmd *cobra.Command, _ []string) error { return runDump(cmd, e, o) },
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&o.topic, "topic", "kprod-perf", "topic name in the request (Produce v3-v12; a usage error with v13+)")
+	fs.StringVar(&o.topic, "topic", defaultTopic, "topic name in the request (Produce v3-v12; a usage error with v13+)")
 	fs.StringVar(&o.topicID, "topic-id", "", "topic id in the request (Produce v13+), as Kafka prints it: 22 characters of URL-safe base64 (default: the zero id; a usage error below v13)")
 	fs.Int32Var(&o.partition, "partition", 0, "partition index in the request")
 	fs.StringVar(&o.key, "key", "", "the record's key (with --key or --value, the only record)")

@@ -42,8 +42,10 @@ func newBrokerCommand(e *env) *cobra.Command {
 		Use:   "broker",
 		Short: "Run an embedded broker until interrupted, for other kprod runs to use",
 		Long: `broker starts the embedded broker that perf and produce use without --brokers,
-prints "` + brokerAddrPrefix + `host:port" on stdout and serves until Ctrl-C;
-perf and produce use the brokers $` + brokersEnv + ` names when --brokers is not given:
+with the topic ` + defaultTopic + ` of ` + fmt.Sprint(defaultEmbeddedPartitions) + ` partitions, which they write to without --topic
+(other topics need --create-topic), prints "` + brokerAddrPrefix + `host:port" on stdout and
+serves until Ctrl-C; perf and produce use the brokers $` + brokersEnv + ` names when --brokers
+is not given:
 
   kprod broker &                # prints KPROD_BROKERS=127.0.0.1:PORT
   kprod perf --brokers 127.0.0.1:PORT
@@ -77,6 +79,15 @@ func serveBroker(ctx context.Context, e *env, count int, child bool) error {
 		return err
 	}
 	defer cluster.Close()
+	// A broker for other runs holds the default topic, so that a bare
+	// `kprod perf` against it runs as it does against a broker of its own.
+	// kprod's own child leaves it to the run, which creates the topic with
+	// the run's --partitions.
+	if !child {
+		if err := cluster.CreateTopic(defaultTopic, defaultEmbeddedPartitions); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintf(e.stdout, "%s%s\n", brokerAddrPrefix, joinComma(cluster.Addrs()))
 	if child {
 		go func() {

@@ -70,9 +70,14 @@ type commonOptions struct {
 	useEmbedded bool
 }
 
-// defaultEmbeddedPartitions is the partition count of the topic kprod
-// creates on its embedded broker unless --partitions says otherwise.
-const defaultEmbeddedPartitions = 6
+const (
+	// defaultTopic is the topic perf and produce write to unless --topic
+	// says otherwise, and the one dump's request names.
+	defaultTopic = "kprod-perf"
+	// defaultEmbeddedPartitions is the partition count of the topic kprod
+	// creates on its embedded broker unless --partitions says otherwise.
+	defaultEmbeddedPartitions = 6
+)
 
 // register adds the flags, in groups; a new group (security, idempotence)
 // is one more call here.
@@ -88,7 +93,7 @@ func (o *commonOptions) register(fs *pflag.FlagSet) {
 func (o *commonOptions) registerTarget(fs *pflag.FlagSet) {
 	fs.StringVarP(&o.brokers, "brokers", "b", "", "comma-separated `list` of seed brokers, host:port (default $KPROD_BROKERS, as kprod broker prints it)")
 	fs.BoolVar(&o.embedded, "embedded", false, "produce to a throw-away embedded broker started for the run (the default of perf without --brokers)")
-	fs.StringVarP(&o.topic, "topic", "t", "kprod-perf", "topic to produce to")
+	fs.StringVarP(&o.topic, "topic", "t", defaultTopic, "topic to produce to")
 	fs.BoolVar(&o.createTopic, "create-topic", false, "create the topic if it does not exist (always done on the embedded broker)")
 	fs.Int32Var(&o.partitions, "partitions", 0, "partitions of the topic kprod creates (default 6 on the embedded broker, else the broker's num.partitions); an existing topic must have as many")
 	fs.Int16Var(&o.replicationFactor, "replication-factor", 1, "replication factor of the topic kprod creates (-1: the broker's default); an existing topic must have as many replicas, if given")
