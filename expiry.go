@@ -2,9 +2,6 @@ package producer
 
 import "time"
 
-// Version is this library's version, sent to brokers in ApiVersions (KIP-511).
-const Version = "0.1.0"
-
 // expiryLoop fails batches whose DeliveryTimeout passed, wherever they are
 // (waiting for a leader, for a retry, or for an answer), and records whose
 // metadata did not come within MaxBlock.
