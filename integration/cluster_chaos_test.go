@@ -3,7 +3,8 @@ package integration
 // The chaos test: the idempotent producer's promise on the real cluster
 // (kafka/broker.sh start --nodes 3) under a seeded schedule of broker
 // failures, longer and more tangled than the scenes of
-// cluster_failures_test.go. Opt-in, as the soak is: `make chaos`.
+// cluster_failures_test.go. Opt-in, as the soak is: `make chaos`; CI runs
+// it for a minute on its cluster.
 
 import (
 	"context"
