@@ -247,6 +247,13 @@ type Config struct {
 	// waited for metadata, the producer's, where a panic in it is recovered
 	// and fails the record (see partitioner.Partitioner). A nil pointer or
 	// func as the Partitioner is a ConfigError at New.
+	//
+	// The producer tells the Partitioner of each append, and reports load
+	// to it, if it implements partitioner.Observer and LoadReporter: a
+	// Partitioner that wraps Default or UniformSticky must forward both,
+	// or their keyless records never switch partition. A partitioner.Func
+	// that calls them does not; partitioner.Override, which sends some
+	// records elsewhere and leaves the rest to them, does.
 	Partitioner partitioner.Partitioner
 
 	// MetadataMaxAge is how often metadata is refreshed even when nothing

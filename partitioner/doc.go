@@ -6,8 +6,10 @@
 // It provides Java-compatible key hashing (Murmur2, KeyPartition), the
 // default partitioner of the Java client (keyed records hash over all
 // partitions, keyless records use KIP-794's uniform sticky choice), a plain
-// uniform sticky partitioner, a round-robin partitioner and the Func adapter
-// for custom logic.
+// uniform sticky partitioner, a round-robin partitioner, the Func adapter
+// for custom logic, and Override, which sends some records elsewhere and
+// leaves the rest to another partitioner, whose Observer and LoadReporter
+// it keeps.
 //
 // Partitioners never block, and in steady state (once a topic has been seen)
 // never allocate on the per-record path: state is kept per topic, found by

@@ -49,6 +49,12 @@ func stateOf[S any](t *Topic, owner *slot.Owner, lookup func(topic string) *S) *
 // producer.ErrInvalidRecord ("the partitioner panicked: ...", wrapping the
 // panic's value too if it is an error); the records waiting behind it go
 // on.
+//
+// The producer finds Observer and LoadReporter on the Partitioner it is
+// given, by a type assertion: a partitioner that wraps another (to send
+// some records elsewhere) must implement and forward them, or the sticky
+// partitioners behind it never hear of an append and never switch
+// partition. Override wraps one so; a Func that calls one does not.
 type Partitioner interface {
 	Partition(t *Topic, key []byte) int32
 }
@@ -91,7 +97,10 @@ type LoadReporter interface {
 }
 
 // Func adapts a function to the Partitioner interface, for custom
-// partitioning logic.
+// partitioning logic. A Func is neither an Observer nor a LoadReporter: one
+// that calls Default or UniformSticky hides theirs from the producer, and
+// every keyless record then goes to the one partition chosen first. To
+// send only some records elsewhere, use Override.
 type Func func(t *Topic, key []byte) int32
 
 // Partition calls f(t, key).
