@@ -23,11 +23,14 @@ type AppendResult struct {
 	// Filled: the append filled one of the partition's batches, the
 	// record's or, when the record did not fit in what room the open batch
 	// had left, that batch (the record then started the next). A sticky
-	// partitioner waits for this before it switches (where the Java
-	// client's waits for allBatchesFull), so that it switches as a batch
-	// fills rather than at an arbitrary byte count. The record that did not
-	// fit is left behind, alone in the next batch, which goes at its
-	// linger or beside another batch of the broker's.
+	// partitioner waits for this before it switches, so that it switches
+	// as a batch fills rather than at an arbitrary byte count. The record
+	// that did not fit is left behind, alone in the next batch, which goes
+	// at its linger or beside another batch of the broker's. The Java
+	// client's partitioner waits instead for the partition's last batch to
+	// be full after the append (allBatchesFull), which the batch that
+	// record started is not: its turn goes on into that batch. DESIGN.md
+	// (the path of one record, Partition) weighs the two.
 	Filled bool
 }
 

@@ -21,20 +21,25 @@ import (
 // batch, which is what makes keyless throughput high.
 //
 // Both limits are the Java client's: its partitioner, once a batch's worth
-// has gone to a partition, switches when the partition's last batch is
-// full (allBatchesFull), and at twice that in any case. Counting bytes
-// alone switches in the middle of a batch whenever some of
-// the partition's bytes left early, in a batch that a request took along or
-// whose linger ended: the rest then wait in a batch that no one fills. With
-// as few records in flight as synchronous senders keep, they could all end
-// up waiting out the linger; waiting for a full batch more than doubled
-// the records per second of the race's 1,000 synchronous senders (bench/).
-// Twice the batch size ends a turn whose batches all leave before they
-// fill.
+// has gone to a partition, switches when the partition's last batch is full
+// (allBatchesFull), and at twice that in any case. What counts as a full
+// batch differs by one record: the producer reports a batch filled
+// (Observer.Appended's filled) also when a record did not fit in it and
+// started the next, so the turn ends with that record, left alone in the
+// next batch, where Java's goes on into that batch (DESIGN.md, the path of
+// one record, says what that costs). Counting bytes alone switches in the
+// middle of a batch whenever some of the partition's bytes left early, in a
+// batch that a request took along or whose linger ended: the rest then wait
+// in a batch that no one fills. With as few records in flight as synchronous
+// senders keep, they could all end up waiting out the linger; waiting for a
+// full batch more than doubled the records per second of the race's 1,000
+// synchronous senders (bench/). Twice the batch size ends a turn whose
+// batches all leave before they fill.
 //
 // The returned value also implements Observer (the producer must call it, or
-// the partitioner never switches) and LoadReporter (optional adaptive
-// choice). batchSize below 1 is treated as 1.
+// the partitioner never switches: a wrapper must forward it, as Override
+// does) and LoadReporter (optional adaptive choice). batchSize below 1 is
+// treated as 1.
 func UniformSticky(batchSize int) Partitioner { return newSticky(batchSize, rand.Uint64N) }
 
 var (
