@@ -242,11 +242,16 @@ type Config struct {
 	// if smaller): Java's murmur2 for keyed records, the
 	// uniform sticky partitioner (KIP-794) for keyless ones. It runs on
 	// the goroutine that appends the record: Produce's caller's, where a
-	// panic in it reaches the caller, the record's callback not run (its
-	// HookRecordAcknowledged hooks hear it failed); or, for a record that
-	// waited for metadata, the producer's, where a panic in it is recovered
-	// and fails the record (see partitioner.Partitioner). A nil pointer or
-	// func as the Partitioner is a ConfigError at New.
+	// panic in it reaches the caller; or, for a record that waited for
+	// metadata, the producer's, where a panic in it is recovered and
+	// logged (see partitioner.Partitioner). A panic in Partition comes
+	// before the append: the record is not buffered, and fails (its
+	// callback not run on the caller's goroutine, where the panic is its
+	// outcome, its HookRecordAcknowledged hooks hearing it failed). One in
+	// an Observer's Appended or a LoadReporter's SetLoad comes after the
+	// append: the record is buffered and goes to its outcome like any
+	// other, its callback run. A nil pointer or func as the Partitioner is
+	// a ConfigError at New.
 	//
 	// The producer tells the Partitioner of each append, and reports load
 	// to it, if it implements partitioner.Observer and LoadReporter: a

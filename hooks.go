@@ -89,12 +89,12 @@ type HookRecordBuffered interface {
 // or it closed meanwhile; the partitioner chose a partition the topic
 // lacks; its transaction began to end while its HookRecordBuffered hooks
 // ran); on the delivery goroutine for every other record, one that waited
-// for metadata included. A Partitioner that panics in Produce fails the
-// record too, with an error wrapping ErrInvalidRecord ("the partitioner
-// panicked: ..."), as it fails a record that waited for metadata: the hook
-// hears of it on the caller's goroutine, before the panic goes on to
-// Produce's caller, and the callback does not run (the panic is the
-// record's outcome). ctx is what the HookRecordBuffered hooks returned
+// for metadata included. A Partitioner whose Partition panics in Produce
+// fails the record too, with an error wrapping ErrInvalidRecord ("the
+// partitioner panicked: ..."), as it fails a record that waited for
+// metadata: the hook hears of it on the caller's goroutine, before the
+// panic goes on to Produce's caller, and the callback does not run (the
+// panic is the record's outcome). ctx is what the HookRecordBuffered hooks returned
 // (the record's Context without them). The producer keeps ctx only until
 // then.
 //

@@ -50,8 +50,8 @@ func (t *tracked) complete(md RecordMetadata, err error, sent time.Time) {
 }
 
 // acknowledge runs the HookRecordAcknowledged hooks alone: complete's
-// first half, and all of it for a record whose Partitioner panicked in
-// Produce (partitionTracked).
+// first half, and all of it for a record whose Partitioner's Partition
+// panicked in Produce (partitionTracked).
 func (t *tracked) acknowledge(md RecordMetadata, err error, sent time.Time) {
 	now := t.p.cfg.clock.Now()
 	a := RecordAcknowledged{Metadata: md, Err: err, Latency: now.Sub(t.start), QueueTime: now.Sub(t.start)}

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/internal/fakebroker"
 	"github.com/gokafka/producer/partitioner"
 )
@@ -98,5 +101,73 @@ func TestAPartitionerPanicInProduceIsAcknowledgedToTheRecordsHooks(t *testing.T)
 			require.Equal(t, "span", ackCtx[0].Value(panicSpanKey{}), "the context the buffered hooks returned")
 			require.NoError(t, acked[1].Err)
 		})
+	}
+}
+
+// An Observer's or LoadReporter's panic in Produce comes after the append:
+// it reaches the caller, but the record is buffered, and goes to its
+// outcome like any other, its callback run once. The batch it started is
+// sent too: the append's wake of the partition's sender comes before the
+// partitioner is told, as for a held record (appendedHeld). Before, the
+// panic skipped the wake, and a batch of NoLinger, which nothing else
+// sends once the sender is idle, stayed in its partition for good.
+func TestAnObserverPanicInProduceLeavesTheRecordBuffered(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		armed func(*atomic.Bool) partitioner.Partitioner
+	}{
+		{"Appended", func(a *atomic.Bool) partitioner.Partitioner { return &armedObserver{a} }},
+		{"SetLoad", func(a *atomic.Bool) partitioner.Partitioner { return &armedLoadReporter{a} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, KeepRecords: true})
+			clk := clock.NewFake(time.Unix(1_700_000_000, 0))
+			var armed atomic.Bool
+			p := newProducer(t, c, func(cfg *Config) {
+				cfg.clock = clk
+				cfg.Partitioner = tc.armed(&armed)
+				cfg.Linger = NoLinger         // only the append's wake sends the batch
+				cfg.DisableIdempotence = true // nor does a producer id arriving
+			})
+			// The sender is connected and idle: nothing but a wake makes it
+			// look at the partition again.
+			_, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("first")})
+			require.NoError(t, err)
+			clk.Advance(time.Second) // past the load report's gap
+
+			armed.Store(true)
+			o := newOutcomes(1)
+			recovered := func() (v any) {
+				defer func() { v = recover() }()
+				p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("v")}, o.cb(0))
+				return nil
+			}()
+			require.NotNil(t, recovered, "the caller recovers the %s panic", tc.name)
+			o.wait(t, "the record whose partitioner panicked after its append")
+			require.NoError(t, o.one(t, 0).err)
+			require.Len(t, c.Records("t", 0), 2, "both records written")
+		})
+	}
+}
+
+// armedObserver places every record on partition 0, and panics when told
+// of an append once armed.
+type armedObserver struct{ armed *atomic.Bool }
+
+func (*armedObserver) Partition(*partitioner.Topic, []byte) int32 { return 0 }
+func (o *armedObserver) Appended(*partitioner.Topic, int32, int, bool) {
+	if o.armed.Load() {
+		panic("user observer bug")
+	}
+}
+
+// armedLoadReporter places every record on partition 0, and panics when
+// told of a topic's load once armed.
+type armedLoadReporter struct{ armed *atomic.Bool }
+
+func (*armedLoadReporter) Partition(*partitioner.Topic, []byte) int32 { return 0 }
+func (l *armedLoadReporter) SetLoad(string, []int32) {
+	if l.armed.Load() {
+		panic("user load bug")
 	}
 }

@@ -206,9 +206,11 @@ func (p *Producer) ClientID() string { return p.cfg.ClientID }
 // did not free up in time: ErrBufferFull, with the ctx's error if the ctx
 // ended the wait) gets its error through cb before Produce returns, on
 // the caller's goroutine. A panic in the Partitioner (see
-// Config.Partitioner) is the caller's to recover: Produce does not
-// return, the record is not buffered, and cb does not run, the panic
-// being the record's outcome. A record of a topic whose metadata the
+// Config.Partitioner) is the caller's to recover, Produce not returning:
+// one in its Partition leaves the record unbuffered, and cb does not run,
+// the panic being the record's outcome; one in its Observer's Appended or
+// LoadReporter's SetLoad comes after the append, so the record is
+// buffered, is sent, and cb runs with its outcome as for any other. A record of a topic whose metadata the
 // producer has not fetched yet waits for it instead (see MaxBlock), and is
 // buffered or rejected once it comes: a rejection then,
 // ErrProducerStopped included, runs cb on the delivery goroutine.
@@ -437,16 +439,36 @@ func (p *Producer) appendTo(ctx context.Context, adm *admission, t *metadata.Top
 		p.appendedHeld(t, tp, res)
 		return nil
 	}
+	if res.Wake {
+		p.appendedWaking(t, tp, res)
+		return nil
+	}
 	if p.observer != nil {
 		p.observer.Appended(t.View, partition, res.Bytes, res.Filled)
 	}
-	if res.Wake {
-		if p.loads != nil {
-			p.reportLoad(t)
-		}
-		p.wakeLeader(p.cluster.Snapshot(), tp)
-	}
 	return nil
+}
+
+// appendedWaking finishes, for a record of Produce just appended to tp
+// whose append started or filled a batch (res.Wake), what appendTo does
+// after the append: it wakes the batch's sender, then tells the
+// partitioner. The wake comes first, as appendedHeld's does, so that a
+// panic in Appended or SetLoad, which reaches Produce's caller with the
+// record appended, leaves nothing of the append undone. It is out of
+// line, and taken once a batch rather than for every record, because
+// appendTo calling the partitioner after the wake kept more of its values
+// across the wake's call, and its frame grew by a word (see Produce on
+// why that stack is kept shallow).
+//
+//go:noinline
+func (p *Producer) appendedWaking(t *metadata.Topic, tp metadata.TopicPartition, res accumulator.AppendResult) {
+	p.wakeLeader(p.cluster.Snapshot(), tp)
+	if p.observer != nil {
+		p.observer.Appended(t.View, tp.Partition, res.Bytes, res.Filled)
+	}
+	if p.loads != nil {
+		p.reportLoad(t)
+	}
 }
 
 // goesTo is the lowest partition r may go to: the one it names, or any.

@@ -39,8 +39,10 @@ func stateOf[S any](t *Topic, owner *slot.Owner, lookup func(topic string) *S) *
 //
 // The producer calls it where it appends the record: for most records in
 // Produce, on the caller's goroutine, where a panic in it reaches Produce's
-// caller, as the record's outcome: its callback does not run (its
-// HookRecordAcknowledged hooks hear it failed, with the error below). A
+// caller, as the record's outcome, the record not buffered: its callback
+// does not run (its HookRecordAcknowledged hooks hear it failed, with the
+// error below). (A panic in Observer.Appended or LoadReporter.SetLoad
+// comes after the append, and leaves the record buffered: see those.) A
 // record that waits for metadata (its topic's or partition's, or behind
 // earlier records of its topic that wait for theirs) is partitioned later
 // on a goroutine of the producer's, where no caller could recover a
@@ -69,9 +71,11 @@ type Partitioner interface {
 // wait for a batch to be full.
 //
 // Appended runs on the goroutine that appended the record (see
-// Partitioner), once it joined its batch. On the producer's goroutine, for
-// a record that waited for metadata, a panic in it is recovered and
-// logged, and the record, appended, goes on to its outcome like any other.
+// Partitioner), once it joined its batch, so a panic in it leaves the
+// record appended, to go on to its outcome like any other, its callback
+// run: in Produce the panic reaches Produce's caller all the same; on the
+// producer's goroutine, for a record that waited for metadata, it is
+// recovered and logged.
 type Observer interface {
 	Appended(t *Topic, partition int32, bytes int, filled bool)
 }
@@ -90,8 +94,9 @@ type Observer interface {
 // fills one of its batches, at most once a millisecond: a sticky
 // partitioner switches when a batch is full, and then reads the latest
 // report. Like Observer.Appended, SetLoad runs after an append, on the
-// goroutine that appended the record, and a panic in it on the producer's
-// goroutine is recovered and logged, the record left appended.
+// goroutine that appended the record, and a panic in it leaves the record
+// appended: it reaches Produce's caller, or, on the producer's goroutine,
+// is recovered and logged.
 type LoadReporter interface {
 	SetLoad(topic string, queueSizes []int32)
 }
