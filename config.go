@@ -259,6 +259,29 @@ type Config struct {
 	// or their keyless records never switch partition. A partitioner.Func
 	// that calls them does not; partitioner.Override, which sends some
 	// records elsewhere and leaves the rest to them, does.
+	//
+	// The Java client's other partitioner settings:
+	//
+	//	partitioner.ignore.keys=true
+	//	    partitioner.UniformSticky(BatchSize): keyed records are spread
+	//	    as keyless ones are.
+	//	partitioner.adaptive.partitioning.enable
+	//	    Always on in Default and UniformSticky, which are LoadReporters
+	//	    (keyless records steer away from partitions with long queues);
+	//	    off only with a Partitioner that does not implement
+	//	    LoadReporter.
+	//	partitioner.availability.timeout.ms
+	//	    Not implemented: a partition leaves partitioner.Topic.Available
+	//	    only when it has no leader among the metadata's brokers; one
+	//	    whose broker is slow stays in, and the load reports steer
+	//	    keyless records away from it by the batches queued for it.
+	//
+	// Keys land where the Java client's default and franz-go's (kgo's
+	// UniformBytesPartitioner, murmur2 for keys) put them. Sarama's
+	// default hashes keys with FNV-1a, so a sarama user's keys land on
+	// other partitions here; a partitioner.Func computing sarama's
+	// partition (int32 of the key's 32-bit FNV-1a, modulo the partition
+	// count, negated if negative) keeps them where they were.
 	Partitioner partitioner.Partitioner
 
 	// MetadataMaxAge is how often metadata is refreshed even when nothing
