@@ -20,7 +20,8 @@ import (
 // coming from it, against a broker with auto.create.topics.enable, was
 // left to guess why the topic was never created. With it on, the error
 // says nothing of it. The error still matches ErrUnknownTopic and the
-// broker's UNKNOWN_TOPIC_OR_PARTITION.
+// broker's UNKNOWN_TOPIC_OR_PARTITION, PartitionsFor's too: it dropped the
+// broker's answer, and said only that no metadata came within MaxBlock.
 func TestAnUnknownTopicsErrorNamesAllowAutoTopicCreationWhenOff(t *testing.T) {
 	const hint = "AllowAutoTopicCreation is off"
 	for _, allow := range []bool{false, true} {
@@ -69,7 +70,9 @@ func TestAnUnknownTopicsErrorNamesAllowAutoTopicCreationWhenOff(t *testing.T) {
 				return tp != nil && errors.Is(tp.Err, kerr.UnknownTopicOrPartition)
 			})
 			clk.Advance(maxBlock)
-			check(receive(t, failed, "PartitionsFor at MaxBlock"))
+			err = receive(t, failed, "PartitionsFor at MaxBlock")
+			require.ErrorIs(t, err, kerr.UnknownTopicOrPartition, "PartitionsFor's error names the answer, as the record's does")
+			check(err)
 		})
 	}
 }

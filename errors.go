@@ -61,10 +61,10 @@ var (
 	// ErrUnknownTopic: the topic's metadata did not arrive within MaxBlock.
 	ErrUnknownTopic = errors.New("unknown topic")
 	// ErrInvalidRecord: the record cannot be produced as given (an invalid
-	// topic name, a negative or out-of-range explicit partition), or the
-	// Partitioner could not place it: it chose a partition the topic
-	// lacks, or panicked on a record that waited for metadata (see
-	// partitioner.Partitioner).
+	// topic name, a negative explicit partition, or one past the topic's
+	// last that did not appear within MaxBlock), or the Partitioner could
+	// not place it: it chose a partition the topic lacks, or panicked on a
+	// record that waited for metadata (see partitioner.Partitioner).
 	ErrInvalidRecord = errors.New("invalid record")
 	// ErrProducerStopped: the cluster stopped the idempotent or transactional
 	// producer for good, and it can send nothing more: the batch whose answer

@@ -69,6 +69,9 @@ func (p *Producer) appendHeld(ctx context.Context, wt *waitingTopic, snap *metad
 	case errors.Is(context.Cause(ctx), ErrTransactionAborted):
 		// The abort of its transaction ended it.
 		err = fmt.Errorf("%w: before the record, held for %s, was appended", context.Cause(ctx), h.wanted())
+	case t != nil && len(t.Partitions) > 0 && !h.fits(t) && !t.RefusedSince(h.refused):
+		// Its limit passed before the partition it names came.
+		err = p.lackedPartition(h, len(t.Partitions))
 	case t != nil && len(t.Partitions) > 0:
 		if err = p.tooLate(h, len(t.Partitions)); err == nil {
 			err = p.appendHeldTo(ctx, wt, t, h)

@@ -134,12 +134,17 @@ func (p *Producer) unknownTooLong(h *heldRecord, partitions int, lastErr error) 
 }
 
 // lackedPartition is the error of h, whose limit passed while its topic,
-// with partitions partitions, lacked the one it names.
+// with partitions partitions, lacked the one it names. It says the record
+// waited, as the Java client's "not present in metadata after N ms" does:
+// without, it read as a refusal at once. Its limit is MaxBlock, since one
+// that DeliveryTimeout ended first is tooLate's.
 func (p *Producer) lackedPartition(h *heldRecord, partitions int) error {
 	if err := p.tooLate(h, partitions); err != nil {
 		return err
 	}
-	return noSuchPartition(&h.rec, h.rec.Partition, partitions)
+	lacked := noSuchPartition(&h.rec, h.rec.Partition, partitions).(*PartitionError)
+	lacked.Err = fmt.Errorf("%w: not in the metadata within MaxBlock (%v)", lacked.Err, p.cfg.MaxBlock)
+	return lacked
 }
 
 // tooLate is the error of a held record whose DeliveryTimeout ended before

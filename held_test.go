@@ -840,6 +840,25 @@ func TestARecordHeldForAPartitionItsKnownTopicLacksFailsAsNamingItWhenALaggingBr
 	requireNamesMissingPartition(t, o.one(t, 0).err, "t", 5, 3)
 }
 
+// A record for a partition its known topic lacks waits for it, and at its
+// MaxBlock fails saying so, as the Java client's "not present in metadata
+// after N ms" does. Its error said only that the topic had no such
+// partition: `producer: topic "t" partition 5: invalid record: no such
+// partition (the topic has 3)`, as if it had been refused at once.
+func TestARecordForAPartitionItsTopicLacksSaysItWaitedMaxBlock(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 3}})
+	p, clk := heldProducer(t, c)
+	learnTopic(t, p, clk, "t")
+	o := newOutcomes(1)
+	since := clk.Now()
+	p.Produce(ctx(t), &Record{Topic: "t", Partition: 5, ExplicitPartition: true, Value: []byte("typo")}, o.cb(0))
+	clk.Advance(since.Add(time.Hour + pastDeadline).Sub(clk.Now())) // heldProducer's MaxBlock
+	o.wait(t, "the record at its MaxBlock")
+	err := o.one(t, 0).err
+	requireNamesMissingPartition(t, err, "t", 5, 3)
+	require.EqualError(t, err, `producer: topic "t" partition 5: invalid record: no such partition (the topic has 3): not in the metadata within MaxBlock (1h0m0s)`)
+}
+
 // lagWith makes c's metadata answers, once the flag returned is set, call
 // topic unknown, as a broker restarted and not yet caught up does.
 func lagWith(c *fakebroker.Cluster, topic string) *atomic.Bool {
@@ -866,12 +885,13 @@ func awaitLaggingAnswer(t *testing.T, p *Producer, clk *clock.Fake, topic string
 }
 
 // requireNamesMissingPartition checks that err is a record's for naming
-// partition of topic, which has partitions partitions.
+// partition of topic, which has partitions partitions, and that waited its
+// MaxBlock for it.
 func requireNamesMissingPartition(t *testing.T, err error, topic string, partition int32, partitions int) {
 	t.Helper()
 	require.ErrorIs(t, err, ErrInvalidRecord)
 	require.NotErrorIs(t, err, ErrUnknownTopic)
-	require.ErrorContains(t, err, fmt.Sprintf("no such partition (the topic has %d)", partitions))
+	require.ErrorContains(t, err, fmt.Sprintf("no such partition (the topic has %d): not in the metadata within MaxBlock", partitions))
 	var pe *PartitionError
 	require.ErrorAs(t, err, &pe)
 	require.Equal(t, topic, pe.Topic)

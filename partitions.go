@@ -14,7 +14,9 @@ import (
 // metadata and waiting for it if the producer does not know it yet (Java:
 // partitionsFor), no longer than MaxBlock or ctx: an invalid name fails
 // at once with ErrInvalidRecord, a topic that does not exist with
-// ErrUnknownTopic then, and one whose metadata the broker refuses (a
+// ErrUnknownTopic then, wrapping the broker's last answer for it (such as
+// kerr.UnknownTopicOrPartition) as a record's error does, and one whose
+// metadata the broker refuses (a
 // denied authorization) at once with that refusal, from an answer naming
 // the topic that came during the call. A refusal cached
 // before the call is not trusted, since access may have been granted
@@ -87,8 +89,10 @@ func (p *Producer) notFound(topic string, why error) error {
 		err = fmt.Errorf("%w; the last answer refused it: %w", err, t.Err)
 	case t != nil && errors.Is(t.Err, metadata.ErrMalformed):
 		err = fmt.Errorf("%w; the last answer was malformed: %w", err, t.Err)
-	case t != nil:
-		err = p.withAutoCreateHint(err, t.Err)
+	case t != nil && t.Err != nil:
+		// The broker's answer, as a record's error at MaxBlock names it
+		// (heldTooLong).
+		err = p.withAutoCreateHint(fmt.Errorf("%w: %w", err, t.Err), t.Err)
 	}
 	return &PartitionError{Topic: topic, Partition: -1, Err: p.withRefreshFailure(err)}
 }
