@@ -210,10 +210,11 @@ func (p *Producer) ClientID() string { return p.cfg.ClientID }
 // one in its Partition leaves the record unbuffered, and cb does not run,
 // the panic being the record's outcome; one in its Observer's Appended or
 // LoadReporter's SetLoad comes after the append, so the record is
-// buffered, is sent, and cb runs with its outcome as for any other. A record of a topic whose metadata the
-// producer has not fetched yet waits for it instead (see MaxBlock), and is
-// buffered or rejected once it comes: a rejection then,
-// ErrProducerStopped included, runs cb on the delivery goroutine.
+// buffered, is sent, and cb runs with its outcome as for any other. A
+// record of a topic whose metadata the producer has not fetched yet waits
+// for it instead (see MaxBlock), and is buffered or rejected once it
+// comes: a rejection then, ErrProducerStopped included, runs cb on the
+// delivery goroutine.
 //
 // Every other callback runs on the producer's delivery goroutine, one at a
 // time, in the order the outcomes came (per partition, an acknowledgement
