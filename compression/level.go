@@ -29,9 +29,11 @@ var ErrInvalidLevel = errors.New("compression: invalid level")
 //     so higher values are rejected rather than silently lowered.
 //   - zstd (compression.zstd.level): the zstd level numbers Java accepts,
 //     -131072 to 22. DefaultLevel is zstd's 3, as in Java, and both are
-//     written by this package's own compressor (zstdblock.go). The others
-//     are mapped onto klauspost's four encoders by zstd.EncoderLevelFromZstd
-//     (below 3: fastest, 4-5: default, 6-9: better, 10 and up: best).
+//     written by klauspost's fastest encoder, or by this package's own
+//     compressor (zstdblock.go) when that encoder cannot shrink a batch
+//     (compressZstdDefault). The others are mapped onto klauspost's four
+//     encoders by zstd.EncoderLevelFromZstd (below 3: fastest, 4-5:
+//     default, 6-9: better, 10 and up: best).
 //   - snappy and none have no levels: only DefaultLevel is accepted.
 const (
 	// GzipDefaultLevel is Java's default compression.gzip.level (zlib's
