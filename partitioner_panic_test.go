@@ -129,6 +129,10 @@ func TestAnObserverPanicInProduceLeavesTheRecordBuffered(t *testing.T) {
 				cfg.Linger = NoLinger         // only the append's wake sends the batch
 				cfg.DisableIdempotence = true // nor does a producer id arriving
 			})
+			// The first metadata refresh, made at once, waits out its
+			// backoff on the fake clock before another: the topic's must
+			// be in before Send holds a record for it.
+			learnTopic(t, p, clk, "t")
 			// The sender is connected and idle: nothing but a wake makes it
 			// look at the partition again.
 			_, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("first")})

@@ -15,10 +15,12 @@ import (
 // partitionsFor), no longer than MaxBlock or ctx: an invalid name fails
 // at once with ErrInvalidRecord, a topic that does not exist with
 // ErrUnknownTopic then, wrapping the broker's last answer for it (such as
-// kerr.UnknownTopicOrPartition) as a record's error does, and one whose
-// metadata the broker refuses (a
-// denied authorization) at once with that refusal, from an answer naming
-// the topic that came during the call. A refusal cached
+// kerr.UnknownTopicOrPartition, which Kafka calls retriable, so that
+// kerr.IsRetriable holds for it as for a record's error at MaxBlock and
+// as the Java client's TimeoutException is retriable), and one whose
+// metadata the broker refuses (a denied authorization) at once with that
+// refusal, from an answer naming the topic that came during the call. A
+// refusal cached
 // before the call is not trusted, since access may have been granted
 // since: the call waits for the next answer, and if MaxBlock or ctx ends
 // first, its ErrUnknownTopic wraps the cached refusal too. A malformed
