@@ -85,8 +85,16 @@ type Config struct {
 	// on. Java: batch.size; kafka-python: batch_size.
 	// Default 64 KiB rather than Java's 16 KiB: at the high rates this
 	// producer is built for, 16 KiB batches of small records make four times
-	// as many requests for no latency gain, while 32 MiB of BufferMemory
-	// still holds 512 open batches.
+	// as many requests for no latency gain. Each batch takes BatchSize of
+	// BufferMemory however few records it holds, so the default 32 MiB
+	// holds 512 open batches: when more partitions than
+	// BufferMemory/BatchSize receive records at once, Produce waits for
+	// memory, every batch goes as soon as a sender can take it, and
+	// batches shrink to the few records that came meanwhile (the Java
+	// client does the same). For records spread over that many
+	// partitions, raise BufferMemory to about their number times
+	// BatchSize, or lower BatchSize to what one partition's batch
+	// gathers within Linger.
 	BatchSize int
 
 	// BufferMemory caps the bytes of batches and of records waiting for

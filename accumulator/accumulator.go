@@ -184,6 +184,10 @@ type Accumulator struct {
 	topics   atomic.Pointer[map[string]*topicPartitions]
 	topicsMu sync.Mutex
 	owner    slot.Owner // of its handles in the topics' metadata slots
+	// added counts the partitions added, so that a broker's list resolved
+	// before (led) looks up those it missed.
+	added atomic.Uint64
+	led   ledBy
 
 	flushing atomic.Int32 // Flush calls under way: everything is ready
 	closing  atomic.Bool  // Close under way: everything is ready
@@ -211,6 +215,10 @@ type Accumulator struct {
 
 	deliveries deliveries
 	stats      counters
+
+	// visits counts the partitions whose lock Ready and Drain took, for
+	// the tests that pin how few they visit.
+	visits atomic.Uint64
 }
 
 type topicPartitions struct {
@@ -293,6 +301,7 @@ func (a *Accumulator) addPartition(tps *topicPartitions, tp TopicPartition) *par
 	p := newPartition(tp)
 	grown[tp.Partition] = p
 	tps.partitions.Store(&grown)
+	a.added.Add(1)
 	return p
 }
 

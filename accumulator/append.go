@@ -166,6 +166,7 @@ func (a *Accumulator) appendOrStartLocked(p *partition, r *Record, size int, buf
 	b.deadline = b.created.Add(a.cfg.DeliveryTimeout)
 	p.started = b.created
 	p.batches = append(p.batches, b)
+	p.pending.Store(true)
 	filled := res.Filled
 	res, _ = a.tryAppend(p, r)
 	res.Wake = true

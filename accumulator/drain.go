@@ -65,10 +65,11 @@ func (a *Accumulator) Drain(dst []*Batch, node int32, parts []TopicPartition, st
 	lingering := early[:0]
 	total, full := 0, false
 	nextStart = start
-	for i := 0; i < len(parts); i++ {
-		idx := (start + i) % len(parts)
-		p := a.lookup(parts[idx])
-		if p == nil {
+	led := a.ledPartitions(node, parts)
+	for i := 0; i < len(led); i++ {
+		idx := (start + i) % len(led)
+		p := led[idx]
+		if p == nil || !p.pending.Load() {
 			continue
 		}
 		var b *Batch
@@ -91,13 +92,13 @@ func (a *Accumulator) Drain(dst []*Batch, node int32, parts []TopicPartition, st
 		sending = true
 		total += b.Size()
 		batches = append(batches, b)
-		nextStart = (idx + 1) % len(parts)
+		nextStart = (idx + 1) % len(led)
 	}
 	for _, idx := range lingering {
 		if full || len(batches) == 0 {
 			break
 		}
-		p := a.lookup(parts[idx])
+		p := led[idx]
 		var b *Batch
 		if b, _, full = a.drainOne(p, node, true, busy, now, true, maxBytes-total); b != nil {
 			total += b.Size()
@@ -119,10 +120,14 @@ func (a *Accumulator) Drain(dst []*Batch, node int32, parts []TopicPartition, st
 // (any batch does when the request is still empty); otherwise it returns
 // how long until p may send, or full if p's batch does not fit.
 func (a *Accumulator) drainOne(p *partition, node int32, urgent, busy bool, now time.Time, started bool, room int) (b *Batch, wait time.Duration, full bool) {
+	a.visits.Add(1)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	b, wait = a.next(p, node, urgent, busy, now)
 	if b == nil {
+		if wait == noDeadline {
+			p.notePending()
+		}
 		return nil, wait, false
 	}
 	if started && b.Size() > room {
@@ -130,6 +135,7 @@ func (a *Accumulator) drainOne(p *partition, node int32, urgent, busy bool, now 
 		return nil, 0, true
 	}
 	a.take(p, b, node)
+	p.notePending()
 	if b.attempts == 1 {
 		b.sentAt = now
 	}
@@ -144,13 +150,16 @@ func (a *Accumulator) drainOne(p *partition, node int32, urgent, busy bool, now 
 func (a *Accumulator) Ready(node int32, parts []TopicPartition, busy bool, now time.Time) (bool, time.Duration) {
 	urgent := a.urgent()
 	next := noDeadline
-	for _, tp := range parts {
-		p := a.lookup(tp)
-		if p == nil {
+	for _, p := range a.ledPartitions(node, parts) {
+		if p == nil || !p.pending.Load() {
 			continue
 		}
+		a.visits.Add(1)
 		p.mu.Lock()
 		b, wait := a.next(p, node, urgent, busy, now)
+		if b == nil && wait == noDeadline {
+			p.notePending()
+		}
 		p.mu.Unlock()
 		if b != nil {
 			return true, 0

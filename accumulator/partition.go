@@ -2,6 +2,7 @@ package accumulator
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -38,6 +39,17 @@ import (
 type partition struct {
 	tp TopicPartition
 	mu sync.Mutex
+
+	// pending is false only when no batch waits to be sent and the
+	// sequences need no restart: Ready and Drain pass the partition by
+	// without its lock then, for nothing would go. It is read without
+	// the lock and written under it: set wherever a batch comes to wait
+	// (a new batch, the halves of a split, an answer that sends a batch
+	// back) or a restart is booked, cleared by Ready and Drain when they
+	// find nothing waiting (notePending). With thousands of partitions
+	// led and memory short, every new batch wakes its sender, and a pass
+	// that locked each of them cost more than the records it sent.
+	pending atomic.Bool
 
 	batches []*Batch
 	// settled counts the settled batches in batches: their records have
@@ -140,6 +152,17 @@ func (p *partition) mustRestart(cause error) {
 		p.restartCause = cause
 	}
 	p.restart = true
+	p.pending.Store(true)
+}
+
+// notePending clears pending if nothing of p waits to be sent and its
+// sequences need no restart; p.mu must be held. Anything else that next
+// waits for (an id, an admission, another broker's answers) concerns a
+// batch waiting, which keeps pending set.
+func (p *partition) notePending() {
+	if !p.restart && !p.waiting() {
+		p.pending.Store(false)
+	}
 }
 
 func newPartition(tp TopicPartition) *partition {
@@ -197,6 +220,7 @@ func (p *partition) replace(b *Batch, halves ...*Batch) {
 		if o == b {
 			rest := append(halves, p.batches[i+1:]...)
 			p.batches = append(p.batches[:i], rest...)
+			p.pending.Store(true)
 			return
 		}
 	}
@@ -212,6 +236,7 @@ func (p *partition) answered(b *Batch, acked bool) (old bool) {
 	}
 	b.inFlight = false
 	p.inFlight--
+	p.pending.Store(true) // it may be sent back (notePending clears it)
 	if b.sentRound != p.round {
 		p.stale--
 	}
