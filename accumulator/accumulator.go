@@ -178,10 +178,16 @@ type Config struct {
 type Accumulator struct {
 	cfg Config
 
-	// topics maps a topic to its partitions. It is copied on write (a new
-	// topic or more partitions), so the per-record lookup takes no lock and
-	// allocates nothing.
-	topics   atomic.Pointer[map[string]*topicPartitions]
+	// topics maps a topic's name to its *topicPartitions. A record finds
+	// its topic on the slot of the topic's metadata (partitionVia), not
+	// here; a lookup by name serves the first record of each metadata
+	// topic and the drain. A sync.Map, a concurrent hash-trie, adds a
+	// topic without copying the others, where a map copied on write cost
+	// every new topic a copy of all the topics before it: n² for n topics
+	// (50,000 new topics spent most of their CPU copying).
+	topics sync.Map
+	// topicsMu orders the adding of topics and partitions: a topic's
+	// partitions are copied on write, so that its lookups take no lock.
 	topicsMu sync.Mutex
 	owner    slot.Owner // of its handles in the topics' metadata slots
 	// added counts the partitions added, so that a broker's list resolved
@@ -236,8 +242,6 @@ func New(cfg Config) *Accumulator {
 	}
 	a := &Accumulator{cfg: cfg, incomplete: make(map[*Batch]struct{})}
 	a.ids.init()
-	empty := map[string]*topicPartitions{}
-	a.topics.Store(&empty)
 	a.deliveries.start(a)
 	return a
 }
@@ -266,25 +270,28 @@ func (a *Accumulator) partitionVia(topic *slot.Slot, tp TopicPartition) *partiti
 // topic returns the named topic's partitions, adding the topic on first
 // use.
 func (a *Accumulator) topic(name string) *topicPartitions {
-	if tps := (*a.topics.Load())[name]; tps != nil {
+	if tps := a.topicNamed(name); tps != nil {
 		return tps
-	}
-	a.topicsMu.Lock()
-	defer a.topicsMu.Unlock()
-	m := *a.topics.Load()
-	if tps := m[name]; tps != nil {
-		return tps
-	}
-	next := make(map[string]*topicPartitions, len(m)+1)
-	for k, v := range m {
-		next[k] = v
 	}
 	tps := &topicPartitions{}
 	empty := []*partition{}
 	tps.partitions.Store(&empty)
-	next[name] = tps
-	a.topics.Store(&next)
-	return tps
+	v, _ := a.topics.LoadOrStore(name, tps)
+	return v.(*topicPartitions)
+}
+
+// topicNamed returns the named topic's partitions, or nil if no record
+// has been appended to it.
+func (a *Accumulator) topicNamed(name string) *topicPartitions {
+	if v, ok := a.topics.Load(name); ok {
+		return v.(*topicPartitions)
+	}
+	return nil
+}
+
+// eachTopic calls f for every topic, in no order, until f returns false.
+func (a *Accumulator) eachTopic(f func(name string, tps *topicPartitions) bool) {
+	a.topics.Range(func(k, v any) bool { return f(k.(string), v.(*topicPartitions)) })
 }
 
 // addPartition adds tp's partition to its topic's, tps, unless another
@@ -307,7 +314,7 @@ func (a *Accumulator) addPartition(tps *topicPartitions, tp TopicPartition) *par
 
 // lookup returns tp's state or nil, without locking.
 func (a *Accumulator) lookup(tp TopicPartition) *partition {
-	tps := (*a.topics.Load())[tp.Topic]
+	tps := a.topicNamed(tp.Topic)
 	if tps == nil || tp.Partition < 0 {
 		return nil
 	}
@@ -320,13 +327,14 @@ func (a *Accumulator) lookup(tp TopicPartition) *partition {
 
 // eachPartition calls f for every partition.
 func (a *Accumulator) eachPartition(f func(*partition)) {
-	for _, tps := range *a.topics.Load() {
+	a.eachTopic(func(_ string, tps *topicPartitions) bool {
 		for _, p := range *tps.partitions.Load() {
 			if p != nil {
 				f(p)
 			}
 		}
-	}
+		return true
+	})
 }
 
 // InUse returns the partitions with batches whose outcome is not known
@@ -345,7 +353,7 @@ func (a *Accumulator) eachPartition(f func(*partition)) {
 // (partition.settled counts the batches kept): the metadata loop asks at
 // every refresh.
 func (a *Accumulator) InUse(since time.Time) (buffered []TopicPartition, used []string) {
-	for name, tps := range *a.topics.Load() {
+	a.eachTopic(func(name string, tps *topicPartitions) bool {
 		isUsed := false
 		for _, p := range *tps.partitions.Load() {
 			if p == nil {
@@ -362,7 +370,8 @@ func (a *Accumulator) InUse(since time.Time) (buffered []TopicPartition, used []
 		if isUsed {
 			used = append(used, name)
 		}
-	}
+		return true
+	})
 	return buffered, used
 }
 

@@ -78,7 +78,7 @@ func (a *Accumulator) Recreated(topics []string) {
 		return
 	}
 	for _, name := range topics {
-		tps := (*a.topics.Load())[name]
+		tps := a.topicNamed(name)
 		if tps == nil {
 			continue // nothing produced to it yet
 		}

@@ -52,7 +52,7 @@ func (a *Accumulator) Stats() Stats {
 // batches start.
 func (a *Accumulator) Load(topic string, sizes []int32) {
 	clear(sizes)
-	tps := (*a.topics.Load())[topic]
+	tps := a.topicNamed(topic)
 	if tps == nil {
 		return
 	}
