@@ -195,6 +195,15 @@ type Accumulator struct {
 	added atomic.Uint64
 	led   ledBy
 
+	// expiring holds every partition that may have a batch whose records
+	// await their outcome, for Expire, which would otherwise walk every
+	// partition ever produced to: an append that starts a batch adds its
+	// partition, Expire drops those it finds with none. A partition is in
+	// it whenever partition.expiring is set, which only changes under the
+	// partition's lock; expiringMu is taken after it, never before.
+	expiringMu sync.Mutex
+	expiring   map[*partition]struct{}
+
 	flushing atomic.Int32 // Flush calls under way: everything is ready
 	closing  atomic.Bool  // Close under way: everything is ready
 	aborted  atomic.Bool  // Abort called: appends fail, retries fail
@@ -240,7 +249,7 @@ func New(cfg Config) *Accumulator {
 	if cfg.Wake == nil {
 		cfg.Wake = func(TopicPartition) {}
 	}
-	a := &Accumulator{cfg: cfg, incomplete: make(map[*Batch]struct{})}
+	a := &Accumulator{cfg: cfg, incomplete: make(map[*Batch]struct{}), expiring: make(map[*partition]struct{})}
 	a.ids.init()
 	a.deliveries.start(a)
 	return a

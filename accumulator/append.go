@@ -167,6 +167,7 @@ func (a *Accumulator) appendOrStartLocked(p *partition, r *Record, size int, buf
 	p.started = b.created
 	p.batches = append(p.batches, b)
 	p.pending.Store(true)
+	a.watchExpiry(p)
 	filled := res.Filled
 	res, _ = a.tryAppend(p, r)
 	res.Wake = true

@@ -19,7 +19,7 @@ import (
 func (a *Accumulator) Expire(now time.Time) (next time.Duration) {
 	next = noDeadline
 	var woken []TopicPartition
-	a.eachPartition(func(p *partition) {
+	for _, p := range a.expiringNow() {
 		p.mu.Lock()
 		var expired []*Batch
 		for _, b := range p.batches {
@@ -39,15 +39,52 @@ func (a *Accumulator) Expire(now time.Time) (next time.Duration) {
 			}
 			a.complete(p, b, -1, -1, a.timedOut(p, b))
 		}
+		if len(p.batches) == p.settled {
+			a.unwatchExpiry(p) // until its next batch
+		}
 		p.mu.Unlock()
 		if len(expired) > 0 {
 			woken = append(woken, p.tp) // what waited behind them may go
 		}
-	})
+	}
 	for _, tp := range woken {
 		a.cfg.Wake(tp)
 	}
 	return next
+}
+
+// watchExpiry puts p, which just started a batch, among the partitions
+// Expire walks. Only an append adds a batch whose records await their
+// outcome (a split puts its halves in the place of such a batch), so the
+// partitions Expire dropped have none. p.mu must be held.
+func (a *Accumulator) watchExpiry(p *partition) {
+	if p.expiring {
+		return
+	}
+	p.expiring = true
+	a.expiringMu.Lock()
+	a.expiring[p] = struct{}{}
+	a.expiringMu.Unlock()
+}
+
+// unwatchExpiry drops p, which has no batch awaiting its records' outcome,
+// from the partitions Expire walks. p.mu must be held.
+func (a *Accumulator) unwatchExpiry(p *partition) {
+	p.expiring = false
+	a.expiringMu.Lock()
+	delete(a.expiring, p)
+	a.expiringMu.Unlock()
+}
+
+// expiringNow returns the partitions Expire walks.
+func (a *Accumulator) expiringNow() []*partition {
+	a.expiringMu.Lock()
+	defer a.expiringMu.Unlock()
+	parts := make([]*partition, 0, len(a.expiring))
+	for p := range a.expiring {
+		parts = append(parts, p)
+	}
+	return parts
 }
 
 // EarlierDeadline returns a channel closed when a record appended with a

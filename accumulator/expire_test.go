@@ -216,3 +216,41 @@ func restartsInto(c *Config, events *[]restartEvent) {
 		*events = append(*events, restartEvent{tp, id, renumbered})
 	}
 }
+
+// Expire walks only the partitions that may have batches awaiting their
+// records' outcome, not every partition ever produced to: a producer of
+// 50,000 topics, each used once, walked them all at every pass. A pass
+// drops the partitions it finds without one, and a partition that starts
+// a batch again is walked again, and its batch expires.
+func TestExpireWalksOnlyPartitionsWithBatches(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Linger = 0; c.DeliveryTimeout = time.Second; c.Idempotent = false })
+	parts := make([]TopicPartition, 20)
+	for i := range parts {
+		parts[i] = part(int32(i))
+		h.add(parts[i], i, []byte("v"))
+	}
+	require.Equal(t, 20, h.acc.expiryWalks(), "partitions walked with a batch each")
+	bs, _ := h.drain(parts, 1<<30)
+	require.Len(t, bs, 20)
+	for _, b := range bs[1:] {
+		h.acc.Complete(b, 0, -1, nil)
+	}
+	h.acc.Expire(h.clk.Now())
+	require.Equal(t, 1, h.acc.expiryWalks(), "partitions walked after all but one batch were answered")
+
+	h.acc.Complete(bs[0], 0, -1, nil)
+	h.add(part(5), 100, []byte("again"))
+	h.acc.Expire(h.clk.Now())
+	require.Equal(t, 1, h.acc.expiryWalks(), "partitions walked with one new batch")
+	h.clk.Advance(time.Second)
+	require.Equal(t, noDeadline, h.acc.Expire(h.clk.Now()))
+	require.ErrorIs(t, h.outcome(100).Err, ErrDeliveryTimeout, "the batch of a partition walked again")
+	require.Zero(t, h.acc.expiryWalks(), "partitions walked once every batch has its outcome")
+}
+
+// expiryWalks is how many partitions the next Expire pass walks.
+func (a *Accumulator) expiryWalks() int {
+	a.expiringMu.Lock()
+	defer a.expiringMu.Unlock()
+	return len(a.expiring)
+}

@@ -57,6 +57,9 @@ type partition struct {
 	// their request in flight. They need no leader and are no load (InUse,
 	// Load), which a count tells without walking the list.
 	settled int
+	// expiring: the partition is in Accumulator.expiring, which Expire
+	// walks (watchExpiry).
+	expiring bool
 
 	inFlight int   // batches in requests awaiting an answer
 	node     int32 // the broker those requests went to
