@@ -46,8 +46,10 @@ type Producer struct {
 	cluster  *cluster.Cluster         // brokers, metadata, coordinators
 	observer partitioner.Observer     // cfg.Partitioner, when it wants to know what went where
 	loads    partitioner.LoadReporter // cfg.Partitioner, when it steers by queue load
+	forgets  partitioner.Forgetter    // cfg.Partitioner, when it drops a forgotten topic's state
 	// loadReports holds, per topic name, when its load was last reported
-	// (an *atomic.Int64 of Unix nanoseconds; load.go).
+	// (an *atomic.Int64 of Unix nanoseconds; load.go), until the metadata
+	// forgets the topic (topicsForgotten).
 	loadReports sync.Map
 
 	senders  senders
@@ -111,6 +113,7 @@ func New(cfg Config) (*Producer, error) {
 	p.plainRecordBytes = int(min(int64(cfg.MaxRequestSize), cfg.BufferMemory)) - record.BatchHeaderSize - record.MaxRecordOverhead
 	p.observer, _ = cfg.Partitioner.(partitioner.Observer)
 	p.loads, _ = cfg.Partitioner.(partitioner.LoadReporter)
+	p.forgets, _ = cfg.Partitioner.(partitioner.Forgetter)
 	inFlight := cfg.MaxInFlight
 	if !cfg.DisableIdempotence {
 		inFlight = min(inFlight, MaxIdempotentInFlight)
@@ -150,6 +153,7 @@ func New(cfg Config) (*Producer, error) {
 		NodeLeft:               p.nodeLeft,
 		Updated:                p.metadataUpdated,
 		Applied:                p.metadataApplied,
+		Forgot:                 p.topicsForgotten,
 		Refreshed:              p.noteRefresh,
 		InUse:                  p.acc.InUse,
 		MaxIdle:                cfg.MetadataMaxIdle,

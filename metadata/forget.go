@@ -4,8 +4,9 @@ package metadata
 // mentioned them: the producer has not used them for MetadataMaxIdle, and
 // keeping them would have every refresh ask for them for ever (the Java
 // client's metadata.max.idle.ms). A topic used again is looked up afresh.
-// Names the cache does not hold are ignored.
-func (c *Cache) Forget(names []string) {
+// Names the cache does not hold are ignored; it returns the names it
+// dropped, for whoever keeps something per topic on the cache's word.
+func (c *Cache) Forget(names []string) (forgotten []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	old := c.snap.Load()
@@ -14,16 +15,16 @@ func (c *Cache) Forget(names []string) {
 	for name, t := range old.topics {
 		next.topics[name] = t
 	}
-	dropped := false
 	for _, name := range names {
 		if _, ok := next.topics[name]; ok {
 			delete(next.topics, name)
-			dropped = true
+			forgotten = append(forgotten, name)
 		}
 	}
-	if !dropped {
-		return
+	if len(forgotten) == 0 {
+		return nil
 	}
 	next.ledBy = buildLedBy(next.topics)
 	c.snap.Store(next)
+	return forgotten
 }

@@ -11,7 +11,7 @@ func TestForgetDropsOnlyTheNamedTopics(t *testing.T) {
 	before := c.Snapshot()
 	slotA := before.Topic("a").Slot
 
-	c.Forget([]string{"a", "never-known"})
+	equal(t, []string{"a"}, c.Forget([]string{"a", "never-known"}), "the topics forgotten")
 	s := c.Snapshot()
 	if s.Topic("a") != nil {
 		t.Fatal("topic a is still cached after Forget")
@@ -33,7 +33,9 @@ func TestForgetOfNothingKnownKeepsTheSnapshot(t *testing.T) {
 	c := NewCache()
 	c.Apply(resp(brokers(1), topic("a", none0, part(0, 1, 5))), answerVersion, []string{"a"}, t0)
 	s := c.Snapshot()
-	c.Forget([]string{"b"})
+	if got := c.Forget([]string{"b"}); got != nil {
+		t.Fatalf("Forget of a topic the cache does not hold says it forgot %q", got)
+	}
 	if c.Snapshot() != s {
 		t.Fatal("forgetting a topic the cache does not hold published a new snapshot")
 	}

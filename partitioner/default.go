@@ -6,8 +6,8 @@ import "math/rand/v2"
 // goes to KeyPartition over ALL partitions (available or not, so that a key
 // keeps its partition through a leader election), a keyless record to the
 // uniform sticky partition (KIP-794, see UniformSticky). The returned value
-// also implements Observer and LoadReporter, for the keyless records' sticky
-// choice; keyed records appended to the sticky partition count towards its
+// also implements Observer, LoadReporter and Forgetter, for the keyless
+// records' sticky choice; keyed records appended to the sticky partition count towards its
 // batch too, since they fill the same batch.
 //
 // It is UniformSticky's partitioner told to hash keys, rather than a type

@@ -6,7 +6,8 @@ package partitioner
 // inner's choice.
 //
 // Unlike a Func that calls inner, the result implements Observer and
-// LoadReporter whenever inner does, and forwards them to inner, so that
+// LoadReporter whenever inner does, and forwards them (and Forgetter's
+// Forget) to inner, so that
 // Default and UniformSticky behind it go on switching partition (the
 // producer finds those interfaces on Config.Partitioner by a type
 // assertion; a Func hides them, and the sticky partitioner then never
@@ -54,6 +55,16 @@ func (o *override) Partition(t *Topic, key []byte) int32 {
 		return p
 	}
 	return o.inner.Partition(t, key)
+}
+
+// Forget passes a forgotten topic on to inner, if it keeps state per topic
+// (Forgetter). Unlike Observer and LoadReporter, which the producer feeds
+// only to a partitioner that has them, a Forget that does nothing costs
+// nothing, so every Override has one.
+func (o *override) Forget(topic string) {
+	if f, ok := o.inner.(Forgetter); ok {
+		f.Forget(topic)
+	}
 }
 
 type overrideObserver struct {

@@ -36,7 +36,8 @@ type loadReporterOnly struct{ Partitioner }
 func (loadReporterOnly) SetLoad(string, []int32) {}
 
 // choose's partition wins; the records it declines get inner's, and inner
-// hears of every append and load report through the Override.
+// hears of every append, load report and forgotten topic through the
+// Override (a Forget for an inner that keeps no state does nothing).
 func TestOverrideForwardsToInner(t *testing.T) {
 	inner := newTestSticky(100, 1)
 	o := Override(inner, func(t *Topic, key []byte) (int32, bool) {
@@ -56,6 +57,12 @@ func TestOverrideForwardsToInner(t *testing.T) {
 	if o.Partition(topic, nil) == first {
 		t.Errorf("a full batch told to the Override did not end inner's turn on %d", first)
 	}
+
+	o.(Forgetter).Forget("t")
+	if _, ok := inner.topics.Load("t"); ok {
+		t.Error("inner still holds the state of a topic forgotten through the Override")
+	}
+	Override(Func(func(*Topic, []byte) int32 { return 0 }), func(*Topic, []byte) (int32, bool) { return 0, false }).(Forgetter).Forget("t")
 }
 
 func TestOverrideOfNothingIsInner(t *testing.T) {

@@ -38,13 +38,14 @@ import (
 //
 // The returned value also implements Observer (the producer must call it, or
 // the partitioner never switches: a wrapper must forward it, as Override
-// does) and LoadReporter (optional adaptive choice). batchSize below 1 is
-// treated as 1.
+// does), LoadReporter (optional adaptive choice) and Forgetter (a
+// forgotten topic's state goes). batchSize below 1 is treated as 1.
 func UniformSticky(batchSize int) Partitioner { return newSticky(batchSize, rand.Uint64N) }
 
 var (
 	_ Observer     = (*sticky)(nil)
 	_ LoadReporter = (*sticky)(nil)
+	_ Forgetter    = (*sticky)(nil)
 )
 
 type sticky struct {
@@ -195,6 +196,12 @@ func (s *sticky) SetLoad(topic string, queueSizes []int32) {
 	load := slices.Clone(queueSizes)
 	st.load.Store(&load)
 }
+
+// Forget drops the topic's state (see Forgetter). A view that still holds
+// it in its slot keeps using it until its snapshot is replaced; a new view
+// finds the topic by name and starts afresh, with no sticky partition and
+// no load report.
+func (s *sticky) Forget(topic string) { s.topics.Delete(topic) }
 
 // loadFor returns the last load report if it still describes n partitions.
 func (st *stickyTopic) loadFor(n int32) []int32 {

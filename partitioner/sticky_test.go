@@ -254,3 +254,40 @@ func TestStickyPartitionersSharingAViewStayApart(t *testing.T) {
 		t.Fatalf("a did not switch after filling its batch")
 	}
 }
+
+// A topic the producer's metadata forgot leaves the partitioner too: its
+// state, sticky partition and load report, is dropped, and a record for
+// it later, partitioned through a new view, starts a state afresh, as a
+// new topic's. Forgetting a topic never seen is harmless.
+func TestStickyForgetsATopicAndStartsItAfresh(t *testing.T) {
+	s := newTestSticky(100, 12)
+	var _ Forgetter = s
+	old := &Topic{Name: "t", Partitions: 8, Available: all(8)}
+	p := s.Partition(old, nil)
+	s.Appended(old, p, 60, false)
+	s.SetLoad("t", make([]int32, 8))
+	s.Forget("t")
+	s.Forget("never-seen")
+	if _, ok := s.topics.Load("t"); ok {
+		t.Fatal("the sticky partitioner still holds the forgotten topic's state")
+	}
+	fresh := &Topic{Name: "t", Partitions: 8, Available: all(8)}
+	q := s.Partition(fresh, nil)
+	if q < 0 || q >= 8 {
+		t.Fatalf("partition %d for a topic produced to again", q)
+	}
+	st, ok := s.topics.Load("t")
+	if !ok {
+		t.Fatal("no state for the topic produced to again")
+	}
+	if _, produced := unpack(st.(*stickyTopic).cur.Load()); produced != 0 {
+		t.Fatalf("the topic produced to again starts with %d bytes counted, want 0", produced)
+	}
+	if st.(*stickyTopic).load.Load() != nil {
+		t.Fatal("the topic produced to again kept the forgotten topic's load report")
+	}
+	s.Appended(fresh, q, 100, true)
+	if s.Partition(fresh, nil) == q {
+		t.Fatalf("still on %d after a full batch on the topic produced to again", q)
+	}
+}

@@ -61,6 +61,13 @@ type Config struct {
 	// runs under the cache's lock, and must not write to the cache. A
 	// leader hint changes one partition's leader and calls only Updated.
 	Applied func(*metadata.Changes)
+	// Forgot, if set, is told the topics a refresh forgot as idle (see
+	// MaxIdle), once the snapshot without them is stored and before
+	// Updated: what the producer keeps per topic only as a hint can go
+	// with them. A topic used again is looked up afresh, and whatever was
+	// dropped for it is made anew. It runs on the metadata loop's
+	// goroutine and must not block.
+	Forgot func(names []string)
 	// Refreshed is called with the outcome of every metadata refresh: nil,
 	// or why no broker answered.
 	Refreshed func(error)

@@ -172,8 +172,11 @@ func (c *Cluster) refresh(ctx context.Context) error {
 		// topic, forgotten under them, would leave them without a leader
 		// until a later refresh.
 		if _, idle = c.topics(); len(idle) > 0 {
-			c.cache.Forget(idle)
+			forgotten := c.cache.Forget(idle)
 			c.cfg.Logger.Debug("metadata forgot idle topics", "topics", idle, "max_idle", c.cfg.MaxIdle)
+			if len(forgotten) > 0 && c.cfg.Forgot != nil {
+				c.cfg.Forgot(forgotten)
+			}
 		}
 	}
 	c.updated(true)
