@@ -203,12 +203,12 @@ type Config struct {
 	// partition are in flight whatever it says: brokers recognise a
 	// duplicate among a producer's last five batches only, and a
 	// partition keeps one in flight until its broker has acknowledged one
-	// (after its first batch, a failure, a new leader or a new producer
-	// id): a broker that does not know the producer yet takes any
-	// sequence. Without idempotence, 1 keeps a partition's records in
-	// order across retries. (The Java client instead turns idempotence off
-	// for more than 5, unless enable.idempotence was set, and then refuses
-	// them.)
+	// (after its first batch, a failure, a new leader, a new producer id,
+	// or a minute without sending): a broker that does not know the
+	// producer, or has forgotten it, takes any sequence. Without
+	// idempotence, 1 keeps a partition's records in order across retries.
+	// (The Java client instead turns idempotence off for more than 5,
+	// unless enable.idempotence was set, and then refuses them.)
 	// Java: max.in.flight.requests.per.connection; kafka-python:
 	// max_in_flight_requests_per_connection. Default 5; at most
 	// MaxInFlightLimit.

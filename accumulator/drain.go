@@ -134,7 +134,7 @@ func (a *Accumulator) drainOne(p *partition, node int32, urgent, busy bool, now 
 		b.leftOut = true
 		return nil, 0, true
 	}
-	a.take(p, b, node)
+	a.take(p, b, node, now)
 	p.notePending()
 	if b.attempts == 1 {
 		b.sentAt = now
@@ -176,9 +176,15 @@ func (a *Accumulator) urgent() bool {
 	return a.flushing.Load() > 0 || a.closing.Load() || a.cfg.Pool.Waiters() > 0
 }
 
-// take marks b as sent to node; a batch sent for the first time is sealed
-// and gets the partition's next sequence numbers. p.mu must be held.
-func (a *Accumulator) take(p *partition, b *Batch, node int32) {
+// take marks b as sent to node at now; a batch sent for the first time is
+// sealed and gets the partition's next sequence numbers. p.mu must be held.
+func (a *Accumulator) take(p *partition, b *Batch, node int32, now time.Time) {
+	if p.inFlight == 0 && now.Sub(p.lastSent) >= PipelineIdle {
+		// Its leader may have forgotten the producer since: this request
+		// goes alone until it acknowledges one (see PipelineIdle).
+		p.acked = false
+	}
+	p.lastSent = now
 	if b.attempts == 0 {
 		b.sealed = true
 		if a.cfg.Idempotent {

@@ -82,12 +82,18 @@ type partition struct {
 	// the second taken, the second batch would be written ahead of the
 	// first, whose retry is then refused as out of order. Once it has
 	// acknowledged a batch, the broker knows the producer and refuses a
-	// sequence that skips one, unless it forgets the producer later, or
-	// the topic is re-created before the metadata says so: then failPassed
-	// keeps the order. (A new epoch of the id needs no reset: a broker
-	// that knows the producer takes only sequence 0 under it.)
+	// sequence that skips one, unless it forgets the producer later: so a
+	// partition that sent nothing for PipelineIdle, nothing in flight,
+	// sends one request first again (take). A broker may still forget the
+	// producer sooner, or the topic be re-created before the metadata says
+	// so: then failPassed keeps the order. (A new epoch of the id needs no
+	// reset: a broker that knows the producer takes only sequence 0 under
+	// it.)
 	acked   bool
 	ackedBy int32
+	// lastSent is when the partition's latest request went, which
+	// PipelineIdle counts from.
+	lastSent time.Time
 	// oldAnswers is how many of the answers to come are to requests sent
 	// before the topic was last re-created (recreated): sent to the old
 	// topic, or to the new one before the metadata named it, they prove
@@ -167,6 +173,31 @@ func (p *partition) notePending() {
 		p.pending.Store(false)
 	}
 }
+
+// PipelineIdle is how long an idempotent partition may send nothing and
+// still pipeline its next requests to the leader that acknowledged one of
+// its batches (partition.acked): once it has sent nothing for that long,
+// with nothing in flight, it sends one request first again, as under a new
+// id, until its leader acknowledges a batch. Meanwhile the leader may have
+// forgotten the producer and take any first sequence: a Kafka broker drops
+// a producer's state on a partition once the latest batch written there
+// carries timestamps older than producer.id.expiration.ms. With a burst
+// pipelined, its first request refused before any append (a retriable
+// NOT_ENOUGH_REPLICAS, say) and the next written, the first batch would
+// fail, certainly not written (failPassed), where sent alone it would have
+// been retried and delivered. That expiry is a day by default, but a
+// cluster may set it far lower, and a producer's clock behind the broker's
+// makes records look older: a minute is well below any expiry a cluster is
+// likely run with, and costs one round trip without pipelining at the start
+// of a burst after a minute of silence on the partition; a partition
+// sending more often keeps pipelining. A topic idle for MetadataMaxIdle (5
+// minutes by default) is forgotten, and each of its partitions sends one
+// request first when it comes back (Recreated); this bounds a partition
+// idle in a topic still in use, which nothing else resets. It counts from
+// the partition's latest send, not its answer: the records a request
+// carries, whose timestamps the broker's expiry follows, are stamped before
+// it goes.
+const PipelineIdle = time.Minute
 
 func newPartition(tp TopicPartition) *partition {
 	return &partition{tp: tp, producer: noProducer}

@@ -34,14 +34,15 @@ func idempotent(t *testing.T, noID bool, mod func(*Config)) *harness {
 }
 
 // knownTo books that broker n acknowledged a batch of tp under the
-// producer's current id, as its latest answer: tp may send another request
-// to n while one is in flight.
+// producer's current id, as its latest answer to a request sent just now:
+// tp may send another request to n while one is in flight, for
+// PipelineIdle.
 func (h *harness) knownTo(n int32, tp TopicPartition) {
 	id, ok := h.acc.ProducerID()
 	require.True(h.t, ok, "a broker knows the producer only by its id")
 	p := h.acc.partition(tp)
 	p.mu.Lock()
-	p.producer, p.acked, p.ackedBy = id, true, n
+	p.producer, p.acked, p.ackedBy, p.lastSent = id, true, n, h.clk.Now()
 	p.mu.Unlock()
 }
 
