@@ -52,12 +52,14 @@ func (a *Accumulator) completeAnswer(b *Batch, baseOffset, logAppendTimeMs int64
 // wrote b ahead of them, which it does only when it has no state for the
 // producer and takes any first sequence, and p had pipelined requests to it
 // because it had acknowledged a batch before (see partition.acked): the
-// state expired, on a partition idle for a long time, or the topic was
-// deleted and created again under its name before the metadata said so
-// (requests that name the topic reach the new one; once the metadata names
-// it, p keeps one request in flight: Recreated). Sent again, their records
-// would follow b's in the log: they fail instead, certainly not written,
-// and the sequences restart behind the gap they leave. p.mu must be held.
+// state expired sooner than PipelineIdle foresees (Kafka's expiry follows
+// the latest batch's record timestamps, which may be stamped far back), or
+// the topic was deleted and created again under its name before the
+// metadata said so (requests that name the topic reach the new one; once
+// the metadata names it, p keeps one request in flight: Recreated). Sent
+// again, their records would follow b's in the log: they fail instead,
+// certainly not written, and the sequences restart behind the gap they
+// leave. p.mu must be held.
 func (a *Accumulator) failPassed(p *partition, b *Batch) {
 	if !a.cfg.Idempotent {
 		return // its retries may reorder records anyway (see MaxInFlight)
