@@ -325,9 +325,14 @@ type Config struct {
 	// produced inside transactions (InitTransactions once, then
 	// BeginTransaction, and CommitTransaction or AbortTransaction), which
 	// consumers reading committed records see whole or not at all. A second
-	// producer with the same id fences this one. Needs idempotence. Java:
-	// transactional.id; kafka-python: transactional_id. Default "": no
-	// transactions.
+	// producer with the same id fences this one. A producer that runs no
+	// transaction for longer than the cluster's
+	// transactional.id.expiration.ms (7 days by default) stops in its next
+	// one, with ErrTransactionFatal: the coordinator has forgotten the id
+	// (INVALID_PRODUCER_ID_MAPPING; the Java client stops alike since
+	// Kafka 4.0), which a new producer registers again. Needs idempotence.
+	// Java: transactional.id; kafka-python: transactional_id. Default "":
+	// no transactions.
 	TransactionalID string
 
 	// TransactionTimeout is how long the transaction coordinator lets a
