@@ -1,6 +1,7 @@
 package accumulator
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -55,4 +56,29 @@ func TestReadyAndDrainVisitOnlyPartitionsWithBatchesWaiting(t *testing.T) {
 	require.Len(t, bs, 1, "the retry goes")
 	require.Equal(t, parts[7], bs[0].TP)
 	require.LessOrEqual(t, h.acc.visits.Load()-before, uint64(1), "Drain visits the retried partition alone: %d visited", h.acc.visits.Load()-before)
+}
+
+// A partition left behind an epoch, with nothing waiting but a batch whose
+// sequence is in doubt (expired in flight, its answer lost), goes along to
+// the new epoch at the next pass, dropping the doubt, though its pending
+// flag had been cleared: SetProducerID marks it. Passed by, it stayed
+// behind until its next record, and SequencesInDoubt kept asking every v1
+// abort for a new epoch.
+func TestAPartitionLeftBehindAnEpochCatchesUpAtTheNextPass(t *testing.T) {
+	h := idempotent(t, false, func(c *Config) { c.DeliveryTimeout = time.Second })
+	tp1 := part(1)
+	parts := []TopicPartition{tp0, tp1}
+	h.add(tp1, 0, big)
+	b := h.drainOneOf(tp1, "tp1's batch")
+	h.clk.Advance(2 * time.Second)
+	h.acc.Expire(h.clk.Now())
+	h.acc.Retry(b, Retry{At: h.clk.Now(), Cause: errors.New("request timed out"), MaybeWritten: true})
+	h.acc.Ready(node, parts, false, h.clk.Now()) // clears tp1's flag: nothing waits
+	require.True(t, h.acc.SequencesInDoubt(), "tp1's sequence is in doubt")
+
+	h.acc.SetProducerID(ProducerID{ID: 7, Epoch: 1}) // a newer epoch
+	h.add(tp0, 1, big)
+	bs, _ := h.drain(parts, 1<<20)
+	require.Len(t, bs, 1)
+	require.False(t, h.acc.SequencesInDoubt(), "the pass moves tp1 to the new epoch, dropping its doubt")
 }
