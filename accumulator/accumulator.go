@@ -186,8 +186,9 @@ type Accumulator struct {
 	// every new topic a copy of all the topics before it: n² for n topics
 	// (50,000 new topics spent most of their CPU copying).
 	topics sync.Map
-	// topicsMu orders the adding of topics and partitions: a topic's
-	// partitions are copied on write, so that its lookups take no lock.
+	// topicsMu orders the adding of a topic's partitions, which are copied
+	// on write so that their lookups take no lock, and of the brokers'
+	// resolved lists (led.go); topics are added without it (LoadOrStore).
 	topicsMu sync.Mutex
 	owner    slot.Owner // of its handles in the topics' metadata slots
 	// added counts the partitions added, so that a broker's list resolved
@@ -203,6 +204,9 @@ type Accumulator struct {
 	// partition's lock; expiringMu is taken after it, never before.
 	expiringMu sync.Mutex
 	expiring   map[*partition]struct{}
+	// expiringPeak is the most partitions expiring held since it was last
+	// made anew (expiringNow).
+	expiringPeak int
 
 	flushing atomic.Int32 // Flush calls under way: everything is ready
 	closing  atomic.Bool  // Close under way: everything is ready

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gokafka/producer/bufferpool"
 	"github.com/gokafka/producer/record"
 	"github.com/stretchr/testify/require"
 )
@@ -253,4 +254,28 @@ func (a *Accumulator) expiryWalks() int {
 	a.expiringMu.Lock()
 	defer a.expiringMu.Unlock()
 	return len(a.expiring)
+}
+
+// The set of partitions Expire walks is made anew once it holds an eighth
+// of its peak: a map keeps the room it grew to, and a pass over the one
+// partition left after a burst over thousands walked all of that room.
+func TestExpiresSetShrinksAfterABurst(t *testing.T) {
+	const burst = 1000
+	h := newHarness(t, func(c *Config) {
+		c.Idempotent = false
+		c.DeliveryTimeout = time.Second
+		c.Pool = bufferpool.New((burst+2)*c.BatchSize, c.BatchSize, c.Clock)
+	})
+	for i := range burst {
+		h.add(part(int32(i)), i, []byte("v"))
+	}
+	h.clk.Advance(2 * time.Second)
+	h.acc.Expire(h.clk.Now()) // every batch expires
+	h.add(part(0), burst, []byte("v"))
+	h.acc.Expire(h.clk.Now())
+	require.Equal(t, 1, h.acc.expiryWalks())
+	h.acc.expiringMu.Lock()
+	peak := h.acc.expiringPeak
+	h.acc.expiringMu.Unlock()
+	require.LessOrEqual(t, peak, 1, "the set still counts its peak of %d: its map was not made anew", peak)
 }

@@ -11,7 +11,8 @@ import (
 // over the available partitions (over all partitions when none is
 // available), like the Java client's RoundRobinPartitioner. Unlike the
 // sticky partitioners it spreads every record, at the cost of smaller
-// batches.
+// batches. It is a Forgetter: a topic the metadata forgot starts its cycle
+// afresh, at a partition of its own, when it is produced to again.
 func RoundRobin() Partitioner { return &roundRobin{} }
 
 type roundRobin struct {
@@ -40,3 +41,8 @@ func (r *roundRobin) counter(topic string) *atomic.Uint32 {
 	}
 	return v.(*atomic.Uint32)
 }
+
+// Forget drops the topic's counter (Forgetter), which a producer of
+// thousands of topics used once would otherwise keep for good. A counter
+// taken on a topic view before the Forget goes on counting for that view.
+func (r *roundRobin) Forget(topic string) { r.counters.Delete(topic) }

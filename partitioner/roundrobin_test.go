@@ -61,3 +61,26 @@ func TestRoundRobinConcurrentIsExactlyEven(t *testing.T) {
 	wg.Wait()
 	equal(t, counts, [4]int{2000, 2000, 2000, 2000}, "records per partition")
 }
+
+// A topic the metadata forgot leaves no counter behind: RoundRobin is a
+// Forgetter, and a topic produced to again cycles afresh.
+func TestRoundRobinForgetsATopic(t *testing.T) {
+	r := RoundRobin()
+	f, ok := r.(Forgetter)
+	if !ok {
+		t.Fatal("RoundRobin is not a Forgetter: its counters stay for every topic ever seen")
+	}
+	r.Partition(&Topic{Name: "t", Partitions: 3}, nil)
+	f.Forget("t")
+	if _, ok := r.(*roundRobin).counters.Load("t"); ok {
+		t.Fatal("the forgotten topic's counter stays")
+	}
+	again := &Topic{Name: "t", Partitions: 3}
+	seen := map[int32]bool{}
+	for range 3 {
+		seen[r.Partition(again, nil)] = true
+	}
+	if len(seen) != 3 {
+		t.Errorf("a topic produced to again cycled over %d of its 3 partitions", len(seen))
+	}
+}
