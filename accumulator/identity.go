@@ -44,19 +44,6 @@ func (a *Accumulator) SetProducerID(id ProducerID) {
 	a.ids.current, a.ids.have, a.ids.requested = id, true, false
 	a.ids.noIDErr = nil
 	a.ids.mu.Unlock()
-	// A partition that numbered batches under the id before goes along to
-	// this one at the next pass that visits it (restartGate), dropping its
-	// settled batches, and with them SequencesInDoubt's doubt. One with
-	// nothing waiting is passed by (pending), so it is marked: else it
-	// would stay behind until its next record, and every v1 abort until
-	// then would ask for a new epoch.
-	a.eachPartition(func(p *partition) {
-		p.mu.Lock()
-		if p.hasSequences() {
-			p.pending.Store(true)
-		}
-		p.mu.Unlock()
-	})
 }
 
 // NoProducerID books err, why InitProducerId gave the idempotent producer

@@ -40,9 +40,10 @@ type partition struct {
 	tp TopicPartition
 	mu sync.Mutex
 
-	// pending is false only when no batch waits to be sent and the
-	// sequences need no restart: Ready and Drain pass the partition by
-	// without its lock then, for nothing would go. It is read without
+	// pending is false only when no batch waits to be sent, the
+	// sequences need no restart and no settled batch is kept: Ready and
+	// Drain pass the partition by without its lock then, for nothing
+	// would go. It is read without
 	// the lock and written under it: set wherever a batch comes to wait
 	// (a new batch, the halves of a split, an answer that sends a batch
 	// back) or a restart is booked, cleared by Ready and Drain when they
@@ -164,12 +165,18 @@ func (p *partition) mustRestart(cause error) {
 	p.pending.Store(true)
 }
 
-// notePending clears pending if nothing of p waits to be sent and its
-// sequences need no restart; p.mu must be held. Anything else that next
-// waits for (an id, an admission, another broker's answers) concerns a
-// batch waiting, which keeps pending set.
+// notePending clears pending if nothing of p waits to be sent, its
+// sequences need no restart, and it keeps no settled batch; p.mu must be
+// held. Anything else that next waits for (an id, an admission, another
+// broker's answers) concerns a batch waiting, which keeps pending set. A
+// settled batch kept for its sequence (expired in flight, its answer lost)
+// keeps it set too: when another partition moves the producer to a newer
+// epoch, a pass that visits p moves p along (restartGate), dropping the
+// batch and the doubt SequencesInDoubt reports, which would otherwise ask
+// every v1 abort for a new epoch until p's next record. Such partitions
+// are few, and the passes that visit them cost a lock each.
 func (p *partition) notePending() {
-	if !p.restart && !p.waiting() {
+	if !p.restart && p.settled == 0 && !p.waiting() {
 		p.pending.Store(false)
 	}
 }

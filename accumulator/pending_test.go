@@ -60,10 +60,9 @@ func TestReadyAndDrainVisitOnlyPartitionsWithBatchesWaiting(t *testing.T) {
 
 // A partition left behind an epoch, with nothing waiting but a batch whose
 // sequence is in doubt (expired in flight, its answer lost), goes along to
-// the new epoch at the next pass, dropping the doubt, though its pending
-// flag had been cleared: SetProducerID marks it. Passed by, it stayed
-// behind until its next record, and SequencesInDoubt kept asking every v1
-// abort for a new epoch.
+// the new epoch at the next pass, dropping the doubt: a settled batch kept
+// keeps its pending flag set. Passed by, it stayed behind until its next
+// record, and SequencesInDoubt kept asking every v1 abort for a new epoch.
 func TestAPartitionLeftBehindAnEpochCatchesUpAtTheNextPass(t *testing.T) {
 	h := idempotent(t, false, func(c *Config) { c.DeliveryTimeout = time.Second })
 	tp1 := part(1)
@@ -73,7 +72,7 @@ func TestAPartitionLeftBehindAnEpochCatchesUpAtTheNextPass(t *testing.T) {
 	h.clk.Advance(2 * time.Second)
 	h.acc.Expire(h.clk.Now())
 	h.acc.Retry(b, Retry{At: h.clk.Now(), Cause: errors.New("request timed out"), MaybeWritten: true})
-	h.acc.Ready(node, parts, false, h.clk.Now()) // clears tp1's flag: nothing waits
+	h.acc.Ready(node, parts, false, h.clk.Now()) // nothing of tp1 waits to be sent
 	require.True(t, h.acc.SequencesInDoubt(), "tp1's sequence is in doubt")
 
 	h.acc.SetProducerID(ProducerID{ID: 7, Epoch: 1}) // a newer epoch
