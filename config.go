@@ -204,9 +204,10 @@ type Config struct {
 	// duplicate among a producer's last five batches only, and a
 	// partition keeps one in flight until its broker has acknowledged one
 	// (after its first batch, a failure, a new leader, a new producer id,
-	// or a minute without sending): a broker that does not know the
-	// producer, or has forgotten it, takes any sequence. Without
-	// idempotence, 1 keeps a partition's records in order across retries.
+	// or a minute without sending, accumulator.PipelineIdle): a broker
+	// that does not know the producer, or has forgotten it, takes any
+	// sequence. Without idempotence, 1 keeps a partition's records in
+	// order across retries.
 	// (The Java client instead turns idempotence off for more than 5,
 	// unless enable.idempotence was set, and then refuses them.)
 	// Java: max.in.flight.requests.per.connection; kafka-python:

@@ -48,7 +48,7 @@ func (p *Producer) placeHeld(t *metadata.Topic, r *Record) (Record, error) {
 func (p *Producer) partitionHeld(t *metadata.Topic, r *Record) (partition int32, err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			p.logPartitionerPanic(v, "Partition", "the record fails", r.Topic, -1)
+			p.logPartitionerPanic(v, "Partition", onHeldRecord, "the record fails", r.Topic, -1)
 			err = partitionerPanicked(v)
 		}
 	}()
@@ -67,7 +67,7 @@ func (p *Producer) appendedHeld(t *metadata.Topic, tp metadata.TopicPartition, r
 	method := "Appended"
 	defer func() {
 		if v := recover(); v != nil {
-			p.logPartitionerPanic(v, method, "the record was appended", tp.Topic, tp.Partition)
+			p.logPartitionerPanic(v, method, onHeldRecord, "the record was appended", tp.Topic, tp.Partition)
 		}
 	}()
 	if p.observer != nil {
@@ -90,10 +90,14 @@ func partitionerPanicked(v any) error {
 	return fmt.Errorf("%w: the partitioner panicked: %v", ErrInvalidRecord, v)
 }
 
-// logPartitionerPanic logs v, the panic of the partitioner's method on a
-// drain's goroutine, with its stack, which the record's error, if any,
-// cannot carry; outcome says what became of the record.
-func (p *Producer) logPartitionerPanic(v any, method, outcome, topic string, partition int32) {
-	p.cfg.Logger.Error("the partitioner panicked on a record that waited for metadata; "+outcome,
+// onHeldRecord is what a partitioner's method is called on in a drain.
+const onHeldRecord = "a record that waited for metadata"
+
+// logPartitionerPanic logs v, the panic of the partitioner's method on one
+// of the producer's goroutines, where no caller could recover it, with its
+// stack, which a record's error, if any, cannot carry: on says what it was
+// called on, outcome what became of it.
+func (p *Producer) logPartitionerPanic(v any, method, on, outcome, topic string, partition int32) {
+	p.cfg.Logger.Error("the partitioner panicked on "+on+"; "+outcome,
 		"method", method, "topic", topic, "partition", partition, "panic", v, "stack", string(debug.Stack()))
 }

@@ -219,6 +219,9 @@ type Accumulator struct {
 	// txnAbort is why the transaction under way is being aborted, from
 	// AbortTransaction to EndTransaction: nothing more of it may be sent.
 	txnAbort atomic.Pointer[error]
+	// transactions counts the transactions ended (EndTransaction): a
+	// partition admitted under another count must ask Config.Admit again.
+	transactions atomic.Uint64
 
 	ids identity
 

@@ -182,16 +182,18 @@ func (a *Accumulator) nextNeverSent(p *partition, b *Batch, unresolved, urgent, 
 			return nil, noDeadline
 		}
 	}
-	if !p.admitted && a.cfg.Admit != nil {
-		admitted, refused := a.cfg.Admit(p.tp)
-		if refused != nil {
-			a.failNeverSent(p, refused)
-			return nil, noDeadline
+	if a.cfg.Admit != nil {
+		if in := a.transactions.Load() + 1; p.admittedIn != in {
+			admitted, refused := a.cfg.Admit(p.tp)
+			if refused != nil {
+				a.failNeverSent(p, refused)
+				return nil, noDeadline
+			}
+			if !admitted {
+				return nil, noDeadline // Wake comes when it is
+			}
+			p.admittedIn = in
 		}
-		if !admitted {
-			return nil, noDeadline // Wake comes when it is
-		}
-		p.admitted = true
 	}
 	return b, 0
 }

@@ -107,9 +107,11 @@ type partition struct {
 	// the cause a batch that times out without an error of its own (it
 	// was never sent) is given.
 	lastErr error
-	// admitted: Config.Admit let the partition send since the last
-	// EndTransaction.
-	admitted bool
+	// admittedIn is one more than Accumulator.transactions when
+	// Config.Admit last let the partition send; 0, never. A count, not a
+	// flag, so that EndTransaction need not visit every partition the
+	// producer ever knew to clear it.
+	admittedIn uint64
 	// timestamps is what first attempts' acknowledgements said of the
 	// topic's timestamps: logAppend or createTime, unknown until one came.
 	timestamps timestampType
@@ -180,31 +182,6 @@ func (p *partition) notePending() {
 		p.pending.Store(false)
 	}
 }
-
-// PipelineIdle is how long an idempotent partition may send nothing and
-// still pipeline its next requests to the leader that acknowledged one of
-// its batches (partition.acked): once it has sent nothing for that long,
-// with nothing in flight, it sends one request first again, as under a new
-// id, until its leader acknowledges a batch. Meanwhile the leader may have
-// forgotten the producer and take any first sequence: a Kafka broker drops
-// a producer's state on a partition once the latest batch written there
-// carries timestamps older than producer.id.expiration.ms. With a burst
-// pipelined, its first request refused before any append (a retriable
-// NOT_ENOUGH_REPLICAS, say) and the next written, the first batch would
-// fail, certainly not written (failPassed), where sent alone it would have
-// been retried and delivered. That expiry is a day by default, but a
-// cluster may set it far lower, and a producer's clock behind the broker's
-// makes records look older: a minute is well below any expiry a cluster is
-// likely run with, and costs one round trip without pipelining at the start
-// of a burst after a minute of silence on the partition; a partition
-// sending more often keeps pipelining. A topic idle for MetadataMaxIdle (5
-// minutes by default) is forgotten, and each of its partitions sends one
-// request first when it comes back (Recreated); this bounds a partition
-// idle in a topic still in use, which nothing else resets. It counts from
-// the partition's latest send, not its answer: the records a request
-// carries, whose timestamps the broker's expiry follows, are stamped before
-// it goes.
-const PipelineIdle = time.Minute
 
 func newPartition(tp TopicPartition) *partition {
 	return &partition{tp: tp, producer: noProducer}

@@ -25,11 +25,7 @@ func (a *Accumulator) AbortTransaction(err error) {
 func (a *Accumulator) EndTransaction() {
 	a.txnAbort.Store(nil)
 	a.cfg.Pool.ResumeWaits()
-	a.eachPartition(func(p *partition) {
-		p.mu.Lock()
-		p.admitted = false
-		p.mu.Unlock()
-	})
+	a.transactions.Add(1)
 }
 
 // SequencesInDoubt reports whether a partition's sequence numbers must

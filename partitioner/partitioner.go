@@ -103,7 +103,7 @@ type LoadReporter interface {
 
 // Forgetter is implemented by partitioners that keep state per topic by
 // name (the sticky ones: the current partition, the bytes counted on it,
-// the last load report). It is optional. The producer calls Forget when
+// the last load report; RoundRobin: its counter). It is optional. The producer calls Forget when
 // its metadata forgets a topic it has not used for MetadataMaxIdle, so
 // that the state of topics produced to once, thousands of auto-created
 // ones say, does not stay for the producer's life. The state may go: a

@@ -15,6 +15,8 @@ import (
 // afresh, at a partition of its own, when it is produced to again.
 func RoundRobin() Partitioner { return &roundRobin{} }
 
+var _ Forgetter = (*roundRobin)(nil)
+
 type roundRobin struct {
 	counters sync.Map   // topic name -> *atomic.Uint32
 	owner    slot.Owner // of its counters' slots on topic views

@@ -42,7 +42,8 @@ type Conn interface {
 // Hooks are how the sender asks the rest of the producer for help, without
 // importing it.
 type Hooks struct {
-	// Partitions returns the partitions this broker leads now.
+	// Partitions returns the partitions this broker leads now: a list
+	// never written again once returned (see accumulator.Ready).
 	Partitions func() []accumulator.TopicPartition
 	// Connect returns a live connection to this broker.
 	Connect func(ctx context.Context) (Conn, error)
