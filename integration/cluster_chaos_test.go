@@ -4,7 +4,7 @@ package integration
 // (kafka/broker.sh start --nodes 3) under a seeded schedule of broker
 // failures, longer and more tangled than the scenes of
 // cluster_failures_test.go. Opt-in, as the soak is: `make chaos`; CI runs
-// it for a minute on its cluster.
+// it for a minute on a fresh cluster.
 
 import (
 	"context"
