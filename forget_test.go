@@ -1,7 +1,6 @@
 package producer
 
 import (
-	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -52,14 +51,7 @@ func TestAForgottenTopicsHintsGoAndComeBack(t *testing.T) {
 	})
 	o := newOutcomes(2)
 	send := func(i int) {
-		p.Produce(ctx(t), &Record{Topic: "t", Value: value(0, i)}, o.cb(i))
-		eventually(t, fmt.Sprintf("record %d's outcome", i), func() bool {
-			clk.Advance(cfgRetryBackoff) // its linger, and the metadata loop's backoff
-			o.mu.Lock()
-			defer o.mu.Unlock()
-			return len(o.got[i]) > 0
-		})
-		require.NoError(t, o.one(t, i).err)
+		sendMoving(t, p, clk, o, "t", i)
 		_, reported := p.loadReports.Load("t")
 		require.True(t, reported, "record %d: no load report's time kept for the topic", i)
 	}

@@ -140,17 +140,7 @@ func TestAnIdleTopicIsForgottenAndFoundAgain(t *testing.T) {
 		cfg.MetadataMaxAge, cfg.MetadataMaxIdle, cfg.MaxBlock = time.Hour, 5*time.Second, time.Hour
 	})
 	o := newOutcomes(2)
-	send := func(i int) {
-		p.Produce(ctx(t), &Record{Topic: "t", Value: value(0, i)}, o.cb(i))
-		eventually(t, fmt.Sprintf("record %d's outcome", i), func() bool {
-			clk.Advance(cfgRetryBackoff) // its linger, and the metadata loop's backoff
-			o.mu.Lock()
-			defer o.mu.Unlock()
-			return len(o.got[i]) > 0
-		})
-		require.NoError(t, o.one(t, i).err)
-	}
-	send(0)
+	sendMoving(t, p, clk, o, "t", 0)
 
 	clk.Advance(6 * time.Second)
 	eventually(t, "the idle topic forgotten", func() bool {
@@ -158,8 +148,21 @@ func TestAnIdleTopicIsForgottenAndFoundAgain(t *testing.T) {
 		p.cluster.RequestRefresh("test")
 		return p.cluster.Snapshot().Topic("t") == nil
 	})
-	send(1)
+	sendMoving(t, p, clk, o, "t", 1)
 	require.Equal(t, 2, len(c.Records("t", 0))+len(c.Records("t", 1)))
+}
+
+// sendMoving produces record i of o to topic and moves clk (the record's
+// linger, and the metadata loop's backoff) until its outcome, which must
+// be a success.
+func sendMoving(t *testing.T, p *Producer, clk *clock.Fake, o *outcomes, topic string, i int) {
+	t.Helper()
+	p.Produce(ctx(t), &Record{Topic: topic, Value: value(0, i)}, o.cb(i))
+	eventually(t, fmt.Sprintf("record %d's outcome", i), func() bool {
+		clk.Advance(cfgRetryBackoff)
+		return o.has(i)
+	})
+	require.NoError(t, o.one(t, i).err)
 }
 
 // A topic whose only record failed while its batch was in flight, whose
