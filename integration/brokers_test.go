@@ -44,6 +44,23 @@ var topicSeq atomic.Int64
 // the same broker, and waits until every partition has a leader.
 func newTopic(t *testing.T, seeds []string, partitions int32) string {
 	t.Helper()
+	return createTopic(t, seeds, func(ctx context.Context, cl *kgo.Client, name string) error {
+		return testbroker.CreateTopic(ctx, cl, name, partitions)
+	})
+}
+
+// newTopicOn is newTopic with every partition on the brokers replicas, led
+// by the first.
+func newTopicOn(t *testing.T, seeds []string, partitions int32, replicas []int32) string {
+	t.Helper()
+	return createTopic(t, seeds, func(ctx context.Context, cl *kgo.Client, name string) error {
+		return testbroker.CreateTopicOn(ctx, cl, name, partitions, replicas)
+	})
+}
+
+// createTopic names a topic as newTopic says and creates it with create.
+func createTopic(t *testing.T, seeds []string, create func(ctx context.Context, cl *kgo.Client, name string) error) string {
+	t.Helper()
 	name := fmt.Sprintf("%s-%d-%d", strings.NewReplacer("/", ".", " ", "_").Replace(t.Name()),
 		time.Now().UnixNano(), topicSeq.Add(1))
 	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
@@ -51,6 +68,6 @@ func newTopic(t *testing.T, seeds []string, partitions int32) string {
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
-	require.NoError(t, testbroker.CreateTopic(ctx, cl, name, partitions), "within %v", testTimeout)
+	require.NoError(t, create(ctx, cl, name), "within %v", testTimeout)
 	return name
 }

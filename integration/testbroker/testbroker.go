@@ -41,6 +41,19 @@ func CreateTopic(ctx context.Context, cl *kgo.Client, topic string, partitions i
 // with the topic configs given (none if nil), and waits for each one's
 // leaders.
 func CreateTopics(ctx context.Context, cl *kgo.Client, topics []string, partitions int32, configs map[string]string) error {
+	return createTopics(ctx, cl, topics, partitions, configs, nil)
+}
+
+// CreateTopicOn creates topic as CreateTopic does, but with every
+// partition on the brokers replicas, the first its preferred leader, where
+// CreateTopic leaves the placement to the controller.
+func CreateTopicOn(ctx context.Context, cl *kgo.Client, topic string, partitions int32, replicas []int32) error {
+	return createTopics(ctx, cl, []string{topic}, partitions, nil, replicas)
+}
+
+// createTopics is CreateTopics, with every partition placed on replicas
+// unless it is nil.
+func createTopics(ctx context.Context, cl *kgo.Client, topics []string, partitions int32, configs map[string]string, replicas []int32) error {
 	req := kmsg.NewPtrCreateTopicsRequest()
 	if deadline, ok := ctx.Deadline(); ok {
 		req.TimeoutMillis = int32(time.Until(deadline) / time.Millisecond)
@@ -48,6 +61,15 @@ func CreateTopics(ctx context.Context, cl *kgo.Client, topics []string, partitio
 	for _, topic := range topics {
 		rt := kmsg.NewCreateTopicsRequestTopic()
 		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, partitions, -1
+		if replicas != nil {
+			// An assignment leaves the count and the factor to it.
+			rt.NumPartitions = -1
+			for p := range partitions {
+				a := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
+				a.Partition, a.Replicas = p, replicas
+				rt.ReplicaAssignment = append(rt.ReplicaAssignment, a)
+			}
+		}
 		for k, v := range configs {
 			c := kmsg.NewCreateTopicsRequestTopicConfig()
 			c.Name, c.Value = k, kmsg.StringPtr(v)
