@@ -91,6 +91,10 @@ func (c *kafkaCluster) unreplicated(ctx context.Context, leader int32, topic str
 			addr = "127.0.0.1:" + strconv.Itoa(n.port)
 		}
 	}
+	if addr == "" {
+		// franz-go would try its default address instead.
+		return 0, fmt.Errorf("broker %d is not among the cluster's nodes", leader)
+	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
 	if err != nil {
 		return 0, err
@@ -157,7 +161,11 @@ func (c *kafkaCluster) unreplicated(ctx context.Context, leader int32, topic str
 }
 
 // awaitUnreplicated waits until the leader's log holds records beyond its
-// high watermark, and returns how many.
+// high watermark, and returns how many. A healthy leader holds some too,
+// between its append and its followers' next fetch (11 of 100 looks during
+// a stream, with nothing frozen), so the tests look only once requests
+// have timed out, when the followers have fetched nothing for a
+// RequestTimeout.
 func (c *kafkaCluster) awaitUnreplicated(t *testing.T, s *stream, leader int32, topic string) int64 {
 	t.Helper()
 	var n int64
@@ -207,10 +215,10 @@ func TestClusterFollowersFrozen(t *testing.T) {
 
 		thawAll := c.freezeNodes(t, followers)
 		frozen := time.Now()
-		appended := c.awaitUnreplicated(t, s, leader, topic)
 		s.await("the producer's requests to the leader time out", func(collect *assert.CollectT) {
 			assert.Positive(collect, timedOut(log), "requests timed out %s", s.progress())
 		})
+		appended := c.awaitUnreplicated(t, s, leader, topic)
 		thawAll()
 		t.Logf("followers %v thawed after %v; %d records were appended and unanswered at one look", followers,
 			time.Since(frozen).Round(time.Millisecond), appended)
@@ -231,10 +239,10 @@ func TestClusterFollowersFrozen(t *testing.T) {
 
 		thawAll := c.freezeNodes(t, followers)
 		frozen := time.Now()
-		appended := c.awaitUnreplicated(t, s, leader, topic)
 		s.await("the producer's requests to the leader time out", func(collect *assert.CollectT) {
 			assert.Positive(collect, timedOut(log), "requests timed out %s", s.progress())
 		})
+		appended := c.awaitUnreplicated(t, s, leader, topic)
 		// The controller fences the frozen brokers once their sessions
 		// expire (broker.session.timeout.ms) and takes them out of the ISR,
 		// with batches appended and unanswered in the leader's log; their
