@@ -29,9 +29,6 @@ func AppendInt8(dst []byte, v int8) []byte { return append(dst, byte(v)) }
 // AppendInt16 appends v big-endian.
 func AppendInt16(dst []byte, v int16) []byte { return binary.BigEndian.AppendUint16(dst, uint16(v)) }
 
-// AppendUint16 appends v big-endian.
-func AppendUint16(dst []byte, v uint16) []byte { return binary.BigEndian.AppendUint16(dst, v) }
-
 // AppendInt32 appends v big-endian.
 func AppendInt32(dst []byte, v int32) []byte { return binary.BigEndian.AppendUint32(dst, uint32(v)) }
 
@@ -144,29 +141,11 @@ func AppendBytes(dst []byte, b []byte) []byte {
 	return append(dst, b...)
 }
 
-// AppendNullableBytes appends b with an INT32 length, -1 for nil
-// (NULLABLE_BYTES and RECORDS).
-func AppendNullableBytes(dst []byte, b []byte) []byte {
-	if b == nil {
-		return AppendInt32(dst, -1)
-	}
-	return AppendBytes(dst, b)
-}
-
 // AppendCompactBytes appends b with an UNSIGNED_VARINT length+1
 // (COMPACT_BYTES).
 func AppendCompactBytes(dst []byte, b []byte) []byte {
 	dst = AppendUvarint(dst, uint32(len(b))+1)
 	return append(dst, b...)
-}
-
-// AppendCompactNullableBytes appends b as COMPACT_NULLABLE_BYTES (and compact
-// RECORDS): 0 for nil.
-func AppendCompactNullableBytes(dst []byte, b []byte) []byte {
-	if b == nil {
-		return append(dst, 0)
-	}
-	return AppendCompactBytes(dst, b)
 }
 
 // AppendArrayLen appends an ARRAY length as INT32.
