@@ -180,7 +180,12 @@ func literalsHeaderSize(size int) int {
 // compressedLiteralsHeader is the header of Huffman-coded literals: the
 // type, the size format (one stream, or four with both sizes in 10, 14 or
 // 18 bits), the decoded size and the coded size (table included), to be
-// written in its n low bytes, little-endian.
+// written in its n low bytes, little-endian. A single stream has the one
+// format that says so only with both sizes below 1,024 bytes, which holds
+// for every header written: a single stream codes fewer than 1,024
+// literals (zstdHuff4Streams), and coded literals are kept only if smaller
+// than the literals themselves, so a header saying four streams for a
+// single one is always discarded.
 func compressedLiteralsHeader(size, coded int, single bool) (h uint64, n int) {
 	var format, sizeBits int
 	switch {
