@@ -29,6 +29,13 @@
 #   broker.sh tools-classpath  fetch kafka-tools (once) and print the
 #                            classpath of Kafka's tools on stdout, for
 #                            org.apache.kafka.tools.ProducerPerformance
+#   broker.sh classpath [--cached]
+#                            fetch Kafka (once, as start does) and print the
+#                            classpath of its jars on stdout: kafka-clients
+#                            and the codecs it reads batches with (lz4-java,
+#                            zstd-jni, snappy-java) among them. With
+#                            --cached it fetches nothing, and exits 3 if
+#                            the jars are not there yet
 #   broker.sh metric MBEAN ATTRIBUTE
 #                            print on stdout the sum of the count ATTRIBUTE
 #                            (an integer, such as a meter's Count) over every
@@ -330,6 +337,20 @@ cmd_logs() {
 	done
 }
 
+cmd_classpath() {
+	case ${1:-} in
+	"") fetch ;;
+	--cached)
+		if [[ ! -f $CACHE_DIR/.complete ]]; then
+			log "Kafka $KAFKA_VERSION is not fetched into $CACHE_DIR (broker.sh start or classpath fetches it)"
+			exit 3
+		fi
+		;;
+	*) die "usage: classpath [--cached]" ;;
+	esac
+	echo "$CACHE_DIR/lib/*" >&3
+}
+
 cmd_tools_classpath() {
 	fetch_tools
 	echo "$TOOLS_DIR/lib/*" >&3
@@ -374,9 +395,10 @@ stop-node) cmd_stop_node "$@" ;;
 start-node) cmd_start_node "$@" ;;
 logs) cmd_logs "$@" ;;
 tools-classpath) cmd_tools_classpath ;;
+classpath) cmd_classpath "$@" ;;
 metric) cmd_metric "$@" ;;
 *)
-	echo "usage: $0 start [--nodes N] [--security MODE] | stop | status | nodes | kill ID | stop-node ID | start-node ID | logs [ID] | tools-classpath | metric MBEAN ATTRIBUTE"
+	echo "usage: $0 start [--nodes N] [--security MODE] | stop | status | nodes | kill ID | stop-node ID | start-node ID | logs [ID] | classpath [--cached] | tools-classpath | metric MBEAN ATTRIBUTE"
 	exit 2
 	;;
 esac
