@@ -113,3 +113,49 @@ func TestBrokerMetricCountsProduceRequests(t *testing.T) {
 		}
 	}, testTimeout, 100*time.Millisecond, "the brokers' Produce request meter did not grow by the %d requests the producer sent", sent)
 }
+
+// runBrokerScript runs script (kafka/broker.sh) with args for at most limit
+// and returns its stdout; its error carries the script's stderr, and says
+// so when the limit ended it. Then the script is killed with all it
+// started, which would otherwise outlive the test.
+func runBrokerScript(script string, limit time.Duration, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, script, args...)
+	killGroupOnCancel(cmd)
+	// A process that outlived the kill and holds stdout or stderr open
+	// must not hold up Wait.
+	cmd.WaitDelay = 10 * time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w, killed as it was not done within %v", err, limit)
+		}
+		return "", fmt.Errorf("%s %s: %w: %s", filepath.Base(script), strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.String(), nil
+}
+
+// TestBrokerScriptRunIsBounded has a script that hangs killed at its limit,
+// with the process it started, and named in the error.
+func TestBrokerScriptRunIsBounded(t *testing.T) {
+	dir := t.TempDir()
+	script, pidFile := filepath.Join(dir, "broker.sh"), filepath.Join(dir, "child.pid")
+	// The child holds the script's stdout, as mvn under broker.sh would.
+	body := "#!/bin/sh\nsleep 600 &\necho $! >" + pidFile + "\necho fetching >&2\nwait\n"
+	require.NoError(t, os.WriteFile(script, []byte(body), 0o755))
+	// The script needs a few milliseconds of its limit to start its child.
+	const limit = 3 * time.Second
+	_, err := runBrokerScript(script, limit, "classpath")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "broker.sh classpath: ")
+	assert.Contains(t, err.Error(), "not done within 3s")
+	assert.Contains(t, err.Error(), "fetching")
+	b, rerr := os.ReadFile(pidFile)
+	require.NoError(t, rerr, "the script did not start its child within %v", limit)
+	pid, perr := strconv.Atoi(strings.TrimSpace(string(b)))
+	require.NoError(t, perr)
+	require.Eventually(t, func() bool { return processGone(pid) }, 10*time.Second, 5*time.Millisecond,
+		"the script's child %d outlived it", pid)
+}

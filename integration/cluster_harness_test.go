@@ -9,11 +9,9 @@ package integration
 // inherit from the environment that started the cluster.
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -128,15 +126,7 @@ func (c *kafkaCluster) restore(t *testing.T) {
 // try runs broker.sh with args and returns its stdout; its error carries
 // the script's stderr.
 func (c *kafkaCluster) try(args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, c.script, args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("broker.sh %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
-	}
-	return stdout.String(), nil
+	return runBrokerScript(c.script, 3*time.Minute, args...)
 }
 
 // run runs broker.sh with args, failing the test if it fails.

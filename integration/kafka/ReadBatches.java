@@ -27,7 +27,9 @@
 //
 // (its stack trace goes to stderr), and reading goes on with the next
 // batch, as far as the batches' lengths lead. The classes are those of
-// Kafka 4 (org.apache.kafka.common.record.internal), broker.sh's default.
+// Kafka 4.3 and later, broker.sh's default: KAFKA-20128 moved them from
+// org.apache.kafka.common.record, where earlier releases keep them, to
+// org.apache.kafka.common.record.internal.
 import java.io.BufferedWriter;
 import java.io.OutputStreamWriter;
 import java.nio.ByteBuffer;
