@@ -210,62 +210,47 @@ func logRetries(t *testing.T, log *errorLog) {
 // retries must be answered as duplicates, each record written once and in
 // order.
 func TestClusterFollowersFrozen(t *testing.T) {
-	t.Run("thawed before the controller fences them", func(t *testing.T) {
-		c, topic, p, s, log, leader, followers := frozenScene(t)
+	for _, tc := range []struct {
+		name string
+		// fenced keeps the followers frozen until the controller fences
+		// them (broker.session.timeout.ms) and takes them out of the ISR,
+		// with batches appended and unanswered in the leader's log: their
+		// retries are then refused with NOT_ENOUGH_REPLICAS, which the
+		// leader answers only with the ISR below min.insync.replicas.
+		// (Asking metadata for the ISR could wait on a frozen broker.)
+		fenced bool
+	}{
+		{"thawed before the controller fences them", false},
+		{"fenced and out of the ISR then thawed", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, topic, p, s, log, leader, followers := frozenScene(t)
 
-		thawAll := c.freezeNodes(t, followers)
-		frozen := time.Now()
-		s.await("the producer's requests to the leader time out", func(collect *assert.CollectT) {
-			assert.Positive(collect, timedOut(log), "requests timed out %s", s.progress())
-		})
-		appended := c.awaitUnreplicated(t, s, leader, topic)
-		thawAll()
-		t.Logf("followers %v thawed after %v; %d records were appended and unanswered at one look", followers,
-			time.Since(frozen).Round(time.Millisecond), appended)
-		waiting := s.produced.Load() - s.acked.Load() - s.failed.Load()
-		s.awaitAcked(s.acked.Load()+waiting+2000, "the records that waited, and more, are acknowledged")
+			thawAll := c.freezeNodes(t, followers)
+			frozen := time.Now()
+			faults := []string{fmt.Sprintf("freeze %v, led by %d", followers, leader)}
+			s.await("the producer's requests to the leader time out", func(collect *assert.CollectT) {
+				assert.Positive(collect, timedOut(log), "requests timed out %s", s.progress())
+			})
+			appended := c.awaitUnreplicated(t, s, leader, topic)
+			if tc.fenced {
+				s.await("the producer meets NOT_ENOUGH_REPLICAS", func(collect *assert.CollectT) {
+					assert.Positive(collect, log.count(kerr.NotEnoughReplicas), "retries after NOT_ENOUGH_REPLICAS %s", s.progress())
+				})
+				faults = append(faults, fmt.Sprintf("fenced %v", followers))
+			}
+			thawAll()
+			faults = append(faults, fmt.Sprintf("thaw %v", followers))
+			t.Logf("followers %v thawed after %v; %d records were appended and unanswered at one look", followers,
+				time.Since(frozen).Round(time.Millisecond), appended)
+			c.awaitFullISR(t, topic)
+			waiting := s.produced.Load() - s.acked.Load() - s.failed.Load()
+			s.awaitAcked(s.acked.Load()+waiting+2000, "the records that waited, and more, are acknowledged")
 
-		recs, outs := s.finish(finishWithin)
-		requireAllAcked(t, outs)
-		logRetries(t, log)
-		checkStream(t, c, p, topic, recs, outs, scenario{
-			faults:       []string{fmt.Sprintf("freeze %v, led by %d", followers, leader), fmt.Sprintf("thaw %v", followers)},
-			partitionsAt: fixedPartitions(clusterPartitions),
+			recs, outs := s.finish(finishWithin)
+			requireAllAcked(t, outs)
+			logRetries(t, log)
+			checkStream(t, c, p, topic, recs, outs, scenario{faults: faults, partitionsAt: fixedPartitions(clusterPartitions)})
 		})
-	})
-
-	t.Run("fenced and out of the ISR then thawed", func(t *testing.T) {
-		c, topic, p, s, log, leader, followers := frozenScene(t)
-
-		thawAll := c.freezeNodes(t, followers)
-		frozen := time.Now()
-		s.await("the producer's requests to the leader time out", func(collect *assert.CollectT) {
-			assert.Positive(collect, timedOut(log), "requests timed out %s", s.progress())
-		})
-		appended := c.awaitUnreplicated(t, s, leader, topic)
-		// The controller fences the frozen brokers once their sessions
-		// expire (broker.session.timeout.ms) and takes them out of the ISR,
-		// with batches appended and unanswered in the leader's log; their
-		// retries are refused with NOT_ENOUGH_REPLICAS, which the leader
-		// answers only with the ISR below min.insync.replicas. (Asking
-		// metadata for the ISR could wait on a frozen broker.)
-		s.await("the producer meets NOT_ENOUGH_REPLICAS", func(collect *assert.CollectT) {
-			assert.Positive(collect, log.count(kerr.NotEnoughReplicas), "retries after NOT_ENOUGH_REPLICAS %s", s.progress())
-		})
-		thawAll()
-		t.Logf("followers %v thawed after %v; %d records were appended and unanswered at one look", followers,
-			time.Since(frozen).Round(time.Millisecond), appended)
-		c.awaitFullISR(t, topic)
-		waiting := s.produced.Load() - s.acked.Load() - s.failed.Load()
-		s.awaitAcked(s.acked.Load()+waiting+2000, "the records that waited, and more, are acknowledged")
-
-		recs, outs := s.finish(finishWithin)
-		requireAllAcked(t, outs)
-		logRetries(t, log)
-		checkStream(t, c, p, topic, recs, outs, scenario{
-			faults: []string{fmt.Sprintf("freeze %v, led by %d", followers, leader), fmt.Sprintf("fenced %v", followers),
-				fmt.Sprintf("thaw %v", followers)},
-			partitionsAt: fixedPartitions(clusterPartitions),
-		})
-	})
+	}
 }
