@@ -48,6 +48,7 @@ type kafkaCluster struct {
 type brokerNode struct {
 	id      int32
 	port    int
+	pid     int // 0 when stopped
 	running bool
 }
 
@@ -87,6 +88,13 @@ func clusterFor(t *testing.T) *kafkaCluster {
 		c.ids = append(c.ids, n.id)
 		if !n.running { // left stopped by an earlier test that failed
 			c.startNode(t, n.id)
+			continue
+		}
+		// A broker an earlier test froze is left frozen if that test's
+		// process died before its cleanup (a -timeout panic, Ctrl-C);
+		// broker.sh sees it running. SIGCONT does nothing to one that runs.
+		if err := thaw(n.pid); err != nil {
+			t.Logf("thawing broker %d (pid %d): %v", n.id, n.pid, err)
 		}
 	}
 	t.Cleanup(func() { c.restore(t) })
@@ -171,10 +179,15 @@ func parseNodes(out string) ([]brokerNode, error) {
 		}
 		id, err1 := strconv.ParseInt(f[0], 10, 32)
 		port, err2 := strconv.Atoi(f[1])
-		if err1 != nil || err2 != nil || (f[3] != "running" && f[3] != "stopped") {
+		n := brokerNode{id: int32(id), port: port, running: f[3] == "running"}
+		var err3 error
+		if n.running {
+			n.pid, err3 = strconv.Atoi(f[2])
+		}
+		if err1 != nil || err2 != nil || err3 != nil || (f[3] != "running" && f[3] != "stopped") {
 			return nil, fmt.Errorf("broker.sh nodes: line %q is not ID PORT PID STATE", line)
 		}
-		nodes = append(nodes, brokerNode{id: int32(id), port: port, running: f[3] == "running"})
+		nodes = append(nodes, n)
 	}
 	return nodes, nil
 }

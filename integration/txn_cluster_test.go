@@ -11,8 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -201,14 +199,12 @@ func (c *kafkaCluster) pid(t *testing.T, id int32) int {
 	t.Helper()
 	out, err := c.try("nodes")
 	require.NoError(t, err)
-	for line := range strings.Lines(out) {
-		var nid int32
-		var port int
-		var pid, state string
-		if _, err := fmt.Sscan(line, &nid, &port, &pid, &state); err == nil && nid == id {
-			n, err := strconv.Atoi(pid)
-			require.NoError(t, err, "broker %d is not running: %q", id, line)
-			return n
+	nodes, err := parseNodes(out)
+	require.NoError(t, err)
+	for _, n := range nodes {
+		if n.id == id {
+			require.True(t, n.running, "broker %d is not running", id)
+			return n.pid
 		}
 	}
 	t.Fatalf("broker.sh nodes does not list broker %d", id)

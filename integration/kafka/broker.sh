@@ -98,6 +98,7 @@
 #   KAFKA_CONTROLLER_HEAP  heap flags of the cluster's controller (default -Xms64m -Xmx256m)
 #   KAFKA_JVM_FLAGS    other JVM flags of every node (default below)
 #   KAFKA_START_TIMEOUT seconds to wait for a node to serve (default 120)
+#   KAFKA_FETCH_TIMEOUT seconds each Maven run of a fetch may take (default 300)
 #   KAFKA_STOP_TIMEOUT  seconds stop-node waits for a clean exit (default 120)
 #   KAFKA_JMX          set (to anything) at start: each broker serves JMX on
 #                      127.0.0.1 for broker.sh metric, after start-node too
@@ -113,6 +114,7 @@ HEAP=${KAFKA_HEAP:--Xms256m -Xmx512m}
 CONTROLLER_HEAP=${KAFKA_CONTROLLER_HEAP:--Xms64m -Xmx256m}
 JVM_FLAGS=${KAFKA_JVM_FLAGS:--XX:+UseSerialGC -XX:TieredStopAtLevel=1}
 START_TIMEOUT=${KAFKA_START_TIMEOUT:-120}
+FETCH_TIMEOUT=${KAFKA_FETCH_TIMEOUT:-300}
 NODE_STOP_TIMEOUT=${KAFKA_STOP_TIMEOUT:-120}
 STOP_TIMEOUT=30 # for stop, which removes the state anyway
 CONTROLLER=0    # the cluster controller's node id

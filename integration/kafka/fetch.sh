@@ -5,9 +5,17 @@
 # (KAFKA_VERSION, SCALA_VERSION, CACHE_DIR) and its log and die.
 
 # mvnq runs Maven quietly and without the colour codes it prints even in
-# batch mode.
+# batch mode, for FETCH_TIMEOUT seconds at most: a fetch that hangs (a
+# stalled mirror) fails with a message, rather than holding up whatever
+# waits for broker.sh, a test's limit included, which could stop the script
+# but not mvn.
 mvnq() {
-	mvn -q -B -Dstyle.color=never "$@" </dev/null 2>&1 | sed 's/\x1b\[[0-9;]*m//g'
+	timeout "$FETCH_TIMEOUT" mvn -q -B -Dstyle.color=never "$@" </dev/null 2>&1 | sed 's/\x1b\[[0-9;]*m//g'
+	local rc=${PIPESTATUS[0]}
+	if ((rc == 124)); then
+		log "mvn did not finish within ${FETCH_TIMEOUT}s (KAFKA_FETCH_TIMEOUT)"
+	fi
+	return "$rc"
 }
 
 # fetch_failed removes fetch's partial download (work, in fetch's scope) and exits.
