@@ -157,16 +157,16 @@ type Config struct {
 	// the producer stops waiting about when the broker would answer
 	// REQUEST_TIMED_OUT, as the Java client does; with idempotence the
 	// retry of a batch the broker had written is answered as a duplicate,
-	// with its offsets. Keep it at least the brokers'
-	// replica.lag.time.max.ms (30s by default, as is this one), as Java's
-	// docs advise: a lagging follower then leaves the ISR before a batch
-	// waiting on it is retried, which a producer without idempotence may
-	// duplicate. A broker that throttles the producer to a quota (KIP-219)
-	// gives its requests in flight the pause on top, and gets no Produce
-	// request until the pause ends; another request sent to it meanwhile
-	// (metadata, a transaction's) has its RequestTimeout from the pause's
-	// end. A pause is taken as RequestTimeout at most (a Kafka broker asks
-	// for no more than its quota window, a second by default).
+	// with its offsets. Java's docs advise more than the brokers'
+	// replica.lag.time.max.ms (both default to 30s): a lagging follower
+	// then leaves the ISR before a batch waiting on it is retried, which a
+	// producer without idempotence may duplicate. A broker that throttles
+	// the producer to a quota (KIP-219) gives its requests in flight the
+	// pause on top, and gets no Produce request until the pause ends;
+	// another request sent to it meanwhile (metadata, a transaction's) has
+	// its RequestTimeout from the pause's end. A pause is taken as
+	// RequestTimeout at most (a Kafka broker asks for no more than its
+	// quota window, a second by default).
 	// At least 1ms, the wire's unit. Java: request.timeout.ms;
 	// kafka-python: request_timeout_ms. Default 30s.
 	RequestTimeout time.Duration
