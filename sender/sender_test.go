@@ -182,11 +182,20 @@ func (r *rig) stop() {
 	}
 }
 
+// produce appends a record to tp, with id as its callback value, and wakes
+// the sender whatever the append says.
 func (r *rig) produce(tp accumulator.TopicPartition, id int) {
 	r.t.Helper()
-	_, err := r.acc.Append(context.Background(), tp, nil, &accumulator.Record{Data: record.Data{TimestampMs: 1000, Value: []byte(fmt.Sprint("v", id))}, Callback: id})
-	require.NoError(r.t, err)
+	r.appendRecord(tp, id)
 	r.s.Wake()
+}
+
+// appendRecord appends a record to tp, with id as its callback value.
+func (r *rig) appendRecord(tp accumulator.TopicPartition, id int) accumulator.AppendResult {
+	r.t.Helper()
+	res, err := r.acc.Append(context.Background(), tp, nil, &accumulator.Record{Data: record.Data{TimestampMs: 1000, Value: []byte(fmt.Sprint("v", id))}, Callback: id})
+	require.NoError(r.t, err)
+	return res
 }
 
 // next waits for the sender's next request.

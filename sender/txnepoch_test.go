@@ -1,7 +1,6 @@
 package sender
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -12,7 +11,6 @@ import (
 	"github.com/gokafka/producer/accumulator"
 	"github.com/gokafka/producer/conn"
 	"github.com/gokafka/producer/protocol/kerr"
-	"github.com/gokafka/producer/record"
 )
 
 // A transactional producer's new epoch comes from its coordinator only as a
@@ -90,9 +88,7 @@ func TestTheFirstRecordAfterATransactionsNewEpochGoesAtOnceUnderIt(t *testing.T)
 // producer's Produce does; produce wakes it whatever the append says.
 func (r *rig) produceAsTheProducerDoes(tp accumulator.TopicPartition, id int) {
 	r.t.Helper()
-	res, err := r.acc.Append(context.Background(), tp, nil, &accumulator.Record{Data: record.Data{TimestampMs: 1000, Value: []byte(fmt.Sprint("v", id))}, Callback: id})
-	require.NoError(r.t, err)
-	if res.Wake {
+	if r.appendRecord(tp, id).Wake {
 		r.s.Wake()
 	}
 }
