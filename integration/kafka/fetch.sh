@@ -2,7 +2,8 @@
 # fetch.sh, sourced by broker.sh, downloads Apache Kafka's broker from Maven
 # Central, once, and on request its tools (kafka-tools, whose
 # ProducerPerformance the bench/ race runs). It uses broker.sh's settings
-# (KAFKA_VERSION, SCALA_VERSION, CACHE_DIR) and its log and die.
+# (KAFKA_VERSION, SCALA_VERSION, CACHE_DIR, FETCH_TIMEOUT) and its log and
+# die.
 
 # mvnq runs Maven quietly and without the colour codes it prints even in
 # batch mode, for FETCH_TIMEOUT seconds at most: a fetch that hangs (a
