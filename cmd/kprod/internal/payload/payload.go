@@ -128,9 +128,6 @@ func New(c Config) *Generator {
 	return g
 }
 
-// Kind is what the generator's values are made of.
-func (g *Generator) Kind() Kind { return g.kind }
-
 // Source draws records for one goroutine. Its values and keys are slices
 // of the generator's memory or of its own buffer, valid until the next
 // call: the producer copies what it keeps before Produce returns.
