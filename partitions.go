@@ -12,16 +12,15 @@ import (
 
 // PartitionsFor returns how many partitions topic has, fetching its
 // metadata and waiting for it if the producer does not know it yet (Java:
-// partitionsFor), no longer than MaxBlock or ctx: an invalid name fails
-// at once with ErrInvalidRecord, a topic that does not exist with
+// partitionsFor), no longer than MaxBlock or ctx: an invalid name fails at
+// once with ErrInvalidRecord, a topic that does not exist with
 // ErrUnknownTopic then, wrapping the broker's last answer for it (such as
 // kerr.UnknownTopicOrPartition, which Kafka calls retriable, so that
-// kerr.IsRetriable holds for it as for a record's error at MaxBlock and
-// as the Java client's TimeoutException is retriable), and one whose
-// metadata the broker refuses (a denied authorization) at once with that
-// refusal, from an answer naming the topic that came during the call. A
-// refusal cached
-// before the call is not trusted, since access may have been granted
+// kerr.IsRetriable holds for it as for a record's error at MaxBlock and as
+// the Java client's TimeoutException is retriable), and one whose metadata
+// the broker refuses (a denied authorization) at once with that refusal,
+// from an answer naming the topic that came during the call. A refusal
+// cached before the call is not trusted, since access may have been granted
 // since: the call waits for the next answer, and if MaxBlock or ctx ends
 // first, its ErrUnknownTopic wraps the cached refusal too. A malformed
 // answer (metadata.ErrMalformed) is no refusal: the call waits, and its

@@ -191,30 +191,37 @@ func (p *Producer) BeginTransaction() error {
 // (TRANSACTION_ABORTABLE) is not committed either, and the error wraps
 // ErrTransactionAbortable too; one whose transactional id the coordinator
 // no longer knows (INVALID_PRODUCER_ID_MAPPING) ends the producer
-// (ErrTransactionFatal). While
-// offsets of a failed SendOffsetsToTransaction may be missing from the
-// transaction it refuses with ErrTransactionState, committing nothing:
-// send them again, or AbortTransaction. If ctx ends while it waits for the
-// records, nothing was committed: call it again, or AbortTransaction. Once
-// it has asked the coordinator to commit, a refusal the coordinator
+// (ErrTransactionFatal).
+//
+// While offsets of a failed SendOffsetsToTransaction may be missing from
+// the transaction, it refuses with ErrTransactionState, committing
+// nothing: send them again, or AbortTransaction. If ctx ends while it
+// waits for the records, nothing was committed: call it again, or
+// AbortTransaction.
+//
+// Once it has asked the coordinator to commit, a refusal the coordinator
 // answered to every attempt says it did not commit: TRANSACTION_ABORTABLE
 // wraps ErrTransactionAbortable, and any other error no retry heals
 // (UNKNOWN_SERVER_ERROR, UNKNOWN_PRODUCER_ID) ErrTransactionFatal, as the
-// Java client stops on the codes it does not expect.
-// But if its ctx ends, or a request asking it goes unanswered (the
-// connection broke, RequestTimeout), the outcome is unknown, the
-// coordinator perhaps having committed the transaction, and the error
-// says so: call CommitTransaction again, which asks again
-// and learns it; AbortTransaction fails with ErrTransactionState, as the
-// Java client's does. With transactions v1, a transaction a request of
-// which to the coordinator went unanswered, though it was answered when
-// sent again, ends with a new epoch, under which the coordinator fences
-// the request should it handle it late, in the next transaction (v2 ends
-// every transaction so); if ctx ends while it asks for that epoch, the
-// error says the transaction committed: call CommitTransaction again to
-// get the epoch. If Close is called from a record's callback while it
-// waits for the records, it returns an error wrapping ErrClosed: nothing
-// was committed, and Close aborts the transaction.
+// Java client stops on the codes it does not expect. But if its ctx ends,
+// or a request asking it goes unanswered (the connection broke,
+// RequestTimeout), the outcome is unknown, the coordinator perhaps having
+// committed the transaction, and the error says so: call
+// CommitTransaction again, which asks again and learns it;
+// AbortTransaction fails with ErrTransactionState, as the Java client's
+// does.
+//
+// With transactions v1, a transaction a request of which to the
+// coordinator went unanswered, though it was answered when sent again,
+// ends with a new epoch, under which the coordinator fences the request
+// should it handle it late, in the next transaction (v2 ends every
+// transaction so); if ctx ends while it asks for that epoch, the error
+// says the transaction committed: call CommitTransaction again to get the
+// epoch.
+//
+// If Close is called from a record's callback while it waits for the
+// records, it returns an error wrapping ErrClosed: nothing was committed,
+// and Close aborts the transaction.
 func (p *Producer) CommitTransaction(ctx context.Context) error {
 	if err := p.transactional(); err != nil {
 		return err
@@ -284,25 +291,25 @@ func (p *Producer) AbortTransaction(ctx context.Context) error {
 // meet again (OFFSET_METADATA_TOO_LARGE, UNSUPPORTED_FOR_MESSAGE_FORMAT,
 // GROUP_ID_NOT_FOUND, UNKNOWN_SERVER_ERROR: any but those below, as the
 // Java client stops on them), or a coordinator speaks no version of a
-// request the call needs (calling again would find none either; the
-// error wraps protocol.ErrUnsupportedVersion): close it. A group coordinator older
-// than Kafka 2.5 is one for a group with a membership, which it cannot
-// check: the offsets are not sent, as the Java client refuses them; a new
-// producer may send the group with its ID alone, which commits there
-// without the check, as the Java client allows, or the brokers may be
-// upgraded. One wrapping ErrTransactionAbortable (the group rebalanced the
-// consumer away: UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, FENCED_INSTANCE_ID;
-// the group is denied; UNKNOWN_PRODUCER_ID, TRANSACTION_ABORTABLE; also a
-// ctx that ended while the call waited to retry a broker's error):
-// AbortTransaction, and go back to the
-// consumer's committed position. Any other (ctx ended, no coordinator
-// answered) leaves the offsets perhaps out of the transaction:
-// CommitTransaction refuses, with ErrTransactionState, until
-// SendOffsetsToTransaction succeeds for the same group and partitions (the
-// same offsets may be sent again), rather than commit the records without
-// them, which a consumer restarted would process again; or
-// AbortTransaction. The Java client's commit likewise
-// waits for the offsets of a sendOffsetsToTransaction that timed out.
+// request the call needs (calling again would find none either; the error
+// wraps protocol.ErrUnsupportedVersion): close it. A group coordinator
+// older than Kafka 2.5 is one for a group with a membership, which it
+// cannot check: the offsets are not sent, as the Java client refuses
+// them; a new producer may send the group with its ID alone, which
+// commits there without the check, as the Java client allows, or the
+// brokers may be upgraded. One wrapping ErrTransactionAbortable (the
+// group rebalanced the consumer away: UNKNOWN_MEMBER_ID,
+// ILLEGAL_GENERATION, FENCED_INSTANCE_ID; the group is denied;
+// UNKNOWN_PRODUCER_ID, TRANSACTION_ABORTABLE; also a ctx that ended while
+// the call waited to retry a broker's error): AbortTransaction, and go
+// back to the consumer's committed position. Any other (ctx ended, no
+// coordinator answered) leaves the offsets perhaps out of the
+// transaction: CommitTransaction refuses, with ErrTransactionState, until
+// SendOffsetsToTransaction succeeds for the same group and partitions
+// (the same offsets may be sent again), rather than commit the records
+// without them, which a consumer restarted would process again; or
+// AbortTransaction. The Java client's commit likewise waits for the
+// offsets of a sendOffsetsToTransaction that timed out.
 func (p *Producer) SendOffsetsToTransaction(ctx context.Context, offsets []Offset, group GroupMetadata) error {
 	if err := p.transactional(); err != nil {
 		return err

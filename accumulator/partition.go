@@ -43,13 +43,13 @@ type partition struct {
 	// pending is false only when no batch waits to be sent, the
 	// sequences need no restart and no settled batch is kept: Ready and
 	// Drain pass the partition by without its lock then, for nothing
-	// would go. It is read without
-	// the lock and written under it: set wherever a batch comes to wait
-	// (a new batch, the halves of a split, an answer that sends a batch
-	// back) or a restart is booked, cleared by Ready and Drain when they
-	// find nothing waiting (notePending). With thousands of partitions
-	// led and memory short, every new batch wakes its sender, and a pass
-	// that locked each of them cost more than the records it sent.
+	// would go. It is read without the lock and written under it: set
+	// wherever a batch comes to wait (a new batch, the halves of a
+	// split, an answer that sends a batch back) or a restart is booked,
+	// cleared by Ready and Drain when they find nothing waiting
+	// (notePending). With thousands of partitions led and memory short,
+	// every new batch wakes its sender, and a pass that locked each of
+	// them cost more than the records it sent.
 	pending atomic.Bool
 
 	batches []*Batch

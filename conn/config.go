@@ -44,10 +44,9 @@ type Config struct {
 	// works too, but TLS below is better: its errors are classified, and
 	// its transport reads and writes with raw system calls on Linux as a
 	// plain TCP connection does (rawio_linux.go), where a *tls.Conn Dial
-	// returns keeps net's own. One
-	// that ignores its ctx is not waited for past DialTimeout or the
-	// dial's end: the dial fails then, and a connection Dial returns
-	// after that is closed.
+	// returns keeps net's own. One that ignores its ctx is not waited
+	// for past DialTimeout or the dial's end: the dial fails then, and a
+	// connection Dial returns after that is closed.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// TLS, when set, wraps every connection in TLS with this configuration
 	// (Java: security.protocol=SSL or SASL_SSL). An empty ServerName means

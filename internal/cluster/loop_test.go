@@ -305,9 +305,8 @@ func TestATopicCreatedLaterIsFoundAfterRetryBackoff(t *testing.T) {
 // is how Kafka says it refused a Produce (a leader that moved), and
 // nothing else fails. One the producer closed (here by Close; CloseLeft,
 // for a node that left, closes the same way) says nothing of the metadata
-// and asks for none. Either
-// way the producer's own Closed event is still told. The loop does not
-// run: a refresh asked for stays in its channel.
+// and asks for none. Either way the producer's own Closed event is still
+// told. The loop does not run: a refresh asked for stays in its channel.
 func TestABrokenConnectionAsksForARefreshAndOneClosedHereDoesNot(t *testing.T) {
 	fake, err := fakebroker.Start(fakebroker.Options{Nodes: 2, Topics: map[string]int32{"t": 1}})
 	require.NoError(t, err)

@@ -213,23 +213,21 @@ func (m *Manager) sendingCommit() {
 // request of the transaction or at the abort's EndTxn), the producer stops
 // (ErrFatal), as the Java client's does since Kafka 4.0 (KAFKA-18019): a
 // new producer id would fence an instance that took the id over, and this
-// one would repeat work that one already did. A record's answer that
-// stops the producer (fencing, that unknown id, the cluster's denial, a Produce
-// the broker does not support)
-// while the abort waits for the records fails it with ErrFatal, and no
-// EndTxn goes, as the Java client fails its pending abort. There is no
-// transaction to end when, with transactions v1, nothing was added to the
-// transaction (every AddPartitionsToTxn or AddOffsetsToTxn refused, or
-// never sent): no EndTxn goes then, and if the only additions went
-// unanswered, an EndTxn answered INVALID_TXN_STATE says they never landed.
-// If ctx ends first, Abort may be called again; once its EndTxn was
-// answered, the call made again only gets the new epoch (endAnswered). An
-// EndTxn answered TRANSACTION_ABORTABLE fails it with ErrAbortable, to be
-// called again; any other refusal no retry heals stops the producer
-// (abortEndFailed). A
-// transaction whose commit's EndTxn was sent is not aborted: the
-// coordinator may have committed it, and Abort fails with ErrState, saying
-// to call Commit again.
+// one would repeat work that one already did. A record's answer that stops
+// the producer (fencing, that unknown id, the cluster's denial, a Produce
+// the broker does not support) while the abort waits for the records fails
+// it with ErrFatal, and no EndTxn goes, as the Java client fails its
+// pending abort. There is no transaction to end when, with transactions
+// v1, nothing was added to the transaction (every AddPartitionsToTxn or
+// AddOffsetsToTxn refused, or never sent): no EndTxn goes then, and if the
+// only additions went unanswered, an EndTxn answered INVALID_TXN_STATE
+// says they never landed. If ctx ends first, Abort may be called again;
+// once its EndTxn was answered, the call made again only gets the new
+// epoch (endAnswered). An EndTxn answered TRANSACTION_ABORTABLE fails it
+// with ErrAbortable, to be called again; any other refusal no retry heals
+// stops the producer (abortEndFailed). A transaction whose commit's EndTxn
+// was sent is not aborted: the coordinator may have committed it, and
+// Abort fails with ErrState, saying to call Commit again.
 //
 // A transaction the coordinator timed out (Config.Timeout) it aborted
 // itself, under a new epoch; the partitions refuse the producer's records

@@ -13,15 +13,14 @@ import (
 // transactions v2 on in a cluster (KIP-890, KIP-1022).
 const transactionVersionFeature = "transaction.version"
 
-// Init gets the producer its id and epoch from the transaction coordinator
-// (InitProducerId with the transactional id), which also aborts a
-// transaction a previous producer with the id left open and fences that
-// producer. It learns whether the cluster speaks transactions v2, unless
-// the coordinator's connection fails as it asks: the producer then speaks
-// v1, which every coordinator takes, and asks again as each transaction
-// ends (learnNextProtocol). A refusal
-// no retry heals stops the producer (ErrFatal); a ctx that ends leaves it
-// to be called again.
+// Init gets the producer its id and epoch from the transaction
+// coordinator (InitProducerId with the transactional id), which also
+// aborts a transaction a previous producer with the id left open and
+// fences that producer. It learns whether the cluster speaks transactions
+// v2, unless the coordinator's connection fails as it asks: the producer
+// then speaks v1, which every coordinator takes, and asks again as each
+// transaction ends (learnNextProtocol). A refusal no retry heals stops
+// the producer (ErrFatal); a ctx that ends leaves it to be called again.
 func (m *Manager) Init(ctx context.Context) error {
 	if err := m.calls.lock(ctx, "InitTransactions"); err != nil {
 		return err
