@@ -95,13 +95,23 @@ func (s *scene) injectFaults(c *fakebroker.Cluster, count *faultCount) (stop fun
 
 // produceFault is one Produce request's fault: it is lost before or after
 // the broker acts on it, held, left unanswered, or answered with an error
-// for all its partitions or one of them.
+// for all its partitions or one of them. REQUEST_TIMED_OUT and
+// NOT_ENOUGH_REPLICAS_AFTER_APPEND come after the append, as on Kafka, and
+// so does half the KAFKA_STORAGE_ERRORs: the log holds the batch that the
+// producer must then treat as maybe written.
 func (s *scene) produceFault(req *protocol.ProduceRequest, count *faultCount) fakebroker.Action {
+	failure := func(err *kerr.Error) *fakebroker.Failure {
+		f := &fakebroker.Failure{Err: err, Appended: err == kerr.KafkaStorageError && s.random.IntN(2) == 0}
+		if f.Appended {
+			count.add("appended " + err.Name)
+		}
+		return f
+	}
 	onePartition := func(err *kerr.Error) fakebroker.Action {
 		tp := req.Topics[s.random.IntN(len(req.Topics))]
 		pp := tp.Partitions[s.random.IntN(len(tp.Partitions))]
 		return fakebroker.Action{Partitions: map[fakebroker.TopicPartition]*fakebroker.Failure{
-			{Topic: tp.Name, Partition: pp.Index}: {Err: err}}}
+			{Topic: tp.Name, Partition: pp.Index}: failure(err)}}
 	}
 	switch s.random.IntN(9) {
 	case 0:
@@ -122,7 +132,7 @@ func (s *scene) produceFault(req *protocol.ProduceRequest, count *faultCount) fa
 	case 4:
 		err := retriableProduceErrors[s.random.IntN(len(retriableProduceErrors))]
 		count.add("all partitions " + err.Name)
-		return fakebroker.FailAll(err, "")
+		return fakebroker.Action{All: failure(err)}
 	case 5:
 		err := retriableProduceErrors[s.random.IntN(len(retriableProduceErrors))]
 		count.add("one partition " + err.Name)

@@ -47,7 +47,8 @@ type Action struct {
 	// as Kafka answers it (repeatsLast); so it does in Partitions.
 	All *Failure
 	// Partitions fails the listed partitions of a Produce request, taking
-	// precedence over All. Failed partitions' records are not appended.
+	// precedence over All. Failed partitions' records are not appended,
+	// but for a Failure that comes after the append (Failure.Appended).
 	Partitions map[TopicPartition]*Failure
 	// Throttle is the ThrottleTimeMs of a Produce answer: what a broker
 	// holding a client to its quota says (the answer is not delayed).
@@ -77,6 +78,15 @@ type Failure struct {
 	Err          *kerr.Error
 	Message      string // the ErrorMessage (v8+); empty sends null
 	RecordErrors []protocol.ProduceResponseRecordError
+	// Appended writes the data as usual and only then answers Err, with
+	// the append's base offset and log start offset: an error that came
+	// after the leader's append, as a KAFKA_STORAGE_ERROR may (the
+	// partition going offline while acks=all waits for the followers).
+	// REQUEST_TIMED_OUT and NOT_ENOUGH_REPLICAS_AFTER_APPEND always come
+	// so, set or not: Kafka sends them only for an append done, once
+	// acks=all has timed out or the ISR has shrunk (DelayedProduce). Data
+	// the append refuses gets the refusal instead.
+	Appended bool
 }
 
 // TopicPartition names one partition.
@@ -140,6 +150,11 @@ func (a *Action) failure(topic string, partition int32) *Failure {
 		return f
 	}
 	return a.All
+}
+
+// afterAppend reports whether f comes after the data is appended.
+func (f *Failure) afterAppend() bool {
+	return f.Appended || f.Err == kerr.RequestTimedOut || f.Err == kerr.NotEnoughReplicasAfterAppend
 }
 
 // hidden reports whether a Metadata action hides topic.

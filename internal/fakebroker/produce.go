@@ -42,7 +42,11 @@ func (s *session) handleProduce(version int16, body []byte) (protocol.Response, 
 		for pi := range t.Partitions {
 			p := &t.Partitions[pi]
 			rp := nextPartition(rt)
-			if f := act.failure(t.Name, p.Index); f != nil && !s.repeatsLast(f, t.Name, p.Index, p.Records) {
+			f := act.failure(t.Name, p.Index)
+			if f != nil && s.repeatsLast(f, t.Name, p.Index, p.Records) {
+				f = nil
+			}
+			if f != nil && !f.afterAppend() {
 				fail(rp, p.Index, f)
 				continue
 			}
@@ -51,6 +55,9 @@ func (s *session) handleProduce(version int16, body []byte) (protocol.Response, 
 				continue
 			}
 			s.appendPartition(rp, t.Name, p.Index, p.Records, version)
+			if f != nil && rp.ErrorCode == 0 { // written, or a duplicate of what was
+				answerFailure(rp, f)
+			}
 		}
 	}
 	switch {
@@ -115,10 +122,17 @@ func nextPartition(rt *protocol.ProduceResponseTopic) *protocol.ProduceResponseP
 	return &rt.Partitions[len(rt.Partitions)-1]
 }
 
-// fail fills an injected failure.
+// fail fills an injected failure that came before any append.
 func fail(rp *protocol.ProduceResponsePartition, index int32, f *Failure) {
-	*rp = protocol.ProduceResponsePartition{Index: index, ErrorCode: f.Err.Code, BaseOffset: -1,
-		LogAppendTimeMs: -1, LogStartOffset: -1, RecordErrors: f.RecordErrors}
+	*rp = protocol.ProduceResponsePartition{Index: index, BaseOffset: -1, LogAppendTimeMs: -1, LogStartOffset: -1}
+	answerFailure(rp, f)
+}
+
+// answerFailure puts f's error in rp. After an append it keeps the
+// append's offsets, as Kafka's answer for a batch it wrote and then could
+// not acknowledge does.
+func answerFailure(rp *protocol.ProduceResponsePartition, f *Failure) {
+	rp.ErrorCode, rp.RecordErrors = f.Err.Code, f.RecordErrors
 	if f.Message != "" {
 		msg := f.Message
 		rp.ErrorMessage = &msg

@@ -368,3 +368,48 @@ func TestAnInjectedOutOfOrderGivesWayToADuplicateOfTheLastBatch(t *testing.T) {
 	require.Equal(t, kerr.OutOfOrderSequenceNumber.Code, p.ErrorCode)
 	require.Equal(t, []string{"a", "b"}, values(c))
 }
+
+// REQUEST_TIMED_OUT and NOT_ENOUGH_REPLICAS_AFTER_APPEND come from Kafka
+// only after the leader appended the batch (acks=all then timed out, or
+// the ISR shrank), and a Failure marked Appended, such as a
+// KAFKA_STORAGE_ERROR, comes so too: the batch is in the log, the answer
+// carries its base offset and the log start offset, and its retry is a
+// duplicate. Data the append refuses keeps its refusal. Before, the fake
+// wrote nothing and answered base offset -1.
+func TestAFailureAfterTheAppendWritesTheBatch(t *testing.T) {
+	for _, f := range []*Failure{
+		{Err: kerr.RequestTimedOut},
+		{Err: kerr.NotEnoughReplicasAfterAppend},
+		{Err: kerr.KafkaStorageError, Appended: true},
+	} {
+		t.Run(f.Err.Name, func(t *testing.T) {
+			c, send := idempotent(t)
+			requireAppended(t, send(stamped(t, 7, 0, 0, "a")), 0)
+			c.OnProduce(func(int32, *protocol.ProduceRequest) Action { return Action{All: f} })
+			b := stamped(t, 7, 0, 1, "b", "c")
+			p := send(b)
+			require.Equal(t, f.Err.Code, p.ErrorCode)
+			require.Equal(t, int64(1), p.BaseOffset, "the append's base offset")
+			require.Zero(t, p.LogStartOffset)
+			require.Equal(t, int64(-1), p.LogAppendTimeMs)
+			require.Equal(t, []string{"a", "b", "c"}, values(c), "written before the error")
+			requireRefused(t, send(stamped(t, 7, 0, 9, "x")), kerr.OutOfOrderSequenceNumber)
+
+			c.OnProduce(nil)
+			requireAppended(t, send(b), 1)
+			require.Equal(t, int64(1), c.DuplicateBatches())
+			require.Equal(t, []string{"a", "b", "c"}, values(c))
+		})
+	}
+}
+
+// A KAFKA_STORAGE_ERROR not marked Appended is a refusal before the append,
+// as Kafka's answer with base offset -1 is.
+func TestAFailureBeforeTheAppendWritesNothing(t *testing.T) {
+	c, send := idempotent(t)
+	c.OnProduce(func(int32, *protocol.ProduceRequest) Action { return FailAll(kerr.KafkaStorageError, "") })
+	p := send(stamped(t, 7, 0, 0, "a"))
+	require.Equal(t, kerr.KafkaStorageError.Code, p.ErrorCode)
+	require.Equal(t, int64(-1), p.BaseOffset)
+	require.Empty(t, values(c))
+}
