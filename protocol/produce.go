@@ -32,7 +32,7 @@ type ProduceRequestTopic struct {
 // ProduceRequestPartition carries one partition's batch, as opaque bytes.
 type ProduceRequestPartition struct {
 	Index       int32
-	Records     []byte // one or more encoded RecordBatch v2; nil encodes as null
+	Records     []byte // one encoded RecordBatch v2, all Kafka takes at v3+; nil encodes as null
 	UnknownTags []wire.TaggedField
 }
 

@@ -139,21 +139,30 @@ func answerFailure(rp *protocol.ProduceResponsePartition, f *Failure) {
 	}
 }
 
-// appendPartition validates one partition's batches and appends them. The
-// checks come in Kafka's order: the partition must exist and be led by this
-// node before the records are looked at, and the records must be valid
-// before the producer state is.
+// appendPartition validates one partition's batch and appends it. The
+// checks come in Kafka's order: the partition must exist, then hold one
+// batch of magic 2, then be led by this node before the batch is decoded,
+// and the batch must be valid before the producer state is looked at.
 func (s *session) appendPartition(rp *protocol.ProduceResponsePartition, topic string, index int32, data []byte, version int16) {
 	c := s.c
 	*rp = protocol.ProduceResponsePartition{Index: index, BaseOffset: -1, LogAppendTimeMs: -1, LogStartOffset: -1}
 	// Decoding, the expensive part, happens outside the cluster's lock.
-	count, tooLarge, decodeErr := s.decode(data)
+	refused := validateRecords(data)
+	var count, size int
+	var decodeErr error
+	if refused == nil {
+		count, size, decodeErr = s.decode(data)
+	}
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t := c.topics[topic]
 	if t == nil || index < 0 || int(index) >= len(t.partitions) {
 		rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+		return
+	}
+	if refused != nil {
+		rp.ErrorCode = refused.Code
 		return
 	}
 	p := t.partitions[index]
@@ -172,9 +181,9 @@ func (s *session) appendPartition(rp *protocol.ProduceResponsePartition, topic s
 		msg := decodeErr.Error()
 		rp.ErrorMessage = &msg
 		return
-	case c.maxMsg > 0 && tooLarge > c.maxMsg:
+	case c.maxMsg > 0 && size > c.maxMsg:
 		rp.ErrorCode = kerr.MessageTooLarge.Code
-		msg := fmt.Sprintf("batch of %d bytes exceeds message.max.bytes %d", tooLarge, c.maxMsg)
+		msg := fmt.Sprintf("batch of %d bytes exceeds message.max.bytes %d", size, c.maxMsg)
 		rp.ErrorMessage = &msg
 		return
 	}
@@ -188,7 +197,7 @@ func (s *session) appendPartition(rp *protocol.ProduceResponsePartition, topic s
 	} else {
 		p.next += int64(count)
 	}
-	s.commitProducers(p)
+	s.commitProducer(p)
 	c.records.Add(int64(count))
 }
 
@@ -198,7 +207,7 @@ func (s *session) appendPartition(rp *protocol.ProduceResponsePartition, topic s
 // the log start offset and no error message, and a duplicate with the
 // original batch's max timestamp as its LogAppendTimeMs. c.mu is held.
 func (s *session) refusedByProducerState(rp *protocol.ProduceResponsePartition, p *partition) bool {
-	dup, isDup, fail := s.checkProducers(p)
+	dup, isDup, fail := s.checkProducer(p)
 	switch {
 	case isDup:
 		s.c.duplicates.Add(1)
@@ -221,39 +230,29 @@ func (s *session) refusedByProducerState(rp *protocol.ProduceResponsePartition, 
 // keep appends the decoded records to p's log, with the offsets, absolute
 // timestamps and producer fields they get. c.mu is held.
 func (s *session) keep(p *partition) {
-	for _, b := range s.batches {
-		for i, r := range b.Records {
-			seq := record.NoSequence
-			if b.BaseSequence >= 0 {
-				seq = addSeq(b.BaseSequence, r.OffsetDelta)
-			}
-			p.log = append(p.log, Record{Record: r, Offset: p.next + int64(i), Timestamp: b.FirstTimestamp + r.TimestampDelta,
-				ProducerID: b.ProducerID, ProducerEpoch: b.ProducerEpoch, Sequence: seq})
+	b := &s.batch
+	for i, r := range b.Records {
+		seq := record.NoSequence
+		if b.BaseSequence >= 0 {
+			seq = addSeq(b.BaseSequence, r.OffsetDelta)
 		}
-		p.next += int64(len(b.Records))
+		p.log = append(p.log, Record{Record: r, Offset: p.next + int64(i), Timestamp: b.FirstTimestamp + r.TimestampDelta,
+			ProducerID: b.ProducerID, ProducerEpoch: b.ProducerEpoch, Sequence: seq})
 	}
+	p.next += int64(len(b.Records))
 }
 
-// decode checks every batch of a partition's records with
-// record.DecodeBatch, keeping them in s.batches, and returns the record
-// count and the largest batch's size, for message.max.bytes.
-func (s *session) decode(data []byte) (count, largest int, err error) {
-	clear(s.batches) // drop the last request's records, which alias its frame
-	s.batches = s.batches[:0]
-	if len(data) == 0 {
-		return 0, 0, fmt.Errorf("no record batch")
+// decode checks a partition's batch, which validateRecords found alone,
+// with record.DecodeBatch, keeping it in s.batch, and returns its record
+// count and its size, for message.max.bytes. Bytes after it too few for a
+// batch are left out, as Kafka trims them from the append.
+func (s *session) decode(data []byte) (count, size int, err error) {
+	b, rest, err := record.DecodeBatch(data)
+	s.batch = b // zero on error: drops the last request's records, which alias its frame
+	if err != nil {
+		return 0, 0, err
 	}
-	for len(data) > 0 {
-		b, rest, err := record.DecodeBatch(data)
-		if err != nil {
-			return 0, 0, err
-		}
-		largest = max(largest, len(data)-len(rest))
-		count += len(b.Records)
-		s.batches = append(s.batches, b)
-		data = rest
-	}
-	return count, largest, nil
+	return len(b.Records), len(data) - len(rest), nil
 }
 
 // addEndpoint lists a node in the response's NodeEndpoints, once.

@@ -39,10 +39,9 @@ func TestProduceAssignsOffsetsAndKeepsRecords(t *testing.T) {
 func TestProduceCountOnlyMode(t *testing.T) {
 	c := start(t, Options{Topics: map[string]int32{"t": 1}})
 	cn := dial(t, c, 0, conn.Config{})
-	two := append(batch(t, "a", "b"), batch(t, "c")...)
-	_, p := produce(t, cn, 12, "t", 0, two)
+	_, p := produce(t, cn, 12, "t", 0, batch(t, "a", "b", "c"))
 	require.Zero(t, p.ErrorCode)
-	require.Equal(t, int64(3), c.HighWatermark("t", 0), "two batches in one partition's records")
+	require.Equal(t, int64(3), c.HighWatermark("t", 0))
 	require.Nil(t, c.Records("t", 0))
 }
 
@@ -255,4 +254,35 @@ func TestAConnectionCountsAsOpenUntilItsLastRequestIsHandled(t *testing.T) {
 	require.Eventually(t, func() bool { return c.OpenConnections() == 0 }, wait, time.Millisecond,
 		"the connection still counts as open after its request was handled")
 	require.Equal(t, int64(1), c.ProduceCount(), "the held request appends after its client hung up")
+}
+
+// Kafka takes exactly one batch of magic 2 per partition at Produce v3+,
+// every version the fake speaks (ProduceRequest.validateRecords), and
+// refuses anything else with INVALID_RECORD, no message and log start
+// offset -1, before it asks whether it leads the partition: node 1, which
+// does not, answers the same. Before, the fake appended two batches, and
+// answered no batch or another magic with CORRUPT_MESSAGE.
+func TestProduceRefusesAnythingButOneBatchOfMagic2(t *testing.T) {
+	magic1 := batch(t, "a")
+	magic1[16] = 1 // the magic byte, read before the CRC
+	for _, tc := range []struct {
+		name string
+		data []byte
+	}{
+		{"two batches", append(batch(t, "a"), batch(t, "b")...)},
+		{"no batch", []byte{}},
+		{"magic 1", magic1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := start(t, Options{Nodes: 2, Topics: map[string]int32{"t": 1}, Leader: func(string, int32) int32 { return 0 }})
+			for node := range int32(2) {
+				_, p := produce(t, dial(t, c, node, conn.Config{}), 12, "t", 0, tc.data)
+				require.Equal(t, kerr.InvalidRecord.Code, p.ErrorCode, "node %d: error %d", node, p.ErrorCode)
+				require.Equal(t, int64(-1), p.BaseOffset)
+				require.Equal(t, int64(-1), p.LogStartOffset, "Kafka's answer before any append")
+				require.Nil(t, p.ErrorMessage)
+			}
+			require.Zero(t, c.ProduceCount())
+		})
+	}
 }

@@ -25,8 +25,8 @@ import (
 //   - a producer the partition has no state for may start at any sequence
 //     (its state expired, or its records were deleted).
 //
-// A partition's data is appended whole or not at all: the first batch that
-// fails refuses it, and a duplicate anywhere answers for all of it.
+// A partition's data is one batch: Kafka refuses anything else before these
+// rules (validateRecords).
 
 // retainedBatches is how many of a producer's last batches a partition
 // remembers to recognise retries (Kafka's NUM_BATCHES_TO_RETAIN). It is why
@@ -96,10 +96,8 @@ func (st *producerState) duplicate(epoch int16, firstSeq, lastSeq int32) (batchM
 }
 
 // check applies the epoch and sequence rules to a batch about to be
-// appended after st. committedEpoch is the producer's epoch before this
-// request: a producer with no state then accepts any sequence, for every
-// batch of the request, as Kafka does.
-func (st *producerState) check(epoch int16, firstSeq int32, committedEpoch int16) *kerr.Error {
+// appended after st. A producer with no state accepts any sequence.
+func (st *producerState) check(epoch int16, firstSeq int32) *kerr.Error {
 	switch {
 	case epoch < st.epoch:
 		return kerr.InvalidProducerEpoch
@@ -107,7 +105,7 @@ func (st *producerState) check(epoch int16, firstSeq int32, committedEpoch int16
 		if firstSeq != 0 && st.epoch != record.NoProducerEpoch {
 			return kerr.OutOfOrderSequenceNumber
 		}
-	case committedEpoch != record.NoProducerEpoch && !follows(st.lastSeq(), firstSeq):
+	case st.epoch != record.NoProducerEpoch && !follows(st.lastSeq(), firstSeq):
 		return kerr.OutOfOrderSequenceNumber
 	}
 	return nil
@@ -127,52 +125,42 @@ func addSeq(seq, n int32) int32 {
 	return seq + n
 }
 
-// pendingProducer is a producer's tentative state while a request's batches
-// for one partition are checked.
+// pendingProducer is a producer's tentative state while the partition's
+// batch is checked; id is record.NoProducerID for a batch without one.
 type pendingProducer struct {
 	id int64
 	st producerState
 }
 
-// checkProducers applies the rules to the partition's decoded batches
-// (s.batches), as if they were appended from offset p.next on. It returns
-// the held batch that a batch repeats, or the error refusing the data; on
-// success s.pending holds each producer's state after the append, for
-// commitProducers. c.mu is held.
-func (s *session) checkProducers(p *partition) (dup batchMeta, isDup bool, fail *kerr.Error) {
-	s.pending = s.pending[:0]
-	// Kafka validates every batch's fields before it looks at producer
+// checkProducer applies the rules to the partition's decoded batch
+// (s.batch), as if it were appended at offset p.next. It returns the held
+// batch that it repeats, or the error refusing it; on success s.pending
+// holds its producer's state after the append, for commitProducer. c.mu is
+// held.
+func (s *session) checkProducer(p *partition) (dup batchMeta, isDup bool, fail *kerr.Error) {
+	s.pending = pendingProducer{id: record.NoProducerID}
+	b := &s.batch
+	if b.ProducerID < 0 {
+		return batchMeta{}, false, nil
+	}
+	// Kafka validates the batch's fields before it looks at producer
 	// state: a producer id calls for a sequence.
-	for i := range s.batches {
-		if b := &s.batches[i]; b.ProducerID >= 0 && b.BaseSequence < 0 {
-			return batchMeta{}, false, kerr.InvalidRecord
-		}
+	if b.BaseSequence < 0 {
+		return batchMeta{}, false, kerr.InvalidRecord
 	}
-	offset := p.next
-	for i := range s.batches {
-		b := &s.batches[i]
-		if b.ProducerID < 0 {
-			offset += int64(len(b.Records))
-			continue
+	firstSeq, lastSeq := b.BaseSequence, addSeq(b.BaseSequence, b.LastOffsetDelta)
+	st := noState
+	if committed := p.producers[b.ProducerID]; committed != nil {
+		if m, ok := committed.duplicate(b.ProducerEpoch, firstSeq, lastSeq); ok {
+			return m, true, nil
 		}
-		firstSeq, lastSeq := b.BaseSequence, addSeq(b.BaseSequence, b.LastOffsetDelta)
-		committed := p.producers[b.ProducerID]
-		committedEpoch := record.NoProducerEpoch
-		if committed != nil {
-			// Retries are recognised against what earlier requests
-			// appended, not against this request's own batches.
-			if m, ok := committed.duplicate(b.ProducerEpoch, firstSeq, lastSeq); ok {
-				return m, true, nil
-			}
-			committedEpoch = committed.epoch
-		}
-		st := s.pendingState(b.ProducerID, committed)
-		if err := st.check(b.ProducerEpoch, firstSeq, committedEpoch); err != nil {
-			return batchMeta{}, false, err
-		}
-		st.add(b.ProducerEpoch, batchMeta{firstSeq: firstSeq, lastSeq: lastSeq, baseOffset: offset, maxTimestamp: b.MaxTimestamp})
-		offset += int64(len(b.Records))
+		st = *committed
 	}
+	if err := st.check(b.ProducerEpoch, firstSeq); err != nil {
+		return batchMeta{}, false, err
+	}
+	st.add(b.ProducerEpoch, batchMeta{firstSeq: firstSeq, lastSeq: lastSeq, baseOffset: p.next, maxTimestamp: b.MaxTimestamp})
+	s.pending = pendingProducer{id: b.ProducerID, st: st}
 	return batchMeta{}, false, nil
 }
 
@@ -206,35 +194,20 @@ func (s *session) repeatsLast(f *Failure, topic string, index int32, data []byte
 	return last.firstSeq == b.BaseSequence && last.lastSeq == addSeq(b.BaseSequence, b.LastOffsetDelta)
 }
 
-// pendingState is the tentative state of producer id, started on first use
-// in the request from its committed state (nil: none).
-func (s *session) pendingState(id int64, committed *producerState) *producerState {
-	for i := range s.pending {
-		if s.pending[i].id == id {
-			return &s.pending[i].st
-		}
+// commitProducer stores the state checkProducer left in s.pending, once
+// the batch is appended. c.mu is held.
+func (s *session) commitProducer(p *partition) {
+	pp := &s.pending
+	if pp.id < 0 {
+		return
 	}
-	st := noState
-	if committed != nil {
-		st = *committed
+	if st, ok := p.producers[pp.id]; ok {
+		*st = pp.st
+		return
 	}
-	s.pending = append(s.pending, pendingProducer{id: id, st: st})
-	return &s.pending[len(s.pending)-1].st
-}
-
-// commitProducers stores the states checkProducers left in s.pending, once
-// the batches are appended. c.mu is held.
-func (s *session) commitProducers(p *partition) {
-	for i := range s.pending {
-		pp := &s.pending[i]
-		if st, ok := p.producers[pp.id]; ok {
-			*st = pp.st
-			continue
-		}
-		if p.producers == nil {
-			p.producers = make(map[int64]*producerState)
-		}
-		st := pp.st
-		p.producers[pp.id] = &st
+	if p.producers == nil {
+		p.producers = make(map[int64]*producerState)
 	}
+	st := pp.st
+	p.producers[pp.id] = &st
 }

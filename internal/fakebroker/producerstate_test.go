@@ -174,8 +174,7 @@ func TestProducerSequenceWraps(t *testing.T) {
 }
 
 // A producer the partition knows nothing of may start anywhere: its state
-// expired, or its records were deleted. Kafka then accepts any sequence
-// for every batch of that request.
+// expired, or its records were deleted.
 func TestProducerWithoutStateAcceptsAnySequence(t *testing.T) {
 	c, send := idempotent(t)
 	requireAppended(t, send(stamped(t, 7, 3, 42, "a")), 0)
@@ -186,10 +185,7 @@ func TestProducerWithoutStateAcceptsAnySequence(t *testing.T) {
 	require.False(t, ok)
 	requireAppended(t, send(stamped(t, 7, 3, 1000, "c")), 2)
 	requireAppended(t, send(stamped(t, 7, 3, 1001, "d")), 3)
-
-	two := append(stamped(t, 9, 0, 5, "e"), stamped(t, 9, 0, 50, "f")...)
-	requireAppended(t, send(two), 4)
-	require.Equal(t, []string{"a", "b", "c", "d", "e", "f"}, values(c))
+	require.Equal(t, []string{"a", "b", "c", "d"}, values(c))
 	require.Zero(t, c.OutOfOrderBatches())
 }
 
@@ -211,9 +207,10 @@ func TestNonIdempotentBatchesAreUnaffected(t *testing.T) {
 	}
 	require.Zero(t, c.DuplicateBatches())
 
-	// Mixed in one partition's data, they do not disturb the producer.
-	mixed := append(stamped(t, 7, 0, 0, "d"), append(batch(t, "e"), stamped(t, 7, 0, 1, "f")...)...)
-	requireAppended(t, send(mixed), 5)
+	// Between a producer's batches, they do not disturb it.
+	requireAppended(t, send(stamped(t, 7, 0, 0, "d")), 5)
+	requireAppended(t, send(batch(t, "e")), 6)
+	requireAppended(t, send(stamped(t, 7, 0, 1, "f")), 7)
 	require.Equal(t, []string{"a", "b", "a", "b", "c", "d", "e", "f"}, values(c))
 }
 
@@ -223,29 +220,6 @@ func TestProducerIDWithoutSequenceIsInvalid(t *testing.T) {
 	c, send := idempotent(t)
 	requireRefused(t, send(stamped(t, 7, 0, -1, "a")), kerr.InvalidRecord)
 	require.Zero(t, c.HighWatermark("t", 0))
-}
-
-// Several batches of one partition in one request are checked in order and
-// appended all or none; a duplicate among them answers for all of them.
-func TestProducerBatchesOfOneRequest(t *testing.T) {
-	c, send := idempotent(t)
-	requireAppended(t, send(append(stamped(t, 7, 0, 0, "a"), stamped(t, 7, 0, 1, "b", "c")...)), 0)
-	st, _ := c.ProducerState("t", 0, 7)
-	require.Equal(t, []BatchMetadata{{0, 0, 0}, {1, 2, 1}}, st.Batches)
-
-	requireRefused(t, send(append(stamped(t, 7, 0, 3, "d"), stamped(t, 7, 0, 5, "f")...)), kerr.OutOfOrderSequenceNumber)
-	requireAppended(t, send(append(stamped(t, 7, 0, 1, "b", "c"), stamped(t, 7, 0, 3, "d")...)), 1)
-	require.Equal(t, int64(1), c.DuplicateBatches())
-	require.Equal(t, []string{"a", "b", "c"}, values(c), "a duplicate keeps the whole data out")
-
-	// A retry is recognised against earlier requests only, so a batch
-	// sent twice in one request is out of order the second time.
-	d := stamped(t, 7, 0, 3, "d")
-	requireRefused(t, send(append(d, d...)), kerr.OutOfOrderSequenceNumber)
-	// A new epoch within the request starts at 0 there.
-	requireAppended(t, send(append(stamped(t, 7, 0, 3, "d"), stamped(t, 7, 1, 0, "e")...)), 3)
-	st, _ = c.ProducerState("t", 0, 7)
-	require.Equal(t, ProducerState{Epoch: 1, Batches: []BatchMetadata{{0, 0, 4}}}, st)
 }
 
 // State is per partition and per producer, and it moves with leadership,

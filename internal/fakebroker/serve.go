@@ -31,8 +31,8 @@ type session struct {
 	out     []byte // the response being written
 	produce protocol.ProduceRequest
 	resp    protocol.ProduceResponse
-	batches []record.Batch    // one partition's decoded batches
-	pending []pendingProducer // their producers' tentative states
+	batch   record.Batch    // one partition's decoded batch
+	pending pendingProducer // its producer's tentative state
 
 	// With Options.SCRAM: the exchange in progress, and its outcome.
 	scram         *scramExchange
