@@ -294,6 +294,8 @@ func produceABatchEach(t *testing.T, p *Producer, n int) (*outcomes, [][]byte) {
 // or written twice.
 func TestOutOfOrderSequenceRestartsUnderANewEpoch(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, KeepRecords: true})
+	// An answer older brokers or other implementations may send: Kafka
+	// takes any sequence from a producer id it has no state for, as here.
 	c.OnProduce(failFirst(1, fakebroker.FailAll(kerr.OutOfOrderSequenceNumber, "")))
 	p := newProducer(t, c, nil)
 	md, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("v")})
@@ -307,6 +309,8 @@ func TestOutOfOrderSequenceRestartsUnderANewEpoch(t *testing.T) {
 
 func TestFencedProducerFailsEverythingAfter(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	// An answer older brokers or other implementations may send: Kafka's
+	// since 2.7 send INVALID_PRODUCER_EPOCH.
 	c.OnProduce(failFirst(1, fakebroker.FailAll(kerr.ProducerFenced, "")))
 	p := newProducer(t, c, nil)
 	_, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("v")})

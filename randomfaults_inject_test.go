@@ -141,6 +141,8 @@ func (s *scene) produceFault(req *protocol.ProduceRequest, count *faultCount) fa
 		count.add(kerr.OutOfOrderSequenceNumber.Name)
 		return onePartition(kerr.OutOfOrderSequenceNumber)
 	case 7:
+		// An answer older brokers or other implementations may send: Kafka
+		// has not sent it since 2.5 (KIP-360).
 		count.add(kerr.UnknownProducerID.Name)
 		return onePartition(kerr.UnknownProducerID)
 	default:

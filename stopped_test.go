@@ -25,6 +25,9 @@ func TestEveryAnswerThatStopsTheProducerSaysItStopped(t *testing.T) {
 		cause *kerr.Error
 		setup func(c *fakebroker.Cluster)
 	}{
+		// Kafka brokers since 2.7 send INVALID_PRODUCER_EPOCH instead: this
+		// tests the reaction to what older brokers or other implementations
+		// may send.
 		{"Produce fenced", kerr.ProducerFenced, produceAnswers(kerr.ProducerFenced)},
 		{"Produce denied idempotence", kerr.ClusterAuthorizationFailed, produceAnswers(kerr.ClusterAuthorizationFailed)},
 		{"Produce unsupported", kerr.UnsupportedVersion, produceAnswers(kerr.UnsupportedVersion)},
@@ -78,6 +81,8 @@ func TestATransactionalProducerItsCoordinatorEndsIsFatalWithoutErrProducerStoppe
 // record its callback before Produce returned.
 func TestAStoppedProducerFailsARecordInProduceOnlyForATopicItKnows(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1, "u": 1}})
+	// An answer older brokers or other implementations may send: Kafka's
+	// since 2.7 send INVALID_PRODUCER_EPOCH.
 	c.OnProduce(failFirst(1, fakebroker.FailAll(kerr.ProducerFenced, "")))
 	p := newProducer(t, c, nil)
 	_, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("v")})
