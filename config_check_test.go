@@ -130,14 +130,20 @@ func TestABrokerWithAPortOutOfRangeIsRefusedNamingIt(t *testing.T) {
 // request's size are int32 on the wire, where it was accepted and a batch
 // that large would have been sent with its length wrapped. BatchSize is
 // cut to MaxRequestSize, so a larger one is not refused; BufferMemory
-// only bounds memory and may pass 2 GiB.
+// only bounds memory and may pass 2 GiB where an int is 64 bits.
 func TestAMaxRequestSizePastInt32IsRefused(t *testing.T) {
-	ce := refusedBoth(t, Config{Brokers: []string{"b:9092"}, MaxRequestSize: math.MaxInt32 + 1})
+	if strconv.IntSize == 32 {
+		t.Skip("an int of 32 bits cannot pass math.MaxInt32, so no MaxRequestSize or BatchSize can be set past it")
+	}
+	// Through a variable, as the constants overflow a 32-bit int, where
+	// this file must compile too.
+	var past int64 = math.MaxInt32 + 1
+	ce := refusedBoth(t, Config{Brokers: []string{"b:9092"}, MaxRequestSize: int(past)})
 	require.Equal(t, "MaxRequestSize", ce.Field)
 	require.Contains(t, ce.Reason, "int32")
 	for _, cfg := range []Config{
 		{Brokers: []string{"b:9092"}, MaxRequestSize: math.MaxInt32, BufferMemory: 1 << 33},
-		{Brokers: []string{"b:9092"}, BatchSize: 1 << 32, BufferMemory: 1 << 33},
+		{Brokers: []string{"b:9092"}, BatchSize: int(2 * past), BufferMemory: 1 << 33},
 	} {
 		require.NoError(t, cfg.Validate(), "%+v", cfg)
 	}

@@ -167,7 +167,7 @@ func (s *sticky) Appended(t *Topic, partition int32, bytes int, filled bool) {
 	if !ok {
 		st = s.state(t)
 	}
-	add := uint64(min(bytes, math.MaxUint32))
+	add := min(uint64(bytes), math.MaxUint32) // uint64: MaxUint32 overflows a 32-bit int
 	for {
 		old := st.cur.Load()
 		p, produced := unpack(old)

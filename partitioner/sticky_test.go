@@ -1,6 +1,7 @@
 package partitioner
 
 import (
+	"math"
 	"slices"
 	"sync"
 	"testing"
@@ -41,6 +42,19 @@ func TestStickySwitchesAfterTwiceBatchSize(t *testing.T) {
 	s.Appended(topic, p, 1, false)
 	if s.Partition(topic, nil) == p {
 		t.Fatalf("still on partition %d after 200 bytes", p)
+	}
+}
+
+// The count saturates at math.MaxUint32, which an int of 32 bits cannot
+// hold: an append of math.MaxInt bytes, as large as an int goes on either
+// size, ends the turn without wrapping the count.
+func TestStickyAppendOfMaxIntBytesEndsTheTurn(t *testing.T) {
+	s := newTestSticky(100, 3)
+	topic := &Topic{Name: "t", Partitions: 8}
+	p := s.Partition(topic, nil)
+	s.Appended(topic, p, math.MaxInt, false)
+	if s.Partition(topic, nil) == p {
+		t.Fatalf("still on partition %d after %d bytes", p, math.MaxInt)
 	}
 }
 

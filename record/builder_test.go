@@ -254,7 +254,7 @@ func TestAppendDoesNotAllocate(t *testing.T) {
 		run := func() {
 			b.Reset(buf)
 			for i := range 1000 {
-				b.Append(int64(1700000000000+i), key, value, headers)
+				b.Append(1700000000000+int64(i), key, value, headers)
 			}
 			if _, err := b.Close(notIdempotent(c)); err != nil {
 				t.Fatal(err)
