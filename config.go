@@ -111,6 +111,7 @@ type Config struct {
 	// page is backed by memory only once used: they count once in the
 	// process's memory, not twice through the garbage collector's headroom
 	// (nor do they pace the collector: GOGC and GOMEMLIMIT do, as ever).
+	// At most math.MaxInt: 2 GiB less a byte where an int is 32 bits.
 	// Java: buffer.memory; kafka-python: buffer_memory. Default 32 MiB.
 	BufferMemory int64
 
@@ -676,6 +677,12 @@ func (cfg *Config) validate() error {
 	}
 	if cfg.BufferMemory < 0 {
 		return bad("BufferMemory", "%d is negative", cfg.BufferMemory)
+	}
+	// The buffer pool counts its bytes in int, which is 32 bits on some
+	// platforms: there a larger BufferMemory would wrap to a pool of
+	// another size (none at all for 2 GiB) while Stats reported this one.
+	if cfg.BufferMemory > math.MaxInt {
+		return bad("BufferMemory", "%d does not fit this platform's int of %d bits; at most %d", cfg.BufferMemory, strconv.IntSize, math.MaxInt)
 	}
 	// The batches' size, which a MaxRequestSize below BatchSize cut, must
 	// fit the buffer.

@@ -126,6 +126,24 @@ func TestABrokerWithAPortOutOfRangeIsRefusedNamingIt(t *testing.T) {
 	}
 }
 
+// A BufferMemory past math.MaxInt is refused where an int is 32 bits: the
+// buffer pool counts in int, and 2 GiB wrapped to none (every record
+// failed as larger than the total memory), 4 GiB and 1 MiB to a pool of 1
+// MiB while Stats reported 4 GiB. Where an int is 64 bits both are taken.
+func TestABufferMemoryPastIntIsRefusedWhereIntIs32Bits(t *testing.T) {
+	for _, mem := range []int64{1 << 31, 4<<30 + 1<<20} {
+		cfg := Config{Brokers: []string{"b:9092"}, BufferMemory: mem}
+		if strconv.IntSize == 64 {
+			require.NoError(t, cfg.Validate(), "BufferMemory %d", mem)
+			continue
+		}
+		ce := refusedBoth(t, cfg)
+		require.Equal(t, "BufferMemory", ce.Field)
+		require.Contains(t, ce.Reason, strconv.FormatInt(mem, 10))
+		require.Contains(t, ce.Reason, "32 bits")
+	}
+}
+
 // A MaxRequestSize past math.MaxInt32 is refused: a batch's length and a
 // request's size are int32 on the wire, where it was accepted and a batch
 // that large would have been sent with its length wrapped. BatchSize is

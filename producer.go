@@ -99,7 +99,8 @@ func New(cfg Config) (*Producer, error) {
 		return nil, err
 	}
 	p := &Producer{
-		cfg:       cfg,
+		cfg: cfg,
+		// validate bounds BufferMemory by math.MaxInt: the int holds it.
 		pool:      bufferpool.New(int(cfg.BufferMemory), cfg.BatchSize, cfg.clock),
 		idCh:      make(chan struct{}, 1),
 		closeDone: make(chan struct{}),
