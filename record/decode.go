@@ -70,11 +70,13 @@ func DecodeBatch(b []byte) (Batch, []byte, error) {
 		return Batch{}, nil, &CorruptError{Offset: offBatchLength, Err: wire.ErrMalformed,
 			What: fmt.Sprintf("batch length %d is below the %d-byte minimum", batch.BatchLength, BatchHeaderSize-lengthFieldEnd)}
 	}
-	end := lengthFieldEnd + int(batch.BatchLength)
-	if end > len(b) {
+	// Compared in int64: added to lengthFieldEnd in an int of 32 bits, a
+	// length near math.MaxInt32 would wrap negative and pass.
+	if int64(batch.BatchLength) > int64(len(b)-lengthFieldEnd) {
 		return Batch{}, nil, &CorruptError{Offset: offBatchLength, Err: wire.ErrTruncated,
 			What: fmt.Sprintf("batch length %d exceeds the %d bytes that follow it", batch.BatchLength, len(b)-lengthFieldEnd)}
 	}
+	end := lengthFieldEnd + int(batch.BatchLength)
 
 	// The magic byte decides how to read the rest, and the CRC guards
 	// everything from the attributes on; check both before trusting any

@@ -45,6 +45,15 @@ func TestDecodeRejects(t *testing.T) {
 			binary.BigEndian.PutUint32(b[offBatchLength:], 0xffffffff)
 			return b
 		}(), offBatchLength, wire.ErrMalformed},
+		// Added to the length field's end in a 32-bit int, it wrapped
+		// negative, passed the check against the input's length and
+		// panicked as a slice bound.
+		{"batch length past a 32-bit int", func() []byte {
+			b := make([]byte, 80)
+			binary.BigEndian.PutUint32(b[offBatchLength:], 0x7ffffffa)
+			b[offMagic] = Magic
+			return b
+		}(), offBatchLength, wire.ErrTruncated},
 		{"magic 1", func() []byte {
 			b := bytes.Clone(goldenBatch)
 			b[offMagic] = 1 // not covered by the CRC

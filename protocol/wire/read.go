@@ -198,9 +198,11 @@ func (r *Reader) UUID() UUID {
 	return u
 }
 
-// length reads an INT16/INT32/compact length; -1 means null. It fails when
-// the length exceeds what remains, so no caller allocates on a lie.
-func (r *Reader) checkLen(start int, n int, nullable bool, what string) int {
+// checkLen checks an INT16/INT32/compact length; -1 means null. It fails
+// when the length exceeds what remains, so no caller allocates on a lie.
+// n is an int64 so that a length past math.MaxInt32 (a compact one
+// reaches 2^32-2) is checked as sent where an int is 32 bits, not wrapped.
+func (r *Reader) checkLen(start int, n int64, nullable bool, what string) int {
 	if r.err != nil {
 		return 0
 	}
@@ -211,26 +213,26 @@ func (r *Reader) checkLen(start int, n int, nullable bool, what string) int {
 		r.failAt(start, fmt.Sprintf("%s length %d", what, n), ErrMalformed)
 		return 0
 	}
-	if n > len(r.b)-r.off {
+	if n > int64(len(r.b)-r.off) {
 		r.failAt(start, fmt.Sprintf("%s length %d exceeds the %d bytes that remain", what, n, len(r.b)-r.off), ErrTruncated)
 		return 0
 	}
-	return n
+	return int(n)
 }
 
 func (r *Reader) int16Len(nullable bool, what string) int {
 	start := r.off
-	return r.checkLen(start, int(r.Int16()), nullable, what)
+	return r.checkLen(start, int64(r.Int16()), nullable, what)
 }
 
 func (r *Reader) int32Len(nullable bool, what string) int {
 	start := r.off
-	return r.checkLen(start, int(r.Int32()), nullable, what)
+	return r.checkLen(start, int64(r.Int32()), nullable, what)
 }
 
 func (r *Reader) compactLen(nullable bool, what string) int {
 	start := r.off
-	return r.checkLen(start, int(int64(r.Uvarint())-1), nullable, what)
+	return r.checkLen(start, int64(r.Uvarint())-1, nullable, what)
 }
 
 // Int16String reads a STRING (INT16 length). It is not called String so
@@ -313,7 +315,7 @@ func (r *Reader) TaggedFields(known func(tag uint32, field *Reader) bool) []Tagg
 	if r.err != nil {
 		return nil
 	}
-	if int(n) > r.Remaining() {
+	if int64(n) > int64(r.Remaining()) { // an int of 32 bits would wrap n past MaxInt32
 		r.failAt(r.off, fmt.Sprintf("%d tagged fields in %d bytes", n, r.Remaining()), ErrTruncated)
 		return nil
 	}
@@ -322,7 +324,7 @@ func (r *Reader) TaggedFields(known func(tag uint32, field *Reader) bool) []Tagg
 	for i := uint32(0); i < n && r.err == nil; i++ {
 		start := r.off
 		tag := r.Uvarint()
-		size := r.checkLen(start, int(r.Uvarint()), false, "tagged field")
+		size := r.checkLen(start, int64(r.Uvarint()), false, "tagged field")
 		if r.err != nil {
 			return nil
 		}

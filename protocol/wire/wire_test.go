@@ -176,6 +176,16 @@ func TestLengthsAreNeverTrusted(t *testing.T) {
 		"varlong of eleven bytes":   {bytes.Repeat([]byte{0x80}, 11), func(r *Reader) { r.Varlong() }, ErrMalformed},
 		"unterminated uvarint":      {[]byte{0x80, 0x80}, func(r *Reader) { r.Uvarint() }, ErrTruncated},
 		"trailing bytes":            {[]byte{1, 2}, func(r *Reader) { r.Int8(); r.Done("x") }, ErrMalformed},
+		// Lengths past math.MaxInt32, which wrapped negative where an int
+		// is 32 bits: read as malformed there, or not checked at all.
+		"compact count past int32":  {AppendUvarint(nil, 1<<31+1), func(r *Reader) { r.CompactArrayLen() }, ErrTruncated},
+		"compact string past int32": {AppendUvarint(nil, math.MaxUint32), func(r *Reader) { r.CompactString() }, ErrTruncated},
+		"tag count past int32": {
+			AppendTaggedField(AppendTaggedField(AppendUvarint(nil, 1<<31), 0, nil), 0, nil),
+			func(r *Reader) { r.SkipTaggedFields() }, ErrTruncated},
+		"tag size past int32": {
+			AppendUvarint(AppendUvarint(AppendUvarint(nil, 1), 0), math.MaxUint32),
+			func(r *Reader) { r.SkipTaggedFields() }, ErrTruncated},
 	}
 	for name, c := range cases {
 		rd := NewReader(c.b)
