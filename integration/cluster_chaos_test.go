@@ -23,15 +23,16 @@ import (
 )
 
 var (
-	chaos = flag.Bool("chaos", false, "run TestClusterChaos: goroutines produce to the 3-broker cluster of "+
-		"KAFKA_BROKERS while brokers are killed, stopped and restarted, then everything is read back (make chaos)")
-	chaosDuration = flag.Duration("chaos.duration", 2*time.Minute, "TestClusterChaos: how long to inject faults")
-	chaosSeed     = flag.Uint64("chaos.seed", 0, "TestClusterChaos: seed of the fault schedule; 0 picks one, which is logged")
-	chaosDelivery = flag.Duration("chaos.deliverytimeout", 0, "TestClusterChaos: DeliveryTimeout, and a third of it "+
+	chaos = flag.Bool("chaos", false, "run TestClusterChaos and TestClusterChaosTransactions: goroutines, or a "+
+		"transactional producer, produce to the 3-broker cluster of KAFKA_BROKERS while brokers are killed, "+
+		"stopped and restarted, then everything is read back (make chaos)")
+	chaosDuration = flag.Duration("chaos.duration", 2*time.Minute, "both chaos tests: how long to inject faults")
+	chaosSeed     = flag.Uint64("chaos.seed", 0, "both chaos tests: seed of the fault schedule; 0 picks one, which is logged")
+	chaosDelivery = flag.Duration("chaos.deliverytimeout", 0, "both chaos tests: DeliveryTimeout, and a third of it "+
 		"(30s at most) as RequestTimeout, so that records fail while brokers are down; 0 keeps the defaults")
-	chaosRequest = flag.Duration("chaos.requesttimeout", 0, "TestClusterChaos: RequestTimeout, "+
+	chaosRequest = flag.Duration("chaos.requesttimeout", 0, "both chaos tests: RequestTimeout, "+
 		"so that requests go unanswered; 0 keeps the default (or -chaos.deliverytimeout's)")
-	chaosAllDown = flag.Bool("chaos.alldown", false, "TestClusterChaos: sometimes kill all three brokers at once")
+	chaosAllDown = flag.Bool("chaos.alldown", false, "both chaos tests: sometimes kill all three brokers at once")
 	chaosCloseIn = flag.Bool("chaos.closeinfault", false, "TestClusterChaos: end with Close, not Flush, "+
 		"while a leader is killed and another broker stopped")
 )
@@ -74,27 +75,12 @@ func TestClusterChaos(t *testing.T) {
 
 	topic := newTopic(t, c.seeds, clusterPartitions)
 	c.awaitFullISR(t, topic)
-	p := newProducer(t, c.seeds, func(cfg *producer.Config) {
-		if d := *chaosDelivery; d > 0 {
-			cfg.DeliveryTimeout, cfg.RequestTimeout = d, min(d/3, 30*time.Second)
-		}
-		if *chaosRequest > 0 {
-			cfg.RequestTimeout = *chaosRequest
-		}
-	})
+	p := newProducer(t, c.seeds, chaosTimeouts)
 	s := startStreams(t, p, topic, chaosWorkers)
-	f := &chaosFaults{t: t, c: c, s: s, topic: topic, counts: faultCounts{},
-		rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
-
-	began := time.Now()
-	f.hold(5 * time.Second)
-	for time.Since(began) < *chaosDuration {
-		f.inject()
-		f.recovered()
-		f.hold(4 * time.Second)
-	}
+	f := newChaosFaults(t, c, s, topic, seed)
+	began := f.play(*chaosDuration)
 	if *chaosCloseIn {
-		f.closeInFault(p)
+		f.closeInFault(p, s)
 	} else {
 		s.stopProducing()
 		ctx, cancel := context.WithTimeout(context.Background(), finishWithin)
@@ -124,6 +110,24 @@ func TestClusterChaos(t *testing.T) {
 	} else {
 		fmt.Println(b.String())
 	}
+}
+
+// chaosTimeouts applies -chaos.deliverytimeout and -chaos.requesttimeout
+// to a chaos test's producer.
+func chaosTimeouts(cfg *producer.Config) {
+	if d := *chaosDelivery; d > 0 {
+		cfg.DeliveryTimeout, cfg.RequestTimeout = d, min(d/3, 30*time.Second)
+	}
+	if *chaosRequest > 0 {
+		cfg.RequestTimeout = *chaosRequest
+	}
+}
+
+// awaitProgress waits until the stream has acknowledged chaosProgress
+// records more: the producer recovered from the fault.
+func (s *stream) awaitProgress() {
+	s.t.Helper()
+	s.awaitAcked(s.acked.Load()+chaosProgress, "the producer acknowledges records after the fault")
 }
 
 // acknowledgedInEachGoroutinesOrder holds the producer to its order: the
@@ -162,17 +166,51 @@ func countMaybeWritten(outs []outcome) int {
 	return n
 }
 
+// chaosLoad is what a chaos test's schedule injects its faults under.
+type chaosLoad interface {
+	// progress says how far the load has come, for the schedule's log.
+	progress() string
+	// awaitProgress waits, bounded, until the load has gone on after a
+	// fault, failing the test if it does not.
+	awaitProgress()
+}
+
 // chaosFaults is the fault schedule. Its kinds, targets and holds come
 // from the seed; which broker leads a partition when a kind picks "the
 // leader" depends on the run.
 type chaosFaults struct {
 	t      *testing.T
 	c      *kafkaCluster
-	s      *stream
+	load   chaosLoad
 	topic  string
 	rng    *rand.Rand
 	log    []string    // every kill, stop and start, in order
 	counts faultCounts // faults by kind
+	// coordinator, if set, finds the transaction coordinator's broker,
+	// which the faults that pick a leader then pick now and then instead
+	// (aimed counts those): where transactions differ.
+	coordinator func() int32
+	aimed       int
+}
+
+// newChaosFaults is the schedule of seed, under load on topic.
+func newChaosFaults(t *testing.T, c *kafkaCluster, load chaosLoad, topic string, seed uint64) *chaosFaults {
+	return &chaosFaults{t: t, c: c, load: load, topic: topic, counts: faultCounts{},
+		rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+}
+
+// play runs the schedule for d, from a first hold to the last fault's
+// recovery, and returns when it began.
+func (f *chaosFaults) play(d time.Duration) time.Time {
+	f.t.Helper()
+	began := time.Now()
+	f.hold(5 * time.Second)
+	for time.Since(began) < d {
+		f.inject()
+		f.recovered()
+		f.hold(4 * time.Second)
+	}
+	return began
 }
 
 // hold pauses the schedule for a random time up to max, drawn from the
@@ -187,7 +225,7 @@ func (f *chaosFaults) hold(max time.Duration) {
 func (f *chaosFaults) note(format string, args ...any) {
 	step := fmt.Sprintf(format, args...)
 	f.log = append(f.log, step)
-	f.t.Logf("chaos: %s %s", step, f.s.progress())
+	f.t.Logf("chaos: %s %s", step, f.load.progress())
 }
 
 func (f *chaosFaults) kill(id int32, why string) { f.note("kill %d%s", id, why); f.c.kill(f.t, id) }
@@ -197,9 +235,15 @@ func (f *chaosFaults) stopNode(id int32, why string) {
 }
 func (f *chaosFaults) start(ids ...int32) { f.note("start-node %v", ids); f.c.startNodes(f.t, ids...) }
 
-// leader is the leader of a partition the seed picks.
-func (f *chaosFaults) leader() int32 {
-	return f.c.leaderOf(f.t, f.topic, int32(f.rng.IntN(clusterPartitions)))
+// leader is the leader of a partition the seed picks, or now and then,
+// with a coordinator to aim at, the transaction coordinator's broker; why
+// says which, for the log.
+func (f *chaosFaults) leader() (id int32, why string) {
+	if f.coordinator != nil && f.rng.IntN(3) == 0 {
+		f.aimed++
+		return f.coordinator(), " (the transaction coordinator)"
+	}
+	return f.c.leaderOf(f.t, f.topic, int32(f.rng.IntN(clusterPartitions))), " (a leader)"
 }
 
 // inject runs one fault from its start to the restart of every broker it
@@ -215,17 +259,17 @@ func (f *chaosFaults) inject() {
 		f.start(f.c.ids...)
 	case k < 3:
 		f.counts["kill one"]++
-		id := f.c.ids[f.rng.IntN(len(f.c.ids))]
+		id, why := f.c.ids[f.rng.IntN(len(f.c.ids))], ""
 		if f.rng.IntN(2) == 0 {
-			id = f.leader()
+			id, why = f.leader()
 		}
-		f.kill(id, "")
+		f.kill(id, why)
 		f.hold(12 * time.Second)
 		f.start(id)
 	case k < 5:
 		f.counts["stop a leader"]++
-		id := f.leader()
-		f.stopNode(id, " (a leader)")
+		id, why := f.leader()
+		f.stopNode(id, why)
 		f.hold(8 * time.Second)
 		f.start(id)
 	case k < 8:
@@ -249,8 +293,8 @@ func (f *chaosFaults) inject() {
 
 // overlapping kills a leader, and another broker while the first restarts.
 func (f *chaosFaults) overlapping() {
-	first := f.leader()
-	f.kill(first, " (a leader)")
+	first, why := f.leader()
+	f.kill(first, why)
 	f.hold(3 * time.Second)
 	f.note("start-node %d (in the background)", first)
 	starting := f.c.startingNode(first)
@@ -268,12 +312,12 @@ func (f *chaosFaults) overlapping() {
 	}
 }
 
-// recovered waits until the producer has acknowledged records since the
-// last fault ended, and, as an operator sometimes does before the next
+// recovered waits until the load has gone on since the last fault ended
+// (records acknowledged, transactions committed), and, as an operator sometimes does before the next
 // one, until every replica is back in sync.
 func (f *chaosFaults) recovered() {
 	f.t.Helper()
-	f.s.awaitAcked(f.s.acked.Load()+chaosProgress, "the producer acknowledges records after the fault")
+	f.load.awaitProgress()
 	if f.rng.IntN(3) == 0 {
 		f.c.awaitFullISR(f.t, f.topic)
 	}
@@ -282,9 +326,9 @@ func (f *chaosFaults) recovered() {
 // closeInFault ends the run with Close, not Flush, while a leader is
 // killed and another broker stopped: the records in flight and waiting
 // get their outcomes from Close.
-func (f *chaosFaults) closeInFault(p *producer.Producer) {
+func (f *chaosFaults) closeInFault(p *producer.Producer, s *stream) {
 	f.counts["close in a fault"]++
-	killed := f.leader()
+	killed, _ := f.leader()
 	f.kill(killed, " (before Close)")
 	for _, id := range f.c.ids {
 		if id != killed {
@@ -293,13 +337,13 @@ func (f *chaosFaults) closeInFault(p *producer.Producer) {
 		}
 	}
 	f.hold(3 * time.Second)
-	f.s.stopProducing()
+	s.stopProducing()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	err := p.Close(ctx)
 	cancel()
-	f.t.Logf("chaos: Close within 5s: %v %s", err, f.s.progress())
+	f.t.Logf("chaos: Close within 5s: %v %s", err, s.progress())
 	// A later Close waits for the callbacks left (see Close).
 	ctx, cancel = context.WithTimeout(context.Background(), finishWithin)
 	defer cancel()
-	f.t.Logf("chaos: Close again: %v %s", p.Close(ctx), f.s.progress())
+	f.t.Logf("chaos: Close again: %v %s", p.Close(ctx), s.progress())
 }

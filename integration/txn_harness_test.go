@@ -257,6 +257,13 @@ func (l *txnLog) since(mark int, s string) []string {
 	return out
 }
 
+// last is the log's last n lines, for the message of a long test's failure.
+func (l *txnLog) last(n int) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines[max(0, len(l.lines)-n):], "\n")
+}
+
 // String is the log, for a failing test's message.
 func (l *txnLog) String() string {
 	l.mu.Lock()
