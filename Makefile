@@ -7,8 +7,9 @@
 #                failure tests run too; with KAFKA_SECURITY, the TLS and SASL
 #                suites against a secured broker instead
 # make soak      the soak test against the embedded broker
-# make chaos     the chaos test against broker.sh's 3-broker cluster
-#                (KAFKA_BROKERS and KAFKA_STATE_DIR); not run by CI
+# make chaos     the chaos tests against broker.sh's 3-broker cluster
+#                (KAFKA_BROKERS and KAFKA_STATE_DIR): the idempotent
+#                producer's, then the transactions'; CI runs them briefly
 # make lint      staticcheck (pinned below) on every module
 # make bench     the benchmarks of the byte layer and the producer
 # make benchstat  the same benchmarks, BENCHCOUNT times, compared by
@@ -148,15 +149,18 @@ test-kafka-secured:
 soak:
 	cd integration && KAFKA_BROKERS= $(GO) test -v -count=1 -timeout 20m -run '^TestSoak$$' . -args -soak $(SOAK_FLAGS)
 
+# Two tests, one after the other, on the same fault schedule: TestClusterChaos
+# (the idempotent producer) and TestClusterChaosTransactions (transactions
+# committed and aborted, read back by a read_committed consumer).
 # CHAOS_FLAGS: e.g. -chaos.duration 10m -chaos.seed N -chaos.alldown (see
-# the test's -h). The -timeout leaves the test its default 2 minutes of
-# faults and the 12 it may need after them (it checks that they fit), so
-# that a hang fails with every goroutine's stack; CHAOS_TIMEOUT raises it
-# for a longer -chaos.duration.
-CHAOS_TIMEOUT ?= 20m
+# the tests' -h); they apply to both. The -timeout leaves each test its
+# default 2 minutes of faults and the 12 it may need after them (each
+# checks that they fit), so that a hang fails with every goroutine's stack;
+# CHAOS_TIMEOUT raises it for a longer -chaos.duration.
+CHAOS_TIMEOUT ?= 35m
 chaos:
 	@test -n "$$KAFKA_BROKERS" || { echo "KAFKA_BROKERS is not set: start a cluster with integration/kafka/broker.sh start --nodes 3"; exit 2; }
-	cd integration && $(GO) test -v -count=1 -timeout $(CHAOS_TIMEOUT) -run '^TestClusterChaos$$' . -args -chaos $(CHAOS_FLAGS)
+	cd integration && $(GO) test -v -count=1 -timeout $(CHAOS_TIMEOUT) -run '^TestClusterChaos(Transactions)?$$' . -args -chaos $(CHAOS_FLAGS)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./record/ ./compression/ ./protocol/ ./partitioner/ ./bufferpool/ ./metadata/
