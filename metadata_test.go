@@ -569,13 +569,16 @@ func TestALeaderNobodyCanReachAsksForMetadataOncePerFailedConnection(t *testing.
 		return o.first.Load() == 1
 	})
 	require.NoError(t, o.one(t, 0).err)
+	// The loop arms its MetadataMaxAge wait only with no refresh asked for:
+	// once it is armed, no refresh is under way or due but the ones the
+	// record below causes.
 	eventually(t, "the metadata loop waiting for MetadataMaxAge", func() bool {
 		releasePacing(clk)
 		return loopAwaitsMaxAge()
 	})
-	// A metadata request may have gone to broker 1, and its refused dial
-	// started the reconnect backoff: past it, the sender's first attempt
-	// for the record below dials.
+	// A request sent to any broker (InitProducerId, Metadata) may have gone
+	// to broker 1, and its refused dial started the reconnect backoff: past
+	// it, the sender's first attempt for the record below dials.
 	clk.Advance(reconnectBackoff * 3 / 2)
 	refusedBefore := dialer.refused.Load()
 	askedBefore := c.MetadataRequests()

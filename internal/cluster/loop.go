@@ -71,13 +71,7 @@ func (c *Cluster) Run(ctx context.Context) {
 	// as the Advance that ended it overshot.
 	next := clk.Now()
 	for {
-		timer := clk.NewTimerAt(next)
-		select {
-		case <-timer.C():
-		case <-c.refreshCh:
-			timer.Stop()
-		case <-ctx.Done():
-			timer.Stop()
+		if !c.awaitRefresh(ctx, next) {
 			return
 		}
 		started := clk.Now()
@@ -127,6 +121,40 @@ func (c *Cluster) Run(ctx context.Context) {
 				return
 			}
 		}
+	}
+}
+
+// awaitRefresh waits until next, or for a refresh asked for, and reports
+// false, at once, if ctx ends first. One asked for while the last refresh
+// ran, or before the first, starts the refresh without a timer: the loop
+// arms its wait (MetadataMaxAge, say) only when nothing is asked, so that
+// an armed wait means the loop is at rest. When the timer wakes it, a
+// request pending too is taken with it: the refresh that follows reads
+// what to ask for after the request, and so answers it. Left in the
+// channel when the timer won the wake (the first refresh, due at once,
+// and a record's request for its unknown topic, both ready), it made a
+// second Metadata request RetryBackoff after the first, asking the same.
+func (c *Cluster) awaitRefresh(ctx context.Context, next time.Time) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-c.refreshCh:
+		return true
+	default:
+	}
+	timer := c.cfg.Clock.NewTimerAt(next)
+	defer timer.Stop()
+	select {
+	case <-timer.C():
+		select {
+		case <-c.refreshCh:
+		default:
+		}
+		return true
+	case <-c.refreshCh:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 
