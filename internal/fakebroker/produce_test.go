@@ -2,6 +2,7 @@ package fakebroker
 
 import (
 	"context"
+	"encoding/binary"
 	"testing"
 	"time"
 
@@ -260,29 +261,60 @@ func TestAConnectionCountsAsOpenUntilItsLastRequestIsHandled(t *testing.T) {
 // every version the fake speaks (ProduceRequest.validateRecords), and
 // refuses anything else with INVALID_RECORD, no message and log start
 // offset -1, before it asks whether it leads the partition: node 1, which
-// does not, answers the same. Before, the fake appended two batches, and
-// answered no batch or another magic with CORRUPT_MESSAGE.
+// does not, answers the same. What its framing cannot read, a length below
+// 14 or a magic above 2, is CORRUPT_MESSAGE, answered alike. Before, the
+// fake appended two batches, and answered no batch or magic 1 with
+// CORRUPT_MESSAGE.
 func TestProduceRefusesAnythingButOneBatchOfMagic2(t *testing.T) {
-	magic1 := batch(t, "a")
+	magic1, magic3, short := batch(t, "a"), batch(t, "a"), batch(t, "a")
 	magic1[16] = 1 // the magic byte, read before the CRC
+	magic3[16] = 3
+	binary.BigEndian.PutUint32(short[8:], 13) // the length field: below a v0 message's overhead
 	for _, tc := range []struct {
 		name string
 		data []byte
+		want *kerr.Error
 	}{
-		{"two batches", append(batch(t, "a"), batch(t, "b")...)},
-		{"no batch", []byte{}},
-		{"magic 1", magic1},
+		{"two batches", append(batch(t, "a"), batch(t, "b")...), kerr.InvalidRecord},
+		{"no batch", []byte{}, kerr.InvalidRecord},
+		{"magic 1", magic1, kerr.InvalidRecord},
+		// What Kafka's framing cannot read is corrupt, not invalid.
+		{"magic 3", magic3, kerr.CorruptMessage},
+		{"a length of 13", short, kerr.CorruptMessage},
+		{"12 zero bytes", make([]byte, 12), kerr.CorruptMessage},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := start(t, Options{Nodes: 2, Topics: map[string]int32{"t": 1}, Leader: func(string, int32) int32 { return 0 }})
 			for node := range int32(2) {
 				_, p := produce(t, dial(t, c, node, conn.Config{}), 12, "t", 0, tc.data)
-				require.Equal(t, kerr.InvalidRecord.Code, p.ErrorCode, "node %d: error %d", node, p.ErrorCode)
+				require.Equal(t, tc.want.Code, p.ErrorCode, "node %d: error %d", node, p.ErrorCode)
 				require.Equal(t, int64(-1), p.BaseOffset)
 				require.Equal(t, int64(-1), p.LogStartOffset, "Kafka's answer before any append")
 				require.Nil(t, p.ErrorMessage)
 			}
 			require.Zero(t, c.ProduceCount())
+		})
+	}
+}
+
+// Bytes after the batch too few to frame another are left out of the
+// append, as Kafka trims them, and the batch is appended.
+func TestProduceAppendsTheBatchBeforeBytesTooFewForAnother(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		after []byte
+	}{
+		{"3 bytes", []byte{1, 2, 3}},
+		{"part of a second batch", batch(t, "b")[:20]},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := start(t, Options{Topics: map[string]int32{"t": 1}, KeepRecords: true})
+			_, p := produce(t, dial(t, c, 0, conn.Config{}), 12, "t", 0, append(batch(t, "a"), tc.after...))
+			require.Zero(t, p.ErrorCode, "error %d", p.ErrorCode)
+			require.Equal(t, int64(0), p.BaseOffset)
+			recs := c.Records("t", 0)
+			require.Len(t, recs, 1)
+			require.Equal(t, "a", string(recs[0].Value))
 		})
 	}
 }
