@@ -11,18 +11,17 @@ import (
 
 // Client-side failures. Broker-side ones are the *kerr.Error values of
 // package protocol/kerr (errors.Is(err, kerr.NotLeaderOrFollower)). Every
-// error given to a callback comes in a *PartitionError naming the topic and
-// partition it concerns, and wraps one of these, ErrAuthentication or a
-// *kerr.Error (ErrBufferFull with the ctx's error when Produce's ctx ended
-// its wait for buffer memory; ErrProducerStopped with the broker's error
-// once the cluster stopped the producer for good), or else: for a
-// transactional producer,
-// ErrTransactionState (a record produced outside a transaction),
-// ErrTransactionAbortable or ErrTransactionFatal (a record produced, or
-// waiting to be added to the transaction, after the transaction failed), or
-// ErrTransactionAborted; and protocol.ErrUnsupportedVersion from a broker
-// that shares no version of Produce with the producer (or, idempotent, of
-// InitProducerId).
+// error given to a callback comes in a *PartitionError naming the topic
+// and partition it concerns, and wraps one of these, ErrAuthentication or
+// a *kerr.Error (ErrBufferFull with the ctx's error when Produce's ctx
+// ended its wait for buffer memory; ErrProducerStopped with the broker's
+// error once the cluster stopped the producer for good), or else: for a
+// transactional producer, ErrTransactionState (a record produced outside a
+// transaction), ErrTransactionAbortable or ErrTransactionFatal (a record
+// produced, or waiting to be added to the transaction, after the
+// transaction failed), or ErrTransactionAborted; and
+// protocol.ErrUnsupportedVersion from a broker that shares no version of
+// Produce with the producer (or, idempotent, of InitProducerId).
 var (
 	// ErrClosed: the producer was closed before the record could be sent.
 	ErrClosed = errors.New("producer closed")

@@ -11,9 +11,9 @@ import (
 // order. The Prometheus and OpenTelemetry plugins (modules plugin/promhooks
 // and plugin/otelhooks) are built on them.
 //
-// No hook runs on a goroutine that talks to brokers. HookAttachProducer and
-// HookNewProducer run in New, HookRecordBuffered and HookRecordRefused in
-// Produce (and Send), on the caller's goroutine, as does
+// No hook runs on a goroutine that talks to brokers. HookAttachProducer
+// and HookNewProducer run in New, HookRecordBuffered and HookRecordRefused
+// in Produce (and Send), on the caller's goroutine, as does
 // HookRecordAcknowledged for a record that fails inside Produce; every
 // other hook runs on the producer's delivery goroutine, the one that runs
 // callbacks, in the order the events were queued: an event seen by a
@@ -21,12 +21,12 @@ import (
 // hook delays the callbacks and hooks behind it and, like a slow callback,
 // eventually Produce (a batch's memory goes back once its callbacks have
 // run), but never a request. A hook may call the producer's methods, with
-// the same rules as a callback. Send from an
-// OnNewProducer hook waits for its whole ctx, and New with it: the metadata
-// and expiry loops start only once the hooks have returned, so its record
-// can neither go nor expire. A Close from an OnNewProducer hook, or from a
-// goroutine the hook hands the producer to, works as anywhere: the loops
-// New has not started by then never start.
+// the same rules as a callback. Send from an OnNewProducer hook waits for
+// its whole ctx, and New with it: the metadata and expiry loops start only
+// once the hooks have returned, so its record can neither go nor expire. A
+// Close from an OnNewProducer hook, or from a goroutine the hook hands the
+// producer to, works as anywhere: the loops New has not started by then
+// never start.
 //
 // Hooks cost nothing when none are registered: BenchmarkHooks measures
 // Produce with none, with hooks of every event but the records', and with

@@ -229,38 +229,38 @@ func (p *Producer) CommitTransaction(ctx context.Context) error {
 	return p.txn.Commit(ctx)
 }
 
-// AbortTransaction aborts the transaction: records not sent yet fail with
-// ErrTransactionAborted, and those sent are never seen by consumers that
-// read committed records. A record belongs to the transaction if its
-// Produce began before AbortTransaction: one still waiting for its topic's
-// metadata fails at once, and one whose Produce is still under way fails
-// too, rather than land in the next transaction: its wait for buffer
-// memory, if it waits, ends as the abort begins (memory that, called from
-// a callback, only the callbacks behind this one would give back). It
-// returns once every record has its outcome, and its callback has run:
-// but for those queued behind a callback that called it, or that called
-// Close meanwhile, and those whose HookRecordBuffered hooks were still
-// running, which it does not wait for (a hook may be what called it):
-// they fail with ErrTransactionAborted once the hooks return. A record's
-// answer that stops the producer while it waits for them (see
-// ErrTransactionFatal) fails it with ErrTransactionFatal, and nothing more
-// is sent. If ctx ends first it may be called again; so may it if the
-// coordinator answers it TRANSACTION_ABORTABLE (the error wraps
-// ErrTransactionAbortable: the transaction is still to abort). Any other
-// refusal no retry heals, UNKNOWN_PRODUCER_ID included, stops the
+// AbortTransaction aborts the transaction: records not sent yet fail
+// with ErrTransactionAborted, and those sent are never seen by consumers
+// that read committed records. A record belongs to the transaction if
+// its Produce began before AbortTransaction: one still waiting for its
+// topic's metadata fails at once, and one whose Produce is still under
+// way fails too, rather than land in the next transaction: its wait for
+// buffer memory, if it waits, ends as the abort begins (memory that,
+// called from a callback, only the callbacks behind this one would give
+// back). It returns once every record has its outcome, and its callback
+// has run: but for those queued behind a callback that called it, or
+// that called Close meanwhile, and those whose HookRecordBuffered hooks
+// were still running, which it does not wait for (a hook may be what
+// called it): they fail with ErrTransactionAborted once the hooks
+// return. A record's answer that stops the producer while it waits for
+// them (see ErrTransactionFatal) fails it with ErrTransactionFatal, and
+// nothing more is sent. If ctx ends first it may be called again; so may
+// it if the coordinator answers it TRANSACTION_ABORTABLE (the error
+// wraps ErrTransactionAbortable: the transaction is still to abort). Any
+// other refusal no retry heals, UNKNOWN_PRODUCER_ID included, stops the
 // producer (ErrTransactionFatal), as the Java client stops on the codes
 // it does not expect. With transactions v1 it ends with a new epoch when
 // a request of the transaction to the coordinator went unanswered, as
-// CommitTransaction does. A transaction
-// whose commit was sent to the coordinator, though CommitTransaction
-// failed, may be committed already: AbortTransaction refuses it with
-// ErrTransactionState, and CommitTransaction, called again, says how it
-// ended. A transaction the coordinator timed out (TransactionTimeout),
-// which it aborted itself under a new epoch, ends the producer here with
-// transactions v1 (ErrTransactionFatal, kerr.ProducerFenced), as it ends
-// the Java client; with transactions v2 a coordinator that bumped the
-// epoch once for it (Kafka since KAFKA-19367) answers the abort with the
-// new epoch, and the producer goes on.
+// CommitTransaction does. A transaction whose commit was sent to the
+// coordinator, though CommitTransaction failed, may be committed
+// already: AbortTransaction refuses it with ErrTransactionState, and
+// CommitTransaction, called again, says how it ended. A transaction the
+// coordinator timed out (TransactionTimeout), which it aborted itself
+// under a new epoch, ends the producer here with transactions v1
+// (ErrTransactionFatal, kerr.ProducerFenced), as it ends the Java
+// client; with transactions v2 a coordinator that bumped the epoch once
+// for it (Kafka since KAFKA-19367) answers the abort with the new epoch,
+// and the producer goes on.
 func (p *Producer) AbortTransaction(ctx context.Context) error {
 	if err := p.transactional(); err != nil {
 		return err

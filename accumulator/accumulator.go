@@ -125,12 +125,12 @@ type Config struct {
 	// Failed, if set, is told of every batch that fails, with its partition
 	// and its error, as the failure is decided: before the batch's
 	// callbacks are queued. The error, like a Result's, does not name the
-	// partition; whoever shows it says which, once. A
-	// transaction missing a record must not commit, and a commit called from
-	// a callback waits for no outcome queued behind that callback
-	// (AwaitBatches), so the transaction cannot wait to learn of a failure
-	// from its callback. It is called under the partition's lock: it must
-	// not block or call the accumulator.
+	// partition; whoever shows it says which, once. A transaction missing a
+	// record must not commit, and a commit called from a callback waits for
+	// no outcome queued behind that callback (AwaitBatches), so the
+	// transaction cannot wait to learn of a failure from its callback. It
+	// is called under the partition's lock: it must not block or call the
+	// accumulator.
 	Failed func(tp TopicPartition, err error)
 	// MaxInFlight is how many batches of one partition may await an
 	// answer at once; 1 keeps strict order without idempotence. At most 5

@@ -7,13 +7,13 @@ package partitioner
 //
 // Unlike a Func that calls inner, the result implements Observer and
 // LoadReporter whenever inner does, and forwards them (and Forgetter's
-// Forget) to inner, so that
-// Default and UniformSticky behind it go on switching partition (the
-// producer finds those interfaces on Config.Partitioner by a type
-// assertion; a Func hides them, and the sticky partitioner then never
-// switches). inner hears of every append, overridden records' included;
-// the sticky ones count only the bytes that went to their current
-// partition, as they do keyed records'.
+// Forget) to inner, so that Default and UniformSticky behind it go on
+// switching partition (the producer finds those interfaces on
+// Config.Partitioner by a type assertion; a Func hides them, and the
+// sticky partitioner then never switches). inner hears of every
+// append, overridden records' included; the sticky ones count only the
+// bytes that went to their current partition, as they do keyed
+// records'.
 //
 // choose runs on the goroutine that appends the record, as Partition does
 // (see Partitioner), so it must be safe for concurrent use; a partition

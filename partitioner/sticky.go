@@ -113,8 +113,8 @@ func (s *sticky) state(t *Topic) *stickyTopic { return stateOf(t, &s.owner, s.to
 // Partition returns the topic's sticky partition, first switching when its
 // turn has ended (see Appended) or when it is no longer among the
 // candidates (its leader went away: records sent there would sit in its
-// queue). A keyed record goes to its key's
-// partition instead if s hashes keys.
+// queue). A keyed record goes to its key's partition instead if s hashes
+// keys.
 func (s *sticky) Partition(t *Topic, key []byte) int32 {
 	if t.Partitions <= 0 {
 		return NoPartition

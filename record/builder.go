@@ -13,9 +13,9 @@ import "github.com/gokafka/producer/protocol/wire"
 // works, because Go's append grows the slice, but the batch then lives in
 // memory the pool did not hand out.
 //
-// The zero Builder is not usable: call Reset first (it takes no record,
-// and Close refuses it). A Builder is not safe
-// for concurrent use; the accumulator serialises access to each open batch.
+// The zero Builder is not usable: call Reset first (it takes no record, and
+// Close refuses it). A Builder is not safe for concurrent use; the
+// accumulator serialises access to each open batch.
 type Builder struct {
 	buf        []byte
 	numRecords int32

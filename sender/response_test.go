@@ -74,8 +74,8 @@ func TestAnAnswerNamingAPartitionTwiceOrNotAtAllMayHaveWrittenIt(t *testing.T) {
 // ignored, but count as records named: a record named with others has only
 // the broker's word on it, not the partition's. With none left, nothing
 // says which record was at fault, and every one fails with the batch's
-// error. Before, every record failed with
-// the batch's error, which named record 2 for all four.
+// error. Before, every record failed with the batch's error, which named
+// record 2 for all four.
 func TestARefusedBatchFailsTheRecordsItNamedWithTheirOwnErrors(t *testing.T) {
 	bad, partition := "bad key", "the partition says no"
 	for _, tc := range []struct {

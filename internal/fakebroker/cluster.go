@@ -8,14 +8,14 @@
 // reached the "broker".
 //
 // It is a fake, not a broker: one replica per partition, no log, no TLS,
-// no transactions. What it does do, it does the way Kafka
-// does: leadership with epochs, NOT_LEADER_OR_FOLLOWER with the KIP-951
-// current-leader hint, CRC checks, message.max.bytes, acks=0 without a reply,
-// answers in request order on each connection, and idempotence: producer
-// ids, and per partition each producer's epoch and last 5 batches, which
-// turn retries into duplicates answered with their first offset and refuse
-// stale epochs and sequence gaps (producerstate.go). Hooks let a test make
-// any request fail, wait, hang or break its connection.
+// no transactions. What it does do, it does the way Kafka does: leadership
+// with epochs, NOT_LEADER_OR_FOLLOWER with the KIP-951 current-leader
+// hint, CRC checks, message.max.bytes, acks=0 without a reply, answers in
+// request order on each connection, and idempotence: producer ids, and per
+// partition each producer's epoch and last 5 batches, which turn retries
+// into duplicates answered with their first offset and refuse stale epochs
+// and sequence gaps (producerstate.go). Hooks let a test make any request
+// fail, wait, hang or break its connection.
 //
 // Per request it costs a few small allocations and one decode per batch, so
 // benchmarks of the producer measure the producer.

@@ -290,21 +290,21 @@ func cannotCommit(err error) bool {
 	return errors.Is(err, kerr.TransactionAbortable)
 }
 
-// endsProducer reports a record's failure that ends the producer, as
-// the Java client's TransactionManager.maybeTransitionToErrorState has
-// them: fencing, the transactional id denied to the producer or unknown
-// to its coordinator (INVALID_PRODUCER_ID_MAPPING, fatal since Kafka 4.0:
-// see forgotten), or any other Produce answer that stopped it
+// endsProducer reports a record's failure that ends the producer, as the
+// Java client's TransactionManager.maybeTransitionToErrorState has them:
+// fencing, the transactional id denied to the producer or unknown to its
+// coordinator (INVALID_PRODUCER_ID_MAPPING, fatal since Kafka 4.0: see
+// forgotten), or any other Produce answer that stopped it
 // (accumulator.ErrProducerStopped, which every stop wraps: the cluster
 // denied it, or the broker does not support its Produce); aborting would
-// not let the producer
-// write again. CLUSTER_AUTHORIZATION_FAILED and
+// not let the producer write again. CLUSTER_AUTHORIZATION_FAILED and
 // UNSUPPORTED_VERSION count only so: a record whose delivery timed out
-// while its partition's last error was one (a broker refusing ApiVersions)
-// leaves the transaction to abort, as any timeout does. A Produce
-// answer's INVALID_PRODUCER_EPOCH is not one, as in the Java client: the
-// coordinator may have bumped the epoch when it timed the transaction out,
-// and the abort's EndTxn tells how that ends (Manager.Abort).
+// while its partition's last error was one (a broker refusing
+// ApiVersions) leaves the transaction to abort, as any timeout does. A
+// Produce answer's INVALID_PRODUCER_EPOCH is not one, as in the Java
+// client: the coordinator may have bumped the epoch when it timed the
+// transaction out, and the abort's EndTxn tells how that ends
+// (Manager.Abort).
 func endsProducer(err error) bool {
 	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.TransactionalIDAuthorizationFailed) ||
 		errors.Is(err, kerr.InvalidProducerIDMapping) || errors.Is(err, accumulator.ErrProducerStopped)
