@@ -160,10 +160,12 @@ soak:
 # committed and aborted, read back by a read_committed consumer).
 # CHAOS_FLAGS: e.g. -chaos.duration 10m -chaos.seed N -chaos.alldown (see
 # the tests' -h); they apply to both. The -timeout leaves each test its
-# default 2 minutes of faults and the 12 it may need after them (each
-# checks that they fit), so that a hang fails with every goroutine's stack;
-# CHAOS_TIMEOUT raises it for a longer -chaos.duration.
-CHAOS_TIMEOUT ?= 35m
+# default 2 minutes of faults and what it may need after them (each checks
+# that they fit): 12 minutes for TestClusterChaos, 31 for the
+# transactions, whose transaction under way may end through every call of
+# the contract; 47 in all. A hang then fails with every goroutine's stack;
+# CHAOS_TIMEOUT raises it for a longer -chaos.duration (twice it, and 45m).
+CHAOS_TIMEOUT ?= 50m
 chaos:
 	@test -n "$$KAFKA_BROKERS" || { echo "KAFKA_BROKERS is not set: start a cluster with integration/kafka/broker.sh start --nodes 3"; exit 2; }
 	cd integration && $(GO) test -v -count=1 -timeout $(CHAOS_TIMEOUT) -run '^TestClusterChaos(Transactions)?$$' . -args -chaos $(CHAOS_FLAGS)

@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/gokafka/producer"
 	"github.com/gokafka/producer/protocol/kerr"
 )
@@ -35,8 +38,9 @@ const (
 
 // chaosTxn is one transaction of the load.
 type chaosTxn struct {
-	recs   []*producer.Record // in the order produced
-	offset int64              // the group's offset it sent, 0 for none
+	recs            []*producer.Record // in the order produced
+	offset          int64              // the group's offset it sent, 0 for none
+	offsetPartition int32              // the partition whose offset it sent
 	// end is as the producer said; txnAborted too for one never asked to
 	// commit when its producer was replaced, which the next one aborts.
 	end    txnEnd
@@ -52,6 +56,7 @@ type txnLoad struct {
 	topic, group string
 	id           string
 	proto        txnProtocol
+	configure    func(*producer.Config) // the producers' timeouts
 	rng          *rand.Rand
 
 	p       *producer.Producer
@@ -71,10 +76,10 @@ type txnLoad struct {
 
 // startTxnLoad starts the load with a producer whose InitTransactions has
 // been answered, failing the test if it cannot.
-func startTxnLoad(t *testing.T, seeds []string, topic string, proto txnProtocol, rng *rand.Rand) *txnLoad {
+func startTxnLoad(t *testing.T, seeds []string, topic string, proto txnProtocol, configure func(*producer.Config), rng *rand.Rand) *txnLoad {
 	t.Helper()
 	l := &txnLoad{t: t, seeds: seeds, topic: topic, id: txnID(t, "chaos"), group: txnID(t, "chaos-group"),
-		proto: proto, rng: rng, stop: make(chan struct{}), done: make(chan struct{})}
+		proto: proto, configure: configure, rng: rng, stop: make(chan struct{}), done: make(chan struct{})}
 	if err := l.start(); err != nil {
 		l.closeProducer()
 		t.Fatalf("chaos: the transactional producer: %v", err)
@@ -149,14 +154,16 @@ func (l *txnLoad) produce(tx *chaosTxn) *outcomes {
 	return o
 }
 
-// sendOffsets adds the group's offset of partition 0 (the transaction's
-// number, plus one) to the transaction; ended says it ended the
+// sendOffsets adds the group's offset of one partition, spread over them
+// by the transaction's number (the offset is that number, plus one), to
+// the transaction, so that each partition's committed offset names the
+// last committed transaction that sent one there; ended says it ended the
 // transaction instead.
 func (l *txnLoad) sendOffsets(n int, tx *chaosTxn, o *outcomes) (ended bool, err error) {
-	tx.offset = int64(n) + 1
-	offsets := []producer.Offset{{Topic: l.topic, Partition: 0, Offset: tx.offset, LeaderEpoch: -1}}
+	tx.offset, tx.offsetPartition = int64(n)+1, int32(n%clusterPartitions)
+	offsets := []producer.Offset{{Topic: l.topic, Partition: tx.offsetPartition, Offset: tx.offset, LeaderEpoch: -1}}
 	group := producer.GroupMetadata{ID: l.group, Generation: -1}
-	for call := 1; ; call++ {
+	for call := 1; ; call++ { // each pass is one call; after the switch, the call is made again
 		err := l.within(func(ctx context.Context) error { return l.p.SendOffsetsToTransaction(ctx, offsets, group) })
 		switch {
 		case err == nil:
@@ -177,7 +184,7 @@ func (l *txnLoad) sendOffsets(n int, tx *chaosTxn, o *outcomes) (ended bool, err
 // commit commits the transaction, calling CommitTransaction again while
 // its outcome is unknown.
 func (l *txnLoad) commit(n int, tx *chaosTxn, o *outcomes) error {
-	for call := 1; ; call++ {
+	for call := 1; ; call++ { // each pass is one call; after the switch, the call is made again
 		err := l.within(l.p.CommitTransaction)
 		switch {
 		case err == nil:
@@ -200,7 +207,7 @@ func (l *txnLoad) commit(n int, tx *chaosTxn, o *outcomes) error {
 // abort aborts the transaction, why (nil: by choice).
 func (l *txnLoad) abort(n int, tx *chaosTxn, o *outcomes, why error) error {
 	tx.why = why
-	for call := 1; ; call++ {
+	for call := 1; ; call++ { // each pass is one call; after the switch, the call is made again
 		err := l.within(l.p.AbortTransaction)
 		switch {
 		case err == nil:
@@ -209,7 +216,8 @@ func (l *txnLoad) abort(n int, tx *chaosTxn, o *outcomes, why error) error {
 		case endsProducer(err): // never committed: the next producer's InitTransactions aborts it
 			return l.replace(tx, txnAborted, fmt.Errorf("AbortTransaction (call %d): %w", call, err))
 		case errors.Is(err, producer.ErrTransactionState):
-			return fmt.Errorf("AbortTransaction (call %d) refused, though no commit was sent: %w", call, err)
+			return fmt.Errorf("AbortTransaction (call %d) refused, though the transaction was not committed "+
+				"(no commit was sent, or the one sent was answered ErrTransactionAbortable): %w", call, err)
 		case call == chaosTxnCalls:
 			return l.replace(tx, txnAborted, fmt.Errorf("AbortTransaction, %d calls: %w", call, err))
 		}
@@ -274,7 +282,7 @@ func (l *txnLoad) start() error {
 	log := &txnLog{}
 	cfg := producer.Config{Brokers: l.seeds, TransactionalID: l.id, Logger: log.logger()}
 	fastRetries(&cfg)
-	chaosTimeouts(&cfg)
+	l.configure(&cfg)
 	p, err := producer.New(cfg)
 	if err != nil {
 		return err
@@ -339,18 +347,11 @@ func (l *txnLoad) failure() error {
 func (l *txnLoad) awaitProgress() {
 	l.t.Helper()
 	want := l.committed.Load() + chaosTxnProgress
-	deadline := time.Now().Add(chaosTxnRecover)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for l.committed.Load() < want {
-		if err := l.failure(); err != nil {
-			l.t.Fatalf("chaos: the transactions stopped: %v %s", err, l.progress())
-		}
-		if time.Now().After(deadline) {
-			l.t.Fatalf("chaos: %d transactions more did not commit within %v after the fault %s",
-				chaosTxnProgress, chaosTxnRecover, l.progress())
-		}
-		<-tick.C
+	require.EventuallyWithT(l.t, func(c *assert.CollectT) {
+		assert.True(c, l.committed.Load() >= want || l.failure() != nil, "committed transactions %s", l.progress())
+	}, chaosTxnRecover, 20*time.Millisecond, "chaos: %d transactions more commit after the fault", chaosTxnProgress)
+	if err := l.failure(); err != nil {
+		l.t.Fatalf("chaos: the transactions stopped: %v %s", err, l.progress())
 	}
 }
 

@@ -387,12 +387,17 @@ func ctpEndOffsets(ctx context.Context, cl *kgo.Client, topic string) (map[int32
 // ctpCommitted is the group's committed offset of each partition of topic
 // (stable: none pending in a transaction).
 func ctpCommitted(ctx context.Context, cl *kgo.Client, group, topic string) (map[int32]int64, error) {
+	return ctpCommittedOf(ctx, cl, group, topic, ctpPartitions)
+}
+
+// ctpCommittedOf is ctpCommitted of a topic of partitions partitions.
+func ctpCommittedOf(ctx context.Context, cl *kgo.Client, group, topic string, partitions int32) (map[int32]int64, error) {
 	req := kmsg.NewPtrOffsetFetchRequest()
 	req.Group = group
 	req.RequireStable = true
 	rt := kmsg.NewOffsetFetchRequestTopic()
 	rt.Topic = topic
-	for p := range int32(ctpPartitions) {
+	for p := range partitions {
 		rt.Partitions = append(rt.Partitions, p)
 	}
 	req.Topics = append(req.Topics, rt)

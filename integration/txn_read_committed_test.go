@@ -1,10 +1,12 @@
 package integration
 
 import (
+	"fmt"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gokafka/producer"
@@ -46,6 +48,7 @@ func TestTxnReadCommitted(t *testing.T) {
 		})
 
 		var committed, written []*producer.Record
+		owner := map[uint64]int{} // record id: its transaction, for failures
 		next := 0
 		for n, plan := range plans {
 			require.NoError(t, p.BeginTransaction(), "transaction %d (%v)", n, plan)
@@ -55,6 +58,7 @@ func TestTxnReadCommitted(t *testing.T) {
 					r := recordFor(topic, next, nil)
 					r.Partition, r.ExplicitPartition = int32(i%partitions), true
 					recs = append(recs, r)
+					owner[uint64(next)] = n
 					next++
 				}
 			}
@@ -90,9 +94,9 @@ func TestTxnReadCommitted(t *testing.T) {
 		}
 
 		got := readCommitted(t, seeds, topic, len(committed))
-		requireSameRecords(t, committed, got, "read_committed")
+		requireSameTxnRecords(t, committed, got, "read_committed", owner)
 		all := readUncommitted(t, seeds, topic, len(written))
-		requireSameRecords(t, written, all, "read_uncommitted")
+		requireSameTxnRecords(t, written, all, "read_uncommitted", owner)
 		t.Logf("%s: %d transactions (%v), %d records committed, %d written and aborted, %d aborted unsent",
 			proto.name, len(plans), plans, len(committed), len(written)-len(committed), next-len(written))
 	})
@@ -103,24 +107,79 @@ func TestTxnReadCommitted(t *testing.T) {
 // want. The records of want name their partitions (ExplicitPartition).
 func requireSameRecords(t *testing.T, want []*producer.Record, got []readback.Record, what string) {
 	t.Helper()
-	byPartition := map[int32][]uint64{}
+	requireSameRecordsNamed(t, want, got, what, func(id uint64) string { return fmt.Sprintf("record %d", id) })
+}
+
+// requireSameTxnRecords is requireSameRecords with each record named with
+// its transaction's number, owner's (record id: transaction).
+func requireSameTxnRecords(t *testing.T, want []*producer.Record, got []readback.Record, what string, owner map[uint64]int) {
+	t.Helper()
+	requireSameRecordsNamed(t, want, got, what, func(id uint64) string {
+		if n, ok := owner[id]; ok {
+			return fmt.Sprintf("record %d (transaction %d)", id, n)
+		}
+		return fmt.Sprintf("record %d (of no transaction)", id)
+	})
+}
+
+// requireSameRecordsNamed is requireSameRecords, naming records in its
+// failures with name: the first mismatch of each partition, by position
+// and offset, rather than a diff of thousands of ids.
+func requireSameRecordsNamed(t *testing.T, want []*producer.Record, got []readback.Record, what string, name func(id uint64) string) {
+	t.Helper()
+	wantBy := map[int32][]uint64{}
 	for _, r := range want {
 		id, _ := valueID(r.Value)
-		byPartition[r.Partition] = append(byPartition[r.Partition], id)
+		wantBy[r.Partition] = append(wantBy[r.Partition], id)
 	}
-	gotBy := map[int32][]uint64{}
-	seen := map[uint64]int{}
+	gotBy := map[int32][]readback.Record{}
+	at := map[uint64][]string{} // record id: where it was read
+	var wrong []string
 	for _, r := range got {
 		id, ok := valueID(r.Value)
-		require.True(t, ok, "%s: partition %d offset %d holds a value the test did not write", what, r.Partition, r.Offset)
-		gotBy[r.Partition] = append(gotBy[r.Partition], id)
-		seen[id]++
+		if !ok {
+			wrong = append(wrong, fmt.Sprintf("partition %d offset %d holds a value the test did not write", r.Partition, r.Offset))
+			continue
+		}
+		gotBy[r.Partition] = append(gotBy[r.Partition], r)
+		at[id] = append(at[id], fmt.Sprintf("%d@%d", r.Partition, r.Offset))
 	}
-	for id, n := range seen {
-		require.Equal(t, 1, n, "%s: record %d read %d times", what, id, n)
+	var dups []string
+	for id, where := range at {
+		if len(where) > 1 {
+			dups = append(dups, fmt.Sprintf("%s read %d times, at %v", name(id), len(where), where))
+		}
 	}
-	for part, ids := range byPartition {
-		assert.Equal(t, ids, gotBy[part], "%s: records of partition %d, in order", what, part)
+	slices.Sort(dups)
+	wrong = append(wrong, dups...)
+	partitions := slices.Sorted(maps.Keys(wantBy))
+	for p := range gotBy {
+		if _, ok := wantBy[p]; !ok {
+			partitions = append(partitions, p)
+		}
 	}
-	require.Len(t, got, len(want), "%s: records", what)
+	for _, p := range partitions {
+		if w := firstMismatch(p, wantBy[p], gotBy[p], name); w != "" {
+			wrong = append(wrong, w)
+		}
+	}
+	require.Empty(t, firstFew(wrong), "%s: %d records read, %d wanted", what, len(got), len(want))
+}
+
+// firstMismatch says where the records read from partition p first differ
+// from want, "" if they do not.
+func firstMismatch(p int32, want []uint64, got []readback.Record, name func(id uint64) string) string {
+	for i := range max(len(want), len(got)) {
+		switch {
+		case i == len(got):
+			return fmt.Sprintf("partition %d, position %d: %s not read (%d of %d records read)", p, i, name(want[i]), len(got), len(want))
+		case i == len(want):
+			id, _ := valueID(got[i].Value)
+			return fmt.Sprintf("partition %d, position %d: %s read at offset %d, after the %d records wanted", p, i, name(id), got[i].Offset, len(want))
+		}
+		if id, _ := valueID(got[i].Value); id != want[i] {
+			return fmt.Sprintf("partition %d, position %d: %s read at offset %d, want %s", p, i, name(id), got[i].Offset, name(want[i]))
+		}
+	}
+	return ""
 }
