@@ -47,6 +47,30 @@ const (
 	chaosTail = 12 * time.Minute
 )
 
+// startChaos opens a chaos test: it skips without -chaos, takes the
+// cluster, checks that -chaos.duration and tail, the most the test may take
+// after its faults, fit in the -timeout left, so that a hang fails with
+// every goroutine's stack, and returns the schedule's seed, -chaos.seed or
+// drawn, logged for a replay. flags lists the test's other flags.
+func startChaos(t *testing.T, tail time.Duration, flags string) (*kafkaCluster, uint64) {
+	t.Helper()
+	if !*chaos {
+		t.Skip("the chaos test runs with -chaos against broker.sh's 3-broker cluster: `make chaos` " +
+			"(CHAOS_FLAGS: -chaos.duration, -chaos.seed, " + flags + ")")
+	}
+	c := clusterFor(t)
+	if deadline, ok := t.Deadline(); ok && time.Until(deadline) < *chaosDuration+tail {
+		t.Fatalf("-chaos.duration %v and up to %v after it do not fit in the -timeout left, %v",
+			*chaosDuration, tail, time.Until(deadline).Round(time.Second))
+	}
+	seed := *chaosSeed
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	t.Logf("chaos: seed %d (-chaos.seed %d replays the schedule)", seed, seed)
+	return c, seed
+}
+
 // TestClusterChaos produces keyed records from several goroutines while a
 // seeded schedule kills (SIGKILL) and restarts brokers, stops a leader
 // cleanly, takes two brokers down at once (min.insync.replicas=2:
@@ -57,21 +81,7 @@ const (
 // callback said, in order, and a failed record written only if its error
 // says it may have been (ErrMaybeWritten).
 func TestClusterChaos(t *testing.T) {
-	if !*chaos {
-		t.Skip("the chaos test runs with -chaos against broker.sh's 3-broker cluster: `make chaos` " +
-			"(CHAOS_FLAGS: -chaos.duration, -chaos.seed, -chaos.deliverytimeout, -chaos.requesttimeout, " +
-			"-chaos.alldown, -chaos.closeinfault)")
-	}
-	c := clusterFor(t)
-	if deadline, ok := t.Deadline(); ok && time.Until(deadline) < *chaosDuration+chaosTail {
-		t.Fatalf("-chaos.duration %v and up to %v after it do not fit in the -timeout left, %v",
-			*chaosDuration, chaosTail, time.Until(deadline).Round(time.Second))
-	}
-	seed := *chaosSeed
-	if seed == 0 {
-		seed = rand.Uint64()
-	}
-	t.Logf("chaos: seed %d (-chaos.seed %d replays the schedule)", seed, seed)
+	c, seed := startChaos(t, chaosTail, "-chaos.deliverytimeout, -chaos.requesttimeout, -chaos.alldown, -chaos.closeinfault")
 
 	topic := newTopic(t, c.seeds, clusterPartitions)
 	c.awaitFullISR(t, topic)

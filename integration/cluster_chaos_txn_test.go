@@ -76,20 +76,7 @@ const (
 // nothing else; and the group's offset of each partition is that of the
 // last transaction seen that sent one there.
 func TestClusterChaosTransactions(t *testing.T) {
-	if !*chaos {
-		t.Skip("the chaos test runs with -chaos against broker.sh's 3-broker cluster: `make chaos` " +
-			"(CHAOS_FLAGS: -chaos.duration, -chaos.seed, -chaos.deliverytimeout, -chaos.requesttimeout, -chaos.alldown)")
-	}
-	c := clusterFor(t)
-	if deadline, ok := t.Deadline(); ok && time.Until(deadline) < *chaosDuration+chaosTxnTail {
-		t.Fatalf("-chaos.duration %v and up to %v after it do not fit in the -timeout left, %v",
-			*chaosDuration, chaosTxnTail, time.Until(deadline).Round(time.Second))
-	}
-	seed := *chaosSeed
-	if seed == 0 {
-		seed = rand.Uint64()
-	}
-	t.Logf("chaos: seed %d (-chaos.seed %d replays the schedule)", seed, seed)
+	c, seed := startChaos(t, chaosTxnTail, "-chaos.deliverytimeout, -chaos.requesttimeout, -chaos.alldown")
 	loadRng := rand.New(rand.NewPCG(seed^0x5851f42d4c957f2d, seed))
 	proto := txnProtocols[loadRng.IntN(len(txnProtocols))]
 	timeouts := chaosTxnTimeouts(loadRng.IntN(2) == 0)
