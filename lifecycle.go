@@ -90,33 +90,34 @@ func (p *Producer) flushUntil(ctx context.Context, to flushTo) error {
 // with ErrClosed (records in flight also with ErrMaybeWritten), so Close
 // never drops a record silently; Close then returns at once, and the
 // callbacks of what it failed, like any still to run, run after it
-// returns: a later Close waits for them. Called from a
-// callback, Close returns once every record has its outcome; the callbacks
-// behind the current one run after it returns. Since those callbacks give
-// their batches' memory back, none comes back meanwhile: a record that
-// waited for its topic's metadata and then finds no memory for its batch
-// fails at once with ErrClosed rather than wait for it until MaxBlock. A
+// returns: a later Close waits for them. Called from a callback, Close
+// returns once every record has its outcome; the callbacks behind the
+// current one run after it returns. Since those callbacks give their
+// batches' memory back, none comes back meanwhile: a record that waited
+// for its topic's metadata and then finds no memory for its batch fails at
+// once with ErrClosed rather than wait for it until MaxBlock. A
 // transaction under way is aborted first (see AbortTransaction): its
 // records not sent yet, those waiting for metadata or for memory after it
 // included, fail with ErrTransactionAborted; an abort that fails (its ctx
 // ended, say) is told in Close's error, after the failure of the flush or
-// of the callbacks if there is one too. A CommitTransaction under way
-// is waited for, within ctx, unless Close is called from a callback and the
-// commit still waits for its records, which it would wait for for ever (the
-// callbacks behind this one): that commit then fails with ErrClosed, and the
-// transaction is aborted.
+// of the callbacks if there is one too. A CommitTransaction under way is
+// waited for, within ctx, unless Close is called from a callback and the
+// commit still waits for its records, which it would wait for for ever
+// (the callbacks behind this one): that commit then fails with ErrClosed,
+// and the transaction is aborted.
 //
 // Close is idempotent: a later Close waits (within its own ctx) for the
 // first one and for every callback still to run, then returns what the
 // first returned, so that a deferred Close beside an explicit one is
 // harmless and both see the same outcome; if its ctx ends first, it returns
-// ctx's error, which also matches the cause ctx was given, if any. After a Close from a callback, or one whose ctx ended, a
-// later Close is thus how to wait for the callbacks left (Flush fails once
-// closed). From a callback a later Close waits for nothing: while the first
-// still waits for callbacks it returns nil at once, since waiting would wait
-// for itself. Every other method called after Close fails with ErrClosed,
-// but for the transaction calls of a producer without a TransactionalID,
-// which fail with ErrTransactionState whenever they are called.
+// ctx's error, which also matches the cause ctx was given, if any. After a
+// Close from a callback, or one whose ctx ended, a later Close is thus how
+// to wait for the callbacks left (Flush fails once closed). From a callback
+// a later Close waits for nothing: while the first still waits for
+// callbacks it returns nil at once, since waiting would wait for itself.
+// Every other method called after Close fails with ErrClosed, but for the
+// transaction calls of a producer without a TransactionalID, which fail
+// with ErrTransactionState whenever they are called.
 func (p *Producer) Close(ctx context.Context) error {
 	if !p.closed.CompareAndSwap(false, true) {
 		return p.closedAgain(ctx)

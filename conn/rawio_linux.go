@@ -24,12 +24,12 @@ import (
 // any P is busy, until it has found nothing to do for about a millisecond;
 // and a call that lasts across two of its wake-ups, while goroutines wait
 // in its P's queue or no other P is idle, has its P handed to another
-// thread, which starts that millisecond again. These calls never wait for the socket: each asks the kernel not
-// to (MSG_DONTWAIT), whatever mode a Config.Dial left the socket in, and
-// returns EAGAIN instead. Telling the scheduler of them costs those
-// wake-ups and buys little: about half the context switches of a producer
-// with 1,000 synchronous senders (see "The scheduler's monitor thread" in
-// PERFORMANCE.md).
+// thread, which starts that millisecond again. These calls never wait for
+// the socket: each asks the kernel not to (MSG_DONTWAIT), whatever mode a
+// Config.Dial left the socket in, and returns EAGAIN instead. Telling the
+// scheduler of them costs those wake-ups and buys little: about half the
+// context switches of a producer with 1,000 synchronous senders (see "The
+// scheduler's monitor thread" in PERFORMANCE.md).
 //
 // What it gives up: a call holds its P while the kernel copies (and, for a
 // read, while a write on the same socket holds the socket's lock), and

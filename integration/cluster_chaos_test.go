@@ -323,8 +323,8 @@ func (f *chaosFaults) overlapping() {
 }
 
 // recovered waits until the load has gone on since the last fault ended
-// (records acknowledged, transactions committed), and, as an operator sometimes does before the next
-// one, until every replica is back in sync.
+// (records acknowledged, transactions committed), and, as an operator
+// sometimes does before the next one, until every replica is back in sync.
 func (f *chaosFaults) recovered() {
 	f.t.Helper()
 	f.load.awaitProgress()

@@ -7,8 +7,8 @@ import "math/rand/v2"
 // keeps its partition through a leader election), a keyless record to the
 // uniform sticky partition (KIP-794, see UniformSticky). The returned value
 // also implements Observer, LoadReporter and Forgetter, for the keyless
-// records' sticky choice; keyed records appended to the sticky partition count towards its
-// batch too, since they fill the same batch.
+// records' sticky choice; keyed records appended to the sticky partition
+// count towards its batch too, since they fill the same batch.
 //
 // It is UniformSticky's partitioner told to hash keys, rather than a type
 // that forwards to one: every record goes through it, and the two

@@ -103,15 +103,16 @@ type LoadReporter interface {
 
 // Forgetter is implemented by partitioners that keep state per topic by
 // name (the sticky ones: the current partition, the bytes counted on it,
-// the last load report; RoundRobin: its counter). It is optional. The producer calls Forget when
-// its metadata forgets a topic it has not used for MetadataMaxIdle, so
-// that the state of topics produced to once, thousands of auto-created
-// ones say, does not stay for the producer's life. The state may go: a
-// record for the topic later is partitioned through a new Topic view, as
-// a new topic's first record is, and must be placed as well. A view taken
-// before the Forget may still reach the partitioner for a record appended
-// as it came. Forget runs on the producer's metadata goroutine: it must
-// not block, and a panic in it is recovered and logged.
+// the last load report; RoundRobin: its counter). It is optional. The
+// producer calls Forget when its metadata forgets a topic it has not used
+// for MetadataMaxIdle, so that the state of topics produced to once,
+// thousands of auto-created ones say, does not stay for the producer's
+// life. The state may go: a record for the topic later is partitioned
+// through a new Topic view, as a new topic's first record is, and must be
+// placed as well. A view taken before the Forget may still reach the
+// partitioner for a record appended as it came. Forget runs on the
+// producer's metadata goroutine: it must not block, and a panic in it is
+// recovered and logged.
 type Forgetter interface {
 	Forget(topic string)
 }

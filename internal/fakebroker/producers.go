@@ -48,8 +48,9 @@ func (c *Cluster) ProducerState(topic string, partition int32, id int64) (Produc
 
 // ForgetProducer drops producer id's state from every partition, as Kafka
 // does once the latest batch of it on a partition carries timestamps older
-// than producer.id.expiration.ms, or its records are deleted. Its next batch to a partition is accepted at any
-// sequence, and a retry of an earlier one is appended again.
+// than producer.id.expiration.ms, or its records are deleted. Its next
+// batch to a partition is accepted at any sequence, and a retry of an
+// earlier one is appended again.
 func (c *Cluster) ForgetProducer(id int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
