@@ -37,6 +37,9 @@ type Contender struct {
 // Contenders is every client the race knows, in the report's order.
 var Contenders = []Contender{
 	{Name: "gokafka", Package: "./clients/gokafka"},
+	// An experiment: gokafka behind a queue to one appender goroutine.
+	{Name: "gokafka-handoff", Package: "./clients/gokafkahandoff"},
+	{Name: "gokafka-handoff-yield", Package: "./clients/gokafkahandoff"},
 	{Name: "franz-go", Package: "./clients/franzgo"},
 	{Name: "sarama", Package: "./clients/sarama"},
 	{Name: "kafka-go", Package: "./clients/kafkago"},
