@@ -107,6 +107,12 @@ set -euo pipefail
 # 4.3.1 is the newest 4.x whose artifacts are all on Maven Central: 4.4.0's
 # kafka_2.13 is there but its dependency kafka-tools-api 4.4.0 is not.
 KAFKA_VERSION=${KAFKA_VERSION:-4.3.1}
+# legacy_log4j: KAFKA_VERSION is a 3.x, which logs through log4j 1's API
+# (reload4j in its tarball) where 4.0 moved to log4j 2 (KIP-653): the jars
+# fetched, the configuration written and the flag naming it differ. 3.x is
+# run so that the suite can be run against the releases clusters still
+# run; it starts in KRaft mode as 4.x does (3.6 and later).
+legacy_log4j() { [[ $KAFKA_VERSION == 3.* ]]; }
 SCALA_VERSION=2.13
 CACHE_DIR=${KAFKA_CACHE_DIR:-${HOME:?}/.cache/gokafka/kafka-$KAFKA_VERSION}
 STATE_DIR=${KAFKA_STATE_DIR:-${TMPDIR:-/tmp}/gokafka-broker}

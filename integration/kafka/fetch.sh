@@ -94,10 +94,41 @@ fetch_tools() {
 	log "fetched $(ls "$dir/lib" | wc -l) jars of kafka-tools ($(du -sh "$dir/lib" | cut -f1))"
 }
 
+# fetch_log4j2_binding WORK: add to WORK/lib the slf4j binding of the
+# log4j-core there.
+fetch_log4j2_binding() {
+	local work=$1 log4j
+	# || true: with no match, ls fails the pipeline, and set -e would end
+	# the script here, silently, before the message below.
+	log4j=$(cd "$work/lib" && ls log4j-core-*.jar 2>/dev/null | sed -n 's/^log4j-core-\(.*\)\.jar$/\1/p') || true
+	[[ -n "$log4j" ]] || fetch_failed "mvn finished but the download lacks log4j-core"
+	mvnq -f "$work/pom.xml" dependency:copy \
+		-Dartifact="org.apache.logging.log4j:log4j-slf4j-impl:$log4j" -DoutputDirectory="$work/lib" ||
+		fetch_failed "mvn could not fetch log4j-slf4j-impl $log4j"
+}
+
+# RELOAD4J_VERSION is the reload4j that Kafka 3.x's tarballs ship (3.6 to
+# 3.9 alike).
+RELOAD4J_VERSION=1.2.25
+
+# fetch_reload4j WORK: add to WORK/lib reload4j and the slf4j binding to it
+# at the version of the slf4j-api there.
+fetch_reload4j() {
+	local work=$1 slf4j
+	slf4j=$(cd "$work/lib" && ls slf4j-api-*.jar 2>/dev/null | sed -n 's/^slf4j-api-\(.*\)\.jar$/\1/p') || true
+	[[ -n "$slf4j" ]] || fetch_failed "mvn finished but the download lacks slf4j-api"
+	mvnq -f "$work/pom.xml" dependency:copy \
+		-Dartifact="ch.qos.reload4j:reload4j:$RELOAD4J_VERSION" -DoutputDirectory="$work/lib" ||
+		fetch_failed "mvn could not fetch reload4j $RELOAD4J_VERSION"
+	mvnq -f "$work/pom.xml" dependency:copy \
+		-Dartifact="org.slf4j:slf4j-reload4j:$slf4j" -DoutputDirectory="$work/lib" ||
+		fetch_failed "mvn could not fetch slf4j-reload4j $slf4j"
+}
+
 # fetch downloads kafka_2.13 and its runtime dependencies into CACHE_DIR/lib
 # once; a stamp file marks a complete download so an interrupted one is redone.
 fetch() {
-	local stamp=$CACHE_DIR/.complete work log4j
+	local stamp=$CACHE_DIR/.complete work
 	[[ -f "$stamp" ]] && return 0
 	command -v mvn >/dev/null || die "mvn not found on PATH"
 	log "fetching org.apache.kafka:kafka_$SCALA_VERSION:$KAFKA_VERSION into $CACHE_DIR"
@@ -105,16 +136,18 @@ fetch() {
 	work=$(mktemp -d "$CACHE_DIR.tmp.XXXXXX")
 	copy_dependencies "$work" kafka-broker-fetch "kafka_$SCALA_VERSION" ||
 		fetch_failed "mvn could not fetch Kafka $KAFKA_VERSION"
-	# The kafka_2.13 artifact brings slf4j-api and log4j-core but not the
-	# binding between them (the release tarball adds it), so without it the
-	# broker logs nothing. Fetch the binding that matches log4j-core.
-	log4j=$(cd "$work/lib" && ls log4j-core-*.jar 2>/dev/null | sed -n 's/^log4j-core-\(.*\)\.jar$/\1/p')
-	if [[ -z "$log4j" ]] || ! ls "$work"/lib/kafka_"$SCALA_VERSION"-*.jar >/dev/null 2>&1; then
-		fetch_failed "mvn finished but the download lacks kafka_$SCALA_VERSION or log4j-core"
-	fi
-	if ! mvnq -f "$work/pom.xml" dependency:copy \
-		-Dartifact="org.apache.logging.log4j:log4j-slf4j-impl:$log4j" -DoutputDirectory="$work/lib"; then
-		fetch_failed "mvn could not fetch log4j-slf4j-impl $log4j"
+	ls "$work"/lib/kafka_"$SCALA_VERSION"-*.jar >/dev/null 2>&1 ||
+		fetch_failed "mvn finished but the download lacks kafka_$SCALA_VERSION"
+	# The kafka_2.13 artifact brings slf4j-api but not the binding to a
+	# logging library (the release tarball adds it), so without it the
+	# broker logs nothing: 4.x brings log4j-core, and gets the binding that
+	# matches it; 3.x logs through log4j 1's API (kafka.utils.Log4jController
+	# uses it) and brings none of it, so it gets what its tarball ships,
+	# reload4j and slf4j's binding to it, at the version of its slf4j-api.
+	if legacy_log4j; then
+		fetch_reload4j "$work"
+	else
+		fetch_log4j2_binding "$work"
 	fi
 	publish "$work" "$CACHE_DIR"
 	log "fetched $(ls "$CACHE_DIR/lib" | wc -l) jars ($(du -sh "$CACHE_DIR/lib" | cut -f1))"

@@ -176,7 +176,19 @@ write_config() {
 	} >"$dir/server.properties"
 }
 
+# write_log4j: the logging configuration, in log4j 2's format, or in log4j
+# 1's for a 3.x (legacy_log4j), to the same effect.
 write_log4j() {
+	if legacy_log4j; then
+		cat >"$STATE_DIR/log4j.properties" <<'EOF1'
+log4j.rootLogger=INFO, out
+log4j.appender.out=org.apache.log4j.ConsoleAppender
+log4j.appender.out.layout=org.apache.log4j.PatternLayout
+log4j.appender.out.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.state.change.logger=WARN
+EOF1
+		return 0
+	fi
 	cat >"$STATE_DIR/log4j2.properties" <<'EOF2'
 status = warn
 # Kafka logs its own shutdown; log4j's hook would stop the logging first.
@@ -204,10 +216,14 @@ java_opts() {
 	[[ $1 == "$CONTROLLER" ]] && heap=$CONTROLLER_HEAP
 	dir=$(node_dir "$1")
 	mkdir -p "$dir/tmp"
+	local logconf="-Dlog4j2.configurationFile=$STATE_DIR/log4j2.properties"
+	if legacy_log4j; then
+		logconf="-Dlog4j.configuration=file:$STATE_DIR/log4j.properties"
+	fi
 	# shellcheck disable=SC2086 # lists of flags
 	printf '%s\n' $heap $JVM_FLAGS -Djava.awt.headless=true \
 		"-Djava.io.tmpdir=$dir/tmp" \
-		"-Dlog4j2.configurationFile=$STATE_DIR/log4j2.properties" \
+		"$logconf" \
 		"-Dkafka.logs.dir=$dir"
 }
 
