@@ -10,7 +10,10 @@ package integration
 // --bootstrap-server B downgrade --feature transaction.version=1` sends the
 // same request): the harness sets it before each protocol's run, waits
 // until every broker says so in ApiVersions, checks that the producer chose
-// the protocol meant, and puts the cluster's level back at the end.
+// the protocol meant, and puts the cluster's level back at the end. A broker
+// that supports no transaction.version (Kafka 3.x: the feature came with
+// 4.0) speaks transactions v1 alone: the v1 run takes it as it is, and the
+// v2 run skips, saying so.
 
 import (
 	"context"
@@ -76,8 +79,16 @@ func setTransactionVersion(t *testing.T, seeds []string, level int16) {
 	require.NoError(t, err)
 	defer cl.Close()
 	ctx := testCtx(t)
-	before, err := finalizedLevel(ctx, cl, nil)
+	before, supported, err := transactionVersionLevels(ctx, cl, nil)
 	require.NoError(t, err, "reading %s", transactionVersion)
+	if supported < level {
+		if supported == 0 && level == 1 {
+			// No level to set: without the feature, v1 is the
+			// protocol, as at level 1.
+			return
+		}
+		t.Skipf("the broker supports %s up to %d, not %d: it lacks %s (KIP-890 part 2)", transactionVersion, supported, level, txnProtocols[level-1].name)
+	}
 	if before != level {
 		t.Cleanup(func() {
 			// The next test reads the level it finds: it must be the
@@ -167,28 +178,40 @@ func updateTransactionVersion(ctx context.Context, cl *kgo.Client, from, level i
 // finalizedLevel is transaction.version as a broker (any, when b is nil)
 // says in ApiVersions; 0 when it lists none.
 func finalizedLevel(ctx context.Context, cl *kgo.Client, b *kgo.Broker) (int16, error) {
+	finalized, _, err := transactionVersionLevels(ctx, cl, b)
+	return finalized, err
+}
+
+// transactionVersionLevels is transaction.version as a broker (any, when b
+// is nil) says in ApiVersions: the finalized level and the highest it
+// supports, each 0 when it lists none.
+func transactionVersionLevels(ctx context.Context, cl *kgo.Client, b *kgo.Broker) (finalized, supported int16, err error) {
 	req := kmsg.NewPtrApiVersionsRequest()
 	req.ClientSoftwareName, req.ClientSoftwareVersion = "gokafka-tests", "0"
 	var resp kmsg.Response
-	var err error
 	if b == nil {
 		resp, err = cl.Request(ctx, req)
 	} else {
 		resp, err = b.Request(ctx, req)
 	}
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	av := resp.(*kmsg.ApiVersionsResponse)
 	if err := kerr.ErrorForCode(av.ErrorCode); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	for _, f := range av.FinalizedFeatures {
 		if f.Name == transactionVersion {
-			return f.MaxVersionLevel, nil
+			finalized = f.MaxVersionLevel
 		}
 	}
-	return 0, nil
+	for _, f := range av.SupportedFeatures {
+		if f.Name == transactionVersion {
+			supported = f.MaxVersion
+		}
+	}
+	return finalized, supported, nil
 }
 
 func deref(s *string) string {
