@@ -91,7 +91,8 @@
 #   CPU when idle: 4% of one core for the four JVMs together
 #
 # Environment:
-#   KAFKA_VERSION      Kafka release from Maven Central (default below)
+#   KAFKA_VERSION      Kafka release from Maven Central (default below): a
+#                      4.x, or a 3.x from 3.6 on (3.6.2 and 3.9.1 tried)
 #   KAFKA_CACHE_DIR    where the jars live (default ~/.cache/gokafka/kafka-VERSION)
 #   KAFKA_STATE_DIR    config, data, logs and pids (default ${TMPDIR:-/tmp}/gokafka-broker)
 #   KAFKA_HEAP         heap flags of a broker (default -Xms256m -Xmx512m)
