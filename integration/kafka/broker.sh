@@ -92,7 +92,8 @@
 #
 # Environment:
 #   KAFKA_VERSION      Kafka release from Maven Central (default below): a
-#                      4.x, or a 3.x from 3.6 on (3.6.2 and 3.9.1 tried)
+#                      4.x, or a 3.x from 3.3 on (3.3.2, 3.6.2 and 3.9.1
+#                      tried)
 #   KAFKA_CACHE_DIR    where the jars live (default ~/.cache/gokafka/kafka-VERSION)
 #   KAFKA_STATE_DIR    config, data, logs and pids (default ${TMPDIR:-/tmp}/gokafka-broker)
 #   KAFKA_HEAP         heap flags of a broker (default -Xms256m -Xmx512m)
@@ -112,7 +113,8 @@ KAFKA_VERSION=${KAFKA_VERSION:-4.3.1}
 # (reload4j in its tarball) where 4.0 moved to log4j 2 (KIP-653): the jars
 # fetched, the configuration written and the flag naming it differ. 3.x is
 # run so that the suite can be run against the releases clusters still
-# run; it starts in KRaft mode as 4.x does (3.6 and later).
+# run; it starts in KRaft mode as 4.x does (3.3, the first release whose
+# KRaft is ready for production, and later).
 legacy_log4j() { [[ $KAFKA_VERSION == 3.* ]]; }
 SCALA_VERSION=2.13
 CACHE_DIR=${KAFKA_CACHE_DIR:-${HOME:?}/.cache/gokafka/kafka-$KAFKA_VERSION}

@@ -107,8 +107,8 @@ fetch_log4j2_binding() {
 		fetch_failed "mvn could not fetch log4j-slf4j-impl $log4j"
 }
 
-# RELOAD4J_VERSION is the reload4j that Kafka 3.x's tarballs ship (3.6 to
-# 3.9 alike).
+# RELOAD4J_VERSION is the reload4j that Kafka 3.9's tarball ships; the
+# older 3.x, whose tarballs shipped older ones, log through it as well.
 RELOAD4J_VERSION=1.2.25
 
 # fetch_reload4j WORK: add to WORK/lib reload4j and the slf4j binding to it
