@@ -34,6 +34,15 @@ const (
 	// InitTransactions for one producer) before the producer is given up:
 	// a few minutes, past any fault of the schedule.
 	chaosTxnCalls = 12
+	// chaosTxnGiveUpPercent of the commits are asked, once their records
+	// are flushed, within a few milliseconds (chaosTxnGiveUpWithin at
+	// most: about as long as the coordinator takes to answer), and given
+	// up with their producer if the call ends without an outcome, as a
+	// service that stops mid-commit gives them up: whether the commit was
+	// asked or not, answered or not, the transaction must be read whole
+	// or not at all.
+	chaosTxnGiveUpPercent = 3
+	chaosTxnGiveUpWithin  = 3 * time.Millisecond
 )
 
 // chaosTxn is one transaction of the load.
@@ -72,6 +81,7 @@ type txnLoad struct {
 	committed, aborted, unknown atomic.Int64
 	commitsAgain, abortsAgain   atomic.Int64
 	offsetsAgain, replaced      atomic.Int64
+	abandoned                   atomic.Int64 // producers given up mid-commit
 }
 
 // startTxnLoad starts the load with a producer whose InitTransactions has
@@ -182,10 +192,21 @@ func (l *txnLoad) sendOffsets(n int, tx *chaosTxn, o *outcomes) (ended bool, err
 }
 
 // commit commits the transaction, calling CommitTransaction again while
-// its outcome is unknown.
+// its outcome is unknown, or, for chaosTxnGiveUpPercent of them, giving
+// the producer up instead.
 func (l *txnLoad) commit(n int, tx *chaosTxn, o *outcomes) error {
+	within := chaosTxnCall
+	giveUp := l.rng.IntN(100) < chaosTxnGiveUpPercent
+	if giveUp {
+		// Flushed first, so that the short call spends its time on the
+		// commit, not on the records, which take longer.
+		if err := l.within(l.p.Flush); err != nil {
+			l.t.Logf("chaos: transaction %d: Flush: %v", n, err)
+		}
+		within = time.Duration(l.rng.Int64N(int64(chaosTxnGiveUpWithin)))
+	}
 	for call := 1; ; call++ { // each pass is one call; after the switch, the call is made again
-		err := l.within(l.p.CommitTransaction)
+		err := l.withinFor(within, l.p.CommitTransaction)
 		switch {
 		case err == nil:
 			l.ended(tx, txnCommitted)
@@ -196,6 +217,8 @@ func (l *txnLoad) commit(n int, tx *chaosTxn, o *outcomes) error {
 			return l.replace(tx, txnEndUnknown, fmt.Errorf("CommitTransaction (call %d): %w", call, err))
 		case errors.Is(err, producer.ErrTransactionState):
 			return fmt.Errorf("CommitTransaction (call %d) refused though no SendOffsetsToTransaction failed: %w", call, err)
+		case giveUp:
+			return l.abandon(tx, fmt.Errorf("CommitTransaction within %v, then given up: %w", within, err))
 		case call == chaosTxnCalls:
 			return l.replace(tx, txnEndUnknown, fmt.Errorf("CommitTransaction, %d calls: %w", call, err))
 		}
@@ -276,6 +299,23 @@ func (l *txnLoad) replace(tx *chaosTxn, end txnEnd, why error) error {
 	return l.start()
 }
 
+// abandon books the transaction's outcome as unknown and gives its
+// producer up, as a service that stops mid-commit does, except that the
+// old producer still runs while the next one, with the same transactional
+// id, starts: its InitTransactions fences the old one, and ends the
+// transaction as the coordinator has it, committed or aborted. The old
+// one is closed after, meeting the fence.
+func (l *txnLoad) abandon(tx *chaosTxn, why error) error {
+	tx.why = why
+	l.ended(tx, txnEndUnknown)
+	l.abandoned.Add(1)
+	l.t.Logf("chaos: the producer is given up, its transaction %v: %v %s", txnEndUnknown, why, l.progress())
+	old := l.p
+	err := l.start()
+	l.close(old)
+	return err
+}
+
 // start creates a producer and initializes its transactions, calling
 // InitTransactions again while its ctx ends first.
 func (l *txnLoad) start() error {
@@ -307,21 +347,31 @@ func (l *txnLoad) start() error {
 // closeProducer closes the producer, whatever its state, within
 // finishWithin.
 func (l *txnLoad) closeProducer() {
-	if l.p == nil {
-		return
+	if l.p != nil {
+		l.close(l.p)
+		l.p = nil
 	}
+}
+
+// close closes p, whatever its state, within finishWithin, and counts its
+// retries.
+func (l *txnLoad) close(p *producer.Producer) {
 	ctx, cancel := context.WithTimeout(context.Background(), finishWithin)
 	defer cancel()
-	if err := l.p.Close(ctx); err != nil && !errors.Is(err, producer.ErrClosed) {
+	if err := p.Close(ctx); err != nil && !errors.Is(err, producer.ErrClosed) {
 		l.t.Logf("chaos: closing the transactional producer: %v", err)
 	}
-	l.retries += l.p.Stats().Retries
-	l.p = nil
+	l.retries += p.Stats().Retries
 }
 
 // within runs a transaction call bounded by chaosTxnCall.
 func (l *txnLoad) within(call func(context.Context) error) error {
-	ctx, cancel := context.WithTimeout(context.Background(), chaosTxnCall)
+	return l.withinFor(chaosTxnCall, call)
+}
+
+// withinFor runs a transaction call bounded by d.
+func (l *txnLoad) withinFor(d time.Duration, call func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	return call(ctx)
 }

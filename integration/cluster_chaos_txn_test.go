@@ -64,17 +64,20 @@ const (
 	chaosShortRequest  = time.Second
 )
 
-// TestClusterChaosTransactions runs transactions through TestClusterChaos's
-// faults (chaosFaults; -chaos.alldown too) with a producer that follows
-// its error contract: ErrTransactionAbortable aborts, a commit of unknown
-// outcome is called again, and a fatal error or fencing replaces the
-// producer by one with the same transactional id. The seed also picks the
+// TestClusterChaosTransactions runs transactions through
+// TestClusterChaos's faults (chaosFaults; -chaos.alldown too) with a
+// producer that follows its error contract: ErrTransactionAbortable
+// aborts, a commit of unknown outcome is called again, and a fatal error
+// or fencing replaces the producer by one with the same transactional id;
+// a few commits, asked within milliseconds, are given up with their
+// producer instead when the call ends without an outcome, as by a service
+// that stops mid-commit (chaosTxnGiveUpPercent). The seed also picks the
 // transaction protocol, and for about half the runs short timeouts
 // (chaosShortDelivery). Then a read_committed consumer must see every
 // committed transaction's records once each, in produce order per
-// partition, nothing of an aborted one, an unknown one all or nothing, and
-// nothing else; and the group's offset of each partition is that of the
-// last transaction seen that sent one there.
+// partition, nothing of an aborted one, an unknown one all or nothing,
+// and nothing else; and the group's offset of each partition is that of
+// the last transaction seen that sent one there.
 func TestClusterChaosTransactions(t *testing.T) {
 	c, seed := startChaos(t, chaosTxnTail, "-chaos.deliverytimeout, -chaos.requesttimeout, -chaos.alldown")
 	loadRng := rand.New(rand.NewPCG(seed^0x5851f42d4c957f2d, seed))
@@ -104,8 +107,8 @@ func TestClusterChaosTransactions(t *testing.T) {
 		"%d unknown (%d of them read back); %d sent offsets\n",
 		len(l.txns), l.committed.Load(), l.aborted.Load(), r.chosen, r.abortedOnFailure, l.unknown.Load(), r.unknownSeen, r.withOffsets)
 	fmt.Fprintf(&b, "chaos transactions: %d records produced, %d read back; %d retries, CommitTransaction called again %d times, "+
-		"AbortTransaction %d, SendOffsetsToTransaction %d; %d producers replaced\n",
-		l.next, len(got), l.retries, l.commitsAgain.Load(), l.abortsAgain.Load(), l.offsetsAgain.Load(), l.replaced.Load())
+		"AbortTransaction %d, SendOffsetsToTransaction %d; %d producers replaced, %d given up mid-commit\n",
+		l.next, len(got), l.retries, l.commitsAgain.Load(), l.abortsAgain.Load(), l.offsetsAgain.Load(), l.replaced.Load(), l.abandoned.Load())
 	fmt.Fprintf(&b, "chaos transactions: %d lost, %d duplicated, %d of aborted transactions read, %d unknown transactions read in part, "+
 		"%d records not produced read; group offsets %v, want %v", r.lost, r.duplicated, r.abortedSeen, r.partial, r.stray, offsets, r.wantOffsets)
 	if testing.Verbose() {
