@@ -158,14 +158,23 @@ test-kafka-secured:
 # v2 among it): the suite skips, saying so, what the broker it meets
 # lacks. The broker is started here rather than by the caller so that its
 # version is certain, and stopped on the way out, whatever the suite's
-# outcome; KAFKA_SECURITY is cleared, as the broker is not secured.
+# outcome (sh runs no EXIT trap on a signal, hence the signals' traps);
+# KAFKA_SECURITY is cleared, as the broker is not secured. Its errors are
+# printed on a failure, before the stop removes its logs.
+# KAFKA_COMPAT_STATE_DIR is its state (CI gives one its cleanup stops).
 KAFKA_COMPAT_VERSION ?= 3.9.1
+KAFKA_COMPAT_STATE_DIR ?= $${TMPDIR:-/tmp}/gokafka-compat-$(KAFKA_COMPAT_VERSION)
 test-kafka-compat:
-	@state=$${TMPDIR:-/tmp}/gokafka-compat-$(KAFKA_COMPAT_VERSION); \
+	@state=$(KAFKA_COMPAT_STATE_DIR); \
 	broker() { KAFKA_VERSION=$(KAFKA_COMPAT_VERSION) KAFKA_STATE_DIR=$$state integration/kafka/broker.sh "$$@"; }; \
-	trap 'broker stop' EXIT; \
+	trap 'broker stop' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM HUP; \
 	line=$$(broker start) || exit 1; \
-	env -u KAFKA_SECURITY "$$line" $(MAKE) test-kafka
+	rc=0; env -u KAFKA_SECURITY KAFKA_STATE_DIR=$$state "$$line" $(MAKE) test-kafka || rc=$$?; \
+	if [ $$rc != 0 ]; then \
+		echo "== the broker's errors (its logs go with its state)"; \
+		broker logs 2>/dev/null | grep -E '^==| ERROR |Exception|Error:' | tail -n 80; \
+	fi; \
+	exit $$rc
 
 # SOAK_FLAGS: e.g. -soak.duration 60s -soak.records 40000000 -soak.seed N
 soak:

@@ -93,7 +93,8 @@
 # Environment:
 #   KAFKA_VERSION      Kafka release from Maven Central (default below): a
 #                      4.x, or a 3.x from 3.3 on (3.3.2, 3.6.2 and 3.9.1
-#                      tried)
+#                      tried); metric (its JmxTool) and --security with
+#                      SASL (the storage tool's --add-scram) need 3.5 on
 #   KAFKA_CACHE_DIR    where the jars live (default ~/.cache/gokafka/kafka-VERSION)
 #   KAFKA_STATE_DIR    config, data, logs and pids (default ${TMPDIR:-/tmp}/gokafka-broker)
 #   KAFKA_HEAP         heap flags of a broker (default -Xms256m -Xmx512m)
