@@ -311,6 +311,7 @@ func (l *txnLoad) abandon(tx *chaosTxn, why error) error {
 	l.abandoned.Add(1)
 	l.t.Logf("chaos: the producer is given up, its transaction %v: %v %s", txnEndUnknown, why, l.progress())
 	old := l.p
+	l.p = nil // closed here, not by closeProducer too if start fails early
 	err := l.start()
 	l.close(old)
 	return err
