@@ -94,17 +94,27 @@ fetch_tools() {
 	log "fetched $(ls "$dir/lib" | wc -l) jars of kafka-tools ($(du -sh "$dir/lib" | cut -f1))"
 }
 
+# lib_version WORK NAME: the version of WORK/lib/NAME-VERSION.jar, or
+# nothing if the download lacks it. || true: with no match, ls fails the
+# pipeline, and set -e would end the script at the caller's assignment,
+# silently, before its message.
+lib_version() {
+	(cd "$1/lib" && ls "$2"-*.jar 2>/dev/null | sed -n "s/^$2-\(.*\)\.jar\$/\1/p") || true
+}
+
+# copy_jar WORK GROUP:ARTIFACT:VERSION: add that one jar to WORK/lib.
+copy_jar() {
+	mvnq -f "$1/pom.xml" dependency:copy -Dartifact="$2" -DoutputDirectory="$1/lib" ||
+		fetch_failed "mvn could not fetch $2"
+}
+
 # fetch_log4j2_binding WORK: add to WORK/lib the slf4j binding of the
 # log4j-core there.
 fetch_log4j2_binding() {
 	local work=$1 log4j
-	# || true: with no match, ls fails the pipeline, and set -e would end
-	# the script here, silently, before the message below.
-	log4j=$(cd "$work/lib" && ls log4j-core-*.jar 2>/dev/null | sed -n 's/^log4j-core-\(.*\)\.jar$/\1/p') || true
+	log4j=$(lib_version "$work" log4j-core)
 	[[ -n "$log4j" ]] || fetch_failed "mvn finished but the download lacks log4j-core"
-	mvnq -f "$work/pom.xml" dependency:copy \
-		-Dartifact="org.apache.logging.log4j:log4j-slf4j-impl:$log4j" -DoutputDirectory="$work/lib" ||
-		fetch_failed "mvn could not fetch log4j-slf4j-impl $log4j"
+	copy_jar "$work" "org.apache.logging.log4j:log4j-slf4j-impl:$log4j"
 }
 
 # RELOAD4J_VERSION is the reload4j that Kafka 3.9's tarball ships; the
@@ -115,14 +125,10 @@ RELOAD4J_VERSION=1.2.25
 # at the version of the slf4j-api there.
 fetch_reload4j() {
 	local work=$1 slf4j
-	slf4j=$(cd "$work/lib" && ls slf4j-api-*.jar 2>/dev/null | sed -n 's/^slf4j-api-\(.*\)\.jar$/\1/p') || true
+	slf4j=$(lib_version "$work" slf4j-api)
 	[[ -n "$slf4j" ]] || fetch_failed "mvn finished but the download lacks slf4j-api"
-	mvnq -f "$work/pom.xml" dependency:copy \
-		-Dartifact="ch.qos.reload4j:reload4j:$RELOAD4J_VERSION" -DoutputDirectory="$work/lib" ||
-		fetch_failed "mvn could not fetch reload4j $RELOAD4J_VERSION"
-	mvnq -f "$work/pom.xml" dependency:copy \
-		-Dartifact="org.slf4j:slf4j-reload4j:$slf4j" -DoutputDirectory="$work/lib" ||
-		fetch_failed "mvn could not fetch slf4j-reload4j $slf4j"
+	copy_jar "$work" "ch.qos.reload4j:reload4j:$RELOAD4J_VERSION"
+	copy_jar "$work" "org.slf4j:slf4j-reload4j:$slf4j"
 }
 
 # fetch downloads kafka_2.13 and its runtime dependencies into CACHE_DIR/lib
