@@ -165,11 +165,11 @@ test-kafka-secured:
 KAFKA_COMPAT_VERSION ?= 3.9.1
 KAFKA_COMPAT_STATE_DIR ?= $${TMPDIR:-/tmp}/gokafka-compat-$(KAFKA_COMPAT_VERSION)
 test-kafka-compat:
-	@state=$(KAFKA_COMPAT_STATE_DIR); \
-	broker() { KAFKA_VERSION=$(KAFKA_COMPAT_VERSION) KAFKA_STATE_DIR=$$state integration/kafka/broker.sh "$$@"; }; \
-	trap 'broker stop' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM HUP; \
+	@state="$(KAFKA_COMPAT_STATE_DIR)"; \
+	broker() { KAFKA_VERSION=$(KAFKA_COMPAT_VERSION) KAFKA_STATE_DIR="$$state" integration/kafka/broker.sh "$$@"; }; \
+	trap 'broker stop' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; trap 'exit 129' HUP; \
 	line=$$(broker start) || exit 1; \
-	rc=0; env -u KAFKA_SECURITY KAFKA_STATE_DIR=$$state "$$line" $(MAKE) test-kafka || rc=$$?; \
+	rc=0; env -u KAFKA_SECURITY KAFKA_STATE_DIR="$$state" "$$line" $(MAKE) test-kafka || rc=$$?; \
 	if [ $$rc != 0 ]; then \
 		echo "== the broker's errors (its logs go with its state)"; \
 		broker logs 2>/dev/null | grep -E '^==| ERROR |Exception|Error:' | tail -n 80; \
