@@ -6,7 +6,8 @@
 // compare like with like. The full race, every client in a process of its
 // own so that its CPU time and memory are its own, is cmd/race (see
 // RESULTS.md): the harness in race/, the client side in driver/, one
-// contender per directory in clients/.
+// contender per directory in clients/ (gokafkahandoff, an experiment,
+// builds two, by the binary's name).
 //
 // It is its own module so that the comparison clients never become
 // dependencies of the library.

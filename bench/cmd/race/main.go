@@ -42,7 +42,7 @@ func main() {
 
 func run() error {
 	var (
-		clients        = flag.String("clients", "gokafka,franz-go,sarama,kafka-go,confluent-kafka-go,floor", "clients to race, comma-separated (java with -java; floor is the harness alone; gokafka@REF is the gokafka client on the library at git commit REF, to race a change against its parent)")
+		clients        = flag.String("clients", "gokafka,franz-go,sarama,kafka-go,confluent-kafka-go,floor", "clients to race, comma-separated (java with -java; floor is the harness alone; gokafka@REF is the gokafka client on the library at git commit REF, to race a change against its parent; gokafka-handoff and gokafka-handoff-yield are an experiment, see PERFORMANCE.md)")
 		workloads      = flag.String("workloads", "nokey,key16,lz4,zstd,senders,senders5k,latency", "workloads, comma-separated")
 		rounds         = flag.Int("rounds", 3, "interleaved rounds")
 		records        = flag.Int("records", 1_000_000, "records per throughput run")
