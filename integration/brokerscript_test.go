@@ -167,6 +167,31 @@ func TestBrokerScriptRunIsBounded(t *testing.T) {
 	assert.Contains(t, err.Error(), "fetching")
 }
 
+// TestBrokerScriptRefusesReleasesBeforeKRaft has broker.sh start refuse
+// the releases it cannot run without ZooKeeper, saying so, before it
+// fetches anything or makes any state: they failed in a node's log, after
+// a fetch. The releases it takes are started by CI (4.3.1 and 3.9.1).
+func TestBrokerScriptRefusesReleasesBeforeKRaft(t *testing.T) {
+	for _, version := range []string{"2.8.2", "3.0.0", "3.2.3"} {
+		t.Run(version, func(t *testing.T) {
+			dir := t.TempDir()
+			cache, state := filepath.Join(dir, "cache"), filepath.Join(dir, "state")
+			cmd := exec.CommandContext(t.Context(), filepath.Join("kafka", "broker.sh"), "start")
+			// A start that does not refuse fetches: the short fetch limit
+			// ends that soon, and the test fails saying what it made.
+			cmd.Env = append(os.Environ(), "KAFKA_VERSION="+version, "KAFKA_CACHE_DIR="+cache,
+				"KAFKA_STATE_DIR="+state, "KAFKA_FETCH_TIMEOUT=5")
+			out, err := cmd.CombinedOutput()
+			exit := (*exec.ExitError)(nil)
+			require.ErrorAs(t, err, &exit, "broker.sh start of Kafka %s: %s", version, out)
+			assert.Equal(t, 1, exit.ExitCode())
+			assert.Contains(t, string(out), "KAFKA_VERSION="+version+": broker.sh runs Kafka without ZooKeeper (KRaft), which needs 3.3 or later")
+			assert.NoDirExists(t, cache, "fetched Kafka %s before refusing it", version)
+			assert.NoDirExists(t, state, "made state for Kafka %s before refusing it", version)
+		})
+	}
+}
+
 // TestParseNodesReadsBrokerShNodes reads broker.sh nodes' lines, the pid
 // of a running broker among them: freezing and thawing a broker need it.
 func TestParseNodesReadsBrokerShNodes(t *testing.T) {
