@@ -123,9 +123,18 @@ func TestBrokerMetricCountsProduceRequests(t *testing.T) {
 // also keep them from the Ctrl-C, or the CI step's signal, that ends the
 // test.)
 func runBrokerScript(script string, limit time.Duration, args ...string) (string, error) {
+	return runBrokerScriptWith(nil, script, limit, args...)
+}
+
+// runBrokerScriptWith is runBrokerScript with env's variables set in the
+// script's environment, over the test's own.
+func runBrokerScriptWith(env []string, script string, limit time.Duration, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, script, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...) // the last of a name wins
+	}
 	// A child that outlives the script and holds its stdout or stderr
 	// open (mvn, while it fetches) must not hold up Wait: what the script
 	// wrote before it was killed is in the pipes by then.
