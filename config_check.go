@@ -8,7 +8,10 @@ import (
 // Validate reports what New would reject in cfg, as New reports it (a
 // *ConfigError naming the field), without starting anything: a tool can
 // check a configuration before it spends anything on it, such as starting
-// a broker for Brokers.
+// a broker for Brokers. It does not ask the hooks, whose consent needs the
+// producer New makes: a HookAttachProducer hook that refuses it (a
+// promhooks.Metrics or otelhooks.Telemetry another producer has already,
+// say) passes Validate, and New fails with a *ConfigError naming Hooks.
 func (cfg Config) Validate() error {
 	cfg = cfg.WithDefaults()
 	return cfg.validate()

@@ -83,13 +83,16 @@ var (
 	// says whether the transaction committed. Close it.
 	ErrTransactionFatal = txn.ErrFatal
 	// ErrTransactionState: a call the transaction's state does not allow:
-	// producing outside a transaction, committing with none begun,
-	// initializing twice, beginning while another transaction call is under
-	// way, aborting a transaction whose commit was sent (call
-	// CommitTransaction again), committing one whose
+	// any transaction call on a producer without a TransactionalID, any
+	// call but InitTransactions before it, and initializing twice;
+	// producing outside a transaction; beginning while one is open, while
+	// another transaction call is under way, or after a CommitTransaction
+	// or AbortTransaction that did not finish (call that one again);
+	// committing, aborting or sending offsets with no transaction begun;
+	// aborting a transaction whose commit was sent (call
+	// CommitTransaction again); committing one whose
 	// SendOffsetsToTransaction failed (call it again, or
-	// AbortTransaction), or any transaction call on a producer without a
-	// TransactionalID.
+	// AbortTransaction). The error's text says which, and what to call.
 	ErrTransactionState = txn.ErrState
 	// ErrTransactionAborted: the record had not been sent when its
 	// transaction was aborted, or its transaction began to end while its
@@ -165,6 +168,16 @@ func (p *Producer) InitTransactions(ctx context.Context) error {
 
 // BeginTransaction starts a transaction: the records produced until
 // CommitTransaction or AbortTransaction belong to it.
+//
+// It does not wait, having no ctx to bound a wait. It fails with
+// ErrTransactionState before InitTransactions, while another transaction
+// call is under way, while a transaction is open, and after a
+// CommitTransaction or AbortTransaction that did not finish (its ctx
+// ended): call that one again, which ends the transaction. While an open
+// transaction has failed it returns that failure, which wraps
+// ErrTransactionAbortable: call AbortTransaction. Once the producer has
+// stopped it returns what stopped it, which wraps ErrTransactionFatal;
+// once it is closed, ErrClosed.
 func (p *Producer) BeginTransaction() error {
 	if err := p.transactional(); err != nil {
 		return err

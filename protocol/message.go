@@ -74,8 +74,14 @@ func decodeErr(api APIKey, v int16, rd *wire.Reader) error {
 	return &DecodeError{API: api, Version: v, Offset: off, Err: err}
 }
 
-// ErrUnsupportedVersion is wrapped when a message is asked to encode or decode
-// a version outside the range this package implements.
+// ErrUnsupportedVersion says that a version of an API cannot be spoken.
+// A user meets it in a producer's errors when a broker does not speak a
+// version of an API the producer needs. Most often the two share no
+// version of it at all: the error then holds a *VersionError (see
+// Negotiate), which unwraps to ErrUnsupportedVersion (errors.Is) and
+// names the API and both sides' ranges (errors.As). It is also wrapped
+// when a message is asked to encode or decode a version outside the range
+// this package implements.
 var ErrUnsupportedVersion = errors.New("unsupported version")
 
 // checkVersion reports a version outside the API's range before any byte is
