@@ -366,7 +366,7 @@ func (a *Accumulator) eachPartition(f func(*partition)) {
 // batches and no leader, and the metadata loop asks again for it as the
 // Java client does for the partitions of its ready batches without a known
 // leader. It takes each partition's lock in turn and walks no batch list
-// (partition.settled counts the batches kept): the metadata loop asks at
+// (each partition counts the batches it keeps): the metadata loop asks at
 // every refresh.
 func (a *Accumulator) InUse(since time.Time) (buffered []TopicPartition, used []string) {
 	a.eachTopic(func(name string, tps *topicPartitions) bool {

@@ -36,10 +36,10 @@ func forTimer(wait time.Duration) time.Duration {
 // start and reports where the next drain should start, so that no partition
 // is starved when requests fill up before the list ends. next is how long
 // until some batch among parts becomes ready (a linger or a retry backoff
-// ending); noDeadline if none. busy says that a request to node awaits its
-// answer: then only a full batch (or a retry, a batch that an earlier
-// request had no room for, or any batch when urgent) makes a request go,
-// and the others, lingering or not, go along with it (see lingers).
+// ending); the largest time.Duration if none. busy says that a request to
+// node awaits its answer: then only a full batch (or a retry, a batch that
+// an earlier request had no room for, or any batch when urgent) makes a
+// request go, and the others, lingering or not, go along with it.
 //
 // A batch whose DeliveryTimeout has passed is not drained: it waits for
 // Expire, which fails it, and nothing of its partition passes it, nor do
@@ -143,8 +143,9 @@ func (a *Accumulator) drainOne(p *partition, node int32, urgent, busy bool, now 
 }
 
 // Ready reports whether the sender for broker node has a batch to send
-// among parts, and if not, how long until it may (noDeadline if only an
-// answer or a wake can change that); busy as for Drain. A sender asks
+// among parts, and if not, how long until it may (the largest
+// time.Duration if only an answer or a wake can change that); busy as for
+// Drain. A sender asks
 // before it connects, so that brokers with nothing to send get no
 // connection. A list of partitions, once passed to Ready or Drain, must
 // never be written again (a metadata snapshot's are not): the accumulator
@@ -181,16 +182,16 @@ func (a *Accumulator) urgent() bool {
 
 // PipelineIdle is how long an idempotent partition may send nothing and
 // still pipeline its next requests to the leader that acknowledged one of
-// its batches (partition.acked): once it has sent nothing for that long,
-// with nothing in flight, it sends one request first again, as under a new
-// id, until its leader acknowledges a batch. Meanwhile the leader may have
+// its batches: once it has sent nothing for that long, with nothing in
+// flight, it sends one request first again, as under a new id, until its
+// leader acknowledges a batch. Meanwhile the leader may have
 // forgotten the producer and take any first sequence: a Kafka broker drops
 // a producer's state on a partition once the latest batch written there
 // carries timestamps older than producer.id.expiration.ms. With a burst
 // pipelined, its first request refused before any append (a retriable
 // NOT_ENOUGH_REPLICAS, say) and the next written, the first batch would
-// fail, certainly not written (failPassed), where sent alone it would have
-// been retried and delivered. That expiry is a day by default, but a
+// fail, certainly not written, where sent alone it would have been retried
+// and delivered. That expiry is a day by default, but a
 // cluster may set it far lower, and a producer's clock behind the broker's
 // makes records look older: a minute is well below any expiry a cluster is
 // likely run with, and costs one round trip without pipelining at the start

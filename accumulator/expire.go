@@ -110,7 +110,7 @@ func (a *Accumulator) EarlierDeadline() <-chan struct{} { return a.earlier.C() }
 // Unreachable books err, why the leader of parts could not be reached, as
 // the last error of those partitions with batches waiting to be sent: a
 // batch that then times out without an error of its own (it was never
-// sent) names it (timedOut), where it would otherwise say only that it was
+// sent) names it, where it would otherwise say only that it was
 // sent 0 times. Its next failure, or an acknowledgement, replaces it.
 func (a *Accumulator) Unreachable(parts []TopicPartition, err error) {
 	for _, tp := range parts {

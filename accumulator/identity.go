@@ -72,7 +72,7 @@ func (a *Accumulator) whyNoID() error {
 // partitions after none. Their leaders may have no state for the producer,
 // as for a new id, and take any first sequence: each of their partitions
 // keeps one request in flight until its leader acknowledges a batch sent
-// from now on (see partition.acked). Without idempotence it does nothing.
+// from now on. Without idempotence it does nothing.
 func (a *Accumulator) Recreated(topics []string) {
 	if !a.cfg.Idempotent {
 		return

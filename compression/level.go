@@ -30,8 +30,8 @@ var ErrInvalidLevel = errors.New("compression: invalid level")
 //   - zstd (compression.zstd.level): the zstd level numbers Java accepts,
 //     -131072 to 22. DefaultLevel is zstd's 3, as in Java, and both are
 //     written by klauspost's fastest encoder, or by this package's own
-//     compressor (zstdblock.go) when that encoder cannot shrink a batch
-//     (compressZstdDefault). The others are mapped onto klauspost's four
+//     compressor (zstdblock.go) for a batch that encoder cannot shrink by
+//     a sixty-fourth. The others are mapped onto klauspost's four
 //     encoders by zstd.EncoderLevelFromZstd (below 3: fastest, 4-5:
 //     default, 6-9: better, 10 and up: best).
 //   - snappy and none have no levels: only DefaultLevel is accepted.

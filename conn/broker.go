@@ -315,8 +315,9 @@ func (b *Broker) SetAddr(addr string) {
 
 // Close closes the connection, abandons a dial in progress and waits for
 // every goroutine the Broker started, but not for a Dialer's or a SASL
-// mechanism's call that ignores its ctx (see callWithin). Later Conn calls
-// fail with ErrClosed.
+// mechanism's call that ignores its ctx: such a call is left to run on by
+// itself, and a connection a Dialer returns too late is closed. Later Conn
+// calls fail with ErrClosed.
 // Close is idempotent. Like Conn.Close, it must not be called from a done
 // callback of the Broker's connection.
 func (b *Broker) Close() {
@@ -326,6 +327,7 @@ func (b *Broker) Close() {
 		return
 	}
 	b.closed = true
+	// The dial's Dialer and SASL calls are left to run on (callWithin).
 	b.abandonDial()
 	old := b.conn
 	b.conn = nil

@@ -16,8 +16,9 @@ import (
 // the connection before anything is read, as no broker sends it (Kafka's own
 // default for the largest message is about 1 MiB, and its
 // socket.request.max.bytes is 100 MiB). It bounds what a response may cost,
-// not what a prefix costs: memory follows the bytes that arrive (see
-// maxUpfrontFrame).
+// not what a prefix costs: memory follows the bytes that arrive, a
+// response past 1 MiB growing its buffer as they come rather than taking
+// all its prefix announces at once.
 const MaxResponseSize = 100 << 20
 
 // maxUpfrontFrame is the largest frame allocated whole as soon as its size
@@ -26,6 +27,7 @@ const MaxResponseSize = 100 << 20
 // as its bytes arrive: otherwise a corrupt stream, a broken proxy or a
 // hostile peer could announce 100 MiB, send a few bytes and stall, and
 // make the client hold 100 MiB per connection until RequestTimeout.
+// MaxResponseSize's doc states this size to users.
 const maxUpfrontFrame = 1 << 20
 
 // readLoop is the connection's reader goroutine. Kafka answers requests on

@@ -49,8 +49,8 @@ type Hooks struct {
 	Connect func(ctx context.Context) (Conn, error)
 	// NextAttempt returns when Connect may dial the broker again: after a
 	// failed connection, the end of the broker's reconnect backoff
-	// (conn.Broker.NextAttempt), which alone paces the sender's attempts
-	// (untilNextAttempt). Nil is a time already past.
+	// (conn.Broker.NextAttempt), which alone paces the sender's attempts.
+	// Nil is a time already past.
 	NextAttempt func() time.Time
 	// RefreshMetadata asks for a metadata refresh: a leader moved, a topic
 	// vanished, or the broker could not be reached.
