@@ -20,6 +20,11 @@
 // Callbacks flow back as opaque values handed to Config.Deliver, on a
 // goroutine of their own (deliver.go), so this package never imports the
 // public API above it and user code never runs on a sender's goroutine.
+//
+// It is the producer's own machinery rather than an API for users, taking
+// types of the module's internal packages (a slot.Slot, a clock.Clock):
+// package producer sets it up from its Config, and names the errors of it
+// a user meets (ErrDeliveryTimeout, ErrMaybeWritten, ...).
 package accumulator
 
 import (

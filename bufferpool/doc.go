@@ -30,4 +30,9 @@
 // it is returned until it has enough, so a large request is not starved by a
 // stream of small ones, and each release wakes only that head rather than
 // every waiter.
+//
+// It is the producer's own machinery rather than an API for users, taking
+// types of the module's internal packages (a clock.Clock): package
+// producer sets it up from its Config (BufferMemory, BatchSize, MaxBlock),
+// and names its error a user meets (ErrBufferFull).
 package bufferpool

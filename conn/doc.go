@@ -28,4 +28,9 @@
 // call the scheduler is told of, once the process has been idle, sets its
 // monitor thread polling every 20µs. Under the race detector connections
 // use net's own reads and writes, which the detector follows.
+//
+// It is the producer's own machinery rather than an API for users, taking
+// types of the module's internal packages (a clock.Clock): package
+// producer sets it up from its Config, and names the errors of it a user
+// meets (ErrAuthentication, AuthError).
 package conn

@@ -17,4 +17,9 @@
 // which a producer of one topic finds every time. Updates are
 // rare (a refresh every few minutes, or after an error), so copying on write
 // is the right trade.
+//
+// It is the producer's own machinery rather than an API for users, taking
+// types of the module's internal packages (a slot.Slot): package producer
+// keeps the cache, whose partition counts a user reads with its
+// Producer.PartitionsFor.
 package metadata

@@ -8,6 +8,10 @@
 // written, retry, split, or failed. The answers are read on the sender's
 // goroutine: connection callbacks only hand them over a channel. No user
 // code runs here; callbacks run on the accumulator's delivery goroutine.
+//
+// It is the producer's own machinery rather than an API for users, taking
+// types of the module's internal packages (a clock.Clock): package
+// producer sets it up from its Config.
 package sender
 
 import (
