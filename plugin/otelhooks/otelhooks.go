@@ -412,6 +412,8 @@ func (t *Telemetry) AttachProducer(*producer.Producer) error {
 // and whose client id every measurement names.
 func (t *Telemetry) OnNewProducer(p *producer.Producer) { t.series.Store(newSeries(p, t.constAttrs)) }
 
+// OnBatchWritten records the batch's time in the queue and its size on
+// the wire.
 func (t *Telemetry) OnBatchWritten(e producer.BatchWritten) {
 	ctx, topic := context.Background(), t.series.Load().topic(e.Topic).batches
 	t.queueTime.Record(ctx, e.QueueTime.Seconds(), topic)
@@ -440,12 +442,14 @@ func (t *Telemetry) OnRequestAnswered(e producer.RequestAnswered) {
 	}
 }
 
+// OnConnectionOpened counts the connection, unless the attempt failed.
 func (t *Telemetry) OnConnectionOpened(e producer.ConnectionOpened) {
 	if e.Err == nil {
 		t.connOpened.Add(context.Background(), 1, t.series.Load().node(e.Broker))
 	}
 }
 
+// OnConnectionClosed counts the connection's close.
 func (t *Telemetry) OnConnectionClosed(e producer.ConnectionClosed) {
 	t.connClosed.Add(context.Background(), 1, t.series.Load().node(e.Broker))
 }

@@ -67,6 +67,8 @@ func (m *Metrics) AttachProducer(*producer.Producer) error {
 // OnNewProducer keeps the producer, whose Stats the gauges read.
 func (m *Metrics) OnNewProducer(p *producer.Producer) { m.producer.Store(p) }
 
+// OnBatchWritten counts the batch's records as sent and observes its time
+// in the queue, its size on the wire and its compression rate.
 func (m *Metrics) OnBatchWritten(e producer.BatchWritten) {
 	m.recordSend.WithLabelValues(e.Topic).Add(float64(e.Records))
 	m.queueTime.Observe(e.QueueTime.Seconds())
@@ -86,12 +88,15 @@ func (m *Metrics) OnBatchRetried(e producer.BatchRetried) {
 	m.recordRetry.WithLabelValues(e.Topic).Add(float64(e.Records))
 }
 
+// OnRequestWritten counts the request and observes its records and bytes.
 func (m *Metrics) OnRequestWritten(e producer.RequestWritten) {
 	m.requests.WithLabelValues(node(e.Broker)).Inc()
 	m.recordsPerRequest.Observe(float64(e.Records))
 	m.requestSize.Observe(float64(e.Bytes))
 }
 
+// OnRequestAnswered counts the answer and observes its latency and
+// throttle time, or counts the request's failure; acks=0 has no answer.
 func (m *Metrics) OnRequestAnswered(e producer.RequestAnswered) {
 	id := node(e.Broker)
 	if e.Err != nil {
@@ -109,6 +114,8 @@ func (m *Metrics) OnRequestAnswered(e producer.RequestAnswered) {
 	m.throttle.WithLabelValues(id).Observe(e.Throttle.Seconds())
 }
 
+// OnConnectionOpened counts the connection as created and open, or counts
+// the failed attempt.
 func (m *Metrics) OnConnectionOpened(e producer.ConnectionOpened) {
 	if e.Err != nil {
 		m.connFailed.WithLabelValues(node(e.Broker)).Inc()
@@ -118,13 +125,16 @@ func (m *Metrics) OnConnectionOpened(e producer.ConnectionOpened) {
 	m.connOpen.Inc()
 }
 
+// OnConnectionClosed counts the connection as closed, no longer open.
 func (m *Metrics) OnConnectionClosed(e producer.ConnectionClosed) {
 	m.connClosed.WithLabelValues(node(e.Broker)).Inc()
 	m.connOpen.Dec()
 }
 
+// OnProducerID sets producer_epoch to the producer's new epoch.
 func (m *Metrics) OnProducerID(e producer.ProducerID) { m.epoch.Set(float64(e.Epoch)) }
 
+// OnSequenceRestart counts the restart under the partition's topic.
 func (m *Metrics) OnSequenceRestart(e producer.SequenceRestart) {
 	m.restarts.WithLabelValues(e.Topic).Inc()
 }
