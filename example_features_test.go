@@ -20,6 +20,9 @@ import (
 
 // Records with the same key go to the same partition (murmur2, as the Java
 // client hashes them), so a key's records stay in order.
+//
+// startBroker's in-process broker stands in for your cluster: set
+// Config.Brokers to your cluster's addresses instead.
 func Example_keyedRecords() {
 	brokers, stop := startBroker(fakebroker.Options{})
 	defer stop()
@@ -45,6 +48,9 @@ func Example_keyedRecords() {
 }
 
 // Compression applies to whole batches; Stats tells what it saved.
+//
+// startBroker's in-process broker stands in for your cluster: set
+// Config.Brokers to your cluster's addresses instead.
 func Example_compression() {
 	brokers, stop := startBroker(fakebroker.Options{})
 	defer stop()
@@ -70,6 +76,9 @@ func Example_compression() {
 }
 
 // A partitioner of your own: any function of the topic's view and the key.
+//
+// startBroker's in-process broker stands in for your cluster: set
+// Config.Brokers to your cluster's addresses instead.
 func Example_customPartitioner() {
 	brokers, stop := startBroker(fakebroker.Options{})
 	defer stop()
@@ -132,6 +141,9 @@ func (r *retries) OnBatchRetried(e producer.BatchRetried) {
 // Hooks watch the producer: each implements the Hook interfaces of the
 // events it wants. They run on the callbacks' goroutine, never on one that
 // talks to brokers.
+//
+// startBroker's in-process broker stands in for your cluster: set
+// Config.Brokers to your cluster's addresses instead.
 func Example_hooks() {
 	brokers, stop := startBroker(fakebroker.Options{})
 	defer stop()
@@ -154,6 +166,10 @@ func Example_hooks() {
 // Idempotence is on by default: retries neither duplicate nor reorder. A
 // record whose request went unanswered before its DeliveryTimeout may
 // nevertheless have been written: its error says so with ErrMaybeWritten.
+//
+// startSilentBroker's in-process broker, which takes requests and never
+// answers them, stands in for a broker cut off from the producer: set
+// Config.Brokers to your cluster's addresses instead.
 func Example_idempotence() {
 	brokers, stop := startSilentBroker()
 	defer stop()
@@ -191,6 +207,10 @@ func Example_idempotence() {
 
 // SASL authenticates every connection; SCRAM never sends the password, and
 // checks that the broker knows it too.
+//
+// startBroker's in-process broker, which knows alice's SCRAM credentials,
+// stands in for your cluster: set Config.Brokers to your cluster's
+// addresses instead, and SASL to your credentials.
 func Example_sasl() {
 	brokers, stop := startBroker(fakebroker.Options{SCRAM: map[string]string{"alice": "alice-secret"}})
 	defer stop()

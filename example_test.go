@@ -40,6 +40,11 @@ func startSilentBroker() (brokers []string, stop func()) {
 }
 
 // Produce a record and wait for its acknowledgement.
+//
+// The broker here is in-process, started by startBroker, a helper of
+// these examples: it stands in for your cluster, whose addresses your code
+// sets in Config.Brokers instead, such as
+// []string{"kafka-1:9092", "kafka-2:9092"}.
 func Example() {
 	brokers, stop := startBroker(fakebroker.Options{})
 	defer stop()
@@ -87,6 +92,9 @@ func ExampleNew() {
 // Produce returns once the record is buffered; its callback runs later,
 // once, with the outcome. Callbacks run one at a time, in each partition's
 // offset order.
+//
+// startBroker's in-process broker stands in for your cluster: set
+// Config.Brokers to your cluster's addresses instead.
 func ExampleProducer_Produce() {
 	brokers, stop := startBroker(fakebroker.Options{})
 	defer stop()
@@ -117,6 +125,9 @@ func ExampleProducer_Produce() {
 
 // Send waits for the acknowledgement, or for its ctx: then a record already
 // buffered may still be written (its error matches ErrMaybeWritten).
+//
+// startBroker's in-process broker stands in for your cluster: set
+// Config.Brokers to your cluster's addresses instead.
 func ExampleProducer_Send() {
 	brokers, stop := startBroker(fakebroker.Options{})
 	defer stop()
@@ -142,6 +153,9 @@ func ExampleProducer_Send() {
 
 // Flush sends what lingers and returns once every record buffered before it
 // has its outcome; Close does the same, then stops the producer.
+//
+// startBroker's in-process broker stands in for your cluster: set
+// Config.Brokers to your cluster's addresses instead.
 func ExampleProducer_Flush() {
 	brokers, stop := startBroker(fakebroker.Options{})
 	defer stop()
@@ -176,6 +190,9 @@ func ExampleProducer_Flush() {
 // Close is idempotent: a second Close returns what the first returned, so
 // a deferred Close beside an explicit one is harmless. Everything else
 // fails with ErrClosed afterwards.
+//
+// startBroker's in-process broker stands in for your cluster: set
+// Config.Brokers to your cluster's addresses instead.
 func ExampleProducer_Close() {
 	brokers, stop := startBroker(fakebroker.Options{})
 	defer stop()
