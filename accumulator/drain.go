@@ -143,14 +143,13 @@ func (a *Accumulator) drainOne(p *partition, node int32, urgent, busy bool, now 
 }
 
 // Ready reports whether the sender for broker node has a batch to send
-// among parts, and if not, how long until it may (the largest
-// time.Duration if only an answer or a wake can change that); busy as for
-// Drain. A sender asks
-// before it connects, so that brokers with nothing to send get no
+// among parts, and if not, how long until it may (the largest time.Duration
+// if only an answer or a wake can change that); busy as for Drain. A sender
+// asks before it connects, so that brokers with nothing to send get no
 // connection. A list of partitions, once passed to Ready or Drain, must
 // never be written again (a metadata snapshot's are not): the accumulator
-// keeps its lookups of a list's partitions by the list's identity
-// (led.go), and would read a list rewritten in place as the old one.
+// keeps its lookups of a list's partitions by the list's identity (led.go),
+// and would read a list rewritten in place as the old one.
 func (a *Accumulator) Ready(node int32, parts []TopicPartition, busy bool, now time.Time) (bool, time.Duration) {
 	urgent := a.urgent()
 	next := noDeadline
@@ -184,25 +183,24 @@ func (a *Accumulator) urgent() bool {
 // still pipeline its next requests to the leader that acknowledged one of
 // its batches: once it has sent nothing for that long, with nothing in
 // flight, it sends one request first again, as under a new id, until its
-// leader acknowledges a batch. Meanwhile the leader may have
-// forgotten the producer and take any first sequence: a Kafka broker drops
-// a producer's state on a partition once the latest batch written there
-// carries timestamps older than producer.id.expiration.ms. With a burst
-// pipelined, its first request refused before any append (a retriable
+// leader acknowledges a batch. Meanwhile the leader may have forgotten the
+// producer and take any first sequence: a Kafka broker drops a producer's
+// state on a partition once the latest batch written there carries
+// timestamps older than producer.id.expiration.ms. With a burst pipelined,
+// its first request refused before any append (a retriable
 // NOT_ENOUGH_REPLICAS, say) and the next written, the first batch would
 // fail, certainly not written, where sent alone it would have been retried
-// and delivered. That expiry is a day by default, but a
-// cluster may set it far lower, and a producer's clock behind the broker's
-// makes records look older: a minute is well below any expiry a cluster is
-// likely run with, and costs one round trip without pipelining at the start
-// of a burst after a minute of silence on the partition; a partition
-// sending more often keeps pipelining. A topic idle for MetadataMaxIdle (5
-// minutes by default) is forgotten, and each of its partitions sends one
-// request first when it comes back (Recreated); this bounds a partition
-// idle in a topic still in use, which nothing else resets. It counts from
-// the partition's latest send, not its answer: the records a request
-// carries, whose timestamps the broker's expiry follows, are stamped before
-// it goes.
+// and delivered. That expiry is a day by default, but a cluster may set it
+// far lower, and a producer's clock behind the broker's makes records look
+// older: a minute is well below any expiry a cluster is likely run with,
+// and costs one round trip without pipelining at the start of a burst after
+// a minute of silence on the partition; a partition sending more often
+// keeps pipelining. A topic idle for MetadataMaxIdle (5 minutes by default)
+// is forgotten, and each of its partitions sends one request first when it
+// comes back (Recreated); this bounds a partition idle in a topic still in
+// use, which nothing else resets. It counts from the partition's latest
+// send, not its answer: the records a request carries, whose timestamps the
+// broker's expiry follows, are stamped before it goes.
 const PipelineIdle = time.Minute
 
 // take marks b as sent to node at now; a batch sent for the first time is
