@@ -507,13 +507,20 @@ const MaxInFlightLimit = 1000
 // flight the Java client allows an idempotent producer.
 const MaxIdempotentInFlight = 5
 
-// ConfigError names the Config field that New rejected.
+// ConfigError names the Config field that New rejected. Err is what
+// refused it when that was an error of its own (a SASL mechanism's
+// Validate, a hook's AttachProducer, compression.ErrInvalidLevel), nil
+// otherwise: errors.Is and errors.As see it through the ConfigError, and
+// Reason says it in words already.
 type ConfigError struct {
 	Field  string
 	Reason string
+	Err    error
 }
 
 func (e *ConfigError) Error() string { return "producer config: " + e.Field + ": " + e.Reason }
+
+func (e *ConfigError) Unwrap() error { return e.Err }
 
 // WithDefaults returns cfg as New uses it: every field left at zero set to
 // its default (a DeliveryTimeout raised to cover Linger + RequestTimeout,
@@ -629,7 +636,7 @@ func (cfg *Config) validate() error {
 	for _, b := range cfg.Brokers {
 		host, port, err := net.SplitHostPort(b)
 		if err != nil || port == "" {
-			return bad("Brokers", "%q is not host:port", b)
+			return &ConfigError{Field: "Brokers", Reason: fmt.Sprintf("%q is not host:port", b), Err: err}
 		}
 		// Go dials this machine for an empty host, and finds no host with
 		// a space in it, which records learn only at MaxBlock. Both are
@@ -644,7 +651,7 @@ func (cfg *Config) validate() error {
 		// Refused here, as the Java client refuses it, a bad port would
 		// otherwise surface only as records that find no metadata.
 		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-			return bad("Brokers", "%q: the port is not a number from 1 to 65535", b)
+			return &ConfigError{Field: "Brokers", Reason: fmt.Sprintf("%q: the port is not a number from 1 to 65535", b), Err: err}
 		}
 	}
 	// An acks idempotence cannot honour is an error, not a silent
@@ -761,10 +768,10 @@ func (cfg *Config) validate() error {
 		return err
 	}
 	if _, err := compression.ParseCodec(cfg.Compression.String()); err != nil {
-		return bad("Compression", "%v", err)
+		return &ConfigError{Field: "Compression", Reason: err.Error(), Err: err}
 	}
 	if err := compression.CheckLevel(cfg.Compression, cfg.CompressionLevel); err != nil {
-		return bad("CompressionLevel", "%v", err)
+		return &ConfigError{Field: "CompressionLevel", Reason: err.Error(), Err: err}
 	}
 	return cfg.validateSecurity()
 }

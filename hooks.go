@@ -45,8 +45,8 @@ type HookNewProducer interface {
 // (the plugins' do, whose gauges read its Stats and whose counts would add
 // up two producers' unseen) refuses a second. New offers it to every such
 // hook in Config.Hooks' order; at the first error it fails with a
-// *ConfigError naming the hook and saying why, and no hook hears of that
-// producer. A hook that accepted it before another refused is left holding
+// *ConfigError naming the hook and saying why, which wraps that error for
+// errors.Is and errors.As, and no hook hears of that producer. A hook that accepted it before another refused is left holding
 // a producer New never returned, and may refuse the next: make new hooks
 // for the next try. The producer is not ready yet: keep it to tell it
 // from another, but call none of its methods (ClientID aside) and hand it

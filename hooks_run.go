@@ -141,7 +141,7 @@ func attachHooks(list []Hook, p *Producer) error {
 			continue
 		}
 		if err := h.AttachProducer(p); err != nil {
-			return &ConfigError{Field: "Hooks", Reason: fmt.Sprintf("Hooks[%d] (%T) refused the producer: %v", i, x, err)}
+			return &ConfigError{Field: "Hooks", Reason: fmt.Sprintf("Hooks[%d] (%T) refused the producer: %v", i, x, err), Err: err}
 		}
 	}
 	return nil

@@ -52,7 +52,7 @@ func (cfg *Config) validateSecurity() error {
 	// as a passing fault: one that can never start is refused here.
 	if v, ok := cfg.SASL.(sasl.Validator); ok {
 		if err := v.Validate(); err != nil {
-			return &ConfigError{Field: "SASL", Reason: err.Error()}
+			return &ConfigError{Field: "SASL", Reason: err.Error(), Err: err}
 		}
 	}
 	return nil
