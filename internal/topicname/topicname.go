@@ -7,6 +7,7 @@ package topicname
 import (
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // Check says why the broker would refuse name, or nil if it takes it.
@@ -18,14 +19,30 @@ func Check(name string) error {
 		return errors.New("empty topic name")
 	case name == "." || name == "..":
 		return errors.New(`topic name cannot be "." or ".."`)
-	case len(name) > 249:
-		return fmt.Errorf("topic name is %d characters, the limit is 249", len(name))
 	}
+	// The characters come before the length: a name that passes is ASCII,
+	// so its length in bytes is its length in characters, the unit of
+	// Kafka's limit. A non-ASCII name is refused for its first such
+	// character, whole, where its bytes were counted as characters and
+	// the first shown alone ('é' as 'Ã').
 	for i := 0; i < len(name); i++ {
 		c := name[i]
 		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return fmt.Errorf("topic name has %q; allowed are ASCII letters, digits, '.', '_' and '-'", c)
+			return fmt.Errorf("topic name has %s; allowed are ASCII letters, digits, '.', '_' and '-'", characterAt(name, i))
 		}
 	}
+	if len(name) > 249 {
+		return fmt.Errorf("topic name is %d characters, the limit is 249", len(name))
+	}
 	return nil
+}
+
+// characterAt quotes the character that starts at name[i], or names the
+// byte there if it starts none (name is not UTF-8 there).
+func characterAt(name string, i int) string {
+	r, size := utf8.DecodeRuneInString(name[i:])
+	if r == utf8.RuneError && size <= 1 {
+		return fmt.Sprintf("the byte %#x, not UTF-8", name[i])
+	}
+	return fmt.Sprintf("%q", r)
 }

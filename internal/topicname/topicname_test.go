@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -25,5 +26,23 @@ func TestCheckTakesWhatTheBrokerTakesAndSaysWhyNot(t *testing.T) {
 		if len(name) > 2 {
 			require.NotContains(t, err.Error(), name)
 		}
+	}
+}
+
+// A name that is not ASCII is refused for its first such character, shown
+// whole: the reason showed the character's first byte alone ("has 'Ã'"
+// for "é"), and a name of 125 'é' was "250 characters", its bytes, where
+// Kafka, which counts characters, refuses it for the characters.
+func TestCheckShowsTheCharacterItRefuses(t *testing.T) {
+	for name, why := range map[string]string{
+		"é":                      `topic name has 'é'; allowed are`,
+		"topic-日本":               `topic name has '日'`,
+		strings.Repeat("é", 125): `topic name has 'é'`,
+		strings.Repeat("é", 250): `topic name has 'é'`,
+		"a\xffb":                 `topic name has the byte 0xff, not UTF-8`,
+		"a\tb":                   `topic name has '\t'`,
+		strings.Repeat("a", 300): "topic name is 300 characters, the limit is 249",
+	} {
+		assert.ErrorContains(t, Check(name), why, "%q", name)
 	}
 }
