@@ -625,8 +625,10 @@ func addSaturating(a, b time.Duration) time.Duration {
 	return a + b
 }
 
-// validate checks a Config whose defaults are filled in.
-func (cfg *Config) validate() error {
+// validate checks a Config whose defaults are filled in. given is the
+// Config before WithDefaults filled them: a check that compares two fields
+// blames one the user set, not one left at its default.
+func (cfg *Config) validate(given *Config) error {
 	bad := func(field, format string, args ...any) error {
 		return &ConfigError{Field: field, Reason: fmt.Sprintf(format, args...)}
 	}
@@ -691,11 +693,8 @@ func (cfg *Config) validate() error {
 	if cfg.BufferMemory > math.MaxInt {
 		return bad("BufferMemory", "%d does not fit this platform's int of %d bits; at most %d", cfg.BufferMemory, strconv.IntSize, math.MaxInt)
 	}
-	// The batches' size, which a MaxRequestSize below BatchSize cut, must
-	// fit the buffer.
-	if int64(cfg.BatchSize) > cfg.BufferMemory {
-		return bad("BatchSize", "%d exceeds BufferMemory %d (BatchSize left at zero is %d, or MaxRequestSize if smaller: a smaller BufferMemory needs a BatchSize set below it)",
-			cfg.BatchSize, cfg.BufferMemory, DefaultBatchSize)
+	if err := cfg.checkBatchFitsBuffer(given); err != nil {
+		return err
 	}
 	if cfg.MaxInFlight < 0 {
 		return bad("MaxInFlight", "%d is negative", cfg.MaxInFlight)
@@ -774,4 +773,32 @@ func (cfg *Config) validate() error {
 		return &ConfigError{Field: "CompressionLevel", Reason: err.Error(), Err: err}
 	}
 	return cfg.validateSecurity()
+}
+
+// checkBatchFitsBuffer refuses a batch size, which a MaxRequestSize below
+// BatchSize cut, that BufferMemory cannot hold. A BatchSize left at zero
+// is not blamed: the user set only BufferMemory (a zero BatchSize cut to
+// MaxRequestSize is at most the default, which the default BufferMemory
+// holds), and naming BatchSize blamed a field they never set. With
+// BatchSize set, it is named, BufferMemory set or not: the buffer is the
+// budget every batch is carved from, and the batch is the part that does
+// not fit in it.
+func (cfg *Config) checkBatchFitsBuffer(given *Config) error {
+	if int64(cfg.BatchSize) <= cfg.BufferMemory {
+		return nil
+	}
+	if given.BatchSize == 0 {
+		batch := fmt.Sprintf("%d bytes, the default BatchSize", DefaultBatchSize)
+		if cfg.BatchSize < DefaultBatchSize {
+			batch = fmt.Sprintf("%d bytes, MaxRequestSize (the default BatchSize, %d, cut to it)", cfg.BatchSize, DefaultBatchSize)
+		}
+		return &ConfigError{Field: "BufferMemory", Reason: fmt.Sprintf(
+			"%d cannot hold one batch of %s: set a BatchSize of at most %d, or a larger BufferMemory",
+			cfg.BufferMemory, batch, cfg.BufferMemory)}
+	}
+	cut := ""
+	if cfg.BatchSize < given.BatchSize {
+		cut = fmt.Sprintf(" (%d cut to MaxRequestSize)", given.BatchSize)
+	}
+	return &ConfigError{Field: "BatchSize", Reason: fmt.Sprintf("%d%s exceeds BufferMemory %d", cfg.BatchSize, cut, cfg.BufferMemory)}
 }

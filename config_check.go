@@ -13,8 +13,9 @@ import (
 // promhooks.Metrics or otelhooks.Telemetry another producer has already,
 // say) passes Validate, and New fails with a *ConfigError naming Hooks.
 func (cfg Config) Validate() error {
+	given := cfg
 	cfg = cfg.WithDefaults()
-	return cfg.validate()
+	return cfg.validate(&given)
 }
 
 // refuseNils refuses a nil pointer or func given as the Dialer or the

@@ -359,17 +359,37 @@ func TestABufferThatFitsBatchesCutToMaxRequestSizeIsAccepted(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 }
 
-// A BufferMemory set alone below the default batch size is refused, and
-// the error says that BatchSize was left at its default and what to set:
-// it named a BatchSize of 65536 that the user never set, and no more.
-func TestABufferSetAloneBelowTheDefaultBatchSizeSaysWhatToSet(t *testing.T) {
-	cfg := Config{Brokers: []string{"127.0.0.1:9092"}, BufferMemory: 32 << 10}
-	var cerr *ConfigError
-	require.ErrorAs(t, cfg.Validate(), &cerr)
-	require.Equal(t, "BatchSize", cerr.Field)
-	require.Contains(t, cerr.Reason, "BatchSize left at zero is 65536")
-	require.Contains(t, cerr.Reason, "needs a BatchSize set below it")
-	cfg.BatchSize = 16 << 10
+// A BufferMemory set alone below the default batch size is refused as
+// BufferMemory, the field the user set, and the error says what batch it
+// cannot hold and what to set: it named BatchSize, which the user never
+// set ("BatchSize: 65536 exceeds BufferMemory 32768"). A BatchSize the
+// user set is the one named, BufferMemory set or not.
+func TestABufferThatCannotHoldABatchNamesTheFieldTheUserSet(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		cfg    Config
+		field  string
+		reason string
+	}{
+		{"BufferMemory alone", Config{BufferMemory: 32 << 10}, "BufferMemory",
+			"32768 cannot hold one batch of 65536 bytes, the default BatchSize: set a BatchSize of at most 32768, or a larger BufferMemory"},
+		{"BufferMemory and a MaxRequestSize above it", Config{BufferMemory: 1000, MaxRequestSize: 5000}, "BufferMemory",
+			"1000 cannot hold one batch of 5000 bytes, MaxRequestSize (the default BatchSize, 65536, cut to it): set a BatchSize of at most 1000, or a larger BufferMemory"},
+		{"both set", Config{BatchSize: 2000, BufferMemory: 1000}, "BatchSize",
+			"2000 exceeds BufferMemory 1000"},
+		{"both set, BatchSize cut to MaxRequestSize", Config{BatchSize: 8000, BufferMemory: 1000, MaxRequestSize: 5000}, "BatchSize",
+			"5000 (8000 cut to MaxRequestSize) exceeds BufferMemory 1000"},
+		{"BatchSize above the default BufferMemory", Config{BatchSize: 64 << 20, MaxRequestSize: 64 << 20}, "BatchSize",
+			"67108864 exceeds BufferMemory 33554432"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.cfg.Brokers = []string{"127.0.0.1:9092"}
+			ce := refusedBoth(t, tc.cfg)
+			require.Equal(t, tc.field, ce.Field)
+			require.Equal(t, tc.reason, ce.Reason)
+		})
+	}
+	cfg := Config{Brokers: []string{"127.0.0.1:9092"}, BufferMemory: 32 << 10, BatchSize: 32 << 10}
 	require.NoError(t, cfg.Validate())
 }
 

@@ -94,8 +94,9 @@ type Callback = func(RecordMetadata, error)
 // contacted in the background, and records wait (within MaxBlock) for the
 // metadata they need.
 func New(cfg Config) (*Producer, error) {
+	given := cfg
 	cfg = cfg.WithDefaults()
-	if err := cfg.validate(); err != nil {
+	if err := cfg.validate(&given); err != nil {
 		return nil, err
 	}
 	p := &Producer{
