@@ -111,9 +111,10 @@ func (e *RecordTooLargeError) Error() string {
 func (e *RecordTooLargeError) Unwrap() error { return ErrRecordTooLarge }
 
 // PartitionError wraps a failure with the topic and partition it concerns.
-// Partition is -1 when the record failed before it had one; a record
-// refused for the partition it asked for explicitly (negative, or past
-// the topic's count) carries that one.
+// A record's Partition is the one its RecordMetadata has: the partition it
+// named (Record.ExplicitPartition), even one refused as negative or past
+// the topic's count, whatever failed it; else the one chosen for it; -1
+// when it failed before one was chosen. PartitionsFor's errors have -1.
 type PartitionError struct {
 	Topic     string
 	Partition int32

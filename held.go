@@ -259,7 +259,7 @@ func (p *Producer) heldLimit() time.Duration { return min(p.cfg.MaxBlock, p.cfg.
 func (p *Producer) hold(ctx context.Context, adm *admission, r *Record, tsMs int64, cb receiver, goesTo int32) {
 	size := record.BatchHeaderSize + record.RecordSize(0, 0, r.Key, r.Value, r.Headers)
 	if err := p.reserveHeld(ctx, size); err != nil {
-		p.refuse(adm, cb, r, &PartitionError{Topic: r.Topic, Partition: -1, Err: p.memoryErr(err, true)})
+		p.refuse(adm, cb, r, &PartitionError{Topic: r.Topic, Partition: namedPartition(r), Err: p.memoryErr(err, true)})
 		return
 	}
 	h := heldRecord{rec: copyRecord(r), tsMs: tsMs, cb: cb, size: size}
@@ -273,7 +273,7 @@ func (p *Producer) hold(ctx context.Context, adm *admission, r *Record, tsMs int
 		w.mu.Unlock()
 		p.unreserveHeld(size)
 		adm.exit()
-		p.reject(cb, r, &PartitionError{Topic: r.Topic, Partition: -1, Err: ErrClosed})
+		p.reject(cb, r, &PartitionError{Topic: r.Topic, Partition: namedPartition(r), Err: ErrClosed})
 		return
 	}
 	// Taken together, seq and since put a topic's records in the order of

@@ -166,11 +166,7 @@ func (p *Producer) tooLate(h *heldRecord, partitions int) error {
 		lacked.Err = fmt.Errorf("%w: %w", err, lacked.Err)
 		return lacked
 	}
-	partition := int32(-1)
-	if h.rec.ExplicitPartition {
-		partition = h.rec.Partition
-	}
-	return &PartitionError{Topic: h.rec.Topic, Partition: partition, Err: err}
+	return &PartitionError{Topic: h.rec.Topic, Partition: namedPartition(&h.rec), Err: err}
 }
 
 // heldTooLong is the error of a record that waited its limit for its

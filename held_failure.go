@@ -98,7 +98,7 @@ func (w *held) deliverFailure(h heldRecord, err error) {
 func (f *heldFailure) deliver() {
 	err := f.err
 	if pe := (*PartitionError)(nil); !errors.As(err, &pe) {
-		err = &PartitionError{Topic: f.h.rec.Topic, Partition: -1, Err: err}
+		err = &PartitionError{Topic: f.h.rec.Topic, Partition: namedPartition(&f.h.rec), Err: err}
 	}
 	f.w.p.reject(f.h.cb, &f.h.rec, err)
 	w := f.w

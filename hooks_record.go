@@ -99,7 +99,9 @@ func (p *Producer) partitionTracked(adm *admission, t *metadata.Topic, r *Record
 type refusedAtOnce Callback
 
 // reject gives a record that never reached a batch its outcome, on the
-// calling goroutine.
+// calling goroutine. Its metadata has the partition its *PartitionError
+// names, when err is one: the partition chosen for a record that then
+// found no memory or no such partition, where the Record says none.
 //
 // It builds the record's metadata itself, and is kept out of line, so that
 // Produce's frame holds none of its refusals' temporaries: a goroutine's
@@ -110,6 +112,9 @@ type refusedAtOnce Callback
 //go:noinline
 func (p *Producer) reject(rcv receiver, r *Record, err error) {
 	md := failed(r)
+	if pe, ok := err.(*PartitionError); ok {
+		md.Partition = pe.Partition
+	}
 	switch c := rcv.(type) {
 	case *tracked:
 		c.complete(md, err, time.Time{})

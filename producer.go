@@ -253,7 +253,7 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 		return
 	}
 	if p.closed.Load() {
-		p.reject(refusedAtOnce(cb), r, &PartitionError{Topic: r.Topic, Partition: -1, Err: ErrClosed})
+		p.reject(refusedAtOnce(cb), r, &PartitionError{Topic: r.Topic, Partition: namedPartition(r), Err: ErrClosed})
 		return
 	}
 	// From EnterProduce on, a commit or an abort waits for this record until
@@ -272,7 +272,7 @@ func (p *Producer) Produce(ctx context.Context, r *Record, cb Callback) {
 	var adm admission
 	if p.txn != nil {
 		if err := p.txn.EnterProduce(); err != nil {
-			p.reject(refusedAtOnce(cb), r, &PartitionError{Topic: r.Topic, Partition: -1, Err: err})
+			p.reject(refusedAtOnce(cb), r, &PartitionError{Topic: r.Topic, Partition: namedPartition(r), Err: err})
 			return
 		}
 		adm.txn = p.txn
@@ -388,7 +388,7 @@ func (p *Producer) trackOutsideAdmission(adm *admission, r *Record, cb Callback)
 		err = p.txn.EnterAfterHooks(gen)
 	}
 	if err != nil {
-		p.reject(rcv, r, &PartitionError{Topic: r.Topic, Partition: -1, Err: err})
+		p.reject(rcv, r, &PartitionError{Topic: r.Topic, Partition: namedPartition(r), Err: err})
 		return nil, false
 	}
 	adm.txn = p.txn
@@ -531,7 +531,7 @@ func (p *Producer) plain(r *Record) bool {
 func (p *Producer) check(r *Record, unknownTopic bool) error {
 	if unknownTopic {
 		if err := validTopic(r.Topic); err != nil {
-			return &PartitionError{Topic: r.Topic, Partition: -1, Err: err}
+			return &PartitionError{Topic: r.Topic, Partition: namedPartition(r), Err: err}
 		}
 	}
 	if r.ExplicitPartition && r.Partition < 0 {
@@ -545,11 +545,11 @@ func (p *Producer) check(r *Record, unknownTopic bool) error {
 	}
 	size := record.BatchHeaderSize + record.RecordSize(0, 0, r.Key, r.Value, r.Headers)
 	if size > p.cfg.MaxRequestSize {
-		return &PartitionError{Topic: r.Topic, Partition: -1,
+		return &PartitionError{Topic: r.Topic, Partition: namedPartition(r),
 			Err: &RecordTooLargeError{Size: size, Limit: p.cfg.MaxRequestSize, Of: "MaxRequestSize"}}
 	}
 	if int64(size) > p.cfg.BufferMemory {
-		return &PartitionError{Topic: r.Topic, Partition: -1,
+		return &PartitionError{Topic: r.Topic, Partition: namedPartition(r),
 			Err: &RecordTooLargeError{Size: size, Limit: int(p.cfg.BufferMemory), Of: "BufferMemory"}}
 	}
 	return nil
@@ -566,7 +566,7 @@ func (p *Producer) rejectTimestamp(adm *admission, cb Callback, r *Record) {
 	if sec := r.Timestamp.Unix(); sec < 0 && sec >= math.MinInt64/1000 {
 		err = fmt.Errorf("%w: timestamp %v is before 1970 (%d ms)", ErrInvalidRecord, r.Timestamp.UTC(), r.Timestamp.UnixMilli())
 	}
-	p.refuse(adm, refusedAtOnce(cb), r, &PartitionError{Topic: r.Topic, Partition: -1, Err: err})
+	p.refuse(adm, refusedAtOnce(cb), r, &PartitionError{Topic: r.Topic, Partition: namedPartition(r), Err: err})
 }
 
 // deliver is the accumulator's way back to the caller: it turns a record's
@@ -645,11 +645,8 @@ func failed(r *Record) RecordMetadata {
 	if r == nil {
 		return RecordMetadata{Partition: -1, Offset: -1, SerializedKeySize: -1, SerializedValueSize: -1}
 	}
-	md := RecordMetadata{Topic: r.Topic, Partition: -1, Offset: -1, Timestamp: r.Timestamp,
+	md := RecordMetadata{Topic: r.Topic, Partition: namedPartition(r), Offset: -1, Timestamp: r.Timestamp,
 		SerializedKeySize: -1, SerializedValueSize: -1}
-	if r.ExplicitPartition {
-		md.Partition = r.Partition
-	}
 	if r.Key != nil {
 		md.SerializedKeySize = len(r.Key)
 	}
@@ -657,6 +654,20 @@ func failed(r *Record) RecordMetadata {
 		md.SerializedValueSize = len(r.Value)
 	}
 	return md
+}
+
+// namedPartition is the partition r named (Record.ExplicitPartition), or
+// -1 for one the partitioner was to choose: what both the RecordMetadata
+// (failed) and the *PartitionError of a record that failed before it was
+// given a partition say, so that the two agree. Out of line, like reject,
+// for Produce's frame, which inlined it grew.
+//
+//go:noinline
+func namedPartition(r *Record) int32 {
+	if r.ExplicitPartition {
+		return r.Partition
+	}
+	return -1
 }
 
 // ValidateTopicName says why a broker would refuse name as a topic's

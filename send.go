@@ -70,7 +70,7 @@ func (e *unacknowledged) Unwrap() []error { return []error{e.cause, ErrMaybeWrit
 // Produce gives one it refuses, and err.
 func sendFailed(r *Record, err error) (RecordMetadata, error) {
 	md := failed(r)
-	return md, &PartitionError{Topic: md.Topic, Partition: -1, Err: err}
+	return md, &PartitionError{Topic: md.Topic, Partition: md.Partition, Err: err}
 }
 
 // A waiter carries one record's outcome from its callback to the Send
