@@ -276,12 +276,17 @@ func (r records) OnRecordBuffered(ctx context.Context, rec producer.Record) cont
 // as invalid: the span names it as given, its bytes that are not UTF-8,
 // which OTLP's strings cannot carry, replaced, and the duration counts it
 // under "<invalid>" (see countRefused). A nil record's span has no body
-// size and is no tombstone: there was no message.
+// size and is no tombstone: there was no message. Its partition is the
+// one the record named, as its error says, if it named one.
 func (r records) OnRecordRefused(ctx context.Context, rec producer.Record, err error) {
 	nilRecord, topic := errors.Is(err, producer.ErrNilRecord), rec.Topic
 	rec.Topic = strings.ToValidUTF8(rec.Topic, "\uFFFD")
 	ctx, span := r.start(ctx, rec, !nilRecord)
-	end(span, producer.RecordMetadata{Topic: rec.Topic, Partition: -1, Offset: -1}, err)
+	md := producer.RecordMetadata{Topic: rec.Topic, Partition: -1, Offset: -1}
+	if pe := (*producer.PartitionError)(nil); errors.As(err, &pe) {
+		md.Partition = pe.Partition
+	}
+	end(span, md, err)
 	r.t.countRefused(ctx, topic, nilRecord, err)
 }
 

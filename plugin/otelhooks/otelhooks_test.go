@@ -236,6 +236,28 @@ func TestARecordRefusedInProduceHasItsSpanAndDuration(t *testing.T) {
 	require.Nil(t, collected(t, tt.reader, "messaging.client.sent.messages"), "never sent")
 }
 
+// A refused record that named its partition has it in its span, as in its
+// error and its metadata.
+func TestARefusedRecordsSpanNamesThePartitionItNamed(t *testing.T) {
+	c, err := embedded.Start(embedded.Options{Topics: map[string]int32{"events": 2}})
+	require.NoError(t, err)
+	defer c.Close()
+	tt := newTelemetry(t, otelhooks.Options{})
+	p, err := producer.New(producer.Config{Brokers: c.Addrs(), Hooks: tt.tel.Hooks(), MaxRequestSize: 1 << 10})
+	require.NoError(t, err)
+	defer p.Close(context.Background())
+	md, err := p.Send(context.Background(), &producer.Record{Topic: "events", Partition: 1, ExplicitPartition: true, Value: make([]byte, 4<<10)})
+	require.ErrorIs(t, err, producer.ErrRecordTooLarge)
+	require.Equal(t, int32(1), md.Partition)
+	_, err = p.Send(context.Background(), &producer.Record{Topic: "events", Value: make([]byte, 4<<10)})
+	require.ErrorIs(t, err, producer.ErrRecordTooLarge)
+
+	spans := tt.spans.Ended()
+	require.Len(t, spans, 2, "a span per refused record")
+	require.Equal(t, "1", attr(spans[0], "messaging.destination.partition.id"))
+	require.Empty(t, attr(spans[1], "messaging.destination.partition.id"), "none named, none chosen")
+}
+
 // NoSpans leaves the records alone: no span, no per-record metric, and
 // the producer tracks no record.
 func TestNoSpans(t *testing.T) {
