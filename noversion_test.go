@@ -69,16 +69,30 @@ func TestARefusalWhileAnotherBrokerSpeaksNoFindCoordinatorDoesNotStopTheProducer
 // request the brokers do not speak. Before, the error said that the
 // transaction coordinator shared no version of InitProducerId with the
 // producer: the wrong request, and a coordinator no broker had named.
+// Brokers speaking v0 alone are as good as none: v0 has no KeyType, and a
+// lookup sent at v0 found the coordinator of a group named as the
+// transactional id.
 func TestFindCoordinatorSpokenByNoBrokerStopsTheProducerAndSaysSo(t *testing.T) {
-	c := startCluster(t, fakebroker.Options{Nodes: 2, Topics: map[string]int32{"t": 1}, Versions: speaksNo(protocol.FindCoordinator)})
-	p := newProducer(t, c, func(cfg *Config) { cfg.TransactionalID = "tx" })
-	err := p.InitTransactions(ctx(t))
-	require.ErrorIs(t, err, ErrTransactionFatal)
-	var verr *protocol.VersionError
-	require.ErrorAs(t, err, &verr)
-	require.Equal(t, protocol.FindCoordinator, verr.API)
-	require.ErrorContains(t, err, "no broker shares a version of FindCoordinator with this producer")
-	require.NotContains(t, err.Error(), "share no version of InitProducerId")
+	for _, tc := range []struct {
+		name     string
+		versions map[protocol.APIKey]protocol.VersionRange
+	}{
+		{"no version", speaksNo(protocol.FindCoordinator)},
+		{"v0 alone", map[protocol.APIKey]protocol.VersionRange{protocol.FindCoordinator: {Min: 0, Max: 0}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := startCluster(t, fakebroker.Options{Nodes: 2, Topics: map[string]int32{"t": 1}, Versions: tc.versions})
+			p := newProducer(t, c, func(cfg *Config) { cfg.TransactionalID = "tx" })
+			err := p.InitTransactions(ctx(t))
+			require.ErrorIs(t, err, ErrTransactionFatal)
+			var verr *protocol.VersionError
+			require.ErrorAs(t, err, &verr)
+			require.Equal(t, protocol.FindCoordinator, verr.API)
+			require.ErrorContains(t, err, "no broker shares a version of FindCoordinator with this producer")
+			require.NotContains(t, err.Error(), "share no version of InitProducerId")
+			require.Zero(t, c.FindCoordinatorRequests(), "FindCoordinator sent")
+		})
+	}
 }
 
 // An idempotent producer asks any broker for its id. One speaks no

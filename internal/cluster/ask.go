@@ -23,12 +23,13 @@ var ErrNoBroker = errors.New("no broker answered")
 // lists each broker's, which names the request and the broker. A seed at
 // the address of a node that let the request time out is not asked.
 func (c *Cluster) AskAny(ctx context.Context, req protocol.Request) (protocol.Response, error) {
-	resp, _, err := c.askAny(ctx, req)
+	resp, _, err := c.askAny(ctx, req, protocol.AllVersions)
 	return resp, err
 }
 
-// askAny is AskAny, also reporting the version the answer was read at.
-func (c *Cluster) askAny(ctx context.Context, req protocol.Request) (protocol.Response, int16, error) {
+// askAny is AskAny for a request that may go only at the versions in
+// versions, also reporting the version the answer was read at.
+func (c *Cluster) askAny(ctx context.Context, req protocol.Request, versions protocol.VersionRange) (protocol.Response, int16, error) {
 	cands := c.brokers()
 	var errs []error
 	var timedOut []string // addresses of brokers that let a request time out
@@ -43,7 +44,7 @@ func (c *Cluster) askAny(ctx context.Context, req protocol.Request) (protocol.Re
 		if slices.Contains(timedOut, b.Addr()) {
 			continue
 		}
-		resp, v, err := askVersion(ctx, b, req, protocol.AllVersions)
+		resp, v, err := askVersion(ctx, b, req, versions)
 		if err == nil {
 			return resp, v, nil
 		}

@@ -462,6 +462,38 @@ func TestACoordinatorLookupRefusedIsNotRetriable(t *testing.T) {
 	require.False(t, Retriable(err))
 }
 
+// FindCoordinator v0 has no KeyType: a transactional id's lookup sent at
+// v0 reads as a group's, and would find the coordinator of a group named
+// as the id. A broker speaking v0 alone (no Kafka broker since 0.11, when
+// transactions came with v1) gets nothing, and the error names the API and
+// both ranges, a failure no version fits; a group's lookup still goes at
+// v0.
+func TestATransactionCoordinatorIsNotLookedUpAtV0(t *testing.T) {
+	r := newRig(t, fakebroker.Options{Versions: map[protocol.APIKey]protocol.VersionRange{
+		protocol.FindCoordinator: {Min: 0, Max: 0},
+	}}, 1)
+	var mu sync.Mutex
+	var keyTypes []int8
+	r.fake.OnFindCoordinator(func(_ int32, keyType int8, _ string) (int32, fakebroker.Action) {
+		mu.Lock()
+		defer mu.Unlock()
+		keyTypes = append(keyTypes, keyType)
+		return 0, fakebroker.Action{}
+	})
+	ctx := context.Background()
+	_, err := r.c.Coordinator(ctx, TransactionCoordinator, "tx")
+	require.ErrorIs(t, err, protocol.ErrUnsupportedVersion)
+	require.ErrorContains(t, err, "no common version of FindCoordinator: we speak v1-v6, the broker v0-v0")
+	require.True(t, NoVersionFits(err), "%v", err)
+	require.Zero(t, r.fake.FindCoordinatorRequests(), "a transaction coordinator looked up at v0")
+
+	_, err = r.c.Coordinator(ctx, GroupCoordinator, "g")
+	require.NoError(t, err)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, []int8{protocol.CoordinatorKeyGroup}, keyTypes)
+}
+
 // After Close no new broker gets a connection handle, which nothing would
 // close: not a node named by a leader hint from an answer that came as the
 // producer closed, nor a coordinator found by a lookup answered then.

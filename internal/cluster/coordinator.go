@@ -137,7 +137,14 @@ func (e *notSent) Unwrap() []error { return []error{e.err, conn.ErrNotSent} }
 // findCoordinator asks any broker which node coordinates key.
 func (c *Cluster) findCoordinator(ctx context.Context, kind CoordinatorKind, key string) (int32, string, error) {
 	req := &protocol.FindCoordinatorRequest{CoordinatorKey: key, KeyType: int8(kind), CoordinatorKeys: []string{key}}
-	resp, err := c.AskAny(ctx, req)
+	versions := protocol.AllVersions
+	if kind != GroupCoordinator {
+		// v0 has no KeyType (it came in v1, with transactions, KIP-98):
+		// sent at v0, the lookup would find the coordinator of a group
+		// named as the key. A broker speaking v0 alone is not asked.
+		versions.Min = 1
+	}
+	resp, _, err := c.askAny(ctx, req, versions)
 	if err != nil {
 		return 0, "", err
 	}

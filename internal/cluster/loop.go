@@ -180,7 +180,7 @@ func (c *Cluster) refresh(ctx context.Context) error {
 	for i := range topics {
 		req.Topics[i].Name = &topics[i]
 	}
-	resp, version, err := c.askAny(ctx, req)
+	resp, version, err := c.askAny(ctx, req, protocol.AllVersions)
 	if err != nil {
 		return err
 	}
