@@ -796,9 +796,12 @@ func (cfg *Config) checkBatchFitsBuffer(given *Config) error {
 			"%d cannot hold one batch of %s: set a BatchSize of at most %d, or a larger BufferMemory",
 			cfg.BufferMemory, batch, cfg.BufferMemory)}
 	}
+	// BufferMemory comes before MaxRequestSize in the words: a tool that
+	// blames the first field they name that its user set (kprod's flags)
+	// would otherwise blame MaxRequestSize for a buffer too small.
 	cut := ""
 	if cfg.BatchSize < given.BatchSize {
-		cut = fmt.Sprintf(" (%d cut to MaxRequestSize)", given.BatchSize)
+		cut = fmt.Sprintf(" (BatchSize %d, cut to MaxRequestSize)", given.BatchSize)
 	}
-	return &ConfigError{Field: "BatchSize", Reason: fmt.Sprintf("%d%s exceeds BufferMemory %d", cfg.BatchSize, cut, cfg.BufferMemory)}
+	return &ConfigError{Field: "BatchSize", Reason: fmt.Sprintf("%d exceeds BufferMemory %d%s", cfg.BatchSize, cfg.BufferMemory, cut)}
 }

@@ -378,7 +378,7 @@ func TestABufferThatCannotHoldABatchNamesTheFieldTheUserSet(t *testing.T) {
 		{"both set", Config{BatchSize: 2000, BufferMemory: 1000}, "BatchSize",
 			"2000 exceeds BufferMemory 1000"},
 		{"both set, BatchSize cut to MaxRequestSize", Config{BatchSize: 8000, BufferMemory: 1000, MaxRequestSize: 5000}, "BatchSize",
-			"5000 (8000 cut to MaxRequestSize) exceeds BufferMemory 1000"},
+			"5000 exceeds BufferMemory 1000 (BatchSize 8000, cut to MaxRequestSize)"},
 		{"BatchSize above the default BufferMemory", Config{BatchSize: 64 << 20, MaxRequestSize: 64 << 20}, "BatchSize",
 			"67108864 exceeds BufferMemory 33554432"},
 	} {

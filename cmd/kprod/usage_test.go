@@ -66,6 +66,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"perf", "--request-timeout", "3m", "--delivery-timeout", "2m"}, "--delivery-timeout: 2m0s is less than --linger 5ms + --request-timeout 3m0s"},
 		{[]string{"perf", "-X", "retry.backoff.ms=5000", "-X", "retry.backoff.max.ms=1000"}, "-X retry.backoff.max.ms: 1s is less than -X retry.backoff.ms 5s"},
 		{[]string{"perf", "--batch-size", "200", "--buffer-memory", "100"}, "--batch-size: 200 exceeds --buffer-memory 100"},
+		{[]string{"perf", "--max-request-size", "5000", "--buffer-memory", "1000"}, "--buffer-memory: --batch-size 5000 exceeds --buffer-memory 1000"},
 		// -X and --producer-config take Java names, and only known ones.
 		{[]string{"perf", "-X", "lingerms=5"}, "-X lingerms: unknown setting \"lingerms\"; known: acks, allow.auto.create.topics, batch.size,"},
 		{[]string{"perf", "-X", "linger.ms=5ms"}, "-X linger.ms: \"5ms\" is not a whole number of milliseconds"},
