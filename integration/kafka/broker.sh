@@ -127,7 +127,7 @@ kraft_ready() {
 	local major minor
 	IFS=. read -r major minor _ <<<"$KAFKA_VERSION"
 	[[ $major =~ ^[0-9]+$ && $minor =~ ^[0-9]+$ ]] || return 0
-	((major > 3 || (major == 3 && minor >= 3)))
+	((10#$major > 3 || (10#$major == 3 && 10#$minor >= 3))) # 10#: 3.08 is no octal
 }
 SCALA_VERSION=2.13
 CACHE_DIR=${KAFKA_CACHE_DIR:-${HOME:?}/.cache/gokafka/kafka-$KAFKA_VERSION}
