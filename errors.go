@@ -113,8 +113,11 @@ func (e *RecordTooLargeError) Unwrap() error { return ErrRecordTooLarge }
 // PartitionError wraps a failure with the topic and partition it concerns.
 // A record's Partition is the one its RecordMetadata has: the partition it
 // named (Record.ExplicitPartition), even one refused as negative or past
-// the topic's count, whatever failed it; else the one chosen for it; -1
-// when it failed before one was chosen. PartitionsFor's errors have -1.
+// the topic's count, whatever failed it; else the one chosen for it, even
+// one the partitioner chose outside the topic; -1 when it failed before
+// one was chosen, or when Send stopped waiting for its outcome
+// (ErrMaybeWritten: the partition is the callback's to tell).
+// PartitionsFor's errors have -1.
 type PartitionError struct {
 	Topic     string
 	Partition int32

@@ -2,6 +2,7 @@ package producer
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/gokafka/producer/metadata"
@@ -112,8 +113,8 @@ type refusedAtOnce Callback
 //go:noinline
 func (p *Producer) reject(rcv receiver, r *Record, err error) {
 	md := failed(r)
-	if pe, ok := err.(*PartitionError); ok {
-		md.Partition = pe.Partition
+	if pe := (*PartitionError)(nil); errors.As(err, &pe) {
+		md.Partition = pe.Partition // as heldFailure.deliver finds it
 	}
 	switch c := rcv.(type) {
 	case *tracked:

@@ -54,8 +54,9 @@ type RecordMetadata struct {
 	// Partition is the record's partition. A record that failed before
 	// joining a batch (in Produce, or while it waited for its topic's
 	// metadata) has the one it named (Record.ExplicitPartition), or the
-	// one chosen for it (it then found no memory there, say), -1 if none:
-	// the one its *PartitionError names.
+	// one chosen for it (it then found no memory there, or the partitioner
+	// chose one the topic lacks, say), -1 if none: the one its
+	// *PartitionError names.
 	Partition int32
 	// Offset is the record's offset in its partition; -1 with AcksNone,
 	// where the broker does not say.
