@@ -40,18 +40,18 @@ type HookNewProducer interface {
 	OnNewProducer(*Producer)
 }
 
-// HookAttachProducer is offered the producer New is making, before any hook
-// hears of it, and may refuse it: a hook that serves one producer (the
-// plugins' do, whose gauges read its Stats and whose counts would add up two
-// producers' unseen) refuses a second. New offers it to every such hook in
-// Config.Hooks' order; at the first error it fails with a *ConfigError
-// naming the hook and saying why, which wraps that error for errors.Is and
-// errors.As, and no hook hears of that producer. A hook that accepted it
-// before another refused is left holding a producer New never returned, and
-// may refuse the next: make new hooks for the next try. The producer is not
-// ready yet: keep it to tell it from another, but call none of its methods
-// (ClientID aside) and hand it to no goroutine; HookNewProducer brings it
-// ready.
+// HookAttachProducer is offered the producer New is making, before any
+// hook hears of it, and may refuse it: a hook that serves one producer
+// (the plugins' do, whose gauges read its Stats and whose counts would
+// add up two producers' unseen) refuses a second. New offers it to every
+// such hook in Config.Hooks' order; at the first error it fails with a
+// *ConfigError naming the hook and saying why, which wraps that error for
+// errors.Is and errors.As, and no hook hears of that producer. A hook
+// that accepted it before another refused is left holding a producer New
+// never returned, and may refuse the next: make new hooks for the next
+// try. The producer is not ready yet: keep it to tell it from another,
+// but call none of its methods (ClientID aside) and hand it to no
+// goroutine; HookNewProducer brings it ready.
 type HookAttachProducer interface {
 	AttachProducer(*Producer) error
 }

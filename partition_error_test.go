@@ -24,10 +24,10 @@ func requireSamePartition(t *testing.T, md RecordMetadata, err error, want int32
 // A record refused before it joined a batch has, in its *PartitionError,
 // the partition its RecordMetadata has: the one it named, else the one
 // chosen for it, else -1. The error said -1 for a record that named
-// partition 3, refused after Close, too large or by Send's done ctx, while
-// its metadata said 3; and the metadata said -1 for a record whose wait for
-// memory in the partition chosen for it failed, while its error named that
-// partition.
+// partition 3, refused after Close, too large or by Send's done ctx,
+// while its metadata said 3; and the metadata said -1 for a record whose
+// wait for memory in the partition chosen for it failed, while its error
+// named that partition.
 func TestARefusedRecordsErrorNamesThePartitionItsMetadataHas(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 4}})
 	p := newProducer(t, c, func(cfg *Config) { cfg.MaxRequestSize = 1000 })

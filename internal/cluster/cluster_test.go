@@ -464,10 +464,10 @@ func TestACoordinatorLookupRefusedIsNotRetriable(t *testing.T) {
 
 // FindCoordinator v0 has no KeyType: a transactional id's lookup sent at
 // v0 reads as a group's, and would find the coordinator of a group named
-// as the id. A broker speaking v0 alone (no Kafka broker since 0.11, when
-// transactions came with v1) gets nothing, and the error names the API and
-// both ranges, a failure no version fits; a group's lookup still goes at
-// v0.
+// as the id. A broker speaking v0 alone (no Kafka broker since 0.11,
+// when transactions came with v1) gets nothing, and the error names the
+// API and both ranges, a failure no version fits; a group's lookup still
+// goes at v0.
 func TestATransactionCoordinatorIsNotLookedUpAtV0(t *testing.T) {
 	r := newRig(t, fakebroker.Options{Versions: map[protocol.APIKey]protocol.VersionRange{
 		protocol.FindCoordinator: {Min: 0, Max: 0},
