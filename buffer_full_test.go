@@ -40,6 +40,11 @@ func TestAProduceWhoseCtxEndsWaitingForMemoryFailsWithErrBufferFull(t *testing.T
 	p.Produce(done, &Record{Topic: "t", Value: value}, o.cb(2))
 	err = o.one(t, 2).err
 	require.ErrorIs(t, err, ErrBufferFull, "a ctx already done")
+	// Its error and its metadata name the partition chosen for it.
+	var pe *PartitionError
+	require.ErrorAs(t, err, &pe)
+	require.GreaterOrEqual(t, pe.Partition, int32(0), "the partition chosen: %v", err)
+	requireSamePartition(t, o.one(t, 2).md, err, pe.Partition, "no memory")
 	require.ErrorIs(t, err, context.Canceled)
 	require.Equal(t, "BUFFER_FULL", ErrorName(err))
 	require.Contains(t, err.Error(), "16384 bytes not free before the ctx ended (context canceled)")

@@ -3,12 +3,10 @@ package producer
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/gokafka/producer/internal/fakebroker"
-	"github.com/gokafka/producer/protocol"
 )
 
 // requireSamePartition checks that a failed record's *PartitionError names
@@ -63,33 +61,4 @@ func TestARefusedRecordsErrorNamesThePartitionItsMetadataHas(t *testing.T) {
 		requireSamePartition(t, o.one(t, 0).md, o.one(t, 0).err, 3, "named")
 		requireSamePartition(t, o.one(t, 1).md, o.one(t, 1).err, -1, "no partition named")
 	})
-}
-
-// A record that names no partition and whose wait for memory fails has
-// the partition chosen for it in both its metadata and its error.
-func TestARecordThatFoundNoMemoryHasItsChosenPartitionInBoth(t *testing.T) {
-	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 2}})
-	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action { return fakebroker.Action{Hang: true} })
-	p := newProducer(t, c, func(cfg *Config) {
-		cfg.BufferMemory, cfg.BatchSize = 32<<10, 16<<10
-		cfg.MaxBlock, cfg.DeliveryTimeout, cfg.RequestTimeout = time.Hour, 2*time.Hour, time.Hour
-	})
-	t.Cleanup(func() { closing, cancel := context.WithCancel(context.Background()); cancel(); _ = p.Close(closing) })
-	_, err := p.PartitionsFor(ctx(t), "t")
-	require.NoError(t, err)
-	o := newOutcomes(3)
-	value := make([]byte, 15000) // a batch of its own
-	for i := range 2 {
-		p.Produce(ctx(t), &Record{Topic: "t", Partition: int32(i), ExplicitPartition: true, Value: value}, o.cb(i))
-	}
-	require.Zero(t, p.Stats().BufferAvailableBytes, "the batches fill BufferMemory")
-	done, cancel := context.WithCancel(context.Background())
-	cancel()
-	p.Produce(done, &Record{Topic: "t", Value: value}, o.cb(2))
-	out := o.one(t, 2)
-	require.ErrorIs(t, out.err, ErrBufferFull)
-	var pe *PartitionError
-	require.ErrorAs(t, out.err, &pe)
-	require.GreaterOrEqual(t, pe.Partition, int32(0), "the partition chosen: %v", out.err)
-	requireSamePartition(t, out.md, out.err, pe.Partition, "no memory")
 }

@@ -188,7 +188,8 @@ func TestAFailedRecordsSpan(t *testing.T) {
 // A record Produce refuses at once, never buffered, still gets its span, a
 // child of its Context's, ended at once with its error, and an operation
 // duration (of 0) with its error.type; it was never sent, so
-// sent.messages leaves it out. A topic that is not UTF-8, which OTLP
+// sent.messages leaves it out. A partition it named is in its span, as in
+// its error and its metadata. A topic that is not UTF-8, which OTLP
 // cannot carry, has its bad bytes replaced in its span; in the duration,
 // every topic no broker would take as a name is "<invalid>", one series
 // however many bad names the callers make up.
@@ -201,7 +202,8 @@ func TestARecordRefusedInProduceHasItsSpanAndDuration(t *testing.T) {
 	require.NoError(t, err)
 	defer p.Close(context.Background())
 	parent, root := tt.tracer.Start(context.Background(), "handle payment")
-	_, sendErr := p.Send(context.Background(), &producer.Record{Topic: "events", Value: make([]byte, 4<<10), Context: parent})
+	_, sendErr := p.Send(context.Background(), &producer.Record{Topic: "events", Partition: 0, ExplicitPartition: true,
+		Value: make([]byte, 4<<10), Context: parent})
 	require.ErrorIs(t, sendErr, producer.ErrRecordTooLarge)
 	root.End()
 	p.Produce(context.Background(), &producer.Record{Topic: "bad\xfftopic"}, nil)
@@ -219,6 +221,8 @@ func TestARecordRefusedInProduceHasItsSpanAndDuration(t *testing.T) {
 	require.Equal(t, codes.Error, sends[0].Status().Code)
 	require.Equal(t, producer.ErrorName(sendErr), attr(sends[0], "error.type"))
 	require.Len(t, sends[0].Events(), 1, "the error, recorded")
+	require.Equal(t, "0", attr(sends[0], "messaging.destination.partition.id"), "the partition it named")
+	require.Empty(t, attr(sends[1], "messaging.destination.partition.id"), "none named, none chosen")
 	require.Equal(t, "send bad\ufffdtopic", sends[1].Name())
 	require.Equal(t, "orders/2024-06-01", attr(sends[2], "messaging.destination.name"), "the span names the topic as given")
 
@@ -234,28 +238,6 @@ func TestARecordRefusedInProduceHasItsSpanAndDuration(t *testing.T) {
 	}
 	require.Equal(t, map[string]uint64{"events": 1, "<invalid>": 2}, topics)
 	require.Nil(t, collected(t, tt.reader, "messaging.client.sent.messages"), "never sent")
-}
-
-// A refused record that named its partition has it in its span, as in its
-// error and its metadata.
-func TestARefusedRecordsSpanNamesThePartitionItNamed(t *testing.T) {
-	c, err := embedded.Start(embedded.Options{Topics: map[string]int32{"events": 2}})
-	require.NoError(t, err)
-	defer c.Close()
-	tt := newTelemetry(t, otelhooks.Options{})
-	p, err := producer.New(producer.Config{Brokers: c.Addrs(), Hooks: tt.tel.Hooks(), MaxRequestSize: 1 << 10})
-	require.NoError(t, err)
-	defer p.Close(context.Background())
-	md, err := p.Send(context.Background(), &producer.Record{Topic: "events", Partition: 1, ExplicitPartition: true, Value: make([]byte, 4<<10)})
-	require.ErrorIs(t, err, producer.ErrRecordTooLarge)
-	require.Equal(t, int32(1), md.Partition)
-	_, err = p.Send(context.Background(), &producer.Record{Topic: "events", Value: make([]byte, 4<<10)})
-	require.ErrorIs(t, err, producer.ErrRecordTooLarge)
-
-	spans := tt.spans.Ended()
-	require.Len(t, spans, 2, "a span per refused record")
-	require.Equal(t, "1", attr(spans[0], "messaging.destination.partition.id"))
-	require.Empty(t, attr(spans[1], "messaging.destination.partition.id"), "none named, none chosen")
 }
 
 // NoSpans leaves the records alone: no span, no per-record metric, and
