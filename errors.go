@@ -116,7 +116,7 @@ func (e *RecordTooLargeError) Unwrap() error { return ErrRecordTooLarge }
 // the topic's count, whatever failed it; else the one chosen for it, even
 // one the partitioner chose outside the topic; -1 when it failed before
 // one was chosen, or when Send stopped waiting for its outcome
-// (ErrMaybeWritten: the partition is the callback's to tell).
+// (ErrMaybeWritten), where one may have been chosen meanwhile, unseen.
 // PartitionsFor's errors have -1.
 type PartitionError struct {
 	Topic     string
