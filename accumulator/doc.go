@@ -6,7 +6,12 @@
 // straight into a buffer from the buffer pool, so the caller's slices are not
 // retained. A batch becomes ready when it is full, when Linger has passed
 // since its first record, while a Flush or Close is under way, or while
-// goroutines wait for buffer memory (sending is the only way to free it).
+// goroutines wait for buffer memory (sending is the only way to free it). But
+// unless a Flush, a Close or a wait for memory hurries it, a batch that is not
+// full waits past its Linger while its broker has a request of ours in flight:
+// for the answer, or for a request that goes anyway and takes it along (fewer,
+// fuller requests). Only a batch that a request left out for lack of room
+// waits no longer than its Linger.
 //
 // Each broker's sender drains the ready batches of the partitions it leads
 // and reports every answer back: Complete (written, or failed for good),

@@ -1,9 +1,9 @@
 // Package protocol encodes Kafka requests and decodes Kafka responses, written
 // by hand from Apache Kafka's message schemas (the JSON files under
-// shared/kafka-protocol/messages). Each message is one Go type whose AppendTo
-// and ReadFrom branch on the version exactly where the schema's fields come
-// and go, so every byte can be checked against the schema by reading one
-// function.
+// clients/src/main/resources/common/message in Apache Kafka's source, version
+// 4.3.1). Each message is one Go type whose AppendTo and ReadFrom branch on
+// the version exactly where the schema's fields come and go, so every byte can
+// be checked against the schema by reading one function.
 //
 // A record batch travels inside a ProduceRequest as opaque bytes: this package
 // does not import record/, and record/ does not import this package; both

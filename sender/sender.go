@@ -1,13 +1,15 @@
 // Package sender turns ready batches into ProduceRequests: one goroutine per
-// broker connection (not per partition) drains the batches of the partitions
-// that broker leads, packs them into one request up to MaxRequestSize, sends
-// it pipelined (up to MaxInFlight awaiting answers, though a request goes
-// behind one in flight only for a full batch, a retry, a batch an earlier
-// request had no room for, a Flush or a wait for memory: accumulator.Drain),
-// and reports each broker's answer, batch by batch, to the accumulator:
-// written, retry, split, or failed. The answers are read on the sender's
-// goroutine: connection callbacks only hand them over a channel. No user
-// code runs here; callbacks run on the accumulator's delivery goroutine.
+// broker node (not per partition, nor per connection: it outlives reconnects
+// and a change of the broker's address, until the broker leaves the cluster's
+// metadata) drains the batches of the partitions that broker leads, packs them
+// into one request up to MaxRequestSize, sends it pipelined (up to MaxInFlight
+// awaiting answers, though a request goes behind one in flight only for a full
+// batch, a retry, a batch an earlier request had no room for, a Flush or a
+// wait for memory: accumulator.Drain), and reports each broker's answer, batch
+// by batch, to the accumulator: written, retry, split, or failed. The answers
+// are read on the sender's goroutine: connection callbacks only hand them over
+// a channel. No user code runs here; callbacks run on the accumulator's
+// delivery goroutine.
 //
 // It is the producer's own machinery rather than an API for users, taking
 // types of the module's internal packages (a clock.Clock): package

@@ -11,14 +11,13 @@ import (
 	"github.com/gokafka/producer/protocol"
 )
 
-// The walkers below read a ProduceRequest as it goes on the wire and
-// annotate every field. They are written from the schemas, not from our
-// encoder: RequestHeader.json and ProduceRequest.json (in
-// shared/kafka-protocol/messages) for the request, and the RecordBatch and
-// Record layouts of record-format.md for the records. Field paths use the
-// schemas' names. They decode with their own cursor rather than
-// protocol/wire, so that a dump is a second reading of our bytes, not our
-// encoder's view of itself.
+// The walkers below read a ProduceRequest as it goes on the wire and annotate
+// every field. They are written from the schemas, not from our encoder:
+// RequestHeader.json and ProduceRequest.json (Apache Kafka's message schemas,
+// as for package protocol) for the request, and the RecordBatch and Record
+// layouts of record-format.md for the records. Field paths use the schemas'
+// names. They decode with their own cursor rather than protocol/wire, so that
+// a dump is a second reading of our bytes, not our encoder's view of itself.
 
 // castagnoli is the CRC-32C table of the RecordBatch checksum.
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

@@ -1,9 +1,12 @@
 package kerr
 
-// The protocol's error codes, one value per code, written from
-// shared/kafka-protocol/error-codes.csv (Apache Kafka's Errors.java). Code 0
-// (NONE) is not an error and has no value; 99 was never assigned.
-// codes_test.go checks this file against the CSV, row by row.
+// The protocol's error codes, one value per code, written from Apache
+// Kafka's Errors class (org.apache.kafka.common.protocol.Errors, version
+// 4.3.1): each code's name and message, retriable where the Java client's
+// exception for it is a RetriableException, and refreshing metadata where it
+// is an InvalidMetadataException. Code 0 (NONE) is not an error and has no
+// value; 99 was never assigned. codes_test.go checks this file, row by row,
+// against a table of that class, where one lies beside the checkout.
 var (
 	UnknownServerError                 = &Error{Code: -1, Name: "UNKNOWN_SERVER_ERROR", Message: "The server experienced an unexpected error when processing the request.", Retriable: false, RefreshMetadata: false}
 	OffsetOutOfRange                   = &Error{Code: 1, Name: "OFFSET_OUT_OF_RANGE", Message: "The requested offset is not within the range of offsets maintained by the server.", Retriable: false, RefreshMetadata: false}
