@@ -225,25 +225,43 @@ func TestHooksTellARequestAskingForNoAnswer(t *testing.T) {
 	})
 }
 
-// A partition's sequences restarting under a bumped epoch reaches the
-// hooks: the epoch as a ProducerID event, the restart with the partition.
+// Partitions' sequences restarting under a bumped epoch reach the hooks:
+// each restart with its partition, and the epoch as one ProducerID event,
+// told by the first partition to restart under it alone.
 func TestHooksSeeASequenceRestart(t *testing.T) {
-	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 2}})
 	// An answer older brokers or other implementations may send: Kafka
 	// takes any sequence from a producer id it has no state for, as here.
 	c.OnProduce(failFirst(1, fakebroker.FailAll(kerr.OutOfOrderSequenceNumber, "")))
 	rec := &recorder{}
-	p := newProducer(t, c, func(cfg *Config) { cfg.Hooks = []Hook{rec} })
-	_, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("v")})
-	require.NoError(t, err)
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.Hooks = []Hook{rec}
+		cfg.Linger = time.Hour // both partitions in one request, sent by Flush
+	})
+	awaitMetadata(t, p, "t") // so that both records are in batches before Flush
+	o := newOutcomes(2)
+	for i := range 2 {
+		p.Produce(ctx(t), &Record{Topic: "t", Partition: int32(i), ExplicitPartition: true, Value: []byte("v")}, o.cb(i))
+	}
+	require.NoError(t, p.Flush(ctx(t)))
+	o.wait(t, "both records")
+	for i := range 2 {
+		require.NoError(t, o.one(t, i).err)
+	}
 	require.NoError(t, p.Close(ctx(t)))
 	rec.locked(func() {
 		require.Empty(t, rec.misplaced)
-		require.Len(t, rec.ids, 2)
-		require.Equal(t, ProducerID{ID: rec.ids[0].ID, Epoch: 1, Bumped: true}, rec.ids[1])
-		require.Equal(t, []SequenceRestart{{Topic: "t", Partition: 0, ProducerID: rec.ids[0].ID, Epoch: 1, Renumbered: 1}}, rec.restarts)
-		require.Len(t, rec.retried, 1)
-		require.True(t, rec.retried[0].SequenceRejected)
+		require.Len(t, rec.ids, 2, "the first id, then its epoch bumped, once")
+		id := rec.ids[0].ID
+		require.Equal(t, ProducerID{ID: id, Epoch: 1, Bumped: true}, rec.ids[1])
+		require.ElementsMatch(t, []SequenceRestart{
+			{Topic: "t", Partition: 0, ProducerID: id, Epoch: 1, Renumbered: 1},
+			{Topic: "t", Partition: 1, ProducerID: id, Epoch: 1, Renumbered: 1},
+		}, rec.restarts)
+		require.Len(t, rec.retried, 2)
+		for _, r := range rec.retried {
+			require.True(t, r.SequenceRejected)
+		}
 	})
 }
 
