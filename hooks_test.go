@@ -429,7 +429,8 @@ func (h *refusals) OnRecordBuffered(ctx context.Context, _ Record) context.Conte
 // HookRecordRefused hooks exactly once, on the caller's goroutine before
 // the callback, with the record's Context and the very error the callback
 // gets (Send returns); HookRecordBuffered, whose span would never end,
-// hears of none of them.
+// hears of none of them, but of a record accepted, though no
+// HookRecordAcknowledged is there to track it.
 func TestHooksHearOfEachRecordRefusedAtOnce(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
 	h := &refusals{}
@@ -481,6 +482,10 @@ func TestHooksHearOfEachRecordRefusedAtOnce(t *testing.T) {
 	cancel()
 	_, doneErr := p.Send(done, &Record{Topic: "t", Context: traced})
 	require.ErrorIs(t, doneErr, context.Canceled)
+	// A record accepted reaches HookRecordBuffered, whose hook here has
+	// no HookRecordAcknowledged beside it.
+	_, err := p.Send(ctx(t), &Record{Topic: "t"})
+	require.NoError(t, err)
 
 	require.NoError(t, p.Close(ctx(t)))
 	produce("a record to a closed producer", p, &Record{Topic: "t"})
@@ -494,7 +499,7 @@ func TestHooksHearOfEachRecordRefusedAtOnce(t *testing.T) {
 	require.Equal(t, "traced", h.ctxs[7].Value(ctxKey{}), "the record's Context")
 	require.NotNil(t, h.ctxs[0], "context.Background() for a nil record")
 	require.ErrorIs(t, h.errs[0], ErrNilRecord, "tells a nil record from the zero Record")
-	require.Zero(t, h.buffered, "HookRecordBuffered hears of no refused record")
+	require.Equal(t, 1, h.buffered, "HookRecordBuffered hears of the record accepted, of no refused one")
 	require.Len(t, txnHook.errs, 1, "every hook of the event hears of it")
 }
 
