@@ -124,10 +124,14 @@ func TestMetricsAfterAProduce(t *testing.T) {
 	require.Positive(t, batches)
 	require.Equal(t, batches, queued, "one queue time per written batch")
 
-	created, _ := value(t, reg, "kafka_producer_connection_creation_total", nil)
-	closed, _ := value(t, reg, "kafka_producer_connection_close_total", nil)
-	require.Positive(t, created)
-	require.Equal(t, created, closed, "Close closed every connection")
+	// The seed broker's connection (node -1) and the broker's (node 0),
+	// each closed under the node it was opened to.
+	for _, node := range []string{"-1", "0"} {
+		created, _ := value(t, reg, "kafka_producer_connection_creation_total", map[string]string{"node_id": node})
+		closed, _ := value(t, reg, "kafka_producer_connection_close_total", map[string]string{"node_id": node})
+		require.Positive(t, created, "node %s", node)
+		require.Equal(t, created, closed, "Close closed every connection, node %s", node)
+	}
 	open, _ = value(t, reg, "kafka_producer_connection_count", nil)
 	require.Zero(t, open)
 	epoch, _ := value(t, reg, "kafka_producer_producer_epoch", nil)
