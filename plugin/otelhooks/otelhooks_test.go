@@ -59,12 +59,18 @@ func attr(s sdktrace.ReadOnlySpan, key string) string {
 }
 
 // Each record gets a span from Produce to its acknowledgement, a child of
-// the span in its Context, with where it landed; the metrics count what a
-// real produce did.
+// the span in its Context, with the messaging attributes and where it
+// landed; the metrics count what a real produce did, each broker's
+// request latencies under its node id.
 func TestSpansAndMetricsAfterAProduce(t *testing.T) {
-	c, err := embedded.Start(embedded.Options{Topics: map[string]int32{"events": 3}})
+	c, err := embedded.Start(embedded.Options{Brokers: 3, Topics: map[string]int32{"events": 3}})
 	require.NoError(t, err)
 	defer c.Close()
+	for partition := range int32(3) { // partition i led by node i
+		if c.Leader("events", partition) != partition {
+			require.NoError(t, c.MoveLeader("events", partition, partition))
+		}
+	}
 	tt := newTelemetry(t, otelhooks.Options{})
 	p, err := producer.New(producer.Config{Brokers: c.Addrs(), Hooks: tt.tel.Hooks()})
 	require.NoError(t, err)
@@ -89,15 +95,21 @@ func TestSpansAndMetricsAfterAProduce(t *testing.T) {
 		}
 	}
 	require.Len(t, sends, n, "a span per record")
-	offsets := map[string]int{}
+	partitions, offsets := map[string]int{}, map[string]int{}
 	for _, s := range sends {
 		require.Equal(t, trace.SpanKindProducer, s.SpanKind())
 		require.Equal(t, root.SpanContext().SpanID(), s.Parent().SpanID(), "a child of the record's Context")
 		require.Equal(t, root.SpanContext().TraceID(), s.SpanContext().TraceID())
 		require.Equal(t, "kafka", attr(s, "messaging.system"))
+		require.Equal(t, "send", attr(s, "messaging.operation.name"))
+		require.Equal(t, "send", attr(s, "messaging.operation.type"))
+		require.Equal(t, p.ClientID(), attr(s, "messaging.client.id"))
+		require.Equal(t, "events", attr(s, "messaging.destination.name"))
 		require.Equal(t, "4", attr(s, "messaging.message.body.size"))
-		require.NotEmpty(t, attr(s, "messaging.destination.partition.id"))
-		offsets[attr(s, "messaging.destination.partition.id")+"/"+attr(s, "messaging.kafka.offset")]++
+		partition := attr(s, "messaging.destination.partition.id")
+		require.NotEmpty(t, partition)
+		partitions[partition]++
+		offsets[partition+"/"+attr(s, "messaging.kafka.offset")]++
 		require.Equal(t, codes.Unset, s.Status().Code)
 		require.False(t, s.EndTime().Before(s.StartTime()))
 	}
@@ -111,7 +123,13 @@ func TestSpansAndMetricsAfterAProduce(t *testing.T) {
 	duration := tt.metric(t, "messaging.client.operation.duration").(metricdata.Histogram[float64])
 	require.Equal(t, uint64(n), duration.DataPoints[0].Count)
 	latency := tt.metric(t, "kafka.producer.request.latency").(metricdata.Histogram[float64])
-	require.Equal(t, uint64(n), latency.DataPoints[0].Count, "one request per Send")
+	requests := map[string]int{}
+	for _, dp := range latency.DataPoints {
+		node, ok := dp.Attributes.Value("kafka.node.id")
+		require.True(t, ok, dp.Attributes.ToSlice())
+		requests[node.String()] += int(dp.Count)
+	}
+	require.Equal(t, partitions, requests, "one request per Send, to the leader of its partition, node i of partition i")
 	batches := tt.metric(t, "kafka.producer.batch.size").(metricdata.Histogram[float64])
 	require.Equal(t, uint64(n), batches.DataPoints[0].Count)
 	opened := tt.metric(t, "kafka.producer.connection.creations").(metricdata.Sum[int64])
