@@ -8,7 +8,8 @@
 //	...
 //	p.Produce(ctx, &producer.Record{Topic: "events", Value: v, Context: ctx}, cb)
 //
-// The span is named "send <topic>", of kind Producer, with OpenTelemetry's
+// The span is named "send <topic>" ("send" for a record without a topic,
+// a nil one included), of kind Producer, with OpenTelemetry's
 // messaging attributes (messaging.system "kafka", messaging.client.id,
 // messaging.operation.name and messaging.operation.type "send",
 // messaging.destination.name, messaging.destination.partition.id,
@@ -326,7 +327,14 @@ func (r records) start(ctx context.Context, rec producer.Record, message bool) (
 		// conventions require its span to say so. An empty value is none.
 		attrs = append(attrs, attribute.Bool("messaging.kafka.message.tombstone", true))
 	}
-	return r.t.tracer.Start(ctx, "send "+rec.Topic, trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(attrs...))
+	// The conventions name a span "{operation} {destination}", and
+	// "{operation}" alone when there is no destination (a nil record, or
+	// one without a topic): not "send " with a space and nothing after.
+	name := "send"
+	if rec.Topic != "" {
+		name += " " + rec.Topic
+	}
+	return r.t.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(attrs...))
 }
 
 // maxKeyAttribute is the longest key, in bytes, a span names: longer ones
