@@ -31,22 +31,42 @@
 //
 // The metrics follow OpenTelemetry's messaging conventions where they say
 // something (messaging.client.sent.messages,
-// messaging.client.operation.duration, per record, with
-// messaging.operation.name "send"; the first counts only records the
-// producer tried to send, as the conventions ask, so not one that failed
-// in Produce or waiting for metadata; the second has every record, one
-// Produce refused at once with a duration of 0, and its topic, if no
-// broker would take it as a name, as "<invalid>"), and the Java client's
-// names otherwise, under "kafka.producer.":
+// messaging.client.operation.duration, per record; the first counts only
+// records the producer tried to send, as the conventions ask, so not one
+// that failed in Produce or waiting for metadata; the second has every
+// record, one Produce refused at once with a duration of 0, and its topic,
+// if no broker would take it as a name, as "<invalid>"), and the Java
+// client's names otherwise, under "kafka.producer.":
 // record.queue.time, batch.size, record.retries, batch.splits,
 // request.latency, throttle.time, connection.creations, connection.closes,
 // buffer.total, buffer.available (read from the producer's Stats when
 // collected).
 // Durations are in seconds, in the buckets the messaging conventions
 // advise (5ms to 10s); batch sizes in bytes, in powers of 2 from 256 B to
-// 4 MiB. Every measurement names the producer's client id
-// (messaging.client.id) and Options.ConstAttributes, so that producers
-// sharing a MeterProvider are series of their own.
+// 4 MiB.
+//
+// Every measurement has the attributes messaging.system ("kafka"),
+// messaging.client.id (the producer's client id) and
+// Options.ConstAttributes, so that producers sharing a MeterProvider are
+// series of their own. Each instrument adds its own:
+//
+//   - messaging.client.sent.messages and
+//     messaging.client.operation.duration: messaging.operation.name and
+//     messaging.operation.type ("send"), messaging.destination.name (the
+//     record's topic, "" for a nil record), and error.type for a record
+//     that failed;
+//   - record.queue.time, batch.size, record.retries and batch.splits:
+//     messaging.destination.name, the batch's topic;
+//   - request.latency, throttle.time, connection.creations and
+//     connection.closes: kafka.node.id, the broker's node id (negative for
+//     a seed broker, before metadata names it), a key of this package's
+//     own, not one of the conventions';
+//   - buffer.total and buffer.available: none.
+//
+// server.address and server.port, which the conventions recommend, are
+// reported neither on spans nor on measurements: a record's outcome does
+// not say which broker wrote it, and the per-broker instruments name a
+// broker by its node id, which stays its own when its address changes.
 package otelhooks
 
 import (
