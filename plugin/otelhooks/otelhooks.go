@@ -185,7 +185,7 @@ func (t *Telemetry) instruments(m metric.Meter) error {
 	t.batchSize = histogram("kafka.producer.batch.size", "By", "Size of a written batch on the wire.", batchSizeBuckets)
 	t.retries = counter("kafka.producer.record.retries", "{message}", "Records sent again after a failed attempt.")
 	t.splits = counter("kafka.producer.batch.splits", "{batch}", "Batches split in two after a broker refused them as too large.")
-	t.latency = histogram("kafka.producer.request.latency", "s", "Time from a ProduceRequest's write to its answer.", secondsBuckets)
+	t.latency = histogram("kafka.producer.request.latency", "s", "Time from a ProduceRequest's handing to its connection to its answer: any wait for an in-flight slot, the write, the broker's time.", secondsBuckets)
 	t.throttle = histogram("kafka.producer.throttle.time", "s", "Throttle times brokers reported.", secondsBuckets)
 	t.connOpened = counter("kafka.producer.connection.creations", "{connection}", "Connections opened.")
 	t.connClosed = counter("kafka.producer.connection.closes", "{connection}", "Connections closed or broken.")

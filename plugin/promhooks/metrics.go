@@ -25,7 +25,7 @@
 //	request_total{node_id}              ProduceRequests written (request-total)
 //	response_total{node_id}             answers received, none with acks=0 (response-total)
 //	request_error_total{node_id}        requests that failed as a whole (no Java name)
-//	request_latency_seconds{node_id}    write to answer (request-latency-avg/max)
+//	request_latency_seconds{node_id}    a request handed to its connection to its answer (request-latency-avg/max, see below)
 //	produce_throttle_time_seconds{node_id}  each answer's throttle time, 0 if none (produce-throttle-time-avg/max)
 //	connection_creation_total{node_id}  connections opened (connection-creation-total)
 //	connection_close_total{node_id}     connections closed (connection-close-total)
@@ -44,6 +44,11 @@
 // acks=0, when its batch was written to the socket). Java's count is
 // near record_send_total + record_retry_total, which leaves out the last
 // send of a record that then failed for good.
+//
+// request_latency_seconds runs as producer.RequestAnswered.Latency does,
+// from a ProduceRequest's handing to its connection to its answer: a wait
+// for one of the connection's MaxInFlight slots and the request's write
+// are in it, then the broker's time to answer.
 //
 // record_error_total counts every record whose callback got an error, one
 // Produce refused at once included (too large, invalid, the producer
@@ -143,7 +148,7 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 		requests:          f.counter("request_total", "ProduceRequests written.", "node_id"),
 		responses:         f.counter("response_total", "Answers to ProduceRequests.", "node_id"),
 		requestErrors:     f.counter("request_error_total", "ProduceRequests that failed as a whole: a broken connection, a timeout.", "node_id"),
-		latency:           f.histogramVec("request_latency_seconds", "Time from a ProduceRequest's write to its answer.", timeBuckets, "node_id"),
+		latency:           f.histogramVec("request_latency_seconds", "Time from a ProduceRequest's handing to its connection to its answer: any wait for an in-flight slot, the write, the broker's time.", timeBuckets, "node_id"),
 		throttle:          f.histogramVec("produce_throttle_time_seconds", "Throttle times brokers reported.", timeBuckets, "node_id"),
 		connCreated:       f.counter("connection_creation_total", "Connections opened.", "node_id"),
 		connClosed:        f.counter("connection_close_total", "Connections closed or broken.", "node_id"),
