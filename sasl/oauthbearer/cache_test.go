@@ -195,30 +195,66 @@ func TestAFailedRefreshGivesTheTokenNotExpiredYet(t *testing.T) {
 // whose attempts overlap, dials to several brokers with their backoffs,
 // would otherwise keep it alive for ever, every later caller waiting for
 // it until its own ctx ended.
+//
+// The first caller notices its deadline only when the test lets it, once
+// the later caller waits too: with a ctx that ends at the deadline, a
+// later caller scheduled after it would find the first gone and the fetch
+// cancelled with it, and start a fetch of its own.
 func TestAStuckFetchEndsAtTheFirstCallersDeadline(t *testing.T) {
 	clk := clock.NewFake(start)
 	f := newFetcher(t, clk, time.Hour, true)
 	c := cachedOn(clk, f, 0)
-	first, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
+	first := newLateDeadline(time.Now().Add(20 * time.Millisecond))
 	firstErr := make(chan error, 1)
 	go func() {
 		_, err := c.token(first)
 		firstErr <- err
 	}()
 	fetchCtx := bounded.Receive(t, f.entered, wait, "the fetch")
+	if deadline, _ := fetchCtx.Deadline(); !deadline.Equal(first.deadline) {
+		t.Fatalf("the fetch's deadline: %v, want the first caller's, %v", deadline, first.deadline)
+	}
 	later := make(chan error, 1)
 	go func() {
 		_, err := c.token(context.Background())
 		later <- err
 	}()
 	require.Eventually(t, func() bool { return c.waiting() == 2 }, wait, time.Millisecond, "two callers waiting")
-	bounded.Receive(t, fetchCtx.Done(), wait, "the fetch's end at the first caller's deadline")
+	bounded.Receive(t, fetchCtx.Done(), wait, "the fetch's end at the first caller's deadline, both callers waiting")
+	first.notice()
 	if err := bounded.Receive(t, firstErr, wait, "the first caller"); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("the first caller: %v, want its deadline", err)
 	}
 	close(f.release) // the provider, which ignores its ctx, returns at last
 	bounded.Receive(t, later, wait, "the later caller")
+}
+
+// lateDeadline is a ctx whose deadline passes in real time but whose
+// holder is told only at notice, as one whose timer fires late would be:
+// Done and Err show the deadline from then on.
+type lateDeadline struct {
+	context.Context // Value of Background
+	deadline        time.Time
+	done            chan struct{}
+}
+
+func newLateDeadline(deadline time.Time) *lateDeadline {
+	return &lateDeadline{Context: context.Background(), deadline: deadline, done: make(chan struct{})}
+}
+
+func (d *lateDeadline) notice() { close(d.done) }
+
+func (d *lateDeadline) Deadline() (time.Time, bool) { return d.deadline, true }
+
+func (d *lateDeadline) Done() <-chan struct{} { return d.done }
+
+func (d *lateDeadline) Err() error {
+	select {
+	case <-d.done:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
 }
 
 // A token whose expiry is unknown, already past, or one the broker's format
