@@ -403,8 +403,10 @@ func TestIdempotenceNeedsAcksAll(t *testing.T) {
 		require.ErrorAs(t, err, &ce)
 		require.Equal(t, "Acks", ce.Field)
 		require.Contains(t, ce.Reason, "DisableIdempotence")
-		_, err = New(Config{Brokers: []string{"h:1"}, Acks: acks, DisableIdempotence: true})
+		p, err := New(Config{Brokers: []string{"h:1"}, Acks: acks, DisableIdempotence: true})
 		require.NoError(t, err)
+		// Its loops would otherwise run for the rest of the test binary.
+		require.NoError(t, p.Close(ctx(t)))
 	}
 }
 
