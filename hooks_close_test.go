@@ -123,16 +123,33 @@ func (c *gatedClock) Now() time.Time {
 	return c.Real.Now()
 }
 
-// loopFrames name the producer's background loops in a goroutine's stack.
-var loopFrames = []string{
+// loopGoroutines finds a producer's three loops as soon as New returns,
+// whether they have run yet or not: at GOMAXPROCS=1 they have not, and it
+// found none of them, so a loop started before a test's snapshot could
+// count as one started after it.
+func TestLoopGoroutinesFindsLoopsThatHaveNotRunYet(t *testing.T) {
+	before := loopGoroutines()
+	p, err := New(Config{Brokers: []string{"h:1"}})
+	require.NoError(t, err)
+	require.Len(t, newLoopGoroutines(before), 3, "the loops of the producer New returned")
+	require.NoError(t, p.Close(ctx(t)))
+	awaitNoNewLoops(t, before, "after Close")
+}
+
+// loopMarks are what a goroutine's stack shows of a producer's background
+// loop: the loop's frame, or, for a loop that has not run yet, which shows
+// only the wrapper of startLoops' go statement (startLoops.func1, .gowrap2,
+// .gowrap3), the line naming the goroutine's creator.
+var loopMarks = []string{
 	"producer.(*Producer).expiryLoop(",
 	"producer.(*Producer).producerIDLoop(",
 	"cluster.(*Cluster).Run(",
+	"created by github.com/gokafka/producer.(*Producer).startLoops in ",
 }
 
 // loopGoroutines returns the stacks of the goroutines running a
-// producer's background loop, by goroutine id, those not started yet
-// included (a stack dump shows them at their first frame).
+// producer's background loop, by goroutine id, those not run yet
+// included (see loopMarks).
 func loopGoroutines() map[string]string {
 	buf := make([]byte, 1<<20)
 	for {
@@ -145,8 +162,8 @@ func loopGoroutines() map[string]string {
 	}
 	loops := map[string]string{}
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		for _, frame := range loopFrames {
-			if strings.Contains(g, frame) {
+		for _, mark := range loopMarks {
+			if strings.Contains(g, mark) {
 				id, _, _ := strings.Cut(strings.TrimPrefix(g, "goroutine "), " ")
 				loops[id] = g
 				break
