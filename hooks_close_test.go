@@ -73,18 +73,21 @@ func TestACloseHandedOffByOnNewProducerLeavesNoLoopRunning(t *testing.T) {
 }
 
 // awaitNoNewLoops fails unless the loop goroutines not in before are gone
-// within waitFor, and then shows them.
+// within waitFor, and then shows them. It finds them again to show them:
+// the condition's last run may not have returned when eventually gives up,
+// as require.Eventually does not wait for it.
 func awaitNoNewLoops(t *testing.T, before map[string]string, when string) {
 	t.Helper()
-	var left []string
 	defer func() {
-		if t.Failed() && len(left) > 0 {
+		if !t.Failed() {
+			return
+		}
+		if left := newLoopGoroutines(before); len(left) > 0 {
 			t.Logf("the loop goroutines left:\n%s", strings.Join(left, "\n\n"))
 		}
 	}()
 	eventually(t, when+": loop goroutines still running", func() bool {
-		left = newLoopGoroutines(before)
-		return len(left) == 0
+		return len(newLoopGoroutines(before)) == 0
 	})
 }
 
