@@ -620,19 +620,57 @@ func TestPartitionsForWaitsForMetadata(t *testing.T) {
 }
 
 // Send's ctx ending before the acknowledgement is said in the user's
-// words, and still matches the context's error.
+// words, and still matches the context's error. The deadline passes when
+// the request reaches the broker, which answers only once Send has
+// returned: a deadline set in time could pass before Send looked at its
+// ctx, on a goroutine slow to be scheduled, and the record would not be
+// sent at all.
 func TestSendContextEndsInTheUsersWords(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
-	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action { return fakebroker.Action{Delay: time.Second} })
+	short := newDeadlineOnCue()
+	sendReturned := make(chan struct{})
+	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action {
+		short.pass()
+		select {
+		case <-sendReturned:
+		case <-time.After(waitFor):
+		}
+		return fakebroker.Action{}
+	})
 	p := newProducer(t, c, nil)
 	_, err := p.PartitionsFor(ctx(t), "t")
 	require.NoError(t, err)
-	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
 	_, err = p.Send(short, &Record{Topic: "t", Value: []byte("v")})
+	close(sendReturned)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.ErrorIs(t, err, ErrMaybeWritten, "a record that may still be written is not certainly unwritten")
 	require.Equal(t, `producer: topic "t": waiting for the acknowledgement: context deadline exceeded (the record may still be written)`, err.Error())
+}
+
+// deadlineOnCue is a ctx whose deadline passes when the test says rather
+// than at a time: its Err is then context.DeadlineExceeded, as a timer's
+// would be.
+type deadlineOnCue struct {
+	context.Context // Value of Background
+	done            chan struct{}
+	once            sync.Once
+}
+
+func newDeadlineOnCue() *deadlineOnCue {
+	return &deadlineOnCue{Context: context.Background(), done: make(chan struct{})}
+}
+
+func (d *deadlineOnCue) pass() { d.once.Do(func() { close(d.done) }) }
+
+func (d *deadlineOnCue) Done() <-chan struct{} { return d.done }
+
+func (d *deadlineOnCue) Err() error {
+	select {
+	case <-d.done:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
 }
 
 // ClientID is what the producer was configured with, or the default: what
