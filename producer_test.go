@@ -16,6 +16,7 @@ import (
 	"github.com/gokafka/producer/compression"
 	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/internal/fakebroker"
+	"github.com/gokafka/producer/internal/testdeadline"
 	"github.com/gokafka/producer/partitioner"
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/record"
@@ -627,10 +628,10 @@ func TestPartitionsForWaitsForMetadata(t *testing.T) {
 // sent at all.
 func TestSendContextEndsInTheUsersWords(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
-	short := newDeadlineOnCue()
+	short := testdeadline.New(time.Time{})
 	sendReturned := make(chan struct{})
 	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action {
-		short.pass()
+		short.Pass()
 		select {
 		case <-sendReturned:
 		case <-time.After(waitFor):
@@ -645,32 +646,6 @@ func TestSendContextEndsInTheUsersWords(t *testing.T) {
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.ErrorIs(t, err, ErrMaybeWritten, "a record that may still be written is not certainly unwritten")
 	require.Equal(t, `producer: topic "t": waiting for the acknowledgement: context deadline exceeded (the record may still be written)`, err.Error())
-}
-
-// deadlineOnCue is a ctx whose deadline passes when the test says rather
-// than at a time: its Err is then context.DeadlineExceeded, as a timer's
-// would be.
-type deadlineOnCue struct {
-	context.Context // Value of Background
-	done            chan struct{}
-	once            sync.Once
-}
-
-func newDeadlineOnCue() *deadlineOnCue {
-	return &deadlineOnCue{Context: context.Background(), done: make(chan struct{})}
-}
-
-func (d *deadlineOnCue) pass() { d.once.Do(func() { close(d.done) }) }
-
-func (d *deadlineOnCue) Done() <-chan struct{} { return d.done }
-
-func (d *deadlineOnCue) Err() error {
-	select {
-	case <-d.done:
-		return context.DeadlineExceeded
-	default:
-		return nil
-	}
 }
 
 // ClientID is what the producer was configured with, or the default: what

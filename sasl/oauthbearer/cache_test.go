@@ -12,6 +12,7 @@ import (
 
 	"github.com/gokafka/producer/internal/bounded"
 	"github.com/gokafka/producer/internal/clock"
+	"github.com/gokafka/producer/internal/testdeadline"
 )
 
 // wait bounds every wait for another goroutine.
@@ -204,15 +205,16 @@ func TestAStuckFetchEndsAtTheFirstCallersDeadline(t *testing.T) {
 	clk := clock.NewFake(start)
 	f := newFetcher(t, clk, time.Hour, true)
 	c := cachedOn(clk, f, 0)
-	first := newLateDeadline(time.Now().Add(20 * time.Millisecond))
+	firstDeadline := time.Now().Add(20 * time.Millisecond)
+	first := testdeadline.New(firstDeadline)
 	firstErr := make(chan error, 1)
 	go func() {
 		_, err := c.token(first)
 		firstErr <- err
 	}()
 	fetchCtx := bounded.Receive(t, f.entered, wait, "the fetch")
-	if deadline, _ := fetchCtx.Deadline(); !deadline.Equal(first.deadline) {
-		t.Fatalf("the fetch's deadline: %v, want the first caller's, %v", deadline, first.deadline)
+	if deadline, _ := fetchCtx.Deadline(); !deadline.Equal(firstDeadline) {
+		t.Fatalf("the fetch's deadline: %v, want the first caller's, %v", deadline, firstDeadline)
 	}
 	later := make(chan error, 1)
 	go func() {
@@ -221,40 +223,12 @@ func TestAStuckFetchEndsAtTheFirstCallersDeadline(t *testing.T) {
 	}()
 	require.Eventually(t, func() bool { return c.waiting() == 2 }, wait, time.Millisecond, "two callers waiting")
 	bounded.Receive(t, fetchCtx.Done(), wait, "the fetch's end at the first caller's deadline, both callers waiting")
-	first.notice()
+	first.Pass()
 	if err := bounded.Receive(t, firstErr, wait, "the first caller"); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("the first caller: %v, want its deadline", err)
 	}
 	close(f.release) // the provider, which ignores its ctx, returns at last
 	bounded.Receive(t, later, wait, "the later caller")
-}
-
-// lateDeadline is a ctx whose deadline passes in real time but whose
-// holder is told only at notice, as one whose timer fires late would be:
-// Done and Err show the deadline from then on.
-type lateDeadline struct {
-	context.Context // Value of Background
-	deadline        time.Time
-	done            chan struct{}
-}
-
-func newLateDeadline(deadline time.Time) *lateDeadline {
-	return &lateDeadline{Context: context.Background(), deadline: deadline, done: make(chan struct{})}
-}
-
-func (d *lateDeadline) notice() { close(d.done) }
-
-func (d *lateDeadline) Deadline() (time.Time, bool) { return d.deadline, true }
-
-func (d *lateDeadline) Done() <-chan struct{} { return d.done }
-
-func (d *lateDeadline) Err() error {
-	select {
-	case <-d.done:
-		return context.DeadlineExceeded
-	default:
-		return nil
-	}
 }
 
 // A token whose expiry is unknown, already past, or one the broker's format
