@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/gokafka/producer/record"
 	"github.com/stretchr/testify/require"
@@ -41,6 +42,31 @@ func TestAbortTransactionFailsWhatWaits(t *testing.T) {
 	h.acc.EndTransaction()
 	h.acc.SetProducerID(ProducerID{ID: 7, Epoch: 1}) // the abort's new epoch
 	h.add(tp0, 4, big)
+	require.Equal(t, stampOf{7, 1, 0}, stamped(t, h.drainOne("the next transaction, under the new epoch")))
+	require.False(t, h.acc.SequencesInDoubt())
+}
+
+// A retry that may have been written, failed by an abort while it waits,
+// keeps its sequence in doubt: the abort must take a new epoch, which
+// fences off its lost attempt. Taken out of its partition instead, as if
+// never written, it would leave SequencesInDoubt false: a v1 abort would
+// take no new epoch, and the lost attempt could land in the next
+// transaction, under the same epoch.
+func TestAnAbortedMaybeWrittenRetryLeavesItsSequenceInDoubt(t *testing.T) {
+	h := idempotent(t, false, func(c *Config) { c.Transactional = true })
+	h.add(tp0, 0, big)
+	b0 := h.drainOne("b0")
+	h.acc.Retry(b0, Retry{At: h.clk.Now().Add(time.Second), Cause: errRetry, MaybeWritten: true})
+	aborted := errors.New("transaction aborted")
+	h.acc.AbortTransaction(aborted)
+	err := h.outcome(0).Err
+	require.ErrorIs(t, err, aborted)
+	require.ErrorIs(t, err, ErrMaybeWritten)
+	require.True(t, h.acc.SequencesInDoubt(), "b0 may have been written: the abort needs a new epoch")
+
+	h.acc.EndTransaction()
+	h.acc.SetProducerID(ProducerID{ID: 7, Epoch: 1}) // the abort's new epoch
+	h.add(tp0, 1, big)
 	require.Equal(t, stampOf{7, 1, 0}, stamped(t, h.drainOne("the next transaction, under the new epoch")))
 	require.False(t, h.acc.SequencesInDoubt())
 }
