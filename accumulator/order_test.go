@@ -211,52 +211,101 @@ func TestANewBatchDoesNotReadTheEntriesOfADeliveredOne(t *testing.T) {
 func TestBatchesRefusedTogetherWithoutIdempotenceAreWrittenInOrder(t *testing.T) {
 	const backoff = 100 * time.Millisecond
 	h := newHarness(t, func(c *Config) { c.Linger = 0 })
-	var pipeline []*Batch // sent, unanswered: the broker answers in order
-	send := func() {
-		for {
-			bs, _ := h.drain([]TopicPartition{tp0}, 1<<20)
-			if len(bs) == 0 {
-				return
-			}
-			pipeline = append(pipeline, bs...)
-		}
-	}
-	answer := func() *Batch {
-		b := pipeline[0]
-		pipeline = pipeline[1:]
-		return b
-	}
+	broker := &pipelinedBroker{h: h, offset: 100}
 	refuse := func() {
-		h.acc.Retry(answer(), Retry{At: h.clk.Now().Add(backoff), Cause: kerr.NotEnoughReplicas})
-	}
-	offset := int64(100)
-	write := func() {
-		b := answer()
-		n := b.Records() // before Complete hands b to delivery, which releases its entries
-		h.acc.Complete(b, offset, -1, nil)
-		offset += int64(n)
+		h.acc.Retry(broker.answer(), Retry{At: h.clk.Now().Add(backoff), Cause: kerr.NotEnoughReplicas})
 	}
 
 	for id := 1; id <= 3; id++ {
 		h.add(tp0, id, big)
 	}
-	send()
-	require.Len(t, pipeline, 3, "records 1, 2 and 3, pipelined in batches of their own")
+	broker.send()
+	require.Len(t, broker.sent, 3, "records 1, 2 and 3, pipelined in batches of their own")
 	refuse()
 	h.add(tp0, 4, big)
 	h.clk.Advance(backoff)
-	send() // record 1's backoff is over; records 2 and 3 are still unanswered
+	broker.send() // record 1's backoff is over; records 2 and 3 are still unanswered
 	refuse()
 	refuse()
 	h.clk.Advance(backoff)
-	for send(); len(pipeline) > 0; send() {
-		for len(pipeline) > 0 {
-			write() // the broker has recovered
+	for broker.send(); len(broker.sent) > 0; broker.send() {
+		for len(broker.sent) > 0 {
+			broker.write(broker.answer()) // the broker has recovered
 		}
 	}
-	var offsets []int64
+	require.Equal(t, []int64{100, 101, 102, 103}, h.offsets(1, 4), "the offsets of records 1 to 4")
+}
+
+// The same holds for a batch split while a batch sent after it is in flight
+// (MESSAGE_TOO_LARGE, after the topic's max.message.bytes was lowered): its
+// halves, and a new batch behind them, wait for the answer to that batch,
+// which may split it too. Sent at once, the halves of records 1 and 2 and
+// the new batch of record 5 would go ahead of the halves of records 3 and
+// 4, and the broker would write record 5 before them: offsets 100, 101,
+// 103, 104, 102.
+func TestBatchesSplitTogetherWithoutIdempotenceAreWrittenInOrder(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Linger = 0 })
+	broker := &pipelinedBroker{h: h, offset: 100}
+	value := make([]byte, 400) // two records a batch
 	for id := 1; id <= 4; id++ {
+		h.add(tp0, id, value)
+	}
+	broker.send()
+	require.Len(t, broker.sent, 2, "records 1 and 2, then 3 and 4")
+	require.True(t, h.acc.Split(broker.answer(), kerr.MessageTooLarge, nil))
+	h.add(tp0, 5, value)
+	broker.send() // records 3 and 4 are still unanswered
+	for len(broker.sent) > 0 {
+		// The broker takes a batch of one record only.
+		if b := broker.answer(); b.Records() > 1 {
+			require.True(t, h.acc.Split(b, kerr.MessageTooLarge, nil))
+		} else {
+			broker.write(b)
+		}
+		broker.send()
+	}
+	require.Equal(t, []int64{100, 101, 102, 103, 104}, h.offsets(1, 5), "the offsets of records 1 to 5")
+}
+
+// pipelinedBroker answers tp0's requests in the order they were sent, and
+// writes the batches it takes from offset on.
+type pipelinedBroker struct {
+	h      *harness
+	sent   []*Batch // drained, unanswered
+	offset int64
+}
+
+// send drains tp0 for as long as it gives batches.
+func (pb *pipelinedBroker) send() {
+	for {
+		bs, _ := pb.h.drain([]TopicPartition{tp0}, 1<<20)
+		if len(bs) == 0 {
+			return
+		}
+		pb.sent = append(pb.sent, bs...)
+	}
+}
+
+// answer takes the oldest batch sent, for its answer.
+func (pb *pipelinedBroker) answer() *Batch {
+	b := pb.sent[0]
+	pb.sent = pb.sent[1:]
+	return b
+}
+
+// write acknowledges b at the log's next offset.
+func (pb *pipelinedBroker) write(b *Batch) {
+	n := b.Records() // before Complete hands b to delivery, which releases its entries
+	pb.h.acc.Complete(b, pb.offset, -1, nil)
+	pb.offset += int64(n)
+}
+
+// offsets returns the offsets of records first to last.
+func (h *harness) offsets(first, last int) []int64 {
+	h.t.Helper()
+	var offsets []int64
+	for id := first; id <= last; id++ {
 		offsets = append(offsets, h.outcome(id).Offset)
 	}
-	require.Equal(t, []int64{100, 101, 102, 103}, offsets, "the offsets of records 1 to 4")
+	return offsets
 }
