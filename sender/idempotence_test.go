@@ -83,17 +83,27 @@ func TestUnknownProducerIDWithoutLogStartOffsetIsAPlainRetry(t *testing.T) {
 	require.NoError(t, r.outcome(1).Err)
 }
 
+// With a log start offset the broker knows the partition's state but no
+// longer the producer: the sequences restart under a new epoch (KIP-360).
+// 0, the start of a log never truncated, is the usual one; only -1 says
+// the broker did not know yet, as in the Java client. Taken for -1, 0
+// would have the refused sequence sent again under the same epoch, to be
+// refused again until its DeliveryTimeout.
 func TestUnknownProducerIDWithLogStartOffsetRestarts(t *testing.T) {
-	r := newIdempotentRig(t, nil)
-	r.produce(parts[0], 1)
-	c := r.next()
-	resp := answer(c.req, kerr.UnknownProducerID.Code, -1)
-	resp.Topics[0].Partitions[0].LogStartOffset = 100
-	c.done(resp, nil)
-	retry := r.afterBackoff(120 * time.Millisecond)
-	require.Equal(t, [3]int64{7, 1, 0}, producerOf(t, retry))
-	retry.done(answer(retry.req, 0, 3), nil)
-	require.NoError(t, r.outcome(1).Err)
+	for _, logStart := range []int64{0, 100} {
+		t.Run(fmt.Sprint("log start offset ", logStart), func(t *testing.T) {
+			r := newIdempotentRig(t, nil)
+			r.produce(parts[0], 1)
+			c := r.next()
+			resp := answer(c.req, kerr.UnknownProducerID.Code, -1)
+			resp.Topics[0].Partitions[0].LogStartOffset = logStart
+			c.done(resp, nil)
+			retry := r.afterBackoff(120 * time.Millisecond)
+			require.Equal(t, [3]int64{7, 1, 0}, producerOf(t, retry), "epoch 1 from sequence 0")
+			retry.done(answer(retry.req, 0, 3), nil)
+			require.NoError(t, r.outcome(1).Err)
+		})
+	}
 }
 
 // After an attempt that may have been written, a refused sequence does not
