@@ -420,6 +420,27 @@ func TestAFailedBatchLeavesAGapAndTheSequencesRestart(t *testing.T) {
 	require.Equal(t, stampOf{7, 1, 1}, stamped(t, h.drainOne("b2")))
 }
 
+// A restart waits for the batches in flight. After a failure a partition
+// sends one request at a time until one is acknowledged, which holds it
+// back anyway; the restart's own wait is left to do so only when an
+// acknowledgement comes while a restart is due: here b1's, past the gap b0
+// left (its broker no longer knew the producer), with b2 in flight behind
+// it. Restarted before b2's answer, the sequences would number b2 again
+// under the new epoch while its bytes say the old one, and b3 would go at
+// once.
+func TestARestartWaitsForTheBatchesInFlightAfterAnAcknowledgement(t *testing.T) {
+	h := idempotent(t, false, nil)
+	for i := range 4 {
+		h.add(tp0, i, big)
+	}
+	b0, b1, b2 := h.drainOne("b0"), h.drainOne("b1"), h.drainOne("b2")
+	h.acc.Complete(b0, -1, -1, errors.New("INVALID_RECORD")) // a gap
+	h.acc.Complete(b1, 5, -1, nil)
+	h.drainNone("the restart waits for b2, in flight")
+	h.acc.Complete(b2, 6, -1, nil)
+	require.Equal(t, stampOf{7, 1, 0}, stamped(t, h.drainOne("b3, restarted once nothing is in flight")))
+}
+
 func TestEpochBumpsAreSharedAndAnExhaustedEpochAsksForANewID(t *testing.T) {
 	h := idempotent(t, false, nil)
 	h.acc.SetProducerID(ProducerID{ID: 7, Epoch: 32766})
