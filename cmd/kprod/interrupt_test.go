@@ -332,23 +332,50 @@ func childrenOf(t *testing.T, pid int) []int {
 	return kids
 }
 
-// If the embedded broker dies anyway, the run says so, rather than leave
-// the failed records to blame the producer.
-func TestEmbeddedBrokerDeathIsReported(t *testing.T) {
+// If the embedded broker dies anyway, the run says so at once and ends as
+// Ctrl-C ends it: within the flush's grace, exit status 1, the summary's
+// error naming the broker's exit. Paced, the run would last for ever; without
+// a watch on the broker, it went on failing its records by timeout and said
+// why only once interrupted.
+func TestEmbeddedBrokerDeathEndsTheRun(t *testing.T) {
 	t.Parallel() // it waits on timers; the others run meanwhile
 	r := startUntilProducing(t, "perf", "--num-records", "1000000000", "--throughput", "1000", "--json")
 	kids := childrenOf(t, r.cmd.Process.Pid)
 	if len(kids) != 1 {
 		t.Fatalf("kprod has %d child processes, want its broker alone", len(kids))
 	}
+	killedAt := time.Now()
 	if err := syscall.Kill(kids[0], syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
+	// kprod's stderr ends when it exits.
+	exited := make(chan struct{})
+	go func() { _, _ = io.Copy(&r.stderr, r.rest); close(exited) }()
+	limit := flushGrace + outcomesGrace + exitSlack
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
+	select {
+	case <-exited:
+	case <-timer.C:
+		_ = r.cmd.Process.Signal(syscall.SIGINT)
+		<-exited
+		t.Fatalf("kprod had not exited %v after its broker was killed; it did once interrupted:\n%s", limit, r.stderr.String())
 	}
-	r.finish(t)
-	if !strings.Contains(r.stderr.String(), "the embedded broker exited during the run (signal: killed)") {
-		t.Errorf("stderr does not say the broker died:\n%s", r.stderr.String())
+	err := r.cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitFailed {
+		t.Errorf("exit: %v, want status %d", err, exitFailed)
 	}
+	const said = "the embedded broker exited during the run (signal: killed)"
+	if !strings.Contains(r.stderr.String(), said) {
+		t.Errorf("stderr does not say %q:\n%s", said, r.stderr.String())
+	}
+	s := parseSummary(t, result{stdout: r.stdout.String(), stderr: r.stderr.String()})
+	if s.Interrupted || !strings.Contains(s.Error, said) {
+		t.Errorf("summary: interrupted %v, error %q; want not interrupted, and the broker's exit", s.Interrupted, s.Error)
+	}
+	if s.RecordsAcked+s.RecordsFailed != s.RecordsSent {
+		t.Errorf("sent %d, acked %d, failed %d: a record without exactly one outcome", s.RecordsSent, s.RecordsAcked, s.RecordsFailed)
+	}
+	t.Logf("kprod exited %.1f s after its broker was killed", time.Since(killedAt).Seconds())
 }

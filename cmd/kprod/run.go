@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -70,17 +71,27 @@ func execute(cmd *cobra.Command, e *env, o *commonOptions, w workload) error {
 	}()
 	con := newConsole(e.stderr)
 	last := &lastCause{}
+	// running ends with stop, or when the embedded broker exits on its
+	// own: its records can then go nowhere, and the run would fail them
+	// one DeliveryTimeout at a time, for as long as it lasts.
+	running, endRun := context.WithCancelCause(stop)
+	defer endRun(nil)
 
 	cfg := o.cfg
 	var broker *child.Process
+	var brokerWatched <-chan struct{}
 	if o.useEmbedded {
 		b, err := startEmbeddedBroker(stop)
 		if err != nil {
 			return fmt.Errorf("starting the embedded broker: %w", err)
 		}
-		defer func() { _ = b.Stop(brokerStopTimeout) }()
 		broker, cfg.Brokers = b, b.Addrs
 		con.line("embedded broker at %s", joinComma(cfg.Brokers))
+		brokerWatched = watchEmbeddedBroker(b, con, endRun)
+		defer func() {
+			_ = b.Stop(brokerStopTimeout)
+			<-brokerWatched
+		}()
 	}
 	var debug io.Writer
 	if o.debug {
@@ -98,7 +109,7 @@ func execute(cmd *cobra.Command, e *env, o *commonOptions, w workload) error {
 			closeProducer(p, closeGrace)
 		}
 	}()
-	partitions, err := awaitTopic(stop, p, cfg, o.topicSpec(cmd), con)
+	partitions, err := awaitTopic(running, p, cfg, o.topicSpec(cmd), con)
 	if err != nil {
 		return err
 	}
@@ -111,7 +122,7 @@ func execute(cmd *cobra.Command, e *env, o *commonOptions, w workload) error {
 	m.errCause = last.get
 	var tx *transactions
 	if cfg.TransactionalID != "" {
-		if tx, err = startTransactions(stop, p, o.txn, cfg, m); err != nil {
+		if tx, err = startTransactions(running, p, o.txn, cfg, m); err != nil {
 			return err
 		}
 		w.about += fmt.Sprintf(" in transactions of %s (transactional id %s)", plural(tx.size, "record"), cfg.TransactionalID)
@@ -120,31 +131,55 @@ func execute(cmd *cobra.Command, e *env, o *commonOptions, w workload) error {
 	con.line("producing %s to topic %s", w.about, o.topic)
 	acked, _ := successWords(cfg.Acks.String())
 	prog := startProgress(con, progressModeFor(o.progress, e.stderr), w.total, acked, m)
-	ph := runPhase(stop, con, p, tx, m, cfg, w)
+	ph := runPhase(running, con, p, tx, m, cfg, w)
 	stats := p.Stats()
 	// Close fails whatever the flush left, so every record has its outcome
-	// before the counts are read. After Ctrl-C the flush has had its few
-	// seconds: Close then fails the rest at once rather than wait again.
+	// before the counts are read. After Ctrl-C, or the broker's exit, the
+	// flush has had its few seconds: Close then fails the rest at once
+	// rather than wait again.
 	grace := closeGrace
-	if ph.interrupted {
+	if ph.endedEarly() {
 		grace = 0
 	}
 	closeProducer(p, grace)
 	closed = true
-	if ph.interrupted {
+	if ph.endedEarly() {
 		m.awaitOutcomes(outcomesGrace)
 	}
 	prog.stop()
 	if broker != nil {
 		// Stopped here, not only by the deferred Stop, so that how it
-		// ended is known: a broker that died as Ctrl-C came may not
-		// have been waited for yet.
+		// ended is known, and said, before the summary: a broker that
+		// died as Ctrl-C came may not have been waited for yet.
 		_ = broker.Stop(brokerStopTimeout)
-		if err := broker.ExitedEarly(); err != nil {
-			con.line("the embedded broker exited during the run (%v): the records it had not acknowledged failed", err)
-		}
+		<-brokerWatched
 	}
 	return report(e, con, o, w, cfg, ph, stats, m, tx)
+}
+
+// brokerExitedError is why a run ended when its embedded broker exited on
+// its own.
+type brokerExitedError struct{ exit error }
+
+func (e *brokerExitedError) Error() string {
+	return fmt.Sprintf("the embedded broker exited during the run (%v)", e.exit)
+}
+
+// watchEmbeddedBroker says at once that b exited, if it did so on its own,
+// and ends the run with why. The returned channel is closed once the
+// watch is over, which b's exit ends, Stop's included: after Stop, what
+// the watch had to say is said.
+func watchEmbeddedBroker(b *child.Process, con *console, endRun context.CancelCauseFunc) <-chan struct{} {
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		<-b.Exited()
+		if err := b.ExitedEarly(); err != nil {
+			con.line("the embedded broker exited during the run (%v): the records it had not acknowledged failed", err)
+			endRun(&brokerExitedError{exit: err})
+		}
+	}()
+	return watched
 }
 
 // awaitTopic makes sure the topic exists as asked and that the producer
@@ -174,9 +209,12 @@ func closeProducer(p *producer.Producer, grace time.Duration) {
 // phase is what the produce phase measured.
 type phase struct {
 	interrupted bool
+	// brokerExited is the embedded broker's exit that ended the run, as
+	// Ctrl-C would have; nil if it did not.
+	brokerExited *brokerExitedError
 	// elapsed runs from the first record to the end of the final flush, or
-	// to the interrupt: the flush after Ctrl-C is not part of the
-	// measurement, and flushed is how long it took.
+	// to the interrupt or the broker's exit: the flush after it is not
+	// part of the measurement, and flushed is how long it took.
 	elapsed, flushed time.Duration
 	// rated are the counts the rates are computed from, at the end of
 	// elapsed.
@@ -193,9 +231,14 @@ type phase struct {
 	cutShort bool
 }
 
+// endedEarly says whether Ctrl-C or the broker's exit ended the run, which
+// then had its flush's grace.
+func (ph *phase) endedEarly() bool { return ph.interrupted || ph.brokerExited != nil }
+
 // runPhase produces, flushes, and measures. With transactions (tx not
 // nil), the records go through them, and the last one is ended before the
-// flush.
+// flush. stop ends with Ctrl-C, or with the embedded broker's exit, which
+// runPhase meets as it meets Ctrl-C.
 func runPhase(stop context.Context, con *console, p *producer.Producer, tx *transactions, m *meter, cfg producer.Config, w workload) phase {
 	var sink recordSink = p
 	if tx != nil {
@@ -203,9 +246,9 @@ func runPhase(stop context.Context, con *console, p *producer.Producer, tx *tran
 	}
 	produceCtx, cancelProduce := context.WithCancel(context.Background())
 	defer cancelProduce()
-	// At Ctrl-C: note the moment and the counts, and let a Produce waiting
-	// for buffer memory, or ending a transaction, wait until the flush's
-	// grace is over, no longer.
+	// At Ctrl-C, or the broker's exit: note the moment and the counts, and
+	// let a Produce waiting for buffer memory, or ending a transaction,
+	// wait until the flush's grace is over, no longer.
 	interrupt := make(chan sample, 1)
 	stopWatch := context.AfterFunc(stop, func() {
 		interrupt <- sample{at: time.Now(), c: m.counts()}
@@ -245,8 +288,10 @@ func runPhase(stop context.Context, con *console, p *producer.Producer, tx *tran
 	ph.elapsed, ph.rated = time.Since(t0), m.counts()
 	if stop.Err() != nil {
 		at := <-interrupt
-		ph.interrupted = true
-		con.line("interrupted: flushing buffered records (at most %v)", flushGrace)
+		if !errors.As(context.Cause(stop), &ph.brokerExited) {
+			ph.interrupted = true
+			con.line("interrupted: flushing buffered records (at most %v)", flushGrace)
+		}
 		// The grace runs from Ctrl-C, not from produce's return, which
 		// may have taken some of it to end a transaction.
 		fctx, cancel := context.WithDeadline(context.Background(), at.at.Add(flushGrace))
@@ -316,7 +361,7 @@ func report(e *env, con *console, o *commonOptions, w workload, cfg producer.Con
 		con.line("%v", ph.produceErr)
 		return &failedError{}
 	}
-	if ph.interrupted || ph.stoppedBy != nil || s.RecordsFailed > 0 || s.RecordsAcked != s.RecordsSent {
+	if ph.endedEarly() || ph.stoppedBy != nil || s.RecordsFailed > 0 || s.RecordsAcked != s.RecordsSent {
 		return &failedError{}
 	}
 	return nil
@@ -350,10 +395,13 @@ func reportErrorExamples(con *console, m *meter, count map[string]int64) {
 const stoppedEarlyLine = "stopped early: the producer can send nothing more"
 
 // stopReason is why the run stopped before its end, for the JSON summary,
-// which stderr alone said: the producer that can send nothing more, then
-// the produce phase's error. "" if neither.
+// which stderr alone said: the embedded broker's exit, the producer that
+// can send nothing more, then the produce phase's error. "" if none.
 func stopReason(ph phase) string {
 	var reasons []string
+	if ph.brokerExited != nil {
+		reasons = append(reasons, ph.brokerExited.Error())
+	}
 	if ph.cutShort && ph.stoppedBy != nil {
 		reasons = append(reasons, fmt.Sprintf("%s: %v", stoppedEarlyLine, ph.stoppedBy))
 	}

@@ -89,10 +89,15 @@ type summary struct {
 
 	// Error is why the run stopped before its end, as stderr says it: a
 	// record or file that could not be read, a transaction that failed,
-	// or "stopped early: the producer can send nothing more: ...". ""
+	// "stopped early: the producer can send nothing more: ...", or "the
+	// embedded broker exited during the run (...)". ""
 	// when nothing stopped it; Ctrl-C is Interrupted, and records that
 	// failed are counted in Errors.
 	Error string `json:"error"`
+
+	// brokerExited: the embedded broker's exit ended the run, which Error
+	// says; the time line says that its time runs to then.
+	brokerExited bool
 
 	// perRecord says whether the rates and per-record costs mean
 	// something; the human summary leaves them out when they do not.
@@ -168,6 +173,7 @@ func newSummary(in summaryInput) *summary {
 		Acks:          in.acks,
 		Idempotent:    in.idempotent,
 		Interrupted:   ph.interrupted,
+		brokerExited:  ph.brokerExited != nil,
 		RecordsSent:   c.sent,
 		RecordsAcked:  c.acked,
 		RecordsFailed: failed,
@@ -285,8 +291,11 @@ func (s *summary) write(w io.Writer, asJSON bool) error {
 		fmt.Fprintf(&b, "errors    %s\n", strings.Join(parts, ", "))
 	}
 	until := ""
-	if s.Interrupted {
+	switch {
+	case s.Interrupted:
 		until = fmt.Sprintf(" until interrupted (then %.3f s to flush)", s.FlushSeconds)
+	case s.brokerExited:
+		until = fmt.Sprintf(" until the embedded broker exited (then %.3f s to flush)", s.FlushSeconds)
 	}
 	if s.perRecord != "" {
 		fmt.Fprintf(&b, "time      %.3f s%s\n", s.Seconds, until)

@@ -52,6 +52,23 @@ func TestSummaryOfInterruptedRun(t *testing.T) {
 	}
 }
 
+// A run its embedded broker's exit ended says so where an interrupted one
+// says it was interrupted, and is not called interrupted.
+func TestSummaryOfARunTheBrokersExitEnded(t *testing.T) {
+	m := meterWith(0, 0, 0)
+	exit := &brokerExitedError{exit: errors.New("signal: killed")}
+	ph := phase{brokerExited: exit, elapsed: 3 * time.Second, flushed: 250 * time.Millisecond}
+	got := writeSummary(t, summaryInput{mode: "perf", meter: m, phase: ph})
+	if !strings.Contains(got, "time      3.000 s until the embedded broker exited (then 0.250 s to flush)") ||
+		strings.Contains(got, "interrupted") {
+		t.Errorf("summary:\n%s", got)
+	}
+	if s := newSummary(summaryInput{mode: "perf", meter: m, phase: ph}); s.Interrupted ||
+		stopReason(ph) != "the embedded broker exited during the run (signal: killed)" {
+		t.Errorf("interrupted %v, error %q", s.Interrupted, stopReason(ph))
+	}
+}
+
 // Latency percentiles are by nearest rank: p of n values is the
 // ceil(p*n)-th, at or above which no more than 1-p of them lie. Rounding
 // the rank to the nearest, as hdrhistogram does, gives 1.059 ms for the

@@ -123,6 +123,12 @@ func (p *Process) ExitedEarly() error {
 	}
 }
 
+// Exited is closed once the child has exited, on its own or stopped, and
+// been waited for; ExitedEarly then tells which. A parent watches it to
+// stop using a broker the moment it dies, rather than learn it from its
+// requests' timeouts.
+func (p *Process) Exited() <-chan struct{} { return p.exited }
+
 // Stop ends the child, once: closing its stdin asks it to stop; if it has
 // not within wait, it is killed. The error is how it ended, if not well.
 func (p *Process) Stop(wait time.Duration) error {
