@@ -153,16 +153,23 @@ func awaitAutoCreated(ctx context.Context, c *conn.Conn, t topicSpec, maxBlock t
 }
 
 // notAutoCreated is the error of a wait for an auto-created topic that
-// ended in err: the broker's not creating it when the wait ran out with
-// the topic still unknown, but err itself when the run's ctx ended (an
+// ended in err: the broker's not creating it when time ran out with the
+// topic still unknown, but err itself when the run was stopped (an
 // interrupt, which would otherwise read as the broker's failing to create
-// the topic within the whole wait).
+// the topic within the whole wait). Time may run out on ctx itself:
+// ensureTopic's topicTimeout, begun before the wait, ends it first when
+// the wait is as long.
 func notAutoCreated(ctx context.Context, err error, topic string, wait time.Duration) error {
-	if errors.Is(err, kerr.UnknownTopicOrPartition) && ctx.Err() == nil {
+	if errors.Is(err, kerr.UnknownTopicOrPartition) && !runStopped(ctx) {
 		return fmt.Errorf("topic %s does not exist, and the broker did not create it within %v as allow.auto.create.topics asks (is its auto.create.topics.enable false?); --create-topic creates it", topic, wait)
 	}
 	return err
 }
+
+// runStopped says whether ctx ended because the run was stopped (Ctrl-C,
+// or the embedded broker's exit), which cancels it, rather than because a
+// bound kprod set on a wait ran out, which is a deadline.
+func runStopped(ctx context.Context) bool { return errors.Is(ctx.Err(), context.Canceled) }
 
 // matches checks an existing topic against the partitions and replication
 // factor the user asked for: producing to a topic unlike the one asked for

@@ -240,6 +240,21 @@ func TestAnInterruptedWaitForAnAutoCreatedTopicSaysItWasInterrupted(t *testing.T
 	}
 }
 
+// With the default --max-block, the wait for an auto-created topic is as
+// long as ensureTopic's topicTimeout, begun before it, which then ends it
+// first: its ctx has run out too, and that is no interrupt. The hint that
+// the broker did not create the topic was lost, for awaitLeaders' error.
+func TestAWaitForAnAutoCreatedTopicEndedByTheTopicTimeoutSaysTheBrokerDidNotCreateIt(t *testing.T) {
+	timedOut, cancel := context.WithTimeout(context.Background(), 0)
+	defer cancel()
+	<-timedOut.Done()
+	err := fmt.Errorf("topic t: %w: %w", kerr.UnknownTopicOrPartition, context.DeadlineExceeded)
+	want := "did not create it within 1m0s as allow.auto.create.topics asks"
+	if got := notAutoCreated(timedOut, err, "t", time.Minute); !strings.Contains(got.Error(), want) {
+		t.Errorf("got %q; want %q", got, want)
+	}
+}
+
 // answerAutoCreationAsKafka scripts the broker's answer to the first
 // metadata request naming topic as Kafka 4.3.1 answers it when the request
 // asks for the topic's creation: it creates the topic, with the broker's
