@@ -127,10 +127,10 @@ func runProduce(cmd *cobra.Command, e *env, o *produceOptions, files []string) e
 // nothing more). Reading happens on its own goroutine, so that stopping is
 // not held up by a read that waits for input.
 func produceStream(stop, produceCtx context.Context, in io.Reader, p recordSink, m *meter, con *console, rec producer.Record, f *lineFormat) error {
-	// mu makes stopping and producing exclusive: once stopped is set, no
-	// record is handed over, so none races with the final flush and Close.
+	// mu makes stopping and producing exclusive: once produceStream has
+	// returned at stop, no record is handed over, so none races with the
+	// final flush and Close.
 	var mu sync.Mutex
-	stopped := false
 	done := make(chan error, 1)
 	s := m.shard(0)
 	sr := &streamReader{r: in}
@@ -140,10 +140,15 @@ func produceStream(stop, produceCtx context.Context, in io.Reader, p recordSink,
 		var parseErr error
 		err := readRecords(sr, f.delimiter, func(text []byte) bool {
 			n++
+			unterminated := sr.ended+int64(len(text)) == sr.read // the last, at EOF
 			sr.ended += int64(len(text) + len(f.delimiter))
 			mu.Lock()
 			defer mu.Unlock()
-			if stopped {
+			// stop itself, not a flag this function's caller sets once it
+			// sees stop: Ctrl-C in a terminal kills the command writing
+			// stdin too, whose end, with its last line unfinished, may
+			// come before the caller has seen the interrupt.
+			if stop.Err() != nil {
 				return false
 			}
 			if parseErr = f.parse(text, &rec); parseErr != nil {
@@ -151,6 +156,9 @@ func produceStream(stop, produceCtx context.Context, in io.Reader, p recordSink,
 				return false
 			}
 			p.Produce(produceCtx, &rec, m.track(s, len(rec.Key)+len(rec.Value)))
+			if unterminated {
+				sr.unfinished.Store(0) // produced, not left unfinished
+			}
 			return true
 		})
 		if err != nil {
@@ -158,20 +166,24 @@ func produceStream(stop, produceCtx context.Context, in io.Reader, p recordSink,
 		}
 		done <- cmp.Or(parseErr, err)
 	}()
+	var err error
 	select {
-	case err := <-done:
-		return err
+	case err = <-done:
 	case <-stop.Done():
+		// Waits for a record being handed over, if one is: the reader
+		// hands over none after stop.
 		mu.Lock()
-		stopped = true
 		mu.Unlock()
-		// Not produced, as it may be a torn line, but said: a closed
-		// stdin produces it, and dropping it silently looked the same.
+	}
+	if stop.Err() != nil {
+		// Not produced, as it may be a torn line, but said: a stdin
+		// that ends before the interrupt produces it, and dropping it
+		// silently looked the same.
 		if n := sr.unfinished.Load(); n > 0 {
 			con.line("an unfinished record of %s, read without its delimiter, was not produced", plural(n, "byte"))
 		}
-		return nil
 	}
+	return err
 }
 
 // streamReader is produceStream's input, which tells how much of it was

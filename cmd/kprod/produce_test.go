@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -166,5 +168,89 @@ func TestAnUnfinishedRecordAtCtrlCIsSaid(t *testing.T) {
 	defer sink.mu.Unlock()
 	if len(sink.calls) != 1 {
 		t.Errorf("%d records produced, want 1 (the whole line)", len(sink.calls))
+	}
+}
+
+// endingReader reads r, and calls atEOF as r ends, before saying so.
+type endingReader struct {
+	r     io.Reader
+	atEOF func()
+}
+
+func (e *endingReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if errors.Is(err, io.EOF) && e.atEOF != nil {
+		e.atEOF()
+		e.atEOF = nil
+	}
+	return n, err
+}
+
+// Ctrl-C in a terminal kills the command writing kprod's stdin too, which
+// may end, its last line torn, as the interrupt comes. That line is not
+// produced once the interrupt is received, even by the reading goroutine
+// before produceStream's own has seen it: the reader used to ask only a
+// flag that goroutine set, and produced the torn line first. Here the
+// interrupt comes as stdin ends, after "whole".
+func TestAnUnfinishedRecordThatStdinEndsAsCtrlCComesIsNotProduced(t *testing.T) {
+	stop, interrupt := context.WithCancel(context.Background())
+	defer interrupt()
+	var stderr strings.Builder
+	sink := &stallingSink{stallAt: -1}
+	in := &endingReader{r: strings.NewReader("whole\nhalf"), atEOF: interrupt}
+	err := produceStream(stop, context.Background(), in, sink, newMeter(1), newConsole(&stderr),
+		producer.Record{Topic: "t"}, format(t, textOptions{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink.mu.Lock()
+	produced := len(sink.calls)
+	sink.mu.Unlock()
+	if produced != 1 {
+		t.Errorf("%d records produced, want 1 (the whole line, not the torn one after Ctrl-C)", produced)
+	}
+	if want := "kprod: an unfinished record of 4 bytes, read without its delimiter, was not produced\n"; stderr.String() != want {
+		t.Errorf("stderr %q, want %q", stderr.String(), want)
+	}
+}
+
+// interruptingSink records the values produced, and calls interrupt as
+// it is handed the value interruptAt.
+type interruptingSink struct {
+	ackingSink
+	interruptAt string
+	interrupt   func()
+
+	mu     sync.Mutex
+	values []string
+}
+
+func (s *interruptingSink) Produce(ctx context.Context, r *producer.Record, cb producer.Callback) {
+	s.mu.Lock()
+	s.values = append(s.values, string(r.Value))
+	s.mu.Unlock()
+	if string(r.Value) == s.interruptAt {
+		s.interrupt()
+	}
+	s.ackingSink.Produce(ctx, r, cb)
+}
+
+// A last record that stdin ends without its delimiter before Ctrl-C is
+// produced, and is not said to be left unfinished when Ctrl-C comes as it
+// is handed over.
+func TestAnUnfinishedLastRecordBeforeCtrlCIsProduced(t *testing.T) {
+	stop, interrupt := context.WithCancel(context.Background())
+	defer interrupt()
+	var stderr strings.Builder
+	sink := &interruptingSink{interruptAt: "last", interrupt: interrupt}
+	err := produceStream(stop, context.Background(), strings.NewReader("whole\nlast"), sink, newMeter(1), newConsole(&stderr),
+		producer.Record{Topic: "t"}, format(t, textOptions{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	if got := strings.Join(sink.values, ","); got != "whole,last" || stderr.String() != "" {
+		t.Errorf("produced %q, stderr %q; want whole,last and nothing said", got, stderr.String())
 	}
 }
