@@ -5,11 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"runtime"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -62,13 +59,8 @@ type workload struct {
 // a *failedError when some were not or the run was interrupted, a
 // *usageError for settings the library rejects.
 func execute(cmd *cobra.Command, e *env, o *commonOptions, w workload) error {
-	stop, stopSignals := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-	defer stopSignals()
-	go func() {
-		// After the first signal, a second one kills the process as usual.
-		<-stop.Done()
-		stopSignals()
-	}()
+	stop := notifyInterrupts(cmd.Context())
+	defer stop.stopListening()
 	con := newConsole(e.stderr)
 	last := &lastCause{}
 	// running ends with stop, or when the embedded broker exits on its
@@ -153,6 +145,13 @@ func execute(cmd *cobra.Command, e *env, o *commonOptions, w workload) error {
 		// died as Ctrl-C came may not have been waited for yet.
 		_ = broker.Stop(brokerStopTimeout)
 		<-brokerWatched
+	}
+	// A Ctrl-C that came once the produce phase was over, every record
+	// handed over already, still makes the run an interrupted one; one
+	// after this kills kprod.
+	if stop.stopListening() && !ph.endedEarly() {
+		ph.interrupted = true
+		con.line("interrupted once every record had its outcome")
 	}
 	return report(e, con, o, w, cfg, ph, stats, m, tx)
 }
