@@ -69,6 +69,20 @@ func TestDumpStdinEachCodec(t *testing.T) {
 	}
 }
 
+// An empty --null-marker given is kcat's -Z: an empty key or value is
+// null. It was taken for no marker, silently.
+func TestAnEmptyNullMarkerGivenMakesEmptyPartsNull(t *testing.T) {
+	r := runKprod(t, ":\n", "dump", "-K", ":", "--null-marker", "", "--timestamp", "0")
+	if r.code != exitOK {
+		t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
+	}
+	for _, field := range []string{"records[0].keyLength", "records[0].valueLength"} {
+		if !regexp.MustCompile(regexp.QuoteMeta(field) + `\s+01\s+-1 = null`).MatchString(r.stdout) {
+			t.Errorf("%s is not null:\n%s", field, r.stdout)
+		}
+	}
+}
+
 func TestDumpEachVersion(t *testing.T) {
 	v := protocol.Supported(protocol.Produce)
 	for version := v.Min; version <= v.Max; version++ {

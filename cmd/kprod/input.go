@@ -32,6 +32,9 @@ type textOptions struct {
 	headersSeparator    string
 	headersKeySeparator string
 	nullMarker          string
+	// nullMarkerGiven: --null-marker was given, even empty, which makes
+	// an empty key, value or header value null, as kcat -Z does.
+	nullMarkerGiven bool
 }
 
 const escapesHelp = `escapes: \n \t \r \0 \xHH \\`
@@ -44,7 +47,7 @@ func (o *textOptions) register(fs *pflag.FlagSet) {
 	fs.Var(escapedVar(&o.headersDelimiter, `\t`), "headers-delimiter", "with --parse-headers: what ends the headers")
 	fs.Var(escapedVar(&o.headersSeparator, ","), "headers-separator", "with --parse-headers: what separates two headers")
 	fs.Var(escapedVar(&o.headersKeySeparator, ":"), "headers-key-separator", "with --parse-headers: what separates a header's key from its value (none: a null value)")
-	fs.StringVar(&o.nullMarker, "null-marker", "", "a key, value or header value equal to this `string`, taken as written (no escapes), is null; a null value is a tombstone")
+	fs.Var(givenString{&o.nullMarker, &o.nullMarkerGiven}, "null-marker", "a key, value or header value equal to this `string`, taken as written (no escapes), is null; a null value is a tombstone ('': an empty one, as kcat -Z)")
 }
 
 // escaped is a string flag written with escapes (\t, \n), shown in --help
@@ -65,6 +68,22 @@ func (e escaped) String() string {
 }
 func (e escaped) Set(v string) error { *e.s = v; return nil }
 func (e escaped) Type() string       { return "sep" }
+
+// givenString is a string flag that remembers being given, so that an
+// empty value given is told from none.
+type givenString struct {
+	s     *string
+	given *bool
+}
+
+func (g givenString) String() string {
+	if g.s == nil {
+		return ""
+	}
+	return *g.s
+}
+func (g givenString) Set(v string) error { *g.s, *g.given = v, true; return nil }
+func (g givenString) Type() string       { return "string" }
 
 // lineFormat is the parsed form of textOptions.
 type lineFormat struct {
@@ -114,9 +133,11 @@ func (o *textOptions) format() (*lineFormat, error) {
 		}
 	}
 	// The null marker is taken as written, escapes and all, as the
-	// console producer takes null.marker: its common spelling is \N.
-	if o.nullMarker != "" {
-		f.nullMarker = []byte(o.nullMarker)
+	// console producer takes null.marker: its common spelling is \N. An
+	// empty one given is kcat's -Z: an empty key or value is null. It was
+	// taken for none, and the empty values were sent as such.
+	if o.nullMarker != "" || o.nullMarkerGiven {
+		f.nullMarker = append([]byte{}, o.nullMarker...) // not nil, even empty
 	}
 	f.lines = bytes.Equal(f.delimiter, []byte("\n"))
 	return f, nil

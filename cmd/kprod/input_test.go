@@ -182,6 +182,13 @@ func TestParseRecord(t *testing.T) {
 		// format() read it with kcat's escapes, refusing "unknown escape \N".
 		{"null marker with a backslash", textOptions{keySeparator: ":", nullMarker: `\N`}, nil, `\N:\N`, "<null>", "<null>", ""},
 		{"null marker with no escapes", textOptions{keySeparator: ":", nullMarker: `\t`}, nil, "\t:\\t", "'\t'", "<null>", ""},
+		// Given empty, as kcat's -Z: an empty key, value or header value
+		// is null. It was taken for no marker at all.
+		{"empty null marker: empty value", textOptions{keySeparator: ":", nullMarkerGiven: true}, nil, "k:", "'k'", "<null>", ""},
+		{"empty null marker: empty key", textOptions{keySeparator: ":", nullMarkerGiven: true}, nil, ":v", "<null>", "'v'", ""},
+		{"empty null marker: empty header value", textOptions{parseHeaders: true, nullMarkerGiven: true}, nil, "h:,i:x	v", "<null>", "'v'", "h=<null> i='x'"},
+		{"empty null marker: no empty part", textOptions{keySeparator: ":", nullMarkerGiven: true}, nil, "k:v", "'k'", "'v'", ""},
+		{"no null marker: empty parts stay empty", textOptions{keySeparator: ":"}, nil, ":", "''", "''", ""},
 		{"per-record headers", textOptions{keySeparator: ":", parseHeaders: true}, nil, "h1:x,h2:y:z\tk:v", "'k'", "'v'", "h1='x' h2='y:z'"},
 		{"per-record after fixed headers", textOptions{headers: []string{"a=1"}, parseHeaders: true}, nil, "h:x\tv", "<null>", "'v'", "a='1' h='x'"},
 		{"no per-record headers", textOptions{parseHeaders: true}, nil, "\tv", "<null>", "'v'", ""},
