@@ -117,6 +117,9 @@ func (o *dumpOptions) request(cmd *cobra.Command, e *env) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := o.checkRecordFlags(cmd.Flags().Changed); err != nil {
+		return nil, err
+	}
 	format, err := o.textOptions.format()
 	if err != nil {
 		return nil, err
@@ -168,6 +171,20 @@ func (o *dumpOptions) checkTopicFlag(changed func(string) bool) error {
 			o.version, protocol.ProduceTopicIDVersion)
 	}
 	return nil
+}
+
+// checkRecordFlags refuses the flags of stdin's records with --key or
+// --value, which make the only record and leave stdin unread: they were
+// accepted and ignored.
+func (o *dumpOptions) checkRecordFlags(changed func(string) bool) error {
+	if changed("key") || changed("value") {
+		for _, f := range stdinFormatFlags {
+			if changed(f) {
+				return usagef("--%s: not with --key/--value, which make the only record; it is for records read from stdin", f)
+			}
+		}
+	}
+	return o.textOptions.checkCombination(changed)
 }
 
 // parseTopicID reads a topic id as Kafka prints it (Uuid.toString: the 16

@@ -50,6 +50,29 @@ func (o *textOptions) register(fs *pflag.FlagSet) {
 	fs.Var(givenString{&o.nullMarker, &o.nullMarkerGiven}, "null-marker", "a key, value or header value equal to this `string`, taken as written (no escapes), is null; a null value is a tombstone ('': an empty one, as kcat -Z)")
 }
 
+// stdinFormatFlags are the flags that say how records are read from
+// stdin, as opposed to --header, which every record gets.
+var stdinFormatFlags = []string{"key-separator", "delimiter", "parse-headers",
+	"headers-delimiter", "headers-separator", "headers-key-separator", "null-marker"}
+
+// parseHeadersFlags shape the headers --parse-headers reads, and nothing
+// without it.
+var parseHeadersFlags = []string{"headers-delimiter", "headers-separator", "headers-key-separator"}
+
+// checkCombination refuses a flag that the others make meaningless, which
+// was accepted and ignored.
+func (o *textOptions) checkCombination(changed func(string) bool) error {
+	if o.parseHeaders {
+		return nil
+	}
+	for _, f := range parseHeadersFlags {
+		if changed(f) {
+			return usagef("--%s: needs --parse-headers", f)
+		}
+	}
+	return nil
+}
+
 // escaped is a string flag written with escapes (\t, \n), shown in --help
 // as written: pflag would quote a plain string's default as "\\t".
 type escaped struct{ s *string }

@@ -65,11 +65,14 @@ func runProduce(cmd *cobra.Command, e *env, o *produceOptions, files []string) e
 		return usagef("FILE: \"-\" (stdin) given twice: stdin is one record, read once")
 	}
 	if len(files) > 0 {
-		for _, f := range []string{"key-separator", "delimiter", "parse-headers", "null-marker"} {
+		for _, f := range stdinFormatFlags {
 			if changed(f) {
 				return usagef("--%s: not with FILE arguments, which are one record each, whole", f)
 			}
 		}
+	}
+	if err := o.textOptions.checkCombination(changed); err != nil {
+		return err
 	}
 	format, err := o.textOptions.format()
 	if err != nil {

@@ -79,6 +79,16 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"produce", "--embedded", "-D", ""}, "--delimiter: empty"},
 		{[]string{"produce", "--embedded", "-D", "\\q"}, "--delimiter"},
 		{[]string{"produce", "--embedded", "--parse-headers", "f.txt"}, "--parse-headers: not with FILE arguments"},
+		{[]string{"produce", "--embedded", "--headers-delimiter", "|", "f.txt"}, "--headers-delimiter: not with FILE arguments"},
+		// Flags that the others make meaningless were accepted and ignored.
+		{[]string{"produce", "--embedded", "--headers-separator", ";"}, "--headers-separator: needs --parse-headers"},
+		{[]string{"produce", "--embedded", "--headers-delimiter", "|"}, "--headers-delimiter: needs --parse-headers"},
+		{[]string{"produce", "--embedded", "--headers-key-separator", "="}, "--headers-key-separator: needs --parse-headers"},
+		{[]string{"dump", "--headers-separator", ";"}, "--headers-separator: needs --parse-headers"},
+		{[]string{"dump", "--key", "k", "-K", ":"}, "--key-separator: not with --key/--value"},
+		{[]string{"dump", "--value", "v", "--parse-headers"}, "--parse-headers: not with --key/--value"},
+		{[]string{"dump", "--value", "v", "--null-marker", "NULL"}, "--null-marker: not with --key/--value"},
+		{[]string{"dump", "--value", "v", "-D", ";"}, "--delimiter: not with --key/--value"},
 		// The second "-" found stdin read, and was an empty record.
 		{[]string{"produce", "--embedded", "-", "f.txt", "-"}, `FILE: "-" (stdin) given twice`},
 		{[]string{"perf", "--payload-file", "p.txt", "--record-size", "10"}, "--payload-file: not with --record-size"},
