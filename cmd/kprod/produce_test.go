@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -129,6 +130,43 @@ func TestBrokersDefaultToTheEnvironment(t *testing.T) {
 	r = runKprodEnv(t, []string{brokersEnv + "=nosuchhost.invalid:9092"}, "", "produce", "--embedded", "--json")
 	if s := parseSummary(t, r); r.code != exitOK || !s.Embedded {
 		t.Errorf("--embedded with $KPROD_BROKERS set: exit %d, embedded %v\nstderr:\n%s", r.code, s.Embedded, r.stderr)
+	}
+}
+
+// refusingBroker is an address that accepts connections and closes them at
+// once, as no broker does: every dial to it fails.
+func refusingBroker(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// Brokers from $KPROD_BROKERS that do not answer are said to come from
+// it: a variable left from an earlier session sent the main job, kprod
+// with no flags, to a broker long gone, and the error named only the
+// address. Brokers given on the command line are not said to.
+func TestBrokersFromTheEnvironmentThatDoNotAnswerNameIt(t *testing.T) {
+	gone := refusingBroker(t)
+	r := runKprodEnv(t, []string{brokersEnv + "=" + gone}, "")
+	if want := "kprod: no broker answered (from $KPROD_BROKERS): "; r.code != exitFailed || !strings.Contains(r.stderr, want) {
+		t.Errorf("exit %d, stderr:\n%s\nwant %d and %q", r.code, r.stderr, exitFailed, want)
+	}
+	r = runKprodEnv(t, []string{brokersEnv + "=" + gone}, "", "perf", "-b", gone)
+	if want := "kprod: no broker answered: "; r.code != exitFailed || !strings.Contains(r.stderr, want) {
+		t.Errorf("-b: exit %d, stderr:\n%s\nwant %d and %q", r.code, r.stderr, exitFailed, want)
 	}
 }
 

@@ -103,7 +103,7 @@ func execute(cmd *cobra.Command, e *env, o *commonOptions, w workload) error {
 	}()
 	partitions, err := awaitTopic(running, p, cfg, o.topicSpec(cmd), con)
 	if err != nil {
-		return err
+		return o.sources.saidFrom(err)
 	}
 	if w.checkPartitions != nil {
 		if err := w.checkPartitions(partitions); err != nil {

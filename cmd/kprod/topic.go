@@ -215,7 +215,37 @@ func dialAny(ctx context.Context, addrs []string, cfg conn.Config) (*conn.Conn, 
 		}
 		errs = append(errs, err)
 	}
-	return nil, fmt.Errorf("no broker answered: %w", errors.Join(errs...))
+	return nil, &noBrokerError{err: errors.Join(errs...)}
+}
+
+// noBrokerError is dialAny's failure to reach any seed broker.
+type noBrokerError struct {
+	// from is where the brokers came from when the command line does not
+	// show it ($KPROD_BROKERS), else "".
+	from string
+	err  error
+}
+
+func (e *noBrokerError) Error() string {
+	from := ""
+	if e.from != "" {
+		from = " (from " + e.from + ")"
+	}
+	return fmt.Sprintf("no broker answered%s: %v", from, e.err)
+}
+
+func (e *noBrokerError) Unwrap() error { return e.err }
+
+// saidFrom is err, with the place the brokers came from, if it does not
+// show on the command line, added to a failure to reach any of them: a
+// $KPROD_BROKERS left from an earlier session, pointing at a broker long
+// gone, was never named.
+func (s configSources) saidFrom(err error) error {
+	var nb *noBrokerError
+	if from := s["Brokers"]; from == "$"+brokersEnv && errors.As(err, &nb) {
+		nb.from = from // the run's own error, wherever it is wrapped
+	}
+	return err
 }
 
 // topicMetadata asks for one topic, and for its creation if autoCreate.
