@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 
 	"golang.org/x/term"
@@ -25,12 +26,25 @@ const eraseLine = "\r\x1b[K"
 
 func newConsole(w io.Writer) *console { return &console{w: w} }
 
-// line prints "kprod: " and the formatted message on a line of its own.
+// line prints the formatted message on a line of its own, each of its
+// lines after "kprod: ".
 func (c *console) line(format string, args ...any) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.eraseBar()
-	fmt.Fprintf(c.w, "%s: %s\n", programName, fmt.Sprintf(format, args...))
+	io.WriteString(c.w, prefixed(fmt.Sprintf(format, args...)))
+}
+
+// prefixed is msg with "kprod: " before each of its lines, so that every
+// line kprod writes to stderr says whose it is: an error made with
+// errors.Join has a line per failure (a broker each, for one), and the
+// lines after the first went out bare.
+func prefixed(msg string) string {
+	var b strings.Builder
+	for line := range strings.SplitSeq(msg, "\n") {
+		b.WriteString(programName + ": " + line + "\n")
+	}
+	return b.String()
 }
 
 // Write prints whole lines (the library's log) below the bar.

@@ -137,3 +137,23 @@ func TestTheSummaryCountsBatchesSplit(t *testing.T) {
 		t.Errorf("splits %v, want 1 (the one batch refused):\n%s", fields.Splits, r.stdout)
 	}
 }
+
+// Every line kprod writes to stderr starts with "kprod: ", those of an
+// error made with errors.Join too: two seed brokers that do not answer
+// make one line each, and the second went out bare.
+func TestEveryLineOfAJoinedErrorSaysKprod(t *testing.T) {
+	r := runKprod(t, "", "perf", "-b", refusingBroker(t)+","+refusingBroker(t))
+	if r.code != exitFailed || strings.Count(r.stderr, "\n") < 2 {
+		t.Fatalf("exit %d, stderr:\n%s\nwant %d and a line per broker", r.code, r.stderr, exitFailed)
+	}
+	for _, line := range strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n") {
+		if !strings.HasPrefix(line, "kprod: ") {
+			t.Errorf("a line without kprod's prefix: %q\nstderr:\n%s", line, r.stderr)
+		}
+	}
+	var b strings.Builder
+	newConsole(&b).line("first\nsecond")
+	if want := "kprod: first\nkprod: second\n"; b.String() != want {
+		t.Errorf("console line %q, want %q", b.String(), want)
+	}
+}

@@ -73,7 +73,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if ue != nil {
 		msg = ue.Error()
 	}
-	fmt.Fprintf(stderr, "%s: %s\n", programName, msg)
+	_, _ = io.WriteString(stderr, prefixed(msg))
 	if wantsJSON(cmd, args) {
 		// No summary came: a script reading stdout as JSON still gets
 		// one object, which says why.
