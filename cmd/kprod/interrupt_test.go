@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -378,4 +379,50 @@ func TestEmbeddedBrokerDeathEndsTheRun(t *testing.T) {
 		t.Errorf("sent %d, acked %d, failed %d: a record without exactly one outcome", s.RecordsSent, s.RecordsAcked, s.RecordsFailed)
 	}
 	t.Logf("kprod exited %.1f s after its broker was killed", time.Since(killedAt).Seconds())
+}
+
+// Ctrl-C while kprod connects to a seed broker says so, where it said "no
+// broker answered: ApiVersions v4 to ...: interrupt signal received", as if
+// the broker were down. The broker here accepts the connection and never
+// answers.
+func TestInterruptWhileConnectingSaysSo(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			accepted <- c
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, kprodBin, "perf", "-b", ln.Addr().String(), "--json")
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Connected: kprod's signal handler is in place, as it is installed
+	// before anything connects.
+	select {
+	case c := <-accepted:
+		defer c.Close()
+	case <-ctx.Done():
+		t.Fatalf("kprod did not connect within %v", runTimeout)
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitFailed {
+		t.Errorf("exit: %v, want status %d", err, exitFailed)
+	}
+	want := "kprod: interrupted while connecting to " + ln.Addr().String() + " (interrupt signal received)\n"
+	if stderr.String() != want || !strings.Contains(stdout.String(), `"error":"interrupted while connecting`) {
+		t.Errorf("stderr %q, stdout %q; want %q and it as JSON", stderr.String(), stdout.String(), want)
+	}
 }

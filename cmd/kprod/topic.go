@@ -213,6 +213,10 @@ func dialAny(ctx context.Context, addrs []string, cfg conn.Config) (*conn.Conn, 
 		if errors.Is(err, conn.ErrAuthentication) {
 			return nil, err // one line that says why, not one per broker
 		}
+		if interrupted(ctx) {
+			// Not "no broker answered": this one had no time to.
+			return nil, fmt.Errorf("interrupted while connecting to %s (%w)", a, context.Cause(ctx))
+		}
 		errs = append(errs, err)
 	}
 	return nil, &noBrokerError{err: errors.Join(errs...)}
