@@ -49,7 +49,12 @@ compressed records decompressed and walked too. No broker is involved.
 
 Records come from --key/--value (one record), or else from stdin, read as
 "kprod produce" reads them (--delimiter, --key-separator, --parse-headers,
---null-marker).`,
+--null-marker).
+
+The batch is the one a producer without idempotence sends: producerId,
+producerEpoch and baseSequence are -1. The producer, idempotent by default,
+sends the producer id and epoch the broker gave it and each partition's
+sequence number there instead.`,
 		Example: `  kprod dump --key user1 --value hello --header trace=abc --timestamp 2024-01-02T03:04:05Z
   printf 'a:1\nb:2\n' | kprod dump --key-separator : --compression zstd --version 8`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runDump(cmd, e, o) },
@@ -281,8 +286,10 @@ func parseTimestamp(s string) (time.Time, error) {
 	return t, nil
 }
 
-// encodeBatch makes the RecordBatch the producer would send for recs, with
-// the record package's Builder, as the accumulator does. The buffer has room
+// encodeBatch makes the RecordBatch a producer without idempotence would
+// send for recs, with the record package's Builder, as the accumulator
+// does: no producer id, epoch or sequence, which the idempotent producer
+// (the default) gets from the broker and its partitions' state. The buffer has room
 // for compressed records larger than the plain ones (tiny batches grow when
 // compressed), so that the codec asked for is the codec shown.
 func encodeBatch(recs []producer.Record, codec compression.Codec, level int, ts time.Time) ([]byte, error) {
