@@ -16,7 +16,10 @@ import (
 // Transactions: with --transactional-id (or -X transactional.id), the
 // records go in transactions of --txn-size records, each committed, or,
 // every --txn-abort-every-th, aborted after its records were written, so
-// that a consumer reading committed records has aborted ones to skip.
+// that a consumer reading committed records has aborted ones to skip. A
+// transaction ends by its count, never by time: produce from a slow stdin
+// runs into transaction.timeout.ms unless --txn-size is small, which the
+// help says rather than kprod committing on a timer.
 
 // txnOptions are the flags of transactions.
 type txnOptions struct {
@@ -29,8 +32,8 @@ type txnOptions struct {
 const defaultTxnSize = 1000
 
 func (o *txnOptions) register(fs *pflag.FlagSet) {
-	fs.StringVar(&o.id, "transactional-id", "", "produce in transactions under this transactional `id` (transactional.id): consumers reading committed records see each transaction whole or not at all")
-	fs.Int64Var(&o.size, "txn-size", defaultTxnSize, "records per transaction: every N records are committed at once (with --transactional-id)")
+	fs.StringVar(&o.id, "transactional-id", "", "produce in transactions under this transactional `id` (transactional.id): consumers reading committed records see each transaction whole or not at all; each ends once --txn-size records came (see there)")
+	fs.Int64Var(&o.size, "txn-size", defaultTxnSize, "records per transaction: every N records are committed at once (with --transactional-id); the broker aborts a transaction open past transaction.timeout.ms (60 s), so produce from a slow stdin (tail -f, a terminal) wants a small N")
 	fs.Int64Var(&o.abortEvery, "txn-abort-every", 0, "abort every K-th transaction instead of committing it, once its records are written, to test consumers (with --transactional-id); 0: never")
 }
 
