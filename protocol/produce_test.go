@@ -16,9 +16,10 @@ func newProduceRequest() Message  { return new(ProduceRequest) }
 func newProduceResponse() Message { return new(ProduceResponse) }
 
 // knownBatch is a RecordBatch v2 holding one record, key null and value
-// "hello", written by hand from record-format.md; its CRC-32C was computed
-// with hash/crc32 (Castagnoli) and TestKnownBatchIsSound recomputes it.
-// This package treats it as opaque bytes.
+// "hello", written by hand from Kafka's documentation (Implementation,
+// 5.3.1); its CRC-32C was computed with hash/crc32 (Castagnoli) and
+// TestKnownBatchIsSound recomputes it. This package treats it as opaque
+// bytes.
 const knownBatch = "" +
 	"0000000000000000" + // baseOffset 0
 	"0000003d" + // batchLength 61: all 73 bytes but baseOffset and batchLength

@@ -10,8 +10,9 @@ import (
 )
 
 // goldenBatch is a two-record batch written by hand from the RecordBatch v2
-// layout in record-format.md. The CRC was computed with a bitwise CRC-32C
-// (polynomial 0x82F63B78, reflected) independent of hash/crc32.
+// layout in Kafka's documentation (Implementation, 5.3.1). The CRC was
+// computed with a bitwise CRC-32C (polynomial 0x82F63B78, reflected)
+// independent of hash/crc32.
 var goldenBatch = []byte{
 	0, 0, 0, 0, 0, 0, 0, 0, // baseOffset 0
 	0, 0, 0, 0x4a, // batchLength 74 = 86 bytes in all - 12

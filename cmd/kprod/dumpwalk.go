@@ -15,9 +15,10 @@ import (
 // every field. They are written from the schemas, not from our encoder:
 // RequestHeader.json and ProduceRequest.json (Apache Kafka's message schemas,
 // as for package protocol) for the request, and the RecordBatch and Record
-// layouts of record-format.md for the records. Field paths use the schemas'
-// names. They decode with their own cursor rather than protocol/wire, so that
-// a dump is a second reading of our bytes, not our encoder's view of itself.
+// layouts of Kafka's documentation (Implementation, 5.3) for the records.
+// Field paths use the schemas' names. They decode with their own cursor rather
+// than protocol/wire, so that a dump is a second reading of our bytes, not our
+// encoder's view of itself.
 
 // castagnoli is the CRC-32C table of the RecordBatch checksum.
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -235,10 +236,11 @@ func walkRecordBatches(c *cursor, n int, path string) {
 	c.prefix = ""
 }
 
-// walkRecordBatch annotates one RecordBatch (record-format.md 5.3.1).
+// walkRecordBatch annotates one RecordBatch (Kafka's documentation,
+// Implementation 5.3.1).
 func walkRecordBatch(c *cursor, path string, index, end int) {
 	c.prefix = fmt.Sprintf("batch[%d].", index)
-	c.section(fmt.Sprintf("RecordBatch %d in %s (record-format.md: magic 2)", index, path))
+	c.section(fmt.Sprintf("RecordBatch %d in %s (RecordBatch v2, magic 2)", index, path))
 	c.int64("baseOffset", func(int64) string { return "(the broker assigns offsets; producers send 0)" })
 	length := int(c.int32("batchLength", func(int32) string { return "bytes follow in this batch" }))
 	if c.err != nil {
@@ -346,8 +348,8 @@ func timeExplain(ms int64) string {
 	return "ms = " + time.UnixMilli(ms).UTC().Format(timeLayout)
 }
 
-// walkRecords annotates count records (record-format.md 5.3.2): every
-// integer in them is a zigzag varint.
+// walkRecords annotates count records (Kafka's documentation, Implementation
+// 5.3.2): every integer in them is a zigzag varint.
 func walkRecords(c *cursor, count int, baseTimestamp int64, end int) {
 	batchPrefix := c.prefix
 	defer func() { c.prefix = batchPrefix }()

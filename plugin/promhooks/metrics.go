@@ -25,7 +25,7 @@
 //	request_total{node_id}              ProduceRequests written (request-total)
 //	response_total{node_id}             answers received, none with acks=0 (response-total)
 //	request_error_total{node_id}        requests that failed as a whole (no Java name)
-//	request_latency_seconds{node_id}    a request handed to its connection to its answer (request-latency-avg/max, see below)
+//	request_latency_seconds{node_id}    from a request's handing to its connection to its answer (request-latency-avg/max, see below)
 //	produce_throttle_time_seconds{node_id}  each answer's throttle time, 0 if none (produce-throttle-time-avg/max)
 //	connection_creation_total{node_id}  connections opened (connection-creation-total)
 //	connection_close_total{node_id}     connections closed (connection-close-total)
@@ -158,7 +158,7 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 		connCreated:       f.counter("connection_creation_total", "Connections opened.", "node_id"),
 		connClosed:        f.counter("connection_close_total", "Connections closed or broken.", "node_id"),
 		connFailed:        f.counter("connection_failure_total", "Connection attempts that failed.", "node_id"),
-		connOpen:          f.gauge("connection_count", "Connections open."), // Java's connection-count, which dashboards read: kept, though promlint warns of "_count"
+		connOpen:          f.gauge("connection_count", "Connections open."), // Java's name, kept: see the package doc
 		restarts:          f.counter("sequence_restart_total", "Idempotent sequence restarts under a new epoch (KIP-360).", "topic"),
 		epoch:             f.gauge("producer_epoch", "The idempotent or transactional producer's epoch; -1 before it has an id."),
 	}
