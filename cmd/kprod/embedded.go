@@ -110,3 +110,57 @@ func startEmbeddedBroker(ctx context.Context) (*child.Process, error) {
 	detach(cmd)
 	return child.Start(ctx, cmd, brokerAddrPrefix, brokerStartTimeout)
 }
+
+// embeddedBroker is the run's embedded broker, watched: its exit on its own
+// ends the run.
+type embeddedBroker struct {
+	*child.Process
+	watched <-chan struct{} // closed once the watch is over
+}
+
+// startWatchedBroker starts the embedded broker, says where it serves, and
+// watches it: should it exit on its own, the run ends with endRun.
+func startWatchedBroker(ctx context.Context, con *console, endRun context.CancelCauseFunc) (*embeddedBroker, error) {
+	b, err := startEmbeddedBroker(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("starting the embedded broker: %w", err)
+	}
+	con.line("embedded broker at %s", joinComma(b.Addrs))
+	return &embeddedBroker{Process: b, watched: watchEmbeddedBroker(b, con, endRun)}, nil
+}
+
+// stop stops the broker, if there is one, and waits for its watch to be
+// over: then what the watch had to say is said. Only the first call stops
+// it; every call waits.
+func (b *embeddedBroker) stop() {
+	if b == nil {
+		return
+	}
+	_ = b.Stop(brokerStopTimeout)
+	<-b.watched
+}
+
+// brokerExitedError is why a run ended when its embedded broker exited on
+// its own.
+type brokerExitedError struct{ exit error }
+
+func (e *brokerExitedError) Error() string {
+	return fmt.Sprintf("the embedded broker exited during the run (%v)", e.exit)
+}
+
+// watchEmbeddedBroker says at once that b exited, if it did so on its own,
+// and ends the run with why. The returned channel is closed once the
+// watch is over, which b's exit ends, Stop's included: after Stop, what
+// the watch had to say is said.
+func watchEmbeddedBroker(b *child.Process, con *console, endRun context.CancelCauseFunc) <-chan struct{} {
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		<-b.Exited()
+		if err := b.ExitedEarly(); err != nil {
+			con.line("the embedded broker exited during the run (%v): the records it had not acknowledged failed", err)
+			endRun(&brokerExitedError{exit: err})
+		}
+	}()
+	return watched
+}

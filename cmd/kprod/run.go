@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	producer "github.com/gokafka/producer"
-	"github.com/gokafka/producer/integration/embedded/child"
 )
 
 // Bounds on the end of a run. After Ctrl-C, buffered records get flushGrace
@@ -70,20 +69,14 @@ func execute(cmd *cobra.Command, e *env, o *commonOptions, w workload) error {
 	defer endRun(nil)
 
 	cfg := o.cfg
-	var broker *child.Process
-	var brokerWatched <-chan struct{}
+	var broker *embeddedBroker
 	if o.useEmbedded {
-		b, err := startEmbeddedBroker(stop)
+		b, err := startWatchedBroker(stop, con, endRun)
 		if err != nil {
-			return fmt.Errorf("starting the embedded broker: %w", err)
+			return err
 		}
+		defer b.stop()
 		broker, cfg.Brokers = b, b.Addrs
-		con.line("embedded broker at %s", joinComma(cfg.Brokers))
-		brokerWatched = watchEmbeddedBroker(b, con, endRun)
-		defer func() {
-			_ = b.Stop(brokerStopTimeout)
-			<-brokerWatched
-		}()
 	}
 	var debug io.Writer
 	if o.debug {
@@ -125,27 +118,13 @@ func execute(cmd *cobra.Command, e *env, o *commonOptions, w workload) error {
 	prog := startProgress(con, progressModeFor(o.progress, e.stderr), w.total, acked, m)
 	ph := runPhase(running, con, p, tx, m, cfg, w)
 	stats := p.Stats()
-	// Close fails whatever the flush left, so every record has its outcome
-	// before the counts are read. After Ctrl-C, or the broker's exit, the
-	// flush has had its few seconds: Close then fails the rest at once
-	// rather than wait again.
-	grace := closeGrace
-	if ph.endedEarly() {
-		grace = 0
-	}
-	closeProducer(p, grace)
+	settleOutcomes(p, m, ph)
 	closed = true
-	if ph.endedEarly() {
-		m.awaitOutcomes(outcomesGrace)
-	}
 	prog.stop()
-	if broker != nil {
-		// Stopped here, not only by the deferred Stop, so that how it
-		// ended is known, and said, before the summary: a broker that
-		// died as Ctrl-C came may not have been waited for yet.
-		_ = broker.Stop(brokerStopTimeout)
-		<-brokerWatched
-	}
+	// Stopped here, not only when execute returns, so that how it ended is
+	// known, and said, before the summary: a broker that died as Ctrl-C
+	// came may not have been waited for yet.
+	broker.stop()
 	// A Ctrl-C that came once the produce phase was over, every record
 	// handed over already, still makes the run an interrupted one; one
 	// after this kills kprod.
@@ -154,31 +133,6 @@ func execute(cmd *cobra.Command, e *env, o *commonOptions, w workload) error {
 		con.line("interrupted once every record had its outcome")
 	}
 	return report(e, con, o, w, cfg, ph, stats, m, tx)
-}
-
-// brokerExitedError is why a run ended when its embedded broker exited on
-// its own.
-type brokerExitedError struct{ exit error }
-
-func (e *brokerExitedError) Error() string {
-	return fmt.Sprintf("the embedded broker exited during the run (%v)", e.exit)
-}
-
-// watchEmbeddedBroker says at once that b exited, if it did so on its own,
-// and ends the run with why. The returned channel is closed once the
-// watch is over, which b's exit ends, Stop's included: after Stop, what
-// the watch had to say is said.
-func watchEmbeddedBroker(b *child.Process, con *console, endRun context.CancelCauseFunc) <-chan struct{} {
-	watched := make(chan struct{})
-	go func() {
-		defer close(watched)
-		<-b.Exited()
-		if err := b.ExitedEarly(); err != nil {
-			con.line("the embedded broker exited during the run (%v): the records it had not acknowledged failed", err)
-			endRun(&brokerExitedError{exit: err})
-		}
-	}()
-	return watched
 }
 
 // awaitTopic makes sure the topic exists as asked and that the producer
@@ -196,6 +150,20 @@ func awaitTopic(ctx context.Context, p *producer.Producer, cfg producer.Config, 
 		return 0, fmt.Errorf("metadata for topic %s: %w", t.name, err)
 	}
 	return n, nil
+}
+
+// settleOutcomes closes p after the produce phase: Close fails whatever the
+// flush left, so that every record has its outcome before the counts are
+// read. After Ctrl-C, or the broker's exit, the flush has had its few
+// seconds: Close then fails the rest at once rather than wait again, and
+// their callbacks get outcomesGrace to run.
+func settleOutcomes(p *producer.Producer, m *meter, ph phase) {
+	if !ph.endedEarly() {
+		closeProducer(p, closeGrace)
+		return
+	}
+	closeProducer(p, 0)
+	m.awaitOutcomes(outcomesGrace)
 }
 
 // closeProducer closes p within grace; what is left then fails.
