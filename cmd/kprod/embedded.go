@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -148,6 +149,18 @@ func (e *brokerExitedError) Error() string {
 	return fmt.Sprintf("the embedded broker exited during the run (%v)", e.exit)
 }
 
+// brokerExitOr is err, with which a wait before the produce phase failed,
+// unless the embedded broker's exit ended ctx: then it is that exit, after
+// what was waited for, which the library's error buries behind "context
+// canceled".
+func brokerExitOr(ctx context.Context, what string, err error) error {
+	var exited *brokerExitedError
+	if errors.As(context.Cause(ctx), &exited) {
+		return fmt.Errorf("%s: %w", what, exited)
+	}
+	return err
+}
+
 // watchEmbeddedBroker says at once that b exited, if it did so on its own,
 // and ends the run with why. The returned channel is closed once the
 // watch is over, which b's exit ends, Stop's included: after Stop, what
@@ -158,8 +171,11 @@ func watchEmbeddedBroker(b *child.Process, con *console, endRun context.CancelCa
 		defer close(watched)
 		<-b.Exited()
 		if err := b.ExitedEarly(); err != nil {
-			con.line("the embedded broker exited during the run (%v): the records it had not acknowledged failed", err)
-			endRun(&brokerExitedError{exit: err})
+			// Only its exit: records may not have been handed over yet,
+			// and report says how many of them it failed.
+			exited := &brokerExitedError{exit: err}
+			con.line("%v", exited)
+			endRun(exited)
 		}
 	}()
 	return watched

@@ -141,13 +141,14 @@ func execute(cmd *cobra.Command, e *env, o *commonOptions, w workload) error {
 // bootstrap.
 func awaitTopic(ctx context.Context, p *producer.Producer, cfg producer.Config, t topicSpec, con *console) (int, error) {
 	if err := ensureTopic(ctx, cfg, t, con); err != nil {
-		return 0, err
+		return 0, brokerExitOr(ctx, "topic "+t.name, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.MaxBlock)
 	defer cancel()
 	n, err := p.PartitionsFor(ctx, t.name)
 	if err != nil {
-		return 0, fmt.Errorf("metadata for topic %s: %w", t.name, err)
+		what := "metadata for topic " + t.name
+		return 0, brokerExitOr(ctx, what, fmt.Errorf("%s: %w", what, err))
 	}
 	return n, nil
 }
@@ -319,6 +320,9 @@ func report(e *env, con *console, o *commonOptions, w workload, cfg producer.Con
 	s.Error = stopReason(ph)
 	if err := s.write(e.stdout, o.json); err != nil {
 		return err
+	}
+	if c := m.counts(); ph.brokerExited != nil && c.sent > c.acked {
+		con.line("%s the embedded broker had not acknowledged failed", plural(c.sent-c.acked, "record"))
 	}
 	reportErrorExamples(con, m, s.Errors)
 	if ph.cutShort {

@@ -136,7 +136,8 @@ func startTransactions(ctx context.Context, p *producer.Producer, o txnOptions, 
 	ctx, cancel := context.WithTimeout(ctx, cfg.MaxBlock)
 	defer cancel()
 	if err := p.InitTransactions(ctx); err != nil {
-		return nil, fmt.Errorf("initializing transactions (transactional id %s): %w", cfg.TransactionalID, err)
+		what := fmt.Sprintf("initializing transactions (transactional id %s)", cfg.TransactionalID)
+		return nil, brokerExitOr(ctx, what, fmt.Errorf("%s: %w", what, err))
 	}
 	return &transactions{
 		p: p, size: o.size, abortEvery: o.abortEvery, meter: m,
