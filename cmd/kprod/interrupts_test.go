@@ -5,7 +5,12 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -46,4 +51,95 @@ func TestStopListeningWithoutASignalIsNoInterrupt(t *testing.T) {
 		t.Errorf("no signal: stopListening %v, interrupted %v, ctx %v; want false, false, ended",
 			in.stopListening(), interrupted(in), in.Err())
 	}
+}
+
+// A Ctrl-C that comes after the produce phase, every record acknowledged,
+// makes the run an interrupted one (exit status 1), but its summary's time
+// is the whole run's, to the end of its flush, as for a run not
+// interrupted: it said "until interrupted (then 0.000 s to flush)", though
+// nothing was cut. kprod is held after the phase by its embedded broker,
+// stopped (SIGSTOP) once the records are acknowledged, which then ignores
+// the stdin that kprod closes to stop it: kprod waits brokerStopTimeout
+// for it, and the signal comes once kprod has closed that stdin.
+func TestACtrlCAfterTheProducePhaseKeepsTheRunsTime(t *testing.T) {
+	t.Parallel() // it waits brokerStopTimeout; the others run meanwhile
+	stdinR, stdinW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdinW.Close()
+	r := startUntilProducingFrom(t, stdinR, "produce", "--embedded", "--progress", "bar")
+	stdinR.Close() // the child has its own copy
+	broker := embeddedBrokerOf(t, r)
+	brokerStdin := pipeName(t, broker, 0)
+	if _, err := stdinW.WriteString("a\nb\nc\n"); err != nil {
+		t.Fatal(err)
+	}
+	// The bar says "acked 3" once the three are acknowledged.
+	buf := make([]byte, 4096)
+	for !strings.Contains(r.stderr.String(), "acked 3 ") {
+		n, err := r.rest.Read(buf)
+		r.stderr.Write(buf[:n])
+		if err != nil {
+			t.Fatalf("kprod ended before acknowledging the records: %v\nstderr:\n%q", err, r.stderr.String())
+		}
+	}
+	if err := syscall.Kill(broker, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(broker, syscall.SIGCONT) })
+	stdinW.Close()
+	// kprod closes the broker's stdin once the phase is over and the
+	// producer closed, and then waits for it.
+	// /proc tells no one when a descriptor closes: it is polled.
+	for deadline := time.Now().Add(runTimeout); holds(t, r.cmd.Process.Pid, brokerStdin); {
+		if time.Now().After(deadline) {
+			t.Fatalf("kprod did not stop its broker within %v\nstderr:\n%q", runTimeout, r.stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := r.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(&r.stderr, r.rest)
+	err = r.cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitFailed {
+		t.Errorf("exit: %v, want status %d", err, exitFailed)
+	}
+	stdout, stderr := r.stdout.String(), r.stderr.String()
+	if !strings.Contains(stderr, "kprod: interrupted once every record had its outcome\n") {
+		t.Errorf("stderr does not say the run was interrupted after its end:\n%q", stderr)
+	}
+	if !strings.Contains(stdout, "records   3 sent, 3 acked, 0 failed  (interrupted after the end)\n") ||
+		strings.Contains(stdout, "until interrupted") || !strings.Contains(stdout, "\ntime      ") {
+		t.Errorf("summary:\n%s\nwant the records line to say interrupted after the end, the time line the whole run's", stdout)
+	}
+}
+
+// pipeName is what /proc calls the pipe pid has as its file descriptor fd,
+// "pipe:[inode]"; the test is skipped where /proc does not say.
+func pipeName(t *testing.T, pid, fd int) string {
+	t.Helper()
+	name, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", pid, fd))
+	if err != nil || !strings.HasPrefix(name, "pipe:") {
+		t.Skipf("no pipe at /proc/%d/fd/%d (%q, %v)", pid, fd, name, err)
+	}
+	return name
+}
+
+// holds says whether pid has file name open, as /proc says.
+func holds(t *testing.T, pid int, name string) bool {
+	t.Helper()
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	fds, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fd := range fds {
+		if target, err := os.Readlink(filepath.Join(dir, fd.Name())); err == nil && target == name {
+			return true
+		}
+	}
+	return false
 }

@@ -129,7 +129,7 @@ func execute(cmd *cobra.Command, e *env, o *commonOptions, w workload) error {
 	// handed over already, still makes the run an interrupted one; one
 	// after this kills kprod.
 	if stop.stopListening() && !ph.endedEarly() {
-		ph.interrupted = true
+		ph.lateInterrupt = true
 		con.line("interrupted once every record had its outcome")
 	}
 	return report(e, con, o, w, cfg, ph, stats, m, tx)
@@ -177,6 +177,9 @@ func closeProducer(p *producer.Producer, grace time.Duration) {
 // phase is what the produce phase measured.
 type phase struct {
 	interrupted bool
+	// lateInterrupt: Ctrl-C came once the phase was over, which it cut
+	// short in nothing; the run is still an interrupted one.
+	lateInterrupt bool
 	// brokerExited is the embedded broker's exit that ended the run, as
 	// Ctrl-C would have; nil if it did not.
 	brokerExited *brokerExitedError
@@ -332,7 +335,7 @@ func report(e *env, con *console, o *commonOptions, w workload, cfg producer.Con
 		con.line("%v", ph.produceErr)
 		return &failedError{}
 	}
-	if ph.endedEarly() || ph.stoppedBy != nil || s.RecordsFailed > 0 || s.RecordsAcked != s.RecordsSent {
+	if ph.endedEarly() || ph.lateInterrupt || ph.stoppedBy != nil || s.RecordsFailed > 0 || s.RecordsAcked != s.RecordsSent {
 		return &failedError{}
 	}
 	return nil

@@ -25,6 +25,10 @@ type summary struct {
 	Acks        string   `json:"acks"`
 	Idempotent  bool     `json:"idempotent"` // retries neither duplicate nor reorder records
 	Interrupted bool     `json:"interrupted"`
+	// InterruptedAfterEnd: the Ctrl-C came once every record had its
+	// outcome, and cut nothing short; Interrupted is true too, and the
+	// times are those of a run not interrupted.
+	InterruptedAfterEnd bool `json:"interrupted_after_end"`
 
 	// The transactions of --transactional-id: "" and zeros without.
 	// TransactionsAborted counts every transaction aborted: the
@@ -59,7 +63,9 @@ type summary struct {
 	Bytes int64 `json:"bytes"` // key and value bytes of acknowledged records
 	// Seconds runs from the first record to the end of the final flush,
 	// or to Ctrl-C: the flush after it, FlushSeconds, is not part of the
-	// measurement, and the rates count what was acknowledged by then.
+	// measurement, and the rates count what was acknowledged by then. A
+	// Ctrl-C after the final flush (InterruptedAfterEnd) cut nothing:
+	// Seconds runs to the flush's end, and FlushSeconds is 0.
 	Seconds       float64 `json:"seconds"`
 	FlushSeconds  float64 `json:"flush_seconds"`
 	RecordsPerSec float64 `json:"records_per_sec"`
@@ -172,7 +178,7 @@ func newSummary(in summaryInput) *summary {
 		Compression:   in.compression,
 		Acks:          in.acks,
 		Idempotent:    in.idempotent,
-		Interrupted:   ph.interrupted,
+		Interrupted:   ph.interrupted || ph.lateInterrupt,
 		brokerExited:  ph.brokerExited != nil,
 		RecordsSent:   c.sent,
 		RecordsAcked:  c.acked,
@@ -203,6 +209,9 @@ func newSummary(in summaryInput) *summary {
 		AllocsPerRecord:  round(ratio(float64(ph.mallocs), float64(c.sent)), 2),
 		latencyFrom:      "Produce",
 	}
+	// A Ctrl-C after the phase leaves the times those of a run not
+	// interrupted: runPhase saw none.
+	s.InterruptedAfterEnd = ph.lateInterrupt
 	if in.paced {
 		s.latencyFrom = "due time"
 	}
@@ -277,7 +286,10 @@ func (s *summary) write(w io.Writer, asJSON bool) error {
 	}
 	var b strings.Builder
 	status := ""
-	if s.Interrupted {
+	switch {
+	case s.InterruptedAfterEnd:
+		status = "  (interrupted after the end)"
+	case s.Interrupted:
 		status = "  (interrupted)"
 	}
 	acked, ackedAt := successWords(s.Acks)
@@ -292,7 +304,7 @@ func (s *summary) write(w io.Writer, asJSON bool) error {
 	}
 	until := ""
 	switch {
-	case s.Interrupted:
+	case s.Interrupted && !s.InterruptedAfterEnd:
 		until = fmt.Sprintf(" until interrupted (then %.3f s to flush)", s.FlushSeconds)
 	case s.brokerExited:
 		until = fmt.Sprintf(" until the embedded broker exited (then %.3f s to flush)", s.FlushSeconds)

@@ -52,6 +52,32 @@ func TestSummaryOfInterruptedRun(t *testing.T) {
 	}
 }
 
+// A Ctrl-C that came after the produce phase cut nothing short: the run is
+// an interrupted one, but its time is the whole run's, as for a run not
+// interrupted, where the time line said "until interrupted (then 0.000 s
+// to flush)".
+func TestSummaryOfARunInterruptedAfterItsEnd(t *testing.T) {
+	in := summaryInput{mode: "produce", meter: meterWith(3, 0, 3), phase: phase{lateInterrupt: true, elapsed: 3 * time.Second}}
+	got := writeSummary(t, in)
+	if !strings.Contains(got, "records   3 sent, 3 acked, 0 failed  (interrupted after the end)\n") ||
+		!strings.Contains(got, "time      3.000 s\n") {
+		t.Errorf("summary:\n%s", got)
+	}
+	var b bytes.Buffer
+	if err := newSummary(in).write(&b, true); err != nil {
+		t.Fatal(err)
+	}
+	var s struct {
+		Interrupted         bool    `json:"interrupted"`
+		InterruptedAfterEnd bool    `json:"interrupted_after_end"`
+		Seconds             float64 `json:"seconds"`
+		FlushSeconds        float64 `json:"flush_seconds"`
+	}
+	if err := json.Unmarshal(b.Bytes(), &s); err != nil || !s.Interrupted || !s.InterruptedAfterEnd || s.Seconds != 3 || s.FlushSeconds != 0 {
+		t.Errorf("JSON %s (%v); want interrupted, after the end, 3 s and no flush after it", b.String(), err)
+	}
+}
+
 // A run its embedded broker's exit ended says so where an interrupted one
 // says it was interrupted, and is not called interrupted.
 func TestSummaryOfARunTheBrokersExitEnded(t *testing.T) {
