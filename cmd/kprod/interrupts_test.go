@@ -43,6 +43,21 @@ func TestACtrlCCaughtBeforeStopListeningIsReported(t *testing.T) {
 	}
 }
 
+// A signal that came as relay was quitting, left in the channel, is
+// reported too: relay chose quit over it, and only stopListening's look at
+// the channel after signal.Stop finds it. The test above cannot show this,
+// as it waits for relay to have taken its signal.
+func TestASignalLeftInTheChannelIsReported(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	in := &interrupts{Context: ctx, cancel: cancel, signals: make(chan os.Signal, 1),
+		quit: make(chan struct{}), relayed: make(chan struct{})}
+	close(in.relayed) // relay chose quit over the signal
+	in.signals <- os.Interrupt
+	if !in.stopListening() || !interrupted(in) {
+		t.Fatalf("a signal left in the channel is not reported; cause %v", context.Cause(in))
+	}
+}
+
 // Without a signal, stopListening ends the context, but not as an
 // interrupt.
 func TestStopListeningWithoutASignalIsNoInterrupt(t *testing.T) {
@@ -60,7 +75,9 @@ func TestStopListeningWithoutASignalIsNoInterrupt(t *testing.T) {
 // nothing was cut. kprod is held after the phase by its embedded broker,
 // stopped (SIGSTOP) once the records are acknowledged, which then ignores
 // the stdin that kprod closes to stop it: kprod waits brokerStopTimeout
-// for it, and the signal comes once kprod has closed that stdin.
+// for it, and the signal comes once kprod has closed that stdin. This is
+// also the end-to-end test of execute's look at the signals after the
+// phase: without it, the run exits 0 here.
 func TestACtrlCAfterTheProducePhaseKeepsTheRunsTime(t *testing.T) {
 	t.Parallel() // it waits brokerStopTimeout; the others run meanwhile
 	stdinR, stdinW, err := os.Pipe()
