@@ -38,10 +38,16 @@ func (c *console) line(format string, args ...any) {
 // prefixed is msg with "kprod: " before each of its lines, so that every
 // line kprod writes to stderr says whose it is: an error made with
 // errors.Join has a line per failure (a broker each, for one), and the
-// lines after the first went out bare.
+// lines after the first went out bare. An indented line after the first is
+// left as it is: it quotes another program (the embedded broker's output,
+// after "its output:"), which the prefix would pass off as kprod's.
 func prefixed(msg string) string {
 	var b strings.Builder
-	for line := range strings.SplitSeq(msg, "\n") {
+	for i, line := range strings.Split(msg, "\n") {
+		if i > 0 && strings.HasPrefix(line, "  ") {
+			b.WriteString(line + "\n")
+			continue
+		}
 		b.WriteString(programName + ": " + line + "\n")
 	}
 	return b.String()

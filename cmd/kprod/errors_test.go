@@ -1,13 +1,16 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net"
+	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/gokafka/producer/integration/embedded"
+	"github.com/gokafka/producer/integration/embedded/child"
 )
 
 // notEnoughReplicas is Kafka's NOT_ENOUGH_REPLICAS, a retriable error.
@@ -155,5 +158,23 @@ func TestEveryLineOfAJoinedErrorSaysKprod(t *testing.T) {
 	newConsole(&b).line("first\nsecond")
 	if want := "kprod: first\nkprod: second\n"; b.String() != want {
 		t.Errorf("console line %q, want %q", b.String(), want)
+	}
+}
+
+// The embedded broker's own output, which the error of a broker that did
+// not start quotes after "its output:", is not kprod's: its lines are
+// indented, not prefixed, where they read as kprod's own lines. The broker
+// here is kprod's, asked for no brokers, which makes its output a line that
+// starts with "kprod: " itself.
+func TestTheEmbeddedBrokersOutputIsQuotedNotPrefixed(t *testing.T) {
+	_, err := child.Start(context.Background(), exec.Command(kprodBin, "broker", "--count", "0"), brokerAddrPrefix, brokerStartTimeout)
+	if err == nil {
+		t.Fatal("a broker of no brokers served")
+	}
+	got := prefixed("starting the embedded broker: " + err.Error())
+	want := "kprod: starting the embedded broker: the broker exited before it served; its output:\n" +
+		"  kprod: --count: 0 is less than 1\n"
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
 }

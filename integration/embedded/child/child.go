@@ -45,7 +45,7 @@ type Process struct {
 // Start starts cmd, which must be new, with its stdin, stdout and stderr
 // taken by the Process, and waits up to wait, or until ctx ends, for the
 // line that begins with prefix. On failure the child is killed and the
-// error carries the end of its stderr.
+// error carries the end of its stderr, quoted.
 func Start(ctx context.Context, cmd *exec.Cmd, prefix string, wait time.Duration) (*Process, error) {
 	p := &Process{cmd: cmd, exited: make(chan struct{})}
 	cmd.Stderr = &p.logs
@@ -96,7 +96,7 @@ func Start(ctx context.Context, cmd *exec.Cmd, prefix string, wait time.Duration
 	_ = cmd.Process.Kill()
 	<-p.exited
 	if l := strings.TrimSpace(p.logs.String()); l != "" {
-		err = fmt.Errorf("%w; its output:\n%s", err, l)
+		err = fmt.Errorf("%w; its output:\n%s", err, quoted(l))
 	}
 	return nil, err
 }
@@ -156,11 +156,18 @@ func (p *Process) Stop(wait time.Duration) error {
 		}
 		if p.stopErr != nil {
 			if l := strings.TrimSpace(p.logs.String()); l != "" {
-				p.stopErr = fmt.Errorf("%w; its output:\n%s", p.stopErr, l)
+				p.stopErr = fmt.Errorf("%w; its output:\n%s", p.stopErr, quoted(l))
 			}
 		}
 	})
 	return p.stopErr
+}
+
+// quoted is the child's output as an error quotes it: each line indented
+// by two spaces, so that it reads as the child's, not as the parent's own
+// (a parent that prefixes its lines leaves indented ones alone).
+func quoted(output string) string {
+	return "  " + strings.ReplaceAll(output, "\n", "\n  ")
 }
 
 // Output is what the child printed after its addresses, line by line;

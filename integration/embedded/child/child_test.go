@@ -72,8 +72,8 @@ func TestAChildServesUntilStoppedAndReportsAfter(t *testing.T) {
 
 func TestAChildThatExitsBeforeServingFailsStartWithItsOutput(t *testing.T) {
 	_, err := start(t, "fail")
-	if err == nil || !strings.Contains(err.Error(), "exited before it served") || !strings.Contains(err.Error(), "no ports left") {
-		t.Fatalf("got %v, want the early exit and the child's stderr", err)
+	if err == nil || !strings.Contains(err.Error(), "exited before it served") || !strings.Contains(err.Error(), "its output:\n  cannot listen: no ports left") {
+		t.Fatalf("got %v, want the early exit and the child's stderr, indented", err)
 	}
 }
 
