@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"os"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -50,8 +49,7 @@ func TestABrokerThatDiesBeforeTheFirstRecordFailsNone(t *testing.T) {
 	// do with stdin still open.
 	_, _ = io.Copy(&r.stderr, r.rest)
 	err = r.cmd.Wait()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != exitFailed {
+	if !exitedFailed(err) {
 		t.Errorf("exit: %v, want status %d", err, exitFailed)
 	}
 	stderr := r.stderr.String()

@@ -47,6 +47,13 @@ func startUntilProducing(t *testing.T, args ...string) *running {
 	return startUntilProducingFrom(t, nil, args...)
 }
 
+// exitedFailed says whether err, a kprod process's Wait, is its exit with
+// exitFailed: some records failed, or the run was cut short.
+func exitedFailed(err error) bool {
+	var ee *exec.ExitError
+	return errors.As(err, &ee) && ee.ExitCode() == exitFailed
+}
+
 // startUntilProducingFrom is startUntilProducing with stdin read from in.
 func startUntilProducingFrom(t *testing.T, in io.Reader, args ...string) *running {
 	t.Helper()
@@ -104,8 +111,7 @@ func (r *running) finish(t *testing.T) summary {
 	_, _ = io.Copy(&r.stderr, r.rest)
 	err := r.cmd.Wait()
 	r.cancel()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != exitFailed {
+	if !exitedFailed(err) {
 		t.Fatalf("exit: %v, want status %d\nstderr:\n%s", err, exitFailed, r.stderr.String())
 	}
 	s := parseSummary(t, result{stdout: r.stdout.String(), stderr: r.stderr.String()})
@@ -363,8 +369,7 @@ func TestEmbeddedBrokerDeathEndsTheRun(t *testing.T) {
 		t.Fatalf("kprod had not exited %v after its broker was killed; it did once interrupted:\n%s", limit, r.stderr.String())
 	}
 	err := r.cmd.Wait()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != exitFailed {
+	if !exitedFailed(err) {
 		t.Errorf("exit: %v, want status %d", err, exitFailed)
 	}
 	const said = brokerDied
@@ -423,8 +428,7 @@ func TestInterruptWhileConnectingSaysSo(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = cmd.Wait()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != exitFailed {
+	if !exitedFailed(err) {
 		t.Errorf("exit: %v, want status %d", err, exitFailed)
 	}
 	want := "kprod: interrupted while connecting to " + ln.Addr().String() + " (interrupt signal received)\n"

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -120,8 +119,7 @@ func TestACtrlCAfterTheProducePhaseKeepsTheRunsTime(t *testing.T) {
 	}
 	_, _ = io.Copy(&r.stderr, r.rest)
 	err = r.cmd.Wait()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != exitFailed {
+	if !exitedFailed(err) {
 		t.Errorf("exit: %v, want status %d", err, exitFailed)
 	}
 	stdout, stderr := r.stdout.String(), r.stderr.String()

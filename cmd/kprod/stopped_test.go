@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -129,8 +128,7 @@ func TestProduceFromAnOpenStreamEndsWhenTheProducerIsStoppedForGood(t *testing.T
 	if ctx.Err() != nil {
 		t.Fatalf("kprod produce still running 20 s after its producer was stopped for good at its first answer\nstderr:\n%s", stderr.String())
 	}
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != exitFailed {
+	if !exitedFailed(err) {
 		t.Errorf("exit %v, want %d", err, exitFailed)
 	}
 	if !strings.Contains(stderr.String(), stoppedEarly) {
