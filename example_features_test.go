@@ -54,7 +54,7 @@ func Example_keyedRecords() {
 func Example_compression() {
 	brokers, stop := startBroker(fakebroker.Options{})
 	defer stop()
-	p, err := producer.New(producer.Config{Brokers: brokers, Compression: compression.Zstd, Linger: time.Hour, DeliveryTimeout: 2 * time.Hour})
+	p, err := producer.New(producer.Config{Brokers: brokers, Compression: compression.Zstd, Linger: time.Hour})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -160,7 +160,7 @@ func ExampleProducer_Flush() {
 	brokers, stop := startBroker(fakebroker.Options{})
 	defer stop()
 	// A long Linger: without Flush, these batches would wait an hour.
-	p, err := producer.New(producer.Config{Brokers: brokers, Linger: time.Hour, DeliveryTimeout: 2 * time.Hour})
+	p, err := producer.New(producer.Config{Brokers: brokers, Linger: time.Hour})
 	if err != nil {
 		log.Fatal(err)
 	}
