@@ -195,14 +195,17 @@ func Example_idempotence() {
 
 	// AcksLeader or AcksNone need idempotence off: New says so.
 	_, err = producer.New(producer.Config{Brokers: brokers, Acks: producer.AcksLeader})
-	fmt.Println(err != nil)
-	q, err := producer.New(producer.Config{Brokers: brokers, Acks: producer.AcksLeader, DisableIdempotence: true})
 	fmt.Println(err)
-	q.Close(context.Background())
+	q, err := producer.New(producer.Config{Brokers: brokers, Acks: producer.AcksLeader, DisableIdempotence: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer q.Close(context.Background())
+	fmt.Println("acks=1 without idempotence: accepted")
 	// Output:
 	// timed out: true - may have been written
-	// true
-	// <nil>
+	// producer config: Acks: idempotence (on by default) needs AcksAll; set DisableIdempotence to use acks=1
+	// acks=1 without idempotence: accepted
 }
 
 // SASL authenticates every connection; SCRAM never sends the password, and
