@@ -139,8 +139,11 @@ func (r *retries) OnBatchRetried(e producer.BatchRetried) {
 }
 
 // Hooks watch the producer: each implements the Hook interfaces of the
-// events it wants. They run on the callbacks' goroutine, never on one that
-// talks to brokers.
+// events it wants. No hook runs on a goroutine that talks to brokers. These
+// two run on the callbacks' goroutine (OnRecordAcknowledged on Produce's
+// caller's for a record that fails inside Produce, as its callback does);
+// OnRecordBuffered and OnRecordRefused run on Produce's caller's, in
+// Produce (see Hook).
 //
 // startBroker's in-process broker stands in for your cluster: set
 // Config.Brokers to your cluster's addresses instead.
