@@ -369,7 +369,15 @@ type Config struct {
 	ReconnectBackoff    time.Duration
 	ReconnectBackoffMax time.Duration
 
-	// Logger receives connection and retry events. Default: discard.
+	// Logger receives the producer's events: connections, retries,
+	// metadata refreshes and producer ids at Debug; brokers joining or
+	// leaving the metadata and the transaction protocol at Info; failures
+	// it retries (a metadata refresh, InitProducerId, a re-authentication)
+	// and a transaction that must abort at Warn; a transactional producer
+	// stopped at Error, and so, with its stack, a panic it recovers on a
+	// goroutine of its own (a Partitioner's, for a record that waited for
+	// metadata; a SASL mechanism's). Java: none (SLF4J, set up outside the
+	// client); kafka-python: none (the logging module). Default: discard.
 	Logger *slog.Logger
 
 	// ConnectionSetupTimeout bounds setting up a broker connection: the
