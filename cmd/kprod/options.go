@@ -283,7 +283,7 @@ func (o *commonOptions) chooseBrokers(getenv func(string) string) error {
 	case o.embedded && given:
 		return usagef("--embedded: not with %s", o.sources.name("Brokers"))
 	case !given && o.needBrokers && !o.embedded:
-		return usagef("--brokers (-b) is required; --embedded produces to a throw-away broker instead, whose records are gone when kprod exits")
+		return usagef("--brokers (-b) is required, or $%s as kprod broker prints it; --embedded produces to a throw-away broker instead, whose records are gone when kprod exits", brokersEnv)
 	}
 	o.useEmbedded = !given
 	return nil

@@ -58,7 +58,9 @@ func TestUsageErrors(t *testing.T) {
 		// before the broker starts.
 		{[]string{"produce", "--embedded", "-p", "6"}, "--partition: 6 is not a partition of topic kprod-perf, which would have 6 partitions (0 to 5)"},
 		// No false successes: stdin to a throw-away broker must be asked for.
-		{[]string{"produce", "--topic", "t"}, "--brokers (-b) is required"},
+		// A `kprod broker` not exported is the likely cause: the
+		// variable is named.
+		{[]string{"produce", "--topic", "t"}, "--brokers (-b) is required, or $KPROD_BROKERS as kprod broker prints it"},
 		{[]string{"produce", "--embedded", "-b", "h:1"}, "--embedded: not with --brokers"},
 		{[]string{"produce", "--embedded", "-X", "bootstrap.servers=h:1"}, "--embedded: not with -X bootstrap.servers"},
 		// The flag the user set is the one blamed, not the one the library names.
