@@ -4,9 +4,10 @@
 // the partitioner picks its partition from the metadata cache; the
 // accumulator encodes it into that partition's batch, in memory from the
 // buffer pool; the sender of the partition's leader drains ready batches into
-// ProduceRequests; the broker's answer completes the batch, and each record's
-// callback runs with its offset or its error. DESIGN.md follows one record
-// through all of it.
+// ProduceRequests; the connection to that broker (package conn) writes them
+// and reads the answers, which the sender reports to the accumulator: a batch
+// answered for good is complete, and each record's callback runs with its
+// offset or its error. DESIGN.md follows one record through all of it.
 //
 //	p, err := producer.New(producer.Config{Brokers: []string{"127.0.0.1:9092"}})
 //	...
