@@ -301,6 +301,38 @@ func TestAcksZeroCompletesOnWrite(t *testing.T) {
 	}
 }
 
+// A request Kafka does not answer gives its in-flight slot back once it is
+// written: nothing else would, as no answer comes to free it. Kept, each
+// acks=0 request took one of MaxInFlight for good, and once they were all
+// taken every later request on the connection waited for ever, a producer
+// with acks=0 stalling after its first few batches.
+func TestAcksZeroRequestsDoNotUseUpTheInFlightSlots(t *testing.T) {
+	fb := newFakeBroker(t)
+	c := dial(t, fb, Config{MaxInFlight: 1})
+	bc := fb.conn(t)
+	ctx, cancel := context.WithTimeout(context.Background(), waitTime)
+	defer cancel()
+	for i := range 3 {
+		produce := &protocol.ProduceRequest{Acks: 0, TimeoutMs: 1000, Topics: []protocol.ProduceRequestTopic{{
+			Name: "events", Partitions: []protocol.ProduceRequestPartition{{Index: 0, Records: []byte{}}},
+		}}}
+		o := newOutcome()
+		c.Send(ctx, produce, o.done)
+		if res := o.wait(t, "acks=0 produce"); res.err != nil {
+			t.Fatalf("acks=0 produce %d of 3 on one slot: %v", i+1, res.err)
+		}
+		if r := bc.next(t); r.api != protocol.Produce {
+			t.Fatalf("broker got %s, want Produce", r.api)
+		}
+	}
+	md := newOutcome()
+	c.Send(ctx, metadataRequest(), md.done)
+	bc.reply(bc.next(t), metadataResponse())
+	if res := md.wait(t, "request after three acks=0 requests"); res.err != nil {
+		t.Fatalf("request after three acks=0 requests on one slot: %v", res.err)
+	}
+}
+
 func TestRequestTimeout(t *testing.T) {
 	fake := clock.NewFake(time.Unix(1000, 0))
 	fb := newFakeBroker(t)
