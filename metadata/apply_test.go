@@ -158,6 +158,16 @@ func TestApply(t *testing.T) {
 			partitions: map[string]int{"a": 4},
 		},
 		{
+			// One partition more is growth too, the least CreatePartitions
+			// can add.
+			name:       "growth by a single partition is picked up",
+			setup:      []update{{resp(brokers(1), topic("a", none, part(0, 1, 0), part(1, 1, 0))), nil}},
+			apply:      update{resp(brokers(1), topic("a", none, part(0, 1, 0), part(1, 1, 0), part(2, 1, 0))), []string{"a"}},
+			changes:    Changes{GrownTopics: []string{"a"}},
+			leaders:    map[TopicPartition]leader{tp("a", 2): {1, 0, true}},
+			partitions: map[string]int{"a": 3},
+		},
+		{
 			// Kafka never removes a partition: the answer comes from a broker
 			// that has not seen CreatePartitions yet. Taken as it was, it
 			// left the batches of partitions 2 and 3 with no sender.
