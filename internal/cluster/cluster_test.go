@@ -239,6 +239,27 @@ func TestAWantedTopicIsAskedForUntilReleased(t *testing.T) {
 	require.Empty(t, r.c.wantedTopics())
 }
 
+// A release called again takes nothing more away: each waiter takes away
+// its own want only. Counted twice (a deferred release after an explicit
+// one), it took another waiter's, whose topic was then no longer asked for
+// nor polled while that waiter still waited for it.
+func TestAReleaseCalledAgainLeavesTheOtherWaitersWant(t *testing.T) {
+	c := New(Config{Clock: clock.Real{}})
+	first, second := c.Want("t"), c.Want("t")
+	firstPartition, secondPartition := c.WantPartition("t", 1), c.WantPartition("t", 1)
+	first()
+	first()
+	firstPartition()
+	firstPartition()
+	require.Equal(t, []string{"t"}, c.wantedTopics(), "topics awaited while one of two waiters waits")
+	require.Equal(t, []metadata.TopicPartition{{Topic: "t", Partition: 1}}, c.partitionsWanted(),
+		"partitions awaited while one of two waiters waits")
+	second()
+	secondPartition()
+	require.Empty(t, c.wantedTopics(), "topics awaited once both released")
+	require.Empty(t, c.partitionsWanted(), "partitions awaited once both released")
+}
+
 // hideOnce makes the fake answer topic as unknown once, as a broker whose
 // metadata lags behind the cluster's would, after arm is called; asked
 // reports whether a later request named topic again. The requests after
