@@ -407,6 +407,28 @@ func TestARefreshForNoTopicKeepsTheCachedOnes(t *testing.T) {
 	require.ErrorIs(t, tp.Err, kerr.UnknownTopicOrPartition)
 }
 
+// A topic the cluster refused (TOPIC_AUTHORIZATION_FAILED) is asked for
+// by every refresh while cached, as a topic with partitions is, though
+// nothing awaits it: access granted later is told only by an answer that
+// names it. Asked for only while awaited, its refusal stayed cached, the
+// answer to every later PartitionsFor and to the records held for it. An
+// unknown topic, by contrast, is asked for only while awaited: asked for
+// ever after, it could be auto-created long after everyone gave up on it.
+func TestARefusedTopicIsAskedForWhileCached(t *testing.T) {
+	c := New(Config{Clock: clock.Real{}})
+	refused, unknown := "refused", "unknown"
+	c.cache.Apply(&protocol.MetadataResponse{
+		Brokers: []protocol.MetadataResponseBroker{{NodeID: 0, Host: "127.0.0.1", Port: 9092}},
+		Topics: []protocol.MetadataResponseTopic{
+			{Name: &refused, ErrorCode: kerr.TopicAuthorizationFailed.Code},
+			{Name: &unknown, ErrorCode: kerr.UnknownTopicOrPartition.Code},
+		},
+	}, 12, []string{refused, unknown}, time.Now())
+	require.True(t, c.Snapshot().Topic(refused).Refused(), "the topic the answer refused")
+	ask, _ := c.topics()
+	require.Equal(t, []string{refused}, ask, "the topics a refresh asks for, none awaited")
+}
+
 func TestAskAnyPassesOverBrokersItCannotReach(t *testing.T) {
 	r := newRig(t, fakebroker.Options{Nodes: 2, Topics: map[string]int32{"t": 1}}, 2)
 	r.awaitTopic("t")
