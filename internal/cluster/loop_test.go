@@ -278,6 +278,35 @@ func TestAPartitionOnePastTheLastIsAwaited(t *testing.T) {
 	require.True(t, r.c.awaiting(), "partition 2 of a 2-partition topic is awaited")
 }
 
+// A known partition without a leader the metadata can address (none
+// elected yet, or its leader left out of the broker list) keeps the loop
+// polling, so that its records wait RetryBackoff for a leader, not
+// MetadataMaxAge: no sender drains a partition that has none.
+func TestAPartitionWithoutAUsableLeaderIsAwaited(t *testing.T) {
+	c := New(Config{Clock: clock.Real{}})
+	name := "t"
+	answer := func(brokers []int32, leaders ...int32) {
+		resp := &protocol.MetadataResponse{Topics: []protocol.MetadataResponseTopic{{Name: &name}}}
+		for _, id := range brokers {
+			resp.Brokers = append(resp.Brokers, protocol.MetadataResponseBroker{NodeID: id, Host: "127.0.0.1", Port: 9092 + id})
+		}
+		for i, leader := range leaders {
+			p := protocol.MetadataResponsePartition{PartitionIndex: int32(i), LeaderID: leader, LeaderEpoch: -1}
+			if leader < 0 {
+				p.ErrorCode = kerr.LeaderNotAvailable.Code
+			}
+			resp.Topics[0].Partitions = append(resp.Topics[0].Partitions, p)
+		}
+		c.cache.Apply(resp, 12, []string{name}, time.Now())
+	}
+	answer([]int32{0, 1}, 0, -1)
+	require.True(t, c.awaiting(), "partition 1 has no leader elected")
+	answer([]int32{0}, 0, 1)
+	require.True(t, c.awaiting(), "partition 1's leader is not among the brokers")
+	answer([]int32{0, 1}, 0, 1)
+	require.False(t, c.awaiting(), "every partition has a leader among the brokers")
+}
+
 // A topic awaited and asked for again and again (records held for it, each
 // Produce asking for a refresh) is found RetryBackoff after it is created,
 // however many answers called it unknown before.
