@@ -475,6 +475,34 @@ func TestACoordinatorIsFoundOnceAndFoundAgainWhenForgotten(t *testing.T) {
 	require.Equal(t, r.fake.Addrs()[0], moved.Addr())
 }
 
+// A coordinator whose connection fails a request is forgotten, and the
+// next request looks the coordinator up again: it may have moved (its
+// broker restarting hands the transactions it coordinated to another),
+// and kept, the one that failed would be asked again and again while the
+// new one went unasked.
+func TestACoordinatorThatFailedARequestIsLookedUpAgain(t *testing.T) {
+	r := newRig(t, fakebroker.Options{Nodes: 2}, 1)
+	var coordinator atomic.Int32
+	coordinator.Store(1)
+	r.fake.OnFindCoordinator(func(int32, int8, string) (int32, fakebroker.Action) {
+		return coordinator.Load(), fakebroker.Action{}
+	})
+	r.fake.OnInitProducerId(func(node int32, _ *protocol.InitProducerIdRequest) fakebroker.Action {
+		return fakebroker.Action{Drop: node == 1} // node 1 hangs up: it is going down
+	})
+	ctx := context.Background()
+	req := &protocol.InitProducerIdRequest{ProducerID: -1, ProducerEpoch: -1, TransactionTimeoutMs: 60000}
+	_, err := r.c.AskCoordinator(ctx, TransactionCoordinator, "tx", req, protocol.AllVersions)
+	require.ErrorIs(t, err, conn.ErrDisconnected)
+	_, known := r.c.KnownCoordinator(TransactionCoordinator, "tx")
+	require.False(t, known, "the coordinator whose connection failed the request is still known")
+
+	coordinator.Store(0) // node 0 took the transactions over
+	_, err = r.c.AskCoordinator(ctx, TransactionCoordinator, "tx", req, protocol.AllVersions)
+	require.NoError(t, err, "the request after the coordinator moved")
+	require.Equal(t, int64(2), r.fake.FindCoordinatorRequests(), "lookups")
+}
+
 func TestACoordinatorNotAvailableIsRetriable(t *testing.T) {
 	r := newRig(t, fakebroker.Options{}, 1)
 	r.fake.OnFindCoordinator(func(int32, int8, string) (int32, fakebroker.Action) {
