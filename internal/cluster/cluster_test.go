@@ -643,6 +643,28 @@ func TestAskAnyAsksTheSeedsOnlyAfterTheNodes(t *testing.T) {
 	require.Equal(t, before, dials.Load(), "a seed was dialled while the node answered")
 }
 
+// A node with a live connection is asked before one that AskAny would
+// have to dial: the dial costs round trips (and, with SASL, an
+// authentication) before the request can go, and makes one more
+// connection to keep. The Java client's leastLoadedNode, too, prefers a
+// node with a ready connection.
+func TestAskAnyAsksAConnectedNodeBeforeOneItWouldDial(t *testing.T) {
+	fake, err := fakebroker.Start(fakebroker.Options{Nodes: 2})
+	require.NoError(t, err)
+	t.Cleanup(fake.Close)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	c := New(Config{Seeds: fake.Addrs()[:1], Clock: clock.Real{}, Logger: logger,
+		Conn: conn.Config{Logger: logger, RequestTimeout: waitFor}})
+	t.Cleanup(c.Close)
+	require.NoError(t, c.refresh(context.Background())) // through the seed
+	_, err = c.Node(1).Broker.Conn(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, conn.Dialable, c.Node(0).Broker.Readiness(), "node 0, never dialled")
+	for range 10 { // the nodes are shuffled each time
+		require.Same(t, c.Node(1).Broker, c.brokers()[0], "the broker AskAny asks first")
+	}
+}
+
 // A node whose host stopped answering, which its sender keeps dialling, is
 // asked only after the connected nodes: AskAny joining that dial made one
 // metadata request in three wait up to ConnectionSetupTimeout while two
