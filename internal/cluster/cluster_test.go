@@ -581,6 +581,35 @@ func TestNoBrokerIsAddedAfterClose(t *testing.T) {
 	require.ErrorIs(t, err, conn.ErrClosed, "a coordinator found after Close")
 }
 
+// A leader hint the cache does not take (stale: its epoch no newer than
+// the one cached) asks for a refresh instead, so that the partition's
+// leader comes from a broker soon rather than at MetadataMaxAge; a hint
+// the cache takes asks for none, having told the news itself.
+func TestAStaleLeaderHintAsksForARefresh(t *testing.T) {
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	c := New(Config{Clock: clock.Real{}, Logger: logger, Conn: conn.Config{Logger: logger}})
+	t.Cleanup(c.Close)
+	name := "t"
+	c.cache.Apply(&protocol.MetadataResponse{
+		Brokers: []protocol.MetadataResponseBroker{{NodeID: 0, Host: "127.0.0.1", Port: 9092}, {NodeID: 1, Host: "127.0.0.1", Port: 9093}},
+		Topics: []protocol.MetadataResponseTopic{{Name: &name, Partitions: []protocol.MetadataResponsePartition{
+			{PartitionIndex: 0, LeaderID: 0, LeaderEpoch: 5},
+		}}},
+	}, 12, []string{name}, time.Now())
+	asked := func() bool {
+		select {
+		case <-c.refreshCh:
+			return true
+		default:
+			return false
+		}
+	}
+	require.False(t, c.ApplyLeaderHint(name, wire.UUID{}, 0, 1, 5, nil), "a hint at the cached epoch taken")
+	require.True(t, asked(), "a stale hint asked for no refresh")
+	require.True(t, c.ApplyLeaderHint(name, wire.UUID{}, 0, 1, 6, nil), "a hint at a newer epoch not taken")
+	require.False(t, asked(), "a hint taken asked for a refresh")
+}
+
 // One broker refusing the producer while the other could not be reached
 // (restarting, say) may heal: the lookup is asked again. Only a refusal
 // from every broker asked is final.
