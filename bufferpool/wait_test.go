@@ -105,6 +105,29 @@ func TestReleaseWakesOnlyTheHead(t *testing.T) {
 	}
 }
 
+// A head served with memory left over passes the turn on: a release that
+// covers the next waiter too serves it, woken by the head as it leaves.
+// A release wakes the head alone (TestReleaseWakesOnlyTheHead), so a head
+// that left without waking the next left that waiter asleep beside free
+// memory until another release, or its MaxBlock, failed it.
+func TestAServedHeadWakesTheNextWaiterWhenMemoryIsLeft(t *testing.T) {
+	p, _ := newTestPool(100, 10)
+	ctx := context.Background()
+	mustReserve(t, p, 100)
+	a := goReserve(p, ctx, 30, forever)
+	waitWaiters(t, p, 1)
+	b := goReserve(p, ctx, 20, forever)
+	waitWaiters(t, p, 2)
+
+	p.Release(50)
+	awaitOK(t, a, "head waiter (30)")
+	awaitOK(t, b, "second waiter (20), with 20 of the 50 bytes left")
+	equal(t, p.Waiters(), 0, "waiters")
+	p.Release(50) // the waiters' reservations
+	p.Release(50) // what is left of the initial reservation
+	equal(t, p.Available(), 100, "available at the end")
+}
+
 // A waiter whose deadline passes leaves the queue, gives back what it had
 // collected, and the next waiter gets it.
 func TestTimeoutGivesBackCollectedMemory(t *testing.T) {
