@@ -128,6 +128,29 @@ func TestAServedHeadWakesTheNextWaiterWhenMemoryIsLeft(t *testing.T) {
 	equal(t, p.Available(), 100, "available at the end")
 }
 
+// A waiter for a poolable buffer that has collected part of its size from
+// unpooled memory takes only the rest when a buffer comes back to the free
+// list, which gives way to it. Handed the whole buffer besides, the bytes
+// it had collected were counted neither free nor handed out, and the pool
+// was that much smaller for good.
+func TestAWaiterPartlyServedTakesOnlyTheRestFromAFreeBuffer(t *testing.T) {
+	p, _ := newTestPool(100, 10)
+	ctx := context.Background()
+	buf := mustAllocate(t, p, 10)
+	mustReserve(t, p, 85)
+	ch := goAllocate(p, ctx, 10, forever)
+	waitWaiters(t, p, 1)
+	waitAvailable(t, p, 0) // it collected the 5 free bytes
+
+	p.Deallocate(buf)
+	got := awaitOK(t, ch, "Allocate(10) with 5 bytes collected")
+	equal(t, cap(got), 10, "cap")
+	equal(t, p.Available(), 5, "available once the waiter is served")
+	p.Deallocate(got)
+	p.Release(85)
+	equal(t, p.Available(), 100, "available at the end")
+}
+
 // A waiter whose deadline passes leaves the queue, gives back what it had
 // collected, and the next waiter gets it.
 func TestTimeoutGivesBackCollectedMemory(t *testing.T) {
