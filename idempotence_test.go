@@ -70,17 +70,45 @@ func TestLostAnswersDoNotDuplicateOrReorder(t *testing.T) {
 // fail instead, not written, and the rest are stored once, in order.
 func TestARequestPassedByAForgetfulBrokerFails(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, KeepRecords: true})
-	p := newProducer(t, c, func(cfg *Config) { cfg.BatchSize = 1024; cfg.Linger = NoLinger })
+	// The warm-up's request, then the burst's first two: counted from
+	// here, as the hook may hear of the warm-up's write after its answer.
+	written := &requestsWritten{}
+	threeWritten := written.await(3)
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.BatchSize = 1024
+		cfg.Linger = NoLinger
+		// Longer than the hold of the burst's first request below, so
+		// that no retry of it is counted as a request behind it.
+		cfg.RequestTimeout = 2 * waitFor
+		cfg.Hooks = []Hook{written}
+	})
 	first := []byte("before the partition went idle")
 	_, err := p.Send(ctx(t), &Record{Topic: "t", Value: first, Partition: 0, ExplicitPartition: true})
 	require.NoError(t, err)
 	c.ForgetProducer(c.Records("t", 0)[0].ProducerID)
 
-	// The first request of the burst is held, so that more go behind it
-	// (the broker acknowledged the partition before), then refused.
-	c.OnProduce(failFirst(1, fakebroker.Action{Delay: 200 * time.Millisecond, All: &fakebroker.Failure{Err: kerr.NotEnoughReplicas}}))
+	// The first request of the burst is held until the producer has
+	// written another behind it (the broker acknowledged the partition
+	// before, so it pipelines), then refused. A fixed delay could end
+	// before a slow sender wrote the second, and then none was passed.
+	pipelined := make(chan bool, 1)
+	var seen atomic.Int64
+	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action {
+		if seen.Add(1) > 1 {
+			return fakebroker.Action{}
+		}
+		select {
+		case <-threeWritten:
+			pipelined <- true
+		case <-time.After(waitFor):
+			pipelined <- false
+		}
+		return fakebroker.Action{All: &fakebroker.Failure{Err: kerr.NotEnoughReplicas}}
+	})
 	const n = 20
 	o, values := produceABatchEach(t, p, n)
+	require.True(t, bounded.Receive(t, pipelined, 2*waitFor, "the broker saw no request of the burst"),
+		"no request was written behind the held one (%v)", waitFor)
 	o.wait(t, "records")
 	want := [][]byte{first}
 	for i := range n {
