@@ -12,8 +12,8 @@ import (
 
 // PartitionsFor returns how many partitions topic has, fetching its
 // metadata and waiting for it if the producer does not know it yet (Java:
-// partitionsFor), no longer than MaxBlock or ctx: an invalid name fails at
-// once with ErrInvalidRecord, a topic that does not exist with
+// partitionsFor), no longer than MaxBlock from the call or ctx: an invalid
+// name fails at once with ErrInvalidRecord, a topic that does not exist with
 // ErrUnknownTopic then, wrapping the broker's last answer for it (such as
 // kerr.UnknownTopicOrPartition, which Kafka calls retriable, so that
 // kerr.IsRetriable holds for it as for a record's error at MaxBlock and as
@@ -35,8 +35,15 @@ func (p *Producer) PartitionsFor(ctx context.Context, topic string) (int, error)
 	if err := validTopic(topic); err != nil {
 		return 0, &PartitionError{Topic: topic, Partition: -1, Err: err}
 	}
+	// MaxBlock counts from the call: the deadline is read before the topic
+	// is wanted, and the timer armed at it. Once the topic is wanted the
+	// metadata loop may fetch its answer before the arming, and a clock
+	// moved meanwhile (a test's Advance on seeing that answer) pushed a
+	// timer armed for MaxBlock back by as much: for ever, on a fake clock
+	// moved no more.
+	deadline := p.cfg.clock.Now().Add(p.cfg.MaxBlock)
 	defer p.cluster.Want(topic)()
-	maxBlock := p.cfg.clock.NewTimer(p.cfg.MaxBlock)
+	maxBlock := p.cfg.clock.NewTimerAt(deadline)
 	defer maxBlock.Stop()
 	// A refusal is trusted only from an answer that named the topic
 	// since the call began, as the Java client's partitionsFor fetches
