@@ -434,6 +434,8 @@ func TestADialerGetsTheConnectionSetupTimeout(t *testing.T) {
 		left := receive(t, d.left, "a dial")
 		require.NoError(t, p.Close(ctx(t)))
 		require.LessOrEqual(t, left, tc.want, "ConnectionSetupTimeout %v", tc.set)
-		require.Greater(t, left, tc.want-time.Second, "ConnectionSetupTimeout %v: the dial's deadline", tc.set)
+		// Half of it: the dial may come late on a loaded machine, and a
+		// 30s timeout cut off at 10s still fails.
+		require.Greater(t, left, tc.want/2, "ConnectionSetupTimeout %v: the dial's deadline", tc.set)
 	}
 }
