@@ -16,9 +16,10 @@ import (
 )
 
 // waitFor bounds every wait in these tests: generous for a loaded 2-core
-// machine under -race, short enough that a hang fails with a message
-// rather than the test binary's timeout.
-const waitFor = 20 * time.Second
+// machine under -race (a minute, as integration's testTimeout), short
+// enough that a hang fails with a message rather than the test binary's
+// timeout. No test waits it out to show that something does not happen.
+const waitFor = 60 * time.Second
 
 // cluster starts a fake cluster that keeps records, closed at cleanup.
 func startCluster(t testing.TB, opts fakebroker.Options) *fakebroker.Cluster {

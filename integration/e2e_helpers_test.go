@@ -50,18 +50,18 @@ func e2eNewTopics(t *testing.T, seeds []string, n int, partitions int32, configs
 // or that a record reported as failed was written after all.
 func e2eReadAll(t *testing.T, seeds []string, topic string, want int) []readback.Record {
 	t.Helper()
-	return e2eReadAllWithin(t, seeds, topic, want, testTimeout, "")
+	return e2eReadAllSaying(t, seeds, topic, want, "")
 }
 
-// e2eReadAllWithin is e2eReadAll within a bound of the caller's, for
-// records that are written by now or never (a Flush returned after them),
-// failing with why, if given, when they are not all there.
-func e2eReadAllWithin(t *testing.T, seeds []string, topic string, want int, within time.Duration, why string) []readback.Record {
+// e2eReadAllSaying is e2eReadAll failing with why, if given, when the
+// records are not all there: for records that are written by now or never
+// (a Flush returned after them).
+func e2eReadAllSaying(t *testing.T, seeds []string, topic string, want int, why string) []readback.Record {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), within)
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
 	got, err := readback.ReadAll(ctx, seeds, topic, want)
-	require.NoError(t, err, "reading back %s within %v %s", topic, within, why)
+	require.NoError(t, err, "reading back %s within %v %s", topic, testTimeout, why)
 	require.Len(t, got, want, "records read back from %s", topic)
 	return got
 }

@@ -78,7 +78,7 @@ func TestTxnCommitFromACallbackSeesAFailureQueuedBehindIt(t *testing.T) {
 					// BeginTransaction's refusal, which changes nothing.
 					assert.Eventually(t, func() bool {
 						return errors.Is(p.BeginTransaction(), producer.ErrTransactionAbortable)
-					}, 10*time.Second, time.Millisecond, "the transaction did not learn of b's failure while a's callback ran")
+					}, testTimeout, time.Millisecond, "the transaction did not learn of b's failure while a's callback ran")
 					ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 					defer cancel()
 					commitDone <- commit{err: p.CommitTransaction(ctx)}

@@ -98,7 +98,7 @@ func TestATransactionalPerfRunStopsWhenAProduceAnswerStopsTheProducer(t *testing
 func TestProduceFromAnOpenStreamEndsWhenTheProducerIsStoppedForGood(t *testing.T) {
 	t.Parallel()
 	brokers, topic := stoppingCluster(t, clusterAuthorizationFailed)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, kprodBin, "produce", "-b", brokers, "-t", topic, "--linger", "0", "--json", "--progress", "never")
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGQUIT) }
@@ -126,7 +126,7 @@ func TestProduceFromAnOpenStreamEndsWhenTheProducerIsStoppedForGood(t *testing.T
 	}()
 	err = cmd.Wait()
 	if ctx.Err() != nil {
-		t.Fatalf("kprod produce still running 20 s after its producer was stopped for good at its first answer\nstderr:\n%s", stderr.String())
+		t.Fatalf("kprod produce still running after %v, though its producer was stopped for good at its first answer\nstderr:\n%s", runTimeout, stderr.String())
 	}
 	if !exitedFailed(err) {
 		t.Errorf("exit %v, want %d", err, exitFailed)

@@ -15,9 +15,9 @@ import (
 	"github.com/gokafka/producer/integration/embedded"
 )
 
-// testTimeout bounds every wait in these tests; a healthy run needs a
-// fraction of it.
-const testTimeout = 20 * time.Second
+// testTimeout bounds every wait in these tests, as integration's does; a
+// healthy run needs a fraction of it.
+const testTimeout = 60 * time.Second
 
 func start(t *testing.T, opts embedded.Options) *embedded.Cluster {
 	t.Helper()
