@@ -2,9 +2,9 @@ package producer
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"testing"
-	"time"
 	"weak"
 
 	"github.com/stretchr/testify/require"
@@ -59,10 +59,10 @@ func TestRecordContextIsNotKeptAfterItsOutcome(t *testing.T) {
 			}
 		}
 		for i, w := range watched {
-			require.Eventually(t, func() bool {
+			eventually(t, fmt.Sprintf("hooks %v: record %d's Context let go after its outcome", withHooks, i), func() bool {
 				runtime.GC()
 				return w.Value() == nil
-			}, waitFor, 10*time.Millisecond, "hooks %v: record %d's Context is still held after its outcome", withHooks, i)
+			})
 		}
 	}
 }
