@@ -31,11 +31,15 @@ func init() {
 // #1217.
 func TestIdempotenceMaybeWritten(t *testing.T) {
 	const topic = "maybe"
-	// Short timeouts: each case waits for one to pass.
+	// Short timeouts, for the cases that wait for one to pass; seconds,
+	// not fractions of one, as a record of such a case must be acknowledged
+	// first within DeliveryTimeout (metadata, connection and producer id
+	// included), on a machine that may be loaded.
+	const requestTimeout = 500 * time.Millisecond
 	timeouts := func(cfg *producer.Config) {
 		fastRetries(cfg)
-		cfg.RequestTimeout = 200 * time.Millisecond
-		cfg.DeliveryTimeout = 600 * time.Millisecond
+		cfg.RequestTimeout = requestTimeout
+		cfg.DeliveryTimeout = 2 * time.Second
 	}
 
 	t.Run("sent, never answered within DeliveryTimeout", func(t *testing.T) {
@@ -54,7 +58,7 @@ func TestIdempotenceMaybeWritten(t *testing.T) {
 		before := p.Stats().Requests
 		// Every attempt is held by the broker well past RequestTimeout,
 		// then written.
-		held := c.DelayNextProduce(1000, time.Second)
+		held := c.DelayNextProduce(1000, 4*requestTimeout)
 		md, err = p.Send(ctx, recs[1])
 		held.Remove()
 		require.Error(t, err, "every request of record 1 was held past DeliveryTimeout")
@@ -127,7 +131,9 @@ func TestIdempotenceMaybeWritten(t *testing.T) {
 	t.Run("refused before the write", func(t *testing.T) {
 		c := startCluster(t, embedded.Options{Topics: map[string]int32{topic: 1}})
 		seeds := c.Addrs()
-		p := newProducer(t, seeds, timeouts)
+		// No short timeout: the record must fail for the refusal, never
+		// for its DeliveryTimeout.
+		p := newProducer(t, seeds, fastRetries)
 		c.FailNextProduce(1, kerr.TopicAuthorizationFailed.Code)
 		recs := recordsFor(topic, 1, nil)
 		outs := produceAll(t, p, recs)

@@ -53,11 +53,15 @@ func TestTxnCommitFromACallbackSeesAFailureQueuedBehindIt(t *testing.T) {
 				c := startCluster(t, embedded.Options{Topics: map[string]int32{topic: 2}})
 				seeds := c.Addrs()
 				setTransactionVersion(t, seeds, proto.level)
+				// Short timeouts, for b to fail soon; seconds for
+				// DeliveryTimeout, not one, as a must be acknowledged within
+				// it first on a machine that may be loaded. (a does not
+				// wait for metadata, fetched before it.)
 				p, log := newTxnProducer(t, seeds, txnID(t, "cb"), proto, func(cfg *producer.Config) {
 					cfg.Linger = producer.NoLinger
 					cfg.MaxBlock = 300 * time.Millisecond
-					cfg.RequestTimeout = 500 * time.Millisecond
-					cfg.DeliveryTimeout = time.Second
+					cfg.RequestTimeout = time.Second
+					cfg.DeliveryTimeout = 3 * time.Second
 				})
 				awaitMetadata(t, p, topic)
 				require.NoError(t, p.BeginTransaction())
