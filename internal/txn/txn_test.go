@@ -739,6 +739,28 @@ func TestV1AddingRefusedMakesTheTransactionAbortable(t *testing.T) {
 	require.Equal(t, Ready, r.state())
 }
 
+// An AddPartitionsToTxn refused with fencing (PRODUCER_FENCED, or
+// INVALID_PRODUCER_EPOCH from an older coordinator), the transactional id
+// denied, or INVALID_TXN_STATE stops the producer, as the Java client's
+// AddPartitionsToTxnHandler stops on each: no abort heals them. Left
+// abortable, a caller following the docs would abort, begin again, and
+// meet the same refusal at the next transaction's first partition, for
+// ever. The batches waiting to be added fail with the fatal error.
+func TestV1AddingRefusedForWhatEndsTheProducerIsFatal(t *testing.T) {
+	for _, code := range []*kerr.Error{kerr.ProducerFenced, kerr.InvalidProducerEpoch,
+		kerr.TransactionalIDAuthorizationFailed, kerr.InvalidTxnState} {
+		r := initialized(t, false)
+		r.coords.fail(protocol.AddPartitionsToTxn, code)
+		require.False(t, r.admit(tp0))
+		unsent, _ := r.awaitUnsent()
+		require.ErrorIs(t, unsent[0], ErrFatal, "%s: what waited to be added", code.Name)
+		require.Equal(t, FatalError, r.state(), code.Name)
+		err := r.m.Commit(context.Background())
+		require.ErrorIs(t, err, ErrFatal, code.Name)
+		require.ErrorIs(t, err, code, code.Name)
+	}
+}
+
 func TestV2PartitionsNeedNoAdding(t *testing.T) {
 	r := initialized(t, true)
 	require.True(t, r.admit(tp0))
