@@ -761,6 +761,32 @@ func TestV1AddingRefusedForWhatEndsTheProducerIsFatal(t *testing.T) {
 	}
 }
 
+// A partition whose first batch of the transaction leaves while the
+// commit waits for the records (its linger had not passed when the commit
+// began) is admitted: with v2 at once, with v1 once the AddPartitionsToTxn
+// the commit's wait let start has added it, before the commit's EndTxn.
+// Refused or left unadded, the batch could never be sent, and the commit,
+// waiting for its records, would wait until its ctx ended.
+func TestAPartitionFirstSentDuringTheCommitIsAdmitted(t *testing.T) {
+	for _, v2 := range []bool{false, true} {
+		r := initialized(t, v2)
+		var admitted []bool
+		r.duringFlush = func() { admitted = append(admitted, r.admit(tp0)) }
+		require.NoError(t, r.m.Commit(context.Background()), "v2=%v", v2)
+		require.Equal(t, v2, admitted[0], "v2=%v: the first ask, as the commit flushes", v2)
+		if v2 {
+			require.Equal(t, []protocol.APIKey{protocol.EndTxn}, r.coords.apis()[1:], "v2: the partition needs no adding")
+		} else {
+			require.Equal(t, []protocol.APIKey{protocol.AddPartitionsToTxn, protocol.EndTxn}, r.coords.apis()[1:],
+				"v1: the partition is added, then the transaction committed")
+			r.mu.Lock()
+			require.Equal(t, []accumulator.TopicPartition{tp0}, r.woken, "v1: the partition may send once added")
+			r.mu.Unlock()
+		}
+		require.True(t, r.coords.lastEndTxn(t).Committed, "v2=%v", v2)
+	}
+}
+
 func TestV2PartitionsNeedNoAdding(t *testing.T) {
 	r := initialized(t, true)
 	require.True(t, r.admit(tp0))
