@@ -1025,6 +1025,27 @@ func TestAFailedRecordMeansAbort(t *testing.T) {
 	require.Equal(t, Ready, r.state())
 }
 
+// A failed batch's bump is its own transaction's: the v1 abort that ends
+// it takes the new epoch, and the next transaction's abort, nothing having
+// failed, keeps the epoch. Carried over, the bump would make every later
+// abort ask the coordinator for an epoch nothing needs, a round trip each,
+// and use up the epochs of the producer id.
+func TestAFailedBatchsBumpEndsWithItsTransaction(t *testing.T) {
+	r := initialized(t, false)
+	r.addedToTheTransaction(false)
+	r.m.RecordFailed(tp0, kerr.NotEnoughReplicas)
+	epoch := r.producerID().Epoch
+	require.NoError(t, r.m.Abort(context.Background()))
+	require.Equal(t, protocol.InitProducerId, r.coords.last().req.Key(), "the abort of the failed batch's transaction")
+	require.Equal(t, epoch+1, r.producerID().Epoch)
+
+	require.NoError(t, r.m.Begin())
+	r.addedToTheTransaction(false)
+	require.NoError(t, r.m.Abort(context.Background()))
+	require.Equal(t, protocol.EndTxn, r.coords.last().req.Key(), "the next transaction's abort asked for a new epoch")
+	require.Equal(t, epoch+1, r.producerID().Epoch)
+}
+
 // A record that fails while an abort waits for the transaction's records
 // (a batch in flight, say) leaves the transaction Aborting: it is being
 // aborted already. Broken, the failure moved it to AbortableError, and
@@ -1110,6 +1131,23 @@ func TestASequenceLostNeedsAnAbortAndANewEpoch(t *testing.T) {
 	require.NoError(t, r.m.Abort(context.Background()))
 	require.Equal(t, int16(1), r.producerID().Epoch, "v2: the abort's EndTxn gives the new epoch")
 	require.NotContains(t, r.coords.apis()[1:], protocol.InitProducerId)
+}
+
+// v1: a partition whose sequences must restart (EpochNeeded) is itself
+// the reason the abort takes a new epoch (InitProducerId): the manager
+// books it, and does not count on the accumulator still reporting the
+// partition's doubt when the abort asks (SequencesInDoubt, false here).
+// Without the epoch, the partition could never send again.
+func TestAV1SequenceLostGetsItsNewEpochFromTheAbort(t *testing.T) {
+	r := initialized(t, false)
+	r.addedToTheTransaction(false)
+	r.m.EpochNeeded(tp0, kerr.OutOfOrderSequenceNumber)
+	require.Equal(t, AbortableError, r.state())
+	epoch := r.producerID().Epoch
+	require.NoError(t, r.m.Abort(context.Background()))
+	apis := r.coords.apis()
+	require.Equal(t, []protocol.APIKey{protocol.EndTxn, protocol.InitProducerId}, apis[len(apis)-2:])
+	require.Equal(t, epoch+1, r.producerID().Epoch)
 }
 
 func TestFencingIsFatal(t *testing.T) {
