@@ -1805,6 +1805,31 @@ func TestCloseAbortsATransactionUnderWay(t *testing.T) {
 	require.Len(t, r.coords.apis(), sent, "nothing sent")
 }
 
+// Close leaves a transaction whose commit was sent, its outcome unknown,
+// to the coordinator, which may have committed it: the abort refuses it
+// (ErrState), and that refusal is no failure of Close, which sends
+// nothing and returns nil, as its doc says. Reported, it would fail the
+// Close of every producer whose last commit was cut short, though nothing
+// was left for Close to do.
+func TestCloseLeavesATransactionWhoseCommitWasSent(t *testing.T) {
+	r := initialized(t, true)
+	r.addedToTheTransaction(true)
+	g := r.coords.hold(protocol.EndTxn)
+	ctx, cancel := context.WithCancel(context.Background())
+	committed := make(chan error, 1)
+	go func() { committed <- r.m.Commit(ctx) }()
+	bounded.Receive(t, g.arrived, waitTime, "no EndTxn after Commit")
+	cancel()
+	err := bounded.Receive(t, committed, waitTime, "Commit did not return after its ctx ended")
+	require.ErrorContains(t, err, "outcome is unknown")
+	close(g.open)
+
+	sent := len(r.coords.apis())
+	require.NoError(t, r.m.Close(context.Background()))
+	require.Len(t, r.coords.apis(), sent, "Close sent nothing")
+	require.Equal(t, Committing, r.state(), "the transaction is the coordinator's")
+}
+
 // TestAnAbortWaitsForThePartitionsBeingAdded holds the order a v1
 // coordinator needs: an AddPartitionsToTxn under way when the abort comes
 // is answered before the abort's EndTxn is sent. Sent after the end, it
