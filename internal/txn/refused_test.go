@@ -181,6 +181,31 @@ func TestSendOffsetsRefusedIsAbortableOnlyForWhatAnAbortMayHeal(t *testing.T) {
 	}
 }
 
+// A SendOffsets whose ctx ends while it waits to retry the coordinator's
+// retriable answer (COORDINATOR_LOAD_IN_PROGRESS) leaves the transaction
+// to abort (ErrAbortable), as SendOffsetsToTransaction's doc promises, so
+// that a caller who gives up on a coordinator that keeps answering so
+// aborts and goes back to the consumer's committed position. It differs
+// from a call that could not reach the coordinator, which says to call
+// again (TestACodeMetReachingTheCoordinatorIsNotItsRefusal).
+func TestSendOffsetsCutShortWhileRetryingACoordinatorsAnswerIsAbortable(t *testing.T) {
+	offsets := []Offset{{Topic: "in", Offset: 1, LeaderEpoch: -1}}
+	for _, api := range []protocol.APIKey{protocol.AddOffsetsToTxn, protocol.TxnOffsetCommit} {
+		r := initialized(t, api == protocol.TxnOffsetCommit)
+		r.coords.fail(api, kerr.CoordinatorLoadInProgress)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- r.m.SendOffsets(ctx, offsets, Group{ID: "g"}) }()
+		bounded.Receive(t, r.clk.Armed(), waitTime, fmt.Sprintf("no retry of %v was scheduled", api))
+		cancel()
+		err := bounded.Receive(t, done, waitTime, "SendOffsets did not return after its ctx ended")
+		require.ErrorIs(t, err, ErrAbortable, "%v", api)
+		require.ErrorIs(t, err, kerr.CoordinatorLoadInProgress, "%v: the last answer", api)
+		require.ErrorIs(t, err, context.Canceled, "%v", api)
+		require.Equal(t, AbortableError, r.state(), "%v", api)
+	}
+}
+
 // Only the coordinator's answer is a refusal for good: a code met on the
 // way to it is not. A broker that refused the producer's SASL credentials
 // (SASL_AUTHENTICATION_FAILED, in the connection's *conn.AuthError) may
