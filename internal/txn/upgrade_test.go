@@ -2,6 +2,7 @@ package txn
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -101,6 +102,47 @@ func TestNoLiveCoordinatorAtTheEndKeepsTheProtocol(t *testing.T) {
 	require.Equal(t, []protocol.APIKey{protocol.InitProducerId}, r.coords.apis()[1:], "the bump of the switch, with no EndTxn to send")
 	require.NoError(t, r.m.Begin())
 	require.True(t, r.m.V2())
+}
+
+// versionedBroker tells a finalized transaction.version level (0: none)
+// and the EndTxn and Produce versions it shares with the producer.
+type versionedBroker struct{ level, endTxn, produce int16 }
+
+func (b versionedBroker) Version(api protocol.APIKey) (int16, error) {
+	switch api {
+	case protocol.EndTxn:
+		return b.endTxn, nil
+	case protocol.Produce:
+		return b.produce, nil
+	}
+	return 0, fmt.Errorf("%v: not asked for", api)
+}
+
+func (b versionedBroker) FinalizedFeature(name string) (int16, bool) {
+	return b.level, name == transactionVersionFeature && b.level > 0
+}
+
+func (versionedBroker) FinalizedFeaturesEpoch() int64 { return 1 }
+
+// Transactions v2 needs both the cluster's transaction.version 2 and the
+// requests that speak it: EndTxn v5, whose answer gives the next epoch,
+// and Produce v12, which adds its partitions. A broker that tells the
+// level but shares neither version with the producer speaks v1, which it
+// can take: taken for v2, every EndTxn would find no version (v5 only),
+// and stop the producer, and batches would go to partitions nobody added.
+func TestTransactionsV2NeedTheFeatureAndItsVersions(t *testing.T) {
+	for _, tc := range []struct {
+		broker versionedBroker
+		v2     bool
+	}{
+		{versionedBroker{level: 2, endTxn: 5, produce: 12}, true},
+		{versionedBroker{level: 1, endTxn: 5, produce: 12}, false},
+		{versionedBroker{level: 0, endTxn: 5, produce: 12}, false},
+		{versionedBroker{level: 2, endTxn: 4, produce: 12}, false},
+		{versionedBroker{level: 2, endTxn: 5, produce: 11}, false},
+	} {
+		require.Equal(t, tc.v2, speaksV2(tc.broker), "%+v", tc.broker)
+	}
 }
 
 // A connection dialed before the cluster finalized transaction.version 2
