@@ -46,6 +46,42 @@ func TestAbortTransactionFailsWhatWaits(t *testing.T) {
 	require.False(t, h.acc.SequencesInDoubt())
 }
 
+// An append waiting for a new batch's memory when the transaction's abort
+// begins fails at once with the abort's error: the abort waits for every
+// record of the transaction, and the memory the append waits for may come
+// back only once the abort's records' callbacks have run (an abort called
+// from a callback waits for itself). Once the transaction ends, an append
+// waits for memory again: left stopped, every record of the transactions
+// after that found the pool full would fail with the old abort's error.
+func TestAnAbortEndsTheWaitsForMemoryUntilTheTransactionEnds(t *testing.T) {
+	h := idempotent(t, false, func(c *Config) { c.Transactional = true; c.MaxBlock = time.Hour })
+	var taken [][]byte
+	for h.pool.Available() > 0 {
+		buf, err := h.pool.Allocate(context.Background(), 1024, 0)
+		require.NoError(t, err)
+		taken = append(taken, buf)
+	}
+	appendWaiting := func(id int) <-chan error {
+		appended := make(chan error, 1)
+		go func() {
+			_, err := h.acc.Append(context.Background(), tp0, nil, &Record{Data: record.Data{Value: []byte("v")}, Callback: id})
+			appended <- err
+		}()
+		waitFor(t, "the append to wait for memory or return", func() bool { return h.pool.Waiters() == 1 || len(appended) > 0 })
+		return appended
+	}
+	appended := appendWaiting(0)
+	aborted := errors.New("transaction aborted")
+	h.acc.AbortTransaction(aborted)
+	require.ErrorIs(t, receive(t, appended, "the append still waits for memory after the abort began"), aborted)
+
+	h.acc.EndTransaction()
+	appended = appendWaiting(1)
+	require.Len(t, appended, 0, "the next transaction's append did not wait for memory")
+	h.pool.Deallocate(taken[0])
+	require.NoError(t, receive(t, appended, "the append did not get the memory given back"))
+}
+
 // A retry that may have been written, failed by an abort while it waits,
 // keeps its sequence in doubt: the abort must take a new epoch, which
 // fences off its lost attempt. Taken out of its partition instead, as if
