@@ -49,12 +49,18 @@ func (e *CorruptError) Unwrap() error { return e.Err }
 // before anything is allocated for it.
 const minRecordSize = 7
 
+// minHeaderSize is the smallest encoded header: a key length and a value
+// length, one byte each.
+const minHeaderSize = 2
+
 // DecodeBatch decodes the RecordBatch v2 at the start of b and returns it
 // with the bytes that follow it. It verifies the CRC-32C before reading
 // anything the CRC covers, decompresses compressed records, and checks that
 // every length agrees with the bytes present: the record count with the
-// records, each record's length with its fields. Errors are *CorruptError
-// (errors.Is ErrCorrupt); DecodeBatch never panics on bad input.
+// records, each record's length with its fields. What it allocates for
+// records and headers not yet decoded is bounded by b's length, however
+// far the records decompress. Errors are *CorruptError (errors.Is
+// ErrCorrupt); DecodeBatch never panics on bad input.
 //
 // Keys, values and header values alias b (or the decompressed records);
 // header keys are copied into strings.
@@ -126,19 +132,41 @@ func DecodeBatch(b []byte) (Batch, []byte, error) {
 		return Batch{}, nil, &CorruptError{Offset: offRecordCount, Err: wire.ErrMalformed,
 			What: fmt.Sprintf("record count %d does not fit %d bytes of records", count, len(records))}
 	}
+	dec := recordsDecoder{base: base, decompressed: decompressed, wireBytes: len(section)}
 	var err error
-	if batch.Records, err = decodeRecords(records, int(count), base, decompressed); err != nil {
+	if batch.Records, err = dec.records(records, int(count)); err != nil {
 		return Batch{}, nil, err
 	}
 	return batch, b[end:], nil
 }
 
-// decodeRecords decodes exactly count records filling all of data. base is
-// data's offset in the input, for error offsets.
-func decodeRecords(data []byte, count, base int, decompressed bool) ([]Record, error) {
-	records := make([]Record, count)
+// recordsDecoder decodes the records section of one batch.
+type recordsDecoder struct {
+	base         int  // the section's offset in the input, for error offsets
+	decompressed bool // the section was decompressed; base is 0
+	// wireBytes is the size of the section as it came in the input,
+	// before decompression, which bounds what is allocated before the
+	// elements it is for have decoded (see upfront).
+	wireBytes int
+}
+
+// upfront is how many of n claimed elements, each at least minSize bytes,
+// to allocate room for before decoding them: all n when the bytes on the
+// wire could hold them, else as many as they could, the rest growing as
+// elements decode. A count checked against the decompressed bytes only
+// would let a small compressed batch, the records a few zeros repeated,
+// claim gigabytes of Records (96 bytes each for 7 bytes of count) and
+// then fail at the first one.
+func (d *recordsDecoder) upfront(n, minSize int) int {
+	return min(n, d.wireBytes/minSize)
+}
+
+// records decodes exactly count records filling all of data.
+func (d *recordsDecoder) records(data []byte, count int) ([]Record, error) {
+	base, decompressed := d.base, d.decompressed
+	records := make([]Record, 0, d.upfront(count, minRecordSize))
 	rd := wire.NewReader(data)
-	for i := range records {
+	for i := range count {
 		start := rd.Offset()
 		if rd.Remaining() == 0 {
 			return nil, &CorruptError{Offset: base + start, Decompressed: decompressed, Err: wire.ErrTruncated,
@@ -153,7 +181,8 @@ func decodeRecords(data []byte, count, base int, decompressed bool) ([]Record, e
 				What: fmt.Sprintf("record %d length %d, %d bytes remain", i, n, rd.Remaining())}
 		}
 		bodyStart := rd.Offset()
-		if err := decodeRecord(&records[i], rd.Span(int(n))); err != nil {
+		records = append(records, Record{})
+		if err := d.record(&records[i], rd.Span(int(n))); err != nil {
 			return nil, fromWire(err, base+bodyStart, decompressed, fmt.Sprintf("record %d", i))
 		}
 	}
@@ -164,9 +193,9 @@ func decodeRecords(data []byte, count, base int, decompressed bool) ([]Record, e
 	return records, nil
 }
 
-// decodeRecord decodes one record body (after its length prefix), which it
-// must consume exactly. Errors are *wire.Error with offsets in body.
-func decodeRecord(r *Record, body []byte) error {
+// record decodes one record body (after its length prefix), which it must
+// consume exactly. Errors are *wire.Error with offsets in body.
+func (d *recordsDecoder) record(r *Record, body []byte) error {
 	rd := wire.NewReader(body)
 	r.Attributes = rd.Int8()
 	r.TimestampDelta = rd.Varlong()
@@ -178,11 +207,12 @@ func decodeRecord(r *Record, body []byte) error {
 	case rd.Err() != nil:
 	case n < 0:
 		rd.Fail(fmt.Sprintf("header count %d", n), wire.ErrMalformed)
-	case int(n) > rd.Remaining()/2: // a header takes at least two bytes
+	case int(n) > rd.Remaining()/minHeaderSize:
 		rd.Fail(fmt.Sprintf("header count %d does not fit the %d bytes that remain", n, rd.Remaining()), wire.ErrMalformed)
 	case n > 0:
-		r.Headers = make([]Header, n)
-		for i := range r.Headers {
+		r.Headers = make([]Header, 0, d.upfront(int(n), minHeaderSize))
+		for i := 0; i < int(n) && rd.Err() == nil; i++ {
+			r.Headers = append(r.Headers, Header{})
 			r.Headers[i].Key = string(readBytes(&rd, "header key", false))
 			r.Headers[i].Value = readBytes(&rd, "header value", true)
 		}

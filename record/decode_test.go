@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"runtime"
 	"testing"
 
 	"github.com/gokafka/producer/compression"
@@ -164,4 +165,72 @@ func TestBatchHelpers(t *testing.T) {
 	if LogAppendTime.String() != "LogAppendTime" || CreateTime.String() != "CreateTime" {
 		t.Fatal("TimestampType names")
 	}
+}
+
+// A small compressed batch whose records decompress to megabytes of one
+// byte repeated fails at its first record or header without allocating
+// the count it claims: the count is checked against the decompressed
+// bytes, which a few kilobytes of zstd can fill, so a make of the count
+// claimed 96 bytes of Record (40 of Header) for every 7 (2) bytes of
+// zeros, 110 MB for these 8 MB, only to fail on the first one.
+func TestDecodeBombClaimsNoMoreThanItDecodes(t *testing.T) {
+	const size = 8 << 20
+	for _, tc := range []struct {
+		name    string
+		section []byte
+		count   int32
+	}{
+		// Each record's length is 0: record 0 ends before its fields.
+		{"records of zeros", make([]byte, size), size / minRecordSize},
+		// One record filling the section (a 4-byte length, then
+		// attributes, timestamp and offset deltas, a null key and value)
+		// counting a header for every two bytes left, whose keys are
+		// -1, null, which a header key cannot be.
+		{"headers of -1", func() []byte {
+			b := append(wire.AppendVarint(nil, size-4), 0, 0, 0, 1, 1)
+			b = wire.AppendVarint(b, int32((size-len(b)-5)/minHeaderSize))
+			return append(b, bytes.Repeat([]byte{1}, size-len(b))...)
+		}(), 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			batch := compressedBatch(t, compression.Zstd, tc.section, tc.count)
+			var err error
+			allocated := bytesAllocated(func() { _, _, err = DecodeBatch(batch) })
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("%d-byte batch: %v, want ErrCorrupt", len(batch), err)
+			}
+			t.Log(err)
+			// The decompressed records themselves, and slack.
+			if limit := uint64(2 * size); allocated > limit {
+				t.Fatalf("%d-byte batch of %d bytes of records: %d bytes allocated, over %d (%v)",
+					len(batch), size, allocated, limit, err)
+			}
+		})
+	}
+}
+
+// compressedBatch frames section, compressed with c, as a batch of count
+// records with a valid length and CRC.
+func compressedBatch(t *testing.T, c compression.Codec, section []byte, count int32) []byte {
+	t.Helper()
+	b := make([]byte, BatchHeaderSize)
+	b, err := compression.Compress(b, c, compression.DefaultLevel, section)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[offMagic] = Magic
+	binary.BigEndian.PutUint16(b[offAttributes:], uint16(c))
+	binary.BigEndian.PutUint32(b[offRecordCount:], uint32(count))
+	binary.BigEndian.PutUint32(b[offBatchLength:], uint32(len(b)-lengthFieldEnd))
+	binary.BigEndian.PutUint32(b[offCRC:], batchCRC(b))
+	return b
+}
+
+// bytesAllocated is how many bytes the heap handed out while f ran.
+func bytesAllocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
 }
