@@ -34,8 +34,8 @@ func TestAddOffsetsToTxnRoundTrip(t *testing.T) {
 
 func TestAddOffsetsToTxnTruncated(t *testing.T) {
 	for v := int16(0); v <= 4; v++ {
-		checkEveryPrefixFails(t, fullAddOffsetsToTxnRequest(v), newAddOffsetsToTxnRequest, v)
-		checkEveryPrefixFails(t, fullAddOffsetsToTxnResponse(v), newAddOffsetsToTxnResponse, v)
+		checkMalformedFails(t, fullAddOffsetsToTxnRequest(v), newAddOffsetsToTxnRequest, v)
+		checkMalformedFails(t, fullAddOffsetsToTxnResponse(v), newAddOffsetsToTxnResponse, v)
 	}
 	checkVersionRange(t, newAddOffsetsToTxnRequest)
 	checkVersionRange(t, newAddOffsetsToTxnResponse)

@@ -83,8 +83,8 @@ func TestAddPartitionsToTxnRoundTrip(t *testing.T) {
 
 func TestAddPartitionsToTxnTruncated(t *testing.T) {
 	for v := int16(0); v <= 5; v++ {
-		checkEveryPrefixFails(t, fullAddPartitionsToTxnRequest(v), newAddPartitionsToTxnRequest, v)
-		checkEveryPrefixFails(t, fullAddPartitionsToTxnResponse(v), newAddPartitionsToTxnResponse, v)
+		checkMalformedFails(t, fullAddPartitionsToTxnRequest(v), newAddPartitionsToTxnRequest, v)
+		checkMalformedFails(t, fullAddPartitionsToTxnResponse(v), newAddPartitionsToTxnResponse, v)
 	}
 	checkVersionRange(t, newAddPartitionsToTxnRequest)
 	checkVersionRange(t, newAddPartitionsToTxnResponse)

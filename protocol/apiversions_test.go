@@ -155,9 +155,9 @@ func TestApiVersionsResponseV0Golden(t *testing.T) {
 func TestApiVersionsMalformed(t *testing.T) {
 	for v := int16(0); v <= 4; v++ {
 		if v >= 3 {
-			checkEveryPrefixFails(t, fullApiVersionsRequest(v), newApiVersionsRequest, v)
+			checkMalformedFails(t, fullApiVersionsRequest(v), newApiVersionsRequest, v)
 		}
-		checkEveryPrefixFails(t, fullApiVersionsResponse(v), newApiVersionsResponse, v)
+		checkMalformedFails(t, fullApiVersionsResponse(v), newApiVersionsResponse, v)
 	}
 	checkVersionRange(t, newApiVersionsRequest)
 	checkVersionRange(t, newApiVersionsResponse)

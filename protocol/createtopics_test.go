@@ -81,8 +81,8 @@ func TestCreateTopicsRoundTrip(t *testing.T) {
 
 func TestCreateTopicsTruncated(t *testing.T) {
 	for v := int16(2); v <= 7; v++ {
-		checkEveryPrefixFails(t, fullCreateTopicsRequest(v), newCreateTopicsRequest, v)
-		checkEveryPrefixFails(t, fullCreateTopicsResponse(v), newCreateTopicsResponse, v)
+		checkMalformedFails(t, fullCreateTopicsRequest(v), newCreateTopicsRequest, v)
+		checkMalformedFails(t, fullCreateTopicsResponse(v), newCreateTopicsResponse, v)
 	}
 	checkVersionRange(t, newCreateTopicsRequest)
 	checkVersionRange(t, newCreateTopicsResponse)

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -61,11 +62,13 @@ func requireDecodeError(t *testing.T, err error, api APIKey, v int16, n int, wan
 	t.Fatalf("%s v%d, %d bytes: %v wraps none of %v", api, v, n, err, want)
 }
 
-// checkEveryPrefixFails decodes every strict prefix of msg's encoding at v:
-// each must fail as truncated, never panic, never succeed.
-func checkEveryPrefixFails(t *testing.T, msg Message, fresh func() Message, v int16) {
+// checkMalformedFails decodes every strict prefix of msg's encoding at v:
+// each must fail as truncated, never panic, never succeed. Then it puts a
+// huge length at every byte of the encoding (checkHugeLengths).
+func checkMalformedFails(t *testing.T, msg Message, fresh func() Message, v int16) {
 	t.Helper()
 	b := msg.AppendTo(nil, v)
+	checkHugeLengths(t, msg.Key(), b, fresh, v)
 	for n := 0; n < len(b); n++ {
 		// A copy with no spare capacity: a decoder reslicing past the end
 		// panics here instead of quietly reading the rest of the encoding.
@@ -79,6 +82,34 @@ func checkEveryPrefixFails(t *testing.T, msg Message, fresh func() Message, v in
 	trailing := append(append([]byte(nil), b...), 0)
 	err := fresh().ReadFrom(trailing, v)
 	requireDecodeError(t, err, msg.Key(), v, len(trailing), wire.ErrMalformed)
+}
+
+// checkHugeLengths decodes b at v with, at each byte in turn, the largest
+// length of each width written over it: INT16 and INT32 (strings, bytes,
+// arrays), and an UNSIGNED_VARINT of 2^32-1 (compact ones) in place of the
+// byte. Whatever the byte was, an array count among them, the decoder must
+// succeed or fail as every decoder fails (requireDecodeError), allocating
+// no more than the input's size allows (requireAllocationBounded), not the
+// gigabytes a count in a short input claims.
+func checkHugeLengths(t *testing.T, api APIKey, b []byte, fresh func() Message, v int16) {
+	t.Helper()
+	huge := [][]byte{{0x7f, 0xff}, {0x7f, 0xff, 0xff, 0xff}}
+	for at := range b {
+		var inputs [][]byte
+		for _, h := range huge {
+			if at+len(h) <= len(b) {
+				inputs = append(inputs, append(append(slices.Clip(b[:at]), h...), b[at+len(h):]...))
+			}
+		}
+		inputs = append(inputs, append(append(slices.Clip(b[:at]), 0xff, 0xff, 0xff, 0xff, 0x0f), b[at+1:]...))
+		for _, in := range inputs {
+			var err error
+			requireAllocationBounded(t, api, v, len(in), func() { err = fresh().ReadFrom(in, v) })
+			if err != nil {
+				requireDecodeError(t, err, api, v, len(in), wire.ErrTruncated, wire.ErrMalformed)
+			}
+		}
+	}
 }
 
 // checkVersionRange requires ReadFrom to refuse versions just outside the

@@ -40,8 +40,8 @@ func TestEndTxnRoundTrip(t *testing.T) {
 
 func TestEndTxnTruncated(t *testing.T) {
 	for v := int16(0); v <= 5; v++ {
-		checkEveryPrefixFails(t, fullEndTxnRequest(v), newEndTxnRequest, v)
-		checkEveryPrefixFails(t, fullEndTxnResponse(v), newEndTxnResponse, v)
+		checkMalformedFails(t, fullEndTxnRequest(v), newEndTxnRequest, v)
+		checkMalformedFails(t, fullEndTxnResponse(v), newEndTxnResponse, v)
 	}
 	checkVersionRange(t, newEndTxnRequest)
 	checkVersionRange(t, newEndTxnResponse)

@@ -60,8 +60,8 @@ func TestFindCoordinatorRoundTrip(t *testing.T) {
 
 func TestFindCoordinatorTruncated(t *testing.T) {
 	for v := int16(0); v <= 6; v++ {
-		checkEveryPrefixFails(t, fullFindCoordinatorRequest(v), newFindCoordinatorRequest, v)
-		checkEveryPrefixFails(t, fullFindCoordinatorResponse(v), newFindCoordinatorResponse, v)
+		checkMalformedFails(t, fullFindCoordinatorRequest(v), newFindCoordinatorRequest, v)
+		checkMalformedFails(t, fullFindCoordinatorResponse(v), newFindCoordinatorResponse, v)
 	}
 	checkVersionRange(t, newFindCoordinatorRequest)
 	checkVersionRange(t, newFindCoordinatorResponse)

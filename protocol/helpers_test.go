@@ -3,6 +3,7 @@ package protocol
 import (
 	"encoding/hex"
 	"reflect"
+	"runtime/metrics"
 	"testing"
 
 	"github.com/gokafka/producer/protocol/wire"
@@ -32,12 +33,15 @@ func roundTrip(t *testing.T, msg Message, fresh func() Message, v int16) []byte 
 // fuzzDecode is the body of every decoder's fuzz target: any input at any
 // supported version must decode or fail with a *DecodeError naming the API
 // and version, at an offset inside the input, wrapping wire.ErrTruncated or
-// wire.ErrMalformed, never panic; and what decodes must survive an
+// wire.ErrMalformed, never panic, allocating no more than a multiple of the
+// input's size (requireAllocationBounded); and what decodes must survive an
 // encode/decode round trip. The offset and the cause are what a user reads
 // in the error, so a wrong one sends them to the wrong byte.
 func fuzzDecode(t *testing.T, api APIKey, fresh func() Message, v int16, data []byte) {
-	m := fresh()
-	if err := m.ReadFrom(data, v); err != nil {
+	var m Message
+	var err error
+	requireAllocationBounded(t, api, v, len(data), func() { m = fresh(); err = m.ReadFrom(data, v) })
+	if err != nil {
 		requireDecodeError(t, err, api, v, len(data), wire.ErrTruncated, wire.ErrMalformed)
 		return
 	}
@@ -49,4 +53,42 @@ func fuzzDecode(t *testing.T, api APIKey, fresh func() Message, v int16, data []
 	if !reflect.DeepEqual(m, m2) {
 		t.Fatalf("%s v%d: decode(encode(decode(x))) != decode(x)\n%#v\n%#v", api, v, m, m2)
 	}
+}
+
+// maxDecodeAllocation bounds what decoding n bytes may allocate. Every
+// array count is checked against the bytes left before its elements are
+// allocated (readArrayLen), but an element's struct outweighs its shortest
+// encoding: a ProduceResponseTopic is 80 bytes for at least 2 on the wire,
+// and nested arrays each claim what remains. A count checked against
+// nothing, or against the bytes left but not each element's size, goes far
+// past this. The constant term covers the heap's accounting, which counts
+// a span of small objects as it is handed out, not each object.
+func maxDecodeAllocation(n int) uint64 { return 64*uint64(n) + 64<<10 }
+
+// requireAllocationBounded runs decode, which decodes n bytes of api at
+// version v, and fails if the heap handed out more than
+// maxDecodeAllocation(n) meanwhile. The heap's count runs ahead of what
+// was asked for by up to a span per size class, and a few hundred KB
+// now and then: decode runs up to three times, and only an allocation
+// over the bound every time fails, as a decoder's would, always the same.
+func requireAllocationBounded(t *testing.T, api APIKey, v int16, n int, decode func()) {
+	t.Helper()
+	var got uint64
+	for range 3 {
+		before := heapAllocated()
+		decode()
+		if got = heapAllocated() - before; got <= maxDecodeAllocation(n) {
+			return
+		}
+	}
+	t.Fatalf("%s v%d: decoding %d bytes allocated %d bytes, over %d", api, v, n, got, maxDecodeAllocation(n))
+}
+
+// heapAllocated is the bytes the heap has handed out since the program
+// started. runtime/metrics reads it without stopping the world, which
+// runtime.ReadMemStats would do twice for every input fuzzed.
+func heapAllocated() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }

@@ -59,8 +59,8 @@ func TestInitProducerIdRoundTrip(t *testing.T) {
 
 func TestInitProducerIdTruncated(t *testing.T) {
 	for _, v := range initProducerIdVersions() {
-		checkEveryPrefixFails(t, fullInitProducerIdRequest(v), newInitProducerIdRequest, v)
-		checkEveryPrefixFails(t, fullInitProducerIdResponse(v), newInitProducerIdResponse, v)
+		checkMalformedFails(t, fullInitProducerIdRequest(v), newInitProducerIdRequest, v)
+		checkMalformedFails(t, fullInitProducerIdResponse(v), newInitProducerIdResponse, v)
 	}
 	checkVersionRange(t, newInitProducerIdRequest)
 	checkVersionRange(t, newInitProducerIdResponse)

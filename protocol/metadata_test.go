@@ -265,8 +265,8 @@ func TestMetadataResponseV13Golden(t *testing.T) {
 
 func TestMetadataMalformed(t *testing.T) {
 	for v := Supported(Metadata).Min; v <= Supported(Metadata).Max; v++ {
-		checkEveryPrefixFails(t, fullMetadataRequest(v), newMetadataRequest, v)
-		checkEveryPrefixFails(t, fullMetadataResponse(v), newMetadataResponse, v)
+		checkMalformedFails(t, fullMetadataRequest(v), newMetadataRequest, v)
+		checkMalformedFails(t, fullMetadataResponse(v), newMetadataResponse, v)
 	}
 	checkVersionRange(t, newMetadataRequest)
 	checkVersionRange(t, newMetadataResponse)

@@ -187,7 +187,8 @@ func TestReadApiVersionsResponseFallback(t *testing.T) {
 // included: it must fail as every decoder does (requireDecodeError), or
 // return the body read at the version asked, or, only when that reading
 // fails, the v0 reading carrying UNSUPPORTED_VERSION. Anything else would
-// negotiate versions from bytes the broker did not mean.
+// negotiate versions from bytes the broker did not mean. Either way it
+// allocates no more than every decoder may (requireAllocationBounded).
 func FuzzReadApiVersionsResponse(f *testing.F) {
 	r := Supported(ApiVersions)
 	for v := r.Min; v <= r.Max; v++ {
@@ -199,7 +200,9 @@ func FuzzReadApiVersionsResponse(f *testing.F) {
 	f.Add(byte(3), unsupported.AppendTo(nil, 0))
 	f.Fuzz(func(t *testing.T, sel byte, data []byte) {
 		v := versionFrom(ApiVersions, sel)
-		resp, err := ReadApiVersionsResponse(data, v)
+		var resp *ApiVersionsResponse
+		var err error
+		requireAllocationBounded(t, ApiVersions, v, len(data), func() { resp, err = ReadApiVersionsResponse(data, v) })
 		if err != nil {
 			requireDecodeError(t, err, ApiVersions, v, len(data), wire.ErrTruncated, wire.ErrMalformed)
 			return

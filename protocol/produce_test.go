@@ -343,8 +343,8 @@ func TestProduceUnknownTagsSorted(t *testing.T) {
 
 func TestProduceMalformed(t *testing.T) {
 	for v := Supported(Produce).Min; v <= Supported(Produce).Max; v++ {
-		checkEveryPrefixFails(t, fullProduceRequest(t, v), newProduceRequest, v)
-		checkEveryPrefixFails(t, fullProduceResponse(v), newProduceResponse, v)
+		checkMalformedFails(t, fullProduceRequest(t, v), newProduceRequest, v)
+		checkMalformedFails(t, fullProduceResponse(v), newProduceResponse, v)
 	}
 	checkVersionRange(t, newProduceRequest)
 	checkVersionRange(t, newProduceResponse)

@@ -58,12 +58,12 @@ func TestSaslRoundTrip(t *testing.T) {
 
 func TestSaslTruncated(t *testing.T) {
 	for v := int16(0); v <= 1; v++ {
-		checkEveryPrefixFails(t, fullSaslHandshakeRequest(), newSaslHandshakeRequest, v)
-		checkEveryPrefixFails(t, fullSaslHandshakeResponse(), newSaslHandshakeResponse, v)
+		checkMalformedFails(t, fullSaslHandshakeRequest(), newSaslHandshakeRequest, v)
+		checkMalformedFails(t, fullSaslHandshakeResponse(), newSaslHandshakeResponse, v)
 	}
 	for v := int16(0); v <= 2; v++ {
-		checkEveryPrefixFails(t, fullSaslAuthenticateRequest(v), newSaslAuthenticateRequest, v)
-		checkEveryPrefixFails(t, fullSaslAuthenticateResponse(v), newSaslAuthenticateResponse, v)
+		checkMalformedFails(t, fullSaslAuthenticateRequest(v), newSaslAuthenticateRequest, v)
+		checkMalformedFails(t, fullSaslAuthenticateResponse(v), newSaslAuthenticateResponse, v)
 	}
 	checkVersionRange(t, newSaslHandshakeRequest)
 	checkVersionRange(t, newSaslHandshakeResponse)

@@ -70,8 +70,8 @@ func TestTxnOffsetCommitRoundTrip(t *testing.T) {
 
 func TestTxnOffsetCommitTruncated(t *testing.T) {
 	for v := int16(0); v <= 5; v++ {
-		checkEveryPrefixFails(t, fullTxnOffsetCommitRequest(v), newTxnOffsetCommitRequest, v)
-		checkEveryPrefixFails(t, fullTxnOffsetCommitResponse(v), newTxnOffsetCommitResponse, v)
+		checkMalformedFails(t, fullTxnOffsetCommitRequest(v), newTxnOffsetCommitRequest, v)
+		checkMalformedFails(t, fullTxnOffsetCommitResponse(v), newTxnOffsetCommitResponse, v)
 	}
 	checkVersionRange(t, newTxnOffsetCommitRequest)
 	checkVersionRange(t, newTxnOffsetCommitResponse)
