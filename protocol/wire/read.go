@@ -242,7 +242,7 @@ func (r *Reader) Int16String() string { return string(r.take(r.int16Len(false, "
 // NullableString reads a NULLABLE_STRING.
 func (r *Reader) NullableString() *string {
 	n := r.int16Len(true, "nullable string")
-	if n < 0 {
+	if n < 0 || r.err != nil {
 		return nil
 	}
 	s := string(r.take(n, "nullable string"))
@@ -257,7 +257,7 @@ func (r *Reader) CompactString() string {
 // CompactNullableString reads a COMPACT_NULLABLE_STRING.
 func (r *Reader) CompactNullableString() *string {
 	n := r.compactLen(true, "compact nullable string")
-	if n < 0 {
+	if n < 0 || r.err != nil {
 		return nil
 	}
 	s := string(r.take(n, "compact nullable string"))
@@ -265,7 +265,7 @@ func (r *Reader) CompactNullableString() *string {
 }
 
 // Bytes reads BYTES; the result aliases the input.
-func (r *Reader) Bytes() []byte { return nonNil(r.take(r.int32Len(false, "bytes"), "bytes")) }
+func (r *Reader) Bytes() []byte { return r.nonNil(r.take(r.int32Len(false, "bytes"), "bytes")) }
 
 // NullableBytes reads NULLABLE_BYTES (or RECORDS); nil for null.
 func (r *Reader) NullableBytes() []byte {
@@ -273,12 +273,12 @@ func (r *Reader) NullableBytes() []byte {
 	if n < 0 {
 		return nil
 	}
-	return nonNil(r.take(n, "nullable bytes"))
+	return r.nonNil(r.take(n, "nullable bytes"))
 }
 
 // CompactBytes reads COMPACT_BYTES.
 func (r *Reader) CompactBytes() []byte {
-	return nonNil(r.take(r.compactLen(false, "compact bytes"), "compact bytes"))
+	return r.nonNil(r.take(r.compactLen(false, "compact bytes"), "compact bytes"))
 }
 
 // CompactNullableBytes reads COMPACT_NULLABLE_BYTES (or compact RECORDS).
@@ -287,12 +287,14 @@ func (r *Reader) CompactNullableBytes() []byte {
 	if n < 0 {
 		return nil
 	}
-	return nonNil(r.take(n, "compact nullable bytes"))
+	return r.nonNil(r.take(n, "compact nullable bytes"))
 }
 
-// nonNil keeps "present but empty" distinct from null once decoded.
-func nonNil(b []byte) []byte {
-	if b == nil {
+// nonNil keeps "present but empty" distinct from null once decoded. After
+// an error nothing was decoded: the result stays nil, the zero value every
+// read returns then.
+func (r *Reader) nonNil(b []byte) []byte {
+	if b == nil && r.err == nil {
 		return []byte{}
 	}
 	return b

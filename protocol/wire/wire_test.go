@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"reflect"
 	"testing"
 )
 
@@ -245,30 +246,86 @@ func TestARepeatedTagIsMalformed(t *testing.T) {
 	}
 }
 
-// FuzzReader reads arbitrary input as every primitive in turn: it must never
-// panic, never report an offset outside the input, and never read past it.
+// FuzzReader reads arbitrary input as the primitives ops names, one op a
+// byte (readerOps). A read must never panic, never move the offset past the
+// input, never report an offset outside it, and fail wrapping ErrTruncated
+// or ErrMalformed, after which every read returns its zero value. What reads
+// without error must come back the same when written by the Append
+// functions and read again, from no more bytes than the input took (the
+// input may spell a varint with more bytes than needed, never fewer); a
+// reader whose value differs from what its writer meant reads bytes that
+// the broker did not send.
 func FuzzReader(f *testing.F) {
-	f.Add([]byte{})
-	f.Add(AppendCompactString(AppendVarint(AppendInt32(nil, 3), -9), "abc"))
-	f.Add(AppendTaggedField(AppendUvarint(nil, 1), 1, []byte("x")))
-	f.Fuzz(func(t *testing.T, b []byte) {
+	f.Add([]byte{0, 1, 2, 3}, []byte{})
+	f.Add([]byte{3, 5, 7, 8, 9}, AppendCompactString(AppendVarint(AppendInt32(nil, 3), -9), "abc"))
+	f.Add([]byte{18}, AppendTaggedField(AppendUvarint(nil, 1), 1, []byte("x")))
+	f.Add([]byte{10, 11, 12, 13, 14, 15, 16, 17}, AppendNullableString(AppendString(nil, "k"), nil))
+	f.Fuzz(func(t *testing.T, ops, b []byte) {
 		rd := NewReader(b)
-		rd.Varint()
-		rd.NullableString()
-		rd.CompactNullableBytes()
-		rd.Varlong()
-		n := rd.CompactArrayLen()
-		for i := 0; i < n && rd.Err() == nil; i++ {
-			rd.Int32()
+		var got []any
+		for _, op := range ops {
+			got = append(got, readerOps[int(op)%len(readerOps)].read(&rd))
+			if rd.Offset() > len(b) {
+				t.Fatalf("offset %d beyond %d bytes", rd.Offset(), len(b))
+			}
 		}
-		rd.SkipTaggedFields()
-		rd.Bytes()
-		if rd.Offset() > len(b) {
-			t.Fatalf("offset %d beyond %d bytes", rd.Offset(), len(b))
+		if err := rd.Err(); err != nil {
+			var we *Error
+			if !errors.As(err, &we) || we.Offset < 0 || we.Offset > len(b) ||
+				!errors.Is(err, ErrTruncated) && !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error %v: want an *Error inside the %d-byte input, truncated or malformed", err, len(b))
+			}
+			for _, op := range readerOps {
+				if v := op.read(&rd); !reflect.ValueOf(v).IsZero() || rd.Err() != err {
+					t.Fatalf("%s after the error %v read %#v, error %v", op.name, err, v, rd.Err())
+				}
+			}
+			return
 		}
-		var we *Error
-		if errors.As(rd.Err(), &we) && (we.Offset < 0 || we.Offset > len(b)) {
-			t.Fatalf("error offset %d outside the %d-byte input", we.Offset, len(b))
+		var enc []byte
+		for i, op := range ops {
+			enc = readerOps[int(op)%len(readerOps)].write(enc, got[i])
+		}
+		if len(enc) > rd.Offset() {
+			t.Fatalf("%d bytes read back as %d bytes", rd.Offset(), len(enc))
+		}
+		again := NewReader(enc)
+		for i, op := range ops {
+			o := readerOps[int(op)%len(readerOps)]
+			if v := o.read(&again); !reflect.DeepEqual(v, got[i]) {
+				t.Fatalf("%s read %#v, written and read again %#v (%v)", o.name, got[i], v, again.Err())
+			}
+		}
+		if again.Err() != nil || again.Remaining() != 0 {
+			t.Fatalf("reading back %x: %v, %d bytes left", enc, again.Err(), again.Remaining())
 		}
 	})
+}
+
+// readerOps are FuzzReader's primitives: each reads one value and writes
+// it back as the Append function that matches it.
+var readerOps = []struct {
+	name  string
+	read  func(rd *Reader) any
+	write func(dst []byte, v any) []byte
+}{
+	{"Bool", func(rd *Reader) any { return rd.Bool() }, func(dst []byte, v any) []byte { return AppendBool(dst, v.(bool)) }},
+	{"Int8", func(rd *Reader) any { return rd.Int8() }, func(dst []byte, v any) []byte { return AppendInt8(dst, v.(int8)) }},
+	{"Int16", func(rd *Reader) any { return rd.Int16() }, func(dst []byte, v any) []byte { return AppendInt16(dst, v.(int16)) }},
+	{"Int32", func(rd *Reader) any { return rd.Int32() }, func(dst []byte, v any) []byte { return AppendInt32(dst, v.(int32)) }},
+	{"Uint32", func(rd *Reader) any { return rd.Uint32() }, func(dst []byte, v any) []byte { return AppendUint32(dst, v.(uint32)) }},
+	{"Int64", func(rd *Reader) any { return rd.Int64() }, func(dst []byte, v any) []byte { return AppendInt64(dst, v.(int64)) }},
+	{"Uvarint", func(rd *Reader) any { return rd.Uvarint() }, func(dst []byte, v any) []byte { return AppendUvarint(dst, v.(uint32)) }},
+	{"Varint", func(rd *Reader) any { return rd.Varint() }, func(dst []byte, v any) []byte { return AppendVarint(dst, v.(int32)) }},
+	{"Varlong", func(rd *Reader) any { return rd.Varlong() }, func(dst []byte, v any) []byte { return AppendVarlong(dst, v.(int64)) }},
+	{"UUID", func(rd *Reader) any { return rd.UUID() }, func(dst []byte, v any) []byte { return AppendUUID(dst, v.(UUID)) }},
+	{"Int16String", func(rd *Reader) any { return rd.Int16String() }, func(dst []byte, v any) []byte { return AppendString(dst, v.(string)) }},
+	{"NullableString", func(rd *Reader) any { return rd.NullableString() }, func(dst []byte, v any) []byte { return AppendNullableString(dst, v.(*string)) }},
+	{"CompactString", func(rd *Reader) any { return rd.CompactString() }, func(dst []byte, v any) []byte { return AppendCompactString(dst, v.(string)) }},
+	{"CompactNullableString", func(rd *Reader) any { return rd.CompactNullableString() }, func(dst []byte, v any) []byte { return AppendCompactNullableString(dst, v.(*string)) }},
+	{"Bytes", func(rd *Reader) any { return rd.Bytes() }, func(dst []byte, v any) []byte { return AppendBytes(dst, v.([]byte)) }},
+	{"NullableBytes", func(rd *Reader) any { return rd.NullableBytes() }, func(dst []byte, v any) []byte { return AppendNullableByteSlice(dst, v.([]byte), false) }},
+	{"CompactBytes", func(rd *Reader) any { return rd.CompactBytes() }, func(dst []byte, v any) []byte { return AppendCompactBytes(dst, v.([]byte)) }},
+	{"CompactNullableBytes", func(rd *Reader) any { return rd.CompactNullableBytes() }, func(dst []byte, v any) []byte { return AppendNullableByteSlice(dst, v.([]byte), true) }},
+	{"TaggedFields", func(rd *Reader) any { return rd.TaggedFields(nil) }, func(dst []byte, v any) []byte { return AppendUnknownTags(dst, v.([]TaggedField)) }},
 }
