@@ -3,6 +3,7 @@ package record
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/gokafka/producer/compression"
 	"github.com/gokafka/producer/protocol/wire"
@@ -58,8 +59,8 @@ const minHeaderSize = 2
 // anything the CRC covers, decompresses compressed records, and checks that
 // every length agrees with the bytes present: the record count with the
 // records, each record's length with its fields. What it allocates for
-// records and headers not yet decoded is bounded by b's length, however
-// far the records decompress. Errors are *CorruptError (errors.Is
+// records and headers not yet decoded is in proportion to b's length,
+// however far the records decompress. Errors are *CorruptError (errors.Is
 // ErrCorrupt); DecodeBatch never panics on bad input.
 //
 // Keys, values and header values alias b (or the decompressed records);
@@ -161,6 +162,17 @@ func (d *recordsDecoder) upfront(n, minSize int) int {
 	return min(n, d.wireBytes/minSize)
 }
 
+// grown returns s with room for one more of the want elements it will
+// hold, doubling its capacity when it is full: append grows a large slice
+// by a quarter, and copied it again and again as the many small records of
+// a compressed batch decoded past what upfront allowed.
+func grown[T any](s []T, want int) []T {
+	if len(s) < cap(s) {
+		return s
+	}
+	return slices.Grow(s, min(want, 2*len(s)+1)-len(s))
+}
+
 // records decodes exactly count records filling all of data.
 func (d *recordsDecoder) records(data []byte, count int) ([]Record, error) {
 	base, decompressed := d.base, d.decompressed
@@ -181,7 +193,7 @@ func (d *recordsDecoder) records(data []byte, count int) ([]Record, error) {
 				What: fmt.Sprintf("record %d length %d, %d bytes remain", i, n, rd.Remaining())}
 		}
 		bodyStart := rd.Offset()
-		records = append(records, Record{})
+		records = append(grown(records, count), Record{})
 		if err := d.record(&records[i], rd.Span(int(n))); err != nil {
 			return nil, fromWire(err, base+bodyStart, decompressed, fmt.Sprintf("record %d", i))
 		}
@@ -212,7 +224,7 @@ func (d *recordsDecoder) record(r *Record, body []byte) error {
 	case n > 0:
 		r.Headers = make([]Header, 0, d.upfront(int(n), minHeaderSize))
 		for i := 0; i < int(n) && rd.Err() == nil; i++ {
-			r.Headers = append(r.Headers, Header{})
+			r.Headers = append(grown(r.Headers, int(n)), Header{})
 			r.Headers[i].Key = string(readBytes(&rd, "header key", false))
 			r.Headers[i].Value = readBytes(&rd, "header value", true)
 		}

@@ -11,14 +11,14 @@ import (
 )
 
 // FuzzDecodeBatch feeds arbitrary bytes to DecodeBatch, seeded with batches
-// built with every codec. Decoding must fail with a CorruptError whose offset
-// lies inside what was decoded, or succeed; whatever decodes must decode the
-// same once written again field by field (appendBatch), and its records
-// must come back the same after a rebuild by a Builder. Each input is decoded twice: as it is, for the
-// framing and the checks on it, and with its length, magic and CRC made
-// right (withValidFraming), since a mutated byte almost always breaks the
-// CRC-32C and the fuzzer would otherwise never reach the records nor the
-// decompressors.
+// built with every codec. Decoding must fail with a CorruptError whose
+// offset lies inside what was decoded, or succeed; whatever decodes must
+// decode the same once written again field by field (appendBatch), and its
+// records must come back the same after a rebuild by a Builder. Each input
+// is decoded twice: as it is, for the framing and the checks on it, and
+// with its length, magic and CRC made right (withValidFraming), since a
+// mutated byte almost always breaks the CRC-32C and the fuzzer would
+// otherwise never reach the records nor the decompressors.
 func FuzzDecodeBatch(f *testing.F) {
 	f.Add(goldenBatch)
 	for _, c := range allCodecs {
