@@ -369,15 +369,17 @@ type Config struct {
 	ReconnectBackoff    time.Duration
 	ReconnectBackoffMax time.Duration
 
-	// Logger receives the producer's events: connections, retries,
-	// metadata refreshes and producer ids at Debug; brokers joining or
-	// leaving the metadata and the transaction protocol at Info; failures
-	// it retries (a metadata refresh, InitProducerId, a re-authentication)
-	// and a transaction that must abort at Warn; a transactional producer
-	// stopped at Error, and so, with its stack, a panic it recovers on a
-	// goroutine of its own (a Partitioner's, for a record that waited for
-	// metadata; a SASL mechanism's). Java: none (SLF4J, set up outside the
-	// client); kafka-python: none (the logging module). Default: discard.
+	// Logger receives the producer's events: at Debug, unreachable
+	// brokers, failed requests, retries, splits, metadata refreshes and
+	// producer ids; at Info, brokers leaving the metadata (or back before
+	// their old sender ended) and the transaction protocol; at Warn,
+	// failures it retries (a metadata refresh, InitProducerId, a
+	// re-authentication) and a transaction that must abort; at Error, a
+	// transactional producer stopped and, with its stack, a panic it
+	// recovers where no caller could: a Partitioner's on a record that
+	// waited for metadata or on a forgotten topic, a SASL mechanism's, a
+	// response decoder's. Java: none (SLF4J, set up outside the client);
+	// kafka-python: none (the logging module). Default: discard.
 	Logger *slog.Logger
 
 	// ConnectionSetupTimeout bounds setting up a broker connection: the
