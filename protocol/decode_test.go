@@ -62,9 +62,9 @@ func requireDecodeError(t *testing.T, err error, api APIKey, v int16, n int, wan
 	t.Fatalf("%s v%d, %d bytes: %v wraps none of %v", api, v, n, err, want)
 }
 
-// checkMalformedFails decodes every strict prefix of msg's encoding at v:
-// each must fail as truncated, never panic, never succeed. Then it puts a
-// huge length at every byte of the encoding (checkHugeLengths).
+// checkMalformedFails puts a huge length at every byte of msg's encoding
+// at v (checkHugeLengths), then decodes every strict prefix of it: each
+// must fail as truncated, never panic, never succeed.
 func checkMalformedFails(t *testing.T, msg Message, fresh func() Message, v int16) {
 	t.Helper()
 	b := msg.AppendTo(nil, v)

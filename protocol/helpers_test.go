@@ -55,14 +55,14 @@ func fuzzDecode(t *testing.T, api APIKey, fresh func() Message, v int16, data []
 	}
 }
 
-// maxDecodeAllocation bounds what decoding n bytes may allocate. Every
-// array count is checked against the bytes left before its elements are
-// allocated (readArrayLen), but an element's struct outweighs its shortest
-// encoding: a ProduceResponseTopic is 80 bytes for at least 2 on the wire,
-// and nested arrays each claim what remains. A count checked against
-// nothing, or against the bytes left but not each element's size, goes far
-// past this. The constant term covers the heap's accounting, which counts
-// a span of small objects as it is handed out, not each object.
+// maxDecodeAllocation bounds what decoding n bytes may allocate: a count
+// checked against nothing, which claims gigabytes from a few bytes, goes
+// far past it. A count checked against the bytes left but not against its
+// element's least size does not: an element's struct is 80 to 112 bytes,
+// little more than this bound's 64 a byte, and the constant term dominates
+// for messages as short as the tests'. The constant also covers the heap's
+// accounting, which counts a span's objects together when the span leaves
+// a P's cache (mcache), not each object as it is handed out.
 func maxDecodeAllocation(n int) uint64 { return 64*uint64(n) + 64<<10 }
 
 // requireAllocationBounded runs decode, which decodes n bytes of api at
