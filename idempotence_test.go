@@ -97,12 +97,7 @@ func TestARequestPassedByAForgetfulBrokerFails(t *testing.T) {
 		if seen.Add(1) > 1 {
 			return fakebroker.Action{}
 		}
-		select {
-		case <-threeWritten:
-			pipelined <- true
-		case <-time.After(waitFor):
-			pipelined <- false
-		}
+		holdUntil(threeWritten, pipelined)
 		return fakebroker.Action{All: &fakebroker.Failure{Err: kerr.NotEnoughReplicas}}
 	})
 	const n = 20
@@ -187,12 +182,7 @@ func burstBehindAHeldRequest(t *testing.T, c *fakebroker.Cluster, p *Producer, w
 		switch seen.Add(1) {
 		case 1:
 			close(held)
-			select {
-			case <-twoWritten:
-				pipelined <- true
-			case <-time.After(waitFor):
-				pipelined <- false
-			}
+			holdUntil(twoWritten, pipelined)
 			return fakebroker.Action{All: &fakebroker.Failure{Err: refusal}}
 		case 2:
 			behind <- partitionsIn(req)
@@ -242,12 +232,7 @@ func TestAGapThenALostAnswerStillRestartTheSequences(t *testing.T) {
 	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action {
 		switch seen.Add(1) {
 		case 1: // held until the next two are written behind it
-			select {
-			case <-fourWritten:
-				pipelined <- true
-			case <-time.After(waitFor):
-				pipelined <- false
-			}
+			holdUntil(fourWritten, pipelined)
 			return fakebroker.Action{All: &fakebroker.Failure{Err: kerr.InvalidRecord}}
 		case 3:
 			return fakebroker.Action{Drop: true}
@@ -265,6 +250,18 @@ func TestAGapThenALostAnswerStillRestartTheSequences(t *testing.T) {
 	require.ErrorIs(t, o.one(t, 2).err, ErrMaybeWritten)
 	require.NoError(t, o.one(t, 3).err)
 	requireExactlyOnceInOrder(t, c, "t", 0, [][]byte{first, values[1], values[3]})
+}
+
+// holdUntil holds the broker's handling of a request, on its goroutine,
+// until reached says the requests wanted behind it are written, and says
+// on pipelined whether they were within waitFor.
+func holdUntil(reached <-chan struct{}, pipelined chan<- bool) {
+	select {
+	case <-reached:
+		pipelined <- true
+	case <-time.After(waitFor):
+		pipelined <- false
+	}
 }
 
 // requestsWritten counts the ProduceRequests the producer writes, for a

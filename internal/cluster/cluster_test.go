@@ -596,18 +596,10 @@ func TestAStaleLeaderHintAsksForARefresh(t *testing.T) {
 			{PartitionIndex: 0, LeaderID: 0, LeaderEpoch: 5},
 		}}},
 	}, 12, []string{name}, time.Now())
-	asked := func() bool {
-		select {
-		case <-c.refreshCh:
-			return true
-		default:
-			return false
-		}
-	}
 	require.False(t, c.ApplyLeaderHint(name, wire.UUID{}, 0, 1, 5, nil), "a hint at the cached epoch taken")
-	require.True(t, asked(), "a stale hint asked for no refresh")
+	require.True(t, refreshAsked(c), "a stale hint asked for no refresh")
 	require.True(t, c.ApplyLeaderHint(name, wire.UUID{}, 0, 1, 6, nil), "a hint at a newer epoch not taken")
-	require.False(t, asked(), "a hint taken asked for a refresh")
+	require.False(t, refreshAsked(c), "a hint taken asked for a refresh")
 }
 
 // One broker refusing the producer while the other could not be reached

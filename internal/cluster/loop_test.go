@@ -346,14 +346,6 @@ func TestABrokenConnectionAsksForARefreshAndOneClosedHereDoesNot(t *testing.T) {
 		Conn: conn.Config{Logger: logger, RequestTimeout: waitFor,
 			Events: conn.Events{Closed: func(_ int32, _ string, err error) { told <- err }}}})
 	t.Cleanup(c.Close)
-	asked := func() bool {
-		select {
-		case <-c.refreshCh:
-			return true
-		default:
-			return false
-		}
-	}
 	broken, err := c.seeds[0].Conn(context.Background())
 	require.NoError(t, err)
 	closed, err := c.seeds[1].Conn(context.Background())
@@ -363,9 +355,20 @@ func TestABrokenConnectionAsksForARefreshAndOneClosedHereDoesNot(t *testing.T) {
 	require.ErrorIs(t, bounded.Receive(t, told, waitFor, "the broken connection's Closed"), conn.ErrDisconnected)
 	require.ErrorIs(t, broken.Err(), conn.ErrDisconnected)
 	require.NoError(t, closed.Err())
-	require.True(t, asked(), "a connection the broker hung up on asked for no refresh")
+	require.True(t, refreshAsked(c), "a connection the broker hung up on asked for no refresh")
 
 	c.Close()
 	require.ErrorIs(t, bounded.Receive(t, told, waitFor, "the closed connection's Closed"), conn.ErrClosed)
-	require.False(t, asked(), "a connection closed by Close asked for a refresh")
+	require.False(t, refreshAsked(c), "a connection closed by Close asked for a refresh")
+}
+
+// refreshAsked reports, without waiting, whether a refresh was asked of c's
+// metadata loop since the last look, taking the request.
+func refreshAsked(c *Cluster) bool {
+	select {
+	case <-c.refreshCh:
+		return true
+	default:
+		return false
+	}
 }
