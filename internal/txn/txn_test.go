@@ -773,6 +773,7 @@ func TestAPartitionFirstSentDuringTheCommitIsAdmitted(t *testing.T) {
 		var admitted []bool
 		r.duringFlush = func() { admitted = append(admitted, r.admit(tp0)) }
 		require.NoError(t, r.m.Commit(context.Background()), "v2=%v", v2)
+		require.NotEmpty(t, admitted, "v2=%v: the commit never flushed", v2)
 		require.Equal(t, v2, admitted[0], "v2=%v: the first ask, as the commit flushes", v2)
 		if v2 {
 			require.Equal(t, []protocol.APIKey{protocol.EndTxn}, r.coords.apis()[1:], "v2: the partition needs no adding")
