@@ -496,6 +496,18 @@ func initialized(t *testing.T, v2 bool) *rig {
 	return r
 }
 
+// commitHeldAtEndTxn starts a commit with ctx whose EndTxn the
+// coordinator holds at g, and returns once the EndTxn is there, with what
+// the commit will return.
+func (r *rig) commitHeldAtEndTxn(t *testing.T, ctx context.Context) (g *gate, committed <-chan error) {
+	t.Helper()
+	g = r.coords.hold(protocol.EndTxn)
+	result := make(chan error, 1)
+	go func() { result <- r.m.Commit(ctx) }()
+	bounded.Receive(t, g.arrived, waitTime, "no EndTxn after Commit")
+	return g, result
+}
+
 // addedToTheTransaction produces a record to tp0 in the rig's transaction:
 // with v1 it waits until the coordinator added the partition, so that the
 // transaction has an end to send.
@@ -958,11 +970,8 @@ func TestAnAbortAfterACommitWasSentIsRefused(t *testing.T) {
 	for _, v2 := range []bool{false, true} {
 		r := initialized(t, v2)
 		r.addedToTheTransaction(false)
-		g := r.coords.hold(protocol.EndTxn)
 		ctx, cancel := context.WithCancel(context.Background())
-		committed := make(chan error, 1)
-		go func() { committed <- r.m.Commit(ctx) }()
-		bounded.Receive(t, g.arrived, waitTime, "no EndTxn after Commit")
+		g, committed := r.commitHeldAtEndTxn(t, ctx)
 		cancel()
 		err := bounded.Receive(t, committed, waitTime, "Commit did not return after its ctx ended")
 		require.ErrorIs(t, err, context.Canceled, "v2=%v", v2)
@@ -1734,10 +1743,7 @@ func TestCloseFromCallbackLetsAnAbortEndWithoutTheCallbacks(t *testing.T) {
 func TestCloseFromCallbackLeavesACommitSent(t *testing.T) {
 	r := initialized(t, false)
 	r.addedToTheTransaction(false)
-	g := r.coords.hold(protocol.EndTxn)
-	committed := make(chan error, 1)
-	go func() { committed <- r.m.Commit(context.Background()) }()
-	bounded.Receive(t, g.arrived, waitTime, "no EndTxn after Commit")
+	g, committed := r.commitHeldAtEndTxn(t, context.Background())
 
 	r.m.CloseFromCallback(errors.New("closing"))
 	closed := make(chan error, 1)
@@ -1815,11 +1821,8 @@ func TestCloseAbortsATransactionUnderWay(t *testing.T) {
 func TestCloseLeavesATransactionWhoseCommitWasSent(t *testing.T) {
 	r := initialized(t, true)
 	r.addedToTheTransaction(true)
-	g := r.coords.hold(protocol.EndTxn)
 	ctx, cancel := context.WithCancel(context.Background())
-	committed := make(chan error, 1)
-	go func() { committed <- r.m.Commit(ctx) }()
-	bounded.Receive(t, g.arrived, waitTime, "no EndTxn after Commit")
+	g, committed := r.commitHeldAtEndTxn(t, ctx)
 	cancel()
 	err := bounded.Receive(t, committed, waitTime, "Commit did not return after its ctx ended")
 	require.ErrorContains(t, err, "outcome is unknown")
@@ -1861,10 +1864,7 @@ func TestAnAbortWaitsForThePartitionsBeingAdded(t *testing.T) {
 func TestACallWaitsForAnotherNoLongerThanItsCtx(t *testing.T) {
 	r := initialized(t, true)
 	require.True(t, r.admit(tp0))
-	g := r.coords.hold(protocol.EndTxn)
-	committed := make(chan error, 1)
-	go func() { committed <- r.m.Commit(context.Background()) }()
-	bounded.Receive(t, g.arrived, waitTime, "no EndTxn after Commit")
+	g, committed := r.commitHeldAtEndTxn(t, context.Background())
 
 	ended, cancel := context.WithCancel(context.Background())
 	cancel()
