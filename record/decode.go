@@ -164,8 +164,8 @@ func (d *recordsDecoder) upfront(n, minSize int) int {
 
 // grown returns s with room for one more of the want elements it will
 // hold, doubling its capacity when it is full: append grows a large slice
-// by a quarter, and copied it again and again as the many small records of
-// a compressed batch decoded past what upfront allowed.
+// by a quarter at a time, copying it again and again as the many small
+// records of a compressed batch decode past what upfront allowed.
 func grown[T any](s []T, want int) []T {
 	if len(s) < cap(s) {
 		return s
