@@ -8,21 +8,22 @@
 //	...
 //	p.Produce(ctx, &producer.Record{Topic: "events", Value: v, Context: ctx}, cb)
 //
-// The span is named "send <topic>" ("send" for a record without a topic,
-// a nil one included), of kind Producer, with OpenTelemetry's
-// messaging attributes (messaging.system "kafka", messaging.client.id,
+// The span is named "send <topic>" ("send" for a record without a topic, a
+// nil one included), of kind Producer, with OpenTelemetry's messaging
+// attributes (messaging.system "kafka", messaging.client.id,
 // messaging.operation.name and messaging.operation.type "send",
-// messaging.destination.name, messaging.destination.partition.id,
-// messaging.kafka.offset, messaging.kafka.message.key when the key is
-// short readable text, messaging.kafka.message.tombstone for a nil value,
+// messaging.destination.name (none without a topic),
+// messaging.destination.partition.id, messaging.kafka.offset,
+// messaging.kafka.message.key when the key is short readable text,
+// messaging.kafka.message.tombstone for a nil value,
 // messaging.message.body.size, error.type; a nil *Record, refused at once
 // with producer.ErrNilRecord, had no message, and its span has neither the
-// tombstone nor the body size); a failed record's span has status Error
-// and the error as an event. A Telemetry ends only the spans it started,
+// tombstone nor the body size); a failed record's span has status Error and
+// the error as an event. A Telemetry ends only the spans it started,
 // whatever other tracing hooks the producer has. A Telemetry serves one
 // producer, for good: make one per producer. producer.New refuses a
-// producer whose Hooks come from a Telemetry another producer has (even
-// one closed since), and Hooks listed twice in one Config (or beside the
+// producer whose Hooks come from a Telemetry another producer has (even one
+// closed since), and Hooks listed twice in one Config (or beside the
 // Telemetry itself), which would trace and count every record twice.
 //
 // Options.NoTraces keeps the metrics and leaves out the spans, and what
@@ -334,7 +335,11 @@ func (r records) start(ctx context.Context, rec producer.Record, message bool) (
 		attribute.String("messaging.system", "kafka"),
 		attribute.String("messaging.client.id", r.t.series.Load().clientID),
 		operationName, operationType,
-		attribute.String("messaging.destination.name", rec.Topic),
+	}
+	if rec.Topic != "" {
+		// As the span's name below: a record without a topic has no
+		// destination, where "" would name one.
+		attrs = append(attrs, attribute.String("messaging.destination.name", rec.Topic))
 	}
 	if message {
 		attrs = append(attrs, attribute.Int("messaging.message.body.size", len(rec.Value)))

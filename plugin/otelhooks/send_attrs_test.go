@@ -119,7 +119,8 @@ func TestSpansMarkATombstone(t *testing.T) {
 // a body or a tombstone, while a record refused with a nil value is a
 // tombstone of 0 bytes all the same. Neither has a topic, and their spans
 // are named "send", the operation alone, as the conventions name a span
-// without a destination, not "send " with a trailing space.
+// without a destination, not "send " with a trailing space, and carry no
+// messaging.destination.name, where "" would name one.
 func TestTheSpanOfANilRecordHasNoBodyAndIsNoTombstone(t *testing.T) {
 	tt := newTelemetry(t, otelhooks.Options{})
 	p, err := producer.New(producer.Config{Brokers: []string{"127.0.0.1:9092"}, Hooks: tt.tel.Hooks()})
@@ -144,5 +145,6 @@ func TestTheSpanOfANilRecordHasNoBodyAndIsNoTombstone(t *testing.T) {
 	require.Equal(t, "0", attr(spans[1], "messaging.message.body.size"), "a record with a nil value")
 	for i := range spans {
 		require.Equal(t, "send", spans[i].Name(), "no topic, no destination in the name")
+		require.False(t, has(i, "messaging.destination.name"), "no topic, no destination")
 	}
 }
