@@ -74,14 +74,7 @@ func TestARequestPassedByAForgetfulBrokerFails(t *testing.T) {
 	// here, as the hook may hear of the warm-up's write after its answer.
 	written := &requestsWritten{}
 	threeWritten := written.await(3)
-	p := newProducer(t, c, func(cfg *Config) {
-		cfg.BatchSize = 1024
-		cfg.Linger = NoLinger
-		// Longer than the hold of the burst's first request below, so
-		// that no retry of it is counted as a request behind it.
-		cfg.RequestTimeout = 2 * waitFor
-		cfg.Hooks = []Hook{written}
-	})
+	p := holdingProducer(t, c, written)
 	first := []byte("before the partition went idle")
 	_, err := p.Send(ctx(t), &Record{Topic: "t", Value: first, Partition: 0, ExplicitPartition: true})
 	require.NoError(t, err)
@@ -215,14 +208,7 @@ func TestAGapThenALostAnswerStillRestartTheSequences(t *testing.T) {
 	// the warm-up's request, then the burst's first three.
 	written := &requestsWritten{}
 	fourWritten := written.await(4)
-	p := newProducer(t, c, func(cfg *Config) {
-		cfg.BatchSize = 1024
-		cfg.Linger = NoLinger
-		// Longer than the hold of request 1 below, so that no retry of it
-		// is written meanwhile and counted as a request behind it.
-		cfg.RequestTimeout = 2 * waitFor
-		cfg.Hooks = []Hook{written}
-	})
+	p := holdingProducer(t, c, written)
 	first := []byte("acknowledged: the partition pipelines")
 	_, err := p.Send(ctx(t), &Record{Topic: "t", Value: first, Partition: 0, ExplicitPartition: true})
 	require.NoError(t, err)
@@ -250,6 +236,20 @@ func TestAGapThenALostAnswerStillRestartTheSequences(t *testing.T) {
 	require.ErrorIs(t, o.one(t, 2).err, ErrMaybeWritten)
 	require.NoError(t, o.one(t, 3).err)
 	requireExactlyOnceInOrder(t, c, "t", 0, [][]byte{first, values[1], values[3]})
+}
+
+// holdingProducer is a producer of one batch a record, whose written
+// requests written counts, for a test that holds a request until others
+// are written behind it (holdUntil): its RequestTimeout outlasts the hold,
+// so that no retry of the held request is written meanwhile and counted
+// as a request behind it.
+func holdingProducer(t *testing.T, c *fakebroker.Cluster, written *requestsWritten) *Producer {
+	return newProducer(t, c, func(cfg *Config) {
+		cfg.BatchSize = 1024
+		cfg.Linger = NoLinger
+		cfg.RequestTimeout = 2 * waitFor
+		cfg.Hooks = []Hook{written}
+	})
 }
 
 // holdUntil holds the broker's handling of a request, on its goroutine,
