@@ -1,6 +1,7 @@
 package bounded
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -44,4 +45,18 @@ func TestReceiveFailsWithWhatWasAwaited(t *testing.T) {
 	if want := "the answer (waited 1ms)"; r.failed != want {
 		t.Fatalf("Receive failed with %q, want %q", r.failed, want)
 	}
+}
+
+func TestWaitedOnTellsOnlyOnceDoneIsCalled(t *testing.T) {
+	ctx := NewWaitedOn(context.Background())
+	select {
+	case <-ctx.Asked():
+		t.Fatal("Asked closed before Done was called")
+	default:
+	}
+	if ctx.Done() != nil {
+		t.Fatal("Done of a context.Background is not nil")
+	}
+	Receive(t, ctx.Asked(), time.Second, "Asked not closed after Done")
+	ctx.Done() // a second call must not close Asked again
 }
