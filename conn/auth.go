@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gokafka/producer/internal/brokertext"
 	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
@@ -85,7 +86,7 @@ func (c *Conn) authenticate(ctx context.Context, reauth bool) (g grant, exchange
 	select {
 	case c.writeLock <- struct{}{}:
 	case <-ctx.Done():
-		return grant{}, false, fmt.Errorf("SASL authentication to %s: %w", c.addr, context.Cause(ctx))
+		return grant{}, false, fmt.Errorf("%s: %w", x, context.Cause(ctx))
 	case <-c.dead:
 		return grant{}, false, c.Err()
 	}
@@ -129,9 +130,16 @@ func (c *Conn) newSASLExchange(ctx context.Context) *saslExchange {
 		c:    c,
 		ctx:  ctx,
 		mech: mech,
-		timedOut: fmt.Errorf("SASL authentication to %s: %w: the %s mechanism took longer than %v",
-			c.addr, ErrRequestTimeout, mech.Name(), c.cfg.RequestTimeout),
+		timedOut: fmt.Errorf("SASL %s authentication to %s: %w: the mechanism took longer than %v",
+			mech.Name(), c.addr, ErrRequestTimeout, c.cfg.RequestTimeout),
 	}
+}
+
+// String names the exchange in its errors: the mechanism and the broker,
+// as an *AuthError names them, so that every failure of the exchange, not
+// only a refusal, says which mechanism was under way.
+func (x *saslExchange) String() string {
+	return "SASL " + x.mech.Name() + " authentication to " + x.c.addr
 }
 
 // refused makes err a refusal, an *AuthError, which fails every record
@@ -161,7 +169,7 @@ func (x *saslExchange) failed(call context.Context, err error, otherwise func(er
 		case <-x.c.dead:
 			return x.c.Err()
 		default:
-			return fmt.Errorf("SASL authentication to %s: %w", x.c.addr, context.Cause(x.ctx))
+			return fmt.Errorf("%s: %w", x, context.Cause(x.ctx))
 		}
 	}
 	return otherwise(err)
@@ -210,13 +218,15 @@ func (x *saslExchange) start() (session sasl.Session, end context.CancelFunc, er
 // answered, and Kafka counts its second between re-authentications from
 // then (grant.begunBy).
 func (x *saslExchange) handshake(reauth bool) (begunBy time.Time, err error) {
-	resp, err := x.c.authRoundTrip(x.ctx, &protocol.SaslHandshakeRequest{Mechanism: x.mech.Name()}, 1)
+	resp, err := x.roundTrip(&protocol.SaslHandshakeRequest{Mechanism: x.mech.Name()}, 1)
 	if err != nil {
 		return time.Time{}, err
 	}
 	begunBy = x.c.cfg.Clock.Now()
 	if hs := resp.(*protocol.SaslHandshakeResponse); hs.ErrorCode != 0 {
-		err := fmt.Errorf("%w (the broker enables %s)", kerr.ForCode(hs.ErrorCode), strings.Join(hs.Mechanisms, ", "))
+		// The broker's words are quoted and cut short (brokertext): nothing
+		// has proven yet who sent them.
+		err := fmt.Errorf("%w (the broker enables %s)", kerr.ForCode(hs.ErrorCode), brokertext.Quote(strings.Join(hs.Mechanisms, ", ")))
 		if reauth && hs.ErrorCode == kerr.IllegalSASLState.Code {
 			return time.Time{}, fmt.Errorf("%w: SASL %s re-authentication to %s refused as too soon after the last: %w",
 				ErrDisconnected, x.mech.Name(), x.c.addr, err)
@@ -247,7 +257,7 @@ func (x *saslExchange) rounds(session sasl.Session, version int16, g grant) (gra
 			return g, nil
 		}
 		written := x.c.cfg.Clock.Now()
-		resp, err := x.c.authRoundTrip(x.ctx, &protocol.SaslAuthenticateRequest{AuthBytes: step.msg}, version)
+		resp, err := x.roundTrip(&protocol.SaslAuthenticateRequest{AuthBytes: step.msg}, version)
 		if err != nil {
 			return grant{}, err
 		}
@@ -255,7 +265,7 @@ func (x *saslExchange) rounds(session sasl.Session, version int16, g grant) (gra
 		if ar.ErrorCode != 0 {
 			err := kerr.ForCode(ar.ErrorCode)
 			if ar.ErrorMessage != nil && *ar.ErrorMessage != "" {
-				err = fmt.Errorf("%w (%s)", err, *ar.ErrorMessage)
+				err = fmt.Errorf("%w (%s)", err, brokertext.Quote(*ar.ErrorMessage))
 			}
 			return grant{}, x.refused(err)
 		}
@@ -343,22 +353,23 @@ func errOr(err, def error) error {
 	return def
 }
 
-// authRoundTrip writes one request of the exchange, under the write lock
-// authenticate holds and outside MaxInFlight, and waits for its answer.
-func (c *Conn) authRoundTrip(ctx context.Context, req protocol.Request, version int16) (protocol.Response, error) {
+// roundTrip writes one request of the exchange, under the write lock
+// authenticate holds and outside MaxInFlight, and waits for its answer, or
+// until the exchange's ctx ends.
+func (x *saslExchange) roundTrip(req protocol.Request, version int16) (protocol.Response, error) {
 	type result struct {
 		resp protocol.Response
 		err  error
 	}
 	ch := make(chan result, 1) // buffered: a late answer must not block the reader
-	c.write(req, version, func(resp protocol.Response, err error) { ch <- result{resp, err} }, true)
+	x.c.write(req, version, func(resp protocol.Response, err error) { ch <- result{resp, err} }, true)
 	select {
 	case r := <-ch:
 		if r.err != nil {
-			return nil, fmt.Errorf("SASL authentication to %s: %w", c.addr, r.err)
+			return nil, fmt.Errorf("%s: %w", x, r.err)
 		}
 		return r.resp, nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("SASL authentication to %s: %s: %w", c.addr, req.Key(), context.Cause(ctx))
+	case <-x.ctx.Done():
+		return nil, fmt.Errorf("%s: %s: %w", x, req.Key(), context.Cause(x.ctx))
 	}
 }

@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/sasl"
 	"github.com/gokafka/producer/sasl/oauthbearer"
-	"github.com/gokafka/producer/sasl/plain"
 )
 
 var errSDKBug = errors.New("identity provider SDK: index out of range")
@@ -43,13 +43,23 @@ func TestATokenProviderThatPanicsFailsTheDialRetriably(t *testing.T) {
 	assertNothingExchanged(t, bc)
 }
 
-// A mechanism whose Step panics (here a nil *plain.Mechanism, which only
-// New's validation keeps from a producer) fails the dial as refused: the
-// mechanism could not answer the broker. Before, the panic ended the
-// process.
+// panickingStep is a PLAIN mechanism whose Step panics, as a nil
+// *plain.Mechanism's did before its Start read it too.
+type panickingStep struct{}
+
+func (panickingStep) Name() string { return "PLAIN" }
+
+func (m panickingStep) Start(context.Context, string) (sasl.Session, error) { return m, nil }
+
+func (panickingStep) Step(context.Context, []byte) ([]byte, bool, error) {
+	panic("a bug in the mechanism")
+}
+
+// A mechanism whose Step panics fails the dial as refused: the mechanism
+// could not answer the broker. Before, the panic ended the process.
 func TestAMechanismWhoseStepPanicsIsRefused(t *testing.T) {
 	fb := newFakeBroker(t)
-	done := dialAsync(t, fb, Config{SASL: (*plain.Mechanism)(nil)})
+	done := dialAsync(t, fb, Config{SASL: panickingStep{}})
 	bc := fb.conn(t)
 	bc.reply(expect(t, bc, protocol.SaslHandshake), &protocol.SaslHandshakeResponse{Mechanisms: []string{"PLAIN"}})
 	r := <-done

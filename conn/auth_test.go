@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -98,15 +99,23 @@ func authBytes(t *testing.T, r request) []byte {
 	return req.AuthBytes
 }
 
+// expectHandshake reads the next request and checks that it is a
+// SaslHandshake v1 naming mech.
+func expectHandshake(t *testing.T, bc *brokerConn, mech string) request {
+	t.Helper()
+	hs := expect(t, bc, protocol.SaslHandshake)
+	var hreq protocol.SaslHandshakeRequest
+	if err := hreq.ReadFrom(hs.body, hs.version); err != nil || hreq.Mechanism != mech || hs.version != 1 {
+		t.Fatalf("handshake v%d for %q (%v), want v1 %s", hs.version, hreq.Mechanism, err, mech)
+	}
+	return hs
+}
+
 // acceptPlain plays a broker that accepts PLAIN credentials u/p and grants
 // a session of lifetime.
 func acceptPlain(t *testing.T, bc *brokerConn, lifetime time.Duration) {
 	t.Helper()
-	hs := expect(t, bc, protocol.SaslHandshake)
-	var hreq protocol.SaslHandshakeRequest
-	if err := hreq.ReadFrom(hs.body, hs.version); err != nil || hreq.Mechanism != "PLAIN" || hs.version != 1 {
-		t.Fatalf("handshake v%d for %q (%v), want v1 PLAIN", hs.version, hreq.Mechanism, err)
-	}
+	hs := expectHandshake(t, bc, "PLAIN")
 	bc.reply(hs, &protocol.SaslHandshakeResponse{Mechanisms: []string{"PLAIN"}})
 	ar := expect(t, bc, protocol.SaslAuthenticate)
 	if got := string(authBytes(t, ar)); got != "\x00u\x00"+testPassword {
@@ -152,7 +161,7 @@ func TestSASLRefusedCredentials(t *testing.T) {
 	fb := newFakeBroker(t)
 	done := dialAsync(t, fb, Config{SASL: scram.SHA512("u", testPassword)})
 	bc := fb.conn(t)
-	hs := expect(t, bc, protocol.SaslHandshake)
+	hs := expectHandshake(t, bc, "SCRAM-SHA-512")
 	bc.reply(hs, &protocol.SaslHandshakeResponse{})
 	ar := expect(t, bc, protocol.SaslAuthenticate)
 	msg := "Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512"
@@ -167,16 +176,22 @@ func TestSASLRefusedCredentials(t *testing.T) {
 
 // A broker that hangs up in the middle of the SASL exchange, a request of
 // the exchange awaiting its answer, fails the Dial at once, retriably: the
-// producer dials again rather than hang on a connection that is gone.
+// producer dials again rather than hang on a connection that is gone. The
+// error names the mechanism as well as the broker, as a refusal's does:
+// which of a producer's mechanisms, or which of a fleet's, was under way
+// is what the reader of a log looks for.
 func TestABrokerHangingUpMidSASLFailsTheDial(t *testing.T) {
 	fb := newFakeBroker(t)
-	done := dialAsync(t, fb, Config{SASL: plain.New("u", testPassword)})
+	done := dialAsync(t, fb, Config{SASL: scram.SHA512("u", testPassword)})
 	bc := fb.conn(t)
 	expect(t, bc, protocol.SaslHandshake)
 	bc.nc.Close()
 	r := bounded.Receive(t, done, 2*waitTime, "Dial after the broker hung up mid-SASL")
 	if !errors.Is(r.err, ErrDisconnected) || !IsRetriable(r.err) {
 		t.Fatalf("Dial error %v, want a retriable ErrDisconnected", r.err)
+	}
+	if msg := r.err.Error(); !strings.Contains(msg, "SCRAM-SHA-512") || !strings.Contains(msg, fb.addr()) {
+		t.Fatalf("Dial error %v, want it to name SCRAM-SHA-512 and %s", r.err, fb.addr())
 	}
 }
 
@@ -199,7 +214,7 @@ func TestSCRAMWrongServerSignature(t *testing.T) {
 	fb := newFakeBroker(t)
 	done := dialAsync(t, fb, Config{SASL: scram.SHA256("u", testPassword)})
 	bc := fb.conn(t)
-	hs := expect(t, bc, protocol.SaslHandshake)
+	hs := expectHandshake(t, bc, "SCRAM-SHA-256")
 	bc.reply(hs, &protocol.SaslHandshakeResponse{})
 	first := expect(t, bc, protocol.SaslAuthenticate)
 	_, nonce, ok := strings.Cut(string(authBytes(t, first)), ",r=")
@@ -754,6 +769,14 @@ func TestAStepThatHangsFailsTheDialAfterItsOwnRequestTimeout(t *testing.T) {
 	case <-time.After(waitTime):
 		t.Fatal("the mechanism took no step within the wait time")
 	}
+	// The step's bound is armed before the step is called, so it is there
+	// now. A Dial that ended at 5s into the exchange would end on a
+	// goroutine of its own after the Advance below, most often after the
+	// check of done, which alone let that through.
+	stepEnds := fake.Now().Add(5 * time.Second)
+	if !slices.Contains(fake.Deadlines(), stepEnds) {
+		t.Fatalf("no timer armed for RequestTimeout from the step's start (%v); armed: %v", stepEnds, fake.Deadlines())
+	}
 	fake.Advance(4 * time.Second) // 8s into the exchange, 4s into the step
 	select {
 	case r := <-done:
@@ -976,4 +999,78 @@ func TestIllegalSASLStateAtAReauthenticationIsRetriable(t *testing.T) {
 	hs = expect(t, bc, protocol.SaslHandshake)
 	bc.reply(hs, &protocol.SaslHandshakeResponse{ErrorCode: kerr.IllegalSASLState.Code, Mechanisms: []string{"PLAIN"}})
 	assertRefused(t, (<-done).err, "PLAIN", fb.addr(), kerr.IllegalSASLState)
+}
+
+// Any other error answered to a re-authentication's handshake is a
+// refusal, as at a first authentication: a broker that no longer enables
+// the mechanism (UNSUPPORTED_SASL_MECHANISM, its listener reconfigured)
+// would refuse every redial alike, so the connection dies with an
+// *AuthError, on which the producer fails the records bound for it, rather
+// than a retriable disconnect, redialed until their delivery timeout.
+func TestAReauthenticationsHandshakeRefusedForAnythingButItsTimingIsARefusal(t *testing.T) {
+	fake := clock.NewFake(time.Unix(1000, 0))
+	fb := newFakeBroker(t)
+	c, bc := dueForReauthentication(t, fake, fb, Config{SASL: plain.New("u", testPassword)}, nil)
+	hs := expectHandshake(t, bc, "PLAIN")
+	bc.reply(hs, &protocol.SaslHandshakeResponse{ErrorCode: kerr.UnsupportedSASLMechanism.Code, Mechanisms: []string{"SCRAM-SHA-512"}})
+	waitClosed(t, c.Done(), "Done after a refused re-authentication")
+	assertRefused(t, c.Err(), "PLAIN", fb.addr(), kerr.UnsupportedSASLMechanism)
+}
+
+// endlessMechanism is never satisfied: it answers every message from the
+// broker with another.
+type endlessMechanism struct{}
+
+func (endlessMechanism) Name() string { return "PLAIN" }
+
+func (m endlessMechanism) Start(context.Context, string) (sasl.Session, error) { return m, nil }
+
+func (endlessMechanism) Step(context.Context, []byte) ([]byte, bool, error) {
+	return []byte("more"), false, nil
+}
+
+// An exchange that never ends, a mechanism and a broker answering each
+// other for ever, is refused as a protocol error after maxSASLRounds
+// SaslAuthenticate requests. Unbounded, it held the connection's write
+// lock for as long as the two went on: each round is bounded by
+// RequestTimeout, but the rounds together only by the caller's ctx, which
+// for a re-authentication ends with the connection.
+func TestAnExchangeThatNeverEndsIsRefusedAfterItsRounds(t *testing.T) {
+	fb := newFakeBroker(t)
+	done := dialAsync(t, fb, Config{SASL: endlessMechanism{}})
+	bc := fb.conn(t)
+	bc.reply(expectHandshake(t, bc, "PLAIN"), &protocol.SaslHandshakeResponse{Mechanisms: []string{"PLAIN"}})
+	for range maxSASLRounds {
+		bc.reply(expect(t, bc, protocol.SaslAuthenticate), &protocol.SaslAuthenticateResponse{AuthBytes: []byte("again")})
+	}
+	r := bounded.Receive(t, done, 2*waitTime, "Dial after the exchange's last round")
+	assertRefused(t, r.err, "PLAIN", fb.addr(), sasl.ErrProtocol)
+}
+
+// brokerRecorder is PLAIN that records the broker each Start is given.
+type brokerRecorder struct {
+	sasl.Mechanism
+	brokers chan string
+}
+
+func (m *brokerRecorder) Start(ctx context.Context, broker string) (sasl.Session, error) {
+	m.brokers <- broker
+	return m.Mechanism.Start(ctx, broker)
+}
+
+// The mechanism is started with the address of the broker it
+// authenticates to, as sasl.Mechanism promises: a mechanism that signs its
+// message for one host (a cloud's IAM signature) or asks for a token per
+// broker has nothing else to tell them apart.
+func TestTheMechanismIsStartedWithTheBrokersAddress(t *testing.T) {
+	fb := newFakeBroker(t)
+	mech := &brokerRecorder{Mechanism: plain.New("u", testPassword), brokers: make(chan string, 1)}
+	done := dialAsync(t, fb, Config{SASL: mech})
+	acceptPlain(t, fb.conn(t), 0)
+	if r := bounded.Receive(t, done, 2*waitTime, "Dial"); r.err != nil {
+		t.Fatalf("Dial: %v", r.err)
+	}
+	if got := bounded.Receive(t, mech.brokers, waitTime, "the mechanism's start"); got != fb.addr() {
+		t.Fatalf("the mechanism was started for broker %q, want %q", got, fb.addr())
+	}
 }

@@ -106,7 +106,8 @@ func (e *BackoffError) Unwrap() []error { return []error{ErrBackoff, e.Err} }
 // ErrAuthentication and, through Err, the cause: for credentials the
 // broker refused kerr.SaslAuthenticationFailed, for those the mechanism
 // judged invalid sasl.ErrInvalidCredentials, for a certificate the x509
-// or tls error. Its message never holds a secret.
+// or tls error. Its message never holds a secret, and quotes what the
+// broker said in refusing, cut short: nothing has proven who said it.
 type AuthError struct {
 	Addr      string // the broker, host:port
 	Mechanism string // "TLS", or the SASL mechanism's name

@@ -2,12 +2,12 @@ package conn
 
 import (
 	"context"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/gokafka/producer/internal/bounded"
 	"github.com/gokafka/producer/protocol"
 )
 
@@ -88,16 +88,8 @@ func waitNoConnGoroutines(t testing.TB, when string) {
 // connGoroutines counts running goroutines of this package's connections
 // (readers and timeout watchers), from a full stack dump.
 func connGoroutines() int {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-	return strings.Count(string(buf), "conn.(*Conn).readLoop(") + strings.Count(string(buf), "conn.(*Conn).watchTimeouts(")
+	stacks := bounded.Stacks()
+	return strings.Count(stacks, "conn.(*Conn).readLoop(") + strings.Count(stacks, "conn.(*Conn).watchTimeouts(")
 }
 
 // waitClosed fails unless ch is closed within the wait time.

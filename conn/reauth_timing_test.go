@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gokafka/producer/internal/bounded"
 	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/sasl/plain"
@@ -129,6 +130,82 @@ func TestASessionLifetimeNoDurationHoldsIsNoLimit(t *testing.T) {
 	} {
 		if got := sessionLifetime(ms); got != want {
 			t.Errorf("sessionLifetime(%d ms) = %v, want %v", ms, got, want)
+		}
+	}
+}
+
+// Kafka counts its second between re-authentications from when it began
+// the last, on reading its handshake: on a busy connection, after
+// answering the requests written before it. The second is counted here
+// from the handshake's answer, which comes later still, not from when the
+// handshake was written. Counted from then, a handshake answered 0.5s late
+// put the next re-authentication of a session of 1.05s 0.9-1s after the
+// broker began the last, which Kafka refuses (ILLEGAL_SASL_STATE), failing
+// the connection and what it had in flight.
+func TestTheSecondBetweenReauthenticationsCountsFromTheHandshakesAnswer(t *testing.T) {
+	fake := clock.NewFake(time.Unix(1000, 0))
+	fb := newFakeBroker(t)
+	lifetime := 1050 * time.Millisecond
+	c, bc := dueForReauthentication(t, fake, fb, Config{SASL: plain.New("u", testPassword)}, nil)
+	hs := expectHandshake(t, bc, "PLAIN")
+	fake.Advance(500 * time.Millisecond) // the broker reads it behind slow requests
+	bc.reply(hs, &protocol.SaslHandshakeResponse{Mechanisms: []string{"PLAIN"}})
+	answered := fake.Now()
+	ar := expect(t, bc, protocol.SaslAuthenticate)
+	bc.reply(ar, &protocol.SaslAuthenticateResponse{AuthBytes: []byte{}, SessionLifetimeMs: lifetime.Milliseconds()})
+
+	next, _ := awaitTimerBetween(t, fake, answered.Add(lifetime*85/100), answered.Add(lifetime), nil)
+	if next.Before(answered.Add(minReauthInterval)) {
+		t.Fatalf("the next re-authentication comes %v after the last one's handshake was answered, want %v at least",
+			next.Sub(answered), minReauthInterval)
+	}
+	fake.Advance(next.Sub(fake.Now()))
+	acceptPlain(t, bc, time.Minute)
+	awaitReauthTimer(t, fake, fake.Now(), time.Minute)
+	if err := c.Err(); err != nil {
+		t.Fatalf("connection died: %v", err)
+	}
+}
+
+// Connections whose sessions began together re-authenticate at points
+// spread over 85-95% of the session, as the Java client's do, not all at
+// one: a producer's connections, opened together at its start, would
+// otherwise renew together for as long as it runs, and a fleet of
+// producers restarted together would bring every broker their exchanges
+// at the same moment, session after session.
+func TestConnectionsAuthenticatedTogetherReauthenticateApart(t *testing.T) {
+	fake := clock.NewFake(time.Unix(1000, 0))
+	fb := newFakeBroker(t)
+	const conns = 8
+	began := fake.Now()
+	for range conns {
+		done := dialAsync(t, fb, Config{SASL: plain.New("u", testPassword), Clock: fake})
+		acceptPlain(t, fb.conn(t), time.Minute)
+		if r := bounded.Receive(t, done, 2*waitTime, "Dial"); r.err != nil {
+			t.Fatal(r.err)
+		}
+	}
+	from, to := began.Add(time.Minute*85/100), began.Add(time.Minute*95/100)
+	timeout := time.After(waitTime)
+	for {
+		due := map[time.Time]bool{}
+		n := 0
+		for _, d := range fake.Deadlines() {
+			if !d.Before(from) && !d.After(to) {
+				due[d] = true
+				n++
+			}
+		}
+		if n == conns {
+			if len(due) == 1 {
+				t.Fatalf("%d connections authenticated together all re-authenticate at one moment: %v", conns, due)
+			}
+			return
+		}
+		select {
+		case <-fake.Armed():
+		case <-timeout:
+			t.Fatalf("%d of %d re-authentication timers armed within the wait time", n, conns)
 		}
 	}
 }

@@ -90,34 +90,10 @@ func expectsResponse(req protocol.Request) bool {
 // exchange releases it when it ends (auth.go).
 func (c *Conn) write(req protocol.Request, version int16, done func(protocol.Response, error), auth bool) {
 	api := req.Key()
-	corr := c.nextCorr
-	if c.nextCorr == math.MaxInt32 {
-		c.nextCorr = 0 // stay non-negative; a wrap after 2^31 requests is harmless
-	} else {
-		c.nextCorr++
-	}
-
-	buf := getBuffer()
-	b := append((*buf)[:0], 0, 0, 0, 0) // the size, patched below
-	b = protocol.AppendRequestHeader(b, api, version, corr, c.clientID)
-	splices := c.splices[:0]
-	if sr, ok := req.(splicedRequest); ok && c.writev {
-		b, splices = sr.AppendSplicedTo(b, version, splices)
-	} else {
-		b = req.AppendTo(b, version)
-	}
-	size := len(b) - 4
-	for _, s := range splices {
-		size += len(s.Bytes)
-	}
-	binary.BigEndian.PutUint32(b, uint32(size))
-
+	corr := c.nextCorrelationID()
+	buf, b, splices := c.encode(req, version, corr)
 	awaits := expectsResponse(req)
-	now := c.cfg.Clock.Now()
-	c.mu.Lock()
-	if c.err != nil {
-		err := notSent(api, c.err)
-		c.mu.Unlock()
+	if err := c.enqueue(req, version, corr, done, auth, awaits); err != nil {
 		putBuffer(buf, b)
 		if !auth {
 			<-c.writeLock
@@ -125,25 +101,6 @@ func (c *Conn) write(req protocol.Request, version int16, done func(protocol.Res
 		}
 		done(nil, err)
 		return
-	}
-	// The request is queued before it is written: its response cannot
-	// arrive before the write, but the reader must find it when it does.
-	// Only a request (or write) on an idle connection sets the earliest
-	// deadline; behind others, the watcher's current timer is still right.
-	wasIdle := len(c.pending) == 0
-	deadline := c.deadlineLocked(now)
-	if awaits {
-		c.pending = append(c.pending, &pending{
-			corr: corr, req: req, version: version, done: done,
-			deadline: deadline, auth: auth,
-		})
-	}
-	// A write the broker never reads (its socket buffer full) would block
-	// forever; the watcher times it out like a request.
-	c.writeDeadline = deadline
-	c.mu.Unlock()
-	if wasIdle {
-		c.wake()
 	}
 
 	werr := c.writeFrame(b, splices)
@@ -171,6 +128,74 @@ func (c *Conn) write(req protocol.Request, version int16, done func(protocol.Res
 		}
 		done(nil, nil)
 	}
+}
+
+// nextCorrelationID takes the next request's correlation id. The caller
+// holds the write lock, which orders the ids as the requests are written.
+func (c *Conn) nextCorrelationID() int32 {
+	corr := c.nextCorr
+	if c.nextCorr == math.MaxInt32 {
+		c.nextCorr = 0 // stay non-negative; a wrap after 2^31 requests is harmless
+	} else {
+		c.nextCorr++
+	}
+	return corr
+}
+
+// encode frames req, its size first, in a pooled buffer, which the caller
+// gives back with putBuffer(buf, b). On a connection that writes with
+// writev, a request that can leaves its batches out of b and in splices
+// (c.splices reused), to be written from where they are.
+func (c *Conn) encode(req protocol.Request, version int16, corr int32) (buf *[]byte, b []byte, splices []protocol.Splice) {
+	buf = getBuffer()
+	b = append((*buf)[:0], 0, 0, 0, 0) // the size, patched below
+	b = protocol.AppendRequestHeader(b, req.Key(), version, corr, c.clientID)
+	splices = c.splices[:0]
+	if sr, ok := req.(splicedRequest); ok && c.writev {
+		b, splices = sr.AppendSplicedTo(b, version, splices)
+	} else {
+		b = req.AppendTo(b, version)
+	}
+	size := len(b) - 4
+	for _, s := range splices {
+		size += len(s.Bytes)
+	}
+	binary.BigEndian.PutUint32(b, uint32(size))
+	return buf, b, splices
+}
+
+// enqueue readies the connection for req's write: it queues req, if a
+// response is awaited, for the reader to find, and sets the deadline the
+// watcher times the write out by. On a connection that has failed it does
+// neither and returns why req was not sent.
+func (c *Conn) enqueue(req protocol.Request, version int16, corr int32, done func(protocol.Response, error), auth, awaits bool) error {
+	now := c.cfg.Clock.Now()
+	c.mu.Lock()
+	if c.err != nil {
+		err := notSent(req.Key(), c.err)
+		c.mu.Unlock()
+		return err
+	}
+	// The request is queued before it is written: its response cannot
+	// arrive before the write, but the reader must find it when it does.
+	// Only a request (or write) on an idle connection sets the earliest
+	// deadline; behind others, the watcher's current timer is still right.
+	wasIdle := len(c.pending) == 0
+	deadline := c.deadlineLocked(now)
+	if awaits {
+		c.pending = append(c.pending, &pending{
+			corr: corr, req: req, version: version, done: done,
+			deadline: deadline, auth: auth,
+		})
+	}
+	// A write the broker never reads (its socket buffer full) would block
+	// forever; the watcher times it out like a request.
+	c.writeDeadline = deadline
+	c.mu.Unlock()
+	if wasIdle {
+		c.wake()
+	}
+	return nil
 }
 
 // splicedRequest is a request that can leave its largest byte fields out

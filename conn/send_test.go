@@ -351,8 +351,14 @@ func TestRequestTimeout(t *testing.T) {
 	}
 
 	// At t+6s the first request's deadline has passed but it was answered;
-	// the second has two seconds left.
+	// the second has two seconds left. The watcher arms its timer for the
+	// second's deadline once it is done with the first's, and only then
+	// does the look below mean anything: a request failed at t+6s fails on
+	// the watcher's goroutine, most often after that look.
 	fake.Advance(3 * time.Second)
+	if _, armed := awaitTimerBetween(t, fake, time.Unix(1008, 0), time.Unix(1008, 0), c.Done()); !armed {
+		t.Fatalf("the connection closed at t+6s, before any deadline passed: %v", c.Err())
+	}
 	select {
 	case res := <-second.ch:
 		t.Fatalf("second request ended early: %v", res.err)

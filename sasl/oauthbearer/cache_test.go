@@ -97,6 +97,7 @@ func TestCachedFetchesAgainOnlyAtTheRefreshPoint(t *testing.T) {
 		{time.Hour, 0, 48 * time.Minute},
 		{time.Hour, 1, 51 * time.Minute},
 		{10 * time.Minute, 0, 5 * time.Minute}, // the 5 minutes' buffer
+		{6 * time.Minute, 0, time.Minute},      // just long enough for the buffer, as in Java
 		{5 * time.Minute, 0, 4 * time.Minute},  // too short for the buffer and the minimum period
 	} {
 		t.Run(fmt.Sprintf("%v jitter %v", tc.life, tc.jitter), func(t *testing.T) {
@@ -324,6 +325,73 @@ func TestAFetchNobodyWaitsForIsCancelled(t *testing.T) {
 	close(f.release) // both fetches return
 	if got := bounded.Receive(t, next, wait, "the next caller's token"); got != "token2<nil>" {
 		t.Fatalf("the next caller: %s, want token2", got)
+	}
+}
+
+// A fetch that every caller left, and that returns while a newer fetch is
+// under way, changes nothing: callers still wait for the newer one, and its
+// token is the one kept. Were it to clear the newer fetch's place as it
+// ended, the next caller would start a third fetch beside the second,
+// and the identity provider be asked twice at once.
+func TestAFetchEveryCallerLeftLeavesTheNewerOneInPlace(t *testing.T) {
+	clk := clock.NewFake(start)
+	var calls atomic.Int32
+	entered := make(chan int32, 3)
+	releaseFirst, releaseOthers, stop := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	t.Cleanup(func() { close(stop) })
+	c := newTokenCache(func(context.Context) (Token, error) {
+		n := calls.Add(1)
+		entered <- n
+		release := releaseOthers
+		if n == 1 {
+			release = releaseFirst // a provider that ignores its ctx
+		}
+		select {
+		case <-release:
+		case <-stop:
+		}
+		return Token{Value: fmt.Sprintf("token%d", n), Expiry: clk.Now().Add(time.Hour)}, nil
+	}, clk.Now, func() float64 { return 0 })
+
+	ctx, cancel := context.WithCancel(context.Background())
+	left := make(chan error, 1)
+	go func() {
+		_, err := c.token(ctx)
+		left <- err
+	}()
+	bounded.Receive(t, entered, wait, "the first fetch")
+	c.mu.Lock()
+	first := c.fetching
+	c.mu.Unlock()
+	cancel()
+	bounded.Receive(t, left, wait, "the caller that left")
+
+	tokens := make(chan string, 2)
+	get := func() {
+		tok, err := c.token(context.Background())
+		tokens <- fmt.Sprint(tok.Value, err)
+	}
+	go get()
+	if n := bounded.Receive(t, entered, wait, "the second fetch"); n != 2 {
+		t.Fatalf("fetch %d started, want the second", n)
+	}
+	require.Eventually(t, func() bool { return c.waiting() == 1 }, wait, time.Millisecond, "a caller waiting for the second fetch")
+	close(releaseFirst)
+	bounded.Receive(t, first.done, wait, "the first fetch's end")
+	if n := c.waiting(); n != 1 {
+		t.Fatalf("%d callers wait for the fetch under way once the first ended, want the second fetch's one", n)
+	}
+
+	go get()
+	require.Eventually(t, func() bool { return c.waiting() == 2 }, wait, time.Millisecond, "the next caller waiting for the second fetch")
+	close(releaseOthers)
+	for i := range 2 {
+		if got := bounded.Receive(t, tokens, wait, fmt.Sprintf("caller %d's token", i)); got != "token2<nil>" {
+			t.Errorf("caller %d: %s, want token2", i, got)
+		}
+	}
+	if tok, err := c.token(context.Background()); err != nil || tok.Value != "token2" || calls.Load() != 2 {
+		t.Fatalf("then: %q, %v after %d fetches; want token2 from the cache after 2", tok.Value, err, calls.Load())
 	}
 }
 

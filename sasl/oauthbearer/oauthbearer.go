@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gokafka/producer/internal/brokertext"
 	"github.com/gokafka/producer/sasl"
 )
 
@@ -180,5 +181,6 @@ func (s *session) Step(_ context.Context, challenge []byte) ([]byte, bool, error
 		s.status = string(challenge)
 		return []byte(kvsep), false, nil
 	}
-	return nil, false, fmt.Errorf("OAUTHBEARER: the broker rejected the token: %s", s.status)
+	// Quoted: the broker sent it before proving anything.
+	return nil, false, fmt.Errorf("OAUTHBEARER: the broker rejected the token: %s", brokertext.Quote(s.status))
 }

@@ -68,6 +68,10 @@ func TestInvalidTokensAreRefusedUnquoted(t *testing.T) {
 		"hyphenated name":    {Value: jwt, Extensions: map[string]string{"trace-id": "x"}},
 		"bad extension":      {Value: jwt, Extensions: map[string]string{"a": "\x00"}},
 		"authzid separator":  {Value: jwt, AuthzID: "a,b"},
+		// '=' escapes in RFC 7628's saslname as ',' does, and Kafka's
+		// broker takes an extension's value of one character at least.
+		"authzid equals":  {Value: jwt, AuthzID: "a=b"},
+		"empty extension": {Value: jwt, Extensions: map[string]string{"a": ""}},
 	} {
 		_, err := provide(tok).Start(context.Background(), "")
 		if !errors.Is(err, errInvalidToken) || !errors.Is(err, sasl.ErrInvalidCredentials) {
@@ -109,5 +113,27 @@ func TestPrintingHidesTheToken(t *testing.T) {
 				t.Errorf("%s of %T prints a secret: %s", verb, v, out)
 			}
 		}
+	}
+}
+
+// The broker's error status is shown quoted and bounded: it comes before
+// anything has proven who sent it, and a terminal escape, a line break
+// that fakes a line of the caller's output, or a megabyte of it must not
+// reach a terminal or a log line as it is.
+func TestTheBrokersStatusIsShownSafely(t *testing.T) {
+	ctx := context.Background()
+	s, _ := provide(Token{Value: jwt}).Start(ctx, "")
+	s.Step(ctx, nil)
+	s.Step(ctx, []byte("\x1b[2J\nkprod: 1000 records acked"+strings.Repeat("x", 1<<20)))
+	_, _, err := s.Step(ctx, []byte{})
+	if err == nil {
+		t.Fatal("no error after an error status")
+	}
+	msg := err.Error()
+	if i := strings.IndexFunc(msg, func(r rune) bool { return r < ' ' || r == 0x7f }); i >= 0 {
+		t.Errorf("error shows control character %q: %.80q", msg[i], msg)
+	}
+	if len(msg) > 1<<10 || !strings.Contains(msg, "kprod: 1000 records acked") {
+		t.Errorf("error of %d bytes, want the start of the status in at most 1 KiB: %.80q", len(msg), msg)
 	}
 }

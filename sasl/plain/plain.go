@@ -6,6 +6,7 @@ package plain
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/gokafka/producer/sasl"
 )
@@ -36,8 +37,29 @@ func (m *Mechanism) AsUser(authzid string) *Mechanism {
 // Name implements sasl.Mechanism.
 func (*Mechanism) Name() string { return "PLAIN" }
 
-// Start implements sasl.Mechanism.
+// Validate implements sasl.Validator: a NUL byte in the authorization
+// identity, the user name or the password is refused. NUL separates the
+// fields of PLAIN's one message, and RFC 4616 forbids it in each: one would
+// move the rest into the next field, and the broker judge other credentials
+// than these. The error names the field, never its value.
+func (m *Mechanism) Validate() error {
+	for _, f := range []struct{ name, value string }{
+		{"authorization identity", m.authzid}, {"user name", m.user}, {"password", m.password},
+	} {
+		if strings.IndexByte(f.value, 0) >= 0 {
+			return fmt.Errorf("PLAIN: %w: the %s holds a NUL byte, which separates PLAIN's fields (RFC 4616)",
+				sasl.ErrInvalidCredentials, f.name)
+		}
+	}
+	return nil
+}
+
+// Start implements sasl.Mechanism. It refuses what Validate refuses, for
+// a caller that did not ask Validate (conn.Dial does not).
 func (m *Mechanism) Start(context.Context, string) (sasl.Session, error) {
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
 	return &session{m: m}, nil
 }
 

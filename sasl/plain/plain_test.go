@@ -2,9 +2,12 @@ package plain
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/gokafka/producer/sasl"
 )
 
 func TestMessage(t *testing.T) {
@@ -28,6 +31,22 @@ func TestMessage(t *testing.T) {
 		if msg, done, err := s.Step(ctx, []byte{}); err != nil || !done || msg != nil {
 			t.Errorf("after an empty answer: %q, %v, %v; want done", msg, done, err)
 		}
+	}
+}
+
+// AsUser returns a copy: the mechanism it was called on goes on sending
+// no authorization identity. A mechanism that several producers share
+// must not start asking, for all of them, to act as another user.
+func TestAsUserLeavesTheOriginalAlone(t *testing.T) {
+	ctx := context.Background()
+	m := New("alice", "pw")
+	m.AsUser("bob")
+	s, err := m.Start(ctx, "b:9092")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg, _, err := s.Step(ctx, nil); err != nil || string(msg) != "\x00alice\x00pw" {
+		t.Fatalf("the original after AsUser sends %q, %v; want %q", msg, err, "\x00alice\x00pw")
 	}
 }
 
@@ -55,4 +74,40 @@ func TestPrintingHidesThePassword(t *testing.T) {
 	if !strings.Contains(m.String(), "alice") {
 		t.Errorf("String() = %q, want the user named", m.String())
 	}
+}
+
+// A NUL byte in the authorization identity, the user name or the password
+// is refused before anything is sent: NUL separates the fields of PLAIN's
+// one message (RFC 4616 forbids it in each), so one would move the rest
+// into the next field, and the broker judge other credentials than these.
+// The refusal is invalid credentials, which New and conn refuse at once,
+// and it quotes none of them.
+func TestANULInTheCredentialsIsRefused(t *testing.T) {
+	for name, m := range map[string]*Mechanism{
+		"user":     New("alice\x00s3cret", "pw"),
+		"password": New("alice", "s3cret\x00pw"),
+		"authzid":  New("alice", "s3cret").AsUser("bob\x00"),
+		// At the start, where a check for a NUL after the first byte
+		// would miss it.
+		"password's first byte": New("alice", "\x00s3cret"),
+	} {
+		if err := validate(m); !errors.Is(err, sasl.ErrInvalidCredentials) || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%s: Validate() = %v, want sasl.ErrInvalidCredentials quoting no credential", name, err)
+		}
+		if _, err := m.Start(context.Background(), "b:9092"); !errors.Is(err, sasl.ErrInvalidCredentials) {
+			t.Errorf("%s: Start: %v, want sasl.ErrInvalidCredentials", name, err)
+		}
+	}
+	if err := validate(New("alice", "pw").AsUser("alice")); err != nil {
+		t.Errorf("sound credentials: %v", err)
+	}
+}
+
+// validate is m's Validate, as the producer's New calls it.
+func validate(m sasl.Mechanism) error {
+	v, ok := m.(sasl.Validator)
+	if !ok {
+		return errors.New("PLAIN is not a sasl.Validator")
+	}
+	return v.Validate()
 }

@@ -20,6 +20,7 @@ import (
 	"hash"
 	"strings"
 
+	"github.com/gokafka/producer/internal/brokertext"
 	"github.com/gokafka/producer/sasl"
 )
 
@@ -97,9 +98,23 @@ type session struct {
 	step        int
 	clientFirst string // client-first-message-bare
 	serverSig   []byte // expected ServerSignature
+	// err is the error that ended the exchange, returned again by every
+	// later Step: a session whose client-final failed has no signature to
+	// expect, and an empty one would match that nothing.
+	err error
 }
 
 func (s *session) Step(_ context.Context, challenge []byte) ([]byte, bool, error) {
+	if s.err != nil {
+		return nil, false, s.err
+	}
+	msg, done, err := s.next(challenge)
+	s.err = err
+	return msg, done, err
+}
+
+// next is Step while the exchange has not failed.
+func (s *session) next(challenge []byte) ([]byte, bool, error) {
 	s.step++
 	switch s.step {
 	case 1:
@@ -130,9 +145,12 @@ func (s *session) clientFinal(serverFirst string) ([]byte, error) {
 	if !strings.HasPrefix(nonce, s.clientNonce) || len(nonce) == len(s.clientNonce) {
 		return nil, fmt.Errorf("%w: %s: the broker's nonce does not extend ours", sasl.ErrProtocol, s.m.name)
 	}
+	if !printable(nonce) {
+		return nil, fmt.Errorf("%w: %s: the broker's nonce %s is not printable ASCII", sasl.ErrProtocol, s.m.name, brokertext.Quote(nonce))
+	}
 	salt, err := base64.StdEncoding.DecodeString(attrs['s'])
 	if err != nil || len(salt) == 0 {
-		return nil, fmt.Errorf("%w: %s: salt %q is not base64", sasl.ErrProtocol, s.m.name, attrs['s'])
+		return nil, fmt.Errorf("%w: %s: salt %s is not base64", sasl.ErrProtocol, s.m.name, brokertext.Quote(attrs['s']))
 	}
 	iters, err := iterations(attrs['i'])
 	if err != nil {
@@ -162,7 +180,8 @@ func (s *session) verify(serverFinal string) error {
 		return err
 	}
 	if e, ok := attrs['e']; ok {
-		return fmt.Errorf("%s: the broker refused: %s", s.m.name, e)
+		// Quoted: nothing has proven yet who sent it.
+		return fmt.Errorf("%s: the broker refused: %s", s.m.name, brokertext.Quote(e))
 	}
 	got, err := base64.StdEncoding.DecodeString(attrs['v'])
 	if err != nil {
@@ -199,7 +218,7 @@ func parse(mech, msg string) (map[byte]string, error) {
 	attrs := make(map[byte]string)
 	for field := range strings.SplitSeq(msg, ",") {
 		if len(field) < 2 || field[1] != '=' {
-			return nil, fmt.Errorf("%w: %s: attribute %q is not a=value", sasl.ErrProtocol, mech, field)
+			return nil, fmt.Errorf("%w: %s: attribute %s is not a=value", sasl.ErrProtocol, mech, brokertext.Quote(field))
 		}
 		if _, twice := attrs[field[0]]; twice {
 			return nil, fmt.Errorf("%w: %s: attribute %q given twice", sasl.ErrProtocol, mech, field[:1])
@@ -209,16 +228,27 @@ func parse(mech, msg string) (map[byte]string, error) {
 	return attrs, nil
 }
 
+// printable reports whether s is made of RFC 5802's printable characters,
+// those of a nonce: ASCII from '!' to '~' but ','.
+func printable(s string) bool {
+	for _, c := range []byte(s) {
+		if c < 0x21 || c > 0x7e || c == ',' {
+			return false
+		}
+	}
+	return true
+}
+
 func iterations(s string) (int, error) {
 	n := 0
 	for _, c := range []byte(s) {
 		if c < '0' || c > '9' || n > maxIterations {
-			return 0, fmt.Errorf("iteration count %q is not a number up to %d", s, maxIterations)
+			return 0, fmt.Errorf("iteration count %s is not a number up to %d", brokertext.Quote(s), maxIterations)
 		}
 		n = n*10 + int(c-'0')
 	}
 	if n < minIterations || n > maxIterations {
-		return 0, fmt.Errorf("iteration count %q is outside %d..%d", s, minIterations, maxIterations)
+		return 0, fmt.Errorf("iteration count %s is outside %d..%d", brokertext.Quote(s), minIterations, maxIterations)
 	}
 	return n, nil
 }

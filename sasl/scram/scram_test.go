@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -21,7 +22,12 @@ const (
 
 func rfcSession(t *testing.T) sasl.Session {
 	t.Helper()
-	m := SHA256("user", "pencil")
+	return rfcSessionOf(t, SHA256("user", "pencil"))
+}
+
+// rfcSessionOf starts m with RFC 7677's client nonce.
+func rfcSessionOf(t *testing.T, m *Mechanism) sasl.Session {
+	t.Helper()
 	m.nonce = func() (string, error) { return "rOprNGfwEbeRWgbNEkqO", nil }
 	s, err := m.Start(context.Background(), "broker:9092")
 	if err != nil {
@@ -45,6 +51,33 @@ func TestRFC7677Vector(t *testing.T) {
 		t.Fatalf("client-final = %q, %v, %v; want %q", msg, done, err, rfcClientFinal)
 	}
 	if msg, done, err := step(t, s, rfcServerFinal); err != nil || !done || msg != "" {
+		t.Fatalf("after server-final: %q, %v, %v; want done", msg, done, err)
+	}
+}
+
+// RFC 7677's exchange over SHA-512: the same user, password, nonces, salt
+// and count. No RFC gives a SCRAM-SHA-512 example; these proof and
+// signature were computed from RFC 5802's definitions with Python's
+// hashlib and hmac, which give RFC 7677's values above over SHA-256.
+const (
+	sha512ClientFinal = "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0," +
+		"p=gMGXRcevScNtxZ6/8lQYpGtnsNAc3mGcmNomv+xnoOMw+3R2xNJdMNnzMlTN8PPC6wdp6dybEmDYXYTxwnYPJQ=="
+	sha512ServerFinal = "v=ZQnYEgWQMFmmsM8aQMF0nDDCy/AgCzkwk8CmMZYcMg0vSVlKDanekLtifDSeVGT4+5ZxXnJq199RVG2rR7N7Zw=="
+)
+
+// SCRAM-SHA-512 salts, proves and verifies over SHA-512 throughout, with
+// keys of its 64 bytes: the RFC vector checks SHA-256 only, and a
+// SCRAM-SHA-512 that salted to 32 bytes, or hashed with SHA-384, passed
+// every other test here, to be refused by every broker.
+func TestTheRFC7677ExchangeOverSHA512(t *testing.T) {
+	s := rfcSessionOf(t, SHA512("user", "pencil"))
+	if msg, done, err := step(t, s, ""); err != nil || done || msg != rfcClientFirst {
+		t.Fatalf("client-first = %q, %v, %v; want %q", msg, done, err, rfcClientFirst)
+	}
+	if msg, done, err := step(t, s, rfcServerFirst); err != nil || done || msg != sha512ClientFinal {
+		t.Fatalf("client-final = %q, %v, %v; want %q", msg, done, err, sha512ClientFinal)
+	}
+	if msg, done, err := step(t, s, sha512ServerFinal); err != nil || !done || msg != "" {
 		t.Fatalf("after server-final: %q, %v, %v; want done", msg, done, err)
 	}
 }
@@ -156,6 +189,39 @@ func TestAnIterationCountJustAboveTheMaximumIsRefused(t *testing.T) {
 	refusesServerFirst(t, fmt.Sprintf("r=rOprNGfwEbeRWgbNEkqOx,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=%d", maxIterations+1))
 }
 
+// An iteration count just below the minimum, 4096, is refused: the count
+// sets what a captured exchange costs to guess the password from, so a
+// man in the middle lowering it makes that cheaper, and RFC 7677 asks for
+// 4096 at least.
+func TestAnIterationCountJustBelowTheMinimumIsRefused(t *testing.T) {
+	refusesServerFirst(t, "r=rOprNGfwEbeRWgbNEkqOx,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4095")
+}
+
+// The maximum iteration count is taken, as the refusal's "up to" says: the
+// bound is on what the client will spend, not one past it.
+func TestTheMaximumIterationCountIsTaken(t *testing.T) {
+	if _, err := iterations(strconv.Itoa(maxIterations)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// An iteration count that is not a decimal number is refused, not read as
+// if every byte were a digit: "4O96", with a letter O, counted as 7196,
+// and "4096 " as 41200.
+func TestAnIterationCountThatIsNotADecimalNumberIsRefused(t *testing.T) {
+	for _, count := range []string{"4O96", "4096 "} {
+		refusesServerFirst(t, "r=rOprNGfwEbeRWgbNEkqOx,s=W22ZaJ0SNY7soEsUEjb6gQ==,i="+count)
+	}
+}
+
+// A salt that is base64 only in part is refused, not taken as the part
+// before the fault: the message is malformed, and a key salted with a
+// part of the salt would fail later, as a server signature that does not
+// match, blaming the broker's knowledge of the credentials.
+func TestASaltThatIsNotBase64ThroughoutIsRefused(t *testing.T) {
+	refusesServerFirst(t, "r=rOprNGfwEbeRWgbNEkqOx,s=W22ZaJ0SNY7s*EsUEjb6gQ==,i=4096")
+}
+
 // An iteration count that overflows an int is refused, not read as what it
 // wraps to: 2^64+4096 would otherwise pass as 4096.
 func TestAnIterationCountThatOverflowsIsRefused(t *testing.T) {
@@ -197,5 +263,111 @@ func TestTheClientNonceCarries24RandomBytes(t *testing.T) {
 	_, nonce, ok := strings.Cut(string(msg), ",r=")
 	if !ok || len(nonce) != 32 {
 		t.Fatalf("client-first %q: a nonce of %d characters, want 32", msg, len(nonce))
+	}
+}
+
+// hostileText is what a broker, or a man in the middle of a plaintext
+// listener, may put in the text the client shows before the broker has
+// proven anything: a terminal escape that clears the screen, a line break
+// that fakes a line of the caller's own output, and a megabyte of filler.
+var hostileText = "\x1b[2J\nkprod: 1000 records acked" + strings.Repeat("x", 1<<20)
+
+// assertShownSafely checks that err shows text from the broker quoted and
+// cut short: no control character reaches a terminal or a log line, and a
+// huge message does not make a huge error.
+func assertShownSafely(t *testing.T, err error) {
+	t.Helper()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	msg := err.Error()
+	if i := strings.IndexFunc(msg, func(r rune) bool { return r < ' ' || r == 0x7f }); i >= 0 {
+		t.Errorf("error shows control character %q at %d: %.80q", msg[i], i, msg)
+	}
+	if len(msg) > 1<<10 {
+		t.Errorf("error of %d bytes, want at most 1 KiB: %.80q", len(msg), msg)
+	}
+}
+
+// The broker's e= text in server-final is shown quoted and bounded.
+func TestTheBrokersErrorTextIsShownSafely(t *testing.T) {
+	s := rfcSession(t)
+	step(t, s, "")
+	step(t, s, rfcServerFirst)
+	_, _, err := step(t, s, "e="+hostileText)
+	assertShownSafely(t, err)
+	if err != nil && !strings.Contains(err.Error(), `kprod: 1000 records acked`) {
+		t.Errorf("error %.120q lost the start of the broker's text", err)
+	}
+}
+
+// A malformed server-first message is quoted in its error within bounds
+// too, whichever part of it is at fault.
+func TestAMalformedServerFirstIsShownSafely(t *testing.T) {
+	for name, sf := range map[string]string{
+		"not an attribute": hostileText,
+		"salt":             "r=rOprNGfwEbeRWgbNEkqOx,s=" + hostileText + ",i=4096",
+		"iteration count":  "r=rOprNGfwEbeRWgbNEkqOx,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=" + strings.Repeat("9", 1<<20),
+		// Leading zeros keep the count small to the last digit, so it is
+		// refused as out of range, not as too long.
+		"iteration count of leading zeros": "r=rOprNGfwEbeRWgbNEkqOx,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=" + strings.Repeat("0", 1<<20) + "1",
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := rfcSession(t)
+			step(t, s, "")
+			_, _, err := step(t, s, sf)
+			assertShownSafely(t, err)
+		})
+	}
+}
+
+// A session whose client-final message failed never completes: it has no
+// server signature to expect, and an empty one must not match that
+// nothing (hmac.Equal of two empty slices is true). conn stops at the
+// first error, but a Session is an exported type anyone may drive.
+func TestASessionThatFailedDoesNotCompleteOnAnEmptySignature(t *testing.T) {
+	s := rfcSession(t)
+	step(t, s, "")
+	if _, _, err := step(t, s, "r=someoneelse,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"); err == nil {
+		t.Fatal("a nonce not ours was taken")
+	}
+	if _, done, err := step(t, s, "v="); done || err == nil {
+		t.Fatalf("server-final v= after a failed step: done=%v err=%v, want an error", done, err)
+	}
+}
+
+// The broker's part of the nonce is printable ASCII, as RFC 5802's
+// grammar has it and the Java client checks: a control character or a
+// byte outside ASCII would be echoed back in client-final.
+func TestANonceThatIsNotPrintableIsRefused(t *testing.T) {
+	for _, tail := range []string{"\x1b[2J", "\x00", " ", "\x7f", "é"} {
+		refusesServerFirst(t, "r=rOprNGfwEbeRWgbNEkqO"+tail+",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096")
+	}
+}
+
+// A server signature followed by bytes that are not base64 is refused as
+// malformed, though what decodes before them is the right signature:
+// server-final carries the signature and nothing else.
+func TestAServerSignatureWithTrailingBytesIsRefused(t *testing.T) {
+	s := rfcSession(t)
+	step(t, s, "")
+	step(t, s, rfcServerFirst)
+	if _, done, err := step(t, s, rfcServerFinal+"*"); done || !errors.Is(err, sasl.ErrProtocol) {
+		t.Fatalf("server-final with trailing bytes: done=%v err=%v, want ErrProtocol", done, err)
+	}
+}
+
+// A message after the exchange completed is refused: the broker's
+// signature ended it, and nothing sent after may complete it again. conn
+// stops at done, but a Session is an exported type anyone may drive.
+func TestAMessageAfterTheExchangeEndedIsRefused(t *testing.T) {
+	s := rfcSession(t)
+	step(t, s, "")
+	step(t, s, rfcServerFirst)
+	if _, done, err := step(t, s, rfcServerFinal); err != nil || !done {
+		t.Fatalf("server-final: done=%v err=%v, want done", done, err)
+	}
+	if _, done, err := step(t, s, rfcServerFinal); done || !errors.Is(err, sasl.ErrProtocol) {
+		t.Fatalf("a message after the end: done=%v err=%v, want ErrProtocol", done, err)
 	}
 }
