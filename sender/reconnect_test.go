@@ -12,39 +12,45 @@ import (
 	"github.com/gokafka/producer/conn"
 )
 
-// downOnce fakes a conn.Broker whose first dial fails: its reconnect
-// backoff then allows the next attempt backoff later, Connect refuses
-// before that with a *conn.BackoffError, and connects after.
-type downOnce struct {
+// downAtFirst fakes a conn.Broker whose first dials fail, each taking
+// took on the fake clock: its reconnect backoff then allows the next
+// attempt backoff after the failure, Connect refuses before that with a
+// *conn.BackoffError, and dials again after.
+type downAtFirst struct {
 	r        *rig
+	dials    int32         // how many dials fail
+	took     time.Duration // how long each failed dial takes
 	backoff  time.Duration
-	attempts atomic.Int32
+	attempts atomic.Int32 // calls to connect
+	dialled  atomic.Int32 // of which not refused by the backoff
 	next     atomic.Int64 // the next attempt allowed, in Unix ns; 0 at first
 }
 
-func (b *downOnce) connect(context.Context) (Conn, error) {
-	now := b.r.clk.Now()
-	if b.attempts.Add(1) == 1 {
-		b.next.Store(now.Add(b.backoff).UnixNano())
-		return nil, fmt.Errorf("%w: dialing b1:9092: %w", conn.ErrDisconnected, refused)
-	}
-	if until := b.nextAttempt(); now.Before(until) {
+func (b *downAtFirst) connect(context.Context) (Conn, error) {
+	b.attempts.Add(1)
+	if until := b.nextAttempt(); b.r.clk.Now().Before(until) {
 		return nil, &conn.BackoffError{Addr: "b1:9092", Until: until, Err: refused}
+	}
+	if b.dialled.Add(1) <= b.dials {
+		b.r.clk.Advance(b.took)
+		b.next.Store(b.r.clk.Now().Add(b.backoff).UnixNano())
+		return nil, fmt.Errorf("%w: dialing b1:9092: %w", conn.ErrDisconnected, refused)
 	}
 	return b.r.conn, nil
 }
 
-func (b *downOnce) nextAttempt() time.Time {
+func (b *downAtFirst) nextAttempt() time.Time {
 	if n := b.next.Load(); n != 0 {
 		return time.Unix(0, n)
 	}
 	return time.Time{}
 }
 
-// newDownOnceRig returns a rig whose broker is down for its first dial and
-// the reconnect backoff after it (50ms, the default ReconnectBackoff).
-func newDownOnceRig(t *testing.T, mod func(*Config)) (*rig, *downOnce) {
-	b := &downOnce{backoff: 50 * time.Millisecond}
+// newDownAtFirstRig returns a rig whose broker is down for its first dials
+// (each failing at once, until took is set) and the reconnect backoff
+// after each (50ms, the default ReconnectBackoff).
+func newDownAtFirstRig(t *testing.T, dials int32, mod func(*Config)) (*rig, *downAtFirst) {
+	b := &downAtFirst{dials: dials, backoff: 50 * time.Millisecond}
 	b.r = newRig(t, func(c *Config) {
 		c.Hooks.Connect = b.connect
 		c.Hooks.NextAttempt = b.nextAttempt
@@ -84,7 +90,7 @@ func (r *rig) sentBy(why string, args ...any) *call {
 // Before, the sender waited RetryBackoff (here 1s, a common
 // retry.backoff.ms) though the broker could be dialled after 50ms.
 func TestAReadyBatchGoesOnceItsBrokersReconnectBackoffEnds(t *testing.T) {
-	r, b := newDownOnceRig(t, func(c *Config) {
+	r, b := newDownAtFirstRig(t, 1, func(c *Config) {
 		c.RetryBackoff, c.RetryBackoffMax = time.Second, time.Second
 	})
 	armed := r.armings()
@@ -107,6 +113,39 @@ func TestAReadyBatchGoesOnceItsBrokersReconnectBackoffEnds(t *testing.T) {
 	require.NoError(t, r.outcome(1).Err)
 }
 
+// Each wait after a failed dial ends when the broker's next attempt is
+// due, counted from the pass that dialled, not from the arming of the
+// sender's timer: a dial that fails slowly (a connection setup timeout)
+// would push the attempt after it back by as long. The first wait arms a
+// new timer and the next ones rearm it; rearmed from the clock's time at
+// the arming, the wait after the second dial here ended a dial's length
+// late.
+func TestEveryWaitAfterASlowFailedDialEndsWhenTheNextAttemptIsDue(t *testing.T) {
+	r, b := newDownAtFirstRig(t, 2, func(*Config) {})
+	b.took = 30 * time.Millisecond // set before the first record wakes the sender
+	armed := r.armings()
+	r.produce(parts[0], 1)
+	// Every wait, after a dial or a refusal within the backoff, ends when
+	// the next attempt is due; the clock moves there, and no further.
+	for {
+		select {
+		case deadline := <-armed:
+			until := b.nextAttempt()
+			require.Equal(t, until, deadline, "after %d dials the sender waits until %v past the next attempt",
+				b.dialled.Load(), deadline.Sub(until))
+			r.clk.Advance(until.Sub(r.clk.Now()))
+			continue
+		case c := <-r.conn.requests:
+			require.Equal(t, int32(3), b.dialled.Load(), "two dials failed, the third connected")
+			c.done(answer(c.req, 0, 7), nil)
+			require.NoError(t, r.outcome(1).Err)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the batch was not sent within 10s (%d dials, %d connection attempts)", b.dialled.Load(), b.attempts.Load())
+		}
+		return
+	}
+}
+
 // Connections the reconnect backoff refuses at once (no dial happened:
 // each wake within it, a record starting a batch, a metadata update) are
 // no failures, and do not push the next attempt back. Before, each
@@ -115,7 +154,7 @@ func TestAReadyBatchGoesOnceItsBrokersReconnectBackoffEnds(t *testing.T) {
 // the end of the 50ms backoff, and with the defaults a ready batch could
 // wait 1s.
 func TestRefusalsWithinTheReconnectBackoffDoNotPushTheNextAttemptBack(t *testing.T) {
-	r, b := newDownOnceRig(t, func(c *Config) {
+	r, b := newDownAtFirstRig(t, 1, func(c *Config) {
 		c.RetryBackoff = 10 * time.Millisecond // shorter than the backoff
 	})
 	armed := r.armings()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gokafka/producer/accumulator"
 	"github.com/gokafka/producer/conn"
+	"github.com/gokafka/producer/internal/brokertext"
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
 	"github.com/gokafka/producer/protocol/wire"
@@ -246,16 +247,18 @@ func recordErrors(node int32, code error, p *protocol.ProduceResponsePartition) 
 }
 
 // withDetail is code from node, followed by the partition's message and the
-// broker's word on each record in records.
+// broker's word on each record in records. The broker's words are quoted and
+// cut short (brokertext): they reach the application's logs and terminals
+// as the record's error, once per record.
 func withDetail(node int32, code error, message *string, records []protocol.ProduceResponseRecordError) error {
 	var detail []string
 	if message != nil && *message != "" {
-		detail = append(detail, *message)
+		detail = append(detail, brokertext.Quote(*message))
 	}
 	for _, re := range records {
 		msg := fmt.Sprintf("record %d", re.BatchIndex)
 		if re.BatchIndexErrorMessage != nil {
-			msg += ": " + *re.BatchIndexErrorMessage
+			msg += ": " + brokertext.Quote(*re.BatchIndexErrorMessage)
 		}
 		detail = append(detail, msg)
 	}

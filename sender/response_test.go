@@ -3,6 +3,7 @@ package sender
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -121,7 +122,7 @@ func TestARefusedBatchFailsTheRecordsItNamedWithTheirOwnErrors(t *testing.T) {
 				case id == tc.faulty:
 					require.ErrorIs(t, err, kerr.InvalidRecord)
 					require.NotErrorIs(t, err, accumulator.ErrBatchRefused)
-					require.Contains(t, err.Error(), "record 2: bad key")
+					require.Contains(t, err.Error(), `record 2: "bad key"`)
 					if len(tc.named) == 1 {
 						require.Contains(t, err.Error(), partition)
 					} else {
@@ -136,6 +137,33 @@ func TestARefusedBatchFailsTheRecordsItNamedWithTheirOwnErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The broker's words on a refused batch and on its records reach the
+// record's error quoted, control characters escaped, and cut after 512
+// bytes: a line break in them faked a line of the application's log, an
+// escape ran on its terminal, and a message of megabytes made an error of
+// that size for each record. The Kafka error still matches.
+func TestTheBrokersWordsOnARefusedBatchAreShownSafely(t *testing.T) {
+	r := newRig(t, nil)
+	r.produce(parts[0], 1)
+	c := r.next()
+	partition := "refused\n\x1b[2Jbroker 1: fine"
+	long := strings.Repeat("x", 600) + "THE END"
+	resp := answer(c.req, kerr.InvalidRecord.Code, -1)
+	p := &resp.Topics[0].Partitions[0]
+	p.ErrorMessage = &partition
+	p.RecordErrors = []protocol.ProduceResponseRecordError{{BatchIndex: 0, BatchIndexErrorMessage: &long}}
+	c.done(resp, nil)
+
+	err := r.outcome(1).Err
+	require.ErrorIs(t, err, kerr.InvalidRecord)
+	msg := err.Error()
+	require.NotContains(t, msg, "\n")
+	require.NotContains(t, msg, "\x1b")
+	require.Contains(t, msg, `"refused\n\x1b[2Jbroker 1: fine"`)
+	require.Contains(t, msg, `record 0: "`+strings.Repeat("x", 512)+`"... (607 bytes)`)
+	require.NotContains(t, msg, "THE END")
 }
 
 // splitsFourInTwo has a batch of records 1 to 4 answered with code and

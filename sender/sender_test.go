@@ -15,6 +15,7 @@ import (
 
 	"github.com/gokafka/producer/accumulator"
 	"github.com/gokafka/producer/bufferpool"
+	"github.com/gokafka/producer/internal/bounded"
 	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
@@ -114,6 +115,9 @@ var parts = []accumulator.TopicPartition{{Topic: "t", Partition: 0}, {Topic: "t"
 type rigConfig struct {
 	acc    func(*accumulator.Config)
 	sender func(*Config)
+	// ctx, if set, wraps the ctx Run is given, for a test that watches how
+	// Run reads it.
+	ctx func(context.Context) context.Context
 }
 
 func newRig(t *testing.T, mod func(*Config)) *rig {
@@ -165,9 +169,13 @@ func newRigWith(t *testing.T, rc rigConfig) *rig {
 	r.s = New(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
+	var runCtx context.Context = ctx
+	if rc.ctx != nil {
+		runCtx = rc.ctx(ctx)
+	}
 	go func() {
 		defer close(r.stopped)
-		r.s.Run(ctx)
+		r.s.Run(runCtx)
 	}()
 	t.Cleanup(r.stop)
 	return r
@@ -175,11 +183,14 @@ func newRigWith(t *testing.T, rc rigConfig) *rig {
 
 func (r *rig) stop() {
 	r.cancel()
-	select {
-	case <-r.stopped:
-	case <-time.After(10 * time.Second):
-		r.t.Fatal("sender did not stop within 10s")
-	}
+	r.awaitStopped("sender did not stop")
+}
+
+// awaitStopped waits for Run to return, failing the test with what if it
+// does not within 10s.
+func (r *rig) awaitStopped(what string) {
+	r.t.Helper()
+	bounded.Receive(r.t, r.stopped, 10*time.Second, what)
 }
 
 // produce appends a record to tp, with id as its callback value, and wakes
@@ -235,6 +246,20 @@ func (r *rig) afterBackoff(longest time.Duration) *call {
 		}
 	}, 10*time.Second, time.Millisecond, "no ProduceRequest within 10s of the backoff")
 	return c
+}
+
+// passed waits until the sender has made a whole pass after everything
+// the test did before: a wake the sender takes starts a pass, and it takes
+// the next wake only once that pass has ended. A test that checks that
+// nothing was sent checks after it, not at a moment the sender may not
+// have reached yet.
+func (r *rig) passed() {
+	r.t.Helper()
+	for range 2 {
+		r.s.Wake()
+		require.Eventually(r.t, func() bool { return len(r.s.wake) == 0 }, 10*time.Second, time.Millisecond,
+			"the sender took no wake within 10s")
+	}
 }
 
 func (r *rig) outcome(id int) accumulator.Result {
@@ -415,14 +440,19 @@ func TestAcksZeroCompletesOnWrite(t *testing.T) {
 	require.Equal(t, int64(-1), out.Offset)
 }
 
+// MaxInFlight bounds the requests awaiting answers, even for a full
+// batch, which would go behind one in flight otherwise. A batch that is
+// not full waits for the answer anyway, so with one the bound went
+// unchecked: sending MaxInFlight+1 requests passed.
 func TestMaxInFlightBoundsPipelining(t *testing.T) {
 	r := newRig(t, func(c *Config) { c.MaxInFlight = 1 })
 	r.produce(parts[0], 1)
 	first := r.next()
-	r.produce(parts[1], 2)
+	r.produceFull(parts[1], 2)
+	r.passed()
 	select {
 	case c := <-r.conn.requests:
-		t.Fatalf("a second request (%v) was sent while the first awaited its answer", c.req.Topics)
+		t.Fatalf("a second request (partitions %v) was sent while the first awaited its answer", c.partitions())
 	default:
 	}
 	first.done(answer(first.req, 0, 0), nil)
@@ -522,6 +552,66 @@ func TestAbortFailsInFlightBatches(t *testing.T) {
 	out := r.outcome(1)
 	require.ErrorIs(t, out.Err, accumulator.ErrClosed)
 	require.ErrorIs(t, out.Err, accumulator.ErrMaybeWritten, "the request was written and went unanswered")
+}
+
+// A request that has no room for a partition's batch starts the next
+// drain at that partition: a partition early in the broker's list whose
+// batches fill every request does not keep a later one waiting behind all
+// of them, as long as its DeliveryTimeout. Drained from the list's start
+// every time, partition 1 here went after both of partition 0's batches.
+func TestAPartitionLeftOutForRoomGoesFirstInTheNextRequest(t *testing.T) {
+	r := newRig(t, func(c *Config) {
+		c.MaxInFlight = 1
+		c.MaxRequestSize = 16<<10 + 100 // a full batch and nothing beside it
+	})
+	// Held on a first request, the sender finds two full batches for
+	// partition 0 and one for partition 1 once it is answered.
+	r.produce(parts[1], 0)
+	first := r.next()
+	r.produceFull(parts[0], 1)
+	r.produceFull(parts[0], 2)
+	r.produceFull(parts[1], 3)
+	first.done(answer(first.req, 0, 0), nil)
+	var order []int32
+	for range 3 {
+		c := r.next()
+		order = append(order, c.partitions()...)
+		c.done(answer(c.req, 0, 10), nil)
+	}
+	require.Equal(t, []int32{0, 1, 0}, order, "the partitions of the requests after the first, in order")
+	for id := 0; id <= 3; id++ {
+		require.NoError(t, r.outcome(id).Err, "record %d", id)
+	}
+}
+
+// A batch whose DeliveryTimeout passes while its broker is dialled is not
+// sent once the connection is up: Drain reads the clock after Connect, and
+// the batch waits for Expire, which fails it as never sent. Drained at the
+// time read before the dial, it went out past its deadline, and Expire,
+// finding it in flight, failed it as maybe written, though its request
+// might be refused unwritten.
+func TestABatchThatTimesOutDuringTheDialIsNotSent(t *testing.T) {
+	var r *rig
+	r = newRigWith(t, rigConfig{
+		acc: func(c *accumulator.Config) { c.DeliveryTimeout = time.Second },
+		sender: func(c *Config) {
+			c.Hooks.Connect = func(context.Context) (Conn, error) {
+				r.clk.Advance(time.Second) // the dial took the whole DeliveryTimeout
+				return r.conn, nil
+			}
+		},
+	})
+	r.produce(parts[0], 1)
+	r.passed()
+	select {
+	case c := <-r.conn.requests:
+		t.Fatalf("a batch past its DeliveryTimeout was sent (partitions %v)", c.partitions())
+	default:
+	}
+	r.acc.Expire(r.clk.Now())
+	out := r.outcome(1)
+	require.ErrorIs(t, out.Err, accumulator.ErrDeliveryTimeout)
+	require.NotErrorIs(t, out.Err, accumulator.ErrMaybeWritten)
 }
 
 func TestStaleLeaderHintKeepsTheBackoff(t *testing.T) {

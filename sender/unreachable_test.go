@@ -52,6 +52,59 @@ func TestATimeoutBehindAReconnectBackoffNamesTheFailureBeforeIt(t *testing.T) {
 	require.Contains(t, err.Error(), "broker 1 unreachable")
 }
 
+// A connection given up on because the sender is stopping (its ctx ended
+// during the dial: the broker left the metadata, the producer closes), or
+// because the broker was closed, says nothing about the broker: a batch
+// that times out behind it is not said to be behind an unreachable broker,
+// with the cancel or the close as the reason. The batch waits for a new
+// leader, and if its timeout comes first, its error says what kept it.
+func TestAConnectionGivenUpOnIsNoFailureOfTheBrokers(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		connect func(r *rig, ctx context.Context) (Conn, error)
+		stops   bool // Run returns once the connection failed
+	}{
+		{"the sender stopping", func(r *rig, ctx context.Context) (Conn, error) {
+			r.cancel()
+			<-ctx.Done()
+			return nil, fmt.Errorf("dialing b1:9092: %w", ctx.Err())
+		}, true},
+		{"the broker closed", func(*rig, context.Context) (Conn, error) {
+			return nil, fmt.Errorf("%w: broker 1", conn.ErrClosed)
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var r *rig
+			var attempts atomic.Int64
+			r = newRigWith(t, rigConfig{
+				acc: func(c *accumulator.Config) { c.DeliveryTimeout = time.Second },
+				sender: func(c *Config) {
+					c.Hooks.Connect = func(ctx context.Context) (Conn, error) {
+						attempts.Add(1)
+						return tc.connect(r, ctx)
+					}
+				},
+			})
+			r.produce(parts[0], 1)
+			// The failure is booked, or not, before Run returns, or before
+			// the sender takes its next wake.
+			if tc.stops {
+				r.awaitStopped("the stopped sender's Run did not return")
+			} else {
+				r.passed()
+			}
+			require.Positive(t, attempts.Load(), "the sender never connected")
+			r.clk.Advance(time.Second)
+			r.acc.Expire(r.clk.Now())
+			err := r.outcome(1).Err
+			require.ErrorIs(t, err, accumulator.ErrDeliveryTimeout)
+			require.NotContains(t, err.Error(), "unreachable")
+			require.NotErrorIs(t, err, context.Canceled)
+			require.NotErrorIs(t, err, conn.ErrClosed)
+		})
+	}
+}
+
 // timedOutBehind returns the error of a record whose DeliveryTimeout passed
 // while its broker's sender connected with connect, which fails.
 //
