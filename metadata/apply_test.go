@@ -2,6 +2,7 @@ package metadata
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/gokafka/producer/protocol/kerr"
@@ -476,6 +477,28 @@ func TestEmptySnapshot(t *testing.T) {
 func TestBrokerAddr(t *testing.T) {
 	equal(t, "b1.example:9092", Broker{ID: 1, Host: "b1.example", Port: 9092}.Addr(), "Addr")
 	equal(t, "[::1]:9093", Broker{Host: "::1", Port: 9093}.Addr(), "IPv6 Addr")
+}
+
+// A broker's address is dialled and named in its connections' errors: a
+// host an answer gave that no resolver takes is quoted, control characters
+// escaped, and cut after 512 bytes. Before, a line break in it faked a line
+// of the application's log, once per failed dial, and an escape ran on its
+// terminal. A host a resolver may take is as it came.
+func TestABrokersHostNoResolverTakesIsQuotedInItsAddr(t *testing.T) {
+	c := NewCache()
+	bs := brokers(1, 2, 3)
+	bs[1].Host = "b2\n\x1b[2J.example"
+	bs[2].Host = strings.Repeat("h", 600)
+	c.Apply(resp(bs), answerVersion, nil, t0)
+	for id, want := range map[int32]string{
+		1: "b1.example:9092",
+		2: `"b2\n\x1b[2J.example":9092`,
+		3: `"` + strings.Repeat("h", 512) + `"... (600 bytes):9092`,
+	} {
+		b, ok := c.Snapshot().Broker(id)
+		equal(t, true, ok, "broker %d known", id)
+		equal(t, want, b.Addr(), "broker %d's Addr", id)
+	}
 }
 
 func TestSnapshotTopics(t *testing.T) {

@@ -2,9 +2,8 @@ package metadata
 
 import (
 	"errors"
-	"net"
-	"strconv"
 
+	"github.com/gokafka/producer/internal/brokertext"
 	"github.com/gokafka/producer/internal/slot"
 	"github.com/gokafka/producer/partitioner"
 	"github.com/gokafka/producer/protocol/kerr"
@@ -19,9 +18,11 @@ type Broker struct {
 	Rack *string
 }
 
-// Addr is host:port, with IPv6 hosts bracketed, ready for a dialer.
+// Addr is host:port, with IPv6 hosts bracketed, ready for a dialer. The
+// host is the broker's text: one no resolver takes is quoted and cut short
+// (brokertext.HostPort), as every error of its connections names it.
 func (b Broker) Addr() string {
-	return net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port)))
+	return brokertext.HostPort(b.Host, b.Port)
 }
 
 // Partition is one partition's leadership and replica set.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -517,6 +518,40 @@ func TestACoordinatorNotAvailableIsRetriable(t *testing.T) {
 	_, err = r.c.Coordinator(context.Background(), GroupCoordinator, "g")
 	require.ErrorIs(t, err, kerr.GroupAuthorizationFailed)
 	require.False(t, Retriable(err))
+}
+
+// A FindCoordinator answer's message and the host it names are the
+// broker's text: they reach the lookup's error, and the errors of every
+// request to the coordinator, quoted, control characters escaped, and cut
+// after 512 bytes. Before, a line break in them faked a line of the
+// application's log and an escape ran on its terminal. Up to v3 the answer
+// is the response's own fields, from v4 its entry for the key; the Kafka
+// error still matches, and a host a resolver takes is as it came.
+func TestACoordinatorAnswersTextIsShownSafely(t *testing.T) {
+	evil, long := "loading\n\x1b[2Jkprod: done", strings.Repeat("x", 600)+"THE END"
+	_, _, err := coordinatorIn(&protocol.FindCoordinatorResponse{
+		ErrorCode: kerr.CoordinatorLoadInProgress.Code, ErrorMessage: &evil}, TransactionCoordinator, "tx")
+	require.ErrorIs(t, err, kerr.CoordinatorLoadInProgress)
+	require.Contains(t, err.Error(), `("loading\n\x1b[2Jkprod: done")`)
+	require.NotContains(t, err.Error(), "\n")
+
+	_, _, err = coordinatorIn(&protocol.FindCoordinatorResponse{Coordinators: []protocol.FindCoordinatorResponseCoordinator{
+		{Key: "tx", ErrorCode: kerr.CoordinatorLoadInProgress.Code, ErrorMessage: &long}}}, TransactionCoordinator, "tx")
+	require.ErrorIs(t, err, kerr.CoordinatorLoadInProgress)
+	require.Contains(t, err.Error(), `("`+strings.Repeat("x", 512)+`"... (607 bytes))`)
+	require.NotContains(t, err.Error(), "THE END")
+
+	for host, want := range map[string]string{
+		"b1.example":  "b1.example:9092",
+		"b1\n\x1b[2J": `"b1\n\x1b[2J":9092`,
+		long:          `"` + strings.Repeat("x", 512) + `"... (607 bytes):9092`,
+	} {
+		id, addr, err := coordinatorIn(&protocol.FindCoordinatorResponse{Coordinators: []protocol.FindCoordinatorResponseCoordinator{
+			{Key: "tx", NodeID: 1, Host: host, Port: 9092}}}, TransactionCoordinator, "tx")
+		require.NoError(t, err)
+		require.Equal(t, int32(1), id)
+		require.Equal(t, want, addr)
+	}
 }
 
 // Every broker refuses the producer (its SASL finds no mechanism the

@@ -4,11 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"strconv"
 	"sync"
 
 	"github.com/gokafka/producer/conn"
+	"github.com/gokafka/producer/internal/brokertext"
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
 )
@@ -152,6 +151,14 @@ func (c *Cluster) findCoordinator(ctx context.Context, kind CoordinatorKind, key
 	if !ok {
 		return 0, "", fmt.Errorf("FindCoordinator: unexpected answer %T", resp)
 	}
+	return coordinatorIn(r, kind, key)
+}
+
+// coordinatorIn is the node, and its address, that r names as the
+// coordinator of key, or r's error. The broker's message and the host it
+// names are its text, quoted and cut short (brokertext) in the errors
+// that name them.
+func coordinatorIn(r *protocol.FindCoordinatorResponse, kind CoordinatorKind, key string) (int32, string, error) {
 	code, msg, id, host, port := r.ErrorCode, r.ErrorMessage, r.NodeID, r.Host, r.Port
 	if len(r.Coordinators) > 0 { // v4+: one entry per key
 		e := r.Coordinators[0]
@@ -160,14 +167,14 @@ func (c *Cluster) findCoordinator(ctx context.Context, kind CoordinatorKind, key
 	if e := kerr.ForCode(code); e != nil {
 		err := fmt.Errorf("FindCoordinator: %v for %q: %w", kind, key, e)
 		if msg != nil && *msg != "" {
-			err = fmt.Errorf("%w (%s)", err, *msg)
+			err = fmt.Errorf("%w (%s)", err, brokertext.Quote(*msg))
 		}
 		return 0, "", err
 	}
 	if host == "" || id < 0 {
 		return 0, "", fmt.Errorf("FindCoordinator: %v for %q: %w", kind, key, kerr.CoordinatorNotAvailable)
 	}
-	return id, net.JoinHostPort(host, strconv.Itoa(int(port))), nil
+	return id, brokertext.HostPort(host, port), nil
 }
 
 // brokerFor is the connection handle of node id at addr: the node's own if

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/gokafka/producer/accumulator"
+	"github.com/gokafka/producer/internal/brokertext"
 )
 
 // partitionCause is why a transaction can no longer commit when one
@@ -26,9 +27,12 @@ type partitionCause struct {
 }
 
 // newPartitionCause is the cause err, of tp, said as what (a format with
-// one %s, for the partition's name) or, to a record of tp, as unnamed.
+// one %s, for the partition's name) or, to a record of tp, as unnamed. tp
+// may be one an answer named (AddPartitionsToTxn), its topic the broker's
+// text, which is quoted unless it is a topic name (brokertext.Topic).
 func newPartitionCause(tp accumulator.TopicPartition, what, unnamed string, err error) *partitionCause {
-	return &partitionCause{tp: tp, named: fmt.Sprintf(what, fmt.Sprintf("%s-%d", tp.Topic, tp.Partition)), unnamed: unnamed, err: err}
+	name := fmt.Sprintf("%s-%d", brokertext.Topic(tp.Topic), tp.Partition)
+	return &partitionCause{tp: tp, named: fmt.Sprintf(what, name), unnamed: unnamed, err: err}
 }
 
 func (c *partitionCause) Error() string {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/gokafka/producer/accumulator"
+	"github.com/gokafka/producer/internal/brokertext"
 	"github.com/gokafka/producer/internal/cluster"
 	"github.com/gokafka/producer/internal/topicname"
 	"github.com/gokafka/producer/protocol"
@@ -294,13 +295,14 @@ func membershipUnchecked(err error, group Group) error {
 // offsetCommitError is the first partition error of a TxnOffsetCommit
 // answer to req, or a partition the answer left out (errLeftOut: taken as
 // committed, the transaction would commit without its offset, and the
-// consumer read its input again).
+// consumer read its input again). A partition the request did not carry
+// is named as the broker's text (brokertext.Topic).
 func offsetCommitError(r *protocol.TxnOffsetCommitResponse, req *protocol.TxnOffsetCommitRequest) error {
 	answered := map[accumulator.TopicPartition]bool{}
 	for _, t := range r.Topics {
 		for _, p := range t.Partitions {
 			if err := kerr.ForCode(p.ErrorCode); err != nil {
-				return fmt.Errorf("TxnOffsetCommit: %s-%d: %w", t.Name, p.PartitionIndex, err)
+				return fmt.Errorf("TxnOffsetCommit: %s-%d: %w", brokertext.Topic(t.Name), p.PartitionIndex, err)
 			}
 			answered[accumulator.TopicPartition{Topic: t.Name, Partition: p.PartitionIndex}] = true
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/kerr"
 )
 
 // Offsets no group coordinator should commit are refused before anything
@@ -72,4 +73,184 @@ func TestSendOffsetsTakesTheFirstOffsetOfTheFirstPartition(t *testing.T) {
 	require.NoError(t, r.m.SendOffsets(context.Background(), []Offset{{Topic: "in"}}, Group{ID: "g"}))
 	commit := r.coords.last().req.(*protocol.TxnOffsetCommitRequest)
 	require.Equal(t, int64(0), commit.Topics[0].Partitions[0].CommittedOffset)
+}
+
+func TestSendOffsets(t *testing.T) {
+	group := Group{ID: "g", Generation: 7, MemberID: "m"}
+	offsets := []Offset{{Topic: "in", Partition: 0, Offset: 10, LeaderEpoch: -1}, {Topic: "in", Partition: 1, Offset: 20, LeaderEpoch: 3}}
+	for _, v2 := range []bool{false, true} {
+		r := initialized(t, v2)
+		require.NoError(t, r.m.SendOffsets(context.Background(), offsets, group))
+		apis := r.coords.apis()
+		if v2 {
+			require.Equal(t, protocol.TxnOffsetCommit, apis[len(apis)-1])
+			require.NotContains(t, apis, protocol.AddOffsetsToTxn, "v2: TxnOffsetCommit adds the group itself")
+			require.Equal(t, int16(5), r.coords.last().versions.Max)
+		} else {
+			require.Equal(t, []protocol.APIKey{protocol.AddOffsetsToTxn, protocol.TxnOffsetCommit}, apis[len(apis)-2:])
+			require.Equal(t, int16(4), r.coords.last().versions.Max)
+		}
+		commit := r.coords.last().req.(*protocol.TxnOffsetCommitRequest)
+		require.Equal(t, int32(7), commit.GenerationID)
+		require.Equal(t, "m", commit.MemberID)
+		require.Len(t, commit.Topics, 1)
+		require.Len(t, commit.Topics[0].Partitions, 2)
+		require.NoError(t, r.m.Commit(context.Background()))
+		require.Contains(t, r.coords.apis(), protocol.EndTxn, "offsets alone make the transaction worth ending")
+	}
+}
+
+// A TxnOffsetCommit answer that leaves a partition out says nothing of its
+// offset: the request goes again, as the Java client keeps such a
+// partition pending. Before, the offsets counted as sent, and the
+// transaction could commit without them, the consumer then reading its
+// input again.
+func TestSendOffsetsAnsweredWithoutThePartitionAsksAgain(t *testing.T) {
+	offsets := []Offset{{Topic: "in", Partition: 0, Offset: 10}, {Topic: "in", Partition: 1, Offset: 20}}
+	for _, v2 := range []bool{false, true} {
+		r := initialized(t, v2)
+		r.coords.leaveOutPartitions(protocol.TxnOffsetCommit, 1)
+		require.NoError(t, r.retrying(func() error { return r.m.SendOffsets(context.Background(), offsets, Group{ID: "g"}) }))
+		commits := 0
+		for _, api := range r.coords.apis() {
+			if api == protocol.TxnOffsetCommit {
+				commits++
+			}
+		}
+		require.Equal(t, 2, commits, "v2=%v: asked again after the answer that left the partitions out", v2)
+		require.NoError(t, r.m.Commit(context.Background()))
+	}
+}
+
+// A group coordinator answering REQUEST_TIMED_OUT timed out writing the
+// offsets, as one that lost its partition of the offsets log does: it is
+// found again before the retry, as the Java client's TxnOffsetCommit
+// handler does. Before, the retry went to the same broker.
+func TestSendOffsetsFindsTheGroupCoordinatorAgainAfterATimeout(t *testing.T) {
+	group := Group{ID: "g"}
+	offsets := []Offset{{Topic: "in", Partition: 0, Offset: 10}}
+	for _, v2 := range []bool{false, true} {
+		r := initialized(t, v2)
+		r.coords.fail(protocol.TxnOffsetCommit, kerr.RequestTimedOut)
+		forgotten := r.coords.forgotten
+		require.NoError(t, r.retrying(func() error { return r.m.SendOffsets(context.Background(), offsets, group) }))
+		require.Equal(t, forgotten+1, r.coords.forgotten, "v2=%v: the group coordinator found again", v2)
+		require.NoError(t, r.m.Commit(context.Background()))
+	}
+}
+
+// A group coordinator older than Kafka 2.5 speaks TxnOffsetCommit up to
+// v2, which has no fields for the consumer's group membership: offsets
+// with one are not sent, rather than commit without the check that
+// refuses a consumer the group rebalanced away (they went at v2 without
+// it, and committed), and the producer stops, as the Java client's does
+// on a request no version of which fits. Left abortable, the transaction
+// was aborted, and the next one met the same refusal, for ever: a loop
+// following the docs committed nothing and never ended. A group without
+// membership commits there, unchecked, as the Java client's does.
+func TestOffsetsWithAMembershipAnOldGroupCoordinatorCannotCheckStopTheProducer(t *testing.T) {
+	offsets := []Offset{{Topic: "in", Partition: 0, Offset: 10}}
+	old := map[protocol.APIKey]protocol.VersionRange{protocol.TxnOffsetCommit: {Min: 0, Max: 2}}
+	instance := "i"
+	ctx := context.Background()
+	for _, group := range []Group{{ID: "g", Generation: 7}, {ID: "g", MemberID: "m"}, {ID: "g", InstanceID: &instance}} {
+		r := initialized(t, false)
+		r.coords.speaks = old
+		err := r.m.SendOffsets(ctx, offsets, group)
+		require.ErrorIs(t, err, ErrFatal, "%+v", group)
+		require.ErrorIs(t, err, protocol.ErrUnsupportedVersion)
+		var verr *protocol.VersionError
+		require.ErrorAs(t, err, &verr)
+		require.ErrorContains(t, err, "(Kafka before 2.5) cannot check the consumer's group membership")
+		require.ErrorContains(t, err, "create a new producer and send the group's ID alone, or upgrade the brokers")
+		require.NotContains(t, r.coords.apis(), protocol.TxnOffsetCommit, "%+v", group)
+		require.Equal(t, FatalError, r.state())
+		require.ErrorIs(t, r.m.Commit(ctx), ErrFatal)
+		require.ErrorIs(t, r.m.Abort(ctx), ErrFatal)
+		require.ErrorIs(t, r.m.Begin(), ErrFatal)
+	}
+
+	r := initialized(t, false)
+	r.coords.speaks = old
+	require.NoError(t, r.m.SendOffsets(ctx, offsets, Group{ID: "g"}))
+	require.Equal(t, protocol.VersionRange{Min: 0, Max: 4}, r.coords.last().versions)
+	require.NoError(t, r.m.Commit(ctx))
+}
+
+// A Group and Offsets left at their zero values where unknown (the
+// generation and leader epochs) commit them as unknown, -1, as the Java
+// client's ConsumerGroupMetadata(groupId) and OffsetAndMetadata(offset) do.
+// Before, generation 0 went as a generation the coordinator refused
+// (ILLEGAL_GENERATION), and leader epoch 0 as an epoch a consumer
+// restarting from it would take later epochs for a truncation by.
+func TestSendOffsetsCommitsZeroGenerationAndEpochAsUnknown(t *testing.T) {
+	r := initialized(t, false)
+	offsets := []Offset{{Topic: "in", Partition: 0, Offset: 10}, {Topic: "in", Partition: 1, Offset: 20, LeaderEpoch: 3}}
+	require.NoError(t, r.m.SendOffsets(context.Background(), offsets, Group{ID: "g"}))
+	commit := r.coords.last().req.(*protocol.TxnOffsetCommitRequest)
+	require.Equal(t, int32(-1), commit.GenerationID)
+	require.Equal(t, int32(-1), commit.Topics[0].Partitions[0].CommittedLeaderEpoch)
+	require.Equal(t, int32(3), commit.Topics[0].Partitions[1].CommittedLeaderEpoch, "a known epoch goes as it is")
+}
+
+// A SendOffsets cut short may have left its offsets out of the
+// transaction: a commit then would write the records without them, and
+// the consumer, restarted, would read their input again and write their
+// output twice. The commit refuses, sending nothing, until SendOffsets
+// succeeds for the same group and partitions (another partition's does not
+// do); sent again, the same offsets let it commit.
+func TestACommitAfterSendOffsetsFailedWaitsForThemToBeSentAgain(t *testing.T) {
+	group := Group{ID: "g", Generation: -1}
+	offsets := []Offset{{Topic: "in", Partition: 0, Offset: 10, LeaderEpoch: -1}}
+	for _, v2 := range []bool{false, true} {
+		r := initialized(t, v2)
+		g, err := r.sendOffsetsCutShort(offsets, group)
+		require.ErrorIs(t, err, context.Canceled, "v2=%v", v2)
+		require.ErrorContains(t, err, "call it again, or AbortTransaction")
+		require.Equal(t, InTransaction, r.state(), "v2=%v: the transaction may still commit, once its offsets are in", v2)
+		close(g.open)
+
+		err = r.m.Commit(context.Background())
+		require.ErrorIs(t, err, ErrState, "v2=%v: a commit without the offsets", v2)
+		require.NotErrorIs(t, err, context.Canceled, "the commit's own ctx did not end")
+		require.ErrorContains(t, err, "call SendOffsetsToTransaction again, or AbortTransaction")
+		require.NotContains(t, r.coords.apis(), protocol.EndTxn, "v2=%v: nothing committed", v2)
+		require.Equal(t, InTransaction, r.state())
+
+		require.NoError(t, r.m.SendOffsets(context.Background(), []Offset{{Topic: "in", Partition: 1, Offset: 5, LeaderEpoch: -1}}, group))
+		require.ErrorIs(t, r.m.Commit(context.Background()), ErrState, "v2=%v: another partition's offsets do not stand for the missing ones", v2)
+
+		require.NoError(t, r.m.SendOffsets(context.Background(), offsets, group), "v2=%v: the same offsets again", v2)
+		require.NoError(t, r.m.Commit(context.Background()), "v2=%v", v2)
+		require.True(t, r.coords.lastEndTxn(t).Committed, "v2=%v: EndTxn(commit)", v2)
+		r.endedWithANewEpochIfV1(v2)
+		require.Equal(t, Ready, r.state())
+	}
+}
+
+// A SendOffsets cut short leaves the abort as the other way on, and its
+// offsets are not missing from the next transaction.
+func TestATransactionWhoseSendOffsetsFailedMayBeAborted(t *testing.T) {
+	for _, v2 := range []bool{false, true} {
+		r := initialized(t, v2)
+		g, err := r.sendOffsetsCutShort([]Offset{{Topic: "in", Offset: 10, LeaderEpoch: -1}}, Group{ID: "g"})
+		require.ErrorIs(t, err, context.Canceled, "v2=%v", v2)
+		close(g.open)
+		require.NoError(t, r.m.Abort(context.Background()), "v2=%v", v2)
+		require.False(t, r.coords.lastEndTxn(t).Committed, "v2=%v: EndTxn(abort)", v2)
+		r.endedWithANewEpochIfV1(v2)
+
+		require.NoError(t, r.m.Begin(), "v2=%v: the next transaction", v2)
+		r.admit(tp0)
+		require.NoError(t, r.m.Commit(context.Background()), "v2=%v: the next transaction commits", v2)
+	}
+}
+
+func TestSendOffsetsOfAConsumerRebalancedAwayIsAbortable(t *testing.T) {
+	r := initialized(t, true)
+	r.coords.fail(protocol.TxnOffsetCommit, kerr.IllegalGeneration)
+	err := r.m.SendOffsets(context.Background(), []Offset{{Topic: "in", Offset: 1, LeaderEpoch: -1}}, Group{ID: "g"})
+	require.ErrorIs(t, err, ErrAbortable)
+	require.ErrorIs(t, err, kerr.IllegalGeneration)
+	require.ErrorIs(t, r.m.SendOffsets(context.Background(), nil, Group{ID: "g"}), ErrAbortable)
 }

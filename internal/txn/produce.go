@@ -20,14 +20,22 @@ func (m *Manager) EnterProduce() error {
 	// commit or an abort has begun, calls that keep coming (goroutines
 	// producing in a loop) would otherwise keep the count it waits for
 	// from ever being zero when it looks. Only a call that read the state
-	// before the end changed it is counted, once, and refused below.
+	// before the end changed it is counted, once, and refused
+	// (enterChecked).
 	if !m.producing.Load() {
 		if err := m.CheckProduce(); err != nil {
 			return err
 		}
 	}
-	// Counted before the state is read again, as the end changes the state
-	// before it reads the count: one of the two sees the other.
+	return m.enterChecked()
+}
+
+// enterChecked counts a record whose Produce found the transaction taking
+// records, and reads the state again: a commit or an abort may have begun
+// since, and looked at the count before this call added to it. Counted
+// before the state is read again, as the end changes the state before it
+// reads the count: one of the two sees the other.
+func (m *Manager) enterChecked() error {
 	m.inProduce.Add(1)
 	err := m.CheckProduce()
 	if err != nil {

@@ -3,7 +3,6 @@ package txn
 import (
 	"context"
 	"errors"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -77,31 +76,52 @@ func TestAProduceRefusedOnceTheEndBeganDoesNotHoldItUp(t *testing.T) {
 	}
 }
 
+// A Produce call that found the transaction taking records, and is
+// counted only once a commit or an abort has begun and looked at the
+// count, is refused when it reads the state again: the end did not wait
+// for it, and appended after the end, the record would go into whatever
+// transaction is open next. The test makes the call from between its two
+// reads (enterChecked): no goroutine can be held there, as the first read
+// takes no lock. The end is held in its state by a record admitted before
+// it; once that one is done, the end finishes, the refused call not
+// counted.
+func TestAProduceCountedOnlyOnceTheEndLookedIsRefused(t *testing.T) {
+	ends := []struct {
+		name  string
+		end   func(*Manager, context.Context) error
+		state State
+	}{
+		{"commit", (*Manager).Commit, Committing},
+		{"abort", (*Manager).Abort, Aborting},
+	}
+	for _, e := range ends {
+		t.Run(e.name, func(t *testing.T) {
+			r := initialized(t, false)
+			require.NoError(t, r.m.EnterProduce()) // holds the end in its state
+			ended := make(chan error, 1)
+			go func() { ended <- e.end(r.m, context.Background()) }()
+			require.Eventually(t, func() bool { return r.state() == e.state }, waitTime, time.Millisecond)
+
+			require.ErrorIs(t, r.m.enterChecked(), ErrState, "a call counted once the %s began", e.name)
+			r.m.ExitProduce()
+			require.NoError(t, bounded.Receive(t, ended, waitTime, "the "+e.name+" did not return"))
+		})
+	}
+}
+
 // awaitBlockedOnAMutexIn waits until a goroutine waits for a sync.Mutex
 // with fn on its stack (as a stack dump spells it), failing t if none does
 // within waitTime.
 func awaitBlockedOnAMutexIn(t *testing.T, fn string) {
 	t.Helper()
 	require.Eventually(t, func() bool {
-		for _, g := range strings.Split(allStacks(), "\n\n") {
+		for _, g := range strings.Split(bounded.Stacks(), "\n\n") {
 			if strings.Contains(g, "[sync.Mutex.Lock") && strings.Contains(g, fn) {
 				return true
 			}
 		}
 		return false
 	}, waitTime, time.Millisecond, "no goroutine waits for a mutex in %s", fn)
-}
-
-// allStacks is every goroutine's stack, as a panic prints them.
-func allStacks() string {
-	buf := make([]byte, 1<<16)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			return string(buf[:n])
-		}
-		buf = make([]byte, 2*len(buf))
-	}
 }
 
 // A record whose admission Produce ended while its hooks ran enters its
@@ -156,4 +176,104 @@ func TestAnEndWaitingForOneRecordSaysSoInTheSingular(t *testing.T) {
 	err := r.m.Abort(ctx)
 	require.ErrorIs(t, err, context.Canceled)
 	require.ErrorContains(t, err, "1 record produced before the transaction began to end is still being appended")
+}
+
+// A record admitted inside the transaction but still on its way into the
+// accumulator when Commit begins (it waits for buffer memory, which the
+// commit's flush frees) belongs to the transaction: Commit waits for it and
+// flushes again before it ends the transaction. Before, the record was
+// appended after Commit's only flush and left to the next transaction. The
+// record stays in its Produce until Commit either waits for it or flushes
+// again: no moment the test picks decides which, so a Commit that went on
+// without it is caught every time, not only when it was quick.
+func TestCommitWaitsForARecordStillBeingProduced(t *testing.T) {
+	r := initialized(t, false)
+	r.addedToTheTransaction(false)
+	require.NoError(t, r.m.EnterProduce())
+	committed := make(chan error, 1)
+	commitCtx, cancel := context.WithTimeout(context.Background(), waitTime)
+	defer cancel()
+	go func() { committed <- r.m.Commit(commitCtx) }()
+
+	flushes := func() int {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.flushed
+	}
+	require.Eventually(t, func() bool { return r.m.awaitingProduce.Load() || flushes() > 1 },
+		waitTime, time.Millisecond, "Commit neither waited for the record nor flushed again")
+	require.Equal(t, 1, flushes(), "Commit flushed again while a record of its transaction was still being produced")
+	require.ErrorIs(t, r.m.EnterProduce(), ErrState, "no record is admitted once the commit began")
+	select {
+	case err := <-committed:
+		t.Fatalf("Commit returned (%v) while a record of its transaction was still being produced", err)
+	default:
+	}
+	r.m.ExitProduce() // the record is appended
+	require.NoError(t, bounded.Receive(t, committed, waitTime, "Commit did not return once the record was appended"))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	require.Equal(t, 2, r.flushed, "a second flush sends the record appended after the first")
+	require.Equal(t, 1, r.ended)
+}
+
+// A record admitted inside the transaction but still on its way into the
+// accumulator when Abort begins (waiting for memory, or about to be held
+// for its topic's metadata) belongs to the aborted transaction: Abort
+// fails the held records, waits for it, and fails those held again, so
+// that what it appended or held fails too. Before, Abort did not wait: the
+// record was appended after the abort ended, into the next transaction,
+// and committed with it.
+func TestAbortWaitsForARecordStillBeingProduced(t *testing.T) {
+	r := initialized(t, false)
+	require.NoError(t, r.m.EnterProduce())
+	aborted := make(chan error, 1)
+	go func() { aborted <- r.m.Abort(context.Background()) }()
+
+	require.Eventually(t, func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return len(r.aborted) == 1
+	}, waitTime, time.Millisecond, "the abort failing the batches")
+	require.ErrorIs(t, r.m.EnterProduce(), ErrState, "no record is admitted once the abort began")
+	select {
+	case err := <-aborted:
+		t.Fatalf("Abort returned (%v) while a record of its transaction was still being produced", err)
+	default:
+	}
+	r.mu.Lock()
+	require.Equal(t, []error{ErrAborted}, r.heldFails, "the held records fail before the abort waits")
+	r.mu.Unlock()
+	r.m.ExitProduce() // the record is appended, or held
+	require.NoError(t, bounded.Receive(t, aborted, waitTime, "Abort did not return"))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	require.Equal(t, []error{ErrAborted, ErrAborted}, r.heldFails, "what was held meanwhile fails too")
+	require.Equal(t, 1, r.ended)
+}
+
+// A record held for its topic's metadata enters its transaction again as
+// it is appended (EnterHeld), and only the transaction Produce admitted it
+// to, while that transaction takes records. Before, a held record of an
+// aborted transaction was appended into whatever transaction was open by
+// then.
+func TestEnterHeldAdmitsARecordToItsOwnTransactionOnly(t *testing.T) {
+	r := initialized(t, false)
+	gen := r.m.Generation()
+	require.NoError(t, r.m.EnterHeld(gen))
+	r.m.ExitProduce()
+
+	require.NoError(t, r.m.EnterProduce()) // holds the abort in Aborting
+	aborted := make(chan error, 1)
+	go func() { aborted <- r.m.Abort(context.Background()) }()
+	require.Eventually(t, func() bool { return r.state() == Aborting }, waitTime, time.Millisecond)
+	require.ErrorIs(t, r.m.EnterHeld(gen), ErrAborted, "while its transaction is being aborted")
+	r.m.ExitProduce()
+	require.NoError(t, bounded.Receive(t, aborted, waitTime, "Abort did not return"))
+
+	require.NoError(t, r.m.Begin())
+	require.ErrorIs(t, r.m.EnterHeld(gen), ErrAborted, "in the next transaction")
+	require.NoError(t, r.m.EnterHeld(r.m.Generation()), "a record held in the next transaction")
+	r.m.ExitProduce()
+	require.NoError(t, r.m.Commit(context.Background()), "no record is left counted")
 }

@@ -1,0 +1,123 @@
+package txn
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gokafka/producer/internal/bounded"
+	"github.com/gokafka/producer/protocol"
+)
+
+// The producer's Close from a record's callback, while a commit on another
+// goroutine waits for the callbacks queued behind it, tells the commit to
+// give up (CloseFromCallback), or Close's abort would wait for it for ever:
+// the commit fails with the cause it is given, sending nothing, and Close
+// aborts the transaction.
+func TestCloseFromCallbackEndsACommitWaitingForItsRecords(t *testing.T) {
+	r := initialized(t, false)
+	r.admit(tp0)
+	// Added, as a record's partition is before its batch is sent: with
+	// transactions v1, Close's abort sends EndTxn only then.
+	require.Eventually(t, func() bool { return r.admit(tp0) }, waitTime, time.Millisecond)
+	inFlush := r.holdFlushes()
+	committed := make(chan error, 1)
+	go func() { committed <- r.m.Commit(context.Background()) }()
+	bounded.Receive(t, inFlush, waitTime, "Commit did not flush")
+
+	closing := errors.New("closing")
+	r.m.CloseFromCallback(closing)
+	err := bounded.Receive(t, committed, waitTime, "Commit still waits for its records after CloseFromCallback")
+	require.ErrorIs(t, err, closing)
+	require.NotContains(t, r.coords.apis(), protocol.EndTxn, "nothing commits")
+	r.mu.Lock()
+	r.flushWait = false
+	r.mu.Unlock()
+	require.NoError(t, r.m.Close(context.Background()))
+	end := r.coords.last().req.(*protocol.EndTxnRequest)
+	require.False(t, end.Committed, "Close's EndTxn")
+	require.Equal(t, Ready, r.state())
+}
+
+// The producer's Close from a record's callback, while an abort on another
+// goroutine waits for the callbacks queued behind it: Close's own abort
+// waits for that one (the call lock), so it must stop waiting for the
+// callbacks, wait for the outcomes alone, and end the transaction.
+func TestCloseFromCallbackLetsAnAbortEndWithoutTheCallbacks(t *testing.T) {
+	r := initialized(t, false)
+	r.addedToTheTransaction(false)
+	inFlush := r.holdFlushes()
+	aborted := make(chan error, 1)
+	go func() { aborted <- r.m.Abort(context.Background()) }()
+	bounded.Receive(t, inFlush, waitTime, "Abort did not flush")
+
+	r.m.CloseFromCallback(errors.New("closing"))
+	require.NoError(t, bounded.Receive(t, aborted, waitTime, "Abort still waits for the callbacks after CloseFromCallback"))
+	r.mu.Lock()
+	awaited := r.awaited
+	r.mu.Unlock()
+	require.Equal(t, 1, awaited, "the abort waited for the outcomes")
+	require.False(t, r.coords.last().req.(*protocol.EndTxnRequest).Committed, "the abort's EndTxn")
+	require.Equal(t, Ready, r.state())
+	require.NoError(t, r.m.Close(context.Background()), "nothing is left for Close to abort")
+}
+
+// A commit whose EndTxn was sent waits for no callback: CloseFromCallback
+// leaves it to finish, and Close, refused the abort, returns once it has.
+func TestCloseFromCallbackLeavesACommitSent(t *testing.T) {
+	r := initialized(t, false)
+	r.addedToTheTransaction(false)
+	g, committed := r.commitHeldAtEndTxn(t, context.Background())
+
+	r.m.CloseFromCallback(errors.New("closing"))
+	closed := make(chan error, 1)
+	go func() { closed <- r.m.Close(context.Background()) }()
+	close(g.open)
+	require.NoError(t, bounded.Receive(t, committed, waitTime, "Commit did not return"))
+	require.NoError(t, bounded.Receive(t, closed, waitTime, "Close did not return once the commit had"))
+	require.Equal(t, []protocol.APIKey{protocol.EndTxn}, r.coords.apis()[len(r.coords.apis())-1:])
+	require.True(t, r.coords.last().req.(*protocol.EndTxnRequest).Committed, "the only EndTxn is the commit's")
+	require.Equal(t, Ready, r.state())
+}
+
+// Close aborts a transaction under way, and does nothing otherwise.
+func TestCloseAbortsATransactionUnderWay(t *testing.T) {
+	r := initialized(t, true)
+	require.True(t, r.admit(tp0))
+	require.NoError(t, r.m.Close(context.Background()))
+	end := r.coords.last().req.(*protocol.EndTxnRequest)
+	require.False(t, end.Committed, "aborted")
+	require.Equal(t, Ready, r.state())
+	r.mu.Lock()
+	require.Len(t, r.aborted, 1, "what was not sent fails")
+	r.mu.Unlock()
+
+	sent := len(r.coords.apis())
+	require.NoError(t, r.m.Close(context.Background()), "no transaction under way")
+	require.Len(t, r.coords.apis(), sent, "nothing sent")
+}
+
+// Close leaves a transaction whose commit was sent, its outcome unknown,
+// to the coordinator, which may have committed it: the abort refuses it
+// (ErrState), and that refusal is no failure of Close, which sends
+// nothing and returns nil, as its doc says. Reported, it would fail the
+// Close of every producer whose last commit was cut short, though nothing
+// was left for Close to do.
+func TestCloseLeavesATransactionWhoseCommitWasSent(t *testing.T) {
+	r := initialized(t, true)
+	r.addedToTheTransaction(true)
+	ctx, cancel := context.WithCancel(context.Background())
+	g, committed := r.commitHeldAtEndTxn(t, ctx)
+	cancel()
+	err := bounded.Receive(t, committed, waitTime, "Commit did not return after its ctx ended")
+	require.ErrorContains(t, err, "outcome is unknown")
+	close(g.open)
+
+	sent := len(r.coords.apis())
+	require.NoError(t, r.m.Close(context.Background()))
+	require.Len(t, r.coords.apis(), sent, "Close sent nothing")
+	require.Equal(t, Committing, r.state(), "the transaction is the coordinator's")
+}
