@@ -279,3 +279,86 @@ func TestExpiresSetShrinksAfterABurst(t *testing.T) {
 	h.acc.expiringMu.Unlock()
 	require.LessOrEqual(t, peak, 1, "the set still counts its peak of %d: its map was not made anew", peak)
 }
+
+func TestExpireFailsQueuedAndInFlight(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Linger = time.Hour; c.DeliveryTimeout = time.Second; c.Idempotent = false })
+	total := h.pool.Available()
+	tp1 := part(1)
+	h.add(tp0, 1, []byte("queued"))
+	h.add(tp1, 2, []byte("in flight"))
+	h.acc.BeginFlush()
+	bs, _ := h.drain([]TopicPartition{tp1}, 1<<20)
+	h.acc.EndFlush()
+	require.Len(t, bs, 1)
+
+	require.Equal(t, time.Second, h.acc.Expire(h.clk.Now()))
+	h.clk.Advance(time.Second - time.Millisecond)
+	require.Equal(t, time.Millisecond, h.acc.Expire(h.clk.Now()))
+	require.True(t, h.pending(1), "no expiry a millisecond early")
+	h.clk.Advance(time.Millisecond)
+	require.Equal(t, noDeadline, h.acc.Expire(h.clk.Now()))
+
+	r := h.outcome(1)
+	require.ErrorIs(t, r.Err, ErrDeliveryTimeout)
+	require.NotErrorIs(t, r.Err, ErrMaybeWritten, "a batch never sent was certainly not written")
+	// The root's PartitionError names the partition from the result;
+	// named again in the text under it, it read as two partitions.
+	require.Equal(t, tp0, TopicPartition{Topic: r.Topic, Partition: r.Partition})
+	require.NotContains(t, r.Err.Error(), "t-0")
+	r = h.outcome(2)
+	require.ErrorIs(t, r.Err, ErrDeliveryTimeout, "a batch in flight expires too (Java's getExpiredInflightBatches)")
+	require.ErrorIs(t, r.Err, ErrMaybeWritten, "its request may still write it")
+	require.Less(t, h.pool.Available(), total, "its memory stays while its request may still read it")
+
+	h.acc.Complete(bs[0], 5, -1, nil) // the late answer
+	require.Equal(t, int64(-1), h.outcome(2).Offset, "still one outcome")
+	require.Equal(t, total, h.pool.Available(), "the answer gives the memory back")
+	require.Zero(t, h.acc.Incomplete())
+}
+
+// A record that waited before it was appended (for its topic's metadata)
+// brings its own start: its batch expires DeliveryTimeout after it, not
+// after the batch began.
+func TestAppendSinceMovesTheDeadlineEarlier(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Linger = time.Hour; c.DeliveryTimeout = time.Second })
+	h.add(tp0, 0, []byte("fresh"))
+	since := h.clk.Now().Add(-400 * time.Millisecond)
+	_, err := h.acc.Append(context.Background(), tp0, nil, &Record{Data: record.Data{Value: []byte("held")}, Callback: 1, Since: since})
+	require.NoError(t, err)
+	require.Equal(t, 600*time.Millisecond, h.acc.Expire(h.clk.Now()))
+	h.clk.Advance(599 * time.Millisecond)
+	h.acc.Expire(h.clk.Now())
+	require.True(t, h.pending(1), "not a millisecond early")
+	h.clk.Advance(time.Millisecond)
+	h.acc.Expire(h.clk.Now())
+	require.ErrorIs(t, h.outcome(1).Err, ErrDeliveryTimeout)
+	require.ErrorIs(t, h.outcome(0).Err, ErrDeliveryTimeout, "the batch fails as one")
+}
+
+// A record appended with a Since that brings its batch's deadline forward
+// tells the expiry loop, which planned its next pass by the deadlines
+// Expire saw; a record that does not, or has no Since, does not.
+func TestAnAppendThatBringsADeadlineForwardSaysSo(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Linger = time.Hour; c.DeliveryTimeout = time.Second })
+	closed := func(ch <-chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+	earlier := h.acc.EarlierDeadline()
+	h.add(tp0, 0, []byte("fresh"))
+	require.False(t, closed(earlier), "a new batch's deadline is a full DeliveryTimeout away")
+
+	since := h.clk.Now().Add(-400 * time.Millisecond)
+	_, err := h.acc.Append(context.Background(), tp0, nil, &Record{Data: record.Data{Value: []byte("held")}, Callback: 1, Since: since})
+	require.NoError(t, err)
+	require.True(t, closed(earlier), "the batch's deadline came 400ms forward")
+
+	earlier = h.acc.EarlierDeadline()
+	_, err = h.acc.Append(context.Background(), tp0, nil, &Record{Data: record.Data{Value: []byte("held later")}, Callback: 2, Since: since.Add(time.Millisecond)})
+	require.NoError(t, err)
+	require.False(t, closed(earlier), "the deadline stayed where it was")
+}

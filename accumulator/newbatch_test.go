@@ -89,3 +89,36 @@ func TestARecordWhoseWaitForMemoryEndsJoinsTheBatchStartedMeanwhile(t *testing.T
 	require.Equal(t, 2, bs[0].Records(), "records in the batch")
 	require.Equal(t, 0, h.pool.Available(), "memory went missing")
 }
+
+// TestABatchStartsWithRoomForItsPredecessorsRecords holds the entries'
+// sizing: a partition's next batch starts with room for as many records as
+// its previous one took, so a steady workload never grows the slice. With
+// 4-byte values a 64 KiB batch takes thousands of records, more than a
+// fresh pooled slice holds.
+func TestABatchStartsWithRoomForItsPredecessorsRecords(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.BatchSize = 64 << 10 })
+	p := h.acc.partition(tp0)
+	// roomAfterFirst is the first batch's record count and the second's
+	// room once the second exists.
+	roomAfterFirst := func() (took, room entriesRoom, ok bool) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if len(p.batches) < 2 {
+			return took, room, false
+		}
+		next := p.batches[1].entries
+		return p.batches[0].entries.room(), entriesRoom{records: cap(next.cbs), facts: cap(next.facts)}, true
+	}
+	for i := 0; ; i++ {
+		require.Less(t, i, 100_000, "no second batch after %d records", i)
+		h.add(tp0, i, []byte("abcd"))
+		took, room, ok := roomAfterFirst()
+		if !ok {
+			continue
+		}
+		require.Greater(t, took.records, 256, "the first batch should hold more records than a fresh slice has room for")
+		require.GreaterOrEqual(t, room.records, took.records, "the second batch's callbacks start with less room than the first batch's records")
+		require.GreaterOrEqual(t, room.facts, took.facts, "the second batch's facts start with less room than the first batch's")
+		return
+	}
+}

@@ -152,6 +152,56 @@ func TestApiVersionsResponseV0Golden(t *testing.T) {
 	}
 }
 
+// TestApiVersionsResponseV3Golden is written by hand from
+// ApiVersionsResponse.json: the feature tags a broker of Kafka 3.x and later
+// sends, whose finalized transaction.version decides which transaction
+// protocol the producer speaks. Each pair of levels differs, so a decoder
+// that reads one in the other's place, and an encoder that writes it there,
+// fail here, where a round trip through both would not see it.
+func TestApiVersionsResponseV3Golden(t *testing.T) {
+	golden := fromHexLines(t,
+		"0000",           // error_code 0
+		"02",             // api_keys: COMPACT_ARRAY of 1
+		"0012 0000 0004", //   ApiVersions v0-v4
+		"00",             //   its tagged fields: none
+		"0000000a",       // throttle_time_ms 10
+		"03",             // tagged fields: 3
+		"00 1a",          //   tag 0 supported_features, 26 bytes:
+		"02",             //     COMPACT_ARRAY of 1
+		"14 7472616e73616374696f6e2e76657273696f6e", // name "transaction.version"
+		"0000",             //     min_version 0
+		"0002",             //     max_version 2
+		"00",               //     its tagged fields: none
+		"01 08",            //   tag 1 finalized_features_epoch, 8 bytes:
+		"000000000000002a", //     42
+		"02 1a",            //   tag 2 finalized_features, 26 bytes:
+		"02",               //     COMPACT_ARRAY of 1
+		"14 7472616e73616374696f6e2e76657273696f6e", // name "transaction.version"
+		"0002", //     max_version_level 2, before the min
+		"0001", //     min_version_level 1
+		"00",   //     its tagged fields: none
+	)
+	want := &ApiVersionsResponse{
+		ApiKeys:                []ApiVersionsResponseKey{{ApiKey: 18, MinVersion: 0, MaxVersion: 4}},
+		ThrottleTimeMs:         10,
+		SupportedFeatures:      []ApiVersionsResponseFeature{{Name: "transaction.version", MinVersion: 0, MaxVersion: 2}},
+		FinalizedFeaturesEpoch: 42,
+		FinalizedFeatures: []ApiVersionsResponseFinalizedFeature{
+			{Name: "transaction.version", MaxVersionLevel: 2, MinVersionLevel: 1},
+		},
+	}
+	var got ApiVersionsResponse
+	if err := got.ReadFrom(golden, 3); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(&got, want) {
+		t.Fatalf("got %#v, want %#v", got, want)
+	}
+	if b := want.AppendTo(nil, 3); !bytes.Equal(b, golden) {
+		t.Fatalf("got\n%swant\n%s", hex.Dump(b), hex.Dump(golden))
+	}
+}
+
 func TestApiVersionsMalformed(t *testing.T) {
 	for v := int16(0); v <= 4; v++ {
 		if v >= 3 {

@@ -70,9 +70,11 @@ func TestEndTxnGolden(t *testing.T) {
 	if !reflect.DeepEqual(r, EndTxnResponse{ProducerID: -1, ProducerEpoch: -1}) {
 		t.Fatalf("v2 response decoded as %#v", r)
 	}
+	// The throttle time and the error code differ from 0 and from each
+	// other, so that the two read in each other's place would show.
 	v5 := fromHexLines(t,
-		"00000000",         // throttle_time_ms
-		"0000",             // error_code
+		"00000064",         // throttle_time_ms 100
+		"0033",             // error_code 51, CONCURRENT_TRANSACTIONS
 		"0000000000000002", // producer_id 2
 		"0005",             // producer_epoch 5
 		"00",               // no tags
@@ -80,8 +82,12 @@ func TestEndTxnGolden(t *testing.T) {
 	if err := r.ReadFrom(v5, 5); err != nil {
 		t.Fatal(err)
 	}
-	if r.ProducerID != 2 || r.ProducerEpoch != 5 {
-		t.Fatalf("v5 response decoded as %#v", r)
+	want5 := EndTxnResponse{ThrottleTimeMs: 100, ErrorCode: 51, ProducerID: 2, ProducerEpoch: 5}
+	if !reflect.DeepEqual(r, want5) {
+		t.Fatalf("v5 response decoded as %#v, want %#v", r, want5)
+	}
+	if got := want5.AppendTo(nil, 5); !bytes.Equal(got, v5) {
+		t.Errorf("response v5:\n%s\nwant\n%s", hex.Dump(got), hex.Dump(v5))
 	}
 }
 

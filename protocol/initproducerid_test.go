@@ -107,18 +107,20 @@ func TestInitProducerIdGolden(t *testing.T) {
 
 // TestInitProducerIdResponseV6Golden is written by hand from
 // InitProducerIdResponse.json: v6 appends the ongoing transaction's
-// producer id and epoch (KIP-939), and before v6 they read as -1.
+// producer id and epoch (KIP-939), and before v6 they read as -1. The
+// throttle time and the error code differ from 0 and from each other, so
+// that the two read in each other's place would show.
 func TestInitProducerIdResponseV6Golden(t *testing.T) {
 	golden := fromHexLines(t,
-		"00000000",         // throttle_time_ms 0
-		"0000",             // error_code 0
+		"00000064",         // throttle_time_ms 100
+		"0033",             // error_code 51, CONCURRENT_TRANSACTIONS
 		"0000000000001000", // producer_id 4096
 		"0003",             // producer_epoch 3
 		"ffffffffffffffff", // ongoing_txn_producer_id -1: none
 		"ffff",             // ongoing_txn_producer_epoch -1
 		"00",               // no tagged fields
 	)
-	want := &InitProducerIdResponse{ProducerID: 4096, ProducerEpoch: 3, OngoingTxnProducerID: -1, OngoingTxnProducerEpoch: -1}
+	want := &InitProducerIdResponse{ThrottleTimeMs: 100, ErrorCode: 51, ProducerID: 4096, ProducerEpoch: 3, OngoingTxnProducerID: -1, OngoingTxnProducerEpoch: -1}
 	if got := want.AppendTo(nil, 6); !bytes.Equal(got, golden) {
 		t.Fatalf("got\n%swant\n%s", hex.Dump(got), hex.Dump(golden))
 	}
@@ -132,7 +134,7 @@ func TestInitProducerIdResponseV6Golden(t *testing.T) {
 	// The same answer at v5 ends after the epoch; the v6 fields keep
 	// their defaults.
 	var v5 InitProducerIdResponse
-	if err := v5.ReadFrom(fromHexLines(t, "00000000 0000 0000000000001000 0003 00"), 5); err != nil {
+	if err := v5.ReadFrom(fromHexLines(t, "00000064 0033 0000000000001000 0003 00"), 5); err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(&v5, want) {

@@ -156,6 +156,49 @@ func TestTxnOffsetCommitGolden(t *testing.T) {
 	}
 }
 
+// TestTxnOffsetCommitResponseGolden is written by hand from
+// TxnOffsetCommitResponse.json, at v2 and at v3, the first flexible
+// version. Every number differs from the others, so that two read in each
+// other's place would show.
+func TestTxnOffsetCommitResponseGolden(t *testing.T) {
+	want := &TxnOffsetCommitResponse{ThrottleTimeMs: 100, Topics: []TxnOffsetCommitResponseTopic{
+		{Name: "o", Partitions: []TxnOffsetCommitResponsePartition{{PartitionIndex: 3, ErrorCode: 22}}},
+	}}
+	for _, c := range []struct {
+		v      int16
+		golden []byte
+	}{
+		{2, fromHexLines(t,
+			"00000064", // throttle_time_ms 100
+			"00000001", // topics: 1
+			"0001 6f",  // name "o"
+			"00000001", // partitions: 1
+			"00000003", // partition_index 3
+			"0016",     // error_code 22, ILLEGAL_GENERATION
+		)},
+		{3, fromHexLines(t,
+			"00000064",       // throttle_time_ms 100
+			"02",             // topics: 1
+			"02 6f",          // name "o"
+			"02",             // partitions: 1
+			"00000003",       // partition_index 3
+			"0016",           // error_code 22
+			"00", "00", "00", // partition, topic and top-level tags
+		)},
+	} {
+		if got := want.AppendTo(nil, c.v); !bytes.Equal(got, c.golden) {
+			t.Errorf("v%d:\n%s\nwant\n%s", c.v, hex.Dump(got), hex.Dump(c.golden))
+		}
+		var back TxnOffsetCommitResponse
+		if err := back.ReadFrom(c.golden, c.v); err != nil {
+			t.Fatalf("v%d: %v", c.v, err)
+		}
+		if !reflect.DeepEqual(&back, want) {
+			t.Errorf("v%d decoded as %#v\nwant %#v", c.v, back, want)
+		}
+	}
+}
+
 func FuzzTxnOffsetCommitRequest(f *testing.F) {
 	for v := int16(0); v <= 5; v++ {
 		f.Add(byte(v), fullTxnOffsetCommitRequest(v).AppendTo(nil, v))

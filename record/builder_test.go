@@ -140,6 +140,9 @@ func TestCloseWritesProducerFields(t *testing.T) {
 	}
 }
 
+// TestStampProducer also reads the codec with CodecOf, as the sender does
+// to keep zstd batches from brokers below Produce v7: the transactional
+// bit, set next to the codec bits, must not be read as part of the codec.
 func TestStampProducer(t *testing.T) {
 	recs := []testRecord{{ts: 5, key: []byte("k"), value: []byte("v")}}
 	for _, c := range allCodecs {
@@ -148,6 +151,9 @@ func TestStampProducer(t *testing.T) {
 		d := checkDecoded(t, batch, recs) // checks the CRC too
 		if d.ProducerID != 1234567890123 || d.ProducerEpoch != 7 || d.BaseSequence != 42 || !d.Transactional() || d.Codec() != c {
 			t.Fatalf("%v after stamping: %+v", c, d)
+		}
+		if got := CodecOf(batch); got != c {
+			t.Fatalf("%v after stamping: CodecOf says %v", c, got)
 		}
 		StampProducer(batch, NoProducerID, NoProducerEpoch, NoSequence, false)
 		d = checkDecoded(t, batch, recs)

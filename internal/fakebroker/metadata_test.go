@@ -34,6 +34,27 @@ func TestMetadataDescribesNodesAndLeaders(t *testing.T) {
 	}
 }
 
+// Each new topic's partitions are led round-robin from the node after the
+// one that led the last topic's partition 0, and partitions added later go
+// on round-robin: a test on several nodes, whatever its topics, gets more
+// than one leader to send to, where a fake putting every partition 0, or
+// every added partition, on node 0 would leave it testing one broker.
+func TestLeadersAreSpreadOverTheNodes(t *testing.T) {
+	c := start(t, Options{Nodes: 3})
+	for i, name := range []string{"a", "b", "c"} {
+		require.NoError(t, c.CreateTopic(name, 1))
+		leader, _, err := c.Leader(name, 0)
+		require.NoError(t, err)
+		require.Equal(t, int32(i), leader, "partition 0 of topic %s", name)
+	}
+	require.NoError(t, c.AddPartitions("a", 3))
+	for p := int32(1); p < 3; p++ {
+		leader, _, err := c.Leader("a", p)
+		require.NoError(t, err)
+		require.Equal(t, p, leader, "added partition %d", p)
+	}
+}
+
 func TestMetadataAllTopicsAndLeaderEpochs(t *testing.T) {
 	c := start(t, Options{Nodes: 2, Topics: map[string]int32{"b": 1, "a": 2}})
 	require.NoError(t, c.SetLeader("a", 0, 1))

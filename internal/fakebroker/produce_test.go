@@ -70,6 +70,24 @@ func TestProduceUnknownPartitionAndMessageTooLarge(t *testing.T) {
 	require.Zero(t, p.ErrorCode, "a small batch fits")
 }
 
+// message.max.bytes is the largest batch Kafka takes, counted with its log
+// overhead: one of that size is written, one a byte larger refused. A fake
+// taking a byte more would let a producer's batches overrun the limit by
+// one in every test that sets it.
+func TestMessageMaxBytesIsTheLargestBatchTaken(t *testing.T) {
+	b := batch(t, "a", "b")
+	c := start(t, Options{Topics: map[string]int32{"t": 1}, MaxMessageBytes: len(b)})
+	cn := dial(t, c, 0, conn.Config{})
+	_, p := produce(t, cn, 12, "t", 0, b)
+	require.Zero(t, p.ErrorCode, "a batch of message.max.bytes")
+
+	c.SetMaxMessageBytes(len(b) - 1)
+	_, p = produce(t, cn, 12, "t", 0, b)
+	require.Equal(t, kerr.MessageTooLarge.Code, p.ErrorCode, "a batch a byte over message.max.bytes")
+	require.Equal(t, int64(-1), p.BaseOffset)
+	require.Equal(t, int64(2), c.ProduceCount(), "the refused batch appends nothing")
+}
+
 // A broker that lost leadership names the new leader and its address at
 // v10+ (KIP-951), and says only NOT_LEADER_OR_FOLLOWER before.
 func TestProduceToFormerLeader(t *testing.T) {
@@ -213,11 +231,19 @@ func TestProduceAcksZeroRefusedClosesTheConnection(t *testing.T) {
 func TestCloseEndsConnectionsAndDelays(t *testing.T) {
 	c, err := Start(Options{Topics: map[string]int32{"t": 1}})
 	require.NoError(t, err)
-	c.OnProduce(func(int32, *protocol.ProduceRequest) Action { return Action{Delay: time.Hour} })
+	delayed := make(chan struct{}, 1)
+	c.OnProduce(func(int32, *protocol.ProduceRequest) Action {
+		delayed <- struct{}{}
+		return Action{Delay: time.Hour}
+	})
 	cn := dial(t, c, 0, conn.Config{})
 	done := make(chan error, 1)
 	cn.SendVersion(context.Background(), produceReq(1, "t", map[int32][]byte{0: batch(t, "a")}), 12,
 		func(_ protocol.Response, err error) { done <- err })
+	// Close once the request is being delayed: closed before the fake
+	// read it, the connection ended with no delay to end, and the test
+	// passed with Close leaving delays to run their course.
+	bounded.Receive(t, delayed, wait, "the broker never read the Produce")
 	closed := make(chan struct{})
 	go func() { c.Close(); close(closed) }()
 	select {

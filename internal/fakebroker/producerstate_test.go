@@ -86,6 +86,23 @@ func TestProducerSequenceGapIsOutOfOrder(t *testing.T) {
 	require.Equal(t, int64(3), c.HighWatermark("t", 0))
 }
 
+// A retry is recognised by its whole sequence range, as Kafka's
+// findDuplicateBatch does: a batch that starts where a retained one did but
+// ends elsewhere is no retry of it, and as it does not follow the last
+// sequence either, it is out of order. Taken for a duplicate, a producer
+// resending other records under a sequence already used would see them
+// acknowledged and never written.
+func TestProducerSameFirstSequenceOtherRangeIsNoDuplicate(t *testing.T) {
+	c, send := idempotent(t)
+	requireAppended(t, send(stamped(t, 7, 0, 0, "a", "b")), 0)
+	requireAppended(t, send(stamped(t, 7, 0, 2, "c")), 2)
+	requireRefused(t, send(stamped(t, 7, 0, 0, "a")), kerr.OutOfOrderSequenceNumber)
+	requireRefused(t, send(stamped(t, 7, 0, 2, "c", "d")), kerr.OutOfOrderSequenceNumber)
+	require.Zero(t, c.DuplicateBatches())
+	require.Equal(t, int64(2), c.OutOfOrderBatches())
+	require.Equal(t, []string{"a", "b", "c"}, values(c))
+}
+
 // A retry of any of the producer's last 5 batches is answered with success
 // and the offset the original got, and not appended again.
 func TestProducerDuplicateOfEachOfTheLastFive(t *testing.T) {
