@@ -3,14 +3,9 @@ package producer
 import (
 	"context"
 	"crypto/tls"
-	"fmt"
 	"log/slog"
-	"math"
 	"net"
-	"strconv"
-	"strings"
 	"time"
-	"unicode"
 
 	"github.com/gokafka/producer/compression"
 	"github.com/gokafka/producer/internal/clock"
@@ -82,7 +77,9 @@ type Config struct {
 	// instead, so that a batch fits a request (and a broker whose
 	// message.max.bytes MaxRequestSize was lowered to). It is also how many
 	// bytes the default partitioner sends to one partition before moving
-	// on. Java: batch.size; kafka-python: batch_size.
+	// on. The zero value is the default, not the Java client's
+	// batch.size=0 (no batching): for a batch of each record, set 1, which
+	// every record exceeds. Java: batch.size; kafka-python: batch_size.
 	// Default 64 KiB rather than Java's 16 KiB: at the high rates this
 	// producer is built for, 16 KiB batches of small records make four times
 	// as many requests for no latency gain. Each batch takes BatchSize of
@@ -111,8 +108,11 @@ type Config struct {
 	// page is backed by memory only once used: they count once in the
 	// process's memory, not twice through the garbage collector's headroom
 	// (nor do they pace the collector: GOGC and GOMEMLIMIT do, as ever).
-	// At most math.MaxInt: 2 GiB less a byte where an int is 32 bits.
-	// Java: buffer.memory; kafka-python: buffer_memory. Default 32 MiB.
+	// A record larger than it fails at once with ErrRecordTooLarge, as one
+	// larger than MaxRequestSize does. At most math.MaxInt: 2 GiB less a
+	// byte where an int is 32 bits. Java: buffer.memory; kafka-python:
+	// none (buffer_memory, deprecated in 2.x, was removed in 3.0).
+	// Default 32 MiB.
 	BufferMemory int64
 
 	// MaxBlock bounds how long Produce and Send wait for buffer memory, and
@@ -168,8 +168,9 @@ type Config struct {
 	// its RequestTimeout from the pause's end. A pause is taken as
 	// RequestTimeout at most (a Kafka broker asks for no more than its
 	// quota window, a second by default).
-	// At least 1ms, the wire's unit. Java: request.timeout.ms;
-	// kafka-python: request_timeout_ms. Default 30s.
+	// At least 1ms and at most math.MaxInt32 ms (about 24.8 days): the
+	// wire's unit and its int32. Java: request.timeout.ms; kafka-python:
+	// request_timeout_ms. Default 30s.
 	RequestTimeout time.Duration
 
 	// DeliveryTimeout bounds the time from Produce returning to the
@@ -440,13 +441,13 @@ type Config struct {
 	// the connection fails, retriably, as a request that timed out does; at
 	// a re-authentication, a token fetch that fails or times out is retried
 	// instead, at the reconnect backoff's pace, while the current session
-	// lasts. A nil pointer as the mechanism is a ConfigError at New. A
-	// panic in the mechanism (in a token provider, say) is recovered and
-	// logged: a Start's as one that could not start, a Step's as refused
-	// credentials. Java: security.protocol=SASL_PLAINTEXT or SASL_SSL,
-	// sasl.mechanism, sasl.jaas.config; kafka-python: sasl_mechanism,
-	// sasl_plain_username, sasl_plain_password, sasl_oauth_token_provider.
-	// Default: none.
+	// lasts. A nil pointer as the mechanism, or one without a Name, is a
+	// ConfigError at New. A panic in the mechanism (in a token provider,
+	// say) is recovered and logged: a Start's as one that could not start, a
+	// Step's as refused credentials. Java: security.protocol=SASL_PLAINTEXT
+	// or SASL_SSL, sasl.mechanism, sasl.jaas.config; kafka-python:
+	// sasl_mechanism, sasl_plain_username, sasl_plain_password,
+	// sasl_oauth_token_provider. Default: none.
 	SASL sasl.Mechanism
 
 	// Hooks watch the producer, for metrics, tracing and logs: each is a
@@ -471,347 +472,4 @@ type Config struct {
 // implement it, which is how TLS plugs in.
 type Dialer interface {
 	DialContext(ctx context.Context, network, addr string) (net.Conn, error)
-}
-
-// NoLinger is the Linger that sends a batch without waiting for more
-// records: the Java client's linger.ms=0. Linger's zero value means the
-// default, DefaultLinger.
-const NoLinger time.Duration = -1
-
-// The defaults, named so the documentation and the code cannot disagree.
-const (
-	DefaultClientID        = "gokafka-producer"
-	DefaultLinger          = 5 * time.Millisecond
-	DefaultBatchSize       = 64 << 10
-	DefaultBufferMemory    = 32 << 20
-	DefaultMaxBlock        = 60 * time.Second
-	DefaultMaxRequestSize  = 1 << 20
-	DefaultRequestTimeout  = 30 * time.Second
-	DefaultDeliveryTimeout = 120 * time.Second
-	DefaultRetryBackoff    = 100 * time.Millisecond
-	DefaultRetryBackoffMax = time.Second
-	DefaultMaxInFlight     = 5
-	DefaultMetadataMaxAge  = 5 * time.Minute
-	DefaultMetadataMaxIdle = 5 * time.Minute
-	minMetadataMaxIdle     = 5 * time.Second
-	// DefaultTransactionTimeout is the Java client's.
-	DefaultTransactionTimeout = 60 * time.Second
-	DefaultReconnect          = 50 * time.Millisecond
-	DefaultReconnectMax       = time.Second
-	// DefaultConnectionSetupTimeout is the Java client's.
-	DefaultConnectionSetupTimeout = 10 * time.Second
-)
-
-// MaxInFlightLimit is the largest MaxInFlight New accepts. The Java client
-// sets none, but every request awaiting an answer holds its batches' memory
-// and a slot the sender sizes up front, and a Kafka broker reads a
-// connection's next request only after answering the one before: past a few
-// hundred, a deeper pipeline buys only memory, and "unlimited" spelled
-// math.MaxInt could not be allocated at all.
-const MaxInFlightLimit = 1000
-
-// MaxIdempotentInFlight is how many batches of a partition an idempotent
-// producer keeps in flight at most, whatever MaxInFlight says: brokers
-// remember a producer's last five batches per partition, and recognise a
-// retry as a duplicate only among them. It is also the most requests in
-// flight the Java client allows an idempotent producer.
-const MaxIdempotentInFlight = 5
-
-// ConfigError names the Config field that New rejected. Err is what
-// refused it when that was an error of its own (a SASL mechanism's
-// Validate, a hook's AttachProducer, compression.ErrInvalidLevel), nil
-// otherwise: errors.Is and errors.As see it through the ConfigError, and
-// Reason says it in words already.
-type ConfigError struct {
-	Field  string
-	Reason string
-	Err    error
-}
-
-func (e *ConfigError) Error() string { return "producer config: " + e.Field + ": " + e.Reason }
-
-func (e *ConfigError) Unwrap() error { return e.Err }
-
-// WithDefaults returns cfg as New uses it: every field left at zero set to
-// its default (a DeliveryTimeout raised to cover Linger + RequestTimeout,
-// say), and BatchSize cut to a smaller MaxRequestSize. A negative Linger
-// comes back as NoLinger, not 0, which would mean the default again: New
-// of the result uses the same settings as New(cfg), and WithDefaults of
-// it changes nothing. A tool that shows or bounds by the settings in
-// effect reads them here rather than repeat the rules (NoLinger lingers
-// no time: count it as 0). For a cfg without a Partitioner the result
-// holds a new partitioner.Default, which keeps state per topic (its
-// sticky partition, its loads): producers made from one result share
-// it, and each counts the others' records in its turns, where New(cfg)
-// gives each producer its own. Make each producer from a result of its
-// own.
-func (cfg Config) WithDefaults() Config {
-	setDur := func(d *time.Duration, def time.Duration) {
-		if *d == 0 {
-			*d = def
-		}
-	}
-	if cfg.ClientID == "" {
-		cfg.ClientID = DefaultClientID
-	}
-	switch {
-	case cfg.Linger == 0:
-		cfg.Linger = DefaultLinger
-	case cfg.Linger < 0:
-		cfg.Linger = NoLinger
-	}
-	if cfg.BatchSize == 0 {
-		cfg.BatchSize = DefaultBatchSize
-	}
-	if cfg.BufferMemory == 0 {
-		cfg.BufferMemory = DefaultBufferMemory
-	}
-	if cfg.MaxRequestSize == 0 {
-		cfg.MaxRequestSize = DefaultMaxRequestSize
-	}
-	// A batch must fit a request (the sender counts a request's batches
-	// against MaxRequestSize, and lets only the first one past it): a
-	// smaller MaxRequestSize is the batch size in effect. A negative one is
-	// left for validate to name.
-	if cfg.MaxRequestSize > 0 {
-		cfg.BatchSize = min(cfg.BatchSize, cfg.MaxRequestSize)
-	}
-	if cfg.MaxInFlight == 0 {
-		cfg.MaxInFlight = DefaultMaxInFlight
-	}
-	setDur(&cfg.MaxBlock, DefaultMaxBlock)
-	setDur(&cfg.RequestTimeout, DefaultRequestTimeout)
-	if cfg.DeliveryTimeout == 0 {
-		// Raised to fit the other two, as the Java client raises it: a user
-		// who set only Linger or RequestTimeout is not blamed for a field
-		// they never set.
-		cfg.DeliveryTimeout = max(DefaultDeliveryTimeout, addSaturating(cfg.lingerInEffect(), cfg.RequestTimeout))
-	}
-	// A backoff's base and max left at zero fit the other, set: a user who
-	// set one is not blamed for the other, which they never set.
-	setDur(&cfg.RetryBackoff, backoffBase(DefaultRetryBackoff, cfg.RetryBackoffMax))
-	setDur(&cfg.RetryBackoffMax, max(DefaultRetryBackoffMax, cfg.RetryBackoff))
-	setDur(&cfg.MetadataMaxAge, DefaultMetadataMaxAge)
-	setDur(&cfg.MetadataMaxIdle, DefaultMetadataMaxIdle)
-	setDur(&cfg.TransactionTimeout, DefaultTransactionTimeout)
-	setDur(&cfg.ReconnectBackoff, backoffBase(DefaultReconnect, cfg.ReconnectBackoffMax))
-	setDur(&cfg.ReconnectBackoffMax, max(DefaultReconnectMax, cfg.ReconnectBackoff))
-	setDur(&cfg.ConnectionSetupTimeout, DefaultConnectionSetupTimeout)
-	if cfg.Partitioner == nil {
-		cfg.Partitioner = partitioner.Default(cfg.BatchSize)
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Dialer == nil {
-		// No timeout of its own: ConnectionSetupTimeout bounds it.
-		cfg.Dialer = &net.Dialer{}
-	}
-	if cfg.clock == nil {
-		cfg.clock = clock.Real{}
-	}
-	return cfg
-}
-
-// lingerInEffect is how long a batch waits for more records: Linger, or
-// none for NoLinger, which WithDefaults keeps (0 would read as the
-// default).
-func (cfg *Config) lingerInEffect() time.Duration { return max(0, cfg.Linger) }
-
-// backoffBase is a backoff's base left at zero: its default, or the max
-// the user set if that is smaller. A negative max is left to validate.
-func backoffBase(def, maxSet time.Duration) time.Duration {
-	if maxSet > 0 {
-		return min(def, maxSet)
-	}
-	return def
-}
-
-// addSaturating returns a+b, or the largest Duration where that overflows.
-func addSaturating(a, b time.Duration) time.Duration {
-	if b > 0 && a > math.MaxInt64-b {
-		return math.MaxInt64
-	}
-	return a + b
-}
-
-// validate checks a Config whose defaults are filled in. given is the
-// Config before WithDefaults filled them: a check that compares two fields
-// blames one the user set, not one left at its default.
-func (cfg *Config) validate(given *Config) error {
-	bad := func(field, format string, args ...any) error {
-		return &ConfigError{Field: field, Reason: fmt.Sprintf(format, args...)}
-	}
-	if len(cfg.Brokers) == 0 {
-		return bad("Brokers", "at least one seed broker is required")
-	}
-	for _, b := range cfg.Brokers {
-		host, port, err := net.SplitHostPort(b)
-		if err != nil || port == "" {
-			return &ConfigError{Field: "Brokers", Reason: fmt.Sprintf("%q is not host:port", b), Err: err}
-		}
-		// Go dials this machine for an empty host, and finds no host with
-		// a space in it, which records learn only at MaxBlock. Both are
-		// mistakes: a variable left unset in os.Getenv("HOST")+":9092", a
-		// list split at ", ".
-		if host == "" {
-			return bad("Brokers", "%q has no host (an unset variable?)", b)
-		}
-		if strings.ContainsFunc(host, unicode.IsSpace) {
-			return bad("Brokers", "%q has a space in its host", b)
-		}
-		// Refused here, as the Java client refuses it, a bad port would
-		// otherwise surface only as records that find no metadata.
-		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-			return &ConfigError{Field: "Brokers", Reason: fmt.Sprintf("%q: the port is not a number from 1 to 65535", b), Err: err}
-		}
-	}
-	// An acks idempotence cannot honour is an error, not a silent
-	// downgrade, as in the Java client with enable.idempotence set (see
-	// Acks for where it differs).
-	if !cfg.DisableIdempotence && cfg.Acks != AcksAll {
-		return bad("Acks", "idempotence (on by default) needs AcksAll; set DisableIdempotence to use acks=%v", cfg.Acks)
-	}
-	if cfg.TransactionalID != "" && cfg.DisableIdempotence {
-		return bad("TransactionalID", "transactions need idempotence; DisableIdempotence is set")
-	}
-	// Both go in every request as Kafka strings, whose int16 length a
-	// longer one would wrap: the broker would read the rest as the body.
-	if len(cfg.ClientID) > math.MaxInt16 {
-		return bad("ClientID", "%d bytes, more than the %d a Kafka string holds", len(cfg.ClientID), math.MaxInt16)
-	}
-	if len(cfg.TransactionalID) > math.MaxInt16 {
-		return bad("TransactionalID", "%d bytes, more than the %d a Kafka string holds", len(cfg.TransactionalID), math.MaxInt16)
-	}
-	if cfg.BatchSize < 0 {
-		return bad("BatchSize", "%d is negative", cfg.BatchSize)
-	}
-	if cfg.MaxRequestSize < 0 {
-		return bad("MaxRequestSize", "%d is negative", cfg.MaxRequestSize)
-	}
-	// A batch's length and a request's size are int32 on the wire; BatchSize
-	// is cut to MaxRequestSize, so this bounds it too.
-	if cfg.MaxRequestSize > math.MaxInt32 {
-		return bad("MaxRequestSize", "%d does not fit a batch's or a request's int32 size on the wire; at most %d", cfg.MaxRequestSize, math.MaxInt32)
-	}
-	if cfg.BufferMemory < 0 {
-		return bad("BufferMemory", "%d is negative", cfg.BufferMemory)
-	}
-	// The buffer pool counts its bytes in int, which is 32 bits on some
-	// platforms: there a larger BufferMemory would wrap to a pool of
-	// another size (none at all for 2 GiB) while Stats reported this one.
-	if cfg.BufferMemory > math.MaxInt {
-		return bad("BufferMemory", "%d does not fit this platform's int of %d bits; at most %d", cfg.BufferMemory, strconv.IntSize, math.MaxInt)
-	}
-	if err := cfg.checkBatchFitsBuffer(given); err != nil {
-		return err
-	}
-	if cfg.MaxInFlight < 0 {
-		return bad("MaxInFlight", "%d is negative", cfg.MaxInFlight)
-	}
-	if cfg.MaxInFlight > MaxInFlightLimit {
-		return bad("MaxInFlight", "%d is more than MaxInFlightLimit %d: a deeper pipeline only holds more memory", cfg.MaxInFlight, MaxInFlightLimit)
-	}
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{
-		{"MaxBlock", cfg.MaxBlock}, {"RequestTimeout", cfg.RequestTimeout},
-		{"DeliveryTimeout", cfg.DeliveryTimeout}, {"RetryBackoff", cfg.RetryBackoff},
-		{"RetryBackoffMax", cfg.RetryBackoffMax}, {"MetadataMaxAge", cfg.MetadataMaxAge},
-		{"MetadataMaxIdle", cfg.MetadataMaxIdle},
-		{"ReconnectBackoff", cfg.ReconnectBackoff}, {"ReconnectBackoffMax", cfg.ReconnectBackoffMax},
-		{"TransactionTimeout", cfg.TransactionTimeout}, {"ConnectionSetupTimeout", cfg.ConnectionSetupTimeout},
-	} {
-		if d.v < 0 {
-			return bad(d.name, "%v is negative", d.v)
-		}
-	}
-	if cfg.MetadataMaxIdle < minMetadataMaxIdle {
-		return bad("MetadataMaxIdle", "%v is less than %v, the least the Java client allows: a topic forgotten sooner would be looked up again and again", cfg.MetadataMaxIdle, minMetadataMaxIdle)
-	}
-	// Only a max set below its base gets here (WithDefaults raised one left
-	// at zero): the Java client would wait the max, never growing, but a
-	// user who set both contradicts themselves, and is told so.
-	if cfg.RetryBackoffMax < cfg.RetryBackoff {
-		return bad("RetryBackoffMax", "%v is less than RetryBackoff %v", cfg.RetryBackoffMax, cfg.RetryBackoff)
-	}
-	if cfg.ReconnectBackoffMax < cfg.ReconnectBackoff {
-		return bad("ReconnectBackoffMax", "%v is less than ReconnectBackoff %v", cfg.ReconnectBackoffMax, cfg.ReconnectBackoff)
-	}
-	// Both go on the wire in whole milliseconds: less than one would be
-	// sent as 0, which the broker reads as no time at all.
-	if cfg.RequestTimeout < time.Millisecond {
-		return bad("RequestTimeout", "%v is less than a millisecond, the request's unit", cfg.RequestTimeout)
-	}
-	if cfg.TransactionTimeout < time.Millisecond {
-		return bad("TransactionTimeout", "%v is less than a millisecond, InitProducerId's unit", cfg.TransactionTimeout)
-	}
-	const maxInt32Duration = time.Duration(1<<31-1) * time.Millisecond
-	if cfg.RequestTimeout > maxInt32Duration {
-		return bad("RequestTimeout", "%v does not fit the request's int32 milliseconds", cfg.RequestTimeout)
-	}
-	if cfg.TransactionTimeout > maxInt32Duration {
-		return bad("TransactionTimeout", "%v does not fit InitProducerId's int32 milliseconds", cfg.TransactionTimeout)
-	}
-	// A sum no Duration holds leaves no DeliveryTimeout to blame, set or
-	// not.
-	linger := cfg.lingerInEffect()
-	if linger > math.MaxInt64-cfg.RequestTimeout {
-		return bad("Linger", "%v + RequestTimeout %v overflows a time.Duration, so no DeliveryTimeout can cover them", linger, cfg.RequestTimeout)
-	}
-	// The Java client enforces the same bound on a delivery.timeout.ms it
-	// was given: a record must be able to linger and then wait one full
-	// request before its delivery times out. WithDefaults raised one left
-	// at zero to fit.
-	if linger > cfg.DeliveryTimeout-cfg.RequestTimeout {
-		return bad("DeliveryTimeout", "%v is less than Linger %v + RequestTimeout %v", cfg.DeliveryTimeout, linger, cfg.RequestTimeout)
-	}
-	// Checked here, as New sorts them, so that Validate reports a value
-	// that is no Hook too.
-	var sorted hooks
-	if err := sortHooks(cfg.Hooks, &sorted); err != nil {
-		return err
-	}
-	if err := cfg.refuseNils(); err != nil {
-		return err
-	}
-	if _, err := compression.ParseCodec(cfg.Compression.String()); err != nil {
-		return &ConfigError{Field: "Compression", Reason: err.Error(), Err: err}
-	}
-	if err := compression.CheckLevel(cfg.Compression, cfg.CompressionLevel); err != nil {
-		return &ConfigError{Field: "CompressionLevel", Reason: err.Error(), Err: err}
-	}
-	return cfg.validateSecurity()
-}
-
-// checkBatchFitsBuffer refuses a batch size, which a MaxRequestSize below
-// BatchSize cut, that BufferMemory cannot hold. A BatchSize left at zero
-// is not blamed: the user set only BufferMemory (a zero BatchSize cut to
-// MaxRequestSize is at most the default, which the default BufferMemory
-// holds), and naming BatchSize blamed a field they never set. With
-// BatchSize set, it is named, BufferMemory set or not: the buffer is the
-// budget every batch is carved from, and the batch is the part that does
-// not fit in it.
-func (cfg *Config) checkBatchFitsBuffer(given *Config) error {
-	if int64(cfg.BatchSize) <= cfg.BufferMemory {
-		return nil
-	}
-	if given.BatchSize == 0 {
-		batch := fmt.Sprintf("%d bytes, the default BatchSize", DefaultBatchSize)
-		if cfg.BatchSize < DefaultBatchSize {
-			batch = fmt.Sprintf("%d bytes, MaxRequestSize (the default BatchSize, %d, cut to it)", cfg.BatchSize, DefaultBatchSize)
-		}
-		return &ConfigError{Field: "BufferMemory", Reason: fmt.Sprintf(
-			"%d cannot hold one batch of %s: set a BatchSize of at most %d, or a larger BufferMemory",
-			cfg.BufferMemory, batch, cfg.BufferMemory)}
-	}
-	// BufferMemory comes before MaxRequestSize in the words: a tool that
-	// blames the first field they name that its user set (kprod's flags)
-	// would otherwise blame MaxRequestSize for a buffer too small.
-	cut := ""
-	if cfg.BatchSize < given.BatchSize {
-		cut = fmt.Sprintf(" (BatchSize %d, cut to MaxRequestSize)", given.BatchSize)
-	}
-	return &ConfigError{Field: "BatchSize", Reason: fmt.Sprintf("%d exceeds BufferMemory %d%s", cfg.BatchSize, cfg.BufferMemory, cut)}
 }

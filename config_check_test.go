@@ -166,3 +166,15 @@ func TestAMaxRequestSizePastInt32IsRefused(t *testing.T) {
 		require.NoError(t, cfg.Validate(), "%+v", cfg)
 	}
 }
+
+// A transactional producer with acks other than all is told that its
+// transactions need them, where it was told to set DisableIdempotence,
+// which New then refused too, as transactions need idempotence: the advice
+// led from one refusal to another.
+func TestTransactionsWithAcksLeaderAreToldTheyNeedAcksAll(t *testing.T) {
+	ce := refusedBoth(t, Config{Brokers: []string{"b:9092"}, TransactionalID: "t", Acks: AcksLeader})
+	require.Equal(t, "Acks", ce.Field)
+	require.Contains(t, ce.Reason, "TransactionalID")
+	require.Contains(t, ce.Reason, "AcksAll")
+	require.NotContains(t, ce.Reason, "DisableIdempotence")
+}

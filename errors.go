@@ -164,3 +164,16 @@ func (p *Producer) memoryErr(err error, callers bool) error {
 	}
 	return p.closing(err)
 }
+
+// closing reports an error met while the producer shuts down (an aborted
+// accumulator, a closed pool, a cancelled background context) as ErrClosed,
+// keeping the original for errors.Is.
+func (p *Producer) closing(err error) error {
+	if errors.Is(err, ErrClosed) {
+		return err
+	}
+	if p.closed.Load() || errors.Is(err, accumulator.ErrClosed) {
+		return fmt.Errorf("%w: %w", ErrClosed, err)
+	}
+	return err
+}

@@ -12,6 +12,8 @@ import (
 	"github.com/gokafka/producer/bufferpool"
 	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/internal/fakebroker"
+	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/kerr"
 	"github.com/gokafka/producer/record"
 )
 
@@ -56,6 +58,9 @@ func TestARecordLeavingTheQueueForTheShareLetsTheNextOneIn(t *testing.T) {
 	eventually(t, "the small record held once the large one gave up", func() bool {
 		return f.reserved() == 3*f.smallSize
 	})
+	// The large record's callback may run after the small one is in: its
+	// Produce leaves the queue before it reports.
+	eventually(t, "the large record's outcome", func() bool { return f.o.first.Load() == 2 })
 	f.o.mu.Lock()
 	defer f.o.mu.Unlock()
 	require.Len(t, f.o.got[3], 1, "the large record's outcome")
@@ -171,4 +176,127 @@ func TestAHeldRecordsWaitForMemoryEndedByAnAbortReadsAsOneSentence(t *testing.T)
 	err := endedByAbort(&PartitionError{Topic: "late", Partition: 0, Err: tooLate}, ErrTransactionAborted)
 	require.EqualError(t, err, want+": "+tooLate.Error())
 	require.ErrorIs(t, err, ErrDeliveryTimeout)
+}
+
+// A held record whose topic's metadata comes while buffer memory is short
+// waits for memory only as long as its DeliveryTimeout, which runs from
+// Produce, leaves; so does the record behind it, each failing at its own
+// deadline with ErrDeliveryTimeout. Before, the append waited a fresh
+// MaxBlock from when the metadata came, past the record's DeliveryTimeout.
+func TestAHeldRecordWaitsForMemoryOnlyWithinItsDeliveryTimeout(t *testing.T) {
+	c, p, clk, o, t0 := heldPairShortOfMemory(t, &Record{Topic: "late", Value: []byte("first")})
+	const deliveryTimeout = shortOfMemoryDeliveryTimeout
+	require.Less(t, clk.Now().Sub(t0), deliveryTimeout-time.Second, "the test's own pace leaves the records time to wait")
+
+	clk.Advance(t0.Add(deliveryTimeout + pastDeadline).Sub(clk.Now()))
+	eventually(t, "the first record's outcome at its DeliveryTimeout", func() bool { return o.first.Load() == 1 })
+	err := o.one(t, 0).err
+	require.ErrorIs(t, err, ErrDeliveryTimeout)
+	require.NotErrorIs(t, err, ErrBufferFull, "MaxBlock did not pass")
+	eventually(t, "the second record waiting for memory", func() bool { return p.pool.Waiters() == 1 })
+	require.EqualValues(t, 1, o.first.Load(), "the second record fails no sooner than its own DeliveryTimeout")
+
+	recordOneFailsAtItsDeliveryTimeout(t, c, clk, o, t0)
+}
+
+// recordOneFailsAtItsDeliveryTimeout moves clk past the DeliveryTimeout of
+// record 1 of o, produced a second after t0 and still waiting for a
+// batch's memory, checks that it fails then, and lets the batches that
+// fill the memory settle, for Close.
+func recordOneFailsAtItsDeliveryTimeout(t *testing.T, c *fakebroker.Cluster, clk *clock.Fake, o *outcomes, t0 time.Time) {
+	t.Helper()
+	clk.Advance(t0.Add(time.Second + shortOfMemoryDeliveryTimeout + pastDeadline).Sub(clk.Now()))
+	o.wait(t, "record 1 at its DeliveryTimeout")
+	require.ErrorIs(t, o.one(t, 1).err, ErrDeliveryTimeout)
+	c.OnProduce(nil)
+	clk.Advance(shortOfMemoryDeliveryTimeout)
+}
+
+// The settings of shortOfMemoryProducer, and how far past a deadline its
+// tests move the clock.
+const (
+	shortOfMemoryMaxBlock        = 8 * time.Second
+	shortOfMemoryDeliveryTimeout = 10 * time.Second
+	pastDeadline                 = 100 * time.Millisecond
+)
+
+// shortOfMemoryProducer is a producer on a fake clock with memory for four
+// batches of 1 KiB, and a cluster with a topic "full" of three partitions
+// for fillBufferMemory.
+func shortOfMemoryProducer(t *testing.T) (*fakebroker.Cluster, *Producer, *clock.Fake) {
+	t.Helper()
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"full": 3}})
+	clk := clock.NewFake(heldClockStart)
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.clock = clk
+		cfg.BatchSize, cfg.BufferMemory = 1024, 4096
+		cfg.MaxBlock, cfg.DeliveryTimeout = shortOfMemoryMaxBlock, shortOfMemoryDeliveryTimeout
+		cfg.RequestTimeout, cfg.Linger = time.Second, NoLinger
+	})
+	learnTopic(t, p, clk, "full")
+	return c, p, clk
+}
+
+// fillBufferMemory takes, with three batches of "full", all of p's memory
+// but what its held records reserve and less than a batch. The batches
+// keep their memory: their broker refuses them, and they retry until their
+// DeliveryTimeout, or until the test calls c.OnProduce(nil).
+func fillBufferMemory(t *testing.T, c *fakebroker.Cluster, p *Producer) {
+	t.Helper()
+	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action {
+		return fakebroker.FailAll(kerr.NotEnoughReplicas, "")
+	})
+	for i, n := range []int{900, 900, 1500} {
+		p.Produce(ctx(t), &Record{Topic: "full", Partition: int32(i), ExplicitPartition: true, Value: make([]byte, n)}, nil)
+	}
+}
+
+// Records set aside for a partition their topic does not have yet keep
+// their copies, and so count against the held records' share of
+// BufferMemory (BufferMemory less one batch) until they are appended or
+// failed: past it, Produce waits for memory. Their drain round gave their
+// memory back, and nothing counted them again: every record was taken,
+// however many, while the buffer showed free.
+func TestRecordsSetAsideStayWithinTheHeldRecordsShareOfBufferMemory(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	clk := clock.NewFake(heldClockStart)
+	const bufferMemory, batchSize, valueSize = 64 << 10, 16 << 10, 4 << 10
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.clock = clk
+		cfg.BufferMemory, cfg.BatchSize = bufferMemory, batchSize
+		cfg.MaxBlock, cfg.DeliveryTimeout, cfg.Linger = time.Hour, 2*time.Hour, NoLinger
+	})
+	learnTopic(t, p, clk, "t")
+	payload := make([]byte, valueSize)
+	toPartition5 := func(ctx context.Context, o *outcomes) {
+		p.Produce(ctx, &Record{Topic: "t", Partition: 5, ExplicitPartition: true, Value: payload}, o.cb(0))
+	}
+	size := record.BatchHeaderSize + record.RecordSize(0, 0, nil, payload, nil)
+	fit := (bufferMemory - batchSize) / size
+	aside := make([]*outcomes, fit)
+	for i := range aside {
+		aside[i] = newOutcomes(1)
+		toPartition5(ctx(t), aside[i])
+		eventually(t, "the record set aside", func() bool {
+			releasePacing(clk) // each record held brings a metadata refresh, and a new round
+			return setAside(p, "t") == i+1
+		})
+	}
+
+	over := newOutcomes(1)
+	toPartition5(ctxWithin(t, 100*time.Millisecond), over) // past the share: waits for memory until its ctx ends
+	over.wait(t, "the record past the held records' share")
+	err := over.one(t, 0).err
+	require.ErrorIs(t, err, context.DeadlineExceeded, "it waited for memory")
+	require.ErrorContains(t, err, "buffer memory")
+	require.Equal(t, fit, setAside(p, "t"))
+
+	require.ErrorIs(t, closeAtOnce(t, p, aside[0], 0), ErrClosed)
+	for i, o := range aside {
+		o.wait(t, "the records set aside, at Close")
+		require.ErrorIs(t, o.one(t, 0).err, ErrClosed, "record %d", i)
+	}
+	p.held.mu.Lock()
+	defer p.held.mu.Unlock()
+	require.Zero(t, p.held.reserved, "each record's share given back once")
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gokafka/producer/internal/bounded"
+	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/internal/fakebroker"
 	"github.com/gokafka/producer/protocol"
 )
@@ -224,3 +225,45 @@ func failFirst(n int64, act fakebroker.Action) fakebroker.ProduceHook {
 
 // value is record i's payload, distinct per producer goroutine g.
 func value(g, i int) []byte { return []byte(fmt.Sprintf("g%03d-%06d", g, i)) }
+
+// learnTopic waits, moving clk, until p has topic's metadata: on the fake
+// clock the metadata loop's pacing waits for the test to move time.
+func learnTopic(t *testing.T, p *Producer, clk *clock.Fake, topic string) {
+	t.Helper()
+	eventually(t, topic+"'s metadata", func() bool {
+		releasePacing(clk)
+		n, _ := p.PartitionsFor(ctxWithin(t, 50*time.Millisecond), topic)
+		return n > 0
+	})
+}
+
+// releasePacing moves clk to its earliest timer when that is due within
+// newProducer's longest retry backoff (the metadata loop's pacing between
+// refreshes, or its poll), and not otherwise: moved at every look, fake
+// time would run ahead of a slow machine's metadata round trips, toward
+// the deadlines the tests set.
+func releasePacing(clk *clock.Fake) {
+	// newProducer's RetryBackoffMax, spread by its jitter (+20%)
+	const longestBackoff = 120 * time.Millisecond
+	now, next := clk.Now(), time.Duration(-1)
+	for _, d := range clk.Deadlines() {
+		if wait := max(d.Sub(now), 0); wait <= longestBackoff && (next < 0 || wait < next) {
+			next = wait
+		}
+	}
+	if next >= 0 {
+		clk.Advance(next)
+	}
+}
+
+// closeAtOnce closes p with a ctx already ended, so that Close waits for
+// nothing and what still waits fails, then returns record i's error once
+// every record of o has its outcome.
+func closeAtOnce(t *testing.T, p *Producer, o *outcomes, i int) error {
+	t.Helper()
+	closing, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = p.Close(closing)
+	o.wait(t, "the records at Close")
+	return o.one(t, i).err
+}

@@ -1,7 +1,6 @@
 package producer
 
 import (
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gokafka/producer/internal/bounded"
 	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/internal/fakebroker"
 )
@@ -150,17 +150,8 @@ const loopCreator = "created by github.com/gokafka/producer.(*Producer).startLoo
 // producer's background loop, by goroutine id, those not run yet
 // included (see loopCreator).
 func loopGoroutines() map[string]string {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
 	loops := map[string]string{}
-	for _, g := range strings.Split(string(buf), "\n\n") {
+	for _, g := range strings.Split(bounded.Stacks(), "\n\n") {
 		if strings.Contains(g, loopCreator) {
 			id, _, _ := strings.Cut(strings.TrimPrefix(g, "goroutine "), " ")
 			loops[id] = g

@@ -148,7 +148,7 @@ func attachHooks(list []Hook, p *Producer) error {
 }
 
 // hookEvent is an event on its way to the delivery goroutine, which runs
-// it like a callback (deliver, in producer.go).
+// it like a callback (deliver, in deliver.go).
 type hookEvent func()
 
 // fire queues event e for the hooks hs, whose method call is, on the

@@ -224,7 +224,11 @@ func (p *Producer) close(ctx context.Context) error {
 	return fmt.Errorf("%w; %w", err, abortErr)
 }
 
-// Stats counts the producer's work so far.
+// Stats counts the producer's work so far. A batch is counted, its memory
+// given back and it leaves BufferedBatches just after its last callback
+// has run, so a callback, or a Send that has just returned, may see
+// figures without its batch; once Flush returns they include every batch
+// it waited for.
 type Stats struct {
 	// Batches and BatchRecords count completed batches (acknowledged or
 	// failed) and the records in them.
@@ -246,7 +250,8 @@ type Stats struct {
 	Splits  int64
 	// BufferedBatches is the number of batches whose records' callbacks
 	// have not all run yet: open, sent, or completed and queued for their
-	// callbacks.
+	// callbacks (and, for a moment after the last, not yet counted as
+	// done).
 	BufferedBatches int
 	// BufferTotalBytes is BufferMemory; BufferAvailableBytes what of it is
 	// free now (the Java client's buffer-total-bytes and
