@@ -70,3 +70,18 @@ func TestHistogramBucketsFitTheirUnits(t *testing.T) {
 	lo, hi := bucket(t, tt.metric(t, "kafka.producer.batch.size").(metricdata.Histogram[float64]))
 	require.Equal(t, [2]float64{32 << 10, 64 << 10}, [2]float64{lo, hi}, "a 64 KiB batch, in bytes")
 }
+
+// A failed record's operation duration is in seconds as a written one's
+// is: it is recorded apart, under its error.type, and in milliseconds it
+// would put a failure that took 12ms past 10s, in the last bucket, where
+// a dashboard of the duration's tail would show failures as the slowest
+// sends of all.
+func TestAFailedRecordsDurationIsInSeconds(t *testing.T) {
+	tt := newTelemetry(t, otelhooks.Options{})
+	hookOf[producer.HookRecordAcknowledged](t, tt.tel).OnRecordAcknowledged(context.Background(), producer.RecordAcknowledged{
+		Metadata: producer.RecordMetadata{Topic: "events", Partition: 0, Offset: -1}, Err: producer.ErrDeliveryTimeout,
+		Latency: 12 * time.Millisecond, Sent: true,
+	})
+	lo, hi := bucket(t, tt.metric(t, "messaging.client.operation.duration").(metricdata.Histogram[float64]))
+	require.Equal(t, [2]float64{0.01, 0.025}, [2]float64{lo, hi}, "12ms, in seconds")
+}

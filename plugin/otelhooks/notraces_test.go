@@ -75,6 +75,21 @@ func TestNoTracesKeepsTheRecordMetricsWithoutTheSpansCost(t *testing.T) {
 	require.Greater(t, with, without)
 }
 
+// NoSpans overrides NoTraces, as Options says: with both, no hook hears of
+// records, and the producer tracks none. Kept, the NoTraces hook would
+// cost every record the allocation NoSpans is there to save, for metrics
+// the user asked to leave out.
+func TestNoSpansOverridesNoTraces(t *testing.T) {
+	tel, _ := metricsOnly(t, otelhooks.Options{NoSpans: true, NoTraces: true})
+	require.Len(t, tel.Hooks(), 1)
+	for _, h := range tel.Hooks() {
+		_, buffered := h.(producer.HookRecordBuffered)
+		_, acked := h.(producer.HookRecordAcknowledged)
+		_, refused := h.(producer.HookRecordRefused)
+		require.False(t, buffered || acked || refused)
+	}
+}
+
 // BenchmarkRecordHooks is a record's cost in the hooks, written at once,
 // with tracing off by a no-op TracerProvider and with NoTraces.
 func BenchmarkRecordHooks(b *testing.B) {

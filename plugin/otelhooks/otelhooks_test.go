@@ -138,6 +138,38 @@ func TestSpansAndMetricsAfterAProduce(t *testing.T) {
 	require.Positive(t, sum(opened))
 }
 
+// kafka.producer.buffer.available is the memory free now, not the
+// buffer's total: while a batch is open and holds memory, it reads less
+// than buffer.total, what the producer's Stats say. A dashboard that
+// showed the total as free would never warn of a producer about to block
+// in Produce for memory.
+func TestBufferAvailableIsTheMemoryFree(t *testing.T) {
+	c, err := embedded.Start(embedded.Options{Topics: map[string]int32{"events": 1}})
+	require.NoError(t, err)
+	defer c.Close()
+	tt := newTelemetry(t, otelhooks.Options{})
+	// Linger keeps the batch open, its memory taken, until Close sends it.
+	p, err := producer.New(producer.Config{Brokers: c.Addrs(), Hooks: tt.tel.Hooks(), Linger: time.Hour})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	defer p.Close(ctx)
+	// With the topic's metadata in, Produce appends the record at once,
+	// rather than holding it for metadata on another goroutine.
+	_, err = p.PartitionsFor(ctx, "events")
+	require.NoError(t, err)
+	p.Produce(ctx, &producer.Record{Topic: "events", Value: []byte("x")}, nil)
+	stats := p.Stats()
+	require.Less(t, stats.BufferAvailableBytes, stats.BufferTotalBytes, "the open batch's memory")
+
+	total := tt.metric(t, "kafka.producer.buffer.total").(metricdata.Gauge[int64])
+	free := tt.metric(t, "kafka.producer.buffer.available").(metricdata.Gauge[int64])
+	require.Len(t, total.DataPoints, 1)
+	require.Len(t, free.DataPoints, 1)
+	require.Equal(t, stats.BufferTotalBytes, total.DataPoints[0].Value)
+	require.Equal(t, stats.BufferAvailableBytes, free.DataPoints[0].Value, "the memory free, not the total")
+}
+
 // With acks=0 no broker answers, so there is no request latency to
 // record, as the Java client records none; every request recorded one of
 // 0 s.
@@ -346,6 +378,33 @@ func TestASplitBatchCountsAsASplitNotARetry(t *testing.T) {
 	require.Equal(t, int64(1), sum(splits))
 	retries := tt.metric(t, "kafka.producer.record.retries").(metricdata.Sum[int64])
 	require.Equal(t, int64(2), sum(retries), "the retried batch's records only")
+}
+
+// The batches' metrics (record.queue.time, batch.size, record.retries,
+// batch.splits) are each under their batch's topic,
+// messaging.destination.name, as the package says: without it one
+// topic's slow, large or retried batches could not be told from
+// another's, and a dashboard by topic would show them under none.
+func TestBatchMetricsAreUnderTheirTopic(t *testing.T) {
+	tt := newTelemetry(t, otelhooks.Options{})
+	topics := []string{"orders", "payments"}
+	for _, topic := range topics {
+		tt.tel.OnBatchWritten(producer.BatchWritten{Topic: topic, Records: 1, Bytes: 100, CompressedBytes: 100, QueueTime: time.Millisecond})
+		tt.tel.OnBatchRetried(producer.BatchRetried{Topic: topic, Records: 2, Attempt: 1})
+		tt.tel.OnBatchRetried(producer.BatchRetried{Topic: topic, Records: 2, Attempt: 1, Split: true})
+	}
+	for _, name := range []string{"kafka.producer.record.queue.time", "kafka.producer.batch.size"} {
+		batches := map[string]uint64{}
+		for _, dp := range tt.metric(t, name).(metricdata.Histogram[float64]).DataPoints {
+			topic, _ := dp.Attributes.Value("messaging.destination.name")
+			batches[topic.AsString()] += dp.Count
+		}
+		require.Equal(t, map[string]uint64{"orders": 1, "payments": 1}, batches, name)
+	}
+	retries := tt.metric(t, "kafka.producer.record.retries").(metricdata.Sum[int64])
+	require.Equal(t, map[string]int64{"orders": 2, "payments": 2}, byAttr(t, retries.DataPoints, "messaging.destination.name"))
+	splits := tt.metric(t, "kafka.producer.batch.splits").(metricdata.Sum[int64])
+	require.Equal(t, map[string]int64{"orders": 1, "payments": 1}, byAttr(t, splits.DataPoints, "messaging.destination.name"))
 }
 
 // kafka.producer.throttle.time records every answer's throttle time, 0

@@ -148,3 +148,34 @@ func TestTheSpanOfANilRecordHasNoBodyAndIsNoTombstone(t *testing.T) {
 		require.False(t, has(i, "messaging.destination.name"), "no topic, no destination")
 	}
 }
+
+// A record Produce refuses at once has its operation duration, with and
+// without spans (NoTraces): a nil record's under no topic, "", as the
+// package says, and a topic no broker would take as a name under
+// "<invalid>". A nil record is a bug of its own, not a bad topic name:
+// counted under "<invalid>", it would be taken for one; and a NoTraces
+// producer that left refusals out would show no failures where there are
+// some.
+func TestARefusedRecordsDurationIsCountedUnderItsTopic(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts otelhooks.Options
+	}{{"with spans", otelhooks.Options{}}, {"NoTraces", otelhooks.Options{NoTraces: true}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			tt := newTelemetry(t, tc.opts)
+			p, err := producer.New(producer.Config{Brokers: []string{"127.0.0.1:9092"}, Hooks: tt.tel.Hooks()})
+			require.NoError(t, err)
+			defer p.Close(context.Background())
+			p.Produce(context.Background(), nil, nil)
+			p.Produce(context.Background(), &producer.Record{Topic: "orders/2024-06-01"}, nil)
+
+			duration := tt.metric(t, "messaging.client.operation.duration").(metricdata.Histogram[float64])
+			topics := map[string]uint64{}
+			for _, dp := range duration.DataPoints {
+				topic, _ := dp.Attributes.Value("messaging.destination.name")
+				topics[topic.AsString()] += dp.Count
+			}
+			require.Equal(t, map[string]uint64{"": 1, "<invalid>": 1}, topics)
+		})
+	}
+}

@@ -111,6 +111,65 @@ func TestConstAttributesTellApartProducersOfOneClientID(t *testing.T) {
 	require.Equal(t, map[string]int64{"orders": 1, "payments": 1}, byAttr(t, sent.DataPoints, "app.producer"))
 }
 
+// A constant attribute with the key of one of the plugin's own is
+// overridden by it, as Options says: each measurement names the
+// producer's client id, its topic and its broker, whatever
+// ConstAttributes say. Otherwise ConstAttributes copied from another
+// producer's setup, naming its client id, would file this producer's
+// records, buffer and requests under the other's, and one naming a topic
+// or a broker would lump every topic or broker into one.
+func TestConstAttributesDoNotOverrideThePluginsOwn(t *testing.T) {
+	c, err := embedded.Start(embedded.Options{Topics: map[string]int32{"events": 1}})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	reader := sdkmetric.NewManualReader()
+	tel, err := otelhooks.New(otelhooks.Options{MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)),
+		ConstAttributes: []attribute.KeyValue{
+			attribute.String("messaging.system", "not-kafka"),
+			attribute.String("messaging.client.id", "payments"),
+			attribute.String("messaging.destination.name", "not-events"),
+			attribute.Int("kafka.node.id", 99),
+			attribute.String("app.tier", "gold"),
+		}})
+	require.NoError(t, err)
+	p, err := producer.New(producer.Config{Brokers: c.Addrs(), ClientID: "orders", Hooks: tel.Hooks()})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	defer p.Close(ctx)
+	_, err = p.Send(ctx, &producer.Record{Topic: "events", Value: []byte("x")})
+	require.NoError(t, err)
+
+	sent := collect(t, reader, "messaging.client.sent.messages").(metricdata.Sum[int64])
+	queued := collect(t, reader, "kafka.producer.record.queue.time").(metricdata.Histogram[float64])
+	latency := collect(t, reader, "kafka.producer.request.latency").(metricdata.Histogram[float64])
+	total := collect(t, reader, "kafka.producer.buffer.total").(metricdata.Gauge[int64])
+	require.Len(t, sent.DataPoints, 1)
+	require.Len(t, queued.DataPoints, 1)
+	require.Len(t, latency.DataPoints, 1, "one broker")
+	require.Len(t, total.DataPoints, 1)
+	for name, set := range map[string]attribute.Set{
+		"sent.messages": sent.DataPoints[0].Attributes, "record.queue.time": queued.DataPoints[0].Attributes,
+		"request.latency": latency.DataPoints[0].Attributes, "buffer.total": total.DataPoints[0].Attributes,
+	} {
+		require.Equal(t, "kafka", attrOf(set, "messaging.system"), name)
+		require.Equal(t, "orders", attrOf(set, "messaging.client.id"), name)
+		require.Equal(t, "gold", attrOf(set, "app.tier"), "%s: a key of the user's own is kept", name)
+	}
+	require.Equal(t, "events", attrOf(sent.DataPoints[0].Attributes, "messaging.destination.name"))
+	require.Equal(t, "events", attrOf(queued.DataPoints[0].Attributes, "messaging.destination.name"))
+	require.Equal(t, "0", attrOf(latency.DataPoints[0].Attributes, "kafka.node.id"), "the leader's node id")
+}
+
+// attrOf is set's attribute key, as a string; "" if it has none.
+func attrOf(set attribute.Set, key string) string {
+	v, ok := set.Value(attribute.Key(key))
+	if !ok {
+		return ""
+	}
+	return v.String()
+}
+
 // Close unregisters the buffer gauges' callback: a closed producer is no
 // longer observed, nor kept by the MeterProvider.
 func TestCloseStopsObservingTheProducer(t *testing.T) {

@@ -34,8 +34,18 @@ func startCluster(t *testing.T) *embedded.Cluster {
 }
 
 // value sums the samples of the metric family name whose labels include
+// want, and fails the test when there is none: a metric never registered,
+// or under other labels, would otherwise read as 0.
+func value(t *testing.T, reg *prometheus.Registry, name string, want map[string]string) float64 {
+	t.Helper()
+	v, found := lookup(t, reg, name, want)
+	require.True(t, found, "no sample of %s with labels %v", name, want)
+	return v
+}
+
+// lookup sums the samples of the metric family name whose labels include
 // want; found is false when there is no such sample.
-func value(t *testing.T, reg *prometheus.Registry, name string, want map[string]string) (v float64, found bool) {
+func lookup(t *testing.T, reg *prometheus.Registry, name string, want map[string]string) (v float64, found bool) {
 	t.Helper()
 	families, err := reg.Gather()
 	require.NoError(t, err)
@@ -96,50 +106,90 @@ func TestMetricsAfterAProduce(t *testing.T) {
 		})
 	}
 	require.NoError(t, p.Flush(ctx))
-	total, _ := value(t, reg, "kafka_producer_buffer_total_bytes", nil)
+	total := value(t, reg, "kafka_producer_buffer_total_bytes", nil)
 	require.Equal(t, float64(producer.DefaultBufferMemory), total)
-	free, _ := value(t, reg, "kafka_producer_buffer_available_bytes", nil)
+	free := value(t, reg, "kafka_producer_buffer_available_bytes", nil)
 	require.Equal(t, total, free, "every batch's memory is back after Flush")
-	open, _ := value(t, reg, "kafka_producer_connection_count", nil)
+	open := value(t, reg, "kafka_producer_connection_count", nil)
 	require.Positive(t, open)
 	require.NoError(t, p.Close(ctx))
 
-	sent, _ := value(t, reg, "kafka_producer_record_send_total", map[string]string{"topic": "events", "client_id": "test"})
+	sent := value(t, reg, "kafka_producer_record_send_total", map[string]string{"topic": "events", "client_id": "test"})
 	require.Equal(t, float64(n), sent, "each record counted once, when written")
-	retried, _ := value(t, reg, "kafka_producer_record_retry_total", map[string]string{"topic": "events"})
+	retried := value(t, reg, "kafka_producer_record_retry_total", map[string]string{"topic": "events"})
 	require.Positive(t, retried, "the refused request's records were retried")
-	_, failed := value(t, reg, "kafka_producer_record_error_total", nil)
+	_, failed := lookup(t, reg, "kafka_producer_record_error_total", nil)
 	require.False(t, failed, "no record failed")
 
-	requests, _ := value(t, reg, "kafka_producer_request_total", nil)
-	responses, _ := value(t, reg, "kafka_producer_response_total", nil)
-	latencies, _ := value(t, reg, "kafka_producer_request_latency_seconds", nil)
+	requests := value(t, reg, "kafka_producer_request_total", nil)
+	responses := value(t, reg, "kafka_producer_response_total", nil)
+	latencies := value(t, reg, "kafka_producer_request_latency_seconds", nil)
 	require.Positive(t, requests)
 	require.Equal(t, requests, responses, "every request answered")
 	require.Equal(t, responses, latencies, "one latency per answer")
-	perRequest, _ := value(t, reg, "kafka_producer_records_per_request", nil)
+	perRequest := value(t, reg, "kafka_producer_records_per_request", nil)
 	require.Equal(t, requests, perRequest)
-	batches, _ := value(t, reg, "kafka_producer_batch_size_bytes", nil)
-	queued, _ := value(t, reg, "kafka_producer_record_queue_time_seconds", nil)
+	batches := value(t, reg, "kafka_producer_batch_size_bytes", nil)
+	queued := value(t, reg, "kafka_producer_record_queue_time_seconds", nil)
 	require.Positive(t, batches)
 	require.Equal(t, batches, queued, "one queue time per written batch")
 
 	// The seed broker's connection (node -1) and the broker's (node 0),
 	// each closed under the node it was opened to.
 	for _, node := range []string{"-1", "0"} {
-		created, _ := value(t, reg, "kafka_producer_connection_creation_total", map[string]string{"node_id": node})
-		closed, _ := value(t, reg, "kafka_producer_connection_close_total", map[string]string{"node_id": node})
+		created := value(t, reg, "kafka_producer_connection_creation_total", map[string]string{"node_id": node})
+		closed := value(t, reg, "kafka_producer_connection_close_total", map[string]string{"node_id": node})
 		require.Positive(t, created, "node %s", node)
 		require.Equal(t, created, closed, "Close closed every connection, node %s", node)
 	}
-	open, _ = value(t, reg, "kafka_producer_connection_count", nil)
+	open = value(t, reg, "kafka_producer_connection_count", nil)
 	require.Zero(t, open)
-	epoch, _ := value(t, reg, "kafka_producer_producer_epoch", nil)
+	epoch := value(t, reg, "kafka_producer_producer_epoch", nil)
 	require.Zero(t, epoch, "idempotent, first epoch")
 
 	body := scrape(t, reg)
 	require.Contains(t, body, `kafka_producer_record_send_total{client_id="test",topic="events"} 200`)
 	require.Contains(t, body, "# TYPE kafka_producer_request_latency_seconds histogram")
+}
+
+// Each gauge read from the producer's Stats reads its own figure: while a
+// batch is open, holding memory, and no Produce waits for memory,
+// buffer_available_bytes is below buffer_total_bytes, batches_buffered is
+// 1 and waiting_threads 0. The other tests read them at rest, where the
+// memory available is the total and both counts are 0, or with both
+// counts 1: a gauge reading another's figure would pass them, and show a
+// producer short of memory as having all of it free.
+func TestEachGaugeReadsItsOwnFigureOfTheStats(t *testing.T) {
+	c := startCluster(t)
+	reg := prometheus.NewRegistry()
+	m, err := promhooks.New(reg, promhooks.Options{})
+	require.NoError(t, err)
+	// Linger keeps the batch open, its memory taken, until Close sends it.
+	p, err := producer.New(producer.Config{Brokers: c.Addrs(), Hooks: m.Hooks(), Linger: time.Hour})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	defer p.Close(ctx)
+	// With the topic's metadata in, Produce appends the record at once,
+	// rather than holding it for metadata on another goroutine.
+	_, err = p.PartitionsFor(ctx, "events")
+	require.NoError(t, err)
+	p.Produce(ctx, &producer.Record{Topic: "events", Value: []byte("x")}, nil)
+	stats := p.Stats()
+	require.Less(t, stats.BufferAvailableBytes, stats.BufferTotalBytes, "the open batch's memory")
+	require.Equal(t, 1, stats.BufferedBatches)
+	require.Zero(t, stats.BufferWaiters)
+
+	for name, want := range map[string]float64{
+		"kafka_producer_buffer_total_bytes":     float64(stats.BufferTotalBytes),
+		"kafka_producer_buffer_available_bytes": float64(stats.BufferAvailableBytes),
+		"kafka_producer_batches_buffered":       1,
+		"kafka_producer_waiting_threads":        0,
+	} {
+		got, found := lookup(t, reg, name, nil)
+		require.True(t, found, name)
+		require.Equal(t, want, got, name)
+	}
 }
 
 // With acks=0 no broker answers: the requests are counted, but no answer
@@ -160,13 +210,13 @@ func TestAcksNoneCountsNoAnswers(t *testing.T) {
 	}
 	require.NoError(t, p.Close(ctx)) // the hooks have heard all by then
 
-	requests, _ := value(t, reg, "kafka_producer_request_total", nil)
+	requests := value(t, reg, "kafka_producer_request_total", nil)
 	require.Positive(t, requests)
-	_, answered := value(t, reg, "kafka_producer_response_total", nil)
+	_, answered := lookup(t, reg, "kafka_producer_response_total", nil)
 	require.False(t, answered, "no answer came")
-	_, timed := value(t, reg, "kafka_producer_request_latency_seconds", nil)
+	_, timed := lookup(t, reg, "kafka_producer_request_latency_seconds", nil)
 	require.False(t, timed, "no latency to observe")
-	_, failed := value(t, reg, "kafka_producer_request_error_total", nil)
+	_, failed := lookup(t, reg, "kafka_producer_request_error_total", nil)
 	require.False(t, failed)
 }
 
@@ -189,7 +239,7 @@ func TestProducerEpochOfATransactionalProducer(t *testing.T) {
 	require.NoError(t, p.CommitTransaction(ctx))
 	require.NoError(t, p.Close(ctx)) // the hooks have heard all by then
 
-	epoch, _ := value(t, reg, "kafka_producer_producer_epoch", nil)
+	epoch := value(t, reg, "kafka_producer_producer_epoch", nil)
 	require.GreaterOrEqual(t, epoch, 0.0, "the epoch from InitTransactions, or a later one a commit bumped")
 }
 
@@ -207,7 +257,7 @@ func TestRecordErrors(t *testing.T) {
 		_, err = p.Send(context.Background(), &producer.Record{Topic: "no-such-topic", Value: []byte("v")})
 		require.ErrorIs(t, err, producer.ErrUnknownTopic)
 		require.NoError(t, p.Close(context.Background()))
-		errs, found := value(t, reg, "kafka_producer_record_error_total", map[string]string{"topic": "no-such-topic"})
+		errs, found := lookup(t, reg, "kafka_producer_record_error_total", map[string]string{"topic": "no-such-topic"})
 		require.Equal(t, !noRecords, found)
 		if found {
 			require.Equal(t, 1.0, errs)
@@ -245,7 +295,7 @@ func TestRecordErrorsCountRecordsRefusedInProduce(t *testing.T) {
 	produce(&producer.Record{Topic: "orders/2024-06-01"})
 	require.Equal(t, 6, refused, "every callback ran in Produce, with an error")
 	for topic, want := range map[string]float64{"events": 2, "": 1, "<invalid>": 3} {
-		got, found := value(t, reg, "kafka_producer_record_error_total", map[string]string{"topic": topic})
+		got, found := lookup(t, reg, "kafka_producer_record_error_total", map[string]string{"topic": topic})
 		require.True(t, found, "topic %q", topic)
 		require.Equal(t, want, got, "topic %q", topic)
 	}
@@ -266,6 +316,33 @@ func TestNewRefusesADuplicate(t *testing.T) {
 	require.ErrorContains(t, err, "client_id")
 	_, err = promhooks.New(reg, promhooks.Options{ConstLabels: prometheus.Labels{"client_id": "second"}})
 	require.NoError(t, err, "other values of the labels do not clash")
+}
+
+// A New that fails on a name the registry has already leaves the registry
+// as it found it: the metrics it registered before the clash are taken out
+// again. Left in, no one could take them out (New returned no Metrics to
+// Unregister), and every later New of these names would fail on them,
+// even once the clash was gone.
+func TestAFailedNewLeavesTheRegistryAsItWas(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	// One of the last metrics New registers, there already: another
+	// client's exporter in the process may use the same namespace.
+	clash := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "kafka_producer", Name: "connection_count", Help: "Connections open."})
+	require.NoError(t, reg.Register(clash))
+	_, err := promhooks.New(reg, promhooks.Options{})
+	require.Error(t, err)
+	families, err := reg.Gather()
+	require.NoError(t, err)
+	var names []string
+	for _, f := range families {
+		names = append(names, f.GetName())
+	}
+	require.Equal(t, []string{"kafka_producer_connection_count"}, names, "the clash alone")
+
+	require.True(t, reg.Unregister(clash))
+	m, err := promhooks.New(reg, promhooks.Options{})
+	require.NoError(t, err, "nothing of the failed New in the way")
+	m.Unregister()
 }
 
 // One Metrics listed twice, its Hooks appended twice, would count every
@@ -293,9 +370,32 @@ func TestUnregisterMakesRoomForNewMetrics(t *testing.T) {
 
 	again, err := promhooks.New(reg, promhooks.Options{})
 	require.NoError(t, err, "the names are free again")
-	epoch, found := value(t, reg, "kafka_producer_producer_epoch", nil)
+	epoch, found := lookup(t, reg, "kafka_producer_producer_epoch", nil)
 	assert.True(t, found)
 	assert.Equal(t, -1.0, epoch)
+	again.Unregister()
+}
+
+// Unregister takes out every metric still registered even when one was
+// taken out already, and reports false: client_golang takes out a metric
+// for any collector of the same name and labels, so another piece of code
+// may have done it. Stopping at the one missing would leave the rest in
+// the registry, where no one could take them out and a new Metrics of
+// these names would fail on them. The metric taken out is the first New
+// registers, so that every other one comes after it.
+func TestUnregisterTakesOutTheRestWhenOneIsGone(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := promhooks.New(reg, promhooks.Options{})
+	require.NoError(t, err)
+	taken := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "kafka_producer", Name: "record_send_total", Help: "Another's."}, []string{"topic"})
+	require.True(t, reg.Unregister(taken), "record_send_total, taken out")
+
+	require.False(t, m.Unregister(), "one was gone already")
+	families, err := reg.Gather()
+	require.NoError(t, err)
+	require.Empty(t, families, "the rest taken out all the same")
+	again, err := promhooks.New(reg, promhooks.Options{})
+	require.NoError(t, err, "the names are free again")
 	again.Unregister()
 }
 
@@ -321,9 +421,9 @@ func TestASplitBatchCountsAsASplitNotARetry(t *testing.T) {
 	require.NoError(t, err)
 	m.OnBatchRetried(producer.BatchRetried{Topic: "events", Records: 4, Attempt: 1, Split: true})
 	m.OnBatchRetried(producer.BatchRetried{Topic: "events", Records: 2, Attempt: 2})
-	splits, _ := value(t, reg, "kafka_producer_batch_split_total", map[string]string{"topic": "events"})
+	splits := value(t, reg, "kafka_producer_batch_split_total", map[string]string{"topic": "events"})
 	require.Equal(t, 1.0, splits)
-	retried, _ := value(t, reg, "kafka_producer_record_retry_total", map[string]string{"topic": "events"})
+	retried := value(t, reg, "kafka_producer_record_retry_total", map[string]string{"topic": "events"})
 	require.Equal(t, 2.0, retried, "the retried batch's records only")
 }
 
@@ -355,9 +455,9 @@ func TestThrottleTimeAveragesOverEveryAnswer(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.NoError(t, p.Close(ctx))
-	responses, _ := value(t, reg, "kafka_producer_response_total", nil)
+	responses := value(t, reg, "kafka_producer_response_total", nil)
 	require.Equal(t, 2.0, responses)
-	throttles, _ := value(t, reg, "kafka_producer_produce_throttle_time_seconds", nil)
+	throttles := value(t, reg, "kafka_producer_produce_throttle_time_seconds", nil)
 	require.Equal(t, responses, throttles, "one throttle time per answer")
 	require.InDelta(t, 0.1, histogramSum(t, reg, "kafka_producer_produce_throttle_time_seconds"), 1e-9)
 }
@@ -380,7 +480,8 @@ func histogramSum(t *testing.T, reg *prometheus.Registry, name string) (sum floa
 // Each hook records its figures in the units its metric's name promises,
 // fed events directly: queue time and latency in seconds, sizes in bytes
 // on the wire (compressed), the compression rate as compressed over
-// uncompressed, with no rate for a batch of 0 bytes, and failed
+// uncompressed, with no rate for a batch of 0 bytes, a request's records
+// as records (not its batches, which the event counts too), and failed
 // connections and sequence restarts counted under their node and topic.
 // A dashboard built on these names reads them without conversion.
 func TestEachHookRecordsItsFiguresInTheUnitsItsMetricNames(t *testing.T) {
@@ -389,7 +490,7 @@ func TestEachHookRecordsItsFiguresInTheUnitsItsMetricNames(t *testing.T) {
 	require.NoError(t, err)
 	m.OnBatchWritten(producer.BatchWritten{Topic: "events", Records: 3, Bytes: 1000, CompressedBytes: 250, QueueTime: 1500 * time.Millisecond})
 	m.OnBatchWritten(producer.BatchWritten{Topic: "events", Records: 1})
-	m.OnRequestWritten(producer.RequestWritten{Broker: 1, Records: 3, Bytes: 4321})
+	m.OnRequestWritten(producer.RequestWritten{Broker: 1, Batches: 2, Records: 3, Bytes: 4321})
 	m.OnRequestAnswered(producer.RequestAnswered{Broker: 1, Latency: 2 * time.Second})
 	m.OnConnectionOpened(producer.ConnectionOpened{Broker: 2, Err: errors.New("connection refused")})
 	m.OnSequenceRestart(producer.SequenceRestart{Topic: "events"})
@@ -399,14 +500,35 @@ func TestEachHookRecordsItsFiguresInTheUnitsItsMetricNames(t *testing.T) {
 		"kafka_producer_batch_size_bytes":          250,
 		"kafka_producer_compression_rate":          0.25,
 		"kafka_producer_request_size_bytes":        4321,
+		"kafka_producer_records_per_request":       3,
 		"kafka_producer_request_latency_seconds":   2,
 	} {
 		require.InDelta(t, want, histogramSum(t, reg, name), 1e-9, name)
 	}
-	rates, _ := value(t, reg, "kafka_producer_compression_rate", nil)
+	rates := value(t, reg, "kafka_producer_compression_rate", nil)
 	require.Equal(t, 1.0, rates, "compression rates observed: a batch of 0 bytes has none")
-	failed, _ := value(t, reg, "kafka_producer_connection_failure_total", map[string]string{"node_id": "2"})
+	failed := value(t, reg, "kafka_producer_connection_failure_total", map[string]string{"node_id": "2"})
 	require.Equal(t, 1.0, failed, "failed connections to node 2")
-	restarts, _ := value(t, reg, "kafka_producer_sequence_restart_total", map[string]string{"topic": "events"})
+	restarts := value(t, reg, "kafka_producer_sequence_restart_total", map[string]string{"topic": "events"})
 	require.Equal(t, 1.0, restarts, "sequence restarts of topic events")
+}
+
+// A failed connection attempt counts in connection_failure_total alone,
+// neither as a connection created nor as one open: an attempt that never
+// opened never closes, so connection_count would climb with every refused
+// attempt and never come down, and a broker refusing every connection
+// would look like one with many.
+func TestAFailedConnectionIsNeitherCreatedNorOpen(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := promhooks.New(reg, promhooks.Options{})
+	require.NoError(t, err)
+	m.OnConnectionOpened(producer.ConnectionOpened{Broker: 1})
+	m.OnConnectionOpened(producer.ConnectionOpened{Broker: 2, Err: errors.New("connection refused")})
+
+	created := value(t, reg, "kafka_producer_connection_creation_total", nil)
+	require.Equal(t, 1.0, created, "node 1's connection alone")
+	open := value(t, reg, "kafka_producer_connection_count", nil)
+	require.Equal(t, 1.0, open, "node 1's connection alone")
+	failed := value(t, reg, "kafka_producer_connection_failure_total", map[string]string{"node_id": "2"})
+	require.Equal(t, 1.0, failed)
 }

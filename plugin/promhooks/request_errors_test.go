@@ -57,9 +57,9 @@ func TestMetricsOfARequestThatFailed(t *testing.T) {
 		second <- err
 	}()
 	require.Eventually(t, func() bool { return p.Stats().BufferWaiters == 1 }, wait, time.Millisecond, "the Send waiting for memory")
-	waiting, _ := value(t, reg, "kafka_producer_waiting_threads", nil)
+	waiting := value(t, reg, "kafka_producer_waiting_threads", nil)
 	require.Equal(t, 1.0, waiting, "the Send waiting for memory")
-	buffered, _ := value(t, reg, "kafka_producer_batches_buffered", nil)
+	buffered := value(t, reg, "kafka_producer_batches_buffered", nil)
 	require.Equal(t, 1.0, buffered, "the held request's batch")
 
 	dropOnce.Do(func() { close(drop) })
@@ -67,14 +67,14 @@ func TestMetricsOfARequestThatFailed(t *testing.T) {
 	require.NoError(t, bounded.Receive(t, second, wait, "the second record"))
 	require.NoError(t, p.Close(ctx))
 
-	failed, _ := value(t, reg, "kafka_producer_request_error_total", map[string]string{"node_id": "0"})
+	failed := value(t, reg, "kafka_producer_request_error_total", map[string]string{"node_id": "0"})
 	require.Equal(t, 1.0, failed, "the dropped request")
-	written, _ := value(t, reg, "kafka_producer_request_total", nil)
-	answered, _ := value(t, reg, "kafka_producer_response_total", nil)
+	written := value(t, reg, "kafka_producer_request_total", nil)
+	answered := value(t, reg, "kafka_producer_response_total", nil)
 	require.Equal(t, 3.0, written, "the dropped request, its retry and the second record's")
 	require.Equal(t, written-1, answered, "every request answered but the dropped one")
 	for _, gauge := range []string{"kafka_producer_waiting_threads", "kafka_producer_batches_buffered"} {
-		v, _ := value(t, reg, gauge, nil)
+		v := value(t, reg, gauge, nil)
 		require.Zero(t, v, "%s once every record is done", gauge)
 	}
 }
