@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"math"
 	"regexp"
 	"strings"
 	"testing"
@@ -269,6 +271,36 @@ func TestWalkRejectsTruncation(t *testing.T) {
 	frame := buildFrame(t, 9, compression.None, sampleRecords)
 	if _, err := walkRequest(frame[:len(frame)-3]); err == nil {
 		t.Fatal("a truncated request walked without error")
+	}
+}
+
+// A frame cut short with its size field made to agree, so that the size
+// check passes, is walked to an error wherever the cut: one inside a batch
+// left the Records length past the frame's end, and the batch's CRC was
+// read from there, a panic (or bytes past the frame, within its capacity).
+func TestWalkRejectsAFrameCutShortWithItsSizeToMatch(t *testing.T) {
+	frame := buildFrame(t, 11, compression.None, sampleRecords)
+	for n := 4; n < len(frame); n++ {
+		cut := append(make([]byte, 0, n), frame[:n]...) // no capacity past n
+		binary.BigEndian.PutUint32(cut, uint32(n-4))
+		if _, err := walkRequest(cut); err == nil {
+			t.Errorf("cut to %d of its %d bytes: walked without error", n, len(frame))
+		}
+	}
+}
+
+// A batchLength of math.MaxInt32 is refused where an int has 32 bits too,
+// where the batch's end, its offset plus the length, wrapped negative.
+func TestWalkRejectsTheLargestBatchLength(t *testing.T) {
+	frame := buildFrame(t, 11, compression.None, sampleRecords)
+	batch, err := encodeBatch(sampleRecords, compression.None, 0, time.UnixMilli(1700000000000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := bytes.Index(frame, batch)                         // buildFrame's batch, the same records
+	binary.BigEndian.PutUint32(frame[at+8:], math.MaxInt32) // after baseOffset
+	if _, err := walkRequest(frame); err == nil || !strings.Contains(err.Error(), "batchLength") {
+		t.Fatalf("error %v, want one about the batchLength", err)
 	}
 }
 

@@ -229,6 +229,13 @@ func taggedFields(c *cursor, path string) {
 // walkRecordBatches annotates the n bytes of a Records field: one or more
 // RecordBatch v2.
 func walkRecordBatches(c *cursor, n int, path string) {
+	// The batches check their lengths against end: past the frame's, a
+	// batch's CRC was computed over bytes after it, or panicked.
+	if n > c.remaining() {
+		c.err = fmt.Errorf("%s at offset %d: length %d, %d %s left",
+			path, c.base+c.off, n, c.remaining(), countedNoun(int64(c.remaining()), "byte"))
+		return
+	}
 	end := c.off + n
 	for i := 0; c.off < end && c.err == nil; i++ {
 		walkRecordBatch(c, path, i, end)
@@ -246,11 +253,13 @@ func walkRecordBatch(c *cursor, path string, index, end int) {
 	if c.err != nil {
 		return
 	}
-	batchEnd := c.off + length
-	if length < 49 || batchEnd > end {
+	// Compared as a length: c.off+length wraps negative, and passes, in
+	// an int of 32 bits.
+	if length < 49 || length > end-c.off {
 		c.err = fmt.Errorf("batch %d: batchLength %d does not fit", index, length)
 		return
 	}
+	batchEnd := c.off + length
 	c.int32("partitionLeaderEpoch", func(int32) string { return "(set by the broker; outside the CRC)" })
 	magic := c.int8("magic", func(m int8) string {
 		if m == 2 {

@@ -47,7 +47,7 @@ func (o *textOptions) register(fs *pflag.FlagSet) {
 	fs.Var(escapedVar(&o.headersDelimiter, `\t`), "headers-delimiter", "with --parse-headers: what ends the headers")
 	fs.Var(escapedVar(&o.headersSeparator, ","), "headers-separator", "with --parse-headers: what separates two headers")
 	fs.Var(escapedVar(&o.headersKeySeparator, ":"), "headers-key-separator", "with --parse-headers: what separates a header's key from its value (none: a null value)")
-	fs.Var(givenString{&o.nullMarker, &o.nullMarkerGiven}, "null-marker", "a key, value or header value equal to this `string`, taken as written (no escapes), is null; a null value is a tombstone ('': an empty one, as kcat -Z)")
+	fs.Var(givenString{&o.nullMarker, &o.nullMarkerGiven}, "null-marker", "a key, value or header value of stdin equal to this `string`, taken as written (no escapes), is null; a null value is a tombstone ('': an empty one, as kcat -Z)")
 }
 
 // stdinFormatFlags are the flags that say how records are read from
@@ -203,14 +203,17 @@ func (f *lineFormat) parse(text []byte, r *producer.Record) error {
 		r.Headers = append(f.headers[:len(f.headers):len(f.headers)], hs...)
 		text = text[i+len(f.headersDelim):]
 	}
+	// --key is taken as given, as kcat takes -k and --header its values:
+	// the null marker stands for null in the text only. An empty --key
+	// with an empty --null-marker was a null key.
 	r.Key, r.Value = f.fixedKey, text
 	if f.keySep != nil {
 		r.Key = nil
 		if i := bytes.Index(text, f.keySep); i >= 0 {
-			r.Key, r.Value = text[:i], text[i+len(f.keySep):]
+			r.Key, r.Value = f.null(text[:i]), text[i+len(f.keySep):]
 		}
 	}
-	r.Key, r.Value = f.null(r.Key), f.null(r.Value)
+	r.Value = f.null(r.Value)
 	return nil
 }
 
@@ -227,7 +230,7 @@ func (f *lineFormat) splitHeaders(text []byte) ([]producer.Header, error) {
 		}
 		switch {
 		case len(k) == 0:
-			return nil, fmt.Errorf("header %q has an empty key", h)
+			return nil, fmt.Errorf("header %s has an empty key", excerpt(h))
 		case f.nullMarker != nil && bytes.Equal(k, f.nullMarker):
 			return nil, fmt.Errorf("header key %q is the null marker: a header key cannot be null", k)
 		}
@@ -237,6 +240,17 @@ func (f *lineFormat) splitHeaders(text []byte) ([]producer.Header, error) {
 		hs = append(hs, producer.Header{Key: string(k), Value: f.null(v)})
 	}
 	return hs, nil
+}
+
+// excerpt quotes b, or only its start when it is long: the error about a
+// header of a megabyte quoted it whole, a screenful of bytes around the
+// few words that say what is wrong.
+func excerpt(b []byte) string {
+	const shown = 32
+	if len(b) <= shown {
+		return strconv.Quote(string(b))
+	}
+	return fmt.Sprintf("%q... (%s)", b[:shown], plural(int64(len(b)), "byte"))
 }
 
 // null is nil for the null marker, else b.

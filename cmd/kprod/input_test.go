@@ -59,6 +59,13 @@ func TestReadRecordsStopsAtAReadError(t *testing.T) {
 	}
 }
 
+// readShapes are the ways a fuzz target's reader hands over its input:
+// whole, a byte at a time, half of what is asked, EOF with the last data.
+var readShapes = []func(io.Reader) io.Reader{
+	func(r io.Reader) io.Reader { return r },
+	iotest.OneByteReader, iotest.HalfReader, iotest.DataErrReader,
+}
+
 // FuzzReadRecords checks that readRecords splits its input as bytes.Split
 // does at the delimiter, whatever the delimiter (its last byte in the middle
 // of a record, or parts of it repeated), the records' lengths (repeat makes
@@ -73,10 +80,6 @@ func FuzzReadRecords(f *testing.F) {
 	f.Add([]byte("aa"), []byte("aaa"), uint16(0), byte(2))
 	f.Add([]byte("aba"), []byte("ababa-ab"), uint16(0), byte(3|4))
 	f.Add([]byte("xy"), []byte("0123456789x"), uint16(7000), byte(0))
-	readers := []func(io.Reader) io.Reader{
-		func(r io.Reader) io.Reader { return r },
-		iotest.OneByteReader, iotest.HalfReader, iotest.DataErrReader,
-	}
 	eio := errors.New("input/output error")
 	f.Fuzz(func(t *testing.T, delim, body []byte, repeat uint16, how byte) {
 		if len(delim) == 0 || len(delim) > 8 {
@@ -86,7 +89,7 @@ func FuzzReadRecords(f *testing.F) {
 		if repeat > 0 && len(body) > 0 {
 			in = bytes.Repeat(body, 1+int(repeat)%(200<<10/len(body)))
 		}
-		r := readers[how%4](bytes.NewReader(in))
+		r := readShapes[how%4](bytes.NewReader(in))
 		want := bytes.Split(in, delim)
 		failed := how&4 != 0
 		if failed {
@@ -129,15 +132,22 @@ func TestUnescape(t *testing.T) {
 	}
 }
 
-// format builds a lineFormat from flags as a user would write them.
-func format(t *testing.T, o textOptions) *lineFormat {
-	t.Helper()
+// withDefaults gives o the defaults of the flags it leaves empty, as the
+// tests' tables leave them.
+func withDefaults(o textOptions) textOptions {
 	if o.delimiter == "" {
 		o.delimiter = `\n`
 	}
 	if o.headersDelimiter == "" {
 		o.headersDelimiter, o.headersSeparator, o.headersKeySeparator = `\t`, ",", ":"
 	}
+	return o
+}
+
+// format builds a lineFormat from flags as a user would write them.
+func format(t *testing.T, o textOptions) *lineFormat {
+	t.Helper()
+	o = withDefaults(o)
 	f, err := o.format()
 	if err != nil {
 		t.Fatal(err)
@@ -161,48 +171,56 @@ func showHeaders(hs []producer.Header) string {
 	return strings.Join(parts, " ")
 }
 
+// parseRecordCases are TestParseRecord's records, and FuzzParseRecord's
+// and FuzzProduceStream's seeds.
+var parseRecordCases = []struct {
+	name               string
+	opts               textOptions
+	fixedKey           []byte
+	text               string
+	key, value, header string
+}{
+	{"no key", textOptions{}, nil, "k:v", "<null>", "'k:v'", ""},
+	{"key before the first separator", textOptions{keySeparator: ":"}, nil, "k:v:w", "'k'", "'v:w'", ""},
+	{"empty key", textOptions{keySeparator: ":"}, nil, ":v", "''", "'v'", ""},
+	{"no separator, no key", textOptions{keySeparator: ":"}, nil, "v", "<null>", "'v'", ""},
+	{"escaped separator", textOptions{keySeparator: `\t`}, nil, "k\tv", "'k'", "'v'", ""},
+	{"fixed key", textOptions{}, []byte("fixed"), "k:v", "'fixed'", "'k:v'", ""},
+	{"fixed headers", textOptions{headers: []string{"a=1", "b"}}, nil, "v", "<null>", "'v'", "a='1' b=<null>"},
+	{"tombstone", textOptions{keySeparator: ":", nullMarker: "NULL"}, nil, "k:NULL", "'k'", "<null>", ""},
+	{"null key", textOptions{keySeparator: ":", nullMarker: "NULL"}, nil, "NULL:v", "<null>", "'v'", ""},
+	// Taken as written, as the console producer takes null.marker:
+	// format() read it with kcat's escapes, refusing "unknown escape \N".
+	{"null marker with a backslash", textOptions{keySeparator: ":", nullMarker: `\N`}, nil, `\N:\N`, "<null>", "<null>", ""},
+	{"null marker with no escapes", textOptions{keySeparator: ":", nullMarker: `\t`}, nil, "\t:\\t", "'\t'", "<null>", ""},
+	// Given empty, as kcat's -Z: an empty key, value or header value
+	// is null. It was taken for no marker at all.
+	{"empty null marker: empty value", textOptions{keySeparator: ":", nullMarkerGiven: true}, nil, "k:", "'k'", "<null>", ""},
+	{"empty null marker: empty key", textOptions{keySeparator: ":", nullMarkerGiven: true}, nil, ":v", "<null>", "'v'", ""},
+	{"empty null marker: empty header value", textOptions{parseHeaders: true, nullMarkerGiven: true}, nil, "h:,i:x	v", "<null>", "'v'", "h=<null> i='x'"},
+	// --key is taken as given, as kcat takes -k: the marker stands in the
+	// text only. An empty --key was a null key with an empty marker.
+	{"empty null marker: an empty --key", textOptions{nullMarkerGiven: true}, []byte(""), "v", "''", "'v'", ""},
+	{"null marker: --key is the marker", textOptions{nullMarker: "NULL"}, []byte("NULL"), "v", "'NULL'", "'v'", ""},
+	{"empty null marker: no empty part", textOptions{keySeparator: ":", nullMarkerGiven: true}, nil, "k:v", "'k'", "'v'", ""},
+	{"no null marker: empty parts stay empty", textOptions{keySeparator: ":"}, nil, ":", "''", "''", ""},
+	{"per-record headers", textOptions{keySeparator: ":", parseHeaders: true}, nil, "h1:x,h2:y:z\tk:v", "'k'", "'v'", "h1='x' h2='y:z'"},
+	{"per-record after fixed headers", textOptions{headers: []string{"a=1"}, parseHeaders: true}, nil, "h:x\tv", "<null>", "'v'", "a='1' h='x'"},
+	{"no per-record headers", textOptions{parseHeaders: true}, nil, "\tv", "<null>", "'v'", ""},
+	{"header without value", textOptions{parseHeaders: true}, nil, "h\tv", "<null>", "'v'", "h=<null>"},
+	{"null header value", textOptions{parseHeaders: true, nullMarker: "-"}, nil, "h:-,i:\t-", "<null>", "<null>", "h=<null> i=''"},
+	// A CRLF line end is dropped whole, as the console producer's
+	// readLine drops it: the '\r' was left at the end of the value
+	// (or of a key, a header, a null marker no longer matched).
+	{"a CRLF line end", textOptions{keySeparator: ":", nullMarker: "NULL"}, nil, "k:NULL\r", "'k'", "<null>", ""},
+	{"a CRLF line end after headers", textOptions{parseHeaders: true}, nil, "h:x\tv\r", "<null>", "'v'", "h='x'"},
+	{"a CR inside a line", textOptions{}, nil, "a\rb", "<null>", "'a\rb'", ""},
+	{"a CR before another delimiter", textOptions{delimiter: `\0`}, nil, "v\r", "<null>", "'v\r'", ""},
+	{"own header delimiters", textOptions{parseHeaders: true, headersDelimiter: "|", headersSeparator: ";", headersKeySeparator: "="}, nil, "a=1;b=2|v", "<null>", "'v'", "a='1' b='2'"},
+}
+
 func TestParseRecord(t *testing.T) {
-	for _, tc := range []struct {
-		name               string
-		opts               textOptions
-		fixedKey           []byte
-		text               string
-		key, value, header string
-	}{
-		{"no key", textOptions{}, nil, "k:v", "<null>", "'k:v'", ""},
-		{"key before the first separator", textOptions{keySeparator: ":"}, nil, "k:v:w", "'k'", "'v:w'", ""},
-		{"empty key", textOptions{keySeparator: ":"}, nil, ":v", "''", "'v'", ""},
-		{"no separator, no key", textOptions{keySeparator: ":"}, nil, "v", "<null>", "'v'", ""},
-		{"escaped separator", textOptions{keySeparator: `\t`}, nil, "k\tv", "'k'", "'v'", ""},
-		{"fixed key", textOptions{}, []byte("fixed"), "k:v", "'fixed'", "'k:v'", ""},
-		{"fixed headers", textOptions{headers: []string{"a=1", "b"}}, nil, "v", "<null>", "'v'", "a='1' b=<null>"},
-		{"tombstone", textOptions{keySeparator: ":", nullMarker: "NULL"}, nil, "k:NULL", "'k'", "<null>", ""},
-		{"null key", textOptions{keySeparator: ":", nullMarker: "NULL"}, nil, "NULL:v", "<null>", "'v'", ""},
-		// Taken as written, as the console producer takes null.marker:
-		// format() read it with kcat's escapes, refusing "unknown escape \N".
-		{"null marker with a backslash", textOptions{keySeparator: ":", nullMarker: `\N`}, nil, `\N:\N`, "<null>", "<null>", ""},
-		{"null marker with no escapes", textOptions{keySeparator: ":", nullMarker: `\t`}, nil, "\t:\\t", "'\t'", "<null>", ""},
-		// Given empty, as kcat's -Z: an empty key, value or header value
-		// is null. It was taken for no marker at all.
-		{"empty null marker: empty value", textOptions{keySeparator: ":", nullMarkerGiven: true}, nil, "k:", "'k'", "<null>", ""},
-		{"empty null marker: empty key", textOptions{keySeparator: ":", nullMarkerGiven: true}, nil, ":v", "<null>", "'v'", ""},
-		{"empty null marker: empty header value", textOptions{parseHeaders: true, nullMarkerGiven: true}, nil, "h:,i:x	v", "<null>", "'v'", "h=<null> i='x'"},
-		{"empty null marker: no empty part", textOptions{keySeparator: ":", nullMarkerGiven: true}, nil, "k:v", "'k'", "'v'", ""},
-		{"no null marker: empty parts stay empty", textOptions{keySeparator: ":"}, nil, ":", "''", "''", ""},
-		{"per-record headers", textOptions{keySeparator: ":", parseHeaders: true}, nil, "h1:x,h2:y:z\tk:v", "'k'", "'v'", "h1='x' h2='y:z'"},
-		{"per-record after fixed headers", textOptions{headers: []string{"a=1"}, parseHeaders: true}, nil, "h:x\tv", "<null>", "'v'", "a='1' h='x'"},
-		{"no per-record headers", textOptions{parseHeaders: true}, nil, "\tv", "<null>", "'v'", ""},
-		{"header without value", textOptions{parseHeaders: true}, nil, "h\tv", "<null>", "'v'", "h=<null>"},
-		{"null header value", textOptions{parseHeaders: true, nullMarker: "-"}, nil, "h:-,i:\t-", "<null>", "<null>", "h=<null> i=''"},
-		// A CRLF line end is dropped whole, as the console producer's
-		// readLine drops it: the '\r' was left at the end of the value
-		// (or of a key, a header, a null marker no longer matched).
-		{"a CRLF line end", textOptions{keySeparator: ":", nullMarker: "NULL"}, nil, "k:NULL\r", "'k'", "<null>", ""},
-		{"a CRLF line end after headers", textOptions{parseHeaders: true}, nil, "h:x\tv\r", "<null>", "'v'", "h='x'"},
-		{"a CR inside a line", textOptions{}, nil, "a\rb", "<null>", "'a\rb'", ""},
-		{"a CR before another delimiter", textOptions{delimiter: `\0`}, nil, "v\r", "<null>", "'v\r'", ""},
-		{"own header delimiters", textOptions{parseHeaders: true, headersDelimiter: "|", headersSeparator: ";", headersKeySeparator: "="}, nil, "a=1;b=2|v", "<null>", "'v'", "a='1' b='2'"},
-	} {
+	for _, tc := range parseRecordCases {
 		t.Run(tc.name, func(t *testing.T) {
 			f := format(t, tc.opts)
 			f.fixedKey = tc.fixedKey
@@ -218,17 +236,37 @@ func TestParseRecord(t *testing.T) {
 	}
 }
 
-func TestParseRecordErrors(t *testing.T) {
-	f := format(t, textOptions{parseHeaders: true, nullMarker: "N"})
-	for text, want := range map[string]string{
+// parseErrorOptions and parseErrorCases (a record's text, what its error
+// says) are TestParseRecordErrors's, and seeds of the fuzz targets.
+var (
+	parseErrorOptions = textOptions{parseHeaders: true, nullMarker: "N"}
+	parseErrorCases   = map[string]string{
 		"no tab here": "no headers delimiter",
 		":x\tv":       "empty key",
 		"N:x\tv":      "null marker",
-	} {
+	}
+)
+
+func TestParseRecordErrors(t *testing.T) {
+	f := format(t, parseErrorOptions)
+	for text, want := range parseErrorCases {
 		var r producer.Record
 		if err := f.parse([]byte(text), &r); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("parse(%q) error %v, want %q", text, err, want)
 		}
+	}
+}
+
+// The error about a header with an empty key quotes the header's start
+// and says how long it is: it quoted the whole header, a megabyte of it
+// on stderr (and in --json's error) around the few words that matter.
+func TestAnErrorQuotesOnlyTheStartOfALongHeader(t *testing.T) {
+	f := format(t, textOptions{parseHeaders: true})
+	var r producer.Record
+	err := f.parse([]byte(":"+strings.Repeat("x", 1<<20)+"\tv"), &r)
+	want := `header ":xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"... (1,048,577 bytes) has an empty key`
+	if err == nil || err.Error() != want {
+		t.Errorf("error %.200v, want %s", err, want)
 	}
 }
 

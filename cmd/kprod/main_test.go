@@ -64,6 +64,13 @@ type result struct {
 	code           int
 }
 
+// exitedFailed says whether err, a kprod process's Wait, is its exit with
+// exitFailed: some records failed, or the run was cut short.
+func exitedFailed(err error) bool {
+	var ee *exec.ExitError
+	return errors.As(err, &ee) && ee.ExitCode() == exitFailed
+}
+
 // runKprod runs kprod with args and stdin, and waits at most runTimeout.
 func runKprod(t *testing.T, stdin string, args ...string) result {
 	t.Helper()

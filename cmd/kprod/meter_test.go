@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -136,6 +138,32 @@ func TestMeterReadWhileCallbacksRun(t *testing.T) {
 	}
 }
 
+// A read counts the outcomes before the records sent, so that a record
+// sent and acknowledged while a read is under way is in its acked count
+// only if it is in its sent count too. The test holds the failures' mutex,
+// which a read takes first, while a record is sent and acknowledged: in
+// TestMeterReadWhileCallbacksRun the deliverer is seldom caught up with the
+// records sent, and a read that counted the records sent first passed it.
+func TestMeterReadsNoMoreAckedThanSent(t *testing.T) {
+	m := newMeter(1)
+	s := m.shard(0)
+	for range 200 {
+		read := make(chan counts)
+		m.errMu.Lock()
+		go func() { read <- m.counts() }()
+		// Let the read start and wait for the mutex; should it not have
+		// started yet, this round checks nothing, and others will.
+		for range 10 {
+			runtime.Gosched()
+		}
+		m.track(s, 1)(producer.RecordMetadata{}, nil)
+		m.errMu.Unlock()
+		if c := <-read; c.acked > c.sent {
+			t.Fatalf("a read counted %d acked, %d sent", c.acked, c.sent)
+		}
+	}
+}
+
 // Percentiles over several tallies and the spare are those of all the
 // latencies together.
 func TestMeterMergesPercentiles(t *testing.T) {
@@ -173,6 +201,11 @@ func TestMeterMergesPercentiles(t *testing.T) {
 	m.acked(m.shard(1).tally, latencyMaxMicros*2, 0)
 	if h, _ := m.latency(); h.TotalCount() != 1102 || h.Min() != latencyMinMicros || h.Max() < latencyMaxMicros {
 		t.Errorf("clamped: %d values, min %d, max %d", h.TotalCount(), h.Min(), h.Max())
+	}
+	// The histogram holds the clamped value, but the max, which the
+	// summary prints, keeps the true one: twenty minutes, not ten.
+	if _, longest := m.latency(); longest != latencyMaxMicros*2 {
+		t.Errorf("longest %d µs, want %d: clamped with the histogram's value", longest, latencyMaxMicros*2)
 	}
 }
 
@@ -274,6 +307,32 @@ func TestGroup(t *testing.T) {
 	}
 }
 
+// A failure that leaves the producer able to send nothing more stops the
+// handing over of records, whichever it is: the cluster stopped the
+// producer for good, or its transactions cannot continue (every record
+// after a TRANSACTION_FATAL fails as surely, and a paced run or an open
+// stdin would fail them until it ends). A failure of one record stops
+// nothing.
+func TestAFailureThatLeavesTheProducerUnableToSendStopsTheRun(t *testing.T) {
+	for _, tc := range []struct {
+		err   error
+		stops bool
+	}{
+		{fmt.Errorf("fenced: %w", producer.ErrProducerStopped), true},
+		{fmt.Errorf("committing: %w", producer.ErrTransactionFatal), true},
+		{fmt.Errorf("a record failed: %w", producer.ErrTransactionAbortable), false},
+		{producer.ErrDeliveryTimeout, false},
+	} {
+		m := newMeter(1)
+		called := false
+		m.whenStopped(func() { called = true })
+		m.recordError(tc.err)
+		if stopped := m.stopped() != nil; stopped != tc.stops || called != tc.stops {
+			t.Errorf("%v: stopped %t, told %t; want %t", tc.err, stopped, called, tc.stops)
+		}
+	}
+}
+
 // After Ctrl-C, Close fails what is left and returns before those records'
 // callbacks run: the summary waits for them, within a bound, rather than
 // call them unresolved; and does not wait past the bound for a callback
@@ -284,13 +343,20 @@ func TestMeterAwaitOutcomes(t *testing.T) {
 	first, second := m.track(s, 1), m.track(s, 1)
 	first(producer.RecordMetadata{}, nil)
 	go second(producer.RecordMetadata{}, producer.ErrClosed)
+	start := time.Now()
 	m.awaitOutcomes(time.Minute)
 	if c := m.counts(); c.acked+c.failed != c.sent {
 		t.Fatalf("awaitOutcomes returned with %d of %d outcomes", c.acked+c.failed, c.sent)
 	}
+	// A failure is an outcome: the wait ends with it, not at the bound,
+	// or kprod would wait out outcomesGrace after Ctrl-C whenever a record
+	// failed.
+	if waited := time.Since(start); waited > 30*time.Second {
+		t.Fatalf("awaitOutcomes waited %v once every record had its outcome, one of them a failure", waited)
+	}
 
 	m.track(s, 1) // its callback never runs
-	start := time.Now()
+	start = time.Now()
 	m.awaitOutcomes(20 * time.Millisecond)
 	if waited := time.Since(start); waited > 10*time.Second {
 		t.Fatalf("awaitOutcomes waited %v for a callback that never comes, with a bound of 20ms", waited)

@@ -159,6 +159,33 @@ func parseBrokers(list string) ([]string, error) {
 func (o *commonOptions) validate(cmd *cobra.Command) error {
 	fs := cmd.Flags()
 	changed := fs.Changed
+	if err := o.checkTargetFlags(changed); err != nil {
+		return err
+	}
+	if err := o.checkProducerFlags(changed); err != nil {
+		return err
+	}
+	if err := o.checkOutputFlags(); err != nil {
+		return err
+	}
+	if err := o.resolveProducer(fs, changed); err != nil {
+		return err
+	}
+	// The library's verdict too, before a broker is started for nothing.
+	check := o.cfg
+	if o.useEmbedded {
+		check.Brokers = []string{"embedded:9092"} // its address is not known yet; any valid one stands in
+	}
+	var ce *producer.ConfigError
+	if err := check.Validate(); errors.As(err, &ce) {
+		return o.sources.explain(ce)
+	}
+	return nil
+}
+
+// checkTargetFlags checks the flags of where the records go
+// (registerTarget's).
+func (o *commonOptions) checkTargetFlags(changed func(string) bool) error {
 	if changed("brokers") {
 		if _, err := parseBrokers(o.brokers); err != nil {
 			return usagef("--brokers: %v", err)
@@ -175,6 +202,13 @@ func (o *commonOptions) validate(cmd *cobra.Command) error {
 	if o.replicationFactor < 1 && o.replicationFactor != -1 {
 		return usagef("--replication-factor: %d is neither positive nor -1", o.replicationFactor)
 	}
+	return nil
+}
+
+// checkProducerFlags checks the producer's flags (registerProducer's)
+// each on its own, before resolveProducer merges -X and --producer-config
+// in.
+func (o *commonOptions) checkProducerFlags(changed func(string) bool) error {
 	acks, err := producer.ParseAcks(o.acks)
 	if err != nil {
 		return usagef("--acks: %v", err)
@@ -210,11 +244,24 @@ func (o *commonOptions) validate(cmd *cobra.Command) error {
 	if _, err := compression.ParseCodec(o.compression); err != nil {
 		return usagef("--compression: %q: want none, gzip, snappy, lz4 or zstd", o.compression)
 	}
+	return nil
+}
+
+// checkOutputFlags checks the flags of what kprod shows (registerOutput's).
+func (o *commonOptions) checkOutputFlags() error {
 	switch o.progress {
 	case "auto", "bar", "always", "lines", "never":
 	default:
 		return usagef("--progress: %q: want auto, bar (or always), lines or never", o.progress)
 	}
+	return nil
+}
+
+// resolveProducer sets the producer's Config from the flags, -X and
+// --producer-config, the brokers, the transaction, and the TLS and SASL
+// the security flags ask for.
+func (o *commonOptions) resolveProducer(fs *pflag.FlagSet, changed func(string) bool) error {
+	var err error
 	if o.cfg, o.sources, err = o.resolveConfig(fs); err != nil {
 		return err
 	}
@@ -232,15 +279,6 @@ func (o *commonOptions) validate(cmd *cobra.Command) error {
 	}
 	if o.saslMech, err = o.sasl.build(changed, os.Getenv, o.useEmbedded); err != nil {
 		return err
-	}
-	// The library's verdict too, before a broker is started for nothing.
-	check := o.cfg
-	if o.useEmbedded {
-		check.Brokers = []string{"embedded:9092"} // its address is not known yet; any valid one stands in
-	}
-	var ce *producer.ConfigError
-	if err := check.Validate(); errors.As(err, &ce) {
-		return o.sources.explain(ce)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -59,13 +60,16 @@ func readProperties(r io.Reader) ([]property, error) {
 			continue
 		}
 		rawName, rawValue := splitProperty(line)
+		// The errors name the line and the setting, never quote what was
+		// written: a file the Java clients share holds the SASL password
+		// in sasl.jaas.config, and Java's own refusal quotes nothing.
 		name, err := unescapeProperty(rawName)
 		if err != nil {
-			return nil, fmt.Errorf("line %d: %w", first, err)
+			return nil, fmt.Errorf("line %d: the setting's name: %w", first, err)
 		}
 		value, err := unescapeProperty(rawValue)
 		if err != nil {
-			return nil, fmt.Errorf("line %d: %w", first, err)
+			return nil, fmt.Errorf("line %d: the value of %q: %w", first, name, err)
 		}
 		props = append(props, property{name: name, value: value, line: first})
 	}
@@ -155,7 +159,7 @@ func unescapeProperty(s string) (string, error) {
 		case 'u':
 			r, ok := hex4(s, i+1)
 			if !ok {
-				return "", fmt.Errorf("malformed \\u escape in %q", s)
+				return "", errors.New(`malformed \u escape: want four hex digits after \u`)
 			}
 			i += 4
 			// Java's strings are UTF-16: a character beyond the Basic

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"runtime"
 	"strings"
 	"time"
@@ -281,10 +282,21 @@ func runPhase(stop context.Context, con *console, p *producer.Producer, tx *tran
 // outcomesWithin bounds the wait for every record's outcome under cfg:
 // MaxBlock waiting for metadata, then DeliveryTimeout (as the library sets
 // it: the user may have left it to follow Linger + RequestTimeout), and
-// the flush's grace.
+// the flush's grace. The sum saturates: both as long as a Duration holds
+// (a user's "forever") wrapped it to a bound that passed at once, or in
+// seconds.
 func outcomesWithin(cfg producer.Config) time.Duration {
 	eff := cfg.WithDefaults()
-	return eff.MaxBlock + eff.DeliveryTimeout + flushGrace
+	return addSaturating(addSaturating(eff.MaxBlock, eff.DeliveryTimeout), flushGrace)
+}
+
+// addSaturating returns a+b, for a and b not negative, or the longest
+// Duration where that overflows.
+func addSaturating(a, b time.Duration) time.Duration {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }
 
 // endTransactions ends the last transaction, if any, and keeps the first

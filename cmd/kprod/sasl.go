@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -126,6 +127,11 @@ func tokenFromFile(path string) oauthbearer.TokenProvider {
 	}
 }
 
+// tokenCommandWaitDelay is how long a token command's output is read
+// after its ctx ended and sh was killed: a process sh started may still
+// hold the output open, and would hold the call until it exits.
+const tokenCommandWaitDelay = time.Second
+
 // tokenFromCommand runs command with sh at every authentication and takes
 // its output as the token. Its stderr is not shown: it might hold secrets.
 func tokenFromCommand(command string) oauthbearer.TokenProvider {
@@ -133,6 +139,7 @@ func tokenFromCommand(command string) oauthbearer.TokenProvider {
 		var out bytes.Buffer
 		cmd := exec.CommandContext(ctx, "sh", "-c", command)
 		cmd.Stdout = &out
+		cmd.WaitDelay = tokenCommandWaitDelay
 		if err := cmd.Run(); err != nil {
 			return oauthbearer.Token{}, fmt.Errorf("token command: %w", err)
 		}

@@ -133,6 +133,33 @@ func TestSASLUsageErrors(t *testing.T) {
 	}
 }
 
+// --sasl-mechanism builds the mechanism it names, in any case: a broker
+// keeps a user's SCRAM-SHA-256 and SCRAM-SHA-512 credentials apart, and
+// refuses the one it does not have. The end-to-end runs cover PLAIN and
+// SCRAM-SHA-512 only, so this is where SCRAM-SHA-256 is told apart.
+func TestEachSASLMechanismIsTheOneNamed(t *testing.T) {
+	noEnv := func(string) string { return "" }
+	for flag, want := range map[string]string{
+		"PLAIN": "PLAIN", "SCRAM-SHA-256": "SCRAM-SHA-256", "SCRAM-SHA-512": "SCRAM-SHA-512",
+		"scram-sha-256": "SCRAM-SHA-256", "OAUTHBEARER": "OAUTHBEARER",
+	} {
+		o := &saslOptions{mechanism: flag, user: "u", password: "p"}
+		changed := func(name string) bool { return name == "sasl-password" }
+		if want == "OAUTHBEARER" {
+			o = &saslOptions{mechanism: flag, tokenFile: "token"}
+			changed = func(string) bool { return false }
+		}
+		name := ""
+		mech, err := o.build(changed, noEnv, false)
+		if mech != nil {
+			name = mech.Name()
+		}
+		if err != nil || name != want {
+			t.Errorf("--sasl-mechanism %s: %q (%v), want %s", flag, name, err, want)
+		}
+	}
+}
+
 // The token providers read the file and run the command at every call.
 func TestTokenProviders(t *testing.T) {
 	path := writeSecret(t, "tok.en")
@@ -146,5 +173,26 @@ func TestTokenProviders(t *testing.T) {
 	}
 	if _, err := tokenFromCommand("echo secret-in-stderr >&2; exit 3")(context.Background()); err == nil || strings.Contains(err.Error(), "secret") {
 		t.Fatalf("failing command: %v", err)
+	}
+}
+
+// A token command whose authentication gave up returns soon, though a
+// process it started still holds its output open: the call ends with its
+// ctx, not with the last process that could write a token.
+func TestATokenCommandGivenUpOnReturnsThoughItsChildHoldsTheOutput(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := tokenFromCommand("sleep 40; echo late.token")(ctx)
+		errc <- err
+	}()
+	select {
+	case err := <-errc:
+		if err == nil {
+			t.Fatal("a token command killed at its ctx's end gave a token")
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the token command still ran 20s after its ctx ended: sleep held its output")
 	}
 }

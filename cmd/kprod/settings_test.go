@@ -3,8 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -126,6 +128,17 @@ func resolve(t *testing.T, args ...string) (producer.Config, configSources, erro
 	return o.resolveConfig(cmd.Flags())
 }
 
+// resolveValid is the Config kprod resolves from args, checked as New
+// checks it.
+func resolveValid(t *testing.T, args ...string) (producer.Config, error) {
+	t.Helper()
+	cfg, _, err := resolve(t, args...)
+	if err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate()
+}
+
 // Java names land in the Config fields they name, in Java's units, with
 // file < -X < kprod's own flags.
 func TestResolveConfig(t *testing.T) {
@@ -179,6 +192,117 @@ func TestResolveConfig(t *testing.T) {
 	// A level for another codec than the one used is not applied.
 	if cfg, _, err := resolve(t, "-X", "compression.zstd.level=7", "-z", "gzip"); err != nil || cfg.CompressionLevel != 0 {
 		t.Errorf("zstd level with gzip: level %d, %v", cfg.CompressionLevel, err)
+	}
+}
+
+// Each Java name sets the Config field it names, and only through the
+// name: every setting is here with a value of its own, read back from its
+// field, so that two settings swapped (metadata.max.age.ms setting
+// MetadataMaxIdle, say) or one that sets nothing fail here rather than
+// run with a setting the user did not ask for. A level is checked with its
+// codec chosen, as it applies only then.
+func TestEachSettingSetsItsField(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	type settingCase struct {
+		name, value string
+		codec       string // compression.type for a level
+		get         func(producer.Config) any
+		want        any
+	}
+	cases := []settingCase{
+		{"bootstrap.servers", "h1:1,h2:2", "", func(c producer.Config) any { return strings.Join(c.Brokers, ",") }, "h1:1,h2:2"},
+		{"client.id", "app", "", func(c producer.Config) any { return c.ClientID }, "app"},
+		{"acks", "1", "", func(c producer.Config) any { return c.Acks }, producer.AcksLeader},
+		{"enable.idempotence", "false", "", func(c producer.Config) any { return c.DisableIdempotence }, true},
+		{"linger.ms", "7", "", func(c producer.Config) any { return c.Linger }, ms(7)},
+		{"batch.size", "1234", "", func(c producer.Config) any { return c.BatchSize }, 1234},
+		{"buffer.memory", "123456", "", func(c producer.Config) any { return c.BufferMemory }, int64(123456)},
+		{"max.block.ms", "8", "", func(c producer.Config) any { return c.MaxBlock }, ms(8)},
+		{"max.request.size", "2345", "", func(c producer.Config) any { return c.MaxRequestSize }, 2345},
+		{"request.timeout.ms", "9", "", func(c producer.Config) any { return c.RequestTimeout }, ms(9)},
+		{"delivery.timeout.ms", "10", "", func(c producer.Config) any { return c.DeliveryTimeout }, ms(10)},
+		{"retry.backoff.ms", "11", "", func(c producer.Config) any { return c.RetryBackoff }, ms(11)},
+		{"retry.backoff.max.ms", "12", "", func(c producer.Config) any { return c.RetryBackoffMax }, ms(12)},
+		{"max.in.flight.requests.per.connection", "3", "", func(c producer.Config) any { return c.MaxInFlight }, 3},
+		{"compression.type", "lz4", "", func(c producer.Config) any { return c.Compression }, compression.LZ4},
+		{"compression.gzip.level", "4", "gzip", func(c producer.Config) any { return c.CompressionLevel }, 4},
+		{"compression.lz4.level", "5", "lz4", func(c producer.Config) any { return c.CompressionLevel }, 5},
+		{"compression.zstd.level", "6", "zstd", func(c producer.Config) any { return c.CompressionLevel }, 6},
+		{"metadata.max.age.ms", "13", "", func(c producer.Config) any { return c.MetadataMaxAge }, ms(13)},
+		{"metadata.max.idle.ms", "14", "", func(c producer.Config) any { return c.MetadataMaxIdle }, ms(14)},
+		{"allow.auto.create.topics", "true", "", func(c producer.Config) any { return c.AllowAutoTopicCreation }, true},
+		{"reconnect.backoff.ms", "15", "", func(c producer.Config) any { return c.ReconnectBackoff }, ms(15)},
+		{"reconnect.backoff.max.ms", "16", "", func(c producer.Config) any { return c.ReconnectBackoffMax }, ms(16)},
+		{"socket.connection.setup.timeout.ms", "17", "", func(c producer.Config) any { return c.ConnectionSetupTimeout }, ms(17)},
+		{"transactional.id", "tx", "", func(c producer.Config) any { return c.TransactionalID }, "tx"},
+		{"transaction.timeout.ms", "18", "", func(c producer.Config) any { return c.TransactionTimeout }, ms(18)},
+	}
+	for _, tc := range cases {
+		args := []string{"-X", tc.name + "=" + tc.value}
+		if tc.codec != "" {
+			args = append(args, "-X", "compression.type="+tc.codec)
+		}
+		cfg, _, err := resolve(t, args...)
+		if got := tc.get(cfg); err != nil || got != tc.want {
+			t.Errorf("%s=%s: %v (%v), want %v", tc.name, tc.value, got, err, tc.want)
+		}
+		// The settings' defaults are zero: a value left at its default by
+		// the setting under test shows its own, not this one.
+		if cfg, _, _ := resolve(t); tc.get(cfg) == tc.want {
+			t.Errorf("%s: %v is already the value without it", tc.name, tc.want)
+		}
+	}
+	// A setting added to the table of settings is added here too.
+	for _, s := range settings {
+		if !slices.ContainsFunc(cases, func(tc settingCase) bool { return tc.name == s.name }) {
+			t.Errorf("%s: no case checks its field, %s", s.name, s.field)
+		}
+	}
+}
+
+// Each of kprod's own flags for a setting sets its Config field, in the
+// flag's units: a flag left out of the Config would be ignored without a
+// word, the run going with the default. --linger 0 is no linger, as
+// linger.ms=0 is, not the default 5ms that Config's zero means.
+func TestEachProducerFlagSetsItsField(t *testing.T) {
+	type flagCase struct {
+		args []string
+		get  func(producer.Config) any
+		want any
+	}
+	cases := []flagCase{
+		{[]string{"--brokers", "h1:1,h2:2"}, func(c producer.Config) any { return strings.Join(c.Brokers, ",") }, "h1:1,h2:2"},
+		{[]string{"--client-id", "app"}, func(c producer.Config) any { return c.ClientID }, "app"},
+		{[]string{"--acks", "1"}, func(c producer.Config) any { return c.Acks }, producer.AcksLeader},
+		{[]string{"--idempotent=false"}, func(c producer.Config) any { return c.DisableIdempotence }, true},
+		{[]string{"--linger", "7ms"}, func(c producer.Config) any { return c.Linger }, 7 * time.Millisecond},
+		{[]string{"--linger", "0"}, func(c producer.Config) any { return c.Linger }, producer.NoLinger},
+		{[]string{"--batch-size", "1234"}, func(c producer.Config) any { return c.BatchSize }, 1234},
+		{[]string{"--buffer-memory", "123456"}, func(c producer.Config) any { return c.BufferMemory }, int64(123456)},
+		{[]string{"--max-block", "8ms"}, func(c producer.Config) any { return c.MaxBlock }, 8 * time.Millisecond},
+		{[]string{"--max-request-size", "2345"}, func(c producer.Config) any { return c.MaxRequestSize }, 2345},
+		{[]string{"--request-timeout", "9ms"}, func(c producer.Config) any { return c.RequestTimeout }, 9 * time.Millisecond},
+		{[]string{"--delivery-timeout", "10ms"}, func(c producer.Config) any { return c.DeliveryTimeout }, 10 * time.Millisecond},
+		{[]string{"--max-in-flight", "3"}, func(c producer.Config) any { return c.MaxInFlight }, 3},
+		{[]string{"--compression", "lz4"}, func(c producer.Config) any { return c.Compression }, compression.LZ4},
+		{[]string{"-z", "gzip", "--compression-level", "4"}, func(c producer.Config) any { return c.CompressionLevel }, 4},
+		{[]string{"--transactional-id", "tx"}, func(c producer.Config) any { return c.TransactionalID }, "tx"},
+	}
+	for _, tc := range cases {
+		cfg, _, err := resolve(t, tc.args...)
+		if got := tc.get(cfg); err != nil || got != tc.want {
+			t.Errorf("%s: %v (%v), want %v", strings.Join(tc.args, " "), got, err, tc.want)
+		}
+		if cfg, _, _ := resolve(t); tc.get(cfg) == tc.want {
+			t.Errorf("%s: %v is already the value without it", strings.Join(tc.args, " "), tc.want)
+		}
+	}
+	// A setting given a flag is given a case here too.
+	for _, s := range settings {
+		given := func(a string) bool { return a == "--"+s.flag || strings.HasPrefix(a, "--"+s.flag+"=") }
+		if s.flag != "" && !slices.ContainsFunc(cases, func(tc flagCase) bool { return slices.ContainsFunc(tc.args, given) }) {
+			t.Errorf("--%s: no case checks its field, %s", s.flag, s.field)
+		}
 	}
 }
 
@@ -266,10 +390,7 @@ func TestSettingsNameConfigFields(t *testing.T) {
 // three, blaming --delivery-timeout.
 func TestADeliveryTimeoutLeftUnsetFollowsLingerAndRequestTimeout(t *testing.T) {
 	for _, args := range [][]string{{"--request-timeout", "3m"}, {"-X", "request.timeout.ms=180000"}, {"--linger", "2m"}} {
-		cfg, _, err := resolve(t, append([]string{"-b", "h:1"}, args...)...)
-		if err == nil {
-			err = cfg.Validate()
-		}
+		cfg, err := resolveValid(t, append([]string{"-b", "h:1"}, args...)...)
 		if err != nil {
 			t.Errorf("%v: %v", args, err)
 			continue
@@ -281,6 +402,26 @@ func TestADeliveryTimeoutLeftUnsetFollowsLingerAndRequestTimeout(t *testing.T) {
 		}
 		if want := eff.MaxBlock + eff.DeliveryTimeout + flushGrace; outcomesWithin(cfg) != want {
 			t.Errorf("%v: outcomes awaited within %v, want %v", args, outcomesWithin(cfg), want)
+		}
+	}
+}
+
+// MaxBlock and DeliveryTimeout as long as a Duration holds, a user's
+// "forever", bound the wait for outcomes at the longest Duration: their sum
+// wrapped to a negative bound, and the flush, and every transaction's end,
+// failed at once with their deadline exceeded.
+func TestOutcomesOfHugeTimeoutsAreAwaitedAsLongAsADurationHolds(t *testing.T) {
+	for _, args := range [][]string{
+		{"--max-block", "2000000h", "--delivery-timeout", "2000000h"},
+		{"-X", "max.block.ms=9223372036854", "-X", "delivery.timeout.ms=9223372036854"},
+	} {
+		cfg, err := resolveValid(t, append([]string{"-b", "h:1"}, args...)...)
+		if err != nil {
+			t.Errorf("%v: %v", args, err)
+			continue
+		}
+		if got := outcomesWithin(cfg); got != math.MaxInt64 {
+			t.Errorf("%v: outcomes awaited within %v, want the longest Duration", args, got)
 		}
 	}
 }
@@ -330,5 +471,28 @@ func TestJavasZeroBatchSizeAndMaxBlock(t *testing.T) {
 	_, _, err = resolve(t, "-X", "max.block.ms=0")
 	if want := "-X max.block.ms: max.block.ms=0 (Java: never block) is not supported:"; err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("max.block.ms=0: %v, want %q...", err, want)
+	}
+}
+
+// A properties file is often the one the Java clients use, with the SASL
+// password in sasl.jaas.config: a malformed \u escape there (a password
+// with "\user" in it) is refused naming its line and setting, never
+// quoting the value, as Java's Properties.load refuses it ("Malformed
+// \uxxxx encoding") without quoting it either.
+func TestAMalformedEscapeInAPropertiesFileDoesNotShowTheValue(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "client.properties")
+	jaas := `sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="alice" password="C:\users\s3cret";`
+	if err := os.WriteFile(file, []byte("acks=all\n"+jaas+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runKprod(t, "", "perf", "--brokers", "127.0.0.1:1", "--producer-config", file)
+	if r.code != exitUsage || strings.Count(r.stderr, "\n") != 1 {
+		t.Fatalf("exit %d, stderr %q; want exit %d and one line", r.code, r.stderr, exitUsage)
+	}
+	if strings.Contains(r.stderr, "s3cret") || strings.Contains(r.stderr, "alice") {
+		t.Errorf("stderr %q shows the setting's value", r.stderr)
+	}
+	if !strings.Contains(r.stderr, "line 2") || !strings.Contains(r.stderr, "sasl.jaas.config") {
+		t.Errorf("stderr %q does not name line 2 and its setting", r.stderr)
 	}
 }

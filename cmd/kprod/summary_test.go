@@ -265,3 +265,77 @@ func TestUnderAcksZeroTheSummarySaysWrittenNotAcked(t *testing.T) {
 		}
 	}
 }
+
+// The rates count what was acknowledged by the end of the timed phase,
+// per second of it, in records and in MiB (2^20 bytes, as
+// kafka-producer-perf-test counts its "MB/sec"); an interrupted run's
+// flush acknowledges more after its time stops, which counts as acked but
+// not in the rates. The per-record costs divide by the records sent,
+// failed ones included, and a batch's records are BatchRecords over
+// Batches. These are the numbers users compare between runs, and the
+// end-to-end runs check none of their values: MB/s in 10^6 bytes would
+// read 5% high, and the flush's records over the time without them 50%
+// high here.
+func TestTheRatesAndPerRecordCostsAreInTheirUnits(t *testing.T) {
+	m := meterWith(3000, 1000, 3000*1024) // by the end of the flush
+	ph := phase{
+		interrupted: true, elapsed: 2 * time.Second, flushed: time.Second,
+		rated: counts{sent: 4000, acked: 2000, bytes: 2000 * 1024}, // at Ctrl-C
+		cpu:   10 * time.Millisecond, mallocs: 100_000,
+	}
+	st := producer.Stats{Batches: 8, BatchRecords: 3000, Requests: 2}
+	s := newSummary(summaryInput{mode: "perf", meter: m, phase: ph, stats: st})
+	if s.RecordsPerSec != 1000 || s.MBPerSec != 0.977 || s.CPUUsPerRecord != 2.5 ||
+		s.AllocsPerRecord != 25 || s.RecordsPerBatch != 375 {
+		t.Errorf("%.1f records/s, %.3f MB/s, %.3f µs/record, %.2f allocs/record, %.1f records/batch; "+
+			"want 1000, 0.977 (2,048,000 bytes in 2 s), 2.5, 25 and 375",
+			s.RecordsPerSec, s.MBPerSec, s.CPUUsPerRecord, s.AllocsPerRecord, s.RecordsPerBatch)
+	}
+	got := writeSummary(t, summaryInput{mode: "perf", meter: m, phase: ph, stats: st})
+	for _, want := range []string{
+		"time      2.000 s until interrupted (then 1.000 s to flush), 1,000 records/s, 0.98 MB/s\n",
+		"batches   8 (375.0 records/batch) in 2 requests,",
+		"cpu       0.010 s, 2.500 µs/record, 25.00 allocs/record\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("summary lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+// Rates and per-record costs are shown from minPerRecord records on,
+// as the README says ("Below 1,000 records ... leaves out"), and left out
+// below.
+func TestRatesAreShownFromOneThousandRecords(t *testing.T) {
+	for _, tc := range []struct {
+		sent  int64
+		shown bool
+	}{{minPerRecord - 1, false}, {minPerRecord, true}} {
+		m := meterWith(tc.sent, 0, tc.sent)
+		got := writeSummary(t, summaryInput{mode: "perf", meter: m, phase: phase{elapsed: time.Second, rated: m.counts()}})
+		if strings.Contains(got, "records/s") != tc.shown {
+			t.Errorf("%d records: rates shown %t, want %t:\n%s", tc.sent, !tc.shown, tc.shown, got)
+		}
+	}
+}
+
+// A record whose callback never ran by the summary (the library promises
+// it always runs) counts as failed, UNRESOLVED, so that acked + failed =
+// sent as the README promises and the records line shows the loss, not
+// "5 sent, 3 acked, 1 failed" with the fifth record in no count.
+func TestARecordWithoutAnOutcomeCountsFailedAsUnresolved(t *testing.T) {
+	m := newMeter(1)
+	m.shard(0).sent.Store(5)
+	for range 3 {
+		m.acked(m.shard(0).tally, 1000, 10)
+	}
+	m.recordError(producer.ErrClosed)
+	s := newSummary(summaryInput{mode: "perf", meter: m})
+	if s.RecordsFailed != 2 || s.Errors[unresolvedError] != 1 || s.Errors["CLOSED"] != 1 {
+		t.Errorf("%d failed %v; want 2, CLOSED 1 and %s 1", s.RecordsFailed, s.Errors, unresolvedError)
+	}
+	got := writeSummary(t, summaryInput{mode: "perf", meter: m})
+	if want := "records   5 sent, 3 acked, 2 failed\nerrors    CLOSED 1, UNRESOLVED 1\n"; !strings.Contains(got, want) {
+		t.Errorf("summary lacks %q:\n%s", want, got)
+	}
+}

@@ -12,6 +12,7 @@ import (
 
 	producer "github.com/gokafka/producer"
 	"github.com/gokafka/producer/conn"
+	"github.com/gokafka/producer/internal/brokertext"
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
 )
@@ -314,11 +315,13 @@ func createTopic(ctx context.Context, c *conn.Conn, md *protocol.MetadataRespons
 }
 
 // brokerMessage is the error's name with the broker's own explanation when
-// it sent one, else the protocol's description.
+// it sent one, else the protocol's description. The explanation is the
+// broker's text, quoted and cut short (brokertext): kprod writes it to the
+// terminal.
 func brokerMessage(err error, msg *string) string {
 	var ke *kerr.Error
 	if msg != nil && *msg != "" && errors.As(err, &ke) {
-		return ke.Name + ": " + *msg
+		return ke.Name + ": " + brokertext.Quote(*msg)
 	}
 	return err.Error()
 }

@@ -90,6 +90,22 @@ func TestAPartitionPastTheTopicsLastIsAUsageErrorBeforeAnyRecord(t *testing.T) {
 	}
 }
 
+// produce --partition 0 puts every record in partition 0, whatever its
+// key would choose, as --partition does any other: keys that the
+// partitioner spreads over the three partitions all land in the first.
+// Taken for -1, "the partitioner chooses", it would be a flag ignored.
+func TestPartitionZeroIsAPartition(t *testing.T) {
+	brokers := sharedBroker(t)
+	topic := uniqueTopic("partition-zero")
+	mustProduce(t, "k1:a\nk2:b\nk3:c\nk4:d\nk5:e\nk6:f\n", "-b", brokers, "-t", topic, "--create-topic",
+		"--partitions", "3", "-K", ":", "-p", "0")
+	for _, r := range readBack(t, brokers, topic, 6) {
+		if r.Partition != 0 {
+			t.Errorf("record %s in partition %d, want 0", describe(r), r.Partition)
+		}
+	}
+}
+
 // A topic of one partition is said in the singular, where kprod said
 // "(1 partitions, ...)" and "exists with 1 partitions" (and "1 replicas
 // per partition": partitionsMustMatch).
@@ -321,5 +337,50 @@ func TestCreateTopicChecksATopicAnotherClientCreatedFirst(t *testing.T) {
 		if r.code != tc.code || !strings.Contains(r.stderr, want) || strings.Contains(r.stderr, "created topic") {
 			t.Errorf("--partitions %s: exit %d, stderr:\n%s\nwant exit %d with %q and no 'created topic'", tc.partitions, r.code, r.stderr, tc.code, want)
 		}
+	}
+}
+
+// The broker's explanation of a CreateTopics refusal reaches kprod's error,
+// and the terminal, quoted, control characters escaped, and cut after 512
+// bytes. Before, an escape sequence in it ran on the terminal, a line break
+// faked a line of kprod's own ("created topic"), and a message of the
+// response's size made an error of that size.
+func TestABrokersReasonForNotCreatingATopicIsShownSafely(t *testing.T) {
+	long := strings.Repeat("x", 600) + "THE END"
+	for _, tc := range []struct {
+		code    *kerr.Error
+		message string
+		exit    int
+		want    string
+	}{
+		{kerr.InvalidPartitions, "no\n\x1b[2Jkprod: created topic", exitUsage,
+			`--partitions: 3: the broker says INVALID_PARTITIONS: "no\n\x1b[2Jkprod: created topic"`},
+		{kerr.PolicyViolation, long, exitFailed,
+			`creating topic %s: POLICY_VIOLATION: "` + strings.Repeat("x", 512) + `"... (607 bytes)`},
+	} {
+		t.Run(tc.code.Name, func(t *testing.T) {
+			cluster, err := embedded.Start(embedded.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cluster.Close()
+			topic := uniqueTopic("refused")
+			cluster.Kfake().ControlKey(int16(kmsg.CreateTopics), func(req kmsg.Request) (kmsg.Response, error, bool) {
+				resp := req.(*kmsg.CreateTopicsRequest).ResponseKind().(*kmsg.CreateTopicsResponse)
+				refused := kmsg.NewCreateTopicsResponseTopic()
+				refused.Topic, refused.ErrorCode, refused.ErrorMessage = topic, tc.code.Code, kmsg.StringPtr(tc.message)
+				resp.Topics = append(resp.Topics, refused)
+				return resp, nil, true
+			})
+			r := runKprod(t, "", "perf", "-b", strings.Join(cluster.Addrs(), ","), "-t", topic, "--create-topic",
+				"--partitions", "3", "--num-records", "10")
+			want := strings.ReplaceAll(tc.want, "%s", topic)
+			if r.code != tc.exit || !strings.Contains(r.stderr, want) {
+				t.Errorf("exit %d, stderr:\n%.2000q\nwant exit %d with %q", r.code, r.stderr, tc.exit, want)
+			}
+			if strings.Contains(r.stderr, "\x1b") || strings.Contains(r.stderr, "THE END") {
+				t.Errorf("the broker's text reached stderr as it came:\n%.2000q", r.stderr)
+			}
+		})
 	}
 }

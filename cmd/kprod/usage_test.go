@@ -26,6 +26,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"perf", "--throughput", "1e-11"}, "--throughput: 1e-11 records/s is too low to pace: each of 1 goroutine would wait"},
 		{[]string{"perf", "--throughput", "1e-10", "--concurrency", "2"}, "--throughput: 1e-10 records/s is too low to pace: each of 2 goroutines would wait"},
 		{[]string{"perf", "--throughput", "NaN"}, "--throughput: NaN is not a number of records/s"},
+		// Only -1 of the negatives means unlimited: -0.5 is no pace.
+		{[]string{"perf", "--throughput", "-0.5"}, "--throughput: -0.5 is negative (use 0 or -1 for unlimited)"},
 		{[]string{"perf", "--max-request-size", "0"}, "--max-request-size: 0 is less than 1"},
 		{[]string{"perf", "--partitions", "0"}, "--partitions"},
 		// A name the library refuses, by its rule: it was created on the

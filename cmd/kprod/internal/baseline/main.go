@@ -30,7 +30,57 @@ func main() {
 	}
 }
 
+// workload is what the flags ask baseline to produce, and with what
+// Config.
+type workload struct {
+	topic      string
+	records    int64
+	payload    payload.Config
+	throughput float64
+	cfg        producer.Config
+}
+
 func run() error {
+	w, err := parseFlags()
+	if err != nil {
+		return err
+	}
+	p, err := producer.New(w.cfg)
+	if err != nil {
+		return err
+	}
+	src := payload.New(w.payload).Source(0)
+	var failed atomic.Int64
+	var firstErr atomic.Pointer[error]
+	callback := func(_ producer.RecordMetadata, err error) {
+		if err != nil && failed.Add(1) == 1 {
+			firstErr.Store(&err)
+		}
+	}
+	ctx := context.Background()
+	cpu0, t0 := cpuTime(), time.Now()
+	produceAll(ctx, p, w, src, t0, callback)
+	if err := p.Flush(ctx); err != nil {
+		return err
+	}
+	elapsed, cpu, stats := time.Since(t0), cpuTime()-cpu0, p.Stats()
+	if err := p.Close(ctx); err != nil {
+		return err
+	}
+	// The batches and requests say how full the buffer ran, which moves
+	// the CPU per record: compare runs that batched alike.
+	fmt.Fprintf(os.Stderr, "baseline: %d records in %.3f s, cpu %.3f s, %.3f µs/record, %d failed, %d batches in %d requests\n",
+		w.records, elapsed.Seconds(), cpu.Seconds(), float64(cpu.Microseconds())/float64(w.records), failed.Load(),
+		stats.Batches, stats.Requests)
+	if e := firstErr.Load(); e != nil {
+		return fmt.Errorf("%d records failed, the first with: %w", failed.Load(), *e)
+	}
+	return nil
+}
+
+// parseFlags reads the workload from the command line, refusing what
+// cannot be run.
+func parseFlags() (workload, error) {
 	brokers := flag.String("brokers", "", "bootstrap `host:port,...` (required); the topic must exist")
 	topic := flag.String("topic", "kprod-perf", "topic to produce to")
 	records := flag.Int64("num-records", 1_000_000, "records to produce")
@@ -45,13 +95,13 @@ func run() error {
 	flag.Parse()
 	switch {
 	case *brokers == "":
-		return errors.New("--brokers is required")
+		return workload{}, errors.New("--brokers is required")
 	case *records < 1 || *size < 0 || *keySize < 0 || *keyPool < 0 || *throughput < 0 || *bufferMemory < 0 || *linger < 0:
-		return errors.New("--num-records must be positive, and sizes, counts, rates and the linger not negative")
+		return workload{}, errors.New("--num-records must be positive, and sizes, counts, rates and the linger not negative")
 	}
 	codec, err := compression.ParseCodec(*codecName)
 	if err != nil {
-		return err // it names the flag's values
+		return workload{}, err // it names the flag's values
 	}
 	c := payload.Config{Size: *size, KeySize: *keySize, KeyPool: *keyPool}
 	switch *kind {
@@ -60,57 +110,34 @@ func run() error {
 	case "letters":
 		c.Kind = payload.Letters
 	default:
-		return fmt.Errorf("--payload: %q is neither random nor letters", *kind)
+		return workload{}, fmt.Errorf("--payload: %q is neither random nor letters", *kind)
 	}
 
 	if *linger == 0 {
 		*linger = producer.NoLinger // the library reads 0 as "the default"
 	}
-	p, err := producer.New(producer.Config{Brokers: strings.Split(*brokers, ","), BufferMemory: *bufferMemory,
-		Compression: codec, Linger: *linger})
-	if err != nil {
-		return err
-	}
-	src := payload.New(c).Source(0)
-	var failed atomic.Int64
-	var firstErr atomic.Pointer[error]
-	callback := func(_ producer.RecordMetadata, err error) {
-		if err != nil && failed.Add(1) == 1 {
-			firstErr.Store(&err)
-		}
-	}
-	ctx := context.Background()
-	cpu0, t0 := cpuTime(), time.Now()
-	rec := producer.Record{Topic: *topic}
+	return workload{topic: *topic, records: *records, payload: c, throughput: *throughput,
+		cfg: producer.Config{Brokers: strings.Split(*brokers, ","), BufferMemory: *bufferMemory,
+			Compression: codec, Linger: *linger}}, nil
+}
+
+// produceAll produces w's records from src, paced from t0 at w's
+// throughput if it has one.
+func produceAll(ctx context.Context, p *producer.Producer, w workload, src *payload.Source, t0 time.Time, callback producer.Callback) {
+	rec := producer.Record{Topic: w.topic}
 	var interval time.Duration
 	paceEach := int64(1)
-	if *throughput > 0 {
-		interval = time.Duration(float64(time.Second) / *throughput)
+	if w.throughput > 0 {
+		interval = time.Duration(float64(time.Second) / w.throughput)
 		paceEach = max(1, int64(time.Millisecond/interval))
 	}
-	for seq := range *records {
+	for seq := range w.records {
 		if interval > 0 && seq%paceEach == 0 {
 			pace(t0.Add(time.Duration(seq) * interval))
 		}
 		rec.Key, rec.Value = src.Key(), src.Value(seq)
 		p.Produce(ctx, &rec, callback)
 	}
-	if err := p.Flush(ctx); err != nil {
-		return err
-	}
-	elapsed, cpu, stats := time.Since(t0), cpuTime()-cpu0, p.Stats()
-	if err := p.Close(ctx); err != nil {
-		return err
-	}
-	// The batches and requests say how full the buffer ran, which moves
-	// the CPU per record: compare runs that batched alike.
-	fmt.Fprintf(os.Stderr, "baseline: %d records in %.3f s, cpu %.3f s, %.3f µs/record, %d failed, %d batches in %d requests\n",
-		*records, elapsed.Seconds(), cpu.Seconds(), float64(cpu.Microseconds())/float64(*records), failed.Load(),
-		stats.Batches, stats.Requests)
-	if e := firstErr.Load(); e != nil {
-		return fmt.Errorf("%d records failed, the first with: %w", failed.Load(), *e)
-	}
-	return nil
 }
 
 // pace waits until due. It is called once per millisecond's worth of
