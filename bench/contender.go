@@ -57,14 +57,20 @@ func Run(ctx context.Context, name string, c driver.Client, w Workload) (Result,
 	for i := range value {
 		value[i] = byte('a' + i%26)
 	}
-	var failed atomic.Int64
-	var acked sync.WaitGroup
-	acked.Add(w.Records)
+	var failed, acked atomic.Int64
+	// all closes with the last acknowledgement, so that the wait for it
+	// can end with ctx: a lost callback fails the run, not the test binary.
+	all := make(chan struct{})
+	if w.Records == 0 {
+		close(all)
+	}
 	done := func(err error) {
 		if err != nil {
 			failed.Add(1)
 		}
-		acked.Done()
+		if acked.Add(1) == int64(w.Records) {
+			close(all)
+		}
 	}
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -87,6 +93,10 @@ func Run(ctx context.Context, name string, c driver.Client, w Workload) (Result,
 	if err := c.Flush(ctx); err != nil {
 		return Result{}, fmt.Errorf("%s: flush: %w", name, err)
 	}
-	acked.Wait()
+	select {
+	case <-all:
+	case <-ctx.Done():
+		return Result{}, fmt.Errorf("%s: %d of %d records acknowledged: %w", name, acked.Load(), w.Records, ctx.Err())
+	}
 	return Result{Name: name, Records: w.Records, Failed: failed.Load(), Elapsed: time.Since(start)}, nil
 }

@@ -201,7 +201,7 @@ func writeInstructions(md *strings.Builder, r *Results) {
 	} else {
 		fmt.Fprintf(md, "## Instructions per record on the %s broker\n\n", r.Broker)
 	}
-	fmt.Fprintf(md, "Counted %s, %s; %s; %d records per throughput run, %d per latency run, each run made twice on one topic, the second time with a quarter of the records.\n\n",
+	fmt.Fprintf(md, "Counted %s, %s; %s; %d records per throughput run, %d per latency run, each run made twice on one topic, first with a quarter of the records, then with all of them.\n\n",
 		r.Started.Format("2006-01-02 15:04 UTC"), r.Duration, roundsOf(r), r.Records, r.Latency)
 	writeSkipped(md, r, "Not counted")
 	if r.CacheSize != 0 {

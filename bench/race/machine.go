@@ -2,8 +2,11 @@ package race
 
 import (
 	"bufio"
+	"context"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -43,4 +46,48 @@ func procField(path, name string) string {
 		}
 	}
 	return ""
+}
+
+// Machine is what the report says about where it ran.
+type Machine struct {
+	OS     string `json:"os"`
+	CPU    string `json:"cpu"`
+	Cores  int    `json:"cores"`
+	Memory string `json:"memory"`
+	Go     string `json:"go"`
+	Java   string `json:"java,omitempty"`
+}
+
+// ModuleDir finds the bench module's directory with `go list`, so that the
+// race runs from anywhere in the repository.
+func ModuleDir(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}", "github.com/gokafka/producer/bench").Output()
+	if err != nil {
+		return "", fmt.Errorf("finding the bench module (run from inside the repository): %w", err)
+	}
+	dir := strings.TrimSpace(string(out))
+	if _, err := os.Stat(filepath.Join(dir, "go.mod")); err != nil {
+		return "", fmt.Errorf("bench module at %q: %w", dir, err)
+	}
+	return dir, nil
+}
+
+// commitOf is the repository's commit, marked when the work tree has
+// changes, untracked files included (a new .go file in a package is built
+// into the binaries as surely as an edited one; ignored files are not);
+// empty outside git. The race's own output (the results files, RESULTS.md
+// and the charts) does not count as a change: a race on one broker right
+// after one on another finds the first's output written, a new results
+// file or chart among it.
+func commitOf(ctx context.Context, dir string) string {
+	commit, err := gitOutput(ctx, dir, "rev-parse", "--short", "HEAD")
+	if err != nil {
+		return ""
+	}
+	changed, err := gitOutput(ctx, dir, "status", "--porcelain", "--untracked-files=all", "--",
+		":(top)", ":(top,exclude)bench/results", ":(top,exclude)bench/RESULTS.md", ":(top,exclude)bench/race-*.svg")
+	if err != nil || changed != "" {
+		commit += "-dirty"
+	}
+	return commit
 }

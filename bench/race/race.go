@@ -5,14 +5,8 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
-	"strings"
 	"time"
-
-	"github.com/gokafka/producer/bench/driver"
 )
 
 // Options is one race.
@@ -187,8 +181,33 @@ const PeakRSSOwn = "own"
 // short must not replace a whole one's results file (its runs so far are
 // in the log).
 func Race(ctx context.Context, o Options) (*Results, error) {
+	if err := o.prepare(); err != nil {
+		return nil, err
+	}
+	res := newResults(ctx, o)
+	files, err := buildHarness(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	clients, binaries := buildClients(ctx, o, res)
+	if files.payloads, err = writePayloads(o.WorkDir); err != nil {
+		return nil, err
+	}
+
+	res.JavaStartup = measureJavaStartup(ctx, o, clients, files)
+	if err := runRounds(ctx, o, res, clients, binaries, files); err != nil {
+		return nil, err
+	}
+	res.Finished = time.Now().UTC()
+	res.Duration = res.Finished.Sub(res.Started).Round(time.Second)
+	return res, nil
+}
+
+// prepare refuses Options the race cannot run, and fills in the defaults
+// of those left at zero.
+func (o *Options) prepare() error {
 	if o.Rounds < 1 || o.Records < 1 || o.LatencyRecords < 1 {
-		return nil, fmt.Errorf("rounds, records and latency records must be at least 1")
+		return fmt.Errorf("rounds, records and latency records must be at least 1")
 	}
 	if o.RunTimeout == 0 {
 		o.RunTimeout = 10 * time.Minute
@@ -198,17 +217,23 @@ func Race(ctx context.Context, o Options) (*Results, error) {
 	}
 	if o.CacheSize != 0 {
 		if !o.Instructions {
-			return nil, fmt.Errorf("a simulated cache needs the instruction count (Instructions)")
+			return fmt.Errorf("a simulated cache needs the instruction count (Instructions)")
 		}
 		if err := checkCacheSize(o.CacheSize); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if o.Instructions {
 		if err := checkCountTool(); err != nil {
-			return nil, err
+			return err
 		}
 	}
+	return nil
+}
+
+// newResults is the Results of a race on o, begun now, without its clients
+// or runs.
+func newResults(ctx context.Context, o Options) *Results {
 	res := &Results{Broker: o.BrokerName, Started: time.Now().UTC(), Rounds: o.Rounds, Records: o.Records, Latency: o.LatencyRecords,
 		Instructions: o.Instructions, CacheSize: o.CacheSize, ValuesChecked: true, PeakRSSFrom: PeakRSSOwn, Order: OrderCounterbalanced}
 	res.Machine = describeMachine(o.Java)
@@ -217,22 +242,33 @@ func Race(ctx context.Context, o Options) (*Results, error) {
 	for _, w := range o.Workloads {
 		res.Workloads = append(res.Workloads, w.Name)
 	}
+	return res
+}
 
+// buildHarness builds the embedded broker, where the race owns it, and
+// the binary that reads a run's topic back.
+func buildHarness(ctx context.Context, o Options) (harnessFiles, error) {
 	var files harnessFiles
 	if len(o.Brokers) == 0 {
 		bin, err := Contender{Name: "racebroker", Package: "./cmd/racebroker"}.build(ctx, o.ModuleDir, o.WorkDir)
 		if err != nil {
-			return nil, err
+			return files, err
 		}
 		files.broker = bin
 	}
 	readBack, err := Contender{Name: "racereadback", Package: "./cmd/racereadback"}.build(ctx, o.ModuleDir, o.WorkDir)
 	if err != nil {
-		return nil, err
+		return files, err
 	}
 	files.readBack = readBack
-	binaries := map[string]string{}
-	var clients []Contender
+	return files, nil
+}
+
+// buildClients is the clients that can race, with each Go client's binary
+// by name. It notes in res those that cannot, and why, and names the
+// others.
+func buildClients(ctx context.Context, o Options, res *Results) (clients []Contender, binaries map[string]string) {
+	binaries = map[string]string{}
 	for _, c := range o.Clients {
 		switch {
 		case c.Java && o.Instructions:
@@ -262,11 +298,12 @@ func Race(ctx context.Context, o Options) (*Results, error) {
 		clients = append(clients, c)
 		res.Clients = append(res.Clients, c.Name)
 	}
-	if files.payloads, err = writePayloads(o.WorkDir); err != nil {
-		return nil, err
-	}
+	return clients, binaries
+}
 
-	res.JavaStartup = measureJavaStartup(ctx, o, clients, files)
+// runRounds runs the rounds, adding each run to res and logging it as it
+// ends; it stops at the first run that finds ctx done.
+func runRounds(ctx context.Context, o Options, res *Results, clients []Contender, binaries map[string]string, files harnessFiles) error {
 	for round := 1; round <= o.Rounds; round++ {
 		for wi, w := range o.Workloads {
 			for _, c := range inTurn(clients, round, wi) {
@@ -277,14 +314,12 @@ func Race(ctx context.Context, o Options) (*Results, error) {
 				res.Runs = append(res.Runs, run)
 				logRun(o.Log, run, o.CacheSize != 0)
 				if err := ctx.Err(); err != nil {
-					return nil, err
+					return err
 				}
 			}
 		}
 	}
-	res.Finished = time.Now().UTC()
-	res.Duration = res.Finished.Sub(res.Started).Round(time.Second)
-	return res, nil
+	return nil
 }
 
 // inTurn is the order the clients run in a round (from 1) on its workload
@@ -395,243 +430,4 @@ func measureJavaStartup(ctx context.Context, o Options, clients []Contender, fil
 		return &Startup{Workload: w.Name, Records: run.Records, CPU: run.CPU}
 	}
 	return nil
-}
-
-// harnessFiles are the files the harness runs beside the clients.
-type harnessFiles struct {
-	// broker is the embedded broker's binary (cmd/racebroker), empty on
-	// a running broker.
-	broker string
-	// readBack is the binary that reads a run's topic back
-	// (cmd/racereadback, readback.go).
-	readBack string
-	// payloads is the Java producer's payload file.
-	payloads string
-}
-
-// oneRun starts the broker if the race owns it, makes the run's topic,
-// runs the client, and checks the topic's count and, for a Go client, its
-// values.
-func oneRun(ctx context.Context, o Options, round int, w Workload, c Contender, binary string, files harnessFiles) (run Run) {
-	run = Run{Round: round, Workload: w.Name, Client: c.Name, Requests: -1,
-		Topic: fmt.Sprintf("race-%s-%s-%d-%d", w.Name, c.plainName(), round, time.Now().UnixNano())}
-	run.Records = o.Records
-	if w.Rate > 0 {
-		run.Records = o.LatencyRecords
-	}
-	fail := func(err error) Run {
-		if run.Err == "" {
-			run.Err = err.Error()
-		}
-		return run
-	}
-
-	brokers := o.Brokers
-	if files.broker != "" {
-		broker, err := startEmbedded(ctx, files.broker)
-		if err != nil {
-			return fail(err)
-		}
-		brokers = broker.Addrs
-		defer func() {
-			if n, err := stopEmbedded(broker); err == nil {
-				run.Requests = n
-			} else if run.Err == "" {
-				run.Err = err.Error()
-			}
-		}()
-	}
-	adm, err := newAdmin(brokers)
-	if err != nil {
-		return fail(err)
-	}
-	defer adm.close()
-	if err := adm.createTopic(ctx, run.Topic, partitions); err != nil {
-		return fail(err)
-	}
-	if files.broker == "" {
-		defer func() {
-			if err := adm.deleteTopic(context.WithoutCancel(ctx), run.Topic); err != nil && run.Err == "" {
-				run.Err = err.Error()
-			}
-		}()
-	}
-
-	requestsBefore := int64(-1)
-	if files.broker == "" && o.ProduceRequests != nil {
-		if requestsBefore, err = o.ProduceRequests(ctx); err != nil {
-			return fail(fmt.Errorf("counting the broker's Produce requests before the run: %w", err))
-		}
-	}
-
-	s := w.settings(brokers, run.Topic, run.Records)
-	runCtx, cancel := context.WithTimeout(ctx, o.RunTimeout)
-	defer cancel()
-	var m measured
-	want := run.Records + warmups(c)
-	switch {
-	case c.Java:
-		m, err = runJava(runCtx, o.Java, o.JavaClasspath, files.payloads, s)
-	case o.Instructions:
-		var per perRecord
-		m, per, err = countGo(runCtx, o.WorkDir, binary, s, o.CacheSize)
-		run.Instructions, run.CacheReadMisses, run.CacheWriteMisses = per.instructions, per.readMisses, per.writeMisses
-		// The shorter run sent its records to the same topic.
-		want += countedRecords(run.Records) + warmups(c)
-	default:
-		m, err = runGo(runCtx, binary, s)
-	}
-	if err != nil {
-		return fail(err)
-	}
-	run.CPU, run.MaxRSS, run.Elapsed = m.cpu, m.peakRSS, m.result.Elapsed
-	run.P50, run.P99, run.SenderStack = m.result.P50, m.result.P99, m.result.SenderStack
-	run.LatencyFrom = m.result.LatencyFrom
-	run.Produced, run.Version, run.Config = m.result.Produced, m.result.Version, m.result.Config
-	switch {
-	case requestsBefore >= 0:
-		after, err := o.ProduceRequests(ctx)
-		if err != nil {
-			return fail(fmt.Errorf("counting the broker's Produce requests after the run: %w", err))
-		}
-		run.Requests = after - requestsBefore
-	case files.broker == "":
-		run.Requests = m.requests
-	}
-	if m.result.Failed > 0 {
-		return fail(fmt.Errorf("%d records failed, the first with: %s", m.result.Failed, m.result.FirstError))
-	}
-	if c.Floor {
-		// It sent nothing: there is no topic to count.
-		if run.Produced != want {
-			return fail(fmt.Errorf("the floor reports %d records completed, want %d", run.Produced, want))
-		}
-		return run
-	}
-	// The topic is held to what the harness asked for, not to what the
-	// client says it sent.
-	counted, err := adm.checkCount(ctx, run.Topic, int64(want))
-	run.Counted = counted
-	if err != nil {
-		return fail(err)
-	}
-	if run.Produced != want {
-		return fail(fmt.Errorf("the client reports %d records sent, want %d", run.Produced, want))
-	}
-	if sent := sentValues(o, c, s); sent != nil {
-		req := readBackRequest{Brokers: brokers, Topic: run.Topic, ValueSize: s.ValueSize, Sent: sent}
-		if err := readBack(ctx, files.readBack, req); err != nil {
-			return fail(err)
-		}
-	}
-	return run
-}
-
-// sentValues is how many times the run's client sent each value of the
-// driver's ring (driver.ValueCounts), both runs of a counted run included;
-// nil for the Java producer, which picks each record's payload at random.
-func sentValues(o Options, c Contender, s driver.Settings) []int {
-	if c.Java {
-		return nil
-	}
-	sent := driver.ValueCounts(s)
-	if o.Instructions {
-		short := s
-		short.Records = countedRecords(s.Records)
-		for i, n := range driver.ValueCounts(short) {
-			sent[i] += n
-		}
-	}
-	return sent
-}
-
-// warmups is how many records a contender sends before its clock starts:
-// the Go driver one, ProducerPerformance none.
-func warmups(c Contender) int {
-	if c.Java {
-		return 0
-	}
-	return 1
-}
-
-// logRun prints one run's line. cached says the race simulated a cache:
-// the line then shows its misses, even none.
-func logRun(w io.Writer, r Run, cached bool) {
-	if r.Err != "" {
-		fmt.Fprintf(w, "round %d %-8s %-19s FAILED: %s\n", r.Round, r.Workload, r.Client, firstLine(r.Err))
-		return
-	}
-	if r.Instructions != 0 {
-		fmt.Fprintf(w, "round %d %-8s %-19s %6.0f instructions/record", r.Round, r.Workload, r.Client, r.Instructions)
-		if cached {
-			fmt.Fprintf(w, " %5.1f + %4.1f cache misses/record", noMinusZero(r.CacheReadMisses), noMinusZero(r.CacheWriteMisses))
-		}
-		fmt.Fprintln(w)
-		return
-	}
-	fmt.Fprintf(w, "round %d %-8s %-19s %6.2f µs/record CPU %9.0f records/s %5d MiB RSS p50 %v p99 %v requests %d\n",
-		r.Round, r.Workload, r.Client, r.cpuPerRecord(), r.recordsPerSec(), r.MaxRSS>>20, r.P50, r.P99, r.Requests)
-}
-
-func (r Run) cpuPerRecord() float64 {
-	return float64(r.CPU.Microseconds()) / float64(r.Records)
-}
-
-// p99 is the run's p99 latency in nanoseconds, 0 where it has none.
-func (r Run) p99() float64 { return float64(r.P99) }
-
-func (r Run) recordsPerSec() float64 {
-	if r.Elapsed <= 0 {
-		return 0
-	}
-	return float64(r.Records) / r.Elapsed.Seconds()
-}
-
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(s, "\n")
-	return line
-}
-
-// Machine is what the report says about where it ran.
-type Machine struct {
-	OS     string `json:"os"`
-	CPU    string `json:"cpu"`
-	Cores  int    `json:"cores"`
-	Memory string `json:"memory"`
-	Go     string `json:"go"`
-	Java   string `json:"java,omitempty"`
-}
-
-// ModuleDir finds the bench module's directory with `go list`, so that the
-// race runs from anywhere in the repository.
-func ModuleDir(ctx context.Context) (string, error) {
-	out, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}", "github.com/gokafka/producer/bench").Output()
-	if err != nil {
-		return "", fmt.Errorf("finding the bench module (run from inside the repository): %w", err)
-	}
-	dir := strings.TrimSpace(string(out))
-	if _, err := os.Stat(filepath.Join(dir, "go.mod")); err != nil {
-		return "", fmt.Errorf("bench module at %q: %w", dir, err)
-	}
-	return dir, nil
-}
-
-// commitOf is the repository's commit, marked when the work tree has
-// changes, untracked files included (a new .go file in a package is built
-// into the binaries as surely as an edited one; ignored files are not);
-// empty outside git. The race's own output (the results files, RESULTS.md
-// and the charts) does not count as a change: a race on one broker right
-// after one on another finds the first's output written, a new results
-// file or chart among it.
-func commitOf(ctx context.Context, dir string) string {
-	commit, err := gitOutput(ctx, dir, "rev-parse", "--short", "HEAD")
-	if err != nil {
-		return ""
-	}
-	changed, err := gitOutput(ctx, dir, "status", "--porcelain", "--untracked-files=all", "--",
-		":(top)", ":(top,exclude)bench/results", ":(top,exclude)bench/RESULTS.md", ":(top,exclude)bench/race-*.svg")
-	if err != nil || changed != "" {
-		commit += "-dirty"
-	}
-	return commit
 }

@@ -128,7 +128,24 @@ func plural(n int) string {
 	return "s"
 }
 
+// writeBroker writes r's section: what ran, the CPU ratios against the
+// baseline, a table for each workload, and what r's figures mean.
 func writeBroker(md *strings.Builder, r *Results, chart string) {
+	writeBrokerIntro(md, r, chart)
+	writeRatios(md, r)
+	for _, name := range r.Workloads {
+		writeWorkload(md, r, name)
+	}
+	writeSenderStacks(md, r)
+	writeHowCounted(md, r)
+	writeJavaStartup(md, r)
+	writeFailures(md, r)
+	writeAgainstRefs(md, r)
+}
+
+// writeBrokerIntro writes the title of r's section, when and how r ran,
+// how its runs were checked, the clients it skipped and its chart.
+func writeBrokerIntro(md *strings.Builder, r *Results, chart string) {
 	title := map[string]string{
 		"embedded": "On the embedded broker (franz-go's kfake in a process of its own, fresh for every run)",
 		"kafka":    "On a real Apache Kafka 4.3.1 (one KRaft node from integration/kafka/broker.sh)",
@@ -142,8 +159,11 @@ func writeBroker(md *strings.Builder, r *Results, chart string) {
 	writeValuesChecked(md, r)
 	writeSkipped(md, r, "Not raced")
 	fmt.Fprintf(md, "![CPU per record and throughput per client](%s)\n\n", chart)
+}
 
-	// The headline: CPU ratios against the baseline, workload by client.
+// writeRatios writes the headline: CPU ratios against the baseline,
+// workload by client.
+func writeRatios(md *strings.Builder, r *Results) {
 	fmt.Fprintf(md, "CPU per record against %s (median of per-round ratios; below 1 is less CPU):\n\n", Baseline)
 	writeGrid(md, r, r.Workloads, func(workload, client string) string {
 		cl := cellOf(r, workload, client)
@@ -155,49 +175,56 @@ func writeBroker(md *strings.Builder, r *Results, chart string) {
 		}
 		return fmt.Sprintf("%.2fx", cl.ratio)
 	})
+}
 
-	for _, name := range r.Workloads {
-		w, _ := WorkloadByName(name)
-		fmt.Fprintf(md, "### %s\n\n", w.Title)
-		latency := w.Rate > 0
-		md.WriteString("| client | CPU µs/record | vs " + Baseline + " | records/s | peak RSS MiB | Produce requests/Mrecord |")
-		if latency {
-			md.WriteString(" p50 ms | p99 ms | timed from |")
-		}
-		md.WriteString(" good runs |\n|---|---:|---:|---:|---:|---:|")
-		if latency {
-			md.WriteString("---:|---:|---|")
-		}
-		md.WriteString("---:|\n")
-		for _, c := range r.Clients {
-			cl := cellOf(r, name, c)
-			if cl.runs == 0 && cl.failed == 0 {
-				continue
-			}
-			if cl.runs == 0 {
-				fmt.Fprintf(md, "| %s | failed |  |  |  |  |", c)
-				if latency {
-					md.WriteString("  |  |  |")
-				}
-				fmt.Fprintf(md, " 0 of %d |\n", cl.failed)
-				continue
-			}
-			ratio, reqs := "", "unknown"
-			if cl.ratio > 0 {
-				ratio = fmt.Sprintf("%.2fx", cl.ratio)
-			}
-			if cl.requestsPerM >= 0 {
-				reqs = fmt.Sprintf("%.0f", cl.requestsPerM)
-			}
-			fmt.Fprintf(md, "| %s | %.2f | %s | %.0f | %.0f | %s |", c, cl.cpuPerRecord, ratio, cl.recordsPerS, cl.maxRSS/(1<<20), reqs)
-			if latency {
-				fmt.Fprintf(md, " %s | %s | %s |", ms(cl.p50), ms(cl.p99), cl.latencyFrom)
-			}
-			fmt.Fprintf(md, " %d of %d |\n", cl.runs, cl.runs+cl.failed)
-		}
-		md.WriteString("\n")
+// writeWorkload writes the table of r's workload name, a row for each
+// client that ran it, with the latency columns on a workload at a fixed
+// rate.
+func writeWorkload(md *strings.Builder, r *Results, name string) {
+	w, _ := WorkloadByName(name)
+	fmt.Fprintf(md, "### %s\n\n", w.Title)
+	latency := w.Rate > 0
+	md.WriteString("| client | CPU µs/record | vs " + Baseline + " | records/s | peak RSS MiB | Produce requests/Mrecord |")
+	if latency {
+		md.WriteString(" p50 ms | p99 ms | timed from |")
 	}
-	writeSenderStacks(md, r)
+	md.WriteString(" good runs |\n|---|---:|---:|---:|---:|---:|")
+	if latency {
+		md.WriteString("---:|---:|---|")
+	}
+	md.WriteString("---:|\n")
+	for _, c := range r.Clients {
+		cl := cellOf(r, name, c)
+		if cl.runs == 0 && cl.failed == 0 {
+			continue
+		}
+		if cl.runs == 0 {
+			fmt.Fprintf(md, "| %s | failed |  |  |  |  |", c)
+			if latency {
+				md.WriteString("  |  |  |")
+			}
+			fmt.Fprintf(md, " 0 of %d |\n", cl.failed)
+			continue
+		}
+		ratio, reqs := "", "unknown"
+		if cl.ratio > 0 {
+			ratio = fmt.Sprintf("%.2fx", cl.ratio)
+		}
+		if cl.requestsPerM >= 0 {
+			reqs = fmt.Sprintf("%.0f", cl.requestsPerM)
+		}
+		fmt.Fprintf(md, "| %s | %.2f | %s | %.0f | %.0f | %s |", c, cl.cpuPerRecord, ratio, cl.recordsPerS, cl.maxRSS/(1<<20), reqs)
+		if latency {
+			fmt.Fprintf(md, " %s | %s | %s |", ms(cl.p50), ms(cl.p99), cl.latencyFrom)
+		}
+		fmt.Fprintf(md, " %d of %d |\n", cl.runs, cl.runs+cl.failed)
+	}
+	md.WriteString("\n")
+}
+
+// writeHowCounted says who counted r's Produce requests, and how the
+// clients measure records/s.
+func writeHowCounted(md *strings.Builder, r *Results) {
 	switch {
 	case r.Broker == "embedded":
 		md.WriteString("Produce requests are counted by the embedded broker. ")
@@ -207,10 +234,6 @@ func writeBroker(md *strings.Builder, r *Results, chart string) {
 		md.WriteString("Produce requests on the real broker are known only for the Java producer (its request-total metric, all request kinds). ")
 	}
 	md.WriteString("Records/s is measured by the client from its first measured record to the last ack; for the Java producer it is ProducerPerformance's own figure, which includes connecting.\n\n")
-
-	writeJavaStartup(md, r)
-	writeFailures(md, r)
-	writeAgainstRefs(md, r)
 }
 
 // writeValuesChecked says how r's runs were checked beyond their topics'

@@ -40,24 +40,40 @@ func main() {
 	}
 }
 
-func run() error {
-	var (
-		clients        = flag.String("clients", "gokafka,franz-go,sarama,kafka-go,confluent-kafka-go,floor", "clients to race, comma-separated (java with -java; floor is the harness alone; gokafka@REF is the gokafka client on the library at git commit REF, to race a change against its parent; gokafka-handoff and gokafka-handoff-yield are an experiment, see PERFORMANCE.md)")
-		workloads      = flag.String("workloads", "nokey,key16,lz4,zstd,senders,senders5k,latency", "workloads, comma-separated")
-		rounds         = flag.Int("rounds", 3, "interleaved rounds")
-		records        = flag.Int("records", 1_000_000, "records per throughput run")
-		latencyRecords = flag.Int("latency-records", 50_000, "records per fixed-rate latency run")
-		withJava       = flag.Bool("java", false, "race the Java producer too (fetches kafka-tools with broker.sh once)")
-		kafka          = flag.Bool("kafka", false, "race on a real Kafka that broker.sh starts (and stops) in -kafka-state")
-		kafkaState     = flag.String("kafka-state", filepath.Join(os.TempDir(), "gokafka-race-broker"), "KAFKA_STATE_DIR for -kafka")
-		brokers        = flag.String("brokers", "", "race on this running broker instead (host:port,...)")
-		brokerName     = flag.String("broker", "", "the broker's name in the report and its results file (default embedded, kafka with -kafka, brokers with -brokers)")
-		instructions   = flag.Bool("instructions", false, "count each Go client's instructions per record under valgrind's callgrind instead of timing it (results/BROKER-instructions.json)")
-		cacheSim       = flag.String("cache-sim", "", "with the instruction count, simulate a last-level cache of this size (a power of two, like 512KiB or 16MiB) and count its misses per record; implies -instructions (results/BROKER-cache-SIZE.json)")
-		render         = flag.Bool("render", false, "only rewrite RESULTS.md and the chart from the results files")
-		out            = flag.String("out", "", "write results/, RESULTS.md and the charts here (default: the bench module's directory)")
-	)
+// raceFlags is the command line.
+type raceFlags struct {
+	clients, workloads              string
+	rounds, records, latencyRecords int
+	withJava, kafka                 bool
+	kafkaState, brokers, brokerName string
+	instructions                    bool
+	cacheSim                        string
+	render                          bool
+	out                             string
+}
+
+func parseFlags() raceFlags {
+	var f raceFlags
+	flag.StringVar(&f.clients, "clients", "gokafka,franz-go,sarama,kafka-go,confluent-kafka-go,floor", "clients to race, comma-separated (java with -java; floor is the harness alone; gokafka@REF is the gokafka client on the library at git commit REF, to race a change against its parent; gokafka-handoff and gokafka-handoff-yield are an experiment, see PERFORMANCE.md)")
+	flag.StringVar(&f.workloads, "workloads", "nokey,key16,lz4,zstd,senders,senders5k,latency", "workloads, comma-separated")
+	flag.IntVar(&f.rounds, "rounds", 3, "interleaved rounds")
+	flag.IntVar(&f.records, "records", 1_000_000, "records per throughput run")
+	flag.IntVar(&f.latencyRecords, "latency-records", 50_000, "records per fixed-rate latency run")
+	flag.BoolVar(&f.withJava, "java", false, "race the Java producer too (fetches kafka-tools with broker.sh once)")
+	flag.BoolVar(&f.kafka, "kafka", false, "race on a real Kafka that broker.sh starts (and stops) in -kafka-state")
+	flag.StringVar(&f.kafkaState, "kafka-state", filepath.Join(os.TempDir(), "gokafka-race-broker"), "KAFKA_STATE_DIR for -kafka")
+	flag.StringVar(&f.brokers, "brokers", "", "race on this running broker instead (host:port,...)")
+	flag.StringVar(&f.brokerName, "broker", "", "the broker's name in the report and its results file (default embedded, kafka with -kafka, brokers with -brokers)")
+	flag.BoolVar(&f.instructions, "instructions", false, "count each Go client's instructions per record under valgrind's callgrind instead of timing it (results/BROKER-instructions.json)")
+	flag.StringVar(&f.cacheSim, "cache-sim", "", "with the instruction count, simulate a last-level cache of this size (a power of two, like 512KiB or 16MiB) and count its misses per record; implies -instructions (results/BROKER-cache-SIZE.json)")
+	flag.BoolVar(&f.render, "render", false, "only rewrite RESULTS.md and the chart from the results files")
+	flag.StringVar(&f.out, "out", "", "write results/, RESULTS.md and the charts here (default: the bench module's directory)")
 	flag.Parse()
+	return f
+}
+
+func run() error {
+	f := parseFlags()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
@@ -66,68 +82,24 @@ func run() error {
 		return err
 	}
 	outDir := moduleDir
-	if *out != "" {
-		outDir = *out
+	if f.out != "" {
+		outDir = f.out
 	}
 	resultsDir := filepath.Join(outDir, "results")
-	if *render {
+	if f.render {
 		return race.Render(resultsDir, outDir)
 	}
 
-	opts := race.Options{Rounds: *rounds, Records: *records, LatencyRecords: *latencyRecords, Instructions: *instructions, ModuleDir: moduleDir, Log: os.Stdout}
-	if *cacheSim != "" {
-		if opts.CacheSize, err = race.ParseCacheSize(*cacheSim); err != nil {
-			return err
-		}
-		opts.Instructions = true
-	}
-	names := splitList(*clients)
-	if *withJava && !slices.Contains(names, "java") {
-		names = append(names, "java")
-	}
-	for _, n := range names {
-		c, err := race.ContenderByName(n)
-		if err != nil {
-			return err
-		}
-		opts.Clients = append(opts.Clients, c)
-	}
-	for _, n := range splitList(*workloads) {
-		w, err := race.WorkloadByName(n)
-		if err != nil {
-			return err
-		}
-		opts.Workloads = append(opts.Workloads, w)
-	}
 	brokerScript := filepath.Join(moduleDir, "..", "integration", "kafka", "broker.sh")
-	if slices.Contains(names, "java") {
-		out, err := exec.CommandContext(ctx, brokerScript, "tools-classpath").Output()
-		if err != nil {
-			return fmt.Errorf("%s tools-classpath: %w", brokerScript, err)
-		}
-		opts.Java, opts.JavaClasspath = "java", strings.TrimSpace(string(out))
+	opts, err := raceOptions(ctx, f, moduleDir, brokerScript)
+	if err != nil {
+		return err
 	}
-
-	opts.BrokerName = "embedded"
-	switch {
-	case *brokers != "":
-		// Not "kafka": the report would call it the Kafka broker.sh
-		// starts, of broker.sh's version.
-		opts.Brokers, opts.BrokerName = splitList(*brokers), "brokers"
-	case *kafka:
-		addrs, stopKafka, err := startKafka(ctx, brokerScript, *kafkaState)
-		if err != nil {
-			return err
-		}
-		defer stopKafka()
-		opts.Brokers, opts.BrokerName = addrs, "kafka"
-		opts.ProduceRequests = func(ctx context.Context) (int64, error) {
-			return kafkaProduceRequests(ctx, brokerScript, *kafkaState)
-		}
+	stopBroker, err := chooseBroker(ctx, f, brokerScript, &opts)
+	if err != nil {
+		return err
 	}
-	if *brokerName != "" {
-		opts.BrokerName = *brokerName
-	}
+	defer stopBroker()
 
 	work, err := os.MkdirTemp("", "race-")
 	if err != nil {
@@ -144,6 +116,73 @@ func run() error {
 		return err
 	}
 	return race.Render(resultsDir, outDir)
+}
+
+// raceOptions is the race the flags ask for, its clients and workloads
+// looked up by name, without its broker or work directory.
+func raceOptions(ctx context.Context, f raceFlags, moduleDir, brokerScript string) (race.Options, error) {
+	opts := race.Options{Rounds: f.rounds, Records: f.records, LatencyRecords: f.latencyRecords, Instructions: f.instructions, ModuleDir: moduleDir, Log: os.Stdout}
+	var err error
+	if f.cacheSim != "" {
+		if opts.CacheSize, err = race.ParseCacheSize(f.cacheSim); err != nil {
+			return opts, err
+		}
+		opts.Instructions = true
+	}
+	names := splitList(f.clients)
+	if f.withJava && !slices.Contains(names, "java") {
+		names = append(names, "java")
+	}
+	for _, n := range names {
+		c, err := race.ContenderByName(n)
+		if err != nil {
+			return opts, err
+		}
+		opts.Clients = append(opts.Clients, c)
+	}
+	for _, n := range splitList(f.workloads) {
+		w, err := race.WorkloadByName(n)
+		if err != nil {
+			return opts, err
+		}
+		opts.Workloads = append(opts.Workloads, w)
+	}
+	if slices.Contains(names, "java") {
+		out, err := exec.CommandContext(ctx, brokerScript, "tools-classpath").Output()
+		if err != nil {
+			return opts, fmt.Errorf("%s tools-classpath: %w", brokerScript, err)
+		}
+		opts.Java, opts.JavaClasspath = "java", strings.TrimSpace(string(out))
+	}
+	return opts, nil
+}
+
+// chooseBroker sets the broker opts races on, and its name: the embedded
+// broker, the running one -brokers names, or the Kafka that -kafka starts
+// here, which the func it returns stops (it does nothing for the others).
+func chooseBroker(ctx context.Context, f raceFlags, brokerScript string, opts *race.Options) (stop func(), err error) {
+	stop = func() {}
+	opts.BrokerName = "embedded"
+	switch {
+	case f.brokers != "":
+		// Not "kafka": the report would call it the Kafka broker.sh
+		// starts, of broker.sh's version.
+		opts.Brokers, opts.BrokerName = splitList(f.brokers), "brokers"
+	case f.kafka:
+		addrs, stopKafka, err := startKafka(ctx, brokerScript, f.kafkaState)
+		if err != nil {
+			return nil, err
+		}
+		stop = stopKafka
+		opts.Brokers, opts.BrokerName = addrs, "kafka"
+		opts.ProduceRequests = func(ctx context.Context) (int64, error) {
+			return kafkaProduceRequests(ctx, brokerScript, f.kafkaState)
+		}
+	}
+	if f.brokerName != "" {
+		opts.BrokerName = f.brokerName
+	}
+	return stop, nil
 }
 
 // startKafka starts a single-node Kafka with broker.sh, serving JMX for
