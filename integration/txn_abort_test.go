@@ -3,7 +3,6 @@ package integration
 import (
 	"context"
 	"errors"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/gokafka/producer"
 	"github.com/gokafka/producer/integration/embedded"
+	"github.com/gokafka/producer/internal/bounded"
 	"github.com/gokafka/producer/partitioner"
 	"github.com/gokafka/producer/protocol/kerr"
 )
@@ -90,16 +90,7 @@ func waitingIn(t *testing.T, fn, what string) {
 }
 
 // stacksShow reports whether some goroutine's stack shows fn.
-func stacksShow(fn string) bool {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			return strings.Contains(string(buf[:n]), fn)
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-}
+func stacksShow(fn string) bool { return strings.Contains(bounded.Stacks(), fn) }
 
 // A record whose Produce began in a transaction and was still under way
 // when AbortTransaction began (it waited for memory to be held for its

@@ -118,6 +118,11 @@ func TestCloseEndsDelays(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the held produce request did not end after Close")
 	}
+	// kfake ends the request on its own when it closes; the delay's wait
+	// is ours to end, or it outlives the cluster, for an hour here: the
+	// checks above passed with Close leaving it to run.
+	require.Eventually(t, func() bool { return !stacksShow("embedded.(*Cluster).DelayNextProduce") },
+		testTimeout, time.Millisecond, "the delay still waits after Close")
 }
 
 // HoldNext holds one request at the broker until released, and the ones
@@ -134,6 +139,11 @@ func TestHoldNext(t *testing.T) {
 	res := make(chan error, 1)
 	go func() { res <- produce(ctx, cl, "t", "held") }()
 	require.NoError(t, f.Wait(ctx), "the request never reached the broker")
+	// The broker handles a request it reads after the held one meanwhile;
+	// the held one, once let through, it would have handled first. The
+	// look at res alone came before the answer to a request never held
+	// reached the client, and passed with HoldNext holding nothing.
+	require.Equal(t, int64(1), listedEnd(t, cl, "t", 0), "the end offset while the request is held")
 	select {
 	case err := <-res:
 		t.Fatalf("the held request was answered (%v) before its release", err)
@@ -150,6 +160,55 @@ func TestHoldNext(t *testing.T) {
 	require.NoError(t, produce(ctx, cl, "t", "next"), "the request after it")
 	assert.Equal(t, 1, f.Hits())
 	assert.Equal(t, int64(3), highWatermark(t, c, "t", 0))
+}
+
+// HoldNext's release returns only once the broker has taken the held
+// request up again, which it cannot do while it is busy: here, in a control
+// function of another request that waits. A release returning at once let
+// a request sent after it reach the broker first; TestHoldNext, whose
+// broker takes the held request up at once, passed with it all the same.
+func TestHoldNextReleaseWaitsForTheBrokerToTakeTheRequestUp(t *testing.T) {
+	c := start(t, embedded.Options{Topics: map[string]int32{"t": 1}})
+	cl := newClient(t, c)
+	ctx := ctxT(t)
+	require.NoError(t, produce(ctx, cl, "t", "warm up")) // connections and producer ID
+
+	f, release := c.HoldNext(int16(kmsg.Produce))
+	defer release()
+	res := make(chan error, 1)
+	go func() { res <- produce(ctx, cl, "t", "held") }()
+	require.NoError(t, f.Wait(ctx), "the request never reached the broker")
+
+	// A ListOffsets, which the producing client never sends, keeps the
+	// broker busy until unbusy closes: kfake runs one control at a time.
+	busy, unbusy := make(chan struct{}), make(chan struct{})
+	c.Kfake().ControlKey(int16(kmsg.ListOffsets), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.Kfake().DropControl()
+		close(busy)
+		<-unbusy
+		return nil, nil, false
+	})
+	listed := make(chan error, 1)
+	go func() {
+		_, err := listOffsetsRequest("t", 0).RequestWith(ctx, cl)
+		listed <- err
+	}()
+	bounded.Receive(t, busy, testTimeout, "the ListOffsets never reached the broker")
+
+	released := make(chan struct{})
+	go func() { release(); close(released) }()
+	// However long release is given, it must not return while the broker
+	// is busy; the wait only bounds how soon a wrong one is seen.
+	select {
+	case <-released:
+		t.Fatal("release returned before the broker took the held request up again")
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(unbusy)
+	bounded.Receive(t, released, testTimeout, "release did not return once the broker was free")
+	require.NoError(t, bounded.Receive(t, listed, testTimeout, "no answer to the ListOffsets"))
+	require.NoError(t, bounded.Receive(t, res, testTimeout, "the held request was not answered after its release"))
+	assert.Equal(t, int64(2), highWatermark(t, c, "t", 0))
 }
 
 func TestCloseConnOnNextProduce(t *testing.T) {
@@ -201,11 +260,13 @@ func TestDropNextProduceResponse(t *testing.T) {
 // written, which an idempotent client's sequence numbers make harmless.
 func TestHoldNextProduceResponse(t *testing.T) {
 	c := start(t, embedded.Options{Brokers: 2, Topics: map[string]int32{"t": 1}})
-	cl := newClient(t, c)
+	var answers produceAnswers
+	cl := newClient(t, c, kgo.WithHooks(&answers))
 	ctx := ctxT(t)
 	require.NoError(t, produce(ctx, cl, "t", "warm up"))
 
 	victim := c.Leader("t", 0)
+	warmUp := answers.from(victim)
 	f, err := c.HoldNextProduceResponse(victim)
 	require.NoError(t, err)
 	res := make(chan error, 1)
@@ -225,6 +286,10 @@ func TestHoldNextProduceResponse(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the held request was not retried after its broker stopped")
 	}
+	// The record's result is the retry's: the client never read the held
+	// answer. The look at res above came before an answer written at once
+	// reached the client, and passed with nothing held.
+	assert.Equal(t, warmUp, answers.from(victim), "Produce answers the client read from the broker that held one")
 	assert.Equal(t, int64(2), highWatermark(t, c, "t", 0), "the retry is recognized as a duplicate")
 
 	_, err = c.HoldNextProduceResponse(victim)
@@ -280,10 +345,44 @@ func TestFaultWaitTimesOut(t *testing.T) {
 	assert.Contains(t, err.Error(), "fired on 0 of 3")
 }
 
+// Wait waits for every one of the n requests: a fault that fired on one
+// of two is not done. The faults counting their own requests (all but
+// FailNextProduce's, which kfake counts) could end Wait at the first, and
+// the tests that waited for two passed, since their client had sent both by
+// the time it returned.
+func TestFaultWaitWaitsForEveryRequest(t *testing.T) {
+	c := start(t, embedded.Options{Topics: map[string]int32{"t": 1}})
+	cl := newClient(t, c, kgo.DisableIdempotentWrite(), kgo.RecordRetries(0), kgo.RequestRetries(0))
+	ctx := ctxT(t)
+	require.NoError(t, produce(ctx, cl, "t", "warm up"))
+
+	f := c.CloseConnOnNextProduce(2)
+	require.Error(t, produce(ctx, cl, "t", "v"), "a client that does not retry, its connection closed")
+	require.Equal(t, 1, f.Hits())
+	// The fault cannot fire again: nothing is sent. The wait only bounds
+	// the test.
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	err := f.Wait(short)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Contains(t, err.Error(), "fired on 1 of 2")
+}
+
 // listedEnd asks the cluster, as a client would, for the end offset of a
 // partition.
 func listedEnd(t *testing.T, cl *kgo.Client, topic string, partition int32) int64 {
 	t.Helper()
+	resp, err := listOffsetsRequest(topic, partition).RequestWith(ctxT(t), cl)
+	require.NoError(t, err)
+	require.Len(t, resp.Topics, 1)
+	require.Len(t, resp.Topics[0].Partitions, 1)
+	p := resp.Topics[0].Partitions[0]
+	require.NoError(t, kerr.ErrorForCode(p.ErrorCode))
+	return p.Offset
+}
+
+// listOffsetsRequest asks for the end offset of a partition.
+func listOffsetsRequest(topic string, partition int32) *kmsg.ListOffsetsRequest {
 	req := kmsg.NewPtrListOffsetsRequest()
 	rt := kmsg.NewListOffsetsRequestTopic()
 	rt.Topic = topic
@@ -292,11 +391,5 @@ func listedEnd(t *testing.T, cl *kgo.Client, topic string, partition int32) int6
 	rp.Timestamp = -1 // the end
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(ctxT(t), cl)
-	require.NoError(t, err)
-	require.Len(t, resp.Topics, 1)
-	require.Len(t, resp.Topics[0].Partitions, 1)
-	p := resp.Topics[0].Partitions[0]
-	require.NoError(t, kerr.ErrorForCode(p.ErrorCode))
-	return p.Offset
+	return req
 }

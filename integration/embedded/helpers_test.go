@@ -4,6 +4,8 @@ import (
 	"context"
 	"net"
 	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gokafka/producer/integration/embedded"
+	"github.com/gokafka/producer/internal/bounded"
 )
 
 // testTimeout bounds every wait in these tests, as integration's does; a
@@ -88,3 +91,33 @@ func addrOf(t *testing.T, resp *kmsg.MetadataResponse, node int32) string {
 type disconnects struct{ n atomic.Int64 }
 
 func (d *disconnects) OnBrokerDisconnect(kgo.BrokerMetadata, net.Conn) { d.n.Add(1) }
+
+// produceAnswers counts the Produce responses kgo read, by broker. kgo
+// reads one before it completes the request's records, so that a record's
+// result comes after its answer was counted.
+type produceAnswers struct {
+	mu     sync.Mutex
+	byNode map[int32]int
+}
+
+func (a *produceAnswers) OnBrokerRead(meta kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
+	if key != int16(kmsg.Produce) || err != nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.byNode == nil {
+		a.byNode = map[int32]int{}
+	}
+	a.byNode[meta.NodeID]++
+}
+
+// from is how many Produce responses kgo has read from node.
+func (a *produceAnswers) from(node int32) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.byNode[node]
+}
+
+// stacksShow reports whether some goroutine's stack shows fn.
+func stacksShow(fn string) bool { return strings.Contains(bounded.Stacks(), fn) }

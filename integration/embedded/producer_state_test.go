@@ -2,6 +2,7 @@ package embedded_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -97,4 +98,30 @@ func TestFailNextProduceProducerStateSurvivable(t *testing.T) {
 			assert.Equal(t, int64(21), highWatermark(t, c, "t", 0), "every record written once")
 		})
 	}
+}
+
+// A request with acks=0, which gets no answer to carry the error, passes a
+// producer-state fault untouched and leaves it to the next request that gets
+// one. A fault spent on it would answer what no client reads and append
+// nothing, and the test injecting it would see no fault where it meant one.
+func TestFailNextProduceProducerStatePassesAcksNone(t *testing.T) {
+	c := start(t, embedded.Options{Topics: map[string]int32{"t": 1}})
+	noAcks := newClient(t, c, kgo.RequiredAcks(kgo.NoAck()), kgo.DisableIdempotentWrite())
+	cl := newClient(t, c)
+	ctx := ctxT(t)
+	require.NoError(t, produce(ctx, cl, "t", "warm up")) // connections and producer ID
+
+	f := c.FailNextProduce(1, kerr.OutOfOrderSequenceNumber.Code)
+	require.NoError(t, produce(ctx, noAcks, "t", "no acks"))
+	// No answer comes: the record written, or the fault fired, says the
+	// broker handled the request.
+	require.Eventually(t, func() bool {
+		return f.Hits() > 0 || c.Kfake().PartitionInfo("t", 0).HighWatermark == 2
+	}, testTimeout, time.Millisecond, "the acks=0 request was never handled")
+	assert.Zero(t, f.Hits(), "faults fired on the acks=0 request")
+	assert.Equal(t, int64(2), highWatermark(t, c, "t", 0), "the acks=0 record is written")
+
+	require.NoError(t, produce(ctx, cl, "t", "acked"), "kgo goes on after the fault")
+	require.NoError(t, f.Wait(ctx), "the fault fires on the next request answered")
+	assert.Equal(t, int64(3), highWatermark(t, c, "t", 0))
 }
