@@ -196,7 +196,7 @@ chaos:
 	cd integration && $(GO) test -v -count=1 -timeout $(CHAOS_TIMEOUT) -run '^TestClusterChaos(Transactions)?$$' . -args -chaos $(CHAOS_FLAGS)
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./record/ ./compression/ ./protocol/ ./partitioner/ ./bufferpool/ ./metadata/
+	$(GO) test -run '^$$' -bench . -benchmem . ./record/ ./compression/ ./protocol/ ./partitioner/ ./bufferpool/ ./metadata/
 	@if [ -f bench/go.mod ]; then cd bench && $(GO) test -run '^$$' -bench . -benchmem ./...; fi
 
 # The library's benchmarks for benchstat: the byte layer and the whole
