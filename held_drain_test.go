@@ -152,9 +152,13 @@ func TestRecordsSetAsideGoFirstOnceTheirPartitionComes(t *testing.T) {
 // round that set them aside: the round starts over, those set aside first.
 // Going on, it appended a record behind them for that partition before
 // them. Here the round's record between them is held in its partitioner
-// while the partition comes.
+// while the partition comes. The topic is made only once the three are
+// held: had its metadata come between two Produces, the first record set
+// aside would hold up no other (TestARecordHeldForAMissingPartitionBeforeItsTopicWasKnownHoldsUpNoOther),
+// and the next Produce would have called the partitioner itself, to wait
+// there for a release the test, waiting with it, never gave.
 func TestRecordsSetAsideGoFirstWhenTheirPartitionComesMidRound(t *testing.T) {
-	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}, KeepRecords: true})
+	c := startCluster(t, fakebroker.Options{KeepRecords: true})
 	entered, release := make(chan struct{}), make(chan struct{})
 	part := partitioner.Func(func(_ *partitioner.Topic, key []byte) int32 {
 		if string(key) == "waits" {
@@ -174,6 +178,8 @@ func TestRecordsSetAsideGoFirstWhenTheirPartitionComesMidRound(t *testing.T) {
 	p.Produce(ctx(t), &Record{Topic: "t", Partition: 2, ExplicitPartition: true, Value: []byte("first")}, o.cb(0))
 	p.Produce(ctx(t), &Record{Topic: "t", Key: []byte("waits"), Value: []byte("between")}, o.cb(1))
 	p.Produce(ctx(t), &Record{Topic: "t", Partition: 2, ExplicitPartition: true, Value: []byte("second")}, o.cb(2))
+	require.Equal(t, int64(3), p.held.count.Load(), "the records held for t, unknown yet")
+	require.NoError(t, c.CreateTopic("t", 1))
 	learnTopic(t, p, clk, "t")
 	receive(t, entered, "the round did not reach the record between the two for partition 2")
 	require.NoError(t, c.AddPartitions("t", 3)) // partitions 0 to 2
