@@ -41,6 +41,12 @@ func (p *Producer) PartitionsFor(ctx context.Context, topic string) (int, error)
 	// moved meanwhile (a test's Advance on seeing that answer) pushed a
 	// timer armed for MaxBlock back by as much: for ever, on a fake clock
 	// moved no more.
+	// A refusal to let the producer in fails the call only if it is newer
+	// than the one cached as the call began. Read once, here: read again
+	// before each wait, it took a refusal that came between one wait and
+	// the next, or while the call set up, for an old one, and the call
+	// waited for the next refresh instead of failing with it.
+	refused := p.auth.last.Load()
 	deadline := p.cfg.clock.Now().Add(p.cfg.MaxBlock)
 	defer p.cluster.Want(topic)()
 	maxBlock := p.cfg.clock.NewTimerAt(deadline)
@@ -54,13 +60,18 @@ func (p *Producer) PartitionsFor(ctx context.Context, topic string) (int, error)
 	asked := false
 	for {
 		updated := p.cluster.Changed()
-		refused := p.auth.last.Load()
 		t := p.cluster.Snapshot().Topic(topic)
 		if t != nil && len(t.Partitions) > 0 {
 			return len(t.Partitions), nil
 		}
 		if t.RefusedSince(cached) {
 			return 0, &PartitionError{Topic: topic, Partition: -1, Err: t.Err}
+		}
+		// Looked at after updated is taken: a refusal noted later wakes
+		// the wait below, since the metadata loop tells waiters of a
+		// failed refresh only after noting it (noteRefresh).
+		if err := p.auth.refusedSince(refused); err != nil {
+			return 0, &PartitionError{Topic: topic, Partition: -1, Err: err}
 		}
 		if !asked {
 			// Once: the metadata loop polls, with backoff, for a topic
@@ -71,9 +82,6 @@ func (p *Producer) PartitionsFor(ctx context.Context, topic string) (int, error)
 		}
 		select {
 		case <-updated:
-			if err := p.auth.refusedSince(refused); err != nil {
-				return 0, &PartitionError{Topic: topic, Partition: -1, Err: err}
-			}
 		case <-maxBlock.C():
 			return 0, p.notFound(topic, fmt.Errorf("no metadata within MaxBlock (%v)", p.cfg.MaxBlock))
 		case <-ctx.Done():

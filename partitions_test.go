@@ -2,7 +2,11 @@ package producer
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -44,4 +48,65 @@ func TestPartitionsForEndsAtMaxBlockThoughTheClockMovedBeforeItsTimer(t *testing
 	err := receive(t, failed, "PartitionsFor at MaxBlock from its call")
 	require.ErrorIs(t, err, ErrUnknownTopic)
 	require.ErrorContains(t, err, "no metadata within MaxBlock")
+}
+
+// oneMoreRefusal refuses every dial, as crypto/tls does for a broker
+// certificate of an unknown CA, until arm is called; then it refuses one
+// more, and every later dial waits for its ctx: the test knows that no
+// refusal comes but the one it let through.
+type oneMoreRefusal struct {
+	armed, spent atomic.Bool
+}
+
+func (d *oneMoreRefusal) arm() { d.armed.Store(true) }
+
+func (d *oneMoreRefusal) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	if d.armed.Load() && d.spent.Swap(true) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return nil, &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}
+}
+
+// A refusal by every broker that comes after PartitionsFor began, but
+// before it first looked (here every time: the fake clock's hook, run as
+// the call arms its MaxBlock timer, waits for one), fails the call at
+// once. The call took the refusal to compare later ones with only as it
+// looked, so it took that one for a refusal cached before the call and
+// waited for the next refresh, which the clock, moved no more, never
+// brought: it waited for its ctx, or MaxBlock.
+func TestARefusalThatComesAsPartitionsForBeginsFailsIt(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
+	d := &oneMoreRefusal{}
+	clk := clock.NewFake(time.Unix(1_700_000_000, 0))
+	const maxBlock = 7 * time.Hour
+	p := newProducer(t, c, func(cfg *Config) { cfg.clock, cfg.Dialer, cfg.MaxBlock = clk, d, maxBlock })
+	eventually(t, "the first metadata refresh refused", func() bool { return p.auth.last.Load() != nil })
+
+	called := clk.Now()
+	var once sync.Once
+	clk.BeforeArm(func(deadline time.Time) {
+		if !deadline.Equal(called.Add(maxBlock)) {
+			return
+		}
+		// On the call's goroutine: a refresh refused since the call
+		// began, paced by the clock, which moves only here.
+		once.Do(func() {
+			before := p.auth.last.Load()
+			d.arm()
+			for give := time.Now().Add(waitFor); p.auth.last.Load() == before; time.Sleep(5 * time.Millisecond) {
+				if time.Now().After(give) {
+					t.Errorf("no metadata refresh refused within %v", waitFor)
+					return
+				}
+				releasePacing(clk)
+			}
+		})
+	})
+	failed := make(chan error, 1)
+	go func() {
+		_, err := p.PartitionsFor(ctx(t), "t")
+		failed <- err
+	}()
+	assertAuthFailure(t, receive(t, failed, "PartitionsFor failing with the refusal that came as it began"))
 }

@@ -60,8 +60,9 @@ func (cfg *Config) validateSecurity() error {
 
 // authState remembers whether the last metadata refresh was refused, so
 // that PartitionsFor callers woken by it can fail with the reason. Each
-// refusal is a new *refusal: a caller compares the one it saw before
-// waiting with the one after, so an old refusal does not fail it.
+// refusal is a new *refusal: a caller compares the one it saw as it began
+// with the latest, so an old refusal does not fail it, and one that came
+// since, whenever the caller looks, does.
 type authState struct {
 	last atomic.Pointer[refusal]
 }
