@@ -81,6 +81,13 @@ type held struct {
 	// belong to that transaction or an older one, and a drain that takes
 	// one ends its wait at once.
 	abortedThrough uint64
+	// refusal is the refusal by every broker that failed the last metadata
+	// refresh, nil once one succeeds, and refusedThrough the seq of the
+	// last record held when it came (failWaiting): a record of a drain
+	// round held by then, which would wait for metadata, fails with it
+	// instead (refusalFor), as the records waiting outside drains did.
+	refusal        error
+	refusedThrough uint64
 
 	// appendCtx bounds the appends of held records, their waits for a
 	// batch's memory among them; endMemoryWaits cancels it, and noWait

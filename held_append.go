@@ -49,15 +49,20 @@ func (w *held) waitsForMemory(wt *waitingTopic) {
 // appendHeld appends h, the record of wt's round being appended, whose
 // topic's metadata came, first waiting for a partition it can go to if the
 // metadata lacks one (the partition it names, or any, since a lagging
-// broker may have called the topic unknown after its drain began); a
-// failure goes to the delivery goroutine. ctx ends with the producer, or
-// with the abort of the record's transaction. snap is the metadata that
-// came; the batch's leader is looked up in the metadata of the moment
-// (appendTo); partitions is the topic's partition count the drain last saw
-// (waitingTopic.partitions). It reports whether the record was appended.
+// broker may have called the topic unknown after its drain began), unless
+// every broker has refused the producer since the record was held
+// (refusalFor), which fails it; a failure goes to the delivery goroutine.
+// ctx ends with the producer, or with the abort of the record's
+// transaction. snap is the metadata that came; the batch's leader is
+// looked up in the metadata of the moment (appendTo); partitions is the
+// topic's partition count the drain last saw (waitingTopic.partitions).
+// It reports whether the record was appended.
 func (p *Producer) appendHeld(ctx context.Context, wt *waitingTopic, snap *metadata.Snapshot, h *heldRecord, partitions int) bool {
+	p.held.mu.Lock()
+	refusal := p.held.refusalFor(h)
+	p.held.mu.Unlock()
 	t := snap.Topic(h.rec.Topic)
-	if !h.fits(t) && !t.RefusedSince(h.refused) && ctx.Err() == nil {
+	if !h.fits(t) && !t.RefusedSince(h.refused) && refusal == nil && ctx.Err() == nil {
 		t = p.awaitPartition(ctx, h)
 	}
 	var err error
@@ -69,6 +74,10 @@ func (p *Producer) appendHeld(ctx context.Context, wt *waitingTopic, snap *metad
 	case errors.Is(context.Cause(ctx), ErrTransactionAborted):
 		// The abort of its transaction ended it.
 		err = fmt.Errorf("%w: before the record, held for %s, was appended", context.Cause(ctx), h.wanted())
+	case !h.fits(t) && !t.RefusedSince(h.refused) && refusal != nil:
+		// Every broker refused the producer since the record was held:
+		// no metadata will come (failWaiting).
+		err = fmt.Errorf("%w: while the record waited for %s", refusal, h.wanted())
 	case t != nil && len(t.Partitions) > 0 && !h.fits(t) && !t.RefusedSince(h.refused):
 		// Its limit passed before the partition it names came.
 		err = p.lackedPartition(h, len(t.Partitions))

@@ -189,11 +189,12 @@ func (w *held) waitsAside(h *heldRecord, t *metadata.Topic) bool {
 
 // mayWait reports whether h, of a round, may wait for metadata still: its
 // limit has not passed, nor has Close or the abort of its transaction
-// come, which would leave it waiting with no one to fail it. Otherwise its
-// append fails it. w.mu must be held.
+// come, which would leave it waiting with no one to fail it, nor a refusal
+// by every broker since it was held (refusalFor). Otherwise its append
+// fails it. w.mu must be held.
 func (w *held) mayWait(h *heldRecord) bool {
 	p := w.p
-	return !w.closed && p.ctx.Err() == nil && h.seq > w.abortedThrough &&
+	return !w.closed && p.ctx.Err() == nil && h.seq > w.abortedThrough && w.refusalFor(h) == nil &&
 		p.cfg.clock.Now().Before(h.since.Add(p.heldLimit()))
 }
 

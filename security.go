@@ -94,27 +94,62 @@ func (p *Producer) noteRefresh(err error) {
 	switch {
 	case err == nil:
 		p.auth.last.Store(nil)
+		p.held.admitted()
 	case refused != nil:
 		p.auth.last.Store(&refusal{refused})
 		p.held.failWaiting(refused) // PartitionsFor callers learn of it from the cluster layer
 	}
 }
 
-// failWaiting fails the records waiting for their topic's metadata with
-// err, leaving those of topics already being appended to their drain.
+// failWaiting fails the records waiting for metadata with err, a refusal
+// by every broker: those of topics without a drain, and those a drain set
+// aside, which wait for a partition and, while the drain's round is held
+// up (a record waiting for memory), for no turn of it. A drain's other
+// records are its own: the drain fails those it reaches that would wait
+// for metadata (refusalFor), woken by the update that tells of the refusal
+// after this (noteRefresh), and appends the others, whose batches fail if
+// their leader refuses the producer too.
 func (w *held) failWaiting(err error) {
-	var doomed []heldRecord
+	var waiting, aside []heldRecord
 	w.mu.Lock()
+	w.refusal, w.refusedThrough = err, w.seq
 	for name, wt := range w.topics {
 		if wt.draining {
+			taken := wt.takeAside()
+			w.fail(taken...)
+			aside = append(aside, taken...)
 			continue
 		}
-		doomed = append(doomed, wt.records...)
+		waiting = append(waiting, wt.records...)
 		w.fail(wt.records...)
 		w.drop(name)
 	}
 	w.mu.Unlock()
-	for _, h := range doomed {
+	for _, h := range waiting {
 		w.p.failHeld(h, err)
 	}
+	for _, h := range aside {
+		// Worded as a record set aside that Close or an abort fails
+		// (failTaken).
+		w.p.failUnpooled(h, fmt.Errorf("%w: while the record waited for %s", err, h.wanted()))
+	}
+}
+
+// admitted notes a metadata refresh that succeeded: the brokers let the
+// producer in, and a drain's record waits for metadata again.
+func (w *held) admitted() {
+	w.mu.Lock()
+	w.refusal = nil
+	w.mu.Unlock()
+}
+
+// refusalFor is the refusal by every broker that came since h was held,
+// if no metadata refresh has succeeded since: h, of a drain round, would
+// wait for metadata that no broker will give, and fails with it instead.
+// w.mu must be held.
+func (w *held) refusalFor(h *heldRecord) error {
+	if w.refusal != nil && h.seq <= w.refusedThrough {
+		return w.refusal
+	}
+	return nil
 }
