@@ -40,7 +40,10 @@ func (t *Telemetry) AttachProducer(*producer.Producer) error {
 
 // OnNewProducer keeps the producer, whose Stats the buffer gauges read
 // and whose client id every measurement names.
-func (t *Telemetry) OnNewProducer(p *producer.Producer) { t.series.Store(newSeries(p, t.constAttrs)) }
+func (t *Telemetry) OnNewProducer(p *producer.Producer) {
+	t.series.Store(newSeries(p, t.constAttrs))
+	t.producer.Store(p)
+}
 
 // OnBatchWritten records the batch's time in the queue and its size on
 // the wire.

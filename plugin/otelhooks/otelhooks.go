@@ -79,6 +79,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/gokafka/producer"
 )
 
 // scope names this instrumentation to the providers.
@@ -124,9 +126,15 @@ type Telemetry struct {
 	noSpans    bool
 	noTraces   bool
 	constAttrs []attribute.KeyValue
-	// series is the producer and its measurements' attributes, replaced in
+	// series is the producer's measurements' attributes, replaced in
 	// OnNewProducer (read on the delivery goroutine and in Produce).
 	series atomic.Pointer[series]
+	// producer is the producer whose Stats the buffer gauges read, from
+	// OnNewProducer to Close, which drops it so that a Telemetry kept
+	// after it keeps no closed producer (nor, where its buffers live on
+	// the heap, the buffers it pooled). It is kept apart from series,
+	// whose client id still names any event the producer reports later.
+	producer atomic.Pointer[producer.Producer]
 
 	// gauges is the buffer gauges' callback, which Close unregisters.
 	gauges metric.Registration
@@ -189,24 +197,30 @@ func (t *Telemetry) instruments(m metric.Meter) error {
 		return err
 	}
 	t.gauges, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		if s := t.series.Load(); s.producer != nil {
-			stats := s.producer.Stats()
-			o.ObserveInt64(total, stats.BufferTotalBytes, s.gauges)
-			o.ObserveInt64(free, stats.BufferAvailableBytes, s.gauges)
+		// A callback running while Close drops the producer reads it
+		// or nil: either is whole, and a closed producer's Stats are
+		// still its figures.
+		if p := t.producer.Load(); p != nil {
+			stats, gauges := p.Stats(), t.series.Load().gauges
+			o.ObserveInt64(total, stats.BufferTotalBytes, gauges)
+			o.ObserveInt64(free, stats.BufferAvailableBytes, gauges)
 		}
 		return nil
 	}, total, free)
 	return err
 }
 
-// Close stops observing the producer's buffer gauges: call it once the
-// producer is closed; the Telemetry is then done with, and a new producer
-// needs a new one. The MeterProvider otherwise keeps the callback, and
-// with it the producer, for as long as it lives, and a process that makes
-// and closes producers piles them up. The other instruments record only
-// what the producer reports, and a closed one reports nothing.
+// Close stops observing the producer's buffer gauges and lets the
+// producer go: call it once the producer is closed; the Telemetry is then
+// done with, and a new producer needs a new one. The MeterProvider
+// otherwise keeps the callback, and with it the producer, for as long as
+// it lives, and a process that makes and closes producers piles them up.
+// The other instruments record only what the producer reports, and a
+// closed one reports nothing.
 func (t *Telemetry) Close() error {
-	return t.gauges.Unregister()
+	err := t.gauges.Unregister()
+	t.producer.Store(nil)
+	return err
 }
 
 // secondsBuckets are the bucket boundaries of the duration histograms: the

@@ -15,8 +15,7 @@ import (
 // gauges would be one series, and their counters and histograms would add
 // up.
 type series struct {
-	producer *producer.Producer // nil until OnNewProducer
-	clientID string             // the producer's, "" until OnNewProducer
+	clientID string // the producer's, "" until OnNewProducer
 	// base is Options.ConstAttributes, then messaging.system and
 	// messaging.client.id: on every measurement, the gauges' own
 	// attributes. A constant attribute with the key of one of ours is
@@ -30,7 +29,7 @@ type series struct {
 // newSeries is the series of p's measurements; p is nil for those of
 // events before OnNewProducer, which the producer never sends.
 func newSeries(p *producer.Producer, constAttrs []attribute.KeyValue) *series {
-	s := &series{producer: p}
+	s := &series{}
 	s.base = append(s.base, constAttrs...)
 	s.base = append(s.base, attribute.String("messaging.system", "kafka"))
 	if p != nil {

@@ -2,7 +2,10 @@ package otelhooks_test
 
 import (
 	"context"
+	"runtime"
 	"testing"
+	"time"
+	"weak"
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/attribute"
@@ -199,4 +202,39 @@ func TestCloseStopsObservingTheProducer(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Close lets the producer go: a Telemetry the program keeps after it
+// (in a struct that outlives the producer, say) no longer keeps the
+// closed producer reachable, with its metadata and, where its buffers
+// live on the heap, every buffer it pooled.
+func TestCloseLetsTheProducerGo(t *testing.T) {
+	c, err := embedded.Start(embedded.Options{Topics: map[string]int32{"events": 1}})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	tel, err := otelhooks.New(otelhooks.Options{MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	gone := sendAndClose(ctx, t, c.Addrs(), tel)
+	require.NoError(t, tel.Close())
+
+	require.Eventually(t, func() bool {
+		runtime.GC()
+		return gone.Value() == nil
+	}, wait, 10*time.Millisecond, "the Telemetry keeps its closed producer reachable")
+	runtime.KeepAlive(tel)
+}
+
+// sendAndClose sends a record with a producer of tel's hooks, closes the
+// producer and returns a weak pointer to it, so that the caller holds no
+// reference of its own.
+func sendAndClose(ctx context.Context, t *testing.T, brokers []string, tel *otelhooks.Telemetry) weak.Pointer[producer.Producer] {
+	t.Helper()
+	p, err := producer.New(producer.Config{Brokers: brokers, Hooks: tel.Hooks()})
+	require.NoError(t, err)
+	_, err = p.Send(ctx, &producer.Record{Topic: "events", Value: []byte("x")})
+	require.NoError(t, err)
+	require.NoError(t, p.Close(ctx))
+	return weak.Make(p)
 }
