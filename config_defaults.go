@@ -2,7 +2,6 @@ package producer
 
 import (
 	"log/slog"
-	"math"
 	"net"
 	"time"
 
@@ -92,7 +91,7 @@ func (cfg Config) WithDefaults() Config {
 		// Raised to fit the other two, as the Java client raises it: a user
 		// who set only Linger or RequestTimeout is not blamed for a field
 		// they never set.
-		cfg.DeliveryTimeout = max(DefaultDeliveryTimeout, addSaturating(cfg.lingerInEffect(), cfg.RequestTimeout))
+		cfg.DeliveryTimeout = max(DefaultDeliveryTimeout, clock.AddSaturating(cfg.lingerInEffect(), cfg.RequestTimeout))
 	}
 	// A backoff's base and max left at zero fit the other, set: a user who
 	// set one is not blamed for the other, which they never set.
@@ -132,12 +131,4 @@ func backoffBase(def, maxSet time.Duration) time.Duration {
 		return min(def, maxSet)
 	}
 	return def
-}
-
-// addSaturating returns a+b, or the largest Duration where that overflows.
-func addSaturating(a, b time.Duration) time.Duration {
-	if b > 0 && a > math.MaxInt64-b {
-		return math.MaxInt64
-	}
-	return a + b
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"runtime"
 	"strings"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	producer "github.com/gokafka/producer"
+	"github.com/gokafka/producer/internal/clock"
 )
 
 // Bounds on the end of a run. After Ctrl-C, buffered records get flushGrace
@@ -287,16 +287,7 @@ func runPhase(stop context.Context, con *console, p *producer.Producer, tx *tran
 // seconds.
 func outcomesWithin(cfg producer.Config) time.Duration {
 	eff := cfg.WithDefaults()
-	return addSaturating(addSaturating(eff.MaxBlock, eff.DeliveryTimeout), flushGrace)
-}
-
-// addSaturating returns a+b, for a and b not negative, or the longest
-// Duration where that overflows.
-func addSaturating(a, b time.Duration) time.Duration {
-	if a > math.MaxInt64-b {
-		return math.MaxInt64
-	}
-	return a + b
+	return clock.AddSaturating(clock.AddSaturating(eff.MaxBlock, eff.DeliveryTimeout), flushGrace)
 }
 
 // endTransactions ends the last transaction, if any, and keeps the first

@@ -1,6 +1,7 @@
 // Package clock lets the producer's timing (linger, backoff, timeouts, memory
 // waits) run on real time in production and on a hand-advanced fake in unit
-// tests, so tests never sleep to make time pass.
+// tests, so tests never sleep to make time pass. It also sums Durations
+// without wrapping past the longest one (AddSaturating).
 package clock
 
 import (
