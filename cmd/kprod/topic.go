@@ -306,25 +306,35 @@ func createTopic(ctx context.Context, c *conn.Conn, md *protocol.MetadataRespons
 	case errors.Is(err, kerr.TopicAlreadyExists):
 		return false, nil
 	case errors.Is(err, kerr.InvalidReplicationFactor):
-		return false, usagef("--replication-factor: %d: the broker says %s", t.replicationFactor, brokerMessage(err, r.ErrorMessage))
+		return false, usagef("--replication-factor: %d: the broker says %v", t.replicationFactor, explained(err, r.ErrorMessage))
 	case errors.Is(err, kerr.InvalidPartitions):
-		return false, usagef("--partitions: %d: the broker says %s", t.partitions, brokerMessage(err, r.ErrorMessage))
+		return false, usagef("--partitions: %d: the broker says %v", t.partitions, explained(err, r.ErrorMessage))
 	default:
-		return false, fmt.Errorf("creating topic %s: %s", t.name, brokerMessage(err, r.ErrorMessage))
+		return false, fmt.Errorf("creating topic %s: %w", t.name, explained(err, r.ErrorMessage))
 	}
 }
 
-// brokerMessage is the error's name with the broker's own explanation when
-// it sent one, else the protocol's description. The explanation is the
-// broker's text, quoted and cut short (brokertext): kprod writes it to the
-// terminal.
-func brokerMessage(err error, msg *string) string {
+// explained is err, a Kafka error code's, told with the broker's own
+// explanation when it sent one, else as it is (with the protocol's
+// description); errors.Is and As find err in it either way. The
+// explanation is the broker's text, quoted and cut short (brokertext):
+// kprod writes it to the terminal.
+func explained(err error, msg *string) error {
 	var ke *kerr.Error
-	if msg != nil && *msg != "" && errors.As(err, &ke) {
-		return ke.Name + ": " + brokertext.Quote(*msg)
+	if msg == nil || *msg == "" || !errors.As(err, &ke) {
+		return err
 	}
-	return err.Error()
+	return &brokerExplained{err: err, text: ke.Name + ": " + brokertext.Quote(*msg)}
 }
+
+// brokerExplained is an error code's error told in the broker's words.
+type brokerExplained struct {
+	err  error
+	text string
+}
+
+func (e *brokerExplained) Error() string { return e.text }
+func (e *brokerExplained) Unwrap() error { return e.err }
 
 // awaitLeaders polls metadata until every partition of topic has a leader,
 // and returns the topic's metadata then. Each poll asks for the topic's

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -11,7 +12,10 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	producer "github.com/gokafka/producer"
+	"github.com/gokafka/producer/conn"
 	"github.com/gokafka/producer/integration/embedded"
+	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
 )
 
@@ -382,5 +386,38 @@ func TestABrokersReasonForNotCreatingATopicIsShownSafely(t *testing.T) {
 				t.Errorf("the broker's text reached stderr as it came:\n%.2000q", r.stderr)
 			}
 		})
+	}
+}
+
+// A CreateTopics refusal keeps its error code for errors.Is beside the
+// broker's explanation: it was formatted into the error's text alone.
+func TestACreateTopicsRefusalKeepsItsCode(t *testing.T) {
+	cluster, err := embedded.Start(embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	topic := uniqueTopic("refused")
+	cluster.Kfake().ControlKey(int16(kmsg.CreateTopics), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		resp := req.(*kmsg.CreateTopicsRequest).ResponseKind().(*kmsg.CreateTopicsResponse)
+		refused := kmsg.NewCreateTopicsResponseTopic()
+		refused.Topic, refused.ErrorCode, refused.ErrorMessage = topic, kerr.PolicyViolation.Code, kmsg.StringPtr("no")
+		resp.Topics = append(resp.Topics, refused)
+		return resp, nil, true
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+	defer cancel()
+	cfg := connConfig(producer.Config{}.WithDefaults())
+	c, err := conn.Dial(ctx, cluster.Addrs()[0], cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = createTopic(ctx, c, &protocol.MetadataResponse{}, cfg, topicSpec{name: topic, partitions: 3, replicationFactor: -1})
+	if !errors.Is(err, kerr.PolicyViolation) {
+		t.Errorf("the refusal %v is not kerr.PolicyViolation", err)
+	}
+	if want := "creating topic " + topic + `: POLICY_VIOLATION: "no"`; err == nil || err.Error() != want {
+		t.Errorf("the refusal reads %v, want %s", err, want)
 	}
 }
