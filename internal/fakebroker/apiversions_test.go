@@ -18,7 +18,7 @@ func TestApiVersionsListsEveryAPIItSpeaks(t *testing.T) {
 	c := start(t, Options{})
 	cn := dial(t, c, 0, conn.Config{})
 	for api, want := range map[protocol.APIKey]int16{
-		protocol.Produce: 13, protocol.Metadata: 13, protocol.CreateTopics: 7, protocol.ApiVersions: 4,
+		protocol.Produce: 13, protocol.Metadata: 13, protocol.ApiVersions: 4,
 		protocol.FindCoordinator: 6,
 		// The fake lists v6, all the protocol package implements; the
 		// client does not negotiate it, unstable in Kafka's schemas.

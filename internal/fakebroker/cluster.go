@@ -1,8 +1,8 @@
 // Package fakebroker is an in-process Kafka cluster for the producer's unit
 // tests and benchmarks. Each node listens on its own 127.0.0.1 port and
 // speaks the real protocol, built only on protocol/ and record/: ApiVersions
-// (with the KIP-511 fallback), Metadata, Produce, CreateTopics,
-// InitProducerId, FindCoordinator (it names a node, coordinating nothing)
+// (with the KIP-511 fallback), Metadata, Produce, InitProducerId,
+// FindCoordinator (it names a node, coordinating nothing)
 // and, when asked, SCRAM authentication. It keeps per-partition offsets
 // and, when asked, the decoded records, so a test can check exactly what
 // reached the "broker".
@@ -53,8 +53,8 @@ type Options struct {
 	// Metadata request that allows it creates unknown topics with
 	// DefaultPartitions partitions.
 	AutoCreateTopics bool
-	// DefaultPartitions is num.partitions, for auto-created topics and
-	// CreateTopics requests that leave the count to the broker. Default 1.
+	// DefaultPartitions is num.partitions, for auto-created topics.
+	// Default 1.
 	DefaultPartitions int32
 	// MaxMessageBytes is message.max.bytes: a batch larger than this is
 	// refused with MESSAGE_TOO_LARGE. Zero means no limit.
@@ -119,7 +119,7 @@ type node struct {
 
 // advertised is what the cluster speaks unless Options.Versions says
 // otherwise: every version of these APIs that protocol/ implements.
-var advertised = []protocol.APIKey{protocol.Produce, protocol.Metadata, protocol.ApiVersions, protocol.CreateTopics,
+var advertised = []protocol.APIKey{protocol.Produce, protocol.Metadata, protocol.ApiVersions,
 	protocol.InitProducerId, protocol.FindCoordinator}
 
 // Start starts a cluster and its listeners.

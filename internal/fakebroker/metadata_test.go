@@ -101,25 +101,15 @@ func TestMetadataHookHidesTopic(t *testing.T) {
 	require.Zero(t, resp.Topics[0].ErrorCode)
 }
 
-func TestCreateTopics(t *testing.T) {
-	c := start(t, Options{DefaultPartitions: 2})
-	cn := dial(t, c, 0, conn.Config{})
-	req := &protocol.CreateTopicsRequest{TimeoutMs: 1000, Topics: []protocol.CreateTopicsRequestTopic{
-		{Name: "x", NumPartitions: 5, ReplicationFactor: 1},
-		{Name: "y", NumPartitions: -1, ReplicationFactor: -1},
-	}}
-	resp, err := request(t, cn, req, 7)
-	require.NoError(t, err)
-	ct := resp.(*protocol.CreateTopicsResponse)
-	require.Zero(t, ct.Topics[0].ErrorCode)
-	require.Equal(t, int32(5), ct.Topics[0].NumPartitions)
-	require.Equal(t, int32(2), ct.Topics[1].NumPartitions, "-1 takes the broker's default")
+// CreateTopic makes a topic of the partitions asked for, and refuses one
+// that exists or a count below one, as a controller would.
+func TestCreateTopic(t *testing.T) {
+	c := start(t, Options{})
+	require.NoError(t, c.CreateTopic("x", 5))
 	require.Equal(t, int32(5), c.Partitions("x"))
-
-	resp, err = request(t, cn, req, 7)
-	require.NoError(t, err)
-	require.Equal(t, kerr.TopicAlreadyExists.Code, resp.(*protocol.CreateTopicsResponse).Topics[0].ErrorCode)
-	require.Error(t, c.CreateTopic("x", 1))
+	require.Error(t, c.CreateTopic("x", 1), "a topic that exists")
+	require.Error(t, c.CreateTopic("y", 0), "no partition")
+	require.Zero(t, c.Partitions("y"))
 }
 
 func TestFrozenMetadataLagsBehindLeadership(t *testing.T) {

@@ -142,8 +142,6 @@ func (s *session) handle(frame []byte) error {
 		resp, err = s.handleProduce(version, body)
 	case protocol.Metadata:
 		resp, err = s.handleMetadata(version, body)
-	case protocol.CreateTopics:
-		resp, err = s.handleCreateTopics(version, body)
 	case protocol.InitProducerId:
 		resp, err = s.handleInitProducerId(version, body)
 	case protocol.FindCoordinator:

@@ -214,8 +214,8 @@ func (c *Cluster) sortedTopicsLocked() []*topic {
 	return out
 }
 
-// validTopicName applies Kafka's rule for topic names, so auto-creation and
-// CreateTopics refuse what a broker would.
+// validTopicName applies Kafka's rule for topic names, so auto-creation
+// refuses what a broker would.
 func validTopicName(name string) bool {
 	if name == "" || name == "." || name == ".." || len(name) > 249 {
 		return false
