@@ -244,22 +244,54 @@ func walkRecordBatches(c *cursor, n int, path string) {
 }
 
 // walkRecordBatch annotates one RecordBatch (Kafka's documentation,
-// Implementation 5.3.1).
+// Implementation 5.3.1): its length, checked against what is left of the
+// records (end); its magic, past which only v2 is read; its CRC, checked;
+// the rest of its header; then its records, decompressed if they are.
 func walkRecordBatch(c *cursor, path string, index, end int) {
 	c.prefix = fmt.Sprintf("batch[%d].", index)
 	c.section(fmt.Sprintf("RecordBatch %d in %s (RecordBatch v2, magic 2)", index, path))
-	c.int64("baseOffset", func(int64) string { return "(the broker assigns offsets; producers send 0)" })
-	length := int(c.int32("batchLength", func(int32) string { return "bytes follow in this batch" }))
+	batchEnd, ok := walkBatchLength(c, index, end)
+	if !ok || !walkMagic(c, batchEnd) {
+		return
+	}
+	walkCRC(c, batchEnd)
+	h := walkBatchHeader(c)
 	if c.err != nil {
 		return
 	}
-	// Compared as a length: c.off+length wraps negative, and passes, in
-	// an int of 32 bits.
-	if length < 49 || length > end-c.off {
-		c.err = fmt.Errorf("batch %d: batchLength %d does not fit", index, length)
+	if h.codec == compression.None {
+		walkRecords(c, h.count, h.baseTimestamp, batchEnd)
 		return
 	}
-	batchEnd := c.off + length
+	walkCompressedRecords(c, index, h, batchEnd)
+}
+
+// batchAfterLength is the fewest bytes a batch has after its batchLength:
+// its header from partitionLeaderEpoch to recordsCount.
+const batchAfterLength = 49
+
+// walkBatchLength annotates baseOffset and batchLength, and checks that
+// the batch holds at least its header and fits in what is left of the
+// records (end). It returns where the batch ends, or false with c.err set.
+func walkBatchLength(c *cursor, index, end int) (batchEnd int, ok bool) {
+	c.int64("baseOffset", func(int64) string { return "(the broker assigns offsets; producers send 0)" })
+	length := int(c.int32("batchLength", func(int32) string { return "bytes follow in this batch" }))
+	if c.err != nil {
+		return 0, false
+	}
+	// Compared as a length: c.off+length wraps negative, and passes, in
+	// an int of 32 bits.
+	if length < batchAfterLength || length > end-c.off {
+		c.err = fmt.Errorf("batch %d: batchLength %d does not fit", index, length)
+		return 0, false
+	}
+	return c.off + length, true
+}
+
+// walkMagic annotates partitionLeaderEpoch and magic, and reports whether
+// the batch is v2, the only kind read further: another's rest, up to
+// batchEnd, is annotated as one field.
+func walkMagic(c *cursor, batchEnd int) bool {
 	c.int32("partitionLeaderEpoch", func(int32) string { return "(set by the broker; outside the CRC)" })
 	magic := c.int8("magic", func(m int8) string {
 		if m == 2 {
@@ -268,20 +300,36 @@ func walkRecordBatch(c *cursor, path string, index, end int) {
 		return "(not v2: not decoded further)"
 	})
 	if c.err != nil {
-		return
+		return false
 	}
 	if magic != 2 {
 		c.take(batchEnd-c.off, "rest", sizeOf)
-		return
+		return false
 	}
-	crcStart := c.off + 4
-	computed := crc32.Checksum(c.b[crcStart:batchEnd], castagnoli)
+	return true
+}
+
+// walkCRC annotates crc, which it checks against the CRC-32C of the batch
+// from attributes, just after it, to batchEnd.
+func walkCRC(c *cursor, batchEnd int) {
+	computed := crc32.Checksum(c.b[c.off+4:batchEnd], castagnoli)
 	c.uint32("crc", func(v uint32) string {
 		if v == computed {
 			return fmt.Sprintf("= 0x%08x: CRC-32C of attributes..end, verifies", v)
 		}
 		return fmt.Sprintf("= 0x%08x: CRC-32C of attributes..end, MISMATCH: computed 0x%08x", v, computed)
 	})
+}
+
+// batchHeader is what a batch's header says of how to read its records.
+type batchHeader struct {
+	codec         compression.Codec
+	baseTimestamp int64
+	count         int
+}
+
+// walkBatchHeader annotates the header from attributes to recordsCount.
+func walkBatchHeader(c *cursor) batchHeader {
 	attrs := c.int16("attributes", attributesExplain)
 	c.int32("lastOffsetDelta", func(int32) string { return "(offset delta of the last record)" })
 	base := c.int64("baseTimestamp", timeExplain)
@@ -305,30 +353,26 @@ func walkRecordBatch(c *cursor, path string, index, end int) {
 		return ""
 	})
 	count := int(c.int32("recordsCount", func(int32) string { return "records follow" }))
-	if c.err != nil {
-		return
-	}
-	codec := compression.Codec(attrs & 0x7)
-	if codec == compression.None {
-		walkRecords(c, count, base, batchEnd)
-		return
-	}
-	// Compressed: the rest of the batch is one compressed blob, whose
-	// decompressed bytes are the records.
+	return batchHeader{codec: compression.Codec(attrs & 0x7), baseTimestamp: base, count: count}
+}
+
+// walkCompressedRecords annotates the rest of a compressed batch, up to
+// batchEnd, as one blob, then the records its decompressed bytes are.
+func walkCompressedRecords(c *cursor, index int, h batchHeader, batchEnd int) {
 	blob := c.take(batchEnd-c.off, "records", func(b []byte) string {
-		return fmt.Sprintf("(%d bytes, %v-compressed records)", len(b), codec)
+		return fmt.Sprintf("(%d bytes, %v-compressed records)", len(b), h.codec)
 	})
 	if c.err != nil {
 		return
 	}
-	plain, err := compression.Decompress(nil, codec, blob)
+	plain, err := compression.Decompress(nil, h.codec, blob)
 	if err != nil {
-		c.err = fmt.Errorf("batch %d: decompressing %v: %w", index, codec, err)
+		c.err = fmt.Errorf("batch %d: decompressing %v: %w", index, h.codec, err)
 		return
 	}
 	dc := newCursor(plain, 0, fmt.Sprintf("decompressed records of batch %d (%d bytes)", index, len(plain)), c.out)
 	dc.prefix = c.prefix
-	walkRecords(dc, count, base, len(plain))
+	walkRecords(dc, h.count, h.baseTimestamp, len(plain))
 	if dc.err != nil {
 		c.err = dc.err
 	}
