@@ -93,7 +93,7 @@ func (c *Conn) write(req protocol.Request, version int16, done func(protocol.Res
 	corr := c.nextCorrelationID()
 	buf, b, splices := c.encode(req, version, corr)
 	awaits := expectsResponse(req)
-	if err := c.enqueue(req, version, corr, done, auth, awaits); err != nil {
+	if err := c.enqueue(pending{corr: corr, req: req, version: version, done: done, auth: auth}, awaits); err != nil {
 		putBuffer(buf, b)
 		if !auth {
 			<-c.writeLock
@@ -164,15 +164,15 @@ func (c *Conn) encode(req protocol.Request, version int16, corr int32) (buf *[]b
 	return buf, b, splices
 }
 
-// enqueue readies the connection for req's write: it queues req, if a
-// response is awaited, for the reader to find, and sets the deadline the
-// watcher times the write out by. On a connection that has failed it does
-// neither and returns why req was not sent.
-func (c *Conn) enqueue(req protocol.Request, version int16, corr int32, done func(protocol.Response, error), auth, awaits bool) error {
+// enqueue readies the connection for p's write: it queues p, with its
+// deadline, if a response is awaited, for the reader to find, and sets the
+// deadline the watcher times the write out by. On a connection that has
+// failed it does neither and returns why p's request was not sent.
+func (c *Conn) enqueue(p pending, awaits bool) error {
 	now := c.cfg.Clock.Now()
 	c.mu.Lock()
 	if c.err != nil {
-		err := notSent(req.Key(), c.err)
+		err := notSent(p.req.Key(), c.err)
 		c.mu.Unlock()
 		return err
 	}
@@ -181,16 +181,16 @@ func (c *Conn) enqueue(req protocol.Request, version int16, corr int32, done fun
 	// Only a request (or write) on an idle connection sets the earliest
 	// deadline; behind others, the watcher's current timer is still right.
 	wasIdle := len(c.pending) == 0
-	deadline := c.deadlineLocked(now)
+	p.deadline = c.deadlineLocked(now)
 	if awaits {
-		c.pending = append(c.pending, &pending{
-			corr: corr, req: req, version: version, done: done,
-			deadline: deadline, auth: auth,
-		})
+		// A copy, allocated only here: p's own address taken would
+		// allocate it for every request, acks=0's included.
+		queued := p
+		c.pending = append(c.pending, &queued)
 	}
 	// A write the broker never reads (its socket buffer full) would block
 	// forever; the watcher times it out like a request.
-	c.writeDeadline = deadline
+	c.writeDeadline = p.deadline
 	c.mu.Unlock()
 	if wasIdle {
 		c.wake()
