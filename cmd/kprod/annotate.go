@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -140,11 +141,16 @@ func (c *cursor) varintLen(maxBytes int) int {
 	return 0
 }
 
+// uvarint reads an unsigned varint of the protocol: a length+1, a count,
+// a tag or a size, none past an int32's range, as the Java broker reads
+// them into an int. One past it is an error: five bytes hold 35 bits, and
+// the walk's int of such a length would wrap where an int has 32 bits.
 func (c *cursor) uvarint(path string, explain func(uint64) string) uint64 {
 	n := c.varintLen(5)
 	if n == 0 && c.err == nil {
 		c.err = fmt.Errorf("%s%s at offset %d: malformed unsigned varint", c.prefix, path, c.base+c.off)
 	}
+	start := c.off
 	var v uint64
 	c.take(n, path, func(b []byte) string {
 		v, _ = binary.Uvarint(b)
@@ -154,16 +160,23 @@ func (c *cursor) uvarint(path string, explain func(uint64) string) uint64 {
 		}
 		return s + " [unsigned varint]"
 	})
+	if c.err == nil && v > math.MaxInt32 {
+		c.err = fmt.Errorf("%s%s at offset %d: %d is past an int32's range", c.prefix, path, c.base+start, v)
+		return 0
+	}
 	return v
 }
 
 // varint reads a zigzag varint (varint for an int32, varlong for an int64:
-// maxBytes 5 or 10).
+// maxBytes 5 or 10). A varint past an int32's range is an error: its five
+// bytes hold 35 bits, and the walk's int of such a length or count would
+// wrap where an int has 32 bits.
 func (c *cursor) varint(path string, maxBytes int, explain func(int64) string) int64 {
 	n := c.varintLen(maxBytes)
 	if n == 0 && c.err == nil {
 		c.err = fmt.Errorf("%s%s at offset %d: malformed varint", c.prefix, path, c.base+c.off)
 	}
+	start := c.off
 	var v int64
 	kind := "varint"
 	if maxBytes > 5 {
@@ -179,6 +192,10 @@ func (c *cursor) varint(path string, maxBytes int, explain func(int64) string) i
 		}
 		return s + " [zigzag " + kind + "]"
 	})
+	if c.err == nil && maxBytes <= 5 && v != int64(int32(v)) {
+		c.err = fmt.Errorf("%s%s at offset %d: %d is past an int32's range", c.prefix, path, c.base+start, v)
+		return 0
+	}
 	return v
 }
 

@@ -325,3 +325,36 @@ func decodeRecords(t *testing.T, b []byte) []record.Record {
 	}
 	return batch.Records
 }
+
+// A varint of an int32 field, or an unsigned varint, past an int32's range
+// is refused where it is read: five bytes hold 35 bits, and the walk's int
+// of such a length wrapped where an int has 32 bits, a record of 2^32+3
+// bytes read as one of 3. The largest in range is read as it is.
+func TestWalkRefusesAVarintPastAnInt32(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		read func(c *cursor) int64
+		b    []byte
+		want int64 // 0 with an error
+	}{
+		{"varint 2^32+3", func(c *cursor) int64 { return c.varint("length", 5, nil) }, binary.AppendVarint(nil, 1<<32+3), 0},
+		{"varint -2^31-1", func(c *cursor) int64 { return c.varint("length", 5, nil) }, binary.AppendVarint(nil, math.MinInt32-1), 0},
+		{"varint MaxInt32", func(c *cursor) int64 { return c.varint("length", 5, nil) }, binary.AppendVarint(nil, math.MaxInt32), math.MaxInt32},
+		{"varlong 2^32+3", func(c *cursor) int64 { return c.varint("timestampDelta", 10, nil) }, binary.AppendVarint(nil, 1<<32+3), 1<<32 + 3},
+		{"uvarint 2^31", func(c *cursor) int64 { return int64(c.uvarint("length", nil)) }, binary.AppendUvarint(nil, 1<<31), 0},
+		{"uvarint MaxInt32", func(c *cursor) int64 { return int64(c.uvarint("length", nil)) }, binary.AppendUvarint(nil, math.MaxInt32), math.MaxInt32},
+	} {
+		var out []annotation
+		c := newCursor(tc.b, 100, "", &out)
+		got := tc.read(c)
+		if tc.want != 0 {
+			if c.err != nil || got != tc.want {
+				t.Errorf("%s: %d, %v; want %d", tc.name, got, c.err, tc.want)
+			}
+			continue
+		}
+		if c.err == nil || !strings.Contains(c.err.Error(), "at offset 100: ") || !strings.Contains(c.err.Error(), "past an int32's range") {
+			t.Errorf("%s: %d, error %v; want one past an int32's range at offset 100", tc.name, got, c.err)
+		}
+	}
+}

@@ -412,11 +412,13 @@ func walkRecords(c *cursor, count int, baseTimestamp int64, end int) {
 		if c.err != nil {
 			return
 		}
-		recEnd := c.off + length
-		if length < 0 || recEnd > end {
+		// Compared as a length: c.off+length wraps negative, and passes,
+		// where an int has 32 bits.
+		if length < 0 || length > end-c.off {
 			c.err = fmt.Errorf("%slength %d does not fit", c.prefix, length)
 			return
 		}
+		recEnd := c.off + length
 		c.int8("attributes", func(int8) string { return "(unused)" })
 		c.varint("timestampDelta", 10, func(d int64) string {
 			return "ms after baseTimestamp: " + time.UnixMilli(baseTimestamp+d).UTC().Format(timeLayout)
