@@ -47,7 +47,6 @@ func TestABrokerLeftOutOfOneMetadataAnswerStillAnswersItsRequestsInFlight(t *tes
 // record fails as maybe written.
 func TestCloseEndsTheRequestsInFlightToABrokerThatLeft(t *testing.T) {
 	b := leaveWithARequestHeld(t, false, withoutIdempotence)
-	t.Cleanup(b.release) // before the fake cluster closes: it waits for the hook
 	given, giveUp := context.WithCancel(context.Background())
 	giveUp() // nothing more is waited for: what is in flight fails
 	closed := make(chan error, 1)
@@ -99,7 +98,9 @@ func withoutIdempotence(cfg *Config) { cfg.DisableIdempotence = true }
 // is let go first, answers, and then answers the Metadata request, leaving
 // the other node out, whose request is still held. With moveLeader, that
 // answer names the answering node the leader of the other node's
-// partition.
+// partition. Both requests are let go at the test's end, before the
+// producer closes, if the test has not let them go: the fake cluster's
+// Close waits for its hooks.
 func leaveWithARequestHeld(t *testing.T, moveLeader bool, mod func(*Config)) heldAtALeftBroker {
 	c := startCluster(t, fakebroker.Options{Nodes: 2, Topics: map[string]int32{"t": 2}, KeepRecords: true,
 		Leader: func(_ string, partition int32) int32 { return partition }})
@@ -110,6 +111,8 @@ func leaveWithARequestHeld(t *testing.T, moveLeader bool, mod func(*Config)) hel
 	}
 
 	gates := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
+	open := [2]func(){sync.OnceFunc(func() { close(gates[0]) }), sync.OnceFunc(func() { close(gates[1]) })}
+	t.Cleanup(func() { open[0](); open[1]() })
 	var requests [2]atomic.Int64
 	c.OnProduce(func(node int32, _ *protocol.ProduceRequest) fakebroker.Action {
 		if requests[node].Add(1) == 1 {
@@ -155,13 +158,11 @@ func leaveWithARequestHeld(t *testing.T, moveLeader bool, mod func(*Config)) hel
 	if moveLeader {
 		require.NoError(t, c.SetLeader("t", left, answering))
 	}
-	close(gates[answering])
+	open[answering]()
 	require.NoError(t, receive(t, outcomes[answering], "no outcome for the record of the node answering the refresh"))
 	// Dropped, the node may be met again by the next refresh, as a new one.
 	eventually(t, "the node left out of the answer dropped", func() bool { return p.cluster.Node(left) != nodes[left] })
-	var once sync.Once
-	return heldAtALeftBroker{fake: c, p: p, node: left, outcome: outcomes[left], requests: &requests,
-		release: func() { once.Do(func() { close(gates[left]) }) }}
+	return heldAtALeftBroker{fake: c, p: p, node: left, outcome: outcomes[left], requests: &requests, release: open[left]}
 }
 
 // A broker left out of one Metadata answer and named by the next gets a new
@@ -183,7 +184,6 @@ func TestARecordSentToARejoinedBrokerWaitsForTheOldConnectionsAnswers(t *testing
 				mod(cfg)
 				cfg.Logger = slog.New(waits)
 			})
-			t.Cleanup(b.release)
 			b.p.cluster.RequestRefresh("test: the broker is back")
 			eventually(t, "the broker left out met again", func() bool { return b.p.cluster.Node(b.node) != nil })
 

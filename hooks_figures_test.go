@@ -3,6 +3,7 @@ package producer
 import (
 	"bytes"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 func TestHooksReportQueueTimesLatenciesAndSizes(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
 	arrived, answer := make(chan struct{}, 1), make(chan struct{})
+	answerAll := sync.OnceFunc(func() { close(answer) })
 	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action {
 		select {
 		case arrived <- struct{}{}:
@@ -41,6 +43,7 @@ func TestHooksReportQueueTimesLatenciesAndSizes(t *testing.T) {
 		cfg.Compression = compression.Gzip
 		cfg.Linger, cfg.DeliveryTimeout = time.Hour, 2*time.Hour
 	})
+	t.Cleanup(answerAll) // should the test fail: the fake cluster's Close waits for its hook
 	learnTopic(t, p, clk, "t")
 
 	const n = 4
@@ -54,7 +57,7 @@ func TestHooksReportQueueTimesLatenciesAndSizes(t *testing.T) {
 	go func() { flushed <- p.Flush(ctx(t)) }()
 	receive(t, arrived, "the flushed batch never reached the broker")
 	clk.Advance(2 * time.Second)
-	close(answer)
+	answerAll()
 	require.NoError(t, receive(t, flushed, "Flush"))
 	o.wait(t, "every record")
 

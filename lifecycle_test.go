@@ -310,11 +310,13 @@ func TestCloseAfterAFailedCloseReturnsItsError(t *testing.T) {
 func TestStatsBufferMemory(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
 	release := make(chan struct{})
+	answer := sync.OnceFunc(func() { close(release) })
 	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action {
 		<-release
 		return fakebroker.Action{}
 	})
 	p := newProducer(t, c, func(cfg *Config) { cfg.BufferMemory = 1 << 20 })
+	t.Cleanup(answer) // should the test fail: the fake cluster's Close waits for its hook
 	o := newOutcomes(1)
 	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("v")}, o.cb(0))
 	eventually(t, "the request at the broker", func() bool { return c.ProduceRequests() > 0 })
@@ -322,7 +324,7 @@ func TestStatsBufferMemory(t *testing.T) {
 	require.Equal(t, int64(1<<20), s.BufferTotalBytes)
 	require.Equal(t, int64(1<<20-DefaultBatchSize), s.BufferAvailableBytes, "one batch's buffer in use")
 	require.Zero(t, s.BufferWaiters)
-	close(release)
+	answer()
 	o.wait(t, "the record")
 	require.NoError(t, p.Flush(ctx(t)))
 	require.Equal(t, int64(1<<20), p.Stats().BufferAvailableBytes)
@@ -333,11 +335,13 @@ func TestStatsBufferMemory(t *testing.T) {
 func TestCloseFromACallbackDuringClose(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
 	release := make(chan struct{})
+	answer := sync.OnceFunc(func() { close(release) })
 	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action {
 		<-release
 		return fakebroker.Action{}
 	})
 	p := newProducer(t, c, nil)
+	t.Cleanup(answer) // should the test fail: the fake cluster's Close waits for its hook
 	inner := make(chan error, 1)
 	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("v")}, func(_ RecordMetadata, err error) {
 		inner <- p.Close(ctx(t))
@@ -346,7 +350,7 @@ func TestCloseFromACallbackDuringClose(t *testing.T) {
 	outer := make(chan error, 1)
 	go func() { outer <- p.Close(ctx(t)) }()
 	eventually(t, "the first Close under way", p.closed.Load)
-	close(release)
+	answer()
 	require.NoError(t, receive(t, inner, "the callback's Close did not return"), "the Close from the callback")
 	require.NoError(t, receive(t, outer, "the first Close did not return"), "the first Close")
 }

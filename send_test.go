@@ -19,6 +19,7 @@ func TestSendAfterAnAbandonedSendGetsItsOwnOutcome(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
 	short, cancel := context.WithCancel(context.Background())
 	gate := make(chan struct{})
+	open := sync.OnceFunc(func() { close(gate) })
 	first := true
 	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action {
 		if first { // the broker's one connection goroutine: no race on first
@@ -29,6 +30,7 @@ func TestSendAfterAnAbandonedSendGetsItsOwnOutcome(t *testing.T) {
 		return fakebroker.Action{}
 	})
 	p := newProducer(t, c, nil)
+	t.Cleanup(open) // should the test fail: the fake cluster's Close waits for its hook
 	_, err := p.PartitionsFor(ctx(t), "t")
 	require.NoError(t, err)
 
@@ -36,7 +38,7 @@ func TestSendAfterAnAbandonedSendGetsItsOwnOutcome(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	require.ErrorIs(t, err, ErrMaybeWritten, "the record was buffered, and may still be written")
 
-	close(gate)
+	open()
 	require.NoError(t, p.Flush(ctx(t)), "the abandoned record's callback has run once Flush returns")
 
 	md, err := p.Send(ctx(t), &Record{Topic: "t", Value: []byte("second")})
@@ -120,6 +122,7 @@ func TestProduceWithADoneCtxTakesOnlyMemoryFreeAtOnce(t *testing.T) {
 	// at once: its answer, and its memory, wait until the three Produce
 	// calls are done.
 	answer := make(chan struct{})
+	answerAll := sync.OnceFunc(func() { close(answer) })
 	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action {
 		<-answer
 		return fakebroker.Action{}
@@ -128,6 +131,7 @@ func TestProduceWithADoneCtxTakesOnlyMemoryFreeAtOnce(t *testing.T) {
 		// Two batches fill the memory, and linger until flushed.
 		cfg.BatchSize, cfg.BufferMemory, cfg.Linger = 1024, 2048, time.Hour
 	})
+	t.Cleanup(answerAll) // should the test fail: the fake cluster's Close waits for its hook
 	_, err := p.PartitionsFor(ctx(t), "t")
 	require.NoError(t, err)
 	done, cancel := context.WithCancel(context.Background())
@@ -138,7 +142,7 @@ func TestProduceWithADoneCtxTakesOnlyMemoryFreeAtOnce(t *testing.T) {
 		p.Produce(done, &Record{Topic: "t", Value: make([]byte, 900)}, cb)
 	}
 	require.ErrorIs(t, bounded.Receive(t, outcomes, waitFor, "the record short of memory"), context.Canceled)
-	close(answer)
+	answerAll()
 	require.NoError(t, p.Flush(ctx(t)))
 	require.NoError(t, bounded.Receive(t, outcomes, waitFor, "the first record"))
 	require.NoError(t, bounded.Receive(t, outcomes, waitFor, "the second record"))
