@@ -2,6 +2,7 @@ package embedded_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -181,7 +182,11 @@ func TestHoldNextReleaseWaitsForTheBrokerToTakeTheRequestUp(t *testing.T) {
 
 	// A ListOffsets, which the producing client never sends, keeps the
 	// broker busy until unbusy closes: kfake runs one control at a time.
+	// Should the test fail, it is let go before the deferred release,
+	// which waits for the broker to take the held request up.
 	busy, unbusy := make(chan struct{}), make(chan struct{})
+	free := sync.OnceFunc(func() { close(unbusy) })
+	defer free()
 	c.Kfake().ControlKey(int16(kmsg.ListOffsets), func(kmsg.Request) (kmsg.Response, error, bool) {
 		c.Kfake().DropControl()
 		close(busy)
@@ -204,7 +209,7 @@ func TestHoldNextReleaseWaitsForTheBrokerToTakeTheRequestUp(t *testing.T) {
 		t.Fatal("release returned before the broker took the held request up again")
 	case <-time.After(100 * time.Millisecond):
 	}
-	close(unbusy)
+	free()
 	bounded.Receive(t, released, testTimeout, "release did not return once the broker was free")
 	require.NoError(t, bounded.Receive(t, listed, testTimeout, "no answer to the ListOffsets"))
 	require.NoError(t, bounded.Receive(t, res, testTimeout, "the held request was not answered after its release"))

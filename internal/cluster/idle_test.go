@@ -83,6 +83,8 @@ func TestATopicUsedDuringTheRefreshThatFoundItIdleIsKept(t *testing.T) {
 		func(c *Config) { c.MaxIdle = time.Nanosecond })
 	r.awaitTopic("t")
 	asked, release := make(chan struct{}), make(chan struct{})
+	answer := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(answer) // should the test fail: the fake cluster's Close waits for its hook
 	var once sync.Once
 	r.fake.OnMetadata(func(_ int32, req *protocol.MetadataRequest) fakebroker.Action {
 		if !slices.ContainsFunc(req.Topics, func(rt protocol.MetadataRequestTopic) bool { return rt.Name != nil && *rt.Name == "t" }) {
@@ -100,7 +102,7 @@ func TestATopicUsedDuringTheRefreshThatFoundItIdleIsKept(t *testing.T) {
 	before := r.updates
 	r.mu.Unlock()
 	r.used.Store(&[]string{"t"})
-	close(release)
+	answer()
 	require.Eventually(t, func() bool {
 		r.mu.Lock()
 		defer r.mu.Unlock()

@@ -3,6 +3,7 @@ package fakebroker
 import (
 	"context"
 	"encoding/binary"
+	"sync"
 	"testing"
 	"time"
 
@@ -266,6 +267,8 @@ func TestCloseEndsConnectionsAndDelays(t *testing.T) {
 func TestAConnectionCountsAsOpenUntilItsLastRequestIsHandled(t *testing.T) {
 	c := start(t, Options{Topics: map[string]int32{"t": 1}})
 	held, release := make(chan struct{}, 1), make(chan struct{})
+	handle := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(handle) // should the test fail: Close waits for the hook
 	c.OnProduce(func(int32, *protocol.ProduceRequest) Action {
 		held <- struct{}{}
 		<-release
@@ -277,7 +280,7 @@ func TestAConnectionCountsAsOpenUntilItsLastRequestIsHandled(t *testing.T) {
 	bounded.Receive(t, held, wait, "the broker never read the Produce")
 	cn.Close()
 	require.Equal(t, 1, c.OpenConnections(), "the held request's connection, closed by the client")
-	close(release)
+	handle()
 	require.Eventually(t, func() bool { return c.OpenConnections() == 0 }, wait, time.Millisecond,
 		"the connection still counts as open after its request was handled")
 	require.Equal(t, int64(1), c.ProduceCount(), "the held request appends after its client hung up")
