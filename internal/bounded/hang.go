@@ -19,11 +19,12 @@ const hangLead = 20 * time.Second
 // stack and then the tests still running, each with its goroutine's stack,
 // and the binary exits. The timeout's own panic says as much, but names the
 // tests first, above thousands of lines of stacks, and a CI log that keeps
-// only the lines before the package's FAIL loses their names.
+// only the lines before the package's FAIL loses their names. A binary that
+// runs benchmarks or fuzzes is not watched (see binaryTimeout).
 func Main(m *testing.M) int {
 	flag.Parse()
 	started := time.Now()
-	if timeout := binaryTimeout(); timeout > 2*hangLead {
+	if timeout := binaryTimeout(flag.CommandLine); timeout > 2*hangLead {
 		watchdog := time.AfterFunc(timeout-hangLead, func() {
 			stacks := Stacks()
 			fmt.Fprintf(os.Stderr, "%s\n\n%s", stacks, hangReport(stacks, time.Since(started).Round(time.Second), timeout))
@@ -34,9 +35,22 @@ func Main(m *testing.M) int {
 	return m.Run()
 }
 
-// binaryTimeout is the test binary's -test.timeout, 0 for none.
-func binaryTimeout() time.Duration {
-	f := flag.Lookup("test.timeout")
+// binaryTimeout is the -test.timeout of the test binary whose flags are
+// fs, 0 for none, and 0 for a binary that runs benchmarks or fuzzes (as
+// the fuzzing coordinator or a worker): package testing stops its own
+// timeout before either, which run as long as they take, and a watch
+// until the end of the binary would end a benchmark run or a fuzzing
+// budget that outlasts the timeout, as a hang.
+func binaryTimeout(fs *flag.FlagSet) time.Duration {
+	for _, name := range []string{"test.bench", "test.fuzz"} {
+		if f := fs.Lookup(name); f != nil && f.Value.String() != "" {
+			return 0
+		}
+	}
+	if f := fs.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
+		return 0
+	}
+	f := fs.Lookup("test.timeout")
 	if f == nil {
 		return 0
 	}

@@ -1,6 +1,7 @@
 package bounded
 
 import (
+	"flag"
 	"strings"
 	"testing"
 	"time"
@@ -50,5 +51,36 @@ created by example.com/p/conn.newConn in goroutine 7
 	}
 	if strings.Contains(report, "goroutine 9") {
 		t.Fatalf("the report shows a goroutine that runs no test:\n%s", report)
+	}
+}
+
+// A binary that runs benchmarks or fuzzes is not watched: package testing
+// stops its own -test.timeout before either, which run as long as they
+// take (make benchstat gives the root package's benchmarks the default
+// ten minutes; a fuzzing budget may outlast FUZZ_TIMEOUT). Watched, they
+// were ended as a hang 20 s before the timeout.
+func TestABinaryThatRunsBenchmarksOrFuzzesIsNotWatched(t *testing.T) {
+	binary := func(args ...string) *flag.FlagSet {
+		fs := flag.NewFlagSet("test binary", flag.ContinueOnError)
+		fs.Duration("test.timeout", 0, "")
+		fs.String("test.bench", "", "")
+		fs.String("test.fuzz", "", "")
+		fs.Bool("test.fuzzworker", false, "")
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		return fs
+	}
+	if got := binaryTimeout(binary("-test.timeout=10m")); got != 10*time.Minute {
+		t.Fatalf("tests alone are watched until the timeout; got %v", got)
+	}
+	for _, args := range [][]string{
+		{"-test.timeout=10m", "-test.bench=."},
+		{"-test.timeout=5m", "-test.fuzz=^FuzzApply$"},
+		{"-test.timeout=5m", "-test.fuzz=^FuzzApply$", "-test.fuzzworker"},
+	} {
+		if got := binaryTimeout(binary(args...)); got != 0 {
+			t.Errorf("%v: watched until %v, want not at all", args, got)
+		}
 	}
 }
