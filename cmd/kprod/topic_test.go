@@ -363,19 +363,7 @@ func TestABrokersReasonForNotCreatingATopicIsShownSafely(t *testing.T) {
 			`creating topic %s: POLICY_VIOLATION: "` + strings.Repeat("x", 512) + `"... (607 bytes)`},
 	} {
 		t.Run(tc.code.Name, func(t *testing.T) {
-			cluster, err := embedded.Start(embedded.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer cluster.Close()
-			topic := uniqueTopic("refused")
-			cluster.Kfake().ControlKey(int16(kmsg.CreateTopics), func(req kmsg.Request) (kmsg.Response, error, bool) {
-				resp := req.(*kmsg.CreateTopicsRequest).ResponseKind().(*kmsg.CreateTopicsResponse)
-				refused := kmsg.NewCreateTopicsResponseTopic()
-				refused.Topic, refused.ErrorCode, refused.ErrorMessage = topic, tc.code.Code, kmsg.StringPtr(tc.message)
-				resp.Topics = append(resp.Topics, refused)
-				return resp, nil, true
-			})
+			cluster, topic := refusingCreateTopics(t, tc.code, tc.message)
 			r := runKprod(t, "", "perf", "-b", strings.Join(cluster.Addrs(), ","), "-t", topic, "--create-topic",
 				"--partitions", "3", "--num-records", "10")
 			want := strings.ReplaceAll(tc.want, "%s", topic)
@@ -392,19 +380,7 @@ func TestABrokersReasonForNotCreatingATopicIsShownSafely(t *testing.T) {
 // A CreateTopics refusal keeps its error code for errors.Is beside the
 // broker's explanation: it was formatted into the error's text alone.
 func TestACreateTopicsRefusalKeepsItsCode(t *testing.T) {
-	cluster, err := embedded.Start(embedded.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
-	topic := uniqueTopic("refused")
-	cluster.Kfake().ControlKey(int16(kmsg.CreateTopics), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		resp := req.(*kmsg.CreateTopicsRequest).ResponseKind().(*kmsg.CreateTopicsResponse)
-		refused := kmsg.NewCreateTopicsResponseTopic()
-		refused.Topic, refused.ErrorCode, refused.ErrorMessage = topic, kerr.PolicyViolation.Code, kmsg.StringPtr("no")
-		resp.Topics = append(resp.Topics, refused)
-		return resp, nil, true
-	})
+	cluster, topic := refusingCreateTopics(t, kerr.PolicyViolation, "no")
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
 	defer cancel()
 	cfg := connConfig(producer.Config{}.WithDefaults())
@@ -420,4 +396,25 @@ func TestACreateTopicsRefusalKeepsItsCode(t *testing.T) {
 	if want := "creating topic " + topic + `: POLICY_VIOLATION: "no"`; err == nil || err.Error() != want {
 		t.Errorf("the refusal reads %v, want %s", err, want)
 	}
+}
+
+// refusingCreateTopics starts an embedded broker, closed when t ends, that
+// refuses every CreateTopics of the topic it returns with code and
+// message.
+func refusingCreateTopics(t *testing.T, code *kerr.Error, message string) (*embedded.Cluster, string) {
+	t.Helper()
+	cluster, err := embedded.Start(embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	topic := uniqueTopic("refused")
+	cluster.Kfake().ControlKey(int16(kmsg.CreateTopics), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		resp := req.(*kmsg.CreateTopicsRequest).ResponseKind().(*kmsg.CreateTopicsResponse)
+		refused := kmsg.NewCreateTopicsResponseTopic()
+		refused.Topic, refused.ErrorCode, refused.ErrorMessage = topic, code.Code, kmsg.StringPtr(message)
+		resp.Topics = append(resp.Topics, refused)
+		return resp, nil, true
+	})
+	return cluster, topic
 }
