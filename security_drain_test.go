@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"log/slog"
 	"net"
 	"sync"
 	"testing"
@@ -12,7 +13,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gokafka/producer/internal/clock"
+	"github.com/gokafka/producer/internal/cluster"
 	"github.com/gokafka/producer/internal/fakebroker"
+	"github.com/gokafka/producer/partitioner"
 	"github.com/gokafka/producer/protocol"
 )
 
@@ -141,4 +144,184 @@ func TestADrainsRecordWaitingForItsTopicFailsAtOnceWhenEveryBrokerRefusesTheProd
 	err := refuseFromNowOn(t, d, clk, o)
 	assertAuthFailure(t, err)
 	require.ErrorContains(t, err, "while the record waited for partition 3 of t")
+}
+
+// heldUpProducer is a producer for c on a fake clock whose held records
+// wait for an hour (MaxBlock), dialling through d, and whose partitioner
+// waits for release on the record keyed "waits", closing entered: the
+// drain round that takes such a record is held up there, as by a record
+// waiting for memory. It logs to log, if not nil.
+func heldUpProducer(t *testing.T, c *fakebroker.Cluster, d *cutOffDialer, log *heldLog) (p *Producer, clk *clock.Fake, entered <-chan struct{}, release func()) {
+	t.Helper()
+	enteredCh, released := make(chan struct{}), make(chan struct{})
+	part := partitioner.Func(func(_ *partitioner.Topic, key []byte) int32 {
+		if string(key) == "waits" {
+			close(enteredCh)
+			<-released
+		}
+		return 0
+	})
+	clk = clock.NewFake(heldClockStart)
+	p = newProducer(t, c, func(cfg *Config) {
+		cfg.clock, cfg.Dialer, cfg.Partitioner = clk, d, part
+		cfg.MaxBlock, cfg.DeliveryTimeout, cfg.Linger = time.Hour, 2*time.Hour, NoLinger
+		if log != nil {
+			cfg.Logger = slog.New(log)
+		}
+	})
+	// Before the producer's Close, which waits for the drain and the
+	// metadata loop.
+	release = sync.OnceFunc(func() { close(released) })
+	t.Cleanup(release)
+	if log != nil {
+		t.Cleanup(log.letGo)
+	}
+	return p, clk, enteredCh, release
+}
+
+// A record set aside while its drain's round is held up (here in the
+// partitioner) fails at once when every broker refuses the producer, as
+// one whose drain waits for metadata does, counted as failing once, for
+// Flush, and its memory given back once: the drain looks at the records
+// set aside again only once its round is done.
+func TestARecordSetAsideBehindAHeldUpRoundFailsAtOnceWhenEveryBrokerRefusesTheProducer(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{})
+	d := &cutOffDialer{}
+	p, clk, entered, _ := heldUpProducer(t, c, d, nil)
+	o := newOutcomes(2)
+	p.Produce(ctx(t), &Record{Topic: "t", Partition: 3, ExplicitPartition: true, Value: []byte("typo")}, o.cb(0))
+	p.Produce(ctx(t), &Record{Topic: "t", Key: []byte("waits")}, o.cb(1))
+	require.Equal(t, int64(2), p.held.count.Load(), "the records held for t, unknown yet")
+	require.NoError(t, c.CreateTopic("t", 1))
+	learnTopic(t, p, clk, "t")
+	receive(t, entered, "the round did not reach the record behind the one for partition 3")
+	require.Equal(t, 1, setAside(p, "t"), "the record for partition 3")
+
+	d.refuseAll()
+	eventually(t, "the outcome of the record set aside", func() bool {
+		releasePacing(clk)
+		p.cluster.RequestRefresh("test")
+		return o.has(0)
+	})
+	err := o.snapshot()[0][0].err
+	assertAuthFailure(t, err)
+	require.ErrorContains(t, err, "while the record waited for partition 3 of t")
+	require.Zero(t, setAside(p, "t"))
+	eventually(t, "the failure counted as delivered", func() bool {
+		p.held.mu.Lock()
+		defer p.held.mu.Unlock()
+		return p.held.failing == 0 && p.held.unbooked == 0
+	})
+	// The round's memory went back to the pool as it began: none is in use.
+	require.Equal(t, int(p.cfg.BufferMemory), p.pool.Available())
+}
+
+// Of the records a drain takes after every broker refused the producer,
+// those held before the refusal that would wait for metadata fail with it,
+// as the records of topics without a drain do, and those held since wait
+// for the next answer; a record whose partition is known is appended, its
+// batch left to fail if its leader refuses the producer too. The metadata
+// loop is held in its log of the refusal, so that no later refresh is
+// refused, or succeeds, before the drain has taken the records.
+func TestADrainFailsWithARefusalOnlyTheRecordsHeldBeforeItThatWouldWait(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{})
+	d := &cutOffDialer{}
+	loopHeld := holdLog(func(rec slog.Record) bool {
+		return rec.Message == "metadata refresh failed" && cluster.Refusal(logged(rec, "err")) != nil
+	})
+	p, clk, entered, release := heldUpProducer(t, c, d, loopHeld)
+	o := newOutcomes(4)
+	p.Produce(ctx(t), &Record{Topic: "t", Key: []byte("waits")}, o.cb(0))
+	p.Produce(ctx(t), &Record{Topic: "t", Partition: 3, ExplicitPartition: true, Value: []byte("before")}, o.cb(1))
+	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("fits")}, o.cb(2))
+	require.Equal(t, int64(3), p.held.count.Load(), "the records held for t, unknown yet")
+	require.NoError(t, c.CreateTopic("t", 1))
+	learnTopic(t, p, clk, "t")
+	receive(t, entered, "the drain did not reach its first record")
+
+	d.refuseAll()
+	awaitHeld(t, p, clk, loopHeld, "the metadata loop held in its log of a refusal by every broker")
+	p.Produce(ctx(t), &Record{Topic: "t", Partition: 3, ExplicitPartition: true, Value: []byte("after")}, o.cb(3))
+	release()
+	eventually(t, "the records for partition 3 judged", func() bool {
+		return o.has(1) && (o.has(3) || setAside(p, "t") == 1)
+	})
+	if o.has(3) {
+		t.Fatalf("the record held after the refusal failed: %v", o.snapshot()[3][0].err)
+	}
+	err := o.snapshot()[1][0].err
+	assertAuthFailure(t, err)
+	require.ErrorContains(t, err, "while the record waited for partition 3 of t")
+
+	loopHeld.letGo()
+	err = closeAtOnce(t, p, o, 3)
+	require.ErrorIs(t, err, ErrClosed)
+	require.ErrorContains(t, err, "while the record waited for partition 3 of t")
+	if err := o.one(t, 2).err; err != nil {
+		require.NotContains(t, err.Error(), "while the record waited", "the record with a partition, held before the refusal")
+	}
+}
+
+// heldLog is a slog.Handler that holds up the first record holds picks,
+// on the goroutine that logs it, closing held, until letGo is called.
+type heldLog struct {
+	holds      func(slog.Record) bool
+	held, goOn chan struct{}
+	once       sync.Once
+	letGo      func()
+}
+
+func holdLog(holds func(slog.Record) bool) *heldLog {
+	h := &heldLog{holds: holds, held: make(chan struct{}), goOn: make(chan struct{})}
+	h.letGo = sync.OnceFunc(func() { close(h.goOn) })
+	return h
+}
+
+func (h *heldLog) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *heldLog) WithAttrs([]slog.Attr) slog.Handler { return h }
+
+func (h *heldLog) WithGroup(string) slog.Handler { return h }
+
+func (h *heldLog) Handle(_ context.Context, rec slog.Record) error {
+	if !h.holds(rec) {
+		return nil
+	}
+	h.once.Do(func() {
+		close(h.held)
+		select {
+		case <-h.goOn:
+		case <-time.After(waitFor): // the test fails on its own wait
+		}
+	})
+	return nil
+}
+
+// awaitHeld moves p's clock clk by the metadata loop's pacing, asking for
+// refreshes, until log holds a record up.
+func awaitHeld(t *testing.T, p *Producer, clk *clock.Fake, log *heldLog, what string) {
+	t.Helper()
+	eventually(t, what, func() bool {
+		select {
+		case <-log.held:
+			return true
+		default:
+		}
+		releasePacing(clk)
+		p.cluster.RequestRefresh("test")
+		return false
+	})
+}
+
+// logged is the error rec holds as key, if any.
+func logged(rec slog.Record, key string) error {
+	var err error
+	rec.Attrs(func(a slog.Attr) bool {
+		if a.Key == key {
+			err, _ = a.Value.Any().(error)
+			return false
+		}
+		return true
+	})
+	return err
 }
