@@ -82,12 +82,14 @@ type held struct {
 	// one ends its wait at once.
 	abortedThrough uint64
 	// refusal is the refusal by every broker that failed the last metadata
-	// refresh, nil once one succeeds, and refusedThrough the seq of the
-	// last record held when it came (failWaiting): a record of a drain
-	// round held by then, which would wait for metadata, fails with it
-	// instead (refusalFor), as the records waiting outside drains did.
+	// refresh, nil once one succeeds, refusedThrough the seq of the last
+	// record held when it came (failWaiting), and refusedIn the metadata
+	// of that moment: a record of a drain round held by then, which would
+	// wait for metadata, fails with it instead (refusalFor), as the
+	// records waiting outside drains did, unless metadata came since.
 	refusal        error
 	refusedThrough uint64
+	refusedIn      *metadata.Snapshot
 
 	// appendCtx bounds the appends of held records, their waits for a
 	// batch's memory among them; endMemoryWaits cancels it, and noWait

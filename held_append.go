@@ -59,7 +59,7 @@ func (w *held) waitsForMemory(wt *waitingTopic) {
 // It reports whether the record was appended.
 func (p *Producer) appendHeld(ctx context.Context, wt *waitingTopic, snap *metadata.Snapshot, h *heldRecord, partitions int) bool {
 	p.held.mu.Lock()
-	refusal := p.held.refusalFor(h)
+	refusal := p.held.refusalFor(h, snap)
 	p.held.mu.Unlock()
 	t := snap.Topic(h.rec.Topic)
 	if !h.fits(t) && !t.RefusedSince(h.refused) && refusal == nil && ctx.Err() == nil {

@@ -136,7 +136,7 @@ func (p *Producer) appendRound(wt *waitingTopic) {
 			wt.sawPartitions(len(t.Partitions))
 		}
 		switch {
-		case w.waitsAside(&h, t):
+		case w.waitsAside(&h, snap, t):
 			w.setAsideRecord(wt, h)
 			wt.round[wt.roundPos] = heldRecord{}
 			wt.roundPos++
@@ -146,7 +146,7 @@ func (p *Producer) appendRound(wt *waitingTopic) {
 			wt.round, wt.roundPos = slices.Concat(wt.takeAside(), wt.round[wt.roundPos:]), 0
 			w.mu.Unlock()
 			continue
-		case (t == nil || len(t.Partitions) == 0) && !t.RefusedSince(h.refused) && w.mayWait(&h):
+		case (t == nil || len(t.Partitions) == 0) && !t.RefusedSince(h.refused) && w.mayWait(&h, snap):
 			// A lagging broker called the topic unknown since the drain
 			// began. The record waits for the topic's partitions, not, as
 			// in appendHeld, for the one it names: once they come, it is
@@ -177,24 +177,24 @@ func (p *Producer) appendRound(wt *waitingTopic) {
 	}
 }
 
-// waitsAside reports whether h, of a round, is to be set aside: t has
-// partitions, not the one h names, and h may wait for it still. w.mu must
-// be held.
-func (w *held) waitsAside(h *heldRecord, t *metadata.Topic) bool {
+// waitsAside reports whether h, of a round, is to be set aside: t, its
+// topic in snap, has partitions, not the one h names, and h may wait for
+// it still. w.mu must be held.
+func (w *held) waitsAside(h *heldRecord, snap *metadata.Snapshot, t *metadata.Topic) bool {
 	if !h.rec.ExplicitPartition || t == nil || len(t.Partitions) == 0 || int(h.rec.Partition) < len(t.Partitions) {
 		return false
 	}
-	return w.mayWait(h)
+	return w.mayWait(h, snap)
 }
 
-// mayWait reports whether h, of a round, may wait for metadata still: its
-// limit has not passed, nor has Close or the abort of its transaction
-// come, which would leave it waiting with no one to fail it, nor a refusal
-// by every broker since it was held (refusalFor). Otherwise its append
-// fails it. w.mu must be held.
-func (w *held) mayWait(h *heldRecord) bool {
+// mayWait reports whether h, of a round, judged with the metadata snap,
+// may wait for metadata still: its limit has not passed, nor has Close or
+// the abort of its transaction come, which would leave it waiting with no
+// one to fail it, nor a refusal by every broker since it was held
+// (refusalFor). Otherwise its append fails it. w.mu must be held.
+func (w *held) mayWait(h *heldRecord, snap *metadata.Snapshot) bool {
 	p := w.p
-	return !w.closed && p.ctx.Err() == nil && h.seq > w.abortedThrough && w.refusalFor(h) == nil &&
+	return !w.closed && p.ctx.Err() == nil && h.seq > w.abortedThrough && w.refusalFor(h, snap) == nil &&
 		p.cfg.clock.Now().Before(h.since.Add(p.heldLimit()))
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gokafka/producer/conn"
 	"github.com/gokafka/producer/internal/cluster"
+	"github.com/gokafka/producer/metadata"
 	"github.com/gokafka/producer/sasl"
 )
 
@@ -112,7 +113,7 @@ func (p *Producer) noteRefresh(err error) {
 func (w *held) failWaiting(err error) {
 	var waiting, aside []heldRecord
 	w.mu.Lock()
-	w.refusal, w.refusedThrough = err, w.seq
+	w.refusal, w.refusedThrough, w.refusedIn = err, w.seq, w.p.cluster.Snapshot()
 	for name, wt := range w.topics {
 		if wt.draining {
 			taken := wt.takeAside()
@@ -139,16 +140,20 @@ func (w *held) failWaiting(err error) {
 // producer in, and a drain's record waits for metadata again.
 func (w *held) admitted() {
 	w.mu.Lock()
-	w.refusal = nil
+	w.refusal, w.refusedIn = nil, nil
 	w.mu.Unlock()
 }
 
 // refusalFor is the refusal by every broker that came since h was held,
-// if no metadata refresh has succeeded since: h, of a drain round, would
-// wait for metadata that no broker will give, and fails with it instead.
-// w.mu must be held.
-func (w *held) refusalFor(h *heldRecord) error {
-	if w.refusal != nil && h.seq <= w.refusedThrough {
+// if snap, the metadata h is judged with, is that of the refusal's moment:
+// h, of a drain round, would wait for metadata that no broker will give,
+// and fails with it instead. Metadata that came since ends the refusal
+// for h, not only the news of a refresh that succeeded (admitted): the
+// cluster layer publishes an answer before it tells of the refresh, and a
+// drain that judged h with that answer in between failed it with the
+// refusal the answer had ended. w.mu must be held.
+func (w *held) refusalFor(h *heldRecord, snap *metadata.Snapshot) error {
+	if w.refusal != nil && h.seq <= w.refusedThrough && snap == w.refusedIn {
 		return w.refusal
 	}
 	return nil

@@ -6,7 +6,9 @@ import (
 	"crypto/x509"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,6 +62,13 @@ func (d *cutOffDialer) refuseAll() {
 	for _, nc := range d.made {
 		nc.Close()
 	}
+}
+
+// admitAll dials normally again, as after a certificate rotated.
+func (d *cutOffDialer) admitAll() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.refused = false
 }
 
 // drainedProducer is a producer for c on a fake clock whose held records
@@ -260,6 +269,58 @@ func TestADrainFailsWithARefusalOnlyTheRecordsHeldBeforeItThatWouldWait(t *testi
 	if err := o.one(t, 2).err; err != nil {
 		require.NotContains(t, err.Error(), "while the record waited", "the record with a partition, held before the refusal")
 	}
+}
+
+// A drain's record that would wait for metadata still waits once a refresh
+// has succeeded after every broker refused the producer, though the
+// producer has not yet been told the refresh succeeded: the cluster layer
+// publishes the answer first. Here the metadata loop is held in between,
+// in its log of a broker the answer leaves out, while the drain, held up
+// by the partitioner until then, reaches the record for partition 3 of t,
+// which has one. The record failed with the refusal the answer had ended;
+// now it is set aside, to wait for its partition.
+func TestADrainsRecordJudgedWithAnAnswerAfterARefusalWaitsForItsPartition(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Nodes: 2, Leader: func(string, int32) int32 { return 0 }})
+	var admitted atomic.Bool
+	c.OnMetadata(func(int32, *protocol.MetadataRequest) fakebroker.Action {
+		if admitted.Load() {
+			return fakebroker.Action{HideBrokers: []int32{1}}
+		}
+		return fakebroker.Action{}
+	})
+	loopHeld := holdLog(func(rec slog.Record) bool {
+		return strings.HasPrefix(rec.Message, "broker left the cluster's metadata")
+	})
+	d := &cutOffDialer{}
+	p, clk, entered, release := heldUpProducer(t, c, d, loopHeld)
+	o := newOutcomes(2)
+	p.Produce(ctx(t), &Record{Topic: "t", Key: []byte("waits"), Value: []byte("first")}, o.cb(0))
+	p.Produce(ctx(t), &Record{Topic: "t", Partition: 3, ExplicitPartition: true, Value: []byte("typo")}, o.cb(1))
+	require.Equal(t, int64(2), p.held.count.Load(), "the records held for t, unknown yet")
+	require.NoError(t, c.CreateTopic("t", 1))
+	learnTopic(t, p, clk, "t")
+	receive(t, entered, "the drain did not reach the record before the one for partition 3")
+
+	d.refuseAll()
+	eventually(t, "a metadata refresh refused by every broker", func() bool {
+		releasePacing(clk)
+		p.cluster.RequestRefresh("test")
+		p.held.mu.Lock()
+		defer p.held.mu.Unlock()
+		return p.held.refusal != nil
+	})
+	admitted.Store(true)
+	d.admitAll()
+	awaitHeld(t, p, clk, loopHeld, "the metadata loop held in the answer after the refusal")
+	release()
+	eventually(t, "the record for partition 3 judged", func() bool { return o.has(1) || setAside(p, "t") == 1 })
+	if o.has(1) {
+		t.Fatalf("the record for partition 3 failed though a refresh had succeeded: %v", o.snapshot()[1][0].err)
+	}
+	loopHeld.letGo()
+	err := closeAtOnce(t, p, o, 1)
+	require.ErrorIs(t, err, ErrClosed)
+	require.ErrorContains(t, err, "while the record waited for partition 3 of t")
 }
 
 // heldLog is a slog.Handler that holds up the first record holds picks,
