@@ -51,16 +51,18 @@ func (w *held) waitsForMemory(wt *waitingTopic) {
 // metadata lacks one (the partition it names, or any, since a lagging
 // broker may have called the topic unknown after its drain began), unless
 // every broker has refused the producer since the record was held
-// (refusalFor), which fails it; a failure goes to the delivery goroutine.
+// (refusal), which fails it; a failure goes to the delivery goroutine.
 // ctx ends with the producer, or with the abort of the record's
 // transaction. snap is the metadata that came; the batch's leader is
 // looked up in the metadata of the moment (appendTo); partitions is the
 // topic's partition count the drain last saw (waitingTopic.partitions).
+// refusal is refusalFor's, read under the lock mayWait read it under:
+// read again here, once the news of a refresh that succeeded had cleared
+// it, it sent a record that mayWait had not let wait for metadata to wait
+// for its partition in turn, holding up the round's later records until
+// the partition came or its limit passed, and failed by no later refusal.
 // It reports whether the record was appended.
-func (p *Producer) appendHeld(ctx context.Context, wt *waitingTopic, snap *metadata.Snapshot, h *heldRecord, partitions int) bool {
-	p.held.mu.Lock()
-	refusal := p.held.refusalFor(h, snap)
-	p.held.mu.Unlock()
+func (p *Producer) appendHeld(ctx context.Context, wt *waitingTopic, snap *metadata.Snapshot, h *heldRecord, partitions int, refusal error) bool {
 	t := snap.Topic(h.rec.Topic)
 	if !h.fits(t) && !t.RefusedSince(h.refused) && refusal == nil && ctx.Err() == nil {
 		t = p.awaitPartition(ctx, h)

@@ -156,9 +156,10 @@ func (p *Producer) appendRound(wt *waitingTopic) {
 		}
 		ctx := w.startAppend(wt, &h)
 		partitions := wt.partitions
+		refusal := w.refusalFor(&h, snap) // as mayWait read it
 		w.mu.Unlock()
 
-		appended := p.appendHeld(ctx, wt, snap, &h, partitions)
+		appended := p.appendHeld(ctx, wt, snap, &h, partitions, refusal)
 
 		w.mu.Lock()
 		w.endAppend(wt)

@@ -61,7 +61,7 @@ func TestAHeldRecordWhoseTopicIsCalledUnknownMidDrainWaitsForIt(t *testing.T) {
 	o := newOutcomes(1)
 	h := heldRecord{rec: Record{Topic: "t", Value: []byte("v")}, cb: Callback(o.cb(0)), since: clk.Now()}
 	returned := make(chan bool, 1)
-	go func() { returned <- p.appendHeld(p.ctx, &waitingTopic{}, p.cluster.Snapshot(), &h, 0) }()
+	go func() { returned <- p.appendHeld(p.ctx, &waitingTopic{}, p.cluster.Snapshot(), &h, 0, nil) }()
 	var appended bool
 	eventually(t, "the held record's append to end", func() bool {
 		select {

@@ -24,7 +24,7 @@ func TestAHeldRecordWhoseWaitForItsTopicCloseEndedFailsOnlyAsClosed(t *testing.T
 	o := newOutcomes(1)
 	h := heldRecord{rec: Record{Topic: "late", Value: []byte("v")}, cb: Callback(o.cb(0)), since: clk.Now()}
 	returned := make(chan bool, 1)
-	go func() { returned <- p.appendHeld(p.ctx, &waitingTopic{}, p.cluster.Snapshot(), &h, 0) }()
+	go func() { returned <- p.appendHeld(p.ctx, &waitingTopic{}, p.cluster.Snapshot(), &h, 0, nil) }()
 	p.cancel()
 	require.False(t, receive(t, returned, "the held record's append did not end with the producer's context"))
 	o.wait(t, "the held record's outcome")
