@@ -137,7 +137,10 @@ func (w *held) failWaiting(err error) {
 }
 
 // admitted notes a metadata refresh that succeeded: the brokers let the
-// producer in, and a drain's record waits for metadata again.
+// producer in, and a drain's record waits for metadata again. refusalFor
+// knows it already from the refresh's answer, published before this news;
+// forgotten here, the refusal's metadata is not kept in memory until the
+// next refusal.
 func (w *held) admitted() {
 	w.mu.Lock()
 	w.refusal, w.refusedIn = nil, nil
