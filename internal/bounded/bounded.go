@@ -1,6 +1,7 @@
 // Package bounded is the tests' bounded wait for another goroutine: a
 // hang fails the test with what was awaited, rather than the test binary's
-// timeout with every goroutine's stack.
+// timeout with every goroutine's stack. For a wait no bound reaches, Main,
+// a package's TestMain, names the tests still running before the timeout.
 package bounded
 
 import (
