@@ -188,28 +188,54 @@ func (c *Conn) Close() error {
 // fail kills the connection with err, once: later calls do nothing. Every
 // pending request completes with err, on the calling goroutine.
 func (c *Conn) fail(err error) {
+	c.tearDown(c.kill(err))
+}
+
+// teardown is what is left to do of a connection kill marked dead: close
+// its transport, tell Events.Closed, and complete its pending requests.
+type teardown struct {
+	err    error
+	failed []*pending
+	opened bool
+}
+
+// kill marks the connection dead of err, once, and returns the teardown
+// that tearDown finishes; nil if it was dead already. From then on nothing
+// more is written: enqueue refuses, and whoever waits for a slot or the
+// write lock leaves (dead), each request unwritten (ErrNotSent). It runs
+// no code but this package's, so a writer can kill the connection before
+// it lets go of the write lock, and tear it down after.
+func (c *Conn) kill(err error) *teardown {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.err != nil {
-		c.mu.Unlock()
-		return
+		return nil
 	}
 	c.err = err
 	failed := c.pending
 	c.pending = nil
 	close(c.dead)
-	opened := c.opened
-	c.mu.Unlock()
-	if opened && c.cfg.Events.Closed != nil {
-		c.cfg.Events.Closed(c.cfg.NodeID, c.addr, err)
+	return &teardown{err: err, failed: failed, opened: c.opened}
+}
+
+// tearDown finishes what kill began (nothing if td is nil). It runs the
+// callers' code, Events.Closed and the requests' done callbacks, on the
+// calling goroutine.
+func (c *Conn) tearDown(td *teardown) {
+	if td == nil {
+		return
+	}
+	if td.opened && c.cfg.Events.Closed != nil {
+		c.cfg.Events.Closed(c.cfg.NodeID, c.addr, td.err)
 	}
 
 	closeTransport(c.nc) // unblocks the reader and any write in progress
-	c.log.Debug("kafka connection closed", "reason", err, "failed_requests", len(failed))
-	for _, p := range failed {
+	c.log.Debug("kafka connection closed", "reason", td.err, "failed_requests", len(td.failed))
+	for _, p := range td.failed {
 		if !p.auth {
 			<-c.slots
 		}
-		p.done(nil, requestFailed(p.req.Key(), p.version, p.corr, err))
+		p.done(nil, requestFailed(p.req.Key(), p.version, p.corr, td.err))
 	}
 }
 

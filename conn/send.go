@@ -111,15 +111,23 @@ func (c *Conn) write(req protocol.Request, version int16, done func(protocol.Res
 	c.writeDeadline = time.Time{}
 	c.mu.Unlock()
 	putBuffer(buf, b)
+	// A write that failed may have left part of its frame on the wire, and
+	// a broker would read the next request's bytes as the rest of it. The
+	// connection dies before the write lock is let go, so that a request
+	// waiting for the lock fails unwritten (ErrNotSent, which tells the
+	// sender its batches were never sent) rather than go out behind the
+	// torn frame. Its teardown, which runs the callbacks of the requests
+	// it fails, this one's among them, comes once the lock is let go; a
+	// request of an exchange, which keeps the lock, tears it down at once,
+	// since the exchange waits for that callback.
+	var td *teardown
+	if werr != nil {
+		td = c.kill(fmt.Errorf("%w: writing to %s: %w", ErrDisconnected, c.addr, werr))
+	}
 	if !auth {
 		<-c.writeLock
 	}
-
-	if werr != nil {
-		// A partial write leaves the stream unusable; fail fails the queued
-		// request along with the others.
-		c.fail(fmt.Errorf("%w: writing to %s: %w", ErrDisconnected, c.addr, werr))
-	}
+	c.tearDown(td)
 	if !awaits {
 		<-c.slots
 		if werr != nil {
