@@ -95,12 +95,16 @@ func (c *Conn) authenticate(ctx context.Context, reauth bool) (g grant, exchange
 	// for the lock must not be written behind a refusal, where the broker
 	// would not read it, and fail later as if it might have been written.
 	// It fails unwritten instead (ErrNotSent), so its batches are known
-	// never to have been sent.
+	// never to have been sent. The connection's teardown, which runs the
+	// callbacks of the requests its death fails, comes once the lock is let
+	// go, as no callback runs under it.
 	defer func() {
-		if err != nil {
-			c.fail(err)
+		td := x.killed
+		if td == nil && err != nil {
+			td = c.kill(err)
 		}
 		<-c.writeLock
+		c.tearDown(td)
 	}()
 	if g.begunBy, err = x.handshake(reauth); err != nil {
 		return grant{}, true, err
@@ -120,6 +124,9 @@ type saslExchange struct {
 	ctx      context.Context
 	mech     sasl.Mechanism
 	timedOut error
+	// killed is the teardown of the connection a write of the exchange
+	// killed, which authenticate runs once it has let go of the lock.
+	killed *teardown
 }
 
 // newSASLExchange makes timedOut once for the exchange: failed tells a
@@ -355,14 +362,19 @@ func errOr(err, def error) error {
 
 // roundTrip writes one request of the exchange, under the write lock
 // authenticate holds and outside MaxInFlight, and waits for its answer, or
-// until the exchange's ctx ends.
+// until the exchange's ctx ends. A write that fails kills the connection:
+// its error comes at once, and the teardown, which runs the request's
+// callback among others, is left to authenticate (killed).
 func (x *saslExchange) roundTrip(req protocol.Request, version int16) (protocol.Response, error) {
 	type result struct {
 		resp protocol.Response
 		err  error
 	}
 	ch := make(chan result, 1) // buffered: a late answer must not block the reader
-	x.c.write(req, version, func(resp protocol.Response, err error) { ch <- result{resp, err} }, true)
+	if killed := x.c.write(req, version, func(resp protocol.Response, err error) { ch <- result{resp, err} }, true); killed != nil {
+		x.killed = killed
+		return nil, fmt.Errorf("%s: %s: %w", x, req.Key(), killed.err)
+	}
 	select {
 	case r := <-ch:
 		if r.err != nil {

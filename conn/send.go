@@ -87,8 +87,11 @@ func expectsResponse(req protocol.Request) bool {
 // write lock; write releases the lock, and the slot unless a response is
 // awaited (then whoever completes the request releases it). A request of
 // the authentication exchange (auth) holds no slot and keeps the lock: the
-// exchange releases it when it ends (auth.go).
-func (c *Conn) write(req protocol.Request, version int16, done func(protocol.Response, error), auth bool) {
+// exchange releases it when it ends (auth.go). If such a request's write
+// fails, write returns the teardown of the connection it killed, for the
+// exchange to run once it has let go of the lock; done is called then, not
+// before. For any other request it returns nil.
+func (c *Conn) write(req protocol.Request, version int16, done func(protocol.Response, error), auth bool) (killed *teardown) {
 	api := req.Key()
 	corr := c.nextCorrelationID()
 	buf, b, splices := c.encode(req, version, corr)
@@ -100,7 +103,7 @@ func (c *Conn) write(req protocol.Request, version int16, done func(protocol.Res
 			<-c.slots
 		}
 		done(nil, err)
-		return
+		return nil
 	}
 
 	werr := c.writeFrame(b, splices)
@@ -117,25 +120,26 @@ func (c *Conn) write(req protocol.Request, version int16, done func(protocol.Res
 	// waiting for the lock fails unwritten (ErrNotSent, which tells the
 	// sender its batches were never sent) rather than go out behind the
 	// torn frame. Its teardown, which runs the callbacks of the requests
-	// it fails, this one's among them, comes once the lock is let go; a
-	// request of an exchange, which keeps the lock, tears it down at once,
-	// since the exchange waits for that callback.
+	// it fails, this one's among them, comes once the lock is let go: here,
+	// or by the exchange that keeps it.
 	var td *teardown
 	if werr != nil {
 		td = c.kill(fmt.Errorf("%w: writing to %s: %w", ErrDisconnected, c.addr, werr))
 	}
-	if !auth {
-		<-c.writeLock
+	if auth {
+		return td
 	}
+	<-c.writeLock
 	c.tearDown(td)
 	if !awaits {
 		<-c.slots
 		if werr != nil {
 			done(nil, requestFailed(api, version, corr, c.Err()))
-			return
+			return nil
 		}
 		done(nil, nil)
 	}
+	return nil
 }
 
 // nextCorrelationID takes the next request's correlation id. The caller
