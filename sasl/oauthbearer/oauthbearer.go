@@ -33,7 +33,12 @@ type Token struct {
 	// and "auth" is reserved; values are printable ASCII, space, tab, CR
 	// or LF.
 	Extensions map[string]string
-	// AuthzID, if set, asks to act as this identity (RFC 7628's authzid).
+	// AuthzID, if set, asks to act as this identity (RFC 7628's authzid);
+	// Kafka's broker takes it only if it is the token's principal name.
+	// It must be ASCII without NUL, ',' or '=': Kafka's broker refuses
+	// the whole message for any other character, and takes RFC 5801's
+	// escapes (=2C, =3D) as they are, without decoding them into the
+	// ',' or '=' they stand for, so no escaping would reach the name.
 	AuthzID string
 	// Expiry is when the token expires (a JWT's exp), for Cached, which
 	// serves the token until shortly before then. The zero time means
@@ -119,6 +124,10 @@ var (
 	tokenFormat    = regexp.MustCompile(`^[A-Za-z0-9\-._~+/]+=*$`)
 	extensionName  = regexp.MustCompile(`^[A-Za-z]+$`)
 	extensionValue = regexp.MustCompile(`^[\x21-\x7E \t\r\n]+$`)
+	// authzidFormat is RFC 5801's saslname as Kafka's broker reads it:
+	// ASCII but NUL, with ',' and '=' only as the escapes it leaves
+	// undecoded, which are refused here with them.
+	authzidFormat = regexp.MustCompile(`^[\x01-\x2B\x2D-\x3C\x3E-\x7F]*$`)
 	// errInvalidToken: a token the broker would refuse every time, whatever
 	// the moment, so a refusal (sasl.ErrInvalidCredentials), not a fault
 	// to retry.
@@ -138,8 +147,8 @@ func initialResponse(t Token) ([]byte, error) {
 		// Never quote the token: it is the secret.
 		return nil, fmt.Errorf("%w: %d bytes that are not a b64token (RFC 6750)", errInvalidToken, len(t.Value))
 	}
-	if strings.ContainsAny(t.AuthzID, ",=") {
-		return nil, fmt.Errorf("%w: authzid %q contains ',' or '='", errInvalidToken, t.AuthzID)
+	if !authzidFormat.MatchString(t.AuthzID) {
+		return nil, fmt.Errorf("%w: AuthzID %q: Kafka's broker takes ASCII without NUL, ',' or '=' there", errInvalidToken, t.AuthzID)
 	}
 	var b strings.Builder
 	b.WriteString("n,")

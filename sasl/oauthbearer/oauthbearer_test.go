@@ -70,8 +70,15 @@ func TestInvalidTokensAreRefusedUnquoted(t *testing.T) {
 		"authzid separator":  {Value: jwt, AuthzID: "a,b"},
 		// '=' escapes in RFC 7628's saslname as ',' does, and Kafka's
 		// broker takes an extension's value of one character at least.
-		"authzid equals":  {Value: jwt, AuthzID: "a=b"},
-		"empty extension": {Value: jwt, Extensions: map[string]string{"a": ""}},
+		"authzid equals": {Value: jwt, AuthzID: "a=b"},
+		// Kafka's broker takes =2C as it is, where RFC 5801 decodes it.
+		"authzid escaped comma": {Value: jwt, AuthzID: "a=2Cb"},
+		// Kafka's broker refuses the whole message for any character
+		// outside ASCII, or NUL, in the authzid.
+		"authzid not ASCII": {Value: jwt, AuthzID: "jos\u00e9"},
+		"authzid not UTF-8": {Value: jwt, AuthzID: "a\xffb"},
+		"authzid NUL":       {Value: jwt, AuthzID: "a\x00b"},
+		"empty extension":   {Value: jwt, Extensions: map[string]string{"a": ""}},
 	} {
 		_, err := provide(tok).Start(context.Background(), "")
 		if !errors.Is(err, errInvalidToken) || !errors.Is(err, sasl.ErrInvalidCredentials) {
@@ -79,6 +86,20 @@ func TestInvalidTokensAreRefusedUnquoted(t *testing.T) {
 		} else if strings.Contains(err.Error(), "secret") {
 			t.Errorf("%s: error %q quotes the token", name, err)
 		}
+	}
+}
+
+// A control character other than NUL is in the saslname Kafka's broker
+// reads, \x01 included: the ',' after the authzid ends it, so the \x01 is
+// not taken for the separator of the key=value pairs, and the broker
+// compares the authzid, as sent, with the token's principal name.
+func TestAnAuthzidWithAControlCharacterIsSentAsGiven(t *testing.T) {
+	msg, err := initialResponse(Token{Value: jwt, AuthzID: "a\x01b\x7f"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "n,a=a\x01b\x7f,\x01auth=Bearer " + jwt + "\x01\x01"; string(msg) != want {
+		t.Fatalf("message %q, want %q", msg, want)
 	}
 }
 
