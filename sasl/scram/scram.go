@@ -4,8 +4,12 @@
 // knows the salted credentials too, which this client checks before it
 // trusts the connection.
 //
-// Names are sent as given: like the Java client, no SASLprep is applied, so
-// a user or password outside ASCII must be in the form the broker stored.
+// The user name must be ASCII without NUL, and not empty: Kafka's broker
+// reads RFC 5802's saslname so and refuses the whole message otherwise
+// (its ClientFirstMessage), as it refuses the Java client's; ',' and '='
+// are sent escaped, as =2C and =3D, which the broker decodes. The password
+// never crosses the wire: like the Java client, no SASLprep is applied,
+// so one outside ASCII must be in the form the broker stored (its UTF-8).
 package scram
 
 import (
@@ -49,8 +53,30 @@ func SHA512(user, password string) *Mechanism {
 // Name implements sasl.Mechanism.
 func (m *Mechanism) Name() string { return m.name }
 
-// Start implements sasl.Mechanism.
+// Validate implements sasl.Validator: a user name that Kafka's broker
+// cannot read as a saslname is refused, empty or with a character outside
+// ASCII, or a NUL: the broker would refuse every exchange as malformed,
+// and the producer would hear only that authentication failed. The error
+// names the field; the name is not a secret, but its bytes may not print.
+func (m *Mechanism) Validate() error {
+	if m.user == "" {
+		return fmt.Errorf("%s: %w: the user name is empty", m.name, sasl.ErrInvalidCredentials)
+	}
+	for i := 0; i < len(m.user); i++ {
+		if c := m.user[i]; c == 0 || c > 0x7f {
+			return fmt.Errorf("%s: %w: the user name %q has the byte %#x at %d; Kafka's broker takes ASCII without NUL",
+				m.name, sasl.ErrInvalidCredentials, m.user, c, i)
+		}
+	}
+	return nil
+}
+
+// Start implements sasl.Mechanism. It refuses what Validate refuses, for
+// a caller that did not ask Validate (conn.Dial does not).
 func (m *Mechanism) Start(context.Context, string) (sasl.Session, error) {
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
 	nonce, err := m.nonce()
 	if err != nil {
 		return nil, fmt.Errorf("%s: client nonce: %w", m.name, err)

@@ -139,6 +139,32 @@ func TestNamesAreEscaped(t *testing.T) {
 	}
 }
 
+// A user name Kafka's broker cannot read as a saslname (its
+// ClientFirstMessage takes ASCII without NUL, one character at least) is
+// refused before anything is sent, as invalid credentials, which New and
+// conn refuse at once: the broker would refuse every exchange as malformed.
+// The password is only hashed, so any bytes do.
+func TestAUserNameTheBrokerCannotReadIsRefused(t *testing.T) {
+	for name, user := range map[string]string{
+		"empty":     "",
+		"not ASCII": "jos\u00e9",
+		"not UTF-8": "a\xffb",
+		"NUL":       "a\x00b",
+	} {
+		m := SHA256(user, "s3cret")
+		var v sasl.Validator = m
+		if err := v.Validate(); !errors.Is(err, sasl.ErrInvalidCredentials) || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%s: Validate() = %v, want sasl.ErrInvalidCredentials quoting no password", name, err)
+		}
+		if _, err := m.Start(context.Background(), "b:9092"); !errors.Is(err, sasl.ErrInvalidCredentials) {
+			t.Errorf("%s: Start: %v, want sasl.ErrInvalidCredentials", name, err)
+		}
+	}
+	if err := SHA512("a=b,c\x01\x7f", "p\u00e4ss\xff").Validate(); err != nil {
+		t.Errorf("a user name of ASCII without NUL: %v", err)
+	}
+}
+
 func TestNoncesAreFresh(t *testing.T) {
 	m := SHA256("u", "p")
 	seen := map[string]bool{}
