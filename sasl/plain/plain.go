@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gokafka/producer/sasl"
 )
@@ -37,17 +38,24 @@ func (m *Mechanism) AsUser(authzid string) *Mechanism {
 // Name implements sasl.Mechanism.
 func (*Mechanism) Name() string { return "PLAIN" }
 
-// Validate implements sasl.Validator: a NUL byte in the authorization
-// identity, the user name or the password is refused. NUL separates the
-// fields of PLAIN's one message, and RFC 4616 forbids it in each: one would
-// move the rest into the next field, and the broker judge other credentials
-// than these. The error names the field, never its value.
+// Validate implements sasl.Validator: a NUL byte, or bytes that are not
+// UTF-8, in the authorization identity, the user name or the password are
+// refused. NUL separates the fields of PLAIN's one message, and RFC 4616
+// forbids it in each: one would move the rest into the next field. RFC 4616
+// wants UTF-8 in each, and Kafka's broker (PlainSaslServer) decodes the
+// message as UTF-8, each invalid byte read as U+FFFD: it would judge other
+// credentials than these, and two passwords that differ in such bytes
+// alone as one. The error names the field, never its value.
 func (m *Mechanism) Validate() error {
 	for _, f := range []struct{ name, value string }{
 		{"authorization identity", m.authzid}, {"user name", m.user}, {"password", m.password},
 	} {
 		if strings.IndexByte(f.value, 0) >= 0 {
 			return fmt.Errorf("PLAIN: %w: the %s holds a NUL byte, which separates PLAIN's fields (RFC 4616)",
+				sasl.ErrInvalidCredentials, f.name)
+		}
+		if !utf8.ValidString(f.value) {
+			return fmt.Errorf("PLAIN: %w: the %s is not UTF-8 (RFC 4616), and Kafka's broker would read other characters than these",
 				sasl.ErrInvalidCredentials, f.name)
 		}
 	}

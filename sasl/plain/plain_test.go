@@ -103,6 +103,29 @@ func TestANULInTheCredentialsIsRefused(t *testing.T) {
 	}
 }
 
+// Credentials that are not UTF-8 are refused before anything is sent:
+// RFC 4616 wants UTF-8, and Kafka's broker decodes the message as UTF-8,
+// reading each invalid byte as U+FFFD, so it would judge other credentials
+// than these. The refusal names the field and quotes none of them.
+func TestCredentialsThatAreNotUTF8AreRefused(t *testing.T) {
+	for name, m := range map[string]*Mechanism{
+		"user":     New("alice\xff", "s3cret"),
+		"password": New("alice", "s3cret\xfe"),
+		"authzid":  New("alice", "s3cret").AsUser("\xc3"),
+	} {
+		err := validate(m)
+		if !errors.Is(err, sasl.ErrInvalidCredentials) || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "not UTF-8") {
+			t.Errorf("%s: Validate() = %v, want sasl.ErrInvalidCredentials saying not UTF-8, quoting no credential", name, err)
+		}
+		if _, err := m.Start(context.Background(), "b:9092"); !errors.Is(err, sasl.ErrInvalidCredentials) {
+			t.Errorf("%s: Start: %v, want sasl.ErrInvalidCredentials", name, err)
+		}
+	}
+	if err := validate(New("jos\u00e9", "p\u00e4ss")); err != nil {
+		t.Errorf("credentials in UTF-8 outside ASCII: %v", err)
+	}
+}
+
 // validate is m's Validate, as the producer's New calls it.
 func validate(m sasl.Mechanism) error {
 	v, ok := m.(sasl.Validator)
