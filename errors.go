@@ -60,9 +60,10 @@ var (
 	// ErrUnknownTopic: the topic's metadata did not arrive within MaxBlock.
 	ErrUnknownTopic = errors.New("unknown topic")
 	// ErrInvalidRecord: the record cannot be produced as given (an invalid
-	// topic name, a negative explicit partition, or one past the topic's
-	// last that did not appear within MaxBlock), or the Partitioner could
-	// not place it: it chose a partition the topic lacks, or panicked on a
+	// topic name, a header key that is not UTF-8, a timestamp out of
+	// range, a negative explicit partition, or one past the topic's last
+	// that did not appear within MaxBlock), or the Partitioner could not
+	// place it: it chose a partition the topic lacks, or panicked on a
 	// record that waited for metadata (see partitioner.Partitioner).
 	ErrInvalidRecord = errors.New("invalid record")
 	// ErrProducerStopped: the cluster stopped the idempotent or transactional

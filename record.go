@@ -23,7 +23,11 @@ type Record struct {
 	// Value is the payload; nil is sent as null (a tombstone on compacted
 	// topics), distinct from an empty value.
 	Value []byte
-	// Headers travel with the record, in order.
+	// Headers travel with the record, in order. A header's key must be
+	// UTF-8, or Produce refuses the record (ErrInvalidRecord): Java's
+	// clients hold a key as a string decoded from UTF-8, so a Java
+	// consumer would read another key than the one written. Values are
+	// bytes, any.
 	Headers []Header
 	// Timestamp is the record's CreateTime; the zero Time means now. One
 	// before 1970 is refused (ErrInvalidRecord), as Kafka takes none; so

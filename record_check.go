@@ -3,6 +3,7 @@ package producer
 import (
 	"fmt"
 	"math"
+	"unicode/utf8"
 
 	"github.com/gokafka/producer/internal/topicname"
 	"github.com/gokafka/producer/record"
@@ -52,6 +53,9 @@ func (p *Producer) check(r *Record, unknownTopic bool) error {
 	if len(r.Headers) == 0 && len(r.Key)+len(r.Value) <= p.plainRecordBytes {
 		return nil
 	}
+	if err := badHeaderKey(r); err != nil {
+		return err
+	}
 	size := record.BatchHeaderSize + record.RecordSize(0, 0, r.Key, r.Value, r.Headers)
 	if size > p.cfg.MaxRequestSize {
 		return &PartitionError{Topic: r.Topic, Partition: namedPartition(r),
@@ -60,6 +64,24 @@ func (p *Producer) check(r *Record, unknownTopic bool) error {
 	if int64(size) > p.cfg.BufferMemory {
 		return &PartitionError{Topic: r.Topic, Partition: namedPartition(r),
 			Err: &RecordTooLargeError{Size: size, Limit: int(p.cfg.BufferMemory), Of: "BufferMemory"}}
+	}
+	return nil
+}
+
+// badHeaderKey refuses the first header whose key is not UTF-8. The
+// protocol's header key is a string, which Java's clients decode as UTF-8,
+// each invalid byte read as U+FFFD: a Java consumer would read another key
+// than the one written, and so would every consumer once the broker
+// recompresses the batch (a topic whose compression.type is not the
+// batch's), since it writes the keys again as it decoded them. The key is
+// quoted with Go's escapes, so its bytes show as they are. It builds the
+// whole error, so that check, on Produce's way, keeps its frame.
+func badHeaderKey(r *Record) error {
+	for i := range r.Headers {
+		if key := r.Headers[i].Key; !utf8.ValidString(key) {
+			return &PartitionError{Topic: r.Topic, Partition: namedPartition(r), Err: fmt.Errorf(
+				"%w: Headers[%d].Key %q is not UTF-8, which a Java consumer reads as other characters", ErrInvalidRecord, i, key)}
+		}
 	}
 	return nil
 }

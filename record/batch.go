@@ -7,8 +7,10 @@ import (
 	"github.com/gokafka/producer/compression"
 )
 
-// Header is a record header. Its key is a string in the protocol; a nil
-// Value is written as length -1 and stays nil when decoded, distinct from an
+// Header is a record header. Its key is a string in the protocol, which
+// Java's clients decode as UTF-8; this package writes and reads its bytes as
+// they are, and the producer refuses a key that is not UTF-8. A nil Value
+// is written as length -1 and stays nil when decoded, distinct from an
 // empty one.
 type Header struct {
 	Key   string
