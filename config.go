@@ -29,8 +29,9 @@ type Config struct {
 	// Java: bootstrap.servers; kafka-python: bootstrap_servers. Required.
 	Brokers []string
 
-	// ClientID names this producer in broker logs and quotas.
-	// Java: client.id; kafka-python: client_id. Default "gokafka-producer".
+	// ClientID names this producer in broker logs and quotas. It must be
+	// UTF-8, as the broker decodes it. Java: client.id; kafka-python:
+	// client_id. Default "gokafka-producer".
 	ClientID string
 
 	// Acks is how many replicas must have the records before the broker
@@ -341,8 +342,9 @@ type Config struct {
 	// one, with ErrTransactionFatal: the coordinator has forgotten the id
 	// (INVALID_PRODUCER_ID_MAPPING; the Java client stops alike since
 	// Kafka 4.0), which a new producer registers again. Needs idempotence.
-	// Java: transactional.id; kafka-python: transactional_id. Default "":
-	// no transactions.
+	// It must be UTF-8: the broker decodes it as such, and would know two
+	// ids that differ only in other bytes as one. Java: transactional.id;
+	// kafka-python: transactional_id. Default "": no transactions.
 	TransactionalID string
 
 	// TransactionTimeout is how long the transaction coordinator lets a

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/gokafka/producer/compression"
 )
@@ -94,7 +95,7 @@ func (cfg *Config) validate(given *Config) error {
 	if err := cfg.checkIdempotence(); err != nil {
 		return err
 	}
-	if err := cfg.checkIDLengths(); err != nil {
+	if err := cfg.checkIDs(); err != nil {
 		return err
 	}
 	if err := cfg.checkSizes(given); err != nil {
@@ -179,9 +180,9 @@ func (cfg *Config) checkIdempotence() error {
 	return nil
 }
 
-// checkIDLengths refuses a ClientID or a TransactionalID too long for a
-// Kafka string.
-func (cfg *Config) checkIDLengths() error {
+// checkIDs refuses a ClientID or a TransactionalID that a Kafka string
+// cannot carry as given: too long, or not UTF-8.
+func (cfg *Config) checkIDs() error {
 	// Both go in every request as Kafka strings, whose int16 length a
 	// longer one would wrap: the broker would read the rest as the body.
 	if len(cfg.ClientID) > math.MaxInt16 {
@@ -189,6 +190,16 @@ func (cfg *Config) checkIDLengths() error {
 	}
 	if len(cfg.TransactionalID) > math.MaxInt16 {
 		return badField("TransactionalID", "%d bytes, more than the %d a Kafka string holds", len(cfg.TransactionalID), math.MaxInt16)
+	}
+	// The broker decodes a Kafka string as UTF-8, each invalid byte as
+	// U+FFFD, so it would know the producer by another id than this one:
+	// in its logs, quotas and ACLs, and for a transactional id, where two
+	// that differ only in such bytes are one to it, fencing each other.
+	if !utf8.ValidString(cfg.ClientID) {
+		return badField("ClientID", "%q is not UTF-8, which Kafka's broker reads as other characters", cfg.ClientID)
+	}
+	if !utf8.ValidString(cfg.TransactionalID) {
+		return badField("TransactionalID", "%q is not UTF-8, which Kafka's broker reads as other characters", cfg.TransactionalID)
 	}
 	return nil
 }

@@ -88,6 +88,10 @@ func TestNewNamesTheBadField(t *testing.T) {
 			}), "TransactionTimeout"},
 		{"a client id longer than a Kafka string", ok(func(c *Config) { c.ClientID = strings.Repeat("c", math.MaxInt16+1) }), "ClientID"},
 		{"a transactional id longer than a Kafka string", ok(func(c *Config) { c.TransactionalID = strings.Repeat("t", math.MaxInt16+1) }), "TransactionalID"},
+		// The broker decodes Kafka strings as UTF-8: it would know the
+		// producer by another id.
+		{"a client id that is not UTF-8", ok(func(c *Config) { c.ClientID = "app\xff" }), "ClientID"},
+		{"a transactional id that is not UTF-8", ok(func(c *Config) { c.TransactionalID = "txn-\xc3" }), "TransactionalID"},
 		{"a hook that implements no hook interface", ok(func(c *Config) { c.Hooks = []Hook{42} }), "Hooks"},
 		{"gzip level out of range", ok(func(c *Config) { c.Compression = compression.Gzip; c.CompressionLevel = 10 }), "CompressionLevel"},
 		{"level for a codec without levels", ok(func(c *Config) { c.Compression = compression.Snappy; c.CompressionLevel = 3 }), "CompressionLevel"},
