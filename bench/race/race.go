@@ -194,8 +194,9 @@ func Race(ctx context.Context, o Options) (*Results, error) {
 		return nil, err
 	}
 
-	res.JavaStartup = measureJavaStartup(ctx, o, clients, files)
-	if err := runRounds(ctx, o, res, clients, binaries, files); err != nil {
+	h := harness{o: o, files: files, binaries: binaries}
+	res.JavaStartup = h.measureJavaStartup(ctx, clients)
+	if err := h.runRounds(ctx, res, clients); err != nil {
 		return nil, err
 	}
 	res.Finished = time.Now().UTC()
@@ -303,14 +304,15 @@ func buildClients(ctx context.Context, o Options, res *Results) (clients []Conte
 
 // runRounds runs the rounds, adding each run to res and logging it as it
 // ends; it stops at the first run that finds ctx done.
-func runRounds(ctx context.Context, o Options, res *Results, clients []Contender, binaries map[string]string, files harnessFiles) error {
+func (h harness) runRounds(ctx context.Context, res *Results, clients []Contender) error {
+	o := h.o
 	for round := 1; round <= o.Rounds; round++ {
 		for wi, w := range o.Workloads {
 			for _, c := range inTurn(clients, round, wi) {
 				if !c.supports(w) {
 					continue
 				}
-				run := oneRun(ctx, o, round, w, c, binaries[c.Name], files)
+				run := h.oneRun(ctx, round, w, c)
 				res.Runs = append(res.Runs, run)
 				logRun(o.Log, run, o.CacheSize != 0)
 				if err := ctx.Err(); err != nil {
@@ -410,7 +412,8 @@ const javaStartupRecords = 1000
 // includes and a Go client's hardly has (about 1.3 s against a few ms). It
 // is reported beside the ratios, which it does not change. Nil without the
 // Java producer, or if the run failed (the log says why).
-func measureJavaStartup(ctx context.Context, o Options, clients []Contender, files harnessFiles) *Startup {
+func (h harness) measureJavaStartup(ctx context.Context, clients []Contender) *Startup {
+	o := h.o
 	i := slices.IndexFunc(clients, func(c Contender) bool { return c.Java })
 	if i < 0 {
 		return nil
@@ -419,10 +422,10 @@ func measureJavaStartup(ctx context.Context, o Options, clients []Contender, fil
 		if w.Rate > 0 || !clients[i].supports(w) {
 			continue
 		}
-		short := o
-		short.Records = javaStartupRecords
+		short := h
+		short.o.Records = javaStartupRecords
 		fmt.Fprintf(o.Log, "measuring the Java producer's start-up on %d records (round 0, not counted):\n", javaStartupRecords)
-		run := oneRun(ctx, short, 0, w, clients[i], "", files)
+		run := short.oneRun(ctx, 0, w, clients[i])
 		logRun(o.Log, run, false)
 		if run.Err != "" {
 			return nil

@@ -380,7 +380,7 @@ func TestJavaStartupIsStated(t *testing.T) {
 	if got := section(&Results{Broker: "embedded", Records: 1000, Clients: []string{"gokafka"}}); strings.Contains(got, "start-up") {
 		t.Errorf("a race without the Java producer speaks of its start-up:\n%s", got)
 	}
-	if st := measureJavaStartup(context.Background(), Options{}, []Contender{{Name: "gokafka"}}, harnessFiles{}); st != nil {
+	if st := (harness{}).measureJavaStartup(context.Background(), []Contender{{Name: "gokafka"}}); st != nil {
 		t.Errorf("measured a start-up without the Java producer: %+v", st)
 	}
 }

@@ -22,10 +22,20 @@ type harnessFiles struct {
 	payloads string
 }
 
+// harness is what every run of a race shares: the race's Options, the
+// files the harness runs beside the clients, and each Go client's binary
+// by name.
+type harness struct {
+	o        Options
+	files    harnessFiles
+	binaries map[string]string
+}
+
 // oneRun starts the broker if the race owns it, makes the run's topic,
 // runs the client, and checks the topic's count and, for a Go client, its
 // values.
-func oneRun(ctx context.Context, o Options, round int, w Workload, c Contender, binary string, files harnessFiles) (run Run) {
+func (h harness) oneRun(ctx context.Context, round int, w Workload, c Contender) (run Run) {
+	o, files := h.o, h.files
 	run = newRun(o, round, w, c)
 	fail := func(err error) Run {
 		if run.Err == "" {
@@ -73,7 +83,7 @@ func oneRun(ctx context.Context, o Options, round int, w Workload, c Contender, 
 	}
 
 	s := w.settings(brokers, run.Topic, run.Records)
-	m, want, err := runClient(ctx, o, c, binary, files, s, &run)
+	m, want, err := h.runClient(ctx, c, s, &run)
 	if err != nil {
 		return fail(err)
 	}
@@ -94,7 +104,7 @@ func oneRun(ctx context.Context, o Options, round int, w Workload, c Contender, 
 	if err := checkDelivered(ctx, c, adm, want, &run); err != nil {
 		return fail(err)
 	}
-	if err := checkReadBack(ctx, o, c, files, s); err != nil {
+	if err := h.checkReadBack(ctx, c, s); err != nil {
 		return fail(err)
 	}
 	return run
@@ -111,16 +121,17 @@ func newRun(o Options, round int, w Workload, c Contender) Run {
 	return run
 }
 
-// runClient runs c's process on s, within o.RunTimeout, and returns what
-// it measured and how many records the topic must then hold. A run that
-// counts instructions notes a record's cost in run.
-func runClient(ctx context.Context, o Options, c Contender, binary string, files harnessFiles, s driver.Settings, run *Run) (m measured, want int, err error) {
+// runClient runs c's process on s, within the race's RunTimeout, and
+// returns what it measured and how many records the topic must then hold.
+// A run that counts instructions notes a record's cost in run.
+func (h harness) runClient(ctx context.Context, c Contender, s driver.Settings, run *Run) (m measured, want int, err error) {
+	o, binary := h.o, h.binaries[c.Name]
 	runCtx, cancel := context.WithTimeout(ctx, o.RunTimeout)
 	defer cancel()
 	want = run.Records + warmups(c)
 	switch {
 	case c.Java:
-		m, err = runJava(runCtx, o.Java, o.JavaClasspath, files.payloads, s)
+		m, err = runJava(runCtx, o.Java, o.JavaClasspath, h.files.payloads, s)
 	case o.Instructions:
 		var per perRecord
 		m, per, err = countGo(runCtx, o.WorkDir, binary, s, o.CacheSize)
@@ -170,15 +181,15 @@ func checkDelivered(ctx context.Context, c Contender, adm *admin, want int, run 
 // and checks its values against those the client sent. The floor, which
 // sent nothing, and the Java producer, whose payloads are random, are not
 // read back.
-func checkReadBack(ctx context.Context, o Options, c Contender, files harnessFiles, s driver.Settings) error {
+func (h harness) checkReadBack(ctx context.Context, c Contender, s driver.Settings) error {
 	if c.Floor {
 		return nil
 	}
-	sent := sentValues(o, c, s)
+	sent := sentValues(h.o, c, s)
 	if sent == nil {
 		return nil
 	}
-	return readBack(ctx, files.readBack, readBackRequest{Brokers: s.Brokers, Topic: s.Topic, ValueSize: s.ValueSize, Sent: sent})
+	return readBack(ctx, h.files.readBack, readBackRequest{Brokers: s.Brokers, Topic: s.Topic, ValueSize: s.ValueSize, Sent: sent})
 }
 
 // sentValues is how many times the run's client sent each value of the
