@@ -245,6 +245,13 @@ func (f *lineFormat) splitHeaders(text []byte) ([]producer.Header, error) {
 // excerpt quotes b, or only its start when it is long: the error about a
 // header of a megabyte quoted it whole, a screenful of bytes around the
 // few words that say what is wrong.
+//
+// It points at input the user gave (a line of stdin), which they can
+// read whole themselves: a start short enough to find it by is all the
+// error needs, its length counted as kprod writes any count. A broker's
+// text, which is the explanation itself and may come from anyone on the
+// network, is shown with brokertext.Quote instead, whole up to a bound
+// that Kafka's messages stay under.
 func excerpt(b []byte) string {
 	const shown = 32
 	if len(b) <= shown {

@@ -25,6 +25,11 @@ const maxShown = 512
 // Quote is s as a Go string literal, control characters escaped, cut
 // after its first maxShown bytes (at a character's start) with the
 // length of the whole said after it.
+//
+// It is for text a broker sent, which the error shows as the explanation
+// itself and so whole where it can. Input the user gave, which an error
+// only needs to point at, is excerpted by its reader (kprod's excerpt
+// shows a header's first few bytes).
 func Quote(s string) string {
 	if len(s) <= maxShown {
 		return strconv.Quote(s)
