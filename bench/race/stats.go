@@ -104,3 +104,16 @@ func median(xs []float64) float64 {
 	}
 	return (s[n/2-1] + s[n/2]) / 2
 }
+
+// latencyOrigin is where run's latencies start: as the run reported it, or
+// for a run from before runs reported it, where they started then (the Go
+// driver timed each record from its Produce call).
+func latencyOrigin(run Run) string {
+	switch {
+	case run.LatencyFrom != "":
+		return run.LatencyFrom
+	case run.Client == "java":
+		return javaLatencyFrom
+	}
+	return "Produce call"
+}
