@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -180,3 +181,5 @@ func watchEmbeddedBroker(b *child.Process, con *console, endRun context.CancelCa
 	}()
 	return watched
 }
+
+func joinComma(s []string) string { return strings.Join(s, ",") }
