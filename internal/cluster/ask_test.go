@@ -4,15 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"net"
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/gokafka/producer/conn"
+	"github.com/gokafka/producer/internal/bounded"
 	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/internal/fakebroker"
 	"github.com/gokafka/producer/protocol"
@@ -176,4 +181,123 @@ func TestOnlyARequestAConnectionTookMayHaveReachedTheCoordinator(t *testing.T) {
 	_, err = r.c.AskCoordinator(context.Background(), TransactionCoordinator, "tx", req, protocol.AllVersions)
 	require.ErrorIs(t, err, conn.ErrDisconnected)
 	require.NotErrorIs(t, err, conn.ErrNotSent, "the connection broke under the request")
+}
+
+func TestAskAnyPassesOverBrokersItCannotReach(t *testing.T) {
+	r := newRig(t, fakebroker.Options{Nodes: 2, Topics: map[string]int32{"t": 1}}, 2)
+	r.awaitTopic("t")
+	require.NoError(t, r.fake.DropConnections(0))
+	r.fake.OnMetadata(func(node int32, _ *protocol.MetadataRequest) fakebroker.Action {
+		return fakebroker.Action{Drop: node == 0} // node 0 hangs up
+	})
+	for range 5 {
+		resp, err := r.c.AskAny(context.Background(), &protocol.MetadataRequest{})
+		require.NoError(t, err)
+		require.IsType(t, &protocol.MetadataResponse{}, resp)
+	}
+}
+
+// Once nodes are known, a request goes to a seed only if every node failed
+// it: a seed that is gone, which a seed list outlives, cost a dial, and a
+// failed request or a dial timeout, whenever the shuffle put it first.
+func TestAskAnyAsksTheSeedsOnlyAfterTheNodes(t *testing.T) {
+	gone, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { gone.Close() })
+	var dials atomic.Int64
+	go func() {
+		for {
+			c, err := gone.Accept()
+			if err != nil {
+				return
+			}
+			dials.Add(1)
+			c.Close() // a broker that is no more
+		}
+	}()
+	r := newRigWith(t, fakebroker.Options{Topics: map[string]int32{"t": 1}}, 1, func(cfg *Config) {
+		cfg.Seeds = append(cfg.Seeds, gone.Addr().String())
+	})
+	r.awaitTopic("t") // the node is known
+	before := dials.Load()
+	for range 30 {
+		_, err := r.c.AskAny(context.Background(), &protocol.MetadataRequest{})
+		require.NoError(t, err)
+	}
+	require.Equal(t, before, dials.Load(), "a seed was dialled while the node answered")
+}
+
+// A node with a live connection is asked before one that AskAny would
+// have to dial: the dial costs round trips (and, with SASL, an
+// authentication) before the request can go, and makes one more
+// connection to keep. The Java client's leastLoadedNode, too, prefers a
+// node with a ready connection.
+func TestAskAnyAsksAConnectedNodeBeforeOneItWouldDial(t *testing.T) {
+	fake, err := fakebroker.Start(fakebroker.Options{Nodes: 2})
+	require.NoError(t, err)
+	t.Cleanup(fake.Close)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	c := New(Config{Seeds: fake.Addrs()[:1], Clock: clock.Real{}, Logger: logger,
+		Conn: conn.Config{Logger: logger, RequestTimeout: waitFor}})
+	t.Cleanup(c.Close)
+	require.NoError(t, c.refresh(context.Background())) // through the seed
+	_, err = c.Node(1).Broker.Conn(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, conn.Dialable, c.Node(0).Broker.Readiness(), "node 0, never dialled")
+	for range 10 { // the nodes are shuffled each time
+		require.Same(t, c.Node(1).Broker, c.brokers()[0], "the broker AskAny asks first")
+	}
+}
+
+// A node whose host stopped answering, which its sender keeps dialling, is
+// asked only after the connected nodes: AskAny joining that dial made one
+// metadata request in three wait up to ConnectionSetupTimeout while two
+// brokers had live connections. The Java client's leastLoadedNode, too,
+// prefers a node with a ready connection over one connecting.
+func TestAskAnyDoesNotWaitOnADialWhileOtherNodesAreConnected(t *testing.T) {
+	var hanging atomic.Value // the address whose dials hang, until closed
+	hanging.Store("")
+	dialing := make(chan struct{}, 1)
+	backoffClock := clock.NewFake(time.Unix(1_700_000_000, 0))
+	r := newRigWith(t, fakebroker.Options{Nodes: 3, Topics: map[string]int32{"t": 3}}, 1, func(cfg *Config) {
+		cfg.Conn.Clock = backoffClock
+		cfg.Conn.DialTimeout = time.Hour
+		cfg.Conn.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if addr == hanging.Load().(string) {
+				select {
+				case dialing <- struct{}{}:
+				default:
+				}
+				<-ctx.Done() // a host that drops packets
+				return nil, ctx.Err()
+			}
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
+		}
+	})
+	r.awaitTopic("t")
+	var node1 *conn.Conn
+	for id := int32(0); id < 3; id++ {
+		cn, err := r.c.Node(id).Broker.Conn(context.Background())
+		require.NoError(t, err)
+		if id == 1 {
+			node1 = cn
+		}
+	}
+	// Node 1's host goes dark: its connection breaks, and once the
+	// reconnect backoff is over its sender dials it, and waits.
+	hanging.Store(r.c.Node(1).Broker.Addr())
+	node1.Close()
+	_, err := r.c.Node(1).Broker.Conn(context.Background())
+	require.ErrorIs(t, err, conn.ErrBackoff)
+	backoffClock.Advance(r.c.Node(1).Broker.NextAttempt().Sub(backoffClock.Now()))
+	go r.c.Node(1).Broker.Conn(context.Background()) // until Close
+	bounded.Receive(t, dialing, waitFor, "node 1 was never dialled")
+
+	for i := range 30 {
+		ctx, cancel := context.WithTimeoutCause(context.Background(), waitFor,
+			fmt.Errorf("request %d waited on the dial to node 1 while nodes 0 and 2 were connected", i))
+		_, err := r.c.AskAny(ctx, &protocol.MetadataRequest{})
+		cancel()
+		require.NoError(t, err)
+	}
 }
