@@ -310,74 +310,6 @@ func TestSuccessCompletesWithOffsets(t *testing.T) {
 	require.Equal(t, int64(41), r.outcome(2).Offset)
 }
 
-func TestRetriableErrorRetriesAfterBackoffWithSameBytes(t *testing.T) {
-	r := newRig(t, nil)
-	r.produce(parts[1], 1)
-	c := r.next()
-	sent := append([]byte(nil), c.req.Topics[0].Partitions[0].Records...)
-	c.done(answer(c.req, kerr.NotLeaderOrFollower.Code, -1), nil)
-
-	retry := r.afterBackoff(120 * time.Millisecond)
-	require.Equal(t, sent, retry.req.Topics[0].Partitions[0].Records, "a retry resends the identical batch")
-	retry.done(answer(retry.req, 0, 7), nil)
-	require.Equal(t, int64(7), r.outcome(1).Offset)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	require.Contains(t, r.refreshes, "NOT_LEADER_OR_FOLLOWER", "NOT_LEADER_OR_FOLLOWER asks for fresh metadata")
-	require.Equal(t, int64(1), r.s.cfg.Counters.Retries.Load())
-}
-
-// A retry or a split is counted before its batches can go again: the
-// sender woken for them may send them, and their outcome come, before the
-// goroutine that handed them back runs on, so a Send that returned could
-// see nothing counted. Both were counted after the accumulator returned.
-func TestARetryOrSplitIsCountedBeforeItsBatchesCanGoAgain(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		code    int16
-		counter func(*Counters) *atomic.Int64
-		atOnce  int // requests sent without a backoff, answered so that the rig stops
-	}{
-		{"retry", kerr.NotLeaderOrFollower.Code, func(c *Counters) *atomic.Int64 { return &c.Retries }, 0},
-		{"split", kerr.MessageTooLarge.Code, func(c *Counters) *atomic.Int64 { return &c.Splits }, 2},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var r *rig
-			var answered atomic.Bool
-			var countedAtWake atomic.Int64
-			countedAtWake.Store(-1)
-			r = newRigWith(t, rigConfig{
-				sender: func(c *Config) { c.MaxInFlight = 1 },
-				acc: func(c *accumulator.Config) {
-					c.Wake = func(accumulator.TopicPartition) {
-						if answered.Load() {
-							countedAtWake.CompareAndSwap(-1, tc.counter(r.s.cfg.Counters).Load())
-						}
-						r.s.Wake()
-					}
-				},
-			})
-			// Held on a first request, the sender lets two records share
-			// a batch, which can be split.
-			r.produce(parts[1], 0)
-			first := r.next()
-			r.produce(parts[0], 1)
-			r.produce(parts[0], 2)
-			first.done(answer(first.req, 0, 0), nil)
-			refused := r.next()
-			answered.Store(true)
-			refused.done(answer(refused.req, tc.code, -1), nil)
-			require.Eventually(t, func() bool { return countedAtWake.Load() >= 0 }, 10*time.Second, time.Millisecond,
-				"no wake for the batches sent back within 10s")
-			require.Equal(t, int64(1), countedAtWake.Load(), "counted when the batches went back")
-			for range tc.atOnce {
-				c := r.next()
-				c.done(answer(c.req, 0, 10), nil)
-			}
-		})
-	}
-}
-
 func TestFatalErrorFailsWithBrokerMessage(t *testing.T) {
 	r := newRig(t, nil)
 	r.produce(parts[0], 1)
@@ -404,31 +336,6 @@ func TestSingleRecordTooLargeFails(t *testing.T) {
 	require.ErrorIs(t, r.outcome(1).Err, kerr.MessageTooLarge)
 }
 
-func TestBrokenConnectionRetries(t *testing.T) {
-	r := newRig(t, nil)
-	r.produce(parts[0], 1)
-	c := r.next()
-	c.done(nil, io.ErrUnexpectedEOF)
-	retry := r.afterBackoff(120 * time.Millisecond)
-	retry.done(answer(retry.req, 0, 3), nil)
-	require.Equal(t, int64(3), r.outcome(1).Offset)
-}
-
-func TestDeliveryTimeoutStopsRetries(t *testing.T) {
-	r := newRigWith(t, rigConfig{acc: func(c *accumulator.Config) { c.DeliveryTimeout = time.Second }})
-	r.produce(parts[0], 1)
-	c := r.next()
-	r.clk.Advance(time.Second)
-	c.done(answer(c.req, kerr.NotEnoughReplicas.Code, -1), nil)
-	out := r.outcome(1)
-	require.ErrorIs(t, out.Err, accumulator.ErrDeliveryTimeout)
-	require.ErrorIs(t, out.Err, kerr.NotEnoughReplicas, "the last broker error is kept")
-	// A batch that fails rather than going again is no retry (it counted
-	// as one before).
-	require.Zero(t, r.s.cfg.Counters.Retries.Load())
-	require.Equal(t, int64(1), r.s.cfg.Counters.Requests.Load())
-}
-
 func TestAcksZeroCompletesOnWrite(t *testing.T) {
 	r := newRig(t, func(c *Config) { c.Acks = 0 })
 	r.produce(parts[0], 1)
@@ -438,28 +345,6 @@ func TestAcksZeroCompletesOnWrite(t *testing.T) {
 	out := r.outcome(1)
 	require.NoError(t, out.Err)
 	require.Equal(t, int64(-1), out.Offset)
-}
-
-// MaxInFlight bounds the requests awaiting answers, even for a full
-// batch, which would go behind one in flight otherwise. A batch that is
-// not full waits for the answer anyway, so with one the bound went
-// unchecked: sending MaxInFlight+1 requests passed.
-func TestMaxInFlightBoundsPipelining(t *testing.T) {
-	r := newRig(t, func(c *Config) { c.MaxInFlight = 1 })
-	r.produce(parts[0], 1)
-	first := r.next()
-	r.produceFull(parts[1], 2)
-	r.passed()
-	select {
-	case c := <-r.conn.requests:
-		t.Fatalf("a second request (partitions %v) was sent while the first awaited its answer", c.partitions())
-	default:
-	}
-	first.done(answer(first.req, 0, 0), nil)
-	second := r.next()
-	require.Equal(t, int32(1), second.req.Topics[0].Partitions[0].Index)
-	second.done(answer(second.req, 0, 0), nil)
-	r.outcome(2)
 }
 
 // produceFull appends a record that fills a batch of its own to tp, with
@@ -480,68 +365,6 @@ func (c *call) partitions() (got []int32) {
 	return got
 }
 
-// With a request in flight, records that fill no batch wait for its answer
-// and then go together, rather than each behind it in a request of its
-// own; a full batch goes at once, up to MaxInFlight, and takes the waiting
-// ones along.
-func TestRecordsWaitForTheAnswerInFlightUnlessTheyFillABatch(t *testing.T) {
-	r := newRig(t, nil) // no linger, MaxInFlight 5
-	r.produce(parts[0], 1)
-	first := r.next()
-	r.produce(parts[0], 2)
-	r.produceFull(parts[1], 3)
-	full := r.next()
-	require.ElementsMatch(t, []int32{0, 1}, full.partitions(), "the full batch goes before the answer, with the waiting one")
-	r.produce(parts[0], 4)
-	r.produce(parts[1], 5)
-	first.done(answer(first.req, 0, 0), nil)
-	full.done(answer(full.req, 0, 10), nil)
-	after := r.next()
-	require.ElementsMatch(t, []int32{0, 1}, after.partitions(), "the records that came meanwhile go in one request")
-	after.done(answer(after.req, 0, 20), nil)
-	for id := 1; id <= 5; id++ {
-		require.NoError(t, r.outcome(id).Err, "record %d", id)
-	}
-}
-
-// A waiting batch that a full batch's request leaves out, for lack of
-// room, goes in the next request while the first is still in flight: it
-// does not wait for an answer that another request will follow.
-func TestABatchLeftOutOfARequestGoesWithoutWaitingForTheAnswer(t *testing.T) {
-	r := newRig(t, func(c *Config) { c.MaxRequestSize = 16<<10 + 100 }) // a full batch and nothing beside it
-	r.produce(parts[0], 1)
-	first := r.next()
-	r.produce(parts[0], 2)
-	r.produceFull(parts[1], 3)
-	full := r.next()
-	require.Equal(t, []int32{1}, full.partitions(), "the full batch goes alone: the waiting one does not fit beside it")
-	left := r.next()
-	require.Equal(t, []int32{0}, left.partitions(), "the batch left out goes next, with both requests still in flight")
-	first.done(answer(first.req, 0, 0), nil)
-	full.done(answer(full.req, 0, 10), nil)
-	left.done(answer(left.req, 0, 1), nil)
-	for id := 1; id <= 3; id++ {
-		require.NoError(t, r.outcome(id).Err, "record %d", id)
-	}
-}
-
-func TestLeaderHintRetriesAtOnce(t *testing.T) {
-	r := newRig(t, nil)
-	r.produce(parts[0], 1)
-	c := r.next()
-	resp := answer(c.req, kerr.NotLeaderOrFollower.Code, -1)
-	resp.Topics[0].Partitions[0].CurrentLeader = &protocol.ProduceResponseLeader{LeaderID: 2, LeaderEpoch: 9}
-	resp.NodeEndpoints = []protocol.ProduceResponseNodeEndpoint{{NodeID: 2, Host: "b2", Port: 9092}}
-	c.done(resp, nil)
-	retry := r.next() // no clock advance: a hinted retry has no backoff
-	retry.done(answer(retry.req, 0, 5), nil)
-	require.Equal(t, int64(5), r.outcome(1).Offset)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	require.Equal(t, []string{"t-0->2@9 host=true"}, r.hints)
-	require.NotContains(t, r.refreshes, "NOT_LEADER_OR_FOLLOWER", "the hint makes a refresh unnecessary")
-}
-
 func TestAbortFailsInFlightBatches(t *testing.T) {
 	r := newRig(t, nil)
 	r.produce(parts[0], 1)
@@ -552,81 +375,6 @@ func TestAbortFailsInFlightBatches(t *testing.T) {
 	out := r.outcome(1)
 	require.ErrorIs(t, out.Err, accumulator.ErrClosed)
 	require.ErrorIs(t, out.Err, accumulator.ErrMaybeWritten, "the request was written and went unanswered")
-}
-
-// A request that has no room for a partition's batch starts the next
-// drain at that partition: a partition early in the broker's list whose
-// batches fill every request does not keep a later one waiting behind all
-// of them, as long as its DeliveryTimeout. Drained from the list's start
-// every time, partition 1 here went after both of partition 0's batches.
-func TestAPartitionLeftOutForRoomGoesFirstInTheNextRequest(t *testing.T) {
-	r := newRig(t, func(c *Config) {
-		c.MaxInFlight = 1
-		c.MaxRequestSize = 16<<10 + 100 // a full batch and nothing beside it
-	})
-	// Held on a first request, the sender finds two full batches for
-	// partition 0 and one for partition 1 once it is answered.
-	r.produce(parts[1], 0)
-	first := r.next()
-	r.produceFull(parts[0], 1)
-	r.produceFull(parts[0], 2)
-	r.produceFull(parts[1], 3)
-	first.done(answer(first.req, 0, 0), nil)
-	var order []int32
-	for range 3 {
-		c := r.next()
-		order = append(order, c.partitions()...)
-		c.done(answer(c.req, 0, 10), nil)
-	}
-	require.Equal(t, []int32{0, 1, 0}, order, "the partitions of the requests after the first, in order")
-	for id := 0; id <= 3; id++ {
-		require.NoError(t, r.outcome(id).Err, "record %d", id)
-	}
-}
-
-// A batch whose DeliveryTimeout passes while its broker is dialled is not
-// sent once the connection is up: Drain reads the clock after Connect, and
-// the batch waits for Expire, which fails it as never sent. Drained at the
-// time read before the dial, it went out past its deadline, and Expire,
-// finding it in flight, failed it as maybe written, though its request
-// might be refused unwritten.
-func TestABatchThatTimesOutDuringTheDialIsNotSent(t *testing.T) {
-	var r *rig
-	r = newRigWith(t, rigConfig{
-		acc: func(c *accumulator.Config) { c.DeliveryTimeout = time.Second },
-		sender: func(c *Config) {
-			c.Hooks.Connect = func(context.Context) (Conn, error) {
-				r.clk.Advance(time.Second) // the dial took the whole DeliveryTimeout
-				return r.conn, nil
-			}
-		},
-	})
-	r.produce(parts[0], 1)
-	r.passed()
-	select {
-	case c := <-r.conn.requests:
-		t.Fatalf("a batch past its DeliveryTimeout was sent (partitions %v)", c.partitions())
-	default:
-	}
-	r.acc.Expire(r.clk.Now())
-	out := r.outcome(1)
-	require.ErrorIs(t, out.Err, accumulator.ErrDeliveryTimeout)
-	require.NotErrorIs(t, out.Err, accumulator.ErrMaybeWritten)
-}
-
-func TestStaleLeaderHintKeepsTheBackoff(t *testing.T) {
-	r := newRig(t, nil)
-	r.produce(parts[0], 1)
-	c := r.next()
-	resp := answer(c.req, kerr.NotLeaderOrFollower.Code, -1)
-	resp.Topics[0].Partitions[0].CurrentLeader = &protocol.ProduceResponseLeader{LeaderID: 1, LeaderEpoch: 0}
-	c.done(resp, nil)
-	retry := r.afterBackoff(120 * time.Millisecond) // fails if the retry came before the backoff
-	retry.done(answer(retry.req, 0, 5), nil)
-	require.Equal(t, int64(5), r.outcome(1).Offset)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	require.Contains(t, r.refreshes, "NOT_LEADER_OR_FOLLOWER", "a hint without news leaves metadata to a refresh")
 }
 
 // A sender connects only once a batch is ready: a broker with nothing to
@@ -685,47 +433,4 @@ func TestTheSenderWakesAtItsDeadlineThoughTheClockMovedBeforeItsTimer(t *testing
 	c := r.next()
 	c.done(answer(c.req, 0, 0), nil)
 	r.outcome(1)
-}
-
-// A leader that appended a batch but could not replicate it in time says
-// so (REQUEST_TIMED_OUT, NOT_ENOUGH_REPLICAS_AFTER_APPEND): if the batch
-// fails later, it may have been written. So may a batch answered
-// KAFKA_STORAGE_ERROR (the flush after an append failed), or
-// NOT_LEADER_OR_FOLLOWER or UNKNOWN_TOPIC_OR_PARTITION with acks=all and the
-// base offset of an append: Kafka answers so when the partition leaves the
-// leader while it waits for its followers (in a controlled shutdown, say).
-// NOT_ENOUGH_REPLICAS, and those two with base offset -1 or acks=1, refuse
-// before appending: a later failure was certainly not written.
-func TestAnAnswerOfAppendedButNotReplicatedMakesTheBatchMaybeWritten(t *testing.T) {
-	for _, tc := range []struct {
-		code         *kerr.Error
-		baseOffset   int64
-		acks         int16
-		maybeWritten bool
-	}{
-		{kerr.RequestTimedOut, -1, -1, true},
-		{kerr.NotEnoughReplicasAfterAppend, -1, -1, true},
-		{kerr.NotEnoughReplicas, -1, -1, false},
-		{kerr.NotEnoughReplicas, 7, -1, false},
-		{kerr.NotLeaderOrFollower, 7, -1, true},
-		{kerr.NotLeaderOrFollower, 0, -1, true},
-		{kerr.UnknownTopicOrPartition, 7, -1, true},
-		{kerr.KafkaStorageError, 7, -1, true},
-		{kerr.KafkaStorageError, -1, 1, true},
-		{kerr.NotLeaderOrFollower, -1, -1, false},
-		{kerr.NotLeaderOrFollower, 7, 1, false},
-	} {
-		t.Run(fmt.Sprintf("%s/base_offset_%d/acks_%d", tc.code.Name, tc.baseOffset, tc.acks), func(t *testing.T) {
-			r := newRig(t, func(c *Config) { c.Acks = tc.acks })
-			r.produce(parts[0], 1)
-			c := r.next()
-			c.done(answer(c.req, tc.code.Code, tc.baseOffset), nil)
-			require.Eventually(t, func() bool { return r.clk.Timers() > 0 }, 10*time.Second, time.Millisecond,
-				"the sender armed no backoff timer: the answer was not booked as a retry")
-			r.acc.Abort(errors.New("closing"))
-			out := r.outcome(1)
-			require.ErrorIs(t, out.Err, accumulator.ErrClosed)
-			require.Equal(t, tc.maybeWritten, errors.Is(out.Err, accumulator.ErrMaybeWritten), "%v", out.Err)
-		})
-	}
 }
