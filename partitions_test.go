@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/internal/fakebroker"
+	"github.com/gokafka/producer/protocol"
 )
 
 // PartitionsFor's MaxBlock counts from the call, so a clock that moves
@@ -109,4 +111,102 @@ func TestARefusalThatComesAsPartitionsForBeginsFailsIt(t *testing.T) {
 		failed <- err
 	}()
 	assertAuthFailure(t, receive(t, failed, "PartitionsFor failing with the refusal that came as it began"))
+}
+
+// PartitionsFor gives up on a topic whose metadata does not come within
+// MaxBlock, as the Java client's partitionsFor does: with
+// context.Background() it waited for ever.
+func TestPartitionsForGivesUpAfterMaxBlock(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{})
+	clk := clock.NewFake(time.Unix(1_700_000_000, 0))
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.clock = clk
+		cfg.MaxBlock = time.Minute
+	})
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.PartitionsFor(context.Background(), "never")
+		done <- err
+	}()
+	var err error
+	eventually(t, "PartitionsFor to give up", func() bool {
+		select {
+		case err = <-done:
+			return true
+		default:
+			clk.Advance(time.Minute)
+			return false
+		}
+	})
+	require.ErrorIs(t, err, ErrUnknownTopic)
+	require.ErrorContains(t, err, "MaxBlock")
+}
+
+func TestPartitionsForWaitsForMetadata(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"known": 4}})
+	p := newProducer(t, c, nil)
+	n, err := p.PartitionsFor(ctx(t), "known")
+	require.NoError(t, err)
+	require.Equal(t, 4, n)
+
+	done := make(chan error, 1)
+	go func() {
+		n, err := p.PartitionsFor(ctx(t), "later")
+		if err == nil && n != 3 {
+			err = fmt.Errorf("got %d partitions, want 3", n)
+		}
+		done <- err
+	}()
+	require.NoError(t, c.CreateTopic("later", 3))
+	require.NoError(t, receive(t, done, "PartitionsFor did not see a topic created after the call"))
+
+	short, cancel := context.WithTimeout(ctx(t), 300*time.Millisecond)
+	defer cancel()
+	_, err = p.PartitionsFor(short, "never")
+	require.ErrorIs(t, err, ErrUnknownTopic)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	// A topic nobody waits for any more is not asked for again: a refresh
+	// that asks for "probe", wanted only after "never" was given up, leaves
+	// "never" out. (A refresh built before that may still be on its way.)
+	var probed, again atomic.Bool
+	c.OnMetadata(func(_ int32, req *protocol.MetadataRequest) fakebroker.Action {
+		var probe, never bool
+		for _, t := range req.Topics {
+			if t.Name != nil {
+				probe = probe || *t.Name == "probe"
+				never = never || *t.Name == "never"
+			}
+		}
+		if probe {
+			probed.Store(true)
+			again.CompareAndSwap(false, never)
+		}
+		return fakebroker.Action{}
+	})
+	require.NoError(t, c.CreateTopic("probe", 1))
+	_, err = p.PartitionsFor(ctx(t), "probe")
+	require.NoError(t, err)
+	require.True(t, probed.Load())
+	require.False(t, again.Load(), "a topic nobody waits for any more is asked for again")
+	// An invalid name fails at once, naming the topic as PartitionsFor's
+	// other errors do (it was a bare ErrInvalidRecord).
+	_, err = p.PartitionsFor(ctx(t), "bad name")
+	require.ErrorIs(t, err, ErrInvalidRecord)
+	var pe *PartitionError
+	require.ErrorAs(t, err, &pe)
+	require.Equal(t, PartitionError{Topic: "bad name", Partition: -1, Err: pe.Err}, *pe)
+}
+
+// PartitionsFor after Close fails with ErrClosed, also for a topic whose
+// metadata the producer has: a closed producer's count could be stale, and
+// every other call says so after Close.
+func TestPartitionsForAfterCloseFailsWithErrClosed(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 4}})
+	p := newProducer(t, c, nil)
+	n, err := p.PartitionsFor(ctx(t), "t")
+	require.NoError(t, err)
+	require.Equal(t, 4, n)
+	require.NoError(t, p.Close(ctx(t)))
+	_, err = p.PartitionsFor(ctx(t), "t")
+	require.ErrorIs(t, err, ErrClosed)
 }
