@@ -73,17 +73,35 @@ func (p *Producer) check(r *Record, unknownTopic bool) error {
 // each invalid byte read as U+FFFD: a Java consumer would read another key
 // than the one written, and so would every consumer once the broker
 // recompresses the batch (a topic whose compression.type is not the
-// batch's), since it writes the keys again as it decoded them. The key is
-// quoted with Go's escapes, so its bytes show as they are. It builds the
-// whole error, so that check, on Produce's way, keeps its frame.
+// batch's), since it writes the keys again as it decoded them. The error
+// names the first byte that is not UTF-8 and where it is, not the key,
+// as the topic name's check names the character it refuses: the caller
+// has the key, which may be long (it was quoted whole, a megabyte of
+// escapes in the error of a key that large). It builds the whole error,
+// so that check, on Produce's way, keeps its frame.
 func badHeaderKey(r *Record) error {
 	for i := range r.Headers {
 		if key := r.Headers[i].Key; !utf8.ValidString(key) {
+			at := firstNotUTF8(key)
 			return &PartitionError{Topic: r.Topic, Partition: namedPartition(r), Err: fmt.Errorf(
-				"%w: Headers[%d].Key %q is not UTF-8, which a Java consumer reads as other characters", ErrInvalidRecord, i, key)}
+				"%w: Headers[%d].Key has the byte %#x at %d, not UTF-8, which a Java consumer reads as another character",
+				ErrInvalidRecord, i, key[at], at)}
 		}
 	}
 	return nil
+}
+
+// firstNotUTF8 is the index of the first byte of s that does not begin a
+// character in UTF-8; len(s) if every one does.
+func firstNotUTF8(s string) int {
+	for i := 0; i < len(s); {
+		c, size := utf8.DecodeRuneInString(s[i:])
+		if c == utf8.RuneError && size <= 1 {
+			return i
+		}
+		i += size
+	}
+	return len(s)
 }
 
 // rejectTimestamp refuses a record stamped before 1970, as the Java client

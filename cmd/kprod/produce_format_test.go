@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -158,5 +159,30 @@ func TestProduceMalformedRecord(t *testing.T) {
 	// nothing of it.
 	if !strings.Contains(s.Error, "record 2 of stdin: no headers delimiter") {
 		t.Errorf("summary's error %q does not name record 2", s.Error)
+	}
+}
+
+// A header key that is not UTF-8 fails its record alone, as any record the
+// producer refuses (INVALID_RECORD), and the run goes on: it is not a
+// malformed line of stdin, and the records after it are produced. The
+// example of the failure names the byte, not the key: a key of a megabyte
+// was quoted whole on stderr.
+func TestAHeaderKeyThatIsNotUTF8FailsItsRecordOnly(t *testing.T) {
+	brokers, topic := sharedBroker(t), uniqueTopic("header-key")
+	long := strings.Repeat("k", 1<<20) + "\xff"
+	r := runKprod(t, long+":1\tv1\nok:2\tv2\nk\xff:3\tv3\n", "produce", "-b", brokers, "--create-topic", "-t", topic,
+		"--partitions", "1", "--parse-headers", "--json")
+	want := "2 records failed with INVALID_RECORD, e.g.: "
+	if r.code != exitFailed || !strings.Contains(r.stderr, want) || len(r.stderr) > 4096 {
+		t.Fatalf("exit %d, stderr (%d bytes):\n%.2000s\nwant exit %d, %q and no key quoted whole",
+			r.code, len(r.stderr), r.stderr, exitFailed, want)
+	}
+	if !strings.Contains(r.stderr, fmt.Sprintf("Headers[0].Key has the byte 0xff at %d, not UTF-8", 1<<20)) {
+		t.Errorf("stderr:\n%s\nwant the example to name the byte", r.stderr)
+	}
+	s := parseSummary(t, r)
+	if s.RecordsSent != 3 || s.RecordsAcked != 1 || s.Errors["INVALID_RECORD"] != 2 {
+		t.Errorf("sent %d, acked %d, errors %v; want 3 sent, the 1 record in UTF-8 acked, 2 INVALID_RECORD",
+			s.RecordsSent, s.RecordsAcked, s.Errors)
 	}
 }
