@@ -23,15 +23,22 @@ import (
 // this package (not even protocol/wire) writes random bodies straight from
 // them, and at every version this package implements, each message must
 // decode those bodies whole and encode them back to the very same bytes.
-// What bytes alone cannot show: a tagged field gated on the wrong version
-// in both directions, which is kept as an unknown tag and sent back as it
-// came.
+// Bytes alone cannot show a tagged field gated on the wrong version, or
+// given the wrong tag number, in the encoder and the decoder alike: the
+// decoder keeps the field as an unknown tag and the encoder sends it back
+// as it came. So the generator also notes which of the tags it writes the
+// schema defines at that version, and checkDecodedTags (in
+// schema_tags_test.go) wants exactly the others kept as unknown tags and
+// each defined one read into the field of its name. Still unseen: two
+// untagged fields of one type swapped in both directions.
 
 // schemaSeeds is how many random bodies each message gets at each version.
 // Seed n draws the same body on every run, so a failure's seed reproduces
 // it. 150 bodies for each of the 154 messages and versions take 0.2 s, 2 s
 // with -race, and were enough to catch a version condition broken on
-// purpose in Produce's and in Metadata's encoders and decoders.
+// purpose in Produce's and in Metadata's encoders and decoders, and, with
+// checkDecodedTags, a tagged field's version or number broken in both in
+// ProduceResponse, ApiVersionsResponse and CreateTopicsResponse.
 const schemaSeeds = 150
 
 // schemaMessages gives, by API, a new request and a new response to decode
@@ -100,6 +107,11 @@ func checkSchemaBodies(t *testing.T, name string, schema *messageSchema, fresh f
 		if got := msg.AppendTo(nil, v); !bytes.Equal(got, want) {
 			failures++
 			t.Errorf("%s v%d seed %d: encoding the decoded body gives other bytes\nthe schema's:\n%sours:\n%s", name, v, seed, hex.Dump(want), hex.Dump(got))
+			continue
+		}
+		if err := checkDecodedTags(g, schema, msg); err != nil {
+			failures++
+			t.Errorf("%s v%d seed %d: %v\nthe schema's bytes:\n%s", name, v, seed, err, hex.Dump(want))
 		}
 	}
 }
@@ -159,6 +171,12 @@ type bodyGenerator struct {
 	v        int16
 	flexible bool
 	common   map[string][]*schemaField // the commonStructs' fields, by name
+
+	// What the body holds in its tag sections: the tags the schema leaves
+	// undefined at v, which the decoded message must keep as unknown, and
+	// the values of the tagged fields it defines, which it must not.
+	undefined []taggedField
+	defined   []definedTag
 }
 
 func (g *bodyGenerator) has(spec string) bool { return versionsInclude(g.t, spec, g.v) }
@@ -184,6 +202,7 @@ func (g *bodyGenerator) structBody(dst []byte, fields []*schemaField) []byte {
 			if g.rng.IntN(2) == 0 {
 				if data, ok := g.taggedValue(f); ok {
 					tagged = append(tagged, taggedField{*f.Tag, data})
+					g.defined = append(g.defined, definedTag{f.Name, data})
 				}
 			}
 			continue
@@ -194,7 +213,9 @@ func (g *bodyGenerator) structBody(dst []byte, fields []*schemaField) []byte {
 		return dst
 	}
 	if tag := g.rng.IntN(8); g.rng.IntN(4) == 0 && !known[tag] {
-		tagged = append(tagged, taggedField{tag, g.randomBytes(g.rng.IntN(4))})
+		u := taggedField{tag, g.randomBytes(g.rng.IntN(4))}
+		tagged = append(tagged, u)
+		g.undefined = append(g.undefined, u)
 	}
 	slices.SortFunc(tagged, func(a, b taggedField) int { return a.tag - b.tag })
 	dst = binary.AppendUvarint(dst, uint64(len(tagged)))
@@ -216,23 +237,7 @@ func (g *bodyGenerator) taggedValue(f *schemaField) ([]byte, bool) {
 	default:
 		return data, true // drawn non-empty, so never the default
 	}
-	var def int64
-	switch d := f.Default.(type) {
-	case nil:
-	case string:
-		switch d {
-		case "false":
-		case "true":
-			def = 1
-		default:
-			var err error
-			if def, err = strconv.ParseInt(d, 0, 64); err != nil {
-				g.t.Fatalf("%s: default %q", f.Name, d)
-			}
-		}
-	default:
-		g.t.Fatalf("%s: default %v", f.Name, d)
-	}
+	def := numberDefault(g.t, f)
 	var x int64
 	switch len(data) {
 	case 1:
@@ -248,6 +253,29 @@ func (g *bodyGenerator) taggedValue(f *schemaField) ([]byte, bool) {
 		x = int64(binary.BigEndian.Uint64(data))
 	}
 	return data, x != def
+}
+
+// numberDefault is the default of the bool or integer field f: its schema's
+// "default", else zero (false).
+func numberDefault(t *testing.T, f *schemaField) int64 {
+	var def int64
+	switch d := f.Default.(type) {
+	case nil:
+	case string:
+		switch d {
+		case "false":
+		case "true":
+			def = 1
+		default:
+			var err error
+			if def, err = strconv.ParseInt(d, 0, 64); err != nil {
+				t.Fatalf("%s: default %q", f.Name, d)
+			}
+		}
+	default:
+		t.Fatalf("%s: default %v", f.Name, d)
+	}
+	return def
 }
 
 // value appends a value of type typ of the field f: null now and then when
