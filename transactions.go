@@ -296,7 +296,15 @@ func (p *Producer) AbortTransaction(ctx context.Context) error {
 // negative partition, or a topic name the broker would refuse; and an
 // empty group ID, which Kafka's coordinator refuses (INVALID_GROUP_ID).
 // Such a refusal leaves the transaction as it was, neither abortable nor
-// missing the offsets: call again with good ones.
+// missing the offsets: call again with good ones. Unlike a
+// TransactionalID, the group's ID and InstanceID are not refused for bytes
+// that are not UTF-8 (a MemberID, the broker's or a UUID, is UTF-8): the
+// broker decodes them, each such byte as U+FFFD, as it decodes the
+// consumer's own FindCoordinator, JoinGroup and OffsetFetch, which carry
+// them as given (franz-go's do), so it finds the group's coordinator by
+// the same decoded name and commits to the group, member and offsets the
+// consumer reads: a refusal would only stop a pipeline whose consumer
+// works.
 //
 // An error wrapping ErrTransactionFatal means the producer was fenced,
 // denied, or its transactional id is no longer known to the coordinator,
