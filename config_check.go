@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gokafka/producer/compression"
+	"github.com/gokafka/producer/internal/badchar"
 )
 
 // Validate reports what New would reject in cfg, as New reports it (a
@@ -195,11 +196,15 @@ func (cfg *Config) checkIDs() error {
 	// U+FFFD, so it would know the producer by another id than this one:
 	// in its logs, quotas and ACLs, and for a transactional id, where two
 	// that differ only in such bytes are one to it, fencing each other.
-	if !utf8.ValidString(cfg.ClientID) {
-		return badField("ClientID", "%q is not UTF-8, which Kafka's broker reads as other characters", cfg.ClientID)
-	}
-	if !utf8.ValidString(cfg.TransactionalID) {
-		return badField("TransactionalID", "%q is not UTF-8, which Kafka's broker reads as other characters", cfg.TransactionalID)
+	// The error names the byte and where it is, not the id, which could
+	// make it 32 KiB of escapes.
+	for _, id := range []struct{ field, value string }{
+		{"ClientID", cfg.ClientID}, {"TransactionalID", cfg.TransactionalID},
+	} {
+		if !utf8.ValidString(id.value) {
+			return badField(id.field, "has %s, which Kafka's broker reads as another character",
+				badchar.At(id.value, badchar.FirstNotUTF8(id.value)))
+		}
 	}
 	return nil
 }

@@ -2,9 +2,11 @@ package producer
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"net"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -177,4 +179,23 @@ func TestTransactionsWithAcksLeaderAreToldTheyNeedAcksAll(t *testing.T) {
 	require.Contains(t, ce.Reason, "TransactionalID")
 	require.Contains(t, ce.Reason, "AcksAll")
 	require.NotContains(t, ce.Reason, "DisableIdempotence")
+}
+
+// A ClientID or TransactionalID that is not UTF-8 is refused for its
+// first such byte, named with where it is, not for the id quoted whole:
+// one of the 32,767 bytes a Kafka string holds made an error of as many,
+// or four times as many in escapes.
+func TestAnIDThatIsNotUTF8IsRefusedForItsByte(t *testing.T) {
+	long := strings.Repeat("\x01", math.MaxInt16-1) + "\xff"
+	for field, set := range map[string]func(*Config){
+		"ClientID":        func(c *Config) { c.ClientID = long },
+		"TransactionalID": func(c *Config) { c.TransactionalID = long },
+	} {
+		cfg := Config{Brokers: []string{"b:9092"}}
+		set(&cfg)
+		ce := refusedBoth(t, cfg)
+		require.Equal(t, field, ce.Field)
+		require.Contains(t, ce.Reason, fmt.Sprintf("has the byte 0xff at %d, not UTF-8", math.MaxInt16-1), field)
+		require.Less(t, len(ce.Error()), 200, "%s: the id is not quoted whole", field)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"unicode/utf8"
 
+	"github.com/gokafka/producer/internal/badchar"
 	"github.com/gokafka/producer/internal/topicname"
 	"github.com/gokafka/producer/record"
 )
@@ -75,33 +76,19 @@ func (p *Producer) check(r *Record, unknownTopic bool) error {
 // recompresses the batch (a topic whose compression.type is not the
 // batch's), since it writes the keys again as it decoded them. The error
 // names the first byte that is not UTF-8 and where it is, not the key,
-// as the topic name's check names the character it refuses: the caller
-// has the key, which may be long (it was quoted whole, a megabyte of
-// escapes in the error of a key that large). It builds the whole error,
-// so that check, on Produce's way, keeps its frame.
+// as every check of text the user gave names what it refuses (badchar):
+// the caller has the key, which may be long (it was quoted whole, a
+// megabyte of escapes in the error of a key that large). It builds the
+// whole error, so that check, on Produce's way, keeps its frame.
 func badHeaderKey(r *Record) error {
 	for i := range r.Headers {
 		if key := r.Headers[i].Key; !utf8.ValidString(key) {
-			at := firstNotUTF8(key)
 			return &PartitionError{Topic: r.Topic, Partition: namedPartition(r), Err: fmt.Errorf(
-				"%w: Headers[%d].Key has the byte %#x at %d, not UTF-8, which a Java consumer reads as another character",
-				ErrInvalidRecord, i, key[at], at)}
+				"%w: Headers[%d].Key has %s, which a Java consumer reads as another character",
+				ErrInvalidRecord, i, badchar.At(key, badchar.FirstNotUTF8(key)))}
 		}
 	}
 	return nil
-}
-
-// firstNotUTF8 is the index of the first byte of s that does not begin a
-// character in UTF-8; len(s) if every one does.
-func firstNotUTF8(s string) int {
-	for i := 0; i < len(s); {
-		c, size := utf8.DecodeRuneInString(s[i:])
-		if c == utf8.RuneError && size <= 1 {
-			return i
-		}
-		i += size
-	}
-	return len(s)
 }
 
 // rejectTimestamp refuses a record stamped before 1970, as the Java client
@@ -124,8 +111,8 @@ func (p *Producer) rejectTimestamp(adm *admission, cb Callback, r *Record) {
 // and SendOffsetsToTransaction an offset's (with ErrInvalidOffsets).
 // A program that takes topic names from its users (a flag, a config file)
 // can refuse a bad one before it creates the topic or starts anything.
-// The error gives the reason alone, "topic name has '/'; ...": the caller
-// has the name, and names it in its own words.
+// The error gives the reason alone, "topic name has '/' at 3; ...": the
+// caller has the name, and names it in its own words.
 func ValidateTopicName(name string) error { return topicname.Check(name) }
 
 // validTopic applies the broker's rules for topic names, so a bad name fails

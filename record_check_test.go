@@ -36,7 +36,7 @@ func TestValidateTopicNameRefusesTheNamesProduceRefuses(t *testing.T) {
 	for _, name := range []string{"", ".", "..", "a/b", "spaces here", "é", long} {
 		require.Error(t, ValidateTopicName(name), "topic %q", name)
 	}
-	require.EqualError(t, ValidateTopicName("bad/topic"), "topic name has '/'; allowed are ASCII letters, digits, '.', '_' and '-'", "the reason alone: the caller has the name")
+	require.EqualError(t, ValidateTopicName("bad/topic"), "topic name has '/' at 3; allowed are ASCII letters, digits, '.', '_' and '-'", "the reason alone: the caller has the name")
 	for _, name := range []string{"t", "a.b_c-D9", "...", long[:249]} {
 		require.NoError(t, ValidateTopicName(name), "topic %q", name)
 	}

@@ -7,7 +7,8 @@ package topicname
 import (
 	"errors"
 	"fmt"
-	"unicode/utf8"
+
+	"github.com/gokafka/producer/internal/badchar"
 )
 
 // Check says why the broker would refuse name, or nil if it takes it.
@@ -24,25 +25,16 @@ func Check(name string) error {
 	// so its length in bytes is its length in characters, the unit of
 	// Kafka's limit. A non-ASCII name is refused for its first such
 	// character, whole, where its bytes were counted as characters and
-	// the first shown alone ('é' as 'Ã').
+	// the first shown alone ('é' as 'Ã'); and where it is, as every
+	// check of text the user gave names what it refuses (badchar).
 	for i := 0; i < len(name); i++ {
 		c := name[i]
 		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return fmt.Errorf("topic name has %s; allowed are ASCII letters, digits, '.', '_' and '-'", characterAt(name, i))
+			return fmt.Errorf("topic name has %s; allowed are ASCII letters, digits, '.', '_' and '-'", badchar.At(name, i))
 		}
 	}
 	if len(name) > 249 {
 		return fmt.Errorf("topic name is %d characters, the limit is 249", len(name))
 	}
 	return nil
-}
-
-// characterAt quotes the character that starts at name[i], or names the
-// byte there if it starts none (name is not UTF-8 there).
-func characterAt(name string, i int) string {
-	r, size := utf8.DecodeRuneInString(name[i:])
-	if r == utf8.RuneError && size <= 1 {
-		return fmt.Sprintf("the byte %#x, not UTF-8", name[i])
-	}
-	return fmt.Sprintf("%q", r)
 }

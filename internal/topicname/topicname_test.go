@@ -18,8 +18,8 @@ func TestCheckTakesWhatTheBrokerTakesAndSaysWhyNot(t *testing.T) {
 		".":                      `topic name cannot be "." or ".."`,
 		"..":                     `topic name cannot be "." or ".."`,
 		strings.Repeat("a", 250): "topic name is 250 characters, the limit is 249",
-		"a/b":                    `topic name has '/'`,
-		"a b":                    `topic name has ' '`,
+		"a/b":                    `topic name has '/' at 1;`,
+		"a b":                    `topic name has ' ' at 1;`,
 	} {
 		err := Check(name)
 		require.ErrorContains(t, err, why, "%q", name)
@@ -30,17 +30,18 @@ func TestCheckTakesWhatTheBrokerTakesAndSaysWhyNot(t *testing.T) {
 }
 
 // A name that is not ASCII is refused for its first such character, shown
-// whole: the reason showed the character's first byte alone ("has 'Ã'"
-// for "é"), and a name of 125 'é' was "250 characters", its bytes, where
-// Kafka, which counts characters, refuses it for the characters.
+// whole, and where it is: the reason showed the character's first byte
+// alone ("has 'Ã'" for "é"), and a name of 125 'é' was "250 characters",
+// its bytes, where Kafka, which counts characters, refuses it for the
+// characters.
 func TestCheckShowsTheCharacterItRefuses(t *testing.T) {
 	for name, why := range map[string]string{
-		"é":                      `topic name has 'é'; allowed are`,
-		"topic-日本":               `topic name has '日'`,
-		strings.Repeat("é", 125): `topic name has 'é'`,
-		strings.Repeat("é", 250): `topic name has 'é'`,
-		"a\xffb":                 `topic name has the byte 0xff, not UTF-8`,
-		"a\tb":                   `topic name has '\t'`,
+		"é":                      `topic name has 'é' at 0; allowed are`,
+		"topic-日本":               `topic name has '日' at 6;`,
+		strings.Repeat("é", 125): `topic name has 'é' at 0;`,
+		strings.Repeat("é", 250): `topic name has 'é' at 0;`,
+		"a\xffb":                 `topic name has the byte 0xff at 1, not UTF-8;`,
+		"a\tb":                   `topic name has '\t' at 1;`,
 		strings.Repeat("a", 300): "topic name is 300 characters, the limit is 249",
 	} {
 		assert.ErrorContains(t, Check(name), why, "%q", name)

@@ -18,7 +18,9 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
+	"github.com/gokafka/producer/internal/badchar"
 	"github.com/gokafka/producer/internal/brokertext"
 	"github.com/gokafka/producer/sasl"
 )
@@ -122,17 +124,32 @@ func (m *Mechanism) Start(ctx context.Context, _ string) (sasl.Session, error) {
 // The formats Kafka's broker accepts (OAuthBearerClientInitialResponse).
 var (
 	tokenFormat    = regexp.MustCompile(`^[A-Za-z0-9\-._~+/]+=*$`)
-	extensionName  = regexp.MustCompile(`^[A-Za-z]+$`)
 	extensionValue = regexp.MustCompile(`^[\x21-\x7E \t\r\n]+$`)
-	// authzidFormat is RFC 5801's saslname as Kafka's broker reads it:
-	// ASCII but NUL, with ',' and '=' only as the escapes it leaves
-	// undecoded, which are refused here with them.
-	authzidFormat = regexp.MustCompile(`^[\x01-\x2B\x2D-\x3C\x3E-\x7F]*$`)
 	// errInvalidToken: a token the broker would refuse every time, whatever
 	// the moment, so a refusal (sasl.ErrInvalidCredentials), not a fault
 	// to retry.
 	errInvalidToken = fmt.Errorf("OAUTHBEARER: %w: invalid token", sasl.ErrInvalidCredentials)
 )
+
+// outsideAuthzid reports a character that an authzid cannot hold: RFC
+// 5801's saslname as Kafka's broker reads it is ASCII but NUL, with ','
+// and '=' only as the escapes it leaves undecoded, which are refused here
+// with them. An invalid byte is utf8.RuneError, outside ASCII.
+func outsideAuthzid(r rune) bool { return r == 0 || r > unicode.MaxASCII || r == ',' || r == '=' }
+
+// badExtensionName says why Kafka's broker would refuse name as an
+// extension's: it takes letters only, and not "auth", the token's key.
+func badExtensionName(name string) error {
+	switch i := strings.IndexFunc(name, func(r rune) bool { return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z') }); {
+	case name == "":
+		return fmt.Errorf("%w: an extension name is empty: want letters", errInvalidToken)
+	case i >= 0:
+		return fmt.Errorf("%w: an extension name has %s: want letters only", errInvalidToken, badchar.At(name, i))
+	case name == "auth":
+		return fmt.Errorf(`%w: the extension name "auth" is reserved for the token`, errInvalidToken)
+	}
+	return nil
+}
 
 // kvsep separates the key=value pairs of RFC 7628's client response.
 const kvsep = "\x01"
@@ -147,8 +164,11 @@ func initialResponse(t Token) ([]byte, error) {
 		// Never quote the token: it is the secret.
 		return nil, fmt.Errorf("%w: %d bytes that are not a b64token (RFC 6750)", errInvalidToken, len(t.Value))
 	}
-	if !authzidFormat.MatchString(t.AuthzID) {
-		return nil, fmt.Errorf("%w: AuthzID %q: Kafka's broker takes ASCII without NUL, ',' or '=' there", errInvalidToken, t.AuthzID)
+	// The authzid and an extension's name are refused for the character
+	// they may not hold, named with where it is, not quoted: they may be
+	// long, or not print.
+	if i := strings.IndexFunc(t.AuthzID, outsideAuthzid); i >= 0 {
+		return nil, fmt.Errorf("%w: AuthzID has %s: Kafka's broker takes ASCII without NUL, ',' or '=' there", errInvalidToken, badchar.At(t.AuthzID, i))
 	}
 	var b strings.Builder
 	b.WriteString("n,")
@@ -157,8 +177,8 @@ func initialResponse(t Token) ([]byte, error) {
 	}
 	b.WriteString("," + kvsep + "auth=Bearer " + t.Value + kvsep)
 	for _, name := range slices.Sorted(maps.Keys(t.Extensions)) {
-		if name == "auth" || !extensionName.MatchString(name) {
-			return nil, fmt.Errorf("%w: extension name %q: want letters only, not \"auth\"", errInvalidToken, name)
+		if err := badExtensionName(name); err != nil {
+			return nil, err
 		}
 		if !extensionValue.MatchString(t.Extensions[name]) {
 			return nil, fmt.Errorf("%w: extension %q: value has characters RFC 7628 does not allow", errInvalidToken, name)

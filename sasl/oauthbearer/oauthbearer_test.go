@@ -89,6 +89,28 @@ func TestInvalidTokensAreRefusedUnquoted(t *testing.T) {
 	}
 }
 
+// An authzid or an extension name that is refused is not quoted: the
+// error names the character refused and where it is. Quoted, one of a
+// megabyte made an error of one, or of four in escapes.
+func TestARefusedAuthzidOrExtensionNameIsNamedByItsCharacter(t *testing.T) {
+	long := strings.Repeat("\x01", 1<<20)
+	letters := strings.Repeat("a", 1<<20)
+	for want, tok := range map[string]Token{
+		`AuthzID has ',' at 1:`: {Value: jwt, AuthzID: "a,b"},
+		fmt.Sprintf("AuthzID has the byte 0xff at %d, not UTF-8:", 1<<20): {Value: jwt, AuthzID: long + "\xff"},
+		fmt.Sprintf("AuthzID has 'é' at %d:", 1<<20):                      {Value: jwt, AuthzID: long + "\u00e9"},
+		fmt.Sprintf("an extension name has '-' at %d:", 1<<20):            {Value: jwt, Extensions: map[string]string{letters + "-id": "x"}},
+		"an extension name has the byte 0xff at 1, not UTF-8:":            {Value: jwt, Extensions: map[string]string{"a\xff": "x"}},
+		"an extension name is empty":                                      {Value: jwt, Extensions: map[string]string{"": "x"}},
+		`the extension name "auth" is reserved`:                           {Value: jwt, Extensions: map[string]string{"auth": "x"}},
+	} {
+		_, err := provide(tok).Start(context.Background(), "")
+		if !errors.Is(err, errInvalidToken) || !strings.Contains(err.Error(), want) || len(err.Error()) > 200 {
+			t.Errorf("Start: %.300q (%d bytes), want errInvalidToken saying %s, in 200 bytes at most", err, len(fmt.Sprint(err)), want)
+		}
+	}
+}
+
 // A control character other than NUL is in the saslname Kafka's broker
 // reads, \x01 included: the ',' after the authzid ends it, so the \x01 is
 // not taken for the separator of the key=value pairs, and the broker

@@ -23,7 +23,9 @@ import (
 	"fmt"
 	"hash"
 	"strings"
+	"unicode"
 
+	"github.com/gokafka/producer/internal/badchar"
 	"github.com/gokafka/producer/internal/brokertext"
 	"github.com/gokafka/producer/sasl"
 )
@@ -57,16 +59,15 @@ func (m *Mechanism) Name() string { return m.name }
 // cannot read as a saslname is refused, empty or with a character outside
 // ASCII, or a NUL: the broker would refuse every exchange as malformed,
 // and the producer would hear only that authentication failed. The error
-// names the field; the name is not a secret, but its bytes may not print.
+// names the first such character and where it is, not the name: it is
+// not a secret, but its bytes may not print, and it may be long.
 func (m *Mechanism) Validate() error {
 	if m.user == "" {
 		return fmt.Errorf("%s: %w: the user name is empty", m.name, sasl.ErrInvalidCredentials)
 	}
-	for i := 0; i < len(m.user); i++ {
-		if c := m.user[i]; c == 0 || c > 0x7f {
-			return fmt.Errorf("%s: %w: the user name %q has the byte %#x at %d; Kafka's broker takes ASCII without NUL",
-				m.name, sasl.ErrInvalidCredentials, m.user, c, i)
-		}
+	if i := strings.IndexFunc(m.user, func(r rune) bool { return r == 0 || r > unicode.MaxASCII }); i >= 0 {
+		return fmt.Errorf("%s: %w: the user name has %s; Kafka's broker takes ASCII without NUL",
+			m.name, sasl.ErrInvalidCredentials, badchar.At(m.user, i))
 	}
 	return nil
 }

@@ -165,6 +165,22 @@ func TestAUserNameTheBrokerCannotReadIsRefused(t *testing.T) {
 	}
 }
 
+// A refused user name is not quoted: the error names the character
+// refused and where it is. Quoted, a name of a megabyte made an error of
+// one, or of four in escapes.
+func TestARefusedUserNameIsNamedByItsCharacter(t *testing.T) {
+	for user, want := range map[string]string{
+		"a\x00b":                                   `the user name has '\x00' at 1;`,
+		strings.Repeat("u", 1<<20) + "\u00e9":      fmt.Sprintf("the user name has 'é' at %d;", 1<<20),
+		strings.Repeat("\x01", 1<<20) + "\xff\x02": fmt.Sprintf("the user name has the byte 0xff at %d, not UTF-8;", 1<<20),
+	} {
+		err := SHA512(user, "s3cret").Validate()
+		if !errors.Is(err, sasl.ErrInvalidCredentials) || !strings.Contains(err.Error(), want) || len(err.Error()) > 200 {
+			t.Errorf("Validate() = %.300q (%d bytes), want sasl.ErrInvalidCredentials saying %s, in 200 bytes at most", err, len(fmt.Sprint(err)), want)
+		}
+	}
+}
+
 func TestNoncesAreFresh(t *testing.T) {
 	m := SHA256("u", "p")
 	seen := map[string]bool{}

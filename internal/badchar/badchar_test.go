@@ -1,0 +1,52 @@
+package badchar
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestFirstNotUTF8FindsTheFirstByteThatBeginsNoCharacter(t *testing.T) {
+	for s, want := range map[string]int{
+		"":                              0,
+		"key":                           3,
+		"jos\u00e9":                     5,
+		"\xff":                          0,
+		"a\xffb\xfe":                    1,
+		"\u00e9\xc3":                    2, // a character cut short
+		"a\xed\xa0\x80":                 1, // a surrogate, which UTF-8 has not
+		"\ufffd\xff":                    3, // U+FFFD written out is a character
+		strings.Repeat("é", 3) + "\x80": 6,
+	} {
+		if got := FirstNotUTF8(s); got != want {
+			t.Errorf("FirstNotUTF8(%q) = %d, want %d", s, got, want)
+		}
+	}
+}
+
+func TestAtNamesTheCharacterOrTheByteAndWhere(t *testing.T) {
+	for _, tc := range []struct {
+		s    string
+		i    int
+		want string
+	}{
+		{"a/b", 1, `'/' at 1`},
+		{"jos\u00e9", 3, `'é' at 3`},
+		{"a\x00b", 1, `'\x00' at 1`},
+		{"a\tb", 1, `'\t' at 1`},
+		{"a\xffb", 1, "the byte 0xff at 1, not UTF-8"},
+		{"\u00e9\xc3", 2, "the byte 0xc3 at 2, not UTF-8"},
+	} {
+		if got := At(tc.s, tc.i); got != tc.want {
+			t.Errorf("At(%q, %d) = %s, want %s", tc.s, tc.i, got, tc.want)
+		}
+	}
+}
+
+// The words name one character, never the text: a megabyte of it makes
+// no longer an answer.
+func TestAtIsShortHoweverLongTheText(t *testing.T) {
+	long := strings.Repeat("\x01", 1<<20) + "\xff" + strings.Repeat("\x02", 1<<20)
+	if got := At(long, 1<<20); len(got) > 40 {
+		t.Fatalf("At of a byte in 2 MiB is %d bytes: %.80s...", len(got), got)
+	}
+}
