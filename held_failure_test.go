@@ -110,3 +110,44 @@ func TestCloseEndingAHeldRecordsWaitForMemoryFailsItAsClosed(t *testing.T) {
 	require.True(t, strings.HasPrefix(err.Error(), `producer: topic "late"`), "%v", err)
 	require.Equal(t, 1, strings.Count(err.Error(), "producer: topic"), "%v", err)
 }
+
+// Close fails every held record it finds, of whichever kind: waiting for
+// its topic (holding), taken by a drain round behind the record being
+// appended (released), or set aside for its partition, each counted once
+// as failing, for Flush, and once as delivered. Failed uncounted, the
+// counts fell below zero, and a later Flush took a failure it should wait
+// for as one that made up for them. Here the round is held up in the
+// partitioner as Close comes.
+func TestCloseCountsEachHeldRecordItFailsOnce(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{})
+	p, clk, entered, release := heldUpProducer(t, c, &cutOffDialer{}, nil)
+	o := newOutcomes(4)
+	p.Produce(ctx(t), &Record{Topic: "t", Partition: 5, ExplicitPartition: true, Value: []byte("set aside")}, o.cb(0))
+	p.Produce(ctx(t), &Record{Topic: "t", Key: []byte("waits"), Value: []byte("being appended")}, o.cb(1))
+	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("behind it in the round")}, o.cb(2))
+	p.Produce(ctx(t), &Record{Topic: "nowhere", Value: []byte("waiting for its topic")}, o.cb(3))
+	require.NoError(t, c.CreateTopic("t", 1))
+	learnTopic(t, p, clk, "t")
+	receive(t, entered, "the round did not reach the record behind the one for partition 5")
+
+	closing, cancel := context.WithCancel(context.Background())
+	cancel() // Close fails what is held, and returns without waiting for the drain
+	_ = p.Close(closing)
+	release()
+	o.wait(t, "the held records at Close")
+	for i := range 4 {
+		require.ErrorIs(t, o.one(t, i).err, ErrClosed, "record %d", i)
+	}
+	eventually(t, "every failure counted as delivered", func() bool {
+		p.held.mu.Lock()
+		defer p.held.mu.Unlock()
+		return p.held.failing == 0 && p.held.unbooked == 0 && p.held.count.Load() == 0
+	})
+	p.held.mu.Lock()
+	defer p.held.mu.Unlock()
+	require.Zero(t, p.held.failing, "failures counted as failing and delivered")
+	require.Zero(t, p.held.unbooked, "failures counted as failing and booked")
+	// What TestARecordHeldOnceCloseFailedTheHeldRecordsFailsAsClosed
+	// starts from: no record is held, nor drain started, after Close.
+	require.True(t, p.held.closed, "the held records closed")
+}

@@ -246,3 +246,25 @@ func TestFlushWaitsForTheCallbacksOfHeldRecordsThatExpireTogether(t *testing.T) 
 	require.Equal(t, int64(n), called.Load(), "Flush returned before every record held before it had its callback")
 	require.Equal(t, n, receive(t, failingAtFirst, "the first callback did not report"), "records failing when the first of them had its callback")
 }
+
+// A Flush that returned, here as its ctx ended, stops counting the held
+// records' failures: left among the Flushes waiting, each later failure
+// was counted for it too, for as long as the producer lived.
+func TestAFlushThatReturnedCountsNoMoreFailures(t *testing.T) {
+	p, _ := heldProducer(t, startCluster(t, fakebroker.Options{}))
+	o := newOutcomes(1)
+	p.Produce(ctx(t), &Record{Topic: "nowhere", Value: []byte("v")}, o.cb(0))
+	base, cancel := context.WithCancel(ctx(t))
+	defer cancel()
+	fctx := bounded.NewWaitedOn(base)
+	flushed := make(chan error, 1)
+	go func() { flushed <- p.Flush(fctx) }()
+	receive(t, fctx.Asked(), "Flush never waited for the held record")
+	cancel()
+	require.ErrorIs(t, receive(t, flushed, "Flush did not return as its ctx ended"), context.Canceled)
+	p.held.mu.Lock()
+	waiting := len(p.held.flushes)
+	p.held.mu.Unlock()
+	require.Zero(t, waiting, "Flushes counting failures after they returned")
+	require.ErrorIs(t, closeAtOnce(t, p, o, 0), ErrClosed)
+}
