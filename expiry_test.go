@@ -8,6 +8,7 @@ import (
 
 	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/internal/fakebroker"
+	"github.com/gokafka/producer/partitioner"
 	"github.com/stretchr/testify/require"
 )
 
@@ -53,4 +54,52 @@ func TestTheExpiryLoopWakesAtItsDeadlineThoughTheClockMovedBeforeItsTimer(t *tes
 	require.NoError(t, p.Flush(ctx(t)), "Flush after the held records' MaxBlock passed; timers pending at %v, now %v",
 		clk.Deadlines(), clk.Now())
 	require.Equal(t, int64(n), called.Load())
+}
+
+// A record that waited for its topic brings its DeliveryTimeout, begun at
+// Produce, into the batch it joins: when that deadline comes before the
+// expiry loop would wake, the append wakes the loop to sleep until it
+// instead. Here the loop's last pass, as a record of another topic failed
+// at its MaxBlock, found nothing else to count (the record's drain was
+// held up in its partitioner) and slept for a whole MaxBlock; the record,
+// appended after that pass to a batch that lingers past its deadline,
+// fails at its DeliveryTimeout, not at the loop's next wake, half an hour
+// later.
+func TestAHeldRecordsBatchExpiresAtItsDeliveryTimeoutThoughTheLoopSleptPastIt(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{})
+	entered, released := make(chan struct{}), make(chan struct{})
+	enter, release := sync.OnceFunc(func() { close(entered) }), sync.OnceFunc(func() { close(released) })
+	part := partitioner.Func(func(_ *partitioner.Topic, key []byte) int32 {
+		if string(key) == "waits" {
+			enter()
+			<-released
+		}
+		return 0
+	})
+	clk := clock.NewFake(heldClockStart)
+	const maxBlock, deliveryTimeout = time.Hour, 90 * time.Minute
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.clock, cfg.Partitioner = clk, part
+		cfg.MaxBlock, cfg.DeliveryTimeout = maxBlock, deliveryTimeout
+		cfg.Linger = 80 * time.Minute // past the DeliveryTimeout of a record held long before its batch
+	})
+	t.Cleanup(release) // before the producer's Close, which waits for the drain
+	since := clk.Now()
+	held, other := newOutcomes(1), newOutcomes(1)
+	p.Produce(ctx(t), &Record{Topic: "late", Key: []byte("waits"), Value: []byte("v")}, held.cb(0))
+	p.Produce(ctx(t), &Record{Topic: "nowhere", Value: []byte("v")}, other.cb(0))
+	require.NoError(t, c.CreateTopic("late", 1))
+	learnTopic(t, p, clk, "late")
+	receive(t, entered, "the drain did not reach the record")
+
+	clk.Advance(since.Add(maxBlock + pastDeadline).Sub(clk.Now()))
+	other.wait(t, "the record of the topic that never came, at its MaxBlock")
+	require.ErrorIs(t, other.one(t, 0).err, ErrUnknownTopic)
+	release()
+	eventually(t, "the held record appended", func() bool { return p.held.count.Load() == 0 })
+	require.False(t, held.done(), "the record has an outcome before its DeliveryTimeout")
+
+	clk.Advance(since.Add(deliveryTimeout + pastDeadline).Sub(clk.Now()))
+	held.wait(t, "the held record at its DeliveryTimeout")
+	require.ErrorIs(t, held.one(t, 0).err, ErrDeliveryTimeout)
 }

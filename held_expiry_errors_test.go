@@ -212,3 +212,24 @@ func TestAnExplicitPartitionOfATopicNeverSeenFailsAsUnknown(t *testing.T) {
 	require.ErrorIs(t, err, ErrUnknownTopic)
 	require.NotErrorIs(t, err, ErrInvalidRecord)
 }
+
+// A record whose topic never came fails as one whose MaxBlock passed when
+// its DeliveryTimeout is as long: only a shorter DeliveryTimeout makes the
+// limit its own (heldLimit), and the error name it.
+func TestARecordWaitingForItsTopicAsLongAsItsDeliveryTimeoutFailsAtItsMaxBlock(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{})
+	clk := clock.NewFake(heldClockStart)
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.clock = clk
+		cfg.MaxBlock, cfg.DeliveryTimeout = time.Hour, time.Hour
+	})
+	o := newOutcomes(1)
+	since := clk.Now()
+	p.Produce(ctx(t), &Record{Topic: "nowhere", Value: []byte("v")}, o.cb(0))
+	clk.Advance(since.Add(time.Hour + pastDeadline).Sub(clk.Now()))
+	o.wait(t, "the record at its MaxBlock")
+	err := o.one(t, 0).err
+	require.ErrorIs(t, err, ErrUnknownTopic)
+	require.NotErrorIs(t, err, ErrDeliveryTimeout)
+	require.ErrorContains(t, err, "no metadata within MaxBlock (1h0m0s)")
+}

@@ -77,6 +77,23 @@ func TestAPartitionerPanicOnAHeldRecordFailsThatRecordOnly(t *testing.T) {
 	log.requireLogged(t, 2, "Partition", "the record fails")
 }
 
+// A held record whose partitioner chooses a partition below 0 fails saying
+// the partitioner chose it, in the words a record of Produce gets: placed
+// on it, it was told that the partition it named did not exist.
+func TestAHeldRecordThePartitionerPlacesBelowZeroSaysThePartitionerChoseIt(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{})
+	p := newProducer(t, c, func(cfg *Config) {
+		cfg.Partitioner = partitioner.Func(func(*partitioner.Topic, []byte) int32 { return -1 })
+	})
+	o := newOutcomes(1)
+	p.Produce(ctx(t), &Record{Topic: "late", Value: []byte("v")}, o.cb(0))
+	require.NoError(t, c.CreateTopic("late", 2))
+	o.wait(t, "the held record")
+	err := o.one(t, 0).err
+	require.ErrorIs(t, err, ErrInvalidRecord)
+	require.ErrorContains(t, err, "the partitioner chose -1, not a partition of the topic (it has 2)")
+}
+
 // An Observer (or LoadReporter) runs after a held record's append, on the
 // drain's goroutine too. Its panic is logged and leaves the record
 // appended, to its outcome like any other: failed, its callback would run
