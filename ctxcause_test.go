@@ -32,8 +32,11 @@ func TestAnEndedCtxsErrorComesWithItsCause(t *testing.T) {
 	})
 	var opened sync.Once
 	release := func() { opened.Do(func() { close(gate) }) }
-	t.Cleanup(release)
 	p := newProducer(t, c, nil)
+	// Before the producer's Close at cleanup, which waits for the request
+	// held at the broker: a check that fails lets it go at once, rather
+	// than after RequestTimeout.
+	t.Cleanup(release)
 	_, err := p.PartitionsFor(ctx(t), "t")
 	require.NoError(t, err)
 	shuttingDown := errors.New("shutting down")

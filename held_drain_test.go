@@ -160,9 +160,10 @@ func TestRecordsSetAsideGoFirstOnceTheirPartitionComes(t *testing.T) {
 func TestRecordsSetAsideGoFirstWhenTheirPartitionComesMidRound(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{KeepRecords: true})
 	entered, release := make(chan struct{}), make(chan struct{})
+	enter := sync.OnceFunc(func() { close(entered) }) // a second call must not panic
 	part := partitioner.Func(func(_ *partitioner.Topic, key []byte) int32 {
 		if string(key) == "waits" {
-			close(entered)
+			enter()
 			<-release
 		}
 		return 0

@@ -189,10 +189,12 @@ func TestCloseCompletesABatchRetriedWhileClosing(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
 	entered := make(chan struct{})
 	release := make(chan struct{})
+	// Once each: a request after the first (a retry) must neither panic
+	// on a closed channel nor be held.
+	enter := sync.OnceFunc(func() { close(entered) })
 	var once sync.Once
-	t.Cleanup(func() { once.Do(func() { close(release) }) })
 	c.OnProduce(func(int32, *protocol.ProduceRequest) fakebroker.Action {
-		close(entered)
+		enter()
 		<-release
 		return fakebroker.FailAll(kerr.NotEnoughReplicas, "")
 	})
@@ -200,6 +202,16 @@ func TestCloseCompletesABatchRetriedWhileClosing(t *testing.T) {
 		// A long backoff keeps the retried batch in its queue until the
 		// senders have stopped.
 		cfg.RetryBackoff, cfg.RetryBackoffMax = 5*time.Second, 5*time.Second
+	})
+	// Before the producer's Close at cleanup, should a check fail: that
+	// Close waits for the request held at the broker, and its flush for
+	// the batch, which the broker refuses, retried until DeliveryTimeout.
+	// Let go, and closed with an ended ctx, they fail at once.
+	t.Cleanup(func() {
+		once.Do(func() { close(release) })
+		closing, cancel := context.WithCancel(context.Background())
+		cancel()
+		_ = p.Close(closing)
 	})
 	o := newOutcomes(1)
 	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("retried")}, o.cb(0))

@@ -163,9 +163,10 @@ func TestADrainsRecordWaitingForItsTopicFailsAtOnceWhenEveryBrokerRefusesTheProd
 func heldUpProducer(t *testing.T, c *fakebroker.Cluster, d *cutOffDialer, log *heldLog) (p *Producer, clk *clock.Fake, entered <-chan struct{}, release func()) {
 	t.Helper()
 	enteredCh, released := make(chan struct{}), make(chan struct{})
+	enter := sync.OnceFunc(func() { close(enteredCh) }) // a second call must not panic
 	part := partitioner.Func(func(_ *partitioner.Topic, key []byte) int32 {
 		if string(key) == "waits" {
-			close(enteredCh)
+			enter()
 			<-released
 		}
 		return 0
