@@ -27,12 +27,7 @@ func TestRecordsSetAsideGoFirstWhenTheLowestOfTheirPartitionsComes(t *testing.T)
 	receive(t, entered, "the round did not reach the record between those set aside and the second for partition 2")
 	require.Equal(t, 2, setAside(p, "t"), "the records for partitions 2 and 5")
 	require.NoError(t, c.AddPartitions("t", 3)) // partitions 0 to 2
-	eventually(t, "partition 2 in the metadata", func() bool {
-		releasePacing(clk)
-		p.cluster.RequestRefresh("test")
-		tp := p.cluster.Snapshot().Topic("t")
-		return tp != nil && len(tp.Partitions) == 3
-	})
+	awaitPartitions(t, p, clk, "t", 3)
 	release()
 	eventually(t, "the records for partitions t has", func() bool { return o.has(0) && o.has(2) && o.has(3) })
 	for _, i := range []int{0, 2, 3} {
@@ -136,19 +131,7 @@ func TestARecordReachedPastItsMaxBlockSaysItWaitedForItsPartition(t *testing.T) 
 // the record, judged still free to wait, waited again at once, for as
 // long as the clock stood there.
 func TestADrainsRecordWaitingForItsTopicFailsAtItsMaxBlockExactly(t *testing.T) {
-	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 3}})
-	lagging := lagWith(c, "t")
-	p, clk := heldProducer(t, c)
-	learnTopic(t, p, clk, "t")
-	o := newOutcomes(1)
-	since := clk.Now()
-	p.Produce(ctx(t), &Record{Topic: "t", Partition: 5, ExplicitPartition: true, Value: []byte("typo")}, o.cb(0))
-	eventually(t, "the record for partition 5 set aside", func() bool {
-		releasePacing(clk)
-		return setAside(p, "t") == 1
-	})
-	lagging.Store(true)
-	awaitLaggingAnswer(t, p, clk, "t")
+	p, clk, o, since := asideWhenALaggingBrokerCallsItsTopicUnknown(t)
 	eventually(t, "the drain waiting for t's partitions", func() bool {
 		p.held.mu.Lock()
 		defer p.held.mu.Unlock()

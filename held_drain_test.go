@@ -184,12 +184,7 @@ func TestRecordsSetAsideGoFirstWhenTheirPartitionComesMidRound(t *testing.T) {
 	learnTopic(t, p, clk, "t")
 	receive(t, entered, "the round did not reach the record between the two for partition 2")
 	require.NoError(t, c.AddPartitions("t", 3)) // partitions 0 to 2
-	eventually(t, "partition 2 in the metadata", func() bool {
-		releasePacing(clk)
-		p.cluster.RequestRefresh("test")
-		tp := p.cluster.Snapshot().Topic("t")
-		return tp != nil && len(tp.Partitions) == 3
-	})
+	awaitPartitions(t, p, clk, "t", 3)
 	releaseOnce()
 	o.wait(t, "the held records")
 	for i := range 3 {
@@ -229,12 +224,7 @@ func TestARecordSetAsideHoldsUpNoOtherAfterALaggingBrokerCalledItsTopicUnknown(t
 	})
 
 	lagging.Store(true)
-	eventually(t, "the lagging answer applied", func() bool {
-		releasePacing(clk)
-		p.cluster.RequestRefresh("test")
-		tp := p.cluster.Snapshot().Topic("t")
-		return tp != nil && len(tp.Partitions) == 0
-	})
+	awaitPartitions(t, p, clk, "t", 0)
 	p.Produce(ctx(t), &Record{Topic: "t", Value: []byte("held while t was called unknown")}, o.cb(1))
 	lagging.Store(false)
 	eventually(t, "the record held while t was called unknown", func() bool {

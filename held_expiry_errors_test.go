@@ -25,20 +25,7 @@ import (
 // the topic's partitions: the drain fails it, appendHeld.) It failed as an
 // unknown topic, naming no partition (-1).
 func TestARecordSetAsideFailsAsNamingItsPartitionWhenALaggingBrokerCallsItsTopicUnknown(t *testing.T) {
-	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 3}})
-	lagging := lagWith(c, "t")
-	p, clk := heldProducer(t, c)
-	learnTopic(t, p, clk, "t")
-	o := newOutcomes(1)
-	since := clk.Now()
-	p.Produce(ctx(t), &Record{Topic: "t", Partition: 5, ExplicitPartition: true, Value: []byte("typo")}, o.cb(0))
-	eventually(t, "the record for partition 5 set aside", func() bool {
-		releasePacing(clk)
-		return setAside(p, "t") == 1
-	})
-
-	lagging.Store(true)
-	awaitLaggingAnswer(t, p, clk, "t")
+	_, clk, o, since := asideWhenALaggingBrokerCallsItsTopicUnknown(t)
 	clk.Advance(since.Add(time.Hour + pastDeadline).Sub(clk.Now())) // heldProducer's MaxBlock
 	o.wait(t, "the record at its MaxBlock")
 	requireNamesMissingPartition(t, o.one(t, 0).err, "t", 5, 3)
@@ -121,6 +108,53 @@ func awaitLaggingAnswer(t *testing.T, p *Producer, clk *clock.Fake, topic string
 		p.cluster.RequestRefresh("test")
 		tp := p.cluster.Snapshot().Topic(topic)
 		return tp == nil || len(tp.Partitions) == 0
+	})
+}
+
+// asideWhenALaggingBrokerCallsItsTopicUnknown sets a record aside for
+// partition 5 of topic t, which has 3, and then has the broker answer as a
+// lagging one that calls t unknown. It returns the record's outcome, as
+// o's 0, and when it was produced: its MaxBlock (heldProducer's, an hour)
+// counts from then.
+func asideWhenALaggingBrokerCallsItsTopicUnknown(t *testing.T) (*Producer, *clock.Fake, *outcomes, time.Time) {
+	t.Helper()
+	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 3}})
+	lagging := lagWith(c, "t")
+	p, clk := heldProducer(t, c)
+	learnTopic(t, p, clk, "t")
+	o := newOutcomes(1)
+	since := clk.Now()
+	p.Produce(ctx(t), &Record{Topic: "t", Partition: 5, ExplicitPartition: true, Value: []byte("typo")}, o.cb(0))
+	eventually(t, "the record for partition 5 set aside", func() bool {
+		releasePacing(clk)
+		return setAside(p, "t") == 1
+	})
+	lagging.Store(true)
+	awaitLaggingAnswer(t, p, clk, "t")
+	return p, clk, o, since
+}
+
+// failedAtMaxBlockOfAnHour produces a record to a topic no broker has and
+// returns its error once clk passes the producer's MaxBlock, which must be
+// an hour.
+func failedAtMaxBlockOfAnHour(t *testing.T, p *Producer, clk *clock.Fake) error {
+	t.Helper()
+	o := newOutcomes(1)
+	since := clk.Now()
+	p.Produce(ctx(t), &Record{Topic: "nowhere", Value: []byte("v")}, o.cb(0))
+	clk.Advance(since.Add(time.Hour + pastDeadline).Sub(clk.Now()))
+	o.wait(t, "the record at its MaxBlock")
+	return o.one(t, 0).err
+}
+
+// awaitPartitions refreshes p's metadata until it gives topic n partitions.
+func awaitPartitions(t *testing.T, p *Producer, clk *clock.Fake, topic string, n int) {
+	t.Helper()
+	eventually(t, fmt.Sprintf("%d partitions of %s in the metadata", n, topic), func() bool {
+		releasePacing(clk)
+		p.cluster.RequestRefresh("test")
+		tp := p.cluster.Snapshot().Topic(topic)
+		return tp != nil && len(tp.Partitions) == n
 	})
 }
 
@@ -223,12 +257,7 @@ func TestARecordWaitingForItsTopicAsLongAsItsDeliveryTimeoutFailsAtItsMaxBlock(t
 		cfg.clock = clk
 		cfg.MaxBlock, cfg.DeliveryTimeout = time.Hour, time.Hour
 	})
-	o := newOutcomes(1)
-	since := clk.Now()
-	p.Produce(ctx(t), &Record{Topic: "nowhere", Value: []byte("v")}, o.cb(0))
-	clk.Advance(since.Add(time.Hour + pastDeadline).Sub(clk.Now()))
-	o.wait(t, "the record at its MaxBlock")
-	err := o.one(t, 0).err
+	err := failedAtMaxBlockOfAnHour(t, p, clk)
 	require.ErrorIs(t, err, ErrUnknownTopic)
 	require.NotErrorIs(t, err, ErrDeliveryTimeout)
 	require.ErrorContains(t, err, "no metadata within MaxBlock (1h0m0s)")

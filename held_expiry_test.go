@@ -124,12 +124,7 @@ func asideBehindAMemoryWait(t *testing.T) (*fakebroker.Cluster, *Producer, *cloc
 func TestARecordSetAsideWhosePartitionCameOutlivesItsMaxBlock(t *testing.T) {
 	c, p, clk, o, t0 := asideBehindAMemoryWait(t)
 	require.NoError(t, c.AddPartitions("late", 6))
-	eventually(t, "metadata with 6 partitions", func() bool {
-		p.cluster.RequestRefresh("test")
-		releasePacing(clk)
-		tp := p.cluster.Snapshot().Peek("late")
-		return tp != nil && len(tp.Partitions) == 6
-	})
+	awaitPartitions(t, p, clk, "late", 6)
 	require.Less(t, clk.Now().Sub(t0), shortOfMemoryMaxBlock, "partition 5 known within the record's MaxBlock")
 
 	clk.Advance(t0.Add(shortOfMemoryMaxBlock + pastDeadline).Sub(clk.Now()))

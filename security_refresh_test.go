@@ -40,12 +40,7 @@ func TestARecordsErrorNamesNoRefreshFailureThatALaterRefreshEnded(t *testing.T) 
 		return p.auth.last.Load() == nil
 	})
 
-	o := newOutcomes(1)
-	since := clk.Now()
-	p.Produce(ctx(t), &Record{Topic: "nowhere", Value: []byte("v")}, o.cb(0))
-	clk.Advance(since.Add(time.Hour + pastDeadline).Sub(clk.Now()))
-	o.wait(t, "the record at its MaxBlock")
-	err := o.one(t, 0).err
+	err := failedAtMaxBlockOfAnHour(t, p, clk)
 	require.ErrorIs(t, err, ErrUnknownTopic)
 	require.NotErrorIs(t, err, ErrAuthentication)
 	require.NotContains(t, err.Error(), "the last metadata refresh failed")
