@@ -7,6 +7,7 @@ import (
 
 	"github.com/gokafka/producer/accumulator"
 	"github.com/gokafka/producer/bufferpool"
+	"github.com/gokafka/producer/internal/topicname"
 )
 
 // Client-side failures. Broker-side ones are the *kerr.Error values of
@@ -125,11 +126,14 @@ type PartitionError struct {
 	Err       error
 }
 
+// Error names the topic quoted whole if a broker takes the name, else
+// excerpted (topicname.Quote): a record refused for a name a megabyte long
+// made an error as long, once per record.
 func (e *PartitionError) Error() string {
 	if e.Partition < 0 {
-		return fmt.Sprintf("producer: topic %q: %v", e.Topic, e.Err)
+		return fmt.Sprintf("producer: topic %s: %v", topicname.Quote(e.Topic), e.Err)
 	}
-	return fmt.Sprintf("producer: topic %q partition %d: %v", e.Topic, e.Partition, e.Err)
+	return fmt.Sprintf("producer: topic %s partition %d: %v", topicname.Quote(e.Topic), e.Partition, e.Err)
 }
 
 func (e *PartitionError) Unwrap() error { return e.Err }

@@ -58,6 +58,28 @@ func TestAnInvalidTopicNameIsNamedOnce(t *testing.T) {
 	}
 }
 
+// A topic name refused as a megabyte long, or for a character in it, is
+// named by its start, not whole: the error of each record sent to it was
+// a megabyte.
+func TestARefusedLongTopicNameIsNotQuotedWhole(t *testing.T) {
+	c := startCluster(t, fakebroker.Options{})
+	p := newProducer(t, c, nil)
+	long := strings.Repeat("a", 1<<20)
+	for _, name := range []string{long, long + " "} {
+		_, partitionsFor := p.PartitionsFor(ctx(t), name)
+		_, send := p.Send(ctx(t), &Record{Topic: name})
+		var produce error
+		p.Produce(ctx(t), &Record{Topic: name}, func(_ RecordMetadata, err error) { produce = err })
+		for call, err := range map[string]error{"PartitionsFor": partitionsFor, "Send": send, "Produce": produce} {
+			require.ErrorIs(t, err, ErrInvalidRecord, call)
+			var pe *PartitionError
+			require.ErrorAs(t, err, &pe, call)
+			require.Equal(t, name, pe.Topic, "%s: the Topic field is the name whole", call)
+			require.Less(t, len(err.Error()), 300, "%s: %.400s", call, err)
+		}
+	}
+}
+
 func TestRecordTooLargeFailsAtOnceWithSizes(t *testing.T) {
 	c := startCluster(t, fakebroker.Options{Topics: map[string]int32{"t": 1}})
 	check := func(p *Producer, size int, of string, limit int) {

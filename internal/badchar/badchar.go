@@ -2,7 +2,8 @@
 // refuses (a header key, a topic name, a client id, a SASL name) by what
 // it is and where, so that the error points at it rather than quote the
 // text: the caller has the text, which may be a megabyte long, or not
-// print, and an error quoting it whole was as long.
+// print, and an error quoting it whole was as long. Text an error names
+// for another reason, or refused for its length, it excerpts (Excerpt).
 package badchar
 
 import (

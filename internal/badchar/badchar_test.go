@@ -50,3 +50,20 @@ func TestAtIsShortHoweverLongTheText(t *testing.T) {
 		t.Fatalf("At of a byte in 2 MiB is %d bytes: %.80s...", len(got), got)
 	}
 }
+
+// A name or id shows whole, as the errors always showed it; a megabyte of
+// one shows its start and its length.
+func TestExcerptShowsTheStartOfALongText(t *testing.T) {
+	for s, want := range map[string]string{
+		"":                            `""`,
+		"consumer-g-1":                `"consumer-g-1"`,
+		strings.Repeat("a", 100):      `"` + strings.Repeat("a", 100) + `"`,
+		strings.Repeat("a", 1<<20):    `"` + strings.Repeat("a", 100) + `"... (1048576 bytes)`,
+		strings.Repeat("é", 1<<20):    `"` + strings.Repeat("é", 50) + `"... (2097152 bytes)`,
+		"a" + strings.Repeat("é", 50): `"a` + strings.Repeat("é", 49) + `"... (101 bytes)`,
+	} {
+		if got := Excerpt(s); got != want {
+			t.Errorf("Excerpt of %d bytes = %.200s, want %.200s", len(s), got, want)
+		}
+	}
+}

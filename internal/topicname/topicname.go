@@ -7,6 +7,7 @@ package topicname
 import (
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/gokafka/producer/internal/badchar"
 )
@@ -37,4 +38,14 @@ func Check(name string) error {
 		return fmt.Errorf("topic name is %d characters, the limit is 249", len(name))
 	}
 	return nil
+}
+
+// Quote is name as an error names it: quoted whole if a broker takes it,
+// as the errors always named topics; else excerpted (badchar.Excerpt), so
+// that a name refused as a megabyte long makes no error as long.
+func Quote(name string) string {
+	if Check(name) == nil {
+		return strconv.Quote(name)
+	}
+	return badchar.Excerpt(name)
 }

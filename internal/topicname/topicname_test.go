@@ -1,6 +1,7 @@
 package topicname
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -46,4 +47,13 @@ func TestCheckShowsTheCharacterItRefuses(t *testing.T) {
 	} {
 		assert.ErrorContains(t, Check(name), why, "%q", name)
 	}
+}
+
+// A name a broker takes is quoted whole, the longest too; a refused one
+// of a megabyte by its start and length.
+func TestQuoteCutsOnlyARefusedName(t *testing.T) {
+	for _, name := range []string{"t", "a/b", "", strings.Repeat("a", 249)} {
+		assert.Equal(t, strconv.Quote(name), Quote(name))
+	}
+	assert.Equal(t, `"`+strings.Repeat("a", 100)+`"... (1048576 bytes)`, Quote(strings.Repeat("a", 1<<20)))
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/gokafka/producer/accumulator"
+	"github.com/gokafka/producer/internal/badchar"
 	"github.com/gokafka/producer/internal/brokertext"
 	"github.com/gokafka/producer/internal/cluster"
 	"github.com/gokafka/producer/internal/topicname"
@@ -177,8 +178,9 @@ func checkOffsets(offsets []Offset, group Group) error {
 		default:
 			continue
 		}
-		return fmt.Errorf("SendOffsetsToTransaction: %w: offsets[%d] (topic %q, partition %d, offset %d): %v",
-			ErrInvalidOffsets, i, o.Topic, o.Partition, o.Offset, why)
+		// A refused name is excerpted: a megabyte of one made an error as long.
+		return fmt.Errorf("SendOffsetsToTransaction: %w: offsets[%d] (topic %s, partition %d, offset %d): %v",
+			ErrInvalidOffsets, i, topicname.Quote(o.Topic), o.Partition, o.Offset, why)
 	}
 	return nil
 }
@@ -281,15 +283,17 @@ func offsetsAbortable(err error) bool {
 
 // membershipUnchecked says what a group coordinator speaking TxnOffsetCommit
 // only below v3 (Kafka before 2.5) means to offsets with the consumer's
-// membership, when err is its refusal of them: it could not check it.
+// membership, when err is its refusal of them: it could not check it. The
+// group and member ids are excerpted (badchar.Excerpt): the caller gave
+// them, of any length, and ids of a megabyte made an error as long.
 func membershipUnchecked(err error, group Group) error {
 	var old *protocol.VersionError
 	if !group.hasMembership() || !errors.As(err, &old) || old.API != protocol.TxnOffsetCommit ||
 		old.Theirs.Min > old.Theirs.Max || old.Theirs.Max >= membershipVersion {
 		return err
 	}
-	return fmt.Errorf("the group coordinator of %q (Kafka before 2.5) cannot check the consumer's group membership (generation %d, member id %q), so a consumer the group rebalanced away could commit: the offsets are not committed; to go on, create a new producer and send the group's ID alone, or upgrade the brokers: %w",
-		group.ID, group.Generation, group.MemberID, err)
+	return fmt.Errorf("the group coordinator of %s (Kafka before 2.5) cannot check the consumer's group membership (generation %d, member id %s), so a consumer the group rebalanced away could commit: the offsets are not committed; to go on, create a new producer and send the group's ID alone, or upgrade the brokers: %w",
+		badchar.Excerpt(group.ID), group.Generation, badchar.Excerpt(group.MemberID), err)
 }
 
 // offsetCommitError is the first partition error of a TxnOffsetCommit

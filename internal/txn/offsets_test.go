@@ -177,6 +177,23 @@ func TestOffsetsWithAMembershipAnOldGroupCoordinatorCannotCheckStopTheProducer(t
 	require.NoError(t, r.m.Commit(ctx))
 }
 
+// The refusal names the group and member ids by their start, not whole:
+// ids of a megabyte, which the caller may give, made an error of two.
+func TestAnOldGroupCoordinatorsRefusalDoesNotQuoteLongIDsWhole(t *testing.T) {
+	offsets := []Offset{{Topic: "in", Partition: 0, Offset: 10}}
+	refusal := func(group Group) error {
+		r := initialized(t, false)
+		r.coords.speaks = map[protocol.APIKey]protocol.VersionRange{protocol.TxnOffsetCommit: {Min: 0, Max: 2}}
+		err := r.m.SendOffsets(context.Background(), offsets, group)
+		require.ErrorIs(t, err, ErrFatal)
+		require.ErrorContains(t, err, "cannot check the consumer's group membership")
+		return err
+	}
+	short := refusal(Group{ID: "g", MemberID: "m"})
+	long := refusal(Group{ID: strings.Repeat("g", 1<<20), MemberID: strings.Repeat("m", 1<<20)})
+	require.Less(t, len(long.Error())-len(short.Error()), 300, "%.1000s", long)
+}
+
 // A Group and Offsets left at their zero values where unknown (the
 // generation and leader epochs) commit them as unknown, -1, as the Java
 // client's ConsumerGroupMetadata(groupId) and OffsetAndMetadata(offset) do.
@@ -253,4 +270,18 @@ func TestSendOffsetsOfAConsumerRebalancedAwayIsAbortable(t *testing.T) {
 	require.ErrorIs(t, err, ErrAbortable)
 	require.ErrorIs(t, err, kerr.IllegalGeneration)
 	require.ErrorIs(t, r.m.SendOffsets(context.Background(), nil, Group{ID: "g"}), ErrAbortable)
+}
+
+// An offset refused for its topic's name names the topic by its start, not
+// whole: a name of a megabyte, refused for its length or for a character,
+// made an error of a megabyte.
+func TestAnOffsetsRefusedTopicIsNotQuotedWhole(t *testing.T) {
+	long := strings.Repeat("a", 1<<20)
+	for _, name := range []string{long, long + "/"} {
+		r := initialized(t, true)
+		err := r.m.SendOffsets(context.Background(), []Offset{{Topic: name, Offset: 5}}, Group{ID: "g"})
+		require.ErrorIs(t, err, ErrInvalidOffsets)
+		require.ErrorContains(t, err, `offsets[0] (topic "aaaa`)
+		require.Less(t, len(err.Error()), 300, "%.400s", err)
+	}
 }
