@@ -11,15 +11,20 @@ import (
 const excerptBytes = 100
 
 // Excerpt is s as a Go string literal, whole if it has at most
-// excerptBytes bytes, else its first ones (cut at a character's start)
-// and the length of the whole ("\"aaa\"... (1048576 bytes)"): for an
-// error that names text the user gave, not refused for a character At
-// could name, which may be a megabyte long.
-func Excerpt(s string) string {
-	if len(s) <= excerptBytes {
+// excerptBytes bytes, else cut as Cut does ("\"aaa\"... (1048576 bytes)"):
+// for an error that names text the user gave, not refused for a character
+// At could name, which may be a megabyte long.
+func Excerpt(s string) string { return Cut(s, excerptBytes) }
+
+// Cut is s as a Go string literal, whole if it has at most n bytes, else
+// its first ones (cut at a character's start) and the length of the whole
+// said after them. Errors that show text whose length nothing bounds cut it
+// so; each caller picks n for its text (brokertext a broker's, larger).
+func Cut(s string, n int) string {
+	if len(s) <= n {
 		return strconv.Quote(s)
 	}
-	cut := excerptBytes
+	cut := n
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}

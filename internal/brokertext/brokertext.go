@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
+	"github.com/gokafka/producer/internal/badchar"
 	"github.com/gokafka/producer/internal/topicname"
 )
 
@@ -24,22 +25,13 @@ const maxShown = 512
 
 // Quote is s as a Go string literal, control characters escaped, cut
 // after its first maxShown bytes (at a character's start) with the
-// length of the whole said after it.
+// length of the whole said after it (badchar.Cut).
 //
 // It is for text a broker sent, which the error shows as the explanation
 // itself and so whole where it can. Input the user gave, which an error
-// only needs to point at, is excerpted by its reader (kprod's excerpt
-// shows a header's first few bytes).
-func Quote(s string) string {
-	if len(s) <= maxShown {
-		return strconv.Quote(s)
-	}
-	cut := maxShown
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return strconv.Quote(s[:cut]) + "... (" + strconv.Itoa(len(s)) + " bytes)"
-}
+// only needs to point at, is cut shorter (badchar.Excerpt; kprod's
+// excerpt shows a header's first few bytes).
+func Quote(s string) string { return badchar.Cut(s, maxShown) }
 
 // Topic is a topic name an answer gave, as an error shows it: as it is if
 // a broker would take it as a topic's name, as every name the producer
