@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/gokafka/producer/bufferpool"
+	"github.com/gokafka/producer/internal/bounded"
 	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/internal/fakebroker"
 	"github.com/gokafka/producer/protocol"
@@ -299,4 +301,77 @@ func TestRecordsSetAsideStayWithinTheHeldRecordsShareOfBufferMemory(t *testing.T
 	p.held.mu.Lock()
 	defer p.held.mu.Unlock()
 	require.Zero(t, p.held.reserved, "each record's share given back once")
+}
+
+// A Flush from a callback waits for a record held before it once the wait
+// of its topic's drain for a batch's memory has ended: only while the
+// drain waits for that memory, which the callbacks behind the caller give
+// back, does the Flush look past the topic's records. Here record 1 waited
+// for memory and was written; the drain now waits for partition 5, which
+// record 0, set aside, names. Had the end of the memory wait stayed
+// unnoticed, the Flush would return at once, before record 0's outcome,
+// which comes at its MaxBlock.
+func TestAFlushFromACallbackWaitsForAHeldRecordOnceItsTopicsMemoryWaitEnded(t *testing.T) {
+	c, p, clk, o, t0 := asideBehindAMemoryWait(t)
+	var resent atomic.Int32 // a bit for each partition of "full" sent again
+	c.OnProduce(func(_ int32, req *protocol.ProduceRequest) fakebroker.Action {
+		for _, rt := range req.Topics {
+			for _, rp := range rt.Partitions {
+				if rt.Name == "full" {
+					resent.Or(1 << rp.Index)
+				}
+			}
+		}
+		return fakebroker.Action{}
+	})
+	// The clock moves only until the batches filling the memory are sent
+	// again, far from record 0's MaxBlock; each then completes, and so
+	// does record 1's, which their memory let in. None is left for the
+	// Flush to wait for but record 0.
+	eventually(t, "every batch complete once those filling the memory were sent again", func() bool {
+		if resent.Load() != 0b111 {
+			releasePacing(clk)
+		}
+		return o.first.Load() == 1 && p.acc.Incomplete() == 0
+	})
+	require.NoError(t, o.one(t, 1).err)
+	eventually(t, "the drain waiting for the partition of record 0", func() bool {
+		p.held.mu.Lock()
+		defer p.held.mu.Unlock()
+		wt := p.held.topics["late"]
+		return wt != nil && wt.round == nil && wt.stopAppend != nil
+	})
+	require.Equal(t, 1, setAside(p, "late"), "record 0 still waits")
+	require.Less(t, clk.Now().Sub(t0), shortOfMemoryMaxBlock, "record 0's MaxBlock not passed")
+	// Registered after newProducer's Close, this runs before it: a failed
+	// check below leaves record 0 to fail at once, not Close to wait for it.
+	t.Cleanup(func() {
+		if left := t0.Add(shortOfMemoryMaxBlock + pastDeadline).Sub(clk.Now()); left > 0 {
+			clk.Advance(left)
+		}
+	})
+
+	fctx := bounded.NewWaitedOn(ctx(t))
+	flushed := make(chan error, 1)
+	p.Produce(ctx(t), &Record{Topic: "late", Partition: 0, ExplicitPartition: true, Value: []byte("flushes from its callback")}, func(RecordMetadata, error) {
+		flushed <- p.Flush(fctx)
+	})
+	eventually(t, "the Flush from the callback waiting or returned", func() bool {
+		select {
+		case <-fctx.Asked():
+			return true
+		default:
+			return len(flushed) > 0
+		}
+	})
+	select {
+	case err := <-flushed:
+		t.Fatalf("the Flush from a callback returned (%v) while record 0, held before it, still waited", err)
+	default:
+	}
+
+	clk.Advance(t0.Add(shortOfMemoryMaxBlock + pastDeadline).Sub(clk.Now()))
+	require.NoError(t, receive(t, flushed, "the Flush from the callback once record 0 failed"))
+	o.wait(t, "record 0 at its MaxBlock")
+	require.ErrorIs(t, o.one(t, 0).err, ErrInvalidRecord)
 }
