@@ -80,19 +80,15 @@ func (p *Producer) drainHeld(topic string) {
 		// during the round ends the wait for the records it sets aside.
 		changed := p.cluster.Changed()
 		w.mu.Lock()
+		// Only its drain drops a topic being drained: expire, release,
+		// takeAll and failWaiting drop only those no drain appends.
 		wt := w.topics[topic]
-		if wt == nil || w.closed || (len(wt.records) == 0 && len(wt.aside) == 0) {
-			var left []heldRecord
-			if wt != nil {
-				left = wt.records
-			}
-			w.fail(left...)
+		// Closed, the drain has no record left to fail: Close took them
+		// all (takeAll), and hold takes no more.
+		if w.closed || (len(wt.records) == 0 && len(wt.aside) == 0) {
 			w.drop(topic)
 			w.left.Notify()
 			w.mu.Unlock()
-			for _, h := range left {
-				p.failHeld(h, ErrClosed)
-			}
 			return
 		}
 		pooled := 0
