@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/gokafka/producer/compression"
 	"github.com/gokafka/producer/internal/badchar"
@@ -201,9 +200,8 @@ func (cfg *Config) checkIDs() error {
 	for _, id := range []struct{ field, value string }{
 		{"ClientID", cfg.ClientID}, {"TransactionalID", cfg.TransactionalID},
 	} {
-		if !utf8.ValidString(id.value) {
-			return badField(id.field, "has %s, which Kafka's broker reads as another character",
-				badchar.At(id.value, badchar.FirstNotUTF8(id.value)))
+		if bad := badchar.NotUTF8(id.value); bad != "" {
+			return badField(id.field, "has %s, which Kafka's broker reads as another character", bad)
 		}
 	}
 	return nil

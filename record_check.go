@@ -3,7 +3,6 @@ package producer
 import (
 	"fmt"
 	"math"
-	"unicode/utf8"
 
 	"github.com/gokafka/producer/internal/badchar"
 	"github.com/gokafka/producer/internal/topicname"
@@ -82,10 +81,10 @@ func (p *Producer) check(r *Record, unknownTopic bool) error {
 // whole error, so that check, on Produce's way, keeps its frame.
 func badHeaderKey(r *Record) error {
 	for i := range r.Headers {
-		if key := r.Headers[i].Key; !utf8.ValidString(key) {
+		if bad := badchar.NotUTF8(r.Headers[i].Key); bad != "" {
 			return &PartitionError{Topic: r.Topic, Partition: namedPartition(r), Err: fmt.Errorf(
 				"%w: Headers[%d].Key has %s, which a Java consumer reads as another character",
-				ErrInvalidRecord, i, badchar.At(key, badchar.FirstNotUTF8(key)))}
+				ErrInvalidRecord, i, bad)}
 		}
 	}
 	return nil

@@ -11,6 +11,17 @@ import (
 	"unicode/utf8"
 )
 
+// NotUTF8 names the first byte of s that begins no character in UTF-8,
+// as At does ("the byte 0xff at 1, not UTF-8"), or is "" if s is UTF-8:
+// the check of an id or a header key that Kafka's broker would decode as
+// another, and what its error says.
+func NotUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return ""
+	}
+	return At(s, FirstNotUTF8(s))
+}
+
 // FirstNotUTF8 is the index of the first byte of s that does not begin a
 // character in UTF-8; len(s) if every one does.
 func FirstNotUTF8(s string) int {

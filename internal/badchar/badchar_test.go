@@ -67,3 +67,16 @@ func TestExcerptShowsTheStartOfALongText(t *testing.T) {
 		}
 	}
 }
+
+func TestNotUTF8NamesTheFirstBadByteOrNothing(t *testing.T) {
+	for s, want := range map[string]string{
+		"":           "",
+		"héllo":      "",
+		"k\xff":      "the byte 0xff at 1, not UTF-8",
+		"é\xc3(\xff": "the byte 0xc3 at 2, not UTF-8",
+	} {
+		if got := NotUTF8(s); got != want {
+			t.Errorf("NotUTF8(%q) = %q, want %q", s, got, want)
+		}
+	}
+}
