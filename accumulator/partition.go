@@ -173,10 +173,9 @@ func (p *partition) mustRestart(cause error) {
 // broker's answers) concerns a batch waiting, which keeps pending set. A
 // settled batch kept for its sequence (expired in flight, its answer lost)
 // keeps it set too: when another partition moves the producer to a newer
-// epoch, a pass that visits p moves p along (restartGate), dropping the
-// batch and the doubt SequencesInDoubt reports, which would otherwise ask
-// every v1 abort for a new epoch until p's next record. Such partitions
-// are few, and the passes that visit them cost a lock each.
+// epoch, a pass that visits p moves p along (restartGate), letting go of
+// the batch, which would otherwise stay until p's next record. Such
+// partitions are few, and the passes that visit them cost a lock each.
 func (p *partition) notePending() {
 	if !p.restart && p.settled == 0 && !p.waiting() {
 		p.pending.Store(false)

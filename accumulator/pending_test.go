@@ -60,9 +60,9 @@ func TestReadyAndDrainVisitOnlyPartitionsWithBatchesWaiting(t *testing.T) {
 
 // A partition left behind an epoch, with nothing waiting but a batch whose
 // sequence is in doubt (expired in flight, its answer lost), goes along to
-// the new epoch at the next pass, dropping the doubt: a settled batch kept
-// keeps its pending flag set. Passed by, it stayed behind until its next
-// record, and SequencesInDoubt kept asking every v1 abort for a new epoch.
+// the new epoch at the next pass, letting go of the batch: a settled batch
+// kept keeps its pending flag set. Passed by, it stayed behind until its
+// next record, the batch with it.
 func TestAPartitionLeftBehindAnEpochCatchesUpAtTheNextPass(t *testing.T) {
 	h := idempotent(t, false, func(c *Config) { c.DeliveryTimeout = time.Second })
 	tp1 := part(1)
@@ -79,5 +79,9 @@ func TestAPartitionLeftBehindAnEpochCatchesUpAtTheNextPass(t *testing.T) {
 	h.add(tp0, 1, big)
 	bs, _ := h.drain(parts, 1<<20)
 	require.Len(t, bs, 1)
-	require.False(t, h.acc.SequencesInDoubt(), "the pass moves tp1 to the new epoch, dropping its doubt")
+	p := h.acc.partition(tp1)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	require.Equal(t, ProducerID{ID: 7, Epoch: 1}, p.producer, "the pass moves tp1 to the new epoch")
+	require.Empty(t, p.batches, "and lets go of its settled batch")
 }

@@ -1,7 +1,5 @@
 package accumulator
 
-import "slices"
-
 // AbortTransaction begins the abort of a transactional producer's
 // transaction: every batch not in flight fails with err now, whether it was
 // never sent or waits to be sent again (for a retry, or for the new epoch
@@ -32,12 +30,23 @@ func (a *Accumulator) EndTransaction() {
 // restart under a newer epoch before it sends again: a batch sent failed
 // and left a gap, or may have been written with no answer to say so. A
 // transactional producer then ends its transaction with a new epoch from
-// the coordinator (KIP-360).
+// the coordinator (KIP-360). A doubt booked under an epoch the producer
+// has left since is not counted: that newer epoch fences it, and the
+// partition restarts under it at its next pass without asking for another
+// (nextEpoch). Such a partition keeps its mark until a pass visits it,
+// which comes only once its leader's sender has something to send; counted,
+// the mark asked every v1 abort meanwhile for an epoch nothing needed. The
+// producer's identity is read once: the transaction manager asks only as
+// it ends a transaction, when nothing moves the epoch but itself.
 func (a *Accumulator) SequencesInDoubt() bool {
+	current, have := a.ProducerID()
+	if !have {
+		return false // the id to come fences whatever was in doubt
+	}
 	doubt := false
 	a.eachPartition(func(p *partition) {
 		p.mu.Lock()
-		if p.restart || slices.ContainsFunc(p.batches, func(b *Batch) bool { return b.settled }) {
+		if p.producer == current && (p.restart || p.settled > 0) {
 			doubt = true
 		}
 		p.mu.Unlock()

@@ -107,6 +107,53 @@ func TestAnAbortedMaybeWrittenRetryLeavesItsSequenceInDoubt(t *testing.T) {
 	require.False(t, h.acc.SequencesInDoubt())
 }
 
+// A doubt booked under an epoch the producer has left since (a sequence
+// lost, or a batch answered by no one, before the abort that brought the
+// new epoch) asks for no further one: the new epoch fences it already, and
+// the partition restarts its sequences under that one without asking
+// (nextEpoch). Counted until a pass visited the partition, which comes only
+// once its leader's sender has something to send, it made every v1 abort
+// after it ask the coordinator for another epoch, in transactions that
+// sent nothing to that broker.
+func TestADoubtUnderAnOlderEpochAsksForNoNewOne(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		leave func(h *harness, b *Batch)
+	}{
+		{"a sequence lost", func(h *harness, b *Batch) {
+			h.acc.Retry(b, Retry{At: h.clk.Now(), Cause: errRetry, SequenceRejected: true})
+		}},
+		{"a batch answered by no one", func(h *harness, b *Batch) {
+			h.clk.Advance(2 * time.Second)
+			h.acc.Expire(h.clk.Now())
+			h.acc.Retry(b, Retry{At: h.clk.Now(), Cause: errRetry, MaybeWritten: true})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			asked := 0
+			h := idempotent(t, false, func(c *Config) {
+				c.Transactional = true
+				c.DeliveryTimeout = time.Second
+				c.EpochNeeded = func(TopicPartition, error) { asked++ }
+			})
+			h.add(tp0, 0, big)
+			tc.leave(h, h.drainOne("b0"))
+			h.acc.AbortTransaction(errors.New("transaction aborted"))
+			require.Error(t, h.outcome(0).Err)
+			require.True(t, h.acc.SequencesInDoubt(), "tp0's sequence is in doubt under epoch 0")
+
+			h.acc.EndTransaction()
+			h.acc.SetProducerID(ProducerID{ID: 7, Epoch: 1}) // the abort's new epoch
+			asked = 0
+			require.False(t, h.acc.SequencesInDoubt(), "epoch 1 fences what epoch 0 left in doubt: no pass needed")
+
+			h.add(tp0, 1, big)
+			require.Equal(t, stampOf{7, 1, 0}, stamped(t, h.drainOne("tp0's next batch")), "tp0 restarts under epoch 1")
+			require.Zero(t, asked, "tp0 asked for an epoch beyond 1")
+		})
+	}
+}
+
 // A partition the transaction refuses to admit (it can no longer commit)
 // fails its batches never sent with the refusal, rather than hold them
 // until the abort, and a Flush with them; one sent keeps its place.

@@ -25,8 +25,7 @@ import (
 // sender (AppendResult.Wake), which sends it at once under the new epoch
 // from sequence 0. A partition left behind the epoch with a batch kept for
 // its sequence (expired in flight, its answer lost) goes along at that pass
-// too, whichever partition of the broker the record is for, dropping the
-// doubt that would make the next abort ask for another epoch. The rig wakes
+// too, whichever partition of the broker the record is for. The rig wakes
 // the sender only as the producer does: for an append that says so, and for
 // the accumulator's Wake.
 func TestTheFirstRecordAfterATransactionsNewEpochGoesAtOnceUnderIt(t *testing.T) {
@@ -70,7 +69,6 @@ func TestTheFirstRecordAfterATransactionsNewEpochGoesAtOnceUnderIt(t *testing.T)
 			c = r.next()
 			require.Equal(t, []int32{1}, c.partitions())
 			require.Equal(t, [3]int64{7, 1, 0}, producerOf(t, c), "tp1's first batch under the new epoch")
-			require.False(t, r.acc.SequencesInDoubt(), "the pass that sent tp1's record did not move tp0 to the new epoch")
 			c.done(answer(c.req, 0, 10), nil)
 
 			r.produceAsTheProducerDoes(parts[0], 3)

@@ -145,7 +145,7 @@ type Config struct {
 	// or its batch's memory).
 	FailHeld func(err error)
 	// SequencesInDoubt reports whether a partition's sequences must
-	// restart under a new epoch.
+	// restart under an epoch newer than the current one.
 	SequencesInDoubt func() bool
 	// Flush waits until every record produced so far has its outcome and
 	// its callback has run; AwaitOutcomes only until each has its outcome.
