@@ -33,6 +33,17 @@ func TestTxnFailedRecordMeansAbort(t *testing.T) {
 		// The broker refuses the sequence: only a new epoch from the
 		// coordinator, after an abort, lets the partition send again.
 		{"a sequence refused (OUT_OF_ORDER_SEQUENCE_NUMBER)", kerr.OutOfOrderSequenceNumber.Code, nil},
+		// The broker lost its state for the producer (it says at which
+		// log start offset): a transactional producer does not restart
+		// the partition's sequences silently and retry, as an
+		// idempotent one does under an epoch it bumps itself, but
+		// leaves the transaction to abort, whose new epoch from the
+		// coordinator lets the partition send again (KIP-360). So does
+		// the Java client, except for a partition whose acknowledged
+		// records all lie before that offset (lost to retention, or
+		// none yet, as here): it restarts that partition's sequences
+		// under the same epoch and goes on with the transaction.
+		{"the producer unknown (UNKNOWN_PRODUCER_ID)", kerr.UnknownProducerID.Code, kerr.UnknownProducerID},
 	}
 	for _, proto := range txnProtocols {
 		t.Run(proto.name, func(t *testing.T) {
