@@ -3,6 +3,7 @@ package txn
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -98,6 +99,29 @@ func TestCloseAbortsATransactionUnderWay(t *testing.T) {
 	sent := len(r.coords.apis())
 	require.NoError(t, r.m.Close(context.Background()), "no transaction under way")
 	require.Len(t, r.coords.apis(), sent, "nothing sent")
+}
+
+// Close's abort of a transaction with nothing in doubt (no sequence lost,
+// no batch answered by no one, no coordinator request unanswered) sends
+// EndTxn alone, as the Java client's close does without an epoch bump
+// required: with transactions v1 it asks for no new epoch (InitProducerId
+// with the current one), a round trip a closing producer has no use for,
+// and keeps the epoch; with v2 the EndTxn's answer brings the next one, as
+// every v2 end does.
+func TestCloseWithNothingInDoubtAsksForNoNewEpoch(t *testing.T) {
+	for _, v2 := range []bool{false, true} {
+		t.Run(fmt.Sprintf("v2=%v", v2), func(t *testing.T) {
+			r := initialized(t, v2)
+			r.addedToTheTransaction(v2)
+			epoch := r.producerID().Epoch
+			sent := len(r.coords.apis())
+			require.NoError(t, r.m.Close(context.Background()))
+			require.Equal(t, []protocol.APIKey{protocol.EndTxn}, r.coords.apis()[sent:], "Close's requests")
+			if !v2 {
+				require.Equal(t, epoch, r.producerID().Epoch, "v1 keeps the epoch")
+			}
+		})
+	}
 }
 
 // Close leaves a transaction whose commit was sent, its outcome unknown,
