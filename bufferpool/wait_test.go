@@ -181,6 +181,37 @@ func TestTimeoutGivesBackCollectedMemory(t *testing.T) {
 	equal(t, p.Available(), 100, "available at the end")
 }
 
+// A waiter behind the head leaves the queue at its own deadline, though
+// the head's comes later: the producer queues waits of different bounds
+// (a record's MaxBlock from its Produce, a held record's append its
+// DeliveryTimeout), so one behind may end first. The head keeps its place
+// and what it collected.
+func TestAWaiterBehindTheHeadTimesOutAtItsOwnDeadline(t *testing.T) {
+	p, clk := newTestPool(100, 10)
+	ctx := context.Background()
+	mustReserve(t, p, 80)
+	head := goAllocate(p, ctx, 50, forever)
+	waitWaiters(t, p, 1)
+	waitAvailable(t, p, 0) // it collected the 20 free bytes
+	behind := goAllocate(p, ctx, 10, time.Second)
+	waitWaiters(t, p, 2)
+
+	clk.Advance(time.Second)
+	r := await(t, behind, "the waiter behind the head, at its 1s deadline")
+	if !errors.Is(r.err, ErrTimeout) {
+		t.Fatalf("after its deadline: %v, want ErrTimeout", r.err)
+	}
+	pending(t, head, "the head, whose deadline has not passed")
+	equal(t, p.Waiters(), 1, "waiters")
+
+	p.Release(30)
+	bufHead := awaitOK(t, head, "the head, once memory came back")
+	equal(t, cap(bufHead), 50, "cap")
+	p.Deallocate(bufHead)
+	p.Release(50)
+	equal(t, p.Available(), 100, "available at the end")
+}
+
 func TestNoWaitFailsAtOnceWhenShort(t *testing.T) {
 	p, clk := newTestPool(100, 10)
 	mustReserve(t, p, 95)
