@@ -100,7 +100,9 @@ func (p *Producer) flushUntil(ctx context.Context, to flushTo) error {
 // records not sent yet, those waiting for metadata or for memory after it
 // included, fail with ErrTransactionAborted; an abort that fails (its ctx
 // ended, say) is told in Close's error, after the failure of the flush or
-// of the callbacks if there is one too. A CommitTransaction under way is
+// of the callbacks if there is one too, and so is one that aborted the
+// transaction but could not get the new epoch after it, in words that say
+// the transaction was aborted. A CommitTransaction under way is
 // waited for, within ctx, unless Close is called from a callback and the
 // commit still waits for its records, which it would wait for for ever
 // (the callbacks behind this one): that commit then fails with ErrClosed,
@@ -220,7 +222,8 @@ func (p *Producer) close(ctx context.Context) error {
 	}
 	// An abort that failed leaves the transaction open at the coordinator
 	// until it times it out, holding back consumers reading committed
-	// records: told after the words a failed flush has alone.
+	// records (one that aborted and then missed its new epoch alone says
+	// so): told after the words a failed flush has alone.
 	return fmt.Errorf("%w; %w", err, abortErr)
 }
 

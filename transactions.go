@@ -264,7 +264,9 @@ func (p *Producer) CommitTransaction(ctx context.Context) error {
 // producer (ErrTransactionFatal), as the Java client stops on the codes
 // it does not expect. With transactions v1 it ends with a new epoch when
 // a request of the transaction to the coordinator went unanswered, as
-// CommitTransaction does. A transaction whose commit was sent to the
+// CommitTransaction does, or a sequence is in doubt; if that epoch cannot
+// be had, the error says the transaction was aborted all the same, and
+// AbortTransaction, called again, asks for the epoch alone. A transaction whose commit was sent to the
 // coordinator, though CommitTransaction failed, may be committed
 // already: AbortTransaction refuses it with ErrTransactionState, and
 // CommitTransaction, called again, says how it ended. A transaction the
@@ -374,7 +376,7 @@ func (p *Producer) abortOnClose(ctx context.Context) error {
 		p.txn.CloseFromCallback(fmt.Errorf("%w from a record's callback", ErrClosed))
 	}
 	if err := p.txn.Close(ctx); err != nil {
-		return fmt.Errorf("close: aborting the transaction under way: %w", err)
+		return fmt.Errorf("close: %w", err)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gokafka/producer/internal/bounded"
 	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/kerr"
 )
 
 // The producer's Close from a record's callback, while a commit on another
@@ -144,4 +145,89 @@ func TestCloseLeavesATransactionWhoseCommitWasSent(t *testing.T) {
 	require.NoError(t, r.m.Close(context.Background()))
 	require.Len(t, r.coords.apis(), sent, "Close sent nothing")
 	require.Equal(t, Committing, r.state(), "the transaction is the coordinator's")
+}
+
+// An abort whose EndTxn was answered and whose new epoch then fails has
+// aborted the transaction: its error says so, and that the epoch is
+// missing, keeping the failure's identity (the ctx's end; ErrFatal and the
+// code for a refusal that ends the producer). AbortTransaction says to
+// call it again for the epoch, unless the producer stopped; Close says
+// nothing of the kind, nor that it failed to abort. Before, both told the
+// bare failure ("AbortTransaction: context canceled"), and the producer's
+// Close prefixed "aborting the transaction under way": read as an abort
+// that failed, the transaction left open for the coordinator to time out.
+func TestAnAbortWhoseNewEpochFailsSaysTheTransactionWasAborted(t *testing.T) {
+	calls := []struct {
+		name  string
+		again bool // the error says to call AbortTransaction again
+		call  func(*Manager, context.Context) error
+	}{{"Abort", true, (*Manager).Abort}, {"Close", false, (*Manager).Close}}
+	for _, c := range calls {
+		t.Run(c.name+"/ctx ended", func(t *testing.T) {
+			r := abortsWithANewEpoch(t)
+			g := r.coords.hold(protocol.InitProducerId)
+			defer close(g.open)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- c.call(r.m, ctx) }()
+			bounded.Receive(t, g.arrived, waitTime, "no InitProducerId after the abort's EndTxn")
+			cancel()
+			err := bounded.Receive(t, done, waitTime, c.name+" did not return after its ctx ended")
+			require.ErrorIs(t, err, context.Canceled)
+			saysAborted(t, err, c.again)
+			require.Equal(t, Aborting, r.state(), "the epoch is still to get")
+		})
+		t.Run(c.name+"/fenced", func(t *testing.T) {
+			r := abortsWithANewEpoch(t)
+			r.coords.fail(protocol.InitProducerId, kerr.ProducerFenced)
+			err := c.call(r.m, context.Background())
+			require.ErrorIs(t, err, ErrFatal)
+			require.ErrorIs(t, err, kerr.ProducerFenced)
+			saysAborted(t, err, false)
+			require.Equal(t, FatalError, r.state())
+		})
+	}
+}
+
+// Close's abort cut short before its EndTxn was answered has not aborted
+// the transaction, and says it failed to.
+func TestACloseWhoseAbortIsCutShortSaysItFailedToAbort(t *testing.T) {
+	r := abortsWithANewEpoch(t)
+	g := r.coords.hold(protocol.EndTxn)
+	defer close(g.open)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.m.Close(ctx) }()
+	bounded.Receive(t, g.arrived, waitTime, "no EndTxn after Close")
+	cancel()
+	err := bounded.Receive(t, done, waitTime, "Close did not return after its ctx ended")
+	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorContains(t, err, "aborting the transaction under way")
+	require.NotContains(t, err.Error(), "the transaction was aborted")
+}
+
+// abortsWithANewEpoch is a v1 rig whose transaction has a partition added
+// and a sequence in doubt: its abort sends EndTxn, then InitProducerId.
+func abortsWithANewEpoch(t *testing.T) *rig {
+	t.Helper()
+	r := initialized(t, false)
+	r.addedToTheTransaction(false)
+	r.mu.Lock()
+	r.inDoubt = true
+	r.mu.Unlock()
+	return r
+}
+
+// saysAborted checks that err, an abort's whose EndTxn was answered and
+// whose new epoch failed, says the transaction was aborted, and whether
+// it says to call AbortTransaction again.
+func saysAborted(t *testing.T, err error, again bool) {
+	t.Helper()
+	require.ErrorContains(t, err, "the transaction was aborted, but getting the new epoch")
+	require.NotContains(t, err.Error(), "aborting the transaction under way")
+	if again {
+		require.ErrorContains(t, err, "call AbortTransaction again")
+	} else {
+		require.NotContains(t, err.Error(), "call AbortTransaction again")
+	}
 }

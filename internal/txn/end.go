@@ -242,9 +242,24 @@ func (m *Manager) sendingCommit() {
 // since KAFKA-19367; kfake) takes the abort as a retry of its own and
 // answers it with the new epoch, and the producer goes on; one that bumped
 // it twice (Kafka before KAFKA-19367) answers PRODUCER_FENCED.
+//
+// An abort whose new epoch fails (the coordinator not reached before ctx
+// ends, or refusing) has aborted the transaction all the same (its EndTxn
+// was answered, or the coordinator had nothing of it): its error says so,
+// and that the epoch is missing, wrapping the failure (the ctx's error,
+// or ErrFatal for a refusal that ends the producer). Called again, it
+// asks for the epoch alone.
 func (m *Manager) Abort(ctx context.Context) error {
+	_, err := m.abort(ctx, false)
+	return err
+}
+
+// abort is Abort; ended reports that its error is the new epoch's alone,
+// the transaction aborted. closing: the producer's Close aborts, and no
+// call will come to ask for the epoch again.
+func (m *Manager) abort(ctx context.Context, closing bool) (ended bool, err error) {
 	if err := m.calls.lock(ctx, "AbortTransaction"); err != nil {
-		return err
+		return false, err
 	}
 	defer m.calls.unlock()
 	m.mu.Lock()
@@ -252,27 +267,27 @@ func (m *Manager) Abort(ctx context.Context) error {
 	case Committing:
 		if m.commitSent {
 			defer m.mu.Unlock()
-			return fmt.Errorf("%w: AbortTransaction after the commit was sent: it may have committed the transaction; call CommitTransaction again to learn its outcome", ErrState)
+			return false, fmt.Errorf("%w: AbortTransaction after the commit was sent: it may have committed the transaction; call CommitTransaction again to learn its outcome", ErrState)
 		}
 		m.setState(Aborting)
 	case InTransaction, AbortableError, Aborting:
 		m.setState(Aborting)
 	case FatalError:
 		defer m.mu.Unlock()
-		return m.lastErr
+		return false, m.lastErr
 	default:
 		defer m.mu.Unlock()
-		return m.refused("AbortTransaction", "no transaction to abort")
+		return false, m.refused("AbortTransaction", "no transaction to abort")
 	}
 	m.mu.Unlock()
 	if err := m.abortRecords(ctx); err != nil {
-		return fmt.Errorf("AbortTransaction: %w", err)
+		return false, fmt.Errorf("AbortTransaction: %w", err)
 	}
 	if err := m.flushForAbort(ctx); err != nil {
-		return fmt.Errorf("AbortTransaction: records without an outcome: %w", err)
+		return false, fmt.Errorf("AbortTransaction: records without an outcome: %w", err)
 	}
 	if err := m.adderStopped(ctx); err != nil {
-		return fmt.Errorf("AbortTransaction: %w", err)
+		return false, fmt.Errorf("AbortTransaction: %w", err)
 	}
 	m.mu.Lock()
 	if m.state == FatalError {
@@ -280,7 +295,7 @@ func (m *Manager) Abort(ctx context.Context) error {
 		// (fenced, the transactional id forgotten, the cluster's denial):
 		// nothing more is sent, as the Java client fails its abort then.
 		defer m.mu.Unlock()
-		return fmt.Errorf("AbortTransaction: %w", m.lastErr)
+		return false, fmt.Errorf("AbortTransaction: %w", m.lastErr)
 	}
 	end, bump, v2 := m.endNeeded(), m.bump, m.v2
 	answered := m.endAnswered
@@ -294,7 +309,7 @@ func (m *Manager) Abort(ctx context.Context) error {
 	// asked for the new epoch), the abort sends none again (endAnswered).
 	if end && !answered {
 		if err := m.endAborting(ctx, onlyUnanswered); err != nil {
-			return m.abortEndFailed(err)
+			return false, m.abortEndFailed(err)
 		}
 		m.mu.Lock()
 		m.endAnswered = true
@@ -307,13 +322,26 @@ func (m *Manager) Abort(ctx context.Context) error {
 	late := m.newEpochNeeded()
 	if newID || late {
 		if err := m.newEpoch(ctx); err != nil {
-			return m.coordinatorFailed("AbortTransaction", err)
+			return true, m.coordinatorFailed("AbortTransaction", abortNewEpochFailed(err, closing))
 		}
 	}
 	if err := m.finish(); err != nil {
-		return fmt.Errorf("AbortTransaction: %w", err)
+		return false, fmt.Errorf("AbortTransaction: %w", err)
 	}
-	return nil
+	return false, nil
+}
+
+// abortNewEpochFailed is the error of an abort that ended the transaction
+// and then failed to get its new epoch (err): the words say the first,
+// which the caller, told only err, would take for a failed abort. The
+// Java client's abort fails with the InitProducerId's error alone there.
+// The advice to call again is left out when err ends the producer, and
+// for Close, after which no call comes.
+func abortNewEpochFailed(err error, closing bool) error {
+	if closing || coordinatorEndsProducer(err) {
+		return fmt.Errorf("the transaction was aborted, but getting the new epoch that fences its late requests failed: %w", err)
+	}
+	return fmt.Errorf("the transaction was aborted, but getting the new epoch that fences its late requests failed: call AbortTransaction again to get it: %w", err)
 }
 
 // endAborting sends the abort's EndTxn.
