@@ -28,9 +28,14 @@ const testPassword = "pw-never-printed"
 // dialAsync dials fb with cfg on another goroutine, so that the test can
 // play the broker's side of the handshake.
 func dialAsync(t *testing.T, fb *fakeBroker, cfg Config) <-chan result2 {
+	return dialAsyncWithin(t, fb, cfg, waitTime)
+}
+
+// dialAsyncWithin is dialAsync with a Dial whose ctx ends after d.
+func dialAsyncWithin(t *testing.T, fb *fakeBroker, cfg Config, d time.Duration) <-chan result2 {
 	ch := make(chan result2, 1)
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), waitTime)
+		ctx, cancel := context.WithTimeout(context.Background(), d)
 		defer cancel()
 		c, err := Dial(ctx, fb.addr(), cfg)
 		if c != nil {

@@ -7,6 +7,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/kerr"
 )
 
 // eventLog notes a connection's events in order.
@@ -96,5 +99,26 @@ func TestEventsOfAClosedConnectionAndAFailedDial(t *testing.T) {
 	}
 	if errs[0] != nil || !errors.Is(errs[1], ErrClosed) || !errors.Is(errs[2], ErrDisconnected) {
 		t.Fatalf("errors %v, want [nil, closed, disconnected]", errs)
+	}
+}
+
+// A dial that fails once connected, its ApiVersions refused, is announced
+// dialed with its error, and nothing closes: the connection it made never
+// opened, and no Closed comes before, or without, a Dialed that announced
+// it.
+func TestEventsOfADialThatFailsOnceConnected(t *testing.T) {
+	fb := newFakeBroker(t)
+	fb.apiVersions = func(bc *brokerConn, r request) {
+		bc.reply(r, &protocol.ApiVersionsResponse{ErrorCode: kerr.InvalidRequest.Code, FinalizedFeaturesEpoch: -1})
+	}
+	var log eventLog
+	ctx, cancel := context.WithTimeout(context.Background(), waitTime)
+	defer cancel()
+	if _, err := Dial(ctx, fb.addr(), log.config()); !errors.Is(err, kerr.InvalidRequest) {
+		t.Fatalf("Dial error %v, want INVALID_REQUEST", err)
+	}
+	events, errs := log.snapshot()
+	if len(events) != 1 || events[0] != "dialed" || !errors.Is(errs[0], kerr.InvalidRequest) {
+		t.Fatalf("events %v (errors %v), want [dialed] with INVALID_REQUEST", events, errs)
 	}
 }

@@ -4,13 +4,17 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/gokafka/producer/internal/bounded"
 	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/protocol"
 	"github.com/gokafka/producer/protocol/kerr"
+	"github.com/gokafka/producer/sasl"
 	"github.com/gokafka/producer/sasl/plain"
 )
 
@@ -30,15 +34,7 @@ func TestTheCallbacksOfAFailedExchangeRunOutsideTheWriteLock(t *testing.T) {
 			closedUnderLock := make(chan bool, 1)
 			var tc atomic.Pointer[tearingConn]
 			cfg := Config{SASL: plain.New("u", testPassword), Clock: fake, RequestTimeout: 2 * time.Minute,
-				Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
-					nc, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-					if err != nil {
-						return nil, err
-					}
-					torn := &tearingConn{Conn: nc, err: errors.New("connection reset by peer")}
-					tc.Store(torn)
-					return torn, nil
-				},
+				Dial:   tearingDial(&tc),
 				Events: Events{Closed: func(int32, string, error) { closedUnderLock <- lockHeld() }}}
 			done := dialAsync(t, fb, cfg)
 			bc := fb.conn(t)
@@ -87,4 +83,88 @@ func TestTheCallbacksOfAFailedExchangeRunOutsideTheWriteLock(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A write of the exchange that fails ends the Dial at once, retriably,
+// with the write's error: the request's callback comes with the teardown
+// of the connection, which the exchange runs only once it has let go of
+// the write lock, so the exchange answers itself from the teardown its
+// write returns. Waiting for the callback, it waited out the Dial's ctx.
+func TestADialWhoseExchangeWriteFailsEndsAtOnce(t *testing.T) {
+	fb := newFakeBroker(t)
+	var tc atomic.Pointer[tearingConn]
+	answer := fb.apiVersions
+	fb.apiVersions = func(bc *brokerConn, r request) {
+		tc.Load().tear.Store(true) // the next write: the SaslHandshake's
+		answer(bc, r)
+	}
+	done := dialAsyncWithin(t, fb, Config{SASL: plain.New("u", testPassword), Dial: tearingDial(&tc)}, 4*waitTime)
+	r := bounded.Receive(t, done, waitTime, "Dial after its handshake's write failed")
+	if !errors.Is(r.err, ErrDisconnected) || !IsRetriable(r.err) || errors.Is(r.err, ErrNotSent) {
+		t.Fatalf("Dial error %v, want a retriable ErrDisconnected, possibly written", r.err)
+	}
+	if msg := r.err.Error(); !strings.Contains(msg, "PLAIN") || !strings.Contains(msg, "connection reset by peer") {
+		t.Errorf("Dial error %v, want it to name PLAIN and the write's error", r.err)
+	}
+}
+
+// A broker that hangs up while the mechanism takes its step fails the
+// Dial at once, retriably: the step's request, which finds the connection
+// dead, is refused unwritten, and the exchange, which holds the write lock
+// and no in-flight slot, lets go of the lock alone. Written on the dead
+// connection, the request was never answered nor failed, and the Dial
+// waited out its ctx.
+func TestADialWhoseBrokerHangsUpDuringAStepEndsAtOnce(t *testing.T) {
+	fb := newFakeBroker(t)
+	mech := &hangUpStep{stepping: make(chan struct{}, 1), transportClosed: make(chan struct{})}
+	cfg := Config{SASL: mech, Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nc, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &closeNoticingConn{Conn: nc, closed: mech.transportClosed}, nil
+	}}
+	done := dialAsyncWithin(t, fb, cfg, 4*waitTime)
+	bc := fb.conn(t)
+	bc.reply(expectHandshake(t, bc, "PLAIN"), &protocol.SaslHandshakeResponse{Mechanisms: []string{"PLAIN"}})
+	bounded.Receive(t, mech.stepping, waitTime, "the mechanism's step")
+	bc.nc.Close()
+	r := bounded.Receive(t, done, waitTime, "Dial after the broker hung up during a step")
+	if !errors.Is(r.err, ErrNotSent) || !errors.Is(r.err, ErrDisconnected) || !IsRetriable(r.err) {
+		t.Fatalf("Dial error %v, want a retriable ErrDisconnected, not sent", r.err)
+	}
+}
+
+// hangUpStep is PLAIN whose step lasts until the connection has died of
+// the broker's hang-up: until the connection closed its transport, which
+// it does once it has marked itself dead.
+type hangUpStep struct {
+	stepping        chan struct{}
+	transportClosed chan struct{}
+}
+
+func (m *hangUpStep) Name() string { return "PLAIN" }
+
+func (m *hangUpStep) Start(context.Context, string) (sasl.Session, error) { return m, nil }
+
+func (m *hangUpStep) Step(context.Context, []byte) ([]byte, bool, error) {
+	m.stepping <- struct{}{}
+	select {
+	case <-m.transportClosed:
+	case <-time.After(waitTime):
+		return nil, false, errors.New("the connection never closed its transport")
+	}
+	return []byte("\x00u\x00" + testPassword), false, nil
+}
+
+// closeNoticingConn is a net.Conn that closes closed when it is closed.
+type closeNoticingConn struct {
+	net.Conn
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (c *closeNoticingConn) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return c.Conn.Close()
 }

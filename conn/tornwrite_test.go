@@ -9,6 +9,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gokafka/producer/internal/bounded"
+	"github.com/gokafka/producer/protocol"
 )
 
 // TestNothingIsWrittenBehindAFailedWrite covers a write that fails after
@@ -100,6 +103,20 @@ func (tc *tearingConn) Write(b []byte) (int, error) {
 	return n, tc.err
 }
 
+// tearingDial is a Config.Dial that dials TCP and keeps the tearingConn it
+// returns in tc; its torn writes fail with a reset.
+func tearingDial(tc *atomic.Pointer[tearingConn]) func(context.Context, string, string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nc, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		torn := &tearingConn{Conn: nc, err: errors.New("connection reset by peer")}
+		tc.Store(torn)
+		return torn, nil
+	}
+}
+
 // describedError is an error that calls onDescribed the first time its
 // message is asked for.
 type describedError struct {
@@ -110,4 +127,49 @@ type describedError struct {
 func (e *describedError) Error() string {
 	e.once.Do(e.onDescribed)
 	return "connection reset by peer in the middle of a frame"
+}
+
+// The connection a failed write killed is torn down once the writer has
+// let go of the write lock: Events.Closed and the done callbacks of the
+// requests its death fails, the torn one's and one's in flight before it,
+// run outside the lock, as no callback runs under it. A writer that tore
+// the connection down first ran them all under the lock, and a callback
+// that sent again waited for it for ever. Once dead, the connection awaits
+// nothing: InFlight is 0, the requests its death failed forgotten.
+func TestTheCallbacksOfAFailedWriteRunOutsideTheWriteLock(t *testing.T) {
+	fb := newFakeBroker(t)
+	var c atomic.Pointer[Conn]
+	lockHeld := func() bool { return len(c.Load().writeLock) != 0 }
+	closedUnderLock := make(chan bool, 1)
+	var tc atomic.Pointer[tearingConn]
+	cfg := Config{RequestTimeout: time.Hour, Dial: tearingDial(&tc),
+		Events: Events{Closed: func(int32, string, error) { closedUnderLock <- lockHeld() }}}
+	c.Store(dial(t, fb, cfg))
+	bc := fb.conn(t)
+
+	type ending struct {
+		err       error
+		underLock bool
+	}
+	endings := make(chan ending, 2)
+	done := func(_ protocol.Response, err error) { endings <- ending{err, lockHeld()} }
+	c.Load().Send(context.Background(), metadataRequest(), done)
+	expect(t, bc, protocol.Metadata) // left unanswered
+	tc.Load().tear.Store(true)
+	c.Load().Send(context.Background(), metadataRequest(), done)
+	for range 2 {
+		e := bounded.Receive(t, endings, waitTime, "the done of a request the failed write failed")
+		if !errors.Is(e.err, ErrDisconnected) || errors.Is(e.err, ErrNotSent) {
+			t.Errorf("a request failed with %v, want ErrDisconnected, possibly written", e.err)
+		}
+		if e.underLock {
+			t.Error("a request's done ran under the write lock")
+		}
+	}
+	if bounded.Receive(t, closedUnderLock, waitTime, "Events.Closed") {
+		t.Error("Events.Closed ran under the write lock")
+	}
+	if n := c.Load().InFlight(); n != 0 {
+		t.Errorf("InFlight = %d on the dead connection, want 0", n)
+	}
 }
