@@ -13,6 +13,8 @@ import (
 	"github.com/gokafka/producer/internal/clock"
 	"github.com/gokafka/producer/internal/fakebroker"
 	"github.com/gokafka/producer/partitioner"
+	"github.com/gokafka/producer/protocol"
+	"github.com/gokafka/producer/protocol/kerr"
 )
 
 // Flush waits for the callbacks of the records held before it began, not
@@ -161,10 +163,12 @@ func TestAFlushForOutcomesWaitsForAHeldRecordsFailureToBeBooked(t *testing.T) {
 // Flush returns only once the callback of the last record held before it
 // has run, also when that record fails, as Flush promises: a caller
 // reading what its callbacks gathered once Flush returns would otherwise
-// miss that record's failure. It fails at its MaxBlock, or once its
-// topic came, in its append (here its partitioner panics), where the
-// failure was not counted for the Flush: once the drain moved past the
-// record, Flush returned before its callback had run. The callback looks,
+// miss that record's failure. It fails at its MaxBlock, once its topic
+// came, in its append (here its partitioner panics), where the failure
+// was not counted for the Flush: once the drain moved past the record,
+// Flush returned before its callback had run; or once an answer refuses
+// its topic (release), where a failure left uncounted went unseen as
+// soon as it left the held records. The callback looks,
 // under the held records' lock, whether the Flush still counts it.
 func TestFlushWaitsForTheCallbackOfTheLastHeldRecordThatFails(t *testing.T) {
 	fails := []struct {
@@ -178,6 +182,15 @@ func TestFlushWaitsForTheCallbackOfTheLastHeldRecordThatFails(t *testing.T) {
 			require.NoError(t, c.CreateTopic("never", 1))
 			eventually(t, "the held record's callback", func() bool {
 				releasePacing(clk) // only the metadata loop's pacing: the hour of MaxBlock stays far off
+				return ran.Load()
+			})
+		}},
+		{"refused by the broker", func(t *testing.T, c *fakebroker.Cluster, clk *clock.Fake, _ time.Time, ran *atomic.Bool) {
+			c.OnMetadata(func(int32, *protocol.MetadataRequest) fakebroker.Action {
+				return fakebroker.Action{Refuse: map[string]*kerr.Error{"never": kerr.TopicAuthorizationFailed}}
+			})
+			eventually(t, "the held record's callback", func() bool {
+				releasePacing(clk) // the refusal fails it at once: the hour of MaxBlock stays far off
 				return ran.Load()
 			})
 		}},

@@ -57,6 +57,12 @@ type Action struct {
 	// Hide answers these topics of a Metadata request as unknown
 	// (UNKNOWN_TOPIC_OR_PARTITION), and leaves them out of "all topics".
 	Hide []string
+	// Refuse answers each of these topics of a Metadata request with its
+	// error and no partitions, as a broker denying access to the topic
+	// does (TOPIC_AUTHORIZATION_FAILED), and leaves it out of "all
+	// topics", as such a broker lists only the topics it lets the client
+	// describe.
+	Refuse map[string]*kerr.Error
 	// HideBrokers leaves these nodes out of a Metadata answer's brokers, as
 	// when they have left the cluster.
 	HideBrokers []int32

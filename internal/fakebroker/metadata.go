@@ -51,7 +51,7 @@ func (c *Cluster) metadata(req *protocol.MetadataRequest, act *Action) *protocol
 	defer c.mu.Unlock()
 	if req.Topics == nil {
 		for _, t := range c.sortedTopicsLocked() {
-			if !act.hidden(t.name) {
+			if !act.hidden(t.name) && act.Refuse[t.name] == nil {
 				resp.Topics = append(resp.Topics, c.describeLocked(t))
 			}
 		}
@@ -63,6 +63,10 @@ func (c *Cluster) metadata(req *protocol.MetadataRequest, act *Action) *protocol
 			continue
 		}
 		name := *rt.Name
+		if err := act.Refuse[name]; err != nil {
+			resp.Topics = append(resp.Topics, unknown(name, err))
+			continue
+		}
 		t := c.topics[name]
 		switch {
 		case act.hidden(name):

@@ -101,6 +101,24 @@ func TestMetadataHookHidesTopic(t *testing.T) {
 	require.Zero(t, resp.Topics[0].ErrorCode)
 }
 
+// A topic the hook refuses is answered with the refusal and no
+// partitions, by name, and left out of "all topics"; the others as usual.
+func TestMetadataHookRefusesTopic(t *testing.T) {
+	c := start(t, Options{Topics: map[string]int32{"secret": 1, "open": 1}})
+	c.OnMetadata(func(_ int32, _ *protocol.MetadataRequest) Action {
+		return Action{Refuse: map[string]*kerr.Error{"secret": kerr.TopicAuthorizationFailed}}
+	})
+	cn := dial(t, c, 0, conn.Config{})
+	resp := metadata(t, cn, 12, false, "secret", "open")
+	require.Equal(t, kerr.TopicAuthorizationFailed.Code, resp.Topics[0].ErrorCode)
+	require.Empty(t, resp.Topics[0].Partitions)
+	require.Zero(t, resp.Topics[1].ErrorCode)
+	require.Len(t, resp.Topics[1].Partitions, 1)
+	resp = metadata(t, cn, 12, false)
+	require.Len(t, resp.Topics, 1)
+	require.Equal(t, "open", *resp.Topics[0].Name)
+}
+
 // CreateTopic makes a topic of the partitions asked for, and refuses one
 // that exists or a count below one, as a controller would.
 func TestCreateTopic(t *testing.T) {
