@@ -68,6 +68,28 @@ func TestExcerptShowsTheStartOfALongText(t *testing.T) {
 	}
 }
 
+// Cut steps back over the bytes of a character it would cut in two, and
+// only over those: bytes that are not UTF-8 show as escapes, up to the
+// bound. It stepped back over every byte that begins no character, and
+// showed nothing of a text of continuation bytes.
+func TestCutCutsNoCharacterInTwoAndShowsBytesThatAreNotUTF8(t *testing.T) {
+	a := strings.Repeat("a", 96)
+	for _, tc := range []struct {
+		s    string
+		want string
+	}{
+		{strings.Repeat("\x80", 200), `"` + strings.Repeat(`\x80`, 100) + `"... (200 bytes)`},
+		{"ab" + strings.Repeat("\xbf", 200), `"ab` + strings.Repeat(`\xbf`, 98) + `"... (202 bytes)`},
+		{a + "aa\U0001F600b", `"` + a + `aa"... (103 bytes)`},        // 😀 at 98-101
+		{a + "\U0001F600b", `"` + a + `😀"... (101 bytes)`},           // 😀 ends at the bound
+		{a + "aa\xe2\x82bb", `"` + a + `aa\xe2\x82"... (102 bytes)`}, // a character cut short already
+	} {
+		if got := Cut(tc.s, 100); got != tc.want {
+			t.Errorf("Cut(%.40q..., 100) = %s, want %s", tc.s, got, tc.want)
+		}
+	}
+}
+
 func TestNotUTF8NamesTheFirstBadByteOrNothing(t *testing.T) {
 	for s, want := range map[string]string{
 		"":           "",
