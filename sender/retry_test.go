@@ -26,9 +26,7 @@ func TestRetriableErrorRetriesAfterBackoffWithSameBytes(t *testing.T) {
 	require.Equal(t, sent, retry.req.Topics[0].Partitions[0].Records, "a retry resends the identical batch")
 	retry.done(answer(retry.req, 0, 7), nil)
 	require.Equal(t, int64(7), r.outcome(1).Offset)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	require.Contains(t, r.refreshes, "NOT_LEADER_OR_FOLLOWER", "NOT_LEADER_OR_FOLLOWER asks for fresh metadata")
+	require.Contains(t, r.refreshesAsked(), "NOT_LEADER_OR_FOLLOWER", "NOT_LEADER_OR_FOLLOWER asks for fresh metadata")
 	require.Equal(t, int64(1), r.s.cfg.Counters.Retries.Load())
 }
 
@@ -135,9 +133,7 @@ func TestStaleLeaderHintKeepsTheBackoff(t *testing.T) {
 	retry := r.afterBackoff(120 * time.Millisecond) // fails if the retry came before the backoff
 	retry.done(answer(retry.req, 0, 5), nil)
 	require.Equal(t, int64(5), r.outcome(1).Offset)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	require.Contains(t, r.refreshes, "NOT_LEADER_OR_FOLLOWER", "a hint without news leaves metadata to a refresh")
+	require.Contains(t, r.refreshesAsked(), "NOT_LEADER_OR_FOLLOWER", "a hint without news leaves metadata to a refresh")
 }
 
 // A leader that appended a batch but could not replicate it in time says

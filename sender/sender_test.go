@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -274,6 +275,14 @@ func (r *rig) outcome(id int) accumulator.Result {
 	rs := results()
 	require.Len(r.t, rs, 1, "record %d must have exactly one outcome", id)
 	return rs[0]
+}
+
+// refreshesAsked is the reasons the sender gave for each metadata refresh
+// it asked for, in order.
+func (r *rig) refreshesAsked() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.refreshes)
 }
 
 // answer builds a response giving each partition of req the code and offset.

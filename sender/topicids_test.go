@@ -168,9 +168,7 @@ func TestUnknownTopicIDRefreshesAndRetries(t *testing.T) {
 	require.Equal(t, c.req.Topics[0].Partitions[0].Records, retry.req.Topics[0].Partitions[0].Records, "the same batch")
 	retry.done(answerByID(retry.req, 0, 9), nil)
 	require.Equal(t, int64(9), r.outcome(1).Offset)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	require.Contains(t, r.refreshes, "UNKNOWN_TOPIC_ID", "UNKNOWN_TOPIC_ID asks for fresh metadata")
+	require.Contains(t, r.refreshesAsked(), "UNKNOWN_TOPIC_ID", "UNKNOWN_TOPIC_ID asks for fresh metadata")
 }
 
 // An answer under an id the request did not carry answers nothing: the

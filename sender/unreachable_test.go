@@ -157,8 +157,6 @@ func TestAReconnectBackoffAsksForNoMetadata(t *testing.T) {
 		require.Eventually(t, func() bool { return attempts.Load() > before }, 10*time.Second, time.Millisecond,
 			"the woken sender tried no connection within 10s")
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	require.Equal(t, []string{"broker unreachable"}, r.refreshes,
+	require.Equal(t, []string{"broker unreachable"}, r.refreshesAsked(),
 		"refreshes asked over %d connections, the first one failed, the rest refused by the backoff", attempts.Load())
 }
