@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"math"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -142,5 +143,60 @@ func TestPacedLatencyCountsAStallAfterAWallClockStepBack(t *testing.T) {
 	if h.TotalCount() != 300 || p99 < stall*8/10 {
 		t.Errorf("%d records, wall clock stepped -1m, one Produce stalled %v: p99 %v, max %v; want p99 at least %v",
 			h.TotalCount(), stall, p99, time.Duration(h.Max())*time.Microsecond, stall*8/10)
+	}
+}
+
+// A paced goroutine looks at the clock once per millisecond's worth of
+// records, and at every record when each takes a millisecond or more.
+func TestPaceEvery(t *testing.T) {
+	for interval, want := range map[time.Duration]int64{
+		4 * time.Microsecond: 250, // 250,000 records/s
+		time.Millisecond:     1,
+		time.Second:          1,
+		3 * time.Microsecond: 333,
+	} {
+		if got := paceEvery(interval); got != want {
+			t.Errorf("paceEvery(%v) = %d, want %d", interval, got, want)
+		}
+	}
+}
+
+// A throughput above 10^9 records/s per goroutine, which none reaches, is
+// not paced: its interval rounds to 0, and paceEvery divided by it.
+func TestRunGeneratorsBeyondEveryGoroutinesReachDoesNotPace(t *testing.T) {
+	for _, throughput := range []float64{2e9, 1e12, math.Inf(1)} {
+		const n = 10
+		o := &perfOptions{numRecords: n, throughput: throughput, concurrency: 1}
+		o.topic = "t"
+		m := newMeter(o.concurrency)
+		runGenerators(context.Background(), context.Background(), ackingSink{}, m, o, payload.New(payload.Config{Size: 10}))
+		if c := m.counts(); c.sent != n || c.acked != n {
+			t.Errorf("--throughput %v: %d sent, %d acked; want %d", throughput, c.sent, c.acked, n)
+		}
+	}
+}
+
+// A positive throughput, however low, paces, or is refused: the interval
+// is positive up to the longest time.Duration, and beyond it not ok. 0 and
+// -1 are unlimited.
+func TestPaceInterval(t *testing.T) {
+	for _, tc := range []struct {
+		throughput  float64
+		concurrency int
+		want        time.Duration
+		ok          bool
+	}{
+		{250_000, 1, 4 * time.Microsecond, true},
+		{250_000, 4, 16 * time.Microsecond, true},
+		{2e-10, 1, 5e18, true},
+		{1e-10, 1, 0, false},
+		{2e-10, 2, 0, false},
+		{0, 1, 0, true},
+		{-1, 1, 0, true},
+	} {
+		got, ok := paceInterval(tc.throughput, tc.concurrency)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("paceInterval(%v, %d) = %v, %t; want %v, %t", tc.throughput, tc.concurrency, got, ok, tc.want, tc.ok)
+		}
 	}
 }

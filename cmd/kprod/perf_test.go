@@ -2,16 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -301,36 +298,6 @@ func TestPerRecordFiguresOnlyWhenMeaningful(t *testing.T) {
 	}
 }
 
-// A paced goroutine looks at the clock once per millisecond's worth of
-// records, and at every record when each takes a millisecond or more.
-func TestPaceEvery(t *testing.T) {
-	for interval, want := range map[time.Duration]int64{
-		4 * time.Microsecond: 250, // 250,000 records/s
-		time.Millisecond:     1,
-		time.Second:          1,
-		3 * time.Microsecond: 333,
-	} {
-		if got := paceEvery(interval); got != want {
-			t.Errorf("paceEvery(%v) = %d, want %d", interval, got, want)
-		}
-	}
-}
-
-// A throughput above 10^9 records/s per goroutine, which none reaches, is
-// not paced: its interval rounds to 0, and paceEvery divided by it.
-func TestRunGeneratorsBeyondEveryGoroutinesReachDoesNotPace(t *testing.T) {
-	for _, throughput := range []float64{2e9, 1e12, math.Inf(1)} {
-		const n = 10
-		o := &perfOptions{numRecords: n, throughput: throughput, concurrency: 1}
-		o.topic = "t"
-		m := newMeter(o.concurrency)
-		runGenerators(context.Background(), context.Background(), ackingSink{}, m, o, payload.New(payload.Config{Size: 10}))
-		if c := m.counts(); c.sent != n || c.acked != n {
-			t.Errorf("--throughput %v: %d sent, %d acked; want %d", throughput, c.sent, c.acked, n)
-		}
-	}
-}
-
 // The goroutines share the records out: each produces its own run of
 // them, and together they produce each of --num-records once. Were two to
 // start from the same record, their values would repeat, and a codec would
@@ -385,31 +352,6 @@ func (ackingSink) Send(context.Context, *producer.Record) (producer.RecordMetada
 	return producer.RecordMetadata{}, nil
 }
 
-// A positive throughput, however low, paces, or is refused: the interval
-// is positive up to the longest time.Duration, and beyond it not ok. 0 and
-// -1 are unlimited.
-func TestPaceInterval(t *testing.T) {
-	for _, tc := range []struct {
-		throughput  float64
-		concurrency int
-		want        time.Duration
-		ok          bool
-	}{
-		{250_000, 1, 4 * time.Microsecond, true},
-		{250_000, 4, 16 * time.Microsecond, true},
-		{2e-10, 1, 5e18, true},
-		{1e-10, 1, 0, false},
-		{2e-10, 2, 0, false},
-		{0, 1, 0, true},
-		{-1, 1, 0, true},
-	} {
-		got, ok := paceInterval(tc.throughput, tc.concurrency)
-		if got != tc.want || ok != tc.ok {
-			t.Errorf("paceInterval(%v, %d) = %v, %t; want %v, %t", tc.throughput, tc.concurrency, got, ok, tc.want, tc.ok)
-		}
-	}
-}
-
 // parsePerf parses args as perf's flags and validates them.
 func parsePerf(t *testing.T, args ...string) (*perfOptions, error) {
 	t.Helper()
@@ -420,45 +362,4 @@ func parsePerf(t *testing.T, args ...string) (*perfOptions, error) {
 		t.Fatal(err)
 	}
 	return o, o.validate(cmd)
-}
-
-// A key pool or a number of goroutines too large to make is refused before
-// anything is made: --key-pool 1000000000 --key-size 16 made its 40 GB of
-// keys, and --concurrency 100000000 its meter shards, until the runtime ran
-// out of memory (exit status 2, as a usage error, with a goroutine dump).
-// Only validate runs here, so nothing is allocated either way.
-func TestKeyPoolsAndGoroutinesTooLargeToMakeAreUsageErrors(t *testing.T) {
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"--key-size", "16", "--key-pool", "1000000000", "--num-records", "10"},
-			"--key-pool: 1000000000 keys of --key-size 16 take 38146 MiB, more than the 1024 MiB kprod makes up front (--key-pool 0 makes a fresh key for each record)"},
-		{[]string{"--key-size", "1", "--key-pool", "100000000"}, "--key-pool: 100000000 keys of --key-size 1 take 2384 MiB"},
-		{[]string{"--key-size", "16", "--key-pool", "9223372036854775807"}, "--key-pool: 9223372036854775807 keys of --key-size 16 take over 8 EiB, more than"},
-		{[]string{"--concurrency", "100000000"}, "--concurrency: 100000000 is more than 10000"},
-	} {
-		_, err := parsePerf(t, tc.args...)
-		var usage *usageError
-		if !errors.As(err, &usage) || !strings.HasPrefix(err.Error(), tc.want) {
-			t.Errorf("%s: got %v, want a usage error starting %q", strings.Join(tc.args, " "), err, tc.want)
-		}
-	}
-	// Without keys, a pool means nothing and is refused for that, whatever
-	// its size.
-	if _, err := parsePerf(t, "--key-pool", "1000000000"); err == nil || err.Error() != "--key-pool: needs --key-size" {
-		t.Errorf("--key-pool 1000000000 without --key-size: %v, want it to need --key-size", err)
-	}
-	if _, err := parsePerf(t, "--key-size", "16", "--key-pool", "1000000"); err != nil {
-		t.Errorf("a pool of a million 16-byte keys: %v", err)
-	}
-}
-
-// Goroutines beyond the records would produce none: there are no more than
-// --num-records, which paces the same records at the same times.
-func TestConcurrencyIsCappedAtTheNumberOfRecords(t *testing.T) {
-	o, err := parsePerf(t, "--concurrency", "50", "--num-records", "10", "--throughput", "2e-9")
-	if err != nil || o.concurrency != 10 {
-		t.Fatalf("--concurrency 50 --num-records 10: %d goroutines, %v; want 10", o.concurrency, err)
-	}
 }
