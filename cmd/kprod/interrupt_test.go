@@ -6,13 +6,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -320,82 +317,6 @@ func TestInterruptOfACommitSentSaysItsOutcomeIsUnknown(t *testing.T) {
 	if s.TransactionsNotEnded != 1 {
 		t.Errorf("%d transactions not ended, want the one whose commit was cut short", s.TransactionsNotEnded)
 	}
-}
-
-// childrenOf lists the processes pid started, from Linux's /proc; the test
-// is skipped where that is not available.
-func childrenOf(t *testing.T, pid int) []int {
-	t.Helper()
-	files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
-	if len(files) == 0 {
-		t.Skip("no /proc/PID/task/*/children here")
-	}
-	var kids []int
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		for _, field := range strings.Fields(string(b)) {
-			if n, err := strconv.Atoi(field); err == nil {
-				kids = append(kids, n)
-			}
-		}
-	}
-	return kids
-}
-
-// If the embedded broker dies anyway, the run says so at once and ends as
-// Ctrl-C ends it: within the flush's grace, exit status 1, the summary's
-// error naming the broker's exit. Paced, the run would last for ever; without
-// a watch on the broker, it went on failing its records by timeout and said
-// why only once interrupted.
-func TestEmbeddedBrokerDeathEndsTheRun(t *testing.T) {
-	t.Parallel() // it waits on timers; the others run meanwhile
-	r := startUntilProducing(t, "perf", "--num-records", "1000000000", "--throughput", "1000", "--json")
-	kids := childrenOf(t, r.cmd.Process.Pid)
-	if len(kids) != 1 {
-		t.Fatalf("kprod has %d child processes, want its broker alone", len(kids))
-	}
-	killedAt := time.Now()
-	if err := syscall.Kill(kids[0], syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	// kprod's stderr ends when it exits.
-	exited := make(chan struct{})
-	go func() { _, _ = io.Copy(&r.stderr, r.rest); close(exited) }()
-	limit := flushGrace + outcomesGrace + exitSlack
-	timer := time.NewTimer(limit)
-	defer timer.Stop()
-	select {
-	case <-exited:
-	case <-timer.C:
-		_ = r.cmd.Process.Signal(syscall.SIGINT)
-		<-exited
-		t.Fatalf("kprod had not exited %v after its broker was killed; it did once interrupted:\n%s", limit, r.stderr.String())
-	}
-	err := r.cmd.Wait()
-	if !exitedFailed(err) {
-		t.Errorf("exit: %v, want status %d", err, exitFailed)
-	}
-	const said = brokerDied
-	if !strings.Contains(r.stderr.String(), "kprod: "+said+"\n") {
-		t.Errorf("stderr does not say %q:\n%s", said, r.stderr.String())
-	}
-	s := parseSummary(t, result{stdout: r.stdout.String(), stderr: r.stderr.String()})
-	if s.Interrupted || !strings.Contains(s.Error, said) {
-		t.Errorf("summary: interrupted %v, error %q; want not interrupted, and the broker's exit", s.Interrupted, s.Error)
-	}
-	if s.RecordsAcked+s.RecordsFailed != s.RecordsSent {
-		t.Errorf("sent %d, acked %d, failed %d: a record without exactly one outcome", s.RecordsSent, s.RecordsAcked, s.RecordsFailed)
-	}
-	// Records in flight as the broker died failed, most likely, and are
-	// said to have failed for it.
-	if failed := plural(s.RecordsSent-s.RecordsAcked, "record") + " the embedded broker had not acknowledged failed"; s.RecordsFailed > 0 &&
-		!strings.Contains(r.stderr.String(), "kprod: "+failed+"\n") {
-		t.Errorf("stderr does not say %q:\n%s", failed, r.stderr.String())
-	}
-	t.Logf("kprod exited %.1f s after its broker was killed", time.Since(killedAt).Seconds())
 }
 
 // Ctrl-C while kprod connects to a seed broker says so, where it said "no
