@@ -13,6 +13,15 @@ import (
 // Reading a Java .properties file, as --producer-config does
 // (readProperties, properties.go).
 
+// shown is props one per line as name|value|line, for a test to compare.
+func shown(props []property) string {
+	lines := make([]string, 0, len(props))
+	for _, p := range props {
+		lines = append(lines, fmt.Sprintf("%s|%s|%d", p.name, p.value, p.line))
+	}
+	return strings.Join(lines, "\n")
+}
+
 func TestReadProperties(t *testing.T) {
 	in := "# a comment\n! another\n\n  linger.ms = 10\nacks:all\r\nclient.id kprod\\u0021\n" +
 		"bootstrap.servers=a:1,\\\n    b:2\nkey\\=with\\:seps=v\\tw\nempty=\n"
@@ -20,14 +29,11 @@ func TestReadProperties(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	for _, p := range props {
-		got = append(got, fmt.Sprintf("%s|%s|%d", p.name, p.value, p.line))
-	}
+	got := shown(props)
 	want := []string{"linger.ms|10|4", "acks|all|5", "client.id|kprod!|6", "bootstrap.servers|a:1,b:2|7",
 		"key=with:seps|v\tw|9", "empty||10"}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("properties:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	if got != strings.Join(want, "\n") {
+		t.Errorf("properties:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
 	}
 	if _, err := readProperties(strings.NewReader("a=\\u12\n")); err == nil {
 		t.Error("a malformed \\u escape was accepted")
@@ -63,12 +69,9 @@ func TestPropertiesLinesEndAtALoneCR(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got []string
-		for _, p := range props {
-			got = append(got, fmt.Sprintf("%s|%s|%d", p.name, p.value, p.line))
-		}
-		if strings.Join(got, "\n") != want {
-			t.Errorf("properties:\n%s\nwant:\n%s", strings.Join(got, "\n"), want)
+		got := shown(props)
+		if got != want {
+			t.Errorf("properties:\n%s\nwant:\n%s", got, want)
 		}
 	}
 }
@@ -94,12 +97,9 @@ func TestReadPropertiesSkipsALogicalLineLeftEmptyByItsContinuation(t *testing.T)
 		if err != nil {
 			t.Fatalf("readProperties(%q): %v", in, err)
 		}
-		var got []string
-		for _, p := range props {
-			got = append(got, fmt.Sprintf("%s|%s|%d", p.name, p.value, p.line))
-		}
-		if strings.Join(got, "\n") != want {
-			t.Errorf("readProperties(%q):\n%s\nwant:\n%s", in, strings.Join(got, "\n"), want)
+		got := shown(props)
+		if got != want {
+			t.Errorf("readProperties(%q):\n%s\nwant:\n%s", in, got, want)
 		}
 	}
 }
@@ -141,12 +141,9 @@ func TestAnEscapedBackslashAtTheEndOfALineDoesNotContinueIt(t *testing.T) {
 		if err != nil {
 			t.Fatalf("readProperties(%q): %v", in, err)
 		}
-		var got []string
-		for _, p := range props {
-			got = append(got, fmt.Sprintf("%s|%s|%d", p.name, p.value, p.line))
-		}
-		if strings.Join(got, "\n") != want {
-			t.Errorf("readProperties(%q):\n%s\nwant:\n%s", in, strings.Join(got, "\n"), want)
+		got := shown(props)
+		if got != want {
+			t.Errorf("readProperties(%q):\n%s\nwant:\n%s", in, got, want)
 		}
 	}
 }
