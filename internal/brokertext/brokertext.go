@@ -24,8 +24,8 @@ import (
 const maxShown = 512
 
 // Quote is s as a Go string literal, control characters escaped, cut
-// after its first maxShown bytes (at a character's start) with the
-// length of the whole said after it (badchar.Cut).
+// after its first maxShown bytes (short of a character the cut would
+// split) with the length of the whole said after it (badchar.Cut).
 //
 // It is for text a broker sent, which the error shows as the explanation
 // itself and so whole where it can. Input the user gave, which an error
