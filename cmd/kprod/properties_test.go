@@ -22,6 +22,22 @@ func shown(props []property) string {
 	return strings.Join(lines, "\n")
 }
 
+// requireReadAs reads each file of cases and compares the settings read,
+// shown, with the file's entry.
+func requireReadAs(t *testing.T, cases map[string]string) {
+	t.Helper()
+	for in, want := range cases {
+		props, err := readProperties(strings.NewReader(in))
+		if err != nil {
+			t.Fatalf("readProperties(%q): %v", in, err)
+		}
+		got := shown(props)
+		if got != want {
+			t.Errorf("readProperties(%q):\n%s\nwant:\n%s", in, got, want)
+		}
+	}
+}
+
 func TestReadProperties(t *testing.T) {
 	in := "# a comment\n! another\n\n  linger.ms = 10\nacks:all\r\nclient.id kprod\\u0021\n" +
 		"bootstrap.servers=a:1,\\\n    b:2\nkey\\=with\\:seps=v\\tw\nempty=\n"
@@ -84,7 +100,7 @@ func TestPropertiesLinesEndAtALoneCR(t *testing.T) {
 // Properties.load would keep the setting "" (the Java producer warns that
 // it knows no such setting), kprod skips it too.
 func TestReadPropertiesSkipsALogicalLineLeftEmptyByItsContinuation(t *testing.T) {
-	for in, want := range map[string]string{
+	requireReadAs(t, map[string]string{
 		"acks=all\n\\\n\nlinger.ms=5\n":      "acks|all|1\nlinger.ms|5|4",
 		"acks=all\n  \\\n   \nlinger.ms=5\n": "acks|all|1\nlinger.ms|5|4",
 		"acks=all\n\\\n":                     "acks|all|1",
@@ -92,16 +108,7 @@ func TestReadPropertiesSkipsALogicalLineLeftEmptyByItsContinuation(t *testing.T)
 		"acks=all\n  \\\n  ! bang\n":         "acks|all|1",
 		"\\\n#c\\\nlinger.ms=5\n":            "linger.ms|5|3",
 		"a=1\\\n#x\n":                        "a|1#x|1",
-	} {
-		props, err := readProperties(strings.NewReader(in))
-		if err != nil {
-			t.Fatalf("readProperties(%q): %v", in, err)
-		}
-		got := shown(props)
-		if got != want {
-			t.Errorf("readProperties(%q):\n%s\nwant:\n%s", in, got, want)
-		}
-	}
+	})
 }
 
 // A properties file is often the one the Java clients use, with the SASL
@@ -132,18 +139,9 @@ func TestAMalformedEscapeInAPropertiesFileDoesNotShowTheValue(t *testing.T) {
 // ends there. Properties.load reads "dir=C:\\" then "acks=all" as two
 // settings, the first C:\.
 func TestAnEscapedBackslashAtTheEndOfALineDoesNotContinueIt(t *testing.T) {
-	for in, want := range map[string]string{
+	requireReadAs(t, map[string]string{
 		"dir=C:\\\\\nacks=all\n":        "dir|C:\\|1\nacks|all|2",
 		"dir=C:\\\\\\\\\nacks=all\n":    "dir|C:\\\\|1\nacks|all|2",
 		"dir=C:\\\\\\\n  tmp\nacks=1\n": "dir|C:\\tmp|1\nacks|1|3",
-	} {
-		props, err := readProperties(strings.NewReader(in))
-		if err != nil {
-			t.Fatalf("readProperties(%q): %v", in, err)
-		}
-		got := shown(props)
-		if got != want {
-			t.Errorf("readProperties(%q):\n%s\nwant:\n%s", in, got, want)
-		}
-	}
+	})
 }
