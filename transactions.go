@@ -266,10 +266,11 @@ func (p *Producer) CommitTransaction(ctx context.Context) error {
 // a request of the transaction to the coordinator went unanswered, as
 // CommitTransaction does, or a sequence is in doubt; if that epoch cannot
 // be had, the error says the transaction was aborted all the same, and
-// AbortTransaction, called again, asks for the epoch alone. A transaction whose commit was sent to the
-// coordinator, though CommitTransaction failed, may be committed
-// already: AbortTransaction refuses it with ErrTransactionState, and
-// CommitTransaction, called again, says how it ended. A transaction the
+// AbortTransaction, called again, asks for the epoch alone. A
+// transaction whose commit was sent to the coordinator, though
+// CommitTransaction failed, may be committed already: AbortTransaction
+// refuses it with ErrTransactionState, and CommitTransaction, called
+// again, says how it ended. A transaction the
 // coordinator timed out (TransactionTimeout), which it aborted itself
 // under a new epoch, ends the producer here with transactions v1
 // (ErrTransactionFatal, kerr.ProducerFenced), as it ends the Java
